@@ -1,0 +1,33 @@
+/**
+ * The shape of one CLI command. Each command lives in cli/commands/<name>.ts and is listed in cli/main.ts.
+ * @module
+ */
+import type { ParseArgsConfig } from "node:util";
+import type { Logger } from "../core/log.ts";
+
+export interface CommandContext {
+  readonly values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  readonly positionals: string[];
+  readonly log: Logger;
+  /** Standard output (tables, ndjson); logs go to stderr. */
+  readonly out: (text: string) => void;
+  /** Resolves when SIGINT/SIGTERM arrives; long-running commands await it to stop cleanly. */
+  readonly stopSignal: Promise<string>;
+}
+
+export interface CommandSpec {
+  readonly name: string;
+  /** One line for the program's --help. */
+  readonly summary: string;
+  /** Full help text of `feeder <name> --help` after the generated usage line: options and examples. */
+  readonly help: string;
+  readonly options: NonNullable<ParseArgsConfig["options"]>;
+  readonly allowPositionals?: boolean;
+  /** Exit code: 0 ok, 1 runtime failure, 2 usage or configuration error. */
+  run(ctx: CommandContext): Promise<number>;
+}
+
+/** Thrown by a command for a usage error (bad flag value); main prints it and exits 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}

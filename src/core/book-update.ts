@@ -1,0 +1,61 @@
+/**
+ * One parsed venue order-book message, in fixed-point integers, in reusable typed arrays.
+ * A venue parser fills it; the book builder applies it. One instance per connection is reused for every frame.
+ * HOT PATH: no allocation except when a message has more levels than ever seen before (capacity doubles).
+ * @module
+ */
+
+const INITIAL_LEVEL_CAPACITY = 1024;
+
+export class BookUpdate {
+  /** true: replaces the whole book; false: absolute sizes per level, qty 0 deletes. */
+  isSnapshot = false;
+  /** The venue's own sequence (Bybit `u`), for audit and sequencing by the adapter. */
+  venueSeq = 0;
+  /** Venue-side generation time (Bybit `ts`), µs since epoch; 0 when absent. */
+  tsExchangeUs = 0;
+  /** Matching-engine time (Bybit `cts`), µs since epoch; 0 when absent. */
+  tsEventUs = 0;
+  /** Local receive time of the frame, µs since epoch. */
+  tsRecvUs = 0;
+  bidCount = 0;
+  askCount = 0;
+  bidPx: Float64Array = new Float64Array(INITIAL_LEVEL_CAPACITY);
+  bidQty: Float64Array = new Float64Array(INITIAL_LEVEL_CAPACITY);
+  askPx: Float64Array = new Float64Array(INITIAL_LEVEL_CAPACITY);
+  askQty: Float64Array = new Float64Array(INITIAL_LEVEL_CAPACITY);
+
+  reset(): void {
+    this.isSnapshot = false;
+    this.venueSeq = 0;
+    this.tsExchangeUs = 0;
+    this.tsEventUs = 0;
+    this.tsRecvUs = 0;
+    this.bidCount = 0;
+    this.askCount = 0;
+  }
+
+  pushBid(priceMantissa: number, qtyMantissa: number): void {
+    if (this.bidCount === this.bidPx.length) {
+      this.bidPx = grow(this.bidPx);
+      this.bidQty = grow(this.bidQty);
+    }
+    this.bidPx[this.bidCount] = priceMantissa;
+    this.bidQty[this.bidCount++] = qtyMantissa;
+  }
+
+  pushAsk(priceMantissa: number, qtyMantissa: number): void {
+    if (this.askCount === this.askPx.length) {
+      this.askPx = grow(this.askPx);
+      this.askQty = grow(this.askQty);
+    }
+    this.askPx[this.askCount] = priceMantissa;
+    this.askQty[this.askCount++] = qtyMantissa;
+  }
+}
+
+function grow(a: Float64Array): Float64Array {
+  const b = new Float64Array(a.length * 2);
+  b.set(a);
+  return b;
+}

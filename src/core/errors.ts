@@ -1,0 +1,21 @@
+/** Typed errors shared by all layers. Each names what was wrong. @module */
+
+/** A decimal string could not be converted to an exact fixed-point integer. */
+export class FixedPointError extends Error {
+  override readonly name = "FixedPointError";
+  constructor(
+    readonly input: string,
+    readonly reason: "malformed" | "too_many_decimals" | "out_of_range" | "bad_exponent",
+    detail: string,
+  ) {
+    super(`${JSON.stringify(input)}: ${detail}`);
+  }
+}
+
+/** Configuration that cannot be used; `problems` lists every bad key. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join("\n"));
+  }
+}

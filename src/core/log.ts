@@ -1,0 +1,97 @@
+/**
+ * Structured logging: JSON lines when stderr is not a TTY, a readable line when it is.
+ * Never call on hot paths; use counters there and log them rate-limited (see RateLimitedLog).
+ * @module
+ */
+
+export type Level = "debug" | "info" | "warn" | "error";
+const LEVEL_RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  child(fields: Record<string, unknown>): Logger;
+}
+
+export interface LoggerOptions {
+  level?: Level;
+  format?: "auto" | "json" | "pretty";
+  /** Where lines go; defaults to stderr. */
+  write?: (line: string) => void;
+  base?: Record<string, unknown>;
+}
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const minRank = LEVEL_RANK[opts.level ?? "info"];
+  const write = opts.write ?? ((line: string) => process.stderr.write(line + "\n"));
+  const pretty = opts.format === "pretty" || (opts.format !== "json" && process.stderr.isTTY === true);
+  const base = opts.base ?? {};
+  const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
+    if (LEVEL_RANK[level] < minRank) return;
+    const all = fields ? { ...base, ...fields } : base;
+    if (pretty) {
+      const time = new Date().toISOString().slice(11, 23);
+      const extra = Object.entries(all)
+        .map(([k, v]) => `${k}=${typeof v === "string" ? v : safeJson(v)}`)
+        .join(" ");
+      write(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${extra ? "  " + extra : ""}`);
+    } else {
+      write(safeJson({ ts: new Date().toISOString(), level, msg, ...all }));
+    }
+  };
+  return {
+    debug: (m, f) => emit("debug", m, f),
+    info: (m, f) => emit("info", m, f),
+    warn: (m, f) => emit("warn", m, f),
+    error: (m, f) => emit("error", m, f),
+    child: (fields) => createLogger({ ...opts, base: { ...base, ...fields } }),
+  };
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x instanceof Error ? x.message : x));
+  } catch {
+    return String(v);
+  }
+}
+
+/** A logger that drops everything (tests, benches). */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silentLogger;
+  },
+};
+
+/**
+ * Counts events on a hot path and logs at most one line per interval with the count since the last line.
+ * `hit()` is allocation-free; the log line (cold) allocates.
+ */
+export class RateLimitedLog {
+  private pending = 0;
+  private lastLogMs = 0;
+  total = 0;
+  constructor(
+    private readonly log: Logger,
+    private readonly level: Level,
+    private readonly msg: string,
+    private readonly intervalMs = 5000,
+  ) {}
+
+  hit(detail?: string): void {
+    this.total++;
+    this.pending++;
+    const now = Date.now();
+    if (now - this.lastLogMs >= this.intervalMs) {
+      this.log[this.level](this.msg, { count: this.pending, total: this.total, detail });
+      this.pending = 0;
+      this.lastLogMs = now;
+    }
+  }
+}

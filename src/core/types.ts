@@ -1,0 +1,98 @@
+/**
+ * Shared vocabulary of every layer. `core` imports nothing; everything else may import `core`.
+ * @module
+ */
+
+/** Book side. Numeric so it can live in typed arrays. */
+export const Side = { BID: 0, ASK: 1 } as const;
+export type Side = (typeof Side)[keyof typeof Side];
+
+/** Book state as the builder and the wire protocol (BookStatus.state) see it. Values are wire values. */
+export const BookState = {
+  /** Subscribed, no snapshot applied yet: the book is not valid. */
+  AWAITING_SNAPSHOT: 0,
+  /** Book is believed identical to the venue's. */
+  LIVE: 1,
+  /** A gap, reset, crossed book or parse error was seen; a fresh snapshot has been requested. */
+  RESYNCING: 2,
+  /** No message within the topic's expected cadence; a resync has been requested. */
+  STALE: 3,
+  /** The publisher is stopping or the instrument is no longer published. */
+  HALTED: 4,
+} as const;
+export type BookState = (typeof BookState)[keyof typeof BookState];
+
+export const BOOK_STATE_NAMES: readonly string[] = ["awaiting_snapshot", "live", "resyncing", "stale", "halted"];
+
+/** Why a book left (or entered) LIVE. Values are wire values (BookStatus.reason). */
+export const StatusReason = {
+  NONE: 0,
+  STARTUP: 1,
+  SEQUENCE_GAP: 2,
+  VENUE_RESET: 3,
+  CROSSED_BOOK: 4,
+  PARSE_ERROR: 5,
+  DISCONNECTED: 6,
+  STALE_FEED: 7,
+  SHUTDOWN: 8,
+  SUBSCRIBE_REJECTED: 9,
+  INSTRUMENT_CHANGED: 10,
+  SNAPSHOT_APPLIED: 11,
+} as const;
+export type StatusReason = (typeof StatusReason)[keyof typeof StatusReason];
+
+export const STATUS_REASON_NAMES: readonly string[] = [
+  "none",
+  "startup",
+  "sequence_gap",
+  "venue_reset",
+  "crossed_book",
+  "parse_error",
+  "disconnected",
+  "stale_feed",
+  "shutdown",
+  "subscribe_rejected",
+  "instrument_changed",
+  "snapshot_applied",
+];
+
+/** Venue ids on the wire (InstrumentDefinition.venueId). Append only. */
+export const VENUE_IDS = {
+  bybit: 1,
+  okx: 2,
+  binance: 3,
+  coinbase: 4,
+  deribit: 5,
+  upbit: 6,
+  bithumb: 7,
+} as const;
+export type VenueName = keyof typeof VENUE_IDS;
+
+/** Market ids on the wire (InstrumentDefinition.marketId). Append only. */
+export const MARKET_IDS = {
+  spot: 1,
+  linear: 2,
+  inverse: 3,
+  option: 4,
+} as const;
+export type MarketName = keyof typeof MARKET_IDS;
+
+/**
+ * One tradable instrument as feeder publishes it. Prices and quantities are integers:
+ * priceMantissa = price × 10^priceExp, qtyMantissa = qty × 10^qtyExp (exponents are decimal places, ≥ 0).
+ */
+export interface Instrument {
+  /** Stable across restarts: derived from venue, market and symbol (see core/instrument-id.ts). */
+  readonly instrumentId: number;
+  readonly venue: VenueName;
+  readonly market: MarketName;
+  readonly symbol: string;
+  /** Decimal places of price mantissas (from the tick size). */
+  readonly priceExp: number;
+  /** Decimal places of quantity mantissas (from the lot step). */
+  readonly qtyExp: number;
+  /** Tick size as the venue printed it, e.g. "0.10". */
+  readonly tickSize: string;
+  /** Lot step as the venue printed it, e.g. "0.001". */
+  readonly lotSize: string;
+}
