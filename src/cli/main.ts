@@ -1,0 +1,103 @@
+#!/usr/bin/env bun
+/**
+ * `feeder <command> [options]`: parses the command line with node:util parseArgs and dispatches.
+ * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import pkg from "../../package.json" with { type: "json" };
+import { ConfigError } from "../core/errors.ts";
+import { createLogger } from "../core/log.ts";
+import { UsageError, type CommandContext, type CommandSpec } from "./command.ts";
+import { COMMANDS } from "./commands/index.ts";
+
+export const VERSION: string = pkg.version;
+
+export function programHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    `feeder ${VERSION}: crypto exchange order books → sequenced binary UDP multicast L2 feed`,
+    "",
+    "Usage: feeder <command> [options]",
+    "",
+    "Commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    "Options:",
+    "  -h, --help     show help (also: feeder <command> --help)",
+    "  -V, --version  print the version",
+    "",
+    "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.",
+  ].join("\n");
+}
+
+export function commandHelp(c: CommandSpec): string {
+  return [`Usage: feeder ${c.name} [options]${c.allowPositionals ? " [args]" : ""}`, "", c.summary, "", c.help.trimEnd(), "  -h, --help  show this help"].join("\n");
+}
+
+export interface MainIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const defaultIo: MainIo = {
+  out: (t) => process.stdout.write(t.endsWith("\n") ? t : t + "\n"),
+  err: (t) => process.stderr.write(t.endsWith("\n") ? t : t + "\n"),
+};
+
+export async function main(argv: string[], io: MainIo = defaultIo): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "-h" || first === "--help" || first === "help") {
+    const target = first === "help" ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+    io.out(target ? commandHelp(target) : programHelp());
+    return 0;
+  }
+  if (first === "-V" || first === "--version") {
+    io.out(VERSION);
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === first);
+  if (!command) {
+    io.err(`feeder: unknown command ${JSON.stringify(first)} (commands: ${COMMANDS.map((c) => c.name).join(", ")}; see feeder --help)`);
+    return 2;
+  }
+  let parsed: { values: CommandContext["values"]; positionals: string[] };
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { ...command.options, help: { type: "boolean", short: "h" } },
+      allowPositionals: command.allowPositionals ?? false,
+      strict: true,
+    }) as typeof parsed;
+  } catch (err) {
+    io.err(`feeder ${command.name}: ${(err as Error).message} (see feeder ${command.name} --help)`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    io.out(commandHelp(command));
+    return 0;
+  }
+  const log = createLogger({ level: (process.env.FEEDER_LOG_LEVEL as "info") ?? "info" });
+  const stopSignal = new Promise<string>((resolve) => {
+    for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => resolve(sig));
+  });
+  try {
+    return await command.run({ values: parsed.values, positionals: parsed.positionals, log, out: io.out, stopSignal });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(`feeder ${command.name}: invalid configuration:\n${err.problems.map((p) => "  " + p).join("\n")}`);
+      return 2;
+    }
+    if (err instanceof UsageError) {
+      io.err(`feeder ${command.name}: ${err.message} (see feeder ${command.name} --help)`);
+      return 2;
+    }
+    io.err(`feeder ${command.name}: ${(err as Error).stack ?? String(err)}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2));
+  process.exit(code);
+}

@@ -1,0 +1,118 @@
+import { describe, expect, test } from "vitest";
+import { resolve } from "node:path";
+import { ConfigError } from "../../src/core/errors.ts";
+import { DEFAULTS, loadConfigFile, parseConfigText } from "../../src/config/load.ts";
+
+const EXAMPLE = resolve(import.meta.dirname, "../../config/feeder.example.toml");
+
+function problemsOf(toml: string): string[] {
+  try {
+    parseConfigText(toml, "test.toml");
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return [...(err as ConfigError).problems];
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("config", () => {
+  test("the shipped example config is valid and resolves as documented", () => {
+    const c = loadConfigFile(EXAMPLE);
+    expect(c.workers).toBe(1);
+    expect(c.shard).toEqual({ index: 0, count: 1 });
+    expect(c.http).toMatchObject({ enabled: true, host: "127.0.0.1", port: 9464, allowNonLoopback: false });
+    expect(c.publish.destinations.map((d) => [d.name, d.group, d.port, d.iface, d.ttl, d.channelId])).toEqual([
+      ["bybit-linear", "239.255.0.2", 31002, "127.0.0.1", 1, 2],
+      ["bybit-spot", "239.255.0.1", 31001, "127.0.0.1", 1, 1],
+    ]);
+    const bybit = c.venues.find((v) => v.venue === "bybit")!;
+    expect(bybit.markets).toEqual([
+      { market: "spot", depth: 50, symbols: ["BTCUSDT"] },
+      { market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] },
+    ]);
+    expect(bybit.overrides.get("linear:BTCUSDT")).toEqual({ tickSize: "0.10", lotSize: "0.001" });
+  });
+
+  test("an empty file gives the documented defaults", () => {
+    const c = parseConfigText("");
+    expect(c.log).toEqual({ level: DEFAULTS.logLevel, format: DEFAULTS.logFormat });
+    expect(c.publish.maxDatagramBytes).toBe(1400);
+    expect(c.publish.heartbeatIntervalMs).toBe(1000);
+    expect(c.publish.destinations).toHaveLength(1);
+    expect(c.publish.destinations[0]).toMatchObject({ group: "239.255.0.1", iface: "127.0.0.1", ttl: 1 });
+    expect(c.venues).toEqual([]);
+  });
+
+  // TC0: the example from the issue, word for word
+  test("a bad depth names the key, the value and the allowed values", () => {
+    expect(problemsOf('[venues.bybit.linear]\ndepth = 500\nsymbols = ["BTCUSDT"]\n')).toEqual([
+      "venues.bybit.linear.depth: 500 is not one of 1, 50, 200, 1000",
+    ]);
+    expect(problemsOf('[venues.bybit.option]\ndepth = 50\nsymbols = ["BTC-27MAR26-70000-P"]\n')).toEqual([
+      "venues.bybit.option.depth: 50 is not one of 25, 100",
+    ]);
+  });
+
+  test("every bad key is reported at once", () => {
+    const problems = problemsOf(
+      [
+        "workers = 0",
+        'shard = "3/2"',
+        "[log]",
+        'level = "loud"',
+        "[http]",
+        'listen = "0.0.0.0:80"',
+        "[publish]",
+        "max_datagram_bytes = 70000",
+        "[[publish.destinations]]",
+        'group = "10.1.2.3"',
+        "port = 0",
+        "ttl = 0",
+        "colour = 1",
+        "[venues.bybit.linear]",
+        'symbols = ["btcusdt", "ETHUSDT", "ETHUSDT"]',
+        "[venues.kraken.spot]",
+        'symbols = ["X"]',
+      ].join("\n"),
+    );
+    const keys = problems.map((p) => p.split(":")[0]);
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        "workers",
+        "shard",
+        "log.level",
+        "http.listen",
+        "publish.max_datagram_bytes",
+        "publish.destinations[0].group",
+        "publish.destinations[0].port",
+        "publish.destinations[0].ttl",
+        "publish.destinations[0].colour",
+        "venues.bybit.linear.symbols[0]",
+        "venues.bybit.linear.symbols[2]",
+        "venues.kraken",
+      ]),
+    );
+    expect(problems.find((p) => p.startsWith("http.listen"))).toContain("allow_non_loopback");
+  });
+
+  test("binding HTTP beyond loopback needs the explicit setting", () => {
+    const c = parseConfigText('[http]\nlisten = "0.0.0.0:9464"\nallow_non_loopback = true\nbearer_token = "s3cret"\n');
+    expect(c.http).toMatchObject({ host: "0.0.0.0", allowNonLoopback: true, bearerToken: "s3cret" });
+  });
+
+  test("wrong types are named", () => {
+    expect(problemsOf('workers = "two"')).toEqual(['workers: "two" is not an integer 1–64']);
+    expect(problemsOf("[venues.bybit]\nlinear = 5")).toContain("venues.bybit.linear: 5 is not a table");
+    expect(problemsOf("[[publish.destinations]]\ngroup = 1\nport = 5")).toContain("publish.destinations[0].group: 1 is not a string");
+  });
+
+  test("duplicate channel ids and unparsable TOML are rejected", () => {
+    const dup = problemsOf('[[publish.destinations]]\ngroup="239.255.0.1"\nport=1\nchannel=7\n[[publish.destinations]]\ngroup="239.255.0.2"\nport=2\nchannel=7\n');
+    expect(dup[0]).toMatch(/^publish\.destinations\[1\]\.channel: 7 is not a channel id not already used/);
+    expect(problemsOf("workers = = 1")[0]).toMatch(/^test\.toml: not valid TOML/);
+  });
+
+  test("a missing file is a config error naming the path", () => {
+    expect(() => loadConfigFile("/nonexistent/feeder.toml")).toThrow(/\/nonexistent\/feeder.toml: cannot read the file \(ENOENT\)/);
+  });
+});
