@@ -1,13 +1,39 @@
-import type { CommandSpec } from "../command.ts";
+import { Feeder } from "../../app/feeder.ts";
+import { loadConfigFile } from "../../config/load.ts";
+import { createLogger } from "../../core/log.ts";
+import { UsageError, type CommandSpec } from "../command.ts";
 
-// Placeholder until its implementation lands.
+/** SIGINT/SIGTERM must end the process within 2 s even if a venue hangs on close. */
+const STOP_DEADLINE_MS = 1500;
+
 export const runCommand: CommandSpec = {
   name: "run",
-  summary: "(not available yet)",
-  help: "Not available in this version yet.\n",
-  options: {},
+  summary: "connect to the configured venues and publish their books over UDP multicast",
+  help: [
+    "Options:",
+    "  -c, --config FILE  TOML configuration (required; see config/feeder.example.toml)",
+    "",
+    "Connects to real Bybit by default; venues.bybit.ws_url / rest_url point it at any server",
+    "(e.g. `feeder sim`). Stops cleanly on SIGINT/SIGTERM: every book is published as halted first.",
+  ].join("\n"),
+  options: { config: { type: "string", short: "c" } },
   async run(ctx) {
-    ctx.out("feeder run: not available in this version yet");
-    return 1;
+    const path = ctx.values.config;
+    if (typeof path !== "string") throw new UsageError("--config FILE is required");
+    const config = loadConfigFile(path);
+    const log = createLogger({ level: config.log.level, format: config.log.format });
+    const feeder = new Feeder({ config, log });
+    try {
+      await feeder.start();
+    } catch (err) {
+      log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
+      await feeder.stop();
+      return 1;
+    }
+    const signal = await ctx.stopSignal;
+    log.info("stopping", { signal });
+    await Promise.race([feeder.stop(), Bun.sleep(STOP_DEADLINE_MS)]);
+    log.info("stopped");
+    return 0;
   },
 };

@@ -1,0 +1,226 @@
+/**
+ * The wiring: venue adapters → per-symbol book builders → publisher. Only this layer knows all three.
+ *
+ * Each subscription owns one BookBuilder, reached by index from the venue's sink (an array lookup, no shared
+ * mutable map). A builder is only ever touched from its venue's message callback, strictly in order.
+ * An exception while applying one symbol's message is contained: that book is marked invalid and resynced,
+ * every other book goes on.
+ * @module
+ */
+import { ApplyResult, BookBuilder } from "../book/book-builder.ts";
+import type { BookUpdate } from "../core/book-update.ts";
+import type { BookView } from "../core/book-view.ts";
+import { instrumentIdOf } from "../core/instrument-id.ts";
+import type { Logger } from "../core/log.ts";
+import { BookState, StatusReason, type Instrument } from "../core/types.ts";
+import type { FeederConfig, VenueConfig } from "../config/types.ts";
+import { FeedPublisher } from "../net/feed-publisher.ts";
+import { createBybitAdapter } from "../venues/bybit/index.ts";
+import type { BookSink, Subscription, VenueAdapter } from "../venues/venue.ts";
+
+export interface FeederOptions {
+  readonly config: FeederConfig;
+  readonly log: Logger;
+  /** Publisher source id (the worker index when workers > 1). */
+  readonly sourceId?: number;
+  /** Test hook passed to the publisher: drop chosen datagrams on purpose. */
+  readonly dropFilter?: (channelId: number, seqNum: number, bytes: Uint8Array) => boolean;
+  /** Adapter knobs for tests (short ping/stale intervals); merged into every adapter's options. */
+  readonly adapterOptions?: Record<string, unknown>;
+  /** Only these subscriptions (after sharding); used by workers to split one config. */
+  readonly subscriptionFilter?: (venue: string, sub: Subscription) => boolean;
+}
+
+/** Per-venue slice of the pipeline: its adapter and, by subscription index, builders and publisher handles. */
+class VenuePipeline implements BookSink {
+  readonly builders: BookBuilder[] = [];
+  readonly handles: number[] = [];
+  /** Exceptions contained while applying a message (per venue). */
+  applyErrors = 0;
+
+  constructor(
+    readonly adapter: VenueAdapter,
+    readonly subscriptions: readonly Subscription[],
+    private readonly publisher: FeedPublisher,
+    private readonly log: Logger,
+  ) {}
+
+  attach(instruments: readonly Instrument[]): void {
+    for (const instrument of instruments) {
+      const builder = new BookBuilder(instrument);
+      this.builders.push(builder);
+      this.handles.push(this.publisher.register(instrument, builder));
+    }
+  }
+
+  // HOT PATH: one call per venue book message.
+  onBookUpdate(index: number, update: BookUpdate): void {
+    const builder = this.builders[index]!;
+    try {
+      const result = update.isSnapshot ? builder.applySnapshot(update) : builder.applyDelta(update);
+      if (result === ApplyResult.APPLIED) {
+        if (update.isSnapshot) this.publisher.publishSnapshot(this.handles[index]!, builder);
+        else this.publisher.publishDelta(this.handles[index]!, builder, builder.changes);
+      } else if (result === ApplyResult.CROSSED) {
+        this.publisher.publishStatus(this.handles[index]!, builder);
+        this.adapter.requestResync(index, StatusReason.CROSSED_BOOK);
+      }
+    } catch (err) {
+      this.contain(index, err);
+    }
+  }
+
+  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
+    const builder = this.builders[index]!;
+    if (builder.markInvalid(state, reason)) this.publisher.publishStatus(this.handles[index]!, builder);
+  }
+
+  onInstrumentChanged(index: number, instrument: Instrument): void {
+    const old = this.builders[index]!;
+    const builder = new BookBuilder(instrument);
+    // Keep the per-instrument sequence continuous: the new exponents are announced by a fresh definition
+    // and the book stays invalid until the snapshot that follows.
+    builder.instrSeq = old.instrSeq;
+    builder.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+    this.builders[index] = builder;
+    this.handles[index] = this.publisher.register(instrument, builder);
+    this.publisher.publishStatus(this.handles[index]!, builder);
+    this.log.warn("instrument changed; book rebuilt from the next snapshot", {
+      symbol: instrument.symbol,
+      market: instrument.market,
+      priceExp: instrument.priceExp,
+      qtyExp: instrument.qtyExp,
+    });
+  }
+
+  private contain(index: number, err: unknown): void {
+    this.applyErrors++;
+    const builder = this.builders[index]!;
+    this.log.error("exception while applying a book message; book resyncs", {
+      symbol: builder.instrument.symbol,
+      market: builder.instrument.market,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    try {
+      if (builder.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR)) {
+        this.publisher.publishStatus(this.handles[index]!, builder);
+      }
+      this.adapter.requestResync(index, StatusReason.PARSE_ERROR);
+    } catch (inner) {
+      this.log.error("could not resync after an exception", { error: String(inner) });
+    }
+  }
+}
+
+export class Feeder {
+  readonly publisher: FeedPublisher;
+  private readonly pipelines: VenuePipeline[] = [];
+  private started = false;
+
+  constructor(private readonly opts: FeederOptions) {
+    this.publisher = new FeedPublisher({
+      publish: opts.config.publish,
+      sourceId: opts.sourceId ?? 0,
+      log: opts.log.child({ part: "publisher" }),
+      dropFilter: opts.dropFilter,
+    });
+  }
+
+  /** Resolves instruments, opens the publisher, then connects to the venues. Throws before any venue connects if instruments cannot be resolved. */
+  async start(): Promise<void> {
+    const { config, log } = this.opts;
+    for (const venueConfig of config.venues) {
+      const subs = this.subscriptionsOf(venueConfig);
+      if (subs.length === 0) continue;
+      const adapter = this.createAdapter(venueConfig, subs);
+      const pipeline = new VenuePipeline(adapter, subs, this.publisher, log.child({ venue: venueConfig.venue }));
+      this.pipelines.push(pipeline);
+    }
+    const instrumentsPerVenue = await Promise.all(this.pipelines.map((p) => p.adapter.loadInstruments()));
+    checkIdCollisions(instrumentsPerVenue.flat());
+    await this.publisher.start();
+    this.pipelines.forEach((p, i) => p.attach(instrumentsPerVenue[i]!));
+    for (const p of this.pipelines) p.adapter.start(p);
+    this.started = true;
+    log.info("feeder started", {
+      books: this.books().length,
+      venues: this.pipelines.map((p) => p.adapter.venue),
+      sessionId: this.publisher.sessionId,
+    });
+  }
+
+  /** Publishes HALTED for every book, flushes, closes venue connections and the publisher. */
+  async stop(): Promise<void> {
+    if (!this.started) {
+      await Promise.all(this.pipelines.map((p) => p.adapter.stop().catch(() => undefined)));
+      return;
+    }
+    this.started = false;
+    for (const p of this.pipelines) {
+      p.builders.forEach((b, i) => {
+        if (b.markInvalid(BookState.HALTED, StatusReason.SHUTDOWN)) this.publisher.publishStatus(p.handles[i]!, b);
+      });
+    }
+    this.publisher.flush();
+    await Promise.all(this.pipelines.map((p) => p.adapter.stop().catch((err) => this.opts.log.warn("adapter stop failed", { error: String(err) }))));
+    await this.publisher.stop();
+  }
+
+  /** Every book this instance builds, for HTTP and metrics. */
+  books(): BookView[] {
+    return this.pipelines.flatMap((p) => p.builders);
+  }
+
+  /** Cold: counters of every part, for metrics. */
+  stats(): { venues: Record<string, Record<string, number>>; publisher: Record<string, number>; applyErrors: number } {
+    const venues: Record<string, Record<string, number>> = {};
+    let applyErrors = 0;
+    for (const p of this.pipelines) {
+      venues[p.adapter.venue] = p.adapter.stats();
+      applyErrors += p.applyErrors;
+    }
+    return { venues, publisher: { ...this.publisher.counters }, applyErrors };
+  }
+
+  private subscriptionsOf(venueConfig: VenueConfig): Subscription[] {
+    const { shard } = this.opts.config;
+    const subs: Subscription[] = [];
+    for (const m of venueConfig.markets) {
+      for (const symbol of m.symbols) {
+        const sub: Subscription = { market: m.market, symbol, depth: m.depth };
+        if (!inShard(venueConfig.venue, sub, shard.index, shard.count)) continue;
+        if (this.opts.subscriptionFilter && !this.opts.subscriptionFilter(venueConfig.venue, sub)) continue;
+        subs.push(sub);
+      }
+    }
+    return subs;
+  }
+
+  private createAdapter(venueConfig: VenueConfig, subs: Subscription[]): VenueAdapter {
+    const log = this.opts.log.child({ venue: venueConfig.venue });
+    switch (venueConfig.venue) {
+      case "bybit":
+        return createBybitAdapter(venueConfig, subs, { log, ...this.opts.adapterOptions });
+      default:
+        throw new Error(`venue ${venueConfig.venue} has no adapter yet`);
+    }
+  }
+}
+
+/** A stable share of the symbols: the instrument id decides, so every host computes the same split. */
+export function inShard(venue: string, sub: Subscription, index: number, count: number): boolean {
+  return count <= 1 || instrumentIdOf(venue, sub.market, sub.symbol) % count === index;
+}
+
+function checkIdCollisions(instruments: readonly Instrument[]): void {
+  const seen = new Map<number, Instrument>();
+  for (const i of instruments) {
+    const other = seen.get(i.instrumentId);
+    if (other && (other.venue !== i.venue || other.market !== i.market || other.symbol !== i.symbol)) {
+      throw new Error(
+        `instrument id ${i.instrumentId} is shared by ${other.venue}:${other.market}:${other.symbol} and ${i.venue}:${i.market}:${i.symbol}; remove one of them from the config`,
+      );
+    }
+    seen.set(i.instrumentId, i);
+  }
+}

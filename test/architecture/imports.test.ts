@@ -1,0 +1,53 @@
+import { describe, expect, test } from "vitest";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative, resolve, dirname } from "node:path";
+
+// Dependencies point one way (docs/architecture.md): core ← book, wire, net, venues ← app ← cli.
+const SRC = resolve(import.meta.dirname, "../../src");
+const ALLOWED: Record<string, readonly string[]> = {
+  core: [],
+  book: ["core"],
+  wire: ["core", "config"],
+  net: ["core", "config", "wire"],
+  venues: ["core", "config"],
+  sim: ["core", "venues"],
+  subscriber: ["core", "wire", "book"],
+  config: ["core"],
+  app: ["core", "config", "book", "wire", "net", "venues", "subscriber", "sim"],
+  cli: ["core", "config", "book", "wire", "net", "venues", "subscriber", "sim", "app"],
+};
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? filesUnder(p) : p.endsWith(".ts") ? [p] : [];
+  });
+}
+
+function layerOf(file: string): string {
+  return relative(SRC, file).split("/")[0]!;
+}
+
+describe("layering", () => {
+  const files = filesUnder(SRC).filter((f) => layerOf(f) !== "index.ts");
+  test("every source file sits in a known layer", () => {
+    for (const f of files) expect(Object.keys(ALLOWED), relative(SRC, f)).toContain(layerOf(f));
+  });
+
+  test("imports only point to allowed layers", () => {
+    const violations: string[] = [];
+    for (const file of files) {
+      const from = layerOf(file);
+      const text = readFileSync(file, "utf8");
+      for (const m of text.matchAll(/(?:import|export)[^"']*?from\s+["']([^"']+)["']/g)) {
+        const spec = m[1]!;
+        if (!spec.startsWith(".")) continue;
+        const target = resolve(dirname(file), spec);
+        if (!target.startsWith(SRC)) continue; // package.json for the version
+        const to = layerOf(target);
+        if (to !== from && !ALLOWED[from]!.includes(to)) violations.push(`${relative(SRC, file)} → ${relative(SRC, target)}`);
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+});
