@@ -1,0 +1,71 @@
+/**
+ * Cold-path views of books for HTTP and tools: decimal strings, never floats.
+ * @module
+ */
+import type { BookView } from "../core/book-view.ts";
+import { formatFixed } from "../core/fixed.ts";
+import { BOOK_STATE_NAMES, STATUS_REASON_NAMES } from "../core/types.ts";
+
+export type Level = [price: string, qty: string];
+
+export interface BookSummary {
+  venue: string;
+  market: string;
+  symbol: string;
+  instrumentId: number;
+  state: string;
+  reason: string;
+  valid: boolean;
+  instrSeq: number;
+  venueSeq: number;
+  bidLevels: number;
+  askLevels: number;
+  bestBid: Level | null;
+  bestAsk: Level | null;
+  tsExchangeUs: number;
+  tsEventUs: number;
+  tsRecvUs: number;
+}
+
+export interface BookDetail extends BookSummary {
+  priceExp: number;
+  qtyExp: number;
+  tickSize: string;
+  lotSize: string;
+  bids: Level[];
+  asks: Level[];
+}
+
+export function summarize(view: BookView, valid: boolean): BookSummary {
+  const { instrument: i } = view;
+  return {
+    venue: i.venue,
+    market: i.market,
+    symbol: i.symbol,
+    instrumentId: i.instrumentId,
+    state: BOOK_STATE_NAMES[view.state] ?? String(view.state),
+    reason: STATUS_REASON_NAMES[view.reason] ?? String(view.reason),
+    valid,
+    instrSeq: view.instrSeq,
+    venueSeq: view.venueSeq,
+    bidLevels: view.bidCount,
+    askLevels: view.askCount,
+    bestBid: view.bidCount > 0 ? [formatFixed(view.bidPriceAt(0), i.priceExp), formatFixed(view.bidQtyAt(0), i.qtyExp)] : null,
+    bestAsk: view.askCount > 0 ? [formatFixed(view.askPriceAt(0), i.priceExp), formatFixed(view.askQtyAt(0), i.qtyExp)] : null,
+    tsExchangeUs: view.tsExchangeUs,
+    tsEventUs: view.tsEventUs,
+    tsRecvUs: view.tsRecvUs,
+  };
+}
+
+/** The book with up to `depth` levels per side (all when depth is 0 or absent). */
+export function detail(view: BookView, valid: boolean, depth = 0): BookDetail {
+  const i = view.instrument;
+  const nb = depth > 0 ? Math.min(depth, view.bidCount) : view.bidCount;
+  const na = depth > 0 ? Math.min(depth, view.askCount) : view.askCount;
+  const bids: Level[] = [];
+  const asks: Level[] = [];
+  for (let r = 0; r < nb; r++) bids.push([formatFixed(view.bidPriceAt(r), i.priceExp), formatFixed(view.bidQtyAt(r), i.qtyExp)]);
+  for (let r = 0; r < na; r++) asks.push([formatFixed(view.askPriceAt(r), i.priceExp), formatFixed(view.askQtyAt(r), i.qtyExp)]);
+  return { ...summarize(view, valid), priceExp: i.priceExp, qtyExp: i.qtyExp, tickSize: i.tickSize, lotSize: i.lotSize, bids, asks };
+}

@@ -1,0 +1,107 @@
+/**
+ * A small Prometheus text-format (0.0.4) writer. feeder's metrics are read from counters at scrape time, so
+ * a registry library adds nothing but a dependency; this writer is tested by parsing its output back
+ * (test/app/prometheus.test.ts).
+ * @module
+ */
+import type { LatencyHistogram } from "../core/histogram.ts";
+
+export type Labels = Readonly<Record<string, string | number>>;
+
+export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+export class PromWriter {
+  private readonly lines: string[] = [];
+  private readonly declared = new Set<string>();
+
+  /** Declares a family once (HELP and TYPE), then adds samples with `sample`. */
+  family(name: string, type: "counter" | "gauge" | "histogram", help: string): this {
+    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new Error(`invalid metric name ${JSON.stringify(name)}`);
+    if (this.declared.has(name)) return this;
+    this.declared.add(name);
+    this.lines.push(`# HELP ${name} ${help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
+    this.lines.push(`# TYPE ${name} ${type}`);
+    return this;
+  }
+
+  sample(name: string, labels: Labels, value: number): this {
+    this.lines.push(`${name}${renderLabels(labels)} ${renderValue(value)}`);
+    return this;
+  }
+
+  /** Writes a histogram family's _bucket (cumulative), _sum and _count samples; values in seconds. */
+  histogram(name: string, labels: Labels, h: LatencyHistogram): this {
+    let cumulative = 0;
+    for (let i = 0; i < h.boundsUs.length; i++) {
+      cumulative += h.counts[i]!;
+      this.sample(`${name}_bucket`, { ...labels, le: String(h.boundsUs[i]! / 1e6) }, cumulative);
+    }
+    this.sample(`${name}_bucket`, { ...labels, le: "+Inf" }, h.count);
+    this.sample(`${name}_sum`, labels, h.sumUs / 1e6);
+    this.sample(`${name}_count`, labels, h.count);
+    return this;
+  }
+
+  text(): string {
+    return this.lines.join("\n") + "\n";
+  }
+}
+
+function renderLabels(labels: Labels): string {
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return "";
+  return `{${keys.map((k) => `${k}="${escapeLabel(String(labels[k]))}"`).join(",")}}`;
+}
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+function renderValue(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "+Inf";
+  if (v === -Infinity) return "-Inf";
+  return String(v);
+}
+
+export interface ParsedSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses exposition text back into samples (used by tests and `feeder` tooling); throws on a malformed line. */
+export function parsePrometheusText(text: string): { samples: ParsedSample[]; types: Map<string, string> } {
+  const samples: ParsedSample[] = [];
+  const types = new Map<string, string>();
+  const lineRe = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$/;
+  const labelRe = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/gy;
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    if (line.startsWith("# TYPE ")) {
+      const [, , name, type] = line.split(" ");
+      types.set(name!, type!);
+      continue;
+    }
+    if (line.startsWith("#")) continue;
+    const m = lineRe.exec(line);
+    if (!m) throw new Error(`malformed metrics line: ${line}`);
+    const labels: Record<string, string> = {};
+    if (m[3]) {
+      labelRe.lastIndex = 0;
+      let consumed = 0;
+      let lm: RegExpExecArray | null;
+      while ((lm = labelRe.exec(m[3])) !== null) {
+        labels[lm[1]!] = lm[2]!.replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
+        consumed = labelRe.lastIndex;
+        if (lm[3] === "") break;
+      }
+      if (consumed !== m[3].length) throw new Error(`malformed labels: ${line}`);
+    }
+    const raw = m[4]!;
+    const value = raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : Number(raw);
+    if (raw !== "NaN" && Number.isNaN(value)) throw new Error(`malformed value: ${line}`);
+    samples.push({ name: m[1]!, labels, value });
+  }
+  return { samples, types };
+}
