@@ -1,0 +1,131 @@
+// HOT PATH: no allocation (parseFixedCodes; the throwing and formatting functions are cold)
+/**
+ * Exact decimal string ↔ fixed-point integer conversion. A mantissa m at exponent e means m × 10^-e; e is the
+ * number of decimal places (≥ 0). Mantissas are non-negative integers ≤ Number.MAX_SAFE_INTEGER (2^53 − 1), so
+ * a JS number holds them exactly and the wire writes them as i64 (core/i64.ts).
+ *
+ * No float arithmetic touches a fraction: digits accumulate into an integer, and every step is checked against
+ * 2^53 (`Math.round(parseFloat(s) * 10^e)` is off by one in ~1 % of cases above 2^51 and rounds silently when a
+ * string has more decimals than e: shared/docs/runtime-limits.md §2).
+ *
+ * Accepted syntax: `digits [ "." digits ]` — no sign, no exponent, no whitespace, at least one digit on each side
+ * of a dot. Trailing zeros beyond e are accepted ("16493.50" at e = 1 → 164935) because venues pad prices to
+ * their display precision; a non-zero digit beyond e is rejected, never rounded.
+ * @module
+ */
+import { FixedPointError } from "./errors.ts";
+
+/** Largest exponent accepted. 10^22 is the largest power of ten a double holds exactly. */
+export const MAX_FIXED_EXP = 22;
+
+/** Largest mantissa: 2^53 − 1. */
+export const MAX_MANTISSA = Number.MAX_SAFE_INTEGER;
+
+/** Exact powers of ten, 10^0 … 10^22. */
+export const POW10: Float64Array = new Float64Array(MAX_FIXED_EXP + 1);
+for (let i = 0, p = 1; i <= MAX_FIXED_EXP; i++, p *= 10) POW10[i] = p;
+
+const CH_0 = 48;
+const CH_9 = 57;
+const CH_DOT = 46;
+const CH_MINUS = 45;
+
+/**
+ * Parses `s.slice(start, end)` as a decimal at exponent `exp` without creating the slice.
+ * Returns the mantissa, or **-1** for any error (malformed, too many non-zero decimals, ≥ 2^53, bad exponent):
+ * valid mantissas are ≥ 0, so -1 cannot be a value, and unlike NaN it stays an int-typed number in the JIT.
+ * Call `parseFixed(s.slice(start, end), exp)` on the cold path to learn the reason.
+ */
+export function parseFixedCodes(s: string, start: number, end: number, exp: number): number {
+  if (!(exp >= 0 && exp <= MAX_FIXED_EXP && (exp | 0) === exp) || start >= end) return -1;
+  let mantissa = 0;
+  let i = start;
+  // Integer part: at least one digit.
+  let c = s.charCodeAt(i);
+  if (c < CH_0 || c > CH_9) return -1;
+  do {
+    mantissa = mantissa * 10 + (c - CH_0);
+    // A true result > 2^53 − 1 rounds to ≥ 2^53, so this comparison is exact even when the product is not.
+    if (mantissa > MAX_MANTISSA) return -1;
+    if (++i === end) break;
+    c = s.charCodeAt(i);
+  } while (c >= CH_0 && c <= CH_9);
+  let fracDigits = 0;
+  if (i < end) {
+    if (c !== CH_DOT || ++i === end) return -1; // "1x", "1."
+    do {
+      c = s.charCodeAt(i);
+      if (c < CH_0 || c > CH_9) return -1; // also rejects "1.2.3"
+      if (fracDigits < exp) {
+        mantissa = mantissa * 10 + (c - CH_0);
+        if (mantissa > MAX_MANTISSA) return -1;
+        fracDigits++;
+      } else if (c !== CH_0) {
+        return -1; // a non-zero digit beyond the exponent would need rounding
+      }
+    } while (++i < end);
+  }
+  if (fracDigits < exp) {
+    mantissa *= POW10[exp - fracDigits];
+    if (mantissa > MAX_MANTISSA) return -1;
+  }
+  return mantissa;
+}
+
+/** Parses a whole decimal string at exponent `exp`; throws FixedPointError naming what was wrong. */
+export function parseFixed(s: string, exp: number): number {
+  const mantissa = parseFixedCodes(s, 0, s.length, exp);
+  if (mantissa >= 0) return mantissa;
+  throw diagnose(s, exp);
+}
+
+/** Cold path: says why parseFixedCodes rejected `s`. */
+function diagnose(s: string, exp: number): FixedPointError {
+  if (!(exp >= 0 && exp <= MAX_FIXED_EXP && (exp | 0) === exp)) {
+    return new FixedPointError(s, "bad_exponent", `exponent ${exp} is not an integer in 0..${MAX_FIXED_EXP}`);
+  }
+  if (s.charCodeAt(0) === CH_MINUS && /^-\d+(\.\d+)?$/.test(s)) {
+    return new FixedPointError(s, "out_of_range", "negative values are not allowed");
+  }
+  const m = /^(\d+)(?:\.(\d+))?$/.exec(s);
+  if (m === null) return new FixedPointError(s, "malformed", "expected digits with an optional '.' and digits");
+  const frac = m[2] ?? "";
+  if (/[1-9]/.test(frac.slice(exp))) {
+    return new FixedPointError(s, "too_many_decimals", `more than ${exp} significant decimals`);
+  }
+  return new FixedPointError(s, "out_of_range", `value × 10^${exp} exceeds 2^53 − 1`);
+}
+
+/**
+ * Formats a mantissa exactly with `exp` decimals (always exactly `exp` of them): (19531, 4) → "1.9531",
+ * (100, 2) → "1.00". Negative mantissas get a leading "-". Throws RangeError for a non-integer or unsafe value.
+ */
+export function formatFixed(mantissa: number, exp: number): string {
+  if (!Number.isSafeInteger(mantissa)) throw new RangeError(`formatFixed: ${mantissa} is not a safe integer`);
+  if (!(exp >= 0 && exp <= MAX_FIXED_EXP && (exp | 0) === exp)) throw new RangeError(`formatFixed: bad exponent ${exp}`);
+  const negative = mantissa < 0;
+  // Integers below 2^53 print as plain digits (no exponent notation below 1e21).
+  let digits = String(negative ? -mantissa : mantissa);
+  if (exp > 0) {
+    if (digits.length <= exp) digits = "0".repeat(exp - digits.length + 1) + digits;
+    digits = digits.slice(0, digits.length - exp) + "." + digits.slice(digits.length - exp);
+  }
+  return negative ? "-" + digits : digits;
+}
+
+/**
+ * Decimal places needed to write every multiple of a tick or lot step exactly, ignoring trailing zeros:
+ * "0.10" → 1, "0.0001" → 4, "5" → 0, "0.5" → 1, "10" → 0, "1e-8" → 8 (some venues print steps in exponent form).
+ * Throws FixedPointError for a malformed, zero or negative step.
+ */
+export function exponentOf(step: string): number {
+  const m = /^(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(step);
+  if (m === null) throw new FixedPointError(step, "malformed", "a step must be a positive decimal like 0.01");
+  const intDigits = m[1]!;
+  const frac = (m[2] ?? "").replace(/0+$/, "");
+  const e10 = m[3] === undefined ? 0 : Number(m[3]);
+  if (!/[1-9]/.test(intDigits + frac)) throw new FixedPointError(step, "out_of_range", "a step must be > 0");
+  const exp = Math.max(0, frac.length - e10);
+  if (exp > MAX_FIXED_EXP) throw new FixedPointError(step, "bad_exponent", `needs ${exp} decimals (max ${MAX_FIXED_EXP})`);
+  return exp;
+}

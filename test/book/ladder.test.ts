@@ -1,0 +1,123 @@
+import { describe, expect, it } from "vitest";
+import { Ladder } from "../../src/book/ladder.ts";
+import { Side } from "../../src/core/types.ts";
+
+function levels(l: Ladder): [number, number][] {
+  const out: [number, number][] = [];
+  for (let r = 0; r < l.count; r++) out.push([l.priceAt(r), l.qtyAt(r)]);
+  return out;
+}
+
+function f64(xs: number[]): Float64Array {
+  return Float64Array.from(xs);
+}
+
+describe("Ladder", () => {
+  it("TC0: bids are best-first descending, asks ascending", () => {
+    const bids = new Ladder(Side.BID);
+    const asks = new Ladder(Side.ASK);
+    for (const p of [100, 105, 95, 101]) {
+      bids.set(p, p * 10);
+      asks.set(p, p * 10);
+    }
+    expect(levels(bids)).toEqual([[105, 1050], [101, 1010], [100, 1000], [95, 950]]);
+    expect(levels(asks)).toEqual([[95, 950], [100, 1000], [101, 1010], [105, 1050]]);
+    expect(bids.bestPrice()).toBe(105);
+    expect(asks.bestPrice()).toBe(95);
+    expect(bids.bestQty()).toBe(1050);
+  });
+
+  it("TC1: set returns the previous qty; qty 0 deletes; deleting an absent level changes nothing", () => {
+    const l = new Ladder(Side.BID);
+    expect(l.set(10, 5)).toBe(0);
+    expect(l.set(10, 7)).toBe(5);
+    expect(l.get(10)).toBe(7);
+    expect(l.set(11, 0)).toBe(0);
+    expect(l.count).toBe(1);
+    expect(l.set(10, 0)).toBe(7);
+    expect(l.count).toBe(0);
+    expect(l.get(10)).toBe(0);
+  });
+
+  it("TC2: empty ladder reports NaN best price and 0 best qty", () => {
+    const l = new Ladder(Side.ASK);
+    expect(l.bestPrice()).toBeNaN();
+    expect(l.bestQty()).toBe(0);
+    l.set(3, 1);
+    l.clear();
+    expect(l.count).toBe(0);
+    expect(l.bestPrice()).toBeNaN();
+  });
+
+  it("TC3: grows past its initial capacity without dropping a level", () => {
+    const l = new Ladder(Side.ASK, 2);
+    for (let i = 0; i < 5000; i++) l.set((i * 7919) % 5000, i + 1);
+    expect(l.count).toBe(5000);
+    expect(l.capacity).toBeGreaterThanOrEqual(5000);
+    for (let r = 0; r < 5000; r++) expect(l.priceAt(r)).toBe(r);
+    expect(l.bytesAllocated()).toBe(l.capacity * 16);
+  });
+
+  it("TC4: extreme prices: 0, 1 and 2^53 − 1 on both sides, gaps of 2^52", () => {
+    for (const side of [Side.BID, Side.ASK]) {
+      const l = new Ladder(side);
+      const max = Number.MAX_SAFE_INTEGER;
+      for (const p of [max, 0, 1, 2 ** 52, max - 1]) l.set(p, 1);
+      const want = [0, 1, 2 ** 52, max - 1, max];
+      expect(levels(l).map((x) => x[0])).toEqual(side === Side.BID ? want.reverse() : want);
+      expect(l.set(0, 0)).toBe(1);
+      expect(l.get(max)).toBe(1);
+    }
+  });
+
+  it("TC5: loadSorted copies best-first input and skips qty 0", () => {
+    const bids = new Ladder(Side.BID, 1);
+    bids.set(1, 1); // replaced
+    bids.loadSorted(f64([50, 49, 48, 40]), f64([1, 0, 3, 4]), 4);
+    expect(levels(bids)).toEqual([[50, 1], [48, 3], [40, 4]]);
+    const asks = new Ladder(Side.ASK, 1);
+    asks.loadSorted(f64([51, 52, 60]), f64([1, 2, 3]), 3);
+    expect(levels(asks)).toEqual([[51, 1], [52, 2], [60, 3]]);
+    asks.loadSorted(f64([]), f64([]), 0);
+    expect(asks.count).toBe(0);
+  });
+
+  it("TC6: loadSorted falls back to set() on wrong order or duplicates (last duplicate wins, qty 0 never deletes)", () => {
+    const bids = new Ladder(Side.BID);
+    bids.loadSorted(f64([48, 50, 49, 50, 49]), f64([1, 2, 3, 4, 0]), 5);
+    expect(levels(bids)).toEqual([[50, 4], [49, 3], [48, 1]]);
+    const asks = new Ladder(Side.ASK);
+    asks.loadSorted(f64([60, 51, 51]), f64([1, 2, 3]), 3); // bids-order input on the ask side
+    expect(levels(asks)).toEqual([[51, 3], [60, 1]]);
+  });
+
+  it("TC7: only the first n input levels are used", () => {
+    const l = new Ladder(Side.BID);
+    l.loadSorted(f64([9, 8, 7, 6]), f64([1, 1, 1, 1]), 2);
+    expect(levels(l)).toEqual([[9, 1], [8, 1]]);
+  });
+
+  it("TC8: inserts and deletes at every rank of a deep side keep order (both move paths)", () => {
+    for (const side of [Side.BID, Side.ASK]) {
+      const l = new Ladder(side);
+      const model = new Map<number, number>();
+      for (let i = 0; i < 40; i++) {
+        l.set(i * 2, i + 1);
+        model.set(i * 2, i + 1);
+      }
+      for (let p = -1; p < 82; p++) {
+        const q = p % 3 === 0 ? 0 : p + 1000;
+        const prev = l.set(p, q);
+        expect(prev).toBe(model.get(p) ?? 0);
+        if (q === 0) model.delete(p);
+        else model.set(p, q);
+        const sorted = [...model.entries()].sort((a, b) => (side === Side.BID ? b[0] - a[0] : a[0] - b[0]));
+        expect(levels(l)).toEqual(sorted);
+      }
+    }
+  });
+
+  it("rejects a bad side", () => {
+    expect(() => new Ladder(2 as Side)).toThrow(RangeError);
+  });
+});
