@@ -10,11 +10,12 @@ const ALLOWED: Record<string, readonly string[]> = {
   wire: ["core", "config"],
   net: ["core", "config", "wire"],
   venues: ["core", "config"],
-  sim: ["core", "venues"],
+  sim: ["core", "venues", "record"],
   subscriber: ["core", "wire", "book"],
   config: ["core"],
-  app: ["core", "config", "book", "wire", "net", "venues", "subscriber", "sim"],
-  cli: ["core", "config", "book", "wire", "net", "venues", "subscriber", "sim", "app"],
+  record: ["core"],
+  app: ["core", "config", "book", "wire", "net", "venues", "subscriber", "sim", "record"],
+  cli: ["core", "config", "book", "wire", "net", "venues", "subscriber", "sim", "record", "app"],
 };
 
 function filesUnder(dir: string): string[] {
