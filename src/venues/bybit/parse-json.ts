@@ -1,0 +1,96 @@
+/**
+ * The full JSON path for order-book frames: JSON.parse output → BookUpdate, with the same validation and the same
+ * result codes as the scanner. Used for frames the scanner hands over (SCAN_NOT_BOOK, SCAN_FALLBACK) and to
+ * confirm scanner rejections. Cold: allocation is fine here.
+ * @module
+ */
+import type { BookUpdate } from "../../core/book-update.ts";
+import { parseFixedCodes } from "../../core/fixed.ts";
+import {
+  SCAN_ERR_LEVEL,
+  SCAN_ERR_MISSING,
+  SCAN_ERR_NUMBER,
+  SCAN_ERR_PRICE,
+  SCAN_ERR_QTY,
+  SCAN_ERR_SYMBOL,
+  SCAN_ERR_TYPE,
+  SCAN_NOT_BOOK,
+  SCAN_UNKNOWN_TOPIC,
+  type TopicTable,
+} from "./scanner.ts";
+
+const TWO_53 = 9007199254740992;
+
+/** True for a parsed frame that claims to be an order-book push (`topic` starts with `orderbook.`). */
+export function isBookObject(msg: unknown): msg is Record<string, unknown> {
+  if (typeof msg !== "object" || msg === null || Array.isArray(msg)) return false;
+  const topic = (msg as Record<string, unknown>).topic;
+  return typeof topic === "string" && topic.startsWith("orderbook.");
+}
+
+/**
+ * Fills `out` from a parsed frame. Returns the subscription index (≥ 0) or a SCAN_* code; `entry` (if given)
+ * receives the table entry of the topic, or -1.
+ */
+export function parseBookObject(msg: unknown, table: TopicTable, out: BookUpdate, entryOut?: { entry: number }): number {
+  out.reset();
+  if (entryOut) entryOut.entry = -1;
+  if (!isBookObject(msg)) return SCAN_NOT_BOOK;
+  const topic = msg.topic as string;
+  const entry = table.entryOf(topic);
+  if (entry < 0) return SCAN_UNKNOWN_TOPIC;
+  if (entryOut) entryOut.entry = entry;
+  const type = msg.type;
+  const data = msg.data;
+  if (type === undefined || data === undefined) return SCAN_ERR_MISSING;
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return SCAN_ERR_MISSING;
+  const d = data as Record<string, unknown>;
+  const priceExp = table.priceExp[entry]!;
+  const qtyExp = table.qtyExp[entry]!;
+  // Same order of checks as the scanner is not required: both reject, only the code may differ.
+  if (type !== "snapshot" && type !== "delta") return SCAN_ERR_TYPE;
+  const tsMs = optionalUint(msg.ts);
+  const ctsMs = optionalUint(msg.cts);
+  if (tsMs < 0 || ctsMs < 0 || tsMs * 1000 >= TWO_53 || ctsMs * 1000 >= TWO_53) return SCAN_ERR_NUMBER;
+  if (d.s !== undefined && d.s !== topic.slice(table.symbolStart[entry])) return SCAN_ERR_SYMBOL;
+  if (d.seq !== undefined && optionalUint(d.seq) < 0) return SCAN_ERR_NUMBER;
+  if (d.u === undefined || !Array.isArray(d.b) || !Array.isArray(d.a)) return SCAN_ERR_MISSING;
+  const u = optionalUint(d.u);
+  if (u < 0) return SCAN_ERR_NUMBER;
+  for (const level of d.b as unknown[]) {
+    const r = level2(level, priceExp, qtyExp);
+    if (r !== 0) return r;
+    out.pushBid(lastPx, lastQty);
+  }
+  for (const level of d.a as unknown[]) {
+    const r = level2(level, priceExp, qtyExp);
+    if (r !== 0) return r;
+    out.pushAsk(lastPx, lastQty);
+  }
+  out.isSnapshot = type === "snapshot";
+  out.venueSeq = u + 0; // -0 → 0
+  out.tsExchangeUs = tsMs * 1000;
+  out.tsEventUs = ctsMs * 1000;
+  return table.indexes[entry]!;
+}
+
+let lastPx = 0;
+let lastQty = 0;
+
+function level2(level: unknown, priceExp: number, qtyExp: number): number {
+  if (!Array.isArray(level) || level.length !== 2) return SCAN_ERR_LEVEL;
+  const [p, q] = level as unknown[];
+  if (typeof p !== "string" || typeof q !== "string") return SCAN_ERR_LEVEL;
+  lastPx = parseFixedCodes(p, 0, p.length, priceExp);
+  if (lastPx < 0) return SCAN_ERR_PRICE;
+  lastQty = parseFixedCodes(q, 0, q.length, qtyExp);
+  if (lastQty < 0) return SCAN_ERR_QTY;
+  return 0;
+}
+
+/** 0 when absent; the value when a safe non-negative integer; -1 otherwise. */
+function optionalUint(v: unknown): number {
+  if (v === undefined) return 0;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) return -1;
+  return v;
+}

@@ -1,0 +1,137 @@
+/**
+ * Bybit v5 public WebSocket protocol facts used by the adapter and the simulator. Every number cites
+ * shared/docs/bybit-v5.md (section in brackets), which cites Bybit's docs or an issue where it was seen.
+ * @module
+ */
+import type { MarketName } from "../../core/types.ts";
+
+/** Valid `orderbook.{depth}` depths per category [§4.1, OB as of 2026-07-24]; 500 was removed 2025-09-11. */
+export const BYBIT_DEPTHS: Readonly<Record<MarketName, readonly number[]>> = {
+  spot: [1, 50, 200, 1000],
+  linear: [1, 50, 200, 1000],
+  inverse: [1, 50, 200, 1000],
+  option: [25, 100],
+};
+
+/** Push interval in ms per depth [§4.1]. */
+export function pushIntervalMs(market: MarketName, depth: number): number {
+  if (market === "option") return depth === 25 ? 20 : 100;
+  if (depth === 1) return 10;
+  if (depth === 50) return 20;
+  if (depth === 200) return 100;
+  return 200;
+}
+
+/** Level 1 re-pushes an unchanged snapshot (same `u`) every 3 s [§4.2]. */
+export const L1_REPUSH_MS = 3_000;
+
+/** Recommended ping interval [§3, CONNECT caution box]. */
+export const PING_INTERVAL_MS = 20_000;
+/** How long to wait for a pong before treating the connection as dead (pybit uses 10 s [§3]). */
+export const PONG_TIMEOUT_MS = 10_000;
+/** How long a subscribe/unsubscribe may stay unanswered before the connection is recycled. */
+export const ACK_TIMEOUT_MS = 10_000;
+
+/** Args of one public connection may not exceed 21,000 characters [§2.3]. */
+export const MAX_ARGS_CHARS_PER_CONNECTION = 21_000;
+/** Spot: at most 10 args per subscribe request [§2.3, §6.2]. */
+export const SPOT_MAX_ARGS_PER_REQUEST = 10;
+/**
+ * Other categories have no documented per-request cap [§2.3]; small batches limit the damage of a batch-wide
+ * rejection ("already subscribed" poisons the whole batch [§6.3]).
+ */
+export const DEFAULT_MAX_ARGS_PER_REQUEST = 50;
+/** Options: at most 2000 args per connection [§2.3]. */
+export const OPTION_MAX_ARGS_PER_CONNECTION = 2_000;
+
+/** At most 500 connections per 5 minutes per domain [§2.3]; we keep a margin below it. */
+export const CONNECTS_PER_WINDOW = 400;
+export const CONNECT_WINDOW_MS = 300_000;
+
+/** Reconnect backoff: base, cap (NT uses 0.5 s → 5 s [§8]; we allow longer caps under repeated failure). */
+export const RECONNECT_BASE_MS = 500;
+export const RECONNECT_MAX_MS = 30_000;
+
+export function bookTopic(depth: number, symbol: string): string {
+  return "orderbook." + depth + "." + symbol;
+}
+
+export function maxArgsPerRequest(market: MarketName): number {
+  return market === "spot" ? SPOT_MAX_ARGS_PER_REQUEST : DEFAULT_MAX_ARGS_PER_REQUEST;
+}
+
+/** A control frame (anything that is not a topic push), classified. */
+export type ControlFrame =
+  | { kind: "pong" }
+  | {
+      kind: "ack";
+      op: string; // "subscribe" | "unsubscribe" | "" (option COMMAND_RESP carries no op)
+      success: boolean;
+      retMsg: string;
+      reqId: string | undefined;
+      /** Option COMMAND_RESP only. */
+      successTopics: string[] | undefined;
+      failTopics: string[] | undefined;
+    }
+  | { kind: "other" };
+
+/**
+ * Pongs: spot/linear `{"success":true,"ret_msg":"pong",…,"op":"ping"}`, option `{"args":[…],"op":"pong"}` [§3].
+ * Acks: spot/linear `{"success":…,"ret_msg":…,"req_id":…,"op":"subscribe"}`, option
+ * `{"success":true,"data":{"failTopics":[],"successTopics":[…]},"type":"COMMAND_RESP"}` [§2.2].
+ */
+export function classifyControl(msg: unknown): ControlFrame {
+  if (typeof msg !== "object" || msg === null || Array.isArray(msg)) return { kind: "other" };
+  const m = msg as Record<string, unknown>;
+  if (m.op === "pong" || m.ret_msg === "pong" || "pong" in m) return { kind: "pong" };
+  if (m.type === "COMMAND_RESP") {
+    const data = (m.data ?? {}) as Record<string, unknown>;
+    return {
+      kind: "ack",
+      op: typeof m.op === "string" ? m.op : "",
+      success: m.success === true,
+      retMsg: typeof m.ret_msg === "string" ? m.ret_msg : "",
+      reqId: typeof m.req_id === "string" && m.req_id !== "" ? m.req_id : undefined,
+      successTopics: stringList(data.successTopics),
+      failTopics: stringList(data.failTopics),
+    };
+  }
+  if (typeof m.success === "boolean") {
+    return {
+      kind: "ack",
+      op: typeof m.op === "string" ? m.op : "",
+      success: m.success,
+      retMsg: typeof m.ret_msg === "string" ? m.ret_msg : "",
+      reqId: typeof m.req_id === "string" && m.req_id !== "" ? m.req_id : undefined,
+      successTopics: undefined,
+      failTopics: undefined,
+    };
+  }
+  return { kind: "other" };
+}
+
+function stringList(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+}
+
+/** What a failed ack says [§2.4]. Each pattern is a string seen in the wild. */
+export type AckError =
+  | { kind: "handler_not_found"; topic: string }
+  | { kind: "already_subscribed"; topic: string }
+  | { kind: "args_size" }
+  | { kind: "other" };
+
+export function parseAckError(retMsg: string): AckError {
+  let m = /handler not found,\s*topic:(\S+)/.exec(retMsg);
+  if (m) return { kind: "handler_not_found", topic: m[1]! };
+  m = /already subscribed,\s*topic:(\S+)/.exec(retMsg);
+  if (m) return { kind: "already_subscribed", topic: m[1]! };
+  if (/args size\s*>/.test(retMsg)) return { kind: "args_size" };
+  return { kind: "other" };
+}
+
+/** Option symbols look like BTC-27MAR26-70000-P-USDT; the REST query per base coin needs "BTC" [§1.3]. */
+export function optionBaseCoin(symbol: string): string {
+  const dash = symbol.indexOf("-");
+  return dash > 0 ? symbol.slice(0, dash) : symbol;
+}

@@ -1,0 +1,742 @@
+// HOT PATH: no allocation
+/**
+ * Bybit v5 order-book frame scanner: reads `{"topic":"orderbook.N.SYM","type":…,"ts":…,"data":{"s","b","a","u","seq"},"cts":…}`
+ * straight from the string the WebSocket delivers (charCodeAt) into a reusable BookUpdate, without JSON.parse
+ * (5–8× cheaper, shared/docs/runtime-limits.md §1) and without a substring per level or per topic.
+ *
+ * It is a strict JSON reader for this one shape: it validates every byte it walks over (unknown keys are skipped
+ * by a validating generic skipper), so whatever it accepts, JSON.parse accepts too and converts to the same book.
+ * Whatever it does not handle (a first key other than `topic`, escapes in keys or strings, duplicate keys,
+ * numbers in exponent form) it hands to the JSON path (SCAN_NOT_BOOK / SCAN_FALLBACK); genuine errors are
+ * negative codes with a name in SCAN_RESULT_NAMES and the offset in `scanErrorPos`.
+ * Key order is free after `topic` (spot puts `ts` before `type`, option adds `id`; shared/docs/bybit-v5.md §4.2–4.3).
+ * @module
+ */
+import type { BookUpdate } from "../../core/book-update.ts";
+import { parseFixedCodes } from "../../core/fixed.ts";
+
+/** Not an order-book frame the scanner handles (first key is not `topic`, or not an `orderbook.` topic): use JSON.parse. */
+export const SCAN_NOT_BOOK = -1;
+/** An order-book frame for a topic that is not in the table (e.g. one just unsubscribed). */
+export const SCAN_UNKNOWN_TOPIC = -2;
+/** Legal JSON the scanner does not read itself (escapes, duplicate keys, exponent numbers, deep nesting): use the JSON path. */
+export const SCAN_FALLBACK = -3;
+/** Not valid JSON where the scanner looked. */
+export const SCAN_ERR_SYNTAX = -4;
+/** A price string that is not an exact decimal at the instrument's price exponent. */
+export const SCAN_ERR_PRICE = -5;
+/** A quantity string that is not an exact decimal at the instrument's quantity exponent. */
+export const SCAN_ERR_QTY = -6;
+/** ts / cts / u / seq not a non-negative integer below 2^53 (ts × 1000 too). */
+export const SCAN_ERR_NUMBER = -7;
+/** `type` is neither "snapshot" nor "delta". */
+export const SCAN_ERR_TYPE = -8;
+/** A required field (type, data, data.b, data.a, data.u) is missing or has the wrong JSON type. */
+export const SCAN_ERR_MISSING = -9;
+/** data.s differs from the topic's symbol. */
+export const SCAN_ERR_SYMBOL = -10;
+/** A level is not exactly [price string, qty string]. */
+export const SCAN_ERR_LEVEL = -11;
+
+/** Names by -code, for counters and logs. */
+export const SCAN_RESULT_NAMES: readonly string[] = [
+  "ok",
+  "not_book",
+  "unknown_topic",
+  "fallback",
+  "syntax",
+  "bad_price",
+  "bad_qty",
+  "bad_number",
+  "bad_type",
+  "missing_field",
+  "symbol_mismatch",
+  "bad_level",
+];
+
+const TOPIC_PREFIX = "orderbook.";
+const MAX_SKIP_DEPTH = 32;
+
+const CH_QUOTE = 34;
+const CH_BACKSLASH = 92;
+const CH_LBRACE = 123;
+const CH_RBRACE = 125;
+const CH_LBRACKET = 91;
+const CH_RBRACKET = 93;
+const CH_COLON = 58;
+const CH_COMMA = 44;
+const CH_0 = 48;
+const CH_9 = 57;
+const CH_MINUS = 45;
+const CH_DOT = 46;
+const CH_PLUS = 43;
+const CH_E = 101;
+const CH_CAP_E = 69;
+
+// Key bits, also used to detect duplicate keys (JSON.parse keeps the last one; the scanner falls back instead).
+const K_TOPIC = 1;
+const K_TYPE = 2;
+const K_TS = 4;
+const K_DATA = 8;
+const K_CTS = 16;
+const K_S = 32;
+const K_B = 64;
+const K_A = 128;
+const K_U = 256;
+const K_SEQ = 512;
+
+const TWO_53 = 9007199254740992;
+
+/** FNV-1a step over one UTF-16 code unit; the TopicTable and the scanner must agree on it. */
+function fnvStep(hash: number, code: number): number {
+  return Math.imul(hash ^ code, 0x01000193);
+}
+const FNV_OFFSET = 0x811c9dc5 | 0;
+
+/**
+ * Topic string → entry, built at subscribe time (cold), read on the hot path by hashing the topic's char codes in
+ * place and comparing them with the stored string, so no substring is created per frame.
+ * One table per connection: the same topic name exists in several markets.
+ */
+export class TopicTable {
+  readonly topics: string[] = [];
+  /** Subscription index of each entry. */
+  readonly indexes: number[] = [];
+  readonly priceExp: number[] = [];
+  readonly qtyExp: number[] = [];
+  /** Offset of the symbol inside the topic (after `orderbook.N.`). */
+  readonly symbolStart: number[] = [];
+  private readonly hashes: number[] = [];
+  private slots = new Int32Array(16).fill(-1);
+  private mask = 15;
+
+  get size(): number {
+    return this.topics.length;
+  }
+
+  /** Adds (or updates) a topic; returns its entry id. Cold. */
+  add(topic: string, subscriptionIndex: number, priceExp: number, qtyExp: number): number {
+    const existing = this.entryOf(topic);
+    if (existing >= 0) {
+      this.indexes[existing] = subscriptionIndex;
+      this.setExponents(existing, priceExp, qtyExp);
+      return existing;
+    }
+    if (!topic.startsWith(TOPIC_PREFIX)) throw new Error(`not an order-book topic: ${topic}`);
+    const dot = topic.indexOf(".", TOPIC_PREFIX.length);
+    if (dot < 0) throw new Error(`order-book topic without a symbol: ${topic}`);
+    const entry = this.topics.length;
+    this.topics.push(topic);
+    this.indexes.push(subscriptionIndex);
+    this.priceExp.push(priceExp);
+    this.qtyExp.push(qtyExp);
+    this.symbolStart.push(dot + 1);
+    this.hashes.push(hashOf(topic));
+    if (this.topics.length * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+    else this.place(entry);
+    return entry;
+  }
+
+  setExponents(entry: number, priceExp: number, qtyExp: number): void {
+    this.priceExp[entry] = priceExp;
+    this.qtyExp[entry] = qtyExp;
+  }
+
+  /** Cold lookup by string; -1 when absent. */
+  entryOf(topic: string): number {
+    return this.find(topic, 0, topic.length, hashOf(topic));
+  }
+
+  /** Hot lookup of s[start, end) with its precomputed hash; -1 when absent. */
+  find(s: string, start: number, end: number, hash: number): number {
+    const len = end - start;
+    let slot = hash & this.mask;
+    for (;;) {
+      const entry = this.slots[slot]!;
+      if (entry < 0) return -1;
+      if (this.hashes[entry] === hash) {
+        const t = this.topics[entry]!;
+        if (t.length === len) {
+          let i = 0;
+          while (i < len && t.charCodeAt(i) === s.charCodeAt(start + i)) i++;
+          if (i === len) return entry;
+        }
+      }
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
+  private rehash(size: number): void {
+    this.slots = new Int32Array(size).fill(-1);
+    this.mask = size - 1;
+    for (let e = 0; e < this.topics.length; e++) this.place(e);
+  }
+
+  private place(entry: number): void {
+    let slot = this.hashes[entry]! & this.mask;
+    while (this.slots[slot]! >= 0) slot = (slot + 1) & this.mask;
+    this.slots[slot] = entry;
+  }
+}
+
+function hashOf(s: string): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < s.length; i++) h = fnvStep(h, s.charCodeAt(i));
+  return h;
+}
+
+/**
+ * The scanner. One instance per connection (it keeps the cursor and the last error position in fields, so the
+ * hot functions need neither closures nor result objects).
+ */
+export class BybitScanner {
+  /** Offset where the last scan stopped with an error (for logs). */
+  errorPos = 0;
+  /** Table entry of the topic of the last frame, or -1 when the topic was not reached or unknown. */
+  entry = -1;
+  private s = "";
+  private pos = 0;
+  private topicStart = 0;
+  private end = 0;
+
+  /**
+   * Scans one frame. Returns the subscription index (≥ 0) with `out` filled, or a negative SCAN_* code.
+   * `out.tsRecvUs` is left 0: the caller stamps it.
+   */
+  scan(s: string, table: TopicTable, out: BookUpdate): number {
+    this.s = s;
+    this.pos = 0;
+    this.end = s.length;
+    this.entry = -1;
+    out.reset();
+    const r = this.scanTop(table, out);
+    if (r < 0) this.errorPos = this.pos;
+    this.s = ""; // do not keep the frame alive
+    return r;
+  }
+
+  private scanTop(table: TopicTable, out: BookUpdate): number {
+    const s = this.s;
+    this.ws();
+    if (this.pos >= this.end || s.charCodeAt(this.pos) !== CH_LBRACE) return SCAN_NOT_BOOK;
+    this.pos++;
+    this.ws();
+    // The first key must be "topic": every Bybit push frame starts with it; acks and pongs do not.
+    if (!this.matchKey("topic")) return SCAN_NOT_BOOK;
+    this.ws();
+    if (this.pos >= this.end || s.charCodeAt(this.pos) !== CH_QUOTE) return SCAN_NOT_BOOK;
+    const topicStart = ++this.pos;
+    this.topicStart = topicStart;
+    let hash = FNV_OFFSET;
+    for (;;) {
+      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+      const c = s.charCodeAt(this.pos);
+      if (c === CH_QUOTE) break;
+      if (c === CH_BACKSLASH) return SCAN_FALLBACK;
+      if (c < 0x20) return SCAN_ERR_SYNTAX;
+      hash = fnvStep(hash, c);
+      this.pos++;
+    }
+    const topicEnd = this.pos++;
+    if (!startsWithPrefix(s, topicStart, topicEnd)) return SCAN_NOT_BOOK;
+    const entry = table.find(s, topicStart, topicEnd, hash);
+    if (entry < 0) return SCAN_UNKNOWN_TOPIC;
+    this.entry = entry;
+
+    let seen = K_TOPIC;
+    let type = 0; // 1 snapshot, 2 delta
+    let tsMs = 0;
+    let ctsMs = 0;
+    let u = -1;
+    for (;;) {
+      this.ws();
+      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+      let c = s.charCodeAt(this.pos);
+      if (c === CH_RBRACE) {
+        this.pos++;
+        break;
+      }
+      if (c !== CH_COMMA) return SCAN_ERR_SYNTAX;
+      this.pos++;
+      this.ws();
+      const key = this.readTopKey();
+      if (key < 0) return key;
+      if ((seen & key) !== 0) return SCAN_FALLBACK;
+      seen |= key;
+      this.ws();
+      if (key === K_TYPE) {
+        type = this.readType();
+        if (type < 0) return type;
+      } else if (key === K_TS) {
+        tsMs = this.readUint();
+        if (tsMs < 0) return tsMs;
+      } else if (key === K_CTS) {
+        ctsMs = this.readUint();
+        if (ctsMs < 0) return ctsMs;
+      } else if (key === K_DATA) {
+        if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+        c = s.charCodeAt(this.pos);
+        if (c !== CH_LBRACE) {
+          const r = this.skipValue(0);
+          return r < 0 ? r : SCAN_ERR_MISSING;
+        }
+        u = this.scanData(table, entry, topicEnd, out);
+        if (u < 0) return u;
+      } else {
+        const r = this.skipValue(0);
+        if (r < 0) return r;
+      }
+    }
+    this.ws();
+    if (this.pos !== this.end) return SCAN_ERR_SYNTAX;
+    if (type === 0 || (seen & K_DATA) === 0) return SCAN_ERR_MISSING;
+    if (tsMs * 1000 >= TWO_53 || ctsMs * 1000 >= TWO_53) return SCAN_ERR_NUMBER;
+    out.isSnapshot = type === 1;
+    out.venueSeq = u;
+    out.tsExchangeUs = tsMs * 1000;
+    out.tsEventUs = ctsMs * 1000;
+    return table.indexes[entry]!;
+  }
+
+  /** Reads the data object; returns u (≥ 0) or a negative code. */
+  private scanData(table: TopicTable, entry: number, topicEnd: number, out: BookUpdate): number {
+    const s = this.s;
+    this.pos++; // {
+    let seen = 0;
+    let u = -1;
+    const priceExp = table.priceExp[entry]!;
+    const qtyExp = table.qtyExp[entry]!;
+    this.ws();
+    if (this.pos < this.end && s.charCodeAt(this.pos) === CH_RBRACE) {
+      this.pos++;
+      return SCAN_ERR_MISSING;
+    }
+    for (;;) {
+      this.ws();
+      const key = this.readDataKey();
+      if (key < 0) return key;
+      if ((seen & key) !== 0) return SCAN_FALLBACK;
+      seen |= key;
+      this.ws();
+      if (key === K_B || key === K_A) {
+        const r = this.scanLevels(key === K_B, priceExp, qtyExp, out);
+        if (r < 0) return r;
+      } else if (key === K_U) {
+        u = this.readUint();
+        if (u < 0) return u;
+      } else if (key === K_SEQ) {
+        const r = this.readUint();
+        if (r < 0) return r;
+      } else if (key === K_S) {
+        const r = this.checkSymbol(table.symbolStart[entry]!, topicEnd);
+        if (r < 0) return r;
+      } else {
+        const r = this.skipValue(1);
+        if (r < 0) return r;
+      }
+      this.ws();
+      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+      const c = s.charCodeAt(this.pos++);
+      if (c === CH_RBRACE) break;
+      if (c !== CH_COMMA) return SCAN_ERR_SYNTAX;
+    }
+    if ((seen & (K_B | K_A | K_U)) !== (K_B | K_A | K_U)) return SCAN_ERR_MISSING;
+    return u;
+  }
+
+  /** Reads `[[p,q],…]` into one side. */
+  private scanLevels(bids: boolean, priceExp: number, qtyExp: number, out: BookUpdate): number {
+    const s = this.s;
+    if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+    if (s.charCodeAt(this.pos) !== CH_LBRACKET) {
+      const r = this.skipValue(1);
+      return r < 0 ? r : SCAN_ERR_MISSING;
+    }
+    this.pos++;
+    this.ws();
+    if (this.pos < this.end && s.charCodeAt(this.pos) === CH_RBRACKET) {
+      this.pos++;
+      return 0;
+    }
+    for (;;) {
+      this.ws();
+      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+      if (s.charCodeAt(this.pos) !== CH_LBRACKET) {
+        const r = this.skipValue(2);
+        return r < 0 ? r : SCAN_ERR_LEVEL;
+      }
+      this.pos++;
+      this.ws();
+      const px = this.readDecimal(priceExp, SCAN_ERR_PRICE);
+      if (px < 0) return px;
+      this.ws();
+      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+      if (s.charCodeAt(this.pos) !== CH_COMMA) return s.charCodeAt(this.pos) === CH_RBRACKET ? SCAN_ERR_LEVEL : SCAN_ERR_SYNTAX;
+      this.pos++;
+      this.ws();
+      const qty = this.readDecimal(qtyExp, SCAN_ERR_QTY);
+      if (qty < 0) return qty;
+      this.ws();
+      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+      const c = s.charCodeAt(this.pos);
+      if (c !== CH_RBRACKET) return c === CH_COMMA ? SCAN_ERR_LEVEL : SCAN_ERR_SYNTAX;
+      this.pos++;
+      if (bids) out.pushBid(px, qty);
+      else out.pushAsk(px, qty);
+      this.ws();
+      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+      const d = s.charCodeAt(this.pos++);
+      if (d === CH_RBRACKET) return 0;
+      if (d !== CH_COMMA) return SCAN_ERR_SYNTAX;
+    }
+  }
+
+  /** Reads a quoted decimal at `exp`; returns the mantissa or a negative code (`badCode` for a bad number). */
+  private readDecimal(exp: number, badCode: number): number {
+    const s = this.s;
+    if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+    if (s.charCodeAt(this.pos) !== CH_QUOTE) {
+      const r = this.skipValue(3);
+      return r < 0 ? r : SCAN_ERR_LEVEL;
+    }
+    const start = ++this.pos;
+    for (;;) {
+      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+      const c = s.charCodeAt(this.pos);
+      if (c === CH_QUOTE) break;
+      if (c === CH_BACKSLASH) return SCAN_FALLBACK;
+      if (c < 0x20) return SCAN_ERR_SYNTAX;
+      this.pos++;
+    }
+    const m = parseFixedCodes(s, start, this.pos, exp);
+    this.pos++;
+    return m < 0 ? badCode : m;
+  }
+
+  /** data.s must equal the symbol part of this frame's topic (which equals the table's topic). */
+  private checkSymbol(symStart: number, topicEnd: number): number {
+    const s = this.s;
+    if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+    if (s.charCodeAt(this.pos) !== CH_QUOTE) {
+      const r = this.skipValue(1);
+      return r < 0 ? r : SCAN_ERR_SYMBOL;
+    }
+    const symFrame = this.topicStart + symStart;
+    const symLen = topicEnd - symFrame;
+    const start = ++this.pos;
+    for (;;) {
+      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+      const c = s.charCodeAt(this.pos);
+      if (c === CH_QUOTE) break;
+      if (c === CH_BACKSLASH) return SCAN_FALLBACK;
+      if (c < 0x20) return SCAN_ERR_SYNTAX;
+      this.pos++;
+    }
+    const len = this.pos - start;
+    this.pos++;
+    if (len !== symLen) return SCAN_ERR_SYMBOL;
+    for (let i = 0; i < len; i++) if (s.charCodeAt(start + i) !== s.charCodeAt(symFrame + i)) return SCAN_ERR_SYMBOL;
+    return 0;
+  }
+
+  /** Reads a top-level key and the colon after it; returns its K_* bit (0 for an unknown key) or a negative code. */
+  private readTopKey(): number {
+    const k = this.readKey();
+    if (k < 0) return k;
+    const s = this.s;
+    const ks = k >> 8;
+    const kl = k & 0xff;
+    let bit = 0;
+    if (kl === 4) {
+      if (eq4(s, ks, 116, 121, 112, 101)) bit = K_TYPE; // type
+      else if (eq4(s, ks, 100, 97, 116, 97)) bit = K_DATA; // data
+    } else if (kl === 2) {
+      if (s.charCodeAt(ks) === 116 && s.charCodeAt(ks + 1) === 115) bit = K_TS; // ts
+    } else if (kl === 3) {
+      if (s.charCodeAt(ks) === 99 && s.charCodeAt(ks + 1) === 116 && s.charCodeAt(ks + 2) === 115) bit = K_CTS; // cts
+    } else if (kl === 5) {
+      if (eq4(s, ks, 116, 111, 112, 105) && s.charCodeAt(ks + 4) === 99) bit = K_TOPIC; // topic (again)
+    }
+    return this.colon(bit);
+  }
+
+  /** Reads a key inside data; returns its K_* bit (0 for unknown) or a negative code. */
+  private readDataKey(): number {
+    const k = this.readKey();
+    if (k < 0) return k;
+    const s = this.s;
+    const ks = k >> 8;
+    const kl = k & 0xff;
+    let bit = 0;
+    if (kl === 1) {
+      const c = s.charCodeAt(ks);
+      if (c === 98) bit = K_B;
+      else if (c === 97) bit = K_A;
+      else if (c === 117) bit = K_U;
+      else if (c === 115) bit = K_S;
+    } else if (kl === 3) {
+      if (s.charCodeAt(ks) === 115 && s.charCodeAt(ks + 1) === 101 && s.charCodeAt(ks + 2) === 113) bit = K_SEQ; // seq
+    }
+    return this.colon(bit);
+  }
+
+  private colon(bit: number): number {
+    this.ws();
+    if (this.pos >= this.end || this.s.charCodeAt(this.pos) !== CH_COLON) return SCAN_ERR_SYNTAX;
+    this.pos++;
+    return bit;
+  }
+
+  /**
+   * Reads a quoted key; returns (start << 8) | length for short plain keys, (start << 8) | 255 for long ones
+   * (never a known key), or a negative code. Frames are far below 2^23 chars, so the packing is safe.
+   */
+  private readKey(): number {
+    const s = this.s;
+    if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+    if (s.charCodeAt(this.pos) !== CH_QUOTE) return SCAN_ERR_SYNTAX;
+    const start = ++this.pos;
+    for (;;) {
+      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+      const c = s.charCodeAt(this.pos);
+      if (c === CH_QUOTE) break;
+      if (c === CH_BACKSLASH) return SCAN_FALLBACK;
+      if (c < 0x20) return SCAN_ERR_SYNTAX;
+      this.pos++;
+    }
+    const len = this.pos - start;
+    this.pos++;
+    if (start >= 0x7fffff) return SCAN_FALLBACK;
+    return start * 256 + (len > 254 ? 255 : len);
+  }
+
+  /** Reads `"snapshot"` or `"delta"`: 1 or 2, else a negative code. */
+  private readType(): number {
+    const s = this.s;
+    if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+    if (s.charCodeAt(this.pos) !== CH_QUOTE) {
+      const r = this.skipValue(0);
+      return r < 0 ? r : SCAN_ERR_TYPE;
+    }
+    const start = ++this.pos;
+    for (;;) {
+      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+      const c = s.charCodeAt(this.pos);
+      if (c === CH_QUOTE) break;
+      if (c === CH_BACKSLASH) return SCAN_FALLBACK;
+      if (c < 0x20) return SCAN_ERR_SYNTAX;
+      this.pos++;
+    }
+    const len = this.pos - start;
+    this.pos++;
+    // snapshot
+    if (len === 8 && eq4(s, start, 115, 110, 97, 112) && eq4(s, start + 4, 115, 104, 111, 116)) return 1;
+    // delta
+    if (len === 5 && eq4(s, start, 100, 101, 108, 116) && s.charCodeAt(start + 4) === 97) return 2;
+    return SCAN_ERR_TYPE;
+  }
+
+  /**
+   * Reads a JSON number that must be a non-negative integer below 2^53. Plain digits only; a sign, fraction or
+   * exponent goes to the JSON path (it may still be an integer, e.g. 1e3). Non-numbers are SCAN_ERR_NUMBER.
+   */
+  private readUint(): number {
+    const s = this.s;
+    if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+    let c = s.charCodeAt(this.pos);
+    if (c === CH_MINUS) return SCAN_FALLBACK;
+    if (c < CH_0 || c > CH_9) {
+      const r = this.skipValue(1);
+      return r < 0 ? r : SCAN_ERR_NUMBER;
+    }
+    let v = 0;
+    const start = this.pos;
+    do {
+      v = v * 10 + (c - CH_0);
+      this.pos++;
+      if (this.pos >= this.end) break;
+      c = s.charCodeAt(this.pos);
+    } while (c >= CH_0 && c <= CH_9);
+    if (s.charCodeAt(start) === CH_0 && this.pos - start > 1) return SCAN_ERR_SYNTAX; // leading zero
+    if (this.pos < this.end && (c === CH_DOT || c === CH_E || c === CH_CAP_E)) return SCAN_FALLBACK;
+    if (v >= TWO_53) return SCAN_ERR_NUMBER;
+    return v;
+  }
+
+  /** Validating skip of any JSON value (unknown keys). Returns 0 or a negative code. */
+  private skipValue(depth: number): number {
+    const s = this.s;
+    if (depth > MAX_SKIP_DEPTH) return SCAN_FALLBACK;
+    if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+    const c = s.charCodeAt(this.pos);
+    if (c === CH_QUOTE) return this.skipString();
+    if (c === CH_LBRACE) {
+      this.pos++;
+      this.ws();
+      if (this.pos < this.end && s.charCodeAt(this.pos) === CH_RBRACE) {
+        this.pos++;
+        return 0;
+      }
+      for (;;) {
+        this.ws();
+        if (this.pos >= this.end || s.charCodeAt(this.pos) !== CH_QUOTE) return SCAN_ERR_SYNTAX;
+        let r = this.skipString();
+        if (r < 0) return r;
+        this.ws();
+        if (this.pos >= this.end || s.charCodeAt(this.pos) !== CH_COLON) return SCAN_ERR_SYNTAX;
+        this.pos++;
+        this.ws();
+        r = this.skipValue(depth + 1);
+        if (r < 0) return r;
+        this.ws();
+        if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+        const d = s.charCodeAt(this.pos++);
+        if (d === CH_RBRACE) return 0;
+        if (d !== CH_COMMA) return SCAN_ERR_SYNTAX;
+      }
+    }
+    if (c === CH_LBRACKET) {
+      this.pos++;
+      this.ws();
+      if (this.pos < this.end && s.charCodeAt(this.pos) === CH_RBRACKET) {
+        this.pos++;
+        return 0;
+      }
+      for (;;) {
+        this.ws();
+        const r = this.skipValue(depth + 1);
+        if (r < 0) return r;
+        this.ws();
+        if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+        const d = s.charCodeAt(this.pos++);
+        if (d === CH_RBRACKET) return 0;
+        if (d !== CH_COMMA) return SCAN_ERR_SYNTAX;
+      }
+    }
+    if (c === 116) return this.literal(114, 117, 101, 0); // true
+    if (c === 102) return this.literal(97, 108, 115, 101); // false
+    if (c === 110) return this.literal(117, 108, 108, 0); // null
+    if (c === CH_MINUS || (c >= CH_0 && c <= CH_9)) return this.skipNumber();
+    return SCAN_ERR_SYNTAX;
+  }
+
+  private literal(a: number, b: number, c: number, d: number): number {
+    const s = this.s;
+    const n = d === 0 ? 3 : 4;
+    if (this.pos + 1 + n > this.end) return SCAN_ERR_SYNTAX;
+    const p = this.pos + 1;
+    if (s.charCodeAt(p) !== a || s.charCodeAt(p + 1) !== b || s.charCodeAt(p + 2) !== c) return SCAN_ERR_SYNTAX;
+    if (d !== 0 && s.charCodeAt(p + 3) !== d) return SCAN_ERR_SYNTAX;
+    this.pos = p + n;
+    return 0;
+  }
+
+  /** JSON number grammar: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? */
+  private skipNumber(): number {
+    const s = this.s;
+    if (s.charCodeAt(this.pos) === CH_MINUS) this.pos++;
+    if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+    let c = s.charCodeAt(this.pos);
+    if (c === CH_0) {
+      this.pos++;
+    } else if (c >= CH_0 && c <= CH_9) {
+      while (this.pos < this.end && isDigit(s.charCodeAt(this.pos))) this.pos++;
+    } else {
+      return SCAN_ERR_SYNTAX;
+    }
+    if (this.pos < this.end && s.charCodeAt(this.pos) === CH_DOT) {
+      this.pos++;
+      if (this.pos >= this.end || !isDigit(s.charCodeAt(this.pos))) return SCAN_ERR_SYNTAX;
+      while (this.pos < this.end && isDigit(s.charCodeAt(this.pos))) this.pos++;
+    }
+    if (this.pos < this.end) {
+      c = s.charCodeAt(this.pos);
+      if (c === CH_E || c === CH_CAP_E) {
+        this.pos++;
+        if (this.pos < this.end) {
+          c = s.charCodeAt(this.pos);
+          if (c === CH_PLUS || c === CH_MINUS) this.pos++;
+        }
+        if (this.pos >= this.end || !isDigit(s.charCodeAt(this.pos))) return SCAN_ERR_SYNTAX;
+        while (this.pos < this.end && isDigit(s.charCodeAt(this.pos))) this.pos++;
+      }
+    }
+    return 0;
+  }
+
+  /** Skips a JSON string starting at the opening quote, validating escapes and control characters. */
+  private skipString(): number {
+    const s = this.s;
+    this.pos++;
+    for (;;) {
+      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+      const c = s.charCodeAt(this.pos++);
+      if (c === CH_QUOTE) return 0;
+      if (c < 0x20) return SCAN_ERR_SYNTAX;
+      if (c === CH_BACKSLASH) {
+        if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
+        const e = s.charCodeAt(this.pos++);
+        if (e === 117) {
+          if (this.pos + 4 > this.end) return SCAN_ERR_SYNTAX;
+          for (let i = 0; i < 4; i++) if (!isHex(s.charCodeAt(this.pos + i))) return SCAN_ERR_SYNTAX;
+          this.pos += 4;
+        } else if (
+          e !== CH_QUOTE &&
+          e !== CH_BACKSLASH &&
+          e !== 47 && // /
+          e !== 98 && // b
+          e !== 102 && // f
+          e !== 110 && // n
+          e !== 114 && // r
+          e !== 116 // t
+        ) {
+          return SCAN_ERR_SYNTAX;
+        }
+      }
+    }
+  }
+
+  /** JSON whitespace: space, tab, LF, CR. */
+  private ws(): void {
+    const s = this.s;
+    while (this.pos < this.end) {
+      const c = s.charCodeAt(this.pos);
+      if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return;
+      this.pos++;
+    }
+  }
+
+  private matchKey(key: string): boolean {
+    const s = this.s;
+    if (this.pos >= this.end || s.charCodeAt(this.pos) !== CH_QUOTE) return false;
+    const p = this.pos + 1;
+    const n = key.length;
+    if (p + n + 1 > this.end) return false;
+    for (let i = 0; i < n; i++) if (s.charCodeAt(p + i) !== key.charCodeAt(i)) return false;
+    if (s.charCodeAt(p + n) !== CH_QUOTE) return false;
+    this.pos = p + n + 1;
+    this.ws();
+    if (this.pos >= this.end || s.charCodeAt(this.pos) !== CH_COLON) return false;
+    this.pos++;
+    return true;
+  }
+}
+
+function startsWithPrefix(s: string, start: number, end: number): boolean {
+  const n = TOPIC_PREFIX.length;
+  if (end - start <= n) return false;
+  for (let i = 0; i < n; i++) if (s.charCodeAt(start + i) !== TOPIC_PREFIX.charCodeAt(i)) return false;
+  return true;
+}
+
+function eq4(s: string, p: number, a: number, b: number, c: number, d: number): boolean {
+  return s.charCodeAt(p) === a && s.charCodeAt(p + 1) === b && s.charCodeAt(p + 2) === c && s.charCodeAt(p + 3) === d;
+}
+
+function isDigit(c: number): boolean {
+  return c >= CH_0 && c <= CH_9;
+}
+
+function isHex(c: number): boolean {
+  return (c >= CH_0 && c <= CH_9) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+}

@@ -1,0 +1,35 @@
+/**
+ * The contract between a venue adapter (WebSocket protocol, sequencing, resync) and the app (books, wire, net).
+ * Venues import only `core`; the app implements BookSink and wires adapters to books.
+ * @module
+ */
+import type { BookUpdate } from "../core/book-update.ts";
+import type { BookState, Instrument, MarketName, StatusReason, VenueName } from "../core/types.ts";
+
+export interface BookSink {
+  /** A sequence-checked book message for subscription `index`: u.isSnapshot ? replace book : apply delta. The update object is reused: consume synchronously. */
+  onBookUpdate(index: number, update: BookUpdate): void;
+  /** The book at `index` can no longer be trusted (gap, venue reset, disconnect, stale, rejected subscribe, parse error); the adapter is already resyncing it (or gave up: SUBSCRIBE_REJECTED). */
+  onBookInvalid(index: number, state: BookState, reason: StatusReason): void;
+  /** Instrument metadata changed (tick-size change → new exponents). The next message for index will be a snapshot. */
+  onInstrumentChanged(index: number, instrument: Instrument): void;
+}
+
+export interface Subscription {
+  readonly market: MarketName;
+  readonly symbol: string;
+  readonly depth: number;
+}
+
+export interface VenueAdapter {
+  readonly venue: VenueName;
+  /** Resolves instruments (REST, disk cache, config overrides) for the subscriptions, in order. Throws a clear error naming the symbols it could not resolve. */
+  loadInstruments(): Promise<Instrument[]>;
+  /** Opens connections and subscribes everything; returns when connections are initiated (not when books are live). */
+  start(sink: BookSink): void;
+  /** The app found the book bad (e.g. crossed after apply): resync just this topic. */
+  requestResync(index: number, reason: StatusReason): void;
+  stop(): Promise<void>;
+  /** Cold: counters for metrics (messages, bytes, parseErrors, gaps, resyncs, reconnects, ignoredBeforeSnapshot, staleResyncs, subscribeRejected ...), per connection where sensible. */
+  stats(): Record<string, number>;
+}

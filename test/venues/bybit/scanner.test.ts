@@ -1,0 +1,337 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { describe, expect, test } from "vitest";
+import { BookUpdate } from "../../../src/core/book-update.ts";
+import { isBookObject, parseBookObject } from "../../../src/venues/bybit/parse-json.ts";
+import {
+  BybitScanner,
+  SCAN_ERR_LEVEL,
+  SCAN_ERR_MISSING,
+  SCAN_ERR_NUMBER,
+  SCAN_ERR_PRICE,
+  SCAN_ERR_QTY,
+  SCAN_ERR_SYMBOL,
+  SCAN_ERR_SYNTAX,
+  SCAN_ERR_TYPE,
+  SCAN_FALLBACK,
+  SCAN_NOT_BOOK,
+  SCAN_RESULT_NAMES,
+  SCAN_UNKNOWN_TOPIC,
+  TopicTable,
+} from "../../../src/venues/bybit/scanner.ts";
+
+const FIXTURE = resolve(import.meta.dirname, "../../../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
+const LINES = readFileSync(FIXTURE, "utf8").split(/\r?\n/).filter((l) => l.length > 0);
+
+/** Independent exact conversion (BigInt), the oracle for scanner and JSON path. */
+function refDecimal(s: unknown, exp: number): number | null {
+  if (typeof s !== "string") return null;
+  const m = /^(\d+)(?:\.(\d+))?$/.exec(s);
+  if (!m) return null;
+  const frac = m[2] ?? "";
+  if (/[1-9]/.test(frac.slice(exp))) return null;
+  const v = BigInt(m[1]! + frac.slice(0, exp).padEnd(exp, "0"));
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) return null;
+  return Number(v);
+}
+
+interface Book {
+  snap: boolean;
+  u: number;
+  ts: number;
+  cts: number;
+  bids: [number, number][];
+  asks: [number, number][];
+}
+
+/** The oracle: JSON.parse + exact conversion; null = must be rejected. */
+function oracle(line: string, topic: string, pe: number, qe: number): Book | null {
+  let msg: any;
+  try {
+    msg = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (typeof msg !== "object" || msg === null || msg.topic !== topic) return null;
+  if (msg.type !== "snapshot" && msg.type !== "delta") return null;
+  const d = msg.data;
+  if (typeof d !== "object" || d === null || Array.isArray(d)) return null;
+  const uint = (v: unknown) => (v === undefined ? 0 : typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : null);
+  const ts = uint(msg.ts);
+  const cts = uint(msg.cts);
+  if (ts === null || cts === null || ts * 1000 >= 2 ** 53 || cts * 1000 >= 2 ** 53) return null;
+  if (d.u === undefined || uint(d.u) === null || (d.seq !== undefined && uint(d.seq) === null)) return null;
+  if (d.s !== undefined && d.s !== topic.split(".").slice(2).join(".")) return null;
+  if (!Array.isArray(d.b) || !Array.isArray(d.a)) return null;
+  const side = (levels: unknown[]): [number, number][] | null => {
+    const out: [number, number][] = [];
+    for (const l of levels) {
+      if (!Array.isArray(l) || l.length !== 2) return null;
+      const p = refDecimal(l[0], pe);
+      const q = refDecimal(l[1], qe);
+      if (p === null || q === null) return null;
+      out.push([p, q]);
+    }
+    return out;
+  };
+  const bids = side(d.b);
+  const asks = side(d.a);
+  if (!bids || !asks) return null;
+  return { snap: msg.type === "snapshot", u: uint(d.u)! + 0, ts: ts * 1000, cts: cts * 1000, bids, asks };
+}
+
+function fromUpdate(u: BookUpdate): Book {
+  const bids: [number, number][] = [];
+  const asks: [number, number][] = [];
+  for (let i = 0; i < u.bidCount; i++) bids.push([u.bidPx[i]!, u.bidQty[i]!]);
+  for (let i = 0; i < u.askCount; i++) asks.push([u.askPx[i]!, u.askQty[i]!]);
+  return { snap: u.isSnapshot, u: u.venueSeq, ts: u.tsExchangeUs, cts: u.tsEventUs, bids, asks };
+}
+
+const XRP = "orderbook.500.XRPUSDT";
+function xrpTable(): TopicTable {
+  const t = new TopicTable();
+  t.add("orderbook.50.BTCUSDT", 3, 1, 3);
+  t.add(XRP, 7, 4, 0);
+  return t;
+}
+
+/** Scanner, then the JSON path the adapter would use on anything but success; returns the accepted book or the code. */
+function both(line: string, table: TopicTable, scanner = new BybitScanner()): { scan: number; book: Book | null; json: number } {
+  const up = new BookUpdate();
+  const scan = scanner.scan(line, table, up);
+  const scanBook = scan >= 0 ? fromUpdate(up) : null;
+  let json: number;
+  const up2 = new BookUpdate();
+  try {
+    json = parseBookObject(JSON.parse(line), table, up2);
+  } catch {
+    json = SCAN_ERR_SYNTAX;
+  }
+  if (scan >= 0) {
+    expect(json, "JSON path must accept what the scanner accepts").toBe(scan);
+    expect(fromUpdate(up2)).toEqual(scanBook);
+  }
+  return { scan, book: scanBook ?? (json >= 0 ? fromUpdate(up2) : null), json };
+}
+
+describe("BybitScanner on the genuine recording", () => {
+  test("every fixture line: scanner output equals JSON.parse + exact conversion", () => {
+    const table = xrpTable();
+    const scanner = new BybitScanner();
+    expect(LINES.length).toBe(50);
+    let lastU = 0;
+    for (const line of LINES) {
+      const r = both(line, table, scanner);
+      expect(r.scan).toBe(7);
+      expect(r.book).toEqual(oracle(line, XRP, 4, 0));
+      if (lastU !== 0) expect(r.book!.u).toBe(lastU + 1);
+      lastU = r.book!.u;
+    }
+    const first = both(LINES[0]!, table).book!;
+    expect(first.snap).toBe(true);
+    expect(first.bids.length).toBe(500);
+    expect(first.asks.length).toBe(500);
+    expect(first.u).toBe(20254869);
+    expect(first.ts).toBe(1733011200691000);
+    expect(first.cts).toBe(1733011200589000);
+    expect(first.bids[0]).toEqual([19531, 6203]);
+  });
+
+  test("pretty-printed (whitespace everywhere) gives the same book", () => {
+    const table = xrpTable();
+    for (const line of LINES.slice(0, 5)) {
+      const pretty = JSON.stringify(JSON.parse(line), null, 2).replace(/\n/g, "\r\n\t");
+      const r = both(pretty, table);
+      expect(r.scan).toBe(7);
+      expect(r.book).toEqual(oracle(line, XRP, 4, 0));
+    }
+  });
+});
+
+describe("BybitScanner layouts", () => {
+  // TC0: spot key order (ts before type), genuine rbot capture [bybit-v5.md §4.5]
+  test("spot order: ts before type", () => {
+    const t = new TopicTable();
+    t.add("orderbook.200.BTCUSDT", 0, 2, 6);
+    const line =
+      '{"topic":"orderbook.200.BTCUSDT","ts":1703430557896,"type":"delta","data":{"s":"BTCUSDT","b":[["43728.19","0.5"],["43725.35","0"],["43725.34","0"],["43725.32","0"],["43724.11","0.333012"],["43724.1","0"],["43720.3","0.034717"],["43636.36","0.027705"]],"a":[["43736.01","0.525"],["43743.03","0.009152"],["43752.77","0.5"],["43829.75","0"],["43829.92","0"]],"u":5179080,"seq":19967461033},"cts":1703430557847}';
+    const r = both(line, t);
+    expect(r.scan).toBe(0);
+    expect(r.book!.snap).toBe(false);
+    expect(r.book!.u).toBe(5179080);
+    expect(r.book!.bids[0]).toEqual([4372819, 500000]);
+    expect(r.book!.bids[5]).toEqual([4372410, 0]);
+    expect(r.book!.asks.length).toBe(5);
+    expect(r.book!.cts).toBe(1703430557847000);
+  });
+
+  // TC1: option with top-level id [bybit-v5.md §4.3, pybit#246]
+  test("option: extra id key, integer prices", () => {
+    const t = new TopicTable();
+    t.add("orderbook.25.BTC-13SEP24-58500-P", 2, 0, 2);
+    const line =
+      '{"topic":"orderbook.25.BTC-13SEP24-58500-P","ts":1725967410822,"type":"snapshot","id":"orderbook.25.BTC-13SEP24-58500-P-26718245417-1725967410822","data":{"s":"BTC-13SEP24-58500-P","b":[["1940","28.71"],["1525","2"],["5","6"]],"a":[["2075","1"],["2080","7.14"],["2100","21.57"],["2495","2"]],"u":19527,"seq":26718245417},"cts":1725967407642}';
+    const r = both(line, t);
+    expect(r.scan).toBe(2);
+    expect(r.book!.snap).toBe(true);
+    expect(r.book!.bids).toEqual([
+      [1940, 2871],
+      [1525, 200],
+      [5, 600],
+    ]);
+  });
+
+  // TC2: doc example with trailing zeros beyond the exponent ("16493.50" at tick 0.1)
+  test("trailing zeros beyond the exponent are accepted", () => {
+    const t = new TopicTable();
+    t.add("orderbook.50.BTCUSDT", 1, 1, 3);
+    const line =
+      '{"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1672304484978,"data":{"s":"BTCUSDT","b":[["16493.50","0.006"],["16493.00","0.100"]],"a":[["16611.00","0.029"]],"u":18521288,"seq":7961638724},"cts":1672304484976}';
+    const r = both(line, t);
+    expect(r.scan).toBe(1);
+    expect(r.book!.bids).toEqual([
+      [164935, 6],
+      [164930, 100],
+    ]);
+  });
+
+  // TC3: unknown keys of every JSON kind are skipped
+  test("unknown keys anywhere are skipped", () => {
+    const t = xrpTable();
+    const line =
+      '{"topic":"orderbook.500.XRPUSDT","x":{"a":[1,-2.5e+3,true,false,null,"q\\"\\u00e9"]},"type":"delta","ts":1,"data":{"z":[],"s":"XRPUSDT","b":[],"a":[["1.9538","10"]],"u":5,"extra":{}},"cts":2,"y":null}';
+    const r = both(line, t);
+    expect(r.scan).toBe(7);
+    expect(r.book).toEqual({ snap: false, u: 5, ts: 1000, cts: 2000, bids: [], asks: [[19538, 10]] });
+  });
+
+  test("non-book frames and unknown topics", () => {
+    const t = xrpTable();
+    const s = new BybitScanner();
+    const up = new BookUpdate();
+    expect(s.scan('{"success":true,"ret_msg":"pong","conn_id":"x","op":"ping"}', t, up)).toBe(SCAN_NOT_BOOK);
+    expect(s.scan('{"args":["1672916271846"],"op":"pong"}', t, up)).toBe(SCAN_NOT_BOOK);
+    expect(s.scan('{"topic":"tickers.BTCUSDT","type":"snapshot","data":{}}', t, up)).toBe(SCAN_NOT_BOOK);
+    expect(s.scan('{"topic":"orderbook.1.XRPUSDT","type":"snapshot","data":{}}', t, up)).toBe(SCAN_UNKNOWN_TOPIC);
+    expect(s.scan('{"type":"delta","topic":"orderbook.500.XRPUSDT","data":{"b":[],"a":[],"u":1}}', t, up)).toBe(SCAN_NOT_BOOK);
+    // ...which the JSON path reads: data before topic is legal JSON
+    const obj = JSON.parse('{"data":{"b":[["1.5","2"]],"a":[],"u":1},"type":"delta","topic":"orderbook.500.XRPUSDT"}');
+    expect(isBookObject(obj)).toBe(true);
+    expect(parseBookObject(obj, t, up)).toBe(7);
+    expect(up.bidPx[0]).toBe(15000);
+  });
+
+  test("legal JSON the scanner leaves to the JSON path", () => {
+    const t = xrpTable();
+    const base = { topic: XRP, type: "delta", ts: 1, data: { s: "XRPUSDT", b: [["1.9531", "1"]], a: [], u: 9 }, cts: 2 };
+    const cases = [
+      JSON.stringify(base).replace('"type"', '"\\u0074ype"'), // escaped key
+      JSON.stringify(base).replace('"u":9', '"u":9.0'), // integer in float form
+      JSON.stringify(base).replace('"u":9', '"u":9e0'),
+      JSON.stringify(base).replace('"ts":1,', '"ts":1,"ts":3,'), // duplicate key: last wins in JSON.parse
+      JSON.stringify(base).replace('"1.9531"', '"1.953\\u0031"'), // escaped digit
+    ];
+    for (const c of cases) {
+      const r = both(c, t);
+      expect(r.scan, c).toBe(SCAN_FALLBACK);
+      expect(r.json, c).toBe(7);
+    }
+  });
+});
+
+describe("BybitScanner rejects with a counted, named error", () => {
+  const t = xrpTable();
+  const ok = LINES[1]!;
+  // TC: [mutation, expected code]
+  const cases: [string, string, number][] = [
+    ["price with too many decimals", ok.replace('"1.9531"', '"1.95311"'), SCAN_ERR_PRICE],
+    ["price with a letter", ok.replace('"1.9531"', '"1.95x1"'), SCAN_ERR_PRICE],
+    ["empty price", ok.replace('"1.9531"', '""'), SCAN_ERR_PRICE],
+    ["negative qty", ok.replace('"6198"', '"-6198"'), SCAN_ERR_QTY],
+    ["fractional qty at exp 0", ok.replace('"6198"', '"6198.5"'), SCAN_ERR_QTY],
+    ["qty ≥ 2^53", ok.replace('"6198"', '"9007199254740993"'), SCAN_ERR_QTY],
+    ["number as price", ok.replace('"1.9531"', "1.9531"), SCAN_ERR_LEVEL],
+    ["three-element level", ok.replace('["1.9531","6198"]', '["1.9531","6198","1"]'), SCAN_ERR_LEVEL],
+    ["type unknown", ok.replace('"delta"', '"deltas"'), SCAN_ERR_TYPE],
+    ["type number", ok.replace('"delta"', "1"), SCAN_ERR_TYPE],
+    ["u string", ok.replace('"u":20254870', '"u":"20254870"'), SCAN_ERR_NUMBER],
+    ["u too big", ok.replace('"u":20254870', '"u":90071992547409930'), SCAN_ERR_NUMBER],
+    ["u missing", ok.replace('"u":20254870,', ""), SCAN_ERR_MISSING],
+    ["bids missing", ok.replace('"b":', '"bb":'), SCAN_ERR_MISSING],
+    ["data array", ok.replace('"data":{', '"data":[{').replace(',"cts"', '],"cts"'), SCAN_ERR_MISSING],
+    ["symbol mismatch", ok.replace('"s":"XRPUSDT"', '"s":"XRPUSDC"'), SCAN_ERR_SYMBOL],
+    ["trailing garbage", ok + "x", SCAN_ERR_SYNTAX],
+    ["truncated", ok.slice(0, ok.length - 1), SCAN_ERR_SYNTAX],
+    ["leading zero", ok.replace('"u":20254870', '"u":020254870'), SCAN_ERR_SYNTAX],
+  ];
+  for (const [name, line, code] of cases) {
+    test(`${name} → ${SCAN_RESULT_NAMES[-code]}`, () => {
+      const r = both(line, t);
+      expect(r.scan).toBe(code);
+      expect(r.json).toBeLessThan(0);
+      expect(oracle(line, XRP, 4, 0)).toBeNull();
+    });
+  }
+});
+
+describe("BybitScanner fuzz: never a wrong book", () => {
+  // A small deterministic PRNG so failures reproduce.
+  let seed = 12345;
+  const rnd = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) | 0) >>> 0) / 4294967296;
+  const table = xrpTable();
+  const scanner = new BybitScanner();
+  const alphabet = '0123456789.-"[]{},:eE \\ntruefalsnul\u0001x';
+
+  function check(line: string): void {
+    const r = both(line, table, scanner);
+    const expected = oracle(line, XRP, 4, 0);
+    if (r.scan >= 0) {
+      expect(r.book, line.slice(0, 200)).toEqual(expected);
+    } else if (r.scan !== SCAN_FALLBACK && r.scan !== SCAN_NOT_BOOK && r.scan !== SCAN_UNKNOWN_TOPIC) {
+      // A hard rejection must agree with the oracle.
+      expect(expected, `scanner rejected (${SCAN_RESULT_NAMES[-r.scan]}) a frame the oracle accepts: ${line.slice(0, 300)}`).toBeNull();
+    }
+    // Whatever the adapter ends up with (scanner or JSON path) equals the oracle.
+    if (r.json >= 0) expect(r.book).toEqual(expected);
+    else expect(expected).toBeNull();
+  }
+
+  test("truncations of every delta at random points", () => {
+    for (const line of LINES.slice(1)) {
+      for (let k = 0; k < 30; k++) check(line.slice(0, Math.floor(rnd() * line.length)));
+    }
+  });
+
+  test("random single-character edits (replace, insert, delete)", () => {
+    for (let n = 0; n < 6000; n++) {
+      const line = LINES[1 + Math.floor(rnd() * (LINES.length - 1))]!;
+      const i = Math.floor(rnd() * line.length);
+      const ch = alphabet[Math.floor(rnd() * alphabet.length)]!;
+      const op = Math.floor(rnd() * 3);
+      const mutated = op === 0 ? line.slice(0, i) + ch + line.slice(i + 1) : op === 1 ? line.slice(0, i) + ch + line.slice(i) : line.slice(0, i) + line.slice(i + 1);
+      check(mutated);
+    }
+  });
+
+  test("structural mutations: swapped types and bad numbers", () => {
+    const values = ['"x"', "1", "-1", "1.5", "1e2", "[]", "{}", "null", "true", '"1.2.3"', '"1e5"', '" 1"', '"０"', "18446744073709551616"];
+    for (let n = 0; n < 3000; n++) {
+      const line = LINES[1 + Math.floor(rnd() * (LINES.length - 1))]!;
+      // Replace one JSON token (a string or a number) with another kind of value.
+      const tokens = [...line.matchAll(/"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?/g)];
+      const t = tokens[Math.floor(rnd() * tokens.length)]!;
+      const v = values[Math.floor(rnd() * values.length)]!;
+      check(line.slice(0, t.index) + v + line.slice(t.index! + t[0].length));
+    }
+  });
+
+  test("snapshot (1000 levels) truncated and edited", () => {
+    const snap = LINES[0]!;
+    for (let k = 0; k < 200; k++) check(snap.slice(0, Math.floor(rnd() * snap.length)));
+    for (let k = 0; k < 200; k++) {
+      const i = Math.floor(rnd() * snap.length);
+      check(snap.slice(0, i) + alphabet[Math.floor(rnd() * alphabet.length)]! + snap.slice(i + 1));
+    }
+  });
+});
