@@ -9,6 +9,8 @@
  */
 import { ApplyResult, BookBuilder } from "../book/book-builder.ts";
 import type { BookUpdate } from "../core/book-update.ts";
+import { ChangeSet } from "../core/change-set.ts";
+import type { LatencyHistogram } from "../core/histogram.ts";
 import type { BookView } from "../core/book-view.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import type { Logger } from "../core/log.ts";
@@ -17,6 +19,8 @@ import type { FeederConfig, VenueConfig } from "../config/types.ts";
 import { FeedPublisher } from "../net/feed-publisher.ts";
 import { createBybitAdapter } from "../venues/bybit/index.ts";
 import type { BookSink, Subscription, VenueAdapter } from "../venues/venue.ts";
+import { detail, summarize, type BookDetail, type BookSummary } from "./book-json.ts";
+import { EventLoopLagMonitor, histogramData, PipelineLatency, type MetricsSnapshot } from "./metrics.ts";
 
 export interface FeederOptions {
   readonly config: FeederConfig;
@@ -37,17 +41,23 @@ class VenuePipeline implements BookSink {
   readonly handles: number[] = [];
   /** Exceptions contained while applying a message (per venue). */
   applyErrors = 0;
+  /**
+   * One change set for all of this venue's builders: they are applied one at a time on this thread and the
+   * publisher encodes the changes before the next apply, so sharing saves 8 KiB per symbol.
+   */
+  private readonly changes = new ChangeSet();
 
   constructor(
     readonly adapter: VenueAdapter,
     readonly subscriptions: readonly Subscription[],
     private readonly publisher: FeedPublisher,
     private readonly log: Logger,
+    private readonly exchangeToReceipt: LatencyHistogram,
   ) {}
 
   attach(instruments: readonly Instrument[]): void {
     for (const instrument of instruments) {
-      const builder = new BookBuilder(instrument);
+      const builder = new BookBuilder(instrument, { changes: this.changes });
       this.builders.push(builder);
       this.handles.push(this.publisher.register(instrument, builder));
     }
@@ -56,6 +66,10 @@ class VenuePipeline implements BookSink {
   // HOT PATH: one call per venue book message.
   onBookUpdate(index: number, update: BookUpdate): void {
     const builder = this.builders[index]!;
+    if (update.tsEventUs > 0) {
+      const latencyUs = update.tsRecvUs - update.tsEventUs;
+      this.exchangeToReceipt.observe(latencyUs > 0 ? latencyUs : 0);
+    }
     try {
       const result = update.isSnapshot ? builder.applySnapshot(update) : builder.applyDelta(update);
       if (result === ApplyResult.APPLIED) {
@@ -77,7 +91,7 @@ class VenuePipeline implements BookSink {
 
   onInstrumentChanged(index: number, instrument: Instrument): void {
     const old = this.builders[index]!;
-    const builder = new BookBuilder(instrument);
+    const builder = new BookBuilder(instrument, { changes: this.changes });
     // Keep the per-instrument sequence continuous: the new exponents are announced by a fresh definition
     // and the book stays invalid until the snapshot that follows.
     builder.instrSeq = old.instrSeq;
@@ -114,6 +128,8 @@ class VenuePipeline implements BookSink {
 
 export class Feeder {
   readonly publisher: FeedPublisher;
+  readonly latency = new PipelineLatency();
+  readonly lag = new EventLoopLagMonitor();
   private readonly pipelines: VenuePipeline[] = [];
   private started = false;
 
@@ -133,7 +149,7 @@ export class Feeder {
       const subs = this.subscriptionsOf(venueConfig);
       if (subs.length === 0) continue;
       const adapter = this.createAdapter(venueConfig, subs);
-      const pipeline = new VenuePipeline(adapter, subs, this.publisher, log.child({ venue: venueConfig.venue }));
+      const pipeline = new VenuePipeline(adapter, subs, this.publisher, log.child({ venue: venueConfig.venue }), this.latency.forVenue(venueConfig.venue));
       this.pipelines.push(pipeline);
     }
     const instrumentsPerVenue = await Promise.all(this.pipelines.map((p) => p.adapter.loadInstruments()));
@@ -141,6 +157,7 @@ export class Feeder {
     await this.publisher.start();
     this.pipelines.forEach((p, i) => p.attach(instrumentsPerVenue[i]!));
     for (const p of this.pipelines) p.adapter.start(p);
+    this.lag.start();
     this.started = true;
     log.info("feeder started", {
       books: this.books().length,
@@ -156,6 +173,7 @@ export class Feeder {
       return;
     }
     this.started = false;
+    this.lag.stop();
     for (const p of this.pipelines) {
       p.builders.forEach((b, i) => {
         if (b.markInvalid(BookState.HALTED, StatusReason.SHUTDOWN)) this.publisher.publishStatus(p.handles[i]!, b);
@@ -180,6 +198,35 @@ export class Feeder {
       applyErrors += p.applyErrors;
     }
     return { venues, publisher: { ...this.publisher.counters }, applyErrors };
+  }
+
+  bookSummaries(): BookSummary[] {
+    return this.books().map((b) => summarize(b, b.state === BookState.LIVE));
+  }
+
+  bookDetail(venue: string, market: string, symbol: string, depth: number): BookDetail | undefined {
+    const b = this.books().find((x) => x.instrument.venue === venue && x.instrument.market === market && x.instrument.symbol === symbol);
+    return b && detail(b, b.state === BookState.LIVE, depth);
+  }
+
+  metricsSnapshot(labels: Record<string, string> = {}): MetricsSnapshot {
+    const stats = this.stats();
+    const booksByState: number[] = [];
+    for (const b of this.books()) booksByState[b.state] = (booksByState[b.state] ?? 0) + 1;
+    const exchangeToReceipt: MetricsSnapshot["exchangeToReceipt"] = {};
+    for (const [venue, h] of this.latency.exchangeToReceipt) exchangeToReceipt[venue] = histogramData(h);
+    const mem = process.memoryUsage();
+    return {
+      labels,
+      venues: stats.venues,
+      publisher: stats.publisher,
+      applyErrors: stats.applyErrors,
+      booksByState,
+      exchangeToReceipt,
+      receiptToSend: histogramData(this.latency.receiptToSend),
+      eventLoopLag: histogramData(this.lag.histogram),
+      memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+    };
   }
 
   private subscriptionsOf(venueConfig: VenueConfig): Subscription[] {
@@ -210,6 +257,11 @@ export class Feeder {
 /** A stable share of the symbols: the instrument id decides, so every host computes the same split. */
 export function inShard(venue: string, sub: Subscription, index: number, count: number): boolean {
   return count <= 1 || instrumentIdOf(venue, sub.market, sub.symbol) % count === index;
+}
+
+/** A worker's share within this instance: other bits of the id than the shard uses, so both splits stay even. */
+export function inWorkerShare(venue: string, sub: Subscription, workerIndex: number, workerCount: number): boolean {
+  return workerCount <= 1 || (instrumentIdOf(venue, sub.market, sub.symbol) >>> 12) % workerCount === workerIndex;
 }
 
 function checkIdCollisions(instruments: readonly Instrument[]): void {

@@ -1,18 +1,16 @@
 /**
- * feeder's Prometheus metrics, read from the pipeline's counters at scrape time.
+ * feeder's Prometheus metrics. Each pipeline (the process, or each worker) produces a plain, cloneable
+ * MetricsSnapshot from its counters; renderMetrics turns one or several (labelled by worker) into text.
  * Names follow Prometheus conventions: `_total` for counters, base units (seconds, bytes).
  * @module
  */
-import type { BookView } from "../core/book-view.ts";
 import { LatencyHistogram } from "../core/histogram.ts";
 import { BOOK_STATE_NAMES } from "../core/types.ts";
-import { PromWriter } from "./prometheus.ts";
+import { PromWriter, type HistogramData } from "./prometheus.ts";
 
 /** Samples event-loop lag: how late a timer fires compared with when it was due. */
 export class EventLoopLagMonitor {
   readonly histogram = new LatencyHistogram();
-  lastLagUs = 0;
-  maxLagUs = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly intervalMs = 100) {}
@@ -21,11 +19,8 @@ export class EventLoopLagMonitor {
     let expected = performance.now() + this.intervalMs;
     this.timer = setInterval(() => {
       const now = performance.now();
-      const lagUs = Math.max(0, Math.round((now - expected) * 1000));
+      this.histogram.observe(Math.max(0, Math.round((now - expected) * 1000)));
       expected = now + this.intervalMs;
-      this.lastLagUs = lagUs;
-      if (lagUs > this.maxLagUs) this.maxLagUs = lagUs;
-      this.histogram.observe(lagUs);
     }, this.intervalMs);
     this.timer.unref?.();
   }
@@ -53,15 +48,18 @@ export class PipelineLatency {
   }
 }
 
-export interface MetricsInput {
+/** One pipeline's counters at one moment: plain data, so a worker can post it to the main thread. */
+export interface MetricsSnapshot {
+  labels: Record<string, string>;
   venues: Record<string, Record<string, number>>;
   publisher: Record<string, number>;
   applyErrors: number;
-  books: readonly BookView[];
-  latency: PipelineLatency;
-  lag: EventLoopLagMonitor | undefined;
-  /** Extra labels such as the worker id. */
-  labels?: Record<string, string>;
+  /** Index = BookState value. */
+  booksByState: number[];
+  exchangeToReceipt: Record<string, HistogramData>;
+  receiptToSend: HistogramData;
+  eventLoopLag: HistogramData | undefined;
+  memory: { rss: number; heapUsed: number };
 }
 
 /**
@@ -81,56 +79,48 @@ const VENUE_COUNTERS: Record<string, [metric: string, help: string]> = {
   resets: ["feeder_venue_resets_total", "venue-side resets (Bybit u = 1)"],
 };
 
-export function renderMetrics(input: MetricsInput): string {
-  const w = new PromWriter();
-  const base = input.labels ?? {};
+const PUBLISHER_COUNTERS: [key: string, metric: string, help: string][] = [
+  ["datagrams", "feeder_datagrams_out_total", "datagrams sent"],
+  ["bytes", "feeder_bytes_out_total", "datagram bytes sent"],
+  ["sendErrors", "feeder_send_errors_total", "datagrams the kernel refused"],
+  ["messages", "feeder_messages_out_total", "wire messages published"],
+  ["droppedOnPurpose", "feeder_datagrams_dropped_on_purpose_total", "datagrams withheld by the test drop filter"],
+];
 
-  for (const [venue, stats] of Object.entries(input.venues)) {
-    for (const [key, value] of Object.entries(stats)) {
-      const conn = /^conn\.([^.]+)\.(.+)$/.exec(key);
-      const name = conn ? conn[2]! : key;
-      const labels = conn ? { ...base, venue, connection: conn[1]! } : { ...base, venue };
-      const known = VENUE_COUNTERS[name];
-      if (known) {
-        w.family(known[0], "counter", known[1]).sample(known[0], labels, value);
-      } else {
-        w.family("feeder_venue_stat", "gauge", "other venue adapter counters, by name").sample("feeder_venue_stat", { ...labels, name }, value);
+export function renderMetrics(snapshots: readonly MetricsSnapshot[], extra?: (w: PromWriter) => void): string {
+  const w = new PromWriter();
+  for (const s of snapshots) {
+    const base = s.labels;
+    for (const [venue, stats] of Object.entries(s.venues)) {
+      for (const [key, value] of Object.entries(stats)) {
+        const conn = /^conn\.([^.]+)\.(.+)$/.exec(key);
+        const name = conn ? conn[2]! : key;
+        const labels = conn ? { ...base, venue, connection: conn[1]! } : { ...base, venue };
+        const known = VENUE_COUNTERS[name];
+        if (known) w.family(known[0], "counter", known[1]).sample(known[0], labels, value);
+        else w.family("feeder_venue_stat", "gauge", "other venue adapter counters, by name").sample("feeder_venue_stat", { ...labels, name }, value);
       }
     }
+    w.family("feeder_books", "gauge", "books by state");
+    BOOK_STATE_NAMES.forEach((state, i) => w.sample("feeder_books", { ...base, state }, s.booksByState[i] ?? 0));
+    for (const [key, metric, help] of PUBLISHER_COUNTERS) {
+      if (s.publisher[key] !== undefined) w.family(metric, "counter", help).sample(metric, base, s.publisher[key]!);
+    }
+    w.family("feeder_apply_errors_total", "counter", "exceptions contained while applying a book message").sample("feeder_apply_errors_total", base, s.applyErrors);
+    w.family("feeder_exchange_to_receipt_seconds", "histogram", "exchange matching-engine time (Bybit cts) to local frame receipt");
+    for (const [venue, h] of Object.entries(s.exchangeToReceipt)) w.histogram("feeder_exchange_to_receipt_seconds", { ...base, venue }, h);
+    w.family("feeder_receipt_to_send_seconds", "histogram", "local frame receipt to datagram sent").histogram("feeder_receipt_to_send_seconds", base, s.receiptToSend);
+    if (s.eventLoopLag) {
+      w.family("feeder_event_loop_lag_seconds", "histogram", "event-loop lag sampled every 100 ms").histogram("feeder_event_loop_lag_seconds", base, s.eventLoopLag);
+    }
+    w.family("process_resident_memory_bytes", "gauge", "resident set size").sample("process_resident_memory_bytes", base, s.memory.rss);
+    w.family("process_heap_bytes", "gauge", "JS heap used").sample("process_heap_bytes", base, s.memory.heapUsed);
   }
-
-  const byState = new Map<string, number>(BOOK_STATE_NAMES.map((s) => [s, 0]));
-  for (const b of input.books) {
-    const s = BOOK_STATE_NAMES[b.state] ?? String(b.state);
-    byState.set(s, (byState.get(s) ?? 0) + 1);
-  }
-  w.family("feeder_books", "gauge", "books by state");
-  for (const [state, n] of byState) w.sample("feeder_books", { ...base, state }, n);
-
-  const p = input.publisher;
-  const out: [string, string, string][] = [
-    ["datagrams", "feeder_datagrams_out_total", "datagrams sent"],
-    ["bytes", "feeder_bytes_out_total", "datagram bytes sent"],
-    ["sendErrors", "feeder_send_errors_total", "datagrams the kernel refused"],
-    ["messages", "feeder_messages_out_total", "wire messages published"],
-    ["droppedOnPurpose", "feeder_datagrams_dropped_on_purpose_total", "datagrams withheld by the test drop filter"],
-  ];
-  for (const [key, metric, help] of out) {
-    if (p[key] !== undefined) w.family(metric, "counter", help).sample(metric, base, p[key]!);
-  }
-  w.family("feeder_apply_errors_total", "counter", "exceptions contained while applying a book message").sample("feeder_apply_errors_total", base, input.applyErrors);
-
-  w.family("feeder_exchange_to_receipt_seconds", "histogram", "exchange matching-engine time (Bybit cts) to local frame receipt");
-  for (const [venue, h] of input.latency.exchangeToReceipt) w.histogram("feeder_exchange_to_receipt_seconds", { ...base, venue }, h);
-  w.family("feeder_receipt_to_send_seconds", "histogram", "local frame receipt to datagram sent");
-  w.histogram("feeder_receipt_to_send_seconds", base, input.latency.receiptToSend);
-
-  if (input.lag) {
-    w.family("feeder_event_loop_lag_seconds", "histogram", "event-loop lag sampled every 100 ms");
-    w.histogram("feeder_event_loop_lag_seconds", base, input.lag.histogram);
-  }
-  const mem = process.memoryUsage();
-  w.family("process_resident_memory_bytes", "gauge", "resident set size").sample("process_resident_memory_bytes", base, mem.rss);
-  w.family("process_heap_bytes", "gauge", "JS heap used").sample("process_heap_bytes", base, mem.heapUsed);
+  extra?.(w);
   return w.text();
+}
+
+/** Copies a histogram into plain data (for postMessage). */
+export function histogramData(h: LatencyHistogram): HistogramData {
+  return { boundsUs: [...h.boundsUs], counts: Array.from(h.counts), count: h.count, sumUs: h.sumUs };
 }

@@ -4,33 +4,37 @@
  * (test/app/prometheus.test.ts).
  * @module
  */
-import type { LatencyHistogram } from "../core/histogram.ts";
+/** What a histogram sample needs; LatencyHistogram has this shape, and so does its structured clone. */
+export interface HistogramData {
+  readonly boundsUs: readonly number[];
+  readonly counts: ArrayLike<number>;
+  readonly count: number;
+  readonly sumUs: number;
+}
 
 export type Labels = Readonly<Record<string, string | number>>;
 
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 export class PromWriter {
-  private readonly lines: string[] = [];
-  private readonly declared = new Set<string>();
+  /** Lines per family, so samples added in any order come out grouped as the format requires. */
+  private readonly families = new Map<string, { type: string; lines: string[] }>();
 
-  /** Declares a family once (HELP and TYPE), then adds samples with `sample`. */
+  /** Declares a family once (HELP and TYPE); samples are then added with `sample` or `histogram`. */
   family(name: string, type: "counter" | "gauge" | "histogram", help: string): this {
     if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new Error(`invalid metric name ${JSON.stringify(name)}`);
-    if (this.declared.has(name)) return this;
-    this.declared.add(name);
-    this.lines.push(`# HELP ${name} ${help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
-    this.lines.push(`# TYPE ${name} ${type}`);
+    if (this.families.has(name)) return this;
+    this.families.set(name, { type, lines: [`# HELP ${name} ${help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`, `# TYPE ${name} ${type}`] });
     return this;
   }
 
   sample(name: string, labels: Labels, value: number): this {
-    this.lines.push(`${name}${renderLabels(labels)} ${renderValue(value)}`);
+    this.familyOf(name).lines.push(`${name}${renderLabels(labels)} ${renderValue(value)}`);
     return this;
   }
 
   /** Writes a histogram family's _bucket (cumulative), _sum and _count samples; values in seconds. */
-  histogram(name: string, labels: Labels, h: LatencyHistogram): this {
+  histogram(name: string, labels: Labels, h: HistogramData): this {
     let cumulative = 0;
     for (let i = 0; i < h.boundsUs.length; i++) {
       cumulative += h.counts[i]!;
@@ -43,7 +47,18 @@ export class PromWriter {
   }
 
   text(): string {
-    return this.lines.join("\n") + "\n";
+    const out: string[] = [];
+    for (const f of this.families.values()) out.push(...f.lines);
+    return out.join("\n") + "\n";
+  }
+
+  private familyOf(sampleName: string): { type: string; lines: string[] } {
+    const direct = this.families.get(sampleName);
+    if (direct) return direct;
+    const base = sampleName.replace(/_(bucket|sum|count)$/, "");
+    const hist = this.families.get(base);
+    if (hist && hist.type === "histogram") return hist;
+    throw new Error(`metric ${sampleName} was not declared with family()`);
   }
 }
 

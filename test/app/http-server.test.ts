@@ -56,7 +56,7 @@ describe("http server", () => {
   });
 
   test("/books as JSON and as MessagePack carry the same content", async () => {
-    const asJson = await (await fetch(`${server.url}/books`)).json();
+    const asJson = (await (await fetch(`${server.url}/books`)).json()) as any[];
     const r = await fetch(`${server.url}/books`, { headers: { accept: "application/msgpack" } });
     expect(r.headers.get("content-type")).toBe("application/msgpack");
     const asPack = unpack(new Uint8Array(await r.arrayBuffer()));
@@ -66,7 +66,7 @@ describe("http server", () => {
   });
 
   test("/books/{venue}/{market}/{symbol}?depth=N", async () => {
-    const one = await (await fetch(`${server.url}/books/bybit/linear/XRPUSDT?depth=2`)).json();
+    const one = (await (await fetch(`${server.url}/books/bybit/linear/XRPUSDT?depth=2`)).json()) as any;
     expect(one.bids).toEqual([["1.9531", "6203"], ["1.9530", "2409"]]);
     expect(one.asks).toEqual([["1.9532", "100"], ["1.9535", "8415"]]);
     const packed = unpack(new Uint8Array(await (await fetch(`${server.url}/books/bybit/linear/XRPUSDT`, { headers: { accept: "application/msgpack" } })).arrayBuffer()));
@@ -75,7 +75,7 @@ describe("http server", () => {
     expect((await fetch(`${server.url}/books/bybit/linear/NOPE`)).status).toBe(404);
     const bad = await fetch(`${server.url}/books/bybit/linear/XRPUSDT?depth=-1`);
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error).toContain("depth");
+    expect(((await bad.json()) as any).error).toContain("depth");
   });
 
   test("/metrics is Prometheus text", async () => {

@@ -1,4 +1,4 @@
-import { Feeder } from "../../app/feeder.ts";
+import { startRuntime, type Runtime } from "../../app/runtime.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
@@ -22,17 +22,16 @@ export const runCommand: CommandSpec = {
     if (typeof path !== "string") throw new UsageError("--config FILE is required");
     const config = loadConfigFile(path);
     const log = createLogger({ level: config.log.level, format: config.log.format });
-    const feeder = new Feeder({ config, log });
+    let runtime: Runtime;
     try {
-      await feeder.start();
+      runtime = await startRuntime(config, log);
     } catch (err) {
       log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
-      await feeder.stop();
       return 1;
     }
     const signal = await ctx.stopSignal;
     log.info("stopping", { signal });
-    await Promise.race([feeder.stop(), Bun.sleep(STOP_DEADLINE_MS)]);
+    await Promise.race([runtime.stop(), Bun.sleep(STOP_DEADLINE_MS)]);
     log.info("stopped");
     return 0;
   },

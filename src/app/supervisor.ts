@@ -1,0 +1,179 @@
+/**
+ * Runs the pipeline on N Bun Workers (config `workers`): each worker takes a stable share of the subscriptions
+ * and owns its connections, builders and publisher socket. The main thread only supervises: it restarts a
+ * worker that dies (with backoff) and aggregates books and metrics for HTTP.
+ * @module
+ */
+import type { Logger } from "../core/log.ts";
+import type { FeederConfig } from "../config/types.ts";
+import type { BookDetail, BookSummary } from "./book-json.ts";
+import type { StatusSource } from "./http-server.ts";
+import { renderMetrics, type MetricsSnapshot } from "./metrics.ts";
+import type { FromWorker, ToWorker } from "./worker-protocol.ts";
+
+const REQUEST_TIMEOUT_MS = 2000;
+const RESTART_BASE_MS = 200;
+const RESTART_MAX_MS = 10_000;
+/** A worker that ran this long before dying restarts without the accumulated backoff. */
+const HEALTHY_RUN_MS = 30_000;
+
+interface Slot {
+  index: number;
+  worker: Worker | undefined;
+  startedAtMs: number;
+  restarts: number;
+  consecutiveFailures: number;
+  ready: boolean;
+  lastBooks: BookSummary[];
+  pending: Map<number, (result: unknown) => void>;
+  stopped?: () => void;
+}
+
+export class Supervisor implements StatusSource {
+  private readonly slots: Slot[] = [];
+  private nextRequestId = 1;
+  private stopping = false;
+  /** Worker restarts since start, for metrics and tests. */
+  restarts = 0;
+
+  constructor(
+    private readonly config: FeederConfig,
+    private readonly log: Logger,
+    private readonly workerUrl: string = new URL("./worker-main.ts", import.meta.url).href,
+  ) {}
+
+  /** Starts every worker and resolves when each has started (or rejects with the first start failure). */
+  async start(): Promise<void> {
+    const starts: Promise<void>[] = [];
+    for (let i = 0; i < this.config.workers; i++) {
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, lastBooks: [], pending: new Map() };
+      this.slots.push(slot);
+      starts.push(this.spawn(slot));
+    }
+    await Promise.all(starts);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      this.slots.map(
+        (slot) =>
+          new Promise<void>((resolve) => {
+            if (!slot.worker) return resolve();
+            const timer = setTimeout(() => resolve(), REQUEST_TIMEOUT_MS);
+            slot.stopped = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+            slot.worker.postMessage({ type: "stop" } satisfies ToWorker);
+          }),
+      ),
+    );
+    for (const slot of this.slots) slot.worker?.terminate();
+  }
+
+  /** Test and operations hook: terminates a worker as if it had crashed; the supervisor restarts it. */
+  kill(index: number): void {
+    this.slots[index]?.worker?.terminate();
+  }
+
+  workerCount(): number {
+    return this.slots.length;
+  }
+
+  async books(): Promise<BookSummary[]> {
+    const parts = await Promise.all(
+      this.slots.map(async (slot) => {
+        const books = (await this.request(slot, { what: "books" })) as BookSummary[] | undefined;
+        if (books) {
+          slot.lastBooks = books;
+          return books;
+        }
+        // A dead or unresponsive worker's books are not to be trusted until it is back.
+        return slot.lastBooks.map((b) => ({ ...b, state: "stale", reason: "worker_unavailable", valid: false }));
+      }),
+    );
+    return parts.flat();
+  }
+
+  async book(venue: string, market: string, symbol: string, depth: number): Promise<BookDetail | undefined> {
+    const results = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "book", venue, market, symbol, depth })));
+    return results.find((r) => r !== undefined) as BookDetail | undefined;
+  }
+
+  async metricsText(): Promise<string> {
+    const snapshots = (await Promise.all(this.slots.map((slot) => this.request(slot, { what: "metrics" })))).filter(
+      (s): s is MetricsSnapshot => s !== undefined,
+    );
+    return renderMetrics(snapshots, (w) => {
+      w.family("feeder_workers", "gauge", "configured workers").sample("feeder_workers", {}, this.slots.length);
+      w.family("feeder_workers_ready", "gauge", "workers running").sample("feeder_workers_ready", {}, this.slots.filter((s) => s.ready).length);
+      w.family("feeder_worker_restarts_total", "counter", "workers restarted after dying").sample("feeder_worker_restarts_total", {}, this.restarts);
+    });
+  }
+
+  private spawn(slot: Slot): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const worker = new Worker(this.workerUrl);
+      slot.worker = worker;
+      slot.ready = false;
+      slot.startedAtMs = Date.now();
+      let settled = false;
+      worker.onmessage = (event: MessageEvent<FromWorker>) => {
+        const msg = event.data;
+        if (msg.type === "started") {
+          slot.ready = true;
+          this.log.info("worker started", { worker: slot.index, books: msg.books, sessionId: msg.sessionId });
+          if (!settled) (settled = true), resolve();
+        } else if (msg.type === "start-failed") {
+          this.log.error("worker could not start", { worker: slot.index, error: msg.error });
+          if (!settled) (settled = true), reject(new Error(`worker ${slot.index}: ${msg.error}`));
+        } else if (msg.type === "response") {
+          slot.pending.get(msg.id)?.(msg.result);
+          slot.pending.delete(msg.id);
+        } else if (msg.type === "stopped") {
+          slot.stopped?.();
+        }
+      };
+      worker.onerror = (event) => {
+        this.log.error("worker error", { worker: slot.index, error: (event as ErrorEvent).message });
+      };
+      worker.addEventListener("close", () => {
+        slot.ready = false;
+        slot.worker = undefined;
+        for (const done of slot.pending.values()) done(undefined);
+        slot.pending.clear();
+        if (!settled) (settled = true), reject(new Error(`worker ${slot.index} exited during start`));
+        if (this.stopping) return;
+        const ranMs = Date.now() - slot.startedAtMs;
+        slot.consecutiveFailures = ranMs >= HEALTHY_RUN_MS ? 1 : slot.consecutiveFailures + 1;
+        const delayMs = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** (slot.consecutiveFailures - 1));
+        this.log.warn("worker exited; restarting", { worker: slot.index, inMs: delayMs });
+        setTimeout(() => {
+          if (this.stopping) return;
+          slot.restarts++;
+          this.restarts++;
+          this.spawn(slot).catch((err) => this.log.error("worker restart failed", { worker: slot.index, error: String(err) }));
+        }, delayMs);
+      });
+      worker.postMessage({ type: "start", config: this.config, workerIndex: slot.index, workerCount: this.config.workers } satisfies ToWorker);
+    });
+  }
+
+  private request(slot: Slot, body: { what: "books" } | { what: "metrics" } | { what: "book"; venue: string; market: string; symbol: string; depth: number }): Promise<unknown> {
+    const worker = slot.worker;
+    if (!worker || !slot.ready) return Promise.resolve(undefined);
+    const id = this.nextRequestId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        slot.pending.delete(id);
+        resolve(undefined);
+      }, REQUEST_TIMEOUT_MS);
+      slot.pending.set(id, (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      });
+      worker.postMessage({ type: "request", id, ...body } as ToWorker);
+    });
+  }
+}

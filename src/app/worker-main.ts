@@ -1,0 +1,52 @@
+/**
+ * Entry point of one feeder worker (a Bun Worker): it owns its venue connections, builders and publisher
+ * socket (source id = worker index + 1) for its share of the subscriptions, and shares nothing mutable with
+ * the main thread; it only answers requests for books and metrics.
+ * @module
+ */
+import { createLogger } from "../core/log.ts";
+import { Feeder, inWorkerShare } from "./feeder.ts";
+import type { FromWorker, ToWorker } from "./worker-protocol.ts";
+
+declare const self: Worker;
+
+let feeder: Feeder | undefined;
+let workerIndex = 0;
+
+function send(msg: FromWorker): void {
+  self.postMessage(msg);
+}
+
+self.onmessage = async (event: MessageEvent<ToWorker>) => {
+  const msg = event.data;
+  switch (msg.type) {
+    case "start": {
+      workerIndex = msg.workerIndex;
+      const log = createLogger({ level: msg.config.log.level, format: msg.config.log.format, base: { worker: workerIndex } });
+      feeder = new Feeder({
+        config: msg.config,
+        log,
+        sourceId: workerIndex + 1,
+        subscriptionFilter: (venue, sub) => inWorkerShare(venue, sub, workerIndex, msg.workerCount),
+      });
+      try {
+        await feeder.start();
+        send({ type: "started", books: feeder.books().length, sessionId: feeder.publisher.sessionId });
+      } catch (err) {
+        send({ type: "start-failed", error: err instanceof Error ? err.message : String(err) });
+      }
+      return;
+    }
+    case "request": {
+      if (!feeder) return send({ type: "response", id: msg.id, result: undefined });
+      if (msg.what === "books") return send({ type: "response", id: msg.id, result: feeder.bookSummaries() });
+      if (msg.what === "book") return send({ type: "response", id: msg.id, result: feeder.bookDetail(msg.venue, msg.market, msg.symbol, msg.depth) });
+      return send({ type: "response", id: msg.id, result: feeder.metricsSnapshot({ worker: String(workerIndex) }) });
+    }
+    case "stop": {
+      await feeder?.stop();
+      send({ type: "stopped" });
+      return;
+    }
+  }
+};
