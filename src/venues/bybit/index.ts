@@ -1,0 +1,15 @@
+/**
+ * Bybit v5 public order books. See docs/venues/bybit.md for how the protocol maps onto the adapter.
+ * @module
+ */
+import type { VenueConfig } from "../../config/types.ts";
+import type { Subscription, VenueAdapter } from "../venue.ts";
+import { BybitAdapter, type BybitAdapterOptions } from "./adapter.ts";
+
+export { BybitAdapter, defaultStaleAfterMs, type BybitAdapterOptions } from "./adapter.ts";
+export { BybitScanner, TopicTable, SCAN_RESULT_NAMES } from "./scanner.ts";
+export { BYBIT_DEPTHS, bookTopic } from "./protocol.ts";
+
+export function createBybitAdapter(config: VenueConfig, subscriptions: Subscription[], opts: BybitAdapterOptions): VenueAdapter & BybitAdapter {
+  return new BybitAdapter(config, subscriptions, opts);
+}
