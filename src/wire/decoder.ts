@@ -1,0 +1,426 @@
+// HOT PATH: no allocation
+/**
+ * Flyweight decoders of the v1 wire format. `PacketReader.wrap()` validates a whole datagram once (magic, version,
+ * lengths, every message header, every level fits, every i64 within ±2^53) and returns an error code instead of
+ * throwing; after a successful wrap every getter reads at a fixed offset without further checks.
+ * @module
+ */
+import { getI64, getU64, getUsFromNs, isSafeI64 } from "../core/i64.ts";
+import {
+  BOOK_DELTA_BLOCK_BYTES,
+  BOOK_INSTR_SEQ_OFFSET,
+  BOOK_INSTRUMENT_ID_OFFSET,
+  BOOK_PRICE_EXP_OFFSET,
+  BOOK_QTY_EXP_OFFSET,
+  BOOK_REASON_OFFSET,
+  BOOK_SNAPSHOT_BLOCK_BYTES,
+  BOOK_STATE_OFFSET,
+  BOOK_STATUS_BLOCK_BYTES,
+  BOOK_TS_EVENT_NS_OFFSET,
+  BOOK_TS_EXCHANGE_NS_OFFSET,
+  BOOK_TS_RECV_NS_OFFSET,
+  BOOK_VENUE_SEQ_OFFSET,
+  DEF_INSTRUMENT_ID_OFFSET,
+  DEF_LOT_SIZE_LENGTH_OFFSET,
+  DEF_MARKET_ID_OFFSET,
+  DEF_PRICE_EXP_OFFSET,
+  DEF_QTY_EXP_OFFSET,
+  DEF_SYMBOL_LENGTH_OFFSET,
+  DEF_TICK_SIZE_LENGTH_OFFSET,
+  DEF_VENUE_ID_OFFSET,
+  DELTA_ASK_COUNT_OFFSET,
+  DELTA_BID_COUNT_OFFSET,
+  DELTA_LEVEL_LENGTH_OFFSET,
+  INSTRUMENT_DEFINITION_BLOCK_BYTES,
+  LEVEL_BYTES,
+  LEVEL_PRICE_OFFSET,
+  LEVEL_QTY_OFFSET,
+  MAGIC,
+  MESSAGE_ALIGN_BYTES,
+  MESSAGE_HEADER_BYTES,
+  MSG_BLOCK_LENGTH_OFFSET,
+  MSG_FLAGS_OFFSET,
+  MSG_LENGTH_OFFSET,
+  MSG_TEMPLATE_ID_OFFSET,
+  MSG_VERSION_OFFSET,
+  PACKET_HEADER_BYTES,
+  PKT_CHANNEL_ID_OFFSET,
+  PKT_FLAGS_OFFSET,
+  PKT_LENGTH_OFFSET,
+  PKT_MAGIC_OFFSET,
+  PKT_MSG_COUNT_OFFSET,
+  PKT_SEND_TIME_NS_OFFSET,
+  PKT_SEQ_NUM_OFFSET,
+  PKT_SESSION_ID_OFFSET,
+  PKT_SOURCE_ID_OFFSET,
+  PKT_VERSION_OFFSET,
+  SNAP_ASK_COUNT_OFFSET,
+  SNAP_BID_COUNT_OFFSET,
+  SNAP_CHUNK_COUNT_OFFSET,
+  SNAP_CHUNK_INDEX_OFFSET,
+  SNAP_LEVEL_LENGTH_OFFSET,
+  SNAP_TOTAL_ASK_COUNT_OFFSET,
+  SNAP_TOTAL_BID_COUNT_OFFSET,
+  TEMPLATE_BOOK_DELTA,
+  TEMPLATE_BOOK_SNAPSHOT,
+  TEMPLATE_BOOK_STATUS,
+  TEMPLATE_INSTRUMENT_DEFINITION,
+  WIRE_VERSION,
+} from "./layout.ts";
+
+/** Why a datagram was rejected. 0 = valid. Values are stable (they appear in counters and logs). */
+export const DecodeErrorCode = {
+  OK: 0,
+  /** Shorter than a packet header, or shorter than its pktLength. */
+  TRUNCATED: 1,
+  /** Longer than its pktLength, or longer than the configured maximum. */
+  OVERSIZED: 2,
+  /** Not our magic: foreign traffic on the group. */
+  BAD_MAGIC: 3,
+  /** A packet version this decoder does not implement. */
+  UNKNOWN_VERSION: 4,
+  /** A message header is inconsistent: length not a multiple of 8, beyond the packet, block too short, … */
+  BAD_MESSAGE: 5,
+  /** msgCount does not match the messages found, or bytes are left over. */
+  BAD_COUNT: 6,
+  /** An i64 (sequence, price, quantity) is outside ±2^53 and cannot be represented exactly. */
+  UNSAFE_INTEGER: 7,
+} as const;
+export type DecodeErrorCode = (typeof DecodeErrorCode)[keyof typeof DecodeErrorCode];
+export const DECODE_ERROR_NAMES: readonly string[] = [
+  "ok",
+  "truncated",
+  "oversized",
+  "bad_magic",
+  "unknown_version",
+  "bad_message",
+  "bad_count",
+  "unsafe_integer",
+];
+
+/** A rejected datagram, as reported to subscribers (built on the cold path, never thrown from a receive loop). */
+export class WireDecodeError extends Error {
+  override readonly name = "WireDecodeError";
+  readonly codeName: string;
+  constructor(
+    readonly code: DecodeErrorCode,
+    readonly datagramBytes: number,
+    detail?: string,
+  ) {
+    super(`${DECODE_ERROR_NAMES[code] ?? "unknown"} datagram (${datagramBytes} B)${detail ? ": " + detail : ""}`);
+    this.codeName = DECODE_ERROR_NAMES[code] ?? "unknown";
+  }
+}
+
+/** Flyweight over one received datagram. */
+export class PacketReader {
+  dv: DataView = new DataView(new ArrayBuffer(0));
+  /** Datagram length in bytes (= pktLength after a successful wrap). */
+  length = 0;
+  /** Offset of the message the cursor is on (see first()/next()). */
+  msgOffset = 0;
+  private msgIndex = 0;
+  /** Index of the message that failed validation, for diagnostics. */
+  errorMessageIndex = -1;
+
+  /**
+   * Validates the datagram in dv[0, length) and positions the reader on it. Returns DecodeErrorCode.OK or the
+   * reason it must be dropped. maxBytes is the largest datagram accepted (the publisher's configured maximum).
+   */
+  wrap(dv: DataView, length: number, maxBytes: number): DecodeErrorCode {
+    this.dv = dv;
+    this.length = length;
+    this.errorMessageIndex = -1;
+    if (length < PACKET_HEADER_BYTES || dv.byteLength < length) return DecodeErrorCode.TRUNCATED;
+    if (dv.getUint16(PKT_MAGIC_OFFSET, true) !== MAGIC) return DecodeErrorCode.BAD_MAGIC;
+    if (dv.getUint8(PKT_VERSION_OFFSET) !== WIRE_VERSION) return DecodeErrorCode.UNKNOWN_VERSION;
+    if (length > maxBytes) return DecodeErrorCode.OVERSIZED;
+    const pktLength = dv.getUint16(PKT_LENGTH_OFFSET, true);
+    if (pktLength > length || pktLength < PACKET_HEADER_BYTES) return DecodeErrorCode.TRUNCATED;
+    if (pktLength < length) return DecodeErrorCode.OVERSIZED;
+    if (!isSafeI64(dv, PKT_SEQ_NUM_OFFSET) || dv.getInt32(PKT_SEQ_NUM_OFFSET + 4, true) < 0) return DecodeErrorCode.UNSAFE_INTEGER;
+    // ns timestamps exceed 2^53 and are read as µs (exact); only a negative one is garbage.
+    if (dv.getInt32(PKT_SEND_TIME_NS_OFFSET + 4, true) < 0) return DecodeErrorCode.UNSAFE_INTEGER;
+    const msgCount = dv.getUint16(PKT_MSG_COUNT_OFFSET, true);
+    let off = PACKET_HEADER_BYTES;
+    for (let i = 0; i < msgCount; i++) {
+      if (off + MESSAGE_HEADER_BYTES > pktLength) {
+        this.errorMessageIndex = i;
+        return DecodeErrorCode.BAD_COUNT;
+      }
+      const rc = validateMessage(dv, off, pktLength);
+      if (rc !== DecodeErrorCode.OK) {
+        this.errorMessageIndex = i;
+        return rc;
+      }
+      off += dv.getUint16(off + MSG_LENGTH_OFFSET, true);
+    }
+    if (off !== pktLength) return DecodeErrorCode.BAD_COUNT;
+    this.msgOffset = PACKET_HEADER_BYTES;
+    this.msgIndex = 0;
+    return DecodeErrorCode.OK;
+  }
+
+  get flags(): number {
+    return this.dv.getUint8(PKT_FLAGS_OFFSET);
+  }
+  get channelId(): number {
+    return this.dv.getUint16(PKT_CHANNEL_ID_OFFSET, true);
+  }
+  get msgCount(): number {
+    return this.dv.getUint16(PKT_MSG_COUNT_OFFSET, true);
+  }
+  get sessionId(): number {
+    return this.dv.getUint32(PKT_SESSION_ID_OFFSET, true);
+  }
+  get pktLength(): number {
+    return this.dv.getUint16(PKT_LENGTH_OFFSET, true);
+  }
+  get sourceId(): number {
+    return this.dv.getUint16(PKT_SOURCE_ID_OFFSET, true);
+  }
+  /** Channel sequence number of the first message; for a heartbeat the next expected one. */
+  get seqNum(): number {
+    return getU64(this.dv, PKT_SEQ_NUM_OFFSET);
+  }
+  /** Send time in whole µs since the epoch (the wire carries ns). */
+  get sendTimeUs(): number {
+    return getUsFromNs(this.dv, PKT_SEND_TIME_NS_OFFSET);
+  }
+
+  /** Positions the cursor on the first message; false for a heartbeat. */
+  first(): boolean {
+    this.msgOffset = PACKET_HEADER_BYTES;
+    this.msgIndex = 0;
+    return this.dv.getUint16(PKT_MSG_COUNT_OFFSET, true) > 0;
+  }
+
+  /** Advances to the next message; false after the last. */
+  next(): boolean {
+    if (this.msgIndex + 1 >= this.dv.getUint16(PKT_MSG_COUNT_OFFSET, true)) return false;
+    this.msgOffset += this.dv.getUint16(this.msgOffset + MSG_LENGTH_OFFSET, true);
+    this.msgIndex++;
+    return true;
+  }
+
+  /** 0-based index of the message under the cursor (its channel seq is seqNum + index). */
+  get messageIndex(): number {
+    return this.msgIndex;
+  }
+  get msgLength(): number {
+    return this.dv.getUint16(this.msgOffset + MSG_LENGTH_OFFSET, true);
+  }
+  get templateId(): number {
+    return this.dv.getUint16(this.msgOffset + MSG_TEMPLATE_ID_OFFSET, true);
+  }
+  get blockLength(): number {
+    return this.dv.getUint16(this.msgOffset + MSG_BLOCK_LENGTH_OFFSET, true);
+  }
+  get msgVersion(): number {
+    return this.dv.getUint8(this.msgOffset + MSG_VERSION_OFFSET);
+  }
+  get msgFlags(): number {
+    return this.dv.getUint8(this.msgOffset + MSG_FLAGS_OFFSET);
+  }
+  /** Offset of the message body (root block) in dv. */
+  get bodyOffset(): number {
+    return this.msgOffset + MESSAGE_HEADER_BYTES;
+  }
+}
+
+function minBlockLength(templateId: number): number {
+  switch (templateId) {
+    case TEMPLATE_BOOK_DELTA:
+      return BOOK_DELTA_BLOCK_BYTES;
+    case TEMPLATE_BOOK_SNAPSHOT:
+      return BOOK_SNAPSHOT_BLOCK_BYTES;
+    case TEMPLATE_BOOK_STATUS:
+      return BOOK_STATUS_BLOCK_BYTES;
+    case TEMPLATE_INSTRUMENT_DEFINITION:
+      return INSTRUMENT_DEFINITION_BLOCK_BYTES;
+    default:
+      return 0;
+  }
+}
+
+function validateMessage(dv: DataView, off: number, pktLength: number): DecodeErrorCode {
+  const msgLength = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
+  if (msgLength < MESSAGE_HEADER_BYTES || msgLength % MESSAGE_ALIGN_BYTES !== 0 || off + msgLength > pktLength) {
+    return DecodeErrorCode.BAD_MESSAGE;
+  }
+  const templateId = dv.getUint16(off + MSG_TEMPLATE_ID_OFFSET, true);
+  const blockLength = dv.getUint16(off + MSG_BLOCK_LENGTH_OFFSET, true);
+  const bodyBytes = msgLength - MESSAGE_HEADER_BYTES;
+  if (blockLength > bodyBytes || blockLength < minBlockLength(templateId)) return DecodeErrorCode.BAD_MESSAGE;
+  const body = off + MESSAGE_HEADER_BYTES;
+  if (templateId === TEMPLATE_BOOK_DELTA || templateId === TEMPLATE_BOOK_SNAPSHOT || templateId === TEMPLATE_BOOK_STATUS) {
+    if (!isSafeI64(dv, body + BOOK_INSTR_SEQ_OFFSET) || !isSafeI64(dv, body + BOOK_VENUE_SEQ_OFFSET)) {
+      return DecodeErrorCode.UNSAFE_INTEGER;
+    }
+    if (dv.getInt32(body + BOOK_INSTR_SEQ_OFFSET + 4, true) < 0 || dv.getInt32(body + BOOK_VENUE_SEQ_OFFSET + 4, true) < 0) {
+      return DecodeErrorCode.UNSAFE_INTEGER;
+    }
+    if (
+      dv.getInt32(body + BOOK_TS_EXCHANGE_NS_OFFSET + 4, true) < 0 ||
+      dv.getInt32(body + BOOK_TS_EVENT_NS_OFFSET + 4, true) < 0 ||
+      dv.getInt32(body + BOOK_TS_RECV_NS_OFFSET + 4, true) < 0
+    ) {
+      return DecodeErrorCode.UNSAFE_INTEGER;
+    }
+  }
+  if (templateId === TEMPLATE_BOOK_DELTA || templateId === TEMPLATE_BOOK_SNAPSHOT) {
+    const snap = templateId === TEMPLATE_BOOK_SNAPSHOT;
+    const bidN = dv.getUint16(body + (snap ? SNAP_BID_COUNT_OFFSET : DELTA_BID_COUNT_OFFSET), true);
+    const askN = dv.getUint16(body + (snap ? SNAP_ASK_COUNT_OFFSET : DELTA_ASK_COUNT_OFFSET), true);
+    const levelLength = dv.getUint16(body + (snap ? SNAP_LEVEL_LENGTH_OFFSET : DELTA_LEVEL_LENGTH_OFFSET), true);
+    if (levelLength < LEVEL_BYTES || levelLength % MESSAGE_ALIGN_BYTES !== 0) return DecodeErrorCode.BAD_MESSAGE;
+    if (blockLength + (bidN + askN) * levelLength > bodyBytes) return DecodeErrorCode.BAD_MESSAGE;
+    if (snap) {
+      const chunkIndex = dv.getUint16(body + SNAP_CHUNK_INDEX_OFFSET, true);
+      const chunkCount = dv.getUint16(body + SNAP_CHUNK_COUNT_OFFSET, true);
+      if (chunkCount === 0 || chunkIndex >= chunkCount) return DecodeErrorCode.BAD_MESSAGE;
+      if (bidN > dv.getUint16(body + SNAP_TOTAL_BID_COUNT_OFFSET, true)) return DecodeErrorCode.BAD_MESSAGE;
+      if (askN > dv.getUint16(body + SNAP_TOTAL_ASK_COUNT_OFFSET, true)) return DecodeErrorCode.BAD_MESSAGE;
+    }
+    let lv = body + blockLength;
+    for (let i = 0, n = bidN + askN; i < n; i++) {
+      if (!isSafeI64(dv, lv + LEVEL_PRICE_OFFSET) || !isSafeI64(dv, lv + LEVEL_QTY_OFFSET)) return DecodeErrorCode.UNSAFE_INTEGER;
+      lv += levelLength;
+    }
+  } else if (templateId === TEMPLATE_INSTRUMENT_DEFINITION) {
+    const strBytes =
+      dv.getUint8(body + DEF_SYMBOL_LENGTH_OFFSET) + dv.getUint8(body + DEF_TICK_SIZE_LENGTH_OFFSET) + dv.getUint8(body + DEF_LOT_SIZE_LENGTH_OFFSET);
+    if (blockLength + strBytes > bodyBytes) return DecodeErrorCode.BAD_MESSAGE;
+  }
+  return DecodeErrorCode.OK;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Field readers for the message under a PacketReader's cursor. `b` is PacketReader.bodyOffset.
+
+/** Reads the common book root block and level groups of BookDelta / BookSnapshot / BookStatus at body offset b. */
+export class BookMessageReader {
+  dv: DataView = new DataView(new ArrayBuffer(0));
+  b = 0;
+  templateId = 0;
+  blockLength = 0;
+
+  wrap(r: PacketReader): this {
+    this.dv = r.dv;
+    this.b = r.bodyOffset;
+    this.templateId = r.templateId;
+    this.blockLength = r.blockLength;
+    return this;
+  }
+
+  get instrumentId(): number {
+    return this.dv.getUint32(this.b + BOOK_INSTRUMENT_ID_OFFSET, true);
+  }
+  get priceExp(): number {
+    return this.dv.getInt8(this.b + BOOK_PRICE_EXP_OFFSET);
+  }
+  get qtyExp(): number {
+    return this.dv.getInt8(this.b + BOOK_QTY_EXP_OFFSET);
+  }
+  get state(): number {
+    return this.dv.getUint8(this.b + BOOK_STATE_OFFSET);
+  }
+  get reason(): number {
+    return this.dv.getUint8(this.b + BOOK_REASON_OFFSET);
+  }
+  get instrSeq(): number {
+    return getU64(this.dv, this.b + BOOK_INSTR_SEQ_OFFSET);
+  }
+  get venueSeq(): number {
+    return getU64(this.dv, this.b + BOOK_VENUE_SEQ_OFFSET);
+  }
+  get tsExchangeUs(): number {
+    return getUsFromNs(this.dv, this.b + BOOK_TS_EXCHANGE_NS_OFFSET);
+  }
+  get tsEventUs(): number {
+    return getUsFromNs(this.dv, this.b + BOOK_TS_EVENT_NS_OFFSET);
+  }
+  get tsRecvUs(): number {
+    return getUsFromNs(this.dv, this.b + BOOK_TS_RECV_NS_OFFSET);
+  }
+  /** Bid levels in this message (0 for BookStatus). */
+  get bidCount(): number {
+    if (this.templateId === TEMPLATE_BOOK_DELTA) return this.dv.getUint16(this.b + DELTA_BID_COUNT_OFFSET, true);
+    if (this.templateId === TEMPLATE_BOOK_SNAPSHOT) return this.dv.getUint16(this.b + SNAP_BID_COUNT_OFFSET, true);
+    return 0;
+  }
+  get askCount(): number {
+    if (this.templateId === TEMPLATE_BOOK_DELTA) return this.dv.getUint16(this.b + DELTA_ASK_COUNT_OFFSET, true);
+    if (this.templateId === TEMPLATE_BOOK_SNAPSHOT) return this.dv.getUint16(this.b + SNAP_ASK_COUNT_OFFSET, true);
+    return 0;
+  }
+  get levelLength(): number {
+    if (this.templateId === TEMPLATE_BOOK_DELTA) return this.dv.getUint16(this.b + DELTA_LEVEL_LENGTH_OFFSET, true);
+    return this.dv.getUint16(this.b + SNAP_LEVEL_LENGTH_OFFSET, true);
+  }
+  get chunkIndex(): number {
+    return this.dv.getUint16(this.b + SNAP_CHUNK_INDEX_OFFSET, true);
+  }
+  get chunkCount(): number {
+    return this.dv.getUint16(this.b + SNAP_CHUNK_COUNT_OFFSET, true);
+  }
+  get totalBidCount(): number {
+    return this.dv.getUint16(this.b + SNAP_TOTAL_BID_COUNT_OFFSET, true);
+  }
+  get totalAskCount(): number {
+    return this.dv.getUint16(this.b + SNAP_TOTAL_ASK_COUNT_OFFSET, true);
+  }
+  /** Byte offset of level i of this message (bids first, then asks: ask j is level bidCount + j). */
+  levelOffset(i: number): number {
+    return this.b + this.blockLength + i * this.levelLength;
+  }
+  priceAt(i: number): number {
+    return getI64(this.dv, this.levelOffset(i) + LEVEL_PRICE_OFFSET);
+  }
+  qtyAt(i: number): number {
+    return getI64(this.dv, this.levelOffset(i) + LEVEL_QTY_OFFSET);
+  }
+}
+
+/** Reads an InstrumentDefinition (cold: strings are decoded into new JS strings). */
+export class DefinitionReader {
+  dv: DataView = new DataView(new ArrayBuffer(0));
+  b = 0;
+  blockLength = 0;
+
+  wrap(r: PacketReader): this {
+    this.dv = r.dv;
+    this.b = r.bodyOffset;
+    this.blockLength = r.blockLength;
+    return this;
+  }
+  get instrumentId(): number {
+    return this.dv.getUint32(this.b + DEF_INSTRUMENT_ID_OFFSET, true);
+  }
+  get venueId(): number {
+    return this.dv.getUint16(this.b + DEF_VENUE_ID_OFFSET, true);
+  }
+  get marketId(): number {
+    return this.dv.getUint16(this.b + DEF_MARKET_ID_OFFSET, true);
+  }
+  get priceExp(): number {
+    return this.dv.getInt8(this.b + DEF_PRICE_EXP_OFFSET);
+  }
+  get qtyExp(): number {
+    return this.dv.getInt8(this.b + DEF_QTY_EXP_OFFSET);
+  }
+  get symbol(): string {
+    return this.str(0, this.dv.getUint8(this.b + DEF_SYMBOL_LENGTH_OFFSET));
+  }
+  get tickSize(): string {
+    return this.str(this.dv.getUint8(this.b + DEF_SYMBOL_LENGTH_OFFSET), this.dv.getUint8(this.b + DEF_TICK_SIZE_LENGTH_OFFSET));
+  }
+  get lotSize(): string {
+    const skip = this.dv.getUint8(this.b + DEF_SYMBOL_LENGTH_OFFSET) + this.dv.getUint8(this.b + DEF_TICK_SIZE_LENGTH_OFFSET);
+    return this.str(skip, this.dv.getUint8(this.b + DEF_LOT_SIZE_LENGTH_OFFSET));
+  }
+  private str(skip: number, len: number): string {
+    const start = this.dv.byteOffset + this.b + this.blockLength + skip;
+    return new TextDecoder().decode(new Uint8Array(this.dv.buffer, start, len));
+  }
+}

@@ -1,0 +1,270 @@
+// HOT PATH: no allocation
+/**
+ * Encoders of the v1 messages (docs/wire-protocol.md §4) into a ChannelPacker: BookDelta (split over several
+ * messages when larger than a datagram), BookSnapshot (chunked), BookStatus and InstrumentDefinition.
+ * Everything is written at the named offsets of layout.ts, little-endian, into the packer's preallocated buffers.
+ * @module
+ */
+import type { BookView } from "../core/book-view.ts";
+import type { ChangeSet } from "../core/change-set.ts";
+import { setI64, setNsFromUs, setU64 } from "../core/i64.ts";
+import { BookState, MARKET_IDS, VENUE_IDS, type Instrument } from "../core/types.ts";
+import {
+  align8,
+  BOOK_COMMON_BLOCK_BYTES,
+  BOOK_DELTA_BLOCK_BYTES,
+  BOOK_DELTA_VERSION,
+  BOOK_INSTR_SEQ_OFFSET,
+  BOOK_INSTRUMENT_ID_OFFSET,
+  BOOK_PRICE_EXP_OFFSET,
+  BOOK_QTY_EXP_OFFSET,
+  BOOK_REASON_OFFSET,
+  BOOK_SNAPSHOT_BLOCK_BYTES,
+  BOOK_SNAPSHOT_VERSION,
+  BOOK_STATE_OFFSET,
+  BOOK_STATUS_BLOCK_BYTES,
+  BOOK_STATUS_VERSION,
+  BOOK_TS_EVENT_NS_OFFSET,
+  BOOK_TS_EXCHANGE_NS_OFFSET,
+  BOOK_TS_RECV_NS_OFFSET,
+  BOOK_VENUE_SEQ_OFFSET,
+  DEF_INSTRUMENT_ID_OFFSET,
+  DEF_LOT_SIZE_LENGTH_OFFSET,
+  DEF_MARKET_ID_OFFSET,
+  DEF_PRICE_EXP_OFFSET,
+  DEF_QTY_EXP_OFFSET,
+  DEF_RESERVED_OFFSET,
+  DEF_SYMBOL_LENGTH_OFFSET,
+  DEF_TICK_SIZE_LENGTH_OFFSET,
+  DEF_VENUE_ID_OFFSET,
+  DELTA_ASK_COUNT_OFFSET,
+  DELTA_BID_COUNT_OFFSET,
+  DELTA_LEVEL_LENGTH_OFFSET,
+  DELTA_RESERVED_OFFSET,
+  INSTRUMENT_DEFINITION_BLOCK_BYTES,
+  INSTRUMENT_DEFINITION_VERSION,
+  LEVEL_BYTES,
+  LEVEL_PRICE_OFFSET,
+  LEVEL_QTY_OFFSET,
+  MAX_DEF_STRING_BYTES,
+  MAX_SNAPSHOT_LEVELS_PER_SIDE,
+  MESSAGE_HEADER_BYTES,
+  MSG_FLAG_LAST,
+  MSG_FLAG_MAYBE_BAD_BOOK,
+  MSG_FLAG_REFRESH,
+  MSG_FLAG_SNAPSHOT,
+  PACKET_HEADER_BYTES,
+  SNAP_ASK_COUNT_OFFSET,
+  SNAP_BID_COUNT_OFFSET,
+  SNAP_CHUNK_COUNT_OFFSET,
+  SNAP_CHUNK_INDEX_OFFSET,
+  SNAP_LEVEL_LENGTH_OFFSET,
+  SNAP_RESERVED_OFFSET,
+  SNAP_TOTAL_ASK_COUNT_OFFSET,
+  SNAP_TOTAL_BID_COUNT_OFFSET,
+  TEMPLATE_BOOK_DELTA,
+  TEMPLATE_BOOK_SNAPSHOT,
+  TEMPLATE_BOOK_STATUS,
+  TEMPLATE_INSTRUMENT_DEFINITION,
+} from "./layout.ts";
+import type { ChannelPacker } from "./packer.ts";
+
+/** Writes the 48-byte common book root block at body offset `off`. */
+export function writeBookCommon(dv: DataView, off: number, view: BookView): void {
+  const instrument = view.instrument;
+  dv.setUint32(off + BOOK_INSTRUMENT_ID_OFFSET, instrument.instrumentId, true);
+  dv.setInt8(off + BOOK_PRICE_EXP_OFFSET, instrument.priceExp);
+  dv.setInt8(off + BOOK_QTY_EXP_OFFSET, instrument.qtyExp);
+  dv.setUint8(off + BOOK_STATE_OFFSET, view.state);
+  dv.setUint8(off + BOOK_REASON_OFFSET, view.reason);
+  setU64(dv, off + BOOK_INSTR_SEQ_OFFSET, view.instrSeq);
+  setU64(dv, off + BOOK_VENUE_SEQ_OFFSET, view.venueSeq);
+  setNsFromUs(dv, off + BOOK_TS_EXCHANGE_NS_OFFSET, view.tsExchangeUs);
+  setNsFromUs(dv, off + BOOK_TS_EVENT_NS_OFFSET, view.tsEventUs);
+  setNsFromUs(dv, off + BOOK_TS_RECV_NS_OFFSET, view.tsRecvUs);
+}
+
+function bookFlags(view: BookView): number {
+  return view.state === BookState.LIVE ? 0 : MSG_FLAG_MAYBE_BAD_BOOK;
+}
+
+function deltaMessageBytes(levels: number): number {
+  return MESSAGE_HEADER_BYTES + BOOK_DELTA_BLOCK_BYTES + levels * LEVEL_BYTES;
+}
+
+/**
+ * Appends one book event of changed levels. When it does not fit in one datagram it becomes several BookDelta
+ * messages with the same instrSeq; only the last carries LAST. Returns the number of messages written.
+ */
+export function packBookDelta(p: ChannelPacker, view: BookView, changes: ChangeSet): number {
+  const nb = changes.bidCount;
+  const na = changes.askCount;
+  const total = nb + na;
+  const cap = Math.floor((p.maxDatagramBytes - PACKET_HEADER_BYTES - MESSAGE_HEADER_BYTES - BOOK_DELTA_BLOCK_BYTES) / LEVEL_BYTES);
+  const flags = bookFlags(view);
+  if (total <= cap) {
+    writeDeltaMessage(p, view, changes, 0, nb, 0, na, flags | MSG_FLAG_LAST);
+    return 1;
+  }
+  let bi = 0;
+  let ai = 0;
+  let messages = 0;
+  while (bi < nb || ai < na) {
+    const bidTake = Math.min(nb - bi, cap);
+    const askTake = Math.min(na - ai, cap - bidTake);
+    const last = bi + bidTake === nb && ai + askTake === na;
+    writeDeltaMessage(p, view, changes, bi, bidTake, ai, askTake, last ? flags | MSG_FLAG_LAST : flags);
+    bi += bidTake;
+    ai += askTake;
+    messages++;
+  }
+  return messages;
+}
+
+function writeDeltaMessage(
+  p: ChannelPacker,
+  view: BookView,
+  changes: ChangeSet,
+  bidStart: number,
+  bidN: number,
+  askStart: number,
+  askN: number,
+  msgFlags: number,
+): void {
+  const off = p.beginMessage(deltaMessageBytes(bidN + askN), TEMPLATE_BOOK_DELTA, BOOK_DELTA_BLOCK_BYTES, BOOK_DELTA_VERSION, msgFlags);
+  const dv = p.currentView;
+  writeBookCommon(dv, off, view);
+  dv.setUint16(off + DELTA_BID_COUNT_OFFSET, bidN, true);
+  dv.setUint16(off + DELTA_ASK_COUNT_OFFSET, askN, true);
+  dv.setUint16(off + DELTA_LEVEL_LENGTH_OFFSET, LEVEL_BYTES, true);
+  dv.setUint16(off + DELTA_RESERVED_OFFSET, 0, true);
+  let lv = off + BOOK_DELTA_BLOCK_BYTES;
+  const bidPx = changes.bidPx;
+  const bidQty = changes.bidQty;
+  for (let i = bidStart, end = bidStart + bidN; i < end; i++) {
+    setI64(dv, lv + LEVEL_PRICE_OFFSET, bidPx[i]);
+    setI64(dv, lv + LEVEL_QTY_OFFSET, bidQty[i]);
+    lv += LEVEL_BYTES;
+  }
+  const askPx = changes.askPx;
+  const askQty = changes.askQty;
+  for (let i = askStart, end = askStart + askN; i < end; i++) {
+    setI64(dv, lv + LEVEL_PRICE_OFFSET, askPx[i]);
+    setI64(dv, lv + LEVEL_QTY_OFFSET, askQty[i]);
+    lv += LEVEL_BYTES;
+  }
+}
+
+/**
+ * Appends the book (top `depth` levels per side, 0 = all, at most 65535) as BookSnapshot chunks with the view's
+ * instrSeq. `refresh` marks a periodic refresh (REFRESH flag: instrSeq was not incremented for it).
+ * Returns the number of chunks.
+ */
+export function packBookSnapshot(p: ChannelPacker, view: BookView, depth: number, refresh: boolean): number {
+  const limit = depth > 0 && depth < MAX_SNAPSHOT_LEVELS_PER_SIDE ? depth : MAX_SNAPSHOT_LEVELS_PER_SIDE;
+  const nb = view.bidCount < limit ? view.bidCount : limit;
+  const na = view.askCount < limit ? view.askCount : limit;
+  const cap = Math.floor((p.maxDatagramBytes - PACKET_HEADER_BYTES - MESSAGE_HEADER_BYTES - BOOK_SNAPSHOT_BLOCK_BYTES) / LEVEL_BYTES);
+  const chunkCount = nb + na === 0 ? 1 : Math.ceil((nb + na) / cap);
+  let flags = bookFlags(view) | MSG_FLAG_SNAPSHOT;
+  if (refresh) flags |= MSG_FLAG_REFRESH;
+  let bi = 0;
+  let ai = 0;
+  for (let chunk = 0; chunk < chunkCount; chunk++) {
+    const bidTake = Math.min(nb - bi, cap);
+    const askTake = Math.min(na - ai, cap - bidTake);
+    const msgBytes = MESSAGE_HEADER_BYTES + BOOK_SNAPSHOT_BLOCK_BYTES + (bidTake + askTake) * LEVEL_BYTES;
+    const msgFlags = chunk === chunkCount - 1 ? flags | MSG_FLAG_LAST : flags;
+    const off = p.beginMessage(msgBytes, TEMPLATE_BOOK_SNAPSHOT, BOOK_SNAPSHOT_BLOCK_BYTES, BOOK_SNAPSHOT_VERSION, msgFlags);
+    const dv = p.currentView;
+    writeBookCommon(dv, off, view);
+    dv.setUint16(off + SNAP_BID_COUNT_OFFSET, bidTake, true);
+    dv.setUint16(off + SNAP_ASK_COUNT_OFFSET, askTake, true);
+    dv.setUint16(off + SNAP_LEVEL_LENGTH_OFFSET, LEVEL_BYTES, true);
+    dv.setUint16(off + SNAP_CHUNK_INDEX_OFFSET, chunk, true);
+    dv.setUint16(off + SNAP_CHUNK_COUNT_OFFSET, chunkCount, true);
+    dv.setUint16(off + SNAP_TOTAL_BID_COUNT_OFFSET, nb, true);
+    dv.setUint16(off + SNAP_TOTAL_ASK_COUNT_OFFSET, na, true);
+    dv.setUint16(off + SNAP_RESERVED_OFFSET, 0, true);
+    let lv = off + BOOK_SNAPSHOT_BLOCK_BYTES;
+    for (let i = bi, end = bi + bidTake; i < end; i++) {
+      setI64(dv, lv + LEVEL_PRICE_OFFSET, view.bidPriceAt(i));
+      setI64(dv, lv + LEVEL_QTY_OFFSET, view.bidQtyAt(i));
+      lv += LEVEL_BYTES;
+    }
+    for (let i = ai, end = ai + askTake; i < end; i++) {
+      setI64(dv, lv + LEVEL_PRICE_OFFSET, view.askPriceAt(i));
+      setI64(dv, lv + LEVEL_QTY_OFFSET, view.askQtyAt(i));
+      lv += LEVEL_BYTES;
+    }
+    bi += bidTake;
+    ai += askTake;
+  }
+  return chunkCount;
+}
+
+/** Appends a BookStatus (state and reason from the view). Always a complete event (LAST). */
+export function packBookStatus(p: ChannelPacker, view: BookView): void {
+  const off = p.beginMessage(
+    MESSAGE_HEADER_BYTES + BOOK_STATUS_BLOCK_BYTES,
+    TEMPLATE_BOOK_STATUS,
+    BOOK_STATUS_BLOCK_BYTES,
+    BOOK_STATUS_VERSION,
+    bookFlags(view) | MSG_FLAG_LAST,
+  );
+  writeBookCommon(p.currentView, off, view);
+}
+
+/** An instrument's definition with its strings encoded once at registration (cold). */
+export class EncodedDefinition {
+  readonly instrument: Instrument;
+  readonly venueId: number;
+  readonly marketId: number;
+  readonly symbolBytes: Uint8Array;
+  readonly tickSizeBytes: Uint8Array;
+  readonly lotSizeBytes: Uint8Array;
+  /** Whole message length incl. header and padding. */
+  readonly msgBytes: number;
+
+  constructor(instrument: Instrument) {
+    this.instrument = instrument;
+    this.venueId = VENUE_IDS[instrument.venue] ?? 0;
+    this.marketId = MARKET_IDS[instrument.market] ?? 0;
+    const enc = new TextEncoder();
+    this.symbolBytes = enc.encode(instrument.symbol);
+    this.tickSizeBytes = enc.encode(instrument.tickSize);
+    this.lotSizeBytes = enc.encode(instrument.lotSize);
+    for (const b of [this.symbolBytes, this.tickSizeBytes, this.lotSizeBytes]) {
+      if (b.length > MAX_DEF_STRING_BYTES) throw new RangeError(`instrument string longer than ${MAX_DEF_STRING_BYTES} bytes`);
+    }
+    const body = INSTRUMENT_DEFINITION_BLOCK_BYTES + this.symbolBytes.length + this.tickSizeBytes.length + this.lotSizeBytes.length;
+    this.msgBytes = align8(MESSAGE_HEADER_BYTES + body);
+  }
+}
+
+/** Appends an InstrumentDefinition. `refresh` marks a repetition by the refresh cycle. */
+export function packInstrumentDefinition(p: ChannelPacker, def: EncodedDefinition, refresh: boolean): void {
+  const instrument = def.instrument;
+  const flags = refresh ? MSG_FLAG_LAST | MSG_FLAG_REFRESH : MSG_FLAG_LAST;
+  const off = p.beginMessage(def.msgBytes, TEMPLATE_INSTRUMENT_DEFINITION, INSTRUMENT_DEFINITION_BLOCK_BYTES, INSTRUMENT_DEFINITION_VERSION, flags);
+  const dv = p.currentView;
+  dv.setUint32(off + DEF_INSTRUMENT_ID_OFFSET, instrument.instrumentId, true);
+  dv.setUint16(off + DEF_VENUE_ID_OFFSET, def.venueId, true);
+  dv.setUint16(off + DEF_MARKET_ID_OFFSET, def.marketId, true);
+  dv.setInt8(off + DEF_PRICE_EXP_OFFSET, instrument.priceExp);
+  dv.setInt8(off + DEF_QTY_EXP_OFFSET, instrument.qtyExp);
+  dv.setUint8(off + DEF_SYMBOL_LENGTH_OFFSET, def.symbolBytes.length);
+  dv.setUint8(off + DEF_TICK_SIZE_LENGTH_OFFSET, def.tickSizeBytes.length);
+  dv.setUint8(off + DEF_LOT_SIZE_LENGTH_OFFSET, def.lotSizeBytes.length);
+  dv.setUint8(off + DEF_RESERVED_OFFSET, 0);
+  dv.setUint16(off + DEF_RESERVED_OFFSET + 1, 0, true);
+  const bytes = p.bytes[p.count - 1];
+  let pos = off + INSTRUMENT_DEFINITION_BLOCK_BYTES;
+  bytes.set(def.symbolBytes, pos);
+  pos += def.symbolBytes.length;
+  bytes.set(def.tickSizeBytes, pos);
+  pos += def.tickSizeBytes.length;
+  bytes.set(def.lotSizeBytes, pos);
+  pos += def.lotSizeBytes.length;
+  bytes.fill(0, pos, off - MESSAGE_HEADER_BYTES + def.msgBytes); // padding must not leak old bytes
+}

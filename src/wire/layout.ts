@@ -1,0 +1,148 @@
+/**
+ * Wire protocol v1: every offset, size, template id and flag bit, as named constants (docs/wire-protocol.md).
+ * All multi-byte fields are little-endian. Offsets of message fields are relative to the start of the message
+ * body (the byte after the 8-byte message header) unless named *_HDR_*.
+ * Append only: never change a published value; add fields at the end of a root block and bump its version.
+ * @module
+ */
+
+// ---------------------------------------------------------------------------------------------------------------
+// Packet header (32 B)
+
+/** Bytes 0–1 on the wire are "FD" (0x46 0x44): u16 0x4446 little-endian. Rejects foreign traffic on a shared group. */
+export const MAGIC = 0x4446;
+export const WIRE_VERSION = 1;
+
+export const PKT_MAGIC_OFFSET = 0; // u16
+export const PKT_VERSION_OFFSET = 2; // u8
+export const PKT_FLAGS_OFFSET = 3; // u8
+export const PKT_CHANNEL_ID_OFFSET = 4; // u16
+export const PKT_MSG_COUNT_OFFSET = 6; // u16
+export const PKT_SESSION_ID_OFFSET = 8; // u32
+export const PKT_LENGTH_OFFSET = 12; // u16
+export const PKT_SOURCE_ID_OFFSET = 14; // u16
+export const PKT_SEQ_NUM_OFFSET = 16; // u64
+export const PKT_SEND_TIME_NS_OFFSET = 24; // i64
+export const PACKET_HEADER_BYTES = 32;
+
+/** Packet flag: first datagram of this (channel, source) in this session (informational; may be lost). */
+export const PKT_FLAG_SESSION_START = 0x01;
+/** Packet flag: the publisher is stopping; no more datagrams in this session. Carried by a heartbeat. */
+export const PKT_FLAG_END_OF_SESSION = 0x02;
+/** Packet flag: reserved for a retransmission service; never set in v1. */
+export const PKT_FLAG_RETRANSMIT = 0x04;
+export const PKT_FLAGS_KNOWN = PKT_FLAG_SESSION_START | PKT_FLAG_END_OF_SESSION | PKT_FLAG_RETRANSMIT;
+
+/** Default and absolute datagram limits. 1400 keeps every datagram inside one Ethernet/PPPoE/cloud MTU. */
+export const DEFAULT_MAX_DATAGRAM_BYTES = 1400;
+/** Smallest configurable maximum: a header plus one delta message with one level per side. */
+export const MIN_MAX_DATAGRAM_BYTES = 256;
+/** pktLength is a u16, and 65507 is the IPv4 UDP payload limit. */
+export const ABS_MAX_DATAGRAM_BYTES = 65504;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Message header (8 B)
+
+export const MSG_LENGTH_OFFSET = 0; // u16, whole message incl. header and padding, multiple of 8
+export const MSG_TEMPLATE_ID_OFFSET = 2; // u16
+export const MSG_BLOCK_LENGTH_OFFSET = 4; // u16, root block bytes
+export const MSG_VERSION_OFFSET = 6; // u8, template version
+export const MSG_FLAGS_OFFSET = 7; // u8
+export const MESSAGE_HEADER_BYTES = 8;
+/** Every message length is a multiple of this, so every i64 stays 8-byte aligned within the datagram. */
+export const MESSAGE_ALIGN_BYTES = 8;
+
+/** Message flag: last message of one book event (a delta split over several messages, a snapshot's last chunk). */
+export const MSG_FLAG_LAST = 0x80;
+/** Message flag: part of a snapshot (BookSnapshot chunks). */
+export const MSG_FLAG_SNAPSHOT = 0x20;
+/** Message flag: periodic refresh; carries the current instrSeq without incrementing it. */
+export const MSG_FLAG_REFRESH = 0x10;
+/** Message flag: the publisher's book is not LIVE (state ≠ LIVE); consumers should not trade on it. */
+export const MSG_FLAG_MAYBE_BAD_BOOK = 0x04;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Template ids (append only)
+
+export const TEMPLATE_BOOK_DELTA = 1;
+export const TEMPLATE_BOOK_SNAPSHOT = 2;
+export const TEMPLATE_BOOK_STATUS = 3;
+export const TEMPLATE_INSTRUMENT_DEFINITION = 10;
+
+export const BOOK_DELTA_VERSION = 1;
+export const BOOK_SNAPSHOT_VERSION = 1;
+export const BOOK_STATUS_VERSION = 1;
+export const INSTRUMENT_DEFINITION_VERSION = 1;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Common book root block (48 B): the first 48 bytes of BookDelta, BookSnapshot and BookStatus.
+
+export const BOOK_INSTRUMENT_ID_OFFSET = 0; // u32
+export const BOOK_PRICE_EXP_OFFSET = 4; // i8, decimal places: price = mantissa × 10^-priceExp
+export const BOOK_QTY_EXP_OFFSET = 5; // i8
+export const BOOK_STATE_OFFSET = 6; // u8, BookState
+export const BOOK_REASON_OFFSET = 7; // u8, StatusReason
+export const BOOK_INSTR_SEQ_OFFSET = 8; // u64
+export const BOOK_VENUE_SEQ_OFFSET = 16; // u64 (Bybit `u`)
+export const BOOK_TS_EXCHANGE_NS_OFFSET = 24; // i64 (Bybit `ts`)
+export const BOOK_TS_EVENT_NS_OFFSET = 32; // i64 (Bybit `cts`)
+export const BOOK_TS_RECV_NS_OFFSET = 40; // i64 (feeder WebSocket receive)
+export const BOOK_COMMON_BLOCK_BYTES = 48;
+
+// BookDelta root block (56 B) = common + counts.
+export const DELTA_BID_COUNT_OFFSET = 48; // u16, bid levels in this message
+export const DELTA_ASK_COUNT_OFFSET = 50; // u16
+export const DELTA_LEVEL_LENGTH_OFFSET = 52; // u16, bytes per level entry (16 in v1)
+export const DELTA_RESERVED_OFFSET = 54; // u16, 0
+export const BOOK_DELTA_BLOCK_BYTES = 56;
+
+// BookSnapshot root block (64 B) = common + counts + chunking.
+export const SNAP_BID_COUNT_OFFSET = 48; // u16, bid levels in this chunk
+export const SNAP_ASK_COUNT_OFFSET = 50; // u16
+export const SNAP_LEVEL_LENGTH_OFFSET = 52; // u16 (16 in v1)
+export const SNAP_CHUNK_INDEX_OFFSET = 54; // u16, 0-based
+export const SNAP_CHUNK_COUNT_OFFSET = 56; // u16, ≥ 1
+export const SNAP_TOTAL_BID_COUNT_OFFSET = 58; // u16, bid levels in the whole snapshot
+export const SNAP_TOTAL_ASK_COUNT_OFFSET = 60; // u16
+export const SNAP_RESERVED_OFFSET = 62; // u16, 0
+export const BOOK_SNAPSHOT_BLOCK_BYTES = 64;
+
+// BookStatus root block (48 B) = common only.
+export const BOOK_STATUS_BLOCK_BYTES = 48;
+
+// Level entry (16 B), after the root block: bids first, then asks.
+export const LEVEL_PRICE_OFFSET = 0; // i64 price mantissa
+export const LEVEL_QTY_OFFSET = 8; // i64 qty mantissa; in a delta 0 = delete the level
+export const LEVEL_BYTES = 16;
+
+/** A snapshot holds at most this many levels per side (u16 totals); deeper levels are not published. */
+export const MAX_SNAPSHOT_LEVELS_PER_SIDE = 65535;
+
+// InstrumentDefinition root block (16 B), then var data: symbol, tickSize, lotSize (ASCII), zero-padded to 8.
+export const DEF_INSTRUMENT_ID_OFFSET = 0; // u32
+export const DEF_VENUE_ID_OFFSET = 4; // u16, VENUE_IDS
+export const DEF_MARKET_ID_OFFSET = 6; // u16, MARKET_IDS
+export const DEF_PRICE_EXP_OFFSET = 8; // i8
+export const DEF_QTY_EXP_OFFSET = 9; // i8
+export const DEF_SYMBOL_LENGTH_OFFSET = 10; // u8
+export const DEF_TICK_SIZE_LENGTH_OFFSET = 11; // u8
+export const DEF_LOT_SIZE_LENGTH_OFFSET = 12; // u8
+export const DEF_RESERVED_OFFSET = 13; // u8 + u16, 0
+export const INSTRUMENT_DEFINITION_BLOCK_BYTES = 16;
+/** Longest symbol, tick or lot string (u8 length). */
+export const MAX_DEF_STRING_BYTES = 255;
+
+/** Rounds a byte count up to the message alignment. */
+export function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+/** Levels that fit in one BookDelta message inside a datagram of maxDatagramBytes (81 for 1400). */
+export function deltaLevelsPerDatagram(maxDatagramBytes: number): number {
+  return Math.floor((maxDatagramBytes - PACKET_HEADER_BYTES - MESSAGE_HEADER_BYTES - BOOK_DELTA_BLOCK_BYTES) / LEVEL_BYTES);
+}
+
+/** Levels that fit in one BookSnapshot chunk inside a datagram of maxDatagramBytes (81 for 1400). */
+export function snapshotLevelsPerDatagram(maxDatagramBytes: number): number {
+  return Math.floor((maxDatagramBytes - PACKET_HEADER_BYTES - MESSAGE_HEADER_BYTES - BOOK_SNAPSHOT_BLOCK_BYTES) / LEVEL_BYTES);
+}

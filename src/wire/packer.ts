@@ -1,0 +1,174 @@
+// HOT PATH: no allocation
+/**
+ * Packs the messages of one (channel, source) into datagrams of at most maxDatagramBytes, MoldUDP64 style:
+ * several messages per datagram, a message never spans datagrams, the packet header carries the channel sequence
+ * number of its first message. Buffers are preallocated and reused; the pool only grows when one event-loop turn
+ * produces more datagrams than any turn before (cold, doubling).
+ * @module
+ */
+import { setNsFromUs, setU64 } from "../core/i64.ts";
+import {
+  ABS_MAX_DATAGRAM_BYTES,
+  MAGIC,
+  MESSAGE_HEADER_BYTES,
+  MIN_MAX_DATAGRAM_BYTES,
+  MSG_BLOCK_LENGTH_OFFSET,
+  MSG_FLAGS_OFFSET,
+  MSG_LENGTH_OFFSET,
+  MSG_TEMPLATE_ID_OFFSET,
+  MSG_VERSION_OFFSET,
+  PACKET_HEADER_BYTES,
+  PKT_CHANNEL_ID_OFFSET,
+  PKT_FLAG_SESSION_START,
+  PKT_FLAGS_OFFSET,
+  PKT_LENGTH_OFFSET,
+  PKT_MAGIC_OFFSET,
+  PKT_MSG_COUNT_OFFSET,
+  PKT_SEND_TIME_NS_OFFSET,
+  PKT_SEQ_NUM_OFFSET,
+  PKT_SESSION_ID_OFFSET,
+  PKT_SOURCE_ID_OFFSET,
+  PKT_VERSION_OFFSET,
+  WIRE_VERSION,
+} from "./layout.ts";
+
+const INITIAL_POOL_DATAGRAMS = 16;
+/** msgCount is a u16 and 0xFFFF is kept free (MoldUDP64 uses it for end of session). */
+const MAX_MESSAGES_PER_DATAGRAM = 0xfffe;
+
+export class ChannelPacker {
+  readonly maxDatagramBytes: number;
+  readonly channelId: number;
+  readonly sourceId: number;
+  readonly sessionId: number;
+  /** Channel sequence number the next message will get. Starts at 1 in every session. */
+  nextSeq = 1;
+  /** Closed and open datagrams waiting to be sent, in order. */
+  count = 0;
+  /** Bytes used in each pending datagram (its pktLength once closed). */
+  lengths: Int32Array;
+  bytes: Uint8Array[] = [];
+  views: DataView[] = [];
+  /** Total messages written (all sessions of this packer). */
+  messagesWritten = 0;
+  private open = false;
+  private pos = 0;
+  private msgCount = 0;
+  private firstSession = true;
+
+  constructor(maxDatagramBytes: number, channelId: number, sourceId: number, sessionId: number) {
+    if (!(maxDatagramBytes >= MIN_MAX_DATAGRAM_BYTES && maxDatagramBytes <= ABS_MAX_DATAGRAM_BYTES)) {
+      throw new RangeError(`maxDatagramBytes ${maxDatagramBytes} outside ${MIN_MAX_DATAGRAM_BYTES}..${ABS_MAX_DATAGRAM_BYTES}`);
+    }
+    this.maxDatagramBytes = maxDatagramBytes & ~7; // keep every datagram a multiple of 8 long
+    this.channelId = channelId;
+    this.sourceId = sourceId;
+    this.sessionId = sessionId >>> 0;
+    this.lengths = new Int32Array(INITIAL_POOL_DATAGRAMS);
+    for (let i = 0; i < INITIAL_POOL_DATAGRAMS; i++) this.addBuffer();
+  }
+
+  /** Largest message that fits in an otherwise empty datagram. */
+  get maxMessageBytes(): number {
+    return this.maxDatagramBytes - PACKET_HEADER_BYTES;
+  }
+
+  /**
+   * Reserves room for one message of msgBytes (multiple of 8, ≤ maxMessageBytes) and writes its header.
+   * Returns the byte offset of the message body in `views[count - 1]`; call `endMessage()` after writing it.
+   */
+  beginMessage(msgBytes: number, templateId: number, blockLength: number, version: number, msgFlags: number): number {
+    if (msgBytes > this.maxDatagramBytes - PACKET_HEADER_BYTES) throw new RangeError("message larger than a datagram");
+    if (!this.open || this.pos + msgBytes > this.maxDatagramBytes || this.msgCount === MAX_MESSAGES_PER_DATAGRAM) {
+      this.openDatagram(0);
+    }
+    const view = this.views[this.count - 1];
+    const off = this.pos;
+    view.setUint16(off + MSG_LENGTH_OFFSET, msgBytes, true);
+    view.setUint16(off + MSG_TEMPLATE_ID_OFFSET, templateId, true);
+    view.setUint16(off + MSG_BLOCK_LENGTH_OFFSET, blockLength, true);
+    view.setUint8(off + MSG_VERSION_OFFSET, version);
+    view.setUint8(off + MSG_FLAGS_OFFSET, msgFlags);
+    this.pos = off + msgBytes;
+    this.msgCount++;
+    this.nextSeq++;
+    this.messagesWritten++;
+    view.setUint16(PKT_MSG_COUNT_OFFSET, this.msgCount, true);
+    view.setUint16(PKT_LENGTH_OFFSET, this.pos, true);
+    this.lengths[this.count - 1] = this.pos;
+    return off + MESSAGE_HEADER_BYTES;
+  }
+
+  /** The view the last `beginMessage()` wrote into. */
+  get currentView(): DataView {
+    return this.views[this.count - 1];
+  }
+
+  /** Room left in the open datagram, 0 when none is open. */
+  get roomBytes(): number {
+    return this.open ? this.maxDatagramBytes - this.pos : 0;
+  }
+
+  /** Appends a heartbeat datagram (msgCount 0, seqNum = next expected). Closes the open datagram first. */
+  appendHeartbeat(pktFlags: number): void {
+    this.openDatagram(pktFlags);
+    this.open = false; // nothing may be added to a heartbeat
+  }
+
+  /** Closes the open datagram so the next message starts a new one. */
+  closeDatagram(): void {
+    this.open = false;
+  }
+
+  /** Stamps the send time into every pending datagram (once per flush, just before sending). */
+  stampSendTime(sendTimeUs: number): void {
+    for (let i = 0; i < this.count; i++) setNsFromUs(this.views[i], PKT_SEND_TIME_NS_OFFSET, sendTimeUs);
+  }
+
+  /** Forgets all pending datagrams after they were handed to the socket. */
+  clear(): void {
+    this.count = 0;
+    this.open = false;
+  }
+
+  private openDatagram(pktFlags: number): void {
+    if (this.count === this.bytes.length) this.growPool();
+    const view = this.views[this.count];
+    let flags = pktFlags;
+    if (this.firstSession) {
+      flags |= PKT_FLAG_SESSION_START;
+      this.firstSession = false;
+    }
+    view.setUint16(PKT_MAGIC_OFFSET, MAGIC, true);
+    view.setUint8(PKT_VERSION_OFFSET, WIRE_VERSION);
+    view.setUint8(PKT_FLAGS_OFFSET, flags);
+    view.setUint16(PKT_CHANNEL_ID_OFFSET, this.channelId, true);
+    view.setUint16(PKT_MSG_COUNT_OFFSET, 0, true);
+    view.setUint32(PKT_SESSION_ID_OFFSET, this.sessionId, true);
+    view.setUint16(PKT_LENGTH_OFFSET, PACKET_HEADER_BYTES, true);
+    view.setUint16(PKT_SOURCE_ID_OFFSET, this.sourceId, true);
+    setU64(view, PKT_SEQ_NUM_OFFSET, this.nextSeq);
+    view.setUint32(PKT_SEND_TIME_NS_OFFSET, 0, true);
+    view.setUint32(PKT_SEND_TIME_NS_OFFSET + 4, 0, true);
+    this.lengths[this.count] = PACKET_HEADER_BYTES;
+    this.count++;
+    this.open = true;
+    this.pos = PACKET_HEADER_BYTES;
+    this.msgCount = 0;
+  }
+
+  // Cold: only when a turn produces more datagrams than ever before.
+  private growPool(): void {
+    const n = this.bytes.length;
+    const lengths = new Int32Array(n * 2);
+    lengths.set(this.lengths);
+    this.lengths = lengths;
+    for (let i = 0; i < n; i++) this.addBuffer();
+  }
+
+  private addBuffer(): void {
+    const buf = new ArrayBuffer(this.maxDatagramBytes);
+    this.bytes.push(new Uint8Array(buf));
+    this.views.push(new DataView(buf));
+  }
+}

@@ -1,0 +1,311 @@
+/** Round-trip properties: encode (packer) → decode (decodeDatagram) over random books and events. */
+import { describe, expect, it } from "vitest";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { BookState, StatusReason } from "../../src/core/types.ts";
+import { decodeDatagram, type DecodedMessage, type DecodedPacket } from "../../src/wire/decode-objects.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import {
+  deltaLevelsPerDatagram,
+  MAX_SNAPSHOT_LEVELS_PER_SIDE,
+  MSG_FLAG_LAST,
+  MSG_FLAG_MAYBE_BAD_BOOK,
+  MSG_FLAG_REFRESH,
+  MSG_FLAG_SNAPSHOT,
+  PKT_FLAG_END_OF_SESSION,
+  PKT_FLAG_SESSION_START,
+  snapshotLevelsPerDatagram,
+} from "../../src/wire/layout.ts";
+import { ChannelPacker } from "../../src/wire/packer.ts";
+import { levelsOf, makeInstrument, randInt, randomBookSides, randomChanges, rng, TestBook } from "./helpers.ts";
+
+/** Takes the packer's pending datagrams as exact-length copies, decoded, and clears the packer. */
+function drain(p: ChannelPacker, sendTimeUs = 1_764_000_000_000_000): { raw: Uint8Array[]; packets: DecodedPacket[] } {
+  p.stampSendTime(sendTimeUs);
+  const raw: Uint8Array[] = [];
+  const packets: DecodedPacket[] = [];
+  for (let i = 0; i < p.count; i++) {
+    const bytes = p.bytes[i]!.slice(0, p.lengths[i]);
+    raw.push(bytes);
+    const res = decodeDatagram(bytes, p.maxDatagramBytes);
+    if (!res.ok) throw res.error;
+    packets.push(res.packet);
+  }
+  p.clear();
+  return { raw, packets };
+}
+
+function allMessages(packets: DecodedPacket[]): DecodedMessage[] {
+  return packets.flatMap((p) => p.messages);
+}
+
+/** Minimal reference consumer of decoded messages: applies deltas, assembles snapshots by chunk index. */
+class ReferenceBook {
+  bids = new Map<number, number>();
+  asks = new Map<number, number>();
+  pendingBids: [number, number][] = [];
+  pendingAsks: [number, number][] = [];
+  nextChunk = 0;
+  apply(m: DecodedMessage): void {
+    if (m.type === "delta") {
+      for (const [p, q] of m.bids) q === 0 ? this.bids.delete(p) : this.bids.set(p, q);
+      for (const [p, q] of m.asks) q === 0 ? this.asks.delete(p) : this.asks.set(p, q);
+    } else if (m.type === "snapshot") {
+      expect(m.chunkIndex).toBe(this.nextChunk);
+      this.pendingBids.push(...m.bids);
+      this.pendingAsks.push(...m.asks);
+      this.nextChunk++;
+      if (this.nextChunk === m.chunkCount) {
+        expect(this.pendingBids.length).toBe(m.totalBidCount);
+        expect(this.pendingAsks.length).toBe(m.totalAskCount);
+        this.bids = new Map(this.pendingBids);
+        this.asks = new Map(this.pendingAsks);
+        this.pendingBids = [];
+        this.pendingAsks = [];
+        this.nextChunk = 0;
+      }
+    }
+  }
+  sorted(): { bids: [number, number][]; asks: [number, number][] } {
+    return {
+      bids: [...this.bids.entries()].sort((a, b) => b[0] - a[0]),
+      asks: [...this.asks.entries()].sort((a, b) => a[0] - b[0]),
+    };
+  }
+}
+
+function checkDatagramInvariants(raw: Uint8Array[], packets: DecodedPacket[], maxBytes: number, firstSeq: number): number {
+  let seq = firstSeq;
+  for (let i = 0; i < raw.length; i++) {
+    expect(raw[i]!.byteLength).toBeLessThanOrEqual(maxBytes);
+    expect(raw[i]!.byteLength % 8).toBe(0);
+    expect(packets[i]!.pktLength).toBe(raw[i]!.byteLength);
+    expect(packets[i]!.seqNum).toBe(seq);
+    seq += packets[i]!.msgCount;
+  }
+  return seq;
+}
+
+describe("wire codec round trip", () => {
+  const instrument = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
+
+  for (const maxBytes of [256, 1400, 9000]) {
+    it(`random deltas and snapshots reproduce the book exactly (max ${maxBytes} B)`, () => {
+      const r = rng(maxBytes);
+      const book = new TestBook(instrument);
+      const mid = 302_470;
+      const sides = randomBookSides(r, 200, mid);
+      book.load(sides.bids, sides.asks, 1, 1_764_000_000_000_000);
+      const p = new ChannelPacker(maxBytes, 7, 3, 0xdeadbeef);
+      packBookSnapshot(p, book, 0, false);
+      const ref = new ReferenceBook();
+      const cs = new ChangeSet();
+      let seq = 1;
+      for (let event = 0; event < 300; event++) {
+        // Mostly small events, sometimes ones larger than a datagram (split into several messages).
+        randomChanges(r, book, cs, r() < 0.1 ? 400 : 12, mid);
+        book.apply(cs, 100 + event, 1_764_000_000_000_000 + event * 1000);
+        packBookDelta(p, book, cs);
+        if (event % 50 === 49) packBookSnapshot(p, book, 0, true);
+        if (r() < 0.3 || event === 299) {
+          const { raw, packets } = drain(p);
+          seq = checkDatagramInvariants(raw, packets, maxBytes, seq);
+          for (const m of allMessages(packets)) {
+            ref.apply(m);
+            if (m.type === "delta" || m.type === "snapshot") {
+              expect(m.instrumentId).toBe(instrument.instrumentId);
+              expect(m.priceExp).toBe(1);
+              expect(m.qtyExp).toBe(3);
+            }
+          }
+        }
+      }
+      expect(ref.sorted()).toEqual(levelsOf(book));
+    });
+  }
+
+  it("a delta larger than a datagram is split with one instrSeq and LAST only on the final part", () => {
+    const p = new ChannelPacker(1400, 1, 0, 5);
+    const book = new TestBook(instrument);
+    const cs = new ChangeSet();
+    for (let i = 0; i < 150; i++) cs.addBid(1000 - i, i + 1);
+    for (let i = 0; i < 100; i++) cs.addAsk(2000 + i, i + 1);
+    book.apply(cs, 42, 1_764_000_000_000_000);
+    const written = packBookDelta(p, book, cs);
+    const cap = deltaLevelsPerDatagram(1400);
+    expect(cap).toBe(81);
+    expect(written).toBe(Math.ceil(250 / cap));
+    const { packets } = drain(p);
+    const msgs = allMessages(packets);
+    expect(msgs).toHaveLength(written);
+    expect(packets).toHaveLength(written); // each full part fills its own datagram
+    const flags = msgs.map((m) => m.msgFlags & MSG_FLAG_LAST);
+    expect(flags).toEqual([...Array(written - 1).fill(0), MSG_FLAG_LAST]);
+    expect(new Set(msgs.map((m) => (m.type === "delta" ? m.instrSeq : -1)))).toEqual(new Set([1]));
+    const bids = msgs.flatMap((m) => (m.type === "delta" ? m.bids : []));
+    const asks = msgs.flatMap((m) => (m.type === "delta" ? m.asks : []));
+    expect(bids).toEqual(Array.from({ length: 150 }, (_, i) => [1000 - i, i + 1]));
+    expect(asks).toEqual(Array.from({ length: 100 }, (_, i) => [2000 + i, i + 1]));
+  });
+
+  it("packs the small messages of one turn into as few datagrams as fit", () => {
+    const p = new ChannelPacker(1400, 1, 0, 5);
+    const book = new TestBook(instrument);
+    const cs = new ChangeSet();
+    for (let i = 0; i < 40; i++) {
+      cs.clear();
+      cs.addBid(1000 - i, 5);
+      book.apply(cs, i, 1_764_000_000_000_000 + i);
+      packBookDelta(p, book, cs);
+    }
+    // each message: 8 + 56 + 16 = 80 B; (1400 − 32) / 80 = 17 per datagram
+    const { packets } = drain(p);
+    expect(packets.map((x) => x.msgCount)).toEqual([17, 17, 6]);
+    expect(packets.map((x) => x.seqNum)).toEqual([1, 18, 35]);
+  });
+
+  it("maximum-size snapshots (65535 levels per side) split into chunks and reassemble exactly", () => {
+    const r = rng(99);
+    const book = new TestBook(instrument);
+    const sides = randomBookSides(r, MAX_SNAPSHOT_LEVELS_PER_SIDE + 10, 500_000);
+    book.load(sides.bids, sides.asks, 77, 1_764_000_000_000_000);
+    for (const maxBytes of [1400, 65504]) {
+      const p = new ChannelPacker(maxBytes, 2, 0, 9);
+      const chunks = packBookSnapshot(p, book, 0, false);
+      const cap = snapshotLevelsPerDatagram(p.maxDatagramBytes);
+      expect(chunks).toBe(Math.ceil((2 * MAX_SNAPSHOT_LEVELS_PER_SIDE) / cap));
+      const { raw, packets } = drain(p);
+      checkDatagramInvariants(raw, packets, maxBytes, 1);
+      const msgs = allMessages(packets);
+      expect(msgs).toHaveLength(chunks);
+      const ref = new ReferenceBook();
+      for (const m of msgs) {
+        expect(m.type).toBe("snapshot");
+        if (m.type !== "snapshot") continue;
+        expect(m.instrSeq).toBe(1);
+        expect(m.chunkCount).toBe(chunks);
+        expect(m.msgFlags & MSG_FLAG_SNAPSHOT).toBe(MSG_FLAG_SNAPSHOT);
+        expect(m.msgFlags & MSG_FLAG_LAST).toBe(m.chunkIndex === chunks - 1 ? MSG_FLAG_LAST : 0);
+        ref.apply(m);
+      }
+      const want = levelsOf(book);
+      expect(ref.sorted()).toEqual({
+        bids: want.bids.slice(0, MAX_SNAPSHOT_LEVELS_PER_SIDE),
+        asks: want.asks.slice(0, MAX_SNAPSHOT_LEVELS_PER_SIDE),
+      });
+    }
+  });
+
+  it("snapshot depth limits levels per side; REFRESH and MAYBE_BAD_BOOK flags are set", () => {
+    const book = new TestBook(instrument);
+    const sides = randomBookSides(rng(5), 50, 10_000);
+    book.load(sides.bids, sides.asks, 1, 1_764_000_000_000_000);
+    book.state = BookState.STALE;
+    book.reason = StatusReason.STALE_FEED;
+    const p = new ChannelPacker(1400, 1, 0, 1);
+    packBookSnapshot(p, book, 10, true);
+    const [m] = allMessages(drain(p).packets);
+    expect(m!.type).toBe("snapshot");
+    if (m!.type !== "snapshot") return;
+    expect(m.bids).toEqual(book.topBids(10));
+    expect(m.asks).toEqual(book.topAsks(10));
+    expect(m.totalBidCount).toBe(10);
+    expect(m.msgFlags).toBe(MSG_FLAG_SNAPSHOT | MSG_FLAG_LAST | MSG_FLAG_REFRESH | MSG_FLAG_MAYBE_BAD_BOOK);
+    expect(m.state).toBe(BookState.STALE);
+    expect(m.reason).toBe(StatusReason.STALE_FEED);
+  });
+
+  it("an empty book is one empty snapshot chunk", () => {
+    const book = new TestBook(instrument);
+    book.state = BookState.AWAITING_SNAPSHOT;
+    const p = new ChannelPacker(1400, 1, 0, 1);
+    expect(packBookSnapshot(p, book, 0, false)).toBe(1);
+    const [m] = allMessages(drain(p).packets);
+    expect(m).toMatchObject({ type: "snapshot", chunkIndex: 0, chunkCount: 1, bids: [], asks: [], state: BookState.AWAITING_SNAPSHOT });
+  });
+
+  it("round-trips every common field, extreme mantissas and timestamps exactly", () => {
+    const r = rng(1234);
+    const p = new ChannelPacker(1400, 65535, 65535, 0xffffffff);
+    for (let i = 0; i < 500; i++) {
+      const book = new TestBook(makeInstrument("okx", "option", "BTC-USD-261225-100000-C", randInt(r, -8, 18), randInt(r, -8, 18)));
+      const cs = new ChangeSet();
+      const big = () => (r() < 0.5 ? -1 : 1) * Math.floor(r() * Number.MAX_SAFE_INTEGER);
+      for (let k = 0; k < randInt(r, 0, 5); k++) cs.addBid(big(), big());
+      for (let k = 0; k < randInt(r, 0, 5); k++) cs.addAsk(big(), big());
+      book.instrSeq = Math.floor(r() * Number.MAX_SAFE_INTEGER);
+      book.venueSeq = Math.floor(r() * Number.MAX_SAFE_INTEGER);
+      book.tsExchangeUs = Math.floor(r() * 4_102_444_800_000_000); // up to year 2100
+      book.tsEventUs = Math.floor(r() * 4_102_444_800_000_000);
+      book.tsRecvUs = Math.floor(r() * 4_102_444_800_000_000);
+      book.state = randInt(r, 0, 4) as BookState;
+      book.reason = randInt(r, 0, 11) as StatusReason;
+      packBookDelta(p, book, cs);
+      packBookStatus(p, book);
+      const [delta, status] = allMessages(drain(p, 4_102_444_800_000_123).packets);
+      const common = {
+        instrumentId: book.instrument.instrumentId,
+        priceExp: book.instrument.priceExp,
+        qtyExp: book.instrument.qtyExp,
+        state: book.state,
+        reason: book.reason,
+        instrSeq: book.instrSeq,
+        venueSeq: book.venueSeq,
+        tsExchangeUs: book.tsExchangeUs,
+        tsEventUs: book.tsEventUs,
+        tsRecvUs: book.tsRecvUs,
+      };
+      expect(delta).toMatchObject({ type: "delta", ...common });
+      expect(status).toMatchObject({ type: "status", ...common });
+      if (delta!.type !== "delta") return;
+      expect(delta.bids).toEqual(Array.from({ length: cs.bidCount }, (_, k) => [cs.bidPx[k], cs.bidQty[k]]));
+      expect(delta.asks).toEqual(Array.from({ length: cs.askCount }, (_, k) => [cs.askPx[k], cs.askQty[k]]));
+    }
+  });
+
+  it("instrument definitions carry names, exponents, tick and lot; padding is zero", () => {
+    const p = new ChannelPacker(1400, 3, 1, 77);
+    const inst = makeInstrument("bybit", "spot", "1000PEPEUSDT", 7, 0);
+    // dirty the buffer first so stale bytes would show up in the padding
+    p.bytes[0]!.fill(0xee);
+    packInstrumentDefinition(p, new EncodedDefinition(inst), true);
+    const { raw, packets } = drain(p);
+    const [m] = allMessages(packets);
+    expect(m).toEqual({
+      type: "definition",
+      msgFlags: MSG_FLAG_LAST | MSG_FLAG_REFRESH,
+      version: 1,
+      instrumentId: inst.instrumentId,
+      venueId: 1,
+      venue: "bybit",
+      marketId: 1,
+      market: "spot",
+      priceExp: 7,
+      qtyExp: 0,
+      symbol: "1000PEPEUSDT",
+      tickSize: "0.0000001",
+      lotSize: "1",
+    });
+    const body = 32 + 8 + 16 + 12 + 9 + 1;
+    expect(raw[0]!.byteLength).toBe(32 + Math.ceil((8 + 16 + 12 + 9 + 1) / 8) * 8);
+    expect([...raw[0]!.subarray(body)].every((b) => b === 0)).toBe(true);
+    expect(packets[0]!.flags & PKT_FLAG_SESSION_START).toBe(PKT_FLAG_SESSION_START);
+  });
+
+  it("heartbeats carry the next expected sequence and no messages", () => {
+    const p = new ChannelPacker(1400, 4, 0, 8);
+    const book = new TestBook(instrument);
+    const cs = new ChangeSet();
+    cs.addBid(1, 1);
+    book.apply(cs, 1, 1_764_000_000_000_000);
+    packBookDelta(p, book, cs);
+    packBookDelta(p, book, cs);
+    p.appendHeartbeat(0);
+    p.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+    const { packets } = drain(p);
+    expect(packets.map((x) => [x.msgCount, x.seqNum, x.flags, x.pktLength])).toEqual([
+      [2, 1, PKT_FLAG_SESSION_START, 32 + 160],
+      [0, 3, 0, 32],
+      [0, 3, PKT_FLAG_END_OF_SESSION, 32],
+    ]);
+  });
+});

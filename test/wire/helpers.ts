@@ -1,0 +1,185 @@
+/** Test helpers shared by wire, subscriber and net tests: a reference book, a seeded PRNG, random events. */
+import type { BookView } from "../../src/core/book-view.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { instrumentIdOf } from "../../src/core/instrument-id.ts";
+import { BookState, StatusReason, type Instrument, type MarketName, type VenueName } from "../../src/core/types.ts";
+
+/** mulberry32: small, fast, deterministic. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randInt(r: () => number, lo: number, hiInclusive: number): number {
+  return lo + Math.floor(r() * (hiInclusive - lo + 1));
+}
+
+export function makeInstrument(venue: VenueName, market: MarketName, symbol: string, priceExp = 2, qtyExp = 3): Instrument {
+  return {
+    instrumentId: instrumentIdOf(venue, market, symbol),
+    venue,
+    market,
+    symbol,
+    priceExp,
+    qtyExp,
+    tickSize: stepOf(priceExp),
+    lotSize: stepOf(qtyExp),
+  };
+}
+
+function stepOf(exp: number): string {
+  return exp <= 0 ? "1" + "0".repeat(-exp) : "0." + "0".repeat(exp - 1) + "1";
+}
+
+/** A straightforward BookView over two Maps; sorted rank arrays are rebuilt lazily. */
+export class TestBook implements BookView {
+  state: BookState = BookState.LIVE;
+  reason: StatusReason = StatusReason.NONE;
+  instrSeq = 0;
+  venueSeq = 0;
+  tsExchangeUs = 0;
+  tsEventUs = 0;
+  tsRecvUs = 0;
+  readonly bids = new Map<number, number>();
+  readonly asks = new Map<number, number>();
+  private sortedBids: number[] = [];
+  private sortedAsks: number[] = [];
+  private dirty = true;
+
+  constructor(readonly instrument: Instrument) {}
+
+  private sort(): void {
+    if (!this.dirty) return;
+    this.sortedBids = [...this.bids.keys()].sort((a, b) => b - a);
+    this.sortedAsks = [...this.asks.keys()].sort((a, b) => a - b);
+    this.dirty = false;
+  }
+  get bidCount(): number {
+    return this.bids.size;
+  }
+  get askCount(): number {
+    return this.asks.size;
+  }
+  bidPriceAt(rank: number): number {
+    this.sort();
+    return this.sortedBids[rank]!;
+  }
+  bidQtyAt(rank: number): number {
+    return this.bids.get(this.bidPriceAt(rank))!;
+  }
+  askPriceAt(rank: number): number {
+    this.sort();
+    return this.sortedAsks[rank]!;
+  }
+  askQtyAt(rank: number): number {
+    return this.asks.get(this.askPriceAt(rank))!;
+  }
+
+  /** Applies a change set (qty 0 deletes) and advances instrSeq as the builder would. */
+  apply(cs: ChangeSet, venueSeq: number, tsUs: number): void {
+    for (let i = 0; i < cs.bidCount; i++) setLevel(this.bids, cs.bidPx[i]!, cs.bidQty[i]!);
+    for (let i = 0; i < cs.askCount; i++) setLevel(this.asks, cs.askPx[i]!, cs.askQty[i]!);
+    this.dirty = true;
+    this.instrSeq++;
+    this.venueSeq = venueSeq;
+    this.tsExchangeUs = tsUs;
+    this.tsEventUs = tsUs - 3;
+    this.tsRecvUs = tsUs + 250;
+  }
+
+  /** Replaces the whole book (a venue snapshot) and advances instrSeq. */
+  load(bids: [number, number][], asks: [number, number][], venueSeq: number, tsUs: number): void {
+    this.bids.clear();
+    this.asks.clear();
+    for (const [p, q] of bids) this.bids.set(p, q);
+    for (const [p, q] of asks) this.asks.set(p, q);
+    this.dirty = true;
+    this.instrSeq++;
+    this.venueSeq = venueSeq;
+    this.tsExchangeUs = tsUs;
+    this.tsEventUs = tsUs - 3;
+    this.tsRecvUs = tsUs + 250;
+  }
+
+  topBids(n = Infinity): [number, number][] {
+    this.sort();
+    return this.sortedBids.slice(0, n).map((p) => [p, this.bids.get(p)!]);
+  }
+  topAsks(n = Infinity): [number, number][] {
+    this.sort();
+    return this.sortedAsks.slice(0, n).map((p) => [p, this.asks.get(p)!]);
+  }
+}
+
+function setLevel(side: Map<number, number>, price: number, qty: number): void {
+  if (qty === 0) side.delete(price);
+  else side.set(price, qty);
+}
+
+/** Every level of a BookView, best first, as [price, qty] pairs. */
+export function levelsOf(view: BookView): { bids: [number, number][]; asks: [number, number][] } {
+  const bids: [number, number][] = [];
+  const asks: [number, number][] = [];
+  for (let i = 0; i < view.bidCount; i++) bids.push([view.bidPriceAt(i), view.bidQtyAt(i)]);
+  for (let i = 0; i < view.askCount; i++) asks.push([view.askPriceAt(i), view.askQtyAt(i)]);
+  return { bids, asks };
+}
+
+/** A random full book of `levels` per side around midTicks (bids below, asks above, distinct prices). */
+export function randomBookSides(r: () => number, levels: number, midTicks: number): { bids: [number, number][]; asks: [number, number][] } {
+  const bids: [number, number][] = [];
+  const asks: [number, number][] = [];
+  let p = midTicks - 1;
+  for (let i = 0; i < levels; i++) {
+    bids.push([p, randInt(r, 1, 5_000_000)]);
+    p -= randInt(r, 1, 3);
+  }
+  p = midTicks + 1;
+  for (let i = 0; i < levels; i++) {
+    asks.push([p, randInt(r, 1, 5_000_000)]);
+    p += randInt(r, 1, 3);
+  }
+  return { bids, asks };
+}
+
+/** Fills cs with a random event against book: updates, inserts and deletes of up to maxLevels levels. */
+export function randomChanges(r: () => number, book: TestBook, cs: ChangeSet, maxLevels: number, midTicks: number): void {
+  cs.clear();
+  const n = randInt(r, 0, maxLevels);
+  const usedB = new Set<number>();
+  const usedA = new Set<number>();
+  for (let i = 0; i < n; i++) {
+    const bid = r() < 0.5;
+    const price = bid ? midTicks - randInt(r, 1, 300) : midTicks + randInt(r, 1, 300);
+    const used = bid ? usedB : usedA;
+    if (used.has(price)) continue;
+    used.add(price);
+    const exists = (bid ? book.bids : book.asks).has(price);
+    const qty = exists && r() < 0.4 ? 0 : randInt(r, 1, 9_000_000);
+    if (bid) cs.addBid(price, qty);
+    else cs.addAsk(price, qty);
+  }
+}
+
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
+}
+
+export function fromHex(hex: string): Uint8Array {
+  return new Uint8Array(Buffer.from(hex.replace(/\s+/g, ""), "hex"));
+}
+
+/** Resolves when cond() is true, polling every few ms; rejects after timeoutMs (bounded wait, not a sleep). */
+export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((res) => setTimeout(res, 5));
+  }
+}
