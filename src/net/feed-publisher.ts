@@ -1,0 +1,332 @@
+// HOT PATH: no allocation (publishDelta, flush; the rest is cold)
+/**
+ * Publishes books as wire v1 datagrams to multicast destinations (docs/wire-protocol.md).
+ * - Each destination is one channel with its own Bun.udpSocket, sequence space and packer.
+ * - publish* only append messages to the channel's pending datagrams; one flush per event-loop turn
+ *   (setImmediate) hands them to the kernel with sendMany, so a turn's messages share as few datagrams as fit.
+ * - Heartbeats on idle channels and a periodic refresh (definitions + snapshots of every book) let late joiners
+ *   and subscribers that lost datagrams recover without any request.
+ * - A datagram the kernel does not take is dropped and counted (sendErrors); publishing never blocks and never
+ *   calls back into a book builder.
+ * @module
+ */
+import type { BookView } from "../core/book-view.ts";
+import type { ChangeSet } from "../core/change-set.ts";
+import { nowUs } from "../core/clock.ts";
+import { getU64 } from "../core/i64.ts";
+import { RateLimitedLog, silentLogger, type Logger } from "../core/log.ts";
+import type { Instrument } from "../core/types.ts";
+import type { DestinationConfig, DestinationRule, PublishConfig } from "../config/types.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../wire/encoder.ts";
+import { PKT_FLAG_END_OF_SESSION, PKT_SEQ_NUM_OFFSET } from "../wire/layout.ts";
+import { ChannelPacker } from "../wire/packer.ts";
+import { isMulticastV4, openMulticastSender } from "./multicast.ts";
+
+export interface FeedPublisherOptions {
+  publish: PublishConfig;
+  /** Publisher/worker id in every packet header; each source has its own sequence space per channel. Defaults to 0. */
+  sourceId?: number;
+  log?: Logger;
+  /** Random non-zero u32 per start unless given (tests). */
+  sessionId?: number;
+  /** Test hook: return true to drop (not send) a datagram (counted as dropped on purpose). */
+  dropFilter?: (channelId: number, seqNum: number, bytes: Uint8Array) => boolean;
+}
+
+export interface PublisherCounters {
+  datagrams: number;
+  bytes: number;
+  sendErrors: number;
+  droppedOnPurpose: number;
+  messages: number;
+}
+
+/** Datagrams per sendMany call: one sendmmsg per call; bounded so the reused argument arrays stay small. */
+export const MAX_DATAGRAMS_PER_SEND = 64;
+/** Heartbeat check runs this many times per heartbeat interval, so an idle channel beats within 1.25 intervals. */
+const HEARTBEAT_TICKS_PER_INTERVAL = 4;
+
+type SendSocket = Bun.udp.Socket<"uint8array">;
+
+interface Channel {
+  readonly dest: DestinationConfig;
+  readonly packer: ChannelPacker;
+  socket: SendSocket | undefined;
+  /** ms timestamp of the last datagram handed to the socket (or of start). */
+  lastSendMs: number;
+  /** Per pool buffer: the last exact-length view handed to sendMany, reused when the length repeats. */
+  sendViews: (Uint8Array | undefined)[];
+}
+
+/** True when the rule matches the instrument ("*" = any). */
+export function ruleMatches(rule: DestinationRule, instrument: Instrument): boolean {
+  if (rule.venue !== "*" && rule.venue !== instrument.venue) return false;
+  if (rule.market !== "*" && rule.market !== instrument.market) return false;
+  return rule.symbols.includes("*") || rule.symbols.includes(instrument.symbol);
+}
+
+function randomSessionId(): number {
+  const a = new Uint32Array(1);
+  while (a[0] === 0) crypto.getRandomValues(a);
+  return a[0]!;
+}
+
+export class FeedPublisher {
+  readonly sessionId: number;
+  readonly sourceId: number;
+  readonly counters: PublisherCounters = { datagrams: 0, bytes: 0, sendErrors: 0, droppedOnPurpose: 0, messages: 0 };
+  private readonly publish: PublishConfig;
+  private readonly log: Logger;
+  private readonly dropFilter: FeedPublisherOptions["dropFilter"];
+  private readonly channels: Channel[];
+  private readonly handleViews: BookView[] = [];
+  private readonly handleChannels: Channel[][] = [];
+  private readonly handleDefs: EncodedDefinition[] = [];
+  /** sendMany argument arrays by datagram count, [data, port, address] × n; created once per count. */
+  private readonly sendArgs: (Uint8Array | number | string)[][] = [];
+  private readonly sendErrorLog: RateLimitedLog;
+  private readonly flushBound: () => void;
+  private flushScheduled = false;
+  private started = false;
+  private stopped = false;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private refreshTimer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(opts: FeedPublisherOptions) {
+    this.publish = opts.publish;
+    this.log = opts.log ?? silentLogger;
+    this.dropFilter = opts.dropFilter;
+    this.sourceId = opts.sourceId ?? 0;
+    if (!(Number.isInteger(this.sourceId) && this.sourceId >= 0 && this.sourceId <= 0xffff)) {
+      throw new RangeError(`sourceId ${this.sourceId} outside 0..65535`);
+    }
+    this.sessionId = opts.sessionId !== undefined ? opts.sessionId >>> 0 : randomSessionId();
+    if (this.sessionId === 0) throw new RangeError("sessionId must be non-zero");
+    this.channels = this.publish.destinations.map((dest) => {
+      if (!isMulticastV4(dest.group)) throw new RangeError(`destination ${dest.name}: ${dest.group} is not an IPv4 multicast group`);
+      return {
+        dest,
+        packer: new ChannelPacker(this.publish.maxDatagramBytes, dest.channelId, this.sourceId, this.sessionId),
+        socket: undefined,
+        lastSendMs: 0,
+        sendViews: [],
+      };
+    });
+    this.sendErrorLog = new RateLimitedLog(this.log, "warn", "multicast send failed; datagrams dropped");
+    this.flushBound = () => this.flush();
+  }
+
+  /** Opens one socket per destination (interface + TTL verified) and starts the heartbeat and refresh timers. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    try {
+      for (const ch of this.channels) {
+        ch.socket = await openMulticastSender({
+          iface: ch.dest.iface,
+          ttl: ch.dest.ttl,
+          onError: (err) => this.onSocketError(err),
+        });
+        ch.lastSendMs = Date.now();
+      }
+    } catch (err) {
+      for (const ch of this.channels) ch.socket?.close();
+      throw err;
+    }
+    this.started = true;
+    const hbMs = this.publish.heartbeatIntervalMs;
+    if (hbMs > 0) {
+      this.heartbeatTimer = setInterval(() => this.heartbeatTick(), Math.max(1, Math.floor(hbMs / HEARTBEAT_TICKS_PER_INTERVAL)));
+      this.heartbeatTimer.unref?.();
+    }
+    if (this.publish.snapshotIntervalMs > 0) {
+      this.refreshTimer = setInterval(() => this.refreshAll(), this.publish.snapshotIntervalMs);
+      this.refreshTimer.unref?.();
+    }
+    this.log.info("publisher started", {
+      sessionId: this.sessionId,
+      sourceId: this.sourceId,
+      destinations: this.channels.map((c) => `${c.dest.name}=${c.dest.group}:${c.dest.port}/ch${c.dest.channelId}@${c.dest.iface}`),
+    });
+    this.flush(); // anything registered before start
+  }
+
+  /** Routes the instrument to every matching destination and queues its InstrumentDefinition. Returns a handle. */
+  register(instrument: Instrument, view: BookView): number {
+    const handle = this.handleViews.length;
+    const def = new EncodedDefinition(instrument);
+    const chans = this.channels.filter((ch) => ruleMatches(ch.dest.match, instrument));
+    this.handleViews.push(view);
+    this.handleChannels.push(chans);
+    this.handleDefs.push(def);
+    if (chans.length === 0) this.log.warn("instrument matches no destination; not published", { symbol: instrument.symbol });
+    for (const ch of chans) packInstrumentDefinition(ch.packer, def, false);
+    this.counters.messages += chans.length;
+    this.schedule();
+    return handle;
+  }
+
+  /** HOT PATH: appends the changed levels of one book event to every destination of the handle. */
+  publishDelta(handle: number, view: BookView, changes: ChangeSet): void {
+    const chans = this.handleChannels[handle];
+    for (let i = 0; i < chans.length; i++) this.counters.messages += packBookDelta(chans[i].packer, view, changes);
+    this.schedule();
+  }
+
+  /** The full book (or its top publish.snapshotDepth) after a venue snapshot; instrSeq as the view has it. */
+  publishSnapshot(handle: number, view: BookView): void {
+    const chans = this.handleChannels[handle];
+    const depth = this.publish.snapshotDepth;
+    for (let i = 0; i < chans.length; i++) this.counters.messages += packBookSnapshot(chans[i].packer, view, depth, false);
+    this.schedule();
+  }
+
+  /** State and reason from the view. */
+  publishStatus(handle: number, view: BookView): void {
+    const chans = this.handleChannels[handle];
+    for (let i = 0; i < chans.length; i++) packBookStatus(chans[i].packer, view);
+    this.counters.messages += chans.length;
+    this.schedule();
+  }
+
+  /** Sends every pending datagram of every channel (sendMany, ≤ MAX_DATAGRAMS_PER_SEND per call). */
+  flush(): void {
+    this.flushScheduled = false;
+    if (!this.started) return;
+    const channels = this.channels;
+    let sendTimeUs = -1;
+    for (let c = 0; c < channels.length; c++) {
+      const ch = channels[c];
+      const packer = ch.packer;
+      const count = packer.count;
+      if (count === 0 || ch.socket === undefined) continue;
+      if (sendTimeUs < 0) sendTimeUs = nowUs();
+      packer.stampSendTime(sendTimeUs);
+      const stage = this.argsFor(MAX_DATAGRAMS_PER_SEND);
+      let batched = 0;
+      for (let i = 0; i < count; i++) {
+        const length = packer.lengths[i];
+        let data = ch.sendViews[i];
+        if (data === undefined || data.byteLength !== length) {
+          // One subarray per datagram whose length differs from the last one sent from this buffer
+          // (sendMany sends whole views); steady heartbeats and equal-size events reuse theirs.
+          data = packer.bytes[i].subarray(0, length);
+          ch.sendViews[i] = data;
+        }
+        if (this.dropFilter !== undefined && this.dropFilter(ch.dest.channelId, getU64(packer.views[i], PKT_SEQ_NUM_OFFSET), data)) {
+          this.counters.droppedOnPurpose++;
+          continue;
+        }
+        stage[batched * 3] = data;
+        stage[batched * 3 + 1] = ch.dest.port;
+        stage[batched * 3 + 2] = ch.dest.group;
+        batched++;
+        this.counters.bytes += length;
+        if (batched === MAX_DATAGRAMS_PER_SEND) {
+          this.sendBatch(ch.socket, batched);
+          batched = 0;
+        }
+      }
+      if (batched > 0) this.sendBatch(ch.socket, batched);
+      packer.clear();
+      ch.lastSendMs = Date.now();
+    }
+  }
+
+  /** Flushes, sends an END_OF_SESSION heartbeat on every channel and closes the sockets. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    if (this.started) {
+      this.flush();
+      for (const ch of this.channels) ch.packer.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+      this.flush();
+    }
+    for (const ch of this.channels) {
+      ch.socket?.close();
+      ch.socket = undefined;
+    }
+    this.started = false;
+    this.log.info("publisher stopped", { sessionId: this.sessionId, ...this.counters });
+  }
+
+  /** Sends definitions and refresh snapshots of every registered book now (also run by the refresh timer). */
+  refreshAll(): void {
+    const depth = this.publish.snapshotDepth;
+    for (let h = 0; h < this.handleViews.length; h++) {
+      const view = this.handleViews[h];
+      const chans = this.handleChannels[h];
+      for (let i = 0; i < chans.length; i++) {
+        packInstrumentDefinition(chans[i].packer, this.handleDefs[h], true);
+        this.counters.messages += 1 + packBookSnapshot(chans[i].packer, view, depth, true);
+      }
+    }
+    this.flush();
+  }
+
+  /** Channel ids and their next sequence numbers (diagnostics, /status). */
+  channelInfo(): { name: string; channelId: number; group: string; port: number; nextSeq: number; instruments: number }[] {
+    return this.channels.map((ch) => ({
+      name: ch.dest.name,
+      channelId: ch.dest.channelId,
+      group: ch.dest.group,
+      port: ch.dest.port,
+      nextSeq: ch.packer.nextSeq,
+      instruments: this.handleChannels.filter((cs) => cs.includes(ch)).length,
+    }));
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled || !this.started) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushBound);
+  }
+
+  private heartbeatTick(): void {
+    const nowMs = Date.now();
+    const intervalMs = this.publish.heartbeatIntervalMs;
+    let any = false;
+    for (const ch of this.channels) {
+      if (ch.packer.count === 0 && nowMs - ch.lastSendMs >= intervalMs) {
+        ch.packer.appendHeartbeat(0);
+        any = true;
+      }
+    }
+    if (any) this.flush();
+  }
+
+  private argsFor(n: number): (Uint8Array | number | string)[] {
+    let args = this.sendArgs[n];
+    if (args === undefined) {
+      args = new Array<Uint8Array | number | string>(n * 3).fill(0);
+      this.sendArgs[n] = args;
+    }
+    return args;
+  }
+
+  private sendBatch(socket: SendSocket, n: number): void {
+    // sendMany takes the whole array: a short final batch is copied into the array of its exact size.
+    let args = this.sendArgs[MAX_DATAGRAMS_PER_SEND];
+    if (n !== MAX_DATAGRAMS_PER_SEND) {
+      const exact = this.argsFor(n);
+      for (let i = 0; i < n * 3; i++) exact[i] = args[i];
+      args = exact;
+    }
+    let sent = 0;
+    try {
+      sent = socket.sendMany(args);
+    } catch (err) {
+      this.onSocketError(err as Error);
+    }
+    this.counters.datagrams += sent;
+    if (sent < n) {
+      this.counters.sendErrors += n - sent;
+      this.sendErrorLog.hit("sendMany sent fewer datagrams than given");
+    }
+  }
+
+  private onSocketError(err: Error): void {
+    this.sendErrorLog.hit(err.message);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Multicast socket helpers for the publisher (Bun.udpSocket). Every sender sets the outgoing interface explicitly
+ * (without it the kernel picks the default route, e.g. eth0) and checks the return value, because
+ * `setMulticastInterface("nonsense")` returns false instead of throwing (shared/docs/runtime-limits.md §8).
+ * @module
+ */
+
+/** True for a dotted-quad IPv4 address in 224.0.0.0/4. */
+export function isMulticastV4(address: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
+  if (m === null) return false;
+  const octets = [m[1], m[2], m[3], m[4]].map(Number);
+  if (octets.some((o) => o > 255)) return false;
+  return octets[0]! >= 224 && octets[0]! <= 239;
+}
+
+/** True for 239.0.0.0/8, the administratively scoped range (RFC 2365) that never leaves the organisation. */
+export function isAdminScopedV4(address: string): boolean {
+  return isMulticastV4(address) && address.startsWith("239.");
+}
+
+export interface SenderSocketOptions {
+  /** Local interface address for IP_MULTICAST_IF, e.g. "127.0.0.1". */
+  iface: string;
+  ttl: number;
+  onError?: (err: Error) => void;
+  onDrain?: () => void;
+}
+
+/** Opens an unconnected UDP socket for sending multicast, with interface and TTL set and verified. */
+export async function openMulticastSender(opts: SenderSocketOptions): Promise<Bun.udp.Socket<"uint8array">> {
+  if (!(Number.isInteger(opts.ttl) && opts.ttl >= 1 && opts.ttl <= 255)) throw new RangeError(`multicast TTL ${opts.ttl} outside 1..255`);
+  const onError = opts.onError;
+  const onDrain = opts.onDrain;
+  const socket = await Bun.udpSocket({
+    hostname: "0.0.0.0",
+    port: 0,
+    binaryType: "uint8array",
+    socket: {
+      error(_s, err) {
+        onError?.(err);
+      },
+      drain() {
+        onDrain?.();
+      },
+    },
+  });
+  try {
+    if (socket.setMulticastInterface(opts.iface) !== true) {
+      throw new Error(`setMulticastInterface(${JSON.stringify(opts.iface)}) failed: not a local IPv4 interface address`);
+    }
+    const ttl = socket.setMulticastTTL(opts.ttl);
+    if (ttl !== opts.ttl) throw new Error(`setMulticastTTL(${opts.ttl}) returned ${ttl}`);
+  } catch (err) {
+    socket.close();
+    throw err;
+  }
+  return socket;
+}

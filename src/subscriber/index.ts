@@ -1,0 +1,25 @@
+/**
+ * Subscriber library of the feeder multicast feed, for other TypeScript programs:
+ * `import { FeedSubscriber } from "feeder/subscriber"`. See docs/wire-protocol.md.
+ * @module
+ */
+export {
+  FeedSubscriber,
+  type FeedSubscriberOptions,
+  type FeedSubscriberEvents,
+  type GroupSpec,
+  type UpdateEvent,
+  type UpdateKind,
+  type GapEvent,
+  type SessionEvent,
+  type StatusEvent,
+  type StaleEvent,
+  type SubscriberErrorEvent,
+  type SubscriberCounters,
+  type StreamInfo,
+} from "./feed-subscriber.ts";
+export { SubscriberBook, UNKNOWN_NAME } from "./subscriber-book.ts";
+export { decodeDatagram, type DecodedPacket, type DecodedMessage, type DecodeResult } from "../wire/decode-objects.ts";
+export { WireDecodeError, DecodeErrorCode, DECODE_ERROR_NAMES } from "../wire/decoder.ts";
+export { BookState, BOOK_STATE_NAMES, StatusReason, STATUS_REASON_NAMES, type Instrument } from "../core/types.ts";
+export type { BookView } from "../core/book-view.ts";

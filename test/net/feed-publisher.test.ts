@@ -1,0 +1,277 @@
+/**
+ * Publisher → subscriber over real multicast on loopback (interface 127.0.0.1, TTL 1, 239.255.x.x groups only).
+ * Groups and ports are private to this file: 239.255.41.{1,2} on ports 41xxx.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import type { DestinationConfig, PublishConfig } from "../../src/config/types.ts";
+import { FeedPublisher } from "../../src/net/feed-publisher.ts";
+import { FeedSubscriber, type GapEvent, type SessionEvent } from "../../src/subscriber/index.ts";
+import { getU64 } from "../../src/core/i64.ts";
+import { levelsOf, makeInstrument, randomBookSides, randomChanges, rng, TestBook, waitFor } from "../wire/helpers.ts";
+
+const BASE_PORT = 41000 + Math.floor(Math.random() * 900) * 2; // a fresh pair per run; this file only
+const GROUP_SPOT = "239.255.41.1";
+const GROUP_LINEAR = "239.255.41.2";
+const T0 = 1_764_000_000_000_000;
+
+function dest(name: string, group: string, port: number, channelId: number, market: string): DestinationConfig {
+  return { name, group, port, iface: "127.0.0.1", ttl: 1, channelId, match: { venue: "bybit", market, symbols: ["*"] } };
+}
+
+function publishConfig(portOffset: number, over: Partial<PublishConfig> = {}): PublishConfig {
+  return {
+    maxDatagramBytes: 1400,
+    heartbeatIntervalMs: 1000,
+    snapshotIntervalMs: 0,
+    snapshotDepth: 0,
+    destinations: [
+      dest("spot", GROUP_SPOT, BASE_PORT + portOffset, 1, "spot"),
+      dest("linear", GROUP_LINEAR, BASE_PORT + portOffset + 1, 2, "linear"),
+    ],
+    ...over,
+  };
+}
+
+function groupsOf(cfg: PublishConfig) {
+  return cfg.destinations.map((d) => ({ group: d.group, port: d.port, iface: "127.0.0.1" }));
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function startPair(portOffset: number, pubOver: Partial<PublishConfig> = {}, dropFilter?: (ch: number, seq: number, b: Uint8Array) => boolean) {
+  const cfg = publishConfig(portOffset, pubOver);
+  const sub = new FeedSubscriber({ groups: groupsOf(cfg), staleAfterMs: 0 });
+  await sub.start();
+  cleanups.push(() => sub.stop());
+  const pub = new FeedPublisher({ publish: cfg, dropFilter });
+  await pub.start();
+  cleanups.push(() => pub.stop());
+  return { cfg, sub, pub };
+}
+
+/** Registers books, publishes a venue snapshot of each, then `events` random deltas spread over turns. */
+async function drive(pub: FeedPublisher, books: TestBook[], handles: number[], events: number, seed: number): Promise<void> {
+  const r = rng(seed);
+  const cs = new ChangeSet();
+  for (let e = 0; e < events; e++) {
+    const k = e % books.length;
+    randomChanges(r, books[k]!, cs, e % 17 === 0 ? 150 : 8, 300_000);
+    books[k]!.apply(cs, 1000 + e, T0 + e);
+    pub.publishDelta(handles[k]!, books[k]!, cs);
+    if (e % 5 === 4) await nextTurn();
+  }
+  await nextTurn();
+}
+
+function makeBooks(seed: number): TestBook[] {
+  const r = rng(seed);
+  return [
+    makeInstrument("bybit", "spot", "BTCUSDT", 2, 6),
+    makeInstrument("bybit", "linear", "BTCUSDT", 1, 3),
+    makeInstrument("bybit", "linear", "ETHUSDT", 2, 2),
+  ].map((inst) => {
+    const b = new TestBook(inst);
+    const s = randomBookSides(r, 120, 300_000);
+    b.load(s.bids, s.asks, 1, T0);
+    return b;
+  });
+}
+
+function identical(sub: FeedSubscriber, books: TestBook[]): boolean {
+  return books.every((b) => {
+    const sb = sub.book(b.instrument.instrumentId);
+    if (sb === undefined || !sb.valid || sb.instrSeq !== b.instrSeq) return false;
+    return JSON.stringify(levelsOf(sb)) === JSON.stringify(levelsOf(b));
+  });
+}
+
+describe("FeedPublisher → FeedSubscriber over loopback multicast", () => {
+  it("books are identical; definitions name them; counters add up; markets go to their own channel", async () => {
+    const { sub, pub } = await startPair(0);
+    const books = makeBooks(1);
+    const handles = books.map((b) => pub.register(b.instrument, b));
+    books.forEach((b, i) => pub.publishSnapshot(handles[i]!, b));
+    await drive(pub, books, handles, 400, 1);
+    await waitFor(() => identical(sub, books), 5000, "identical books");
+    for (const b of books) {
+      const sb = sub.book(b.instrument.instrumentId)!;
+      expect(sb.definition).toEqual(b.instrument);
+      expect(sb.venueSeq).toBe(b.venueSeq);
+      expect(sb.tsEventUs).toBe(b.tsEventUs);
+    }
+    expect(sub.counters.gaps).toBe(0);
+    expect(sub.counters.errors).toBe(0);
+    expect(pub.counters.sendErrors).toBe(0);
+    expect(pub.counters.datagrams).toBeGreaterThan(0);
+    await waitFor(() => sub.counters.datagrams === pub.counters.datagrams, 5000, "all datagrams received");
+    expect(sub.counters.bytes).toBe(pub.counters.bytes);
+    expect(sub.counters.messages).toBe(pub.counters.messages);
+    // several messages per datagram on average (packing)
+    expect(pub.counters.messages / pub.counters.datagrams).toBeGreaterThan(2);
+    const streams = sub.streamInfo().map((s) => [s.channelId, s.sessionId]);
+    expect(streams.sort()).toEqual([
+      [1, pub.sessionId],
+      [2, pub.sessionId],
+    ]);
+    expect(sub.recvBufferSizes().every((n) => n >= 8 * 1024 * 1024)).toBe(true);
+  });
+
+  it("dropped datagrams: the subscriber reports the gap, marks the books invalid, and is identical after the refresh", async () => {
+    const dropped: number[] = [];
+    let armed = false;
+    const dropFilter = (ch: number, seq: number) => {
+      if (armed && ch === 2 && dropped.length < 2) {
+        dropped.push(seq);
+        return true;
+      }
+      return false;
+    };
+    const { sub, pub } = await startPair(2, { snapshotIntervalMs: 0 }, dropFilter);
+    const gaps: GapEvent[] = [];
+    sub.on("gap", (e) => gaps.push(e));
+    const books = makeBooks(2);
+    const handles = books.map((b) => pub.register(b.instrument, b));
+    books.forEach((b, i) => pub.publishSnapshot(handles[i]!, b));
+    await drive(pub, books, handles, 60, 2);
+    await waitFor(() => identical(sub, books), 5000, "identical before the drop");
+    armed = true;
+    await drive(pub, books, handles, 60, 3);
+    armed = false;
+    await waitFor(() => gaps.length > 0, 5000, "gap event");
+    expect(pub.counters.droppedOnPurpose).toBe(2);
+    expect(gaps[0]!.channelId).toBe(2);
+    expect(gaps[0]!.expected).toBe(dropped[0]);
+    const linear = books.filter((b) => b.instrument.market === "linear");
+    const spot = books.filter((b) => b.instrument.market === "spot");
+    await drive(pub, books, handles, 3, 4); // traffic after the loss, still invalid
+    await waitFor(() => sub.counters.datagrams + pub.counters.droppedOnPurpose >= pub.counters.datagrams, 5000, "delivery");
+    for (const b of linear) expect(sub.book(b.instrument.instrumentId)!.valid).toBe(false);
+    for (const b of spot) expect(sub.book(b.instrument.instrumentId)!.valid).toBe(true); // other channel unaffected
+    pub.refreshAll(); // what the refresh timer does every snapshotIntervalMs
+    await waitFor(() => identical(sub, books), 5000, "identical after the refresh");
+    for (const b of linear) expect(sub.book(b.instrument.instrumentId)!.invalidations).toBe(1);
+  });
+
+  it("the refresh timer recovers a late joiner without any request", async () => {
+    const cfg = publishConfig(4, { snapshotIntervalMs: 100 });
+    const pub = new FeedPublisher({ publish: cfg });
+    await pub.start();
+    cleanups.push(() => pub.stop());
+    const books = makeBooks(3);
+    const handles = books.map((b) => pub.register(b.instrument, b));
+    books.forEach((b, i) => pub.publishSnapshot(handles[i]!, b));
+    await drive(pub, books, handles, 30, 5);
+    const late = new FeedSubscriber({ groups: groupsOf(cfg), staleAfterMs: 0 });
+    await late.start();
+    cleanups.push(() => late.stop());
+    await drive(pub, books, handles, 30, 6);
+    await waitFor(() => identical(late, books), 5000, "late joiner identical");
+    for (const b of books) expect(late.book(b.instrument.instrumentId)!.definition?.symbol).toBe(b.instrument.symbol);
+  });
+
+  it("a publisher restart is detected as a new session and books recover from its snapshots", async () => {
+    const cfg = publishConfig(6);
+    const sub = new FeedSubscriber({ groups: groupsOf(cfg), staleAfterMs: 0 });
+    await sub.start();
+    cleanups.push(() => sub.stop());
+    const sessions: SessionEvent[] = [];
+    sub.on("session", (e) => sessions.push(e));
+    const books = makeBooks(4);
+    const first = new FeedPublisher({ publish: cfg });
+    await first.start();
+    let handles = books.map((b) => first.register(b.instrument, b));
+    books.forEach((b, i) => first.publishSnapshot(handles[i]!, b));
+    await drive(first, books, handles, 20, 7);
+    await waitFor(() => identical(sub, books), 5000, "identical (first session)");
+    await first.stop();
+    await waitFor(() => sessions.filter((s) => s.kind === "ended").length === 2, 5000, "end of session on both channels");
+    for (const b of books) expect(sub.book(b.instrument.instrumentId)!.valid).toBe(false);
+
+    const second = new FeedPublisher({ publish: cfg });
+    expect(second.sessionId).not.toBe(first.sessionId);
+    await second.start();
+    cleanups.push(() => second.stop());
+    const fresh = makeBooks(5); // a restarted builder: new books, instrSeq from 1 again
+    handles = fresh.map((b) => second.register(b.instrument, b));
+    fresh.forEach((b, i) => second.publishSnapshot(handles[i]!, b));
+    await drive(second, fresh, handles, 20, 8);
+    await waitFor(() => identical(sub, fresh), 5000, "identical (second session)");
+    const restarted = sessions.filter((s) => s.kind === "restarted");
+    expect(restarted).toHaveLength(2);
+    expect(restarted.every((s) => s.sessionId === second.sessionId && s.previousSessionId === first.sessionId)).toBe(true);
+    expect(sub.counters.gaps).toBe(0);
+  });
+
+  it("idle channels get heartbeats carrying the next expected sequence", async () => {
+    const seen: number[] = [];
+    const { sub, pub } = await startPair(8, { heartbeatIntervalMs: 40 }, (ch, seq, bytes) => {
+      if (ch === 1 && bytes.byteLength === 32) seen.push(seq);
+      return false;
+    });
+    await waitFor(() => sub.counters.heartbeats >= 4, 5000, "heartbeats");
+    expect(seen.every((s) => s === 1)).toBe(true); // nothing sent yet: next expected is 1
+    expect(pub.counters.datagrams).toBeGreaterThanOrEqual(4);
+  });
+
+  it("several subscribers on one host receive the same group:port (address reuse)", async () => {
+    const { cfg, sub, pub } = await startPair(10);
+    const second = new FeedSubscriber({ groups: groupsOf(cfg), staleAfterMs: 0 });
+    await second.start();
+    cleanups.push(() => second.stop());
+    const books = makeBooks(6);
+    const handles = books.map((b) => pub.register(b.instrument, b));
+    books.forEach((b, i) => pub.publishSnapshot(handles[i]!, b));
+    await drive(pub, books, handles, 20, 9);
+    await waitFor(() => identical(sub, books) && identical(second, books), 5000, "both subscribers identical");
+  });
+
+  it("a silent stream is reported stale and its books invalid", async () => {
+    const cfg = publishConfig(12, { heartbeatIntervalMs: 0 });
+    const sub = new FeedSubscriber({ groups: groupsOf(cfg), staleAfterMs: 80 });
+    await sub.start();
+    cleanups.push(() => sub.stop());
+    const stale: number[] = [];
+    sub.on("stale", (e) => stale.push(e.channelId));
+    const pub = new FeedPublisher({ publish: cfg });
+    await pub.start();
+    cleanups.push(() => pub.stop());
+    const books = makeBooks(7);
+    const handles = books.map((b) => pub.register(b.instrument, b));
+    books.forEach((b, i) => pub.publishSnapshot(handles[i]!, b));
+    await nextTurn();
+    await waitFor(() => stale.length === 2, 5000, "stale events");
+    for (const b of books) expect(sub.book(b.instrument.instrumentId)!.valid).toBe(false);
+  });
+
+  it("refuses an interface that is not a local address, and non-multicast groups", async () => {
+    const bad = publishConfig(14);
+    const withIface = { ...bad, destinations: [{ ...bad.destinations[0]!, iface: "nonsense" }] };
+    await expect(new FeedPublisher({ publish: withIface }).start()).rejects.toThrow(/setMulticastInterface/);
+    const unicast = { ...bad, destinations: [{ ...bad.destinations[0]!, group: "127.0.0.1" }] };
+    expect(() => new FeedPublisher({ publish: unicast })).toThrow(/multicast/);
+  });
+
+  it("the drop filter sees each datagram's channel and first sequence number", async () => {
+    const seqs: [number, number][] = [];
+    const { pub } = await startPair(16, {}, (ch, seq, bytes) => {
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      expect(getU64(dv, 16)).toBe(seq);
+      seqs.push([ch, seq]);
+      return false;
+    });
+    const books = makeBooks(8);
+    const handles = books.map((b) => pub.register(b.instrument, b));
+    pub.flush();
+    expect(seqs).toEqual([
+      [1, 1],
+      [2, 1],
+    ]);
+    expect(handles).toEqual([0, 1, 2]);
+  });
+});
