@@ -1,0 +1,250 @@
+/**
+ * The simulator's true order book for one symbol: integer price mantissas in sorted arrays, a random-walk mid,
+ * bursts of level changes, levels entering and leaving any top-N window. Cold code (a test tool), kept simple.
+ * @module
+ */
+import { exponentOf, formatFixed, parseFixed } from "../core/fixed.ts";
+import type { MarketName } from "../core/types.ts";
+import type { Rng } from "./rng.ts";
+
+/** What the REST endpoint tells about a symbol and how the WebSocket prints its numbers. */
+export interface SymbolSpec {
+  readonly tickSize: string;
+  readonly lotSize: string;
+  /** Decimals printed for prices: linear prints priceScale decimals ("16493.50" at tick 0.10, shared/docs/bybit-v5.md §4.5). */
+  readonly priceDecimals: number;
+  /** Typical quantity of a level, in lots. */
+  readonly typicalLots: number;
+  /** Starting mid price. */
+  readonly mid: number;
+}
+
+/** Realistic defaults for common symbols (ticks from shared/docs/bybit-v5.md §1.3 examples where given). */
+export function defaultSpec(market: MarketName, symbol: string): SymbolSpec {
+  const s = symbol.toUpperCase();
+  if (market === "option") return { tickSize: "5", lotSize: "0.01", priceDecimals: 0, typicalLots: 500, mid: 1500 };
+  if (s.startsWith("BTC")) {
+    if (market === "spot") return { tickSize: "0.1", lotSize: "0.000001", priceDecimals: 1, typicalLots: 50_000, mid: 95_000 };
+    if (market === "inverse") return { tickSize: "0.50", lotSize: "1", priceDecimals: 2, typicalLots: 5_000, mid: 95_000 };
+    return { tickSize: "0.10", lotSize: "0.001", priceDecimals: 2, typicalLots: 500, mid: 95_000 };
+  }
+  if (s.startsWith("ETH")) {
+    if (market === "spot") return { tickSize: "0.01", lotSize: "0.00001", priceDecimals: 2, typicalLots: 200_000, mid: 3_500 };
+    if (market === "inverse") return { tickSize: "0.05", lotSize: "1", priceDecimals: 2, typicalLots: 3_000, mid: 3_500 };
+    return { tickSize: "0.01", lotSize: "0.01", priceDecimals: 2, typicalLots: 200, mid: 3_500 };
+  }
+  if (s.startsWith("XRP")) return { tickSize: "0.0001", lotSize: market === "spot" ? "0.01" : "1", priceDecimals: 4, typicalLots: market === "spot" ? 1_000_000 : 10_000, mid: 1.95 };
+  if (s.startsWith("SOL")) return { tickSize: "0.01", lotSize: market === "spot" ? "0.001" : "0.1", priceDecimals: 2, typicalLots: 100, mid: 200 };
+  // Anything else: a deterministic price level from the name.
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) >>> 0;
+  const mid = [0.5, 5, 50, 500][h % 4]!;
+  const tick = ["0.0001", "0.001", "0.01", "0.1"][h % 4]!;
+  return { tickSize: tick, lotSize: "0.1", priceDecimals: exponentOf(tick), typicalLots: 100, mid };
+}
+
+export class SimBook {
+  priceExp: number;
+  qtyExp: number;
+  /** Tick in price-mantissa units. */
+  tickM: number;
+  /** Bid prices, best (highest) first. */
+  bids: number[] = [];
+  /** Ask prices, best (lowest) first. */
+  asks: number[] = [];
+  readonly bidQty = new Map<number, number>();
+  readonly askQty = new Map<number, number>();
+
+  constructor(
+    public spec: SymbolSpec,
+    private readonly rng: Rng,
+    /** Levels kept per side: more than the deepest topic so windows have something to pull in. */
+    readonly levels: number,
+  ) {
+    this.priceExp = exponentOf(spec.tickSize);
+    this.qtyExp = exponentOf(spec.lotSize);
+    this.tickM = parseFixed(spec.tickSize, this.priceExp);
+    this.rebuild(spec.mid);
+  }
+
+  /** Fills both sides around `mid` with random gaps of 1–3 ticks. */
+  rebuild(mid: number): void {
+    this.bids = [];
+    this.asks = [];
+    this.bidQty.clear();
+    this.askQty.clear();
+    const midM = Math.round((mid * 10 ** this.priceExp) / this.tickM) * this.tickM;
+    let px = midM - this.tickM;
+    for (let i = 0; i < this.levels && px > 0; i++) {
+      this.bids.push(px);
+      this.bidQty.set(px, this.qty());
+      px -= this.tickM * this.rng.int(1, 3);
+    }
+    px = midM + this.tickM;
+    for (let i = 0; i < this.levels; i++) {
+      this.asks.push(px);
+      this.askQty.set(px, this.qty());
+      px += this.tickM * this.rng.int(1, 3);
+    }
+  }
+
+  /** Swaps the tick/lot; existing levels are re-expressed at the new exponents, or rebuilt when that is not exact. */
+  changeSpec(spec: SymbolSpec): void {
+    const oldPriceExp = this.priceExp;
+    const oldQtyExp = this.qtyExp;
+    const mid = this.bids.length > 0 ? this.bids[0]! / 10 ** oldPriceExp : spec.mid;
+    this.spec = spec;
+    this.priceExp = exponentOf(spec.tickSize);
+    this.qtyExp = exponentOf(spec.lotSize);
+    this.tickM = parseFixed(spec.tickSize, this.priceExp);
+    const pScale = 10 ** (this.priceExp - oldPriceExp);
+    const qScale = 10 ** (this.qtyExp - oldQtyExp);
+    const exact = (v: number, scale: number) => Number.isInteger(v * scale);
+    const ok =
+      this.bids.every((p) => exact(p, pScale) && (p * pScale) % this.tickM === 0 && exact(this.bidQty.get(p)!, qScale)) &&
+      this.asks.every((p) => exact(p, pScale) && (p * pScale) % this.tickM === 0 && exact(this.askQty.get(p)!, qScale));
+    if (!ok) {
+      this.rebuild(mid);
+      return;
+    }
+    const rescale = (side: number[], q: Map<number, number>) => {
+      const entries = side.map((p) => [p * pScale, Math.max(1, q.get(p)! * qScale)] as const);
+      q.clear();
+      for (const [p, v] of entries) q.set(p, v);
+      return entries.map((e) => e[0]);
+    };
+    this.bids = rescale(this.bids, this.bidQty);
+    this.asks = rescale(this.asks, this.askQty);
+  }
+
+  qty(): number {
+    const m = Math.round(Math.exp(this.rng.normal() * 1.2) * this.spec.typicalLots);
+    return Math.max(1, Math.min(m, 1e12));
+  }
+
+  /**
+   * One burst of `events` changes. The first always touches the best level, so every topic of the symbol (down to
+   * level 1) has something to publish; the rest mix size changes, new and removed levels and mid moves.
+   */
+  mutate(events: number): void {
+    const rng = this.rng;
+    const bestBid = rng.next() < 0.5;
+    const best = bestBid ? this.bids[0] : this.asks[0];
+    if (best !== undefined) {
+      const old = (bestBid ? this.bidQty : this.askQty).get(best)!;
+      const q = this.qty();
+      this.setSize(bestBid, 0, q === old ? old + 1 : q);
+    }
+    for (let e = 1; e < events; e++) {
+      const r = rng.next();
+      const bid = rng.next() < 0.5;
+      const side = bid ? this.bids : this.asks;
+      const rank = rng.next() < 0.8 ? rng.rank(6, side.length) : rng.int(0, side.length - 1);
+      if (r < 0.45) this.setSize(bid, rank, this.qty());
+      else if (r < 0.65) this.addNear(bid, rank);
+      else if (r < 0.85) this.removeAt(bid, rank);
+      else this.moveMid(rng.next() < 0.5);
+    }
+    this.refill();
+  }
+
+  private setSize(bid: boolean, rank: number, q: number): void {
+    const side = bid ? this.bids : this.asks;
+    if (rank >= side.length) return;
+    (bid ? this.bidQty : this.askQty).set(side[rank]!, q);
+  }
+
+  /** A new level one to a few ticks away from the level at `rank`, on the inside when there is room. */
+  private addNear(bid: boolean, rank: number): void {
+    const side = bid ? this.bids : this.asks;
+    const other = bid ? this.asks : this.bids;
+    if (side.length === 0) return;
+    const dir = bid ? 1 : -1;
+    let px = side[rank]! + dir * this.tickM * (rank === 0 ? 1 : -this.rng.int(1, 2));
+    if (rank === 0 && other.length > 0 && (bid ? px >= other[0]! : px <= other[0]!)) px = side[0]! - dir * this.tickM;
+    if (px <= 0) return;
+    this.insert(bid, px, this.qty());
+  }
+
+  private removeAt(bid: boolean, rank: number): void {
+    const side = bid ? this.bids : this.asks;
+    if (side.length <= 2 || rank >= side.length) return;
+    const [px] = side.splice(rank, 1);
+    (bid ? this.bidQty : this.askQty).delete(px!);
+  }
+
+  /** A trade through the best level of one side, then the other side steps in: the mid moves a tick or more. */
+  private moveMid(up: boolean): void {
+    const taken = up ? this.asks : this.bids;
+    if (taken.length <= 2) return;
+    const [px] = taken.splice(0, 1);
+    (up ? this.askQty : this.bidQty).delete(px!);
+    const newPx = up ? Math.min(this.bids[0]! + this.tickM, this.asks[0]! - this.tickM) : Math.max(this.asks[0]! - this.tickM, this.bids[0]! + this.tickM);
+    if (newPx > 0 && newPx !== this.bids[0] && newPx !== this.asks[0] && (up ? newPx < this.asks[0]! : newPx > this.bids[0]!)) {
+      this.insert(up, newPx, this.qty());
+    }
+  }
+
+  insert(bid: boolean, px: number, q: number): void {
+    const side = bid ? this.bids : this.asks;
+    const sizes = bid ? this.bidQty : this.askQty;
+    if (sizes.has(px)) {
+      sizes.set(px, q);
+      return;
+    }
+    // Binary search for the insertion point (bids descending, asks ascending).
+    let lo = 0;
+    let hi = side.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (bid ? side[mid]! > px : side[mid]! < px) lo = mid + 1;
+      else hi = mid;
+    }
+    side.splice(lo, 0, px);
+    sizes.set(px, q);
+  }
+
+  /** Keeps each side between `levels` and 1.25 × `levels` deep. */
+  private refill(): void {
+    for (const bid of [true, false]) {
+      const side = bid ? this.bids : this.asks;
+      const sizes = bid ? this.bidQty : this.askQty;
+      while (side.length < this.levels) {
+        const worst = side[side.length - 1]!;
+        const px = bid ? worst - this.tickM * this.rng.int(1, 3) : worst + this.tickM * this.rng.int(1, 3);
+        if (px <= 0) break;
+        side.push(px);
+        sizes.set(px, this.qty());
+      }
+      while (side.length > this.levels * 1.25) sizes.delete(side.pop()!);
+    }
+  }
+
+  /** Top `n` levels of a side as a price → qty map. */
+  window(bid: boolean, n: number): Map<number, number> {
+    const side = bid ? this.bids : this.asks;
+    const sizes = bid ? this.bidQty : this.askQty;
+    const out = new Map<number, number>();
+    for (let i = 0; i < n && i < side.length; i++) out.set(side[i]!, sizes.get(side[i]!)!);
+    return out;
+  }
+
+  formatPrice(m: number, market: MarketName): string {
+    return formatNumber(m, this.priceExp, Math.max(this.priceExp, this.spec.priceDecimals), market);
+  }
+
+  formatQty(m: number, market: MarketName): string {
+    return formatNumber(m, this.qtyExp, this.qtyExp, market);
+  }
+}
+
+/** Spot and option trim trailing zeros ("43724.1", "0.5"); linear/inverse print fixed decimals ("16493.50", "0.100"). */
+export function formatNumber(m: number, exp: number, decimals: number, market: MarketName): string {
+  let s = formatFixed(m, exp);
+  if (market === "spot" || market === "option") {
+    if (s.includes(".")) s = s.replace(/0+$/, "").replace(/\.$/, "");
+    return s;
+  }
+  if (decimals > exp) s = (exp === 0 ? s + "." : s) + "0".repeat(decimals - exp);
+  return s;
+}

@@ -1,0 +1,119 @@
+/** Test helpers: a book-keeping sink, condition waits, config for a simulator. */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BookUpdate } from "../../../src/core/book-update.ts";
+import { parseFixed } from "../../../src/core/fixed.ts";
+import type { BookState, Instrument, MarketName, StatusReason } from "../../../src/core/types.ts";
+import type { InstrumentOverride, VenueConfig } from "../../../src/config/types.ts";
+import type { BybitSim } from "../../../src/sim/bybit-sim.ts";
+import type { BookSink } from "../../../src/venues/venue.ts";
+
+export interface InvalidEvent {
+  index: number;
+  state: BookState;
+  reason: StatusReason;
+}
+
+/** Keeps a book per subscription the way the app's builder would (snapshot replaces, qty 0 deletes). */
+export class RecordingSink implements BookSink {
+  readonly bids: Map<number, number>[] = [];
+  readonly asks: Map<number, number>[] = [];
+  readonly invalid: InvalidEvent[] = [];
+  readonly changed: { index: number; instrument: Instrument }[] = [];
+  readonly updates: number[] = [];
+  readonly snapshots: number[] = [];
+  /** Deltas before any snapshot would be a bug in the adapter. */
+  deltaWithoutBook = 0;
+  lastU: number[] = [];
+
+  constructor(public instruments: Instrument[]) {
+    for (let i = 0; i < instruments.length; i++) {
+      this.updates.push(0);
+      this.snapshots.push(0);
+    }
+  }
+
+  onBookUpdate(index: number, u: BookUpdate): void {
+    this.updates[index] = (this.updates[index] ?? 0) + 1;
+    if (u.isSnapshot) {
+      this.snapshots[index] = (this.snapshots[index] ?? 0) + 1;
+      this.bids[index] = new Map();
+      this.asks[index] = new Map();
+    } else if (!this.bids[index]) {
+      this.deltaWithoutBook++;
+      return;
+    }
+    const b = this.bids[index]!;
+    const a = this.asks[index]!;
+    for (let i = 0; i < u.bidCount; i++) if (u.bidQty[i] === 0) b.delete(u.bidPx[i]!); else b.set(u.bidPx[i]!, u.bidQty[i]!);
+    for (let i = 0; i < u.askCount; i++) if (u.askQty[i] === 0) a.delete(u.askPx[i]!); else a.set(u.askPx[i]!, u.askQty[i]!);
+    this.lastU[index] = u.venueSeq;
+  }
+
+  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
+    this.invalid.push({ index, state, reason });
+  }
+
+  onInstrumentChanged(index: number, instrument: Instrument): void {
+    this.changed.push({ index, instrument });
+    this.instruments[index] = instrument;
+    delete this.bids[index];
+    delete this.asks[index];
+  }
+
+  /** The sim's book for the subscription, converted with the instrument's exponents. */
+  expected(sim: BybitSim, index: number, depth?: number): { bids: Map<number, number>; asks: Map<number, number>; u: number } {
+    const inst = this.instruments[index]!;
+    const b = sim.book(inst.market, inst.symbol, depth);
+    const conv = (m: Map<string, string>) => {
+      const out = new Map<number, number>();
+      for (const [p, q] of m) out.set(parseFixed(p, inst.priceExp), parseFixed(q, inst.qtyExp));
+      return out;
+    };
+    return { bids: conv(b.bids), asks: conv(b.asks), u: b.u };
+  }
+
+  matches(sim: BybitSim, index: number, depth?: number): boolean {
+    const e = this.expected(sim, index, depth);
+    return this.lastU[index] === e.u && sameMap(this.bids[index], e.bids) && sameMap(this.asks[index], e.asks);
+  }
+}
+
+export function sameMap(a: Map<number, number> | undefined, b: Map<number, number>): boolean {
+  if (!a || a.size !== b.size) return false;
+  for (const [k, v] of b) if (a.get(k) !== v) return false;
+  return true;
+}
+
+/** Awaits a condition, checking on every macrotask turn, bounded by a timeout (never a fixed sleep). */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+export function tempCachePath(): string {
+  return join(mkdtempSync(join(tmpdir(), "feeder-bybit-")), "instruments.json");
+}
+
+export function venueConfig(
+  sim: { wsUrl: string; restUrl: string },
+  markets: { market: MarketName; depth: number; symbols: string[] }[],
+  extra: { cachePath?: string; overrides?: Map<string, InstrumentOverride>; restUrl?: string } = {},
+): VenueConfig {
+  return {
+    venue: "bybit",
+    wsUrl: sim.wsUrl,
+    restUrl: extra.restUrl ?? sim.restUrl,
+    instrumentCachePath: extra.cachePath ?? tempCachePath(),
+    markets,
+    overrides: extra.overrides ?? new Map(),
+  };
+}
+
+export function subsOf(markets: { market: MarketName; depth: number; symbols: string[] }[]) {
+  return markets.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol, depth: m.depth })));
+}
