@@ -37,8 +37,8 @@ export const PKT_FLAGS_KNOWN = PKT_FLAG_SESSION_START | PKT_FLAG_END_OF_SESSION 
 export const DEFAULT_MAX_DATAGRAM_BYTES = 1400;
 /** Smallest configurable maximum: a header plus one delta message with one level per side. */
 export const MIN_MAX_DATAGRAM_BYTES = 256;
-/** pktLength is a u16, and 65507 is the IPv4 UDP payload limit. */
-export const ABS_MAX_DATAGRAM_BYTES = 65504;
+/** The IPv4 UDP payload limit (pktLength is a u16). The packer uses the multiple of 8 at or below the configured maximum. */
+export const ABS_MAX_DATAGRAM_BYTES = 65507;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Message header (8 B)

@@ -1,0 +1,216 @@
+/**
+ * `feeder listen`: joins the feed's multicast groups and shows a live top-of-book table (gaps, latency from the
+ * packet's send time to receive), or prints every update as one JSON object per line (--format ndjson).
+ * @module
+ */
+import { loadConfigFile } from "../../config/load.ts";
+import { BOOK_STATE_NAMES } from "../../core/types.ts";
+import { isMulticastV4 } from "../../net/multicast.ts";
+import { FeedSubscriber, type GroupSpec, type UpdateEvent } from "../../subscriber/feed-subscriber.ts";
+import { formatDecimal, updateRecord } from "../../subscriber/format.ts";
+import type { SubscriberBook } from "../../subscriber/subscriber-book.ts";
+import { ABS_MAX_DATAGRAM_BYTES } from "../../wire/layout.ts";
+import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
+
+const DEFAULT_GROUP = "239.255.0.1";
+const DEFAULT_PORT = 31001;
+const DEFAULT_DEPTH = 5;
+const TTY_REDRAW_MS = 250;
+const PLAIN_REDRAW_MS = 1000;
+/** Latency samples kept per book for p50/p99 (a ring of the most recent ones). */
+const LATENCY_SAMPLES = 1024;
+
+interface Row {
+  book: SubscriberBook;
+  updatesSinceDraw: number;
+  updatesPerSec: number;
+  latencies: Float64Array;
+  latencyCount: number;
+  latencyNext: number;
+}
+
+export const listenCommand: CommandSpec = {
+  name: "listen",
+  summary: "join the multicast feed and show live books (table) or print every update (ndjson)",
+  help: [
+    "Options:",
+    "  -c, --config FILE    join every destination of the configuration's [publish] section",
+    "  -g, --group G[:P]    multicast group to join (repeatable; default 239.255.0.1:31001 without --config)",
+    "  -p, --port N         port for --group entries without one",
+    "      --iface ADDR     local interface to join on (default 127.0.0.1, or each destination's interface)",
+    "  -f, --format F       table (default) | ndjson",
+    "  -d, --depth N        levels per side in ndjson records (default 5)",
+    "      --duration S     exit after S seconds",
+    "  -n, --count N        exit after N updates",
+    "",
+    "Table columns: instrument, publisher state, valid (identical to the publisher's book since the last",
+    "snapshot), best bid qty@px, best ask px@qty, updates/s, invalidations (gaps), latency p50/p99 in µs",
+    "(packet send time → receive; across hosts this includes the clock offset).",
+    "NDJSON: one object per update (type \"update\") and per gap/session/stale/error event (type = event);",
+    "timestamps are integer µs since the epoch, prices and quantities exact decimal strings.",
+    "",
+    "Examples:",
+    "  feeder listen -c config/feeder.toml",
+    "  feeder listen -g 239.255.0.2:31002 -f ndjson -d 10 -n 100",
+  ].join("\n"),
+  options: {
+    config: { type: "string", short: "c" },
+    group: { type: "string", short: "g", multiple: true },
+    port: { type: "string", short: "p" },
+    iface: { type: "string" },
+    format: { type: "string", short: "f" },
+    depth: { type: "string", short: "d" },
+    duration: { type: "string" },
+    count: { type: "string", short: "n" },
+  },
+  run: runListen,
+};
+
+function positiveInt(v: unknown, name: string, fallback: number | undefined): number | undefined {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (typeof v !== "string" || !Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramBytes: number } {
+  const v = ctx.values;
+  const iface = typeof v.iface === "string" ? v.iface : undefined;
+  const port = positiveInt(v.port, "port", undefined);
+  const groups: GroupSpec[] = [];
+  let maxDatagramBytes = ABS_MAX_DATAGRAM_BYTES;
+  if (typeof v.config === "string") {
+    const config = loadConfigFile(v.config);
+    maxDatagramBytes = config.publish.maxDatagramBytes;
+    for (const d of config.publish.destinations) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
+  }
+  const given = Array.isArray(v.group) ? (v.group as string[]) : [];
+  for (const entry of given) {
+    const m = /^([^:]+)(?::(\d+))?$/.exec(entry);
+    const p = m?.[2] !== undefined ? Number(m[2]) : port;
+    if (m === null || p === undefined) throw new UsageError(`--group ${entry}: give a port (G:P or --port)`);
+    groups.push({ group: m[1]!, port: p, iface: iface ?? "127.0.0.1" });
+  }
+  if (groups.length === 0) groups.push({ group: DEFAULT_GROUP, port: port ?? DEFAULT_PORT, iface: iface ?? "127.0.0.1" });
+  for (const g of groups) {
+    if (!isMulticastV4(g.group)) throw new UsageError(`${g.group} is not an IPv4 multicast group`);
+    if (!(g.port > 0 && g.port < 65536)) throw new UsageError(`port ${g.port} out of range`);
+  }
+  // The same group:port twice (e.g. config plus --group) would deliver every datagram twice.
+  const seen = new Set<string>();
+  return {
+    groups: groups.filter((g) => {
+      const key = `${g.group}:${g.port}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    }),
+    maxDatagramBytes,
+  };
+}
+
+async function runListen(ctx: CommandContext): Promise<number> {
+  const v = ctx.values;
+  const format = v.format === undefined ? "table" : v.format;
+  if (format !== "table" && format !== "ndjson") throw new UsageError(`--format must be table or ndjson, got ${JSON.stringify(format)}`);
+  const depth = positiveInt(v.depth, "depth", DEFAULT_DEPTH)!;
+  const count = positiveInt(v.count, "count", undefined);
+  const durationS = v.duration === undefined ? undefined : Number(v.duration);
+  if (durationS !== undefined && !(durationS > 0)) throw new UsageError(`--duration must be a positive number of seconds`);
+  const { groups, maxDatagramBytes } = resolveGroups(ctx);
+
+  const sub = new FeedSubscriber({ groups, maxDatagramBytes });
+  const rows = new Map<number, Row>();
+  let updates = 0;
+  let finish: (why: string) => void = () => {};
+  const done = new Promise<string>((resolve) => (finish = resolve));
+  const ndjson = format === "ndjson";
+
+  sub.on("update", (e: UpdateEvent) => {
+    if (count !== undefined && updates >= count) return;
+    updates++;
+    if (ndjson) {
+      ctx.out(JSON.stringify(updateRecord(e, depth)));
+    } else {
+      let row = rows.get(e.book.instrumentId);
+      if (row === undefined) {
+        row = { book: e.book, updatesSinceDraw: 0, updatesPerSec: 0, latencies: new Float64Array(LATENCY_SAMPLES), latencyCount: 0, latencyNext: 0 };
+        rows.set(e.book.instrumentId, row);
+      }
+      row.updatesSinceDraw++;
+      row.latencies[row.latencyNext] = e.latencyUs;
+      row.latencyNext = (row.latencyNext + 1) % LATENCY_SAMPLES;
+      if (row.latencyCount < LATENCY_SAMPLES) row.latencyCount++;
+    }
+    if (count !== undefined && updates >= count) finish("count");
+  });
+  if (ndjson) {
+    sub.on("gap", (e) => ctx.out(JSON.stringify({ type: "gap", ...e })));
+    sub.on("session", (e) => ctx.out(JSON.stringify({ type: "session", ...e })));
+    sub.on("stale", (e) => ctx.out(JSON.stringify({ type: "stale", ...e })));
+    sub.on("error", (e) => ctx.out(JSON.stringify({ type: "error", message: e.error.message, from: e.from })));
+  } else {
+    sub.on("session", (e) => ctx.log.info(`session ${e.kind}`, { channelId: e.channelId, sourceId: e.sourceId, sessionId: e.sessionId }));
+    sub.on("gap", (e) => ctx.log.warn("gap", { channelId: e.channelId, sourceId: e.sourceId, expected: e.expected, got: e.got }));
+  }
+
+  await sub.start();
+  ctx.log.info("listening", { groups: groups.map((g) => `${g.group}:${g.port}@${g.iface}`), format });
+
+  const tty = !ndjson && process.stdout.isTTY === true;
+  let lastDrawMs = Date.now();
+  const draw = () => {
+    const nowMs = Date.now();
+    const elapsedS = Math.max(0.001, (nowMs - lastDrawMs) / 1000);
+    lastDrawMs = nowMs;
+    for (const row of rows.values()) {
+      row.updatesPerSec = row.updatesSinceDraw / elapsedS;
+      row.updatesSinceDraw = 0;
+    }
+    const table = renderTable([...rows.values()], sub);
+    ctx.out(tty ? "\x1b[H\x1b[J" + table : table + "\n");
+  };
+  const timer = ndjson ? undefined : setInterval(draw, tty ? TTY_REDRAW_MS : PLAIN_REDRAW_MS);
+  const durationTimer = durationS === undefined ? undefined : setTimeout(() => finish("duration"), durationS * 1000);
+  await Promise.race([done, ctx.stopSignal]);
+  if (timer !== undefined) clearInterval(timer);
+  if (durationTimer !== undefined) clearTimeout(durationTimer);
+  await sub.stop();
+  if (!ndjson) draw();
+  return 0;
+}
+
+function percentile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+function renderTable(rows: Row[], sub: FeedSubscriber): string {
+  const header = ["INSTRUMENT", "STATE", "VALID", "BID QTY@PX", "ASK PX@QTY", "UPD/S", "GAPS", "LAT p50/p99 µs"];
+  const lines: string[][] = [header];
+  rows.sort((a, b) => a.book.instrument.symbol.localeCompare(b.book.instrument.symbol) || a.book.instrumentId - b.book.instrumentId);
+  for (const row of rows) {
+    const b = row.book;
+    const i = b.instrument;
+    const lat = row.latencies.slice(0, row.latencyCount).sort();
+    const bid = b.bidCount > 0 ? `${formatDecimal(b.bidQtyAt(0), i.qtyExp)}@${formatDecimal(b.bidPriceAt(0), i.priceExp)}` : "-";
+    const ask = b.askCount > 0 ? `${formatDecimal(b.askPriceAt(0), i.priceExp)}@${formatDecimal(b.askQtyAt(0), i.qtyExp)}` : "-";
+    lines.push([
+      `${i.venue} ${i.market} ${i.symbol}`,
+      BOOK_STATE_NAMES[b.state] ?? String(b.state),
+      b.valid ? "yes" : "NO",
+      bid,
+      ask,
+      row.updatesPerSec.toFixed(1),
+      String(b.invalidations),
+      lat.length === 0 ? "-" : `${Math.round(percentile(lat, 0.5))}/${Math.round(percentile(lat, 0.99))}`,
+    ]);
+  }
+  const widths = header.map((_, c) => Math.max(...lines.map((l) => l[c]!.length)));
+  const body = lines.map((l) => l.map((cell, c) => (c >= 3 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd());
+  const c = sub.counters;
+  body.push(
+    `datagrams ${c.datagrams}  messages ${c.messages}  heartbeats ${c.heartbeats}  gaps ${c.gaps} (lost ${c.lostMessages})  errors ${c.errors}  books ${rows.length}`,
+  );
+  return body.join("\n");
+}

@@ -1,0 +1,90 @@
+/** `feeder listen` end to end over loopback multicast (group 239.255.43.1, ports private to this file). */
+import { afterEach, describe, expect, it } from "vitest";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import type { PublishConfig } from "../../src/config/types.ts";
+import { listenCommand } from "../../src/cli/commands/listen.ts";
+import type { CommandContext } from "../../src/cli/command.ts";
+import { FeedPublisher } from "../../src/net/feed-publisher.ts";
+import { makeInstrument, TestBook } from "../wire/helpers.ts";
+
+const PORT = 43000 + Math.floor(Math.random() * 900) * 2;
+const GROUP = "239.255.43.1";
+const T0 = 1_764_000_000_000_000;
+
+function ctxFor(values: CommandContext["values"], lines: string[], stop = new Promise<string>(() => {})): CommandContext {
+  return { values, positionals: [], log: silentLogger, out: (t) => lines.push(t), stopSignal: stop };
+}
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (stops.length > 0) await stops.pop()!();
+});
+
+async function startPublisher(port: number): Promise<{ pub: FeedPublisher; book: TestBook; handle: number }> {
+  const publish: PublishConfig = {
+    maxDatagramBytes: 1400,
+    heartbeatIntervalMs: 1000,
+    snapshotIntervalMs: 20, // the listener joins at some point; refreshes make sure it sees books
+    snapshotDepth: 0,
+    destinations: [{ name: "t", group: GROUP, port, iface: "127.0.0.1", ttl: 1, channelId: 9, match: { venue: "*", market: "*", symbols: ["*"] } }],
+  };
+  const pub = new FeedPublisher({ publish });
+  await pub.start();
+  stops.push(() => pub.stop());
+  const book = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
+  book.load([[302472, 1500], [302470, 20]], [[302473, 250], [302480, 1]], 77, T0);
+  const handle = pub.register(book.instrument, book);
+  pub.publishSnapshot(handle, book);
+  return { pub, book, handle };
+}
+
+describe("feeder listen", () => {
+  it("--format ndjson prints one JSON object per update with names, sequences, timestamps and decimal levels", async () => {
+    const { pub, book, handle } = await startPublisher(PORT);
+    const lines: string[] = [];
+    const running = listenCommand.run(ctxFor({ group: [`${GROUP}:${PORT}`], format: "ndjson", depth: "1", count: "5", duration: "10" }, lines));
+    const cs = new ChangeSet();
+    const ticker = setInterval(() => {
+      cs.clear();
+      cs.addBid(302472, 1000 + book.instrSeq);
+      book.apply(cs, book.venueSeq + 1, T0 + book.instrSeq);
+      pub.publishDelta(handle, book, cs);
+    }, 5);
+    const code = await running;
+    clearInterval(ticker);
+    expect(code).toBe(0);
+    const updates = lines.map((l) => JSON.parse(l)).filter((o) => o.type === "update");
+    expect(updates).toHaveLength(5);
+    const snap = updates.find((u) => u.kind === "snapshot" && u.valid);
+    expect(snap).toBeDefined();
+    const last = updates.at(-1)!;
+    expect(last).toMatchObject({ venue: "bybit", market: "linear", symbol: "BTCUSDT", channelId: 9, state: "live" });
+    expect(typeof last.instrSeq).toBe("number");
+    expect(typeof last.venueSeq).toBe("number");
+    expect(last.tsExchangeUs).toBeGreaterThanOrEqual(T0);
+    expect(last.bids).toHaveLength(1);
+    expect(last.bids[0][0]).toBe("30247.2");
+    expect(last.asks).toEqual([["30247.3", "0.250"]]);
+    expect(lines.some((l) => JSON.parse(l).type === "session")).toBe(true);
+  });
+
+  it("table format prints the top of book with state, validity and counters, and exits on --duration", async () => {
+    await startPublisher(PORT + 1);
+    const lines: string[] = [];
+    const code = await listenCommand.run(ctxFor({ group: [GROUP], port: String(PORT + 1), duration: "1.2" }, lines));
+    expect(code).toBe(0);
+    const last = lines.at(-1)!;
+    expect(last).toMatch(/INSTRUMENT\s+STATE\s+VALID/);
+    expect(last).toMatch(/bybit linear BTCUSDT\s+live\s+yes\s+1\.500@30247\.2\s+30247\.3@0\.250/);
+    expect(last).toMatch(/datagrams \d+/);
+  });
+
+  it("rejects bad options as usage errors", async () => {
+    const lines: string[] = [];
+    await expect(listenCommand.run(ctxFor({ format: "xml" }, lines))).rejects.toThrow(/--format/);
+    await expect(listenCommand.run(ctxFor({ group: ["10.0.0.1:5000"] }, lines))).rejects.toThrow(/multicast/);
+    await expect(listenCommand.run(ctxFor({ group: ["239.255.43.9"] }, lines))).rejects.toThrow(/port/);
+    await expect(listenCommand.run(ctxFor({ depth: "-1" }, lines))).rejects.toThrow(/--depth/);
+  });
+});
