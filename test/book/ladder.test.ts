@@ -89,6 +89,11 @@ describe("Ladder", () => {
     const asks = new Ladder(Side.ASK);
     asks.loadSorted(f64([60, 51, 51]), f64([1, 2, 3]), 3); // bids-order input on the ask side
     expect(levels(asks)).toEqual([[51, 3], [60, 1]]);
+    // in order except for an adjacent duplicate: still one level per price
+    asks.loadSorted(f64([51, 52, 52, 53]), f64([1, 2, 5, 3]), 4);
+    expect(levels(asks)).toEqual([[51, 1], [52, 5], [53, 3]]);
+    bids.loadSorted(f64([50, 50]), f64([1, 2]), 2);
+    expect(levels(bids)).toEqual([[50, 2]]);
   });
 
   it("TC7: only the first n input levels are used", () => {

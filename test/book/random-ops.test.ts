@@ -1,0 +1,337 @@
+/**
+ * Randomized differential test: the builder against the reference model (sorted decimal strings) over
+ * 30k–100k messages and ≥ 180k level operations per seed, three seeds per profile: realistic dense books, deep books (1000 levels per side),
+ * thin books with huge gaps, and prices at the extremes (0 … 2^53 − 1) that jump far.
+ * After every message: result, state, reason, instrSeq, counters, counts, best levels and the change set.
+ * After every snapshot, every max(16, levels/8) messages and at the end: every level of both sides.
+ */
+import { describe, expect, it } from "vitest";
+import { ApplyResult, BookBuilder } from "../../src/book/book-builder.ts";
+import { BookUpdate } from "../../src/core/book-update.ts";
+import { formatFixed, MAX_MANTISSA } from "../../src/core/fixed.ts";
+import { BookState, StatusReason } from "../../src/core/types.ts";
+import {
+  diffChanges,
+  diffFull,
+  diffTop,
+  fillUpdate,
+  ReferenceBook,
+  type RefLevel,
+  testInstrument,
+} from "./reference-book.ts";
+
+/** Full compare at least this often; deep books every levels/8 messages (each full compare formats every level). */
+const FULL_EVERY_MIN = 16;
+/** Every seed of every profile applies at least this many level operations (insert / replace / delete). */
+const MIN_LEVEL_OPS_PER_SEED = 100_000;
+
+interface Profile {
+  name: string;
+  /** Messages per seed: 100k where the reference model is cheap, fewer for deep books (still > 100k level ops). */
+  messages: number;
+  priceExp: number;
+  qtyExp: number;
+  /** Levels per side in snapshots: [min, max]; deltas trim the worst levels beyond max. */
+  depth: [number, number];
+  /** Max levels per delta message. */
+  maxPerMsg: number;
+  /** Ticks between neighbouring new levels. */
+  gap: (r: Rng) => number;
+  /** Centre of a new snapshot; `far` asks for a jump anywhere in the profile's range. */
+  mid: (r: Rng, current: number, far: boolean) => number;
+  maxQty: number;
+}
+
+/** mulberry32 with a 53-bit float helper. */
+class Rng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = seed >>> 0;
+  }
+  u32(): number {
+    this.s = (this.s + 0x6d2b79f5) >>> 0;
+    let t = this.s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+  float(): number {
+    return ((this.u32() >>> 5) * 67108864 + (this.u32() >>> 6)) / 9007199254740992;
+  }
+  /** Integer in [lo, hi]. */
+  int(lo: number, hi: number): number {
+    return Math.min(hi, lo + Math.floor(this.float() * (hi - lo + 1)));
+  }
+  chance(p: number): boolean {
+    return this.float() < p;
+  }
+  /** Log-uniform integer in [1, max]. */
+  logInt(max: number): number {
+    return Math.max(1, Math.min(max, Math.floor(Math.exp(this.float() * Math.log(max)))));
+  }
+}
+
+const PROFILES: Profile[] = [
+  {
+    name: "dense (XRP-like, tick 0.0001)",
+    messages: 60_000,
+    priceExp: 4,
+    qtyExp: 0,
+    depth: [20, 500],
+    maxPerMsg: 25,
+    gap: (r) => (r.chance(0.8) ? 1 : r.int(2, 5)),
+    mid: (r, cur, far) => (far ? r.int(100, 10_000_000) : Math.max(1000, cur + r.int(-500, 500))),
+    maxQty: 10_000_000,
+  },
+  {
+    name: "deep (1000 levels per side, tick 0.1)",
+    messages: 30_000,
+    priceExp: 1,
+    qtyExp: 3,
+    depth: [900, 1000],
+    maxPerMsg: 30,
+    gap: (r) => (r.chance(0.6) ? 1 : r.int(2, 40)),
+    mid: (r, cur, far) => (far ? r.int(100_000, 100_000_000_000) : Math.max(100_000, cur + r.int(-5000, 5000))),
+    maxQty: 1e12,
+  },
+  {
+    name: "thin with wide gaps (up to 10^12 ticks)",
+    messages: 100_000,
+    priceExp: 8,
+    qtyExp: 8,
+    depth: [1, 8],
+    maxPerMsg: 6,
+    gap: (r) => r.logInt(1e12),
+    mid: (r, cur, far) => (far ? r.int(2e12, MAX_MANTISSA - 2e12) : Math.min(MAX_MANTISSA - 2e13, Math.max(2e13, cur + r.int(-1e12, 1e12)))),
+    maxQty: MAX_MANTISSA,
+  },
+  {
+    name: "extreme prices (near 0 and near 2^53, far jumps)",
+    messages: 100_000,
+    priceExp: 8,
+    qtyExp: 2,
+    depth: [1, 200],
+    maxPerMsg: 12,
+    gap: (r) => (r.chance(0.5) ? 1 : r.logInt(1e6)),
+    mid: (r, cur, far) => {
+      if (!far) return cur;
+      const k = r.int(0, 2);
+      return k === 0 ? r.int(0, 5000) : k === 1 ? MAX_MANTISSA - r.int(0, 5000) : r.int(0, MAX_MANTISSA);
+    },
+    maxQty: MAX_MANTISSA,
+  },
+];
+
+const SEEDS = [1, 2, 3];
+
+/** Generates messages as decimal strings, choosing prices from the current book so most deltas stay uncrossed. */
+class Generator {
+  mid = 0;
+  bids: RefLevel[] = [];
+  asks: RefLevel[] = [];
+  constructor(
+    readonly r: Rng,
+    readonly p: Profile,
+    readonly book: BookBuilder,
+  ) {
+    this.mid = p.mid(r, 0, true);
+  }
+
+  px(m: number): string {
+    const s = formatFixed(Math.min(m, MAX_MANTISSA), this.p.priceExp);
+    // Venues pad to display precision: trailing zeros beyond the exponent must be accepted.
+    if (this.r.chance(0.1)) return s.includes(".") ? s + "00" : s + ".0";
+    return s;
+  }
+  qty(m: number): string {
+    return formatFixed(m, this.p.qtyExp);
+  }
+  randQty(): number {
+    return this.r.chance(0.02) ? this.p.maxQty : this.r.logInt(this.p.maxQty);
+  }
+  /** Rank biased to the top of the book. */
+  rank(count: number): number {
+    const f = this.r.float();
+    return Math.min(count - 1, Math.floor(count * f * f * f));
+  }
+
+  snapshot(far: boolean): void {
+    const r = this.r;
+    const p = this.p;
+    this.mid = Math.min(MAX_MANTISSA - 1, Math.max(1, p.mid(r, this.mid, far)));
+    this.bids = [];
+    this.asks = [];
+    const nb = r.int(p.depth[0], p.depth[1]);
+    const na = r.int(p.depth[0], p.depth[1]);
+    let px = this.mid - r.int(0, 2);
+    for (let i = 0; i < nb && px >= 0; i++) {
+      this.bids.push([this.px(px), this.qty(this.randQty())]);
+      px -= p.gap(r);
+    }
+    px = this.mid + r.int(1, 3);
+    for (let i = 0; i < na && px <= MAX_MANTISSA; i++) {
+      this.asks.push([this.px(px), this.qty(this.randQty())]);
+      px += p.gap(r);
+    }
+    if (r.chance(0.02)) this.asks.push([this.px(this.mid + 1_000_000), "0"]); // qty 0 in a snapshot: skipped
+    if (r.chance(0.02) && this.asks.length > 2) {
+      // best-first but with an adjacent duplicate price: must not become two levels
+      const i = r.int(0, this.asks.length - 2);
+      this.asks.splice(i + 1, 0, [this.asks[i]![0], this.qty(this.randQty())]);
+    }
+    if (r.chance(0.03)) {
+      // unsorted with a duplicate: exercises the set() fallback of loadSorted
+      this.bids.reverse();
+      if (this.bids.length > 1) this.bids.push([this.bids[0]![0], this.qty(this.randQty())]);
+    }
+  }
+
+  delta(): void {
+    const r = this.r;
+    const p = this.p;
+    const b = this.book;
+    this.bids = [];
+    this.asks = [];
+    if (r.chance(0.01) && b.askCount > 1 && b.bidCount > 0) return this.sweep();
+    // Conservative limits so no insert crosses: bids stay below every ask that exists or is inserted.
+    let bidLimit = b.askCount > 0 ? b.askPriceAt(0) - 1 : MAX_MANTISSA;
+    let askLimit = b.bidCount > 0 ? b.bidPriceAt(0) + 1 : 0;
+    const n = 1 + Math.floor(r.float() * r.float() * p.maxPerMsg);
+    for (let k = 0; k < n; k++) {
+      const isBid = r.chance(0.5);
+      const count = isBid ? b.bidCount : b.askCount;
+      const priceAt = (i: number) => (isBid ? b.bidPriceAt(i) : b.askPriceAt(i));
+      const qtyAt = (i: number) => (isBid ? b.bidQtyAt(i) : b.askQtyAt(i));
+      const out = isBid ? this.bids : this.asks;
+      const op = r.float();
+      if (count > 0 && op < 0.3) {
+        const i = this.rank(count);
+        out.push([this.px(priceAt(i)), this.qty(r.chance(0.05) ? qtyAt(i) : this.randQty())]); // sometimes unchanged
+      } else if (count > 0 && op < 0.5) {
+        out.push([this.px(priceAt(this.rank(count))), "0"]);
+      } else if (op < 0.55) {
+        // delete of a level that is (very likely) absent
+        const base = count > 0 ? priceAt(count - 1) : this.mid;
+        const px = isBid ? base - p.gap(r) * 3 - 1 : base + p.gap(r) * 3 + 1;
+        if (px >= 0 && px <= MAX_MANTISSA) out.push([this.px(px), r.chance(0.5) ? "0" : "0.000"]);
+      } else {
+        // insert: near the top (possibly a new best), or beyond the worst level
+        const deep = op > 0.9 && count > 0;
+        const ref = deep ? priceAt(count - 1) : count > 0 ? priceAt(0) : this.mid;
+        const off = deep ? p.gap(r) : r.int(-3, 1) * p.gap(r);
+        let px = isBid ? ref - off : ref + off;
+        if (isBid) px = Math.min(px, bidLimit);
+        else px = Math.max(px, askLimit);
+        if (px < 0 || px > MAX_MANTISSA || (isBid && px < 0) || (!isBid && px > MAX_MANTISSA)) continue;
+        out.push([this.px(px), this.qty(this.randQty())]);
+        if (isBid) askLimit = Math.max(askLimit, px + 1);
+        else bidLimit = Math.min(bidLimit, px - 1);
+      }
+    }
+    // Depth limit, as venues do: delete the worst levels beyond the profile's depth.
+    for (const isBid of [true, false]) {
+      const count = isBid ? b.bidCount : b.askCount;
+      const out = isBid ? this.bids : this.asks;
+      for (let i = count - 1; i >= p.depth[1]; i--) out.push([this.px(isBid ? b.bidPriceAt(i) : b.askPriceAt(i)), "0"]);
+    }
+    if (r.chance(0.0005)) {
+      // an inconsistent venue: a bid at or above the best ask
+      if (b.askCount > 0) this.bids.push([this.px(b.askPriceAt(0) + r.int(0, 2)), "1"]);
+    }
+  }
+
+  /** The price moves: the best k asks are taken out and bids appear in the gap they leave. */
+  private sweep(): void {
+    const r = this.r;
+    const b = this.book;
+    const k = r.int(1, Math.min(10, b.askCount - 1));
+    for (let i = 0; i < k; i++) this.asks.push([this.px(b.askPriceAt(i)), "0"]);
+    const newBestAsk = b.askPriceAt(k);
+    let px = b.bidPriceAt(0) + 1;
+    for (let i = 0; i < k && px < newBestAsk; i++) {
+      this.bids.push([this.px(px), this.qty(this.randQty())]);
+      px += this.p.gap(r);
+    }
+  }
+}
+
+function resultName(r: ApplyResult): string {
+  return r === ApplyResult.APPLIED ? "applied" : r === ApplyResult.CROSSED ? "crossed" : "ignored";
+}
+
+function run(p: Profile, seed: number) {
+  const instr = testInstrument(p.priceExp, p.qtyExp);
+  const r = new Rng(seed * 7919 + p.priceExp);
+  const builder = new BookBuilder(instr, { initialLevels: 4 }); // small start: growth is exercised
+  const ref = new ReferenceBook();
+  const gen = new Generator(r, p, builder);
+  const u = new BookUpdate();
+  const stats = { snapshots: 0, levels: 0, crossed: 0, invalidated: 0, maxDepth: 0, minPrice: Infinity, maxPrice: 0 };
+  let untilFull = 0;
+  let fullCompares = 0;
+  for (let step = 0; step < p.messages; step++) {
+    let result: string;
+    let isSnapshot = false;
+    let refResult: string;
+    const notLive = builder.state !== BookState.LIVE;
+    if (r.chance(0.0005)) {
+      const state = r.chance(0.7) ? BookState.RESYNCING : BookState.STALE;
+      const reason = state === BookState.STALE ? StatusReason.STALE_FEED : StatusReason.SEQUENCE_GAP;
+      const a = builder.markInvalid(state, reason);
+      if (a !== ref.markInvalid(state, reason)) throw new Error(`step ${step}: markInvalid result differs`);
+      stats.invalidated++;
+    }
+    if (step === 0 || r.chance(0.001) || (notLive && r.chance(0.2))) {
+      gen.snapshot(r.chance(0.3));
+      fillUpdate(u, instr, true, gen.bids, gen.asks, step);
+      result = resultName(builder.applySnapshot(u));
+      refResult = ref.applySnapshot(gen.bids, gen.asks);
+      stats.snapshots++;
+      isSnapshot = true;
+    } else {
+      gen.delta();
+      fillUpdate(u, instr, false, gen.bids, gen.asks, step);
+      result = resultName(builder.applyDelta(u));
+      refResult = ref.applyDelta(gen.bids, gen.asks);
+    }
+    stats.levels += gen.bids.length + gen.asks.length;
+    if (result === "crossed") stats.crossed++;
+    if (result !== refResult) throw new Error(`step ${step}: result ${result} != ${refResult}`);
+    let d = diffTop(builder, ref) ?? diffChanges(builder.changes, ref, p.priceExp, p.qtyExp);
+    if (d === null && (isSnapshot || --untilFull <= 0)) {
+      d = diffFull(builder, ref);
+      fullCompares++;
+      untilFull = Math.max(FULL_EVERY_MIN, Math.ceil((builder.bidCount + builder.askCount) / 8));
+    }
+    if (d !== null) throw new Error(`${p.name} seed ${seed} step ${step}: ${d}`);
+    if (result !== "ignored" && builder.venueSeq !== step) throw new Error(`step ${step}: venueSeq ${builder.venueSeq}`);
+    stats.maxDepth = Math.max(stats.maxDepth, builder.bidCount, builder.askCount);
+    if (builder.bidCount > 0) stats.minPrice = Math.min(stats.minPrice, builder.bidPriceAt(builder.bidCount - 1));
+    if (builder.askCount > 0) stats.maxPrice = Math.max(stats.maxPrice, builder.askPriceAt(builder.askCount - 1));
+  }
+  expect(diffFull(builder, ref)).toBeNull();
+  return { stats: { ...stats, fullCompares }, counters: { ...builder.counters } };
+}
+
+describe("BookBuilder vs reference model, random operations", () => {
+  for (const p of PROFILES) {
+    for (const seed of SEEDS) {
+      it(`${p.name}, seed ${seed}`, () => {
+        const { stats, counters } = run(p, seed);
+        // The run really covered what it claims (guards against a generator that silently does nothing).
+        expect(counters.deltas + counters.snapshots + counters.ignoredNotLive).toBe(p.messages);
+        expect(stats.levels).toBeGreaterThan(MIN_LEVEL_OPS_PER_SEED);
+        expect(counters.deletesOfAbsent).toBeGreaterThan(0);
+        expect(counters.crossed).toBeGreaterThan(0);
+        expect(counters.ignoredNotLive).toBeGreaterThan(0);
+        expect(stats.snapshots).toBeGreaterThan(10);
+        expect(stats.fullCompares).toBeGreaterThan(p.messages / 300);
+        if (p.depth[1] >= 1000) expect(stats.maxDepth).toBeGreaterThanOrEqual(1000);
+        if (p.name.startsWith("extreme")) {
+          expect(stats.minPrice).toBeLessThan(10_000);
+          expect(stats.maxPrice).toBeGreaterThan(MAX_MANTISSA - 1e6);
+        }
+      }, 60_000);
+    }
+  }
+});
