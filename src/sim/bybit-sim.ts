@@ -393,9 +393,11 @@ class BybitSimulator implements BybitSim {
   // ───────────────────────── generation ─────────────────────────
 
   step(n = 1): void {
+    const now = Date.now();
+    if (now < this.globalStallUntilMs) return;
     for (let i = 0; i < n; i++) {
-      for (const sym of this.symbols.values()) if (this.hasSubscribers(sym)) this.stepSymbol(sym, true);
-      for (const r of this.replay.values()) if (r.subs.size > 0) this.replayNext(r, true);
+      for (const sym of this.symbols.values()) if (this.hasSubscribers(sym) && now >= sym.stalledUntilMs) this.stepSymbol(sym, true);
+      for (const r of this.replay.values()) if (r.subs.size > 0 && now >= r.stalledUntilMs) this.replayNext(r, true);
     }
   }
 

@@ -1,0 +1,336 @@
+/**
+ * The Bybit adapter against the real simulator over real WebSocket connections on 127.0.0.1.
+ * Assertions are about behaviour (books equal the simulator's, states, counters), never about timing.
+ */
+import { resolve } from "node:path";
+import { afterEach, describe, expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason, type MarketName } from "../../../src/core/types.ts";
+import { startBybitSimulator, type BybitSim, type BybitSimOptions } from "../../../src/sim/bybit-sim.ts";
+import { createBybitAdapter, type BybitAdapter, type BybitAdapterOptions } from "../../../src/venues/bybit/index.ts";
+import { RecordingSink, subsOf, tempCachePath, venueConfig, waitFor } from "./helpers.ts";
+
+const FIXTURE = resolve(import.meta.dirname, "../../../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
+
+type Markets = { market: MarketName; depth: number; symbols: string[] }[];
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!().catch(() => undefined);
+});
+
+async function setup(
+  markets: Markets,
+  o: { sim?: Partial<BybitSimOptions>; adapter?: Partial<BybitAdapterOptions>; cachePath?: string; simMarkets?: BybitSimOptions["markets"] } = {},
+): Promise<{ sim: BybitSim; adapter: BybitAdapter; sink: RecordingSink }> {
+  const simMarkets = o.simMarkets ?? markets.map((m) => ({ market: m.market, symbols: m.symbols }));
+  const sim = await startBybitSimulator({ markets: simMarkets, seed: 42, ...o.sim });
+  cleanups.push(() => sim.stop());
+  const adapter = createBybitAdapter(venueConfig(sim, markets, { cachePath: o.cachePath }), subsOf(markets), {
+    log: silentLogger,
+    pingIntervalMs: 200,
+    pongTimeoutMs: 400,
+    ...o.adapter,
+  });
+  cleanups.push(() => adapter.stop());
+  const instruments = await adapter.loadInstruments();
+  const sink = new RecordingSink(instruments);
+  adapter.start(sink);
+  await waitFor(() => adapter.stats().topicsLive + adapter.stats().subscribeRejected === instruments.length, "all topics live or rejected");
+  return { sim, adapter, sink };
+}
+
+/** Steps the simulator and waits until every listed book equals the simulator's. */
+async function stepAndMatch(sim: BybitSim, sink: RecordingSink, indexes: number[], n = 10): Promise<void> {
+  sim.step(n);
+  await waitFor(() => indexes.every((i) => sink.matches(sim, i)), `books ${indexes.join(",")} equal the simulator's`);
+}
+
+const ALL_MARKETS: Markets = [
+  { market: "spot", depth: 200, symbols: ["BTCUSDT", "ETHUSDT"] },
+  { market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "XRPUSDT"] },
+  { market: "inverse", depth: 1, symbols: ["BTCUSD"] },
+  { market: "option", depth: 25, symbols: ["BTC-27MAR26-70000-P-USDT", "ETH-27MAR26-3000-C-USDT"] },
+];
+
+describe("Bybit adapter ↔ simulator", { timeout: 20_000 }, () => {
+  test("several markets and symbols at once: books equal the simulator's after many steps", async () => {
+    const { sim, adapter, sink } = await setup(ALL_MARKETS);
+    const idx = sink.instruments.map((_, i) => i);
+    // Exponents from the REST instruments endpoint: spot uses basePrecision, the others qtyStep.
+    const bySymbol = Object.fromEntries(sink.instruments.map((i) => [`${i.market}:${i.symbol}`, [i.priceExp, i.qtyExp]]));
+    expect(bySymbol["spot:BTCUSDT"]).toEqual([1, 6]);
+    expect(bySymbol["linear:BTCUSDT"]).toEqual([1, 3]);
+    expect(bySymbol["linear:XRPUSDT"]).toEqual([4, 0]);
+    expect(bySymbol["inverse:BTCUSD"]).toEqual([1, 0]);
+    expect(bySymbol["option:ETH-27MAR26-3000-C-USDT"]).toEqual([0, 2]);
+    for (let round = 0; round < 5; round++) await stepAndMatch(sim, sink, idx, 20);
+    const s = adapter.stats();
+    expect(s.gaps).toBe(0);
+    expect(s.parseErrors).toBe(0);
+    expect(s.resyncs).toBe(0);
+    expect(s.connections).toBe(4);
+    expect(sink.invalid).toEqual([]);
+    expect(sink.deltaWithoutBook).toBe(0);
+  });
+
+  test("deep books: windows of 1000 levels stay exact as levels enter and leave", async () => {
+    const { sim, sink } = await setup([{ market: "linear", depth: 1000, symbols: ["BTCUSDT"] }], { sim: { burstiness: 0.5 } });
+    for (let round = 0; round < 5; round++) await stepAndMatch(sim, sink, [0], 20);
+    expect(sink.bids[0]!.size).toBe(1000);
+    expect(sink.asks[0]!.size).toBe(1000);
+  });
+
+  test("a gap resyncs only that topic (unsubscribe + subscribe) and the book recovers", async () => {
+    const { sim, adapter, sink } = await setup([{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }]);
+    await stepAndMatch(sim, sink, [0, 1], 5);
+    const subsBefore = sim.stats.subscribes;
+    sim.inject("gap", { market: "linear", symbol: "BTCUSDT" });
+    sim.step(1);
+    await waitFor(() => adapter.stats().gaps === 1, "gap detected");
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    await waitFor(() => adapter.topicInfo(0).state === "live", "BTCUSDT live again");
+    await stepAndMatch(sim, sink, [0, 1], 5);
+    expect(sim.stats.unsubscribes).toBe(1);
+    expect(sim.stats.subscribes).toBe(subsBefore + 1);
+    expect(sink.invalid.filter((e) => e.index === 1)).toEqual([]); // ETHUSDT never touched
+    expect(adapter.stats().resyncs).toBe(1);
+    expect(sink.deltaWithoutBook).toBe(0);
+  });
+
+  test("u = 1 venue reset replaces the book; the next deltas continue from 2", async () => {
+    const { sim, adapter, sink } = await setup([{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }]);
+    await stepAndMatch(sim, sink, [0], 5);
+    sim.inject("reset", { market: "linear", symbol: "BTCUSDT" });
+    await waitFor(() => adapter.stats().venueResets === 1, "reset seen");
+    await stepAndMatch(sim, sink, [0], 5);
+    expect(sink.lastU[0]).toBe(6);
+    expect(adapter.stats().gaps).toBe(0);
+    expect(adapter.stats().instrumentChanges).toBe(0);
+  });
+
+  test("a duplicate delta resyncs the topic and is counted", async () => {
+    const { sim, adapter, sink } = await setup([{ market: "spot", depth: 50, symbols: ["BTCUSDT"] }]);
+    await stepAndMatch(sim, sink, [0], 5);
+    sim.inject("duplicate", { market: "spot", symbol: "BTCUSDT" });
+    await waitFor(() => adapter.stats().duplicates === 1, "duplicate seen");
+    await waitFor(() => adapter.topicInfo(0).state === "live", "live again");
+    await stepAndMatch(sim, sink, [0], 5);
+  });
+
+  test("a malformed frame is a counted parse error, never a wrong book", async () => {
+    const { sim, adapter, sink } = await setup([{ market: "linear", depth: 200, symbols: ["BTCUSDT", "XRPUSDT"] }]);
+    await stepAndMatch(sim, sink, [0, 1], 5);
+    for (let i = 0; i < 4; i++) {
+      sim.inject("malformed", { market: "linear", symbol: "XRPUSDT" });
+      sim.step(1);
+      await waitFor(() => adapter.stats().parseErrors === i + 1, "parse error counted");
+      await waitFor(() => adapter.topicInfo(1).state === "live", "XRPUSDT live again");
+    }
+    await stepAndMatch(sim, sink, [0, 1], 5);
+    expect(sink.invalid.some((e) => e.index === 1 && (e.reason === StatusReason.PARSE_ERROR || e.reason === StatusReason.SEQUENCE_GAP))).toBe(true);
+    expect(sink.invalid.filter((e) => e.index === 0)).toEqual([]);
+  });
+
+  test("disconnect: books invalid (DISCONNECTED), reconnect with backoff, resubscribe, books equal again", async () => {
+    const { sim, adapter, sink } = await setup([{ market: "spot", depth: 50, symbols: Array.from({ length: 12 }, (_, i) => `SYM${i}USDT`) }], {
+      adapter: { reconnectBaseMs: 5, reconnectMaxMs: 20 },
+    });
+    const idx = sink.instruments.map((_, i) => i);
+    await stepAndMatch(sim, sink, idx, 3);
+    sim.inject("disconnect");
+    await waitFor(() => adapter.stats().reconnects === 1, "reconnect counted");
+    await waitFor(() => adapter.stats().topicsLive === 12, "all live again");
+    await stepAndMatch(sim, sink, idx, 3);
+    expect(sink.invalid.filter((e) => e.reason === StatusReason.DISCONNECTED).length).toBe(12);
+    // Spot resubscribes in batches of at most 10 (§2.3): two requests per (re)connect, never "args size >10".
+    expect(sim.stats.subscribes).toBe(4);
+    expect(sim.stats.errorsSent).toBe(0);
+  });
+
+  test("a stalled server (no pong) is detected and the connection replaced", async () => {
+    const { sim, adapter, sink } = await setup([{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }], {
+      adapter: { pingIntervalMs: 30, pongTimeoutMs: 60, reconnectBaseMs: 5, reconnectMaxMs: 20 },
+    });
+    sim.inject("stall", undefined, { stallMs: 300 });
+    await waitFor(() => adapter.stats().pongTimeouts >= 1, "pong timeout");
+    await waitFor(() => adapter.stats().topicsLive === 1 && adapter.stats().connectionsOpen === 1, "live again after the stall");
+    await stepAndMatch(sim, sink, [0], 5);
+  });
+
+  test("a silent topic is marked stale and resynced alone", async () => {
+    const { sim, adapter, sink } = await setup([{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }], {
+      adapter: { staleAfterMs: (_d, _m) => 150, housekeepingMs: 10 },
+      sim: { messagesPerSecond: 0 },
+    });
+    // Keep ETHUSDT busy so only BTCUSDT is silent.
+    sim.inject("stall", { market: "linear", symbol: "BTCUSDT" }, { stallMs: 100_000 });
+    const keepBusy = setInterval(() => sim.step(1), 20);
+    cleanups.push(async () => clearInterval(keepBusy));
+    await waitFor(() => adapter.stats().staleResyncs >= 1, "stale detected");
+    expect(sink.invalid.find((e) => e.index === 0)).toEqual({ index: 0, state: BookState.STALE, reason: StatusReason.STALE_FEED });
+    expect(sink.invalid.filter((e) => e.index === 1)).toEqual([]);
+    await waitFor(() => adapter.topicInfo(0).state === "live", "fresh snapshot after the stale resync");
+  });
+
+  test("a rejected topic (depth 500 no longer exists) is reported and does not take its batch down", async () => {
+    const markets: Markets = [
+      { market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] },
+      { market: "linear", depth: 500, symbols: ["XRPUSDT"] },
+    ];
+    const { sim, adapter, sink } = await setup(markets, { simMarkets: [{ market: "linear", symbols: ["BTCUSDT", "ETHUSDT", "XRPUSDT"] }] });
+    expect(adapter.stats().subscribeRejected).toBe(1);
+    expect(adapter.topicInfo(2).rejected).toBe(true);
+    expect(sink.invalid).toEqual([{ index: 2, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+    await stepAndMatch(sim, sink, [0, 1], 5);
+    expect(adapter.stats().connectionsOpen).toBe(1);
+    // A resync request for a rejected topic is a no-op.
+    adapter.requestResync(2, StatusReason.CROSSED_BOOK);
+    expect(adapter.topicInfo(2).rejected).toBe(true);
+  });
+
+  test("option acks (COMMAND_RESP with failTopics) reject only the bad topic", async () => {
+    const markets: Markets = [{ market: "option", depth: 25, symbols: ["BTC-27MAR26-70000-P-USDT"] }, { market: "option", depth: 50, symbols: ["BTC-27MAR26-80000-C-USDT"] }];
+    const { sim, adapter, sink } = await setup(markets, { simMarkets: [{ market: "option", symbols: ["BTC-27MAR26-70000-P-USDT", "BTC-27MAR26-80000-C-USDT"] }] });
+    expect(adapter.topicInfo(1).rejected).toBe(true);
+    await stepAndMatch(sim, sink, [0], 5);
+  });
+
+  test("requestResync (e.g. crossed book) resyncs just that topic", async () => {
+    const { sim, adapter, sink } = await setup([{ market: "inverse", depth: 50, symbols: ["BTCUSD", "ETHUSD"] }]);
+    await stepAndMatch(sim, sink, [0, 1], 3);
+    adapter.requestResync(1, StatusReason.CROSSED_BOOK);
+    expect(sink.invalid).toEqual([{ index: 1, state: BookState.RESYNCING, reason: StatusReason.CROSSED_BOOK }]);
+    await waitFor(() => adapter.topicInfo(1).state === "live", "live again");
+    expect(sink.snapshots[1]).toBe(2);
+    await stepAndMatch(sim, sink, [0, 1], 3);
+  });
+
+  test("level 1: the 3 s re-push with the same u is a no-op", async () => {
+    const { sim, adapter, sink } = await setup([{ market: "linear", depth: 1, symbols: ["BTCUSDT"] }], { sim: { l1RepushMs: 20 } });
+    await stepAndMatch(sim, sink, [0], 3);
+    const updates = sink.updates[0]!;
+    await waitFor(() => adapter.stats().repeatedSnapshots >= 3, "re-pushes seen");
+    expect(sink.updates[0]).toBe(updates);
+    await stepAndMatch(sim, sink, [0], 3);
+  });
+
+  test("a tick-size change (u = 1) reloads the instrument and rebuilds the book at the new exponent", async () => {
+    const { sim, adapter, sink } = await setup([{ market: "linear", depth: 50, symbols: ["XRPUSDT", "BTCUSDT"] }]);
+    await stepAndMatch(sim, sink, [0, 1], 3);
+    expect(sink.instruments[0]!.priceExp).toBe(4);
+    sim.changeInstrument("linear", "XRPUSDT", { tickSize: "0.00001" });
+    await waitFor(() => sink.changed.length === 1, "instrument change reported");
+    expect(sink.changed[0]!.index).toBe(0);
+    expect(sink.changed[0]!.instrument.priceExp).toBe(5);
+    expect(sink.changed[0]!.instrument.tickSize).toBe("0.00001");
+    expect(sink.invalid).toContainEqual({ index: 0, state: BookState.RESYNCING, reason: StatusReason.INSTRUMENT_CHANGED });
+    await waitFor(() => adapter.topicInfo(0).state === "live", "live at the new tick");
+    await stepAndMatch(sim, sink, [0, 1], 10);
+    expect(adapter.stats().instrumentChanges).toBe(1);
+    expect(sink.invalid.filter((e) => e.index === 1)).toEqual([]);
+  });
+
+  test("topics spread over several connections; a disconnect of one leaves the others live", async () => {
+    const markets: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "XRPUSDT", "SOLUSDT", "ADAUSDT"] }];
+    const { sim, adapter, sink } = await setup(markets, { adapter: { maxTopicsPerConnection: 2, reconnectBaseMs: 5, reconnectMaxMs: 20 } });
+    expect(adapter.stats().connections).toBe(3);
+    expect(sim.stats.connections).toBe(3);
+    await stepAndMatch(sim, sink, [0, 1, 2, 3, 4], 3);
+    sim.inject("disconnect", { market: "linear", symbol: "XRPUSDT" }); // on the second connection
+    await waitFor(() => adapter.stats().reconnects === 1, "one reconnect");
+    await waitFor(() => adapter.stats().topicsLive === 5, "all live");
+    const hit = new Set(sink.invalid.map((e) => e.index));
+    expect([...hit].sort()).toEqual([2, 3]);
+    await stepAndMatch(sim, sink, [0, 1, 2, 3, 4], 3);
+  });
+
+  test("replays the genuine XRPUSDT recording: the adapter's book equals the recorded book after every line", async () => {
+    const markets: Markets = [{ market: "linear", depth: 500, symbols: ["XRPUSDT"] }];
+    const { sim, adapter, sink } = await setup(markets, { sim: { replayFile: FIXTURE } });
+    expect(sink.instruments[0]!.tickSize).toBe("0.0001");
+    expect(sink.lastU[0]).toBe(20254869);
+    for (let i = 0; i < 49; i++) {
+      sim.step(1);
+      await waitFor(() => sink.matches(sim, 0), `line ${i + 2}`);
+      expect(sink.bids[0]!.size).toBe(500);
+      expect(sink.asks[0]!.size).toBe(500);
+    }
+    expect(sink.lastU[0]).toBe(20254918);
+    expect(adapter.stats().deltas).toBe(49);
+    expect(adapter.stats().gaps).toBe(0);
+    expect(adapter.stats().fallbacks).toBe(0);
+  });
+
+  test("replay with a gap: the adapter resyncs and gets the replay book back as a snapshot", async () => {
+    const { sim, adapter, sink } = await setup([{ market: "linear", depth: 500, symbols: ["XRPUSDT"] }], { sim: { replayFile: FIXTURE } });
+    sim.step(5);
+    await waitFor(() => sink.matches(sim, 0), "first lines");
+    sim.inject("gap");
+    sim.step(1);
+    await waitFor(() => adapter.stats().gaps === 1, "gap");
+    await waitFor(() => adapter.topicInfo(0).state === "live" && sink.matches(sim, 0), "resynced from a synthesised snapshot");
+    sim.step(3);
+    await waitFor(() => sink.matches(sim, 0), "continues");
+  });
+
+  test("the timer-driven generator (messagesPerSecond) keeps books exact", async () => {
+    const { sim, adapter, sink } = await setup([{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }], { sim: { messagesPerSecond: 2000 } });
+    await waitFor(() => adapter.stats().deltas > 200, "deltas flowing");
+    // Stop generation by stalling both symbols, then compare.
+    sim.inject("stall", { market: "linear", symbol: "BTCUSDT" }, { stallMs: 100_000 });
+    sim.inject("stall", { market: "linear", symbol: "ETHUSDT" }, { stallMs: 100_000 });
+    await waitFor(() => sink.matches(sim, 0) && sink.matches(sim, 1), "books equal");
+    expect(adapter.stats().gaps).toBe(0);
+  });
+});
+
+describe("instruments", { timeout: 20_000 }, () => {
+  test("linear paginates with the cursor; option asks per base coin", async () => {
+    const linear = ["BTCUSDT", "ETHUSDT", "XRPUSDT", "SOLUSDT", "ADAUSDT"];
+    const options = ["BTC-27MAR26-70000-P-USDT", "ETH-27MAR26-3000-C-USDT", "SOL-27MAR26-200-C-USDT"];
+    const markets: Markets = [
+      { market: "linear", depth: 50, symbols: linear },
+      { market: "option", depth: 25, symbols: options },
+    ];
+    const sim = await startBybitSimulator({ markets: markets.map((m) => ({ market: m.market, symbols: m.symbols })), restPageLimit: 2 });
+    cleanups.push(() => sim.stop());
+    const adapter = createBybitAdapter(venueConfig(sim, markets), subsOf(markets), { log: silentLogger });
+    const inst = await adapter.loadInstruments();
+    expect(inst.map((i) => i.symbol)).toEqual([...linear, ...options]);
+    expect(sim.stats.restRequests).toBe(3 + 3); // 5 linear at 2 per page; one query per option base coin
+  });
+
+  test("the disk cache serves a restart while REST is down; overrides win; unknown symbols are named", async () => {
+    const cachePath = tempCachePath();
+    const markets: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "XRPUSDT"] }];
+    const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["BTCUSDT", "XRPUSDT"] }] });
+    cleanups.push(() => sim.stop());
+    const first = await createBybitAdapter(venueConfig(sim, markets, { cachePath }), subsOf(markets), { log: silentLogger }).loadInstruments();
+    sim.setRestAvailable(false);
+    const second = await createBybitAdapter(venueConfig(sim, markets, { cachePath }), subsOf(markets), { log: silentLogger }).loadInstruments();
+    expect(second).toEqual(first);
+
+    const overrides = new Map([["linear:XRPUSDT", { tickSize: "0.001", lotSize: "0.1" }]]);
+    const third = await createBybitAdapter(venueConfig(sim, markets, { cachePath, overrides }), subsOf(markets), { log: silentLogger }).loadInstruments();
+    expect(third[1]).toMatchObject({ symbol: "XRPUSDT", priceExp: 3, qtyExp: 1, tickSize: "0.001" });
+
+    const missing: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "NOPEUSDT"] }, { market: "spot", depth: 50, symbols: ["BTCUSDT"] }];
+    await expect(createBybitAdapter(venueConfig(sim, missing, { cachePath }), subsOf(missing), { log: silentLogger }).loadInstruments()).rejects.toThrow(
+      /linear:NOPEUSDT \(REST unreachable.*spot:BTCUSDT \(REST unreachable/,
+    );
+    sim.setRestAvailable(true);
+    await expect(createBybitAdapter(venueConfig(sim, missing, { cachePath }), subsOf(missing), { log: silentLogger }).loadInstruments()).rejects.toThrow(
+      /linear:NOPEUSDT \(not listed/,
+    );
+  });
+
+  test("start() before loadInstruments() and duplicate subscriptions are clear errors", () => {
+    const sim = { wsUrl: "ws://127.0.0.1:1/v5/public", restUrl: "http://127.0.0.1:1" };
+    const markets: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }];
+    const a = createBybitAdapter(venueConfig(sim, markets), subsOf(markets), { log: silentLogger });
+    expect(() => a.start(new RecordingSink([]))).toThrow(/before loadInstruments/);
+    const dup: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "BTCUSDT"] }];
+    expect(() => createBybitAdapter(venueConfig(sim, dup), subsOf(dup), { log: silentLogger })).toThrow(/subscribed twice/);
+  });
+});
