@@ -169,6 +169,22 @@ describe("golden vectors", () => {
     });
   }
 
+  it("docs/wire-protocol.md §8.3 quotes every datagram of every vector", () => {
+    const spec = readFileSync(new URL("../../docs/wire-protocol.md", import.meta.url), "utf8");
+    for (const v of vectors) {
+      expect(spec).toContain("#### `" + v.name + "`");
+      for (const hex of v.datagrams) {
+        const bytes = fromHex(hex);
+        const lines: string[] = [];
+        for (let o = 0; o < bytes.length; o += 16) {
+          const row = [...bytes.subarray(o, o + 16)].map((b) => b.toString(16).padStart(2, "0")).join(" ");
+          lines.push(o.toString(16).padStart(4, "0") + "  " + row);
+        }
+        expect(spec).toContain("```hex\n" + lines.join("\n") + "\n```");
+      }
+    }
+  });
+
   it("the delta vector decodes to the values its description states", () => {
     const v = vectors.find((x) => x.name === "delta")!;
     const res = decodeDatagram(fromHex(v.datagrams[0]!));
