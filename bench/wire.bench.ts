@@ -1,0 +1,235 @@
+/**
+ * Wire v1 costs: encode and decode per message (delta, snapshot chunk), the publisher's hot path per message,
+ * and multicast send cost per datagram with send() vs sendMany() (ratio measured in this one run).
+ * Multicast stays on loopback: interface 127.0.0.1, TTL 1, group 239.255.45.1; a receiver child process (node:dgram,
+ * 8 MiB buffer) drains the group so the sender pays the realistic cost of waking a local subscriber.
+ *   npx bun bench/wire.bench.ts
+ */
+import { ChangeSet } from "../src/core/change-set.ts";
+import type { BookView } from "../src/core/book-view.ts";
+import { BookState, StatusReason, type Instrument } from "../src/core/types.ts";
+import { instrumentIdOf } from "../src/core/instrument-id.ts";
+import { FeedPublisher } from "../src/net/feed-publisher.ts";
+import { openMulticastSender } from "../src/net/multicast.ts";
+import { BookMessageReader, PacketReader } from "../src/wire/decoder.ts";
+import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
+import { ChannelPacker } from "../src/wire/packer.ts";
+import { measure, printTable, type Measurement } from "./harness.ts";
+
+const GROUP = "239.255.45.1";
+const PORT = 45001;
+const T0 = 1_764_000_000_000_000;
+
+const instrument: Instrument = {
+  instrumentId: instrumentIdOf("bybit", "linear", "BTCUSDT"),
+  venue: "bybit",
+  market: "linear",
+  symbol: "BTCUSDT",
+  priceExp: 1,
+  qtyExp: 3,
+  tickSize: "0.10",
+  lotSize: "0.001",
+};
+
+/** A fixed book view over flat arrays (no book engine: this measures the wire only). */
+class FlatView implements BookView {
+  readonly instrument = instrument;
+  state: BookState = BookState.LIVE;
+  reason: StatusReason = StatusReason.NONE;
+  instrSeq = 1;
+  venueSeq = 123_456_789;
+  tsExchangeUs = T0;
+  tsEventUs = T0 - 5;
+  tsRecvUs = T0 + 300;
+  constructor(
+    private readonly bidPx: Float64Array,
+    private readonly bidQ: Float64Array,
+    private readonly askPx: Float64Array,
+    private readonly askQ: Float64Array,
+  ) {}
+  get bidCount(): number {
+    return this.bidPx.length;
+  }
+  get askCount(): number {
+    return this.askPx.length;
+  }
+  bidPriceAt(r: number): number {
+    return this.bidPx[r]!;
+  }
+  bidQtyAt(r: number): number {
+    return this.bidQ[r]!;
+  }
+  askPriceAt(r: number): number {
+    return this.askPx[r]!;
+  }
+  askQtyAt(r: number): number {
+    return this.askQ[r]!;
+  }
+}
+
+function makeView(levels: number): FlatView {
+  const bp = new Float64Array(levels);
+  const bq = new Float64Array(levels);
+  const ap = new Float64Array(levels);
+  const aq = new Float64Array(levels);
+  for (let i = 0; i < levels; i++) {
+    bp[i] = 302_472 - i;
+    ap[i] = 302_473 + i;
+    bq[i] = 1000 + i * 7;
+    aq[i] = 2000 + i * 3;
+  }
+  return new FlatView(bp, bq, ap, aq);
+}
+
+// A typical Bybit linear delta: 7 changed levels.
+const delta = new ChangeSet();
+for (let i = 0; i < 3; i++) delta.addBid(302_472 - i, 1500 + i);
+for (let i = 0; i < 4; i++) delta.addAsk(302_473 + i, i === 2 ? 0 : 250 + i);
+const view = makeView(200);
+const rows: (Measurement | Record<string, unknown>)[] = [];
+
+// --- encode ---------------------------------------------------------------------------------------------------
+const packer = new ChannelPacker(1400, 1, 0, 0x01020304);
+rows.push(
+  measure("encode delta (7 levels) into packer", () => {
+    packBookDelta(packer, view, delta);
+    if (packer.count > 32) packer.clear();
+  }),
+);
+const snapChunks = (() => {
+  const n = packBookSnapshot(packer, view, 0, true);
+  packer.clear();
+  return n;
+})();
+rows.push(
+  measure(`encode snapshot 200+200 (${snapChunks} chunks), per chunk`, () => {
+    packBookSnapshot(packer, view, 0, true);
+    packer.clear();
+  }, { opsPerCall: snapChunks }),
+);
+
+// --- decode ---------------------------------------------------------------------------------------------------
+function datagramOf(fill: (p: ChannelPacker) => void): { dv: DataView; length: number; msgs: number } {
+  const p = new ChannelPacker(1400, 1, 0, 0x01020304);
+  fill(p);
+  p.stampSendTime(T0);
+  const bytes = p.bytes[0]!.slice(0, p.lengths[0]);
+  return { dv: new DataView(bytes.buffer), length: bytes.length, msgs: new DataView(bytes.buffer).getUint16(6, true) };
+}
+const deltaDgram = datagramOf((p) => {
+  for (let i = 0; i < 40; i++) packBookDelta(p, view, delta);
+});
+const snapDgram = datagramOf((p) => packBookSnapshot(p, view, 0, true));
+const reader = new PacketReader();
+const book = new BookMessageReader();
+let sink = 0;
+function decodeAll(d: { dv: DataView; length: number }): void {
+  if (reader.wrap(d.dv, d.length, 1400) !== 0) throw new Error("bench datagram invalid");
+  for (let more = reader.first(); more; more = reader.next()) {
+    book.wrap(reader);
+    sink += book.instrumentId + book.instrSeq + book.venueSeq + book.tsExchangeUs + book.tsEventUs + book.tsRecvUs;
+    const n = book.bidCount + book.askCount;
+    for (let i = 0; i < n; i++) sink += book.priceAt(i) + book.qtyAt(i);
+  }
+}
+rows.push(
+  measure(`decode+validate delta (7 levels), ${deltaDgram.msgs}/datagram, per message`, () => decodeAll(deltaDgram), {
+    opsPerCall: deltaDgram.msgs,
+  }),
+);
+rows.push(measure("decode+validate snapshot chunk (81 levels), per message", () => decodeAll(snapDgram)));
+
+// --- send: send() vs sendMany() ---------------------------------------------------------------------------------
+const receiverCode = `
+const dgram = require("node:dgram");
+const s = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 << 20 });
+let n = 0;
+s.on("message", () => { n++; });
+s.bind({ port: ${PORT}, address: "${GROUP}" }, () => { s.addMembership("${GROUP}", "127.0.0.1"); console.log("ready"); });
+process.stdin.on("data", () => { console.log(String(n)); process.exit(0); });
+`;
+const receiver = Bun.spawn([process.execPath, "-e", receiverCode], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+const out = receiver.stdout.getReader();
+const dec = new TextDecoder();
+async function readLine(): Promise<string> {
+  let s = "";
+  while (!s.includes("\n")) {
+    const { value, done } = await out.read();
+    if (done) break;
+    s += dec.decode(value);
+  }
+  return s.trim();
+}
+await readLine(); // "ready"
+
+const socket = await openMulticastSender({ iface: "127.0.0.1", ttl: 1 });
+const DGRAM_BYTES = 1000;
+const payload = new Uint8Array(1400).fill(7);
+const exact = payload.subarray(0, DGRAM_BYTES);
+let sent = 0;
+const sendRow = measure(`send() ${DGRAM_BYTES} B, per datagram`, () => {
+  if (socket.send(exact, PORT, GROUP)) sent++;
+});
+function sendManyRow(n: number, freshSubarray: boolean): Measurement {
+  const args: (Uint8Array | number | string)[] = [];
+  for (let i = 0; i < n; i++) args.push(exact, PORT, GROUP);
+  return measure(
+    `sendMany(${n}) ${DGRAM_BYTES} B${freshSubarray ? ", new subarray each" : ""}, per datagram`,
+    () => {
+      if (freshSubarray) for (let i = 0; i < n; i++) args[i * 3] = payload.subarray(0, DGRAM_BYTES);
+      sent += socket.sendMany(args);
+    },
+    { opsPerCall: n },
+  );
+}
+const many16 = sendManyRow(16, false);
+const many64 = sendManyRow(64, false);
+const many64sub = sendManyRow(64, true);
+rows.push(sendRow, many16, many64, many64sub);
+rows.push(measure("Uint8Array.subarray (the per-datagram view)", () => {
+  sink += payload.subarray(0, DGRAM_BYTES).byteLength;
+}));
+
+// --- publisher hot path: publishDelta × 16 + flush (real socket, sendMany) ----------------------------------------
+const pub = new FeedPublisher({
+  publish: {
+    maxDatagramBytes: 1400,
+    heartbeatIntervalMs: 0,
+    snapshotIntervalMs: 0,
+    snapshotDepth: 0,
+    destinations: [
+      { name: "bench", group: GROUP, port: PORT, iface: "127.0.0.1", ttl: 1, channelId: 1, match: { venue: "*", market: "*", symbols: ["*"] } },
+    ],
+  },
+});
+await pub.start();
+const handle = pub.register(instrument, view);
+pub.flush();
+rows.push(
+  measure("FeedPublisher publishDelta ×64 + flush (~9 datagrams), per message", () => {
+    for (let i = 0; i < 64; i++) pub.publishDelta(handle, view, delta);
+    pub.flush();
+  }, { opsPerCall: 64 }),
+);
+const pubCounters = { ...pub.counters };
+await pub.stop();
+
+receiver.stdin.write("count\n");
+receiver.stdin.flush();
+const received = Number(await readLine());
+socket.close();
+
+printTable(rows);
+console.log("");
+printTable([
+  {
+    comparison: "send() / sendMany(16) ns per datagram",
+    ratio: sendRow.nsPerOp / many16.nsPerOp,
+  },
+  { comparison: "send() / sendMany(64) ns per datagram", ratio: sendRow.nsPerOp / many64.nsPerOp },
+  { comparison: "sendMany(64) with new subarray / reused view", ratio: many64sub.nsPerOp / many64.nsPerOp },
+]);
+console.log(
+  `\nsent ${sent} raw datagrams + ${pubCounters.datagrams} by the publisher (${pubCounters.sendErrors} send errors); receiver counted ${received}` +
+    ` (the difference is receive-buffer overflow under a flood, not sender loss). sink=${sink > 0 ? "ok" : "0"}`,
+);
