@@ -1,0 +1,293 @@
+/**
+ * The simulator speaks Bybit v5 as shared/docs/bybit-v5.md describes it. Raw WebSocket clients on 127.0.0.1.
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { afterEach, describe, expect, test } from "vitest";
+import type { MarketName } from "../../src/core/types.ts";
+import { startBybitSimulator, type BybitSim, type BybitSimOptions } from "../../src/sim/bybit-sim.ts";
+
+const FIXTURE = resolve(import.meta.dirname, "../../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function sim(opts: Partial<BybitSimOptions> & Pick<BybitSimOptions, "markets">): Promise<BybitSim> {
+  const s = await startBybitSimulator({ seed: 3, ...opts });
+  cleanups.push(() => s.stop());
+  return s;
+}
+
+/** A raw client that queues every text frame. */
+class RawClient {
+  readonly frames: string[] = [];
+  private ws!: WebSocket;
+  private read = 0;
+  private waiters: (() => void)[] = [];
+  closed = false;
+
+  static async open(url: string): Promise<RawClient> {
+    const c = new RawClient();
+    c.ws = new WebSocket(url);
+    c.ws.onmessage = (ev) => {
+      c.frames.push(String(ev.data));
+      for (const w of c.waiters.splice(0)) w();
+    };
+    c.ws.onclose = () => {
+      c.closed = true;
+      for (const w of c.waiters.splice(0)) w();
+    };
+    await new Promise<void>((res, rej) => {
+      c.ws.onopen = () => res();
+      c.ws.onerror = () => rej(new Error("ws error"));
+    });
+    cleanups.push(() => c.ws.close());
+    return c;
+  }
+
+  send(obj: unknown): void {
+    this.ws.send(typeof obj === "string" ? obj : JSON.stringify(obj));
+  }
+
+  /** The next frame (raw text), bounded wait. */
+  async next(timeoutMs = 3000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.read >= this.frames.length) {
+      if (this.closed) throw new Error("closed");
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error("no frame");
+      await new Promise<void>((res) => {
+        const t = setTimeout(res, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          res();
+        });
+      });
+    }
+    return this.frames[this.read++]!;
+  }
+
+  async nextJson(): Promise<any> {
+    return JSON.parse(await this.next());
+  }
+
+  async waitClosed(timeoutMs = 3000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      if (Date.now() > deadline) throw new Error("not closed");
+      await new Promise<void>((res) => {
+        const t = setTimeout(res, 50);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          res();
+        });
+      });
+    }
+  }
+}
+
+const url = (s: BybitSim, m: MarketName) => `${s.wsUrl}/${m}`;
+
+describe("simulator protocol", { timeout: 15_000 }, () => {
+  // TC0–TC3: acks and pongs per category (bybit-v5.md §2.2, §3)
+  test("spot: ack ret_msg 'subscribe', pong with op ping", async () => {
+    const s = await sim({ markets: [{ market: "spot", symbols: ["BTCUSDT"] }] });
+    const c = await RawClient.open(url(s, "spot"));
+    c.send({ op: "ping" });
+    const pong = await c.nextJson();
+    expect(pong).toMatchObject({ success: true, ret_msg: "pong", op: "ping" });
+    expect("req_id" in pong).toBe(false);
+    c.send({ req_id: "10001", op: "subscribe", args: ["orderbook.50.BTCUSDT"] });
+    const ack = await c.nextJson();
+    expect(ack).toMatchObject({ success: true, ret_msg: "subscribe", req_id: "10001", op: "subscribe" });
+    expect(typeof ack.conn_id).toBe("string");
+    const snapText = await c.next();
+    expect(snapText.startsWith('{"topic":"orderbook.50.BTCUSDT","ts":')).toBe(true); // spot: ts before type (§4.2)
+    const snap = JSON.parse(snapText);
+    expect(snap.type).toBe("snapshot");
+    expect(snap.data.b.length).toBe(50);
+    expect(snap.data.a.length).toBe(50);
+  });
+
+  test("linear: ack ret_msg '' with req_id; pong echoes req_id; ts after type", async () => {
+    const s = await sim({ markets: [{ market: "linear", symbols: ["BTCUSDT"] }] });
+    const c = await RawClient.open(url(s, "linear"));
+    c.send({ req_id: "p1", op: "ping" });
+    expect(await c.nextJson()).toMatchObject({ success: true, ret_msg: "pong", req_id: "p1", op: "ping" });
+    c.send({ op: "subscribe", args: ["orderbook.50.BTCUSDT"] });
+    expect(await c.nextJson()).toMatchObject({ success: true, ret_msg: "", req_id: "", op: "subscribe" });
+    const snapText = await c.next();
+    expect(snapText.startsWith('{"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":')).toBe(true);
+    // Linear prints priceScale decimals: tick 0.10 → "95000.00"-style prices (§4.5).
+    expect(JSON.parse(snapText).data.b[0][0]).toMatch(/^\d+\.\d0$/);
+  });
+
+  test("option: COMMAND_RESP ack, pong with op pong, id key", async () => {
+    const s = await sim({ markets: [{ market: "option", symbols: ["BTC-27MAR26-70000-P-USDT"] }] });
+    const c = await RawClient.open(url(s, "option"));
+    c.send({ op: "ping" });
+    const pong = await c.nextJson();
+    expect(pong.op).toBe("pong");
+    expect(pong.args).toHaveLength(1);
+    c.send({ op: "subscribe", args: ["orderbook.25.BTC-27MAR26-70000-P-USDT", "orderbook.50.BTC-27MAR26-70000-P-USDT"] });
+    expect(await c.nextJson()).toMatchObject({
+      type: "COMMAND_RESP",
+      data: { successTopics: ["orderbook.25.BTC-27MAR26-70000-P-USDT"], failTopics: ["orderbook.50.BTC-27MAR26-70000-P-USDT"] },
+    });
+    const snap = await c.nextJson();
+    expect(snap.id).toMatch(/^orderbook\.25\.BTC-27MAR26-70000-P-USDT-/);
+    expect(snap.data.b.length).toBe(25);
+  });
+
+  test("errors: handler not found, already subscribed (whole batch fails), spot args size >10 as raw \\u003e", async () => {
+    const s = await sim({ markets: [{ market: "spot", symbols: ["BTCUSDT", "ETHUSDT"] }, { market: "linear", symbols: ["BTCUSDT", "ETHUSDT"] }] });
+    const lin = await RawClient.open(url(s, "linear"));
+    lin.send({ req_id: "a", op: "subscribe", args: ["orderbook.50.BTCUSDT", "orderbook.500.BTCUSDT"] });
+    expect(await lin.nextJson()).toMatchObject({ success: false, ret_msg: "error:handler not found,topic:orderbook.500.BTCUSDT", req_id: "a", op: "subscribe" });
+    lin.send({ req_id: "b", op: "subscribe", args: ["orderbook.50.BTCUSDT"] });
+    expect((await lin.nextJson()).success).toBe(true);
+    await lin.next(); // snapshot
+    lin.send({ req_id: "c", op: "subscribe", args: ["orderbook.50.ETHUSDT", "orderbook.50.BTCUSDT"] });
+    expect(await lin.nextJson()).toMatchObject({ success: false, ret_msg: "error:already subscribed,topic:orderbook.50.BTCUSDT", req_id: "c" });
+    s.step(1);
+    const after = await lin.nextJson();
+    expect(after.topic).toBe("orderbook.50.BTCUSDT"); // ETHUSDT was dropped with its batch
+    const spot = await RawClient.open(url(s, "spot"));
+    spot.send({ op: "subscribe", args: Array.from({ length: 11 }, (_, i) => `orderbook.1.SYM${i}`) });
+    const raw = await spot.next();
+    expect(raw).toContain('"ret_msg":"args size \\u003e10"');
+    expect(JSON.parse(raw)).toMatchObject({ success: false, ret_msg: "args size >10", op: "subscribe" });
+    spot.send("{not json");
+    expect((await spot.nextJson()).ret_msg).toMatch(/^Failed to decode incoming data/);
+  });
+
+  test("deltas carry u + 1, keep the window at N levels with explicit '0' deletes, and match book()", async () => {
+    const s = await sim({ markets: [{ market: "linear", symbols: ["ETHUSDT"] }], burstiness: 0.5 });
+    const c = await RawClient.open(url(s, "linear"));
+    c.send({ op: "subscribe", args: ["orderbook.50.ETHUSDT"] });
+    await c.next();
+    const snap = await c.nextJson();
+    const bids = new Map<string, string>(snap.data.b);
+    const asks = new Map<string, string>(snap.data.a);
+    let u = snap.data.u;
+    let zeros = 0;
+    s.step(60);
+    for (let i = 0; i < 60; i++) {
+      const d = await c.nextJson();
+      expect(d.type).toBe("delta");
+      expect(d.data.u).toBe(u + 1);
+      u = d.data.u;
+      expect(d.cts).toBeLessThanOrEqual(d.ts);
+      for (const [p, q] of d.data.b) if (q === "0.00") (zeros++, bids.delete(p)); else bids.set(p, q);
+      for (const [p, q] of d.data.a) if (q === "0.00") (zeros++, asks.delete(p)); else asks.set(p, q);
+      expect(bids.size).toBe(50);
+      expect(asks.size).toBe(50);
+    }
+    expect(zeros).toBeGreaterThan(0);
+    const truth = s.book("linear", "ETHUSDT");
+    expect(truth.u).toBe(u);
+    expect(bids).toEqual(truth.bids);
+    expect(asks).toEqual(truth.asks);
+    const bestBid = Math.max(...[...bids.keys()].map(Number));
+    const bestAsk = Math.min(...[...asks.keys()].map(Number));
+    expect(bestBid).toBeLessThan(bestAsk);
+  });
+
+  test("level 1 is snapshot-only and re-pushed with the same u", async () => {
+    const s = await sim({ markets: [{ market: "linear", symbols: ["BTCUSDT"] }], l1RepushMs: 20 });
+    const c = await RawClient.open(url(s, "linear"));
+    c.send({ op: "subscribe", args: ["orderbook.1.BTCUSDT"] });
+    await c.next();
+    const first = await c.nextJson();
+    const again = await c.nextJson();
+    expect(again.type).toBe("snapshot");
+    expect(again.data.u).toBe(first.data.u);
+    s.step(1);
+    let next = await c.nextJson();
+    while (next.data.u === first.data.u) next = await c.nextJson();
+    expect(next.type).toBe("snapshot");
+    expect(next.data.u).toBe(first.data.u + 1);
+    expect(next.data.b.length).toBe(1);
+  });
+
+  test("faults: gap skips a u, reset sends u = 1, duplicate repeats, malformed is garbled, disconnect closes", async () => {
+    const s = await sim({ markets: [{ market: "inverse", symbols: ["BTCUSD"] }] });
+    const c = await RawClient.open(url(s, "inverse"));
+    c.send({ op: "subscribe", args: ["orderbook.50.BTCUSD"] });
+    await c.next();
+    const u0 = (await c.nextJson()).data.u;
+    s.inject("gap");
+    s.step(1);
+    expect((await c.nextJson()).data.u).toBe(u0 + 2);
+    s.inject("duplicate");
+    expect((await c.nextJson()).data.u).toBe(u0 + 2);
+    s.inject("reset", { market: "inverse", symbol: "BTCUSD" });
+    const reset = await c.nextJson();
+    expect(reset).toMatchObject({ type: "snapshot", data: { u: 1 } });
+    s.inject("malformed");
+    const bad = await c.next();
+    // Either truncated (not JSON) or a price that is not a decimal.
+    let parsed: any = null;
+    try {
+      parsed = JSON.parse(bad);
+    } catch {
+      parsed = null;
+    }
+    if (parsed !== null) expect([...parsed.data.b, ...parsed.data.a].some(([p]: string[]) => !/^\d+(\.\d+)?$/.test(p!))).toBe(true);
+    expect(bad.startsWith('{"topic":"orderbook.50.BTCUSD"')).toBe(true);
+    s.step(1);
+    expect((await c.nextJson()).data.u).toBe(3); // the malformed frame consumed u = 2
+    s.inject("disconnect");
+    await c.waitClosed();
+  });
+
+  test("REST: envelope, linear cursor pagination, spot basePrecision, option baseCoin defaults to BTC, 503 when down", async () => {
+    const s = await sim({
+      markets: [
+        { market: "linear", symbols: ["BTCUSDT", "ETHUSDT", "XRPUSDT"] },
+        { market: "spot", symbols: ["BTCUSDT"] },
+        { market: "option", symbols: ["BTC-27MAR26-70000-P-USDT", "ETH-27MAR26-3000-C-USDT"] },
+      ],
+      restPageLimit: 2,
+    });
+    const get = async (q: string) => (await fetch(`${s.restUrl}/v5/market/instruments-info?${q}`)).json() as Promise<any>;
+    const p1 = await get("category=linear&limit=1000");
+    expect(p1).toMatchObject({ retCode: 0, retMsg: "OK", result: { category: "linear" }, retExtInfo: {} });
+    expect(p1.result.list).toHaveLength(2);
+    expect(p1.result.nextPageCursor).toMatch(/%3D/); // URL-encoded like Bybit's
+    const p2 = await get(`category=linear&limit=1000&cursor=${p1.result.nextPageCursor}`);
+    expect(p2.result.list.map((i: any) => i.symbol)).toEqual(["XRPUSDT"]);
+    expect(p2.result.nextPageCursor).toBe("");
+    expect((await get(`category=linear&cursor=${encodeURIComponent(p1.result.nextPageCursor)}`)).retCode).not.toBe(0); // double-encoded
+    expect(p1.result.list[0]).toMatchObject({ symbol: "BTCUSDT", priceScale: "2", priceFilter: { tickSize: "0.10" }, lotSizeFilter: { qtyStep: "0.001" } });
+    const spot = await get("category=spot");
+    expect(spot.result.list[0].lotSizeFilter.basePrecision).toBe("0.000001");
+    expect(spot.result.list[0].lotSizeFilter.qtyStep).toBeUndefined();
+    expect((await get("category=option")).result.list.map((i: any) => i.symbol)).toEqual(["BTC-27MAR26-70000-P-USDT"]);
+    expect((await get("category=option&baseCoin=ETH")).result.list.map((i: any) => i.symbol)).toEqual(["ETH-27MAR26-3000-C-USDT"]);
+    s.setRestAvailable(false);
+    expect((await fetch(`${s.restUrl}/v5/market/instruments-info?category=spot`)).status).toBe(503);
+  });
+
+  test("replay serves the recorded lines verbatim, snapshot first, step by step", async () => {
+    const lines = readFileSync(FIXTURE, "utf8").split(/\r?\n/).filter((l) => l.length > 0);
+    const s = await sim({ markets: [{ market: "linear", symbols: ["XRPUSDT"] }], replayFile: FIXTURE });
+    const c = await RawClient.open(url(s, "linear"));
+    c.send({ op: "subscribe", args: ["orderbook.500.XRPUSDT"] });
+    await c.next();
+    expect(await c.next()).toBe(lines[0]);
+    s.step(10);
+    for (let i = 1; i <= 10; i++) expect(await c.next()).toBe(lines[i]);
+    expect(s.book("linear", "XRPUSDT").u).toBe(JSON.parse(lines[10]!).data.u);
+    // A second subscriber gets a snapshot of the current replay book with the current u.
+    const c2 = await RawClient.open(url(s, "linear"));
+    c2.send({ op: "subscribe", args: ["orderbook.500.XRPUSDT"] });
+    await c2.next();
+    const snap = await c2.nextJson();
+    expect(snap.type).toBe("snapshot");
+    expect(snap.data.u).toBe(JSON.parse(lines[10]!).data.u);
+    expect(new Map(snap.data.b)).toEqual(s.book("linear", "XRPUSDT").bids);
+  });
+});
