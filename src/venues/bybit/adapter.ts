@@ -66,7 +66,10 @@ export interface BybitAdapterOptions {
   connectWindowMs?: number;
   /** Cap on topics per connection (tests use it to force several connections); the 21,000-char rule always applies. */
   maxTopicsPerConnection?: number;
-  /** Override of the args per subscribe request (spot is always capped at 10). */
+  /**
+   * Args per subscribe request. Replaces the per-category default (spot 10, others 50), so tests can exceed spot's
+   * limit on purpose to exercise the `args size >10` recovery.
+   */
   maxArgsPerRequest?: number;
   /** Re-check the instrument over REST after u = 1 or a price/qty that does not fit the exponent. Default true. */
   recheckInstruments?: boolean;
@@ -545,7 +548,7 @@ export class BybitAdapter implements VenueAdapter {
 
   private sendRequest(conn: BybitConnection, op: "subscribe" | "unsubscribe", topics: TopicState[]): void {
     if (topics.length === 0 || !conn.ws || !conn.open) return;
-    const perRequest = Math.min(this.argsPerRequestOverride ?? Infinity, maxArgsPerRequest(conn.market));
+    const perRequest = this.argsPerRequestOverride ?? maxArgsPerRequest(conn.market);
     const now = this.now();
     for (let i = 0; i < topics.length; i += perRequest) {
       const batch = topics.slice(i, i + perRequest);

@@ -148,6 +148,15 @@ describe("Bybit adapter ↔ simulator", { timeout: 20_000 }, () => {
     expect(sim.stats.errorsSent).toBe(0);
   });
 
+  test("spot 'args size >10' (forced by an oversized batch) is recovered by splitting the batch", async () => {
+    const symbols = Array.from({ length: 15 }, (_, i) => `SYM${i}USDT`);
+    const { sim, adapter, sink } = await setup([{ market: "spot", depth: 50, symbols }], { adapter: { maxArgsPerRequest: 20 } });
+    expect(adapter.stats().argsSizeErrors).toBe(1);
+    expect(adapter.stats().topicsLive).toBe(15);
+    expect(adapter.stats().subscribeRejected).toBe(0);
+    await stepAndMatch(sim, sink, symbols.map((_, i) => i), 2);
+  });
+
   test("a stalled server (no pong) is detected and the connection replaced", async () => {
     const { sim, adapter, sink } = await setup([{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }], {
       adapter: { pingIntervalMs: 30, pongTimeoutMs: 60, reconnectBaseMs: 5, reconnectMaxMs: 20 },

@@ -1,0 +1,131 @@
+/**
+ * Protocol corners the faithful simulator never produces on its own, driven by a scripted WebSocket server on
+ * 127.0.0.1: deltas before the snapshot, acks without req_id, "already subscribed", unexplained batch failures.
+ */
+import type { Server, ServerWebSocket } from "bun";
+import { afterEach, describe, expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
+import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
+import { RecordingSink, waitFor } from "./helpers.ts";
+
+type Handler = (ws: ServerWebSocket<unknown>, msg: { op: string; args?: string[]; req_id?: string }) => void;
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+function scripted(handler: Handler): Server<unknown> {
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(req, srv) {
+      const url = new URL(req.url);
+      if (url.pathname.startsWith("/v5/public/") && srv.upgrade(req, { data: {} })) return undefined;
+      return new Response("nope", { status: 404 });
+    },
+    websocket: { message: (ws, m) => handler(ws, JSON.parse(String(m))) },
+  });
+  cleanups.push(() => server.stop(true));
+  return server;
+}
+
+function book(topic: string, type: "snapshot" | "delta", u: number, px = "100.5"): string {
+  const sym = topic.split(".")[2];
+  return `{"topic":"${topic}","type":"${type}","ts":1700000000000,"data":{"s":"${sym}","b":[["${px}","1.5"]],"a":[["101.0","2"]],"u":${u},"seq":${u * 7}},"cts":1699999999990}`;
+}
+
+async function adapterFor(server: Server<unknown>, symbols: string[]) {
+  const config = {
+    venue: "bybit" as const,
+    wsUrl: `ws://127.0.0.1:${server.port}/v5/public`,
+    restUrl: `http://127.0.0.1:${server.port}`,
+    instrumentCachePath: "",
+    markets: [{ market: "linear" as const, depth: 50, symbols }],
+    // Overrides: no REST needed.
+    overrides: new Map(symbols.map((s) => [`linear:${s}`, { tickSize: "0.1", lotSize: "0.1" }])),
+  };
+  const adapter = createBybitAdapter(config, symbols.map((symbol) => ({ market: "linear", symbol, depth: 50 })), { log: silentLogger });
+  cleanups.push(() => adapter.stop());
+  const sink = new RecordingSink(await adapter.loadInstruments());
+  adapter.start(sink);
+  return { adapter, sink };
+}
+
+describe("adapter protocol corners", { timeout: 15_000 }, () => {
+  test("deltas before the first snapshot are ignored and counted; an ack without req_id is matched by op", async () => {
+    const server = scripted((ws, msg) => {
+      if (msg.op !== "subscribe") return;
+      const t = msg.args![0]!;
+      ws.send('{"success":true,"ret_msg":"subscribe","conn_id":"4492c76f-36ec-4e93-afa9-39d7d871d5d2","op":"subscribe"}');
+      ws.send(book(t, "delta", 9));
+      ws.send(book(t, "snapshot", 10));
+      ws.send(book(t, "delta", 11, "100.6"));
+    });
+    const { adapter, sink } = await adapterFor(server, ["AAAUSDT"]);
+    await waitFor(() => sink.lastU[0] === 11, "delta 11 applied");
+    expect(adapter.stats().ignoredBeforeSnapshot).toBe(1);
+    expect(adapter.topicInfo(0).subscribed).toBe(true);
+    expect([...sink.bids[0]!]).toEqual([
+      [1005, 15],
+      [1006, 15],
+    ]);
+  });
+
+  test("'already subscribed' marks that topic subscribed, gets it a fresh snapshot safely, and retries the rest", async () => {
+    const sent: string[] = [];
+    let first = true;
+    const server = scripted((ws, msg) => {
+      sent.push(`${msg.op}:${(msg.args ?? []).join(",")}`);
+      if (msg.op === "subscribe" && first) {
+        first = false;
+        ws.send(`{"success":false,"ret_msg":"error:already subscribed,topic:${msg.args![0]}","req_id":"${msg.req_id}"}`);
+        return;
+      }
+      ws.send(`{"success":true,"ret_msg":"","conn_id":"x","req_id":"${msg.req_id}","op":"${msg.op}"}`);
+      if (msg.op === "subscribe") for (const t of msg.args!) ws.send(book(t, "snapshot", 5));
+    });
+    const { adapter, sink } = await adapterFor(server, ["AAAUSDT", "BBBUSDT"]);
+    await waitFor(() => adapter.stats().topicsLive === 2, "both live");
+    expect(adapter.stats().alreadySubscribed).toBe(1);
+    // Never a second subscribe for A while it is subscribed: unsubscribe first.
+    expect(sent).toEqual([
+      "subscribe:orderbook.50.AAAUSDT,orderbook.50.BBBUSDT",
+      "unsubscribe:orderbook.50.AAAUSDT",
+      "subscribe:orderbook.50.BBBUSDT",
+      "subscribe:orderbook.50.AAAUSDT",
+    ]);
+    expect(sink.invalid).toEqual([]);
+  });
+
+  test("an unexplained batch failure is narrowed down topic by topic; only the culprit is rejected", async () => {
+    const server = scripted((ws, msg) => {
+      if (msg.op === "ping") return;
+      if (msg.args!.length > 1 || msg.args![0]!.includes("BAD")) {
+        ws.send(`{"success":false,"ret_msg":"something odd","conn_id":"x","req_id":"${msg.req_id}","op":"subscribe"}`);
+        return;
+      }
+      ws.send(`{"success":true,"ret_msg":"","conn_id":"x","req_id":"${msg.req_id}","op":"subscribe"}`);
+      ws.send(book(msg.args![0]!, "snapshot", 1));
+    });
+    const { adapter, sink } = await adapterFor(server, ["AAAUSDT", "BADUSDT", "CCCUSDT"]);
+    await waitFor(() => adapter.stats().topicsLive === 2 && adapter.stats().subscribeRejected === 1, "two live, one rejected");
+    expect(adapter.topicInfo(1).rejected).toBe(true);
+    expect(sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+  });
+
+  test("frames the scanner hands over (data before topic) are read by the JSON path and counted as fallbacks", async () => {
+    const server = scripted((ws, msg) => {
+      if (msg.op !== "subscribe") return;
+      const t = msg.args![0]!;
+      ws.send(`{"success":true,"ret_msg":"","conn_id":"x","req_id":"${msg.req_id}","op":"subscribe"}`);
+      ws.send(`{"data":{"b":[["100.5","1"]],"a":[],"u":3},"type":"snapshot","topic":"${t}","ts":1}`);
+      ws.send(book(t, "delta", 4));
+    });
+    const { adapter, sink } = await adapterFor(server, ["AAAUSDT"]);
+    await waitFor(() => sink.lastU[0] === 4, "delta applied");
+    expect(adapter.stats().fallbacks).toBe(1);
+    expect(adapter.stats().parseErrors).toBe(0);
+  });
+});
