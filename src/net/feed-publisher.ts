@@ -167,6 +167,7 @@ export class FeedPublisher {
 
   /** HOT PATH: appends the changed levels of one book event to every destination of the handle. */
   publishDelta(handle: number, view: BookView, changes: ChangeSet): void {
+    if (this.stopped) return; // nothing may pile up in the packers after stop()
     const chans = this.handleChannels[handle];
     for (let i = 0; i < chans.length; i++) this.counters.messages += packBookDelta(chans[i].packer, view, changes);
     this.schedule();
@@ -174,6 +175,7 @@ export class FeedPublisher {
 
   /** The full book (or its top publish.snapshotDepth) after a venue snapshot; instrSeq as the view has it. */
   publishSnapshot(handle: number, view: BookView): void {
+    if (this.stopped) return; // nothing may pile up in the packers after stop()
     const chans = this.handleChannels[handle];
     const depth = this.publish.snapshotDepth;
     for (let i = 0; i < chans.length; i++) this.counters.messages += packBookSnapshot(chans[i].packer, view, depth, false);
@@ -182,6 +184,7 @@ export class FeedPublisher {
 
   /** State and reason from the view. */
   publishStatus(handle: number, view: BookView): void {
+    if (this.stopped) return; // nothing may pile up in the packers after stop()
     const chans = this.handleChannels[handle];
     for (let i = 0; i < chans.length; i++) packBookStatus(chans[i].packer, view);
     this.counters.messages += chans.length;
@@ -279,6 +282,7 @@ export class FeedPublisher {
 
   private schedule(): void {
     if (this.flushScheduled || !this.started) return;
+    // (before start, messages wait in the packers and start() flushes them)
     this.flushScheduled = true;
     setImmediate(this.flushBound);
   }
