@@ -150,14 +150,25 @@ export class FeedPublisher {
     this.flush(); // anything registered before start
   }
 
-  /** Routes the instrument to every matching destination and queues its InstrumentDefinition. Returns a handle. */
+  /**
+   * Routes the instrument to every matching destination and queues its InstrumentDefinition. Returns a handle.
+   * Registering an instrumentId again (instrument changed: new exponents, new builder) replaces the view and
+   * definition behind the existing handle, so refreshes never repeat a stale book, and returns that handle.
+   */
   register(instrument: Instrument, view: BookView): number {
-    const handle = this.handleViews.length;
     const def = new EncodedDefinition(instrument);
     const chans = this.channels.filter((ch) => ruleMatches(ch.dest.match, instrument));
-    this.handleViews.push(view);
-    this.handleChannels.push(chans);
-    this.handleDefs.push(def);
+    let handle = this.handleDefs.findIndex((d) => d.instrument.instrumentId === instrument.instrumentId);
+    if (handle >= 0) {
+      this.handleViews[handle] = view;
+      this.handleChannels[handle] = chans;
+      this.handleDefs[handle] = def;
+    } else {
+      handle = this.handleViews.length;
+      this.handleViews.push(view);
+      this.handleChannels.push(chans);
+      this.handleDefs.push(def);
+    }
     if (chans.length === 0) this.log.warn("instrument matches no destination; not published", { symbol: instrument.symbol });
     for (const ch of chans) packInstrumentDefinition(ch.packer, def, false);
     this.counters.messages += chans.length;

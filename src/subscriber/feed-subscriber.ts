@@ -398,6 +398,11 @@ export class FeedSubscriber {
   private onBookEvent(r: PacketReader, key: number, templateId: number, sendTimeUs: number): void {
     const m = this.bookReader.wrap(r);
     const book = this.bookFor(m);
+    if (m.priceExp !== book.instrument.priceExp || m.qtyExp !== book.instrument.qtyExp) {
+      // The instrument was redefined: the mantissas held so far are in the old units.
+      this.invalidate(book);
+      this.setExponents(book, m.priceExp, m.qtyExp);
+    }
     const seq = m.instrSeq;
     const flags = r.msgFlags;
     const known = book.instrSeq;
@@ -492,6 +497,7 @@ export class FeedSubscriber {
       if (seq <= known) return;
     }
     if (!refresh && known >= 0 && seq !== known + 1 && book.valid) this.counters.instrSeqJumps++;
+    if (m.priceExp !== book.instrument.priceExp || m.qtyExp !== book.instrument.qtyExp) this.setExponents(book, m.priceExp, m.qtyExp);
     book.bids.loadSorted(book.snapBidPx, book.snapBidQty, book.snapBidN);
     book.asks.loadSorted(book.snapAskPx, book.snapAskQty, book.snapAskN);
     book.streamKey = key;
@@ -531,10 +537,13 @@ export class FeedSubscriber {
       prev.venue === venue &&
       prev.market === market &&
       prev.priceExp === d.priceExp &&
-      prev.qtyExp === d.qtyExp
+      prev.qtyExp === d.qtyExp &&
+      prev.tickSize === d.tickSize &&
+      prev.lotSize === d.lotSize
     ) {
       return;
     }
+    if (book.instrument.priceExp !== d.priceExp || book.instrument.qtyExp !== d.qtyExp) this.invalidate(book); // old units
     const def: Instrument = {
       instrumentId: id,
       venue: venue as VenueName,
@@ -548,6 +557,12 @@ export class FeedSubscriber {
     book.definition = def;
     book.instrument = def;
     for (const l of this.listeners.definition) l(book);
+  }
+
+  // Cold: exponents change only when a venue redefines an instrument.
+  private setExponents(book: SubscriberBook, priceExp: number, qtyExp: number): void {
+    book.instrument = { ...book.instrument, priceExp, qtyExp };
+    if (book.definition !== undefined) book.definition = book.instrument;
   }
 
   private emitUpdate(kind: UpdateKind, book: SubscriberBook, sendTimeUs: number, refresh: boolean): void {

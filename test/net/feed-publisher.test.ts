@@ -275,3 +275,18 @@ describe("FeedPublisher → FeedSubscriber over loopback multicast", () => {
     expect(handles).toEqual([0, 1, 2]);
   });
 });
+
+describe("FeedPublisher.register", () => {
+  it("registering an instrumentId again replaces the view behind the same handle (no stale refreshes)", async () => {
+    const cfg = publishConfig(18);
+    const pub = new FeedPublisher({ publish: cfg });
+    const books = makeBooks(9);
+    const h1 = pub.register(books[1]!.instrument, books[1]!);
+    const other = pub.register(books[2]!.instrument, books[2]!);
+    const replacement = new TestBook({ ...books[1]!.instrument, priceExp: 2 });
+    const h2 = pub.register(replacement.instrument, replacement);
+    expect(h2).toBe(h1);
+    expect(other).not.toBe(h1);
+    expect(pub.channelInfo().find((c) => c.channelId === 2)!.instruments).toBe(2);
+  });
+});

@@ -294,3 +294,30 @@ describe("FeedSubscriber", () => {
     ]);
   });
 });
+
+describe("FeedSubscriber: instrument redefinition", () => {
+  it("a definition with new exponents invalidates the book until the next snapshot in the new units", () => {
+    const h = new Harness();
+    const v1 = makeInstrument("bybit", "spot", "XYZUSDT", 2, 3);
+    const book = new TestBook(v1);
+    book.load([[100, 1]], [[101, 1]], 1, T0);
+    packInstrumentDefinition(h.packer, new EncodedDefinition(v1), false);
+    packBookSnapshot(h.packer, book, 0, false);
+    h.deliver();
+    const sb = h.sub.book(v1.instrumentId)!;
+    expect(sb.valid).toBe(true);
+    const v2 = { ...v1, priceExp: 3, tickSize: "0.001" };
+    const rebuilt = new TestBook(v2);
+    rebuilt.instrSeq = book.instrSeq;
+    rebuilt.load([[1000, 1]], [[1010, 1]], 2, T0);
+    packInstrumentDefinition(h.packer, new EncodedDefinition(v2), false);
+    h.deliver();
+    expect(sb.valid).toBe(false);
+    expect(sb.instrument.priceExp).toBe(3);
+    packBookSnapshot(h.packer, rebuilt, 0, false);
+    h.deliver();
+    expect(sb.valid).toBe(true);
+    expect(levelsOf(sb)).toEqual(levelsOf(rebuilt));
+    expect(sb.definition?.tickSize).toBe("0.001");
+  });
+});
