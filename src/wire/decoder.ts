@@ -305,11 +305,35 @@ export class BookMessageReader {
   templateId = 0;
   blockLength = 0;
 
+  /** Bid / ask levels in this message (0 for BookStatus), cached by wrap(). */
+  bidCount = 0;
+  askCount = 0;
+  /** Bytes per level entry and offset of level 0, cached by wrap(). */
+  levelLength = 0;
+  private levelBase = 0;
+
   wrap(r: PacketReader): this {
-    this.dv = r.dv;
-    this.b = r.bodyOffset;
-    this.templateId = r.templateId;
+    const dv = r.dv;
+    const b = r.bodyOffset;
+    const templateId = r.templateId;
+    this.dv = dv;
+    this.b = b;
+    this.templateId = templateId;
     this.blockLength = r.blockLength;
+    this.levelBase = b + this.blockLength;
+    if (templateId === TEMPLATE_BOOK_DELTA) {
+      this.bidCount = dv.getUint16(b + DELTA_BID_COUNT_OFFSET, true);
+      this.askCount = dv.getUint16(b + DELTA_ASK_COUNT_OFFSET, true);
+      this.levelLength = dv.getUint16(b + DELTA_LEVEL_LENGTH_OFFSET, true);
+    } else if (templateId === TEMPLATE_BOOK_SNAPSHOT) {
+      this.bidCount = dv.getUint16(b + SNAP_BID_COUNT_OFFSET, true);
+      this.askCount = dv.getUint16(b + SNAP_ASK_COUNT_OFFSET, true);
+      this.levelLength = dv.getUint16(b + SNAP_LEVEL_LENGTH_OFFSET, true);
+    } else {
+      this.bidCount = 0;
+      this.askCount = 0;
+      this.levelLength = LEVEL_BYTES;
+    }
     return this;
   }
 
@@ -343,21 +367,6 @@ export class BookMessageReader {
   get tsRecvUs(): number {
     return getUsFromNs(this.dv, this.b + BOOK_TS_RECV_NS_OFFSET);
   }
-  /** Bid levels in this message (0 for BookStatus). */
-  get bidCount(): number {
-    if (this.templateId === TEMPLATE_BOOK_DELTA) return this.dv.getUint16(this.b + DELTA_BID_COUNT_OFFSET, true);
-    if (this.templateId === TEMPLATE_BOOK_SNAPSHOT) return this.dv.getUint16(this.b + SNAP_BID_COUNT_OFFSET, true);
-    return 0;
-  }
-  get askCount(): number {
-    if (this.templateId === TEMPLATE_BOOK_DELTA) return this.dv.getUint16(this.b + DELTA_ASK_COUNT_OFFSET, true);
-    if (this.templateId === TEMPLATE_BOOK_SNAPSHOT) return this.dv.getUint16(this.b + SNAP_ASK_COUNT_OFFSET, true);
-    return 0;
-  }
-  get levelLength(): number {
-    if (this.templateId === TEMPLATE_BOOK_DELTA) return this.dv.getUint16(this.b + DELTA_LEVEL_LENGTH_OFFSET, true);
-    return this.dv.getUint16(this.b + SNAP_LEVEL_LENGTH_OFFSET, true);
-  }
   get chunkIndex(): number {
     return this.dv.getUint16(this.b + SNAP_CHUNK_INDEX_OFFSET, true);
   }
@@ -372,13 +381,13 @@ export class BookMessageReader {
   }
   /** Byte offset of level i of this message (bids first, then asks: ask j is level bidCount + j). */
   levelOffset(i: number): number {
-    return this.b + this.blockLength + i * this.levelLength;
+    return this.levelBase + i * this.levelLength;
   }
   priceAt(i: number): number {
-    return getI64(this.dv, this.levelOffset(i) + LEVEL_PRICE_OFFSET);
+    return getI64(this.dv, this.levelBase + i * this.levelLength + LEVEL_PRICE_OFFSET);
   }
   qtyAt(i: number): number {
-    return getI64(this.dv, this.levelOffset(i) + LEVEL_QTY_OFFSET);
+    return getI64(this.dv, this.levelBase + i * this.levelLength + LEVEL_QTY_OFFSET);
   }
 }
 
