@@ -408,7 +408,9 @@ export class FeedSubscriber {
     const known = book.instrSeq;
     if (known >= 0) {
       const continuation = book.eventOpen && seq === known;
-      if (!continuation) {
+      // A BookStatus may share the instrSeq of the event it qualifies (e.g. a crossed delta): apply its state.
+      const sameEventStatus = templateId === TEMPLATE_BOOK_STATUS && seq === known && !book.eventOpen;
+      if (!continuation && !sameEventStatus) {
         if (seq <= known) {
           this.counters.duplicates++; // already applied (duplicate stream or re-sent refresh)
           return;

@@ -321,3 +321,27 @@ describe("FeedSubscriber: instrument redefinition", () => {
     expect(sb.definition?.tickSize).toBe("0.001");
   });
 });
+
+describe("FeedSubscriber: status sharing an event's instrSeq", () => {
+  it("applies the state of a BookStatus that repeats the current instrSeq, without a jump or invalidation", () => {
+    const h = new Harness();
+    const inst = makeInstrument("bybit", "linear", "SOLUSDT", 2, 1);
+    const book = new TestBook(inst);
+    book.load([[100, 1]], [[101, 1]], 1, T0);
+    packBookSnapshot(h.packer, book, 0, false);
+    const cs = new ChangeSet();
+    cs.addBid(102, 5); // crosses the book
+    book.apply(cs, 2, T0);
+    packBookDelta(h.packer, book, cs);
+    book.state = BookState.RESYNCING;
+    book.reason = StatusReason.CROSSED_BOOK;
+    packBookStatus(h.packer, book); // same instrSeq as the delta
+    h.deliver();
+    const sb = h.sub.book(inst.instrumentId)!;
+    expect(sb.state).toBe(BookState.RESYNCING);
+    expect(sb.reason).toBe(StatusReason.CROSSED_BOOK);
+    expect(sb.valid).toBe(true);
+    expect(h.sub.counters.instrSeqJumps).toBe(0);
+    expect(h.updates.map((u) => u.kind)).toEqual(["snapshot", "delta", "status"]);
+  });
+});
