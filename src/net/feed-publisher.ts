@@ -43,6 +43,11 @@ export interface PublisherCounters {
 
 /** Datagrams per sendMany call: one sendmmsg per call; bounded so the reused argument arrays stay small. */
 export const MAX_DATAGRAMS_PER_SEND = 64;
+/**
+ * The refresh is spread over its interval in ticks of at most this length, so a large universe does not send
+ * all its snapshots in one burst (which would delay live deltas behind thousands of datagrams).
+ */
+export const REFRESH_TICK_MS = 50;
 /** Heartbeat check runs this many times per heartbeat interval, so an idle channel beats within 1.25 intervals. */
 const HEARTBEAT_TICKS_PER_INTERVAL = 4;
 
@@ -87,6 +92,8 @@ export class FeedPublisher {
   private readonly sendErrorLog: RateLimitedLog;
   private readonly flushBound: () => void;
   private flushScheduled = false;
+  private refreshCursor = 0;
+  private refreshTickMs = REFRESH_TICK_MS;
   private started = false;
   private stopped = false;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
@@ -139,7 +146,8 @@ export class FeedPublisher {
       this.heartbeatTimer.unref?.();
     }
     if (this.publish.snapshotIntervalMs > 0) {
-      this.refreshTimer = setInterval(() => this.refreshAll(), this.publish.snapshotIntervalMs);
+      this.refreshTickMs = Math.min(REFRESH_TICK_MS, this.publish.snapshotIntervalMs);
+      this.refreshTimer = setInterval(() => this.refreshTick(), this.refreshTickMs);
       this.refreshTimer.unref?.();
     }
     this.log.info("publisher started", {
@@ -265,18 +273,32 @@ export class FeedPublisher {
     this.log.info("publisher stopped", { sessionId: this.sessionId, ...this.counters });
   }
 
-  /** Sends definitions and refresh snapshots of every registered book now (also run by the refresh timer). */
+  /** Sends definitions and refresh snapshots of every registered book now (tests, operator request). */
   refreshAll(): void {
-    const depth = this.publish.snapshotDepth;
-    for (let h = 0; h < this.handleViews.length; h++) {
-      const view = this.handleViews[h];
-      const chans = this.handleChannels[h];
-      for (let i = 0; i < chans.length; i++) {
-        packInstrumentDefinition(chans[i].packer, this.handleDefs[h], true);
-        this.counters.messages += 1 + packBookSnapshot(chans[i].packer, view, depth, true);
-      }
+    for (let h = 0; h < this.handleViews.length; h++) this.refreshHandle(h);
+    this.flush();
+  }
+
+  /** One refresh tick: the next slice of books, round robin, so every book is refreshed once per interval. */
+  private refreshTick(): void {
+    const n = this.handleViews.length;
+    if (n === 0) return;
+    const perTick = Math.min(n, Math.ceil((n * this.refreshTickMs) / this.publish.snapshotIntervalMs));
+    for (let k = 0; k < perTick; k++) {
+      if (this.refreshCursor >= n) this.refreshCursor = 0;
+      this.refreshHandle(this.refreshCursor++);
     }
     this.flush();
+  }
+
+  private refreshHandle(h: number): void {
+    const view = this.handleViews[h];
+    const chans = this.handleChannels[h];
+    const depth = this.publish.snapshotDepth;
+    for (let i = 0; i < chans.length; i++) {
+      packInstrumentDefinition(chans[i].packer, this.handleDefs[h], true);
+      this.counters.messages += 1 + packBookSnapshot(chans[i].packer, view, depth, true);
+    }
   }
 
   /** Channel ids and their next sequence numbers (diagnostics, /status). */
