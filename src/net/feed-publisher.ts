@@ -34,10 +34,15 @@ export interface FeedPublisherOptions {
 }
 
 export interface PublisherCounters {
+  /** Datagrams the kernel accepted. */
   datagrams: number;
+  /** Bytes of those datagrams (UDP payload). */
   bytes: number;
+  /** Datagrams the kernel refused or that failed to send (dropped, never retried). */
   sendErrors: number;
+  /** Datagrams the test hook dropped. */
   droppedOnPurpose: number;
+  /** Messages encoded (a split delta or a chunked snapshot counts each message). */
   messages: number;
 }
 
@@ -242,7 +247,6 @@ export class FeedPublisher {
         stage[batched * 3 + 1] = ch.dest.port;
         stage[batched * 3 + 2] = ch.dest.group;
         batched++;
-        this.counters.bytes += length;
         if (batched === MAX_DATAGRAMS_PER_SEND) {
           this.sendBatch(ch.socket, batched);
           batched = 0;
@@ -357,6 +361,7 @@ export class FeedPublisher {
       this.onSocketError(err as Error);
     }
     this.counters.datagrams += sent;
+    for (let i = 0; i < sent; i++) this.counters.bytes += (args[i * 3] as Uint8Array).byteLength;
     if (sent < n) {
       this.counters.sendErrors += n - sent;
       this.sendErrorLog.hit("sendMany sent fewer datagrams than given");
