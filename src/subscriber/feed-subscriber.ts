@@ -125,6 +125,8 @@ export interface SubscriberCounters {
   instrSeqJumps: number;
   /** Snapshot chunk sets abandoned (missing or out-of-order chunk). */
   snapshotsAbandoned: number;
+  /** Exceptions thrown by event listeners (caught and reported as 'error'). */
+  listenerErrors: number;
 }
 
 export interface StreamInfo {
@@ -160,6 +162,7 @@ export class FeedSubscriber {
     unknownTemplates: 0,
     instrSeqJumps: 0,
     snapshotsAbandoned: 0,
+    listenerErrors: 0,
   };
   /** Books by instrumentId. */
   readonly books: Map<number, SubscriberBook> = new Map();
@@ -445,7 +448,7 @@ export class FeedSubscriber {
       book.eventOpen = false;
       if (previousState !== book.state && this.listeners.status.length > 0) {
         const e: StatusEvent = { book, state: book.state, reason: book.reason, previousState };
-        for (const l of this.listeners.status) l(e);
+        for (const l of this.listeners.status) this.call(l, e);
       }
       this.emitUpdate("status", book, sendTimeUs, false);
     }
@@ -515,7 +518,7 @@ export class FeedSubscriber {
     book.valid = true;
     if (previousState !== book.state && this.listeners.status.length > 0) {
       const e: StatusEvent = { book, state: book.state, reason: book.reason, previousState };
-      for (const l of this.listeners.status) l(e);
+      for (const l of this.listeners.status) this.call(l, e);
     }
     this.emitUpdate("snapshot", book, sendTimeUs, refresh);
   }
@@ -558,7 +561,7 @@ export class FeedSubscriber {
     };
     book.definition = def;
     book.instrument = def;
-    for (const l of this.listeners.definition) l(book);
+    for (const l of this.listeners.definition) this.call(l, book);
   }
 
   // Cold: exponents change only when a venue redefines an instrument.
@@ -577,7 +580,13 @@ export class FeedSubscriber {
     ev.book = book;
     ev.instrument = book.instrument;
     ev.refresh = refresh;
-    for (let i = 0; i < listeners.length; i++) listeners[i](ev);
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        listeners[i](ev);
+      } catch (err) {
+        this.listenerFailed(err);
+      }
+    }
   }
 
   private gap(st: StreamInfo, key: number, got: number): void {
@@ -594,7 +603,7 @@ export class FeedSubscriber {
       lost,
       booksInvalidated,
     };
-    for (const l of this.listeners.gap) l(e);
+    for (const l of this.listeners.gap) this.call(l, e);
   }
 
   private invalidate(book: SubscriberBook): boolean {
@@ -627,13 +636,27 @@ export class FeedSubscriber {
       st.stale = true;
       this.invalidateStream(key, false);
       const e: StaleEvent = { channelId: st.channelId, sourceId: st.sourceId, sessionId: st.sessionId, silentMs: nowMs - st.lastRecvMs };
-      for (const l of this.listeners.stale) l(e);
+      for (const l of this.listeners.stale) this.call(l, e);
     }
   }
 
   private emitSession(kind: SessionEvent["kind"], st: StreamInfo, previousSessionId: number | undefined): void {
     const e: SessionEvent = { kind, channelId: st.channelId, sourceId: st.sourceId, sessionId: st.sessionId, previousSessionId };
-    for (const l of this.listeners.session) l(e);
+    for (const l of this.listeners.session) this.call(l, e);
+  }
+
+  /** Calls a cold-path listener; a throwing listener is reported and never corrupts sequencing state. */
+  private call<T>(listener: (e: T) => void, e: T): void {
+    try {
+      listener(e);
+    } catch (err) {
+      this.listenerFailed(err);
+    }
+  }
+
+  private listenerFailed(err: unknown): void {
+    this.counters.listenerErrors++;
+    this.reportError(err instanceof Error ? err : new Error(String(err)), "listener");
   }
 
   private reject(code: DecodeErrorCode, length: number, from: string): void {

@@ -345,3 +345,32 @@ describe("FeedSubscriber: status sharing an event's instrSeq", () => {
     expect(h.updates.map((u) => u.kind)).toEqual(["snapshot", "delta", "status"]);
   });
 });
+
+describe("FeedSubscriber: faulty listeners", () => {
+  it("a throwing 'update' listener is reported and does not break sequencing or the rest of the datagram", () => {
+    const h = new Harness();
+    const inst = makeInstrument("bybit", "spot", "ADAUSDT", 4, 1);
+    const book = new TestBook(inst);
+    book.load([[100, 1]], [[101, 1]], 1, T0);
+    packBookSnapshot(h.packer, book, 0, false);
+    const cs = new ChangeSet();
+    for (let i = 0; i < 5; i++) {
+      cs.clear();
+      cs.addBid(90 + i, 3);
+      book.apply(cs, 2 + i, T0);
+      packBookDelta(h.packer, book, cs);
+    }
+    const errors: string[] = [];
+    h.sub.on("error", (e) => errors.push(e.error.message));
+    h.sub.on("update", () => {
+      throw new Error("boom");
+    });
+    expect(h.deliver()).toBe(1); // all in one datagram
+    const sb = h.sub.book(inst.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(book));
+    expect(sb.valid).toBe(true);
+    expect(h.sub.counters.listenerErrors).toBe(6);
+    expect(errors).toHaveLength(6);
+    expect(h.updates).toHaveLength(6); // the other listener still ran every time
+  });
+});
