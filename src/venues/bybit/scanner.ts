@@ -228,16 +228,24 @@ export class BybitScanner {
     const topicStart = ++this.pos;
     this.topicStart = topicStart;
     let hash = FNV_OFFSET;
+    let p = topicStart;
+    const end = this.end;
     for (;;) {
-      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-      const c = s.charCodeAt(this.pos);
+      if (p >= end) {
+        this.pos = p;
+        return SCAN_ERR_SYNTAX;
+      }
+      const c = s.charCodeAt(p);
       if (c === CH_QUOTE) break;
-      if (c === CH_BACKSLASH) return SCAN_FALLBACK;
-      if (c < 0x20) return SCAN_ERR_SYNTAX;
-      hash = fnvStep(hash, c);
-      this.pos++;
+      if (c === CH_BACKSLASH || c < 0x20) {
+        this.pos = p;
+        return c === CH_BACKSLASH ? SCAN_FALLBACK : SCAN_ERR_SYNTAX;
+      }
+      hash = Math.imul(hash ^ c, 0x01000193);
+      p++;
     }
-    const topicEnd = this.pos++;
+    const topicEnd = p;
+    this.pos = p + 1;
     if (!startsWithPrefix(s, topicStart, topicEnd)) return SCAN_NOT_BOOK;
     const entry = table.find(s, topicStart, topicEnd, hash);
     if (entry < 0) return SCAN_UNKNOWN_TOPIC;
@@ -344,73 +352,113 @@ export class BybitScanner {
     return u;
   }
 
-  /** Reads `[[p,q],…]` into one side. */
+  /**
+   * Reads `[[p,q],…]` into one side. The per-level loop keeps the cursor in a local and inlines the whitespace and
+   * string scans: it is most of the work for a snapshot (field loads of `this.pos` per character cost ~3×).
+   */
   private scanLevels(bids: boolean, priceExp: number, qtyExp: number, out: BookUpdate): number {
     const s = this.s;
-    if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-    if (s.charCodeAt(this.pos) !== CH_LBRACKET) {
+    const end = this.end;
+    let p = this.pos;
+    if (p >= end) return SCAN_ERR_SYNTAX;
+    if (s.charCodeAt(p) !== CH_LBRACKET) {
       const r = this.skipValue(1);
       return r < 0 ? r : SCAN_ERR_MISSING;
     }
-    this.pos++;
-    this.ws();
-    if (this.pos < this.end && s.charCodeAt(this.pos) === CH_RBRACKET) {
-      this.pos++;
+    p = skipWs(s, p + 1, end);
+    if (s.charCodeAt(p) === CH_RBRACKET) {
+      this.pos = p + 1;
       return 0;
     }
     for (;;) {
-      this.ws();
-      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-      if (s.charCodeAt(this.pos) !== CH_LBRACKET) {
+      // [
+      let c = s.charCodeAt(p);
+      if (c !== CH_LBRACKET) {
+        this.pos = p;
+        if (p >= end) return SCAN_ERR_SYNTAX;
         const r = this.skipValue(2);
         return r < 0 ? r : SCAN_ERR_LEVEL;
       }
-      this.pos++;
-      this.ws();
-      const px = this.readDecimal(priceExp, SCAN_ERR_PRICE);
-      if (px < 0) return px;
-      this.ws();
-      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-      if (s.charCodeAt(this.pos) !== CH_COMMA) return s.charCodeAt(this.pos) === CH_RBRACKET ? SCAN_ERR_LEVEL : SCAN_ERR_SYNTAX;
-      this.pos++;
-      this.ws();
-      const qty = this.readDecimal(qtyExp, SCAN_ERR_QTY);
-      if (qty < 0) return qty;
-      this.ws();
-      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-      const c = s.charCodeAt(this.pos);
-      if (c !== CH_RBRACKET) return c === CH_COMMA ? SCAN_ERR_LEVEL : SCAN_ERR_SYNTAX;
-      this.pos++;
+      p = skipWs(s, p + 1, end);
+      // "price"
+      if (s.charCodeAt(p) !== CH_QUOTE) {
+        this.pos = p;
+        return this.badLevelElement();
+      }
+      const ps = ++p;
+      for (;;) {
+        if (p >= end) {
+          this.pos = p;
+          return SCAN_ERR_SYNTAX;
+        }
+        c = s.charCodeAt(p);
+        if (c === CH_QUOTE) break;
+        if (c === CH_BACKSLASH || c < 0x20) {
+          this.pos = p;
+          return c === CH_BACKSLASH ? SCAN_FALLBACK : SCAN_ERR_SYNTAX;
+        }
+        p++;
+      }
+      const px = parseFixedCodes(s, ps, p, priceExp);
+      if (px < 0) {
+        this.pos = p;
+        return SCAN_ERR_PRICE;
+      }
+      p = skipWs(s, p + 1, end);
+      c = s.charCodeAt(p);
+      if (c !== CH_COMMA) {
+        this.pos = p;
+        return c === CH_RBRACKET ? SCAN_ERR_LEVEL : SCAN_ERR_SYNTAX;
+      }
+      p = skipWs(s, p + 1, end);
+      // "qty"
+      if (s.charCodeAt(p) !== CH_QUOTE) {
+        this.pos = p;
+        return this.badLevelElement();
+      }
+      const qs = ++p;
+      for (;;) {
+        if (p >= end) {
+          this.pos = p;
+          return SCAN_ERR_SYNTAX;
+        }
+        c = s.charCodeAt(p);
+        if (c === CH_QUOTE) break;
+        if (c === CH_BACKSLASH || c < 0x20) {
+          this.pos = p;
+          return c === CH_BACKSLASH ? SCAN_FALLBACK : SCAN_ERR_SYNTAX;
+        }
+        p++;
+      }
+      const qty = parseFixedCodes(s, qs, p, qtyExp);
+      if (qty < 0) {
+        this.pos = p;
+        return SCAN_ERR_QTY;
+      }
+      p = skipWs(s, p + 1, end);
+      c = s.charCodeAt(p);
+      if (c !== CH_RBRACKET) {
+        this.pos = p;
+        return c === CH_COMMA ? SCAN_ERR_LEVEL : SCAN_ERR_SYNTAX;
+      }
       if (bids) out.pushBid(px, qty);
       else out.pushAsk(px, qty);
-      this.ws();
-      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-      const d = s.charCodeAt(this.pos++);
-      if (d === CH_RBRACKET) return 0;
-      if (d !== CH_COMMA) return SCAN_ERR_SYNTAX;
+      p = skipWs(s, p + 1, end);
+      c = s.charCodeAt(p);
+      if (c === CH_COMMA) {
+        p = skipWs(s, p + 1, end);
+        continue;
+      }
+      this.pos = p + 1;
+      return c === CH_RBRACKET ? 0 : SCAN_ERR_SYNTAX;
     }
   }
 
-  /** Reads a quoted decimal at `exp`; returns the mantissa or a negative code (`badCode` for a bad number). */
-  private readDecimal(exp: number, badCode: number): number {
-    const s = this.s;
+  /** A level element that is not a string: validate it as JSON (syntax error) or report a bad level. */
+  private badLevelElement(): number {
     if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-    if (s.charCodeAt(this.pos) !== CH_QUOTE) {
-      const r = this.skipValue(3);
-      return r < 0 ? r : SCAN_ERR_LEVEL;
-    }
-    const start = ++this.pos;
-    for (;;) {
-      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-      const c = s.charCodeAt(this.pos);
-      if (c === CH_QUOTE) break;
-      if (c === CH_BACKSLASH) return SCAN_FALLBACK;
-      if (c < 0x20) return SCAN_ERR_SYNTAX;
-      this.pos++;
-    }
-    const m = parseFixedCodes(s, start, this.pos, exp);
-    this.pos++;
-    return m < 0 ? badCode : m;
+    const r = this.skipValue(3);
+    return r < 0 ? r : SCAN_ERR_LEVEL;
   }
 
   /** data.s must equal the symbol part of this frame's topic (which equals the table's topic). */
@@ -424,16 +472,9 @@ export class BybitScanner {
     const symFrame = this.topicStart + symStart;
     const symLen = topicEnd - symFrame;
     const start = ++this.pos;
-    for (;;) {
-      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-      const c = s.charCodeAt(this.pos);
-      if (c === CH_QUOTE) break;
-      if (c === CH_BACKSLASH) return SCAN_FALLBACK;
-      if (c < 0x20) return SCAN_ERR_SYNTAX;
-      this.pos++;
-    }
-    const len = this.pos - start;
-    this.pos++;
+    const close = this.closeQuote();
+    if (close < 0) return close;
+    const len = close - start;
     if (len !== symLen) return SCAN_ERR_SYMBOL;
     for (let i = 0; i < len; i++) if (s.charCodeAt(start + i) !== s.charCodeAt(symFrame + i)) return SCAN_ERR_SYMBOL;
     return 0;
@@ -493,21 +534,52 @@ export class BybitScanner {
    */
   private readKey(): number {
     const s = this.s;
-    if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-    if (s.charCodeAt(this.pos) !== CH_QUOTE) return SCAN_ERR_SYNTAX;
-    const start = ++this.pos;
+    const end = this.end;
+    let p = this.pos;
+    if (s.charCodeAt(p) !== CH_QUOTE) return SCAN_ERR_SYNTAX; // NaN past the end
+    const start = ++p;
     for (;;) {
-      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-      const c = s.charCodeAt(this.pos);
+      if (p >= end) {
+        this.pos = p;
+        return SCAN_ERR_SYNTAX;
+      }
+      const c = s.charCodeAt(p);
       if (c === CH_QUOTE) break;
-      if (c === CH_BACKSLASH) return SCAN_FALLBACK;
-      if (c < 0x20) return SCAN_ERR_SYNTAX;
-      this.pos++;
+      if (c === CH_BACKSLASH || c < 0x20) {
+        this.pos = p;
+        return c === CH_BACKSLASH ? SCAN_FALLBACK : SCAN_ERR_SYNTAX;
+      }
+      p++;
     }
-    const len = this.pos - start;
-    this.pos++;
+    const len = p - start;
+    this.pos = p + 1;
     if (start >= 0x7fffff) return SCAN_FALLBACK;
     return start * 256 + (len > 254 ? 255 : len);
+  }
+
+  /**
+   * From just after an opening quote: finds the closing quote of a plain string (no escapes, no control
+   * characters), leaves the cursor after it and returns its index; or a negative code.
+   */
+  private closeQuote(): number {
+    const s = this.s;
+    const end = this.end;
+    let p = this.pos;
+    for (;;) {
+      if (p >= end) {
+        this.pos = p;
+        return SCAN_ERR_SYNTAX;
+      }
+      const c = s.charCodeAt(p);
+      if (c === CH_QUOTE) break;
+      if (c === CH_BACKSLASH || c < 0x20) {
+        this.pos = p;
+        return c === CH_BACKSLASH ? SCAN_FALLBACK : SCAN_ERR_SYNTAX;
+      }
+      p++;
+    }
+    this.pos = p + 1;
+    return p;
   }
 
   /** Reads `"snapshot"` or `"delta"`: 1 or 2, else a negative code. */
@@ -519,16 +591,9 @@ export class BybitScanner {
       return r < 0 ? r : SCAN_ERR_TYPE;
     }
     const start = ++this.pos;
-    for (;;) {
-      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-      const c = s.charCodeAt(this.pos);
-      if (c === CH_QUOTE) break;
-      if (c === CH_BACKSLASH) return SCAN_FALLBACK;
-      if (c < 0x20) return SCAN_ERR_SYNTAX;
-      this.pos++;
-    }
-    const len = this.pos - start;
-    this.pos++;
+    const close = this.closeQuote();
+    if (close < 0) return close;
+    const len = close - start;
     // snapshot
     if (len === 8 && eq4(s, start, 115, 110, 97, 112) && eq4(s, start + 4, 115, 104, 111, 116)) return 1;
     // delta
@@ -551,14 +616,17 @@ export class BybitScanner {
     }
     let v = 0;
     const start = this.pos;
+    const end = this.end;
+    let p = start;
     do {
       v = v * 10 + (c - CH_0);
-      this.pos++;
-      if (this.pos >= this.end) break;
-      c = s.charCodeAt(this.pos);
+      p++;
+      if (p >= end) break;
+      c = s.charCodeAt(p);
     } while (c >= CH_0 && c <= CH_9);
-    if (s.charCodeAt(start) === CH_0 && this.pos - start > 1) return SCAN_ERR_SYNTAX; // leading zero
-    if (this.pos < this.end && (c === CH_DOT || c === CH_E || c === CH_CAP_E)) return SCAN_FALLBACK;
+    this.pos = p;
+    if (s.charCodeAt(start) === CH_0 && p - start > 1) return SCAN_ERR_SYNTAX; // leading zero
+    if (p < end && (c === CH_DOT || c === CH_E || c === CH_CAP_E)) return SCAN_FALLBACK;
     if (v >= TWO_53) return SCAN_ERR_NUMBER;
     return v;
   }
@@ -698,12 +766,7 @@ export class BybitScanner {
 
   /** JSON whitespace: space, tab, LF, CR. */
   private ws(): void {
-    const s = this.s;
-    while (this.pos < this.end) {
-      const c = s.charCodeAt(this.pos);
-      if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return;
-      this.pos++;
-    }
+    this.pos = skipWs(this.s, this.pos, this.end);
   }
 
   private matchKey(key: string): boolean {
@@ -720,6 +783,16 @@ export class BybitScanner {
     this.pos++;
     return true;
   }
+}
+
+/** Index of the first non-whitespace character at or after p (JSON whitespace: space, tab, LF, CR). */
+function skipWs(s: string, p: number, end: number): number {
+  while (p < end) {
+    const c = s.charCodeAt(p);
+    if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return p;
+    p++;
+  }
+  return p;
 }
 
 function startsWithPrefix(s: string, start: number, end: number): boolean {
