@@ -397,7 +397,11 @@ export class FeedSubscriber {
     return book;
   }
 
-  /** BookDelta and BookStatus: both advance instrSeq by one per event (a split delta repeats it until LAST). */
+  /**
+   * BookDelta and BookStatus: both advance instrSeq by one per event. The parts of a split delta (same instrSeq,
+   * LAST on the final one) are buffered and applied together at LAST, so a book never shows half an event and
+   * `valid` always means "identical to the publisher's book at instrSeq".
+   */
   private onBookEvent(r: PacketReader, key: number, templateId: number, sendTimeUs: number): void {
     const m = this.bookReader.wrap(r);
     const book = this.bookFor(m);
@@ -407,25 +411,64 @@ export class FeedSubscriber {
       this.setExponents(book, m.priceExp, m.qtyExp);
     }
     const seq = m.instrSeq;
-    const flags = r.msgFlags;
+    const last = (r.msgFlags & MSG_FLAG_LAST) !== 0;
+    const isDelta = templateId === TEMPLATE_BOOK_DELTA;
+    let continuation = false;
+    let abandoned = false;
+    if (book.eventOpen) {
+      if (isDelta && seq === book.openSeq) {
+        continuation = true;
+      } else {
+        // The open split delta never got its LAST part: that event is lost for this book.
+        book.eventOpen = false;
+        book.pendBidN = 0;
+        book.pendAskN = 0;
+        this.counters.instrSeqJumps++;
+        this.invalidate(book);
+        abandoned = true;
+      }
+    }
     const known = book.instrSeq;
-    if (known >= 0) {
-      const continuation = book.eventOpen && seq === known;
+    if (!continuation && known >= 0) {
       // A BookStatus may share the instrSeq of the event it qualifies (e.g. a crossed delta): apply its state.
-      const sameEventStatus = templateId === TEMPLATE_BOOK_STATUS && seq === known && !book.eventOpen;
-      if (!continuation && !sameEventStatus) {
+      const sameEventStatus = !isDelta && seq === known;
+      if (!sameEventStatus) {
         if (seq <= known) {
           this.counters.duplicates++; // already applied (duplicate stream or re-sent refresh)
           return;
         }
-        if (seq !== known + 1 || book.eventOpen) {
-          // Lost events of this instrument (or the tail of a split delta): the book is no longer exact.
-          this.counters.instrSeqJumps++;
+        if (seq !== known + 1 && !abandoned) {
+          this.counters.instrSeqJumps++; // lost events of this instrument: the book is no longer exact
           this.invalidate(book);
         }
       }
     }
     book.streamKey = key;
+    if (isDelta && !last) {
+      if (!continuation) {
+        book.eventOpen = true;
+        book.openSeq = seq;
+        book.pendBidN = 0;
+        book.pendAskN = 0;
+      }
+      this.bufferLevels(book, m);
+      return;
+    }
+    if (isDelta) {
+      const bids = book.bids;
+      const asks = book.asks;
+      if (continuation) {
+        for (let i = 0, n = book.pendBidN; i < n; i++) bids.set(book.pendBidPx[i], book.pendBidQty[i]);
+        for (let i = 0, n = book.pendAskN; i < n; i++) asks.set(book.pendAskPx[i], book.pendAskQty[i]);
+        book.pendBidN = 0;
+        book.pendAskN = 0;
+        book.eventOpen = false;
+      }
+      const nb = m.bidCount;
+      const na = m.askCount;
+      for (let i = 0; i < nb; i++) bids.set(m.priceAt(i), m.qtyAt(i));
+      for (let i = nb, end = nb + na; i < end; i++) asks.set(m.priceAt(i), m.qtyAt(i));
+    }
     book.instrSeq = seq;
     book.venueSeq = m.venueSeq;
     book.tsExchangeUs = m.tsExchangeUs;
@@ -434,23 +477,25 @@ export class FeedSubscriber {
     const previousState = book.state;
     book.state = m.state as BookState;
     book.reason = m.reason as StatusReason;
-    if (templateId === TEMPLATE_BOOK_DELTA) {
-      const nb = m.bidCount;
-      const na = m.askCount;
-      const bids = book.bids;
-      const asks = book.asks;
-      for (let i = 0; i < nb; i++) bids.set(m.priceAt(i), m.qtyAt(i));
-      for (let i = nb, end = nb + na; i < end; i++) asks.set(m.priceAt(i), m.qtyAt(i));
-      book.eventOpen = (flags & MSG_FLAG_LAST) === 0;
-      if (book.eventOpen) return;
-      this.emitUpdate("delta", book, sendTimeUs, false);
-    } else {
-      book.eventOpen = false;
-      if (previousState !== book.state && this.listeners.status.length > 0) {
-        const e: StatusEvent = { book, state: book.state, reason: book.reason, previousState };
-        for (const l of this.listeners.status) this.call(l, e);
-      }
-      this.emitUpdate("status", book, sendTimeUs, false);
+    if (previousState !== book.state && this.listeners.status.length > 0) {
+      const e: StatusEvent = { book, state: book.state, reason: book.reason, previousState };
+      for (const l of this.listeners.status) this.call(l, e);
+    }
+    this.emitUpdate(isDelta ? "delta" : "status", book, sendTimeUs, false);
+  }
+
+  /** Copies the levels of a non-final delta part into the book's pending buffers (rx buffer is reused). */
+  private bufferLevels(book: SubscriberBook, m: BookMessageReader): void {
+    const nb = m.bidCount;
+    const na = m.askCount;
+    book.ensurePendingCapacity(book.pendBidN + nb, book.pendAskN + na);
+    for (let i = 0; i < nb; i++) {
+      book.pendBidPx[book.pendBidN] = m.priceAt(i);
+      book.pendBidQty[book.pendBidN++] = m.qtyAt(i);
+    }
+    for (let i = nb, end = nb + na; i < end; i++) {
+      book.pendAskPx[book.pendAskN] = m.priceAt(i);
+      book.pendAskQty[book.pendAskN++] = m.qtyAt(i);
     }
   }
 
@@ -495,12 +540,16 @@ export class FeedSubscriber {
 
     // Complete set.
     book.snapSeq = -1;
+    if (book.eventOpen) {
+      // A snapshot after an unfinished split delta: that delta's tail was lost.
+      book.eventOpen = false;
+      book.pendBidN = 0;
+      book.pendAskN = 0;
+      this.invalidate(book);
+    }
     const refresh = (book.snapFlags & MSG_FLAG_REFRESH) !== 0;
     const known = book.instrSeq;
-    if (book.valid && known >= 0 && !book.eventOpen) {
-      // Already exact at `known`: an older or equal snapshot adds nothing.
-      if (seq <= known) return;
-    }
+    if (book.valid && known >= 0 && seq <= known) return; // already exact at `known`: nothing to add
     if (!refresh && known >= 0 && seq !== known + 1 && book.valid) this.counters.instrSeqJumps++;
     if (m.priceExp !== book.instrument.priceExp || m.qtyExp !== book.instrument.qtyExp) this.setExponents(book, m.priceExp, m.qtyExp);
     book.bids.loadSorted(book.snapBidPx, book.snapBidQty, book.snapBidN);
@@ -514,7 +563,6 @@ export class FeedSubscriber {
     const previousState = book.state;
     book.state = m.state as BookState;
     book.reason = m.reason as StatusReason;
-    book.eventOpen = false;
     book.valid = true;
     if (previousState !== book.state && this.listeners.status.length > 0) {
       const e: StatusEvent = { book, state: book.state, reason: book.reason, previousState };
@@ -622,6 +670,8 @@ export class FeedSubscriber {
       if (restart) {
         book.instrSeq = -1;
         book.eventOpen = false;
+        book.pendBidN = 0;
+        book.pendAskN = 0;
         book.snapSeq = -1;
       }
     }

@@ -43,8 +43,16 @@ export class SubscriberBook implements BookView {
   // --- subscriber bookkeeping (package-internal) ---
   /** (channelId << 16 | sourceId) of the stream that last updated the book. */
   streamKey = -1;
-  /** A delta event whose LAST message has not arrived yet. */
+  /** A split delta whose LAST message has not arrived yet; its parts wait in pend*. */
   eventOpen = false;
+  /** instrSeq of the open split delta. */
+  openSeq = -1;
+  pendBidN = 0;
+  pendAskN = 0;
+  pendBidPx: Float64Array = new Float64Array(INITIAL_SNAPSHOT_CAPACITY);
+  pendBidQty: Float64Array = new Float64Array(INITIAL_SNAPSHOT_CAPACITY);
+  pendAskPx: Float64Array = new Float64Array(INITIAL_SNAPSHOT_CAPACITY);
+  pendAskQty: Float64Array = new Float64Array(INITIAL_SNAPSHOT_CAPACITY);
   /** Snapshot assembly: instrSeq of the chunk set being collected, −1 when none. */
   snapSeq = -1;
   snapNextChunk = 0;
@@ -81,6 +89,18 @@ export class SubscriberBook implements BookView {
     return this.asks.qtyAt(rank);
   }
 
+  /** Makes the pending split-delta arrays hold at least the given levels per side (cold: doubles). */
+  ensurePendingCapacity(bids: number, asks: number): void {
+    while (bids > this.pendBidPx.length) {
+      this.pendBidPx = grow(this.pendBidPx, this.pendBidN);
+      this.pendBidQty = grow(this.pendBidQty, this.pendBidN);
+    }
+    while (asks > this.pendAskPx.length) {
+      this.pendAskPx = grow(this.pendAskPx, this.pendAskN);
+      this.pendAskQty = grow(this.pendAskQty, this.pendAskN);
+    }
+  }
+
   /** Makes the snapshot scratch arrays hold at least the given levels per side (cold: grows only). */
   ensureSnapshotCapacity(bids: number, asks: number): void {
     if (bids > this.snapBidPx.length) {
@@ -92,6 +112,12 @@ export class SubscriberBook implements BookView {
       this.snapAskQty = new Float64Array(asks);
     }
   }
+}
+
+function grow(a: Float64Array, used: number): Float64Array {
+  const b = new Float64Array(a.length * 2);
+  b.set(a.subarray(0, used));
+  return b;
 }
 
 export function placeholderInstrument(instrumentId: number, priceExp: number, qtyExp: number): Instrument {
