@@ -1,0 +1,122 @@
+/**
+ * Shared pieces of the end-to-end tests: simulator → feeder → real loopback multicast → subscriber library.
+ * Every multicast socket uses interface 127.0.0.1 and TTL 1.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { validateConfig } from "../../src/config/load.ts";
+import type { FeederConfig } from "../../src/config/types.ts";
+import { parseFixed } from "../../src/core/fixed.ts";
+import type { BookView } from "../../src/core/book-view.ts";
+import type { MarketName } from "../../src/core/types.ts";
+import type { BybitSim } from "../../src/sim/bybit-sim.ts";
+
+export type Markets = { market: MarketName; depth: number; symbols: string[] }[];
+
+/** A group:port per test file (files run in parallel), in the administratively scoped range. */
+export function uniqueDestination(seed: number): { group: string; port: number } {
+  const port = 20_000 + ((process.pid * 7 + seed * 131) % 30_000);
+  return { group: `239.255.${60 + (seed % 100)}.${1 + (process.pid % 250)}`, port };
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface FeederTestConfig {
+  sim: BybitSim;
+  markets: Markets;
+  group: string;
+  port: number;
+  snapshotIntervalMs?: number;
+  heartbeatIntervalMs?: number;
+  http?: boolean;
+  workers?: number;
+}
+
+/** The TOML-shaped raw config (also written to a file for the compiled binary). */
+export function rawConfig(o: FeederTestConfig): Record<string, unknown> {
+  const bybit: Record<string, unknown> = {
+    ws_url: o.sim.wsUrl,
+    rest_url: o.sim.restUrl,
+    instrument_cache: join(tempDir("feeder-e2e-cache-"), "instruments.json"),
+  };
+  for (const m of o.markets) bybit[m.market] = { depth: m.depth, symbols: m.symbols };
+  return {
+    workers: o.workers ?? 1,
+    log: { level: "warn", format: "json" },
+    http: { enabled: o.http ?? false, listen: "127.0.0.1:0" },
+    publish: {
+      heartbeat_interval_ms: o.heartbeatIntervalMs ?? 200,
+      snapshot_interval_ms: o.snapshotIntervalMs ?? 1000,
+      destinations: [{ name: "e2e", group: o.group, port: o.port, interface: "127.0.0.1", ttl: 1, channel: 7 }],
+    },
+    venues: { bybit },
+  };
+}
+
+export function feederConfig(o: FeederTestConfig): FeederConfig {
+  return validateConfig(rawConfig(o));
+}
+
+export function toToml(raw: Record<string, unknown>): string {
+  const lines: string[] = [];
+  const scalar = (v: unknown): string => (typeof v === "string" ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(scalar).join(", ")}]` : String(v));
+  const table = (path: string, t: Record<string, unknown>) => {
+    const nested: [string, Record<string, unknown>][] = [];
+    const arrays: [string, Record<string, unknown>[]][] = [];
+    if (path) lines.push(`[${path}]`);
+    for (const [k, v] of Object.entries(t)) {
+      if (Array.isArray(v) && v.length > 0 && typeof v[0] === "object") arrays.push([k, v as Record<string, unknown>[]]);
+      else if (v !== null && typeof v === "object" && !Array.isArray(v)) nested.push([k, v as Record<string, unknown>]);
+      else lines.push(`${k} = ${scalar(v)}`);
+    }
+    for (const [k, v] of nested) table(path ? `${path}.${k}` : k, v);
+    for (const [k, arr] of arrays) {
+      for (const item of arr) {
+        lines.push(`[[${path ? `${path}.${k}` : k}]]`);
+        for (const [ik, iv] of Object.entries(item)) lines.push(`${ik} = ${scalar(iv)}`);
+      }
+    }
+  };
+  table("", raw);
+  return lines.join("\n") + "\n";
+}
+
+/** A book as sorted [priceMantissa, qtyMantissa] pairs per side (best first), for exact comparison. */
+export interface Levels {
+  bids: [number, number][];
+  asks: [number, number][];
+}
+
+export function levelsOfView(view: BookView): Levels {
+  const bids: [number, number][] = [];
+  const asks: [number, number][] = [];
+  for (let r = 0; r < view.bidCount; r++) bids.push([view.bidPriceAt(r), view.bidQtyAt(r)]);
+  for (let r = 0; r < view.askCount; r++) asks.push([view.askPriceAt(r), view.askQtyAt(r)]);
+  return { bids, asks };
+}
+
+/** The simulator's book (decimal strings) converted exactly at the instrument's exponents. */
+export function levelsOfSim(book: { bids: Map<string, string>; asks: Map<string, string> }, priceExp: number, qtyExp: number): Levels {
+  const conv = (m: Map<string, string>) => [...m].map(([p, q]) => [parseFixed(p, priceExp), parseFixed(q, qtyExp)] as [number, number]);
+  return {
+    bids: conv(book.bids).sort((a, b) => b[0] - a[0]),
+    asks: conv(book.asks).sort((a, b) => a[0] - b[0]),
+  };
+}
+
+export function sameLevels(a: Levels, b: Levels): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Polls a condition (no fixed sleeps): resolves when it holds, rejects with `what` after timeoutMs. */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000, onPoll?: () => void): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    onPoll?.();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
