@@ -80,6 +80,37 @@ describe("feeder listen", () => {
     expect(last).toMatch(/datagrams \d+/);
   });
 
+  it("--config joins the configuration's destinations and honours its max_datagram_bytes", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(join(tmpdir(), "feeder-listen-"));
+    const path = join(dir, "feeder.toml");
+    const port = PORT + 2;
+    writeFileSync(
+      path,
+      [
+        "[publish]",
+        "max_datagram_bytes = 1200",
+        "[[publish.destinations]]",
+        'name = "a"',
+        `group = "${GROUP}"`,
+        `port = ${port}`,
+        'interface = "127.0.0.1"',
+        "ttl = 1",
+        "channel = 5",
+        'venue = "*"',
+        'market = "*"',
+      ].join("\n"),
+    );
+    await startPublisher(port);
+    const lines: string[] = [];
+    const code = await listenCommand.run(ctxFor({ config: path, format: "ndjson", count: "1", duration: "10" }, lines));
+    expect(code).toBe(0);
+    const first = lines.map((l) => JSON.parse(l)).find((o) => o.type === "update");
+    expect(first).toMatchObject({ symbol: "BTCUSDT", channelId: 9 });
+  });
+
   it("rejects bad options as usage errors", async () => {
     const lines: string[] = [];
     await expect(listenCommand.run(ctxFor({ format: "xml" }, lines))).rejects.toThrow(/--format/);
