@@ -1,13 +1,82 @@
-import type { CommandSpec } from "../command.ts";
+/**
+ * `feeder demo` (what `npm start` runs): the Bybit simulator, the feeder and a listener in one process,
+ * offline, on loopback multicast (interface 127.0.0.1, TTL 1), with a live top-of-book table. Ctrl-C stops all.
+ * @module
+ */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { validateConfig } from "../../config/load.ts";
+import { createLogger } from "../../core/log.ts";
+import { startRuntime } from "../../app/runtime.ts";
+import { startBybitSimulator } from "../../sim/bybit-sim.ts";
+import { UsageError, type CommandSpec } from "../command.ts";
+import { listenCommand } from "./listen.ts";
 
-// Filled by issue 6 (operations); until then the command says so and exits 1.
+const DEMO_GROUP = "239.255.0.1";
+const DEMO_PORT = 31001;
+const DEMO_MARKETS = [
+  { market: "linear" as const, depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"] },
+  { market: "spot" as const, depth: 200, symbols: ["BTCUSDT", "ETHUSDT"] },
+];
+
 export const demoCommand: CommandSpec = {
   name: "demo",
-  summary: "offline demo: simulator + feeder + live top-of-book view (not available yet)",
-  help: "Not available in this version yet.\n",
-  options: {},
+  summary: "offline demo: exchange simulator + feeder + live top-of-book view in one command",
+  help: [
+    "Options:",
+    "      --rate N        simulator book messages per second across all symbols (default 2000)",
+    "      --port N        multicast port (default 31001, group 239.255.0.1 on 127.0.0.1, TTL 1)",
+    "      --http PORT     status/metrics HTTP port on 127.0.0.1 (default 0 = any free port)",
+    "      --duration S    stop after S seconds (default: run until Ctrl-C)",
+    "",
+    "The simulator serves Bybit v5 order books for linear BTCUSDT ETHUSDT SOLUSDT XRPUSDT (depth 50) and",
+    "spot BTCUSDT ETHUSDT (depth 200) on 127.0.0.1; the feeder connects to it exactly as to Bybit and",
+    "publishes to the multicast group; the view is `feeder listen` on that group.",
+  ].join("\n"),
+  options: {
+    rate: { type: "string" },
+    port: { type: "string" },
+    http: { type: "string" },
+    duration: { type: "string" },
+  },
   async run(ctx) {
-    ctx.out("feeder demo: not available in this version yet");
-    return 1;
+    const rate = intOption(ctx.values.rate, "rate", 2000, 1, 1_000_000);
+    const port = intOption(ctx.values.port, "port", DEMO_PORT, 1, 65535);
+    const httpPort = intOption(ctx.values.http, "http", 0, 0, 65535);
+    const log = createLogger({ level: "warn" });
+    const sim = await startBybitSimulator({ markets: DEMO_MARKETS.map((m) => ({ market: m.market, symbols: m.symbols })), messagesPerSecond: rate, seed: Date.now() % 1_000_000 });
+    const bybit: Record<string, unknown> = { ws_url: sim.wsUrl, rest_url: sim.restUrl, instrument_cache: join(tmpdir(), `feeder-demo-instruments-${process.pid}.json`) };
+    for (const m of DEMO_MARKETS) bybit[m.market] = { depth: m.depth, symbols: m.symbols };
+    const config = validateConfig({
+      log: { level: "warn" },
+      http: { listen: `127.0.0.1:${httpPort}` },
+      publish: { destinations: [{ name: "demo", group: DEMO_GROUP, port, interface: "127.0.0.1", ttl: 1, channel: 1 }] },
+      venues: { bybit },
+    });
+    let runtime;
+    try {
+      runtime = await startRuntime(config, log);
+    } catch (err) {
+      await sim.stop();
+      throw err;
+    }
+    ctx.log.info("demo running", { simulator: sim.wsUrl, http: runtime.http?.url, group: `${DEMO_GROUP}:${port}`, ratePerSec: rate });
+    try {
+      return await listenCommand.run({
+        ...ctx,
+        values: { group: [`${DEMO_GROUP}:${port}`], iface: "127.0.0.1", format: "table", duration: ctx.values.duration },
+        positionals: [],
+      });
+    } finally {
+      await runtime.stop();
+      await sim.stop();
+    }
   },
 };
+
+function intOption(v: unknown, name: string, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer ${min}–${max}, got ${JSON.stringify(v)}`);
+  return n;
+}
