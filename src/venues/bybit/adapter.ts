@@ -138,6 +138,7 @@ class BybitConnection {
   /** 0 = no ping outstanding. */
   pongDeadlineMs = 0;
   openedMs = 0;
+  connectStartedMs = 0;
   // Counters (cold reads).
   messages = 0;
   bytes = 0;
@@ -776,7 +777,8 @@ export class BybitAdapter implements VenueAdapter {
 
   private connect(conn: BybitConnection): void {
     if (this.stopping) return;
-    this.connectTimesMs.push(this.now());
+    conn.connectStartedMs = this.now();
+    this.connectTimesMs.push(conn.connectStartedMs);
     conn.connects++;
     const gen = ++conn.generation;
     let ws: WebSocket;
@@ -854,6 +856,11 @@ export class BybitAdapter implements VenueAdapter {
     if (this.stopping) return;
     const now = this.now();
     for (const conn of this.conns) {
+      if (!conn.open && conn.ws && now - conn.connectStartedMs > this.ackTimeoutMs) {
+        // A handshake that neither completes nor fails (e.g. a black-holed SYN) must not stall the topics forever.
+        this.onDisconnected(conn, conn.generation, `WebSocket handshake not done within ${this.ackTimeoutMs} ms`);
+        continue;
+      }
       if (!conn.open || !conn.ws) continue;
       if (conn.pongDeadlineMs !== 0 && now > conn.pongDeadlineMs) {
         conn.pongTimeouts++;

@@ -246,9 +246,9 @@ export class BybitScanner {
     }
     const topicEnd = p;
     this.pos = p + 1;
-    if (!startsWithPrefix(s, topicStart, topicEnd)) return SCAN_NOT_BOOK;
     const entry = table.find(s, topicStart, topicEnd, hash);
-    if (entry < 0) return SCAN_UNKNOWN_TOPIC;
+    // Every table topic starts with "orderbook.", so the prefix only needs checking on a miss.
+    if (entry < 0) return startsWithPrefix(s, topicStart, topicEnd) ? SCAN_UNKNOWN_TOPIC : SCAN_NOT_BOOK;
     this.entry = entry;
 
     let seen = K_TOPIC;

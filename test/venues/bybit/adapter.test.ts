@@ -294,6 +294,35 @@ describe("Bybit adapter ↔ simulator", { timeout: 20_000 }, () => {
   });
 });
 
+describe("reconnect policy", () => {
+  test("exponential backoff with equal jitter, capped; a connection budget per window delays connects", () => {
+    let nowMs = 1_000_000;
+    let rnd = 0;
+    const sim = { wsUrl: "ws://127.0.0.1:1/v5/public", restUrl: "http://127.0.0.1:1" };
+    const markets: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }];
+    const a = createBybitAdapter(venueConfig(sim, markets), subsOf(markets), {
+      log: silentLogger,
+      now: () => nowMs,
+      random: () => rnd,
+      reconnectBaseMs: 100,
+      reconnectMaxMs: 1000,
+      maxConnectsPerWindow: 2,
+      connectWindowMs: 60_000,
+    }) as any;
+    const conn = a.conns[0];
+    // attempt 0, 1, 2, … → 100, 200, 400, 800, 1000 (cap) ms; jitter adds up to the other half.
+    expect([0, 1, 2, 3, 4, 5].map(() => a.backoffMs(conn))).toEqual([50, 100, 200, 400, 500, 500]);
+    rnd = 0.999999;
+    conn.attempt = 0;
+    expect(Math.round(a.backoffMs(conn))).toBe(100);
+    expect(a.connectBudgetWaitMs()).toBe(0);
+    a.connectTimesMs.push(nowMs - 10_000, nowMs - 5_000);
+    expect(a.connectBudgetWaitMs()).toBe(50_000); // until the oldest connect leaves the window
+    nowMs += 50_000;
+    expect(a.connectBudgetWaitMs()).toBe(0);
+  });
+});
+
 describe("instruments", { timeout: 20_000 }, () => {
   test("linear paginates with the cursor; option asks per base coin", async () => {
     const linear = ["BTCUSDT", "ETHUSDT", "XRPUSDT", "SOLUSDT", "ADAUSDT"];

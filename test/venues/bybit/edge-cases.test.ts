@@ -17,7 +17,8 @@ afterEach(async () => {
 });
 
 function scripted(handler: Handler): Server<unknown> {
-  const server = Bun.serve({
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const server = Bun.serve<unknown>({
     hostname: "127.0.0.1",
     port: 0,
     fetch(req, srv) {
