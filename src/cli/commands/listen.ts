@@ -19,6 +19,8 @@ const TTY_REDRAW_MS = 250;
 const PLAIN_REDRAW_MS = 1000;
 /** Latency samples kept per book for p50/p99 (a ring of the most recent ones). */
 const LATENCY_SAMPLES = 1024;
+/** SO_RCVBUF request: absorbs refresh bursts while the table redraws. */
+const RECV_BUFFER_BYTES = 8 * 1024 * 1024;
 
 interface Row {
   book: SubscriberBook;
@@ -119,7 +121,7 @@ async function runListen(ctx: CommandContext): Promise<number> {
   if (durationS !== undefined && !(durationS > 0)) throw new UsageError(`--duration must be a positive number of seconds`);
   const { groups, maxDatagramBytes } = resolveGroups(ctx);
 
-  const sub = new FeedSubscriber({ groups, maxDatagramBytes });
+  const sub = new FeedSubscriber({ groups, maxDatagramBytes, recvBufferBytes: RECV_BUFFER_BYTES });
   const rows = new Map<number, Row>();
   let updates = 0;
   let finish: (why: string) => void = () => {};
@@ -156,6 +158,14 @@ async function runListen(ctx: CommandContext): Promise<number> {
 
   await sub.start();
   ctx.log.info("listening", { groups: groups.map((g) => `${g.group}:${g.port}@${g.iface}`), format });
+  const effective = Math.min(...sub.recvBufferSizes());
+  if (effective < RECV_BUFFER_BYTES) {
+    // The kernel keeps min(request, net.core.rmem_max) and reports double that.
+    ctx.log.warn("receive buffer smaller than requested; raise net.core.rmem_max to avoid drops under bursts", {
+      requestedBytes: RECV_BUFFER_BYTES,
+      effectiveBytes: effective,
+    });
+  }
 
   const tty = !ndjson && process.stdout.isTTY === true;
   let lastDrawMs = Date.now();
