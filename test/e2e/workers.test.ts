@@ -1,0 +1,90 @@
+/**
+ * workers = 2: the subscriptions are split over two Bun Workers, each with its own connections, builders and
+ * publisher socket (source id 1 and 2 on the same channel). A killed worker is restarted by the supervisor and
+ * its books recover; HTTP aggregates both workers' books and metrics.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { startRuntime, type Runtime } from "../../src/app/runtime.ts";
+import { parsePrometheusText } from "../../src/app/prometheus.ts";
+import { instrumentIdOf } from "../../src/core/instrument-id.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { inWorkerShare } from "../../src/app/feeder.ts";
+import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
+import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { feederConfig, levelsOfSim, levelsOfView, sameLevels, uniqueDestination, waitFor, type Markets } from "./harness.ts";
+
+const MARKETS: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT"] }];
+const TOPICS = MARKETS.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol, id: instrumentIdOf("bybit", m.market, symbol) })));
+
+let sim: BybitSim;
+let subscriber: FeedSubscriber;
+let runtime: Runtime;
+
+function allEqual(): boolean {
+  return TOPICS.every((t) => {
+    const b = subscriber.books.get(t.id);
+    if (!b || !b.valid) return false;
+    const s = sim.book(t.market, t.symbol);
+    return b.venueSeq === s.u && sameLevels(levelsOfView(b), levelsOfSim(s, b.instrument.priceExp, b.instrument.qtyExp));
+  });
+}
+
+beforeAll(async () => {
+  sim = await startBybitSimulator({ markets: MARKETS.map((m) => ({ market: m.market, symbols: m.symbols })), seed: 5, messagesPerSecond: 0 });
+  const { group, port } = uniqueDestination(3);
+  subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }] });
+  await subscriber.start();
+  runtime = await startRuntime(feederConfig({ sim, markets: MARKETS, group, port, workers: 2, http: true, snapshotIntervalMs: 500 }), silentLogger);
+}, 30_000);
+
+afterAll(async () => {
+  await runtime?.stop();
+  await subscriber?.stop();
+  await sim?.stop();
+});
+
+describe("workers = 2", { timeout: 40_000 }, () => {
+  test("both workers publish their share; books equal the simulator's", async () => {
+    // The split is stable and uses both workers for this symbol set.
+    const shares = TOPICS.map((t) => (inWorkerShare("bybit", { market: t.market, symbol: t.symbol, depth: 50 }, 0, 2) ? 0 : 1));
+    expect(new Set(shares).size).toBe(2);
+    await waitFor(allEqual, "initial books from both workers", 20_000);
+    for (let i = 0; i < 10; i++) {
+      sim.step(1);
+      await waitFor(allEqual, `books after step ${i}`);
+    }
+    const sources = new Set(subscriber.streamInfo().map((s) => s.sourceId));
+    expect(sources).toEqual(new Set([1, 2]));
+  });
+
+  test("HTTP aggregates books and metrics of both workers", async () => {
+    const books = (await (await fetch(`${runtime.http!.url}/books`)).json()) as { symbol: string; state: string }[];
+    expect(books.map((b) => b.symbol).sort()).toEqual([...MARKETS[0]!.symbols].sort());
+    expect(books.every((b) => b.state === "live")).toBe(true);
+    expect((await fetch(`${runtime.http!.url}/readyz`)).status).toBe(200);
+    const { samples } = parsePrometheusText(await (await fetch(`${runtime.http!.url}/metrics`)).text());
+    const live = samples.filter((s) => s.name === "feeder_books" && s.labels.state === "live");
+    expect(live.map((s) => s.labels.worker).sort()).toEqual(["0", "1"]);
+    expect(live.reduce((n, s) => n + s.value, 0)).toBe(TOPICS.length);
+    expect(samples.find((s) => s.name === "feeder_workers_ready")!.value).toBe(2);
+  });
+
+  test("a killed worker is restarted and its books recover", async () => {
+    const supervisor = runtime.supervisor!;
+    const restarts: number[] = [];
+    subscriber.on("session", (e) => {
+      if (e.kind === "restarted") restarts.push(e.sourceId);
+    });
+    supervisor.kill(1);
+    await waitFor(() => supervisor.restarts === 1, "worker 1 restarted", 20_000);
+    // The restarted worker is a new publisher session on source 2; its books come back from fresh snapshots.
+    await waitFor(allEqual, "books after the restart", 20_000, () => sim.step(1));
+    for (let i = 0; i < 5; i++) {
+      sim.step(1);
+      await waitFor(allEqual, `books after restart, step ${i}`);
+    }
+    expect(restarts).toEqual([2]); // worker 1 publishes as source 2: the subscriber saw its new session
+    const { samples } = parsePrometheusText(await (await fetch(`${runtime.http!.url}/metrics`)).text());
+    expect(samples.find((s) => s.name === "feeder_worker_restarts_total")!.value).toBe(1);
+  });
+});
