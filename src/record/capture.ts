@@ -4,7 +4,8 @@
  * Layout (little-endian):
  *   file header   8 B  ASCII "FDRCAP01"
  *   block*        u32 payloadLength, u32 crc32(payload), payload = MessagePack array of records
- *   record        MessagePack array [tsRecvUs: number, venue: string, market: string, connection: string, frame: string | bin]
+ *   record        MessagePack array [tsRecvNs: uint64, venue: string, market: string, connection: string, frame: string | bin]
+ *                 (receive time in ns since the Unix epoch; the clock behind it has µs resolution, core/clock.ts)
  *
  * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash
  * loses at most the last unflushed block; a reader stops at the first incomplete or corrupt block and still
@@ -22,6 +23,7 @@ const BLOCK_HEADER_BYTES = 8;
 const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
 
 export interface CaptureRecord {
+  /** Receive time, µs since the epoch (exact: the file stores ns = µs × 1000). */
   tsRecvUs: number;
   venue: string;
   market: string;
@@ -74,7 +76,8 @@ export class CaptureWriter {
   }
 
   write(tsRecvUs: number, venue: string, market: string, connection: string, frame: string | Uint8Array): void {
-    this.pending.push([tsRecvUs, venue, market, connection, frame]);
+    // ns exceed 2^53, so they travel as a uint64 (BigInt); recording is off the book's hot path.
+    this.pending.push([BigInt(tsRecvUs) * 1000n, venue, market, connection, frame]);
     this.pendingBytes += typeof frame === "string" ? frame.length : frame.byteLength;
     this.records++;
     if (this.pendingBytes >= this.flushBytes) this.flush();
@@ -135,7 +138,7 @@ export function scanCapture(bytes: Uint8Array, onRecord: (r: CaptureRecord) => v
   if (bytes.byteLength < CAPTURE_MAGIC.length || new TextDecoder().decode(bytes.subarray(0, CAPTURE_MAGIC.length)) !== CAPTURE_MAGIC) {
     throw new Error(`not a feeder capture file (expected the header ${CAPTURE_MAGIC})`);
   }
-  const unpackr = new Unpackr({ useRecords: false });
+  const unpackr = new Unpackr({ useRecords: false, int64AsType: "bigint" });
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let off = CAPTURE_MAGIC.length;
   while (off < bytes.byteLength) {
@@ -155,12 +158,12 @@ export function scanCapture(bytes: Uint8Array, onRecord: (r: CaptureRecord) => v
     }
     if (!Array.isArray(block)) return `block at byte ${off} is not an array of records`;
     for (const r of block) {
-      if (!Array.isArray(r) || r.length !== 5 || typeof r[0] !== "number" || typeof r[1] !== "string" || typeof r[2] !== "string" || typeof r[3] !== "string" || !(typeof r[4] === "string" || r[4] instanceof Uint8Array)) {
+      if (!Array.isArray(r) || r.length !== 5 || (typeof r[0] !== "bigint" && typeof r[0] !== "number") || typeof r[1] !== "string" || typeof r[2] !== "string" || typeof r[3] !== "string" || !(typeof r[4] === "string" || r[4] instanceof Uint8Array)) {
         return `malformed record in block at byte ${off}`;
       }
       // msgpackr decodes bin as a Buffer view into the file; copy to a plain Uint8Array the caller owns.
       const frame = typeof r[4] === "string" ? r[4] : new Uint8Array(r[4]);
-      onRecord({ tsRecvUs: r[0], venue: r[1], market: r[2], connection: r[3], frame });
+      onRecord({ tsRecvUs: Number(BigInt(r[0]) / 1000n), venue: r[1], market: r[2], connection: r[3], frame });
     }
     off = start + length;
   }
