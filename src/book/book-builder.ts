@@ -38,7 +38,7 @@ export interface BookCounters {
 }
 
 export interface BookBuilderOptions {
-  /** Initial capacity of each side in levels (grows by doubling). Defaults to DEFAULT_LADDER_CAPACITY. */
+  /** Initial overflow capacity of each side in levels (grows by doubling). Defaults to DEFAULT_LADDER_CAPACITY. */
   initialLevels?: number;
   /**
    * Change set to fill. Builders applied one after another on one thread (one connection) may share one,
@@ -101,27 +101,9 @@ export class BookBuilder implements BookView {
       this.counters.ignoredNotLive++;
       return ApplyResult.IGNORED_NOT_LIVE;
     }
-    let absentDeletes = 0;
-    const bids = this.bids;
-    const bidPx = u.bidPx;
-    const bidQty = u.bidQty;
-    for (let i = 0, n = u.bidCount; i < n; i++) {
-      const px = bidPx[i];
-      const qty = bidQty[i];
-      const prevQty = bids.set(px, qty);
-      if (prevQty !== qty) changes.addBid(px, qty);
-      else if (qty === 0) absentDeletes++;
-    }
-    const asks = this.asks;
-    const askPx = u.askPx;
-    const askQty = u.askQty;
-    for (let i = 0, n = u.askCount; i < n; i++) {
-      const px = askPx[i];
-      const qty = askQty[i];
-      const prevQty = asks.set(px, qty);
-      if (prevQty !== qty) changes.addAsk(px, qty);
-      else if (qty === 0) absentDeletes++;
-    }
+    const absentDeletes =
+      this.bids.applyLevels(u.bidPx, u.bidQty, u.bidCount, changes) +
+      this.asks.applyLevels(u.askPx, u.askQty, u.askCount, changes);
     const counters = this.counters;
     counters.deltas++;
     counters.deletesOfAbsent += absentDeletes;
@@ -193,3 +175,4 @@ export class BookBuilder implements BookView {
     this.tsRecvUs = u.tsRecvUs;
   }
 }
+

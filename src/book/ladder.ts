@@ -1,70 +1,435 @@
-// HOT PATH: no allocation (except capacity doubling when a side holds more levels than ever before)
+// HOT PATH: no allocation (except when a side outgrows its arrays: window resize on a snapshot, overflow doubling)
 /**
- * One side of an L2 book: sorted price levels in two parallel Float64Arrays, stored worst → best so the best
- * level is the last one. Why this layout (measured, docs/architecture.md "Book engine"):
- * - best level and rank access are O(1) (`index = count − 1 − rank`), so the snapshot encoder and the top-N
- *   iteration read levels by rank without allocation or scanning;
- * - most venue updates touch the top of the book, and inserting/deleting at rank r moves only r + 1 entries
- *   (one `copyWithin` per array) — a best-first layout would move the whole side;
- * - the slot is found by a galloping search from the best end: O(log r) for an update at rank r;
- * - memory is 16 bytes per level of capacity and any price range works: no tick window to re-centre, a thin
- *   book with huge gaps costs the same as a dense one, and capacity doubles instead of dropping a level.
+ * One side of an L2 book: a hybrid of a dense tick window near the top of the book and a sorted overflow for
+ * everything deeper. Chosen by measurement (bench/book.bench.ts, docs/architecture.md "Book engine"): real
+ * Bybit deltas land at median rank ~70 of 500, where a sorted array pays a binary search and a memmove per
+ * insert/delete, while a window pays one indexed load/store; the sorted overflow keeps any price range working
+ * (thin books with huge gaps, prices that jump far) with memory proportional to the levels, never to the span.
  *
- * Keys: bids store `price`, asks store `−price`, so both sides are ascending with the best (largest key) last
- * and one search routine serves both. `priceAt` multiplies back by the side's sign (exact for integers < 2^53).
+ * Keys: bids use `price`, asks `−price`, so "better" is always "larger key" and one code path serves both sides.
+ * - Window: qty per key in [keyBase, keyBase + wSize) (0 = empty) plus an occupancy bitmap, for O(1) set and a
+ *   fast scan (32 slots per word) to the next level. `wTop` is the best occupied slot.
+ * - Overflow: keys < keyBase (all worse than every window level), ascending in two parallel Float64Arrays, the
+ *   best at the end, so the levels just below the window move least.
+ * - Ranks: window levels first (best first), then the overflow from its end. Sequential rank reads (top-N
+ *   iteration, the snapshot encoder) reuse a cursor and cost O(1) each on dense books.
+ * - Re-centring: a level better than the window, an emptied window, or a best level that sank into the bottom
+ *   quarter moves the window so that the best sits at 3/4 of it (headroom for improving prices). Re-centring
+ *   spills the window into the overflow and pulls back what fits: O(window + moved levels), rare (the price has
+ *   to move a quarter window), and nothing is ever dropped.
  * @module
  */
+import type { ChangeSet } from "../core/change-set.ts";
 import { Side } from "../core/types.ts";
 
-/** Levels of capacity per side before the first growth. 64 × 16 B = 1 KiB per side. */
-export const DEFAULT_LADDER_CAPACITY = 64;
+/** Initial overflow capacity in levels (grows by doubling). */
+export const DEFAULT_LADDER_CAPACITY = 16;
+/** Window size bounds in slots (powers of two). 4096 slots = 32 KiB + 512 B of bitmap per side. */
+export const MIN_WINDOW = 64;
+export const MAX_WINDOW = 4096;
 
 /**
- * Moves of at most this many entries use a plain loop instead of `copyWithin`: below it the call overhead
- * dominates (bench/book.bench.ts, "ladder: move loop vs copyWithin").
+ * Overflow moves of at most this many entries use a plain loop instead of `copyWithin`: below it the call
+ * overhead dominates (bench/book.bench.ts, "move k entries": ~22 ns per copyWithin pair vs 3–10 ns for k ≤ 16).
  */
-export const SMALL_MOVE = 8;
+export const SMALL_MOVE = 16;
+
+const MAX_KEY = Number.MAX_SAFE_INTEGER;
 
 export class Ladder {
   readonly side: Side;
   /** +1 for bids, −1 for asks: key = price × sign. */
   private readonly sign: number;
-  /** Ascending keys (worst … best) in [0, n). */
-  private keys: Float64Array;
-  private qtys: Float64Array;
-  private n = 0;
+
+  // Dense window over keys [keyBase, keyBase + wSize).
+  private wQty: Float64Array = new Float64Array(0);
+  private wBits: Int32Array = new Int32Array(0);
+  private wSize = 0;
+  private keyBase = 0;
+  private wCount = 0;
+  /** Best occupied window slot, −1 when the window is empty. */
+  private wTop = -1;
+
+  // Sorted overflow: ascending keys < keyBase in [0, oN).
+  private oKeys: Float64Array;
+  private oQtys: Float64Array;
+  private oN = 0;
+
+  // Rank cursor over the window: slot of rank curRank; −1 = invalid. Reset by every occupancy change.
+  private curRank = -1;
+  private curSlot = -1;
 
   constructor(side: Side, initialCapacity: number = DEFAULT_LADDER_CAPACITY) {
     if (side !== Side.BID && side !== Side.ASK) throw new RangeError(`Ladder: bad side ${side}`);
     this.side = side;
     this.sign = side === Side.BID ? 1 : -1;
     const capacity = Math.max(1, Math.ceil(initialCapacity));
-    this.keys = new Float64Array(capacity);
-    this.qtys = new Float64Array(capacity);
+    this.oKeys = new Float64Array(capacity);
+    this.oQtys = new Float64Array(capacity);
   }
 
   get count(): number {
-    return this.n;
+    return this.wCount + this.oN;
   }
 
-  /** Allocated capacity in levels. */
-  get capacity(): number {
-    return this.keys.length;
+  /** Slots in the dense window (0 until the first level arrives). */
+  get windowSize(): number {
+    return this.wSize;
+  }
+
+  /** Levels currently held in the window (the rest are in the sorted overflow). */
+  get windowCount(): number {
+    return this.wCount;
   }
 
   /** Sets the absolute qty at price; qty 0 deletes. Returns the previous qty (0 if absent). */
   set(priceMantissa: number, qtyMantissa: number): number {
     const key = priceMantissa * this.sign;
-    const n = this.n;
-    const keys = this.keys;
+    const slot = key - this.keyBase;
+    if (slot >= 0 && slot < this.wSize) {
+      const wQty = this.wQty;
+      const prevQty = wQty[slot];
+      if (qtyMantissa !== 0) {
+        wQty[slot] = qtyMantissa;
+        if (prevQty === 0) this.occupy(slot);
+      } else if (prevQty !== 0) {
+        wQty[slot] = 0;
+        this.vacate(slot);
+      }
+      return prevQty;
+    }
+    return this.setOutside(key, qtyMantissa);
+  }
+
+  /**
+   * Applies n absolute levels of one delta side (qty 0 deletes) and appends each level whose qty really changed
+   * to `changes` (this side's half). Returns how many were deletes of absent levels.
+   * This is set() written out for a whole side, with the window fields in locals and the change set's arrays
+   * written directly after reserving room for n entries: measured 1.5–2× faster per real delta than calling
+   * set() and ChangeSet.addBid() per level, which JSC does not reliably inline (bench/book.bench.ts).
+   */
+  applyLevels(px: Float64Array, qty: Float64Array, n: number, changes: ChangeSet): number {
+    const isBid = this.side === Side.BID;
+    const sign = this.sign;
+    // Reserve room for n changes (same doubling as ChangeSet's own growth), then write the arrays directly.
+    let cN = isBid ? changes.bidCount : changes.askCount;
+    let cPx = isBid ? changes.bidPx : changes.askPx;
+    let cQty = isBid ? changes.bidQty : changes.askQty;
+    if (cN + n > cPx.length) {
+      let cap = cPx.length * 2;
+      while (cap < cN + n) cap *= 2;
+      const a = new Float64Array(cap);
+      const b = new Float64Array(cap);
+      a.set(cPx.subarray(0, cN));
+      b.set(cQty.subarray(0, cN));
+      cPx = a;
+      cQty = b;
+      if (isBid) {
+        changes.bidPx = a;
+        changes.bidQty = b;
+      } else {
+        changes.askPx = a;
+        changes.askQty = b;
+      }
+    }
+    let absentDeletes = 0;
+    let keyBase = this.keyBase;
+    let wSize = this.wSize;
+    let wQty = this.wQty;
+    for (let i = 0; i < n; i++) {
+      const priceMantissa = px[i];
+      const qtyMantissa = qty[i];
+      const key = priceMantissa * sign;
+      const slot = key - keyBase;
+      let prevQty: number;
+      if (slot >= 0 && slot < wSize) {
+        prevQty = wQty[slot];
+        if (qtyMantissa !== 0) {
+          wQty[slot] = qtyMantissa;
+          if (prevQty === 0) this.occupy(slot);
+        } else if (prevQty !== 0) {
+          wQty[slot] = 0;
+          this.vacate(slot);
+          // vacate() may re-centre the window
+          keyBase = this.keyBase;
+          wSize = this.wSize;
+          wQty = this.wQty;
+        }
+      } else {
+        prevQty = this.setOutside(key, qtyMantissa);
+        // setOutside() may re-centre or resize the window
+        keyBase = this.keyBase;
+        wSize = this.wSize;
+        wQty = this.wQty;
+      }
+      if (prevQty !== qtyMantissa) {
+        cPx[cN] = priceMantissa;
+        cQty[cN++] = qtyMantissa;
+      } else if (qtyMantissa === 0) {
+        absentDeletes++;
+      }
+    }
+    if (isBid) changes.bidCount = cN;
+    else changes.askCount = cN;
+    return absentDeletes;
+  }
+
+  /** Qty at price, 0 if absent. */
+  get(priceMantissa: number): number {
+    const key = priceMantissa * this.sign;
+    const slot = key - this.keyBase;
+    if (slot >= 0 && slot < this.wSize) return this.wQty[slot];
+    if (slot >= this.wSize) return 0;
+    const i = this.lowerBound(key);
+    return i < this.oN && this.oKeys[i] === key ? this.oQtys[i] : 0;
+  }
+
+  clear(): void {
+    if (this.wCount !== 0) {
+      this.wQty.fill(0);
+      this.wBits.fill(0);
+    }
+    this.wCount = 0;
+    this.wTop = -1;
+    this.oN = 0;
+    this.curRank = -1;
+  }
+
+  /** Best price mantissa; NaN if empty. */
+  bestPrice(): number {
+    // "+ 0" turns the −0 of an ask at price 0 (key −0) into 0.
+    if (this.wCount !== 0) return (this.keyBase + this.wTop) * this.sign + 0;
+    return this.oN === 0 ? NaN : this.oKeys[this.oN - 1] * this.sign + 0;
+  }
+
+  /** Best qty mantissa; 0 if empty. */
+  bestQty(): number {
+    if (this.wCount !== 0) return this.wQty[this.wTop];
+    return this.oN === 0 ? 0 : this.oQtys[this.oN - 1];
+  }
+
+  /** Price mantissa at rank (0 = best). Requires rank < count (not checked: hot path). */
+  priceAt(rank: number): number {
+    if (rank < this.wCount) return (this.keyBase + this.slotOfRank(rank)) * this.sign + 0;
+    return this.oKeys[this.oN - 1 - (rank - this.wCount)] * this.sign + 0;
+  }
+
+  /** Qty mantissa at rank (0 = best). Requires rank < count (not checked: hot path). */
+  qtyAt(rank: number): number {
+    if (rank < this.wCount) return this.wQty[this.slotOfRank(rank)];
+    return this.oQtys[this.oN - 1 - (rank - this.wCount)];
+  }
+
+  /**
+   * Replaces the side with a snapshot side given best-first (bids descending, asks ascending); qty 0 levels are
+   * skipped (they never delete, even a duplicate). Strictly ordered input is loaded in two linear passes and the
+   * window is sized for it; anything else (wrong order, duplicate prices) falls back to `set()` per level, so the
+   * result is always valid (the last duplicate wins).
+   */
+  loadSorted(px: Float64Array, qty: Float64Array, n: number): void {
+    const sign = this.sign;
+    // Pass 1: check strict best-first order and count the non-empty levels.
+    let m = 0;
+    let prevKey = Infinity;
+    let bestKey = 0;
+    let sorted = true;
+    for (let j = 0; j < n; j++) {
+      if (qty[j] === 0) continue;
+      const key = px[j] * sign;
+      if (!(key < prevKey)) {
+        sorted = false;
+        break;
+      }
+      if (m === 0) bestKey = key;
+      prevKey = key;
+      m++;
+    }
+    this.clear();
+    if (!sorted) {
+      for (let j = 0; j < n; j++) if (qty[j] !== 0) this.set(px[j], qty[j]);
+      return;
+    }
+    if (m === 0) return;
+    this.ensureWindow(m);
+    const size = this.wSize;
+    const base = baseFor(bestKey, size);
+    this.keyBase = base;
+    // Pass 2: window levels (best first), then the rest into the overflow, written so its best ends last.
+    const wQty = this.wQty;
+    const wBits = this.wBits;
+    let j = 0;
+    let inWindow = 0;
+    for (; j < n; j++) {
+      const q = qty[j];
+      if (q === 0) continue;
+      const slot = px[j] * sign - base;
+      if (slot < 0) break;
+      wQty[slot] = q;
+      wBits[slot >> 5] |= 1 << (slot & 31);
+      inWindow++;
+    }
+    this.wCount = inWindow;
+    this.wTop = inWindow === 0 ? -1 : bestKey - base;
+    const rest = m - inWindow;
+    if (rest > this.oKeys.length) this.growOverflow(rest);
+    const oKeys = this.oKeys;
+    const oQtys = this.oQtys;
+    let i = rest - 1;
+    for (; j < n; j++) {
+      const q = qty[j];
+      if (q === 0) continue;
+      oKeys[i] = px[j] * sign;
+      oQtys[i--] = q;
+    }
+    this.oN = rest;
+  }
+
+  /** Bytes held by the window, its bitmap and the overflow arrays (JS object headers, ~100 B each, excluded). */
+  bytesAllocated(): number {
+    return this.wQty.byteLength + this.wBits.byteLength + this.oKeys.byteLength + this.oQtys.byteLength;
+  }
+
+  // ---- window ----
+
+  private occupy(slot: number): void {
+    this.wBits[slot >> 5] |= 1 << (slot & 31);
+    this.wCount++;
+    if (slot > this.wTop) this.wTop = slot;
+    this.curRank = -1;
+  }
+
+  private vacate(slot: number): void {
+    this.wBits[slot >> 5] &= ~(1 << (slot & 31));
+    this.wCount--;
+    this.curRank = -1;
+    if (slot !== this.wTop) return;
+    const top = this.wCount === 0 ? -1 : this.prevOccupied(slot);
+    this.wTop = top;
+    // The best sank into the bottom quarter (or the window emptied while deeper levels exist): follow it down.
+    if (top < this.wSize >> 2 && (top >= 0 || this.oN !== 0)) {
+      this.recentre(top >= 0 ? this.keyBase + top : this.oKeys[this.oN - 1]);
+    }
+  }
+
+  /** Highest occupied slot below `slot`, or −1. Scans the bitmap a 32-slot word at a time. */
+  private prevOccupied(slot: number): number {
+    const i = slot - 1;
+    if (i < 0) return -1;
+    const bits = this.wBits;
+    let w = i >> 5;
+    let word = bits[w] & ((2 << (i & 31)) - 1); // bits 0 … i&31 (2 << 31 wraps to 0, giving all ones)
+    while (word === 0) {
+      if (--w < 0) return -1;
+      word = bits[w];
+    }
+    return (w << 5) + 31 - Math.clz32(word);
+  }
+
+  /** Window slot holding rank (< wCount); walks from the cursor when reading forward, else from the best. */
+  private slotOfRank(rank: number): number {
+    let r = this.curRank;
+    let slot = this.curSlot;
+    if (r < 0 || rank < r) {
+      r = 0;
+      slot = this.wTop;
+    }
+    while (r < rank) {
+      slot = this.prevOccupied(slot);
+      r++;
+    }
+    this.curRank = r;
+    this.curSlot = slot;
+    return slot;
+  }
+
+  /** Sizes the window for a side of `levels` levels: about two slots per level, within bounds; allocates rarely. */
+  private ensureWindow(levels: number): void {
+    let want = MIN_WINDOW;
+    while (want < 2 * levels && want < MAX_WINDOW) want *= 2;
+    // Hysteresis: keep the current window within a factor of two, so snapshots of varying depth do not allocate.
+    if (this.wSize !== 0 && this.wSize <= want * 2 && this.wSize * 2 >= want) return;
+    this.wQty = new Float64Array(want);
+    this.wBits = new Int32Array(want >> 5);
+    this.wSize = want;
+  }
+
+  /**
+   * Moves the window so that `bestKey` sits at 3/4 of it: spills every window level into the overflow (they are
+   * all better than the overflow's, so they append in order), then pulls back the overflow's top that fits.
+   */
+  private recentre(bestKey: number): void {
+    const base = this.keyBase;
+    const size = this.wSize;
+    if (this.wCount !== 0) {
+      const wQty = this.wQty;
+      if (this.oN + this.wCount > this.oKeys.length) this.growOverflow(this.oN + this.wCount);
+      const oKeys = this.oKeys;
+      const oQtys = this.oQtys;
+      let o = this.oN;
+      for (let s = 0; s < size; s++) {
+        const q = wQty[s];
+        if (q !== 0) {
+          oKeys[o] = base + s;
+          oQtys[o++] = q;
+          wQty[s] = 0;
+        }
+      }
+      this.oN = o;
+      this.wBits.fill(0);
+    }
+    this.wCount = 0;
+    this.wTop = -1;
+    this.curRank = -1;
+    // Everything is in the overflow now: resize the (empty) window if the side has grown or shrunk a lot.
+    this.ensureWindow(this.oN + 1);
+    const newBase = baseFor(bestKey, this.wSize);
+    this.keyBase = newBase;
+    const wQty = this.wQty;
+    const oKeys = this.oKeys;
+    const oQtys = this.oQtys;
+    const wBits = this.wBits;
+    let o = this.oN;
+    while (o > 0 && oKeys[o - 1] >= newBase) {
+      o--;
+      const slot = oKeys[o] - newBase;
+      wQty[slot] = oQtys[o];
+      wBits[slot >> 5] |= 1 << (slot & 31);
+      if (this.wTop < 0) this.wTop = slot;
+      this.wCount++;
+    }
+    this.oN = o;
+  }
+
+  // ---- outside the window ----
+
+  /** Cold-ish path of set(): a key above the window (re-centre), below it (overflow), or no window yet. */
+  private setOutside(key: number, qtyMantissa: number): number {
+    const aboveWindow = key - this.keyBase >= this.wSize; // a difference, not a sum: exact near ±2^53
+    const newBestInEmpty = this.wCount === 0 && (this.oN === 0 || key > this.oKeys[this.oN - 1]);
+    if (aboveWindow || newBestInEmpty) {
+      // A new best above the window (or no window yet, or an empty window): move the window to it.
+      if (qtyMantissa === 0) return 0; // nothing lives above the window: the level is absent
+      this.recentre(key);
+      const slot = key - this.keyBase;
+      this.wQty[slot] = qtyMantissa;
+      this.occupy(slot);
+      return 0;
+    }
+    return this.overflowSet(key, qtyMantissa);
+  }
+
+  /** Sorted-array set on the overflow (keys below the window). */
+  private overflowSet(key: number, qtyMantissa: number): number {
+    const n = this.oN;
+    const keys = this.oKeys;
     const i = this.lowerBound(key);
     if (i < n && keys[i] === key) {
-      const qtys = this.qtys;
+      const qtys = this.oQtys;
       const prevQty = qtys[i];
       if (qtyMantissa !== 0) {
         qtys[i] = qtyMantissa;
       } else {
-        // Delete: shift the better levels (i+1 … n−1) down by one.
+        // Delete: shift the better overflow levels (i+1 … n−1) down by one.
         if (n - i - 1 > SMALL_MOVE) {
           keys.copyWithin(i, i + 1, n);
           qtys.copyWithin(i, i + 1, n);
@@ -74,15 +439,16 @@ export class Ladder {
             qtys[j - 1] = qtys[j];
           }
         }
-        this.n = n - 1;
+        this.oN = n - 1;
+        if (this.wCount === 0 && this.oN !== 0 && i === n - 1) this.recentre(keys[this.oN - 1]);
       }
       return prevQty;
     }
     if (qtyMantissa === 0) return 0; // delete of an absent level: no-op, the caller counts it
-    if (n === keys.length) this.grow();
-    const k = this.keys;
-    const q = this.qtys;
-    // Insert: shift the better levels (i … n−1) up by one.
+    if (n === keys.length) this.growOverflow(n + 1);
+    const k = this.oKeys;
+    const q = this.oQtys;
+    // Insert: shift the better overflow levels (i … n−1) up by one.
     if (n - i > SMALL_MOVE) {
       k.copyWithin(i + 1, i, n);
       q.copyWithin(i + 1, i, n);
@@ -94,95 +460,18 @@ export class Ladder {
     }
     k[i] = key;
     q[i] = qtyMantissa;
-    this.n = n + 1;
+    this.oN = n + 1;
     return 0;
   }
 
-  /** Qty at price, 0 if absent. */
-  get(priceMantissa: number): number {
-    const key = priceMantissa * this.sign;
-    const i = this.lowerBound(key);
-    return i < this.n && this.keys[i] === key ? this.qtys[i] : 0;
-  }
-
-  clear(): void {
-    this.n = 0;
-  }
-
-  /** Best price mantissa; NaN if empty. */
-  bestPrice(): number {
-    return this.n === 0 ? NaN : this.keys[this.n - 1] * this.sign;
-  }
-
-  /** Best qty mantissa; 0 if empty. */
-  bestQty(): number {
-    return this.n === 0 ? 0 : this.qtys[this.n - 1];
-  }
-
-  /** Price mantissa at rank (0 = best). Requires rank < count (not checked: hot path). */
-  priceAt(rank: number): number {
-    return this.keys[this.n - 1 - rank] * this.sign;
-  }
-
-  /** Qty mantissa at rank (0 = best). Requires rank < count (not checked: hot path). */
-  qtyAt(rank: number): number {
-    return this.qtys[this.n - 1 - rank];
-  }
-
   /**
-   * Replaces the side with a snapshot side given best-first (bids descending, asks ascending); qty 0 levels are
-   * skipped (they never delete, even a duplicate). Strictly ordered input is copied in two linear passes;
-   * anything else (wrong order, duplicate prices) falls back to `set()` per level, so the result is always a
-   * valid ladder (the last duplicate wins).
-   */
-  loadSorted(px: Float64Array, qty: Float64Array, n: number): void {
-    const sign = this.sign;
-    // Pass 1: check strict best-first order and count the non-empty levels.
-    let m = 0;
-    let prevKey = Infinity;
-    let sorted = true;
-    for (let j = 0; j < n; j++) {
-      if (qty[j] === 0) continue;
-      const key = px[j] * sign;
-      if (!(key < prevKey)) {
-        sorted = false;
-        break;
-      }
-      prevKey = key;
-      m++;
-    }
-    this.n = 0;
-    if (!sorted) {
-      for (let j = 0; j < n; j++) if (qty[j] !== 0) this.set(px[j], qty[j]);
-      return;
-    }
-    while (m > this.keys.length) this.grow();
-    // Pass 2: write reversed, so the best level lands at m − 1.
-    const keys = this.keys;
-    const qtys = this.qtys;
-    let i = m - 1;
-    for (let j = 0; j < n; j++) {
-      const q = qty[j];
-      if (q === 0) continue;
-      keys[i] = px[j] * sign;
-      qtys[i--] = q;
-    }
-    this.n = m;
-  }
-
-  /** Bytes held by the level arrays (the JS object headers, ~100 B per typed array, are not included). */
-  bytesAllocated(): number {
-    return this.keys.byteLength + this.qtys.byteLength;
-  }
-
-  /**
-   * Smallest index i in [0, n] with keys[i] ≥ key. Gallops down from the best end (1, 2, 4 … entries) and then
-   * bisects, so an update at rank r costs O(log r) comparisons instead of O(log n).
+   * Smallest index i in [0, oN] with oKeys[i] ≥ key. Gallops down from the best end (1, 2, 4 … entries) and then
+   * bisects: overflow updates cluster just below the window, i.e. at the end of the array.
    */
   private lowerBound(key: number): number {
-    const keys = this.keys;
-    let hi = this.n - 1;
-    if (hi < 0 || keys[hi] < key) return hi + 1; // empty, or a new best level
+    const keys = this.oKeys;
+    let hi = this.oN - 1;
+    if (hi < 0 || keys[hi] < key) return hi + 1;
     // Invariant: keys[hi] ≥ key, and keys[lo] < key (lo = −1 stands for −∞).
     let step = 1;
     let lo = hi - 1;
@@ -200,13 +489,20 @@ export class Ladder {
     return hi;
   }
 
-  private grow(): void {
-    const capacity = this.keys.length * 2;
+  private growOverflow(atLeast: number): void {
+    let capacity = this.oKeys.length * 2;
+    while (capacity < atLeast) capacity *= 2;
     const keys = new Float64Array(capacity);
     const qtys = new Float64Array(capacity);
-    keys.set(this.keys.subarray(0, this.n));
-    qtys.set(this.qtys.subarray(0, this.n));
-    this.keys = keys;
-    this.qtys = qtys;
+    keys.set(this.oKeys.subarray(0, this.oN));
+    qtys.set(this.oQtys.subarray(0, this.oN));
+    this.oKeys = keys;
+    this.oQtys = qtys;
   }
+}
+
+/** Window base that puts bestKey at 3/4 of a window of `size` slots, kept within the exact integer range. */
+function baseFor(bestKey: number, size: number): number {
+  const base = bestKey - ((size >> 2) * 3);
+  return base < -MAX_KEY ? -MAX_KEY : base;
 }

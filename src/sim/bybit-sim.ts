@@ -23,7 +23,7 @@ export interface BybitSimOptions {
   port?: number;
   hostname?: "127.0.0.1";
   markets: { market: MarketName; symbols: string[] }[];
-  /** Total book steps per second across subscribed symbols (each step is one message per subscribed topic of the symbol). 0 = only step(). */
+  /** Total book messages (deltas; level-1 snapshots) per second across subscribed topics. 0 = only step(). */
   messagesPerSecond?: number;
   seed?: number;
   /** JSONL of recorded payloads (one WebSocket message per line), served to whoever subscribes their topic. */
@@ -413,10 +413,13 @@ class BybitSimulator implements BybitSim {
       const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.lines.length && now >= r.stalledUntilMs);
       const n = active.length + replaying.length;
       while (this.stepBudget >= 1 && n > 0) {
-        this.stepBudget--;
         const k = this.rng.int(0, n - 1);
-        if (k < active.length) this.stepSymbol(active[k]!, true);
-        else this.replayNext(replaying[k - active.length]!, true);
+        // The budget counts messages: a step on a symbol with two subscribed depths sends two.
+        if (k < active.length) this.stepBudget -= Math.max(1, this.stepSymbol(active[k]!, true));
+        else {
+          this.replayNext(replaying[k - active.length]!, true);
+          this.stepBudget--;
+        }
       }
     }
     // Level 1 re-pushes an unchanged snapshot with the same u every 3 s (§4.2).
@@ -432,16 +435,19 @@ class BybitSimulator implements BybitSim {
   }
 
   /** One burst on a symbol, then one message per subscribed topic whose window changed. */
-  private stepSymbol(sym: SymbolSim, send: boolean, corrupt = false): void {
+  private stepSymbol(sym: SymbolSim, send: boolean, corrupt = false): number {
     const burst = this.rng.next() < (this.opts.burstiness ?? 0.05);
     sym.book.mutate(burst ? this.rng.int(20, 150) : this.rng.int(1, 5));
     sym.seq += this.rng.int(50, 400);
+    let messages = 0;
     for (const t of this.topics.values()) {
       if (t.sym !== sym || t.subs.size === 0) continue;
       const frame = this.advanceTopic(t);
       if (frame === null) continue;
+      messages++;
       if (send) this.publish(t, corrupt ? corruptFrame(frame, this.rng) : frame);
     }
+    return messages;
   }
 
   /** Diffs the topic's window against the book, bumps u and returns the message (null when nothing changed). */

@@ -8,6 +8,7 @@ import { BybitAdapter, type BybitAdapterOptions } from "./adapter.ts";
 
 export { BybitAdapter, defaultStaleAfterMs, type BybitAdapterOptions } from "./adapter.ts";
 export { BybitScanner, TopicTable, SCAN_RESULT_NAMES } from "./scanner.ts";
+export { isBookObject, parseBookObject } from "./parse-json.ts";
 export { BYBIT_DEPTHS, bookTopic } from "./protocol.ts";
 
 export function createBybitAdapter(config: VenueConfig, subscriptions: Subscription[], opts: BybitAdapterOptions): VenueAdapter & BybitAdapter {

@@ -205,6 +205,19 @@ describe("Bybit adapter ↔ simulator", { timeout: 20_000 }, () => {
     await stepAndMatch(sim, sink, [0], 5);
   });
 
+  test("option: a gap resyncs through COMMAND_RESP unsubscribe/subscribe acks", async () => {
+    const markets: Markets = [{ market: "option", depth: 100, symbols: ["BTC-27MAR26-70000-P-USDT", "ETH-27MAR26-3000-C-USDT"] }];
+    const { sim, adapter, sink } = await setup(markets);
+    await stepAndMatch(sim, sink, [0, 1], 3);
+    sim.inject("gap", { market: "option", symbol: "ETH-27MAR26-3000-C-USDT" });
+    sim.step(1);
+    await waitFor(() => adapter.stats().gaps === 1, "gap");
+    await waitFor(() => adapter.topicInfo(1).state === "live", "live again");
+    expect(sim.stats.unsubscribes).toBe(1);
+    await stepAndMatch(sim, sink, [0, 1], 3);
+    expect(sink.invalid).toEqual([{ index: 1, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+  });
+
   test("requestResync (e.g. crossed book) resyncs just that topic", async () => {
     const { sim, adapter, sink } = await setup([{ market: "inverse", depth: 50, symbols: ["BTCUSD", "ETHUSD"] }]);
     await stepAndMatch(sim, sink, [0, 1], 3);
