@@ -19,7 +19,7 @@ export const simCommand: CommandSpec = {
     "      --venue V        venue to simulate: bybit (the only one for now; default bybit)",
     "  -p, --port N         TCP port (default 0 = any free port; the URLs are printed)",
     `  -s, --symbols LIST   market:SYMBOL,… (default ${DEFAULT_SYMBOLS}); markets: ${MARKETS.join(", ")}`,
-    `  -r, --rate N         book steps per second across subscribed symbols (default ${DEFAULT_RATE}; 0 = idle)`,
+    `  -r, --rate N         book messages per second across subscribed topics (default ${DEFAULT_RATE}; 0 = idle)`,
     "      --seed N         random seed (default 1): the same seed gives the same books",
     "      --burstiness P   probability that a step is a burst of many level changes (default 0.05)",
     "      --replay FILE    serve a recording (JSONL, one WebSocket payload per line) to whoever subscribes its topic;",
