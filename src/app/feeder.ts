@@ -33,6 +33,10 @@ export interface FeederOptions {
   readonly adapterOptions?: Record<string, unknown>;
   /** Only these subscriptions (after sharding); used by workers to split one config. */
   readonly subscriptionFilter?: (venue: string, sub: Subscription) => boolean;
+  /** Every raw frame received, before parsing (feeder record). */
+  readonly onRawFrame?: (venue: string, market: string, connection: string, frame: string, tsRecvUs: number) => void;
+  /** Replay: no venue connections; frames come from ingest() with their recorded receive times. */
+  readonly replay?: boolean;
 }
 
 /** Per-venue slice of the pipeline: its adapter and, by subscription index, builders and publisher handles. */
@@ -139,6 +143,7 @@ export class Feeder {
       sourceId: opts.sourceId ?? 0,
       log: opts.log.child({ part: "publisher" }),
       dropFilter: opts.dropFilter,
+      receiptToSend: this.latency.receiptToSend,
     });
   }
 
@@ -156,8 +161,11 @@ export class Feeder {
     checkIdCollisions(instrumentsPerVenue.flat());
     await this.publisher.start();
     this.pipelines.forEach((p, i) => p.attach(instrumentsPerVenue[i]!));
-    for (const p of this.pipelines) p.adapter.start(p);
-    this.lag.start();
+    for (const p of this.pipelines) {
+      if (this.opts.replay) p.adapter.startReplay(p);
+      else p.adapter.start(p);
+    }
+    if (!this.opts.replay) this.lag.start();
     this.started = true;
     log.info("feeder started", {
       books: this.books().length,
@@ -182,6 +190,19 @@ export class Feeder {
     this.publisher.flush();
     await Promise.all(this.pipelines.map((p) => p.adapter.stop().catch((err) => this.opts.log.warn("adapter stop failed", { error: String(err) }))));
     await this.publisher.stop();
+  }
+
+  /**
+   * Replay: feeds one recorded frame through the same pipeline (scanner → sequencing → builder → publisher) and
+   * sends what it produced right away, so the datagrams do not depend on event-loop timing: replaying a capture
+   * twice gives the same bytes apart from session id and send times. False when no subscription matches.
+   */
+  ingest(venue: string, market: string, connection: string, frame: string, tsRecvUs: number): boolean {
+    const p = this.pipelines.find((x) => x.adapter.venue === venue);
+    if (!p) return false;
+    const ok = p.adapter.ingestFrame(market as Subscription["market"], connection, frame, tsRecvUs);
+    this.publisher.flush();
+    return ok;
   }
 
   /** Every book this instance builds, for HTTP and metrics. */
@@ -246,8 +267,15 @@ export class Feeder {
   private createAdapter(venueConfig: VenueConfig, subs: Subscription[]): VenueAdapter {
     const log = this.opts.log.child({ venue: venueConfig.venue });
     switch (venueConfig.venue) {
-      case "bybit":
-        return createBybitAdapter(venueConfig, subs, { log, ...this.opts.adapterOptions });
+      case "bybit": {
+        const tap = this.opts.onRawFrame;
+        return createBybitAdapter(venueConfig, subs, {
+          log,
+          onRawFrame: tap && ((market, connection, frame, tsRecvUs) => tap("bybit", market, connection, frame, tsRecvUs)),
+          recheckInstruments: !this.opts.replay,
+          ...this.opts.adapterOptions,
+        });
+      }
       default:
         throw new Error(`venue ${venueConfig.venue} has no adapter yet`);
     }

@@ -63,7 +63,8 @@ export interface MetricsSnapshot {
 }
 
 /**
- * Venue adapter stat keys look like `messages`, `bytes`, `gaps` or, per connection, `conn.<id>.messages`.
+ * Venue adapter stat keys look like `messages`, `bytes`, `gaps`, per connection `conn<id>.<market>.messages`,
+ * or per parse-error reason `parseErrors.<reason>`.
  * Known keys become named counters; anything else is exported as feeder_venue_stat{name=...}.
  */
 const VENUE_COUNTERS: Record<string, [metric: string, help: string]> = {
@@ -76,7 +77,8 @@ const VENUE_COUNTERS: Record<string, [metric: string, help: string]> = {
   staleResyncs: ["feeder_venue_stale_total", "topics marked stale (no message within the expected cadence)"],
   ignoredBeforeSnapshot: ["feeder_venue_ignored_before_snapshot_total", "deltas ignored before the first snapshot"],
   subscribeRejected: ["feeder_venue_subscribe_rejected_total", "topics the venue refused to subscribe"],
-  resets: ["feeder_venue_resets_total", "venue-side resets (Bybit u = 1)"],
+  venueResets: ["feeder_venue_resets_total", "venue-side resets (Bybit u = 1)"],
+  duplicates: ["feeder_venue_duplicates_total", "messages repeating an already applied venue sequence"],
 };
 
 const PUBLISHER_COUNTERS: [key: string, metric: string, help: string][] = [
@@ -93,9 +95,15 @@ export function renderMetrics(snapshots: readonly MetricsSnapshot[], extra?: (w:
     const base = s.labels;
     for (const [venue, stats] of Object.entries(s.venues)) {
       for (const [key, value] of Object.entries(stats)) {
-        const conn = /^conn\.([^.]+)\.(.+)$/.exec(key);
-        const name = conn ? conn[2]! : key;
-        const labels = conn ? { ...base, venue, connection: conn[1]! } : { ...base, venue };
+        const conn = /^(conn\d+)\.([a-z]+)\.(.+)$/.exec(key);
+        const byReason = /^parseErrors\.(.+)$/.exec(key);
+        if (byReason) {
+          w.family("feeder_venue_parse_errors_by_reason_total", "counter", "frames rejected by the parser, by reason")
+            .sample("feeder_venue_parse_errors_by_reason_total", { ...base, venue, reason: byReason[1]! }, value);
+          continue;
+        }
+        const name = conn ? conn[3]! : key;
+        const labels = conn ? { ...base, venue, connection: conn[1]!, market: conn[2]! } : { ...base, venue };
         const known = VENUE_COUNTERS[name];
         if (known) w.family(known[0], "counter", known[1]).sample(known[0], labels, value);
         else w.family("feeder_venue_stat", "gauge", "other venue adapter counters, by name").sample("feeder_venue_stat", { ...labels, name }, value);

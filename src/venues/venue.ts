@@ -29,6 +29,10 @@ export interface VenueAdapter {
   start(sink: BookSink): void;
   /** The app found the book bad (e.g. crossed after apply): resync just this topic. */
   requestResync(index: number, reason: StatusReason): void;
+  /** Replay instead of start: no connections; frames arrive through ingestFrame with their recorded receive times. */
+  startReplay(sink: BookSink): void;
+  /** Feeds one recorded raw frame; false when no connection of that market exists. */
+  ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean;
   stop(): Promise<void>;
   /** Cold: counters for metrics (messages, bytes, parseErrors, gaps, resyncs, reconnects, ignoredBeforeSnapshot, staleResyncs, subscribeRejected ...), per connection where sensible. */
   stats(): Record<string, number>;

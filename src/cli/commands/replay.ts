@@ -1,13 +1,59 @@
-import type { CommandSpec } from "../command.ts";
+/**
+ * `feeder replay`: feeds capture files through the same pipeline as `feeder run` (scanner, sequencing,
+ * builders, publisher), as fast as possible or at the recorded pace.
+ * @module
+ */
+import { Feeder } from "../../app/feeder.ts";
+import { replayCaptures } from "../../app/replay.ts";
+import { loadConfigFile } from "../../config/load.ts";
+import { createLogger } from "../../core/log.ts";
+import { UsageError, type CommandSpec } from "../command.ts";
 
-// Filled by issue 6 (operations); until then the command says so and exits 1.
 export const replayCommand: CommandSpec = {
   name: "replay",
-  summary: "feed a capture file through the pipeline (not available yet)",
-  help: "Not available in this version yet.\n",
-  options: {},
+  summary: "feed capture files through the pipeline and publish the books as `run` would",
+  help: [
+    "Arguments: CAPTURE...  capture files (.fcap) written by `feeder record`, replayed in the order given",
+    "",
+    "Options:",
+    "  -c, --config FILE   TOML configuration (required): venues, symbols and destinations; instruments come",
+    "                      from the instrument cache or overrides (REST is not needed when they are cached)",
+    "      --pace P        fast (default) | recorded",
+    "      --speed X       with --pace recorded: X times the recorded speed (default 1)",
+    "",
+    "Periodic snapshot refresh is off during a replay, and every frame's output is sent before the next frame",
+    "is read, so replaying one capture twice gives byte-identical datagrams apart from session id and send",
+    "times. Frames of venues or markets not in the configuration are skipped and counted.",
+  ].join("\n"),
+  options: {
+    config: { type: "string", short: "c" },
+    pace: { type: "string" },
+    speed: { type: "string" },
+  },
+  allowPositionals: true,
   async run(ctx) {
-    ctx.out("feeder replay: not available in this version yet");
-    return 1;
+    const path = ctx.values.config;
+    if (typeof path !== "string") throw new UsageError("--config FILE is required");
+    if (ctx.positionals.length === 0) throw new UsageError("name at least one capture file");
+    const pace = ctx.values.pace ?? "fast";
+    if (pace !== "fast" && pace !== "recorded") throw new UsageError(`--pace must be fast or recorded, got ${JSON.stringify(pace)}`);
+    const speed = ctx.values.speed === undefined ? 1 : Number(ctx.values.speed);
+    if (!(speed > 0)) throw new UsageError(`--speed must be a positive number, got ${JSON.stringify(ctx.values.speed)}`);
+    const loaded = loadConfigFile(path);
+    const config = { ...loaded, workers: 1, publish: { ...loaded.publish, snapshotIntervalMs: 0 } };
+    const log = createLogger({ level: config.log.level, format: config.log.format });
+    const feeder = new Feeder({ config, log, replay: true });
+    try {
+      await feeder.start();
+    } catch (err) {
+      log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
+      await feeder.stop();
+      return 1;
+    }
+    const result = await replayCaptures(feeder, ctx.positionals, { pace, speed, stopSignal: ctx.stopSignal });
+    await feeder.stop();
+    for (const t of result.truncated) log.warn("capture ends early", t);
+    ctx.out(JSON.stringify({ ...result, datagrams: feeder.publisher.counters.datagrams }));
+    return 0;
   },
 };

@@ -44,6 +44,9 @@ import {
   TopicTable,
 } from "./scanner.ts";
 
+/** Receives every raw frame: market, connection name, the frame text, receive time µs. */
+export type RawFrameTap = (market: MarketName, connection: string, frame: string, tsRecvUs: number) => void;
+
 export interface BybitAdapterOptions {
   log: Logger;
   /** REST client (tests pass one bound to the simulator). Defaults to the global fetch. */
@@ -73,6 +76,8 @@ export interface BybitAdapterOptions {
   maxArgsPerRequest?: number;
   /** Re-check the instrument over REST after u = 1 or a price/qty that does not fit the exponent. Default true. */
   recheckInstruments?: boolean;
+  /** Called with every raw frame received, before parsing (feeder record). */
+  onRawFrame?: RawFrameTap;
 }
 
 /**
@@ -158,9 +163,20 @@ class BybitConnection {
     readonly url: string,
   ) {}
 
+  /** "conn<id>.<market>": names this connection in stats and in capture files. */
+  get name(): string {
+    return `conn${this.id}.${this.market}`;
+  }
+
   // HOT PATH: one call per WebSocket frame.
   onFrame(data: string): void {
-    const recvUs = nowUs();
+    this.onFrameAt(data, nowUs());
+  }
+
+  /** A frame received at recvUs (now, or the recorded time when replaying a capture). HOT PATH. */
+  onFrameAt(data: string, recvUs: number): void {
+    const tap = this.adapter.rawFrameTap;
+    if (tap !== undefined) tap(this.market, this.name, data, recvUs);
     this.messages++;
     this.bytes += data.length;
     const r = this.scanner.scan(data, this.table, this.update);
@@ -226,6 +242,8 @@ export class BybitAdapter implements VenueAdapter {
   private readonly connectWindowMs: number;
   private readonly argsPerRequestOverride: number | undefined;
   private readonly recheck: boolean;
+  /** See BybitAdapterOptions.onRawFrame; read by every connection on the hot path. */
+  readonly rawFrameTap: RawFrameTap | undefined;
 
   private readonly topics: TopicState[] = [];
   private readonly conns: BybitConnection[] = [];
@@ -276,6 +294,7 @@ export class BybitAdapter implements VenueAdapter {
     this.connectWindowMs = opts.connectWindowMs ?? CONNECT_WINDOW_MS;
     this.argsPerRequestOverride = opts.maxArgsPerRequest;
     this.recheck = opts.recheckInstruments ?? true;
+    this.rawFrameTap = opts.onRawFrame;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "bybit: order-book frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "bybit: sequence gaps; topics resynced");
     let minStale = Infinity;
@@ -332,6 +351,30 @@ export class BybitAdapter implements VenueAdapter {
     for (const conn of this.conns) this.scheduleConnect(conn, 0);
     this.housekeeping = setInterval(() => this.onHousekeeping(), this.housekeepingMs);
     this.log.info("bybit adapter started", { connections: this.conns.length, topics: this.topics.length });
+  }
+
+  /**
+   * Replay: no connections. Every topic counts as subscribed, frames come from ingestFrame with their recorded
+   * receive times, and a resync waits for the next snapshot in the capture (the one the live run received
+   * after its own resync) instead of asking a server.
+   */
+  startReplay(sink: BookSink): void {
+    if (!this.instruments) throw new Error("bybit: startReplay() before loadInstruments()");
+    if (this.sink) throw new Error("bybit: started twice");
+    this.sink = sink;
+    for (const t of this.topics) {
+      const inst = this.instruments[t.index]!;
+      t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp);
+      t.sub = SUB_ACTIVE;
+    }
+  }
+
+  /** Feeds one recorded frame (replay). `connection` is the recorded connection name; unknown names use the market's first connection. */
+  ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
+    const conn = this.conns.find((c) => c.name === connection) ?? this.conns.find((c) => c.market === market);
+    if (!conn) return false;
+    conn.onFrameAt(frame, tsRecvUs);
+    return true;
   }
 
   requestResync(index: number, reason: StatusReason): void {
