@@ -28,8 +28,9 @@ async function setup(
   cleanups.push(() => sim.stop());
   const adapter = createBybitAdapter(venueConfig(sim, markets, { cachePath: o.cachePath }), subsOf(markets), {
     log: silentLogger,
+    // Pings flow during tests, but the pong deadline is generous so a loaded CI machine never trips it by accident.
     pingIntervalMs: 200,
-    pongTimeoutMs: 400,
+    pongTimeoutMs: 5_000,
     ...o.adapter,
   });
   cleanups.push(() => adapter.stop());
@@ -168,10 +169,14 @@ describe("Bybit adapter ↔ simulator", { timeout: 20_000 }, () => {
   });
 
   test("a silent topic is marked stale and resynced alone", async () => {
-    const { sim, adapter, sink } = await setup([{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }], {
-      adapter: { staleAfterMs: (_d, _m) => 150, housekeepingMs: 10 },
-      sim: { messagesPerSecond: 0 },
-    });
+    // Only depth 50 has a short stale limit, so the busy ETHUSDT depth-200 topic can never trip it on a slow machine.
+    const { sim, adapter, sink } = await setup(
+      [
+        { market: "linear", depth: 50, symbols: ["BTCUSDT"] },
+        { market: "linear", depth: 200, symbols: ["ETHUSDT"] },
+      ],
+      { adapter: { staleAfterMs: (depth) => (depth === 50 ? 150 : 60_000), housekeepingMs: 10 }, sim: { messagesPerSecond: 0 } },
+    );
     // Keep ETHUSDT busy so only BTCUSDT is silent.
     sim.inject("stall", { market: "linear", symbol: "BTCUSDT" }, { stallMs: 100_000 });
     const keepBusy = setInterval(() => sim.step(1), 20);
