@@ -13,6 +13,7 @@ import { readFileSync } from "node:fs";
 import { exponentOf } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
 import { BYBIT_DEPTHS, L1_REPUSH_MS, SPOT_MAX_ARGS_PER_REQUEST, optionBaseCoin } from "../venues/bybit/protocol.ts";
+import { CAPTURE_EXTENSION, readCapture } from "../record/capture.ts";
 import { Rng } from "./rng.ts";
 import { SimBook, defaultSpec, formatNumber, type SymbolSpec } from "./sim-book.ts";
 
@@ -507,24 +508,43 @@ class BybitSimulator implements BybitSim {
 
   // ───────────────────────── replay ─────────────────────────
 
+  /**
+   * Loads a recording: JSONL of Bybit payloads (one per line; no category, so the market comes from the
+   * configured symbols), or a feeder capture file (`feeder record`, .fcap), whose records name their market.
+   * Only order-book frames are served; acks and pongs in a capture are the simulator's own business.
+   */
   private loadReplay(path: string): void {
-    const lines = readFileSync(path, "utf8").split(/\r?\n/).filter((l) => l.trim().length > 0);
-    const byTopic = new Map<string, { lines: string[]; symbol: string; priceDec: number; qtyDec: number }>();
-    for (const line of lines) {
-      const msg = JSON.parse(line) as { topic?: string; data?: { s?: string; b?: string[][]; a?: string[][] } };
+    const recorded: { line: string; market: MarketName | undefined }[] = [];
+    if (path.endsWith(CAPTURE_EXTENSION)) {
+      const { records, truncated } = readCapture(path);
+      if (truncated) process.emitWarning(`sim: capture ${path} ends early: ${truncated}`);
+      for (const r of records) if (typeof r.frame === "string") recorded.push({ line: r.frame, market: r.market as MarketName });
+    } else {
+      for (const line of readFileSync(path, "utf8").split(/\r?\n/)) if (line.trim().length > 0) recorded.push({ line, market: undefined });
+    }
+    const byTopic = new Map<string, { lines: string[]; topic: string; market: MarketName | undefined; symbol: string; priceDec: number; qtyDec: number }>();
+    for (const { line, market: recordedMarket } of recorded) {
+      let msg: { topic?: string; data?: { s?: string; b?: string[][]; a?: string[][] } };
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        continue; // a capture holds whatever the venue sent, malformed frames included
+      }
       if (typeof msg.topic !== "string" || !msg.topic.startsWith("orderbook.")) continue;
       const symbol = msg.data?.s ?? msg.topic.split(".").slice(2).join(".");
-      const entry = byTopic.get(msg.topic) ?? { lines: [], symbol, priceDec: 0, qtyDec: 0 };
+      const key = `${recordedMarket ?? ""}|${msg.topic}`;
+      const entry = byTopic.get(key) ?? { lines: [], topic: msg.topic, market: recordedMarket, symbol, priceDec: 0, qtyDec: 0 };
       for (const [p, q] of [...(msg.data?.b ?? []), ...(msg.data?.a ?? [])]) {
         entry.priceDec = Math.max(entry.priceDec, decimals(p!));
         entry.qtyDec = Math.max(entry.qtyDec, decimals(q!));
       }
       entry.lines.push(line);
-      byTopic.set(msg.topic, entry);
+      byTopic.set(key, entry);
     }
-    for (const [topic, e] of byTopic) {
-      // The recording names no category: serve it on the market configured for its symbol (linear by default).
-      const market = this.opts.markets.find((m) => m.symbols.includes(e.symbol))?.market ?? "linear";
+    for (const e of byTopic.values()) {
+      const topic = e.topic;
+      // JSONL names no category: serve it on the market configured for its symbol (linear by default).
+      const market = e.market ?? this.opts.markets.find((m) => m.symbols.includes(e.symbol))?.market ?? "linear";
       this.symbols.delete(`${market}:${e.symbol}`);
       const step = (d: number) => (d === 0 ? "1" : `0.${"0".repeat(d - 1)}1`);
       this.replay.set(`${market}|${topic}`, new ReplayTopic(market, topic, e.symbol, e.lines, step(e.priceDec), step(e.qtyDec)));
