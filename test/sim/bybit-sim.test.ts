@@ -52,7 +52,7 @@ class RawClient {
   }
 
   /** The next frame (raw text), bounded wait. */
-  async next(timeoutMs = 3000): Promise<string> {
+  async next(timeoutMs = 8000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (this.read >= this.frames.length) {
       if (this.closed) throw new Error("closed");
@@ -73,7 +73,7 @@ class RawClient {
     return JSON.parse(await this.next());
   }
 
-  async waitClosed(timeoutMs = 3000): Promise<void> {
+  async waitClosed(timeoutMs = 8000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.closed) {
       if (Date.now() > deadline) throw new Error("not closed");

@@ -72,7 +72,7 @@ function same(a: Map<number, number> | undefined, b: Map<number, number>): boole
   return true;
 }
 
-async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);

@@ -160,11 +160,11 @@ describe("Bybit adapter ↔ simulator", { timeout: 20_000 }, () => {
 
   test("a stalled server (no pong) is detected and the connection replaced", async () => {
     const { sim, adapter, sink } = await setup([{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }], {
-      adapter: { pingIntervalMs: 30, pongTimeoutMs: 60, reconnectBaseMs: 5, reconnectMaxMs: 20 },
+      adapter: { pingIntervalMs: 50, pongTimeoutMs: 250, reconnectBaseMs: 5, reconnectMaxMs: 20 },
     });
-    sim.inject("stall", undefined, { stallMs: 300 });
-    await waitFor(() => adapter.stats().pongTimeouts >= 1, "pong timeout");
-    await waitFor(() => adapter.stats().topicsLive === 1 && adapter.stats().connectionsOpen === 1, "live again after the stall");
+    sim.inject("stall", undefined, { stallMs: 1_000 });
+    await waitFor(() => adapter.stats().pongTimeouts >= 1, "pong timeout", 10_000);
+    await waitFor(() => adapter.stats().topicsLive === 1 && adapter.stats().connectionsOpen === 1, "live again after the stall", 15_000);
     await stepAndMatch(sim, sink, [0], 5);
   });
 

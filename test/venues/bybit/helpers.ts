@@ -87,7 +87,7 @@ export function sameMap(a: Map<number, number> | undefined, b: Map<number, numbe
 }
 
 /** Awaits a condition, checking on every macrotask turn, bounded by a timeout (never a fixed sleep). */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);

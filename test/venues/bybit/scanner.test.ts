@@ -115,7 +115,7 @@ function both(line: string, table: TopicTable, scanner = new BybitScanner()): { 
   return { scan, book: scanBook ?? (json >= 0 ? fromUpdate(up2) : null), json };
 }
 
-describe("BybitScanner on the genuine recording", () => {
+describe("BybitScanner on the genuine recording", { timeout: 60_000 }, () => {
   test("every fixture line: scanner output equals JSON.parse + exact conversion", () => {
     const table = xrpTable();
     const scanner = new BybitScanner();
@@ -149,7 +149,7 @@ describe("BybitScanner on the genuine recording", () => {
   });
 });
 
-describe("BybitScanner layouts", () => {
+describe("BybitScanner layouts", { timeout: 60_000 }, () => {
   // TC0: spot key order (ts before type), genuine rbot capture [bybit-v5.md §4.5]
   test("spot order: ts before type", () => {
     const t = new TopicTable();
@@ -240,7 +240,7 @@ describe("BybitScanner layouts", () => {
   });
 });
 
-describe("BybitScanner rejects with a counted, named error", () => {
+describe("BybitScanner rejects with a counted, named error", { timeout: 60_000 }, () => {
   const t = xrpTable();
   const ok = LINES[1]!;
   // TC: [mutation, expected code]
@@ -275,7 +275,7 @@ describe("BybitScanner rejects with a counted, named error", () => {
   }
 });
 
-describe("BybitScanner fuzz: never a wrong book", () => {
+describe("BybitScanner fuzz: never a wrong book", { timeout: 60_000 }, () => {
   // A small deterministic PRNG so failures reproduce.
   let seed = 12345;
   const rnd = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) | 0) >>> 0) / 4294967296;
