@@ -49,13 +49,43 @@ describe("Ladder", () => {
     expect(l.bestPrice()).toBeNaN();
   });
 
-  it("TC3: grows past its initial capacity without dropping a level", () => {
+  it("TC3: grows past its initial capacity and window without dropping a level", () => {
     const l = new Ladder(Side.ASK, 2);
     for (let i = 0; i < 5000; i++) l.set((i * 7919) % 5000, i + 1);
     expect(l.count).toBe(5000);
-    expect(l.capacity).toBeGreaterThanOrEqual(5000);
+    expect(l.windowCount).toBeLessThan(5000); // some levels live in the sorted overflow
     for (let r = 0; r < 5000; r++) expect(l.priceAt(r)).toBe(r);
-    expect(l.bytesAllocated()).toBe(l.capacity * 16);
+    expect(l.bytesAllocated()).toBeGreaterThanOrEqual(5000 * 8);
+  });
+
+  it("TC3b: a snapshot sizes the window for its depth; a dense book lives in the window", () => {
+    const l = new Ladder(Side.BID);
+    const px = Float64Array.from({ length: 500 }, (_, i) => 20000 - i);
+    const qty = new Float64Array(500).fill(3);
+    l.loadSorted(px, qty, 500);
+    expect(l.windowSize).toBe(1024);
+    expect(l.windowCount).toBe(500);
+    expect(l.bytesAllocated()).toBeLessThanOrEqual(500 * 40);
+  });
+
+  it("TC3c: the window follows the price far up and down; rank order holds throughout", () => {
+    for (const side of [Side.BID, Side.ASK]) {
+      const l = new Ladder(side);
+      const model = new Map<number, number>();
+      let mid = 1_000_000;
+      for (let step = 0; step < 4000; step++) {
+        mid += step % 1000 < 500 ? 7 : -7; // drifts 3500 ticks up, then back, twice
+        for (const p of [mid, mid - 3, mid + 2]) {
+          l.set(p, step + 1);
+          model.set(p, step + 1);
+        }
+        const drop = mid - 40 + (step % 5);
+        l.set(drop, 0);
+        model.delete(drop);
+      }
+      const want = [...model.entries()].sort((a, b) => (side === Side.BID ? b[0] - a[0] : a[0] - b[0]));
+      expect(levels(l)).toEqual(want);
+    }
   });
 
   it("TC4: extreme prices: 0, 1 and 2^53 − 1 on both sides, gaps of 2^52", () => {

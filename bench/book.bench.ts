@@ -1,0 +1,561 @@
+/**
+ * Book engine benchmark (`bun bench/book.bench.ts`):
+ * 1. apply cost per real Bybit delta (XRPUSDT ob500 recording) and per snapshot of 50 / 200 / 1000 levels per
+ *    side — ours (BookBuilder, pre-filled BookUpdate) against ccxt's and tardis-dev's OrderBook given the same
+ *    already-parsed levels in the shape each normally receives ([price, qty] arrays / {price, amount} objects);
+ * 2. the ladder structure experiment (sorted arrays vs a dense tick window) and the move-loop threshold;
+ * 3. memory per symbol (1000 × 200 and 100 × 1000 levels per side) and allocation in steady state.
+ * Numbers are printed; nothing is asserted except that all three books agree after the replay.
+ */
+import { heapStats } from "bun:jsc";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { OrderBook as TardisOrderBook } from "tardis-dev";
+// ccxt's package exports only its root (which loads every exchange); its OrderBook module is imported directly.
+import { OrderBook as CcxtOrderBook } from "../node_modules/ccxt/js/src/base/ws/OrderBook.js";
+import { BookBuilder } from "../src/book/book-builder.ts";
+import { Ladder } from "../src/book/ladder.ts";
+import { BookUpdate } from "../src/core/book-update.ts";
+import { ChangeSet } from "../src/core/change-set.ts";
+import { parseFixed } from "../src/core/fixed.ts";
+import { type Instrument, Side } from "../src/core/types.ts";
+import { DenseLadder, SortedLadder } from "./book-alternatives.ts";
+import { measure, type MeasureOptions, type Measurement, printTable } from "./harness.ts";
+
+const FIXTURE = fileURLToPath(
+  new URL("../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl", import.meta.url),
+);
+const PRICE_EXP = 4; // XRPUSDT: tick 0.0001
+const QTY_EXP = 0; // lot 1
+const INSTRUMENT: Instrument = {
+  instrumentId: 1,
+  venue: "bybit",
+  market: "linear",
+  symbol: "XRPUSDT",
+  priceExp: PRICE_EXP,
+  qtyExp: QTY_EXP,
+  tickSize: "0.0001",
+  lotSize: "1",
+};
+const QUICK = process.env.BENCH_QUICK === "1";
+const DURATION_MS = QUICK ? 300 : 1000;
+/** Interleaved rounds per comparison and sampling time per round. */
+const ROUNDS = QUICK ? 3 : 7;
+const ROUND_MS = QUICK ? 150 : 300;
+
+type Lvl = [string, string];
+interface BybitMsg {
+  type: "snapshot" | "delta";
+  data: { b: Lvl[]; a: Lvl[]; u: number };
+}
+
+/** One message in every input shape: ours (pre-filled BookUpdate), ccxt ([price, qty] arrays), tardis (objects). */
+interface Msg {
+  ours: BookUpdate;
+  ccxtBids: number[][];
+  ccxtAsks: number[][];
+  tardis: { isSnapshot: boolean; bids: { price: number; amount: number }[]; asks: { price: number; amount: number }[] };
+}
+
+function makeMsg(isSnapshot: boolean, bids: Lvl[], asks: Lvl[], venueSeq: number): Msg {
+  const u = new BookUpdate();
+  u.isSnapshot = isSnapshot;
+  u.venueSeq = venueSeq;
+  for (const [p, q] of bids) u.pushBid(parseFixed(p, PRICE_EXP), parseFixed(q, QTY_EXP));
+  for (const [p, q] of asks) u.pushAsk(parseFixed(p, PRICE_EXP), parseFixed(q, QTY_EXP));
+  const num = (l: Lvl[]) => l.map(([p, q]) => [Number(p), Number(q)]);
+  const obj = (l: Lvl[]) => l.map(([p, q]) => ({ price: Number(p), amount: Number(q) }));
+  return {
+    ours: u,
+    ccxtBids: num(bids),
+    ccxtAsks: num(asks),
+    tardis: { isSnapshot, bids: obj(bids), asks: obj(asks) },
+  };
+}
+
+const raw: BybitMsg[] = readFileSync(FIXTURE, "utf8")
+  .split("\n")
+  .filter((l) => l.trim() !== "")
+  .map((l) => JSON.parse(l) as BybitMsg);
+const snapshot500 = makeMsg(true, raw[0]!.data.b, raw[0]!.data.a, raw[0]!.data.u);
+const deltas = raw.slice(1).map((m) => makeMsg(false, m.data.b, m.data.a, m.data.u));
+const levelsPerDelta = deltas.reduce((s, d) => s + d.ours.bidCount + d.ours.askCount, 0) / deltas.length;
+
+// ---- peers' application paths, as their Bybit handlers do it ----
+
+type CcxtBook = InstanceType<typeof CcxtOrderBook> & {
+  bids: { storeArray(l: number[]): void; [i: number]: number[]; length: number };
+  asks: { storeArray(l: number[]): void; [i: number]: number[]; length: number };
+};
+const clone = (levels: number[][]) => levels.map((l) => [l[0]!, l[1]!]);
+
+function ccxtSnapshot(book: CcxtBook, m: Msg, fresh: boolean): void {
+  // ccxt keeps the level arrays it is given and mutates them on later updates; `fresh` copies untimed inputs.
+  book.reset({ bids: fresh ? clone(m.ccxtBids) : m.ccxtBids, asks: fresh ? clone(m.ccxtAsks) : m.ccxtAsks });
+}
+function ccxtDelta(book: CcxtBook, bids: number[][], asks: number[][]): void {
+  // = ccxt pro bybit handleDeltas: storeArray per level
+  for (let i = 0; i < bids.length; i++) book.bids.storeArray(bids[i]!);
+  for (let i = 0; i < asks.length; i++) book.asks.storeArray(asks[i]!);
+}
+function tardisApply(book: TardisOrderBook, m: Msg): void {
+  book.update(m.tardis as never);
+}
+
+// ---- 0. all three agree after the replay ----
+
+function checkAgreement(): string {
+  const ours = new BookBuilder(INSTRUMENT);
+  const ccxt = new CcxtOrderBook({}, undefined) as CcxtBook;
+  const tardis = new TardisOrderBook();
+  ours.applySnapshot(snapshot500.ours);
+  ccxtSnapshot(ccxt, snapshot500, true);
+  tardisApply(tardis, snapshot500);
+  for (const d of deltas) {
+    ours.applyDelta(d.ours);
+    ccxtDelta(ccxt, clone(d.ccxtBids), clone(d.ccxtAsks));
+    tardisApply(tardis, d);
+  }
+  const scale = 10 ** PRICE_EXP;
+  const tb = [...tardis.bids()];
+  const ta = [...tardis.asks()];
+  if (ours.bidCount !== ccxt.bids.length || ours.bidCount !== tb.length) return `bid counts differ`;
+  if (ours.askCount !== ccxt.asks.length || ours.askCount !== ta.length) return `ask counts differ`;
+  for (let r = 0; r < ours.bidCount; r++) {
+    const p = ours.bidPriceAt(r) / scale;
+    const q = ours.bidQtyAt(r);
+    if (p !== ccxt.bids[r]![0] || q !== ccxt.bids[r]![1] || p !== tb[r]!.price || q !== tb[r]!.amount) return `bid rank ${r}`;
+  }
+  for (let r = 0; r < ours.askCount; r++) {
+    const p = ours.askPriceAt(r) / scale;
+    const q = ours.askQtyAt(r);
+    if (p !== ccxt.asks[r]![0] || q !== ccxt.asks[r]![1] || p !== ta[r]!.price || q !== ta[r]!.amount) return `ask rank ${r}`;
+  }
+  return `yes (${ours.bidCount} + ${ours.askCount} levels after ${deltas.length} deltas)`;
+}
+
+// ---- 1. per real delta ----
+
+/** One contender: a name, the timed function, and the untimed per-sample setup. */
+interface Contender {
+  name: string;
+  fn: () => void;
+  opts: MeasureOptions;
+}
+
+/**
+ * Measures contenders in interleaved rounds (A, B, C, A, B, C, …) so that load from other processes on this
+ * shared VM hits all of them alike; reports per contender the median over rounds of the mean and of the p50.
+ */
+function rounds(contenders: Contender[], n: number): Measurement[] {
+  const per: Measurement[][] = contenders.map(() => []);
+  for (let r = 0; r < n; r++) {
+    contenders.forEach((c, i) => {
+      Bun.gc(true); // collect the previous contender's garbage now, not inside this one's samples
+      per[i]!.push(measure(c.name, c.fn, { durationMs: ROUND_MS, warmupMs: 100, ...c.opts }));
+    });
+  }
+  const median = (xs: number[]) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  return contenders.map((c, i) => ({
+    name: c.name,
+    nsPerOp: median(per[i]!.map((m) => m.nsPerOp)),
+    p50Ns: median(per[i]!.map((m) => m.p50Ns)),
+    p99Ns: median(per[i]!.map((m) => m.p99Ns)),
+    ops: per[i]!.reduce((t, m) => t + m.ops, 0),
+  }));
+}
+
+function deltaContenders(): Contender[] {
+  const n = deltas.length;
+  const ours = new BookBuilder(INSTRUMENT);
+  const ccxt = new CcxtOrderBook({}, undefined) as CcxtBook;
+  const tardis = new TardisOrderBook();
+  let ccxtInputs: { b: number[][]; a: number[][] }[] = [];
+  // One sample = the 49 real deltas in order, after an untimed snapshot: every delta meets the book it was made for.
+  const opts = { inner: 1, opsPerCall: n };
+  return [
+    {
+      name: "ours: BookBuilder.applyDelta",
+      fn: () => {
+        for (let i = 0; i < n; i++) ours.applyDelta(deltas[i]!.ours);
+      },
+      opts: { ...opts, setup: () => ours.applySnapshot(snapshot500.ours) },
+    },
+    {
+      name: "ccxt: OrderBookSide.storeArray",
+      fn: () => {
+        for (let i = 0; i < n; i++) ccxtDelta(ccxt, ccxtInputs[i]!.b, ccxtInputs[i]!.a);
+      },
+      opts: {
+        ...opts,
+        setup: () => {
+          ccxtSnapshot(ccxt, snapshot500, true);
+          ccxtInputs = deltas.map((d) => ({ b: clone(d.ccxtBids), a: clone(d.ccxtAsks) }));
+        },
+      },
+    },
+    {
+      name: "tardis: OrderBook.update",
+      fn: () => {
+        for (let i = 0; i < n; i++) tardisApply(tardis, deltas[i]!);
+      },
+      opts: { ...opts, setup: () => tardisApply(tardis, snapshot500) },
+    },
+  ];
+}
+
+// ---- 2. per snapshot ----
+
+/** Deterministic PRNG for synthetic books. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A 1000-level-per-side XRP-like book: tick 0.0001, mostly adjacent ticks, some gaps of 2–6 ticks. */
+function synthSnapshot(levels: number, seed = 7): Msg {
+  const r = rng(seed);
+  const bids: Lvl[] = [];
+  const asks: Lvl[] = [];
+  const fmt = (m: number) => (m / 10 ** PRICE_EXP).toFixed(PRICE_EXP);
+  const qty = () => String(1 + Math.floor(Math.exp(r() * Math.log(200_000))));
+  let px = 19531;
+  for (let i = 0; i < levels; i++, px -= r() < 0.85 ? 1 : 2 + Math.floor(r() * 5)) bids.push([fmt(px), qty()]);
+  px = 19532;
+  for (let i = 0; i < levels; i++, px += r() < 0.85 ? 1 : 2 + Math.floor(r() * 5)) asks.push([fmt(px), qty()]);
+  return makeMsg(true, bids, asks, 1);
+}
+
+function benchSnapshots(): { levels: number; rows: Measurement[] }[] {
+  const sizes: [number, Msg][] = [
+    [50, makeMsg(true, raw[0]!.data.b.slice(0, 50), raw[0]!.data.a.slice(0, 50), 1)],
+    [200, makeMsg(true, raw[0]!.data.b.slice(0, 200), raw[0]!.data.a.slice(0, 200), 1)],
+    [1000, synthSnapshot(1000)],
+  ];
+  const out: { levels: number; rows: Measurement[] }[] = [];
+  for (const [levels, m] of sizes) {
+    const ours = new BookBuilder(INSTRUMENT);
+    const ccxt = new CcxtOrderBook({}, undefined) as CcxtBook;
+    const tardis = new TardisOrderBook();
+    out.push({
+      levels,
+      rows: rounds(
+        [
+          { name: `ours: applySnapshot ${levels}/side`, fn: () => ours.applySnapshot(m.ours), opts: {} },
+          { name: `ccxt: OrderBook.reset ${levels}/side`, fn: () => ccxtSnapshot(ccxt, m, false), opts: {} },
+          { name: `tardis: OrderBook.update ${levels}/side`, fn: () => tardisApply(tardis, m), opts: {} },
+        ],
+        ROUNDS,
+      ),
+    });
+  }
+  return out;
+}
+
+// ---- 3. structure experiment: hybrid (ours) vs all-sorted arrays vs a pure dense tick window ----
+
+interface SideOps {
+  set(px: number, qty: number): number;
+  priceAt(rank: number): number;
+}
+
+function load(m: Msg, bid: SideOps & { clear(): void }, ask: SideOps & { clear(): void }): void {
+  bid.clear();
+  ask.clear();
+  for (let i = m.ours.bidCount - 1; i >= 0; i--) bid.set(m.ours.bidPx[i]!, m.ours.bidQty[i]!);
+  for (let i = m.ours.askCount - 1; i >= 0; i--) ask.set(m.ours.askPx[i]!, m.ours.askQty[i]!);
+}
+
+function benchStructures(): Record<string, unknown>[] {
+  const hybrid: [Ladder, Ladder] = [new Ladder(Side.BID), new Ladder(Side.ASK)];
+  const sorted: [SortedLadder, SortedLadder] = [new SortedLadder(Side.BID, 1024), new SortedLadder(Side.ASK, 1024)];
+  const dense: [DenseLadder, DenseLadder] = [new DenseLadder(true), new DenseLadder(false)];
+  const n = deltas.length;
+  let sink = 0;
+  // Each structure gets its own copy of the loops (no shared polymorphic call site between them).
+  const contenders: Contender[] = [
+    {
+      name: "hybrid (ours): real deltas",
+      fn: () => {
+        for (let k = 0; k < n; k++) {
+          const u = deltas[k]!.ours;
+          for (let i = 0; i < u.bidCount; i++) hybrid[0].set(u.bidPx[i]!, u.bidQty[i]!);
+          for (let i = 0; i < u.askCount; i++) hybrid[1].set(u.askPx[i]!, u.askQty[i]!);
+        }
+      },
+      opts: { inner: 1, opsPerCall: n, setup: () => {
+        hybrid[0].loadSorted(snapshot500.ours.bidPx, snapshot500.ours.bidQty, snapshot500.ours.bidCount);
+        hybrid[1].loadSorted(snapshot500.ours.askPx, snapshot500.ours.askQty, snapshot500.ours.askCount);
+      } },
+    },
+    {
+      name: "all sorted: real deltas",
+      fn: () => {
+        for (let k = 0; k < n; k++) {
+          const u = deltas[k]!.ours;
+          for (let i = 0; i < u.bidCount; i++) sorted[0].set(u.bidPx[i]!, u.bidQty[i]!);
+          for (let i = 0; i < u.askCount; i++) sorted[1].set(u.askPx[i]!, u.askQty[i]!);
+        }
+      },
+      opts: { inner: 1, opsPerCall: n, setup: () => {
+        sorted[0].loadSorted(snapshot500.ours.bidPx, snapshot500.ours.bidQty, snapshot500.ours.bidCount);
+        sorted[1].loadSorted(snapshot500.ours.askPx, snapshot500.ours.askQty, snapshot500.ours.askCount);
+      } },
+    },
+    {
+      name: "dense window: real deltas",
+      fn: () => {
+        for (let k = 0; k < n; k++) {
+          const u = deltas[k]!.ours;
+          for (let i = 0; i < u.bidCount; i++) dense[0].set(u.bidPx[i]!, u.bidQty[i]!);
+          for (let i = 0; i < u.askCount; i++) dense[1].set(u.askPx[i]!, u.askQty[i]!);
+        }
+      },
+      opts: { inner: 1, opsPerCall: n, setup: () => load(snapshot500, dense[0], dense[1]) },
+    },
+  ];
+  const applied = rounds(contenders, ROUNDS);
+  hybrid[0].loadSorted(snapshot500.ours.bidPx, snapshot500.ours.bidQty, snapshot500.ours.bidCount);
+  hybrid[1].loadSorted(snapshot500.ours.askPx, snapshot500.ours.askQty, snapshot500.ours.askCount);
+  sorted[0].loadSorted(snapshot500.ours.bidPx, snapshot500.ours.bidQty, snapshot500.ours.bidCount);
+  sorted[1].loadSorted(snapshot500.ours.askPx, snapshot500.ours.askQty, snapshot500.ours.askCount);
+  load(snapshot500, dense[0], dense[1]);
+  const reads = rounds(
+    [
+      { name: "hybrid (ours): top 50 × 2 by rank", fn: () => {
+        for (let r = 0; r < 50; r++) sink += hybrid[0].priceAt(r) + hybrid[1].priceAt(r);
+      }, opts: {} },
+      { name: "all sorted: top 50 × 2 by rank", fn: () => {
+        for (let r = 0; r < 50; r++) sink += sorted[0].priceAt(r) + sorted[1].priceAt(r);
+      }, opts: {} },
+      { name: "dense window: top 50 × 2 by rank", fn: () => {
+        for (let r = 0; r < 50; r++) sink += dense[0].priceAt(r) + dense[1].priceAt(r);
+      }, opts: {} },
+    ],
+    ROUNDS,
+  );
+  // Memory for three book shapes (both sides).
+  const shapes: [string, Msg][] = [
+    ["XRP ob500 (dense, 500 ticks)", snapshot500],
+    ["1000/side, 15 % gaps of 2–6 ticks", synthSnapshot(1000, 3)],
+    ["8/side, 10^9 ticks apart", wideSnapshot()],
+  ];
+  const memRows: Record<string, unknown>[] = [];
+  for (const [name, m] of shapes) {
+    const h: [Ladder, Ladder] = [new Ladder(Side.BID), new Ladder(Side.ASK)];
+    h[0].loadSorted(m.ours.bidPx, m.ours.bidQty, m.ours.bidCount);
+    h[1].loadSorted(m.ours.askPx, m.ours.askQty, m.ours.askCount);
+    const so: [SortedLadder, SortedLadder] = [new SortedLadder(Side.BID), new SortedLadder(Side.ASK)];
+    so[0].loadSorted(m.ours.bidPx, m.ours.bidQty, m.ours.bidCount);
+    so[1].loadSorted(m.ours.askPx, m.ours.askQty, m.ours.askCount);
+    const spanTicks = Math.max(
+      m.ours.bidPx[0]! - m.ours.bidPx[m.ours.bidCount - 1]!,
+      m.ours.askPx[m.ours.askCount - 1]! - m.ours.askPx[0]!,
+    );
+    const denseBytes = 2 * 8 * 2 ** Math.ceil(Math.log2(2 * (spanTicks + 1)));
+    memRows.push({
+      name: `memory: ${name}`,
+      hybridB: h[0].bytesAllocated() + h[1].bytesAllocated(),
+      inWindow: `${h[0].windowCount + h[1].windowCount}/${h[0].count + h[1].count}`,
+      sortedB: so[0].bytesAllocated() + so[1].bytesAllocated(),
+      denseB: denseBytes > 2 ** 32 ? `${(denseBytes / 2 ** 30).toExponential(1)} GiB (infeasible)` : denseBytes,
+    });
+  }
+  if (sink === 42) console.log("");
+  return [
+    ...[...applied, ...reads].map((m) => ({ name: m.name, nsPerOp: m.nsPerOp, p50Ns: m.p50Ns, p99Ns: m.p99Ns })),
+    ...memRows,
+  ];
+}
+
+/** A thin book: 8 levels per side, 10^9 ticks apart (priceExp 4 here, so prices up to ~10^6). */
+function wideSnapshot(): Msg {
+  const bids: Lvl[] = [];
+  const asks: Lvl[] = [];
+  for (let i = 0; i < 8; i++) {
+    bids.push([((5e13 - i * 1e9) / 1e4).toFixed(4), "5"]);
+    asks.push([((5e13 + 1 + i * 1e9) / 1e4).toFixed(4), "5"]);
+  }
+  return makeMsg(true, bids, asks, 1);
+}
+
+/** copyWithin vs a plain loop for moving k entries of two Float64Arrays (sets Ladder.SMALL_MOVE). */
+function benchMoves(): Record<string, unknown>[] {
+  const a = new Float64Array(2048);
+  const b = new Float64Array(2048);
+  const rows: Record<string, unknown>[] = [];
+  for (const k of [1, 2, 4, 8, 16, 32, 128]) {
+    const cw = measure(`copyWithin k=${k}`, () => {
+      a.copyWithin(101, 100, 100 + k);
+      b.copyWithin(101, 100, 100 + k);
+    }, { durationMs: DURATION_MS / 2 });
+    const loop = measure(`loop k=${k}`, () => {
+      for (let j = 100 + k; j > 100; j--) {
+        a[j] = a[j - 1]!;
+        b[j] = b[j - 1]!;
+      }
+    }, { durationMs: DURATION_MS / 2 });
+    rows.push({ k, copyWithinNs: cw.p50Ns, loopNs: loop.p50Ns });
+  }
+  return rows;
+}
+
+/** Where real deltas land: rank (0 = best) of each level at the moment it is applied. */
+function deltaRanks(): Record<string, unknown> {
+  const b = new BookBuilder(INSTRUMENT);
+  b.applySnapshot(snapshot500.ours);
+  const ranks: number[] = [];
+  for (const d of deltas) {
+    const u = d.ours;
+    for (let i = 0; i < u.bidCount; i++) {
+      let r = 0;
+      while (r < b.bidCount && b.bidPriceAt(r) > u.bidPx[i]!) r++;
+      ranks.push(r);
+    }
+    for (let i = 0; i < u.askCount; i++) {
+      let r = 0;
+      while (r < b.askCount && b.askPriceAt(r) < u.askPx[i]!) r++;
+      ranks.push(r);
+    }
+    b.applyDelta(u);
+  }
+  ranks.sort((x, y) => x - y);
+  const q = (f: number) => ranks[Math.floor((ranks.length - 1) * f)];
+  return { levels: ranks.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: ranks[ranks.length - 1] };
+}
+
+// ---- 4. memory ----
+
+function heapBytes(): number {
+  Bun.gc(true);
+  Bun.gc(true);
+  return heapStats().heapSize; // includes typed-array backing stores ("extra memory")
+}
+
+function memory(symbols: number, levelsPerSide: number, shared: boolean): Record<string, unknown> {
+  const snap = synthSnapshot(levelsPerSide, 11).ours;
+  const changes = new ChangeSet();
+  const opts = shared ? { changes } : {};
+  const h0 = heapBytes();
+  const empty: BookBuilder[] = [];
+  for (let i = 0; i < symbols; i++) empty.push(new BookBuilder(INSTRUMENT, opts));
+  const h1 = heapBytes();
+  const full: BookBuilder[] = [];
+  for (let i = 0; i < symbols; i++) {
+    const b = new BookBuilder(INSTRUMENT, opts);
+    b.applySnapshot(snap);
+    full.push(b);
+  }
+  const h2 = heapBytes();
+  const fixed = (h1 - h0) / symbols;
+  const perSymbol = (h2 - h1) / symbols;
+  const levels = 2 * levelsPerSide;
+  const budget = 40 * levels + 4096;
+  const keep = empty.length + full.length; // keep both alive until measured
+  return {
+    case: `${symbols} × ${levelsPerSide}/side${shared ? ", shared ChangeSet" : ", own ChangeSet"}`,
+    fixedB: Math.round(fixed),
+    perSymbolB: Math.round(perSymbol),
+    perLevelB: (perSymbol - fixed) / levels,
+    allInPerLevelB: perSymbol / levels,
+    ladderArraysB: full[0]!.bytesAllocated(),
+    budgetB: budget,
+    ok: perSymbol <= budget && fixed <= 4096 + (shared ? 0 : 8192) ? "yes" : "NO",
+    n: keep,
+  };
+}
+
+// ---- 5. allocation in steady state ----
+
+function steadyState(applies: number): Record<string, unknown>[] {
+  const b = new BookBuilder(INSTRUMENT);
+  const n = deltas.length;
+  const run = (count: number) => {
+    let k = 0;
+    for (let i = 0; i < count; i++) {
+      if (k === 0) b.applySnapshot(snapshot500.ours); // restart the real sequence every 49 deltas
+      b.applyDelta(deltas[k]!.ours);
+      k = k + 1 === n ? 0 : k + 1;
+    }
+  };
+  run(200_000); // warm-up: JIT tiers, change set and ladders at their final capacity
+  const rows: Record<string, unknown>[] = [];
+  Bun.gc(true);
+  let h0 = heapStats().heapSize;
+  const t0 = Bun.nanoseconds();
+  run(applies);
+  const t1 = Bun.nanoseconds();
+  let h1 = heapStats().heapSize; // no GC in between: any garbage would still be counted here
+  rows.push({
+    case: `ours: ${applies.toLocaleString("en-US")} real deltas (+ a snapshot every ${n})`,
+    heapDeltaB: h1 - h0,
+    bytesPerApply: (h1 - h0) / applies,
+    nsPerApply: (t1 - t0) / applies,
+  });
+  // Control: the same measurement on tardis shows the method sees allocation.
+  const tardis = new TardisOrderBook();
+  const control = Math.min(applies, 100_000);
+  Bun.gc(true);
+  h0 = heapStats().heapSize;
+  for (let i = 0, k = 0; i < control; i++) {
+    if (k === 0) tardisApply(tardis, snapshot500);
+    tardisApply(tardis, deltas[k]!);
+    k = k + 1 === n ? 0 : k + 1;
+  }
+  h1 = heapStats().heapSize;
+  rows.push({
+    case: `control, tardis: ${control.toLocaleString("en-US")} deltas`,
+    heapDeltaB: h1 - h0,
+    bytesPerApply: (h1 - h0) / control,
+    nsPerApply: undefined,
+  });
+  return rows;
+}
+
+// ---- run ----
+
+console.log(`book engine bench — Bybit XRPUSDT ob500 recording: 1 snapshot (500/side) + ${deltas.length} deltas, ` +
+  `${levelsPerDelta.toFixed(1)} levels per delta on average`);
+console.log(`all three books agree after the replay: ${checkAgreement()}\n`);
+
+console.log(`== apply one real delta (ns per delta message; median of ${ROUNDS} interleaved rounds) ==`);
+const deltaRows = rounds(deltaContenders(), ROUNDS);
+printTable(deltaRows);
+const [oursD, ccxtD, tardisD] = deltaRows as [Measurement, Measurement, Measurement];
+const fasterPeerD = ccxtD.nsPerOp < tardisD.nsPerOp ? ccxtD : tardisD;
+const deltaRatio = fasterPeerD.nsPerOp / oursD.nsPerOp;
+console.log(
+  `ratio vs faster peer (${fasterPeerD.name.split(":")[0]}): ${deltaRatio.toFixed(1)}× on the mean, ` +
+    `${(fasterPeerD.p50Ns / oursD.p50Ns).toFixed(1)}× on p50 (target ≥ 8×) | vs ccxt ${(ccxtD.nsPerOp / oursD.nsPerOp).toFixed(1)}×, ` +
+    `vs tardis ${(tardisD.nsPerOp / oursD.nsPerOp).toFixed(1)}× | ours ${(oursD.nsPerOp / levelsPerDelta).toFixed(1)} ns per level\n`,
+);
+
+console.log(`== apply one snapshot (median of ${ROUNDS} interleaved rounds) ==`);
+const snapRatios: string[] = [];
+for (const { levels, rows } of benchSnapshots()) {
+  printTable(rows);
+  const [o, c, t] = rows as [Measurement, Measurement, Measurement];
+  const ratio = Math.min(c.nsPerOp, t.nsPerOp) / o.nsPerOp;
+  snapRatios.push(`${levels}/side ${ratio.toFixed(1)}×`);
+  console.log(`${levels}/side: ratio vs faster peer ${ratio.toFixed(1)}× (target ≥ 10×)\n`);
+}
+
+console.log("== ladder structure: hybrid window + sorted overflow (ours) vs all-sorted arrays vs dense tick window ==");
+printTable(benchStructures());
+console.log("\nwhere real deltas land (rank from best when applied):");
+printTable([deltaRanks()]);
+console.log("\nmove k entries in two Float64Arrays, p50 (SMALL_MOVE threshold):");
+printTable(benchMoves());
+
+console.log("\n== memory (heapStats().heapSize after full GC, typed-array stores included) ==");
+printTable([memory(1000, 200, true), memory(1000, 200, false), memory(100, 1000, true), memory(100, 1000, false)]);
+
+console.log("\n== allocation in steady state (heap growth without GC) ==");
+printTable(steadyState(QUICK ? 200_000 : 1_000_000));
+
+console.log(`\nsummary: delta ${deltaRatio.toFixed(1)}× faster than the faster peer (≥ 8×); snapshots ${snapRatios.join(", ")} (≥ 10×)`);

@@ -1,0 +1,110 @@
+/**
+ * Small timing helper shared by every bench/*.bench.ts: warm-up, then samples timed with Bun.nanoseconds().
+ * A sample times `inner` calls (calibrated so one sample lasts ≥ minSampleNs, because Bun.nanoseconds() itself
+ * costs ~50 ns on this VM) and divides by inner × opsPerCall. p50/p99 are over those per-sample means; nsPerOp is
+ * total time / total ops. This VM is noisy (±20–40 % between runs): compare ratios measured in one run.
+ * @module
+ */
+
+export interface MeasureOptions {
+  /** Untimed warm-up before sampling, for the JIT. Defaults to 300 ms. */
+  warmupMs?: number;
+  /** Sampling time. Defaults to 1000 ms. */
+  durationMs?: number;
+  /** Minimum duration of one sample when `inner` is calibrated. Defaults to 2000 ns. */
+  minSampleNs?: number;
+  /** Calls per sample; fixed instead of calibrated (use 1 with `setup` when fn consumes state). */
+  inner?: number;
+  /** Operations one call performs (e.g. 49 deltas per replay); results are per operation. Defaults to 1. */
+  opsPerCall?: number;
+  /** Called before every sample (and warm-up call batch), not timed: restores state fn consumes. */
+  setup?: () => void;
+  /** Upper bound on samples kept. Defaults to 200 000. */
+  maxSamples?: number;
+}
+
+export interface Measurement {
+  name: string;
+  /** Mean: total sampled time / total operations. */
+  nsPerOp: number;
+  p50Ns: number;
+  p99Ns: number;
+  /** Operations timed (warm-up excluded). */
+  ops: number;
+}
+
+export function measure(name: string, fn: () => void, opts: MeasureOptions = {}): Measurement {
+  const warmupNs = (opts.warmupMs ?? 300) * 1e6;
+  const durationNs = (opts.durationMs ?? 1000) * 1e6;
+  const minSampleNs = opts.minSampleNs ?? 2000;
+  const opsPerCall = opts.opsPerCall ?? 1;
+  const maxSamples = opts.maxSamples ?? 200_000;
+  const setup = opts.setup;
+
+  let inner = opts.inner ?? 1;
+  const start = Bun.nanoseconds();
+  while (Bun.nanoseconds() - start < warmupNs) {
+    if (setup) setup();
+    const t0 = Bun.nanoseconds();
+    for (let i = 0; i < inner; i++) fn();
+    const dt = Bun.nanoseconds() - t0;
+    if (opts.inner === undefined && dt < minSampleNs) inner = Math.min(inner * 2, 1 << 24);
+  }
+
+  const samples = new Float64Array(maxSamples);
+  let n = 0;
+  let totalNs = 0;
+  let calls = 0;
+  const begin = Bun.nanoseconds();
+  while (n < maxSamples && Bun.nanoseconds() - begin < durationNs) {
+    if (setup) setup();
+    const t0 = Bun.nanoseconds();
+    for (let i = 0; i < inner; i++) fn();
+    const dt = Bun.nanoseconds() - t0;
+    samples[n++] = dt / (inner * opsPerCall);
+    totalNs += dt;
+    calls += inner;
+  }
+  const sorted = samples.subarray(0, n).sort();
+  return {
+    name,
+    nsPerOp: totalNs / (calls * opsPerCall),
+    p50Ns: sorted[Math.floor((n - 1) * 0.5)] ?? NaN,
+    p99Ns: sorted[Math.floor((n - 1) * 0.99)] ?? NaN,
+    ops: calls * opsPerCall,
+  };
+}
+
+/** Formats ns with a unit that keeps 3 significant digits. */
+export function formatNs(ns: number): string {
+  if (!Number.isFinite(ns)) return String(ns);
+  if (ns < 1e3) return `${ns.toPrecision(3)} ns`;
+  if (ns < 1e6) return `${(ns / 1e3).toPrecision(3)} µs`;
+  if (ns < 1e9) return `${(ns / 1e6).toPrecision(3)} ms`;
+  return `${(ns / 1e9).toPrecision(3)} s`;
+}
+
+/**
+ * Prints rows as an aligned text table. Measurement rows get ns columns formatted; other rows print as given
+ * (numbers with up to 3 decimals). Columns are the union of the rows' keys in first-seen order.
+ */
+export function printTable(rows: readonly (Measurement | Record<string, unknown>)[]): void {
+  if (rows.length === 0) return;
+  const cols: string[] = [];
+  for (const row of rows) for (const k of Object.keys(row)) if (!cols.includes(k)) cols.push(k);
+  const cell = (k: string, v: unknown): string => {
+    if (v === undefined) return "";
+    if (typeof v === "number") {
+      if (k === "nsPerOp" || k === "p50Ns" || k === "p99Ns") return formatNs(v);
+      if (Number.isInteger(v)) return v.toLocaleString("en-US");
+      return v.toFixed(Math.abs(v) >= 100 ? 1 : 3);
+    }
+    return String(v);
+  };
+  const text = rows.map((r) => cols.map((k) => cell(k, (r as Record<string, unknown>)[k])));
+  const widths = cols.map((c, i) => Math.max(c.length, ...text.map((t) => t[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  console.log(line(cols));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const t of text) console.log(line(t));
+}
