@@ -55,6 +55,9 @@ export class Ladder {
   private oQtys: Float64Array;
   private oN = 0;
 
+  /** Times the window moved or was resized (re-centres): a metric, and proof in tests that the path ran. */
+  windowMoves = 0;
+
   // Rank cursor over the window: slot of rank curRank; −1 = invalid. Reset by every occupancy change.
   private curRank = -1;
   private curSlot = -1;
@@ -340,6 +343,7 @@ export class Ladder {
    * all better than the overflow's, so they append in order), then pulls back the overflow's top that fits.
    */
   private recentre(bestKey: number): void {
+    this.windowMoves++;
     const base = this.keyBase;
     const size = this.wSize;
     if (this.wCount !== 0) {

@@ -35,6 +35,8 @@ interface Profile {
   depth: [number, number];
   /** Max levels per delta message. */
   maxPerMsg: number;
+  /** Probability per delta of a sweep: the best levels of one side vanish and the other side moves into the gap. */
+  sweepProb: number;
   /** Ticks between neighbouring new levels. */
   gap: (r: Rng) => number;
   /** Centre of a new snapshot; `far` asks for a jump anywhere in the profile's range. */
@@ -74,7 +76,8 @@ class Rng {
 const PROFILES: Profile[] = [
   {
     name: "dense (XRP-like, tick 0.0001)",
-    messages: 60_000,
+    sweepProb: 0.05,
+    messages: 50_000,
     priceExp: 4,
     qtyExp: 0,
     depth: [20, 500],
@@ -85,6 +88,7 @@ const PROFILES: Profile[] = [
   },
   {
     name: "deep (1000 levels per side, tick 0.1)",
+    sweepProb: 0.02,
     messages: 30_000,
     priceExp: 1,
     qtyExp: 3,
@@ -96,6 +100,7 @@ const PROFILES: Profile[] = [
   },
   {
     name: "thin with wide gaps (up to 10^12 ticks)",
+    sweepProb: 0.02,
     messages: 100_000,
     priceExp: 8,
     qtyExp: 8,
@@ -107,7 +112,8 @@ const PROFILES: Profile[] = [
   },
   {
     name: "extreme prices (near 0 and near 2^53, far jumps)",
-    messages: 100_000,
+    sweepProb: 0.02,
+    messages: 50_000,
     priceExp: 8,
     qtyExp: 2,
     depth: [1, 200],
@@ -127,6 +133,7 @@ const SEEDS = [1, 2, 3];
 /** Generates messages as decimal strings, choosing prices from the current book so most deltas stay uncrossed. */
 class Generator {
   mid = 0;
+  trend = 1;
   bids: RefLevel[] = [];
   asks: RefLevel[] = [];
   constructor(
@@ -192,7 +199,8 @@ class Generator {
     const b = this.book;
     this.bids = [];
     this.asks = [];
-    if (r.chance(0.01) && b.askCount > 1 && b.bidCount > 0) return this.sweep();
+    if (r.chance(0.002)) this.trend = -this.trend; // long trends: the price walks far by deltas alone
+    if (r.chance(p.sweepProb) && b.askCount > 1 && b.bidCount > 1) return this.sweep();
     // Conservative limits so no insert crosses: bids stay below every ask that exists or is inserted.
     let bidLimit = b.askCount > 0 ? b.askPriceAt(0) - 1 : MAX_MANTISSA;
     let askLimit = b.bidCount > 0 ? b.bidPriceAt(0) + 1 : 0;
@@ -240,17 +248,31 @@ class Generator {
     }
   }
 
-  /** The price moves: the best k asks are taken out and bids appear in the gap they leave. */
+  /**
+   * The price moves in the trend's direction: up, the best k asks are taken out and bids appear in the gap they
+   * leave (and new asks beyond it); down, the mirror image.
+   */
   private sweep(): void {
     const r = this.r;
     const b = this.book;
-    const k = r.int(1, Math.min(10, b.askCount - 1));
-    for (let i = 0; i < k; i++) this.asks.push([this.px(b.askPriceAt(i)), "0"]);
-    const newBestAsk = b.askPriceAt(k);
-    let px = b.bidPriceAt(0) + 1;
-    for (let i = 0; i < k && px < newBestAsk; i++) {
-      this.bids.push([this.px(px), this.qty(this.randQty())]);
-      px += this.p.gap(r);
+    const up = this.trend > 0;
+    const count = up ? b.askCount : b.bidCount;
+    const k = r.int(1, Math.min(10, count - 1));
+    const taken = up ? this.asks : this.bids;
+    const filled = up ? this.bids : this.asks;
+    for (let i = 0; i < k; i++) taken.push([this.px(up ? b.askPriceAt(i) : b.bidPriceAt(i)), "0"]);
+    const limit = up ? b.askPriceAt(k) : b.bidPriceAt(k); // the new best of the swept side
+    let px = up ? b.bidPriceAt(0) + 1 : b.askPriceAt(0) - 1;
+    for (let i = 0; i < k && (up ? px < limit : px > limit) && px >= 0; i++) {
+      filled.push([this.px(px), this.qty(this.randQty())]);
+      px += up ? this.p.gap(r) : -this.p.gap(r);
+    }
+    // refill the swept side beyond its worst level, so it does not thin out over a long trend
+    const worst = up ? b.askPriceAt(b.askCount - 1) : b.bidPriceAt(b.bidCount - 1);
+    for (let i = 0, q = worst; i < k; i++) {
+      q += up ? this.p.gap(r) : -this.p.gap(r);
+      if (q < 0 || q > MAX_MANTISSA) break;
+      taken.push([this.px(q), this.qty(this.randQty())]);
     }
   }
 }
@@ -266,7 +288,18 @@ function run(p: Profile, seed: number) {
   const ref = new ReferenceBook();
   const gen = new Generator(r, p, builder);
   const u = new BookUpdate();
-  const stats = { snapshots: 0, levels: 0, crossed: 0, invalidated: 0, maxDepth: 0, minPrice: Infinity, maxPrice: 0 };
+  const stats = {
+    snapshots: 0,
+    levels: 0,
+    crossed: 0,
+    invalidated: 0,
+    maxDepth: 0,
+    minPrice: Infinity,
+    maxPrice: 0,
+    /** Messages after which some level lived in a ladder's sorted overflow (outside the dense window). */
+    withOverflow: 0,
+    windowMoves: 0,
+  };
   let untilFull = 0;
   let fullCompares = 0;
   for (let step = 0; step < p.messages; step++) {
@@ -306,10 +339,12 @@ function run(p: Profile, seed: number) {
     if (d !== null) throw new Error(`${p.name} seed ${seed} step ${step}: ${d}`);
     if (result !== "ignored" && builder.venueSeq !== step) throw new Error(`step ${step}: venueSeq ${builder.venueSeq}`);
     stats.maxDepth = Math.max(stats.maxDepth, builder.bidCount, builder.askCount);
+    if (builder.bids.windowCount < builder.bidCount || builder.asks.windowCount < builder.askCount) stats.withOverflow++;
     if (builder.bidCount > 0) stats.minPrice = Math.min(stats.minPrice, builder.bidPriceAt(builder.bidCount - 1));
     if (builder.askCount > 0) stats.maxPrice = Math.max(stats.maxPrice, builder.askPriceAt(builder.askCount - 1));
   }
   expect(diffFull(builder, ref)).toBeNull();
+  stats.windowMoves = builder.bids.windowMoves + builder.asks.windowMoves;
   return { stats: { ...stats, fullCompares }, counters: { ...builder.counters } };
 }
 
@@ -326,6 +361,9 @@ describe("BookBuilder vs reference model, random operations", () => {
         expect(counters.ignoredNotLive).toBeGreaterThan(0);
         expect(stats.snapshots).toBeGreaterThan(10);
         expect(stats.fullCompares).toBeGreaterThan(p.messages / 300);
+        // the hybrid ladder's slow paths really ran: window moves, levels in the sorted overflow
+        expect(stats.windowMoves).toBeGreaterThan(100);
+        expect(stats.withOverflow).toBeGreaterThan(p.messages / 100);
         if (p.depth[1] >= 1000) expect(stats.maxDepth).toBeGreaterThanOrEqual(1000);
         if (p.name.startsWith("extreme")) {
           expect(stats.minPrice).toBeLessThan(10_000);
