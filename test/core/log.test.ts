@@ -1,0 +1,32 @@
+import { describe, expect, test } from "vitest";
+import { createLogger, RateLimitedLog } from "../../src/core/log.ts";
+
+describe("logging", () => {
+  test("JSON lines with level filtering and child fields", () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: "info", format: "json", write: (l) => lines.push(l) });
+    log.debug("hidden");
+    log.info("started", { books: 3 });
+    log.child({ venue: "bybit" }).warn("gap", { topic: "orderbook.50.BTCUSDT" });
+    expect(lines).toHaveLength(2);
+    const [a, b] = lines.map((l) => JSON.parse(l));
+    expect(a).toMatchObject({ level: "info", msg: "started", books: 3 });
+    expect(b).toMatchObject({ level: "warn", msg: "gap", venue: "bybit", topic: "orderbook.50.BTCUSDT" });
+    expect(Number.isNaN(Date.parse(a.ts))).toBe(false);
+  });
+
+  test("pretty format for terminals", () => {
+    const lines: string[] = [];
+    createLogger({ format: "pretty", write: (l) => lines.push(l) }).error("send failed", { errno: "ENETUNREACH" });
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} ERROR send failed {2}errno=ENETUNREACH$/);
+  });
+
+  test("rate-limited log: one line per interval, counting every hit", () => {
+    const lines: string[] = [];
+    const r = new RateLimitedLog(createLogger({ format: "json", write: (l) => lines.push(l) }), "warn", "frames rejected", 60_000);
+    for (let i = 0; i < 1000; i++) r.hit("bad");
+    expect(r.total).toBe(1000);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ msg: "frames rejected", count: 1, total: 1 });
+  });
+});
