@@ -31,6 +31,11 @@ export interface FeedPublisherOptions {
   sessionId?: number;
   /** Test hook: return true to drop (not send) a datagram (counted as dropped on purpose). */
   dropFilter?: (channelId: number, seqNum: number, bytes: Uint8Array) => boolean;
+  /**
+   * Observes, per published delta or snapshot event, µs from the frame's local receipt (view.tsRecvUs) to the end
+   * of the flush that handed its datagrams to the kernel. The Feeder passes its receiptToSend histogram.
+   */
+  receiptToSend?: { observe(us: number): void };
 }
 
 export interface PublisherCounters {
@@ -88,6 +93,10 @@ export class FeedPublisher {
   private readonly publish: PublishConfig;
   private readonly log: Logger;
   private readonly dropFilter: FeedPublisherOptions["dropFilter"];
+  private readonly receiptToSend: FeedPublisherOptions["receiptToSend"];
+  /** tsRecvUs of the events waiting for the next flush (only with receiptToSend); grows by doubling (cold). */
+  private pendingRecvUs = new Float64Array(256);
+  private pendingCount = 0;
   private readonly channels: Channel[];
   private readonly handleViews: BookView[] = [];
   private readonly handleChannels: Channel[][] = [];
@@ -108,6 +117,7 @@ export class FeedPublisher {
     this.publish = opts.publish;
     this.log = opts.log ?? silentLogger;
     this.dropFilter = opts.dropFilter;
+    this.receiptToSend = opts.receiptToSend;
     this.sourceId = opts.sourceId ?? 0;
     if (!(Number.isInteger(this.sourceId) && this.sourceId >= 0 && this.sourceId <= 0xffff)) {
       throw new RangeError(`sourceId ${this.sourceId} outside 0..65535`);
@@ -194,6 +204,7 @@ export class FeedPublisher {
     if (this.stopped) return; // nothing may pile up in the packers after stop()
     const chans = this.handleChannels[handle];
     for (let i = 0; i < chans.length; i++) this.counters.messages += packBookDelta(chans[i].packer, view, changes);
+    if (this.receiptToSend !== undefined) this.notePending(view.tsRecvUs);
     this.schedule();
   }
 
@@ -203,6 +214,7 @@ export class FeedPublisher {
     const chans = this.handleChannels[handle];
     const depth = this.publish.snapshotDepth;
     for (let i = 0; i < chans.length; i++) this.counters.messages += packBookSnapshot(chans[i].packer, view, depth, false);
+    if (this.receiptToSend !== undefined) this.notePending(view.tsRecvUs);
     this.schedule();
   }
 
@@ -256,6 +268,7 @@ export class FeedPublisher {
       packer.clear();
       ch.lastSendMs = Date.now();
     }
+    if (this.pendingCount > 0) this.observePending();
   }
 
   /** Flushes, sends an END_OF_SESSION heartbeat on every channel and closes the sockets. */
@@ -335,6 +348,27 @@ export class FeedPublisher {
       }
     }
     if (any) this.flush();
+  }
+
+  private notePending(tsRecvUs: number): void {
+    if (tsRecvUs <= 0) return;
+    if (this.pendingCount === this.pendingRecvUs.length) {
+      const grown = new Float64Array(this.pendingCount * 2); // cold: more events in one turn than ever before
+      grown.set(this.pendingRecvUs);
+      this.pendingRecvUs = grown;
+    }
+    this.pendingRecvUs[this.pendingCount++] = tsRecvUs;
+  }
+
+  /** After a flush: receipt → sent for every event it carried. */
+  private observePending(): void {
+    const doneUs = nowUs();
+    const hist = this.receiptToSend!;
+    for (let i = 0; i < this.pendingCount; i++) {
+      const us = doneUs - this.pendingRecvUs[i];
+      hist.observe(us > 0 ? us : 0);
+    }
+    this.pendingCount = 0;
   }
 
   private argsFor(n: number): (Uint8Array | number | string)[] {

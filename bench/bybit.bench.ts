@@ -1,0 +1,390 @@
+/**
+ * Bybit frame → book → encoded datagram, no I/O (`bun bench/bybit.bench.ts`).
+ *
+ * Ours, per frame: BybitScanner.scan(frame) → BookBuilder.applyDelta / applySnapshot → packBookDelta /
+ * packBookSnapshot into a ChannelPacker (the publisher's packer) → stampSendTime → clear: everything the feeder
+ * does for a frame except the sendMany syscall.
+ * Peers, per frame, as their Bybit handlers do it: JSON.parse(frame) → levels converted to the shape the book
+ * takes → apply.
+ * - ccxt (pro/bybit.js handleOrderBook): snapshot = parseOrderBook (parseFloat per field, sortBy) → OrderBook.reset;
+ *   delta = parseOrderBookBidAsk (parseFloat) → OrderBookSide.storeArray per level.
+ * - tardis-dev (mappers/bybit.ts): {price, amount} objects via parseFloat → OrderBook.update({isSnapshot, bids, asks}).
+ * Frames: the 49 real deltas of the XRPUSDT ob500 recording (after its 500/side snapshot); snapshots of the
+ * recording's top 50 and 200 levels per side in the genuine frame format; a 1000/side snapshot = the recording's
+ * 500 levels extended by 500 synthetic levels per side (same tick, same gap and size statistics, same format).
+ * Every row is per frame: p50 is over samples (each sample = one pass over the 49 deltas, or ≥ 2 µs of snapshots),
+ * mean = total time / frames. Targets: ≥ 6× the faster peer on deltas, ≥ 10× on snapshots.
+ * @module
+ */
+import { heapStats } from "bun:jsc";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { OrderBook as TardisOrderBook } from "tardis-dev";
+// ccxt's package exports only its root (which loads every exchange); its OrderBook module is imported directly.
+import { OrderBook as CcxtOrderBook } from "../node_modules/ccxt/js/src/base/ws/OrderBook.js";
+import { ApplyResult, BookBuilder } from "../src/book/book-builder.ts";
+import { BookUpdate } from "../src/core/book-update.ts";
+import { instrumentIdOf } from "../src/core/instrument-id.ts";
+import type { Instrument } from "../src/core/types.ts";
+import { BybitScanner, TopicTable } from "../src/venues/bybit/scanner.ts";
+import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
+import { ChannelPacker } from "../src/wire/packer.ts";
+import { measure, type Measurement, printTable } from "./harness.ts";
+
+const FIXTURE = fileURLToPath(new URL("../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl", import.meta.url));
+const PRICE_EXP = 4; // XRPUSDT linear: tick 0.0001
+const QTY_EXP = 0; // lot 1
+const INSTRUMENT: Instrument = {
+  instrumentId: instrumentIdOf("bybit", "linear", "XRPUSDT"),
+  venue: "bybit",
+  market: "linear",
+  symbol: "XRPUSDT",
+  priceExp: PRICE_EXP,
+  qtyExp: QTY_EXP,
+  tickSize: "0.0001",
+  lotSize: "1",
+};
+const MAX_DATAGRAM_BYTES = 1400; // the config default
+const QUICK = process.env.BENCH_QUICK === "1";
+const DURATION_MS = QUICK ? 300 : 1000;
+
+type Lvl = [string, string];
+interface BybitFrame {
+  topic: string;
+  type: "snapshot" | "delta";
+  ts: number;
+  data: { s: string; b: Lvl[]; a: Lvl[]; u: number; seq: number };
+  cts: number;
+}
+
+const lines = readFileSync(FIXTURE, "utf8").split("\n").filter((l) => l.trim() !== "");
+const parsed = lines.map((l) => JSON.parse(l) as BybitFrame);
+const snapshot500Frame = lines[0]!;
+const deltaFrames = lines.slice(1);
+const snap0 = parsed[0]!;
+
+/** A frame in Bybit's exact linear key order and number format. */
+function frameOf(depth: number, type: "snapshot" | "delta", b: Lvl[], a: Lvl[], u: number, ts: number, seq: number): string {
+  const lv = (l: Lvl[]) => l.map(([p, q]) => `["${p}","${q}"]`).join(",");
+  return `{"topic":"orderbook.${depth}.XRPUSDT","type":"${type}","ts":${ts},"data":{"s":"XRPUSDT","b":[${lv(b)}],"a":[${lv(a)}],"u":${u},"seq":${seq}},"cts":${ts - 2}}`;
+}
+
+/** Deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The recording's side extended to `levels`: price gaps and sizes drawn from the recording's own side. */
+function extendSide(side: Lvl[], levels: number, isBid: boolean, r: () => number): Lvl[] {
+  const out = side.slice();
+  const ticks = side.map(([p]) => Math.round(Number(p) * 10 ** PRICE_EXP));
+  const gaps: number[] = [];
+  for (let i = 1; i < ticks.length; i++) gaps.push(Math.abs(ticks[i]! - ticks[i - 1]!));
+  let px = ticks[ticks.length - 1]!;
+  while (out.length < levels) {
+    px += (isBid ? -1 : 1) * gaps[Math.floor(r() * gaps.length)]!;
+    out.push([(px / 10 ** PRICE_EXP).toFixed(PRICE_EXP), side[Math.floor(r() * side.length)]![1]]);
+  }
+  return out;
+}
+
+const r = rng(7);
+const snapshotFrames: [levels: number, frame: string][] = [
+  [50, frameOf(50, "snapshot", snap0.data.b.slice(0, 50), snap0.data.a.slice(0, 50), snap0.data.u, snap0.ts, snap0.data.seq)],
+  [200, frameOf(200, "snapshot", snap0.data.b.slice(0, 200), snap0.data.a.slice(0, 200), snap0.data.u, snap0.ts, snap0.data.seq)],
+  [
+    1000,
+    frameOf(1000, "snapshot", extendSide(snap0.data.b, 1000, true, r), extendSide(snap0.data.a, 1000, false, r), snap0.data.u, snap0.ts, snap0.data.seq),
+  ],
+];
+
+// ---- ours ----
+
+class OursPath {
+  readonly table = new TopicTable();
+  readonly scanner = new BybitScanner();
+  readonly update = new BookUpdate();
+  readonly builder = new BookBuilder(INSTRUMENT);
+  readonly packer = new ChannelPacker(MAX_DATAGRAM_BYTES, 1, 0, 0x5eed);
+  /** Datagram bytes produced (keeps the encoder's work observable). */
+  bytesOut = 0;
+  constructor() {
+    for (const depth of [50, 200, 500, 1000]) this.table.add(`orderbook.${depth}.XRPUSDT`, 0, PRICE_EXP, QTY_EXP);
+  }
+  // Frame → datagram(s), as VenuePipeline.onBookUpdate + FeedPublisher.flush do, minus sendMany.
+  onFrame(frame: string): void {
+    const update = this.update;
+    if (this.scanner.scan(frame, this.table, update) < 0) throw new Error(`scan failed at ${this.scanner.errorPos}`);
+    update.tsRecvUs = 1_733_011_200_700_000;
+    const builder = this.builder;
+    const packer = this.packer;
+    if (update.isSnapshot) {
+      if (builder.applySnapshot(update) !== ApplyResult.APPLIED) throw new Error("snapshot not applied");
+      packBookSnapshot(packer, builder, 0, false);
+    } else {
+      if (builder.applyDelta(update) !== ApplyResult.APPLIED) throw new Error("delta not applied");
+      packBookDelta(packer, builder, builder.changes);
+    }
+    packer.stampSendTime(update.tsRecvUs + 5);
+    for (let i = 0; i < packer.count; i++) this.bytesOut += packer.lengths[i]!;
+    packer.clear();
+  }
+}
+
+// ---- peers ----
+
+type CcxtBook = InstanceType<typeof CcxtOrderBook> & {
+  bids: { storeArray(l: number[]): void; [i: number]: number[]; length: number };
+  asks: { storeArray(l: number[]): void; [i: number]: number[]; length: number };
+};
+
+/** ccxt pro bybit handleOrderBook on a raw frame. */
+function ccxtOnFrame(book: CcxtBook, frame: string): void {
+  const msg = JSON.parse(frame) as BybitFrame;
+  const d = msg.data;
+  if (msg.type === "snapshot") {
+    // Exchange.parseOrderBook: parseOrderBookBidAsk per level (safeFloat → parseFloat), then sortBy.
+    const bids = d.b.map((l) => [parseFloat(l[0]), parseFloat(l[1])]);
+    const asks = d.a.map((l) => [parseFloat(l[0]), parseFloat(l[1])]);
+    bids.sort((x, y) => y[0]! - x[0]!);
+    asks.sort((x, y) => x[0]! - y[0]!);
+    book.reset({ symbol: "XRP/USDT:USDT", bids, asks, timestamp: msg.ts, datetime: undefined, nonce: undefined } as never);
+  } else {
+    for (let i = 0; i < d.a.length; i++) book.asks.storeArray([parseFloat(d.a[i]![0]), parseFloat(d.a[i]![1])]);
+    for (let i = 0; i < d.b.length; i++) book.bids.storeArray([parseFloat(d.b[i]![0]), parseFloat(d.b[i]![1])]);
+  }
+}
+
+/** tardis-dev bybit book-change mapper + OrderBook.update on a raw frame. */
+function tardisOnFrame(book: TardisOrderBook, frame: string): void {
+  const msg = JSON.parse(frame) as BybitFrame;
+  const d = msg.data;
+  const level = (l: Lvl) => ({ price: parseFloat(l[0]), amount: parseFloat(l[1]) });
+  book.update({
+    type: "book_change",
+    symbol: d.s,
+    exchange: "bybit",
+    isSnapshot: msg.type === "snapshot",
+    bids: d.b.map(level),
+    asks: d.a.map(level),
+    timestamp: new Date(msg.ts),
+    localTimestamp: new Date(),
+  } as never);
+}
+
+// ---- 0. all three agree ----
+
+function checkAgreement(): string {
+  const ours = new OursPath();
+  const ccxt = new CcxtOrderBook({}, undefined) as CcxtBook;
+  const tardis = new TardisOrderBook();
+  for (const f of lines) {
+    ours.onFrame(f);
+    ccxtOnFrame(ccxt, f);
+    tardisOnFrame(tardis, f);
+  }
+  const b = ours.builder;
+  const scale = 10 ** PRICE_EXP;
+  const tb = [...tardis.bids()];
+  const ta = [...tardis.asks()];
+  if (b.bidCount !== ccxt.bids.length || b.bidCount !== tb.length) return "NO: bid counts differ";
+  if (b.askCount !== ccxt.asks.length || b.askCount !== ta.length) return "NO: ask counts differ";
+  for (let i = 0; i < b.bidCount; i++) {
+    const p = b.bidPriceAt(i) / scale;
+    if (p !== ccxt.bids[i]![0] || p !== tb[i]!.price || b.bidQtyAt(i) !== ccxt.bids[i]![1] || b.bidQtyAt(i) !== tb[i]!.amount) return `NO: bid ${i}`;
+  }
+  for (let i = 0; i < b.askCount; i++) {
+    const p = b.askPriceAt(i) / scale;
+    if (p !== ccxt.asks[i]![0] || p !== ta[i]!.price || b.askQtyAt(i) !== ccxt.asks[i]![1] || b.askQtyAt(i) !== ta[i]!.amount) return `NO: ask ${i}`;
+  }
+  return `yes (${b.bidCount} + ${b.askCount} levels after 1 snapshot + ${deltaFrames.length} deltas)`;
+}
+
+// ---- 1. per real delta ----
+
+function benchDeltas(): [Measurement, Measurement, Measurement] {
+  const n = deltaFrames.length;
+  const ours = new OursPath();
+  const ccxt = new CcxtOrderBook({}, undefined) as CcxtBook;
+  const tardis = new TardisOrderBook();
+  const opts = { inner: 1, opsPerCall: n, durationMs: DURATION_MS };
+  return [
+    measure("ours: scan → applyDelta → encode", () => {
+      for (let i = 0; i < n; i++) ours.onFrame(deltaFrames[i]!);
+    }, { ...opts, setup: () => ours.onFrame(snapshot500Frame) }),
+    measure("ccxt: JSON.parse → parseFloat → storeArray", () => {
+      for (let i = 0; i < n; i++) ccxtOnFrame(ccxt, deltaFrames[i]!);
+    }, { ...opts, setup: () => ccxtOnFrame(ccxt, snapshot500Frame) }),
+    measure("tardis: JSON.parse → {price,amount} → update", () => {
+      for (let i = 0; i < n; i++) tardisOnFrame(tardis, deltaFrames[i]!);
+    }, { ...opts, setup: () => tardisOnFrame(tardis, snapshot500Frame) }),
+  ];
+}
+
+/** JSON.parse alone on the same frames: the floor any JSON.parse-based path pays. */
+function benchJsonParse(): Measurement[] {
+  let sink = 0;
+  const n = deltaFrames.length;
+  const rows = [
+    measure("JSON.parse only, real delta", () => {
+      for (let i = 0; i < n; i++) sink += (JSON.parse(deltaFrames[i]!) as BybitFrame).data.u;
+    }, { opsPerCall: n, durationMs: DURATION_MS }),
+  ];
+  for (const [levels, frame] of snapshotFrames) {
+    rows.push(measure(`JSON.parse only, snapshot ${levels}/side`, () => {
+      sink += (JSON.parse(frame) as BybitFrame).data.u;
+    }, { durationMs: DURATION_MS }));
+  }
+  if (sink === 42) console.log("");
+  return rows;
+}
+
+// ---- 2. per snapshot ----
+
+function benchSnapshot(levels: number, frame: string): [Measurement, Measurement, Measurement] {
+  const ours = new OursPath();
+  const ccxt = new CcxtOrderBook({}, undefined) as CcxtBook;
+  const tardis = new TardisOrderBook();
+  const opts = { durationMs: DURATION_MS };
+  return [
+    measure(`ours: scan → applySnapshot → encode, ${levels}/side`, () => ours.onFrame(frame), opts),
+    measure(`ccxt: JSON.parse → parseOrderBook → reset, ${levels}/side`, () => ccxtOnFrame(ccxt, frame), opts),
+    measure(`tardis: JSON.parse → objects → update, ${levels}/side`, () => tardisOnFrame(tardis, frame), opts),
+  ];
+}
+
+// ---- 3. allocation in steady state ----
+
+function steadyState(frames: number): Record<string, unknown>[] {
+  const ours = new OursPath();
+  const n = deltaFrames.length;
+  const run = (count: number) => {
+    for (let i = 0, k = 0; i < count; i++) {
+      if (k === 0) ours.onFrame(snapshot500Frame); // restart the real sequence every 49 deltas
+      ours.onFrame(deltaFrames[k]!);
+      k = k + 1 === n ? 0 : k + 1;
+    }
+  };
+  run(200_000); // warm-up: JIT tiers; ladders, change set and packer pool at their final capacity
+  const rows: Record<string, unknown>[] = [];
+  Bun.gc(true);
+  let h0 = heapStats().heapSize;
+  const t0 = Bun.nanoseconds();
+  run(frames);
+  const t1 = Bun.nanoseconds();
+  let h1 = heapStats().heapSize; // no GC in between: garbage would still be counted
+  const snapshotsIn = Math.ceil(frames / n);
+  rows.push({
+    case: `ours: ${frames.toLocaleString("en-US")} real deltas + ${snapshotsIn.toLocaleString("en-US")} snapshots (500/side)`,
+    heapGrowthB: h1 - h0,
+    bytesPerFrame: (h1 - h0) / (frames + snapshotsIn),
+    nsPerFrame: (t1 - t0) / (frames + snapshotsIn),
+  });
+  const big = snapshotFrames[2]![1];
+  for (let i = 0; i < 2000; i++) ours.onFrame(big);
+  Bun.gc(true);
+  h0 = heapStats().heapSize;
+  const snaps = QUICK ? 5_000 : 20_000;
+  for (let i = 0; i < snaps; i++) ours.onFrame(big);
+  h1 = heapStats().heapSize;
+  rows.push({ case: `ours: ${snaps.toLocaleString("en-US")} snapshots 1000/side`, heapGrowthB: h1 - h0, bytesPerFrame: (h1 - h0) / snaps, nsPerFrame: undefined });
+  // Control: the same method sees a JSON.parse path's garbage.
+  const tardis = new TardisOrderBook();
+  tardisOnFrame(tardis, snapshot500Frame);
+  const control = 20_000;
+  Bun.gc(true);
+  h0 = heapStats().heapSize;
+  for (let i = 0, k = 0; i < control; i++) {
+    tardisOnFrame(tardis, deltaFrames[k]!);
+    k = k + 1 === n ? 0 : k + 1;
+  }
+  h1 = heapStats().heapSize;
+  rows.push({ case: `control, tardis: ${control.toLocaleString("en-US")} real deltas`, heapGrowthB: h1 - h0, bytesPerFrame: (h1 - h0) / control, nsPerFrame: undefined });
+  return rows;
+}
+
+// ---- run ----
+
+const levelsPerDelta = parsed.slice(1).reduce((s, m) => s + m.data.b.length + m.data.a.length, 0) / deltaFrames.length;
+const bytesPerDelta = deltaFrames.reduce((s, f) => s + f.length, 0) / deltaFrames.length;
+console.log(`bybit bench — Bun ${Bun.version}; XRPUSDT ob500 recording: ${deltaFrames.length} real deltas ` +
+  `(${levelsPerDelta.toFixed(1)} levels, ${bytesPerDelta.toFixed(0)} B per frame on average); ` +
+  `snapshot frames ${snapshotFrames.map(([l, f]) => `${l}/side ${f.length} B`).join(", ")}`);
+console.log(`ours, ccxt and tardis books agree after the replay: ${checkAgreement()}\n`);
+
+interface RatioRow {
+  case: string;
+  oursP50: number;
+  oursMean: number;
+  ccxtMean: number;
+  tardisMean: number;
+  fasterPeer: string;
+  ratioMean: number;
+  ratioP50: number;
+  target: string;
+  met: string;
+}
+const summary: RatioRow[] = [];
+function ratioRow(name: string, [o, c, t]: [Measurement, Measurement, Measurement], target: number): RatioRow {
+  const faster = c.nsPerOp <= t.nsPerOp ? c : t;
+  const ratioMean = faster.nsPerOp / o.nsPerOp;
+  const ratioP50 = Math.min(c.p50Ns, t.p50Ns) / o.p50Ns;
+  return {
+    case: name,
+    oursP50: o.p50Ns,
+    oursMean: o.nsPerOp,
+    ccxtMean: c.nsPerOp,
+    tardisMean: t.nsPerOp,
+    fasterPeer: faster === c ? "ccxt" : "tardis",
+    ratioMean,
+    ratioP50,
+    target: `≥ ${target}×`,
+    met: ratioMean >= target && ratioP50 >= target ? "yes" : ratioMean >= target || ratioP50 >= target ? "partly" : "NO",
+  };
+}
+
+console.log("== one real delta frame → book → datagram (per frame) ==");
+const d = benchDeltas();
+printTable(d);
+summary.push(ratioRow("real delta", d, 6));
+console.log("");
+
+for (const [levels, frame] of snapshotFrames) {
+  console.log(`== one snapshot frame, ${levels} levels per side (${frame.length} B) ==`);
+  const s = benchSnapshot(levels, frame);
+  printTable(s);
+  summary.push(ratioRow(`snapshot ${levels}/side`, s, 10));
+  console.log("");
+}
+
+console.log("== JSON.parse alone on the same frames (floor of every JSON.parse-based path) ==");
+printTable(benchJsonParse());
+
+console.log("\n== allocation in steady state (heapStats().heapSize growth without GC) ==");
+printTable(steadyState(QUICK ? 200_000 : 1_000_000));
+
+console.log("\n== summary: ratios = faster peer / ours (mean: total time ratio; p50: ratio of per-sample medians) ==");
+printTable(
+  summary.map((s) => ({
+    case: s.case,
+    "ours p50": formatUs(s.oursP50),
+    "ours mean": formatUs(s.oursMean),
+    "ccxt mean": formatUs(s.ccxtMean),
+    "tardis mean": formatUs(s.tardisMean),
+    "faster peer": s.fasterPeer,
+    "ratio mean": `${s.ratioMean.toFixed(1)}×`,
+    "ratio p50": `${s.ratioP50.toFixed(1)}×`,
+    target: s.target,
+    met: s.met,
+  })),
+);
+
+function formatUs(ns: number): string {
+  return ns < 1000 ? `${ns.toFixed(0)} ns` : `${(ns / 1000).toFixed(2)} µs`;
+}

@@ -1,0 +1,85 @@
+/**
+ * Helpers shared by bench/e2e.bench.ts and bench/workers.bench.ts: child processes spoken to with JSON lines,
+ * a per-run loopback multicast destination, and percentiles of raw samples.
+ * @module
+ */
+import type { Subprocess } from "bun";
+
+/** A Bun child process: JSON commands on stdin, one JSON reply per line on stdout. */
+export class Child {
+  private buf = "";
+  private readonly lines: string[] = [];
+  private waiters: ((line: string) => void)[] = [];
+  private constructor(private readonly proc: Subprocess<"pipe", "pipe", "inherit">) {
+    void this.pump();
+  }
+
+  static async spawn(args: string[]): Promise<Child> {
+    const proc = Bun.spawn([process.execPath, ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit", env: process.env });
+    return new Child(proc);
+  }
+
+  private async pump(): Promise<void> {
+    const dec = new TextDecoder();
+    for await (const chunk of this.proc.stdout) {
+      this.buf += dec.decode(chunk);
+      let nl: number;
+      while ((nl = this.buf.indexOf("\n")) >= 0) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        if (!line.startsWith("{")) {
+          console.log(`[child] ${line}`);
+          continue;
+        }
+        const w = this.waiters.shift();
+        if (w) w(line);
+        else this.lines.push(line);
+      }
+    }
+  }
+
+  /** The next JSON line from the child. */
+  async next(timeoutMs = 60_000): Promise<Record<string, unknown>> {
+    const line =
+      this.lines.shift() ??
+      (await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("child did not answer in time")), timeoutMs);
+        this.waiters.push((l) => {
+          clearTimeout(timer);
+          resolve(l);
+        });
+      }));
+    return JSON.parse(line) as Record<string, unknown>;
+  }
+
+  async ask(cmd: Record<string, unknown>, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+    this.proc.stdin.write(JSON.stringify(cmd) + "\n");
+    this.proc.stdin.flush();
+    if (cmd.cmd === "quit") return {};
+    return this.next(timeoutMs);
+  }
+
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  kill(): void {
+    this.proc.kill();
+  }
+}
+
+/** 239.255.x.y and a port from this process id, so runs and concurrent test files do not share a group. */
+export function loopbackDestination(seed: number): { group: string; port: number } {
+  const pid = process.pid;
+  return { group: `239.255.${180 + ((pid + seed) % 60)}.${1 + (pid % 250)}`, port: 40_000 + ((pid * 7 + seed * 131) % 20_000) };
+}
+
+/** Percentiles of raw samples (sorts a copy). */
+export function pct(values: Float64Array): Record<string, number> {
+  const n = values.length;
+  const s = Float64Array.from(values).sort();
+  const q = (f: number) => (n === 0 ? NaN : s[Math.min(n - 1, Math.floor((n - 1) * f))]!);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += s[i]!;
+  return { n, p50: q(0.5), p90: q(0.9), p99: q(0.99), p999: q(0.999), max: n ? s[n - 1]! : NaN, mean: sum / n };
+}
