@@ -353,8 +353,10 @@ export class BybitScanner {
   }
 
   /**
-   * Reads `[[p,q],…]` into one side. The per-level loop keeps the cursor in a local and inlines the whitespace and
-   * string scans: it is most of the work for a snapshot (field loads of `this.pos` per character cost ~3×).
+   * Reads `[[p,q],…]` into one side. This loop is most of the work for a snapshot, so it keeps the cursor in a
+   * local, expects Bybit's compact layout first and looks for whitespace only when the expected character is not
+   * there, and finds the end of a number by its characters (digits and dots: anything else cannot parse anyway),
+   * classifying the string on the cold path only when the number does not end at a closing quote.
    */
   private scanLevels(bids: boolean, priceExp: number, qtyExp: number, out: BookUpdate): number {
     const s = this.s;
@@ -370,88 +372,107 @@ export class BybitScanner {
       this.pos = p + 1;
       return 0;
     }
+    let c = 0;
     for (;;) {
       // [
-      let c = s.charCodeAt(p);
+      c = s.charCodeAt(p);
       if (c !== CH_LBRACKET) {
         this.pos = p;
         if (p >= end) return SCAN_ERR_SYNTAX;
         const r = this.skipValue(2);
         return r < 0 ? r : SCAN_ERR_LEVEL;
       }
-      p = skipWs(s, p + 1, end);
       // "price"
-      if (s.charCodeAt(p) !== CH_QUOTE) {
-        this.pos = p;
-        return this.badLevelElement();
+      c = s.charCodeAt(++p);
+      if (c !== CH_QUOTE) {
+        p = skipWs(s, p, end);
+        if (s.charCodeAt(p) !== CH_QUOTE) {
+          this.pos = p;
+          return this.badLevelElement();
+        }
       }
       const ps = ++p;
-      for (;;) {
-        if (p >= end) {
-          this.pos = p;
-          return SCAN_ERR_SYNTAX;
-        }
-        c = s.charCodeAt(p);
-        if (c === CH_QUOTE) break;
-        if (c === CH_BACKSLASH || c < 0x20) {
-          this.pos = p;
-          return c === CH_BACKSLASH ? SCAN_FALLBACK : SCAN_ERR_SYNTAX;
-        }
-        p++;
-      }
+      c = s.charCodeAt(p);
+      while ((c >= CH_0 && c <= CH_9) || c === CH_DOT) c = s.charCodeAt(++p);
+      if (c !== CH_QUOTE) return this.badNumberString(ps, SCAN_ERR_PRICE);
       const px = parseFixedCodes(s, ps, p, priceExp);
       if (px < 0) {
         this.pos = p;
         return SCAN_ERR_PRICE;
       }
-      p = skipWs(s, p + 1, end);
-      c = s.charCodeAt(p);
+      // ,
+      c = s.charCodeAt(++p);
       if (c !== CH_COMMA) {
-        this.pos = p;
-        return c === CH_RBRACKET ? SCAN_ERR_LEVEL : SCAN_ERR_SYNTAX;
+        p = skipWs(s, p, end);
+        c = s.charCodeAt(p);
+        if (c !== CH_COMMA) {
+          this.pos = p;
+          return c === CH_RBRACKET ? SCAN_ERR_LEVEL : SCAN_ERR_SYNTAX;
+        }
       }
-      p = skipWs(s, p + 1, end);
       // "qty"
-      if (s.charCodeAt(p) !== CH_QUOTE) {
-        this.pos = p;
-        return this.badLevelElement();
+      c = s.charCodeAt(++p);
+      if (c !== CH_QUOTE) {
+        p = skipWs(s, p, end);
+        if (s.charCodeAt(p) !== CH_QUOTE) {
+          this.pos = p;
+          return this.badLevelElement();
+        }
       }
       const qs = ++p;
-      for (;;) {
-        if (p >= end) {
-          this.pos = p;
-          return SCAN_ERR_SYNTAX;
-        }
-        c = s.charCodeAt(p);
-        if (c === CH_QUOTE) break;
-        if (c === CH_BACKSLASH || c < 0x20) {
-          this.pos = p;
-          return c === CH_BACKSLASH ? SCAN_FALLBACK : SCAN_ERR_SYNTAX;
-        }
-        p++;
-      }
+      c = s.charCodeAt(p);
+      while ((c >= CH_0 && c <= CH_9) || c === CH_DOT) c = s.charCodeAt(++p);
+      if (c !== CH_QUOTE) return this.badNumberString(qs, SCAN_ERR_QTY);
       const qty = parseFixedCodes(s, qs, p, qtyExp);
       if (qty < 0) {
         this.pos = p;
         return SCAN_ERR_QTY;
       }
-      p = skipWs(s, p + 1, end);
-      c = s.charCodeAt(p);
+      // ]
+      c = s.charCodeAt(++p);
       if (c !== CH_RBRACKET) {
-        this.pos = p;
-        return c === CH_COMMA ? SCAN_ERR_LEVEL : SCAN_ERR_SYNTAX;
+        p = skipWs(s, p, end);
+        c = s.charCodeAt(p);
+        if (c !== CH_RBRACKET) {
+          this.pos = p;
+          return c === CH_COMMA ? SCAN_ERR_LEVEL : SCAN_ERR_SYNTAX;
+        }
       }
       if (bids) out.pushBid(px, qty);
       else out.pushAsk(px, qty);
-      p = skipWs(s, p + 1, end);
-      c = s.charCodeAt(p);
+      // , or ]
+      c = s.charCodeAt(++p);
       if (c === CH_COMMA) {
-        p = skipWs(s, p + 1, end);
+        c = s.charCodeAt(++p);
+        if (c !== CH_LBRACKET) p = skipWs(s, p, end);
         continue;
       }
+      if (c !== CH_RBRACKET) {
+        p = skipWs(s, p, end);
+        c = s.charCodeAt(p);
+        if (c === CH_COMMA) {
+          p = skipWs(s, p + 1, end);
+          continue;
+        }
+        if (c !== CH_RBRACKET) {
+          this.pos = p;
+          return SCAN_ERR_SYNTAX;
+        }
+      }
       this.pos = p + 1;
-      return c === CH_RBRACKET ? 0 : SCAN_ERR_SYNTAX;
+      return 0;
     }
+  }
+
+  /**
+   * Cold: a price or quantity string held something other than digits and dots. Classifies it as JSON would:
+   * an escape goes to the JSON path, a control character or a missing closing quote is a syntax error, any other
+   * complete string is a bad number (`badCode`).
+   */
+  private badNumberString(start: number, badCode: number): number {
+    this.pos = start;
+    const close = this.closeQuote();
+    return close < 0 ? close : badCode;
   }
 
   /** A level element that is not a string: validate it as JSON (syntax error) or report a bad level. */
