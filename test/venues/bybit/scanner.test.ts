@@ -326,6 +326,23 @@ describe("BybitScanner fuzz: never a wrong book", { timeout: 60_000 }, () => {
     }
   });
 
+  test("random whitespace between and inside tokens", () => {
+    const ws = [" ", "\n", "\r", "\t", "  \n "];
+    for (let n = 0; n < 3000; n++) {
+      let line = LINES[1 + Math.floor(rnd() * (LINES.length - 1))]!;
+      for (let k = 0; k < 3; k++) {
+        const i = Math.floor(rnd() * line.length);
+        line = line.slice(0, i) + ws[Math.floor(rnd() * ws.length)]! + line.slice(i);
+      }
+      check(line);
+    }
+    // Whitespace only between tokens: the scanner itself must accept it (no fallback).
+    const spaced = LINES[5]!.replace(/([\[\]{},:])/g, " $1\n\t");
+    const r = both(spaced, table, scanner);
+    expect(r.scan).toBe(7);
+    expect(r.book).toEqual(oracle(spaced, XRP, 4, 0));
+  });
+
   test("snapshot (1000 levels) truncated and edited", () => {
     const snap = LINES[0]!;
     for (let k = 0; k < 200; k++) check(snap.slice(0, Math.floor(rnd() * snap.length)));
