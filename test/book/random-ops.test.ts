@@ -1,7 +1,8 @@
 /**
  * Randomized differential test: the builder against the reference model (sorted decimal strings) over
- * 30k–100k messages and ≥ 180k level operations per seed, three seeds per profile: realistic dense books, deep books (1000 levels per side),
- * thin books with huge gaps, and prices at the extremes (0 … 2^53 − 1) that jump far.
+ * 30k–100k messages and ≥ 180k level operations per seed, three seeds per profile: realistic dense books, deep
+ * books (1000 levels per side), thin books with huge gaps, and prices at the extremes (0 … 2^53 − 1) that jump
+ * far; long trends move the price far by deltas alone.
  * After every message: result, state, reason, instrSeq, counters, counts, best levels and the change set.
  * After every snapshot, every max(16, levels/8) messages and at the end: every level of both sides.
  */
@@ -362,7 +363,7 @@ describe("BookBuilder vs reference model, random operations", () => {
         expect(stats.snapshots).toBeGreaterThan(10);
         expect(stats.fullCompares).toBeGreaterThan(p.messages / 300);
         // the hybrid ladder's slow paths really ran: window moves, levels in the sorted overflow
-        expect(stats.windowMoves).toBeGreaterThan(100);
+        expect(stats.windowMoves).toBeGreaterThan(50);
         expect(stats.withOverflow).toBeGreaterThan(p.messages / 100);
         if (p.depth[1] >= 1000) expect(stats.maxDepth).toBeGreaterThanOrEqual(1000);
         if (p.name.startsWith("extreme")) {
