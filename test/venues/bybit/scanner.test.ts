@@ -343,6 +343,29 @@ describe("BybitScanner fuzz: never a wrong book", { timeout: 60_000 }, () => {
     expect(r.book).toEqual(oracle(spaced, XRP, 4, 0));
   });
 
+  test("random decimal strings at many exponents: exact or rejected, as the oracle says", () => {
+    const digitRun = (n: number) => Array.from({ length: n }, () => String(Math.floor(rnd() * 10))).join("");
+    const numbers: string[] = ["9007199254740991", "9007199254740992", "900719925474099.1", "0", "0.0", "00.10", "1.", ".1", "1e5"];
+    for (let n = 0; n < 4000; n++) {
+      const intPart = rnd() < 0.1 ? "0" : digitRun(1 + Math.floor(rnd() * 17));
+      const r = rnd();
+      const frac = r < 0.3 ? "" : "." + digitRun(1 + Math.floor(rnd() * 10)) + (rnd() < 0.3 ? "0".repeat(Math.floor(rnd() * 6)) : "");
+      numbers.push(intPart + frac);
+    }
+    for (const exp of [0, 1, 2, 4, 6, 8, 10]) {
+      const t = new TopicTable();
+      t.add("orderbook.50.BTCUSDT", 1, exp, 8 - Math.min(exp, 8));
+      for (const num of numbers) {
+        const other = numbers[Math.floor(rnd() * numbers.length)]!;
+        const line = `{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[["${num}","${other}"]],"a":[["${other}","${num}"]],"u":2},"cts":3}`;
+        const r2 = both(line, t);
+        const expected = oracle(line, "orderbook.50.BTCUSDT", exp, 8 - Math.min(exp, 8));
+        if (r2.scan >= 0) expect(r2.book, line).toEqual(expected);
+        else expect(expected, line).toBeNull();
+      }
+    }
+  });
+
   test("snapshot (1000 levels) truncated and edited", () => {
     const snap = LINES[0]!;
     for (let k = 0; k < 200; k++) check(snap.slice(0, Math.floor(rnd() * snap.length)));
