@@ -88,6 +88,21 @@ describe("Ladder", () => {
     }
   });
 
+  it("TC3d: when the price falls a long way by deletes and inserts, the window follows it down", () => {
+    const l = new Ladder(Side.BID);
+    const px = Float64Array.from({ length: 200 }, (_, i) => 100_000 - i);
+    l.loadSorted(px, new Float64Array(200).fill(1), 200);
+    for (let p = 100_000; p > 90_000; p--) {
+      l.set(p, 0); // the best level goes away …
+      l.set(p - 200, 1); // … and a new one appears below the worst
+    }
+    expect(l.count).toBe(200);
+    expect(l.bestPrice()).toBe(90_000);
+    expect(l.priceAt(199)).toBe(89_801);
+    expect(l.windowMoves).toBeGreaterThan(30); // ~10000 ticks in steps of a quarter window (128)
+    expect(l.windowCount).toBeGreaterThanOrEqual(100); // the top of the book is on the fast path
+  });
+
   it("TC4: extreme prices: 0, 1 and 2^53 − 1 on both sides, gaps of 2^52", () => {
     for (const side of [Side.BID, Side.ASK]) {
       const l = new Ladder(side);
