@@ -155,6 +155,7 @@ class BybitSimulator implements BybitSim {
   private stepBudget = 0;
   private lastTickMs = 0;
   private globalStallUntilMs = 0;
+  private stalledInbox: { ws: Ws; text: string }[] = [];
   private restAvailable = true;
   private nextConnId = 0;
 
@@ -267,7 +268,11 @@ class BybitSimulator implements BybitSim {
   // ───────────────────────── WebSocket protocol ─────────────────────────
 
   private onClientMessage(ws: Ws, text: string): void {
-    if (Date.now() < this.globalStallUntilMs) return; // a stalled server answers nothing
+    if (Date.now() < this.globalStallUntilMs) {
+      // A stalled server answers nothing now, and everything once it resumes (like a paused process).
+      this.stalledInbox.push({ ws, text });
+      return;
+    }
     let msg: { op?: unknown; args?: unknown; req_id?: unknown };
     try {
       msg = JSON.parse(text);
@@ -407,6 +412,11 @@ class BybitSimulator implements BybitSim {
     const dt = now - this.lastTickMs;
     this.lastTickMs = now;
     if (now < this.globalStallUntilMs) return;
+    if (this.stalledInbox.length > 0) {
+      const inbox = this.stalledInbox;
+      this.stalledInbox = [];
+      for (const m of inbox) if (this.conns.has(m.ws)) this.onClientMessage(m.ws, m.text);
+    }
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate > 0) {
       this.stepBudget = Math.min(this.stepBudget + (rate * dt) / 1000, rate); // at most 1 s of backlog
