@@ -15,7 +15,7 @@ import type { MarketName } from "../core/types.ts";
 import { BYBIT_DEPTHS, L1_REPUSH_MS, SPOT_MAX_ARGS_PER_REQUEST, optionBaseCoin } from "../venues/bybit/protocol.ts";
 import { CAPTURE_EXTENSION, readCapture } from "../record/capture.ts";
 import { Rng } from "./rng.ts";
-import { SimBook, defaultSpec, formatNumber, type SymbolSpec } from "./sim-book.ts";
+import { SimBook, defaultSpec, diffLevels, formatNumber, type Levels, type SymbolSpec } from "./sim-book.ts";
 
 export type SimFault = "gap" | "reset" | "disconnect" | "stall" | "malformed" | "duplicate";
 
@@ -98,9 +98,9 @@ class SymbolSim {
 class TopicSim {
   u: number;
   readonly subs = new Set<Ws>();
-  /** The window as last published (price mantissa → qty mantissa). */
-  bids = new Map<number, number>();
-  asks = new Map<number, number>();
+  /** The window as last published, best first. */
+  bids: Levels = { px: [], qty: [] };
+  asks: Levels = { px: [], qty: [] };
   lastMessage = "";
   lastSentMs = 0;
   constructor(
@@ -386,8 +386,8 @@ class BybitSimulator implements BybitSim {
     }
     if (t.subs.size === 0) {
       // Nobody listened: move the window to the present (u advances once, as if changes happened meanwhile).
-      t.bids = sym.book.window(true, t.depth);
-      t.asks = sym.book.window(false, t.depth);
+      t.bids = sym.book.windowLevels(true, t.depth);
+      t.asks = sym.book.windowLevels(false, t.depth);
       t.u++;
       sym.seq += this.rng.int(50, 400);
     }
@@ -464,25 +464,22 @@ class BybitSimulator implements BybitSim {
   /** Diffs the topic's window against the book, bumps u and returns the message (null when nothing changed). */
   private advanceTopic(t: TopicSim): string | null {
     const book = t.sym.book;
-    const nb = book.window(true, t.depth);
-    const na = book.window(false, t.depth);
-    const db = diff(t.bids, nb);
-    const da = diff(t.asks, na);
+    const nb = book.windowLevels(true, t.depth);
+    const na = book.windowLevels(false, t.depth);
+    const db = diffLevels(t.bids, nb, true);
+    const da = diffLevels(t.asks, na, false);
     if (db.length === 0 && da.length === 0) return null;
     t.bids = nb;
     t.asks = na;
     t.u++;
     // Level 1 is snapshot-only (§4.1 history, 2025-03-20).
     if (t.depth === 1) return this.snapshotFrame(t);
-    db.sort((x, y) => y[0] - x[0]);
-    da.sort((x, y) => x[0] - y[0]);
-    return this.frame(t, "delta", db, da);
+    return this.frame(t, "delta", db, da); // diffLevels lists bids descending, asks ascending
   }
 
   private snapshotFrame(t: TopicSim): string {
-    const b = [...t.bids].sort((x, y) => y[0] - x[0]);
-    const a = [...t.asks].sort((x, y) => x[0] - y[0]);
-    return this.frame(t, "snapshot", b, a);
+    const pairs = (l: Levels) => l.px.map((p, i) => [p, l.qty[i]!] as [number, number]);
+    return this.frame(t, "snapshot", pairs(t.bids), pairs(t.asks));
   }
 
   /** Key order as Bybit sends it: spot and futures level 1 put ts before type; option adds id (§4.2, §4.3). */
@@ -650,8 +647,8 @@ class BybitSimulator implements BybitSim {
     for (const t of this.topics.values()) {
       if (t.sym !== sym) continue;
       t.u = 1;
-      t.bids = sym.book.window(true, t.depth);
-      t.asks = sym.book.window(false, t.depth);
+      t.bids = sym.book.windowLevels(true, t.depth);
+      t.asks = sym.book.windowLevels(false, t.depth);
       if (t.subs.size > 0) this.publish(t, this.snapshotFrame(t));
     }
   }
@@ -669,24 +666,17 @@ class BybitSimulator implements BybitSim {
       if (t.sym !== sym) continue;
       if (depth !== undefined ? t.depth === depth : t.subs.size > 0 && (!topic || t.depth > topic.depth)) topic = t;
     }
-    const fmt = (m: Map<number, number>) => {
+    const fmt = (l: Levels) => {
       const out = new Map<string, string>();
-      for (const [p, q] of m) out.set(sym.book.formatPrice(p, market), sym.book.formatQty(q, market));
+      for (let i = 0; i < l.px.length; i++) out.set(sym.book.formatPrice(l.px[i]!, market), sym.book.formatQty(l.qty[i]!, market));
       return out;
     };
     if (!topic) {
       const n = depth ?? Infinity;
-      return { bids: fmt(sym.book.window(true, n)), asks: fmt(sym.book.window(false, n)), u: 0 };
+      return { bids: fmt(sym.book.windowLevels(true, n)), asks: fmt(sym.book.windowLevels(false, n)), u: 0 };
     }
     return { bids: fmt(topic.bids), asks: fmt(topic.asks), u: topic.u };
   }
-}
-
-function diff(prev: Map<number, number>, next: Map<number, number>): [number, number][] {
-  const out: [number, number][] = [];
-  for (const [p, q] of next) if (prev.get(p) !== q) out.push([p, q]);
-  for (const p of prev.keys()) if (!next.has(p)) out.push([p, 0]); // left the window: explicit "0" (§4.4)
-  return out;
 }
 
 /** Garbles a frame after its topic (so a reader can tell which topic was hit): truncation or a broken number. */

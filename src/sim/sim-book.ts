@@ -43,6 +43,39 @@ export function defaultSpec(market: MarketName, symbol: string): SymbolSpec {
   return { tickSize: tick, lotSize: "0.1", priceDecimals: exponentOf(tick), typicalLots: 100, mid };
 }
 
+/** One side of a window, best first. */
+export interface Levels {
+  px: number[];
+  qty: number[];
+}
+
+/**
+ * The changes from `prev` to `next` (both best first), best first: changed or new levels with their size, and
+ * levels that left with size 0 (Bybit's explicit "0" when a level drops out of the top N, shared/docs/bybit-v5.md §4.4).
+ * A merge of two sorted lists: no maps, O(n).
+ */
+export function diffLevels(prev: Levels, next: Levels, bid: boolean): [number, number][] {
+  const out: [number, number][] = [];
+  let i = 0;
+  let j = 0;
+  while (i < prev.px.length || j < next.px.length) {
+    const a = i < prev.px.length ? prev.px[i]! : NaN;
+    const b = j < next.px.length ? next.px[j]! : NaN;
+    if (a === b) {
+      if (prev.qty[i] !== next.qty[j]) out.push([b, next.qty[j]!]);
+      i++;
+      j++;
+    } else if (j >= next.px.length || (i < prev.px.length && (bid ? a > b : a < b))) {
+      out.push([a, 0]);
+      i++;
+    } else {
+      out.push([b, next.qty[j]!]);
+      j++;
+    }
+  }
+  return out;
+}
+
 export class SimBook {
   priceExp: number;
   qtyExp: number;
@@ -220,13 +253,15 @@ export class SimBook {
     }
   }
 
-  /** Top `n` levels of a side as a price → qty map. */
-  window(bid: boolean, n: number): Map<number, number> {
+  /** Top `n` levels of a side, best first, as parallel arrays (what a depth-n topic publishes). */
+  windowLevels(bid: boolean, n: number): Levels {
     const side = bid ? this.bids : this.asks;
     const sizes = bid ? this.bidQty : this.askQty;
-    const out = new Map<number, number>();
-    for (let i = 0; i < n && i < side.length; i++) out.set(side[i]!, sizes.get(side[i]!)!);
-    return out;
+    const count = Math.min(n, side.length);
+    const px = side.slice(0, count);
+    const qty = new Array<number>(count);
+    for (let i = 0; i < count; i++) qty[i] = sizes.get(px[i]!)!;
+    return { px, qty };
   }
 
   formatPrice(m: number, market: MarketName): string {
