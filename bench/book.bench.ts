@@ -17,7 +17,7 @@ import { BookBuilder } from "../src/book/book-builder.ts";
 import { Ladder } from "../src/book/ladder.ts";
 import { BookUpdate } from "../src/core/book-update.ts";
 import { ChangeSet } from "../src/core/change-set.ts";
-import { parseFixed } from "../src/core/fixed.ts";
+import { parseFixed, parseFixedCodes } from "../src/core/fixed.ts";
 import { type Instrument, Side } from "../src/core/types.ts";
 import { DenseLadder, SortedLadder } from "./book-alternatives.ts";
 import { measure, type MeasureOptions, type Measurement, printTable } from "./harness.ts";
@@ -42,6 +42,8 @@ const DURATION_MS = QUICK ? 300 : 1000;
 /** Interleaved rounds per comparison and sampling time per round. */
 const ROUNDS = QUICK ? 3 : 7;
 const ROUND_MS = QUICK ? 150 : 300;
+/** BENCH_VERBOSE=1 prints every round. */
+const VERBOSE = process.env.BENCH_VERBOSE === "1";
 
 type Lvl = [string, string];
 interface BybitMsg {
@@ -147,6 +149,28 @@ interface Contender {
  * Measures contenders in interleaved rounds (A, B, C, A, B, C, …) so that load from other processes on this
  * shared VM hits all of them alike; reports per contender the median over rounds of the mean and of the p50.
  */
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/**
+ * How many times faster contender 0 (ours) is than the faster of the others: the ratio is taken within each
+ * round (same machine conditions), then the median over rounds; on the mean and on the p50.
+ */
+function ratioVsFasterPeer(perRound: Measurement[][]): { mean: number; p50: number } {
+  const mean: number[] = [];
+  const p50: number[] = [];
+  for (const round of perRound) {
+    const [ours, ...peers] = round as [Measurement, ...Measurement[]];
+    mean.push(Math.min(...peers.map((m) => m.nsPerOp)) / ours.nsPerOp);
+    p50.push(Math.min(...peers.map((m) => m.p50Ns)) / ours.p50Ns);
+  }
+  return { mean: median(mean), p50: median(p50) };
+}
+
+let lastRounds: Measurement[][] = [];
+
 function rounds(contenders: Contender[], n: number): Measurement[] {
   const per: Measurement[][] = contenders.map(() => []);
   for (let r = 0; r < n; r++) {
@@ -154,8 +178,9 @@ function rounds(contenders: Contender[], n: number): Measurement[] {
       Bun.gc(true); // collect the previous contender's garbage now, not inside this one's samples
       per[i]!.push(measure(c.name, c.fn, { durationMs: ROUND_MS, warmupMs: 100, ...c.opts }));
     });
+    if (VERBOSE) printTable(per.map((ms) => ms[r]!));
   }
-  const median = (xs: number[]) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  lastRounds = Array.from({ length: n }, (_, r) => per.map((ms) => ms[r]!));
   return contenders.map((c, i) => ({
     name: c.name,
     nsPerOp: median(per[i]!.map((m) => m.nsPerOp)),
@@ -231,28 +256,26 @@ function synthSnapshot(levels: number, seed = 7): Msg {
   return makeMsg(true, bids, asks, 1);
 }
 
-function benchSnapshots(): { levels: number; rows: Measurement[] }[] {
+function benchSnapshots(): { levels: number; rows: Measurement[]; ratio: { mean: number; p50: number } }[] {
   const sizes: [number, Msg][] = [
     [50, makeMsg(true, raw[0]!.data.b.slice(0, 50), raw[0]!.data.a.slice(0, 50), 1)],
     [200, makeMsg(true, raw[0]!.data.b.slice(0, 200), raw[0]!.data.a.slice(0, 200), 1)],
     [1000, synthSnapshot(1000)],
   ];
-  const out: { levels: number; rows: Measurement[] }[] = [];
+  const out: { levels: number; rows: Measurement[]; ratio: { mean: number; p50: number } }[] = [];
   for (const [levels, m] of sizes) {
     const ours = new BookBuilder(INSTRUMENT);
     const ccxt = new CcxtOrderBook({}, undefined) as CcxtBook;
     const tardis = new TardisOrderBook();
-    out.push({
-      levels,
-      rows: rounds(
-        [
-          { name: `ours: applySnapshot ${levels}/side`, fn: () => ours.applySnapshot(m.ours), opts: {} },
-          { name: `ccxt: OrderBook.reset ${levels}/side`, fn: () => ccxtSnapshot(ccxt, m, false), opts: {} },
-          { name: `tardis: OrderBook.update ${levels}/side`, fn: () => tardisApply(tardis, m), opts: {} },
-        ],
-        ROUNDS,
-      ),
-    });
+    const rows = rounds(
+      [
+        { name: `ours: applySnapshot ${levels}/side`, fn: () => ours.applySnapshot(m.ours), opts: {} },
+        { name: `ccxt: OrderBook.reset ${levels}/side`, fn: () => ccxtSnapshot(ccxt, m, false), opts: {} },
+        { name: `tardis: OrderBook.update ${levels}/side`, fn: () => tardisApply(tardis, m), opts: {} },
+      ],
+      ROUNDS,
+    );
+    out.push({ levels, rows, ratio: ratioVsFasterPeer(lastRounds) });
   }
   return out;
 }
@@ -429,6 +452,30 @@ function deltaRanks(): Record<string, unknown> {
   return { levels: ranks.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), max: ranks[ranks.length - 1] };
 }
 
+/** Decimal string → mantissa on every price string of the recording's deltas (the parser venue scanners call). */
+function benchParse(): Record<string, unknown>[] {
+  const prices: string[] = [];
+  for (const m of raw.slice(1)) for (const [p] of [...m.data.b, ...m.data.a]) prices.push(p);
+  const n = prices.length;
+  let sink = 0;
+  const rows = rounds(
+    [
+      { name: "parseFixedCodes (exact)", fn: () => {
+        for (let i = 0; i < n; i++) {
+          const s = prices[i]!;
+          sink += parseFixedCodes(s, 0, s.length, PRICE_EXP);
+        }
+      }, opts: { opsPerCall: n } },
+      { name: "Math.round(parseFloat(s) × 10^4)", fn: () => {
+        for (let i = 0; i < n; i++) sink += Math.round(parseFloat(prices[i]!) * 10_000);
+      }, opts: { opsPerCall: n } },
+    ],
+    ROUNDS,
+  );
+  if (sink === 42) console.log("");
+  return rows.map((m) => ({ name: m.name, nsPerOp: m.nsPerOp, p50Ns: m.p50Ns }));
+}
+
 // ---- 4. memory ----
 
 function heapBytes(): number {
@@ -525,24 +572,23 @@ console.log(`all three books agree after the replay: ${checkAgreement()}\n`);
 
 console.log(`== apply one real delta (ns per delta message; median of ${ROUNDS} interleaved rounds) ==`);
 const deltaRows = rounds(deltaContenders(), ROUNDS);
+const deltaRatios = ratioVsFasterPeer(lastRounds);
 printTable(deltaRows);
 const [oursD, ccxtD, tardisD] = deltaRows as [Measurement, Measurement, Measurement];
 const fasterPeerD = ccxtD.nsPerOp < tardisD.nsPerOp ? ccxtD : tardisD;
-const deltaRatio = fasterPeerD.nsPerOp / oursD.nsPerOp;
+const deltaRatio = deltaRatios.mean;
 console.log(
-  `ratio vs faster peer (${fasterPeerD.name.split(":")[0]}): ${deltaRatio.toFixed(1)}× on the mean, ` +
-    `${(fasterPeerD.p50Ns / oursD.p50Ns).toFixed(1)}× on p50 (target ≥ 8×) | vs ccxt ${(ccxtD.nsPerOp / oursD.nsPerOp).toFixed(1)}×, ` +
-    `vs tardis ${(tardisD.nsPerOp / oursD.nsPerOp).toFixed(1)}× | ours ${(oursD.nsPerOp / levelsPerDelta).toFixed(1)} ns per level\n`,
+  `ratio vs faster peer (median of per-round ratios): ${deltaRatios.mean.toFixed(1)}× on the mean, ` +
+    `${deltaRatios.p50.toFixed(1)}× on p50 (target ≥ 8×) | faster peer: ${fasterPeerD.name.split(":")[0]} | ` +
+    `vs tardis ${(tardisD.nsPerOp / oursD.nsPerOp).toFixed(1)}× | ours ${(oursD.p50Ns / levelsPerDelta).toFixed(1)} ns per level (p50)\n`,
 );
 
 console.log(`== apply one snapshot (median of ${ROUNDS} interleaved rounds) ==`);
 const snapRatios: string[] = [];
-for (const { levels, rows } of benchSnapshots()) {
+for (const { levels, rows, ratio } of benchSnapshots()) {
   printTable(rows);
-  const [o, c, t] = rows as [Measurement, Measurement, Measurement];
-  const ratio = Math.min(c.nsPerOp, t.nsPerOp) / o.nsPerOp;
-  snapRatios.push(`${levels}/side ${ratio.toFixed(1)}×`);
-  console.log(`${levels}/side: ratio vs faster peer ${ratio.toFixed(1)}× (target ≥ 10×)\n`);
+  snapRatios.push(`${levels}/side ${ratio.mean.toFixed(1)}×`);
+  console.log(`${levels}/side: ratio vs faster peer ${ratio.mean.toFixed(1)}× on the mean, ${ratio.p50.toFixed(1)}× on p50 (target ≥ 10×)\n`);
 }
 
 console.log("== ladder structure: hybrid window + sorted overflow (ours) vs all-sorted arrays vs dense tick window ==");
@@ -551,6 +597,9 @@ console.log("\nwhere real deltas land (rank from best when applied):");
 printTable([deltaRanks()]);
 console.log("\nmove k entries in two Float64Arrays, p50 (SMALL_MOVE threshold):");
 printTable(benchMoves());
+
+console.log(`\n== decimal → fixed point, per price field of the recording's deltas ==`);
+printTable(benchParse());
 
 console.log("\n== memory (heapStats().heapSize after full GC, typed-array stores included) ==");
 printTable([memory(1000, 200, true), memory(1000, 200, false), memory(100, 1000, true), memory(100, 1000, false)]);

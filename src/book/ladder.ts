@@ -1,4 +1,4 @@
-// HOT PATH: no allocation (except when a side outgrows its arrays: window resize on a snapshot, overflow doubling)
+// HOT PATH: no allocation (except when a side's size changes a lot: window resize, overflow doubling or shrink)
 /**
  * One side of an L2 book: a hybrid of a dense tick window near the top of the book and a sorted overflow for
  * everything deeper. Chosen by measurement (bench/book.bench.ts, docs/architecture.md "Book engine"): real
@@ -109,7 +109,7 @@ export class Ladder {
    * to `changes` (this side's half). Returns how many were deletes of absent levels.
    * Runs of plain qty updates go through `updateRun`, a small module function whose state is all in arguments,
    * writing the change set's arrays directly after reserving room for n entries; everything else calls set().
-   * Measured ~2× faster per real delta than set() + ChangeSet.addBid() per level (bench/book.bench.ts).
+   * Measured ~1.6× faster per real delta than set() + ChangeSet.addBid() per level (bench/book.bench.ts).
    */
   applyLevels(px: Float64Array, qty: Float64Array, n: number, changes: ChangeSet): number {
     const isBid = this.side === Side.BID;
@@ -257,6 +257,7 @@ export class Ladder {
     this.wTop = inWindow === 0 ? -1 : bestKey - base;
     const rest = m - inWindow;
     if (rest > this.oKeys.length) this.growOverflow(rest);
+    else if (this.oKeys.length > 4 * Math.max(rest, DEFAULT_LADDER_CAPACITY)) this.shrinkOverflow(rest);
     const oKeys = this.oKeys;
     const oQtys = this.oQtys;
     let i = rest - 1;
@@ -473,6 +474,14 @@ export class Ladder {
       else lo = mid;
     }
     return hi;
+  }
+
+  /** Gives back overflow memory a re-centre spill left behind (cold: only from loadSorted, the overflow empty). */
+  private shrinkOverflow(levels: number): void {
+    let capacity = DEFAULT_LADDER_CAPACITY;
+    while (capacity < levels) capacity *= 2;
+    this.oKeys = new Float64Array(capacity);
+    this.oQtys = new Float64Array(capacity);
   }
 
   private growOverflow(atLeast: number): void {
