@@ -258,7 +258,7 @@ export class BybitScanner {
     let ctsMs = 0;
     let u = -1;
     for (;;) {
-      this.ws();
+      if (isWsCode(s.charCodeAt(this.pos))) this.ws();
       if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
       let c = s.charCodeAt(this.pos);
       if (c === CH_RBRACE) {
@@ -267,15 +267,24 @@ export class BybitScanner {
       }
       if (c !== CH_COMMA) return SCAN_ERR_SYNTAX;
       this.pos++;
-      this.ws();
+      if (isWsCode(s.charCodeAt(this.pos))) this.ws();
       const key = this.readTopKey();
       if (key < 0) return key;
       if ((seen & key) !== 0) return SCAN_FALLBACK;
       seen |= key;
-      this.ws();
+      if (isWsCode(s.charCodeAt(this.pos))) this.ws();
       if (key === K_TYPE) {
-        type = this.readType();
-        if (type < 0) return type;
+        const p = this.pos;
+        if (s.charCodeAt(p) === CH_QUOTE && s.charCodeAt(p + 1) === 100 && eq4(s, p + 2, 101, 108, 116, 97) && s.charCodeAt(p + 6) === CH_QUOTE) {
+          type = 2; // "delta"
+          this.pos = p + 7;
+        } else if (s.charCodeAt(p) === CH_QUOTE && s.charCodeAt(p + 1) === 115 && eq4(s, p + 2, 110, 97, 112, 115) && eq4(s, p + 6, 104, 111, 116, CH_QUOTE)) {
+          type = 1; // "snapshot"
+          this.pos = p + 10;
+        } else {
+          type = this.readType();
+          if (type < 0) return type;
+        }
       } else if (key === K_TS) {
         tsMs = this.readUint();
         if (tsMs < 0) return tsMs;
@@ -296,7 +305,7 @@ export class BybitScanner {
         if (r < 0) return r;
       }
     }
-    this.ws();
+    if (isWsCode(s.charCodeAt(this.pos))) this.ws();
     if (this.pos !== this.end) return SCAN_ERR_SYNTAX;
     if (type === 0 || (seen & K_DATA) === 0) return SCAN_ERR_MISSING;
     if (tsMs * 1000 >= TWO_53 || ctsMs * 1000 >= TWO_53) return SCAN_ERR_NUMBER;
@@ -315,18 +324,18 @@ export class BybitScanner {
     let u = -1;
     const priceExp = table.priceExp[entry]!;
     const qtyExp = table.qtyExp[entry]!;
-    this.ws();
+    if (isWsCode(s.charCodeAt(this.pos))) this.ws();
     if (this.pos < this.end && s.charCodeAt(this.pos) === CH_RBRACE) {
       this.pos++;
       return SCAN_ERR_MISSING;
     }
     for (;;) {
-      this.ws();
+      if (isWsCode(s.charCodeAt(this.pos))) this.ws();
       const key = this.readDataKey();
       if (key < 0) return key;
       if ((seen & key) !== 0) return SCAN_FALLBACK;
       seen |= key;
-      this.ws();
+      if (isWsCode(s.charCodeAt(this.pos))) this.ws();
       if (key === K_B || key === K_A) {
         const r = this.scanLevels(key === K_B, priceExp, qtyExp, out);
         if (r < 0) return r;
@@ -343,7 +352,7 @@ export class BybitScanner {
         const r = this.skipValue(1);
         if (r < 0) return r;
       }
-      this.ws();
+      if (isWsCode(s.charCodeAt(this.pos))) this.ws();
       if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
       const c = s.charCodeAt(this.pos++);
       if (c === CH_RBRACE) break;
@@ -871,6 +880,10 @@ function skipWs(s: string, p: number, end: number): number {
     p++;
   }
   return p;
+}
+
+function isWsCode(c: number): boolean {
+  return c === 32 || c === 10 || c === 13 || c === 9;
 }
 
 function startsWithPrefix(s: string, start: number, end: number): boolean {
