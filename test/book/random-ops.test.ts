@@ -1,6 +1,6 @@
 /**
  * Randomized differential test: the builder against the reference model (sorted decimal strings) over
- * 30k–100k messages and ≥ 180k level operations per seed, three seeds per profile: realistic dense books, deep
+ * 30k–80k messages and ≥ 180k level operations per seed, three seeds per profile: realistic dense books, deep
  * books (1000 levels per side), thin books with huge gaps, and prices at the extremes (0 … 2^53 − 1) that jump
  * far; long trends move the price far by deltas alone.
  * After every message: result, state, reason, instrSeq, counters, counts, best levels and the change set.
@@ -78,7 +78,7 @@ const PROFILES: Profile[] = [
   {
     name: "dense (XRP-like, tick 0.0001)",
     sweepProb: 0.05,
-    messages: 50_000,
+    messages: 40_000,
     priceExp: 4,
     qtyExp: 0,
     depth: [20, 500],
@@ -102,7 +102,7 @@ const PROFILES: Profile[] = [
   {
     name: "thin with wide gaps (up to 10^12 ticks)",
     sweepProb: 0.02,
-    messages: 100_000,
+    messages: 80_000,
     priceExp: 8,
     qtyExp: 8,
     depth: [1, 8],
