@@ -73,6 +73,7 @@ describe("runtime HTTP", { timeout: 30_000 }, () => {
       expect(types.get(h)).toBe("histogram");
     }
     expect(one("feeder_exchange_to_receipt_seconds_count", { venue: "bybit" })).toBeGreaterThan(20);
+    expect(one("feeder_receipt_to_send_seconds_count")).toBeGreaterThan(20);
     const inf = samples.find((s) => s.name === "feeder_exchange_to_receipt_seconds_bucket" && s.labels.le === "+Inf")!;
     expect(inf.value).toBe(one("feeder_exchange_to_receipt_seconds_count"));
   });
