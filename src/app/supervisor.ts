@@ -17,6 +17,15 @@ const RESTART_MAX_MS = 10_000;
 /** A worker that ran this long before dying restarts without the accumulated backoff. */
 const HEALTHY_RUN_MS = 30_000;
 
+/**
+ * The worker entry point. From source it sits next to this file; in the compiled executable
+ * (`bun build --compile src/cli/main.ts src/app/worker-main.ts`) entry points are embedded relative to their
+ * common folder (src/), and a relative specifier resolves against that root.
+ */
+function defaultWorkerUrl(): string {
+  return Bun.main.startsWith("/$bunfs/") ? "./app/worker-main.ts" : new URL("./worker-main.ts", import.meta.url).href;
+}
+
 interface Slot {
   index: number;
   worker: Worker | undefined;
@@ -39,7 +48,7 @@ export class Supervisor implements StatusSource {
   constructor(
     private readonly config: FeederConfig,
     private readonly log: Logger,
-    private readonly workerUrl: string = new URL("./worker-main.ts", import.meta.url).href,
+    private readonly workerUrl: string = defaultWorkerUrl(),
   ) {}
 
   /** Starts every worker and resolves when each has started (or rejects with the first start failure). */

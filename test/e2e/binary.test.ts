@@ -107,4 +107,32 @@ describe("compiled feeder binary", { timeout: 60_000 }, () => {
       expect(subscriber.streamInfo().every((s) => s.ended)).toBe(true);
     });
   });
+
+  test("workers = 2 in the compiled binary: both workers start from the embedded entry point and publish", async () => {
+    const markets: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT"] }];
+    const topics = markets[0]!.symbols.map((symbol) => ({ market: "linear" as const, symbol, id: instrumentIdOf("bybit", "linear", symbol) }));
+    const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: markets[0]!.symbols }], seed: 12, messagesPerSecond: 0 });
+    const { group, port } = uniqueDestination(9);
+    const subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }] });
+    await subscriber.start();
+    const configPath = join(dir, "workers.toml");
+    writeFileSync(configPath, toToml(rawConfig({ sim, markets, group, port, workers: 2 })));
+    const proc = Bun.spawn([binary, "run", "--config", configPath], { stdout: "pipe", stderr: "pipe" });
+    try {
+      const equal = () =>
+        topics.every((t) => {
+          const b = subscriber.books.get(t.id);
+          const s = sim.book(t.market, t.symbol);
+          return b !== undefined && b.valid && b.venueSeq === s.u && sameLevels(levelsOfView(b), levelsOfSim(s, b.instrument.priceExp, b.instrument.qtyExp));
+        });
+      await waitFor(equal, "books from both workers", 20_000, () => sim.step(1));
+      expect(new Set(subscriber.streamInfo().map((s) => s.sourceId))).toEqual(new Set([1, 2]));
+      proc.kill("SIGTERM");
+      expect(await proc.exited).toBe(0);
+    } finally {
+      proc.kill("SIGKILL");
+      await subscriber.stop();
+      await sim.stop();
+    }
+  });
 });
