@@ -29,7 +29,13 @@ import type { Instrument } from "../src/core/types.ts";
 import { BybitScanner, TopicTable } from "../src/venues/bybit/scanner.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
-import { measure, type Measurement, printTable } from "./harness.ts";
+import { measure as harnessMeasure, type MeasureOptions, type Measurement, printTable } from "./harness.ts";
+
+/** harness.measure after a full GC, so garbage left by the previous (JSON.parse-based) row is not collected inside this one. */
+function measure(name: string, fn: () => void, opts?: MeasureOptions): Measurement {
+  Bun.gc(true);
+  return harnessMeasure(name, fn, opts);
+}
 
 const FIXTURE = fileURLToPath(new URL("../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl", import.meta.url));
 const PRICE_EXP = 4; // XRPUSDT linear: tick 0.0001
@@ -259,6 +265,22 @@ function benchSnapshot(levels: number, frame: string): [Measurement, Measurement
   ];
 }
 
+/** Where our time goes: the scanner alone on the same frames (book + encode = the rest). */
+function benchScanOnly(): Measurement[] {
+  const ours = new OursPath();
+  const n = deltaFrames.length;
+  const scan = (f: string) => {
+    if (ours.scanner.scan(f, ours.table, ours.update) < 0) throw new Error("scan failed");
+  };
+  const rows = [
+    measure("scan only, real delta", () => {
+      for (let i = 0; i < n; i++) scan(deltaFrames[i]!);
+    }, { opsPerCall: n, durationMs: DURATION_MS }),
+  ];
+  for (const [levels, frame] of snapshotFrames) rows.push(measure(`scan only, snapshot ${levels}/side`, () => scan(frame), { durationMs: DURATION_MS }));
+  return rows;
+}
+
 // ---- 3. allocation in steady state ----
 
 function steadyState(frames: number): Record<string, unknown>[] {
@@ -365,6 +387,15 @@ for (const [levels, frame] of snapshotFrames) {
 
 console.log("== JSON.parse alone on the same frames (floor of every JSON.parse-based path) ==");
 printTable(benchJsonParse());
+
+console.log("\n== where our time goes: BybitScanner.scan alone (book apply + encode = full path − this) ==");
+const scanRows = benchScanOnly();
+const fullP50 = [summaryP50("real delta"), summaryP50("snapshot 50/side"), summaryP50("snapshot 200/side"), summaryP50("snapshot 1000/side")];
+printTable(scanRows.map((m, i) => ({ ...m, "share of our p50": `${((m.p50Ns / fullP50[i]!) * 100).toFixed(0)} %` })));
+
+function summaryP50(name: string): number {
+  return summary.find((x) => x.case === name)!.oursP50;
+}
 
 console.log("\n== allocation in steady state (heapStats().heapSize growth without GC) ==");
 printTable(steadyState(QUICK ? 200_000 : 1_000_000));

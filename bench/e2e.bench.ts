@@ -17,7 +17,7 @@
  * Env: E2E_PHASE_MS (default 4000), E2E_SYMBOLS (default 8 linear symbols), E2E_DEPTH (default 50).
  * @module
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -75,6 +75,30 @@ while (feeder.books().some((b) => b.state !== BookState.LIVE)) {
   await Bun.sleep(10);
 }
 
+/**
+ * ns this process's main (JS) thread spent runnable but waiting for a CPU (/proc/self/schedstat field 2): the
+ * share of the phase the feeder wanted to run and the 2 vCPUs were busy with other processes. NaN off Linux.
+ */
+function runQueueWaitNs(): number {
+  try {
+    return Number(readFileSync("/proc/self/schedstat", "utf8").split(" ")[1]);
+  } catch {
+    return NaN;
+  }
+}
+
+/** Udp RcvbufErrors of this network namespace (/proc/net/snmp): datagrams the kernel dropped at a full receive buffer. */
+function udpRcvbufErrors(): number {
+  try {
+    const lines = readFileSync("/proc/net/snmp", "utf8").split("\n").filter((l) => l.startsWith("Udp:"));
+    const keys = lines[0]!.trim().split(/\s+/);
+    const values = lines[1]!.trim().split(/\s+/);
+    return Number(values[keys.indexOf("RcvbufErrors")]);
+  } catch {
+    return NaN;
+  }
+}
+
 function venueStats(): Record<string, number> {
   return feeder.stats().venues.bybit ?? {};
 }
@@ -94,6 +118,8 @@ async function phase(rate: number, ms: number, label = "", floodN = 0): Promise<
   const p0 = { ...feeder.publisher.counters };
   nSamples = 0;
   const cpu0 = process.cpuUsage();
+  const wait0 = runQueueWaitNs();
+  const rcvbuf0 = udpRcvbufErrors();
   const t0 = performance.now();
   const sent = (await source.ask(floodN > 0 ? { cmd: "flood", n: floodN } : { cmd: "run", rate, ms })) as {
     sent: number;
@@ -112,6 +138,7 @@ async function phase(rate: number, ms: number, label = "", floodN = 0): Promise<
   const drainMs = performance.now() - sendEnd;
   const cpu = process.cpuUsage(cpu0);
   const wallMs = performance.now() - t0;
+  const waitMs = (runQueueWaitNs() - wait0) / 1e6;
   // Give the subscriber a moment for the last datagrams, then ask for its counts.
   const subDeadline = performance.now() + 2000;
   while (performance.now() < subDeadline) {
@@ -136,9 +163,12 @@ async function phase(rate: number, ms: number, label = "", floodN = 0): Promise<
   const lost = sent.sent - rep.events;
   const feederGaps = (v1.gaps ?? 0) - (v0.gaps ?? 0);
   const sendErrors = p1.sendErrors - p0.sendErrors;
-  const noLoss = lost === 0 && rep.counters.gaps === 0 && feederGaps === 0 && sendErrors === 0 && sent.dropped === 0 && taken === sent.sent;
-  const keptUp = floodN > 0 ? drainMs < 100 : sent.sentPerSec >= rate * 0.97 && drainMs < 100;
+  // taken counts every frame the adapter received, pongs included: ≥, not =.
+  const noLoss = lost === 0 && rep.counters.gaps === 0 && feederGaps === 0 && sendErrors === 0 && sent.dropped === 0 && taken >= sent.sent;
   const feederRate = sent.sent / ((sendEnd + drainMs - t0) / 1000);
+  // Kept up: the source offered the rate, the feeder took it as fast (no growing backlog) and caught up within
+  // 100 ms of the last frame. A flood has a backlog by construction (the source keeps ≤ 1 MiB queued).
+  const keptUp = floodN === 0 && sent.sentPerSec >= rate * 0.97 && feederRate >= sent.sentPerSec * 0.97 && drainMs < 100;
   const subRate = rep.events > 1 ? ((rep.events - 1) * 1e6) / (rep.lastRecvUs - rep.firstRecvUs) : NaN;
   const internal = pct(samples.subarray(0, nSamples));
   return {
@@ -151,6 +181,7 @@ async function phase(rate: number, ms: number, label = "", floodN = 0): Promise<
       "feeder msgs/s": Math.round(feederRate),
       "sub recv msgs/s": Math.round(subRate),
       "feeder CPU": `${((cpuSec * 1000) / wallMs * 100).toFixed(0)} %`,
+      "feeder runq wait": `${((waitMs / wallMs) * 100).toFixed(0)} %`,
       "msgs per CPU-s": Math.round(sent.sent / cpuSec),
       "datagrams/msg": +((p1.datagrams - p0.datagrams) / sent.sent).toFixed(2),
       "drain ms": +drainMs.toFixed(1),
@@ -158,10 +189,11 @@ async function phase(rate: number, ms: number, label = "", floodN = 0): Promise<
       lost,
       gaps: rep.counters.gaps + feederGaps,
       "send errs": sendErrors,
+      "kernel rcvbuf drops": udpRcvbufErrors() - rcvbuf0,
       "src CPU": `${sent.sourceCpuPct.toFixed(0)} %`,
       "src backpressure": sent.backpressured,
       "no loss": noLoss ? "yes" : "NO",
-      "kept up": keptUp ? "yes" : "NO",
+      "kept up": floodN > 0 ? "–" : keptUp ? "yes" : "NO",
     },
     latencyRows: floodN > 0 ? [] : [
       latRow(`${rate / 1000}k/s`, "feeder: receipt → sendMany done (hook)", internal),
@@ -194,16 +226,20 @@ for (const rate of FIXED_RATES) {
   results.push(await phase(rate, PHASE_MS));
   console.log(`  ${rate / 1000}k/s: ${results.at(-1)!.noLoss ? "no loss" : "LOSS"}, ${results.at(-1)!.keptUp ? "kept up" : "fell behind"}`);
 }
-let highest: PhaseResult | undefined = results.filter((r) => r.noLoss && r.keptUp).at(-1);
-if (results.every((r) => r.noLoss && r.keptUp)) {
+// Step up while nothing is lost and the source still reaches the rate (beyond that the source is the limit).
+if (results.every((r) => r.noLoss)) {
   for (const rate of STEP_RATES) {
     const r = await phase(rate, PHASE_MS, "step ");
     results.push(r);
     console.log(`  ${rate / 1000}k/s: ${r.noLoss ? "no loss" : "LOSS"}, ${r.keptUp ? "kept up" : "fell behind"}`);
-    if (!(r.noLoss && r.keptUp)) break;
-    highest = r;
+    if (!r.noLoss || (r.row["sent/s"] as number) < rate * 0.9) break;
   }
 }
+const paced = results.slice();
+const firstLoss = paced.findIndex((r) => !r.noLoss);
+const highest = (firstLoss < 0 ? paced : paced.slice(0, firstLoss)).at(-1);
+const firstBehind = paced.findIndex((r) => !(r.noLoss && r.keptUp));
+const highestKeptUp = (firstBehind < 0 ? paced : paced.slice(0, firstBehind)).at(-1);
 
 // Flood: the source sends as fast as the feeder takes frames (1 MiB socket queue at most) — the feeder's ceiling
 // with the source and the subscriber on the same 2 vCPUs.
@@ -233,8 +269,10 @@ printTable([
   },
   {
     target: "≥ 150k msgs/s sustained on one core, nothing lost",
-    measured: highest ? `paced: highest rate with no loss and kept up ${highest.rate / 1000}k/s (${highest.row["msgs per CPU-s"]} msgs per feeder CPU-s)` : "paced: none",
-    met: highest && highest.rate >= 150_000 ? "yes" : "NO",
+    measured:
+      `paced: highest rate with no loss ${highest ? `${highest.rate / 1000}k/s (${highest.row["sent/s"]} sent/s)` : "none"}; ` +
+      `highest kept up without backlog ${highestKeptUp ? `${highestKeptUp.rate / 1000}k/s` : "none"}`,
+    met: highestKeptUp && highestKeptUp.rate >= 150_000 ? "yes" : highest && highest.rate >= 150_000 ? "partly" : "NO",
   },
   {
     target: "(same, feeder-paced flood)",

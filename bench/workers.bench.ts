@@ -11,7 +11,7 @@
  * The machine has 2 vCPUs; the source and the subscriber run on them too.
  * @module
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -71,6 +71,28 @@ async function counters(rt: Runtime): Promise<{ inMsgs: number; outMsgs: number;
   };
 }
 
+/** ns all threads of this process (main, workers, GC/JIT helpers) spent runnable but waiting for a CPU. */
+function runQueueWaitNs(): number {
+  try {
+    let total = 0;
+    for (const tid of readdirSync("/proc/self/task")) total += Number(readFileSync(`/proc/self/task/${tid}/schedstat`, "utf8").split(" ")[1]);
+    return total;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Udp RcvbufErrors of this network namespace (/proc/net/snmp): datagrams dropped at a full receive buffer. */
+function udpRcvbufErrors(): number {
+  try {
+    const lines = readFileSync("/proc/net/snmp", "utf8").split("\n").filter((l) => l.startsWith("Udp:"));
+    const keys = lines[0]!.trim().split(/\s+/);
+    return Number(lines[1]!.trim().split(/\s+/)[keys.indexOf("RcvbufErrors")]);
+  } catch {
+    return NaN;
+  }
+}
+
 async function waitLive(rt: Runtime): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -85,6 +107,8 @@ async function measure(rt: Runtime, workers: number, mode: "flood" | "paced"): P
   await subscriber.ask({ cmd: "reset" });
   const c0 = await counters(rt);
   const cpu0 = process.cpuUsage();
+  const wait0 = runQueueWaitNs();
+  const rcvbuf0 = udpRcvbufErrors();
   const t0 = performance.now();
   const sent = (await source.ask(mode === "flood" ? { cmd: "flood", n: FLOOD_N } : { cmd: "run", rate: PACED_RATE, ms: PACED_MS })) as {
     sent: number;
@@ -100,6 +124,7 @@ async function measure(rt: Runtime, workers: number, mode: "flood" | "paced"): P
   }
   const wallS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const waitS = (runQueueWaitNs() - wait0) / 1e9;
   const subDeadline = performance.now() + 2000;
   while (performance.now() < subDeadline) {
     const c = (await subscriber.ask({ cmd: "count" })) as { events: number };
@@ -118,10 +143,12 @@ async function measure(rt: Runtime, workers: number, mode: "flood" | "paced"): P
     "published msgs/s (/metrics)": Math.round((c1.outMsgs - c0.outMsgs) / wallS),
     "subscriber msgs/s": Math.round(((rep.events - 1) * 1e6) / (rep.lastRecvUs - rep.firstRecvUs)),
     "feeder process CPU": `${((cpuS / wallS) * 100).toFixed(0)} %`,
+    "runq wait (all threads)": `${((waitS / wallS) * 100).toFixed(0)} %`,
     "msgs per CPU-s": Math.round(inMsgs / cpuS),
     lost,
     gaps: rep.counters.gaps! + (c1.gaps - c0.gaps),
     "send errs": c1.sendErrors - c0.sendErrors,
+    "kernel rcvbuf drops": udpRcvbufErrors() - rcvbuf0,
   };
 }
 
