@@ -147,18 +147,31 @@ export class Feeder {
     });
   }
 
-  /** Resolves instruments, opens the publisher, then connects to the venues. Throws before any venue connects if instruments cannot be resolved. */
-  async start(): Promise<void> {
+  /**
+   * Resolves every instrument (REST, cache, overrides) without connecting or opening sockets; throws a clear
+   * error naming what cannot be resolved. The supervisor calls it once before starting workers, so the workers
+   * find a complete instrument cache instead of racing to write their shares of it.
+   */
+  async resolveInstruments(): Promise<Instrument[][]> {
     const { config, log } = this.opts;
-    for (const venueConfig of config.venues) {
-      const subs = this.subscriptionsOf(venueConfig);
-      if (subs.length === 0) continue;
-      const adapter = this.createAdapter(venueConfig, subs);
-      const pipeline = new VenuePipeline(adapter, subs, this.publisher, log.child({ venue: venueConfig.venue }), this.latency.forVenue(venueConfig.venue));
-      this.pipelines.push(pipeline);
+    if (this.pipelines.length === 0) {
+      for (const venueConfig of config.venues) {
+        const subs = this.subscriptionsOf(venueConfig);
+        if (subs.length === 0) continue;
+        const adapter = this.createAdapter(venueConfig, subs);
+        const pipeline = new VenuePipeline(adapter, subs, this.publisher, log.child({ venue: venueConfig.venue }), this.latency.forVenue(venueConfig.venue));
+        this.pipelines.push(pipeline);
+      }
     }
     const instrumentsPerVenue = await Promise.all(this.pipelines.map((p) => p.adapter.loadInstruments()));
     checkIdCollisions(instrumentsPerVenue.flat());
+    return instrumentsPerVenue;
+  }
+
+  /** Resolves instruments, opens the publisher, then connects to the venues. Throws before any venue connects if instruments cannot be resolved. */
+  async start(): Promise<void> {
+    const { log } = this.opts;
+    const instrumentsPerVenue = await this.resolveInstruments();
     await this.publisher.start();
     this.pipelines.forEach((p, i) => p.attach(instrumentsPerVenue[i]!));
     for (const p of this.pipelines) {

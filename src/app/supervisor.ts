@@ -7,6 +7,7 @@
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
 import type { BookDetail, BookSummary } from "./book-json.ts";
+import { Feeder } from "./feeder.ts";
 import type { StatusSource } from "./http-server.ts";
 import { renderMetrics, type MetricsSnapshot } from "./metrics.ts";
 import type { FromWorker, ToWorker } from "./worker-protocol.ts";
@@ -53,6 +54,8 @@ export class Supervisor implements StatusSource {
 
   /** Starts every worker and resolves when each has started (or rejects with the first start failure). */
   async start(): Promise<void> {
+    // Resolve every instrument once here (and fail before any worker starts if one cannot be resolved).
+    await new Feeder({ config: this.config, log: this.log }).resolveInstruments();
     const starts: Promise<void>[] = [];
     for (let i = 0; i < this.config.workers; i++) {
       const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, lastBooks: [], pending: new Map() };

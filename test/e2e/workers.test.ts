@@ -11,6 +11,8 @@ import { silentLogger } from "../../src/core/log.ts";
 import { inWorkerShare } from "../../src/app/feeder.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import type { FeederConfig } from "../../src/config/types.ts";
+import { readFileSync } from "node:fs";
 import { feederConfig, levelsOfSim, levelsOfView, sameLevels, uniqueDestination, waitFor, type Markets } from "./harness.ts";
 
 const MARKETS: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT"] }];
@@ -19,6 +21,7 @@ const TOPICS = MARKETS.flatMap((m) => m.symbols.map((symbol) => ({ market: m.mar
 let sim: BybitSim;
 let subscriber: FeedSubscriber;
 let runtime: Runtime;
+let config: FeederConfig;
 
 function allEqual(): boolean {
   return TOPICS.every((t) => {
@@ -34,7 +37,8 @@ beforeAll(async () => {
   const { group, port } = uniqueDestination(3);
   subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }] });
   await subscriber.start();
-  runtime = await startRuntime(feederConfig({ sim, markets: MARKETS, group, port, workers: 2, http: true, snapshotIntervalMs: 500 }), silentLogger);
+  config = feederConfig({ sim, markets: MARKETS, group, port, workers: 2, http: true, snapshotIntervalMs: 500 });
+  runtime = await startRuntime(config, silentLogger);
 }, 30_000);
 
 afterAll(async () => {
@@ -55,6 +59,9 @@ describe("workers = 2", { timeout: 40_000 }, () => {
     }
     const sources = new Set(subscriber.streamInfo().map((s) => s.sourceId));
     expect(sources).toEqual(new Set([1, 2]));
+    // The supervisor resolved every instrument once, so the cache holds all of them (not one worker's share).
+    const cache = JSON.parse(readFileSync(config.venues[0]!.instrumentCachePath, "utf8"));
+    expect(Object.keys(cache.instruments).sort()).toEqual(MARKETS[0]!.symbols.map((s) => `linear:${s}`).sort());
   });
 
   test("HTTP aggregates books and metrics of both workers", async () => {

@@ -111,7 +111,8 @@ export async function writeInstrumentCache(path: string, entries: ReadonlyMap<st
   for (const key of [...entries.keys()].sort()) instruments[key] = entries.get(key)!;
   const text = JSON.stringify({ version: CACHE_VERSION, venue: "bybit", savedAt: new Date().toISOString(), instruments }, null, 1);
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
+  // Unique per writer: worker threads share the pid.
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   await writeFile(tmp, text + "\n");
   await rename(tmp, path);
 }
