@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { writeFileSync, mkdtempSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { makeTempDir } from "../support/temp-dirs.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../src/cli/main.ts";
@@ -41,7 +42,7 @@ describe("cli", () => {
   });
 
   test("a broken config exits 2 naming each bad key", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "feeder-cli-"));
+    const dir = makeTempDir("feeder-cli-");
     const path = join(dir, "bad.toml");
     writeFileSync(path, '[venues.bybit.linear]\ndepth = 500\nsymbols = ["BTCUSDT"]\n[log]\nlevel = 3\n');
     const r = await run("check-config", "--config", path);

@@ -2,9 +2,8 @@
  * Shared pieces of the end-to-end tests: simulator → feeder → real loopback multicast → subscriber library.
  * Every multicast socket uses interface 127.0.0.1 and TTL 1.
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { makeTempDir } from "../support/temp-dirs.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import type { FeederConfig } from "../../src/config/types.ts";
 import { parseFixed } from "../../src/core/fixed.ts";
@@ -21,7 +20,7 @@ export function uniqueDestination(seed: number): { group: string; port: number }
 }
 
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return makeTempDir(prefix);
 }
 
 export interface FeederTestConfig {

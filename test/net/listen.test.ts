@@ -7,6 +7,7 @@ import { listenCommand } from "../../src/cli/commands/listen.ts";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { FeedPublisher } from "../../src/net/feed-publisher.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { makeTempDir } from "../support/temp-dirs.ts";
 
 const PORT = 43000 + Math.floor(Math.random() * 900) * 2;
 const GROUP = "239.255.43.1";
@@ -81,10 +82,9 @@ describe("feeder listen", () => {
   });
 
   it("--config joins the configuration's destinations and honours its max_datagram_bytes", async () => {
-    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { writeFileSync } = await import("node:fs");
     const { join } = await import("node:path");
-    const { tmpdir } = await import("node:os");
-    const dir = mkdtempSync(join(tmpdir(), "feeder-listen-"));
+    const dir = makeTempDir("feeder-listen-");
     const path = join(dir, "feeder.toml");
     const port = PORT + 2;
     writeFileSync(

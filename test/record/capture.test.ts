@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { mkdtempSync, readFileSync, writeFileSync, statSync } from "node:fs";
+import { readFileSync, writeFileSync, statSync } from "node:fs";
+import { makeTempDir } from "../support/temp-dirs.ts";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
@@ -8,7 +9,7 @@ const FIXTURE = resolve(import.meta.dirname, "../../../shared/fixtures/bybit/lin
 const lines = readFileSync(FIXTURE, "utf8").split("\n").filter((l) => l.length > 0);
 
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "feeder-capture-"));
+  return makeTempDir("feeder-capture-");
 }
 
 describe("capture files", () => {

@@ -3,6 +3,7 @@
  * offline, on loopback multicast (interface 127.0.0.1, TTL 1), with a live top-of-book table. Ctrl-C stops all.
  * @module
  */
+import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { validateConfig } from "../../config/load.ts";
@@ -45,7 +46,8 @@ export const demoCommand: CommandSpec = {
     const httpPort = intOption(ctx.values.http, "http", 0, 0, 65535);
     const log = createLogger({ level: "warn" });
     const sim = await startBybitSimulator({ markets: DEMO_MARKETS.map((m) => ({ market: m.market, symbols: m.symbols })), messagesPerSecond: rate, seed: Date.now() % 1_000_000 });
-    const bybit: Record<string, unknown> = { ws_url: sim.wsUrl, rest_url: sim.restUrl, instrument_cache: join(tmpdir(), `feeder-demo-instruments-${process.pid}.json`) };
+    const cachePath = join(tmpdir(), `feeder-demo-instruments-${process.pid}.json`);
+    const bybit: Record<string, unknown> = { ws_url: sim.wsUrl, rest_url: sim.restUrl, instrument_cache: cachePath };
     for (const m of DEMO_MARKETS) bybit[m.market] = { depth: m.depth, symbols: m.symbols };
     const config = validateConfig({
       log: { level: "warn" },
@@ -70,6 +72,7 @@ export const demoCommand: CommandSpec = {
     } finally {
       await runtime.stop();
       await sim.stop();
+      rmSync(cachePath, { force: true });
     }
   },
 };

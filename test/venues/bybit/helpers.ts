@@ -1,5 +1,5 @@
 /** Test helpers: a book-keeping sink, condition waits, config for a simulator. */
-import { mkdtempSync } from "node:fs";
+import { makeTempDir } from "../../support/temp-dirs.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
@@ -96,7 +96,7 @@ export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_
 }
 
 export function tempCachePath(): string {
-  return join(mkdtempSync(join(tmpdir(), "feeder-bybit-")), "instruments.json");
+  return join(makeTempDir("feeder-bybit-"), "instruments.json");
 }
 
 export function venueConfig(
