@@ -156,6 +156,14 @@ export class BookBuilder implements BookView {
     return this.asks.qtyAt(rank);
   }
 
+  copyBids(fromRank: number, n: number, px: Float64Array, qty: Float64Array, outOffset: number): void {
+    this.bids.copyLevels(fromRank, n, px, qty, outOffset);
+  }
+
+  copyAsks(fromRank: number, n: number, px: Float64Array, qty: Float64Array, outOffset: number): void {
+    this.asks.copyLevels(fromRank, n, px, qty, outOffset);
+  }
+
   /** Bytes held by both ladders' level arrays (not the change set, which may be shared). */
   bytesAllocated(): number {
     return this.bids.bytesAllocated() + this.asks.bytesAllocated();

@@ -206,68 +206,132 @@ export class Ladder {
   }
 
   /**
+   * Copies the n levels from rank `from` (0 = best) into px/qty at `outOffset`, best first. Requires
+   * from + n ≤ count (not checked: hot path). The bulk read of the snapshot encoder: it walks the window bitmap a
+   * word at a time and then the overflow, instead of one priceAt + qtyAt call per level (measured: ~7 ns per
+   * level saved, bench/bybit.bench.ts). Leaves the rank cursor at the last window level copied, so the next chunk
+   * (from + n) resumes in O(1).
+   */
+  copyLevels(from: number, n: number, px: Float64Array, qty: Float64Array, outOffset: number): void {
+    const sign = this.sign;
+    const wCount = this.wCount;
+    let o = outOffset;
+    const outEnd = outOffset + n;
+    if (from < wCount && n > 0) {
+      const inWindow = wCount - from < n ? wCount - from : n;
+      const winEnd = outOffset + inWindow;
+      const base = this.keyBase;
+      const wQty = this.wQty;
+      const bits = this.wBits;
+      let slot = this.slotOfRank(from);
+      let w = slot >> 5;
+      let word = bits[w] & ((2 << (slot & 31)) - 1); // bits 0 … slot&31 (2 << 31 wraps to 0: all ones)
+      for (;;) {
+        while (word === 0) word = bits[--w];
+        const b = 31 - Math.clz32(word);
+        slot = (w << 5) + b;
+        px[o] = (base + slot) * sign + 0; // "+ 0": an ask at price 0 has key −0
+        qty[o++] = wQty[slot];
+        if (o === winEnd) break;
+        word ^= 1 << b;
+      }
+      this.curRank = from + inWindow - 1;
+      this.curSlot = slot;
+    }
+    if (o < outEnd) {
+      const oKeys = this.oKeys;
+      const oQtys = this.oQtys;
+      let i = this.oN - 1 - (from + (o - outOffset) - wCount);
+      for (; o < outEnd; o++, i--) {
+        px[o] = oKeys[i] * sign + 0;
+        qty[o] = oQtys[i];
+      }
+    }
+  }
+
+  /**
    * Replaces the side with a snapshot side given best-first (bids descending, asks ascending); qty 0 levels are
-   * skipped (they never delete, even a duplicate). Strictly ordered input is loaded in two linear passes and the
-   * window is sized for it; anything else (wrong order, duplicate prices) falls back to `set()` per level, so the
-   * result is always valid (the last duplicate wins).
+   * skipped (they never delete, even a duplicate). Strictly ordered input is loaded in one linear pass that checks
+   * the order as it goes, with the window sized for the input; anything else (wrong order, duplicate prices) falls
+   * back to `set()` per level, so the result is always valid (the last duplicate wins). One pass instead of a
+   * separate order-checking pass: measured ~25 % less time per snapshot apply (bench/book.bench.ts).
    */
   loadSorted(px: Float64Array, qty: Float64Array, n: number): void {
     const sign = this.sign;
-    // Pass 1: check strict best-first order and count the non-empty levels.
-    let m = 0;
-    let prevKey = Infinity;
-    let bestKey = 0;
-    let sorted = true;
-    for (let j = 0; j < n; j++) {
-      if (qty[j] === 0) continue;
-      const key = px[j] * sign;
-      if (!(key < prevKey)) {
-        sorted = false;
-        break;
-      }
-      if (m === 0) bestKey = key;
-      prevKey = key;
-      m++;
-    }
     this.clear();
-    if (!sorted) {
-      for (let j = 0; j < n; j++) if (qty[j] !== 0) this.set(px[j], qty[j]);
-      return;
-    }
-    if (m === 0) return;
-    this.ensureWindow(m);
+    let j = 0;
+    while (j < n && qty[j] === 0) j++;
+    if (j === n) return;
+    const bestKey = px[j] * sign;
+    // Sized by the input's levels from the best on (real snapshots have no qty 0 levels, so this is their count).
+    const maxLevels = n - j;
+    this.ensureWindow(maxLevels);
     const size = this.wSize;
     const base = baseFor(bestKey, size);
     this.keyBase = base;
-    // Pass 2: window levels (best first), then the rest into the overflow, written so its best ends last.
+    // Window levels (best first). Slots fall monotonically, so each bitmap word is built in a local and stored once.
     const wQty = this.wQty;
     const wBits = this.wBits;
-    let j = 0;
+    let prevKey = Infinity;
     let inWindow = 0;
+    let w = (bestKey - base) >> 5;
+    let word = 0;
     for (; j < n; j++) {
       const q = qty[j];
       if (q === 0) continue;
-      const slot = px[j] * sign - base;
+      const key = px[j] * sign;
+      if (!(key < prevKey)) return this.loadUnsorted(px, qty, n);
+      const slot = key - base;
       if (slot < 0) break;
+      prevKey = key;
+      const sw = slot >> 5;
+      if (sw !== w) {
+        wBits[w] = word;
+        w = sw;
+        word = 0;
+      }
+      word |= 1 << (slot & 31);
       wQty[slot] = q;
-      wBits[slot >> 5] |= 1 << (slot & 31);
       inWindow++;
     }
+    wBits[w] = word;
     this.wCount = inWindow;
     this.wTop = inWindow === 0 ? -1 : bestKey - base;
-    const rest = m - inWindow;
-    if (rest > this.oKeys.length) this.growOverflow(rest);
-    else if (this.oKeys.length > 4 * Math.max(rest, DEFAULT_LADDER_CAPACITY)) this.shrinkOverflow(rest);
+    if (j === n) return;
+    // The rest goes into the overflow, written from index restMax − 1 down so its best ends last; qty 0 levels in
+    // the input (never in real snapshots) leave a gap at the bottom, closed afterwards.
+    const restMax = n - j;
+    if (restMax > this.oKeys.length) this.growOverflow(restMax);
+    else if (this.oKeys.length > 4 * Math.max(restMax, DEFAULT_LADDER_CAPACITY)) this.shrinkOverflow(restMax);
     const oKeys = this.oKeys;
     const oQtys = this.oQtys;
-    let i = rest - 1;
+    let i = restMax - 1;
     for (; j < n; j++) {
       const q = qty[j];
       if (q === 0) continue;
-      oKeys[i] = px[j] * sign;
+      const key = px[j] * sign;
+      if (!(key < prevKey)) return this.loadUnsorted(px, qty, n);
+      prevKey = key;
+      oKeys[i] = key;
       oQtys[i--] = q;
     }
-    this.oN = rest;
+    if (i >= 0) {
+      oKeys.copyWithin(0, i + 1, restMax);
+      oQtys.copyWithin(0, i + 1, restMax);
+    }
+    this.oN = restMax - 1 - i;
+  }
+
+  /** Cold: loadSorted's input was not strictly best-first. Starts over with set() per level. */
+  private loadUnsorted(px: Float64Array, qty: Float64Array, n: number): void {
+    // The window may be partly written and wCount not yet set: clear all of it.
+    this.wQty.fill(0);
+    this.wBits.fill(0);
+    this.wCount = 0;
+    this.wTop = -1;
+    this.oN = 0;
+    this.curRank = -1;
+    for (let j = 0; j < n; j++) if (qty[j] !== 0) this.set(px[j], qty[j]);
   }
 
   /** Bytes held by the window, its bitmap and the overflow arrays (JS object headers, ~100 B each, excluded). */

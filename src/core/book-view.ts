@@ -23,4 +23,11 @@ export interface BookView {
   bidQtyAt(rank: number): number;
   askPriceAt(rank: number): number;
   askQtyAt(rank: number): number;
+  /**
+   * Bulk reads for the snapshot encoder: copy the n bid (ask) levels from rank `fromRank` (best first) into
+   * px/qty starting at `outOffset`; fromRank + n ≤ bidCount (askCount). Equal to n bidPriceAt/bidQtyAt calls,
+   * without a call per level. Optional: the encoder falls back to the per-rank methods when a view lacks them.
+   */
+  copyBids?(fromRank: number, n: number, px: Float64Array, qty: Float64Array, outOffset: number): void;
+  copyAsks?(fromRank: number, n: number, px: Float64Array, qty: Float64Array, outOffset: number): void;
 }

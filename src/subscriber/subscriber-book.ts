@@ -88,6 +88,12 @@ export class SubscriberBook implements BookView {
   askQtyAt(rank: number): number {
     return this.asks.qtyAt(rank);
   }
+  copyBids(fromRank: number, n: number, px: Float64Array, qty: Float64Array, outOffset: number): void {
+    this.bids.copyLevels(fromRank, n, px, qty, outOffset);
+  }
+  copyAsks(fromRank: number, n: number, px: Float64Array, qty: Float64Array, outOffset: number): void {
+    this.asks.copyLevels(fromRank, n, px, qty, outOffset);
+  }
 
   /** Makes the pending split-delta arrays hold at least the given levels per side (cold: doubles). */
   ensurePendingCapacity(bids: number, asks: number): void {

@@ -49,6 +49,11 @@ export class ChannelPacker {
   lengths: Int32Array;
   bytes: Uint8Array[] = [];
   views: DataView[] = [];
+  /**
+   * Int32Array over each pending datagram's bytes: the encoder stores 8-byte-aligned i64 level fields through it
+   * on little-endian hosts (~1.5 ns per level cheaper than DataView.setUint32 pairs, measured for docs/performance.md).
+   */
+  words: Int32Array[] = [];
   /** Total messages written (all sessions of this packer). */
   messagesWritten = 0;
   private open = false;
@@ -102,6 +107,11 @@ export class ChannelPacker {
   /** The view the last `beginMessage()` wrote into. */
   get currentView(): DataView {
     return this.views[this.count - 1];
+  }
+
+  /** The Int32Array over the datagram the last `beginMessage()` wrote into. */
+  get currentWords(): Int32Array {
+    return this.words[this.count - 1];
   }
 
   /** Room left in the open datagram, 0 when none is open. */
@@ -170,5 +180,6 @@ export class ChannelPacker {
     const buf = new ArrayBuffer(this.maxDatagramBytes);
     this.bytes.push(new Uint8Array(buf));
     this.views.push(new DataView(buf));
+    this.words.push(new Int32Array(buf));
   }
 }

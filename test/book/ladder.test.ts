@@ -127,6 +127,43 @@ describe("Ladder", () => {
     expect(asks.count).toBe(0);
   });
 
+  it("TC5b: copyLevels equals priceAt/qtyAt across the window and the overflow, in any chunking", () => {
+    for (const side of [Side.BID, Side.ASK]) {
+      const l = new Ladder(side);
+      const sgn = side === Side.BID ? -1 : 1;
+      // 300 levels with gaps: more than a 256-slot window holds, so the deepest live in the overflow
+      const px = Float64Array.from({ length: 300 }, (_, i) => 10_000 + sgn * (i * 3 + (i % 2)));
+      const qty = Float64Array.from({ length: 300 }, (_, i) => i + 1);
+      l.loadSorted(px, qty, 300);
+      expect(l.windowCount).toBeGreaterThan(0);
+      expect(l.windowCount).toBeLessThan(300);
+      for (const chunk of [1, 7, 81, 300]) {
+        const gotPx = new Float64Array(302);
+        const gotQty = new Float64Array(302);
+        for (let from = 0; from < 300; from += chunk) l.copyLevels(from, Math.min(chunk, 300 - from), gotPx, gotQty, from + 1);
+        expect(Array.from(gotPx.subarray(1, 301))).toEqual(Array.from(px));
+        expect(Array.from(gotQty.subarray(1, 301))).toEqual(Array.from(qty));
+        expect([gotPx[0], gotPx[301]]).toEqual([0, 0]);
+      }
+      // a read from the middle, after reads elsewhere moved the rank cursor
+      l.priceAt(250);
+      const out = new Float64Array(5);
+      l.copyLevels(120, 5, out, new Float64Array(5), 0);
+      expect(Array.from(out)).toEqual(Array.from(px.subarray(120, 125)));
+      l.copyLevels(0, 0, out, out, 0); // n = 0 is a no-op
+    }
+  });
+
+  it("TC5c: copyLevels of an ask at price 0 gives 0, not −0 (the wire writes the bits)", () => {
+    const asks = new Ladder(Side.ASK);
+    asks.set(0, 5);
+    asks.set(3, 1);
+    const px = new Float64Array(2);
+    asks.copyLevels(0, 2, px, new Float64Array(2), 0);
+    expect(Object.is(px[0], 0)).toBe(true);
+    expect(px[1]).toBe(3);
+  });
+
   it("TC6: loadSorted falls back to set() on wrong order or duplicates (last duplicate wins, qty 0 never deletes)", () => {
     const bids = new Ladder(Side.BID);
     bids.loadSorted(f64([48, 50, 49, 50, 49]), f64([1, 2, 3, 4, 0]), 5);

@@ -278,6 +278,43 @@ class Generator {
   }
 }
 
+/**
+ * The bulk reads (copyBids/copyAsks, used by the snapshot encoder) equal the per-rank reads, read in chunks of
+ * random sizes from rank 0 on (as the encoder does) and once from a random rank; null when they agree.
+ */
+function diffBulk(b: BookBuilder, r: Rng): string | null {
+  for (const isBid of [true, false]) {
+    const n = isBid ? b.bidCount : b.askCount;
+    const px = new Float64Array(n + 3).fill(-1);
+    const qty = new Float64Array(n + 3).fill(-1);
+    for (let from = 0; from < n; ) {
+      const take = Math.min(n - from, r.int(1, 100));
+      if (isBid) b.copyBids(from, take, px, qty, from + 1);
+      else b.copyAsks(from, take, px, qty, from + 1);
+      from += take;
+    }
+    if (px[0] !== -1 || px[n + 1] !== -1) return `${isBid ? "bid" : "ask"} bulk copy wrote outside its range`;
+    for (let i = 0; i < n; i++) {
+      const wantPx = isBid ? b.bidPriceAt(i) : b.askPriceAt(i);
+      const wantQty = isBid ? b.bidQtyAt(i) : b.askQtyAt(i);
+      if (!Object.is(px[i + 1], wantPx) || qty[i + 1] !== wantQty) {
+        return `${isBid ? "bid" : "ask"} rank ${i}: bulk ${px[i + 1]}@${qty[i + 1]} != ${wantPx}@${wantQty}`;
+      }
+    }
+    if (n > 1) {
+      const from = r.int(0, n - 1);
+      const take = r.int(1, n - from);
+      if (isBid) b.copyBids(from, take, px, qty, 0);
+      else b.copyAsks(from, take, px, qty, 0);
+      for (let i = 0; i < take; i++) {
+        const want = isBid ? b.bidPriceAt(from + i) : b.askPriceAt(from + i);
+        if (px[i] !== want) return `${isBid ? "bid" : "ask"} bulk copy from rank ${from}: rank ${from + i} ${px[i]} != ${want}`;
+      }
+    }
+  }
+  return null;
+}
+
 function resultName(r: ApplyResult): string {
   return r === ApplyResult.APPLIED ? "applied" : r === ApplyResult.CROSSED ? "crossed" : "ignored";
 }
@@ -333,7 +370,7 @@ function run(p: Profile, seed: number) {
     if (result !== refResult) throw new Error(`step ${step}: result ${result} != ${refResult}`);
     let d = diffTop(builder, ref) ?? diffChanges(builder.changes, ref, p.priceExp, p.qtyExp);
     if (d === null && (isSnapshot || --untilFull <= 0)) {
-      d = diffFull(builder, ref);
+      d = diffFull(builder, ref) ?? diffBulk(builder, r);
       fullCompares++;
       untilFull = Math.max(FULL_EVERY_MIN, Math.ceil((builder.bidCount + builder.askCount) / 8));
     }

@@ -1,5 +1,8 @@
 /** Round-trip properties: encode (packer) → decode (decodeDatagram) over random books and events. */
 import { describe, expect, it } from "vitest";
+import { BookBuilder } from "../../src/book/book-builder.ts";
+import { BookUpdate } from "../../src/core/book-update.ts";
+import type { BookView } from "../../src/core/book-view.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { BookState, StatusReason } from "../../src/core/types.ts";
 import { decodeDatagram, type DecodedMessage, type DecodedPacket } from "../../src/wire/decode-objects.ts";
@@ -193,6 +196,57 @@ describe("wire codec round trip", () => {
         asks: want.asks.slice(0, MAX_SNAPSHOT_LEVELS_PER_SIDE),
       });
     }
+  });
+
+  it("snapshots read in bulk (BookBuilder.copyBids/copyAsks) are byte-identical to per-rank reads, extreme mantissas included", () => {
+    const r = rng(2024);
+    const u = new BookUpdate();
+    u.isSnapshot = true;
+    u.venueSeq = 42;
+    u.tsExchangeUs = 1_764_000_000_000_000;
+    // Bids from 2^53 − 1 down across the int32 and uint32 boundaries to 0; asks above a mid with gaps of 1–3 ticks.
+    const bidPx = [2 ** 53 - 1, 2 ** 53 - 2, 2 ** 40, 2 ** 32 + 1, 2 ** 32, 2 ** 32 - 1, 2 ** 31 + 1, 2 ** 31, 2 ** 31 - 1];
+    for (let p = 2 ** 31 - 3; bidPx.length < 700; p -= randInt(r, 1, 3)) bidPx.push(p);
+    bidPx.push(1, 0);
+    for (const px of bidPx) u.pushBid(px, px === 0 ? 2 ** 53 - 1 : randInt(r, 1, 2 ** 33));
+    for (let i = 0, p = 2 ** 53 - 900 * 3; i < 900; i++, p += randInt(r, 1, 3)) u.pushAsk(p, i % 2 === 0 ? 2 ** 31 : randInt(r, 1, 9_000_000));
+    const builder = new BookBuilder(instrument);
+    builder.applySnapshot(u);
+    builder.state = BookState.LIVE; // the made-up book is crossed; the wire carries it anyway
+    expect(builder.bidCount).toBe(bidPx.length);
+    // The same book through the per-rank methods only (the encoder's fallback for views without bulk reads).
+    const perRank: BookView = {
+      instrument,
+      state: builder.state,
+      reason: builder.reason,
+      instrSeq: builder.instrSeq,
+      venueSeq: builder.venueSeq,
+      tsExchangeUs: builder.tsExchangeUs,
+      tsEventUs: builder.tsEventUs,
+      tsRecvUs: builder.tsRecvUs,
+      bidCount: builder.bidCount,
+      askCount: builder.askCount,
+      bidPriceAt: (i) => builder.bidPriceAt(i),
+      bidQtyAt: (i) => builder.bidQtyAt(i),
+      askPriceAt: (i) => builder.askPriceAt(i),
+      askQtyAt: (i) => builder.askQtyAt(i),
+    };
+    for (const maxBytes of [256, 1400, 9000]) {
+      for (const depth of [0, 37, 800]) {
+        const a = new ChannelPacker(maxBytes, 1, 0, 5);
+        const b = new ChannelPacker(maxBytes, 1, 0, 5);
+        expect(packBookSnapshot(a, builder, depth, false)).toBe(packBookSnapshot(b, perRank, depth, false));
+        const da = drain(a).raw;
+        const db = drain(b).raw;
+        expect(da.length).toBe(db.length);
+        for (let i = 0; i < da.length; i++) expect(Buffer.compare(da[i]!, db[i]!)).toBe(0);
+      }
+    }
+    const p = new ChannelPacker(9000, 1, 0, 5);
+    packBookSnapshot(p, builder, 0, false);
+    const ref = new ReferenceBook();
+    for (const m of allMessages(drain(p).packets)) ref.apply(m);
+    expect(ref.sorted()).toEqual(levelsOf(builder));
   });
 
   it("snapshot depth limits levels per side; REFRESH and MAYBE_BAD_BOOK flags are set", () => {
