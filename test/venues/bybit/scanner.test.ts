@@ -314,6 +314,27 @@ describe("BybitScanner fuzz: never a wrong book", { timeout: 60_000 }, () => {
     }
   });
 
+  test("non-ASCII edits, incl. units whose low byte is a quote, digit, dot, comma or bracket (the level loop reads bytes)", () => {
+    // U+0122 → 0x22 '"', U+0130 → '0', U+0135 → '5', U+012E → '.', U+012C → ',', U+015D → ']', U+015B → '['
+    const wide = ["\u0122", "\u0130", "\u0135", "\u012e", "\u012c", "\u015d", "\u015b", "é", "\u2603", "\ud83d\ude00", "\ud83d"];
+    for (let n = 0; n < 4000; n++) {
+      const line = LINES[1 + Math.floor(rnd() * (LINES.length - 1))]!;
+      const i = Math.floor(rnd() * line.length);
+      const ch = wide[Math.floor(rnd() * wide.length)]!;
+      const op = Math.floor(rnd() * 2);
+      check(op === 0 ? line.slice(0, i) + ch + line.slice(i + 1) : line.slice(0, i) + ch + line.slice(i));
+      if (n % 4 === 0) check(LINES[1 + (n % (LINES.length - 1))]!); // an ASCII frame after a non-ASCII one: same scanner
+    }
+    // Inside a level's strings, a wide unit is never read as the ASCII character of its low byte.
+    const base = '{"topic":"orderbook.500.XRPUSDT","type":"delta","ts":1,"data":{"s":"XRPUSDT","b":[["1.9531","10"]],"a":[],"u":5},"cts":2}';
+    for (const [from, to] of [['"1.9531"', '"1.953\u0131"'], ['"10"', '"1\u0130"'], ['"1.9531"', '"1\u012e9531"'], ['"10"]', '"10\u0122]'], ['"10"]]', '"10"\u015d]']]) {
+      const line = base.replace(from!, to!);
+      const r = both(line, table, scanner);
+      expect(r.scan, line).toBeLessThan(0);
+      check(line);
+    }
+  });
+
   test("structural mutations: swapped types and bad numbers", () => {
     const values = ['"x"', "1", "-1", "1.5", "1e2", "[]", "{}", "null", "true", '"1.2.3"', '"1e5"', '" 1"', '"０"', "18446744073709551616"];
     for (let n = 0; n < 3000; n++) {
