@@ -424,34 +424,34 @@ export class BybitScanner {
       // One pass for the plain case: digits, an optional dot with digits, nothing non-zero beyond the exponent, and
       // at most 15 significant digits after scaling, so the integer is exact (< 10^15 < 2^53). Everything else
       // (and every error) is decided by parseFixedCodes, the project's one exact decimal parser. Measured: a
-      // second pass through parseFixedCodes per number doubled the cost of a snapshot.
+      // second pass through parseFixedCodes per number doubled the cost of a snapshot. Digit counts come from
+      // offsets and the exponent bounds the fraction loop: no counter per digit.
       let px = 0;
-      let digits = 0;
-      let frac = -1;
-      let plain = true;
       c = b[p];
       while (c >= CH_0 && c <= CH_9) {
         px = px * 10 + (c - CH_0);
-        digits++;
         c = b[++p];
       }
+      let plain = p !== ps && p - ps + priceExp <= 15; // integer digits present, ≤ 15 significant after scaling
+      let scale = priceExp; // powers of ten still to apply
       if (c === CH_DOT) {
-        frac = 0;
         c = b[++p];
-        while (c >= CH_0 && c <= CH_9) {
-          if (frac < priceExp) px = px * 10 + (c - CH_0);
-          else if (c !== CH_0) plain = false; // a non-zero digit beyond the exponent: parseFixedCodes rejects it
-          frac++;
+        if (!(c >= CH_0 && c <= CH_9)) plain = false; // "1." and the like: parseFixedCodes decides
+        const lim = p + priceExp;
+        while (p < lim && c >= CH_0 && c <= CH_9) {
+          px = px * 10 + (c - CH_0);
           c = b[++p];
         }
+        scale = lim - p;
+        while (c === CH_0) c = b[++p]; // zeros beyond the exponent (a non-zero digit is caught below)
       }
       if (c !== CH_QUOTE) {
         while (c === CH_DOT || (c >= CH_0 && c <= CH_9)) c = b[++p];
         if (c !== CH_QUOTE) return this.badNumberString(ps, SCAN_ERR_PRICE);
-        plain = false; // e.g. "1.2.3"
+        plain = false; // e.g. "1.2.3", or a non-zero digit beyond the exponent: parseFixedCodes rejects it
       }
-      if (plain && digits > 0 && frac !== 0 && digits + priceExp <= 15) {
-        px *= POW10[priceExp - (frac < 0 ? 0 : frac < priceExp ? frac : priceExp)]!;
+      if (plain) {
+        px *= POW10[scale]!;
       } else {
         px = parseFixedCodes(s, ps, p, priceExp);
         if (px < 0) {
@@ -480,32 +480,31 @@ export class BybitScanner {
       }
       const qs = ++p;
       let qty = 0;
-      digits = 0;
-      frac = -1;
-      plain = true;
       c = b[p];
       while (c >= CH_0 && c <= CH_9) {
         qty = qty * 10 + (c - CH_0);
-        digits++;
         c = b[++p];
       }
+      plain = p !== qs && p - qs + qtyExp <= 15; // integer digits present, ≤ 15 significant after scaling
+      scale = qtyExp; // powers of ten still to apply
       if (c === CH_DOT) {
-        frac = 0;
         c = b[++p];
-        while (c >= CH_0 && c <= CH_9) {
-          if (frac < qtyExp) qty = qty * 10 + (c - CH_0);
-          else if (c !== CH_0) plain = false; // a non-zero digit beyond the exponent: parseFixedCodes rejects it
-          frac++;
+        if (!(c >= CH_0 && c <= CH_9)) plain = false; // "1." and the like: parseFixedCodes decides
+        const lim = p + qtyExp;
+        while (p < lim && c >= CH_0 && c <= CH_9) {
+          qty = qty * 10 + (c - CH_0);
           c = b[++p];
         }
+        scale = lim - p;
+        while (c === CH_0) c = b[++p]; // zeros beyond the exponent (a non-zero digit is caught below)
       }
       if (c !== CH_QUOTE) {
         while (c === CH_DOT || (c >= CH_0 && c <= CH_9)) c = b[++p];
         if (c !== CH_QUOTE) return this.badNumberString(qs, SCAN_ERR_QTY);
-        plain = false; // e.g. "1.2.3"
+        plain = false; // e.g. "1.2.3", or a non-zero digit beyond the exponent: parseFixedCodes rejects it
       }
-      if (plain && digits > 0 && frac !== 0 && digits + qtyExp <= 15) {
-        qty *= POW10[qtyExp - (frac < 0 ? 0 : frac < qtyExp ? frac : qtyExp)]!;
+      if (plain) {
+        qty *= POW10[scale]!;
       } else {
         qty = parseFixedCodes(s, qs, p, qtyExp);
         if (qty < 0) {

@@ -196,6 +196,26 @@ describe("BybitScanner layouts", { timeout: 60_000 }, () => {
     ]);
   });
 
+  // TC2b: the plain fast path and parseFixedCodes agree at every boundary of the number loop (exp 4 and 0)
+  test("number edge cases: fraction shorter/longer than the exponent, 15-digit limit, missing digits", () => {
+    const prices = ["1", "1.5", "1.0001", "1.00010", "1.000100000", "1.00001", "1.", ".5", "00.5", "0", "0.0000", "0.00001",
+      "99999999999.9999", "999999999999.9999", "999999999999", "9007199254740991", "1.2.3", "12a", "1e4", "-1", ""];
+    const qtys = ["10", "10.0", "10.000", "10.5", "0", "0.0", "999999999999999", "9999999999999999", "1.", "01"];
+    for (const [pe, qe] of [[4, 0], [0, 0], [2, 3]] as const) {
+      const t = new TopicTable();
+      t.add(XRP, 7, pe, qe);
+      for (const px of prices) {
+        for (const q of qtys) {
+          const line = `{"topic":"${XRP}","type":"delta","ts":1,"data":{"s":"XRPUSDT","b":[["${px}","${q}"]],"a":[["${q}","${px}"]],"u":5},"cts":2}`;
+          const r = both(line, t);
+          const want = oracle(line, XRP, pe, qe);
+          if (r.scan >= 0) expect(r.book, line).toEqual(want);
+          else if (r.scan !== SCAN_FALLBACK) expect(want, `${SCAN_RESULT_NAMES[-r.scan]}: ${line}`).toBeNull();
+        }
+      }
+    }
+  });
+
   // TC3: unknown keys of every JSON kind are skipped
   test("unknown keys anywhere are skipped", () => {
     const t = xrpTable();
