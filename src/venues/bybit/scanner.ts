@@ -205,6 +205,13 @@ export class BybitScanner {
    * Byte `end` is a 0 sentinel: no character the loop accepts, so no read goes further.
    */
   private bytes: Buffer = Buffer.alloc(4096);
+  /**
+   * DataView over `bytes`: the number loops read 4 characters at once (little-endian int32, any alignment) and
+   * take 4 digits in one step (digits4). `bytes` is ≥ 3 × length + 1 long, so a 4-byte read from any offset up to
+   * the sentinel stays inside it; bytes past the sentinel are stale but a read that covers them also covers the
+   * sentinel 0, which is not a digit.
+   */
+  private view: DataView = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
   /** `bytes` holds the current frame. */
   private encoded = false;
   private pos = 0;
@@ -385,6 +392,7 @@ export class BybitScanner {
     const end = this.end;
     if (!this.encoded) this.encodeFrame();
     const b = this.bytes;
+    const dv = this.view;
     // The side's arrays and count in locals, written back on success (on an error `out` is discarded anyway):
     // cheaper than a pushBid/pushAsk call per level.
     let lpx = bids ? out.bidPx : out.askPx;
@@ -427,6 +435,12 @@ export class BybitScanner {
       // second pass through parseFixedCodes per number doubled the cost of a snapshot. Digit counts come from
       // offsets and the exponent bounds the fraction loop: no counter per digit.
       let px = 0;
+      let w = dv.getInt32(p, true);
+      while (isDigits4(w)) {
+        px = px * 10000 + digits4(w);
+        p += 4;
+        w = dv.getInt32(p, true);
+      }
       c = b[p];
       while (c >= CH_0 && c <= CH_9) {
         px = px * 10 + (c - CH_0);
@@ -438,6 +452,13 @@ export class BybitScanner {
         c = b[++p];
         if (!(c >= CH_0 && c <= CH_9)) plain = false; // "1." and the like: parseFixedCodes decides
         const lim = p + priceExp;
+        while (p + 4 <= lim) {
+          w = dv.getInt32(p, true);
+          if (!isDigits4(w)) break;
+          px = px * 10000 + digits4(w);
+          p += 4;
+        }
+        c = b[p];
         while (p < lim && c >= CH_0 && c <= CH_9) {
           px = px * 10 + (c - CH_0);
           c = b[++p];
@@ -480,6 +501,12 @@ export class BybitScanner {
       }
       const qs = ++p;
       let qty = 0;
+      w = dv.getInt32(p, true);
+      while (isDigits4(w)) {
+        qty = qty * 10000 + digits4(w);
+        p += 4;
+        w = dv.getInt32(p, true);
+      }
       c = b[p];
       while (c >= CH_0 && c <= CH_9) {
         qty = qty * 10 + (c - CH_0);
@@ -491,6 +518,13 @@ export class BybitScanner {
         c = b[++p];
         if (!(c >= CH_0 && c <= CH_9)) plain = false; // "1." and the like: parseFixedCodes decides
         const lim = p + qtyExp;
+        while (p + 4 <= lim) {
+          w = dv.getInt32(p, true);
+          if (!isDigits4(w)) break;
+          qty = qty * 10000 + digits4(w);
+          p += 4;
+        }
+        c = b[p];
         while (p < lim && c >= CH_0 && c <= CH_9) {
           qty = qty * 10 + (c - CH_0);
           c = b[++p];
@@ -590,6 +624,7 @@ export class BybitScanner {
     let n = this.bytes.length * 2;
     while (n < atLeast) n *= 2;
     this.bytes = Buffer.alloc(n);
+    this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
   }
 
   /**
@@ -942,6 +977,21 @@ function skipWs(s: string, p: number, end: number): number {
     p++;
   }
   return p;
+}
+
+/**
+ * True when the 4 bytes packed little-endian in w are all ASCII digits: each byte's high nibble is 3 and adding 6
+ * does not carry out of the low nibble (0x30–0x39 only). "| 0": a wrapping int32 add, no overflow check.
+ */
+function isDigits4(w: number): boolean {
+  return (w & 0xf0f0f0f0) === 0x30303030 && (((w + 0x06060606) | 0) & 0xf0f0f0f0) === 0x30303030;
+}
+
+/** The value of 4 ASCII digits packed little-endian in w (first character in the low byte): 0 … 9999. */
+function digits4(w: number): number {
+  let d = w & 0x0f0f0f0f;
+  d = (d * 10 + (d >>> 8)) & 0x00ff00ff; // bytes 0 and 2: two-digit values
+  return (d & 0xff) * 100 + (d >>> 16);
 }
 
 /** skipWs over the frame's bytes (same offsets). */
