@@ -212,8 +212,6 @@ export class BybitScanner {
    * sentinel 0, which is not a digit.
    */
   private view: DataView = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
-  /** `bytes` holds the current frame. */
-  private encoded = false;
   private pos = 0;
   private topicStart = 0;
   private end = 0;
@@ -227,7 +225,7 @@ export class BybitScanner {
     this.pos = 0;
     this.end = s.length;
     this.entry = -1;
-    this.encoded = false;
+    this.encodeFrame();
     out.reset();
     const r = this.scanTop(table, out);
     if (r < 0) this.errorPos = this.pos;
@@ -237,14 +235,15 @@ export class BybitScanner {
 
   private scanTop(table: TopicTable, out: BookUpdate): number {
     const s = this.s;
+    const b = this.bytes;
     this.ws();
-    if (this.pos >= this.end || s.charCodeAt(this.pos) !== CH_LBRACE) return SCAN_NOT_BOOK;
+    if (this.pos >= this.end || b[this.pos] !== CH_LBRACE) return SCAN_NOT_BOOK;
     this.pos++;
     this.ws();
     // The first key must be "topic": every Bybit push frame starts with it; acks and pongs do not.
     if (!this.matchKey("topic")) return SCAN_NOT_BOOK;
     this.ws();
-    if (this.pos >= this.end || s.charCodeAt(this.pos) !== CH_QUOTE) return SCAN_NOT_BOOK;
+    if (this.pos >= this.end || b[this.pos] !== CH_QUOTE) return SCAN_NOT_BOOK;
     const topicStart = ++this.pos;
     this.topicStart = topicStart;
     let hash = FNV_OFFSET;
@@ -277,27 +276,27 @@ export class BybitScanner {
     let ctsMs = 0;
     let u = -1;
     for (;;) {
-      if (isWsCode(s.charCodeAt(this.pos))) this.ws();
+      if (isWsCode(b[this.pos])) this.ws();
       if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-      let c = s.charCodeAt(this.pos);
+      let c = b[this.pos];
       if (c === CH_RBRACE) {
         this.pos++;
         break;
       }
       if (c !== CH_COMMA) return SCAN_ERR_SYNTAX;
       this.pos++;
-      if (isWsCode(s.charCodeAt(this.pos))) this.ws();
+      if (isWsCode(b[this.pos])) this.ws();
       const key = this.readTopKey();
       if (key < 0) return key;
       if ((seen & key) !== 0) return SCAN_FALLBACK;
       seen |= key;
-      if (isWsCode(s.charCodeAt(this.pos))) this.ws();
+      if (isWsCode(b[this.pos])) this.ws();
       if (key === K_TYPE) {
         const p = this.pos;
-        if (s.charCodeAt(p) === CH_QUOTE && s.charCodeAt(p + 1) === 100 && eq4(s, p + 2, 101, 108, 116, 97) && s.charCodeAt(p + 6) === CH_QUOTE) {
+        if (b[p] === CH_QUOTE && b[p + 1] === 100 && eq4(b, p + 2, 101, 108, 116, 97) && b[p + 6] === CH_QUOTE) {
           type = 2; // "delta"
           this.pos = p + 7;
-        } else if (s.charCodeAt(p) === CH_QUOTE && s.charCodeAt(p + 1) === 115 && eq4(s, p + 2, 110, 97, 112, 115) && eq4(s, p + 6, 104, 111, 116, CH_QUOTE)) {
+        } else if (b[p] === CH_QUOTE && b[p + 1] === 115 && eq4(b, p + 2, 110, 97, 112, 115) && eq4(b, p + 6, 104, 111, 116, CH_QUOTE)) {
           type = 1; // "snapshot"
           this.pos = p + 10;
         } else {
@@ -312,7 +311,7 @@ export class BybitScanner {
         if (ctsMs < 0) return ctsMs;
       } else if (key === K_DATA) {
         if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-        c = s.charCodeAt(this.pos);
+        c = b[this.pos];
         if (c !== CH_LBRACE) {
           const r = this.skipValue(0);
           return r < 0 ? r : SCAN_ERR_MISSING;
@@ -324,7 +323,7 @@ export class BybitScanner {
         if (r < 0) return r;
       }
     }
-    if (isWsCode(s.charCodeAt(this.pos))) this.ws();
+    if (isWsCode(b[this.pos])) this.ws();
     if (this.pos !== this.end) return SCAN_ERR_SYNTAX;
     if (type === 0 || (seen & K_DATA) === 0) return SCAN_ERR_MISSING;
     if (tsMs * 1000 >= TWO_53 || ctsMs * 1000 >= TWO_53) return SCAN_ERR_NUMBER;
@@ -337,24 +336,24 @@ export class BybitScanner {
 
   /** Reads the data object; returns u (≥ 0) or a negative code. */
   private scanData(table: TopicTable, entry: number, topicEnd: number, out: BookUpdate): number {
-    const s = this.s;
+    const b = this.bytes;
     this.pos++; // {
     let seen = 0;
     let u = -1;
     const priceExp = table.priceExp[entry]!;
     const qtyExp = table.qtyExp[entry]!;
-    if (isWsCode(s.charCodeAt(this.pos))) this.ws();
-    if (this.pos < this.end && s.charCodeAt(this.pos) === CH_RBRACE) {
+    if (isWsCode(b[this.pos])) this.ws();
+    if (this.pos < this.end && b[this.pos] === CH_RBRACE) {
       this.pos++;
       return SCAN_ERR_MISSING;
     }
     for (;;) {
-      if (isWsCode(s.charCodeAt(this.pos))) this.ws();
+      if (isWsCode(b[this.pos])) this.ws();
       const key = this.readDataKey();
       if (key < 0) return key;
       if ((seen & key) !== 0) return SCAN_FALLBACK;
       seen |= key;
-      if (isWsCode(s.charCodeAt(this.pos))) this.ws();
+      if (isWsCode(b[this.pos])) this.ws();
       if (key === K_B || key === K_A) {
         const r = this.scanLevels(key === K_B, priceExp, qtyExp, out);
         if (r < 0) return r;
@@ -371,9 +370,9 @@ export class BybitScanner {
         const r = this.skipValue(1);
         if (r < 0) return r;
       }
-      if (isWsCode(s.charCodeAt(this.pos))) this.ws();
+      if (isWsCode(b[this.pos])) this.ws();
       if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-      const c = s.charCodeAt(this.pos++);
+      const c = b[this.pos++];
       if (c === CH_RBRACE) break;
       if (c !== CH_COMMA) return SCAN_ERR_SYNTAX;
     }
@@ -389,9 +388,8 @@ export class BybitScanner {
    */
   private scanLevels(bids: boolean, priceExp: number, qtyExp: number, out: BookUpdate): number {
     const s = this.s;
-    const end = this.end;
-    if (!this.encoded) this.encodeFrame();
     const b = this.bytes;
+    const end = this.end;
     const dv = this.view;
     // The side's arrays and count in locals, written back on success (on an error `out` is discarded anyway):
     // cheaper than a pushBid/pushAsk call per level.
@@ -404,7 +402,7 @@ export class BybitScanner {
       const r = this.skipValue(1);
       return r < 0 ? r : SCAN_ERR_MISSING;
     }
-    p = skipWsBytes(b, p + 1, end);
+    p = skipWs(b, p + 1, end);
     if (b[p] === CH_RBRACKET) {
       this.pos = p + 1;
       return 0;
@@ -422,7 +420,7 @@ export class BybitScanner {
       // "price"
       c = b[++p];
       if (c !== CH_QUOTE) {
-        p = skipWsBytes(b, p, end);
+        p = skipWs(b, p, end);
         if (b[p] !== CH_QUOTE) {
           this.pos = p;
           return this.badLevelElement();
@@ -483,7 +481,7 @@ export class BybitScanner {
       // ,
       c = b[++p];
       if (c !== CH_COMMA) {
-        p = skipWsBytes(b, p, end);
+        p = skipWs(b, p, end);
         c = b[p];
         if (c !== CH_COMMA) {
           this.pos = p;
@@ -493,7 +491,7 @@ export class BybitScanner {
       // "qty"
       c = b[++p];
       if (c !== CH_QUOTE) {
-        p = skipWsBytes(b, p, end);
+        p = skipWs(b, p, end);
         if (b[p] !== CH_QUOTE) {
           this.pos = p;
           return this.badLevelElement();
@@ -549,7 +547,7 @@ export class BybitScanner {
       // ]
       c = b[++p];
       if (c !== CH_RBRACKET) {
-        p = skipWsBytes(b, p, end);
+        p = skipWs(b, p, end);
         c = b[p];
         if (c !== CH_RBRACKET) {
           this.pos = p;
@@ -578,14 +576,14 @@ export class BybitScanner {
       c = b[++p];
       if (c === CH_COMMA) {
         c = b[++p];
-        if (c !== CH_LBRACKET) p = skipWsBytes(b, p, end);
+        if (c !== CH_LBRACKET) p = skipWs(b, p, end);
         continue;
       }
       if (c !== CH_RBRACKET) {
-        p = skipWsBytes(b, p, end);
+        p = skipWs(b, p, end);
         c = b[p];
         if (c === CH_COMMA) {
-          p = skipWsBytes(b, p + 1, end);
+          p = skipWs(b, p + 1, end);
           continue;
         }
         if (c !== CH_RBRACKET) {
@@ -600,7 +598,7 @@ export class BybitScanner {
     }
   }
 
-  /** Copies the frame into `bytes` (once per frame, before its first level array). */
+  /** Copies the frame into `bytes` (once per frame). */
   private encodeFrame(): void {
     const s = this.s;
     const len = s.length;
@@ -616,7 +614,6 @@ export class BybitScanner {
       }
     }
     bytes[len] = 0;
-    this.encoded = true;
   }
 
   // Cold: a frame longer than any before.
@@ -648,8 +645,9 @@ export class BybitScanner {
   /** data.s must equal the symbol part of this frame's topic (which equals the table's topic). */
   private checkSymbol(symStart: number, topicEnd: number): number {
     const s = this.s;
+    const b = this.bytes;
     if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-    if (s.charCodeAt(this.pos) !== CH_QUOTE) {
+    if (b[this.pos] !== CH_QUOTE) {
       const r = this.skipValue(1);
       return r < 0 ? r : SCAN_ERR_SYMBOL;
     }
@@ -668,19 +666,19 @@ export class BybitScanner {
   private readTopKey(): number {
     const k = this.readKey();
     if (k < 0) return k;
-    const s = this.s;
+    const b = this.bytes;
     const ks = k >> 8;
     const kl = k & 0xff;
     let bit = 0;
     if (kl === 4) {
-      if (eq4(s, ks, 116, 121, 112, 101)) bit = K_TYPE; // type
-      else if (eq4(s, ks, 100, 97, 116, 97)) bit = K_DATA; // data
+      if (eq4(b, ks, 116, 121, 112, 101)) bit = K_TYPE; // type
+      else if (eq4(b, ks, 100, 97, 116, 97)) bit = K_DATA; // data
     } else if (kl === 2) {
-      if (s.charCodeAt(ks) === 116 && s.charCodeAt(ks + 1) === 115) bit = K_TS; // ts
+      if (b[ks] === 116 && b[ks + 1] === 115) bit = K_TS; // ts
     } else if (kl === 3) {
-      if (s.charCodeAt(ks) === 99 && s.charCodeAt(ks + 1) === 116 && s.charCodeAt(ks + 2) === 115) bit = K_CTS; // cts
+      if (b[ks] === 99 && b[ks + 1] === 116 && b[ks + 2] === 115) bit = K_CTS; // cts
     } else if (kl === 5) {
-      if (eq4(s, ks, 116, 111, 112, 105) && s.charCodeAt(ks + 4) === 99) bit = K_TOPIC; // topic (again)
+      if (eq4(b, ks, 116, 111, 112, 105) && b[ks + 4] === 99) bit = K_TOPIC; // topic (again)
     }
     return this.colon(bit);
   }
@@ -689,25 +687,25 @@ export class BybitScanner {
   private readDataKey(): number {
     const k = this.readKey();
     if (k < 0) return k;
-    const s = this.s;
+    const b = this.bytes;
     const ks = k >> 8;
     const kl = k & 0xff;
     let bit = 0;
     if (kl === 1) {
-      const c = s.charCodeAt(ks);
+      const c = b[ks];
       if (c === 98) bit = K_B;
       else if (c === 97) bit = K_A;
       else if (c === 117) bit = K_U;
       else if (c === 115) bit = K_S;
     } else if (kl === 3) {
-      if (s.charCodeAt(ks) === 115 && s.charCodeAt(ks + 1) === 101 && s.charCodeAt(ks + 2) === 113) bit = K_SEQ; // seq
+      if (b[ks] === 115 && b[ks + 1] === 101 && b[ks + 2] === 113) bit = K_SEQ; // seq
     }
     return this.colon(bit);
   }
 
   private colon(bit: number): number {
     this.ws();
-    if (this.pos >= this.end || this.s.charCodeAt(this.pos) !== CH_COLON) return SCAN_ERR_SYNTAX;
+    if (this.pos >= this.end || this.bytes[this.pos] !== CH_COLON) return SCAN_ERR_SYNTAX;
     this.pos++;
     return bit;
   }
@@ -717,17 +715,17 @@ export class BybitScanner {
    * (never a known key), or a negative code. Frames are far below 2^23 chars, so the packing is safe.
    */
   private readKey(): number {
-    const s = this.s;
+    const b = this.bytes;
     const end = this.end;
     let p = this.pos;
-    if (s.charCodeAt(p) !== CH_QUOTE) return SCAN_ERR_SYNTAX; // NaN past the end
+    if (b[p] !== CH_QUOTE) return SCAN_ERR_SYNTAX; // NaN past the end
     const start = ++p;
     for (;;) {
       if (p >= end) {
         this.pos = p;
         return SCAN_ERR_SYNTAX;
       }
-      const c = s.charCodeAt(p);
+      const c = b[p];
       if (c === CH_QUOTE) break;
       if (c === CH_BACKSLASH || c < 0x20) {
         this.pos = p;
@@ -746,7 +744,7 @@ export class BybitScanner {
    * characters), leaves the cursor after it and returns its index; or a negative code.
    */
   private closeQuote(): number {
-    const s = this.s;
+    const b = this.bytes;
     const end = this.end;
     let p = this.pos;
     for (;;) {
@@ -754,7 +752,7 @@ export class BybitScanner {
         this.pos = p;
         return SCAN_ERR_SYNTAX;
       }
-      const c = s.charCodeAt(p);
+      const c = b[p];
       if (c === CH_QUOTE) break;
       if (c === CH_BACKSLASH || c < 0x20) {
         this.pos = p;
@@ -768,9 +766,9 @@ export class BybitScanner {
 
   /** Reads `"snapshot"` or `"delta"`: 1 or 2, else a negative code. */
   private readType(): number {
-    const s = this.s;
+    const b = this.bytes;
     if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-    if (s.charCodeAt(this.pos) !== CH_QUOTE) {
+    if (b[this.pos] !== CH_QUOTE) {
       const r = this.skipValue(0);
       return r < 0 ? r : SCAN_ERR_TYPE;
     }
@@ -779,9 +777,9 @@ export class BybitScanner {
     if (close < 0) return close;
     const len = close - start;
     // snapshot
-    if (len === 8 && eq4(s, start, 115, 110, 97, 112) && eq4(s, start + 4, 115, 104, 111, 116)) return 1;
+    if (len === 8 && eq4(b, start, 115, 110, 97, 112) && eq4(b, start + 4, 115, 104, 111, 116)) return 1;
     // delta
-    if (len === 5 && eq4(s, start, 100, 101, 108, 116) && s.charCodeAt(start + 4) === 97) return 2;
+    if (len === 5 && eq4(b, start, 100, 101, 108, 116) && b[start + 4] === 97) return 2;
     return SCAN_ERR_TYPE;
   }
 
@@ -790,9 +788,9 @@ export class BybitScanner {
    * exponent goes to the JSON path (it may still be an integer, e.g. 1e3). Non-numbers are SCAN_ERR_NUMBER.
    */
   private readUint(): number {
-    const s = this.s;
+    const b = this.bytes;
     if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-    let c = s.charCodeAt(this.pos);
+    let c = b[this.pos];
     if (c === CH_MINUS) return SCAN_FALLBACK;
     if (c < CH_0 || c > CH_9) {
       const r = this.skipValue(1);
@@ -806,10 +804,10 @@ export class BybitScanner {
       v = v * 10 + (c - CH_0);
       p++;
       if (p >= end) break;
-      c = s.charCodeAt(p);
+      c = b[p];
     } while (c >= CH_0 && c <= CH_9);
     this.pos = p;
-    if (s.charCodeAt(start) === CH_0 && p - start > 1) return SCAN_ERR_SYNTAX; // leading zero
+    if (b[start] === CH_0 && p - start > 1) return SCAN_ERR_SYNTAX; // leading zero
     if (p < end && (c === CH_DOT || c === CH_E || c === CH_CAP_E)) return SCAN_FALLBACK;
     if (v >= TWO_53) return SCAN_ERR_NUMBER;
     return v;
@@ -817,32 +815,32 @@ export class BybitScanner {
 
   /** Validating skip of any JSON value (unknown keys). Returns 0 or a negative code. */
   private skipValue(depth: number): number {
-    const s = this.s;
+    const b = this.bytes;
     if (depth > MAX_SKIP_DEPTH) return SCAN_FALLBACK;
     if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-    const c = s.charCodeAt(this.pos);
+    const c = b[this.pos];
     if (c === CH_QUOTE) return this.skipString();
     if (c === CH_LBRACE) {
       this.pos++;
       this.ws();
-      if (this.pos < this.end && s.charCodeAt(this.pos) === CH_RBRACE) {
+      if (this.pos < this.end && b[this.pos] === CH_RBRACE) {
         this.pos++;
         return 0;
       }
       for (;;) {
         this.ws();
-        if (this.pos >= this.end || s.charCodeAt(this.pos) !== CH_QUOTE) return SCAN_ERR_SYNTAX;
+        if (this.pos >= this.end || b[this.pos] !== CH_QUOTE) return SCAN_ERR_SYNTAX;
         let r = this.skipString();
         if (r < 0) return r;
         this.ws();
-        if (this.pos >= this.end || s.charCodeAt(this.pos) !== CH_COLON) return SCAN_ERR_SYNTAX;
+        if (this.pos >= this.end || b[this.pos] !== CH_COLON) return SCAN_ERR_SYNTAX;
         this.pos++;
         this.ws();
         r = this.skipValue(depth + 1);
         if (r < 0) return r;
         this.ws();
         if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-        const d = s.charCodeAt(this.pos++);
+        const d = b[this.pos++];
         if (d === CH_RBRACE) return 0;
         if (d !== CH_COMMA) return SCAN_ERR_SYNTAX;
       }
@@ -850,7 +848,7 @@ export class BybitScanner {
     if (c === CH_LBRACKET) {
       this.pos++;
       this.ws();
-      if (this.pos < this.end && s.charCodeAt(this.pos) === CH_RBRACKET) {
+      if (this.pos < this.end && b[this.pos] === CH_RBRACKET) {
         this.pos++;
         return 0;
       }
@@ -860,7 +858,7 @@ export class BybitScanner {
         if (r < 0) return r;
         this.ws();
         if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-        const d = s.charCodeAt(this.pos++);
+        const d = b[this.pos++];
         if (d === CH_RBRACKET) return 0;
         if (d !== CH_COMMA) return SCAN_ERR_SYNTAX;
       }
@@ -872,45 +870,45 @@ export class BybitScanner {
     return SCAN_ERR_SYNTAX;
   }
 
-  private literal(a: number, b: number, c: number, d: number): number {
-    const s = this.s;
-    const n = d === 0 ? 3 : 4;
+  private literal(c1: number, c2: number, c3: number, c4: number): number {
+    const b = this.bytes;
+    const n = c4 === 0 ? 3 : 4;
     if (this.pos + 1 + n > this.end) return SCAN_ERR_SYNTAX;
     const p = this.pos + 1;
-    if (s.charCodeAt(p) !== a || s.charCodeAt(p + 1) !== b || s.charCodeAt(p + 2) !== c) return SCAN_ERR_SYNTAX;
-    if (d !== 0 && s.charCodeAt(p + 3) !== d) return SCAN_ERR_SYNTAX;
+    if (b[p] !== c1 || b[p + 1] !== c2 || b[p + 2] !== c3) return SCAN_ERR_SYNTAX;
+    if (c4 !== 0 && b[p + 3] !== c4) return SCAN_ERR_SYNTAX;
     this.pos = p + n;
     return 0;
   }
 
   /** JSON number grammar: -?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)? */
   private skipNumber(): number {
-    const s = this.s;
-    if (s.charCodeAt(this.pos) === CH_MINUS) this.pos++;
+    const b = this.bytes;
+    if (b[this.pos] === CH_MINUS) this.pos++;
     if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-    let c = s.charCodeAt(this.pos);
+    let c = b[this.pos];
     if (c === CH_0) {
       this.pos++;
     } else if (c >= CH_0 && c <= CH_9) {
-      while (this.pos < this.end && isDigit(s.charCodeAt(this.pos))) this.pos++;
+      while (this.pos < this.end && isDigit(b[this.pos])) this.pos++;
     } else {
       return SCAN_ERR_SYNTAX;
     }
-    if (this.pos < this.end && s.charCodeAt(this.pos) === CH_DOT) {
+    if (this.pos < this.end && b[this.pos] === CH_DOT) {
       this.pos++;
-      if (this.pos >= this.end || !isDigit(s.charCodeAt(this.pos))) return SCAN_ERR_SYNTAX;
-      while (this.pos < this.end && isDigit(s.charCodeAt(this.pos))) this.pos++;
+      if (this.pos >= this.end || !isDigit(b[this.pos])) return SCAN_ERR_SYNTAX;
+      while (this.pos < this.end && isDigit(b[this.pos])) this.pos++;
     }
     if (this.pos < this.end) {
-      c = s.charCodeAt(this.pos);
+      c = b[this.pos];
       if (c === CH_E || c === CH_CAP_E) {
         this.pos++;
         if (this.pos < this.end) {
-          c = s.charCodeAt(this.pos);
+          c = b[this.pos];
           if (c === CH_PLUS || c === CH_MINUS) this.pos++;
         }
-        if (this.pos >= this.end || !isDigit(s.charCodeAt(this.pos))) return SCAN_ERR_SYNTAX;
-        while (this.pos < this.end && isDigit(s.charCodeAt(this.pos))) this.pos++;
+        if (this.pos >= this.end || !isDigit(b[this.pos])) return SCAN_ERR_SYNTAX;
+        while (this.pos < this.end && isDigit(b[this.pos])) this.pos++;
       }
     }
     return 0;
@@ -918,19 +916,19 @@ export class BybitScanner {
 
   /** Skips a JSON string starting at the opening quote, validating escapes and control characters. */
   private skipString(): number {
-    const s = this.s;
+    const b = this.bytes;
     this.pos++;
     for (;;) {
       if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-      const c = s.charCodeAt(this.pos++);
+      const c = b[this.pos++];
       if (c === CH_QUOTE) return 0;
       if (c < 0x20) return SCAN_ERR_SYNTAX;
       if (c === CH_BACKSLASH) {
         if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-        const e = s.charCodeAt(this.pos++);
+        const e = b[this.pos++];
         if (e === 117) {
           if (this.pos + 4 > this.end) return SCAN_ERR_SYNTAX;
-          for (let i = 0; i < 4; i++) if (!isHex(s.charCodeAt(this.pos + i))) return SCAN_ERR_SYNTAX;
+          for (let i = 0; i < 4; i++) if (!isHex(b[this.pos + i])) return SCAN_ERR_SYNTAX;
           this.pos += 4;
         } else if (
           e !== CH_QUOTE &&
@@ -950,34 +948,25 @@ export class BybitScanner {
 
   /** JSON whitespace: space, tab, LF, CR. */
   private ws(): void {
-    this.pos = skipWs(this.s, this.pos, this.end);
+    this.pos = skipWs(this.bytes, this.pos, this.end);
   }
 
   private matchKey(key: string): boolean {
-    const s = this.s;
-    if (this.pos >= this.end || s.charCodeAt(this.pos) !== CH_QUOTE) return false;
+    const b = this.bytes;
+    if (this.pos >= this.end || b[this.pos] !== CH_QUOTE) return false;
     const p = this.pos + 1;
     const n = key.length;
     if (p + n + 1 > this.end) return false;
-    for (let i = 0; i < n; i++) if (s.charCodeAt(p + i) !== key.charCodeAt(i)) return false;
-    if (s.charCodeAt(p + n) !== CH_QUOTE) return false;
+    for (let i = 0; i < n; i++) if (b[p + i] !== key.charCodeAt(i)) return false;
+    if (b[p + n] !== CH_QUOTE) return false;
     this.pos = p + n + 1;
     this.ws();
-    if (this.pos >= this.end || s.charCodeAt(this.pos) !== CH_COLON) return false;
+    if (this.pos >= this.end || b[this.pos] !== CH_COLON) return false;
     this.pos++;
     return true;
   }
 }
 
-/** Index of the first non-whitespace character at or after p (JSON whitespace: space, tab, LF, CR). */
-function skipWs(s: string, p: number, end: number): number {
-  while (p < end) {
-    const c = s.charCodeAt(p);
-    if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return p;
-    p++;
-  }
-  return p;
-}
 
 /**
  * True when the 4 bytes packed little-endian in w are all ASCII digits: each byte's high nibble is 3 and adding 6
@@ -994,8 +983,8 @@ function digits4(w: number): number {
   return (d & 0xff) * 100 + (d >>> 16);
 }
 
-/** skipWs over the frame's bytes (same offsets). */
-function skipWsBytes(b: Buffer, p: number, end: number): number {
+/** Index of the first non-whitespace byte at or after p (JSON whitespace: space, tab, LF, CR). */
+function skipWs(b: Buffer, p: number, end: number): number {
   while (p < end) {
     const c = b[p];
     if (c !== 32 && c !== 10 && c !== 13 && c !== 9) return p;
@@ -1015,8 +1004,8 @@ function startsWithPrefix(s: string, start: number, end: number): boolean {
   return true;
 }
 
-function eq4(s: string, p: number, a: number, b: number, c: number, d: number): boolean {
-  return s.charCodeAt(p) === a && s.charCodeAt(p + 1) === b && s.charCodeAt(p + 2) === c && s.charCodeAt(p + 3) === d;
+function eq4(x: Buffer, p: number, a: number, b: number, c: number, d: number): boolean {
+  return x[p] === a && x[p + 1] === b && x[p + 2] === c && x[p + 3] === d;
 }
 
 function isDigit(c: number): boolean {
