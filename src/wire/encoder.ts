@@ -209,6 +209,9 @@ export function packBookSnapshot(p: ChannelPacker, view: BookView, depth: number
   if (refresh) flags |= MSG_FLAG_REFRESH;
   let bi = 0;
   let ai = 0;
+  // The first chunk's root block, copied into the next chunks (only the per-chunk counts and index differ).
+  let firstWords = p.currentWords;
+  let firstK = -1;
   for (let chunk = 0; chunk < chunkCount; chunk++) {
     const bidTake = Math.min(nb - bi, cap);
     const askTake = Math.min(na - ai, cap - bidTake);
@@ -216,15 +219,26 @@ export function packBookSnapshot(p: ChannelPacker, view: BookView, depth: number
     const msgFlags = chunk === chunkCount - 1 ? flags | MSG_FLAG_LAST : flags;
     const off = p.beginMessage(msgBytes, TEMPLATE_BOOK_SNAPSHOT, BOOK_SNAPSHOT_BLOCK_BYTES, BOOK_SNAPSHOT_VERSION, msgFlags);
     const dv = p.currentView;
-    writeBookCommon(dv, off, view);
+    if (firstK < 0 || (off & 3) !== 0) {
+      writeBookCommon(dv, off, view);
+      dv.setUint16(off + SNAP_LEVEL_LENGTH_OFFSET, LEVEL_BYTES, true);
+      dv.setUint16(off + SNAP_CHUNK_COUNT_OFFSET, chunkCount, true);
+      dv.setUint16(off + SNAP_TOTAL_BID_COUNT_OFFSET, nb, true);
+      dv.setUint16(off + SNAP_TOTAL_ASK_COUNT_OFFSET, na, true);
+      dv.setUint16(off + SNAP_RESERVED_OFFSET, 0, true);
+      if ((off & 3) === 0) {
+        firstWords = p.currentWords;
+        firstK = off >> 2;
+      }
+    } else {
+      // A copy of 16 words instead of the common block's field-by-field encoding (u64s, ns from µs).
+      const words = p.currentWords;
+      const k = off >> 2;
+      for (let i = 0; i < BOOK_SNAPSHOT_BLOCK_BYTES >> 2; i++) words[k + i] = firstWords[firstK + i];
+    }
     dv.setUint16(off + SNAP_BID_COUNT_OFFSET, bidTake, true);
     dv.setUint16(off + SNAP_ASK_COUNT_OFFSET, askTake, true);
-    dv.setUint16(off + SNAP_LEVEL_LENGTH_OFFSET, LEVEL_BYTES, true);
     dv.setUint16(off + SNAP_CHUNK_INDEX_OFFSET, chunk, true);
-    dv.setUint16(off + SNAP_CHUNK_COUNT_OFFSET, chunkCount, true);
-    dv.setUint16(off + SNAP_TOTAL_BID_COUNT_OFFSET, nb, true);
-    dv.setUint16(off + SNAP_TOTAL_ASK_COUNT_OFFSET, na, true);
-    dv.setUint16(off + SNAP_RESERVED_OFFSET, 0, true);
     const take = bidTake + askTake;
     if (take > chunkPx.length) growChunkScratch(take);
     const px = chunkPx;
