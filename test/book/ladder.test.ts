@@ -164,6 +164,26 @@ describe("Ladder", () => {
     expect(px[1]).toBe(3);
   });
 
+  it("TC5d: a snapshot replaces a sparse and a dense window completely (both ways of clearing)", () => {
+    for (const side of [Side.BID, Side.ASK]) {
+      const l = new Ladder(side);
+      const dir = side === Side.BID ? -1 : 1;
+      const sparse = Float64Array.from([5000, 5000 + dir * 3, 5000 + dir * 40]);
+      const dense = Float64Array.from({ length: 100 }, (_, i) => 5000 + dir * i);
+      for (const [a, b] of [[sparse, dense], [dense, sparse], [sparse, sparse.map((p) => p + 1)]] as const) {
+        l.loadSorted(a, new Float64Array(a.length).fill(7), a.length);
+        l.loadSorted(b, new Float64Array(b.length).fill(9), b.length);
+        expect(l.count).toBe(b.length);
+        for (const p of a) if (!b.includes(p)) expect(l.get(p)).toBe(0);
+        for (const p of b) expect(l.get(p)).toBe(9);
+        // the window is usable afterwards: an insert where an old level was counts as new
+        const stale = a.find((p) => !b.includes(p))!;
+        expect(l.set(stale, 1)).toBe(0);
+        expect(l.count).toBe(b.length + 1);
+      }
+    }
+  });
+
   it("TC6: loadSorted falls back to set() on wrong order or duplicates (last duplicate wins, qty 0 never deletes)", () => {
     const bids = new Ladder(Side.BID);
     bids.loadSorted(f64([48, 50, 49, 50, 49]), f64([1, 2, 3, 4, 0]), 5);
