@@ -348,10 +348,17 @@ function benchStructures(): Record<string, unknown>[] {
   sorted[0].loadSorted(snapshot500.ours.bidPx, snapshot500.ours.bidQty, snapshot500.ours.bidCount);
   sorted[1].loadSorted(snapshot500.ours.askPx, snapshot500.ours.askQty, snapshot500.ours.askCount);
   load(snapshot500, dense[0], dense[1]);
+  const topPx = new Float64Array(100);
+  const topQty = new Float64Array(100);
   const reads = rounds(
     [
       { name: "hybrid (ours): top 50 × 2 by rank", fn: () => {
         for (let r = 0; r < 50; r++) sink += hybrid[0].priceAt(r) + hybrid[1].priceAt(r);
+      }, opts: {} },
+      { name: "hybrid (ours): top 50 × 2 bulk (copyLevels, the snapshot encoder's read)", fn: () => {
+        hybrid[0].copyLevels(0, 50, topPx, topQty, 0);
+        hybrid[1].copyLevels(0, 50, topPx, topQty, 50);
+        sink += topPx[49]! + topPx[99]!;
       }, opts: {} },
       { name: "all sorted: top 50 × 2 by rank", fn: () => {
         for (let r = 0; r < 50; r++) sink += sorted[0].priceAt(r) + sorted[1].priceAt(r);
