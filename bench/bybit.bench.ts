@@ -14,7 +14,9 @@
  * 500 levels extended by 500 synthetic levels per side (same tick, same gap and size statistics, same format).
  * Every row is per frame: p50 is over samples (each sample = one pass over the 49 deltas, or ≥ 20 µs of snapshots:
  * Bun.nanoseconds() itself costs ~40 ns on this VM, which a 2 µs sample of one 50/side snapshot would charge to
- * ours at ~2 %), mean = total time / frames. Targets: ≥ 6× the faster peer on deltas, ≥ 10× on snapshots.
+ * ours at ~2 %), mean = total time / frames. Ours, ccxt and tardis are measured in interleaved rounds (7 × 300 ms
+ * each); rows are medians over rounds, ratios are taken within each round and then the median over rounds.
+ * Targets: ≥ 6× the faster peer on deltas, ≥ 10× on snapshots.
  * @module
  */
 import { heapStats } from "bun:jsc";
@@ -54,6 +56,13 @@ const INSTRUMENT: Instrument = {
 const MAX_DATAGRAM_BYTES = 1400; // the config default
 const QUICK = process.env.BENCH_QUICK === "1";
 const DURATION_MS = QUICK ? 300 : 1000;
+/**
+ * The three paths of a comparison are measured in interleaved rounds (ours, ccxt, tardis, ours, …), as in
+ * book.bench.ts: this shared VM changes speed by up to ~1.6× for seconds at a time, and a ratio of two rows measured
+ * seconds apart can catch one in a slow phase. Ratios are taken within each round, then the median over rounds.
+ */
+const ROUNDS = QUICK ? 3 : 7;
+const ROUND_MS = QUICK ? 150 : 300;
 /** Minimum sample length for per-snapshot rows: several of our snapshots per timed sample (see the header). */
 const SNAPSHOT_SAMPLE_NS = 20_000;
 
@@ -217,22 +226,70 @@ function checkAgreement(): string {
 
 // ---- 1. per real delta ----
 
-function benchDeltas(): [Measurement, Measurement, Measurement] {
+/** One contender of a comparison: name, timed function, options (setup etc.). */
+interface Contender {
+  name: string;
+  fn: () => void;
+  opts: MeasureOptions;
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+interface Compared {
+  /** Per contender: medians over rounds of the mean, p50 and p99. */
+  rows: [Measurement, Measurement, Measurement];
+  /** Per round: faster peer (by mean) / ours, on the mean and on the p50. */
+  ratioMean: number[];
+  ratioP50: number[];
+  /** Rounds in which ccxt was the faster peer (by mean). */
+  ccxtFaster: number;
+}
+
+/** Ours, ccxt, tardis in ROUNDS interleaved rounds; a full GC before each contender's turn. */
+function compare(contenders: [Contender, Contender, Contender]): Compared {
+  const per: Measurement[][] = [[], [], []];
+  const ratioMean: number[] = [];
+  const ratioP50: number[] = [];
+  let ccxtFaster = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let i = 0; i < 3; i++) {
+      const c = contenders[i]!;
+      per[i]!.push(measure(c.name, c.fn, { warmupMs: 100, ...c.opts, durationMs: ROUND_MS }));
+    }
+    const [o, c, t] = [per[0]![r]!, per[1]![r]!, per[2]![r]!];
+    ratioMean.push(Math.min(c.nsPerOp, t.nsPerOp) / o.nsPerOp);
+    ratioP50.push(Math.min(c.p50Ns, t.p50Ns) / o.p50Ns);
+    if (c.nsPerOp <= t.nsPerOp) ccxtFaster++;
+  }
+  const rows = per.map((ms, i) => ({
+    name: contenders[i]!.name,
+    nsPerOp: median(ms.map((m) => m.nsPerOp)),
+    p50Ns: median(ms.map((m) => m.p50Ns)),
+    p99Ns: median(ms.map((m) => m.p99Ns)),
+    ops: ms.reduce((t, m) => t + m.ops, 0),
+  })) as [Measurement, Measurement, Measurement];
+  return { rows, ratioMean, ratioP50, ccxtFaster };
+}
+
+function deltaContenders(): [Contender, Contender, Contender] {
   const n = deltaFrames.length;
   const ours = new OursPath();
   const ccxt = new CcxtOrderBook({}, undefined) as CcxtBook;
   const tardis = new TardisOrderBook();
-  const opts = { inner: 1, opsPerCall: n, durationMs: DURATION_MS };
+  const opts = { inner: 1, opsPerCall: n };
   return [
-    measure("ours: scan → applyDelta → encode", () => {
+    { name: "ours: scan → applyDelta → encode", fn: () => {
       for (let i = 0; i < n; i++) ours.onFrame(deltaFrames[i]!);
-    }, { ...opts, setup: () => ours.onFrame(snapshot500Frame) }),
-    measure("ccxt: JSON.parse → parseFloat → storeArray", () => {
+    }, opts: { ...opts, setup: () => ours.onFrame(snapshot500Frame) } },
+    { name: "ccxt: JSON.parse → parseFloat → storeArray", fn: () => {
       for (let i = 0; i < n; i++) ccxtOnFrame(ccxt, deltaFrames[i]!);
-    }, { ...opts, setup: () => ccxtOnFrame(ccxt, snapshot500Frame) }),
-    measure("tardis: JSON.parse → {price,amount} → update", () => {
+    }, opts: { ...opts, setup: () => ccxtOnFrame(ccxt, snapshot500Frame) } },
+    { name: "tardis: JSON.parse → {price,amount} → update", fn: () => {
       for (let i = 0; i < n; i++) tardisOnFrame(tardis, deltaFrames[i]!);
-    }, { ...opts, setup: () => tardisOnFrame(tardis, snapshot500Frame) }),
+    }, opts: { ...opts, setup: () => tardisOnFrame(tardis, snapshot500Frame) } },
   ];
 }
 
@@ -256,15 +313,15 @@ function benchJsonParse(): Measurement[] {
 
 // ---- 2. per snapshot ----
 
-function benchSnapshot(levels: number, frame: string): [Measurement, Measurement, Measurement] {
+function snapshotContenders(levels: number, frame: string): [Contender, Contender, Contender] {
   const ours = new OursPath();
   const ccxt = new CcxtOrderBook({}, undefined) as CcxtBook;
   const tardis = new TardisOrderBook();
-  const opts = { durationMs: DURATION_MS, minSampleNs: SNAPSHOT_SAMPLE_NS };
+  const opts = { minSampleNs: SNAPSHOT_SAMPLE_NS };
   return [
-    measure(`ours: scan → applySnapshot → encode, ${levels}/side`, () => ours.onFrame(frame), opts),
-    measure(`ccxt: JSON.parse → parseOrderBook → reset, ${levels}/side`, () => ccxtOnFrame(ccxt, frame), opts),
-    measure(`tardis: JSON.parse → objects → update, ${levels}/side`, () => tardisOnFrame(tardis, frame), opts),
+    { name: `ours: scan → applySnapshot → encode, ${levels}/side`, fn: () => ours.onFrame(frame), opts },
+    { name: `ccxt: JSON.parse → parseOrderBook → reset, ${levels}/side`, fn: () => ccxtOnFrame(ccxt, frame), opts },
+    { name: `tardis: JSON.parse → objects → update, ${levels}/side`, fn: () => tardisOnFrame(tardis, frame), opts },
   ];
 }
 
@@ -352,38 +409,42 @@ interface RatioRow {
   fasterPeer: string;
   ratioMean: number;
   ratioP50: number;
+  /** Lowest–highest per-round ratio on the mean. */
+  ratioMeanRange: string;
   target: string;
   met: string;
 }
 const summary: RatioRow[] = [];
-function ratioRow(name: string, [o, c, t]: [Measurement, Measurement, Measurement], target: number): RatioRow {
-  const faster = c.nsPerOp <= t.nsPerOp ? c : t;
-  const ratioMean = faster.nsPerOp / o.nsPerOp;
-  const ratioP50 = Math.min(c.p50Ns, t.p50Ns) / o.p50Ns;
+function ratioRow(name: string, cmp: Compared, target: number): RatioRow {
+  const [o, c, t] = cmp.rows;
+  const ratioMean = median(cmp.ratioMean);
+  const ratioP50 = median(cmp.ratioP50);
   return {
     case: name,
     oursP50: o.p50Ns,
     oursMean: o.nsPerOp,
     ccxtMean: c.nsPerOp,
     tardisMean: t.nsPerOp,
-    fasterPeer: faster === c ? "ccxt" : "tardis",
+    fasterPeer: cmp.ccxtFaster * 2 > ROUNDS ? "ccxt" : "tardis",
     ratioMean,
     ratioP50,
+    ratioMeanRange: `${Math.min(...cmp.ratioMean).toFixed(1)}–${Math.max(...cmp.ratioMean).toFixed(1)}×`,
     target: `≥ ${target}×`,
     met: ratioMean >= target && ratioP50 >= target ? "yes" : ratioMean >= target || ratioP50 >= target ? "partly" : "NO",
   };
 }
 
+console.log(`(${ROUNDS} interleaved rounds of ${ROUND_MS} ms per contender; figures are medians over rounds)\n`);
 console.log("== one real delta frame → book → datagram (per frame) ==");
-const d = benchDeltas();
-printTable(d);
+const d = compare(deltaContenders());
+printTable(d.rows);
 summary.push(ratioRow("real delta", d, 6));
 console.log("");
 
 for (const [levels, frame] of snapshotFrames) {
   console.log(`== one snapshot frame, ${levels} levels per side (${frame.length} B) ==`);
-  const s = benchSnapshot(levels, frame);
-  printTable(s);
+  const s = compare(snapshotContenders(levels, frame));
+  printTable(s.rows);
   summary.push(ratioRow(`snapshot ${levels}/side`, s, 10));
   console.log("");
 }
@@ -403,7 +464,7 @@ function summaryP50(name: string): number {
 console.log("\n== allocation in steady state (heapStats().heapSize growth without GC) ==");
 printTable(steadyState(QUICK ? 200_000 : 1_000_000));
 
-console.log("\n== summary: ratios = faster peer / ours (mean: total time ratio; p50: ratio of per-sample medians) ==");
+console.log("\n== summary: ratios = faster peer / ours, per round, median over rounds (mean: total time ratio; p50: ratio of per-sample medians) ==");
 printTable(
   summary.map((s) => ({
     case: s.case,
@@ -414,6 +475,7 @@ printTable(
     "faster peer": s.fasterPeer,
     "ratio mean": `${s.ratioMean.toFixed(1)}×`,
     "ratio p50": `${s.ratioP50.toFixed(1)}×`,
+    "rounds (mean)": s.ratioMeanRange,
     target: s.target,
     met: s.met,
   })),
