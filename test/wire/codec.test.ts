@@ -4,6 +4,7 @@ import { BookBuilder } from "../../src/book/book-builder.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import type { BookView } from "../../src/core/book-view.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
+import { SubscriberBook } from "../../src/subscriber/subscriber-book.ts";
 import { BookState, StatusReason } from "../../src/core/types.ts";
 import { decodeDatagram, type DecodedMessage, type DecodedPacket } from "../../src/wire/decode-objects.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../../src/wire/encoder.ts";
@@ -247,6 +248,21 @@ describe("wire codec round trip", () => {
     const ref = new ReferenceBook();
     for (const m of allMessages(drain(p).packets)) ref.apply(m);
     expect(ref.sorted()).toEqual(levelsOf(builder));
+  });
+
+  it("SubscriberBook's bulk reads equal its per-rank reads (it is a BookView too)", () => {
+    const book = new SubscriberBook(instrument.instrumentId, 1, 3);
+    const sides = randomBookSides(rng(77), 300, 1_000_000);
+    book.bids.loadSorted(Float64Array.from(sides.bids.map((l) => l[0])), Float64Array.from(sides.bids.map((l) => l[1])), 300);
+    book.asks.loadSorted(Float64Array.from(sides.asks.map((l) => l[0])), Float64Array.from(sides.asks.map((l) => l[1])), 300);
+    const px = new Float64Array(300);
+    const qty = new Float64Array(300);
+    for (let from = 0; from < 300; from += 81) book.copyBids(from, Math.min(81, 300 - from), px, qty, from);
+    expect(Array.from(px)).toEqual(sides.bids.map((l) => l[0]));
+    expect(Array.from(qty)).toEqual(sides.bids.map((l) => l[1]));
+    for (let from = 0; from < 300; from += 81) book.copyAsks(from, Math.min(81, 300 - from), px, qty, from);
+    expect(Array.from(px)).toEqual(sides.asks.map((l) => l[0]));
+    expect(levelsOf(book).asks.map((l) => l[1])).toEqual(Array.from(qty));
   });
 
   it("snapshot depth limits levels per side; REFRESH and MAYBE_BAD_BOOK flags are set", () => {
