@@ -55,7 +55,9 @@ const config = validateConfig({
     },
   },
 });
-const feeder = new Feeder({ config, log: silentLogger });
+// E2E_EAGER_US: the publisher's eager-flush threshold (0 = flush only at the end of each event-loop turn).
+const EAGER_US = process.env.E2E_EAGER_US === undefined ? undefined : Number(process.env.E2E_EAGER_US);
+const feeder = new Feeder({ config, log: silentLogger, eagerFlushIdleUs: EAGER_US });
 
 // Raw receipt → sent samples, next to the Feeder's own histogram (same observe call).
 const CAP = 4_000_000;

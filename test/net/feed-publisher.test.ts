@@ -325,3 +325,28 @@ describe("FeedPublisher refresh", () => {
     expect(new Set(seen.flat()).size).toBe(20);
   });
 });
+
+describe("FeedPublisher flush policy", () => {
+  it("batches a turn's events into one flush by default; with eager_flush_idle_us a spaced-out frame is sent at once", async () => {
+    for (const eagerFlushIdleUs of [0, 1]) {
+      const { sub, pub } = await startPair(22 + eagerFlushIdleUs * 2, { eagerFlushIdleUs });
+      const [book] = makeBooks(99);
+      const handle = pub.register(book!.instrument, book!);
+      pub.publishSnapshot(handle, book!);
+      await nextTurn();
+      await waitFor(() => sub.book(book!.instrument.instrumentId)?.valid === true, "snapshot received");
+      const sentBefore = pub.counters.datagrams;
+      const cs = new ChangeSet();
+      randomChanges(rng(5), book!, cs, 4, 300_000);
+      book!.apply(cs, 77, T0);
+      pub.publishDelta(handle, book!, cs);
+      pub.flushIfIdle();
+      // Eager: sent inside flushIfIdle (the last flush was a turn ago, ≥ 1 µs). Default: waits for the turn's end.
+      expect(pub.counters.datagrams - sentBefore).toBe(eagerFlushIdleUs > 0 ? 1 : 0);
+      await nextTurn();
+      expect(pub.counters.datagrams - sentBefore).toBe(1);
+      await waitFor(() => sub.book(book!.instrument.instrumentId)?.venueSeq === 77, "delta received");
+    }
+  });
+});
+
