@@ -15,8 +15,9 @@
 import type { BookUpdate } from "../core/book-update.ts";
 import type { BookView } from "../core/book-view.ts";
 import { ChangeSet } from "../core/change-set.ts";
-import { BookState, type Instrument, Side, StatusReason } from "../core/types.ts";
-import { DEFAULT_LADDER_CAPACITY, Ladder } from "./ladder.ts";
+import { BookState, type Instrument, StatusReason } from "../core/types.ts";
+import { DEFAULT_LADDER_CAPACITY } from "./ladder.ts";
+import { LadderBook } from "./ladder-book.ts";
 
 export const ApplyResult = {
   /** The message changed the book (or left it equal) and it is LIVE. Publish `changes` (delta) or the book. */
@@ -48,10 +49,8 @@ export interface BookBuilderOptions {
   changes?: ChangeSet;
 }
 
-export class BookBuilder implements BookView {
+export class BookBuilder extends LadderBook implements BookView {
   readonly instrument: Instrument;
-  readonly bids: Ladder;
-  readonly asks: Ladder;
   state: BookState = BookState.AWAITING_SNAPSHOT;
   reason: StatusReason = StatusReason.STARTUP;
   /** Incremented once per published event: applied snapshot, applied delta, status change. */
@@ -69,10 +68,8 @@ export class BookBuilder implements BookView {
   readonly counters: BookCounters = { snapshots: 0, deltas: 0, ignoredNotLive: 0, deletesOfAbsent: 0, crossed: 0 };
 
   constructor(instrument: Instrument, opts?: BookBuilderOptions) {
+    super(opts?.initialLevels ?? DEFAULT_LADDER_CAPACITY);
     this.instrument = instrument;
-    const levels = opts?.initialLevels ?? DEFAULT_LADDER_CAPACITY;
-    this.bids = new Ladder(Side.BID, levels);
-    this.asks = new Ladder(Side.ASK, levels);
     this.changes = opts?.changes ?? new ChangeSet();
   }
 
@@ -132,37 +129,6 @@ export class BookBuilder implements BookView {
     return this.bids.count !== 0 && this.asks.count !== 0 && this.bids.bestPrice() >= this.asks.bestPrice();
   }
 
-  get bidCount(): number {
-    return this.bids.count;
-  }
-
-  get askCount(): number {
-    return this.asks.count;
-  }
-
-  bidPriceAt(rank: number): number {
-    return this.bids.priceAt(rank);
-  }
-
-  bidQtyAt(rank: number): number {
-    return this.bids.qtyAt(rank);
-  }
-
-  askPriceAt(rank: number): number {
-    return this.asks.priceAt(rank);
-  }
-
-  askQtyAt(rank: number): number {
-    return this.asks.qtyAt(rank);
-  }
-
-  copyBids(fromRank: number, n: number, px: Float64Array, qty: Float64Array, outOffset: number): void {
-    this.bids.copyLevels(fromRank, n, px, qty, outOffset);
-  }
-
-  copyAsks(fromRank: number, n: number, px: Float64Array, qty: Float64Array, outOffset: number): void {
-    this.asks.copyLevels(fromRank, n, px, qty, outOffset);
-  }
 
   /** Bytes held by both ladders' level arrays (not the change set, which may be shared). */
   bytesAllocated(): number {

@@ -4,15 +4,15 @@
  * @module
  */
 import type { BookView } from "../core/book-view.ts";
-import { BookState, Side, StatusReason, type Instrument, type MarketName, type VenueName } from "../core/types.ts";
-import { Ladder } from "../book/ladder.ts";
+import { BookState, StatusReason, type Instrument, type MarketName, type VenueName } from "../core/types.ts";
+import { LadderBook } from "../book/ladder-book.ts";
 
 /** A definition-less placeholder's venue/market until the InstrumentDefinition arrives. */
 export const UNKNOWN_NAME = "unknown";
 
 const INITIAL_SNAPSHOT_CAPACITY = 256;
 
-export class SubscriberBook implements BookView {
+export class SubscriberBook extends LadderBook implements BookView {
   readonly instrumentId: number;
   /** The definition as received; a placeholder (venue/market "unknown", symbol "#<id>") until then. */
   instrument: Instrument;
@@ -37,8 +37,6 @@ export class SubscriberBook implements BookView {
   updates = 0;
   /** Send time of the packet that completed the last event, µs since the epoch. */
   lastSendTimeUs = 0;
-  readonly bids: Ladder = new Ladder(Side.BID);
-  readonly asks: Ladder = new Ladder(Side.ASK);
 
   // --- subscriber bookkeeping (package-internal) ---
   /** (channelId << 16 | sourceId) of the stream that last updated the book. */
@@ -66,34 +64,11 @@ export class SubscriberBook implements BookView {
   snapAskQty: Float64Array = new Float64Array(INITIAL_SNAPSHOT_CAPACITY);
 
   constructor(instrumentId: number, priceExp: number, qtyExp: number) {
+    super();
     this.instrumentId = instrumentId;
     this.instrument = placeholderInstrument(instrumentId, priceExp, qtyExp);
   }
 
-  get bidCount(): number {
-    return this.bids.count;
-  }
-  get askCount(): number {
-    return this.asks.count;
-  }
-  bidPriceAt(rank: number): number {
-    return this.bids.priceAt(rank);
-  }
-  bidQtyAt(rank: number): number {
-    return this.bids.qtyAt(rank);
-  }
-  askPriceAt(rank: number): number {
-    return this.asks.priceAt(rank);
-  }
-  askQtyAt(rank: number): number {
-    return this.asks.qtyAt(rank);
-  }
-  copyBids(fromRank: number, n: number, px: Float64Array, qty: Float64Array, outOffset: number): void {
-    this.bids.copyLevels(fromRank, n, px, qty, outOffset);
-  }
-  copyAsks(fromRank: number, n: number, px: Float64Array, qty: Float64Array, outOffset: number): void {
-    this.asks.copyLevels(fromRank, n, px, qty, outOffset);
-  }
 
   /** Makes the pending split-delta arrays hold at least the given levels per side (cold: doubles). */
   ensurePendingCapacity(bids: number, asks: number): void {

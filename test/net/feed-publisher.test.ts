@@ -334,7 +334,7 @@ describe("FeedPublisher flush policy", () => {
       const handle = pub.register(book!.instrument, book!);
       pub.publishSnapshot(handle, book!);
       await nextTurn();
-      await waitFor(() => sub.book(book!.instrument.instrumentId)?.valid === true, "snapshot received");
+      await waitFor(() => sub.book(book!.instrument.instrumentId)?.valid === true, 5000, "snapshot received");
       const sentBefore = pub.counters.datagrams;
       const cs = new ChangeSet();
       randomChanges(rng(5), book!, cs, 4, 300_000);
@@ -345,7 +345,7 @@ describe("FeedPublisher flush policy", () => {
       expect(pub.counters.datagrams - sentBefore).toBe(eagerFlushIdleUs > 0 ? 1 : 0);
       await nextTurn();
       expect(pub.counters.datagrams - sentBefore).toBe(1);
-      await waitFor(() => sub.book(book!.instrument.instrumentId)?.venueSeq === 77, "delta received");
+      await waitFor(() => sub.book(book!.instrument.instrumentId)?.venueSeq === 77, 5000, "delta received");
     }
   });
 });
