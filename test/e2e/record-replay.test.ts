@@ -15,7 +15,9 @@ import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
-import { feederConfig, levelsOfView, rawConfig, sameLevels, tempDir, uniqueDestination, waitFor, type Levels, type Markets } from "./harness.ts";
+import { feederConfig, levelsOfView, rawConfig, sameLevels, tempDir, toToml, uniqueDestination, waitFor, type Levels, type Markets } from "./harness.ts";
+import { main } from "../../src/cli/main.ts";
+import { writeFileSync } from "node:fs";
 import { formatFixed } from "../../src/core/fixed.ts";
 import type { Instrument } from "../../src/core/types.ts";
 
@@ -160,4 +162,25 @@ describe("record → replay", { timeout: 60_000 }, () => {
       await server.stop();
     }
   });
+
+  test("feeder replay (the CLI command) feeds the capture and reports what it did", async () => {
+    const files = readdirSync(captureDir).map((f) => join(captureDir, f));
+    const frames = files.flatMap((f) => readCapture(f).records).length;
+    const configPath = join(tempDir("feeder-replay-cli-"), "replay.toml");
+    const venue = replayConfig.venues[0]!; // the simulator is gone: a replay never connects
+    const raw = rawConfig({ sim: { wsUrl: venue.wsUrl, restUrl: venue.restUrl } as BybitSim, markets: MARKETS, ...uniqueDestination(10), snapshotIntervalMs: 0 });
+    (raw.venues as any).bybit.instrument_cache = replayConfig.venues[0]!.instrumentCachePath;
+    writeFileSync(configPath, toToml(raw));
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(["replay", "--config", configPath, ...files], { out: (t) => out.push(t), err: (t) => err.push(t) });
+    expect(err).toEqual([]);
+    expect(code).toBe(0);
+    const summary = JSON.parse(out.at(-1)!);
+    expect(summary).toMatchObject({ frames, ingested: frames, skipped: 0, truncated: [], stoppedEarly: false });
+    expect(summary.datagrams).toBeGreaterThan(30);
+    expect(await main(["replay", "--config", configPath], { out: () => {}, err: (t) => err.push(t) })).toBe(2);
+    expect(err.at(-1)).toContain("name at least one capture file");
+  });
 });
+
