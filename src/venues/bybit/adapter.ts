@@ -1,4 +1,4 @@
-// HOT PATH: no allocation (BybitConnection.onFrame → BybitAdapter.onBook; everything else here is cold)
+// HOT PATH: no allocation (BybitAdapter.onBook, called by connection.ts per frame; everything else here is cold)
 /**
  * The Bybit v5 venue adapter: connections per market within the documented limits, subscribe/ack bookkeeping,
  * heartbeats, reconnects, and the per-topic sequencing rule (shared/docs/bybit-v5.md §4.4):
@@ -9,14 +9,12 @@
  * The topic → index map is built at subscribe time and only read on the hot path.
  * @module
  */
-import { BookUpdate } from "../../core/book-update.ts";
-import { nowUs } from "../../core/clock.ts";
+import type { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import type { BookSink, Subscription, VenueAdapter } from "../venue.ts";
 import { fetchInstrumentSpecs, makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "./instruments.ts";
-import { isBookObject, parseBookObject } from "./parse-json.ts";
 import {
   ACK_TIMEOUT_MS,
   BYBIT_DEPTHS,
@@ -34,15 +32,15 @@ import {
   parseAckError,
 } from "./protocol.ts";
 import {
-  BybitScanner,
-  SCAN_ERR_PRICE,
-  SCAN_ERR_QTY,
-  SCAN_ERR_SYNTAX,
-  SCAN_NOT_BOOK,
-  SCAN_RESULT_NAMES,
-  SCAN_UNKNOWN_TOPIC,
-  TopicTable,
-} from "./scanner.ts";
+  BybitConnection,
+  SUB_ACTIVE,
+  SUB_IDLE,
+  SUB_PENDING,
+  SUB_REJECTED,
+  SUB_UNSUBSCRIBING,
+  TopicState,
+} from "./connection.ts";
+import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES } from "./scanner.ts";
 
 /** Receives every raw frame: market, connection name, the frame text, receive time µs. */
 export type RawFrameTap = (market: MarketName, connection: string, frame: string, tsRecvUs: number) => void;
@@ -87,142 +85,6 @@ export interface BybitAdapterOptions {
 export function defaultStaleAfterMs(depth: number, market: MarketName): number {
   if (market !== "option" && depth === 1) return 10_000;
   return market === "option" ? 300_000 : 60_000;
-}
-
-// Subscription phase of a topic on its connection.
-const SUB_IDLE = 0;
-const SUB_PENDING = 1;
-const SUB_ACTIVE = 2;
-const SUB_UNSUBSCRIBING = 3;
-const SUB_REJECTED = 4;
-
-class TopicState {
-  book: BookState = BookState.AWAITING_SNAPSHOT;
-  sub = SUB_IDLE;
-  lastU = 0;
-  lastMsgMs = 0;
-  entry = -1;
-  /** Subscribe again once the unsubscribe ack arrives (a resync in progress). */
-  resubscribeAfterUnsub = false;
-  /** A resync was requested while the subscribe was in flight: resync once it is acked. */
-  resyncAfterAck = false;
-  checkingInstrument = false;
-  resyncs = 0;
-
-  constructor(
-    readonly index: number,
-    readonly market: MarketName,
-    readonly symbol: string,
-    readonly depth: number,
-    readonly topic: string,
-    readonly conn: BybitConnection,
-  ) {}
-}
-
-interface PendingRequest {
-  readonly reqId: string;
-  readonly op: "subscribe" | "unsubscribe";
-  topics: TopicState[];
-  readonly sentMs: number;
-}
-
-class BybitConnection {
-  readonly table = new TopicTable();
-  readonly scanner = new BybitScanner();
-  readonly update = new BookUpdate();
-  readonly topics: TopicState[] = [];
-  readonly byTopic = new Map<string, TopicState>();
-  readonly pending = new Map<string, PendingRequest>();
-  argsChars = 0;
-  ws: WebSocket | null = null;
-  open = false;
-  generation = 0;
-  attempt = 0;
-  reconnectTimer: ReturnType<typeof setTimeout> | null = null;
-  lastPingMs = 0;
-  /** 0 = no ping outstanding. */
-  pongDeadlineMs = 0;
-  openedMs = 0;
-  connectStartedMs = 0;
-  // Counters (cold reads).
-  messages = 0;
-  bytes = 0;
-  parseErrors = 0;
-  fallbacks = 0;
-  unknownTopic = 0;
-  connects = 0;
-  reconnects = 0;
-  pongTimeouts = 0;
-  ackTimeouts = 0;
-  pongs = 0;
-
-  constructor(
-    readonly adapter: BybitAdapter,
-    readonly id: number,
-    readonly market: MarketName,
-    readonly url: string,
-  ) {}
-
-  /** "conn<id>.<market>": names this connection in stats and in capture files. */
-  get name(): string {
-    return `conn${this.id}.${this.market}`;
-  }
-
-  // HOT PATH: one call per WebSocket frame.
-  onFrame(data: string): void {
-    this.onFrameAt(data, nowUs());
-  }
-
-  /** A frame received at recvUs (now, or the recorded time when replaying a capture). HOT PATH. */
-  onFrameAt(data: string, recvUs: number): void {
-    const tap = this.adapter.rawFrameTap;
-    if (tap !== undefined) tap(this.market, this.name, data, recvUs);
-    this.messages++;
-    this.bytes += data.length;
-    const r = this.scanner.scan(data, this.table, this.update);
-    if (r >= 0) {
-      this.update.tsRecvUs = recvUs;
-      this.adapter.onBook(r, this.update);
-      return;
-    }
-    this.onSlowFrame(data, r, recvUs);
-  }
-
-  /** Everything the scanner did not accept: control frames, fallbacks, errors. Cold. */
-  private onSlowFrame(data: string, scanCode: number, recvUs: number): void {
-    const scanEntry = this.scanner.entry;
-    if (scanCode === SCAN_UNKNOWN_TOPIC) {
-      this.unknownTopic++;
-      return;
-    }
-    let msg: unknown;
-    try {
-      msg = JSON.parse(data);
-    } catch {
-      this.adapter.onParseError(this, scanEntry, scanCode === SCAN_NOT_BOOK ? SCAN_ERR_SYNTAX : scanCode, data);
-      return;
-    }
-    if (isBookObject(msg)) {
-      const entryOut = { entry: -1 };
-      const r = parseBookObject(msg, this.table, this.update, entryOut);
-      if (r >= 0) {
-        this.fallbacks++;
-        this.update.tsRecvUs = recvUs;
-        this.adapter.onBook(r, this.update);
-      } else if (r === SCAN_UNKNOWN_TOPIC) {
-        this.unknownTopic++;
-      } else {
-        this.adapter.onParseError(this, entryOut.entry, r, data);
-      }
-      return;
-    }
-    if (scanCode !== SCAN_NOT_BOOK) {
-      // The scanner saw an order-book topic but JSON says it is not one: count it as malformed.
-      this.adapter.onParseError(this, scanEntry, scanCode, data);
-      return;
-    }
-    this.adapter.onControl(this, msg);
-  }
 }
 
 export class BybitAdapter implements VenueAdapter {
