@@ -20,6 +20,15 @@ export interface Runtime {
   stop(): Promise<void>;
 }
 
+/** The HTTP view of one in-process Feeder (workers = 1; also `feeder record`). */
+export function localStatusSource(feeder: Feeder): StatusSource {
+  return {
+    books: () => feeder.bookSummaries(),
+    book: (venue, market, symbol, depth) => feeder.bookDetail(venue, market, symbol, depth),
+    metricsText: () => renderMetrics([feeder.metricsSnapshot()]),
+  };
+}
+
 export async function startRuntime(config: FeederConfig, log: Logger): Promise<Runtime> {
   let feeder: Feeder | undefined;
   let supervisor: Supervisor | undefined;
@@ -36,11 +45,7 @@ export async function startRuntime(config: FeederConfig, log: Logger): Promise<R
   } else {
     const f = new Feeder({ config, log });
     feeder = f;
-    status = {
-      books: () => f.bookSummaries(),
-      book: (venue, market, symbol, depth) => f.bookDetail(venue, market, symbol, depth),
-      metricsText: () => renderMetrics([f.metricsSnapshot()]),
-    };
+    status = localStatusSource(f);
     try {
       await f.start();
     } catch (err) {

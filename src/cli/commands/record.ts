@@ -4,7 +4,7 @@
  */
 import { Feeder } from "../../app/feeder.ts";
 import { startHttpServer } from "../../app/http-server.ts";
-import { renderMetrics } from "../../app/metrics.ts";
+import { localStatusSource } from "../../app/runtime.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
 import { CaptureWriter } from "../../record/capture.ts";
@@ -56,17 +56,7 @@ export const recordCommand: CommandSpec = {
       writer.close();
       return 1;
     }
-    const http = config.http.enabled
-      ? startHttpServer(
-          config.http,
-          {
-            books: () => feeder.bookSummaries(),
-            book: (v, m, s, d) => feeder.bookDetail(v, m, s, d),
-            metricsText: () => renderMetrics([feeder.metricsSnapshot()]),
-          },
-          log.child({ part: "http" }),
-        )
-      : undefined;
+    const http = config.http.enabled ? startHttpServer(config.http, localStatusSource(feeder), log.child({ part: "http" })) : undefined;
     log.info("recording", { dir: out });
     const signal = await ctx.stopSignal;
     log.info("stopping", { signal });
