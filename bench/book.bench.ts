@@ -20,7 +20,7 @@ import { ChangeSet } from "../src/core/change-set.ts";
 import { parseFixed, parseFixedCodes } from "../src/core/fixed.ts";
 import { type Instrument, Side } from "../src/core/types.ts";
 import { DenseLadder, SortedLadder } from "./book-alternatives.ts";
-import { measure, type MeasureOptions, type Measurement, printTable } from "./harness.ts";
+import { measure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable } from "./harness.ts";
 
 const FIXTURE = fileURLToPath(
   new URL("../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl", import.meta.url),
@@ -138,22 +138,6 @@ function checkAgreement(): string {
 
 // ---- 1. per real delta ----
 
-/** One contender: a name, the timed function, and the untimed per-sample setup. */
-interface Contender {
-  name: string;
-  fn: () => void;
-  opts: MeasureOptions;
-}
-
-/**
- * Measures contenders in interleaved rounds (A, B, C, A, B, C, …) so that load from other processes on this
- * shared VM hits all of them alike; reports per contender the median over rounds of the mean and of the p50.
- */
-function median(xs: number[]): number {
-  const s = [...xs].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 /**
  * How many times faster contender 0 (ours) is than the faster of the others: the ratio is taken within each
  * round (same machine conditions), then the median over rounds; on the mean and on the p50.
@@ -171,23 +155,18 @@ function ratioVsFasterPeer(perRound: Measurement[][]): { mean: number; p50: numb
 
 let lastRounds: Measurement[][] = [];
 
+/** Interleaved rounds (bench/harness.ts) with a full GC before each contender; keeps the per-round results for ratios. */
 function rounds(contenders: Contender[], n: number): Measurement[] {
-  const per: Measurement[][] = contenders.map(() => []);
-  for (let r = 0; r < n; r++) {
-    contenders.forEach((c, i) => {
-      Bun.gc(true); // collect the previous contender's garbage now, not inside this one's samples
-      per[i]!.push(measure(c.name, c.fn, { durationMs: ROUND_MS, warmupMs: 100, ...c.opts }));
-    });
-    if (VERBOSE) printTable(per.map((ms) => ms[r]!));
-  }
-  lastRounds = Array.from({ length: n }, (_, r) => per.map((ms) => ms[r]!));
-  return contenders.map((c, i) => ({
-    name: c.name,
-    nsPerOp: median(per[i]!.map((m) => m.nsPerOp)),
-    p50Ns: median(per[i]!.map((m) => m.p50Ns)),
-    p99Ns: median(per[i]!.map((m) => m.p99Ns)),
-    ops: per[i]!.reduce((t, m) => t + m.ops, 0),
-  }));
+  const result = measureRounds(contenders, {
+    rounds: n,
+    roundMs: ROUND_MS,
+    gcBeforeEach: true,
+    onRound: (_r, ms) => {
+      if (VERBOSE) printTable(ms);
+    },
+  });
+  lastRounds = result.perRound;
+  return result.rows;
 }
 
 function deltaContenders(): Contender[] {

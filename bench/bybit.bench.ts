@@ -32,7 +32,7 @@ import type { Instrument } from "../src/core/types.ts";
 import { BybitScanner, TopicTable } from "../src/venues/bybit/scanner.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
-import { measure as harnessMeasure, type MeasureOptions, type Measurement, printTable } from "./harness.ts";
+import { measure as harnessMeasure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable } from "./harness.ts";
 
 /** harness.measure after a full GC, so garbage left by the previous (JSON.parse-based) row is not collected inside this one. */
 function measure(name: string, fn: () => void, opts?: MeasureOptions): Measurement {
@@ -226,17 +226,6 @@ function checkAgreement(): string {
 
 // ---- 1. per real delta ----
 
-/** One contender of a comparison: name, timed function, options (setup etc.). */
-interface Contender {
-  name: string;
-  fn: () => void;
-  opts: MeasureOptions;
-}
-
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((x, y) => x - y);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 interface Compared {
   /** Per contender: medians over rounds of the mean, p50 and p99. */
@@ -248,30 +237,18 @@ interface Compared {
   ccxtFaster: number;
 }
 
-/** Ours, ccxt, tardis in ROUNDS interleaved rounds; a full GC before each contender's turn. */
+/** Ours, ccxt, tardis in ROUNDS interleaved rounds (bench/harness.ts measureRounds); ratios taken within each round. */
 function compare(contenders: [Contender, Contender, Contender]): Compared {
-  const per: Measurement[][] = [[], [], []];
+  const { rows, perRound } = measureRounds(contenders, { rounds: ROUNDS, roundMs: ROUND_MS });
   const ratioMean: number[] = [];
   const ratioP50: number[] = [];
   let ccxtFaster = 0;
-  for (let r = 0; r < ROUNDS; r++) {
-    for (let i = 0; i < 3; i++) {
-      const c = contenders[i]!;
-      per[i]!.push(measure(c.name, c.fn, { warmupMs: 100, ...c.opts, durationMs: ROUND_MS }));
-    }
-    const [o, c, t] = [per[0]![r]!, per[1]![r]!, per[2]![r]!];
+  for (const [o, c, t] of perRound as [Measurement, Measurement, Measurement][]) {
     ratioMean.push(Math.min(c.nsPerOp, t.nsPerOp) / o.nsPerOp);
     ratioP50.push(Math.min(c.p50Ns, t.p50Ns) / o.p50Ns);
     if (c.nsPerOp <= t.nsPerOp) ccxtFaster++;
   }
-  const rows = per.map((ms, i) => ({
-    name: contenders[i]!.name,
-    nsPerOp: median(ms.map((m) => m.nsPerOp)),
-    p50Ns: median(ms.map((m) => m.p50Ns)),
-    p99Ns: median(ms.map((m) => m.p99Ns)),
-    ops: ms.reduce((t, m) => t + m.ops, 0),
-  })) as [Measurement, Measurement, Measurement];
-  return { rows, ratioMean, ratioP50, ccxtFaster };
+  return { rows: rows as [Measurement, Measurement, Measurement], ratioMean, ratioP50, ccxtFaster };
 }
 
 function deltaContenders(): [Contender, Contender, Contender] {

@@ -1,9 +1,10 @@
 /**
  * Helpers shared by bench/e2e.bench.ts and bench/workers.bench.ts: child processes spoken to with JSON lines,
- * a per-run loopback multicast destination, and percentiles of raw samples.
+ * a per-run loopback multicast destination, percentiles of raw samples, and the kernel's UDP receive-buffer drops.
  * @module
  */
 import type { Subprocess } from "bun";
+import { readFileSync } from "node:fs";
 
 /** A Bun child process: JSON commands on stdin, one JSON reply per line on stdout. */
 export class Child {
@@ -85,4 +86,15 @@ export function pct(values: Float64Array): Record<string, number> {
   let sum = 0;
   for (let i = 0; i < n; i++) sum += s[i]!;
   return { n, p50: q(0.5), p90: q(0.9), p99: q(0.99), p999: q(0.999), max: n ? s[n - 1]! : NaN, mean: sum / n };
+}
+
+/** Udp RcvbufErrors of this network namespace (/proc/net/snmp): datagrams the kernel dropped at a full receive buffer. */
+export function udpRcvbufErrors(): number {
+  try {
+    const lines = readFileSync("/proc/net/snmp", "utf8").split("\n").filter((l) => l.startsWith("Udp:"));
+    const keys = lines[0]!.trim().split(/\s+/);
+    return Number(lines[1]!.trim().split(/\s+/)[keys.indexOf("RcvbufErrors")]);
+  } catch {
+    return NaN;
+  }
 }

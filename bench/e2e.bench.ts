@@ -26,7 +26,7 @@ import { validateConfig } from "../src/config/load.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { BookState } from "../src/core/types.ts";
 import { printTable } from "./harness.ts";
-import { Child, loopbackDestination, pct } from "./e2e-common.ts";
+import { Child, loopbackDestination, pct, udpRcvbufErrors } from "./e2e-common.ts";
 
 const PHASE_MS = Number(process.env.E2E_PHASE_MS ?? 4000);
 const SYMBOLS = (process.env.E2E_SYMBOLS ?? "BTCUSDT,ETHUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,LINKUSDT,AVAXUSDT").split(",");
@@ -84,18 +84,6 @@ while (feeder.books().some((b) => b.state !== BookState.LIVE)) {
 function runQueueWaitNs(): number {
   try {
     return Number(readFileSync("/proc/self/schedstat", "utf8").split(" ")[1]);
-  } catch {
-    return NaN;
-  }
-}
-
-/** Udp RcvbufErrors of this network namespace (/proc/net/snmp): datagrams the kernel dropped at a full receive buffer. */
-function udpRcvbufErrors(): number {
-  try {
-    const lines = readFileSync("/proc/net/snmp", "utf8").split("\n").filter((l) => l.startsWith("Udp:"));
-    const keys = lines[0]!.trim().split(/\s+/);
-    const values = lines[1]!.trim().split(/\s+/);
-    return Number(values[keys.indexOf("RcvbufErrors")]);
   } catch {
     return NaN;
   }

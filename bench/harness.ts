@@ -108,3 +108,58 @@ export function printTable(rows: readonly (Measurement | Record<string, unknown>
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
   for (const t of text) console.log(line(t));
 }
+
+/** One contender of a comparison: a name, the timed function, and its measure options (setup etc.). */
+export interface Contender {
+  name: string;
+  fn: () => void;
+  opts: MeasureOptions;
+}
+
+export function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+export interface RoundsOptions {
+  rounds: number;
+  /** Sampling time of each contender in each round. */
+  roundMs: number;
+  /** Full GC before each contender's turn, so it never pays for the previous one's garbage. Defaults to false. */
+  gcBeforeEach?: boolean;
+  /** Called after each round with that round's measurements (in contender order). */
+  onRound?: (round: number, measurements: Measurement[]) => void;
+}
+
+export interface RoundsResult {
+  /** Per contender: medians over rounds of the mean, p50 and p99; ops summed. */
+  rows: Measurement[];
+  /** perRound[r][i]: contender i in round r, for ratios taken within one round. */
+  perRound: Measurement[][];
+}
+
+/**
+ * Measures contenders in interleaved rounds (A, B, C, A, B, C, …), so that load from other processes on this
+ * shared VM hits all of them alike.
+ */
+export function measureRounds(contenders: readonly Contender[], opts: RoundsOptions): RoundsResult {
+  const per: Measurement[][] = contenders.map(() => []);
+  const perRound: Measurement[][] = [];
+  for (let r = 0; r < opts.rounds; r++) {
+    contenders.forEach((c, i) => {
+      if (opts.gcBeforeEach) Bun.gc(true);
+      per[i]!.push(measure(c.name, c.fn, { warmupMs: 100, ...c.opts, durationMs: opts.roundMs }));
+    });
+    const round = per.map((ms) => ms[r]!);
+    perRound.push(round);
+    opts.onRound?.(r, round);
+  }
+  const rows = contenders.map((c, i) => ({
+    name: c.name,
+    nsPerOp: median(per[i]!.map((m) => m.nsPerOp)),
+    p50Ns: median(per[i]!.map((m) => m.p50Ns)),
+    p99Ns: median(per[i]!.map((m) => m.p99Ns)),
+    ops: per[i]!.reduce((t, m) => t + m.ops, 0),
+  }));
+  return { rows, perRound };
+}

@@ -19,7 +19,7 @@ import { startRuntime, type Runtime } from "../src/app/runtime.ts";
 import { validateConfig } from "../src/config/load.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { printTable } from "./harness.ts";
-import { Child, loopbackDestination } from "./e2e-common.ts";
+import { Child, loopbackDestination, udpRcvbufErrors } from "./e2e-common.ts";
 
 const SYMBOLS = (process.env.E2E_SYMBOLS ?? "BTCUSDT,ETHUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,LINKUSDT,AVAXUSDT").split(",");
 const DEPTH = 50;
@@ -77,17 +77,6 @@ function runQueueWaitNs(): number {
     let total = 0;
     for (const tid of readdirSync("/proc/self/task")) total += Number(readFileSync(`/proc/self/task/${tid}/schedstat`, "utf8").split(" ")[1]);
     return total;
-  } catch {
-    return NaN;
-  }
-}
-
-/** Udp RcvbufErrors of this network namespace (/proc/net/snmp): datagrams dropped at a full receive buffer. */
-function udpRcvbufErrors(): number {
-  try {
-    const lines = readFileSync("/proc/net/snmp", "utf8").split("\n").filter((l) => l.startsWith("Udp:"));
-    const keys = lines[0]!.trim().split(/\s+/);
-    return Number(lines[1]!.trim().split(/\s+/)[keys.indexOf("RcvbufErrors")]);
   } catch {
     return NaN;
   }
