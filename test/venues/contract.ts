@@ -31,6 +31,12 @@ export interface VenueHarness {
   readonly skip?: Partial<Record<ContractCase, string>>;
 }
 
+/** Applies a BookUpdate's levels to price → qty maps (qty 0 deletes): the simplest possible book. */
+export function applyToMaps(u: BookUpdate, bids: Map<number, number>, asks: Map<number, number>): void {
+  for (let i = 0; i < u.bidCount; i++) if (u.bidQty[i] === 0) bids.delete(u.bidPx[i]!); else bids.set(u.bidPx[i]!, u.bidQty[i]!);
+  for (let i = 0; i < u.askCount; i++) if (u.askQty[i] === 0) asks.delete(u.askPx[i]!); else asks.set(u.askPx[i]!, u.askQty[i]!);
+}
+
 class ContractSink implements BookSink {
   bids: (Map<number, number> | undefined)[] = [];
   asks: (Map<number, number> | undefined)[] = [];
@@ -46,10 +52,7 @@ class ContractSink implements BookSink {
       this.deltaWithoutBook++;
       return;
     }
-    const b = this.bids[index]!;
-    const a = this.asks[index]!;
-    for (let i = 0; i < u.bidCount; i++) if (u.bidQty[i] === 0) b.delete(u.bidPx[i]!); else b.set(u.bidPx[i]!, u.bidQty[i]!);
-    for (let i = 0; i < u.askCount; i++) if (u.askQty[i] === 0) a.delete(u.askPx[i]!); else a.set(u.askPx[i]!, u.askQty[i]!);
+    applyToMaps(u, this.bids[index]!, this.asks[index]!);
     this.seq[index] = u.venueSeq;
   }
   onBookInvalid(index: number, state: BookState, reason: StatusReason): void {

@@ -1,6 +1,5 @@
 /** Test helpers: a book-keeping sink, condition waits, config for a simulator. */
 import { makeTempDir } from "../../support/temp-dirs.ts";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { parseFixed } from "../../../src/core/fixed.ts";
@@ -8,6 +7,7 @@ import type { BookState, Instrument, MarketName, StatusReason } from "../../../s
 import type { InstrumentOverride, VenueConfig } from "../../../src/config/types.ts";
 import type { BybitSim } from "../../../src/sim/bybit-sim.ts";
 import type { BookSink } from "../../../src/venues/venue.ts";
+import { applyToMaps } from "../contract.ts";
 
 export interface InvalidEvent {
   index: number;
@@ -44,10 +44,7 @@ export class RecordingSink implements BookSink {
       this.deltaWithoutBook++;
       return;
     }
-    const b = this.bids[index]!;
-    const a = this.asks[index]!;
-    for (let i = 0; i < u.bidCount; i++) if (u.bidQty[i] === 0) b.delete(u.bidPx[i]!); else b.set(u.bidPx[i]!, u.bidQty[i]!);
-    for (let i = 0; i < u.askCount; i++) if (u.askQty[i] === 0) a.delete(u.askPx[i]!); else a.set(u.askPx[i]!, u.askQty[i]!);
+    applyToMaps(u, this.bids[index]!, this.asks[index]!);
     this.lastU[index] = u.venueSeq;
   }
 
