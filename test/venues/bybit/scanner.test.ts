@@ -263,6 +263,60 @@ describe("BybitScanner layouts", { timeout: 60_000 }, () => {
   });
 });
 
+describe("BybitScanner whole-word key matching", { timeout: 60_000 }, () => {
+  // The compact `"key":` layouts are matched as 4-byte words; near misses must take the general path and agree
+  // with JSON.parse.
+  const base = '{"topic":"orderbook.500.XRPUSDT","type":"delta","ts":17,"data":{"s":"XRPUSDT","b":[["1.9531","6"]],"a":[],"u":20254870,"seq":12},"cts":15}';
+  test("near-miss keys, spaces before colons, and every key order agree with the oracle", () => {
+    const t = xrpTable();
+    const keys = ['"ts"', '"type"', '"data"', '"cts"', '"s"', '"b"', '"a"', '"u"', '"seq"', '"topic"'];
+    const variants = (k: string) => {
+      const name = k.slice(1, -1);
+      return [`"${name}x"`, `"${name.slice(0, -1)}"`, `"x${name}"`, `"${name}" `, `"${name}"\t`, `"${name.toUpperCase()}"`];
+    };
+    let checked = 0;
+    for (const k of keys) {
+      for (const v of variants(k)) {
+        const line = base.split(`${k}:`).join(`${v}:`);
+        if (line === base) continue;
+        const r = both(line, t);
+        const want = oracle(line, XRP, 4, 0);
+        if (r.scan >= 0) expect(r.book, line).toEqual(want);
+        else if (r.scan !== SCAN_FALLBACK) expect(want, `${SCAN_RESULT_NAMES[-r.scan]}: ${line}`).toBeNull();
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(50);
+    expect(both(base, t).scan).toBe(7);
+  });
+
+  test("ts / u / seq / cts of every length up to 2^53 and beyond, with leading zeros and fractions", () => {
+    const t = xrpTable();
+    const nums = ["0", "1", "12", "123", "1234", "12345", "1733011200123", "9007199254", "9007199254740991", "9007199254740992",
+      "90071992547409921", "123456789012345678901234", "00", "01", "0.5", "1234.5", "12345e1", "1234E1", "-1", "1234-"];
+    for (const n of nums) {
+      for (const key of ['"ts":17', '"u":20254870', '"seq":12', '"cts":15']) {
+        const line = base.replace(key, key.replace(/\d+$/, n));
+        const r = both(line, t);
+        const want = oracle(line, XRP, 4, 0);
+        if (r.scan >= 0) expect(r.book, line).toEqual(want);
+        else if (r.scan !== SCAN_FALLBACK) expect(want, `${SCAN_RESULT_NAMES[-r.scan]}: ${line}`).toBeNull();
+      }
+    }
+  });
+
+  test("non-ASCII units in the topic and the symbol are compared as UTF-16, not as bytes", () => {
+    const t = new TopicTable();
+    t.add("orderbook.50.X\u0101", 4, 4, 0);
+    const line = (topicSym: string, dataSym: string) =>
+      `{"topic":"orderbook.50.${topicSym}","type":"delta","ts":1,"data":{"s":"${dataSym}","b":[],"a":[["1.5","2"]],"u":3},"cts":2}`;
+    expect(both(line("X\u0101", "X\u0101"), t).scan).toBe(4);
+    expect(both(line("X\u0101", "X\u0102"), t).scan).toBe(SCAN_ERR_SYMBOL);
+    expect(both(line("X\u0102", "X\u0102"), t).scan).toBe(SCAN_UNKNOWN_TOPIC);
+    expect(both(line("X\u0080", "X\u0080"), t).scan).toBe(SCAN_UNKNOWN_TOPIC);
+  });
+});
+
 describe("BybitScanner rejects with a counted, named error", { timeout: 60_000 }, () => {
   const t = xrpTable();
   const ok = LINES[1]!;
