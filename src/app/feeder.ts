@@ -37,8 +37,6 @@ export interface FeederOptions {
   readonly onRawFrame?: (venue: string, market: string, connection: string, frame: string, tsRecvUs: number) => void;
   /** Replay: no venue connections; frames come from ingest() with their recorded receive times. */
   readonly replay?: boolean;
-  /** See FeedPublisherOptions.eagerFlushIdleUs (benches compare settings). */
-  readonly eagerFlushIdleUs?: number;
 }
 
 /** Per-venue slice of the pipeline: its adapter and, by subscription index, builders and publisher handles. */
@@ -81,7 +79,6 @@ class VenuePipeline implements BookSink {
       if (result === ApplyResult.APPLIED) {
         if (update.isSnapshot) this.publisher.publishSnapshot(this.handles[index]!, builder);
         else this.publisher.publishDelta(this.handles[index]!, builder, builder.changes);
-        this.publisher.flushIfIdle();
       } else if (result === ApplyResult.CROSSED) {
         this.publisher.publishStatus(this.handles[index]!, builder);
         this.adapter.requestResync(index, StatusReason.CROSSED_BOOK);
@@ -147,7 +144,6 @@ export class Feeder {
       log: opts.log.child({ part: "publisher" }),
       dropFilter: opts.dropFilter,
       receiptToSend: this.latency.receiptToSend,
-      eagerFlushIdleUs: opts.eagerFlushIdleUs,
     });
   }
 

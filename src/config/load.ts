@@ -36,7 +36,6 @@ export const DEFAULTS = {
   heartbeatIntervalMs: 1000,
   snapshotIntervalMs: 5000,
   snapshotDepth: 0,
-  eagerFlushIdleUs: 0,
   destination: { name: "default", group: "239.255.0.1", port: 31001, iface: "127.0.0.1", ttl: 1, channelId: 1 },
   depth: { spot: 50, linear: 50, inverse: 50, option: 25 } as Record<MarketName, number>,
 } as const;
@@ -132,12 +131,11 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
 }
 
 function parsePublish(v: Validator, t: Table): PublishConfig {
-  v.knownKeys(t, "publish", ["max_datagram_bytes", "heartbeat_interval_ms", "snapshot_interval_ms", "snapshot_depth", "eager_flush_idle_us", "destinations"]);
+  v.knownKeys(t, "publish", ["max_datagram_bytes", "heartbeat_interval_ms", "snapshot_interval_ms", "snapshot_depth", "destinations"]);
   const maxDatagramBytes = v.int(t.max_datagram_bytes, "publish.max_datagram_bytes", DEFAULTS.maxDatagramBytes, MIN_DATAGRAM_BYTES, MAX_DATAGRAM_BYTES);
   const heartbeatIntervalMs = v.int(t.heartbeat_interval_ms, "publish.heartbeat_interval_ms", DEFAULTS.heartbeatIntervalMs, 10, 60_000);
   const snapshotIntervalMs = v.int(t.snapshot_interval_ms, "publish.snapshot_interval_ms", DEFAULTS.snapshotIntervalMs, 0, 3_600_000);
   const snapshotDepth = v.int(t.snapshot_depth, "publish.snapshot_depth", DEFAULTS.snapshotDepth, 0, 100_000);
-  const eagerFlushIdleUs = v.int(t.eager_flush_idle_us, "publish.eager_flush_idle_us", DEFAULTS.eagerFlushIdleUs, 0, 1_000_000);
   const destinations: DestinationConfig[] = [];
   if (t.destinations === undefined) {
     destinations.push({ ...DEFAULTS.destination, match: { venue: "*", market: "*", symbols: ["*"] } });
@@ -173,7 +171,7 @@ function parsePublish(v: Validator, t: Table): PublishConfig {
       });
     });
   }
-  return { maxDatagramBytes, heartbeatIntervalMs, snapshotIntervalMs, snapshotDepth, eagerFlushIdleUs, destinations };
+  return { maxDatagramBytes, heartbeatIntervalMs, snapshotIntervalMs, snapshotDepth, destinations };
 }
 
 function parseVenues(v: Validator, t: Table): VenueConfig[] {

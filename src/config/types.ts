@@ -57,8 +57,6 @@ export interface PublishConfig {
   readonly snapshotIntervalMs: number;
   /** Levels per side in snapshots; 0 = the whole book. */
   readonly snapshotDepth: number;
-  /** Send a frame's datagrams at once when the last flush is at least this old (µs); 0 = once per event-loop turn. */
-  readonly eagerFlushIdleUs?: number;
   readonly destinations: readonly DestinationConfig[];
 }
 

@@ -16,3 +16,24 @@ export function nowUs(): number {
 export function monoNs(): number {
   return Bun.nanoseconds();
 }
+
+let turnReceiptUsValue = 0;
+let turnArmed = false;
+const disarmTurn = (): void => {
+  turnArmed = false;
+};
+
+/**
+ * Receipt time of input handled in this event-loop turn: nowUs() at the turn's first call, the same value for
+ * every later call in the turn. The runtime hands the frames of one socket read to JS one after another in one
+ * turn; the later ones were received with the first, so their receipt must not move past the handling (and any
+ * sends) of the frames before them. One setImmediate per turn re-arms it.
+ */
+export function turnReceiptUs(): number {
+  if (!turnArmed) {
+    turnReceiptUsValue = nowUs();
+    turnArmed = true;
+    setImmediate(disarmTurn);
+  }
+  return turnReceiptUsValue;
+}

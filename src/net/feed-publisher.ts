@@ -36,22 +36,7 @@ export interface FeedPublisherOptions {
    * of the flush that handed its datagrams to the kernel. The Feeder passes its receiptToSend histogram.
    */
   receiptToSend?: { observe(us: number): void };
-  /**
-   * Latency knob: flushIfIdle() (called after each venue frame) sends at once when the previous flush is at
-   * least this old, in µs: frames that are not part of a back-to-back burst then skip the end-of-turn wait.
-   * 0 disables it: every event waits for the one flush per event-loop turn (most batching, most throughput).
-   * Defaults to EAGER_FLUSH_IDLE_US (config `publish.eager_flush_idle_us`).
-   */
-  eagerFlushIdleUs?: number;
 }
-
-/**
- * Default of FeedPublisherOptions.eagerFlushIdleUs: 0, i.e. one flush per event-loop turn. bench/e2e.bench.ts
- * with 20 µs (send a frame's datagrams at once when the last flush is at least 20 µs old) measured a lower
- * p50/p99 (50k msgs/s: 17–26 µs / 0.17–0.25 ms against 29–62 µs / 1.2–1.9 ms) but 20–45 % less throughput on
- * this 2-vCPU VM, where the subscriber's wake-ups compete with the feeder (docs/performance.md).
- */
-export const EAGER_FLUSH_IDLE_US = 0;
 
 export interface PublisherCounters {
   /** Datagrams the kernel accepted. */
@@ -121,9 +106,6 @@ export class FeedPublisher {
   private readonly sendErrorLog: RateLimitedLog;
   private readonly turnEndBound: () => void;
   private flushScheduled = false;
-  private readonly eagerFlushIdleMs: number;
-  /** performance.now() at the end of the last flush. */
-  private lastFlushAtMs = 0;
   private refreshCursor = 0;
   private refreshTickMs = REFRESH_TICK_MS;
   private started = false;
@@ -136,7 +118,6 @@ export class FeedPublisher {
     this.log = opts.log ?? silentLogger;
     this.dropFilter = opts.dropFilter;
     this.receiptToSend = opts.receiptToSend;
-    this.eagerFlushIdleMs = (opts.eagerFlushIdleUs ?? opts.publish.eagerFlushIdleUs ?? EAGER_FLUSH_IDLE_US) / 1000;
     this.sourceId = opts.sourceId ?? 0;
     if (!(Number.isInteger(this.sourceId) && this.sourceId >= 0 && this.sourceId <= 0xffff)) {
       throw new RangeError(`sourceId ${this.sourceId} outside 0..65535`);
@@ -287,15 +268,6 @@ export class FeedPublisher {
       ch.lastSendMs = Date.now();
     }
     if (this.pendingCount > 0) this.observePending();
-    this.lastFlushAtMs = performance.now();
-  }
-
-  /**
-   * HOT PATH: called once per venue frame after its events were published. Sends now when frames are spaced
-   * out (the last flush is older than eagerFlushIdleUs); back-to-back frames keep sharing the end-of-turn flush.
-   */
-  flushIfIdle(): void {
-    if (this.eagerFlushIdleMs > 0 && performance.now() - this.lastFlushAtMs >= this.eagerFlushIdleMs) this.flush();
   }
 
   /** Flushes, sends an END_OF_SESSION heartbeat on every channel and closes the sockets. */

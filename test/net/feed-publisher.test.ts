@@ -327,26 +327,26 @@ describe("FeedPublisher refresh", () => {
 });
 
 describe("FeedPublisher flush policy", () => {
-  it("batches a turn's events into one flush by default; with eager_flush_idle_us a spaced-out frame is sent at once", async () => {
-    for (const eagerFlushIdleUs of [0, 1]) {
-      const { sub, pub } = await startPair(22 + eagerFlushIdleUs * 2, { eagerFlushIdleUs });
-      const [book] = makeBooks(99);
-      const handle = pub.register(book!.instrument, book!);
-      pub.publishSnapshot(handle, book!);
-      await nextTurn();
-      await waitFor(() => sub.book(book!.instrument.instrumentId)?.valid === true, 5000, "snapshot received");
-      const sentBefore = pub.counters.datagrams;
+  it("holds a turn's events and sends them together at the turn's end", async () => {
+    const { sub, pub } = await startPair(22);
+    const all = makeBooks(99);
+    const books = all.filter((b) => b.instrument.market === "linear"); // both on one channel
+    expect(books.length).toBe(2);
+    const handles = books.map((b) => pub.register(b.instrument, b));
+    for (let i = 0; i < books.length; i++) pub.publishSnapshot(handles[i]!, books[i]!);
+    await nextTurn();
+    for (const b of books) await waitFor(() => sub.book(b.instrument.instrumentId)?.valid === true, 5000, "snapshot received");
+    const sentBefore = pub.counters.datagrams;
+    const r = rng(5);
+    for (let i = 0; i < books.length; i++) {
       const cs = new ChangeSet();
-      randomChanges(rng(5), book!, cs, 4, 300_000);
-      book!.apply(cs, 77, T0);
-      pub.publishDelta(handle, book!, cs);
-      pub.flushIfIdle();
-      // Eager: sent inside flushIfIdle (the last flush was a turn ago, ≥ 1 µs). Default: waits for the turn's end.
-      expect(pub.counters.datagrams - sentBefore).toBe(eagerFlushIdleUs > 0 ? 1 : 0);
-      await nextTurn();
-      expect(pub.counters.datagrams - sentBefore).toBe(1);
-      await waitFor(() => sub.book(book!.instrument.instrumentId)?.venueSeq === 77, 5000, "delta received");
+      randomChanges(r, books[i]!, cs, 4, 300_000);
+      books[i]!.apply(cs, 77, T0);
+      pub.publishDelta(handles[i]!, books[i]!, cs);
     }
+    expect(pub.counters.datagrams - sentBefore).toBe(0); // nothing leaves inside the turn
+    await nextTurn();
+    expect(pub.counters.datagrams - sentBefore).toBe(1); // both events in one datagram, one flush
+    for (const b of books) await waitFor(() => sub.book(b.instrument.instrumentId)?.venueSeq === 77, 5000, "delta received");
   });
 });
-

@@ -6,7 +6,7 @@
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
-import { nowUs } from "../../core/clock.ts";
+import { turnReceiptUs } from "../../core/clock.ts";
 import { BookState, type MarketName } from "../../core/types.ts";
 import type { BybitAdapter } from "./adapter.ts";
 import { isBookObject, parseBookObject } from "./parse-json.ts";
@@ -91,9 +91,9 @@ export class BybitConnection {
     return `conn${this.id}.${this.market}`;
   }
 
-  // HOT PATH: one call per WebSocket frame.
+  // HOT PATH: one call per WebSocket frame. Frames of one socket read share its receipt time (core/clock.ts).
   onFrame(data: string): void {
-    this.onFrameAt(data, nowUs());
+    this.onFrameAt(data, turnReceiptUs());
   }
 
   /** A frame received at recvUs (now, or the recorded time when replaying a capture). HOT PATH. */
