@@ -2,7 +2,7 @@
  * A Bybit v5 public-market simulator: Bun.serve WebSocket on /v5/public/{market} plus the REST
  * `/v5/market/instruments-info` endpoint, speaking the protocol as shared/docs/bybit-v5.md describes it:
  * per-category ack and pong shapes (§2.2, §3), `error:handler not found,topic:X`, `error:already subscribed,topic:X`
- * (poisons the whole batch, §2.4), spot's `args size >10`, snapshot first then deltas with u + 1, qty "0" when a
+ * (poisons the whole batch, §2.4), spot's `args size >10`, the per-connection args limits (§2.3), snapshot first then deltas with u + 1, qty "0" when a
  * level leaves the top-N window (§4.4), spot/L1 key order `ts` before `type` (§4.2), option `id`, level-1 snapshots
  * only, re-pushed with the same u every 3 s. Generates books (random-walk mid, bursts) or replays a recording,
  * and injects faults on demand. Loopback only; a test tool, so cold code.
@@ -12,7 +12,14 @@ import type { Server, ServerWebSocket } from "bun";
 import { readFileSync } from "node:fs";
 import { exponentOf } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
-import { BYBIT_DEPTHS, L1_REPUSH_MS, SPOT_MAX_ARGS_PER_REQUEST, optionBaseCoin } from "../venues/bybit/protocol.ts";
+import {
+  BYBIT_DEPTHS,
+  L1_REPUSH_MS,
+  MAX_ARGS_CHARS_PER_CONNECTION,
+  OPTION_MAX_ARGS_PER_CONNECTION,
+  SPOT_MAX_ARGS_PER_REQUEST,
+  optionBaseCoin,
+} from "../venues/bybit/protocol.ts";
 import { CAPTURE_EXTENSION, readCapture } from "../record/capture.ts";
 import { Rng } from "./rng.ts";
 import { SimBook, defaultSpec, diffLevels, formatNumber, type Levels, type SymbolSpec } from "./sim-book.ts";
@@ -313,6 +320,20 @@ class BybitSimulator implements BybitSim {
   private onSubscribe(ws: Ws, args: string[], reqId: string | undefined): void {
     this.stats.subscribes++;
     const market = ws.data.market;
+    // Connection limits (§2.3): 21,000 characters of args, 2000 args on option. Bybit's reply to a breach is
+    // undocumented; this one rejects the request and names the limit.
+    let addChars = 0;
+    for (const t of args) addChars += argChars(t);
+    if (argsCharsOf(ws.data.topics) + addChars > MAX_ARGS_CHARS_PER_CONNECTION) {
+      this.stats.errorsSent++;
+      this.send(ws, this.ackFrame(ws, "subscribe", reqId, false, `error:args exceed ${MAX_ARGS_CHARS_PER_CONNECTION} characters per connection (simulator)`));
+      return;
+    }
+    if (market === "option" && ws.data.topics.size + args.length > OPTION_MAX_ARGS_PER_CONNECTION) {
+      this.stats.errorsSent++;
+      this.send(ws, JSON.stringify({ success: false, ret_msg: `error:more than ${OPTION_MAX_ARGS_PER_CONNECTION} args per connection (simulator)`, conn_id: ws.data.connId, type: "COMMAND_RESP" }));
+      return;
+    }
     if (market === "option") {
       // Option: per-topic lists in a COMMAND_RESP (§2.2); no batch-wide failure.
       const ok: string[] = [];
@@ -694,6 +715,17 @@ function decimals(s: string): number {
 function baseOf(category: MarketName, symbol: string): string {
   if (category === "option") return optionBaseCoin(symbol);
   return symbol.replace(/(USDT|USDC|USD|PERP|EUR|BTC)$/, "") || symbol;
+}
+
+/** Characters one topic adds to a connection's args: its JSON string and a comma (as the adapter counts them). */
+function argChars(topic: string): number {
+  return JSON.stringify(topic).length + 1;
+}
+
+function argsCharsOf(topics: Set<string>): number {
+  let n = 0;
+  for (const t of topics) n += argChars(t);
+  return n;
 }
 
 /** Bybit's server writes ">" as \u003e inside JSON strings ("args size \u003e10", §2.4). */

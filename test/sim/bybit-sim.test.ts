@@ -163,6 +163,26 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
     expect((await spot.nextJson()).ret_msg).toMatch(/^Failed to decode incoming data/);
   });
 
+  test("a connection's args are capped at 21,000 characters: the request that would pass it is rejected whole", async () => {
+    const symbols = Array.from({ length: 900 }, (_, i) => `S${String(i).padStart(4, "0")}USDT`);
+    const s = await sim({ markets: [{ market: "linear", symbols }] });
+    const c = await RawClient.open(url(s, "linear"));
+    const topics = symbols.map((sym) => `orderbook.1.${sym}`); // 24 characters each as an arg: 875 fit
+    const fit = Math.floor(21_000 / (JSON.stringify(topics[0]).length + 1));
+    expect(fit).toBe(875);
+    c.send({ req_id: "fill", op: "subscribe", args: topics.slice(0, fit) });
+    expect(await c.nextJson()).toMatchObject({ success: true, req_id: "fill" });
+    for (let i = 0; i < fit; i++) await c.next(); // one snapshot per topic
+    c.send({ req_id: "over", op: "subscribe", args: topics.slice(fit, fit + 2) });
+    const over = await c.nextJson();
+    expect(over).toMatchObject({ success: false, req_id: "over", op: "subscribe" });
+    expect(over.ret_msg).toMatch(/21000 characters per connection/);
+    c.send({ req_id: "swap", op: "unsubscribe", args: [topics[0]] }); // freeing one topic makes room for one
+    expect(await c.nextJson()).toMatchObject({ success: true, req_id: "swap" });
+    c.send({ req_id: "again", op: "subscribe", args: [topics[fit]] });
+    expect(await c.nextJson()).toMatchObject({ success: true, req_id: "again" });
+  });
+
   test("deltas carry u + 1, keep the window at N levels with explicit '0' deletes, and match book()", async () => {
     const s = await sim({ markets: [{ market: "linear", symbols: ["ETHUSDT"] }], burstiness: 0.5 });
     const c = await RawClient.open(url(s, "linear"));
