@@ -1,12 +1,15 @@
 // HOT PATH: no allocation (BybitAdapter.onBook, called by connection.ts per frame; everything else here is cold)
 /**
- * The Bybit v5 venue adapter: connections per market within the documented limits, subscribe/ack bookkeeping,
- * heartbeats, reconnects, and the per-topic sequencing rule (shared/docs/bybit-v5.md §4.4):
+ * The Bybit v5 venue adapter and its per-topic sequencing rule (shared/docs/bybit-v5.md §4.4):
  * a snapshot resets the book; a delta must carry u = last u + 1, otherwise that topic alone is resynced
  * (unsubscribe, wait for the ack, subscribe: a duplicate subscribe would poison its batch, §6.3); u = 1 is a venue
  * reset and triggers an instrument re-check (a tick-size change restarts u at 1); a snapshot repeating the last u
  * (level 1 re-pushes every 3 s, §4.2) changes nothing; deltas before the first snapshot are ignored and counted.
  * The topic → index map is built at subscribe time and only read on the hot path.
+ *
+ * The rest lives beside it: connection-plan.ts (topics → connections within the limits), connection-lifecycle.ts
+ * (connect, backoff, heartbeats, deadlines, staleness), subscription-control.ts (requests and acks),
+ * connection.ts (one connection's state and frame entry).
  * @module
  */
 import type { BookUpdate } from "../../core/book-update.ts";
@@ -15,32 +18,14 @@ import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason, type In
 import type { VenueConfig } from "../../config/types.ts";
 import type { BookSink, Subscription, VenueAdapter } from "../venue.ts";
 import { fetchInstrumentSpecs, makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "./instruments.ts";
-import {
-  ACK_TIMEOUT_MS,
-  BYBIT_DEPTHS,
-  CONNECT_WINDOW_MS,
-  CONNECTS_PER_WINDOW,
-  MAX_ARGS_CHARS_PER_CONNECTION,
-  OPTION_MAX_ARGS_PER_CONNECTION,
-  PING_INTERVAL_MS,
-  PONG_TIMEOUT_MS,
-  RECONNECT_BASE_MS,
-  RECONNECT_MAX_MS,
-  bookTopic,
-  classifyControl,
-  maxArgsPerRequest,
-  parseAckError,
-} from "./protocol.ts";
-import {
-  BybitConnection,
-  SUB_ACTIVE,
-  SUB_IDLE,
-  SUB_PENDING,
-  SUB_REJECTED,
-  SUB_UNSUBSCRIBING,
-  TopicState,
-} from "./connection.ts";
+import { BYBIT_DEPTHS } from "./protocol.ts";
+import { type BybitConnection, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
+import { planConnections } from "./connection-plan.ts";
+import { ConnectionLifecycle } from "./connection-lifecycle.ts";
+import { SubscriptionControl } from "./subscription-control.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES } from "./scanner.ts";
+
+export { defaultStaleAfterMs } from "./connection-lifecycle.ts";
 
 /** Receives every raw frame: market, connection name, the frame text, receive time µs. */
 export type RawFrameTap = (market: MarketName, connection: string, frame: string, tsRecvUs: number) => void;
@@ -78,47 +63,26 @@ export interface BybitAdapterOptions {
   onRawFrame?: RawFrameTap;
 }
 
-/**
- * Level 1 re-pushes its snapshot every 3 s even when nothing changes (§4.2); deeper topics push only on change,
- * so a quiet book is not necessarily a dead one: their default is generous.
- */
-export function defaultStaleAfterMs(depth: number, market: MarketName): number {
-  if (market !== "option" && depth === 1) return 10_000;
-  return market === "option" ? 300_000 : 60_000;
-}
-
 export class BybitAdapter implements VenueAdapter {
   readonly venue;
   private readonly log: Logger;
   private readonly fetchFn: typeof fetch;
   private readonly now: () => number;
-  private readonly random: () => number;
-  private readonly pingIntervalMs: number;
-  private readonly pongTimeoutMs: number;
-  private readonly ackTimeoutMs: number;
-  private readonly staleAfter: (depth: number, market: MarketName) => number;
-  private readonly housekeepingMs: number;
-  private readonly reconnectBaseMs: number;
-  private readonly reconnectMaxMs: number;
-  private readonly maxConnectsPerWindow: number;
-  private readonly connectWindowMs: number;
-  private readonly argsPerRequestOverride: number | undefined;
   private readonly recheck: boolean;
   /** See BybitAdapterOptions.onRawFrame; read by every connection on the hot path. */
   readonly rawFrameTap: RawFrameTap | undefined;
 
-  private readonly topics: TopicState[] = [];
-  private readonly conns: BybitConnection[] = [];
+  /** One per subscription, by subscription index. */
+  private readonly topics: TopicState[];
+  private readonly conns: BybitConnection[];
+  private readonly control: SubscriptionControl;
+  private readonly lifecycle: ConnectionLifecycle;
   private instruments: Instrument[] | null = null;
   private sink: BookSink | null = null;
-  private housekeeping: ReturnType<typeof setInterval> | null = null;
-  private readonly connectTimesMs: number[] = [];
-  private stopping = false;
-  private reqSeq = 0;
   private readonly parseErrorLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
 
-  // Counters (hot increments, cold reads).
+  // Counters (hot increments, cold reads). Request, ack and connection counters live in control and lifecycle.
   private snapshots = 0;
   private deltas = 0;
   private gaps = 0;
@@ -128,11 +92,6 @@ export class BybitAdapter implements VenueAdapter {
   private ignoredWhileUnsubscribed = 0;
   private repeatedSnapshots = 0;
   private venueResets = 0;
-  private staleResyncs = 0;
-  private subscribeRejected = 0;
-  private subscribeRetries = 0;
-  private argsSizeErrors = 0;
-  private alreadySubscribed = 0;
   private instrumentChanges = 0;
   private readonly parseErrorsByCode = new Map<string, number>();
 
@@ -145,51 +104,16 @@ export class BybitAdapter implements VenueAdapter {
     this.log = opts.log;
     this.fetchFn = opts.fetch ?? fetch;
     this.now = opts.now ?? Date.now;
-    this.random = opts.random ?? Math.random;
-    this.pingIntervalMs = opts.pingIntervalMs ?? PING_INTERVAL_MS;
-    this.pongTimeoutMs = opts.pongTimeoutMs ?? PONG_TIMEOUT_MS;
-    this.ackTimeoutMs = opts.ackTimeoutMs ?? ACK_TIMEOUT_MS;
-    this.staleAfter = opts.staleAfterMs ?? defaultStaleAfterMs;
-    this.reconnectBaseMs = opts.reconnectBaseMs ?? RECONNECT_BASE_MS;
-    this.reconnectMaxMs = opts.reconnectMaxMs ?? RECONNECT_MAX_MS;
-    this.maxConnectsPerWindow = opts.maxConnectsPerWindow ?? CONNECTS_PER_WINDOW;
-    this.connectWindowMs = opts.connectWindowMs ?? CONNECT_WINDOW_MS;
-    this.argsPerRequestOverride = opts.maxArgsPerRequest;
     this.recheck = opts.recheckInstruments ?? true;
     this.rawFrameTap = opts.onRawFrame;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "bybit: order-book frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "bybit: sequence gaps; topics resynced");
-    let minStale = Infinity;
-    for (const s of subscriptions) minStale = Math.min(minStale, this.staleAfter(s.depth, s.market));
-    this.housekeepingMs =
-      opts.housekeepingMs ?? Math.max(10, Math.min(1000, this.pingIntervalMs / 4, this.pongTimeoutMs / 4, this.ackTimeoutMs / 4, minStale / 4));
-    this.assignConnections(opts.maxTopicsPerConnection ?? Infinity);
-  }
-
-  /** Spreads topics of each market over connections: ≤ 21,000 args characters, ≤ 2000 args on option (§2.3). */
-  private assignConnections(maxTopics: number): void {
-    const seen = new Set<string>();
-    const current = new Map<MarketName, BybitConnection>();
-    const base = this.config.wsUrl.replace(/\/+$/, "");
-    this.subscriptions.forEach((s, index) => {
-      const topic = bookTopic(s.depth, s.symbol);
-      const key = `${s.market}|${topic}`;
-      if (seen.has(key)) throw new Error(`bybit: ${s.market} ${topic} is subscribed twice`);
-      seen.add(key);
-      const argChars = JSON.stringify(topic).length + 1;
-      const limit = Math.min(maxTopics, s.market === "option" ? OPTION_MAX_ARGS_PER_CONNECTION : Infinity);
-      let conn = current.get(s.market);
-      if (!conn || conn.argsChars + argChars > MAX_ARGS_CHARS_PER_CONNECTION || conn.topics.length >= limit) {
-        conn = new BybitConnection(this, this.conns.length, s.market, `${base}/${s.market}`);
-        this.conns.push(conn);
-        current.set(s.market, conn);
-      }
-      const t = new TopicState(index, s.market, s.symbol, s.depth, topic, conn);
-      conn.argsChars += argChars;
-      conn.topics.push(t);
-      conn.byTopic.set(topic, t);
-      this.topics.push(t);
-    });
+    const plan = planConnections(this, config.wsUrl, subscriptions, opts.maxTopicsPerConnection ?? Infinity);
+    this.conns = plan.conns;
+    this.topics = plan.topics;
+    const invalidate = (t: TopicState, state: BookState, reason: StatusReason) => this.invalidate(t, state, reason);
+    this.control = new SubscriptionControl(this.log, this.now, opts.maxArgsPerRequest, invalidate);
+    this.lifecycle = new ConnectionLifecycle(this.conns, this.control, { invalidate, resync: (t, state, reason) => this.resync(t, state, reason) }, opts);
   }
 
   async loadInstruments(): Promise<Instrument[]> {
@@ -210,8 +134,7 @@ export class BybitAdapter implements VenueAdapter {
         this.log.warn("depth not in the documented list; Bybit will probably reject it", { market: t.market, topic: t.topic, valid: BYBIT_DEPTHS[t.market] });
       }
     }
-    for (const conn of this.conns) this.scheduleConnect(conn, 0);
-    this.housekeeping = setInterval(() => this.onHousekeeping(), this.housekeepingMs);
+    this.lifecycle.start();
     this.log.info("bybit adapter started", { connections: this.conns.length, topics: this.topics.length });
   }
 
@@ -245,37 +168,8 @@ export class BybitAdapter implements VenueAdapter {
     this.resync(t, BookState.RESYNCING, reason);
   }
 
-  async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.housekeeping) clearInterval(this.housekeeping);
-    this.housekeeping = null;
-    const closing: Promise<void>[] = [];
-    for (const conn of this.conns) {
-      if (conn.reconnectTimer) clearTimeout(conn.reconnectTimer);
-      conn.reconnectTimer = null;
-      const ws = conn.ws;
-      conn.ws = null;
-      conn.open = false;
-      conn.generation++;
-      if (ws && ws.readyState !== WebSocket.CLOSED) {
-        closing.push(
-          new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, 1000);
-            ws.addEventListener("close", () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            try {
-              ws.close(1000, "stop");
-            } catch {
-              clearTimeout(timer);
-              resolve();
-            }
-          }),
-        );
-      }
-    }
-    await Promise.all(closing);
+  stop(): Promise<void> {
+    return this.lifecycle.stop();
   }
 
   stats(): Record<string, number> {
@@ -293,11 +187,11 @@ export class BybitAdapter implements VenueAdapter {
       ignoredWhileUnsubscribed: this.ignoredWhileUnsubscribed,
       repeatedSnapshots: this.repeatedSnapshots,
       venueResets: this.venueResets,
-      staleResyncs: this.staleResyncs,
-      subscribeRejected: this.subscribeRejected,
-      subscribeRetries: this.subscribeRetries,
-      argsSizeErrors: this.argsSizeErrors,
-      alreadySubscribed: this.alreadySubscribed,
+      staleResyncs: this.lifecycle.staleResyncs,
+      subscribeRejected: this.control.subscribeRejected,
+      subscribeRetries: this.control.subscribeRetries,
+      argsSizeErrors: this.control.argsSizeErrors,
+      alreadySubscribed: this.control.alreadySubscribed,
       instrumentChanges: this.instrumentChanges,
       messages: 0,
       bytes: 0,
@@ -416,7 +310,7 @@ export class BybitAdapter implements VenueAdapter {
     this.resyncs++;
     t.resyncs++;
     this.invalidate(t, state, reason);
-    this.restartTopic(t);
+    this.control.restartTopic(t);
   }
 
   private invalidate(t: TopicState, state: BookState, reason: StatusReason): void {
@@ -429,198 +323,9 @@ export class BybitAdapter implements VenueAdapter {
     this.sink?.onBookInvalid(t.index, state, reason);
   }
 
-  /** Gets a fresh snapshot: unsubscribe, wait for the ack, subscribe (never a duplicate subscribe, §6.3). */
-  private restartTopic(t: TopicState): void {
-    const conn = t.conn;
-    switch (t.sub) {
-      case SUB_ACTIVE:
-        if (!conn.open) return;
-        t.resubscribeAfterUnsub = true;
-        this.sendRequest(conn, "unsubscribe", [t]);
-        return;
-      case SUB_PENDING:
-        t.resyncAfterAck = true;
-        return;
-      case SUB_UNSUBSCRIBING:
-        t.resubscribeAfterUnsub = true;
-        return;
-      case SUB_IDLE:
-        if (conn.open) this.sendRequest(conn, "subscribe", [t]);
-        return;
-      default:
-        return; // rejected: nothing to do
-    }
-  }
-
-  private sendRequest(conn: BybitConnection, op: "subscribe" | "unsubscribe", topics: TopicState[]): void {
-    if (topics.length === 0 || !conn.ws || !conn.open) return;
-    const perRequest = this.argsPerRequestOverride ?? maxArgsPerRequest(conn.market);
-    const now = this.now();
-    for (let i = 0; i < topics.length; i += perRequest) {
-      const batch = topics.slice(i, i + perRequest);
-      const reqId = `${op === "subscribe" ? "s" : "u"}${++this.reqSeq}`;
-      for (const t of batch) {
-        t.sub = op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING;
-        if (op === "subscribe") t.lastMsgMs = now; // staleness counts from the request
-      }
-      conn.pending.set(reqId, { reqId, op, topics: batch, sentMs: now });
-      this.send(conn, JSON.stringify({ req_id: reqId, op, args: batch.map((t) => t.topic) }));
-    }
-  }
-
-  private send(conn: BybitConnection, text: string): void {
-    try {
-      conn.ws?.send(text);
-    } catch (err) {
-      this.log.warn("bybit: send failed", { conn: conn.id, error: String(err) });
-    }
-  }
-
+  /** A frame that is not an order book (from connection.ts). Cold. */
   onControl(conn: BybitConnection, msg: unknown): void {
-    const c = classifyControl(msg);
-    if (c.kind === "pong") {
-      conn.pongs++;
-      conn.pongDeadlineMs = 0;
-      return;
-    }
-    if (c.kind === "other") {
-      this.log.debug("bybit: unhandled frame", { conn: conn.id, frame: JSON.stringify(msg).slice(0, 200) });
-      return;
-    }
-    if ((c.successTopics && c.successTopics.length > 0) || (c.failTopics && c.failTopics.length > 0)) {
-      this.onTopicAck(conn, c.successTopics ?? [], c.failTopics ?? [], c.retMsg);
-      return;
-    }
-    let req = c.reqId !== undefined ? conn.pending.get(c.reqId) : undefined;
-    if (!req) {
-      // Acks without req_id (spot examples omit it, §2.2): the oldest request with that op.
-      for (const p of conn.pending.values()) {
-        if (c.op === "" || p.op === c.op) {
-          req = p;
-          break;
-        }
-      }
-    }
-    if (!req) {
-      this.log.debug("bybit: ack for no pending request", { conn: conn.id, reqId: c.reqId, op: c.op, retMsg: c.retMsg });
-      return;
-    }
-    conn.pending.delete(req.reqId);
-    if (c.success) {
-      for (const t of req.topics) this.onTopicConfirmed(conn, t, req.op);
-      if (req.op === "subscribe") conn.attempt = 0; // the connection works: reset the backoff
-      return;
-    }
-    if (req.op === "unsubscribe") {
-      // Not subscribed after all (e.g. it never took effect): proceed as if unsubscribed.
-      this.log.warn("bybit: unsubscribe rejected; treating topics as unsubscribed", { conn: conn.id, retMsg: c.retMsg, topics: req.topics.map((t) => t.topic) });
-      for (const t of req.topics) this.onTopicConfirmed(conn, t, "unsubscribe");
-      return;
-    }
-    this.onSubscribeFailed(conn, req.topics, c.retMsg);
-  }
-
-  /** Option COMMAND_RESP: per-topic success and failure lists (§2.2). */
-  private onTopicAck(conn: BybitConnection, ok: string[], failed: string[], retMsg: string): void {
-    const resolve = (name: string): TopicState | undefined => {
-      const t = conn.byTopic.get(name);
-      if (!t) return undefined;
-      for (const [id, p] of conn.pending) {
-        const i = p.topics.indexOf(t);
-        if (i >= 0) {
-          p.topics.splice(i, 1);
-          if (p.topics.length === 0) conn.pending.delete(id);
-          break;
-        }
-      }
-      return t;
-    };
-    for (const name of ok) {
-      const t = resolve(name);
-      if (t) this.onTopicConfirmed(conn, t, t.sub === SUB_UNSUBSCRIBING ? "unsubscribe" : "subscribe");
-    }
-    for (const name of failed) {
-      const t = resolve(name);
-      if (!t) continue;
-      if (t.sub === SUB_UNSUBSCRIBING) this.onTopicConfirmed(conn, t, "unsubscribe");
-      else this.reject(t, retMsg || "listed in failTopics");
-    }
-  }
-
-  private onTopicConfirmed(conn: BybitConnection, t: TopicState, op: "subscribe" | "unsubscribe"): void {
-    if (op === "subscribe") {
-      if (t.sub !== SUB_PENDING) return;
-      t.sub = SUB_ACTIVE;
-      conn.attempt = 0;
-      if (t.resyncAfterAck) {
-        t.resyncAfterAck = false;
-        if (t.book !== BookState.LIVE) this.restartTopic(t);
-      }
-      return;
-    }
-    if (t.sub !== SUB_UNSUBSCRIBING) return;
-    t.sub = SUB_IDLE;
-    if (t.resubscribeAfterUnsub) {
-      t.resubscribeAfterUnsub = false;
-      this.sendRequest(conn, "subscribe", [t]);
-    }
-  }
-
-  /**
-   * A rejected subscribe batch (§2.4): the named topic is dealt with, the rest of the batch is sent again, so one bad
-   * topic never takes its batch or its connection down. Each retry removes at least one topic, so this ends.
-   */
-  private onSubscribeFailed(conn: BybitConnection, topics: TopicState[], retMsg: string): void {
-    const err = parseAckError(retMsg);
-    const named = "topic" in err ? topics.find((t) => t.topic === err.topic) : undefined;
-    if (err.kind === "handler_not_found" && named) {
-      this.reject(named, retMsg);
-      this.retry(conn, topics.filter((t) => t !== named));
-      return;
-    }
-    if (err.kind === "already_subscribed" && named) {
-      // Subscribed on the venue side after all. Our book is not live, so get a fresh snapshot the safe way.
-      this.alreadySubscribed++;
-      named.sub = SUB_ACTIVE;
-      if (named.book !== BookState.LIVE) this.restartTopic(named);
-      this.retry(conn, topics.filter((t) => t !== named));
-      return;
-    }
-    if (err.kind === "args_size" && topics.length > 1) {
-      this.argsSizeErrors++;
-      const half = Math.ceil(topics.length / 2);
-      this.retry(conn, topics.slice(0, half));
-      this.retry(conn, topics.slice(half));
-      return;
-    }
-    if (topics.length > 1) {
-      // Unknown reason for a batch: find the culprit by trying each topic alone.
-      for (const t of topics) this.retry(conn, [t]);
-      return;
-    }
-    if (topics.length === 1) this.reject(topics[0]!, retMsg);
-  }
-
-  private retry(conn: BybitConnection, topics: TopicState[]): void {
-    const again = topics.filter((t) => t.sub === SUB_PENDING);
-    if (again.length === 0) return;
-    this.subscribeRetries++;
-    for (const t of again) t.sub = SUB_IDLE;
-    this.sendRequest(conn, "subscribe", again);
-  }
-
-  /** Gives up on a topic the venue refuses; its book is halted with SUBSCRIBE_REJECTED. */
-  private reject(t: TopicState, retMsg: string): void {
-    if (t.sub === SUB_REJECTED) return;
-    this.subscribeRejected++;
-    t.sub = SUB_REJECTED;
-    this.log.error("bybit: subscription rejected; this book will not be published", {
-      market: t.market,
-      topic: t.topic,
-      venueMessage: retMsg,
-      hint: `valid ${t.market} depths: ${BYBIT_DEPTHS[t.market].join(", ")}; check that the symbol is listed and trading`,
-    });
-    this.invalidate(t, BookState.HALTED, StatusReason.SUBSCRIBE_REJECTED);
+    this.control.onControl(conn, msg);
   }
 
   /** Asks REST for one instrument; on a tick/lot change, swaps exponents, tells the sink, resyncs the topic. */
@@ -632,7 +337,7 @@ export class BybitAdapter implements VenueAdapter {
         const specs = await fetchInstrumentSpecs(this.fetchFn, this.config.restUrl, t.market, [t.symbol], t.symbol);
         const spec = specs.get(t.symbol);
         const cur = this.instruments?.[t.index];
-        if (!spec || !cur || this.stopping) return;
+        if (!spec || !cur || this.lifecycle.stopping) return;
         if (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize) return;
         const inst = makeInstrument(this.config, t.market, t.symbol, spec);
         this.instruments![t.index] = inst;
@@ -643,7 +348,7 @@ export class BybitAdapter implements VenueAdapter {
         this.sink?.onInstrumentChanged(t.index, inst);
         this.resyncs++;
         t.resyncs++;
-        this.restartTopic(t);
+        this.control.restartTopic(t);
         if (this.config.instrumentCachePath) {
           const cache = await readInstrumentCache(this.config.instrumentCachePath).catch(() => new Map());
           cache.set(`${t.market}:${t.symbol}`, spec);
@@ -655,148 +360,5 @@ export class BybitAdapter implements VenueAdapter {
         t.checkingInstrument = false;
       }
     })();
-  }
-
-  // ───────────────────────── connections ─────────────────────────
-
-  private scheduleConnect(conn: BybitConnection, delayMs: number): void {
-    if (this.stopping) return;
-    const wait = Math.max(delayMs, this.connectBudgetWaitMs());
-    if (wait <= 0) {
-      this.connect(conn);
-      return;
-    }
-    conn.reconnectTimer = setTimeout(() => {
-      conn.reconnectTimer = null;
-      this.scheduleConnect(conn, 0);
-    }, wait);
-  }
-
-  /** Sliding-window connection budget shared by all connections (Bybit counts per domain, §2.3). */
-  private connectBudgetWaitMs(): number {
-    const now = this.now();
-    const times = this.connectTimesMs;
-    while (times.length > 0 && now - times[0]! >= this.connectWindowMs) times.shift();
-    return times.length < this.maxConnectsPerWindow ? 0 : times[0]! + this.connectWindowMs - now;
-  }
-
-  private connect(conn: BybitConnection): void {
-    if (this.stopping) return;
-    conn.connectStartedMs = this.now();
-    this.connectTimesMs.push(conn.connectStartedMs);
-    conn.connects++;
-    const gen = ++conn.generation;
-    let ws: WebSocket;
-    try {
-      ws = new WebSocket(conn.url);
-    } catch (err) {
-      this.log.error("bybit: cannot open WebSocket", { url: conn.url, error: String(err) });
-      this.onDisconnected(conn, gen, "open failed");
-      return;
-    }
-    conn.ws = ws;
-    ws.onopen = () => {
-      if (gen !== conn.generation) return;
-      conn.open = true;
-      conn.openedMs = this.now();
-      conn.lastPingMs = conn.openedMs;
-      conn.pongDeadlineMs = 0;
-      this.log.info("bybit: connected", { conn: conn.id, url: conn.url, topics: conn.topics.length });
-      const toSubscribe = conn.topics.filter((t) => t.sub === SUB_IDLE);
-      this.sendRequest(conn, "subscribe", toSubscribe);
-    };
-    ws.onmessage = (ev: MessageEvent) => {
-      if (gen !== conn.generation) return;
-      const data = ev.data;
-      conn.onFrame(typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer));
-    };
-    ws.onclose = (ev: CloseEvent) => {
-      this.onDisconnected(conn, gen, `close ${ev.code} ${ev.reason}`);
-    };
-    ws.onerror = () => {
-      // onclose follows; nothing else to do here.
-    };
-  }
-
-  /** Connection lost (or recycled): every book on it is invalid until its new snapshot; reconnect with backoff. */
-  private onDisconnected(conn: BybitConnection, gen: number, why: string): void {
-    if (gen !== conn.generation || this.stopping) return;
-    conn.generation++; // ignore anything else from that socket
-    const ws = conn.ws;
-    conn.ws = null;
-    const wasOpen = conn.open;
-    conn.open = false;
-    conn.pending.clear();
-    conn.pongDeadlineMs = 0;
-    if (ws && ws.readyState !== WebSocket.CLOSED && ws.readyState !== WebSocket.CLOSING) {
-      try {
-        ws.close(4000, "recycled");
-      } catch {
-        // already gone
-      }
-    }
-    for (const t of conn.topics) {
-      if (t.sub === SUB_REJECTED) continue;
-      t.sub = SUB_IDLE;
-      t.resubscribeAfterUnsub = false;
-      t.resyncAfterAck = false;
-      if (t.book === BookState.LIVE || t.book === BookState.STALE) this.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
-      t.lastU = 0;
-    }
-    conn.reconnects++;
-    const delay = this.backoffMs(conn);
-    this.log.warn("bybit: disconnected; reconnecting", { conn: conn.id, market: conn.market, why, wasOpen, delayMs: Math.round(delay) });
-    this.scheduleConnect(conn, delay);
-  }
-
-  /** Exponential backoff with "equal jitter": half fixed, half random, so reconnects of many clients spread out. */
-  private backoffMs(conn: BybitConnection): number {
-    const exp = Math.min(this.reconnectMaxMs, this.reconnectBaseMs * 2 ** Math.min(conn.attempt, 30));
-    conn.attempt++;
-    return exp / 2 + (this.random() * exp) / 2;
-  }
-
-  /** Pings, pong deadlines, ack deadlines, stale topics. Cold, runs every housekeepingMs. */
-  private onHousekeeping(): void {
-    if (this.stopping) return;
-    const now = this.now();
-    for (const conn of this.conns) {
-      if (!conn.open && conn.ws && now - conn.connectStartedMs > this.ackTimeoutMs) {
-        // A handshake that neither completes nor fails (e.g. a black-holed SYN) must not stall the topics forever.
-        this.onDisconnected(conn, conn.generation, `WebSocket handshake not done within ${this.ackTimeoutMs} ms`);
-        continue;
-      }
-      if (!conn.open || !conn.ws) continue;
-      if (conn.pongDeadlineMs !== 0 && now > conn.pongDeadlineMs) {
-        conn.pongTimeouts++;
-        this.onDisconnected(conn, conn.generation, `no pong within ${this.pongTimeoutMs} ms`);
-        continue;
-      }
-      let expired = false;
-      for (const p of conn.pending.values()) {
-        if (now - p.sentMs > this.ackTimeoutMs) {
-          expired = true;
-          break;
-        }
-      }
-      if (expired) {
-        conn.ackTimeouts++;
-        this.onDisconnected(conn, conn.generation, `no ack within ${this.ackTimeoutMs} ms`);
-        continue;
-      }
-      if (now - conn.lastPingMs >= this.pingIntervalMs) {
-        conn.lastPingMs = now;
-        if (conn.pongDeadlineMs === 0) conn.pongDeadlineMs = now + this.pongTimeoutMs;
-        this.send(conn, JSON.stringify({ req_id: `p${++this.reqSeq}`, op: "ping" }));
-      }
-      for (const t of conn.topics) {
-        if (t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) continue;
-        if (now - t.lastMsgMs <= this.staleAfter(t.depth, t.market)) continue;
-        this.staleResyncs++;
-        this.log.warn("bybit: topic stale; resyncing", { market: t.market, topic: t.topic, silentMs: now - t.lastMsgMs });
-        t.lastMsgMs = now;
-        this.resync(t, BookState.STALE, StatusReason.STALE_FEED);
-      }
-    }
   }
 }

@@ -2,7 +2,7 @@
 /**
  * One Bybit WebSocket connection's state (its topics, pending requests, counters) and its frame entry point:
  * the scanner fills a reused BookUpdate and hands it to the adapter, which owns sequencing and resync.
- * The adapter (adapter.ts) opens, closes and drives connections.
+ * connection-lifecycle.ts opens, closes and watches connections; subscription-control.ts sends their requests.
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";

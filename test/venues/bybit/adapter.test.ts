@@ -338,15 +338,15 @@ describe("reconnect policy", () => {
     }) as any;
     const conn = a.conns[0];
     // attempt 0, 1, 2, … → 100, 200, 400, 800, 1000 (cap) ms; jitter adds up to the other half.
-    expect([0, 1, 2, 3, 4, 5].map(() => a.backoffMs(conn))).toEqual([50, 100, 200, 400, 500, 500]);
+    expect([0, 1, 2, 3, 4, 5].map(() => a.lifecycle.backoffMs(conn))).toEqual([50, 100, 200, 400, 500, 500]);
     rnd = 0.999999;
     conn.attempt = 0;
-    expect(Math.round(a.backoffMs(conn))).toBe(100);
-    expect(a.connectBudgetWaitMs()).toBe(0);
-    a.connectTimesMs.push(nowMs - 10_000, nowMs - 5_000);
-    expect(a.connectBudgetWaitMs()).toBe(50_000); // until the oldest connect leaves the window
+    expect(Math.round(a.lifecycle.backoffMs(conn))).toBe(100);
+    expect(a.lifecycle.connectBudgetWaitMs()).toBe(0);
+    a.lifecycle.connectTimesMs.push(nowMs - 10_000, nowMs - 5_000);
+    expect(a.lifecycle.connectBudgetWaitMs()).toBe(50_000); // until the oldest connect leaves the window
     nowMs += 50_000;
-    expect(a.connectBudgetWaitMs()).toBe(0);
+    expect(a.lifecycle.connectBudgetWaitMs()).toBe(0);
   });
 });
 

@@ -1,0 +1,283 @@
+/**
+ * Opening, watching and reopening the Bybit adapter's WebSocket connections (cold): a connection budget shared by
+ * all connections (§2.3), reconnects with jittered exponential backoff, and a housekeeping timer for pings, pong
+ * and ack deadlines, stuck handshakes and silent topics. Book state stays with the adapter, reached via hooks.
+ * @module
+ */
+import type { Logger } from "../../core/log.ts";
+import { BookState, StatusReason, type MarketName } from "../../core/types.ts";
+import {
+  ACK_TIMEOUT_MS,
+  CONNECT_WINDOW_MS,
+  CONNECTS_PER_WINDOW,
+  PING_INTERVAL_MS,
+  PONG_TIMEOUT_MS,
+  RECONNECT_BASE_MS,
+  RECONNECT_MAX_MS,
+} from "./protocol.ts";
+import type { BybitAdapterOptions } from "./adapter.ts";
+import { type BybitConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
+import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
+
+/** The options this module reads (documented on BybitAdapterOptions). */
+export type LifecycleOptions = Pick<
+  BybitAdapterOptions,
+  | "log"
+  | "now"
+  | "random"
+  | "pingIntervalMs"
+  | "pongTimeoutMs"
+  | "ackTimeoutMs"
+  | "staleAfterMs"
+  | "housekeepingMs"
+  | "reconnectBaseMs"
+  | "reconnectMaxMs"
+  | "maxConnectsPerWindow"
+  | "connectWindowMs"
+>;
+
+/** What the lifecycle asks of the adapter, which owns book state and sequencing. */
+export interface LifecycleHooks {
+  invalidate: InvalidateTopic;
+  /** Invalidates and re-requests a snapshot for one topic. */
+  resync: (t: TopicState, state: BookState, reason: StatusReason) => void;
+}
+
+/**
+ * Level 1 re-pushes its snapshot every 3 s even when nothing changes (§4.2), deeper topics push only on change,
+ * so a quiet book is not necessarily a dead one: their default is generous.
+ */
+export function defaultStaleAfterMs(depth: number, market: MarketName): number {
+  if (market !== "option" && depth === 1) return 10_000;
+  return market === "option" ? 300_000 : 60_000;
+}
+
+export class ConnectionLifecycle {
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly pingIntervalMs: number;
+  private readonly pongTimeoutMs: number;
+  private readonly ackTimeoutMs: number;
+  private readonly staleAfter: (depth: number, market: MarketName) => number;
+  private readonly housekeepingMs: number;
+  private readonly reconnectBaseMs: number;
+  private readonly reconnectMaxMs: number;
+  private readonly maxConnectsPerWindow: number;
+  private readonly connectWindowMs: number;
+  /** Start times of recent connects, oldest first (the sliding window of the connection budget). */
+  private readonly connectTimesMs: number[] = [];
+  private housekeeping: ReturnType<typeof setInterval> | null = null;
+  private stoppingFlag = false;
+  /** Counter (cold), read by the adapter's stats(). */
+  staleResyncs = 0;
+
+  constructor(
+    private readonly conns: readonly BybitConnection[],
+    private readonly control: SubscriptionControl,
+    private readonly hooks: LifecycleHooks,
+    opts: LifecycleOptions,
+  ) {
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.pingIntervalMs = opts.pingIntervalMs ?? PING_INTERVAL_MS;
+    this.pongTimeoutMs = opts.pongTimeoutMs ?? PONG_TIMEOUT_MS;
+    this.ackTimeoutMs = opts.ackTimeoutMs ?? ACK_TIMEOUT_MS;
+    this.staleAfter = opts.staleAfterMs ?? defaultStaleAfterMs;
+    this.reconnectBaseMs = opts.reconnectBaseMs ?? RECONNECT_BASE_MS;
+    this.reconnectMaxMs = opts.reconnectMaxMs ?? RECONNECT_MAX_MS;
+    this.maxConnectsPerWindow = opts.maxConnectsPerWindow ?? CONNECTS_PER_WINDOW;
+    this.connectWindowMs = opts.connectWindowMs ?? CONNECT_WINDOW_MS;
+    let minStale = Infinity;
+    for (const conn of conns) for (const t of conn.topics) minStale = Math.min(minStale, this.staleAfter(t.depth, t.market));
+    this.housekeepingMs =
+      opts.housekeepingMs ?? Math.max(10, Math.min(1000, this.pingIntervalMs / 4, this.pongTimeoutMs / 4, this.ackTimeoutMs / 4, minStale / 4));
+  }
+
+  /** True once stop() was called: nothing is (re)opened and late async results are dropped. */
+  get stopping(): boolean {
+    return this.stoppingFlag;
+  }
+
+  /** Opens every connection (within the budget) and starts housekeeping. */
+  start(): void {
+    for (const conn of this.conns) this.scheduleConnect(conn, 0);
+    this.housekeeping = setInterval(() => this.onHousekeeping(), this.housekeepingMs);
+  }
+
+  /** Stops housekeeping and reconnects and closes every socket; resolves when they are closed (≤ 1 s each). */
+  async stop(): Promise<void> {
+    this.stoppingFlag = true;
+    if (this.housekeeping) clearInterval(this.housekeeping);
+    this.housekeeping = null;
+    const closing: Promise<void>[] = [];
+    for (const conn of this.conns) {
+      if (conn.reconnectTimer) clearTimeout(conn.reconnectTimer);
+      conn.reconnectTimer = null;
+      const ws = conn.ws;
+      conn.ws = null;
+      conn.open = false;
+      conn.generation++;
+      if (ws && ws.readyState !== WebSocket.CLOSED) {
+        closing.push(
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 1000);
+            ws.addEventListener("close", () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            try {
+              ws.close(1000, "stop");
+            } catch {
+              clearTimeout(timer);
+              resolve();
+            }
+          }),
+        );
+      }
+    }
+    await Promise.all(closing);
+  }
+
+  private scheduleConnect(conn: BybitConnection, delayMs: number): void {
+    if (this.stoppingFlag) return;
+    const wait = Math.max(delayMs, this.connectBudgetWaitMs());
+    if (wait <= 0) {
+      this.connect(conn);
+      return;
+    }
+    conn.reconnectTimer = setTimeout(() => {
+      conn.reconnectTimer = null;
+      this.scheduleConnect(conn, 0);
+    }, wait);
+  }
+
+  /** Sliding-window connection budget shared by all connections (Bybit counts per domain, §2.3). */
+  private connectBudgetWaitMs(): number {
+    const now = this.now();
+    const times = this.connectTimesMs;
+    while (times.length > 0 && now - times[0]! >= this.connectWindowMs) times.shift();
+    return times.length < this.maxConnectsPerWindow ? 0 : times[0]! + this.connectWindowMs - now;
+  }
+
+  private connect(conn: BybitConnection): void {
+    if (this.stoppingFlag) return;
+    conn.connectStartedMs = this.now();
+    this.connectTimesMs.push(conn.connectStartedMs);
+    conn.connects++;
+    const gen = ++conn.generation;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(conn.url);
+    } catch (err) {
+      this.log.error("bybit: cannot open WebSocket", { url: conn.url, error: String(err) });
+      this.onDisconnected(conn, gen, "open failed");
+      return;
+    }
+    conn.ws = ws;
+    ws.onopen = () => {
+      if (gen !== conn.generation) return;
+      conn.open = true;
+      conn.openedMs = this.now();
+      conn.lastPingMs = conn.openedMs;
+      conn.pongDeadlineMs = 0;
+      this.log.info("bybit: connected", { conn: conn.id, url: conn.url, topics: conn.topics.length });
+      const toSubscribe = conn.topics.filter((t) => t.sub === SUB_IDLE);
+      this.control.sendRequest(conn, "subscribe", toSubscribe);
+    };
+    ws.onmessage = (ev: MessageEvent) => {
+      if (gen !== conn.generation) return;
+      const data = ev.data;
+      conn.onFrame(typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer));
+    };
+    ws.onclose = (ev: CloseEvent) => {
+      this.onDisconnected(conn, gen, `close ${ev.code} ${ev.reason}`);
+    };
+    ws.onerror = () => {
+      // onclose follows; nothing else to do here.
+    };
+  }
+
+  /** Connection lost (or recycled): every book on it is invalid until its new snapshot; reconnect with backoff. */
+  private onDisconnected(conn: BybitConnection, gen: number, why: string): void {
+    if (gen !== conn.generation || this.stoppingFlag) return;
+    conn.generation++; // ignore anything else from that socket
+    const ws = conn.ws;
+    conn.ws = null;
+    const wasOpen = conn.open;
+    conn.open = false;
+    conn.pending.clear();
+    conn.pongDeadlineMs = 0;
+    if (ws && ws.readyState !== WebSocket.CLOSED && ws.readyState !== WebSocket.CLOSING) {
+      try {
+        ws.close(4000, "recycled");
+      } catch {
+        // already gone
+      }
+    }
+    for (const t of conn.topics) {
+      if (t.sub === SUB_REJECTED) continue;
+      t.sub = SUB_IDLE;
+      t.resubscribeAfterUnsub = false;
+      t.resyncAfterAck = false;
+      if (t.book === BookState.LIVE || t.book === BookState.STALE) this.hooks.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
+      t.lastU = 0;
+    }
+    conn.reconnects++;
+    const delay = this.backoffMs(conn);
+    this.log.warn("bybit: disconnected; reconnecting", { conn: conn.id, market: conn.market, why, wasOpen, delayMs: Math.round(delay) });
+    this.scheduleConnect(conn, delay);
+  }
+
+  /** Exponential backoff with "equal jitter": half fixed, half random, so reconnects of many clients spread out. */
+  private backoffMs(conn: BybitConnection): number {
+    const exp = Math.min(this.reconnectMaxMs, this.reconnectBaseMs * 2 ** Math.min(conn.attempt, 30));
+    conn.attempt++;
+    return exp / 2 + (this.random() * exp) / 2;
+  }
+
+  /** Pings, pong deadlines, ack deadlines, stale topics. Cold, runs every housekeepingMs. */
+  private onHousekeeping(): void {
+    if (this.stoppingFlag) return;
+    const now = this.now();
+    for (const conn of this.conns) {
+      if (!conn.open && conn.ws && now - conn.connectStartedMs > this.ackTimeoutMs) {
+        // A handshake that neither completes nor fails (e.g. a black-holed SYN) must not stall the topics forever.
+        this.onDisconnected(conn, conn.generation, `WebSocket handshake not done within ${this.ackTimeoutMs} ms`);
+        continue;
+      }
+      if (!conn.open || !conn.ws) continue;
+      if (conn.pongDeadlineMs !== 0 && now > conn.pongDeadlineMs) {
+        conn.pongTimeouts++;
+        this.onDisconnected(conn, conn.generation, `no pong within ${this.pongTimeoutMs} ms`);
+        continue;
+      }
+      let expired = false;
+      for (const p of conn.pending.values()) {
+        if (now - p.sentMs > this.ackTimeoutMs) {
+          expired = true;
+          break;
+        }
+      }
+      if (expired) {
+        conn.ackTimeouts++;
+        this.onDisconnected(conn, conn.generation, `no ack within ${this.ackTimeoutMs} ms`);
+        continue;
+      }
+      if (now - conn.lastPingMs >= this.pingIntervalMs) {
+        conn.lastPingMs = now;
+        if (conn.pongDeadlineMs === 0) conn.pongDeadlineMs = now + this.pongTimeoutMs;
+        this.control.sendPing(conn);
+      }
+      for (const t of conn.topics) {
+        if (t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) continue;
+        if (now - t.lastMsgMs <= this.staleAfter(t.depth, t.market)) continue;
+        this.staleResyncs++;
+        this.log.warn("bybit: topic stale; resyncing", { market: t.market, topic: t.topic, silentMs: now - t.lastMsgMs });
+        t.lastMsgMs = now;
+        this.hooks.resync(t, BookState.STALE, StatusReason.STALE_FEED);
+      }
+    }
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * Subscribe/unsubscribe requests and their acks for the Bybit adapter (cold): batching per category limit,
+ * matching acks to requests (with or without req_id, §2.2), per-topic option acks, recovery from a rejected batch
+ * (§2.4), and the unsubscribe → ack → subscribe dance that gets one topic a fresh snapshot (§6.3).
+ * @module
+ */
+import type { Logger } from "../../core/log.ts";
+import { BookState, StatusReason } from "../../core/types.ts";
+import { BYBIT_DEPTHS, classifyControl, maxArgsPerRequest, parseAckError } from "./protocol.ts";
+import { type BybitConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
+
+/** Marks a topic's book untrusted and tells the sink (the adapter owns book state). */
+export type InvalidateTopic = (t: TopicState, state: BookState, reason: StatusReason) => void;
+
+export class SubscriptionControl {
+  private reqSeq = 0;
+  // Counters (cold), read by the adapter's stats().
+  subscribeRejected = 0;
+  subscribeRetries = 0;
+  argsSizeErrors = 0;
+  alreadySubscribed = 0;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly now: () => number,
+    /** See BybitAdapterOptions.maxArgsPerRequest. */
+    private readonly argsPerRequestOverride: number | undefined,
+    private readonly invalidate: InvalidateTopic,
+  ) {}
+
+  /** Gets a fresh snapshot: unsubscribe, wait for the ack, subscribe (never a duplicate subscribe, §6.3). */
+  restartTopic(t: TopicState): void {
+    const conn = t.conn;
+    switch (t.sub) {
+      case SUB_ACTIVE:
+        if (!conn.open) return;
+        t.resubscribeAfterUnsub = true;
+        this.sendRequest(conn, "unsubscribe", [t]);
+        return;
+      case SUB_PENDING:
+        t.resyncAfterAck = true;
+        return;
+      case SUB_UNSUBSCRIBING:
+        t.resubscribeAfterUnsub = true;
+        return;
+      case SUB_IDLE:
+        if (conn.open) this.sendRequest(conn, "subscribe", [t]);
+        return;
+      default:
+        return; // rejected: nothing to do
+    }
+  }
+
+  sendRequest(conn: BybitConnection, op: "subscribe" | "unsubscribe", topics: TopicState[]): void {
+    if (topics.length === 0 || !conn.ws || !conn.open) return;
+    const perRequest = this.argsPerRequestOverride ?? maxArgsPerRequest(conn.market);
+    const now = this.now();
+    for (let i = 0; i < topics.length; i += perRequest) {
+      const batch = topics.slice(i, i + perRequest);
+      const reqId = `${op === "subscribe" ? "s" : "u"}${++this.reqSeq}`;
+      for (const t of batch) {
+        t.sub = op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING;
+        if (op === "subscribe") t.lastMsgMs = now; // staleness counts from the request
+      }
+      conn.pending.set(reqId, { reqId, op, topics: batch, sentMs: now });
+      this.send(conn, JSON.stringify({ req_id: reqId, op, args: batch.map((t) => t.topic) }));
+    }
+  }
+
+  /** Heartbeat; its req_id shares the request numbering. */
+  sendPing(conn: BybitConnection): void {
+    this.send(conn, JSON.stringify({ req_id: `p${++this.reqSeq}`, op: "ping" }));
+  }
+
+  private send(conn: BybitConnection, text: string): void {
+    try {
+      conn.ws?.send(text);
+    } catch (err) {
+      this.log.warn("bybit: send failed", { conn: conn.id, error: String(err) });
+    }
+  }
+
+  /** A frame that is not an order book: pong, ack, or something unknown. */
+  onControl(conn: BybitConnection, msg: unknown): void {
+    const c = classifyControl(msg);
+    if (c.kind === "pong") {
+      conn.pongs++;
+      conn.pongDeadlineMs = 0;
+      return;
+    }
+    if (c.kind === "other") {
+      this.log.debug("bybit: unhandled frame", { conn: conn.id, frame: JSON.stringify(msg).slice(0, 200) });
+      return;
+    }
+    if ((c.successTopics && c.successTopics.length > 0) || (c.failTopics && c.failTopics.length > 0)) {
+      this.onTopicAck(conn, c.successTopics ?? [], c.failTopics ?? [], c.retMsg);
+      return;
+    }
+    let req = c.reqId !== undefined ? conn.pending.get(c.reqId) : undefined;
+    if (!req) {
+      // Acks without req_id (spot examples omit it, §2.2): the oldest request with that op.
+      for (const p of conn.pending.values()) {
+        if (c.op === "" || p.op === c.op) {
+          req = p;
+          break;
+        }
+      }
+    }
+    if (!req) {
+      this.log.debug("bybit: ack for no pending request", { conn: conn.id, reqId: c.reqId, op: c.op, retMsg: c.retMsg });
+      return;
+    }
+    conn.pending.delete(req.reqId);
+    if (c.success) {
+      for (const t of req.topics) this.onTopicConfirmed(conn, t, req.op);
+      if (req.op === "subscribe") conn.attempt = 0; // the connection works: reset the backoff
+      return;
+    }
+    if (req.op === "unsubscribe") {
+      // Not subscribed after all (e.g. it never took effect): proceed as if unsubscribed.
+      this.log.warn("bybit: unsubscribe rejected; treating topics as unsubscribed", { conn: conn.id, retMsg: c.retMsg, topics: req.topics.map((t) => t.topic) });
+      for (const t of req.topics) this.onTopicConfirmed(conn, t, "unsubscribe");
+      return;
+    }
+    this.onSubscribeFailed(conn, req.topics, c.retMsg);
+  }
+
+  /** Option COMMAND_RESP: per-topic success and failure lists (§2.2). */
+  private onTopicAck(conn: BybitConnection, ok: string[], failed: string[], retMsg: string): void {
+    const resolve = (name: string): TopicState | undefined => {
+      const t = conn.byTopic.get(name);
+      if (!t) return undefined;
+      for (const [id, p] of conn.pending) {
+        const i = p.topics.indexOf(t);
+        if (i >= 0) {
+          p.topics.splice(i, 1);
+          if (p.topics.length === 0) conn.pending.delete(id);
+          break;
+        }
+      }
+      return t;
+    };
+    for (const name of ok) {
+      const t = resolve(name);
+      if (t) this.onTopicConfirmed(conn, t, t.sub === SUB_UNSUBSCRIBING ? "unsubscribe" : "subscribe");
+    }
+    for (const name of failed) {
+      const t = resolve(name);
+      if (!t) continue;
+      if (t.sub === SUB_UNSUBSCRIBING) this.onTopicConfirmed(conn, t, "unsubscribe");
+      else this.reject(t, retMsg || "listed in failTopics");
+    }
+  }
+
+  private onTopicConfirmed(conn: BybitConnection, t: TopicState, op: "subscribe" | "unsubscribe"): void {
+    if (op === "subscribe") {
+      if (t.sub !== SUB_PENDING) return;
+      t.sub = SUB_ACTIVE;
+      conn.attempt = 0;
+      if (t.resyncAfterAck) {
+        t.resyncAfterAck = false;
+        if (t.book !== BookState.LIVE) this.restartTopic(t);
+      }
+      return;
+    }
+    if (t.sub !== SUB_UNSUBSCRIBING) return;
+    t.sub = SUB_IDLE;
+    if (t.resubscribeAfterUnsub) {
+      t.resubscribeAfterUnsub = false;
+      this.sendRequest(conn, "subscribe", [t]);
+    }
+  }
+
+  /**
+   * A rejected subscribe batch (§2.4): the named topic is dealt with, the rest of the batch is sent again, so one bad
+   * topic never takes its batch or its connection down. Each retry removes at least one topic, so this ends.
+   */
+  private onSubscribeFailed(conn: BybitConnection, topics: TopicState[], retMsg: string): void {
+    const err = parseAckError(retMsg);
+    const named = "topic" in err ? topics.find((t) => t.topic === err.topic) : undefined;
+    if (err.kind === "handler_not_found" && named) {
+      this.reject(named, retMsg);
+      this.retry(conn, topics.filter((t) => t !== named));
+      return;
+    }
+    if (err.kind === "already_subscribed" && named) {
+      // Subscribed on the venue side after all. Our book is not live, so get a fresh snapshot the safe way.
+      this.alreadySubscribed++;
+      named.sub = SUB_ACTIVE;
+      if (named.book !== BookState.LIVE) this.restartTopic(named);
+      this.retry(conn, topics.filter((t) => t !== named));
+      return;
+    }
+    if (err.kind === "args_size" && topics.length > 1) {
+      this.argsSizeErrors++;
+      const half = Math.ceil(topics.length / 2);
+      this.retry(conn, topics.slice(0, half));
+      this.retry(conn, topics.slice(half));
+      return;
+    }
+    if (topics.length > 1) {
+      // Unknown reason for a batch: find the culprit by trying each topic alone.
+      for (const t of topics) this.retry(conn, [t]);
+      return;
+    }
+    if (topics.length === 1) this.reject(topics[0]!, retMsg);
+  }
+
+  private retry(conn: BybitConnection, topics: TopicState[]): void {
+    const again = topics.filter((t) => t.sub === SUB_PENDING);
+    if (again.length === 0) return;
+    this.subscribeRetries++;
+    for (const t of again) t.sub = SUB_IDLE;
+    this.sendRequest(conn, "subscribe", again);
+  }
+
+  /** Gives up on a topic the venue refuses; its book is halted with SUBSCRIBE_REJECTED. */
+  private reject(t: TopicState, retMsg: string): void {
+    if (t.sub === SUB_REJECTED) return;
+    this.subscribeRejected++;
+    t.sub = SUB_REJECTED;
+    this.log.error("bybit: subscription rejected; this book will not be published", {
+      market: t.market,
+      topic: t.topic,
+      venueMessage: retMsg,
+      hint: `valid ${t.market} depths: ${BYBIT_DEPTHS[t.market].join(", ")}; check that the symbol is listed and trading`,
+    });
+    this.invalidate(t, BookState.HALTED, StatusReason.SUBSCRIBE_REJECTED);
+  }
+}
