@@ -1,0 +1,87 @@
+/**
+ * Replay for the Bybit simulator: loads a recording into per-topic line lists, steps a topic through its lines
+ * while keeping the book they build, and writes a snapshot of that book for late joiners and injected resets.
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import type { MarketName } from "../core/types.ts";
+import { CAPTURE_EXTENSION, readCapture } from "../record/capture.ts";
+import { ReplayTopic } from "./bybit-sim-topics.ts";
+
+/**
+ * Loads a recording: JSONL of Bybit payloads (one per line; no category, so the market comes from the
+ * configured symbols), or a feeder capture file (`feeder record`, .fcap), whose records name their market.
+ * Only order-book frames are served; acks and pongs in a capture are the simulator's own business.
+ * Tick and lot sizes are inferred from the most decimals seen.
+ */
+export function loadReplay(path: string, markets: readonly { market: MarketName; symbols: string[] }[]): ReplayTopic[] {
+  const recorded: { line: string; market: MarketName | undefined }[] = [];
+  if (path.endsWith(CAPTURE_EXTENSION)) {
+    const { records, truncated } = readCapture(path);
+    if (truncated) process.emitWarning(`sim: capture ${path} ends early: ${truncated}`);
+    for (const r of records) if (typeof r.frame === "string") recorded.push({ line: r.frame, market: r.market as MarketName });
+  } else {
+    for (const line of readFileSync(path, "utf8").split(/\r?\n/)) if (line.trim().length > 0) recorded.push({ line, market: undefined });
+  }
+  const byTopic = new Map<string, { lines: string[]; topic: string; market: MarketName | undefined; symbol: string; priceDec: number; qtyDec: number }>();
+  for (const { line, market: recordedMarket } of recorded) {
+    let msg: { topic?: string; data?: { s?: string; b?: string[][]; a?: string[][] } };
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      continue; // a capture holds whatever the venue sent, malformed frames included
+    }
+    if (typeof msg.topic !== "string" || !msg.topic.startsWith("orderbook.")) continue;
+    const symbol = msg.data?.s ?? msg.topic.split(".").slice(2).join(".");
+    const key = `${recordedMarket ?? ""}|${msg.topic}`;
+    const entry = byTopic.get(key) ?? { lines: [], topic: msg.topic, market: recordedMarket, symbol, priceDec: 0, qtyDec: 0 };
+    for (const [p, q] of [...(msg.data?.b ?? []), ...(msg.data?.a ?? [])]) {
+      entry.priceDec = Math.max(entry.priceDec, decimals(p!));
+      entry.qtyDec = Math.max(entry.qtyDec, decimals(q!));
+    }
+    entry.lines.push(line);
+    byTopic.set(key, entry);
+  }
+  const out: ReplayTopic[] = [];
+  for (const e of byTopic.values()) {
+    // JSONL names no category: serve it on the market configured for its symbol (linear by default).
+    const market = e.market ?? markets.find((m) => m.symbols.includes(e.symbol))?.market ?? "linear";
+    const step = (d: number) => (d === 0 ? "1" : `0.${"0".repeat(d - 1)}1`);
+    out.push(new ReplayTopic(market, e.topic, e.symbol, e.lines, step(e.priceDec), step(e.qtyDec)));
+  }
+  return out;
+}
+
+/**
+ * Advances the topic by one recorded line and applies it to the replay book. Returns the line to send (u rewritten
+ * after an injected reset), or null at the end of the recording.
+ */
+export function nextReplayLine(r: ReplayTopic): string | null {
+  if (r.cursor >= r.lines.length) return null;
+  let line = r.lines[r.cursor++]!;
+  const msg = JSON.parse(line) as { type: string; data: { b: string[][]; a: string[][]; u: number } };
+  if (msg.type === "snapshot") {
+    r.bids.clear();
+    r.asks.clear();
+  }
+  for (const [p, q] of msg.data.b) if (q === "0" || Number(q) === 0) r.bids.delete(p!); else r.bids.set(p!, q!);
+  for (const [p, q] of msg.data.a) if (q === "0" || Number(q) === 0) r.asks.delete(p!); else r.asks.set(p!, q!);
+  r.u = msg.data.u + r.uShift;
+  if (r.uShift !== 0) line = line.replace(/"u":\d+/, `"u":${r.u}`);
+  r.lastMessage = line;
+  return line;
+}
+
+/** A snapshot of the replay book as it stands, stamped with u. */
+export function replaySnapshotFrame(r: ReplayTopic, u: number): string {
+  const b = [...r.bids].sort((x, y) => Number(y[0]) - Number(x[0]));
+  const a = [...r.asks].sort((x, y) => Number(x[0]) - Number(y[0]));
+  const levels = (side: [string, string][]) => side.map(([p, q]) => `["${p}","${q}"]`).join(",");
+  const ts = Date.now();
+  return `{"topic":"${r.topic}","type":"snapshot","ts":${ts},"data":{"s":"${r.symbol}","b":[${levels(b)}],"a":[${levels(a)}],"u":${u},"seq":${ts}},"cts":${ts - 3}}`;
+}
+
+function decimals(s: string): number {
+  const dot = s.indexOf(".");
+  return dot < 0 ? 0 : s.length - dot - 1;
+}
