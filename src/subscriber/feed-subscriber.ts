@@ -5,139 +5,52 @@
  * book invalid from a gap until its next snapshot. Garbage datagrams are counted and reported, never thrown.
  *
  * The receive path copies each datagram into one reused buffer and decodes it with flyweights; it allocates only
- * for new streams, new books, definitions and error reports.
+ * for new streams, new books, definitions and error reports. This file holds the sockets and the per-stream
+ * sequencing; instrument-books.ts applies the messages to books, listeners.ts calls the listeners, and
+ * subscriber-types.ts has the public shapes.
  * @module
  */
 import dgram from "node:dgram";
 import { nowUs } from "../core/clock.ts";
-import { BookState, MARKET_IDS, VENUE_IDS, type Instrument, type MarketName, type StatusReason, type VenueName } from "../core/types.ts";
-import { BookMessageReader, DecodeErrorCode, DefinitionReader, PacketReader, WireDecodeError } from "../wire/decoder.ts";
+import { DecodeErrorCode, PacketReader, WireDecodeError } from "../wire/decoder.ts";
 import {
   ABS_MAX_DATAGRAM_BYTES,
   DEFAULT_MAX_DATAGRAM_BYTES,
-  MSG_FLAG_LAST,
-  MSG_FLAG_REFRESH,
   PKT_FLAG_END_OF_SESSION,
   TEMPLATE_BOOK_DELTA,
   TEMPLATE_BOOK_SNAPSHOT,
   TEMPLATE_BOOK_STATUS,
   TEMPLATE_INSTRUMENT_DEFINITION,
 } from "../wire/layout.ts";
-import { SubscriberBook, UNKNOWN_NAME } from "./subscriber-book.ts";
+import { InstrumentBooks } from "./instrument-books.ts";
+import { Listeners } from "./listeners.ts";
+import type { SubscriberBook } from "./subscriber-book.ts";
+import type {
+  FeedSubscriberEvents,
+  FeedSubscriberOptions,
+  GapEvent,
+  GroupSpec,
+  SessionEvent,
+  StaleEvent,
+  StreamInfo,
+  SubscriberCounters,
+  UpdateEvent,
+} from "./subscriber-types.ts";
 
-export interface GroupSpec {
-  group: string;
-  port: number;
-  /** Local interface address to join on. Defaults to "127.0.0.1". */
-  iface?: string;
-}
-
-export interface FeedSubscriberOptions {
-  groups: GroupSpec[];
-  /** SO_RCVBUF request (the kernel doubles it). Defaults to 8 MiB. */
-  recvBufferBytes?: number;
-  /** A (channel, source) silent this long is reported stale and its books invalid. Defaults to 3000; 0 disables. */
-  staleAfterMs?: number;
-  /** Largest datagram accepted; must be ≥ the publisher's maxDatagramBytes. Defaults to 1400. */
-  maxDatagramBytes?: number;
-}
-
-export type UpdateKind = "delta" | "snapshot" | "status";
-
-/** Passed to 'update' listeners. The object is reused: copy what you keep beyond the callback. */
-export interface UpdateEvent {
-  kind: UpdateKind;
-  instrument: Instrument;
-  book: SubscriberBook;
-  /** Receive time minus the packet's send time, µs (cross-host: includes clock offset). */
-  latencyUs: number;
-  sendTimeUs: number;
-  recvTimeUs: number;
-  channelId: number;
-  sourceId: number;
-  /** The snapshot was a periodic refresh. */
-  refresh: boolean;
-}
-export interface GapEvent {
-  channelId: number;
-  sourceId: number;
-  sessionId: number;
-  /** Channel sequence number expected next. */
-  expected: number;
-  /** Sequence number received instead. */
-  got: number;
-  /** Messages lost (got − expected). */
-  lost: number;
-  /** Books invalidated by this gap. */
-  booksInvalidated: number;
-}
-export interface SessionEvent {
-  kind: "new" | "restarted" | "ended";
-  channelId: number;
-  sourceId: number;
-  sessionId: number;
-  previousSessionId: number | undefined;
-}
-export interface StatusEvent {
-  book: SubscriberBook;
-  state: BookState;
-  reason: StatusReason;
-  previousState: BookState;
-}
-export interface StaleEvent {
-  channelId: number;
-  sourceId: number;
-  sessionId: number;
-  silentMs: number;
-}
-export interface SubscriberErrorEvent {
-  /** A WireDecodeError for a rejected datagram (see its `code`); a plain Error for socket or listener failures. */
-  error: WireDecodeError | Error;
-  /** "address:port" of the sender when known. */
-  from: string;
-}
-
-export interface FeedSubscriberEvents {
-  update: (e: UpdateEvent) => void;
-  gap: (e: GapEvent) => void;
-  session: (e: SessionEvent) => void;
-  status: (e: StatusEvent) => void;
-  stale: (e: StaleEvent) => void;
-  definition: (book: SubscriberBook) => void;
-  error: (e: SubscriberErrorEvent) => void;
-}
-
-export interface SubscriberCounters {
-  datagrams: number;
-  bytes: number;
-  heartbeats: number;
-  messages: number;
-  /** Datagrams rejected by the decoder. */
-  errors: number;
-  /** Channel gaps detected (events), and messages lost in them. */
-  gaps: number;
-  lostMessages: number;
-  /** Datagrams or messages received twice (sequence already seen). */
-  duplicates: number;
-  /** Messages with a template id this subscriber does not know (skipped). */
-  unknownTemplates: number;
-  /** Per-instrument instrSeq jumps. */
-  instrSeqJumps: number;
-  /** Snapshot chunk sets abandoned (missing or out-of-order chunk). */
-  snapshotsAbandoned: number;
-  /** Exceptions thrown by event listeners (caught and reported as 'error'). */
-  listenerErrors: number;
-}
-
-export interface StreamInfo {
-  channelId: number;
-  sourceId: number;
-  sessionId: number;
-  nextSeq: number;
-  lastRecvMs: number;
-  stale: boolean;
-  ended: boolean;
-}
+export type {
+  FeedSubscriberEvents,
+  FeedSubscriberOptions,
+  GapEvent,
+  GroupSpec,
+  SessionEvent,
+  StaleEvent,
+  StatusEvent,
+  StreamInfo,
+  SubscriberCounters,
+  SubscriberErrorEvent,
+  UpdateEvent,
+  UpdateKind,
+} from "./subscriber-types.ts";
 
 const DEFAULT_RECV_BUFFER_BYTES = 8 * 1024 * 1024;
 const DEFAULT_STALE_AFTER_MS = 3000;
@@ -145,9 +58,6 @@ const DEFAULT_STALE_AFTER_MS = 3000;
 function streamKeyOf(channelId: number, sourceId: number): number {
   return channelId * 65536 + sourceId;
 }
-
-const VENUE_BY_ID = new Map<number, string>(Object.entries(VENUE_IDS).map(([k, v]) => [v, k]));
-const MARKET_BY_ID = new Map<number, string>(Object.entries(MARKET_IDS).map(([k, v]) => [v, k]));
 
 export class FeedSubscriber {
   readonly counters: SubscriberCounters = {
@@ -165,24 +75,16 @@ export class FeedSubscriber {
     listenerErrors: 0,
   };
   /** Books by instrumentId. */
-  readonly books: Map<number, SubscriberBook> = new Map();
+  readonly books: Map<number, SubscriberBook>;
   private readonly opts: Required<Omit<FeedSubscriberOptions, "groups">> & { groups: GroupSpec[] };
   private readonly streams = new Map<number, StreamInfo>();
-  private readonly listeners: { [K in keyof FeedSubscriberEvents]: FeedSubscriberEvents[K][] } = {
-    update: [],
-    gap: [],
-    session: [],
-    status: [],
-    stale: [],
-    definition: [],
-    error: [],
-  };
+  private readonly listeners = new Listeners(this.counters);
+  private readonly instrumentBooks = new InstrumentBooks(this.counters, this.listeners);
   private readonly sockets: dgram.Socket[] = [];
   private readonly rxBytes = new Uint8Array(ABS_MAX_DATAGRAM_BYTES + 8);
   private readonly rxView = new DataView(this.rxBytes.buffer);
   private readonly reader = new PacketReader();
-  private readonly bookReader = new BookMessageReader();
-  private readonly defReader = new DefinitionReader();
+  /** instrumentBooks.updateEvent: its packet fields are set here, once per packet. */
   private readonly updateEvent: UpdateEvent;
   private staleTimer: ReturnType<typeof setInterval> | undefined;
 
@@ -193,29 +95,17 @@ export class FeedSubscriber {
       staleAfterMs: opts.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
       maxDatagramBytes: opts.maxDatagramBytes ?? DEFAULT_MAX_DATAGRAM_BYTES,
     };
-    const placeholder = new SubscriberBook(0, 0, 0);
-    this.updateEvent = {
-      kind: "delta",
-      instrument: placeholder.instrument,
-      book: placeholder,
-      latencyUs: 0,
-      sendTimeUs: 0,
-      recvTimeUs: 0,
-      channelId: 0,
-      sourceId: 0,
-      refresh: false,
-    };
+    this.books = this.instrumentBooks.books;
+    this.updateEvent = this.instrumentBooks.updateEvent;
   }
 
   on<K extends keyof FeedSubscriberEvents>(event: K, listener: FeedSubscriberEvents[K]): this {
-    this.listeners[event].push(listener);
+    this.listeners.add(event, listener);
     return this;
   }
 
   off<K extends keyof FeedSubscriberEvents>(event: K, listener: FeedSubscriberEvents[K]): this {
-    const list = this.listeners[event] as FeedSubscriberEvents[K][];
-    const i = list.indexOf(listener);
-    if (i >= 0) list.splice(i, 1);
+    this.listeners.remove(event, listener);
     return this;
   }
 
@@ -235,7 +125,7 @@ export class FeedSubscriber {
       });
       socket.addMembership(g.group, g.iface ?? "127.0.0.1");
       socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onSocketMessage(msg, rinfo));
-      socket.on("error", (err: Error) => this.reportError(err, ""));
+      socket.on("error", (err: Error) => this.listeners.reportError(err, ""));
     }
     const staleMs = this.opts.staleAfterMs;
     if (staleMs > 0) {
@@ -311,7 +201,7 @@ export class FeedSubscriber {
       this.processPacket(r, recvTimeUs);
     } catch (err) {
       // A listener threw, or a bug: report and keep receiving.
-      this.reportError(err instanceof Error ? err : new Error(String(err)), from);
+      this.listeners.reportError(err instanceof Error ? err : new Error(String(err)), from);
     }
   }
 
@@ -332,7 +222,7 @@ export class FeedSubscriber {
       st.sessionId = sessionId;
       st.nextSeq = seqNum;
       st.ended = false;
-      this.invalidateStream(key, true);
+      this.instrumentBooks.invalidateStream(key, true);
       this.emitSession("restarted", st, previous);
     }
     st.lastRecvMs = Date.now();
@@ -344,7 +234,7 @@ export class FeedSubscriber {
       if (seqNum >= st.nextSeq) st.nextSeq = seqNum;
       if ((r.flags & PKT_FLAG_END_OF_SESSION) !== 0 && !st.ended) {
         st.ended = true;
-        this.invalidateStream(key, false);
+        this.instrumentBooks.invalidateStream(key, false);
         this.emitSession("ended", st, sessionId);
       }
       return;
@@ -371,268 +261,19 @@ export class FeedSubscriber {
     ev.channelId = channelId;
     ev.sourceId = sourceId;
 
+    const books = this.instrumentBooks;
     for (let more = r.first(); more; more = r.next()) {
       if (r.messageIndex < skip) continue;
       this.counters.messages++;
       const templateId = r.templateId;
       if (templateId === TEMPLATE_BOOK_DELTA || templateId === TEMPLATE_BOOK_STATUS) {
-        this.onBookEvent(r, key, templateId, sendTimeUs);
+        books.onBookEvent(r, key, templateId, sendTimeUs);
       } else if (templateId === TEMPLATE_BOOK_SNAPSHOT) {
-        this.onSnapshotChunk(r, key, sendTimeUs);
+        books.onSnapshotChunk(r, key, sendTimeUs);
       } else if (templateId === TEMPLATE_INSTRUMENT_DEFINITION) {
-        this.onDefinition(r);
+        books.onDefinition(r);
       } else {
         this.counters.unknownTemplates++;
-      }
-    }
-  }
-
-  private bookFor(m: BookMessageReader): SubscriberBook {
-    const id = m.instrumentId;
-    let book = this.books.get(id);
-    if (book === undefined) {
-      book = new SubscriberBook(id, m.priceExp, m.qtyExp);
-      this.books.set(id, book);
-    }
-    return book;
-  }
-
-  /**
-   * BookDelta and BookStatus: both advance instrSeq by one per event. The parts of a split delta (same instrSeq,
-   * LAST on the final one) are buffered and applied together at LAST, so a book never shows half an event and
-   * `valid` always means "identical to the publisher's book at instrSeq".
-   */
-  private onBookEvent(r: PacketReader, key: number, templateId: number, sendTimeUs: number): void {
-    const m = this.bookReader.wrap(r);
-    const book = this.bookFor(m);
-    if (m.priceExp !== book.instrument.priceExp || m.qtyExp !== book.instrument.qtyExp) {
-      // The instrument was redefined: the mantissas held so far are in the old units.
-      this.invalidate(book);
-      this.setExponents(book, m.priceExp, m.qtyExp);
-    }
-    const seq = m.instrSeq;
-    const last = (r.msgFlags & MSG_FLAG_LAST) !== 0;
-    const isDelta = templateId === TEMPLATE_BOOK_DELTA;
-    let continuation = false;
-    let abandoned = false;
-    if (book.eventOpen) {
-      if (isDelta && seq === book.openSeq) {
-        continuation = true;
-      } else {
-        // The open split delta never got its LAST part: that event is lost for this book.
-        book.eventOpen = false;
-        book.pendBidN = 0;
-        book.pendAskN = 0;
-        this.counters.instrSeqJumps++;
-        this.invalidate(book);
-        abandoned = true;
-      }
-    }
-    const known = book.instrSeq;
-    if (!continuation && known >= 0) {
-      // A BookStatus may share the instrSeq of the event it qualifies (e.g. a crossed delta): apply its state.
-      const sameEventStatus = !isDelta && seq === known;
-      if (!sameEventStatus) {
-        if (seq <= known) {
-          this.counters.duplicates++; // already applied (duplicate stream or re-sent refresh)
-          return;
-        }
-        if (seq !== known + 1 && !abandoned) {
-          this.counters.instrSeqJumps++; // lost events of this instrument: the book is no longer exact
-          this.invalidate(book);
-        }
-      }
-    }
-    book.streamKey = key;
-    if (isDelta && !last) {
-      if (!continuation) {
-        book.eventOpen = true;
-        book.openSeq = seq;
-        book.pendBidN = 0;
-        book.pendAskN = 0;
-      }
-      this.bufferLevels(book, m);
-      return;
-    }
-    if (isDelta) {
-      const bids = book.bids;
-      const asks = book.asks;
-      if (continuation) {
-        for (let i = 0, n = book.pendBidN; i < n; i++) bids.set(book.pendBidPx[i], book.pendBidQty[i]);
-        for (let i = 0, n = book.pendAskN; i < n; i++) asks.set(book.pendAskPx[i], book.pendAskQty[i]);
-        book.pendBidN = 0;
-        book.pendAskN = 0;
-        book.eventOpen = false;
-      }
-      const nb = m.bidCount;
-      const na = m.askCount;
-      for (let i = 0; i < nb; i++) bids.set(m.priceAt(i), m.qtyAt(i));
-      for (let i = nb, end = nb + na; i < end; i++) asks.set(m.priceAt(i), m.qtyAt(i));
-    }
-    book.instrSeq = seq;
-    book.venueSeq = m.venueSeq;
-    book.tsExchangeUs = m.tsExchangeUs;
-    book.tsEventUs = m.tsEventUs;
-    book.tsRecvUs = m.tsRecvUs;
-    const previousState = book.state;
-    book.state = m.state as BookState;
-    book.reason = m.reason as StatusReason;
-    if (previousState !== book.state && this.listeners.status.length > 0) {
-      const e: StatusEvent = { book, state: book.state, reason: book.reason, previousState };
-      for (const l of this.listeners.status) this.call(l, e);
-    }
-    this.emitUpdate(isDelta ? "delta" : "status", book, sendTimeUs, false);
-  }
-
-  /** Copies the levels of a non-final delta part into the book's pending buffers (rx buffer is reused). */
-  private bufferLevels(book: SubscriberBook, m: BookMessageReader): void {
-    const nb = m.bidCount;
-    const na = m.askCount;
-    book.ensurePendingCapacity(book.pendBidN + nb, book.pendAskN + na);
-    for (let i = 0; i < nb; i++) {
-      book.pendBidPx[book.pendBidN] = m.priceAt(i);
-      book.pendBidQty[book.pendBidN++] = m.qtyAt(i);
-    }
-    for (let i = nb, end = nb + na; i < end; i++) {
-      book.pendAskPx[book.pendAskN] = m.priceAt(i);
-      book.pendAskQty[book.pendAskN++] = m.qtyAt(i);
-    }
-  }
-
-  private onSnapshotChunk(r: PacketReader, key: number, sendTimeUs: number): void {
-    const m = this.bookReader.wrap(r);
-    const book = this.bookFor(m);
-    const seq = m.instrSeq;
-    const chunkIndex = m.chunkIndex;
-    const chunkCount = m.chunkCount;
-    if (chunkIndex === 0) {
-      if (book.snapSeq >= 0) this.counters.snapshotsAbandoned++;
-      book.snapSeq = seq;
-      book.snapNextChunk = 0;
-      book.snapChunkCount = chunkCount;
-      book.snapFlags = r.msgFlags;
-      book.snapBidN = 0;
-      book.snapAskN = 0;
-      book.ensureSnapshotCapacity(m.totalBidCount, m.totalAskCount);
-    } else if (book.snapSeq !== seq || book.snapNextChunk !== chunkIndex || book.snapChunkCount !== chunkCount) {
-      // Missing or reordered chunk: drop the set; the next snapshot (refresh) completes instead.
-      if (book.snapSeq >= 0) this.counters.snapshotsAbandoned++;
-      book.snapSeq = -1;
-      return;
-    }
-    const nb = m.bidCount;
-    const na = m.askCount;
-    if (book.snapBidN + nb > book.snapBidPx.length || book.snapAskN + na > book.snapAskPx.length) {
-      this.counters.snapshotsAbandoned++; // chunks disagree with the totals of chunk 0
-      book.snapSeq = -1;
-      return;
-    }
-    for (let i = 0; i < nb; i++) {
-      book.snapBidPx[book.snapBidN] = m.priceAt(i);
-      book.snapBidQty[book.snapBidN++] = m.qtyAt(i);
-    }
-    for (let i = nb, end = nb + na; i < end; i++) {
-      book.snapAskPx[book.snapAskN] = m.priceAt(i);
-      book.snapAskQty[book.snapAskN++] = m.qtyAt(i);
-    }
-    book.snapNextChunk++;
-    if (book.snapNextChunk < book.snapChunkCount) return;
-
-    // Complete set.
-    book.snapSeq = -1;
-    if (book.eventOpen) {
-      // A snapshot after an unfinished split delta: that delta's tail was lost.
-      book.eventOpen = false;
-      book.pendBidN = 0;
-      book.pendAskN = 0;
-      this.invalidate(book);
-    }
-    const refresh = (book.snapFlags & MSG_FLAG_REFRESH) !== 0;
-    const known = book.instrSeq;
-    if (book.valid && known >= 0 && seq <= known) return; // already exact at `known`: nothing to add
-    if (!refresh && known >= 0 && seq !== known + 1 && book.valid) this.counters.instrSeqJumps++;
-    if (m.priceExp !== book.instrument.priceExp || m.qtyExp !== book.instrument.qtyExp) this.setExponents(book, m.priceExp, m.qtyExp);
-    book.bids.loadSorted(book.snapBidPx, book.snapBidQty, book.snapBidN);
-    book.asks.loadSorted(book.snapAskPx, book.snapAskQty, book.snapAskN);
-    book.streamKey = key;
-    book.instrSeq = seq;
-    book.venueSeq = m.venueSeq;
-    book.tsExchangeUs = m.tsExchangeUs;
-    book.tsEventUs = m.tsEventUs;
-    book.tsRecvUs = m.tsRecvUs;
-    const previousState = book.state;
-    book.state = m.state as BookState;
-    book.reason = m.reason as StatusReason;
-    book.valid = true;
-    if (previousState !== book.state && this.listeners.status.length > 0) {
-      const e: StatusEvent = { book, state: book.state, reason: book.reason, previousState };
-      for (const l of this.listeners.status) this.call(l, e);
-    }
-    this.emitUpdate("snapshot", book, sendTimeUs, refresh);
-  }
-
-  // Cold: definitions arrive on registration and once per refresh cycle.
-  private onDefinition(r: PacketReader): void {
-    const d = this.defReader.wrap(r);
-    const id = d.instrumentId;
-    let book = this.books.get(id);
-    if (book === undefined) {
-      book = new SubscriberBook(id, d.priceExp, d.qtyExp);
-      this.books.set(id, book);
-    }
-    const symbol = d.symbol;
-    const prev = book.definition;
-    const venue = VENUE_BY_ID.get(d.venueId) ?? UNKNOWN_NAME;
-    const market = MARKET_BY_ID.get(d.marketId) ?? UNKNOWN_NAME;
-    if (
-      prev !== undefined &&
-      prev.symbol === symbol &&
-      prev.venue === venue &&
-      prev.market === market &&
-      prev.priceExp === d.priceExp &&
-      prev.qtyExp === d.qtyExp &&
-      prev.tickSize === d.tickSize &&
-      prev.lotSize === d.lotSize
-    ) {
-      return;
-    }
-    if (book.instrument.priceExp !== d.priceExp || book.instrument.qtyExp !== d.qtyExp) this.invalidate(book); // old units
-    const def: Instrument = {
-      instrumentId: id,
-      venue: venue as VenueName,
-      market: market as MarketName,
-      symbol,
-      priceExp: d.priceExp,
-      qtyExp: d.qtyExp,
-      tickSize: d.tickSize,
-      lotSize: d.lotSize,
-    };
-    book.definition = def;
-    book.instrument = def;
-    for (const l of this.listeners.definition) this.call(l, book);
-  }
-
-  // Cold: exponents change only when a venue redefines an instrument.
-  private setExponents(book: SubscriberBook, priceExp: number, qtyExp: number): void {
-    book.instrument = { ...book.instrument, priceExp, qtyExp };
-    if (book.definition !== undefined) book.definition = book.instrument;
-  }
-
-  private emitUpdate(kind: UpdateKind, book: SubscriberBook, sendTimeUs: number, refresh: boolean): void {
-    book.updates++;
-    book.lastSendTimeUs = sendTimeUs;
-    const listeners = this.listeners.update;
-    if (listeners.length === 0) return;
-    const ev = this.updateEvent;
-    ev.kind = kind;
-    ev.book = book;
-    ev.instrument = book.instrument;
-    ev.refresh = refresh;
-    for (let i = 0; i < listeners.length; i++) {
-      try {
-        listeners[i](ev);
-      } catch (err) {
-        this.listenerFailed(err);
       }
     }
   }
@@ -641,7 +282,7 @@ export class FeedSubscriber {
     const lost = got - st.nextSeq;
     this.counters.gaps++;
     this.counters.lostMessages += lost;
-    const booksInvalidated = this.invalidateStream(key, false);
+    const booksInvalidated = this.instrumentBooks.invalidateStream(key, false);
     const e: GapEvent = {
       channelId: st.channelId,
       sourceId: st.sourceId,
@@ -651,31 +292,7 @@ export class FeedSubscriber {
       lost,
       booksInvalidated,
     };
-    for (const l of this.listeners.gap) this.call(l, e);
-  }
-
-  private invalidate(book: SubscriberBook): boolean {
-    if (!book.valid) return false;
-    book.valid = false;
-    book.invalidations++;
-    return true;
-  }
-
-  /** Invalidates every book last updated by the stream; `restart` also forgets their instrSeq (new numbering). */
-  private invalidateStream(key: number, restart: boolean): number {
-    let n = 0;
-    for (const book of this.books.values()) {
-      if (book.streamKey !== key) continue;
-      if (this.invalidate(book)) n++;
-      if (restart) {
-        book.instrSeq = -1;
-        book.eventOpen = false;
-        book.pendBidN = 0;
-        book.pendAskN = 0;
-        book.snapSeq = -1;
-      }
-    }
-    return n;
+    for (const l of this.listeners.gap) this.listeners.call(l, e);
   }
 
   private checkStale(): void {
@@ -684,43 +301,19 @@ export class FeedSubscriber {
     for (const [key, st] of this.streams) {
       if (st.stale || st.ended || nowMs - st.lastRecvMs < limit) continue;
       st.stale = true;
-      this.invalidateStream(key, false);
+      this.instrumentBooks.invalidateStream(key, false);
       const e: StaleEvent = { channelId: st.channelId, sourceId: st.sourceId, sessionId: st.sessionId, silentMs: nowMs - st.lastRecvMs };
-      for (const l of this.listeners.stale) this.call(l, e);
+      for (const l of this.listeners.stale) this.listeners.call(l, e);
     }
   }
 
   private emitSession(kind: SessionEvent["kind"], st: StreamInfo, previousSessionId: number | undefined): void {
     const e: SessionEvent = { kind, channelId: st.channelId, sourceId: st.sourceId, sessionId: st.sessionId, previousSessionId };
-    for (const l of this.listeners.session) this.call(l, e);
-  }
-
-  /** Calls a cold-path listener; a throwing listener is reported and never corrupts sequencing state. */
-  private call<T>(listener: (e: T) => void, e: T): void {
-    try {
-      listener(e);
-    } catch (err) {
-      this.listenerFailed(err);
-    }
-  }
-
-  private listenerFailed(err: unknown): void {
-    this.counters.listenerErrors++;
-    this.reportError(err instanceof Error ? err : new Error(String(err)), "listener");
+    for (const l of this.listeners.session) this.listeners.call(l, e);
   }
 
   private reject(code: DecodeErrorCode, length: number, from: string): void {
     this.counters.errors++;
-    if (this.listeners.error.length > 0) this.reportError(new WireDecodeError(code, length), from);
-  }
-
-  private reportError(error: WireDecodeError | Error, from: string): void {
-    for (const l of this.listeners.error) {
-      try {
-        l({ error, from });
-      } catch {
-        // an error listener must not break the receive loop
-      }
-    }
+    if (this.listeners.error.length > 0) this.listeners.reportError(new WireDecodeError(code, length), from);
   }
 }
