@@ -6,7 +6,7 @@
  */
 import type { MarketName } from "../core/types.ts";
 import { MAX_ARGS_CHARS_PER_CONNECTION, OPTION_MAX_ARGS_PER_CONNECTION, SPOT_MAX_ARGS_PER_REQUEST } from "../venues/bybit/protocol.ts";
-import type { SimStats } from "./bybit-sim.ts";
+import type { SimStats } from "./bybit-sim-types.ts";
 import type { Ws } from "./bybit-sim-topics.ts";
 
 /** What request handling needs from the simulator. */

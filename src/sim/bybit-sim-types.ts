@@ -1,0 +1,62 @@
+/**
+ * The Bybit simulator's public shapes: its options, the handle startBybitSimulator returns, its counters and the
+ * faults it can inject. Re-exported by bybit-sim.ts.
+ * @module
+ */
+import type { MarketName } from "../core/types.ts";
+import type { SymbolSpec } from "./sim-book.ts";
+
+export type SimFault = "gap" | "reset" | "disconnect" | "stall" | "malformed" | "duplicate";
+
+export interface BybitSimOptions {
+  /** 0 = ephemeral. */
+  port?: number;
+  hostname?: "127.0.0.1";
+  markets: { market: MarketName; symbols: string[] }[];
+  /** Total book messages (deltas; level-1 snapshots) per second across subscribed topics. 0 = only step(). */
+  messagesPerSecond?: number;
+  seed?: number;
+  /** JSONL of recorded payloads (one WebSocket message per line), served to whoever subscribes their topic. */
+  replayFile?: string;
+  /** Probability that a step is a burst of many level changes (default 0.05). */
+  burstiness?: number;
+  /** Level-1 re-push interval (default 3000 ms, §4.2). */
+  l1RepushMs?: number;
+  /** Per-symbol tick/lot/price overrides, keyed "market:SYMBOL". */
+  specs?: Record<string, Partial<SymbolSpec>>;
+  /** Largest page the REST endpoint returns (tests use a small one to exercise the cursor). Default 1000. */
+  restPageLimit?: number;
+}
+
+export interface BybitSim {
+  /** ws://127.0.0.1:PORT/v5/public (market appended by clients). */
+  readonly wsUrl: string;
+  /** http://127.0.0.1:PORT */
+  readonly restUrl: string;
+  /**
+   * The simulator's true book for a topic, as decimal-string maps, for tests. `depth` picks the topic (default: the
+   * deepest subscribed one for the symbol); u is that topic's last u (0 when nobody subscribed).
+   */
+  book(market: MarketName, symbol: string, depth?: number): { bids: Map<string, string>; asks: Map<string, string>; u: number };
+  inject(fault: SimFault, target?: { market: MarketName; symbol: string }, opts?: { stallMs?: number }): void;
+  /** Emits n steps per subscribed symbol now (n deltas per subscribed topic; replay: n recorded lines per topic). */
+  step(n?: number): void;
+  /** Changes a symbol's tick/lot like Bybit does: REST shows the new values and every topic restarts at u = 1 with a snapshot. */
+  changeInstrument(market: MarketName, symbol: string, change: { tickSize?: string; lotSize?: string }): void;
+  /** Makes the REST endpoint answer 503 (false) or normally (true). */
+  setRestAvailable(ok: boolean): void;
+  readonly stats: SimStats;
+  stop(): Promise<void>;
+}
+
+export interface SimStats {
+  connections: number;
+  connectionsTotal: number;
+  messagesSent: number;
+  bytesSent: number;
+  subscribes: number;
+  unsubscribes: number;
+  pings: number;
+  errorsSent: number;
+  restRequests: number;
+}
