@@ -10,7 +10,8 @@ import { turnReceiptUs } from "../../core/clock.ts";
 import { BookState, type MarketName } from "../../core/types.ts";
 import type { BybitAdapter } from "./adapter.ts";
 import { isBookObject, parseBookObject } from "./parse-json.ts";
-import { BybitScanner, SCAN_ERR_SYNTAX, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC, TopicTable } from "./scanner.ts";
+import { BybitScanner, SCAN_ERR_SYNTAX, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+import { TopicTable } from "./topic-table.ts";
 
 // Subscription phase of a topic on its connection.
 export const SUB_IDLE = 0;
