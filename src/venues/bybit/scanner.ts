@@ -116,6 +116,7 @@ const W_A = word('"a":');
 const W_U = word('"u":');
 const W_S = word('"s":');
 const W_SEQ = word('"seq');
+const W_NEXT_LEVEL = word('],["');
 
 /**
  * The scanner. One instance per connection (it keeps the cursor and the last error position in fields, so the
@@ -349,25 +350,11 @@ export class BybitScanner {
       return 0;
     }
     let c = 0;
+    p = this.openLevel(p);
+    if (p < 0) return p;
     for (;;) {
-      // [
-      c = b[p];
-      if (c !== CH_LBRACKET) {
-        this.pos = p;
-        if (p >= end) return SCAN_ERR_SYNTAX;
-        const r = this.skipValue(2);
-        return r < 0 ? r : SCAN_ERR_LEVEL;
-      }
-      // "price"
-      c = b[++p];
-      if (c !== CH_QUOTE) {
-        p = skipWs(b, p, end);
-        if (b[p] !== CH_QUOTE) {
-          this.pos = p;
-          return this.badLevelElement();
-        }
-      }
-      const ps = ++p;
+      // "price" (p is after its opening quote)
+      const ps = p;
       // One pass for the plain case: digits, an optional dot with digits, nothing non-zero beyond the exponent, and
       // at most 15 significant digits after scaling, so the integer is exact (< 10^15 < 2^53). Everything else
       // (and every error) is decided by parseFixedCodes, the project's one exact decimal parser. Measured: a
@@ -485,16 +472,7 @@ export class BybitScanner {
           return SCAN_ERR_QTY;
         }
       }
-      // ]
-      c = b[++p];
-      if (c !== CH_RBRACKET) {
-        p = skipWs(b, p, end);
-        c = b[p];
-        if (c !== CH_RBRACKET) {
-          this.pos = p;
-          return c === CH_COMMA ? SCAN_ERR_LEVEL : SCAN_ERR_SYNTAX;
-        }
-      }
+      // Stored before the closing bracket is checked: on an error the caller discards `out`.
       if (n === lpx.length) {
         // Cold: more levels than ever; BookUpdate grows its arrays.
         if (bids) {
@@ -513,30 +491,63 @@ export class BybitScanner {
         lpx[n] = px;
         lqty[n++] = qty;
       }
-      // , or ]
-      c = b[++p];
-      if (c === CH_COMMA) {
-        c = b[++p];
-        if (c !== CH_LBRACKET) p = skipWs(b, p, end);
+      // `],["` between two levels in Bybit's compact layout: one word instead of four characters.
+      if (dv.getInt32(p + 1, true) === W_NEXT_LEVEL) {
+        p += 5;
         continue;
       }
+      // ]
+      c = b[++p];
       if (c !== CH_RBRACKET) {
         p = skipWs(b, p, end);
         c = b[p];
-        if (c === CH_COMMA) {
-          p = skipWs(b, p + 1, end);
-          continue;
-        }
         if (c !== CH_RBRACKET) {
           this.pos = p;
-          return SCAN_ERR_SYNTAX;
+          return c === CH_COMMA ? SCAN_ERR_LEVEL : SCAN_ERR_SYNTAX;
         }
+      }
+      // , or ]
+      c = b[++p];
+      if (c !== CH_COMMA && c !== CH_RBRACKET) {
+        p = skipWs(b, p, end);
+        c = b[p];
+      }
+      if (c === CH_COMMA) {
+        p = this.openLevel(p + 1);
+        if (p < 0) return p;
+        continue;
+      }
+      if (c !== CH_RBRACKET) {
+        this.pos = p;
+        return SCAN_ERR_SYNTAX;
       }
       this.pos = p + 1;
       if (bids) out.bidCount = n;
       else out.askCount = n;
       return 0;
     }
+  }
+
+  /**
+   * From a level's `[` (whitespace before it allowed): returns the index just after the price's opening quote, or
+   * a negative code with the cursor at the fault.
+   */
+  private openLevel(p: number): number {
+    const b = this.bytes;
+    const end = this.end;
+    p = skipWs(b, p, end);
+    if (b[p] !== CH_LBRACKET) {
+      this.pos = p;
+      if (p >= end) return SCAN_ERR_SYNTAX;
+      const r = this.skipValue(2);
+      return r < 0 ? r : SCAN_ERR_LEVEL;
+    }
+    p = skipWs(b, p + 1, end);
+    if (b[p] !== CH_QUOTE) {
+      this.pos = p;
+      return this.badLevelElement();
+    }
+    return p + 1;
   }
 
   /** Copies the frame into `bytes` (once per frame). */
