@@ -165,11 +165,11 @@ export class FeedSubscriber {
     this.counters.datagrams++;
     this.counters.bytes += length;
     if (length > this.rxBytes.length) {
-      this.reject(DecodeErrorCode.OVERSIZED, length, from);
+      this.reject(DecodeErrorCode.OVERSIZED, length, from, -1);
       return;
     }
     this.rxBytes.set(bytes);
-    this.process(length, recvTimeUs, from);
+    this.process(length, recvTimeUs, from, -1);
   }
 
   private onSocketMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -178,14 +178,15 @@ export class FeedSubscriber {
     this.counters.datagrams++;
     this.counters.bytes += length;
     if (length > this.rxBytes.length) {
-      this.reject(DecodeErrorCode.OVERSIZED, length, rinfo.address + ":" + rinfo.port);
+      this.reject(DecodeErrorCode.OVERSIZED, length, rinfo.address, rinfo.port);
       return;
     }
     msg.copy(this.rxBytes, 0, 0, length);
-    this.process(length, recvTimeUs, rinfo.address);
+    this.process(length, recvTimeUs, rinfo.address, rinfo.port);
   }
 
-  private process(length: number, recvTimeUs: number, from: string): void {
+  /** fromPort −1: `from` is already the whole label (ingest); otherwise errors say "address:port", built only then. */
+  private process(length: number, recvTimeUs: number, from: string, fromPort: number): void {
     const r = this.reader;
     let rc: DecodeErrorCode;
     try {
@@ -194,14 +195,14 @@ export class FeedSubscriber {
       rc = DecodeErrorCode.TRUNCATED; // defensive: a DataView range error must never escape the receive loop
     }
     if (rc !== DecodeErrorCode.OK) {
-      this.reject(rc, length, from);
+      this.reject(rc, length, from, fromPort);
       return;
     }
     try {
       this.processPacket(r, recvTimeUs);
     } catch (err) {
       // A listener threw, or a bug: report and keep receiving.
-      this.listeners.reportError(err instanceof Error ? err : new Error(String(err)), from);
+      this.listeners.reportError(err instanceof Error ? err : new Error(String(err)), fromPort < 0 ? from : `${from}:${fromPort}`);
     }
   }
 
@@ -312,8 +313,8 @@ export class FeedSubscriber {
     for (const l of this.listeners.session) this.listeners.call(l, e);
   }
 
-  private reject(code: DecodeErrorCode, length: number, from: string): void {
+  private reject(code: DecodeErrorCode, length: number, from: string, fromPort: number): void {
     this.counters.errors++;
-    if (this.listeners.error.length > 0) this.listeners.reportError(new WireDecodeError(code, length), from);
+    if (this.listeners.error.length > 0) this.listeners.reportError(new WireDecodeError(code, length), fromPort < 0 ? from : `${from}:${fromPort}`);
   }
 }

@@ -374,3 +374,35 @@ describe("FeedSubscriber: faulty listeners", () => {
     expect(h.updates).toHaveLength(6); // the other listener still ran every time
   });
 });
+
+describe("FeedSubscriber on a real socket", () => {
+  it("reports garbage from the network with the sender's address:port and keeps receiving", async () => {
+    // Group private to this test: 239.255.44.1; interface 127.0.0.1, TTL 1.
+    const port = 44000 + Math.floor(Math.random() * 900);
+    const sub = new FeedSubscriber({ groups: [{ group: "239.255.44.1", port, iface: "127.0.0.1" }], staleAfterMs: 0 });
+    const errors: { from: string; code: string }[] = [];
+    sub.on("error", (e) => errors.push({ from: e.from, code: (e.error as { codeName?: string }).codeName ?? "?" }));
+    await sub.start();
+    const { createSocket } = await import("node:dgram");
+    const tx = createSocket("udp4");
+    try {
+      await new Promise<void>((resolve) => tx.bind(0, "127.0.0.1", resolve));
+      tx.setMulticastInterface("127.0.0.1");
+      tx.setMulticastTTL(1);
+      const send = (b: Uint8Array) => new Promise<void>((resolve, reject) => tx.send(b, port, "239.255.44.1", (err) => (err ? reject(err) : resolve())));
+      await send(new Uint8Array(64)); // bad magic
+      await send(new Uint8Array(10)); // truncated
+      const deadline = Date.now() + 5000;
+      while (errors.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      const from = `127.0.0.1:${tx.address().port}`;
+      expect(errors).toEqual([
+        { from, code: "bad_magic" },
+        { from, code: "truncated" },
+      ]);
+      expect(sub.counters.errors).toBe(2);
+    } finally {
+      tx.close();
+      await sub.stop();
+    }
+  });
+});
