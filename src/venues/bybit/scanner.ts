@@ -218,7 +218,7 @@ export class BybitScanner {
     let ctsMs = 0;
     let u = -1;
     for (;;) {
-      if (mayBeWs(b[this.pos])) this.ws();
+      if (isWsCode(b[this.pos])) this.ws();
       if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
       let c = b[this.pos];
       if (c === CH_RBRACE) {
@@ -227,12 +227,12 @@ export class BybitScanner {
       }
       if (c !== CH_COMMA) return SCAN_ERR_SYNTAX;
       this.pos++;
-      if (mayBeWs(b[this.pos])) this.ws();
+      if (isWsCode(b[this.pos])) this.ws();
       const key = this.topKey();
       if (key < 0) return key;
       if ((seen & key) !== 0) return SCAN_FALLBACK;
       seen |= key;
-      if (mayBeWs(b[this.pos])) this.ws();
+      if (isWsCode(b[this.pos])) this.ws();
       if (key === K_TYPE) {
         const p = this.pos;
         if (b[p] === CH_QUOTE && b[p + 1] === 100 && eq4(b, p + 2, 101, 108, 116, 97) && b[p + 6] === CH_QUOTE) {
@@ -265,7 +265,7 @@ export class BybitScanner {
         if (r < 0) return r;
       }
     }
-    if (mayBeWs(b[this.pos])) this.ws();
+    if (isWsCode(b[this.pos])) this.ws();
     if (this.pos !== this.end) return SCAN_ERR_SYNTAX;
     if (type === 0 || (seen & K_DATA) === 0) return SCAN_ERR_MISSING;
     if (tsMs * 1000 >= TWO_53 || ctsMs * 1000 >= TWO_53) return SCAN_ERR_NUMBER;
@@ -284,18 +284,18 @@ export class BybitScanner {
     let u = -1;
     const priceExp = table.priceExp[entry]!;
     const qtyExp = table.qtyExp[entry]!;
-    if (mayBeWs(b[this.pos])) this.ws();
+    if (isWsCode(b[this.pos])) this.ws();
     if (this.pos < this.end && b[this.pos] === CH_RBRACE) {
       this.pos++;
       return SCAN_ERR_MISSING;
     }
     for (;;) {
-      if (mayBeWs(b[this.pos])) this.ws();
+      if (isWsCode(b[this.pos])) this.ws();
       const key = this.dataKey();
       if (key < 0) return key;
       if ((seen & key) !== 0) return SCAN_FALLBACK;
       seen |= key;
-      if (mayBeWs(b[this.pos])) this.ws();
+      if (isWsCode(b[this.pos])) this.ws();
       if (key === K_B || key === K_A) {
         const r = this.scanLevels(key === K_B, priceExp, qtyExp, out);
         if (r < 0) return r;
@@ -312,7 +312,7 @@ export class BybitScanner {
         const r = this.skipValue(1);
         if (r < 0) return r;
       }
-      if (mayBeWs(b[this.pos])) this.ws();
+      if (isWsCode(b[this.pos])) this.ws();
       if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
       const c = b[this.pos++];
       if (c === CH_RBRACE) break;
@@ -1005,12 +1005,8 @@ function skipWs(b: Buffer, p: number, end: number): number {
   return p;
 }
 
-/**
- * True for every JSON whitespace character (and for controls and the sentinel, which ws() does not skip): one
- * compare on the common path where the next character is structure, instead of four.
- */
-function mayBeWs(c: number): boolean {
-  return c <= 32;
+function isWsCode(c: number): boolean {
+  return c === 32 || c === 10 || c === 13 || c === 9;
 }
 
 function startsWithPrefix(s: string, start: number, end: number): boolean {
