@@ -8,8 +8,8 @@
  *   returns to the snapshot and the cycle repeats with u + 1 forever and never crosses.
  * - Paces `rate` frames/s for `ms` when told (stdin JSON lines; replies on stdout), round robin over topics.
  *   Between due frames it sleeps with usleep (bun:ffi, timer slack 1 µs) of at least MIN_SLEEP_US, so at high
- *   rates frames leave in small bursts rather than the sender spinning a whole vCPU. E2E_PACING=spin spins until
- *   each frame is due instead, so frames leave one at a time, evenly spaced (at the cost of a whole vCPU).
+ *   rates frames leave in small bursts rather than the sender spinning a whole vCPU (a spinning source was tried:
+ *   on 2 vCPUs it starves the subscriber and every send to it gets slower; docs/performance.md §4).
  * - Send-time side channel: every frame is stamped just before it is built and sent with sendUs = wall-clock µs
  *   (performance.timeOrigin + performance.now()), encoded in Bybit's own ms fields: ts = floor(sendUs / 1000),
  *   cts = ts − (sendUs mod 1000). Both remain valid integer ms; the feeder carries them as tsExchangeUs/tsEventUs,
@@ -25,7 +25,6 @@ const SYMBOLS = (process.argv[2] ?? "BTCUSDT,ETHUSDT").split(",");
 const DEPTH = Number(process.argv[3] ?? 50);
 const SIM_STEPS = Number(process.env.E2E_SIM_STEPS ?? 3000);
 const MIN_SLEEP_US = 20;
-const SPIN = process.env.E2E_PACING === "spin";
 
 type Lvl = [string, string];
 interface Frame {
@@ -305,9 +304,8 @@ async function run(rate: number, ms: number): Promise<Record<string, unknown>> {
       await yieldTurn(); // acks, pings, drains
       lastYield = nowUs();
     } else {
-      const nextUs = start + sent * intervalUs;
-      if (SPIN) while (nowUs() < nextUs);
-      else usleep(Math.max(MIN_SLEEP_US, Math.floor(nextUs - after)));
+      const untilNext = start + sent * intervalUs - after;
+      usleep(Math.max(MIN_SLEEP_US, Math.floor(untilNext)));
     }
   }
   const wallUs = nowUs() - start;
