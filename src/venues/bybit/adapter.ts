@@ -198,7 +198,9 @@ export class BybitAdapter implements VenueAdapter {
       parseErrors: 0,
       fallbacks: 0,
       unknownTopic: 0,
+      connects: 0,
       reconnects: 0,
+      pongs: 0,
       pongTimeouts: 0,
       ackTimeouts: 0,
     };
@@ -210,14 +212,18 @@ export class BybitAdapter implements VenueAdapter {
       out[p + "messages"] = c.messages;
       out[p + "bytes"] = c.bytes;
       out[p + "parseErrors"] = c.parseErrors;
+      out[p + "connects"] = c.connects;
       out[p + "reconnects"] = c.reconnects;
+      out[p + "pongs"] = c.pongs;
       out[p + "pongTimeouts"] = c.pongTimeouts;
       out.messages! += c.messages;
       out.bytes! += c.bytes;
       out.parseErrors! += c.parseErrors;
       out.fallbacks! += c.fallbacks;
       out.unknownTopic! += c.unknownTopic;
+      out.connects! += c.connects;
       out.reconnects! += c.reconnects;
+      out.pongs! += c.pongs;
       out.pongTimeouts! += c.pongTimeouts;
       out.ackTimeouts! += c.ackTimeouts;
     }

@@ -147,6 +147,8 @@ describe("Bybit adapter ↔ simulator", { timeout: 20_000 }, () => {
     // Spot resubscribes in batches of at most 10 (§2.3): two requests per (re)connect, never "args size >10".
     expect(sim.stats.subscribes).toBe(4);
     expect(sim.stats.errorsSent).toBe(0);
+    expect(adapter.stats().connects).toBe(2); // the first connect and the reconnect
+    expect(adapter.stats()["conn0.spot.connects"]).toBe(2);
   });
 
   test("spot 'args size >10' (forced by an oversized batch) is recovered by splitting the batch", async () => {
@@ -162,6 +164,7 @@ describe("Bybit adapter ↔ simulator", { timeout: 20_000 }, () => {
     const { sim, adapter, sink } = await setup([{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }], {
       adapter: { pingIntervalMs: 50, pongTimeoutMs: 250, reconnectBaseMs: 5, reconnectMaxMs: 20 },
     });
+    await waitFor(() => adapter.stats().pongs >= 1 && sim.stats.pings >= adapter.stats().pongs, "pings answered");
     sim.inject("stall", undefined, { stallMs: 1_000 });
     await waitFor(() => adapter.stats().pongTimeouts >= 1, "pong timeout", 10_000);
     await waitFor(() => adapter.stats().topicsLive === 1 && adapter.stats().connectionsOpen === 1, "live again after the stall", 15_000);
