@@ -10,7 +10,6 @@ import { SimBook, diffLevels, type Levels, type SymbolSpec } from "./sim-book.ts
 
 /** What the simulator keeps per WebSocket connection. */
 export interface ConnData {
-  id: number;
   market: MarketName;
   connId: string;
   topics: Set<string>;
@@ -22,6 +21,8 @@ export class SymbolSim {
   book: SimBook;
   seq: number;
   stalledUntilMs = 0;
+  /** Its topics (one per subscribed depth), in creation order: a step touches only these. */
+  readonly topics: TopicSim[] = [];
   constructor(
     readonly market: MarketName,
     readonly symbol: string,

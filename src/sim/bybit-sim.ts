@@ -49,7 +49,6 @@ class BybitSimulator implements BybitSim, SimProtocolHost {
   private globalStallUntilMs = 0;
   private stalledInbox: { ws: Ws; text: string }[] = [];
   private restAvailable = true;
-  private nextConnId = 0;
 
   constructor(private readonly opts: BybitSimOptions) {
     this.rng = new Rng(opts.seed ?? 1);
@@ -84,7 +83,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost {
         const url = new URL(req.url);
         const m = /^\/v5\/public\/(spot|linear|inverse|option)\/?$/.exec(url.pathname);
         if (m) {
-          const data: ConnData = { id: ++this.nextConnId, market: m[1] as MarketName, connId: crypto.randomUUID(), topics: new Set() };
+          const data: ConnData = { market: m[1] as MarketName, connId: crypto.randomUUID(), topics: new Set() };
           if (server.upgrade(req, { data })) return undefined;
           return new Response("expected a WebSocket upgrade", { status: 400 });
         }
@@ -169,6 +168,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost {
     if (!t) {
       t = new TopicSim(market, topic, Number(depthText), sym, this.rng.int(1_000_000, 90_000_000));
       this.topics.set(key, t);
+      sym.topics.push(t);
     }
     if (t.subs.size === 0) {
       // Nobody listened: move the window to the present (u advances once, as if changes happened meanwhile).
@@ -233,7 +233,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost {
   }
 
   private hasSubscribers(sym: SymbolSim): boolean {
-    for (const t of this.topics.values()) if (t.sym === sym && t.subs.size > 0) return true;
+    for (const t of sym.topics) if (t.subs.size > 0) return true;
     return false;
   }
 
@@ -243,8 +243,8 @@ class BybitSimulator implements BybitSim, SimProtocolHost {
     sym.book.mutate(burst ? this.rng.int(20, 150) : this.rng.int(1, 5));
     sym.seq += this.rng.int(50, 400);
     let messages = 0;
-    for (const t of this.topics.values()) {
-      if (t.sym !== sym || t.subs.size === 0) continue;
+    for (const t of sym.topics) {
+      if (t.subs.size === 0) continue;
       const frame = advanceTopic(t, this.rng);
       if (frame === null) continue;
       messages++;
@@ -337,8 +337,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost {
     const spec = { ...sym.book.spec, ...change };
     sym.book.changeSpec({ ...spec, priceDecimals: exponentOf(spec.tickSize) });
     // Lot/tick change: u restarts at 1 (full-ob.mdx table in shared/docs/bybit-v5.md §4.4); send the new book.
-    for (const t of this.topics.values()) {
-      if (t.sym !== sym) continue;
+    for (const t of sym.topics) {
       t.u = 1;
       t.bids = sym.book.windowLevels(true, t.depth);
       t.asks = sym.book.windowLevels(false, t.depth);
@@ -355,8 +354,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost {
     const sym = this.symbols.get(`${market}:${symbol}`);
     if (!sym) throw new Error(`sim: no symbol ${market}:${symbol}`);
     let topic: TopicSim | undefined;
-    for (const t of this.topics.values()) {
-      if (t.sym !== sym) continue;
+    for (const t of sym.topics) {
       if (depth !== undefined ? t.depth === depth : t.subs.size > 0 && (!topic || t.depth > topic.depth)) topic = t;
     }
     const fmt = (l: Levels) => {
