@@ -62,6 +62,7 @@ export const REFRESH_TICK_MS = 50;
 const HEARTBEAT_TICKS_PER_INTERVAL = 4;
 
 type SendSocket = Bun.udp.Socket<"uint8array">;
+const EMPTY = new Uint8Array(0);
 
 interface Channel {
   readonly dest: DestinationConfig;
@@ -101,8 +102,8 @@ export class FeedPublisher {
   private readonly handleViews: BookView[] = [];
   private readonly handleChannels: Channel[][] = [];
   private readonly handleDefs: EncodedDefinition[] = [];
-  /** sendMany argument arrays by datagram count, [data, port, address] × n; created once per count. */
-  private readonly sendArgs: (Uint8Array | number | string)[][] = [];
+  /** sendMany argument arrays by datagram count, one datagram per entry (sockets are connected); created once per count. */
+  private readonly sendArgs: Uint8Array[][] = [];
   private readonly sendErrorLog: RateLimitedLog;
   private readonly turnEndBound: () => void;
   private flushScheduled = false;
@@ -145,6 +146,7 @@ export class FeedPublisher {
       for (const ch of this.channels) {
         ch.socket = await openMulticastSender({
           iface: ch.dest.iface,
+          connectTo: { group: ch.dest.group, port: ch.dest.port },
           ttl: ch.dest.ttl,
           onError: (err) => this.onSocketError(err),
         });
@@ -254,9 +256,7 @@ export class FeedPublisher {
           this.counters.droppedOnPurpose++;
           continue;
         }
-        stage[batched * 3] = data;
-        stage[batched * 3 + 1] = ch.dest.port;
-        stage[batched * 3 + 2] = ch.dest.group;
+        stage[batched] = data;
         batched++;
         if (batched === MAX_DATAGRAMS_PER_SEND) {
           this.sendBatch(ch.socket, batched);
@@ -376,10 +376,10 @@ export class FeedPublisher {
     this.pendingCount = 0;
   }
 
-  private argsFor(n: number): (Uint8Array | number | string)[] {
+  private argsFor(n: number): Uint8Array[] {
     let args = this.sendArgs[n];
     if (args === undefined) {
-      args = new Array<Uint8Array | number | string>(n * 3).fill(0);
+      args = new Array<Uint8Array>(n).fill(EMPTY);
       this.sendArgs[n] = args;
     }
     return args;
@@ -390,7 +390,7 @@ export class FeedPublisher {
     let args = this.sendArgs[MAX_DATAGRAMS_PER_SEND];
     if (n !== MAX_DATAGRAMS_PER_SEND) {
       const exact = this.argsFor(n);
-      for (let i = 0; i < n * 3; i++) exact[i] = args[i];
+      for (let i = 0; i < n; i++) exact[i] = args[i]!;
       args = exact;
     }
     let sent = 0;
@@ -400,7 +400,7 @@ export class FeedPublisher {
       this.onSocketError(err as Error);
     }
     this.counters.datagrams += sent;
-    for (let i = 0; i < sent; i++) this.counters.bytes += (args[i * 3] as Uint8Array).byteLength;
+    for (let i = 0; i < sent; i++) this.counters.bytes += args[i]!.byteLength;
     if (sent < n) {
       this.counters.sendErrors += n - sent;
       this.sendErrorLog.hit("sendMany sent fewer datagrams than given");

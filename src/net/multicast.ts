@@ -23,28 +23,28 @@ export interface SenderSocketOptions {
   /** Local interface address for IP_MULTICAST_IF, e.g. "127.0.0.1". */
   iface: string;
   ttl: number;
+  /**
+   * Connect the socket to this group:port: sends then carry no address, which measured ~1–1.5 µs less per send
+   * than addressed sends (p50 7.2–9.6 against 8.6–10.6 µs, one loopback datagram to a sleeping subscriber). The
+   * socket is then bound to `iface`, so connect() routes through that interface even where no route covers
+   * the group (a namespace with only `lo`); the kernel still honours IP_MULTICAST_IF on every multicast send.
+   */
+  connectTo?: { group: string; port: number };
   onError?: (err: Error) => void;
   onDrain?: () => void;
 }
 
-/** Opens an unconnected UDP socket for sending multicast, with interface and TTL set and verified. */
+/** Opens a UDP socket for sending multicast (connected when opts.connectTo), with interface and TTL set and verified. */
 export async function openMulticastSender(opts: SenderSocketOptions): Promise<Bun.udp.Socket<"uint8array">> {
   if (!(Number.isInteger(opts.ttl) && opts.ttl >= 1 && opts.ttl <= 255)) throw new RangeError(`multicast TTL ${opts.ttl} outside 1..255`);
-  const onError = opts.onError;
-  const onDrain = opts.onDrain;
-  const socket = await Bun.udpSocket({
-    hostname: "0.0.0.0",
-    port: 0,
-    binaryType: "uint8array",
-    socket: {
-      error(_s, err) {
-        onError?.(err);
-      },
-      drain() {
-        onDrain?.();
-      },
-    },
-  });
+  const connectTo = opts.connectTo;
+  let socket: Bun.udp.Socket<"uint8array">;
+  try {
+    socket = await openSocket(opts, connectTo);
+  } catch (err) {
+    const to = connectTo ? ` for ${connectTo.group}:${connectTo.port}` : "";
+    throw new Error(`multicast sender on interface ${JSON.stringify(opts.iface)}${to}: ${(err as Error).message} (the interface must be a local IPv4 address)`);
+  }
   try {
     if (socket.setMulticastInterface(opts.iface) !== true) {
       throw new Error(`setMulticastInterface(${JSON.stringify(opts.iface)}) failed: not a local IPv4 interface address`);
@@ -56,4 +56,24 @@ export async function openMulticastSender(opts: SenderSocketOptions): Promise<Bu
     throw err;
   }
   return socket;
+}
+
+/** Bound to the interface address when connecting (see SenderSocketOptions.connectTo), else to any. */
+function openSocket(opts: SenderSocketOptions, connectTo: SenderSocketOptions["connectTo"]): Promise<Bun.udp.Socket<"uint8array">> {
+  const onError = opts.onError;
+  const onDrain = opts.onDrain;
+  return Bun.udpSocket({
+    hostname: connectTo ? opts.iface : "0.0.0.0",
+    port: 0,
+    binaryType: "uint8array",
+    ...(connectTo ? { connect: { hostname: connectTo.group, port: connectTo.port } } : {}),
+    socket: {
+      error(_s, err) {
+        onError?.(err);
+      },
+      drain() {
+        onDrain?.();
+      },
+    },
+  });
 }

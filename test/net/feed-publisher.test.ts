@@ -256,7 +256,7 @@ describe("FeedPublisher → FeedSubscriber over loopback multicast", () => {
   it("refuses an interface that is not a local address, and non-multicast groups", async () => {
     const bad = publishConfig(14);
     const withIface = { ...bad, destinations: [{ ...bad.destinations[0]!, iface: "nonsense" }] };
-    await expect(new FeedPublisher({ publish: withIface }).start()).rejects.toThrow(/setMulticastInterface/);
+    await expect(new FeedPublisher({ publish: withIface }).start()).rejects.toThrow(/interface "nonsense".*must be a local IPv4 address/);
     const unicast = { ...bad, destinations: [{ ...bad.destinations[0]!, group: "127.0.0.1" }] };
     expect(() => new FeedPublisher({ publish: unicast })).toThrow(/multicast/);
   });
