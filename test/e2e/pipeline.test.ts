@@ -28,6 +28,13 @@ let subscriber: FeedSubscriber;
 const history = new Map<string, Map<number, Levels>>();
 let validChecks = 0;
 const violations: string[] = [];
+/**
+ * Valid states shown before history recording started (the initial snapshots arrive while beforeAll waits):
+ * checked once the first history is recorded. After that every valid state must be one the history holds:
+ * history is recorded synchronously after each simulator step or fault, before any frame can reach the feeder.
+ */
+let historyStarted = false;
+const beforeHistory: { key: string; symbol: string; u: number; levels: Levels }[] = [];
 const statesSeen = new Map<number, Set<BookState>>();
 
 function keyOf(market: string, symbol: string): string {
@@ -52,6 +59,7 @@ function recordHistory(): void {
 
 function step(n = 1): void {
   for (let i = 0; i < n; i++) {
+    recordHistory(); // a resubscribe moves the simulator's book on by itself (attach): keep that state too
     sim.step(1);
     recordHistory();
   }
@@ -81,8 +89,18 @@ beforeAll(async () => {
     seen.add(book.state);
     if (!book.valid) return;
     const h = history.get(keyOf(book.instrument.market, book.instrument.symbol));
-    const expected = h?.get(book.venueSeq);
-    if (!expected) return; // a state from before the test recorded history (initial snapshot) is checked by settle()
+    let expected = h?.get(book.venueSeq);
+    if (!expected && historyStarted) {
+      // Not recorded yet: the simulator moved there by itself (a resubscribe's snapshot). Its book now must be it.
+      recordHistory();
+      expected = history.get(keyOf(book.instrument.market, book.instrument.symbol))?.get(book.venueSeq);
+    }
+    if (!expected) {
+      const key = keyOf(book.instrument.market, book.instrument.symbol);
+      if (historyStarted) violations.push(`${key} u=${book.venueSeq} valid at a sequence the simulator never had`);
+      else beforeHistory.push({ key, symbol: book.instrument.symbol, u: book.venueSeq, levels: levelsOfView(book) });
+      return;
+    }
     validChecks++;
     if (!sameLevels(levelsOfView(book), expected)) violations.push(`${book.instrument.symbol} u=${book.venueSeq} valid but differs`);
   });
@@ -94,7 +112,14 @@ beforeAll(async () => {
   });
   await feeder.start();
   await settle("initial snapshots published and received");
-  recordHistory();
+  recordHistory(); // no simulator step since the feeder subscribed: this is the state its initial snapshots carried
+  historyStarted = true;
+  for (const e of beforeHistory) {
+    const expected = history.get(e.key)?.get(e.u);
+    if (!expected) violations.push(`${e.symbol} u=${e.u} valid before the first step at a sequence the simulator never had`);
+    else if (!sameLevels(e.levels, expected)) violations.push(`${e.symbol} u=${e.u} valid but differs (initial snapshot)`);
+    else validChecks++;
+  }
 }, 30_000);
 
 afterAll(async () => {
