@@ -18,6 +18,7 @@ import { BookState, StatusReason, type Instrument } from "../core/types.ts";
 import type { FeederConfig, VenueConfig } from "../config/types.ts";
 import { FeedPublisher } from "../net/feed-publisher.ts";
 import { createBybitAdapter } from "../venues/bybit/index.ts";
+import { CONNECTS_PER_WINDOW } from "../venues/bybit/protocol.ts";
 import type { BookSink, Subscription, VenueAdapter } from "../venues/venue.ts";
 import { detail, summarize, type BookDetail, type BookSummary } from "./book-json.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type MetricsSnapshot } from "./metrics.ts";
@@ -37,6 +38,11 @@ export interface FeederOptions {
   readonly onRawFrame?: (venue: string, market: string, connection: string, frame: string, tsRecvUs: number) => void;
   /** Replay: no venue connections; frames come from ingest() with their recorded receive times. */
   readonly replay?: boolean;
+  /**
+   * Share of each venue's connection-rate budget (connects per window per IP) this Feeder may use: workers on one
+   * host pass 1 / workers, so together they stay within the venue's limit. Default 1.
+   */
+  readonly connectBudgetShare?: number;
 }
 
 /** Per-venue slice of the pipeline: its adapter and, by subscription index, builders and publisher handles. */
@@ -286,6 +292,7 @@ export class Feeder {
           log,
           onRawFrame: tap && ((market, connection, frame, tsRecvUs) => tap("bybit", market, connection, frame, tsRecvUs)),
           recheckInstruments: !this.opts.replay,
+          maxConnectsPerWindow: Math.max(1, Math.floor(CONNECTS_PER_WINDOW * (this.opts.connectBudgetShare ?? 1))),
           ...this.opts.adapterOptions,
         });
       }

@@ -28,6 +28,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         log,
         sourceId: workerIndex + 1,
         subscriptionFilter: (venue, sub) => inWorkerShare(venue, sub, workerIndex, msg.workerCount),
+        connectBudgetShare: 1 / msg.workerCount, // one IP: the workers split the venue's connection-rate budget
       });
       try {
         await feeder.start();

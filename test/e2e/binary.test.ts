@@ -1,7 +1,8 @@
 /**
  * The compiled executable end to end: `bun build --compile` → dist-like binary → `feeder run` against the
- * simulator → multicast → subscriber library; then SIGTERM: every book is published halted and the process
- * exits 0. Also --help, --version and a broken config (exit 2) on the binary itself.
+ * simulator → multicast → subscriber library; books equal after every message and after a gap, a malformed
+ * frame, a u = 1 reset, a duplicate and a disconnect, and never shown valid while they differ; then SIGTERM: every
+ * book is published halted and the process exits 0. Also --help, --version and a broken config (exit 2).
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { writeFileSync } from "node:fs";
@@ -56,11 +57,43 @@ describe("compiled feeder binary", { timeout: 60_000 }, () => {
     let subscriber: FeedSubscriber;
     let proc: ReturnType<typeof Bun.spawn>;
     let stderr = "";
+    /** The simulator's books (decimal strings) by topic and u, recorded whenever the test moves the simulator. */
+    const history = new Map<string, Map<number, { bids: Map<string, string>; asks: Map<string, string> }>>();
+    const violations: string[] = [];
+    let validChecks = 0;
+
+    function record(): void {
+      for (const t of TOPICS) {
+        const b = sim.book(t.market, t.symbol);
+        let h = history.get(`${t.market}:${t.symbol}`);
+        if (!h) history.set(`${t.market}:${t.symbol}`, (h = new Map()));
+        h.set(b.u, b);
+      }
+    }
+
+    function step(n = 1): void {
+      for (let i = 0; i < n; i++) {
+        record(); // a resubscribe may have moved the simulator on by itself
+        sim.step(1);
+        record();
+      }
+    }
 
     beforeAll(async () => {
       sim = await startBybitSimulator({ markets: MARKETS.map((m) => ({ market: m.market, symbols: m.symbols })), seed: 11, messagesPerSecond: 0 });
       const { group, port } = uniqueDestination(2);
       subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }] });
+      subscriber.on("update", ({ book }) => {
+        if (!book.valid) return;
+        const key = `${book.instrument.market}:${book.instrument.symbol}`;
+        if (!history.get(key)?.has(book.venueSeq)) record(); // reached by the simulator itself (resubscribe snapshot)
+        const expected = history.get(key)?.get(book.venueSeq);
+        if (!expected) return void violations.push(`${key} u=${book.venueSeq} valid at a sequence the simulator never had`);
+        validChecks++;
+        if (!sameLevels(levelsOfView(book), levelsOfSim(expected, book.instrument.priceExp, book.instrument.qtyExp))) {
+          violations.push(`${key} u=${book.venueSeq} valid but differs`);
+        }
+      });
       await subscriber.start();
       const configPath = join(dir, "feeder.toml");
       writeFileSync(configPath, toToml(rawConfig({ sim, markets: MARKETS, group, port })));
@@ -85,15 +118,27 @@ describe("compiled feeder binary", { timeout: 60_000 }, () => {
       });
     }
 
-    test("books equal the simulator's; SIGTERM publishes halted and exits 0", async () => {
+    test("books equal the simulator's after every message and every fault; SIGTERM publishes halted and exits 0", async () => {
+      record();
       await waitFor(allEqual, `initial books (feeder stderr: ${stderr})`, 20_000);
       for (let i = 0; i < 20; i++) {
-        sim.step(1);
+        step(1);
         await waitFor(allEqual, `books after step ${i}`);
       }
-      sim.inject("gap", { market: "linear", symbol: "ETHUSDT" });
-      sim.step(2);
-      await waitFor(allEqual, "recovery after a gap", 20_000, () => sim.step(1));
+      const target = { market: "linear" as const, symbol: "ETHUSDT" };
+      for (const fault of ["gap", "malformed", "reset", "duplicate", "disconnect"] as const) {
+        if (fault === "reset") history.get(`${target.market}:${target.symbol}`)?.clear(); // u restarts at 1
+        sim.inject(fault, target);
+        record();
+        step(2);
+        await waitFor(allEqual, `recovery after ${fault} (feeder stderr: ${stderr})`, 30_000, () => step(1));
+        for (let i = 0; i < 3; i++) {
+          step(1);
+          await waitFor(allEqual, `books after ${fault}, step ${i}`);
+        }
+      }
+      expect(violations).toEqual([]);
+      expect(validChecks).toBeGreaterThan(40);
 
       proc.kill("SIGTERM");
       const code = await proc.exited;
