@@ -27,7 +27,12 @@ let dir: string;
 beforeAll(async () => {
   dir = tempDir("feeder-bin-");
   binary = join(dir, "feeder");
-  const build = Bun.spawnSync([process.execPath, "build", "--compile", "src/cli/main.ts", "src/app/worker-main.ts", "--outfile", binary], { cwd: ROOT, stderr: "pipe", stdout: "pipe" });
+  // Exactly `npm run build` (package.json), with the output in a temp dir instead of dist/feeder.
+  const script = pkg.scripts.build.split(" ");
+  expect(script.slice(0, 2)).toEqual(["bun", "build"]);
+  const args = script.slice(1).map((a) => (a === "dist/feeder" ? binary : a));
+  expect(args).toContain(binary);
+  const build = Bun.spawnSync([process.execPath, ...args], { cwd: ROOT, stderr: "pipe", stdout: "pipe" });
   if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`);
 }, 120_000);
 
