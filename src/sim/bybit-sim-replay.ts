@@ -6,15 +6,17 @@
 import { readFileSync } from "node:fs";
 import type { MarketName } from "../core/types.ts";
 import { CAPTURE_EXTENSION, readCapture } from "../record/capture.ts";
+import { BYBIT_DEPTHS } from "../venues/bybit/protocol.ts";
 import { ReplayTopic } from "./bybit-sim-topics.ts";
 
 /**
  * Loads a recording: JSONL of Bybit payloads (one per line; no category, so the market comes from the
  * configured symbols), or a feeder capture file (`feeder record`, .fcap), whose records name their market.
  * Only order-book frames are served; acks and pongs in a capture are the simulator's own business.
- * Tick and lot sizes are inferred from the most decimals seen.
+ * Tick and lot sizes are inferred from the most decimals seen. With `replayDepth`, every topic is served as
+ * `orderbook.{replayDepth}.{symbol}` (name and each frame's `topic` field rewritten); see BybitSimOptions.replayDepth.
  */
-export function loadReplay(path: string, markets: readonly { market: MarketName; symbols: string[] }[]): ReplayTopic[] {
+export function loadReplay(path: string, markets: readonly { market: MarketName; symbols: string[] }[], replayDepth?: number): ReplayTopic[] {
   const recorded: { line: string; market: MarketName | undefined }[] = [];
   if (path.endsWith(CAPTURE_EXTENSION)) {
     const { records, truncated } = readCapture(path);
@@ -43,12 +45,41 @@ export function loadReplay(path: string, markets: readonly { market: MarketName;
     byTopic.set(key, entry);
   }
   const out: ReplayTopic[] = [];
+  const served = new Map<string, string>(); // "market|topic" → recorded topic
   for (const e of byTopic.values()) {
     // JSONL names no category: serve it on the market configured for its symbol (linear by default).
     const market = e.market ?? markets.find((m) => m.symbols.includes(e.symbol))?.market ?? "linear";
     const step = (d: number) => (d === 0 ? "1" : `0.${"0".repeat(d - 1)}1`);
-    out.push(new ReplayTopic(market, e.topic, e.symbol, e.lines, step(e.priceDec), step(e.qtyDec)));
+    let topic = e.topic;
+    let lines = e.lines;
+    if (replayDepth !== undefined) {
+      topic = relabelledTopic(e.topic, market, replayDepth);
+      if (topic !== e.topic) lines = lines.map((l) => relabelLine(l, e.topic, topic));
+    }
+    const key = `${market}|${topic}`;
+    const clash = served.get(key);
+    if (clash !== undefined) throw new Error(`sim: replay depth ${replayDepth}: ${market} topics ${clash} and ${e.topic} would both be served as ${topic}`);
+    served.set(key, e.topic);
+    out.push(new ReplayTopic(market, topic, e.symbol, lines, step(e.priceDec), step(e.qtyDec)));
   }
+  return out;
+}
+
+/** `orderbook.{d}.{symbol}` → `orderbook.{depth}.{symbol}`, checking that Bybit serves that depth and the recording fits it. */
+function relabelledTopic(topic: string, market: MarketName, depth: number): string {
+  const m = /^orderbook\.(\d+)\.(.+)$/.exec(topic);
+  if (!m) throw new Error(`sim: replay depth: cannot relabel topic ${topic}`);
+  if (!BYBIT_DEPTHS[market].includes(depth)) throw new Error(`sim: replay depth ${depth} is not a ${market} depth (${BYBIT_DEPTHS[market].join(", ")})`);
+  const recorded = Number(m[1]);
+  if (depth < recorded) throw new Error(`sim: replay depth ${depth} is below the recorded depth ${recorded} of ${topic}: the recorded book would not fit its window`);
+  return `orderbook.${depth}.${m[2]}`;
+}
+
+/** Rewrites a frame's `topic` field (the first occurrence of `"topic":"<from>"`); the rest of the line is kept verbatim. */
+function relabelLine(line: string, from: string, to: string): string {
+  const re = new RegExp(`"topic"\\s*:\\s*"${from.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}"`);
+  const out = line.replace(re, `"topic":"${to}"`);
+  if (out === line) throw new Error(`sim: replay depth: no "topic":"${from}" field in a recorded line`);
   return out;
 }
 

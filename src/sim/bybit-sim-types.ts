@@ -7,6 +7,34 @@ import type { MarketName } from "../core/types.ts";
 import type { SymbolSpec } from "./sim-book.ts";
 
 export type SimFault = "gap" | "reset" | "disconnect" | "stall" | "malformed" | "duplicate";
+export const SIM_FAULTS: readonly SimFault[] = ["gap", "reset", "disconnect", "stall", "malformed", "duplicate"];
+
+/** What an injected fault touched. */
+export interface SimFaultSummary {
+  fault: SimFault;
+  /** The symbol hit, or null for every symbol. */
+  target: { market: MarketName; symbol: string } | null;
+  /** Subscribed topics the fault acted on (gap/malformed/duplicate/reset/stall); 0 means it had no visible effect. */
+  topics: number;
+  /** Connections closed (disconnect). */
+  connections: number;
+  /** Stall length (stall only). */
+  stallMs?: number;
+}
+
+/** One topic the simulator serves, for GET /sim/stats and topics(). */
+export interface SimTopicInfo {
+  market: MarketName;
+  topic: string;
+  symbol: string;
+  kind: "generated" | "replay";
+  subscribers: number;
+  /** The topic's last u (0 before anything was sent). */
+  u: number;
+  /** Replay only: lines sent so far and lines in the recording. */
+  cursor?: number;
+  lines?: number;
+}
 
 export interface BybitSimOptions {
   /** 0 = ephemeral. */
@@ -18,6 +46,13 @@ export interface BybitSimOptions {
   seed?: number;
   /** JSONL of recorded payloads (one WebSocket message per line), served to whoever subscribes their topic. */
   replayFile?: string;
+  /**
+   * Serve every recorded order-book topic under this depth instead of the recorded one: `orderbook.500.X` becomes
+   * `orderbook.{replayDepth}.X`, in the topic name and in every frame's `topic` field. Must be a depth Bybit serves
+   * for the market and at least the recorded depth (so the recorded book fits the window). For recordings of depths
+   * that no longer exist (500 → 1000), so a feeder config, which only accepts current depths, can subscribe them.
+   */
+  replayDepth?: number;
   /** Probability that a step is a burst of many level changes (default 0.05). */
   burstiness?: number;
   /** Level-1 re-push interval (default 3000 ms, §4.2). */
@@ -38,7 +73,7 @@ export interface BybitSim {
    * deepest subscribed one for the symbol); u is that topic's last u (0 when nobody subscribed).
    */
   book(market: MarketName, symbol: string, depth?: number): { bids: Map<string, string>; asks: Map<string, string>; u: number };
-  inject(fault: SimFault, target?: { market: MarketName; symbol: string }, opts?: { stallMs?: number }): void;
+  inject(fault: SimFault, target?: { market: MarketName; symbol: string }, opts?: { stallMs?: number }): SimFaultSummary;
   /** Emits n steps per subscribed symbol now (n deltas per subscribed topic; replay: n recorded lines per topic). */
   step(n?: number): void;
   /** Changes a symbol's tick/lot like Bybit does: REST shows the new values and every topic restarts at u = 1 with a snapshot. */
@@ -46,6 +81,8 @@ export interface BybitSim {
   /** Makes the REST endpoint answer 503 (false) or normally (true). */
   setRestAvailable(ok: boolean): void;
   readonly stats: SimStats;
+  /** Every topic served: generated ones once subscribed, replayed ones from the start. */
+  topics(): SimTopicInfo[];
   stop(): Promise<void>;
 }
 

@@ -5,11 +5,12 @@
  * (poisons the whole batch, §2.4), spot's `args size >10`, the per-connection args limits (§2.3), snapshot first then deltas with u + 1, qty "0" when a
  * level leaves the top-N window (§4.4), spot/L1 key order `ts` before `type` (§4.2), option `id`, level-1 snapshots
  * only, re-pushed with the same u every 3 s. Generates books (random-walk mid, bursts) or replays a recording,
- * and injects faults on demand. Loopback only; a test tool, so cold code.
+ * and injects faults on demand, from code (inject) or over HTTP (POST /sim/fault; bybit-sim-control.ts). Loopback
+ * only; a test tool, so cold code.
  *
  * This file holds startBybitSimulator, the server, the clock (generation rate, level-1 re-push), subscriptions,
  * faults and test hooks. Beside it: bybit-sim-types.ts (the public types, re-exported here), bybit-sim-protocol.ts
- * (client requests → acks and errors), bybit-sim-rest.ts (instruments-info), bybit-sim-replay.ts (recordings),
+ * (client requests → acks and errors), bybit-sim-control.ts (the /sim/* control endpoints), bybit-sim-rest.ts (instruments-info), bybit-sim-replay.ts (recordings),
  * bybit-sim-topics.ts (per-topic state and frame text), sim-book.ts (the books).
  * @module
  */
@@ -17,15 +18,17 @@ import type { Server } from "bun";
 import { exponentOf } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
 import { BYBIT_DEPTHS, L1_REPUSH_MS } from "../venues/bybit/protocol.ts";
+import { handleControl, type SimControlHost } from "./bybit-sim-control.ts";
 import { handleClientMessage, type SimProtocolHost } from "./bybit-sim-protocol.ts";
 import { loadReplay, nextReplayLine, replaySnapshotFrame } from "./bybit-sim-replay.ts";
 import { instrumentsInfo, type SimInstrument } from "./bybit-sim-rest.ts";
 import { ReplayTopic, SymbolSim, TopicSim, advanceTopic, corruptFrame, snapshotFrame, type ConnData, type Ws } from "./bybit-sim-topics.ts";
 import { Rng } from "./rng.ts";
 import { defaultSpec, formatNumber, type Levels } from "./sim-book.ts";
-import type { BybitSim, BybitSimOptions, SimFault, SimStats } from "./bybit-sim-types.ts";
+import type { BybitSim, BybitSimOptions, SimFault, SimFaultSummary, SimStats, SimTopicInfo } from "./bybit-sim-types.ts";
 
-export type { BybitSim, BybitSimOptions, SimFault, SimStats } from "./bybit-sim-types.ts";
+export type { BybitSim, BybitSimOptions, SimFault, SimFaultSummary, SimStats, SimTopicInfo } from "./bybit-sim-types.ts";
+export { SIM_FAULTS } from "./bybit-sim-types.ts";
 
 const TICK_MS = 10;
 
@@ -35,12 +38,12 @@ export async function startBybitSimulator(opts: BybitSimOptions): Promise<BybitS
   return sim;
 }
 
-class BybitSimulator implements BybitSim, SimProtocolHost {
+class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   readonly stats: SimStats = { connections: 0, connectionsTotal: 0, messagesSent: 0, bytesSent: 0, subscribes: 0, unsubscribes: 0, pings: 0, errorsSent: 0, restRequests: 0 };
   private server: Server<ConnData> | null = null;
   private readonly rng: Rng;
   private readonly symbols = new Map<string, SymbolSim>(); // "market:SYMBOL"
-  private readonly topics = new Map<string, TopicSim>(); // "market|topic"
+  private readonly topicSims = new Map<string, TopicSim>(); // "market|topic"
   private readonly replay = new Map<string, ReplayTopic>(); // "market|topic"
   private readonly conns = new Set<Ws>();
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -60,7 +63,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost {
       }
     }
     if (opts.replayFile) {
-      for (const r of loadReplay(opts.replayFile, opts.markets)) {
+      for (const r of loadReplay(opts.replayFile, opts.markets, opts.replayDepth)) {
         this.symbols.delete(`${r.market}:${r.symbol}`);
         this.replay.set(`${r.market}|${r.topic}`, r);
       }
@@ -88,6 +91,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost {
           return new Response("expected a WebSocket upgrade", { status: 400 });
         }
         if (url.pathname === "/v5/market/instruments-info") return this.instrumentsInfo(url);
+        if (url.pathname.startsWith("/sim/")) return handleControl(this, req, url);
         return new Response("not found", { status: 404 });
       },
       websocket: {
@@ -162,12 +166,12 @@ class BybitSimulator implements BybitSim, SimProtocolHost {
       else this.send(ws, replaySnapshotFrame(r, r.u));
       return;
     }
-    let t = this.topics.get(key);
+    let t = this.topicSims.get(key);
     const [, depthText, symbol] = /^orderbook\.(\d+)\.(.+)$/.exec(topic)!;
     const sym = this.symbols.get(`${market}:${symbol}`)!;
     if (!t) {
       t = new TopicSim(market, topic, Number(depthText), sym, this.rng.int(1_000_000, 90_000_000));
-      this.topics.set(key, t);
+      this.topicSims.set(key, t);
       sym.topics.push(t);
     }
     if (t.subs.size === 0) {
@@ -184,7 +188,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost {
 
   detach(ws: Ws, topic: string): void {
     const key = `${ws.data.market}|${topic}`;
-    this.topics.get(key)?.subs.delete(ws);
+    this.topicSims.get(key)?.subs.delete(ws);
     this.replay.get(key)?.subs.delete(ws);
   }
 
@@ -227,7 +231,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost {
     }
     // Level 1 re-pushes an unchanged snapshot with the same u every 3 s (§4.2).
     const repush = this.opts.l1RepushMs ?? L1_REPUSH_MS;
-    for (const t of this.topics.values()) {
+    for (const t of this.topicSims.values()) {
       if (t.depth === 1 && t.subs.size > 0 && now - t.lastSentMs >= repush && now >= t.sym.stalledUntilMs) this.publish(t, snapshotFrame(t, this.rng));
     }
   }
@@ -270,36 +274,57 @@ class BybitSimulator implements BybitSim, SimProtocolHost {
   // ───────────────────────── replay (bybit-sim-replay.ts) ─────────────────────────
 
   /** Sends the next recorded line to the topic's subscribers and applies it to the replay book. */
-  private replayNext(r: ReplayTopic, send: boolean, corrupt = false): void {
+  private replayNext(r: ReplayTopic, send: boolean, corrupt = false): boolean {
     const line = nextReplayLine(r);
-    if (line === null) return;
+    if (line === null) return false;
     if (send) for (const ws of r.subs) this.send(ws, corrupt ? corruptFrame(line, this.rng) : line);
+    return true;
   }
 
   // ───────────────────────── faults and test hooks ─────────────────────────
 
-  inject(fault: SimFault, target?: { market: MarketName; symbol: string }, opts?: { stallMs?: number }): void {
+  inject(fault: SimFault, target?: { market: MarketName; symbol: string }, opts?: { stallMs?: number }): SimFaultSummary {
     const syms = [...this.symbols.values()].filter((s) => !target || (s.market === target.market && s.symbol === target.symbol));
     const reps = [...this.replay.values()].filter((r) => !target || (r.market === target.market && r.symbol === target.symbol));
     if (target && syms.length === 0 && reps.length === 0) throw new Error(`sim: no such symbol ${target.market}:${target.symbol}`);
+    const summary: SimFaultSummary = { fault, target: target ? { market: target.market, symbol: target.symbol } : null, topics: 0, connections: 0 };
+    const subscribedTopics = () => {
+      let n = 0;
+      for (const s of syms) for (const t of s.topics) if (t.subs.size > 0) n++;
+      for (const r of reps) if (r.subs.size > 0) n++;
+      return n;
+    };
     switch (fault) {
       case "gap": // a delta is produced (u advances) but never sent
-        for (const s of syms) if (this.hasSubscribers(s)) this.stepSymbol(s, false);
-        for (const r of reps) if (r.subs.size > 0) this.replayNext(r, false);
-        return;
+        for (const s of syms) if (this.hasSubscribers(s)) summary.topics += this.stepSymbol(s, false);
+        for (const r of reps) if (r.subs.size > 0 && this.replayNext(r, false)) summary.topics++;
+        break;
       case "malformed": // the next message is sent garbled (its u is consumed)
-        for (const s of syms) if (this.hasSubscribers(s)) this.stepSymbol(s, true, true);
-        for (const r of reps) if (r.subs.size > 0) this.replayNext(r, true, true);
-        return;
+        for (const s of syms) if (this.hasSubscribers(s)) summary.topics += this.stepSymbol(s, true, true);
+        for (const r of reps) if (r.subs.size > 0 && this.replayNext(r, true, true)) summary.topics++;
+        break;
       case "duplicate":
-        for (const t of this.topics.values()) if (syms.includes(t.sym) && t.subs.size > 0 && t.lastMessage) this.publish(t, t.lastMessage);
-        for (const r of reps) if (r.lastMessage) for (const ws of r.subs) this.send(ws, r.lastMessage);
-        return;
+        for (const s of syms) {
+          for (const t of s.topics) {
+            if (t.subs.size === 0 || !t.lastMessage) continue;
+            this.publish(t, t.lastMessage);
+            summary.topics++;
+          }
+        }
+        for (const r of reps) {
+          if (r.subs.size === 0 || !r.lastMessage) continue;
+          for (const ws of r.subs) this.send(ws, r.lastMessage);
+          summary.topics++;
+        }
+        break;
       case "reset": // service restart: u restarts at 1 with a snapshot (§4.3)
-        for (const t of this.topics.values()) {
-          if (!syms.includes(t.sym)) continue;
-          t.u = 1;
-          if (t.subs.size > 0) this.publish(t, snapshotFrame(t, this.rng));
+        for (const s of syms) {
+          for (const t of s.topics) {
+            t.u = 1;
+            if (t.subs.size === 0) continue;
+            this.publish(t, snapshotFrame(t, this.rng));
+            summary.topics++;
+          }
         }
         for (const r of reps) {
           r.uShift = 1 - (r.u - r.uShift);
@@ -307,22 +332,48 @@ class BybitSimulator implements BybitSim, SimProtocolHost {
           const snap = replaySnapshotFrame(r, 1);
           r.lastMessage = snap;
           for (const ws of r.subs) this.send(ws, snap);
+          if (r.subs.size > 0) summary.topics++;
         }
-        return;
+        break;
       case "disconnect": {
         for (const ws of [...this.conns]) {
-          if (!target || [...ws.data.topics].some((t) => this.topicSymbol(ws.data.market, t) === `${target.market}:${target.symbol}`)) ws.terminate();
+          if (!target || [...ws.data.topics].some((t) => this.topicSymbol(ws.data.market, t) === `${target.market}:${target.symbol}`)) {
+            ws.terminate();
+            summary.connections++;
+          }
         }
-        return;
+        break;
       }
       case "stall": {
-        const until = Date.now() + (opts?.stallMs ?? 5_000);
+        const stallMs = opts?.stallMs ?? 5_000;
+        const until = Date.now() + stallMs;
         if (!target) this.globalStallUntilMs = until;
         for (const s of syms) if (target) s.stalledUntilMs = until;
         for (const r of reps) if (target) r.stalledUntilMs = until;
-        return;
+        summary.topics = subscribedTopics();
+        summary.stallMs = stallMs;
+        break;
       }
     }
+    return summary;
+  }
+
+  marketsOf(symbol: string): MarketName[] {
+    const out = new Set<MarketName>();
+    for (const s of this.symbols.values()) if (s.symbol === symbol) out.add(s.market);
+    for (const r of this.replay.values()) if (r.symbol === symbol) out.add(r.market);
+    return [...out];
+  }
+
+  isGenerated(market: MarketName, symbol: string): boolean {
+    return this.symbols.has(`${market}:${symbol}`);
+  }
+
+  topics(): SimTopicInfo[] {
+    const out: SimTopicInfo[] = [];
+    for (const t of this.topicSims.values()) out.push({ market: t.market, topic: t.topic, symbol: t.sym.symbol, kind: "generated", subscribers: t.subs.size, u: t.u });
+    for (const r of this.replay.values()) out.push({ market: r.market, topic: r.topic, symbol: r.symbol, kind: "replay", subscribers: r.subs.size, u: r.u, cursor: r.cursor, lines: r.lines.length });
+    return out;
   }
 
   private topicSymbol(market: MarketName, topic: string): string {

@@ -1,7 +1,10 @@
+import { resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 import { UsageError, type CommandContext } from "../../src/cli/command.ts";
 import { parseSymbolList, simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
+
+const FIXTURE = resolve(import.meta.dirname, "../../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
 
 function context(values: CommandContext["values"]) {
   const lines: string[] = [];
@@ -46,6 +49,9 @@ describe("feeder sim", { timeout: 15_000 }, () => {
     await expect(simCommand.run(context({ rate: "-1" }).ctx)).rejects.toThrow(/--rate/);
     await expect(simCommand.run(context({ port: "70000" }).ctx)).rejects.toThrow(/--port/);
     await expect(simCommand.run(context({ replay: "/nonexistent.jsonl" }).ctx)).rejects.toThrow(/--replay/);
+    await expect(simCommand.run(context({ "replay-depth": "1000" }).ctx)).rejects.toThrow(/--replay-depth needs --replay/);
+    await expect(simCommand.run(context({ replay: FIXTURE, symbols: "linear:XRPUSDT", "replay-depth": "300" }).ctx)).rejects.toThrow(/--replay-depth: replay depth 300 is not a linear depth/);
+    await expect(simCommand.run(context({ replay: FIXTURE, symbols: "linear:XRPUSDT", "replay-depth": "200" }).ctx)).rejects.toThrow(UsageError);
     expect(() => parseSymbolList("futures:BTCUSDT")).toThrow(/unknown market/);
     expect(() => parseSymbolList("BTCUSDT")).toThrow(/market:SYMBOL/);
     expect(parseSymbolList("spot:btcusdt, linear:ETHUSDT,spot:BTCUSDT")).toEqual([

@@ -1,6 +1,7 @@
 /**
  * `feeder sim --venue bybit`: runs the Bybit v5 exchange simulator (WebSocket + REST instruments) on 127.0.0.1
- * until SIGINT/SIGTERM, and prints its URLs on stdout so a feeder config (or `feeder run`) can point at it.
+ * until SIGINT/SIGTERM, and prints its URLs on stdout so a feeder config (or `feeder run`) can point at it. Faults,
+ * steps and instrument changes are driven over HTTP on the same port (/sim/*, bybit-sim-control.ts).
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
@@ -24,15 +25,31 @@ export const simCommand: CommandSpec = {
     "      --burstiness P   probability that a step is a burst of many level changes (default 0.05)",
     "      --replay FILE    serve a recording to whoever subscribes its topics: JSONL (one WebSocket payload per",
     "                       line; its symbol is served on the market --symbols gives it, default linear) or a",
-    "                       `feeder record` capture (.fcap; each frame on the market it was recorded from)",
+    "                       `feeder record` capture (.fcap; each frame on the market it was recorded from).",
+    "                       Topics are served under their recorded names (printed at start).",
+    "      --replay-depth N serve the recording's topics as orderbook.N.SYMBOL (the frames' topic field rewritten",
+    "                       too): for recordings of a depth Bybit no longer has, e.g. orderbook.500 → 1000, which",
+    "                       a feeder config can subscribe (it accepts 1, 50, 200, 1000). N >= the recorded depth.",
     "",
     "Clients connect to <wsUrl>/<market> (e.g. ws://127.0.0.1:PORT/v5/public/linear) and query",
     "<restUrl>/v5/market/instruments-info?category=<market>. Point a feeder config's wsUrl/restUrl at them.",
     "",
+    "Control (HTTP on the same port, 127.0.0.1 only; parameters as query or JSON body; answers JSON,",
+    "400 naming the bad field):",
+    "  POST <restUrl>/sim/fault       type=gap|reset|disconnect|stall|malformed|duplicate [market=M symbol=S]",
+    "                                 [stallMs=N]  (no symbol = every symbol; stall default 5000 ms)",
+    "  POST <restUrl>/sim/step        [n=N]  emit N steps now (N deltas per subscribed topic / N recorded lines)",
+    "  POST <restUrl>/sim/instrument  market=M symbol=S [tickSize=D] [lotSize=D]  (u restarts at 1)",
+    "  POST <restUrl>/sim/rest        available=true|false  (instruments-info answers 503 when false)",
+    "  GET  <restUrl>/sim/stats       counters and every served topic (subscribers, u, replay position)",
+    "",
     "Examples:",
     "  feeder sim --port 18080",
     "  feeder sim --symbols spot:BTCUSDT,linear:BTCUSDT,option:BTC-27MAR26-70000-P-USDT --rate 1000",
-    "  feeder sim --replay ../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl --symbols linear:XRPUSDT --rate 10",
+    "  feeder sim --replay ../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl --replay-depth 1000 \\",
+    "             --symbols linear:XRPUSDT --rate 10     # then feeder run with [venues.bybit.linear] depth = 1000",
+    "  curl -X POST 'http://127.0.0.1:18080/sim/fault?type=gap&market=linear&symbol=BTCUSDT'",
+    "  curl -X POST http://127.0.0.1:18080/sim/fault -d '{\"type\":\"stall\",\"stallMs\":3000}'",
   ].join("\n"),
   options: {
     venue: { type: "string" },
@@ -42,6 +59,7 @@ export const simCommand: CommandSpec = {
     seed: { type: "string" },
     burstiness: { type: "string" },
     replay: { type: "string" },
+    "replay-depth": { type: "string" },
   },
   run: runSim,
 };
@@ -89,12 +107,26 @@ async function runSim(ctx: CommandContext): Promise<number> {
   const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : DEFAULT_SYMBOLS);
   const replayFile = typeof v.replay === "string" ? v.replay : undefined;
   if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
+  let replayDepth: number | undefined;
+  if (v["replay-depth"] !== undefined) {
+    if (replayFile === undefined) throw new UsageError("--replay-depth needs --replay FILE");
+    replayDepth = intOption(v["replay-depth"], "replay-depth", 0, 1, 1000);
+  }
 
-  const sim = await startBybitSimulator({ port, hostname: "127.0.0.1", markets, messagesPerSecond: rate, seed, burstiness, replayFile });
+  let sim;
+  try {
+    sim = await startBybitSimulator({ port, hostname: "127.0.0.1", markets, messagesPerSecond: rate, seed, burstiness, replayFile, replayDepth });
+  } catch (err) {
+    // A depth the market does not serve, or below the recorded one: the loader says which.
+    if (replayDepth !== undefined && err instanceof Error && err.message.includes("replay depth")) throw new UsageError(`--replay-depth: ${err.message.replace(/^sim: /, "")}`);
+    throw err;
+  }
   ctx.out(`wsUrl   ${sim.wsUrl}`);
   ctx.out(`restUrl ${sim.restUrl}`);
   for (const m of markets) ctx.out(`${m.market.padEnd(7)} ${sim.wsUrl}/${m.market}  ${m.symbols.join(" ")}`);
-  ctx.log.info("bybit simulator running", { wsUrl: sim.wsUrl, restUrl: sim.restUrl, rate, seed, replay: replayFile });
+  for (const t of sim.topics()) if (t.kind === "replay") ctx.out(`replay  ${t.market} ${t.topic}  ${t.lines} lines`);
+  ctx.out(`control ${sim.restUrl}/sim/  (POST fault, step, instrument, rest; GET stats)`);
+  ctx.log.info("bybit simulator running", { wsUrl: sim.wsUrl, restUrl: sim.restUrl, rate, seed, replay: replayFile, replayDepth });
   const signal = await ctx.stopSignal;
   ctx.log.info("stopping simulator", { signal, ...sim.stats });
   await sim.stop();
