@@ -73,6 +73,7 @@ const VENUE_COUNTERS: Record<string, [metric: string, help: string]> = {
   parseErrors: ["feeder_venue_parse_errors_total", "frames rejected by the parser"],
   gaps: ["feeder_venue_sequence_gaps_total", "sequence gaps detected (venue sequence not last + 1)"],
   resyncs: ["feeder_venue_resyncs_total", "topic resyncs requested (unsubscribe + subscribe)"],
+  resyncsDelayed: ["feeder_venue_resyncs_delayed_total", "topic resyncs that waited out a per-topic backoff (the topic kept failing)"],
   connects: ["feeder_venue_connects_total", "WebSocket connection attempts"],
   reconnects: ["feeder_venue_reconnects_total", "WebSocket reconnects"],
   pongs: ["feeder_venue_pongs_total", "pongs received (answers to the heartbeat ping)"],

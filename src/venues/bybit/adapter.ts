@@ -18,7 +18,7 @@ import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason, type In
 import type { VenueConfig } from "../../config/types.ts";
 import type { BookSink, Subscription, VenueAdapter } from "../venue.ts";
 import { fetchInstrumentSpecs, makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "./instruments.ts";
-import { BYBIT_DEPTHS } from "./protocol.ts";
+import { BYBIT_DEPTHS, RESYNC_BACKOFF_BASE_MS, RESYNC_BACKOFF_MAX_MS, RESYNC_BACKOFF_RESET_MS } from "./protocol.ts";
 import { type BybitConnection, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
 import { ConnectionLifecycle } from "./connection-lifecycle.ts";
@@ -47,6 +47,16 @@ export interface BybitAdapterOptions {
   housekeepingMs?: number;
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
+  /** A connection open at least this long when it drops starts its reconnect backoff over (default 30 s). */
+  reconnectResetAfterMs?: number;
+  /**
+   * Per-topic resync backoff: the first resync is immediate, the n-th further one waits
+   * min(max, base · 2^(n-1)) with equal jitter (default 250 ms doubling to 30 s); a book live for resyncBackoffResetMs
+   * (default 10 s) starts over. While waiting the topic is unsubscribed and its book stays RESYNCING.
+   */
+  resyncBackoffBaseMs?: number;
+  resyncBackoffMaxMs?: number;
+  resyncBackoffResetMs?: number;
   /** Connection-rate budget (Bybit: 500 per 5 min per domain, §2.3). */
   maxConnectsPerWindow?: number;
   connectWindowMs?: number;
@@ -69,6 +79,10 @@ export class BybitAdapter implements VenueAdapter {
   private readonly fetchFn: typeof fetch;
   private readonly now: () => number;
   private readonly recheck: boolean;
+  private readonly random: () => number;
+  private readonly resyncBaseMs: number;
+  private readonly resyncMaxMs: number;
+  private readonly resyncResetMs: number;
   /** See BybitAdapterOptions.onRawFrame; read by every connection on the hot path. */
   readonly rawFrameTap: RawFrameTap | undefined;
 
@@ -81,6 +95,7 @@ export class BybitAdapter implements VenueAdapter {
   private sink: BookSink | null = null;
   private readonly parseErrorLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
+  private readonly resyncDelayLog: RateLimitedLog;
 
   // Counters (hot increments, cold reads). Request, ack and connection counters live in control and lifecycle.
   private snapshots = 0;
@@ -88,6 +103,7 @@ export class BybitAdapter implements VenueAdapter {
   private gaps = 0;
   private duplicates = 0;
   private resyncs = 0;
+  private resyncsDelayed = 0;
   private ignoredBeforeSnapshot = 0;
   private ignoredWhileUnsubscribed = 0;
   private repeatedSnapshots = 0;
@@ -105,9 +121,14 @@ export class BybitAdapter implements VenueAdapter {
     this.fetchFn = opts.fetch ?? fetch;
     this.now = opts.now ?? Date.now;
     this.recheck = opts.recheckInstruments ?? true;
+    this.random = opts.random ?? Math.random;
+    this.resyncBaseMs = opts.resyncBackoffBaseMs ?? RESYNC_BACKOFF_BASE_MS;
+    this.resyncMaxMs = opts.resyncBackoffMaxMs ?? RESYNC_BACKOFF_MAX_MS;
+    this.resyncResetMs = opts.resyncBackoffResetMs ?? RESYNC_BACKOFF_RESET_MS;
     this.rawFrameTap = opts.onRawFrame;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "bybit: order-book frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "bybit: sequence gaps; topics resynced");
+    this.resyncDelayLog = new RateLimitedLog(this.log, "warn", "bybit: topic keeps failing; its resync waits (backoff)");
     const plan = planConnections(this, config.wsUrl, subscriptions, opts.maxTopicsPerConnection ?? Infinity);
     this.conns = plan.conns;
     this.topics = plan.topics;
@@ -183,6 +204,7 @@ export class BybitAdapter implements VenueAdapter {
       gaps: this.gaps,
       duplicates: this.duplicates,
       resyncs: this.resyncs,
+      resyncsDelayed: this.resyncsDelayed,
       ignoredBeforeSnapshot: this.ignoredBeforeSnapshot,
       ignoredWhileUnsubscribed: this.ignoredWhileUnsubscribed,
       repeatedSnapshots: this.repeatedSnapshots,
@@ -231,9 +253,21 @@ export class BybitAdapter implements VenueAdapter {
   }
 
   /** Cold: the adapter's view of one subscription, for tests and diagnostics. */
-  topicInfo(index: number): { state: string; lastU: number; subscribed: boolean; rejected: boolean; connection: number; resyncs: number } {
+  topicInfo(index: number): {
+    state: string;
+    lastU: number;
+    subscribed: boolean;
+    rejected: boolean;
+    connection: number;
+    resyncs: number;
+    /** A resync is waiting out its backoff; resyncDueInMs is how long is left (by the adapter's clock). */
+    resyncDelayed: boolean;
+    resyncDueInMs: number;
+  } {
     const t = this.topics[index]!;
     return {
+      resyncDelayed: t.resyncDelayed,
+      resyncDueInMs: t.resyncDelayed ? t.resyncDueMs - this.now() : 0,
       state: BOOK_STATE_NAMES[t.book]!,
       lastU: t.lastU,
       subscribed: t.sub === SUB_ACTIVE,
@@ -262,6 +296,7 @@ export class BybitAdapter implements VenueAdapter {
       if (u === 1 && t.lastU > 1) this.onVenueReset(t);
       this.snapshots++;
       t.lastU = u;
+      if (t.book !== BookState.LIVE) t.liveSinceMs = t.lastMsgMs;
       t.book = BookState.LIVE;
       this.sink!.onBookUpdate(index, update);
       return;
@@ -307,20 +342,41 @@ export class BybitAdapter implements VenueAdapter {
     const t = entry >= 0 ? conn.byTopic.get(conn.table.topics[entry]!) : undefined;
     this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     if (!t || t.sub === SUB_REJECTED) return; // no topic: the lost message shows up as a gap on the next delta
+    // In flight from before a resync already under way (or waiting out its backoff): nothing new to do.
+    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed) return;
     if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
     this.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
 
-  /** Marks the book untrusted (once per state change) and re-requests a snapshot for this topic only. */
+  /**
+   * Marks the book untrusted (once per state change) and re-requests a snapshot for this topic only, with a per-topic
+   * backoff: the first resync goes out at once; while the topic keeps failing (not live for resyncBackoffResetMs in
+   * between) each further one is unsubscribed at once but subscribed again only after base · 2^(n-1) ms, capped,
+   * with equal jitter. The lifecycle's housekeeping sends the delayed subscribe; until then the book stays invalid.
+   */
   private resync(t: TopicState, state: BookState, reason: StatusReason): void {
+    const now = this.now();
+    const liveForMs = t.liveSinceMs >= 0 && t.book === BookState.LIVE ? now - t.liveSinceMs : -1;
+    this.invalidate(t, state, reason);
+    if (t.resyncDelayed) return; // one resync is already waiting: the book stays invalid until it is done
     this.resyncs++;
     t.resyncs++;
-    this.invalidate(t, state, reason);
+    if (liveForMs >= this.resyncResetMs) t.resyncAttempt = 0;
+    const attempt = t.resyncAttempt++;
+    if (attempt > 0) {
+      const exp = Math.min(this.resyncMaxMs, this.resyncBaseMs * 2 ** Math.min(attempt - 1, 30));
+      const delay = exp / 2 + (this.random() * exp) / 2;
+      t.resyncDelayed = true;
+      t.resyncDueMs = now + delay;
+      this.resyncsDelayed++;
+      this.resyncDelayLog.hit(`${t.market} ${t.topic}: ${STATUS_REASON_NAMES[reason]}, resync ${attempt + 1} in a row, next subscribe in ${Math.round(delay)} ms`);
+    }
     this.control.restartTopic(t);
   }
 
   private invalidate(t: TopicState, state: BookState, reason: StatusReason): void {
     t.lastU = 0;
+    t.liveSinceMs = -1;
     if (t.book === state) return;
     const wasNeverLive = t.book === BookState.AWAITING_SNAPSHOT && state !== BookState.HALTED;
     t.book = state;
@@ -354,6 +410,7 @@ export class BybitAdapter implements VenueAdapter {
         this.sink?.onInstrumentChanged(t.index, inst);
         this.resyncs++;
         t.resyncs++;
+        t.resyncDelayed = false; // new exponents: worth a snapshot now, whatever the backoff said
         this.control.restartTopic(t);
         if (this.config.instrumentCachePath) {
           const cache = await readInstrumentCache(this.config.instrumentCachePath).catch(() => new Map());

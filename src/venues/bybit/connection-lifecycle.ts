@@ -14,6 +14,8 @@ import {
   PONG_TIMEOUT_MS,
   RECONNECT_BASE_MS,
   RECONNECT_MAX_MS,
+  RECONNECT_RESET_AFTER_MS,
+  RESYNC_BACKOFF_BASE_MS,
 } from "./protocol.ts";
 import type { BybitAdapterOptions } from "./adapter.ts";
 import { type BybitConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
@@ -32,6 +34,8 @@ export type LifecycleOptions = Pick<
   | "housekeepingMs"
   | "reconnectBaseMs"
   | "reconnectMaxMs"
+  | "reconnectResetAfterMs"
+  | "resyncBackoffBaseMs"
   | "maxConnectsPerWindow"
   | "connectWindowMs"
 >;
@@ -63,6 +67,7 @@ export class ConnectionLifecycle {
   private readonly housekeepingMs: number;
   private readonly reconnectBaseMs: number;
   private readonly reconnectMaxMs: number;
+  private readonly reconnectResetAfterMs: number;
   private readonly maxConnectsPerWindow: number;
   private readonly connectWindowMs: number;
   /** Start times of recent connects, oldest first (the sliding window of the connection budget). */
@@ -87,12 +92,16 @@ export class ConnectionLifecycle {
     this.staleAfter = opts.staleAfterMs ?? defaultStaleAfterMs;
     this.reconnectBaseMs = opts.reconnectBaseMs ?? RECONNECT_BASE_MS;
     this.reconnectMaxMs = opts.reconnectMaxMs ?? RECONNECT_MAX_MS;
+    this.reconnectResetAfterMs = opts.reconnectResetAfterMs ?? RECONNECT_RESET_AFTER_MS;
+    const resyncBaseMs = opts.resyncBackoffBaseMs ?? RESYNC_BACKOFF_BASE_MS;
     this.maxConnectsPerWindow = opts.maxConnectsPerWindow ?? CONNECTS_PER_WINDOW;
     this.connectWindowMs = opts.connectWindowMs ?? CONNECT_WINDOW_MS;
     let minStale = Infinity;
     for (const conn of conns) for (const t of conn.topics) minStale = Math.min(minStale, this.staleAfter(t.depth, t.market));
+    // Fine enough for the shortest deadline, including the first delayed resync (base / 2 at the earliest).
     this.housekeepingMs =
-      opts.housekeepingMs ?? Math.max(10, Math.min(1000, this.pingIntervalMs / 4, this.pongTimeoutMs / 4, this.ackTimeoutMs / 4, minStale / 4));
+      opts.housekeepingMs ??
+      Math.max(10, Math.min(1000, this.pingIntervalMs / 4, this.pongTimeoutMs / 4, this.ackTimeoutMs / 4, minStale / 4, resyncBaseMs));
   }
 
   /** True once stop() was called: nothing is (re)opened and late async results are dropped. */
@@ -183,7 +192,8 @@ export class ConnectionLifecycle {
       conn.lastPingMs = conn.openedMs;
       conn.pongDeadlineMs = 0;
       this.log.info("bybit: connected", { conn: conn.id, url: conn.url, topics: conn.topics.length });
-      const toSubscribe = conn.topics.filter((t) => t.sub === SUB_IDLE);
+      // Topics waiting out a resync backoff are subscribed by housekeeping when their wait is over.
+      const toSubscribe = conn.topics.filter((t) => t.sub === SUB_IDLE && !t.resyncDelayed);
       this.control.sendRequest(conn, "subscribe", toSubscribe);
     };
     ws.onmessage = (ev: MessageEvent) => {
@@ -225,6 +235,9 @@ export class ConnectionLifecycle {
       t.lastU = 0;
     }
     conn.reconnects++;
+    // Only a connection that stayed up for a while proves the venue is fine: a server that accepts, acks and then
+    // drops us keeps growing the backoff (an ack alone does not reset it).
+    if (wasOpen && this.now() - conn.openedMs >= this.reconnectResetAfterMs) conn.attempt = 0;
     const delay = this.backoffMs(conn);
     this.log.warn("bybit: disconnected; reconnecting", { conn: conn.id, market: conn.market, why, wasOpen, delayMs: Math.round(delay) });
     this.scheduleConnect(conn, delay);
@@ -242,6 +255,12 @@ export class ConnectionLifecycle {
     if (this.stoppingFlag) return;
     const now = this.now();
     for (const conn of this.conns) {
+      for (const t of conn.topics) {
+        if (!t.resyncDelayed || now < t.resyncDueMs) continue;
+        // Backoff over: subscribe again (now if the connection is open, otherwise when it opens).
+        t.resyncDelayed = false;
+        this.control.restartTopic(t);
+      }
       if (!conn.open && conn.ws && now - conn.connectStartedMs > this.ackTimeoutMs) {
         // A handshake that neither completes nor fails (e.g. a black-holed SYN) must not stall the topics forever.
         this.onDisconnected(conn, conn.generation, `WebSocket handshake not done within ${this.ackTimeoutMs} ms`);
@@ -271,7 +290,7 @@ export class ConnectionLifecycle {
         this.control.sendPing(conn);
       }
       for (const t of conn.topics) {
-        if (t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) continue;
+        if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.resyncDelayed) continue;
         if (now - t.lastMsgMs <= this.staleAfter(t.depth, t.market)) continue;
         this.staleResyncs++;
         this.log.warn("bybit: topic stale; resyncing", { market: t.market, topic: t.topic, silentMs: now - t.lastMsgMs });

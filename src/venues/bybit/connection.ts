@@ -32,6 +32,13 @@ export class TopicState {
   resyncAfterAck = false;
   checkingInstrument = false;
   resyncs = 0;
+  /** When the current snapshot made the book LIVE (-1 = not live); a long enough live spell resets the resync backoff. */
+  liveSinceMs = -1;
+  /** Resyncs since the book was last live for resyncBackoffResetMs; 0 = the next resync goes out immediately. */
+  resyncAttempt = 0;
+  /** A resync is waiting out its backoff: unsubscribed (or unsubscribing), no subscribe before resyncDueMs. */
+  resyncDelayed = false;
+  resyncDueMs = 0;
 
   constructor(
     readonly index: number,

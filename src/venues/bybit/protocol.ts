@@ -51,6 +51,20 @@ export const CONNECT_WINDOW_MS = 300_000;
 /** Reconnect backoff: base, cap (NT uses 0.5 s → 5 s [§8]; we allow longer caps under repeated failure). */
 export const RECONNECT_BASE_MS = 500;
 export const RECONNECT_MAX_MS = 30_000;
+/**
+ * The reconnect backoff starts over only once a connection has stayed open this long, so a server that accepts,
+ * acks and then drops us is retried ever more slowly instead of every ~0.5–1 s.
+ */
+export const RECONNECT_RESET_AFTER_MS = 30_000;
+
+/**
+ * Per-topic resync backoff: the first resync goes out at once, each further one waits base · 2^(n-1), capped, with
+ * equal jitter, until the book has stayed live for RESYNC_BACKOFF_RESET_MS. A topic that keeps failing (a tick that
+ * no longer fits, a book that is always crossed) would otherwise unsubscribe and subscribe in a tight loop.
+ */
+export const RESYNC_BACKOFF_BASE_MS = 250;
+export const RESYNC_BACKOFF_MAX_MS = 30_000;
+export const RESYNC_BACKOFF_RESET_MS = 10_000;
 
 export function bookTopic(depth: number, symbol: string): string {
   return "orderbook." + depth + "." + symbol;

@@ -28,23 +28,27 @@ export class SubscriptionControl {
     private readonly invalidate: InvalidateTopic,
   ) {}
 
-  /** Gets a fresh snapshot: unsubscribe, wait for the ack, subscribe (never a duplicate subscribe, §6.3). */
+  /**
+   * Gets a fresh snapshot: unsubscribe, wait for the ack, subscribe (never a duplicate subscribe, §6.3). While the
+   * topic waits out its resync backoff (t.resyncDelayed) only the unsubscribe goes out; the lifecycle calls this
+   * again once the wait is over, which sends the subscribe.
+   */
   restartTopic(t: TopicState): void {
     const conn = t.conn;
     switch (t.sub) {
       case SUB_ACTIVE:
         if (!conn.open) return;
-        t.resubscribeAfterUnsub = true;
+        t.resubscribeAfterUnsub = !t.resyncDelayed;
         this.sendRequest(conn, "unsubscribe", [t]);
         return;
       case SUB_PENDING:
         t.resyncAfterAck = true;
         return;
       case SUB_UNSUBSCRIBING:
-        t.resubscribeAfterUnsub = true;
+        t.resubscribeAfterUnsub = !t.resyncDelayed;
         return;
       case SUB_IDLE:
-        if (conn.open) this.sendRequest(conn, "subscribe", [t]);
+        if (conn.open && !t.resyncDelayed) this.sendRequest(conn, "subscribe", [t]);
         return;
       default:
         return; // rejected: nothing to do
@@ -113,7 +117,6 @@ export class SubscriptionControl {
     conn.pending.delete(req.reqId);
     if (c.success) {
       for (const t of req.topics) this.onTopicConfirmed(conn, t, req.op);
-      if (req.op === "subscribe") conn.attempt = 0; // the connection works: reset the backoff
       return;
     }
     if (req.op === "unsubscribe") {
@@ -156,7 +159,6 @@ export class SubscriptionControl {
     if (op === "subscribe") {
       if (t.sub !== SUB_PENDING) return;
       t.sub = SUB_ACTIVE;
-      conn.attempt = 0;
       if (t.resyncAfterAck) {
         t.resyncAfterAck = false;
         if (t.book !== BookState.LIVE) this.restartTopic(t);

@@ -31,6 +31,9 @@ async function setup(
     // Pings flow during tests, but the pong deadline is generous so a loaded CI machine never trips it by accident.
     pingIntervalMs: 200,
     pongTimeoutMs: 5_000,
+    // Repeated resyncs of one topic (several injected faults in a row) wait out a short backoff.
+    resyncBackoffBaseMs: 10,
+    resyncBackoffMaxMs: 40,
     ...o.adapter,
   });
   cleanups.push(() => adapter.stop());
@@ -321,6 +324,88 @@ describe("Bybit adapter ↔ simulator", { timeout: 20_000 }, () => {
     sim.inject("stall", { market: "linear", symbol: "ETHUSDT" }, { stallMs: 100_000 });
     await waitFor(() => sink.matches(sim, 0) && sink.matches(sim, 1), "books equal");
     expect(adapter.stats().gaps).toBe(0);
+  });
+});
+
+describe("resync backoff", { timeout: 20_000 }, () => {
+  test("a topic that keeps failing (config tick coarser than the venue's) resyncs with a growing backoff, and is never valid", async () => {
+    let clock = 1_000_000; // frozen unless the test moves it: nothing waits out a backoff on its own
+    const markets: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }];
+    const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["BTCUSDT", "ETHUSDT"] }], seed: 42 });
+    cleanups.push(() => sim.stop());
+    // The simulator prices BTCUSDT at tick 0.10; an override of 1 makes every snapshot a bad_price parse error.
+    const overrides = new Map([["linear:BTCUSDT", { tickSize: "1", lotSize: "0.001" }]]);
+    const adapter = createBybitAdapter(venueConfig(sim, markets, { overrides }), subsOf(markets), {
+      log: silentLogger,
+      now: () => clock,
+      random: () => 0, // equal jitter at its low end: the wait is exactly half the exponential step
+      resyncBackoffBaseMs: 100,
+      resyncBackoffMaxMs: 400,
+      housekeepingMs: 5,
+    });
+    cleanups.push(() => adapter.stop());
+    const sink = new RecordingSink(await adapter.loadInstruments());
+    adapter.start(sink);
+    // subscribe → bad snapshot → resync 1 at once (unsubscribe, subscribe) → bad snapshot → resync 2 waits.
+    await waitFor(
+      () => adapter.topicInfo(1).state === "live" && adapter.stats().resyncsDelayed === 1 && sim.stats.unsubscribes === 2 && !adapter.topicInfo(0).subscribed,
+      "second resync waiting, topic unsubscribed",
+    );
+    expect(sim.stats.subscribes).toBe(2);
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "resyncing", resyncDelayed: true, resyncDueInMs: 50 });
+    // Traffic keeps flowing on the connection (the healthy topic's books make round trips), yet the failing topic
+    // is not subscribed again while its backoff lasts.
+    await stepAndMatch(sim, sink, [1], 20);
+    await stepAndMatch(sim, sink, [1], 20);
+    expect(sim.stats.subscribes).toBe(2);
+    expect(adapter.stats().resyncs).toBe(2);
+    // Each wait is double the previous one, up to the cap (400 → 200 at jitter 0).
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const due = adapter.topicInfo(0).resyncDueInMs;
+      waits.push(due);
+      const delayed = adapter.stats().resyncsDelayed;
+      clock += due;
+      await waitFor(() => adapter.stats().resyncsDelayed === delayed + 1 && !adapter.topicInfo(0).subscribed, `resync ${i + 3} failed and waits`);
+      expect(sim.stats.subscribes).toBe(3 + i);
+    }
+    waits.push(adapter.topicInfo(0).resyncDueInMs);
+    expect(waits).toEqual([50, 100, 200, 200, 200]);
+    expect(sink.updates[0]).toBe(0); // never valid
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+    expect(adapter.stats().parseErrors).toBeGreaterThanOrEqual(6);
+    await stepAndMatch(sim, sink, [1], 5);
+  });
+
+  test("requestResync (crossed book) again right after the snapshot waits out a backoff; a book live long enough starts over", async () => {
+    let clock = 1_000_000;
+    const { sim, adapter, sink } = await setup([{ market: "inverse", depth: 50, symbols: ["BTCUSD", "ETHUSD"] }], {
+      adapter: { now: () => clock, random: () => 0, resyncBackoffBaseMs: 100, resyncBackoffMaxMs: 400, resyncBackoffResetMs: 5_000, housekeepingMs: 5 },
+    });
+    await stepAndMatch(sim, sink, [0, 1], 3);
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK); // first: at once
+    expect(adapter.topicInfo(0).resyncDelayed).toBe(false);
+    await waitFor(() => adapter.topicInfo(0).state === "live" && sink.snapshots[0] === 2, "live again");
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK); // still crossed: wait
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK); // asked again while waiting: the same single resync
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "resyncing", resyncDelayed: true, resyncDueInMs: 50 });
+    expect(adapter.stats().resyncs).toBe(2);
+    await waitFor(() => sim.stats.unsubscribes === 2 && !adapter.topicInfo(0).subscribed, "unsubscribed while waiting");
+    await stepAndMatch(sim, sink, [1], 10);
+    expect(sim.stats.subscribes).toBe(2); // the initial one and the first resync's
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    expect(sink.snapshots[0]).toBe(2);
+    clock += 50;
+    await waitFor(() => adapter.topicInfo(0).state === "live", "live after the wait");
+    await stepAndMatch(sim, sink, [0, 1], 3);
+    // Live for resyncBackoffResetMs: the next resync goes out at once again.
+    clock += 5_000;
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+    expect(adapter.topicInfo(0).resyncDelayed).toBe(false);
+    await waitFor(() => adapter.topicInfo(0).state === "live" && sink.snapshots[0] === 4, "live again at once");
+    expect(adapter.stats().resyncsDelayed).toBe(1);
+    await stepAndMatch(sim, sink, [0, 1], 3);
+    expect(sink.invalid.filter((e) => e.index === 1)).toEqual([]);
   });
 });
 

@@ -4,9 +4,9 @@
  */
 import type { Server, ServerWebSocket } from "bun";
 import { afterEach, describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
+import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
-import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
+import { createBybitAdapter, type BybitAdapterOptions } from "../../../src/venues/bybit/index.ts";
 import { RecordingSink, waitFor } from "./helpers.ts";
 
 type Handler = (ws: ServerWebSocket<unknown>, msg: { op: string; args?: string[]; req_id?: string }) => void;
@@ -37,7 +37,7 @@ function book(topic: string, type: "snapshot" | "delta", u: number, px = "100.5"
   return `{"topic":"${topic}","type":"${type}","ts":1700000000000,"data":{"s":"${sym}","b":[["${px}","1.5"]],"a":[["101.0","2"]],"u":${u},"seq":${u * 7}},"cts":1699999999990}`;
 }
 
-async function adapterFor(server: Server<unknown>, symbols: string[]) {
+async function adapterFor(server: Server<unknown>, symbols: string[], opts: Partial<BybitAdapterOptions> = {}) {
   const config = {
     venue: "bybit" as const,
     wsUrl: `ws://127.0.0.1:${server.port}/v5/public`,
@@ -47,7 +47,7 @@ async function adapterFor(server: Server<unknown>, symbols: string[]) {
     // Overrides: no REST needed.
     overrides: new Map(symbols.map((s) => [`linear:${s}`, { tickSize: "0.1", lotSize: "0.1" }])),
   };
-  const adapter = createBybitAdapter(config, symbols.map((symbol) => ({ market: "linear", symbol, depth: 50 })), { log: silentLogger });
+  const adapter = createBybitAdapter(config, symbols.map((symbol) => ({ market: "linear", symbol, depth: 50 })), { log: silentLogger, ...opts });
   cleanups.push(() => adapter.stop());
   const sink = new RecordingSink(await adapter.loadInstruments());
   adapter.start(sink);
@@ -114,6 +114,48 @@ describe("adapter protocol corners", { timeout: 15_000 }, () => {
     await waitFor(() => adapter.stats().topicsLive === 2 && adapter.stats().subscribeRejected === 1, "two live, one rejected");
     expect(adapter.topicInfo(1).rejected).toBe(true);
     expect(sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+  });
+
+  test("a server that acks and then drops us gets ever longer reconnect delays; a connection that stayed up starts over", async () => {
+    let drop = true;
+    let clock = 1_000_000; // the adapter's clock: moved by the test only
+    let last: ServerWebSocket<unknown> | null = null;
+    const server = scripted((ws, msg) => {
+      if (msg.op !== "subscribe") return;
+      ws.send(`{"success":true,"ret_msg":"","conn_id":"x","req_id":"${msg.req_id}","op":"subscribe"}`);
+      ws.send(book(msg.args![0]!, "snapshot", 1));
+      if (drop) ws.close();
+      else last = ws; // every earlier connection's drop has been seen: the client reconnects only after it
+    });
+    const delays: number[] = [];
+    const log: Logger = {
+      ...silentLogger,
+      warn(msg, fields) {
+        if (msg.startsWith("bybit: disconnected")) delays.push(fields!.delayMs as number);
+      },
+      child: () => log,
+    };
+    const { adapter } = await adapterFor(server, ["AAAUSDT"], {
+      log,
+      now: () => clock,
+      random: () => 0, // equal jitter at its low end: half the exponential step
+      reconnectBaseMs: 20,
+      reconnectMaxMs: 10_000,
+      reconnectResetAfterMs: 5_000,
+    });
+    await waitFor(() => delays.length >= 4, "four drops after the subscribe ack");
+    drop = false;
+    await waitFor(() => adapter.stats().topicsLive === 1 && adapter.stats().connectionsOpen === 1 && last !== null, "a connection that stays");
+    // Every drop came after a successful subscribe ack, yet the backoff kept doubling.
+    const n = delays.length;
+    expect(delays).toEqual(delays.map((_, i) => Math.min(5_000, 10 * 2 ** i)));
+    expect(n).toBeGreaterThanOrEqual(4);
+    // This connection stays up for reconnectResetAfterMs; its drop starts the backoff over.
+    clock += 5_000;
+    last!.close();
+    await waitFor(() => delays.length === n + 1, "the next drop");
+    expect(delays[n]).toBe(10);
+    await waitFor(() => adapter.stats().topicsLive === 1, "live again");
   });
 
   test("frames the scanner hands over (data before topic) are read by the JSON path and counted as fallbacks", async () => {
