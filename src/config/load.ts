@@ -46,6 +46,10 @@ const MIN_DATAGRAM_BYTES = 256;
 const MAX_DATAGRAM_BYTES = 65507;
 const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9_\-]{0,63}$/;
 const DECIMAL_STEP_PATTERN = /^(0|[1-9]\d*)(\.\d+)?$/;
+/** stale_after_ms bounds: below 1 s any book flaps; level 1 re-pushes every 3 s (bybit-v5.md §4.2), so allow 2 pushes. */
+const STALE_MIN_MS = 1_000;
+const STALE_MIN_L1_MS = 6_000;
+const STALE_MAX_MS = 3_600_000;
 
 type Table = Record<string, unknown>;
 
@@ -195,7 +199,7 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       if (vt[market] === undefined) continue;
       const mk = `${key}.${market}`;
       const mt = v.table(vt[market], mk);
-      v.knownKeys(mt, mk, ["depth", "symbols"]);
+      v.knownKeys(mt, mk, ["depth", "symbols", "stale_after_ms"]);
       const allowed = spec.markets[market]!;
       const depth = v.int(mt.depth, `${mk}.depth`, DEFAULTS.depth[market], 0, Number.MAX_SAFE_INTEGER);
       if (!allowed.includes(depth)) v.problem(`${mk}.depth`, depth, `one of ${allowed.join(", ")}`);
@@ -207,7 +211,15 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
         seen.add(s);
       });
       if (symbols.length === 0 && mt.symbols !== undefined) v.problem(`${mk}.symbols`, "[]", "at least one symbol");
-      markets.push({ market, depth, symbols });
+      let staleAfterMs: number | undefined;
+      if (mt.stale_after_ms !== undefined) {
+        staleAfterMs = v.int(mt.stale_after_ms, `${mk}.stale_after_ms`, 0, 0, STALE_MAX_MS);
+        const min = depth === 1 ? STALE_MIN_L1_MS : STALE_MIN_MS;
+        if (staleAfterMs !== 0 && staleAfterMs < min) {
+          v.problem(`${mk}.stale_after_ms`, staleAfterMs, `0 (the default) or at least ${min}${depth === 1 ? " for depth 1 (it re-pushes every 3 s)" : ""}`);
+        }
+      }
+      markets.push(staleAfterMs === undefined ? { market, depth, symbols } : { market, depth, symbols, staleAfterMs });
     }
     if (markets.length === 0) v.problem(key, "(table)", `at least one market table: ${marketNames.join(", ")}`);
     const overrides = new Map<string, InstrumentOverride>();

@@ -12,6 +12,11 @@ export interface MarketConfig {
   /** Order-book depth topic, e.g. 50 → `orderbook.50.SYMBOL`. */
   readonly depth: number;
   readonly symbols: readonly string[];
+  /**
+   * How long a subscribed topic may stay silent before its book is marked stale and resynced; absent or 0 = the
+   * venue adapter's default for the depth (Bybit: docs/venues/bybit.md, "Staleness").
+   */
+  readonly staleAfterMs?: number;
 }
 
 export interface InstrumentOverride {

@@ -28,7 +28,7 @@ describe("config", () => {
     const bybit = c.venues.find((v) => v.venue === "bybit")!;
     expect(bybit.markets).toEqual([
       { market: "spot", depth: 50, symbols: ["BTCUSDT"] },
-      { market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] },
+      { market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], staleAfterMs: 0 },
     ]);
     expect(bybit.overrides.get("linear:BTCUSDT")).toEqual({ tickSize: "0.10", lotSize: "0.001" });
   });
@@ -50,6 +50,26 @@ describe("config", () => {
     ]);
     expect(problemsOf('[venues.bybit.option]\ndepth = 50\nsymbols = ["BTC-27MAR26-70000-P"]\n')).toEqual([
       "venues.bybit.option.depth: 50 is not one of 25, 100",
+    ]);
+  });
+
+  test("stale_after_ms per venue market: optional, 0 = the adapter's default, bounded, checked against the depth", () => {
+    const c = parseConfigText(
+      '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\nstale_after_ms = 30000\n[venues.bybit.spot]\ndepth = 1\nsymbols = ["BTCUSDT"]\nstale_after_ms = 0\n[venues.bybit.inverse]\nsymbols = ["BTCUSD"]\n',
+    );
+    const byMarket = Object.fromEntries(c.venues[0]!.markets.map((m) => [m.market, m.staleAfterMs]));
+    expect(byMarket).toEqual({ linear: 30_000, spot: 0, inverse: undefined });
+    expect(problemsOf('[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\nstale_after_ms = "30s"\n')).toEqual([
+      'venues.bybit.linear.stale_after_ms: "30s" is not an integer 0–3600000',
+    ]);
+    expect(problemsOf('[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\nstale_after_ms = 500\n')).toEqual([
+      "venues.bybit.linear.stale_after_ms: 500 is not 0 (the default) or at least 1000",
+    ]);
+    expect(problemsOf('[venues.bybit.linear]\ndepth = 1\nsymbols = ["BTCUSDT"]\nstale_after_ms = 4000\n')).toEqual([
+      "venues.bybit.linear.stale_after_ms: 4000 is not 0 (the default) or at least 6000 for depth 1 (it re-pushes every 3 s)",
+    ]);
+    expect(problemsOf('[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\nstale_after_ms = -1\n')).toEqual([
+      "venues.bybit.linear.stale_after_ms: -1 is not an integer 0–3600000",
     ]);
   });
 

@@ -21,11 +21,11 @@ import { fetchInstrumentSpecs, makeInstrument, readInstrumentCache, resolveInstr
 import { BYBIT_DEPTHS, RESYNC_BACKOFF_BASE_MS, RESYNC_BACKOFF_MAX_MS, RESYNC_BACKOFF_RESET_MS } from "./protocol.ts";
 import { type BybitConnection, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
-import { ConnectionLifecycle } from "./connection-lifecycle.ts";
+import { ConnectionLifecycle, staleAfterFromConfig } from "./connection-lifecycle.ts";
 import { SubscriptionControl } from "./subscription-control.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES } from "./scanner.ts";
 
-export { defaultStaleAfterMs } from "./connection-lifecycle.ts";
+export { defaultStaleAfterMs, staleAfterFromConfig } from "./connection-lifecycle.ts";
 
 /** Receives every raw frame: market, connection name, the frame text, receive time µs. */
 export type RawFrameTap = (market: MarketName, connection: string, frame: string, tsRecvUs: number) => void;
@@ -41,7 +41,10 @@ export interface BybitAdapterOptions {
   pingIntervalMs?: number;
   pongTimeoutMs?: number;
   ackTimeoutMs?: number;
-  /** How long a subscribed topic may stay silent before it is marked stale and resynced. */
+  /**
+   * How long a subscribed topic may stay silent before it is marked stale and resynced. Defaults to the config's
+   * per-market `staleAfterMs` where set, else defaultStaleAfterMs (10 s level 1, 60 s deeper, 300 s option).
+   */
   staleAfterMs?: (depth: number, market: MarketName) => number;
   /** Period of the housekeeping timer (pings, deadlines, staleness). Defaults to a fraction of the smallest interval. */
   housekeepingMs?: number;
@@ -134,7 +137,12 @@ export class BybitAdapter implements VenueAdapter {
     this.topics = plan.topics;
     const invalidate = (t: TopicState, state: BookState, reason: StatusReason) => this.invalidate(t, state, reason);
     this.control = new SubscriptionControl(this.log, this.now, opts.maxArgsPerRequest, invalidate);
-    this.lifecycle = new ConnectionLifecycle(this.conns, this.control, { invalidate, resync: (t, state, reason) => this.resync(t, state, reason) }, opts);
+    this.lifecycle = new ConnectionLifecycle(
+      this.conns,
+      this.control,
+      { invalidate, resync: (t, state, reason) => this.resync(t, state, reason) },
+      { ...opts, staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config) },
+    );
   }
 
   async loadInstruments(): Promise<Instrument[]> {

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Logger } from "../../core/log.ts";
+import type { VenueConfig } from "../../config/types.ts";
 import { BookState, StatusReason, type MarketName } from "../../core/types.ts";
 import {
   ACK_TIMEOUT_MS,
@@ -48,12 +49,23 @@ export interface LifecycleHooks {
 }
 
 /**
- * Level 1 re-pushes its snapshot every 3 s even when nothing changes (§4.2), deeper topics push only on change,
- * so a quiet book is not necessarily a dead one: their default is generous.
+ * Default silence before a topic is stale, from the documented cadences (§4.1, §4.2). Level 1 re-pushes its
+ * snapshot every 3 s even when nothing changes, so 10 s (three missed re-pushes) is certainly a fault. Deeper
+ * topics push only when the book changes (their 20–200 ms push interval bounds batching, not silence), so a quiet
+ * book is not necessarily a dead one: 60 s for spot and futures, 300 s for options, whose books are often
+ * illiquid. A deployment with busy symbols tightens this per market (`stale_after_ms`, see staleAfterFromConfig).
  */
 export function defaultStaleAfterMs(depth: number, market: MarketName): number {
   if (market !== "option" && depth === 1) return 10_000;
   return market === "option" ? 300_000 : 60_000;
+}
+
+/** The configured per-market thresholds (`[venues.bybit.<market>] stale_after_ms`, 0 = default), else the defaults. */
+export function staleAfterFromConfig(config: VenueConfig): (depth: number, market: MarketName) => number {
+  const byMarket = new Map<MarketName, number>();
+  for (const m of config.markets) if (m.staleAfterMs !== undefined && m.staleAfterMs > 0) byMarket.set(m.market, m.staleAfterMs);
+  if (byMarket.size === 0) return defaultStaleAfterMs;
+  return (depth, market) => byMarket.get(market) ?? defaultStaleAfterMs(depth, market);
 }
 
 export class ConnectionLifecycle {

@@ -6,11 +6,12 @@ import type { VenueConfig } from "../../config/types.ts";
 import type { Subscription, VenueAdapter } from "../venue.ts";
 import { BybitAdapter, type BybitAdapterOptions } from "./adapter.ts";
 
-export { BybitAdapter, defaultStaleAfterMs, type BybitAdapterOptions } from "./adapter.ts";
+export { BybitAdapter, defaultStaleAfterMs, staleAfterFromConfig, type BybitAdapterOptions } from "./adapter.ts";
 export { BybitScanner, TopicTable, SCAN_RESULT_NAMES } from "./scanner.ts";
 export { isBookObject, parseBookObject } from "./parse-json.ts";
 export { BYBIT_DEPTHS, bookTopic } from "./protocol.ts";
 
+/** The config's per-market `staleAfterMs` reaches the adapter through `config` unless opts.staleAfterMs overrides it. */
 export function createBybitAdapter(config: VenueConfig, subscriptions: Subscription[], opts: BybitAdapterOptions): VenueAdapter & BybitAdapter {
   return new BybitAdapter(config, subscriptions, opts);
 }

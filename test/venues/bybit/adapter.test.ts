@@ -7,12 +7,18 @@ import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type MarketName } from "../../../src/core/types.ts";
 import { startBybitSimulator, type BybitSim, type BybitSimOptions } from "../../../src/sim/bybit-sim.ts";
-import { createBybitAdapter, type BybitAdapter, type BybitAdapterOptions } from "../../../src/venues/bybit/index.ts";
+import {
+  createBybitAdapter,
+  defaultStaleAfterMs,
+  staleAfterFromConfig,
+  type BybitAdapter,
+  type BybitAdapterOptions,
+} from "../../../src/venues/bybit/index.ts";
 import { RecordingSink, subsOf, tempCachePath, venueConfig, waitFor } from "./helpers.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../../../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
 
-type Markets = { market: MarketName; depth: number; symbols: string[] }[];
+type Markets = { market: MarketName; depth: number; symbols: string[]; staleAfterMs?: number }[];
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -191,6 +197,22 @@ describe("Bybit adapter ↔ simulator", { timeout: 20_000 }, () => {
     expect(sink.invalid.find((e) => e.index === 0)).toEqual({ index: 0, state: BookState.STALE, reason: StatusReason.STALE_FEED });
     expect(sink.invalid.filter((e) => e.index === 1)).toEqual([]);
     await waitFor(() => adapter.topicInfo(0).state === "live", "fresh snapshot after the stale resync");
+  });
+
+  test("the config's per-market staleAfterMs (stale_after_ms) sets the stale threshold; other markets keep the default", async () => {
+    const { sim, adapter, sink } = await setup(
+      [
+        { market: "linear", depth: 50, symbols: ["BTCUSDT"], staleAfterMs: 150 },
+        { market: "spot", depth: 50, symbols: ["BTCUSDT"] }, // default: 60 s
+      ],
+      { adapter: { housekeepingMs: 10 }, sim: { messagesPerSecond: 0 } },
+    );
+    // Both topics are silent; only the configured one is stale, every time.
+    await waitFor(() => adapter.stats().staleResyncs >= 2 && adapter.topicInfo(0).state === "live", "linear stale twice, live again");
+    expect(sink.invalid.find((e) => e.index === 0)).toEqual({ index: 0, state: BookState.STALE, reason: StatusReason.STALE_FEED });
+    expect(sink.invalid.filter((e) => e.index === 1)).toEqual([]);
+    expect(adapter.topicInfo(1).state).toBe("live");
+    await stepAndMatch(sim, sink, [0, 1], 3);
   });
 
   test("a rejected topic (depth 500 no longer exists) is reported and does not take its batch down", async () => {
@@ -406,6 +428,24 @@ describe("resync backoff", { timeout: 20_000 }, () => {
     expect(adapter.stats().resyncsDelayed).toBe(1);
     await stepAndMatch(sim, sink, [0, 1], 3);
     expect(sink.invalid.filter((e) => e.index === 1)).toEqual([]);
+  });
+});
+
+describe("stale thresholds", () => {
+  test("defaults from the push cadences; a configured market overrides only itself; 0 keeps the default", () => {
+    expect(defaultStaleAfterMs(1, "linear")).toBe(10_000); // level 1 re-pushes every 3 s: 10 s of silence is a fault
+    expect(defaultStaleAfterMs(50, "linear")).toBe(60_000); // deltas only on change: quiet can be legitimate
+    expect(defaultStaleAfterMs(25, "option")).toBe(300_000);
+    const sim = { wsUrl: "ws://127.0.0.1:1/v5/public", restUrl: "http://127.0.0.1:1" };
+    const f = staleAfterFromConfig(
+      venueConfig(sim, [
+        { market: "linear", depth: 50, symbols: ["BTCUSDT"], staleAfterMs: 30_000 },
+        { market: "spot", depth: 1, symbols: ["BTCUSDT"], staleAfterMs: 0 },
+      ]),
+    );
+    expect(f(50, "linear")).toBe(30_000);
+    expect(f(1, "spot")).toBe(10_000);
+    expect(f(25, "option")).toBe(300_000);
   });
 });
 

@@ -98,7 +98,7 @@ export function tempCachePath(): string {
 
 export function venueConfig(
   sim: { wsUrl: string; restUrl: string },
-  markets: { market: MarketName; depth: number; symbols: string[] }[],
+  markets: { market: MarketName; depth: number; symbols: string[]; staleAfterMs?: number }[],
   extra: { cachePath?: string; overrides?: Map<string, InstrumentOverride>; restUrl?: string } = {},
 ): VenueConfig {
   return {
