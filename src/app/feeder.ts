@@ -65,12 +65,14 @@ class VenuePipeline implements BookSink {
     private readonly exchangeToReceipt: LatencyHistogram,
   ) {}
 
-  attach(instruments: readonly Instrument[]): void {
-    for (const instrument of instruments) {
+  /** Builders by subscription index; an unresolved instrument leaves a hole (the adapter never subscribes it). */
+  attach(instruments: readonly (Instrument | undefined)[]): void {
+    instruments.forEach((instrument, index) => {
+      if (instrument === undefined) return;
       const builder = new BookBuilder(instrument, { changes: this.changes });
-      this.builders.push(builder);
-      this.handles.push(this.publisher.register(instrument, builder));
-    }
+      this.builders[index] = builder;
+      this.handles[index] = this.publisher.register(instrument, builder);
+    });
   }
 
   // HOT PATH: one call per venue book message.
@@ -95,12 +97,14 @@ class VenuePipeline implements BookSink {
   }
 
   onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
-    const builder = this.builders[index]!;
+    const builder = this.builders[index];
+    if (builder === undefined) return; // unresolved instrument: no book to mark
     if (builder.markInvalid(state, reason)) this.publisher.publishStatus(this.handles[index]!, builder);
   }
 
   onInstrumentChanged(index: number, instrument: Instrument): void {
-    const old = this.builders[index]!;
+    const old = this.builders[index];
+    if (old === undefined) return;
     const builder = new BookBuilder(instrument, { changes: this.changes });
     // Keep the per-instrument sequence continuous: the new exponents are announced by a fresh definition
     // and the book stays invalid until the snapshot that follows.
@@ -158,7 +162,7 @@ export class Feeder {
    * error naming what cannot be resolved. The supervisor calls it once before starting workers, so the workers
    * find a complete instrument cache instead of racing to write their shares of it.
    */
-  async resolveInstruments(): Promise<Instrument[][]> {
+  async resolveInstruments(): Promise<(Instrument | undefined)[][]> {
     const { config, log } = this.opts;
     if (this.pipelines.length === 0) {
       for (const venueConfig of config.venues) {
@@ -170,7 +174,7 @@ export class Feeder {
       }
     }
     const instrumentsPerVenue = await Promise.all(this.pipelines.map((p) => p.adapter.loadInstruments()));
-    checkIdCollisions(instrumentsPerVenue.flat());
+    checkIdCollisions(instrumentsPerVenue.flat().filter((i): i is Instrument => i !== undefined));
     return instrumentsPerVenue;
   }
 

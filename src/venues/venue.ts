@@ -23,8 +23,11 @@ export interface Subscription {
 
 export interface VenueAdapter {
   readonly venue: VenueName;
-  /** Resolves instruments (REST, disk cache, config overrides) for the subscriptions, in order. Throws a clear error naming the symbols it could not resolve. */
-  loadInstruments(): Promise<Instrument[]>;
+  /**
+   * Resolves instruments (REST, disk cache, config overrides) for the subscriptions, in order. A symbol it cannot
+   * resolve is undefined (logged as an error naming it and why; never subscribed); throws when none resolves.
+   */
+  loadInstruments(): Promise<(Instrument | undefined)[]>;
   /** Opens connections and subscribes everything; returns when connections are initiated (not when books are live). */
   start(sink: BookSink): void;
   /** The app found the book bad (e.g. crossed after apply): resync just this topic. */

@@ -1,12 +1,12 @@
 /**
  * Containment: an exception while applying one symbol's message marks that book invalid and resyncs it, and
  * the other books go on; a venue that disappears entirely never stops the feeder, which reconnects when the
- * venue is back.
+ * venue is back; a symbol the venue does not list is named and left out, and the others start.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Feeder } from "../../src/app/feeder.ts";
 import type { BookBuilder } from "../../src/book/book-builder.ts";
-import { silentLogger } from "../../src/core/log.ts";
+import { silentLogger, type Logger } from "../../src/core/log.ts";
 import { BookState, StatusReason } from "../../src/core/types.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { feederConfig, levelsOfSim, levelsOfView, sameLevels, uniqueDestination, waitFor, type Markets } from "./harness.ts";
@@ -60,6 +60,24 @@ describe("lifecycle", { timeout: 30_000 }, () => {
     await waitFor(() => equalsSim("BTCUSDT") && equalsSim("SOLUSDT"), "the other books unaffected");
     delete (eth as unknown as { applyDelta?: unknown }).applyDelta; // the prototype method again
     await waitFor(() => MARKETS[0]!.symbols.every(equalsSim), "ETHUSDT recovered from a fresh snapshot", 15_000, () => sim.step(1));
+  });
+
+  test("a symbol that cannot be resolved is named and left out; the feeder starts the others", async () => {
+    const markets: Markets = [{ market: "linear", depth: 50, symbols: ["NOPEUSDT", "BTCUSDT"] }];
+    const errors: string[] = [];
+    const log: Logger = { ...silentLogger, error: (msg) => void errors.push(msg), child: () => log };
+    const errorsSentBefore = sim.stats.errorsSent;
+    const partial = new Feeder({ config: feederConfig({ sim, markets, ...uniqueDestination(8) }), log });
+    try {
+      await partial.start();
+      expect(errors.join("\n")).toMatch(/cannot resolve instruments for linear:NOPEUSDT \(not listed.*the others start/);
+      expect(partial.books().map((b) => b.instrument.symbol)).toEqual(["BTCUSDT"]);
+      await waitFor(() => partial.books()[0]!.state === BookState.LIVE, "BTCUSDT live");
+      expect(partial.stats().venues.bybit!.instrumentsUnresolved).toBe(1);
+      expect(sim.stats.errorsSent).toBe(errorsSentBefore); // NOPEUSDT was never subscribed
+    } finally {
+      await partial.stop();
+    }
   });
 
   test("the venue going away never stops the feeder; it reconnects when the venue is back", async () => {

@@ -92,7 +92,9 @@ export function runVenueContract(h: VenueHarness): void {
   async function live(): Promise<{ run: VenueRun; sink: ContractSink; all: number[] }> {
     const run = await h.start(h.subscriptions);
     runs.push(run);
-    const sink = new ContractSink(await run.adapter.loadInstruments());
+    const loaded = await run.adapter.loadInstruments();
+    expect(loaded.every((i) => i !== undefined)).toBe(true);
+    const sink = new ContractSink(loaded as Instrument[]);
     run.adapter.start(sink);
     const all = h.subscriptions.map((_, i) => i);
     run.step(1);

@@ -94,7 +94,9 @@ export class BybitAdapter implements VenueAdapter {
   private readonly conns: BybitConnection[];
   private readonly control: SubscriptionControl;
   private readonly lifecycle: ConnectionLifecycle;
-  private instruments: Instrument[] | null = null;
+  /** By subscription index; undefined for a symbol that could not be resolved (never subscribed). */
+  private instruments: (Instrument | undefined)[] | null = null;
+  private instrumentsUnresolved = 0;
   private sink: BookSink | null = null;
   private readonly parseErrorLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
@@ -145,8 +147,18 @@ export class BybitAdapter implements VenueAdapter {
     );
   }
 
-  async loadInstruments(): Promise<Instrument[]> {
-    const instruments = await resolveInstruments(this.config, this.subscriptions, this.fetchFn, this.log);
+  /**
+   * A symbol that cannot be resolved (delisted, misspelt, REST down and not cached) is left out and logged as
+   * an error naming it and why, so one bad symbol does not stop every other book; none resolvable throws.
+   */
+  async loadInstruments(): Promise<(Instrument | undefined)[]> {
+    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, this.fetchFn, this.log);
+    if (problems.length > 0) {
+      const message = `bybit: cannot resolve instruments for ${problems.join(", ")}`;
+      if (!instruments.some((i) => i !== undefined)) throw new Error(message);
+      this.log.error(`${message}; those books are not subscribed, the others start`, { unresolved: problems.length, of: instruments.length });
+    }
+    this.instrumentsUnresolved = problems.length;
     this.instruments = instruments;
     return instruments;
   }
@@ -156,7 +168,11 @@ export class BybitAdapter implements VenueAdapter {
     if (this.sink) throw new Error("bybit: start() called twice");
     this.sink = sink;
     for (const t of this.topics) {
-      const inst = this.instruments[t.index]!;
+      const inst = this.instruments[t.index];
+      if (inst === undefined) {
+        t.sub = SUB_REJECTED; // never subscribed: there is no instrument to build its book with
+        continue;
+      }
       t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp);
       if (!BYBIT_DEPTHS[t.market].includes(t.depth)) {
         // Not fatal: the venue's answer is authoritative and is reported per topic when it comes.
@@ -177,7 +193,11 @@ export class BybitAdapter implements VenueAdapter {
     if (this.sink) throw new Error("bybit: started twice");
     this.sink = sink;
     for (const t of this.topics) {
-      const inst = this.instruments[t.index]!;
+      const inst = this.instruments[t.index];
+      if (inst === undefined) {
+        t.sub = SUB_REJECTED;
+        continue;
+      }
       t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp);
       t.sub = SUB_ACTIVE;
     }
@@ -223,6 +243,7 @@ export class BybitAdapter implements VenueAdapter {
       argsSizeErrors: this.control.argsSizeErrors,
       alreadySubscribed: this.control.alreadySubscribed,
       instrumentChanges: this.instrumentChanges,
+      instrumentsUnresolved: this.instrumentsUnresolved,
       messages: 0,
       bytes: 0,
       parseErrors: 0,

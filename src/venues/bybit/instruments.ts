@@ -130,16 +130,22 @@ export function makeInstrument(config: VenueConfig, market: MarketName, symbol: 
   };
 }
 
+/** Instruments in subscription order (undefined where unresolved) and, per unresolved symbol, why. */
+export interface ResolvedInstruments {
+  instruments: (Instrument | undefined)[];
+  problems: string[];
+}
+
 /**
- * Resolves every (market, symbol) in order. REST failures are logged and covered by the cache; anything still
- * unresolved makes it throw one error naming every such symbol and why.
+ * Resolves every (market, symbol) in order. REST failures are logged and covered by the cache; a symbol still
+ * unresolved is left undefined and named, with the reason, in `problems` (the caller decides what is fatal).
  */
 export async function resolveInstruments(
   config: VenueConfig,
   subs: readonly { market: MarketName; symbol: string }[],
   fetchFn: typeof fetch,
   log: Logger,
-): Promise<Instrument[]> {
+): Promise<ResolvedInstruments> {
   const cachePath = config.instrumentCachePath;
   const cache = cachePath ? await readInstrumentCache(cachePath).catch((err) => {
     log.warn("instrument cache unreadable; ignoring it", { path: cachePath, error: String(err) });
@@ -165,7 +171,7 @@ export async function resolveInstruments(
       }
     }),
   );
-  const out: Instrument[] = [];
+  const out: (Instrument | undefined)[] = [];
   const problems: string[] = [];
   const toCache = new Map(cache);
   let cacheDirty = false;
@@ -173,6 +179,7 @@ export async function resolveInstruments(
     const key = `${s.market}:${s.symbol}`;
     const spec = config.overrides.get(key) ?? fromRest.get(key) ?? (restError.has(s.market) ? cache.get(key) : undefined);
     if (!spec) {
+      out.push(undefined);
       problems.push(
         restError.has(s.market)
           ? `${key} (REST unreachable: ${restError.get(s.market)}; not in cache ${cachePath || "(none)"})`
@@ -183,6 +190,7 @@ export async function resolveInstruments(
     try {
       out.push(makeInstrument(config, s.market, s.symbol, spec));
     } catch (err) {
+      out.push(undefined);
       problems.push(`${key} (bad tick/lot ${spec.tickSize}/${spec.lotSize}: ${String(err)})`);
       continue;
     }
@@ -193,9 +201,8 @@ export async function resolveInstruments(
       toCache.set(key, rest);
     }
   }
-  if (problems.length > 0) throw new Error(`bybit: cannot resolve instruments for ${problems.join(", ")}`);
   if (cacheDirty && cachePath) {
     await writeInstrumentCache(cachePath, toCache).catch((err) => log.warn("could not write the instrument cache", { path: cachePath, error: String(err) }));
   }
-  return out;
+  return { instruments: out, problems };
 }

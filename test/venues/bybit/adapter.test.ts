@@ -4,7 +4,7 @@
  */
 import { resolve } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
+import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type MarketName } from "../../../src/core/types.ts";
 import { startBybitSimulator, type BybitSim, type BybitSimOptions } from "../../../src/sim/bybit-sim.ts";
 import {
@@ -14,7 +14,7 @@ import {
   type BybitAdapter,
   type BybitAdapterOptions,
 } from "../../../src/venues/bybit/index.ts";
-import { RecordingSink, subsOf, tempCachePath, venueConfig, waitFor } from "./helpers.ts";
+import { allResolved, RecordingSink, subsOf, tempCachePath, venueConfig, waitFor } from "./helpers.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../../../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
 
@@ -44,7 +44,7 @@ async function setup(
   });
   cleanups.push(() => adapter.stop());
   const instruments = await adapter.loadInstruments();
-  const sink = new RecordingSink(instruments);
+  const sink = new RecordingSink(allResolved(instruments));
   adapter.start(sink);
   await waitFor(() => adapter.stats().topicsLive + adapter.stats().subscribeRejected === instruments.length, "all topics live or rejected");
   return { sim, adapter, sink };
@@ -366,7 +366,7 @@ describe("resync backoff", { timeout: 20_000 }, () => {
       housekeepingMs: 5,
     });
     cleanups.push(() => adapter.stop());
-    const sink = new RecordingSink(await adapter.loadInstruments());
+    const sink = new RecordingSink(allResolved(await adapter.loadInstruments()));
     adapter.start(sink);
     // subscribe → bad snapshot → resync 1 at once (unsubscribe, subscribe) → bad snapshot → resync 2 waits.
     await waitFor(
@@ -490,7 +490,7 @@ describe("instruments", { timeout: 20_000 }, () => {
     cleanups.push(() => sim.stop());
     const adapter = createBybitAdapter(venueConfig(sim, markets), subsOf(markets), { log: silentLogger });
     const inst = await adapter.loadInstruments();
-    expect(inst.map((i) => i.symbol)).toEqual([...linear, ...options]);
+    expect(allResolved(inst).map((i) => i.symbol)).toEqual([...linear, ...options]);
     expect(sim.stats.restRequests).toBe(3 + 3); // 5 linear at 2 per page; one query per option base coin
   });
 
@@ -508,12 +508,19 @@ describe("instruments", { timeout: 20_000 }, () => {
     const third = await createBybitAdapter(venueConfig(sim, markets, { cachePath, overrides }), subsOf(markets), { log: silentLogger }).loadInstruments();
     expect(third[1]).toMatchObject({ symbol: "XRPUSDT", priceExp: 3, qtyExp: 1, tickSize: "0.001" });
 
+    // REST down: what the cache has resolves, the rest is named with the reason and left out.
     const missing: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "NOPEUSDT"] }, { market: "spot", depth: 50, symbols: ["BTCUSDT"] }];
-    await expect(createBybitAdapter(venueConfig(sim, missing, { cachePath }), subsOf(missing), { log: silentLogger }).loadInstruments()).rejects.toThrow(
-      /linear:NOPEUSDT \(REST unreachable.*spot:BTCUSDT \(REST unreachable/,
+    const errors: string[] = [];
+    const log: Logger = { ...silentLogger, error: (msg: string) => void errors.push(msg), child: () => log };
+    const partial = await createBybitAdapter(venueConfig(sim, missing, { cachePath }), subsOf(missing), { log }).loadInstruments();
+    expect(partial.map((i) => i?.symbol)).toEqual(["BTCUSDT", undefined, undefined]);
+    expect(errors.join("\n")).toMatch(/linear:NOPEUSDT \(REST unreachable.*spot:BTCUSDT \(REST unreachable.*the others start/);
+    const none: Markets = [{ market: "linear", depth: 50, symbols: ["NOPEUSDT"] }];
+    await expect(createBybitAdapter(venueConfig(sim, none, { cachePath }), subsOf(none), { log: silentLogger }).loadInstruments()).rejects.toThrow(
+      /cannot resolve instruments for linear:NOPEUSDT \(REST unreachable/,
     );
     sim.setRestAvailable(true);
-    await expect(createBybitAdapter(venueConfig(sim, missing, { cachePath }), subsOf(missing), { log: silentLogger }).loadInstruments()).rejects.toThrow(
+    await expect(createBybitAdapter(venueConfig(sim, none, { cachePath }), subsOf(none), { log: silentLogger }).loadInstruments()).rejects.toThrow(
       /linear:NOPEUSDT \(not listed/,
     );
   });

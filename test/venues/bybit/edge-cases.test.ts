@@ -7,7 +7,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { createBybitAdapter, type BybitAdapterOptions } from "../../../src/venues/bybit/index.ts";
-import { RecordingSink, waitFor } from "./helpers.ts";
+import { allResolved, RecordingSink, waitFor } from "./helpers.ts";
 
 type Handler = (ws: ServerWebSocket<unknown>, msg: { op: string; args?: string[]; req_id?: string }) => void;
 
@@ -49,7 +49,7 @@ async function adapterFor(server: Server<unknown>, symbols: string[], opts: Part
   };
   const adapter = createBybitAdapter(config, symbols.map((symbol) => ({ market: "linear", symbol, depth: 50 })), { log: silentLogger, ...opts });
   cleanups.push(() => adapter.stop());
-  const sink = new RecordingSink(await adapter.loadInstruments());
+  const sink = new RecordingSink(allResolved(await adapter.loadInstruments()));
   adapter.start(sink);
   return { adapter, sink };
 }

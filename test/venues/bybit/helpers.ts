@@ -16,6 +16,13 @@ export interface InvalidEvent {
 }
 
 /** Keeps a book per subscription the way the app's builder would (snapshot replaces, qty 0 deletes). */
+/** loadInstruments() output where every symbol must have resolved (throws naming the first that did not). */
+export function allResolved(list: readonly (Instrument | undefined)[]): Instrument[] {
+  const missing = list.findIndex((i) => i === undefined);
+  if (missing >= 0) throw new Error(`subscription ${missing} did not resolve`);
+  return list as Instrument[];
+}
+
 export class RecordingSink implements BookSink {
   readonly bids: Map<number, number>[] = [];
   readonly asks: Map<number, number>[] = [];
