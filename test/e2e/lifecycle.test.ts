@@ -80,6 +80,14 @@ describe("lifecycle", { timeout: 30_000 }, () => {
     }
   });
 
+  test("workers split the venue's connection-rate budget: a Feeder with a 1/4 share allows 100 of 400 connects", async () => {
+    const quarter = new Feeder({ config: feederConfig({ sim, markets: MARKETS, ...uniqueDestination(9) }), log: silentLogger, connectBudgetShare: 1 / 4 });
+    await quarter.resolveInstruments(); // builds the adapters; nothing connects
+    expect(quarter.stats().venues.bybit!.connectBudget).toBe(100);
+    expect(feeder.stats().venues.bybit!.connectBudget).toBe(400);
+    await quarter.stop();
+  });
+
   test("the venue going away never stops the feeder; it reconnects when the venue is back", async () => {
     await sim.stop();
     await waitFor(() => feeder.books().every((b) => b.state !== BookState.LIVE), "books invalid while the venue is gone");

@@ -74,6 +74,9 @@ describe("workers = 2", { timeout: 40_000 }, () => {
     expect(live.map((s) => s.labels.worker).sort()).toEqual(["0", "1"]);
     expect(live.reduce((n, s) => n + s.value, 0)).toBe(TOPICS.length);
     expect(samples.find((s) => s.name === "feeder_workers_ready")!.value).toBe(2);
+    // One host IP: each of the 2 workers may use half of Bybit's connection-rate budget (400 per window).
+    const budgets = samples.filter((s) => s.name === "feeder_venue_stat" && s.labels.name === "connectBudget" && s.labels.connection === undefined);
+    expect(budgets.map((s) => [s.labels.worker, s.value]).sort()).toEqual([["0", 200], ["1", 200]]);
   });
 
   test("a killed worker is restarted and its books recover", async () => {

@@ -244,6 +244,7 @@ export class BybitAdapter implements VenueAdapter {
       alreadySubscribed: this.control.alreadySubscribed,
       instrumentChanges: this.instrumentChanges,
       instrumentsUnresolved: this.instrumentsUnresolved,
+      connectBudget: this.lifecycle.maxConnectsPerWindow,
       messages: 0,
       bytes: 0,
       parseErrors: 0,

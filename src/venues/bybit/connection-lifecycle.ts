@@ -80,7 +80,8 @@ export class ConnectionLifecycle {
   private readonly reconnectBaseMs: number;
   private readonly reconnectMaxMs: number;
   private readonly reconnectResetAfterMs: number;
-  private readonly maxConnectsPerWindow: number;
+  /** Connects allowed per connectWindowMs (this process's share of the venue's per-IP budget). */
+  readonly maxConnectsPerWindow: number;
   private readonly connectWindowMs: number;
   /** Start times of recent connects, oldest first (the sliding window of the connection budget). */
   private readonly connectTimesMs: number[] = [];
