@@ -97,6 +97,8 @@ export class BybitAdapter implements VenueAdapter {
   /** By subscription index; undefined for a symbol that could not be resolved (never subscribed). */
   private instruments: (Instrument | undefined)[] | null = null;
   private instrumentsUnresolved = 0;
+  /** Frames rejected before their topic could be read: every live book of that connection was resynced. */
+  private unattributedParseErrors = 0;
   private sink: BookSink | null = null;
   private readonly parseErrorLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
@@ -244,6 +246,7 @@ export class BybitAdapter implements VenueAdapter {
       alreadySubscribed: this.control.alreadySubscribed,
       instrumentChanges: this.instrumentChanges,
       instrumentsUnresolved: this.instrumentsUnresolved,
+      unattributedParseErrors: this.unattributedParseErrors,
       connectBudget: this.lifecycle.maxConnectsPerWindow,
       messages: 0,
       bytes: 0,
@@ -369,9 +372,19 @@ export class BybitAdapter implements VenueAdapter {
     conn.parseErrors++;
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
-    const t = entry >= 0 ? conn.byTopic.get(conn.table.topics[entry]!) : undefined;
+    let t = entry >= 0 ? conn.byTopic.get(conn.table.topics[entry]!) : undefined;
+    t ??= topicNamedIn(conn, frame);
     this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
-    if (!t || t.sub === SUB_REJECTED) return; // no topic: the lost message shows up as a gap on the next delta
+    if (!t) {
+      // Unreadable down to its topic: the lost message may have been an update of any book on this connection,
+      // so none of them can be trusted until its next snapshot.
+      this.unattributedParseErrors++;
+      for (const x of conn.topics) {
+        if (x.sub === SUB_ACTIVE && x.book === BookState.LIVE && !x.resyncDelayed) this.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+      }
+      return;
+    }
+    if (t.sub === SUB_REJECTED) return;
     // In flight from before a resync already under way (or waiting out its backoff): nothing new to do.
     if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed) return;
     if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
@@ -454,4 +467,10 @@ export class BybitAdapter implements VenueAdapter {
       }
     })();
   }
+}
+
+/** Cold: the connection's topic whose name appears quoted in a frame the scanner could not attribute, if any. */
+function topicNamedIn(conn: BybitConnection, frame: string): TopicState | undefined {
+  for (const t of conn.topics) if (frame.includes(`"${t.topic}"`)) return t;
+  return undefined;
 }

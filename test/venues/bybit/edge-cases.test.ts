@@ -74,6 +74,34 @@ describe("adapter protocol corners", { timeout: 15_000 }, () => {
     ]);
   });
 
+  test("a frame unreadable down to its topic resyncs every live book of its connection; one that names its topic, only that one", async () => {
+    let snapshotsSent = 0;
+    let conn: ServerWebSocket<unknown> | undefined;
+    const server = scripted((ws, msg) => {
+      conn = ws;
+      ws.send(JSON.stringify({ success: true, ret_msg: "", conn_id: "c", req_id: msg.req_id ?? "", op: msg.op }));
+      if (msg.op === "subscribe") for (const t of msg.args!) (ws.send(book(t, "snapshot", 100)), snapshotsSent++);
+    });
+    const { adapter, sink } = await adapterFor(server, ["AAAUSDT", "BBBUSDT"]);
+    await waitFor(() => sink.lastU[0] === 100 && sink.lastU[1] === 100, "both live");
+    const invalidBefore = sink.invalid.length;
+    conn!.send('{"topi'); // which book lost an update cannot be known
+    await waitFor(() => sink.invalid.length === invalidBefore + 2, "both books invalid");
+    expect(sink.invalid.slice(invalidBefore)).toEqual([
+      { index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR },
+      { index: 1, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR },
+    ]);
+    await waitFor(() => snapshotsSent === 4 && adapter.stats().topicsLive === 2, "both resynced");
+    expect(adapter.stats().unattributedParseErrors).toBe(1);
+    // Not JSON and not scannable (data before topic, cut short), but it names its topic: only BBBUSDT resyncs.
+    const mark = sink.invalid.length;
+    conn!.send('{"type":"delta","topic":"orderbook.50.BBBUSDT","data":{"s":"BBBUSDT","b":[["100');
+    await waitFor(() => sink.invalid.length === mark + 1, "one book invalid");
+    expect(sink.invalid[mark]).toEqual({ index: 1, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR });
+    await waitFor(() => adapter.stats().topicsLive === 2, "live again");
+    expect(adapter.stats().unattributedParseErrors).toBe(1);
+  });
+
   test("'already subscribed' marks that topic subscribed, gets it a fresh snapshot safely, and retries the rest", async () => {
     const sent: string[] = [];
     let first = true;
