@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import type { MarketName } from "../../src/core/types.ts";
 import { startBybitSimulator, type BybitSim, type BybitSimOptions } from "../../src/sim/bybit-sim.ts";
+import { RawClient } from "./raw-client.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
 
@@ -20,72 +21,11 @@ async function sim(opts: Partial<BybitSimOptions> & Pick<BybitSimOptions, "marke
   return s;
 }
 
-/** A raw client that queues every text frame. */
-class RawClient {
-  readonly frames: string[] = [];
-  private ws!: WebSocket;
-  private read = 0;
-  private waiters: (() => void)[] = [];
-  closed = false;
-
-  static async open(url: string): Promise<RawClient> {
-    const c = new RawClient();
-    c.ws = new WebSocket(url);
-    c.ws.onmessage = (ev) => {
-      c.frames.push(String(ev.data));
-      for (const w of c.waiters.splice(0)) w();
-    };
-    c.ws.onclose = () => {
-      c.closed = true;
-      for (const w of c.waiters.splice(0)) w();
-    };
-    await new Promise<void>((res, rej) => {
-      c.ws.onopen = () => res();
-      c.ws.onerror = () => rej(new Error("ws error"));
-    });
-    cleanups.push(() => c.ws.close());
-    return c;
-  }
-
-  send(obj: unknown): void {
-    this.ws.send(typeof obj === "string" ? obj : JSON.stringify(obj));
-  }
-
-  /** The next frame (raw text), bounded wait. */
-  async next(timeoutMs = 8000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.read >= this.frames.length) {
-      if (this.closed) throw new Error("closed");
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error("no frame");
-      await new Promise<void>((res) => {
-        const t = setTimeout(res, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          res();
-        });
-      });
-    }
-    return this.frames[this.read++]!;
-  }
-
-  async nextJson(): Promise<any> {
-    return JSON.parse(await this.next());
-  }
-
-  async waitClosed(timeoutMs = 8000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed) {
-      if (Date.now() > deadline) throw new Error("not closed");
-      await new Promise<void>((res) => {
-        const t = setTimeout(res, 50);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          res();
-        });
-      });
-    }
-  }
+/** A raw client (test/sim/raw-client.ts) closed after each test. */
+async function openClient(url: string): Promise<RawClient> {
+  const c = await RawClient.open(url);
+  cleanups.push(() => c.close());
+  return c;
 }
 
 const url = (s: BybitSim, m: MarketName) => `${s.wsUrl}/${m}`;
@@ -94,7 +34,7 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
   // TC0–TC3: acks and pongs per category (bybit-v5.md §2.2, §3)
   test("spot: ack ret_msg 'subscribe', pong with op ping", async () => {
     const s = await sim({ markets: [{ market: "spot", symbols: ["BTCUSDT"] }] });
-    const c = await RawClient.open(url(s, "spot"));
+    const c = await openClient(url(s, "spot"));
     c.send({ op: "ping" });
     const pong = await c.nextJson();
     expect(pong).toMatchObject({ success: true, ret_msg: "pong", op: "ping" });
@@ -113,7 +53,7 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
 
   test("linear: ack ret_msg '' with req_id; pong echoes req_id; ts after type", async () => {
     const s = await sim({ markets: [{ market: "linear", symbols: ["BTCUSDT"] }] });
-    const c = await RawClient.open(url(s, "linear"));
+    const c = await openClient(url(s, "linear"));
     c.send({ req_id: "p1", op: "ping" });
     expect(await c.nextJson()).toMatchObject({ success: true, ret_msg: "pong", req_id: "p1", op: "ping" });
     c.send({ op: "subscribe", args: ["orderbook.50.BTCUSDT"] });
@@ -126,7 +66,7 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
 
   test("option: COMMAND_RESP ack, pong with op pong, id key", async () => {
     const s = await sim({ markets: [{ market: "option", symbols: ["BTC-27MAR26-70000-P-USDT"] }] });
-    const c = await RawClient.open(url(s, "option"));
+    const c = await openClient(url(s, "option"));
     c.send({ op: "ping" });
     const pong = await c.nextJson();
     expect(pong.op).toBe("pong");
@@ -143,7 +83,7 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
 
   test("errors: handler not found, already subscribed (whole batch fails), spot args size >10 as raw \\u003e", async () => {
     const s = await sim({ markets: [{ market: "spot", symbols: ["BTCUSDT", "ETHUSDT"] }, { market: "linear", symbols: ["BTCUSDT", "ETHUSDT"] }] });
-    const lin = await RawClient.open(url(s, "linear"));
+    const lin = await openClient(url(s, "linear"));
     lin.send({ req_id: "a", op: "subscribe", args: ["orderbook.50.BTCUSDT", "orderbook.500.BTCUSDT"] });
     expect(await lin.nextJson()).toMatchObject({ success: false, ret_msg: "error:handler not found,topic:orderbook.500.BTCUSDT", req_id: "a", op: "subscribe" });
     lin.send({ req_id: "b", op: "subscribe", args: ["orderbook.50.BTCUSDT"] });
@@ -154,7 +94,7 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
     s.step(1);
     const after = await lin.nextJson();
     expect(after.topic).toBe("orderbook.50.BTCUSDT"); // ETHUSDT was dropped with its batch
-    const spot = await RawClient.open(url(s, "spot"));
+    const spot = await openClient(url(s, "spot"));
     spot.send({ op: "subscribe", args: Array.from({ length: 11 }, (_, i) => `orderbook.1.SYM${i}`) });
     const raw = await spot.next();
     expect(raw).toContain('"ret_msg":"args size \\u003e10"');
@@ -166,7 +106,7 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
   test("a connection's args are capped at 21,000 characters: the request that would pass it is rejected whole", async () => {
     const symbols = Array.from({ length: 900 }, (_, i) => `S${String(i).padStart(4, "0")}USDT`);
     const s = await sim({ markets: [{ market: "linear", symbols }] });
-    const c = await RawClient.open(url(s, "linear"));
+    const c = await openClient(url(s, "linear"));
     const topics = symbols.map((sym) => `orderbook.1.${sym}`); // 24 characters each as an arg: 875 fit
     const fit = Math.floor(21_000 / (JSON.stringify(topics[0]).length + 1));
     expect(fit).toBe(875);
@@ -185,7 +125,7 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
 
   test("deltas carry u + 1, keep the window at N levels with explicit '0' deletes, and match book()", async () => {
     const s = await sim({ markets: [{ market: "linear", symbols: ["ETHUSDT"] }], burstiness: 0.5 });
-    const c = await RawClient.open(url(s, "linear"));
+    const c = await openClient(url(s, "linear"));
     c.send({ op: "subscribe", args: ["orderbook.50.ETHUSDT"] });
     await c.next();
     const snap = await c.nextJson();
@@ -217,7 +157,7 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
 
   test("level 1 is snapshot-only and re-pushed with the same u", async () => {
     const s = await sim({ markets: [{ market: "linear", symbols: ["BTCUSDT"] }], l1RepushMs: 20 });
-    const c = await RawClient.open(url(s, "linear"));
+    const c = await openClient(url(s, "linear"));
     c.send({ op: "subscribe", args: ["orderbook.1.BTCUSDT"] });
     await c.next();
     const first = await c.nextJson();
@@ -234,7 +174,7 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
 
   test("faults: gap skips a u, reset sends u = 1, duplicate repeats, malformed is garbled, disconnect closes", async () => {
     const s = await sim({ markets: [{ market: "inverse", symbols: ["BTCUSD"] }] });
-    const c = await RawClient.open(url(s, "inverse"));
+    const c = await openClient(url(s, "inverse"));
     c.send({ op: "subscribe", args: ["orderbook.50.BTCUSD"] });
     await c.next();
     const u0 = (await c.nextJson()).data.u;
@@ -294,7 +234,7 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
   test("replay serves the recorded lines verbatim, snapshot first, step by step", async () => {
     const lines = readFileSync(FIXTURE, "utf8").split(/\r?\n/).filter((l) => l.length > 0);
     const s = await sim({ markets: [{ market: "linear", symbols: ["XRPUSDT"] }], replayFile: FIXTURE });
-    const c = await RawClient.open(url(s, "linear"));
+    const c = await openClient(url(s, "linear"));
     c.send({ op: "subscribe", args: ["orderbook.500.XRPUSDT"] });
     await c.next();
     expect(await c.next()).toBe(lines[0]);
@@ -302,7 +242,7 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
     for (let i = 1; i <= 10; i++) expect(await c.next()).toBe(lines[i]);
     expect(s.book("linear", "XRPUSDT").u).toBe(JSON.parse(lines[10]!).data.u);
     // A second subscriber gets a snapshot of the current replay book with the current u.
-    const c2 = await RawClient.open(url(s, "linear"));
+    const c2 = await openClient(url(s, "linear"));
     c2.send({ op: "subscribe", args: ["orderbook.500.XRPUSDT"] });
     await c2.next();
     const snap = await c2.nextJson();
