@@ -14,6 +14,16 @@ import type { Listeners } from "./listeners.ts";
 import { SubscriberBook, UNKNOWN_NAME } from "./subscriber-book.ts";
 import type { StatusEvent, SubscriberCounters, UpdateEvent, UpdateKind } from "./subscriber-types.ts";
 
+/** What both book-message readers carry for the event as a whole. */
+interface EventHeader {
+  readonly venueSeq: number;
+  readonly tsExchangeUs: number;
+  readonly tsEventUs: number;
+  readonly tsRecvUs: number;
+  readonly state: number;
+  readonly reason: number;
+}
+
 const VENUE_BY_ID = new Map<number, string>(Object.entries(VENUE_IDS).map(([k, v]) => [v, k]));
 const MARKET_BY_ID = new Map<number, string>(Object.entries(MARKET_IDS).map(([k, v]) => [v, k]));
 
@@ -128,6 +138,12 @@ export class InstrumentBooks {
       for (let i = 0; i < nb; i++) bids.set(m.priceAt(i), m.qtyAt(i));
       for (let i = nb, end = nb + na; i < end; i++) asks.set(m.priceAt(i), m.qtyAt(i));
     }
+    this.applyEventHeader(book, m, seq, false);
+    this.emitUpdate(isDelta ? "delta" : "status", book, sendTimeUs, false);
+  }
+
+  /** The event's sequences, times and state onto the book (valid from a snapshot on); "status" hears a change. */
+  private applyEventHeader(book: SubscriberBook, m: EventHeader, seq: number, snapshot: boolean): void {
     book.instrSeq = seq;
     book.venueSeq = m.venueSeq;
     book.tsExchangeUs = m.tsExchangeUs;
@@ -136,11 +152,11 @@ export class InstrumentBooks {
     const previousState = book.state;
     book.state = m.state as BookState;
     book.reason = m.reason as StatusReason;
+    if (snapshot) book.valid = true;
     if (previousState !== book.state && this.listeners.status.length > 0) {
       const e: StatusEvent = { book, state: book.state, reason: book.reason, previousState };
       for (const l of this.listeners.status) this.listeners.call(l, e);
     }
-    this.emitUpdate(isDelta ? "delta" : "status", book, sendTimeUs, false);
   }
 
   /** Copies the levels of a non-final delta part into the book's pending buffers (rx buffer is reused). */
@@ -214,19 +230,7 @@ export class InstrumentBooks {
     book.bids.loadSorted(book.snapBidPx, book.snapBidQty, book.snapBidN);
     book.asks.loadSorted(book.snapAskPx, book.snapAskQty, book.snapAskN);
     book.streamKey = key;
-    book.instrSeq = seq;
-    book.venueSeq = m.venueSeq;
-    book.tsExchangeUs = m.tsExchangeUs;
-    book.tsEventUs = m.tsEventUs;
-    book.tsRecvUs = m.tsRecvUs;
-    const previousState = book.state;
-    book.state = m.state as BookState;
-    book.reason = m.reason as StatusReason;
-    book.valid = true;
-    if (previousState !== book.state && this.listeners.status.length > 0) {
-      const e: StatusEvent = { book, state: book.state, reason: book.reason, previousState };
-      for (const l of this.listeners.status) this.listeners.call(l, e);
-    }
+    this.applyEventHeader(book, m, seq, true);
     this.emitUpdate("snapshot", book, sendTimeUs, refresh);
   }
 
