@@ -17,23 +17,48 @@ export function monoNs(): number {
   return Bun.nanoseconds();
 }
 
-let turnReceiptUsValue = 0;
-let turnArmed = false;
-const disarmTurn = (): void => {
-  turnArmed = false;
-};
+// ---- the event-loop turn -----------------------------------------------------------------------------------
+// One setImmediate per turn, shared by everything that needs the turn's end: the receipt stamp below and the
+// publisher's flush. (Each setImmediate allocates its Immediate object: one per turn, not one per user.)
+
+let turnEndArmed = false;
+let receiptValid = false;
+let receiptUs = 0;
+const turnEndHooks: (() => void)[] = [];
+
+function endTurn(): void {
+  turnEndArmed = false;
+  receiptValid = false;
+  for (let i = 0; i < turnEndHooks.length; i++) turnEndHooks[i]!();
+}
+
+/** Makes the registered turn-end hooks run once after this turn's I/O callbacks (idempotent within a turn). */
+export function armTurnEnd(): void {
+  if (turnEndArmed) return;
+  turnEndArmed = true;
+  setImmediate(endTurn);
+}
+
+/** Registers a hook run at the end of every turn someone armed; returns its removal. Cold. */
+export function addTurnEndHook(hook: () => void): () => void {
+  turnEndHooks.push(hook);
+  return () => {
+    const i = turnEndHooks.indexOf(hook);
+    if (i >= 0) turnEndHooks.splice(i, 1);
+  };
+}
 
 /**
  * Receipt time of input handled in this event-loop turn: nowUs() at the turn's first call, the same value for
- * every later call in the turn. The runtime hands the frames of one socket read to JS one after another in one
- * turn; the later ones were received with the first, so their receipt must not move past the handling (and any
- * sends) of the frames before them. One setImmediate per turn re-arms it.
+ * every later call in the turn. The runtime hands the frames of one socket read (and of the other sockets ready
+ * in the same poll) to JS one after another in one turn; the later ones were received with the first, so their
+ * receipt must not move past the handling (and any sends) of the frames before them.
  */
 export function turnReceiptUs(): number {
-  if (!turnArmed) {
-    turnReceiptUsValue = nowUs();
-    turnArmed = true;
-    setImmediate(disarmTurn);
+  if (!receiptValid) {
+    receiptUs = nowUs();
+    receiptValid = true;
+    armTurnEnd();
   }
-  return turnReceiptUsValue;
+  return receiptUs;
 }

@@ -3,7 +3,8 @@
  * Publishes books as wire v1 datagrams to multicast destinations (docs/wire-protocol.md).
  * - Each destination is one channel with its own Bun.udpSocket, sequence space and packer.
  * - publish* only append messages to the channel's pending datagrams; one flush per event-loop turn
- *   (setImmediate) hands them to the kernel with sendMany, so a turn's messages share as few datagrams as fit.
+ *   (core/clock.ts armTurnEnd: one setImmediate per turn, shared with the receipt stamp) hands them to the kernel
+ *   with sendMany, so a turn's messages share as few datagrams as fit.
  * - Heartbeats on idle channels and a periodic refresh (definitions + snapshots of every book) let late joiners
  *   and subscribers that lost datagrams recover without any request.
  * - A datagram the kernel does not take is dropped and counted (sendErrors); publishing never blocks and never
@@ -12,7 +13,7 @@
  */
 import type { BookView } from "../core/book-view.ts";
 import type { ChangeSet } from "../core/change-set.ts";
-import { nowUs } from "../core/clock.ts";
+import { addTurnEndHook, armTurnEnd, nowUs } from "../core/clock.ts";
 import { getU64 } from "../core/i64.ts";
 import { RateLimitedLog, silentLogger, type Logger } from "../core/log.ts";
 import type { Instrument } from "../core/types.ts";
@@ -106,6 +107,7 @@ export class FeedPublisher {
   private readonly sendArgs: Uint8Array[][] = [];
   private readonly sendErrorLog: RateLimitedLog;
   private readonly turnEndBound: () => void;
+  private removeTurnEndHook: (() => void) | undefined;
   private flushScheduled = false;
   private refreshCursor = 0;
   private refreshTickMs = REFRESH_TICK_MS;
@@ -157,6 +159,7 @@ export class FeedPublisher {
       throw err;
     }
     this.started = true;
+    this.removeTurnEndHook = addTurnEndHook(this.turnEndBound);
     const hbMs = this.publish.heartbeatIntervalMs;
     if (hbMs > 0) {
       this.heartbeatTimer = setInterval(() => this.heartbeatTick(), Math.max(1, Math.floor(hbMs / HEARTBEAT_TICKS_PER_INTERVAL)));
@@ -286,6 +289,8 @@ export class FeedPublisher {
       ch.socket = undefined;
     }
     this.started = false;
+    this.removeTurnEndHook?.();
+    this.removeTurnEndHook = undefined;
     this.log.info("publisher stopped", { sessionId: this.sessionId, ...this.counters });
   }
 
@@ -333,12 +338,13 @@ export class FeedPublisher {
     if (this.flushScheduled || !this.started) return;
     // (before start, messages wait in the packers and start() flushes them)
     this.flushScheduled = true;
-    setImmediate(this.turnEndBound);
+    armTurnEnd();
   }
 
-  /** End of the event-loop turn: send what is pending. */
+  /** End of an event-loop turn someone armed: send what is pending, if this publisher asked. */
   private onTurnEnd(): void {
-    this.flushScheduled = false; // only here: a flush from elsewhere leaves this turn-end callback pending
+    if (!this.flushScheduled) return;
+    this.flushScheduled = false; // only here: a flush from elsewhere leaves this turn-end request standing
     this.flush();
   }
 

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { nowUs, turnReceiptUs } from "../../src/core/clock.ts";
+import { addTurnEndHook, armTurnEnd, nowUs, turnReceiptUs } from "../../src/core/clock.ts";
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -13,6 +13,36 @@ describe("turnReceiptUs", () => {
     const later = turnReceiptUs();
     expect(later).toBeGreaterThanOrEqual(spinUntil);
     expect(turnReceiptUs()).toBe(later);
+  });
+
+  it("is fresh even when the turn's end was armed earlier in the same turn by something else", async () => {
+    await nextTurn();
+    armTurnEnd(); // e.g. the publisher scheduling a flush from a timer before any input in this turn
+    const spinUntil = nowUs() + 30;
+    while (nowUs() < spinUntil);
+    expect(turnReceiptUs()).toBeGreaterThanOrEqual(spinUntil);
+  });
+
+  it("turn-end hooks run once per armed turn, however often it was armed, and not in turns nobody armed", async () => {
+    let runs = 0;
+    const remove = addTurnEndHook(() => runs++);
+    try {
+      await nextTurn();
+      const base = runs; // earlier tests may have armed the previous turn
+      await nextTurn();
+      expect(runs).toBe(base); // nobody armed that one
+      armTurnEnd();
+      armTurnEnd();
+      turnReceiptUs();
+      await nextTurn();
+      expect(runs).toBe(base + 1);
+    } finally {
+      remove();
+    }
+    armTurnEnd();
+    const before = runs;
+    await nextTurn();
+    expect(runs).toBe(before); // removed
   });
 
   describe("over a real WebSocket", () => {
