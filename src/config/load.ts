@@ -154,7 +154,7 @@ function parsePublish(v: Validator, t: Table): PublishConfig {
       const group = v.str(dt.group, `${key}.group`, undefined);
       if (group !== "" && !isMulticast(group)) v.problem(`${key}.group`, group, "an IPv4 multicast address (224.0.0.0 – 239.255.255.255)");
       const iface = v.str(dt.interface, `${key}.interface`, DEFAULTS.destination.iface);
-      if (!isIpv4(iface)) v.problem(`${key}.interface`, iface, "the IPv4 address of a local interface, e.g. 127.0.0.1");
+      if (!isIpv4(iface) || iface === "0.0.0.0") v.problem(`${key}.interface`, iface, "the IPv4 address of a local interface, e.g. 127.0.0.1 (not 0.0.0.0: the outgoing interface is always named)");
       const channelId = v.int(dt.channel, `${key}.channel`, i + 1, 0, 65535);
       const name = v.str(dt.name, `${key}.name`, `destination-${i}`);
       const prev = channels.get(channelId);

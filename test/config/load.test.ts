@@ -73,6 +73,15 @@ describe("config", () => {
     ]);
   });
 
+  test("a destination's interface is named: 0.0.0.0 and non-addresses are refused", () => {
+    const dest = (iface: string) => `[[publish.destinations]]\ngroup = "239.255.1.1"\nport = 30001\ninterface = "${iface}"\n`;
+    expect(problemsOf(dest("0.0.0.0")).filter((p) => p.includes("interface"))).toEqual([
+      'publish.destinations[0].interface: "0.0.0.0" is not the IPv4 address of a local interface, e.g. 127.0.0.1 (not 0.0.0.0: the outgoing interface is always named)',
+    ]);
+    expect(problemsOf(dest("eth0")).filter((p) => p.includes("interface"))).toHaveLength(1);
+    expect(parseConfigText(`${dest("127.0.0.1")}[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n`, "test.toml").publish.destinations[0]!.iface).toBe("127.0.0.1");
+  });
+
   test("every bad key is reported at once", () => {
     const problems = problemsOf(
       [
