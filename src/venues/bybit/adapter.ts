@@ -19,7 +19,7 @@ import type { VenueConfig } from "../../config/types.ts";
 import type { BookSink, Subscription, VenueAdapter } from "../venue.ts";
 import { fetchInstrumentSpecs, makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "./instruments.ts";
 import { BYBIT_DEPTHS, RESYNC_BACKOFF_BASE_MS, RESYNC_BACKOFF_MAX_MS, RESYNC_BACKOFF_RESET_MS } from "./protocol.ts";
-import { type BybitConnection, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
+import { type BybitConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
 import { ConnectionLifecycle, staleAfterFromConfig } from "./connection-lifecycle.ts";
 import { SubscriptionControl } from "./subscription-control.ts";
@@ -315,13 +315,15 @@ export class BybitAdapter implements VenueAdapter {
   // HOT PATH: one call per accepted order-book frame.
   onBook(index: number, update: BookUpdate): void {
     const t = this.topics[index]!;
-    t.lastMsgMs = this.now();
     if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED) {
       this.ignoredWhileUnsubscribed++; // in flight before an unsubscribe took effect
       return;
     }
     const u = update.venueSeq;
     if (update.isSnapshot) {
+      // Only frames the book can use count as liveness (stale detection): see the delta branch below.
+      const now = this.now();
+      t.lastMsgMs = now;
       if (t.book === BookState.LIVE && u === t.lastU) {
         this.repeatedSnapshots++; // level-1 re-push with the same u (§4.2): nothing changed
         return;
@@ -329,15 +331,17 @@ export class BybitAdapter implements VenueAdapter {
       if (u === 1 && t.lastU > 1) this.onVenueReset(t);
       this.snapshots++;
       t.lastU = u;
-      if (t.book !== BookState.LIVE) t.liveSinceMs = t.lastMsgMs;
+      if (t.book !== BookState.LIVE) t.liveSinceMs = now;
       t.book = BookState.LIVE;
       this.sink!.onBookUpdate(index, update);
       return;
     }
     if (t.book !== BookState.LIVE) {
+      // Not liveness: a topic that gets only deltas (its snapshot was lost) must still go stale and be resynced.
       this.ignoredBeforeSnapshot++;
       return;
     }
+    t.lastMsgMs = this.now();
     if (u === t.lastU + 1) {
       this.deltas++;
       t.lastU = u;
@@ -377,10 +381,14 @@ export class BybitAdapter implements VenueAdapter {
     this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     if (!t) {
       // Unreadable down to its topic: the lost message may have been an update of any book on this connection,
-      // so none of them can be trusted until its next snapshot.
+      // so none of them can be trusted until its next snapshot; or it may have been the snapshot a subscribed
+      // topic is waiting for (just subscribed, or mid-resync), after which only deltas would come. Every such
+      // topic gets a fresh snapshot, except ones whose resync is already waiting out its backoff or unsubscribing.
       this.unattributedParseErrors++;
       for (const x of conn.topics) {
-        if (x.sub === SUB_ACTIVE && x.book === BookState.LIVE && !x.resyncDelayed) this.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+        if ((x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED && !x.resyncDelayed) {
+          this.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+        }
       }
       return;
     }

@@ -102,6 +102,62 @@ describe("adapter protocol corners", { timeout: 15_000 }, () => {
     expect(adapter.stats().unattributedParseErrors).toBe(1);
   });
 
+  test("a snapshot lost before its topic can be read resyncs the topic waiting for it (just subscribed, or mid-resync)", async () => {
+    const subscribes = new Map<string, number>();
+    const lose = new Set([1, 3]); // the 1st and the 3rd snapshot of AAAUSDT arrive unreadable
+    const server = scripted((ws, msg) => {
+      ws.send(JSON.stringify({ success: true, ret_msg: msg.op === "ping" ? "pong" : "", conn_id: "c", req_id: msg.req_id ?? "", op: msg.op }));
+      if (msg.op !== "subscribe") return;
+      for (const t of msg.args!) {
+        const n = (subscribes.get(t) ?? 0) + 1;
+        subscribes.set(t, n);
+        if (t.includes("AAA") && lose.has(n)) {
+          const snap = book(t, "snapshot", 100 * n);
+          ws.send(`{"to\u0000${snap.slice(snap.indexOf('"type"'))}`); // garbled before its topic, which it no longer names
+          ws.send(book(t, "delta", 100 * n + 1)); // then the deltas that follow it
+          ws.send(book(t, "delta", 100 * n + 2));
+        } else ws.send(book(t, "snapshot", 100 * n));
+      }
+    });
+    // The default stale threshold (60 s at depth 50): only the parse error can get the book a snapshot in time.
+    const { adapter, sink } = await adapterFor(server, ["AAAUSDT"], { resyncBackoffBaseMs: 10, resyncBackoffMaxMs: 20 });
+    await waitFor(() => adapter.topicInfo(0).state === "live", "live after the lost first snapshot");
+    expect(subscribes.get("orderbook.50.AAAUSDT")).toBe(2);
+    expect(adapter.stats().unattributedParseErrors).toBe(1);
+    expect(sink.lastU[0]).toBe(200);
+    // A resync whose snapshot is lost the same way.
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+    await waitFor(() => subscribes.get("orderbook.50.AAAUSDT") === 4 && adapter.topicInfo(0).state === "live", "live after the lost resync snapshot");
+    expect(adapter.stats().unattributedParseErrors).toBe(2);
+    expect(sink.lastU[0]).toBe(400);
+    expect(sink.deltaWithoutBook).toBe(0);
+  });
+
+  test("deltas of a topic that has no snapshot are not liveness: it goes stale and is resynced", async () => {
+    const subscribes = new Map<string, number>();
+    let u = 10;
+    const server = scripted((ws, msg) => {
+      ws.send(JSON.stringify({ success: true, ret_msg: msg.op === "ping" ? "pong" : "", conn_id: "c", req_id: msg.req_id ?? "", op: msg.op }));
+      if (msg.op === "ping") {
+        // Deltas keep coming (one per ping, far more often than the stale threshold), but the snapshot never did.
+        if (subscribes.get("orderbook.50.AAAUSDT") === 1) ws.send(book("orderbook.50.AAAUSDT", "delta", ++u));
+        return;
+      }
+      if (msg.op !== "subscribe") return;
+      for (const t of msg.args!) {
+        const n = (subscribes.get(t) ?? 0) + 1;
+        subscribes.set(t, n);
+        if (n > 1) ws.send(book(t, "snapshot", 500));
+      }
+    });
+    const { adapter, sink } = await adapterFor(server, ["AAAUSDT"], { staleAfterMs: () => 300, pingIntervalMs: 20, pongTimeoutMs: 5_000 });
+    await waitFor(() => adapter.topicInfo(0).state === "live", "live after a stale resync");
+    expect(adapter.stats().staleResyncs).toBe(1);
+    expect(adapter.stats().ignoredBeforeSnapshot).toBeGreaterThan(0);
+    expect(sink.invalid[0]).toEqual({ index: 0, state: BookState.STALE, reason: StatusReason.STALE_FEED });
+    expect(sink.lastU[0]).toBe(500);
+  });
+
   test("'already subscribed' marks that topic subscribed, gets it a fresh snapshot safely, and retries the rest", async () => {
     const sent: string[] = [];
     let first = true;
