@@ -100,6 +100,8 @@ export class BybitAdapter implements VenueAdapter {
   /** Frames rejected before their topic could be read: every live book of that connection was resynced. */
   private unattributedParseErrors = 0;
   private sink: BookSink | null = null;
+  /** Started by startReplay(): no connections, no housekeeping, no resync backoff. */
+  private replaying = false;
   private readonly parseErrorLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
   private readonly resyncDelayLog: RateLimitedLog;
@@ -194,6 +196,7 @@ export class BybitAdapter implements VenueAdapter {
     if (!this.instruments) throw new Error("bybit: startReplay() before loadInstruments()");
     if (this.sink) throw new Error("bybit: started twice");
     this.sink = sink;
+    this.replaying = true;
     for (const t of this.topics) {
       const inst = this.instruments[t.index];
       if (inst === undefined) {
@@ -333,6 +336,11 @@ export class BybitAdapter implements VenueAdapter {
       t.lastU = u;
       if (t.book !== BookState.LIVE) t.liveSinceMs = now;
       t.book = BookState.LIVE;
+      // A fresh snapshot on a subscribed topic ends any resync backoff (it can arrive before the ack of a subscribe
+      // during which a further resync was asked for; in replay nothing else would end it): the book is valid, and a
+      // backoff left set would later resubscribe it without invalidating it and ignore its parse errors meanwhile.
+      t.resyncDelayed = false;
+      t.resyncDueMs = 0;
       this.sink!.onBookUpdate(index, update);
       return;
     }
@@ -414,7 +422,8 @@ export class BybitAdapter implements VenueAdapter {
     t.resyncs++;
     if (liveForMs >= this.resyncResetMs) t.resyncAttempt = 0;
     const attempt = t.resyncAttempt++;
-    if (attempt > 0) {
+    // Replay asks no server: a resync just waits for the capture's next snapshot, so there is nothing to back off.
+    if (attempt > 0 && !this.replaying) {
       const exp = Math.min(this.resyncMaxMs, this.resyncBaseMs * 2 ** Math.min(attempt - 1, 30));
       const delay = exp / 2 + (this.random() * exp) / 2;
       t.resyncDelayed = true;

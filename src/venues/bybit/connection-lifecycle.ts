@@ -270,8 +270,11 @@ export class ConnectionLifecycle {
     for (const conn of this.conns) {
       for (const t of conn.topics) {
         if (!t.resyncDelayed || now < t.resyncDueMs) continue;
-        // Backoff over: subscribe again (now if the connection is open, otherwise when it opens).
         t.resyncDelayed = false;
+        // A snapshot made the book live meanwhile (the adapter clears the flag then; this is the safety net):
+        // never unsubscribe and resubscribe a live book without invalidating it first.
+        if (t.book === BookState.LIVE) continue;
+        // Backoff over: subscribe again (now if the connection is open, otherwise when it opens).
         this.control.restartTopic(t);
       }
       if (!conn.open && conn.ws && now - conn.connectStartedMs > this.ackTimeoutMs) {

@@ -431,6 +431,38 @@ describe("resync backoff", { timeout: 20_000 }, () => {
   });
 });
 
+describe("replay (ingestFrame)", () => {
+  test("a resync waits for the capture's next snapshot with no backoff; parse errors of the live book are never ignored", async () => {
+    const markets: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }];
+    const overrides = new Map([["linear:BTCUSDT", { tickSize: "0.1", lotSize: "0.001" }]]);
+    const noServer = { wsUrl: "ws://127.0.0.1:1/v5/public", restUrl: "http://127.0.0.1:1" };
+    const adapter = createBybitAdapter(venueConfig(noServer, markets, { overrides }), subsOf(markets), { log: silentLogger, recheckInstruments: false });
+    const sink = new RecordingSink(allResolved(await adapter.loadInstruments()));
+    adapter.startReplay(sink);
+    const frame = (type: string, u: number, qty = "1.000") =>
+      `{"topic":"orderbook.50.BTCUSDT","type":"${type}","ts":1,"data":{"s":"BTCUSDT","b":[["100.0","${qty}"]],"a":[["100.1","1.000"]],"u":${u},"seq":1},"cts":1}`;
+    const feed = (f: string) => expect(adapter.ingestFrame("linear", "conn0.linear", f, 1)).toBe(true);
+    feed(frame("snapshot", 10));
+    feed(frame("delta", 11));
+    feed(frame("delta", 13)); // gap: resync 1
+    feed(frame("snapshot", 20));
+    feed(frame("delta", 21));
+    feed(frame("delta", 23)); // gap again at once: resync 2, which live would delay; replay has nothing to delay
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "resyncing", resyncDelayed: false });
+    feed(frame("snapshot", 30));
+    feed(frame("delta", 31));
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", resyncDelayed: false, lastU: 31 });
+    feed(frame("delta", 32, "1.0001")); // a bad quantity: the update is lost, the book must not stay valid
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    expect(sink.invalid.map((e) => e.reason)).toEqual([StatusReason.SEQUENCE_GAP, StatusReason.SEQUENCE_GAP, StatusReason.PARSE_ERROR]);
+    feed(frame("delta", 33)); // ignored until the next snapshot
+    feed(frame("snapshot", 40));
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 40 });
+    expect(adapter.stats()).toMatchObject({ resyncs: 3, resyncsDelayed: 0, ignoredBeforeSnapshot: 1 });
+    expect(sink.deltaWithoutBook).toBe(0);
+  });
+});
+
 describe("stale thresholds", () => {
   test("defaults from the push cadences; a configured market overrides only itself; 0 keeps the default", () => {
     expect(defaultStaleAfterMs(1, "linear")).toBe(10_000); // level 1 re-pushes every 3 s: 10 s of silence is a fault

@@ -158,6 +158,61 @@ describe("adapter protocol corners", { timeout: 15_000 }, () => {
     expect(sink.lastU[0]).toBe(500);
   });
 
+  test("a snapshot arriving before the ack of a subscribe whose resync is delayed ends the backoff; the live book is not resubscribed", async () => {
+    let clock = 1_000_000; // moved by the test only
+    const ops: string[] = [];
+    let pings = 0;
+    let hold = false;
+    let held: { ws: ServerWebSocket<unknown>; msg: { op: string; args?: string[]; req_id?: string } } | null = null;
+    let conn: ServerWebSocket<unknown> | undefined;
+    const ack = (ws: ServerWebSocket<unknown>, msg: { op: string; req_id?: string }) =>
+      ws.send(JSON.stringify({ success: true, ret_msg: "", conn_id: "c", req_id: msg.req_id ?? "", op: msg.op }));
+    const server = scripted((ws, msg) => {
+      conn = ws;
+      if (msg.op === "ping") return void pings++;
+      ops.push(msg.op);
+      if (msg.op === "subscribe" && hold) {
+        held = { ws, msg };
+        return;
+      }
+      ack(ws, msg);
+      if (msg.op === "subscribe") ws.send(book(msg.args![0]!, "snapshot", 100 * ops.length));
+    });
+    const { adapter, sink } = await adapterFor(server, ["AAAUSDT"], {
+      now: () => clock,
+      random: () => 0,
+      resyncBackoffBaseMs: 100,
+      pingIntervalMs: 1_000,
+      pongTimeoutMs: 60_000,
+      housekeepingMs: 5,
+    });
+    await waitFor(() => adapter.topicInfo(0).state === "live", "live");
+    hold = true;
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK); // the first resync goes out at once: unsubscribe, subscribe
+    await waitFor(() => held !== null, "the resync's subscribe is in flight");
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK); // again while the subscribe is pending: this one is delayed
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "resyncing", resyncDelayed: true, resyncDueInMs: 50 });
+    // The subscribe's snapshot arrives before its ack: a fresh book, valid, with nothing left to wait for.
+    hold = false;
+    held!.ws.send(book("orderbook.50.AAAUSDT", "snapshot", 700));
+    ack(held!.ws, held!.msg);
+    await waitFor(() => adapter.topicInfo(0).state === "live" && adapter.topicInfo(0).subscribed, "live and subscribed");
+    expect(adapter.topicInfo(0).resyncDelayed).toBe(false);
+    // Past the old due time (and a ping interval): housekeeping has run once the ping arrives; no resubscribe.
+    const pingsBefore = pings;
+    clock += 1_000;
+    await waitFor(() => pings > pingsBefore, "a housekeeping pass after the old due time");
+    expect(ops).toEqual(["subscribe", "unsubscribe", "subscribe"]);
+    expect(adapter.topicInfo(0).state).toBe("live");
+    // A parse error of the live book is not ignored as if its resync were still waiting.
+    const mark = sink.invalid.length;
+    conn!.send('{"type":"delta","topic":"orderbook.50.AAAUSDT","data":{"s":"AAAUSDT","b":[["100');
+    await waitFor(() => sink.invalid.length === mark + 1, "the book invalidated");
+    expect(sink.invalid[mark]).toEqual({ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR });
+    clock += 1_000;
+    await waitFor(() => adapter.topicInfo(0).state === "live" && ops.length === 5, "live again after its backoff");
+  });
+
   test("'already subscribed' marks that topic subscribed, gets it a fresh snapshot safely, and retries the rest", async () => {
     const sent: string[] = [];
     let first = true;
