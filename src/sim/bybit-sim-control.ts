@@ -5,6 +5,7 @@
  *   POST /sim/fault       {type, market?, symbol?, stallMs?}  inject a fault (see SimFault)
  *   POST /sim/step        {n?}                                emit n steps now (like BybitSim.step)
  *   POST /sim/instrument  {market, symbol, tickSize?, lotSize?}  change a generated symbol's tick/lot size
+ *                         (positive plain decimals, at most 15 decimals, mantissas below 2^53; see sim-book.ts)
  *   POST /sim/rest        {available}                         make instruments-info answer 503 (false) or normally
  *   GET  /sim/stats                                           counters and every served topic
  *
@@ -14,6 +15,7 @@
  * @module
  */
 import type { MarketName } from "../core/types.ts";
+import { SimSpecError, stepExponent } from "./sim-book.ts";
 import { SIM_FAULTS, type SimFault, type SimFaultSummary, type SimStats, type SimTopicInfo } from "./bybit-sim-types.ts";
 
 const MARKETS: readonly MarketName[] = ["spot", "linear", "inverse", "option"];
@@ -123,11 +125,23 @@ function instrument(host: SimControlHost, p: Params): Record<string, unknown> {
   for (const k of ["tickSize", "lotSize"] as const) {
     const v = p[k];
     if (v === undefined) continue;
-    if (typeof v !== "string" || !/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0) throw new BadRequest(k, `must be a positive decimal string like "0.01", got ${JSON.stringify(v)}`);
+    if (typeof v !== "string") throw new BadRequest(k, `must be a positive decimal string like "0.01", got ${JSON.stringify(v)}`);
+    try {
+      stepExponent(v, k); // positive plain decimal, at most MAX_SIM_STEP_DECIMALS decimals, mantissa below 2^53
+    } catch (err) {
+      if (err instanceof SimSpecError) throw new BadRequest(err.field, err.detail);
+      throw err;
+    }
     change[k] = v;
   }
   if (Object.keys(change).length === 0) throw new BadRequest("tickSize", "give tickSize, lotSize or both");
-  host.changeInstrument(target.market, target.symbol, change);
+  try {
+    // Also refuses (changing nothing) a step the symbol's book cannot be expressed in, e.g. prices beyond 2^53.
+    host.changeInstrument(target.market, target.symbol, change);
+  } catch (err) {
+    if (err instanceof SimSpecError) throw new BadRequest(err.field, err.detail);
+    throw err;
+  }
   return { market: target.market, symbol: target.symbol, ...change };
 }
 

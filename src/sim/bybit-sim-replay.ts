@@ -12,7 +12,10 @@ import { ReplayTopic } from "./bybit-sim-topics.ts";
 /**
  * Loads a recording: JSONL of Bybit payloads (one per line; no category, so the market comes from the
  * configured symbols), or a feeder capture file (`feeder record`, .fcap), whose records name their market.
- * Only order-book frames are served; acks and pongs in a capture are the simulator's own business.
+ * Only order-book frames are served; acks and pongs in a capture are the simulator's own business. Per line, at
+ * load: a line that is not JSON is skipped (counted in one warning); a frame of an `orderbook.` topic that is not a
+ * snapshot/delta of the expected shape (bookMessage) is served verbatim in its place but never applied to the
+ * replay book (so a feeder meets the venue's malformed frames as they were), also counted in the warning.
  * Tick and lot sizes are inferred from the most decimals seen. With `replayDepth`, every topic is served as
  * `orderbook.{replayDepth}.{symbol}` (name and each frame's `topic` field rewritten); see BybitSimOptions.replayDepth.
  */
@@ -25,24 +28,38 @@ export function loadReplay(path: string, markets: readonly { market: MarketName;
   } else {
     for (const line of readFileSync(path, "utf8").split(/\r?\n/)) if (line.trim().length > 0) recorded.push({ line, market: undefined });
   }
-  const byTopic = new Map<string, { lines: string[]; topic: string; market: MarketName | undefined; symbol: string; priceDec: number; qtyDec: number }>();
+  const byTopic = new Map<string, { lines: string[]; book: boolean[]; topic: string; market: MarketName | undefined; symbol: string; priceDec: number; qtyDec: number }>();
+  let notJson = 0;
   for (const { line, market: recordedMarket } of recorded) {
-    let msg: { topic?: string; data?: { s?: string; b?: string[][]; a?: string[][] } };
+    let msg: unknown;
     try {
       msg = JSON.parse(line);
     } catch {
-      continue; // a capture holds whatever the venue sent, malformed frames included
+      notJson++; // a capture holds whatever the venue sent, malformed frames included; with no topic, nobody to serve it to
+      continue;
     }
-    if (typeof msg.topic !== "string" || !msg.topic.startsWith("orderbook.")) continue;
-    const symbol = msg.data?.s ?? msg.topic.split(".").slice(2).join(".");
-    const key = `${recordedMarket ?? ""}|${msg.topic}`;
-    const entry = byTopic.get(key) ?? { lines: [], topic: msg.topic, market: recordedMarket, symbol, priceDec: 0, qtyDec: 0 };
-    for (const [p, q] of [...(msg.data?.b ?? []), ...(msg.data?.a ?? [])]) {
-      entry.priceDec = Math.max(entry.priceDec, decimals(p!));
-      entry.qtyDec = Math.max(entry.qtyDec, decimals(q!));
+    const topic = (msg as { topic?: unknown } | null)?.topic;
+    if (typeof topic !== "string" || !topic.startsWith("orderbook.")) continue; // acks, pongs, other channels
+    const book = bookMessage(msg);
+    const s = (msg as { data?: { s?: unknown } }).data?.s;
+    const symbol = typeof s === "string" ? s : topic.split(".").slice(2).join(".");
+    const key = `${recordedMarket ?? ""}|${topic}`;
+    const entry = byTopic.get(key) ?? { lines: [], book: [], topic, market: recordedMarket, symbol, priceDec: 0, qtyDec: 0 };
+    if (book !== null) {
+      for (const [p, q] of [...book.b, ...book.a]) {
+        entry.priceDec = Math.max(entry.priceDec, decimals(p));
+        entry.qtyDec = Math.max(entry.qtyDec, decimals(q));
+      }
     }
     entry.lines.push(line);
+    entry.book.push(book !== null);
     byTopic.set(key, entry);
+  }
+  const verbatim = [...byTopic.values()].reduce((n, e) => n + e.book.filter((b) => !b).length, 0);
+  if (notJson > 0 || verbatim > 0) {
+    process.emitWarning(
+      `sim: replay ${path}: ${notJson} line(s) that are not JSON skipped; ${verbatim} order-book line(s) not of the snapshot/delta shape served verbatim, not applied to the replay book`,
+    );
   }
   const out: ReplayTopic[] = [];
   const served = new Map<string, string>(); // "market|topic" → recorded topic
@@ -60,7 +77,7 @@ export function loadReplay(path: string, markets: readonly { market: MarketName;
     const clash = served.get(key);
     if (clash !== undefined) throw new Error(`sim: replay depth ${replayDepth}: ${market} topics ${clash} and ${e.topic} would both be served as ${topic}`);
     served.set(key, e.topic);
-    out.push(new ReplayTopic(market, topic, e.symbol, lines, step(e.priceDec), step(e.qtyDec)));
+    out.push(new ReplayTopic(market, topic, e.symbol, lines, e.book, step(e.priceDec), step(e.qtyDec)));
   }
   return out;
 }
@@ -83,21 +100,54 @@ function relabelLine(line: string, from: string, to: string): string {
   return out;
 }
 
+/** A recorded order-book message the replay book can apply. */
+interface BookMessage {
+  type: "snapshot" | "delta";
+  b: [string, string][];
+  a: [string, string][];
+  u: number;
+}
+
+/**
+ * The message as a book update when it has the shape the replay book applies: `type` snapshot or delta, `data.b`
+ * and `data.a` arrays of [price, size] decimal strings, `data.u` a non-negative safe integer. Null otherwise.
+ */
+export function bookMessage(msg: unknown): BookMessage | null {
+  if (msg === null || typeof msg !== "object") return null;
+  const { type, data } = msg as { type?: unknown; data?: unknown };
+  if ((type !== "snapshot" && type !== "delta") || data === null || typeof data !== "object") return null;
+  const { b, a, u } = data as { b?: unknown; a?: unknown; u?: unknown };
+  const levels = (side: unknown): side is [string, string][] =>
+    Array.isArray(side) && side.every((l) => Array.isArray(l) && l.length >= 2 && isDecimal(l[0]) && isDecimal(l[1]));
+  if (!levels(b) || !levels(a) || typeof u !== "number" || !Number.isSafeInteger(u) || u < 0) return null;
+  return { type, b, a, u };
+}
+
+function isDecimal(v: unknown): boolean {
+  return typeof v === "string" && /^\d+(\.\d+)?$/.test(v);
+}
+
 /**
  * Advances the topic by one recorded line and applies it to the replay book. Returns the line to send (u rewritten
- * after an injected reset), or null at the end of the recording.
+ * after an injected reset), or null at the end of the recording. A line the loader found not to be a book message
+ * of the expected shape is returned verbatim and changes neither the book nor u. Never throws.
  */
 export function nextReplayLine(r: ReplayTopic): string | null {
   if (r.cursor >= r.lines.length) return null;
-  let line = r.lines[r.cursor++]!;
-  const msg = JSON.parse(line) as { type: string; data: { b: string[][]; a: string[][]; u: number } };
+  const i = r.cursor++;
+  let line = r.lines[i]!;
+  const msg = r.isBook[i] ? bookMessage(JSON.parse(line)) : null;
+  if (msg === null) {
+    r.lastMessage = line;
+    return line;
+  }
   if (msg.type === "snapshot") {
     r.bids.clear();
     r.asks.clear();
   }
-  for (const [p, q] of msg.data.b) if (q === "0" || Number(q) === 0) r.bids.delete(p!); else r.bids.set(p!, q!);
-  for (const [p, q] of msg.data.a) if (q === "0" || Number(q) === 0) r.asks.delete(p!); else r.asks.set(p!, q!);
-  r.u = msg.data.u + r.uShift;
+  for (const [p, q] of msg.b) if (Number(q) === 0) r.bids.delete(p); else r.bids.set(p, q);
+  for (const [p, q] of msg.a) if (Number(q) === 0) r.asks.delete(p); else r.asks.set(p, q);
+  r.u = msg.u + r.uShift;
   if (r.uShift !== 0) line = line.replace(/"u":\d+/, `"u":${r.u}`);
   r.lastMessage = line;
   return line;

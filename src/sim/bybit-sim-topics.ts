@@ -70,6 +70,8 @@ export class ReplayTopic {
     readonly topic: string,
     readonly symbol: string,
     readonly lines: string[],
+    /** Per line: true for a book message of the expected shape (applied to the book), false for one served verbatim. */
+    readonly isBook: readonly boolean[],
     readonly tickSize: string,
     readonly lotSize: string,
   ) {}

@@ -76,7 +76,10 @@ export interface BybitSim {
   inject(fault: SimFault, target?: { market: MarketName; symbol: string }, opts?: { stallMs?: number }): SimFaultSummary;
   /** Emits n steps per subscribed symbol now (n deltas per subscribed topic; replay: n recorded lines per topic). */
   step(n?: number): void;
-  /** Changes a symbol's tick/lot like Bybit does: REST shows the new values and every topic restarts at u = 1 with a snapshot. */
+  /**
+   * Changes a symbol's tick/lot like Bybit does: REST shows the new values and every topic restarts at u = 1 with a
+   * snapshot. Throws SimSpecError (sim-book.ts) naming the field for a step the book cannot use, changing nothing.
+   */
   changeInstrument(market: MarketName, symbol: string, change: { tickSize?: string; lotSize?: string }): void;
   /** Makes the REST endpoint answer 503 (false) or normally (true). */
   setRestAvailable(ok: boolean): void;

@@ -24,7 +24,7 @@ import { loadReplay, nextReplayLine, replaySnapshotFrame } from "./bybit-sim-rep
 import { instrumentsInfo, type SimInstrument } from "./bybit-sim-rest.ts";
 import { ReplayTopic, SymbolSim, TopicSim, advanceTopic, corruptFrame, snapshotFrame, type ConnData, type Ws } from "./bybit-sim-topics.ts";
 import { Rng } from "./rng.ts";
-import { defaultSpec, formatNumber, type Levels } from "./sim-book.ts";
+import { defaultSpec, formatNumber, stepExponent, type Levels } from "./sim-book.ts";
 import type { BybitSim, BybitSimOptions, SimFault, SimFaultSummary, SimStats, SimTopicInfo } from "./bybit-sim-types.ts";
 
 export type { BybitSim, BybitSimOptions, SimFault, SimFaultSummary, SimStats, SimTopicInfo } from "./bybit-sim-types.ts";
@@ -52,6 +52,9 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   private globalStallUntilMs = 0;
   private stalledInbox: { ws: Ws; text: string }[] = [];
   private restAvailable = true;
+  /** Errors caught by guardedTick (logged, never thrown out of the timer). */
+  tickErrors = 0;
+  private lastTickErrorLogMs = 0;
 
   constructor(private readonly opts: BybitSimOptions) {
     this.rng = new Rng(opts.seed ?? 1);
@@ -110,7 +113,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
       },
     });
     this.lastTickMs = Date.now();
-    this.timer = setInterval(() => this.onTick(), TICK_MS);
+    this.timer = setInterval(() => this.guardedTick(), TICK_MS);
   }
 
   async stop(): Promise<void> {
@@ -200,6 +203,24 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     for (let i = 0; i < n; i++) {
       for (const sym of this.symbols.values()) if (this.hasSubscribers(sym) && now >= sym.stalledUntilMs) this.stepSymbol(sym, true);
       for (const r of this.replay.values()) if (r.subs.size > 0 && now >= r.stalledUntilMs) this.replayNext(r, true);
+    }
+  }
+
+  /**
+   * The timer callback: nothing may throw out of it (an uncaught error aborts the tick and makes the process exit
+   * code 1). An unexpected error is logged (at most once a second, with the number of errors since) and the
+   * simulator goes on with the next tick.
+   */
+  private guardedTick(): void {
+    try {
+      this.onTick();
+    } catch (err) {
+      this.tickErrors++;
+      const now = Date.now();
+      if (now - this.lastTickErrorLogMs >= 1000) {
+        this.lastTickErrorLogMs = now;
+        console.error(`sim: tick failed (${this.tickErrors} error(s) so far), going on:`, err);
+      }
     }
   }
 
@@ -386,7 +407,8 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     const sym = this.symbols.get(`${market}:${symbol}`);
     if (!sym) throw new Error(`sim: no generated symbol ${market}:${symbol}`);
     const spec = { ...sym.book.spec, ...change };
-    sym.book.changeSpec({ ...spec, priceDecimals: exponentOf(spec.tickSize) });
+    // Throws SimSpecError (naming the field) before anything changes; changeSpec assigns only when all of it worked.
+    sym.book.changeSpec({ ...spec, priceDecimals: stepExponent(spec.tickSize, "tickSize") });
     // Lot/tick change: u restarts at 1 (full-ob.mdx table in shared/docs/bybit-v5.md §4.4); send the new book.
     for (const t of sym.topics) {
       t.u = 1;

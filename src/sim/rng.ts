@@ -7,6 +7,13 @@ export class Rng {
   constructor(seed: number) {
     this.state = seed >>> 0 || 0x9e3779b9;
   }
+  /** The generator's position, for restore (an operation that fails part-way leaves the stream untouched). */
+  save(): number {
+    return this.state;
+  }
+  restore(state: number): void {
+    this.state = state;
+  }
   /** Uniform in [0, 1). */
   next(): number {
     let t = (this.state = (this.state + 0x6d2b79f5) | 0);

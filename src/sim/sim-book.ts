@@ -3,7 +3,7 @@
  * bursts of level changes, levels entering and leaving any top-N window. Cold code (a test tool), kept simple.
  * @module
  */
-import { exponentOf, formatFixed, parseFixed } from "../core/fixed.ts";
+import { exponentOf, formatFixed, MAX_MANTISSA, parseFixed, parseFixedCodes } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
 import type { Rng } from "./rng.ts";
 
@@ -41,6 +41,65 @@ export function defaultSpec(market: MarketName, symbol: string): SymbolSpec {
   const mid = [0.5, 5, 50, 500][h % 4]!;
   const tick = ["0.0001", "0.001", "0.01", "0.1"][h % 4]!;
   return { tickSize: tick, lotSize: "0.1", priceDecimals: exponentOf(tick), typicalLots: 100, mid };
+}
+
+/**
+ * Most decimals a simulated tick or lot step may have. Mantissas are safe integers (below 2^53 ≈ 9.007 × 10^15,
+ * src/core/fixed.ts) and the wire carries them as i64 with an i8 exponent, so the binding limit is 2^53: with more
+ * than 15 decimals not even a size or price of 1.0 has a mantissa (10^16 > 2^53). Below MAX_FIXED_EXP (22).
+ */
+export const MAX_SIM_STEP_DECIMALS = 15;
+
+/**
+ * Largest price or size mantissa a changed book may start with: 2^53 − 1 with room for the book to walk 100×
+ * (prices move, sizes are redrawn) before a mantissa could leave the safe range.
+ */
+export const MAX_SIM_BOOK_MANTISSA = Math.floor(MAX_MANTISSA / 100);
+
+/** A tick or lot size the simulator cannot use; `field` names it (tickSize or lotSize). */
+export class SimSpecError extends Error {
+  constructor(
+    readonly field: "tickSize" | "lotSize",
+    readonly detail: string,
+  ) {
+    super(`${field}: ${detail}`);
+  }
+}
+
+/**
+ * The exponent of a tick or lot step after checking it: a positive plain decimal ("0.01", "5"; no sign, no
+ * exponent form), at most MAX_SIM_STEP_DECIMALS decimals, whose mantissa at that exponent is below 2^53.
+ * Throws SimSpecError naming the field.
+ */
+export function stepExponent(step: string, field: "tickSize" | "lotSize"): number {
+  if (typeof step !== "string" || !/^\d+(\.\d+)?$/.test(step)) throw new SimSpecError(field, `must be a positive decimal string like "0.01", got ${JSON.stringify(step)}`);
+  let exp: number;
+  try {
+    exp = exponentOf(step);
+  } catch (err) {
+    throw new SimSpecError(field, `${JSON.stringify(step)}: ${(err as Error).message}`);
+  }
+  if (exp > MAX_SIM_STEP_DECIMALS) throw new SimSpecError(field, `${JSON.stringify(step)} has ${exp} decimals (at most ${MAX_SIM_STEP_DECIMALS}: 10^${exp} is above 2^53)`);
+  const m = parseFixedCodes(step, 0, step.length, exp);
+  if (m < 0) throw new SimSpecError(field, `${JSON.stringify(step)} × 10^${exp} is above 2^53 − 1`);
+  return exp;
+}
+
+/** Why a candidate book cannot be published (a SimSpecError), or null when every mantissa fits and both sides have levels. */
+function checkLevels(next: { bids: number[]; asks: number[]; bidQty: Map<number, number>; askQty: Map<number, number> }, tickM: number, spec: SymbolSpec): SimSpecError | null {
+  if (next.bids.length === 0 || next.asks.length === 0) return new SimSpecError("tickSize", `${spec.tickSize} leaves no bid below the price (the tick must be below the mid)`);
+  const fits = (m: number) => Number.isSafeInteger(m) && m > 0 && m <= MAX_SIM_BOOK_MANTISSA;
+  for (const side of [next.bids, next.asks]) {
+    for (const p of side) {
+      if (!fits(p) || !fits(tickM)) return new SimSpecError("tickSize", `${spec.tickSize}: the book's prices would need mantissas above ${MAX_SIM_BOOK_MANTISSA} (2^53 / 100)`);
+    }
+  }
+  for (const sizes of [next.bidQty, next.askQty]) {
+    for (const q of sizes.values()) {
+      if (!fits(q)) return new SimSpecError("lotSize", `${spec.lotSize}: the book's sizes would need mantissas above ${MAX_SIM_BOOK_MANTISSA} (2^53 / 100)`);
+    }
+  }
+  return null;
 }
 
 /** One side of a window, best first. */
@@ -94,60 +153,99 @@ export class SimBook {
     /** Levels kept per side: more than the deepest topic so windows have something to pull in. */
     readonly levels: number,
   ) {
-    this.priceExp = exponentOf(spec.tickSize);
-    this.qtyExp = exponentOf(spec.lotSize);
+    this.priceExp = stepExponent(spec.tickSize, "tickSize");
+    this.qtyExp = stepExponent(spec.lotSize, "lotSize");
     this.tickM = parseFixed(spec.tickSize, this.priceExp);
     this.rebuild(spec.mid);
   }
 
   /** Fills both sides around `mid` with random gaps of 1–3 ticks. */
   rebuild(mid: number): void {
-    this.bids = [];
-    this.asks = [];
+    const built = this.build(mid, this.priceExp, this.tickM);
+    this.bids = built.bids;
+    this.asks = built.asks;
     this.bidQty.clear();
     this.askQty.clear();
-    const midM = Math.round((mid * 10 ** this.priceExp) / this.tickM) * this.tickM;
-    let px = midM - this.tickM;
-    for (let i = 0; i < this.levels && px > 0; i++) {
-      this.bids.push(px);
-      this.bidQty.set(px, this.qty());
-      px -= this.tickM * this.rng.int(1, 3);
-    }
-    px = midM + this.tickM;
-    for (let i = 0; i < this.levels; i++) {
-      this.asks.push(px);
-      this.askQty.set(px, this.qty());
-      px += this.tickM * this.rng.int(1, 3);
-    }
+    for (const [p, q] of built.bidQty) this.bidQty.set(p, q);
+    for (const [p, q] of built.askQty) this.askQty.set(p, q);
   }
 
-  /** Swaps the tick/lot; existing levels are re-expressed at the new exponents, or rebuilt when that is not exact. */
+  /** The levels `rebuild` would make at the given exponent and tick, without touching the book. */
+  private build(mid: number, priceExp: number, tickM: number): { bids: number[]; asks: number[]; bidQty: Map<number, number>; askQty: Map<number, number> } {
+    const bids: number[] = [];
+    const asks: number[] = [];
+    const bidQty = new Map<number, number>();
+    const askQty = new Map<number, number>();
+    const midM = Math.round((mid * 10 ** priceExp) / tickM) * tickM;
+    let px = midM - tickM;
+    for (let i = 0; i < this.levels && px > 0; i++) {
+      bids.push(px);
+      bidQty.set(px, this.qty());
+      px -= tickM * this.rng.int(1, 3);
+    }
+    px = midM + tickM;
+    for (let i = 0; i < this.levels; i++) {
+      asks.push(px);
+      askQty.set(px, this.qty());
+      px += tickM * this.rng.int(1, 3);
+    }
+    return { bids, asks, bidQty, askQty };
+  }
+
+  /**
+   * Swaps the tick/lot; existing levels are re-expressed at the new exponents, or rebuilt when that is not exact.
+   * Everything is computed first and checked (steps that parse, every price and size a mantissa with room to move
+   * below 2^53, a book with both sides); only then is anything assigned. On a SimSpecError the book, its spec and
+   * the random stream are exactly as they were.
+   */
   changeSpec(spec: SymbolSpec): void {
+    const priceExp = stepExponent(spec.tickSize, "tickSize");
+    const qtyExp = stepExponent(spec.lotSize, "lotSize");
+    const tickM = parseFixed(spec.tickSize, priceExp); // cannot throw: stepExponent parsed it at this exponent
     const oldPriceExp = this.priceExp;
     const oldQtyExp = this.qtyExp;
     const mid = this.bids.length > 0 ? this.bids[0]! / 10 ** oldPriceExp : spec.mid;
-    this.spec = spec;
-    this.priceExp = exponentOf(spec.tickSize);
-    this.qtyExp = exponentOf(spec.lotSize);
-    this.tickM = parseFixed(spec.tickSize, this.priceExp);
-    const pScale = 10 ** (this.priceExp - oldPriceExp);
-    const qScale = 10 ** (this.qtyExp - oldQtyExp);
+    const pScale = 10 ** (priceExp - oldPriceExp);
+    const qScale = 10 ** (qtyExp - oldQtyExp);
     const exact = (v: number, scale: number) => Number.isInteger(v * scale);
     const ok =
-      this.bids.every((p) => exact(p, pScale) && (p * pScale) % this.tickM === 0 && exact(this.bidQty.get(p)!, qScale)) &&
-      this.asks.every((p) => exact(p, pScale) && (p * pScale) % this.tickM === 0 && exact(this.askQty.get(p)!, qScale));
-    if (!ok) {
-      this.rebuild(mid);
-      return;
+      this.bids.every((p) => exact(p, pScale) && (p * pScale) % tickM === 0 && exact(this.bidQty.get(p)!, qScale)) &&
+      this.asks.every((p) => exact(p, pScale) && (p * pScale) % tickM === 0 && exact(this.askQty.get(p)!, qScale));
+    let next: { bids: number[]; asks: number[]; bidQty: Map<number, number>; askQty: Map<number, number> };
+    const rngState = this.rng.save();
+    if (ok) {
+      const rescale = (side: number[], q: Map<number, number>) => {
+        const sizes = new Map<number, number>();
+        for (const p of side) sizes.set(p * pScale, Math.max(1, q.get(p)! * qScale));
+        return { px: side.map((p) => p * pScale), sizes };
+      };
+      const b = rescale(this.bids, this.bidQty);
+      const a = rescale(this.asks, this.askQty);
+      next = { bids: b.px, asks: a.px, bidQty: b.sizes, askQty: a.sizes };
+    } else {
+      const oldSpec = this.spec;
+      this.spec = spec; // qty() reads typicalLots; restored below unless everything checks out
+      try {
+        next = this.build(mid, priceExp, tickM);
+      } finally {
+        this.spec = oldSpec;
+      }
     }
-    const rescale = (side: number[], q: Map<number, number>) => {
-      const entries = side.map((p) => [p * pScale, Math.max(1, q.get(p)! * qScale)] as const);
-      q.clear();
-      for (const [p, v] of entries) q.set(p, v);
-      return entries.map((e) => e[0]);
-    };
-    this.bids = rescale(this.bids, this.bidQty);
-    this.asks = rescale(this.asks, this.askQty);
+    const problem = checkLevels(next, tickM, spec);
+    if (problem !== null) {
+      this.rng.restore(rngState);
+      throw problem;
+    }
+    this.spec = spec;
+    this.priceExp = priceExp;
+    this.qtyExp = qtyExp;
+    this.tickM = tickM;
+    this.bids = next.bids;
+    this.asks = next.asks;
+    this.bidQty.clear();
+    this.askQty.clear();
+    for (const [p, q] of next.bidQty) this.bidQty.set(p, q);
+    for (const [p, q] of next.askQty) this.askQty.set(p, q);
   }
 
   qty(): number {
