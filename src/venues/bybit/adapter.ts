@@ -178,13 +178,15 @@ export class BybitAdapter implements VenueAdapter {
         continue;
       }
       t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp);
+      t.conn.used = true;
       if (!BYBIT_DEPTHS[t.market].includes(t.depth)) {
         // Not fatal: the venue's answer is authoritative and is reported per topic when it comes.
         this.log.warn("depth not in the documented list; Bybit will probably reject it", { market: t.market, topic: t.topic, valid: BYBIT_DEPTHS[t.market] });
       }
     }
-    this.lifecycle.start();
-    this.log.info("bybit adapter started", { connections: this.conns.length, topics: this.topics.length });
+    this.lifecycle.start(); // opens only the connections with a subscribable topic
+    const used = this.conns.filter((c) => c.used).length;
+    this.log.info("bybit adapter started", { connections: used, unused: this.conns.length - used, topics: this.topics.length });
   }
 
   /**
@@ -204,6 +206,7 @@ export class BybitAdapter implements VenueAdapter {
         continue;
       }
       t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp);
+      t.conn.used = true;
       t.sub = SUB_ACTIVE;
     }
   }
@@ -227,8 +230,10 @@ export class BybitAdapter implements VenueAdapter {
   }
 
   stats(): Record<string, number> {
+    // Connections whose topics all failed to resolve are never opened: they count nowhere.
+    const conns = this.conns.filter((c) => c.used);
     const out: Record<string, number> = {
-      connections: this.conns.length,
+      connections: conns.length,
       connectionsOpen: this.conns.filter((c) => c.open).length,
       topics: this.topics.length,
       topicsLive: this.topics.filter((t) => t.book === BookState.LIVE).length,
@@ -263,7 +268,7 @@ export class BybitAdapter implements VenueAdapter {
       ackTimeouts: 0,
     };
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
-    for (const c of this.conns) {
+    for (const c of conns) {
       const p = `conn${c.id}.${c.market}.`;
       out[p + "open"] = c.open ? 1 : 0;
       out[p + "topics"] = c.topics.length;

@@ -122,9 +122,12 @@ export class ConnectionLifecycle {
     return this.stoppingFlag;
   }
 
-  /** Opens every connection (within the budget) and starts housekeeping. */
+  /**
+   * Opens every connection with a subscribable topic (within the budget) and starts housekeeping. One whose topics
+   * all failed to resolve (conn.used false) is never opened, so it is never pinged and spends no connect budget.
+   */
   start(): void {
-    for (const conn of this.conns) this.scheduleConnect(conn, 0);
+    for (const conn of this.conns) if (conn.used) this.scheduleConnect(conn, 0);
     this.housekeeping = setInterval(() => this.onHousekeeping(), this.housekeepingMs);
   }
 
@@ -268,6 +271,7 @@ export class ConnectionLifecycle {
     if (this.stoppingFlag) return;
     const now = this.now();
     for (const conn of this.conns) {
+      if (!conn.used) continue; // never opened: nothing to watch
       for (const t of conn.topics) {
         if (!t.resyncDelayed || now < t.resyncDueMs) continue;
         t.resyncDelayed = false;

@@ -65,6 +65,11 @@ export class BybitConnection {
   readonly byTopic = new Map<string, TopicState>();
   readonly pending = new Map<string, PendingRequest>();
   argsChars = 0;
+  /**
+   * Set by start()/startReplay() when at least one topic resolved to an instrument. A connection whose topics all
+   * failed to resolve is never opened, pinged or counted in the connect budget, and is left out of stats().
+   */
+  used = false;
   ws: WebSocket | null = null;
   open = false;
   generation = 0;

@@ -5,7 +5,7 @@
 import { resolve } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
-import { BookState, StatusReason, type MarketName } from "../../../src/core/types.ts";
+import { BookState, StatusReason, type Instrument, type MarketName } from "../../../src/core/types.ts";
 import { startBybitSimulator, type BybitSim, type BybitSimOptions } from "../../../src/sim/bybit-sim.ts";
 import {
   createBybitAdapter,
@@ -555,6 +555,34 @@ describe("instruments", { timeout: 20_000 }, () => {
     await expect(createBybitAdapter(venueConfig(sim, none, { cachePath }), subsOf(none), { log: silentLogger }).loadInstruments()).rejects.toThrow(
       /linear:NOPEUSDT \(not listed/,
     );
+  });
+
+  test("a connection whose topics all failed to resolve is never opened, pinged or counted", async () => {
+    // One topic per connection: conn0 and conn2 hold only symbols the venue does not list.
+    const markets: Markets = [{ market: "linear", depth: 50, symbols: ["NOPEUSDT", "BTCUSDT", "NOPE2USDT"] }];
+    const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["BTCUSDT"] }], seed: 42 });
+    cleanups.push(() => sim.stop());
+    const adapter = createBybitAdapter(venueConfig(sim, markets), subsOf(markets), {
+      log: silentLogger,
+      maxTopicsPerConnection: 1,
+      pingIntervalMs: 50,
+      pongTimeoutMs: 5_000,
+    });
+    cleanups.push(() => adapter.stop());
+    const instruments = await adapter.loadInstruments();
+    expect(instruments.map((i) => i?.symbol)).toEqual([undefined, "BTCUSDT", undefined]);
+    const sink = new RecordingSink(instruments as Instrument[]); // it reads only the resolved one's entry
+    adapter.start(sink);
+    // Every connection is created at start, in order: by the time the used one has subscribed and pinged twice,
+    // any other would long have reached the simulator.
+    await waitFor(() => adapter.topicInfo(1).state === "live" && sim.stats.pings >= 2, "live and pinging");
+    expect(sim.stats.connectionsTotal).toBe(1);
+    expect(sim.stats.subscribes).toBe(1);
+    const stats = adapter.stats();
+    expect(stats).toMatchObject({ connections: 1, connectionsOpen: 1, connects: 1, topics: 3, topicsLive: 1, instrumentsUnresolved: 2 });
+    expect(Object.keys(stats).filter((k) => k.startsWith("conn") && k.endsWith(".open"))).toEqual(["conn1.linear.open"]);
+    expect(adapter.topicInfo(0)).toMatchObject({ rejected: true, connection: 0 });
+    expect(sink.invalid).toEqual([]);
   });
 
   test("start() before loadInstruments() and duplicate subscriptions are clear errors", () => {
