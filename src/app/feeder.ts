@@ -43,6 +43,12 @@ export interface FeederOptions {
    * host pass 1 / workers, so together they stay within the venue's limit. Default 1.
    */
   readonly connectBudgetShare?: number;
+  /**
+   * A share of a larger config (a worker): start even if none of this share's symbols resolves. The supervisor
+   * has already checked that the whole config resolves something. A shard (`shard = "i/n"`, n > 1) starts empty
+   * the same way, with the error logged, rather than exit and be restarted in a loop.
+   */
+  readonly partOfLargerConfig?: boolean;
 }
 
 /** Per-venue slice of the pipeline: its adapter and, by subscription index, builders and publisher handles. */
@@ -158,8 +164,9 @@ export class Feeder {
   }
 
   /**
-   * Resolves every instrument (REST, cache, overrides) without connecting or opening sockets; throws a clear
-   * error naming what cannot be resolved. The supervisor calls it once before starting workers, so the workers
+   * Resolves every instrument (REST, cache, overrides) without connecting or opening sockets; undefined where a
+   * symbol cannot be resolved (the adapter logs which and why), and a clear error when a venue resolves none
+   * (unless partOfLargerConfig). The supervisor calls it once before starting workers, so the workers
    * find a complete instrument cache instead of racing to write their shares of it.
    */
   async resolveInstruments(): Promise<(Instrument | undefined)[][]> {
@@ -178,7 +185,10 @@ export class Feeder {
     return instrumentsPerVenue;
   }
 
-  /** Resolves instruments, opens the publisher, then connects to the venues. Throws before any venue connects if instruments cannot be resolved. */
+  /**
+   * Resolves instruments, opens the publisher, then connects to the venues. Throws before any venue connects if a
+   * venue resolves none of its symbols (unless partOfLargerConfig); a symbol that does not resolve is left out.
+   */
   async start(): Promise<void> {
     const { log } = this.opts;
     const instrumentsPerVenue = await this.resolveInstruments();
@@ -297,6 +307,7 @@ export class Feeder {
           onRawFrame: tap && ((market, connection, frame, tsRecvUs) => tap("bybit", market, connection, frame, tsRecvUs)),
           recheckInstruments: !this.opts.replay,
           maxConnectsPerWindow: Math.max(1, Math.floor(CONNECTS_PER_WINDOW * (this.opts.connectBudgetShare ?? 1))),
+          allowNoInstruments: (this.opts.partOfLargerConfig ?? false) || this.opts.config.shard.count > 1,
           ...this.opts.adapterOptions,
         });
       }

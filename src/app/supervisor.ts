@@ -54,7 +54,8 @@ export class Supervisor implements StatusSource {
 
   /** Starts every worker and resolves when each has started (or rejects with the first start failure). */
   async start(): Promise<void> {
-    // Resolve every instrument once here (and fail before any worker starts if one cannot be resolved).
+    // Resolve every instrument once here: fail before any worker starts if a venue resolves none of its symbols
+    // (a symbol that does not resolve is logged and left out; a worker whose share has none starts empty).
     await new Feeder({ config: this.config, log: this.log }).resolveInstruments();
     const starts: Promise<void>[] = [];
     for (let i = 0; i < this.config.workers; i++) {

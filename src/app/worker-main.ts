@@ -29,6 +29,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         sourceId: workerIndex + 1,
         subscriptionFilter: (venue, sub) => inWorkerShare(venue, sub, workerIndex, msg.workerCount),
         connectBudgetShare: 1 / msg.workerCount, // one IP: the workers split the venue's connection-rate budget
+        partOfLargerConfig: true,
       });
       try {
         await feeder.start();

@@ -98,3 +98,34 @@ describe("workers = 2", { timeout: 40_000 }, () => {
     expect(samples.find((s) => s.name === "feeder_worker_restarts_total")!.value).toBe(1);
   });
 });
+
+describe("workers = 2 with a symbol the venue does not list", { timeout: 40_000 }, () => {
+  test("a worker whose whole share is unresolvable starts empty; the other worker's books go live", async () => {
+    const share = (symbol: string) => (inWorkerShare("bybit", { market: "linear", symbol, depth: 50 }, 0, 2) ? 0 : 1);
+    const good = MARKETS[0]!.symbols.filter((s) => share(s) === 0);
+    const bad = Array.from({ length: 20 }, (_, i) => `NOPE${i}USDT`).find((s) => share(s) === 1)!;
+    expect(good.length).toBeGreaterThan(0);
+    expect(bad).toBeDefined();
+    const markets: Markets = [{ market: "linear", depth: 50, symbols: [...good, bad] }];
+    const { group, port } = uniqueDestination(4);
+    const rt = await startRuntime(feederConfig({ sim, markets, group, port, workers: 2, http: true }), silentLogger);
+    try {
+      const books = async () => (await (await fetch(`${rt.http!.url}/books`)).json()) as { symbol: string; state: string }[];
+      let last: { symbol: string; state: string }[] = [];
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline) {
+        last = await books();
+        if (last.length === good.length && last.every((b) => b.state === "live")) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(last.map((b) => b.symbol).sort()).toEqual([...good].sort());
+      expect(last.every((b) => b.state === "live")).toBe(true);
+      const { samples } = parsePrometheusText(await (await fetch(`${rt.http!.url}/metrics`)).text());
+      expect(samples.find((s) => s.name === "feeder_workers_ready")!.value).toBe(2);
+      const unresolved = samples.filter((s) => s.name === "feeder_venue_stat" && s.labels.name === "instrumentsUnresolved");
+      expect(unresolved.map((s) => [s.labels.worker, s.value]).sort()).toEqual([["0", 0], ["1", 1]]);
+    } finally {
+      await rt.stop();
+    }
+  });
+});

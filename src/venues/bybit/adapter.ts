@@ -72,6 +72,11 @@ export interface BybitAdapterOptions {
   maxArgsPerRequest?: number;
   /** Re-check the instrument over REST after u = 1 or a price/qty that does not fit the exponent. Default true. */
   recheckInstruments?: boolean;
+  /**
+   * Start even when none of the symbols resolves (logged as an error, no connection opened). A worker or shard
+   * sets it: its share may hold only bad symbols while the whole config has good ones. Default false: throw.
+   */
+  allowNoInstruments?: boolean;
   /** Called with every raw frame received, before parsing (feeder record). */
   onRawFrame?: RawFrameTap;
 }
@@ -81,6 +86,7 @@ export class BybitAdapter implements VenueAdapter {
   private readonly log: Logger;
   private readonly fetchFn: typeof fetch;
   private readonly now: () => number;
+  private readonly allowNoInstruments: boolean;
   private readonly recheck: boolean;
   private readonly random: () => number;
   private readonly resyncBaseMs: number;
@@ -130,6 +136,7 @@ export class BybitAdapter implements VenueAdapter {
     this.fetchFn = opts.fetch ?? fetch;
     this.now = opts.now ?? Date.now;
     this.recheck = opts.recheckInstruments ?? true;
+    this.allowNoInstruments = opts.allowNoInstruments ?? false;
     this.random = opts.random ?? Math.random;
     this.resyncBaseMs = opts.resyncBackoffBaseMs ?? RESYNC_BACKOFF_BASE_MS;
     this.resyncMaxMs = opts.resyncBackoffMaxMs ?? RESYNC_BACKOFF_MAX_MS;
@@ -159,7 +166,7 @@ export class BybitAdapter implements VenueAdapter {
     const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, this.fetchFn, this.log);
     if (problems.length > 0) {
       const message = `bybit: cannot resolve instruments for ${problems.join(", ")}`;
-      if (!instruments.some((i) => i !== undefined)) throw new Error(message);
+      if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
       this.log.error(`${message}; those books are not subscribed, the others start`, { unresolved: problems.length, of: instruments.length });
     }
     this.instrumentsUnresolved = problems.length;
