@@ -425,6 +425,8 @@ export class BybitScanner {
           return this.badLevelElement();
         }
       }
+      // The qty is read by a copy of the price reader above, on purpose: one shared method (value returned,
+      // end offset in a field) measured ~40 % slower on the whole scan → apply → encode path (bybit.bench A/B).
       const qs = ++p;
       let qty = 0;
       w = dv.getInt32(p, true);
