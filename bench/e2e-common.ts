@@ -1,10 +1,25 @@
 /**
- * Helpers shared by bench/e2e.bench.ts and bench/workers.bench.ts: child processes spoken to with JSON lines,
+ * Helpers shared by bench/e2e.bench.ts and bench/workers.bench.ts (and their children): child processes spoken to
+ * with JSON lines,
  * a per-run loopback multicast destination, percentiles of raw samples, and the kernel's UDP receive-buffer drops.
  * @module
  */
 import type { Subprocess } from "bun";
 import { readFileSync } from "node:fs";
+
+/** The child's side of Child: the parent's JSON commands from stdin, one object per line, in order. */
+export async function* parentCommands<T>(): AsyncGenerator<T> {
+  let buf = "";
+  for await (const chunk of Bun.stdin.stream()) {
+    buf += new TextDecoder().decode(chunk);
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl).trim();
+      buf = buf.slice(nl + 1);
+      if (line !== "") yield JSON.parse(line) as T;
+    }
+  }
+}
 
 /** A Bun child process: JSON commands on stdin, one JSON reply per line on stdout. */
 export class Child {

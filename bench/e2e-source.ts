@@ -20,6 +20,7 @@
 import type { ServerWebSocket } from "bun";
 import { nowUs } from "../src/core/clock.ts";
 import { startBybitSimulator } from "../src/sim/bybit-sim.ts";
+import { parentCommands } from "./e2e-common.ts";
 
 const SYMBOLS = (process.argv[2] ?? "BTCUSDT,ETHUSDT").split(",");
 const DEPTH = Number(process.argv[3] ?? 50);
@@ -361,22 +362,13 @@ out({
   bytesPerFrame: bytesTotal / framesTotal,
 });
 
-let buf = "";
-for await (const chunk of Bun.stdin.stream()) {
-  buf += new TextDecoder().decode(chunk);
-  let nl: number;
-  while ((nl = buf.indexOf("\n")) >= 0) {
-    const line = buf.slice(0, nl).trim();
-    buf = buf.slice(nl + 1);
-    if (line === "") continue;
-    const cmd = JSON.parse(line) as { cmd: string; rate?: number; ms?: number };
-    if (cmd.cmd === "run") out(await run(cmd.rate!, cmd.ms!));
-    else if (cmd.cmd === "flood") out(await flood((cmd as { n?: number }).n!));
-    else if (cmd.cmd === "subscribers") out({ subscribers: topics.map((t) => t.subs.size) });
-    else if (cmd.cmd === "quit") {
-      server.stop(true);
-      await sim.stop();
-      process.exit(0);
-    }
+for await (const cmd of parentCommands<{ cmd: string; rate?: number; ms?: number; n?: number }>()) {
+  if (cmd.cmd === "run") out(await run(cmd.rate!, cmd.ms!));
+  else if (cmd.cmd === "flood") out(await flood(cmd.n!));
+  else if (cmd.cmd === "subscribers") out({ subscribers: topics.map((t) => t.subs.size) });
+  else if (cmd.cmd === "quit") {
+    server.stop(true);
+    await sim.stop();
+    process.exit(0);
   }
 }

@@ -11,6 +11,7 @@
  * @module
  */
 import { FeedSubscriber } from "../src/subscriber/index.ts";
+import { parentCommands } from "./e2e-common.ts";
 
 const group = process.argv[2]!;
 const port = Number(process.argv[3]);
@@ -71,37 +72,28 @@ function out(msg: Record<string, unknown>): void {
 let base = { ...sub.counters };
 out({ ready: true });
 
-let buf = "";
-for await (const chunk of Bun.stdin.stream()) {
-  buf += new TextDecoder().decode(chunk);
-  let nl: number;
-  while ((nl = buf.indexOf("\n")) >= 0) {
-    const line = buf.slice(0, nl).trim();
-    buf = buf.slice(nl + 1);
-    if (line === "") continue;
-    const cmd = JSON.parse(line) as { cmd: string };
-    if (cmd.cmd === "reset") {
-      e2e = new Series();
-      srcToFeeder = new Series();
-      feederToFlush = new Series();
-      wire = new Series();
-      events = 0;
-      snapshots = 0;
-      firstRecvUs = 0;
-      lastRecvUs = 0;
-      base = { ...sub.counters };
-      out({ reset: true });
-    } else if (cmd.cmd === "count") {
-      out({ events });
-    } else if (cmd.cmd === "report") {
-      const c = sub.counters as unknown as Record<string, number>;
-      const b = base as unknown as Record<string, number>;
-      const counters: Record<string, number> = {};
-      for (const k of Object.keys(c)) counters[k] = c[k]! - (b[k] ?? 0);
-      out({ events, snapshots, firstRecvUs, lastRecvUs, counters, e2e: e2e.summary(), srcToFeeder: srcToFeeder.summary(), feederToFlush: feederToFlush.summary(), wire: wire.summary() });
-    } else if (cmd.cmd === "quit") {
-      await sub.stop?.();
-      process.exit(0);
-    }
+for await (const cmd of parentCommands<{ cmd: string }>()) {
+  if (cmd.cmd === "reset") {
+    e2e = new Series();
+    srcToFeeder = new Series();
+    feederToFlush = new Series();
+    wire = new Series();
+    events = 0;
+    snapshots = 0;
+    firstRecvUs = 0;
+    lastRecvUs = 0;
+    base = { ...sub.counters };
+    out({ reset: true });
+  } else if (cmd.cmd === "count") {
+    out({ events });
+  } else if (cmd.cmd === "report") {
+    const c = sub.counters as unknown as Record<string, number>;
+    const b = base as unknown as Record<string, number>;
+    const counters: Record<string, number> = {};
+    for (const k of Object.keys(c)) counters[k] = c[k]! - (b[k] ?? 0);
+    out({ events, snapshots, firstRecvUs, lastRecvUs, counters, e2e: e2e.summary(), srcToFeeder: srcToFeeder.summary(), feederToFlush: feederToFlush.summary(), wire: wire.summary() });
+  } else if (cmd.cmd === "quit") {
+    await sub.stop?.();
+    process.exit(0);
   }
 }
