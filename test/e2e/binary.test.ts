@@ -12,7 +12,7 @@ import { BookState, StatusReason } from "../../src/core/types.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import pkg from "../../package.json" with { type: "json" };
-import { levelsOfSim, levelsOfView, rawConfig, sameLevels, tempDir, toToml, uniqueDestination, waitFor, type Markets } from "./harness.ts";
+import { allBooksEqual, levelsOfSim, levelsOfView, rawConfig, sameLevels, tempDir, toToml, uniqueDestination, waitFor, type Markets } from "./harness.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const MARKETS: Markets = [
@@ -114,14 +114,7 @@ describe("compiled feeder binary", { timeout: 60_000 }, () => {
       await sim?.stop();
     });
 
-    function allEqual(): boolean {
-      return TOPICS.every((t) => {
-        const b = subscriber.books.get(t.id);
-        if (!b || !b.valid) return false;
-        const s = sim.book(t.market, t.symbol);
-        return b.venueSeq === s.u && sameLevels(levelsOfView(b), levelsOfSim(s, b.instrument.priceExp, b.instrument.qtyExp));
-      });
-    }
+    const allEqual = () => allBooksEqual(subscriber, sim, TOPICS);
 
     test("books equal the simulator's after every message and every fault; SIGTERM publishes halted and exits 0", async () => {
       record();

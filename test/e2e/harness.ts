@@ -10,6 +10,7 @@ import { parseFixed } from "../../src/core/fixed.ts";
 import type { BookView } from "../../src/core/book-view.ts";
 import type { MarketName } from "../../src/core/types.ts";
 import type { BybitSim } from "../../src/sim/bybit-sim.ts";
+import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 
 export type Markets = { market: MarketName; depth: number; symbols: string[] }[];
 
@@ -104,6 +105,16 @@ export function levelsOfSim(book: { bids: Map<string, string>; asks: Map<string,
     bids: conv(book.bids).sort((a, b) => b[0] - a[0]),
     asks: conv(book.asks).sort((a, b) => a[0] - b[0]),
   };
+}
+
+/** True when every topic's book at the subscriber is valid, at the simulator's u, with the simulator's levels. */
+export function allBooksEqual(subscriber: FeedSubscriber, sim: BybitSim, topics: readonly { market: MarketName; symbol: string; id: number }[]): boolean {
+  return topics.every((t) => {
+    const b = subscriber.books.get(t.id);
+    if (!b || !b.valid) return false;
+    const s = sim.book(t.market, t.symbol);
+    return b.venueSeq === s.u && sameLevels(levelsOfView(b), levelsOfSim(s, b.instrument.priceExp, b.instrument.qtyExp));
+  });
 }
 
 export function sameLevels(a: Levels, b: Levels): boolean {

@@ -11,7 +11,7 @@ import { silentLogger } from "../../src/core/log.ts";
 import { BookState, type MarketName } from "../../src/core/types.ts";
 import { startBybitSimulator, type BybitSim, type SimFault } from "../../src/sim/bybit-sim.ts";
 import { FeedSubscriber, type SubscriberBook } from "../../src/subscriber/index.ts";
-import { feederConfig, levelsOfSim, levelsOfView, sameLevels, uniqueDestination, waitFor, type Levels, type Markets } from "./harness.ts";
+import { allBooksEqual, feederConfig, levelsOfSim, levelsOfView, sameLevels, uniqueDestination, waitFor, type Levels, type Markets } from "./harness.ts";
 
 const MARKETS: Markets = [
   { market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] },
@@ -66,12 +66,7 @@ function step(n = 1): void {
 }
 
 function allEqualAndValid(): boolean {
-  return TOPICS.every((t) => {
-    const b = subBook(t);
-    if (!b || !b.valid) return false;
-    const simBook = sim.book(t.market, t.symbol);
-    return b.venueSeq === simBook.u && sameLevels(levelsOfView(b), levelsOfSim(simBook, b.instrument.priceExp, b.instrument.qtyExp));
-  });
+  return allBooksEqual(subscriber, sim, TOPICS);
 }
 
 async function settle(what: string): Promise<void> {

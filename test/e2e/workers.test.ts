@@ -13,7 +13,7 @@ import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import type { FeederConfig } from "../../src/config/types.ts";
 import { readFileSync } from "node:fs";
-import { feederConfig, levelsOfSim, levelsOfView, sameLevels, uniqueDestination, waitFor, type Markets } from "./harness.ts";
+import { allBooksEqual, feederConfig, uniqueDestination, waitFor, type Markets } from "./harness.ts";
 
 const MARKETS: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT"] }];
 const TOPICS = MARKETS.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol, id: instrumentIdOf("bybit", m.market, symbol) })));
@@ -24,12 +24,7 @@ let runtime: Runtime;
 let config: FeederConfig;
 
 function allEqual(): boolean {
-  return TOPICS.every((t) => {
-    const b = subscriber.books.get(t.id);
-    if (!b || !b.valid) return false;
-    const s = sim.book(t.market, t.symbol);
-    return b.venueSeq === s.u && sameLevels(levelsOfView(b), levelsOfSim(s, b.instrument.priceExp, b.instrument.qtyExp));
-  });
+  return allBooksEqual(subscriber, sim, TOPICS);
 }
 
 beforeAll(async () => {
