@@ -23,7 +23,7 @@ import { DenseLadder, SortedLadder } from "./book-alternatives.ts";
 import { measure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable } from "./harness.ts";
 
 const FIXTURE = fileURLToPath(
-  new URL("../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl", import.meta.url),
+  new URL("../test/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl", import.meta.url),
 );
 const PRICE_EXP = 4; // XRPUSDT: tick 0.0001
 const QTY_EXP = 0; // lot 1

@@ -40,7 +40,7 @@ function measure(name: string, fn: () => void, opts?: MeasureOptions): Measureme
   return harnessMeasure(name, fn, opts);
 }
 
-const FIXTURE = fileURLToPath(new URL("../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl", import.meta.url));
+const FIXTURE = fileURLToPath(new URL("../test/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl", import.meta.url));
 const PRICE_EXP = 4; // XRPUSDT linear: tick 0.0001
 const QTY_EXP = 0; // lot 1
 const INSTRUMENT: Instrument = {

@@ -19,7 +19,7 @@ import {
 } from "./reference-book.ts";
 
 const FIXTURE = fileURLToPath(
-  new URL("../../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl", import.meta.url),
+  new URL("../fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl", import.meta.url),
 );
 
 interface BybitBookMsg {

@@ -9,7 +9,7 @@ import { describe, expect, test } from "vitest";
 import { RawClient } from "../sim/raw-client.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
-const FIXTURE = resolve(ROOT, "../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
+const FIXTURE = resolve(ROOT, "test/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
 const FIXTURE_LINES = readFileSync(FIXTURE, "utf8").split(/\r?\n/).filter((l) => l.length > 0);
 
 /** Reads the child's stdout until a line starting with `prefix` appears; returns all lines so far. */

@@ -16,7 +16,7 @@ import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { FeedSubscriber, type SubscriberBook } from "../../src/subscriber/index.ts";
 import { feederConfig, levelsOfSim, levelsOfView, sameLevels, uniqueDestination, waitFor, type Markets } from "./harness.ts";
 
-const FIXTURE = resolve(import.meta.dirname, "../../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
+const FIXTURE = resolve(import.meta.dirname, "../fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
 const SYMBOL = "XRPUSDT";
 const DEPTH = 1000;
 const MARKETS: Markets = [{ market: "linear", depth: DEPTH, symbols: [SYMBOL] }];

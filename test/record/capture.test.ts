@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
 
-const FIXTURE = resolve(import.meta.dirname, "../../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
+const FIXTURE = resolve(import.meta.dirname, "../fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
 const lines = readFileSync(FIXTURE, "utf8").split("\n").filter((l) => l.length > 0);
 
 function tempDir(): string {

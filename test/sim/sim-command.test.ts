@@ -4,7 +4,7 @@ import { UsageError, type CommandContext } from "../../src/cli/command.ts";
 import { parseSymbolList, simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
 
-const FIXTURE = resolve(import.meta.dirname, "../../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
+const FIXTURE = resolve(import.meta.dirname, "../fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
 
 function context(values: CommandContext["values"]) {
   const lines: string[] = [];

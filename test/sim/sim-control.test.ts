@@ -10,7 +10,7 @@ import type { MarketName } from "../../src/core/types.ts";
 import { startBybitSimulator, type BybitSim, type BybitSimOptions } from "../../src/sim/bybit-sim.ts";
 import { RawClient } from "./raw-client.ts";
 
-const FIXTURE = resolve(import.meta.dirname, "../../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
+const FIXTURE = resolve(import.meta.dirname, "../fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
 const FIXTURE_LINES = readFileSync(FIXTURE, "utf8").split(/\r?\n/).filter((l) => l.length > 0);
 
 const cleanups: (() => Promise<void> | void)[] = [];

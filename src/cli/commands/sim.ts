@@ -46,7 +46,7 @@ export const simCommand: CommandSpec = {
     "Examples:",
     "  feeder sim --port 18080",
     "  feeder sim --symbols spot:BTCUSDT,linear:BTCUSDT,option:BTC-27MAR26-70000-P-USDT --rate 1000",
-    "  feeder sim --replay ../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl --replay-depth 1000 \\",
+    "  feeder sim --replay test/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl --replay-depth 1000 \\",
     "             --symbols linear:XRPUSDT --rate 10     # then feeder run with [venues.bybit.linear] depth = 1000",
     "  curl -X POST 'http://127.0.0.1:18080/sim/fault?type=gap&market=linear&symbol=BTCUSDT'",
     "  curl -X POST http://127.0.0.1:18080/sim/fault -d '{\"type\":\"stall\",\"stallMs\":3000}'",

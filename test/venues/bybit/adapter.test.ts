@@ -16,7 +16,7 @@ import {
 } from "../../../src/venues/bybit/index.ts";
 import { allResolved, RecordingSink, subsOf, tempCachePath, venueConfig, waitFor } from "./helpers.ts";
 
-const FIXTURE = resolve(import.meta.dirname, "../../../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
+const FIXTURE = resolve(import.meta.dirname, "../../fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
 
 type Markets = { market: MarketName; depth: number; symbols: string[]; staleAfterMs?: number }[];
 

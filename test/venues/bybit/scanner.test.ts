@@ -20,7 +20,7 @@ import {
   TopicTable,
 } from "../../../src/venues/bybit/scanner.ts";
 
-const FIXTURE = resolve(import.meta.dirname, "../../../../shared/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
+const FIXTURE = resolve(import.meta.dirname, "../../fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
 const LINES = readFileSync(FIXTURE, "utf8").split(/\r?\n/).filter((l) => l.length > 0);
 
 /** Independent exact conversion (BigInt), the oracle for scanner and JSON path. */
