@@ -11,7 +11,7 @@
  * Feeder-internal latency = frame receipt (the adapter's nowUs() before scanning) → end of the flush whose
  * sendMany carried the event, observed by FeedPublisher's receiptToSend hook (also filling the Feeder's
  * histogram); this bench records every raw sample into a preallocated Float64Array for exact percentiles.
- * Clock across processes: performance.timeOrigin + performance.now() (shared/docs/runtime-limits.md §5).
+ * Clock across processes: performance.timeOrigin + performance.now() (docs/runtime-costs.md §5).
  * Rates 10k, 50k, 100k msgs/s, then stepping up until a rate loses messages or the feeder falls behind.
  * Throughput per core = messages / feeder CPU seconds (process.cpuUsage of this process over the phase).
  * Env: E2E_PHASE_MS (default 4000), E2E_SYMBOLS (default 8 linear symbols), E2E_DEPTH (default 50).

@@ -19,7 +19,7 @@ import type {
   VenueConfig,
 } from "./types.ts";
 
-/** Venues whose adapters exist, with the depths each market accepts (Bybit: shared/docs/bybit-v5.md §4.1). */
+/** Venues whose adapters exist, with the depths each market accepts (Bybit: docs/venues/bybit.md §4.1). */
 export const SUPPORTED_VENUES: Partial<Record<VenueName, { markets: Partial<Record<MarketName, readonly number[]>>; wsUrl: string; restUrl: string }>> = {
   bybit: {
     markets: { spot: [1, 50, 200, 1000], linear: [1, 50, 200, 1000], inverse: [1, 50, 200, 1000], option: [25, 100] },
@@ -46,7 +46,7 @@ const MIN_DATAGRAM_BYTES = 256;
 const MAX_DATAGRAM_BYTES = 65507;
 const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9_\-]{0,63}$/;
 const DECIMAL_STEP_PATTERN = /^(0|[1-9]\d*)(\.\d+)?$/;
-/** stale_after_ms bounds: below 1 s any book flaps; level 1 re-pushes every 3 s (bybit-v5.md §4.2), so allow 2 pushes. */
+/** stale_after_ms bounds: below 1 s any book flaps; level 1 re-pushes every 3 s (docs/venues/bybit.md §4.2), so allow 2 pushes. */
 const STALE_MIN_MS = 1_000;
 const STALE_MIN_L1_MS = 6_000;
 const STALE_MAX_MS = 3_600_000;

@@ -2,7 +2,7 @@
  * Wall-clock time in integer microseconds since the Unix epoch.
  * Integer µs stay exact in a JS number until year 2255 (2^53 µs); the wire carries ns as i64 (see core/i64.ts).
  * `performance.timeOrigin + performance.now()` agrees with CLOCK_REALTIME to < 0.5 µs on this machine kind
- * (shared/docs/runtime-limits.md §5), and unlike Date.now() it has sub-ms resolution.
+ * (docs/runtime-costs.md §5), and unlike Date.now() it has sub-ms resolution.
  * @module
  */
 const ORIGIN_US = performance.timeOrigin * 1000;

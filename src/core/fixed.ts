@@ -6,7 +6,7 @@
  *
  * No float arithmetic touches a fraction: digits accumulate into an integer, and every step is checked against
  * 2^53 (`Math.round(parseFloat(s) * 10^e)` is off by one in ~1 % of cases above 2^51 and rounds silently when a
- * string has more decimals than e: shared/docs/runtime-limits.md §2).
+ * string has more decimals than e: docs/runtime-costs.md §2).
  *
  * Accepted syntax: `digits [ "." digits ]` — no sign, no exponent, no whitespace, at least one digit on each side
  * of a dot. Trailing zeros beyond e are accepted ("16493.50" at e = 1 → 164935) because venues pad prices to

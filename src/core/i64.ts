@@ -1,6 +1,6 @@
 /**
  * Exact i64 access for numbers below 2^53 without BigInt (a BigInt per field costs 10–20×,
- * shared/docs/runtime-limits.md §3). Every access is little-endian.
+ * docs/runtime-costs.md §3). Every access is little-endian.
  * HOT PATH: no allocation.
  * @module
  */

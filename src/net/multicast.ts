@@ -1,7 +1,7 @@
 /**
  * Multicast socket helpers for the publisher (Bun.udpSocket). Every sender sets the outgoing interface explicitly
  * (without it the kernel picks the default route, e.g. eth0) and checks the return value, because
- * `setMulticastInterface("nonsense")` returns false instead of throwing (shared/docs/runtime-limits.md §8).
+ * `setMulticastInterface("nonsense")` returns false instead of throwing (docs/runtime-costs.md §8).
  * @module
  */
 

@@ -1,6 +1,6 @@
 /**
  * A Bybit v5 public-market simulator: Bun.serve WebSocket on /v5/public/{market} plus the REST
- * `/v5/market/instruments-info` endpoint, speaking the protocol as shared/docs/bybit-v5.md describes it:
+ * `/v5/market/instruments-info` endpoint, speaking the protocol as docs/venues/bybit.md ("Protocol facts", the § below) describes it:
  * per-category ack and pong shapes (§2.2, §3), `error:handler not found,topic:X`, `error:already subscribed,topic:X`
  * (poisons the whole batch, §2.4), spot's `args size >10`, the per-connection args limits (§2.3), snapshot first then deltas with u + 1, qty "0" when a
  * level leaves the top-N window (§4.4), spot/L1 key order `ts` before `type` (§4.2), option `id`, level-1 snapshots
@@ -409,7 +409,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     const spec = { ...sym.book.spec, ...change };
     // Throws SimSpecError (naming the field) before anything changes; changeSpec assigns only when all of it worked.
     sym.book.changeSpec({ ...spec, priceDecimals: stepExponent(spec.tickSize, "tickSize") });
-    // Lot/tick change: u restarts at 1 (full-ob.mdx table in shared/docs/bybit-v5.md §4.4); send the new book.
+    // Lot/tick change: u restarts at 1 (FULL-OB table in docs/venues/bybit.md §4.4); send the new book.
     for (const t of sym.topics) {
       t.u = 1;
       t.bids = sym.book.windowLevels(true, t.depth);

@@ -11,7 +11,7 @@ import type { Rng } from "./rng.ts";
 export interface SymbolSpec {
   readonly tickSize: string;
   readonly lotSize: string;
-  /** Decimals printed for prices: linear prints priceScale decimals ("16493.50" at tick 0.10, shared/docs/bybit-v5.md §4.5). */
+  /** Decimals printed for prices: linear prints priceScale decimals ("16493.50" at tick 0.10, docs/venues/bybit.md §4.5). */
   readonly priceDecimals: number;
   /** Typical quantity of a level, in lots. */
   readonly typicalLots: number;
@@ -19,7 +19,7 @@ export interface SymbolSpec {
   readonly mid: number;
 }
 
-/** Realistic defaults for common symbols (ticks from shared/docs/bybit-v5.md §1.3 examples where given). */
+/** Realistic defaults for common symbols (ticks from docs/venues/bybit.md §1.3 examples where given). */
 export function defaultSpec(market: MarketName, symbol: string): SymbolSpec {
   const s = symbol.toUpperCase();
   if (market === "option") return { tickSize: "5", lotSize: "0.01", priceDecimals: 0, typicalLots: 500, mid: 1500 };
@@ -110,7 +110,7 @@ export interface Levels {
 
 /**
  * The changes from `prev` to `next` (both best first), best first: changed or new levels with their size, and
- * levels that left with size 0 (Bybit's explicit "0" when a level drops out of the top N, shared/docs/bybit-v5.md §4.4).
+ * levels that left with size 0 (Bybit's explicit "0" when a level drops out of the top N, docs/venues/bybit.md §4.4).
  * A merge of two sorted lists: no maps, O(n).
  */
 export function diffLevels(prev: Levels, next: Levels, bid: boolean): [number, number][] {

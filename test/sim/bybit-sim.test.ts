@@ -1,5 +1,5 @@
 /**
- * The simulator speaks Bybit v5 as shared/docs/bybit-v5.md describes it. Raw WebSocket clients on 127.0.0.1.
+ * The simulator speaks Bybit v5 as docs/venues/bybit.md ("Protocol facts", § below) describes it. Raw WebSocket clients on 127.0.0.1.
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -31,7 +31,7 @@ async function openClient(url: string): Promise<RawClient> {
 const url = (s: BybitSim, m: MarketName) => `${s.wsUrl}/${m}`;
 
 describe("simulator protocol", { timeout: 15_000 }, () => {
-  // TC0–TC3: acks and pongs per category (bybit-v5.md §2.2, §3)
+  // TC0–TC3: acks and pongs per category (docs/venues/bybit.md §2.2, §3)
   test("spot: ack ret_msg 'subscribe', pong with op ping", async () => {
     const s = await sim({ markets: [{ market: "spot", symbols: ["BTCUSDT"] }] });
     const c = await openClient(url(s, "spot"));

@@ -1,6 +1,6 @@
 // HOT PATH: no allocation (BybitAdapter.onBook, called by connection.ts per frame; everything else here is cold)
 /**
- * The Bybit v5 venue adapter and its per-topic sequencing rule (shared/docs/bybit-v5.md §4.4):
+ * The Bybit v5 venue adapter and its per-topic sequencing rule (docs/venues/bybit.md §4.4):
  * a snapshot resets the book; a delta must carry u = last u + 1, otherwise that topic alone is resynced
  * (unsubscribe, wait for the ack, subscribe: a duplicate subscribe would poison its batch, §6.3); u = 1 is a venue
  * reset and triggers an instrument re-check (a tick-size change restarts u at 1); a snapshot repeating the last u

@@ -1,5 +1,5 @@
 /**
- * Instrument metadata for Bybit v5: `GET /v5/market/instruments-info` (shared/docs/bybit-v5.md §1.3) → tick size and
+ * Instrument metadata for Bybit v5: `GET /v5/market/instruments-info` (docs/venues/bybit.md §1.3) → tick size and
  * lot step → exponents. Precedence per symbol: config override, then REST, then the disk cache (so a restart
  * works while REST is unreachable). Cold path.
  * @module

@@ -1,6 +1,6 @@
 /**
  * Bybit v5 public WebSocket protocol facts used by the adapter and the simulator. Every number cites
- * shared/docs/bybit-v5.md (section in brackets), which cites Bybit's docs or an issue where it was seen.
+ * docs/venues/bybit.md, "Protocol facts" (section in brackets), which cites Bybit's docs or an issue where it was seen.
  * @module
  */
 import type { MarketName } from "../../core/types.ts";

@@ -150,7 +150,7 @@ describe("BybitScanner on the genuine recording", { timeout: 60_000 }, () => {
 });
 
 describe("BybitScanner layouts", { timeout: 60_000 }, () => {
-  // TC0: spot key order (ts before type), genuine rbot capture [bybit-v5.md §4.5]
+  // TC0: spot key order (ts before type), genuine rbot capture [docs/venues/bybit.md §4.5]
   test("spot order: ts before type", () => {
     const t = new TopicTable();
     t.add("orderbook.200.BTCUSDT", 0, 2, 6);
@@ -166,7 +166,7 @@ describe("BybitScanner layouts", { timeout: 60_000 }, () => {
     expect(r.book!.cts).toBe(1703430557847000);
   });
 
-  // TC1: option with top-level id [bybit-v5.md §4.3, pybit#246]
+  // TC1: option with top-level id [docs/venues/bybit.md §4.3, pybit#246]
   test("option: extra id key, integer prices", () => {
     const t = new TopicTable();
     t.add("orderbook.25.BTC-13SEP24-58500-P", 2, 0, 2);
