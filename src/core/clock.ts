@@ -12,10 +12,15 @@ export function nowUs(): number {
   return Math.round(ORIGIN_US + performance.now() * 1000);
 }
 
-/** Monotonic time in ns (process-relative); for measuring intervals only. */
-export function monoNs(): number {
-  return Bun.nanoseconds();
-}
+/** Bun's ns clock when running under Bun; the library half of the code base also runs in Node (no `Bun`). */
+const bunRuntime = (globalThis as { Bun?: { nanoseconds(): number } }).Bun;
+
+/**
+ * Monotonic time in ns (process-relative); for measuring intervals only. Chosen once at load: Bun.nanoseconds()
+ * under Bun, performance.now() (sub-µs resolution) elsewhere.
+ */
+export const monoNs: () => number =
+  bunRuntime !== undefined ? () => bunRuntime.nanoseconds() : () => Math.round(performance.now() * 1e6);
 
 // ---- the event-loop turn -----------------------------------------------------------------------------------
 // One setImmediate per turn, shared by everything that needs the turn's end: the receipt stamp below and the
