@@ -53,7 +53,7 @@ function childEnv(node: string, npmCache: string): Record<string, string> {
 }
 
 function run(cmd: string, args: string[], cwd: string, env: Record<string, string>): string {
-  const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", timeout: 60_000 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}) in ${cwd}:\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
