@@ -96,6 +96,11 @@ export class PublishGuard {
     await this.watcher.stop();
   }
 
+  /** Datagrams the watcher received on our groups, ours included (benches, diagnostics). */
+  watcherDatagrams(): number {
+    return this.watcher.datagrams;
+  }
+
   /** Conflicts going on now, one sentence each (empty when none): /readyz names them. */
   conflicts(): string[] {
     this.evaluate();
