@@ -104,8 +104,10 @@ export class StreamWatcher {
     }
     try {
       for (const { s, channels } of byAddress.values()) {
-        const socket = await openWatchSocket(s).catch((err: Error) => {
-          throw new Error(`${s.key}: cannot listen on ${s.group}:${s.port} via ${s.iface} for other publishers: ${err.message}`);
+        const socket = await openWatchSocket(s).catch((err: NodeJS.ErrnoException) => {
+          // A local receiver bound to the port without SO_REUSEADDR keeps everyone else off it.
+          const hint = err.code === "EADDRINUSE" ? " (a local receiver holds the port without SO_REUSEADDR)" : "";
+          throw new Error(`${s.key}: cannot listen on ${s.group}:${s.port} via ${s.iface} for other publishers: ${err.message}${hint}`);
         });
         const ws: WatchSocket = { socket, group: s.group, port: s.port, channels };
         socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onDatagram(ws, msg, rinfo));
