@@ -23,7 +23,9 @@ export const recordCommand: CommandSpec = {
     "Books are published exactly as by `feeder run`. Every frame (book data, acks, pongs, errors) is stored with",
     "its receive time (ns), venue, market and connection, in MessagePack blocks with a CRC32 each, written every",
     "200 ms: a crash loses at most the last block, and a truncated file is readable up to the break.",
-    "Recording runs in one process (the config's `workers` setting is ignored).",
+    "Recording runs in one process (the config's `workers` setting is ignored). It makes the start-up checks of",
+    "`feeder run` (see `feeder run --help`), with the --out directory among the directories that must be",
+    "writable, and exits 1 before recording or publishing anything if one fails.",
   ].join("\n"),
   options: {
     config: { type: "string", short: "c" },

@@ -26,6 +26,10 @@ export const replayCommand: CommandSpec = {
     "Periodic snapshot refresh is off during a replay, and every frame's output is sent before the next frame",
     "is read, so replaying one capture twice gives byte-identical datagrams apart from session id and send",
     "times. Frames of venues or markets not in the configuration are skipped and counted.",
+    "",
+    "A replay publishes on the configured destinations, so it makes the destination checks of `feeder run` and",
+    "listens for publish.startup_listen_ms first: if another publisher (e.g. the live feed) sends on one of its",
+    "streams (same group, channel and source id), it exits 1 without sending anything.",
   ].join("\n"),
   options: {
     config: { type: "string", short: "c" },
