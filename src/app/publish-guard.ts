@@ -7,6 +7,7 @@
  * - while we run, the watcher stays joined: a conflict is logged at error level (the first at once, then at most
  *   one line per LOG_EVERY_MS), counted, and named in `/readyz` (503) until that session has been quiet for
  *   QUIET_HEARTBEATS heartbeat intervals or said END_OF_SESSION.
+ * A session that said END_OF_SESSION before our start does not block it.
  * @module
  */
 import type { Logger } from "../core/log.ts";
@@ -49,7 +50,8 @@ export class PublishGuard {
   private readonly active = new Set<ForeignSession>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastLogMs = -Infinity;
-  private unloggedSince = 0;
+  /** Sessions reported since the last error line (the rate limit folds them into the next one). */
+  private unlogged = 0;
 
   constructor(
     private readonly config: FeederConfig,
@@ -74,8 +76,9 @@ export class PublishGuard {
     await this.watcher.start();
     const windowMs = this.config.publish.startupListenMs ?? 0;
     if (windowMs > 0) await Bun.sleep(windowMs);
-    // No session of ours exists yet in any publisher that has sent, so every session seen is another publisher's.
-    const seen = this.watcher.sessions().filter((f) => !this.watcher.isOwn(f.sourceId, f.sessionId));
+    // None of our sessions has sent yet, so every session heard is another publisher's; one that said END_OF_SESSION
+    // in the window is stopping (a deploy that overlaps the old instance's shutdown) and does not block the start.
+    const seen = this.watcher.sessions().filter((f) => !f.ended && !this.watcher.isOwn(f.sourceId, f.sessionId));
     if (seen.length > 0) {
       await this.watcher.stop();
       const more = seen.length > 1 ? `; and ${seen.length - 1} more: ${seen.slice(1).map(describeConflict).join("; ")}` : "";
@@ -118,37 +121,48 @@ export class PublishGuard {
     return w.text();
   }
 
-  /** Moves the watcher's findings into `active`, ends the quiet ones and logs. Cold: a timer and HTTP requests. */
+  /**
+   * Reports the watcher's findings and ends the ones that are over. Cold: a timer and HTTP requests. A session is
+   * reported (counted, logged) once it is CONFIRM_MS old and still not ours, even if it has already ended: a
+   * publisher that sent a few datagrams and stopped did disturb the feed.
+   */
   evaluate(): void {
     const nowMs = this.now();
-    const started: ForeignSession[] = [];
+    let fresh: ForeignSession | undefined;
+    let endedAny = false;
     for (const f of this.watcher.sessions()) {
-      const over = f.ended || nowMs - f.lastSeenMs >= this.quietMs;
-      if (this.watcher.isOwn(f.sourceId, f.sessionId) || over) {
+      if (this.watcher.isOwn(f.sourceId, f.sessionId)) {
         this.watcher.forget(f);
-        if (this.active.delete(f)) {
-          this.log.warn("the other publisher on our stream has stopped", { conflict: describeConflict(f), ended: f.ended ? "end of session" : "quiet", datagrams: f.datagrams });
-        }
+        this.active.delete(f);
         continue;
       }
-      if (!this.active.has(f) && nowMs - f.firstSeenMs >= CONFIRM_MS) {
+      if (nowMs - f.firstSeenMs < CONFIRM_MS) continue;
+      if (!this.active.has(f)) {
         this.active.add(f);
         this.conflictsDetected++;
-        started.push(f);
+        this.unlogged++;
+        fresh ??= f;
+      }
+      if (f.ended || nowMs - f.lastSeenMs >= this.quietMs) {
+        this.watcher.forget(f);
+        this.active.delete(f);
+        endedAny = true;
       }
     }
-    this.unloggedSince += started.length;
-    if (this.active.size > 0 && nowMs - this.lastLogMs >= LOG_EVERY_MS) {
-      const list = [...this.active];
+    const example = fresh ?? this.active.values().next().value;
+    if (example !== undefined && nowMs - this.lastLogMs >= LOG_EVERY_MS) {
       this.log.error("another publisher is sending on our stream; subscribers see its session and ours alternate", {
-        conflict: describeConflict(list[0]!),
-        active: list.length,
-        newSinceLastLine: this.unloggedSince,
+        conflict: describeConflict(example),
+        active: this.active.size,
+        newSinceLastLine: this.unlogged,
         total: this.conflictsDetected,
-        datagrams: list.reduce((n, f) => n + f.datagrams, 0),
       });
       this.lastLogMs = nowMs;
-      this.unloggedSince = 0;
+      this.unlogged = 0;
+    }
+    if (endedAny && this.active.size === 0) {
+      this.log.warn("no other publisher on our streams any more", { total: this.conflictsDetected, notLoggedSinceLastLine: this.unlogged });
+      this.unlogged = 0;
     }
   }
 }

@@ -157,6 +157,16 @@ describe("startup window", () => {
     );
   });
 
+  test("a session that said END_OF_SESSION in the window is stopping and does not block the start", async () => {
+    const guard = new PublishGuard(config(300), silentLogger);
+    const tx = await sender();
+    const timer = setInterval(() => tx.send(header({ channelId: 3, sourceId: 0, sessionId: 9, flags: PKT_FLAG_END_OF_SESSION }), PORT + 3, GROUP), 10);
+    cleanups.push(() => clearInterval(timer));
+    await guard.listenBeforePublishing();
+    cleanups.push(() => guard.stop());
+    expect(guard.watcherDatagrams()).toBeGreaterThan(0); // it was heard
+  });
+
   test("with no other publisher the window passes and the guard keeps watching", async () => {
     const guard = new PublishGuard(config(0), silentLogger);
     await guard.listenBeforePublishing();
