@@ -108,7 +108,9 @@ function foreignDatagram(version: number, channelId: number, sourceId: number, s
 function runCli(args: string[]) {
   const proc = Bun.spawn([process.execPath, "src/cli/main.ts", ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
   const stderr = new Response(proc.stderr as ReadableStream<Uint8Array>).text();
-  return { proc, stderr };
+  const state = { exited: false };
+  void proc.exited.then(() => (state.exited = true));
+  return { proc, stderr, state };
 }
 
 async function readyz(url: string): Promise<{ status: number; body: { ready: boolean; conflicts?: string[] } }> {
@@ -151,7 +153,7 @@ describe("publish guard", { timeout: 60_000 }, () => {
       writeFileSync(configPath, toToml(raw)); // the same config (HTTP on a free port, so only the stream is shared)
       const second = runCli(["run", "--config", configPath]);
       // Today's code would publish instead of exiting: stop waiting as soon as a second session shows up.
-      await Promise.race([second.proc.exited, waitFor(() => receiver.sessions().size > 1, "a second session", 30_000)]);
+      await waitFor(() => second.state.exited || receiver.sessions().size > 1, "the second feeder's exit (or its datagrams)", 30_000);
       second.proc.kill("SIGKILL");
       const code = await second.proc.exited;
       const stderr = await second.stderr;
@@ -187,13 +189,13 @@ describe("publish guard", { timeout: 60_000 }, () => {
     });
 
     test("another publisher on its stream turns /readyz 503, naming it, logged and counted; its end of session ends it", async () => {
-      const cfg = rt.feeder!.publisher;
+      const ours = rt.feeder!.publisher;
       const other = new FeedPublisher({ publish: { ...validateConfig(rawConfig({ sim, markets: MARKETS, group, port })).publish, heartbeatIntervalMs: 50 }, sourceId: 0 });
       await other.start();
       let stopped = false;
       try {
         const body = await readyzBecomes(url, 503, "the other publisher detected");
-        expect(other.sessionId).not.toBe(cfg.sessionId);
+        expect(other.sessionId).not.toBe(ours.sessionId);
         expect(body.conflicts).toHaveLength(1);
         expect(body.conflicts![0]).toMatch(
           new RegExp(`^another publisher is sending on group ${group.replaceAll(".", "\\.")}:${port} channel ${CHANNEL} as source 0 \\(session ${other.sessionId} from 127\\.0\\.0\\.1:\\d+\\)$`),
@@ -267,7 +269,7 @@ describe("publish guard", { timeout: 60_000 }, () => {
       const configPath = join(dir, "http-taken.toml");
       writeFileSync(configPath, toToml(raw));
       const run = runCli(["run", "--config", configPath]);
-      await Promise.race([run.proc.exited, waitFor(() => receiver.sessions().size > 0, "a datagram", 30_000)]);
+      await waitFor(() => run.state.exited || receiver.sessions().size > 0, "the feeder's exit (or its datagrams)", 30_000);
       run.proc.kill("SIGKILL");
       const code = await run.proc.exited;
       const stderr = await run.stderr;
