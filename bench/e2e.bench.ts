@@ -22,6 +22,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Feeder } from "../src/app/feeder.ts";
+import { PublishGuard } from "../src/app/publish-guard.ts";
 import { validateConfig } from "../src/config/load.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { BookState } from "../src/core/types.ts";
@@ -58,6 +59,14 @@ const config = validateConfig({
   },
 });
 const feeder = new Feeder({ config, log: silentLogger });
+// E2E_GUARD=1: also run the publish guard's watcher (src/app/publish-guard.ts) in this process, joined to the group
+// as `feeder run` does, so its cost on the feeder shows in the same figures (docs/performance.md).
+const guard = process.env.E2E_GUARD === "1" ? new PublishGuard({ ...config, publish: { ...config.publish, startupListenMs: 0 } }, silentLogger) : undefined;
+if (guard) {
+  guard.addOwnSession(feeder.publisher.sourceId, feeder.publisher.sessionId);
+  await guard.listenBeforePublishing();
+  guard.startWatching();
+}
 
 // Raw receipt → sent samples, next to the Feeder's own histogram (same observe call).
 const CAP = 4_000_000;
@@ -281,7 +290,9 @@ function parseUs(s: string): number {
 }
 
 console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+if (guard) console.log(`publish guard: on, ${guard.watcherDatagrams()} datagrams seen by its watcher, ${guard.conflictsDetected} conflicts`);
 await feeder.stop();
+await guard?.stop();
 await source.ask({ cmd: "quit" }).catch(() => undefined);
 await subscriber.ask({ cmd: "quit" }).catch(() => undefined);
 source.kill();

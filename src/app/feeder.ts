@@ -26,7 +26,7 @@ import { EventLoopLagMonitor, histogramData, PipelineLatency, type MetricsSnapsh
 export interface FeederOptions {
   readonly config: FeederConfig;
   readonly log: Logger;
-  /** Publisher source id (the worker index when workers > 1). */
+  /** Publisher source id; default `publish.source_id` (a worker passes source_id + its index + 1). */
   readonly sourceId?: number;
   /** Test hook passed to the publisher: drop chosen datagrams on purpose. */
   readonly dropFilter?: (channelId: number, seqNum: number, bytes: Uint8Array) => boolean;
@@ -156,7 +156,7 @@ export class Feeder {
   constructor(private readonly opts: FeederOptions) {
     this.publisher = new FeedPublisher({
       publish: opts.config.publish,
-      sourceId: opts.sourceId ?? 0,
+      sourceId: opts.sourceId ?? opts.config.publish.sourceId ?? 0,
       log: opts.log.child({ part: "publisher" }),
       dropFilter: opts.dropFilter,
       receiptToSend: this.latency.receiptToSend,

@@ -3,7 +3,8 @@
  * `http.allow_non_loopback` (checked by the config) and logs a warning; a bearer token can be required.
  *
  * GET /healthz                              200 while the process runs (never needs the token)
- * GET /readyz                               200 when every configured book is live, else 503 with the others
+ * GET /readyz                               200 when every configured book is live and no other publisher sends on
+ *                                           our streams, else 503 naming the books and conflicts
  * GET /metrics                              Prometheus text format 0.0.4
  * GET /books                                every book with its state (JSON, or MessagePack on Accept: application/msgpack)
  * GET /books/{venue}/{market}/{symbol}?depth=N   one book, top N levels per side (all when absent)
@@ -22,6 +23,8 @@ export interface StatusSource {
   books(): BookSummary[] | Promise<BookSummary[]>;
   book(venue: string, market: string, symbol: string, depth: number): BookDetail | undefined | Promise<BookDetail | undefined>;
   metricsText(): string | Promise<string>;
+  /** Another publisher on our own streams, one sentence each (app/publish-guard.ts); any makes /readyz 503. */
+  publishConflicts?(): string[];
 }
 
 export interface HttpServerHandle {
@@ -70,8 +73,9 @@ async function route(req: Request, source: StatusSource, expectedAuth: string | 
   if (path === "/readyz") {
     const books = await source.books();
     const notLive = books.filter((b) => b.state !== "live").map((b) => ({ venue: b.venue, market: b.market, symbol: b.symbol, state: b.state, reason: b.reason }));
-    const ready = books.length > 0 && notLive.length === 0;
-    return body({ ready, books: books.length, notLive }, msgpack, ready ? 200 : 503);
+    const conflicts = source.publishConflicts?.() ?? [];
+    const ready = books.length > 0 && notLive.length === 0 && conflicts.length === 0;
+    return body({ ready, books: books.length, notLive, conflicts }, msgpack, ready ? 200 : 503);
   }
   if (path === "/metrics") return new Response(await source.metricsText(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
   if (path === "/books") return body(await source.books(), msgpack, 200);

@@ -1,13 +1,15 @@
 /**
- * One running feeder as `feeder run` and `feeder demo` start it: the pipeline (in-process, or on N workers
- * under a supervisor) plus the HTTP status server.
+ * One running feeder as `feeder run`, `feeder record` and `feeder demo` start it: the start-up checks, then the
+ * pipeline (in-process, or on N workers under a supervisor), the HTTP status server and the publish guard.
  * @module
  */
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
-import { Feeder } from "./feeder.ts";
-import { startHttpServer, type HttpServerHandle, type StatusSource } from "./http-server.ts";
+import { Feeder, type FeederOptions } from "./feeder.ts";
+import type { HttpServerHandle, StatusSource } from "./http-server.ts";
 import { renderMetrics } from "./metrics.ts";
+import { preflight } from "./preflight.ts";
+import { guardedStatusSource, PublishGuard } from "./publish-guard.ts";
 import { Supervisor } from "./supervisor.ts";
 
 export interface Runtime {
@@ -16,6 +18,8 @@ export interface Runtime {
   /** The in-process pipeline when workers = 1. */
   readonly feeder: Feeder | undefined;
   readonly supervisor: Supervisor | undefined;
+  /** Watches our streams for another publisher (log, metrics, /readyz). */
+  readonly guard: PublishGuard;
   /** Publishes halted for every book, flushes, closes connections, sockets and HTTP. */
   stop(): Promise<void>;
 }
@@ -29,44 +33,56 @@ export function localStatusSource(feeder: Feeder): StatusSource {
   };
 }
 
-export async function startRuntime(config: FeederConfig, log: Logger): Promise<Runtime> {
+export interface RuntimeOptions {
+  /** More Feeder options (record: onRawFrame); only with workers = 1. */
+  readonly feederOptions?: Partial<Omit<FeederOptions, "config" | "log">>;
+  /** Directories the run writes to besides the instrument caches, with the option naming them (record: --out). */
+  readonly writableDirs?: readonly { readonly key: string; readonly dir: string }[];
+  /** Called once the start-up checks passed, before anything is published (record opens its capture writer). */
+  readonly beforePublishing?: () => void;
+}
+
+/**
+ * Start-up checks first (app/preflight.ts: HTTP bind, destination sockets, writable directories, listening for
+ * another publisher of our streams), and only then the pipeline: nothing is published unless all pass. The publish
+ * guard keeps watching our streams while the runtime runs.
+ */
+export async function startRuntime(config: FeederConfig, log: Logger, opts: RuntimeOptions = {}): Promise<Runtime> {
+  const guard = new PublishGuard(config, log.child({ part: "publish-guard" }));
   let feeder: Feeder | undefined;
   let supervisor: Supervisor | undefined;
-  let status: StatusSource;
+  let base: StatusSource;
   if (config.workers > 1) {
     supervisor = new Supervisor(config, log.child({ part: "supervisor" }));
-    status = supervisor;
-    try {
-      await supervisor.start();
-    } catch (err) {
-      await supervisor.stop();
-      throw err;
-    }
+    supervisor.onWorkerSession = (sourceId, sessionId) => guard.addOwnSession(sourceId, sessionId);
+    base = supervisor;
   } else {
-    const f = new Feeder({ config, log });
-    feeder = f;
-    status = localStatusSource(f);
-    try {
-      await f.start();
-    } catch (err) {
-      await f.stop();
-      throw err;
-    }
+    feeder = new Feeder({ ...opts.feederOptions, config, log });
+    guard.addOwnSession(feeder.publisher.sourceId, feeder.publisher.sessionId);
+    base = localStatusSource(feeder);
   }
-  let http: HttpServerHandle | undefined;
+  const pipeline = (feeder ?? supervisor)!;
+  const status = guardedStatusSource(base, guard);
+  const http = await preflight({ config, log, guard, status, instrumentCaches: true, writableDirs: opts.writableDirs });
   try {
-    http = config.http.enabled ? startHttpServer(config.http, status, log.child({ part: "http" })) : undefined;
+    opts.beforePublishing?.();
+    guard.startWatching();
+    await pipeline.start();
   } catch (err) {
-    await (feeder ?? supervisor)!.stop();
-    throw new Error(`HTTP cannot listen on ${config.http.host}:${config.http.port}: ${(err as Error).message}`);
+    await pipeline.stop();
+    await guard.stop();
+    await http?.stop();
+    throw err;
   }
   return {
     status,
     http,
     feeder,
     supervisor,
+    guard,
     async stop() {
-      await (feeder ?? supervisor)!.stop();
+      await pipeline.stop();
+      await guard.stop();
       await http?.stop();
     },
   };

@@ -45,6 +45,8 @@ export class Supervisor implements StatusSource {
   private stopping = false;
   /** Worker restarts since start, for metrics and tests. */
   restarts = 0;
+  /** Called with each worker publisher's (sourceId, sessionId) before it sends (the publish guard's own sessions). */
+  onWorkerSession: ((sourceId: number, sessionId: number) => void) | undefined;
 
   constructor(
     private readonly config: FeederConfig,
@@ -134,7 +136,9 @@ export class Supervisor implements StatusSource {
       let settled = false;
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const msg = event.data;
-        if (msg.type === "started") {
+        if (msg.type === "session") {
+          this.onWorkerSession?.(msg.sourceId, msg.sessionId);
+        } else if (msg.type === "started") {
           slot.ready = true;
           this.log.info("worker started", { worker: slot.index, books: msg.books, sessionId: msg.sessionId });
           if (!settled) (settled = true), resolve();

@@ -1,11 +1,12 @@
 /**
  * Entry point of one feeder worker (a Bun Worker): it owns its venue connections, builders and publisher
- * socket (source id = worker index + 1) for its share of the subscriptions, and shares nothing mutable with
+ * socket (source id = publish.source_id + worker index + 1) for its share of the subscriptions, and shares nothing mutable with
  * the main thread; it only answers requests for books and metrics.
  * @module
  */
 import { createLogger } from "../core/log.ts";
 import { Feeder, inWorkerShare } from "./feeder.ts";
+import { workerSourceId } from "./publish-guard.ts";
 import type { FromWorker, ToWorker } from "./worker-protocol.ts";
 
 declare const self: Worker;
@@ -26,11 +27,12 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       feeder = new Feeder({
         config: msg.config,
         log,
-        sourceId: workerIndex + 1,
+        sourceId: workerSourceId(msg.config, workerIndex),
         subscriptionFilter: (venue, sub) => inWorkerShare(venue, sub, workerIndex, msg.workerCount),
         connectBudgetShare: 1 / msg.workerCount, // one IP: the workers split the venue's connection-rate budget
         partOfLargerConfig: true,
       });
+      send({ type: "session", sourceId: feeder.publisher.sourceId, sessionId: feeder.publisher.sessionId });
       try {
         await feeder.start();
         send({ type: "started", books: feeder.books().length, sessionId: feeder.publisher.sessionId });

@@ -14,6 +14,8 @@ export type ToWorker =
   | { type: "stop" };
 
 export type FromWorker =
+  /** Sent before the worker's publisher sends anything, so the main thread's publish guard knows it as ours. */
+  | { type: "session"; sourceId: number; sessionId: number }
   | { type: "started"; books: number; sessionId: number }
   | { type: "start-failed"; error: string }
   | { type: "response"; id: number; result: BookSummary[] | BookDetail | MetricsSnapshot | undefined }

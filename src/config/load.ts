@@ -36,6 +36,7 @@ export const DEFAULTS = {
   heartbeatIntervalMs: 1000,
   snapshotIntervalMs: 5000,
   snapshotDepth: 0,
+  sourceId: 0,
   destination: { name: "default", group: "239.255.0.1", port: 31001, iface: "127.0.0.1", ttl: 1, channelId: 1 },
   depth: { spot: 50, linear: 50, inverse: 50, option: 25 } as Record<MarketName, number>,
 } as const;
@@ -50,6 +51,8 @@ const DECIMAL_STEP_PATTERN = /^(0|[1-9]\d*)(\.\d+)?$/;
 const STALE_MIN_MS = 1_000;
 const STALE_MIN_L1_MS = 6_000;
 const STALE_MAX_MS = 3_600_000;
+/** The default startup window follows heartbeat_interval_ms (≤ 60 s), so 1.5 × that is the useful ceiling. */
+const STARTUP_LISTEN_MAX_MS = 90_000;
 
 type Table = Record<string, unknown>;
 
@@ -92,6 +95,10 @@ export function validateConfig(raw: unknown): FeederConfig {
   const http = parseHttp(v, v.table(root.http ?? {}, "http"));
   const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"));
   const venues = parseVenues(v, v.table(root.venues ?? {}, "venues"));
+  // Workers publish as source_id + worker index + 1 (docs/operations.md, "Workers and shards"): all must fit a u16.
+  if (workers > 1 && publish.sourceId! + workers > 65535) {
+    v.problem("publish.source_id", publish.sourceId, `at most ${65535 - workers} with workers = ${workers} (worker i publishes as source_id + i + 1, a u16)`);
+  }
 
   v.throwIfAny();
   return { log, http, publish, venues, workers, shard };
@@ -135,11 +142,14 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
 }
 
 function parsePublish(v: Validator, t: Table): PublishConfig {
-  v.knownKeys(t, "publish", ["max_datagram_bytes", "heartbeat_interval_ms", "snapshot_interval_ms", "snapshot_depth", "destinations"]);
+  v.knownKeys(t, "publish", ["max_datagram_bytes", "heartbeat_interval_ms", "snapshot_interval_ms", "snapshot_depth", "source_id", "startup_listen_ms", "destinations"]);
   const maxDatagramBytes = v.int(t.max_datagram_bytes, "publish.max_datagram_bytes", DEFAULTS.maxDatagramBytes, MIN_DATAGRAM_BYTES, MAX_DATAGRAM_BYTES);
   const heartbeatIntervalMs = v.int(t.heartbeat_interval_ms, "publish.heartbeat_interval_ms", DEFAULTS.heartbeatIntervalMs, 10, 60_000);
   const snapshotIntervalMs = v.int(t.snapshot_interval_ms, "publish.snapshot_interval_ms", DEFAULTS.snapshotIntervalMs, 0, 3_600_000);
   const snapshotDepth = v.int(t.snapshot_depth, "publish.snapshot_depth", DEFAULTS.snapshotDepth, 0, 100_000);
+  const sourceId = v.int(t.source_id, "publish.source_id", DEFAULTS.sourceId, 0, 65535);
+  // 1.5 heartbeat intervals: an idle channel of a live publisher beats within 1.25 intervals (feed-publisher.ts).
+  const startupListenMs = v.int(t.startup_listen_ms, "publish.startup_listen_ms", Math.ceil(heartbeatIntervalMs * 1.5), 0, STARTUP_LISTEN_MAX_MS);
   const destinations: DestinationConfig[] = [];
   if (t.destinations === undefined) {
     destinations.push({ ...DEFAULTS.destination, match: { venue: "*", market: "*", symbols: ["*"] } });
@@ -175,7 +185,7 @@ function parsePublish(v: Validator, t: Table): PublishConfig {
       });
     });
   }
-  return { maxDatagramBytes, heartbeatIntervalMs, snapshotIntervalMs, snapshotDepth, destinations };
+  return { maxDatagramBytes, heartbeatIntervalMs, snapshotIntervalMs, snapshotDepth, sourceId, startupListenMs, destinations };
 }
 
 function parseVenues(v: Validator, t: Table): VenueConfig[] {

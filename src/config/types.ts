@@ -62,6 +62,16 @@ export interface PublishConfig {
   readonly snapshotIntervalMs: number;
   /** Levels per side in snapshots; 0 = the whole book. */
   readonly snapshotDepth: number;
+  /**
+   * Packet header source id of this instance (workers: sourceId + worker index + 1). Optional only so hand-built
+   * configs stay short; validateConfig always sets it (default 0).
+   */
+  readonly sourceId?: number;
+  /**
+   * Before the first datagram, listen this long on every own group for another publisher of our streams; 0 = no
+   * window. validateConfig always sets it (default 1.5 × heartbeatIntervalMs).
+   */
+  readonly startupListenMs?: number;
   readonly destinations: readonly DestinationConfig[];
 }
 

@@ -52,7 +52,7 @@ describe("http server", () => {
     expect(await (await fetch(`${server.url}/healthz`)).text()).toBe("ok\n");
     const r = await fetch(`${server.url}/readyz`);
     expect(r.status).toBe(503);
-    expect(await r.json()).toEqual({ ready: false, books: 2, notLive: [{ venue: "bybit", market: "linear", symbol: "ETHUSDT", state: "resyncing", reason: "sequence_gap" }] });
+    expect(await r.json()).toEqual({ ready: false, books: 2, notLive: [{ venue: "bybit", market: "linear", symbol: "ETHUSDT", state: "resyncing", reason: "sequence_gap" }], conflicts: [] });
   });
 
   test("/books as JSON and as MessagePack carry the same content", async () => {

@@ -2,9 +2,7 @@
  * `feeder record`: runs the pipeline like `feeder run` and writes every raw frame received to capture files.
  * @module
  */
-import { Feeder } from "../../app/feeder.ts";
-import { startHttpServer } from "../../app/http-server.ts";
-import { localStatusSource } from "../../app/runtime.ts";
+import { startRuntime, type Runtime } from "../../app/runtime.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
 import { CaptureWriter } from "../../record/capture.ts";
@@ -25,7 +23,9 @@ export const recordCommand: CommandSpec = {
     "Books are published exactly as by `feeder run`. Every frame (book data, acks, pongs, errors) is stored with",
     "its receive time (ns), venue, market and connection, in MessagePack blocks with a CRC32 each, written every",
     "200 ms: a crash loses at most the last block, and a truncated file is readable up to the break.",
-    "Recording runs in one process (the config's `workers` setting is ignored).",
+    "Recording runs in one process (the config's `workers` setting is ignored). It makes the start-up checks of",
+    "`feeder run` (see `feeder run --help`), with the --out directory among the directories that must be",
+    "writable, and exits 1 before recording or publishing anything if one fails.",
   ].join("\n"),
   options: {
     config: { type: "string", short: "c" },
@@ -43,27 +43,29 @@ export const recordCommand: CommandSpec = {
     const config = loadConfigFile(path);
     const log = createLogger({ level: config.log.level, format: config.log.format });
     if (config.workers > 1) log.warn("record runs in one process; workers setting ignored", { workers: config.workers });
-    const writer = new CaptureWriter({ dir: out, prefix: "feeder", maxFileBytes: maxMb * 1024 * 1024, maxFileAgeMs: maxMinutes * 60_000 });
-    const feeder = new Feeder({
-      config,
-      log,
-      onRawFrame: (venue, market, connection, frame, tsRecvUs) => writer.write(tsRecvUs, venue, market, connection, frame),
-    });
+    let writer: CaptureWriter | undefined;
+    let runtime: Runtime;
     try {
-      await feeder.start();
+      // Recording runs in one process; the capture directory is checked with the other start-up checks, and the
+      // writer opens once they pass (before the first frame can arrive).
+      runtime = await startRuntime({ ...config, workers: 1 }, log, {
+        feederOptions: { onRawFrame: (venue, market, connection, frame, tsRecvUs) => writer!.write(tsRecvUs, venue, market, connection, frame) },
+        writableDirs: [{ key: "--out", dir: out }],
+        beforePublishing: () => {
+          writer = new CaptureWriter({ dir: out, prefix: "feeder", maxFileBytes: maxMb * 1024 * 1024, maxFileAgeMs: maxMinutes * 60_000 });
+        },
+      });
     } catch (err) {
       log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
-      writer.close();
+      writer?.close();
       return 1;
     }
-    const http = config.http.enabled ? startHttpServer(config.http, localStatusSource(feeder), log.child({ part: "http" })) : undefined;
     log.info("recording", { dir: out });
     const signal = await ctx.stopSignal;
     log.info("stopping", { signal });
-    await Promise.race([feeder.stop(), Bun.sleep(STOP_DEADLINE_MS)]);
-    writer.close();
-    await http?.stop();
-    log.info("stopped", { records: writer.records, files: writer.files });
+    await Promise.race([runtime.stop(), Bun.sleep(STOP_DEADLINE_MS)]);
+    writer!.close();
+    log.info("stopped", { records: writer!.records, files: writer!.files });
     return 0;
   },
 };

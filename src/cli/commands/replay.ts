@@ -4,6 +4,8 @@
  * @module
  */
 import { Feeder } from "../../app/feeder.ts";
+import { preflight } from "../../app/preflight.ts";
+import { PublishGuard } from "../../app/publish-guard.ts";
 import { replayCaptures } from "../../app/replay.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
@@ -24,6 +26,10 @@ export const replayCommand: CommandSpec = {
     "Periodic snapshot refresh is off during a replay, and every frame's output is sent before the next frame",
     "is read, so replaying one capture twice gives byte-identical datagrams apart from session id and send",
     "times. Frames of venues or markets not in the configuration are skipped and counted.",
+    "",
+    "A replay publishes on the configured destinations, so it makes the destination checks of `feeder run` and",
+    "listens for publish.startup_listen_ms first: if another publisher (e.g. the live feed) sends on one of its",
+    "streams (same group, channel and source id), it exits 1 without sending anything.",
   ].join("\n"),
   options: {
     config: { type: "string", short: "c" },
@@ -43,15 +49,23 @@ export const replayCommand: CommandSpec = {
     const config = { ...loaded, workers: 1, publish: { ...loaded.publish, snapshotIntervalMs: 0 } };
     const log = createLogger({ level: config.log.level, format: config.log.format });
     const feeder = new Feeder({ config, log, replay: true });
+    // A replay publishes on the configured destinations like `run`: the same destination checks, and it refuses
+    // to start while another publisher sends on them (and reports one that appears while it replays).
+    const guard = new PublishGuard(config, log.child({ part: "publish-guard" }));
+    guard.addOwnSession(feeder.publisher.sourceId, feeder.publisher.sessionId);
     try {
+      await preflight({ config, log, guard });
+      guard.startWatching();
       await feeder.start();
     } catch (err) {
       log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
       await feeder.stop();
+      await guard.stop();
       return 1;
     }
     const result = await replayCaptures(feeder, ctx.positionals, { pace, speed, stopSignal: ctx.stopSignal });
     await feeder.stop();
+    await guard.stop();
     for (const t of result.truncated) log.warn("capture ends early", t);
     ctx.out(JSON.stringify({ ...result, datagrams: feeder.publisher.counters.datagrams }));
     return 0;

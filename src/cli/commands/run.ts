@@ -15,6 +15,12 @@ export const runCommand: CommandSpec = {
     "",
     "Connects to real Bybit by default; venues.bybit.ws_url / rest_url point it at any server",
     "(e.g. `feeder sim`). Stops cleanly on SIGINT/SIGTERM: every book is published as halted first.",
+    "",
+    "Before the first datagram it checks, in order: HTTP binds http.listen; every destination's interface is",
+    "an address of this host and its socket opens; the instrument cache directories are writable; and, for",
+    "publish.startup_listen_ms (default 1.5 × heartbeat_interval_ms), no other publisher sends on our streams",
+    "(same group, channel and source id). Any failure exits 1 naming it, having sent nothing. While running,",
+    "another publisher on our streams is logged, counted and makes /readyz answer 503.",
   ].join("\n"),
   options: { config: { type: "string", short: "c" } },
   async run(ctx) {

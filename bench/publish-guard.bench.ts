@@ -1,0 +1,84 @@
+/**
+ * What the publish guard's watcher (src/app/publish-guard.ts, src/net/stream-watcher.ts) costs the feeder's
+ * process: it is joined to our own groups, so every datagram we send loops back to it and is read, checked and
+ * dropped as ours. One process sends feeder-shaped datagrams (header of our own stream, 400 B) with sendMany(16)
+ * per event-loop turn, as the publisher does, and the process CPU (user + system, the kernel's delivery to the
+ * extra socket included) per datagram sent is compared with the watcher on and off, in interleaved rounds.
+ * There is no other receiver, so "off" has no multicast member at all: the difference is the whole added cost.
+ * Loopback only: interface 127.0.0.1, TTL 1, group 239.255.46.1.
+ *   unshare -n bash -c 'ip link set lo up && ./node_modules/.bin/bun bench/publish-guard.bench.ts'
+ */
+import { PublishGuard } from "../src/app/publish-guard.ts";
+import { validateConfig } from "../src/config/load.ts";
+import { silentLogger } from "../src/core/log.ts";
+import { openMulticastSender } from "../src/net/multicast.ts";
+import { MAGIC, PKT_CHANNEL_ID_OFFSET, PKT_MAGIC_OFFSET, PKT_SESSION_ID_OFFSET, PKT_SOURCE_ID_OFFSET, PKT_VERSION_OFFSET, WIRE_VERSION } from "../src/wire/layout.ts";
+import { printTable } from "./harness.ts";
+
+const GROUP = "239.255.46.1";
+const PORT = 46001;
+const SESSION = 0x1234_5678;
+const DGRAM_BYTES = 400;
+const PER_TURN = 16;
+const TURNS = Number(process.env.GUARD_TURNS ?? 4000);
+const ROUNDS = Number(process.env.GUARD_ROUNDS ?? 5);
+
+const config = validateConfig({ publish: { startup_listen_ms: 0, destinations: [{ group: GROUP, port: PORT, interface: "127.0.0.1", ttl: 1, channel: 1 }] } });
+const socket = await openMulticastSender({ iface: "127.0.0.1", ttl: 1, connectTo: { group: GROUP, port: PORT } });
+const batch: Uint8Array[] = [];
+for (let i = 0; i < PER_TURN; i++) {
+  const b = new Uint8Array(DGRAM_BYTES);
+  const dv = new DataView(b.buffer);
+  dv.setUint16(PKT_MAGIC_OFFSET, MAGIC, true);
+  dv.setUint8(PKT_VERSION_OFFSET, WIRE_VERSION);
+  dv.setUint16(PKT_CHANNEL_ID_OFFSET, 1, true);
+  dv.setUint32(PKT_SESSION_ID_OFFSET, SESSION, true);
+  dv.setUint16(PKT_SOURCE_ID_OFFSET, 0, true);
+  batch.push(b);
+}
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function round(withGuard: boolean): Promise<{ cpuNsPerDgram: number; wallNsPerDgram: number; seen: number; conflicts: number }> {
+  let guard: PublishGuard | undefined;
+  if (withGuard) {
+    guard = new PublishGuard(config, silentLogger);
+    guard.addOwnSession(0, SESSION);
+    await guard.listenBeforePublishing();
+    guard.startWatching();
+  }
+  let sent = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let t = 0; t < TURNS; t++) {
+    sent += socket.sendMany(batch);
+    await nextTurn();
+  }
+  for (let i = 0; i < 20; i++) await nextTurn(); // let the watcher read what is still queued
+  const cpu = process.cpuUsage(cpu0);
+  const wallMs = performance.now() - t0;
+  const seen = guard?.watcherDatagrams() ?? 0;
+  const conflicts = guard?.conflictsDetected ?? 0;
+  await guard?.stop();
+  return { cpuNsPerDgram: ((cpu.user + cpu.system) * 1000) / sent, wallNsPerDgram: (wallMs * 1e6) / sent, seen, conflicts };
+}
+
+await round(false); // warm-up
+await round(true);
+const off: number[] = [];
+const on: number[] = [];
+const rows: Record<string, unknown>[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  for (const withGuard of r % 2 === 0 ? [false, true] : [true, false]) {
+    const res = await round(withGuard);
+    (withGuard ? on : off).push(res.cpuNsPerDgram);
+    rows.push({ round: r, watcher: withGuard ? "on" : "off", "CPU ns/datagram": Math.round(res.cpuNsPerDgram), "wall ns/datagram": Math.round(res.wallNsPerDgram), "watcher saw": res.seen, conflicts: res.conflicts });
+  }
+}
+socket.close();
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+printTable(rows);
+const ratios = off.map((o, i) => on[i]! / o);
+console.log(
+  `\n${TURNS * PER_TURN} datagrams of ${DGRAM_BYTES} B per round (sendMany ×${PER_TURN} per turn). Median CPU per datagram: off ${Math.round(median(off))} ns, ` +
+    `on ${Math.round(median(on))} ns; the watcher adds ${Math.round(median(on) - median(off))} ns per datagram sent (on/off ratio, median of rounds: ${median(ratios).toFixed(2)}).`,
+);

@@ -1,0 +1,94 @@
+/**
+ * Everything that can fail is checked before the first datagram (docs/operations.md, "Start-up checks"), in
+ * this order: (config, loaded by the caller) → HTTP bind → every destination's socket bound to its interface →
+ * instrument cache and capture directories writable → listen on every own group for another publisher. Only then
+ * does the caller resolve instruments, open venue connections and publish. A failure names the config key (or
+ * option) and undoes what the checks opened.
+ * @module
+ */
+import { mkdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { dirname, join } from "node:path";
+import type { Logger } from "../core/log.ts";
+import type { FeederConfig, PublishConfig } from "../config/types.ts";
+import { openMulticastSender } from "../net/multicast.ts";
+import { startHttpServer, type HttpServerHandle, type StatusSource } from "./http-server.ts";
+import type { PublishGuard } from "./publish-guard.ts";
+
+export interface PreflightOptions {
+  readonly config: FeederConfig;
+  readonly log: Logger;
+  readonly guard: PublishGuard;
+  /** Bind the HTTP server (when http.enabled) serving this source; absent = no HTTP (replay). */
+  readonly status?: StatusSource;
+  /** Check that each venue's instrument cache directory is writable (not for replay, which only reads it). */
+  readonly instrumentCaches?: boolean;
+  /** Further directories the run writes to, with the option that names them (record: `--out`). */
+  readonly writableDirs?: readonly { readonly key: string; readonly dir: string }[];
+}
+
+/** Runs every check; returns the bound HTTP server, if any. On a failure everything opened here is closed. */
+export async function preflight(o: PreflightOptions): Promise<HttpServerHandle | undefined> {
+  const { config, log } = o;
+  let http: HttpServerHandle | undefined;
+  try {
+    if (o.status && config.http.enabled) http = bindHttp(config, o.status, log);
+    await checkDestinations(config.publish);
+    const dirs = [...(o.instrumentCaches ? config.venues.map((v) => ({ key: `venues.${v.venue}.instrument_cache`, dir: dirname(v.instrumentCachePath) })) : []), ...(o.writableDirs ?? [])];
+    for (const d of dirs) checkWritableDir(d.key, d.dir);
+    await o.guard.listenBeforePublishing();
+  } catch (err) {
+    await http?.stop();
+    throw err;
+  }
+  return http;
+}
+
+function bindHttp(config: FeederConfig, status: StatusSource, log: Logger): HttpServerHandle {
+  try {
+    return startHttpServer(config.http, status, log.child({ part: "http" }));
+  } catch (err) {
+    throw new Error(`http.listen: cannot listen on ${config.http.host}:${config.http.port}: ${(err as Error).message}`);
+  }
+}
+
+/** IPv4 addresses of this host's interfaces. */
+export function localIpv4Addresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a !== undefined && (a.family === "IPv4" || (a.family as unknown) === 4))
+    .map((a) => a!.address);
+}
+
+/**
+ * Each destination's interface must be an address of this host, and its sender socket must bind to it, connect
+ * to the group and take the interface and TTL: the same calls the publisher makes, on a socket closed again.
+ */
+export async function checkDestinations(publish: PublishConfig, addresses: readonly string[] = localIpv4Addresses()): Promise<void> {
+  for (const [i, d] of publish.destinations.entries()) {
+    const key = `publish.destinations[${i}]`;
+    if (!addresses.includes(d.iface)) {
+      throw new Error(`${key}.interface: "${d.iface}" is not an address of this host (its IPv4 addresses: ${addresses.join(", ") || "none"})`);
+    }
+    let socket: Awaited<ReturnType<typeof openMulticastSender>>;
+    try {
+      socket = await openMulticastSender({ iface: d.iface, ttl: d.ttl, connectTo: { group: d.group, port: d.port } });
+    } catch (err) {
+      throw new Error(`${key} (${d.group}:${d.port} via ${d.iface}): ${(err as Error).message}`);
+    }
+    socket.close();
+  }
+}
+
+/** Creates the directory if needed and writes and removes a probe file in it. */
+export function checkWritableDir(key: string, dir: string): void {
+  const probe = join(dir, `.feeder-write-check-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(probe, "");
+    unlinkSync(probe);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`${key}: directory ${JSON.stringify(dir)} is not writable (${e.code ?? e.message})`);
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Keeps a feeder from disturbing a live feed by mistake (docs/operations.md, "Another publisher on our streams").
+ * Our streams are (group:port, channelId, sourceId) for every destination and every source id this instance
+ * publishes as. Another session on one of them is a second publisher of the same stream:
+ * - before our first datagram, `listenBeforePublishing` listens for `publish.startup_listen_ms` and refuses to
+ *   start (throws naming group, channel, source, session and sender);
+ * - while we run, the watcher stays joined: a conflict is logged at error level (the first at once, then at most
+ *   one line per LOG_EVERY_MS), counted, and named in `/readyz` (503) until that session has been quiet for
+ *   QUIET_HEARTBEATS heartbeat intervals or said END_OF_SESSION.
+ * A session that said END_OF_SESSION before our start does not block it.
+ * @module
+ */
+import type { Logger } from "../core/log.ts";
+import type { FeederConfig } from "../config/types.ts";
+import { StreamWatcher, type ForeignSession } from "../net/stream-watcher.ts";
+import type { StatusSource } from "./http-server.ts";
+import { PromWriter } from "./prometheus.ts";
+
+/** A session silent for this many heartbeat intervals has stopped (a live one beats within 1.25 intervals). */
+export const QUIET_HEARTBEATS = 3;
+/** A foreign-looking session must be this old before it counts: a restarted worker's session may reach the
+ * watcher a moment before the worker's message announcing it. */
+export const CONFIRM_MS = 250;
+/** Conflict log lines while conflicts go on: the first at once, then at most one per this interval. */
+export const LOG_EVERY_MS = 10_000;
+const EVALUATE_EVERY_MS = 100;
+
+/** The source id of worker `index` (0-based) when workers > 1: publish.source_id + index + 1. */
+export function workerSourceId(config: FeederConfig, index: number): number {
+  return (config.publish.sourceId ?? 0) + index + 1;
+}
+
+/** Every source id this instance publishes as: source_id alone in one process, one per worker otherwise. */
+export function ownSourceIds(config: FeederConfig): number[] {
+  if (config.workers <= 1) return [config.publish.sourceId ?? 0];
+  return Array.from({ length: config.workers }, (_, i) => workerSourceId(config, i));
+}
+
+/** The operator's sentence for one conflict (the start refusal, the log and /readyz use it). */
+export function describeConflict(f: ForeignSession): string {
+  return `another publisher is sending on group ${f.group}:${f.port} channel ${f.channelId} as source ${f.sourceId} (session ${f.sessionId} from ${f.from})`;
+}
+
+export class PublishGuard {
+  /** Other publishers' sessions detected on our streams since start (the counter metric). */
+  conflictsDetected = 0;
+  private readonly watcher: StreamWatcher;
+  private readonly quietMs: number;
+  /** Sessions reported as conflicts and not yet over. */
+  private readonly active = new Set<ForeignSession>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private lastLogMs = -Infinity;
+  /** Sessions reported since the last error line (the rate limit folds them into the next one). */
+  private unlogged = 0;
+
+  constructor(
+    private readonly config: FeederConfig,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    const streams = config.publish.destinations.map((d, i) => ({ group: d.group, port: d.port, iface: d.iface, channelId: d.channelId, key: `publish.destinations[${i}]` }));
+    this.watcher = new StreamWatcher(streams, ownSourceIds(config), now);
+    this.quietMs = QUIET_HEARTBEATS * config.publish.heartbeatIntervalMs;
+  }
+
+  /** One of our sessions (the Feeder's publisher, or a worker's when it announces itself). */
+  addOwnSession(sourceId: number, sessionId: number): void {
+    this.watcher.addOwnSession(sourceId, sessionId);
+  }
+
+  /**
+   * Joins every own group, listens `publish.startup_listen_ms` (none when 0) and throws if another publisher sent
+   * on one of our streams meanwhile. The watcher stays open for `startWatching`; on a throw it is closed.
+   */
+  async listenBeforePublishing(): Promise<void> {
+    await this.watcher.start();
+    const windowMs = this.config.publish.startupListenMs ?? 0;
+    if (windowMs > 0) await Bun.sleep(windowMs);
+    // None of our sessions has sent yet, so every session heard is another publisher's; one that said END_OF_SESSION
+    // in the window is stopping (a deploy that overlaps the old instance's shutdown) and does not block the start.
+    const seen = this.watcher.sessions().filter((f) => !f.ended && !this.watcher.isOwn(f.sourceId, f.sessionId));
+    if (seen.length > 0) {
+      await this.watcher.stop();
+      const more = seen.length > 1 ? `; and ${seen.length - 1} more: ${seen.slice(1).map(describeConflict).join("; ")}` : "";
+      throw new Error(`${describeConflict(seen[0]!)}${more}. Refusing to publish: stop the other publisher, or give this instance its own destinations or publish.source_id`);
+    }
+  }
+
+  /** From our first datagram on: evaluates the watcher's findings periodically (cold, a timer). */
+  startWatching(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => this.evaluate(), EVALUATE_EVERY_MS);
+    this.timer.unref?.();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.watcher.stop();
+  }
+
+  /** Datagrams the watcher received on our groups, ours included (benches, diagnostics). */
+  watcherDatagrams(): number {
+    return this.watcher.datagrams;
+  }
+
+  /** Conflicts going on now, one sentence each (empty when none): /readyz names them. */
+  conflicts(): string[] {
+    this.evaluate();
+    return [...this.active].map(describeConflict);
+  }
+
+  /** Prometheus text for the guard's two metrics, appended to the pipeline's. */
+  metricsText(): string {
+    this.evaluate();
+    const w = new PromWriter();
+    w.family("feeder_publish_conflicts_total", "counter", "other publishers' sessions detected on our own streams (same group, channel and source id)")
+      .sample("feeder_publish_conflicts_total", {}, this.conflictsDetected);
+    w.family("feeder_publish_conflicts_active", "gauge", "other publishers' sessions on our own streams now (not yet quiet)")
+      .sample("feeder_publish_conflicts_active", {}, this.active.size);
+    return w.text();
+  }
+
+  /**
+   * Reports the watcher's findings and ends the ones that are over. Cold: a timer and HTTP requests. A session is
+   * reported (counted, logged) once it is CONFIRM_MS old and still not ours, even if it has already ended: a
+   * publisher that sent a few datagrams and stopped did disturb the feed.
+   */
+  evaluate(): void {
+    const nowMs = this.now();
+    let fresh: ForeignSession | undefined;
+    let endedAny = false;
+    for (const f of this.watcher.sessions()) {
+      if (this.watcher.isOwn(f.sourceId, f.sessionId)) {
+        this.watcher.forget(f);
+        this.active.delete(f);
+        continue;
+      }
+      if (nowMs - f.firstSeenMs < CONFIRM_MS) continue;
+      if (!this.active.has(f)) {
+        this.active.add(f);
+        this.conflictsDetected++;
+        this.unlogged++;
+        fresh ??= f;
+      }
+      if (f.ended || nowMs - f.lastSeenMs >= this.quietMs) {
+        this.watcher.forget(f);
+        this.active.delete(f);
+        endedAny = true;
+      }
+    }
+    const example = fresh ?? this.active.values().next().value;
+    if (example !== undefined && nowMs - this.lastLogMs >= LOG_EVERY_MS) {
+      this.log.error("another publisher is sending on our stream; subscribers see its session and ours alternate", {
+        conflict: describeConflict(example),
+        active: this.active.size,
+        newSinceLastLine: this.unlogged,
+        total: this.conflictsDetected,
+      });
+      this.lastLogMs = nowMs;
+      this.unlogged = 0;
+    }
+    if (endedAny && this.active.size === 0) {
+      this.log.warn("no other publisher on our streams any more", { total: this.conflictsDetected, notLoggedSinceLastLine: this.unlogged });
+      this.unlogged = 0;
+    }
+  }
+}
+
+/** The pipeline's status with the guard's metrics appended and its conflicts for /readyz. */
+export function guardedStatusSource(base: StatusSource, guard: PublishGuard): StatusSource {
+  return {
+    books: () => base.books(),
+    book: (venue, market, symbol, depth) => base.book(venue, market, symbol, depth),
+    metricsText: async () => (await base.metricsText()) + guard.metricsText(),
+    publishConflicts: () => guard.conflicts(),
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * Watches our own multicast streams for another publisher (docs/operations.md, "Another publisher on our
+ * streams"). One node:dgram socket per group:port (SO_REUSEADDR, so it shares the port with local subscribers),
+ * joined on the destination's interface. A datagram whose channelId is one of ours on that group and whose
+ * sourceId is one of ours, but whose sessionId is not one of our sessions, comes from another publisher: the
+ * same stream published twice, which subscribers see as endless session restarts. Different sourceIds on one
+ * channel are legitimate (workers, shards) and never counted.
+ *
+ * Only the header fields needed are read, through the layout constants; wire versions 1 and 2 share those
+ * offsets. Our own datagrams loop back to this socket too: each costs one header read and one Set lookup, on the
+ * socket's event, never in the publisher's send path. Anything else (other magic or version, short) is ignored.
+ * @module
+ */
+import dgram from "node:dgram";
+import {
+  MAGIC,
+  PKT_CHANNEL_ID_OFFSET,
+  PKT_FLAG_END_OF_SESSION,
+  PKT_FLAGS_OFFSET,
+  PKT_MAGIC_OFFSET,
+  PKT_SESSION_ID_OFFSET,
+  PKT_SOURCE_ID_OFFSET,
+  PKT_VERSION_OFFSET,
+} from "../wire/layout.ts";
+
+/** Wire versions whose header carries channelId, sessionId and sourceId at the offsets read here. */
+export const WATCHED_WIRE_VERSIONS: readonly number[] = [1, 2];
+/** Bytes a datagram needs for every field read here. */
+const FIELDS_END = Math.max(PKT_MAGIC_OFFSET + 2, PKT_VERSION_OFFSET + 1, PKT_FLAGS_OFFSET + 1, PKT_CHANNEL_ID_OFFSET + 2, PKT_SESSION_ID_OFFSET + 4, PKT_SOURCE_ID_OFFSET + 2);
+/** sourceId × 2^32 + sessionId: one exact number per (source, session), below 2^48. */
+const SESSION_KEY_SCALE = 0x1_0000_0000;
+/** The kernel's default receive buffer is enough: this socket only needs to see some datagrams of a stream. */
+const RECV_BUFFER_BYTES = 256 * 1024;
+
+export interface WatchedStream {
+  readonly group: string;
+  readonly port: number;
+  /** Local interface address the group is joined on (the destination's interface). */
+  readonly iface: string;
+  readonly channelId: number;
+  /** Where the stream is configured, for error messages (e.g. `publish.destinations[0]`). */
+  readonly key: string;
+}
+
+/** Another publisher's session seen on one of our streams. */
+export interface ForeignSession {
+  readonly group: string;
+  readonly port: number;
+  readonly channelId: number;
+  readonly sourceId: number;
+  readonly sessionId: number;
+  readonly version: number;
+  /** Sender's address:port. */
+  readonly from: string;
+  readonly firstSeenMs: number;
+  lastSeenMs: number;
+  datagrams: number;
+  /** It sent END_OF_SESSION: it has stopped. */
+  ended: boolean;
+}
+
+interface WatchSocket {
+  readonly socket: dgram.Socket;
+  readonly group: string;
+  readonly port: number;
+  /** Our channel ids on this group:port. */
+  readonly channels: readonly number[];
+}
+
+export class StreamWatcher {
+  /** Datagrams received on the watched groups (ours included). */
+  datagrams = 0;
+  private readonly sockets: WatchSocket[] = [];
+  private readonly ownSources: Set<number>;
+  private readonly ownSessions = new Set<number>();
+  /** Foreign sessions by "group:port/channel/source/session"; entries stay until forget(). */
+  private readonly foreign = new Map<string, ForeignSession>();
+
+  constructor(
+    private readonly streams: readonly WatchedStream[],
+    ownSourceIds: readonly number[],
+    private readonly now: () => number = Date.now,
+  ) {
+    this.ownSources = new Set(ownSourceIds);
+  }
+
+  /** Declares one of our sessions: its datagrams are never foreign. */
+  addOwnSession(sourceId: number, sessionId: number): void {
+    this.ownSessions.add(sourceId * SESSION_KEY_SCALE + sessionId);
+  }
+
+  isOwn(sourceId: number, sessionId: number): boolean {
+    return this.ownSessions.has(sourceId * SESSION_KEY_SCALE + sessionId);
+  }
+
+  /** Binds and joins every group; rejects naming the stream's config key when one cannot. */
+  async start(): Promise<void> {
+    const byAddress = new Map<string, { s: WatchedStream; channels: number[] }>();
+    for (const s of this.streams) {
+      const k = `${s.group}:${s.port}@${s.iface}`;
+      const entry = byAddress.get(k);
+      if (entry) entry.channels.push(s.channelId);
+      else byAddress.set(k, { s, channels: [s.channelId] });
+    }
+    try {
+      for (const { s, channels } of byAddress.values()) {
+        const socket = await openWatchSocket(s).catch((err: NodeJS.ErrnoException) => {
+          // A local receiver bound to the port without SO_REUSEADDR keeps everyone else off it.
+          const hint = err.code === "EADDRINUSE" ? " (a local receiver holds the port without SO_REUSEADDR)" : "";
+          throw new Error(`${s.key}: cannot listen on ${s.group}:${s.port} via ${s.iface} for other publishers: ${err.message}${hint}`);
+        });
+        const ws: WatchSocket = { socket, group: s.group, port: s.port, channels };
+        socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onDatagram(ws, msg, rinfo));
+        socket.on("error", () => undefined); // a receive error loses a sample, nothing more
+        this.sockets.push(ws);
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const closing = this.sockets.map((w) => new Promise<void>((resolve) => w.socket.close(() => resolve())));
+    this.sockets.length = 0;
+    await Promise.all(closing);
+  }
+
+  /** Foreign sessions seen so far (live objects: lastSeenMs, datagrams and ended keep changing). */
+  sessions(): ForeignSession[] {
+    return [...this.foreign.values()];
+  }
+
+  /** Drops a foreign session from the list; it is recorded afresh if it sends again. */
+  forget(session: ForeignSession): void {
+    this.foreign.delete(keyOf(session.group, session.port, session.channelId, session.sourceId, session.sessionId));
+  }
+
+  private onDatagram(ws: WatchSocket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.datagrams++;
+    if (msg.length < FIELDS_END || msg.readUInt16LE(PKT_MAGIC_OFFSET) !== MAGIC) return;
+    const version = msg[PKT_VERSION_OFFSET]!;
+    if (!WATCHED_WIRE_VERSIONS.includes(version)) return;
+    const channelId = msg.readUInt16LE(PKT_CHANNEL_ID_OFFSET);
+    if (!ws.channels.includes(channelId)) return;
+    const sourceId = msg.readUInt16LE(PKT_SOURCE_ID_OFFSET);
+    if (!this.ownSources.has(sourceId)) return;
+    const sessionId = msg.readUInt32LE(PKT_SESSION_ID_OFFSET);
+    if (this.ownSessions.has(sourceId * SESSION_KEY_SCALE + sessionId)) return;
+    // Cold from here: another publisher's datagram.
+    const key = keyOf(ws.group, ws.port, channelId, sourceId, sessionId);
+    const nowMs = this.now();
+    let f = this.foreign.get(key);
+    if (f === undefined) {
+      f = { group: ws.group, port: ws.port, channelId, sourceId, sessionId, version, from: `${rinfo.address}:${rinfo.port}`, firstSeenMs: nowMs, lastSeenMs: nowMs, datagrams: 0, ended: false };
+      this.foreign.set(key, f);
+    }
+    f.lastSeenMs = nowMs;
+    f.datagrams++;
+    if ((msg[PKT_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0) f.ended = true;
+  }
+}
+
+function keyOf(group: string, port: number, channelId: number, sourceId: number, sessionId: number): string {
+  return `${group}:${port}/${channelId}/${sourceId}/${sessionId}`;
+}
+
+/** Bound to the group address (Linux: only that group's datagrams on this port), joined on the stream's interface. */
+function openWatchSocket(s: WatchedStream): Promise<dgram.Socket> {
+  const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: RECV_BUFFER_BYTES });
+  return new Promise<dgram.Socket>((resolve, reject) => {
+    const fail = (err: Error) => {
+      try {
+        socket.close();
+      } catch {
+        // already closed
+      }
+      reject(err);
+    };
+    socket.once("error", fail);
+    socket.bind({ port: s.port, address: s.group, exclusive: false }, () => {
+      try {
+        socket.addMembership(s.group, s.iface);
+      } catch (err) {
+        return fail(err as Error);
+      }
+      socket.off("error", fail);
+      resolve(socket);
+    });
+  });
+}
