@@ -28,6 +28,11 @@ export class PromWriter {
     return this;
   }
 
+  /** The declared type of a family, undefined when it was not declared. */
+  typeOf(name: string): string | undefined {
+    return this.families.get(name)?.type;
+  }
+
   sample(name: string, labels: Labels, value: number): this {
     this.familyOf(name).lines.push(`${name}${renderLabels(labels)} ${renderValue(value)}`);
     return this;

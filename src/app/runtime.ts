@@ -6,8 +6,9 @@
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
 import { Feeder } from "./feeder.ts";
-import { startHttpServer, type HttpServerHandle, type StatusSource } from "./http-server.ts";
+import { checkHttpExposure, startHttpServer, type HttpServerHandle, type StatusSource } from "./http-server.ts";
 import { renderMetrics } from "./metrics.ts";
+import { processSnapshot } from "./process-metrics.ts";
 import { Supervisor } from "./supervisor.ts";
 
 export interface Runtime {
@@ -25,7 +26,9 @@ export function localStatusSource(feeder: Feeder): StatusSource {
   return {
     books: () => feeder.bookSummaries(),
     book: (venue, market, symbol, depth) => feeder.bookDetail(venue, market, symbol, depth),
-    metricsText: () => renderMetrics([feeder.metricsSnapshot()]),
+    metricsText: () => renderMetrics({ pipelines: [feeder.metricsSnapshot()], process: processSnapshot() }),
+    readiness: () => feeder.readinessInput(),
+    latency: () => feeder.latencySnapshot(),
   };
 }
 
@@ -33,6 +36,7 @@ export async function startRuntime(config: FeederConfig, log: Logger): Promise<R
   let feeder: Feeder | undefined;
   let supervisor: Supervisor | undefined;
   let status: StatusSource;
+  checkHttpExposure(config.http); // before any venue connection: a refused HTTP config must not half-start
   if (config.workers > 1) {
     supervisor = new Supervisor(config, log.child({ part: "supervisor" }));
     status = supervisor;

@@ -3,7 +3,7 @@
  * @module
  */
 import { Feeder } from "../../app/feeder.ts";
-import { startHttpServer } from "../../app/http-server.ts";
+import { checkHttpExposure, startHttpServer } from "../../app/http-server.ts";
 import { localStatusSource } from "../../app/runtime.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
@@ -43,6 +43,7 @@ export const recordCommand: CommandSpec = {
     const config = loadConfigFile(path);
     const log = createLogger({ level: config.log.level, format: config.log.format });
     if (config.workers > 1) log.warn("record runs in one process; workers setting ignored", { workers: config.workers });
+    checkHttpExposure(config.http); // beyond loopback without a token: refuse before connecting anywhere
     const writer = new CaptureWriter({ dir: out, prefix: "feeder", maxFileBytes: maxMb * 1024 * 1024, maxFileAgeMs: maxMinutes * 60_000 });
     const feeder = new Feeder({
       config,
