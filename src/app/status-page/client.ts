@@ -88,11 +88,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     const rows = [];
     for (const b of books) {
       const key = keyOf(b);
-      const prev = lastSeq.get(key);
-      let rate;
-      if (prev && s.nowMs > prev.atMs) rate = Math.max(0, ((b.instrSeq - prev.seq) * 1000) / (s.nowMs - prev.atMs));
-      if (!prev || s.nowMs - prev.atMs >= 900) lastSeq.set(key, { seq: b.instrSeq, atMs: s.nowMs, rate });
-      else rate = prev.rate;
+      const rate = rateOf(key, b.instrSeq, s.nowMs);
       const tr = el("tr", "book" + (key === selected ? " selected" : ""));
       tr.dataset.book = key;
       tr.dataset.state = b.state;
@@ -111,6 +107,17 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     }
     body.replaceChildren(...rows);
     $("count").textContent = books.length + " books, " + books.filter((b) => b.valid).length + " usable";
+  }
+
+  // Events per second over the last RATE_WINDOW_MS of polls (server clock), from the book's instrSeq.
+  const RATE_WINDOW_MS = 5000;
+  function rateOf(key, seq, nowMs) {
+    let samples = lastSeq.get(key);
+    if (!samples || (samples.length > 0 && seq < samples[samples.length - 1].seq)) lastSeq.set(key, (samples = []));
+    samples.push({ seq, atMs: nowMs });
+    while (samples.length > 2 && nowMs - samples[1].atMs >= RATE_WINDOW_MS) samples.shift();
+    const first = samples[0];
+    return nowMs > first.atMs ? ((seq - first.seq) * 1000) / (nowMs - first.atMs) : undefined;
   }
 
   function keyOf(b) {
@@ -183,7 +190,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     poll(false);
   }
 
-  $("token-form").addEventListener("submit", (ev) => {
+  $("auth").addEventListener("submit", (ev) => {
     ev.preventDefault();
     sessionStorage.setItem(TOKEN_KEY, $("token").value);
     $("token").value = "";

@@ -33,12 +33,13 @@ tr.book.selected { background: #ddf4ff; }
 td.c5.usable { color: var(--bid); font-weight: 600; }
 td.c5.unusable { color: var(--ask); font-weight: 600; }
 .state { display: inline-block; min-width: 92px; text-align: center; padding: 1px 6px; border-radius: 4px; color: #fff; font-weight: 600; }
-.state-live { background: #1a7f37; }
+.state-live { background: #2da44e; }
 .state-awaiting_snapshot { background: #6e7781; }
 .state-resyncing { background: #bf8700; }
 .state-stale { background: #bc4c00; }
 .state-halted { background: #cf222e; }
-.cols { display: flex; gap: 24px; flex-wrap: wrap; align-items: flex-start; }
+.cols { display: flex; gap: 32px; flex-wrap: wrap; align-items: flex-start; }
+.stack { display: flex; flex-direction: column; gap: 12px; }
 .hist { min-width: 360px; border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; }
 .stats { margin: 0 0 6px; white-space: pre; color: var(--muted); }
 .bar-row { display: flex; align-items: center; gap: 6px; height: 16px; }
@@ -82,12 +83,13 @@ const BODY = `
   </section>
   <section class="cols">
     <div>
-      <h2>Depth <span id="depth-title" class="muted"></span></h2>
-      <table id="depth-table"><thead><tr><th>bid qty</th><th>price</th><th>ask qty</th></tr></thead><tbody id="depth"></tbody></table>
+      <h2>Latency</h2>
+      <div id="latency" class="stack"></div>
     </div>
     <div>
-      <h2>Latency</h2>
-      <div id="latency" class="cols"></div>
+      <h2>Depth <span id="depth-title" class="muted"></span></h2>
+      <p class="muted">click a book to show its top levels</p>
+      <table id="depth-table"><thead><tr><th>bid qty</th><th>price</th><th>ask qty</th></tr></thead><tbody id="depth"></tbody></table>
     </div>
   </section>
 </main>
