@@ -56,6 +56,15 @@ describe("/readyz", { timeout: 30_000 }, () => {
     }
   });
 
+  test("an unreachable instruments REST endpoint is named with its URL and the OS error", async () => {
+    const raw = rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }], ...uniqueDestination(33), http: true });
+    const restUrl = `http://127.0.0.1:${closedPort()}`;
+    (raw.venues as { bybit: Record<string, unknown> }).bybit.rest_url = restUrl;
+    await expect(startRuntime(validateConfig(raw), silentLogger)).rejects.toThrow(
+      new RegExp(`linear:BTCUSDT \\(REST unreachable: bybit REST ${restUrl}/v5/market/instruments-info\\?category=linear[^:]*: ECONNREFUSED`),
+    );
+  });
+
   const unreachable: [what: string, url: () => string, code: string][] = [
     ["a refused port", () => `ws://127.0.0.1:${closedPort()}/v5/public`, "ECONNREFUSED"],
     ["a TLS handshake with a plain-HTTP server", () => `wss://127.0.0.1:${new URL(sim.restUrl).port}/v5/public`, "EPROTO"],
