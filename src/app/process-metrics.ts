@@ -23,7 +23,7 @@ export function processSnapshot(): ProcessSnapshot {
   const cpu = process.cpuUsage();
   return {
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    residentBytes: process.memoryUsage().rss,
+    residentBytes: process.memoryUsage.rss(),
     virtualBytes: readVirtualBytes(),
     openFds: tryOr(() => readdirSync("/proc/self/fd").length, undefined),
     maxFds: readMaxFds(),
