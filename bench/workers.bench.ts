@@ -7,7 +7,7 @@
  * another process, and bench/e2e-sub.ts (the subscriber library) in a third.
  * Load: a flood of FLOOD_N simulator deltas round robin over the topics, as fast as the feeder takes them (the
  * source queues at most 1 MiB per connection), then a paced phase at PACED_RATE. Counts come from the runtime's
- * HTTP /metrics (feeder_venue_messages_in_total, feeder_messages_out_total) and from the subscriber.
+ * HTTP /metrics (feeder_venue_messages_received_total, feeder_messages_published_total) and from the subscriber.
  * The machine has 2 vCPUs; the source and the subscriber run on them too.
  * @module
  */
@@ -51,21 +51,21 @@ function configFor(workers: number) {
   });
 }
 
-/** Sums a counter family from /metrics over workers (per-connection series skipped). */
+/** Sums a counter family from /metrics over all its series (workers, connections: they are disjoint). */
 async function counters(rt: Runtime): Promise<{ inMsgs: number; outMsgs: number; gaps: number; sendErrors: number }> {
   const text = await (await fetch(`${rt.http!.url}/metrics`)).text();
   const sum = (name: string) => {
     let total = 0;
     for (const line of text.split("\n")) {
-      if (!line.startsWith(name) || line.includes("connection=")) continue;
+      if (!line.startsWith(name)) continue;
       if (line[name.length] !== "{" && line[name.length] !== " ") continue;
       total += Number(line.slice(line.lastIndexOf(" ") + 1));
     }
     return total;
   };
   return {
-    inMsgs: sum("feeder_venue_messages_in_total"),
-    outMsgs: sum("feeder_messages_out_total"),
+    inMsgs: sum("feeder_venue_messages_received_total"),
+    outMsgs: sum("feeder_messages_published_total"),
     gaps: sum("feeder_venue_sequence_gaps_total"),
     sendErrors: sum("feeder_send_errors_total"),
   };

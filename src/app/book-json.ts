@@ -25,7 +25,19 @@ export interface BookSummary {
   tsExchangeUs: number;
   tsEventUs: number;
   tsRecvUs: number;
+  /** Sequence gaps the venue adapter reported for this book (each resynced it). */
+  gaps: number;
+  /** Times the book stopped being live (gap, reset, stale, disconnect, crossed, parse error …). */
+  invalidations: number;
 }
+
+/** Per-book counts the app keeps beside the builder (cold: bumped only when a book is invalidated). */
+export interface BookCounts {
+  readonly gaps: number;
+  readonly invalidations: number;
+}
+
+const NO_COUNTS: BookCounts = { gaps: 0, invalidations: 0 };
 
 export interface BookDetail extends BookSummary {
   priceExp: number;
@@ -36,7 +48,7 @@ export interface BookDetail extends BookSummary {
   asks: Level[];
 }
 
-export function summarize(view: BookView, valid: boolean): BookSummary {
+export function summarize(view: BookView, valid: boolean, counts: BookCounts = NO_COUNTS): BookSummary {
   const { instrument: i } = view;
   return {
     venue: i.venue,
@@ -55,11 +67,13 @@ export function summarize(view: BookView, valid: boolean): BookSummary {
     tsExchangeUs: view.tsExchangeUs,
     tsEventUs: view.tsEventUs,
     tsRecvUs: view.tsRecvUs,
+    gaps: counts.gaps,
+    invalidations: counts.invalidations,
   };
 }
 
 /** The book with up to `depth` levels per side (all when depth is 0 or absent). */
-export function detail(view: BookView, valid: boolean, depth = 0): BookDetail {
+export function detail(view: BookView, valid: boolean, depth = 0, counts: BookCounts = NO_COUNTS): BookDetail {
   const i = view.instrument;
   const nb = depth > 0 ? Math.min(depth, view.bidCount) : view.bidCount;
   const na = depth > 0 ? Math.min(depth, view.askCount) : view.askCount;
@@ -67,5 +81,5 @@ export function detail(view: BookView, valid: boolean, depth = 0): BookDetail {
   const asks: Level[] = [];
   for (let r = 0; r < nb; r++) bids.push([formatFixed(view.bidPriceAt(r), i.priceExp), formatFixed(view.bidQtyAt(r), i.qtyExp)]);
   for (let r = 0; r < na; r++) asks.push([formatFixed(view.askPriceAt(r), i.priceExp), formatFixed(view.askQtyAt(r), i.qtyExp)]);
-  return { ...summarize(view, valid), priceExp: i.priceExp, qtyExp: i.qtyExp, tickSize: i.tickSize, lotSize: i.lotSize, bids, asks };
+  return { ...summarize(view, valid, counts), priceExp: i.priceExp, qtyExp: i.qtyExp, tickSize: i.tickSize, lotSize: i.lotSize, bids, asks };
 }

@@ -14,14 +14,15 @@ import type { LatencyHistogram } from "../core/histogram.ts";
 import type { BookView } from "../core/book-view.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import type { Logger } from "../core/log.ts";
-import { BookState, StatusReason, type Instrument } from "../core/types.ts";
+import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument } from "../core/types.ts";
 import type { FeederConfig, VenueConfig } from "../config/types.ts";
 import { FeedPublisher } from "../net/feed-publisher.ts";
 import { createBybitAdapter } from "../venues/bybit/index.ts";
 import { CONNECTS_PER_WINDOW } from "../venues/bybit/protocol.ts";
 import type { BookSink, Subscription, VenueAdapter } from "../venues/venue.ts";
-import { detail, summarize, type BookDetail, type BookSummary } from "./book-json.ts";
-import { EventLoopLagMonitor, histogramData, PipelineLatency, type MetricsSnapshot } from "./metrics.ts";
+import { detail, summarize, type BookCounts, type BookDetail, type BookSummary } from "./book-json.ts";
+import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
+import type { ReadinessInput } from "./readiness.ts";
 
 export interface FeederOptions {
   readonly config: FeederConfig;
@@ -57,6 +58,11 @@ class VenuePipeline implements BookSink {
   readonly handles: number[] = [];
   /** Exceptions contained while applying a message (per venue). */
   applyErrors = 0;
+  /** Subscriptions left out because their instrument did not resolve. */
+  readonly unresolved: Subscription[] = [];
+  /** By subscription index (cold: bumped only when a book is invalidated): gaps reported, times it stopped being live. */
+  private readonly gaps: number[] = [];
+  private readonly invalidations: number[] = [];
   /**
    * One change set for all of this venue's builders: they are applied one at a time on this thread and the
    * publisher encodes the changes before the next apply, so sharing saves 8 KiB per symbol.
@@ -74,7 +80,12 @@ class VenuePipeline implements BookSink {
   /** Builders by subscription index; an unresolved instrument leaves a hole (the adapter never subscribes it). */
   attach(instruments: readonly (Instrument | undefined)[]): void {
     instruments.forEach((instrument, index) => {
-      if (instrument === undefined) return;
+      this.gaps[index] = 0;
+      this.invalidations[index] = 0;
+      if (instrument === undefined) {
+        this.unresolved.push(this.subscriptions[index]!);
+        return;
+      }
       const builder = new BookBuilder(instrument, { changes: this.changes });
       this.builders[index] = builder;
       this.handles[index] = this.publisher.register(instrument, builder);
@@ -94,6 +105,7 @@ class VenuePipeline implements BookSink {
         if (update.isSnapshot) this.publisher.publishSnapshot(this.handles[index]!, builder);
         else this.publisher.publishDelta(this.handles[index]!, builder, builder.changes);
       } else if (result === ApplyResult.CROSSED) {
+        this.invalidations[index]!++;
         this.publisher.publishStatus(this.handles[index]!, builder);
         this.adapter.requestResync(index, StatusReason.CROSSED_BOOK);
       }
@@ -105,7 +117,11 @@ class VenuePipeline implements BookSink {
   onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
     const builder = this.builders[index];
     if (builder === undefined) return; // unresolved instrument: no book to mark
-    if (builder.markInvalid(state, reason)) this.publisher.publishStatus(this.handles[index]!, builder);
+    if (reason === StatusReason.SEQUENCE_GAP) this.gaps[index]!++;
+    if (builder.markInvalid(state, reason)) {
+      this.invalidations[index]!++;
+      this.publisher.publishStatus(this.handles[index]!, builder);
+    }
   }
 
   onInstrumentChanged(index: number, instrument: Instrument): void {
@@ -127,6 +143,10 @@ class VenuePipeline implements BookSink {
     });
   }
 
+  countsOf(index: number): BookCounts {
+    return { gaps: this.gaps[index] ?? 0, invalidations: this.invalidations[index] ?? 0 };
+  }
+
   private contain(index: number, err: unknown): void {
     this.applyErrors++;
     const builder = this.builders[index]!;
@@ -137,6 +157,7 @@ class VenuePipeline implements BookSink {
     });
     try {
       if (builder.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR)) {
+        this.invalidations[index]!++;
         this.publisher.publishStatus(this.handles[index]!, builder);
       }
       this.adapter.requestResync(index, StatusReason.PARSE_ERROR);
@@ -243,7 +264,7 @@ export class Feeder {
     return this.pipelines.flatMap((p) => p.builders);
   }
 
-  /** Cold: counters of every part, for metrics. */
+  /** Cold: counters of every part (tests and tools; /metrics reads metricsSnapshot()). */
   stats(): { venues: Record<string, Record<string, number>>; publisher: Record<string, number>; applyErrors: number } {
     const venues: Record<string, Record<string, number>> = {};
     let applyErrors = 0;
@@ -255,31 +276,68 @@ export class Feeder {
   }
 
   bookSummaries(): BookSummary[] {
-    return this.books().map((b) => summarize(b, b.state === BookState.LIVE));
+    const out: BookSummary[] = [];
+    for (const p of this.pipelines) {
+      p.builders.forEach((b, i) => out.push(summarize(b, b.state === BookState.LIVE, p.countsOf(i))));
+    }
+    return out;
   }
 
   bookDetail(venue: string, market: string, symbol: string, depth: number): BookDetail | undefined {
-    const b = this.books().find((x) => x.instrument.venue === venue && x.instrument.market === market && x.instrument.symbol === symbol);
-    return b && detail(b, b.state === BookState.LIVE, depth);
+    for (const p of this.pipelines) {
+      if (p.adapter.venue !== venue) continue;
+      const i = p.builders.findIndex((x) => x !== undefined && x.instrument.market === market && x.instrument.symbol === symbol);
+      if (i >= 0) return detail(p.builders[i]!, p.builders[i]!.state === BookState.LIVE, depth, p.countsOf(i));
+    }
+    return undefined;
+  }
+
+  /** What /readyz judges (plain data: a worker posts it to the supervisor). */
+  readinessInput(): ReadinessInput {
+    return {
+      books: this.bookSummaries(),
+      unresolved: this.pipelines.flatMap((p) => p.unresolved.map((u) => ({ venue: p.adapter.venue, market: u.market, symbol: u.symbol }))),
+      connections: this.pipelines.flatMap((p) => p.adapter.connections().map((c) => ({ ...c, venue: p.adapter.venue }))),
+      workersDown: [],
+    };
+  }
+
+  latencySnapshot(): LatencySnapshot {
+    const exchangeToReceipt: LatencySnapshot["exchangeToReceipt"] = {};
+    for (const [venue, h] of this.latency.exchangeToReceipt) exchangeToReceipt[venue] = histogramData(h);
+    return { receiptToSend: histogramData(this.latency.receiptToSend), exchangeToReceipt };
   }
 
   metricsSnapshot(labels: Record<string, string> = {}): MetricsSnapshot {
-    const stats = this.stats();
-    const booksByState: number[] = [];
-    for (const b of this.books()) booksByState[b.state] = (booksByState[b.state] ?? 0) + 1;
-    const exchangeToReceipt: MetricsSnapshot["exchangeToReceipt"] = {};
-    for (const [venue, h] of this.latency.exchangeToReceipt) exchangeToReceipt[venue] = histogramData(h);
-    const mem = process.memoryUsage();
+    const venues: MetricsSnapshot["venues"] = {};
+    const applyErrors: Record<string, number> = {};
+    const books: BookCount[] = [];
+    const unresolved: MetricsSnapshot["unresolved"] = [];
+    for (const p of this.pipelines) {
+      const venue = p.adapter.venue;
+      venues[venue] = p.adapter.metrics();
+      applyErrors[venue] = (applyErrors[venue] ?? 0) + p.applyErrors;
+      const byMarket = new Map<string, number[]>();
+      for (const sub of p.subscriptions) if (!byMarket.has(sub.market)) byMarket.set(sub.market, BOOK_STATE_NAMES.map(() => 0));
+      for (const b of p.builders) if (b !== undefined) byMarket.get(b.instrument.market)![b.state]!++;
+      for (const [market, counts] of byMarket) counts.forEach((count, state) => books.push({ venue, market, state: BOOK_STATE_NAMES[state]!, count }));
+      const missing = new Map<string, number>();
+      for (const u of p.unresolved) missing.set(u.market, (missing.get(u.market) ?? 0) + 1);
+      for (const market of byMarket.keys()) unresolved.push({ venue, market, count: missing.get(market) ?? 0 });
+    }
+    const { exchangeToReceipt, receiptToSend } = this.latencySnapshot();
+    const c = this.publisher.counters;
     return {
       labels,
-      venues: stats.venues,
-      publisher: stats.publisher,
-      applyErrors: stats.applyErrors,
-      booksByState,
+      venues,
+      books,
+      unresolved,
+      publisher: { datagrams: c.datagrams, bytes: c.bytes, sendErrors: c.sendErrors, messages: c.messages },
+      applyErrors,
       exchangeToReceipt,
-      receiptToSend: histogramData(this.latency.receiptToSend),
-      eventLoopLag: histogramData(this.lag.histogram),
-      memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+      receiptToSend,
+      eventLoopLag: this.opts.replay ? undefined : histogramData(this.lag.histogram),
+      heapUsedBytes: process.memoryUsage().heapUsed,
     };
   }
 

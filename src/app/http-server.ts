@@ -1,30 +1,41 @@
 /**
- * Status, books and metrics over HTTP (Bun.serve). Loopback by default; binding beyond loopback needs
- * `http.allow_non_loopback` (checked by the config) and logs a warning; a bearer token can be required.
+ * Status page, books, readiness and metrics over HTTP (Bun.serve). Loopback by default; a listen address beyond
+ * loopback needs `http.allow_non_loopback` (checked by the config) and a bearer token (refused here without one).
  *
+ * GET /                                     the status page (static HTML, no data: it fetches /status and /books/… with the token)
  * GET /healthz                              200 while the process runs (never needs the token)
  * GET /readyz                               200 when every configured book is live and no other publisher sends on
- *                                           our streams, else 503 naming the books and conflicts
+ *                                           our streams, else 503 with every reason (readiness.ts)
+ * GET /status                               readiness, every book and the latency histograms (what the status page shows)
  * GET /metrics                              Prometheus text format 0.0.4
  * GET /books                                every book with its state (JSON, or MessagePack on Accept: application/msgpack)
  * GET /books/{venue}/{market}/{symbol}?depth=N   one book, top N levels per side (all when absent)
+ *
+ * A bad request (method, target, percent-encoding, query) is a 4xx naming what was wrong and is logged at debug
+ * level only; only a failure of the feeder itself is a 500 and an error line.
  * @module
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { pack } from "msgpackr";
+import { ConfigError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { HttpConfig } from "../config/types.ts";
 import type { BookDetail, BookSummary } from "./book-json.ts";
+import { VERSION, type LatencySnapshot } from "./metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
+import { evaluateReadiness, type ReadinessInput } from "./readiness.ts";
+import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from "./status-page/page.ts";
 
 export const MSGPACK_CONTENT_TYPE = "application/msgpack";
+const MAX_DEPTH = 100_000;
 
 /** What the HTTP layer reads: one process's books, or the aggregate of several workers. */
 export interface StatusSource {
   books(): BookSummary[] | Promise<BookSummary[]>;
   book(venue: string, market: string, symbol: string, depth: number): BookDetail | undefined | Promise<BookDetail | undefined>;
   metricsText(): string | Promise<string>;
-  /** Another publisher on our own streams, one sentence each (app/publish-guard.ts); any makes /readyz 503. */
-  publishConflicts?(): string[];
+  readiness(): ReadinessInput | Promise<ReadinessInput>;
+  latency(): LatencySnapshot | Promise<LatencySnapshot>;
 }
 
 export interface HttpServerHandle {
@@ -33,21 +44,55 @@ export interface HttpServerHandle {
   stop(): Promise<void>;
 }
 
-export function startHttpServer(config: HttpConfig, source: StatusSource, log: Logger): HttpServerHandle {
-  if (!config.host.startsWith("127.")) {
-    log.warn("HTTP is bound beyond loopback", { host: config.host, port: config.port, bearerToken: config.bearerToken ? "required" : "not set" });
+/** A client error: answered with `status` and the message, never logged above debug. */
+class BadRequest extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
   }
-  const expectedAuth = config.bearerToken ? `Bearer ${config.bearerToken}` : undefined;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === "localhost" || host === "::1";
+}
+
+/**
+ * Throws when the config would serve books and metrics beyond loopback without a token. The runtime calls it
+ * before anything starts, so such a config never connects to a venue either.
+ */
+export function checkHttpExposure(config: HttpConfig): void {
+  if (!config.enabled || isLoopbackHost(config.host) || config.bearerToken) return;
+  throw new ConfigError([
+    `http.bearer_token: required when http.listen (${config.host}:${config.port}) is beyond loopback; refusing to serve books and metrics without a token (set one, or listen on 127.0.0.1)`,
+  ]);
+}
+
+export function startHttpServer(config: HttpConfig, source: StatusSource, log: Logger): HttpServerHandle {
+  checkHttpExposure(config);
+  if (!isLoopbackHost(config.host)) log.warn("HTTP is bound beyond loopback; every request but /healthz needs the bearer token", { host: config.host, port: config.port });
+  const authorized = bearerCheck(config.bearerToken);
   const server = Bun.serve({
     hostname: config.host,
     port: config.port,
     async fetch(req) {
       try {
-        return await route(req, source, expectedAuth);
+        return await route(req, source, authorized);
       } catch (err) {
-        log.error("HTTP handler failed", { url: req.url, error: err instanceof Error ? err.message : String(err) });
+        if (err instanceof BadRequest) {
+          log.debug("HTTP bad request", { method: req.method, target: req.url, status: err.status, error: err.message });
+          return json({ error: err.message }, err.status, err.headers);
+        }
+        log.error("HTTP handler failed", { method: req.method, target: req.url, error: err instanceof Error ? err.message : String(err) });
         return json({ error: "internal error" }, 500);
       }
+    },
+    error(err) {
+      // Only reached if the handler above could not even run; still never an unhandled crash.
+      log.error("HTTP server error", { error: err.message });
+      return json({ error: "internal error" }, 500);
     },
   });
   const port = server.port ?? config.port;
@@ -61,23 +106,62 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
   };
 }
 
-async function route(req: Request, source: StatusSource, expectedAuth: string | undefined): Promise<Response> {
-  const url = new URL(req.url);
-  const path = url.pathname;
-  if (req.method !== "GET" && req.method !== "HEAD") return json({ error: `method ${req.method} not allowed` }, 405);
-  if (path === "/healthz") return new Response("ok\n", { headers: { "content-type": "text/plain" } });
-  if (expectedAuth && req.headers.get("authorization") !== expectedAuth) {
-    return json({ error: "missing or wrong bearer token" }, 401, { "www-authenticate": "Bearer" });
+/**
+ * Constant-time token check: both tokens are hashed to 32 bytes first, so neither content nor length leaks
+ * through timing. The scheme name is case-insensitive (RFC 9110 §11.1).
+ */
+function bearerCheck(token: string | undefined): (header: string | null) => boolean {
+  if (!token) return () => true;
+  const expected = createHash("sha256").update(token).digest();
+  return (header) => {
+    const m = /^bearer +(.*)$/i.exec(header ?? "");
+    const given = createHash("sha256").update(m ? m[1]! : "").digest();
+    return timingSafeEqual(given, expected) && m !== null;
+  };
+}
+
+/**
+ * The request target as a URL. Bun hands over the raw target when a request has no usable Host (an HTTP/1.0
+ * probe) or is not origin-form (`CONNECT host:port`), which `new URL` alone rejects.
+ */
+function targetOf(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw.startsWith("/") ? `http://localhost${raw}` : raw);
+  } catch {
+    throw new BadRequest(400, `request target ${JSON.stringify(raw.slice(0, 200))} is not a path`);
   }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new BadRequest(400, `request target ${JSON.stringify(raw.slice(0, 200))} is not a path`);
+  return url;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new BadRequest(400, `bad percent-encoding in path segment ${JSON.stringify(segment.slice(0, 200))}`);
+  }
+}
+
+async function route(req: Request, source: StatusSource, authorized: (header: string | null) => boolean): Promise<Response> {
+  if (req.method !== "GET" && req.method !== "HEAD") throw new BadRequest(405, `method ${req.method} not allowed`, { allow: "GET, HEAD" });
+  const url = targetOf(req.url);
+  const path = url.pathname;
+  if (path === "/healthz") return new Response("ok\n", { headers: { "content-type": "text/plain", "cache-control": "no-store" } });
+  // The page is static and holds no data; everything it shows comes from the endpoints below, with the token.
+  if (path === "/") return new Response(STATUS_PAGE_HTML, { headers: STATUS_PAGE_HEADERS });
+  if (!authorized(req.headers.get("authorization"))) throw new BadRequest(401, "missing or wrong bearer token", { "www-authenticate": "Bearer" });
   const msgpack = (req.headers.get("accept") ?? "").includes(MSGPACK_CONTENT_TYPE);
   if (path === "/readyz") {
-    const books = await source.books();
-    const notLive = books.filter((b) => b.state !== "live").map((b) => ({ venue: b.venue, market: b.market, symbol: b.symbol, state: b.state, reason: b.reason }));
-    const conflicts = source.publishConflicts?.() ?? [];
-    const ready = books.length > 0 && notLive.length === 0 && conflicts.length === 0;
-    return body({ ready, books: books.length, notLive, conflicts }, msgpack, ready ? 200 : 503);
+    const r = evaluateReadiness(await source.readiness());
+    return body(r, msgpack, r.ready ? 200 : 503);
   }
-  if (path === "/metrics") return new Response(await source.metricsText(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
+  if (path === "/status") {
+    const [input, latency] = await Promise.all([source.readiness(), source.latency()]);
+    const readiness = evaluateReadiness(input);
+    return body({ version: VERSION, nowMs: Date.now(), ready: readiness.ready, reasons: readiness.reasons, books: input.books, latency }, msgpack, 200);
+  }
+  if (path === "/metrics") return new Response(await source.metricsText(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" } });
   if (path === "/books") return body(await source.books(), msgpack, 200);
   const m = /^\/books\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path);
   if (m) {
@@ -85,23 +169,24 @@ async function route(req: Request, source: StatusSource, expectedAuth: string | 
     let depth = 0;
     if (depthParam !== null) {
       depth = Number(depthParam);
-      if (!Number.isInteger(depth) || depth < 1 || depth > 100_000) {
-        return json({ error: `depth: ${JSON.stringify(depthParam)} is not an integer 1–100000` }, 400);
-      }
+      if (!/^\d+$/.test(depthParam) || depth < 1 || depth > MAX_DEPTH) throw new BadRequest(400, `depth: ${JSON.stringify(depthParam)} is not an integer 1–${MAX_DEPTH}`);
     }
-    const [venue, market, symbol] = [m[1]!, m[2]!, m[3]!].map(decodeURIComponent) as [string, string, string];
+    const [venue, market, symbol] = [decodeSegment(m[1]!), decodeSegment(m[2]!), decodeSegment(m[3]!)];
     const book = await source.book(venue, market, symbol, depth);
-    if (!book) return json({ error: `no book ${venue}/${market}/${symbol}` }, 404);
+    if (!book) throw new BadRequest(404, `no book ${venue}/${market}/${symbol}`);
     return body(book, msgpack, 200);
   }
-  return json({ error: `no route ${path}` }, 404);
+  throw new BadRequest(404, `no route ${path}`);
 }
 
 function body(value: unknown, msgpack: boolean, status: number): Response {
-  if (msgpack) return new Response(pack(value), { status, headers: { "content-type": MSGPACK_CONTENT_TYPE } });
+  if (msgpack) return new Response(pack(value), { status, headers: { "content-type": MSGPACK_CONTENT_TYPE, "cache-control": "no-store" } });
   return json(value, status);
 }
 
 function json(value: unknown, status: number, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(value), { status, headers: { "content-type": "application/json", ...headers } });
+  return new Response(JSON.stringify(value), {
+    status,
+    headers: { "content-type": "application/json", "cache-control": "no-store", "x-content-type-options": "nosniff", ...headers },
+  });
 }

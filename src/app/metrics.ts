@@ -1,11 +1,17 @@
 /**
  * feeder's Prometheus metrics. Each pipeline (the process, or each worker) produces a plain, cloneable
- * MetricsSnapshot from its counters; renderMetrics turns one or several (labelled by worker) into text.
- * Names follow Prometheus conventions: `_total` for counters, base units (seconds, bytes).
+ * MetricsSnapshot from the counters it already keeps (nothing is counted for metrics on the hot path);
+ * renderMetrics turns one or several (labelled by worker) plus the process's own numbers into text.
+ *
+ * Conventions (docs/operations.md lists every metric): one metric per quantity, counters end in `_total`,
+ * base units (`_seconds`, `_bytes`), latency as histograms, and the series of one name are disjoint (never a
+ * total beside its parts), so `sum()` over any label never double-counts.
  * @module
  */
 import { LatencyHistogram } from "../core/histogram.ts";
-import { BOOK_STATE_NAMES } from "../core/types.ts";
+import type { VenueMetric } from "../venues/venue.ts";
+import pkg from "../../package.json" with { type: "json" };
+import { type ProcessSnapshot, writeProcessMetrics } from "./process-metrics.ts";
 import { PromWriter, type HistogramData } from "./prometheus.ts";
 
 /** Samples event-loop lag: how late a timer fires compared with when it was due. */
@@ -31,7 +37,7 @@ export class EventLoopLagMonitor {
   }
 }
 
-/** Latency histograms the pipeline fills on its hot path (observe() is allocation-free). */
+/** Latency histograms the pipeline fills on its hot path (observe() is allocation-free, buckets preallocated). */
 export class PipelineLatency {
   /** Exchange matching-engine time (Bybit cts) → local frame receipt, per venue. */
   readonly exchangeToReceipt = new Map<string, LatencyHistogram>();
@@ -48,90 +54,114 @@ export class PipelineLatency {
   }
 }
 
+/** The latency histograms the status page draws (merged across workers). */
+export interface LatencySnapshot {
+  receiptToSend: HistogramData;
+  exchangeToReceipt: Record<string, HistogramData>;
+}
+
+/** Books of one venue and market in one state. */
+export interface BookCount {
+  venue: string;
+  market: string;
+  state: string;
+  count: number;
+}
+
 /** One pipeline's counters at one moment: plain data, so a worker can post it to the main thread. */
 export interface MetricsSnapshot {
   labels: Record<string, string>;
-  venues: Record<string, Record<string, number>>;
-  publisher: Record<string, number>;
-  applyErrors: number;
-  /** Index = BookState value. */
-  booksByState: number[];
+  /** Every venue adapter's own samples (VenueAdapter.metrics()), by venue. */
+  venues: Record<string, VenueMetric[]>;
+  /** Every (venue, market) with books, once per state (zeros included, so a state that empties reads 0). */
+  books: BookCount[];
+  /** Configured symbols left out because their instrument could not be resolved, by venue and market. */
+  unresolved: { venue: string; market: string; count: number }[];
+  publisher: { datagrams: number; bytes: number; sendErrors: number; messages: number };
+  /** Exceptions contained while applying a book message, by venue. */
+  applyErrors: Record<string, number>;
   exchangeToReceipt: Record<string, HistogramData>;
   receiptToSend: HistogramData;
   eventLoopLag: HistogramData | undefined;
-  memory: { rss: number; heapUsed: number };
+  /** JS heap in use by this pipeline's thread (each worker has its own heap). */
+  heapUsedBytes: number;
 }
 
-/**
- * Venue adapter stat keys look like `messages`, `bytes`, `gaps`, per connection `conn<id>.<market>.messages`,
- * or per parse-error reason `parseErrors.<reason>`.
- * Known keys become named counters; anything else is exported as feeder_venue_stat{name=...}.
- */
-const VENUE_COUNTERS: Record<string, [metric: string, help: string]> = {
-  messages: ["feeder_venue_messages_in_total", "WebSocket messages received"],
-  bytes: ["feeder_venue_bytes_in_total", "WebSocket payload bytes received"],
-  parseErrors: ["feeder_venue_parse_errors_total", "frames rejected by the parser"],
-  gaps: ["feeder_venue_sequence_gaps_total", "sequence gaps detected (venue sequence not last + 1)"],
-  resyncs: ["feeder_venue_resyncs_total", "topic resyncs requested (unsubscribe + subscribe)"],
-  resyncsDelayed: ["feeder_venue_resyncs_delayed_total", "topic resyncs that waited out a per-topic backoff (the topic kept failing)"],
-  connects: ["feeder_venue_connects_total", "WebSocket connection attempts"],
-  reconnects: ["feeder_venue_reconnects_total", "WebSocket reconnects"],
-  pongs: ["feeder_venue_pongs_total", "pongs received (answers to the heartbeat ping)"],
-  staleResyncs: ["feeder_venue_stale_total", "topics marked stale (no message within the expected cadence)"],
-  ignoredBeforeSnapshot: ["feeder_venue_ignored_before_snapshot_total", "deltas ignored before the first snapshot"],
-  subscribeRejected: ["feeder_venue_subscribe_rejected_total", "topics the venue refused to subscribe"],
-  venueResets: ["feeder_venue_resets_total", "venue-side resets (Bybit u = 1)"],
-  duplicates: ["feeder_venue_duplicates_total", "messages repeating an already applied venue sequence"],
-};
+export interface MetricsInput {
+  pipelines: readonly MetricsSnapshot[];
+  /** The process's own numbers (main thread only: one set per process). */
+  process?: ProcessSnapshot;
+  /** More families (the supervisor's worker gauges). */
+  extra?: (w: PromWriter) => void;
+}
 
-const PUBLISHER_COUNTERS: [key: string, metric: string, help: string][] = [
-  ["datagrams", "feeder_datagrams_out_total", "datagrams sent"],
-  ["bytes", "feeder_bytes_out_total", "datagram bytes sent"],
-  ["sendErrors", "feeder_send_errors_total", "datagrams the kernel refused"],
-  ["messages", "feeder_messages_out_total", "wire messages published"],
-  ["droppedOnPurpose", "feeder_datagrams_dropped_on_purpose_total", "datagrams withheld by the test drop filter"],
-];
+export const VERSION: string = pkg.version;
 
-export function renderMetrics(snapshots: readonly MetricsSnapshot[], extra?: (w: PromWriter) => void): string {
+const METRIC_NAME = /^[a-z][a-z0-9_]*$/;
+const LABEL_NAME = /^[a-z][a-z0-9_]*$/;
+/** Labels the app sets itself; a venue sample may not override them. */
+const RESERVED_LABELS = new Set(["venue", "worker", "le", "quantile"]);
+
+export function renderMetrics(input: MetricsInput): string {
   const w = new PromWriter();
-  for (const s of snapshots) {
+  w.family("feeder_build_info", "gauge", "always 1; the labels say which build runs").sample("feeder_build_info", { version: VERSION, bun_version: Bun.version }, 1);
+  const rejected = new Map<string, number>();
+  for (const s of input.pipelines) {
     const base = s.labels;
-    for (const [venue, stats] of Object.entries(s.venues)) {
-      for (const [key, value] of Object.entries(stats)) {
-        const conn = /^(conn\d+)\.([a-z]+)\.(.+)$/.exec(key);
-        const byReason = /^parseErrors\.(.+)$/.exec(key);
-        if (byReason) {
-          w.family("feeder_venue_parse_errors_by_reason_total", "counter", "frames rejected by the parser, by reason")
-            .sample("feeder_venue_parse_errors_by_reason_total", { ...base, venue, reason: byReason[1]! }, value);
-          continue;
-        }
-        const name = conn ? conn[3]! : key;
-        const labels = conn ? { ...base, venue, connection: conn[1]!, market: conn[2]! } : { ...base, venue };
-        const known = VENUE_COUNTERS[name];
-        if (known) w.family(known[0], "counter", known[1]).sample(known[0], labels, value);
-        else w.family("feeder_venue_stat", "gauge", "other venue adapter counters, by name").sample("feeder_venue_stat", { ...labels, name }, value);
+    for (const [venue, samples] of Object.entries(s.venues)) {
+      rejected.set(venue, rejected.get(venue) ?? 0);
+      for (const m of samples) {
+        if (!writeVenueSample(w, base, venue, m)) rejected.set(venue, rejected.get(venue)! + 1);
       }
     }
-    w.family("feeder_books", "gauge", "books by state");
-    BOOK_STATE_NAMES.forEach((state, i) => w.sample("feeder_books", { ...base, state }, s.booksByState[i] ?? 0));
-    for (const [key, metric, help] of PUBLISHER_COUNTERS) {
-      if (s.publisher[key] !== undefined) w.family(metric, "counter", help).sample(metric, base, s.publisher[key]!);
-    }
-    w.family("feeder_apply_errors_total", "counter", "exceptions contained while applying a book message").sample("feeder_apply_errors_total", base, s.applyErrors);
+    w.family("feeder_books", "gauge", "books by venue, market and state");
+    for (const b of s.books) w.sample("feeder_books", { ...base, venue: b.venue, market: b.market, state: b.state }, b.count);
+    w.family("feeder_symbols_unresolved", "gauge", "configured symbols left out because their instrument could not be resolved");
+    for (const u of s.unresolved) w.sample("feeder_symbols_unresolved", { ...base, venue: u.venue, market: u.market }, u.count);
+    w.family("feeder_book_apply_errors_total", "counter", "exceptions contained while applying a book message (the book is resynced)");
+    for (const [venue, n] of Object.entries(s.applyErrors)) w.sample("feeder_book_apply_errors_total", { ...base, venue }, n);
+    w.family("feeder_datagrams_sent_total", "counter", "datagrams handed to the kernel").sample("feeder_datagrams_sent_total", base, s.publisher.datagrams);
+    w.family("feeder_sent_bytes_total", "counter", "datagram payload bytes handed to the kernel").sample("feeder_sent_bytes_total", base, s.publisher.bytes);
+    w.family("feeder_send_errors_total", "counter", "datagrams the kernel refused").sample("feeder_send_errors_total", base, s.publisher.sendErrors);
+    w.family("feeder_messages_published_total", "counter", "wire messages published (deltas, snapshot chunks, statuses, definitions, heartbeats)");
+    w.sample("feeder_messages_published_total", base, s.publisher.messages);
     w.family("feeder_exchange_to_receipt_seconds", "histogram", "exchange matching-engine time (Bybit cts) to local frame receipt");
     for (const [venue, h] of Object.entries(s.exchangeToReceipt)) w.histogram("feeder_exchange_to_receipt_seconds", { ...base, venue }, h);
-    w.family("feeder_receipt_to_send_seconds", "histogram", "local frame receipt to datagram sent").histogram("feeder_receipt_to_send_seconds", base, s.receiptToSend);
+    w.family("feeder_receipt_to_send_seconds", "histogram", "local frame receipt to its datagram handed to the kernel");
+    w.histogram("feeder_receipt_to_send_seconds", base, s.receiptToSend);
     if (s.eventLoopLag) {
-      w.family("feeder_event_loop_lag_seconds", "histogram", "event-loop lag sampled every 100 ms").histogram("feeder_event_loop_lag_seconds", base, s.eventLoopLag);
+      w.family("feeder_event_loop_lag_seconds", "histogram", "event-loop lag, sampled every 100 ms").histogram("feeder_event_loop_lag_seconds", base, s.eventLoopLag);
     }
-    w.family("process_resident_memory_bytes", "gauge", "resident set size").sample("process_resident_memory_bytes", base, s.memory.rss);
-    w.family("process_heap_bytes", "gauge", "JS heap used").sample("process_heap_bytes", base, s.memory.heapUsed);
+    w.family("feeder_js_heap_used_bytes", "gauge", "JS heap in use by the pipeline's thread").sample("feeder_js_heap_used_bytes", base, s.heapUsedBytes);
   }
-  extra?.(w);
+  w.family("feeder_venue_metrics_rejected", "gauge", "venue samples left out of this scrape for breaking the naming rules (an adapter bug)");
+  for (const [venue, n] of rejected) w.sample("feeder_venue_metrics_rejected", { venue }, n);
+  if (input.process) writeProcessMetrics(w, input.process);
+  input.extra?.(w);
   return w.text();
+}
+
+/** One venue sample as `feeder_venue_<name>{venue, …labels}`; false (and nothing written) when it breaks the rules. */
+function writeVenueSample(w: PromWriter, base: Record<string, string>, venue: string, m: VenueMetric): boolean {
+  if (!METRIC_NAME.test(m.name) || (m.type === "counter") !== m.name.endsWith("_total")) return false;
+  const name = `feeder_venue_${m.name}`;
+  const declared = w.typeOf(name);
+  if (declared !== undefined && declared !== m.type) return false;
+  for (const k of Object.keys(m.labels)) if (!LABEL_NAME.test(k) || RESERVED_LABELS.has(k)) return false;
+  if (!Number.isFinite(m.value)) return false;
+  w.family(name, m.type, m.help).sample(name, { ...base, venue, ...m.labels }, m.value);
+  return true;
 }
 
 /** Copies a histogram into plain data (for postMessage). */
 export function histogramData(h: LatencyHistogram): HistogramData {
   return { boundsUs: [...h.boundsUs], counts: Array.from(h.counts), count: h.count, sumUs: h.sumUs };
+}
+
+/** Adds histograms of the same bounds (workers' shares of one quantity); undefined when there is none. */
+export function mergeHistograms(parts: readonly HistogramData[]): HistogramData | undefined {
+  if (parts.length === 0) return undefined;
+  const h = new LatencyHistogram(parts[0]!.boundsUs);
+  for (const p of parts) h.merge(p);
+  return histogramData(h);
 }

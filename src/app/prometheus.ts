@@ -22,10 +22,15 @@ export class PromWriter {
 
   /** Declares a family once (HELP and TYPE); samples are then added with `sample` or `histogram`. */
   family(name: string, type: "counter" | "gauge" | "histogram", help: string): this {
-    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new Error(`invalid metric name ${JSON.stringify(name)}`);
     if (this.families.has(name)) return this;
+    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new Error(`invalid metric name ${JSON.stringify(name)}`);
     this.families.set(name, { type, lines: [`# HELP ${name} ${help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`, `# TYPE ${name} ${type}`] });
     return this;
+  }
+
+  /** The declared type of a family, undefined when it was not declared. */
+  typeOf(name: string): string | undefined {
+    return this.families.get(name)?.type;
   }
 
   sample(name: string, labels: Labels, value: number): this {
@@ -35,14 +40,20 @@ export class PromWriter {
 
   /** Writes a histogram family's _bucket (cumulative), _sum and _count samples; values in seconds. */
   histogram(name: string, labels: Labels, h: HistogramData): this {
+    const f = this.families.get(name);
+    if (!f || f.type !== "histogram") throw new Error(`histogram ${name} was not declared with family()`);
+    // Built once per series (not per bucket): the label text, and the le values of these bounds.
+    const pairs = labelPairs(labels);
+    const open = pairs === "" ? "{" : `{${pairs},`;
+    const les = leStrings(h.boundsUs);
     let cumulative = 0;
     for (let i = 0; i < h.boundsUs.length; i++) {
       cumulative += h.counts[i]!;
-      this.sample(`${name}_bucket`, { ...labels, le: String(h.boundsUs[i]! / 1e6) }, cumulative);
+      f.lines.push(`${name}_bucket${open}le="${les[i]}"} ${cumulative}`);
     }
-    this.sample(`${name}_bucket`, { ...labels, le: "+Inf" }, h.count);
-    this.sample(`${name}_sum`, labels, h.sumUs / 1e6);
-    this.sample(`${name}_count`, labels, h.count);
+    f.lines.push(`${name}_bucket${open}le="+Inf"} ${h.count}`);
+    const plain = pairs === "" ? "" : `{${pairs}}`;
+    f.lines.push(`${name}_sum${plain} ${renderValue(h.sumUs / 1e6)}`, `${name}_count${plain} ${h.count}`);
     return this;
   }
 
@@ -63,13 +74,29 @@ export class PromWriter {
 }
 
 function renderLabels(labels: Labels): string {
-  const keys = Object.keys(labels);
-  if (keys.length === 0) return "";
-  return `{${keys.map((k) => `${k}="${escapeLabel(String(labels[k]))}"`).join(",")}}`;
+  const pairs = labelPairs(labels);
+  return pairs === "" ? "" : `{${pairs}}`;
+}
+
+function labelPairs(labels: Labels): string {
+  let out = "";
+  for (const k in labels) out += `${out === "" ? "" : ","}${k}="${escapeLabel(String(labels[k]))}"`;
+  return out;
+}
+
+/** `le` label values by bounds array (the histograms share one). */
+const LE_CACHE = new WeakMap<readonly number[], string[]>();
+function leStrings(boundsUs: readonly number[]): string[] {
+  let les = LE_CACHE.get(boundsUs);
+  if (!les) {
+    les = boundsUs.map((b) => String(b / 1e6));
+    LE_CACHE.set(boundsUs, les);
+  }
+  return les;
 }
 
 function escapeLabel(v: string): string {
-  return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+  return /[\\\n"]/.test(v) ? v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"') : v;
 }
 
 function renderValue(v: number): string {

@@ -167,12 +167,13 @@ export class PublishGuard {
   }
 }
 
-/** The pipeline's status with the guard's metrics appended and its conflicts for /readyz. */
+/** The pipeline's status with the guard's metrics appended and its conflicts as a /readyz reason (`publish_conflict`). */
 export function guardedStatusSource(base: StatusSource, guard: PublishGuard): StatusSource {
   return {
     books: () => base.books(),
     book: (venue, market, symbol, depth) => base.book(venue, market, symbol, depth),
     metricsText: async () => (await base.metricsText()) + guard.metricsText(),
-    publishConflicts: () => guard.conflicts(),
+    readiness: async () => ({ ...(await base.readiness()), publishConflicts: guard.conflicts() }),
+    latency: () => base.latency(),
   };
 }

@@ -6,9 +6,10 @@
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
 import { Feeder, type FeederOptions } from "./feeder.ts";
-import type { HttpServerHandle, StatusSource } from "./http-server.ts";
+import { checkHttpExposure, type HttpServerHandle, type StatusSource } from "./http-server.ts";
 import { renderMetrics } from "./metrics.ts";
 import { preflight } from "./preflight.ts";
+import { processSnapshot } from "./process-metrics.ts";
 import { guardedStatusSource, PublishGuard } from "./publish-guard.ts";
 import { Supervisor } from "./supervisor.ts";
 
@@ -29,7 +30,9 @@ export function localStatusSource(feeder: Feeder): StatusSource {
   return {
     books: () => feeder.bookSummaries(),
     book: (venue, market, symbol, depth) => feeder.bookDetail(venue, market, symbol, depth),
-    metricsText: () => renderMetrics([feeder.metricsSnapshot()]),
+    metricsText: () => renderMetrics({ pipelines: [feeder.metricsSnapshot()], process: processSnapshot() }),
+    readiness: () => feeder.readinessInput(),
+    latency: () => feeder.latencySnapshot(),
   };
 }
 
@@ -52,6 +55,7 @@ export async function startRuntime(config: FeederConfig, log: Logger, opts: Runt
   let feeder: Feeder | undefined;
   let supervisor: Supervisor | undefined;
   let base: StatusSource;
+  checkHttpExposure(config.http); // before any socket or venue connection: a refused HTTP config must not half-start
   if (config.workers > 1) {
     supervisor = new Supervisor(config, log.child({ part: "supervisor" }));
     supervisor.onWorkerSession = (sourceId, sessionId) => guard.addOwnSession(sourceId, sessionId);

@@ -9,8 +9,10 @@ import type { FeederConfig } from "../config/types.ts";
 import type { BookDetail, BookSummary } from "./book-json.ts";
 import { Feeder } from "./feeder.ts";
 import type { StatusSource } from "./http-server.ts";
-import { renderMetrics, type MetricsSnapshot } from "./metrics.ts";
-import type { FromWorker, ToWorker } from "./worker-protocol.ts";
+import { mergeHistograms, renderMetrics, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
+import { processSnapshot } from "./process-metrics.ts";
+import { mergeReadiness, type ReadinessInput } from "./readiness.ts";
+import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
 
 const REQUEST_TIMEOUT_MS = 2000;
 const RESTART_BASE_MS = 200;
@@ -120,11 +122,42 @@ export class Supervisor implements StatusSource {
     const snapshots = (await Promise.all(this.slots.map((slot) => this.request(slot, { what: "metrics" })))).filter(
       (s): s is MetricsSnapshot => s !== undefined,
     );
-    return renderMetrics(snapshots, (w) => {
-      w.family("feeder_workers", "gauge", "configured workers").sample("feeder_workers", {}, this.slots.length);
-      w.family("feeder_workers_ready", "gauge", "workers running").sample("feeder_workers_ready", {}, this.slots.filter((s) => s.ready).length);
-      w.family("feeder_worker_restarts_total", "counter", "workers restarted after dying").sample("feeder_worker_restarts_total", {}, this.restarts);
+    return renderMetrics({
+      pipelines: snapshots,
+      process: processSnapshot(),
+      extra: (w) => {
+        w.family("feeder_workers", "gauge", "configured workers").sample("feeder_workers", {}, this.slots.length);
+        w.family("feeder_workers_ready", "gauge", "workers running").sample("feeder_workers_ready", {}, this.slots.filter((s) => s.ready).length);
+        w.family("feeder_worker_restarts_total", "counter", "workers restarted after dying").sample("feeder_worker_restarts_total", {}, this.restarts);
+      },
     });
+  }
+
+  /** Every worker's share; a worker that does not answer is reported down, with its last known books as stale. */
+  async readiness(): Promise<ReadinessInput> {
+    const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness" }) as Promise<ReadinessInput | undefined>));
+    const down: number[] = [];
+    const answered: ReadinessInput[] = [];
+    parts.forEach((p, i) => {
+      const slot = this.slots[i]!;
+      if (p) {
+        slot.lastBooks = p.books;
+        answered.push(p);
+        return;
+      }
+      down.push(slot.index);
+      answered.push({ books: slot.lastBooks.map((b) => ({ ...b, state: "stale", reason: "worker_unavailable", valid: false })), unresolved: [], connections: [], workersDown: [] });
+    });
+    return mergeReadiness(answered, down);
+  }
+
+  async latency(): Promise<LatencySnapshot> {
+    const parts = (await Promise.all(this.slots.map((slot) => this.request(slot, { what: "latency" })))).filter((p): p is LatencySnapshot => p !== undefined);
+    const venues = new Set(parts.flatMap((p) => Object.keys(p.exchangeToReceipt)));
+    const exchangeToReceipt: LatencySnapshot["exchangeToReceipt"] = {};
+    for (const v of venues) exchangeToReceipt[v] = mergeHistograms(parts.flatMap((p) => (p.exchangeToReceipt[v] ? [p.exchangeToReceipt[v]] : [])))!;
+    const receiptToSend = mergeHistograms(parts.map((p) => p.receiptToSend)) ?? { boundsUs: [], counts: [0], count: 0, sumUs: 0 };
+    return { receiptToSend, exchangeToReceipt };
   }
 
   private spawn(slot: Slot): Promise<void> {
@@ -177,7 +210,7 @@ export class Supervisor implements StatusSource {
     });
   }
 
-  private request(slot: Slot, body: { what: "books" } | { what: "metrics" } | { what: "book"; venue: string; market: string; symbol: string; depth: number }): Promise<unknown> {
+  private request(slot: Slot, body: WorkerRequest): Promise<unknown> {
     const worker = slot.worker;
     if (!worker || !slot.ready) return Promise.resolve(undefined);
     const id = this.nextRequestId++;

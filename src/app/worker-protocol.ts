@@ -4,13 +4,20 @@
  */
 import type { FeederConfig } from "../config/types.ts";
 import type { BookDetail, BookSummary } from "./book-json.ts";
-import type { MetricsSnapshot } from "./metrics.ts";
+import type { LatencySnapshot, MetricsSnapshot } from "./metrics.ts";
+import type { ReadinessInput } from "./readiness.ts";
+
+/** What the supervisor asks a worker for (HTTP requests, aggregated over workers). */
+export type WorkerRequest =
+  | { what: "books" }
+  | { what: "book"; venue: string; market: string; symbol: string; depth: number }
+  | { what: "metrics" }
+  | { what: "readiness" }
+  | { what: "latency" };
 
 export type ToWorker =
   | { type: "start"; config: FeederConfig; workerIndex: number; workerCount: number }
-  | { type: "request"; id: number; what: "books" }
-  | { type: "request"; id: number; what: "book"; venue: string; market: string; symbol: string; depth: number }
-  | { type: "request"; id: number; what: "metrics" }
+  | ({ type: "request"; id: number } & WorkerRequest)
   | { type: "stop" };
 
 export type FromWorker =
@@ -18,5 +25,5 @@ export type FromWorker =
   | { type: "session"; sourceId: number; sessionId: number }
   | { type: "started"; books: number; sessionId: number }
   | { type: "start-failed"; error: string }
-  | { type: "response"; id: number; result: BookSummary[] | BookDetail | MetricsSnapshot | undefined }
+  | { type: "response"; id: number; result: BookSummary[] | BookDetail | MetricsSnapshot | ReadinessInput | LatencySnapshot | undefined }
   | { type: "stopped" };

@@ -21,6 +21,31 @@ export interface Subscription {
   readonly depth: number;
 }
 
+/** One venue metric sample, read at scrape time (cold). The app prefixes `feeder_venue_` and adds the `venue` label. */
+export interface VenueMetric {
+  /** snake_case; counters end in `_total`; base units (`_seconds`, `_bytes`). E.g. "messages_received_total". */
+  readonly name: string;
+  readonly help: string;
+  readonly type: "counter" | "gauge";
+  /** Label values (e.g. { market: "linear", connection: "linear-0" }). The series of one name are disjoint:
+   *  never a total beside its parts, so sum() never double-counts. */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/** One venue connection as /readyz and the status page report it (cold). */
+export interface VenueConnectionState {
+  /** The connection's name in metrics and logs (e.g. "conn0"). */
+  readonly connection: string;
+  readonly market: string;
+  readonly url: string;
+  readonly up: boolean;
+  /** While down: why the last attempt failed, with the OS error code when there is one ("ECONNREFUSED: …"); "" while up or still connecting. */
+  readonly lastError: string;
+  /** While down: since when (ms since the epoch); 0 while up. */
+  readonly downSinceMs: number;
+}
+
 export interface VenueAdapter {
   readonly venue: VenueName;
   /**
@@ -39,4 +64,8 @@ export interface VenueAdapter {
   stop(): Promise<void>;
   /** Cold: counters for metrics (messages, bytes, parseErrors, gaps, resyncs, reconnects, ignoredBeforeSnapshot, staleResyncs, subscribeRejected ...), per connection where sensible. */
   stats(): Record<string, number>;
+  /** Cold: every venue counter and gauge as metric samples (Prometheus conventions). */
+  metrics(): VenueMetric[];
+  /** Cold: every connection the adapter opens (none when replaying), so /readyz can say which venue is down and why. */
+  connections(): VenueConnectionState[];
 }

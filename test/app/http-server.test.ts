@@ -1,13 +1,19 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { connect } from "node:net";
 import { unpack } from "msgpackr";
 import { BookBuilder } from "../../src/book/book-builder.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
+import { ConfigError } from "../../src/core/errors.ts";
+import { LatencyHistogram } from "../../src/core/histogram.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
-import { silentLogger } from "../../src/core/log.ts";
+import { createLogger, silentLogger } from "../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
 import { detail, summarize } from "../../src/app/book-json.ts";
-import { startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
+import { checkHttpExposure, startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
+import { histogramData } from "../../src/app/metrics.ts";
 import { parsePrometheusText, PromWriter } from "../../src/app/prometheus.ts";
+import type { ReadinessInput } from "../../src/app/readiness.ts";
+import { STATUS_PAGE_SCRIPT } from "../../src/app/status-page/client.ts";
 
 function instrument(symbol: string): Instrument {
   return { instrumentId: instrumentIdOf("bybit", "linear", symbol), venue: "bybit", market: "linear", symbol, priceExp: 4, qtyExp: 0, tickSize: "0.0001", lotSize: "1" };
@@ -27,6 +33,9 @@ xrp.applySnapshot(u);
 eth.markInvalid(BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
 
 const books = [xrp, eth];
+const receiptToSend = new LatencyHistogram();
+for (const v of [3, 40, 40, 900]) receiptToSend.observe(v);
+let extraReadiness: Partial<ReadinessInput> = {};
 const source: StatusSource = {
   books: () => books.map((b) => summarize(b, b.state === BookState.LIVE)),
   book: (venue, market, symbol, depth) => {
@@ -34,25 +43,80 @@ const source: StatusSource = {
     return b && detail(b, b.state === BookState.LIVE, depth);
   },
   metricsText: () => new PromWriter().family("feeder_up", "gauge", "up").sample("feeder_up", {}, 1).text(),
+  readiness: () => ({ books: source.books() as ReturnType<typeof summarize>[], unresolved: [], connections: [], workersDown: [], ...extraReadiness }),
+  latency: () => ({ receiptToSend: histogramData(receiptToSend), exchangeToReceipt: {} }),
 };
+
+/** Every log line of the servers, to check that bad requests never log at error level. */
+const logLines: { level: string; msg: string }[] = [];
+const log = createLogger({ level: "debug", format: "json", write: (line) => logLines.push(JSON.parse(line)) });
+
+/** One request as raw bytes over TCP (what a health-check probe or a scanner sends): the status and the body. */
+function raw(port: number, request: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write(request));
+    let data = "";
+    let done = false;
+    const finish = () => {
+      const head = data.indexOf("\r\n\r\n");
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(data);
+      if (head < 0 || !m) return false;
+      const length = /\r\ncontent-length: *(\d+)/i.exec(data.slice(0, head));
+      const text = data.slice(head + 4);
+      if (length && Buffer.byteLength(text) < Number(length[1])) return false;
+      done = true;
+      socket.destroy();
+      resolve({ status: Number(m[1]), text });
+      return true;
+    };
+    socket.setEncoding("utf8");
+    socket.on("data", (d) => {
+      data += d;
+      finish();
+    });
+    socket.on("error", (err) => done || reject(err));
+    socket.on("close", () => done || finish() || reject(new Error(`no complete HTTP response in ${JSON.stringify(data.slice(0, 200))}`)));
+  });
+}
 
 describe("http server", () => {
   let server: HttpServerHandle;
   let secured: HttpServerHandle;
   beforeAll(() => {
-    server = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, source, silentLogger);
-    secured = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: "tok" }, source, silentLogger);
+    server = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, source, log);
+    secured = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: "tok" }, source, log);
   });
   afterAll(async () => {
     await server.stop();
     await secured.stop();
   });
 
-  test("/healthz and /readyz (503 while any book is not live)", async () => {
+  test("/healthz, and /readyz 503 with every reason while any book is not live", async () => {
     expect(await (await fetch(`${server.url}/healthz`)).text()).toBe("ok\n");
     const r = await fetch(`${server.url}/readyz`);
     expect(r.status).toBe(503);
-    expect(await r.json()).toEqual({ ready: false, books: 2, notLive: [{ venue: "bybit", market: "linear", symbol: "ETHUSDT", state: "resyncing", reason: "sequence_gap" }], conflicts: [] });
+    expect(await r.json()).toEqual({
+      ready: false,
+      books: 2,
+      live: 1,
+      reasons: [{ check: "book_not_live", venue: "bybit", market: "linear", symbol: "ETHUSDT", state: "resyncing", reason: "sequence_gap", detail: "bybit linear:ETHUSDT is resyncing (sequence_gap)" }],
+    });
+  });
+
+  test("/readyz lists unresolved symbols and venue connections that are down, each with what it is", async () => {
+    extraReadiness = {
+      unresolved: [{ venue: "bybit", market: "spot", symbol: "NOPEUSDT" }],
+      connections: [{ venue: "bybit", connection: "conn1", market: "spot", url: "ws://127.0.0.1:9/v5/public/spot", up: false, lastError: "ECONNREFUSED: Failed to connect", downSinceMs: Date.now() - 5000 }],
+    };
+    try {
+      const body = (await (await fetch(`${server.url}/readyz`)).json()) as { reasons: Record<string, unknown>[] };
+      expect(body.reasons.map((r) => r.check)).toEqual(["symbol_unresolved", "venue_down", "book_not_live"]);
+      expect(body.reasons[0]).toMatchObject({ venue: "bybit", market: "spot", symbol: "NOPEUSDT" });
+      expect(body.reasons[1]).toMatchObject({ url: "ws://127.0.0.1:9/v5/public/spot", error: "ECONNREFUSED: Failed to connect" });
+      expect(body.reasons[1]!.downForMs).toBeGreaterThanOrEqual(5000);
+    } finally {
+      extraReadiness = {};
+    }
   });
 
   test("/books as JSON and as MessagePack carry the same content", async () => {
@@ -73,9 +137,28 @@ describe("http server", () => {
     expect(packed.bids).toHaveLength(3);
     expect(packed.tickSize).toBe("0.0001");
     expect((await fetch(`${server.url}/books/bybit/linear/NOPE`)).status).toBe(404);
-    const bad = await fetch(`${server.url}/books/bybit/linear/XRPUSDT?depth=-1`);
-    expect(bad.status).toBe(400);
-    expect(((await bad.json()) as any).error).toContain("depth");
+    for (const bad of ["-1", "1.5", "abc", "0", "100001", ""]) {
+      const r = await fetch(`${server.url}/books/bybit/linear/XRPUSDT?depth=${bad}`);
+      expect(r.status, bad).toBe(400);
+      expect(((await r.json()) as any).error).toContain("depth");
+    }
+  });
+
+  test("/status has readiness, every book and the latency histograms; / is the status page", async () => {
+    const s = (await (await fetch(`${server.url}/status`)).json()) as any;
+    expect(s.ready).toBe(false);
+    expect(s.books.map((b: any) => b.symbol)).toEqual(["XRPUSDT", "ETHUSDT"]);
+    expect(s.latency.receiptToSend.count).toBe(4);
+    const page = await fetch(`${server.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    const csp = page.headers.get("content-security-policy")!;
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("connect-src 'self'");
+    const html = await page.text();
+    expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)=/); // no external asset
+    expect(html).toContain(STATUS_PAGE_SCRIPT);
+    expect(() => new Function(STATUS_PAGE_SCRIPT)).not.toThrow(); // the inline script at least parses
   });
 
   test("/metrics is Prometheus text", async () => {
@@ -84,11 +167,82 @@ describe("http server", () => {
     expect(parsePrometheusText(await r.text()).samples).toEqual([{ name: "feeder_up", labels: {}, value: 1 }]);
   });
 
-  test("a bearer token guards everything but /healthz", async () => {
+  test("a bearer token guards everything but /healthz and the (data-free) page", async () => {
     expect((await fetch(`${secured.url}/healthz`)).status).toBe(200);
-    expect((await fetch(`${secured.url}/books`)).status).toBe(401);
-    expect((await fetch(`${secured.url}/books`, { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+    expect((await fetch(`${secured.url}/`)).status).toBe(200);
+    for (const path of ["/books", "/readyz", "/status", "/metrics", "/books/bybit/linear/XRPUSDT"]) {
+      expect((await fetch(`${secured.url}${path}`)).status, path).toBe(401);
+    }
+    for (const auth of ["Bearer wrong", "Bearer to", "Bearer tokk", "Bearer tok2", "Bearer", "tok", "Basic dG9rOg=="]) {
+      const r = await fetch(`${secured.url}/books`, { headers: { authorization: auth } });
+      expect(r.status, auth).toBe(401);
+      expect(r.headers.get("www-authenticate")).toBe("Bearer");
+    }
     expect((await fetch(`${secured.url}/books`, { headers: { authorization: "Bearer tok" } })).status).toBe(200);
-    expect((await fetch(`${server.url}/books`, { method: "POST" })).status).toBe(405);
+    expect((await fetch(`${secured.url}/books`, { headers: { authorization: "bearer tok" } })).status).toBe(200); // the scheme is case-insensitive
+  });
+
+  test("bad requests are 4xx naming what was wrong, never 500, never an error log line", async () => {
+    logLines.length = 0;
+    // An HTTP/1.0 health probe carries no Host header.
+    const probe = await raw(server.port, "GET /healthz HTTP/1.0\r\n\r\n");
+    expect(probe).toEqual({ status: 200, text: "ok\n" });
+    expect((await raw(server.port, "GET /readyz HTTP/1.0\r\n\r\n")).status).toBe(503);
+    expect((await raw(secured.port, "GET /books HTTP/1.0\r\n\r\n")).status).toBe(401);
+    expect((await raw(server.port, "GET /books HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n")).status).toBe(200);
+    // CONNECT carries an authority, not a path.
+    for (const req of [`CONNECT 127.0.0.1:${server.port} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n\r\n`, "CONNECT example.com:443 HTTP/1.0\r\n\r\n"]) {
+      const r = await raw(server.port, req);
+      expect(r.status, req).toBe(405);
+      expect(r.text).toContain("CONNECT");
+    }
+    // Percent-encoding that does not decode.
+    for (const path of ["/books/bybit/linear/%E0%A4%A", "/books/%ZZ/linear/XRPUSDT", "/books/bybit/%/XRPUSDT"]) {
+      const r = await raw(server.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expect(r.status, path).toBe(400);
+      expect(r.text).toContain("percent-encoding");
+    }
+    // A target that is no path at all, and other methods.
+    expect((await raw(server.port, "GET foo:bar HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).status).toBe(400);
+    for (const method of ["POST", "PUT", "DELETE", "OPTIONS", "PATCH"]) {
+      const r = await fetch(`${server.url}/books`, { method });
+      expect(r.status, method).toBe(405);
+      expect(r.headers.get("allow")).toBe("GET, HEAD");
+    }
+    expect((await fetch(`${server.url}/nope`)).status).toBe(404);
+    expect(logLines.filter((l) => l.level === "error")).toEqual([]);
+    expect(logLines.some((l) => l.level === "debug" && l.msg === "HTTP bad request")).toBe(true);
+  });
+
+  test("a failure of the feeder itself is a 500 and an error line", async () => {
+    const broken: StatusSource = { ...source, books: () => Promise.reject(new Error("worker gone")) };
+    const h = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, broken, log);
+    try {
+      logLines.length = 0;
+      expect((await fetch(`${h.url}/books`)).status).toBe(500);
+      expect(logLines.filter((l) => l.level === "error").map((l) => l.msg)).toEqual(["HTTP handler failed"]);
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe("listening beyond loopback", () => {
+  const wide = { enabled: true, host: "0.0.0.0", port: 0, allowNonLoopback: true } as const;
+
+  test("refuses to start without a bearer token, naming the key", () => {
+    expect(() => startHttpServer({ ...wide, bearerToken: undefined }, source, silentLogger)).toThrow(ConfigError);
+    expect(() => checkHttpExposure({ ...wide, bearerToken: undefined })).toThrow(/http\.bearer_token: required when http\.listen \(0\.0\.0\.0:0\) is beyond loopback/);
+    expect(() => checkHttpExposure({ ...wide, enabled: false, bearerToken: undefined })).not.toThrow();
+  });
+
+  test("starts with a token, and then every data endpoint needs it", async () => {
+    const h = startHttpServer({ ...wide, bearerToken: "s3cret-token" }, source, silentLogger);
+    try {
+      expect((await fetch(`http://127.0.0.1:${h.port}/books`)).status).toBe(401);
+      expect((await fetch(`http://127.0.0.1:${h.port}/books`, { headers: { authorization: "Bearer s3cret-token" } })).status).toBe(200);
+    } finally {
+      await h.stop();
+    }
   });
 });

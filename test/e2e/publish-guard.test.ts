@@ -115,7 +115,9 @@ function runCli(args: string[]) {
 
 async function readyz(url: string): Promise<{ status: number; body: { ready: boolean; conflicts?: string[] } }> {
   const res = await fetch(`${url}/readyz`);
-  return { status: res.status, body: (await res.json()) as { ready: boolean; conflicts?: string[] } };
+  const body = (await res.json()) as { ready: boolean; reasons: { check: string; detail: string }[] };
+  // A conflict is one `publish_conflict` reason among /readyz's reasons; its detail is the guard's sentence.
+  return { status: res.status, body: { ready: body.ready, conflicts: body.reasons.filter((r) => r.check === "publish_conflict").map((r) => r.detail) } };
 }
 
 /** Polls /readyz until its status is `status` (every request is an event; no fixed sleeps). */

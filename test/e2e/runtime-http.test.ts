@@ -55,19 +55,23 @@ describe("runtime HTTP", { timeout: 30_000 }, () => {
     const { samples, types } = parsePrometheusText(await (await fetch(`${url}/metrics`)).text());
     const one = (name: string, labels: Record<string, string> = {}) =>
       samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0);
-    expect(types.get("feeder_venue_messages_in_total")).toBe("counter");
-    expect(one("feeder_venue_messages_in_total", { venue: "bybit" })).toBeGreaterThan(40);
-    // Per connection too.
-    expect(samples.some((s) => s.name === "feeder_venue_messages_in_total" && s.labels.connection === "conn0" && s.labels.market)).toBe(true);
-    expect(one("feeder_venue_bytes_in_total", { venue: "bybit" })).toBeGreaterThan(1000);
+    expect(types.get("feeder_venue_messages_received_total")).toBe("counter");
+    expect(one("feeder_venue_messages_received_total", { venue: "bybit" })).toBeGreaterThan(40);
+    // Per connection only (no venue-wide total beside it), so the sum is the venue's total.
+    const perConn = samples.filter((s) => s.name === "feeder_venue_messages_received_total");
+    expect(perConn.length).toBeGreaterThan(0);
+    expect(perConn.every((s) => s.labels.connection && s.labels.market)).toBe(true);
+    expect(one("feeder_venue_messages_received_total")).toBe(runtime.feeder!.stats().venues.bybit!.messages);
+    expect(one("feeder_venue_received_bytes_total", { venue: "bybit" })).toBeGreaterThan(1000);
     expect(one("feeder_venue_parse_errors_total", { venue: "bybit" })).toBeGreaterThan(0);
     expect(one("feeder_venue_sequence_gaps_total")).toBeGreaterThan(0);
     expect(one("feeder_venue_resyncs_total")).toBeGreaterThan(0);
     expect(samples.some((s) => s.name === "feeder_venue_reconnects_total")).toBe(true);
     expect(one("feeder_books", { state: "live" })).toBe(3);
+    expect(one("feeder_books", { state: "live", market: "linear" })).toBe(2);
     expect(one("feeder_books", { state: "resyncing" })).toBe(0);
-    expect(one("feeder_datagrams_out_total")).toBeGreaterThan(10);
-    expect(one("feeder_bytes_out_total")).toBeGreaterThan(1000);
+    expect(one("feeder_datagrams_sent_total")).toBeGreaterThan(10);
+    expect(one("feeder_sent_bytes_total")).toBeGreaterThan(1000);
     expect(one("feeder_send_errors_total")).toBe(0);
     for (const h of ["feeder_exchange_to_receipt_seconds", "feeder_receipt_to_send_seconds", "feeder_event_loop_lag_seconds"]) {
       expect(types.get(h)).toBe("histogram");

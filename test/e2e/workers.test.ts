@@ -70,8 +70,15 @@ describe("workers = 2", { timeout: 40_000 }, () => {
     expect(live.reduce((n, s) => n + s.value, 0)).toBe(TOPICS.length);
     expect(samples.find((s) => s.name === "feeder_workers_ready")!.value).toBe(2);
     // One host IP: each of the 2 workers may use half of Bybit's connection-rate budget (400 per window).
-    const budgets = samples.filter((s) => s.name === "feeder_venue_stat" && s.labels.name === "connectBudget" && s.labels.connection === undefined);
+    const budgets = samples.filter((s) => s.name === "feeder_venue_connect_budget");
     expect(budgets.map((s) => [s.labels.worker, s.value]).sort()).toEqual([["0", 200], ["1", 200]]);
+    // The process's own numbers once (a worker shares its CPU, memory and fds), never per worker.
+    for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_start_time_seconds", "feeder_build_info"]) {
+      expect(samples.filter((s) => s.name === name).map((s) => s.labels.worker), name).toEqual([undefined]);
+    }
+    const latency = (await (await fetch(`${runtime.http!.url}/status`)).json()) as { latency: { receiptToSend: { count: number } } };
+    const sent = samples.filter((s) => s.name === "feeder_receipt_to_send_seconds_count").reduce((n, s) => n + s.value, 0);
+    expect(latency.latency.receiptToSend.count).toBeGreaterThanOrEqual(sent); // the status page merges both workers' histograms
   });
 
   test("a killed worker is restarted and its books recover", async () => {
@@ -117,8 +124,13 @@ describe("workers = 2 with a symbol the venue does not list", { timeout: 40_000 
       expect(last.every((b) => b.state === "live")).toBe(true);
       const { samples } = parsePrometheusText(await (await fetch(`${rt.http!.url}/metrics`)).text());
       expect(samples.find((s) => s.name === "feeder_workers_ready")!.value).toBe(2);
-      const unresolved = samples.filter((s) => s.name === "feeder_venue_stat" && s.labels.name === "instrumentsUnresolved");
+      const unresolved = samples.filter((s) => s.name === "feeder_symbols_unresolved");
       expect(unresolved.map((s) => [s.labels.worker, s.value]).sort()).toEqual([["0", 0], ["1", 1]]);
+      // Not every configured book: /readyz says which symbol is missing.
+      const ready = await fetch(`${rt.http!.url}/readyz`);
+      expect(ready.status).toBe(503);
+      const reasons = ((await ready.json()) as { reasons: { check: string; symbol?: string }[] }).reasons;
+      expect(reasons.map((r) => [r.check, r.symbol])).toEqual([["symbol_unresolved", bad]]);
     } finally {
       await rt.stop();
     }

@@ -16,7 +16,8 @@ import type { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import type { BookSink, Subscription, VenueAdapter } from "../venue.ts";
+import type { BookSink, Subscription, VenueAdapter, VenueConnectionState, VenueMetric } from "../venue.ts";
+import { bybitMetrics } from "./metrics.ts";
 import { fetchInstrumentSpecs, makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "./instruments.ts";
 import { BYBIT_DEPTHS, RESYNC_BACKOFF_BASE_MS, RESYNC_BACKOFF_MAX_MS, RESYNC_BACKOFF_RESET_MS } from "./protocol.ts";
 import { type BybitConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
@@ -298,6 +299,17 @@ export class BybitAdapter implements VenueAdapter {
       out.ackTimeouts! += c.ackTimeouts;
     }
     return out;
+  }
+
+  metrics(): VenueMetric[] {
+    return bybitMetrics(this.stats());
+  }
+
+  connections(): VenueConnectionState[] {
+    if (this.replaying) return [];
+    return this.conns
+      .filter((c) => c.used)
+      .map((c) => ({ connection: `conn${c.id}`, market: c.market, url: c.url, up: c.open, lastError: c.open ? "" : c.lastError, downSinceMs: c.open ? 0 : c.downSinceMs }));
   }
 
   /** Cold: the adapter's view of one subscription, for tests and diagnostics. */

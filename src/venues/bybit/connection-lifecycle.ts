@@ -189,6 +189,7 @@ export class ConnectionLifecycle {
   private connect(conn: BybitConnection): void {
     if (this.stoppingFlag) return;
     conn.connectStartedMs = this.now();
+    if (conn.downSinceMs === 0) conn.downSinceMs = conn.connectStartedMs; // not up yet: down since the first attempt
     this.connectTimesMs.push(conn.connectStartedMs);
     conn.connects++;
     const gen = ++conn.generation;
@@ -196,7 +197,7 @@ export class ConnectionLifecycle {
     try {
       ws = new WebSocket(conn.url);
     } catch (err) {
-      this.log.error("bybit: cannot open WebSocket", { url: conn.url, error: String(err) });
+      conn.lastError = String(err);
       this.onDisconnected(conn, gen, "open failed");
       return;
     }
@@ -205,6 +206,9 @@ export class ConnectionLifecycle {
       if (gen !== conn.generation) return;
       conn.open = true;
       conn.openedMs = this.now();
+      conn.lastError = "";
+      conn.downSinceMs = 0;
+      conn.failedConnects = 0;
       conn.lastPingMs = conn.openedMs;
       conn.pongDeadlineMs = 0;
       this.log.info("bybit: connected", { conn: conn.id, url: conn.url, topics: conn.topics.length });
@@ -220,8 +224,9 @@ export class ConnectionLifecycle {
     ws.onclose = (ev: CloseEvent) => {
       this.onDisconnected(conn, gen, `close ${ev.code} ${ev.reason}`);
     };
-    ws.onerror = () => {
-      // onclose follows; nothing else to do here.
+    ws.onerror = (ev: Event) => {
+      // onclose follows and reconnects; keep the cause (OS error code: ECONNREFUSED, ENOTFOUND, TLS) for the log and /readyz.
+      if (gen === conn.generation) conn.lastError = describeSocketError(ev);
     };
   }
 
@@ -255,7 +260,18 @@ export class ConnectionLifecycle {
     // drops us keeps growing the backoff (an ack alone does not reset it).
     if (wasOpen && this.now() - conn.openedMs >= this.reconnectResetAfterMs) conn.attempt = 0;
     const delay = this.backoffMs(conn);
-    this.log.warn("bybit: disconnected; reconnecting", { conn: conn.id, market: conn.market, why, wasOpen, delayMs: Math.round(delay) });
+    if (conn.downSinceMs === 0) conn.downSinceMs = this.now();
+    if (!wasOpen) {
+      // Never got up: the venue cannot be reached. The first failure of a streak is an error, the retries warnings.
+      conn.failedConnects++;
+      if (conn.lastError === "") conn.lastError = why;
+      const fields = { conn: conn.id, market: conn.market, url: conn.url, error: conn.lastError, attempts: conn.failedConnects, retryInMs: Math.round(delay) };
+      if (conn.failedConnects === 1) this.log.error("bybit: cannot reach the venue; retrying", fields);
+      else this.log.warn("bybit: venue still unreachable; retrying", fields);
+    } else {
+      if (conn.lastError === "") conn.lastError = why;
+      this.log.warn("bybit: disconnected; reconnecting", { conn: conn.id, market: conn.market, url: conn.url, why, error: conn.lastError, delayMs: Math.round(delay) });
+    }
     this.scheduleConnect(conn, delay);
   }
 
@@ -319,4 +335,12 @@ export class ConnectionLifecycle {
       }
     }
   }
+}
+
+/** "ECONNREFUSED: WebSocket connection to '…' failed: Failed to connect" from a WebSocket error event (Bun puts the OS code on `error.code`). */
+export function describeSocketError(ev: Event): string {
+  const e = ev as Event & { message?: unknown; error?: { code?: unknown; message?: unknown } };
+  const code = typeof e.error?.code === "string" ? e.error.code : "";
+  const message = typeof e.message === "string" && e.message !== "" ? e.message : typeof e.error?.message === "string" ? e.error.message : "WebSocket error";
+  return code ? `${code}: ${message}` : message;
 }

@@ -80,6 +80,10 @@ export class BybitConnection {
   pongDeadlineMs = 0;
   openedMs = 0;
   connectStartedMs = 0;
+  /** While down: why the last attempt failed ("ECONNREFUSED: …"), since when, and how many attempts in a row failed. */
+  lastError = "";
+  downSinceMs = 0;
+  failedConnects = 0;
   // Counters (cold reads).
   messages = 0;
   bytes = 0;

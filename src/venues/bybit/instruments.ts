@@ -59,7 +59,13 @@ export async function fetchInstrumentSpecs(
     let url = first;
     for (let page = 0; ; page++) {
       if (page >= MAX_PAGES) throw new Error(`bybit REST ${first}: more than ${MAX_PAGES} pages`);
-      const res = await fetchFn(url, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
+      let res: Response;
+      try {
+        res = await fetchFn(url, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
+      } catch (err) {
+        // Name the URL beside the OS error (Bun's message carries the code: "ECONNREFUSED: Unable to connect …").
+        throw new Error(`bybit REST ${url}: ${err instanceof Error ? err.message : String(err)}`);
+      }
       if (!res.ok) throw new Error(`bybit REST ${url}: HTTP ${res.status}`);
       const body = (await res.json()) as RestEnvelope;
       if (body.retCode !== 0 || !body.result || !Array.isArray(body.result.list)) {

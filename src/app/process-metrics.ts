@@ -1,0 +1,66 @@
+/**
+ * The standard `process_*` metrics (names as the official Prometheus clients export them), read at scrape time
+ * from the main thread: one set per process, never per worker (a worker shares the process's CPU, RSS and fds).
+ * Linux-only values (virtual memory, fds) come from /proc and are left out elsewhere.
+ * @module
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import type { PromWriter } from "./prometheus.ts";
+
+export interface ProcessSnapshot {
+  cpuSeconds: number;
+  residentBytes: number;
+  virtualBytes: number | undefined;
+  openFds: number | undefined;
+  maxFds: number | undefined;
+  startTimeSeconds: number;
+}
+
+/** Computed once: the process's start in seconds since the epoch. */
+const START_TIME_SECONDS = Math.round((Date.now() / 1000 - process.uptime()) * 1000) / 1000;
+
+export function processSnapshot(): ProcessSnapshot {
+  const cpu = process.cpuUsage();
+  return {
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    residentBytes: process.memoryUsage.rss(),
+    virtualBytes: readVirtualBytes(),
+    openFds: tryOr(() => readdirSync("/proc/self/fd").length, undefined),
+    maxFds: readMaxFds(),
+    startTimeSeconds: START_TIME_SECONDS,
+  };
+}
+
+export function writeProcessMetrics(w: PromWriter, p: ProcessSnapshot): void {
+  w.family("process_cpu_seconds_total", "counter", "user and system CPU time spent").sample("process_cpu_seconds_total", {}, p.cpuSeconds);
+  w.family("process_resident_memory_bytes", "gauge", "resident memory size").sample("process_resident_memory_bytes", {}, p.residentBytes);
+  if (p.virtualBytes !== undefined) w.family("process_virtual_memory_bytes", "gauge", "virtual memory size").sample("process_virtual_memory_bytes", {}, p.virtualBytes);
+  if (p.openFds !== undefined) w.family("process_open_fds", "gauge", "open file descriptors").sample("process_open_fds", {}, p.openFds);
+  if (p.maxFds !== undefined) w.family("process_max_fds", "gauge", "maximum number of open file descriptors").sample("process_max_fds", {}, p.maxFds);
+  w.family("process_start_time_seconds", "gauge", "start time of the process since the Unix epoch").sample("process_start_time_seconds", {}, p.startTimeSeconds);
+}
+
+function readVirtualBytes(): number | undefined {
+  return tryOr(() => {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    // Fields after the parenthesised command name (which may hold spaces); vsize is field 23, i.e. index 20 after it.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const v = Number(fields[20]);
+    return Number.isFinite(v) ? v : undefined;
+  }, undefined);
+}
+
+function readMaxFds(): number | undefined {
+  return tryOr(() => {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+    return m && m[1] !== "unlimited" ? Number(m[1]) : undefined;
+  }, undefined);
+}
+
+function tryOr<T, U>(f: () => T, fallback: U): T | U {
+  try {
+    return f();
+  } catch {
+    return fallback;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * What /readyz checks. Ready means every configured book is live: no symbol left unresolved, no venue connection
+ * down, every book LIVE (README: "every configured book"). Each rule is a function from the plain ReadinessInput
+ * to the reasons it finds; /readyz answers 503 with all of them.
+ *
+ * To add a rule: add what it needs to ReadinessInput (filled by Feeder.readinessInput(), concatenated across
+ * workers by the supervisor) and a function to READINESS_CHECKS.
+ * @module
+ */
+import type { VenueConnectionState } from "../venues/venue.ts";
+import type { BookSummary } from "./book-json.ts";
+
+/** One reason not to be ready: `check` names the rule, `detail` says what in words, the rest locates it. */
+export interface NotReadyReason {
+  readonly check: string;
+  readonly detail: string;
+  readonly [field: string]: string | number;
+}
+
+/** Plain data (a worker posts its share to the main thread). */
+export interface ReadinessInput {
+  books: BookSummary[];
+  /** Configured symbols whose instrument could not be resolved: no book is built for them. */
+  unresolved: { venue: string; market: string; symbol: string }[];
+  /** Every venue connection (none when replaying). */
+  connections: (VenueConnectionState & { venue: string })[];
+  /** Workers that are not running (supervisor only). */
+  workersDown: number[];
+  /** Another publisher on our own streams, one sentence each (app/publish-guard.ts; main thread only). */
+  publishConflicts?: string[];
+}
+
+export type ReadinessCheck = (input: ReadinessInput, nowMs: number) => NotReadyReason[];
+
+export const READINESS_CHECKS: readonly ReadinessCheck[] = [
+  function noBooks(s) {
+    return s.books.length === 0 && s.unresolved.length === 0 ? [{ check: "no_books", detail: "this instance has no configured book" }] : [];
+  },
+  function workersDown(s) {
+    return s.workersDown.map((worker) => ({ check: "worker_down", worker, detail: `worker ${worker} is not running (restarting)` }));
+  },
+  function symbolsUnresolved(s) {
+    return s.unresolved.map((u) => ({
+      check: "symbol_unresolved",
+      venue: u.venue,
+      market: u.market,
+      symbol: u.symbol,
+      detail: `${u.venue} ${u.market}:${u.symbol}: instrument not resolved (tick and lot size unknown), so no book is built; the start log says why`,
+    }));
+  },
+  function venueConnectionsDown(s, nowMs) {
+    return s.connections
+      .filter((c) => !c.up)
+      .map((c) => ({
+        check: "venue_down",
+        venue: c.venue,
+        market: c.market,
+        connection: c.connection,
+        url: c.url,
+        error: c.lastError,
+        downForMs: c.downSinceMs > 0 ? Math.max(0, nowMs - c.downSinceMs) : 0,
+        detail: `${c.venue} ${c.market} ${c.url}: ${c.lastError === "" ? "connecting" : c.lastError}`,
+      }));
+  },
+  function publishConflicts(s) {
+    return (s.publishConflicts ?? []).map((detail) => ({ check: "publish_conflict", detail }));
+  },
+  function booksNotLive(s) {
+    return s.books
+      .filter((b) => b.state !== "live")
+      .map((b) => ({
+        check: "book_not_live",
+        venue: b.venue,
+        market: b.market,
+        symbol: b.symbol,
+        state: b.state,
+        reason: b.reason,
+        detail: `${b.venue} ${b.market}:${b.symbol} is ${b.state} (${b.reason})`,
+      }));
+  },
+];
+
+export interface Readiness {
+  ready: boolean;
+  /** Books built, and how many of them are live. */
+  books: number;
+  live: number;
+  reasons: NotReadyReason[];
+}
+
+export function evaluateReadiness(input: ReadinessInput, nowMs = Date.now(), checks: readonly ReadinessCheck[] = READINESS_CHECKS): Readiness {
+  const reasons = checks.flatMap((check) => check(input, nowMs));
+  return { ready: reasons.length === 0, books: input.books.length, live: input.books.filter((b) => b.state === "live").length, reasons };
+}
+
+/** The workers' shares as one input. */
+export function mergeReadiness(parts: readonly ReadinessInput[], workersDown: number[] = []): ReadinessInput {
+  return {
+    books: parts.flatMap((p) => p.books),
+    unresolved: parts.flatMap((p) => p.unresolved),
+    connections: parts.flatMap((p) => p.connections),
+    workersDown: [...parts.flatMap((p) => p.workersDown), ...workersDown],
+  };
+}

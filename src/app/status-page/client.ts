@@ -1,0 +1,227 @@
+/**
+ * The status page's script, as text (it is served inline: no build step, no external asset). It reads the token
+ * once from `?token=` into sessionStorage, removes it from the address bar, and sends it as a bearer header on
+ * every poll of /status and of the chosen book. Data is only ever written with textContent, never as HTML.
+ * Kept free of backticks and dollar-brace so it can live in this template literal unchanged.
+ * @module
+ */
+export const STATUS_PAGE_SCRIPT = String.raw`
+"use strict";
+(() => {
+  const TOKEN_KEY = "feeder.token";
+  const POLL_MS = 1000;
+  const DEPTH = 20;
+  const params = new URLSearchParams(location.search);
+  if (params.has("token")) {
+    sessionStorage.setItem(TOKEN_KEY, params.get("token") || "");
+    params.delete("token");
+    const rest = params.toString();
+    history.replaceState(null, "", location.pathname + (rest ? "?" + rest : "") + location.hash);
+  }
+  let selected = params.get("book") || "";
+  const lastSeq = new Map();
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+
+  class AuthError extends Error {}
+
+  async function api(path) {
+    const token = sessionStorage.getItem(TOKEN_KEY) || "";
+    const headers = token ? { authorization: "Bearer " + token } : {};
+    const r = await fetch(path, { headers, cache: "no-store" });
+    if (r.status === 401) throw new AuthError("this feeder needs its bearer token");
+    if (!r.ok) throw new Error(path + ": HTTP " + r.status);
+    return r.json();
+  }
+
+  function fmtUs(us) {
+    if (!isFinite(us)) return "> 10 s";
+    if (us < 1000) return Math.round(us) + " µs";
+    if (us < 1e6) return +(us / 1000).toPrecision(3) + " ms";
+    return +(us / 1e6).toPrecision(3) + " s";
+  }
+
+  function fmtRate(r) {
+    if (r === undefined) return "…";
+    return r < 10 ? r.toFixed(1) : String(Math.round(r));
+  }
+
+  function quantileUs(h, q) {
+    if (!h || h.count === 0) return NaN;
+    const target = Math.max(1, Math.ceil(q * h.count));
+    let seen = 0;
+    for (let i = 0; i < h.counts.length; i++) {
+      seen += h.counts[i];
+      if (seen >= target) return i < h.boundsUs.length ? h.boundsUs[i] : Infinity;
+    }
+    return Infinity;
+  }
+
+  function level(l) {
+    return l ? l[0] + " × " + l[1] : "—";
+  }
+
+  function renderReadiness(s) {
+    const badge = $("ready");
+    badge.textContent = s.ready ? "READY" : "NOT READY";
+    badge.className = "ready " + (s.ready ? "yes" : "no");
+    const list = $("reasons");
+    list.replaceChildren();
+    for (const r of s.reasons.slice(0, 50)) {
+      const li = el("li", "reason", r.detail);
+      li.dataset.check = r.check;
+      list.append(li);
+    }
+    if (s.reasons.length > 50) list.append(el("li", "reason", "… and " + (s.reasons.length - 50) + " more"));
+  }
+
+  function renderBooks(s) {
+    const body = $("books");
+    const books = s.books.slice().sort((a, b) => (a.venue + a.market + a.symbol).localeCompare(b.venue + b.market + b.symbol));
+    if (!selected && books.length > 0) selected = keyOf(books.find((b) => b.valid) || books[0]);
+    const rows = [];
+    for (const b of books) {
+      const key = keyOf(b);
+      const rate = rateOf(key, b.instrSeq, s.nowMs);
+      const tr = el("tr", "book" + (key === selected ? " selected" : ""));
+      tr.dataset.book = key;
+      tr.dataset.state = b.state;
+      const state = el("span", "state state-" + b.state, b.state);
+      const cells = [b.venue, b.market, b.symbol, state, b.reason, b.valid ? "yes" : "no", level(b.bestBid), level(b.bestAsk),
+        b.bidLevels + " / " + b.askLevels, fmtRate(rate), b.gaps, b.invalidations,
+        b.tsRecvUs > 0 ? fmtUs(Math.max(0, s.nowMs * 1000 - b.tsRecvUs)) : "—"];
+      cells.forEach((c, i) => {
+        const td = el("td", "c" + i);
+        if (c instanceof Node) td.append(c); else td.textContent = String(c);
+        tr.append(td);
+      });
+      tr.children[5].className += b.valid ? " usable" : " unusable";
+      tr.addEventListener("click", () => select(key));
+      rows.push(tr);
+    }
+    body.replaceChildren(...rows);
+    $("count").textContent = books.length + " books, " + books.filter((b) => b.valid).length + " usable";
+  }
+
+  // Events per second over the last RATE_WINDOW_MS of polls (server clock), from the book's instrSeq.
+  const RATE_WINDOW_MS = 5000;
+  function rateOf(key, seq, nowMs) {
+    let samples = lastSeq.get(key);
+    if (!samples || (samples.length > 0 && seq < samples[samples.length - 1].seq)) lastSeq.set(key, (samples = []));
+    samples.push({ seq, atMs: nowMs });
+    while (samples.length > 2 && nowMs - samples[1].atMs >= RATE_WINDOW_MS) samples.shift();
+    const first = samples[0];
+    return nowMs > first.atMs ? ((seq - first.seq) * 1000) / (nowMs - first.atMs) : undefined;
+  }
+
+  function keyOf(b) {
+    return b.venue + "/" + b.market + "/" + b.symbol;
+  }
+
+  function histogram(title, h) {
+    const box = el("div", "hist");
+    box.append(el("h3", "", title));
+    if (!h || h.count === 0) {
+      box.append(el("p", "muted", "no samples yet"));
+      return box;
+    }
+    box.append(el("p", "stats", "n = " + h.count + "   mean " + fmtUs(h.sumUs / h.count) + "   p50 ≤ " + fmtUs(quantileUs(h, 0.5)) +
+      "   p90 ≤ " + fmtUs(quantileUs(h, 0.9)) + "   p99 ≤ " + fmtUs(quantileUs(h, 0.99))));
+    let first = h.counts.findIndex((c) => c > 0);
+    let last = h.counts.length - 1;
+    while (last > first && h.counts[last] === 0) last--;
+    const max = Math.max(...h.counts);
+    const bars = el("div", "bars");
+    for (let i = first; i <= last; i++) {
+      const row = el("div", "bar-row");
+      row.append(el("span", "bar-label", i < h.boundsUs.length ? "≤ " + fmtUs(h.boundsUs[i]) : "> " + fmtUs(h.boundsUs[h.boundsUs.length - 1])));
+      const track = el("span", "bar-track");
+      const bar = el("span", "bar");
+      bar.style.width = ((100 * h.counts[i]) / max).toFixed(1) + "%";
+      track.append(bar);
+      row.append(track, el("span", "bar-count", h.counts[i]));
+      bars.append(row);
+    }
+    box.append(bars);
+    return box;
+  }
+
+  function renderLatency(s) {
+    const parts = [histogram("receipt → send (frame read to datagram sent)", s.latency.receiptToSend)];
+    for (const [venue, h] of Object.entries(s.latency.exchangeToReceipt)) parts.push(histogram("exchange → receipt (" + venue + ")", h));
+    $("latency").replaceChildren(...parts);
+  }
+
+  function renderDepth(book) {
+    $("depth-title").textContent = book ? keyOf(book) + "  " + book.state + (book.valid ? "" : " (not usable)") + "  tick " + book.tickSize + "  lot " + book.lotSize : "no book selected";
+    const body = $("depth");
+    if (!book) return body.replaceChildren();
+    const max = Math.max(1e-300, ...book.bids.map((l) => +l[1]), ...book.asks.map((l) => +l[1]));
+    const row = (side, l) => {
+      const tr = el("tr", "level " + side);
+      const bidQty = el("td", "qty bid-qty");
+      const price = el("td", "price " + side, l[0]);
+      const askQty = el("td", "qty ask-qty");
+      const cell = side === "bid" ? bidQty : askQty;
+      const bar = el("span", "depth-bar " + side);
+      bar.style.width = ((100 * +l[1]) / max).toFixed(1) + "%";
+      cell.append(bar, el("span", "depth-qty", l[1]));
+      tr.append(bidQty, price, askQty);
+      return tr;
+    };
+    const rows = [];
+    for (let i = book.asks.length - 1; i >= 0; i--) rows.push(row("ask", book.asks[i]));
+    for (const l of book.bids) rows.push(row("bid", l));
+    body.replaceChildren(...rows);
+  }
+
+  function select(key) {
+    selected = key;
+    const p = new URLSearchParams(location.search);
+    p.set("book", key);
+    history.replaceState(null, "", location.pathname + "?" + p.toString());
+    for (const tr of document.querySelectorAll("tr.book")) tr.classList.toggle("selected", tr.dataset.book === key);
+    poll(false);
+  }
+
+  $("auth").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $("token").value);
+    $("token").value = "";
+    $("auth").hidden = true;
+    poll(false);
+  });
+
+  let timer = 0;
+  async function poll(again) {
+    try {
+      const s = await api("/status");
+      $("auth").hidden = true;
+      $("version").textContent = "feeder " + s.version;
+      renderReadiness(s);
+      renderBooks(s);
+      renderLatency(s);
+      if (selected) {
+        const parts = selected.split("/").map(encodeURIComponent);
+        renderDepth(await api("/books/" + parts.join("/") + "?depth=" + DEPTH).catch(() => undefined));
+      }
+      $("error").textContent = "";
+      $("updated").textContent = "updated " + new Date(s.nowMs).toISOString().slice(11, 19) + " UTC";
+    } catch (err) {
+      if (err instanceof AuthError) $("auth").hidden = false;
+      $("error").textContent = String(err.message || err);
+    }
+    if (again) {
+      clearTimeout(timer);
+      timer = setTimeout(() => poll(true), POLL_MS);
+    }
+  }
+  poll(true);
+})();
+`;

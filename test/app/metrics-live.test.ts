@@ -1,0 +1,138 @@
+/**
+ * /metrics of a running feeder (simulator → runtime, one process): every family follows the Prometheus
+ * conventions and never double-counts, docs/operations.md lists every family, and every query of the Grafana
+ * dashboard (deploy/grafana/feeder-dashboard.json) names metrics and labels this feeder really exports.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { startRuntime, type Runtime } from "../../src/app/runtime.ts";
+import { parsePrometheusText, type ParsedSample } from "../../src/app/prometheus.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
+import { feederConfig, uniqueDestination, waitFor, type Markets } from "../e2e/harness.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const MARKETS: Markets = [
+  { market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] },
+  { market: "spot", depth: 50, symbols: ["BTCUSDT"] },
+];
+/** Only with workers > 1 (the supervisor's); documented, not exported by this one-process feeder. */
+const WORKERS_ONLY = new Set(["feeder_workers", "feeder_workers_ready", "feeder_worker_restarts_total"]);
+
+let sim: BybitSim;
+let runtime: Runtime;
+let samples: ParsedSample[];
+let types: Map<string, string>;
+
+beforeAll(async () => {
+  sim = await startBybitSimulator({ markets: MARKETS.map((m) => ({ market: m.market, symbols: m.symbols })), seed: 32, messagesPerSecond: 0 });
+  runtime = await startRuntime(feederConfig({ sim, markets: MARKETS, ...uniqueDestination(32), http: true }), silentLogger);
+  await waitFor(() => runtime.feeder!.books().every((b) => b.state === 1), "live books");
+  for (let i = 0; i < 10; i++) sim.step(1);
+  // Faults, so that the families that only have series once something went wrong have them.
+  sim.inject("gap", { market: "linear", symbol: "ETHUSDT" });
+  sim.inject("malformed", { market: "spot", symbol: "BTCUSDT" });
+  const stats = () => runtime.feeder!.stats().venues.bybit!;
+  await waitFor(() => stats().gaps! > 0 && stats().parseErrors! > 0, "faults seen", 10_000, () => sim.step(1));
+  await waitFor(() => runtime.feeder!.books().every((b) => b.state === 1), "live again", 10_000, () => sim.step(1));
+  ({ samples, types } = parsePrometheusText(await (await fetch(`${runtime.http!.url}/metrics`)).text()));
+}, 30_000);
+
+afterAll(async () => {
+  await runtime?.stop();
+  await sim?.stop();
+});
+
+/** The family a sample belongs to (histogram samples carry _bucket, _sum, _count). */
+function familyOf(name: string): string {
+  const base = name.replace(/_(bucket|sum|count)$/, "");
+  return types.get(base) === "histogram" ? base : name;
+}
+
+describe("/metrics of a running feeder", () => {
+  test("names: snake_case, counters and only counters end in _total, base units", () => {
+    expect(types.size).toBeGreaterThan(30);
+    for (const [name, type] of types) {
+      expect(name, name).toMatch(/^(feeder|process)_[a-z0-9_]+$/);
+      expect(name.endsWith("_total"), `${name} is a ${type}`).toBe(type === "counter");
+      if (type === "histogram") expect(name, name).toMatch(/_seconds$/);
+      if (/bytes/.test(name)) expect(name, name).toMatch(/_bytes(_total)?$/);
+      expect(name, name).not.toMatch(/_(ms|us|ns|millis|micros|kb|mb)(_|$)/);
+    }
+    expect(types.has("feeder_venue_stat")).toBe(false);
+    expect([...types.keys()].some((n) => n.includes("dropped_on_purpose"))).toBe(false);
+    for (const name of ["feeder_build_info", "process_cpu_seconds_total", "process_resident_memory_bytes", "process_start_time_seconds", "process_open_fds", "process_max_fds"]) {
+      expect(samples.filter((s) => s.name === name), name).toHaveLength(1);
+    }
+    expect(samples.find((s) => s.name === "feeder_build_info")!.labels).toEqual({ version: expect.stringMatching(/^\d+\.\d+\.\d+/), bun_version: Bun.version });
+  });
+
+  test("the series of one name are disjoint: same label names, no duplicates, so sum() never double-counts", () => {
+    const byName = new Map<string, ParsedSample[]>();
+    for (const s of samples) byName.set(s.name, [...(byName.get(s.name) ?? []), s]);
+    for (const [name, list] of byName) {
+      const keySets = new Set(list.map((s) => Object.keys(s.labels).filter((k) => k !== "le").sort().join(",")));
+      expect([...keySets], `${name} mixes label sets (a total beside its parts?)`).toHaveLength(1);
+      const series = list.map((s) => JSON.stringify(Object.entries(s.labels).sort()));
+      expect(new Set(series).size, `${name} repeats a series`).toBe(series.length);
+    }
+    // And the per-connection counters add up to the venue's own total.
+    const sum = (name: string) => samples.filter((s) => s.name === name).reduce((n, s) => n + s.value, 0);
+    const stats = runtime.feeder!.stats().venues.bybit!;
+    expect(sum("feeder_venue_messages_received_total")).toBeLessThanOrEqual(stats.messages!);
+    expect(sum("feeder_venue_messages_received_total")).toBeGreaterThan(0);
+    expect(sum("feeder_books")).toBe(3);
+  });
+
+  test("process_* describe this process", () => {
+    const one = (name: string) => samples.find((s) => s.name === name)!.value;
+    const nowS = Date.now() / 1000;
+    expect(one("process_start_time_seconds")).toBeGreaterThan(nowS - process.uptime() - 5);
+    expect(one("process_start_time_seconds")).toBeLessThanOrEqual(nowS);
+    expect(one("process_cpu_seconds_total")).toBeGreaterThan(0);
+    expect(one("process_resident_memory_bytes")).toBeGreaterThan(1 << 20);
+    expect(one("process_open_fds")).toBeGreaterThan(3);
+    expect(one("process_max_fds")).toBeGreaterThanOrEqual(one("process_open_fds"));
+  });
+
+  test("docs/operations.md lists every family, and every family it lists is exported", () => {
+    const doc = readFileSync(resolve(ROOT, "docs/operations.md"), "utf8");
+    const section = doc.slice(doc.indexOf("## Metrics"), doc.indexOf("\n## ", doc.indexOf("## Metrics") + 5));
+    const documented = new Set([...section.matchAll(/`((?:feeder|process)_[a-z0-9_]*[a-z0-9])`/g)].map((m) => m[1]!));
+    for (const name of types.keys()) expect(documented.has(name), `${name} is not in docs/operations.md § Metrics`).toBe(true);
+    for (const name of documented) {
+      if (WORKERS_ONLY.has(name)) continue;
+      expect(types.has(name) || types.has(familyOf(name)), `docs/operations.md lists ${name}, which is not exported`).toBe(true);
+    }
+  });
+
+  test("every query of the Grafana dashboard names exported metrics and labels", () => {
+    const dashboard = JSON.parse(readFileSync(resolve(ROOT, "deploy/grafana/feeder-dashboard.json"), "utf8"));
+    const queries: string[] = [];
+    const walk = (panels: any[]) => {
+      for (const p of panels ?? []) {
+        for (const t of p.targets ?? []) queries.push(t.expr);
+        walk(p.panels);
+      }
+    };
+    walk(dashboard.panels);
+    for (const v of dashboard.templating.list) if (v.type === "query") queries.push(typeof v.query === "string" ? v.query : v.query.query);
+    expect(queries.length).toBeGreaterThan(20);
+    const exported = new Set(samples.map((s) => s.name));
+    const labelsOf = (name: string) => new Set(samples.filter((s) => s.name === name).flatMap((s) => Object.keys(s.labels)));
+    for (const q of queries) {
+      expect(q, "a panel without a query").toBeTruthy();
+      const names = [...q.matchAll(/\b((?:feeder|process)_[a-z0-9_]+)\b/g)].map((m) => m[1]!);
+      expect(names.length, `${q} names no feeder metric`).toBeGreaterThan(0);
+      for (const n of names) expect(exported.has(n), `${n} (in ${q}) is not exported by a running feeder`).toBe(true);
+      const labels = new Set(names.flatMap((n) => [...labelsOf(n)]));
+      const used = [
+        ...[...q.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)].flatMap((m) => m[1]!.split(",").map((s) => s.trim()).filter(Boolean)),
+        ...[...q.matchAll(/\{([^}]*)\}/g)].flatMap((m) => [...m[1]!.matchAll(/([a-z_]+)\s*(?:=~|!~|!=|=)/g)].map((x) => x[1]!)),
+        ...[...q.matchAll(/label_values\([^,]+,\s*([a-z_]+)\)/g)].map((m) => m[1]!),
+      ];
+      for (const l of used) expect(labels.has(l), `label ${l} (in ${q}) is on none of ${names.join(", ")}`).toBe(true);
+    }
+  });
+});
