@@ -1,13 +1,16 @@
 /**
- * Subscribe/unsubscribe requests and their acks for the Bybit adapter (cold): batching per category limit,
- * matching acks to requests (with or without req_id, §2.2), per-topic option acks, recovery from a rejected batch
- * (§2.4), and the unsubscribe → ack → subscribe dance that gets one topic a fresh snapshot (§6.3).
+ * Subscribe/unsubscribe requests and their acks, for every venue (cold): batching per the venue's limit, matching
+ * acks to requests (by request id, else the oldest request of that op), per-topic ack lists, recovery from a
+ * rejected batch (the named topic rejected, an oversized batch bisected, an unexplained one split to single
+ * topics), and the unsubscribe → ack → subscribe dance that gets one topic a fresh snapshot without a duplicate
+ * subscribe (Bybit: docs/venues/bybit.md). The venue's RequestProtocol encodes requests and reads acks.
  * @module
  */
 import type { Logger } from "../../core/log.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
-import { BYBIT_DEPTHS, classifyControl, maxArgsPerRequest, parseAckError } from "./protocol.ts";
-import { type BybitConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
+import type { ControlFrame, RequestProtocol } from "./hooks.ts";
+import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
+
 
 /** Marks a topic's book untrusted and tells the sink (the adapter owns book state). */
 export type InvalidateTopic = (t: TopicState, state: BookState, reason: StatusReason) => void;
@@ -21,20 +24,21 @@ export class SubscriptionControl {
   alreadySubscribed = 0;
 
   constructor(
+    private readonly protocol: RequestProtocol,
     private readonly log: Logger,
     private readonly now: () => number,
-    /** See BybitAdapterOptions.maxArgsPerRequest. */
+    /** Replaces protocol.maxArgsPerRequest (tests exceed a venue limit on purpose). */
     private readonly argsPerRequestOverride: number | undefined,
     private readonly invalidate: InvalidateTopic,
   ) {}
 
   /**
-   * Gets a fresh snapshot: unsubscribe, wait for the ack, subscribe (never a duplicate subscribe, §6.3). While the
+   * Gets a fresh snapshot: unsubscribe, wait for the ack, subscribe (never a duplicate subscribe: Bybit refuses one). While the
    * topic waits out its resync backoff (t.resyncDelayed) only the unsubscribe goes out; the lifecycle calls this
    * again once the wait is over, which sends the subscribe.
    */
   restartTopic(t: TopicState): void {
-    const conn = t.conn;
+    const conn: VenueConnection = t.conn;
     switch (t.sub) {
       case SUB_ACTIVE:
         if (!conn.open) return;
@@ -55,9 +59,9 @@ export class SubscriptionControl {
     }
   }
 
-  sendRequest(conn: BybitConnection, op: "subscribe" | "unsubscribe", topics: TopicState[]): void {
+  sendRequest(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[]): void {
     if (topics.length === 0 || !conn.ws || !conn.open) return;
-    const perRequest = this.argsPerRequestOverride ?? maxArgsPerRequest(conn.market);
+    const perRequest = this.argsPerRequestOverride ?? this.protocol.maxArgsPerRequest(conn.market);
     const now = this.now();
     for (let i = 0; i < topics.length; i += perRequest) {
       const batch = topics.slice(i, i + perRequest);
@@ -67,42 +71,54 @@ export class SubscriptionControl {
         if (op === "subscribe") t.lastMsgMs = now; // staleness counts from the request
       }
       conn.pending.set(reqId, { reqId, op, topics: batch, sentMs: now });
-      this.send(conn, JSON.stringify({ req_id: reqId, op, args: batch.map((t) => t.topic) }));
+      this.send(conn, this.protocol.encodeRequest(op, batch, reqId));
     }
   }
 
-  /** Heartbeat; its req_id shares the request numbering. */
-  sendPing(conn: BybitConnection): void {
-    this.send(conn, JSON.stringify({ req_id: `p${++this.reqSeq}`, op: "ping" }));
+  /** Sends a keepalive or reply text; a ping's number shares the request numbering. */
+  nextSeq(): number {
+    return ++this.reqSeq;
   }
 
-  private send(conn: BybitConnection, text: string): void {
+  send(conn: VenueConnection, text: string): void {
     try {
       conn.ws?.send(text);
     } catch (err) {
-      this.log.warn("bybit: send failed", { conn: conn.id, error: String(err) });
+      this.log.warn(`${this.protocol.venue}: send failed`, { conn: conn.id, error: String(err) });
     }
   }
 
-  /** A frame that is not an order book: pong, ack, or something unknown. */
-  onControl(conn: BybitConnection, msg: unknown): void {
-    const c = classifyControl(msg);
+  /**
+   * A frame that is not an order book: pong, ack, test request, or something unknown. Returns the kind, so the
+   * caller can act on a planned close.
+   */
+  onControl(conn: VenueConnection, msg: unknown): ControlFrame["kind"] {
+    const c = this.protocol.classifyControl(msg);
     if (c.kind === "pong") {
-      conn.pongs++;
-      conn.pongDeadlineMs = 0;
-      return;
+      conn.onPong();
+      return c.kind;
     }
-    if (c.kind === "other") {
-      this.log.debug("bybit: unhandled frame", { conn: conn.id, frame: JSON.stringify(msg).slice(0, 200) });
-      return;
+    if (c.kind === "test_request") {
+      this.send(conn, c.reply);
+      conn.onPong(); // the server is alive and we answered it
+      return c.kind;
     }
+    if (c.kind === "other" || c.kind === "planned_close") {
+      this.log.debug(`${this.protocol.venue}: ${c.kind === "other" ? "unhandled frame" : "planned close"}`, { conn: conn.id, frame: JSON.stringify(msg).slice(0, 200) });
+      return c.kind;
+    }
+    this.onAck(conn, c);
+    return c.kind;
+  }
+
+  private onAck(conn: VenueConnection, c: Extract<ControlFrame, { kind: "ack" }>): void {
     if ((c.successTopics && c.successTopics.length > 0) || (c.failTopics && c.failTopics.length > 0)) {
       this.onTopicAck(conn, c.successTopics ?? [], c.failTopics ?? [], c.retMsg);
       return;
     }
     let req = c.reqId !== undefined ? conn.pending.get(c.reqId) : undefined;
     if (!req) {
-      // Acks without req_id (spot examples omit it, §2.2): the oldest request with that op.
+      // Acks without req_id (Bybit spot examples omit it): the oldest request with that op.
       for (const p of conn.pending.values()) {
         if (c.op === "" || p.op === c.op) {
           req = p;
@@ -111,7 +127,7 @@ export class SubscriptionControl {
       }
     }
     if (!req) {
-      this.log.debug("bybit: ack for no pending request", { conn: conn.id, reqId: c.reqId, op: c.op, retMsg: c.retMsg });
+      this.log.debug(`${this.protocol.venue}: ack for no pending request`, { conn: conn.id, reqId: c.reqId, op: c.op, retMsg: c.retMsg });
       return;
     }
     conn.pending.delete(req.reqId);
@@ -121,15 +137,15 @@ export class SubscriptionControl {
     }
     if (req.op === "unsubscribe") {
       // Not subscribed after all (e.g. it never took effect): proceed as if unsubscribed.
-      this.log.warn("bybit: unsubscribe rejected; treating topics as unsubscribed", { conn: conn.id, retMsg: c.retMsg, topics: req.topics.map((t) => t.topic) });
+      this.log.warn(`${this.protocol.venue}: unsubscribe rejected; treating topics as unsubscribed`, { conn: conn.id, retMsg: c.retMsg, topics: req.topics.map((t) => t.topic) });
       for (const t of req.topics) this.onTopicConfirmed(conn, t, "unsubscribe");
       return;
     }
     this.onSubscribeFailed(conn, req.topics, c.retMsg);
   }
 
-  /** Option COMMAND_RESP: per-topic success and failure lists (§2.2). */
-  private onTopicAck(conn: BybitConnection, ok: string[], failed: string[], retMsg: string): void {
+  /** Per-topic success and failure lists (Bybit option COMMAND_RESP). */
+  private onTopicAck(conn: VenueConnection, ok: string[], failed: string[], retMsg: string): void {
     const resolve = (name: string): TopicState | undefined => {
       const t = conn.byTopic.get(name);
       if (!t) return undefined;
@@ -155,7 +171,7 @@ export class SubscriptionControl {
     }
   }
 
-  private onTopicConfirmed(conn: BybitConnection, t: TopicState, op: "subscribe" | "unsubscribe"): void {
+  private onTopicConfirmed(conn: VenueConnection, t: TopicState, op: "subscribe" | "unsubscribe"): void {
     if (op === "subscribe") {
       if (t.sub !== SUB_PENDING) return;
       t.sub = SUB_ACTIVE;
@@ -174,11 +190,11 @@ export class SubscriptionControl {
   }
 
   /**
-   * A rejected subscribe batch (§2.4): the named topic is dealt with, the rest of the batch is sent again, so one bad
+   * A rejected subscribe batch: the named topic is dealt with, the rest of the batch is sent again, so one bad
    * topic never takes its batch or its connection down. Each retry removes at least one topic, so this ends.
    */
-  private onSubscribeFailed(conn: BybitConnection, topics: TopicState[], retMsg: string): void {
-    const err = parseAckError(retMsg);
+  private onSubscribeFailed(conn: VenueConnection, topics: TopicState[], retMsg: string): void {
+    const err = this.protocol.parseAckError(retMsg);
     const named = "topic" in err ? topics.find((t) => t.topic === err.topic) : undefined;
     if (err.kind === "handler_not_found" && named) {
       this.reject(named, retMsg);
@@ -208,7 +224,7 @@ export class SubscriptionControl {
     if (topics.length === 1) this.reject(topics[0]!, retMsg);
   }
 
-  private retry(conn: BybitConnection, topics: TopicState[]): void {
+  private retry(conn: VenueConnection, topics: TopicState[]): void {
     const again = topics.filter((t) => t.sub === SUB_PENDING);
     if (again.length === 0) return;
     this.subscribeRetries++;
@@ -221,11 +237,11 @@ export class SubscriptionControl {
     if (t.sub === SUB_REJECTED) return;
     this.subscribeRejected++;
     t.sub = SUB_REJECTED;
-    this.log.error("bybit: subscription rejected; this book will not be published", {
+    this.log.error(`${this.protocol.venue}: subscription rejected; this book will not be published`, {
       market: t.market,
       topic: t.topic,
       venueMessage: retMsg,
-      hint: `valid ${t.market} depths: ${BYBIT_DEPTHS[t.market].join(", ")}; check that the symbol is listed and trading`,
+      hint: this.protocol.rejectHint(t),
     });
     this.invalidate(t, BookState.HALTED, StatusReason.SUBSCRIBE_REJECTED);
   }

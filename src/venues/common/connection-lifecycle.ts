@@ -1,71 +1,59 @@
 /**
- * Opening, watching and reopening the Bybit adapter's WebSocket connections (cold): a connection budget shared by
- * all connections (§2.3), reconnects with jittered exponential backoff, and a housekeeping timer for pings, pong
- * and ack deadlines, stuck handshakes and silent topics. Book state stays with the adapter, reached via hooks.
+ * Opening, watching and reopening a venue adapter's WebSocket connections, for every venue (cold): a connect
+ * budget shared by all connections of the venue (this process's share of the per-IP limit), reconnects with
+ * jittered exponential backoff, and a housekeeping timer for the keepalive (hooks.ts Keepalive), pong, ack and
+ * handshake deadlines, dead connections (nothing received for deadConnectionMs) and silent topics. Book state
+ * stays with the adapter, reached through hooks.
  * @module
  */
 import type { Logger } from "../../core/log.ts";
-import type { VenueConfig } from "../../config/types.ts";
 import { BookState, StatusReason, type MarketName } from "../../core/types.ts";
-import {
-  ACK_TIMEOUT_MS,
-  CONNECT_WINDOW_MS,
-  CONNECTS_PER_WINDOW,
-  PING_INTERVAL_MS,
-  PONG_TIMEOUT_MS,
-  RECONNECT_BASE_MS,
-  RECONNECT_MAX_MS,
-  RECONNECT_RESET_AFTER_MS,
-  RESYNC_BACKOFF_BASE_MS,
-} from "./protocol.ts";
-import type { BybitAdapterOptions } from "./adapter.ts";
-import { type BybitConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
+import { equalJitterMs } from "./backoff.ts";
+import { SlidingWindowBudget } from "./budgets.ts";
+import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
+import type { Keepalive } from "./hooks.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
 
-/** The options this module reads (documented on BybitAdapterOptions). */
-export type LifecycleOptions = Pick<
-  BybitAdapterOptions,
-  | "log"
-  | "now"
-  | "random"
-  | "pingIntervalMs"
-  | "pongTimeoutMs"
-  | "ackTimeoutMs"
-  | "staleAfterMs"
-  | "housekeepingMs"
-  | "reconnectBaseMs"
-  | "reconnectMaxMs"
-  | "reconnectResetAfterMs"
-  | "resyncBackoffBaseMs"
-  | "maxConnectsPerWindow"
-  | "connectWindowMs"
->;
+/** Nothing at all received for this long: the connection is dead (every venue, unless configured). */
+export const DEAD_CONNECTION_MS = 7_000;
+/** How long a subscribe/unsubscribe (or a handshake) may stay unanswered before the connection is recycled. */
+export const ACK_TIMEOUT_MS = 10_000;
+export const RECONNECT_BASE_MS = 500;
+export const RECONNECT_MAX_MS = 30_000;
+/**
+ * The reconnect backoff starts over only once a connection has stayed open this long, so a server that accepts,
+ * acks and then drops us is retried ever more slowly instead of every ~0.5–1 s.
+ */
+export const RECONNECT_RESET_AFTER_MS = 30_000;
+
+export interface LifecycleOptions {
+  log: Logger;
+  now?: () => number;
+  random?: () => number;
+  /** The venue's keepalive; a client_ping's interval and pong deadline may be overridden below. */
+  keepalive: Keepalive;
+  pingIntervalMs?: number;
+  pongTimeoutMs?: number;
+  ackTimeoutMs?: number;
+  /** See CommonAdapterOptions.deadConnectionMs. */
+  deadConnectionMs?: number;
+  staleAfterMs: (depth: number, market: MarketName) => number;
+  housekeepingMs?: number;
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+  reconnectResetAfterMs?: number;
+  /** The smallest resync backoff step: housekeeping must be at least this fine. */
+  resyncBackoffBaseMs: number;
+  /** Connects per connectWindowMs for this process (already its share of the venue's per-IP budget). */
+  maxConnectsPerWindow: number;
+  connectWindowMs: number;
+}
 
 /** What the lifecycle asks of the adapter, which owns book state and sequencing. */
 export interface LifecycleHooks {
   invalidate: InvalidateTopic;
   /** Invalidates and re-requests a snapshot for one topic. */
   resync: (t: TopicState, state: BookState, reason: StatusReason) => void;
-}
-
-/**
- * Default silence before a topic is stale, from the documented cadences (§4.1, §4.2). Level 1 re-pushes its
- * snapshot every 3 s even when nothing changes, so 10 s (three missed re-pushes) is certainly a fault. Deeper
- * topics push only when the book changes (their 20–200 ms push interval bounds batching, not silence), so a quiet
- * book is not necessarily a dead one: 60 s for spot and futures, 300 s for options, whose books are often
- * illiquid. A deployment with busy symbols tightens this per market (`stale_after_ms`, see staleAfterFromConfig).
- */
-export function defaultStaleAfterMs(depth: number, market: MarketName): number {
-  if (market !== "option" && depth === 1) return 10_000;
-  return market === "option" ? 300_000 : 60_000;
-}
-
-/** The configured per-market thresholds (`[venues.bybit.<market>] stale_after_ms`, 0 = default), else the defaults. */
-export function staleAfterFromConfig(config: VenueConfig): (depth: number, market: MarketName) => number {
-  const byMarket = new Map<MarketName, number>();
-  for (const m of config.markets) if (m.staleAfterMs !== undefined && m.staleAfterMs > 0) byMarket.set(m.market, m.staleAfterMs);
-  if (byMarket.size === 0) return defaultStaleAfterMs;
-  return (depth, market) => byMarket.get(market) ?? defaultStaleAfterMs(depth, market);
 }
 
 export class ConnectionLifecycle {
@@ -76,6 +64,10 @@ export class ConnectionLifecycle {
   private readonly pongTimeoutMs: number;
   private readonly ackTimeoutMs: number;
   private readonly staleAfter: (depth: number, market: MarketName) => number;
+  private readonly keepalive: Keepalive;
+  /** 0 = the keepalive sends no pings. */
+  private readonly probeIdleMs: number;
+  readonly deadConnectionMs: number;
   private readonly housekeepingMs: number;
   private readonly reconnectBaseMs: number;
   private readonly reconnectMaxMs: number;
@@ -83,15 +75,15 @@ export class ConnectionLifecycle {
   /** Connects allowed per connectWindowMs (this process's share of the venue's per-IP budget). */
   readonly maxConnectsPerWindow: number;
   private readonly connectWindowMs: number;
-  /** Start times of recent connects, oldest first (the sliding window of the connection budget). */
-  private readonly connectTimesMs: number[] = [];
+  private readonly connectBudget: SlidingWindowBudget;
   private housekeeping: ReturnType<typeof setInterval> | null = null;
   private stoppingFlag = false;
   /** Counter (cold), read by the adapter's stats(). */
   staleResyncs = 0;
 
   constructor(
-    private readonly conns: readonly BybitConnection[],
+    private readonly venue: string,
+    private readonly conns: readonly VenueConnection[],
     private readonly control: SubscriptionControl,
     private readonly hooks: LifecycleHooks,
     opts: LifecycleOptions,
@@ -99,22 +91,33 @@ export class ConnectionLifecycle {
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
-    this.pingIntervalMs = opts.pingIntervalMs ?? PING_INTERVAL_MS;
-    this.pongTimeoutMs = opts.pongTimeoutMs ?? PONG_TIMEOUT_MS;
+    this.keepalive = opts.keepalive;
+    const ka = opts.keepalive;
+    this.pingIntervalMs = ka.kind === "client_ping" ? (opts.pingIntervalMs ?? ka.intervalMs) : Infinity;
+    this.pongTimeoutMs = ka.kind === "client_ping" ? (opts.pongTimeoutMs ?? ka.pongTimeoutMs) : Infinity;
     this.ackTimeoutMs = opts.ackTimeoutMs ?? ACK_TIMEOUT_MS;
-    this.staleAfter = opts.staleAfterMs ?? defaultStaleAfterMs;
+    this.deadConnectionMs = opts.deadConnectionMs ?? DEAD_CONNECTION_MS;
+    // An idle connection is probed at half the dead time, so a live but quiet one answers before it is declared dead.
+    this.probeIdleMs = ka.kind === "client_ping" ? this.deadConnectionMs / 2 : 0;
+    this.staleAfter = opts.staleAfterMs;
     this.reconnectBaseMs = opts.reconnectBaseMs ?? RECONNECT_BASE_MS;
     this.reconnectMaxMs = opts.reconnectMaxMs ?? RECONNECT_MAX_MS;
     this.reconnectResetAfterMs = opts.reconnectResetAfterMs ?? RECONNECT_RESET_AFTER_MS;
-    const resyncBaseMs = opts.resyncBackoffBaseMs ?? RESYNC_BACKOFF_BASE_MS;
-    this.maxConnectsPerWindow = opts.maxConnectsPerWindow ?? CONNECTS_PER_WINDOW;
-    this.connectWindowMs = opts.connectWindowMs ?? CONNECT_WINDOW_MS;
+    const resyncBaseMs = opts.resyncBackoffBaseMs;
+    this.maxConnectsPerWindow = opts.maxConnectsPerWindow;
+    this.connectWindowMs = opts.connectWindowMs;
+    this.connectBudget = new SlidingWindowBudget(this.maxConnectsPerWindow, this.connectWindowMs);
     let minStale = Infinity;
     for (const conn of conns) for (const t of conn.topics) minStale = Math.min(minStale, this.staleAfter(t.depth, t.market));
     // Fine enough for the shortest deadline, including the first delayed resync (base / 2 at the earliest).
     this.housekeepingMs =
       opts.housekeepingMs ??
-      Math.max(10, Math.min(1000, this.pingIntervalMs / 4, this.pongTimeoutMs / 4, this.ackTimeoutMs / 4, minStale / 4, resyncBaseMs));
+      Math.max(10, Math.min(500, this.pingIntervalMs / 4, this.pongTimeoutMs / 4, this.ackTimeoutMs / 4, this.deadConnectionMs / 8, minStale / 4, resyncBaseMs));
+  }
+
+  /** Start times of recent connects, oldest first (the connect budget's sliding window; tests read it). */
+  get connectTimesMs(): number[] {
+    return this.connectBudget.times;
   }
 
   /** True once stop() was called: nothing is (re)opened and late async results are dropped. */
@@ -165,7 +168,7 @@ export class ConnectionLifecycle {
     await Promise.all(closing);
   }
 
-  private scheduleConnect(conn: BybitConnection, delayMs: number): void {
+  private scheduleConnect(conn: VenueConnection, delayMs: number): void {
     if (this.stoppingFlag) return;
     const wait = Math.max(delayMs, this.connectBudgetWaitMs());
     if (wait <= 0) {
@@ -178,25 +181,22 @@ export class ConnectionLifecycle {
     }, wait);
   }
 
-  /** Sliding-window connection budget shared by all connections (Bybit counts per domain, §2.3). */
+  /** Sliding-window connection budget shared by all connections of the venue (per IP or domain). */
   private connectBudgetWaitMs(): number {
-    const now = this.now();
-    const times = this.connectTimesMs;
-    while (times.length > 0 && now - times[0]! >= this.connectWindowMs) times.shift();
-    return times.length < this.maxConnectsPerWindow ? 0 : times[0]! + this.connectWindowMs - now;
+    return this.connectBudget.waitMs(this.now());
   }
 
-  private connect(conn: BybitConnection): void {
+  private connect(conn: VenueConnection): void {
     if (this.stoppingFlag) return;
     conn.connectStartedMs = this.now();
-    this.connectTimesMs.push(conn.connectStartedMs);
+    this.connectBudget.take(conn.connectStartedMs);
     conn.connects++;
     const gen = ++conn.generation;
     let ws: WebSocket;
     try {
       ws = new WebSocket(conn.url);
     } catch (err) {
-      this.log.error("bybit: cannot open WebSocket", { url: conn.url, error: String(err) });
+      this.log.error(`${this.venue}: cannot open WebSocket`, { url: conn.url, error: String(err) });
       this.onDisconnected(conn, gen, "open failed");
       return;
     }
@@ -206,17 +206,15 @@ export class ConnectionLifecycle {
       conn.open = true;
       conn.openedMs = this.now();
       conn.lastPingMs = conn.openedMs;
+      conn.lastFrameMs = conn.openedMs;
+      conn.messagesSeen = conn.messages;
       conn.pongDeadlineMs = 0;
-      this.log.info("bybit: connected", { conn: conn.id, url: conn.url, topics: conn.topics.length });
+      this.log.info(`${this.venue}: connected`, { conn: conn.id, url: conn.url, topics: conn.topics.length });
       // Topics waiting out a resync backoff are subscribed by housekeeping when their wait is over.
       const toSubscribe = conn.topics.filter((t) => t.sub === SUB_IDLE && !t.resyncDelayed);
       this.control.sendRequest(conn, "subscribe", toSubscribe);
     };
-    ws.onmessage = (ev: MessageEvent) => {
-      if (gen !== conn.generation) return;
-      const data = ev.data;
-      conn.onFrame(typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer));
-    };
+    conn.bindMessages(ws, gen);
     ws.onclose = (ev: CloseEvent) => {
       this.onDisconnected(conn, gen, `close ${ev.code} ${ev.reason}`);
     };
@@ -226,7 +224,7 @@ export class ConnectionLifecycle {
   }
 
   /** Connection lost (or recycled): every book on it is invalid until its new snapshot; reconnect with backoff. */
-  private onDisconnected(conn: BybitConnection, gen: number, why: string): void {
+  private onDisconnected(conn: VenueConnection, gen: number, why: string): void {
     if (gen !== conn.generation || this.stoppingFlag) return;
     conn.generation++; // ignore anything else from that socket
     const ws = conn.ws;
@@ -248,22 +246,27 @@ export class ConnectionLifecycle {
       t.resubscribeAfterUnsub = false;
       t.resyncAfterAck = false;
       if (t.book === BookState.LIVE || t.book === BookState.STALE) this.hooks.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
-      t.lastU = 0;
+      t.lastSeq = 0;
     }
     conn.reconnects++;
     // Only a connection that stayed up for a while proves the venue is fine: a server that accepts, acks and then
     // drops us keeps growing the backoff (an ack alone does not reset it).
     if (wasOpen && this.now() - conn.openedMs >= this.reconnectResetAfterMs) conn.attempt = 0;
     const delay = this.backoffMs(conn);
-    this.log.warn("bybit: disconnected; reconnecting", { conn: conn.id, market: conn.market, why, wasOpen, delayMs: Math.round(delay) });
+    this.log.warn(`${this.venue}: disconnected; reconnecting`, { conn: conn.id, market: conn.market, why, wasOpen, delayMs: Math.round(delay) });
     this.scheduleConnect(conn, delay);
   }
 
   /** Exponential backoff with "equal jitter": half fixed, half random, so reconnects of many clients spread out. */
-  private backoffMs(conn: BybitConnection): number {
-    const exp = Math.min(this.reconnectMaxMs, this.reconnectBaseMs * 2 ** Math.min(conn.attempt, 30));
-    conn.attempt++;
-    return exp / 2 + (this.random() * exp) / 2;
+  private backoffMs(conn: VenueConnection): number {
+    return equalJitterMs(conn.attempt++, this.reconnectBaseMs, this.reconnectMaxMs, this.random);
+  }
+
+  /** The venue announced it will close this connection: reconnect now rather than lose it mid-stream. Cold. */
+  onPlannedClose(conn: VenueConnection): void {
+    if (!conn.open) return;
+    conn.attempt = 0;
+    this.onDisconnected(conn, conn.generation, "planned close announced by the venue");
   }
 
   /** Pings, pong deadlines, ack deadlines, stale topics. Cold, runs every housekeepingMs. */
@@ -287,6 +290,16 @@ export class ConnectionLifecycle {
         continue;
       }
       if (!conn.open || !conn.ws) continue;
+      if (conn.messages !== conn.messagesSeen) {
+        conn.messagesSeen = conn.messages;
+        conn.lastFrameMs = now;
+      }
+      if (now - conn.lastFrameMs > this.deadConnectionMs) {
+        // Nothing at all (data, pong, ack) for this long: the server or the path is gone, whatever the keepalive says.
+        conn.deadConnections++;
+        this.onDisconnected(conn, conn.generation, `nothing received for ${this.deadConnectionMs} ms`);
+        continue;
+      }
       if (conn.pongDeadlineMs !== 0 && now > conn.pongDeadlineMs) {
         conn.pongTimeouts++;
         this.onDisconnected(conn, conn.generation, `no pong within ${this.pongTimeoutMs} ms`);
@@ -304,16 +317,19 @@ export class ConnectionLifecycle {
         this.onDisconnected(conn, conn.generation, `no ack within ${this.ackTimeoutMs} ms`);
         continue;
       }
-      if (now - conn.lastPingMs >= this.pingIntervalMs) {
-        conn.lastPingMs = now;
-        if (conn.pongDeadlineMs === 0) conn.pongDeadlineMs = now + this.pongTimeoutMs;
-        this.control.sendPing(conn);
+      if (this.keepalive.kind === "client_ping") {
+        const idle = this.probeIdleMs > 0 && now - conn.lastFrameMs >= this.probeIdleMs && now - conn.lastPingMs >= this.probeIdleMs;
+        if (now - conn.lastPingMs >= this.pingIntervalMs || idle) {
+          conn.lastPingMs = now;
+          if (conn.pongDeadlineMs === 0) conn.pongDeadlineMs = now + this.pongTimeoutMs;
+          this.control.send(conn, this.keepalive.encodePing(this.control.nextSeq()));
+        }
       }
       for (const t of conn.topics) {
         if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.resyncDelayed) continue;
         if (now - t.lastMsgMs <= this.staleAfter(t.depth, t.market)) continue;
         this.staleResyncs++;
-        this.log.warn("bybit: topic stale; resyncing", { market: t.market, topic: t.topic, silentMs: now - t.lastMsgMs });
+        this.log.warn(`${this.venue}: topic stale; resyncing`, { market: t.market, topic: t.topic, silentMs: now - t.lastMsgMs });
         t.lastMsgMs = now;
         this.hooks.resync(t, BookState.STALE, StatusReason.STALE_FEED);
       }

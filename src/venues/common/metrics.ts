@@ -1,0 +1,41 @@
+/**
+ * Venue metric samples (venue.ts VenueMetric) from the counters every adapter shares (cold, at scrape time).
+ * Per-connection counters carry { market, connection } labels and nothing else sums them, so sum() over a name
+ * never double-counts; adapter-wide counters carry no label of their own.
+ * @module
+ */
+import type { VenueMetric } from "../venue.ts";
+import type { VenueConnection } from "./connection.ts";
+
+export function counter(name: string, help: string, value: number, labels: Readonly<Record<string, string>> = {}): VenueMetric {
+  return { name, help, type: "counter", labels, value };
+}
+
+export function gauge(name: string, help: string, value: number, labels: Readonly<Record<string, string>> = {}): VenueMetric {
+  return { name, help, type: "gauge", labels, value };
+}
+
+/** The counters of ../common/connection.ts, one series per used connection. */
+export function connectionMetrics(conns: readonly VenueConnection[]): VenueMetric[] {
+  const out: VenueMetric[] = [];
+  for (const c of conns) {
+    if (!c.used) continue; // never opened: counts nowhere
+    const l = { market: c.market, connection: c.name };
+    out.push(
+      gauge("connection_up", "1 while the WebSocket connection is open", c.open ? 1 : 0, l),
+      gauge("connection_topics", "Book channels assigned to the connection", c.topics.length, l),
+      counter("messages_received_total", "WebSocket frames received", c.messages, l),
+      counter("received_bytes_total", "Characters of WebSocket frames received", c.bytes, l),
+      counter("parse_errors_total", "Frames rejected as malformed", c.parseErrors, l),
+      counter("json_fallbacks_total", "Book frames read through the JSON fallback instead of the scanner", c.fallbacks, l),
+      counter("unknown_topic_total", "Book frames for a channel not subscribed on the connection", c.unknownTopic, l),
+      counter("connects_total", "WebSocket connection attempts", c.connects, l),
+      counter("reconnects_total", "Connections lost or recycled (each is followed by a reconnect)", c.reconnects, l),
+      counter("pongs_total", "Keepalive answers received", c.pongs, l),
+      counter("pong_timeouts_total", "Connections recycled because a ping went unanswered", c.pongTimeouts, l),
+      counter("ack_timeouts_total", "Connections recycled because a request went unanswered", c.ackTimeouts, l),
+      counter("dead_connections_total", "Connections recycled because nothing at all arrived for the dead-connection time", c.deadConnections, l),
+    );
+  }
+  return out;
+}
