@@ -29,7 +29,7 @@ import { BYBIT_DEPTHS, BYBIT_KEEPALIVE, BYBIT_REQUESTS, CONNECT_WINDOW_MS, CONNE
 import { type BybitConnection, type BybitTopic, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
 import { staleAfterFromConfig } from "./staleness.ts";
-import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES } from "./scanner.ts";
+import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
 
 export { defaultStaleAfterMs, staleAfterFromConfig } from "./staleness.ts";
 export type { RawFrameTap } from "../venue.ts";
@@ -407,8 +407,12 @@ export class BybitAdapter implements VenueAdapter {
       this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
       return;
     }
-    if (u <= t.lastSeq) this.duplicates++;
-    else this.gaps++;
+    if (u <= t.lastSeq) {
+      // Bybit's rule: u < local u is ignored (docs/venues/bybit.md, "Sequencing"); the same u again is a repeat.
+      this.duplicates++;
+      return;
+    }
+    this.gaps++;
     this.gapLog.hit(`${t.market} ${t.topic}: u ${u} after ${t.lastSeq}`);
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
   }
@@ -418,6 +422,17 @@ export class BybitAdapter implements VenueAdapter {
     this.venueResets++;
     this.log.warn("bybit: u reset to 1 (service restart or instrument change)", { market: t.market, topic: t.topic, lastU: t.lastSeq });
     this.recheckInstrument(t);
+  }
+
+  /**
+   * A book push whose topic is not one of this connection's. The connection carries only what we subscribed, so
+   * the topic was garbled: the lost update may be any book's, and each book of the connection resyncs (as for a
+   * frame unreadable down to its topic). Replay ignores it: a capture may hold topics its config leaves out.
+   */
+  onUnknownTopic(conn: BybitConnection, frame: string): void {
+    conn.unknownTopic++;
+    if (this.books.replaying) return;
+    this.onParseError(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
   }
 
   onParseError(conn: BybitConnection, entry: number, code: number, frame: string): void {

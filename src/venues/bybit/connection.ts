@@ -11,7 +11,7 @@ import { turnReceiptUs } from "../../core/clock.ts";
 import type { MarketName } from "../../core/types.ts";
 import { VenueConnection, type TopicState } from "../common/connection.ts";
 import type { BybitAdapter } from "./adapter.ts";
-import { isBookObject, parseBookObject } from "./parse-json.ts";
+import { isBookObject, parseBookObject, parseFrameJson } from "./parse-json.ts";
 import { BybitScanner, SCAN_ERR_SYNTAX, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
 import { TopicTable } from "./topic-table.ts";
 
@@ -73,25 +73,26 @@ export class BybitConnection extends VenueConnection {
   private onSlowFrame(data: string, scanCode: number, recvUs: number): void {
     const scanEntry = this.scanner.entry;
     if (scanCode === SCAN_UNKNOWN_TOPIC) {
-      this.unknownTopic++;
+      this.adapter.onUnknownTopic(this, data);
       return;
     }
     let msg: unknown;
+    let inexactInteger = false;
     try {
-      msg = JSON.parse(data);
+      ({ msg, inexactInteger } = parseFrameJson(data));
     } catch {
       this.adapter.onParseError(this, scanEntry, scanCode === SCAN_NOT_BOOK ? SCAN_ERR_SYNTAX : scanCode, data);
       return;
     }
     if (isBookObject(msg)) {
       const entryOut = { entry: -1 };
-      const r = parseBookObject(msg, this.table, this.update, entryOut);
+      const r = parseBookObject(msg, this.table, this.update, entryOut, inexactInteger);
       if (r >= 0) {
         this.fallbacks++;
         this.update.tsRecvUs = recvUs;
         this.adapter.onBook(r, this.update);
       } else if (r === SCAN_UNKNOWN_TOPIC) {
-        this.unknownTopic++;
+        this.adapter.onUnknownTopic(this, data);
       } else {
         this.adapter.onParseError(this, entryOut.entry, r, data);
       }
