@@ -462,6 +462,11 @@ export class BybitAdapter implements VenueAdapter {
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
 
+  /** A frame that is not JSON: true when it is a bare-text keepalive answer (common). Cold. */
+  onText(conn: BybitConnection, text: string): boolean {
+    return this.control.onText(conn, text);
+  }
+
   /** A frame that is not an order book (from connection.ts). Cold. */
   onControl(conn: BybitConnection, msg: unknown): void {
     if (this.control.onControl(conn, msg) === "planned_close") this.lifecycle.onPlannedClose(conn);

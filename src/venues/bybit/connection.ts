@@ -81,6 +81,7 @@ export class BybitConnection extends VenueConnection {
     try {
       ({ msg, inexactInteger } = parseFrameJson(data));
     } catch {
+      if (this.adapter.onText(this, data)) return;
       this.adapter.onParseError(this, scanEntry, scanCode === SCAN_NOT_BOOK ? SCAN_ERR_SYNTAX : scanCode, data);
       return;
     }

@@ -89,6 +89,17 @@ export class SubscriptionControl {
   }
 
   /**
+   * A frame that is not JSON: the bare-text keepalive answers (`pong` to OKX's text `ping`, `PONG`) are control
+   * frames that prove the connection alive, never parse errors that would resync its books. False for anything
+   * else (the caller reports it as malformed). Cold.
+   */
+  onText(conn: VenueConnection, text: string): boolean {
+    if (text !== "pong" && text !== "PONG") return false;
+    conn.onPong();
+    return true;
+  }
+
+  /**
    * A frame that is not an order book: pong, ack, test request, or something unknown. Returns the kind, so the
    * caller can act on a planned close.
    */

@@ -136,3 +136,15 @@ describe("Bybit findings", { timeout: 15_000 }, () => {
     expect(adapter.stats().deadConnections + adapter.stats().pongTimeouts).toBe(1);
   });
 });
+
+describe("frame classification", { timeout: 15_000 }, () => {
+  test("a bare text pong is a control frame (a keepalive answer), not a parse error that resyncs the connection", async () => {
+    const state = { answerPings: true, conns: [] as ServerWebSocket<unknown>[], pings: 0 };
+    const { adapter, sink } = await adapterFor(server(state), ["AAAUSDT", "BBBUSDT"]);
+    state.conns[0]!.send("pong");
+    await waitFor(() => adapter.stats().pongs === 1, "pong counted");
+    expect(adapter.stats().parseErrors).toBe(0);
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.stats().topicsLive).toBe(2);
+  });
+});
