@@ -93,6 +93,11 @@ export interface CommonAdapterOptions {
    * an idle connection well before that.
    */
   deadConnectionMs?: number;
+  /**
+   * Replace a connection make-before-break once it is this old (no book leaves LIVE). Venues that close
+   * connections at a fixed age set their own default (Binance 24 h); others never, unless set here.
+   */
+  maxConnectionAgeMs?: number;
   /** Re-check an instrument over REST after a venue reset or a price/qty that does not fit. Default true. */
   recheckInstruments?: boolean;
   /**

@@ -104,6 +104,7 @@ export class BybitAdapter implements VenueAdapter {
   private ignoredBeforeSnapshot = 0;
   private ignoredWhileUnsubscribed = 0;
   private repeatedSnapshots = 0;
+  private olderSnapshots = 0;
   private venueResets = 0;
   private instrumentChanges = 0;
   private readonly parseErrorsByCode = new Map<string, number>();
@@ -252,6 +253,7 @@ export class BybitAdapter implements VenueAdapter {
       ignoredBeforeSnapshot: this.ignoredBeforeSnapshot,
       ignoredWhileUnsubscribed: this.ignoredWhileUnsubscribed,
       repeatedSnapshots: this.repeatedSnapshots,
+      olderSnapshots: this.olderSnapshots,
       venueResets: this.venueResets,
       staleResyncs: this.lifecycle.staleResyncs,
       subscribeRejected: this.control.subscribeRejected,
@@ -273,6 +275,7 @@ export class BybitAdapter implements VenueAdapter {
       pongTimeouts: 0,
       ackTimeouts: 0,
       deadConnections: 0,
+      plannedReconnects: 0,
     };
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
     for (const c of conns) {
@@ -297,6 +300,7 @@ export class BybitAdapter implements VenueAdapter {
       out.pongTimeouts! += c.pongTimeouts;
       out.ackTimeouts! += c.ackTimeouts;
       out.deadConnections! += c.deadConnections;
+      out.plannedReconnects! += c.plannedReconnects;
     }
     return out;
   }
@@ -319,6 +323,7 @@ export class BybitAdapter implements VenueAdapter {
       counter("ignored_before_snapshot_total", "Deltas ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot),
       counter("ignored_while_unsubscribed_total", "Book frames in flight after an unsubscribe", this.ignoredWhileUnsubscribed),
       counter("repeated_snapshots_total", "Snapshots repeating the last sequence (no change)", this.repeatedSnapshots),
+      counter("older_snapshots_total", "Snapshots older than the live book (ignored)", this.olderSnapshots),
       counter("venue_resets_total", "Venue sequence resets", this.venueResets),
       counter("stale_resyncs_total", "Books resynced because their channel went silent", this.lifecycle.staleResyncs),
       counter("subscribe_rejected_total", "Subscriptions the venue refused", this.control.subscribeRejected),
@@ -370,8 +375,11 @@ export class BybitAdapter implements VenueAdapter {
       // Only frames the book can use count as liveness (stale detection): see the delta branch below.
       const now = this.now();
       t.lastMsgMs = now;
-      if (t.book === BookState.LIVE && u === t.lastSeq) {
-        this.repeatedSnapshots++; // level-1 re-push with the same u (§4.2): nothing changed
+      if (t.book === BookState.LIVE && u <= t.lastSeq && u !== 1) {
+        // The same u: level 1's re-push (§4.2), nothing changed. An older u: the book is already past it (during a
+        // make-before-break the replacement's snapshot may trail the old socket's deltas); u < local u is ignored.
+        if (u === t.lastSeq) this.repeatedSnapshots++;
+        else this.olderSnapshots++;
         return;
       }
       if (u === 1 && t.lastSeq > 1) this.onVenueReset(t);

@@ -38,7 +38,7 @@ export class BybitConnection extends VenueConnection {
   /** Frames of this socket's generation go straight to onFrame (the hot path stays in this class). */
   bindMessages(ws: WebSocket, gen: number): void {
     ws.onmessage = (ev: MessageEvent) => {
-      if (gen !== this.generation) return;
+      if (gen !== this.generation && gen !== this.retiringGeneration) return;
       const data = ev.data;
       this.onFrame(typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer));
     };

@@ -42,6 +42,11 @@ export interface LifecycleOptions {
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
   reconnectResetAfterMs?: number;
+  /**
+   * A connection open this long is replaced make-before-break (Binance closes every connection at 24 h): a new
+   * socket is opened and subscribed while the old one keeps delivering. Default: never.
+   */
+  maxConnectionAgeMs?: number;
   /** The smallest resync backoff step: housekeeping must be at least this fine. */
   resyncBackoffBaseMs: number;
   /** Connects per connectWindowMs for this process (already its share of the venue's per-IP budget). */
@@ -68,6 +73,7 @@ export class ConnectionLifecycle {
   /** 0 = the keepalive sends no pings. */
   private readonly probeIdleMs: number;
   readonly deadConnectionMs: number;
+  private readonly maxConnectionAgeMs: number;
   private readonly housekeepingMs: number;
   private readonly reconnectBaseMs: number;
   private readonly reconnectMaxMs: number;
@@ -97,6 +103,7 @@ export class ConnectionLifecycle {
     this.pongTimeoutMs = ka.kind === "client_ping" ? (opts.pongTimeoutMs ?? ka.pongTimeoutMs) : Infinity;
     this.ackTimeoutMs = opts.ackTimeoutMs ?? ACK_TIMEOUT_MS;
     this.deadConnectionMs = opts.deadConnectionMs ?? DEAD_CONNECTION_MS;
+    this.maxConnectionAgeMs = opts.maxConnectionAgeMs ?? Infinity;
     // An idle connection is probed at half the dead time, so a live but quiet one answers before it is declared dead.
     this.probeIdleMs = ka.kind === "client_ping" ? this.deadConnectionMs / 2 : 0;
     this.staleAfter = opts.staleAfterMs;
@@ -146,7 +153,9 @@ export class ConnectionLifecycle {
       const ws = conn.ws;
       conn.ws = null;
       conn.open = false;
-      conn.generation++;
+      conn.generation = ++conn.genSeq;
+      this.dropReplacement(conn);
+      this.closeRetiring(conn, "stop");
       if (ws && ws.readyState !== WebSocket.CLOSED) {
         closing.push(
           new Promise<void>((resolve) => {
@@ -191,7 +200,7 @@ export class ConnectionLifecycle {
     conn.connectStartedMs = this.now();
     this.connectBudget.take(conn.connectStartedMs);
     conn.connects++;
-    const gen = ++conn.generation;
+    const gen = (conn.generation = ++conn.genSeq);
     let ws: WebSocket;
     try {
       ws = new WebSocket(conn.url);
@@ -226,7 +235,9 @@ export class ConnectionLifecycle {
   /** Connection lost (or recycled): every book on it is invalid until its new snapshot; reconnect with backoff. */
   private onDisconnected(conn: VenueConnection, gen: number, why: string): void {
     if (gen !== conn.generation || this.stoppingFlag) return;
-    conn.generation++; // ignore anything else from that socket
+    conn.generation = ++conn.genSeq; // ignore anything else from that socket
+    this.dropReplacement(conn);
+    this.closeRetiring(conn, "recycled");
     const ws = conn.ws;
     conn.ws = null;
     const wasOpen = conn.open;
@@ -262,11 +273,91 @@ export class ConnectionLifecycle {
     return equalJitterMs(conn.attempt++, this.reconnectBaseMs, this.reconnectMaxMs, this.random);
   }
 
-  /** The venue announced it will close this connection: reconnect now rather than lose it mid-stream. Cold. */
-  onPlannedClose(conn: VenueConnection): void {
-    if (!conn.open) return;
-    conn.attempt = 0;
-    this.onDisconnected(conn, conn.generation, "planned close announced by the venue");
+  /**
+   * A planned reconnect (the venue announced a close, or the connection reached maxConnectionAgeMs): make before
+   * break. A replacement socket is opened while the old one keeps delivering; once it is open it becomes the
+   * connection's socket and every topic is subscribed on it, while the old socket's frames are still accepted
+   * (retiringGeneration) until those subscriptions are acked, then it is closed. No book leaves LIVE: the same
+   * per-topic sequences arrive on both, a repeat is a duplicate and an older snapshot is ignored. If the
+   * replacement fails, the old socket stays; if the old one closes first, the ordinary reconnect takes over. Cold.
+   */
+  onPlannedClose(conn: VenueConnection, why = "planned close announced by the venue"): void {
+    if (!conn.open || !conn.ws || conn.replacing || conn.retiringWs || this.stoppingFlag) return;
+    if (this.connectBudgetWaitMs() > 0) return; // no connect budget now: housekeeping (age) or the venue's close will do
+    conn.plannedReconnects++;
+    conn.connectStartedMs = this.now();
+    this.connectBudget.take(conn.connectStartedMs);
+    conn.connects++;
+    const gen = ++conn.genSeq;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(conn.url);
+    } catch (err) {
+      this.log.warn(`${this.venue}: cannot open the replacement WebSocket; keeping the old one`, { conn: conn.id, error: String(err) });
+      return;
+    }
+    this.log.info(`${this.venue}: planned reconnect (make before break)`, { conn: conn.id, why });
+    conn.replacing = ws;
+    ws.onopen = () => {
+      if (conn.replacing !== ws || !conn.open) return;
+      conn.replacing = null;
+      conn.retiringWs = conn.ws;
+      conn.retiringGeneration = conn.generation;
+      conn.ws = ws;
+      conn.generation = gen;
+      conn.openedMs = this.now();
+      conn.lastPingMs = conn.openedMs;
+      conn.pongDeadlineMs = 0;
+      // Requests in flight on the old socket are answered there or never: start every topic afresh on the new one.
+      conn.pending.clear();
+      const toSubscribe: TopicState[] = [];
+      for (const t of conn.topics) {
+        if (t.sub === SUB_REJECTED) continue;
+        t.resubscribeAfterUnsub = false;
+        t.resyncAfterAck = false;
+        t.sub = SUB_IDLE;
+        if (!t.resyncDelayed) toSubscribe.push(t);
+      }
+      this.control.sendRequest(conn, "subscribe", toSubscribe);
+      if (conn.pending.size === 0) this.closeRetiring(conn, "replaced");
+    };
+    conn.bindMessages(ws, gen);
+    ws.onclose = (ev: CloseEvent) => {
+      if (conn.replacing === ws) {
+        conn.replacing = null;
+        this.log.warn(`${this.venue}: replacement WebSocket closed before it opened; keeping the old one`, { conn: conn.id, code: ev.code });
+        return;
+      }
+      this.onDisconnected(conn, gen, `close ${ev.code} ${ev.reason}`);
+    };
+    ws.onerror = () => {
+      // onclose follows.
+    };
+  }
+
+  /** Abandons a replacement socket that has not opened yet. */
+  private dropReplacement(conn: VenueConnection): void {
+    const ws = conn.replacing;
+    conn.replacing = null;
+    if (!ws) return;
+    try {
+      ws.close(1000, "not needed");
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Closes the old socket of a make-before-break once the replacement carries every topic. */
+  private closeRetiring(conn: VenueConnection, why: string): void {
+    const ws = conn.retiringWs;
+    conn.retiringWs = null;
+    conn.retiringGeneration = -1;
+    if (!ws) return;
+    try {
+      ws.close(1000, why);
+    } catch {
+      // already gone
+    }
   }
 
   /** Pings, pong deadlines, ack deadlines, stale topics. Cold, runs every housekeepingMs. */
@@ -290,6 +381,12 @@ export class ConnectionLifecycle {
         continue;
       }
       if (!conn.open || !conn.ws) continue;
+      if (conn.retiringWs && conn.pending.size === 0) this.closeRetiring(conn, "replaced");
+      if (conn.replacing && now - conn.connectStartedMs > this.ackTimeoutMs) {
+        this.log.warn(`${this.venue}: replacement WebSocket not open within ${this.ackTimeoutMs} ms; keeping the old one`, { conn: conn.id });
+        this.dropReplacement(conn);
+      }
+      if (now - conn.openedMs >= this.maxConnectionAgeMs) this.onPlannedClose(conn, `connection older than ${this.maxConnectionAgeMs} ms`);
       if (conn.messages !== conn.messagesSeen) {
         conn.messagesSeen = conn.messages;
         conn.lastFrameMs = now;

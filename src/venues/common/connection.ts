@@ -72,7 +72,19 @@ export abstract class VenueConnection {
   used = false;
   ws: WebSocket | null = null;
   open = false;
+  /** The current socket's generation; frames of any other are dropped (except retiringGeneration's). */
   generation = 0;
+  /** Source of generations: every socket, and every "none" after a disconnect, gets a fresh one. */
+  genSeq = 0;
+  /**
+   * Make-before-break (a planned reconnect): the replacement socket while it opens, then the old socket, which
+   * keeps delivering until the replacement's subscriptions are acked. Both carry the same per-topic sequences, so
+   * their frames interleave harmlessly (a repeat is ignored as a duplicate).
+   */
+  replacing: WebSocket | null = null;
+  retiringWs: WebSocket | null = null;
+  /** -1 = none. Checked by bindMessages only when a frame is not of `generation` (never on the common path). */
+  retiringGeneration = -1;
   attempt = 0;
   reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   lastPingMs = 0;
@@ -94,6 +106,7 @@ export abstract class VenueConnection {
   pongTimeouts = 0;
   ackTimeouts = 0;
   deadConnections = 0;
+  plannedReconnects = 0;
   pongs = 0;
 
   constructor(
@@ -106,8 +119,9 @@ export abstract class VenueConnection {
   abstract get name(): string;
 
   /**
-   * Installs the socket's message handler: frames of generation `gen` go to the venue's frame entry point,
-   * anything from an older socket is dropped. Defined by the venue so the hot call is not a generic hook.
+   * Installs the socket's message handler: frames of generation `gen` go to the venue's frame entry point when
+   * gen is `generation` or `retiringGeneration`; anything from an older socket is dropped. Defined by the venue so
+   * the hot call is not a generic hook.
    */
   abstract bindMessages(ws: WebSocket, gen: number): void;
 

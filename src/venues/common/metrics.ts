@@ -34,6 +34,7 @@ export function connectionMetrics(conns: readonly VenueConnection[]): VenueMetri
       counter("pongs_total", "Keepalive answers received", c.pongs, l),
       counter("pong_timeouts_total", "Connections recycled because a ping went unanswered", c.pongTimeouts, l),
       counter("ack_timeouts_total", "Connections recycled because a request went unanswered", c.ackTimeouts, l),
+      counter("planned_reconnects_total", "Connections replaced make-before-break (venue notice or maximum age)", c.plannedReconnects, l),
       counter("dead_connections_total", "Connections recycled because nothing at all arrived for the dead-connection time", c.deadConnections, l),
     );
   }
