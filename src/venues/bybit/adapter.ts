@@ -1,7 +1,8 @@
 // HOT PATH: no allocation (BybitAdapter.onBook, called by connection.ts per frame; everything else here is cold)
 /**
- * The Bybit v5 venue adapter and its per-topic sequencing rule (shared/docs/bybit-v5.md §4.4):
- * a snapshot resets the book; a delta must carry u = last u + 1, otherwise that topic alone is resynced
+ * The Bybit v5 venue adapter and its per-topic sequencing rule (docs/venues/bybit.md, "Sequencing", §4.4):
+ * a snapshot resets the book; a delta must carry u = last u + 1; u ≤ last u is ignored and counted (full-ob's
+ * rule); a gap resyncs that topic alone
  * (unsubscribe, wait for the ack, subscribe: a duplicate subscribe would poison its batch, §6.3); u = 1 is a venue
  * reset and triggers an instrument re-check (a tick-size change restarts u at 1); a snapshot repeating the last u
  * (level 1 re-pushes every 3 s, §4.2) changes nothing; deltas before the first snapshot are ignored and counted.
