@@ -260,6 +260,15 @@ export class Feeder {
     return ok;
   }
 
+  /** Replay: feeds one recorded REST response (a depth snapshot) to its venue, like ingest(). False when none takes it. */
+  ingestRest(venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number): boolean {
+    const p = this.pipelines.find((x) => x.adapter.venue === venue);
+    if (!p || !p.adapter.ingestRest) return false;
+    const ok = p.adapter.ingestRest(market as Subscription["market"], connection, url, body, tsRecvUs);
+    this.publisher.flush();
+    return ok;
+  }
+
   /** Every book this instance builds, for HTTP and metrics. */
   books(): BookView[] {
     return this.pipelines.flatMap((p) => p.builders);
