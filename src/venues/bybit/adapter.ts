@@ -18,7 +18,7 @@ import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAdapter, VenueMetric } from "../venue.ts";
-import { shareOf } from "../common/budgets.ts";
+import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { TopicState as CommonTopic } from "../common/connection.ts";
 import { makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "../common/instruments.ts";
@@ -26,7 +26,16 @@ import { connectionMetrics, counter, gauge } from "../common/metrics.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
 import { bybitInstrumentSource, fetchInstrumentSpecs, restUrlOf } from "./instruments.ts";
-import { BYBIT_DEPTHS, BYBIT_KEEPALIVE, BYBIT_REQUESTS, CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW } from "./protocol.ts";
+import {
+  BYBIT_DEPTHS,
+  BYBIT_KEEPALIVE,
+  BYBIT_REQUESTS,
+  CONNECT_WINDOW_MS,
+  CONNECTS_PER_WINDOW,
+  REST_BLOCKED_MS,
+  REST_REQUESTS_PER_WINDOW,
+  REST_WINDOW_MS,
+} from "./protocol.ts";
 import { type BybitConnection, type BybitTopic, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
 import { staleAfterFromConfig } from "./staleness.ts";
@@ -117,8 +126,10 @@ export class BybitAdapter implements VenueAdapter {
   ) {
     this.venue = config.venue;
     this.log = opts.log;
-    this.fetchFn = opts.fetch ?? fetch;
+    // Every REST call spends this process's share of Bybit's per-IP budget and honours its over-limit answers.
+    const restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, opts.budgetShare), REST_WINDOW_MS, REST_BLOCKED_MS, new Map([[403, REST_BLOCKED_MS]]));
     this.now = opts.now ?? Date.now;
+    this.fetchFn = budgetedFetch(opts.fetch ?? fetch, restBudget, this.now);
     this.recheck = opts.recheckInstruments ?? true;
     this.allowNoInstruments = opts.allowNoInstruments ?? false;
     const random = opts.random ?? Math.random;
@@ -129,7 +140,7 @@ export class BybitAdapter implements VenueAdapter {
     this.conns = plan.conns;
     this.topics = plan.topics;
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
-    this.control = new SubscriptionControl(BYBIT_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate);
+    this.control = new SubscriptionControl(BYBIT_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare);
     this.books = new TopicResync({
       venue: "bybit",
       log: this.log,
