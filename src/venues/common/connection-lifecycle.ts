@@ -338,6 +338,15 @@ export class ConnectionLifecycle {
     };
   }
 
+  /**
+   * Resync kind `reconnect` / sequence scope `connection` (Coinbase: one sequence per connection): a gap means any
+   * book of the connection may be wrong, so the connection is dropped, its books go RESYNCING / DISCONNECTED, and
+   * it reconnects and resubscribes everything (with the reconnect backoff). Cold.
+   */
+  recycle(conn: VenueConnection, why: string): void {
+    this.onDisconnected(conn, conn.generation, why);
+  }
+
   /** Abandons a replacement socket that has not opened yet. */
   private dropReplacement(conn: VenueConnection): void {
     const ws = conn.replacing;
