@@ -13,22 +13,26 @@ import { BookState, type Instrument } from "../src/core/types.ts";
 import { summarize } from "../src/app/book-json.ts";
 import { histogramData, renderMetrics, type MetricsSnapshot } from "../src/app/metrics.ts";
 import { processSnapshot } from "../src/app/process-metrics.ts";
-import { bybitMetrics } from "../src/venues/bybit/metrics.ts";
+import { counter, gauge } from "../src/venues/common/metrics.ts";
+import type { VenueMetric } from "../src/venues/venue.ts";
 import { measure, printTable } from "./harness.ts";
 
 const CONNECTIONS = 20;
 const BOOKS = 1000;
 
-const stats: Record<string, number> = { gaps: 3, resyncs: 5, snapshots: 1200, deltas: 9_000_000, connectBudget: 400, "parseErrors.bad_price": 1 };
+// A Bybit-sized set of venue samples: per-connection series labelled { market, connection }, venue-wide ones bare.
+const venueSamples: VenueMetric[] = [counter("sequence_gaps_total", "gaps", 3), counter("resyncs_total", "resyncs", 5), counter("snapshots_total", "snapshots", 1200), counter("deltas_total", "deltas", 9_000_000), gauge("connect_budget", "budget", 400), counter("parse_errors_by_code_total", "parse errors", 1, { code: "bad_price" })];
 for (let c = 0; c < CONNECTIONS; c++) {
-  for (const k of ["messages", "bytes", "parseErrors", "connects", "reconnects", "pongs", "pongTimeouts", "open", "topics"]) stats[`conn${c}.linear.${k}`] = c * 1000;
+  const l = { market: "linear", connection: `linear-${c}` };
+  for (const k of ["messages_received_total", "received_bytes_total", "parse_errors_total", "connects_total", "reconnects_total", "pongs_total", "pong_timeouts_total"]) venueSamples.push(counter(k, k, c * 1000, l));
+  venueSamples.push(gauge("connection_up", "up", 1, l), gauge("connection_topics", "topics", 10, l));
 }
 const h = new LatencyHistogram();
 for (let i = 0; i < 100_000; i++) h.observe((i * 7919) % 5000);
 const markets = ["spot", "linear", "inverse", "option"];
 const snapshot = (): MetricsSnapshot => ({
   labels: {},
-  venues: { bybit: bybitMetrics(stats) },
+  venues: { bybit: venueSamples },
   books: markets.flatMap((market) => ["awaiting_snapshot", "live", "resyncing", "stale", "halted"].map((state) => ({ venue: "bybit", market, state, count: BOOKS / 4 }))),
   unresolved: markets.map((market) => ({ venue: "bybit", market, count: 0 })),
   publisher: { datagrams: 1e6, bytes: 1e9, sendErrors: 0, messages: 2e6 },

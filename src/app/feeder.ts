@@ -17,9 +17,8 @@ import type { Logger } from "../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument } from "../core/types.ts";
 import type { FeederConfig, VenueConfig } from "../config/types.ts";
 import { FeedPublisher } from "../net/feed-publisher.ts";
-import { createBybitAdapter } from "../venues/bybit/index.ts";
-import { CONNECTS_PER_WINDOW } from "../venues/bybit/protocol.ts";
-import type { BookSink, Subscription, VenueAdapter } from "../venues/venue.ts";
+import { venueSpec, type VenueSpec } from "../venues/registry.ts";
+import { instrumentSymbolOf, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
 import { detail, summarize, type BookCounts, type BookDetail, type BookSummary } from "./book-json.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import type { ReadinessInput } from "./readiness.ts";
@@ -37,11 +36,15 @@ export interface FeederOptions {
   readonly subscriptionFilter?: (venue: string, sub: Subscription) => boolean;
   /** Every raw frame received, before parsing (feeder record). */
   readonly onRawFrame?: (venue: string, market: string, connection: string, frame: string, tsRecvUs: number) => void;
+  /** Every REST response a book depends on (feeder record; venues that bridge diffs to a REST snapshot). */
+  readonly onRawRest?: (venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number) => void;
+  /** Venue specs used instead of the registry's, by venue name (tests: a scripted venue). */
+  readonly venues?: Readonly<Partial<Record<string, VenueSpec>>>;
   /** Replay: no venue connections; frames come from ingest() with their recorded receive times. */
   readonly replay?: boolean;
   /**
-   * Share of each venue's connection-rate budget (connects per window per IP) this Feeder may use: workers on one
-   * host pass 1 / workers, so together they stay within the venue's limit. Default 1.
+   * Share of each venue's per-IP budgets (connects per window, outgoing messages, REST weight) this Feeder may use:
+   * workers on one host pass 1 / workers, so together they stay within the venue's limits. Default 1.
    */
   readonly connectBudgetShare?: number;
   /**
@@ -63,6 +66,10 @@ class VenuePipeline implements BookSink {
   /** By subscription index (cold: bumped only when a book is invalidated): gaps reported, times it stopped being live. */
   private readonly gaps: number[] = [];
   private readonly invalidations: number[] = [];
+  /** Books the adapter's verify() found different from the venue's (per venue). */
+  checksumMismatches = 0;
+  /** The adapter's integrity hook, when it has one (read once: most venues have none and pay nothing). */
+  private readonly verify: ((index: number, book: BookView) => boolean) | undefined;
   /**
    * One change set for all of this venue's builders: they are applied one at a time on this thread and the
    * publisher encodes the changes before the next apply, so sharing saves 8 KiB per symbol.
@@ -75,7 +82,9 @@ class VenuePipeline implements BookSink {
     private readonly publisher: FeedPublisher,
     private readonly log: Logger,
     private readonly exchangeToReceipt: LatencyHistogram,
-  ) {}
+  ) {
+    this.verify = adapter.verify?.bind(adapter);
+  }
 
   /** Builders by subscription index; an unresolved instrument leaves a hole (the adapter never subscribes it). */
   attach(instruments: readonly (Instrument | undefined)[]): void {
@@ -100,9 +109,15 @@ class VenuePipeline implements BookSink {
       this.exchangeToReceipt.observe(latencyUs > 0 ? latencyUs : 0);
     }
     try {
-      const result = update.isSnapshot ? builder.applySnapshot(update) : builder.applyDelta(update);
+      // A replace on a book that is not LIVE is applied, and published, as a snapshot.
+      const whole = update.replace ? builder.state !== BookState.LIVE : update.isSnapshot;
+      const result = update.replace ? builder.applyReplace(update) : update.isSnapshot ? builder.applySnapshot(update) : builder.applyDelta(update);
       if (result === ApplyResult.APPLIED) {
-        if (update.isSnapshot) this.publisher.publishSnapshot(this.handles[index]!, builder);
+        if (this.verify !== undefined && !this.verify(index, builder)) {
+          this.onChecksumMismatch(index, builder);
+          return;
+        }
+        if (whole) this.publisher.publishSnapshot(this.handles[index]!, builder);
         else this.publisher.publishDelta(this.handles[index]!, builder, builder.changes);
       } else if (result === ApplyResult.CROSSED) {
         this.invalidations[index]!++;
@@ -112,6 +127,13 @@ class VenuePipeline implements BookSink {
     } catch (err) {
       this.contain(index, err);
     }
+  }
+
+  /** verify() failed: the applied update is not published; the book is RESYNCING / CHECKSUM_MISMATCH. Cold. */
+  private onChecksumMismatch(index: number, builder: BookBuilder): void {
+    this.checksumMismatches++;
+    if (builder.markInvalid(BookState.RESYNCING, StatusReason.CHECKSUM_MISMATCH)) this.publisher.publishStatus(this.handles[index]!, builder);
+    this.adapter.requestResync(index, StatusReason.CHECKSUM_MISMATCH);
   }
 
   onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
@@ -259,6 +281,15 @@ export class Feeder {
     return ok;
   }
 
+  /** Replay: feeds one recorded REST response (a depth snapshot) to its venue, like ingest(). False when none takes it. */
+  ingestRest(venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number): boolean {
+    const p = this.pipelines.find((x) => x.adapter.venue === venue);
+    if (!p || !p.adapter.ingestRest) return false;
+    const ok = p.adapter.ingestRest(market as Subscription["market"], connection, url, body, tsRecvUs);
+    this.publisher.flush();
+    return ok;
+  }
+
   /** Every book this instance builds, for HTTP and metrics. */
   books(): BookView[] {
     return this.pipelines.flatMap((p) => p.builders);
@@ -346,7 +377,10 @@ export class Feeder {
     const subs: Subscription[] = [];
     for (const m of venueConfig.markets) {
       for (const symbol of m.symbols) {
-        const sub: Subscription = { market: m.market, symbol, depth: m.depth };
+        // "SYMBOL@depth" is a further depth of SYMBOL beside the market's, published as its own instrument.
+        const at = symbol.indexOf("@");
+        const sub: Subscription =
+          at > 0 ? { market: m.market, symbol: symbol.slice(0, at), depth: Number(symbol.slice(at + 1)), extraDepth: true } : { market: m.market, symbol, depth: m.depth };
         if (!inShard(venueConfig.venue, sub, shard.index, shard.count)) continue;
         if (this.opts.subscriptionFilter && !this.opts.subscriptionFilter(venueConfig.venue, sub)) continue;
         subs.push(sub);
@@ -356,33 +390,31 @@ export class Feeder {
   }
 
   private createAdapter(venueConfig: VenueConfig, subs: Subscription[]): VenueAdapter {
-    const log = this.opts.log.child({ venue: venueConfig.venue });
-    switch (venueConfig.venue) {
-      case "bybit": {
-        const tap = this.opts.onRawFrame;
-        return createBybitAdapter(venueConfig, subs, {
-          log,
-          onRawFrame: tap && ((market, connection, frame, tsRecvUs) => tap("bybit", market, connection, frame, tsRecvUs)),
-          recheckInstruments: !this.opts.replay,
-          maxConnectsPerWindow: Math.max(1, Math.floor(CONNECTS_PER_WINDOW * (this.opts.connectBudgetShare ?? 1))),
-          allowNoInstruments: (this.opts.partOfLargerConfig ?? false) || this.opts.config.shard.count > 1,
-          ...this.opts.adapterOptions,
-        });
-      }
-      default:
-        throw new Error(`venue ${venueConfig.venue} has no adapter yet`);
-    }
+    const spec = this.opts.venues?.[venueConfig.venue] ?? venueSpec(venueConfig.venue);
+    if (!spec) throw new Error(`venue ${venueConfig.venue} has no adapter`);
+    const venue = venueConfig.venue;
+    const frameTap = this.opts.onRawFrame;
+    const restTap = this.opts.onRawRest;
+    return spec.create(venueConfig, subs, {
+      log: this.opts.log.child({ venue }),
+      onRawFrame: frameTap && ((market, connection, frame, tsRecvUs) => frameTap(venue, market, connection, frame, tsRecvUs)),
+      onRawRest: restTap && ((market, connection, url, body, tsRecvUs) => restTap(venue, market, connection, url, body, tsRecvUs)),
+      recheckInstruments: !this.opts.replay,
+      budgetShare: this.opts.connectBudgetShare ?? 1,
+      allowNoInstruments: (this.opts.partOfLargerConfig ?? false) || this.opts.config.shard.count > 1,
+      ...this.opts.adapterOptions,
+    });
   }
 }
 
 /** A stable share of the symbols: the instrument id decides, so every host computes the same split. */
 export function inShard(venue: string, sub: Subscription, index: number, count: number): boolean {
-  return count <= 1 || instrumentIdOf(venue, sub.market, sub.symbol) % count === index;
+  return count <= 1 || instrumentIdOf(venue, sub.market, instrumentSymbolOf(sub)) % count === index;
 }
 
 /** A worker's share within this instance: other bits of the id than the shard uses, so both splits stay even. */
 export function inWorkerShare(venue: string, sub: Subscription, workerIndex: number, workerCount: number): boolean {
-  return workerCount <= 1 || (instrumentIdOf(venue, sub.market, sub.symbol) >>> 12) % workerCount === workerIndex;
+  return workerCount <= 1 || (instrumentIdOf(venue, sub.market, instrumentSymbolOf(sub)) >>> 12) % workerCount === workerIndex;
 }
 
 function checkIdCollisions(instruments: readonly Instrument[]): void {

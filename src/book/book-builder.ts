@@ -16,7 +16,7 @@ import type { BookUpdate } from "../core/book-update.ts";
 import type { BookView } from "../core/book-view.ts";
 import { ChangeSet } from "../core/change-set.ts";
 import { BookState, type Instrument, StatusReason } from "../core/types.ts";
-import { DEFAULT_LADDER_CAPACITY } from "./ladder.ts";
+import { DEFAULT_LADDER_CAPACITY, type Ladder } from "./ladder.ts";
 import { LadderBook } from "./ladder-book.ts";
 
 export const ApplyResult = {
@@ -36,6 +36,8 @@ export interface BookCounters {
   /** Levels a delta deleted (qty 0) that were not in the book: harmless, but a sign of a desynced book. */
   deletesOfAbsent: number;
   crossed: number;
+  /** Full books applied as "replace" while LIVE (published as deltas). */
+  replaces: number;
 }
 
 export interface BookBuilderOptions {
@@ -65,7 +67,9 @@ export class BookBuilder extends LadderBook implements BookView {
    * left empty by applySnapshot (a snapshot is published as the whole book, read through BookView).
    */
   readonly changes: ChangeSet;
-  readonly counters: BookCounters = { snapshots: 0, deltas: 0, ignoredNotLive: 0, deletesOfAbsent: 0, crossed: 0 };
+  /** applyReplace's copy of a side's old levels (grown on demand, kept). */
+  private readonly scratch = { px: new Float64Array(0), qty: new Float64Array(0) };
+  readonly counters: BookCounters = { snapshots: 0, deltas: 0, ignoredNotLive: 0, deletesOfAbsent: 0, crossed: 0, replaces: 0 };
 
   constructor(instrument: Instrument, opts?: BookBuilderOptions) {
     super(opts?.initialLevels ?? DEFAULT_LADDER_CAPACITY);
@@ -104,6 +108,24 @@ export class BookBuilder extends LadderBook implements BookView {
     const counters = this.counters;
     counters.deltas++;
     counters.deletesOfAbsent += absentDeletes;
+    this.copyMeta(u);
+    this.instrSeq++;
+    if (this.isCrossed()) return this.enterCrossed();
+    return ApplyResult.APPLIED;
+  }
+
+  /**
+   * A full book (BookUpdate.replace): the book becomes exactly u's levels. Not LIVE: applied as a snapshot (and
+   * published as one; the caller checks the state before). LIVE: the change set gets every level whose qty changed,
+   * was added (new qty) or is gone (qty 0), so the publisher sends it as a delta. instrSeq++ once.
+   */
+  applyReplace(u: BookUpdate): ApplyResult {
+    if (this.state !== BookState.LIVE) return this.applySnapshot(u);
+    const changes = this.changes;
+    changes.clear();
+    replaceSide(this.bids, u.bidPx, u.bidQty, u.bidCount, changes, this.scratch, true);
+    replaceSide(this.asks, u.askPx, u.askQty, u.askCount, changes, this.scratch, false);
+    this.counters.replaces++;
     this.copyMeta(u);
     this.instrSeq++;
     if (this.isCrossed()) return this.enterCrossed();
@@ -150,3 +172,51 @@ export class BookBuilder extends LadderBook implements BookView {
   }
 }
 
+
+/**
+ * One side of applyReplace: remembers the old levels, applies the new ones as a delta (recording real changes),
+ * then deletes every old price the new book lacks. New levels sorted best-first (as venues send them) are merged
+ * in O(old + new); otherwise each old price is looked up in the new list (O(old · new), small snapshot-only books).
+ */
+function replaceSide(
+  side: Ladder,
+  px: Float64Array,
+  qty: Float64Array,
+  n: number,
+  changes: ChangeSet,
+  scratch: { px: Float64Array; qty: Float64Array },
+  isBid: boolean,
+): void {
+  const old = side.count;
+  if (scratch.px.length < old) {
+    scratch.px = new Float64Array(Math.max(old, scratch.px.length * 2, 64));
+    scratch.qty = new Float64Array(scratch.px.length);
+  }
+  const oldPx = scratch.px;
+  if (old > 0) side.copyLevels(0, old, oldPx, scratch.qty, 0);
+  side.applyLevels(px, qty, n, changes);
+  const sign = isBid ? 1 : -1; // best-first = descending key
+  let sorted = true;
+  for (let i = 1; i < n && sorted; i++) sorted = px[i - 1]! * sign > px[i]! * sign;
+  let j = 0;
+  for (let i = 0; i < old; i++) {
+    const p = oldPx[i]!;
+    let present = false;
+    if (sorted) {
+      while (j < n && px[j]! * sign > p * sign) j++;
+      present = j < n && px[j] === p && qty[j] !== 0;
+    } else {
+      for (let k = n - 1; k >= 0; k--) {
+        if (px[k] === p) {
+          present = qty[k] !== 0; // the last occurrence wins, as in applyLevels
+          break;
+        }
+      }
+    }
+    if (present) continue;
+    if (side.set(p, 0) !== 0) {
+      if (isBid) changes.addBid(p, 0);
+      else changes.addAsk(p, 0);
+    }
+  }
+}

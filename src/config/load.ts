@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../core/errors.ts";
 import { MARKET_IDS, type MarketName, type VenueName } from "../core/types.ts";
+import { supportedVenues, venueSpec } from "../venues/registry.ts";
 import type {
   DestinationConfig,
   FeederConfig,
@@ -19,15 +20,6 @@ import type {
   VenueConfig,
 } from "./types.ts";
 
-/** Venues whose adapters exist, with the depths each market accepts (Bybit: docs/venues/bybit.md §4.1). */
-export const SUPPORTED_VENUES: Partial<Record<VenueName, { markets: Partial<Record<MarketName, readonly number[]>>; wsUrl: string; restUrl: string }>> = {
-  bybit: {
-    markets: { spot: [1, 50, 200, 1000], linear: [1, 50, 200, 1000], inverse: [1, 50, 200, 1000], option: [25, 100] },
-    wsUrl: "wss://stream.bybit.com/v5/public",
-    restUrl: "https://api.bybit.com",
-  },
-};
-
 export const DEFAULTS = {
   logLevel: "info" as LogLevel,
   logFormat: "auto" as LogFormat,
@@ -38,18 +30,15 @@ export const DEFAULTS = {
   snapshotDepth: 0,
   sourceId: 0,
   destination: { name: "default", group: "239.255.0.1", port: 31001, iface: "127.0.0.1", ttl: 1, channelId: 1 },
-  depth: { spot: 50, linear: 50, inverse: 50, option: 25 } as Record<MarketName, number>,
 } as const;
 
 /** Smallest datagram that still holds a packet header, a message header, a delta root block and one level. */
 const MIN_DATAGRAM_BYTES = 256;
 /** IPv4 UDP payload limit. */
 const MAX_DATAGRAM_BYTES = 65507;
-const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9_\-]{0,63}$/;
+/** A venue symbol, optionally `@depth` for a further depth of it beside the market's (venues/venue.ts). */
+const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9_\-]{0,63}(@\d{1,6})?$/;
 const DECIMAL_STEP_PATTERN = /^(0|[1-9]\d*)(\.\d+)?$/;
-/** stale_after_ms bounds: below 1 s any book flaps; level 1 re-pushes every 3 s (docs/venues/bybit.md §4.2), so allow 2 pushes. */
-const STALE_MIN_MS = 1_000;
-const STALE_MIN_L1_MS = 6_000;
 const STALE_MAX_MS = 3_600_000;
 /** The default startup window follows heartbeat_interval_ms (≤ 60 s), so 1.5 × that is the useful ceiling. */
 const STARTUP_LISTEN_MAX_MS = 90_000;
@@ -171,7 +160,7 @@ function parsePublish(v: Validator, t: Table): PublishConfig {
       if (prev !== undefined) v.problem(`${key}.channel`, channelId, `a channel id not already used (destination "${prev}" has it)`);
       channels.set(channelId, name);
       const venue = v.str(dt.venue, `${key}.venue`, "*");
-      if (venue !== "*" && !(venue in SUPPORTED_VENUES)) v.problem(`${key}.venue`, venue, `"*" or one of ${Object.keys(SUPPORTED_VENUES).join(", ")}`);
+      if (venue !== "*" && !venueSpec(venue)) v.problem(`${key}.venue`, venue, `"*" or one of ${supportedVenues().join(", ")}`);
       const market = v.str(dt.market, `${key}.market`, "*");
       if (market !== "*" && !(market in MARKET_IDS)) v.problem(`${key}.market`, market, `"*" or one of ${Object.keys(MARKET_IDS).join(", ")}`);
       destinations.push({
@@ -192,9 +181,9 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
   const out: VenueConfig[] = [];
   for (const [venueName, value] of Object.entries(t)) {
     const key = `venues.${venueName}`;
-    const spec = SUPPORTED_VENUES[venueName as VenueName];
+    const spec = venueSpec(venueName);
     if (!spec) {
-      v.problem(key, "(table)", `a supported venue: ${Object.keys(SUPPORTED_VENUES).join(", ")}`);
+      v.problem(key, "(table)", `a supported venue: ${supportedVenues().join(", ")}`);
       continue;
     }
     const vt = v.table(value, key);
@@ -209,27 +198,48 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       if (vt[market] === undefined) continue;
       const mk = `${key}.${market}`;
       const mt = v.table(vt[market], mk);
-      v.knownKeys(mt, mk, ["depth", "symbols", "stale_after_ms"]);
-      const allowed = spec.markets[market]!;
-      const depth = v.int(mt.depth, `${mk}.depth`, DEFAULTS.depth[market], 0, Number.MAX_SAFE_INTEGER);
+      v.knownKeys(mt, mk, ["depth", "symbols", "stale_after_ms", "ws_url", "rest_url"]);
+      const ms = spec.markets[market]!;
+      const allowed = ms.depths;
+      const depth = v.int(mt.depth, `${mk}.depth`, ms.defaultDepth, 0, Number.MAX_SAFE_INTEGER);
       if (!allowed.includes(depth)) v.problem(`${mk}.depth`, depth, `one of ${allowed.join(", ")}`);
       const symbols = v.strList(mt.symbols, `${mk}.symbols`, undefined);
       const seen = new Set<string>();
       symbols.forEach((s, i) => {
-        if (!SYMBOL_PATTERN.test(s)) v.problem(`${mk}.symbols[${i}]`, s, "an upper-case venue symbol such as BTCUSDT or BTC-27MAR26-70000-P");
+        const wellFormed = SYMBOL_PATTERN.test(s);
+        if (!wellFormed) v.problem(`${mk}.symbols[${i}]`, s, "an upper-case venue symbol such as BTCUSDT or BTC-27MAR26-70000-P, optionally with @depth for a further depth (BTCUSDT@1)");
+        const at = s.indexOf("@");
+        if (wellFormed && at > 0) {
+          const extra = Number(s.slice(at + 1));
+          if (!allowed.includes(extra)) v.problem(`${mk}.symbols[${i}]`, s, `a further depth that is one of ${allowed.join(", ")}`);
+          else if (extra === depth) v.problem(`${mk}.symbols[${i}]`, s, `a depth other than the market's (${depth}): list the symbol without @`);
+        }
         if (seen.has(s)) v.problem(`${mk}.symbols[${i}]`, s, "a symbol listed once");
         seen.add(s);
       });
+      const marketWsUrl = mt.ws_url === undefined ? undefined : v.str(mt.ws_url, `${mk}.ws_url`, undefined);
+      if (marketWsUrl !== undefined && !/^wss?:\/\/[^\s]+$/.test(marketWsUrl)) v.problem(`${mk}.ws_url`, marketWsUrl, "a ws:// or wss:// URL");
+      const marketRestUrl = mt.rest_url === undefined ? undefined : v.str(mt.rest_url, `${mk}.rest_url`, undefined);
+      if (marketRestUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(marketRestUrl)) v.problem(`${mk}.rest_url`, marketRestUrl, "an http:// or https:// URL");
       if (symbols.length === 0 && mt.symbols !== undefined) v.problem(`${mk}.symbols`, "[]", "at least one symbol");
       let staleAfterMs: number | undefined;
       if (mt.stale_after_ms !== undefined) {
         staleAfterMs = v.int(mt.stale_after_ms, `${mk}.stale_after_ms`, 0, 0, STALE_MAX_MS);
-        const min = depth === 1 ? STALE_MIN_L1_MS : STALE_MIN_MS;
-        if (staleAfterMs !== 0 && staleAfterMs < min) {
-          v.problem(`${mk}.stale_after_ms`, staleAfterMs, `0 (the default) or at least ${min}${depth === 1 ? " for depth 1 (it re-pushes every 3 s)" : ""}`);
+        // The floor of the smallest depth configured in this market (a further depth may be smaller than the market's).
+        const depths = [depth, ...symbols.filter((s) => s.includes("@")).map((s) => Number(s.slice(s.indexOf("@") + 1)))];
+        const floor = depths.map((d) => ms.staleFloor(d)).reduce((a, b) => (b.ms > a.ms ? b : a));
+        if (staleAfterMs !== 0 && staleAfterMs < floor.ms) {
+          v.problem(`${mk}.stale_after_ms`, staleAfterMs, `0 (the default) or at least ${floor.ms}${floor.why ? " " + floor.why : ""}`);
         }
       }
-      markets.push(staleAfterMs === undefined ? { market, depth, symbols } : { market, depth, symbols, staleAfterMs });
+      markets.push({
+        market,
+        depth,
+        symbols,
+        ...(staleAfterMs === undefined ? {} : { staleAfterMs }),
+        ...(marketWsUrl === undefined ? {} : { wsUrl: marketWsUrl }),
+        ...(marketRestUrl === undefined ? {} : { restUrl: marketRestUrl }),
+      });
     }
     if (markets.length === 0) v.problem(key, "(table)", `at least one market table: ${marketNames.join(", ")}`);
     const overrides = new Map<string, InstrumentOverride>();

@@ -9,9 +9,17 @@ export type LogFormat = "auto" | "json" | "pretty";
 
 export interface MarketConfig {
   readonly market: MarketName;
-  /** Order-book depth topic, e.g. 50 → `orderbook.50.SYMBOL`. */
+  /** Order-book depth of the market's channel, e.g. 50 → Bybit `orderbook.50.SYMBOL`; 0 = the venue's full book. */
   readonly depth: number;
+  /**
+   * Venue symbols; `SYMBOL@depth` adds a further depth of a symbol beside the market's (published as its own
+   * instrument `SYMBOL@depth`, see venues/venue.ts instrumentSymbolOf).
+   */
   readonly symbols: readonly string[];
+  /** This market's WebSocket URL; absent = the venue's rule on VenueConfig.wsUrl (Bybit: `…/v5/public/<market>`). */
+  readonly wsUrl?: string;
+  /** This market's REST base; absent = VenueConfig.restUrl (Binance spot and USD-M are different hosts). */
+  readonly restUrl?: string;
   /**
    * How long a subscribed topic may stay silent before its book is marked stale and resynced; absent or 0 = the
    * venue adapter's default for the depth (Bybit: docs/venues/bybit.md, "Staleness").
@@ -26,9 +34,9 @@ export interface InstrumentOverride {
 
 export interface VenueConfig {
   readonly venue: VenueName;
-  /** Base WebSocket URL; the market name is appended as a path segment (`…/v5/public` + `/linear`). */
+  /** Venue-level WebSocket URL; a market without its own `wsUrl` derives its URL from it (registry MarketSpec). */
   readonly wsUrl: string;
-  /** Base REST URL for instrument metadata. */
+  /** Venue-level REST base for instrument metadata and snapshots; a market's `restUrl` wins. */
   readonly restUrl: string;
   /** File caching instrument metadata so a restart works while REST is unreachable. */
   readonly instrumentCachePath: string;

@@ -10,6 +10,12 @@ const INITIAL_LEVEL_CAPACITY = 1024;
 export class BookUpdate {
   /** true: replaces the whole book; false: absolute sizes per level, qty 0 deletes. */
   isSnapshot = false;
+  /**
+   * true: a full book applied as "replace" (snapshot-only venues: Upbit, Bithumb, OKX books5/bbo-tbt, Deribit
+   * grouped): the book becomes exactly these levels and the change set holds the difference, so it is published
+   * as a delta; the first one after a resync makes the book LIVE like a snapshot. Takes precedence over isSnapshot.
+   */
+  replace = false;
   /** The venue's own sequence (Bybit `u`), for audit and sequencing by the adapter. */
   venueSeq = 0;
   /** Venue-side generation time (Bybit `ts`), µs since epoch; 0 when absent. */
@@ -27,6 +33,7 @@ export class BookUpdate {
 
   reset(): void {
     this.isSnapshot = false;
+    this.replace = false;
     this.venueSeq = 0;
     this.tsExchangeUs = 0;
     this.tsEventUs = 0;

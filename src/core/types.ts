@@ -38,6 +38,8 @@ export const StatusReason = {
   SUBSCRIBE_REJECTED: 9,
   INSTRUMENT_CHANGED: 10,
   SNAPSHOT_APPLIED: 11,
+  /** The venue's integrity check (e.g. a book checksum) disagrees with the book after an update. */
+  CHECKSUM_MISMATCH: 12,
 } as const;
 export type StatusReason = (typeof StatusReason)[keyof typeof StatusReason];
 
@@ -54,6 +56,7 @@ export const STATUS_REASON_NAMES: readonly string[] = [
   "subscribe_rejected",
   "instrument_changed",
   "snapshot_applied",
+  "checksum_mismatch",
 ];
 
 /** Venue ids on the wire (InstrumentDefinition.venueId). Append only. */

@@ -1,13 +1,21 @@
 /**
- * The contract between a venue adapter (WebSocket protocol, sequencing, resync) and the app (books, wire, net).
- * Venues import only `core`; the app implements BookSink and wires adapters to books.
+ * The contract between a venue adapter (WebSocket protocol, sequencing, resync) and the app (books, wire, net),
+ * and the vocabulary every venue shares (docs/add-venue.md). Venues import only `core` and config types; the
+ * app implements BookSink, asks the registry (registry.ts) for adapters and wires them to books.
  * @module
  */
 import type { BookUpdate } from "../core/book-update.ts";
+import type { BookView } from "../core/book-view.ts";
+import type { Logger } from "../core/log.ts";
 import type { BookState, Instrument, MarketName, StatusReason, VenueName } from "../core/types.ts";
 
 export interface BookSink {
-  /** A sequence-checked book message for subscription `index`: u.isSnapshot ? replace book : apply delta. The update object is reused: consume synchronously. */
+  /**
+   * A sequence-checked book message for subscription `index`, applied by its kind (`update.kind`): SNAPSHOT
+   * replaces the book and is published whole; DELTA applies absolute sizes; REPLACE replaces the book and is
+   * published as the delta from the previous one (snapshot-only venues). The update object is reused: consume
+   * synchronously.
+   */
   onBookUpdate(index: number, update: BookUpdate): void;
   /** The book at `index` can no longer be trusted (gap, venue reset, disconnect, stale, rejected subscribe, parse error); the adapter is already resyncing it (or gave up: SUBSCRIBE_REJECTED). */
   onBookInvalid(index: number, state: BookState, reason: StatusReason): void;
@@ -17,8 +25,24 @@ export interface BookSink {
 
 export interface Subscription {
   readonly market: MarketName;
+  /** The venue's symbol, as the venue spells it in requests (no depth suffix). */
   readonly symbol: string;
+  /** Levels per side of the subscribed channel; 0 = the venue's full book. */
   readonly depth: number;
+  /**
+   * Set when this is a further depth of a symbol beside the market's configured one (config `"SYMBOL@depth"`):
+   * the instrument is then published as `SYMBOL@depth` with its own stable id (instrumentSymbolOf).
+   */
+  readonly extraDepth?: boolean;
+}
+
+/**
+ * The symbol an instrument carries on the wire and in its id: the venue symbol at the market's depth, or
+ * `SYMBOL@depth` for an extra depth, so two depths of one symbol are two instruments a subscriber tells apart
+ * (id = instrumentIdOf(venue, market, instrumentSymbolOf(sub)); the default depth keeps its earlier id).
+ */
+export function instrumentSymbolOf(sub: Subscription): string {
+  return sub.extraDepth === true ? `${sub.symbol}@${sub.depth}` : sub.symbol;
 }
 
 /** One venue metric sample, read at scrape time (cold). The app prefixes `feeder_venue_` and adds the `venue` label. */
@@ -31,6 +55,56 @@ export interface VenueMetric {
    *  never a total beside its parts, so sum() never double-counts. */
   readonly labels: Readonly<Record<string, string>>;
   readonly value: number;
+}
+
+/** Receives every raw frame: market, connection name, the frame text, receive time µs (feeder record). */
+export type RawFrameTap = (market: MarketName, connection: string, frame: string, tsRecvUs: number) => void;
+
+/**
+ * Receives every REST response a book depends on (a depth snapshot a diff stream is bridged to), so a capture
+ * holds it and replay can feed it back through VenueAdapter.ingestRest.
+ */
+export type RawRestTap = (market: MarketName, connection: string, url: string, body: string, tsRecvUs: number) => void;
+
+/**
+ * Options every adapter takes, filled by the app (tests override single fields). A venue's own options extend
+ * this interface.
+ */
+export interface CommonAdapterOptions {
+  log: Logger;
+  /** REST client (tests pass one bound to the simulator). Defaults to the global fetch. */
+  fetch?: typeof fetch;
+  /** Wall clock in ms for heartbeats, staleness, budgets and backoff. Defaults to Date.now. */
+  now?: () => number;
+  /** Jitter source in [0, 1). Defaults to Math.random. */
+  random?: () => number;
+  /** Called with every raw frame received, before parsing (feeder record). */
+  onRawFrame?: RawFrameTap;
+  /** Called with every REST response a book depends on (feeder record). */
+  onRawRest?: RawRestTap;
+  /**
+   * This process's share (0 < share ≤ 1) of the venue's per-IP budgets: connects per window, outgoing
+   * messages per IP, REST weight. Workers on one host pass 1 / workers, so together they stay within the limits.
+   */
+  budgetShare?: number;
+  /**
+   * A connection from which nothing at all (data, pong, ack) arrives for this long is dead: closed, its books
+   * invalid (DISCONNECTED), reconnected. Default DEAD_CONNECTION_MS (8 s) on every venue: the keepalive probes
+   * an idle connection well before that.
+   */
+  deadConnectionMs?: number;
+  /**
+   * Replace a connection make-before-break once it is this old (no book leaves LIVE). Venues that close
+   * connections at a fixed age set their own default (Binance 24 h); others never, unless set here.
+   */
+  maxConnectionAgeMs?: number;
+  /** Re-check an instrument over REST after a venue reset or a price/qty that does not fit. Default true. */
+  recheckInstruments?: boolean;
+  /**
+   * Start even when none of the symbols resolves (logged as an error, no connection opened). A worker or shard
+   * sets it: its share may hold only bad symbols while the whole config has good ones. Default false: throw.
+   */
+  allowNoInstruments?: boolean;
 }
 
 /** One venue connection as /readyz and the status page report it (cold). */
@@ -55,14 +129,22 @@ export interface VenueAdapter {
   loadInstruments(): Promise<(Instrument | undefined)[]>;
   /** Opens connections and subscribes everything; returns when connections are initiated (not when books are live). */
   start(sink: BookSink): void;
-  /** The app found the book bad (e.g. crossed after apply): resync just this topic. */
+  /** The app found the book bad (e.g. crossed after apply, checksum mismatch): resync just this book. */
   requestResync(index: number, reason: StatusReason): void;
   /** Replay instead of start: no connections; frames arrive through ingestFrame with their recorded receive times. */
   startReplay(sink: BookSink): void;
   /** Feeds one recorded raw frame; false when no connection of that market exists. */
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean;
+  /** Feeds one recorded REST response (see RawRestTap); false when the venue takes none. Optional. */
+  ingestRest?(market: MarketName, connection: string, url: string, body: string, tsRecvUs: number): boolean;
+  /**
+   * Integrity hook, optional: the app calls it after every applied update of `index`, before publishing. False =
+   * the book differs from the venue's (e.g. a checksum): the app marks it RESYNCING / CHECKSUM_MISMATCH and asks
+   * requestResync. Venues without an integrity field leave it out, so the app pays nothing for it.
+   */
+  verify?(index: number, book: BookView): boolean;
   stop(): Promise<void>;
-  /** Cold: counters for metrics (messages, bytes, parseErrors, gaps, resyncs, reconnects, ignoredBeforeSnapshot, staleResyncs, subscribeRejected ...), per connection where sensible. */
+  /** Cold: counters for the status JSON (messages, bytes, parseErrors, gaps, resyncs, reconnects, …). */
   stats(): Record<string, number>;
   /** Cold: every venue counter and gauge as metric samples (Prometheus conventions). */
   metrics(): VenueMetric[];

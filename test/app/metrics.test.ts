@@ -3,7 +3,6 @@ import { LatencyHistogram } from "../../src/core/histogram.ts";
 import { histogramData, mergeHistograms, renderMetrics, type MetricsSnapshot } from "../../src/app/metrics.ts";
 import { parsePrometheusText } from "../../src/app/prometheus.ts";
 import type { VenueMetric } from "../../src/venues/venue.ts";
-import { bybitMetrics } from "../../src/venues/bybit/metrics.ts";
 
 function snapshot(labels: Record<string, string>, venue: VenueMetric[]): MetricsSnapshot {
   const h = new LatencyHistogram();
@@ -82,37 +81,4 @@ describe("renderMetrics", () => {
   });
 });
 
-describe("Bybit venue metrics (the adapter's stats() mapped)", () => {
-  const stats = {
-    connections: 2,
-    topics: 3,
-    gaps: 4,
-    messages: 30, // a total of the per-connection counts: not exported beside them
-    "conn0.linear.messages": 10,
-    "conn1.spot.messages": 20,
-    "conn0.linear.open": 1,
-    "parseErrors.bad_price": 2,
-    connectBudget: 400,
-  };
-  const metrics = bybitMetrics(stats);
-
-  test("per-connection counters carry market and connection; no venue-wide total beside them", () => {
-    expect(metrics.filter((m) => m.name === "messages_received_total").map((m) => [m.labels, m.value])).toEqual([
-      [{ market: "linear", connection: "conn0" }, 10],
-      [{ market: "spot", connection: "conn1" }, 20],
-    ]);
-    expect(metrics.find((m) => m.name === "sequence_gaps_total")).toMatchObject({ type: "counter", labels: {}, value: 4 });
-    expect(metrics.find((m) => m.name === "parse_errors_by_reason_total")).toMatchObject({ labels: { reason: "bad_price" }, value: 2 });
-    expect(metrics.find((m) => m.name === "connection_up")).toMatchObject({ type: "gauge", value: 1 });
-    expect(metrics.find((m) => m.name === "connect_budget")).toMatchObject({ type: "gauge", value: 400 });
-  });
-
-  test("every sample follows the rules (snake_case, counters and only counters end in _total)", () => {
-    for (const m of metrics) {
-      expect(m.name, m.name).toMatch(/^[a-z][a-z0-9_]*$/);
-      expect(m.name.endsWith("_total"), m.name).toBe(m.type === "counter");
-    }
-    const { samples } = parsePrometheusText(renderMetrics({ pipelines: [snapshot({}, metrics)] }));
-    expect(samples.find((s) => s.name === "feeder_venue_metrics_rejected")!.value).toBe(0);
-  });
-});
+// The Bybit adapter's own samples (names, labels, no double counting) are tested in test/venues/bybit/metrics.test.ts.

@@ -88,7 +88,7 @@ describe("/readyz", { timeout: 30_000 }, () => {
         expect(status).toBe(503);
         const down = body.reasons.filter((r) => r.check === "venue_down");
         expect(down).toEqual([
-          { check: "venue_down", venue: "bybit", market: "linear", connection: "conn0", url: connUrl, error: expect.stringContaining(code), downForMs: expect.any(Number), detail: expect.stringContaining(connUrl) },
+          { check: "venue_down", venue: "bybit", market: "linear", connection: "conn0.linear", url: connUrl, error: expect.stringContaining(code), downForMs: expect.any(Number), detail: expect.stringContaining(connUrl) },
         ]);
         expect(body.reasons.filter((r) => r.check === "book_not_live").map((r) => r.symbol)).toEqual(["BTCUSDT"]);
       } finally {

@@ -12,7 +12,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   venues: ["core", "config"],
   sim: ["core", "venues", "record"],
   subscriber: ["core", "wire", "book"],
-  config: ["core"],
+  config: ["core", "venues"],
   record: ["core"],
   app: ["core", "config", "book", "wire", "net", "venues", "subscriber", "sim", "record"],
   cli: ["core", "config", "book", "wire", "net", "venues", "subscriber", "sim", "record", "app"],

@@ -5,19 +5,44 @@
  */
 import { afterEach, describe, expect, test } from "vitest";
 import type { BookUpdate } from "../../src/core/book-update.ts";
+import type { BookView } from "../../src/core/book-view.ts";
 import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
 import type { BookSink, Subscription, VenueAdapter } from "../../src/venues/venue.ts";
 
-export type ContractFault = "gap" | "reset" | "disconnect" | "malformed" | "duplicate";
-export type ContractCase = "books" | ContractFault | "requestResync";
+export type ContractFault = "gap" | "reset" | "disconnect" | "malformed" | "duplicate" | "stall";
+export type ContractCase =
+  | "books"
+  | Exclude<ContractFault, "stall">
+  | "requestResync"
+  | "sequenceScope"
+  | "keepalive"
+  | "plannedReconnect"
+  | "restSnapshot"
+  | "checksum"
+  | "snapshotOnly";
+
+/** Adapter options a case needs (short deadlines), passed by the harness to the venue's factory. */
+export interface ContractRunOptions {
+  deadConnectionMs?: number;
+  maxConnectionAgeMs?: number;
+}
 
 /** One running simulator + adapter pair. */
 export interface VenueRun {
   readonly adapter: VenueAdapter;
   /** Emits n book messages per subscribed topic. */
   step(n: number): void;
-  /** Injects a fault on the subscription's symbol (or everything when index is undefined). */
+  /**
+   * Injects a fault on the subscription's symbol (or everything when index is undefined). `stall`: the server
+   * sends and answers nothing (not even the keepalive) for a while, then resumes.
+   */
   inject(fault: ContractFault, index?: number): void;
+  /** The name of the connection carrying a subscription (sequence scope "connection": a gap resyncs all of it). */
+  connectionOf?(index: number): string;
+  /** REST-snapshot venues: the next depth snapshot for the subscription is refused (HTTP 429/5xx) or does not bridge. */
+  restFault?(kind: "refuse" | "no_bridge", index: number): void;
+  /** Checksum venues: the next update of the subscription carries a wrong checksum. */
+  corruptChecksum?(index: number): void;
   /** The simulator's true book for a subscription, in mantissas of `instrument`, and its venue sequence. */
   expected(index: number, instrument: Instrument): { bids: Map<number, number>; asks: Map<number, number>; seq: number };
   stop(): Promise<void>;
@@ -27,7 +52,11 @@ export interface VenueHarness {
   readonly venue: string;
   /** At least two subscriptions; faults hit the first, the second must stay untouched. */
   readonly subscriptions: Subscription[];
-  start(subscriptions: Subscription[]): Promise<VenueRun>;
+  /** From the venue's registry entry (src/venues/registry.ts). */
+  readonly sequenceScope: "topic" | "connection";
+  /** Every message is a full book applied as replace (Upbit, Bithumb, OKX books5): no deltas, no gaps. */
+  readonly snapshotOnly?: boolean;
+  start(subscriptions: Subscription[], opts?: ContractRunOptions): Promise<VenueRun>;
   readonly skip?: Partial<Record<ContractCase, string>>;
 }
 
@@ -37,23 +66,35 @@ export function applyToMaps(u: BookUpdate, bids: Map<number, number>, asks: Map<
   for (let i = 0; i < u.askCount; i++) if (u.askQty[i] === 0) asks.delete(u.askPx[i]!); else asks.set(u.askPx[i]!, u.askQty[i]!);
 }
 
+/**
+ * Keeps each book the way the app does (snapshot and replace replace, deltas apply), and like the app asks the
+ * adapter's verify() after each update: a mismatch is RESYNCING / CHECKSUM_MISMATCH and a requestResync.
+ */
 class ContractSink implements BookSink {
   bids: (Map<number, number> | undefined)[] = [];
   asks: (Map<number, number> | undefined)[] = [];
   seq: number[] = [];
   readonly invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
   deltaWithoutBook = 0;
+  deltas = 0;
+  replaces = 0;
+  adapter: VenueAdapter | undefined;
   constructor(public instruments: Instrument[]) {}
   onBookUpdate(index: number, u: BookUpdate): void {
-    if (u.isSnapshot) {
+    if (u.isSnapshot || u.replace) {
+      if (u.replace) this.replaces++;
       this.bids[index] = new Map();
       this.asks[index] = new Map();
     } else if (!this.bids[index]) {
       this.deltaWithoutBook++;
       return;
-    }
+    } else this.deltas++;
     applyToMaps(u, this.bids[index]!, this.asks[index]!);
     this.seq[index] = u.venueSeq;
+    if (this.adapter?.verify && !this.adapter.verify(index, mapsView(this.instruments[index]!, this.bids[index]!, this.asks[index]!, u.venueSeq))) {
+      this.onBookInvalid(index, BookState.RESYNCING, StatusReason.CHECKSUM_MISMATCH);
+      this.adapter.requestResync(index, StatusReason.CHECKSUM_MISMATCH);
+    }
   }
   onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
     this.invalid.push({ index, state, reason });
@@ -67,6 +108,28 @@ class ContractSink implements BookSink {
     const e = run.expected(index, this.instruments[index]!);
     return this.seq[index] === e.seq && same(this.bids[index], e.bids) && same(this.asks[index], e.asks);
   }
+}
+
+/** A BookView over two maps (sorted per call: a test helper, not a hot path). */
+function mapsView(instrument: Instrument, bids: Map<number, number>, asks: Map<number, number>, venueSeq: number): BookView {
+  const b = [...bids].sort((x, y) => y[0] - x[0]);
+  const a = [...asks].sort((x, y) => x[0] - y[0]);
+  return {
+    instrument,
+    state: BookState.LIVE,
+    reason: StatusReason.SNAPSHOT_APPLIED,
+    instrSeq: 0,
+    venueSeq,
+    tsExchangeUs: 0,
+    tsEventUs: 0,
+    tsRecvUs: 0,
+    bidCount: b.length,
+    askCount: a.length,
+    bidPriceAt: (r) => b[r]![0],
+    bidQtyAt: (r) => b[r]![1],
+    askPriceAt: (r) => a[r]![0],
+    askQtyAt: (r) => a[r]![1],
+  };
 }
 
 function same(a: Map<number, number> | undefined, b: Map<number, number>): boolean {
@@ -89,12 +152,13 @@ export function runVenueContract(h: VenueHarness): void {
     while (runs.length > 0) await runs.pop()!.stop().catch(() => undefined);
   });
 
-  async function live(): Promise<{ run: VenueRun; sink: ContractSink; all: number[] }> {
-    const run = await h.start(h.subscriptions);
+  async function live(opts?: ContractRunOptions): Promise<{ run: VenueRun; sink: ContractSink; all: number[] }> {
+    const run = await h.start(h.subscriptions, opts);
     runs.push(run);
     const loaded = await run.adapter.loadInstruments();
     expect(loaded.every((i) => i !== undefined)).toBe(true);
     const sink = new ContractSink(loaded as Instrument[]);
+    sink.adapter = run.adapter;
     run.adapter.start(sink);
     const all = h.subscriptions.map((_, i) => i);
     run.step(1);
@@ -102,7 +166,7 @@ export function runVenueContract(h: VenueHarness): void {
     return { run, sink, all };
   }
 
-  const cases: [ContractCase, string][] = [
+  const cases: ["books" | "requestResync" | Exclude<ContractFault, "stall">, string][] = [
     ["books", "books equal the simulator's after many messages"],
     ["gap", "a lost message resyncs only its book (RESYNCING, SEQUENCE_GAP)"],
     ["duplicate", "a duplicated message never corrupts a book"],
@@ -111,6 +175,77 @@ export function runVenueContract(h: VenueHarness): void {
     ["disconnect", "a dropped connection invalidates its books, reconnects and recovers"],
     ["requestResync", "requestResync resyncs only that book"],
   ];
+  const extraCases: [ContractCase, string, (ctx: Awaited<ReturnType<typeof live>>) => Promise<void>][] = [
+    ["sequenceScope", "a gap resyncs the books of its sequence scope (its topic, or every book of its connection) and no other", sequenceScopeCase],
+    ["keepalive", "an unanswered keepalive (a silent server) is a dead connection: its books go DISCONNECTED, reconnect and recover", keepaliveCase],
+    ["plannedReconnect", "a planned reconnect is make-before-break: no book leaves LIVE and every book stays equal", plannedReconnectCase],
+    ["restSnapshot", "a REST snapshot that is refused or does not bridge is retried; only its book waits", restSnapshotCase],
+    ["checksum", "a checksum mismatch marks only that book RESYNCING / CHECKSUM_MISMATCH and it recovers", checksumCase],
+    ["snapshotOnly", "a snapshot-only venue publishes every message as a full-book replace", snapshotOnlyCase],
+  ];
+  const optionsOf: Partial<Record<ContractCase, ContractRunOptions>> = {
+    keepalive: { deadConnectionMs: 400 },
+    plannedReconnect: { maxConnectionAgeMs: 300 },
+  };
+
+  async function recovers(run: VenueRun, sink: ContractSink, all: number[], what: string): Promise<void> {
+    for (let round = 0; round < 3; round++) {
+      run.step(5);
+      await until(() => all.every((i) => sink.matches(run, i)), `books equal after ${what}`);
+    }
+    expect(sink.deltaWithoutBook).toBe(0);
+  }
+
+  async function sequenceScopeCase({ run, sink, all }: Awaited<ReturnType<typeof live>>): Promise<void> {
+    run.inject("gap", 0);
+    run.step(1);
+    await until(() => sink.invalid.some((e) => e.index === 0), "the gap noticed");
+    await recovers(run, sink, all, "gap");
+    const scope = h.sequenceScope === "topic" ? [0] : all.filter((i) => run.connectionOf!(i) === run.connectionOf!(0));
+    expect(new Set(sink.invalid.map((e) => e.index))).toEqual(new Set(scope));
+  }
+
+  async function keepaliveCase({ run, sink, all }: Awaited<ReturnType<typeof live>>): Promise<void> {
+    run.inject("stall");
+    await until(() => all.every((i) => sink.invalid.some((e) => e.index === i && e.reason === StatusReason.DISCONNECTED)), "every book DISCONNECTED", 15_000);
+    await until(() => all.every((i) => sink.matches(run, i)), "books back after the stall", 15_000);
+    await recovers(run, sink, all, "the stall");
+    expect(new Set(sink.invalid.map((e) => e.reason))).toEqual(new Set([StatusReason.DISCONNECTED]));
+  }
+
+  async function plannedReconnectCase({ run, sink, all }: Awaited<ReturnType<typeof live>>): Promise<void> {
+    await until(() => {
+      run.step(1);
+      return (run.adapter.stats().plannedReconnects ?? 0) >= 2;
+    }, "two planned reconnects");
+    await recovers(run, sink, all, "planned reconnects");
+    expect(sink.invalid).toEqual([]);
+  }
+
+  async function restSnapshotCase({ run, sink, all }: Awaited<ReturnType<typeof live>>): Promise<void> {
+    for (const kind of ["refuse", "no_bridge"] as const) {
+      run.restFault!(kind, 0);
+      run.inject("gap", 0);
+      run.step(1);
+      await until(() => sink.invalid.some((e) => e.index === 0), `resync with a ${kind} snapshot started`);
+      await recovers(run, sink, all, `a ${kind} snapshot`);
+    }
+    expect(sink.invalid.filter((e) => e.index !== 0)).toEqual([]);
+  }
+
+  async function checksumCase({ run, sink, all }: Awaited<ReturnType<typeof live>>): Promise<void> {
+    run.corruptChecksum!(0);
+    run.step(1);
+    await until(() => sink.invalid.length > 0, "the mismatch noticed");
+    await recovers(run, sink, all, "a checksum mismatch");
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.CHECKSUM_MISMATCH }]);
+  }
+
+  async function snapshotOnlyCase({ run, sink, all }: Awaited<ReturnType<typeof live>>): Promise<void> {
+    await recovers(run, sink, all, "full books");
+    expect(sink.deltas).toBe(0);
+    expect(sink.replaces).toBeGreaterThan(0);
+  }
 
   describe(`venue contract: ${h.venue}`, { timeout: 20_000 }, () => {
     for (const [name, title] of cases) {
@@ -139,6 +274,18 @@ export function runVenueContract(h: VenueHarness): void {
         if (name === "disconnect") expect(new Set(sink.invalid.map((e) => e.reason))).toEqual(new Set([StatusReason.DISCONNECTED]));
         if (name !== "disconnect" && name !== "books") expect(sink.invalid.filter((e) => others.includes(e.index))).toEqual([]);
         expect(run.adapter.stats().messages).toBeGreaterThan(0);
+      });
+    }
+    for (const [name, title, body] of extraCases) {
+      const reason = h.skip?.[name];
+      if (reason !== undefined) {
+        test.skip(`${title} (skipped: ${reason})`, () => {});
+        continue;
+      }
+      test(title, async () => {
+        const ctx = await live(optionsOf[name]);
+        await body(ctx);
+        expect(ctx.run.adapter.metrics().length).toBeGreaterThan(0);
       });
     }
   });

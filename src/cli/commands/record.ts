@@ -49,7 +49,10 @@ export const recordCommand: CommandSpec = {
       // Recording runs in one process; the capture directory is checked with the other start-up checks, and the
       // writer opens once they pass (before the first frame can arrive).
       runtime = await startRuntime({ ...config, workers: 1 }, log, {
-        feederOptions: { onRawFrame: (venue, market, connection, frame, tsRecvUs) => writer!.write(tsRecvUs, venue, market, connection, frame) },
+        feederOptions: {
+          onRawFrame: (venue, market, connection, frame, tsRecvUs) => writer!.write(tsRecvUs, venue, market, connection, frame),
+          onRawRest: (venue, market, connection, url, body, tsRecvUs) => writer!.writeRest(tsRecvUs, venue, market, connection, url, body),
+        },
         writableDirs: [{ key: "--out", dir: out }],
         beforePublishing: () => {
           writer = new CaptureWriter({ dir: out, prefix: "feeder", maxFileBytes: maxMb * 1024 * 1024, maxFileAgeMs: maxMinutes * 60_000 });

@@ -1,44 +1,52 @@
 // HOT PATH: no allocation (BybitAdapter.onBook, called by connection.ts per frame; everything else here is cold)
 /**
- * The Bybit v5 venue adapter and its per-topic sequencing rule (docs/venues/bybit.md §4.4):
- * a snapshot resets the book; a delta must carry u = last u + 1, otherwise that topic alone is resynced
+ * The Bybit v5 venue adapter and its per-topic sequencing rule (docs/venues/bybit.md, "Sequencing", §4.4):
+ * a snapshot resets the book; a delta must carry u = last u + 1; u ≤ last u is ignored and counted (full-ob's
+ * rule); a gap resyncs that topic alone
  * (unsubscribe, wait for the ack, subscribe: a duplicate subscribe would poison its batch, §6.3); u = 1 is a venue
  * reset and triggers an instrument re-check (a tick-size change restarts u at 1); a snapshot repeating the last u
  * (level 1 re-pushes every 3 s, §4.2) changes nothing; deltas before the first snapshot are ignored and counted.
  * The topic → index map is built at subscribe time and only read on the hot path.
  *
- * The rest lives beside it: connection-plan.ts (topics → connections within the limits), connection-lifecycle.ts
- * (connect, backoff, heartbeats, deadlines, staleness), subscription-control.ts (requests and acks),
- * connection.ts (one connection's state and frame entry).
+ * The rest lives beside it: connection-plan.ts (topics → connections within the limits), connection.ts (one
+ * connection's frame entry), protocol.ts (requests, acks, keepalive); connecting, keepalive, deadlines,
+ * staleness, requests, acks, resync backoff and instruments are the common modules in ../common/.
  * @module
  */
 import type { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
-import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
+import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import type { BookSink, Subscription, VenueAdapter, VenueConnectionState, VenueMetric } from "../venue.ts";
-import { bybitMetrics } from "./metrics.ts";
-import { fetchInstrumentSpecs, makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "./instruments.ts";
-import { BYBIT_DEPTHS, RESYNC_BACKOFF_BASE_MS, RESYNC_BACKOFF_MAX_MS, RESYNC_BACKOFF_RESET_MS } from "./protocol.ts";
-import { type BybitConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
+import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAdapter, VenueConnectionState, VenueMetric } from "../venue.ts";
+import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
+import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import type { TopicState as CommonTopic } from "../common/connection.ts";
+import { makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "../common/instruments.ts";
+import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
+import { SubscriptionControl } from "../common/subscription-control.ts";
+import { TopicResync } from "../common/topic-resync.ts";
+import { bybitInstrumentSource, fetchInstrumentSpecs, restUrlOf } from "./instruments.ts";
+import {
+  BYBIT_DEPTHS,
+  BYBIT_KEEPALIVE,
+  BYBIT_REQUESTS,
+  CONNECT_WINDOW_MS,
+  CONNECTS_PER_WINDOW,
+  REST_BLOCKED_MS,
+  REST_REQUESTS_PER_WINDOW,
+  REST_WINDOW_MS,
+} from "./protocol.ts";
+import { type BybitConnection, type BybitTopic, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
-import { ConnectionLifecycle, staleAfterFromConfig } from "./connection-lifecycle.ts";
-import { SubscriptionControl } from "./subscription-control.ts";
-import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES } from "./scanner.ts";
+import { staleAfterFromConfig } from "./staleness.ts";
+import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
 
-export { defaultStaleAfterMs, staleAfterFromConfig } from "./connection-lifecycle.ts";
+export { defaultStaleAfterMs, staleAfterFromConfig } from "./staleness.ts";
+export type { RawFrameTap } from "../venue.ts";
 
-/** Receives every raw frame: market, connection name, the frame text, receive time µs. */
-export type RawFrameTap = (market: MarketName, connection: string, frame: string, tsRecvUs: number) => void;
+type TopicState = BybitTopic;
 
-export interface BybitAdapterOptions {
-  log: Logger;
-  /** REST client (tests pass one bound to the simulator). Defaults to the global fetch. */
-  fetch?: typeof fetch;
-  /** Wall clock in ms for heartbeats, staleness and backoff. Defaults to Date.now. */
-  now?: () => number;
-  /** Jitter source in [0, 1). Defaults to Math.random. */
-  random?: () => number;
+export interface BybitAdapterOptions extends CommonAdapterOptions {
   pingIntervalMs?: number;
   pongTimeoutMs?: number;
   ackTimeoutMs?: number;
@@ -61,7 +69,7 @@ export interface BybitAdapterOptions {
   resyncBackoffBaseMs?: number;
   resyncBackoffMaxMs?: number;
   resyncBackoffResetMs?: number;
-  /** Connection-rate budget (Bybit: 500 per 5 min per domain, §2.3). */
+  /** Connection-rate budget (Bybit: 500 per 5 min per domain, §2.3); default CONNECTS_PER_WINDOW × budgetShare. */
   maxConnectsPerWindow?: number;
   connectWindowMs?: number;
   /** Cap on topics per connection (tests use it to force several connections); the 21,000-char rule always applies. */
@@ -71,15 +79,6 @@ export interface BybitAdapterOptions {
    * limit on purpose to exercise the `args size >10` recovery.
    */
   maxArgsPerRequest?: number;
-  /** Re-check the instrument over REST after u = 1 or a price/qty that does not fit the exponent. Default true. */
-  recheckInstruments?: boolean;
-  /**
-   * Start even when none of the symbols resolves (logged as an error, no connection opened). A worker or shard
-   * sets it: its share may hold only bad symbols while the whole config has good ones. Default false: throw.
-   */
-  allowNoInstruments?: boolean;
-  /** Called with every raw frame received, before parsing (feeder record). */
-  onRawFrame?: RawFrameTap;
 }
 
 export class BybitAdapter implements VenueAdapter {
@@ -89,10 +88,6 @@ export class BybitAdapter implements VenueAdapter {
   private readonly now: () => number;
   private readonly allowNoInstruments: boolean;
   private readonly recheck: boolean;
-  private readonly random: () => number;
-  private readonly resyncBaseMs: number;
-  private readonly resyncMaxMs: number;
-  private readonly resyncResetMs: number;
   /** See BybitAdapterOptions.onRawFrame; read by every connection on the hot path. */
   readonly rawFrameTap: RawFrameTap | undefined;
 
@@ -107,22 +102,19 @@ export class BybitAdapter implements VenueAdapter {
   /** Frames rejected before their topic could be read: every live book of that connection was resynced. */
   private unattributedParseErrors = 0;
   private sink: BookSink | null = null;
-  /** Started by startReplay(): no connections, no housekeeping, no resync backoff. */
-  private replaying = false;
+  private readonly books: TopicResync;
   private readonly parseErrorLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
-  private readonly resyncDelayLog: RateLimitedLog;
 
   // Counters (hot increments, cold reads). Request, ack and connection counters live in control and lifecycle.
   private snapshots = 0;
   private deltas = 0;
   private gaps = 0;
   private duplicates = 0;
-  private resyncs = 0;
-  private resyncsDelayed = 0;
   private ignoredBeforeSnapshot = 0;
   private ignoredWhileUnsubscribed = 0;
   private repeatedSnapshots = 0;
+  private olderSnapshots = 0;
   private venueResets = 0;
   private instrumentChanges = 0;
   private readonly parseErrorsByCode = new Map<string, number>();
@@ -134,28 +126,45 @@ export class BybitAdapter implements VenueAdapter {
   ) {
     this.venue = config.venue;
     this.log = opts.log;
-    this.fetchFn = opts.fetch ?? fetch;
+    // Every REST call spends this process's share of Bybit's per-IP budget and honours its over-limit answers.
+    const restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, opts.budgetShare), REST_WINDOW_MS, REST_BLOCKED_MS, new Map([[403, REST_BLOCKED_MS]]));
     this.now = opts.now ?? Date.now;
+    this.fetchFn = budgetedFetch(opts.fetch ?? fetch, restBudget, this.now);
     this.recheck = opts.recheckInstruments ?? true;
     this.allowNoInstruments = opts.allowNoInstruments ?? false;
-    this.random = opts.random ?? Math.random;
-    this.resyncBaseMs = opts.resyncBackoffBaseMs ?? RESYNC_BACKOFF_BASE_MS;
-    this.resyncMaxMs = opts.resyncBackoffMaxMs ?? RESYNC_BACKOFF_MAX_MS;
-    this.resyncResetMs = opts.resyncBackoffResetMs ?? RESYNC_BACKOFF_RESET_MS;
+    const random = opts.random ?? Math.random;
     this.rawFrameTap = opts.onRawFrame;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "bybit: order-book frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "bybit: sequence gaps; topics resynced");
-    this.resyncDelayLog = new RateLimitedLog(this.log, "warn", "bybit: topic keeps failing; its resync waits (backoff)");
-    const plan = planConnections(this, config.wsUrl, subscriptions, opts.maxTopicsPerConnection ?? Infinity);
+    const plan = planConnections(this, config, subscriptions, opts.maxTopicsPerConnection ?? Infinity);
     this.conns = plan.conns;
     this.topics = plan.topics;
-    const invalidate = (t: TopicState, state: BookState, reason: StatusReason) => this.invalidate(t, state, reason);
-    this.control = new SubscriptionControl(this.log, this.now, opts.maxArgsPerRequest, invalidate);
+    const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
+    this.control = new SubscriptionControl(BYBIT_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare);
+    this.books = new TopicResync({
+      venue: "bybit",
+      log: this.log,
+      now: this.now,
+      random,
+      baseMs: opts.resyncBackoffBaseMs,
+      maxMs: opts.resyncBackoffMaxMs,
+      resetMs: opts.resyncBackoffResetMs,
+      restart: (t) => this.control.restartTopic(t),
+    });
     this.lifecycle = new ConnectionLifecycle(
+      "bybit",
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.resync(t, state, reason) },
-      { ...opts, staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config) },
+      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason) },
+      {
+        ...opts,
+        random,
+        keepalive: BYBIT_KEEPALIVE,
+        staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config),
+        resyncBackoffBaseMs: this.books.baseMs,
+        maxConnectsPerWindow: opts.maxConnectsPerWindow ?? shareOf(CONNECTS_PER_WINDOW, opts.budgetShare),
+        connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
+      },
     );
   }
 
@@ -164,7 +173,7 @@ export class BybitAdapter implements VenueAdapter {
    * an error naming it and why, so one bad symbol does not stop every other book; none resolvable throws.
    */
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
-    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, this.fetchFn, this.log);
+    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, bybitInstrumentSource(this.config, this.fetchFn), this.log);
     if (problems.length > 0) {
       const message = `bybit: cannot resolve instruments for ${problems.join(", ")}`;
       if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
@@ -179,6 +188,7 @@ export class BybitAdapter implements VenueAdapter {
     if (!this.instruments) throw new Error("bybit: start() before loadInstruments()");
     if (this.sink) throw new Error("bybit: start() called twice");
     this.sink = sink;
+    this.books.sink = sink;
     for (const t of this.topics) {
       const inst = this.instruments[t.index];
       if (inst === undefined) {
@@ -206,7 +216,8 @@ export class BybitAdapter implements VenueAdapter {
     if (!this.instruments) throw new Error("bybit: startReplay() before loadInstruments()");
     if (this.sink) throw new Error("bybit: started twice");
     this.sink = sink;
-    this.replaying = true;
+    this.books.sink = sink;
+    this.books.replaying = true;
     for (const t of this.topics) {
       const inst = this.instruments[t.index];
       if (inst === undefined) {
@@ -230,86 +241,60 @@ export class BybitAdapter implements VenueAdapter {
   requestResync(index: number, reason: StatusReason): void {
     const t = this.topics[index];
     if (!t || t.sub === SUB_REJECTED) return;
-    this.resync(t, BookState.RESYNCING, reason);
+    this.books.resync(t, BookState.RESYNCING, reason);
   }
 
   stop(): Promise<void> {
     return this.lifecycle.stop();
   }
 
+  /** Cold: the venue-wide counters once, as [stats key, metric name, help, value] (counters unless the name says gauge). */
+  private counterTable(): [string, string, string, number][] {
+    return [
+      ["snapshots", "snapshots_total", "Snapshots applied", this.snapshots],
+      ["deltas", "deltas_total", "Deltas applied", this.deltas],
+      ["gaps", "sequence_gaps_total", "Deltas whose sequence skipped ahead (book resynced)", this.gaps],
+      ["duplicates", "duplicates_total", "Deltas at or below the last sequence (ignored)", this.duplicates],
+      ["resyncs", "resyncs_total", "Book resyncs started", this.books.resyncs],
+      ["resyncsDelayed", "resyncs_delayed_total", "Resyncs that waited out the per-topic backoff", this.books.resyncsDelayed],
+      ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Deltas ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
+      ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book frames in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
+      ["repeatedSnapshots", "repeated_snapshots_total", "Snapshots repeating the last sequence (no change)", this.repeatedSnapshots],
+      ["olderSnapshots", "older_snapshots_total", "Snapshots older than the live book (ignored)", this.olderSnapshots],
+      ["venueResets", "venue_resets_total", "Venue sequence resets", this.venueResets],
+      ["staleResyncs", "stale_resyncs_total", "Books resynced because their channel went silent", this.lifecycle.staleResyncs],
+      ["subscribeRejected", "subscribe_rejected_total", "Subscriptions the venue refused", this.control.subscribeRejected],
+      ["subscribeRetries", "subscribe_retries_total", "Subscribe batches sent again after a rejected batch", this.control.subscribeRetries],
+      ["argsSizeErrors", "args_size_errors_total", "Subscribe batches the venue found too large (bisected)", this.control.argsSizeErrors],
+      ["alreadySubscribed", "already_subscribed_total", "Subscribes answered 'already subscribed'", this.control.alreadySubscribed],
+      ["instrumentChanges", "instrument_changes_total", "Tick or lot changes picked up", this.instrumentChanges],
+      ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose channel could not be read (every book of the connection resynced)", this.unattributedParseErrors],
+      ["topics", "topics", "Book channels configured", this.topics.length],
+      ["topicsLive", "topics_live", "Book channels whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
+      ["instrumentsUnresolved", "instruments_unresolved", "Configured symbols whose instrument could not be resolved", this.instrumentsUnresolved],
+      ["connectBudget", "connect_budget", "Connects per window this process may make (its share of the per-IP budget)", this.lifecycle.maxConnectsPerWindow],
+    ];
+  }
+
+  /** Cold: counters for the status JSON: venue-wide, per-connection sums and `conn<N>.<market>.*` (common/metrics.ts). */
   stats(): Record<string, number> {
-    // Connections whose topics all failed to resolve are never opened: they count nowhere.
-    const conns = this.conns.filter((c) => c.used);
-    const out: Record<string, number> = {
-      connections: conns.length,
-      connectionsOpen: this.conns.filter((c) => c.open).length,
-      topics: this.topics.length,
-      topicsLive: this.topics.filter((t) => t.book === BookState.LIVE).length,
-      snapshots: this.snapshots,
-      deltas: this.deltas,
-      gaps: this.gaps,
-      duplicates: this.duplicates,
-      resyncs: this.resyncs,
-      resyncsDelayed: this.resyncsDelayed,
-      ignoredBeforeSnapshot: this.ignoredBeforeSnapshot,
-      ignoredWhileUnsubscribed: this.ignoredWhileUnsubscribed,
-      repeatedSnapshots: this.repeatedSnapshots,
-      venueResets: this.venueResets,
-      staleResyncs: this.lifecycle.staleResyncs,
-      subscribeRejected: this.control.subscribeRejected,
-      subscribeRetries: this.control.subscribeRetries,
-      argsSizeErrors: this.control.argsSizeErrors,
-      alreadySubscribed: this.control.alreadySubscribed,
-      instrumentChanges: this.instrumentChanges,
-      instrumentsUnresolved: this.instrumentsUnresolved,
-      unattributedParseErrors: this.unattributedParseErrors,
-      connectBudget: this.lifecycle.maxConnectsPerWindow,
-      messages: 0,
-      bytes: 0,
-      parseErrors: 0,
-      fallbacks: 0,
-      unknownTopic: 0,
-      connects: 0,
-      reconnects: 0,
-      pongs: 0,
-      pongTimeouts: 0,
-      ackTimeouts: 0,
-    };
+    const out: Record<string, number> = connectionStats(this.conns);
+    for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
-    for (const c of conns) {
-      const p = `conn${c.id}.${c.market}.`;
-      out[p + "open"] = c.open ? 1 : 0;
-      out[p + "topics"] = c.topics.length;
-      out[p + "messages"] = c.messages;
-      out[p + "bytes"] = c.bytes;
-      out[p + "parseErrors"] = c.parseErrors;
-      out[p + "connects"] = c.connects;
-      out[p + "reconnects"] = c.reconnects;
-      out[p + "pongs"] = c.pongs;
-      out[p + "pongTimeouts"] = c.pongTimeouts;
-      out.messages! += c.messages;
-      out.bytes! += c.bytes;
-      out.parseErrors! += c.parseErrors;
-      out.fallbacks! += c.fallbacks;
-      out.unknownTopic! += c.unknownTopic;
-      out.connects! += c.connects;
-      out.reconnects! += c.reconnects;
-      out.pongs! += c.pongs;
-      out.pongTimeouts! += c.pongTimeouts;
-      out.ackTimeouts! += c.ackTimeouts;
-    }
     return out;
   }
 
+  /** Cold: every counter and gauge as metric samples; per-connection ones labelled, the rest venue-wide. */
   metrics(): VenueMetric[] {
-    return bybitMetrics(this.stats());
+    const out = connectionMetrics(this.conns);
+    for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
+    for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_code_total", "Frames rejected, by scanner result code (all connections)", n, { code }));
+    return out;
   }
 
+  /** Cold: every connection (none when replaying), so /readyz can say which venue is down and why. */
   connections(): VenueConnectionState[] {
-    if (this.replaying) return [];
-    return this.conns
-      .filter((c) => c.used)
-      .map((c) => ({ connection: `conn${c.id}`, market: c.market, url: c.url, up: c.open, lastError: c.open ? "" : c.lastError, downSinceMs: c.open ? 0 : c.downSinceMs }));
+    return connectionStates(this.conns, this.books.replaying);
   }
 
   /** Cold: the adapter's view of one subscription, for tests and diagnostics. */
@@ -329,7 +314,7 @@ export class BybitAdapter implements VenueAdapter {
       resyncDelayed: t.resyncDelayed,
       resyncDueInMs: t.resyncDelayed ? t.resyncDueMs - this.now() : 0,
       state: BOOK_STATE_NAMES[t.book]!,
-      lastU: t.lastU,
+      lastU: t.lastSeq,
       subscribed: t.sub === SUB_ACTIVE,
       rejected: t.sub === SUB_REJECTED,
       connection: t.conn.id,
@@ -351,20 +336,20 @@ export class BybitAdapter implements VenueAdapter {
       // Only frames the book can use count as liveness (stale detection): see the delta branch below.
       const now = this.now();
       t.lastMsgMs = now;
-      if (t.book === BookState.LIVE && u === t.lastU) {
-        this.repeatedSnapshots++; // level-1 re-push with the same u (§4.2): nothing changed
+      if (t.book === BookState.LIVE && u <= t.lastSeq && u !== 1) {
+        // The same u: level 1's re-push (§4.2), nothing changed. An older u: the book is already past it (during a
+        // make-before-break the replacement's snapshot may trail the old socket's deltas); u < local u is ignored.
+        if (u === t.lastSeq) this.repeatedSnapshots++;
+        else this.olderSnapshots++;
         return;
       }
-      if (u === 1 && t.lastU > 1) this.onVenueReset(t);
+      if (u === 1 && t.lastSeq > 1) this.onVenueReset(t);
       this.snapshots++;
-      t.lastU = u;
-      if (t.book !== BookState.LIVE) t.liveSinceMs = now;
-      t.book = BookState.LIVE;
+      t.lastSeq = u;
       // A fresh snapshot on a subscribed topic ends any resync backoff (it can arrive before the ack of a subscribe
       // during which a further resync was asked for; in replay nothing else would end it): the book is valid, and a
       // backoff left set would later resubscribe it without invalidating it and ignore its parse errors meanwhile.
-      t.resyncDelayed = false;
-      t.resyncDueMs = 0;
+      this.books.onLive(t, now);
       this.sink!.onBookUpdate(index, update);
       return;
     }
@@ -374,9 +359,9 @@ export class BybitAdapter implements VenueAdapter {
       return;
     }
     t.lastMsgMs = this.now();
-    if (u === t.lastU + 1) {
+    if (u === t.lastSeq + 1) {
       this.deltas++;
-      t.lastU = u;
+      t.lastSeq = u;
       this.sink!.onBookUpdate(index, update);
       return;
     }
@@ -388,20 +373,35 @@ export class BybitAdapter implements VenueAdapter {
   private onSequenceBreak(t: TopicState, u: number): void {
     if (u === 1) {
       this.onVenueReset(t);
-      this.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
+      this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
       return;
     }
-    if (u <= t.lastU) this.duplicates++;
-    else this.gaps++;
-    this.gapLog.hit(`${t.market} ${t.topic}: u ${u} after ${t.lastU}`);
-    this.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+    if (u <= t.lastSeq) {
+      // Bybit's rule: u < local u is ignored (docs/venues/bybit.md, "Sequencing"); the same u again is a repeat.
+      this.duplicates++;
+      return;
+    }
+    this.gaps++;
+    this.gapLog.hit(`${t.market} ${t.topic}: u ${u} after ${t.lastSeq}`);
+    this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
   }
 
   /** u = 1: the service restarted or the tick/lot changed (full-ob.mdx table, §4.4): re-check the instrument. */
   private onVenueReset(t: TopicState): void {
     this.venueResets++;
-    this.log.warn("bybit: u reset to 1 (service restart or instrument change)", { market: t.market, topic: t.topic, lastU: t.lastU });
+    this.log.warn("bybit: u reset to 1 (service restart or instrument change)", { market: t.market, topic: t.topic, lastU: t.lastSeq });
     this.recheckInstrument(t);
+  }
+
+  /**
+   * A book push whose topic is not one of this connection's. The connection carries only what we subscribed, so
+   * the topic was garbled: the lost update may be any book's, and each book of the connection resyncs (as for a
+   * frame unreadable down to its topic). Replay ignores it: a capture may hold topics its config leaves out.
+   */
+  onUnknownTopic(conn: BybitConnection, frame: string): void {
+    conn.unknownTopic++;
+    if (this.books.replaying) return;
+    this.onParseError(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
   }
 
   onParseError(conn: BybitConnection, entry: number, code: number, frame: string): void {
@@ -419,7 +419,7 @@ export class BybitAdapter implements VenueAdapter {
       this.unattributedParseErrors++;
       for (const x of conn.topics) {
         if ((x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED && !x.resyncDelayed) {
-          this.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+          this.books.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
         }
       }
       return;
@@ -428,50 +428,17 @@ export class BybitAdapter implements VenueAdapter {
     // In flight from before a resync already under way (or waiting out its backoff): nothing new to do.
     if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed) return;
     if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
-    this.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+    this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
 
-  /**
-   * Marks the book untrusted (once per state change) and re-requests a snapshot for this topic only, with a per-topic
-   * backoff: the first resync goes out at once; while the topic keeps failing (not live for resyncBackoffResetMs in
-   * between) each further one is unsubscribed at once but subscribed again only after base · 2^(n-1) ms, capped,
-   * with equal jitter. The lifecycle's housekeeping sends the delayed subscribe; until then the book stays invalid.
-   */
-  private resync(t: TopicState, state: BookState, reason: StatusReason): void {
-    const now = this.now();
-    const liveForMs = t.liveSinceMs >= 0 && t.book === BookState.LIVE ? now - t.liveSinceMs : -1;
-    this.invalidate(t, state, reason);
-    if (t.resyncDelayed) return; // one resync is already waiting: the book stays invalid until it is done
-    this.resyncs++;
-    t.resyncs++;
-    if (liveForMs >= this.resyncResetMs) t.resyncAttempt = 0;
-    const attempt = t.resyncAttempt++;
-    // Replay asks no server: a resync just waits for the capture's next snapshot, so there is nothing to back off.
-    if (attempt > 0 && !this.replaying) {
-      const exp = Math.min(this.resyncMaxMs, this.resyncBaseMs * 2 ** Math.min(attempt - 1, 30));
-      const delay = exp / 2 + (this.random() * exp) / 2;
-      t.resyncDelayed = true;
-      t.resyncDueMs = now + delay;
-      this.resyncsDelayed++;
-      this.resyncDelayLog.hit(`${t.market} ${t.topic}: ${STATUS_REASON_NAMES[reason]}, resync ${attempt + 1} in a row, next subscribe in ${Math.round(delay)} ms`);
-    }
-    this.control.restartTopic(t);
-  }
-
-  private invalidate(t: TopicState, state: BookState, reason: StatusReason): void {
-    t.lastU = 0;
-    t.liveSinceMs = -1;
-    if (t.book === state) return;
-    const wasNeverLive = t.book === BookState.AWAITING_SNAPSHOT && state !== BookState.HALTED;
-    t.book = state;
-    if (wasNeverLive && reason === StatusReason.DISCONNECTED) return;
-    this.log.debug("bybit: book invalid", { market: t.market, topic: t.topic, state: BOOK_STATE_NAMES[state], reason: STATUS_REASON_NAMES[reason] });
-    this.sink?.onBookInvalid(t.index, state, reason);
+  /** A frame that is not JSON: true when it is a bare-text keepalive answer (common). Cold. */
+  onText(conn: BybitConnection, text: string): boolean {
+    return this.control.onText(conn, text);
   }
 
   /** A frame that is not an order book (from connection.ts). Cold. */
   onControl(conn: BybitConnection, msg: unknown): void {
-    this.control.onControl(conn, msg);
+    if (this.control.onControl(conn, msg) === "planned_close") this.lifecycle.onPlannedClose(conn);
   }
 
   /** Asks REST for one instrument; on a tick/lot change, swaps exponents, tells the sink, resyncs the topic. */
@@ -480,26 +447,26 @@ export class BybitAdapter implements VenueAdapter {
     t.checkingInstrument = true;
     void (async () => {
       try {
-        const specs = await fetchInstrumentSpecs(this.fetchFn, this.config.restUrl, t.market, [t.symbol], t.symbol);
+        const specs = await fetchInstrumentSpecs(this.fetchFn, restUrlOf(this.config, t.market), t.market, [t.symbol], t.symbol);
         const spec = specs.get(t.symbol);
         const cur = this.instruments?.[t.index];
         if (!spec || !cur || this.lifecycle.stopping) return;
         if (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize) return;
-        const inst = makeInstrument(this.config, t.market, t.symbol, spec);
+        const inst = makeInstrument(this.config, this.subscriptions[t.index]!, spec);
         this.instruments![t.index] = inst;
         t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
         this.instrumentChanges++;
         this.log.warn("bybit: instrument changed", { market: t.market, symbol: t.symbol, from: `${cur.tickSize}/${cur.lotSize}`, to: `${spec.tickSize}/${spec.lotSize}` });
-        this.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+        this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
         this.sink?.onInstrumentChanged(t.index, inst);
-        this.resyncs++;
+        this.books.resyncs++;
         t.resyncs++;
         t.resyncDelayed = false; // new exponents: worth a snapshot now, whatever the backoff said
         this.control.restartTopic(t);
         if (this.config.instrumentCachePath) {
           const cache = await readInstrumentCache(this.config.instrumentCachePath).catch(() => new Map());
           cache.set(`${t.market}:${t.symbol}`, spec);
-          await writeInstrumentCache(this.config.instrumentCachePath, cache);
+          await writeInstrumentCache(this.config.instrumentCachePath, "bybit", cache);
         }
       } catch (err) {
         this.log.warn("bybit: instrument re-check failed", { market: t.market, symbol: t.symbol, error: String(err) });

@@ -4,15 +4,16 @@
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
+import type { VenueConfig } from "../../config/types.ts";
 import type { Subscription } from "../venue.ts";
 import type { BybitAdapter } from "./adapter.ts";
-import { BybitConnection, TopicState } from "./connection.ts";
+import { BybitConnection, type BybitTopic, TopicState } from "./connection.ts";
 import { MAX_ARGS_CHARS_PER_CONNECTION, OPTION_MAX_ARGS_PER_CONNECTION, bookTopic } from "./protocol.ts";
 
 export interface ConnectionPlan {
   readonly conns: BybitConnection[];
   /** One per subscription, in subscription order (topics[i].index === i). */
-  readonly topics: TopicState[];
+  readonly topics: BybitTopic[];
 }
 
 /**
@@ -21,15 +22,16 @@ export interface ConnectionPlan {
  */
 export function planConnections(
   adapter: BybitAdapter,
-  wsUrl: string,
+  config: VenueConfig,
   subscriptions: readonly Subscription[],
   maxTopics: number,
 ): ConnectionPlan {
   const conns: BybitConnection[] = [];
-  const topics: TopicState[] = [];
+  const topics: BybitTopic[] = [];
   const seen = new Set<string>();
   const current = new Map<MarketName, BybitConnection>();
-  const base = wsUrl.replace(/\/+$/, "");
+  // A market's own `ws_url` where configured, else the venue's base with the market appended (`…/v5/public/linear`).
+  const urlOf = (market: MarketName) => config.markets.find((m) => m.market === market)?.wsUrl ?? `${config.wsUrl.replace(/\/+$/, "")}/${market}`;
   subscriptions.forEach((s, index) => {
     const topic = bookTopic(s.depth, s.symbol);
     const key = `${s.market}|${topic}`;
@@ -40,11 +42,11 @@ export function planConnections(
     const limit = Math.min(maxTopics, s.market === "option" ? OPTION_MAX_ARGS_PER_CONNECTION : Infinity);
     let conn = current.get(s.market);
     if (!conn || conn.argsChars + argChars > MAX_ARGS_CHARS_PER_CONNECTION || conn.topics.length >= limit) {
-      conn = new BybitConnection(adapter, conns.length, s.market, `${base}/${s.market}`);
+      conn = new BybitConnection(adapter, conns.length, s.market, urlOf(s.market));
       conns.push(conn);
       current.set(s.market, conn);
     }
-    const t = new TopicState(index, s.market, s.symbol, s.depth, topic, conn);
+    const t: BybitTopic = new TopicState(index, s.market, s.symbol, s.depth, topic, conn);
     conn.argsChars += argChars;
     conn.topics.push(t);
     conn.byTopic.set(topic, t);

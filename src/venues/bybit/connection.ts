@@ -1,107 +1,48 @@
 // HOT PATH: no allocation (BybitConnection.onFrame → BybitAdapter.onBook)
 /**
- * One Bybit WebSocket connection's state (its topics, pending requests, counters) and its frame entry point:
- * the scanner fills a reused BookUpdate and hands it to the adapter, which owns sequencing and resync.
- * connection-lifecycle.ts opens, closes and watches connections; subscription-control.ts sends their requests.
+ * One Bybit WebSocket connection: the common connection state (../common/connection.ts) plus its topic table,
+ * scanner and reused BookUpdate, and its frame entry point: the scanner fills the update and hands it to the
+ * adapter, which owns sequencing and resync. ../common/connection-lifecycle.ts opens, closes and watches
+ * connections; ../common/subscription-control.ts sends their requests.
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
 import { turnReceiptUs } from "../../core/clock.ts";
-import { BookState, type MarketName } from "../../core/types.ts";
+import type { MarketName } from "../../core/types.ts";
+import { VenueConnection, type TopicState } from "../common/connection.ts";
 import type { BybitAdapter } from "./adapter.ts";
-import { isBookObject, parseBookObject } from "./parse-json.ts";
+import { isBookObject, parseBookObject, parseFrameJson } from "./parse-json.ts";
 import { BybitScanner, SCAN_ERR_SYNTAX, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
 import { TopicTable } from "./topic-table.ts";
 
-// Subscription phase of a topic on its connection.
-export const SUB_IDLE = 0;
-export const SUB_PENDING = 1;
-export const SUB_ACTIVE = 2;
-export const SUB_UNSUBSCRIBING = 3;
-export const SUB_REJECTED = 4;
+export { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState } from "../common/connection.ts";
 
-export class TopicState {
-  book: BookState = BookState.AWAITING_SNAPSHOT;
-  sub = SUB_IDLE;
-  lastU = 0;
-  lastMsgMs = 0;
-  entry = -1;
-  /** Subscribe again once the unsubscribe ack arrives (a resync in progress). */
-  resubscribeAfterUnsub = false;
-  /** A resync was requested while the subscribe was in flight: resync once it is acked. */
-  resyncAfterAck = false;
-  checkingInstrument = false;
-  resyncs = 0;
-  /** When the current snapshot made the book LIVE (-1 = not live); a long enough live spell resets the resync backoff. */
-  liveSinceMs = -1;
-  /** Resyncs since the book was last live for resyncBackoffResetMs; 0 = the next resync goes out immediately. */
-  resyncAttempt = 0;
-  /** A resync is waiting out its backoff: unsubscribed (or unsubscribing), no subscribe before resyncDueMs. */
-  resyncDelayed = false;
-  resyncDueMs = 0;
+/** A topic of a Bybit connection. */
+export type BybitTopic = TopicState<BybitConnection>;
 
-  constructor(
-    readonly index: number,
-    readonly market: MarketName,
-    readonly symbol: string,
-    readonly depth: number,
-    readonly topic: string,
-    readonly conn: BybitConnection,
-  ) {}
-}
-
-export interface PendingRequest {
-  readonly reqId: string;
-  readonly op: "subscribe" | "unsubscribe";
-  topics: TopicState[];
-  readonly sentMs: number;
-}
-
-export class BybitConnection {
+export class BybitConnection extends VenueConnection {
   readonly table = new TopicTable();
   readonly scanner = new BybitScanner();
   readonly update = new BookUpdate();
-  readonly topics: TopicState[] = [];
-  readonly byTopic = new Map<string, TopicState>();
-  readonly pending = new Map<string, PendingRequest>();
+  /** Characters of the args array so far (the 21,000-character rule, §2.3). */
   argsChars = 0;
-  /**
-   * Set by start()/startReplay() when at least one topic resolved to an instrument. A connection whose topics all
-   * failed to resolve is never opened, pinged or counted in the connect budget, and is left out of stats().
-   */
-  used = false;
-  ws: WebSocket | null = null;
-  open = false;
-  generation = 0;
-  attempt = 0;
-  reconnectTimer: ReturnType<typeof setTimeout> | null = null;
-  lastPingMs = 0;
-  /** 0 = no ping outstanding. */
-  pongDeadlineMs = 0;
-  openedMs = 0;
-  connectStartedMs = 0;
-  /** While down: why the last attempt failed ("ECONNREFUSED: …"), since when, and how many attempts in a row failed. */
-  lastError = "";
-  downSinceMs = 0;
-  failedConnects = 0;
-  // Counters (cold reads).
-  messages = 0;
-  bytes = 0;
-  parseErrors = 0;
-  fallbacks = 0;
-  unknownTopic = 0;
-  connects = 0;
-  reconnects = 0;
-  pongTimeouts = 0;
-  ackTimeouts = 0;
-  pongs = 0;
-
   constructor(
     readonly adapter: BybitAdapter,
-    readonly id: number,
-    readonly market: MarketName,
-    readonly url: string,
-  ) {}
+    id: number,
+    market: MarketName,
+    url: string,
+  ) {
+    super(id, market, url);
+  }
+
+  /** Frames of this socket's generation go straight to onFrame (the hot path stays in this class). */
+  bindMessages(ws: WebSocket, gen: number): void {
+    ws.onmessage = (ev: MessageEvent) => {
+      if (gen !== this.generation && gen !== this.retiringGeneration) return;
+      const data = ev.data;
+      this.onFrame(typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer));
+    };
+  }
 
   /** "conn<id>.<market>": names this connection in stats and in capture files. */
   get name(): string {
@@ -132,25 +73,27 @@ export class BybitConnection {
   private onSlowFrame(data: string, scanCode: number, recvUs: number): void {
     const scanEntry = this.scanner.entry;
     if (scanCode === SCAN_UNKNOWN_TOPIC) {
-      this.unknownTopic++;
+      this.adapter.onUnknownTopic(this, data);
       return;
     }
     let msg: unknown;
+    let inexactInteger = false;
     try {
-      msg = JSON.parse(data);
+      ({ msg, inexactInteger } = parseFrameJson(data));
     } catch {
+      if (this.adapter.onText(this, data)) return;
       this.adapter.onParseError(this, scanEntry, scanCode === SCAN_NOT_BOOK ? SCAN_ERR_SYNTAX : scanCode, data);
       return;
     }
     if (isBookObject(msg)) {
       const entryOut = { entry: -1 };
-      const r = parseBookObject(msg, this.table, this.update, entryOut);
+      const r = parseBookObject(msg, this.table, this.update, entryOut, inexactInteger);
       if (r >= 0) {
         this.fallbacks++;
         this.update.tsRecvUs = recvUs;
         this.adapter.onBook(r, this.update);
       } else if (r === SCAN_UNKNOWN_TOPIC) {
-        this.unknownTopic++;
+        this.adapter.onUnknownTopic(this, data);
       } else {
         this.adapter.onParseError(this, entryOut.entry, r, data);
       }

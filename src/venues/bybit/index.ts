@@ -10,6 +10,7 @@ export { BybitAdapter, defaultStaleAfterMs, staleAfterFromConfig, type BybitAdap
 export { BybitScanner, TopicTable, SCAN_RESULT_NAMES } from "./scanner.ts";
 export { isBookObject, parseBookObject } from "./parse-json.ts";
 export { BYBIT_DEPTHS, bookTopic } from "./protocol.ts";
+export { BYBIT_VENUE } from "./descriptor.ts";
 
 /** The config's per-market `staleAfterMs` reaches the adapter through `config` unless opts.staleAfterMs overrides it. */
 export function createBybitAdapter(config: VenueConfig, subscriptions: Subscription[], opts: BybitAdapterOptions): VenueAdapter & BybitAdapter {

@@ -1,29 +1,18 @@
 /**
- * Instrument metadata for Bybit v5: `GET /v5/market/instruments-info` (docs/venues/bybit.md §1.3) → tick size and
- * lot step → exponents. Precedence per symbol: config override, then REST, then the disk cache (so a restart
- * works while REST is unreachable). Cold path.
+ * Instrument metadata for Bybit v5: `GET /v5/market/instruments-info` (docs/venues/bybit.md, "Instruments") → tick
+ * size and lot step. Resolution order and the disk cache are common (../common/instruments.ts). Cold path.
  * @module
  */
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
-import { exponentOf } from "../../core/fixed.ts";
-import { instrumentIdOf } from "../../core/instrument-id.ts";
-import type { Logger } from "../../core/log.ts";
-import type { Instrument, MarketName } from "../../core/types.ts";
+import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
+import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
 import { optionBaseCoin } from "./protocol.ts";
-
-export interface InstrumentSpec {
-  readonly tickSize: string;
-  readonly lotSize: string;
-}
 
 /** linear/inverse list more than 500 symbols: ask for the maximum page size and follow the cursor [§1.3]. */
 const PAGE_LIMIT = 1000;
 /** Guard against a cursor that never ends. */
 const MAX_PAGES = 50;
 const REST_TIMEOUT_MS = 10_000;
-const CACHE_VERSION = 1;
 
 interface RestEnvelope {
   retCode?: number;
@@ -94,121 +83,15 @@ function specOf(market: MarketName, item: unknown): { symbol: string; tickSize: 
   return { symbol: it.symbol, tickSize, lotSize };
 }
 
-/** Disk cache: `{"version":1,"venue":"bybit","savedAt":…,"instruments":{"linear:BTCUSDT":{"tickSize","lotSize"}}}`. */
-export async function readInstrumentCache(path: string): Promise<Map<string, InstrumentSpec>> {
-  const out = new Map<string, InstrumentSpec>();
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch {
-    return out;
-  }
-  const body = JSON.parse(text) as { version?: number; instruments?: Record<string, InstrumentSpec> };
-  if (body.version !== CACHE_VERSION || typeof body.instruments !== "object" || body.instruments === null) return out;
-  for (const [key, spec] of Object.entries(body.instruments)) {
-    if (typeof spec?.tickSize === "string" && typeof spec?.lotSize === "string") out.set(key, { tickSize: spec.tickSize, lotSize: spec.lotSize });
-  }
-  return out;
-}
-
-/** Writes atomically (temp file + rename) so a crash never leaves half a cache. */
-export async function writeInstrumentCache(path: string, entries: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
-  const instruments: Record<string, InstrumentSpec> = {};
-  for (const key of [...entries.keys()].sort()) instruments[key] = entries.get(key)!;
-  const text = JSON.stringify({ version: CACHE_VERSION, venue: "bybit", savedAt: new Date().toISOString(), instruments }, null, 1);
-  await mkdir(dirname(path), { recursive: true });
-  // Unique per writer: worker threads share the pid.
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await writeFile(tmp, text + "\n");
-  await rename(tmp, path);
-}
-
-export function makeInstrument(config: VenueConfig, market: MarketName, symbol: string, spec: InstrumentSpec): Instrument {
+/** Bybit as an instrument source for common/instruments.ts; the REST base is the market's (`rest_url`). */
+export function bybitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch): InstrumentSource {
   return {
-    instrumentId: instrumentIdOf(config.venue, market, symbol),
-    venue: config.venue,
-    market,
-    symbol,
-    priceExp: exponentOf(spec.tickSize),
-    qtyExp: exponentOf(spec.lotSize),
-    tickSize: spec.tickSize,
-    lotSize: spec.lotSize,
+    fetchSpecs: (market, symbols) => fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols),
+    notListed: (market) => `not listed by ${restUrlOf(config, market)}/v5/market/instruments-info?category=${market}; check the symbol and that it is Trading`,
   };
 }
 
-/** Instruments in subscription order (undefined where unresolved) and, per unresolved symbol, why. */
-export interface ResolvedInstruments {
-  instruments: (Instrument | undefined)[];
-  problems: string[];
-}
-
-/**
- * Resolves every (market, symbol) in order. REST failures are logged and covered by the cache; a symbol still
- * unresolved is left undefined and named, with the reason, in `problems` (the caller decides what is fatal).
- */
-export async function resolveInstruments(
-  config: VenueConfig,
-  subs: readonly { market: MarketName; symbol: string }[],
-  fetchFn: typeof fetch,
-  log: Logger,
-): Promise<ResolvedInstruments> {
-  const cachePath = config.instrumentCachePath;
-  const cache = cachePath ? await readInstrumentCache(cachePath).catch((err) => {
-    log.warn("instrument cache unreadable; ignoring it", { path: cachePath, error: String(err) });
-    return new Map<string, InstrumentSpec>();
-  }) : new Map<string, InstrumentSpec>();
-  const needRest = new Map<MarketName, string[]>();
-  for (const s of subs) {
-    if (config.overrides.has(`${s.market}:${s.symbol}`)) continue;
-    const list = needRest.get(s.market) ?? [];
-    list.push(s.symbol);
-    needRest.set(s.market, list);
-  }
-  const fromRest = new Map<string, InstrumentSpec>();
-  const restError = new Map<MarketName, string>();
-  await Promise.all(
-    [...needRest].map(async ([market, symbols]) => {
-      try {
-        const specs = await fetchInstrumentSpecs(fetchFn, config.restUrl, market, symbols);
-        for (const [sym, spec] of specs) fromRest.set(`${market}:${sym}`, spec);
-      } catch (err) {
-        restError.set(market, err instanceof Error ? err.message : String(err));
-        log.warn("instrument REST query failed; using the disk cache", { market, error: restError.get(market), cache: cachePath });
-      }
-    }),
-  );
-  const out: (Instrument | undefined)[] = [];
-  const problems: string[] = [];
-  const toCache = new Map(cache);
-  let cacheDirty = false;
-  for (const s of subs) {
-    const key = `${s.market}:${s.symbol}`;
-    const spec = config.overrides.get(key) ?? fromRest.get(key) ?? (restError.has(s.market) ? cache.get(key) : undefined);
-    if (!spec) {
-      out.push(undefined);
-      problems.push(
-        restError.has(s.market)
-          ? `${key} (REST unreachable: ${restError.get(s.market)}; not in cache ${cachePath || "(none)"})`
-          : `${key} (not listed by ${config.restUrl}/v5/market/instruments-info?category=${s.market}; check the symbol and that it is Trading)`,
-      );
-      continue;
-    }
-    try {
-      out.push(makeInstrument(config, s.market, s.symbol, spec));
-    } catch (err) {
-      out.push(undefined);
-      problems.push(`${key} (bad tick/lot ${spec.tickSize}/${spec.lotSize}: ${String(err)})`);
-      continue;
-    }
-    const rest = fromRest.get(key);
-    if (rest) {
-      const old = toCache.get(key);
-      if (!old || old.tickSize !== rest.tickSize || old.lotSize !== rest.lotSize) cacheDirty = true;
-      toCache.set(key, rest);
-    }
-  }
-  if (cacheDirty && cachePath) {
-    await writeInstrumentCache(cachePath, toCache).catch((err) => log.warn("could not write the instrument cache", { path: cachePath, error: String(err) }));
-  }
-  return { instruments: out, problems };
+/** The market's REST base: its own `rest_url` where configured, else the venue's. */
+export function restUrlOf(config: VenueConfig, market: MarketName): string {
+  return config.markets.find((m) => m.market === market)?.restUrl ?? config.restUrl;
 }

@@ -28,11 +28,32 @@ export function isBookObject(msg: unknown): msg is Record<string, unknown> {
   return typeof topic === "string" && topic.startsWith("orderbook.");
 }
 
+/** Keys whose values are integers (sequence numbers and ms times): their literal must be an integer. */
+const INTEGER_KEYS = new Set(["u", "seq", "ts", "cts"]);
+const INTEGER_LITERAL = /^-?\d+$/;
+
+/**
+ * JSON.parse that also reports whether an integer field (u, seq, ts, cts) was written as something else than an
+ * integer literal: `"u":100.99999999999999999` or `"u":1.01e2` parse to the integer 101, but a sequence number
+ * spelt so is a malformed frame, not u = 101. Reads each number's source text (JSON.parse source access). Cold.
+ */
+export function parseFrameJson(text: string): { msg: unknown; inexactInteger: boolean } {
+  let inexactInteger = false;
+  const msg: unknown = JSON.parse(text, function (this: unknown, key: string, value: unknown, context?: { source?: string }) {
+    if (typeof value === "number" && INTEGER_KEYS.has(key) && context?.source !== undefined && !INTEGER_LITERAL.test(context.source)) {
+      inexactInteger = true;
+    }
+    return value;
+  } as (key: string, value: unknown) => unknown);
+  return { msg, inexactInteger };
+}
+
 /**
  * Fills `out` from a parsed frame. Returns the subscription index (≥ 0) or a SCAN_* code; `entry` (if given)
- * receives the table entry of the topic, or -1.
+ * receives the table entry of the topic, or -1. `inexactInteger` (from parseFrameJson) rejects the frame as
+ * SCAN_ERR_NUMBER.
  */
-export function parseBookObject(msg: unknown, table: TopicTable, out: BookUpdate, entryOut?: { entry: number }): number {
+export function parseBookObject(msg: unknown, table: TopicTable, out: BookUpdate, entryOut?: { entry: number }, inexactInteger = false): number {
   out.reset();
   if (entryOut) entryOut.entry = -1;
   if (!isBookObject(msg)) return SCAN_NOT_BOOK;
@@ -40,6 +61,7 @@ export function parseBookObject(msg: unknown, table: TopicTable, out: BookUpdate
   const entry = table.entryOf(topic);
   if (entry < 0) return SCAN_UNKNOWN_TOPIC;
   if (entryOut) entryOut.entry = entry;
+  if (inexactInteger) return SCAN_ERR_NUMBER;
   const type = msg.type;
   const data = msg.data;
   if (type === undefined || data === undefined) return SCAN_ERR_MISSING;

@@ -1,9 +1,11 @@
 /**
- * Bybit v5 public WebSocket protocol facts used by the adapter and the simulator. Every number cites
- * docs/venues/bybit.md, "Protocol facts" (section in brackets), which cites Bybit's docs or an issue where it was seen.
+ * Bybit v5 public WebSocket protocol facts used by the adapter and the simulator. Every number cites a section
+ * (in brackets) of the protocol brief summarised, with its upstream sources, in docs/venues/bybit.md.
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
+import type { TopicState } from "../common/connection.ts";
+import type { AckError, ControlFrame, Keepalive, RequestProtocol } from "../common/hooks.ts";
 
 /** Valid `orderbook.{depth}` depths per category [§4.1, OB as of 2026-07-24]; 500 was removed 2025-09-11. */
 export const BYBIT_DEPTHS: Readonly<Record<MarketName, readonly number[]>> = {
@@ -29,8 +31,6 @@ export const L1_REPUSH_MS = 3_000;
 export const PING_INTERVAL_MS = 20_000;
 /** How long to wait for a pong before treating the connection as dead (pybit uses 10 s [§3]). */
 export const PONG_TIMEOUT_MS = 10_000;
-/** How long a subscribe/unsubscribe may stay unanswered before the connection is recycled. */
-export const ACK_TIMEOUT_MS = 10_000;
 
 /** Args of one public connection may not exceed 21,000 characters [§2.3]. */
 export const MAX_ARGS_CHARS_PER_CONNECTION = 21_000;
@@ -44,18 +44,14 @@ export const DEFAULT_MAX_ARGS_PER_REQUEST = 50;
 /** Options: at most 2000 args per connection [§2.3]. */
 export const OPTION_MAX_ARGS_PER_CONNECTION = 2_000;
 
+/** REST: 600 requests in any 5 s window per IP; over it Bybit answers 403 "access too frequent": wait ≥ 10 min [§1.2, RATE]. */
+export const REST_REQUESTS_PER_WINDOW = 600;
+export const REST_WINDOW_MS = 5_000;
+export const REST_BLOCKED_MS = 600_000;
+
 /** At most 500 connections per 5 minutes per domain [§2.3]; we keep a margin below it. */
 export const CONNECTS_PER_WINDOW = 400;
 export const CONNECT_WINDOW_MS = 300_000;
-
-/** Reconnect backoff: base, cap (NT uses 0.5 s → 5 s [§8]; we allow longer caps under repeated failure). */
-export const RECONNECT_BASE_MS = 500;
-export const RECONNECT_MAX_MS = 30_000;
-/**
- * The reconnect backoff starts over only once a connection has stayed open this long, so a server that accepts,
- * acks and then drops us is retried ever more slowly instead of every ~0.5–1 s.
- */
-export const RECONNECT_RESET_AFTER_MS = 30_000;
 
 /**
  * Per-topic resync backoff: the first resync goes out at once, each further one waits base · 2^(n-1), capped, with
@@ -73,21 +69,6 @@ export function bookTopic(depth: number, symbol: string): string {
 export function maxArgsPerRequest(market: MarketName): number {
   return market === "spot" ? SPOT_MAX_ARGS_PER_REQUEST : DEFAULT_MAX_ARGS_PER_REQUEST;
 }
-
-/** A control frame (anything that is not a topic push), classified. */
-export type ControlFrame =
-  | { kind: "pong" }
-  | {
-      kind: "ack";
-      op: string; // "subscribe" | "unsubscribe" | "" (option COMMAND_RESP carries no op)
-      success: boolean;
-      retMsg: string;
-      reqId: string | undefined;
-      /** Option COMMAND_RESP only. */
-      successTopics: string[] | undefined;
-      failTopics: string[] | undefined;
-    }
-  | { kind: "other" };
 
 /**
  * Pongs: spot/linear `{"success":true,"ret_msg":"pong",…,"op":"ping"}`, option `{"args":[…],"op":"pong"}` [§3].
@@ -129,12 +110,6 @@ function stringList(v: unknown): string[] {
 }
 
 /** What a failed ack says [§2.4]. Each pattern is a string seen in the wild. */
-export type AckError =
-  | { kind: "handler_not_found"; topic: string }
-  | { kind: "already_subscribed"; topic: string }
-  | { kind: "args_size" }
-  | { kind: "other" };
-
 export function parseAckError(retMsg: string): AckError {
   let m = /handler not found,\s*topic:(\S+)/.exec(retMsg);
   if (m) return { kind: "handler_not_found", topic: m[1]! };
@@ -149,3 +124,21 @@ export function optionBaseCoin(symbol: string): string {
   const dash = symbol.indexOf("-");
   return dash > 0 ? symbol.slice(0, dash) : symbol;
 }
+
+/** Client JSON ping every 20 s [§3]; the pong deadline is 10 s (pybit). Dead connections are caught sooner (common). */
+export const BYBIT_KEEPALIVE: Keepalive = {
+  kind: "client_ping",
+  intervalMs: PING_INTERVAL_MS,
+  pongTimeoutMs: PONG_TIMEOUT_MS,
+  encodePing: (seq) => `{"req_id":"p${seq}","op":"ping"}`,
+};
+
+/** Bybit requests and acks for ../common/subscription-control.ts [§2]. */
+export const BYBIT_REQUESTS: RequestProtocol = {
+  venue: "bybit",
+  maxArgsPerRequest,
+  encodeRequest: (op, topics: readonly TopicState[], reqId) => JSON.stringify({ req_id: reqId, op, args: topics.map((t) => t.topic) }),
+  classifyControl,
+  parseAckError,
+  rejectHint: (t) => `valid ${t.market} depths: ${BYBIT_DEPTHS[t.market].join(", ")}; check that the symbol is listed and trading`,
+};

@@ -1,8 +1,7 @@
 // HOT PATH: no allocation
 /**
  * Bybit v5 order-book frame scanner: reads `{"topic":"orderbook.N.SYM","type":…,"ts":…,"data":{"s","b","a","u","seq"},"cts":…}`
- * from the string the WebSocket delivers into a reusable BookUpdate, without JSON.parse (docs/runtime-costs.md
- * §1: 5–8× cheaper; here a 500×500 snapshot scans in ~1/5–1/10 of JSON.parse + conversion) and without a substring
+ * from the string the WebSocket delivers into a reusable BookUpdate, without JSON.parse (docs/performance.md §1; here a 500×500 snapshot scans in ~1/5–1/10 of JSON.parse + conversion) and without a substring
  * per level or per topic. The frame is copied once into a reusable byte buffer (same offsets) and read from there:
  * indexing bytes is cheaper than String.charCodeAt; the topic table's compare and exact decimal parsing
  * (parseFixedCodes) still read the string, and so do the topic hash and the symbol check when a unit is not ASCII.

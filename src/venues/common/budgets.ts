@@ -1,0 +1,166 @@
+/**
+ * The per-IP budgets of a venue, shared by its connections (cold): a sliding-window connect budget, token buckets
+ * for outgoing messages (per connection and per IP) and a REST weight budget that honours 429, 418 and
+ * `Retry-After`. Workers on one host each take a share (shareOf), so together they stay within the venue's limit.
+ * Every method takes the time, so tests drive them with a fake clock.
+ * @module
+ */
+
+/** This process's part of a per-IP limit: at least 1, so a worker can always make progress. */
+export function shareOf(limit: number, share: number | undefined): number {
+  if (!Number.isFinite(limit)) return limit;
+  return Math.max(1, Math.floor(limit * Math.min(1, Math.max(0, share ?? 1))));
+}
+
+/** At most `max` events per sliding `windowMs` (e.g. Bybit: 500 connects per 5 min per domain). */
+export class SlidingWindowBudget {
+  /** Times of recent events, oldest first. */
+  readonly times: number[] = [];
+
+  constructor(
+    readonly max: number,
+    readonly windowMs: number,
+  ) {}
+
+  /** How long until one more event fits (0 = now). */
+  waitMs(nowMs: number): number {
+    const times = this.times;
+    while (times.length > 0 && nowMs - times[0]! >= this.windowMs) times.shift();
+    return times.length < this.max ? 0 : times[0]! + this.windowMs - nowMs;
+  }
+
+  /** Records one event (call after waitMs returned 0). */
+  take(nowMs: number): void {
+    this.times.push(nowMs);
+  }
+}
+
+/**
+ * A token bucket: `capacity` tokens, refilled at `perSecond`; a send takes one (or `n`). Used to pace outgoing
+ * messages per connection (e.g. OKX 480 requests/h per connection, Binance 5 messages/s) and per IP.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private lastMs: number;
+
+  constructor(
+    readonly capacity: number,
+    readonly perSecond: number,
+    nowMs: number,
+  ) {
+    this.tokens = capacity;
+    this.lastMs = nowMs;
+  }
+
+  private refill(nowMs: number): void {
+    if (nowMs > this.lastMs) {
+      this.tokens = Math.min(this.capacity, this.tokens + ((nowMs - this.lastMs) * this.perSecond) / 1000);
+      this.lastMs = nowMs;
+    }
+  }
+
+  /** How long until `n` tokens are there (0 = now). */
+  waitMs(nowMs: number, n = 1): number {
+    this.refill(nowMs);
+    if (this.tokens >= n) return 0;
+    return Math.ceil(((n - this.tokens) * 1000) / this.perSecond);
+  }
+
+  /** Takes `n` tokens if there are; false (and nothing taken) otherwise. */
+  tryTake(nowMs: number, n = 1): boolean {
+    this.refill(nowMs);
+    if (this.tokens < n) return false;
+    this.tokens -= n;
+    return true;
+  }
+}
+
+/**
+ * A REST weight budget (e.g. Binance: 6000 weight per minute per IP): requests wait while the window's weight is
+ * spent, and a 429 or 418 answer stops every request until its `Retry-After` (or a default) has passed: ignoring
+ * 429s is what earns Binance's 418 ban.
+ */
+export class RestWeightBudget {
+  private spent: { atMs: number; weight: number }[] = [];
+  private blockedUntilMs = 0;
+  /** Counters (cold). */
+  rateLimited = 0;
+  banned = 0;
+
+  constructor(
+    readonly maxWeight: number,
+    readonly windowMs: number,
+    /** Wait after a 429/418 that carries no Retry-After. */
+    readonly defaultBackoffMs = 60_000,
+    /** Further statuses that mean "over the limit" for this venue, with their wait (Bybit: 403 → 10 min). */
+    private readonly extraBlocking: ReadonlyMap<number, number> = new Map(),
+  ) {}
+
+  /** How long until a request of `weight` may go (0 = now). */
+  waitMs(nowMs: number, weight: number): number {
+    if (nowMs < this.blockedUntilMs) return this.blockedUntilMs - nowMs;
+    this.spent = this.spent.filter((s) => nowMs - s.atMs < this.windowMs);
+    let used = 0;
+    for (const s of this.spent) used += s.weight;
+    if (used + weight <= this.maxWeight || this.spent.length === 0) return 0;
+    // Wait until enough of the oldest requests leave the window.
+    let freed = 0;
+    for (const s of this.spent) {
+      freed += s.weight;
+      if (used - freed + weight <= this.maxWeight) return s.atMs + this.windowMs - nowMs;
+    }
+    return this.windowMs;
+  }
+
+  take(nowMs: number, weight: number): void {
+    this.spent.push({ atMs: nowMs, weight });
+  }
+
+  /**
+   * Reads a response: 429 (rate limited) and 418 (banned) block every request until Retry-After (seconds, or an
+   * HTTP date) or the default; returns how long requests are now blocked (0 = not blocked).
+   */
+  onResponse(nowMs: number, status: number, retryAfter: string | null): number {
+    const extra = this.extraBlocking.get(status);
+    if (status !== 429 && status !== 418 && extra === undefined) return 0;
+    if (status === 418) this.banned++;
+    else this.rateLimited++;
+    const waitMs = retryAfterMs(retryAfter, nowMs) ?? extra ?? this.defaultBackoffMs;
+    this.blockedUntilMs = Math.max(this.blockedUntilMs, nowMs + waitMs);
+    return this.blockedUntilMs - nowMs;
+  }
+}
+
+/** `Retry-After` as delta-seconds or an HTTP date → ms from now; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | null, nowMs: number): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+/**
+ * A fetch that spends the REST weight budget: it waits while the budget is spent or blocked, and reads every
+ * answer's status and Retry-After into it. `weightOf(url)` is the venue's weight table (default 1). Cold.
+ */
+export function budgetedFetch(
+  fetchFn: typeof fetch,
+  budget: RestWeightBudget,
+  now: () => number = Date.now,
+  weightOf: (url: string) => number = () => 1,
+): typeof fetch {
+  const wrapped = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    const weight = weightOf(url);
+    for (let wait = budget.waitMs(now(), weight); wait > 0; wait = budget.waitMs(now(), weight)) {
+      if (init?.signal?.aborted) throw new Error(`REST ${url}: budget wait aborted`);
+      await new Promise((r) => setTimeout(r, Math.min(wait, 1000)));
+    }
+    budget.take(now(), weight);
+    const res = await fetchFn(input, init);
+    budget.onResponse(now(), res.status, res.headers.get("retry-after"));
+    return res;
+  };
+  return wrapped as typeof fetch;
+}

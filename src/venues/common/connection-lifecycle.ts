@@ -1,0 +1,470 @@
+/**
+ * Opening, watching and reopening a venue adapter's WebSocket connections, for every venue (cold): a connect
+ * budget shared by all connections of the venue (this process's share of the per-IP limit), reconnects with
+ * jittered exponential backoff, and a housekeeping timer for the keepalive (hooks.ts Keepalive), pong, ack and
+ * handshake deadlines, dead connections (nothing received for deadConnectionMs) and silent topics. Book state
+ * stays with the adapter, reached through hooks.
+ * @module
+ */
+import type { Logger } from "../../core/log.ts";
+import { BookState, StatusReason, type MarketName } from "../../core/types.ts";
+import { equalJitterMs } from "./backoff.ts";
+import { SlidingWindowBudget } from "./budgets.ts";
+import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
+import type { Keepalive } from "./hooks.ts";
+import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
+
+/** Nothing at all received for this long: the connection is dead (every venue, unless configured). */
+export const DEAD_CONNECTION_MS = 7_000;
+/** How long a subscribe/unsubscribe (or a handshake) may stay unanswered before the connection is recycled. */
+export const ACK_TIMEOUT_MS = 10_000;
+export const RECONNECT_BASE_MS = 500;
+export const RECONNECT_MAX_MS = 30_000;
+/**
+ * The reconnect backoff starts over only once a connection has stayed open this long, so a server that accepts,
+ * acks and then drops us is retried ever more slowly instead of every ~0.5–1 s.
+ */
+export const RECONNECT_RESET_AFTER_MS = 30_000;
+
+export interface LifecycleOptions {
+  log: Logger;
+  now?: () => number;
+  random?: () => number;
+  /** The venue's keepalive; a client_ping's interval and pong deadline may be overridden below. */
+  keepalive: Keepalive;
+  pingIntervalMs?: number;
+  pongTimeoutMs?: number;
+  ackTimeoutMs?: number;
+  /** See CommonAdapterOptions.deadConnectionMs. */
+  deadConnectionMs?: number;
+  staleAfterMs: (depth: number, market: MarketName) => number;
+  housekeepingMs?: number;
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+  reconnectResetAfterMs?: number;
+  /**
+   * A connection open this long is replaced make-before-break (Binance closes every connection at 24 h): a new
+   * socket is opened and subscribed while the old one keeps delivering. Default: never.
+   */
+  maxConnectionAgeMs?: number;
+  /** The smallest resync backoff step: housekeeping must be at least this fine. */
+  resyncBackoffBaseMs: number;
+  /** Connects per connectWindowMs for this process (already its share of the venue's per-IP budget). */
+  maxConnectsPerWindow: number;
+  connectWindowMs: number;
+}
+
+/** What the lifecycle asks of the adapter, which owns book state and sequencing. */
+export interface LifecycleHooks {
+  invalidate: InvalidateTopic;
+  /** Invalidates and re-requests a snapshot for one topic. */
+  resync: (t: TopicState, state: BookState, reason: StatusReason) => void;
+}
+
+export class ConnectionLifecycle {
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly pingIntervalMs: number;
+  private readonly pongTimeoutMs: number;
+  private readonly ackTimeoutMs: number;
+  private readonly staleAfter: (depth: number, market: MarketName) => number;
+  private readonly keepalive: Keepalive;
+  /** 0 = the keepalive sends no pings. */
+  private readonly probeIdleMs: number;
+  readonly deadConnectionMs: number;
+  private readonly maxConnectionAgeMs: number;
+  private readonly housekeepingMs: number;
+  private readonly reconnectBaseMs: number;
+  private readonly reconnectMaxMs: number;
+  private readonly reconnectResetAfterMs: number;
+  /** Connects allowed per connectWindowMs (this process's share of the venue's per-IP budget). */
+  readonly maxConnectsPerWindow: number;
+  private readonly connectWindowMs: number;
+  private readonly connectBudget: SlidingWindowBudget;
+  private housekeeping: ReturnType<typeof setInterval> | null = null;
+  private stoppingFlag = false;
+  /** Counter (cold), read by the adapter's stats(). */
+  staleResyncs = 0;
+
+  constructor(
+    private readonly venue: string,
+    private readonly conns: readonly VenueConnection[],
+    private readonly control: SubscriptionControl,
+    private readonly hooks: LifecycleHooks,
+    opts: LifecycleOptions,
+  ) {
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.keepalive = opts.keepalive;
+    const ka = opts.keepalive;
+    this.pingIntervalMs = ka.kind === "client_ping" ? (opts.pingIntervalMs ?? ka.intervalMs) : Infinity;
+    this.pongTimeoutMs = ka.kind === "client_ping" ? (opts.pongTimeoutMs ?? ka.pongTimeoutMs) : Infinity;
+    this.ackTimeoutMs = opts.ackTimeoutMs ?? ACK_TIMEOUT_MS;
+    this.deadConnectionMs = opts.deadConnectionMs ?? DEAD_CONNECTION_MS;
+    this.maxConnectionAgeMs = opts.maxConnectionAgeMs ?? Infinity;
+    // An idle connection is probed at half the dead time, so a live but quiet one answers before it is declared dead.
+    this.probeIdleMs = ka.kind === "client_ping" ? this.deadConnectionMs / 2 : 0;
+    this.staleAfter = opts.staleAfterMs;
+    this.reconnectBaseMs = opts.reconnectBaseMs ?? RECONNECT_BASE_MS;
+    this.reconnectMaxMs = opts.reconnectMaxMs ?? RECONNECT_MAX_MS;
+    this.reconnectResetAfterMs = opts.reconnectResetAfterMs ?? RECONNECT_RESET_AFTER_MS;
+    const resyncBaseMs = opts.resyncBackoffBaseMs;
+    this.maxConnectsPerWindow = opts.maxConnectsPerWindow;
+    this.connectWindowMs = opts.connectWindowMs;
+    this.connectBudget = new SlidingWindowBudget(this.maxConnectsPerWindow, this.connectWindowMs);
+    let minStale = Infinity;
+    for (const conn of conns) for (const t of conn.topics) minStale = Math.min(minStale, this.staleAfter(t.depth, t.market));
+    // Fine enough for the shortest deadline, including the first delayed resync (base / 2 at the earliest).
+    this.housekeepingMs =
+      opts.housekeepingMs ??
+      Math.max(10, Math.min(500, this.pingIntervalMs / 4, this.pongTimeoutMs / 4, this.ackTimeoutMs / 4, this.deadConnectionMs / 8, minStale / 4, resyncBaseMs));
+  }
+
+  /** Start times of recent connects, oldest first (the connect budget's sliding window; tests read it). */
+  get connectTimesMs(): number[] {
+    return this.connectBudget.times;
+  }
+
+  /** True once stop() was called: nothing is (re)opened and late async results are dropped. */
+  get stopping(): boolean {
+    return this.stoppingFlag;
+  }
+
+  /**
+   * Opens every connection with a subscribable topic (within the budget) and starts housekeeping. One whose topics
+   * all failed to resolve (conn.used false) is never opened, so it is never pinged and spends no connect budget.
+   */
+  start(): void {
+    for (const conn of this.conns) if (conn.used) this.scheduleConnect(conn, 0);
+    this.housekeeping = setInterval(() => this.onHousekeeping(), this.housekeepingMs);
+  }
+
+  /** Stops housekeeping and reconnects and closes every socket; resolves when they are closed (≤ 1 s each). */
+  async stop(): Promise<void> {
+    this.stoppingFlag = true;
+    this.control.stop();
+    if (this.housekeeping) clearInterval(this.housekeeping);
+    this.housekeeping = null;
+    const closing: Promise<void>[] = [];
+    for (const conn of this.conns) {
+      if (conn.reconnectTimer) clearTimeout(conn.reconnectTimer);
+      conn.reconnectTimer = null;
+      const ws = conn.ws;
+      conn.ws = null;
+      conn.open = false;
+      conn.generation = ++conn.genSeq;
+      this.dropReplacement(conn);
+      this.closeRetiring(conn, "stop");
+      if (ws && ws.readyState !== WebSocket.CLOSED) {
+        closing.push(
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 1000);
+            ws.addEventListener("close", () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            try {
+              ws.close(1000, "stop");
+            } catch {
+              clearTimeout(timer);
+              resolve();
+            }
+          }),
+        );
+      }
+    }
+    await Promise.all(closing);
+  }
+
+  private scheduleConnect(conn: VenueConnection, delayMs: number): void {
+    if (this.stoppingFlag) return;
+    const wait = Math.max(delayMs, this.connectBudgetWaitMs());
+    if (wait <= 0) {
+      this.connect(conn);
+      return;
+    }
+    conn.reconnectTimer = setTimeout(() => {
+      conn.reconnectTimer = null;
+      this.scheduleConnect(conn, 0);
+    }, wait);
+  }
+
+  /** Sliding-window connection budget shared by all connections of the venue (per IP or domain). */
+  private connectBudgetWaitMs(): number {
+    return this.connectBudget.waitMs(this.now());
+  }
+
+  private connect(conn: VenueConnection): void {
+    if (this.stoppingFlag) return;
+    conn.connectStartedMs = this.now();
+    if (conn.downSinceMs === 0) conn.downSinceMs = conn.connectStartedMs; // not up yet: down since the first attempt
+    this.connectBudget.take(conn.connectStartedMs);
+    conn.connects++;
+    const gen = (conn.generation = ++conn.genSeq);
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(conn.url);
+    } catch (err) {
+      conn.lastError = String(err);
+      this.onDisconnected(conn, gen, "open failed");
+      return;
+    }
+    conn.ws = ws;
+    ws.onopen = () => {
+      if (gen !== conn.generation) return;
+      conn.open = true;
+      conn.openedMs = this.now();
+      conn.lastError = "";
+      conn.downSinceMs = 0;
+      conn.failedConnects = 0;
+      conn.lastPingMs = conn.openedMs;
+      conn.lastFrameMs = conn.openedMs;
+      conn.messagesSeen = conn.messages;
+      conn.pongDeadlineMs = 0;
+      this.log.info(`${this.venue}: connected`, { conn: conn.id, url: conn.url, topics: conn.topics.length });
+      // Topics waiting out a resync backoff are subscribed by housekeeping when their wait is over.
+      const toSubscribe = conn.topics.filter((t) => t.sub === SUB_IDLE && !t.resyncDelayed);
+      this.control.sendRequest(conn, "subscribe", toSubscribe);
+    };
+    conn.bindMessages(ws, gen);
+    ws.onclose = (ev: CloseEvent) => {
+      this.onDisconnected(conn, gen, `close ${ev.code} ${ev.reason}`);
+    };
+    ws.onerror = (ev: Event) => {
+      // onclose follows and reconnects; keep the cause (OS error code: ECONNREFUSED, ENOTFOUND, TLS) for the log and /readyz.
+      if (gen === conn.generation) conn.lastError = describeSocketError(ev);
+    };
+  }
+
+  /** Connection lost (or recycled): every book on it is invalid until its new snapshot; reconnect with backoff. */
+  private onDisconnected(conn: VenueConnection, gen: number, why: string): void {
+    if (gen !== conn.generation || this.stoppingFlag) return;
+    conn.generation = ++conn.genSeq; // ignore anything else from that socket
+    this.dropReplacement(conn);
+    this.closeRetiring(conn, "recycled");
+    const ws = conn.ws;
+    conn.ws = null;
+    const wasOpen = conn.open;
+    conn.open = false;
+    conn.pending.clear();
+    this.control.dropQueued(conn);
+    conn.pongDeadlineMs = 0;
+    if (ws && ws.readyState !== WebSocket.CLOSED && ws.readyState !== WebSocket.CLOSING) {
+      try {
+        ws.close(4000, "recycled");
+      } catch {
+        // already gone
+      }
+    }
+    for (const t of conn.topics) {
+      if (t.sub === SUB_REJECTED) continue;
+      t.sub = SUB_IDLE;
+      t.resubscribeAfterUnsub = false;
+      t.resyncAfterAck = false;
+      if (t.book === BookState.LIVE || t.book === BookState.STALE) this.hooks.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
+      t.lastSeq = 0;
+    }
+    conn.reconnects++;
+    // Only a connection that stayed up for a while proves the venue is fine: a server that accepts, acks and then
+    // drops us keeps growing the backoff (an ack alone does not reset it).
+    if (wasOpen && this.now() - conn.openedMs >= this.reconnectResetAfterMs) conn.attempt = 0;
+    const delay = this.backoffMs(conn);
+    if (conn.downSinceMs === 0) conn.downSinceMs = this.now();
+    if (conn.lastError === "") conn.lastError = why;
+    if (!wasOpen) {
+      // Never got up: the venue cannot be reached. The first failure of a streak is an error, the retries warnings.
+      conn.failedConnects++;
+      const fields = { conn: conn.id, market: conn.market, url: conn.url, error: conn.lastError, attempts: conn.failedConnects, retryInMs: Math.round(delay) };
+      if (conn.failedConnects === 1) this.log.error(`${this.venue}: cannot reach the venue; retrying`, fields);
+      else this.log.warn(`${this.venue}: venue still unreachable; retrying`, fields);
+    } else {
+      this.log.warn(`${this.venue}: disconnected; reconnecting`, { conn: conn.id, market: conn.market, url: conn.url, why, error: conn.lastError, delayMs: Math.round(delay) });
+    }
+    this.scheduleConnect(conn, delay);
+  }
+
+  /** Exponential backoff with "equal jitter": half fixed, half random, so reconnects of many clients spread out. */
+  private backoffMs(conn: VenueConnection): number {
+    return equalJitterMs(conn.attempt++, this.reconnectBaseMs, this.reconnectMaxMs, this.random);
+  }
+
+  /**
+   * A planned reconnect (the venue announced a close, or the connection reached maxConnectionAgeMs): make before
+   * break. A replacement socket is opened while the old one keeps delivering; once it is open it becomes the
+   * connection's socket and every topic is subscribed on it, while the old socket's frames are still accepted
+   * (retiringGeneration) until those subscriptions are acked, then it is closed. No book leaves LIVE: the same
+   * per-topic sequences arrive on both, a repeat is a duplicate and an older snapshot is ignored. If the
+   * replacement fails, the old socket stays; if the old one closes first, the ordinary reconnect takes over. Cold.
+   */
+  onPlannedClose(conn: VenueConnection, why = "planned close announced by the venue"): void {
+    if (!conn.open || !conn.ws || conn.replacing || conn.retiringWs || this.stoppingFlag) return;
+    if (this.connectBudgetWaitMs() > 0) return; // no connect budget now: housekeeping (age) or the venue's close will do
+    conn.plannedReconnects++;
+    conn.connectStartedMs = this.now();
+    this.connectBudget.take(conn.connectStartedMs);
+    conn.connects++;
+    const gen = ++conn.genSeq;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(conn.url);
+    } catch (err) {
+      this.log.warn(`${this.venue}: cannot open the replacement WebSocket; keeping the old one`, { conn: conn.id, error: String(err) });
+      return;
+    }
+    this.log.info(`${this.venue}: planned reconnect (make before break)`, { conn: conn.id, why });
+    conn.replacing = ws;
+    ws.onopen = () => {
+      if (conn.replacing !== ws || !conn.open) return;
+      conn.replacing = null;
+      conn.retiringWs = conn.ws;
+      conn.retiringGeneration = conn.generation;
+      conn.ws = ws;
+      conn.generation = gen;
+      conn.openedMs = this.now();
+      conn.lastPingMs = conn.openedMs;
+      conn.pongDeadlineMs = 0;
+      // Requests in flight on the old socket are answered there or never: start every topic afresh on the new one.
+      conn.pending.clear();
+      this.control.dropQueued(conn);
+      const toSubscribe: TopicState[] = [];
+      for (const t of conn.topics) {
+        if (t.sub === SUB_REJECTED) continue;
+        t.resubscribeAfterUnsub = false;
+        t.resyncAfterAck = false;
+        t.sub = SUB_IDLE;
+        if (!t.resyncDelayed) toSubscribe.push(t);
+      }
+      this.control.sendRequest(conn, "subscribe", toSubscribe);
+      if (conn.pending.size === 0) this.closeRetiring(conn, "replaced");
+    };
+    conn.bindMessages(ws, gen);
+    ws.onclose = (ev: CloseEvent) => {
+      if (conn.replacing === ws) {
+        conn.replacing = null;
+        this.log.warn(`${this.venue}: replacement WebSocket closed before it opened; keeping the old one`, { conn: conn.id, code: ev.code });
+        return;
+      }
+      this.onDisconnected(conn, gen, `close ${ev.code} ${ev.reason}`);
+    };
+    ws.onerror = () => {
+      // onclose follows.
+    };
+  }
+
+  /**
+   * Resync kind `reconnect` / sequence scope `connection` (Coinbase: one sequence per connection): a gap means any
+   * book of the connection may be wrong, so the connection is dropped, its books go RESYNCING / DISCONNECTED, and
+   * it reconnects and resubscribes everything (with the reconnect backoff). Cold.
+   */
+  recycle(conn: VenueConnection, why: string): void {
+    this.onDisconnected(conn, conn.generation, why);
+  }
+
+  /** Abandons a replacement socket that has not opened yet. */
+  private dropReplacement(conn: VenueConnection): void {
+    const ws = conn.replacing;
+    conn.replacing = null;
+    if (!ws) return;
+    try {
+      ws.close(1000, "not needed");
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Closes the old socket of a make-before-break once the replacement carries every topic. */
+  private closeRetiring(conn: VenueConnection, why: string): void {
+    const ws = conn.retiringWs;
+    conn.retiringWs = null;
+    conn.retiringGeneration = -1;
+    if (!ws) return;
+    try {
+      ws.close(1000, why);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Pings, pong deadlines, ack deadlines, stale topics. Cold, runs every housekeepingMs. */
+  private onHousekeeping(): void {
+    if (this.stoppingFlag) return;
+    const now = this.now();
+    for (const conn of this.conns) {
+      if (!conn.used) continue; // never opened: nothing to watch
+      for (const t of conn.topics) {
+        if (!t.resyncDelayed || now < t.resyncDueMs) continue;
+        t.resyncDelayed = false;
+        // A snapshot made the book live meanwhile (the adapter clears the flag then; this is the safety net):
+        // never unsubscribe and resubscribe a live book without invalidating it first.
+        if (t.book === BookState.LIVE) continue;
+        // Backoff over: subscribe again (now if the connection is open, otherwise when it opens).
+        this.control.restartTopic(t);
+      }
+      if (!conn.open && conn.ws && now - conn.connectStartedMs > this.ackTimeoutMs) {
+        // A handshake that neither completes nor fails (e.g. a black-holed SYN) must not stall the topics forever.
+        this.onDisconnected(conn, conn.generation, `WebSocket handshake not done within ${this.ackTimeoutMs} ms`);
+        continue;
+      }
+      if (!conn.open || !conn.ws) continue;
+      if (conn.retiringWs && conn.pending.size === 0) this.closeRetiring(conn, "replaced");
+      if (conn.replacing && now - conn.connectStartedMs > this.ackTimeoutMs) {
+        this.log.warn(`${this.venue}: replacement WebSocket not open within ${this.ackTimeoutMs} ms; keeping the old one`, { conn: conn.id });
+        this.dropReplacement(conn);
+      }
+      if (now - conn.openedMs >= this.maxConnectionAgeMs) this.onPlannedClose(conn, `connection older than ${this.maxConnectionAgeMs} ms`);
+      if (conn.messages !== conn.messagesSeen) {
+        conn.messagesSeen = conn.messages;
+        conn.lastFrameMs = now;
+      }
+      if (now - conn.lastFrameMs > this.deadConnectionMs) {
+        // Nothing at all (data, pong, ack) for this long: the server or the path is gone, whatever the keepalive says.
+        conn.deadConnections++;
+        this.onDisconnected(conn, conn.generation, `nothing received for ${this.deadConnectionMs} ms`);
+        continue;
+      }
+      if (conn.pongDeadlineMs !== 0 && now > conn.pongDeadlineMs) {
+        conn.pongTimeouts++;
+        this.onDisconnected(conn, conn.generation, `no pong within ${this.pongTimeoutMs} ms`);
+        continue;
+      }
+      let expired = false;
+      for (const p of conn.pending.values()) {
+        if (now - p.sentMs > this.ackTimeoutMs) {
+          expired = true;
+          break;
+        }
+      }
+      if (expired) {
+        conn.ackTimeouts++;
+        this.onDisconnected(conn, conn.generation, `no ack within ${this.ackTimeoutMs} ms`);
+        continue;
+      }
+      if (this.keepalive.kind === "client_ping") {
+        const idle = this.probeIdleMs > 0 && now - conn.lastFrameMs >= this.probeIdleMs && now - conn.lastPingMs >= this.probeIdleMs;
+        if (now - conn.lastPingMs >= this.pingIntervalMs || idle) {
+          conn.lastPingMs = now;
+          if (conn.pongDeadlineMs === 0) conn.pongDeadlineMs = now + this.pongTimeoutMs;
+          this.control.send(conn, this.keepalive.encodePing(this.control.nextSeq()));
+        }
+      }
+      for (const t of conn.topics) {
+        if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.resyncDelayed) continue;
+        if (now - t.lastMsgMs <= this.staleAfter(t.depth, t.market)) continue;
+        this.staleResyncs++;
+        this.log.warn(`${this.venue}: topic stale; resyncing`, { market: t.market, topic: t.topic, silentMs: now - t.lastMsgMs });
+        t.lastMsgMs = now;
+        this.hooks.resync(t, BookState.STALE, StatusReason.STALE_FEED);
+      }
+    }
+  }
+}
+
+/** "ECONNREFUSED: WebSocket connection to '…' failed: Failed to connect" from a WebSocket error event (Bun puts the OS code on `error.code`). */
+export function describeSocketError(ev: Event): string {
+  const e = ev as Event & { message?: unknown; error?: { code?: unknown; message?: unknown } };
+  const code = typeof e.error?.code === "string" ? e.error.code : "";
+  const message = typeof e.message === "string" && e.message !== "" ? e.message : typeof e.error?.message === "string" ? e.error.message : "WebSocket error";
+  return code ? `${code}: ${message}` : message;
+}

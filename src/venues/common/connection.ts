@@ -1,0 +1,143 @@
+/**
+ * What every venue's connection and subscription have in common (cold state; the hot frame path stays in the
+ * venue's subclass): the socket and its generation, per-connection counters, pending requests, and per topic the
+ * subscription phase, the book state the adapter believes, the last venue sequence and the resync backoff.
+ * @module
+ */
+import { BookState, type MarketName } from "../../core/types.ts";
+import type { TokenBucket } from "./budgets.ts";
+
+// Subscription phase of a topic on its connection.
+export const SUB_IDLE = 0;
+export const SUB_PENDING = 1;
+export const SUB_ACTIVE = 2;
+export const SUB_UNSUBSCRIBING = 3;
+export const SUB_REJECTED = 4;
+
+/** One subscribed book channel on one connection. */
+export class TopicState<C extends VenueConnection = VenueConnection> {
+  book: BookState = BookState.AWAITING_SNAPSHOT;
+  sub = SUB_IDLE;
+  /** The venue sequence of the last message applied (Bybit `u`); 0 = none yet. */
+  lastSeq = 0;
+  lastMsgMs = 0;
+  /** The topic's entry in the venue's hot-path lookup table (-1 = not added). */
+  entry = -1;
+  /** Subscribe again once the unsubscribe ack arrives (a resync in progress). */
+  resubscribeAfterUnsub = false;
+  /** A resync was requested while the subscribe was in flight: resync once it is acked. */
+  resyncAfterAck = false;
+  checkingInstrument = false;
+  resyncs = 0;
+  /** When the current snapshot made the book LIVE (-1 = not live); a long enough live spell resets the resync backoff. */
+  liveSinceMs = -1;
+  /** Resyncs since the book was last live for resyncBackoffResetMs; 0 = the next resync goes out immediately. */
+  resyncAttempt = 0;
+  /** A resync is waiting out its backoff: unsubscribed (or unsubscribing), no subscribe before resyncDueMs. */
+  resyncDelayed = false;
+  resyncDueMs = 0;
+
+  constructor(
+    /** Subscription index (the app's book index). */
+    readonly index: number,
+    readonly market: MarketName,
+    /** The venue's symbol (no depth suffix). */
+    readonly symbol: string,
+    readonly depth: number,
+    /** The channel's name on this connection, as acks and pushes name it (Bybit `orderbook.50.BTCUSDT`). */
+    readonly topic: string,
+    readonly conn: C,
+  ) {}
+}
+
+export interface PendingRequest {
+  readonly reqId: string;
+  readonly op: "subscribe" | "unsubscribe";
+  topics: TopicState[];
+  /** When it went out; Infinity while it waits in the outbox (pacing), so its ack deadline has not started. */
+  sentMs: number;
+}
+
+/**
+ * One WebSocket connection of a venue adapter. The lifecycle (connection-lifecycle.ts) opens, watches and
+ * reopens it; subscription-control.ts sends its requests. The venue's subclass owns the hot path: bindMessages
+ * installs its own message handler, so the per-frame call stays monomorphic in the venue's code.
+ */
+export abstract class VenueConnection {
+  readonly topics: TopicState<this>[] = [];
+  readonly byTopic = new Map<string, TopicState<this>>();
+  readonly pending = new Map<string, PendingRequest>();
+  /** Messages waiting for a token (MessagePacing), oldest first; emptied when the socket goes. */
+  readonly outbox: { text: string; reqId: string | undefined }[] = [];
+  /** This connection's token bucket (MessagePacing.perConnection), made on first use. */
+  bucket: TokenBucket | null = null;
+  /**
+   * Set by start()/startReplay() when at least one topic resolved to an instrument. A connection whose topics all
+   * failed to resolve is never opened, pinged or counted in the connect budget, and is left out of stats().
+   */
+  used = false;
+  ws: WebSocket | null = null;
+  open = false;
+  /** The current socket's generation; frames of any other are dropped (except retiringGeneration's). */
+  generation = 0;
+  /** Source of generations: every socket, and every "none" after a disconnect, gets a fresh one. */
+  genSeq = 0;
+  /**
+   * Make-before-break (a planned reconnect): the replacement socket while it opens, then the old socket, which
+   * keeps delivering until the replacement's subscriptions are acked. Both carry the same per-topic sequences, so
+   * their frames interleave harmlessly (a repeat is ignored as a duplicate).
+   */
+  replacing: WebSocket | null = null;
+  retiringWs: WebSocket | null = null;
+  /** -1 = none. Checked by bindMessages only when a frame is not of `generation` (never on the common path). */
+  retiringGeneration = -1;
+  attempt = 0;
+  reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  lastPingMs = 0;
+  /** 0 = no ping outstanding. */
+  pongDeadlineMs = 0;
+  openedMs = 0;
+  connectStartedMs = 0;
+  /** While down: why the last attempt failed ("ECONNREFUSED: …"), since when, and how many attempts in a row failed. */
+  lastError = "";
+  downSinceMs = 0;
+  failedConnects = 0;
+  /** Housekeeping's view of the last time anything arrived (messages moved since its previous look). */
+  lastFrameMs = 0;
+  messagesSeen = 0;
+  // Counters (hot increments in the subclass, cold reads).
+  messages = 0;
+  bytes = 0;
+  parseErrors = 0;
+  fallbacks = 0;
+  unknownTopic = 0;
+  connects = 0;
+  reconnects = 0;
+  pongTimeouts = 0;
+  ackTimeouts = 0;
+  deadConnections = 0;
+  plannedReconnects = 0;
+  pongs = 0;
+
+  constructor(
+    readonly id: number,
+    readonly market: MarketName,
+    readonly url: string,
+  ) {}
+
+  /** Names this connection in stats, metrics and capture files. */
+  abstract get name(): string;
+
+  /**
+   * Installs the socket's message handler: frames of generation `gen` go to the venue's frame entry point when
+   * gen is `generation` or `retiringGeneration`; anything from an older socket is dropped. Defined by the venue so
+   * the hot call is not a generic hook.
+   */
+  abstract bindMessages(ws: WebSocket, gen: number): void;
+
+  /** A pong (or the keepalive's answer) arrived: the ping deadline is met. Cold. */
+  onPong(): void {
+    this.pongs++;
+    this.pongDeadlineMs = 0;
+  }
+}

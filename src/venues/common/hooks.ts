@@ -1,0 +1,102 @@
+/**
+ * What a venue tells the common machinery about its protocol (cold paths only: requests, acks, keepalive,
+ * resync and sequencing policy). The per-frame path never goes through these hooks: each venue's scanner and
+ * sequence check stay in the venue's own monomorphic code.
+ * @module
+ */
+import type { MarketName } from "../../core/types.ts";
+import type { TopicState } from "./connection.ts";
+
+/** A control frame (anything that is not a book push), classified by the venue. */
+export type ControlFrame =
+  | { kind: "pong" }
+  | {
+      kind: "ack";
+      op: string; // "subscribe" | "unsubscribe" | "" (when the ack does not say)
+      success: boolean;
+      retMsg: string;
+      reqId: string | undefined;
+      /** Per-topic ack lists (Bybit option COMMAND_RESP); undefined when the ack covers its whole request. */
+      successTopics: string[] | undefined;
+      failTopics: string[] | undefined;
+    }
+  /** A server test request to answer now (Deribit `test_request`): send `reply`. */
+  | { kind: "test_request"; reply: string }
+  /** The venue announces it will close this connection soon (Binance `serverShutdown`, OKX notice 64008). */
+  | { kind: "planned_close" }
+  | { kind: "other" };
+
+/** What a failed ack says, in the venue-neutral terms subscription-control.ts acts on. */
+export type AckError =
+  /** The topic named does not exist on the venue: reject it (HALTED / SUBSCRIBE_REJECTED), retry the rest. */
+  | { kind: "handler_not_found"; topic: string }
+  /** Already subscribed venue-side: treat it as active, resync it the safe way, retry the rest. */
+  | { kind: "already_subscribed"; topic: string }
+  /** The request was too large: bisect the batch. */
+  | { kind: "args_size" }
+  /** Anything else: a batch is split to single topics to find the culprit; a single topic is rejected. */
+  | { kind: "other" };
+
+/**
+ * How the venue keeps a connection alive and proves it is (docs/add-venue.md, "Keepalive"):
+ * - `client_ping`: we send `encodePing(seq)` every `intervalMs` (and when the connection has been idle for half
+ *   the dead-connection time); a pong must come within `pongTimeoutMs`. JSON (Bybit), text `ping` (OKX), text
+ *   `PING` (Upbit, Bithumb).
+ * - `server_test`: the server sends test requests (Deribit `test_request`) the venue's classifier answers
+ *   (ControlFrame `test_request`); missing them is caught as a dead connection.
+ * - `ws_ping`: the server sends WebSocket ping frames, which Bun's client answers itself (test/venues/common
+ *   proves it); liveness is the dead-connection rule.
+ * - `heartbeat_channel`: the venue pushes a heartbeat channel we subscribe to (Coinbase `heartbeats`); liveness is
+ *   the dead-connection rule.
+ */
+export type Keepalive =
+  | { readonly kind: "client_ping"; readonly intervalMs: number; readonly pongTimeoutMs: number; encodePing(seq: number): string }
+  | { readonly kind: "server_test" }
+  | { readonly kind: "ws_ping" }
+  | { readonly kind: "heartbeat_channel" };
+
+/**
+ * How a book gets a fresh start after a gap (the venue's documented procedure):
+ * - `resubscribe`: unsubscribe, wait for the ack, subscribe: the venue sends a new snapshot (Bybit, OKX, Deribit).
+ * - `rest_snapshot`: fetch a REST snapshot and bridge the buffered diffs to it (Binance, OKX without snapshot).
+ * - `next_full_book`: wait for the next full book, which every message is (Upbit, Bithumb, OKX books5/bbo-tbt).
+ * - `reconnect`: reconnect and resubscribe every book of the connection (Coinbase: its sequence is per connection).
+ */
+export type ResyncKind = "resubscribe" | "rest_snapshot" | "next_full_book" | "reconnect";
+
+/** Where the venue's sequence numbers live: per topic (Bybit `u`), or one per connection (Coinbase `sequence_num`). */
+export type SequenceScope = "topic" | "connection";
+
+/** A token bucket's size: a burst of `capacity` messages, refilled at `perSecond`. */
+export interface BucketSpec {
+  readonly capacity: number;
+  readonly perSecond: number;
+}
+
+/**
+ * Limits on the messages we send (requests, pings, replies): per connection (e.g. Binance 5 messages/s per
+ * connection) and per IP across all connections of the venue (split between workers by budgetShare). A message
+ * over the limit waits in the connection's outbox, in order.
+ */
+export interface MessagePacing {
+  readonly perConnection?: BucketSpec;
+  readonly perIp?: BucketSpec;
+}
+
+/** The request side of a venue: how subscriptions are asked for and acks read (subscription-control.ts). */
+export interface RequestProtocol {
+  /** Outgoing message limits; absent = none documented. */
+  readonly pacing?: MessagePacing;
+  /** Lower-case venue name, for logs. */
+  readonly venue: string;
+  /** Topics per subscribe/unsubscribe request on a connection of `market`. */
+  maxArgsPerRequest(market: MarketName): number;
+  /** The request text for `topics`, tagged with `reqId` where the venue echoes one. */
+  encodeRequest(op: "subscribe" | "unsubscribe", topics: readonly TopicState[], reqId: string): string;
+  /** A parsed non-book frame → what it is. */
+  classifyControl(msg: unknown): ControlFrame;
+  /** The venue's error text of a failed ack → what to do. */
+  parseAckError(retMsg: string): AckError;
+  /** Extra words for the log line when the venue refuses a topic (valid depths, …). */
+  rejectHint(t: TopicState): string;
+}

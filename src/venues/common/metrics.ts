@@ -1,0 +1,74 @@
+/**
+ * Venue metric samples (venue.ts VenueMetric) from the counters every adapter shares (cold, at scrape time).
+ * Per-connection counters carry { market, connection } labels and nothing else sums them, so sum() over a name
+ * never double-counts; adapter-wide counters carry no label of their own.
+ * @module
+ */
+import type { VenueConnectionState, VenueMetric } from "../venue.ts";
+import type { VenueConnection } from "./connection.ts";
+
+export function counter(name: string, help: string, value: number, labels: Readonly<Record<string, string>> = {}): VenueMetric {
+  return { name, help, type: "counter", labels, value };
+}
+
+export function gauge(name: string, help: string, value: number, labels: Readonly<Record<string, string>> = {}): VenueMetric {
+  return { name, help, type: "gauge", labels, value };
+}
+
+/** The counters of ../common/connection.ts, one series per used connection. */
+export function connectionMetrics(conns: readonly VenueConnection[]): VenueMetric[] {
+  const out: VenueMetric[] = [];
+  for (const c of conns) {
+    if (!c.used) continue; // never opened: counts nowhere
+    const l = { market: c.market, connection: c.name };
+    out.push(
+      gauge("connection_up", "1 while the WebSocket connection is open", c.open ? 1 : 0, l),
+      gauge("connection_topics", "Book channels assigned to the connection", c.topics.length, l),
+      counter("messages_received_total", "WebSocket frames received", c.messages, l),
+      counter("received_bytes_total", "Characters of WebSocket frames received", c.bytes, l),
+      counter("parse_errors_total", "Frames rejected as malformed", c.parseErrors, l),
+      counter("json_fallbacks_total", "Book frames read through the JSON fallback instead of the scanner", c.fallbacks, l),
+      counter("unknown_topic_total", "Book frames for a channel not subscribed on the connection", c.unknownTopic, l),
+      counter("connects_total", "WebSocket connection attempts", c.connects, l),
+      counter("reconnects_total", "Connections lost or recycled (each is followed by a reconnect)", c.reconnects, l),
+      counter("pongs_total", "Keepalive answers received", c.pongs, l),
+      counter("pong_timeouts_total", "Connections recycled because a ping went unanswered", c.pongTimeouts, l),
+      counter("ack_timeouts_total", "Connections recycled because a request went unanswered", c.ackTimeouts, l),
+      counter("planned_reconnects_total", "Connections replaced make-before-break (venue notice or maximum age)", c.plannedReconnects, l),
+      counter("dead_connections_total", "Connections recycled because nothing at all arrived for the dead-connection time", c.deadConnections, l),
+    );
+  }
+  return out;
+}
+
+/** Per-connection counter names summed over the used connections in stats() (the status JSON). */
+const SUMMED = ["messages", "bytes", "parseErrors", "fallbacks", "unknownTopic", "connects", "reconnects", "pongs", "pongTimeouts", "ackTimeouts", "deadConnections", "plannedReconnects"] as const;
+/** Per-connection keys `conn<N>.<market>.<key>` in stats(). */
+const PER_CONNECTION = ["messages", "bytes", "parseErrors", "connects", "reconnects", "pongs", "pongTimeouts"] as const;
+
+/**
+ * The status JSON's connection counters: `connections` (used ones: a connection whose topics all failed to resolve
+ * is never opened and counts nowhere), `connectionsOpen`, the sums over connections, and per connection
+ * `conn<N>.<market>.{open,topics,…}`.
+ */
+export function connectionStats(all: readonly VenueConnection[]): Record<string, number> {
+  const conns = all.filter((c) => c.used);
+  const out: Record<string, number> = { connections: conns.length, connectionsOpen: all.filter((c) => c.open).length };
+  for (const k of SUMMED) out[k] = 0;
+  for (const c of conns) {
+    const p = `conn${c.id}.${c.market}.`;
+    out[p + "open"] = c.open ? 1 : 0;
+    out[p + "topics"] = c.topics.length;
+    for (const k of PER_CONNECTION) out[p + k] = c[k];
+    for (const k of SUMMED) out[k]! += c[k];
+  }
+  return out;
+}
+
+/** Every used connection as /readyz and the status page report it (none when replaying: nothing connects). */
+export function connectionStates(conns: readonly VenueConnection[], replaying: boolean): VenueConnectionState[] {
+  if (replaying) return [];
+  return conns
+    .filter((c) => c.used)
+    .map((c) => ({ connection: c.name, market: c.market, url: c.url, up: c.open, lastError: c.open ? "" : c.lastError, downSinceMs: c.open ? 0 : c.downSinceMs }));
+}

@@ -1,0 +1,342 @@
+/**
+ * Subscribe/unsubscribe requests and their acks, for every venue (cold): batching per the venue's limit, matching
+ * acks to requests (by request id, else the oldest request of that op), per-topic ack lists, recovery from a
+ * rejected batch (the named topic rejected, an oversized batch bisected, an unexplained one split to single
+ * topics), and the unsubscribe → ack → subscribe dance that gets one topic a fresh snapshot without a duplicate
+ * subscribe (Bybit: docs/venues/bybit.md). The venue's RequestProtocol encodes requests and reads acks.
+ * @module
+ */
+import type { Logger } from "../../core/log.ts";
+import { BookState, StatusReason } from "../../core/types.ts";
+import { shareOf, TokenBucket } from "./budgets.ts";
+import type { ControlFrame, RequestProtocol } from "./hooks.ts";
+import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
+
+
+/** Marks a topic's book untrusted and tells the sink (the adapter owns book state). */
+export type InvalidateTopic = (t: TopicState, state: BookState, reason: StatusReason) => void;
+
+export class SubscriptionControl {
+  private reqSeq = 0;
+  // Counters (cold), read by the adapter's stats().
+  subscribeRejected = 0;
+  subscribeRetries = 0;
+  argsSizeErrors = 0;
+  alreadySubscribed = 0;
+
+  /** Per-IP bucket shared by every connection of the venue (this process's share); null = no per-IP limit. */
+  private readonly ipBucket: TokenBucket | null;
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Connections with queued messages. */
+  private readonly waiting = new Set<VenueConnection>();
+  /** Counter (cold): messages that had to wait for a token. */
+  paced = 0;
+
+  constructor(
+    private readonly protocol: RequestProtocol,
+    private readonly log: Logger,
+    private readonly now: () => number,
+    /** Replaces protocol.maxArgsPerRequest (tests exceed a venue limit on purpose). */
+    private readonly argsPerRequestOverride: number | undefined,
+    private readonly invalidate: InvalidateTopic,
+    /** This process's share of the per-IP message budget (1 / workers). */
+    budgetShare = 1,
+  ) {
+    const ip = protocol.pacing?.perIp;
+    this.ipBucket = ip ? new TokenBucket(shareOf(ip.capacity, budgetShare), ip.perSecond * Math.min(1, budgetShare), now()) : null;
+  }
+
+  /**
+   * Gets a fresh snapshot: unsubscribe, wait for the ack, subscribe (never a duplicate subscribe: Bybit refuses one). While the
+   * topic waits out its resync backoff (t.resyncDelayed) only the unsubscribe goes out; the lifecycle calls this
+   * again once the wait is over, which sends the subscribe.
+   */
+  restartTopic(t: TopicState): void {
+    const conn: VenueConnection = t.conn;
+    switch (t.sub) {
+      case SUB_ACTIVE:
+        if (!conn.open) return;
+        t.resubscribeAfterUnsub = !t.resyncDelayed;
+        this.sendRequest(conn, "unsubscribe", [t]);
+        return;
+      case SUB_PENDING:
+        t.resyncAfterAck = true;
+        return;
+      case SUB_UNSUBSCRIBING:
+        t.resubscribeAfterUnsub = !t.resyncDelayed;
+        return;
+      case SUB_IDLE:
+        if (conn.open && !t.resyncDelayed) this.sendRequest(conn, "subscribe", [t]);
+        return;
+      default:
+        return; // rejected: nothing to do
+    }
+  }
+
+  sendRequest(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[]): void {
+    if (topics.length === 0 || !conn.ws || !conn.open) return;
+    const perRequest = this.argsPerRequestOverride ?? this.protocol.maxArgsPerRequest(conn.market);
+    const now = this.now();
+    for (let i = 0; i < topics.length; i += perRequest) {
+      const batch = topics.slice(i, i + perRequest);
+      const reqId = `${op === "subscribe" ? "s" : "u"}${++this.reqSeq}`;
+      for (const t of batch) {
+        t.sub = op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING;
+        if (op === "subscribe") t.lastMsgMs = now; // staleness counts from the request
+      }
+      conn.pending.set(reqId, { reqId, op, topics: batch, sentMs: now });
+      this.send(conn, this.protocol.encodeRequest(op, batch, reqId), reqId);
+    }
+  }
+
+  /** Sends a keepalive or reply text; a ping's number shares the request numbering. */
+  nextSeq(): number {
+    return ++this.reqSeq;
+  }
+
+  /**
+   * Sends now when the connection's and the IP's buckets have a token and nothing is queued before it; otherwise
+   * queues it (in order) and flushes when tokens are there. A queued request's ack deadline starts when it goes.
+   */
+  send(conn: VenueConnection, text: string, reqId?: string): void {
+    if (conn.outbox.length > 0 || !this.takeToken(conn)) {
+      conn.outbox.push({ text, reqId });
+      const p = reqId !== undefined ? conn.pending.get(reqId) : undefined;
+      if (p) p.sentMs = Infinity;
+      this.paced++;
+      this.waiting.add(conn);
+      this.scheduleFlush(conn);
+      return;
+    }
+    this.write(conn, text);
+  }
+
+  /** Sends what the buckets allow from every outbox; reschedules itself while anything waits. Cold. */
+  flush(): void {
+    this.flushTimer = null;
+    const now = this.now();
+    for (const conn of this.waiting) {
+      if (!conn.ws || !conn.open) {
+        conn.outbox.length = 0;
+        this.waiting.delete(conn);
+        continue;
+      }
+      while (conn.outbox.length > 0 && this.takeToken(conn)) {
+        const m = conn.outbox.shift()!;
+        const p = m.reqId !== undefined ? conn.pending.get(m.reqId) : undefined;
+        if (p) p.sentMs = now;
+        this.write(conn, m.text);
+      }
+      if (conn.outbox.length === 0) this.waiting.delete(conn);
+      else this.scheduleFlush(conn);
+    }
+  }
+
+  private takeToken(conn: VenueConnection): boolean {
+    const per = this.protocol.pacing?.perConnection;
+    if (!per && !this.ipBucket) return true;
+    const now = this.now();
+    if (per && !conn.bucket) conn.bucket = new TokenBucket(per.capacity, per.perSecond, now);
+    if (conn.bucket && conn.bucket.waitMs(now) > 0) return false;
+    if (this.ipBucket && this.ipBucket.waitMs(now) > 0) return false;
+    conn.bucket?.tryTake(now);
+    this.ipBucket?.tryTake(now);
+    return true;
+  }
+
+  private scheduleFlush(conn: VenueConnection): void {
+    if (this.flushTimer) return;
+    const now = this.now();
+    const wait = Math.max(conn.bucket?.waitMs(now) ?? 0, this.ipBucket?.waitMs(now) ?? 0, 1);
+    this.flushTimer = setTimeout(() => this.flush(), wait);
+  }
+
+  /** Drops a connection's queued messages (its socket is gone). */
+  dropQueued(conn: VenueConnection): void {
+    conn.outbox.length = 0;
+    this.waiting.delete(conn);
+  }
+
+  /** Stops the flush timer (adapter stop). */
+  stop(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+  }
+
+  private write(conn: VenueConnection, text: string): void {
+    try {
+      conn.ws?.send(text);
+    } catch (err) {
+      this.log.warn(`${this.protocol.venue}: send failed`, { conn: conn.id, error: String(err) });
+    }
+  }
+
+  /**
+   * A frame that is not JSON: the bare-text keepalive answers (`pong` to OKX's text `ping`, `PONG`) are control
+   * frames that prove the connection alive, never parse errors that would resync its books. False for anything
+   * else (the caller reports it as malformed). Cold.
+   */
+  onText(conn: VenueConnection, text: string): boolean {
+    if (text !== "pong" && text !== "PONG") return false;
+    conn.onPong();
+    return true;
+  }
+
+  /**
+   * A frame that is not an order book: pong, ack, test request, or something unknown. Returns the kind, so the
+   * caller can act on a planned close.
+   */
+  onControl(conn: VenueConnection, msg: unknown): ControlFrame["kind"] {
+    const c = this.protocol.classifyControl(msg);
+    if (c.kind === "pong") {
+      conn.onPong();
+      return c.kind;
+    }
+    if (c.kind === "test_request") {
+      this.send(conn, c.reply);
+      conn.onPong(); // the server is alive and we answered it
+      return c.kind;
+    }
+    if (c.kind === "other" || c.kind === "planned_close") {
+      this.log.debug(`${this.protocol.venue}: ${c.kind === "other" ? "unhandled frame" : "planned close"}`, { conn: conn.id, frame: JSON.stringify(msg).slice(0, 200) });
+      return c.kind;
+    }
+    this.onAck(conn, c);
+    return c.kind;
+  }
+
+  private onAck(conn: VenueConnection, c: Extract<ControlFrame, { kind: "ack" }>): void {
+    if ((c.successTopics && c.successTopics.length > 0) || (c.failTopics && c.failTopics.length > 0)) {
+      this.onTopicAck(conn, c.successTopics ?? [], c.failTopics ?? [], c.retMsg);
+      return;
+    }
+    let req = c.reqId !== undefined ? conn.pending.get(c.reqId) : undefined;
+    if (!req) {
+      // Acks without req_id (Bybit spot examples omit it): the oldest request with that op.
+      for (const p of conn.pending.values()) {
+        if (c.op === "" || p.op === c.op) {
+          req = p;
+          break;
+        }
+      }
+    }
+    if (!req) {
+      this.log.debug(`${this.protocol.venue}: ack for no pending request`, { conn: conn.id, reqId: c.reqId, op: c.op, retMsg: c.retMsg });
+      return;
+    }
+    conn.pending.delete(req.reqId);
+    if (c.success) {
+      for (const t of req.topics) this.onTopicConfirmed(conn, t, req.op);
+      return;
+    }
+    if (req.op === "unsubscribe") {
+      // Not subscribed after all (e.g. it never took effect): proceed as if unsubscribed.
+      this.log.warn(`${this.protocol.venue}: unsubscribe rejected; treating topics as unsubscribed`, { conn: conn.id, retMsg: c.retMsg, topics: req.topics.map((t) => t.topic) });
+      for (const t of req.topics) this.onTopicConfirmed(conn, t, "unsubscribe");
+      return;
+    }
+    this.onSubscribeFailed(conn, req.topics, c.retMsg);
+  }
+
+  /** Per-topic success and failure lists (Bybit option COMMAND_RESP). */
+  private onTopicAck(conn: VenueConnection, ok: string[], failed: string[], retMsg: string): void {
+    const resolve = (name: string): TopicState | undefined => {
+      const t = conn.byTopic.get(name);
+      if (!t) return undefined;
+      for (const [id, p] of conn.pending) {
+        const i = p.topics.indexOf(t);
+        if (i >= 0) {
+          p.topics.splice(i, 1);
+          if (p.topics.length === 0) conn.pending.delete(id);
+          break;
+        }
+      }
+      return t;
+    };
+    for (const name of ok) {
+      const t = resolve(name);
+      if (t) this.onTopicConfirmed(conn, t, t.sub === SUB_UNSUBSCRIBING ? "unsubscribe" : "subscribe");
+    }
+    for (const name of failed) {
+      const t = resolve(name);
+      if (!t) continue;
+      if (t.sub === SUB_UNSUBSCRIBING) this.onTopicConfirmed(conn, t, "unsubscribe");
+      else this.reject(t, retMsg || "listed in failTopics");
+    }
+  }
+
+  private onTopicConfirmed(conn: VenueConnection, t: TopicState, op: "subscribe" | "unsubscribe"): void {
+    if (op === "subscribe") {
+      if (t.sub !== SUB_PENDING) return;
+      t.sub = SUB_ACTIVE;
+      if (t.resyncAfterAck) {
+        t.resyncAfterAck = false;
+        if (t.book !== BookState.LIVE) this.restartTopic(t);
+      }
+      return;
+    }
+    if (t.sub !== SUB_UNSUBSCRIBING) return;
+    t.sub = SUB_IDLE;
+    if (t.resubscribeAfterUnsub) {
+      t.resubscribeAfterUnsub = false;
+      this.sendRequest(conn, "subscribe", [t]);
+    }
+  }
+
+  /**
+   * A rejected subscribe batch: the named topic is dealt with, the rest of the batch is sent again, so one bad
+   * topic never takes its batch or its connection down. Each retry removes at least one topic, so this ends.
+   */
+  private onSubscribeFailed(conn: VenueConnection, topics: TopicState[], retMsg: string): void {
+    const err = this.protocol.parseAckError(retMsg);
+    const named = "topic" in err ? topics.find((t) => t.topic === err.topic) : undefined;
+    if (err.kind === "handler_not_found" && named) {
+      this.reject(named, retMsg);
+      this.retry(conn, topics.filter((t) => t !== named));
+      return;
+    }
+    if (err.kind === "already_subscribed" && named) {
+      // Subscribed on the venue side after all. Our book is not live, so get a fresh snapshot the safe way.
+      this.alreadySubscribed++;
+      named.sub = SUB_ACTIVE;
+      if (named.book !== BookState.LIVE) this.restartTopic(named);
+      this.retry(conn, topics.filter((t) => t !== named));
+      return;
+    }
+    if (err.kind === "args_size" && topics.length > 1) {
+      this.argsSizeErrors++;
+      const half = Math.ceil(topics.length / 2);
+      this.retry(conn, topics.slice(0, half));
+      this.retry(conn, topics.slice(half));
+      return;
+    }
+    if (topics.length > 1) {
+      // Unknown reason for a batch: find the culprit by trying each topic alone.
+      for (const t of topics) this.retry(conn, [t]);
+      return;
+    }
+    if (topics.length === 1) this.reject(topics[0]!, retMsg);
+  }
+
+  private retry(conn: VenueConnection, topics: TopicState[]): void {
+    const again = topics.filter((t) => t.sub === SUB_PENDING);
+    if (again.length === 0) return;
+    this.subscribeRetries++;
+    for (const t of again) t.sub = SUB_IDLE;
+    this.sendRequest(conn, "subscribe", again);
+  }
+
+  /** Gives up on a topic the venue refuses; its book is halted with SUBSCRIBE_REJECTED. */
+  private reject(t: TopicState, retMsg: string): void {
+    if (t.sub === SUB_REJECTED) return;
+    this.subscribeRejected++;
+    t.sub = SUB_REJECTED;
+    this.log.error(`${this.protocol.venue}: subscription rejected; this book will not be published`, {
+      market: t.market,
+      topic: t.topic,
+      venueMessage: retMsg,
+      hint: this.protocol.rejectHint(t),
+    });
+    this.invalidate(t, BookState.HALTED, StatusReason.SUBSCRIBE_REJECTED);
+  }
+}

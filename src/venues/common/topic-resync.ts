@@ -1,0 +1,89 @@
+/**
+ * A topic's book leaving LIVE and getting a fresh start, for every venue (cold): invalidate (tell the sink once
+ * per state change) and resync with a per-topic backoff. The first resync goes out at once; while the topic keeps
+ * failing (not live for resetMs in between) each further one waits min(max, base · 2^(n-1)) with equal jitter, so
+ * a broken symbol cannot flood the venue with requests. How the fresh start is had is the venue's ResyncKind: the
+ * `restart` callback (resubscribe: subscription-control.ts restartTopic) or nothing for `next_full_book`.
+ * @module
+ */
+import { RateLimitedLog, type Logger } from "../../core/log.ts";
+import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason } from "../../core/types.ts";
+import type { BookSink } from "../venue.ts";
+import { equalJitterMs } from "./backoff.ts";
+import type { TopicState } from "./connection.ts";
+
+export const RESYNC_BACKOFF_BASE_MS = 250;
+export const RESYNC_BACKOFF_MAX_MS = 30_000;
+export const RESYNC_BACKOFF_RESET_MS = 10_000;
+
+export interface TopicResyncOptions {
+  venue: string;
+  log: Logger;
+  now: () => number;
+  random: () => number;
+  baseMs?: number;
+  maxMs?: number;
+  resetMs?: number;
+  /** Gets the topic a fresh start (after the backoff when t.resyncDelayed). */
+  restart: (t: TopicState) => void;
+}
+
+export class TopicResync {
+  sink: BookSink | null = null;
+  /** Replay asks no server: a resync just waits for the capture's next snapshot, so there is nothing to back off. */
+  replaying = false;
+  readonly baseMs: number;
+  private readonly maxMs: number;
+  private readonly resetMs: number;
+  private readonly delayLog: RateLimitedLog;
+  // Counters (cold reads).
+  resyncs = 0;
+  resyncsDelayed = 0;
+
+  constructor(private readonly o: TopicResyncOptions) {
+    this.baseMs = o.baseMs ?? RESYNC_BACKOFF_BASE_MS;
+    this.maxMs = o.maxMs ?? RESYNC_BACKOFF_MAX_MS;
+    this.resetMs = o.resetMs ?? RESYNC_BACKOFF_RESET_MS;
+    this.delayLog = new RateLimitedLog(o.log, "warn", `${o.venue}: topic keeps failing; its resync waits (backoff)`);
+  }
+
+  /** Marks the book untrusted: the sink hears of it once per state change (a never-live book's disconnect is no news). */
+  invalidate(t: TopicState, state: BookState, reason: StatusReason): void {
+    t.lastSeq = 0;
+    t.liveSinceMs = -1;
+    if (t.book === state) return;
+    const wasNeverLive = t.book === BookState.AWAITING_SNAPSHOT && state !== BookState.HALTED;
+    t.book = state;
+    if (wasNeverLive && reason === StatusReason.DISCONNECTED) return;
+    this.o.log.debug(`${this.o.venue}: book invalid`, { market: t.market, topic: t.topic, state: BOOK_STATE_NAMES[state], reason: STATUS_REASON_NAMES[reason] });
+    this.sink?.onBookInvalid(t.index, state, reason);
+  }
+
+  /** Invalidates and asks for a fresh start, after the topic's backoff when it keeps failing. */
+  resync(t: TopicState, state: BookState, reason: StatusReason): void {
+    const now = this.o.now();
+    const liveForMs = t.liveSinceMs >= 0 && t.book === BookState.LIVE ? now - t.liveSinceMs : -1;
+    this.invalidate(t, state, reason);
+    if (t.resyncDelayed) return; // one resync is already waiting: the book stays invalid until it is done
+    this.resyncs++;
+    t.resyncs++;
+    if (liveForMs >= this.resetMs) t.resyncAttempt = 0;
+    const attempt = t.resyncAttempt++;
+    if (attempt > 0 && !this.replaying) {
+      const delay = equalJitterMs(attempt - 1, this.baseMs, this.maxMs, this.o.random);
+      t.resyncDelayed = true;
+      t.resyncDueMs = now + delay;
+      this.resyncsDelayed++;
+      this.delayLog.hit(`${t.market} ${t.topic}: ${STATUS_REASON_NAMES[reason]}, resync ${attempt + 1} in a row, next subscribe in ${Math.round(delay)} ms`);
+    }
+    this.o.restart(t);
+  }
+
+  /** A snapshot made the book LIVE: the backoff ends (a waiting resync would otherwise resubscribe a live book). */
+  onLive(t: TopicState, now: number): void {
+    if (t.book !== BookState.LIVE) t.liveSinceMs = now;
+    t.book = BookState.LIVE;
+    t.resyncDelayed = false;
+    t.resyncDueMs = 0;
+  }
+}

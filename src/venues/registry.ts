@@ -1,0 +1,54 @@
+/**
+ * Every venue feeder knows, as data the config loader and the app read: markets and their depths, default
+ * endpoints, stale defaults and floors, the protocol's keepalive / resync / sequence kinds, and the factory. A new
+ * venue adds its descriptor here and edits nothing in app/, config/, book/, wire/ or net/ (docs/add-venue.md).
+ * @module
+ */
+import type { MarketName, VenueName } from "../core/types.ts";
+import type { VenueConfig } from "../config/types.ts";
+import { BYBIT_VENUE } from "./bybit/descriptor.ts";
+import type { Keepalive, ResyncKind, SequenceScope } from "./common/hooks.ts";
+import type { CommonAdapterOptions, Subscription, VenueAdapter } from "./venue.ts";
+
+export interface MarketSpec {
+  /** Depths the market's book channel accepts (0 = the full book, where the venue offers it). */
+  readonly depths: readonly number[];
+  /** The depth when the config names none. */
+  readonly defaultDepth: number;
+  /** Default silence before a subscribed book is stale and resynced, for a depth. */
+  staleAfterMs(depth: number): number;
+  /**
+   * Smallest `stale_after_ms` the config may set for a depth (below it a healthy book would flap), and why when
+   * the depth raises it (named in the config error, e.g. "for depth 1 (it re-pushes every 3 s)").
+   */
+  staleFloor(depth: number): { readonly ms: number; readonly why?: string };
+}
+
+export interface VenueSpec {
+  readonly venue: VenueName;
+  /** Default venue-level `ws_url` and `rest_url`. */
+  readonly wsUrl: string;
+  readonly restUrl: string;
+  /** A market's WebSocket URL when its config names none, from the venue-level one (Bybit appends the market). */
+  marketWsUrl(venueWsUrl: string, market: MarketName): string;
+  readonly markets: Readonly<Partial<Record<MarketName, MarketSpec>>>;
+  /** How connections are kept alive, how a book is resynced, where sequences live (common/hooks.ts). */
+  readonly keepalive: Keepalive["kind"];
+  readonly resync: ResyncKind;
+  readonly sequenceScope: SequenceScope;
+  /** Builds the adapter for the subscriptions (in order: index i is subscriptions[i]). */
+  create(config: VenueConfig, subscriptions: Subscription[], opts: CommonAdapterOptions & Record<string, unknown>): VenueAdapter;
+}
+
+/** The venues with an adapter, by name. Append a venue's descriptor here. */
+export const VENUES: Readonly<Partial<Record<VenueName, VenueSpec>>> = {
+  bybit: BYBIT_VENUE,
+};
+
+export function venueSpec(venue: string): VenueSpec | undefined {
+  return Object.hasOwn(VENUES, venue) ? VENUES[venue as VenueName] : undefined;
+}
+
+export function supportedVenues(): VenueName[] {
+  return Object.keys(VENUES) as VenueName[];
+}

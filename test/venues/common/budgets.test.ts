@@ -1,0 +1,96 @@
+/** The per-IP budgets every venue shares (src/venues/common/budgets.ts), on a fake clock. */
+import { describe, expect, test } from "vitest";
+import { equalJitterMs } from "../../../src/venues/common/backoff.ts";
+import { budgetedFetch, RestWeightBudget, retryAfterMs, shareOf, SlidingWindowBudget, TokenBucket } from "../../../src/venues/common/budgets.ts";
+
+describe("budgets", () => {
+  test("shareOf splits a per-IP limit between workers, never below 1", () => {
+    expect(shareOf(400, 1)).toBe(400);
+    expect(shareOf(400, 1 / 3)).toBe(133);
+    expect(shareOf(3, 1 / 4)).toBe(1);
+    expect(shareOf(300, undefined)).toBe(300);
+    // Workers together stay within the limit.
+    for (const workers of [1, 2, 3, 5, 7, 64]) expect(shareOf(300, 1 / workers) * workers).toBeLessThanOrEqual(Math.max(300, workers));
+  });
+
+  test("sliding window: the (max+1)-th event waits until the oldest leaves the window", () => {
+    const b = new SlidingWindowBudget(2, 1000);
+    expect(b.waitMs(0)).toBe(0);
+    b.take(0);
+    b.take(400);
+    expect(b.waitMs(500)).toBe(500);
+    expect(b.waitMs(1000)).toBe(0);
+    b.take(1000);
+    expect(b.waitMs(1100)).toBe(300); // 400 + 1000 - 1100
+  });
+
+  test("token bucket: a burst up to capacity, then the refill rate", () => {
+    const t = new TokenBucket(5, 10, 0); // 5 tokens, 10 per second
+    for (let i = 0; i < 5; i++) expect(t.tryTake(0)).toBe(true);
+    expect(t.tryTake(0)).toBe(false);
+    expect(t.waitMs(0)).toBe(100);
+    expect(t.tryTake(99)).toBe(false);
+    expect(t.tryTake(100)).toBe(true);
+    expect(t.waitMs(100, 3)).toBe(300);
+    expect(t.tryTake(10_000, 6)).toBe(false); // never more than capacity
+    expect(t.tryTake(10_000, 5)).toBe(true);
+  });
+
+  test("REST weight: requests wait while the window's weight is spent", () => {
+    const r = new RestWeightBudget(100, 60_000);
+    expect(r.waitMs(0, 50)).toBe(0);
+    r.take(0, 50);
+    r.take(1000, 40);
+    expect(r.waitMs(2000, 10)).toBe(0);
+    expect(r.waitMs(2000, 20)).toBe(58_000); // the first request (50) leaves the window at 60 s
+    expect(r.waitMs(60_000, 20)).toBe(0);
+  });
+
+  test("REST weight: 429 and 418 block every request until Retry-After (seconds or a date), else a default", () => {
+    const r = new RestWeightBudget(1000, 60_000, 30_000);
+    expect(r.onResponse(0, 200, null)).toBe(0);
+    expect(r.onResponse(0, 429, "7")).toBe(7000);
+    expect(r.waitMs(1000, 1)).toBe(6000);
+    expect(r.waitMs(7000, 1)).toBe(0);
+    expect(r.onResponse(10_000, 418, null)).toBe(30_000);
+    expect(r.waitMs(20_000, 1)).toBe(20_000);
+    expect(r.rateLimited).toBe(1);
+    expect(r.banned).toBe(1);
+    const at = Date.parse("2026-12-04T12:00:00Z");
+    expect(retryAfterMs("Fri, 04 Dec 2026 12:00:05 GMT", at)).toBe(5000);
+    expect(retryAfterMs("soon", at)).toBeUndefined();
+  });
+
+  test("equal jitter: half fixed, half random, doubling to the cap", () => {
+    expect([0, 1, 2, 3, 4].map((a) => equalJitterMs(a, 100, 1000, () => 0))).toEqual([50, 100, 200, 400, 500]);
+    expect(equalJitterMs(2, 100, 1000, () => 0.5)).toBe(300);
+  });
+});
+
+describe("budgetedFetch", () => {
+  test("spends weight per request, reads 429 + Retry-After into the budget, and a blocked request with an aborted signal fails", async () => {
+    const nowMs = 1_000;
+    const budget = new RestWeightBudget(10, 60_000, 30_000, new Map([[403, 600_000]]));
+    const statuses = [200, 429, 403];
+    const calls: string[] = [];
+    const fake = (async (input: string | URL | Request) => {
+      calls.push(String(input));
+      const status = statuses.shift()!;
+      return new Response("{}", { status, headers: status === 429 ? { "retry-after": "7" } : {} });
+    }) as typeof fetch;
+    const f = budgetedFetch(fake, budget, () => nowMs, (url) => (url.includes("depth") ? 5 : 1));
+    expect((await f("http://127.0.0.1/depth")).status).toBe(200);
+    expect(budget.waitMs(nowMs, 6)).toBe(60_000); // 5 of 10 spent
+    expect((await f("http://127.0.0.1/x")).status).toBe(429);
+    expect(budget.waitMs(nowMs, 1)).toBe(7_000);
+    const aborted = AbortSignal.abort();
+    await expect(f("http://127.0.0.1/y", { signal: aborted })).rejects.toThrow(/budget wait aborted/);
+    expect(calls).toHaveLength(2);
+  });
+
+  test("a venue's own over-limit status (Bybit 403) blocks for its wait", () => {
+    const budget = new RestWeightBudget(600, 5_000, 60_000, new Map([[403, 600_000]]));
+    expect(budget.onResponse(0, 403, null)).toBe(600_000);
+    expect(budget.onResponse(0, 404, null)).toBe(0);
+  });
+});
