@@ -4,7 +4,7 @@
  * none when stderr is not a terminal.
  */
 import { describe, expect, test } from "vitest";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { main } from "../../src/cli/main.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
@@ -34,6 +34,9 @@ describe("feeder replay arguments", { timeout: 30_000 }, () => {
     expect(r.code).toBe(2);
     expect(r.err).toEqual([`feeder replay: capture file ${missing}: no such file (see feeder replay --help)`]);
     expect(r.out).toEqual([]);
+    // With a valid config too: refused before the feeder starts (it used to publish, then die with a stack trace).
+    const v = await run(["replay", "--config", config, missing]);
+    expect(v).toEqual({ code: 2, out: [], err: [`feeder replay: capture file ${missing}: no such file (see feeder replay --help)`] });
   });
 
   test("a file that is not a capture, and a directory, are named together", async () => {
@@ -56,6 +59,7 @@ describe("feeder replay arguments", { timeout: 30_000 }, () => {
   });
 
   test("a zstd capture replays like the uncompressed one: same frames, same datagrams", async () => {
+    expect([...readFileSync(zstd).subarray(0, 9)]).toEqual([...Buffer.from("FDRCAP02"), 2]); // really compressed
     const a = await run(["replay", "--config", config, plain]);
     const b = await run(["replay", "--config", config, zstd]);
     expect([a.code, b.code]).toEqual([0, 0]);
