@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
-import { readCapture } from "../record/capture.ts";
+import { CaptureReader } from "../record/capture.ts";
 import { BookReconstructor, type ExportFormat } from "./export-books.ts";
 
 export interface ExportSink {
@@ -69,24 +69,27 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
   const decoder = new TextDecoder();
   try {
     for (const file of files) {
-      const { records, truncated } = readCapture(file);
-      if (truncated) result.truncated.push({ file, why: truncated });
-      for (const r of records) {
-        result.frames++;
-        if (!books) {
-          emit(rawRow(opts.format, r.tsRecvUs, r.venue, r.market, r.connection, r.frame));
-        } else {
-          if (everyUs > 0) {
-            if (nextSampleUs < 0) nextSampleUs = Math.ceil(r.tsRecvUs / everyUs) * everyUs;
-            // The book at grid time t is the one after every frame received at or before t.
-            for (; nextSampleUs < r.tsRecvUs; nextSampleUs += everyUs) for (const row of books.rowsAt(nextSampleUs)) emit(row);
+      // One block in memory at a time: a compressed capture file can hold gigabytes of frames.
+      const reader = CaptureReader.open(file);
+      for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
+        for (const r of block) {
+          result.frames++;
+          if (!books) {
+            emit(rawRow(opts.format, r.tsRecvUs, r.venue, r.market, r.connection, r.frame));
+          } else {
+            if (everyUs > 0) {
+              if (nextSampleUs < 0) nextSampleUs = Math.ceil(r.tsRecvUs / everyUs) * everyUs;
+              // The book at grid time t is the one after every frame received at or before t.
+              for (; nextSampleUs < r.tsRecvUs; nextSampleUs += everyUs) for (const row of books.rowsAt(nextSampleUs)) emit(row);
+            }
+            const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
+            if (!books.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs)) result.skipped++;
+            lastUs = r.tsRecvUs;
           }
-          const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
-          if (!books.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs)) result.skipped++;
-          lastUs = r.tsRecvUs;
+          if (bufChars >= CHUNK_CHARS) await drain(false);
         }
-        await drain(false);
       }
+      if (reader.truncated) result.truncated.push({ file, why: reader.truncated });
     }
     if (books && everyUs > 0 && lastUs >= 0) for (; nextSampleUs <= lastUs; nextSampleUs += everyUs) for (const row of books.rowsAt(nextSampleUs)) emit(row);
     await drain(true);

@@ -4,12 +4,12 @@
  * @module
  */
 import { statSync } from "node:fs";
-import { readCapture } from "../record/capture.ts";
+import { CaptureReader } from "../record/capture.ts";
 import type { Feeder } from "./feeder.ts";
 
 export interface ReplayProgress {
   frames: number;
-  /** Bytes of the capture files replayed so far (the current file pro rata by records), and in all. */
+  /** Bytes of the capture files replayed so far (up to the end of the current block), and in all. */
   bytesDone: number;
   bytesTotal: number;
   elapsedMs: number;
@@ -58,36 +58,37 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
   let firstWallMs = 0;
   try {
     for (const [fileIndex, file] of files.entries()) {
-      const { records, truncated } = readCapture(file);
-      if (truncated) result.truncated.push({ file, why: truncated });
-      const size = sizes[fileIndex]!;
-      for (const [i, r] of records.entries()) {
-        if (stop) {
-          result.stoppedEarly = true;
-          return result;
-        }
-        result.frames++;
-        if (opts.pace === "recorded") {
-          if (firstRecUs < 0) {
-            firstRecUs = r.tsRecvUs;
-            firstWallMs = performance.now();
+      // One block in memory at a time: a compressed capture file can hold gigabytes of frames.
+      const reader = CaptureReader.open(file);
+      for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
+        for (const r of block) {
+          if (stop) {
+            result.stoppedEarly = true;
+            return result;
           }
-          const dueMs = firstWallMs + (r.tsRecvUs - firstRecUs) / 1000 / speed;
-          const waitMs = dueMs - performance.now();
-          if (waitMs > 1) await Bun.sleep(waitMs);
-        } else if (result.frames % YIELD_EVERY_FRAMES === 0) {
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-        const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
-        if (feeder.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs)) result.ingested++;
-        else result.skipped++;
-        if (opts.onProgress && performance.now() >= nextProgressMs) {
-          nextProgressMs = performance.now() + everyMs;
-          const bytesDone = bytesBefore + Math.round((size * (i + 1)) / records.length);
-          opts.onProgress({ frames: result.frames, bytesDone, bytesTotal, elapsedMs: performance.now() - startedMs, file });
+          result.frames++;
+          if (opts.pace === "recorded") {
+            if (firstRecUs < 0) {
+              firstRecUs = r.tsRecvUs;
+              firstWallMs = performance.now();
+            }
+            const dueMs = firstWallMs + (r.tsRecvUs - firstRecUs) / 1000 / speed;
+            const waitMs = dueMs - performance.now();
+            if (waitMs > 1) await Bun.sleep(waitMs);
+          } else if (result.frames % YIELD_EVERY_FRAMES === 0) {
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
+          if (feeder.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs)) result.ingested++;
+          else result.skipped++;
+          if (opts.onProgress && performance.now() >= nextProgressMs) {
+            nextProgressMs = performance.now() + everyMs;
+            opts.onProgress({ frames: result.frames, bytesDone: bytesBefore + reader.offset, bytesTotal, elapsedMs: performance.now() - startedMs, file });
+          }
         }
       }
-      bytesBefore += size;
+      if (reader.truncated) result.truncated.push({ file, why: reader.truncated });
+      bytesBefore += sizes[fileIndex]!;
     }
     return result;
   } finally {

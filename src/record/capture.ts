@@ -288,36 +288,79 @@ export function readCapture(path: string): CaptureReadResult {
 
 /** Calls `onRecord` for each record in file order; returns why it stopped early, or undefined. Throws only for a file that is not a capture. */
 export function scanCapture(bytes: Uint8Array, onRecord: (r: CaptureRecord) => void): string | undefined {
-  const header = parseHeader(bytes);
-  if (typeof header === "string") throw new Error(header);
-  const unpackr = new Unpackr({ useRecords: false, int64AsType: "bigint" });
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let off = header.offset;
-  while (off < bytes.byteLength) {
-    if (off + BLOCK_HEADER_BYTES > bytes.byteLength) return `incomplete block header at byte ${off}`;
+  const reader = new CaptureReader(bytes);
+  for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) for (const r of block) onRecord(r);
+  return reader.truncated;
+}
+
+/**
+ * Reads a capture one block at a time, so a caller holds one block's records rather than the whole file's: a
+ * 256 MiB zstd file holds over 1 GB of frames. Throws only for a file that is not a capture.
+ */
+export class CaptureReader {
+  /** Why reading stopped before the end of the file, once it has; undefined while reading and after a clean end. */
+  truncated: string | undefined;
+  /** Bytes of the file consumed so far (the start of the next block). */
+  offset: number;
+  private readonly codec: CaptureCodec;
+  private readonly dv: DataView;
+  private readonly unpackr = new Unpackr({ useRecords: false, int64AsType: "bigint" });
+  private ended = false;
+
+  constructor(private readonly bytes: Uint8Array) {
+    const header = parseHeader(bytes);
+    if (typeof header === "string") throw new Error(header);
+    this.codec = header.codec;
+    this.offset = header.offset;
+    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  static open(path: string): CaptureReader {
+    return new CaptureReader(readFileSync(path));
+  }
+
+  get byteLength(): number {
+    return this.bytes.byteLength;
+  }
+
+  /**
+   * The next block's records in file order, or undefined at the end. A damaged block ends the file: its valid
+   * leading records (if any) are returned, `truncated` says why, and the next call returns undefined.
+   */
+  nextBlock(): CaptureRecord[] | undefined {
+    const { bytes, dv } = this;
+    const off = this.offset;
+    if (this.ended || off >= bytes.byteLength) return undefined;
+    const stop = (why: string, records?: CaptureRecord[]) => {
+      this.ended = true;
+      this.truncated = why;
+      return records && records.length > 0 ? records : undefined;
+    };
+    if (off + BLOCK_HEADER_BYTES > bytes.byteLength) return stop(`incomplete block header at byte ${off}`);
     const length = dv.getUint32(off, true);
     const crc = dv.getUint32(off + 4, true);
-    if (length > MAX_BLOCK_BYTES) return `implausible block length ${length} at byte ${off}`;
+    if (length > MAX_BLOCK_BYTES) return stop(`implausible block length ${length} at byte ${off}`);
     const start = off + BLOCK_HEADER_BYTES;
-    if (start + length > bytes.byteLength) return `incomplete block at byte ${off} (${bytes.byteLength - start} of ${length} bytes)`;
+    if (start + length > bytes.byteLength) return stop(`incomplete block at byte ${off} (${bytes.byteLength - start} of ${length} bytes)`);
     const stored = bytes.subarray(start, start + length);
-    if (Bun.hash.crc32(stored) !== crc) return `checksum mismatch in block at byte ${off}`;
+    if (Bun.hash.crc32(stored) !== crc) return stop(`checksum mismatch in block at byte ${off}`);
     let block: unknown;
     try {
-      block = unpackr.unpack(decompressBlock(header.codec, stored));
+      block = this.unpackr.unpack(decompressBlock(this.codec, stored));
     } catch (err) {
-      return `undecodable block at byte ${off}: ${(err as Error).message}`;
+      return stop(`undecodable block at byte ${off}: ${(err as Error).message}`);
     }
-    if (!Array.isArray(block)) return `block at byte ${off} is not an array of records`;
+    if (!Array.isArray(block)) return stop(`block at byte ${off} is not an array of records`);
+    const records: CaptureRecord[] = [];
     for (const r of block) {
       if (!Array.isArray(r) || r.length !== 5 || (typeof r[0] !== "bigint" && typeof r[0] !== "number") || typeof r[1] !== "string" || typeof r[2] !== "string" || typeof r[3] !== "string" || !(typeof r[4] === "string" || r[4] instanceof Uint8Array)) {
-        return `malformed record in block at byte ${off}`;
+        return stop(`malformed record in block at byte ${off}`, records);
       }
       // msgpackr decodes bin as a Buffer view into the file; copy to a plain Uint8Array the caller owns.
       const frame = typeof r[4] === "string" ? r[4] : new Uint8Array(r[4]);
-      onRecord({ tsRecvUs: Number(BigInt(r[0]) / 1000n), venue: r[1], market: r[2], connection: r[3], frame });
+      records.push({ tsRecvUs: Number(BigInt(r[0]) / 1000n), venue: r[1], market: r[2], connection: r[3], frame });
     }
-    off = start + length;
+    this.offset = start + length;
+    return records;
   }
-  return undefined;
 }

@@ -3,7 +3,7 @@ import { describe, expect, test } from "vitest";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { makeTempDir } from "../support/temp-dirs.ts";
-import { CaptureWriter, captureFileProblem, readCapture } from "../../src/record/capture.ts";
+import { CaptureReader, CaptureWriter, captureFileProblem, readCapture } from "../../src/record/capture.ts";
 import { createLogger } from "../../src/core/log.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
@@ -58,6 +58,31 @@ describe("compressed capture files", () => {
       expect(records.map((r) => r.frame)).toEqual(lines.slice(0, records.length));
     });
   }
+
+  test("CaptureReader hands out one block at a time, in order, with the file offset; a damaged tail ends it", () => {
+    const w = capture("zstd", 5_000);
+    const bytes = readFileSync(w.files[0]!);
+    const reader = new CaptureReader(bytes);
+    const blocks: number[] = [];
+    const offsets: number[] = [];
+    const all = [];
+    for (let b = reader.nextBlock(); b !== undefined; b = reader.nextBlock()) {
+      blocks.push(b.length);
+      offsets.push(reader.offset);
+      all.push(...b);
+    }
+    expect(blocks).toHaveLength(w.blocks);
+    expect(offsets.at(-1)).toBe(bytes.length);
+    expect(offsets.every((o, i) => i === 0 || o > offsets[i - 1]!)).toBe(true);
+    expect(reader.truncated).toBeUndefined();
+    expect(all).toEqual(readCapture(w.files[0]!).records);
+    const cut = new CaptureReader(bytes.subarray(0, offsets[1]! + 10));
+    expect(cut.nextBlock()).toHaveLength(blocks[0]!);
+    expect(cut.nextBlock()).toHaveLength(blocks[1]!);
+    expect(cut.nextBlock()).toBeUndefined();
+    expect(cut.truncated).toMatch(/^incomplete block at byte \d+/);
+    expect(cut.nextBlock()).toBeUndefined();
+  });
 
   test("an unknown codec in the header is refused, naming it", () => {
     const bytes = readFileSync(capture("zstd").files[0]!);
