@@ -10,7 +10,7 @@ import { loadConfigFile } from "../../config/load.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
 import { CaptureWriter, type CaptureWriterStats } from "../../record/capture.ts";
 import { COMPRESSION_NAMES, type CompressionName } from "../../record/codec.ts";
-import { UsageError, type CommandSpec } from "../command.ts";
+import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { byteSize, nonNegativeNumber, positiveNumber } from "./capture-args.ts";
 
 const STOP_DEADLINE_MS = 1500;
@@ -51,20 +51,7 @@ export const recordCommand: CommandSpec = {
     "progress-seconds": { type: "string" },
   },
   async run(ctx) {
-    const path = ctx.values.config;
-    const out = ctx.values.out;
-    if (typeof path !== "string") throw new UsageError("--config FILE is required");
-    if (typeof out !== "string") throw new UsageError("--out DIR is required");
-    const compression = (ctx.values.compress ?? "zstd") as CompressionName;
-    if (!COMPRESSION_NAMES.includes(compression)) throw new UsageError(`--compress must be one of ${COMPRESSION_NAMES.join(", ")}, got ${JSON.stringify(ctx.values.compress)}`);
-    const maxMb = positiveNumber(ctx.values["max-file-mb"], "max-file-mb", 256);
-    const maxMinutes = positiveNumber(ctx.values["max-file-minutes"], "max-file-minutes", 60);
-    const keepHours = ctx.values["keep-hours"] === undefined ? undefined : positiveNumber(ctx.values["keep-hours"], "keep-hours", 0);
-    const keepBytes = byteSize(ctx.values["keep-bytes"], "keep-bytes");
-    if (keepBytes !== undefined && keepBytes < 2 * maxMb * MIB) {
-      throw new UsageError(`--keep-bytes ${ctx.values["keep-bytes"]} is less than twice --max-file-mb ${maxMb}: every rotation would delete all earlier files`);
-    }
-    const progressMs = nonNegativeNumber(ctx.values["progress-seconds"], "progress-seconds", 60) * 1000;
+    const { path, out, compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs } = recordSettings(ctx.values);
     const config = loadConfigFile(path);
     const log = createLogger({ level: config.log.level, format: config.log.format });
     if (config.workers > 1) log.warn("record runs in one process; workers setting ignored", { workers: config.workers });
@@ -103,6 +90,36 @@ export const recordCommand: CommandSpec = {
     return 0;
   },
 };
+
+export interface RecordSettings {
+  path: string;
+  out: string;
+  compression: CompressionName;
+  maxMb: number;
+  maxMinutes: number;
+  keepHours: number | undefined;
+  keepBytes: number | undefined;
+  progressMs: number;
+}
+
+/** Every flag of `feeder record`, checked (a UsageError names the first bad one); nothing is opened or read. */
+export function recordSettings(values: CommandContext["values"]): RecordSettings {
+  const path = values.config;
+  const out = values.out;
+  if (typeof path !== "string") throw new UsageError("--config FILE is required");
+  if (typeof out !== "string") throw new UsageError("--out DIR is required");
+  const compression = (values.compress ?? "zstd") as CompressionName;
+  if (!COMPRESSION_NAMES.includes(compression)) throw new UsageError(`--compress must be one of ${COMPRESSION_NAMES.join(", ")}, got ${JSON.stringify(values.compress)}`);
+  const maxMb = positiveNumber(values["max-file-mb"], "max-file-mb", 256);
+  const maxMinutes = positiveNumber(values["max-file-minutes"], "max-file-minutes", 60);
+  const keepHours = values["keep-hours"] === undefined ? undefined : positiveNumber(values["keep-hours"], "keep-hours", 0);
+  const keepBytes = byteSize(values["keep-bytes"], "keep-bytes");
+  if (keepBytes !== undefined && keepBytes < 2 * maxMb * MIB) {
+    throw new UsageError(`--keep-bytes ${values["keep-bytes"]} is less than twice --max-file-mb ${maxMb}: every rotation would delete all earlier files`);
+  }
+  const progressMs = nonNegativeNumber(values["progress-seconds"], "progress-seconds", 60) * 1000;
+  return { path, out, compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs };
+}
 
 /** Logs one line every `everyMs`: totals and the frame rate over the last interval. */
 function startProgress(writer: CaptureWriter, log: Logger, everyMs: number): ReturnType<typeof setInterval> {
