@@ -26,6 +26,8 @@ export interface ExportOptions {
     everyMs: number;
   };
   log: Logger;
+  /** Stops after the current block when it resolves (SIGINT): the output so far is written and flushed. */
+  stopSignal?: Promise<unknown>;
 }
 
 export interface ExportResult {
@@ -34,6 +36,7 @@ export interface ExportResult {
   /** Frames no configured venue/market takes (books only). */
   skipped: number;
   truncated: { file: string; why: string }[];
+  stoppedEarly: boolean;
 }
 
 /** Chunks handed to the sink at about this size, so the output is not one write per row. */
@@ -43,7 +46,9 @@ export const RAW_CSV_HEADER = "ts_recv_us,venue,market,connection,topic,encoding
 const TOPIC_RE = /"topic"\s*:\s*"([^"\\]{1,200})"/;
 
 export async function exportCaptures(files: readonly string[], sink: ExportSink, opts: ExportOptions): Promise<ExportResult> {
-  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, truncated: [] };
+  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, truncated: [], stoppedEarly: false };
+  let stop = false;
+  opts.stopSignal?.then(() => (stop = true));
   let buf: string[] = [];
   let bufChars = 0;
   const emit = (row: string) => {
@@ -72,6 +77,9 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
       // One block in memory at a time: a compressed capture file can hold gigabytes of frames.
       const reader = CaptureReader.open(file);
       for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
+        // One event-loop turn per block (≤ 1 MiB of frames), so a signal can stop a long export.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (stop) break;
         for (const r of block) {
           result.frames++;
           if (!books) {
@@ -90,8 +98,12 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
         }
       }
       if (reader.truncated) result.truncated.push({ file, why: reader.truncated });
+      if (stop) {
+        result.stoppedEarly = true;
+        break;
+      }
     }
-    if (books && everyUs > 0 && lastUs >= 0) for (; nextSampleUs <= lastUs; nextSampleUs += everyUs) for (const row of books.rowsAt(nextSampleUs)) emit(row);
+    if (books && everyUs > 0 && lastUs >= 0 && !result.stoppedEarly) for (; nextSampleUs <= lastUs; nextSampleUs += everyUs) for (const row of books.rowsAt(nextSampleUs)) emit(row);
     await drain(true);
   } finally {
     await books?.stop();

@@ -8,6 +8,8 @@ import { describe, expect, test } from "vitest";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { main } from "../../src/cli/main.ts";
+import { exportCaptures } from "../../src/app/export.ts";
+import { silentLogger } from "../../src/core/log.ts";
 import { CaptureWriter } from "../../src/record/capture.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { normDecimal } from "../book/reference-book.ts";
@@ -177,6 +179,19 @@ describe("feeder export", { timeout: 30_000 }, () => {
     expect(await proc.exited).toBe(0);
     expect(out).toBe((await exportRows(["--books", "--config", config, "--format", "csv", zstdFile])).join("\n") + "\n");
     expect(JSON.parse(err.trim().split("\n").at(-1)!)).toMatchObject({ msg: "export finished", frames: frames.length, rows: bookFrames(frames).length, skipped: 0 });
+  });
+
+  test("a stop signal ends the export between blocks, with what was read so far written and stoppedEarly set", async () => {
+    const chunks: string[] = [];
+    const sink = { write: (c: string) => chunks.push(c), flush: () => undefined };
+    const full = await exportCaptures([zstdFile], sink, { format: "jsonl", log: silentLogger });
+    expect(full).toMatchObject({ frames: frames.length, rows: frames.length, stoppedEarly: false });
+    chunks.length = 0;
+    const stopped = await exportCaptures([zstdFile, zstdFile], sink, { format: "jsonl", log: silentLogger, stopSignal: Promise.resolve("SIGINT") });
+    expect(stopped.stoppedEarly).toBe(true);
+    expect(stopped.frames).toBeLessThan(2 * frames.length);
+    const rows = chunks.join("").split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l).frame);
+    expect(rows).toEqual(frames.slice(0, stopped.frames).map((f) => f.frame));
   });
 
   test("arguments are checked first: flags that need --books, --books without --config, bad values, missing files", async () => {

@@ -36,7 +36,8 @@ export const exportCommand: CommandSpec = {
     "        bid_px_1,bid_qty_1,…,bid_px_N,bid_qty_N,ask_px_1,ask_qty_1,…  (empty cells past the book's depth)",
     "  jsonl {tsUs, tsExchangeUs, tsEventUs, venue, market, symbol, state, venueSeq, bids: [[px, qty]…], asks}",
     "  state is live, resyncing, stale, halted or awaiting_snapshot: rows of a book that is not live say so.",
-    "A summary {frames, rows, skipped, truncated} is logged on stderr at the end.",
+    "A summary {frames, rows, skipped, truncated, stoppedEarly} is logged on stderr at the end. SIGINT stops after",
+    "the current block with what was written so far flushed, and exits 1 (the output is partial).",
   ].join("\n"),
   options: {
     format: { type: "string" },
@@ -68,7 +69,7 @@ export const exportCommand: CommandSpec = {
     const sink: ExportSink = { write: (c) => writer.write(c), flush: () => writer.flush() };
     let result;
     try {
-      result = await exportCaptures(ctx.positionals, sink, { format, books: config && { config, depth, everyMs }, log });
+      result = await exportCaptures(ctx.positionals, sink, { format, books: config && { config, depth, everyMs }, log, stopSignal: ctx.stopSignal });
       await writer.end();
     } catch (err) {
       // `feeder export … | head`: the reader is gone, which is how a pipeline ends, not a failure.
@@ -76,6 +77,10 @@ export const exportCommand: CommandSpec = {
       throw err;
     }
     for (const t of result.truncated) log.warn("capture ends early", t);
+    if (result.stoppedEarly) {
+      log.warn("export stopped early: the output holds only the frames read before the signal", { ...result, out: out ?? "stdout" });
+      return 1;
+    }
     log.info("export finished", { ...result, out: out ?? "stdout" });
     return 0;
   },
