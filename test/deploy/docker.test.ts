@@ -78,6 +78,22 @@ describe("deploy/docker/Dockerfile", () => {
     expect(args(run, "STOPSIGNAL")).toEqual(["SIGTERM"]);
   });
 
+  test("compose.yaml builds this Dockerfile from the repository root and runs it with host networking", () => {
+    const compose = Bun.YAML.parse(readFileSync(join(ROOT, "deploy/docker/compose.yaml"), "utf8")) as {
+      services: Record<string, { build: { context: string; dockerfile: string }; network_mode: string; volumes: string[]; stop_signal: string; command?: unknown }>;
+    };
+    const svc = compose.services.feeder!;
+    expect(svc.network_mode).toBe("host");
+    expect(resolve(ROOT, "deploy/docker", svc.build.context)).toBe(ROOT);
+    expect(existsSync(join(ROOT, svc.build.dockerfile))).toBe(true);
+    expect(join(ROOT, svc.build.dockerfile)).toBe(join(ROOT, "deploy/docker/Dockerfile"));
+    const cmd = JSON.parse(args(run, "CMD")[0]!) as string[];
+    expect(svc.command).toBeUndefined(); // the image's CMD: run --config /etc/feeder/feeder.toml
+    expect(svc.volumes).toContain(`${cmd[2]}:${cmd[2]}:ro`);
+    expect(svc.volumes.some((v) => v.endsWith(`:${args(run, "WORKDIR")[0]}`))).toBe(true); // the state volume
+    expect(svc.stop_signal).toBe("SIGTERM");
+  });
+
   test("host networking is documented in the Dockerfile and in docs/deployment.md; the host's node_modules stay out", () => {
     expect(DOCKERFILE).toMatch(/docker run .*--network host/);
     const guide = readFileSync(join(ROOT, "docs/deployment.md"), "utf8");
