@@ -5,7 +5,7 @@
  * lost delta, and on a grid of recorded time).
  */
 import { describe, expect, test } from "vitest";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { main } from "../../src/cli/main.ts";
 import { exportCaptures } from "../../src/app/export.ts";
@@ -192,6 +192,22 @@ describe("feeder export", { timeout: 30_000 }, () => {
     expect(stopped.frames).toBeLessThan(2 * frames.length);
     const rows = chunks.join("").split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l).frame);
     expect(rows).toEqual(frames.slice(0, stopped.frames).map((f) => f.frame));
+  });
+
+  test("--books with an instrument that resolves nowhere fails with a message naming it, not a stack trace", async () => {
+    const sub = join(dir, "unresolved");
+    mkdirSync(sub);
+    const bad = join(sub, "bad.toml");
+    // No override, no cache, and REST refused (port 9 on loopback).
+    writeFileSync(bad, readFileSync(config, "utf8").replace(/\[venues\.bybit\.overrides[^\n]*\n[^\n]*\n[^\n]*\n?/, "").replace(/instrument_cache = "[^"]*"/, `instrument_cache = "${join(sub, "none.json")}"`));
+    expect(readFileSync(bad, "utf8")).not.toContain("overrides");
+    const proc = Bun.spawn([process.execPath, "src/cli/main.ts", "export", "--books", "--config", bad, zstdFile], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, FEEDER_LOG_LEVEL: "info" } });
+    const [out, err] = [await new Response(proc.stdout).text(), await new Response(proc.stderr).text()];
+    expect(await proc.exited).toBe(1);
+    expect(out).toBe("");
+    const failed = err.trim().split("\n").map((l) => JSON.parse(l)).find((l) => l.msg === "export failed");
+    expect(failed.error).toContain("linear:XRPUSDT");
+    expect(err).not.toMatch(/\n\s+at /); // no stack trace
   });
 
   test("arguments are checked first: flags that need --books, --books without --config, bad values, missing files", async () => {

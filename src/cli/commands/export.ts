@@ -74,7 +74,9 @@ export const exportCommand: CommandSpec = {
     } catch (err) {
       // `feeder export … | head`: the reader is gone, which is how a pipeline ends, not a failure.
       if ((err as NodeJS.ErrnoException).code === "EPIPE") return 0;
-      throw err;
+      // E.g. instruments that resolve from neither overrides, cache nor REST: the message names them.
+      log.error("export failed", { error: err instanceof Error ? err.message : String(err) });
+      return 1;
     }
     for (const t of result.truncated) log.warn("capture ends early", t);
     if (result.stoppedEarly) {
