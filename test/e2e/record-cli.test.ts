@@ -31,6 +31,17 @@ describe("feeder record", { timeout: 60_000 }, () => {
     expect(await usage(["--max-file-mb", "0"])).toContain('--max-file-mb must be a positive number, got "0"');
   });
 
+  test("an --out that is a file (or under one) is refused, naming it, before the config is read", async () => {
+    const dir = tempDir("feeder-record-out-");
+    const file = join(dir, "plain-file");
+    writeFileSync(file, "x");
+    for (const out of [file, join(file, "sub")]) {
+      const err: string[] = [];
+      expect(await main(["record", "--config", "/nonexistent.toml", "--out", out], { out: () => {}, err: (t) => err.push(t) })).toBe(2);
+      expect(err).toEqual([`feeder record: --out ${out}: not a directory (see feeder record --help)`]);
+    }
+  });
+
   test("records zstd captures with progress lines, logged rotation and retention, and a summary that matches the files", async () => {
     const sim = await startBybitSimulator({ markets: MARKETS.map((m) => ({ market: m.market, symbols: m.symbols })), seed: 5, messagesPerSecond: 400 });
     const dir = tempDir("feeder-record-zstd-");

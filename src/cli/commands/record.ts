@@ -3,6 +3,7 @@
  * compressed per block, rotated by size and age, with retention and a periodic one-line progress log.
  * @module
  */
+import { accessSync, constants, mkdirSync } from "node:fs";
 import { Feeder } from "../../app/feeder.ts";
 import { startHttpServer } from "../../app/http-server.ts";
 import { localStatusSource } from "../../app/runtime.ts";
@@ -52,6 +53,7 @@ export const recordCommand: CommandSpec = {
   },
   async run(ctx) {
     const { path, out, compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs } = recordSettings(ctx.values);
+    writableDirectory(out);
     const config = loadConfigFile(path);
     const log = createLogger({ level: config.log.level, format: config.log.format });
     if (config.workers > 1) log.warn("record runs in one process; workers setting ignored", { workers: config.workers });
@@ -119,6 +121,18 @@ export function recordSettings(values: CommandContext["values"]): RecordSettings
   }
   const progressMs = nonNegativeNumber(values["progress-seconds"], "progress-seconds", 60) * 1000;
   return { path, out, compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs };
+}
+
+/** Creates DIR if needed and checks it can take files, before anything starts (a usage error names it). */
+function writableDirectory(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === "EEXIST" || e.code === "ENOTDIR" ? "not a directory" : e.code === "EACCES" ? "not writable" : e.message;
+    throw new UsageError(`--out ${dir}: ${why}`);
+  }
 }
 
 /** Logs one line every `everyMs`: totals and the frame rate over the last interval. */
