@@ -38,7 +38,7 @@ export const recordCommand: CommandSpec = {
     "Files are DIR/feeder-<UTC start>-<n>.fcap; opening, closing (size, records, ratio) and every deletion by",
     "retention are logged. Retention counts files of earlier runs in DIR too, never the file being written.",
     "Each progress line and the summary logged on SIGINT/SIGTERM give records, frames/s, raw and written MB,",
-    "the ratio and files opened and deleted. Every flag is checked before the config is read (exit 2).",
+    "the ratio and files opened and deleted. Flags and DIR are checked before the config is read (exit 2).",
     "Recording runs in one process (the config's `workers` setting is ignored).",
   ].join("\n"),
   options: {
