@@ -18,7 +18,7 @@
 import { closeSync, openSync, readFileSync, readSync, statSync, writeSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Packr, Unpackr } from "msgpackr";
-import type { Logger } from "../core/log.ts";
+import { RateLimitedLog, silentLogger, type Logger } from "../core/log.ts";
 import { CaptureCodec, codecName, codecOf, compressBlock, decompressBlock, type CompressionName } from "./codec.ts";
 import { applyRetention, type Deletion, type RetentionPolicy } from "./retention.ts";
 
@@ -75,6 +75,9 @@ export interface CaptureWriterStats {
   /** Time spent compressing, ns. */
   compressNs: number;
   files: number;
+  /** Records lost because their block could not be written. */
+  lostRecords: number;
+  writeErrors: number;
   deletedFiles: number;
   deletedBytes: number;
   /** The file being written, if one is open. */
@@ -97,6 +100,9 @@ export class CaptureWriter {
   readonly deleted: Deletion[] = [];
   records = 0;
   blocks = 0;
+  /** Records in blocks that could not be written (counted, logged rate-limited). */
+  lostRecords = 0;
+  writeErrors = 0;
   rawBytes = 0;
   writtenBytes = 0;
   compressNs = 0;
@@ -107,8 +113,10 @@ export class CaptureWriter {
   private readonly flushBytes: number;
   private readonly codec: CaptureCodec;
   private readonly now: () => number;
+  private readonly writeErrorLog: RateLimitedLog;
 
   constructor(private readonly opts: CaptureWriterOptions) {
+    this.writeErrorLog = new RateLimitedLog(opts.log ?? silentLogger, "error", "capture block could not be written; its records are lost", 10_000);
     this.prefix = opts.prefix ?? "capture";
     this.maxFileBytes = opts.maxFileBytes ?? 256 * 1024 * 1024;
     this.maxFileAgeMs = opts.maxFileAgeMs ?? 3_600_000;
@@ -136,7 +144,6 @@ export class CaptureWriter {
     const records = this.pending.length;
     this.pending = [];
     this.pendingBytes = 0;
-    if (this.fd < 0 || this.fileBytes >= this.maxFileBytes || this.now() - this.fileOpenedMs >= this.maxFileAgeMs) this.rotate();
     const t0 = Bun.nanoseconds();
     const stored = compressBlock(this.codec, payload, this.opts.compressionLevel);
     this.compressNs += Bun.nanoseconds() - t0;
@@ -144,8 +151,19 @@ export class CaptureWriter {
     const dv = new DataView(header.buffer);
     dv.setUint32(0, stored.byteLength, true);
     dv.setUint32(4, Bun.hash.crc32(stored), true);
-    writeSync(this.fd, header);
-    writeSync(this.fd, stored);
+    try {
+      if (this.fd < 0 || this.fileBytes >= this.maxFileBytes || this.now() - this.fileOpenedMs >= this.maxFileAgeMs) this.rotate();
+      writeSync(this.fd, header);
+      writeSync(this.fd, stored);
+    } catch (err) {
+      // Disk full, file system gone, a name taken: the block is lost and counted, the pipeline goes on. The
+      // file ends here (a half-written block is where readers stop) and the next block opens a new one.
+      this.lostRecords += records;
+      this.writeErrors++;
+      this.writeErrorLog.hit((err as Error).message);
+      this.abandonFile();
+      return;
+    }
     this.fileBytes += BLOCK_HEADER_BYTES + stored.byteLength;
     this.writtenBytes += BLOCK_HEADER_BYTES + stored.byteLength;
     this.fileRawBytes += payload.byteLength;
@@ -160,7 +178,13 @@ export class CaptureWriter {
     if (!policy || (policy.keepMs === undefined && policy.keepBytes === undefined)) return [];
     this.lastRetentionMs = this.now();
     const open = this.fd >= 0 ? this.files.at(-1) : undefined;
-    const done = applyRetention(this.opts.dir, this.prefix, open, { ...policy, reserveBytes: this.maxFileBytes }, this.now());
+    let done: Deletion[];
+    try {
+      done = applyRetention(this.opts.dir, this.prefix, open, { ...policy, reserveBytes: this.maxFileBytes }, this.now());
+    } catch (err) {
+      this.opts.log?.warn("capture retention could not list the directory", { dir: this.opts.dir, error: (err as Error).message });
+      return [];
+    }
     for (const d of done) {
       this.deleted.push(d);
       if (d.error) this.opts.log?.warn("capture file could not be deleted", { file: d.file, reason: d.reason, error: d.error });
@@ -178,6 +202,8 @@ export class CaptureWriter {
       writtenBytes: this.writtenBytes,
       compressNs: this.compressNs,
       files: this.files.length,
+      lostRecords: this.lostRecords,
+      writeErrors: this.writeErrors,
       deletedFiles: ok.length,
       deletedBytes: ok.reduce((s, d) => s + d.bytes, 0),
       file: this.fd >= 0 ? this.files.at(-1) : undefined,
@@ -194,6 +220,17 @@ export class CaptureWriter {
   private tick(): void {
     this.flush();
     if (this.opts.retention && this.now() - this.lastRetentionMs >= RETENTION_CHECK_MS) this.retain();
+  }
+
+  private abandonFile(): void {
+    if (this.fd < 0) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already unusable: nothing more to lose
+    }
+    this.fd = -1;
+    this.opts.log?.warn("capture file ended early by a write error", { file: this.files.at(-1), bytes: this.fileBytes, records: this.fileRecords });
   }
 
   private closeFile(): void {

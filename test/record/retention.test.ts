@@ -1,9 +1,9 @@
-/** Retention of capture files: --keep-hours and --keep-bytes delete the oldest finished files, and log each. */
+/** Capture directories over time: --keep-hours and --keep-bytes delete the oldest finished files and log each; a write error loses one block, counted, and nothing else. */
 import { describe, expect, test } from "vitest";
-import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeTempDir } from "../support/temp-dirs.ts";
-import { CaptureWriter } from "../../src/record/capture.ts";
+import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
 import { createLogger } from "../../src/core/log.ts";
 
 function logCapture(): { log: ReturnType<typeof createLogger>; lines: Record<string, unknown>[] } {
@@ -13,7 +13,7 @@ function logCapture(): { log: ReturnType<typeof createLogger>; lines: Record<str
 
 const FRAME = "x".repeat(1000);
 
-describe("capture retention", () => {
+describe("capture retention and write errors", () => {
   test("--keep-bytes: the oldest finished files go first until the directory fits (counting the open file at its rotation size); the open file stays; each deletion is logged", () => {
     const dir = makeTempDir("feeder-keep-");
     // A file of an earlier run and an unrelated file: the first counts, the second is never touched.
@@ -66,5 +66,25 @@ describe("capture retention", () => {
     w.close();
     expect(readdirSync(dir).length).toBe(w.files.length);
     expect(w.files.length).toBeGreaterThan(4);
+  });
+
+  test("a block that cannot be written is counted and logged, the writer goes on with a new file, nothing else is lost", () => {
+    const dir = makeTempDir("feeder-write-error-");
+    const nowMs = Date.UTC(2026, 11, 4, 12, 0, 0);
+    // The name the first file would get is taken: opening it fails like a full or broken disk would.
+    writeFileSync(join(dir, "feeder-20261204T120000Z-0.fcap"), "someone else's file");
+    const { log, lines } = logCapture();
+    const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1, log, now: () => nowMs });
+    w.write(1, "bybit", "linear", "c", "lost");
+    w.write(2, "bybit", "linear", "c", "kept-1");
+    w.write(3, "bybit", "linear", "c", "kept-2");
+    w.close();
+    expect(w.stats()).toMatchObject({ records: 3, lostRecords: 1, writeErrors: 1, blocks: 2 });
+    expect(lines.filter((l) => l.msg === "capture block could not be written; its records are lost")).toEqual([
+      expect.objectContaining({ level: "error", count: 1, total: 1, detail: expect.stringContaining("EEXIST") }),
+    ]);
+    expect(w.files).toEqual([join(dir, "feeder-20261204T120000Z-1.fcap")]);
+    expect(readCapture(w.files[0]!).records.map((r) => r.frame)).toEqual(["kept-1", "kept-2"]);
+    expect(readFileSync(join(dir, "feeder-20261204T120000Z-0.fcap"), "utf8")).toBe("someone else's file");
   });
 });

@@ -161,6 +161,7 @@ function summary(s: CaptureWriterStats, elapsedMs: number): Record<string, numbe
     writtenMB: mb(s.writtenBytes),
     ratio: s.rawBytes > 0 ? Math.round((s.writtenBytes / s.rawBytes) * 1000) / 1000 : 1,
     compressMs: Math.round(s.compressNs / 1e5) / 10,
+    lostRecords: s.lostRecords,
     filesOpened: s.files,
     filesDeleted: s.deletedFiles,
     deletedMB: mb(s.deletedBytes),
