@@ -1,9 +1,21 @@
 /**
- * Feeds capture files through a Feeder started with `replay: true`, as fast as possible or at the recorded pace.
+ * Feeds capture files through a Feeder started with `replay: true`, as fast as possible or at the recorded pace,
+ * reporting progress (frames, bytes of the files) as it goes.
  * @module
  */
-import { readCapture } from "../record/capture.ts";
+import { statSync } from "node:fs";
+import { CaptureReader } from "../record/capture.ts";
 import type { Feeder } from "./feeder.ts";
+
+export interface ReplayProgress {
+  frames: number;
+  /** Bytes of the capture files replayed so far (up to the end of the current block), and in all. */
+  bytesDone: number;
+  bytesTotal: number;
+  elapsedMs: number;
+  /** The file being replayed. */
+  file: string;
+}
 
 export interface ReplayOptions {
   /** "fast": back to back; "recorded": the gaps between receive times, divided by `speed`. */
@@ -11,6 +23,9 @@ export interface ReplayOptions {
   speed?: number;
   /** Stops early when it resolves (SIGINT). */
   stopSignal?: Promise<unknown>;
+  /** Called about every `progressEveryMs` of wall time while replaying. */
+  onProgress?: (p: ReplayProgress) => void;
+  progressEveryMs?: number;
 }
 
 export interface ReplayResult {
@@ -21,44 +36,80 @@ export interface ReplayResult {
   /** Per file, why reading stopped early (truncated or corrupt tail), if it did. */
   truncated: { file: string; why: string }[];
   stoppedEarly: boolean;
+  elapsedMs: number;
 }
 
 /** Frames between yields to the event loop in fast mode, so timers and the HTTP server stay responsive. */
 const YIELD_EVERY_FRAMES = 512;
 
 export async function replayCaptures(feeder: Feeder, files: readonly string[], opts: ReplayOptions): Promise<ReplayResult> {
-  const result: ReplayResult = { frames: 0, ingested: 0, skipped: 0, truncated: [], stoppedEarly: false };
+  const result: ReplayResult = { frames: 0, ingested: 0, skipped: 0, truncated: [], stoppedEarly: false, elapsedMs: 0 };
   let stop = false;
   opts.stopSignal?.then(() => (stop = true));
   const speed = opts.speed ?? 1;
   const decoder = new TextDecoder();
+  const startedMs = performance.now();
+  const sizes = files.map((f) => statSync(f).size);
+  const bytesTotal = sizes.reduce((a, b) => a + b, 0);
+  const everyMs = opts.progressEveryMs ?? 250;
+  let nextProgressMs = startedMs + everyMs;
+  let bytesBefore = 0;
   let firstRecUs = -1;
   let firstWallMs = 0;
-  for (const file of files) {
-    const { records, truncated } = readCapture(file);
-    if (truncated) result.truncated.push({ file, why: truncated });
-    for (const r of records) {
-      if (stop) {
-        result.stoppedEarly = true;
-        return result;
-      }
-      result.frames++;
-      if (opts.pace === "recorded") {
-        if (firstRecUs < 0) {
-          firstRecUs = r.tsRecvUs;
-          firstWallMs = performance.now();
+  try {
+    for (const [fileIndex, file] of files.entries()) {
+      // One block in memory at a time: a compressed capture file can hold gigabytes of frames.
+      const reader = CaptureReader.open(file);
+      for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
+        for (const r of block) {
+          if (stop) {
+            result.stoppedEarly = true;
+            return result;
+          }
+          result.frames++;
+          if (opts.pace === "recorded") {
+            if (firstRecUs < 0) {
+              firstRecUs = r.tsRecvUs;
+              firstWallMs = performance.now();
+            }
+            const dueMs = firstWallMs + (r.tsRecvUs - firstRecUs) / 1000 / speed;
+            const waitMs = dueMs - performance.now();
+            if (waitMs > 1) await Bun.sleep(waitMs);
+          } else if (result.frames % YIELD_EVERY_FRAMES === 0) {
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
+          const ok = r.url !== undefined ? feeder.ingestRest(r.venue, r.market, r.connection, r.url, frame, r.tsRecvUs) : feeder.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs);
+          if (ok) result.ingested++;
+          else result.skipped++;
+          if (opts.onProgress && performance.now() >= nextProgressMs) {
+            nextProgressMs = performance.now() + everyMs;
+            opts.onProgress({ frames: result.frames, bytesDone: bytesBefore + reader.offset, bytesTotal, elapsedMs: performance.now() - startedMs, file });
+          }
         }
-        const dueMs = firstWallMs + (r.tsRecvUs - firstRecUs) / 1000 / speed;
-        const waitMs = dueMs - performance.now();
-        if (waitMs > 1) await Bun.sleep(waitMs);
-      } else if (result.frames % YIELD_EVERY_FRAMES === 0) {
-        await new Promise((resolve) => setImmediate(resolve));
       }
-      const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
-      const ok = r.url !== undefined ? feeder.ingestRest(r.venue, r.market, r.connection, r.url, frame, r.tsRecvUs) : feeder.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs);
-      if (ok) result.ingested++;
-      else result.skipped++;
+      if (reader.truncated) result.truncated.push({ file, why: reader.truncated });
+      bytesBefore += sizes[fileIndex]!;
     }
+    return result;
+  } finally {
+    result.elapsedMs = performance.now() - startedMs;
   }
-  return result;
+}
+
+/** One progress line: frames, rate, share of the bytes and the time left at the rate so far. */
+export function formatReplayProgress(p: ReplayProgress): string {
+  const rate = p.elapsedMs > 0 ? (p.frames * 1000) / p.elapsedMs : 0;
+  const share = p.bytesTotal > 0 ? p.bytesDone / p.bytesTotal : 1;
+  const etaMs = share > 0 ? (p.elapsedMs * (1 - share)) / share : NaN;
+  return `replay: ${p.frames.toLocaleString("en-US")} frames  ${Math.round(rate).toLocaleString("en-US")}/s  ${(share * 100).toFixed(1)}%  ETA ${formatDuration(etaMs)}`;
+}
+
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return "?";
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
 }

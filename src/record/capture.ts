@@ -2,8 +2,10 @@
  * Capture files: every raw exchange frame with its receive time, venue, market and connection.
  *
  * Layout (little-endian):
- *   file header   8 B  ASCII "FDRCAP01"
- *   block*        u32 payloadLength, u32 crc32(payload), payload = MessagePack array of records
+ *   file header   uncompressed: 8 B ASCII "FDRCAP01"
+ *                 compressed:   8 B ASCII "FDRCAP02", u8 codec (1 gzip, 2 zstd), 3 B zero
+ *   block*        u32 storedLength, u32 crc32(stored), stored = payload, or the payload compressed on its own
+ *   payload       MessagePack array of records
  *   record        MessagePack array [tsRecvNs: uint64, venue: string, market: string, connection: string, frame: string | bin]
  *                 (receive time in ns since the Unix epoch; the clock behind it has µs resolution, core/clock.ts),
  *                 or with a sixth element, url: string, for a REST response a book depends on (frame = its body;
@@ -11,18 +13,27 @@
  *
  * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash
  * loses at most the last unflushed block; a reader stops at the first incomplete or corrupt block and still
- * returns everything before it. Files rotate by size and age: `<prefix>-<UTC start time>-<n>.fcap`.
+ * returns everything before it. Files rotate by size and age: `<prefix>-<UTC start time>-<n>.fcap`; rotation
+ * and retention deletions are logged.
  * @module
  */
-import { closeSync, openSync, readFileSync, writeSync, mkdirSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, statSync, writeSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Packr, Unpackr } from "msgpackr";
+import { RateLimitedLog, silentLogger, type Logger } from "../core/log.ts";
+import { CaptureCodec, codecName, codecOf, compressBlock, decompressBlock, type CompressionName } from "./codec.ts";
+import { applyRetention, type Deletion, type RetentionPolicy } from "./retention.ts";
 
 export const CAPTURE_MAGIC = "FDRCAP01";
+export const CAPTURE_MAGIC_COMPRESSED = "FDRCAP02";
+const COMPRESSED_HEADER_BYTES = 12;
+const CODEC_OFFSET = 8;
 export const CAPTURE_EXTENSION = ".fcap";
 const BLOCK_HEADER_BYTES = 8;
 /** A block larger than this is treated as corruption (a real block is ≤ FLUSH_BYTES plus one frame). */
 const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
+/** How often the writer applies age-based retention between rotations. */
+const RETENTION_CHECK_MS = 60_000;
 
 export interface CaptureRecord {
   /** Receive time, µs since the epoch (exact: the file stores ns = µs × 1000). */
@@ -46,7 +57,35 @@ export interface CaptureWriterOptions {
   flushIntervalMs?: number;
   /** Write a block once this many frame bytes are buffered. Defaults to 1 MiB. */
   flushBytes?: number;
+  /** Block compression. Defaults to "none". */
+  compression?: CompressionName;
+  /** Codec level (zstd 1–22, default 3; gzip 1–9, default 6). */
+  compressionLevel?: number;
+  /** Delete the oldest finished files of this prefix in `dir` beyond an age or a total size. */
+  retention?: RetentionPolicy;
+  /** Rotation and retention are logged here (info; a failed deletion warns). */
+  log?: Logger;
   now?: () => number;
+}
+
+/** Totals since the writer started. */
+export interface CaptureWriterStats {
+  records: number;
+  blocks: number;
+  /** MessagePack bytes before compression. */
+  rawBytes: number;
+  /** Bytes written to disk (headers included). */
+  writtenBytes: number;
+  /** Time spent compressing, ns. */
+  compressNs: number;
+  files: number;
+  /** Records lost because their block could not be written. */
+  lostRecords: number;
+  writeErrors: number;
+  deletedFiles: number;
+  deletedBytes: number;
+  /** The file being written, if one is open. */
+  file: string | undefined;
 }
 
 export class CaptureWriter {
@@ -55,27 +94,42 @@ export class CaptureWriter {
   private pendingBytes = 0;
   private fd = -1;
   private fileBytes = 0;
+  private fileRawBytes = 0;
+  private fileRecords = 0;
   private fileOpenedMs = 0;
   private fileIndex = 0;
+  private lastRetentionMs = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
   readonly files: string[] = [];
+  readonly deleted: Deletion[] = [];
   records = 0;
   blocks = 0;
+  /** Records in blocks that could not be written (counted, logged rate-limited). */
+  lostRecords = 0;
+  writeErrors = 0;
+  rawBytes = 0;
+  writtenBytes = 0;
+  compressNs = 0;
 
   private readonly prefix: string;
   private readonly maxFileBytes: number;
   private readonly maxFileAgeMs: number;
   private readonly flushBytes: number;
+  private readonly codec: CaptureCodec;
   private readonly now: () => number;
+  private readonly writeErrorLog: RateLimitedLog;
 
   constructor(private readonly opts: CaptureWriterOptions) {
+    this.writeErrorLog = new RateLimitedLog(opts.log ?? silentLogger, "error", "capture block could not be written; its records are lost", 10_000);
     this.prefix = opts.prefix ?? "capture";
     this.maxFileBytes = opts.maxFileBytes ?? 256 * 1024 * 1024;
     this.maxFileAgeMs = opts.maxFileAgeMs ?? 3_600_000;
     this.flushBytes = opts.flushBytes ?? 1024 * 1024;
+    this.codec = codecOf(opts.compression ?? "none");
     this.now = opts.now ?? Date.now;
     mkdirSync(opts.dir, { recursive: true });
-    this.timer = setInterval(() => this.flush(), opts.flushIntervalMs ?? 200);
+    this.retain(); // files left by earlier runs count from the start
+    this.timer = setInterval(() => this.tick(), opts.flushIntervalMs ?? 200);
     this.timer.unref?.();
   }
 
@@ -99,36 +153,172 @@ export class CaptureWriter {
   flush(): void {
     if (this.pending.length === 0) return;
     const payload = this.packr.pack(this.pending);
+    const records = this.pending.length;
     this.pending = [];
     this.pendingBytes = 0;
-    if (this.fd < 0 || this.fileBytes >= this.maxFileBytes || this.now() - this.fileOpenedMs >= this.maxFileAgeMs) this.rotate();
+    const t0 = Bun.nanoseconds();
+    const stored = compressBlock(this.codec, payload, this.opts.compressionLevel);
+    this.compressNs += Bun.nanoseconds() - t0;
     const header = new Uint8Array(BLOCK_HEADER_BYTES);
     const dv = new DataView(header.buffer);
-    dv.setUint32(0, payload.byteLength, true);
-    dv.setUint32(4, Bun.hash.crc32(payload), true);
-    writeSync(this.fd, header);
-    writeSync(this.fd, payload);
-    this.fileBytes += BLOCK_HEADER_BYTES + payload.byteLength;
+    dv.setUint32(0, stored.byteLength, true);
+    dv.setUint32(4, Bun.hash.crc32(stored), true);
+    try {
+      if (this.fd < 0 || this.fileBytes >= this.maxFileBytes || this.now() - this.fileOpenedMs >= this.maxFileAgeMs) this.rotate();
+      writeSync(this.fd, header);
+      writeSync(this.fd, stored);
+    } catch (err) {
+      // Disk full, file system gone, a name taken: the block is lost and counted, the pipeline goes on. The
+      // file ends here (a half-written block is where readers stop) and the next block opens a new one.
+      this.lostRecords += records;
+      this.writeErrors++;
+      this.writeErrorLog.hit((err as Error).message);
+      this.abandonFile();
+      return;
+    }
+    this.fileBytes += BLOCK_HEADER_BYTES + stored.byteLength;
+    this.writtenBytes += BLOCK_HEADER_BYTES + stored.byteLength;
+    this.fileRawBytes += payload.byteLength;
+    this.rawBytes += payload.byteLength;
+    this.fileRecords += records;
     this.blocks++;
+  }
+
+  /** Applies the retention policy now (also done at every rotation and every minute); returns what it deleted. */
+  retain(): Deletion[] {
+    const policy = this.opts.retention;
+    if (!policy || (policy.keepMs === undefined && policy.keepBytes === undefined)) return [];
+    this.lastRetentionMs = this.now();
+    const open = this.fd >= 0 ? this.files.at(-1) : undefined;
+    let done: Deletion[];
+    try {
+      done = applyRetention(this.opts.dir, this.prefix, open, { ...policy, reserveBytes: this.maxFileBytes }, this.now());
+    } catch (err) {
+      this.opts.log?.warn("capture retention could not list the directory", { dir: this.opts.dir, error: (err as Error).message });
+      return [];
+    }
+    for (const d of done) {
+      this.deleted.push(d);
+      if (d.error) this.opts.log?.warn("capture file could not be deleted", { file: d.file, reason: d.reason, error: d.error });
+      else this.opts.log?.info("capture file deleted", { file: d.file, bytes: d.bytes, reason: d.reason });
+    }
+    return done;
+  }
+
+  stats(): CaptureWriterStats {
+    const ok = this.deleted.filter((d) => !d.error);
+    return {
+      records: this.records,
+      blocks: this.blocks,
+      rawBytes: this.rawBytes,
+      writtenBytes: this.writtenBytes,
+      compressNs: this.compressNs,
+      files: this.files.length,
+      lostRecords: this.lostRecords,
+      writeErrors: this.writeErrors,
+      deletedFiles: ok.length,
+      deletedBytes: ok.reduce((s, d) => s + d.bytes, 0),
+      file: this.fd >= 0 ? this.files.at(-1) : undefined,
+    };
   }
 
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.flush();
-    if (this.fd >= 0) closeSync(this.fd);
+    this.closeFile();
+  }
+
+  private tick(): void {
+    this.flush();
+    if (this.opts.retention && this.now() - this.lastRetentionMs >= RETENTION_CHECK_MS) this.retain();
+  }
+
+  private abandonFile(): void {
+    if (this.fd < 0) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already unusable: nothing more to lose
+    }
     this.fd = -1;
+    this.opts.log?.warn("capture file ended early by a write error", { file: this.files.at(-1), bytes: this.fileBytes, records: this.fileRecords });
+  }
+
+  private closeFile(): void {
+    if (this.fd < 0) return;
+    closeSync(this.fd);
+    this.fd = -1;
+    this.opts.log?.info("capture file closed", {
+      file: this.files.at(-1),
+      bytes: this.fileBytes,
+      records: this.fileRecords,
+      ratio: this.fileRawBytes > 0 ? round3(this.fileBytes / this.fileRawBytes) : 1,
+    });
   }
 
   private rotate(): void {
-    if (this.fd >= 0) closeSync(this.fd);
+    this.closeFile();
     const stamp = new Date(this.now()).toISOString().replace(/[-:]/g, "").replace(/\..*$/, "Z");
     const path = join(this.opts.dir, `${this.prefix}-${stamp}-${this.fileIndex++}${CAPTURE_EXTENSION}`);
     this.fd = openSync(path, "wx");
-    writeSync(this.fd, new TextEncoder().encode(CAPTURE_MAGIC));
-    this.fileBytes = CAPTURE_MAGIC.length;
+    const header = fileHeader(this.codec);
+    writeSync(this.fd, header);
+    this.fileBytes = header.byteLength;
+    this.writtenBytes += header.byteLength;
+    this.fileRawBytes = 0;
+    this.fileRecords = 0;
     this.fileOpenedMs = this.now();
     this.files.push(path);
+    this.opts.log?.info("capture file opened", { file: path, compression: codecName(this.codec) });
+    this.retain();
+  }
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+function fileHeader(codec: CaptureCodec): Uint8Array {
+  if (codec === CaptureCodec.NONE) return new TextEncoder().encode(CAPTURE_MAGIC);
+  const h = new Uint8Array(COMPRESSED_HEADER_BYTES);
+  h.set(new TextEncoder().encode(CAPTURE_MAGIC_COMPRESSED));
+  h[CODEC_OFFSET] = codec;
+  return h;
+}
+
+/** The file's codec and where its first block starts, or a problem naming what is wrong with the header. */
+function parseHeader(bytes: Uint8Array): { codec: CaptureCodec; offset: number } | string {
+  const magic = new TextDecoder().decode(bytes.subarray(0, Math.min(bytes.byteLength, CAPTURE_MAGIC.length)));
+  if (magic === CAPTURE_MAGIC) return { codec: CaptureCodec.NONE, offset: CAPTURE_MAGIC.length };
+  if (magic === CAPTURE_MAGIC_COMPRESSED) {
+    if (bytes.byteLength < COMPRESSED_HEADER_BYTES) return "truncated capture header";
+    const codec = bytes[CODEC_OFFSET]!;
+    if (codec === CaptureCodec.NONE || codecName(codec) === undefined) return `unknown compression codec ${codec} in the capture header`;
+    return { codec: codec as CaptureCodec, offset: COMPRESSED_HEADER_BYTES };
+  }
+  return `not a feeder capture file (expected the header ${CAPTURE_MAGIC} or ${CAPTURE_MAGIC_COMPRESSED})`;
+}
+
+/**
+ * Checks that `path` is a readable capture file by its header, without reading the rest: undefined when it is,
+ * else a sentence naming the file and the problem (missing, a directory, not a capture, unknown codec).
+ */
+export function captureFileProblem(path: string): string | undefined {
+  let fd = -1;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) return `${path}: not a file`;
+    fd = openSync(path, "r");
+    const head = new Uint8Array(COMPRESSED_HEADER_BYTES);
+    const n = readSync(fd, head, 0, head.byteLength, 0);
+    const h = parseHeader(head.subarray(0, n));
+    return typeof h === "string" ? `${path}: ${h}` : undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return `${path}: ${code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (err as Error).message}`;
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
 }
 
@@ -147,39 +337,81 @@ export function readCapture(path: string): CaptureReadResult {
 
 /** Calls `onRecord` for each record in file order; returns why it stopped early, or undefined. Throws only for a file that is not a capture. */
 export function scanCapture(bytes: Uint8Array, onRecord: (r: CaptureRecord) => void): string | undefined {
-  if (bytes.byteLength < CAPTURE_MAGIC.length || new TextDecoder().decode(bytes.subarray(0, CAPTURE_MAGIC.length)) !== CAPTURE_MAGIC) {
-    throw new Error(`not a feeder capture file (expected the header ${CAPTURE_MAGIC})`);
+  const reader = new CaptureReader(bytes);
+  for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) for (const r of block) onRecord(r);
+  return reader.truncated;
+}
+
+/**
+ * Reads a capture one block at a time, so a caller holds one block's records rather than the whole file's: a
+ * 256 MiB zstd file holds over 1 GB of frames. Throws only for a file that is not a capture.
+ */
+export class CaptureReader {
+  /** Why reading stopped before the end of the file, once it has; undefined while reading and after a clean end. */
+  truncated: string | undefined;
+  /** Bytes of the file consumed so far (the start of the next block). */
+  offset: number;
+  private readonly codec: CaptureCodec;
+  private readonly dv: DataView;
+  private readonly unpackr = new Unpackr({ useRecords: false, int64AsType: "bigint" });
+  private ended = false;
+
+  constructor(private readonly bytes: Uint8Array) {
+    const header = parseHeader(bytes);
+    if (typeof header === "string") throw new Error(header);
+    this.codec = header.codec;
+    this.offset = header.offset;
+    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
-  const unpackr = new Unpackr({ useRecords: false, int64AsType: "bigint" });
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let off = CAPTURE_MAGIC.length;
-  while (off < bytes.byteLength) {
-    if (off + BLOCK_HEADER_BYTES > bytes.byteLength) return `incomplete block header at byte ${off}`;
+
+  static open(path: string): CaptureReader {
+    return new CaptureReader(readFileSync(path));
+  }
+
+  get byteLength(): number {
+    return this.bytes.byteLength;
+  }
+
+  /**
+   * The next block's records in file order, or undefined at the end. A damaged block ends the file: its valid
+   * leading records (if any) are returned, `truncated` says why, and the next call returns undefined.
+   */
+  nextBlock(): CaptureRecord[] | undefined {
+    const { bytes, dv } = this;
+    const off = this.offset;
+    if (this.ended || off >= bytes.byteLength) return undefined;
+    const stop = (why: string, records?: CaptureRecord[]) => {
+      this.ended = true;
+      this.truncated = why;
+      return records && records.length > 0 ? records : undefined;
+    };
+    if (off + BLOCK_HEADER_BYTES > bytes.byteLength) return stop(`incomplete block header at byte ${off}`);
     const length = dv.getUint32(off, true);
     const crc = dv.getUint32(off + 4, true);
-    if (length > MAX_BLOCK_BYTES) return `implausible block length ${length} at byte ${off}`;
+    if (length > MAX_BLOCK_BYTES) return stop(`implausible block length ${length} at byte ${off}`);
     const start = off + BLOCK_HEADER_BYTES;
-    if (start + length > bytes.byteLength) return `incomplete block at byte ${off} (${bytes.byteLength - start} of ${length} bytes)`;
-    const payload = bytes.subarray(start, start + length);
-    if (Bun.hash.crc32(payload) !== crc) return `checksum mismatch in block at byte ${off}`;
+    if (start + length > bytes.byteLength) return stop(`incomplete block at byte ${off} (${bytes.byteLength - start} of ${length} bytes)`);
+    const stored = bytes.subarray(start, start + length);
+    if (Bun.hash.crc32(stored) !== crc) return stop(`checksum mismatch in block at byte ${off}`);
     let block: unknown;
     try {
-      block = unpackr.unpack(payload);
+      block = this.unpackr.unpack(decompressBlock(this.codec, stored));
     } catch (err) {
-      return `undecodable block at byte ${off}: ${(err as Error).message}`;
+      return stop(`undecodable block at byte ${off}: ${(err as Error).message}`);
     }
-    if (!Array.isArray(block)) return `block at byte ${off} is not an array of records`;
+    if (!Array.isArray(block)) return stop(`block at byte ${off} is not an array of records`);
+    const records: CaptureRecord[] = [];
     for (const r of block) {
       if (!Array.isArray(r) || (r.length !== 5 && !(r.length === 6 && typeof r[5] === "string")) || (typeof r[0] !== "bigint" && typeof r[0] !== "number") || typeof r[1] !== "string" || typeof r[2] !== "string" || typeof r[3] !== "string" || !(typeof r[4] === "string" || r[4] instanceof Uint8Array)) {
-        return `malformed record in block at byte ${off}`;
+        return stop(`malformed record in block at byte ${off}`, records);
       }
       // msgpackr decodes bin as a Buffer view into the file; copy to a plain Uint8Array the caller owns.
       const frame = typeof r[4] === "string" ? r[4] : new Uint8Array(r[4]);
       const rec: CaptureRecord = { tsRecvUs: Number(BigInt(r[0]) / 1000n), venue: r[1], market: r[2], connection: r[3], frame };
       if (r.length === 6) rec.url = r[5] as string;
-      onRecord(rec);
+      records.push(rec);
     }
-    off = start + length;
+    this.offset = start + length;
+    return records;
   }
-  return undefined;
 }

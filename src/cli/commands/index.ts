@@ -1,6 +1,7 @@
 /** Every CLI command, in the order `feeder --help` lists them. @module */
 import type { CommandSpec } from "../command.ts";
 import { demoCommand } from "./demo.ts";
+import { exportCommand } from "./export.ts";
 import { listenCommand } from "./listen.ts";
 import { recordCommand } from "./record.ts";
 import { replayCommand } from "./replay.ts";
@@ -15,5 +16,6 @@ export const COMMANDS: readonly CommandSpec[] = [
   demoCommand,
   recordCommand,
   replayCommand,
+  exportCommand,
   checkConfigCommand,
 ];

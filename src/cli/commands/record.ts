@@ -1,45 +1,59 @@
 /**
- * `feeder record`: runs the pipeline like `feeder run` and writes every raw frame received to capture files.
+ * `feeder record`: runs the pipeline like `feeder run` and writes every raw frame received to capture files,
+ * compressed per block, rotated by size and age, with retention and a periodic one-line progress log.
  * @module
  */
+import { accessSync, constants, mkdirSync } from "node:fs";
 import { startRuntime, type Runtime } from "../../app/runtime.ts";
 import { loadConfigFile } from "../../config/load.ts";
-import { createLogger } from "../../core/log.ts";
-import { CaptureWriter } from "../../record/capture.ts";
-import { UsageError, type CommandSpec } from "../command.ts";
+import { createLogger, type Logger } from "../../core/log.ts";
+import { CaptureWriter, type CaptureWriterStats } from "../../record/capture.ts";
+import { COMPRESSION_NAMES, type CompressionName } from "../../record/codec.ts";
+import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
+import { byteSize, nonNegativeNumber, positiveNumber } from "./capture-args.ts";
 
 const STOP_DEADLINE_MS = 1500;
+const MIB = 1024 * 1024;
 
 export const recordCommand: CommandSpec = {
   name: "record",
-  summary: "run the feeder and write every raw exchange frame to capture files",
+  summary: "run the feeder and write every raw exchange frame to compressed, rotating capture files",
   help: [
     "Options:",
-    "  -c, --config FILE        TOML configuration (required), as for `feeder run`",
-    "  -o, --out DIR            directory for capture files (required)",
-    "      --max-file-mb N      rotate at this size (default 256)",
-    "      --max-file-minutes N rotate at this age (default 60)",
+    "  -c, --config FILE          TOML configuration (required), as for `feeder run`",
+    "  -o, --out DIR              directory for capture files (required)",
+    "      --compress C           zstd (default) | gzip | none: each block compressed on its own",
+    "      --max-file-mb N        rotate at this size on disk (default 256)",
+    "      --max-file-minutes N   rotate at this age (default 60)",
+    "      --keep-hours H         delete finished captures in DIR last written more than H hours ago",
+    "      --keep-bytes SIZE      delete the oldest finished captures while DIR's captures exceed SIZE",
+    "                             (500M, 20G, …; at least twice --max-file-mb)",
+    "      --progress-seconds N   one progress line every N seconds (default 60; 0 = off)",
     "",
     "Books are published exactly as by `feeder run`. Every frame (book data, acks, pongs, errors) is stored with",
     "its receive time (ns), venue, market and connection, in MessagePack blocks with a CRC32 each, written every",
     "200 ms: a crash loses at most the last block, and a truncated file is readable up to the break.",
-    "Recording runs in one process (the config's `workers` setting is ignored). It makes the start-up checks of",
-    "`feeder run` (see `feeder run --help`), with the --out directory among the directories that must be",
-    "writable, and exits 1 before recording or publishing anything if one fails.",
+    "Files are DIR/feeder-<UTC start>-<n>.fcap; opening, closing (size, records, ratio) and every deletion by",
+    "retention are logged. Retention counts files of earlier runs in DIR too, never the file being written.",
+    "Each progress line and the summary logged on SIGINT/SIGTERM give records, frames/s, raw and written MB,",
+    "the ratio and files opened and deleted. Flags and DIR are checked before the config is read (exit 2).",
+    "Recording runs in one process (the config's `workers` setting is ignored).",
+    "It makes the start-up checks of `feeder run` (see `feeder run --help`), with DIR among the directories that",
+    "must be writable, and exits 1 before recording or publishing anything if one fails.",
   ].join("\n"),
   options: {
     config: { type: "string", short: "c" },
     out: { type: "string", short: "o" },
+    compress: { type: "string" },
     "max-file-mb": { type: "string" },
     "max-file-minutes": { type: "string" },
+    "keep-hours": { type: "string" },
+    "keep-bytes": { type: "string" },
+    "progress-seconds": { type: "string" },
   },
   async run(ctx) {
-    const path = ctx.values.config;
-    const out = ctx.values.out;
-    if (typeof path !== "string") throw new UsageError("--config FILE is required");
-    if (typeof out !== "string") throw new UsageError("--out DIR is required");
-    const maxMb = positive(ctx.values["max-file-mb"], "max-file-mb", 256);
-    const maxMinutes = positive(ctx.values["max-file-minutes"], "max-file-minutes", 60);
+    const { path, out, compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs } = recordSettings(ctx.values);
+    writableDirectory(out);
     const config = loadConfigFile(path);
     const log = createLogger({ level: config.log.level, format: config.log.format });
     if (config.workers > 1) log.warn("record runs in one process; workers setting ignored", { workers: config.workers });
@@ -55,7 +69,15 @@ export const recordCommand: CommandSpec = {
         },
         writableDirs: [{ key: "--out", dir: out }],
         beforePublishing: () => {
-          writer = new CaptureWriter({ dir: out, prefix: "feeder", maxFileBytes: maxMb * 1024 * 1024, maxFileAgeMs: maxMinutes * 60_000 });
+          writer = new CaptureWriter({
+            dir: out,
+            prefix: "feeder",
+            compression,
+            maxFileBytes: maxMb * MIB,
+            maxFileAgeMs: maxMinutes * 60_000,
+            retention: { keepMs: keepHours === undefined ? undefined : keepHours * 3_600_000, keepBytes },
+            log: log.child({ part: "capture" }),
+          });
         },
       });
     } catch (err) {
@@ -63,19 +85,90 @@ export const recordCommand: CommandSpec = {
       writer?.close();
       return 1;
     }
-    log.info("recording", { dir: out });
+    log.info("recording", { dir: out, compression, keepHours, keepBytes });
+    const startedMs = performance.now();
+    const progress = progressMs > 0 ? startProgress(writer!, log, progressMs) : undefined;
     const signal = await ctx.stopSignal;
     log.info("stopping", { signal });
+    if (progress) clearInterval(progress);
     await Promise.race([runtime.stop(), Bun.sleep(STOP_DEADLINE_MS)]);
     writer!.close();
-    log.info("stopped", { records: writer!.records, files: writer!.files });
+    log.info("stopped", { ...summary(writer!.stats(), performance.now() - startedMs), files: writer!.files });
     return 0;
   },
 };
 
-function positive(v: unknown, name: string, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!(n > 0)) throw new UsageError(`--${name} must be a positive number, got ${JSON.stringify(v)}`);
-  return n;
+export interface RecordSettings {
+  path: string;
+  out: string;
+  compression: CompressionName;
+  maxMb: number;
+  maxMinutes: number;
+  keepHours: number | undefined;
+  keepBytes: number | undefined;
+  progressMs: number;
+}
+
+/** Every flag of `feeder record`, checked (a UsageError names the first bad one); nothing is opened or read. */
+export function recordSettings(values: CommandContext["values"]): RecordSettings {
+  const path = values.config;
+  const out = values.out;
+  if (typeof path !== "string") throw new UsageError("--config FILE is required");
+  if (typeof out !== "string") throw new UsageError("--out DIR is required");
+  const compression = (values.compress ?? "zstd") as CompressionName;
+  if (!COMPRESSION_NAMES.includes(compression)) throw new UsageError(`--compress must be one of ${COMPRESSION_NAMES.join(", ")}, got ${JSON.stringify(values.compress)}`);
+  const maxMb = positiveNumber(values["max-file-mb"], "max-file-mb", 256);
+  const maxMinutes = positiveNumber(values["max-file-minutes"], "max-file-minutes", 60);
+  const keepHours = values["keep-hours"] === undefined ? undefined : positiveNumber(values["keep-hours"], "keep-hours", 0);
+  const keepBytes = byteSize(values["keep-bytes"], "keep-bytes");
+  if (keepBytes !== undefined && keepBytes < 2 * maxMb * MIB) {
+    throw new UsageError(`--keep-bytes ${values["keep-bytes"]} is less than twice --max-file-mb ${maxMb}: every rotation would delete all earlier files`);
+  }
+  const progressMs = nonNegativeNumber(values["progress-seconds"], "progress-seconds", 60) * 1000;
+  return { path, out, compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs };
+}
+
+/** Creates DIR if needed and checks it can take files, before anything starts (a usage error names it). */
+function writableDirectory(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === "EEXIST" || e.code === "ENOTDIR" ? "not a directory" : e.code === "EACCES" ? "not writable" : e.message;
+    throw new UsageError(`--out ${dir}: ${why}`);
+  }
+}
+
+/** Logs one line every `everyMs`: totals and the frame rate over the last interval. */
+function startProgress(writer: CaptureWriter, log: Logger, everyMs: number): ReturnType<typeof setInterval> {
+  let lastRecords = 0;
+  let lastMs = performance.now();
+  const startedMs = lastMs;
+  const timer = setInterval(() => {
+    const stats = writer.stats();
+    const nowMs = performance.now();
+    const rate = Math.round(((stats.records - lastRecords) * 1000) / (nowMs - lastMs));
+    lastRecords = stats.records;
+    lastMs = nowMs;
+    log.info("recording progress", { framesPerSec: rate, ...summary(stats, nowMs - startedMs), file: stats.file });
+  }, everyMs);
+  timer.unref?.();
+  return timer;
+}
+
+function summary(s: CaptureWriterStats, elapsedMs: number): Record<string, number> {
+  const mb = (b: number) => Math.round((b / MIB) * 100) / 100;
+  return {
+    records: s.records,
+    seconds: Math.round(elapsedMs / 100) / 10,
+    rawMB: mb(s.rawBytes),
+    writtenMB: mb(s.writtenBytes),
+    ratio: s.rawBytes > 0 ? Math.round((s.writtenBytes / s.rawBytes) * 1000) / 1000 : 1,
+    compressMs: Math.round(s.compressNs / 1e5) / 10,
+    lostRecords: s.lostRecords,
+    filesOpened: s.files,
+    filesDeleted: s.deletedFiles,
+    deletedMB: mb(s.deletedBytes),
+  };
 }

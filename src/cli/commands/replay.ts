@@ -1,28 +1,34 @@
 /**
  * `feeder replay`: feeds capture files through the same pipeline as `feeder run` (scanner, sequencing,
- * builders, publisher), as fast as possible or at the recorded pace.
+ * builders, publisher), as fast as possible or at the recorded pace. Every argument is checked before the
+ * publisher opens; progress (frames, rate, ETA) is drawn on stderr when it is a terminal.
  * @module
  */
 import { Feeder } from "../../app/feeder.ts";
 import { preflight } from "../../app/preflight.ts";
 import { PublishGuard } from "../../app/publish-guard.ts";
-import { replayCaptures } from "../../app/replay.ts";
+import { formatDuration, formatReplayProgress, replayCaptures } from "../../app/replay.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
+import { checkCaptureFiles, positiveNumber } from "./capture-args.ts";
 
 export const replayCommand: CommandSpec = {
   name: "replay",
   summary: "feed capture files through the pipeline and publish the books as `run` would",
   help: [
-    "Arguments: CAPTURE...  capture files (.fcap) written by `feeder record`, replayed in the order given",
+    "Arguments: CAPTURE...  capture files (.fcap, compressed or not) written by `feeder record`, replayed in the",
+    "                       order given",
     "",
     "Options:",
     "  -c, --config FILE   TOML configuration (required): venues, symbols and destinations; instruments come",
     "                      from the instrument cache or overrides (REST is not needed when they are cached)",
     "      --pace P        fast (default) | recorded",
-    "      --speed X       with --pace recorded: X times the recorded speed (default 1)",
+    "      --speed X       only with --pace recorded: X times the recorded speed (default 1)",
     "",
+    "Every argument is checked before anything is published: a missing file or one that is not a capture is an",
+    "error naming it (exit 2). On a terminal, stderr shows frames, rate, progress and ETA; at the end one JSON",
+    "summary goes to stdout: {frames, ingested, skipped, truncated, stoppedEarly, elapsedMs, datagrams}.",
     "Periodic snapshot refresh is off during a replay, and every frame's output is sent before the next frame",
     "is read, so replaying one capture twice gives byte-identical datagrams apart from session id and send",
     "times. Frames of venues or markets not in the configuration are skipped and counted.",
@@ -40,11 +46,11 @@ export const replayCommand: CommandSpec = {
   async run(ctx) {
     const path = ctx.values.config;
     if (typeof path !== "string") throw new UsageError("--config FILE is required");
-    if (ctx.positionals.length === 0) throw new UsageError("name at least one capture file");
     const pace = ctx.values.pace ?? "fast";
     if (pace !== "fast" && pace !== "recorded") throw new UsageError(`--pace must be fast or recorded, got ${JSON.stringify(pace)}`);
-    const speed = ctx.values.speed === undefined ? 1 : Number(ctx.values.speed);
-    if (!(speed > 0)) throw new UsageError(`--speed must be a positive number, got ${JSON.stringify(ctx.values.speed)}`);
+    if (ctx.values.speed !== undefined && pace !== "recorded") throw new UsageError("--speed needs --pace recorded (a fast replay has no pace to scale)");
+    const speed = positiveNumber(ctx.values.speed, "speed", 1);
+    checkCaptureFiles(ctx.positionals);
     const loaded = loadConfigFile(path);
     const config = { ...loaded, workers: 1, publish: { ...loaded.publish, snapshotIntervalMs: 0 } };
     const log = createLogger({ level: config.log.level, format: config.log.format });
@@ -63,11 +69,23 @@ export const replayCommand: CommandSpec = {
       await guard.stop();
       return 1;
     }
-    const result = await replayCaptures(feeder, ctx.positionals, { pace, speed, stopSignal: ctx.stopSignal });
+    const tty = process.stderr.isTTY === true;
+    const draw = (line: string) => process.stderr.write(`\r\x1b[K${line}`);
+    const result = await replayCaptures(feeder, ctx.positionals, {
+      pace,
+      speed,
+      stopSignal: ctx.stopSignal,
+      onProgress: tty ? (p) => draw(formatReplayProgress(p)) : undefined,
+    });
     await feeder.stop();
     await guard.stop();
+    const datagrams = feeder.publisher.counters.datagrams;
+    if (tty) {
+      const rate = result.elapsedMs > 0 ? Math.round((result.frames * 1000) / result.elapsedMs) : 0;
+      draw(`replay: ${result.frames.toLocaleString("en-US")} frames in ${formatDuration(result.elapsedMs)} (${rate.toLocaleString("en-US")}/s), ${datagrams} datagrams${result.stoppedEarly ? ", stopped early" : ""}\n`);
+    }
     for (const t of result.truncated) log.warn("capture ends early", t);
-    ctx.out(JSON.stringify({ ...result, datagrams: feeder.publisher.counters.datagrams }));
+    ctx.out(JSON.stringify({ ...result, elapsedMs: Math.round(result.elapsedMs), datagrams }));
     return 0;
   },
 };

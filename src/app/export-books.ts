@@ -1,0 +1,145 @@
+/**
+ * Books for `feeder export --books`: the capture's frames go through the venue adapter's replay path (the same
+ * scanner and sequencing as `feeder replay`) into the project's BookBuilders, with no publisher; every book
+ * change (or every grid point of recorded time) becomes one row of the top N levels per side.
+ * @module
+ */
+import { ApplyResult, BookBuilder } from "../book/book-builder.ts";
+import type { BookUpdate } from "../core/book-update.ts";
+import { formatFixed } from "../core/fixed.ts";
+import type { Logger } from "../core/log.ts";
+import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument } from "../core/types.ts";
+import type { FeederConfig } from "../config/types.ts";
+import { createBybitAdapter } from "../venues/bybit/index.ts";
+import type { BookSink, Subscription, VenueAdapter } from "../venues/venue.ts";
+
+export type ExportFormat = "jsonl" | "csv";
+
+/** One venue's adapter in replay mode and its builders, by subscription index. */
+class BookSinkForExport implements BookSink {
+  readonly builders: (BookBuilder | undefined)[];
+  adapter!: VenueAdapter;
+
+  constructor(
+    instruments: readonly (Instrument | undefined)[],
+    private readonly onChange: (b: BookBuilder) => void,
+    private readonly log: Logger,
+  ) {
+    this.builders = instruments.map((i) => i && new BookBuilder(i));
+  }
+
+  onBookUpdate(index: number, update: BookUpdate): void {
+    const b = this.builders[index];
+    if (!b) return;
+    try {
+      const r = update.isSnapshot ? b.applySnapshot(update) : b.applyDelta(update);
+      if (r === ApplyResult.CROSSED) this.adapter.requestResync(index, StatusReason.CROSSED_BOOK);
+      if (r !== ApplyResult.IGNORED_NOT_LIVE) this.onChange(b);
+    } catch (err) {
+      // As in the Feeder: contained, the book resyncs from the capture's next snapshot.
+      this.log.error("exception while applying a book message; book resyncs", { symbol: b.instrument.symbol, error: String(err) });
+      if (b.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR)) this.onChange(b);
+      this.adapter.requestResync(index, StatusReason.PARSE_ERROR);
+    }
+  }
+
+  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
+    const b = this.builders[index];
+    if (b?.markInvalid(state, reason)) this.onChange(b);
+  }
+
+  onInstrumentChanged(index: number, instrument: Instrument): void {
+    if (!this.builders[index]) return;
+    const b = new BookBuilder(instrument);
+    b.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+    this.builders[index] = b;
+    this.onChange(b);
+  }
+}
+
+/** Rebuilds the configured books from recorded frames and formats their top levels as rows. */
+export class BookReconstructor {
+  private readonly sinks = new Map<string, BookSinkForExport>();
+  private readonly adapters = new Map<string, VenueAdapter>();
+  /** Receive time of the frame being fed, for the rows it produces. */
+  private currentUs = 0;
+
+  constructor(
+    private readonly config: FeederConfig,
+    private readonly depth: number,
+    private readonly format: ExportFormat,
+    /** Called with each row (no newline); null = rows only on demand (grid sampling). */
+    private readonly onRow: ((row: string) => void) | null,
+    private readonly log: Logger,
+  ) {}
+
+  /** Resolves instruments (overrides, cache, REST) and starts each venue's adapter in replay mode. */
+  async start(): Promise<void> {
+    for (const v of this.config.venues) {
+      const subs: Subscription[] = v.markets.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol, depth: m.depth })));
+      if (subs.length === 0) continue;
+      if (v.venue !== "bybit") throw new Error(`venue ${v.venue} has no adapter yet`);
+      const adapter = createBybitAdapter(v, subs, { log: this.log.child({ venue: v.venue }), recheckInstruments: false });
+      const instruments = await adapter.loadInstruments();
+      const sink = new BookSinkForExport(instruments, (b) => this.onRow?.(this.row(b, this.currentUs)), this.log);
+      sink.adapter = adapter;
+      adapter.startReplay(sink);
+      this.sinks.set(v.venue, sink);
+      this.adapters.set(v.venue, adapter);
+    }
+  }
+
+  /** Feeds one recorded frame; false when no configured venue/market takes it. */
+  ingest(venue: string, market: string, connection: string, frame: string, tsRecvUs: number): boolean {
+    const adapter = this.adapters.get(venue);
+    if (!adapter) return false;
+    this.currentUs = tsRecvUs;
+    return adapter.ingestFrame(market as Subscription["market"], connection, frame, tsRecvUs);
+  }
+
+  /** One row per book that has had a snapshot, stamped `tsUs` (grid sampling). */
+  rowsAt(tsUs: number): string[] {
+    const rows: string[] = [];
+    for (const sink of this.sinks.values()) {
+      for (const b of sink.builders) if (b && b.counters.snapshots > 0) rows.push(this.row(b, tsUs));
+    }
+    return rows;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.adapters.values()].map((a) => a.stop().catch(() => undefined)));
+  }
+
+  header(): string {
+    const cols = ["ts_us", "ts_exchange_us", "ts_event_us", "venue", "market", "symbol", "state", "venue_seq"];
+    for (const side of ["bid", "ask"]) for (let i = 1; i <= this.depth; i++) cols.push(`${side}_px_${i}`, `${side}_qty_${i}`);
+    return cols.join(",");
+  }
+
+  private row(b: BookBuilder, tsUs: number): string {
+    const i = b.instrument;
+    const state = BOOK_STATE_NAMES[b.state] ?? String(b.state);
+    const bids = Math.min(this.depth, b.bidCount);
+    const asks = Math.min(this.depth, b.askCount);
+    if (this.format === "jsonl") {
+      const side = (n: number, px: (r: number) => number, qty: (r: number) => number) =>
+        Array.from({ length: n }, (_, r) => [formatFixed(px(r), i.priceExp), formatFixed(qty(r), i.qtyExp)]);
+      return JSON.stringify({
+        tsUs: tsUs,
+        tsExchangeUs: b.tsExchangeUs,
+        tsEventUs: b.tsEventUs,
+        venue: i.venue,
+        market: i.market,
+        symbol: i.symbol,
+        state,
+        venueSeq: b.venueSeq,
+        bids: side(bids, (r) => b.bidPriceAt(r), (r) => b.bidQtyAt(r)),
+        asks: side(asks, (r) => b.askPriceAt(r), (r) => b.askQtyAt(r)),
+      });
+    }
+    const cells: (string | number)[] = [tsUs, b.tsExchangeUs, b.tsEventUs, i.venue, i.market, i.symbol, state, b.venueSeq];
+    for (let r = 0; r < this.depth; r++) cells.push(r < bids ? formatFixed(b.bidPriceAt(r), i.priceExp) : "", r < bids ? formatFixed(b.bidQtyAt(r), i.qtyExp) : "");
+    for (let r = 0; r < this.depth; r++) cells.push(r < asks ? formatFixed(b.askPriceAt(r), i.priceExp) : "", r < asks ? formatFixed(b.askQtyAt(r), i.qtyExp) : "");
+    return cells.join(",");
+  }
+}

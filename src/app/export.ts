@@ -1,0 +1,127 @@
+/**
+ * `feeder export`: capture files → JSON lines or CSV for research tools. Raw frames as captured (receive time,
+ * venue, market, connection, topic, the frame text byte for byte), or with `books` the reconstructed top-N
+ * books over time (export-books.ts), after every change or on a grid of recorded time.
+ * @module
+ */
+import type { Logger } from "../core/log.ts";
+import type { FeederConfig } from "../config/types.ts";
+import { CaptureReader } from "../record/capture.ts";
+import { BookReconstructor, type ExportFormat } from "./export-books.ts";
+
+export interface ExportSink {
+  write(chunk: string): unknown;
+  /** Resolves when the written chunks have been handed on (back-pressure). */
+  flush(): unknown;
+}
+
+export interface ExportOptions {
+  format: ExportFormat;
+  /** Reconstructed books instead of raw frames. */
+  books?: {
+    config: FeederConfig;
+    /** Levels per side. */
+    depth: number;
+    /** 0: a row after every change of a book; else one row per book every `everyMs` of recorded time. */
+    everyMs: number;
+  };
+  log: Logger;
+  /** Stops after the current block when it resolves (SIGINT): the output so far is written and flushed. */
+  stopSignal?: Promise<unknown>;
+}
+
+export interface ExportResult {
+  frames: number;
+  rows: number;
+  /** Frames no configured venue/market takes (books only). */
+  skipped: number;
+  truncated: { file: string; why: string }[];
+  stoppedEarly: boolean;
+}
+
+/** Chunks handed to the sink at about this size, so the output is not one write per row. */
+const CHUNK_CHARS = 256 * 1024;
+
+export const RAW_CSV_HEADER = "ts_recv_us,venue,market,connection,topic,encoding,frame";
+const TOPIC_RE = /"topic"\s*:\s*"([^"\\]{1,200})"/;
+
+export async function exportCaptures(files: readonly string[], sink: ExportSink, opts: ExportOptions): Promise<ExportResult> {
+  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, truncated: [], stoppedEarly: false };
+  let stop = false;
+  opts.stopSignal?.then(() => (stop = true));
+  let buf: string[] = [];
+  let bufChars = 0;
+  const emit = (row: string) => {
+    buf.push(row);
+    bufChars += row.length + 1;
+    result.rows++;
+  };
+  const drain = async (force: boolean) => {
+    if (bufChars === 0 || (!force && bufChars < CHUNK_CHARS)) return;
+    sink.write(buf.join("\n") + "\n");
+    buf = [];
+    bufChars = 0;
+    await sink.flush();
+  };
+
+  const b = opts.books;
+  const everyUs = b ? b.everyMs * 1000 : 0;
+  const books = b ? new BookReconstructor(b.config, b.depth, opts.format, everyUs > 0 ? null : emit, opts.log) : undefined;
+  if (books) await books.start();
+  if (opts.format === "csv") sink.write((books ? books.header() : RAW_CSV_HEADER) + "\n");
+  let nextSampleUs = -1;
+  let lastUs = -1;
+  const decoder = new TextDecoder();
+  try {
+    for (const file of files) {
+      // One block in memory at a time: a compressed capture file can hold gigabytes of frames.
+      const reader = CaptureReader.open(file);
+      for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
+        // One event-loop turn per block (≤ 1 MiB of frames), so a signal can stop a long export.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (stop) break;
+        for (const r of block) {
+          result.frames++;
+          if (!books) {
+            emit(rawRow(opts.format, r.tsRecvUs, r.venue, r.market, r.connection, r.frame));
+          } else {
+            if (everyUs > 0) {
+              if (nextSampleUs < 0) nextSampleUs = Math.ceil(r.tsRecvUs / everyUs) * everyUs;
+              // The book at grid time t is the one after every frame received at or before t.
+              for (; nextSampleUs < r.tsRecvUs; nextSampleUs += everyUs) for (const row of books.rowsAt(nextSampleUs)) emit(row);
+            }
+            const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
+            if (!books.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs)) result.skipped++;
+            lastUs = r.tsRecvUs;
+          }
+          if (bufChars >= CHUNK_CHARS) await drain(false);
+        }
+      }
+      if (reader.truncated) result.truncated.push({ file, why: reader.truncated });
+      if (stop) {
+        result.stoppedEarly = true;
+        break;
+      }
+    }
+    if (books && everyUs > 0 && lastUs >= 0 && !result.stoppedEarly) for (; nextSampleUs <= lastUs; nextSampleUs += everyUs) for (const row of books.rowsAt(nextSampleUs)) emit(row);
+    await drain(true);
+  } finally {
+    await books?.stop();
+  }
+  return result;
+}
+
+function rawRow(format: ExportFormat, tsRecvUs: number, venue: string, market: string, connection: string, frame: string | Uint8Array): string {
+  const text = typeof frame === "string";
+  const topic = text ? (TOPIC_RE.exec(frame.length > 400 ? frame.slice(0, 400) : frame)?.[1] ?? null) : null;
+  const body = text ? frame : Buffer.from(frame).toString("base64");
+  if (format === "jsonl") {
+    return JSON.stringify(text ? { tsRecvUs, venue, market, connection, topic, frame: body } : { tsRecvUs, venue, market, connection, topic, frameBase64: body });
+  }
+  return [tsRecvUs, csvField(venue), csvField(market), csvField(connection), csvField(topic ?? ""), text ? "text" : "base64", csvField(body)].join(",");
+}
+
+/** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
+export function csvField(s: string): string {
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}

@@ -1,0 +1,89 @@
+/**
+ * `feeder export`: capture files → JSON lines or CSV (raw frames, or reconstructed top-N books) for research
+ * tools, on stdout or into a file.
+ * @module
+ */
+import { exportCaptures, type ExportSink } from "../../app/export.ts";
+import { loadConfigFile } from "../../config/load.ts";
+import { UsageError, type CommandSpec } from "../command.ts";
+import { checkCaptureFiles, nonNegativeNumber, positiveInteger } from "./capture-args.ts";
+
+const MAX_DEPTH = 1000;
+
+export const exportCommand: CommandSpec = {
+  name: "export",
+  summary: "write capture files as JSON lines or CSV: raw frames, or reconstructed top-N books over time",
+  help: [
+    "Arguments: CAPTURE...  capture files (.fcap, compressed or not), read in the order given",
+    "",
+    "Options:",
+    "      --format F      jsonl (default) | csv",
+    "  -o, --out FILE      write here instead of stdout (replaced if it exists)",
+    "      --books         reconstructed books instead of raw frames (needs --config)",
+    "  -c, --config FILE   with --books: the venues, symbols and instruments (cache or overrides), as for replay",
+    "      --depth N       with --books: levels per side (default 10, at most 1000)",
+    "      --every-ms T    with --books: one row per book every T ms of recorded time instead of one per change",
+    "",
+    "Raw frames, one per row, in capture order:",
+    "  jsonl {tsRecvUs, venue, market, connection, topic, frame}  (binary frames: frameBase64 instead of frame)",
+    "  csv   ts_recv_us,venue,market,connection,topic,encoding,frame  (encoding text|base64; RFC 4180 quoting)",
+    "  topic is the frame's \"topic\" field, null (empty) for acks and pongs; frame is the text as received.",
+    "Books: every frame goes through the venue parser and sequencing of `feeder replay` into the book engine;",
+    "a row is written after every message that changed a book or its state (ts_us = that frame's receive time),",
+    "or with --every-ms for every book that has had a snapshot at each multiple of T (the book after every frame",
+    "received at or before ts_us). Prices and quantities are exact decimal strings.",
+    "  csv   ts_us,ts_exchange_us,ts_event_us,venue,market,symbol,state,venue_seq,",
+    "        bid_px_1,bid_qty_1,…,bid_px_N,bid_qty_N,ask_px_1,ask_qty_1,…  (empty cells past the book's depth)",
+    "  jsonl {tsUs, tsExchangeUs, tsEventUs, venue, market, symbol, state, venueSeq, bids: [[px, qty]…], asks}",
+    "  state is live, resyncing, stale, halted or awaiting_snapshot: rows of a book that is not live say so.",
+    "A summary {frames, rows, skipped, truncated, stoppedEarly} is logged on stderr at the end. SIGINT stops after",
+    "the current block with what was written so far flushed, and exits 1 (the output is partial).",
+  ].join("\n"),
+  options: {
+    format: { type: "string" },
+    out: { type: "string", short: "o" },
+    books: { type: "boolean" },
+    config: { type: "string", short: "c" },
+    depth: { type: "string" },
+    "every-ms": { type: "string" },
+  },
+  allowPositionals: true,
+  async run(ctx) {
+    const format = ctx.values.format ?? "jsonl";
+    if (format !== "jsonl" && format !== "csv") throw new UsageError(`--format must be jsonl or csv, got ${JSON.stringify(format)}`);
+    const books = ctx.values.books === true;
+    if (!books) {
+      for (const flag of ["config", "depth", "every-ms"]) if (ctx.values[flag] !== undefined) throw new UsageError(`--${flag} only applies with --books`);
+    }
+    const configPath = ctx.values.config;
+    if (books && typeof configPath !== "string") throw new UsageError("--books needs --config FILE (venues, symbols and instruments)");
+    const depth = positiveInteger(ctx.values.depth, "depth", 10);
+    if (depth > MAX_DEPTH) throw new UsageError(`--depth must be at most ${MAX_DEPTH}, got ${depth}`);
+    const everyMs = nonNegativeNumber(ctx.values["every-ms"], "every-ms", 0);
+    checkCaptureFiles(ctx.positionals);
+    const out = ctx.values.out;
+    const config = books ? loadConfigFile(configPath as string) : undefined;
+    // The summary is for the person running the export: the config's log level (set for the feeder) does not hide it.
+    const log = ctx.log;
+    const writer = typeof out === "string" ? Bun.file(out).writer() : Bun.stdout.writer();
+    const sink: ExportSink = { write: (c) => writer.write(c), flush: () => writer.flush() };
+    let result;
+    try {
+      result = await exportCaptures(ctx.positionals, sink, { format, books: config && { config, depth, everyMs }, log, stopSignal: ctx.stopSignal });
+      await writer.end();
+    } catch (err) {
+      // `feeder export … | head`: the reader is gone, which is how a pipeline ends, not a failure.
+      if ((err as NodeJS.ErrnoException).code === "EPIPE") return 0;
+      // E.g. instruments that resolve from neither overrides, cache nor REST: the message names them.
+      log.error("export failed", { error: err instanceof Error ? err.message : String(err) });
+      return 1;
+    }
+    for (const t of result.truncated) log.warn("capture ends early", t);
+    if (result.stoppedEarly) {
+      log.warn("export stopped early: the output holds only the frames read before the signal", { ...result, out: out ?? "stdout" });
+      return 1;
+    }
+    log.info("export finished", { ...result, out: out ?? "stdout" });
+    return 0;
+  },
+};

@@ -1,0 +1,105 @@
+/**
+ * deploy/docker/Dockerfile, checked without a Docker engine (none runs on this project's machines or CI): the
+ * build stage is the README's install (Node.js + npm ci) and package.json's build script, the run stage takes
+ * the executable that script writes, runs as a dedicated user a command line the real CLI accepts, and host
+ * networking is documented. `docker build` itself is not run here.
+ */
+import { describe, expect, test } from "vitest";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { main } from "../../src/cli/main.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const DOCKERFILE = readFileSync(join(ROOT, "deploy/docker/Dockerfile"), "utf8");
+const IGNORE = readFileSync(join(ROOT, "deploy/docker/Dockerfile.dockerignore"), "utf8");
+const PKG = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+const README = readFileSync(join(ROOT, "README.md"), "utf8");
+
+interface Instruction {
+  op: string;
+  args: string;
+}
+
+/** Instructions per stage (continuation lines joined, comments dropped). */
+function stages(text: string): Instruction[][] {
+  const out: Instruction[][] = [];
+  const joined = text.replace(/\\\n/g, " ").split("\n");
+  for (const line of joined) {
+    const t = line.trim();
+    if (t === "" || t.startsWith("#")) continue;
+    const m = /^([A-Z]+)\s+(.*)$/.exec(t);
+    if (!m) throw new Error(`not an instruction: ${t}`);
+    if (m[1] === "FROM") out.push([]);
+    out.at(-1)!.push({ op: m[1]!, args: m[2]!.replace(/\s+/g, " ") });
+  }
+  return out;
+}
+
+const [build, run] = stages(DOCKERFILE) as [Instruction[], Instruction[]];
+const args = (s: Instruction[], op: string) => s.filter((i) => i.op === op).map((i) => i.args);
+
+describe("deploy/docker/Dockerfile", () => {
+  test("two stages: a Node.js build stage that installs as the README says, a slim run stage", () => {
+    expect(stages(DOCKERFILE)).toHaveLength(2);
+    const from = /^node:(\d+)-\S+ AS build$/.exec(args(build, "FROM")[0]!);
+    expect(from).not.toBeNull();
+    const minNode = Number(/>=\s*(\d+)/.exec(PKG.engines.node)![1]);
+    expect(Number(from![1])).toBeGreaterThanOrEqual(minNode);
+    expect(README).toContain("Only Node.js and npm are needed");
+    // Lockfile first (a layer cached until dependencies change), then exactly the lockfile's install.
+    expect(args(build, "COPY")[0]).toBe("package.json package-lock.json ./");
+    expect(args(build, "RUN")[0]).toMatch(/^npm ci\b/);
+    expect(README).toMatch(/npm ci/);
+    expect(args(run, "FROM")[0]).toMatch(/^debian:\S+-slim$/);
+  });
+
+  test("the build command is package.json's build script, and the run stage copies the file that script writes", () => {
+    expect(args(build, "RUN")[1]).toMatch(/^npm run build\b/);
+    expect(README).toContain("npm run build");
+    const outfile = /--outfile (\S+)/.exec(PKG.scripts.build)![1]!;
+    const workdir = args(build, "WORKDIR")[0]!;
+    expect(args(run, "COPY")).toContain(`--from=build ${join(workdir, outfile)} /usr/local/bin/feeder`);
+    expect(args(run, "ENTRYPOINT")).toEqual(['["/usr/local/bin/feeder"]']);
+  });
+
+  test("runs as a dedicated user the command line the real CLI accepts, with the config the image ships", async () => {
+    expect(args(run, "USER")).toEqual(["feeder"]);
+    expect(args(run, "RUN")[0]).toContain("useradd --system");
+    const cmd = JSON.parse(args(run, "CMD")[0]!) as string[];
+    expect(cmd.slice(0, 2)).toEqual(["run", "--config"]);
+    const shipped = args(run, "COPY").find((c) => c.endsWith(` ${cmd[2]}`))!;
+    const source = join(ROOT, shipped.split(" ")[0]!);
+    expect(existsSync(source)).toBe(true);
+    const err: string[] = [];
+    const io = { out: () => {}, err: (t: string) => err.push(t) };
+    expect(await main(["check-config", "--config", source], io)).toBe(0);
+    expect(await main([...cmd.map((a) => (a === cmd[2] ? source : a)), "--help"], io)).toBe(0);
+    expect(err).toEqual([]);
+    expect(args(run, "STOPSIGNAL")).toEqual(["SIGTERM"]);
+  });
+
+  test("compose.yaml builds this Dockerfile from the repository root and runs it with host networking", () => {
+    const compose = Bun.YAML.parse(readFileSync(join(ROOT, "deploy/docker/compose.yaml"), "utf8")) as {
+      services: Record<string, { build: { context: string; dockerfile: string }; network_mode: string; volumes: string[]; stop_signal: string; command?: unknown }>;
+    };
+    const svc = compose.services.feeder!;
+    expect(svc.network_mode).toBe("host");
+    expect(resolve(ROOT, "deploy/docker", svc.build.context)).toBe(ROOT);
+    expect(existsSync(join(ROOT, svc.build.dockerfile))).toBe(true);
+    expect(join(ROOT, svc.build.dockerfile)).toBe(join(ROOT, "deploy/docker/Dockerfile"));
+    const cmd = JSON.parse(args(run, "CMD")[0]!) as string[];
+    expect(svc.command).toBeUndefined(); // the image's CMD: run --config /etc/feeder/feeder.toml
+    expect(svc.volumes).toContain(`${cmd[2]}:${cmd[2]}:ro`);
+    expect(svc.volumes.some((v) => v.endsWith(`:${args(run, "WORKDIR")[0]}`))).toBe(true); // the state volume
+    expect(svc.stop_signal).toBe("SIGTERM");
+  });
+
+  test("host networking is documented in the Dockerfile and in docs/deployment.md; the host's node_modules stay out", () => {
+    expect(DOCKERFILE).toMatch(/docker run .*--network host/);
+    const guide = readFileSync(join(ROOT, "docs/deployment.md"), "utf8");
+    expect(guide).toContain("--network host");
+    expect(guide).toContain("deploy/docker/Dockerfile");
+    const ignored = IGNORE.split("\n").map((l) => l.trim());
+    for (const p of ["node_modules", "dist", ".git"]) expect(ignored).toContain(p);
+  });
+});

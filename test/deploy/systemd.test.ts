@@ -1,0 +1,147 @@
+/**
+ * deploy/systemd/feeder.service and feeder-record.service: the directives the deployment guide promises,
+ * `systemd-analyze verify` clean (systemd is a Debian package; .ci/run installs it when missing), and every
+ * command line in them accepted by the real CLI against the config the units' install steps put in place.
+ */
+import { describe, expect, test } from "vitest";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { main } from "../../src/cli/main.ts";
+import { recordCommand, recordSettings } from "../../src/cli/commands/record.ts";
+import { loadConfigFile } from "../../src/config/load.ts";
+import { makeTempDir } from "../support/temp-dirs.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const BINARY = "/usr/local/bin/feeder";
+/** Each unit, the config path it names, and the file its install comment copies there. */
+const UNITS = [
+  { file: "feeder.service", verb: "run", config: "/etc/feeder/feeder.toml", source: "config/feeder.example.toml", identifier: "feeder" },
+  { file: "feeder-record.service", verb: "record", config: "/etc/feeder/record.toml", source: "deploy/systemd/record.example.toml", identifier: "feeder-record" },
+].map((u) => ({ ...u, text: readFileSync(join(ROOT, "deploy/systemd", u.file), "utf8") }));
+
+/** Section → key → values (a key may repeat), comments dropped. */
+function parseUnit(text: string): Map<string, Map<string, string[]>> {
+  const sections = new Map<string, Map<string, string[]>>();
+  let current: Map<string, string[]> | undefined;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#") || line.startsWith(";")) continue;
+    const sec = /^\[(.+)\]$/.exec(line);
+    if (sec) {
+      current = new Map();
+      sections.set(sec[1]!, current);
+      continue;
+    }
+    const eq = line.indexOf("=");
+    if (!current || eq < 0) throw new Error(`not a unit line: ${line}`);
+    const key = line.slice(0, eq).trim();
+    current.set(key, [...(current.get(key) ?? []), line.slice(eq + 1).trim()]);
+  }
+  return sections;
+}
+
+function service(text: string): (key: string) => string {
+  const section = parseUnit(text).get("Service")!;
+  return (key) => {
+    const v = section.get(key);
+    expect(v, key).toHaveLength(1);
+    return v![0]!;
+  };
+}
+
+async function cli(args: string[]): Promise<{ code: number; err: string[] }> {
+  const err: string[] = [];
+  const code = await main(args, { out: () => {}, err: (t) => err.push(t) });
+  return { code, err };
+}
+
+describe.each(UNITS)("deploy/systemd/$file", ({ file, verb, config, source, identifier, text }) => {
+  const unit = parseUnit(text);
+  const one = service(text);
+  const local = (args: string[]) => args.slice(1).map((a) => (a === config ? join(ROOT, source) : a));
+
+  test("runs as a dedicated user, restarts on failure but not on a configuration error, logs to the journal", async () => {
+    expect(one("User")).toBe("feeder");
+    expect(one("Group")).toBe("feeder");
+    expect(one("Restart")).toBe("on-failure");
+    expect(one("StandardOutput")).toBe("journal");
+    expect(one("StandardError")).toBe("journal");
+    expect(one("SyslogIdentifier")).toBe(identifier);
+    // Exit 2 is the CLI's code for a bad configuration: restarting cannot fix it.
+    expect(one("RestartPreventExitStatus")).toBe("2");
+    const dir = makeTempDir("feeder-unit-");
+    writeFileSync(join(dir, "bad.toml"), "workers = 0\n");
+    expect((await cli(["check-config", "--config", join(dir, "bad.toml")])).code).toBe(2);
+    expect(unit.get("Unit")!.get("After")![0]).toContain("network-online.target");
+    expect(unit.get("Install")!.get("WantedBy")).toEqual(["multi-user.target"]);
+  });
+
+  test("limits, scheduling and capabilities: LimitNOFILE, Nice, CPUAffinity guidance, no capabilities, no W^X lock for the JIT", () => {
+    expect(Number(one("LimitNOFILE"))).toBeGreaterThanOrEqual(65536);
+    const nice = Number(one("Nice"));
+    expect(Number.isInteger(nice) && nice >= -20 && nice <= 19).toBe(true);
+    if (verb === "run") expect(nice).toBeLessThan(0);
+    else expect(nice).toBeGreaterThan(0); // the recorder yields to the feeder
+    expect(text).toMatch(/^#\s+CPUAffinity=\d/m); // host-specific: guidance, set through `systemctl edit`
+    expect(one("AmbientCapabilities")).toBe("");
+    expect(one("CapabilityBoundingSet")).toBe("");
+    expect(one("NoNewPrivileges")).toBe("yes");
+    expect(parseUnit(text).get("Service")!.has("MemoryDenyWriteExecute")).toBe(false);
+    expect(one("WorkingDirectory")).toBe(`/var/lib/${one("StateDirectory")}`);
+  });
+
+  test("ExecStartPre and ExecStart are command lines the real CLI accepts, with the installed example config", async () => {
+    const pre = one("ExecStartPre").split(/\s+/);
+    const start = one("ExecStart").split(/\s+/);
+    expect(pre[0]).toBe(BINARY);
+    expect(start[0]).toBe(BINARY);
+    expect(start[1]).toBe(verb);
+    expect(pre.slice(1)).toEqual(["check-config", "--config", config]);
+    expect(text).toContain(`${source} ${config}`); // the install step the mapping stands for
+    expect(await cli(local(pre))).toEqual({ code: 0, err: [] });
+    // `--help` after the unit's flags: parseArgs (strict) rejects any flag the command does not know, with exit 2.
+    expect(await cli([...local(start), "--help"])).toEqual({ code: 0, err: [] });
+    expect((await cli([verb, "--config", join(ROOT, source), "--no-such-flag", "--help"])).code).toBe(2);
+    if (verb === "record") {
+      // The values too (compression, retention, progress), through the command's own checks.
+      const { values } = parseArgs({ args: local(start).slice(1), options: recordCommand.options, strict: true });
+      const settings = recordSettings(values as Parameters<typeof recordSettings>[0]);
+      expect(settings).toMatchObject({ compression: "zstd", keepBytes: 200 * 1024 ** 3, progressMs: 60_000 });
+      expect(settings.out.startsWith(`/var/lib/${one("StateDirectory")}/`)).toBe(true); // writable under ProtectSystem=strict
+    }
+  });
+
+  test("systemd-analyze verify finds nothing to report (and does report a broken copy)", () => {
+    const dir = makeTempDir("feeder-unit-verify-");
+    // verify checks that ExecStart's program exists: point it at a stub instead of an installed binary.
+    const stub = join(dir, "feeder");
+    writeFileSync(stub, "#!/bin/sh\nexit 0\n");
+    chmodSync(stub, 0o755);
+    const verify = (body: string) => {
+      const path = join(dir, file);
+      writeFileSync(path, body.replaceAll(BINARY, stub));
+      const r = Bun.spawnSync(["systemd-analyze", "verify", "--man=no", "--generators=no", path], { stderr: "pipe", stdout: "pipe" });
+      return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
+    };
+    expect(verify(text)).toEqual({ code: 0, out: "" });
+    const broken = verify(text.replace("Restart=on-failure", "Restart=sometimes").replace("LimitNOFILE=", "LimitNOFILES="));
+    expect(broken.out).toContain("Failed to parse service restart specifier");
+    expect(broken.out).toContain("Unknown key 'LimitNOFILES'");
+  });
+});
+
+describe("deploy/systemd/record.example.toml", () => {
+  test("records what the production example receives, and publishes only to a loopback group of its own", () => {
+    const feeder = loadConfigFile(join(ROOT, "config/feeder.example.toml"));
+    const record = loadConfigFile(join(ROOT, "deploy/systemd/record.example.toml"));
+    const symbols = (c: typeof feeder) => c.venues.map((v) => ({ venue: v.venue, markets: v.markets.map((m) => [m.market, m.depth, m.symbols]) }));
+    expect(symbols(record)).toEqual(symbols(feeder));
+    for (const d of record.publish.destinations) {
+      expect(d.iface).toBe("127.0.0.1");
+      expect(d.ttl).toBe(1);
+      for (const p of feeder.publish.destinations) expect(`${d.group}:${d.port}`).not.toBe(`${p.group}:${p.port}`);
+    }
+    expect(record.http.port).not.toBe(feeder.http.port);
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * A capture built from the genuine Bybit XRPUSDT recording (test/fixtures/bybit), for the record/replay/export
+ * CLI tests: topic rewritten in memory to `orderbook.1000` (a depth a config accepts; the recording's 500
+ * levels fit), frames `spacingUs` apart, plus a subscribe ack and a pong as a live capture has them.
+ * The config resolves XRPUSDT from overrides, so nothing is fetched.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { CaptureWriter } from "../../src/record/capture.ts";
+
+const FIXTURE = resolve(import.meta.dirname, "../fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
+export const XRP_LINES = readFileSync(FIXTURE, "utf8")
+  .split("\n")
+  .filter((l) => l.length > 0)
+  .map((l) => l.replace('"topic":"orderbook.500.XRPUSDT"', '"topic":"orderbook.1000.XRPUSDT"'));
+export const XRP_T0_US = 1_733_011_200_700_000;
+export const ACK = '{"success":true,"ret_msg":"","conn_id":"c1","req_id":"1","op":"subscribe"}';
+export const PONG = '{"success":true,"ret_msg":"pong","conn_id":"c1","req_id":"2","op":"ping"}';
+
+/** Every frame written, in order, with its receive time. */
+export interface CapturedFrame {
+  tsRecvUs: number;
+  connection: string;
+  frame: string;
+}
+
+export function writeXrpCapture(dir: string, opts: { compression?: "none" | "gzip" | "zstd"; spacingUs?: number } = {}): { file: string; frames: CapturedFrame[] } {
+  const spacing = opts.spacingUs ?? 1000;
+  const frames: CapturedFrame[] = [{ tsRecvUs: XRP_T0_US - 500, connection: "linear-0", frame: ACK }];
+  XRP_LINES.forEach((frame, i) => frames.push({ tsRecvUs: XRP_T0_US + i * spacing, connection: "linear-0", frame }));
+  frames.splice(20, 0, { tsRecvUs: frames[19]!.tsRecvUs, connection: "linear-0", frame: PONG });
+  const w = new CaptureWriter({ dir, prefix: "feeder", compression: opts.compression ?? "none", flushBytes: 20_000 });
+  for (const f of frames) w.write(f.tsRecvUs, "bybit", "linear", f.connection, f.frame);
+  w.close();
+  return { file: w.files[0]!, frames };
+}
+
+/** A config for XRPUSDT linear depth 1000 with tick/lot overrides and one loopback destination. */
+export function writeXrpConfig(dir: string, dest: { group: string; port: number }): string {
+  const path = join(dir, "xrp.toml");
+  writeFileSync(
+    path,
+    [
+      'log = { level = "warn", format = "json" }',
+      "http = { enabled = false }",
+      "[publish]",
+      "snapshot_interval_ms = 0",
+      "[[publish.destinations]]",
+      `group = "${dest.group}"`,
+      `port = ${dest.port}`,
+      'interface = "127.0.0.1"',
+      "ttl = 1",
+      "[venues.bybit]",
+      'ws_url = "ws://127.0.0.1:9/v5/public"',
+      'rest_url = "http://127.0.0.1:9"',
+      `instrument_cache = "${join(dir, "instruments.json")}"`,
+      "[venues.bybit.linear]",
+      "depth = 1000",
+      'symbols = ["XRPUSDT"]',
+      '[venues.bybit.overrides."linear:XRPUSDT"]',
+      'tick_size = "0.0001"',
+      'lot_size = "1"',
+    ].join("\n") + "\n",
+  );
+  return path;
+}
