@@ -3,6 +3,7 @@
  * packet's send time to receive), or prints every update as one JSON object per line (--format ndjson).
  * @module
  */
+import { interfaceProblem } from "../../config/host.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { BOOK_STATE_NAMES } from "../../core/types.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
@@ -78,11 +79,15 @@ function positiveInt(v: unknown, name: string, fallback: number | undefined): nu
 function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramBytes: number } {
   const v = ctx.values;
   const iface = typeof v.iface === "string" ? v.iface : undefined;
+  if (iface !== undefined) {
+    const why = interfaceProblem(iface);
+    if (why !== null) throw new UsageError(`--iface ${JSON.stringify(iface)} is not ${why}`);
+  }
   const port = positiveInt(v.port, "port", undefined);
   const groups: GroupSpec[] = [];
   let maxDatagramBytes = ABS_MAX_DATAGRAM_BYTES;
   if (typeof v.config === "string") {
-    const config = loadConfigFile(v.config);
+    const config = loadConfigFile(v.config, { requireVenue: false }); // only [publish] is read
     maxDatagramBytes = config.publish.maxDatagramBytes;
     for (const d of config.publish.destinations) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
   }
