@@ -11,7 +11,7 @@ import { createLogger } from "../../core/log.ts";
 import { startRuntime } from "../../app/runtime.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
-import { listenCommand } from "./listen.ts";
+import { listen } from "./listen.ts";
 
 const DEMO_GROUP = "239.255.0.1";
 const DEMO_PORT = 31001;
@@ -64,11 +64,11 @@ export const demoCommand: CommandSpec = {
     }
     ctx.log.info("demo running", { simulator: sim.wsUrl, http: runtime.http?.url, group: `${DEMO_GROUP}:${port}`, ratePerSec: rate });
     try {
-      return await listenCommand.run({
-        ...ctx,
-        values: { group: [`${DEMO_GROUP}:${port}`], iface: "127.0.0.1", format: "table", duration: ctx.values.duration },
-        positionals: [],
-      });
+      const title = ["feeder demo", `status ${runtime.http?.url ?? "(http off)"}`, `feed ${DEMO_GROUP}:${port} on 127.0.0.1`, "Ctrl-C stops"];
+      return await listen(
+        { ...ctx, values: { group: [`${DEMO_GROUP}:${port}`], iface: "127.0.0.1", format: "table", duration: ctx.values.duration }, positionals: [] },
+        { title },
+      );
     } finally {
       await runtime.stop();
       await sim.stop();
