@@ -4,8 +4,8 @@
  * per-category ack and pong shapes (§2.2, §3), `error:handler not found,topic:X`, `error:already subscribed,topic:X`
  * (poisons the whole batch, §2.4), spot's `args size >10`, the per-connection args limits (§2.3), snapshot first then deltas with u + 1, qty "0" when a
  * level leaves the top-N window (§4.4), spot/L1 key order `ts` before `type` (§4.2), option `id`, level-1 snapshots
- * only, re-pushed with the same u every 3 s. Generates books (random-walk mid, bursts) or replays a recording,
- * and injects faults on demand, from code (inject) or over HTTP (POST /sim/fault; bybit-sim-control.ts). Loopback
+ * only, re-pushed with the same u every 3 s. Generates books (mean-reverting fair price, realistic spreads, bursts:
+ * sim-book.ts) or replays a recording, and injects faults on demand, from code (inject) or over HTTP (POST /sim/fault; bybit-sim-control.ts). Loopback
  * only; a test tool, so cold code.
  *
  * This file holds startBybitSimulator, the server, the clock (generation rate, level-1 re-push), subscriptions,
