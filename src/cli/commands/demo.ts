@@ -32,7 +32,9 @@ export const demoCommand: CommandSpec = {
     "",
     "The simulator serves Bybit v5 order books for linear BTCUSDT ETHUSDT SOLUSDT XRPUSDT (depth 50) and",
     "spot BTCUSDT ETHUSDT (depth 200) on 127.0.0.1; the feeder connects to it exactly as to Bybit and",
-    "publishes to the multicast group; the view is `feeder listen` on that group.",
+    "publishes to the multicast group; the view is `feeder listen` on that group, its title naming the",
+    "status page (http://127.0.0.1:PORT). Each simulated book follows a mean-reverting fair price with a",
+    "spread of a few ticks and refilling depth, however long the demo runs.",
   ].join("\n"),
   options: {
     rate: { type: "string" },
