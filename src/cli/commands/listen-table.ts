@@ -148,8 +148,9 @@ export function renderTable(rowsIn: readonly TableRow[], frame: TableFrame): str
   if (rows.length === 0) {
     lines.push(...wrap([frame.waitingFor], width));
   } else {
+    // Cut as a last resort (a terminal narrower than even the narrowest layout): a line never wraps.
     const line = (cells: readonly string[]) =>
-      cells.map((cell, c) => (cols[c]!.right ? fit(cell, widths[c]!).padStart(widths[c]!) : fit(cell, widths[c]!).padEnd(widths[c]!))).join(GUTTER).trimEnd();
+      fit(cells.map((cell, c) => (cols[c]!.right ? fit(cell, widths[c]!).padStart(widths[c]!) : fit(cell, widths[c]!).padEnd(widths[c]!))).join(GUTTER).trimEnd(), width);
     lines.push(line(cols.map((c) => c.header)));
     for (let i = 0; i < rows.length; i++) lines.push(line(cols.map((c) => c.cells[i]!)));
   }
