@@ -11,7 +11,8 @@
  * This file holds startBybitSimulator, the server, the clock (generation rate, level-1 re-push), subscriptions,
  * faults and test hooks. Beside it: bybit-sim-types.ts (the public types, re-exported here), bybit-sim-protocol.ts
  * (client requests → acks and errors), bybit-sim-control.ts (the /sim/* control endpoints), bybit-sim-rest.ts (instruments-info), bybit-sim-replay.ts (recordings),
- * bybit-sim-topics.ts (per-topic state and frame text), sim-book.ts (the books).
+ * bybit-sim-topics.ts (per-topic state and frame text), sim-book.ts (the books), sim-spec.ts (per-symbol defaults),
+ * fair-value.ts (the price the books follow).
  * @module
  */
 import type { Server } from "bun";
