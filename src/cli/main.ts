@@ -38,14 +38,51 @@ export function commandHelp(c: CommandSpec): string {
 export interface MainIo {
   out: (text: string) => void;
   err: (text: string) => void;
+  /**
+   * Resolves when standard output can take no more (its reader went away: `feeder listen | head -2`); long-running
+   * commands then stop as on a signal. Absent: output never closes (tests collecting lines).
+   */
+  outClosed?: Promise<string>;
 }
 
-const defaultIo: MainIo = {
-  out: (t) => process.stdout.write(t.endsWith("\n") ? t : t + "\n"),
-  err: (t) => process.stderr.write(t.endsWith("\n") ? t : t + "\n"),
-};
+let processIoMemo: MainIo | undefined;
 
-export async function main(argv: string[], io: MainIo = defaultIo): Promise<number> {
+/**
+ * The process's stdout and stderr. A closed stdout (EPIPE, reported as an 'error' event or thrown by write) is not a
+ * failure of the command: further output is dropped and `outClosed` resolves, so the command stops and exits 0 like
+ * other Unix filters. The listener is installed once, on first use, not at import.
+ */
+function processIo(): MainIo {
+  if (processIoMemo !== undefined) return processIoMemo;
+  let closed = false;
+  let close: (why: string) => void = () => {};
+  const outClosed = new Promise<string>((resolve) => (close = resolve));
+  const onOutError = (err: unknown): void => {
+    if (!closed) {
+      closed = true;
+      const code = (err as NodeJS.ErrnoException).code;
+      // Anything but EPIPE is worth a line on stderr; the command stops either way (its output has nowhere to go).
+      if (code !== "EPIPE") process.stderr.write(`feeder: standard output failed (${code ?? String(err)}); stopping\n`);
+      close(code ?? "error");
+    }
+  };
+  process.stdout.on("error", onOutError);
+  processIoMemo = {
+    out: (t) => {
+      if (closed) return;
+      try {
+        process.stdout.write(t.endsWith("\n") ? t : t + "\n");
+      } catch (err) {
+        onOutError(err);
+      }
+    },
+    err: (t) => process.stderr.write(t.endsWith("\n") ? t : t + "\n"),
+    outClosed,
+  };
+  return processIoMemo;
+}
+
+export async function main(argv: string[], io: MainIo = processIo()): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
     const target = first === "help" ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
@@ -80,6 +117,7 @@ export async function main(argv: string[], io: MainIo = defaultIo): Promise<numb
   const log = createLogger({ level: (process.env.FEEDER_LOG_LEVEL as "info") ?? "info" });
   const stopSignal = new Promise<string>((resolve) => {
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => resolve(sig));
+    io.outClosed?.then(resolve);
   });
   try {
     return await command.run({ values: parsed.values, positionals: parsed.positionals, log, out: io.out, stopSignal });

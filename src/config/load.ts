@@ -6,6 +6,8 @@
  */
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../core/errors.ts";
+import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
+import { locateTomlError } from "./toml-position.ts";
 import { MARKET_IDS, type MarketName, type VenueName } from "../core/types.ts";
 import { supportedVenues, venueSpec } from "../venues/registry.ts";
 import type {
@@ -45,28 +47,41 @@ const STARTUP_LISTEN_MAX_MS = 90_000;
 
 type Table = Record<string, unknown>;
 
-export function loadConfigFile(path: string): FeederConfig {
+export interface ValidateOptions {
+  /**
+   * Refuse a configuration without any venue market (default true: run, record, replay, check-config). `feeder
+   * listen --config` reads only [publish], so it accepts one.
+   */
+  readonly requireVenue?: boolean;
+  /** This host's IPv4 addresses, which a destination's `interface` must be one of (default: os.networkInterfaces()). */
+  readonly localAddresses?: readonly { name: string; address: string }[];
+}
+
+export function loadConfigFile(path: string, opts: ValidateOptions = {}): FeederConfig {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
     throw new ConfigError([`${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
   }
-  return parseConfigText(text, path);
+  return parseConfigText(text, path, opts);
 }
 
-export function parseConfigText(text: string, source = "config"): FeederConfig {
+export function parseConfigText(text: string, source = "config", opts: ValidateOptions = {}): FeederConfig {
   let raw: unknown;
   try {
     raw = Bun.TOML.parse(text);
   } catch (err) {
-    throw new ConfigError([`${source}: not valid TOML: ${(err as Error).message}`]);
+    // Bun's message carries no position: find the line and column (toml-position.ts).
+    const at = locateTomlError(text);
+    if (at === null) throw new ConfigError([`${source}: not valid TOML: ${(err as Error).message}`]);
+    throw new ConfigError([`${source}: not valid TOML at line ${at.line}, column ${at.column}: ${at.message}`]);
   }
-  return validateConfig(raw);
+  return validateConfig(raw, opts);
 }
 
 /** Validates an already-parsed TOML document (also used by tests and the demo, which build configs in code). */
-export function validateConfig(raw: unknown): FeederConfig {
+export function validateConfig(raw: unknown, opts: ValidateOptions = {}): FeederConfig {
   const v = new Validator();
   const root = v.table(raw, "");
   v.knownKeys(root, "", ["workers", "shard", "log", "http", "publish", "venues"]);
@@ -82,8 +97,13 @@ export function validateConfig(raw: unknown): FeederConfig {
   };
 
   const http = parseHttp(v, v.table(root.http ?? {}, "http"));
-  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"));
-  const venues = parseVenues(v, v.table(root.venues ?? {}, "venues"));
+  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), opts.localAddresses ?? localIpv4Addresses());
+  const venuesTable = v.table(root.venues ?? {}, "venues");
+  const venues = parseVenues(v, venuesTable);
+  // An empty [venues] or none at all; a venue table without markets is reported by parseVenues.
+  if ((opts.requireVenue ?? true) && Object.keys(venuesTable).length === 0) {
+    v.missing("venues", 'at least one venue market, e.g. [venues.bybit.linear] with symbols = ["BTCUSDT"]');
+  }
   // Workers publish as source_id + worker index + 1 (docs/operations.md, "Workers and shards"): all must fit a u16.
   if (workers > 1 && publish.sourceId! + workers > 65535) {
     v.problem("publish.source_id", publish.sourceId, `at most ${65535 - workers} with workers = ${workers} (worker i publishes as source_id + i + 1, a u16)`);
@@ -130,7 +150,7 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
   return { enabled, host, port, allowNonLoopback, bearerToken: token === "" ? undefined : token };
 }
 
-function parsePublish(v: Validator, t: Table): PublishConfig {
+function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[]): PublishConfig {
   v.knownKeys(t, "publish", ["max_datagram_bytes", "heartbeat_interval_ms", "snapshot_interval_ms", "snapshot_depth", "source_id", "startup_listen_ms", "destinations"]);
   const maxDatagramBytes = v.int(t.max_datagram_bytes, "publish.max_datagram_bytes", DEFAULTS.maxDatagramBytes, MIN_DATAGRAM_BYTES, MAX_DATAGRAM_BYTES);
   const heartbeatIntervalMs = v.int(t.heartbeat_interval_ms, "publish.heartbeat_interval_ms", DEFAULTS.heartbeatIntervalMs, 10, 60_000);
@@ -151,11 +171,17 @@ function parsePublish(v: Validator, t: Table): PublishConfig {
       const dt = v.table(d, key);
       v.knownKeys(dt, key, ["name", "group", "port", "interface", "ttl", "channel", "venue", "market", "symbols"]);
       const group = v.str(dt.group, `${key}.group`, undefined);
-      if (group !== "" && !isMulticast(group)) v.problem(`${key}.group`, group, "an IPv4 multicast address (224.0.0.0 – 239.255.255.255)");
+      // A missing group is already reported by str(); a present one, "" included, must be a multicast address.
+      if (typeof dt.group === "string" && !isMulticast(group)) v.problem(`${key}.group`, group, "an IPv4 multicast address (224.0.0.0 – 239.255.255.255)");
       const iface = v.str(dt.interface, `${key}.interface`, DEFAULTS.destination.iface);
       if (!isIpv4(iface) || iface === "0.0.0.0") v.problem(`${key}.interface`, iface, "the IPv4 address of a local interface, e.g. 127.0.0.1 (not 0.0.0.0: the outgoing interface is always named)");
+      else {
+        const why = interfaceProblem(iface, localAddresses);
+        if (why !== null) v.problem(`${key}.interface`, iface, why);
+      }
       const channelId = v.int(dt.channel, `${key}.channel`, i + 1, 0, 65535);
       const name = v.str(dt.name, `${key}.name`, `destination-${i}`);
+      if (name === "") v.problem(`${key}.name`, name, "a non-empty label (it names the destination in logs and metrics)");
       const prev = channels.get(channelId);
       if (prev !== undefined) v.problem(`${key}.channel`, channelId, `a channel id not already used (destination "${prev}" has it)`);
       channels.set(channelId, name);
@@ -253,15 +279,18 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       const tickSize = v.str(otab.tick_size, `${ok}.tick_size`, undefined);
       const lotSize = v.str(otab.lot_size, `${ok}.lot_size`, undefined);
       for (const [k, s] of [["tick_size", tickSize], ["lot_size", lotSize]] as const) {
-        if (s !== "" && (!DECIMAL_STEP_PATTERN.test(s) || !/[1-9]/.test(s))) v.problem(`${ok}.${k}`, s, 'a positive decimal string such as "0.01"');
+        // Missing keys are reported by str(); a present string, "" included, must be a positive decimal.
+        if (typeof otab[k] === "string" && (!DECIMAL_STEP_PATTERN.test(s) || !/[1-9]/.test(s))) v.problem(`${ok}.${k}`, s, 'a positive decimal string such as "0.01"');
       }
       overrides.set(name, { tickSize, lotSize });
     }
+    const instrumentCachePath = v.str(vt.instrument_cache, `${key}.instrument_cache`, `var/instruments-${venueName}.json`);
+    if (instrumentCachePath === "") v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path (the instrument cache is written there)");
     out.push({
       venue: venueName as VenueName,
       wsUrl,
       restUrl,
-      instrumentCachePath: v.str(vt.instrument_cache, `${key}.instrument_cache`, `var/instruments-${venueName}.json`),
+      instrumentCachePath,
       markets,
       overrides,
     });
@@ -275,6 +304,10 @@ class Validator {
 
   problem(key: string, value: unknown, expected: string): void {
     this.problems.push(`${key || "(top level)"}: ${show(value)} is not ${expected}`);
+  }
+
+  missing(key: string, expected: string): void {
+    this.problems.push(`${key}: missing (expected ${expected})`);
   }
 
   throwIfAny(): void {
@@ -359,11 +392,6 @@ function show(value: unknown): string {
   } catch {
     return String(value);
   }
-}
-
-function isIpv4(s: string): boolean {
-  const parts = s.split(".");
-  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
 }
 
 function isMulticast(s: string): boolean {

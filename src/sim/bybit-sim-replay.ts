@@ -144,12 +144,32 @@ export function nextReplayLine(r: ReplayTopic): string | null {
   if (msg.type === "snapshot") {
     r.bids.clear();
     r.asks.clear();
+    r.gapped = false;
+  } else if (r.recordedU >= 0 && msg.u !== r.recordedU + 1) {
+    r.gapped = true;
   }
+  r.recordedU = msg.u;
   for (const [p, q] of msg.b) if (Number(q) === 0) r.bids.delete(p); else r.bids.set(p, q);
   for (const [p, q] of msg.a) if (Number(q) === 0) r.asks.delete(p); else r.asks.set(p, q);
   r.u = msg.u + r.uShift;
   if (r.uShift !== 0) line = line.replace(/"u":\d+/, `"u":${r.u}`);
   r.lastMessage = line;
+  return line;
+}
+
+/**
+ * For a subscriber joining a gapped recording (ReplayTopic.gapped): a snapshot built from the replay book would
+ * carry what the lost deltas should have changed (a level a lost delta took can end up crossed by later quotes),
+ * so the replay moves on, without sending, to the recording's next snapshot and returns that line (the caller
+ * sends it to every subscriber; the others see a u jump and resync, as from a venue). Null, with nothing
+ * consumed, when no snapshot follows.
+ */
+export function skipToSnapshot(r: ReplayTopic): string | null {
+  let next = -1;
+  for (let i = r.cursor; i < r.lines.length && next < 0; i++) if (r.isBook[i] && bookMessage(JSON.parse(r.lines[i]!))?.type === "snapshot") next = i;
+  if (next < 0) return null;
+  let line: string | null = null;
+  while (r.cursor <= next) line = nextReplayLine(r);
   return line;
 }
 

@@ -61,6 +61,13 @@ export class ReplayTopic {
   u = 0;
   /** Added to recorded u after an injected reset (re-serialised lines). */
   uShift = 0;
+  /** The last applied line's recorded u (before uShift); −1 before the first. */
+  recordedU = -1;
+  /**
+   * The recording itself has a gap (a delta whose u does not follow) since its last snapshot: the replay book missed
+   * changes and is not the venue's book, so it is not served as a snapshot (see skipToSnapshot).
+   */
+  gapped = false;
   readonly bids = new Map<string, string>();
   readonly asks = new Map<string, string>();
   lastMessage = "";

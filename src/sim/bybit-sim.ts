@@ -4,14 +4,15 @@
  * per-category ack and pong shapes (§2.2, §3), `error:handler not found,topic:X`, `error:already subscribed,topic:X`
  * (poisons the whole batch, §2.4), spot's `args size >10`, the per-connection args limits (§2.3), snapshot first then deltas with u + 1, qty "0" when a
  * level leaves the top-N window (§4.4), spot/L1 key order `ts` before `type` (§4.2), option `id`, level-1 snapshots
- * only, re-pushed with the same u every 3 s. Generates books (random-walk mid, bursts) or replays a recording,
- * and injects faults on demand, from code (inject) or over HTTP (POST /sim/fault; bybit-sim-control.ts). Loopback
+ * only, re-pushed with the same u every 3 s. Generates books (mean-reverting fair price, realistic spreads, bursts:
+ * sim-book.ts) or replays a recording, and injects faults on demand, from code (inject) or over HTTP (POST /sim/fault; bybit-sim-control.ts). Loopback
  * only; a test tool, so cold code.
  *
  * This file holds startBybitSimulator, the server, the clock (generation rate, level-1 re-push), subscriptions,
  * faults and test hooks. Beside it: bybit-sim-types.ts (the public types, re-exported here), bybit-sim-protocol.ts
  * (client requests → acks and errors), bybit-sim-control.ts (the /sim/* control endpoints), bybit-sim-rest.ts (instruments-info), bybit-sim-replay.ts (recordings),
- * bybit-sim-topics.ts (per-topic state and frame text), sim-book.ts (the books).
+ * bybit-sim-topics.ts (per-topic state and frame text), sim-book.ts (the books), sim-spec.ts (per-symbol defaults),
+ * fair-value.ts (the price the books follow).
  * @module
  */
 import type { Server } from "bun";
@@ -20,11 +21,11 @@ import type { MarketName } from "../core/types.ts";
 import { BYBIT_DEPTHS, L1_REPUSH_MS } from "../venues/bybit/protocol.ts";
 import { handleControl, type SimControlHost } from "./bybit-sim-control.ts";
 import { handleClientMessage, type SimProtocolHost } from "./bybit-sim-protocol.ts";
-import { loadReplay, nextReplayLine, replaySnapshotFrame } from "./bybit-sim-replay.ts";
+import { loadReplay, nextReplayLine, replaySnapshotFrame, skipToSnapshot } from "./bybit-sim-replay.ts";
 import { instrumentsInfo, type SimInstrument } from "./bybit-sim-rest.ts";
 import { ReplayTopic, SymbolSim, TopicSim, advanceTopic, corruptFrame, snapshotFrame, type ConnData, type Ws } from "./bybit-sim-topics.ts";
 import { Rng } from "./rng.ts";
-import { defaultSpec, formatNumber, stepExponent, type Levels } from "./sim-book.ts";
+import { DEFAULT_STEP_S, defaultSpec, formatNumber, stepExponent, type Levels } from "./sim-book.ts";
 import type { BybitSim, BybitSimOptions, SimFault, SimFaultSummary, SimStats, SimTopicInfo } from "./bybit-sim-types.ts";
 
 export type { BybitSim, BybitSimOptions, SimFault, SimFaultSummary, SimStats, SimTopicInfo } from "./bybit-sim-types.ts";
@@ -42,6 +43,12 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   readonly stats: SimStats = { connections: 0, connectionsTotal: 0, messagesSent: 0, bytesSent: 0, subscribes: 0, unsubscribes: 0, pings: 0, errorsSent: 0, restRequests: 0 };
   private server: Server<ConnData> | null = null;
   private readonly rng: Rng;
+  /**
+   * Market time one step of a symbol stands for: at the configured rate each symbol steps about rate / symbols
+   * times a second, so the books' prices move at their specs' volatility in wall-clock time. Fixed per simulator
+   * (not measured) so that a seed reproduces the run.
+   */
+  private readonly stepS: number;
   private readonly symbols = new Map<string, SymbolSim>(); // "market:SYMBOL"
   private readonly topicSims = new Map<string, TopicSim>(); // "market|topic"
   private readonly replay = new Map<string, ReplayTopic>(); // "market|topic"
@@ -65,6 +72,8 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
         this.symbols.set(key, new SymbolSim(m.market, symbol, spec, this.rng));
       }
     }
+    const rate = opts.messagesPerSecond ?? 0;
+    this.stepS = rate > 0 ? Math.max(1, this.symbols.size) / rate : DEFAULT_STEP_S;
     if (opts.replayFile) {
       for (const r of loadReplay(opts.replayFile, opts.markets, opts.replayDepth)) {
         this.symbols.delete(`${r.market}:${r.symbol}`);
@@ -165,8 +174,15 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     const r = this.replay.get(key);
     if (r) {
       r.subs.add(ws);
-      if (r.cursor === 0) this.replayNext(r, true);
-      else this.send(ws, replaySnapshotFrame(r, r.u));
+      if (r.cursor === 0) {
+        this.replayNext(r, true);
+        return;
+      }
+      const recorded = r.gapped ? skipToSnapshot(r) : null;
+      if (recorded !== null) {
+        r.lastMessage = recorded;
+        for (const s of r.subs) this.send(s, recorded);
+      } else this.send(ws, replaySnapshotFrame(r, r.u));
       return;
     }
     let t = this.topicSims.get(key);
@@ -265,7 +281,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   /** One burst on a symbol, then one message per subscribed topic whose window changed. */
   private stepSymbol(sym: SymbolSim, send: boolean, corrupt = false): number {
     const burst = this.rng.next() < (this.opts.burstiness ?? 0.05);
-    sym.book.mutate(burst ? this.rng.int(20, 150) : this.rng.int(1, 5));
+    sym.book.mutate(burst ? this.rng.int(20, 150) : this.rng.int(1, 5), this.stepS);
     sym.seq += this.rng.int(50, 400);
     let messages = 0;
     for (const t of sym.topics) {

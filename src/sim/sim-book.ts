@@ -1,47 +1,19 @@
 /**
- * The simulator's true order book for one symbol: integer price mantissas in sorted arrays, a random-walk mid,
- * bursts of level changes, levels entering and leaving any top-N window. Cold code (a test tool), kept simple.
+ * The simulator's true order book for one symbol: integer price mantissas in sorted arrays around a mean-reverting
+ * fair price (fair-value.ts), a spread of a few ticks, depth that refills, bursts of level changes, levels entering
+ * and leaving any top-N window. It looks like a market for any run length. Cold code (a test tool), kept simple.
  * @module
  */
 import { exponentOf, formatFixed, MAX_MANTISSA, parseFixed, parseFixedCodes } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
+import { FairValue } from "./fair-value.ts";
 import type { Rng } from "./rng.ts";
+import { DEFAULT_STEP_S, maxSpreadTicks, type SymbolSpec } from "./sim-spec.ts";
 
-/** What the REST endpoint tells about a symbol and how the WebSocket prints its numbers. */
-export interface SymbolSpec {
-  readonly tickSize: string;
-  readonly lotSize: string;
-  /** Decimals printed for prices: linear prints priceScale decimals ("16493.50" at tick 0.10, docs/venues/bybit.md §4.5). */
-  readonly priceDecimals: number;
-  /** Typical quantity of a level, in lots. */
-  readonly typicalLots: number;
-  /** Starting mid price. */
-  readonly mid: number;
-}
+export { DEFAULT_STEP_S, defaultSpec, maxSpreadTicks, type SymbolSpec } from "./sim-spec.ts";
 
-/** Realistic defaults for common symbols (ticks from docs/venues/bybit.md §1.3 examples where given). */
-export function defaultSpec(market: MarketName, symbol: string): SymbolSpec {
-  const s = symbol.toUpperCase();
-  if (market === "option") return { tickSize: "5", lotSize: "0.01", priceDecimals: 0, typicalLots: 500, mid: 1500 };
-  if (s.startsWith("BTC")) {
-    if (market === "spot") return { tickSize: "0.1", lotSize: "0.000001", priceDecimals: 1, typicalLots: 50_000, mid: 95_000 };
-    if (market === "inverse") return { tickSize: "0.50", lotSize: "1", priceDecimals: 2, typicalLots: 5_000, mid: 95_000 };
-    return { tickSize: "0.10", lotSize: "0.001", priceDecimals: 2, typicalLots: 500, mid: 95_000 };
-  }
-  if (s.startsWith("ETH")) {
-    if (market === "spot") return { tickSize: "0.01", lotSize: "0.00001", priceDecimals: 2, typicalLots: 200_000, mid: 3_500 };
-    if (market === "inverse") return { tickSize: "0.05", lotSize: "1", priceDecimals: 2, typicalLots: 3_000, mid: 3_500 };
-    return { tickSize: "0.01", lotSize: "0.01", priceDecimals: 2, typicalLots: 200, mid: 3_500 };
-  }
-  if (s.startsWith("XRP")) return { tickSize: "0.0001", lotSize: market === "spot" ? "0.01" : "1", priceDecimals: 4, typicalLots: market === "spot" ? 1_000_000 : 10_000, mid: 1.95 };
-  if (s.startsWith("SOL")) return { tickSize: "0.01", lotSize: market === "spot" ? "0.001" : "0.1", priceDecimals: 2, typicalLots: 100, mid: 200 };
-  // Anything else: a deterministic price level from the name.
-  let h = 0;
-  for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) >>> 0;
-  const mid = [0.5, 5, 50, 500][h % 4]!;
-  const tick = ["0.0001", "0.001", "0.01", "0.1"][h % 4]!;
-  return { tickSize: tick, lotSize: "0.1", priceDecimals: exponentOf(tick), typicalLots: 100, mid };
-}
+/** Chance per step that a side whose best level is behind its target quote gets a new best (the spread breathes). */
+const QUOTE_PROBABILITY = 0.6;
 
 /**
  * Most decimals a simulated tick or lot step may have. Mantissas are safe integers (below 2^53 ≈ 9.007 × 10^15,
@@ -135,6 +107,17 @@ export function diffLevels(prev: Levels, next: Levels, bid: boolean): [number, n
   return out;
 }
 
+/**
+ * The best bid and ask (mantissas) liquidity providers quote around a fair price `fairM` (mantissa units, any
+ * real): `spreadTicks` apart, the fair price between them (or on the bid).
+ */
+export function targetQuotes(fairM: number, tickM: number, spreadTicks: number): [number, number] {
+  const s = Math.max(1, Math.round(spreadTicks));
+  // May be 0 or below for a tick above the price: then there is no bid (changeSpec refuses such a tick).
+  const bid = Math.floor(fairM / tickM - (s - 1) / 2) * tickM;
+  return [bid, bid + s * tickM];
+}
+
 export class SimBook {
   priceExp: number;
   qtyExp: number;
@@ -146,6 +129,12 @@ export class SimBook {
   asks: number[] = [];
   readonly bidQty = new Map<number, number>();
   readonly askQty = new Map<number, number>();
+  /** The price the book's quotes follow. */
+  readonly fair = new FairValue();
+  /** How far from its best price a side's levels reach, in ticks: 2.5 ticks per level on average. */
+  get depthTicks(): number {
+    return Math.ceil(this.levels * 2.5);
+  }
 
   constructor(
     public spec: SymbolSpec,
@@ -159,7 +148,7 @@ export class SimBook {
     this.rebuild(spec.mid);
   }
 
-  /** Fills both sides around `mid` with random gaps of 1–3 ticks. */
+  /** Fills both sides around `mid` (best levels at the target quotes) with random gaps of 1–3 ticks. */
   rebuild(mid: number): void {
     const built = this.build(mid, this.priceExp, this.tickM);
     this.bids = built.bids;
@@ -176,14 +165,14 @@ export class SimBook {
     const asks: number[] = [];
     const bidQty = new Map<number, number>();
     const askQty = new Map<number, number>();
-    const midM = Math.round((mid * 10 ** priceExp) / tickM) * tickM;
-    let px = midM - tickM;
+    const [bestBid, bestAsk] = targetQuotes(mid * 10 ** priceExp, tickM, this.spec.spreadTicks);
+    let px = bestBid;
     for (let i = 0; i < this.levels && px > 0; i++) {
       bids.push(px);
       bidQty.set(px, this.qty());
       px -= tickM * this.rng.int(1, 3);
     }
-    px = midM + tickM;
+    px = bestAsk;
     for (let i = 0; i < this.levels; i++) {
       asks.push(px);
       askQty.set(px, this.qty());
@@ -204,7 +193,7 @@ export class SimBook {
     const tickM = parseFixed(spec.tickSize, priceExp); // cannot throw: stepExponent parsed it at this exponent
     const oldPriceExp = this.priceExp;
     const oldQtyExp = this.qtyExp;
-    const mid = this.bids.length > 0 ? this.bids[0]! / 10 ** oldPriceExp : spec.mid;
+    const mid = this.fair.price(this.spec);
     const pScale = 10 ** (priceExp - oldPriceExp);
     const qScale = 10 ** (qtyExp - oldQtyExp);
     const exact = (v: number, scale: number) => Number.isInteger(v * scale);
@@ -254,11 +243,14 @@ export class SimBook {
   }
 
   /**
-   * One burst of `events` changes. The first always touches the best level, so every topic of the symbol (down to
-   * level 1) has something to publish; the rest mix size changes, new and removed levels and mid moves.
+   * One step: the fair price moves by `dtS` seconds of market time, then a burst of `events` changes, then the
+   * quotes follow the fair price and the depth is refilled. The first change always touches a best level, so every
+   * topic of the symbol (down to level 1) has something to publish; the rest mix size changes, new and cancelled
+   * levels and trades through a best level.
    */
-  mutate(events: number): void {
+  mutate(events: number, dtS = DEFAULT_STEP_S): void {
     const rng = this.rng;
+    this.fair.advance(this.spec, dtS, rng);
     const bestBid = rng.next() < 0.5;
     const best = bestBid ? this.bids[0] : this.asks[0];
     if (best !== undefined) {
@@ -274,8 +266,9 @@ export class SimBook {
       if (r < 0.45) this.setSize(bid, rank, this.qty());
       else if (r < 0.65) this.addNear(bid, rank);
       else if (r < 0.85) this.removeAt(bid, rank);
-      else this.moveMid(rng.next() < 0.5);
+      else this.trade(bid);
     }
+    this.follow();
     this.refill();
   }
 
@@ -285,16 +278,36 @@ export class SimBook {
     (bid ? this.bidQty : this.askQty).set(side[rank]!, q);
   }
 
-  /** A new level one to a few ticks away from the level at `rank`, on the inside when there is room. */
+  /** The fair price in price-mantissa units (not rounded to a tick). */
+  private fairM(): number {
+    return this.fair.price(this.spec) * 10 ** this.priceExp;
+  }
+
+  /**
+   * A new level next to the level at `rank`: on the inside at rank 0 when that stays within the spread and on its
+   * side of the fair price, otherwise 1–3 ticks behind it when the gap to the next level has room (none in a dense
+   * stretch). Drawn at the same ranks as cancellations, so new levels fill the gaps they leave and the depth
+   * stays 1–3 ticks apart however long the run.
+   */
   private addNear(bid: boolean, rank: number): void {
     const side = bid ? this.bids : this.asks;
     const other = bid ? this.asks : this.bids;
     if (side.length === 0) return;
     const dir = bid ? 1 : -1;
-    let px = side[rank]! + dir * this.tickM * (rank === 0 ? 1 : -this.rng.int(1, 2));
-    if (rank === 0 && other.length > 0 && (bid ? px >= other[0]! : px <= other[0]!)) px = side[0]! - dir * this.tickM;
-    if (px <= 0) return;
-    this.insert(bid, px, this.qty());
+    const t = this.tickM;
+    if (rank === 0) {
+      const px = side[0]! + dir * t;
+      const fair = this.fairM();
+      const crosses = other.length > 0 && (bid ? px >= other[0]! : px <= other[0]!);
+      if (!crosses && (bid ? px <= fair : px >= fair)) {
+        this.insert(bid, px, this.qty());
+        return;
+      }
+    }
+    const room = rank + 1 < side.length ? Math.abs(side[rank]! - side[rank + 1]!) / t - 1 : 3;
+    if (room < 1) return;
+    const px = side[rank]! - dir * t * this.rng.int(1, Math.min(3, room));
+    if (px > 0) this.insert(bid, px, this.qty());
   }
 
   private removeAt(bid: boolean, rank: number): void {
@@ -304,16 +317,57 @@ export class SimBook {
     (bid ? this.bidQty : this.askQty).delete(px!);
   }
 
-  /** A trade through the best level of one side, then the other side steps in: the mid moves a tick or more. */
-  private moveMid(up: boolean): void {
-    const taken = up ? this.asks : this.bids;
-    if (taken.length <= 2) return;
-    const [px] = taken.splice(0, 1);
-    (up ? this.askQty : this.bidQty).delete(px!);
-    const newPx = up ? Math.min(this.bids[0]! + this.tickM, this.asks[0]! - this.tickM) : Math.max(this.asks[0]! - this.tickM, this.bids[0]! + this.tickM);
-    if (newPx > 0 && newPx !== this.bids[0] && newPx !== this.asks[0] && (up ? newPx < this.asks[0]! : newPx > this.bids[0]!)) {
-      this.insert(up, newPx, this.qty());
+  /** A market order against one side's best level: takes all of it, or part of its size. */
+  private trade(bid: boolean): void {
+    const side = bid ? this.bids : this.asks;
+    const sizes = bid ? this.bidQty : this.askQty;
+    if (side.length === 0) return;
+    const q = sizes.get(side[0]!)!;
+    if (this.rng.next() < 0.5 || q <= 1) this.removeAt(bid, 0);
+    else sizes.set(side[0]!, Math.max(1, Math.floor(q * this.rng.next())));
+  }
+
+  /**
+   * The quotes follow the fair price: levels it moved through are taken (bids above it, asks below it), and a side
+   * whose best is behind its target quote gets a new best there, with levels filled in between so the depth moves
+   * along. That happens on most steps (the spread breathes) and always when the spread is wider than maxSpreadTicks.
+   */
+  private follow(): void {
+    const fair = this.fairM();
+    this.takeThrough(true, fair);
+    this.takeThrough(false, fair);
+    const [tb, ta] = targetQuotes(fair, this.tickM, this.spec.spreadTicks);
+    const wide = this.asks[0]! - this.bids[0]! > maxSpreadTicks(this.spec) * this.tickM;
+    if (this.bids[0]! < tb && tb < this.asks[0]! && (wide || this.rng.next() < QUOTE_PROBABILITY)) this.quoteTo(true, tb);
+    if (this.asks[0]! > ta && ta > this.bids[0]! && (wide || this.rng.next() < QUOTE_PROBABILITY)) this.quoteTo(false, ta);
+  }
+
+  /** Removes the best levels on the wrong side of `fair` (bids above it, asks below it), keeping at least two. */
+  private takeThrough(bid: boolean, fair: number): void {
+    const side = bid ? this.bids : this.asks;
+    const sizes = bid ? this.bidQty : this.askQty;
+    let n = 0;
+    while (n < side.length - 2 && (bid ? side[n]! > fair : side[n]! < fair)) sizes.delete(side[n++]!);
+    if (n > 0) side.splice(0, n); // one splice: a fast move can take dozens of levels
+  }
+
+  /** New levels from the current best up to `target` (1–3 ticks apart), `target` the new best. */
+  private quoteTo(bid: boolean, target: number): void {
+    const side = bid ? this.bids : this.asks;
+    const sizes = bid ? this.bidQty : this.askQty;
+    const dir = bid ? 1 : -1;
+    const t = this.tickM;
+    // All of them are better than the current best: they go in front, best first, with one splice.
+    const added: number[] = [];
+    let px = side[0]! + dir * t * this.rng.int(1, 3);
+    while (bid ? px < target : px > target) {
+      added.push(px);
+      px += dir * t * this.rng.int(1, 3);
     }
+    added.push(target);
+    for (const p of added) sizes.set(p, this.qty());
+    added.reverse();
+    side.splice(0, 0, ...added);
   }
 
   insert(bid: boolean, px: number, q: number): void {
@@ -335,17 +389,25 @@ export class SimBook {
     sizes.set(px, q);
   }
 
-  /** Keeps each side between `levels` and 1.25 × `levels` deep. */
+  /**
+   * Keeps each side between `levels` and 1.25 × `levels` deep and within depthTicks of its best price: levels
+   * beyond that range go, and missing ones come back at random free ticks inside it (the depth refills where it
+   * thinned instead of the book stretching out). So the average gap stays at most depthTicks / levels ticks.
+   */
   private refill(): void {
+    const rng = this.rng;
+    const t = this.tickM;
+    const range = this.depthTicks;
     for (const bid of [true, false]) {
       const side = bid ? this.bids : this.asks;
       const sizes = bid ? this.bidQty : this.askQty;
-      while (side.length < this.levels) {
-        const worst = side[side.length - 1]!;
-        const px = bid ? worst - this.tickM * this.rng.int(1, 3) : worst + this.tickM * this.rng.int(1, 3);
-        if (px <= 0) break;
-        side.push(px);
-        sizes.set(px, this.qty());
+      const best = side[0]!;
+      const limit = bid ? best - range * t : best + range * t;
+      while (side.length > 2 && (bid ? side[side.length - 1]! < limit : side[side.length - 1]! > limit)) sizes.delete(side.pop()!);
+      // Bounded tries: a bid side near price 0 may not have room for all its levels.
+      for (let tries = 4 * (this.levels - side.length) + 8; side.length < this.levels && tries > 0; tries--) {
+        const px = bid ? best - t * rng.int(1, range) : best + t * rng.int(1, range);
+        if (px > 0 && !sizes.has(px)) this.insert(bid, px, this.qty());
       }
       while (side.length > this.levels * 1.25) sizes.delete(side.pop()!);
     }

@@ -45,7 +45,7 @@ describe("publish guard reporting", () => {
     };
     const config = validateConfig({
       publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 0, destinations: [{ group: GROUP, port: PORT, interface: "127.0.0.1", channel: 4 }] },
-    });
+    }, { requireVenue: false });
     const guard = new PublishGuard(config, log, () => nowMs);
     guard.addOwnSession(0, 1);
     await guard.listenBeforePublishing();

@@ -5,12 +5,21 @@ test("feeder demo runs simulator, feeder and view offline, and every book is sho
   const out: string[] = [];
   const err: string[] = [];
   const port = 20_000 + (process.pid % 30_000);
-  const code = await main(["demo", "--duration", "3", "--port", String(port), "--rate", "600"], { out: (t) => out.push(t), err: (t) => err.push(t) });
+  // The table's header names the status page: ask it while the demo runs.
+  let health: Promise<number> | undefined;
+  const onOut = (t: string) => {
+    out.push(t);
+    const url = /status (http:\/\/127\.0\.0\.1:\d+)/.exec(t)?.[1];
+    if (url !== undefined && health === undefined) health = fetch(`${url}/healthz`).then((r) => r.status);
+  };
+  const code = await main(["demo", "--duration", "3", "--port", String(port), "--rate", "600"], { out: onOut, err: (t) => err.push(t) });
   expect(err.join("\n")).toBe("");
   expect(code).toBe(0);
   const last = out.at(-1)!; // the final table, drawn after the listener stopped
   for (const name of ["linear BTCUSDT", "linear ETHUSDT", "linear SOLUSDT", "linear XRPUSDT", "spot BTCUSDT", "spot ETHUSDT"]) {
-    expect(last).toMatch(new RegExp(`bybit ${name}\\s+live\\s+yes\\s`));
+    expect(last).toMatch(new RegExp(`^${name}\\s+live\\s+yes\\s`, "m"));
   }
-  expect(last).toMatch(/gaps 0 \(lost 0\)\s+errors 0\s+books 6/);
+  expect(last).toMatch(/books 6 \(6 valid\)\s+invalidations 0\s+channel gaps 0 \(lost 0\)\s+errors 0/);
+  expect(await health).toBe(200);
+  for (const line of last.split("\n")) expect(line.length).toBeLessThanOrEqual(80);
 });

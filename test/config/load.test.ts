@@ -1,7 +1,8 @@
 import { describe, expect, test } from "vitest";
 import { resolve } from "node:path";
 import { ConfigError } from "../../src/core/errors.ts";
-import { DEFAULTS, loadConfigFile, parseConfigText } from "../../src/config/load.ts";
+import { DEFAULTS, loadConfigFile, parseConfigText, validateConfig } from "../../src/config/load.ts";
+import { formatConfigToml } from "../../src/config/format.ts";
 
 const EXAMPLE = resolve(import.meta.dirname, "../../config/feeder.example.toml");
 
@@ -33,14 +34,102 @@ describe("config", () => {
     expect(bybit.overrides.get("linear:BTCUSDT")).toEqual({ tickSize: "0.10", lotSize: "0.001" });
   });
 
-  test("an empty file gives the documented defaults", () => {
-    const c = parseConfigText("");
+  test("a file with only a venue market gives the documented defaults", () => {
+    const c = parseConfigText('[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n');
     expect(c.log).toEqual({ level: DEFAULTS.logLevel, format: DEFAULTS.logFormat });
     expect(c.publish.maxDatagramBytes).toBe(1400);
     expect(c.publish.heartbeatIntervalMs).toBe(1000);
     expect(c.publish.destinations).toHaveLength(1);
     expect(c.publish.destinations[0]).toMatchObject({ group: "239.255.0.1", iface: "127.0.0.1", ttl: 1 });
-    expect(c.venues).toEqual([]);
+    expect(c.venues.map((v) => [v.venue, v.markets])).toEqual([["bybit", [{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }]]]);
+  });
+
+  test("no venue configured is refused naming the key; listen's configs may have none", () => {
+    const want = 'venues: missing (expected at least one venue market, e.g. [venues.bybit.linear] with symbols = ["BTCUSDT"])';
+    expect(problemsOf("")).toEqual([want]);
+    expect(problemsOf("[venues]\n")).toEqual([want]);
+    expect(problemsOf("[venues.bybit]\n")).toEqual(["venues.bybit: (table) is not at least one market table: spot, linear, inverse, option"]);
+    expect(parseConfigText("", "listen.toml", { requireVenue: false }).venues).toEqual([]);
+  });
+
+  test("empty strings are refused naming the key: group, tick_size, lot_size, name, instrument_cache", () => {
+    const venue = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
+    expect(problemsOf(`[[publish.destinations]]\ngroup = ""\nport = 30001\n${venue}`)).toEqual([
+      'publish.destinations[0].group: "" is not an IPv4 multicast address (224.0.0.0 – 239.255.255.255)',
+    ]);
+    expect(problemsOf(`[[publish.destinations]]\nname = ""\ngroup = "239.255.1.1"\nport = 30001\n${venue}`)).toEqual([
+      'publish.destinations[0].name: "" is not a non-empty label (it names the destination in logs and metrics)',
+    ]);
+    expect(problemsOf(`${venue}[venues.bybit.overrides."linear:BTCUSDT"]\ntick_size = ""\nlot_size = "0.001"\n`)).toEqual([
+      'venues.bybit.overrides."linear:BTCUSDT".tick_size: "" is not a positive decimal string such as "0.01"',
+    ]);
+    expect(problemsOf(`${venue}[venues.bybit.overrides."linear:BTCUSDT"]\ntick_size = "0.1"\nlot_size = ""\n`)).toEqual([
+      'venues.bybit.overrides."linear:BTCUSDT".lot_size: "" is not a positive decimal string such as "0.01"',
+    ]);
+    expect(problemsOf(`[venues.bybit]\ninstrument_cache = ""\n${venue}`)).toEqual([
+      'venues.bybit.instrument_cache: "" is not a file path (the instrument cache is written there)',
+    ]);
+  });
+
+  test("a destination's interface must be an address of this host", () => {
+    const dest = (iface: string) => `[[publish.destinations]]\ngroup = "239.255.1.1"\nport = 30001\ninterface = "${iface}"\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n`;
+    // 192.0.2.1 is TEST-NET-1 (RFC 5737): never assigned to a real host.
+    const [problem] = problemsOf(dest("192.0.2.1"));
+    expect(problem).toMatch(/^publish\.destinations\[0\]\.interface: "192\.0\.2\.1" is not an address of this host \(it has .*127\.0\.0\.1 on lo/);
+    expect(parseConfigText(dest("127.0.0.1")).publish.destinations[0]!.iface).toBe("127.0.0.1");
+    // The host's list is what decides: an address it has is accepted.
+    const host = [{ name: "lo", address: "127.0.0.1" }, { name: "eth0", address: "192.0.2.1" }];
+    expect(parseConfigText(dest("192.0.2.1"), "t", { localAddresses: host }).publish.destinations[0]!.iface).toBe("192.0.2.1");
+    expect(problemsOf(dest("10.9.9.9"))[0]).toContain("is not an address of this host");
+  });
+
+  test("TOML syntax errors name the line and the column", () => {
+    const cases: [string, string][] = [
+      ["workers = = 1", "line 1, column 11: Expected a value but found '='"],
+      ['[log]\nlevel = "info"\n[publish\nmax_datagram_bytes = 1400\n', "line 3, column 9: Expected ']' to close a table header but found the end of the line"],
+      ['[http]\nenabled = true\nlisten = "127.0.0.1:9464" x\n', "line 3, column 27: Expected a newline or end of file after a key/value pair"],
+      ["[log]\r\nlevel = info\r\n", 'line 2, column 9: Strings must be quoted: "info"'],
+      ["workers = 1\nworkers = 2\n", "line 2, column 11: Cannot redefine key 'workers'"],
+      ['[venues.bybit.linear]\nsymbols = ["BTCUSDT",\n', "line 3, column 1: Unterminated array; expected ']'"],
+    ];
+    for (const [toml, where] of cases) expect(problemsOf(toml)).toEqual([`test.toml: not valid TOML at ${where}`]);
+  });
+
+  test("check-config's TOML: the file's key names, every default filled in, and it loads back to the same configuration", () => {
+    const example = loadConfigFile(EXAMPLE);
+    const text = formatConfigToml(example);
+    expect(parseConfigText(text)).toEqual(example);
+    for (const k of ["max_datagram_bytes", "heartbeat_interval_ms", "interface", "channel", "tick_size", "lot_size", "stale_after_ms", "instrument_cache", "allow_non_loopback"]) {
+      expect(text).toMatch(new RegExp(`^${k} = `, "m"));
+    }
+    expect(text).not.toMatch(/maxDatagramBytes|iface|channelId|tickSize|instrumentCachePath|staleAfterMs/);
+    // Every setting non-default, and a token, which is never printed.
+    const all = validateConfig({
+      workers: 3,
+      shard: "1/2",
+      log: { level: "debug", format: "json" },
+      http: { enabled: false, listen: "127.0.0.1:0", allow_non_loopback: true, bearer_token: "s3cret" },
+      publish: {
+        max_datagram_bytes: 9000,
+        heartbeat_interval_ms: 250,
+        snapshot_interval_ms: 0,
+        snapshot_depth: 20,
+        destinations: [{ name: "a b", group: "239.255.9.9", port: 40000, interface: "127.0.0.1", ttl: 3, channel: 0, venue: "bybit", market: "option", symbols: ["X", "Y"] }],
+      },
+      venues: {
+        bybit: {
+          ws_url: "ws://127.0.0.1:1/v5/public",
+          rest_url: "http://127.0.0.1:1",
+          instrument_cache: "/tmp/c \"q\".json",
+          option: { depth: 100, symbols: ["BTC-27MAR26-70000-P"], stale_after_ms: 120000 },
+          inverse: { depth: 1, symbols: ["BTCUSD"] },
+          overrides: { "inverse:BTCUSD": { tick_size: "0.5", lot_size: "1" } },
+        },
+      },
+    });
+    const allText = formatConfigToml(all);
+    expect(allText).not.toContain("s3cret");
+    expect(parseConfigText(allText)).toEqual({ ...all, http: { ...all.http, bearerToken: undefined } });
   });
 
   // TC0: the example from the issue, word for word
@@ -125,12 +214,12 @@ describe("config", () => {
   });
 
   test("binding HTTP beyond loopback needs the explicit setting", () => {
-    const c = parseConfigText('[http]\nlisten = "0.0.0.0:9464"\nallow_non_loopback = true\nbearer_token = "s3cret"\n');
+    const c = parseConfigText('[http]\nlisten = "0.0.0.0:9464"\nallow_non_loopback = true\nbearer_token = "s3cret"\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n');
     expect(c.http).toMatchObject({ host: "0.0.0.0", allowNonLoopback: true, bearerToken: "s3cret" });
   });
 
   test("wrong types are named", () => {
-    expect(problemsOf('workers = "two"')).toEqual(['workers: "two" is not an integer 1–64']);
+    expect(problemsOf('workers = "two"\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n')).toEqual(['workers: "two" is not an integer 1–64']);
     expect(problemsOf("[venues.bybit]\nlinear = 5")).toContain("venues.bybit.linear: 5 is not a table");
     expect(problemsOf("[[publish.destinations]]\ngroup = 1\nport = 5")).toContain("publish.destinations[0].group: 1 is not a string");
   });
@@ -138,7 +227,7 @@ describe("config", () => {
   test("duplicate channel ids and unparsable TOML are rejected", () => {
     const dup = problemsOf('[[publish.destinations]]\ngroup="239.255.0.1"\nport=1\nchannel=7\n[[publish.destinations]]\ngroup="239.255.0.2"\nport=2\nchannel=7\n');
     expect(dup[0]).toMatch(/^publish\.destinations\[1\]\.channel: 7 is not a channel id not already used/);
-    expect(problemsOf("workers = = 1")[0]).toMatch(/^test\.toml: not valid TOML/);
+    expect(problemsOf("workers = = 1")[0]).toMatch(/^test\.toml: not valid TOML at line 1, column 11/);
   });
 
   test("a missing file is a config error naming the path", () => {

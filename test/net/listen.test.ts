@@ -1,11 +1,13 @@
 /** `feeder listen` end to end over loopback multicast (group 239.255.43.1, ports private to this file). */
 import { afterEach, describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
-import { silentLogger } from "../../src/core/log.ts";
+import { silentLogger, type Logger } from "../../src/core/log.ts";
 import type { PublishConfig } from "../../src/config/types.ts";
 import { listenCommand } from "../../src/cli/commands/listen.ts";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { FeedPublisher } from "../../src/net/feed-publisher.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { ChannelPacker } from "../../src/wire/packer.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 
@@ -77,8 +79,79 @@ describe("feeder listen", () => {
     expect(code).toBe(0);
     const last = lines.at(-1)!;
     expect(last).toMatch(/INSTRUMENT\s+STATE\s+VALID/);
-    expect(last).toMatch(/bybit linear BTCUSDT\s+live\s+yes\s+1\.500@30247\.2\s+30247\.3@0\.250/);
+    // Not a terminal: 80 columns, so the venue moves to the title (one venue) and latency is left out.
+    expect(last).toMatch(/^feeder listen {2}239\.255\.43\.1:\d+ on 127\.0\.0\.1 {2}venue bybit$/m);
+    expect(last).toMatch(/^linear BTCUSDT\s+live\s+yes\s+1\.500@30247\.2\s+30247\.3@0\.250/m);
     expect(last).toMatch(/datagrams \d+/);
+    for (const line of last.split("\n")) expect(line.length).toBeLessThanOrEqual(80);
+  });
+
+  it("an empty table says what it is waiting for", async () => {
+    const lines: string[] = [];
+    const port = PORT + 4; // nobody publishes here
+    expect(await listenCommand.run(ctxFor({ group: [`${GROUP}:${port}`], duration: "0.3" }, lines))).toBe(0);
+    expect(lines.at(-1)).toContain(`waiting for the first datagram on ${GROUP}:${port} on 127.0.0.1`);
+    expect(lines.at(-1)).toMatch(/books 0 \(0 valid\)/);
+  });
+
+  it("after a channel gap the INVAL column and the footer agree, and every line fits 80 columns", async () => {
+    const port = PORT + 3;
+    let joined: () => void = () => {};
+    let gapped: () => void = () => {};
+    const listening = new Promise<void>((resolve) => (joined = resolve));
+    const gapSeen = new Promise<void>((resolve) => (gapped = resolve));
+    const log: Logger = { ...silentLogger, info: (m) => m === "listening" && joined(), warn: (m) => m === "gap" && gapped() };
+    let stop: (why: string) => void = () => {};
+    const lines: string[] = [];
+    const running = listenCommand.run({ ...ctxFor({ group: [`${GROUP}:${port}`] }, lines, new Promise<string>((resolve) => (stop = resolve))), log });
+    await listening;
+    const { createSocket } = await import("node:dgram");
+    const tx = createSocket("udp4");
+    stops.push(async () => void tx.close());
+    await new Promise<void>((resolve) => tx.bind(0, "127.0.0.1", resolve));
+    tx.setMulticastInterface("127.0.0.1");
+    tx.setMulticastTTL(1);
+    const packer = new ChannelPacker(1400, 4, 0, 77);
+    /** Sends the pending datagrams, or drops them (a loss on the wire). */
+    const flush = async (lose = false) => {
+      packer.stampSendTime(Date.now() * 1000);
+      for (let i = 0; i < packer.count && !lose; i++) {
+        const bytes = packer.bytes[i]!.slice(0, packer.lengths[i]);
+        await new Promise<void>((resolve, reject) => tx.send(bytes, port, GROUP, (err) => (err ? reject(err) : resolve())));
+      }
+      packer.clear();
+    };
+    const books = ["BTCUSDT", "ETHUSDT"].map((s, i) => {
+      const b = new TestBook(makeInstrument("bybit", "linear", s, 1, 3));
+      b.load([[302472 + i, 1500]], [[302473 + i, 250]], 1, T0);
+      packInstrumentDefinition(packer, new EncodedDefinition(b.instrument), false);
+      packBookSnapshot(packer, b, 0, false);
+      return b;
+    });
+    await flush();
+    const cs = new ChangeSet();
+    const delta = (b: TestBook) => {
+      cs.clear();
+      cs.addBid(302470, 5);
+      b.apply(cs, b.venueSeq + 1, T0 + 1);
+      packBookDelta(packer, b, cs);
+    };
+    delta(books[0]!);
+    await flush(true); // lost: the next datagram's channel sequence jumps, both books on the channel are invalid
+    delta(books[1]!);
+    await flush();
+    await gapSeen;
+    stop("test");
+    expect(await running).toBe(0);
+    const table = lines.at(-1)!.split("\n");
+    for (const line of table) expect(line.length).toBeLessThanOrEqual(80);
+    const header = table.find((l) => l.startsWith("INSTRUMENT"))!;
+    const end = header.indexOf("INVAL") + "INVAL".length; // right-aligned column
+    const rows = table.filter((l) => /^linear /.test(l));
+    expect(rows).toHaveLength(2);
+    const inval = rows.map((r) => Number(r.slice(0, end).trim().split(/\s+/).at(-1)));
+    expect(inval).toEqual([1, 1]);
+    expect(table.join("\n")).toMatch(/invalidations 2\s+channel gaps 1 \(lost 1\)/);
   });
 
   it("--config joins the configuration's destinations and honours its max_datagram_bytes", async () => {

@@ -89,7 +89,7 @@ describe("the app on the venue layer", { timeout: 20_000 }, () => {
       create: () => adapter,
     };
     const { group, port } = uniqueDestination(71);
-    const base = validateConfig({ publish: { destinations: [{ group, port, interface: "127.0.0.1", ttl: 1, channel: 3 }], snapshot_interval_ms: 0 } });
+    const base = validateConfig({ publish: { destinations: [{ group, port, interface: "127.0.0.1", ttl: 1, channel: 3 }], snapshot_interval_ms: 0 } }, { requireVenue: false });
     const config: FeederConfig = {
       ...base,
       venues: [{ venue: "okx", wsUrl: spec.wsUrl, restUrl: spec.restUrl, instrumentCachePath: "", markets: [{ market: "spot", depth: 5, symbols: ["BTC-USDT"] }], overrides: new Map() }],

@@ -82,7 +82,7 @@ test("REST responses are captured beside the frames and replayed to ingestRest i
     create: () => venue,
   };
   const { group, port } = uniqueDestination(73);
-  const base = validateConfig({ publish: { destinations: [{ group, port, interface: "127.0.0.1", ttl: 1 }] } });
+  const base = validateConfig({ publish: { destinations: [{ group, port, interface: "127.0.0.1", ttl: 1 }] } }, { requireVenue: false });
   const config: FeederConfig = {
     ...base,
     venues: [{ venue: "binance", wsUrl: spec.wsUrl, restUrl: spec.restUrl, instrumentCachePath: "", markets: [{ market: "spot", depth: 1000, symbols: ["BTCUSDT"] }], overrides: new Map() }],

@@ -1,16 +1,31 @@
+/**
+ * `feeder check-config`: validates a configuration like `run` does (exit 2 naming every bad key, before any socket)
+ * and prints the settings in effect as TOML, with the file's key names and every default filled in.
+ * @module
+ */
+import { formatConfigToml } from "../../config/format.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
 
 export const checkConfigCommand: CommandSpec = {
   name: "check-config",
   summary: "validate a configuration file and print the resolved settings",
-  help: ["Options:", "  -c, --config FILE  the TOML configuration to validate (required)"].join("\n"),
+  help: [
+    "Options:",
+    "  -c, --config FILE  the TOML configuration to validate (required)",
+    "",
+    "Checks everything `feeder run` checks before opening any socket (keys, values, that a venue is configured,",
+    "that each destination's interface is an address of this host) and prints every problem with its key, or a",
+    "TOML syntax error with its line and column; exit 2 when there is any. A valid file is printed back as TOML",
+    "with its own key names and every default filled in (a bearer token is not shown); loading that output gives",
+    "the same configuration.",
+  ].join("\n"),
   options: { config: { type: "string", short: "c" } },
   async run(ctx) {
     const path = ctx.values.config;
     if (typeof path !== "string") throw new UsageError("--config FILE is required");
     const config = loadConfigFile(path);
-    ctx.out(JSON.stringify(config, (_k, v) => (v instanceof Map ? Object.fromEntries(v) : v), 2));
+    ctx.out(`# ${path} is valid. The settings in effect, defaults filled in:\n\n${formatConfigToml(config)}`);
     return 0;
   },
 };

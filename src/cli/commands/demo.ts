@@ -11,7 +11,7 @@ import { createLogger } from "../../core/log.ts";
 import { startRuntime } from "../../app/runtime.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
-import { listenCommand } from "./listen.ts";
+import { listen } from "./listen.ts";
 
 const DEMO_GROUP = "239.255.0.1";
 const DEMO_PORT = 31001;
@@ -32,7 +32,9 @@ export const demoCommand: CommandSpec = {
     "",
     "The simulator serves Bybit v5 order books for linear BTCUSDT ETHUSDT SOLUSDT XRPUSDT (depth 50) and",
     "spot BTCUSDT ETHUSDT (depth 200) on 127.0.0.1; the feeder connects to it exactly as to Bybit and",
-    "publishes to the multicast group; the view is `feeder listen` on that group.",
+    "publishes to the multicast group; the view is `feeder listen` on that group, its title naming the",
+    "status page (http://127.0.0.1:PORT). Each simulated book follows a mean-reverting fair price with a",
+    "spread of a few ticks and refilling depth, however long the demo runs.",
   ].join("\n"),
   options: {
     rate: { type: "string" },
@@ -64,11 +66,11 @@ export const demoCommand: CommandSpec = {
     }
     ctx.log.info("demo running", { simulator: sim.wsUrl, http: runtime.http?.url, group: `${DEMO_GROUP}:${port}`, ratePerSec: rate });
     try {
-      return await listenCommand.run({
-        ...ctx,
-        values: { group: [`${DEMO_GROUP}:${port}`], iface: "127.0.0.1", format: "table", duration: ctx.values.duration },
-        positionals: [],
-      });
+      const title = ["feeder demo", `status ${runtime.http?.url ?? "(http off)"}`, `feed ${DEMO_GROUP}:${port} on 127.0.0.1`, "Ctrl-C stops"];
+      return await listen(
+        { ...ctx, values: { group: [`${DEMO_GROUP}:${port}`], iface: "127.0.0.1", format: "table", duration: ctx.values.duration }, positionals: [] },
+        { title },
+      );
     } finally {
       await runtime.stop();
       await sim.stop();

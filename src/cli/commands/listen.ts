@@ -3,14 +3,15 @@
  * packet's send time to receive), or prints every update as one JSON object per line (--format ndjson).
  * @module
  */
+import { interfaceProblem } from "../../config/host.ts";
 import { loadConfigFile } from "../../config/load.ts";
-import { BOOK_STATE_NAMES } from "../../core/types.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
 import { FeedSubscriber, type GroupSpec, type UpdateEvent } from "../../subscriber/feed-subscriber.ts";
-import { formatDecimal, updateRecord } from "../../subscriber/format.ts";
+import { updateRecord } from "../../subscriber/format.ts";
 import type { SubscriberBook } from "../../subscriber/subscriber-book.ts";
 import { ABS_MAX_DATAGRAM_BYTES } from "../../wire/layout.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
+import { DEFAULT_TABLE_WIDTH, renderTable } from "./listen-table.ts";
 
 const DEFAULT_GROUP = "239.255.0.1";
 const DEFAULT_PORT = 31001;
@@ -45,11 +46,17 @@ export const listenCommand: CommandSpec = {
     "      --duration S     exit after S seconds",
     "  -n, --count N        exit after N updates",
     "",
-    "Table columns: instrument, publisher state, valid (identical to the publisher's book since the last",
-    "snapshot), best bid qty@px, best ask px@qty, updates/s, invalidations (gaps), latency p50/p99 in µs",
-    "(packet send time → receive; across hosts this includes the clock offset).",
+    "Table: a title line (groups joined), one row per book, a footer of counters. Columns: instrument, state",
+    "(await = awaiting snapshot, live, resync, stale, halted), valid (identical to the publisher's book since the",
+    "last snapshot), best bid qty@px, best ask px@qty, updates/s, INVAL (times the book was invalidated: channel",
+    "gap, sequence jump, publisher restart, silent stream; the footer's invalidations is the column's sum, channel",
+    "gaps count gaps on the wire), latency p50/p99 in µs (packet send time → receive; across hosts this includes",
+    "the clock offset). The table fits the terminal's width (80 columns when stdout is not a terminal);",
+    "narrower, it leaves out the venue (named in the title), then latency, updates/s and sizes.",
+    "Until the first book arrives it says what it is waiting for.",
     "NDJSON: one object per update (type \"update\") and per gap/session/stale/error event (type = event);",
     "timestamps are integer µs since the epoch, prices and quantities exact decimal strings.",
+    "Output closed by its reader (`| head -2`): listen stops quietly with exit code 0.",
     "",
     "Examples:",
     "  feeder listen -c config/feeder.toml",
@@ -65,7 +72,7 @@ export const listenCommand: CommandSpec = {
     duration: { type: "string" },
     count: { type: "string", short: "n" },
   },
-  run: runListen,
+  run: (ctx) => listen(ctx),
 };
 
 function positiveInt(v: unknown, name: string, fallback: number | undefined): number | undefined {
@@ -78,11 +85,15 @@ function positiveInt(v: unknown, name: string, fallback: number | undefined): nu
 function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramBytes: number } {
   const v = ctx.values;
   const iface = typeof v.iface === "string" ? v.iface : undefined;
+  if (iface !== undefined) {
+    const why = interfaceProblem(iface);
+    if (why !== null) throw new UsageError(`--iface ${JSON.stringify(iface)} is not ${why}`);
+  }
   const port = positiveInt(v.port, "port", undefined);
   const groups: GroupSpec[] = [];
   let maxDatagramBytes = ABS_MAX_DATAGRAM_BYTES;
   if (typeof v.config === "string") {
-    const config = loadConfigFile(v.config);
+    const config = loadConfigFile(v.config, { requireVenue: false }); // only [publish] is read
     maxDatagramBytes = config.publish.maxDatagramBytes;
     for (const d of config.publish.destinations) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
   }
@@ -111,7 +122,12 @@ function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramB
   };
 }
 
-async function runListen(ctx: CommandContext): Promise<number> {
+export interface ListenOptions {
+  /** The table's title instead of the groups joined (the demo puts its status URL there); wrapped to the width. */
+  readonly title?: readonly string[];
+}
+
+export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Promise<number> {
   const v = ctx.values;
   const format = v.format === undefined ? "table" : v.format;
   if (format !== "table" && format !== "ndjson") throw new UsageError(`--format must be table or ndjson, got ${JSON.stringify(format)}`);
@@ -168,16 +184,26 @@ async function runListen(ctx: CommandContext): Promise<number> {
   }
 
   const tty = !ndjson && process.stdout.isTTY === true;
+  const where = groups.map((g) => `${g.group}:${g.port} on ${g.iface}`);
+  const title = opts.title ?? ["feeder listen", ...where];
   let lastDrawMs = Date.now();
   const draw = () => {
     const nowMs = Date.now();
     const elapsedS = Math.max(0.001, (nowMs - lastDrawMs) / 1000);
     lastDrawMs = nowMs;
+    const tableRows = [];
     for (const row of rows.values()) {
       row.updatesPerSec = row.updatesSinceDraw / elapsedS;
       row.updatesSinceDraw = 0;
+      tableRows.push({ book: row.book, updatesPerSec: row.updatesPerSec, latenciesUs: row.latencies.subarray(0, row.latencyCount) });
     }
-    const table = renderTable([...rows.values()], sub);
+    const c = sub.counters;
+    const waitingFor =
+      c.datagrams === 0
+        ? `waiting for the first datagram on ${where.join(", ")} (is a feeder publishing to this group, on this interface?)`
+        : `receiving (${c.datagrams} datagrams), waiting for the first book snapshot (sent every publish.snapshot_interval_ms)`;
+    const width = (tty ? process.stdout.columns : undefined) || DEFAULT_TABLE_WIDTH;
+    const table = renderTable(tableRows, { title, waitingFor, counters: c, width });
     ctx.out(tty ? "\x1b[H\x1b[J" + table : table + "\n");
   };
   const timer = ndjson ? undefined : setInterval(draw, tty ? TTY_REDRAW_MS : PLAIN_REDRAW_MS);
@@ -188,39 +214,4 @@ async function runListen(ctx: CommandContext): Promise<number> {
   await sub.stop();
   if (!ndjson) draw();
   return 0;
-}
-
-function percentile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-function renderTable(rows: Row[], sub: FeedSubscriber): string {
-  const header = ["INSTRUMENT", "STATE", "VALID", "BID QTY@PX", "ASK PX@QTY", "UPD/S", "GAPS", "LAT p50/p99 µs"];
-  const lines: string[][] = [header];
-  rows.sort((a, b) => a.book.instrument.symbol.localeCompare(b.book.instrument.symbol) || a.book.instrumentId - b.book.instrumentId);
-  for (const row of rows) {
-    const b = row.book;
-    const i = b.instrument;
-    const lat = row.latencies.slice(0, row.latencyCount).sort();
-    const bid = b.bidCount > 0 ? `${formatDecimal(b.bidQtyAt(0), i.qtyExp)}@${formatDecimal(b.bidPriceAt(0), i.priceExp)}` : "-";
-    const ask = b.askCount > 0 ? `${formatDecimal(b.askPriceAt(0), i.priceExp)}@${formatDecimal(b.askQtyAt(0), i.qtyExp)}` : "-";
-    lines.push([
-      `${i.venue} ${i.market} ${i.symbol}`,
-      BOOK_STATE_NAMES[b.state] ?? String(b.state),
-      b.valid ? "yes" : "NO",
-      bid,
-      ask,
-      row.updatesPerSec.toFixed(1),
-      String(b.invalidations),
-      lat.length === 0 ? "-" : `${Math.round(percentile(lat, 0.5))}/${Math.round(percentile(lat, 0.99))}`,
-    ]);
-  }
-  const widths = header.map((_, c) => Math.max(...lines.map((l) => l[c]!.length)));
-  const body = lines.map((l) => l.map((cell, c) => (c >= 3 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd());
-  const c = sub.counters;
-  body.push(
-    `datagrams ${c.datagrams}  messages ${c.messages}  heartbeats ${c.heartbeats}  gaps ${c.gaps} (lost ${c.lostMessages})  errors ${c.errors}  books ${rows.length}`,
-  );
-  return body.join("\n");
 }

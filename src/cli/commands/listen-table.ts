@@ -1,0 +1,179 @@
+/**
+ * The table `feeder listen` draws: a title line, one row per book, a footer of counters. It fits the given width
+ * (the terminal's, 80 when there is none): columns are given up in a fixed order until it fits, and the footer
+ * wraps. The INVAL column and the footer's `invalidations` count the same thing (SubscriberBook.invalidations),
+ * so the footer is the column's sum; channel gaps are a separate count (one gap invalidates every book on it).
+ * @module
+ */
+import type { SubscriberCounters } from "../../subscriber/subscriber-types.ts";
+import { formatDecimal } from "../../subscriber/format.ts";
+import type { SubscriberBook } from "../../subscriber/subscriber-book.ts";
+
+export const DEFAULT_TABLE_WIDTH = 80;
+const GUTTER = "  ";
+
+/** Short state names so the column stays narrow (BOOK_STATE_NAMES order). */
+const STATE_SHORT: readonly string[] = ["await", "live", "resync", "stale", "halted"];
+
+export interface TableRow {
+  readonly book: SubscriberBook;
+  readonly updatesPerSec: number;
+  /** Latency samples in µs (send time → receive), any order; may be empty. */
+  readonly latenciesUs: Float64Array;
+}
+
+export interface TableFrame {
+  /** Printed above the table, wrapped to the width: what is listened to, and (demo) where the status page is. */
+  readonly title: readonly string[];
+  /** Shown instead of rows while no book has arrived. */
+  readonly waitingFor: string;
+  readonly counters: SubscriberCounters;
+  /** Columns available (the terminal's width). */
+  readonly width: number;
+}
+
+/** What a layout keeps; layouts are tried widest first. */
+interface Layout {
+  readonly venue: boolean;
+  readonly qty: boolean;
+  readonly rate: boolean;
+  readonly latency: boolean;
+}
+
+const LAYOUTS: readonly Layout[] = [
+  { venue: true, qty: true, rate: true, latency: true },
+  { venue: false, qty: true, rate: true, latency: true },
+  { venue: false, qty: true, rate: true, latency: false },
+  { venue: false, qty: true, rate: false, latency: false },
+  { venue: false, qty: false, rate: false, latency: false },
+];
+
+interface Column {
+  readonly header: string;
+  readonly right: boolean;
+  readonly cells: string[];
+}
+
+function percentile(sorted: Float64Array, q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+function rate(perSec: number): string {
+  return perSec >= 10 ? String(Math.round(perSec)) : perSec.toFixed(1);
+}
+
+function columns(rows: readonly TableRow[], l: Layout): Column[] {
+  const cols: Column[] = [];
+  const add = (header: string, right: boolean, cell: (r: TableRow) => string) => cols.push({ header, right, cells: rows.map(cell) });
+  add("INSTRUMENT", false, (r) => `${l.venue ? r.book.instrument.venue + " " : ""}${r.book.instrument.market} ${r.book.instrument.symbol}`);
+  add("STATE", false, (r) => STATE_SHORT[r.book.state] ?? String(r.book.state));
+  add("VALID", false, (r) => (r.book.valid ? "yes" : "NO"));
+  add(l.qty ? "BID QTY@PX" : "BID", true, (r) => {
+    const b = r.book;
+    if (b.bidCount === 0) return "-";
+    const px = formatDecimal(b.bidPriceAt(0), b.instrument.priceExp);
+    return l.qty ? `${formatDecimal(b.bidQtyAt(0), b.instrument.qtyExp)}@${px}` : px;
+  });
+  add(l.qty ? "ASK PX@QTY" : "ASK", true, (r) => {
+    const b = r.book;
+    if (b.askCount === 0) return "-";
+    const px = formatDecimal(b.askPriceAt(0), b.instrument.priceExp);
+    return l.qty ? `${px}@${formatDecimal(b.askQtyAt(0), b.instrument.qtyExp)}` : px;
+  });
+  if (l.rate) add("UPD/S", true, (r) => rate(r.updatesPerSec));
+  add("INVAL", true, (r) => String(r.book.invalidations));
+  if (l.latency) {
+    add("µs p50/p99", true, (r) => {
+      if (r.latenciesUs.length === 0) return "-";
+      const s = r.latenciesUs.slice().sort();
+      return `${Math.round(percentile(s, 0.5))}/${Math.round(percentile(s, 0.99))}`;
+    });
+  }
+  return cols;
+}
+
+function widthsOf(cols: readonly Column[]): number[] {
+  return cols.map((c) => Math.max(c.header.length, ...c.cells.map((x) => x.length)));
+}
+
+function totalWidth(widths: readonly number[]): number {
+  return widths.reduce((a, b) => a + b, 0) + GUTTER.length * (widths.length - 1);
+}
+
+/** Cuts `s` to `n` characters, marking the cut. */
+function fit(s: string, n: number): string {
+  return s.length <= n ? s : n <= 1 ? s.slice(0, n) : s.slice(0, n - 1) + "…";
+}
+
+/** Items joined by the gutter, wrapped so no line is wider than `width`. */
+function wrap(items: readonly string[], width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const item of items) {
+    if (line !== "" && line.length + GUTTER.length + item.length > width) {
+      lines.push(line);
+      line = "";
+    }
+    line = line === "" ? fit(item, width) : line + GUTTER + item;
+  }
+  if (line !== "") lines.push(line);
+  return lines;
+}
+
+export function renderTable(rowsIn: readonly TableRow[], frame: TableFrame): string {
+  const width = Math.max(20, frame.width);
+  const rows = [...rowsIn].sort(
+    (a, b) =>
+      a.book.instrument.symbol.localeCompare(b.book.instrument.symbol) ||
+      a.book.instrument.market.localeCompare(b.book.instrument.market) ||
+      a.book.instrumentId - b.book.instrumentId,
+  );
+  const venues = [...new Set(rows.map((r) => r.book.instrument.venue))];
+  // Leaving the venue out of the rows is only allowed when the title can name the one venue.
+  const layouts = LAYOUTS.filter((l) => l.venue || venues.length === 1);
+  let cols: Column[] = [];
+  let widths: number[] = [];
+  let layout = layouts[layouts.length - 1]!;
+  for (const l of layouts) {
+    layout = l;
+    cols = columns(rows, l);
+    widths = widthsOf(cols);
+    if (totalWidth(widths) <= width) break;
+  }
+  const over = totalWidth(widths) - width;
+  if (over > 0) widths[0] = Math.max(4, widths[0]! - over); // the narrowest layout still too wide: cut instrument names
+
+  const title = !layout.venue && venues.length === 1 ? [...frame.title, `venue ${venues[0]}`] : frame.title;
+  const lines: string[] = wrap(title, width);
+  if (rows.length === 0) {
+    lines.push(...wrap([frame.waitingFor], width));
+  } else {
+    // Cut as a last resort (a terminal narrower than even the narrowest layout): a line never wraps.
+    const line = (cells: readonly string[]) =>
+      fit(cells.map((cell, c) => (cols[c]!.right ? fit(cell, widths[c]!).padStart(widths[c]!) : fit(cell, widths[c]!).padEnd(widths[c]!))).join(GUTTER).trimEnd(), width);
+    lines.push(line(cols.map((c) => c.header)));
+    for (let i = 0; i < rows.length; i++) lines.push(line(cols.map((c) => c.cells[i]!)));
+  }
+  const c = frame.counters;
+  let invalidations = 0;
+  let valid = 0;
+  for (const r of rows) {
+    invalidations += r.book.invalidations;
+    if (r.book.valid) valid++;
+  }
+  lines.push(
+    ...wrap(
+      [
+        `books ${rows.length} (${valid} valid)`,
+        `invalidations ${invalidations}`,
+        `channel gaps ${c.gaps} (lost ${c.lostMessages})`,
+        `errors ${c.errors}`,
+        `datagrams ${c.datagrams}`,
+        `messages ${c.messages}`,
+        `heartbeats ${c.heartbeats}`,
+      ],
+      width,
+    ),
+  );
+  return lines.join("\n");
+}

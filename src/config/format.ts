@@ -1,0 +1,79 @@
+/**
+ * The resolved configuration as TOML with the file's own key names (what `feeder check-config` prints): every
+ * setting in effect, defaults filled in. Loading the output gives the same configuration, except that a bearer
+ * token is never printed (a comment says one is set).
+ * @module
+ */
+import type { DestinationConfig, FeederConfig, VenueConfig } from "./types.ts";
+
+/** A TOML value: strings quoted (JSON escapes are valid TOML basic-string escapes), arrays inline. */
+function value(v: string | number | boolean | readonly string[]): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map((x) => JSON.stringify(x)).join(", ")}]`;
+  return String(v);
+}
+
+/** A key as TOML allows it bare, or quoted. */
+function key(k: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k);
+}
+
+function destination(d: DestinationConfig): string[] {
+  return [
+    "[[publish.destinations]]",
+    `name = ${value(d.name)}`,
+    `group = ${value(d.group)}`,
+    `port = ${d.port}`,
+    `interface = ${value(d.iface)}`,
+    `ttl = ${d.ttl}`,
+    `channel = ${d.channelId}`,
+    `venue = ${value(d.match.venue)}`,
+    `market = ${value(d.match.market)}`,
+    `symbols = ${value(d.match.symbols)}`,
+  ];
+}
+
+function venue(v: VenueConfig): string[] {
+  const base = `venues.${key(v.venue)}`;
+  const out = [`[${base}]`, `ws_url = ${value(v.wsUrl)}`, `rest_url = ${value(v.restUrl)}`, `instrument_cache = ${value(v.instrumentCachePath)}`];
+  for (const m of v.markets) {
+    out.push("", `[${base}.${key(m.market)}]`, `depth = ${m.depth}`, `symbols = ${value(m.symbols)}`);
+    if (m.wsUrl !== undefined) out.push(`ws_url = ${value(m.wsUrl)}`);
+    if (m.restUrl !== undefined) out.push(`rest_url = ${value(m.restUrl)}`);
+    // Absent means the adapter's default for the depth; printing 0 would say the same, but not round-trip.
+    if (m.staleAfterMs !== undefined) out.push(`stale_after_ms = ${m.staleAfterMs}`);
+    else out.push("# stale_after_ms not set: the adapter's default for this depth");
+  }
+  for (const [name, o] of v.overrides) {
+    out.push("", `[${base}.overrides.${key(name)}]`, `tick_size = ${value(o.tickSize)}`, `lot_size = ${value(o.lotSize)}`);
+  }
+  return out;
+}
+
+export function formatConfigToml(c: FeederConfig): string {
+  const lines = [
+    `workers = ${c.workers}`,
+    `shard = ${value(`${c.shard.index}/${c.shard.count}`)}`,
+    "",
+    "[log]",
+    `level = ${value(c.log.level)}`,
+    `format = ${value(c.log.format)}`,
+    "",
+    "[http]",
+    `enabled = ${c.http.enabled}`,
+    `listen = ${value(`${c.http.host}:${c.http.port}`)}`,
+    `allow_non_loopback = ${c.http.allowNonLoopback}`,
+    c.http.bearerToken === undefined ? 'bearer_token = ""' : "# bearer_token is set (not shown)",
+    "",
+    "[publish]",
+    `max_datagram_bytes = ${c.publish.maxDatagramBytes}`,
+    `heartbeat_interval_ms = ${c.publish.heartbeatIntervalMs}`,
+    `snapshot_interval_ms = ${c.publish.snapshotIntervalMs}`,
+    `snapshot_depth = ${c.publish.snapshotDepth}`,
+    `source_id = ${c.publish.sourceId ?? 0}`,
+    `startup_listen_ms = ${c.publish.startupListenMs ?? Math.ceil(1.5 * c.publish.heartbeatIntervalMs)}`,
+  ];
+  for (const d of c.publish.destinations) lines.push("", ...destination(d));
+  for (const v of c.venues) lines.push("", ...venue(v));
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,34 @@
+/**
+ * This host's IPv4 addresses, for checking a configured or given interface before any socket is opened (a
+ * multicast socket bound to an address the host does not have fails later, with a less helpful error).
+ * @module
+ */
+import { networkInterfaces } from "node:os";
+
+export function isIpv4(s: string): boolean {
+  const parts = s.split(".");
+  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
+
+/** Every IPv4 address assigned to an interface of this host, with the interface's name. */
+export function localIpv4Addresses(): { name: string; address: string }[] {
+  const out: { name: string; address: string }[] = [];
+  for (const [name, addrs] of Object.entries(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === "IPv4") out.push({ name, address: a.address });
+  }
+  return out;
+}
+
+/**
+ * Why `addr` cannot be used as the local interface of a multicast socket, or null when it can: it must be an IPv4
+ * address (an interface name such as eth0 gets its address suggested) assigned to this host.
+ */
+export function interfaceProblem(addr: string, local: readonly { name: string; address: string }[] = localIpv4Addresses()): string | null {
+  const list = local.length === 0 ? "it has none" : `it has ${local.map((l) => `${l.address} on ${l.name}`).join(", ")}`;
+  if (!isIpv4(addr)) {
+    const named = local.find((l) => l.name === addr);
+    return named ? `an IPv4 address: ${addr} is an interface name, its address is ${named.address}` : `an IPv4 address of this host (${list})`;
+  }
+  if (!local.some((l) => l.address === addr)) return `an address of this host (${list})`;
+  return null;
+}

@@ -1,0 +1,74 @@
+/**
+ * Where a TOML syntax error is. Bun.TOML.parse throws a message without a position, so the position is found by
+ * parsing prefixes of the text: the error is at the first line, then the first column of that line, at which a
+ * prefix already fails with the same message. Runs only on a file that did not parse (config files are small:
+ * a few hundred parses of a few KB at most).
+ * @module
+ */
+
+export interface TomlErrorPosition {
+  /** 1-based line. */
+  readonly line: number;
+  /** 1-based column, in characters. */
+  readonly column: number;
+  /** The parser's message without its "TOML Parse error: " prefix. */
+  readonly message: string;
+}
+
+/** Messages of errors the parser only finds at the end of the text. */
+const AT_END_OF_FILE = /found end of file|^Unterminated (array|inline table)|^Unterminated string$/;
+
+type Parse = (text: string) => unknown;
+
+/** The parser's message, or null when `text` parses. */
+function errorOf(parse: Parse, text: string): string | null {
+  try {
+    parse(text);
+    return null;
+  } catch (err) {
+    return (err instanceof Error ? err.message : String(err)).replace(/^TOML Parse error:\s*/, "");
+  }
+}
+
+/**
+ * Messages quote the text at fault (`'x'`, `"tru"`); a prefix cut inside that text quotes less of it. Comparing
+ * without the quoted parts finds where the bad token starts.
+ */
+function shape(message: string): string {
+  return message.replace(/'[^']*'|"[^"]*"|\(0x[0-9A-Fa-f]+\)/g, "…");
+}
+
+/** The position of the syntax error in `text`, or null when it parses. */
+export function locateTomlError(text: string, parse: Parse = (t) => Bun.TOML.parse(t)): TomlErrorPosition | null {
+  const full = errorOf(parse, text);
+  if (full === null) return null;
+  const want = shape(full);
+  const message = full.replace(/\(0x0A\)/g, "the end of the line");
+  // Line starts; each prefix keeps its line break so errors about the break itself show up on that line.
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) if (text[i] === "\n") starts.push(i + 1);
+  if (AT_END_OF_FILE.test(full)) {
+    // Something left open (an array, a string, a table header): the parser noticed at the end of the text.
+    return { line: starts.length, column: text.length - starts[starts.length - 1]! + 1, message };
+  }
+  let line = starts.length;
+  for (let l = 1; l <= starts.length; l++) {
+    const end = l < starts.length ? starts[l]! : text.length;
+    const e = errorOf(parse, text.slice(0, end));
+    if (e !== null && shape(e) === want) {
+      line = l;
+      break;
+    }
+  }
+  const lineStart = starts[line - 1]!;
+  const lineEnd = line < starts.length ? starts[line]! : text.length;
+  let column = lineEnd - lineStart;
+  for (let c = 1; c <= lineEnd - lineStart; c++) {
+    const e = errorOf(parse, text.slice(0, lineStart + c));
+    if (e !== null && shape(e) === want) {
+      column = c;
+      break;
+    }
+  }
+  return { line, column: Math.max(1, column), message };
+}

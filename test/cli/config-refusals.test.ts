@@ -1,0 +1,69 @@
+/**
+ * Configurations and interfaces that cannot work are refused by the real executable (bun src/cli/main.ts) with
+ * exit 2 and a message naming the key, before any socket: `run` exits on its own instead of starting.
+ * check-config prints the settings with the TOML's key names.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { main } from "../../src/cli/main.ts";
+import { makeTempDir } from "../support/temp-dirs.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
+/** Generous bound for a refusal to come back; a command that starts instead of refusing is killed and fails. */
+const EXIT_BOUND_MS = 20_000;
+const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
+const HTTP = '[http]\nlisten = "127.0.0.1:0"\n';
+const DEST = (extra: string) => `[[publish.destinations]]\nport = 30001\n${extra}\n`;
+
+async function runChild(args: string[]): Promise<{ code: number | "still running"; stdout: string; stderr: string }> {
+  const proc = Bun.spawn([process.execPath, "src/cli/main.ts", ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, FEEDER_LOG_LEVEL: "warn" } });
+  let bound: ReturnType<typeof setTimeout> | undefined;
+  const code = await Promise.race([proc.exited, new Promise<"still running">((resolve) => (bound = setTimeout(() => resolve("still running"), EXIT_BOUND_MS)))]);
+  clearTimeout(bound);
+  if (code === "still running") proc.kill("SIGKILL");
+  return { code, stdout: await new Response(proc.stdout).text(), stderr: await new Response(proc.stderr).text() };
+}
+
+describe("refused before any socket, exit 2 naming the key", { timeout: 60_000 }, () => {
+  const dir = makeTempDir("feeder-refusals-");
+  const cases: [string, string, string][] = [
+    ["no venue configured", `${HTTP}`, "venues: missing (expected at least one venue market"],
+    ['group = ""', `${HTTP}${DEST('group = ""')}${VENUE}`, 'publish.destinations[0].group: "" is not an IPv4 multicast address'],
+    ['tick_size = ""', `${HTTP}${VENUE}[venues.bybit.overrides."linear:BTCUSDT"]\ntick_size = ""\nlot_size = "0.001"\n`, 'venues.bybit.overrides."linear:BTCUSDT".tick_size: "" is not a positive decimal string'],
+    ["an interface this host does not have", `${HTTP}${DEST('group = "239.255.46.1"\ninterface = "192.0.2.1"')}${VENUE}`, 'publish.destinations[0].interface: "192.0.2.1" is not an address of this host (it has 127.0.0.1 on lo'],
+    ["a TOML syntax error", `${HTTP}[publish\n${VENUE}`, "not valid TOML at line 3, column 9: Expected ']' to close a table header"],
+  ];
+  test.each(cases)("%s: run and check-config exit 2", async (_what, toml, message) => {
+    const path = join(dir, `${_what.replace(/\W+/g, "-")}.toml`);
+    writeFileSync(path, toml);
+    const [run, check] = await Promise.all([runChild(["run", "--config", path]), runChild(["check-config", "--config", path])]);
+    for (const r of [run, check]) {
+      expect(r.stderr).toContain(message);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe("");
+    }
+  });
+
+  test("listen --iface that is not an IPv4 address of this host is a usage error", async () => {
+    const results = await Promise.all([["eth0", "is not an IPv4 address"], ["lo", "lo is an interface name, its address is 127.0.0.1"], ["192.0.2.1", "is not an address of this host"], ["239.255.46.1:46000", "is not an IPv4 address"]].map(async ([iface, message]) => ({ r: await runChild(["listen", "-g", "239.255.46.1:46000", "--iface", iface!, "--duration", "30"]), message: message! })));
+    for (const { r, message } of results) {
+      expect(r.stderr).toMatch(/^feeder listen: --iface /);
+      expect(r.stderr).toContain(message);
+      expect(r.code).toBe(2);
+    }
+  });
+});
+
+test("check-config prints the resolved settings as TOML with the file's own key names", async () => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(["check-config", "--config", join(ROOT, "config/feeder.example.toml")], { out: (t) => out.push(t), err: (t) => err.push(t) });
+  expect(err).toEqual([]);
+  expect(code).toBe(0);
+  const text = out.join("\n");
+  expect(text).toContain('[[publish.destinations]]\nname = "bybit-linear"\ngroup = "239.255.0.2"\nport = 31002\ninterface = "127.0.0.1"\nttl = 1\nchannel = 2\n');
+  expect(text).toContain('[venues.bybit.overrides."linear:BTCUSDT"]\ntick_size = "0.10"\nlot_size = "0.001"');
+  expect(text).toContain("[publish]\nmax_datagram_bytes = 1400\nheartbeat_interval_ms = 1000\nsnapshot_interval_ms = 5000\nsnapshot_depth = 0\n");
+  expect(Bun.TOML.parse(text)).toMatchObject({ workers: 1, shard: "0/1", http: { listen: "127.0.0.1:9464" } });
+});

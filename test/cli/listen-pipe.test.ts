@@ -1,0 +1,66 @@
+/**
+ * `feeder listen -f ndjson | head -2` as real processes: when the reader closes the pipe, listen exits 0 without
+ * a stack trace. Group 239.255.45.1 (this file only), interface 127.0.0.1, TTL 1.
+ */
+import { join } from "node:path";
+import { afterEach, expect, test } from "vitest";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import type { PublishConfig } from "../../src/config/types.ts";
+import { FeedPublisher } from "../../src/net/feed-publisher.ts";
+import { makeInstrument, TestBook } from "../wire/helpers.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
+const GROUP = "239.255.45.1";
+const PORT = 45000 + Math.floor(Math.random() * 900);
+const T0 = 1_764_000_000_000_000;
+/** Generous bound on how long listen may take to exit after the pipe closes; a hang fails the test. */
+const EXIT_BOUND_MS = 20_000;
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+test("listen -f ndjson | head -2: exits 0, promptly, with no stack trace when the pipe closes", { timeout: 60_000 }, async () => {
+  const publish: PublishConfig = {
+    maxDatagramBytes: 1400,
+    heartbeatIntervalMs: 1000,
+    snapshotIntervalMs: 50,
+    snapshotDepth: 0,
+    destinations: [{ name: "t", group: GROUP, port: PORT, iface: "127.0.0.1", ttl: 1, channelId: 3, match: { venue: "*", market: "*", symbols: ["*"] } }],
+  };
+  const pub = new FeedPublisher({ publish });
+  await pub.start();
+  cleanups.push(() => pub.stop());
+  const book = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
+  book.load([[302472, 1500]], [[302473, 250]], 1, T0);
+  const handle = pub.register(book.instrument, book);
+  pub.publishSnapshot(handle, book);
+  const cs = new ChangeSet();
+  // Updates keep coming for as long as the test runs, as on a live feed.
+  const ticker = setInterval(() => {
+    cs.clear();
+    cs.addBid(302472, 1000 + book.instrSeq);
+    book.apply(cs, book.venueSeq + 1, T0 + book.instrSeq);
+    pub.publishDelta(handle, book, cs);
+  }, 5);
+  cleanups.push(() => clearInterval(ticker));
+
+  // bash's exit status is listen's (PIPESTATUS[0]); listen's stderr is bash's stderr.
+  const script = `"$0" src/cli/main.ts listen -f ndjson -g ${GROUP}:${PORT} --iface 127.0.0.1 | head -2; exit "\${PIPESTATUS[0]}"`;
+  const proc = Bun.spawn(["bash", "-c", script, process.execPath], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, FEEDER_LOG_LEVEL: "warn" } });
+  cleanups.push(() => {
+    // On failure, the pipeline's processes (children of this bash, by parent pid) must not outlive the test.
+    for (const pid of Bun.spawnSync(["pgrep", "-P", String(proc.pid)]).stdout.toString().split(/\s+/).filter(Boolean)) process.kill(Number(pid), "SIGKILL");
+    proc.kill("SIGKILL");
+  });
+  let bound: ReturnType<typeof setTimeout> | undefined;
+  const code = await Promise.race([proc.exited, new Promise<string>((resolve) => (bound = setTimeout(() => resolve("still running"), EXIT_BOUND_MS)))]);
+  clearTimeout(bound);
+  if (code === "still running") await cleanups.pop()!(); // kill the pipeline so its pipes close and its output can be shown
+  const stdout = await new Response(proc.stdout).text();
+  const stderr = await new Response(proc.stderr).text();
+  expect(stdout.trim().split("\n").map((l) => JSON.parse(l).type)).toHaveLength(2);
+  expect(stderr).not.toMatch(/EPIPE|broken pipe|\n\s+at /);
+  expect(code).toBe(0);
+});

@@ -1,0 +1,67 @@
+/** The listen table at any width: columns given up in order, every line within the width, footer = column sums. */
+import { describe, expect, test } from "vitest";
+import { renderTable, type TableRow } from "../../src/cli/commands/listen-table.ts";
+import { SubscriberBook } from "../../src/subscriber/subscriber-book.ts";
+import type { SubscriberCounters } from "../../src/subscriber/subscriber-types.ts";
+import { makeInstrument } from "../wire/helpers.ts";
+
+const COUNTERS: SubscriberCounters = {
+  datagrams: 123456, bytes: 0, heartbeats: 7, messages: 654321, errors: 0, gaps: 2, lostMessages: 5,
+  duplicates: 0, unknownTemplates: 0, instrSeqJumps: 0, snapshotsAbandoned: 0, listenerErrors: 0,
+};
+
+function row(market: "linear" | "spot" | "option", symbol: string, exps: [number, number], bid: [number, number], ask: [number, number], invalidations: number): TableRow {
+  const inst = makeInstrument("bybit", market, symbol, exps[0], exps[1]);
+  const book = new SubscriberBook(inst.instrumentId, exps[0], exps[1]);
+  book.instrument = inst;
+  book.state = 1;
+  book.valid = invalidations === 0;
+  book.invalidations = invalidations;
+  book.bids.set(bid[0], bid[1]);
+  book.asks.set(ask[0], ask[1]);
+  return { book, updatesPerSec: 321.4, latenciesUs: Float64Array.from([40, 45, 300]) };
+}
+
+const ROWS = [
+  row("spot", "BTCUSDT", [1, 6], [949_149, 6_328], [949_150, 2_578_000], 1),
+  row("linear", "ETHUSDT", [2, 2], [349_999, 551], [350_000, 503], 0),
+  row("option", "BTC-27MAR26-70000-P", [0, 2], [1500, 1], [1505, 2], 2),
+];
+
+describe("listen table layout", () => {
+  test.each([200, 120, 100, 80, 72, 60])("width %i: every line fits, the footer's invalidations is the INVAL column's sum", (width) => {
+    const text = renderTable(ROWS, { title: ["feeder listen", "239.255.0.1:31001 on 127.0.0.1"], waitingFor: "-", counters: COUNTERS, width });
+    const lines = text.split("\n");
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(width);
+    const header = lines.find((l) => l.startsWith("INSTRUMENT"))!;
+    const end = header.indexOf("INVAL") + 5;
+    const cells = lines.slice(lines.indexOf(header) + 1, lines.indexOf(header) + 4).map((l) => Number(l.slice(0, end).trim().split(/\s+/).at(-1)));
+    expect(cells.reduce((a, b) => a + b, 0)).toBe(3);
+    expect(text).toMatch(/invalidations 3\s+channel gaps 2 \(lost 5\)/);
+  });
+
+  test.each([40, 24])("width %i, narrower than any layout: lines are cut, never wrapped", (width) => {
+    const text = renderTable(ROWS, { title: ["feeder listen"], waitingFor: "-", counters: COUNTERS, width });
+    for (const l of text.split("\n")) expect(l.length).toBeLessThanOrEqual(width);
+  });
+
+  test("columns are given up in order: venue (then named in the title), latency, rate, sizes", () => {
+    const at = (width: number) => renderTable(ROWS, { title: ["t"], waitingFor: "-", counters: COUNTERS, width });
+    expect(at(200)).toMatch(/^bybit spot BTCUSDT +live +NO +0\.006328@94914\.9 +94915\.0@2\.578000 +321 +1 +45\/300$/m);
+    expect(at(200)).not.toContain("venue bybit");
+    expect(at(104)).toMatch(/^t {2}venue bybit$/m);
+    expect(at(104)).toContain("µs p50/p99");
+    expect(at(100)).not.toContain("µs p50/p99");
+    expect(at(100)).toMatch(/UPD\/S/);
+    expect(at(85)).not.toMatch(/UPD\/S/);
+    expect(at(85)).toMatch(/BID QTY@PX/);
+    expect(at(60)).toMatch(/^INSTRUMENT +STATE +VALID +BID +ASK +INVAL$/m);
+    expect(at(60)).toMatch(/^spot BTCUSDT +live +NO +94914\.9 +94915\.0 +1$/m);
+  });
+
+  test("an empty table says what it waits for", () => {
+    const text = renderTable([], { title: ["feeder listen"], waitingFor: "waiting for the first datagram on 239.255.0.1:31001 on 127.0.0.1", counters: COUNTERS, width: 80 });
+    expect(text.split("\n")[1]).toBe("waiting for the first datagram on 239.255.0.1:31001 on 127.0.0.1");
+    expect(text).toContain("books 0 (0 valid)");
+  });
+});
