@@ -6,10 +6,13 @@
  * - srcToFeeder: source send → feeder frame receipt (tsRecvUs on the wire);
  * - feederToFlush: feeder frame receipt → the packet's send-time stamp (taken just before sendMany);
  * - wire: packet send-time stamp → subscriber receipt.
- * Commands (stdin JSON lines): reset, report (stdout JSON with percentiles and counters), quit.
- * Usage: bun bench/e2e-sub.ts <group> <port>
+ * With <floorGroup> <floorPort> it also joins the floor relay's group (bench/e2e-floor.ts) on a plain node:dgram
+ * socket (same receive buffer) and counts its datagrams, so the floor's sends reach a receiver as the feeder's do.
+ * Commands (stdin JSON lines): reset, count, report (stdout JSON with percentiles and counters), quit.
+ * Usage: bun bench/e2e-sub.ts <group> <port> [<floorGroup> <floorPort>]
  * @module
  */
+import { createSocket } from "node:dgram";
 import { FeedSubscriber } from "../src/subscriber/index.ts";
 import { parentCommands } from "./e2e-common.ts";
 
@@ -65,6 +68,16 @@ sub.on("update", (e) => {
 sub.on("error", () => {});
 await sub.start?.();
 
+let floorDatagrams = 0;
+if (process.argv[4] !== undefined) {
+  const floorGroup = process.argv[4];
+  // Bound to the group address like FeedSubscriber's sockets, so only that group's datagrams arrive.
+  const fs = createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 << 20 });
+  fs.on("message", () => void floorDatagrams++);
+  await new Promise<void>((resolve) => fs.bind({ port: Number(process.argv[5]), address: floorGroup, exclusive: false }, () => resolve()));
+  fs.addMembership(floorGroup, "127.0.0.1");
+}
+
 function out(msg: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(msg) + "\n");
 }
@@ -82,16 +95,17 @@ for await (const cmd of parentCommands<{ cmd: string }>()) {
     snapshots = 0;
     firstRecvUs = 0;
     lastRecvUs = 0;
+    floorDatagrams = 0;
     base = { ...sub.counters };
     out({ reset: true });
   } else if (cmd.cmd === "count") {
-    out({ events });
+    out({ events, floorDatagrams });
   } else if (cmd.cmd === "report") {
     const c = sub.counters as unknown as Record<string, number>;
     const b = base as unknown as Record<string, number>;
     const counters: Record<string, number> = {};
     for (const k of Object.keys(c)) counters[k] = c[k]! - (b[k] ?? 0);
-    out({ events, snapshots, firstRecvUs, lastRecvUs, counters, e2e: e2e.summary(), srcToFeeder: srcToFeeder.summary(), feederToFlush: feederToFlush.summary(), wire: wire.summary() });
+    out({ events, floorDatagrams, snapshots, firstRecvUs, lastRecvUs, counters, e2e: e2e.summary(), srcToFeeder: srcToFeeder.summary(), feederToFlush: feederToFlush.summary(), wire: wire.summary() });
   } else if (cmd.cmd === "quit") {
     await sub.stop?.();
     process.exit(0);

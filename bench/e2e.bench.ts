@@ -14,7 +14,13 @@
  * Clock across processes: performance.timeOrigin + performance.now() (docs/runtime-costs.md §5).
  * Rates 10k, 50k, 100k msgs/s, then stepping up until a rate loses messages or the feeder falls behind.
  * Throughput per core = messages / feeder CPU seconds (process.cpuUsage of this process over the phase).
- * Env: E2E_PHASE_MS (default 4000), E2E_SYMBOLS (default 8 linear symbols), E2E_DEPTH (default 50).
+ * Floor: at the A/B rates (10k and 50k) the feeder's phase alternates with a phase of bench/e2e-floor.ts, a minimal
+ * relay fed by its own copy of the source (same frames, same pacing) that sends one fixed 32-byte datagram per frame
+ * with the same receipt stamp, the same once-per-turn flush and the same latency measurement; each round gives the
+ * ratio feeder / floor of p50 and p99, and the report gives their medians over the rounds (order A/B, then B/A, so
+ * a slow drift of the VM does not favour either side).
+ * Env: E2E_PHASE_MS (default 4000), E2E_SYMBOLS (default 8 linear symbols), E2E_DEPTH (default 50),
+ * E2E_AB_RATES (default 10000,50000), E2E_AB_ROUNDS (default 4).
  * @module
  */
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -35,13 +41,30 @@ const DEPTH = Number(process.env.E2E_DEPTH ?? 50);
 const ONLY_RATES = process.env.E2E_RATES?.split(",").map(Number);
 const FIXED_RATES = ONLY_RATES ?? [10_000, 50_000, 100_000];
 const STEP_RATES = ONLY_RATES ? [] : [150_000, 200_000, 250_000, 300_000, 400_000];
+const AB_RATES = (process.env.E2E_AB_RATES ?? "10000,50000").split(",").map(Number).filter((r) => FIXED_RATES.includes(r));
+const AB_ROUNDS = Number(process.env.E2E_AB_ROUNDS ?? 4);
 const bench = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
 const { group, port } = loopbackDestination(1);
-const source = await Child.spawn([bench("./e2e-source.ts"), SYMBOLS.join(","), String(DEPTH)]);
-const src = (await source.next()) as { wsUrl: string; restUrl: string; topics: string[]; cycleFrames: number[]; levelsPerFrame: number; bytesPerFrame: number };
-const subscriber = await Child.spawn([bench("./e2e-sub.ts"), group, String(port)]);
+const floorDest = loopbackDestination(3);
+// Two identical sources (same seed, so the same frames): one feeds the feeder, the other the floor relay; only the
+// one whose contender is measured sends.
+const [source, floorSource] = await Promise.all([
+  Child.spawn([bench("./e2e-source.ts"), SYMBOLS.join(","), String(DEPTH)]),
+  Child.spawn([bench("./e2e-source.ts"), SYMBOLS.join(","), String(DEPTH)]),
+]);
+const [src, floorSrc] = (await Promise.all([source.next(), floorSource.next()])) as {
+  wsUrl: string;
+  restUrl: string;
+  topics: string[];
+  cycleFrames: number[];
+  levelsPerFrame: number;
+  bytesPerFrame: number;
+}[];
+const subscriber = await Child.spawn([bench("./e2e-sub.ts"), group, String(port), floorDest.group, String(floorDest.port)]);
 await subscriber.next();
+const floor = await Child.spawn([bench("./e2e-floor.ts"), floorSrc!.wsUrl, floorSrc!.topics.join(","), floorDest.group, String(floorDest.port)]);
+await floor.next();
 
 const config = validateConfig({
   workers: 1,
@@ -95,6 +118,8 @@ function venueStats(): Record<string, number> {
 
 interface PhaseResult {
   rate: number;
+  /** receipt → sendMany done, exact percentiles over the phase. */
+  internal: Record<string, number>;
   row: Record<string, unknown>;
   latencyRows: Record<string, unknown>[];
   noLoss: boolean;
@@ -163,6 +188,7 @@ async function phase(rate: number, ms: number, label = "", floodN = 0): Promise<
   const internal = pct(samples.subarray(0, nSamples));
   return {
     rate,
+    internal,
     noLoss,
     keptUp,
     row: {
@@ -211,9 +237,67 @@ console.log(
 console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(" ")} (other processes on this 2-vCPU VM compete with all three)`);
 await phase(20_000, 1500); // warm-up (JIT, buffers), not reported
 
+interface FloorResult {
+  internal: Record<string, number>;
+  sent: number;
+  received: number;
+  datagrams: number;
+  sendErrors: number;
+  cpuPct: number;
+  sentPerSec: number;
+}
+
+/** One paced phase of the floor relay: its source sends, the feeder's source is idle. */
+async function floorPhase(rate: number, ms: number): Promise<FloorResult> {
+  await subscriber.ask({ cmd: "reset" });
+  await floor.ask({ cmd: "reset" });
+  const sent = (await floorSource.ask({ cmd: "run", rate, ms })) as { sent: number; sentPerSec: number };
+  const until = performance.now() + 10_000;
+  while (((await floor.ask({ cmd: "count" })) as { frames: number }).frames < sent.sent && performance.now() < until) await Bun.sleep(1);
+  const rep = (await floor.ask({ cmd: "report" })) as { frames: number; datagrams: number; sendErrors: number; cpuPct: number; latency: Record<string, number> };
+  let received = 0;
+  const subUntil = performance.now() + 2000;
+  while (performance.now() < subUntil) {
+    received = ((await subscriber.ask({ cmd: "count" })) as { floorDatagrams: number }).floorDatagrams;
+    if (received >= rep.datagrams) break;
+    await Bun.sleep(20);
+  }
+  return { internal: rep.latency, sent: sent.sent, received, datagrams: rep.datagrams, sendErrors: rep.sendErrors, cpuPct: rep.cpuPct, sentPerSec: sent.sentPerSec };
+}
+
+interface AbRound {
+  rate: number;
+  round: number;
+  feeder: PhaseResult;
+  floor: FloorResult;
+}
+const abRounds: AbRound[] = [];
+await floorPhase(20_000, 1500); // the floor's warm-up, not reported
+
 const results: PhaseResult[] = [];
 for (const rate of FIXED_RATES) {
-  results.push(await phase(rate, PHASE_MS));
+  if (!AB_RATES.includes(rate)) {
+    results.push(await phase(rate, PHASE_MS));
+  } else {
+    for (let round = 1; round <= AB_ROUNDS; round++) {
+      // Odd rounds feeder first, even rounds floor first.
+      let feederRes: PhaseResult;
+      let floorRes: FloorResult;
+      if (round % 2 === 1) {
+        feederRes = await phase(rate, PHASE_MS);
+        floorRes = await floorPhase(rate, PHASE_MS);
+      } else {
+        floorRes = await floorPhase(rate, PHASE_MS);
+        feederRes = await phase(rate, PHASE_MS);
+      }
+      abRounds.push({ rate, round, feeder: feederRes, floor: floorRes });
+      if (round === 1) results.push(feederRes); // the throughput and latency tables show round 1
+      console.log(
+        `  ${rate / 1000}k/s round ${round}: feeder p50/p99 ${us(feederRes.internal.p50)} / ${us(feederRes.internal.p99)}, ` +
+          `floor ${us(floorRes.internal.p50)} / ${us(floorRes.internal.p99)}`,
+      );
+    }
+  }
   console.log(`  ${rate / 1000}k/s: ${results.at(-1)!.noLoss ? "no loss" : "LOSS"}, ${results.at(-1)!.keptUp ? "kept up" : "fell behind"}`);
 }
 // Step up while nothing is lost and the source still reaches the rate (beyond that the source is the limit).
@@ -243,18 +327,73 @@ printTable(results.map((r) => r.row));
 console.log("\n== latency per rate (µs; cross-process rows use the timeOrigin clock) ==");
 printTable(results.flatMap((r) => r.latencyRows));
 
+function median(xs: number[]): number {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+if (abRounds.length > 0) {
+  console.log("\n== feeder vs floor (receipt → sendMany done, same clock, stamp and flush; A/B rounds of this run) ==");
+  printTable(
+    abRounds.map((r) => ({
+      rate: `${r.rate / 1000}k/s`,
+      round: `${r.round} (${r.round % 2 === 1 ? "feeder first" : "floor first"})`,
+      "feeder p50": us(r.feeder.internal.p50),
+      "floor p50": us(r.floor.internal.p50),
+      "p50 ratio": (r.feeder.internal.p50! / r.floor.internal.p50!).toFixed(2),
+      "feeder p99": us(r.feeder.internal.p99),
+      "floor p99": us(r.floor.internal.p99),
+      "p99 ratio": (r.feeder.internal.p99! / r.floor.internal.p99!).toFixed(2),
+      "feeder CPU": r.feeder.row["feeder CPU"],
+      "floor CPU": `${r.floor.cpuPct.toFixed(0)} %`,
+      "floor sent/s": Math.round(r.floor.sentPerSec),
+      "floor datagrams/frame": +(r.floor.datagrams / r.floor.sent).toFixed(2),
+      "floor lost": r.floor.datagrams - r.floor.received + r.floor.sendErrors,
+    })),
+  );
+}
+function abSummary(rate: number): { p50: number; p99: number; feeder50: number; feeder99: number; floor50: number; floor99: number } {
+  const rs = abRounds.filter((r) => r.rate === rate);
+  return {
+    p50: median(rs.map((r) => r.feeder.internal.p50! / r.floor.internal.p50!)),
+    p99: median(rs.map((r) => r.feeder.internal.p99! / r.floor.internal.p99!)),
+    feeder50: median(rs.map((r) => r.feeder.internal.p50!)),
+    feeder99: median(rs.map((r) => r.feeder.internal.p99!)),
+    floor50: median(rs.map((r) => r.floor.internal.p50!)),
+    floor99: median(rs.map((r) => r.floor.internal.p99!)),
+  };
+}
+
 const at50 = results.find((r) => r.rate === 50_000);
 const internal50 = at50?.latencyRows[0] ?? { p50: "–", p99: "–" };
+const ratioRows = AB_RATES.map((rate) => {
+  const a = abSummary(rate);
+  const n = abRounds.filter((r) => r.rate === rate).length;
+  return [
+    {
+      target: `feeder-internal p50 ≤ 1.5× the floor's at ${rate / 1000}k msgs/s`,
+      measured: `median of ${n} rounds: ${a.p50.toFixed(2)}× (feeder ${us(a.feeder50)}, floor ${us(a.floor50)}, medians)`,
+      met: a.p50 <= 1.5 ? "yes" : "NO",
+    },
+    {
+      target: `feeder-internal p99 ≤ 2× the floor's at ${rate / 1000}k msgs/s`,
+      measured: `median of ${n} rounds: ${a.p99.toFixed(2)}× (feeder ${us(a.feeder99)}, floor ${us(a.floor99)}, medians)`,
+      met: a.p99 <= 2 ? "yes" : "NO",
+    },
+  ];
+}).flat();
 console.log("\n== targets ==");
 printTable([
+  ...ratioRows,
   {
     target: "feeder-internal p50 ≤ 10 µs at 50k msgs/s",
-    measured: internal50.p50,
+    measured: `${internal50.p50} (round 1)`,
     met: parseUs(internal50.p50 as string) <= 10 ? "yes" : "NO",
   },
   {
     target: "feeder-internal p99 ≤ 50 µs at 50k msgs/s",
-    measured: internal50.p99,
+    measured: `${internal50.p99} (round 1)`,
     met: parseUs(internal50.p99 as string) <= 50 ? "yes" : "NO",
   },
   {
@@ -282,8 +421,6 @@ function parseUs(s: string): number {
 
 console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
 await feeder.stop();
-await source.ask({ cmd: "quit" }).catch(() => undefined);
-await subscriber.ask({ cmd: "quit" }).catch(() => undefined);
-source.kill();
-subscriber.kill();
+for (const c of [source, floorSource, subscriber, floor]) await c.ask({ cmd: "quit" }).catch(() => undefined);
+for (const c of [source, floorSource, subscriber, floor]) c.kill();
 process.exit(0);
