@@ -272,6 +272,11 @@ printTable([
     "sim errors sent": a.sim.errorsSent,
   },
 ]);
+const perConn = Object.entries(b.feeder.venue)
+  .filter(([k]) => /^conn\d+\.\w+\.topics$/.test(k))
+  .map(([k, v]) => `${k.slice(0, -".topics".length)} ${v}`)
+  .join(", ");
+console.log(`topics per connection (the adapter's plan within Bybit's args limits): ${perConn}`);
 console.log("\n== memory (feeder process, full GC before each reading) ==");
 printTable([
   { when: "before start (modules loaded, config read)", rss: `${(mem0.rss / MiB).toFixed(1)} MiB`, "JS heap": `${(mem0.heapUsed / MiB).toFixed(1)} MiB`, "book bytes": "–", levels: "–" },
