@@ -20,7 +20,7 @@
  * ratio feeder / floor of p50 and p99, and the report gives their medians over the rounds (order A/B, then B/A, so
  * a slow drift of the VM does not favour either side).
  * Env: E2E_PHASE_MS (default 4000), E2E_SYMBOLS (default 8 linear symbols), E2E_DEPTH (default 50),
- * E2E_AB_RATES (default 10000,50000), E2E_AB_ROUNDS (default 4).
+ * E2E_AB_RATES (default 10000,50000), E2E_AB_ROUNDS (default 8), E2E_AB_PHASE_MS (default 2000 per contender and round).
  * @module
  */
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -42,7 +42,10 @@ const ONLY_RATES = process.env.E2E_RATES?.split(",").map(Number);
 const FIXED_RATES = ONLY_RATES ?? [10_000, 50_000, 100_000];
 const STEP_RATES = ONLY_RATES ? [] : [150_000, 200_000, 250_000, 300_000, 400_000];
 const AB_RATES = (process.env.E2E_AB_RATES ?? "10000,50000").split(",").map(Number).filter((r) => FIXED_RATES.includes(r));
-const AB_ROUNDS = Number(process.env.E2E_AB_ROUNDS ?? 4);
+// Many short rounds rather than a few long ones: the VM's slow phases last seconds, and a median over many
+// alternations lets fewer of them decide the ratio.
+const AB_ROUNDS = Number(process.env.E2E_AB_ROUNDS ?? 8);
+const AB_PHASE_MS = Number(process.env.E2E_AB_PHASE_MS ?? 2000);
 const bench = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
 const { group, port } = loopbackDestination(1);
@@ -284,14 +287,14 @@ for (const rate of FIXED_RATES) {
       let feederRes: PhaseResult;
       let floorRes: FloorResult;
       if (round % 2 === 1) {
-        feederRes = await phase(rate, PHASE_MS);
-        floorRes = await floorPhase(rate, PHASE_MS);
+        feederRes = await phase(rate, AB_PHASE_MS);
+        floorRes = await floorPhase(rate, AB_PHASE_MS);
       } else {
-        floorRes = await floorPhase(rate, PHASE_MS);
-        feederRes = await phase(rate, PHASE_MS);
+        floorRes = await floorPhase(rate, AB_PHASE_MS);
+        feederRes = await phase(rate, AB_PHASE_MS);
       }
       abRounds.push({ rate, round, feeder: feederRes, floor: floorRes });
-      if (round === 1) results.push(feederRes); // the throughput and latency tables show round 1
+      if (round === 1) results.push(feederRes); // the throughput and latency tables show round 1 (AB_PHASE_MS long)
       console.log(
         `  ${rate / 1000}k/s round ${round}: feeder p50/p99 ${us(feederRes.internal.p50)} / ${us(feederRes.internal.p99)}, ` +
           `floor ${us(floorRes.internal.p50)} / ${us(floorRes.internal.p99)}`,
@@ -367,6 +370,7 @@ function abSummary(rate: number): { p50: number; p99: number; feeder50: number; 
 
 const at50 = results.find((r) => r.rate === 50_000);
 const internal50 = at50?.latencyRows[0] ?? { p50: "–", p99: "–" };
+const abs50 = AB_RATES.includes(50_000) ? abSummary(50_000) : undefined;
 const ratioRows = AB_RATES.map((rate) => {
   const a = abSummary(rate);
   const n = abRounds.filter((r) => r.rate === rate).length;
@@ -388,13 +392,13 @@ printTable([
   ...ratioRows,
   {
     target: "feeder-internal p50 ≤ 10 µs at 50k msgs/s",
-    measured: `${internal50.p50} (round 1)`,
-    met: parseUs(internal50.p50 as string) <= 10 ? "yes" : "NO",
+    measured: abs50 ? `${us(abs50.feeder50)} (median of the A/B rounds)` : internal50.p50,
+    met: (abs50 ? abs50.feeder50 : parseUs(internal50.p50 as string)) <= 10 ? "yes" : "NO",
   },
   {
     target: "feeder-internal p99 ≤ 50 µs at 50k msgs/s",
-    measured: `${internal50.p99} (round 1)`,
-    met: parseUs(internal50.p99 as string) <= 50 ? "yes" : "NO",
+    measured: abs50 ? `${us(abs50.feeder99)} (median of the A/B rounds)` : internal50.p99,
+    met: (abs50 ? abs50.feeder99 : parseUs(internal50.p99 as string)) <= 50 ? "yes" : "NO",
   },
   {
     target: "≥ 150k msgs/s sustained on one core, nothing lost",
