@@ -1,6 +1,6 @@
 /**
- * End to end on loopback (`bun bench/e2e.bench.ts`; best inside a private network namespace:
- * `unshare -n bash -c 'ip link set lo up && ./node_modules/.bin/bun bench/e2e.bench.ts'`).
+ * End to end on loopback (`bun bench/e2e.bench.ts`; as root it re-runs itself inside a private network namespace,
+ * `unshare -n` with only `lo`, unless it is already in one).
  *
  * Three processes, so the feeder's process is measured alone:
  * - bench/e2e-source.ts (child): the simulator's REST instruments and its generated frames, served by a paced
@@ -32,7 +32,9 @@ import { validateConfig } from "../src/config/load.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { BookState } from "../src/core/types.ts";
 import { printTable } from "./harness.ts";
-import { Child, loopbackDestination, pct, udpRcvbufErrors } from "./e2e-common.ts";
+import { Child, loopbackDestination, pct, reexecInPrivateNetns, udpRcvbufErrors } from "./e2e-common.ts";
+
+reexecInPrivateNetns(import.meta.url); // as root (npm run bench): inside `unshare -n`, only lo
 
 const PHASE_MS = Number(process.env.E2E_PHASE_MS ?? 4000);
 const SYMBOLS = (process.env.E2E_SYMBOLS ?? "BTCUSDT,ETHUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,LINKUSDT,AVAXUSDT").split(",");

@@ -20,23 +20,14 @@
  * Env: LOAD_SPOT (500), LOAD_LINEAR (500), LOAD_OPTION (300), LOAD_RATE (10000), LOAD_MEASURE_MS (60000; quick 12000).
  * @module
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { printTable } from "./harness.ts";
-import { Child, loopbackDestination, udpRcvbufErrors } from "./e2e-common.ts";
+import { Child, inPrivateNetns, loopbackDestination, reexecInPrivateNetns, udpRcvbufErrors } from "./e2e-common.ts";
 
-// ------------------------------------------------------------------------ network namespace (as root) ----
-if (process.getuid?.() === 0 && process.env.FEEDER_BENCH_NETNS !== "1" && Bun.which("unshare") !== null) {
-  const self = fileURLToPath(import.meta.url);
-  const proc = Bun.spawnSync(["unshare", "-n", "sh", "-c", `ip link set lo up && exec "$0" "$1"`, process.execPath, self], {
-    stdout: "inherit",
-    stderr: "inherit",
-    env: { ...process.env, FEEDER_BENCH_NETNS: "1" },
-  });
-  process.exit(proc.exitCode ?? 1);
-}
+reexecInPrivateNetns(import.meta.url); // as root: inside `unshare -n`, only lo
 
 const QUICK = process.env.BENCH_QUICK === "1";
 // Bounded: every child is killed on exit, and a run that overstays its budget ends with an error.
@@ -98,6 +89,17 @@ const simUrls = await new Promise<{ wsUrl: string; restUrl: string }>((resolve, 
     reject(new Error("simulator exited before printing its URLs"));
   })();
 });
+
+/** CPU seconds (user + system) a child process has used so far, from /proc/<pid>/stat (clock ticks of 10 ms); NaN off Linux. */
+function procCpuS(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // fields 14 and 15: utime, stime
+  } catch {
+    return NaN;
+  }
+}
 
 async function simStats(): Promise<{ messagesSent: number; connections: number; subscribes: number; pings: number; errorsSent: number }> {
   const r = (await (await fetch(`${simUrls.restUrl}/sim/stats`)).json()) as { stats: { messagesSent: number; connections: number; subscribes: number; pings: number; errorsSent: number } };
@@ -164,7 +166,7 @@ const mem0 = (await feeder.next()) as unknown as Mem;
 console.log(
   `load bench — Bun ${Bun.version}; ${nBooks} books: spot ${spot.length} × depth 50, linear ${linear.length} × depth 200, option ${option.length} × depth 25; ` +
     `simulator at ${RATE} book msgs/s in aggregate; multicast ${group}:${port} on 127.0.0.1 TTL 1` +
-    `${process.env.FEEDER_BENCH_NETNS === "1" ? " (private network namespace)" : ""}; ${QUICK ? "quick, " : ""}${MEASURE_MS / 1000} s measured; ` +
+    `${inPrivateNetns() ? " (private network namespace)" : ""}; ${QUICK ? "quick, " : ""}${MEASURE_MS / 1000} s measured; ` +
     `load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`,
 );
 
@@ -173,12 +175,16 @@ const tStart = performance.now();
 const started = (await feeder.ask({ cmd: "start" })) as { httpUrl: string };
 const startReturnedMs = performance.now() - tStart;
 const liveAt: { ms: number; live: number }[] = [];
+const marketLiveMs = new Map<string, number>();
 let connectMs = NaN;
 for (;;) {
   const r = await fetch(`${started.httpUrl}/readyz`);
-  const body = (await r.json()) as { ready: boolean; books: number; notLive: unknown[] };
+  const body = (await r.json()) as { ready: boolean; books: number; notLive: { market: string }[] };
   const ms = performance.now() - tStart;
   liveAt.push({ ms, live: body.books - body.notLive.length });
+  for (const m of ["spot", "linear", "option"]) {
+    if (!marketLiveMs.has(m) && body.books === nBooks && !body.notLive.some((b) => b.market === m)) marketLiveMs.set(m, ms);
+  }
   if (r.status === 200 && body.books === nBooks) {
     connectMs = ms;
     break;
@@ -208,10 +214,10 @@ interface FeederStats {
   rss: number;
 }
 /** Stalls the simulator and waits until nothing is in flight, then reads every side's counters. */
-async function quiescedCounters(stallMs: number): Promise<{ sim: Awaited<ReturnType<typeof simStats>>; feeder: FeederStats; t: number }> {
+async function quiescedCounters(stallMs: number): Promise<{ sim: Awaited<ReturnType<typeof simStats>>; simCpuS: number; subCpuS: number; feeder: FeederStats; t: number }> {
   await simStall(stallMs);
   await Bun.sleep(QUIESCE_MS);
-  return { sim: await simStats(), feeder: (await feeder.ask({ cmd: "stats" })) as unknown as FeederStats, t: performance.now() };
+  return { sim: await simStats(), simCpuS: procCpuS(simProc.pid), subCpuS: procCpuS(subscriber.pid), feeder: (await feeder.ask({ cmd: "stats" })) as unknown as FeederStats, t: performance.now() };
 }
 
 const a = await quiescedCounters(QUIESCE_MS + 200);
@@ -268,6 +274,7 @@ printTable([
     "50 % LIVE": `${connect.halfMs.toFixed(0)} ms`,
     "90 % LIVE": `${connect.p90Ms.toFixed(0)} ms`,
     "all LIVE": `${connect.allMs.toFixed(0)} ms`,
+    "all spot / linear / option LIVE": ["spot", "linear", "option"].map((m) => `${(marketLiveMs.get(m) ?? NaN).toFixed(0)}`).join(" / ") + " ms",
     "subscribe requests (sim)": a.sim.subscribes,
     "sim errors sent": a.sim.errorsSent,
   },
@@ -302,6 +309,8 @@ printTable([
     "book frames": bookFrames,
     "feeder CPU": `${((cpuUs / 1e6 / windowS) * 100).toFixed(1)} %`,
     "CPU per frame": `${(cpuUs / feederFrames).toFixed(1)} µs`,
+    "simulator CPU": `${(((b.simCpuS - a.simCpuS) / windowS) * 100).toFixed(0)} %`,
+    "subscriber CPU": `${(((b.subCpuS - a.subCpuS) / windowS) * 100).toFixed(0)} %`,
     "idle CPU (no frames)": `${((idleCpuPerS / 1e6) * 100).toFixed(1)} %`,
     "CPU per frame above idle": `${marginalUs.toFixed(1)} µs`,
     "published msgs": published,
