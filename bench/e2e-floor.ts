@@ -36,6 +36,7 @@ let nSamples = 0;
 let frames = 0;
 let datagrams = 0;
 let sendErrors = 0;
+let flushes = 0;
 
 let chars = 0;
 function onFrame(data: unknown): void {
@@ -52,6 +53,7 @@ function onFrame(data: unknown): void {
 
 addTurnEndHook(() => {
   if (pending === 0) return;
+  flushes++;
   for (let left = pending; left > 0; ) {
     const n = left < MAX_PER_SEND ? left : MAX_PER_SEND;
     let sent = 0;
@@ -92,6 +94,7 @@ for await (const cmd of parentCommands<{ cmd: string }>()) {
     frames = 0;
     datagrams = 0;
     sendErrors = 0;
+    flushes = 0;
     cpu0 = process.cpuUsage();
     t0 = performance.now();
     out({ reset: true });
@@ -100,7 +103,7 @@ for await (const cmd of parentCommands<{ cmd: string }>()) {
   } else if (cmd.cmd === "report") {
     const cpu = process.cpuUsage(cpu0);
     const wallMs = performance.now() - t0;
-    out({ frames, chars, datagrams, sendErrors, cpuPct: ((cpu.user + cpu.system) / 1000 / wallMs) * 100, cpuUs: cpu.user + cpu.system, latency: pct(samples.subarray(0, nSamples)) });
+    out({ frames, chars, datagrams, sendErrors, flushes, cpuPct: ((cpu.user + cpu.system) / 1000 / wallMs) * 100, cpuUs: cpu.user + cpu.system, latency: pct(samples.subarray(0, nSamples)) });
   } else if (cmd.cmd === "quit") {
     ws.close();
     socket.close();

@@ -28,6 +28,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Feeder } from "../src/app/feeder.ts";
+import { addTurnEndHook } from "../src/core/clock.ts";
 import { validateConfig } from "../src/config/load.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { BookState } from "../src/core/types.ts";
@@ -99,6 +100,16 @@ hist.observe = (us: number) => {
 };
 
 await feeder.start();
+// Flushes that carried events (turns whose end added samples): registered after the publisher's hook, so it runs
+// after the flush has observed its events.
+let flushes = 0;
+let samplesAtLastTurn = 0;
+addTurnEndHook(() => {
+  if (nSamples !== samplesAtLastTurn) {
+    flushes++;
+    samplesAtLastTurn = nSamples;
+  }
+});
 const deadline = Date.now() + 15_000;
 while (feeder.books().some((b) => b.state !== BookState.LIVE)) {
   if (Date.now() > deadline) throw new Error("books not LIVE within 15 s");
@@ -125,6 +136,8 @@ interface PhaseResult {
   rate: number;
   /** receipt → sendMany done, exact percentiles over the phase. */
   internal: Record<string, number>;
+  /** Events per flush that carried any (how many frames one turn handled). */
+  framesPerFlush: number;
   row: Record<string, unknown>;
   latencyRows: Record<string, unknown>[];
   noLoss: boolean;
@@ -137,6 +150,8 @@ async function phase(rate: number, ms: number, label = "", floodN = 0): Promise<
   const v0 = venueStats();
   const p0 = { ...feeder.publisher.counters };
   nSamples = 0;
+  samplesAtLastTurn = 0;
+  flushes = 0;
   const cpu0 = process.cpuUsage();
   const wait0 = runQueueWaitNs();
   const rcvbuf0 = udpRcvbufErrors();
@@ -194,6 +209,7 @@ async function phase(rate: number, ms: number, label = "", floodN = 0): Promise<
   return {
     rate,
     internal,
+    framesPerFlush: nSamples / flushes,
     noLoss,
     keptUp,
     row: {
@@ -244,6 +260,7 @@ await phase(20_000, 1500); // warm-up (JIT, buffers), not reported
 
 interface FloorResult {
   internal: Record<string, number>;
+  framesPerFlush: number;
   sent: number;
   received: number;
   datagrams: number;
@@ -259,7 +276,7 @@ async function floorPhase(rate: number, ms: number): Promise<FloorResult> {
   const sent = (await floorSource.ask({ cmd: "run", rate, ms })) as { sent: number; sentPerSec: number };
   const until = performance.now() + 10_000;
   while (((await floor.ask({ cmd: "count" })) as { frames: number }).frames < sent.sent && performance.now() < until) await Bun.sleep(1);
-  const rep = (await floor.ask({ cmd: "report" })) as { frames: number; datagrams: number; sendErrors: number; cpuPct: number; latency: Record<string, number> };
+  const rep = (await floor.ask({ cmd: "report" })) as { frames: number; flushes: number; datagrams: number; sendErrors: number; cpuPct: number; latency: Record<string, number> };
   let received = 0;
   const subUntil = performance.now() + 2000;
   while (performance.now() < subUntil) {
@@ -267,7 +284,7 @@ async function floorPhase(rate: number, ms: number): Promise<FloorResult> {
     if (received >= rep.datagrams) break;
     await Bun.sleep(20);
   }
-  return { internal: rep.latency, sent: sent.sent, received, datagrams: rep.datagrams, sendErrors: rep.sendErrors, cpuPct: rep.cpuPct, sentPerSec: sent.sentPerSec };
+  return { internal: rep.latency, framesPerFlush: rep.frames / rep.flushes, sent: sent.sent, received, datagrams: rep.datagrams, sendErrors: rep.sendErrors, cpuPct: rep.cpuPct, sentPerSec: sent.sentPerSec };
 }
 
 interface AbRound {
@@ -350,6 +367,7 @@ if (abRounds.length > 0) {
       "feeder p99": us(r.feeder.internal.p99),
       "floor p99": us(r.floor.internal.p99),
       "p99 ratio": (r.feeder.internal.p99! / r.floor.internal.p99!).toFixed(2),
+      "frames/flush feeder · floor": `${r.feeder.framesPerFlush.toFixed(2)} · ${r.floor.framesPerFlush.toFixed(2)}`,
       "feeder CPU": r.feeder.row["feeder CPU"],
       "floor CPU": `${r.floor.cpuPct.toFixed(0)} %`,
       "floor sent/s": Math.round(r.floor.sentPerSec),
