@@ -67,7 +67,8 @@ const nBooks = spot.length + linear.length + option.length;
 const simSymbols = [...spot.map((s) => `spot:${s}`), ...linear.map((s) => `linear:${s}`), ...option.map((s) => `option:${s}`)].join(",");
 const simProc = Bun.spawn([process.execPath, root("../src/cli/main.ts"), "sim", "--symbols", simSymbols, "--rate", String(RATE), "--seed", "7"], {
   stdout: "pipe",
-  stderr: "inherit",
+  stderr: "inherit", // warnings and errors only (FEEDER_LOG_LEVEL)
+  env: { ...process.env, FEEDER_LOG_LEVEL: "warn" },
 });
 children.push(simProc);
 /** Reads the simulator's stdout for as long as it runs (an unread pipe would fail its later writes). */
