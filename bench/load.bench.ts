@@ -14,7 +14,7 @@
  * over time; memory per book (RSS and JS heap delta from before start to all live, after a full GC, and the books'
  * own typed-array bytes); CPU per message (feeder process CPU time / venue frames over the measured window); loss at
  * the feeder (frames the simulator sent but the feeder did not take, sequence gaps, resyncs, parse and apply errors,
- * send errors) and at the subscriber (messages published but not received, channel gaps); connections used.
+ * send errors) and at the subscriber (deltas applied but not received, channel gaps); connections used.
  * The measured window starts and ends with the simulator stalled (POST /sim/fault?type=stall), so nothing is in
  * flight when the counters are read and the counts of both sides can be compared exactly.
  * Env: LOAD_SPOT (500), LOAD_LINEAR (500), LOAD_OPTION (300), LOAD_RATE (10000), LOAD_MEASURE_MS (60000; quick 12000).
@@ -35,6 +35,7 @@ const children: { kill(): void }[] = [];
 process.on("exit", () => {
   for (const c of children) c.kill();
 });
+for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => process.exit(130));
 const DEADLINE_MS = QUICK ? 40_000 : 180_000;
 setTimeout(() => {
   console.error(`!!! load bench: not done within ${DEADLINE_MS / 1000} s, stopping`);
@@ -51,7 +52,7 @@ const IDLE_MS = 2_000;
 const root = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
 // ------------------------------------------------------------------------------------------ symbols ----
-/** SYMnnnUSDT-style names (the simulator derives a price level and tick from the name). */
+/** CnnnUSDT names, n in base 36 (the simulator derives a price level and tick from the name). */
 const coinNames = (n: number) => Array.from({ length: n }, (_, i) => `C${i.toString(36).toUpperCase().padStart(3, "0")}USDT`);
 const spot = coinNames(N_SPOT);
 const linear = coinNames(N_LINEAR);
@@ -214,18 +215,25 @@ interface FeederStats {
   applyErrors: number;
   rss: number;
 }
-/** Stalls the simulator and waits until nothing is in flight, then reads every side's counters. */
-async function quiescedCounters(stallMs: number): Promise<{ sim: Awaited<ReturnType<typeof simStats>>; simCpuS: number; subCpuS: number; feeder: FeederStats; t: number }> {
+/**
+ * Stalls the simulator for stallMs and waits until nothing is in flight, then (still stalled) runs `whileQuiet`
+ * and reads every side's counters.
+ */
+async function quiescedCounters(
+  stallMs: number,
+  whileQuiet: () => Promise<unknown> = async () => undefined,
+): Promise<{ sim: Awaited<ReturnType<typeof simStats>>; simCpuS: number; subCpuS: number; feeder: FeederStats; t: number }> {
   await simStall(stallMs);
   await Bun.sleep(QUIESCE_MS);
+  await whileQuiet();
   return { sim: await simStats(), simCpuS: procCpuS(simProc.pid), subCpuS: procCpuS(subscriber.pid), feeder: (await feeder.ask({ cmd: "stats" })) as unknown as FeederStats, t: performance.now() };
 }
 
-const a = await quiescedCounters(QUIESCE_MS + 200);
-await subscriber.ask({ cmd: "reset" });
+// The stall outlasts the reads even on a busy VM; the subscriber starts counting while nothing is in flight.
+const a = await quiescedCounters(QUIESCE_MS + 1000, () => subscriber.ask({ cmd: "reset" }));
 const rcvbuf0 = udpRcvbufErrors();
 await Bun.sleep(MEASURE_MS);
-const b = await quiescedCounters(QUIESCE_MS + IDLE_MS + 2_000);
+const b = await quiescedCounters(QUIESCE_MS + IDLE_MS + 5_000); // also covers the idle reading below
 // The subscriber has had QUIESCE_MS since the last frame; give it until it has every published message.
 const dv = (k: string) => (b.feeder.venue[k] ?? 0) - (a.feeder.venue[k] ?? 0);
 const dp = (k: string) => (b.feeder.publisher[k] ?? 0) - (a.feeder.publisher[k] ?? 0);
