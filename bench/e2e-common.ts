@@ -31,10 +31,11 @@ export class Child {
     void this.pump();
   }
 
-  static async spawn(args: string[]): Promise<Child> {
+  /** `onParentCpus`: ignore E2E_CHILD_CPUS and run where this process runs (a contender measured like the feeder). */
+  static async spawn(args: string[], onParentCpus = false): Promise<Child> {
     // E2E_CHILD_CPUS=0 (with the bench itself under `taskset -c 1`) keeps the source and the subscriber off the
     // feeder's core, so the feeder's latency is not its wait for a CPU.
-    const pin = process.env.E2E_CHILD_CPUS ? ["taskset", "-c", process.env.E2E_CHILD_CPUS] : [];
+    const pin = process.env.E2E_CHILD_CPUS && !onParentCpus ? ["taskset", "-c", process.env.E2E_CHILD_CPUS] : [];
     const proc = Bun.spawn([...pin, process.execPath, ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit", env: process.env });
     return new Child(proc);
   }

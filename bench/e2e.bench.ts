@@ -69,7 +69,8 @@ const [src, floorSrc] = (await Promise.all([source.next(), floorSource.next()]))
 }[];
 const subscriber = await Child.spawn([bench("./e2e-sub.ts"), group, String(port), floorDest.group, String(floorDest.port)]);
 await subscriber.next();
-const floor = await Child.spawn([bench("./e2e-floor.ts"), floorSrc!.wsUrl, floorSrc!.topics.join(","), floorDest.group, String(floorDest.port)]);
+// The floor runs on the feeder's CPUs (with E2E_CHILD_CPUS the sources and the subscriber move elsewhere, it does not).
+const floor = await Child.spawn([bench("./e2e-floor.ts"), floorSrc!.wsUrl, floorSrc!.topics.join(","), floorDest.group, String(floorDest.port)], true);
 await floor.next();
 
 const config = validateConfig({
