@@ -6,6 +6,7 @@
  */
 import type { Subprocess } from "bun";
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 /** The child's side of Child: the parent's JSON commands from stdin, one object per line, in order. */
 export async function* parentCommands<T>(): AsyncGenerator<T> {
@@ -30,10 +31,11 @@ export class Child {
     void this.pump();
   }
 
-  static async spawn(args: string[]): Promise<Child> {
+  /** `onParentCpus`: ignore E2E_CHILD_CPUS and run where this process runs (a contender measured like the feeder). */
+  static async spawn(args: string[], onParentCpus = false): Promise<Child> {
     // E2E_CHILD_CPUS=0 (with the bench itself under `taskset -c 1`) keeps the source and the subscriber off the
     // feeder's core, so the feeder's latency is not its wait for a CPU.
-    const pin = process.env.E2E_CHILD_CPUS ? ["taskset", "-c", process.env.E2E_CHILD_CPUS] : [];
+    const pin = process.env.E2E_CHILD_CPUS && !onParentCpus ? ["taskset", "-c", process.env.E2E_CHILD_CPUS] : [];
     const proc = Bun.spawn([...pin, process.execPath, ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit", env: process.env });
     return new Child(proc);
   }
@@ -112,4 +114,39 @@ export function udpRcvbufErrors(): number {
   } catch {
     return NaN;
   }
+}
+
+/** Interfaces of this process's network namespace (/proc/net/dev is per namespace; /sys/class/net is not). */
+export function netnsInterfaces(): string[] {
+  try {
+    return readFileSync("/proc/net/dev", "utf8")
+      .split("\n")
+      .slice(2)
+      .map((l) => l.split(":")[0]!.trim())
+      .filter((n) => n !== "");
+  } catch {
+    return [];
+  }
+}
+
+/** True when this process's network namespace has no interface but `lo`. */
+export function inPrivateNetns(): boolean {
+  const ifaces = netnsInterfaces();
+  return ifaces.length > 0 && ifaces.every((i) => i === "lo");
+}
+
+/**
+ * As root, outside a private network namespace, runs the bench file `moduleUrl` again inside `unshare -n` with only
+ * `lo` up, and exits with its code; otherwise returns. So `npm run bench` keeps the bench's multicast off every
+ * other interface and out of other tests' kernel counters. FEEDER_BENCH_NETNS=1 marks the re-run (never twice).
+ */
+export function reexecInPrivateNetns(moduleUrl: string): void {
+  if (process.env.FEEDER_BENCH_NETNS === "1" || inPrivateNetns()) return;
+  if (process.getuid?.() !== 0 || Bun.which("unshare") === null) return;
+  const proc = Bun.spawnSync(["unshare", "-n", "sh", "-c", `ip link set lo up && exec "$0" "$1"`, process.execPath, fileURLToPath(moduleUrl)], {
+    stdout: "inherit",
+    stderr: "inherit",
+    env: { ...process.env, FEEDER_BENCH_NETNS: "1" },
+  });
+  process.exit(proc.exitCode ?? 1);
 }

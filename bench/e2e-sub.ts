@@ -6,10 +6,13 @@
  * - srcToFeeder: source send → feeder frame receipt (tsRecvUs on the wire);
  * - feederToFlush: feeder frame receipt → the packet's send-time stamp (taken just before sendMany);
  * - wire: packet send-time stamp → subscriber receipt.
- * Commands (stdin JSON lines): reset, report (stdout JSON with percentiles and counters), quit.
- * Usage: bun bench/e2e-sub.ts <group> <port>
+ * With <floorGroup> <floorPort> it also joins the floor relay's group (bench/e2e-floor.ts) on a plain node:dgram
+ * socket (same receive buffer) and counts its datagrams, so the floor's sends reach a receiver as the feeder's do.
+ * Commands (stdin JSON lines): reset, count, report (stdout JSON with percentiles and counters), quit.
+ * Usage: bun bench/e2e-sub.ts <group> <port> [<floorGroup> <floorPort>]
  * @module
  */
+import { createSocket } from "node:dgram";
 import { FeedSubscriber } from "../src/subscriber/index.ts";
 import { parentCommands } from "./e2e-common.ts";
 
@@ -63,7 +66,24 @@ sub.on("update", (e) => {
   wire.add(e.recvTimeUs - e.sendTimeUs);
 });
 sub.on("error", () => {});
-await sub.start?.();
+
+/** A socket that only counts datagrams, bound to the group address like FeedSubscriber's (only that group arrives). */
+async function countingSocket(g: string, p: number, onDatagram: () => void): Promise<void> {
+  const socket = createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 << 20 });
+  socket.on("message", onDatagram);
+  await new Promise<void>((resolve) => socket.bind({ port: p, address: g, exclusive: false }, () => resolve()));
+  socket.addMembership(g, "127.0.0.1");
+}
+
+// E2E_SUB_PLAIN=1 (diagnostic): the feeder's group gets a counting socket instead of the FeedSubscriber, the same
+// receiver as the floor's, to see how much of the feeder's send time is its receiver's work (docs/performance.md §4).
+// Events, gaps and latencies are then not measured (the bench reports everything as lost).
+let feederDatagrams = 0;
+if (process.env.E2E_SUB_PLAIN === "1") await countingSocket(group, port, () => void feederDatagrams++);
+else await sub.start?.();
+
+let floorDatagrams = 0;
+if (process.argv[4] !== undefined) await countingSocket(process.argv[4], Number(process.argv[5]), () => void floorDatagrams++);
 
 function out(msg: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(msg) + "\n");
@@ -82,16 +102,18 @@ for await (const cmd of parentCommands<{ cmd: string }>()) {
     snapshots = 0;
     firstRecvUs = 0;
     lastRecvUs = 0;
+    floorDatagrams = 0;
+    feederDatagrams = 0;
     base = { ...sub.counters };
     out({ reset: true });
   } else if (cmd.cmd === "count") {
-    out({ events });
+    out({ events, floorDatagrams });
   } else if (cmd.cmd === "report") {
     const c = sub.counters as unknown as Record<string, number>;
     const b = base as unknown as Record<string, number>;
     const counters: Record<string, number> = {};
     for (const k of Object.keys(c)) counters[k] = c[k]! - (b[k] ?? 0);
-    out({ events, snapshots, firstRecvUs, lastRecvUs, counters, e2e: e2e.summary(), srcToFeeder: srcToFeeder.summary(), feederToFlush: feederToFlush.summary(), wire: wire.summary() });
+    out({ events, feederDatagrams, floorDatagrams, snapshots, firstRecvUs, lastRecvUs, counters, e2e: e2e.summary(), srcToFeeder: srcToFeeder.summary(), feederToFlush: feederToFlush.summary(), wire: wire.summary() });
   } else if (cmd.cmd === "quit") {
     await sub.stop?.();
     process.exit(0);

@@ -1,6 +1,6 @@
 /**
- * End to end on loopback (`bun bench/e2e.bench.ts`; best inside a private network namespace:
- * `unshare -n bash -c 'ip link set lo up && ./node_modules/.bin/bun bench/e2e.bench.ts'`).
+ * End to end on loopback (`bun bench/e2e.bench.ts`; as root it re-runs itself inside a private network namespace,
+ * `unshare -n` with only `lo`, unless it is already in one).
  *
  * Three processes, so the feeder's process is measured alone:
  * - bench/e2e-source.ts (child): the simulator's REST instruments and its generated frames, served by a paced
@@ -14,7 +14,13 @@
  * Clock across processes: performance.timeOrigin + performance.now() (docs/runtime-costs.md §5).
  * Rates 10k, 50k, 100k msgs/s, then stepping up until a rate loses messages or the feeder falls behind.
  * Throughput per core = messages / feeder CPU seconds (process.cpuUsage of this process over the phase).
- * Env: E2E_PHASE_MS (default 4000), E2E_SYMBOLS (default 8 linear symbols), E2E_DEPTH (default 50).
+ * Floor: at the A/B rates (10k and 50k) the feeder's phase alternates with a phase of bench/e2e-floor.ts, a minimal
+ * relay fed by its own copy of the source (same frames, same pacing) that sends one fixed 32-byte datagram per frame
+ * with the same receipt stamp, the same once-per-turn flush and the same latency measurement; each round gives the
+ * ratio feeder / floor of p50 and p99, and the report gives their medians over the rounds (order A/B, then B/A, so
+ * a slow drift of the VM does not favour either side).
+ * Env: E2E_PHASE_MS (default 4000), E2E_SYMBOLS (default 8 linear symbols), E2E_DEPTH (default 50),
+ * E2E_AB_RATES (default 10000,50000), E2E_AB_ROUNDS (default 8), E2E_AB_PHASE_MS (default 2000 per contender and round).
  * @module
  */
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -23,11 +29,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Feeder } from "../src/app/feeder.ts";
 import { PublishGuard } from "../src/app/publish-guard.ts";
+import { addTurnEndHook } from "../src/core/clock.ts";
 import { validateConfig } from "../src/config/load.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { BookState } from "../src/core/types.ts";
 import { printTable } from "./harness.ts";
-import { Child, loopbackDestination, pct, udpRcvbufErrors } from "./e2e-common.ts";
+import { Child, loopbackDestination, pct, reexecInPrivateNetns, udpRcvbufErrors } from "./e2e-common.ts";
+
+reexecInPrivateNetns(import.meta.url); // as root (npm run bench): inside `unshare -n`, only lo
 
 const PHASE_MS = Number(process.env.E2E_PHASE_MS ?? 4000);
 const SYMBOLS = (process.env.E2E_SYMBOLS ?? "BTCUSDT,ETHUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,LINKUSDT,AVAXUSDT").split(",");
@@ -36,13 +45,34 @@ const DEPTH = Number(process.env.E2E_DEPTH ?? 50);
 const ONLY_RATES = process.env.E2E_RATES?.split(",").map(Number);
 const FIXED_RATES = ONLY_RATES ?? [10_000, 50_000, 100_000];
 const STEP_RATES = ONLY_RATES ? [] : [150_000, 200_000, 250_000, 300_000, 400_000];
+const AB_RATES = (process.env.E2E_AB_RATES ?? "10000,50000").split(",").map(Number).filter((r) => FIXED_RATES.includes(r));
+// Many short rounds rather than a few long ones: the VM's slow phases last seconds, and a median over many
+// alternations lets fewer of them decide the ratio.
+const AB_ROUNDS = Number(process.env.E2E_AB_ROUNDS ?? 8);
+const AB_PHASE_MS = Number(process.env.E2E_AB_PHASE_MS ?? 2000);
 const bench = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
 const { group, port } = loopbackDestination(1);
-const source = await Child.spawn([bench("./e2e-source.ts"), SYMBOLS.join(","), String(DEPTH)]);
-const src = (await source.next()) as { wsUrl: string; restUrl: string; topics: string[]; cycleFrames: number[]; levelsPerFrame: number; bytesPerFrame: number };
-const subscriber = await Child.spawn([bench("./e2e-sub.ts"), group, String(port)]);
+const floorDest = loopbackDestination(3);
+// Two identical sources (same seed, so the same frames): one feeds the feeder, the other the floor relay; only the
+// one whose contender is measured sends.
+const [source, floorSource] = await Promise.all([
+  Child.spawn([bench("./e2e-source.ts"), SYMBOLS.join(","), String(DEPTH)]),
+  Child.spawn([bench("./e2e-source.ts"), SYMBOLS.join(","), String(DEPTH)]),
+]);
+const [src, floorSrc] = (await Promise.all([source.next(), floorSource.next()])) as {
+  wsUrl: string;
+  restUrl: string;
+  topics: string[];
+  cycleFrames: number[];
+  levelsPerFrame: number;
+  bytesPerFrame: number;
+}[];
+const subscriber = await Child.spawn([bench("./e2e-sub.ts"), group, String(port), floorDest.group, String(floorDest.port)]);
 await subscriber.next();
+// The floor runs on the feeder's CPUs (with E2E_CHILD_CPUS the sources and the subscriber move elsewhere, it does not).
+const floor = await Child.spawn([bench("./e2e-floor.ts"), floorSrc!.wsUrl, floorSrc!.topics.join(","), floorDest.group, String(floorDest.port)], true);
+await floor.next();
 
 const config = validateConfig({
   workers: 1,
@@ -80,6 +110,16 @@ hist.observe = (us: number) => {
 };
 
 await feeder.start();
+// Flushes that carried events (turns whose end added samples): registered after the publisher's hook, so it runs
+// after the flush has observed its events.
+let flushes = 0;
+let samplesAtLastTurn = 0;
+addTurnEndHook(() => {
+  if (nSamples !== samplesAtLastTurn) {
+    flushes++;
+    samplesAtLastTurn = nSamples;
+  }
+});
 const deadline = Date.now() + 15_000;
 while (feeder.books().some((b) => b.state !== BookState.LIVE)) {
   if (Date.now() > deadline) throw new Error("books not LIVE within 15 s");
@@ -104,6 +144,10 @@ function venueStats(): Record<string, number> {
 
 interface PhaseResult {
   rate: number;
+  /** receipt → sendMany done, exact percentiles over the phase. */
+  internal: Record<string, number>;
+  /** Events per flush that carried any (how many frames one turn handled). */
+  framesPerFlush: number;
   row: Record<string, unknown>;
   latencyRows: Record<string, unknown>[];
   noLoss: boolean;
@@ -116,6 +160,8 @@ async function phase(rate: number, ms: number, label = "", floodN = 0): Promise<
   const v0 = venueStats();
   const p0 = { ...feeder.publisher.counters };
   nSamples = 0;
+  samplesAtLastTurn = 0;
+  flushes = 0;
   const cpu0 = process.cpuUsage();
   const wait0 = runQueueWaitNs();
   const rcvbuf0 = udpRcvbufErrors();
@@ -172,6 +218,8 @@ async function phase(rate: number, ms: number, label = "", floodN = 0): Promise<
   const internal = pct(samples.subarray(0, nSamples));
   return {
     rate,
+    internal,
+    framesPerFlush: nSamples / flushes,
     noLoss,
     keptUp,
     row: {
@@ -220,9 +268,68 @@ console.log(
 console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(" ")} (other processes on this 2-vCPU VM compete with all three)`);
 await phase(20_000, 1500); // warm-up (JIT, buffers), not reported
 
+interface FloorResult {
+  internal: Record<string, number>;
+  framesPerFlush: number;
+  sent: number;
+  received: number;
+  datagrams: number;
+  sendErrors: number;
+  cpuPct: number;
+  sentPerSec: number;
+}
+
+/** One paced phase of the floor relay: its source sends, the feeder's source is idle. */
+async function floorPhase(rate: number, ms: number): Promise<FloorResult> {
+  await subscriber.ask({ cmd: "reset" });
+  await floor.ask({ cmd: "reset" });
+  const sent = (await floorSource.ask({ cmd: "run", rate, ms })) as { sent: number; sentPerSec: number };
+  const until = performance.now() + 10_000;
+  while (((await floor.ask({ cmd: "count" })) as { frames: number }).frames < sent.sent && performance.now() < until) await Bun.sleep(1);
+  const rep = (await floor.ask({ cmd: "report" })) as { frames: number; flushes: number; datagrams: number; sendErrors: number; cpuPct: number; latency: Record<string, number> };
+  let received = 0;
+  const subUntil = performance.now() + 2000;
+  while (performance.now() < subUntil) {
+    received = ((await subscriber.ask({ cmd: "count" })) as { floorDatagrams: number }).floorDatagrams;
+    if (received >= rep.datagrams) break;
+    await Bun.sleep(20);
+  }
+  return { internal: rep.latency, framesPerFlush: rep.frames / rep.flushes, sent: sent.sent, received, datagrams: rep.datagrams, sendErrors: rep.sendErrors, cpuPct: rep.cpuPct, sentPerSec: sent.sentPerSec };
+}
+
+interface AbRound {
+  rate: number;
+  round: number;
+  feeder: PhaseResult;
+  floor: FloorResult;
+}
+const abRounds: AbRound[] = [];
+await floorPhase(20_000, 1500); // the floor's warm-up, not reported
+
 const results: PhaseResult[] = [];
 for (const rate of FIXED_RATES) {
-  results.push(await phase(rate, PHASE_MS));
+  if (!AB_RATES.includes(rate)) {
+    results.push(await phase(rate, PHASE_MS));
+  } else {
+    for (let round = 1; round <= AB_ROUNDS; round++) {
+      // Odd rounds feeder first, even rounds floor first.
+      let feederRes: PhaseResult;
+      let floorRes: FloorResult;
+      if (round % 2 === 1) {
+        feederRes = await phase(rate, AB_PHASE_MS);
+        floorRes = await floorPhase(rate, AB_PHASE_MS);
+      } else {
+        floorRes = await floorPhase(rate, AB_PHASE_MS);
+        feederRes = await phase(rate, AB_PHASE_MS);
+      }
+      abRounds.push({ rate, round, feeder: feederRes, floor: floorRes });
+      if (round === 1) results.push(feederRes); // the throughput and latency tables show round 1 (AB_PHASE_MS long)
+      console.log(
+        `  ${rate / 1000}k/s round ${round}: feeder p50/p99 ${us(feederRes.internal.p50)} / ${us(feederRes.internal.p99)}, ` +
+          `floor ${us(floorRes.internal.p50)} / ${us(floorRes.internal.p99)}`,
+      );
+    }
+  }
   console.log(`  ${rate / 1000}k/s: ${results.at(-1)!.noLoss ? "no loss" : "LOSS"}, ${results.at(-1)!.keptUp ? "kept up" : "fell behind"}`);
 }
 // Step up while nothing is lost and the source still reaches the rate (beyond that the source is the limit).
@@ -252,19 +359,76 @@ printTable(results.map((r) => r.row));
 console.log("\n== latency per rate (µs; cross-process rows use the timeOrigin clock) ==");
 printTable(results.flatMap((r) => r.latencyRows));
 
+function median(xs: number[]): number {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+if (abRounds.length > 0) {
+  console.log("\n== feeder vs floor (receipt → sendMany done, same clock, stamp and flush; A/B rounds of this run) ==");
+  printTable(
+    abRounds.map((r) => ({
+      rate: `${r.rate / 1000}k/s`,
+      round: `${r.round} (${r.round % 2 === 1 ? "feeder first" : "floor first"})`,
+      "feeder p50": us(r.feeder.internal.p50),
+      "floor p50": us(r.floor.internal.p50),
+      "p50 ratio": (r.feeder.internal.p50! / r.floor.internal.p50!).toFixed(2),
+      "feeder p99": us(r.feeder.internal.p99),
+      "floor p99": us(r.floor.internal.p99),
+      "p99 ratio": (r.feeder.internal.p99! / r.floor.internal.p99!).toFixed(2),
+      "frames/flush feeder · floor": `${r.feeder.framesPerFlush.toFixed(2)} · ${r.floor.framesPerFlush.toFixed(2)}`,
+      "feeder CPU": r.feeder.row["feeder CPU"],
+      "floor CPU": `${r.floor.cpuPct.toFixed(0)} %`,
+      "floor sent/s": Math.round(r.floor.sentPerSec),
+      "floor datagrams/frame": +(r.floor.datagrams / r.floor.sent).toFixed(2),
+      "floor lost": r.floor.datagrams - r.floor.received + r.floor.sendErrors,
+    })),
+  );
+}
+function abSummary(rate: number): { p50: number; p99: number; feeder50: number; feeder99: number; floor50: number; floor99: number } {
+  const rs = abRounds.filter((r) => r.rate === rate);
+  return {
+    p50: median(rs.map((r) => r.feeder.internal.p50! / r.floor.internal.p50!)),
+    p99: median(rs.map((r) => r.feeder.internal.p99! / r.floor.internal.p99!)),
+    feeder50: median(rs.map((r) => r.feeder.internal.p50!)),
+    feeder99: median(rs.map((r) => r.feeder.internal.p99!)),
+    floor50: median(rs.map((r) => r.floor.internal.p50!)),
+    floor99: median(rs.map((r) => r.floor.internal.p99!)),
+  };
+}
+
 const at50 = results.find((r) => r.rate === 50_000);
 const internal50 = at50?.latencyRows[0] ?? { p50: "–", p99: "–" };
+const abs50 = AB_RATES.includes(50_000) ? abSummary(50_000) : undefined;
+const ratioRows = AB_RATES.map((rate) => {
+  const a = abSummary(rate);
+  const n = abRounds.filter((r) => r.rate === rate).length;
+  return [
+    {
+      target: `feeder-internal p50 ≤ 1.5× the floor's at ${rate / 1000}k msgs/s`,
+      measured: `median of ${n} rounds: ${a.p50.toFixed(2)}× (feeder ${us(a.feeder50)}, floor ${us(a.floor50)}, medians)`,
+      met: a.p50 <= 1.5 ? "yes" : "NO",
+    },
+    {
+      target: `feeder-internal p99 ≤ 2× the floor's at ${rate / 1000}k msgs/s`,
+      measured: `median of ${n} rounds: ${a.p99.toFixed(2)}× (feeder ${us(a.feeder99)}, floor ${us(a.floor99)}, medians)`,
+      met: a.p99 <= 2 ? "yes" : "NO",
+    },
+  ];
+}).flat();
 console.log("\n== targets ==");
 printTable([
+  ...ratioRows,
   {
     target: "feeder-internal p50 ≤ 10 µs at 50k msgs/s",
-    measured: internal50.p50,
-    met: parseUs(internal50.p50 as string) <= 10 ? "yes" : "NO",
+    measured: abs50 ? `${us(abs50.feeder50)} (median of the A/B rounds)` : internal50.p50,
+    met: (abs50 ? abs50.feeder50 : parseUs(internal50.p50 as string)) <= 10 ? "yes" : "NO",
   },
   {
     target: "feeder-internal p99 ≤ 50 µs at 50k msgs/s",
-    measured: internal50.p99,
-    met: parseUs(internal50.p99 as string) <= 50 ? "yes" : "NO",
+    measured: abs50 ? `${us(abs50.feeder99)} (median of the A/B rounds)` : internal50.p99,
+    met: (abs50 ? abs50.feeder99 : parseUs(internal50.p99 as string)) <= 50 ? "yes" : "NO",
   },
   {
     target: "≥ 150k msgs/s sustained on one core, nothing lost",
@@ -293,8 +457,6 @@ console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(" ")
 if (guard) console.log(`publish guard: on, ${guard.watcherDatagrams()} datagrams seen by its watcher, ${guard.conflictsDetected} conflicts`);
 await feeder.stop();
 await guard?.stop();
-await source.ask({ cmd: "quit" }).catch(() => undefined);
-await subscriber.ask({ cmd: "quit" }).catch(() => undefined);
-source.kill();
-subscriber.kill();
+for (const c of [source, floorSource, subscriber, floor]) await c.ask({ cmd: "quit" }).catch(() => undefined);
+for (const c of [source, floorSource, subscriber, floor]) c.kill();
 process.exit(0);
