@@ -120,8 +120,11 @@ class VenuePipeline implements BookSink {
         if (whole) this.publisher.publishSnapshot(this.handles[index]!, builder);
         else this.publisher.publishDelta(this.handles[index]!, builder, builder.changes);
       } else if (result === ApplyResult.CROSSED) {
+        // The crossing update is in the book (the venue sent it): publish it, so every subscriber's book stays the
+        // publisher's. Its block already says RESYNCING / crossed_book (MAYBE_BAD_BOOK): nobody trades on it.
         this.invalidations[index]!++;
-        this.publisher.publishStatus(this.handles[index]!, builder);
+        if (whole) this.publisher.publishSnapshot(this.handles[index]!, builder);
+        else this.publisher.publishDelta(this.handles[index]!, builder, builder.changes);
         this.adapter.requestResync(index, StatusReason.CROSSED_BOOK);
       }
     } catch (err) {

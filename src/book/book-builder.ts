@@ -93,7 +93,8 @@ export class BookBuilder extends LadderBook implements BookView {
 
   /**
    * Applies absolute sizes (qty 0 deletes) when LIVE; otherwise counts and ignores the message.
-   * instrSeq++ once when applied — also when the result is CROSSED, where the event to publish is the status.
+   * instrSeq++ once when applied — also when the result is CROSSED: the applied event is still published (its
+   * state then says RESYNCING / crossed_book), so subscribers' books stay the publisher's.
    */
   applyDelta(u: BookUpdate): ApplyResult {
     const changes = this.changes;
