@@ -36,12 +36,15 @@ export const DEFAULTS = {
   heartbeatIntervalMs: 1000,
   snapshotIntervalMs: 5000,
   snapshotDepth: 0,
+  sourceId: 0,
   destination: { name: "default", group: "239.255.0.1", port: 31001, iface: "127.0.0.1", ttl: 1, channelId: 1 },
   depth: { spot: 50, linear: 50, inverse: 50, option: 25 } as Record<MarketName, number>,
 } as const;
 
 /** Smallest datagram that still holds a packet header, a message header, a delta root block and one level. */
 const MIN_DATAGRAM_BYTES = 256;
+/** Most Bun Workers one process runs (each adds its number to publish.source_id). */
+const MAX_WORKERS = 64;
 /** IPv4 UDP payload limit. */
 const MAX_DATAGRAM_BYTES = 65507;
 const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9_\-]{0,63}$/;
@@ -79,7 +82,7 @@ export function validateConfig(raw: unknown): FeederConfig {
   const root = v.table(raw, "");
   v.knownKeys(root, "", ["workers", "shard", "log", "http", "publish", "venues"]);
 
-  const workers = v.int(root.workers, "workers", 1, 1, 64);
+  const workers = v.int(root.workers, "workers", 1, 1, MAX_WORKERS);
   const shard = parseShard(v, root.shard);
 
   const logT = v.table(root.log ?? {}, "log");
@@ -135,11 +138,22 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
 }
 
 function parsePublish(v: Validator, t: Table): PublishConfig {
-  v.knownKeys(t, "publish", ["max_datagram_bytes", "heartbeat_interval_ms", "snapshot_interval_ms", "snapshot_depth", "destinations"]);
+  v.knownKeys(t, "publish", [
+    "max_datagram_bytes",
+    "heartbeat_interval_ms",
+    "snapshot_interval_ms",
+    "snapshot_depth",
+    "source_id",
+    "auth_key_file",
+    "destinations",
+  ]);
   const maxDatagramBytes = v.int(t.max_datagram_bytes, "publish.max_datagram_bytes", DEFAULTS.maxDatagramBytes, MIN_DATAGRAM_BYTES, MAX_DATAGRAM_BYTES);
   const heartbeatIntervalMs = v.int(t.heartbeat_interval_ms, "publish.heartbeat_interval_ms", DEFAULTS.heartbeatIntervalMs, 10, 60_000);
   const snapshotIntervalMs = v.int(t.snapshot_interval_ms, "publish.snapshot_interval_ms", DEFAULTS.snapshotIntervalMs, 0, 3_600_000);
   const snapshotDepth = v.int(t.snapshot_depth, "publish.snapshot_depth", DEFAULTS.snapshotDepth, 0, 100_000);
+  // Workers add their number (1..64) to it, so it stays below 65535 − 64.
+  const sourceId = v.int(t.source_id, "publish.source_id", DEFAULTS.sourceId, 0, 65535 - MAX_WORKERS);
+  const authKeyFile = v.str(t.auth_key_file, "publish.auth_key_file", "");
   const destinations: DestinationConfig[] = [];
   if (t.destinations === undefined) {
     destinations.push({ ...DEFAULTS.destination, match: { venue: "*", market: "*", symbols: ["*"] } });
@@ -175,7 +189,7 @@ function parsePublish(v: Validator, t: Table): PublishConfig {
       });
     });
   }
-  return { maxDatagramBytes, heartbeatIntervalMs, snapshotIntervalMs, snapshotDepth, destinations };
+  return { maxDatagramBytes, heartbeatIntervalMs, snapshotIntervalMs, snapshotDepth, sourceId, authKeyFile: authKeyFile === "" ? undefined : authKeyFile, destinations };
 }
 
 function parseVenues(v: Validator, t: Table): VenueConfig[] {

@@ -62,6 +62,10 @@ export interface PublishConfig {
   readonly snapshotIntervalMs: number;
   /** Levels per side in snapshots; 0 = the whole book. */
   readonly snapshotDepth: number;
+  /** sourceId in every packet header (u16, default 0); each worker adds its number (1-based), see docs/operations.md. */
+  readonly sourceId?: number;
+  /** HMAC key file: when set, every datagram is AUTHENTICATED (docs/wire-protocol.md §3.3). Read at start. */
+  readonly authKeyFile?: string | undefined;
   readonly destinations: readonly DestinationConfig[];
 }
 

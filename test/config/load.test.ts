@@ -33,6 +33,14 @@ describe("config", () => {
     expect(bybit.overrides.get("linear:BTCUSDT")).toEqual({ tickSize: "0.10", lotSize: "0.001" });
   });
 
+  test("publish.source_id and publish.auth_key_file: defaults, range, pass-through (wire v2)", () => {
+    const d = parseConfigText("");
+    expect([d.publish.sourceId, d.publish.authKeyFile]).toEqual([0, undefined]);
+    const c = parseConfigText('[publish]\nsource_id = 12\nauth_key_file = "/etc/feeder/feed.key"\n');
+    expect([c.publish.sourceId, c.publish.authKeyFile]).toEqual([12, "/etc/feeder/feed.key"]);
+    expect(problemsOf("[publish]\nsource_id = 65500\n")).toEqual(["publish.source_id: 65500 is not an integer 0–65471"]);
+  });
+
   test("an empty file gives the documented defaults", () => {
     const c = parseConfigText("");
     expect(c.log).toEqual({ level: DEFAULTS.logLevel, format: DEFAULTS.logFormat });
