@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { BookState, StatusReason } from "../../src/core/types.ts";
 import type { PublishConfig } from "../../src/config/types.ts";
 import { listenCommand } from "../../src/cli/commands/listen.ts";
 import type { CommandContext } from "../../src/cli/command.ts";
@@ -76,9 +77,29 @@ describe("feeder listen", () => {
     const code = await listenCommand.run(ctxFor({ group: [GROUP], port: String(PORT + 1), duration: "1.2" }, lines));
     expect(code).toBe(0);
     const last = lines.at(-1)!;
-    expect(last).toMatch(/INSTRUMENT\s+STATE\s+VALID/);
-    expect(last).toMatch(/bybit linear BTCUSDT\s+live\s+yes\s+1\.500@30247\.2\s+30247\.3@0\.250/);
+    expect(last).toMatch(/INSTRUMENT\s+USABLE\s+STATE\s+VALID/);
+    expect(last).toMatch(/bybit linear BTCUSDT\s+yes\s+live\s+yes\s+1\.500@30247\.2\s+30247\.3@0\.250/);
     expect(last).toMatch(/datagrams \d+/);
+  });
+
+  it("a book the publisher marks RESYNCING (venue disconnect) is valid but not usable, in ndjson and in the table", async () => {
+    const port = PORT + 3;
+    const { pub, book, handle } = await startPublisher(port);
+    book.instrSeq++;
+    book.state = BookState.RESYNCING;
+    book.reason = StatusReason.DISCONNECTED;
+    pub.publishStatus(handle, book);
+    pub.flush(); // out before the listener joins: it sees only refreshes of the RESYNCING book
+    const lines: string[] = [];
+    const running = listenCommand.run(ctxFor({ group: [`${GROUP}:${port}`], format: "ndjson", count: "1", duration: "10" }, lines));
+    expect(await running).toBe(0);
+    const updates = lines.map((l) => JSON.parse(l)).filter((o) => o.type === "update");
+    // The listener joins late: its first update is a refresh of the RESYNCING book, an exact copy, not usable.
+    expect(updates.length).toBe(1);
+    for (const u of updates) expect(u).toMatchObject({ symbol: "BTCUSDT", state: "resyncing", valid: true, usable: false });
+    const table: string[] = [];
+    expect(await listenCommand.run(ctxFor({ group: [`${GROUP}:${port}`], duration: "0.5" }, table))).toBe(0);
+    expect(table.at(-1)).toMatch(/bybit linear BTCUSDT\s+NO\s+resyncing\s+yes\s/);
   });
 
   it("--config joins the configuration's destinations and honours its max_datagram_bytes", async () => {

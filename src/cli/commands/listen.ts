@@ -40,16 +40,20 @@ export const listenCommand: CommandSpec = {
     "  -g, --group G[:P]    multicast group to join (repeatable; default 239.255.0.1:31001 without --config)",
     "  -p, --port N         port for --group entries without one",
     "      --iface ADDR     local interface to join on (default 127.0.0.1, or each destination's interface)",
+    "      --auth-key-file FILE  HMAC key: drop every datagram without a valid trailer (default with --config:",
+    "                       the configuration's publish.auth_key_file)",
     "  -f, --format F       table (default) | ndjson",
     "  -d, --depth N        levels per side in ndjson records (default 5)",
     "      --duration S     exit after S seconds",
     "  -n, --count N        exit after N updates",
     "",
-    "Table columns: instrument, publisher state, valid (identical to the publisher's book since the last",
-    "snapshot), best bid qty@px, best ask px@qty, updates/s, invalidations (gaps), latency p50/p99 in µs",
-    "(packet send time → receive; across hosts this includes the clock offset).",
-    "NDJSON: one object per update (type \"update\") and per gap/session/stale/error event (type = event);",
-    "timestamps are integer µs since the epoch, prices and quantities exact decimal strings.",
+    "Table columns: instrument, USABLE (yes = safe to trade on: identical to the publisher's book, which is",
+    "live, on a stream that is not stale), publisher state, valid (identical to the publisher's book),",
+    "best bid qty@px, best ask px@qty, updates/s, invalidations, repairs, latency p50/p99 in µs (packet send",
+    "time → receive; across hosts this includes the clock offset).",
+    "NDJSON: one object per update (type \"update\", with usable, valid, stale, state) and per",
+    "gap/session/stale/repair/supersede/exponent/error event (type = event); timestamps are integer µs since",
+    "the epoch, prices and quantities exact decimal strings.",
     "",
     "Examples:",
     "  feeder listen -c config/feeder.toml",
@@ -60,6 +64,7 @@ export const listenCommand: CommandSpec = {
     group: { type: "string", short: "g", multiple: true },
     port: { type: "string", short: "p" },
     iface: { type: "string" },
+    "auth-key-file": { type: "string" },
     format: { type: "string", short: "f" },
     depth: { type: "string", short: "d" },
     duration: { type: "string" },
@@ -75,15 +80,17 @@ function positiveInt(v: unknown, name: string, fallback: number | undefined): nu
   return n;
 }
 
-function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramBytes: number } {
+function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramBytes: number; authKeyFile: string | undefined } {
   const v = ctx.values;
   const iface = typeof v.iface === "string" ? v.iface : undefined;
   const port = positiveInt(v.port, "port", undefined);
   const groups: GroupSpec[] = [];
   let maxDatagramBytes = ABS_MAX_DATAGRAM_BYTES;
+  let authKeyFile = typeof v["auth-key-file"] === "string" ? v["auth-key-file"] : undefined;
   if (typeof v.config === "string") {
     const config = loadConfigFile(v.config);
     maxDatagramBytes = config.publish.maxDatagramBytes;
+    authKeyFile ??= config.publish.authKeyFile;
     for (const d of config.publish.destinations) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
   }
   const given = Array.isArray(v.group) ? (v.group as string[]) : [];
@@ -108,6 +115,7 @@ function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramB
       return true;
     }),
     maxDatagramBytes,
+    authKeyFile,
   };
 }
 
@@ -119,9 +127,14 @@ async function runListen(ctx: CommandContext): Promise<number> {
   const count = positiveInt(v.count, "count", undefined);
   const durationS = v.duration === undefined ? undefined : Number(v.duration);
   if (durationS !== undefined && !(durationS > 0)) throw new UsageError(`--duration must be a positive number of seconds`);
-  const { groups, maxDatagramBytes } = resolveGroups(ctx);
+  const { groups, maxDatagramBytes, authKeyFile } = resolveGroups(ctx);
 
-  const sub = new FeedSubscriber({ groups, maxDatagramBytes, recvBufferBytes: RECV_BUFFER_BYTES });
+  let sub: FeedSubscriber;
+  try {
+    sub = new FeedSubscriber({ groups, maxDatagramBytes, recvBufferBytes: RECV_BUFFER_BYTES, authKeyFile });
+  } catch (err) {
+    throw new UsageError((err as Error).message); // an unreadable or short key file: say which and why
+  }
   const rows = new Map<number, Row>();
   let updates = 0;
   let finish: (why: string) => void = () => {};
@@ -150,6 +163,9 @@ async function runListen(ctx: CommandContext): Promise<number> {
     sub.on("gap", (e) => ctx.out(JSON.stringify({ type: "gap", ...e })));
     sub.on("session", (e) => ctx.out(JSON.stringify({ type: "session", ...e })));
     sub.on("stale", (e) => ctx.out(JSON.stringify({ type: "stale", ...e })));
+    sub.on("repair", (e) => ctx.out(JSON.stringify({ type: "repair", ...bookRef(e.book), instrSeq: e.instrSeq, refresh: e.refresh, levelsDiffered: e.levelsDiffered, channelId: e.channelId })));
+    sub.on("supersede", (e) => ctx.out(JSON.stringify({ type: "supersede", ...bookRef(e.book), previousSessionId: e.previousSessionId, sessionId: e.sessionId, channelId: e.channelId })));
+    sub.on("exponent", (e) => ctx.out(JSON.stringify({ type: "exponent", ...bookRef(e.book), previousPriceExp: e.previousPriceExp, previousQtyExp: e.previousQtyExp, priceExp: e.priceExp, qtyExp: e.qtyExp })));
     sub.on("error", (e) => ctx.out(JSON.stringify({ type: "error", message: e.error.message, from: e.from })));
   } else {
     sub.on("session", (e) => ctx.log.info(`session ${e.kind}`, { channelId: e.channelId, sourceId: e.sourceId, sessionId: e.sessionId }));
@@ -190,13 +206,18 @@ async function runListen(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
+/** Names a book in an NDJSON event record. */
+function bookRef(b: SubscriberBook): { venue: string; market: string; symbol: string; instrumentId: number } {
+  return { venue: b.instrument.venue, market: b.instrument.market, symbol: b.instrument.symbol, instrumentId: b.instrumentId };
+}
+
 function percentile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 function renderTable(rows: Row[], sub: FeedSubscriber): string {
-  const header = ["INSTRUMENT", "STATE", "VALID", "BID QTY@PX", "ASK PX@QTY", "UPD/S", "GAPS", "LAT p50/p99 µs"];
+  const header = ["INSTRUMENT", "USABLE", "STATE", "VALID", "BID QTY@PX", "ASK PX@QTY", "UPD/S", "GAPS", "REPAIRS", "LAT p50/p99 µs"];
   const lines: string[][] = [header];
   rows.sort((a, b) => a.book.instrument.symbol.localeCompare(b.book.instrument.symbol) || a.book.instrumentId - b.book.instrumentId);
   for (const row of rows) {
@@ -207,20 +228,22 @@ function renderTable(rows: Row[], sub: FeedSubscriber): string {
     const ask = b.askCount > 0 ? `${formatDecimal(b.askPriceAt(0), i.priceExp)}@${formatDecimal(b.askQtyAt(0), i.qtyExp)}` : "-";
     lines.push([
       `${i.venue} ${i.market} ${i.symbol}`,
-      BOOK_STATE_NAMES[b.state] ?? String(b.state),
+      b.usable ? "yes" : "NO",
+      (BOOK_STATE_NAMES[b.state] ?? String(b.state)) + (b.stale ? ",stale" : ""),
       b.valid ? "yes" : "NO",
       bid,
       ask,
       row.updatesPerSec.toFixed(1),
       String(b.invalidations),
+      String(b.repairs),
       lat.length === 0 ? "-" : `${Math.round(percentile(lat, 0.5))}/${Math.round(percentile(lat, 0.99))}`,
     ]);
   }
   const widths = header.map((_, c) => Math.max(...lines.map((l) => l[c]!.length)));
-  const body = lines.map((l) => l.map((cell, c) => (c >= 3 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd());
+  const body = lines.map((l) => l.map((cell, c) => (c >= 4 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd());
   const c = sub.counters;
   body.push(
-    `datagrams ${c.datagrams}  messages ${c.messages}  heartbeats ${c.heartbeats}  gaps ${c.gaps} (lost ${c.lostMessages})  errors ${c.errors}  books ${rows.length}`,
+    `datagrams ${c.datagrams}  messages ${c.messages}  heartbeats ${c.heartbeats}  gaps ${c.gaps} (lost ${c.lostMessages})  errors ${c.errors}  repairs ${c.repairs}  books ${rows.length}`,
   );
   return body.join("\n");
 }
