@@ -23,15 +23,14 @@ export class AssemblyBudget {
     readonly maxLevelsPerSide: number,
   ) {}
 
-  /** Grows a scratch array pair to hold `need` levels if the budget allows. Cold. */
-  private grow(book: SubscriberBook, need: number, current: number): number {
+  /** The new length for a scratch array pair to hold `need` levels (doubling, within the cap), or −1 over budget. Cold. */
+  private grow(need: number, current: number): number {
     let n = Math.max(64, current);
     while (n < need) n *= 2;
     if (n > this.maxLevelsPerSide) n = this.maxLevelsPerSide;
     const extra = n - current;
     if (this.used + extra * 2 > this.maxLevels) return -1;
     this.used += extra * 2; // price and qty arrays
-    void book;
     return n;
   }
 
@@ -43,13 +42,13 @@ export class AssemblyBudget {
     const needA = book.pendAskN + na;
     if (needB > this.maxLevelsPerSide || needA > this.maxLevelsPerSide) return AppendResult.OVER_CAP;
     if (needB > book.pendBidPx.length) {
-      const n = this.grow(book, needB, book.pendBidPx.length);
+      const n = this.grow(needB, book.pendBidPx.length);
       if (n < 0) return AppendResult.OVER_BUDGET;
       book.pendBidPx = grownLevels(book.pendBidPx, book.pendBidN, n);
       book.pendBidQty = grownLevels(book.pendBidQty, book.pendBidN, n);
     }
     if (needA > book.pendAskPx.length) {
-      const n = this.grow(book, needA, book.pendAskPx.length);
+      const n = this.grow(needA, book.pendAskPx.length);
       if (n < 0) return AppendResult.OVER_BUDGET;
       book.pendAskPx = grownLevels(book.pendAskPx, book.pendAskN, n);
       book.pendAskQty = grownLevels(book.pendAskQty, book.pendAskN, n);
@@ -81,13 +80,13 @@ export class AssemblyBudget {
     const needA = book.snapAskN + na;
     if (needB > this.maxLevelsPerSide || needA > this.maxLevelsPerSide) return AppendResult.OVER_CAP;
     if (needB > book.snapBidPx.length) {
-      const n = this.grow(book, needB, book.snapBidPx.length);
+      const n = this.grow(needB, book.snapBidPx.length);
       if (n < 0) return AppendResult.OVER_BUDGET;
       book.snapBidPx = grownLevels(book.snapBidPx, book.snapBidN, n);
       book.snapBidQty = grownLevels(book.snapBidQty, book.snapBidN, n);
     }
     if (needA > book.snapAskPx.length) {
-      const n = this.grow(book, needA, book.snapAskPx.length);
+      const n = this.grow(needA, book.snapAskPx.length);
       if (n < 0) return AppendResult.OVER_BUDGET;
       book.snapAskPx = grownLevels(book.snapAskPx, book.snapAskN, n);
       book.snapAskQty = grownLevels(book.snapAskQty, book.snapAskN, n);

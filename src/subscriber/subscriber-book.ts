@@ -114,10 +114,8 @@ export class SubscriberBook extends LadderBook implements BookView {
   }
 }
 
-/** A copy of `a` with room for at least `need` values (doubling from 64), its first `used` values kept. Cold. */
-export function grownLevels(a: Float64Array, used: number, need: number): Float64Array {
-  let n = Math.max(64, a.length);
-  while (n < need) n *= 2;
+/** A copy of `a` with room for exactly `n` values, its first `used` values kept. Cold. */
+export function grownLevels(a: Float64Array, used: number, n: number): Float64Array {
   const b = new Float64Array(n);
   b.set(a.subarray(0, used));
   return b;
