@@ -323,6 +323,7 @@ const authPubRow = measure("FeedPublisher with auth key: publishDelta ×64 + flu
   authPub.flush();
 }, { opsPerCall: 64 });
 rows.push(authPubRow);
+const authPubDatagrams = authPub.counters.datagrams;
 await authPub.stop();
 
 receiver.stdin.write("count\n");
@@ -345,6 +346,6 @@ printTable([
 console.log("\nper-datagram integrity cost, p50 ns:");
 printTable(integrity);
 console.log(
-  `\nsent ${sent} raw datagrams + ${pubCounters.datagrams} by the publisher (${pubCounters.sendErrors} send errors); receiver counted ${received}` +
+  `\nsent ${sent} raw datagrams + ${pubCounters.datagrams + authPubDatagrams} by the publishers (${pubCounters.sendErrors} send errors); receiver counted ${received}` +
     ` (the difference is receive-buffer overflow under a flood, not sender loss). sink=${sink > 0 ? "ok" : "0"}`,
 );

@@ -3,6 +3,7 @@
  * the decoder reads them back, and an independent reader written from the spec's tables with literal offsets
  * (no layout.ts) agrees — so spec, constants and code cannot drift apart silently.
  */
+import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { DatagramAuth } from "../../src/wire/auth.ts";
@@ -144,6 +145,21 @@ describe("golden vectors", () => {
         const zeroed = bytes.slice();
         zeroed.fill(0, 44, 48);
         expect(new DataView(bytes.buffer).getUint32(44, true), v.name).toBe(specCrc32c(zeroed));
+      }
+    }
+  });
+
+  it("every authenticated vector's trailer is HMAC-SHA256(key, bytes [0, pktLength − 16) with crc32c = 0), first 16 bytes", () => {
+    const signed = vectors.filter((v) => v.authKeyHex !== undefined);
+    expect(signed.length).toBeGreaterThanOrEqual(2);
+    for (const v of signed) {
+      for (const hex of v.datagrams) {
+        const bytes = fromHex(hex);
+        expect(bytes[3]! & 0x08).toBe(0x08);
+        const covered = bytes.slice(0, bytes.length - 16);
+        covered.fill(0, 44, 48);
+        const mac = createHmac("sha256", fromHex(v.authKeyHex!)).update(covered).digest().subarray(0, 16);
+        expect(Buffer.from(bytes.subarray(bytes.length - 16)).equals(mac)).toBe(true);
       }
     }
   });
