@@ -404,9 +404,10 @@ export class FeedSubscriber {
 
   /**
    * Channel sequence of one datagram (msgCount 0 = heartbeat, whose seqNum is the next expected). Returns how many
-   * leading messages were already seen, or −1 to drop the datagram. A jump ahead is a gap at once; datagrams that
-   * then keep continuing the line from before the jump (SEQ_REVERT_DATAGRAMS of them, none continuing the new line)
-   * prove the jump bogus and undo it, so no single datagram can block a stream.
+   * leading messages were already seen, or −1 to drop the datagram. A jump ahead is a gap at once, but the line
+   * from before it is remembered: when the next datagrams (SEQ_REVERT_DATAGRAMS of them, none continuing the new
+   * line) keep advancing that old line, the jump was bogus and the stream goes back to it, so no single datagram
+   * can block a stream. A second jump while one is pending keeps the older line (the real one is the earliest).
    */
   private sequence(st: StreamState, seqNum: number, msgCount: number): number {
     const next = st.nextSeq;
@@ -417,12 +418,14 @@ export class FeedSubscriber {
     }
     if (seqNum > next) {
       this.gap(st, seqNum);
-      st.altNext = next;
-      st.altCount = 0;
+      if (st.altNext < 0) {
+        st.altNext = next;
+        st.altCount = 0;
+      }
       st.nextSeq = seqNum + msgCount;
       return 0;
     }
-    if (st.altNext >= 0 && seqNum === st.altNext) {
+    if (st.altNext >= 0 && seqNum >= st.altNext) {
       st.altNext = seqNum + msgCount;
       if (++st.altCount >= SEQ_REVERT_DATAGRAMS) {
         this.counters.seqJumpsReverted++;
