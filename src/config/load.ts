@@ -5,6 +5,7 @@
  * @module
  */
 import { readFileSync } from "node:fs";
+import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError } from "../core/errors.ts";
 import { MARKET_IDS, type MarketName, type VenueName } from "../core/types.ts";
 import type {
@@ -154,6 +155,15 @@ function parsePublish(v: Validator, t: Table): PublishConfig {
   // Workers add their number (1..64) to it, so it stays below 65535 − 64.
   const sourceId = v.int(t.source_id, "publish.source_id", DEFAULTS.sourceId, 0, 65535 - MAX_WORKERS);
   const authKeyFile = v.str(t.auth_key_file, "publish.auth_key_file", "");
+  if (authKeyFile !== "") {
+    // Checked here so check-config and run report a bad key file with the other problems (exit 2, no socket
+    // opened); the publisher reads the key itself at start. The key never enters the config object.
+    try {
+      readAuthKeyFile(authKeyFile, "publish.auth_key_file");
+    } catch (err) {
+      v.raw((err as Error).message);
+    }
+  }
   const destinations: DestinationConfig[] = [];
   if (t.destinations === undefined) {
     destinations.push({ ...DEFAULTS.destination, match: { venue: "*", market: "*", symbols: ["*"] } });
@@ -269,6 +279,11 @@ class Validator {
 
   problem(key: string, value: unknown, expected: string): void {
     this.problems.push(`${key || "(top level)"}: ${show(value)} is not ${expected}`);
+  }
+
+  /** A problem already phrased in full (it names its key). */
+  raw(message: string): void {
+    this.problems.push(message);
   }
 
   throwIfAny(): void {

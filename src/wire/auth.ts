@@ -7,8 +7,10 @@
  * @module
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { AUTH_TRAILER_BYTES, MIN_AUTH_KEY_BYTES, PACKET_HEADER_BYTES, PKT_CRC32C_OFFSET } from "./layout.ts";
+
+/** Key files are read by core (the config check needs it too); re-exported for publisher and subscriber. */
+export { readAuthKeyFile } from "../core/auth-key.ts";
 
 export class DatagramAuth {
   private readonly key: Uint8Array;
@@ -47,24 +49,4 @@ export class DatagramAuth {
     }
     return timingSafeEqual(mac.subarray(0, AUTH_TRAILER_BYTES), bytes.subarray(pktLength - AUTH_TRAILER_BYTES, pktLength));
   }
-}
-
-/**
- * Reads an HMAC key file (cold, at start): the raw bytes of the file, or, when the file is text of hex digits only
- * (an optional trailing newline allowed), the bytes they spell. Errors name `what` (the config key or option) and the file.
- */
-export function readAuthKeyFile(path: string, what: string): Uint8Array {
-  let raw: Uint8Array;
-  try {
-    raw = readFileSync(path);
-  } catch (err) {
-    throw new Error(`${what}: cannot read key file ${JSON.stringify(path)}: ${(err as Error).message}`);
-  }
-  let key = raw;
-  const text = new TextDecoder().decode(raw).trim();
-  if (text.length > 0 && text.length % 2 === 0 && /^[0-9a-fA-F]+$/.test(text)) key = Uint8Array.from(Buffer.from(text, "hex"));
-  if (key.length < MIN_AUTH_KEY_BYTES) {
-    throw new Error(`${what}: key file ${JSON.stringify(path)} holds a ${key.length}-byte key; at least ${MIN_AUTH_KEY_BYTES} bytes are required`);
-  }
-  return key;
 }

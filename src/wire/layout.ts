@@ -44,8 +44,8 @@ export const PKT_FLAGS_KNOWN = PKT_FLAG_SESSION_START | PKT_FLAG_END_OF_SESSION 
 
 /** AUTHENTICATED trailer: the first 16 bytes of HMAC-SHA256(key, bytes [0, pktLength − 16) with the crc field 0). */
 export const AUTH_TRAILER_BYTES = 16;
-/** Shortest accepted HMAC key (publish.auth_key_file, subscriber authKey): 128 bits. */
-export const MIN_AUTH_KEY_BYTES = 16;
+/** Shortest accepted HMAC key (publish.auth_key_file, subscriber authKey): 128 bits (defined with the key reader). */
+export { MIN_AUTH_KEY_BYTES } from "../core/auth-key.ts";
 
 /** Default and absolute datagram limits. 1400 keeps every datagram inside one Ethernet/PPPoE/cloud MTU. */
 export const DEFAULT_MAX_DATAGRAM_BYTES = 1400;

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "vitest";
-import { resolve } from "node:path";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { ConfigError } from "../../src/core/errors.ts";
 import { DEFAULTS, loadConfigFile, parseConfigText } from "../../src/config/load.ts";
 
@@ -33,12 +35,24 @@ describe("config", () => {
     expect(bybit.overrides.get("linear:BTCUSDT")).toEqual({ tickSize: "0.10", lotSize: "0.001" });
   });
 
-  test("publish.source_id and publish.auth_key_file: defaults, range, pass-through (wire v2)", () => {
+  test("publish.source_id and publish.auth_key_file: defaults, range, the key file checked at load (wire v2)", () => {
     const d = parseConfigText("");
     expect([d.publish.sourceId, d.publish.authKeyFile]).toEqual([0, undefined]);
-    const c = parseConfigText('[publish]\nsource_id = 12\nauth_key_file = "/etc/feeder/feed.key"\n');
-    expect([c.publish.sourceId, c.publish.authKeyFile]).toEqual([12, "/etc/feeder/feed.key"]);
+    const dir = mkdtempSync(join(tmpdir(), "feeder-config-key-"));
+    const key = join(dir, "feed.key");
+    writeFileSync(key, new Uint8Array(32).fill(7));
+    const c = parseConfigText(`[publish]\nsource_id = 12\nauth_key_file = "${key}"\n`);
+    expect([c.publish.sourceId, c.publish.authKeyFile]).toEqual([12, key]); // the path, never the key bytes
     expect(problemsOf("[publish]\nsource_id = 65500\n")).toEqual(["publish.source_id: 65500 is not an integer 0–65471"]);
+    const short = join(dir, "short.key");
+    writeFileSync(short, "abcd");
+    const missing = join(dir, "missing.key");
+    expect(problemsOf(`[publish]\nauth_key_file = "${short}"\nsnapshot_depth = -1\n`)).toEqual([
+      "publish.snapshot_depth: -1 is not an integer 0–100000",
+      `publish.auth_key_file: key file "${short}" holds a 2-byte key; at least 16 bytes are required`,
+    ]);
+    const [problem] = problemsOf(`[publish]\nauth_key_file = "${missing}"\n`);
+    expect(problem).toMatch(new RegExp(`^publish\\.auth_key_file: cannot read key file "${missing.replace(/[.\\/]/g, "\\$&")}": `));
   });
 
   test("an empty file gives the documented defaults", () => {
