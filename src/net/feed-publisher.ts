@@ -1,4 +1,4 @@
-// HOT PATH: no allocation (publishDelta, flush; the rest is cold)
+// HOT PATH: no allocation (publishDelta, flush; the rest is cold). With an auth key, node:crypto allocates per datagram.
 /**
  * Publishes books as wire v2 datagrams to multicast destinations (docs/wire-protocol.md).
  * - Each destination is one channel with its own Bun.udpSocket, sequence space and packer.

@@ -162,6 +162,7 @@ export function packBookDelta(p: ChannelPacker, view: BookView, changes: ChangeS
   }
   // Parts fill to cap in the sequence "bids, then asks", so their number is known up front.
   const partCount = Math.ceil(total / cap);
+  if (partCount > 0xffff) throw new RangeError(`delta of ${total} levels needs ${partCount} parts; partCount is a u16`); // cold
   let bi = 0;
   let ai = 0;
   for (let part = 0; part < partCount; part++) {
