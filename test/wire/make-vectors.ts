@@ -177,6 +177,33 @@ const vectors: Omit<Vector, "datagrams">[] = [
     authKeyHex: TEST_AUTH_KEY_HEX,
     ops: [{ op: "heartbeat", pktFlags: 0 }],
   },
+  {
+    ...base,
+    name: "heartbeat_backwards",
+    description:
+      "A heartbeat of the same session with seqNum 990, received after `heartbeat` (seqNum 1000): a reordered or duplicated datagram. It must not move the expected sequence back (§4.7).",
+    firstSeq: 990,
+    ops: [{ op: "heartbeat", pktFlags: 0 }],
+  },
+  {
+    ...base,
+    name: "newer_session",
+    description:
+      "A heartbeat of session 0x0a0b0c0d started at T0, an hour after session 0x01020304 of every other vector: it orders after them (§3.4). A subscriber that has seen it must drop any later-arriving datagram of session 0x01020304 on this stream, and messages of it for instruments already in the new session.",
+    sessionId: 0x0a0b0c0d,
+    sessionStartUs: T0,
+    firstSeq: 1,
+    ops: [{ op: "heartbeat", pktFlags: 0 }],
+  },
+  {
+    ...base,
+    name: "unknown_template",
+    description:
+      "The status vector with templateId 99 (CRC recomputed): a valid datagram; the message is skipped by msgLength and still consumes channel seq 1000.",
+    ops: [{ op: "status", book: { ...liveBook, instrSeq: 43, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP } }],
+    patches: [{ offset: 48 + 2, hex: "6300" }],
+    reseal: true,
+  },
   // ---- reject vectors: decoders must refuse each with the named error (docs/wire-protocol.md §7.2)
   {
     ...base,
@@ -232,6 +259,24 @@ const vectors: Omit<Vector, "datagrams">[] = [
     description: "The delta vector as part 0 of 2 but with LAST set (CRC recomputed): bad_message.",
     ops: deltaOps,
     patches: [{ offset: DELTA_PART_COUNT, hex: "0200" }],
+    reseal: true,
+    expectError: "bad_message",
+  },
+  {
+    ...base,
+    name: "reject_chunk_over_total",
+    description: "The snapshot vector with totalBidCount 1 while the chunk holds 2 bids (CRC recomputed): bad_message.",
+    ops: [
+      {
+        op: "snapshot",
+        book: liveBook,
+        bids: [[302472, 1500], [302470, 3000]],
+        asks: [[302473, 250], [302475, 10]],
+        depth: 0,
+        refresh: false,
+      },
+    ],
+    patches: [{ offset: 56 + 58, hex: "0100" }],
     reseal: true,
     expectError: "bad_message",
   },

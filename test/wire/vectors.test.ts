@@ -124,6 +124,9 @@ describe("golden vectors", () => {
       "exponent_change",
       "authenticated",
       "authenticated_heartbeat",
+      "heartbeat_backwards",
+      "newer_session",
+      "unknown_template",
     ]);
     expect(rejects.map((v) => [v.name, v.expectError])).toEqual([
       ["reject_v1", "unknown_version"],
@@ -132,6 +135,7 @@ describe("golden vectors", () => {
       ["reject_negative_qty", "bad_value"],
       ["reject_part_index", "bad_message"],
       ["reject_last_mismatch", "bad_message"],
+      ["reject_chunk_over_total", "bad_message"],
       ["reject_unknown_schema", "unknown_schema"],
     ]);
   });
@@ -141,7 +145,8 @@ describe("golden vectors", () => {
     for (const v of allVectors) {
       for (const hex of v.datagrams) {
         const bytes = fromHex(hex);
-        if (v.expectError !== undefined && v.expectError !== "bad_auth" && v.reseal !== true) continue; // deliberately wrong CRCs
+        if (v.expectError !== undefined && v.reseal !== true && v.rawHex === undefined) continue; // deliberately wrong CRCs
+        if (v.rawHex !== undefined) continue; // v1: no CRC field
         const zeroed = bytes.slice();
         zeroed.fill(0, 44, 48);
         expect(new DataView(bytes.buffer).getUint32(44, true), v.name).toBe(specCrc32c(zeroed));
@@ -293,6 +298,20 @@ describe("golden vectors", () => {
       ["definition", 2],
       ["snapshot", 2],
     ]);
+  });
+
+  it("unknown_template is valid and skipped; newer_session orders after the others; heartbeat_backwards is below heartbeat", () => {
+    const get = (name: string) => {
+      const res = decodeDatagram(fromHex(vectors.find((x) => x.name === name)!.datagrams[0]!));
+      if (!res.ok) throw res.error;
+      return res.packet;
+    };
+    expect(get("unknown_template").messages).toEqual([{ type: "unknown", templateId: 99, msgFlags: 0x84, version: 1, msgLength: 56 }]);
+    const older = get("heartbeat");
+    const newer = get("newer_session");
+    expect(newer.sessionStartUs).toBeGreaterThan(older.sessionStartUs);
+    expect(newer.sessionId).not.toBe(older.sessionId);
+    expect(get("heartbeat_backwards").seqNum).toBeLessThan(older.seqNum);
   });
 
   it("the delta vector decodes to the values its description states", () => {
