@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { DatagramAuth } from "../../src/wire/auth.ts";
 import { crc32c } from "../../src/wire/crc32c.ts";
+import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { decodeDatagram } from "../../src/wire/decode-objects.ts";
 import { fromHex } from "./helpers.ts";
 import { encodeVector, type Vector } from "./vector-encode.ts";
@@ -312,6 +313,19 @@ describe("golden vectors", () => {
     expect(newer.sessionStartUs).toBeGreaterThan(older.sessionStartUs);
     expect(newer.sessionId).not.toBe(older.sessionId);
     expect(get("heartbeat_backwards").seqNum).toBeLessThan(older.seqNum);
+  });
+
+  it("the stateful vectors, replayed in order through the reference subscriber, do what §3.4 and §4.7 say", () => {
+    const bytesOf = (name: string) => fromHex(vectors.find((x) => x.name === name)!.datagrams[0]!);
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+    sub.ingest(bytesOf("heartbeat"));
+    sub.ingest(bytesOf("heartbeat_backwards"));
+    expect(sub.streamInfo().map((x) => x.nextSeq)).toEqual([1000]);
+    sub.ingest(bytesOf("newer_session"));
+    const dropped = sub.counters.oldSessionDatagrams;
+    sub.ingest(bytesOf("delta")); // session 0x01020304, an hour older
+    expect(sub.counters.oldSessionDatagrams).toBe(dropped + 1);
+    expect(sub.book(0x7e2d0c1f)).toBeUndefined();
   });
 
   it("the delta vector decodes to the values its description states", () => {
