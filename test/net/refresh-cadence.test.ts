@@ -105,7 +105,7 @@ describe("refresh cadence", () => {
   it("many books: each once per interval, an even slice per tick", async () => {
     const n = 1000;
     const intervals = 3;
-    const { refreshes, books } = await run(n, intervals);
+    const { refreshes, refreshBytes, books } = await run(n, intervals);
     // Once per interval, to the tick: a due time between two ticks goes out at the next one.
     for (const { gaps, count } of gapsPerBook(refreshes, books)) {
       expect(count).toBeGreaterThanOrEqual(intervals - 1);
@@ -116,6 +116,10 @@ describe("refresh cadence", () => {
     for (const x of refreshes) perTick.set(x.atMs, (perTick.get(x.atMs) ?? 0) + 1);
     const slice = (n * REFRESH_TICK_MS) / INTERVAL_MS; // 10
     expect(Math.max(...perTick.values())).toBeLessThanOrEqual(slice + 1);
+    // Bytes: one definition (40 B) + one 20 + 20 level snapshot (712 B) per book and interval, plus headers.
+    const messageBytes = 40 + 8 + 64 + 40 * 16;
+    expect(refreshBytes).toBeGreaterThanOrEqual((intervals - 1) * n * messageBytes);
+    expect(refreshBytes).toBeLessThanOrEqual(intervals * n * (48 + messageBytes));
   });
 });
 
