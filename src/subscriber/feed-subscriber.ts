@@ -80,12 +80,32 @@ function streamKeyOf(channelId: number, sourceId: number): number {
   return channelId * 65536 + sourceId;
 }
 
-/** Per-stream state: the public StreamInfo plus the key and the line before a channel-sequence jump. */
+/** Per-stream state: the public StreamInfo plus the key, its source and the lines kept to undo bogus jumps. */
 interface StreamState extends StreamInfo {
   key: number;
+  source: SourceState;
   /** Next seq of the line before the last jump (−1: none pending), and datagrams seen continuing it. */
   altNext: number;
   altCount: number;
+  /** The session before the last restart of this stream (sessionStartUs −1: none) and its next seq then. */
+  prevSessionId: number;
+  prevSessionStartUs: number;
+  prevNextSeq: number;
+}
+
+/**
+ * The newest session of one publisher source (sourceId), and while it is provisional the one it replaced. A newer
+ * session supersedes at once, but until SEQ_REVERT_DATAGRAMS of its datagrams arrived it can be undone: as many
+ * datagrams of the replaced session first prove it bogus (one forged or corrupted header), and everything goes back.
+ */
+interface SourceState {
+  startUs: number;
+  id: number;
+  pending: boolean;
+  newDatagrams: number;
+  prevStartUs: number;
+  prevId: number;
+  oldDatagrams: number;
 }
 
 function positiveLimit(v: number | undefined, fallback: number, name: string): number {
@@ -110,6 +130,7 @@ export class FeedSubscriber {
     oldSessionDatagrams: 0,
     oldSessionMessages: 0,
     superseded: 0,
+    sessionsReverted: 0,
     unknownTemplates: 0,
     duplicateEvents: 0,
     instrSeqJumps: 0,
@@ -134,6 +155,7 @@ export class FeedSubscriber {
   private readonly maxDatagramBytes: number;
   private readonly maxStreams: number;
   private readonly streams = new Map<number, StreamState>();
+  private readonly sources = new Map<number, SourceState>();
   private readonly listeners = new Listeners(this.counters);
   private readonly instrumentBooks: InstrumentBooks;
   private readonly sockets: dgram.Socket[] = [];
@@ -360,8 +382,33 @@ export class FeedSubscriber {
     const sessionId = r.sessionId;
     const sessionStartUs = r.sessionStartUs;
     const st = this.streams.get(key);
-    if (st !== undefined && st.sessionId === sessionId && st.sessionStartUs === sessionStartUs) return st;
+    if (st !== undefined && st.sessionId === sessionId && st.sessionStartUs === sessionStartUs) {
+      return st.source.pending ? this.duringPending(st.source, st, r) : st;
+    }
     // Cold from here: a new stream or another session.
+    const src = this.sourceOf(sourceId);
+    const vsSource = src.startUs < 0 ? 1 : compareSessions(sessionStartUs, sessionId, src.startUs, src.id);
+    if (vsSource > 0) {
+      if (src.startUs >= 0) {
+        // A newer session of this source: adopted at once, provisional until it sends again. The session to go
+        // back to is the last confirmed one (a second bogus session must not replace it).
+        if (!src.pending) {
+          src.prevStartUs = src.startUs;
+          src.prevId = src.id;
+        }
+        src.pending = true;
+        src.newDatagrams = 1;
+        src.oldDatagrams = 0;
+      }
+      src.startUs = sessionStartUs;
+      src.id = sessionId;
+    } else if (vsSource < 0) {
+      if (src.pending && compareSessions(sessionStartUs, sessionId, src.prevStartUs, src.prevId) >= 0) return this.duringPending(src, st, r);
+      this.counters.oldSessionDatagrams++; // a late datagram of a session already superseded
+      return undefined;
+    } else if (src.pending && ++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) {
+      src.pending = false;
+    }
     if (st === undefined) {
       if (this.streams.size >= this.maxStreams) {
         this.counters.streamsOverCap++;
@@ -380,6 +427,10 @@ export class FeedSubscriber {
         ended: false,
         altNext: -1,
         altCount: 0,
+        source: src,
+        prevSessionId: 0,
+        prevSessionStartUs: -1,
+        prevNextSeq: 0,
       };
       this.streams.set(key, created);
       this.emitSession("new", created, undefined);
@@ -391,6 +442,9 @@ export class FeedSubscriber {
       return undefined;
     }
     const previous = st.sessionId;
+    st.prevSessionId = st.sessionId;
+    st.prevSessionStartUs = st.sessionStartUs;
+    st.prevNextSeq = st.nextSeq;
     st.sessionId = sessionId;
     st.sessionStartUs = sessionStartUs;
     st.nextSeq = r.seqNum;
@@ -400,6 +454,58 @@ export class FeedSubscriber {
     this.emitSession("restarted", st, previous);
     this.instrumentBooks.supersedeSource(st);
     return st;
+  }
+
+  // Cold: a source's sessions while its newest one is provisional.
+  private sourceOf(sourceId: number): SourceState {
+    let src = this.sources.get(sourceId);
+    if (src === undefined) {
+      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0 };
+      this.sources.set(sourceId, src);
+    }
+    return src;
+  }
+
+  /**
+   * A datagram of a source whose newest session is provisional: one of the newest session counts toward
+   * confirming it; one of an older session (the one it replaced, or a real restart that is older than the bogus
+   * one) toward proving it bogus — the second undoes it (every stream and book of the bogus session goes back to
+   * the replaced one) and is then processed as if the bogus session had never been seen; the first is dropped.
+   */
+  private duringPending(src: SourceState, st: StreamState | undefined, r: PacketReader): StreamState | undefined {
+    const sessionId = r.sessionId;
+    const sessionStartUs = r.sessionStartUs;
+    if (sessionId === src.id && sessionStartUs === src.startUs) {
+      if (++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) src.pending = false;
+      return st; // the stream is on the newest session (the caller only passes one whose session matched)
+    }
+    if (++src.oldDatagrams < SEQ_REVERT_DATAGRAMS) {
+      this.counters.oldSessionDatagrams++;
+      return undefined;
+    }
+    // Back to the last confirmed session: every stream and book of this source on a newer (bogus) one returns to it.
+    const toStartUs = src.prevStartUs;
+    const toId = src.prevId;
+    src.startUs = toStartUs;
+    src.id = toId;
+    src.pending = false;
+    this.counters.sessionsReverted++;
+    for (const [key, s] of this.streams) {
+      if (s.source !== src || compareSessions(s.sessionStartUs, s.sessionId, toStartUs, toId) <= 0) continue;
+      if (s.prevSessionStartUs < 0) {
+        this.streams.delete(key); // a stream only a bogus session had
+        continue;
+      }
+      const bogusId = s.sessionId;
+      const backToLine = s.prevSessionId === toId && s.prevSessionStartUs === toStartUs;
+      s.sessionId = toId;
+      s.sessionStartUs = toStartUs;
+      s.nextSeq = backToLine ? s.prevNextSeq : -1; // −1: take the next datagram's seqNum as it comes
+      s.altNext = -1;
+      this.emitSession("reverted", s, bogusId);
+    }
+    this.instrumentBooks.revertSource(r.sourceId, toStartUs, toId);
+    return this.streamOf(r); // src is no longer pending: no deeper recursion
   }
 
   /**
@@ -414,6 +520,10 @@ export class FeedSubscriber {
     if (seqNum === next) {
       st.altNext = -1; // the line after the jump goes on: it was real
       st.nextSeq = seqNum + msgCount;
+      return 0;
+    }
+    if (next < 0) {
+      st.nextSeq = seqNum + msgCount; // the line is unknown after a session revert: this datagram starts it
       return 0;
     }
     if (seqNum > next) {

@@ -138,6 +138,20 @@ export class InstrumentBooks {
   }
 
   /**
+   * Newer sessions of a source proved bogus (feed-subscriber.ts): its books on any session newer than the last
+   * confirmed one go back to it (invalid, sequence forgotten, until their next snapshot). Cold.
+   */
+  revertSource(sourceId: number, startUs: number, id: number): void {
+    for (const book of this.books.values()) {
+      if (book.sourceId !== sourceId || compareSessions(book.sessionStartUs, book.sessionId, startUs, id) <= 0) continue;
+      book.sessionId = id;
+      book.sessionStartUs = startUs;
+      this.invalidate(book);
+      this.forgetSequence(book);
+    }
+  }
+
+  /**
    * BookDelta and BookStatus: both advance instrSeq by one per event. The parts of a split delta (same instrSeq,
    * partIndex/partCount) are assembled per instrument and applied together at the last, so a book never shows
    * half an event.

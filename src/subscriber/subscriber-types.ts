@@ -76,8 +76,11 @@ export interface GapEvent {
   booksInvalidated: number;
 }
 export interface SessionEvent {
-  /** new: first datagram of a stream; restarted: a newer session on a known stream; ended: END_OF_SESSION. */
-  kind: "new" | "restarted" | "ended";
+  /**
+   * new: first datagram of a stream; restarted: a newer session on a known stream; ended: END_OF_SESSION;
+   * reverted: the newer session was proved bogus by the old one's next datagrams (previousSessionId = the bogus one).
+   */
+  kind: "new" | "restarted" | "ended" | "reverted";
   channelId: number;
   sourceId: number;
   sessionId: number;
@@ -168,6 +171,8 @@ export interface SubscriberCounters {
   oldSessionMessages: number;
   /** Books taken over by a newer publisher session ('supersede' events). */
   superseded: number;
+  /** Newer sessions undone: datagrams of the session they replaced kept coming before theirs did (a bogus header). */
+  sessionsReverted: number;
   /** Messages with a template id this subscriber does not know (skipped). */
   unknownTemplates: number;
   /** Book events whose instrSeq was already applied (the same event on another channel, or a repeat). */

@@ -9,9 +9,9 @@
  * - memory stays within the caps (books, levels per side, assembly scratch);
  * and nothing ever throws out of the handler or reaches the 'error' event other than a decode error.
  *
- * Not forged: channelId, sourceId, sessionId / a newer sessionStart and instrumentId. A datagram of its own stream,
- * session or instrument is indistinguishable from the publisher's without a key: use authKey on untrusted networks
- * (docs/wire-protocol.md §6.9).
+ * Not forged: channelId, sourceId, sessionId and instrumentId, and every forged session start is its own. A stream
+ * or instrument of the forger's own, or a newer session that several forged datagrams agree on, is
+ * indistinguishable from the publisher's without a key: use authKey on untrusted networks (docs/wire-protocol.md §6.9).
  */
 import { describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
@@ -183,8 +183,9 @@ class Mutator {
       case 1: // channel sequence behind
         dv.setUint32(PKT_SEQ_NUM_OFFSET, Math.max(1, dv.getUint32(PKT_SEQ_NUM_OFFSET, true) - randInt(r, 1, 50)), true);
         break;
-      case 2: // an older session
-        dv.setUint32(PKT_SESSION_START_NS_OFFSET + 4, dv.getUint32(PKT_SESSION_START_NS_OFFSET + 4, true) - 1, true);
+      case 2: // an older or a newer session (a start of its own: independent forgeries never agree on one)
+        dv.setUint32(PKT_SESSION_START_NS_OFFSET + 4, dv.getUint32(PKT_SESSION_START_NS_OFFSET + 4, true) + (r() < 0.5 ? -1 : 1) * randInt(r, 1, 1 << 20), true);
+        dv.setUint32(PKT_SESSION_START_NS_OFFSET, randInt(r, 0, 0xffffffff), true);
         break;
       case 3: // instrSeq ahead or behind
         if (book) dv.setUint32(body + BOOK_INSTR_SEQ_OFFSET, Math.max(0, dv.getUint32(body + BOOK_INSTR_SEQ_OFFSET, true) + randInt(r, -5, r() < 0.5 ? 5 : 1_000_000)), true);

@@ -199,6 +199,35 @@ describe("#10.4 sessions", () => {
     expect(sub.counters.superseded).toBe(1);
   });
 
+  it("one datagram of a bogus newer session (forged or corrupted header) cannot freeze the feed: the real session's next datagrams undo it", () => {
+    const sub = newSubscriber();
+    const sessions: string[] = [];
+    sub.on("session", (e) => sessions.push(`${e.kind}:${e.sessionId}`));
+    const real = packer({ sessionId: 40, sessionStartUs: T0 });
+    const b = liveBook();
+    packBookSnapshot(real, b, 0, false);
+    ingestAll(sub, take(real));
+    const forger = packer({ sessionId: 41, sessionStartUs: T0 + 60_000_000 });
+    forger.nextSeq = real.nextSeq;
+    packBookStatus(forger, b);
+    ingestAll(sub, take(forger));
+    const sb = sub.book(inst.instrumentId)!;
+    expect(sb.valid).toBe(false); // superseded at once
+    for (let i = 0; i < 3; i++) {
+      packBookDelta(real, b, delta(b, [[943500, 50 + i]]));
+      ingestAll(sub, take(real));
+    }
+    expect(sub.counters.sessionsReverted).toBe(1);
+    packBookSnapshot(real, b, 0, true);
+    ingestAll(sub, take(real));
+    packBookDelta(real, b, delta(b, [[943500, 60]]));
+    ingestAll(sub, take(real));
+    expect(levelsOf(sb)).toEqual(levelsOf(b));
+    expect(sb.usable).toBe(true);
+    expect(sb.sessionId).toBe(40);
+    expect(sessions).toEqual(["new:40", "restarted:41", "reverted:40"]);
+  });
+
   it("on one stream, a datagram of an older session than the newest seen is dropped", () => {
     const sub = newSubscriber();
     const a = packer({ sessionId: 9, sessionStartUs: T0 + 10 });
