@@ -22,15 +22,14 @@ import {
   TEMPLATE_BOOK_STATUS,
   TEMPLATE_INSTRUMENT_DEFINITION,
 } from "../wire/layout.ts";
-import { compareSessions, InstrumentBooks } from "./instrument-books.ts";
+import { InstrumentBooks } from "./instrument-books.ts";
 import { Listeners } from "./listeners.ts";
+import { StreamTable, type StreamState } from "./streams.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
 import type {
   FeedSubscriberEvents,
   FeedSubscriberOptions,
-  GapEvent,
   GroupSpec,
-  SessionEvent,
   StaleEvent,
   StreamInfo,
   SubscriberCounters,
@@ -64,48 +63,10 @@ export const DEFAULT_MAX_BOOKS = 10_000;
 export const DEFAULT_MAX_STREAMS = 1024;
 export const DEFAULT_MAX_LEVELS_PER_SIDE = 65_535;
 export const DEFAULT_MAX_ASSEMBLY_LEVELS = 2_000_000;
-/**
- * Datagrams that must continue the channel sequence from before a jump, with none continuing it after the jump,
- * before the jump is undone as bogus (one forged or corrupted seqNum can then block a stream for 2 datagrams).
- */
-export const SEQ_REVERT_DATAGRAMS = 2;
-
 const ORIGIN_US = performance.timeOrigin * 1000;
 /** Wall-clock µs since the epoch (as core/clock.ts, which the subscriber does not import: it must run on plain Node). */
 function wallUs(): number {
   return Math.round(ORIGIN_US + performance.now() * 1000);
-}
-
-function streamKeyOf(channelId: number, sourceId: number): number {
-  return channelId * 65536 + sourceId;
-}
-
-/** Per-stream state: the public StreamInfo plus the key, its source and the lines kept to undo bogus jumps. */
-interface StreamState extends StreamInfo {
-  key: number;
-  source: SourceState;
-  /** Next seq of the line before the last jump (−1: none pending), and datagrams seen continuing it. */
-  altNext: number;
-  altCount: number;
-  /** The session before the last restart of this stream (sessionStartUs −1: none) and its next seq then. */
-  prevSessionId: number;
-  prevSessionStartUs: number;
-  prevNextSeq: number;
-}
-
-/**
- * The newest session of one publisher source (sourceId), and while it is provisional the one it replaced. A newer
- * session supersedes at once, but until SEQ_REVERT_DATAGRAMS of its datagrams arrived it can be undone: as many
- * datagrams of the replaced session first prove it bogus (one forged or corrupted header), and everything goes back.
- */
-interface SourceState {
-  startUs: number;
-  id: number;
-  pending: boolean;
-  newDatagrams: number;
-  prevStartUs: number;
-  prevId: number;
-  oldDatagrams: number;
 }
 
 function positiveLimit(v: number | undefined, fallback: number, name: string): number {
@@ -154,8 +115,8 @@ export class FeedSubscriber {
   private readonly staleAfterMs: number | undefined;
   private readonly maxDatagramBytes: number;
   private readonly maxStreams: number;
-  private readonly streams = new Map<number, StreamState>();
-  private readonly sources = new Map<number, SourceState>();
+  private readonly streamTable: StreamTable;
+  private readonly streams: Map<number, StreamState>;
   private readonly listeners = new Listeners(this.counters);
   private readonly instrumentBooks: InstrumentBooks;
   private readonly sockets: dgram.Socket[] = [];
@@ -182,6 +143,8 @@ export class FeedSubscriber {
       maxAssemblyLevels: positiveLimit(opts.maxAssemblyLevels, DEFAULT_MAX_ASSEMBLY_LEVELS, "maxAssemblyLevels"),
     });
     this.books = this.instrumentBooks.books;
+    this.streamTable = new StreamTable(this.counters, this.listeners, this.instrumentBooks, this.maxStreams);
+    this.streams = this.streamTable.streams;
     this.updateEvent = this.instrumentBooks.updateEvent;
   }
 
@@ -324,7 +287,8 @@ export class FeedSubscriber {
   }
 
   private processPacket(r: PacketReader, recvTimeUs: number): void {
-    const st = this.streamOf(r);
+    const streams = this.streamTable;
+    const st = streams.streamOf(r);
     if (st === undefined) return;
     const nowMs = Date.now();
     st.lastRecvMs = nowMs;
@@ -338,15 +302,15 @@ export class FeedSubscriber {
 
     if (msgCount === 0) {
       this.counters.heartbeats++;
-      this.sequence(st, seqNum, 0);
+      streams.sequence(st, seqNum, 0);
       if ((r.flags & PKT_FLAG_END_OF_SESSION) !== 0 && !st.ended) {
         st.ended = true;
         this.instrumentBooks.invalidateStream(st.key);
-        this.emitSession("ended", st, st.sessionId);
+        streams.emitSession("ended", st, st.sessionId);
       }
       return;
     }
-    const skip = this.sequence(st, seqNum, msgCount);
+    const skip = streams.sequence(st, seqNum, msgCount);
     if (skip < 0) return;
 
     const sendTimeUs = r.sendTimeUs;
@@ -372,209 +336,6 @@ export class FeedSubscriber {
         this.counters.unknownTemplates++;
       }
     }
-  }
-
-  /** The datagram's stream, created or moved to a newer session as needed; undefined = drop the datagram. */
-  private streamOf(r: PacketReader): StreamState | undefined {
-    const channelId = r.channelId;
-    const sourceId = r.sourceId;
-    const key = streamKeyOf(channelId, sourceId);
-    const sessionId = r.sessionId;
-    const sessionStartUs = r.sessionStartUs;
-    const st = this.streams.get(key);
-    if (st !== undefined && st.sessionId === sessionId && st.sessionStartUs === sessionStartUs) {
-      return st.source.pending ? this.duringPending(st.source, st, r) : st;
-    }
-    // Cold from here: a new stream or another session.
-    const src = this.sourceOf(sourceId);
-    const vsSource = src.startUs < 0 ? 1 : compareSessions(sessionStartUs, sessionId, src.startUs, src.id);
-    if (vsSource > 0) {
-      if (src.startUs >= 0) {
-        // A newer session of this source: adopted at once, provisional until it sends again. The session to go
-        // back to is the last confirmed one (a second bogus session must not replace it).
-        if (!src.pending) {
-          src.prevStartUs = src.startUs;
-          src.prevId = src.id;
-        }
-        src.pending = true;
-        src.newDatagrams = 1;
-        src.oldDatagrams = 0;
-      }
-      src.startUs = sessionStartUs;
-      src.id = sessionId;
-    } else if (vsSource < 0) {
-      if (src.pending && compareSessions(sessionStartUs, sessionId, src.prevStartUs, src.prevId) >= 0) return this.duringPending(src, st, r);
-      this.counters.oldSessionDatagrams++; // a late datagram of a session already superseded
-      return undefined;
-    } else if (src.pending && ++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) {
-      src.pending = false;
-    }
-    if (st === undefined) {
-      if (this.streams.size >= this.maxStreams) {
-        this.counters.streamsOverCap++;
-        return undefined;
-      }
-      const created: StreamState = {
-        key,
-        channelId,
-        sourceId,
-        sessionId,
-        sessionStartUs,
-        heartbeatIntervalMs: r.heartbeatIntervalMs,
-        nextSeq: r.seqNum,
-        lastRecvMs: Date.now(),
-        stale: false,
-        ended: false,
-        altNext: -1,
-        altCount: 0,
-        source: src,
-        prevSessionId: 0,
-        prevSessionStartUs: -1,
-        prevNextSeq: 0,
-      };
-      this.streams.set(key, created);
-      this.emitSession("new", created, undefined);
-      this.instrumentBooks.supersedeSource(created);
-      return created;
-    }
-    if (compareSessions(sessionStartUs, sessionId, st.sessionStartUs, st.sessionId) < 0) {
-      this.counters.oldSessionDatagrams++; // late datagram of a session already superseded on this stream
-      return undefined;
-    }
-    const previous = st.sessionId;
-    st.prevSessionId = st.sessionId;
-    st.prevSessionStartUs = st.sessionStartUs;
-    st.prevNextSeq = st.nextSeq;
-    st.sessionId = sessionId;
-    st.sessionStartUs = sessionStartUs;
-    st.nextSeq = r.seqNum;
-    st.altNext = -1;
-    st.ended = false;
-    this.instrumentBooks.invalidateStream(key);
-    this.emitSession("restarted", st, previous);
-    this.instrumentBooks.supersedeSource(st);
-    return st;
-  }
-
-  // Cold: a source's sessions while its newest one is provisional.
-  private sourceOf(sourceId: number): SourceState {
-    let src = this.sources.get(sourceId);
-    if (src === undefined) {
-      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0 };
-      this.sources.set(sourceId, src);
-    }
-    return src;
-  }
-
-  /**
-   * A datagram of a source whose newest session is provisional: one of the newest session counts toward
-   * confirming it; one of an older session (the one it replaced, or a real restart that is older than the bogus
-   * one) toward proving it bogus — the second undoes it (every stream and book of the bogus session goes back to
-   * the replaced one) and is then processed as if the bogus session had never been seen; the first is dropped.
-   */
-  private duringPending(src: SourceState, st: StreamState | undefined, r: PacketReader): StreamState | undefined {
-    const sessionId = r.sessionId;
-    const sessionStartUs = r.sessionStartUs;
-    if (sessionId === src.id && sessionStartUs === src.startUs) {
-      if (++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) src.pending = false;
-      return st; // the stream is on the newest session (the caller only passes one whose session matched)
-    }
-    if (++src.oldDatagrams < SEQ_REVERT_DATAGRAMS) {
-      this.counters.oldSessionDatagrams++;
-      return undefined;
-    }
-    // Back to the last confirmed session: every stream and book of this source on a newer (bogus) one returns to it.
-    const toStartUs = src.prevStartUs;
-    const toId = src.prevId;
-    src.startUs = toStartUs;
-    src.id = toId;
-    src.pending = false;
-    this.counters.sessionsReverted++;
-    for (const [key, s] of this.streams) {
-      if (s.source !== src || compareSessions(s.sessionStartUs, s.sessionId, toStartUs, toId) <= 0) continue;
-      if (s.prevSessionStartUs < 0) {
-        this.streams.delete(key); // a stream only a bogus session had
-        continue;
-      }
-      const bogusId = s.sessionId;
-      const backToLine = s.prevSessionId === toId && s.prevSessionStartUs === toStartUs;
-      s.sessionId = toId;
-      s.sessionStartUs = toStartUs;
-      s.nextSeq = backToLine ? s.prevNextSeq : -1; // −1: take the next datagram's seqNum as it comes
-      s.altNext = -1;
-      this.emitSession("reverted", s, bogusId);
-    }
-    this.instrumentBooks.revertSource(r.sourceId, toStartUs, toId);
-    return this.streamOf(r); // src is no longer pending: no deeper recursion
-  }
-
-  /**
-   * Channel sequence of one datagram (msgCount 0 = heartbeat, whose seqNum is the next expected). Returns how many
-   * leading messages were already seen, or −1 to drop the datagram. A jump ahead is a gap at once, but the line
-   * from before it is remembered: when the next datagrams (SEQ_REVERT_DATAGRAMS of them, none continuing the new
-   * line) keep advancing that old line, the jump was bogus and the stream goes back to it, so no single datagram
-   * can block a stream. A second jump while one is pending keeps the older line (the real one is the earliest).
-   */
-  private sequence(st: StreamState, seqNum: number, msgCount: number): number {
-    const next = st.nextSeq;
-    if (seqNum === next) {
-      st.altNext = -1; // the line after the jump goes on: it was real
-      st.nextSeq = seqNum + msgCount;
-      return 0;
-    }
-    if (next < 0) {
-      st.nextSeq = seqNum + msgCount; // the line is unknown after a session revert: this datagram starts it
-      return 0;
-    }
-    if (seqNum > next) {
-      this.gap(st, seqNum);
-      if (st.altNext < 0) {
-        st.altNext = next;
-        st.altCount = 0;
-      }
-      st.nextSeq = seqNum + msgCount;
-      return 0;
-    }
-    if (st.altNext >= 0 && seqNum >= st.altNext) {
-      st.altNext = seqNum + msgCount;
-      if (++st.altCount >= SEQ_REVERT_DATAGRAMS) {
-        this.counters.seqJumpsReverted++;
-        st.altNext = -1;
-        st.nextSeq = seqNum + msgCount;
-        return 0;
-      }
-      this.counters.lateDatagrams++;
-      return -1;
-    }
-    if (seqNum + msgCount <= next) {
-      if (msgCount > 0) this.counters.duplicates++;
-      return -1;
-    }
-    this.counters.duplicates++; // partial overlap: only the unseen tail
-    st.nextSeq = seqNum + msgCount;
-    return next - seqNum;
-  }
-
-  private gap(st: StreamState, got: number): void {
-    const lost = got - st.nextSeq;
-    this.counters.gaps++;
-    this.counters.lostMessages += lost;
-    const booksInvalidated = this.instrumentBooks.invalidateStream(st.key);
-    const e: GapEvent = {
-      channelId: st.channelId,
-      sourceId: st.sourceId,
-      sessionId: st.sessionId,
-      expected: st.nextSeq,
-      got,
-      lost,
-      booksInvalidated,
-    };
-    for (const l of this.listeners.gap) this.listeners.call(l, e);
-  }
-
-  private emitSession(kind: SessionEvent["kind"], st: StreamState, previousSessionId: number | undefined): void {
-    const e: SessionEvent = { kind, channelId: st.channelId, sourceId: st.sourceId, sessionId: st.sessionId, previousSessionId };
-    for (const l of this.listeners.session) this.listeners.call(l, e);
   }
 
   private reject(code: DecodeErrorCode, length: number, from: string, fromPort: number): void {

@@ -12,28 +12,14 @@ import { BookMessageReader, DefinitionReader, type PacketReader } from "../wire/
 import { MSG_FLAG_REFRESH, TEMPLATE_BOOK_DELTA } from "../wire/layout.ts";
 import { AppendResult, AssemblyBudget, sameAsSnapshot } from "./assembly.ts";
 import type { Listeners } from "./listeners.ts";
+import { compareSessions, type StreamRef } from "./streams.ts";
 import { SubscriberBook, UNKNOWN_NAME } from "./subscriber-book.ts";
 import type { StatusEvent, SubscriberCounters, UpdateEvent, UpdateKind } from "./subscriber-types.ts";
-
-/** What InstrumentBooks needs of the stream that carried a message. */
-export interface StreamRef {
-  readonly key: number;
-  readonly channelId: number;
-  readonly sourceId: number;
-  readonly sessionId: number;
-  readonly sessionStartUs: number;
-}
 
 export interface BookLimits {
   maxBooks: number;
   maxLevelsPerSide: number;
   maxAssemblyLevels: number;
-}
-
-/** Orders publisher sessions by (sessionStartUs, sessionId): < 0 when a is older than b, 0 when the same. */
-export function compareSessions(aStartUs: number, aId: number, bStartUs: number, bId: number): number {
-  if (aStartUs !== bStartUs) return aStartUs < bStartUs ? -1 : 1;
-  return aId === bId ? 0 : aId < bId ? -1 : 1;
 }
 
 /** What both book-message readers carry for the event as a whole. */
