@@ -297,6 +297,8 @@ export class FeedSubscriber {
       st.stale = false;
       this.instrumentBooks.setStreamStale(st.key, false);
     }
+    // END_OF_SESSION ends a session's last datagram; more of it means that END was bogus: the stream is alive.
+    if (st.ended && (r.flags & PKT_FLAG_END_OF_SESSION) === 0) st.ended = false;
     const seqNum = r.seqNum;
     const msgCount = r.msgCount;
 

@@ -12,6 +12,7 @@ import { BookState, StatusReason } from "../../src/core/types.ts";
 import type { RepairEvent, SupersedeEvent } from "../../src/subscriber/index.ts";
 import { topLevels } from "../../src/subscriber/format.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
+import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
@@ -395,6 +396,22 @@ describe("#10.9 stale detection from the advertised heartbeat interval", () => {
     p.appendHeartbeat(0);
     ingestAll(sub, take(p));
     expect(sb.usable).toBe(true);
+  });
+});
+
+describe("#10.9 stale detection keeps working", () => {
+  it("after a bogus END_OF_SESSION the stream that goes on is still watched for silence", () => {
+    const sub = newSubscriber({ staleAfterMs: undefined });
+    const p = packer({ heartbeatIntervalMs: 200 });
+    const b = liveBook();
+    packBookSnapshot(p, b, 0, false);
+    p.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+    packBookSnapshot(p, b, 0, true);
+    ingestAll(sub, take(p));
+    const sb = sub.book(inst.instrumentId)!;
+    expect(sb.usable).toBe(true);
+    sub.checkStale(sub.streamInfo()[0]!.lastRecvMs + 600);
+    expect(sb.usable).toBe(false);
   });
 });
 
