@@ -102,6 +102,44 @@ describe("feeder listen", () => {
     expect(table.at(-1)).toMatch(/bybit linear BTCUSDT\s+NO\s+resyncing\s+yes\s/);
   });
 
+  it("--format ndjson reports a restarted publisher taking the book over (supersede), then its book", async () => {
+    const port = PORT + 4;
+    const { pub } = await startPublisher(port);
+    const lines: string[] = [];
+    let restarted: Promise<void> | undefined;
+    const out = (t: string) => {
+      lines.push(t);
+      // The first update seen: the old process stops (nothing of it after this) and a new one starts.
+      if (restarted === undefined && JSON.parse(t).type === "update") {
+        restarted = (async () => {
+          await pub.stop();
+          const publish: PublishConfig = {
+            maxDatagramBytes: 1400,
+            heartbeatIntervalMs: 1000,
+            snapshotIntervalMs: 20,
+            snapshotDepth: 0,
+            destinations: [{ name: "t", group: GROUP, port, iface: "127.0.0.1", ttl: 1, channelId: 9, match: { venue: "*", market: "*", symbols: ["*"] } }],
+          };
+          const next = new FeedPublisher({ publish, sessionStartUs: pub.sessionStartUs + 1 });
+          await next.start();
+          stops.push(() => next.stop());
+          const book = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
+          book.load([[302500, 7]], [[302501, 8]], 1, T0);
+          next.publishSnapshot(next.register(book.instrument, book), book);
+        })();
+      }
+    };
+    const ctx: CommandContext = { values: { group: [`${GROUP}:${port}`], format: "ndjson", count: "2", duration: "10" }, positionals: [], log: silentLogger, out, stopSignal: new Promise(() => {}) };
+    expect(await listenCommand.run(ctx)).toBe(0);
+    await restarted;
+    const records = lines.map((l) => JSON.parse(l));
+    const supersede = records.findIndex((o) => o.type === "supersede");
+    expect(supersede).toBeGreaterThan(0);
+    expect(records[supersede]).toMatchObject({ symbol: "BTCUSDT", previousSessionId: pub.sessionId, channelId: 9 });
+    const after = records.slice(supersede).find((o) => o.type === "update");
+    expect(after).toMatchObject({ usable: true, bids: [["30250.0", "0.007"]] });
+  });
+
   it("--config joins the configuration's destinations and honours its max_datagram_bytes", async () => {
     const { writeFileSync } = await import("node:fs");
     const { join } = await import("node:path");
