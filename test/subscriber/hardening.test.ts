@@ -12,7 +12,15 @@ import { BookState, StatusReason } from "../../src/core/types.ts";
 import type { RepairEvent, SupersedeEvent } from "../../src/subscriber/index.ts";
 import { topLevels } from "../../src/subscriber/format.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
-import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
+import { datagramCrc32c } from "../../src/wire/crc32c.ts";
+import {
+  BOOK_INSTRUMENT_ID_OFFSET,
+  MESSAGE_HEADER_BYTES,
+  PACKET_HEADER_BYTES,
+  PKT_CRC32C_OFFSET,
+  PKT_FLAG_END_OF_SESSION,
+  PKT_SEQ_NUM_OFFSET,
+} from "../../src/wire/layout.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
@@ -344,11 +352,17 @@ describe("#10.8 bounded memory against hostile input", () => {
     const sides: [number, number][] = [];
     for (let k = 0; k < 65_535; k++) sides.push([1_000_000 - k, 1]);
     b.load(sides, sides.map(([px, q]) => [2_000_000 + px, q]), 1, T0);
+    packBookSnapshot(p, b, 0, false);
+    const chunk0 = take(p)[0]!; // the rest never comes
     for (let i = 0; i < 100; i++) {
-      (b as { instrument: typeof inst }).instrument = { ...inst, instrumentId: 2_000_000 + i };
-      packBookSnapshot(p, b, 0, false);
-      ingestAll(sub, take(p).slice(0, 1)); // chunk 0 only: the rest never comes
+      const d = chunk0.slice();
+      const dv = new DataView(d.buffer);
+      dv.setUint32(PACKET_HEADER_BYTES + MESSAGE_HEADER_BYTES + BOOK_INSTRUMENT_ID_OFFSET, 2_000_000 + i, true); // another instrument each
+      dv.setUint32(PKT_SEQ_NUM_OFFSET, 1 + i, true);
+      dv.setUint32(PKT_CRC32C_OFFSET, datagramCrc32c(d, d.length), true);
+      sub.ingest(d, T0);
     }
+    expect(sub.books.size).toBe(100);
     let scratch = 0;
     for (const b of sub.books.values()) scratch += b.snapBidPx.length + b.snapAskPx.length;
     expect(scratch).toBeLessThanOrEqual(100 * 2 * 128);
