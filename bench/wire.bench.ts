@@ -298,6 +298,34 @@ for (let round = 0; round < 2; round++) {
 }
 if (pathRows === undefined) throw new Error("bench: no encode+send rounds");
 rows.push(pathRows.none, pathRows.crc, pathRows.auth);
+
+// --- encode + seal, no I/O, on bench/bybit.bench.ts's shapes: what the CRC adds to its frame → datagram path ------
+const delta60 = new ChangeSet(); // the XRPUSDT recording's deltas average 60.5 levels
+for (let i = 0; i < 30; i++) delta60.addBid(302_472 - i, 1000 + i);
+for (let i = 0; i < 30; i++) delta60.addAsk(302_473 + i, i % 5 === 0 ? 0 : 2000 + i);
+const view50 = makeView(50);
+function sealRow(name: string, p: ChannelPacker, fill: (p: ChannelPacker) => void): Measurement {
+  return measure(name, () => {
+    fill(p);
+    p.seal(T0);
+    p.clear();
+  });
+}
+const crcAdds: Record<string, unknown>[] = [];
+const shapes: [string, (p: ChannelPacker) => void][] = [
+  ["60-level delta (1 datagram, 1144 B)", (p) => packBookDelta(p, view, delta60)],
+  ["snapshot 50/side (2 datagrams, 1352 + 392 B)", (p) => packBookSnapshot(p, view50, 0, false)],
+];
+for (const [shape, fill] of shapes) {
+  let none: Measurement | undefined;
+  let crc: Measurement | undefined;
+  for (let round = 0; round < 2; round++) {
+    none = sealRow(`encode + seal without CRC (v1), ${shape}`, new NoIntegrityPacker(1400, 1, 0, 1), fill);
+    crc = sealRow(`encode + seal with CRC-32C (v2), ${shape}`, new ChannelPacker(1400, 1, 0, 1), fill);
+  }
+  rows.push(none!, crc!);
+  crcAdds.push({ shape, v1P50Ns: none!.p50Ns, v2P50Ns: crc!.p50Ns, crcAddsP50Ns: crc!.p50Ns - none!.p50Ns });
+}
 cmp.push({ comparison: "encode+send path: CRC / v1 path", meanRatio: pathRows.crc.nsPerOp / pathRows.none.nsPerOp, p50Ratio: pathRows.crc.p50Ns / pathRows.none.p50Ns });
 cmp.push({ comparison: "encode+send path: CRC+HMAC / v1 path", meanRatio: pathRows.auth.nsPerOp / pathRows.none.nsPerOp, p50Ratio: pathRows.auth.p50Ns / pathRows.none.p50Ns });
 pathSocket.close();
@@ -345,6 +373,8 @@ printTable([
 ]);
 console.log("\nper-datagram integrity cost, p50 ns:");
 printTable(integrity);
+console.log("\nencode + seal on bench/bybit.bench.ts's shapes (its frame → datagram path minus scan and apply):");
+printTable(crcAdds);
 console.log(
   `\nsent ${sent} raw datagrams + ${pubCounters.datagrams + authPubDatagrams} by the publishers (${pubCounters.sendErrors} send errors); receiver counted ${received}` +
     ` (the difference is receive-buffer overflow under a flood, not sender loss). sink=${sink > 0 ? "ok" : "0"}`,
