@@ -123,11 +123,15 @@ export class AssemblyBudget {
   }
 }
 
-/** True when the book's levels equal the assembled snapshot's, level for level (both sides, same counts). */
-export function sameAsSnapshot(book: SubscriberBook): boolean {
+/**
+ * True when the book's levels equal the assembled snapshot's, level for level. With `depth` > 0 (the publisher's
+ * publish.snapshot_depth) a side of exactly `depth` levels was cut there: the book may hold more below it.
+ */
+export function sameAsSnapshot(book: SubscriberBook, depth: number): boolean {
   const nb = book.snapBidN;
   const na = book.snapAskN;
-  if (book.bidCount !== nb || book.askCount !== na) return false;
+  if (book.bidCount !== nb && !(depth > 0 && nb === depth && book.bidCount > nb)) return false;
+  if (book.askCount !== na && !(depth > 0 && na === depth && book.askCount > na)) return false;
   const bpx = book.snapBidPx;
   const bq = book.snapBidQty;
   for (let i = 0; i < nb; i++) if (book.bidPriceAt(i) !== bpx[i] || book.bidQtyAt(i) !== bq[i]) return false;

@@ -137,7 +137,10 @@ export class FeedSubscriber {
     if (opts.authKey !== undefined && opts.authKeyFile !== undefined) throw new RangeError("give authKey or authKeyFile, not both");
     const key = opts.authKeyFile !== undefined ? readAuthKeyFile(opts.authKeyFile, "authKeyFile") : opts.authKey;
     this.reader = new PacketReader(key !== undefined ? new DatagramAuth(key) : undefined);
+    const snapshotDepth = opts.snapshotDepth ?? 0;
+    if (!(Number.isInteger(snapshotDepth) && snapshotDepth >= 0)) throw new RangeError(`snapshotDepth must be an integer ≥ 0, got ${snapshotDepth}`);
     this.instrumentBooks = new InstrumentBooks(this.counters, this.listeners, {
+      snapshotDepth,
       maxBooks: positiveLimit(opts.maxBooks, DEFAULT_MAX_BOOKS, "maxBooks"),
       maxLevelsPerSide: positiveLimit(opts.maxLevelsPerSide, DEFAULT_MAX_LEVELS_PER_SIDE, "maxLevelsPerSide"),
       maxAssemblyLevels: positiveLimit(opts.maxAssemblyLevels, DEFAULT_MAX_ASSEMBLY_LEVELS, "maxAssemblyLevels"),

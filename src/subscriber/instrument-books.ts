@@ -17,6 +17,8 @@ import { SubscriberBook, UNKNOWN_NAME } from "./subscriber-book.ts";
 import type { StatusEvent, SubscriberCounters, UpdateEvent, UpdateKind } from "./subscriber-types.ts";
 
 export interface BookLimits {
+  /** The publisher's publish.snapshot_depth (0: snapshots carry whole books). */
+  snapshotDepth: number;
   maxBooks: number;
   maxLevelsPerSide: number;
   maxAssemblyLevels: number;
@@ -317,7 +319,7 @@ export class InstrumentBooks {
     let repaired = false;
     let levelsDiffered = false;
     if (known >= 0 && seq === known) {
-      levelsDiffered = !sameAsSnapshot(book);
+      levelsDiffered = !sameAsSnapshot(book, this.limits.snapshotDepth);
       const stateDiffered = book.state !== m.state || book.reason !== m.reason;
       if (!levelsDiffered && !stateDiffered) {
         if (book.valid) return; // exact at `known`: nothing to add

@@ -30,6 +30,11 @@ export interface FeedSubscriberOptions {
   authKey?: Uint8Array;
   /** File holding the HMAC key (raw bytes or hex text), read at construction; the alternative to `authKey`. */
   authKeyFile?: string;
+  /**
+   * The publisher's publish.snapshot_depth: with N > 0 snapshots hold the top N levels per side, so a refresh is
+   * compared with the book's top N only (deeper levels are not a difference). Default 0 (whole books).
+   */
+  snapshotDepth?: number;
   /** Books (instrument ids) kept at most; messages for further ids are dropped and counted (`booksOverCap`). Default 10 000. */
   maxBooks?: number;
   /** Streams (channel, source) tracked at most; datagrams of further streams are dropped (`streamsOverCap`). Default 1024. */

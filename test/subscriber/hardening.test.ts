@@ -86,6 +86,24 @@ describe("#10.2 a refresh repairs", () => {
     expect(sb.usable).toBe(true);
   });
 
+  it("with snapshotDepth N, a refresh cut at N is compared with the book's top N only", () => {
+    const sub = newSubscriber({ snapshotDepth: 2 });
+    const p = packer();
+    const b = new TestBook(inst);
+    b.load([[100, 1], [99, 2], [98, 3]], [[101, 1], [102, 2], [103, 3]], 1, T0);
+    packBookSnapshot(p, b, 0, false); // the venue snapshot: whole
+    packBookSnapshot(p, b, 2, true); // refreshes: top 2
+    ingestAll(sub, take(p));
+    const sb = sub.book(inst.instrumentId)!;
+    expect(sub.counters.repairs).toBe(0);
+    expect(sb.bidCount).toBe(3);
+    b.bids.set(99, 5); // within the top 2: a real difference
+    packBookSnapshot(p, b, 2, true);
+    ingestAll(sub, take(p));
+    expect(sub.counters.repairs).toBe(1);
+    expect(sb.bidQtyAt(1)).toBe(5);
+  });
+
   it("a repair is an event, and a refresh that matches is silent", () => {
     const sub = newSubscriber();
     const repairs: RepairEvent[] = [];

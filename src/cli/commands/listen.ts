@@ -80,17 +80,19 @@ function positiveInt(v: unknown, name: string, fallback: number | undefined): nu
   return n;
 }
 
-function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramBytes: number; authKeyFile: string | undefined } {
+function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramBytes: number; authKeyFile: string | undefined; snapshotDepth: number } {
   const v = ctx.values;
   const iface = typeof v.iface === "string" ? v.iface : undefined;
   const port = positiveInt(v.port, "port", undefined);
   const groups: GroupSpec[] = [];
   let maxDatagramBytes = ABS_MAX_DATAGRAM_BYTES;
   let authKeyFile = typeof v["auth-key-file"] === "string" ? v["auth-key-file"] : undefined;
+  let snapshotDepth = 0;
   if (typeof v.config === "string") {
     const config = loadConfigFile(v.config);
     maxDatagramBytes = config.publish.maxDatagramBytes;
     authKeyFile ??= config.publish.authKeyFile;
+    snapshotDepth = config.publish.snapshotDepth;
     for (const d of config.publish.destinations) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
   }
   const given = Array.isArray(v.group) ? (v.group as string[]) : [];
@@ -116,6 +118,7 @@ function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramB
     }),
     maxDatagramBytes,
     authKeyFile,
+    snapshotDepth,
   };
 }
 
@@ -127,11 +130,11 @@ async function runListen(ctx: CommandContext): Promise<number> {
   const count = positiveInt(v.count, "count", undefined);
   const durationS = v.duration === undefined ? undefined : Number(v.duration);
   if (durationS !== undefined && !(durationS > 0)) throw new UsageError(`--duration must be a positive number of seconds`);
-  const { groups, maxDatagramBytes, authKeyFile } = resolveGroups(ctx);
+  const { groups, maxDatagramBytes, authKeyFile, snapshotDepth } = resolveGroups(ctx);
 
   let sub: FeedSubscriber;
   try {
-    sub = new FeedSubscriber({ groups, maxDatagramBytes, recvBufferBytes: RECV_BUFFER_BYTES, authKeyFile });
+    sub = new FeedSubscriber({ groups, maxDatagramBytes, recvBufferBytes: RECV_BUFFER_BYTES, authKeyFile, snapshotDepth });
   } catch (err) {
     throw new UsageError((err as Error).message); // an unreadable or short key file: say which and why
   }
