@@ -112,7 +112,8 @@ export class AssemblyBudget {
 
   /** After an assembly ended: oversized scratch goes back to the budget (cold, only for books deeper than RETAIN_LEVELS). */
   settle(book: SubscriberBook): void {
-    if (book.scratchLevels <= 4 * RETAIN_LEVELS) return;
+    if (book.pendBidPx.length <= RETAIN_LEVELS && book.pendAskPx.length <= RETAIN_LEVELS && book.snapBidPx.length <= RETAIN_LEVELS && book.snapAskPx.length <= RETAIN_LEVELS) return;
+    if (book.asmSeq >= 0 || book.snapSeq >= 0) return; // the other assembly is still using its arrays
     this.release(book);
   }
 
