@@ -257,14 +257,21 @@ export class InstrumentBooks {
     const seq = m.instrSeq;
     const chunkIndex = m.chunkIndex;
     const chunkCount = m.chunkCount;
-    if (book.snapSeq === seq && book.snapChunkCount === chunkCount && chunkIndex !== book.snapNextChunk && book.snapStreamKey !== st.key) {
-      // The same snapshot from another channel: an earlier chunk is a copy; a later one waits for its turn.
-      if (chunkIndex < book.snapNextChunk) this.counters.duplicateEvents++;
-      else this.counters.partsOutOfOrder++;
-      return;
+    if (book.snapSeq === seq && book.snapChunkCount === chunkCount && chunkIndex !== book.snapNextChunk) {
+      // The set being assembled, out of turn: an earlier chunk is a copy (the other channel, or a repeat); a later
+      // one waits, as another channel may still bring the missing chunk. Chunk 0 again from the stream that
+      // started the set is a new snapshot (that stream lost part of the previous one).
+      if (chunkIndex > book.snapNextChunk) {
+        this.counters.partsOutOfOrder++;
+        return;
+      }
+      if (chunkIndex !== 0 || st.key !== book.snapStreamKey) {
+        this.counters.duplicateEvents++;
+        return;
+      }
     }
     if (chunkIndex === 0) {
-      if (book.snapSeq >= 0 && book.snapSeq !== seq) this.counters.snapshotsAbandoned++;
+      if (book.snapSeq >= 0) this.counters.snapshotsAbandoned++; // a new set replaces the unfinished one
       if (m.totalBidCount > this.limits.maxLevelsPerSide || m.totalAskCount > this.limits.maxLevelsPerSide) {
         this.counters.levelsOverCap++; // refused before any scratch is taken for it
         this.endSnapshot(book);
@@ -276,10 +283,10 @@ export class InstrumentBooks {
       book.snapChunkCount = chunkCount;
       book.snapFlags = r.msgFlags;
       book.snapBidN = book.snapAskN = 0;
-    } else if (book.snapSeq !== seq || book.snapChunkCount !== chunkCount || chunkIndex !== book.snapNextChunk) {
-      // A chunk after a lost one (chunks of one stream are consecutive): drop the set; the next snapshot completes.
-      if (book.snapSeq >= 0) this.counters.snapshotsAbandoned++;
-      if (book.snapSeq >= 0 && (book.snapStreamKey === st.key || seq > book.snapSeq)) this.endSnapshot(book);
+    } else if (book.snapSeq !== seq || book.snapChunkCount !== chunkCount) {
+      // A chunk of another snapshot whose start was lost: dropped; a newer one ends the set being assembled.
+      this.counters.snapshotsAbandoned++;
+      if (book.snapSeq >= 0 && seq > book.snapSeq) this.endSnapshot(book);
       return;
     }
     const rc = this.budget.appendChunk(book, m);

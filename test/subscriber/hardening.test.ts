@@ -348,6 +348,28 @@ describe("#10.7 one instrument on two channels", () => {
   });
 });
 
+describe("#10.7 one instrument on two channels: snapshots", () => {
+  it("the chunks of one snapshot interleaved from two channels assemble, whichever channel brings which", () => {
+    const sub = newSubscriber({ maxDatagramBytes: 256 });
+    const c1 = packer({ channelId: 1, maxBytes: 256 });
+    const c2 = packer({ channelId: 2, maxBytes: 256 });
+    const b = new TestBook(inst);
+    const bids: [number, number][] = [];
+    for (let i = 0; i < 30; i++) bids.push([943000 - i, 1 + i]);
+    b.load(bids, [[943500, 1]], 1, T0);
+    expect(packBookSnapshot(c1, b, 0, false)).toBeGreaterThan(3);
+    packBookSnapshot(c2, b, 0, false);
+    const a = take(c1);
+    const z = take(c2);
+    // c1: 0; c2: 0 (copy), 1; c1: 1 (copy), 3 (ahead: waits), 2; c2: 2 (copy), 3 ...
+    ingestAll(sub, [a[0]!, z[0]!, z[1]!, a[1]!, a[3]!, a[2]!, z[2]!, ...z.slice(3)]);
+    const sb = sub.book(inst.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(b));
+    expect(sb.usable).toBe(true);
+    expect(sub.counters.snapshotsAbandoned).toBe(0);
+  });
+});
+
 describe("#10.8 bounded memory against hostile input", () => {
   it("forged instrument ids beyond maxBooks are dropped and counted", () => {
     const sub = newSubscriber({ maxBooks: 1000 });
