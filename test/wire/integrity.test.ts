@@ -116,6 +116,7 @@ describe("flipped bits", () => {
     sub.ingest(bytes);
     expect(codes).toEqual(["bad_checksum"]);
     expect(sub.counters.errors).toBe(1);
+    expect(sub.counters.rejected).toMatchObject({ bad_checksum: 1 });
     expect(sub.book(0x7e2d0c1f)).toBeUndefined();
   });
 });
@@ -181,6 +182,7 @@ describe("versions", () => {
     sub.ingest(v1);
     expect(codes).toEqual(["unknown_version"]);
     expect(sub.counters.errors).toBe(1);
+    expect(sub.counters.rejected).toMatchObject({ unknown_version: 1 });
   });
 
   it("BookDelta is template version 2 with a 64-byte block; the other templates stay at version 1", () => {
