@@ -281,6 +281,31 @@ describe("FeedPublisher → FeedSubscriber over loopback multicast", () => {
   });
 });
 
+describe("FeedPublisher with an auth key, over loopback multicast", () => {
+  it("a subscriber with the key rebuilds identical books; one with another key drops everything as bad_auth", async () => {
+    const key = Uint8Array.from({ length: 32 }, (_, i) => 0x40 + i);
+    const cfg = publishConfig(24);
+    const good = new FeedSubscriber({ groups: groupsOf(cfg), staleAfterMs: 0, authKey: key });
+    const wrong = new FeedSubscriber({ groups: groupsOf(cfg), staleAfterMs: 0, authKey: Uint8Array.from(key, (x) => x ^ 0x5a) });
+    for (const s of [good, wrong]) {
+      await s.start();
+      cleanups.push(() => s.stop());
+    }
+    const pub = new FeedPublisher({ publish: cfg, authKey: key });
+    await pub.start();
+    cleanups.push(() => pub.stop());
+    const books = makeBooks(12);
+    const handles = books.map((b) => pub.register(b.instrument, b));
+    books.forEach((b, i) => pub.publishSnapshot(handles[i]!, b));
+    await drive(pub, books, handles, 60, 12);
+    await waitFor(() => identical(good, books), 5000, "identical books with the key");
+    await waitFor(() => wrong.counters.errors === pub.counters.datagrams, 5000, "every datagram refused with the wrong key");
+    expect(good.counters.errors).toBe(0);
+    expect(wrong.counters.rejected).toMatchObject({ bad_auth: pub.counters.datagrams, bad_checksum: 0 });
+    expect(wrong.books.size).toBe(0);
+  });
+});
+
 describe("FeedPublisher.register", () => {
   it("registering an instrumentId again replaces the view behind the same handle (no stale refreshes)", async () => {
     const cfg = publishConfig(18);
