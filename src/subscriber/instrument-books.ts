@@ -126,8 +126,8 @@ export class InstrumentBooks {
   }
 
   /**
-   * Newer sessions of a source proved bogus (feed-subscriber.ts): its books on any session newer than the last
-   * confirmed one go back to it (invalid, sequence forgotten, until their next snapshot). Cold.
+   * Newer sessions of a source proved bogus (streams.ts): its books on a session newer than the one that proved it
+   * go back to that one (invalid, sequence forgotten, until their next snapshot). Cold.
    */
   revertSource(sourceId: number, startUs: number, id: number): void {
     for (const book of this.books.values()) {

@@ -17,6 +17,12 @@ import type { GapEvent, SessionEvent, StreamInfo, SubscriberCounters } from "./s
  * before the jump is undone as bogus (one forged or corrupted seqNum can then block a stream for 2 datagrams).
  */
 export const SEQ_REVERT_DATAGRAMS = 2;
+/**
+ * How far past the old line's expected seq a datagram may start and still continue it (loss tolerated); further
+ * is not the old line (another forged datagram must not hijack it). 0 as the old line means unknown (a new
+ * stream or session): its first evidence may start anywhere.
+ */
+export const SEQ_REVERT_WINDOW = 1024;
 
 /** What InstrumentBooks needs of the stream that carried a message. */
 export interface StreamRef {
@@ -48,6 +54,8 @@ export interface StreamState extends StreamInfo {
   prevSessionId: number;
   prevSessionStartUs: number;
   prevNextSeq: number;
+  /** The pending jump line of that session then (−1: none), restored with it. */
+  prevAltNext: number;
 }
 
 /**
@@ -63,6 +71,9 @@ export interface SourceState {
   prevStartUs: number;
   prevId: number;
   oldDatagrams: number;
+  /** The older session those datagrams belong to: two of one session prove the provisional one bogus. */
+  oldStartUs: number;
+  oldId: number;
 }
 
 export class StreamTable {
@@ -91,17 +102,16 @@ export class StreamTable {
     const src = this.sourceOf(sourceId);
     const vsSource = src.startUs < 0 ? 1 : compareSessions(sessionStartUs, sessionId, src.startUs, src.id);
     if (vsSource > 0) {
-      if (src.startUs >= 0) {
-        // A newer session of this source: adopted at once, provisional until it sends again. The session to go
-        // back to is the last confirmed one (a second bogus session must not replace it).
-        if (!src.pending) {
-          src.prevStartUs = src.startUs;
-          src.prevId = src.id;
-        }
-        src.pending = true;
-        src.newDatagrams = 1;
-        src.oldDatagrams = 0;
+      // A newer session of this source (or its first): adopted at once, provisional until it sends again. The
+      // session to go back to is the last confirmed one (a second bogus session must not replace it); none
+      // (start −1) for the first, which may itself be the bogus datagram.
+      if (!src.pending) {
+        src.prevStartUs = src.startUs;
+        src.prevId = src.id;
       }
+      src.pending = true;
+      src.newDatagrams = 1;
+      src.oldDatagrams = 0;
       src.startUs = sessionStartUs;
       src.id = sessionId;
     } else if (vsSource < 0) {
@@ -127,12 +137,13 @@ export class StreamTable {
         lastRecvMs: Date.now(),
         stale: false,
         ended: false,
-        altNext: -1,
+        altNext: 0, // the first datagram's seqNum is unproven: the line it starts is a jump from "anywhere"
         altCount: 0,
         source: src,
         prevSessionId: 0,
         prevSessionStartUs: -1,
         prevNextSeq: 0,
+        prevAltNext: -1,
       };
       this.streams.set(key, created);
       this.emitSession("new", created, undefined);
@@ -147,10 +158,12 @@ export class StreamTable {
     st.prevSessionId = st.sessionId;
     st.prevSessionStartUs = st.sessionStartUs;
     st.prevNextSeq = st.nextSeq;
+    st.prevAltNext = st.altNext;
     st.sessionId = sessionId;
     st.sessionStartUs = sessionStartUs;
     st.nextSeq = r.seqNum;
-    st.altNext = -1;
+    st.altNext = 0; // as for a new stream: the restart datagram's seqNum is unproven until the next one
+    st.altCount = 0;
     st.ended = false;
     this.instrumentBooks.invalidateStream(key);
     this.emitSession("restarted", st, previous);
@@ -162,7 +175,7 @@ export class StreamTable {
   private sourceOf(sourceId: number): SourceState {
     let src = this.sources.get(sourceId);
     if (src === undefined) {
-      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0 };
+      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0 };
       this.sources.set(sourceId, src);
     }
     return src;
@@ -170,9 +183,9 @@ export class StreamTable {
 
   /**
    * A datagram of a source whose newest session is provisional: one of the newest session counts toward
-   * confirming it; one of an older session (the one it replaced, or a real restart that is older than the bogus
-   * one) toward proving it bogus — the second undoes it (every stream and book of the bogus session goes back to
-   * the replaced one) and is then processed as if the bogus session had never been seen; the first is dropped.
+   * confirming it; one of an older session (not older than the last confirmed one) toward proving it bogus — the
+   * second undoes it: the source, its streams and its books go back to that datagram's session, which is then
+   * processed as if the bogus session had never been seen; the first is dropped.
    */
   private duringPending(src: SourceState, st: StreamState | undefined, r: PacketReader): StreamState | undefined {
     const sessionId = r.sessionId;
@@ -181,32 +194,36 @@ export class StreamTable {
       if (++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) src.pending = false;
       return st; // the stream is on the newest session (the caller only passes one whose session matched)
     }
+    if (sessionStartUs !== src.oldStartUs || sessionId !== src.oldId) {
+      src.oldStartUs = sessionStartUs; // evidence must come from one session (another bogus one must not count)
+      src.oldId = sessionId;
+      src.oldDatagrams = 0;
+    }
     if (++src.oldDatagrams < SEQ_REVERT_DATAGRAMS) {
       this.counters.oldSessionDatagrams++;
       return undefined;
     }
-    // Back to the last confirmed session: every stream and book of this source on a newer (bogus) one returns to it.
-    const toStartUs = src.prevStartUs;
-    const toId = src.prevId;
-    src.startUs = toStartUs;
-    src.id = toId;
+    // The bogus session is undone in favour of the session that proved it (the real one: the last confirmed one,
+    // a real restart newer than that, or the first real session when the bogus datagram was the first seen).
+    src.startUs = sessionStartUs;
+    src.id = sessionId;
     src.pending = false;
     this.counters.sessionsReverted++;
     for (const [key, s] of this.streams) {
-      if (s.source !== src || compareSessions(s.sessionStartUs, s.sessionId, toStartUs, toId) <= 0) continue;
-      if (s.prevSessionStartUs < 0) {
+      if (s.source !== src || compareSessions(s.sessionStartUs, s.sessionId, sessionStartUs, sessionId) <= 0) continue;
+      if (s.prevSessionStartUs < 0 || compareSessions(s.prevSessionStartUs, s.prevSessionId, sessionStartUs, sessionId) > 0) {
         this.streams.delete(key); // a stream only a bogus session had
         continue;
       }
       const bogusId = s.sessionId;
-      const backToLine = s.prevSessionId === toId && s.prevSessionStartUs === toStartUs;
-      s.sessionId = toId;
-      s.sessionStartUs = toStartUs;
-      s.nextSeq = backToLine ? s.prevNextSeq : -1; // −1: take the next datagram's seqNum as it comes
-      s.altNext = -1;
+      s.sessionId = s.prevSessionId;
+      s.sessionStartUs = s.prevSessionStartUs;
+      s.nextSeq = s.prevNextSeq;
+      s.altNext = s.prevAltNext;
+      s.altCount = 0;
       this.emitSession("reverted", s, bogusId);
     }
-    this.instrumentBooks.revertSource(r.sourceId, toStartUs, toId);
+    this.instrumentBooks.revertSource(r.sourceId, sessionStartUs, sessionId);
     return this.streamOf(r); // src is no longer pending: no deeper recursion
   }
 
@@ -224,10 +241,6 @@ export class StreamTable {
       st.nextSeq = seqNum + msgCount;
       return 0;
     }
-    if (next < 0) {
-      st.nextSeq = seqNum + msgCount; // the line is unknown after a session revert: this datagram starts it
-      return 0;
-    }
     if (seqNum > next) {
       this.gap(st, seqNum);
       if (st.altNext < 0) {
@@ -237,7 +250,8 @@ export class StreamTable {
       st.nextSeq = seqNum + msgCount;
       return 0;
     }
-    if (st.altNext >= 0 && seqNum >= st.altNext) {
+    const alt = st.altNext;
+    if (alt >= 0 && seqNum >= alt && (seqNum - alt <= SEQ_REVERT_WINDOW || (alt === 0 && st.altCount === 0))) {
       st.altNext = seqNum + msgCount;
       if (++st.altCount >= SEQ_REVERT_DATAGRAMS) {
         this.counters.seqJumpsReverted++;
