@@ -1,6 +1,9 @@
 /**
- * Wire v1 costs: encode and decode per message (delta, snapshot chunk), the publisher's hot path per message,
+ * Wire v2 costs: encode and decode per message (delta, snapshot chunk), the publisher's hot path per message,
  * and multicast send cost per datagram with send() vs sendMany() (ratio measured in this one run).
+ * Integrity: CRC-32C per datagram at 100 / 600 / 1400 B (word path, byte path, and Bun.hash.crc32 — CRC-32, native —
+ * as a reference floor), HMAC-SHA256 sign and verify per datagram, and the encode → seal → sendMany path with
+ * neither (the v1 path: send time only), with the CRC, and with CRC + HMAC, all in this one run.
  * Multicast stays on loopback: interface 127.0.0.1, TTL 1, group 239.255.45.1; a receiver child process (node:dgram,
  * 8 MiB buffer) drains the group so the sender pays the realistic cost of waking a local subscriber.
  *   npx bun bench/wire.bench.ts
@@ -11,6 +14,10 @@ import { BookState, StatusReason, type Instrument } from "../src/core/types.ts";
 import { instrumentIdOf } from "../src/core/instrument-id.ts";
 import { FeedPublisher } from "../src/net/feed-publisher.ts";
 import { openMulticastSender } from "../src/net/multicast.ts";
+import { setNsFromUs } from "../src/core/i64.ts";
+import { DatagramAuth } from "../src/wire/auth.ts";
+import { crc32cUpdate, datagramCrc32c } from "../src/wire/crc32c.ts";
+import { PKT_SEND_TIME_NS_OFFSET } from "../src/wire/layout.ts";
 import { BookMessageReader, PacketReader } from "../src/wire/decoder.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
@@ -112,7 +119,7 @@ rows.push(
 function datagramOf(fill: (p: ChannelPacker) => void): { dv: DataView; length: number; msgs: number } {
   const p = new ChannelPacker(1400, 1, 0, 0x01020304);
   fill(p);
-  p.stampSendTime(T0);
+  p.seal(T0);
   const bytes = p.bytes[0]!.slice(0, p.lengths[0]);
   return { dv: new DataView(bytes.buffer), length: bytes.length, msgs: new DataView(bytes.buffer).getUint16(6, true) };
 }
@@ -137,7 +144,43 @@ rows.push(
     opsPerCall: deltaDgram.msgs,
   }),
 );
-rows.push(measure("decode+validate snapshot chunk (81 levels), per message", () => decodeAll(snapDgram)));
+rows.push(measure("decode+validate snapshot chunk (80 levels, CRC incl.), per message", () => decodeAll(snapDgram)));
+
+// --- integrity: CRC-32C and HMAC per datagram ------------------------------------------------------------------
+const KEY = Uint8Array.from({ length: 32 }, (_, i) => i);
+const auth = new DatagramAuth(KEY);
+const integrityBuf = new ArrayBuffer(1400);
+const integrityBytes = new Uint8Array(integrityBuf);
+const integrityWords = new Int32Array(integrityBuf);
+for (let i = 0; i < 1400; i++) integrityBytes[i] = (i * 131 + 7) & 0xff;
+integrityBytes.fill(0, 44, 48); // the crc32c field: 0 while the HMAC is computed (sign() expects it)
+const integrity: Record<string, number>[] = [];
+const cmp: Record<string, unknown>[] = [];
+for (const size of [100, 600, 1400]) {
+  const words = measure(`CRC-32C ${size} B, word path (slicing-by-16)`, () => {
+    sink += datagramCrc32c(integrityBytes, size, integrityWords);
+  });
+  const bytes = measure(`CRC-32C ${size} B, byte path (slicing-by-8)`, () => {
+    sink += ~crc32cUpdate(-1, integrityBytes, 0, size) >>> 0;
+  });
+  const sub = integrityBytes.subarray(0, size); // Bun.hash.crc32 takes a view of the exact length
+  const floor = measure(`Bun.hash.crc32 ${size} B (CRC-32, native: reference floor)`, () => {
+    sink += Bun.hash.crc32(sub) as number;
+  });
+  const sign = measure(`HMAC-SHA256 sign ${size} B (node:crypto)`, () => auth.sign(integrityBytes, size));
+  auth.sign(integrityBytes, size);
+  const verify = measure(`HMAC-SHA256 verify ${size} B`, () => {
+    if (!auth.verify(integrityBytes, size)) throw new Error("bench: HMAC verify failed");
+  });
+  rows.push(words, bytes, floor, sign, verify);
+  cmp.push({
+    comparison: `${size} B: CRC-32C words / Bun.hash.crc32`,
+    meanRatio: words.nsPerOp / floor.nsPerOp,
+    p50Ratio: words.p50Ns / floor.p50Ns,
+  });
+  cmp.push({ comparison: `${size} B: CRC-32C bytes / words`, meanRatio: bytes.nsPerOp / words.nsPerOp, p50Ratio: bytes.p50Ns / words.p50Ns });
+  integrity.push({ size, crcWordsNs: words.p50Ns, crcBytesNs: bytes.p50Ns, bunCrc32Ns: floor.p50Ns, hmacSignNs: sign.p50Ns, hmacVerifyNs: verify.p50Ns });
+}
 
 // --- send: send() vs sendMany() ---------------------------------------------------------------------------------
 const receiverCode = `
@@ -205,14 +248,111 @@ const pub = new FeedPublisher({
 await pub.start();
 const handle = pub.register(instrument, view);
 pub.flush();
-rows.push(
-  measure("FeedPublisher publishDelta ×64 + flush (~9 datagrams), per message", () => {
-    for (let i = 0; i < 64; i++) pub.publishDelta(handle, view, delta);
-    pub.flush();
-  }, { opsPerCall: 64 }),
-);
+const pubRow = measure("FeedPublisher publishDelta ×64 + flush (~5 datagrams), per message", () => {
+  for (let i = 0; i < 64; i++) pub.publishDelta(handle, view, delta);
+  pub.flush();
+}, { opsPerCall: 64 });
+rows.push(pubRow);
 const pubCounters = { ...pub.counters };
 await pub.stop();
+
+// --- encode → seal → sendMany: without integrity (v1 path), with the CRC, with CRC + HMAC ------------------------
+/** The v1 seal: the send time only (no CRC, no trailer): what the v1 publisher did per datagram. */
+class NoIntegrityPacker extends ChannelPacker {
+  override seal(sendTimeUs: number): void {
+    for (let i = 0; i < this.count; i++) setNsFromUs(this.views[i]!, PKT_SEND_TIME_NS_OFFSET, sendTimeUs);
+  }
+}
+const pathSocket = await openMulticastSender({ iface: "127.0.0.1", ttl: 1, connectTo: { group: GROUP, port: PORT } });
+const pathArgs: Uint8Array[][] = [];
+function encodeSendRow(name: string, p: ChannelPacker): Measurement {
+  return measure(
+    `${name}: publishDelta-equivalent ×64 + seal + sendMany, per message`,
+    () => {
+      for (let i = 0; i < 64; i++) packBookDelta(p, view, delta);
+      p.seal(T0);
+      const n = p.count;
+      let args = pathArgs[n];
+      if (args === undefined) args = pathArgs[n] = new Array<Uint8Array>(n);
+      for (let i = 0; i < n; i++) args[i] = p.bytes[i]!.subarray(0, p.lengths[i]);
+      sent += pathSocket.sendMany(args);
+      p.clear();
+    },
+    { opsPerCall: 64 },
+  );
+}
+// Interleaved twice so drift on this shared VM hits all three alike; the second round is reported.
+const pathPackers = () => ({
+  none: new NoIntegrityPacker(1400, 1, 0, 0x01020304),
+  crc: new ChannelPacker(1400, 1, 0, 0x01020304),
+  auth: new ChannelPacker(1400, 1, 0, 0x01020304, { auth }),
+});
+let pathRows: { none: Measurement; crc: Measurement; auth: Measurement } | undefined;
+for (let round = 0; round < 2; round++) {
+  const pk = pathPackers();
+  pathRows = {
+    none: encodeSendRow("no CRC, no HMAC (v1 path)", pk.none),
+    crc: encodeSendRow("CRC-32C (v2)", pk.crc),
+    auth: encodeSendRow("CRC-32C + HMAC (v2 AUTHENTICATED)", pk.auth),
+  };
+}
+if (pathRows === undefined) throw new Error("bench: no encode+send rounds");
+rows.push(pathRows.none, pathRows.crc, pathRows.auth);
+
+// --- encode + seal, no I/O, on bench/bybit.bench.ts's shapes: what the CRC adds to its frame → datagram path ------
+const delta60 = new ChangeSet(); // the XRPUSDT recording's deltas average 60.5 levels
+for (let i = 0; i < 30; i++) delta60.addBid(302_472 - i, 1000 + i);
+for (let i = 0; i < 30; i++) delta60.addAsk(302_473 + i, i % 5 === 0 ? 0 : 2000 + i);
+const view50 = makeView(50);
+function sealRow(name: string, p: ChannelPacker, fill: (p: ChannelPacker) => void): Measurement {
+  return measure(name, () => {
+    fill(p);
+    p.seal(T0);
+    p.clear();
+  });
+}
+const crcAdds: Record<string, unknown>[] = [];
+const shapes: [string, (p: ChannelPacker) => void][] = [
+  ["60-level delta (1 datagram, 1144 B)", (p) => packBookDelta(p, view, delta60)],
+  ["snapshot 50/side (2 datagrams, 1352 + 392 B)", (p) => packBookSnapshot(p, view50, 0, false)],
+];
+for (const [shape, fill] of shapes) {
+  let none: Measurement | undefined;
+  let crc: Measurement | undefined;
+  for (let round = 0; round < 2; round++) {
+    none = sealRow(`encode + seal without CRC (v1), ${shape}`, new NoIntegrityPacker(1400, 1, 0, 1), fill);
+    crc = sealRow(`encode + seal with CRC-32C (v2), ${shape}`, new ChannelPacker(1400, 1, 0, 1), fill);
+  }
+  rows.push(none!, crc!);
+  crcAdds.push({ shape, v1P50Ns: none!.p50Ns, v2P50Ns: crc!.p50Ns, crcAddsP50Ns: crc!.p50Ns - none!.p50Ns });
+}
+cmp.push({ comparison: "encode+send path: CRC / v1 path", meanRatio: pathRows.crc.nsPerOp / pathRows.none.nsPerOp, p50Ratio: pathRows.crc.p50Ns / pathRows.none.p50Ns });
+cmp.push({ comparison: "encode+send path: CRC+HMAC / v1 path", meanRatio: pathRows.auth.nsPerOp / pathRows.none.nsPerOp, p50Ratio: pathRows.auth.p50Ns / pathRows.none.p50Ns });
+pathSocket.close();
+
+// --- the real publisher with a key: publishDelta ×64 + flush ---------------------------------------------------
+const authPub = new FeedPublisher({
+  publish: {
+    maxDatagramBytes: 1400,
+    heartbeatIntervalMs: 0,
+    snapshotIntervalMs: 0,
+    snapshotDepth: 0,
+    destinations: [
+      { name: "bench", group: GROUP, port: PORT, iface: "127.0.0.1", ttl: 1, channelId: 2, match: { venue: "*", market: "*", symbols: ["*"] } },
+    ],
+  },
+  authKey: KEY,
+});
+await authPub.start();
+const authHandle = authPub.register(instrument, view);
+authPub.flush();
+const authPubRow = measure("FeedPublisher with auth key: publishDelta ×64 + flush, per message", () => {
+  for (let i = 0; i < 64; i++) authPub.publishDelta(authHandle, view, delta);
+  authPub.flush();
+}, { opsPerCall: 64 });
+rows.push(authPubRow);
+const authPubDatagrams = authPub.counters.datagrams;
+await authPub.stop();
 
 receiver.stdin.write("count\n");
 receiver.stdin.flush();
@@ -229,8 +369,13 @@ printTable([
     meanRatio: many64sub.nsPerOp / many64.nsPerOp,
     p50Ratio: many64sub.p50Ns / many64.p50Ns,
   },
+  ...cmp,
 ]);
+console.log("\nper-datagram integrity cost, p50 ns:");
+printTable(integrity);
+console.log("\nencode + seal on bench/bybit.bench.ts's shapes (its frame → datagram path minus scan and apply):");
+printTable(crcAdds);
 console.log(
-  `\nsent ${sent} raw datagrams + ${pubCounters.datagrams} by the publisher (${pubCounters.sendErrors} send errors); receiver counted ${received}` +
+  `\nsent ${sent} raw datagrams + ${pubCounters.datagrams + authPubDatagrams} by the publishers (${pubCounters.sendErrors} send errors); receiver counted ${received}` +
     ` (the difference is receive-buffer overflow under a flood, not sender loss). sink=${sink > 0 ? "ok" : "0"}`,
 );

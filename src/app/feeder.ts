@@ -202,7 +202,8 @@ export class Feeder {
   constructor(private readonly opts: FeederOptions) {
     this.publisher = new FeedPublisher({
       publish: opts.config.publish,
-      sourceId: opts.sourceId ?? opts.config.publish.sourceId ?? 0,
+      // The publisher adds publish.source_id itself; this is the offset of an absolute id (a worker's).
+      sourceId: opts.sourceId === undefined ? 0 : opts.sourceId - (opts.config.publish.sourceId ?? 0),
       log: opts.log.child({ part: "publisher" }),
       dropFilter: opts.dropFilter,
       receiptToSend: this.latency.receiptToSend,

@@ -5,6 +5,7 @@
  * @module
  */
 import { readFileSync } from "node:fs";
+import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError } from "../core/errors.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
 import { locateTomlError } from "./toml-position.ts";
@@ -36,6 +37,8 @@ export const DEFAULTS = {
 
 /** Smallest datagram that still holds a packet header, a message header, a delta root block and one level. */
 const MIN_DATAGRAM_BYTES = 256;
+/** Most Bun Workers one process runs (each adds its number to publish.source_id). */
+const MAX_WORKERS = 64;
 /** IPv4 UDP payload limit. */
 const MAX_DATAGRAM_BYTES = 65507;
 /** A venue symbol, optionally `@depth` for a further depth of it beside the market's (venues/venue.ts). */
@@ -86,7 +89,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   const root = v.table(raw, "");
   v.knownKeys(root, "", ["workers", "shard", "log", "http", "publish", "venues"]);
 
-  const workers = v.int(root.workers, "workers", 1, 1, 64);
+  const workers = v.int(root.workers, "workers", 1, 1, MAX_WORKERS);
   const shard = parseShard(v, root.shard);
 
   const logT = v.table(root.log ?? {}, "log");
@@ -151,7 +154,16 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
 }
 
 function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[]): PublishConfig {
-  v.knownKeys(t, "publish", ["max_datagram_bytes", "heartbeat_interval_ms", "snapshot_interval_ms", "snapshot_depth", "source_id", "startup_listen_ms", "destinations"]);
+  v.knownKeys(t, "publish", [
+    "max_datagram_bytes",
+    "heartbeat_interval_ms",
+    "snapshot_interval_ms",
+    "snapshot_depth",
+    "source_id",
+    "startup_listen_ms",
+    "auth_key_file",
+    "destinations",
+  ]);
   const maxDatagramBytes = v.int(t.max_datagram_bytes, "publish.max_datagram_bytes", DEFAULTS.maxDatagramBytes, MIN_DATAGRAM_BYTES, MAX_DATAGRAM_BYTES);
   const heartbeatIntervalMs = v.int(t.heartbeat_interval_ms, "publish.heartbeat_interval_ms", DEFAULTS.heartbeatIntervalMs, 10, 60_000);
   const snapshotIntervalMs = v.int(t.snapshot_interval_ms, "publish.snapshot_interval_ms", DEFAULTS.snapshotIntervalMs, 0, 3_600_000);
@@ -159,6 +171,16 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
   const sourceId = v.int(t.source_id, "publish.source_id", DEFAULTS.sourceId, 0, 65535);
   // 1.5 heartbeat intervals: an idle channel of a live publisher beats within 1.25 intervals (feed-publisher.ts).
   const startupListenMs = v.int(t.startup_listen_ms, "publish.startup_listen_ms", Math.ceil(heartbeatIntervalMs * 1.5), 0, STARTUP_LISTEN_MAX_MS);
+  const authKeyFile = v.str(t.auth_key_file, "publish.auth_key_file", "");
+  if (authKeyFile !== "") {
+    // Checked here so check-config and run report a bad key file with the other problems (exit 2, no socket
+    // opened); the publisher reads the key itself at start. The key never enters the config object.
+    try {
+      readAuthKeyFile(authKeyFile, "publish.auth_key_file");
+    } catch (err) {
+      v.raw((err as Error).message);
+    }
+  }
   const destinations: DestinationConfig[] = [];
   if (t.destinations === undefined) {
     destinations.push({ ...DEFAULTS.destination, match: { venue: "*", market: "*", symbols: ["*"] } });
@@ -200,7 +222,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       });
     });
   }
-  return { maxDatagramBytes, heartbeatIntervalMs, snapshotIntervalMs, snapshotDepth, sourceId, startupListenMs, destinations };
+  return { maxDatagramBytes, heartbeatIntervalMs, snapshotIntervalMs, snapshotDepth, sourceId, startupListenMs, authKeyFile: authKeyFile === "" ? undefined : authKeyFile, destinations };
 }
 
 function parseVenues(v: Validator, t: Table): VenueConfig[] {
@@ -308,6 +330,11 @@ class Validator {
 
   missing(key: string, expected: string): void {
     this.problems.push(`${key}: missing (expected ${expected})`);
+  }
+
+  /** A problem already phrased in full (it names its key). */
+  raw(message: string): void {
+    this.problems.push(message);
   }
 
   throwIfAny(): void {

@@ -80,6 +80,8 @@ export interface PublishConfig {
    * window. validateConfig always sets it (default 1.5 × heartbeatIntervalMs).
    */
   readonly startupListenMs?: number;
+  /** HMAC key file: when set, every datagram is AUTHENTICATED (docs/wire-protocol.md §3.3). Read at start. */
+  readonly authKeyFile?: string | undefined;
   readonly destinations: readonly DestinationConfig[];
 }
 

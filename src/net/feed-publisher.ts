@@ -1,12 +1,15 @@
-// HOT PATH: no allocation (publishDelta, flush; the rest is cold)
+// HOT PATH: no allocation (publishDelta, flush; the rest is cold). With an auth key, node:crypto allocates per datagram.
 /**
- * Publishes books as wire v1 datagrams to multicast destinations (docs/wire-protocol.md).
+ * Publishes books as wire v2 datagrams to multicast destinations (docs/wire-protocol.md).
  * - Each destination is one channel with its own Bun.udpSocket, sequence space and packer.
  * - publish* only append messages to the channel's pending datagrams; one flush per event-loop turn
  *   (core/clock.ts armTurnEnd: one setImmediate per turn, shared with the receipt stamp) hands them to the kernel
  *   with sendMany, so a turn's messages share as few datagrams as fit.
- * - Heartbeats on idle channels and a periodic refresh (definitions + snapshots of every book) let late joiners
- *   and subscribers that lost datagrams recover without any request.
+ * - Heartbeats on idle channels and a periodic refresh (definitions + snapshots of every book, each book once per
+ *   snapshot_interval_ms, spread evenly: refresh-schedule.ts) let late joiners and subscribers that lost datagrams
+ *   recover without any request.
+ * - Every datagram carries the session start, the heartbeat interval and a CRC-32C; with publish.auth_key_file
+ *   an HMAC trailer too (ChannelPacker.seal, once per flush).
  * - A datagram the kernel does not take is dropped and counted (sendErrors); publishing never blocks and never
  *   calls back into a book builder.
  * @module
@@ -14,19 +17,29 @@
 import type { BookView } from "../core/book-view.ts";
 import type { ChangeSet } from "../core/change-set.ts";
 import { addTurnEndHook, armTurnEnd, nowUs } from "../core/clock.ts";
+import { ConfigError } from "../core/errors.ts";
 import { getU64 } from "../core/i64.ts";
 import { RateLimitedLog, silentLogger, type Logger } from "../core/log.ts";
 import type { Instrument } from "../core/types.ts";
 import type { DestinationConfig, DestinationRule, PublishConfig } from "../config/types.ts";
+import { DatagramAuth, readAuthKeyFile } from "../wire/auth.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../wire/encoder.ts";
 import { PKT_FLAG_END_OF_SESSION, PKT_SEQ_NUM_OFFSET } from "../wire/layout.ts";
 import { ChannelPacker } from "../wire/packer.ts";
 import { isMulticastV4, openMulticastSender } from "./multicast.ts";
+import { RefreshSchedule } from "./refresh-schedule.ts";
 
 export interface FeedPublisherOptions {
   publish: PublishConfig;
-  /** Publisher/worker id in every packet header; each source has its own sequence space per channel. Defaults to 0. */
+  /**
+   * Added to publish.source_id for the sourceId in every packet header (each source has its own sequence space
+   * per channel): a worker passes its number (worker index + 1), a single process nothing (0).
+   */
   sourceId?: number;
+  /** HMAC key instead of publish.auth_key_file (tests). */
+  authKey?: Uint8Array;
+  /** Session start in µs since the epoch (sessionStartNs in every header); now unless given (tests). */
+  sessionStartUs?: number;
   log?: Logger;
   /** Random non-zero u32 per start unless given (tests). */
   sessionId?: number;
@@ -90,7 +103,10 @@ function randomSessionId(): number {
 
 export class FeedPublisher {
   readonly sessionId: number;
+  readonly sessionStartUs: number;
   readonly sourceId: number;
+  /** True when every datagram carries an HMAC trailer (publish.auth_key_file). */
+  readonly authenticated: boolean;
   readonly counters: PublisherCounters = { datagrams: 0, bytes: 0, sendErrors: 0, droppedOnPurpose: 0, messages: 0 };
   private readonly publish: PublishConfig;
   private readonly log: Logger;
@@ -109,8 +125,8 @@ export class FeedPublisher {
   private readonly turnEndBound: () => void;
   private removeTurnEndHook: (() => void) | undefined;
   private flushScheduled = false;
-  private refreshCursor = 0;
-  private refreshTickMs = REFRESH_TICK_MS;
+  private refreshSchedule: RefreshSchedule | undefined;
+  private readonly refreshBound = (h: number) => this.refreshHandle(h);
   private started = false;
   private stopped = false;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
@@ -121,17 +137,30 @@ export class FeedPublisher {
     this.log = opts.log ?? silentLogger;
     this.dropFilter = opts.dropFilter;
     this.receiptToSend = opts.receiptToSend;
-    this.sourceId = opts.sourceId ?? 0;
+    this.sourceId = (this.publish.sourceId ?? 0) + (opts.sourceId ?? 0);
     if (!(Number.isInteger(this.sourceId) && this.sourceId >= 0 && this.sourceId <= 0xffff)) {
-      throw new RangeError(`sourceId ${this.sourceId} outside 0..65535`);
+      throw new RangeError(`sourceId ${this.sourceId} (publish.source_id + worker number) outside 0..65535`);
     }
     this.sessionId = opts.sessionId !== undefined ? opts.sessionId >>> 0 : randomSessionId();
     if (this.sessionId === 0) throw new RangeError("sessionId must be non-zero");
+    this.sessionStartUs = opts.sessionStartUs ?? nowUs();
+    let auth: DatagramAuth | undefined;
+    if (opts.authKey !== undefined) {
+      auth = new DatagramAuth(opts.authKey);
+    } else if (this.publish.authKeyFile !== undefined) {
+      try {
+        auth = new DatagramAuth(readAuthKeyFile(this.publish.authKeyFile, "publish.auth_key_file"));
+      } catch (err) {
+        throw new ConfigError([(err as Error).message]); // a bad key file is a configuration problem (exit 2)
+      }
+    }
+    this.authenticated = auth !== undefined;
+    const packerOptions = { sessionStartUs: this.sessionStartUs, heartbeatIntervalMs: this.publish.heartbeatIntervalMs, auth };
     this.channels = this.publish.destinations.map((dest) => {
       if (!isMulticastV4(dest.group)) throw new RangeError(`destination ${dest.name}: ${dest.group} is not an IPv4 multicast group`);
       return {
         dest,
-        packer: new ChannelPacker(this.publish.maxDatagramBytes, dest.channelId, this.sourceId, this.sessionId),
+        packer: new ChannelPacker(this.publish.maxDatagramBytes, dest.channelId, this.sourceId, this.sessionId, packerOptions),
         socket: undefined,
         lastSendMs: 0,
         sendViews: [],
@@ -166,13 +195,15 @@ export class FeedPublisher {
       this.heartbeatTimer.unref?.();
     }
     if (this.publish.snapshotIntervalMs > 0) {
-      this.refreshTickMs = Math.min(REFRESH_TICK_MS, this.publish.snapshotIntervalMs);
-      this.refreshTimer = setInterval(() => this.refreshTick(), this.refreshTickMs);
+      this.refreshSchedule = new RefreshSchedule(this.publish.snapshotIntervalMs);
+      this.refreshTimer = setInterval(() => this.refreshTick(), Math.min(REFRESH_TICK_MS, this.publish.snapshotIntervalMs));
       this.refreshTimer.unref?.();
     }
     this.log.info("publisher started", {
       sessionId: this.sessionId,
+      sessionStartUs: this.sessionStartUs,
       sourceId: this.sourceId,
+      authenticated: this.authenticated,
       destinations: this.channels.map((c) => `${c.dest.name}=${c.dest.group}:${c.dest.port}/ch${c.dest.channelId}@${c.dest.iface}`),
     });
     this.flush(); // anything registered before start
@@ -182,6 +213,8 @@ export class FeedPublisher {
    * Routes the instrument to every matching destination and queues its InstrumentDefinition. Returns a handle.
    * Registering an instrumentId again (instrument changed: new exponents, new builder) replaces the view and
    * definition behind the existing handle, so refreshes never repeat a stale book, and returns that handle.
+   * The new definition is queued at once, so on every channel it precedes any book message at the new exponents
+   * (the caller's status and the snapshot that makes the book valid again): docs/wire-protocol.md §5.8.
    */
   register(instrument: Instrument, view: BookView): number {
     const def = new EncodedDefinition(instrument);
@@ -243,7 +276,7 @@ export class FeedPublisher {
       const count = packer.count;
       if (count === 0 || ch.socket === undefined) continue;
       if (sendTimeUs < 0) sendTimeUs = nowUs();
-      packer.stampSendTime(sendTimeUs);
+      packer.seal(sendTimeUs); // send time, HMAC trailer (if keyed), CRC-32C
       const stage = this.argsFor(MAX_DATAGRAMS_PER_SEND);
       let batched = 0;
       for (let i = 0; i < count; i++) {
@@ -300,16 +333,10 @@ export class FeedPublisher {
     this.flush();
   }
 
-  /** One refresh tick: the next slice of books, round robin, so every book is refreshed once per interval. */
+  /** One refresh tick: the books that came due (each book once per interval, spread evenly: RefreshSchedule). */
   private refreshTick(): void {
-    const n = this.handleViews.length;
-    if (n === 0) return;
-    const perTick = Math.min(n, Math.ceil((n * this.refreshTickMs) / this.publish.snapshotIntervalMs));
-    for (let k = 0; k < perTick; k++) {
-      if (this.refreshCursor >= n) this.refreshCursor = 0;
-      this.refreshHandle(this.refreshCursor++);
-    }
-    this.flush();
+    if (this.refreshSchedule === undefined) return;
+    if (this.refreshSchedule.tick(Date.now(), this.handleViews.length, this.refreshBound) > 0) this.flush();
   }
 
   private refreshHandle(h: number): void {

@@ -1,18 +1,18 @@
 /**
- * Subscriber of the feeder wire v1 feed (docs/wire-protocol.md §6): joins multicast groups with node:dgram
- * (SO_REUSEADDR so several subscribers per host, a large SO_RCVBUF), tracks session and sequence per
- * (channel, source), detects gaps and publisher restarts, rebuilds books from snapshots and deltas and marks a
- * book invalid from a gap until its next snapshot. Garbage datagrams are counted and reported, never thrown.
+ * Subscriber of the feeder wire v2 feed (docs/wire-protocol.md §6): joins multicast groups with node:dgram
+ * (SO_REUSEADDR so several subscribers per host, a large SO_RCVBUF), verifies each datagram (CRC-32C, and the HMAC
+ * trailer when given a key), orders publisher sessions, tracks the channel sequence per (channel, source), rebuilds
+ * books from snapshots and deltas and says which are `usable`. Garbage datagrams are counted and reported, never thrown.
  *
  * The receive path copies each datagram into one reused buffer and decodes it with flyweights; it allocates only
- * for new streams, new books, definitions and error reports. This file holds the sockets and the per-stream
- * sequencing; instrument-books.ts applies the messages to books, listeners.ts calls the listeners, and
- * subscriber-types.ts has the public shapes.
+ * for new streams, new books, definitions, bounded scratch growth and cold events. This file holds the sockets and
+ * the per-stream sequencing; instrument-books.ts applies the messages to books, listeners.ts calls the listeners,
+ * and subscriber-types.ts has the public shapes. Plain Node 20 runs it too: no Bun API here or below.
  * @module
  */
 import dgram from "node:dgram";
-import { nowUs } from "../core/clock.ts";
-import { DecodeErrorCode, PacketReader, WireDecodeError } from "../wire/decoder.ts";
+import { readAuthKeyFile, DatagramAuth } from "../wire/auth.ts";
+import { DECODE_ERROR_NAMES, DecodeErrorCode, PacketReader, WireDecodeError } from "../wire/decoder.ts";
 import {
   ABS_MAX_DATAGRAM_BYTES,
   DEFAULT_MAX_DATAGRAM_BYTES,
@@ -24,13 +24,12 @@ import {
 } from "../wire/layout.ts";
 import { InstrumentBooks } from "./instrument-books.ts";
 import { Listeners } from "./listeners.ts";
+import { StreamTable, type StreamState } from "./streams.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
 import type {
   FeedSubscriberEvents,
   FeedSubscriberOptions,
-  GapEvent,
   GroupSpec,
-  SessionEvent,
   StaleEvent,
   StreamInfo,
   SubscriberCounters,
@@ -38,25 +37,42 @@ import type {
 } from "./subscriber-types.ts";
 
 export type {
+  ExponentEvent,
   FeedSubscriberEvents,
   FeedSubscriberOptions,
   GapEvent,
   GroupSpec,
+  RepairEvent,
   SessionEvent,
   StaleEvent,
   StatusEvent,
   StreamInfo,
   SubscriberCounters,
   SubscriberErrorEvent,
+  SupersedeEvent,
   UpdateEvent,
   UpdateKind,
 } from "./subscriber-types.ts";
 
 const DEFAULT_RECV_BUFFER_BYTES = 8 * 1024 * 1024;
-const DEFAULT_STALE_AFTER_MS = 3000;
+/** Without staleAfterMs, a stream is stale after this many of its advertised heartbeat intervals. */
+export const STALE_HEARTBEAT_INTERVALS = 3;
+/** How often the stale check runs when the limit comes from the heartbeat interval. */
+const STALE_CHECK_MS = 100;
+export const DEFAULT_MAX_BOOKS = 10_000;
+export const DEFAULT_MAX_STREAMS = 1024;
+export const DEFAULT_MAX_LEVELS_PER_SIDE = 65_535;
+export const DEFAULT_MAX_ASSEMBLY_LEVELS = 2_000_000;
+const ORIGIN_US = performance.timeOrigin * 1000;
+/** Wall-clock µs since the epoch (as core/clock.ts, which the subscriber does not import: it must run on plain Node). */
+function wallUs(): number {
+  return Math.round(ORIGIN_US + performance.now() * 1000);
+}
 
-function streamKeyOf(channelId: number, sourceId: number): number {
-  return channelId * 65536 + sourceId;
+function positiveLimit(v: number | undefined, fallback: number, name: string): number {
+  if (v === undefined) return fallback;
+  if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  return v;
 }
 
 export class FeedSubscriber {
@@ -66,36 +82,72 @@ export class FeedSubscriber {
     heartbeats: 0,
     messages: 0,
     errors: 0,
+    rejected: Object.fromEntries(DECODE_ERROR_NAMES.slice(1).map((n) => [n, 0])),
     gaps: 0,
     lostMessages: 0,
     duplicates: 0,
+    lateDatagrams: 0,
+    seqJumpsReverted: 0,
+    oldSessionDatagrams: 0,
+    oldSessionMessages: 0,
+    superseded: 0,
+    sessionsReverted: 0,
     unknownTemplates: 0,
+    duplicateEvents: 0,
     instrSeqJumps: 0,
+    instrSeqBackwards: 0,
+    olderSnapshots: 0,
     snapshotsAbandoned: 0,
+    partsOutOfOrder: 0,
+    partialEventsDiscarded: 0,
+    repairs: 0,
+    exponentChanges: 0,
+    booksOverCap: 0,
+    streamsOverCap: 0,
+    levelsOverCap: 0,
+    assemblyOverBudget: 0,
     listenerErrors: 0,
   };
   /** Books by instrumentId. */
   readonly books: Map<number, SubscriberBook>;
-  private readonly opts: Required<Omit<FeedSubscriberOptions, "groups">> & { groups: GroupSpec[] };
-  private readonly streams = new Map<number, StreamInfo>();
+  private readonly groups: GroupSpec[];
+  private readonly recvBufferBytes: number;
+  private readonly staleAfterMs: number | undefined;
+  private readonly maxDatagramBytes: number;
+  private readonly maxStreams: number;
+  private readonly streamTable: StreamTable;
+  private readonly streams: Map<number, StreamState>;
   private readonly listeners = new Listeners(this.counters);
-  private readonly instrumentBooks = new InstrumentBooks(this.counters, this.listeners);
+  private readonly instrumentBooks: InstrumentBooks;
   private readonly sockets: dgram.Socket[] = [];
   private readonly rxBytes = new Uint8Array(ABS_MAX_DATAGRAM_BYTES + 8);
   private readonly rxView = new DataView(this.rxBytes.buffer);
-  private readonly reader = new PacketReader();
+  private readonly reader: PacketReader;
   /** instrumentBooks.updateEvent: its packet fields are set here, once per packet. */
   private readonly updateEvent: UpdateEvent;
   private staleTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: FeedSubscriberOptions) {
-    this.opts = {
-      groups: opts.groups,
-      recvBufferBytes: opts.recvBufferBytes ?? DEFAULT_RECV_BUFFER_BYTES,
-      staleAfterMs: opts.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
-      maxDatagramBytes: opts.maxDatagramBytes ?? DEFAULT_MAX_DATAGRAM_BYTES,
-    };
+    this.groups = opts.groups;
+    this.recvBufferBytes = opts.recvBufferBytes ?? DEFAULT_RECV_BUFFER_BYTES;
+    this.staleAfterMs = opts.staleAfterMs;
+    if (this.staleAfterMs !== undefined && !(this.staleAfterMs >= 0)) throw new RangeError(`staleAfterMs must be ≥ 0, got ${this.staleAfterMs}`);
+    this.maxDatagramBytes = opts.maxDatagramBytes ?? DEFAULT_MAX_DATAGRAM_BYTES;
+    this.maxStreams = positiveLimit(opts.maxStreams, DEFAULT_MAX_STREAMS, "maxStreams");
+    if (opts.authKey !== undefined && opts.authKeyFile !== undefined) throw new RangeError("give authKey or authKeyFile, not both");
+    const key = opts.authKeyFile !== undefined ? readAuthKeyFile(opts.authKeyFile, "authKeyFile") : opts.authKey;
+    this.reader = new PacketReader(key !== undefined ? new DatagramAuth(key) : undefined);
+    const snapshotDepth = opts.snapshotDepth ?? 0;
+    if (!(Number.isInteger(snapshotDepth) && snapshotDepth >= 0)) throw new RangeError(`snapshotDepth must be an integer ≥ 0, got ${snapshotDepth}`);
+    this.instrumentBooks = new InstrumentBooks(this.counters, this.listeners, {
+      snapshotDepth,
+      maxBooks: positiveLimit(opts.maxBooks, DEFAULT_MAX_BOOKS, "maxBooks"),
+      maxLevelsPerSide: positiveLimit(opts.maxLevelsPerSide, DEFAULT_MAX_LEVELS_PER_SIDE, "maxLevelsPerSide"),
+      maxAssemblyLevels: positiveLimit(opts.maxAssemblyLevels, DEFAULT_MAX_ASSEMBLY_LEVELS, "maxAssemblyLevels"),
+    });
     this.books = this.instrumentBooks.books;
+    this.streamTable = new StreamTable(this.counters, this.listeners, this.instrumentBooks, this.maxStreams);
+    this.streams = this.streamTable.streams;
     this.updateEvent = this.instrumentBooks.updateEvent;
   }
 
@@ -111,8 +163,8 @@ export class FeedSubscriber {
 
   /** Binds and joins every group. Rejects if a socket cannot bind or join. */
   async start(): Promise<void> {
-    for (const g of this.opts.groups) {
-      const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: this.opts.recvBufferBytes });
+    for (const g of this.groups) {
+      const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: this.recvBufferBytes });
       this.sockets.push(socket);
       await new Promise<void>((resolve, reject) => {
         const onError = (err: Error) => reject(err);
@@ -127,9 +179,9 @@ export class FeedSubscriber {
       socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onSocketMessage(msg, rinfo));
       socket.on("error", (err: Error) => this.listeners.reportError(err, ""));
     }
-    const staleMs = this.opts.staleAfterMs;
-    if (staleMs > 0) {
-      this.staleTimer = setInterval(() => this.checkStale(), Math.max(10, Math.floor(staleMs / 4)));
+    if (this.staleAfterMs !== 0) {
+      const every = this.staleAfterMs === undefined ? STALE_CHECK_MS : Math.max(10, Math.floor(this.staleAfterMs / 4));
+      this.staleTimer = setInterval(() => this.checkStale(Date.now()), every);
       this.staleTimer.unref?.();
     }
   }
@@ -153,14 +205,29 @@ export class FeedSubscriber {
 
   /** Sequencing state per (channel, source). */
   streamInfo(): StreamInfo[] {
-    return [...this.streams.values()].map((s) => ({ ...s }));
+    return [...this.streams.values()].map((s) => ({
+      channelId: s.channelId,
+      sourceId: s.sourceId,
+      sessionId: s.sessionId,
+      sessionStartUs: s.sessionStartUs,
+      heartbeatIntervalMs: s.heartbeatIntervalMs,
+      nextSeq: s.nextSeq,
+      lastRecvMs: s.lastRecvMs,
+      stale: s.stale,
+      ended: s.ended,
+    }));
+  }
+
+  /** Levels held by unfinished assemblies (the budget maxAssemblyLevels bounds), price and qty counted apart. */
+  get assemblyScratchLevels(): number {
+    return this.instrumentBooks.budget.used;
   }
 
   /**
    * Processes one datagram as if received from the network (the socket path calls this; tests and replays may too).
    * Never throws for bad input: it is counted and reported as an 'error' event.
    */
-  ingest(bytes: Uint8Array, recvTimeUs: number = nowUs(), from = ""): void {
+  ingest(bytes: Uint8Array, recvTimeUs: number = wallUs(), from = ""): void {
     const length = bytes.byteLength;
     this.counters.datagrams++;
     this.counters.bytes += length;
@@ -172,8 +239,24 @@ export class FeedSubscriber {
     this.process(length, recvTimeUs, from, -1);
   }
 
+  /**
+   * Runs the stale check as of `nowMs` (the timer calls it; tests may, with their own clock). A stream silent for
+   * staleAfterMs, or for 3 × its advertised heartbeat interval, is stale and its books are not usable.
+   */
+  checkStale(nowMs: number): void {
+    for (const st of this.streams.values()) {
+      if (st.stale || st.ended) continue;
+      const limit = this.staleAfterMs ?? STALE_HEARTBEAT_INTERVALS * st.heartbeatIntervalMs;
+      if (limit <= 0 || nowMs - st.lastRecvMs < limit) continue;
+      st.stale = true;
+      const books = this.instrumentBooks.setStreamStale(st.key, true);
+      const e: StaleEvent = { channelId: st.channelId, sourceId: st.sourceId, sessionId: st.sessionId, silentMs: nowMs - st.lastRecvMs, books };
+      for (const l of this.listeners.stale) this.listeners.call(l, e);
+    }
+  }
+
   private onSocketMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const recvTimeUs = nowUs();
+    const recvTimeUs = wallUs();
     const length = msg.length;
     this.counters.datagrams++;
     this.counters.bytes += length;
@@ -190,7 +273,7 @@ export class FeedSubscriber {
     const r = this.reader;
     let rc: DecodeErrorCode;
     try {
-      rc = r.wrap(this.rxView, length, this.opts.maxDatagramBytes);
+      rc = r.wrap(this.rxView, length, this.maxDatagramBytes);
     } catch {
       rc = DecodeErrorCode.TRUNCATED; // defensive: a DataView range error must never escape the receive loop
     }
@@ -207,60 +290,41 @@ export class FeedSubscriber {
   }
 
   private processPacket(r: PacketReader, recvTimeUs: number): void {
-    const channelId = r.channelId;
-    const sourceId = r.sourceId;
-    const sessionId = r.sessionId;
+    const streams = this.streamTable;
+    const st = streams.streamOf(r);
+    if (st === undefined) return;
+    const nowMs = Date.now();
+    st.lastRecvMs = nowMs;
+    st.heartbeatIntervalMs = r.heartbeatIntervalMs;
+    if (st.stale) {
+      st.stale = false;
+      this.instrumentBooks.setStreamStale(st.key, false);
+    }
+    // END_OF_SESSION ends a session's last datagram; more of it means that END was bogus: the stream is alive.
+    if (st.ended && (r.flags & PKT_FLAG_END_OF_SESSION) === 0) st.ended = false;
     const seqNum = r.seqNum;
     const msgCount = r.msgCount;
-    const key = streamKeyOf(channelId, sourceId);
-    let st = this.streams.get(key);
-    if (st === undefined) {
-      st = { channelId, sourceId, sessionId, nextSeq: seqNum, lastRecvMs: Date.now(), stale: false, ended: false };
-      this.streams.set(key, st);
-      this.emitSession("new", st, undefined);
-    } else if (st.sessionId !== sessionId) {
-      const previous = st.sessionId;
-      st.sessionId = sessionId;
-      st.nextSeq = seqNum;
-      st.ended = false;
-      this.instrumentBooks.invalidateStream(key, true);
-      this.emitSession("restarted", st, previous);
-    }
-    st.lastRecvMs = Date.now();
-    st.stale = false;
 
     if (msgCount === 0) {
       this.counters.heartbeats++;
-      if (seqNum > st.nextSeq) this.gap(st, key, seqNum);
-      if (seqNum >= st.nextSeq) st.nextSeq = seqNum;
+      streams.sequence(st, seqNum, 0);
       if ((r.flags & PKT_FLAG_END_OF_SESSION) !== 0 && !st.ended) {
         st.ended = true;
-        this.instrumentBooks.invalidateStream(key, false);
-        this.emitSession("ended", st, sessionId);
+        this.instrumentBooks.invalidateStream(st.key);
+        streams.emitSession("ended", st, st.sessionId);
       }
       return;
     }
-
-    let skip = 0;
-    if (seqNum > st.nextSeq) {
-      this.gap(st, key, seqNum);
-    } else if (seqNum < st.nextSeq) {
-      if (seqNum + msgCount <= st.nextSeq) {
-        this.counters.duplicates++;
-        return;
-      }
-      skip = st.nextSeq - seqNum; // partial overlap: only the unseen tail
-      this.counters.duplicates++;
-    }
-    st.nextSeq = seqNum + msgCount;
+    const skip = streams.sequence(st, seqNum, msgCount);
+    if (skip < 0) return;
 
     const sendTimeUs = r.sendTimeUs;
     const ev = this.updateEvent;
     ev.sendTimeUs = sendTimeUs;
     ev.recvTimeUs = recvTimeUs;
     ev.latencyUs = recvTimeUs - sendTimeUs;
-    ev.channelId = channelId;
-    ev.sourceId = sourceId;
+    ev.channelId = st.channelId;
+    ev.sourceId = st.sourceId;
 
     const books = this.instrumentBooks;
     for (let more = r.first(); more; more = r.next()) {
@@ -268,53 +332,21 @@ export class FeedSubscriber {
       this.counters.messages++;
       const templateId = r.templateId;
       if (templateId === TEMPLATE_BOOK_DELTA || templateId === TEMPLATE_BOOK_STATUS) {
-        books.onBookEvent(r, key, templateId, sendTimeUs);
+        books.onBookEvent(r, st, templateId, sendTimeUs);
       } else if (templateId === TEMPLATE_BOOK_SNAPSHOT) {
-        books.onSnapshotChunk(r, key, sendTimeUs);
+        books.onSnapshotChunk(r, st, sendTimeUs);
       } else if (templateId === TEMPLATE_INSTRUMENT_DEFINITION) {
-        books.onDefinition(r);
+        books.onDefinition(r, st);
       } else {
         this.counters.unknownTemplates++;
       }
     }
   }
 
-  private gap(st: StreamInfo, key: number, got: number): void {
-    const lost = got - st.nextSeq;
-    this.counters.gaps++;
-    this.counters.lostMessages += lost;
-    const booksInvalidated = this.instrumentBooks.invalidateStream(key, false);
-    const e: GapEvent = {
-      channelId: st.channelId,
-      sourceId: st.sourceId,
-      sessionId: st.sessionId,
-      expected: st.nextSeq,
-      got,
-      lost,
-      booksInvalidated,
-    };
-    for (const l of this.listeners.gap) this.listeners.call(l, e);
-  }
-
-  private checkStale(): void {
-    const nowMs = Date.now();
-    const limit = this.opts.staleAfterMs;
-    for (const [key, st] of this.streams) {
-      if (st.stale || st.ended || nowMs - st.lastRecvMs < limit) continue;
-      st.stale = true;
-      this.instrumentBooks.invalidateStream(key, false);
-      const e: StaleEvent = { channelId: st.channelId, sourceId: st.sourceId, sessionId: st.sessionId, silentMs: nowMs - st.lastRecvMs };
-      for (const l of this.listeners.stale) this.listeners.call(l, e);
-    }
-  }
-
-  private emitSession(kind: SessionEvent["kind"], st: StreamInfo, previousSessionId: number | undefined): void {
-    const e: SessionEvent = { kind, channelId: st.channelId, sourceId: st.sourceId, sessionId: st.sessionId, previousSessionId };
-    for (const l of this.listeners.session) this.listeners.call(l, e);
-  }
-
   private reject(code: DecodeErrorCode, length: number, from: string, fromPort: number): void {
     this.counters.errors++;
+    const name = DECODE_ERROR_NAMES[code] ?? "unknown";
+    this.counters.rejected[name] = (this.counters.rejected[name] ?? 0) + 1;
     if (this.listeners.error.length > 0) this.listeners.reportError(new WireDecodeError(code, length), fromPort < 0 ? from : `${from}:${fromPort}`);
   }
 }

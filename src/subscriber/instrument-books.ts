@@ -1,18 +1,28 @@
 /**
- * Per-instrument book state of the subscriber: applies BookDelta, BookStatus, BookSnapshot chunks and
- * InstrumentDefinition messages to SubscriberBooks, checks each instrument's instrSeq, and marks books invalid
- * (from a lost event until their next snapshot). Stream-level sequencing is in feed-subscriber.ts.
+ * Per-instrument book state of the subscriber (docs/wire-protocol.md §6, steps 5–7): sessions per instrument,
+ * instrSeq checks, split-delta and snapshot assembly per instrument (any channel may supply a part or chunk),
+ * refresh repair, exponent changes and the memory caps. Stream-level sequencing is in feed-subscriber.ts.
  *
  * HOT PATH: onBookEvent and onSnapshotChunk run per message; they read the packet through flyweights and allocate
- * only for new books and status events.
+ * only for new books, scratch growth (bounded, see assembly.ts) and cold events (status, repair, supersede, …).
  * @module
  */
 import { BookState, MARKET_IDS, VENUE_IDS, type Instrument, type MarketName, type StatusReason, type VenueName } from "../core/types.ts";
 import { BookMessageReader, DefinitionReader, type PacketReader } from "../wire/decoder.ts";
-import { MSG_FLAG_LAST, MSG_FLAG_REFRESH, TEMPLATE_BOOK_DELTA } from "../wire/layout.ts";
+import { MSG_FLAG_REFRESH, TEMPLATE_BOOK_DELTA } from "../wire/layout.ts";
+import { AppendResult, AssemblyBudget, sameAsSnapshot } from "./assembly.ts";
 import type { Listeners } from "./listeners.ts";
+import { compareSessions, type StreamRef } from "./streams.ts";
 import { SubscriberBook, UNKNOWN_NAME } from "./subscriber-book.ts";
 import type { StatusEvent, SubscriberCounters, UpdateEvent, UpdateKind } from "./subscriber-types.ts";
+
+export interface BookLimits {
+  /** The publisher's publish.snapshot_depth (0: snapshots carry whole books). */
+  snapshotDepth: number;
+  maxBooks: number;
+  maxLevelsPerSide: number;
+  maxAssemblyLevels: number;
+}
 
 /** What both book-message readers carry for the event as a whole. */
 interface EventHeader {
@@ -35,13 +45,16 @@ export class InstrumentBooks {
    * source) once per packet; emitUpdate sets the rest.
    */
   readonly updateEvent: UpdateEvent;
+  readonly budget: AssemblyBudget;
   private readonly bookReader = new BookMessageReader();
   private readonly defReader = new DefinitionReader();
 
   constructor(
     private readonly counters: SubscriberCounters,
     private readonly listeners: Listeners,
+    private readonly limits: BookLimits,
   ) {
+    this.budget = new AssemblyBudget(limits.maxAssemblyLevels, limits.maxLevelsPerSide);
     const placeholder = new SubscriberBook(0, 0, 0);
     this.updateEvent = {
       kind: "delta",
@@ -56,95 +69,307 @@ export class InstrumentBooks {
     };
   }
 
-  private bookFor(m: BookMessageReader): SubscriberBook {
-    const id = m.instrumentId;
-    let book = this.books.get(id);
-    if (book === undefined) {
-      book = new SubscriberBook(id, m.priceExp, m.qtyExp);
-      this.books.set(id, book);
+  private bookFor(id: number, priceExp: number, qtyExp: number): SubscriberBook | undefined {
+    const book = this.books.get(id);
+    if (book !== undefined) return book;
+    if (this.books.size >= this.limits.maxBooks) {
+      this.counters.booksOverCap++; // forged or unexpected ids cannot grow the heap without bound
+      return undefined;
     }
-    return book;
+    const created = new SubscriberBook(id, priceExp, qtyExp);
+    this.books.set(id, created);
+    return created;
+  }
+
+  /**
+   * The instrument's session: a message of an older session than the book's is dropped; a newer one supersedes
+   * the book at once (whatever channel it came on). False = drop the message.
+   */
+  private admitSession(book: SubscriberBook, st: StreamRef): boolean {
+    if (book.sessionId === st.sessionId && book.sessionStartUs === st.sessionStartUs) return true;
+    if (book.sessionStartUs < 0) {
+      book.sessionId = st.sessionId;
+      book.sessionStartUs = st.sessionStartUs;
+      book.sourceId = st.sourceId;
+      return true;
+    }
+    if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) < 0) {
+      this.counters.oldSessionMessages++;
+      return false;
+    }
+    this.supersede(book, st);
+    return true;
+  }
+
+  // Cold: a publisher restart.
+  private supersede(book: SubscriberBook, st: StreamRef): void {
+    const previousSessionId = book.sessionId;
+    book.sessionId = st.sessionId;
+    book.sessionStartUs = st.sessionStartUs;
+    book.sourceId = st.sourceId;
+    this.counters.superseded++;
+    this.invalidate(book);
+    this.forgetSequence(book);
+    const e = { book, previousSessionId, sessionId: st.sessionId, channelId: st.channelId, sourceId: st.sourceId };
+    for (const l of this.listeners.supersede) this.listeners.call(l, e);
+  }
+
+  /**
+   * A stream saw a newer session of its source: every book of an older session of that source is superseded now,
+   * not when (or if) its own next message arrives (it may have moved to another channel, or gone).
+   */
+  supersedeSource(st: StreamRef): void {
+    for (const book of this.books.values()) {
+      if (book.sourceId !== st.sourceId || book.sessionStartUs < 0) continue;
+      if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) > 0) this.supersede(book, st);
+    }
+  }
+
+  /**
+   * Newer sessions of a source proved bogus (streams.ts): its books on a session newer than the one that proved it
+   * go back to that one (invalid, sequence forgotten, until their next snapshot). Cold.
+   */
+  revertSource(sourceId: number, startUs: number, id: number): void {
+    for (const book of this.books.values()) {
+      if (book.sourceId !== sourceId || compareSessions(book.sessionStartUs, book.sessionId, startUs, id) <= 0) continue;
+      book.sessionId = id;
+      book.sessionStartUs = startUs;
+      this.invalidate(book);
+      this.forgetSequence(book);
+    }
   }
 
   /**
    * BookDelta and BookStatus: both advance instrSeq by one per event. The parts of a split delta (same instrSeq,
-   * LAST on the final one) are buffered and applied together at LAST, so a book never shows half an event and
-   * `valid` always means "identical to the publisher's book at instrSeq".
+   * partIndex/partCount) are assembled per instrument and applied together at the last, so a book never shows
+   * half an event.
    */
-  onBookEvent(r: PacketReader, key: number, templateId: number, sendTimeUs: number): void {
+  onBookEvent(r: PacketReader, st: StreamRef, templateId: number, sendTimeUs: number): void {
     const m = this.bookReader.wrap(r);
-    const book = this.bookFor(m);
-    if (m.priceExp !== book.instrument.priceExp || m.qtyExp !== book.instrument.qtyExp) {
-      // The instrument was redefined: the mantissas held so far are in the old units.
-      this.invalidate(book);
-      this.setExponents(book, m.priceExp, m.qtyExp);
-    }
+    const book = this.bookFor(m.instrumentId, m.priceExp, m.qtyExp);
+    if (book === undefined || !this.admitSession(book, st)) return;
+    book.streamKey = st.key;
+    book.stale = false;
     const seq = m.instrSeq;
-    const last = (r.msgFlags & MSG_FLAG_LAST) !== 0;
-    const isDelta = templateId === TEMPLATE_BOOK_DELTA;
-    let continuation = false;
-    let abandoned = false;
-    if (book.eventOpen) {
-      if (isDelta && seq === book.openSeq) {
-        continuation = true;
-      } else {
-        // The open split delta never got its LAST part: that event is lost for this book.
-        book.eventOpen = false;
-        book.pendBidN = 0;
-        book.pendAskN = 0;
-        this.counters.instrSeqJumps++;
-        this.invalidate(book);
-        abandoned = true;
-      }
-    }
+    if (book.instrSeq >= 0 && seq < book.instrSeq && book.seqStreamKey === st.key) this.sequenceBogus(book);
     const known = book.instrSeq;
-    if (!continuation && known >= 0) {
-      // A BookStatus may share the instrSeq of the event it qualifies (e.g. a crossed delta): apply its state.
-      const sameEventStatus = !isDelta && seq === known;
-      if (!sameEventStatus) {
-        if (seq <= known) {
-          this.counters.duplicates++; // already applied (duplicate stream or re-sent refresh)
-          return;
-        }
-        if (seq !== known + 1 && !abandoned) {
-          this.counters.instrSeqJumps++; // lost events of this instrument: the book is no longer exact
-          this.invalidate(book);
-        }
+    if (m.priceExp !== book.instrument.priceExp || m.qtyExp !== book.instrument.qtyExp || book.exponentsInDoubt) {
+      // An old message in other units must never flip the exponents back.
+      if (known >= 0 && seq <= known) {
+        this.counters.duplicateEvents++;
+        return;
       }
+      this.exponentsFromBookMessage(book, m.priceExp, m.qtyExp);
     }
-    book.streamKey = key;
-    if (isDelta && !last) {
-      if (!continuation) {
-        book.eventOpen = true;
-        book.openSeq = seq;
-        book.pendBidN = 0;
-        book.pendAskN = 0;
+    const isDelta = templateId === TEMPLATE_BOOK_DELTA;
+    const split = isDelta && m.partCount > 1;
+    if (split) {
+      if (!this.onPart(book, m, seq, known)) return;
+    } else if (book.asmSeq >= 0 && seq > book.asmSeq) {
+      this.discardAssembly(book); // that split delta will never complete: a later event is here
+    }
+    if (known >= 0) {
+      if (seq === known && !isDelta) {
+        // A BookStatus sharing the instrSeq of the event it qualifies (e.g. a crossed delta): its state only.
+        this.applyEventHeader(book, m, seq, st.key);
+        this.emitUpdate("status", book, sendTimeUs, false);
+        return;
       }
-      this.bufferLevels(book, m);
-      return;
+      if (seq <= known) {
+        this.counters.duplicateEvents++; // already applied (the same event on another channel, or a repeat)
+        if (split) book.pendBidN = book.pendAskN = 0;
+        return;
+      }
+      if (seq !== known + 1) {
+        this.counters.instrSeqJumps++; // lost events of this instrument: the book is no longer exact
+        this.invalidate(book);
+      }
     }
     if (isDelta) {
       const bids = book.bids;
       const asks = book.asks;
-      if (continuation) {
+      if (split) {
         for (let i = 0, n = book.pendBidN; i < n; i++) bids.set(book.pendBidPx[i], book.pendBidQty[i]);
         for (let i = 0, n = book.pendAskN; i < n; i++) asks.set(book.pendAskPx[i], book.pendAskQty[i]);
-        book.pendBidN = 0;
-        book.pendAskN = 0;
-        book.eventOpen = false;
+        book.pendBidN = book.pendAskN = 0;
+        this.budget.settle(book);
+      } else {
+        const nb = m.bidCount;
+        const na = m.askCount;
+        for (let i = 0; i < nb; i++) bids.set(m.priceAt(i), m.qtyAt(i));
+        for (let i = nb, end = nb + na; i < end; i++) asks.set(m.priceAt(i), m.qtyAt(i));
       }
-      const nb = m.bidCount;
-      const na = m.askCount;
-      for (let i = 0; i < nb; i++) bids.set(m.priceAt(i), m.qtyAt(i));
-      for (let i = nb, end = nb + na; i < end; i++) asks.set(m.priceAt(i), m.qtyAt(i));
+      const cap = this.limits.maxLevelsPerSide;
+      if (bids.count > cap || asks.count > cap) this.overCap(book);
     }
-    this.applyEventHeader(book, m, seq, false);
+    this.applyEventHeader(book, m, seq, st.key);
     this.emitUpdate(isDelta ? "delta" : "status", book, sendTimeUs, false);
   }
 
-  /** The event's sequences, times and state onto the book (valid from a snapshot on); "status" hears a change. */
-  private applyEventHeader(book: SubscriberBook, m: EventHeader, seq: number, snapshot: boolean): void {
+  /** One part of a split delta; true when it completed the event (all levels are then in the pending arrays). */
+  private onPart(book: SubscriberBook, m: BookMessageReader, seq: number, known: number): boolean {
+    if (known >= 0 && seq <= known) {
+      this.counters.duplicateEvents++;
+      return false;
+    }
+    const partIndex = m.partIndex;
+    const partCount = m.partCount;
+    if (book.asmSeq !== seq) {
+      if (book.asmSeq >= 0) {
+        if (seq < book.asmSeq) {
+          this.counters.partsOutOfOrder++; // an older event's part while a newer one is open
+          return false;
+        }
+        this.discardAssembly(book);
+      }
+      if (partIndex !== 0) {
+        this.counters.partsOutOfOrder++; // its start was lost on this channel; another channel may still bring it
+        return false;
+      }
+      book.asmSeq = seq;
+      book.asmPartCount = partCount;
+      book.asmNextPart = 0;
+      book.pendBidN = book.pendAskN = 0;
+    } else if (partIndex !== book.asmNextPart || partCount !== book.asmPartCount) {
+      if (partIndex < book.asmNextPart && partCount === book.asmPartCount) this.counters.duplicateEvents++; // the other channel's copy
+      else this.counters.partsOutOfOrder++;
+      return false;
+    }
+    const rc = this.budget.appendPart(book, m);
+    if (rc !== AppendResult.OK) {
+      if (rc === AppendResult.OVER_CAP) this.counters.levelsOverCap++;
+      else this.counters.assemblyOverBudget++;
+      this.discardAssembly(book);
+      this.invalidate(book); // the event is lost for this book
+      return false;
+    }
+    if (++book.asmNextPart < book.asmPartCount) return false;
+    book.asmSeq = -1;
+    return true;
+  }
+
+  onSnapshotChunk(r: PacketReader, st: StreamRef, sendTimeUs: number): void {
+    const m = this.bookReader.wrap(r);
+    const book = this.bookFor(m.instrumentId, m.priceExp, m.qtyExp);
+    if (book === undefined || !this.admitSession(book, st)) return;
+    book.streamKey = st.key;
+    book.stale = false;
+    const seq = m.instrSeq;
+    const chunkIndex = m.chunkIndex;
+    const chunkCount = m.chunkCount;
+    if (book.snapSeq === seq && book.snapChunkCount === chunkCount && chunkIndex !== book.snapNextChunk) {
+      // The set being assembled, out of turn: an earlier chunk is a copy (the other channel, or a repeat); a later
+      // one waits, as another channel may still bring the missing chunk. Chunk 0 again from the stream that
+      // started the set is a new snapshot (that stream lost part of the previous one).
+      if (chunkIndex > book.snapNextChunk) {
+        this.counters.partsOutOfOrder++;
+        return;
+      }
+      if (chunkIndex !== 0 || st.key !== book.snapStreamKey) {
+        this.counters.duplicateEvents++;
+        return;
+      }
+    }
+    if (chunkIndex === 0) {
+      if (book.snapSeq >= 0) this.counters.snapshotsAbandoned++; // a new set replaces the unfinished one
+      if (m.totalBidCount > this.limits.maxLevelsPerSide || m.totalAskCount > this.limits.maxLevelsPerSide) {
+        this.counters.levelsOverCap++; // refused before any scratch is taken for it
+        this.endSnapshot(book);
+        return;
+      }
+      book.snapSeq = seq;
+      book.snapStreamKey = st.key;
+      book.snapNextChunk = 0;
+      book.snapChunkCount = chunkCount;
+      book.snapFlags = r.msgFlags;
+      book.snapBidN = book.snapAskN = 0;
+    } else if (book.snapSeq !== seq || book.snapChunkCount !== chunkCount) {
+      // A chunk of another snapshot whose start was lost: dropped; a newer one ends the set being assembled.
+      this.counters.snapshotsAbandoned++;
+      if (book.snapSeq >= 0 && seq > book.snapSeq) this.endSnapshot(book);
+      return;
+    }
+    const rc = this.budget.appendChunk(book, m);
+    if (rc !== AppendResult.OK) {
+      if (rc === AppendResult.OVER_CAP) this.counters.levelsOverCap++;
+      else this.counters.assemblyOverBudget++;
+      this.counters.snapshotsAbandoned++;
+      this.endSnapshot(book);
+      return;
+    }
+    if (++book.snapNextChunk < book.snapChunkCount) return;
+    if (book.snapBidN !== m.totalBidCount || book.snapAskN !== m.totalAskCount) {
+      this.counters.snapshotsAbandoned++; // chunks disagree with the announced totals
+      this.endSnapshot(book);
+      return;
+    }
+    this.onCompleteSnapshot(book, m, st, sendTimeUs);
+    this.endSnapshot(book);
+  }
+
+  private onCompleteSnapshot(book: SubscriberBook, m: BookMessageReader, st: StreamRef, sendTimeUs: number): void {
+    const seq = m.instrSeq;
+    const refresh = (book.snapFlags & MSG_FLAG_REFRESH) !== 0;
+    if (book.instrSeq >= 0 && seq < book.instrSeq && book.seqStreamKey === st.key) this.sequenceBogus(book);
+    const known = book.instrSeq;
+    if (known >= 0 && seq < known && book.valid) {
+      this.counters.olderSnapshots++; // another channel lagging: the book is already past it
+      return;
+    }
+    if (book.asmSeq >= 0 && seq >= book.asmSeq) this.discardAssembly(book);
+    if (m.priceExp !== book.instrument.priceExp || m.qtyExp !== book.instrument.qtyExp) {
+      if (known >= 0 && seq < known) return; // an old snapshot in other units (the book is invalid anyway)
+      this.exponentsFromBookMessage(book, m.priceExp, m.qtyExp);
+    } else if (book.exponentsInDoubt && (known < 0 || seq >= known)) {
+      this.exponentsFromBookMessage(book, m.priceExp, m.qtyExp);
+    }
+    let repaired = false;
+    let levelsDiffered = false;
+    if (known >= 0 && seq === known) {
+      levelsDiffered = !sameAsSnapshot(book, this.limits.snapshotDepth);
+      const stateDiffered = book.state !== m.state || book.reason !== m.reason;
+      if (!levelsDiffered && !stateDiffered) {
+        if (book.valid) return; // exact at `known`: nothing to add
+        book.valid = true; // lost something earlier, but identical at this instrSeq after all
+        book.seqStreamKey = st.key;
+        this.emitUpdate("snapshot", book, sendTimeUs, refresh);
+        return;
+      }
+      repaired = true; // a book must never stay wrong past one refresh
+    } else if (!refresh && known >= 0 && seq !== known + 1 && book.valid) {
+      this.counters.instrSeqJumps++;
+    }
+    book.bids.loadSorted(book.snapBidPx, book.snapBidQty, book.snapBidN);
+    book.asks.loadSorted(book.snapAskPx, book.snapAskQty, book.snapAskN);
+    this.applyEventHeader(book, m, seq, st.key);
+    book.valid = true;
+    if (repaired) {
+      this.counters.repairs++;
+      book.repairs++;
+      const e = { book, instrSeq: seq, refresh, levelsDiffered, channelId: st.channelId, sourceId: st.sourceId };
+      for (const l of this.listeners.repair) this.listeners.call(l, e);
+    }
+    this.emitUpdate("snapshot", book, sendTimeUs, refresh);
+  }
+
+  private endSnapshot(book: SubscriberBook): void {
+    book.snapSeq = -1;
+    book.snapNextChunk = 0;
+    book.snapBidN = book.snapAskN = 0;
+    this.budget.settle(book);
+  }
+
+  private discardAssembly(book: SubscriberBook): void {
+    this.counters.partialEventsDiscarded++;
+    book.asmSeq = -1;
+    book.pendBidN = book.pendAskN = 0;
+    this.budget.settle(book);
+  }
+
+  /** The event's sequences, times and state onto the book; "status" listeners hear a state change. */
+  private applyEventHeader(book: SubscriberBook, m: EventHeader, seq: number, streamKey: number): void {
     book.instrSeq = seq;
+    book.seqStreamKey = streamKey;
     book.venueSeq = m.venueSeq;
     book.tsExchangeUs = m.tsExchangeUs;
     book.tsEventUs = m.tsEventUs;
@@ -152,133 +377,93 @@ export class InstrumentBooks {
     const previousState = book.state;
     book.state = m.state as BookState;
     book.reason = m.reason as StatusReason;
-    if (snapshot) book.valid = true;
     if (previousState !== book.state && this.listeners.status.length > 0) {
       const e: StatusEvent = { book, state: book.state, reason: book.reason, previousState };
       for (const l of this.listeners.status) this.listeners.call(l, e);
     }
   }
 
-  /** Copies the levels of a non-final delta part into the book's pending buffers (rx buffer is reused). */
-  private bufferLevels(book: SubscriberBook, m: BookMessageReader): void {
-    const nb = m.bidCount;
-    const na = m.askCount;
-    book.ensurePendingCapacity(book.pendBidN + nb, book.pendAskN + na);
-    for (let i = 0; i < nb; i++) {
-      book.pendBidPx[book.pendBidN] = m.priceAt(i);
-      book.pendBidQty[book.pendBidN++] = m.qtyAt(i);
-    }
-    for (let i = nb, end = nb + na; i < end; i++) {
-      book.pendAskPx[book.pendAskN] = m.priceAt(i);
-      book.pendAskQty[book.pendAskN++] = m.qtyAt(i);
-    }
-  }
-
-  onSnapshotChunk(r: PacketReader, key: number, sendTimeUs: number): void {
-    const m = this.bookReader.wrap(r);
-    const book = this.bookFor(m);
-    const seq = m.instrSeq;
-    const chunkIndex = m.chunkIndex;
-    const chunkCount = m.chunkCount;
-    if (chunkIndex === 0) {
-      if (book.snapSeq >= 0) this.counters.snapshotsAbandoned++;
-      book.snapSeq = seq;
-      book.snapNextChunk = 0;
-      book.snapChunkCount = chunkCount;
-      book.snapFlags = r.msgFlags;
-      book.snapBidN = 0;
-      book.snapAskN = 0;
-      book.ensureSnapshotCapacity(m.totalBidCount, m.totalAskCount);
-    } else if (book.snapSeq !== seq || book.snapNextChunk !== chunkIndex || book.snapChunkCount !== chunkCount) {
-      // Missing or reordered chunk: drop the set; the next snapshot (refresh) completes instead.
-      if (book.snapSeq >= 0) this.counters.snapshotsAbandoned++;
-      book.snapSeq = -1;
-      return;
-    }
-    const nb = m.bidCount;
-    const na = m.askCount;
-    if (book.snapBidN + nb > book.snapBidPx.length || book.snapAskN + na > book.snapAskPx.length) {
-      this.counters.snapshotsAbandoned++; // chunks disagree with the totals of chunk 0
-      book.snapSeq = -1;
-      return;
-    }
-    for (let i = 0; i < nb; i++) {
-      book.snapBidPx[book.snapBidN] = m.priceAt(i);
-      book.snapBidQty[book.snapBidN++] = m.qtyAt(i);
-    }
-    for (let i = nb, end = nb + na; i < end; i++) {
-      book.snapAskPx[book.snapAskN] = m.priceAt(i);
-      book.snapAskQty[book.snapAskN++] = m.qtyAt(i);
-    }
-    book.snapNextChunk++;
-    if (book.snapNextChunk < book.snapChunkCount) return;
-
-    // Complete set.
-    book.snapSeq = -1;
-    if (book.eventOpen) {
-      // A snapshot after an unfinished split delta: that delta's tail was lost.
-      book.eventOpen = false;
-      book.pendBidN = 0;
-      book.pendAskN = 0;
-      this.invalidate(book);
-    }
-    const refresh = (book.snapFlags & MSG_FLAG_REFRESH) !== 0;
-    const known = book.instrSeq;
-    if (book.valid && known >= 0 && seq <= known) return; // already exact at `known`: nothing to add
-    if (!refresh && known >= 0 && seq !== known + 1 && book.valid) this.counters.instrSeqJumps++;
-    if (m.priceExp !== book.instrument.priceExp || m.qtyExp !== book.instrument.qtyExp) this.setExponents(book, m.priceExp, m.qtyExp);
-    book.bids.loadSorted(book.snapBidPx, book.snapBidQty, book.snapBidN);
-    book.asks.loadSorted(book.snapAskPx, book.snapAskQty, book.snapAskN);
-    book.streamKey = key;
-    this.applyEventHeader(book, m, seq, true);
-    this.emitUpdate("snapshot", book, sendTimeUs, refresh);
-  }
-
-  // Cold: definitions arrive on registration and once per refresh cycle.
-  onDefinition(r: PacketReader): void {
+  // Cold: definitions arrive on registration and once per refresh cycle (unchanged ones return early).
+  onDefinition(r: PacketReader, st: StreamRef): void {
     const d = this.defReader.wrap(r);
     const id = d.instrumentId;
-    let book = this.books.get(id);
-    if (book === undefined) {
-      book = new SubscriberBook(id, d.priceExp, d.qtyExp);
-      this.books.set(id, book);
-    }
-    const symbol = d.symbol;
+    const book = this.bookFor(id, d.priceExp, d.qtyExp);
+    if (book === undefined || !this.admitSession(book, st)) return;
     const prev = book.definition;
     const venue = VENUE_BY_ID.get(d.venueId) ?? UNKNOWN_NAME;
     const market = MARKET_BY_ID.get(d.marketId) ?? UNKNOWN_NAME;
     if (
       prev !== undefined &&
-      prev.symbol === symbol &&
       prev.venue === venue &&
       prev.market === market &&
       prev.priceExp === d.priceExp &&
       prev.qtyExp === d.qtyExp &&
+      prev.symbol === d.symbol &&
       prev.tickSize === d.tickSize &&
       prev.lotSize === d.lotSize
     ) {
       return;
     }
-    if (book.instrument.priceExp !== d.priceExp || book.instrument.qtyExp !== d.qtyExp) this.invalidate(book); // old units
     const def: Instrument = {
       instrumentId: id,
       venue: venue as VenueName,
       market: market as MarketName,
-      symbol,
+      symbol: d.symbol,
       priceExp: d.priceExp,
       qtyExp: d.qtyExp,
       tickSize: d.tickSize,
       lotSize: d.lotSize,
     };
     book.definition = def;
-    book.instrument = def;
+    const cur = book.instrument;
+    if (def.priceExp === cur.priceExp && def.qtyExp === cur.qtyExp) {
+      book.instrument = def;
+      book.exponentsInDoubt = false;
+    } else if (book.instrSeq < 0 && book.bidCount === 0 && book.askCount === 0 && book.snapSeq < 0 && book.asmSeq < 0) {
+      book.instrument = def; // nothing held in the old units yet
+      book.exponentsInDoubt = false;
+    } else {
+      // The levels stay in the units of the book messages they came from; which units are current is settled by
+      // the next book message (the publisher sends a status in the new units right after a changed definition).
+      book.instrument = { ...def, priceExp: cur.priceExp, qtyExp: cur.qtyExp };
+      book.exponentsInDoubt = true;
+    }
     for (const l of this.listeners.definition) this.listeners.call(l, book);
   }
 
   // Cold: exponents change only when a venue redefines an instrument.
-  private setExponents(book: SubscriberBook, priceExp: number, qtyExp: number): void {
-    book.instrument = { ...book.instrument, priceExp, qtyExp };
-    if (book.definition !== undefined) book.definition = book.instrument;
+  private exponentsFromBookMessage(book: SubscriberBook, priceExp: number, qtyExp: number): void {
+    book.exponentsInDoubt = false;
+    const prev = book.instrument;
+    const def = book.definition;
+    if (prev.priceExp === priceExp && prev.qtyExp === qtyExp) return;
+    book.instrument = def !== undefined && def.priceExp === priceExp && def.qtyExp === qtyExp ? def : { ...prev, priceExp, qtyExp };
+    if (book.bidCount === 0 && book.askCount === 0 && book.instrSeq < 0) return; // nothing held in the old units
+    // Old mantissas are never shown under the new exponents: the book is emptied until a snapshot in the new units.
+    this.counters.exponentChanges++;
+    book.bids.clear();
+    book.asks.clear();
+    this.invalidate(book);
+    if (book.asmSeq >= 0) this.discardAssembly(book);
+    if (book.snapSeq >= 0) this.endSnapshot(book);
+    const e = { book, previousPriceExp: prev.priceExp, previousQtyExp: prev.qtyExp, priceExp, qtyExp };
+    for (const l of this.listeners.exponent) this.listeners.call(l, e);
+  }
+
+  /** instrSeq went backwards on the stream that set it: impossible within a session, so the known one was bogus. */
+  private sequenceBogus(book: SubscriberBook): void {
+    this.counters.instrSeqBackwards++;
+    this.invalidate(book);
+    book.instrSeq = -1;
+    book.seqStreamKey = -1;
+  }
+
+  // Cold: a book over maxLevelsPerSide is emptied, not kept growing.
+  private overCap(book: SubscriberBook): void {
+    this.counters.levelsOverCap++;
+    book.bids.clear();
+    book.asks.clear();
+    this.invalidate(book);
   }
 
   private emitUpdate(kind: UpdateKind, book: SubscriberBook, sendTimeUs: number, refresh: boolean): void {
@@ -307,19 +492,28 @@ export class InstrumentBooks {
     return true;
   }
 
-  /** Invalidates every book last updated by the stream; `restart` also forgets their instrSeq (new numbering). */
-  invalidateStream(key: number, restart: boolean): number {
+  /** The sequence and assemblies of a book are meaningless (new session): forget them; the levels stay, invalid. */
+  private forgetSequence(book: SubscriberBook): void {
+    book.instrSeq = -1;
+    book.seqStreamKey = -1;
+    if (book.asmSeq >= 0) this.discardAssembly(book);
+    if (book.snapSeq >= 0) this.endSnapshot(book);
+  }
+
+  /** Invalidates every book last carried by the stream (gap, end of session). Returns how many were valid. */
+  invalidateStream(key: number): number {
+    let n = 0;
+    for (const book of this.books.values()) if (book.streamKey === key && this.invalidate(book)) n++;
+    return n;
+  }
+
+  /** Marks the stream's books stale (true) or not (false); returns how many books it carries. Cold. */
+  setStreamStale(key: number, stale: boolean): number {
     let n = 0;
     for (const book of this.books.values()) {
       if (book.streamKey !== key) continue;
-      if (this.invalidate(book)) n++;
-      if (restart) {
-        book.instrSeq = -1;
-        book.eventOpen = false;
-        book.pendBidN = 0;
-        book.pendAskN = 0;
-        book.snapSeq = -1;
-      }
+      book.stale = stale;
+      n++;
     }
     return n;
   }

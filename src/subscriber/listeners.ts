@@ -13,6 +13,9 @@ export class Listeners {
   readonly session: FeedSubscriberEvents["session"][] = [];
   readonly status: FeedSubscriberEvents["status"][] = [];
   readonly stale: FeedSubscriberEvents["stale"][] = [];
+  readonly repair: FeedSubscriberEvents["repair"][] = [];
+  readonly supersede: FeedSubscriberEvents["supersede"][] = [];
+  readonly exponent: FeedSubscriberEvents["exponent"][] = [];
   readonly definition: FeedSubscriberEvents["definition"][] = [];
   readonly error: FeedSubscriberEvents["error"][] = [];
 

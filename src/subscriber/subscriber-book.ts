@@ -1,6 +1,6 @@
 /**
- * One instrument's book as a subscriber rebuilt it from the feed: a BookView plus `valid` (identical to the
- * publisher's book as of instrSeq) and the InstrumentDefinition once received.
+ * One instrument's book as a subscriber rebuilt it from the feed: a BookView plus `usable` (safe to trade on),
+ * the finer states behind it, and the InstrumentDefinition once received.
  * @module
  */
 import type { BookView } from "../core/book-view.ts";
@@ -10,93 +10,113 @@ import { LadderBook } from "../book/ladder-book.ts";
 /** A definition-less placeholder's venue/market until the InstrumentDefinition arrives. */
 export const UNKNOWN_NAME = "unknown";
 
-const INITIAL_SNAPSHOT_CAPACITY = 256;
+/** Ladders start small: a subscriber may see thousands of instruments, most of them thin. */
+const INITIAL_LADDER_LEVELS = 16;
+const NO_LEVELS = new Float64Array(0);
 
 export class SubscriberBook extends LadderBook implements BookView {
   readonly instrumentId: number;
-  /** The definition as received; a placeholder (venue/market "unknown", symbol "#<id>") until then. */
+  /**
+   * Names and the exponents the levels are in: from the definition when one arrived (placeholder venue/market
+   * "unknown", symbol "#<id>" until then); the exponents are always those of the book messages the levels came from.
+   */
   instrument: Instrument;
   /** Undefined until an InstrumentDefinition for this id arrived. */
   definition: Instrument | undefined = undefined;
+  /** The publisher's state of its own book (LIVE = in sync with the venue), from the last event. */
   state: BookState = BookState.AWAITING_SNAPSHOT;
   reason: StatusReason = StatusReason.NONE;
-  /** instrSeq of the last applied event; −1 = unknown (new book or publisher restart). */
+  /** instrSeq of the last applied event; −1 = unknown (new book, publisher restart, bogus sequence). */
   instrSeq = -1;
   venueSeq = 0;
   tsExchangeUs = 0;
   tsEventUs = 0;
   tsRecvUs = 0;
   /**
-   * True when the book is believed identical to the publisher's: set by a complete snapshot, cleared by a
-   * channel gap, an instrSeq jump, a publisher restart or a silent stream. Deltas are still applied while invalid.
+   * True when the book is believed identical to the publisher's as of instrSeq: set by a complete snapshot,
+   * cleared by a channel gap, an instrSeq jump, a publisher restart or end, an exponent change or a cap. Deltas are
+   * still applied while invalid (best effort).
    */
   valid = false;
-  /** Times this book was invalidated (gaps, jumps, restarts, stale streams). */
+  /** The stream that last carried this book is silent beyond the stale limit (cleared when it speaks again). */
+  stale = false;
+  /**
+   * The definition announces other exponents than the book messages' (a change in flight, or an old definition):
+   * the book is not usable until a book message settles which units are current.
+   */
+  exponentsInDoubt = false;
+  /** Times this book was invalidated (gaps, jumps, restarts, exponent changes, caps). */
   invalidations = 0;
+  /** Times a snapshot at the book's own instrSeq differed from it and replaced it. */
+  repairs = 0;
   /** Complete events applied (deltas, snapshots, statuses). */
   updates = 0;
   /** Send time of the packet that completed the last event, µs since the epoch. */
   lastSendTimeUs = 0;
+  /** Publisher session the book belongs to (sessions order by (sessionStartUs, sessionId)); 0 / −1 = none yet. */
+  sessionId = 0;
+  sessionStartUs = -1;
+  /** sourceId of the publisher process of that session (a newer session of the same source supersedes at once). */
+  sourceId = -1;
 
   // --- subscriber bookkeeping (package-internal) ---
-  /** (channelId << 16 | sourceId) of the stream that last updated the book. */
+  /** (channelId × 65536 + sourceId) of the stream that last carried a message of this book. */
   streamKey = -1;
-  /** A split delta whose LAST message has not arrived yet; its parts wait in pend*. */
-  eventOpen = false;
-  /** instrSeq of the open split delta. */
-  openSeq = -1;
+  /** The stream whose event set instrSeq: only it can prove the sequence bogus (instrSeq going backwards). */
+  seqStreamKey = -1;
+  /** Split-delta assembly, per instrument (any channel may supply a part): instrSeq, parts expected and next; −1 = none. */
+  asmSeq = -1;
+  asmPartCount = 0;
+  asmNextPart = 0;
   pendBidN = 0;
   pendAskN = 0;
-  pendBidPx: Float64Array = new Float64Array(INITIAL_SNAPSHOT_CAPACITY);
-  pendBidQty: Float64Array = new Float64Array(INITIAL_SNAPSHOT_CAPACITY);
-  pendAskPx: Float64Array = new Float64Array(INITIAL_SNAPSHOT_CAPACITY);
-  pendAskQty: Float64Array = new Float64Array(INITIAL_SNAPSHOT_CAPACITY);
+  pendBidPx: Float64Array = NO_LEVELS;
+  pendBidQty: Float64Array = NO_LEVELS;
+  pendAskPx: Float64Array = NO_LEVELS;
+  pendAskQty: Float64Array = NO_LEVELS;
   /** Snapshot assembly: instrSeq of the chunk set being collected, −1 when none. */
   snapSeq = -1;
   snapNextChunk = 0;
   snapChunkCount = 0;
   snapFlags = 0;
+  snapStreamKey = -1;
   snapBidN = 0;
   snapAskN = 0;
-  snapBidPx: Float64Array = new Float64Array(INITIAL_SNAPSHOT_CAPACITY);
-  snapBidQty: Float64Array = new Float64Array(INITIAL_SNAPSHOT_CAPACITY);
-  snapAskPx: Float64Array = new Float64Array(INITIAL_SNAPSHOT_CAPACITY);
-  snapAskQty: Float64Array = new Float64Array(INITIAL_SNAPSHOT_CAPACITY);
+  snapBidPx: Float64Array = NO_LEVELS;
+  snapBidQty: Float64Array = NO_LEVELS;
+  snapAskPx: Float64Array = NO_LEVELS;
+  snapAskQty: Float64Array = NO_LEVELS;
 
   constructor(instrumentId: number, priceExp: number, qtyExp: number) {
-    super();
+    super(INITIAL_LADDER_LEVELS);
     this.instrumentId = instrumentId;
     this.instrument = placeholderInstrument(instrumentId, priceExp, qtyExp);
   }
 
-
-  /** Makes the pending split-delta arrays hold at least the given levels per side (cold: doubles). */
-  ensurePendingCapacity(bids: number, asks: number): void {
-    while (bids > this.pendBidPx.length) {
-      this.pendBidPx = grow(this.pendBidPx, this.pendBidN);
-      this.pendBidQty = grow(this.pendBidQty, this.pendBidN);
-    }
-    while (asks > this.pendAskPx.length) {
-      this.pendAskPx = grow(this.pendAskPx, this.pendAskN);
-      this.pendAskQty = grow(this.pendAskQty, this.pendAskN);
-    }
+  /**
+   * Safe to trade on: identical to the publisher's book (`valid`), the publisher's book is LIVE, the stream is not
+   * stale and the exponents are settled. (A superseded book is invalid; an exponent change empties the book.)
+   */
+  get usable(): boolean {
+    return this.valid && this.state === BookState.LIVE && !this.stale && !this.exponentsInDoubt;
   }
 
-  /** Makes the snapshot scratch arrays hold at least the given levels per side (cold: grows only). */
-  ensureSnapshotCapacity(bids: number, asks: number): void {
-    if (bids > this.snapBidPx.length) {
-      this.snapBidPx = new Float64Array(bids);
-      this.snapBidQty = new Float64Array(bids);
-    }
-    if (asks > this.snapAskPx.length) {
-      this.snapAskPx = new Float64Array(asks);
-      this.snapAskQty = new Float64Array(asks);
-    }
+  /** Levels the assembly scratch arrays hold (both sides, pending and snapshot): what the assembly budget counts. */
+  get scratchLevels(): number {
+    return this.pendBidPx.length + this.pendAskPx.length + this.snapBidPx.length + this.snapAskPx.length;
+  }
+
+  /** Gives the scratch arrays back (cold: after an oversized assembly, or when the book is dropped). */
+  releaseScratch(): void {
+    this.pendBidPx = this.pendBidQty = this.pendAskPx = this.pendAskQty = NO_LEVELS;
+    this.snapBidPx = this.snapBidQty = this.snapAskPx = this.snapAskQty = NO_LEVELS;
+    this.pendBidN = this.pendAskN = this.snapBidN = this.snapAskN = 0;
   }
 }
 
-function grow(a: Float64Array, used: number): Float64Array {
-  const b = new Float64Array(a.length * 2);
+/** A copy of `a` with room for exactly `n` values, its first `used` values kept. Cold. */
+export function grownLevels(a: Float64Array, used: number, n: number): Float64Array {
+  const b = new Float64Array(n);
   b.set(a.subarray(0, used));
   return b;
 }

@@ -1,6 +1,6 @@
 /**
  * The subscriber's public shapes: options, the events it emits and their payloads, counters and per-stream
- * sequencing state. Re-exported by feed-subscriber.ts and index.ts.
+ * sequencing state. Re-exported by feed-subscriber.ts and index.ts. docs/wire-protocol.md §6 is the algorithm.
  * @module
  */
 import type { BookState, Instrument, StatusReason } from "../core/types.ts";
@@ -18,10 +18,37 @@ export interface FeedSubscriberOptions {
   groups: GroupSpec[];
   /** SO_RCVBUF request (the kernel doubles it). Defaults to 8 MiB. */
   recvBufferBytes?: number;
-  /** A (channel, source) silent this long is reported stale and its books invalid. Defaults to 3000; 0 disables. */
+  /**
+   * A (channel, source) silent this long is stale: its books are not `usable` until it speaks again. Default
+   * (undefined): 3 × the heartbeat interval the publisher advertises in every header (no detection when it
+   * advertises 0). 0 disables.
+   */
   staleAfterMs?: number;
   /** Largest datagram accepted; must be ≥ the publisher's maxDatagramBytes. Defaults to 1400. */
   maxDatagramBytes?: number;
+  /** HMAC key (≥ 16 bytes): every datagram must carry a valid AUTHENTICATED trailer, else it is dropped (`bad_auth`). */
+  authKey?: Uint8Array;
+  /** File holding the HMAC key (raw bytes or hex text), read at construction; the alternative to `authKey`. */
+  authKeyFile?: string;
+  /**
+   * The publisher's publish.snapshot_depth: with N > 0 snapshots hold the top N levels per side, so a refresh is
+   * compared with the book's top N only (deeper levels are not a difference). Default 0 (whole books).
+   */
+  snapshotDepth?: number;
+  /** Books (instrument ids) kept at most; messages for further ids are dropped and counted (`booksOverCap`). Default 10 000. */
+  maxBooks?: number;
+  /** Streams (channel, source) tracked at most; datagrams of further streams are dropped (`streamsOverCap`). Default 1024. */
+  maxStreams?: number;
+  /**
+   * Levels per side of one book, one snapshot or one split delta. A snapshot announcing more, or a book growing
+   * beyond it, is refused (`levelsOverCap`): the book is emptied and invalid until a snapshot within the cap. Default 65 535.
+   */
+  maxLevelsPerSide?: number;
+  /**
+   * Levels held in all unfinished snapshot and split-delta assemblies together; an assembly that would exceed it is
+   * abandoned (`assemblyOverBudget`). Default 2 000 000 (32 MB of scratch).
+   */
+  maxAssemblyLevels?: number;
 }
 
 export type UpdateKind = "delta" | "snapshot" | "status";
@@ -54,7 +81,11 @@ export interface GapEvent {
   booksInvalidated: number;
 }
 export interface SessionEvent {
-  kind: "new" | "restarted" | "ended";
+  /**
+   * new: first datagram of a stream; restarted: a newer session on a known stream; ended: END_OF_SESSION;
+   * reverted: the newer session was proved bogus by the old one's next datagrams (previousSessionId = the bogus one).
+   */
+  kind: "new" | "restarted" | "ended" | "reverted";
   channelId: number;
   sourceId: number;
   sessionId: number;
@@ -71,6 +102,34 @@ export interface StaleEvent {
   sourceId: number;
   sessionId: number;
   silentMs: number;
+  /** Books whose last stream this is (now not `usable`). */
+  books: number;
+}
+/** A snapshot with the book's own instrSeq (a refresh, or the same event on another channel) differed from it and replaced it. */
+export interface RepairEvent {
+  book: SubscriberBook;
+  instrSeq: number;
+  refresh: boolean;
+  /** The levels differed (else only the state or reason did). */
+  levelsDiffered: boolean;
+  channelId: number;
+  sourceId: number;
+}
+/** A newer publisher session took over an instrument: the book from the older session is dropped (invalid, emptied of sequence). */
+export interface SupersedeEvent {
+  book: SubscriberBook;
+  previousSessionId: number;
+  sessionId: number;
+  channelId: number;
+  sourceId: number;
+}
+/** The instrument's exponents changed: the book was emptied (old mantissas are never shown in new units). */
+export interface ExponentEvent {
+  book: SubscriberBook;
+  previousPriceExp: number;
+  previousQtyExp: number;
+  priceExp: number;
+  qtyExp: number;
 }
 export interface SubscriberErrorEvent {
   /** A WireDecodeError for a rejected datagram (see its `code`); a plain Error for socket or listener failures. */
@@ -85,28 +144,68 @@ export interface FeedSubscriberEvents {
   session: (e: SessionEvent) => void;
   status: (e: StatusEvent) => void;
   stale: (e: StaleEvent) => void;
+  repair: (e: RepairEvent) => void;
+  supersede: (e: SupersedeEvent) => void;
+  exponent: (e: ExponentEvent) => void;
   definition: (book: SubscriberBook) => void;
   error: (e: SubscriberErrorEvent) => void;
 }
 
+/** Every drop and every recovery has its counter (docs/wire-protocol.md §6 names when each moves). */
 export interface SubscriberCounters {
   datagrams: number;
   bytes: number;
   heartbeats: number;
   messages: number;
-  /** Datagrams rejected by the decoder. */
+  /** Datagrams rejected by the decoder (all reasons); `rejected` splits them by DecodeErrorCode name. */
   errors: number;
+  /** Rejected datagrams by reason: truncated, oversized, bad_magic, unknown_version, bad_checksum, bad_auth, … */
+  rejected: Record<string, number>;
   /** Channel gaps detected (events), and messages lost in them. */
   gaps: number;
   lostMessages: number;
-  /** Datagrams or messages received twice (sequence already seen). */
+  /** Datagrams (or their leading messages) already received: channel sequence behind the expected one. */
   duplicates: number;
+  /** Datagrams behind the expected sequence that continue the line before a jump (not applied; see seqJumpsReverted). */
+  lateDatagrams: number;
+  /** Channel sequence jumps undone: the datagrams after the jump continued the old line, so the jump was bogus. */
+  seqJumpsReverted: number;
+  /** Datagrams of an older session than the newest seen on their stream (never applied). */
+  oldSessionDatagrams: number;
+  /** Book messages and definitions of an older session than the newest seen for their instrument. */
+  oldSessionMessages: number;
+  /** Books taken over by a newer publisher session ('supersede' events). */
+  superseded: number;
+  /** Newer sessions undone: datagrams of the session they replaced kept coming before theirs did (a bogus header). */
+  sessionsReverted: number;
   /** Messages with a template id this subscriber does not know (skipped). */
   unknownTemplates: number;
-  /** Per-instrument instrSeq jumps. */
+  /** Book events whose instrSeq was already applied (the same event on another channel, or a repeat). */
+  duplicateEvents: number;
+  /** Per-instrument instrSeq jumps (lost events of one instrument): the book becomes invalid. */
   instrSeqJumps: number;
-  /** Snapshot chunk sets abandoned (missing or out-of-order chunk). */
+  /** instrSeq went backwards on the stream that set it: the book's sequence was bogus and is forgotten. */
+  instrSeqBackwards: number;
+  /** Snapshots older than the book (another channel lagging), ignored. */
+  olderSnapshots: number;
+  /** Snapshot chunk sets abandoned (missing or out-of-order chunk, or over a cap). */
   snapshotsAbandoned: number;
+  /** Split-delta parts out of order (index ahead of the next expected one; the other channel's copy may fill in). */
+  partsOutOfOrder: number;
+  /** Unfinished split deltas dropped because a later event or snapshot of the instrument arrived. */
+  partialEventsDiscarded: number;
+  /** Books replaced by a snapshot at their own instrSeq that differed ('repair' events). */
+  repairs: number;
+  /** Exponent changes ('exponent' events): the book was emptied. */
+  exponentChanges: number;
+  /** Messages for new instrument ids beyond maxBooks, dropped. */
+  booksOverCap: number;
+  /** Datagrams of new streams beyond maxStreams, dropped. */
+  streamsOverCap: number;
+  /** Snapshots or books over maxLevelsPerSide: refused, the book emptied and invalid. */
+  levelsOverCap: number;
+  /** Assemblies abandoned because all unfinished ones together would exceed maxAssemblyLevels. */
+  assemblyOverBudget: number;
   /** Exceptions thrown by event listeners (caught and reported as 'error'). */
   listenerErrors: number;
 }
@@ -115,6 +214,10 @@ export interface StreamInfo {
   channelId: number;
   sourceId: number;
   sessionId: number;
+  /** When the stream's session started, µs since the epoch (from the header). */
+  sessionStartUs: number;
+  /** The publisher's advertised heartbeat interval, ms (0 = none). */
+  heartbeatIntervalMs: number;
   nextSeq: number;
   lastRecvMs: number;
   stale: boolean;

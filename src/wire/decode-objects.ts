@@ -4,6 +4,7 @@
  * @module
  */
 import { MARKET_IDS, VENUE_IDS } from "../core/types.ts";
+import type { DatagramAuth } from "./auth.ts";
 import { BookMessageReader, DecodeErrorCode, DefinitionReader, PacketReader, WireDecodeError } from "./decoder.ts";
 import {
   ABS_MAX_DATAGRAM_BYTES,
@@ -22,6 +23,10 @@ export interface DecodedPacketHeader {
   sourceId: number;
   seqNum: number;
   sendTimeUs: number;
+  sessionStartUs: number;
+  heartbeatIntervalMs: number;
+  schemaId: number;
+  crc32c: number;
 }
 
 export interface DecodedBookCommon {
@@ -43,7 +48,7 @@ export interface DecodedBookCommon {
 export type DecodedLevel = [number, number];
 
 export type DecodedMessage =
-  | ({ type: "delta"; bids: DecodedLevel[]; asks: DecodedLevel[] } & DecodedBookCommon)
+  | ({ type: "delta"; partIndex: number; partCount: number; bids: DecodedLevel[]; asks: DecodedLevel[] } & DecodedBookCommon)
   | ({
       type: "snapshot";
       chunkIndex: number;
@@ -80,10 +85,13 @@ export type DecodeResult = { ok: true; packet: DecodedPacket } | { ok: false; er
 const VENUE_BY_ID = new Map<number, string>(Object.entries(VENUE_IDS).map(([k, v]) => [v, k]));
 const MARKET_BY_ID = new Map<number, string>(Object.entries(MARKET_IDS).map(([k, v]) => [v, k]));
 
-/** Decodes one datagram. Never throws: a bad datagram gives `{ ok: false, error }`. */
-export function decodeDatagram(bytes: Uint8Array, maxBytes = ABS_MAX_DATAGRAM_BYTES): DecodeResult {
+/**
+ * Decodes one datagram. Never throws: a bad datagram gives `{ ok: false, error }`. With `auth`, a datagram without
+ * a valid HMAC trailer is `bad_auth`.
+ */
+export function decodeDatagram(bytes: Uint8Array, maxBytes = ABS_MAX_DATAGRAM_BYTES, auth?: DatagramAuth): DecodeResult {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const r = new PacketReader();
+  const r = new PacketReader(auth);
   const rc = r.wrap(dv, bytes.byteLength, maxBytes);
   if (rc !== DecodeErrorCode.OK) return { ok: false, error: new WireDecodeError(rc, bytes.byteLength) };
   const packet: DecodedPacket = {
@@ -95,6 +103,10 @@ export function decodeDatagram(bytes: Uint8Array, maxBytes = ABS_MAX_DATAGRAM_BY
     sourceId: r.sourceId,
     seqNum: r.seqNum,
     sendTimeUs: r.sendTimeUs,
+    sessionStartUs: r.sessionStartUs,
+    heartbeatIntervalMs: r.heartbeatIntervalMs,
+    schemaId: r.schemaId,
+    crc32c: r.crc32c,
     messages: [],
   };
   const book = new BookMessageReader();
@@ -130,7 +142,7 @@ export function decodeDatagram(bytes: Uint8Array, maxBytes = ABS_MAX_DATAGRAM_BY
       for (let i = 0; i < nb; i++) bids.push([book.priceAt(i), book.qtyAt(i)]);
       for (let i = 0; i < na; i++) asks.push([book.priceAt(nb + i), book.qtyAt(nb + i)]);
       if (templateId === TEMPLATE_BOOK_DELTA) {
-        packet.messages.push({ type: "delta", ...common, bids, asks });
+        packet.messages.push({ type: "delta", ...common, partIndex: book.partIndex, partCount: book.partCount, bids, asks });
       } else {
         packet.messages.push({
           type: "snapshot",

@@ -1,36 +1,34 @@
-// HOT PATH: no allocation
+// HOT PATH: no allocation (without an auth key; HMAC verification allocates inside node:crypto)
 /**
- * Flyweight decoders of the v1 wire format. `PacketReader.wrap()` validates a whole datagram once (magic, version,
- * lengths, every message header, every level fits, every i64 within ±2^53) and returns an error code instead of
- * throwing; after a successful wrap every getter reads at a fixed offset without further checks.
+ * Flyweight decoders of the v2 wire format. `PacketReader.wrap()` validates a whole datagram once, in the order of
+ * docs/wire-protocol.md §7.2: magic → version → length → CRC-32C → HMAC trailer (when a key is set) → header
+ * fields → every message's structure (lengths, counts, part and chunk numbering, every i64 within ±2^53, no
+ * negative quantity). It returns an error code instead of throwing; after a successful wrap every getter reads at
+ * a fixed offset without further checks (message fields: message-readers.ts). `verify()` is the framing part alone
+ * (magic … HMAC).
  * @module
  */
-import { getI64, getU64, getUsFromNs, isSafeI64 } from "../core/i64.ts";
+import type { DatagramAuth } from "./auth.ts";
+import { crc32cWordsUsable, datagramCrc32c } from "./crc32c.ts";
+import { getU64, getUsFromNs, isSafeI64 } from "../core/i64.ts";
 import {
+  AUTH_TRAILER_BYTES,
   BOOK_DELTA_BLOCK_BYTES,
   BOOK_INSTR_SEQ_OFFSET,
-  BOOK_INSTRUMENT_ID_OFFSET,
-  BOOK_PRICE_EXP_OFFSET,
-  BOOK_QTY_EXP_OFFSET,
-  BOOK_REASON_OFFSET,
   BOOK_SNAPSHOT_BLOCK_BYTES,
-  BOOK_STATE_OFFSET,
   BOOK_STATUS_BLOCK_BYTES,
   BOOK_TS_EVENT_NS_OFFSET,
   BOOK_TS_EXCHANGE_NS_OFFSET,
   BOOK_TS_RECV_NS_OFFSET,
   BOOK_VENUE_SEQ_OFFSET,
-  DEF_INSTRUMENT_ID_OFFSET,
   DEF_LOT_SIZE_LENGTH_OFFSET,
-  DEF_MARKET_ID_OFFSET,
-  DEF_PRICE_EXP_OFFSET,
-  DEF_QTY_EXP_OFFSET,
   DEF_SYMBOL_LENGTH_OFFSET,
   DEF_TICK_SIZE_LENGTH_OFFSET,
-  DEF_VENUE_ID_OFFSET,
   DELTA_ASK_COUNT_OFFSET,
   DELTA_BID_COUNT_OFFSET,
   DELTA_LEVEL_LENGTH_OFFSET,
+  DELTA_PART_COUNT_OFFSET,
+  DELTA_PART_INDEX_OFFSET,
   INSTRUMENT_DEFINITION_BLOCK_BYTES,
   LEVEL_BYTES,
   LEVEL_PRICE_OFFSET,
@@ -39,21 +37,28 @@ import {
   MESSAGE_ALIGN_BYTES,
   MESSAGE_HEADER_BYTES,
   MSG_BLOCK_LENGTH_OFFSET,
+  MSG_FLAG_LAST,
   MSG_FLAGS_OFFSET,
   MSG_LENGTH_OFFSET,
   MSG_TEMPLATE_ID_OFFSET,
   MSG_VERSION_OFFSET,
   PACKET_HEADER_BYTES,
   PKT_CHANNEL_ID_OFFSET,
+  PKT_CRC32C_OFFSET,
+  PKT_FLAG_AUTHENTICATED,
   PKT_FLAGS_OFFSET,
+  PKT_HEARTBEAT_INTERVAL_MS_OFFSET,
   PKT_LENGTH_OFFSET,
   PKT_MAGIC_OFFSET,
   PKT_MSG_COUNT_OFFSET,
+  PKT_SCHEMA_ID_OFFSET,
   PKT_SEND_TIME_NS_OFFSET,
   PKT_SEQ_NUM_OFFSET,
   PKT_SESSION_ID_OFFSET,
+  PKT_SESSION_START_NS_OFFSET,
   PKT_SOURCE_ID_OFFSET,
   PKT_VERSION_OFFSET,
+  SCHEMA_ID,
   SNAP_ASK_COUNT_OFFSET,
   SNAP_BID_COUNT_OFFSET,
   SNAP_CHUNK_COUNT_OFFSET,
@@ -71,7 +76,7 @@ import {
 /** Why a datagram was rejected. 0 = valid. Values are stable (they appear in counters and logs). */
 export const DecodeErrorCode = {
   OK: 0,
-  /** Shorter than a packet header, or shorter than its pktLength. */
+  /** Shorter than a packet header (+ trailer when AUTHENTICATED), or shorter than its pktLength. */
   TRUNCATED: 1,
   /** Longer than its pktLength, or longer than the configured maximum. */
   OVERSIZED: 2,
@@ -83,8 +88,18 @@ export const DecodeErrorCode = {
   BAD_MESSAGE: 5,
   /** msgCount does not match the messages found, or bytes are left over. */
   BAD_COUNT: 6,
-  /** An i64 (sequence, price, quantity) is outside ±2^53 and cannot be represented exactly. */
+  /** An i64 (sequence, price, quantity) is outside ±2^53 and cannot be represented exactly, or a timestamp is negative. */
   UNSAFE_INTEGER: 7,
+  /** The CRC-32C does not match: the datagram was corrupted (or is not ours). Treated as loss. */
+  BAD_CHECKSUM: 8,
+  /** A key is configured and the datagram has no AUTHENTICATED trailer, or a wrong one: forged or foreign. */
+  BAD_AUTH: 9,
+  /** A schemaId this decoder does not implement (templates are interpreted per schema). */
+  UNKNOWN_SCHEMA: 10,
+  /** A header field outside its domain: sessionId 0. */
+  BAD_HEADER: 11,
+  /** A value outside its domain inside a valid structure: a negative quantity. */
+  BAD_VALUE: 12,
 } as const;
 export type DecodeErrorCode = (typeof DecodeErrorCode)[keyof typeof DecodeErrorCode];
 export const DECODE_ERROR_NAMES: readonly string[] = [
@@ -96,6 +111,11 @@ export const DECODE_ERROR_NAMES: readonly string[] = [
   "bad_message",
   "bad_count",
   "unsafe_integer",
+  "bad_checksum",
+  "bad_auth",
+  "unknown_schema",
+  "bad_header",
+  "bad_value",
 ];
 
 /** A rejected datagram, as reported to subscribers (built on the cold path, never thrown from a receive loop). */
@@ -122,43 +142,90 @@ export class PacketReader {
   private msgIndex = 0;
   /** Index of the message that failed validation, for diagnostics. */
   errorMessageIndex = -1;
+  /**
+   * HMAC key holder: when set, every datagram must carry a valid AUTHENTICATED trailer (else `bad_auth`); when
+   * unset, a trailer is ignored (still covered by the CRC).
+   */
+  auth: DatagramAuth | undefined;
+  /** Byte and word views over the last DataView wrapped (rebuilt only when the DataView changes: cold). */
+  private bytesView: Uint8Array = new Uint8Array(0);
+  private wordsView: Int32Array | undefined;
+  private viewsOf: DataView | undefined;
+
+  constructor(auth?: DatagramAuth) {
+    this.auth = auth;
+  }
 
   /**
    * Validates the datagram in dv[0, length) and positions the reader on it. Returns DecodeErrorCode.OK or the
    * reason it must be dropped. maxBytes is the largest datagram accepted (the publisher's configured maximum).
    */
   wrap(dv: DataView, length: number, maxBytes: number): DecodeErrorCode {
-    this.dv = dv;
-    this.length = length;
-    this.errorMessageIndex = -1;
-    if (length < PACKET_HEADER_BYTES || dv.byteLength < length) return DecodeErrorCode.TRUNCATED;
-    if (dv.getUint16(PKT_MAGIC_OFFSET, true) !== MAGIC) return DecodeErrorCode.BAD_MAGIC;
-    if (dv.getUint8(PKT_VERSION_OFFSET) !== WIRE_VERSION) return DecodeErrorCode.UNKNOWN_VERSION;
-    if (length > maxBytes) return DecodeErrorCode.OVERSIZED;
-    const pktLength = dv.getUint16(PKT_LENGTH_OFFSET, true);
-    if (pktLength > length || pktLength < PACKET_HEADER_BYTES) return DecodeErrorCode.TRUNCATED;
-    if (pktLength < length) return DecodeErrorCode.OVERSIZED;
+    const framing = this.verify(dv, length, maxBytes);
+    if (framing !== DecodeErrorCode.OK) return framing;
+    const pktLength = length;
+    if (dv.getUint16(PKT_SCHEMA_ID_OFFSET, true) !== SCHEMA_ID) return DecodeErrorCode.UNKNOWN_SCHEMA;
+    if (dv.getUint32(PKT_SESSION_ID_OFFSET, true) === 0) return DecodeErrorCode.BAD_HEADER;
     if (!isSafeI64(dv, PKT_SEQ_NUM_OFFSET) || dv.getInt32(PKT_SEQ_NUM_OFFSET + 4, true) < 0) return DecodeErrorCode.UNSAFE_INTEGER;
     // ns timestamps exceed 2^53 and are read as µs (exact); only a negative one is garbage.
-    if (dv.getInt32(PKT_SEND_TIME_NS_OFFSET + 4, true) < 0) return DecodeErrorCode.UNSAFE_INTEGER;
+    if (dv.getInt32(PKT_SEND_TIME_NS_OFFSET + 4, true) < 0 || dv.getInt32(PKT_SESSION_START_NS_OFFSET + 4, true) < 0) {
+      return DecodeErrorCode.UNSAFE_INTEGER;
+    }
+    const msgEnd = (dv.getUint8(PKT_FLAGS_OFFSET) & PKT_FLAG_AUTHENTICATED) !== 0 ? pktLength - AUTH_TRAILER_BYTES : pktLength;
     const msgCount = dv.getUint16(PKT_MSG_COUNT_OFFSET, true);
     let off = PACKET_HEADER_BYTES;
     for (let i = 0; i < msgCount; i++) {
-      if (off + MESSAGE_HEADER_BYTES > pktLength) {
+      if (off + MESSAGE_HEADER_BYTES > msgEnd) {
         this.errorMessageIndex = i;
         return DecodeErrorCode.BAD_COUNT;
       }
-      const rc = validateMessage(dv, off, pktLength);
+      const rc = validateMessage(dv, off, msgEnd);
       if (rc !== DecodeErrorCode.OK) {
         this.errorMessageIndex = i;
         return rc;
       }
       off += dv.getUint16(off + MSG_LENGTH_OFFSET, true);
     }
-    if (off !== pktLength) return DecodeErrorCode.BAD_COUNT;
+    if (off !== msgEnd) return DecodeErrorCode.BAD_COUNT;
     this.msgOffset = PACKET_HEADER_BYTES;
     this.msgIndex = 0;
     return DecodeErrorCode.OK;
+  }
+
+  /**
+   * The framing checks alone, in order: magic → version → length (header, maxBytes, pktLength = datagram length,
+   * room for the trailer) → CRC-32C → HMAC trailer (only with a key). A datagram failing here is not ours, not
+   * this version, or damaged; nothing in it may be trusted, not even the channel or sequence fields.
+   */
+  verify(dv: DataView, length: number, maxBytes: number): DecodeErrorCode {
+    this.dv = dv;
+    this.length = length;
+    this.errorMessageIndex = -1;
+    if (length < PKT_VERSION_OFFSET + 1 || dv.byteLength < length) return DecodeErrorCode.TRUNCATED;
+    if (dv.getUint16(PKT_MAGIC_OFFSET, true) !== MAGIC) return DecodeErrorCode.BAD_MAGIC;
+    if (dv.getUint8(PKT_VERSION_OFFSET) !== WIRE_VERSION) return DecodeErrorCode.UNKNOWN_VERSION;
+    if (length < PACKET_HEADER_BYTES) return DecodeErrorCode.TRUNCATED;
+    if (length > maxBytes) return DecodeErrorCode.OVERSIZED;
+    const pktLength = dv.getUint16(PKT_LENGTH_OFFSET, true);
+    if (pktLength > length || pktLength < PACKET_HEADER_BYTES) return DecodeErrorCode.TRUNCATED;
+    if (pktLength < length) return DecodeErrorCode.OVERSIZED;
+    const authenticated = (dv.getUint8(PKT_FLAGS_OFFSET) & PKT_FLAG_AUTHENTICATED) !== 0;
+    if (authenticated && pktLength < PACKET_HEADER_BYTES + AUTH_TRAILER_BYTES) return DecodeErrorCode.TRUNCATED;
+    if (this.viewsOf !== dv) this.rebuildViews(dv);
+    if (datagramCrc32c(this.bytesView, pktLength, this.wordsView) !== dv.getUint32(PKT_CRC32C_OFFSET, true)) {
+      return DecodeErrorCode.BAD_CHECKSUM;
+    }
+    const auth = this.auth;
+    if (auth !== undefined && (!authenticated || !auth.verify(this.bytesView, pktLength))) return DecodeErrorCode.BAD_AUTH;
+    return DecodeErrorCode.OK;
+  }
+
+  // Cold: a new receive buffer.
+  private rebuildViews(dv: DataView): void {
+    this.viewsOf = dv;
+    this.bytesView = new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength);
+    const words = (dv.byteOffset & 3) === 0 ? new Int32Array(dv.buffer, dv.byteOffset, dv.byteLength >> 2) : undefined;
+    this.wordsView = crc32cWordsUsable(this.bytesView, words) ? words : undefined;
   }
 
   get flags(): number {
@@ -186,6 +253,24 @@ export class PacketReader {
   /** Send time in whole µs since the epoch (the wire carries ns). */
   get sendTimeUs(): number {
     return getUsFromNs(this.dv, PKT_SEND_TIME_NS_OFFSET);
+  }
+  /** When the publisher session started, whole µs since the epoch; sessions order by (sessionStart, sessionId). */
+  get sessionStartUs(): number {
+    return getUsFromNs(this.dv, PKT_SESSION_START_NS_OFFSET);
+  }
+  /** The publisher's heartbeat interval in ms (0: it sends none). */
+  get heartbeatIntervalMs(): number {
+    return this.dv.getUint16(PKT_HEARTBEAT_INTERVAL_MS_OFFSET, true);
+  }
+  get schemaId(): number {
+    return this.dv.getUint16(PKT_SCHEMA_ID_OFFSET, true);
+  }
+  get crc32c(): number {
+    return this.dv.getUint32(PKT_CRC32C_OFFSET, true);
+  }
+  /** True when the datagram ends with an HMAC trailer (verified only when `auth` is set). */
+  get authenticated(): boolean {
+    return (this.dv.getUint8(PKT_FLAGS_OFFSET) & PKT_FLAG_AUTHENTICATED) !== 0;
   }
 
   /** Positions the cursor on the first message; false for a heartbeat. */
@@ -243,9 +328,10 @@ function minBlockLength(templateId: number): number {
   }
 }
 
-function validateMessage(dv: DataView, off: number, pktLength: number): DecodeErrorCode {
+/** Structure of one message at `off`; `msgEnd` is where messages end (pktLength minus any trailer). */
+function validateMessage(dv: DataView, off: number, msgEnd: number): DecodeErrorCode {
   const msgLength = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
-  if (msgLength < MESSAGE_HEADER_BYTES || msgLength % MESSAGE_ALIGN_BYTES !== 0 || off + msgLength > pktLength) {
+  if (msgLength < MESSAGE_HEADER_BYTES || msgLength % MESSAGE_ALIGN_BYTES !== 0 || off + msgLength > msgEnd) {
     return DecodeErrorCode.BAD_MESSAGE;
   }
   const templateId = dv.getUint16(off + MSG_TEMPLATE_ID_OFFSET, true);
@@ -275,16 +361,19 @@ function validateMessage(dv: DataView, off: number, pktLength: number): DecodeEr
     const levelLength = dv.getUint16(body + (snap ? SNAP_LEVEL_LENGTH_OFFSET : DELTA_LEVEL_LENGTH_OFFSET), true);
     if (levelLength < LEVEL_BYTES || levelLength % MESSAGE_ALIGN_BYTES !== 0) return DecodeErrorCode.BAD_MESSAGE;
     if (blockLength + (bidN + askN) * levelLength > bodyBytes) return DecodeErrorCode.BAD_MESSAGE;
+    const last = (dv.getUint8(off + MSG_FLAGS_OFFSET) & MSG_FLAG_LAST) !== 0;
+    // Part / chunk numbering: index < count, and LAST exactly on the final one.
+    const index = dv.getUint16(body + (snap ? SNAP_CHUNK_INDEX_OFFSET : DELTA_PART_INDEX_OFFSET), true);
+    const count = dv.getUint16(body + (snap ? SNAP_CHUNK_COUNT_OFFSET : DELTA_PART_COUNT_OFFSET), true);
+    if (count === 0 || index >= count || last !== (index === count - 1)) return DecodeErrorCode.BAD_MESSAGE;
     if (snap) {
-      const chunkIndex = dv.getUint16(body + SNAP_CHUNK_INDEX_OFFSET, true);
-      const chunkCount = dv.getUint16(body + SNAP_CHUNK_COUNT_OFFSET, true);
-      if (chunkCount === 0 || chunkIndex >= chunkCount) return DecodeErrorCode.BAD_MESSAGE;
       if (bidN > dv.getUint16(body + SNAP_TOTAL_BID_COUNT_OFFSET, true)) return DecodeErrorCode.BAD_MESSAGE;
       if (askN > dv.getUint16(body + SNAP_TOTAL_ASK_COUNT_OFFSET, true)) return DecodeErrorCode.BAD_MESSAGE;
     }
     let lv = body + blockLength;
     for (let i = 0, n = bidN + askN; i < n; i++) {
       if (!isSafeI64(dv, lv + LEVEL_PRICE_OFFSET) || !isSafeI64(dv, lv + LEVEL_QTY_OFFSET)) return DecodeErrorCode.UNSAFE_INTEGER;
+      if (dv.getInt32(lv + LEVEL_QTY_OFFSET + 4, true) < 0) return DecodeErrorCode.BAD_VALUE;
       lv += levelLength;
     }
   } else if (templateId === TEMPLATE_INSTRUMENT_DEFINITION) {
@@ -295,141 +384,5 @@ function validateMessage(dv: DataView, off: number, pktLength: number): DecodeEr
   return DecodeErrorCode.OK;
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Field readers for the message under a PacketReader's cursor. `b` is PacketReader.bodyOffset.
-
-/** Reads the common book root block and level groups of BookDelta / BookSnapshot / BookStatus at body offset b. */
-export class BookMessageReader {
-  dv: DataView = new DataView(new ArrayBuffer(0));
-  b = 0;
-  templateId = 0;
-  blockLength = 0;
-
-  /** Bid / ask levels in this message (0 for BookStatus), cached by wrap(). */
-  bidCount = 0;
-  askCount = 0;
-  /** Bytes per level entry and offset of level 0, cached by wrap(). */
-  levelLength = 0;
-  private levelBase = 0;
-
-  wrap(r: PacketReader): this {
-    const dv = r.dv;
-    const b = r.bodyOffset;
-    const templateId = r.templateId;
-    this.dv = dv;
-    this.b = b;
-    this.templateId = templateId;
-    this.blockLength = r.blockLength;
-    this.levelBase = b + this.blockLength;
-    if (templateId === TEMPLATE_BOOK_DELTA) {
-      this.bidCount = dv.getUint16(b + DELTA_BID_COUNT_OFFSET, true);
-      this.askCount = dv.getUint16(b + DELTA_ASK_COUNT_OFFSET, true);
-      this.levelLength = dv.getUint16(b + DELTA_LEVEL_LENGTH_OFFSET, true);
-    } else if (templateId === TEMPLATE_BOOK_SNAPSHOT) {
-      this.bidCount = dv.getUint16(b + SNAP_BID_COUNT_OFFSET, true);
-      this.askCount = dv.getUint16(b + SNAP_ASK_COUNT_OFFSET, true);
-      this.levelLength = dv.getUint16(b + SNAP_LEVEL_LENGTH_OFFSET, true);
-    } else {
-      this.bidCount = 0;
-      this.askCount = 0;
-      this.levelLength = LEVEL_BYTES;
-    }
-    return this;
-  }
-
-  get instrumentId(): number {
-    return this.dv.getUint32(this.b + BOOK_INSTRUMENT_ID_OFFSET, true);
-  }
-  get priceExp(): number {
-    return this.dv.getInt8(this.b + BOOK_PRICE_EXP_OFFSET);
-  }
-  get qtyExp(): number {
-    return this.dv.getInt8(this.b + BOOK_QTY_EXP_OFFSET);
-  }
-  get state(): number {
-    return this.dv.getUint8(this.b + BOOK_STATE_OFFSET);
-  }
-  get reason(): number {
-    return this.dv.getUint8(this.b + BOOK_REASON_OFFSET);
-  }
-  get instrSeq(): number {
-    return getU64(this.dv, this.b + BOOK_INSTR_SEQ_OFFSET);
-  }
-  get venueSeq(): number {
-    return getU64(this.dv, this.b + BOOK_VENUE_SEQ_OFFSET);
-  }
-  get tsExchangeUs(): number {
-    return getUsFromNs(this.dv, this.b + BOOK_TS_EXCHANGE_NS_OFFSET);
-  }
-  get tsEventUs(): number {
-    return getUsFromNs(this.dv, this.b + BOOK_TS_EVENT_NS_OFFSET);
-  }
-  get tsRecvUs(): number {
-    return getUsFromNs(this.dv, this.b + BOOK_TS_RECV_NS_OFFSET);
-  }
-  get chunkIndex(): number {
-    return this.dv.getUint16(this.b + SNAP_CHUNK_INDEX_OFFSET, true);
-  }
-  get chunkCount(): number {
-    return this.dv.getUint16(this.b + SNAP_CHUNK_COUNT_OFFSET, true);
-  }
-  get totalBidCount(): number {
-    return this.dv.getUint16(this.b + SNAP_TOTAL_BID_COUNT_OFFSET, true);
-  }
-  get totalAskCount(): number {
-    return this.dv.getUint16(this.b + SNAP_TOTAL_ASK_COUNT_OFFSET, true);
-  }
-  /** Byte offset of level i of this message (bids first, then asks: ask j is level bidCount + j). */
-  levelOffset(i: number): number {
-    return this.levelBase + i * this.levelLength;
-  }
-  priceAt(i: number): number {
-    return getI64(this.dv, this.levelBase + i * this.levelLength + LEVEL_PRICE_OFFSET);
-  }
-  qtyAt(i: number): number {
-    return getI64(this.dv, this.levelBase + i * this.levelLength + LEVEL_QTY_OFFSET);
-  }
-}
-
-/** Reads an InstrumentDefinition (cold: strings are decoded into new JS strings). */
-export class DefinitionReader {
-  dv: DataView = new DataView(new ArrayBuffer(0));
-  b = 0;
-  blockLength = 0;
-
-  wrap(r: PacketReader): this {
-    this.dv = r.dv;
-    this.b = r.bodyOffset;
-    this.blockLength = r.blockLength;
-    return this;
-  }
-  get instrumentId(): number {
-    return this.dv.getUint32(this.b + DEF_INSTRUMENT_ID_OFFSET, true);
-  }
-  get venueId(): number {
-    return this.dv.getUint16(this.b + DEF_VENUE_ID_OFFSET, true);
-  }
-  get marketId(): number {
-    return this.dv.getUint16(this.b + DEF_MARKET_ID_OFFSET, true);
-  }
-  get priceExp(): number {
-    return this.dv.getInt8(this.b + DEF_PRICE_EXP_OFFSET);
-  }
-  get qtyExp(): number {
-    return this.dv.getInt8(this.b + DEF_QTY_EXP_OFFSET);
-  }
-  get symbol(): string {
-    return this.str(0, this.dv.getUint8(this.b + DEF_SYMBOL_LENGTH_OFFSET));
-  }
-  get tickSize(): string {
-    return this.str(this.dv.getUint8(this.b + DEF_SYMBOL_LENGTH_OFFSET), this.dv.getUint8(this.b + DEF_TICK_SIZE_LENGTH_OFFSET));
-  }
-  get lotSize(): string {
-    const skip = this.dv.getUint8(this.b + DEF_SYMBOL_LENGTH_OFFSET) + this.dv.getUint8(this.b + DEF_TICK_SIZE_LENGTH_OFFSET);
-    return this.str(skip, this.dv.getUint8(this.b + DEF_LOT_SIZE_LENGTH_OFFSET));
-  }
-  private str(skip: number, len: number): string {
-    const start = this.dv.byteOffset + this.b + this.blockLength + skip;
-    return new TextDecoder().decode(new Uint8Array(this.dv.buffer, start, len));
-  }
-}
+// The field readers live in message-readers.ts; re-exported so `../wire/decoder.ts` keeps offering them.
+export { BookMessageReader, DefinitionReader } from "./message-readers.ts";

@@ -1,6 +1,6 @@
 // HOT PATH: no allocation
 /**
- * Encoders of the v1 messages (docs/wire-protocol.md §4) into a ChannelPacker: BookDelta (split over several
+ * Encoders of the v2 messages (docs/wire-protocol.md §4) into a ChannelPacker: BookDelta (split over several
  * messages when larger than a datagram), BookSnapshot (chunked), BookStatus and InstrumentDefinition.
  * Everything is written at the named offsets of layout.ts, little-endian, into the packer's preallocated buffers.
  * @module
@@ -40,6 +40,8 @@ import {
   DELTA_ASK_COUNT_OFFSET,
   DELTA_BID_COUNT_OFFSET,
   DELTA_LEVEL_LENGTH_OFFSET,
+  DELTA_PART_COUNT_OFFSET,
+  DELTA_PART_INDEX_OFFSET,
   DELTA_RESERVED_OFFSET,
   INSTRUMENT_DEFINITION_BLOCK_BYTES,
   INSTRUMENT_DEFINITION_VERSION,
@@ -53,7 +55,6 @@ import {
   MSG_FLAG_MAYBE_BAD_BOOK,
   MSG_FLAG_REFRESH,
   MSG_FLAG_SNAPSHOT,
-  PACKET_HEADER_BYTES,
   SNAP_ASK_COUNT_OFFSET,
   SNAP_BID_COUNT_OFFSET,
   SNAP_CHUNK_COUNT_OFFSET,
@@ -146,31 +147,32 @@ function deltaMessageBytes(levels: number): number {
 
 /**
  * Appends one book event of changed levels. When it does not fit in one datagram it becomes several BookDelta
- * messages with the same instrSeq; only the last carries LAST. Returns the number of messages written.
+ * messages (parts) with the same instrSeq, each with its partIndex and the partCount; only the last carries LAST.
+ * Returns the number of messages written.
  */
 export function packBookDelta(p: ChannelPacker, view: BookView, changes: ChangeSet): number {
   const nb = changes.bidCount;
   const na = changes.askCount;
   const total = nb + na;
-  const cap = Math.floor((p.maxDatagramBytes - PACKET_HEADER_BYTES - MESSAGE_HEADER_BYTES - BOOK_DELTA_BLOCK_BYTES) / LEVEL_BYTES);
+  const cap = Math.floor((p.maxMessageBytes - MESSAGE_HEADER_BYTES - BOOK_DELTA_BLOCK_BYTES) / LEVEL_BYTES);
   const flags = bookFlags(view);
   if (total <= cap) {
-    writeDeltaMessage(p, view, changes, 0, nb, 0, na, flags | MSG_FLAG_LAST);
+    writeDeltaMessage(p, view, changes, 0, nb, 0, na, 0, 1, flags | MSG_FLAG_LAST);
     return 1;
   }
+  // Parts fill to cap in the sequence "bids, then asks", so their number is known up front.
+  const partCount = Math.ceil(total / cap);
+  if (partCount > 0xffff) throw new RangeError(`delta of ${total} levels needs ${partCount} parts; partCount is a u16`); // cold
   let bi = 0;
   let ai = 0;
-  let messages = 0;
-  while (bi < nb || ai < na) {
+  for (let part = 0; part < partCount; part++) {
     const bidTake = Math.min(nb - bi, cap);
     const askTake = Math.min(na - ai, cap - bidTake);
-    const last = bi + bidTake === nb && ai + askTake === na;
-    writeDeltaMessage(p, view, changes, bi, bidTake, ai, askTake, last ? flags | MSG_FLAG_LAST : flags);
+    writeDeltaMessage(p, view, changes, bi, bidTake, ai, askTake, part, partCount, part === partCount - 1 ? flags | MSG_FLAG_LAST : flags);
     bi += bidTake;
     ai += askTake;
-    messages++;
   }
-  return messages;
+  return partCount;
 }
 
 function writeDeltaMessage(
@@ -181,6 +183,8 @@ function writeDeltaMessage(
   bidN: number,
   askStart: number,
   askN: number,
+  partIndex: number,
+  partCount: number,
   msgFlags: number,
 ): void {
   const off = p.beginMessage(deltaMessageBytes(bidN + askN), TEMPLATE_BOOK_DELTA, BOOK_DELTA_BLOCK_BYTES, BOOK_DELTA_VERSION, msgFlags);
@@ -189,7 +193,11 @@ function writeDeltaMessage(
   dv.setUint16(off + DELTA_BID_COUNT_OFFSET, bidN, true);
   dv.setUint16(off + DELTA_ASK_COUNT_OFFSET, askN, true);
   dv.setUint16(off + DELTA_LEVEL_LENGTH_OFFSET, LEVEL_BYTES, true);
+  dv.setUint16(off + DELTA_PART_INDEX_OFFSET, partIndex, true);
+  dv.setUint16(off + DELTA_PART_COUNT_OFFSET, partCount, true);
+  // 6 reserved bytes at 58..63
   dv.setUint16(off + DELTA_RESERVED_OFFSET, 0, true);
+  dv.setUint32(off + DELTA_RESERVED_OFFSET + 2, 0, true);
   const lv = writeLevels(p, dv, off + BOOK_DELTA_BLOCK_BYTES, changes.bidPx, changes.bidQty, bidStart, bidN);
   writeLevels(p, dv, lv, changes.askPx, changes.askQty, askStart, askN);
 }
@@ -203,7 +211,7 @@ export function packBookSnapshot(p: ChannelPacker, view: BookView, depth: number
   const limit = depth > 0 && depth < MAX_SNAPSHOT_LEVELS_PER_SIDE ? depth : MAX_SNAPSHOT_LEVELS_PER_SIDE;
   const nb = view.bidCount < limit ? view.bidCount : limit;
   const na = view.askCount < limit ? view.askCount : limit;
-  const cap = Math.floor((p.maxDatagramBytes - PACKET_HEADER_BYTES - MESSAGE_HEADER_BYTES - BOOK_SNAPSHOT_BLOCK_BYTES) / LEVEL_BYTES);
+  const cap = Math.floor((p.maxMessageBytes - MESSAGE_HEADER_BYTES - BOOK_SNAPSHOT_BLOCK_BYTES) / LEVEL_BYTES);
   const chunkCount = nb + na === 0 ? 1 : Math.ceil((nb + na) / cap);
   let flags = bookFlags(view) | MSG_FLAG_SNAPSHOT;
   if (refresh) flags |= MSG_FLAG_REFRESH;

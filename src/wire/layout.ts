@@ -1,5 +1,5 @@
 /**
- * Wire protocol v1: every offset, size, template id and flag bit, as named constants (docs/wire-protocol.md).
+ * Wire protocol v2: every offset, size, template id and flag bit, as named constants (docs/wire-protocol.md).
  * All multi-byte fields are little-endian. Offsets of message fields are relative to the start of the message
  * body (the byte after the 8-byte message header) unless named *_HDR_*.
  * Append only: never change a published value; add fields at the end of a root block and bump its version.
@@ -7,11 +7,14 @@
  */
 
 // ---------------------------------------------------------------------------------------------------------------
-// Packet header (32 B)
+// Packet header (48 B)
 
 /** Bytes 0–1 on the wire are "FD" (0x46 0x44): u16 0x4446 little-endian. Rejects foreign traffic on a shared group. */
 export const MAGIC = 0x4446;
-export const WIRE_VERSION = 1;
+/** Packet version. v1 (32-byte header, no checksum) and any other version are refused (`unknown_version`). */
+export const WIRE_VERSION = 2;
+/** The feeder L2 book schema: template ids and their root blocks are interpreted per schemaId. */
+export const SCHEMA_ID = 1;
 
 export const PKT_MAGIC_OFFSET = 0; // u16
 export const PKT_VERSION_OFFSET = 2; // u8
@@ -19,23 +22,34 @@ export const PKT_FLAGS_OFFSET = 3; // u8
 export const PKT_CHANNEL_ID_OFFSET = 4; // u16
 export const PKT_MSG_COUNT_OFFSET = 6; // u16
 export const PKT_SESSION_ID_OFFSET = 8; // u32
-export const PKT_LENGTH_OFFSET = 12; // u16
+export const PKT_LENGTH_OFFSET = 12; // u16, whole datagram: header + messages + auth trailer
 export const PKT_SOURCE_ID_OFFSET = 14; // u16
 export const PKT_SEQ_NUM_OFFSET = 16; // u64
 export const PKT_SEND_TIME_NS_OFFSET = 24; // i64
-export const PACKET_HEADER_BYTES = 32;
+export const PKT_SESSION_START_NS_OFFSET = 32; // i64, orders sessions: (sessionStartNs, sessionId)
+export const PKT_HEARTBEAT_INTERVAL_MS_OFFSET = 40; // u16, the publisher's heartbeat interval (0 = none)
+export const PKT_SCHEMA_ID_OFFSET = 42; // u16, SCHEMA_ID
+export const PKT_CRC32C_OFFSET = 44; // u32, CRC-32C over [0, pktLength) with this field taken as 0
+export const PACKET_HEADER_BYTES = 48;
 
 /** Packet flag: first datagram of this (channel, source) in this session (informational; may be lost). */
 export const PKT_FLAG_SESSION_START = 0x01;
 /** Packet flag: the publisher is stopping; no more datagrams in this session. Carried by a heartbeat. */
 export const PKT_FLAG_END_OF_SESSION = 0x02;
-/** Packet flag: reserved for a retransmission service; never set in v1. */
+/** Packet flag: reserved for a retransmission service; never set in v2. */
 export const PKT_FLAG_RETRANSMIT = 0x04;
-export const PKT_FLAGS_KNOWN = PKT_FLAG_SESSION_START | PKT_FLAG_END_OF_SESSION | PKT_FLAG_RETRANSMIT;
+/** Packet flag: a 16-byte HMAC-SHA256 trailer ends the datagram (AUTH_TRAILER_BYTES). */
+export const PKT_FLAG_AUTHENTICATED = 0x08;
+export const PKT_FLAGS_KNOWN = PKT_FLAG_SESSION_START | PKT_FLAG_END_OF_SESSION | PKT_FLAG_RETRANSMIT | PKT_FLAG_AUTHENTICATED;
+
+/** AUTHENTICATED trailer: the first 16 bytes of HMAC-SHA256(key, bytes [0, pktLength − 16) with the crc field 0). */
+export const AUTH_TRAILER_BYTES = 16;
+/** Shortest accepted HMAC key (publish.auth_key_file, subscriber authKey): 128 bits (defined with the key reader). */
+export { MIN_AUTH_KEY_BYTES } from "../core/auth-key.ts";
 
 /** Default and absolute datagram limits. 1400 keeps every datagram inside one Ethernet/PPPoE/cloud MTU. */
 export const DEFAULT_MAX_DATAGRAM_BYTES = 1400;
-/** Smallest configurable maximum: a header plus one delta message with one level per side. */
+/** Smallest configurable maximum: a header, an auth trailer and one delta message with several levels. */
 export const MIN_MAX_DATAGRAM_BYTES = 256;
 /** The IPv4 UDP payload limit (pktLength is a u16). The packer uses the multiple of 8 at or below the configured maximum. */
 export const ABS_MAX_DATAGRAM_BYTES = 65507;
@@ -69,7 +83,8 @@ export const TEMPLATE_BOOK_SNAPSHOT = 2;
 export const TEMPLATE_BOOK_STATUS = 3;
 export const TEMPLATE_INSTRUMENT_DEFINITION = 10;
 
-export const BOOK_DELTA_VERSION = 1;
+/** 2 since wire v2: the root block grew 56 → 64 (partIndex, partCount). The other templates are unchanged. */
+export const BOOK_DELTA_VERSION = 2;
 export const BOOK_SNAPSHOT_VERSION = 1;
 export const BOOK_STATUS_VERSION = 1;
 export const INSTRUMENT_DEFINITION_VERSION = 1;
@@ -89,12 +104,15 @@ export const BOOK_TS_EVENT_NS_OFFSET = 32; // i64 (Bybit `cts`)
 export const BOOK_TS_RECV_NS_OFFSET = 40; // i64 (feeder WebSocket receive)
 export const BOOK_COMMON_BLOCK_BYTES = 48;
 
-// BookDelta root block (56 B) = common + counts.
+// BookDelta root block (64 B) = common + counts + part numbering of a split event.
 export const DELTA_BID_COUNT_OFFSET = 48; // u16, bid levels in this message
 export const DELTA_ASK_COUNT_OFFSET = 50; // u16
-export const DELTA_LEVEL_LENGTH_OFFSET = 52; // u16, bytes per level entry (16 in v1)
-export const DELTA_RESERVED_OFFSET = 54; // u16, 0
-export const BOOK_DELTA_BLOCK_BYTES = 56;
+export const DELTA_LEVEL_LENGTH_OFFSET = 52; // u16, bytes per level entry (16)
+export const DELTA_PART_INDEX_OFFSET = 54; // u16, 0-based part of a split event
+export const DELTA_PART_COUNT_OFFSET = 56; // u16, ≥ 1; LAST is set exactly on partIndex = partCount − 1
+export const DELTA_RESERVED_OFFSET = 58; // 6 bytes, 0
+export const DELTA_RESERVED_BYTES = 6;
+export const BOOK_DELTA_BLOCK_BYTES = 64;
 
 // BookSnapshot root block (64 B) = common + counts + chunking.
 export const SNAP_BID_COUNT_OFFSET = 48; // u16, bid levels in this chunk
@@ -137,12 +155,17 @@ export function align8(n: number): number {
   return (n + 7) & ~7;
 }
 
-/** Levels that fit in one BookDelta message inside a datagram of maxDatagramBytes (81 for 1400). */
-export function deltaLevelsPerDatagram(maxDatagramBytes: number): number {
-  return Math.floor((maxDatagramBytes - PACKET_HEADER_BYTES - MESSAGE_HEADER_BYTES - BOOK_DELTA_BLOCK_BYTES) / LEVEL_BYTES);
+/** Room for messages in a datagram of maxDatagramBytes (its multiple of 8), with or without the auth trailer. */
+export function messageRoomBytes(maxDatagramBytes: number, authenticated: boolean): number {
+  return (maxDatagramBytes & ~7) - PACKET_HEADER_BYTES - (authenticated ? AUTH_TRAILER_BYTES : 0);
 }
 
-/** Levels that fit in one BookSnapshot chunk inside a datagram of maxDatagramBytes (81 for 1400). */
-export function snapshotLevelsPerDatagram(maxDatagramBytes: number): number {
-  return Math.floor((maxDatagramBytes - PACKET_HEADER_BYTES - MESSAGE_HEADER_BYTES - BOOK_SNAPSHOT_BLOCK_BYTES) / LEVEL_BYTES);
+/** Levels that fit in one BookDelta message inside a datagram of maxDatagramBytes (80 for 1400, 79 authenticated). */
+export function deltaLevelsPerDatagram(maxDatagramBytes: number, authenticated = false): number {
+  return Math.floor((messageRoomBytes(maxDatagramBytes, authenticated) - MESSAGE_HEADER_BYTES - BOOK_DELTA_BLOCK_BYTES) / LEVEL_BYTES);
+}
+
+/** Levels that fit in one BookSnapshot chunk inside a datagram of maxDatagramBytes (80 for 1400, 79 authenticated). */
+export function snapshotLevelsPerDatagram(maxDatagramBytes: number, authenticated = false): number {
+  return Math.floor((messageRoomBytes(maxDatagramBytes, authenticated) - MESSAGE_HEADER_BYTES - BOOK_SNAPSHOT_BLOCK_BYTES) / LEVEL_BYTES);
 }

@@ -3,12 +3,16 @@
  * Packs the messages of one (channel, source) into datagrams of at most maxDatagramBytes, MoldUDP64 style:
  * several messages per datagram, a message never spans datagrams, the packet header carries the channel sequence
  * number of its first message. Buffers are preallocated and reused; the pool only grows when one event-loop turn
- * produces more datagrams than any turn before (cold, doubling).
+ * produces more datagrams than any turn before (cold, doubling). `seal()` finishes every pending datagram just before
+ * the send: send time, then the HMAC trailer (AUTHENTICATED), then the CRC-32C over everything (docs/wire-protocol.md §3).
  * @module
  */
 import { setNsFromUs, setU64 } from "../core/i64.ts";
+import type { DatagramAuth } from "./auth.ts";
+import { datagramCrc32c } from "./crc32c.ts";
 import {
   ABS_MAX_DATAGRAM_BYTES,
+  AUTH_TRAILER_BYTES,
   MAGIC,
   MESSAGE_HEADER_BYTES,
   MIN_MAX_DATAGRAM_BYTES,
@@ -19,18 +23,33 @@ import {
   MSG_VERSION_OFFSET,
   PACKET_HEADER_BYTES,
   PKT_CHANNEL_ID_OFFSET,
+  PKT_CRC32C_OFFSET,
+  PKT_FLAG_AUTHENTICATED,
   PKT_FLAG_SESSION_START,
   PKT_FLAGS_OFFSET,
+  PKT_HEARTBEAT_INTERVAL_MS_OFFSET,
   PKT_LENGTH_OFFSET,
   PKT_MAGIC_OFFSET,
   PKT_MSG_COUNT_OFFSET,
   PKT_SEND_TIME_NS_OFFSET,
+  PKT_SCHEMA_ID_OFFSET,
   PKT_SEQ_NUM_OFFSET,
   PKT_SESSION_ID_OFFSET,
+  PKT_SESSION_START_NS_OFFSET,
   PKT_SOURCE_ID_OFFSET,
   PKT_VERSION_OFFSET,
+  SCHEMA_ID,
   WIRE_VERSION,
 } from "./layout.ts";
+
+export interface ChannelPackerOptions {
+  /** When this publisher session started, µs since the epoch (sessionStartNs in every header). Default: now. */
+  sessionStartUs?: number;
+  /** The publisher's heartbeat interval, advertised in every header (u16, 0 = no heartbeats). Default 0. */
+  heartbeatIntervalMs?: number;
+  /** Sign every datagram (AUTHENTICATED flag + 16-byte HMAC trailer). */
+  auth?: DatagramAuth;
+}
 
 const INITIAL_POOL_DATAGRAMS = 16;
 /** msgCount is a u16 and 0xFFFF is kept free (MoldUDP64 uses it for end of session). */
@@ -41,6 +60,11 @@ export class ChannelPacker {
   readonly channelId: number;
   readonly sourceId: number;
   readonly sessionId: number;
+  readonly sessionStartUs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly auth: DatagramAuth | undefined;
+  /** AUTH_TRAILER_BYTES when signing, else 0: reserved at the end of every datagram. */
+  readonly trailerBytes: number;
   /** Channel sequence number the next message will get. Starts at 1 in every session. */
   nextSeq = 1;
   /** Closed and open datagrams waiting to be sent, in order. */
@@ -61,7 +85,7 @@ export class ChannelPacker {
   private msgCount = 0;
   private firstSession = true;
 
-  constructor(maxDatagramBytes: number, channelId: number, sourceId: number, sessionId: number) {
+  constructor(maxDatagramBytes: number, channelId: number, sourceId: number, sessionId: number, opts: ChannelPackerOptions = {}) {
     if (!(maxDatagramBytes >= MIN_MAX_DATAGRAM_BYTES && maxDatagramBytes <= ABS_MAX_DATAGRAM_BYTES)) {
       throw new RangeError(`maxDatagramBytes ${maxDatagramBytes} outside ${MIN_MAX_DATAGRAM_BYTES}..${ABS_MAX_DATAGRAM_BYTES}`);
     }
@@ -69,13 +93,20 @@ export class ChannelPacker {
     this.channelId = channelId;
     this.sourceId = sourceId;
     this.sessionId = sessionId >>> 0;
+    this.sessionStartUs = opts.sessionStartUs ?? Date.now() * 1000;
+    this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? 0;
+    if (!(Number.isInteger(this.heartbeatIntervalMs) && this.heartbeatIntervalMs >= 0 && this.heartbeatIntervalMs <= 0xffff)) {
+      throw new RangeError(`heartbeatIntervalMs ${this.heartbeatIntervalMs} outside 0..65535`);
+    }
+    this.auth = opts.auth;
+    this.trailerBytes = opts.auth !== undefined ? AUTH_TRAILER_BYTES : 0;
     this.lengths = new Int32Array(INITIAL_POOL_DATAGRAMS);
     for (let i = 0; i < INITIAL_POOL_DATAGRAMS; i++) this.addBuffer();
   }
 
-  /** Largest message that fits in an otherwise empty datagram. */
+  /** Largest message that fits in an otherwise empty datagram (header and trailer excluded). */
   get maxMessageBytes(): number {
-    return this.maxDatagramBytes - PACKET_HEADER_BYTES;
+    return this.maxDatagramBytes - PACKET_HEADER_BYTES - this.trailerBytes;
   }
 
   /**
@@ -83,8 +114,9 @@ export class ChannelPacker {
    * Returns the byte offset of the message body in `views[count - 1]`; call `endMessage()` after writing it.
    */
   beginMessage(msgBytes: number, templateId: number, blockLength: number, version: number, msgFlags: number): number {
-    if (msgBytes > this.maxDatagramBytes - PACKET_HEADER_BYTES) throw new RangeError("message larger than a datagram");
-    if (!this.open || this.pos + msgBytes > this.maxDatagramBytes || this.msgCount === MAX_MESSAGES_PER_DATAGRAM) {
+    const limit = this.maxDatagramBytes - this.trailerBytes;
+    if (msgBytes > limit - PACKET_HEADER_BYTES) throw new RangeError("message larger than a datagram");
+    if (!this.open || this.pos + msgBytes > limit || this.msgCount === MAX_MESSAGES_PER_DATAGRAM) {
       this.openDatagram(0);
     }
     const view = this.views[this.count - 1];
@@ -98,9 +130,10 @@ export class ChannelPacker {
     this.msgCount++;
     this.nextSeq++;
     this.messagesWritten++;
+    const pktLength = this.pos + this.trailerBytes;
     view.setUint16(PKT_MSG_COUNT_OFFSET, this.msgCount, true);
-    view.setUint16(PKT_LENGTH_OFFSET, this.pos, true);
-    this.lengths[this.count - 1] = this.pos;
+    view.setUint16(PKT_LENGTH_OFFSET, pktLength, true);
+    this.lengths[this.count - 1] = pktLength;
     return off + MESSAGE_HEADER_BYTES;
   }
 
@@ -116,7 +149,7 @@ export class ChannelPacker {
 
   /** Room left in the open datagram, 0 when none is open. */
   get roomBytes(): number {
-    return this.open ? this.maxDatagramBytes - this.pos : 0;
+    return this.open ? this.maxDatagramBytes - this.trailerBytes - this.pos : 0;
   }
 
   /** Appends a heartbeat datagram (msgCount 0, seqNum = next expected). Closes the open datagram first. */
@@ -130,9 +163,29 @@ export class ChannelPacker {
     this.open = false;
   }
 
-  /** Stamps the send time into every pending datagram (once per flush, just before sending). */
+  /**
+   * Finishes every pending datagram once per flush, just before sending: stamps the send time, writes the HMAC
+   * trailer when signing (over the datagram with the crc field 0), then the CRC-32C over the whole datagram.
+   * Nothing may be written into a sealed datagram (the next message opens a new one).
+   */
+  seal(sendTimeUs: number): void {
+    const auth = this.auth;
+    for (let i = 0; i < this.count; i++) {
+      const view = this.views[i];
+      const bytes = this.bytes[i];
+      const length = this.lengths[i];
+      setNsFromUs(view, PKT_SEND_TIME_NS_OFFSET, sendTimeUs);
+      view.setUint32(PKT_CRC32C_OFFSET, 0, true);
+      if (auth !== undefined) auth.sign(bytes, length);
+      // Pool buffers are whole ArrayBuffers at offset 0: the Int32Array words path applies (crc32c.ts).
+      view.setUint32(PKT_CRC32C_OFFSET, datagramCrc32c(bytes, length, this.words[i]), true);
+    }
+    this.open = false;
+  }
+
+  /** v1 name of seal() (callers written before wire v2): same behaviour, CRC and trailer included. */
   stampSendTime(sendTimeUs: number): void {
-    for (let i = 0; i < this.count; i++) setNsFromUs(this.views[i], PKT_SEND_TIME_NS_OFFSET, sendTimeUs);
+    this.seal(sendTimeUs);
   }
 
   /** Forgets all pending datagrams after they were handed to the socket. */
@@ -144,7 +197,7 @@ export class ChannelPacker {
   private openDatagram(pktFlags: number): void {
     if (this.count === this.bytes.length) this.growPool();
     const view = this.views[this.count];
-    let flags = pktFlags;
+    let flags = this.auth !== undefined ? pktFlags | PKT_FLAG_AUTHENTICATED : pktFlags;
     if (this.firstSession) {
       flags |= PKT_FLAG_SESSION_START;
       this.firstSession = false;
@@ -155,12 +208,16 @@ export class ChannelPacker {
     view.setUint16(PKT_CHANNEL_ID_OFFSET, this.channelId, true);
     view.setUint16(PKT_MSG_COUNT_OFFSET, 0, true);
     view.setUint32(PKT_SESSION_ID_OFFSET, this.sessionId, true);
-    view.setUint16(PKT_LENGTH_OFFSET, PACKET_HEADER_BYTES, true);
+    view.setUint16(PKT_LENGTH_OFFSET, PACKET_HEADER_BYTES + this.trailerBytes, true);
     view.setUint16(PKT_SOURCE_ID_OFFSET, this.sourceId, true);
     setU64(view, PKT_SEQ_NUM_OFFSET, this.nextSeq);
     view.setUint32(PKT_SEND_TIME_NS_OFFSET, 0, true);
     view.setUint32(PKT_SEND_TIME_NS_OFFSET + 4, 0, true);
-    this.lengths[this.count] = PACKET_HEADER_BYTES;
+    setNsFromUs(view, PKT_SESSION_START_NS_OFFSET, this.sessionStartUs);
+    view.setUint16(PKT_HEARTBEAT_INTERVAL_MS_OFFSET, this.heartbeatIntervalMs, true);
+    view.setUint16(PKT_SCHEMA_ID_OFFSET, SCHEMA_ID, true);
+    view.setUint32(PKT_CRC32C_OFFSET, 0, true);
+    this.lengths[this.count] = PACKET_HEADER_BYTES + this.trailerBytes;
     this.count++;
     this.open = true;
     this.pos = PACKET_HEADER_BYTES;

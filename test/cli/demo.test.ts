@@ -1,7 +1,7 @@
 import { expect, test } from "vitest";
 import { main } from "../../src/cli/main.ts";
 
-test("feeder demo runs simulator, feeder and view offline, and every book is shown live and valid", { timeout: 30_000 }, async () => {
+test("feeder demo runs simulator, feeder and view offline, and every book is shown usable, live and valid", { timeout: 30_000 }, async () => {
   const out: string[] = [];
   const err: string[] = [];
   const port = 20_000 + (process.pid % 30_000);
@@ -17,9 +17,9 @@ test("feeder demo runs simulator, feeder and view offline, and every book is sho
   expect(code).toBe(0);
   const last = out.at(-1)!; // the final table, drawn after the listener stopped
   for (const name of ["linear BTCUSDT", "linear ETHUSDT", "linear SOLUSDT", "linear XRPUSDT", "spot BTCUSDT", "spot ETHUSDT"]) {
-    expect(last).toMatch(new RegExp(`^${name}\\s+live\\s+yes\\s`, "m"));
+    expect(last).toMatch(new RegExp(`^${name}\\s+yes\\s+live\\s+yes\\s`, "m"));
   }
-  expect(last).toMatch(/books 6 \(6 valid\)\s+invalidations 0\s+channel gaps 0 \(lost 0\)\s+errors 0/);
+  expect(last).toMatch(/books 6 \(6 usable, 6 valid\)\s+invalidations 0\s+channel gaps 0 \(lost 0\)\s+repairs 0\s+errors 0/);
   expect(await health).toBe(200);
   for (const line of last.split("\n")) expect(line.length).toBeLessThanOrEqual(80);
 });

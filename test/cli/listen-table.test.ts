@@ -1,13 +1,19 @@
 /** The listen table at any width: columns given up in order, every line within the width, footer = column sums. */
 import { describe, expect, test } from "vitest";
 import { renderTable, type TableRow } from "../../src/cli/commands/listen-table.ts";
+import { FeedSubscriber } from "../../src/subscriber/feed-subscriber.ts";
 import { SubscriberBook } from "../../src/subscriber/subscriber-book.ts";
 import type { SubscriberCounters } from "../../src/subscriber/subscriber-types.ts";
 import { makeInstrument } from "../wire/helpers.ts";
 
+// Every counter at zero as a fresh subscriber has them (no socket is opened before start()), then the few shown.
 const COUNTERS: SubscriberCounters = {
-  datagrams: 123456, bytes: 0, heartbeats: 7, messages: 654321, errors: 0, gaps: 2, lostMessages: 5,
-  duplicates: 0, unknownTemplates: 0, instrSeqJumps: 0, snapshotsAbandoned: 0, listenerErrors: 0,
+  ...new FeedSubscriber({ groups: [{ group: "239.255.0.1", port: 31001 }] }).counters,
+  datagrams: 123456,
+  heartbeats: 7,
+  messages: 654321,
+  gaps: 2,
+  lostMessages: 5,
 };
 
 function row(market: "linear" | "spot" | "option", symbol: string, exps: [number, number], bid: [number, number], ask: [number, number], invalidations: number): TableRow {
@@ -33,7 +39,7 @@ describe("listen table layout", () => {
     const text = renderTable(ROWS, { title: ["feeder listen", "239.255.0.1:31001 on 127.0.0.1"], waitingFor: "-", counters: COUNTERS, width });
     const lines = text.split("\n");
     for (const l of lines) expect(l.length).toBeLessThanOrEqual(width);
-    const header = lines.find((l) => l.startsWith("INSTRUMENT"))!;
+    const header = lines.find((l) => l.startsWith("INSTRUM"))!;
     const end = header.indexOf("INVAL") + 5;
     const cells = lines.slice(lines.indexOf(header) + 1, lines.indexOf(header) + 4).map((l) => Number(l.slice(0, end).trim().split(/\s+/).at(-1)));
     expect(cells.reduce((a, b) => a + b, 0)).toBe(3);
@@ -47,21 +53,22 @@ describe("listen table layout", () => {
 
   test("columns are given up in order: venue (then named in the title), latency, rate, sizes", () => {
     const at = (width: number) => renderTable(ROWS, { title: ["t"], waitingFor: "-", counters: COUNTERS, width });
-    expect(at(200)).toMatch(/^bybit spot BTCUSDT +live +NO +0\.006328@94914\.9 +94915\.0@2\.578000 +321 +1 +45\/300$/m);
+    expect(at(200)).toMatch(/^bybit spot BTCUSDT +NO +live +NO +0\.006328@94914\.9 +94915\.0@2\.578000 +321 +1 +0 +45\/300$/m);
     expect(at(200)).not.toContain("venue bybit");
-    expect(at(104)).toMatch(/^t {2}venue bybit$/m);
-    expect(at(104)).toContain("µs p50/p99");
-    expect(at(100)).not.toContain("µs p50/p99");
-    expect(at(100)).toMatch(/UPD\/S/);
-    expect(at(85)).not.toMatch(/UPD\/S/);
-    expect(at(85)).toMatch(/BID QTY@PX/);
-    expect(at(60)).toMatch(/^INSTRUMENT +STATE +VALID +BID +ASK +INVAL$/m);
-    expect(at(60)).toMatch(/^spot BTCUSDT +live +NO +94914\.9 +94915\.0 +1$/m);
+    expect(at(120)).toMatch(/^t {2}venue bybit$/m);
+    expect(at(120)).toContain("µs p50/p99");
+    expect(at(112)).not.toContain("µs p50/p99");
+    expect(at(112)).toMatch(/UPD\/S/);
+    expect(at(100)).not.toMatch(/UPD\/S/);
+    expect(at(100)).toMatch(/BID QTY@PX/);
+    expect(at(92)).toMatch(/^INSTRUMENT +USABLE +STATE +VALID +BID +ASK +INVAL +REP$/m);
+    expect(at(92)).toMatch(/^spot BTCUSDT +NO +live +NO +94914\.9 +94915\.0 +1 +0$/m);
+    expect(at(60)).toMatch(/^INSTRUM… +USABLE +STATE +VALID +BID +ASK +INVAL +REP$/m); // narrower still: names are cut, lines never wrap
   });
 
   test("an empty table says what it waits for", () => {
     const text = renderTable([], { title: ["feeder listen"], waitingFor: "waiting for the first datagram on 239.255.0.1:31001 on 127.0.0.1", counters: COUNTERS, width: 80 });
     expect(text.split("\n")[1]).toBe("waiting for the first datagram on 239.255.0.1:31001 on 127.0.0.1");
-    expect(text).toContain("books 0 (0 valid)");
+    expect(text).toContain("books 0 (0 usable, 0 valid)");
   });
 });

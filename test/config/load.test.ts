@@ -1,5 +1,7 @@
 import { describe, expect, test } from "vitest";
-import { resolve } from "node:path";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { ConfigError } from "../../src/core/errors.ts";
 import { DEFAULTS, loadConfigFile, parseConfigText, validateConfig } from "../../src/config/load.ts";
 import { formatConfigToml } from "../../src/config/format.ts";
@@ -32,6 +34,27 @@ describe("config", () => {
       { market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], staleAfterMs: 0 },
     ]);
     expect(bybit.overrides.get("linear:BTCUSDT")).toEqual({ tickSize: "0.10", lotSize: "0.001" });
+  });
+
+  const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
+  test("publish.source_id and publish.auth_key_file: defaults, range, the key file checked at load (wire v2)", () => {
+    const d = parseConfigText(VENUE);
+    expect([d.publish.sourceId, d.publish.authKeyFile]).toEqual([0, undefined]);
+    const dir = mkdtempSync(join(tmpdir(), "feeder-config-key-"));
+    const key = join(dir, "feed.key");
+    writeFileSync(key, new Uint8Array(32).fill(7));
+    const c = parseConfigText(`[publish]\nsource_id = 12\nauth_key_file = "${key}"\n${VENUE}`);
+    expect([c.publish.sourceId, c.publish.authKeyFile]).toEqual([12, key]); // the path, never the key bytes
+    expect(problemsOf(`[publish]\nsource_id = 70000\n${VENUE}`)).toEqual(["publish.source_id: 70000 is not an integer 0–65535"]);
+    const short = join(dir, "short.key");
+    writeFileSync(short, "abcd");
+    const missing = join(dir, "missing.key");
+    expect(problemsOf(`[publish]\nauth_key_file = "${short}"\nsnapshot_depth = -1\n${VENUE}`)).toEqual([
+      "publish.snapshot_depth: -1 is not an integer 0–100000",
+      `publish.auth_key_file: key file "${short}" holds a 2-byte key; at least 16 bytes are required`,
+    ]);
+    const [problem] = problemsOf(`[publish]\nauth_key_file = "${missing}"\n${VENUE}`);
+    expect(problem).toMatch(new RegExp(`^publish\\.auth_key_file: cannot read key file "${missing.replace(/[.\\/]/g, "\\$&")}": `));
   });
 
   test("a file with only a venue market gives the documented defaults", () => {

@@ -89,7 +89,7 @@ describe("compiled feeder binary", { timeout: 60_000 }, () => {
       const { group, port } = uniqueDestination(2);
       subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }] });
       subscriber.on("update", ({ book }) => {
-        if (!book.valid) return;
+        if (!book.usable) return;
         const key = `${book.instrument.market}:${book.instrument.symbol}`;
         if (!history.get(key)?.has(book.venueSeq)) record(); // reached by the simulator itself (resubscribe snapshot)
         const expected = history.get(key)?.get(book.venueSeq);
@@ -145,7 +145,7 @@ describe("compiled feeder binary", { timeout: 60_000 }, () => {
       for (const t of TOPICS) {
         const b = subscriber.books.get(t.id)!;
         expect(b.reason).toBe(StatusReason.SHUTDOWN);
-        expect(b.valid).toBe(false);
+        expect(b.usable).toBe(false);
       }
       expect(subscriber.streamInfo().every((s) => s.ended)).toBe(true);
     });
@@ -166,7 +166,7 @@ describe("compiled feeder binary", { timeout: 60_000 }, () => {
         topics.every((t) => {
           const b = subscriber.books.get(t.id);
           const s = sim.book(t.market, t.symbol);
-          return b !== undefined && b.valid && b.venueSeq === s.u && sameLevels(levelsOfView(b), levelsOfSim(s, b.instrument.priceExp, b.instrument.qtyExp));
+          return b !== undefined && b.usable && b.venueSeq === s.u && sameLevels(levelsOfView(b), levelsOfSim(s, b.instrument.priceExp, b.instrument.qtyExp));
         });
       await waitFor(equal, "books from both workers", 20_000, () => sim.step(1));
       expect(new Set(subscriber.streamInfo().map((s) => s.sourceId))).toEqual(new Set([1, 2]));

@@ -111,7 +111,7 @@ export function levelsOfSim(book: { bids: Map<string, string>; asks: Map<string,
 export function allBooksEqual(subscriber: FeedSubscriber, sim: BybitSim, topics: readonly { market: MarketName; symbol: string; id: number }[]): boolean {
   return topics.every((t) => {
     const b = subscriber.books.get(t.id);
-    if (!b || !b.valid) return false;
+    if (!b || !b.usable) return false;
     const s = sim.book(t.market, t.symbol);
     return b.venueSeq === s.u && sameLevels(levelsOfView(b), levelsOfSim(s, b.instrument.priceExp, b.instrument.qtyExp));
   });

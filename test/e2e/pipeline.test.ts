@@ -82,7 +82,7 @@ beforeAll(async () => {
     let seen = statesSeen.get(book.instrumentId);
     if (!seen) statesSeen.set(book.instrumentId, (seen = new Set()));
     seen.add(book.state);
-    if (!book.valid) return;
+    if (!book.usable) return; // usable = safe to trade on; a valid book may be an exact copy of a publisher book that is not LIVE
     const h = history.get(keyOf(book.instrument.market, book.instrument.symbol));
     let expected = h?.get(book.venueSeq);
     if (!expected && historyStarted) {

@@ -27,6 +27,9 @@ const MARKETS: Markets = [
 ];
 const SESSION_ID = [8, 12];
 const SEND_TIME_NS = [24, 32];
+/** Wire v2: sessionStartNs differs per replay too, and the CRC-32C covers all of the above. */
+const SESSION_START_NS = [32, 40];
+const CRC32C = [44, 48];
 
 let sim: BybitSim;
 let captureDir: string;
@@ -109,6 +112,8 @@ function masked(d: Uint8Array): string {
   const copy = new Uint8Array(d);
   copy.fill(0, SESSION_ID[0], SESSION_ID[1]);
   copy.fill(0, SEND_TIME_NS[0], SEND_TIME_NS[1]);
+  copy.fill(0, SESSION_START_NS[0], SESSION_START_NS[1]);
+  copy.fill(0, CRC32C[0], CRC32C[1]);
   return Buffer.from(copy).toString("hex");
 }
 

@@ -215,7 +215,7 @@ describe("FeedPublisher → FeedSubscriber over loopback multicast", () => {
   it("idle channels get heartbeats carrying the next expected sequence", async () => {
     const seen: number[] = [];
     const { sub, pub } = await startPair(8, { heartbeatIntervalMs: 40 }, (ch, seq, bytes) => {
-      if (ch === 1 && bytes.byteLength === 32) seen.push(seq);
+      if (ch === 1 && bytes.byteLength === 48) seen.push(seq); // a v2 heartbeat: the header alone
       return false;
     });
     await waitFor(() => sub.counters.heartbeats >= 4, 5000, "heartbeats");
@@ -235,7 +235,7 @@ describe("FeedPublisher → FeedSubscriber over loopback multicast", () => {
     await waitFor(() => identical(sub, books) && identical(second, books), 5000, "both subscribers identical");
   });
 
-  it("a silent stream is reported stale and its books invalid", async () => {
+  it("a silent stream is reported stale and its books not usable", async () => {
     const cfg = publishConfig(12, { heartbeatIntervalMs: 0 });
     const sub = new FeedSubscriber({ groups: groupsOf(cfg), staleAfterMs: 80 });
     await sub.start();
@@ -250,7 +250,8 @@ describe("FeedPublisher → FeedSubscriber over loopback multicast", () => {
     books.forEach((b, i) => pub.publishSnapshot(handles[i]!, b));
     await nextTurn();
     await waitFor(() => stale.length === 2, 5000, "stale events");
-    for (const b of books) expect(sub.book(b.instrument.instrumentId)!.valid).toBe(false);
+    // v2 subscriber: a stale stream's books keep `valid` (their levels are exact as of instrSeq) but are not usable.
+    for (const b of books) expect(sub.book(b.instrument.instrumentId)!.usable).toBe(false);
   });
 
   it("refuses an interface that is not a local address, and non-multicast groups", async () => {
@@ -280,6 +281,31 @@ describe("FeedPublisher → FeedSubscriber over loopback multicast", () => {
   });
 });
 
+describe("FeedPublisher with an auth key, over loopback multicast", () => {
+  it("a subscriber with the key rebuilds identical books; one with another key drops everything as bad_auth", async () => {
+    const key = Uint8Array.from({ length: 32 }, (_, i) => 0x40 + i);
+    const cfg = publishConfig(24);
+    const good = new FeedSubscriber({ groups: groupsOf(cfg), staleAfterMs: 0, authKey: key });
+    const wrong = new FeedSubscriber({ groups: groupsOf(cfg), staleAfterMs: 0, authKey: Uint8Array.from(key, (x) => x ^ 0x5a) });
+    for (const s of [good, wrong]) {
+      await s.start();
+      cleanups.push(() => s.stop());
+    }
+    const pub = new FeedPublisher({ publish: cfg, authKey: key });
+    await pub.start();
+    cleanups.push(() => pub.stop());
+    const books = makeBooks(12);
+    const handles = books.map((b) => pub.register(b.instrument, b));
+    books.forEach((b, i) => pub.publishSnapshot(handles[i]!, b));
+    await drive(pub, books, handles, 60, 12);
+    await waitFor(() => identical(good, books), 5000, "identical books with the key");
+    await waitFor(() => wrong.counters.errors === pub.counters.datagrams, 5000, "every datagram refused with the wrong key");
+    expect(good.counters.errors).toBe(0);
+    expect(wrong.counters.rejected).toMatchObject({ bad_auth: pub.counters.datagrams, bad_checksum: 0 });
+    expect(wrong.books.size).toBe(0);
+  });
+});
+
 describe("FeedPublisher.register", () => {
   it("registering an instrumentId again replaces the view behind the same handle (no stale refreshes)", async () => {
     const cfg = publishConfig(18);
@@ -292,37 +318,6 @@ describe("FeedPublisher.register", () => {
     expect(h2).toBe(h1);
     expect(other).not.toBe(h1);
     expect(pub.channelInfo().find((c) => c.channelId === 2)!.instruments).toBe(2);
-  });
-});
-
-describe("FeedPublisher refresh", () => {
-  it("spreads the refresh round robin: every book once per interval, a slice per tick", async () => {
-    const { decodeDatagram } = await import("../../src/wire/decode-objects.ts");
-    const seen: number[][] = [];
-    let current: number[] = [];
-    const cfg = publishConfig(20, { snapshotIntervalMs: 200 }); // ticks of 50 ms → 4 ticks per interval
-    const pub = new FeedPublisher({
-      publish: cfg,
-      dropFilter: (_ch, _seq, bytes) => {
-        const res = decodeDatagram(bytes);
-        if (res.ok) for (const m of res.packet.messages) if (m.type === "snapshot") current.push(m.instrumentId);
-        return true; // nothing needs to reach the network here
-      },
-    });
-    await pub.start();
-    cleanups.push(() => pub.stop());
-    const books = Array.from({ length: 20 }, (_, i) => new TestBook(makeInstrument("bybit", "spot", `S${i}USDT`)));
-    books.forEach((b) => pub.register(b.instrument, b));
-    pub.flush();
-    clearInterval((pub as unknown as { refreshTimer: ReturnType<typeof setInterval> }).refreshTimer); // drive ticks by hand
-    const tick = () => (pub as unknown as { refreshTick(): void }).refreshTick();
-    for (let t = 0; t < 4; t++) {
-      current = [];
-      tick();
-      seen.push(current);
-    }
-    expect(seen.map((s) => s.length)).toEqual([5, 5, 5, 5]);
-    expect(new Set(seen.flat()).size).toBe(20);
   });
 });
 

@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { silentLogger, type Logger } from "../../src/core/log.ts";
+import { BookState, StatusReason } from "../../src/core/types.ts";
 import type { PublishConfig } from "../../src/config/types.ts";
 import { listenCommand } from "../../src/cli/commands/listen.ts";
 import type { CommandContext } from "../../src/cli/command.ts";
@@ -78,10 +79,10 @@ describe("feeder listen", () => {
     const code = await listenCommand.run(ctxFor({ group: [GROUP], port: String(PORT + 1), duration: "1.2" }, lines));
     expect(code).toBe(0);
     const last = lines.at(-1)!;
-    expect(last).toMatch(/INSTRUMENT\s+STATE\s+VALID/);
+    expect(last).toMatch(/INSTRUMENT\s+USABLE\s+STATE\s+VALID/);
     // Not a terminal: 80 columns, so the venue moves to the title (one venue) and latency is left out.
     expect(last).toMatch(/^feeder listen {2}239\.255\.43\.1:\d+ on 127\.0\.0\.1 {2}venue bybit$/m);
-    expect(last).toMatch(/^linear BTCUSDT\s+live\s+yes\s+1\.500@30247\.2\s+30247\.3@0\.250/m);
+    expect(last).toMatch(/^linear BTCUSDT\s+yes\s+live\s+yes\s+1\.500@30247\.2\s+30247\.3@0\.250/m);
     expect(last).toMatch(/datagrams \d+/);
     for (const line of last.split("\n")) expect(line.length).toBeLessThanOrEqual(80);
   });
@@ -91,7 +92,7 @@ describe("feeder listen", () => {
     const port = PORT + 4; // nobody publishes here
     expect(await listenCommand.run(ctxFor({ group: [`${GROUP}:${port}`], duration: "0.3" }, lines))).toBe(0);
     expect(lines.at(-1)).toContain(`waiting for the first datagram on ${GROUP}:${port} on 127.0.0.1`);
-    expect(lines.at(-1)).toMatch(/books 0 \(0 valid\)/);
+    expect(lines.at(-1)).toMatch(/books 0 \(0 usable, 0 valid\)/);
   });
 
   it("after a channel gap the INVAL column and the footer agree, and every line fits 80 columns", async () => {
@@ -152,6 +153,64 @@ describe("feeder listen", () => {
     const inval = rows.map((r) => Number(r.slice(0, end).trim().split(/\s+/).at(-1)));
     expect(inval).toEqual([1, 1]);
     expect(table.join("\n")).toMatch(/invalidations 2\s+channel gaps 1 \(lost 1\)/);
+  });
+
+  it("a book the publisher marks RESYNCING (venue disconnect) is valid but not usable, in ndjson and in the table", async () => {
+    const port = PORT + 3;
+    const { pub, book, handle } = await startPublisher(port);
+    book.instrSeq++;
+    book.state = BookState.RESYNCING;
+    book.reason = StatusReason.DISCONNECTED;
+    pub.publishStatus(handle, book);
+    pub.flush(); // out before the listener joins: it sees only refreshes of the RESYNCING book
+    const lines: string[] = [];
+    const running = listenCommand.run(ctxFor({ group: [`${GROUP}:${port}`], format: "ndjson", count: "1", duration: "10" }, lines));
+    expect(await running).toBe(0);
+    const updates = lines.map((l) => JSON.parse(l)).filter((o) => o.type === "update");
+    // The listener joins late: its first update is a refresh of the RESYNCING book, an exact copy, not usable.
+    expect(updates.length).toBe(1);
+    for (const u of updates) expect(u).toMatchObject({ symbol: "BTCUSDT", state: "resyncing", valid: true, usable: false });
+    const table: string[] = [];
+    expect(await listenCommand.run(ctxFor({ group: [`${GROUP}:${port}`], duration: "0.5" }, table))).toBe(0);
+    expect(table.at(-1)).toMatch(/linear BTCUSDT\s+NO\s+resync\s+yes\s/);
+  });
+
+  it("--format ndjson reports a restarted publisher taking the book over (supersede), then its book", async () => {
+    const port = PORT + 4;
+    const { pub } = await startPublisher(port);
+    const lines: string[] = [];
+    let restarted: Promise<void> | undefined;
+    const out = (t: string) => {
+      lines.push(t);
+      // The first update seen: the old process stops (nothing of it after this) and a new one starts.
+      if (restarted === undefined && JSON.parse(t).type === "update") {
+        restarted = (async () => {
+          await pub.stop();
+          const publish: PublishConfig = {
+            maxDatagramBytes: 1400,
+            heartbeatIntervalMs: 1000,
+            snapshotIntervalMs: 20,
+            snapshotDepth: 0,
+            destinations: [{ name: "t", group: GROUP, port, iface: "127.0.0.1", ttl: 1, channelId: 9, match: { venue: "*", market: "*", symbols: ["*"] } }],
+          };
+          const next = new FeedPublisher({ publish, sessionStartUs: pub.sessionStartUs + 1 });
+          await next.start();
+          stops.push(() => next.stop());
+          const book = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
+          book.load([[302500, 7]], [[302501, 8]], 1, T0);
+          next.publishSnapshot(next.register(book.instrument, book), book);
+        })();
+      }
+    };
+    const ctx: CommandContext = { values: { group: [`${GROUP}:${port}`], format: "ndjson", count: "2", duration: "10" }, positionals: [], log: silentLogger, out, stopSignal: new Promise(() => {}) };
+    expect(await listenCommand.run(ctx)).toBe(0);
+    await restarted;
+    const records = lines.map((l) => JSON.parse(l));
+    const supersede = records.findIndex((o) => o.type === "supersede");
+    expect(supersede).toBeGreaterThan(0);
+    expect(records[supersede]).toMatchObject({ symbol: "BTCUSDT", previousSessionId: pub.sessionId, channelId: 9 });
+    const after = records.slice(supersede).find((o) => o.type === "update");
+    expect(after).toMatchObject({ usable: true, bids: [["30250.0", "0.007"]] });
   });
 
   it("--config joins the configuration's destinations and honours its max_datagram_bytes", async () => {

@@ -241,7 +241,7 @@ describe("FeedSubscriber", () => {
     expect(sb.valid).toBe(true); // the subscriber's copy is exact; the upstream book is what is resyncing
   });
 
-  it("a snapshot with a missing chunk is abandoned; the next complete one is applied", () => {
+  it("a snapshot with a missing chunk never completes; the next complete one replaces it and is applied", () => {
     const h = new Harness(11, 1, 0, 256);
     const book = new TestBook(inst);
     const sides = randomBookSides(rng(3), 30, 5_000);
@@ -251,9 +251,10 @@ describe("FeedSubscriber", () => {
     h.deliver([2]);
     const sb = h.sub.book(inst.instrumentId)!;
     expect(sb.valid).toBe(false);
-    expect(h.sub.counters.snapshotsAbandoned).toBe(1);
+    expect(h.sub.counters.partsOutOfOrder).toBeGreaterThan(0); // the chunks after the lost one wait in vain
     packBookSnapshot(h.packer, book, 0, true);
     h.deliver();
+    expect(h.sub.counters.snapshotsAbandoned).toBe(1); // replaced by the refresh's chunk 0
     expect(sb.valid).toBe(true);
     expect(levelsOf(sb)).toEqual(levelsOf(book));
   });
@@ -262,11 +263,12 @@ describe("FeedSubscriber", () => {
     const h = new Harness();
     const errors: string[] = [];
     h.sub.on("error", (e) => errors.push((e.error as { codeName?: string }).codeName ?? "?"));
-    h.sub.ingest(new Uint8Array(10));
+    h.sub.ingest(Uint8Array.of(0x46, 0x44, 2, 0, 0, 0, 0, 0, 0, 0)); // "FD", v2, then nothing
     h.sub.ingest(new Uint8Array(64));
     h.sub.ingest(new Uint8Array(70_000));
     expect(h.sub.counters.errors).toBe(3);
     expect(errors).toEqual(["truncated", "bad_magic", "oversized"]);
+    expect(h.sub.counters.rejected).toMatchObject({ truncated: 1, bad_magic: 1, oversized: 1, bad_checksum: 0 });
   });
 
   it("tracks (channel, source) streams separately: two workers on one channel are not gaps", () => {
@@ -296,7 +298,7 @@ describe("FeedSubscriber", () => {
 });
 
 describe("FeedSubscriber: instrument redefinition", () => {
-  it("a definition with new exponents invalidates the book until the next snapshot in the new units", () => {
+  it("a definition with new exponents makes the book unusable; the next book message in the new units empties it until its snapshot", () => {
     const h = new Harness();
     const v1 = makeInstrument("bybit", "spot", "XYZUSDT", 2, 3);
     const book = new TestBook(v1);
@@ -305,18 +307,35 @@ describe("FeedSubscriber: instrument redefinition", () => {
     packBookSnapshot(h.packer, book, 0, false);
     h.deliver();
     const sb = h.sub.book(v1.instrumentId)!;
-    expect(sb.valid).toBe(true);
+    expect(sb.usable).toBe(true);
     const v2 = { ...v1, priceExp: 3, tickSize: "0.001" };
     const rebuilt = new TestBook(v2);
     rebuilt.instrSeq = book.instrSeq;
     rebuilt.load([[1000, 1]], [[1010, 1]], 2, T0);
     packInstrumentDefinition(h.packer, new EncodedDefinition(v2), false);
     h.deliver();
-    expect(sb.valid).toBe(false);
+    expect(sb.usable).toBe(false);
+    expect(sb.exponentsInDoubt).toBe(true);
+    expect(sb.instrument.priceExp).toBe(2); // the levels held are still in the old units, and shown so
+    expect(sb.bidPriceAt(0)).toBe(100);
+    // The publisher follows a changed definition with a status in the new units (instrSeq + 1): the book empties.
+    const exps: [number, number][] = [];
+    h.sub.on("exponent", (e) => exps.push([e.previousPriceExp, e.priceExp]));
+    const status = new TestBook(v2);
+    status.instrSeq = book.instrSeq + 1;
+    status.state = BookState.RESYNCING;
+    status.reason = StatusReason.INSTRUMENT_CHANGED;
+    packBookStatus(h.packer, status);
+    h.deliver();
+    expect(exps).toEqual([[2, 3]]);
     expect(sb.instrument.priceExp).toBe(3);
+    expect(sb.bidCount + sb.askCount).toBe(0);
+    expect(sb.valid).toBe(false);
+    rebuilt.instrSeq = status.instrSeq;
+    rebuilt.load([[1000, 1]], [[1010, 1]], 3, T0);
     packBookSnapshot(h.packer, rebuilt, 0, false);
     h.deliver();
-    expect(sb.valid).toBe(true);
+    expect(sb.usable).toBe(true);
     expect(levelsOf(sb)).toEqual(levelsOf(rebuilt));
     expect(sb.definition?.tickSize).toBe("0.001");
   });
@@ -391,7 +410,7 @@ describe("FeedSubscriber on a real socket", () => {
       tx.setMulticastTTL(1);
       const send = (b: Uint8Array) => new Promise<void>((resolve, reject) => tx.send(b, port, "239.255.44.1", (err) => (err ? reject(err) : resolve())));
       await send(new Uint8Array(64)); // bad magic
-      await send(new Uint8Array(10)); // truncated
+      await send(Uint8Array.of(0x46, 0x44, 2, 0, 0, 0, 0, 0, 0, 0)); // truncated
       const deadline = Date.now() + 5000;
       while (errors.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       const from = `127.0.0.1:${tx.address().port}`;

@@ -136,7 +136,7 @@ describe("wire codec round trip", () => {
     book.apply(cs, 42, 1_764_000_000_000_000);
     const written = packBookDelta(p, book, cs);
     const cap = deltaLevelsPerDatagram(1400);
-    expect(cap).toBe(81);
+    expect(cap).toBe(80); // (1400 − 48 − 8 − 64) / 16
     expect(written).toBe(Math.ceil(250 / cap));
     const { packets } = drain(p);
     const msgs = allMessages(packets);
@@ -145,6 +145,10 @@ describe("wire codec round trip", () => {
     const flags = msgs.map((m) => m.msgFlags & MSG_FLAG_LAST);
     expect(flags).toEqual([...Array(written - 1).fill(0), MSG_FLAG_LAST]);
     expect(new Set(msgs.map((m) => (m.type === "delta" ? m.instrSeq : -1)))).toEqual(new Set([1]));
+    // every part carries its index and the part count (wire v2)
+    expect(msgs.map((m) => (m.type === "delta" ? [m.partIndex, m.partCount] : []))).toEqual(
+      Array.from({ length: written }, (_, i) => [i, written]),
+    );
     const bids = msgs.flatMap((m) => (m.type === "delta" ? m.bids : []));
     const asks = msgs.flatMap((m) => (m.type === "delta" ? m.asks : []));
     expect(bids).toEqual(Array.from({ length: 150 }, (_, i) => [1000 - i, i + 1]));
@@ -161,10 +165,10 @@ describe("wire codec round trip", () => {
       book.apply(cs, i, 1_764_000_000_000_000 + i);
       packBookDelta(p, book, cs);
     }
-    // each message: 8 + 56 + 16 = 80 B; (1400 − 32) / 80 = 17 per datagram
+    // each message: 8 + 64 + 16 = 88 B; (1400 − 48) / 88 = 15 per datagram
     const { packets } = drain(p);
-    expect(packets.map((x) => x.msgCount)).toEqual([17, 17, 6]);
-    expect(packets.map((x) => x.seqNum)).toEqual([1, 18, 35]);
+    expect(packets.map((x) => x.msgCount)).toEqual([15, 15, 10]);
+    expect(packets.map((x) => x.seqNum)).toEqual([1, 16, 31]);
   });
 
   it("maximum-size snapshots (65535 levels per side) split into chunks and reassemble exactly", () => {
@@ -234,8 +238,8 @@ describe("wire codec round trip", () => {
     };
     for (const maxBytes of [256, 1400, 9000]) {
       for (const depth of [0, 37, 800]) {
-        const a = new ChannelPacker(maxBytes, 1, 0, 5);
-        const b = new ChannelPacker(maxBytes, 1, 0, 5);
+        const a = new ChannelPacker(maxBytes, 1, 0, 5, { sessionStartUs: 1_764_000_000_000_000 });
+        const b = new ChannelPacker(maxBytes, 1, 0, 5, { sessionStartUs: 1_764_000_000_000_000 });
         expect(packBookSnapshot(a, builder, depth, false)).toBe(packBookSnapshot(b, perRank, depth, false));
         const da = drain(a).raw;
         const db = drain(b).raw;
@@ -300,8 +304,9 @@ describe("wire codec round trip", () => {
       const book = new TestBook(makeInstrument("okx", "option", "BTC-USD-261225-100000-C", randInt(r, -8, 18), randInt(r, -8, 18)));
       const cs = new ChangeSet();
       const big = () => (r() < 0.5 ? -1 : 1) * Math.floor(r() * Number.MAX_SAFE_INTEGER);
-      for (let k = 0; k < randInt(r, 0, 5); k++) cs.addBid(big(), big());
-      for (let k = 0; k < randInt(r, 0, 5); k++) cs.addAsk(big(), big());
+      const bigQty = () => Math.floor(r() * Number.MAX_SAFE_INTEGER); // quantities are never negative (bad_value)
+      for (let k = 0; k < randInt(r, 0, 5); k++) cs.addBid(big(), bigQty());
+      for (let k = 0; k < randInt(r, 0, 5); k++) cs.addAsk(big(), bigQty());
       book.instrSeq = Math.floor(r() * Number.MAX_SAFE_INTEGER);
       book.venueSeq = Math.floor(r() * Number.MAX_SAFE_INTEGER);
       book.tsExchangeUs = Math.floor(r() * 4_102_444_800_000_000); // up to year 2100
@@ -355,8 +360,8 @@ describe("wire codec round trip", () => {
       tickSize: "0.0000001",
       lotSize: "1",
     });
-    const body = 32 + 8 + 16 + 12 + 9 + 1;
-    expect(raw[0]!.byteLength).toBe(32 + Math.ceil((8 + 16 + 12 + 9 + 1) / 8) * 8);
+    const body = 48 + 8 + 16 + 12 + 9 + 1;
+    expect(raw[0]!.byteLength).toBe(48 + Math.ceil((8 + 16 + 12 + 9 + 1) / 8) * 8);
     expect([...raw[0]!.subarray(body)].every((b) => b === 0)).toBe(true);
     expect(packets[0]!.flags & PKT_FLAG_SESSION_START).toBe(PKT_FLAG_SESSION_START);
   });
@@ -373,9 +378,9 @@ describe("wire codec round trip", () => {
     p.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
     const { packets } = drain(p);
     expect(packets.map((x) => [x.msgCount, x.seqNum, x.flags, x.pktLength])).toEqual([
-      [2, 1, PKT_FLAG_SESSION_START, 32 + 160],
-      [0, 3, 0, 32],
-      [0, 3, PKT_FLAG_END_OF_SESSION, 32],
+      [2, 1, PKT_FLAG_SESSION_START, 48 + 176],
+      [0, 3, 0, 48],
+      [0, 3, PKT_FLAG_END_OF_SESSION, 48],
     ]);
   });
 });

@@ -3,11 +3,11 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { decodeDatagram } from "../../src/wire/decode-objects.ts";
 import { DecodeErrorCode, PacketReader, WireDecodeError } from "../../src/wire/decoder.ts";
-import { fromHex, rng } from "./helpers.ts";
+import { fromHex, resealCrc, rng } from "./helpers.ts";
 import type { Vector } from "./vector-encode.ts";
 
 const vectors: Vector[] = JSON.parse(readFileSync(new URL("./vectors.json", import.meta.url), "utf8"));
-const all = vectors.flatMap((v) => v.datagrams.map((h) => ({ name: v.name, bytes: fromHex(h) })));
+const all = vectors.filter((v) => v.expectError === undefined).flatMap((v) => v.datagrams.map((h) => ({ name: v.name, bytes: fromHex(h) })));
 
 function codeOf(bytes: Uint8Array, maxBytes = 1400): DecodeErrorCode {
   const r = new PacketReader();
@@ -20,7 +20,7 @@ describe("decoder rejects bad datagrams", () => {
       for (let n = 0; n < bytes.byteLength; n++) {
         const rc = codeOf(bytes.subarray(0, n));
         expect(rc === DecodeErrorCode.TRUNCATED || rc === DecodeErrorCode.BAD_MAGIC || rc === DecodeErrorCode.UNKNOWN_VERSION).toBe(true);
-        if (n >= 32) expect(rc).toBe(DecodeErrorCode.TRUNCATED);
+        if (n >= 3) expect(rc).toBe(DecodeErrorCode.TRUNCATED);
       }
     }
   });
@@ -39,7 +39,7 @@ describe("decoder rejects bad datagrams", () => {
     bytes[0] = 0x00;
     expect(codeOf(bytes)).toBe(DecodeErrorCode.BAD_MAGIC);
     const v2 = all.find((x) => x.name === "delta")!.bytes.slice();
-    v2[2] = 2;
+    v2[2] = 3;
     expect(codeOf(v2)).toBe(DecodeErrorCode.UNKNOWN_VERSION);
     const res = decodeDatagram(v2);
     expect(res.ok).toBe(false);
@@ -53,25 +53,29 @@ describe("decoder rejects bad datagrams", () => {
   it("inconsistent message headers and counts are rejected", () => {
     const base = all.find((x) => x.name === "packed_turn")!.bytes;
     const cases: [string, (b: Uint8Array) => void, DecodeErrorCode][] = [
-      ["msgLength not a multiple of 8", (b) => (b[32] = 0x29), DecodeErrorCode.BAD_MESSAGE],
-      ["msgLength beyond the packet", (b) => (b[33] = 0x10), DecodeErrorCode.BAD_MESSAGE],
-      ["blockLength larger than the body", (b) => (b[36] = 0xff), DecodeErrorCode.BAD_MESSAGE],
+      ["msgLength not a multiple of 8", (b) => (b[48] = 0x29), DecodeErrorCode.BAD_MESSAGE],
+      ["msgLength beyond the packet", (b) => (b[49] = 0x10), DecodeErrorCode.BAD_MESSAGE],
+      ["blockLength larger than the body", (b) => (b[52] = 0xff), DecodeErrorCode.BAD_MESSAGE],
       ["msgCount too large", (b) => (b[6] = 4), DecodeErrorCode.BAD_COUNT],
       ["msgCount too small", (b) => (b[6] = 2), DecodeErrorCode.BAD_COUNT],
-      ["level count beyond the message", (b) => (b[72 + 8 + 48] = 9), DecodeErrorCode.BAD_MESSAGE],
+      ["level count beyond the message", (b) => (b[88 + 8 + 48] = 9), DecodeErrorCode.BAD_MESSAGE],
       ["negative channel seq", (b) => (b[23] = 0x80), DecodeErrorCode.UNSAFE_INTEGER],
+      ["negative session start", (b) => (b[39] = 0x80), DecodeErrorCode.UNSAFE_INTEGER],
+      ["sessionId 0", (b) => b.fill(0, 8, 12), DecodeErrorCode.BAD_HEADER],
+      ["AUTHENTICATED but no trailer: the last message overlaps it", (b) => (b[3] |= 0x08), DecodeErrorCode.BAD_MESSAGE],
     ];
     for (const [what, mutate, want] of cases) {
       const b = base.slice();
       mutate(b);
-      expect(codeOf(b), what).toBe(want);
+      expect(codeOf(b), what + " (CRC left stale)").toBe(DecodeErrorCode.BAD_CHECKSUM);
+      expect(codeOf(resealCrc(b)), what).toBe(want);
     }
   });
 
   it("an unknown template is skipped, not rejected (forward compatibility)", () => {
     const b = all.find((x) => x.name === "status")!.bytes.slice();
-    b[34] = 99; // templateId 3 → 99
-    const res = decodeDatagram(b);
+    b[50] = 99; // templateId 3 → 99
+    const res = decodeDatagram(resealCrc(b));
     expect(res.ok).toBe(true);
     expect(res.ok && res.packet.messages[0]).toMatchObject({ type: "unknown", templateId: 99, msgLength: 56 });
   });
@@ -93,7 +97,7 @@ describe("decoder rejects bad datagrams", () => {
       if (r() < 0.5 && b.length >= 4) {
         b[0] = 0x46;
         b[1] = 0x44;
-        b[2] = 1;
+        b[2] = 2;
       }
       expect(() => decodeDatagram(b)).not.toThrow();
     }

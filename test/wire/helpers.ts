@@ -3,6 +3,8 @@ import type { BookView } from "../../src/core/book-view.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { BookState, StatusReason, type Instrument, type MarketName, type VenueName } from "../../src/core/types.ts";
+import { datagramCrc32c } from "../../src/wire/crc32c.ts";
+import { PKT_CRC32C_OFFSET, PKT_LENGTH_OFFSET } from "../../src/wire/layout.ts";
 
 /** mulberry32: small, fast, deterministic. */
 export function rng(seed: number): () => number {
@@ -182,4 +184,15 @@ export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = "con
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((res) => setTimeout(res, 5));
   }
+}
+
+/**
+ * Recomputes the CRC-32C field of a (mutated) v2 datagram, so a test reaches the structural check it means to hit
+ * instead of stopping at `bad_checksum`. Mutates and returns `bytes`.
+ */
+export function resealCrc(bytes: Uint8Array): Uint8Array {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const pktLength = Math.min(dv.getUint16(PKT_LENGTH_OFFSET, true), bytes.byteLength);
+  dv.setUint32(PKT_CRC32C_OFFSET, datagramCrc32c(bytes, pktLength), true);
+  return bytes;
 }

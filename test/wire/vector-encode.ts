@@ -1,12 +1,15 @@
 /**
  * Builds the datagrams of a golden vector from its JSON inputs (test/wire/vectors.json) with the real encoder.
  * `bun test/wire/make-vectors.ts` regenerates the hex; the test checks the encoder still reproduces it.
+ * A reject vector (`expectError`) is an encoded datagram with `patches` applied (then the CRC recomputed when
+ * `reseal`), or literal `rawHex`; decoders must refuse it with that error.
  */
 import { ChangeSet } from "../../src/core/change-set.ts";
 import type { BookState, Instrument, StatusReason } from "../../src/core/types.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { DatagramAuth } from "../../src/wire/auth.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
-import { TestBook, toHex } from "./helpers.ts";
+import { fromHex, resealCrc, TestBook, toHex } from "./helpers.ts";
 
 export interface VectorBook {
   instrument: Instrument;
@@ -35,7 +38,19 @@ export interface Vector {
   sessionId: number;
   firstSeq: number;
   sendTimeUs: number;
+  sessionStartUs: number;
+  heartbeatIntervalMs: number;
+  /** HMAC key (hex) of an AUTHENTICATED vector: a published test key, never a real one. */
+  authKeyHex?: string;
   ops: VectorOp[];
+  /** Reject vectors: bytes written over the encoded datagram 0 at `offset`, given as hex. */
+  patches?: { offset: number; hex: string }[];
+  /** Recompute the CRC after the patches, so the structural rule (not the checksum) rejects it. */
+  reseal?: boolean;
+  /** Reject vectors: a literal datagram instead of ops (e.g. a v1 datagram). */
+  rawHex?: string;
+  /** Reject vectors: the decode error name (docs/wire-protocol.md §7.2) a decoder must return. */
+  expectError?: string;
   datagrams: string[];
 }
 
@@ -54,7 +69,12 @@ function viewOf(b: VectorBook, bids: [number, number][] = [], asks: [number, num
 }
 
 export function encodeVector(v: Omit<Vector, "datagrams">): string[] {
-  const p = new ChannelPacker(v.maxDatagramBytes, v.channelId, v.sourceId, v.sessionId);
+  if (v.rawHex !== undefined) return [v.rawHex];
+  const p = new ChannelPacker(v.maxDatagramBytes, v.channelId, v.sourceId, v.sessionId, {
+    sessionStartUs: v.sessionStartUs,
+    heartbeatIntervalMs: v.heartbeatIntervalMs,
+    auth: v.authKeyHex !== undefined ? new DatagramAuth(fromHex(v.authKeyHex)) : undefined,
+  });
   p.nextSeq = v.firstSeq;
   for (const op of v.ops) {
     switch (op.op) {
@@ -79,8 +99,15 @@ export function encodeVector(v: Omit<Vector, "datagrams">): string[] {
         break;
     }
   }
-  p.stampSendTime(v.sendTimeUs);
+  p.seal(v.sendTimeUs);
   const out: string[] = [];
-  for (let i = 0; i < p.count; i++) out.push(toHex(p.bytes[i]!.subarray(0, p.lengths[i])));
+  for (let i = 0; i < p.count; i++) {
+    const bytes = p.bytes[i]!.slice(0, p.lengths[i]);
+    if (i === 0 && v.patches !== undefined) {
+      for (const patch of v.patches) bytes.set(fromHex(patch.hex), patch.offset);
+      if (v.reseal === true) resealCrc(bytes);
+    }
+    out.push(toHex(bytes));
+  }
   return out;
 }

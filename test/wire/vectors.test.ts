@@ -3,13 +3,30 @@
  * the decoder reads them back, and an independent reader written from the spec's tables with literal offsets
  * (no layout.ts) agrees — so spec, constants and code cannot drift apart silently.
  */
+import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { DatagramAuth } from "../../src/wire/auth.ts";
+import { crc32c } from "../../src/wire/crc32c.ts";
+import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { decodeDatagram } from "../../src/wire/decode-objects.ts";
 import { fromHex } from "./helpers.ts";
 import { encodeVector, type Vector } from "./vector-encode.ts";
 
-const vectors: Vector[] = JSON.parse(readFileSync(new URL("./vectors.json", import.meta.url), "utf8"));
+const allVectors: Vector[] = JSON.parse(readFileSync(new URL("./vectors.json", import.meta.url), "utf8"));
+const vectors = allVectors.filter((v) => v.expectError === undefined);
+const rejects = allVectors.filter((v) => v.expectError !== undefined);
+const authOf = (v: Vector) => (v.authKeyHex !== undefined ? new DatagramAuth(fromHex(v.authKeyHex)) : undefined);
+
+/** CRC-32C written from the spec's definition alone: bitwise, reflected poly 0x82F63B78 (test only, slow). */
+function specCrc32c(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
 
 /** Reads fields with offsets copied from docs/wire-protocol.md, using BigInt for exactness (test only). */
 function specRead(bytes: Uint8Array) {
@@ -27,9 +44,13 @@ function specRead(bytes: Uint8Array) {
     sourceId: dv.getUint16(14, true),
     seqNum: u64(16),
     sendTimeNs: dv.getBigInt64(24, true),
+    sessionStartNs: dv.getBigInt64(32, true),
+    heartbeatIntervalMs: dv.getUint16(40, true),
+    schemaId: dv.getUint16(42, true),
+    crc32c: dv.getUint32(44, true),
   };
   const messages: Record<string, unknown>[] = [];
-  let off = 32;
+  let off = 48;
   for (let i = 0; i < header.msgCount; i++) {
     const msgLength = dv.getUint16(off, true);
     const templateId = dv.getUint16(off + 2, true);
@@ -56,6 +77,7 @@ function specRead(bytes: Uint8Array) {
         const lv = (k: number): [number, number] => [i64(b + blockLength + k * levelLength), i64(b + blockLength + k * levelLength + 8)];
         m.bids = Array.from({ length: nb }, (_, k) => lv(k));
         m.asks = Array.from({ length: na }, (_, k) => lv(nb + k));
+        if (templateId === 1) Object.assign(m, { partIndex: dv.getUint16(b + 54, true), partCount: dv.getUint16(b + 56, true) });
         if (templateId === 2) {
           Object.assign(m, {
             chunkIndex: dv.getUint16(b + 54, true),
@@ -98,7 +120,69 @@ describe("golden vectors", () => {
       "status",
       "packed_turn",
       "split_snapshot",
+      "split_delta",
+      "refresh",
+      "exponent_change",
+      "authenticated",
+      "authenticated_heartbeat",
+      "heartbeat_backwards",
+      "newer_session",
+      "unknown_template",
     ]);
+    expect(rejects.map((v) => [v.name, v.expectError])).toEqual([
+      ["reject_v1", "unknown_version"],
+      ["reject_flipped_bit", "bad_checksum"],
+      ["reject_forged", "bad_auth"],
+      ["reject_negative_qty", "bad_value"],
+      ["reject_part_index", "bad_message"],
+      ["reject_last_mismatch", "bad_message"],
+      ["reject_chunk_over_total", "bad_message"],
+      ["reject_unknown_schema", "unknown_schema"],
+    ]);
+  });
+
+  it("crc32c matches the standard check value and a bitwise reader written from the spec", () => {
+    expect(crc32c(new TextEncoder().encode("123456789"))).toBe(0xe3069283);
+    for (const v of allVectors) {
+      for (const hex of v.datagrams) {
+        const bytes = fromHex(hex);
+        if (v.expectError !== undefined && v.reseal !== true && v.rawHex === undefined) continue; // deliberately wrong CRCs
+        if (v.rawHex !== undefined) continue; // v1: no CRC field
+        const zeroed = bytes.slice();
+        zeroed.fill(0, 44, 48);
+        expect(new DataView(bytes.buffer).getUint32(44, true), v.name).toBe(specCrc32c(zeroed));
+      }
+    }
+  });
+
+  it("every authenticated vector's trailer is HMAC-SHA256(key, bytes [0, pktLength − 16) with crc32c = 0), first 16 bytes", () => {
+    const signed = vectors.filter((v) => v.authKeyHex !== undefined);
+    expect(signed.length).toBeGreaterThanOrEqual(2);
+    for (const v of signed) {
+      for (const hex of v.datagrams) {
+        const bytes = fromHex(hex);
+        expect(bytes[3]! & 0x08).toBe(0x08);
+        const covered = bytes.slice(0, bytes.length - 16);
+        covered.fill(0, 44, 48);
+        const mac = createHmac("sha256", fromHex(v.authKeyHex!)).update(covered).digest().subarray(0, 16);
+        expect(Buffer.from(bytes.subarray(bytes.length - 16)).equals(mac)).toBe(true);
+      }
+    }
+  });
+
+  for (const v of rejects) {
+    it(`${v.name}: decoders refuse it as ${v.expectError}`, () => {
+      expect(encodeVector(v)).toEqual(v.datagrams);
+      const res = decodeDatagram(fromHex(v.datagrams[0]!), v.maxDatagramBytes, authOf(v));
+      expect(res.ok).toBe(false);
+      if (!res.ok) expect(res.error.codeName).toBe(v.expectError);
+    });
+  }
+
+  it("reject_forged is accepted by a subscriber without a key (it ignores the trailer) and refused with one", () => {
+    const v = rejects.find((x) => x.name === "reject_forged")!;
+    expect(decodeDatagram(fromHex(v.datagrams[0]!), 1400).ok).toBe(true);
+    expect(decodeDatagram(fromHex(v.datagrams[0]!), 1400, authOf(v)).ok).toBe(false);
   });
 
   for (const v of vectors) {
@@ -111,15 +195,21 @@ describe("golden vectors", () => {
         let seq = v.firstSeq;
         for (const hex of v.datagrams) {
           const bytes = fromHex(hex);
-          const res = decodeDatagram(bytes, v.maxDatagramBytes);
+          const res = decodeDatagram(bytes, v.maxDatagramBytes, authOf(v));
           expect(res.ok).toBe(true);
           if (!res.ok) return;
           const spec = specRead(bytes);
           expect(spec.header.magic).toBe(0x4446);
           expect(bytes[0]).toBe(0x46); // "F"
           expect(bytes[1]).toBe(0x44); // "D"
-          expect(spec.header.version).toBe(1);
-          expect(spec.end).toBe(bytes.byteLength);
+          expect(spec.header.version).toBe(2);
+          expect(spec.header.schemaId).toBe(1);
+          expect(spec.header.heartbeatIntervalMs).toBe(v.heartbeatIntervalMs);
+          expect(spec.header.sessionStartNs).toBe(BigInt(v.sessionStartUs) * 1000n);
+          expect(res.packet.sessionStartUs).toBe(v.sessionStartUs);
+          const authenticated = (spec.header.flags & 0x08) !== 0;
+          expect(authenticated).toBe(v.authKeyHex !== undefined);
+          expect(spec.end + (authenticated ? 16 : 0)).toBe(bytes.byteLength);
           expect(spec.header.pktLength).toBe(bytes.byteLength);
           expect(spec.header.seqNum).toBe(seq);
           expect(spec.header.sendTimeNs).toBe(BigInt(v.sendTimeUs) * 1000n);
@@ -144,6 +234,11 @@ describe("golden vectors", () => {
               if (dm.type !== "status") {
                 expect(sm.bids).toEqual(dm.bids);
                 expect(sm.asks).toEqual(dm.asks);
+              }
+              if (dm.type === "delta") {
+                expect([sm.partIndex, sm.partCount]).toEqual([dm.partIndex, dm.partCount]);
+                expect(sm.version).toBe(2);
+                expect(sm.blockLength).toBe(64);
               }
               if (dm.type === "snapshot") {
                 expect([sm.chunkIndex, sm.chunkCount, sm.totalBidCount, sm.totalAskCount]).toEqual([
@@ -171,7 +266,7 @@ describe("golden vectors", () => {
 
   it("docs/wire-protocol.md §8.3 quotes every datagram of every vector", () => {
     const spec = readFileSync(new URL("../../docs/wire-protocol.md", import.meta.url), "utf8");
-    for (const v of vectors) {
+    for (const v of allVectors) {
       expect(spec).toContain("#### `" + v.name + "`");
       for (const hex of v.datagrams) {
         const bytes = fromHex(hex);
@@ -183,6 +278,54 @@ describe("golden vectors", () => {
         expect(spec).toContain("```hex\n" + lines.join("\n") + "\n```");
       }
     }
+  });
+
+  it("the split_delta vector is two parts of one event: same instrSeq, partIndex 0 and 1 of 2, LAST on the second", () => {
+    const v = vectors.find((x) => x.name === "split_delta")!;
+    const msgs = v.datagrams.flatMap((h) => {
+      const res = decodeDatagram(fromHex(h), 256);
+      return res.ok ? res.packet.messages : [];
+    });
+    expect(msgs.map((m) => (m.type === "delta" ? [m.instrSeq, m.partIndex, m.partCount, m.msgFlags & 0x80] : []))).toEqual([
+      [42, 0, 2, 0],
+      [42, 1, 2, 0x80],
+    ]);
+  });
+
+  it("the exponent_change vector announces the new exponents by a definition, then a snapshot at them", () => {
+    const v = vectors.find((x) => x.name === "exponent_change")!;
+    const res = decodeDatagram(fromHex(v.datagrams[0]!));
+    expect(res.ok && res.packet.messages.map((m) => [m.type, "priceExp" in m ? m.priceExp : undefined])).toEqual([
+      ["definition", 2],
+      ["snapshot", 2],
+    ]);
+  });
+
+  it("unknown_template is valid and skipped; newer_session orders after the others; heartbeat_backwards is below heartbeat", () => {
+    const get = (name: string) => {
+      const res = decodeDatagram(fromHex(vectors.find((x) => x.name === name)!.datagrams[0]!));
+      if (!res.ok) throw res.error;
+      return res.packet;
+    };
+    expect(get("unknown_template").messages).toEqual([{ type: "unknown", templateId: 99, msgFlags: 0x84, version: 1, msgLength: 56 }]);
+    const older = get("heartbeat");
+    const newer = get("newer_session");
+    expect(newer.sessionStartUs).toBeGreaterThan(older.sessionStartUs);
+    expect(newer.sessionId).not.toBe(older.sessionId);
+    expect(get("heartbeat_backwards").seqNum).toBeLessThan(older.seqNum);
+  });
+
+  it("the stateful vectors, replayed in order through the reference subscriber, do what §3.4 and §4.7 say", () => {
+    const bytesOf = (name: string) => fromHex(vectors.find((x) => x.name === name)!.datagrams[0]!);
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+    sub.ingest(bytesOf("heartbeat"));
+    sub.ingest(bytesOf("heartbeat_backwards"));
+    expect(sub.streamInfo().map((x) => x.nextSeq)).toEqual([1000]);
+    sub.ingest(bytesOf("newer_session"));
+    const dropped = sub.counters.oldSessionDatagrams;
+    sub.ingest(bytesOf("delta")); // session 0x01020304, an hour older
+    expect(sub.counters.oldSessionDatagrams).toBe(dropped + 1);
+    expect(sub.book(0x7e2d0c1f)).toBeUndefined();
   });
 
   it("the delta vector decodes to the values its description states", () => {

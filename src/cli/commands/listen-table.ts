@@ -3,6 +3,7 @@
  * (the terminal's, 80 when there is none): columns are given up in a fixed order until it fits, and the footer
  * wraps. The INVAL column and the footer's `invalidations` count the same thing (SubscriberBook.invalidations),
  * so the footer is the column's sum; channel gaps are a separate count (one gap invalidates every book on it).
+ * STATE carries a `*` while the book's stream is stale; REP counts refreshes that repaired the book.
  * @module
  */
 import type { SubscriberCounters } from "../../subscriber/subscriber-types.ts";
@@ -66,7 +67,9 @@ function columns(rows: readonly TableRow[], l: Layout): Column[] {
   const cols: Column[] = [];
   const add = (header: string, right: boolean, cell: (r: TableRow) => string) => cols.push({ header, right, cells: rows.map(cell) });
   add("INSTRUMENT", false, (r) => `${l.venue ? r.book.instrument.venue + " " : ""}${r.book.instrument.market} ${r.book.instrument.symbol}`);
-  add("STATE", false, (r) => STATE_SHORT[r.book.state] ?? String(r.book.state));
+  // USABLE first: the one flag to trade on (identical to the publisher's book, which is live, stream not stale).
+  add("USABLE", false, (r) => (r.book.usable ? "yes" : "NO"));
+  add("STATE", false, (r) => (STATE_SHORT[r.book.state] ?? String(r.book.state)) + (r.book.stale ? "*" : ""));
   add("VALID", false, (r) => (r.book.valid ? "yes" : "NO"));
   add(l.qty ? "BID QTY@PX" : "BID", true, (r) => {
     const b = r.book;
@@ -82,6 +85,7 @@ function columns(rows: readonly TableRow[], l: Layout): Column[] {
   });
   if (l.rate) add("UPD/S", true, (r) => rate(r.updatesPerSec));
   add("INVAL", true, (r) => String(r.book.invalidations));
+  add("REP", true, (r) => String(r.book.repairs));
   if (l.latency) {
     add("µs p50/p99", true, (r) => {
       if (r.latenciesUs.length === 0) return "-";
@@ -157,16 +161,21 @@ export function renderTable(rowsIn: readonly TableRow[], frame: TableFrame): str
   const c = frame.counters;
   let invalidations = 0;
   let valid = 0;
+  let usable = 0;
+  let repairs = 0;
   for (const r of rows) {
     invalidations += r.book.invalidations;
+    repairs += r.book.repairs;
     if (r.book.valid) valid++;
+    if (r.book.usable) usable++;
   }
   lines.push(
     ...wrap(
       [
-        `books ${rows.length} (${valid} valid)`,
+        `books ${rows.length} (${usable} usable, ${valid} valid)`,
         `invalidations ${invalidations}`,
         `channel gaps ${c.gaps} (lost ${c.lostMessages})`,
+        `repairs ${repairs}`,
         `errors ${c.errors}`,
         `datagrams ${c.datagrams}`,
         `messages ${c.messages}`,

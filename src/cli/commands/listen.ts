@@ -41,21 +41,25 @@ export const listenCommand: CommandSpec = {
     "  -g, --group G[:P]    multicast group to join (repeatable; default 239.255.0.1:31001 without --config)",
     "  -p, --port N         port for --group entries without one",
     "      --iface ADDR     local interface to join on (default 127.0.0.1, or each destination's interface)",
+    "      --auth-key-file FILE  HMAC key: drop every datagram without a valid trailer (default with --config:",
+    "                       the configuration's publish.auth_key_file)",
     "  -f, --format F       table (default) | ndjson",
     "  -d, --depth N        levels per side in ndjson records (default 5)",
     "      --duration S     exit after S seconds",
     "  -n, --count N        exit after N updates",
     "",
-    "Table: a title line (groups joined), one row per book, a footer of counters. Columns: instrument, state",
-    "(await = awaiting snapshot, live, resync, stale, halted), valid (identical to the publisher's book since the",
-    "last snapshot), best bid qty@px, best ask px@qty, updates/s, INVAL (times the book was invalidated: channel",
-    "gap, sequence jump, publisher restart, silent stream; the footer's invalidations is the column's sum, channel",
-    "gaps count gaps on the wire), latency p50/p99 in µs (packet send time → receive; across hosts this includes",
-    "the clock offset). The table fits the terminal's width (80 columns when stdout is not a terminal);",
-    "narrower, it leaves out the venue (named in the title), then latency, updates/s and sizes.",
-    "Until the first book arrives it says what it is waiting for.",
-    "NDJSON: one object per update (type \"update\") and per gap/session/stale/error event (type = event);",
-    "timestamps are integer µs since the epoch, prices and quantities exact decimal strings.",
+    "Table: a title line (groups joined), one row per book, a footer of counters. Columns: instrument, USABLE",
+    "(yes = safe to trade on: identical to the publisher's book, which is live, on a stream that is not stale),",
+    "state (await = awaiting snapshot, live, resync, stale, halted), valid (identical to the publisher's book),",
+    "best bid qty@px, best ask px@qty, updates/s, INVAL (times the book was invalidated: channel gap, sequence",
+    "jump, publisher restart, silent stream; the footer's invalidations is the column's sum, channel gaps count",
+    "gaps on the wire), REP (refreshes that repaired the book), latency p50/p99 in µs (packet send time →",
+    "receive; across hosts this includes the clock offset). The table fits the terminal's width (80 columns when",
+    "stdout is not a terminal); narrower, it leaves out the venue (named in the title), then latency, updates/s",
+    "and sizes. Until the first book arrives it says what it is waiting for.",
+    "NDJSON: one object per update (type \"update\", with usable, valid, stale, state) and per",
+    "gap/session/stale/repair/supersede/exponent/error event (type = event); timestamps are integer µs since",
+    "the epoch, prices and quantities exact decimal strings.",
     "Output closed by its reader (`| head -2`): listen stops quietly with exit code 0.",
     "",
     "Examples:",
@@ -67,6 +71,7 @@ export const listenCommand: CommandSpec = {
     group: { type: "string", short: "g", multiple: true },
     port: { type: "string", short: "p" },
     iface: { type: "string" },
+    "auth-key-file": { type: "string" },
     format: { type: "string", short: "f" },
     depth: { type: "string", short: "d" },
     duration: { type: "string" },
@@ -82,7 +87,7 @@ function positiveInt(v: unknown, name: string, fallback: number | undefined): nu
   return n;
 }
 
-function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramBytes: number } {
+function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramBytes: number; authKeyFile: string | undefined; snapshotDepth: number } {
   const v = ctx.values;
   const iface = typeof v.iface === "string" ? v.iface : undefined;
   if (iface !== undefined) {
@@ -92,9 +97,13 @@ function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramB
   const port = positiveInt(v.port, "port", undefined);
   const groups: GroupSpec[] = [];
   let maxDatagramBytes = ABS_MAX_DATAGRAM_BYTES;
+  let authKeyFile = typeof v["auth-key-file"] === "string" ? v["auth-key-file"] : undefined;
+  let snapshotDepth = 0;
   if (typeof v.config === "string") {
     const config = loadConfigFile(v.config, { requireVenue: false }); // only [publish] is read
     maxDatagramBytes = config.publish.maxDatagramBytes;
+    authKeyFile ??= config.publish.authKeyFile;
+    snapshotDepth = config.publish.snapshotDepth;
     for (const d of config.publish.destinations) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
   }
   const given = Array.isArray(v.group) ? (v.group as string[]) : [];
@@ -119,6 +128,8 @@ function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramB
       return true;
     }),
     maxDatagramBytes,
+    authKeyFile,
+    snapshotDepth,
   };
 }
 
@@ -135,9 +146,14 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const count = positiveInt(v.count, "count", undefined);
   const durationS = v.duration === undefined ? undefined : Number(v.duration);
   if (durationS !== undefined && !(durationS > 0)) throw new UsageError(`--duration must be a positive number of seconds`);
-  const { groups, maxDatagramBytes } = resolveGroups(ctx);
+  const { groups, maxDatagramBytes, authKeyFile, snapshotDepth } = resolveGroups(ctx);
 
-  const sub = new FeedSubscriber({ groups, maxDatagramBytes, recvBufferBytes: RECV_BUFFER_BYTES });
+  let sub: FeedSubscriber;
+  try {
+    sub = new FeedSubscriber({ groups, maxDatagramBytes, recvBufferBytes: RECV_BUFFER_BYTES, authKeyFile, snapshotDepth });
+  } catch (err) {
+    throw new UsageError((err as Error).message); // an unreadable or short key file: say which and why
+  }
   const rows = new Map<number, Row>();
   let updates = 0;
   let finish: (why: string) => void = () => {};
@@ -166,6 +182,9 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
     sub.on("gap", (e) => ctx.out(JSON.stringify({ type: "gap", ...e })));
     sub.on("session", (e) => ctx.out(JSON.stringify({ type: "session", ...e })));
     sub.on("stale", (e) => ctx.out(JSON.stringify({ type: "stale", ...e })));
+    sub.on("repair", (e) => ctx.out(JSON.stringify({ type: "repair", ...bookRef(e.book), instrSeq: e.instrSeq, refresh: e.refresh, levelsDiffered: e.levelsDiffered, channelId: e.channelId })));
+    sub.on("supersede", (e) => ctx.out(JSON.stringify({ type: "supersede", ...bookRef(e.book), previousSessionId: e.previousSessionId, sessionId: e.sessionId, channelId: e.channelId })));
+    sub.on("exponent", (e) => ctx.out(JSON.stringify({ type: "exponent", ...bookRef(e.book), previousPriceExp: e.previousPriceExp, previousQtyExp: e.previousQtyExp, priceExp: e.priceExp, qtyExp: e.qtyExp })));
     sub.on("error", (e) => ctx.out(JSON.stringify({ type: "error", message: e.error.message, from: e.from })));
   } else {
     sub.on("session", (e) => ctx.log.info(`session ${e.kind}`, { channelId: e.channelId, sourceId: e.sourceId, sessionId: e.sessionId }));
@@ -214,4 +233,9 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   await sub.stop();
   if (!ndjson) draw();
   return 0;
+}
+
+/** Names a book in an NDJSON event record. */
+function bookRef(b: SubscriberBook): { venue: string; market: string; symbol: string; instrumentId: number } {
+  return { venue: b.instrument.venue, market: b.instrument.market, symbol: b.instrument.symbol, instrumentId: b.instrumentId };
 }

@@ -1,0 +1,117 @@
+/**
+ * Subscriber receive path (datagram → verify CRC → decode → sequence → apply), driven through FeedSubscriber.ingest()
+ * (the socket path does the same copy into the reused buffer), and heap growth in steady state (heapStats without a
+ * GC in between: garbage would still be counted). Cases: one 7-level delta per datagram; the same with a refresh
+ * snapshot (50/side, compared with the book at the same instrSeq) every 100 deltas; split deltas (200 levels in
+ * 256-byte datagrams, assembled per instrument).
+ *   npx bun bench/subscriber.bench.ts        (BENCH_QUICK=1 for a short run)
+ */
+import { heapStats } from "bun:jsc";
+import { ChangeSet } from "../src/core/change-set.ts";
+import { BookState, type Instrument } from "../src/core/types.ts";
+import { instrumentIdOf } from "../src/core/instrument-id.ts";
+import { LadderBook } from "../src/book/ladder-book.ts";
+import { FeedSubscriber } from "../src/subscriber/index.ts";
+import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
+import { ChannelPacker } from "../src/wire/packer.ts";
+import { printTable } from "./harness.ts";
+
+const QUICK = process.env.BENCH_QUICK === "1";
+const T0 = 1_764_000_000_000_000;
+const instrument: Instrument = {
+  instrumentId: instrumentIdOf("bybit", "linear", "BTCUSDT"),
+  venue: "bybit",
+  market: "linear",
+  symbol: "BTCUSDT",
+  priceExp: 1,
+  qtyExp: 3,
+  tickSize: "0.1",
+  lotSize: "0.001",
+};
+
+/** The publisher's book: a LadderBook with the BookView header fields. */
+class PubBook extends LadderBook {
+  readonly instrument = instrument;
+  state: BookState = BookState.LIVE;
+  reason = 11 as const;
+  instrSeq = 0;
+  venueSeq = 0;
+  tsExchangeUs = T0;
+  tsEventUs = T0;
+  tsRecvUs = T0;
+}
+
+let x = 12345;
+function rnd(n: number): number {
+  x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+  return x % n;
+}
+
+/** A stream of datagrams: a snapshot, then `deltas` events of `levels` levels, a refresh every `refreshEvery`. */
+function stream(deltas: number, levels: number, refreshEvery: number, maxBytes: number): Uint8Array[] {
+  const p = new ChannelPacker(maxBytes, 1, 0, 77, { sessionStartUs: T0, heartbeatIntervalMs: 1000 });
+  const b = new PubBook();
+  for (let i = 0; i < 50; i++) {
+    b.bids.set(300_000 - i * 2, 1000 + i);
+    b.asks.set(300_001 + i * 2, 1000 + i);
+  }
+  b.instrSeq = 1;
+  const out: Uint8Array[] = [];
+  const flush = () => {
+    p.seal(T0);
+    for (let i = 0; i < p.count; i++) out.push(p.bytes[i]!.slice(0, p.lengths[i]));
+    p.clear();
+  };
+  packBookSnapshot(p, b, 0, false);
+  flush();
+  const cs = new ChangeSet();
+  for (let e = 0; e < deltas; e++) {
+    cs.clear();
+    for (let k = 0; k < levels; k++) {
+      const bid = k % 2 === 0;
+      const px = bid ? 300_000 - rnd(100) * 2 : 300_001 + rnd(100) * 2;
+      const q = rnd(4) === 0 ? 0 : 1 + rnd(5000);
+      if (bid) {
+        cs.addBid(px, q);
+        b.bids.set(px, q);
+      } else {
+        cs.addAsk(px, q);
+        b.asks.set(px, q);
+      }
+    }
+    b.instrSeq++;
+    packBookDelta(p, b, cs);
+    flush();
+    if (refreshEvery > 0 && e % refreshEvery === refreshEvery - 1) {
+      packBookSnapshot(p, b, 0, true);
+      flush();
+    }
+  }
+  return out;
+}
+
+function run(name: string, datagrams: Uint8Array[], warm: number): Record<string, unknown> {
+  const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, maxDatagramBytes: 1400 });
+  let updates = 0;
+  sub.on("update", () => updates++);
+  for (let i = 0; i < warm; i++) sub.ingest(datagrams[i]!, T0);
+  Bun.gc(true);
+  const h0 = heapStats().heapSize;
+  const t0 = Bun.nanoseconds();
+  for (let i = warm; i < datagrams.length; i++) sub.ingest(datagrams[i]!, T0);
+  const t1 = Bun.nanoseconds();
+  const h1 = heapStats().heapSize;
+  const n = datagrams.length - warm;
+  const book = sub.book(instrument.instrumentId)!;
+  if (!book.usable || sub.counters.gaps !== 0) throw new Error(`${name}: book not usable or gaps: ${JSON.stringify(sub.counters)}`);
+  return { case: name, datagrams: n, nsPerDatagram: Math.round((t1 - t0) / n), heapGrowthB: h1 - h0, bytesPerDatagram: ((h1 - h0) / n).toFixed(3), repairs: sub.counters.repairs, updates };
+}
+
+const N = QUICK ? 60_000 : 300_000;
+const rows = [
+  run("delta, 7 levels, 1 per datagram", stream(N, 7, 0, 1400), N / 3),
+  run("same + refresh 50/side every 100 (compared)", stream(N, 7, 100, 1400), N / 3),
+  run("split delta, 200 levels in 256 B datagrams", stream(N / 20, 200, 0, 256), N / 6),
+];
+console.log("\n== subscriber receive path: ingest per datagram, heap growth without GC (steady state) ==");
+printTable(rows);

@@ -1,0 +1,29 @@
+/**
+ * HMAC key files (wire AUTHENTICATED datagrams, docs/wire-protocol.md §3.3): read at start by the config check,
+ * the publisher and the subscriber. Cold path. Plain Node API (the subscriber runs under Node 20 too).
+ * @module
+ */
+import { readFileSync } from "node:fs";
+
+/** Shortest accepted HMAC key: 128 bits. */
+export const MIN_AUTH_KEY_BYTES = 16;
+
+/**
+ * Reads an HMAC key file: the raw bytes of the file or, when the file is text of hex digits only (an optional
+ * trailing newline allowed), the bytes they spell. Errors name `what` (the config key or option) and the file.
+ */
+export function readAuthKeyFile(path: string, what: string): Uint8Array {
+  let raw: Uint8Array;
+  try {
+    raw = readFileSync(path);
+  } catch (err) {
+    throw new Error(`${what}: cannot read key file ${JSON.stringify(path)}: ${(err as Error).message}`);
+  }
+  let key = raw;
+  const text = new TextDecoder().decode(raw).trim();
+  if (text.length > 0 && text.length % 2 === 0 && /^[0-9a-fA-F]+$/.test(text)) key = Uint8Array.from(Buffer.from(text, "hex"));
+  if (key.length < MIN_AUTH_KEY_BYTES) {
+    throw new Error(`${what}: key file ${JSON.stringify(path)} holds a ${key.length}-byte key; at least ${MIN_AUTH_KEY_BYTES} bytes are required`);
+  }
+  return key;
+}

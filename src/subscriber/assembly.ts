@@ -1,0 +1,143 @@
+/**
+ * Scratch for the two kinds of multi-message book events a subscriber assembles per instrument: split deltas
+ * (parts) and chunked snapshots. The scratch grows only with the levels that actually arrived (never with what a
+ * header announces), within a per-side cap and one budget for all books together, so hostile input cannot make
+ * it grow without bound. Arrays are kept for reuse (no allocation in steady state) unless larger than
+ * RETAIN_LEVELS, which are given back after the assembly ends.
+ * @module
+ */
+import type { BookMessageReader } from "../wire/decoder.ts";
+import { grownLevels, type SubscriberBook } from "./subscriber-book.ts";
+
+/** Scratch arrays up to this many levels stay with their book after an assembly; larger ones are released. */
+export const RETAIN_LEVELS = 4096;
+
+export const AppendResult = { OK: 0, OVER_CAP: 1, OVER_BUDGET: 2 } as const;
+export type AppendResult = (typeof AppendResult)[keyof typeof AppendResult];
+
+/** Levels held in every book's scratch arrays together, against maxAssemblyLevels. */
+export class AssemblyBudget {
+  used = 0;
+  constructor(
+    readonly maxLevels: number,
+    readonly maxLevelsPerSide: number,
+  ) {}
+
+  /** The new length for a scratch array pair to hold `need` levels (doubling, within the cap), or −1 over budget. Cold. */
+  private grow(need: number, current: number): number {
+    let n = Math.max(64, current);
+    while (n < need) n *= 2;
+    if (n > this.maxLevelsPerSide) n = this.maxLevelsPerSide;
+    const extra = n - current;
+    if (this.used + extra * 2 > this.maxLevels) return -1;
+    this.used += extra * 2; // price and qty arrays
+    return n;
+  }
+
+  /** Appends a delta part's levels to the book's pending arrays. */
+  appendPart(book: SubscriberBook, m: BookMessageReader): AppendResult {
+    const nb = m.bidCount;
+    const na = m.askCount;
+    const needB = book.pendBidN + nb;
+    const needA = book.pendAskN + na;
+    if (needB > this.maxLevelsPerSide || needA > this.maxLevelsPerSide) return AppendResult.OVER_CAP;
+    if (needB > book.pendBidPx.length) {
+      const n = this.grow(needB, book.pendBidPx.length);
+      if (n < 0) return AppendResult.OVER_BUDGET;
+      book.pendBidPx = grownLevels(book.pendBidPx, book.pendBidN, n);
+      book.pendBidQty = grownLevels(book.pendBidQty, book.pendBidN, n);
+    }
+    if (needA > book.pendAskPx.length) {
+      const n = this.grow(needA, book.pendAskPx.length);
+      if (n < 0) return AppendResult.OVER_BUDGET;
+      book.pendAskPx = grownLevels(book.pendAskPx, book.pendAskN, n);
+      book.pendAskQty = grownLevels(book.pendAskQty, book.pendAskN, n);
+    }
+    const bpx = book.pendBidPx;
+    const bq = book.pendBidQty;
+    let j = book.pendBidN;
+    for (let i = 0; i < nb; i++, j++) {
+      bpx[j] = m.priceAt(i);
+      bq[j] = m.qtyAt(i);
+    }
+    book.pendBidN = j;
+    const apx = book.pendAskPx;
+    const aq = book.pendAskQty;
+    j = book.pendAskN;
+    for (let i = nb, end = nb + na; i < end; i++, j++) {
+      apx[j] = m.priceAt(i);
+      aq[j] = m.qtyAt(i);
+    }
+    book.pendAskN = j;
+    return AppendResult.OK;
+  }
+
+  /** Appends a snapshot chunk's levels to the book's snapshot arrays. */
+  appendChunk(book: SubscriberBook, m: BookMessageReader): AppendResult {
+    const nb = m.bidCount;
+    const na = m.askCount;
+    const needB = book.snapBidN + nb;
+    const needA = book.snapAskN + na;
+    if (needB > this.maxLevelsPerSide || needA > this.maxLevelsPerSide) return AppendResult.OVER_CAP;
+    if (needB > book.snapBidPx.length) {
+      const n = this.grow(needB, book.snapBidPx.length);
+      if (n < 0) return AppendResult.OVER_BUDGET;
+      book.snapBidPx = grownLevels(book.snapBidPx, book.snapBidN, n);
+      book.snapBidQty = grownLevels(book.snapBidQty, book.snapBidN, n);
+    }
+    if (needA > book.snapAskPx.length) {
+      const n = this.grow(needA, book.snapAskPx.length);
+      if (n < 0) return AppendResult.OVER_BUDGET;
+      book.snapAskPx = grownLevels(book.snapAskPx, book.snapAskN, n);
+      book.snapAskQty = grownLevels(book.snapAskQty, book.snapAskN, n);
+    }
+    const bpx = book.snapBidPx;
+    const bq = book.snapBidQty;
+    let j = book.snapBidN;
+    for (let i = 0; i < nb; i++, j++) {
+      bpx[j] = m.priceAt(i);
+      bq[j] = m.qtyAt(i);
+    }
+    book.snapBidN = j;
+    const apx = book.snapAskPx;
+    const aq = book.snapAskQty;
+    j = book.snapAskN;
+    for (let i = nb, end = nb + na; i < end; i++, j++) {
+      apx[j] = m.priceAt(i);
+      aq[j] = m.qtyAt(i);
+    }
+    book.snapAskN = j;
+    return AppendResult.OK;
+  }
+
+  /** After an assembly ended: oversized scratch goes back to the budget (cold, only for books deeper than RETAIN_LEVELS). */
+  settle(book: SubscriberBook): void {
+    if (book.pendBidPx.length <= RETAIN_LEVELS && book.pendAskPx.length <= RETAIN_LEVELS && book.snapBidPx.length <= RETAIN_LEVELS && book.snapAskPx.length <= RETAIN_LEVELS) return;
+    if (book.asmSeq >= 0 || book.snapSeq >= 0) return; // the other assembly is still using its arrays
+    this.release(book);
+  }
+
+  /** Releases all of a book's scratch. */
+  release(book: SubscriberBook): void {
+    this.used -= book.scratchLevels * 2;
+    book.releaseScratch();
+  }
+}
+
+/**
+ * True when the book's levels equal the assembled snapshot's, level for level. With `depth` > 0 (the publisher's
+ * publish.snapshot_depth) a side of exactly `depth` levels was cut there: the book may hold more below it.
+ */
+export function sameAsSnapshot(book: SubscriberBook, depth: number): boolean {
+  const nb = book.snapBidN;
+  const na = book.snapAskN;
+  if (book.bidCount !== nb && !(depth > 0 && nb === depth && book.bidCount > nb)) return false;
+  if (book.askCount !== na && !(depth > 0 && na === depth && book.askCount > na)) return false;
+  const bpx = book.snapBidPx;
+  const bq = book.snapBidQty;
+  for (let i = 0; i < nb; i++) if (book.bidPriceAt(i) !== bpx[i] || book.bidQtyAt(i) !== bq[i]) return false;
+  const apx = book.snapAskPx;
+  const aq = book.snapAskQty;
+  for (let i = 0; i < na; i++) if (book.askPriceAt(i) !== apx[i] || book.askQtyAt(i) !== aq[i]) return false;
+  return true;
+}

@@ -1,0 +1,296 @@
+/**
+ * The subscriber's streams (channelId, sourceId) and publisher sessions (docs/wire-protocol.md §6.2–6.4): which
+ * session a datagram belongs to (a newer one supersedes at once but stays provisional until it sends again, so one
+ * bogus header is undone), and the channel sequence per stream (gaps, duplicates, and the undoing of a bogus jump).
+ *
+ * HOT PATH: streamOf and sequence run per datagram; a known stream in its confirmed session takes one Map lookup
+ * and a few comparisons. Everything else here is cold.
+ * @module
+ */
+import type { PacketReader } from "../wire/decoder.ts";
+import type { InstrumentBooks } from "./instrument-books.ts";
+import type { Listeners } from "./listeners.ts";
+import type { GapEvent, SessionEvent, StreamInfo, SubscriberCounters } from "./subscriber-types.ts";
+
+/**
+ * Datagrams that must continue the channel sequence from before a jump, with none continuing it after the jump,
+ * before the jump is undone as bogus (one forged or corrupted seqNum can then block a stream for 2 datagrams).
+ */
+export const SEQ_REVERT_DATAGRAMS = 2;
+/**
+ * How far past the old line's expected seq a datagram may start and still continue it (loss tolerated); further
+ * is not the old line (another forged datagram must not hijack it). 0 as the old line means unknown (a new
+ * stream or session): its first evidence may start anywhere.
+ */
+export const SEQ_REVERT_WINDOW = 1024;
+
+/** What InstrumentBooks needs of the stream that carried a message. */
+export interface StreamRef {
+  readonly key: number;
+  readonly channelId: number;
+  readonly sourceId: number;
+  readonly sessionId: number;
+  readonly sessionStartUs: number;
+}
+
+/** Orders publisher sessions by (sessionStartUs, sessionId): < 0 when a is older than b, 0 when the same. */
+export function compareSessions(aStartUs: number, aId: number, bStartUs: number, bId: number): number {
+  if (aStartUs !== bStartUs) return aStartUs < bStartUs ? -1 : 1;
+  return aId === bId ? 0 : aId < bId ? -1 : 1;
+}
+
+export function streamKeyOf(channelId: number, sourceId: number): number {
+  return channelId * 65536 + sourceId;
+}
+
+/** Per-stream state: the public StreamInfo plus the key, its source and the lines kept to undo bogus jumps. */
+export interface StreamState extends StreamInfo {
+  key: number;
+  source: SourceState;
+  /** Next seq of the line before the last jump (−1: none pending), and datagrams seen continuing it. */
+  altNext: number;
+  altCount: number;
+  /** The session before the last restart of this stream (sessionStartUs −1: none) and its next seq then. */
+  prevSessionId: number;
+  prevSessionStartUs: number;
+  prevNextSeq: number;
+  /** The pending jump line of that session then (−1: none), restored with it. */
+  prevAltNext: number;
+}
+
+/**
+ * The newest session of one publisher source (sourceId), and while it is provisional the one it replaced. A newer
+ * session supersedes at once, but until SEQ_REVERT_DATAGRAMS of its datagrams arrived it can be undone: as many
+ * datagrams of the replaced session first prove it bogus (one forged or corrupted header), and everything goes back.
+ */
+export interface SourceState {
+  startUs: number;
+  id: number;
+  pending: boolean;
+  newDatagrams: number;
+  prevStartUs: number;
+  prevId: number;
+  oldDatagrams: number;
+  /** The older session those datagrams belong to: two of one session prove the provisional one bogus. */
+  oldStartUs: number;
+  oldId: number;
+}
+
+export class StreamTable {
+  readonly streams = new Map<number, StreamState>();
+  private readonly sources = new Map<number, SourceState>();
+
+  constructor(
+    private readonly counters: SubscriberCounters,
+    private readonly listeners: Listeners,
+    private readonly instrumentBooks: InstrumentBooks,
+    private readonly maxStreams: number,
+  ) {}
+
+  /** The datagram's stream, created or moved to a newer session as needed; undefined = drop the datagram. */
+  streamOf(r: PacketReader): StreamState | undefined {
+    const channelId = r.channelId;
+    const sourceId = r.sourceId;
+    const key = streamKeyOf(channelId, sourceId);
+    const sessionId = r.sessionId;
+    const sessionStartUs = r.sessionStartUs;
+    const st = this.streams.get(key);
+    if (st !== undefined && st.sessionId === sessionId && st.sessionStartUs === sessionStartUs) {
+      return st.source.pending ? this.duringPending(st.source, st, r) : st;
+    }
+    // Cold from here: a new stream or another session.
+    const src = this.sourceOf(sourceId);
+    const vsSource = src.startUs < 0 ? 1 : compareSessions(sessionStartUs, sessionId, src.startUs, src.id);
+    if (vsSource > 0) {
+      // A newer session of this source (or its first): adopted at once, provisional until it sends again. The
+      // session to go back to is the last confirmed one (a second bogus session must not replace it); none
+      // (start −1) for the first, which may itself be the bogus datagram.
+      if (!src.pending) {
+        src.prevStartUs = src.startUs;
+        src.prevId = src.id;
+      }
+      src.pending = true;
+      src.newDatagrams = 1;
+      src.oldDatagrams = 0;
+      src.startUs = sessionStartUs;
+      src.id = sessionId;
+    } else if (vsSource < 0) {
+      if (src.pending && compareSessions(sessionStartUs, sessionId, src.prevStartUs, src.prevId) >= 0) return this.duringPending(src, st, r);
+      this.counters.oldSessionDatagrams++; // a late datagram of a session already superseded
+      return undefined;
+    } else if (src.pending && ++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) {
+      src.pending = false;
+    }
+    if (st === undefined) {
+      if (this.streams.size >= this.maxStreams) {
+        this.counters.streamsOverCap++;
+        return undefined;
+      }
+      const created: StreamState = {
+        key,
+        channelId,
+        sourceId,
+        sessionId,
+        sessionStartUs,
+        heartbeatIntervalMs: r.heartbeatIntervalMs,
+        nextSeq: r.seqNum,
+        lastRecvMs: Date.now(),
+        stale: false,
+        ended: false,
+        altNext: 0, // the first datagram's seqNum is unproven: the line it starts is a jump from "anywhere"
+        altCount: 0,
+        source: src,
+        prevSessionId: 0,
+        prevSessionStartUs: -1,
+        prevNextSeq: 0,
+        prevAltNext: -1,
+      };
+      this.streams.set(key, created);
+      this.emitSession("new", created, undefined);
+      this.instrumentBooks.supersedeSource(created);
+      return created;
+    }
+    if (compareSessions(sessionStartUs, sessionId, st.sessionStartUs, st.sessionId) < 0) {
+      this.counters.oldSessionDatagrams++; // late datagram of a session already superseded on this stream
+      return undefined;
+    }
+    const previous = st.sessionId;
+    st.prevSessionId = st.sessionId;
+    st.prevSessionStartUs = st.sessionStartUs;
+    st.prevNextSeq = st.nextSeq;
+    st.prevAltNext = st.altNext;
+    st.sessionId = sessionId;
+    st.sessionStartUs = sessionStartUs;
+    st.nextSeq = r.seqNum;
+    st.altNext = 0; // as for a new stream: the restart datagram's seqNum is unproven until the next one
+    st.altCount = 0;
+    st.ended = false;
+    this.instrumentBooks.invalidateStream(key);
+    this.emitSession("restarted", st, previous);
+    this.instrumentBooks.supersedeSource(st);
+    return st;
+  }
+
+  // Cold: a source's sessions while its newest one is provisional.
+  private sourceOf(sourceId: number): SourceState {
+    let src = this.sources.get(sourceId);
+    if (src === undefined) {
+      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0 };
+      this.sources.set(sourceId, src);
+    }
+    return src;
+  }
+
+  /**
+   * A datagram of a source whose newest session is provisional: one of the newest session counts toward
+   * confirming it; one of an older session (not older than the last confirmed one) toward proving it bogus — the
+   * second undoes it: the source, its streams and its books go back to that datagram's session, which is then
+   * processed as if the bogus session had never been seen; the first is dropped.
+   */
+  private duringPending(src: SourceState, st: StreamState | undefined, r: PacketReader): StreamState | undefined {
+    const sessionId = r.sessionId;
+    const sessionStartUs = r.sessionStartUs;
+    if (sessionId === src.id && sessionStartUs === src.startUs) {
+      if (++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) src.pending = false;
+      return st; // the stream is on the newest session (the caller only passes one whose session matched)
+    }
+    if (sessionStartUs !== src.oldStartUs || sessionId !== src.oldId) {
+      src.oldStartUs = sessionStartUs; // evidence must come from one session (another bogus one must not count)
+      src.oldId = sessionId;
+      src.oldDatagrams = 0;
+    }
+    if (++src.oldDatagrams < SEQ_REVERT_DATAGRAMS) {
+      this.counters.oldSessionDatagrams++;
+      return undefined;
+    }
+    // The bogus session is undone in favour of the session that proved it (the real one: the last confirmed one,
+    // a real restart newer than that, or the first real session when the bogus datagram was the first seen).
+    src.startUs = sessionStartUs;
+    src.id = sessionId;
+    src.pending = false;
+    this.counters.sessionsReverted++;
+    for (const [key, s] of this.streams) {
+      if (s.source !== src || compareSessions(s.sessionStartUs, s.sessionId, sessionStartUs, sessionId) <= 0) continue;
+      if (s.prevSessionStartUs < 0 || compareSessions(s.prevSessionStartUs, s.prevSessionId, sessionStartUs, sessionId) > 0) {
+        this.streams.delete(key); // a stream only a bogus session had
+        continue;
+      }
+      const bogusId = s.sessionId;
+      s.sessionId = s.prevSessionId;
+      s.sessionStartUs = s.prevSessionStartUs;
+      s.nextSeq = s.prevNextSeq;
+      s.altNext = s.prevAltNext;
+      s.altCount = 0;
+      this.emitSession("reverted", s, bogusId);
+    }
+    this.instrumentBooks.revertSource(r.sourceId, sessionStartUs, sessionId);
+    return this.streamOf(r); // src is no longer pending: no deeper recursion
+  }
+
+  /**
+   * Channel sequence of one datagram (msgCount 0 = heartbeat, whose seqNum is the next expected). Returns how many
+   * leading messages were already seen, or −1 to drop the datagram. A jump ahead is a gap at once, but the line
+   * from before it is remembered: when the next datagrams (SEQ_REVERT_DATAGRAMS of them, none continuing the new
+   * line) keep advancing that old line, the jump was bogus and the stream goes back to it, so no single datagram
+   * can block a stream. A second jump while one is pending keeps the older line (the real one is the earliest).
+   */
+  sequence(st: StreamState, seqNum: number, msgCount: number): number {
+    const next = st.nextSeq;
+    if (seqNum === next) {
+      st.altNext = -1; // the line after the jump goes on: it was real
+      st.nextSeq = seqNum + msgCount;
+      return 0;
+    }
+    if (seqNum > next) {
+      this.gap(st, seqNum);
+      if (st.altNext < 0) {
+        st.altNext = next;
+        st.altCount = 0;
+      }
+      st.nextSeq = seqNum + msgCount;
+      return 0;
+    }
+    const alt = st.altNext;
+    if (alt >= 0 && seqNum >= alt && (seqNum - alt <= SEQ_REVERT_WINDOW || (alt === 0 && st.altCount === 0))) {
+      st.altNext = seqNum + msgCount;
+      if (++st.altCount >= SEQ_REVERT_DATAGRAMS) {
+        this.counters.seqJumpsReverted++;
+        st.altNext = -1;
+        st.nextSeq = seqNum + msgCount;
+        return 0;
+      }
+      this.counters.lateDatagrams++;
+      return -1;
+    }
+    if (seqNum + msgCount <= next) {
+      if (msgCount > 0) this.counters.duplicates++;
+      return -1;
+    }
+    this.counters.duplicates++; // partial overlap: only the unseen tail
+    st.nextSeq = seqNum + msgCount;
+    return next - seqNum;
+  }
+
+  private gap(st: StreamState, got: number): void {
+    const lost = got - st.nextSeq;
+    this.counters.gaps++;
+    this.counters.lostMessages += lost;
+    const booksInvalidated = this.instrumentBooks.invalidateStream(st.key);
+    const e: GapEvent = {
+      channelId: st.channelId,
+      sourceId: st.sourceId,
+      sessionId: st.sessionId,
+      expected: st.nextSeq,
+      got,
+      lost,
+      booksInvalidated,
+    };
+    for (const l of this.listeners.gap) this.listeners.call(l, e);
+  }
+
+  emitSession(kind: SessionEvent["kind"], st: StreamState, previousSessionId: number | undefined): void {
+    const e: SessionEvent = { kind, channelId: st.channelId, sourceId: st.sourceId, sessionId: st.sessionId, previousSessionId };
+    for (const l of this.listeners.session) this.listeners.call(l, e);
+  }
+
+}

@@ -1,0 +1,115 @@
+/**
+ * A venue update that crosses the book (issue #10 C): the publisher applies it, marks the book RESYNCING /
+ * crossed_book and must publish that very update, so every subscriber's book stays identical to the publisher's
+ * (/books shows the crossing level) while never being usable. Before, only a status went out: the subscriber kept
+ * `valid` on a book that lacked the crossing level. Real Feeder, real publisher, real multicast on 127.0.0.1 (TTL 1).
+ */
+import { afterEach, expect, test } from "vitest";
+import { Feeder } from "../../src/app/feeder.ts";
+import { validateConfig } from "../../src/config/load.ts";
+import type { FeederConfig } from "../../src/config/types.ts";
+import { BookUpdate } from "../../src/core/book-update.ts";
+import { instrumentIdOf } from "../../src/core/instrument-id.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
+import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import type { VenueSpec } from "../../src/venues/registry.ts";
+import type { BookSink, VenueAdapter } from "../../src/venues/venue.ts";
+import { levelsOfView, sameLevels, uniqueDestination, waitFor } from "../e2e/harness.ts";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+/** A venue whose messages the test writes itself. */
+class ScriptedVenue implements VenueAdapter {
+  readonly venue = "okx" as const;
+  sink: BookSink | null = null;
+  readonly resyncs: StatusReason[] = [];
+  constructor(readonly instrument: Instrument) {}
+  loadInstruments(): Promise<(Instrument | undefined)[]> {
+    return Promise.resolve([this.instrument]);
+  }
+  start(sink: BookSink): void {
+    this.sink = sink;
+  }
+  startReplay(sink: BookSink): void {
+    this.sink = sink;
+  }
+  ingestFrame(): boolean {
+    return false;
+  }
+  requestResync(_index: number, reason: StatusReason): void {
+    this.resyncs.push(reason);
+  }
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+  stats(): Record<string, number> {
+    return {};
+  }
+  connections() {
+    return [];
+  }
+  metrics() {
+    return [];
+  }
+}
+
+function update(u: BookUpdate, snapshot: boolean, seq: number, bids: [number, number][], asks: [number, number][]): BookUpdate {
+  u.reset();
+  u.isSnapshot = snapshot;
+  u.venueSeq = seq;
+  for (const [p, q] of bids) u.pushBid(p, q);
+  for (const [p, q] of asks) u.pushAsk(p, q);
+  return u;
+}
+
+test("a crossing delta is published itself: the subscriber's book keeps the crossing level, is valid and not usable", { timeout: 20_000 }, async () => {
+  const instrument: Instrument = { instrumentId: instrumentIdOf("okx", "spot", "BTC-USDT"), venue: "okx", market: "spot", symbol: "BTC-USDT", priceExp: 1, qtyExp: 2, tickSize: "0.1", lotSize: "0.01" };
+  const venue = new ScriptedVenue(instrument);
+  const spec: VenueSpec = {
+    venue: "okx",
+    wsUrl: "ws://127.0.0.1:1/",
+    restUrl: "http://127.0.0.1:1",
+    marketWsUrl: (base) => base,
+    markets: { spot: { depths: [400], defaultDepth: 400, staleAfterMs: () => 60_000, staleFloor: () => ({ ms: 1000 }) } },
+    keepalive: "client_ping",
+    resync: "resubscribe",
+    sequenceScope: "topic",
+    create: () => venue,
+  };
+  const { group, port } = uniqueDestination(77);
+  const base = validateConfig({ publish: { destinations: [{ group, port, interface: "127.0.0.1", ttl: 1, channel: 5 }], snapshot_interval_ms: 0 } }, { requireVenue: false });
+  const config: FeederConfig = {
+    ...base,
+    venues: [{ venue: "okx", wsUrl: spec.wsUrl, restUrl: spec.restUrl, instrumentCachePath: "", markets: [{ market: "spot", depth: 400, symbols: ["BTC-USDT"] }], overrides: new Map() }],
+  };
+  const subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 0 });
+  await subscriber.start();
+  cleanups.push(() => subscriber.stop());
+  const feeder = new Feeder({ config, log: silentLogger, venues: { okx: spec } });
+  cleanups.push(() => feeder.stop());
+  await feeder.start();
+  const u = new BookUpdate();
+  const sub = () => subscriber.books.get(instrument.instrumentId);
+  const pub = () => feeder.books()[0]!;
+
+  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5], [999, 7]], [[1001, 3], [1002, 1]]));
+  await waitFor(() => sub()?.usable === true, "the snapshot, usable");
+
+  // The venue sends a bid at 100.3 (mantissa 1003) above the best ask 100.1 (1001): the book is crossed.
+  venue.sink!.onBookUpdate(0, update(u, false, 2, [[1003, 2]], []));
+  await waitFor(() => sub()?.state === BookState.RESYNCING, "the crossed book's state");
+  const book = sub()!;
+  expect([pub().state, pub().reason]).toEqual([BookState.RESYNCING, StatusReason.CROSSED_BOOK]);
+  expect(venue.resyncs).toEqual([StatusReason.CROSSED_BOOK]);
+  expect(book.reason).toBe(StatusReason.CROSSED_BOOK);
+  // Identical to the publisher's book, crossing level included …
+  expect(book.bidPriceAt(0)).toBe(1003);
+  expect(sameLevels(levelsOfView(book), levelsOfView(pub()))).toBe(true);
+  expect(book.valid).toBe(true);
+  // … and never usable while the publisher's book is not LIVE.
+  expect(book.usable).toBe(false);
+});

@@ -1,0 +1,161 @@
+/**
+ * Refresh cadence (issue #10): every book is refreshed exactly once per publish.snapshot_interval_ms, spread
+ * evenly over the interval. Before wire v2, 3 books with a 5 s interval were each refreshed every 150 ms (one
+ * book per 50 ms tick at least), and refreshes were 32 % of the bytes. Time is vitest's fake clock (setInterval
+ * and Date), so the counts are exact; datagrams are observed through the drop filter and never sent.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { PublishConfig } from "../../src/config/types.ts";
+import { FeedPublisher, REFRESH_TICK_MS } from "../../src/net/feed-publisher.ts";
+import { RefreshSchedule } from "../../src/net/refresh-schedule.ts";
+import { decodeDatagram } from "../../src/wire/decode-objects.ts";
+import { MSG_FLAG_REFRESH } from "../../src/wire/layout.ts";
+import { makeInstrument, randomBookSides, rng, TestBook } from "../wire/helpers.ts";
+
+const INTERVAL_MS = 5000;
+const PORT = 43000 + Math.floor(Math.random() * 900) * 2;
+
+function config(): PublishConfig {
+  return {
+    maxDatagramBytes: 1400,
+    heartbeatIntervalMs: 1000,
+    snapshotIntervalMs: INTERVAL_MS,
+    snapshotDepth: 0,
+    destinations: [
+      { name: "all", group: "239.255.43.1", port: PORT, iface: "127.0.0.1", ttl: 1, channelId: 1, match: { venue: "*", market: "*", symbols: ["*"] } },
+    ],
+  };
+}
+
+interface Refresh {
+  atMs: number;
+  instrumentId: number;
+}
+
+/** Runs a publisher with `n` books for `intervals` refresh intervals of fake time; returns every refresh snapshot and the bytes. */
+async function run(n: number, intervals: number): Promise<{ refreshes: Refresh[]; refreshBytes: number; books: TestBook[]; startMs: number }> {
+  const refreshes: Refresh[] = [];
+  let refreshBytes = 0;
+  let counting = false;
+  const pub = new FeedPublisher({
+    publish: config(),
+    dropFilter: (_ch, _seq, bytes) => {
+      const res = decodeDatagram(bytes);
+      if (!res.ok) throw res.error;
+      const refresh = res.packet.messages.some((m) => (m.msgFlags & MSG_FLAG_REFRESH) !== 0);
+      if (counting && refresh) {
+        refreshBytes += bytes.byteLength;
+        for (const m of res.packet.messages) {
+          if (m.type === "snapshot" && (m.msgFlags & MSG_FLAG_REFRESH) !== 0) refreshes.push({ atMs: Date.now(), instrumentId: m.instrumentId });
+        }
+      }
+      return true; // observed, not sent
+    },
+  });
+  await pub.start();
+  const r = rng(n);
+  const books = Array.from({ length: n }, (_, i) => {
+    const b = new TestBook(makeInstrument("bybit", "linear", `S${i}USDT`, 1, 3));
+    const s = randomBookSides(r, 20, 300_000);
+    b.load(s.bids, s.asks, 1, 1_764_000_000_000_000);
+    return b;
+  });
+  books.forEach((b) => pub.register(b.instrument, b));
+  pub.flush(); // the registration definitions, not counted
+  counting = true;
+  const startMs = Date.now();
+  vi.advanceTimersByTime(intervals * INTERVAL_MS);
+  counting = false;
+  await pub.stop();
+  return { refreshes, refreshBytes, books, startMs };
+}
+
+/** Per book: the times between its consecutive refreshes (ms), and how many refreshes it had. */
+function gapsPerBook(refreshes: Refresh[], books: TestBook[]): { gaps: number[]; count: number }[] {
+  return books.map((b) => {
+    const at = refreshes.filter((x) => x.instrumentId === b.instrument.instrumentId).map((x) => x.atMs);
+    return { gaps: at.slice(1).map((t, i) => t - at[i]!), count: at.length };
+  });
+}
+
+describe("refresh cadence", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "setTimeout", "clearTimeout", "Date"] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("a few books: each is refreshed exactly once per interval, and the refresh bytes are one book each per interval", async () => {
+    const intervals = 5;
+    const { refreshes, refreshBytes, books } = await run(3, intervals);
+    // Exactly one interval between two refreshes of a book (3 books: their due times fall on ticks).
+    expect(gapsPerBook(refreshes, books)).toEqual(books.map(() => ({ gaps: new Array(intervals - 1).fill(INTERVAL_MS), count: intervals })));
+    // Spread: the 3 books of a cycle go out a third of an interval apart (to the tick), not back to back.
+    const firstCycle = refreshes.slice(0, 3).map((x) => x.atMs - refreshes[0]!.atMs);
+    expect(firstCycle[1]! - firstCycle[0]!).toBeGreaterThanOrEqual(INTERVAL_MS / 3 - REFRESH_TICK_MS);
+    expect(firstCycle[2]! - firstCycle[1]!).toBeGreaterThanOrEqual(INTERVAL_MS / 3 - REFRESH_TICK_MS);
+    // Bytes: at most one datagram per book refresh (definition + snapshot of 20 + 20 levels fit one datagram).
+    const perRefreshBytes = 48 + 40 + (8 + 64 + 40 * 16);
+    expect(refreshes.length).toBeLessThanOrEqual(books.length * intervals);
+    expect(refreshBytes).toBe(refreshes.length * perRefreshBytes);
+    expect(refreshBytes).toBeLessThanOrEqual(books.length * intervals * perRefreshBytes);
+  });
+
+  it("many books: each once per interval, an even slice per tick", async () => {
+    const n = 1000;
+    const intervals = 3;
+    const { refreshes, refreshBytes, books } = await run(n, intervals);
+    // Once per interval, to the tick: a due time between two ticks goes out at the next one.
+    for (const { gaps, count } of gapsPerBook(refreshes, books)) {
+      expect(count).toBeGreaterThanOrEqual(intervals - 1);
+      expect(count).toBeLessThanOrEqual(intervals);
+      for (const g of gaps) expect(Math.abs(g - INTERVAL_MS)).toBeLessThanOrEqual(REFRESH_TICK_MS);
+    }
+    const perTick = new Map<number, number>();
+    for (const x of refreshes) perTick.set(x.atMs, (perTick.get(x.atMs) ?? 0) + 1);
+    const slice = (n * REFRESH_TICK_MS) / INTERVAL_MS; // 10
+    expect(Math.max(...perTick.values())).toBeLessThanOrEqual(slice + 1);
+    // Bytes: one definition (40 B) + one 20 + 20 level snapshot (712 B) per book and interval, plus headers.
+    const messageBytes = 40 + 8 + 64 + 40 * 16;
+    expect(refreshBytes).toBeGreaterThanOrEqual((intervals - 1) * n * messageBytes);
+    expect(refreshBytes).toBeLessThanOrEqual(intervals * n * (48 + messageBytes));
+  });
+});
+
+describe("RefreshSchedule", () => {
+  it("with jittered, late and skipped ticks, each book is refreshed once per cycle, in index order", () => {
+    const r = rng(11);
+    for (const n of [1, 2, 3, 7, 100, 5000]) {
+      const s = new RefreshSchedule(1000);
+      const seen: number[] = [];
+      let now = 0;
+      s.tick(now, n, (i) => seen.push(i));
+      for (let step = 0; step < 400; step++) {
+        now += 1 + Math.floor(r() * 60); // 1–60 ms between ticks
+        s.tick(now, n, (i) => seen.push(i));
+      }
+      // The refreshed indices are 0..n−1 repeated: once per cycle, in order.
+      seen.forEach((idx, k) => expect(idx).toBe(k % n));
+      const cycles = Math.floor(now / 1000);
+      expect(Math.floor(seen.length / n)).toBeGreaterThanOrEqual(cycles);
+      expect(seen.length).toBeLessThanOrEqual((cycles + 1) * n);
+    }
+  });
+
+  it("a book registered mid-cycle joins the current cycle at its slot", () => {
+    const s = new RefreshSchedule(1000);
+    const seen: [number, number][] = [];
+    for (let t = 0; t < 3000; t += 50) s.tick(t, t < 1200 ? 2 : 3, (i) => seen.push([t, i]));
+    expect(seen).toEqual([
+      [0, 0],
+      [500, 1],
+      [1000, 0],
+      [1350, 1],
+      [1700, 2],
+      [2000, 0],
+      [2350, 1],
+      [2700, 2],
+    ]);
+  });
+});

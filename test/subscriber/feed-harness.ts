@@ -1,0 +1,41 @@
+/** Test harness for the subscriber: real packers and encoders per (channel, session) feeding FeedSubscriber.ingest(). */
+import { FeedSubscriber, type FeedSubscriberOptions } from "../../src/subscriber/index.ts";
+import type { DatagramAuth } from "../../src/wire/auth.ts";
+import { ChannelPacker } from "../../src/wire/packer.ts";
+
+export const T0 = 1_764_000_000_000_000;
+
+export interface PackerSpec {
+  channelId?: number;
+  sourceId?: number;
+  sessionId?: number;
+  sessionStartUs?: number;
+  heartbeatIntervalMs?: number;
+  maxBytes?: number;
+  auth?: DatagramAuth;
+}
+
+export function packer(spec: PackerSpec = {}): ChannelPacker {
+  return new ChannelPacker(spec.maxBytes ?? 1400, spec.channelId ?? 1, spec.sourceId ?? 0, spec.sessionId ?? 11, {
+    sessionStartUs: spec.sessionStartUs ?? T0,
+    heartbeatIntervalMs: spec.heartbeatIntervalMs ?? 1000,
+    auth: spec.auth,
+  });
+}
+
+/** Seals the packer's pending datagrams and returns copies of them (the packer is cleared). */
+export function take(p: ChannelPacker, sendTimeUs = T0): Uint8Array[] {
+  p.seal(sendTimeUs);
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < p.count; i++) out.push(p.bytes[i]!.slice(0, p.lengths[i]));
+  p.clear();
+  return out;
+}
+
+export function newSubscriber(opts: Partial<FeedSubscriberOptions> = {}): FeedSubscriber {
+  return new FeedSubscriber({ groups: [], staleAfterMs: 0, ...opts });
+}
+
+export function ingestAll(sub: FeedSubscriber, datagrams: Uint8Array[]): void {
+  for (const d of datagrams) sub.ingest(d, T0 + 50);
+}
