@@ -70,7 +70,7 @@ const timer = setTimeout(() => { out({ timeout: Object.fromEntries(counts) }); p
 sub.on("error", (e) => out({ error: e.error.message }));
 sub.on("update", (e) => {
   const b = e.book;
-  if (!b.valid) return;
+  if (!b.usable) return;
   const name = b.instrument.market + ":" + b.instrument.symbol;
   out({
     name, kind: e.kind, state: BOOK_STATE_NAMES[b.state], u: b.venueSeq, priceExp: b.instrument.priceExp,
