@@ -20,12 +20,13 @@ export interface RestBridgeHooks {
   /** Fetches the topic's REST snapshot into `into` (isSnapshot) and returns its sequence (lastUpdateId). Throws when refused. */
   fetchSnapshot(t: TopicState, into: BookUpdate): Promise<number>;
   /** Does the first diff after a snapshot at `snapSeq` bridge it? (Binance spot: first ≤ snapSeq + 1 ≤ last.) */
-  bridges(snapSeq: number, diff: DiffRange): boolean;
+  bridges(snapSeq: number, diff: DiffRange, t: TopicState): boolean;
   /**
    * Is a buffered diff already in the snapshot (dropped)? Default `last ≤ snapSeq` (Binance spot); Binance USD-M
-   * keeps the diff ending at lastUpdateId (`last < snapSeq`), since that one bridges.
+   * keeps the diff ending at lastUpdateId (`last < snapSeq`), since that one bridges. Both rules get the topic, so
+   * one adapter can serve markets with different rules.
    */
-  covered?(snapSeq: number, diff: DiffRange): boolean;
+  covered?(snapSeq: number, diff: DiffRange, t: TopicState): boolean;
   /** Hands the snapshot, then each remaining diff, to the adapter's sequencing (as if they had just arrived). */
   deliver(t: TopicState, update: BookUpdate): void;
   /** The attempt failed: "refused" (REST error) or "no_bridge" (the diffs start after the snapshot). */
@@ -116,11 +117,11 @@ export class RestBridge {
   private tryBridge(t: TopicState, b: Bridging): void {
     const snapSeq = b.snapSeq;
     const covered = this.hooks.covered ?? ((seq: number, d: DiffRange) => d.last <= seq);
-    while (b.diffs.length > 0 && covered(snapSeq, b.diffs[0]!.range)) b.diffs.shift(); // in the snapshot already
+    while (b.diffs.length > 0 && covered(snapSeq, b.diffs[0]!.range, t)) b.diffs.shift(); // in the snapshot already
     if (b.diffs.length === 0) return; // wait for a diff that reaches past the snapshot
     const first = b.diffs[0]!;
     this.topics.delete(t);
-    if (!this.hooks.bridges(snapSeq, first.range)) {
+    if (!this.hooks.bridges(snapSeq, first.range, t)) {
       this.noBridge++;
       this.hooks.fail(t, "no_bridge", `snapshot at ${snapSeq}, first diff covers ${first.range.first}..${first.range.last}`);
       return;
