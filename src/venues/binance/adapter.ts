@@ -115,6 +115,9 @@ export class BinanceAdapter implements VenueAdapter {
   private instrumentChanges = 0;
   private unattributedParseErrors = 0;
   private restInReplay = 0;
+  private snapshotsRefused = 0;
+  /** Set while a refused snapshot's resync is booked: the bridge keeps its buffer. */
+  private keepBuffer = false;
 
   constructor(
     private readonly config: VenueConfig,
@@ -149,7 +152,8 @@ export class BinanceAdapter implements VenueAdapter {
       restart: (t) => this.restart(t as BinanceTopic),
     });
     this.bridge = new RestBridge({
-      fetchSnapshot: (t, into) => this.fetchSnapshot(t as BinanceTopic, into),
+      // Never called: every bridge begins without a fetch and gets its snapshot through supply() (startFetch, replay).
+      fetchSnapshot: () => Promise.reject(new Error("binance: snapshots are supplied")),
       // Spot: U ≤ lastUpdateId + 1 ≤ u; USD-M: U ≤ lastUpdateId ≤ u (docs/venues/binance.md, "Bridging").
       bridges: (seq, d, t) => (t.market === "spot" ? d.first <= seq + 1 && seq + 1 <= d.last : d.first <= seq && seq <= d.last),
       covered: (seq, d, t) => (t.market === "spot" ? d.last <= seq : d.last < seq),
@@ -163,7 +167,8 @@ export class BinanceAdapter implements VenueAdapter {
       {
         invalidate,
         resync: (t, state, reason) => this.books.resync(t, state, reason),
-        restartAfterBackoff: () => undefined, // the stream stays subscribed: the next diff starts the bridge
+        // The stream stays subscribed: diffs buffered during the backoff get their snapshot now, else the next diff starts the bridge.
+        restartAfterBackoff: (t) => this.onBackoffOver(t as BinanceTopic),
       },
       {
         ...opts,
@@ -358,25 +363,57 @@ export class BinanceAdapter implements VenueAdapter {
 
   /** A diff for a book that is not live: buffer it for the bridge, starting one (and its snapshot) if none runs. */
   private onDiffWhileSyncing(t: BinanceTopic, update: BookUpdate, first: number, prev: number): void {
-    if (t.resyncDelayed) {
-      if (this.now() < t.resyncDueMs) {
-        this.ignoredBeforeSnapshot++;
-        return;
-      }
-      t.resyncDelayed = false; // the backoff is over
-    }
+    if (t.resyncDelayed && this.now() >= t.resyncDueMs) t.resyncDelayed = false; // the backoff is over
     if (!this.bridge.isBridging(t)) this.beginBridge(t);
+    // During a backoff the diffs are buffered and the snapshot waits (onBackoffOver asks for it).
+    if (!t.fetching && !t.resyncDelayed && !this.replaying) this.startFetch(t);
     let ids = this.bufferedIds.get(t);
     if (!ids) this.bufferedIds.set(t, (ids = new Map()));
     ids.set(update.venueSeq, [first, prev]);
     this.bridge.buffer(t, update, { first, last: update.venueSeq });
   }
 
+  /**
+   * Starts buffering a stream's diffs. The snapshot is asked for separately (startFetch) and handed to the bridge
+   * with supply(), as replay hands over the capture's own snapshot (ingestRest).
+   */
   private beginBridge(t: BinanceTopic): void {
     t.awaitingFirst = false;
+    t.fetching = false;
+    t.bridgeSeq++;
     this.bufferedIds.delete(t);
-    // Replay fetches nothing: the capture's own snapshot comes through ingestRest.
-    this.bridge.begin(t, !this.replaying);
+    this.bridge.begin(t, false);
+  }
+
+  private onBackoffOver(t: BinanceTopic): void {
+    if (this.bridge.isBridging(t) && !t.fetching && !this.replaying) this.startFetch(t);
+  }
+
+  /** Asks REST for the bridging stream's snapshot (through the market's weight budget). */
+  private startFetch(t: BinanceTopic): void {
+    t.fetching = true;
+    const seq = t.bridgeSeq;
+    const into = new BookUpdate();
+    this.fetchSnapshot(t, into).then(
+      (id) => {
+        if (t.bridgeSeq !== seq || !this.bridge.isBridging(t) || this.lifecycle.stopping) return;
+        this.bridge.supply(t, into, id);
+      },
+      (err: unknown) => {
+        if (t.bridgeSeq !== seq || !this.bridge.isBridging(t) || this.lifecycle.stopping) return;
+        this.snapshotsRefused++;
+        // The buffered diffs stay valid for a later snapshot (Binance: "go back to step 3"): keep buffering, and
+        // ask again once the resync backoff is over (onBackoffOver).
+        t.fetching = false;
+        this.keepBuffer = true;
+        try {
+          this.onBridgeFailed(t, "refused", err instanceof Error ? err.message : String(err));
+        } finally {
+          this.keepBuffer = false;
+        }
+        if (!t.resyncDelayed && this.bridge.isBridging(t)) this.startFetch(t);
+      },
+    );
   }
 
   /** The bridge hands over the snapshot, then each remaining buffered diff, in order. */
@@ -422,7 +459,10 @@ export class BinanceAdapter implements VenueAdapter {
 
   /** A fresh start for one stream: drop its bridge; the next diff (after any backoff) starts a new one. */
   private restart(t: BinanceTopic): void {
+    if (this.keepBuffer) return; // a refused snapshot: the same buffer waits for the next one
     this.bridge.cancel(t);
+    t.bridgeSeq++;
+    t.fetching = false;
     this.bufferedIds.delete(t);
     t.awaitingFirst = false;
   }
@@ -523,7 +563,7 @@ export class BinanceAdapter implements VenueAdapter {
       ignoredBeforeSnapshot: this.ignoredBeforeSnapshot,
       ignoredWhileUnsubscribed: this.ignoredWhileUnsubscribed,
       snapshotsFetched: this.bridge.snapshotsFetched,
-      snapshotsRefused: this.bridge.refused,
+      snapshotsRefused: this.snapshotsRefused,
       snapshotsNotBridging: this.bridge.noBridge,
       bridgesFailed: this.bridgesFailed,
       levelsBeyondDepth: this.topics.reduce((n, t) => n + t.beyondDepth, 0),
@@ -574,7 +614,7 @@ export class BinanceAdapter implements VenueAdapter {
       counter("resyncs_delayed_total", "Resyncs that waited out the per-topic backoff", this.books.resyncsDelayed),
       counter("ignored_before_snapshot_total", "Diffs ignored while a resync waited out its backoff", this.ignoredBeforeSnapshot),
       counter("rest_snapshots_fetched_total", "REST depth snapshots received", this.bridge.snapshotsFetched),
-      counter("rest_snapshots_refused_total", "REST depth snapshots refused or unreadable", this.bridge.refused),
+      counter("rest_snapshots_refused_total", "REST depth snapshots refused or unreadable", this.snapshotsRefused),
       counter("rest_snapshots_not_bridging_total", "REST depth snapshots the buffered diffs did not bridge", this.bridge.noBridge),
       counter("levels_beyond_depth_total", "Diff levels dropped as beyond the snapshot's depth", s.levelsBeyondDepth!),
       counter("rest_weight_blocks_total", "Times X-MBX-USED-WEIGHT-1M reached our share and REST waited for the next minute", this.usedWeightBlocks),

@@ -28,6 +28,10 @@ export class BinanceTopic extends TopicState<BinanceConnection> {
   askCeiling = Infinity;
   /** Diff levels dropped as beyond the snapshot's depth (cold read). */
   beyondDepth = 0;
+  /** The current bridge's snapshot request went out (during a resync backoff diffs are buffered, nothing fetched). */
+  fetching = false;
+  /** Bumped per bridge: a late snapshot of an older one is dropped. */
+  bridgeSeq = 0;
 }
 
 export class BinanceConnection extends VenueConnection {

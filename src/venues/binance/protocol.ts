@@ -58,9 +58,11 @@ export const STREAMS_PER_REQUEST = 50;
 
 /**
  * Incoming messages per second per connection, pongs included: spot 5, USD-M 10 [limits]. We pace our own
- * requests at 4 per second with a burst of 4, which leaves room for the pongs Bun sends on its own.
+ * requests with a token bucket of 2 refilled at 2 per second: at most 4 in any sliding second, which leaves room
+ * for the pong Bun sends on its own to the server's ping.
  */
-export const MESSAGES_PER_SECOND = 4;
+export const MESSAGES_PER_SECOND = 2;
+export const MESSAGE_BURST = 2;
 
 /** 300 connection attempts per 5 minutes per IP (spot) [limits]; we keep a margin. */
 export const CONNECTS_PER_WINDOW = 250;
@@ -154,7 +156,7 @@ export const BINANCE_KEEPALIVE: Keepalive = {
 
 export const BINANCE_REQUESTS: RequestProtocol = {
   venue: "binance",
-  pacing: { perConnection: { capacity: MESSAGES_PER_SECOND, perSecond: MESSAGES_PER_SECOND } },
+  pacing: { perConnection: { capacity: MESSAGE_BURST, perSecond: MESSAGES_PER_SECOND } },
   maxArgsPerRequest: () => STREAMS_PER_REQUEST,
   // The id is ours ("s12"): alphanumeric, ≤ 36 characters, as the API allows [subscribe].
   encodeRequest: (op, topics: readonly TopicState[], reqId) =>
