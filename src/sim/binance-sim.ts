@@ -173,7 +173,43 @@ class Simulator implements BinanceSim {
       if (server.upgrade(req, { data: { market, streams, inTimes: [], openedMs: Date.now(), timer: null } })) return undefined;
       return new Response("upgrade failed", { status: 400 });
     }
+    if (url.pathname.startsWith("/sim/")) return this.onControl(url, req.method);
     return this.onRest(url);
+  }
+
+  /**
+   * Control over HTTP (cold): POST /sim/fault?type=…[&market=&symbol=&stallMs=], POST /sim/step?n=,
+   * POST /sim/rest?kind=refuse|ban|error|no_bridge&market=&symbol=, GET /sim/stats. 400 names the bad field.
+   */
+  private onControl(url: URL, method: string): Response {
+    const q = url.searchParams;
+    const market = q.get("market");
+    const symbol = q.get("symbol");
+    const target = market && symbol ? { market: market as MarketName, symbol: symbol.toUpperCase() } : undefined;
+    if ((market || symbol) && (!target || !this.syms.has(`${target.market}:${target.symbol}`))) return json(400, { error: `market/symbol: no simulated symbol ${market}:${symbol}` });
+    if (url.pathname === "/sim/stats" && method === "GET") return json(200, { ...this.stats, symbols: [...this.syms.values()].map((s) => ({ market: s.market, symbol: s.symbol, u: s.id, subscribers: this.subscribers(s).length })) });
+    if (method !== "POST") return json(405, { error: "use POST" });
+    if (url.pathname === "/sim/step") {
+      const n = Number(q.get("n") ?? "1");
+      if (!Number.isInteger(n) || n < 1 || n > 100_000) return json(400, { error: `n: an integer in 1..100000, got ${q.get("n")}` });
+      this.step(n);
+      return json(200, { stepped: n });
+    }
+    if (url.pathname === "/sim/fault") {
+      const type = q.get("type") as BinanceSimFault;
+      if (!BINANCE_SIM_FAULTS.includes(type)) return json(400, { error: `type: one of ${BINANCE_SIM_FAULTS.join(", ")}, got ${q.get("type")}` });
+      const stallMs = q.get("stallMs") === null ? undefined : Number(q.get("stallMs"));
+      if (stallMs !== undefined && !(Number.isInteger(stallMs) && stallMs > 0)) return json(400, { error: `stallMs: a positive integer, got ${q.get("stallMs")}` });
+      return json(200, { fault: type, affected: this.inject(type, target, { stallMs }) });
+    }
+    if (url.pathname === "/sim/rest") {
+      const kind = q.get("kind") as BinanceRestFault;
+      if (!["refuse", "ban", "error", "no_bridge"].includes(kind)) return json(400, { error: `kind: one of refuse, ban, error, no_bridge, got ${q.get("kind")}` });
+      if (!target) return json(400, { error: "market and symbol: required" });
+      this.restFault(kind, target);
+      return json(200, { rest: kind, target });
+    }
+    return json(404, { error: `no such control endpoint ${url.pathname}` });
   }
 
   private onOpen(ws: Ws): void {
