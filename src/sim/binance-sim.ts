@@ -37,6 +37,8 @@ export interface BinanceSimOptions {
   shutdownGraceMs?: number;
   /** REST weight per minute (default spot 6000, USD-M 2400). */
   restWeightPerMinute?: number;
+  /** Keep every generated book state by update id, for bookAt() (tests that check every published book). */
+  history?: boolean;
 }
 
 interface ConnData {
@@ -83,6 +85,8 @@ export interface BinanceSim {
   restFault(kind: BinanceRestFault, target: { market: MarketName; symbol: string }): void;
   /** The true book (decimal strings) and the last update id sent. */
   book(market: MarketName, symbol: string): { bids: Map<string, string>; asks: Map<string, string>; u: number };
+  /** With `history`: the book as it was at update id `u` (undefined when the symbol never had that id). */
+  bookAt(market: MarketName, symbol: string, u: number): { bids: Map<string, string>; asks: Map<string, string> } | undefined;
   readonly stats: { connections: number; connectionsTotal: number; messagesSent: number; subscribes: number; depthRequests: number; closedForRate: number };
   stop(): Promise<void>;
 }
@@ -104,6 +108,7 @@ class Simulator implements BinanceSim {
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly weight: { atMs: number; w: number }[] = [];
   private readonly pendingTimers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly history = new Map<string, { bids: Map<string, string>; asks: Map<string, string> }>();
 
   constructor(private readonly opts: BinanceSimOptions) {
     this.rng = new Rng(opts.seed ?? 1);
@@ -343,10 +348,12 @@ class Simulator implements BinanceSim {
     const b = diffLevels(prevB, book.windowLevels(true, Infinity), true);
     const a = diffLevels(prevA, book.windowLevels(false, Infinity), false);
     const prev = s.id;
+    if (this.opts.history && !this.history.has(`${s.market}:${s.symbol}:${prev}`)) this.history.set(`${s.market}:${s.symbol}:${prev}`, this.book(s.market, s.symbol));
     // USD-M's U does not follow the previous u (other streams' updates share the id space); spot's does.
     const first = s.market === "spot" ? prev + 1 : prev + this.rng.int(1, 40);
     const last = first + this.rng.int(0, 3);
     s.id = last;
+    if (this.opts.history) this.history.set(`${s.market}:${s.symbol}:${last}`, this.book(s.market, s.symbol));
     const lv = (l: [number, number][]) => l.map(([p, q]) => `["${this.price(s, p)}","${this.qty(s, q)}"]`).join(",");
     const E = Date.now();
     return s.market === "spot"
@@ -372,6 +379,10 @@ class Simulator implements BinanceSim {
       return new Map(l.px.map((p, i) => [this.price(s, p), this.qty(s, l.qty[i]!)]));
     };
     return { bids: side(true), asks: side(false), u: s.id };
+  }
+
+  bookAt(market: MarketName, symbol: string, u: number): { bids: Map<string, string>; asks: Map<string, string> } | undefined {
+    return this.history.get(`${market}:${symbol}:${u}`);
   }
 
   private depthBody(s: SymSim, limit: number): string {
