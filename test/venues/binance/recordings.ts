@@ -102,6 +102,8 @@ export class ReferenceBook {
   private snapshot: { id: number; bids: [string, string][]; asks: [string, string][] } | null = null;
   private floor = -1;
   private ceiling = Infinity;
+  /** Hears every state the book takes: the snapshot at lastUpdateId, then after each applied diff. */
+  onState?: (id: number, bids: Map<number, number>, asks: Map<number, number>) => void;
 
   constructor(
     readonly market: MarketName,
@@ -153,6 +155,7 @@ export class ReferenceBook {
     this.id = s.id;
     this.live = true;
     this.bridged++;
+    this.onState?.(this.id, this.bids, this.asks);
     const rest = this.buffered;
     this.buffered = [];
     this.snapshot = null;
@@ -177,5 +180,6 @@ export class ReferenceBook {
     }
     this.id = d.u;
     this.applied++;
+    this.onState?.(this.id, this.bids, this.asks);
   }
 }
