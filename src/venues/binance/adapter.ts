@@ -46,7 +46,7 @@ import {
   spotDepthWeight,
   EXCHANGE_INFO_WEIGHT,
 } from "./protocol.ts";
-import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+import { BinanceScanner, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
 
 /** Default silence before a subscribed stream is stale: diffs come only when the book changes. */
 export function defaultStaleAfterMs(): number {
@@ -280,7 +280,7 @@ export class BinanceAdapter implements VenueAdapter {
     const into = new BookUpdate();
     let seq: number;
     try {
-      seq = parseDepthSnapshot(body, inst.priceExp, inst.qtyExp, into);
+      seq = this.readSnapshot(body, inst.priceExp, inst.qtyExp, into);
     } catch (err) {
       this.log.warn("binance: recorded depth snapshot unusable", { market, symbol, error: String(err) });
       return true;
@@ -477,12 +477,19 @@ export class BinanceAdapter implements VenueAdapter {
     if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}: ${body.slice(0, 120)}`);
     this.rawRestTap?.(t.market, t.conn.name, url, body, Math.round(this.now() * 1000));
     try {
-      return parseDepthSnapshot(body, inst.priceExp, inst.qtyExp, into);
+      return this.readSnapshot(body, inst.priceExp, inst.qtyExp, into);
     } catch (err) {
       // A price or size that does not fit the tick / step: the instrument may have changed (exchangeInfo again).
       if (String(err).includes("does not fit")) this.recheckInstrument(t);
       throw err;
     }
+  }
+
+  /** A REST depth body → `into`: the scanner, else the JSON path, which decides and names the problem (throws). */
+  private readonly snapshotScanner = new BinanceScanner();
+  private readSnapshot(body: string, priceExp: number, qtyExp: number, into: BookUpdate): number {
+    if (this.snapshotScanner.scanSnapshot(body, priceExp, qtyExp, into) === 0) return into.venueSeq;
+    return parseDepthSnapshot(body, priceExp, qtyExp, into);
   }
 
   onUnknownTopic(conn: BinanceConnection, frame: string): void {

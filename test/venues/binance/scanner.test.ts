@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
-import { BinanceScanner, isDiffObject, parseDiffObject, parseFrameJson, StreamTable } from "../../../src/venues/binance/index.ts";
+import { BinanceScanner, isDiffObject, parseDepthSnapshot, parseDiffObject, parseFrameJson, StreamTable } from "../../../src/venues/binance/index.ts";
 import { SCAN_NOT_BOOK } from "../../../src/venues/binance/scanner.ts";
 import { loadRecording, mantissa } from "./recordings.ts";
 
@@ -114,7 +114,7 @@ describe("Binance scanner", () => {
     let seed = 12345;
     const rnd = (n: number) => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-      return seed % n;
+      return (seed >>> 8) % n;
     };
     const alphabet = '0123456789.-eE"{}[],: abnptuUsS\\';
     let accepted = 0;
@@ -153,5 +153,40 @@ describe("Binance scanner", () => {
     // The symbol must be the stream's.
     expect(scanner.scan('{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"ETHUSDT","U":1,"u":2,"b":[],"a":[]}}', t, u)).toBe(-10);
     expect(scanner.scan('{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[],"a":[]}}', t, u)).toBe(0);
+  });
+
+  test("REST depth snapshots: the scanner reads every recorded body as the JSON path does; fuzzed bodies never differ", () => {
+    let seed = 99;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    let checked = 0;
+    for (const name of ["BINANCE", "BINANCE_FUTURES"] as const) {
+      const rec = loadRecording(name);
+      for (const r of rec.records.filter((x) => x.url)) {
+        const e = rec.exps.get(/symbol=([A-Z0-9]+)/.exec(r.url!)![1]!)!;
+        const a = new BookUpdate();
+        expect(scanner.scanSnapshot(r.text, e.price, e.qty, a)).toBe(0);
+        const j = new BookUpdate();
+        expect(parseDepthSnapshot(r.text, e.price, e.qty, j)).toBe(a.venueSeq);
+        expect(levels(a)).toBe(levels(j));
+        expect(a.isSnapshot).toBe(true);
+        for (let k = 0; k < 300; k++) {
+          let text = r.text;
+          const i = rnd(text.length);
+          if (rnd(2) === 0) text = text.slice(0, i);
+          else text = text.slice(0, i) + '0.-e"{}[],:lx'[rnd(13)] + text.slice(i + 1);
+          const u = new BookUpdate();
+          if (scanner.scanSnapshot(text, e.price, e.qty, u) === 0) {
+            const v = new BookUpdate();
+            expect(parseDepthSnapshot(text, e.price, e.qty, v)).toBe(u.venueSeq);
+            expect(levels(u)).toBe(levels(v));
+            checked++;
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(40);
   });
 });
