@@ -15,12 +15,11 @@ import { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import type { BookSink, CommonAdapterOptions, RawFrameTap, RawRestTap, Subscription, VenueAdapter, VenueMetric } from "../venue.ts";
-import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
+import type { BookSink, RawFrameTap, RawRestTap, Subscription, VenueAdapter, VenueMetric } from "../venue.ts";
+import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { TopicState } from "../common/connection.ts";
 import { makeInstrument, resolveInstruments } from "../common/instruments.ts";
-import { connectionMetrics, counter, gauge } from "../common/metrics.ts";
 import { RestBridge } from "../common/rest-bridge.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
@@ -28,61 +27,19 @@ import { TopicResync } from "../common/topic-resync.ts";
 import { type BinanceConnection, BinanceTopic, SUB_ACTIVE, SUB_PENDING, SUB_REJECTED } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
 import { binanceInstrumentSource, restBaseOf } from "./instruments.ts";
+import { binanceMetrics, CONNECTION_COUNTERS } from "./metrics.ts";
+import { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
 import { parseDepthSnapshot } from "./parse-json.ts";
-import {
-  apiPrefix,
-  BINANCE_KEEPALIVE,
-  BINANCE_REQUESTS,
-  CONNECT_WINDOW_MS,
-  CONNECTS_PER_WINDOW,
-  futuresDepthWeight,
-  FUTURES_REST_WEIGHT_PER_MINUTE,
-  MAX_CONNECTION_AGE_MS,
-  PLANNED_STREAMS_PER_CONNECTION,
-  REST_TIMEOUT_MS,
-  REST_WEIGHT_MARGIN,
-  REST_WINDOW_MS,
-  SPOT_REST_WEIGHT_PER_MINUTE,
-  spotDepthWeight,
-  EXCHANGE_INFO_WEIGHT,
-} from "./protocol.ts";
+import { BinanceRest } from "./rest.ts";
+import { apiPrefix, BINANCE_KEEPALIVE, BINANCE_REQUESTS, CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, MAX_CONNECTION_AGE_MS, PLANNED_STREAMS_PER_CONNECTION } from "./protocol.ts";
 import { BinanceScanner, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
 
-/** Default silence before a subscribed stream is stale: diffs come only when the book changes. */
-export function defaultStaleAfterMs(): number {
-  return 60_000;
-}
-
-export interface BinanceAdapterOptions extends CommonAdapterOptions {
-  pingIntervalMs?: number;
-  pongTimeoutMs?: number;
-  ackTimeoutMs?: number;
-  staleAfterMs?: (depth: number, market: MarketName) => number;
-  housekeepingMs?: number;
-  reconnectBaseMs?: number;
-  reconnectMaxMs?: number;
-  reconnectResetAfterMs?: number;
-  resyncBackoffBaseMs?: number;
-  resyncBackoffMaxMs?: number;
-  resyncBackoffResetMs?: number;
-  maxConnectsPerWindow?: number;
-  connectWindowMs?: number;
-  /** Streams per connection (default 200; at most 1024). */
-  maxStreamsPerConnection?: number;
-  maxArgsPerRequest?: number;
-}
-
-/** Weight per minute we allow ourselves from a venue limit: the margin, then this process's share. */
-function ownWeight(limit: number, share: number | undefined): number {
-  return shareOf(Math.floor(limit * REST_WEIGHT_MARGIN), share);
-}
+export { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
 
 export class BinanceAdapter implements VenueAdapter {
   readonly venue = "binance" as const;
   private readonly log: Logger;
   private readonly now: () => number;
-  private readonly share: number | undefined;
-  private readonly rawFetch: typeof fetch;
   private readonly allowNoInstruments: boolean;
   private readonly recheck: boolean;
   readonly rawFrameTap: RawFrameTap | undefined;
@@ -93,9 +50,8 @@ export class BinanceAdapter implements VenueAdapter {
   private readonly lifecycle: ConnectionLifecycle;
   private readonly books: TopicResync;
   private readonly bridge: RestBridge;
-  /** Per market: the REST weight budget (spot and USD-M are separate hosts with separate limits) and its fetch. */
-  private readonly budgets = new Map<MarketName, RestWeightBudget>();
-  private readonly fetches = new Map<MarketName, typeof fetch>();
+  /** Per market REST weight budgets and their fetches (rest.ts). */
+  private readonly rest: BinanceRest;
   private instruments: (Instrument | undefined)[] | null = null;
   private instrumentsUnresolved = 0;
   private sink: BookSink | null = null;
@@ -111,7 +67,6 @@ export class BinanceAdapter implements VenueAdapter {
   private ignoredBeforeSnapshot = 0;
   private ignoredWhileUnsubscribed = 0;
   private bridgesFailed = 0;
-  private usedWeightBlocks = 0;
   private instrumentChanges = 0;
   private unattributedParseErrors = 0;
   private restInReplay = 0;
@@ -126,8 +81,6 @@ export class BinanceAdapter implements VenueAdapter {
   ) {
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
-    this.share = opts.budgetShare;
-    this.rawFetch = opts.fetch ?? fetch;
     this.allowNoInstruments = opts.allowNoInstruments ?? false;
     this.recheck = opts.recheckInstruments ?? true;
     this.rawFrameTap = opts.onRawFrame;
@@ -135,7 +88,7 @@ export class BinanceAdapter implements VenueAdapter {
     const random = opts.random ?? Math.random;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "binance: diff frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "binance: diff chain breaks; books resynced");
-    for (const m of ["spot", "linear"] as const) this.setWeightLimit(m, m === "spot" ? SPOT_REST_WEIGHT_PER_MINUTE : FUTURES_REST_WEIGHT_PER_MINUTE);
+    this.rest = new BinanceRest(opts.fetch ?? fetch, this.now, opts.budgetShare);
     const plan = planConnections(this, config, subscriptions, opts.maxStreamsPerConnection ?? PLANNED_STREAMS_PER_CONNECTION);
     this.conns = plan.conns;
     this.topics = plan.topics;
@@ -183,37 +136,12 @@ export class BinanceAdapter implements VenueAdapter {
     );
   }
 
-  /** (Re)builds a market's REST weight budget for a per-minute limit (exchangeInfo `rateLimits`). */
-  private setWeightLimit(market: MarketName, perMinute: number): void {
-    const own = ownWeight(perMinute, this.share);
-    if (this.budgets.get(market)?.maxWeight === own) return;
-    const budget = new RestWeightBudget(own, REST_WINDOW_MS);
-    this.budgets.set(market, budget);
-    // The REST timeout starts once the budget lets the request go; X-MBX-USED-WEIGHT-1M over our share blocks the
-    // market's requests until the minute is over (other clients on this IP spend the same weight).
-    const timed: typeof fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-      const res = await this.rawFetch(input, { ...init, signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
-      const used = Number(res.headers.get("x-mbx-used-weight-1m"));
-      if (res.ok && Number.isFinite(used) && used >= own) {
-        this.usedWeightBlocks++;
-        budget.onResponse(this.now(), 429, String(60 - (Math.floor(this.now() / 1000) % 60)));
-      }
-      return res;
-    }) as typeof fetch;
-    const weightOf = (url: string): number => {
-      const m = /\/depth\?.*limit=(\d+)/.exec(url);
-      if (m) return market === "spot" ? spotDepthWeight(Number(m[1])) : futuresDepthWeight(Number(m[1]));
-      return url.includes("/exchangeInfo") ? (market === "spot" ? EXCHANGE_INFO_WEIGHT : 1) : 1;
-    };
-    this.fetches.set(market, budgetedFetch(timed, budget, this.now, weightOf));
-  }
-
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
     const source = binanceInstrumentSource(
       this.config,
-      (m) => this.fetches.get(m)!,
+      (m) => this.rest.fetchOf(m),
       (m, info) => {
-        if (info.weightPerMinute !== undefined) this.setWeightLimit(m, info.weightPerMinute);
+        if (info.weightPerMinute !== undefined) this.rest.setWeightLimit(m, info.weightPerMinute);
       },
     );
     const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
@@ -472,7 +400,7 @@ export class BinanceAdapter implements VenueAdapter {
     const inst = this.instruments?.[t.index];
     if (!inst) throw new Error("no instrument");
     const url = `${restBaseOf(this.config, t.market)}${apiPrefix(t.market)}/depth?symbol=${encodeURIComponent(t.symbol)}&limit=${t.depth}`;
-    const res = await this.fetches.get(t.market)!(url);
+    const res = await this.rest.fetchOf(t.market)(url);
     const body = await res.text();
     if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}: ${body.slice(0, 120)}`);
     this.rawRestTap?.(t.market, t.conn.name, url, body, Math.round(this.now() * 1000));
@@ -532,7 +460,7 @@ export class BinanceAdapter implements VenueAdapter {
     t.checkingInstrument = true;
     void (async () => {
       try {
-        const source = binanceInstrumentSource(this.config, (m) => this.fetches.get(m)!, () => undefined);
+        const source = binanceInstrumentSource(this.config, (m) => this.rest.fetchOf(m), () => undefined);
         const spec = (await source.fetchSpecs(t.market, [t.symbol])).get(t.symbol);
         const cur = this.instruments?.[t.index];
         if (!spec || !cur || this.lifecycle.stopping) return;
@@ -574,64 +502,23 @@ export class BinanceAdapter implements VenueAdapter {
       snapshotsNotBridging: this.bridge.noBridge,
       bridgesFailed: this.bridgesFailed,
       levelsBeyondDepth: this.topics.reduce((n, t) => n + t.beyondDepth, 0),
-      usedWeightBlocks: this.usedWeightBlocks,
-      restRateLimited: [...this.budgets.values()].reduce((n, b) => n + b.rateLimited, 0),
-      restBanned: [...this.budgets.values()].reduce((n, b) => n + b.banned, 0),
+      usedWeightBlocks: this.rest.usedWeightBlocks,
+      restRateLimited: this.rest.rateLimited(),
+      restBanned: this.rest.banned(),
       staleResyncs: this.lifecycle.staleResyncs,
       subscribeRejected: this.control.subscribeRejected,
       instrumentChanges: this.instrumentChanges,
       instrumentsUnresolved: this.instrumentsUnresolved,
       unattributedParseErrors: this.unattributedParseErrors,
       messagesPaced: this.control.paced,
-      messages: 0,
-      bytes: 0,
-      parseErrors: 0,
-      fallbacks: 0,
-      unknownTopic: 0,
-      connects: 0,
-      reconnects: 0,
-      pongs: 0,
-      pongTimeouts: 0,
-      ackTimeouts: 0,
-      deadConnections: 0,
-      plannedReconnects: 0,
     };
+    for (const k of CONNECTION_COUNTERS) out[k] = conns.reduce((n, c) => n + c[k], 0);
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
-    for (const c of conns) {
-      for (const k of ["messages", "bytes", "parseErrors", "fallbacks", "unknownTopic", "connects", "reconnects", "pongs", "pongTimeouts", "ackTimeouts", "deadConnections", "plannedReconnects"] as const) {
-        out[k]! += c[k];
-      }
-    }
     return out;
   }
 
   metrics(): VenueMetric[] {
-    const s = this.stats();
-    const parseCodes = [...this.parseErrorsByCode].map(([code, n]) => counter("parse_errors_by_code_total", "Frames rejected, by scanner result code (all connections)", n, { code }));
-    return [
-      ...connectionMetrics(this.conns),
-      gauge("topics", "Diff streams configured", this.topics.length),
-      gauge("topics_live", "Diff streams whose book is LIVE", s.topicsLive!),
-      gauge("instruments_unresolved", "Configured symbols whose instrument could not be resolved", this.instrumentsUnresolved),
-      counter("snapshots_total", "REST snapshots applied (bridged)", this.snapshots),
-      counter("deltas_total", "Diffs applied", this.deltas),
-      counter("sequence_gaps_total", "Diffs that broke the chain (book resynced)", this.gaps),
-      counter("duplicates_total", "Diffs at or below the book's update id (ignored)", this.duplicates),
-      counter("resyncs_total", "Book resyncs started", this.books.resyncs),
-      counter("resyncs_delayed_total", "Resyncs that waited out the per-topic backoff", this.books.resyncsDelayed),
-      counter("ignored_before_snapshot_total", "Diffs ignored while a resync waited out its backoff", this.ignoredBeforeSnapshot),
-      counter("rest_snapshots_fetched_total", "REST depth snapshots received", this.bridge.snapshotsFetched),
-      counter("rest_snapshots_refused_total", "REST depth snapshots refused or unreadable", this.snapshotsRefused),
-      counter("rest_snapshots_not_bridging_total", "REST depth snapshots the buffered diffs did not bridge", this.bridge.noBridge),
-      counter("levels_beyond_depth_total", "Diff levels dropped as beyond the snapshot's depth", s.levelsBeyondDepth!),
-      counter("rest_weight_blocks_total", "Times X-MBX-USED-WEIGHT-1M reached our share and REST waited for the next minute", this.usedWeightBlocks),
-      counter("rest_rate_limited_total", "REST answers 429 or 418 (requests wait for Retry-After)", s.restRateLimited! + s.restBanned!),
-      counter("stale_resyncs_total", "Books resynced because their stream went silent", this.lifecycle.staleResyncs),
-      counter("subscribe_rejected_total", "Subscriptions the venue refused", this.control.subscribeRejected),
-      counter("instrument_changes_total", "Tick or step changes picked up", this.instrumentChanges),
-      counter("unattributed_parse_errors_total", "Malformed frames whose stream could not be read", this.unattributedParseErrors),
-      ...parseCodes,
-    ];
+    return binanceMetrics(this.stats(), this.conns);
   }
 
   /** Cold: the adapter's view of one subscription, for tests and diagnostics. */
