@@ -153,6 +153,15 @@ export class BinanceScanner {
     if (entry < 0) return containsDepth(s, nameStart, nameEnd) ? SCAN_UNKNOWN_TOPIC : SCAN_NOT_BOOK;
     this.entry = entry;
     let haveData = false;
+    // Binance's compact `,"data":{` right after the stream name: two words and a byte instead of the key reader.
+    const dv = this.view;
+    const q = this.pos;
+    if (dv.getInt32(q, true) === W_COMMA_DATA1 && dv.getInt32(q + 4, true) === W_COMMA_DATA2 && b[q + 8] === CH_LBRACE) {
+      this.pos = q + 8;
+      haveData = true;
+      const r = this.scanData(table, entry, out);
+      if (r < 0) return r;
+    }
     for (;;) {
       this.ws();
       if (this.pos >= end) return SCAN_ERR_SYNTAX;
@@ -366,6 +375,13 @@ export class BinanceScanner {
   /** `"depthUpdate"`: 0, else a negative code. */
   private readEvent(): number {
     const b = this.bytes;
+    const dv = this.view;
+    const p = this.pos;
+    // `"depthUpdate"` as three words and a byte (the closing quote included, so nothing longer matches).
+    if (dv.getInt32(p, true) === W_EV1 && dv.getInt32(p + 4, true) === W_EV2 && dv.getInt32(p + 8, true) === W_EV3 && b[p + 12] === CH_QUOTE) {
+      this.pos = p + 13;
+      return 0;
+    }
     if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
     if (b[this.pos] !== CH_QUOTE) {
       const r = this.skipValue(1);
@@ -856,12 +872,25 @@ export class BinanceScanner {
     }
   }
 
+  /** JSON whitespace; the common case (none) costs one byte compare. */
   private ws(): void {
-    this.pos = skipWs(this.bytes, this.pos, this.end);
+    const c = this.bytes[this.pos];
+    if (c === 32 || c === 10 || c === 13 || c === 9) this.pos = skipWs(this.bytes, this.pos, this.end);
   }
 }
 
 const EVENT = "depthUpdate";
+/** The little-endian word of 4 characters, as DataView.getInt32(p, true) reads them. */
+function word(w: string): number {
+  let v = 0;
+  for (let i = 3; i >= 0; i--) v = (v << 8) | w.charCodeAt(i);
+  return v;
+}
+const W_COMMA_DATA1 = word(',"da');
+const W_COMMA_DATA2 = word('ta":');
+const W_EV1 = word('"dep');
+const W_EV2 = word("thUp");
+const W_EV3 = word("date");
 /** `],["` between two levels, as a little-endian word. */
 const W_NEXT_LEVEL = 0x5d | (0x2c << 8) | (0x5b << 16) | (0x22 << 24);
 /** `"pu"` as a little-endian word. */
