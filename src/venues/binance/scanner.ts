@@ -207,6 +207,87 @@ export class BinanceScanner {
 
   /** Reads the data object into `out`; 0 or a negative code. */
   private scanData(table: StreamTable, entry: number, out: BookUpdate): number {
+    const start = this.pos;
+    if (this.fastData(table, entry, out) === 0) return 0;
+    // Not Binance's compact layout (or something wrong in it): the general reader decides, from the start.
+    this.pos = start;
+    out.reset();
+    return this.slowData(table, entry, out);
+  }
+
+  /**
+   * Binance's own layout, `{"e":"depthUpdate","E":…,["T":…,]"s":"SYM","U":…,"u":…,["pu":…,]"b":[…],"a":[…]}`, with
+   * the keys matched as words and no whitespace: 0 when the whole object is read, else -1 (anything different, or an
+   * error: slowData reads it again and names the error). Measured: the general reader's per-key calls were most of a
+   * small diff's scan.
+   */
+  private fastData(table: StreamTable, entry: number, out: BookUpdate): number {
+    const b = this.bytes;
+    const dv = this.view;
+    let p = this.pos + 1; // after {
+    if (dv.getInt32(p, true) !== W_KEY_LE || dv.getInt32(p + 4, true) !== W_EV1 || dv.getInt32(p + 8, true) !== W_EV2 || dv.getInt32(p + 12, true) !== W_EV3) return -1;
+    if (b[p + 16] !== CH_QUOTE || b[p + 17] !== CH_COMMA) return -1;
+    p += 18;
+    if (dv.getInt32(p, true) !== W_KEY_BE) return -1;
+    this.pos = p + 4;
+    const eMs = this.readUint();
+    if (eMs < 0 || b[this.pos] !== CH_COMMA) return -1;
+    p = this.pos + 1;
+    let tMs = 0;
+    if (dv.getInt32(p, true) === W_KEY_T) {
+      this.pos = p + 4;
+      tMs = this.readUint();
+      if (tMs < 0 || b[this.pos] !== CH_COMMA) return -1;
+      p = this.pos + 1;
+    }
+    if (dv.getInt32(p, true) !== W_KEY_S || b[p + 4] !== CH_QUOTE) return -1;
+    p += 5;
+    const sym = table.symbols[entry]!;
+    const n = sym.length;
+    for (let i = 0; i < n; i++) if (b[p + i] !== sym.charCodeAt(i)) return -1;
+    p += n;
+    if (b[p] !== CH_QUOTE || b[p + 1] !== CH_COMMA) return -1;
+    p += 2;
+    if (dv.getInt32(p, true) !== W_KEY_BU) return -1;
+    this.pos = p + 4;
+    const first = this.readUint();
+    if (first < 0 || b[this.pos] !== CH_COMMA) return -1;
+    p = this.pos + 1;
+    if (dv.getInt32(p, true) !== W_KEY_U) return -1;
+    this.pos = p + 4;
+    const last = this.readUint();
+    if (last < 0 || b[this.pos] !== CH_COMMA) return -1;
+    p = this.pos + 1;
+    let prev = -1;
+    if (dv.getInt32(p, true) === W_KEY_PU1 && b[p + 4] === CH_COLON) {
+      this.pos = p + 5;
+      prev = this.readUint();
+      if (prev < 0 || b[this.pos] !== CH_COMMA) return -1;
+      p = this.pos + 1;
+    }
+    if (dv.getInt32(p, true) !== W_KEY_B) return -1;
+    this.pos = p + 4;
+    const priceExp = table.priceExp[entry]!;
+    const qtyExp = table.qtyExp[entry]!;
+    if (this.scanLevels(true, priceExp, qtyExp, out) < 0) return -1;
+    p = this.pos;
+    if (b[p] !== CH_COMMA || dv.getInt32(p + 1, true) !== W_KEY_A) return -1;
+    this.pos = p + 5;
+    if (this.scanLevels(false, priceExp, qtyExp, out) < 0) return -1;
+    if (b[this.pos] !== CH_RBRACE) return -1;
+    this.pos++;
+    if (eMs * 1000 >= TWO_53 || tMs * 1000 >= TWO_53) return -1;
+    out.isSnapshot = false;
+    out.venueSeq = last;
+    out.tsExchangeUs = eMs * 1000;
+    out.tsEventUs = tMs * 1000;
+    this.firstId = first;
+    this.prevId = prev;
+    return 0;
+  }
+
+  /** The general reader of the data object: any key order, whitespace, unknown keys; 0 or a negative code. */
+  private slowData(table: StreamTable, entry: number, out: BookUpdate): number {
     const b = this.bytes;
     const dv = this.view;
     this.pos++; // {
@@ -888,6 +969,15 @@ function word(w: string): number {
 }
 const W_COMMA_DATA1 = word(',"da');
 const W_COMMA_DATA2 = word('ta":');
+const W_KEY_LE = word('"e":');
+const W_KEY_BE = word('"E":');
+const W_KEY_T = word('"T":');
+const W_KEY_S = word('"s":');
+const W_KEY_BU = word('"U":');
+const W_KEY_U = word('"u":');
+const W_KEY_PU1 = word('"pu"');
+const W_KEY_B = word('"b":');
+const W_KEY_A = word('"a":');
 const W_EV1 = word('"dep');
 const W_EV2 = word("thUp");
 const W_EV3 = word("date");
