@@ -14,6 +14,7 @@
  * Target (issue #12): ≥ 10× the faster peer on deltas and on snapshots.
  * @module
  */
+import { heapStats } from "bun:jsc";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { OrderBook as TardisOrderBook } from "tardis-dev";
@@ -251,3 +252,24 @@ printTable(
     met: r.ratioMean >= 10 && r.ratioP50 >= 10 ? "yes" : r.ratioMean >= 10 || r.ratioP50 >= 10 ? "partly" : "NO",
   })),
 );
+
+// ---- allocation in steady state: heap growth without GC over many real diffs (and their snapshots) ----
+{
+  const rec = usdm;
+  const ours = new OursPath(rec);
+  const bodies = [...rec.symbols.values()].map((e) => e.body);
+  const run = (frames: number) => {
+    for (let i = 0, k = 0; i < frames; i++) {
+      if (k === 0) bodies.forEach((b, j) => ours.onSnapshot(j, b));
+      ours.onDiff(rec.diffs[k]!);
+      k = k + 1 === rec.diffs.length ? 0 : k + 1;
+    }
+  };
+  run(200_000);
+  Bun.gc(true);
+  const frames = QUICK ? 200_000 : 1_000_000;
+  const h0 = heapStats().heapSize;
+  run(frames);
+  const h1 = heapStats().heapSize;
+  console.log(`\n== allocation in steady state ==\nours: ${frames.toLocaleString("en-US")} real USD-M diffs (+ their 4 snapshots every ${rec.diffs.length}): heap growth ${h1 - h0} B, ${((h1 - h0) / frames).toFixed(3)} B per frame`);
+}
