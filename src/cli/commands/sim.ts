@@ -5,6 +5,7 @@
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
+import { startBinanceSimulator } from "../../sim/binance-sim.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 
@@ -14,10 +15,11 @@ const MARKETS: readonly MarketName[] = ["spot", "linear", "inverse", "option"];
 
 export const simCommand: CommandSpec = {
   name: "sim",
-  summary: "run an exchange simulator (Bybit v5 WebSocket + REST instruments) on 127.0.0.1",
+  summary: "run an exchange simulator (Bybit v5, or Binance spot + USD-M) on 127.0.0.1",
   help: [
     "Options:",
-    "      --venue V        venue to simulate: bybit (the only one for now; default bybit)",
+    "      --venue V        venue to simulate: bybit (default) or binance (spot and USD-M = market linear;",
+    "                       see `Binance` below)",
     "  -p, --port N         TCP port (default 0 = any free port; the URLs are printed)",
     `  -s, --symbols LIST   market:SYMBOL,… (default ${DEFAULT_SYMBOLS}); markets: ${MARKETS.join(", ")}`,
     `  -r, --rate N         book messages per second across subscribed topics (default ${DEFAULT_RATE}; 0 = idle)`,
@@ -50,6 +52,17 @@ export const simCommand: CommandSpec = {
     "             --symbols linear:XRPUSDT --rate 10     # then feeder run with [venues.bybit.linear] depth = 1000",
     "  curl -X POST 'http://127.0.0.1:18080/sim/fault?type=gap&market=linear&symbol=BTCUSDT'",
     "  curl -X POST http://127.0.0.1:18080/sim/fault -d '{\"type\":\"stall\",\"stallMs\":3000}'",
+    "",
+    "Binance (--venue binance): spot combined streams at <wsUrl>/stream, USD-M at <wsUrl>/public/stream; REST",
+    "/api/v3 and /fapi/v1 depth and exchangeInfo. --symbols markets: spot, linear (default spot:BTCUSDT,",
+    "linear:BTCUSDT). --replay FILE: a cryptofeed recording (test/fixtures/cryptofeed/BINANCE.ws.1.0, or",
+    "BINANCE_FUTURES.ws.1.0 with --replay-market linear), its .http.0.0 beside it giving the REST snapshots.",
+    "Control (query parameters):",
+    "  POST <restUrl>/sim/fault  type=gap|duplicate|malformed|disconnect|stall|serverShutdown [market=M symbol=S]",
+    "  POST <restUrl>/sim/rest   kind=refuse|ban|error|no_bridge market=M symbol=S  (next depth request: 429, 418,",
+    "                            500, or a stale snapshot the diffs cannot bridge)",
+    "  POST <restUrl>/sim/step   [n=N];  GET <restUrl>/sim/stats",
+    "  --max-connection-age-ms N closes every connection N ms after it opened (Binance: 24 h)",
   ].join("\n"),
   options: {
     venue: { type: "string" },
@@ -60,6 +73,8 @@ export const simCommand: CommandSpec = {
     burstiness: { type: "string" },
     replay: { type: "string" },
     "replay-depth": { type: "string" },
+    "replay-market": { type: "string" },
+    "max-connection-age-ms": { type: "string" },
   },
   run: runSim,
 };
@@ -95,7 +110,8 @@ export function parseSymbolList(text: string): { market: MarketName; symbols: st
 async function runSim(ctx: CommandContext): Promise<number> {
   const v = ctx.values;
   const venue = typeof v.venue === "string" ? v.venue : "bybit";
-  if (venue !== "bybit") throw new UsageError(`--venue: only bybit has a simulator so far, got ${JSON.stringify(venue)}`);
+  if (venue === "binance") return runBinanceSim(ctx);
+  if (venue !== "bybit") throw new UsageError(`--venue: bybit or binance, got ${JSON.stringify(venue)}`);
   const port = intOption(v.port, "port", 0, 0, 65535);
   const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
   const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
@@ -127,6 +143,38 @@ async function runSim(ctx: CommandContext): Promise<number> {
   for (const t of sim.topics()) if (t.kind === "replay") ctx.out(`replay  ${t.market} ${t.topic}  ${t.lines} lines`);
   ctx.out(`control ${sim.restUrl}/sim/  (POST fault, step, instrument, rest; GET stats)`);
   ctx.log.info("bybit simulator running", { wsUrl: sim.wsUrl, restUrl: sim.restUrl, rate, seed, replay: replayFile, replayDepth });
+  const signal = await ctx.stopSignal;
+  ctx.log.info("stopping simulator", { signal, ...sim.stats });
+  await sim.stop();
+  return 0;
+}
+
+async function runBinanceSim(ctx: CommandContext): Promise<number> {
+  const v = ctx.values;
+  const port = intOption(v.port, "port", 0, 0, 65535);
+  const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
+  const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
+  const parsed = parseSymbolList(typeof v.symbols === "string" ? v.symbols : "spot:BTCUSDT,linear:BTCUSDT");
+  for (const m of parsed) if (m.market !== "spot" && m.market !== "linear") throw new UsageError(`--symbols: Binance markets are spot and linear (USD-M), got ${m.market}`);
+  const markets = parsed as { market: "spot" | "linear"; symbols: string[] }[];
+  const replayFile = typeof v.replay === "string" ? v.replay : undefined;
+  if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
+  const replayMarket = v["replay-market"] === undefined ? "spot" : v["replay-market"];
+  if (replayMarket !== "spot" && replayMarket !== "linear") throw new UsageError(`--replay-market: spot or linear, got ${JSON.stringify(replayMarket)}`);
+  const age = v["max-connection-age-ms"] === undefined ? undefined : intOption(v["max-connection-age-ms"], "max-connection-age-ms", 0, 1, 2 ** 31 - 1);
+  const sim = await startBinanceSimulator({
+    port,
+    markets,
+    messagesPerSecond: rate,
+    seed,
+    maxConnectionAgeMs: age ?? 24 * 3600_000,
+    ...(replayFile ? { replay: { wsFile: replayFile, market: replayMarket } } : {}),
+  });
+  ctx.out(`wsUrl   ${sim.wsUrl}   (spot ${sim.wsUrl}/stream, USD-M ${sim.wsUrl}/public/stream)`);
+  ctx.out(`restUrl ${sim.restUrl}`);
+  for (const m of markets) ctx.out(`${m.market.padEnd(7)} ${m.symbols.join(" ")}`);
+  ctx.out(`control ${sim.restUrl}/sim/  (POST fault, rest, step; GET stats)`);
+  ctx.log.info("binance simulator running", { wsUrl: sim.wsUrl, restUrl: sim.restUrl, rate, seed, replay: replayFile });
   const signal = await ctx.stopSignal;
   ctx.log.info("stopping simulator", { signal, ...sim.stats });
   await sim.stop();

@@ -59,6 +59,12 @@ export interface LifecycleHooks {
   invalidate: InvalidateTopic;
   /** Invalidates and re-requests a snapshot for one topic. */
   resync: (t: TopicState, state: BookState, reason: StatusReason) => void;
+  /**
+   * Gets a topic its fresh start once its resync backoff is over. Default: SubscriptionControl.restartTopic
+   * (unsubscribe, subscribe). A venue whose resync is not a resubscribe (rest_snapshot: the stream stays, a new REST
+   * snapshot is bridged) sets its own.
+   */
+  restartAfterBackoff?: (t: TopicState) => void;
 }
 
 export class ConnectionLifecycle {
@@ -399,8 +405,9 @@ export class ConnectionLifecycle {
         // A snapshot made the book live meanwhile (the adapter clears the flag then; this is the safety net):
         // never unsubscribe and resubscribe a live book without invalidating it first.
         if (t.book === BookState.LIVE) continue;
-        // Backoff over: subscribe again (now if the connection is open, otherwise when it opens).
-        this.control.restartTopic(t);
+        // Backoff over: subscribe again (now if the connection is open, otherwise when it opens), or the venue's own way.
+        if (this.hooks.restartAfterBackoff) this.hooks.restartAfterBackoff(t);
+        else this.control.restartTopic(t);
       }
       if (!conn.open && conn.ws && now - conn.connectStartedMs > this.ackTimeoutMs) {
         // A handshake that neither completes nor fails (e.g. a black-holed SYN) must not stall the topics forever.

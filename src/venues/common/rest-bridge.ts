@@ -20,7 +20,13 @@ export interface RestBridgeHooks {
   /** Fetches the topic's REST snapshot into `into` (isSnapshot) and returns its sequence (lastUpdateId). Throws when refused. */
   fetchSnapshot(t: TopicState, into: BookUpdate): Promise<number>;
   /** Does the first diff after a snapshot at `snapSeq` bridge it? (Binance spot: first ≤ snapSeq + 1 ≤ last.) */
-  bridges(snapSeq: number, diff: DiffRange): boolean;
+  bridges(snapSeq: number, diff: DiffRange, t: TopicState): boolean;
+  /**
+   * Is a buffered diff already in the snapshot (dropped)? Default `last ≤ snapSeq` (Binance spot); Binance USD-M
+   * keeps the diff ending at lastUpdateId (`last < snapSeq`), since that one bridges. Both rules get the topic, so
+   * one adapter can serve markets with different rules.
+   */
+  covered?(snapSeq: number, diff: DiffRange, t: TopicState): boolean;
   /** Hands the snapshot, then each remaining diff, to the adapter's sequencing (as if they had just arrived). */
   deliver(t: TopicState, update: BookUpdate): void;
   /** The attempt failed: "refused" (REST error) or "no_bridge" (the diffs start after the snapshot). */
@@ -53,10 +59,14 @@ export class RestBridge {
     return this.topics.has(t);
   }
 
-  /** Starts (or restarts) bridging `t`: buffer its diffs, fetch a snapshot. */
-  begin(t: TopicState): void {
+  /**
+   * Starts (or restarts) bridging `t`: buffer its diffs, fetch a snapshot. With `fetch` false nothing is fetched:
+   * the snapshot comes through supply() (replay feeds the one the capture holds, synchronously, in file order).
+   */
+  begin(t: TopicState, fetch = true): void {
     const b: Bridging = { diffs: [], snapshot: null, snapSeq: 0, attempt: ++this.attempts };
     this.topics.set(t, b);
+    if (!fetch) return;
     const into = new BookUpdate();
     this.hooks.fetchSnapshot(t, into).then(
       (seq) => {
@@ -88,6 +98,17 @@ export class RestBridge {
     if (b.snapshot) this.tryBridge(t, b);
   }
 
+  /** Hands a bridging topic its snapshot (at sequence `seq`) directly; false when `t` is not bridging. Copied. */
+  supply(t: TopicState, snapshot: BookUpdate, seq: number): boolean {
+    const b = this.topics.get(t);
+    if (!b) return false;
+    this.snapshotsFetched++;
+    b.snapshot = copyUpdate(snapshot);
+    b.snapSeq = seq;
+    this.tryBridge(t, b);
+    return true;
+  }
+
   /** Stops bridging `t` (disconnect, unsubscribe, stop); a late snapshot is dropped. */
   cancel(t: TopicState): void {
     this.topics.delete(t);
@@ -95,11 +116,12 @@ export class RestBridge {
 
   private tryBridge(t: TopicState, b: Bridging): void {
     const snapSeq = b.snapSeq;
-    while (b.diffs.length > 0 && b.diffs[0]!.range.last <= snapSeq) b.diffs.shift(); // covered by the snapshot
+    const covered = this.hooks.covered ?? ((seq: number, d: DiffRange) => d.last <= seq);
+    while (b.diffs.length > 0 && covered(snapSeq, b.diffs[0]!.range, t)) b.diffs.shift(); // in the snapshot already
     if (b.diffs.length === 0) return; // wait for a diff that reaches past the snapshot
     const first = b.diffs[0]!;
     this.topics.delete(t);
-    if (!this.hooks.bridges(snapSeq, first.range)) {
+    if (!this.hooks.bridges(snapSeq, first.range, t)) {
       this.noBridge++;
       this.hooks.fail(t, "no_bridge", `snapshot at ${snapSeq}, first diff covers ${first.range.first}..${first.range.last}`);
       return;

@@ -96,4 +96,29 @@ describe("RestBridge (rest_snapshot resync)", () => {
     bridge.buffer(t, diff(2, 3, 1), { first: 2, last: 3 });
     expect(delivered).toEqual([]);
   });
+
+  test("supply: a snapshot handed over synchronously (replay) bridges without a fetch; a venue's covered rule keeps the bridging diff", () => {
+    const delivered: string[] = [];
+    const failed: string[] = [];
+    const t = new TopicState(0, "linear", "BTCUSDT", 1000, "btcusdt@depth@100ms", new NoConnection(0, "linear", "ws://127.0.0.1:1/"));
+    // Binance USD-M: drop u < lastUpdateId, bridge with U ≤ lastUpdateId ≤ u.
+    const bridge = new RestBridge({
+      fetchSnapshot: () => Promise.reject(new Error("replay fetches nothing")),
+      bridges: (snapSeq, d) => d.first <= snapSeq && snapSeq <= d.last,
+      covered: (snapSeq, d) => d.last < snapSeq,
+      deliver: (_t, u) => void delivered.push(u.isSnapshot ? `snapshot@${u.venueSeq}` : `diff@${u.venueSeq}`),
+      fail: (_t, why) => void failed.push(why),
+    });
+    bridge.begin(t, false);
+    bridge.buffer(t, diff(1, 4, 1), { first: 1, last: 4 });
+    bridge.buffer(t, diff(5, 9, 2), { first: 5, last: 9 });
+    const snap = new BookUpdate();
+    snap.isSnapshot = true;
+    snap.venueSeq = 9;
+    expect(bridge.supply(t, snap, 9)).toBe(true);
+    // The default rule (last ≤ snapSeq) would have dropped 5..9 and waited for a diff past it.
+    expect(delivered).toEqual(["snapshot@9", "diff@9"]);
+    expect(failed).toEqual([]);
+    expect(bridge.supply(t, snap, 9)).toBe(false);
+  });
 });

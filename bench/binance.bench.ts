@@ -1,0 +1,275 @@
+/**
+ * Binance frame → book → encoded datagram, no I/O (`bun bench/binance.bench.ts`).
+ *
+ * Ours, per frame: BinanceScanner.scan (diff) or scanSnapshot (REST depth body) → BookBuilder.applyDelta /
+ * applySnapshot → packBookDelta / packBookSnapshot into a ChannelPacker → stampSendTime → clear: what the feeder does
+ * for a frame except the sendMany syscall (the chain check is a compare on the scanner's ids).
+ * Peers, per frame, as their Binance handlers do it: JSON.parse(frame) → levels → apply.
+ * - ccxt (pro/binance.js handleOrderBookMessage / handleDeltas): parseFloat per field → OrderBookSide.storeArray;
+ *   snapshot (fetchRestOrderBookSafe → parseOrderBook): parseFloat, sortBy → OrderBook.reset.
+ * - tardis-dev (mappers/binance.ts): {price, amount} via Number() → OrderBook.update.
+ * Frames: every real diff of the genuine recordings (test/fixtures/cryptofeed: spot 177 over 4 symbols, USD-M 764
+ * over 4 symbols) and their real REST depth snapshots (limit 1000). Ours, ccxt and tardis are measured in
+ * interleaved rounds; rows are medians over rounds, ratios are taken within each round and then the median.
+ * Target (issue #12): ≥ 10× the faster peer on deltas and on snapshots.
+ * @module
+ */
+import { heapStats } from "bun:jsc";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { OrderBook as TardisOrderBook } from "tardis-dev";
+import { OrderBook as CcxtOrderBook } from "../node_modules/ccxt/js/src/base/ws/OrderBook.js";
+import { BookBuilder } from "../src/book/book-builder.ts";
+import { BookUpdate } from "../src/core/book-update.ts";
+import { instrumentIdOf } from "../src/core/instrument-id.ts";
+import type { Instrument, MarketName } from "../src/core/types.ts";
+import { BinanceScanner } from "../src/venues/binance/scanner.ts";
+import { StreamTable } from "../src/venues/binance/topic-table.ts";
+import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
+import { ChannelPacker } from "../src/wire/packer.ts";
+import { measureRounds, median, printTable, type Contender, type Measurement } from "./harness.ts";
+
+const QUICK = process.env.BENCH_QUICK === "1";
+const ROUNDS = QUICK ? 3 : 7;
+const ROUND_MS = QUICK ? 150 : 300;
+const SNAPSHOT_SAMPLE_NS = 20_000;
+
+type Lvl = [string, string];
+
+interface Rec {
+  market: MarketName;
+  /** Diff frames (combined-stream text) in order. */
+  diffs: string[];
+  /** Per symbol: REST depth body, exponents. */
+  symbols: Map<string, { body: string; priceExp: number; qtyExp: number; stream: string }>;
+}
+
+function places(s: string): number {
+  return (s.split(".")[1] ?? "").replace(/0+$/, "").length;
+}
+
+function load(name: string, market: MarketName): Rec {
+  const dir = fileURLToPath(new URL("../test/fixtures/cryptofeed/", import.meta.url));
+  const symbols: Rec["symbols"] = new Map();
+  for (const line of readFileSync(dir + `${name}.http.0.0`, "utf8").split("\n")) {
+    const m = /^\S+symbol=([A-Z0-9]+)\S* -> [\d.]+: (.*)$/.exec(line);
+    if (m) symbols.set(m[1]!, { body: m[2]!, priceExp: 0, qtyExp: 0, stream: `${m[1]!.toLowerCase()}@depth@100ms` });
+  }
+  const diffs: string[] = [];
+  const widen = (sym: string, l: Lvl[]) => {
+    const e = symbols.get(sym)!;
+    for (const [p, q] of l) {
+      e.priceExp = Math.max(e.priceExp, places(p));
+      e.qtyExp = Math.max(e.qtyExp, places(q));
+    }
+  };
+  for (const line of readFileSync(dir + `${name}.ws.1.0`, "utf8").split("\n")) {
+    const m = /^[\d.]+: (\{.*\})$/.exec(line);
+    if (!m || !m[1]!.includes('"depthUpdate"')) continue;
+    const d = (JSON.parse(m[1]!) as { data: { s: string; b: Lvl[]; a: Lvl[] } }).data;
+    widen(d.s, d.b);
+    widen(d.s, d.a);
+    diffs.push(m[1]!);
+  }
+  for (const [sym, e] of symbols) {
+    const b = JSON.parse(e.body) as { bids: Lvl[]; asks: Lvl[] };
+    widen(sym, b.bids);
+    widen(sym, b.asks);
+  }
+  return { market, diffs, symbols };
+}
+
+class OursPath {
+  readonly table = new StreamTable();
+  readonly scanner = new BinanceScanner();
+  readonly update = new BookUpdate();
+  readonly builders: BookBuilder[] = [];
+  readonly packer = new ChannelPacker(1400, 1, 0, 0x5eed);
+  bytesOut = 0;
+  lastU: number[] = [];
+  constructor(readonly rec: Rec) {
+    let i = 0;
+    for (const [sym, e] of rec.symbols) {
+      const inst: Instrument = { instrumentId: instrumentIdOf("binance", rec.market, sym), venue: "binance", market: rec.market, symbol: sym, priceExp: e.priceExp, qtyExp: e.qtyExp, tickSize: "1", lotSize: "1" };
+      this.builders.push(new BookBuilder(inst));
+      this.table.add(e.stream, sym, i++, e.priceExp, e.qtyExp);
+      this.lastU.push(0);
+    }
+  }
+  onSnapshot(index: number, body: string): void {
+    const e = [...this.rec.symbols.values()][index]!;
+    if (this.scanner.scanSnapshot(body, e.priceExp, e.qtyExp, this.update) !== 0) throw new Error("snapshot scan failed");
+    const b = this.builders[index]!;
+    b.applySnapshot(this.update);
+    this.lastU[index] = this.update.venueSeq;
+    packBookSnapshot(this.packer, b, 0, false);
+    this.flush();
+  }
+  onDiff(frame: string): void {
+    const u = this.update;
+    const i = this.scanner.scan(frame, this.table, u);
+    if (i < 0) throw new Error(`scan failed at ${this.scanner.errorPos}`);
+    // The chain check the adapter makes (here it only counts: the replay loops over the recording).
+    if (u.venueSeq <= this.lastU[i]!) this.bytesOut++;
+    this.lastU[i] = u.venueSeq;
+    const b = this.builders[i]!;
+    b.applyDelta(u);
+    packBookDelta(this.packer, b, b.changes);
+    this.flush();
+  }
+  private flush(): void {
+    const p = this.packer;
+    p.stampSendTime(1_700_000_000_000_000);
+    for (let k = 0; k < p.count; k++) this.bytesOut += p.lengths[k]!;
+    p.clear();
+  }
+}
+
+type CcxtBook = InstanceType<typeof CcxtOrderBook> & {
+  bids: { storeArray(l: number[]): void; length: number };
+  asks: { storeArray(l: number[]): void; length: number };
+};
+
+function ccxtDiff(books: Map<string, CcxtBook>, frame: string): void {
+  const d = (JSON.parse(frame) as { data: { s: string; U: number; u: number; b: Lvl[]; a: Lvl[] } }).data;
+  const book = books.get(d.s)!;
+  for (let i = 0; i < d.b.length; i++) book.bids.storeArray([parseFloat(d.b[i]![0]), parseFloat(d.b[i]![1])]);
+  for (let i = 0; i < d.a.length; i++) book.asks.storeArray([parseFloat(d.a[i]![0]), parseFloat(d.a[i]![1])]);
+}
+
+function ccxtSnapshot(book: CcxtBook, body: string): void {
+  const m = JSON.parse(body) as { lastUpdateId: number; bids: Lvl[]; asks: Lvl[] };
+  const bids = m.bids.map((l) => [parseFloat(l[0]), parseFloat(l[1])]);
+  const asks = m.asks.map((l) => [parseFloat(l[0]), parseFloat(l[1])]);
+  bids.sort((x, y) => y[0]! - x[0]!);
+  asks.sort((x, y) => x[0]! - y[0]!);
+  book.reset({ bids, asks, nonce: m.lastUpdateId, timestamp: undefined, datetime: undefined } as never);
+}
+
+function tardisDiff(books: Map<string, TardisOrderBook>, frame: string): void {
+  const d = (JSON.parse(frame) as { data: { s: string; E: number; b: Lvl[]; a: Lvl[] } }).data;
+  const level = (l: Lvl) => ({ price: Number(l[0]), amount: Number(l[1]) });
+  books.get(d.s)!.update({ type: "book_change", symbol: d.s, exchange: "binance", isSnapshot: false, bids: d.b.map(level), asks: d.a.map(level), timestamp: new Date(d.E), localTimestamp: new Date() } as never);
+}
+
+function tardisSnapshot(book: TardisOrderBook, body: string): void {
+  const m = JSON.parse(body) as { bids: Lvl[]; asks: Lvl[] };
+  const level = (l: Lvl) => ({ price: Number(l[0]), amount: Number(l[1]) });
+  book.update({ type: "book_change", symbol: "X", exchange: "binance", isSnapshot: true, bids: m.bids.map(level), asks: m.asks.map(level), timestamp: new Date(), localTimestamp: new Date() } as never);
+}
+
+interface Row {
+  case: string;
+  rows: Measurement[];
+  ratioMean: number;
+  ratioP50: number;
+  range: string;
+}
+
+function compare(name: string, contenders: Contender[]): Row {
+  const { rows, perRound } = measureRounds(contenders, { rounds: ROUNDS, roundMs: ROUND_MS });
+  const rm: number[] = [];
+  const rp: number[] = [];
+  for (const [o, c, t] of perRound as [Measurement, Measurement, Measurement][]) {
+    rm.push(Math.min(c.nsPerOp, t.nsPerOp) / o.nsPerOp);
+    rp.push(Math.min(c.p50Ns, t.p50Ns) / o.p50Ns);
+  }
+  return { case: name, rows, ratioMean: median(rm), ratioP50: median(rp), range: `${Math.min(...rm).toFixed(1)}–${Math.max(...rm).toFixed(1)}×` };
+}
+
+function diffRow(rec: Rec, label: string): Row {
+  const n = rec.diffs.length;
+  const ours = new OursPath(rec);
+  const ccxt = new Map<string, CcxtBook>();
+  const tardis = new Map<string, TardisOrderBook>();
+  const bodies = [...rec.symbols.values()].map((e) => e.body);
+  const syms = [...rec.symbols.keys()];
+  // Each contender restores only its own books before a sample (a shared setup would leave the peers' JSON.parse
+  // garbage to be collected inside our timed samples).
+  const resetOurs = () => bodies.forEach((b, i) => ours.onSnapshot(i, b));
+  const resetCcxt = () =>
+    syms.forEach((s, i) => {
+      const c = ccxt.get(s) ?? (new CcxtOrderBook({}, undefined) as CcxtBook);
+      ccxtSnapshot(c, bodies[i]!);
+      ccxt.set(s, c);
+    });
+  const resetTardis = () =>
+    syms.forEach((s, i) => {
+      const t = tardis.get(s) ?? new TardisOrderBook();
+      tardisSnapshot(t, bodies[i]!);
+      tardis.set(s, t);
+    });
+  resetOurs();
+  resetCcxt();
+  resetTardis();
+  const opts = { inner: 1, opsPerCall: n };
+  return compare(label, [
+    { name: `ours: scan → applyDelta → encode (${label})`, fn: () => { for (let i = 0; i < n; i++) ours.onDiff(rec.diffs[i]!); }, opts: { ...opts, setup: resetOurs } },
+    { name: `ccxt: JSON.parse → parseFloat → storeArray`, fn: () => { for (let i = 0; i < n; i++) ccxtDiff(ccxt, rec.diffs[i]!); }, opts: { ...opts, setup: resetCcxt } },
+    { name: `tardis: JSON.parse → {price,amount} → update`, fn: () => { for (let i = 0; i < n; i++) tardisDiff(tardis, rec.diffs[i]!); }, opts: { ...opts, setup: resetTardis } },
+  ]);
+}
+
+function snapshotRow(rec: Rec, sym: string): Row {
+  const e = rec.symbols.get(sym)!;
+  const index = [...rec.symbols.keys()].indexOf(sym);
+  const ours = new OursPath(rec);
+  const c = new CcxtOrderBook({}, undefined) as CcxtBook;
+  const t = new TardisOrderBook();
+  const m = JSON.parse(e.body) as { bids: unknown[]; asks: unknown[] };
+  const label = `${rec.market} ${sym} REST snapshot ${m.bids.length}+${m.asks.length} levels`;
+  const opts = { minSampleNs: SNAPSHOT_SAMPLE_NS };
+  return compare(label, [
+    { name: `ours: scanSnapshot → applySnapshot → encode`, fn: () => ours.onSnapshot(index, e.body), opts },
+    { name: `ccxt: JSON.parse → parseOrderBook → reset`, fn: () => ccxtSnapshot(c, e.body), opts },
+    { name: `tardis: JSON.parse → objects → update`, fn: () => tardisSnapshot(t, e.body), opts },
+  ]);
+}
+
+const spot = load("BINANCE", "spot");
+const usdm = load("BINANCE_FUTURES", "linear");
+console.log(`binance bench — Bun ${Bun.version}; spot ${spot.diffs.length} real diffs, USD-M ${usdm.diffs.length} real diffs; ${ROUNDS} interleaved rounds of ${ROUND_MS} ms\n`);
+const results: Row[] = [];
+for (const r of [diffRow(spot, "spot diffs"), diffRow(usdm, "USD-M diffs"), snapshotRow(spot, [...spot.symbols.keys()][0]!), snapshotRow(usdm, [...usdm.symbols.keys()][0]!)]) {
+  console.log(`== ${r.case} ==`);
+  printTable(r.rows);
+  console.log("");
+  results.push(r);
+}
+const fmt = (ns: number) => (ns < 1000 ? `${ns.toFixed(0)} ns` : `${(ns / 1000).toFixed(2)} µs`);
+console.log("== summary: faster peer / ours, per round, median over rounds ==");
+printTable(
+  results.map((r) => ({
+    case: r.case,
+    "ours p50": fmt(r.rows[0]!.p50Ns),
+    "ours mean": fmt(r.rows[0]!.nsPerOp),
+    "ccxt mean": fmt(r.rows[1]!.nsPerOp),
+    "tardis mean": fmt(r.rows[2]!.nsPerOp),
+    "ratio mean": `${r.ratioMean.toFixed(1)}×`,
+    "ratio p50": `${r.ratioP50.toFixed(1)}×`,
+    "rounds (mean)": r.range,
+    target: "≥ 10×",
+    met: r.ratioMean >= 10 && r.ratioP50 >= 10 ? "yes" : r.ratioMean >= 10 || r.ratioP50 >= 10 ? "partly" : "NO",
+  })),
+);
+
+// ---- allocation in steady state: heap growth without GC over many real diffs (and their snapshots) ----
+{
+  const rec = usdm;
+  const ours = new OursPath(rec);
+  const bodies = [...rec.symbols.values()].map((e) => e.body);
+  const run = (frames: number) => {
+    for (let i = 0, k = 0; i < frames; i++) {
+      if (k === 0) bodies.forEach((b, j) => ours.onSnapshot(j, b));
+      ours.onDiff(rec.diffs[k]!);
+      k = k + 1 === rec.diffs.length ? 0 : k + 1;
+    }
+  };
+  run(200_000);
+  Bun.gc(true);
+  const frames = QUICK ? 200_000 : 1_000_000;
+  const h0 = heapStats().heapSize;
+  run(frames);
+  const h1 = heapStats().heapSize;
+  console.log(`\n== allocation in steady state ==\nours: ${frames.toLocaleString("en-US")} real USD-M diffs (+ their 4 snapshots every ${rec.diffs.length}): heap growth ${h1 - h0} B, ${((h1 - h0) / frames).toFixed(3)} B per frame`);
+}

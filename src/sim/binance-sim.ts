@@ -1,0 +1,524 @@
+/**
+ * A Binance spot and USD-M public-market simulator on 127.0.0.1 (docs/venues/binance.md): combined streams at
+ * `/stream` (spot) and `/public/stream` (USD-M) with `SUBSCRIBE` / `UNSUBSCRIBE` / `GET_PROPERTY` /
+ * `LIST_SUBSCRIPTIONS` and their acks and `{"code","msg"}` errors, unknown symbols accepted (and silent), the
+ * incoming-message limit (5 / 10 per second, then a close), diff events with `U`/`u` (spot) and `pu` (USD-M, whose
+ * `U` does not follow the previous `u`), REST `/api/v3|/fapi/v1` `depth` (weights, `X-MBX-USED-WEIGHT-1M`, 429)
+ * and `exchangeInfo` (filters, status, rateLimits). Generated books, or a cryptofeed recording replayed. Faults:
+ * gap, duplicate, malformed, disconnect, stall, serverShutdown (notice, then close), the 24 h close (maxConnectionAgeMs),
+ * and REST ones: refused (429 / 418 with Retry-After, 500) and a stale snapshot that cannot bridge. A test tool: cold.
+ * @module
+ */
+import type { Server, ServerWebSocket } from "bun";
+import { formatFixed } from "../core/fixed.ts";
+import type { MarketName } from "../core/types.ts";
+import { Rng } from "./rng.ts";
+import { loadBinanceRecording, type ReplaySymbol } from "./binance-sim-replay.ts";
+import { defaultSpec, diffLevels, SimBook, type SymbolSpec } from "./sim-book.ts";
+
+export type BinanceSimFault = "gap" | "duplicate" | "malformed" | "disconnect" | "stall" | "serverShutdown";
+export const BINANCE_SIM_FAULTS: readonly BinanceSimFault[] = ["gap", "duplicate", "malformed", "disconnect", "stall", "serverShutdown"];
+export type BinanceRestFault = "refuse" | "ban" | "error" | "no_bridge";
+
+export interface BinanceSimOptions {
+  port?: number;
+  markets: { market: "spot" | "linear"; symbols: string[] }[];
+  /** Diff events per second across subscribed symbols (0 = only step()). */
+  messagesPerSecond?: number;
+  seed?: number;
+  specs?: Record<string, Partial<SymbolSpec>>;
+  /** Levels per side of the generated books (default 40: less than any snapshot limit the tests use). */
+  levels?: number;
+  /** Replay a cryptofeed recording (`…/BINANCE.ws.1.0`) on this market instead of generating those symbols. */
+  replay?: { wsFile: string; market: "spot" | "linear" };
+  /** Close every connection this long after it opened (Binance: 24 h). */
+  maxConnectionAgeMs?: number;
+  /** Between the serverShutdown notice and the close (default 1000 ms). */
+  shutdownGraceMs?: number;
+  /** REST weight per minute (default spot 6000, USD-M 2400). */
+  restWeightPerMinute?: number;
+  /** Keep every generated book state by update id, for bookAt() (tests that check every published book). */
+  history?: boolean;
+}
+
+interface ConnData {
+  market: "spot" | "linear";
+  streams: Set<string>;
+  inTimes: number[];
+  openedMs: number;
+  timer: ReturnType<typeof setTimeout> | null;
+}
+type Ws = ServerWebSocket<ConnData>;
+
+/** Per-connection incoming messages per second [limits]. */
+const IN_LIMIT: Record<"spot" | "linear", number> = { spot: 5, linear: 10 };
+
+class SymSim {
+  id: number;
+  lastFrame: string | null = null;
+  gapNext = false;
+  malformNext = false;
+  restFaults: BinanceRestFault[] = [];
+  staleSnapshot: string | null = null;
+  replayCursor = 0;
+  constructor(
+    readonly market: "spot" | "linear",
+    readonly symbol: string,
+    readonly book: SimBook | null,
+    readonly replay: ReplaySymbol | null,
+    readonly spec: { tickSize: string; stepSize: string },
+    startId: number,
+  ) {
+    this.id = startId;
+  }
+  get stream(): string {
+    return this.symbol.toLowerCase() + "@depth@100ms";
+  }
+}
+
+export interface BinanceSim {
+  /** ws://127.0.0.1:PORT: spot at /stream, USD-M at /public/stream (the adapter's marketWsUrl rule). */
+  readonly wsUrl: string;
+  readonly restUrl: string;
+  step(n?: number): void;
+  inject(fault: BinanceSimFault, target?: { market: MarketName; symbol: string }, opts?: { stallMs?: number }): number;
+  restFault(kind: BinanceRestFault, target: { market: MarketName; symbol: string }): void;
+  /** The true book (decimal strings) and the last update id sent. */
+  book(market: MarketName, symbol: string): { bids: Map<string, string>; asks: Map<string, string>; u: number };
+  /** With `history`: the book as it was at update id `u` (undefined when the symbol never had that id). */
+  bookAt(market: MarketName, symbol: string, u: number): { bids: Map<string, string>; asks: Map<string, string> } | undefined;
+  readonly stats: { connections: number; connectionsTotal: number; messagesSent: number; subscribes: number; depthRequests: number; closedForRate: number };
+  stop(): Promise<void>;
+}
+
+export async function startBinanceSimulator(opts: BinanceSimOptions): Promise<BinanceSim> {
+  const sim = new Simulator(opts);
+  await sim.start();
+  return sim;
+}
+
+class Simulator implements BinanceSim {
+  readonly stats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, depthRequests: 0, closedForRate: 0 };
+  private server: Server<ConnData> | null = null;
+  private readonly rng: Rng;
+  private readonly syms = new Map<string, SymSim>(); // "market:SYMBOL"
+  private readonly conns = new Set<Ws>();
+  private stallUntilMs = 0;
+  private stalled: { ws: Ws; text: string }[] = [];
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private readonly weight: { atMs: number; w: number }[] = [];
+  private readonly pendingTimers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly history = new Map<string, { bids: Map<string, string>; asks: Map<string, string> }>();
+
+  constructor(private readonly opts: BinanceSimOptions) {
+    this.rng = new Rng(opts.seed ?? 1);
+    const levels = opts.levels ?? 40;
+    for (const m of opts.markets) {
+      for (const symbol of m.symbols) {
+        const spec = { ...defaultSpec(m.market, symbol), ...(opts.specs?.[`${m.market}:${symbol}`] ?? {}) };
+        const book = new SimBook(spec, this.rng, levels);
+        this.syms.set(`${m.market}:${symbol}`, new SymSim(m.market, symbol, book, null, { tickSize: spec.tickSize, stepSize: spec.lotSize }, 1_000_000 + this.rng.int(0, 1_000_000)));
+      }
+    }
+    if (opts.replay) {
+      for (const r of loadBinanceRecording(opts.replay.wsFile)) {
+        this.syms.set(`${opts.replay.market}:${r.symbol}`, new SymSim(opts.replay.market, r.symbol, null, r, { tickSize: r.tickSize, stepSize: r.stepSize }, 0));
+      }
+    }
+  }
+
+  get wsUrl(): string {
+    return `ws://127.0.0.1:${this.server!.port}`;
+  }
+  get restUrl(): string {
+    return `http://127.0.0.1:${this.server!.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.server = Bun.serve<ConnData>({
+      hostname: "127.0.0.1",
+      port: this.opts.port ?? 0,
+      fetch: (req, server) => this.onHttp(req, server),
+      websocket: {
+        open: (ws) => this.onOpen(ws),
+        message: (ws, msg) => this.onMessage(ws, typeof msg === "string" ? msg : new TextDecoder().decode(msg)),
+        close: (ws) => this.onClose(ws),
+      },
+    });
+    const rate = this.opts.messagesPerSecond ?? 0;
+    if (rate > 0) {
+      const tickMs = 10;
+      let budget = 0;
+      this.timer = setInterval(() => {
+        budget += (rate * tickMs) / 1000;
+        const subscribed = [...this.syms.values()].filter((s) => this.subscribers(s).length > 0);
+        while (budget >= 1 && subscribed.length > 0) {
+          budget -= 1;
+          this.emit(subscribed[this.rng.int(0, subscribed.length - 1)]!);
+        }
+        if (subscribed.length === 0) budget = 0;
+      }, tickMs);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    for (const t of this.pendingTimers) clearTimeout(t);
+    for (const ws of this.conns) ws.close(1001, "stop");
+    this.server?.stop(true);
+  }
+
+  // ───────────── WebSocket ─────────────
+
+  private onHttp(req: Request, server: Server<ConnData>): Response | undefined {
+    const url = new URL(req.url);
+    const market = url.pathname === "/stream" || url.pathname === "/ws" ? "spot" : url.pathname === "/public/stream" || url.pathname === "/public/ws" ? "linear" : null;
+    if (market && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+      const streams = new Set((url.searchParams.get("streams") ?? "").split("/").filter((s) => s !== ""));
+      if (server.upgrade(req, { data: { market, streams, inTimes: [], openedMs: Date.now(), timer: null } })) return undefined;
+      return new Response("upgrade failed", { status: 400 });
+    }
+    if (url.pathname.startsWith("/sim/")) return this.onControl(url, req.method);
+    return this.onRest(url);
+  }
+
+  /**
+   * Control over HTTP (cold): POST /sim/fault?type=…[&market=&symbol=&stallMs=], POST /sim/step?n=,
+   * POST /sim/rest?kind=refuse|ban|error|no_bridge&market=&symbol=, GET /sim/stats. 400 names the bad field.
+   */
+  private onControl(url: URL, method: string): Response {
+    const q = url.searchParams;
+    const market = q.get("market");
+    const symbol = q.get("symbol");
+    const target = market && symbol ? { market: market as MarketName, symbol: symbol.toUpperCase() } : undefined;
+    if ((market || symbol) && (!target || !this.syms.has(`${target.market}:${target.symbol}`))) return json(400, { error: `market/symbol: no simulated symbol ${market}:${symbol}` });
+    if (url.pathname === "/sim/stats" && method === "GET") return json(200, { ...this.stats, symbols: [...this.syms.values()].map((s) => ({ market: s.market, symbol: s.symbol, u: s.id, subscribers: this.subscribers(s).length })) });
+    if (method !== "POST") return json(405, { error: "use POST" });
+    if (url.pathname === "/sim/step") {
+      const n = Number(q.get("n") ?? "1");
+      if (!Number.isInteger(n) || n < 1 || n > 100_000) return json(400, { error: `n: an integer in 1..100000, got ${q.get("n")}` });
+      this.step(n);
+      return json(200, { stepped: n });
+    }
+    if (url.pathname === "/sim/fault") {
+      const type = q.get("type") as BinanceSimFault;
+      if (!BINANCE_SIM_FAULTS.includes(type)) return json(400, { error: `type: one of ${BINANCE_SIM_FAULTS.join(", ")}, got ${q.get("type")}` });
+      const stallMs = q.get("stallMs") === null ? undefined : Number(q.get("stallMs"));
+      if (stallMs !== undefined && !(Number.isInteger(stallMs) && stallMs > 0)) return json(400, { error: `stallMs: a positive integer, got ${q.get("stallMs")}` });
+      return json(200, { fault: type, affected: this.inject(type, target, { stallMs }) });
+    }
+    if (url.pathname === "/sim/rest") {
+      const kind = q.get("kind") as BinanceRestFault;
+      if (!["refuse", "ban", "error", "no_bridge"].includes(kind)) return json(400, { error: `kind: one of refuse, ban, error, no_bridge, got ${q.get("kind")}` });
+      if (!target) return json(400, { error: "market and symbol: required" });
+      this.restFault(kind, target);
+      return json(200, { rest: kind, target });
+    }
+    return json(404, { error: `no such control endpoint ${url.pathname}` });
+  }
+
+  private onOpen(ws: Ws): void {
+    this.conns.add(ws);
+    this.stats.connections++;
+    this.stats.connectionsTotal++;
+    const age = this.opts.maxConnectionAgeMs;
+    if (age !== undefined) ws.data.timer = setTimeout(() => ws.close(1000, "24 h lifetime reached"), age);
+  }
+
+  private onClose(ws: Ws): void {
+    if (this.conns.delete(ws)) this.stats.connections--;
+    if (ws.data.timer) clearTimeout(ws.data.timer);
+  }
+
+  private onMessage(ws: Ws, text: string): void {
+    const now = Date.now();
+    const times = ws.data.inTimes;
+    times.push(now);
+    while (times.length > 0 && now - times[0]! >= 1000) times.shift();
+    if (times.length > IN_LIMIT[ws.data.market]) {
+      // Binance disconnects a connection over its incoming-message limit [limits].
+      this.stats.closedForRate++;
+      ws.close(1008, "Too many requests");
+      return;
+    }
+    if (now < this.stallUntilMs) {
+      this.stalled.push({ ws, text });
+      return;
+    }
+    this.answer(ws, text);
+  }
+
+  private answer(ws: Ws, text: string): void {
+    let req: { method?: unknown; params?: unknown; id?: unknown };
+    try {
+      req = JSON.parse(text) as typeof req;
+    } catch {
+      this.send(ws, JSON.stringify({ code: 3, msg: "Invalid JSON: expected value at line 1 column 1" }));
+      return;
+    }
+    const id = req.id === undefined ? null : req.id;
+    if (typeof req !== "object" || req === null || typeof req.method !== "string") {
+      this.send(ws, JSON.stringify({ code: 2, msg: "Invalid request: request must have a method", id }));
+      return;
+    }
+    const params = Array.isArray(req.params) ? req.params : [];
+    switch (req.method) {
+      case "SUBSCRIBE":
+      case "UNSUBSCRIBE": {
+        if (!params.every((p) => typeof p === "string" && p === p.toLowerCase())) {
+          this.send(ws, JSON.stringify({ code: 2, msg: "Invalid request: stream names must be lower case strings", id }));
+          return;
+        }
+        for (const p of params as string[]) {
+          if (req.method === "SUBSCRIBE") ws.data.streams.add(p);
+          else ws.data.streams.delete(p);
+        }
+        // Unknown symbols are accepted: nothing ever comes for them [subscribe].
+        this.send(ws, JSON.stringify({ result: null, id }));
+        if (req.method === "SUBSCRIBE") {
+          this.stats.subscribes++;
+          // Busy books: a diff follows a subscription soon (a client buffers one before it asks for a snapshot).
+          for (const s of this.syms.values()) if (s.market === ws.data.market && params.includes(s.stream) && !s.replay) this.soon(s);
+        }
+        return;
+      }
+      case "GET_PROPERTY":
+        this.send(ws, JSON.stringify({ result: true, id }));
+        return;
+      case "SET_PROPERTY":
+        this.send(ws, JSON.stringify({ result: null, id }));
+        return;
+      case "LIST_SUBSCRIPTIONS":
+        this.send(ws, JSON.stringify({ result: [...ws.data.streams], id }));
+        return;
+      default:
+        this.send(ws, JSON.stringify({ code: 2, msg: `Invalid request: unknown method ${req.method}`, id }));
+    }
+  }
+
+  private send(ws: Ws, text: string): void {
+    if (Date.now() < this.stallUntilMs) return;
+    ws.send(text);
+    this.stats.messagesSent++;
+  }
+
+  private subscribers(s: SymSim): Ws[] {
+    const out: Ws[] = [];
+    for (const ws of this.conns) if (ws.data.market === s.market && (ws.data.streams.has(s.stream) || ws.data.streams.has(s.symbol.toLowerCase() + "@depth"))) out.push(ws);
+    return out;
+  }
+
+  // ───────────── books ─────────────
+
+  step(n = 1): void {
+    for (let i = 0; i < n; i++) for (const s of this.syms.values()) if (this.subscribers(s).length > 0) this.emit(s);
+  }
+
+  /** One diff event for a symbol: the book changes, the event goes to every subscriber (unless a fault eats it). */
+  private emit(s: SymSim): void {
+    // A gap: one event is lost (the book moves on, nobody hears of it), the next one goes out.
+    const events = s.gapNext ? 2 : 1;
+    s.gapNext = false;
+    let payload = "";
+    for (let i = 0; i < events; i++) {
+      if (s.replay) {
+        if (s.replayCursor >= s.replay.diffs.length) return;
+        payload = s.replay.diffs[s.replayCursor++]!;
+        s.id = Number(/"u":(\d+)/.exec(payload)?.[1] ?? s.id);
+      } else {
+        payload = this.generate(s);
+      }
+    }
+    const frame = (stream: string) => `{"stream":"${stream}","data":${payload}}`;
+    const malformed = s.malformNext;
+    s.malformNext = false;
+    for (const ws of this.subscribers(s)) {
+      const stream = ws.data.streams.has(s.stream) ? s.stream : s.symbol.toLowerCase() + "@depth";
+      const f = frame(stream);
+      this.send(ws, malformed ? f.slice(0, Math.max(30, f.length - 9)) : f);
+      s.lastFrame = f;
+    }
+  }
+
+  private generate(s: SymSim): string {
+    const book = s.book!;
+    const prevB = book.windowLevels(true, Infinity);
+    const prevA = book.windowLevels(false, Infinity);
+    book.mutate(1 + this.rng.int(0, 3));
+    const b = diffLevels(prevB, book.windowLevels(true, Infinity), true);
+    const a = diffLevels(prevA, book.windowLevels(false, Infinity), false);
+    const prev = s.id;
+    if (this.opts.history && !this.history.has(`${s.market}:${s.symbol}:${prev}`)) this.history.set(`${s.market}:${s.symbol}:${prev}`, this.book(s.market, s.symbol));
+    // USD-M's U does not follow the previous u (other streams' updates share the id space); spot's does.
+    const first = s.market === "spot" ? prev + 1 : prev + this.rng.int(1, 40);
+    const last = first + this.rng.int(0, 3);
+    s.id = last;
+    if (this.opts.history) this.history.set(`${s.market}:${s.symbol}:${last}`, this.book(s.market, s.symbol));
+    const lv = (l: [number, number][]) => l.map(([p, q]) => `["${this.price(s, p)}","${this.qty(s, q)}"]`).join(",");
+    const E = Date.now();
+    return s.market === "spot"
+      ? `{"e":"depthUpdate","E":${E},"s":"${s.symbol}","U":${first},"u":${last},"b":[${lv(b)}],"a":[${lv(a)}]}`
+      : `{"e":"depthUpdate","E":${E},"T":${E - 1},"s":"${s.symbol}","U":${first},"u":${last},"pu":${prev},"b":[${lv(b)}],"a":[${lv(a)}]}`;
+  }
+
+  /** Spot prints 8 decimals ("0.35130000"); USD-M the tick's decimals ("7.5040"). */
+  private price(s: SymSim, m: number): string {
+    const f = formatFixed(m, s.book!.priceExp);
+    return s.market === "spot" ? pad8(f) : f;
+  }
+  private qty(s: SymSim, m: number): string {
+    const f = formatFixed(m, s.book!.qtyExp);
+    return s.market === "spot" ? pad8(f) : f;
+  }
+
+  book(market: MarketName, symbol: string): { bids: Map<string, string>; asks: Map<string, string>; u: number } {
+    const s = this.syms.get(`${market}:${symbol}`);
+    if (!s?.book) throw new Error(`sim: no generated book for ${market}:${symbol}`);
+    const side = (bid: boolean) => {
+      const l = s.book!.windowLevels(bid, Infinity);
+      return new Map(l.px.map((p, i) => [this.price(s, p), this.qty(s, l.qty[i]!)]));
+    };
+    return { bids: side(true), asks: side(false), u: s.id };
+  }
+
+  bookAt(market: MarketName, symbol: string, u: number): { bids: Map<string, string>; asks: Map<string, string> } | undefined {
+    return this.history.get(`${market}:${symbol}:${u}`);
+  }
+
+  private depthBody(s: SymSim, limit: number): string {
+    if (s.replay) return s.replay.snapshot;
+    const lv = (bid: boolean) => {
+      const l = s.book!.windowLevels(bid, limit);
+      return l.px.map((p, i) => `["${this.price(s, p)}","${this.qty(s, l.qty[i]!)}"]`).join(",");
+    };
+    const E = Date.now();
+    const times = s.market === "linear" ? `"E":${E},"T":${E - 1},` : "";
+    return `{"lastUpdateId":${s.id},${times}"bids":[${lv(true)}],"asks":[${lv(false)}]}`;
+  }
+
+  // ───────────── faults ─────────────
+
+  inject(fault: BinanceSimFault, target?: { market: MarketName; symbol: string }, opts: { stallMs?: number } = {}): number {
+    const targets = [...this.syms.values()].filter((s) => !target || (s.market === target.market && s.symbol === target.symbol));
+    switch (fault) {
+      case "gap":
+        for (const s of targets) s.gapNext = true;
+        return targets.length;
+      case "malformed":
+        for (const s of targets) s.malformNext = true;
+        return targets.length;
+      case "duplicate":
+        for (const s of targets) for (const ws of this.subscribers(s)) if (s.lastFrame) this.send(ws, s.lastFrame);
+        return targets.length;
+      case "disconnect": {
+        const n = this.conns.size;
+        for (const ws of this.conns) ws.close(4000, "simulated disconnect");
+        return n;
+      }
+      case "stall": {
+        this.stallUntilMs = Date.now() + (opts.stallMs ?? 5000);
+        const t = setTimeout(() => {
+          this.pendingTimers.delete(t);
+          const queued = this.stalled;
+          this.stalled = [];
+          for (const q of queued) if (this.conns.has(q.ws)) this.answer(q.ws, q.text);
+        }, (opts.stallMs ?? 5000) + 1);
+        this.pendingTimers.add(t);
+        return this.conns.size;
+      }
+      case "serverShutdown": {
+        const conns = [...this.conns];
+        for (const ws of conns) this.send(ws, `{"stream":"!serverShutdown","data":{"e":"serverShutdown","E":${Date.now()}}}`);
+        const t = setTimeout(() => {
+          this.pendingTimers.delete(t);
+          for (const ws of conns) ws.close(1000, "server shutdown");
+        }, this.opts.shutdownGraceMs ?? 1000);
+        this.pendingTimers.add(t);
+        return conns.length;
+      }
+    }
+  }
+
+  restFault(kind: BinanceRestFault, target: { market: MarketName; symbol: string }): void {
+    const s = this.syms.get(`${target.market}:${target.symbol}`);
+    if (!s) throw new Error(`sim: no symbol ${target.market}:${target.symbol}`);
+    // A stale snapshot: the book as it is now, served later when the diffs have moved past it.
+    if (kind === "no_bridge") s.staleSnapshot = this.depthBody(s, 5000);
+    else s.restFaults.push(kind);
+  }
+
+  // ───────────── REST ─────────────
+
+  private onRest(url: URL): Response {
+    const m = /^\/(api\/v3|fapi\/v1)\/(depth|exchangeInfo)$/.exec(url.pathname);
+    if (!m) return json(404, { code: -1, msg: `no such endpoint ${url.pathname}` });
+    const market = m[1] === "api/v3" ? "spot" : "linear";
+    const limitPerMinute = this.opts.restWeightPerMinute ?? (market === "spot" ? 6000 : 2400);
+    const now = Date.now();
+    while (this.weight.length > 0 && now - this.weight[0]!.atMs >= 60_000) this.weight.shift();
+    let used = this.weight.reduce((n, x) => n + x.w, 0);
+    if (m[2] === "exchangeInfo") {
+      used += this.take(now, market === "spot" ? 20 : 1);
+      const symbols = [...this.syms.values()]
+        .filter((s) => s.market === market)
+        .map((s) => ({
+          symbol: s.symbol,
+          status: "TRADING",
+          filters: [
+            { filterType: "PRICE_FILTER", minPrice: s.spec.tickSize, maxPrice: "1000000", tickSize: market === "spot" ? pad8(s.spec.tickSize) : s.spec.tickSize },
+            { filterType: "LOT_SIZE", minQty: s.spec.stepSize, maxQty: "9000000", stepSize: market === "spot" ? pad8(s.spec.stepSize) : s.spec.stepSize },
+          ],
+        }));
+      return json(200, { timezone: "UTC", serverTime: now, rateLimits: [{ rateLimitType: "REQUEST_WEIGHT", interval: "MINUTE", intervalNum: 1, limit: limitPerMinute }], symbols }, used);
+    }
+    this.stats.depthRequests++;
+    const symbol = url.searchParams.get("symbol") ?? "";
+    const limit = Number(url.searchParams.get("limit") ?? "100");
+    const valid = market === "spot" ? Number.isInteger(limit) && limit >= 1 && limit <= 5000 : [5, 10, 20, 50, 100, 500, 1000].includes(limit);
+    if (!valid) return json(400, { code: -1100, msg: `Illegal characters found in parameter 'limit'; legal range is ${market === "spot" ? "1..5000" : "5, 10, 20, 50, 100, 500, 1000"}.` }, used);
+    const w = market === "spot" ? (limit <= 100 ? 5 : limit <= 500 ? 25 : limit <= 1000 ? 50 : 250) : limit <= 50 ? 2 : limit <= 100 ? 5 : limit <= 500 ? 10 : 20;
+    if (used + w > limitPerMinute) return json(429, { code: -1003, msg: "Too many requests; current limit of IP is exceeded." }, used, "10");
+    used += this.take(now, w);
+    const s = this.syms.get(`${market}:${symbol}`);
+    if (!s) return json(400, { code: -1121, msg: "Invalid symbol." }, used);
+    const fault = s.restFaults.shift();
+    if (fault === "refuse") return json(429, { code: -1003, msg: "Too many requests (simulated)." }, used, "0");
+    if (fault === "ban") return json(418, { code: -1003, msg: "Way too many requests; IP banned (simulated)." }, used, "1");
+    if (fault === "error") return json(500, { code: -1000, msg: "An unknown error occurred (simulated)." }, used);
+    let body: string;
+    if (s.staleSnapshot) {
+      body = s.staleSnapshot;
+      s.staleSnapshot = null;
+    } else {
+      body = this.depthBody(s, limit);
+    }
+    // A busy book: the next diff follows shortly, so a bridge never waits on step() alone.
+    if (!s.replay) this.soon(s);
+    return new Response(body, { status: 200, headers: { "content-type": "application/json", "x-mbx-used-weight-1m": String(used) } });
+  }
+
+  /** One diff for `s` in a few ms (if anyone still listens). */
+  private soon(s: SymSim): void {
+    const t = setTimeout(() => {
+      this.pendingTimers.delete(t);
+      if (this.subscribers(s).length > 0) this.emit(s);
+    }, 5);
+    this.pendingTimers.add(t);
+  }
+
+  private take(now: number, w: number): number {
+    this.weight.push({ atMs: now, w });
+    return w;
+  }
+}
+
+function pad8(s: string): string {
+  const [i, f = ""] = s.split(".");
+  return `${i}.${(f + "00000000").slice(0, Math.max(8, f.length))}`;
+}
+
+function json(status: number, body: unknown, usedWeight = 0, retryAfter?: string): Response {
+  const headers: Record<string, string> = { "content-type": "application/json", "x-mbx-used-weight-1m": String(usedWeight) };
+  if (retryAfter !== undefined) headers["retry-after"] = retryAfter;
+  return new Response(JSON.stringify(body), { status, headers });
+}

@@ -1,0 +1,547 @@
+// HOT PATH: no allocation (BinanceAdapter.onDiff on a live book, called by connection.ts per frame; the rest is cold)
+/**
+ * The Binance spot and USD-M adapter (docs/venues/binance.md): combined diff streams kept subscribed, and per
+ * stream a REST depth snapshot bridged to the buffered diffs (../common/rest-bridge.ts) by the market's rule:
+ * - spot: drop u ≤ lastUpdateId; the first applied diff has U ≤ lastUpdateId + 1 ≤ u; then U = previous u + 1;
+ * - USD-M: drop u < lastUpdateId; the first has U ≤ lastUpdateId ≤ u; then pu = previous u (never the spot rule).
+ * A break resyncs that stream alone: its book goes RESYNCING and the next diff starts a new bridge (a new snapshot
+ * once one diff is buffered), with the per-topic backoff when it keeps failing; a diff at or below the book's u is a
+ * repeat (make-before-break reconnects deliver each diff twice) and is ignored. Levels beyond the snapshot's depth
+ * are unknown: diff levels past the worst price of a full snapshot side are dropped (BinanceTopic.bidFloor).
+ * Connections, keepalive, requests, pacing, backoff and instruments are the common modules in ../common/.
+ * @module
+ */
+import { BookUpdate } from "../../core/book-update.ts";
+import { RateLimitedLog, type Logger } from "../../core/log.ts";
+import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
+import type { VenueConfig } from "../../config/types.ts";
+import type { BookSink, RawFrameTap, RawRestTap, Subscription, VenueAdapter, VenueConnectionState, VenueMetric } from "../venue.ts";
+import { connectionStates } from "../common/metrics.ts";
+import { shareOf } from "../common/budgets.ts";
+import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import type { TopicState } from "../common/connection.ts";
+import { makeInstrument, resolveInstruments } from "../common/instruments.ts";
+import { RestBridge } from "../common/rest-bridge.ts";
+import { staleAfterFromConfig } from "../common/staleness.ts";
+import { SubscriptionControl } from "../common/subscription-control.ts";
+import { TopicResync } from "../common/topic-resync.ts";
+import { type BinanceConnection, BinanceTopic, SUB_ACTIVE, SUB_PENDING, SUB_REJECTED } from "./connection.ts";
+import { planConnections } from "./connection-plan.ts";
+import { binanceInstrumentSource, restBaseOf } from "./instruments.ts";
+import { binanceMetrics, CONNECTION_COUNTERS } from "./metrics.ts";
+import { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
+import { parseDepthSnapshot } from "./parse-json.ts";
+import { BinanceRest } from "./rest.ts";
+import { apiPrefix, BINANCE_KEEPALIVE, BINANCE_REQUESTS, CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, MAX_CONNECTION_AGE_MS, PLANNED_STREAMS_PER_CONNECTION } from "./protocol.ts";
+import { BinanceScanner, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+
+export { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
+
+export class BinanceAdapter implements VenueAdapter {
+  readonly venue = "binance" as const;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly allowNoInstruments: boolean;
+  private readonly recheck: boolean;
+  readonly rawFrameTap: RawFrameTap | undefined;
+  private readonly rawRestTap: RawRestTap | undefined;
+  private readonly topics: BinanceTopic[];
+  private readonly conns: BinanceConnection[];
+  private readonly control: SubscriptionControl;
+  private readonly lifecycle: ConnectionLifecycle;
+  private readonly books: TopicResync;
+  private readonly bridge: RestBridge;
+  /** Per market REST weight budgets and their fetches (rest.ts). */
+  private readonly rest: BinanceRest;
+  private instruments: (Instrument | undefined)[] | null = null;
+  private instrumentsUnresolved = 0;
+  private sink: BookSink | null = null;
+  private replaying = false;
+  private readonly parseErrorLog: RateLimitedLog;
+  private readonly gapLog: RateLimitedLog;
+  private readonly parseErrorsByCode = new Map<string, number>();
+  // Counters (hot increments, cold reads).
+  private snapshots = 0;
+  private deltas = 0;
+  private gaps = 0;
+  private duplicates = 0;
+  private ignoredBeforeSnapshot = 0;
+  private ignoredWhileUnsubscribed = 0;
+  private bridgesFailed = 0;
+  private instrumentChanges = 0;
+  private unattributedParseErrors = 0;
+  private restInReplay = 0;
+  private snapshotsRefused = 0;
+  /** Set while a refused snapshot's resync is booked: the bridge keeps its buffer. */
+  private keepBuffer = false;
+
+  constructor(
+    private readonly config: VenueConfig,
+    private readonly subscriptions: readonly Subscription[],
+    opts: BinanceAdapterOptions,
+  ) {
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+    this.allowNoInstruments = opts.allowNoInstruments ?? false;
+    this.recheck = opts.recheckInstruments ?? true;
+    this.rawFrameTap = opts.onRawFrame;
+    this.rawRestTap = opts.onRawRest;
+    const random = opts.random ?? Math.random;
+    this.parseErrorLog = new RateLimitedLog(this.log, "warn", "binance: diff frames rejected");
+    this.gapLog = new RateLimitedLog(this.log, "warn", "binance: diff chain breaks; books resynced");
+    this.rest = new BinanceRest(opts.fetch ?? fetch, this.now, opts.budgetShare);
+    const plan = planConnections(this, config, subscriptions, opts.maxStreamsPerConnection ?? PLANNED_STREAMS_PER_CONNECTION);
+    this.conns = plan.conns;
+    this.topics = plan.topics;
+    const invalidate = (t: TopicState, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
+    this.control = new SubscriptionControl(BINANCE_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare);
+    this.books = new TopicResync({
+      venue: "binance",
+      log: this.log,
+      now: this.now,
+      random,
+      baseMs: opts.resyncBackoffBaseMs,
+      maxMs: opts.resyncBackoffMaxMs,
+      resetMs: opts.resyncBackoffResetMs,
+      restart: (t) => this.restart(t as BinanceTopic),
+    });
+    this.bridge = new RestBridge({
+      // Never called: every bridge begins without a fetch and gets its snapshot through supply() (startFetch, replay).
+      fetchSnapshot: () => Promise.reject(new Error("binance: snapshots are supplied")),
+      // Spot: U ≤ lastUpdateId + 1 ≤ u; USD-M: U ≤ lastUpdateId ≤ u (docs/venues/binance.md, "Bridging").
+      bridges: (seq, d, t) => (t.market === "spot" ? d.first <= seq + 1 && seq + 1 <= d.last : d.first <= seq && seq <= d.last),
+      covered: (seq, d, t) => (t.market === "spot" ? d.last <= seq : d.last < seq),
+      deliver: (t, u) => this.onDelivered(t as BinanceTopic, u),
+      fail: (t, why, detail) => this.onBridgeFailed(t as BinanceTopic, why, detail),
+    });
+    this.lifecycle = new ConnectionLifecycle(
+      "binance",
+      this.conns,
+      this.control,
+      {
+        invalidate,
+        resync: (t, state, reason) => this.books.resync(t, state, reason),
+        // The stream stays subscribed: diffs buffered during the backoff get their snapshot now, else the next diff starts the bridge.
+        restartAfterBackoff: (t) => this.onBackoffOver(t as BinanceTopic),
+      },
+      {
+        ...opts,
+        random,
+        keepalive: BINANCE_KEEPALIVE,
+        maxConnectionAgeMs: opts.maxConnectionAgeMs ?? MAX_CONNECTION_AGE_MS,
+        staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, defaultStaleAfterMs),
+        resyncBackoffBaseMs: this.books.baseMs,
+        maxConnectsPerWindow: opts.maxConnectsPerWindow ?? shareOf(CONNECTS_PER_WINDOW, opts.budgetShare),
+        connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
+      },
+    );
+  }
+
+  async loadInstruments(): Promise<(Instrument | undefined)[]> {
+    const source = binanceInstrumentSource(
+      this.config,
+      (m) => this.rest.fetchOf(m),
+      (m, info) => {
+        if (info.weightPerMinute !== undefined) this.rest.setWeightLimit(m, info.weightPerMinute);
+      },
+    );
+    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
+    if (problems.length > 0) {
+      const message = `binance: cannot resolve instruments for ${problems.join(", ")}`;
+      if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
+      this.log.error(`${message}; those books are not subscribed, the others start`, { unresolved: problems.length, of: instruments.length });
+    }
+    this.instrumentsUnresolved = problems.length;
+    this.instruments = instruments;
+    return instruments;
+  }
+
+  private prepare(sink: BookSink, what: string): void {
+    if (!this.instruments) throw new Error(`binance: ${what}() before loadInstruments()`);
+    if (this.sink) throw new Error("binance: started twice");
+    this.sink = sink;
+    this.books.sink = sink;
+    for (const t of this.topics) {
+      const inst = this.instruments[t.index];
+      if (inst === undefined) {
+        t.sub = SUB_REJECTED;
+        continue;
+      }
+      t.entry = t.conn.table.add(t.topic, t.symbol, t.index, inst.priceExp, inst.qtyExp);
+      t.conn.used = true;
+    }
+  }
+
+  start(sink: BookSink): void {
+    this.prepare(sink, "start");
+    this.lifecycle.start();
+    this.log.info("binance adapter started", { connections: this.conns.filter((c) => c.used).length, topics: this.topics.length });
+  }
+
+  /** Replay: no connections; diffs come through ingestFrame, the snapshots they bridge to through ingestRest. */
+  startReplay(sink: BookSink): void {
+    this.prepare(sink, "startReplay");
+    this.replaying = true;
+    this.books.replaying = true;
+    for (const t of this.topics) if (t.sub !== SUB_REJECTED) t.sub = SUB_ACTIVE;
+  }
+
+  ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
+    const conn = this.conns.find((c) => c.name === connection) ?? this.conns.find((c) => c.market === market);
+    if (!conn) return false;
+    conn.onFrameAt(frame, tsRecvUs);
+    return true;
+  }
+
+  /**
+   * A recorded REST depth snapshot (`…/depth?symbol=X&limit=N`): handed to that stream's bridge synchronously, so
+   * replay bridges exactly as the live run did. Frames and snapshots must come in receive-time order.
+   */
+  ingestRest(market: MarketName, _connection: string, url: string, body: string, tsRecvUs: number): boolean {
+    const m = /\/depth\?(?:.*&)?symbol=([^&]+)(?:&.*)?$/.exec(url);
+    if (!m) return false;
+    const symbol = decodeURIComponent(m[1]!);
+    const limit = Number(/[?&]limit=(\d+)/.exec(url)?.[1] ?? NaN);
+    const t = this.topics.find((x) => x.market === market && x.symbol === symbol && x.sub !== SUB_REJECTED && (Number.isNaN(limit) || x.depth === limit));
+    const inst = t ? this.instruments?.[t.index] : undefined;
+    if (!t || !inst) return false;
+    this.restInReplay++;
+    const into = new BookUpdate();
+    let seq: number;
+    try {
+      seq = this.readSnapshot(body, inst.priceExp, inst.qtyExp, into);
+    } catch (err) {
+      this.log.warn("binance: recorded depth snapshot unusable", { market, symbol, error: String(err) });
+      return true;
+    }
+    into.tsRecvUs = tsRecvUs;
+    if (t.book === BookState.LIVE) return true; // the live run fetched it for a resync this replay did not need
+    if (!this.bridge.isBridging(t)) this.beginBridge(t);
+    this.bridge.supply(t, into, seq);
+    return true;
+  }
+
+  requestResync(index: number, reason: StatusReason): void {
+    const t = this.topics[index];
+    if (!t || t.sub === SUB_REJECTED) return;
+    this.books.resync(t, BookState.RESYNCING, reason);
+  }
+
+  stop(): Promise<void> {
+    for (const t of this.topics) this.bridge.cancel(t);
+    return this.lifecycle.stop();
+  }
+
+  // ───────────────────────── hot path ─────────────────────────
+
+  // HOT PATH: one call per accepted diff. first = U, prev = pu (-1 on spot).
+  onDiff(index: number, update: BookUpdate, first: number, prev: number): void {
+    const t = this.topics[index]!;
+    if (t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) {
+      this.ignoredWhileUnsubscribed++;
+      return;
+    }
+    if (t.book !== BookState.LIVE) {
+      this.onDiffWhileSyncing(t, update, first, prev);
+      return;
+    }
+    const u = update.venueSeq;
+    if (u <= t.lastSeq) {
+      // Already applied: the other socket of a make-before-break, or a repeat. Spot drops u ≤ the book's id, USD-M
+      // u < it; u = the book's id is the diff just applied on USD-M too.
+      this.duplicates++;
+      return;
+    }
+    if (t.market === "spot" ? first !== t.lastSeq + 1 : prev !== t.lastSeq) {
+      this.onBreak(t, first, prev, u);
+      return;
+    }
+    this.apply(t, update);
+  }
+
+  /** Applies a continuing diff (the depth rule, then the sink). HOT PATH. */
+  private apply(t: BinanceTopic, update: BookUpdate): void {
+    t.lastMsgMs = this.now();
+    t.lastSeq = update.venueSeq;
+    if (t.bidFloor >= 0 || t.askCeiling !== Infinity) this.clipBeyondDepth(t, update);
+    this.deltas++;
+    this.sink!.onBookUpdate(t.index, update);
+  }
+
+  /** Drops diff levels past a full snapshot side's worst price: the book does not know what lies there. */
+  private clipBeyondDepth(t: BinanceTopic, u: BookUpdate): void {
+    let n = 0;
+    for (let i = 0; i < u.bidCount; i++) {
+      if (u.bidPx[i]! < t.bidFloor) continue;
+      u.bidPx[n] = u.bidPx[i]!;
+      u.bidQty[n++] = u.bidQty[i]!;
+    }
+    t.beyondDepth += u.bidCount - n;
+    u.bidCount = n;
+    n = 0;
+    for (let i = 0; i < u.askCount; i++) {
+      if (u.askPx[i]! > t.askCeiling) continue;
+      u.askPx[n] = u.askPx[i]!;
+      u.askQty[n++] = u.askQty[i]!;
+    }
+    t.beyondDepth += u.askCount - n;
+    u.askCount = n;
+  }
+
+  // ───────────────────────── cold paths ─────────────────────────
+
+  /** A diff for a book that is not live: buffer it for the bridge, starting one (and its snapshot) if none runs. */
+  private onDiffWhileSyncing(t: BinanceTopic, update: BookUpdate, first: number, prev: number): void {
+    if (t.resyncDelayed && this.now() >= t.resyncDueMs) t.resyncDelayed = false; // the backoff is over
+    if (!this.bridge.isBridging(t)) this.beginBridge(t);
+    // During a backoff the diffs are buffered and the snapshot waits (onBackoffOver asks for it).
+    if (!t.fetching && !t.resyncDelayed && !this.replaying) this.startFetch(t);
+    let ids = this.bufferedIds.get(t);
+    if (!ids) this.bufferedIds.set(t, (ids = new Map()));
+    ids.set(update.venueSeq, [first, prev]);
+    this.bridge.buffer(t, update, { first, last: update.venueSeq });
+  }
+
+  /**
+   * Starts buffering a stream's diffs. The snapshot is asked for separately (startFetch) and handed to the bridge
+   * with supply(), as replay hands over the capture's own snapshot (ingestRest).
+   */
+  private beginBridge(t: BinanceTopic): void {
+    t.awaitingFirst = false;
+    t.fetching = false;
+    t.bridgeSeq++;
+    this.bufferedIds.delete(t);
+    this.bridge.begin(t, false);
+  }
+
+  private onBackoffOver(t: BinanceTopic): void {
+    if (this.bridge.isBridging(t) && !t.fetching && !this.replaying) this.startFetch(t);
+  }
+
+  /** Asks REST for the bridging stream's snapshot (through the market's weight budget). */
+  private startFetch(t: BinanceTopic): void {
+    t.fetching = true;
+    const seq = t.bridgeSeq;
+    const into = new BookUpdate();
+    this.fetchSnapshot(t, into).then(
+      (id) => {
+        if (t.bridgeSeq !== seq || !this.bridge.isBridging(t) || this.lifecycle.stopping) return;
+        this.bridge.supply(t, into, id);
+      },
+      (err: unknown) => {
+        if (t.bridgeSeq !== seq || !this.bridge.isBridging(t) || this.lifecycle.stopping) return;
+        this.snapshotsRefused++;
+        // The buffered diffs stay valid for a later snapshot (Binance: "go back to step 3"): keep buffering, and
+        // ask again once the resync backoff is over (onBackoffOver).
+        t.fetching = false;
+        this.keepBuffer = true;
+        try {
+          this.onBridgeFailed(t, "refused", err instanceof Error ? err.message : String(err));
+        } finally {
+          this.keepBuffer = false;
+        }
+        if (!t.resyncDelayed && this.bridge.isBridging(t)) this.startFetch(t);
+      },
+    );
+  }
+
+  /** The bridge hands over the snapshot, then each remaining buffered diff, in order. */
+  private onDelivered(t: BinanceTopic, u: BookUpdate): void {
+    if (u.isSnapshot) {
+      this.snapshots++;
+      t.lastSeq = u.venueSeq;
+      t.lastMsgMs = this.now();
+      t.awaitingFirst = true;
+      // A full side (as many levels as asked for) ends somewhere: past its worst price the book is unknown.
+      t.bidFloor = u.bidCount >= t.depth && u.bidCount > 0 ? minOf(u.bidPx, u.bidCount) : -1;
+      t.askCeiling = u.askCount >= t.depth && u.askCount > 0 ? maxOf(u.askPx, u.askCount) : Infinity;
+      this.books.onLive(t, this.now());
+      this.sink!.onBookUpdate(t.index, u);
+      return;
+    }
+    if (t.book !== BookState.LIVE) return; // a break among the buffered diffs resynced it already
+    if (t.awaitingFirst) {
+      t.awaitingFirst = false; // the bridge checked this one against the snapshot
+      this.apply(t, u);
+      return;
+    }
+    // The later buffered diffs go through the ordinary chain rule, with the U / pu they arrived with.
+    const ids = this.bufferedIds.get(t)?.get(u.venueSeq);
+    this.onDiff(t.index, u, ids ? ids[0] : -1, ids ? ids[1] : -2);
+  }
+
+  /** U and pu of a bridging topic's buffered diffs by their u (RestBridge keeps the update only). Cold. */
+  private readonly bufferedIds = new Map<BinanceTopic, Map<number, [number, number]>>();
+
+  private onBridgeFailed(t: BinanceTopic, why: string, detail: string): void {
+    this.bridgesFailed++;
+    this.log.warn("binance: snapshot did not bridge; trying again", { market: t.market, symbol: t.symbol, why, detail });
+    if (this.lifecycle.stopping) return;
+    this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  }
+
+  private onBreak(t: BinanceTopic, first: number, prev: number, u: number): void {
+    this.gaps++;
+    this.gapLog.hit(`${t.market} ${t.symbol}: U ${first} pu ${prev} u ${u} after ${t.lastSeq}`);
+    this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  }
+
+  /** A fresh start for one stream: drop its bridge; the next diff (after any backoff) starts a new one. */
+  private restart(t: BinanceTopic): void {
+    if (this.keepBuffer) return; // a refused snapshot: the same buffer waits for the next one
+    this.bridge.cancel(t);
+    t.bridgeSeq++;
+    t.fetching = false;
+    this.bufferedIds.delete(t);
+    t.awaitingFirst = false;
+  }
+
+  /** The snapshot REST call of a bridge (through the market's weight budget); the body is captured for replay. */
+  private async fetchSnapshot(t: BinanceTopic, into: BookUpdate): Promise<number> {
+    const inst = this.instruments?.[t.index];
+    if (!inst) throw new Error("no instrument");
+    const url = `${restBaseOf(this.config, t.market)}${apiPrefix(t.market)}/depth?symbol=${encodeURIComponent(t.symbol)}&limit=${t.depth}`;
+    const res = await this.rest.fetchOf(t.market)(url);
+    const body = await res.text();
+    if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}: ${body.slice(0, 120)}`);
+    this.rawRestTap?.(t.market, t.conn.name, url, body, Math.round(this.now() * 1000));
+    try {
+      return this.readSnapshot(body, inst.priceExp, inst.qtyExp, into);
+    } catch (err) {
+      // A price or size that does not fit the tick / step: the instrument may have changed (exchangeInfo again).
+      if (String(err).includes("does not fit")) this.recheckInstrument(t);
+      throw err;
+    }
+  }
+
+  /** A REST depth body → `into`: the scanner, else the JSON path, which decides and names the problem (throws). */
+  private readonly snapshotScanner = new BinanceScanner();
+  private readSnapshot(body: string, priceExp: number, qtyExp: number, into: BookUpdate): number {
+    if (this.snapshotScanner.scanSnapshot(body, priceExp, qtyExp, into) === 0) return into.venueSeq;
+    return parseDepthSnapshot(body, priceExp, qtyExp, into);
+  }
+
+  onUnknownTopic(conn: BinanceConnection, frame: string): void {
+    conn.unknownTopic++;
+    if (this.replaying) return;
+    this.onParseError(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
+  }
+
+  onParseError(conn: BinanceConnection, entry: number, code: number, frame: string): void {
+    conn.parseErrors++;
+    const name = SCAN_RESULT_NAMES[-code] ?? String(code);
+    this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
+    let t = entry >= 0 ? conn.byTopic.get(conn.table.streams[entry]!) : undefined;
+    t ??= conn.topics.find((x) => frame.includes(`"${x.topic}"`));
+    this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    if (!t) {
+      // Unreadable down to its stream: the lost diff may be any book's of this connection.
+      this.unattributedParseErrors++;
+      for (const x of conn.topics) {
+        if ((x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED && !x.resyncDelayed) this.books.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+      }
+      return;
+    }
+    if (t.sub === SUB_REJECTED || t.resyncDelayed) return;
+    if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t as BinanceTopic);
+    this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+  }
+
+  onText(conn: BinanceConnection, text: string): boolean {
+    return this.control.onText(conn, text);
+  }
+
+  onControl(conn: BinanceConnection, msg: unknown): void {
+    if (this.control.onControl(conn, msg) === "planned_close") this.lifecycle.onPlannedClose(conn, "serverShutdown");
+  }
+
+  /** A price or size that does not fit: ask exchangeInfo again; a new tick or step swaps exponents and resyncs. */
+  private recheckInstrument(t: BinanceTopic): void {
+    if (!this.recheck || this.replaying || t.checkingInstrument || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
+    t.checkingInstrument = true;
+    void (async () => {
+      try {
+        const source = binanceInstrumentSource(this.config, (m) => this.rest.fetchOf(m), () => undefined);
+        const spec = (await source.fetchSpecs(t.market, [t.symbol])).get(t.symbol);
+        const cur = this.instruments?.[t.index];
+        if (!spec || !cur || this.lifecycle.stopping) return;
+        if (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize) return;
+        const inst = makeInstrument(this.config, this.subscriptions[t.index]!, spec);
+        this.instruments![t.index] = inst;
+        t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
+        this.instrumentChanges++;
+        this.log.warn("binance: instrument changed", { market: t.market, symbol: t.symbol, from: `${cur.tickSize}/${cur.lotSize}`, to: `${spec.tickSize}/${spec.lotSize}` });
+        this.restart(t);
+        this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+        this.sink?.onInstrumentChanged(t.index, inst);
+        t.resyncDelayed = false;
+      } catch (err) {
+        this.log.warn("binance: instrument re-check failed", { market: t.market, symbol: t.symbol, error: String(err) });
+      } finally {
+        t.checkingInstrument = false;
+      }
+    })();
+  }
+
+  stats(): Record<string, number> {
+    const conns = this.conns.filter((c) => c.used);
+    const out: Record<string, number> = {
+      connections: conns.length,
+      connectionsOpen: conns.filter((c) => c.open).length,
+      topics: this.topics.length,
+      topicsLive: this.topics.filter((t) => t.book === BookState.LIVE).length,
+      snapshots: this.snapshots,
+      deltas: this.deltas,
+      gaps: this.gaps,
+      duplicates: this.duplicates,
+      resyncs: this.books.resyncs,
+      resyncsDelayed: this.books.resyncsDelayed,
+      ignoredBeforeSnapshot: this.ignoredBeforeSnapshot,
+      ignoredWhileUnsubscribed: this.ignoredWhileUnsubscribed,
+      snapshotsFetched: this.bridge.snapshotsFetched,
+      snapshotsRefused: this.snapshotsRefused,
+      snapshotsNotBridging: this.bridge.noBridge,
+      bridgesFailed: this.bridgesFailed,
+      levelsBeyondDepth: this.topics.reduce((n, t) => n + t.beyondDepth, 0),
+      usedWeightBlocks: this.rest.usedWeightBlocks,
+      restRateLimited: this.rest.rateLimited(),
+      restBanned: this.rest.banned(),
+      staleResyncs: this.lifecycle.staleResyncs,
+      subscribeRejected: this.control.subscribeRejected,
+      instrumentChanges: this.instrumentChanges,
+      instrumentsUnresolved: this.instrumentsUnresolved,
+      unattributedParseErrors: this.unattributedParseErrors,
+      messagesPaced: this.control.paced,
+    };
+    for (const k of CONNECTION_COUNTERS) out[k] = conns.reduce((n, c) => n + c[k], 0);
+    for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
+    return out;
+  }
+
+  /** Cold: every connection (none when replaying), so /readyz can say which venue is down and why. */
+  connections(): VenueConnectionState[] {
+    return connectionStates(this.conns, this.replaying);
+  }
+
+  metrics(): VenueMetric[] {
+    return binanceMetrics(this.stats(), this.conns);
+  }
+
+  /** Cold: the adapter's view of one subscription, for tests and diagnostics. */
+  topicInfo(index: number): { state: string; lastU: number; bridging: boolean; resyncs: number; connection: number } {
+    const t = this.topics[index]!;
+    return { state: BOOK_STATE_NAMES[t.book]!, lastU: t.lastSeq, bridging: this.bridge.isBridging(t), resyncs: t.resyncs, connection: t.conn.id };
+  }
+}
+
+function minOf(a: Float64Array, n: number): number {
+  let m = a[0]!;
+  for (let i = 1; i < n; i++) if (a[i]! < m) m = a[i]!;
+  return m;
+}
+
+function maxOf(a: Float64Array, n: number): number {
+  let m = a[0]!;
+  for (let i = 1; i < n; i++) if (a[i]! > m) m = a[i]!;
+  return m;
+}

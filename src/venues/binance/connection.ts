@@ -1,0 +1,115 @@
+// HOT PATH: no allocation (BinanceConnection.onFrameAt → BinanceAdapter.onDiff)
+/**
+ * One Binance combined-stream connection: the common connection state (../common/connection.ts) plus its stream
+ * table, scanner and reused BookUpdate, and its frame entry point: the scanner fills the update and hands it with
+ * its ids (U, pu) to the adapter, which owns bridging and sequencing.
+ * @module
+ */
+import { BookUpdate } from "../../core/book-update.ts";
+import { turnReceiptUs } from "../../core/clock.ts";
+import type { MarketName } from "../../core/types.ts";
+import { TopicState, VenueConnection } from "../common/connection.ts";
+import type { BinanceAdapter } from "./adapter.ts";
+import { type DiffIds, isDiffObject, parseDiffObject, parseFrameJson } from "./parse-json.ts";
+import { BinanceScanner, SCAN_ERR_SYNTAX, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+import { StreamTable } from "./topic-table.ts";
+
+export { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING } from "../common/connection.ts";
+
+/** A Binance diff stream on a connection, with what bridging and the depth rule need. */
+export class BinanceTopic extends TopicState<BinanceConnection> {
+  /** The next diff is the one the REST bridge checked: it continues the snapshot whatever its U / pu. */
+  awaitingFirst = false;
+  /**
+   * Levels beyond the snapshot's depth are unknown (docs/venues/binance.md, "Depth"): a full snapshot side sets
+   * the worst price it covered, and diff levels beyond it are dropped. -1 / Infinity: the whole side is known.
+   */
+  bidFloor = -1;
+  askCeiling = Infinity;
+  /** Diff levels dropped as beyond the snapshot's depth (cold read). */
+  beyondDepth = 0;
+  /** The current bridge's snapshot request went out (during a resync backoff diffs are buffered, nothing fetched). */
+  fetching = false;
+  /** Bumped per bridge: a late snapshot of an older one is dropped. */
+  bridgeSeq = 0;
+}
+
+export class BinanceConnection extends VenueConnection {
+  readonly table = new StreamTable();
+  readonly scanner = new BinanceScanner();
+  readonly update = new BookUpdate();
+  private readonly ids: DiffIds = { first: 0, prev: -1, entry: -1 };
+
+  constructor(
+    readonly adapter: BinanceAdapter,
+    id: number,
+    market: MarketName,
+    url: string,
+  ) {
+    super(id, market, url);
+  }
+
+  bindMessages(ws: WebSocket, gen: number): void {
+    ws.onmessage = (ev: MessageEvent) => {
+      if (gen !== this.generation && gen !== this.retiringGeneration) return;
+      const data = ev.data;
+      this.onFrameAt(typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer), turnReceiptUs());
+    };
+  }
+
+  get name(): string {
+    return `conn${this.id}.${this.market}`;
+  }
+
+  /** A frame received at recvUs (now, or the recorded time in replay). HOT PATH. */
+  onFrameAt(data: string, recvUs: number): void {
+    const tap = this.adapter.rawFrameTap;
+    if (tap !== undefined) tap(this.market, this.name, data, recvUs);
+    this.messages++;
+    this.bytes += data.length;
+    const sc = this.scanner;
+    const r = sc.scan(data, this.table, this.update);
+    if (r >= 0) {
+      this.update.tsRecvUs = recvUs;
+      this.adapter.onDiff(r, this.update, sc.firstId, sc.prevId);
+      return;
+    }
+    this.onSlowFrame(data, r, recvUs);
+  }
+
+  /** Everything the scanner did not accept: control frames, fallbacks, errors (confirmed by the JSON path). Cold. */
+  private onSlowFrame(data: string, scanCode: number, recvUs: number): void {
+    const scanEntry = this.scanner.entry;
+    if (scanCode === SCAN_UNKNOWN_TOPIC) {
+      this.adapter.onUnknownTopic(this, data);
+      return;
+    }
+    let msg: unknown;
+    let inexactInteger = false;
+    try {
+      ({ msg, inexactInteger } = parseFrameJson(data));
+    } catch {
+      if (this.adapter.onText(this, data)) return;
+      this.adapter.onParseError(this, scanEntry, scanCode === SCAN_NOT_BOOK ? SCAN_ERR_SYNTAX : scanCode, data);
+      return;
+    }
+    if (isDiffObject(msg)) {
+      const r = parseDiffObject(msg, this.table, this.update, this.ids, inexactInteger);
+      if (r >= 0) {
+        this.fallbacks++;
+        this.update.tsRecvUs = recvUs;
+        this.adapter.onDiff(r, this.update, this.ids.first, this.ids.prev);
+      } else if (r === SCAN_UNKNOWN_TOPIC) {
+        this.adapter.onUnknownTopic(this, data);
+      } else {
+        this.adapter.onParseError(this, this.ids.entry, r, data);
+      }
+      return;
+    }
+    if (scanCode !== SCAN_NOT_BOOK) {
+      this.adapter.onParseError(this, scanEntry, scanCode, data);
+      return;
+    }
+    this.adapter.onControl(this, msg);
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * Binance as the registry sees it (../registry.ts): spot and USD-M (`linear`) markets, the snapshot depths, the
+ * endpoints (USD-M on its own host unless the venue-level URLs are changed, e.g. to a simulator), stale defaults.
+ * @module
+ */
+import type { MarketSpec, VenueSpec } from "../registry.ts";
+import { BinanceAdapter, type BinanceAdapterOptions, defaultStaleAfterMs } from "./adapter.ts";
+import { BINANCE_DEPTHS, DEFAULT_DEPTH, SPOT_REST_BASE, SPOT_WS_BASE, marketWsUrl } from "./protocol.ts";
+
+/** Below 1 s a healthy book would flap (diffs come every 100 ms at most). */
+const STALE_MIN_MS = 1_000;
+
+function market(depths: readonly number[]): MarketSpec {
+  return { depths, defaultDepth: DEFAULT_DEPTH, staleAfterMs: () => defaultStaleAfterMs(), staleFloor: () => ({ ms: STALE_MIN_MS }) };
+}
+
+export const BINANCE_VENUE: VenueSpec = {
+  venue: "binance",
+  wsUrl: SPOT_WS_BASE,
+  restUrl: SPOT_REST_BASE,
+  marketWsUrl,
+  markets: { spot: market(BINANCE_DEPTHS.spot), linear: market(BINANCE_DEPTHS.linear) },
+  keepalive: "client_ping",
+  resync: "rest_snapshot",
+  sequenceScope: "topic",
+  create: (config, subs, opts) => new BinanceAdapter(config, subs, opts as BinanceAdapterOptions),
+};

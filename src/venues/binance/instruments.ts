@@ -1,0 +1,81 @@
+/**
+ * Instrument metadata for Binance spot and USD-M: `GET /api/v3/exchangeInfo` and `GET /fapi/v1/exchangeInfo`
+ * (docs/venues/binance.md, "Instruments") → `PRICE_FILTER.tickSize` and `LOT_SIZE.stepSize`, TRADING symbols
+ * only, and the `rateLimits` REQUEST_WEIGHT per minute. Subscribing to an unknown symbol is not refused by the
+ * WebSocket (the ack is a success and nothing comes), so this list is what decides. Cold path.
+ * @module
+ */
+import type { MarketName } from "../../core/types.ts";
+import type { VenueConfig } from "../../config/types.ts";
+import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
+import { apiPrefix, marketRestBase } from "./protocol.ts";
+
+export interface ExchangeInfo {
+  specs: Map<string, InstrumentSpec>;
+  /** REQUEST_WEIGHT per minute from `rateLimits`, when listed. */
+  weightPerMinute: number | undefined;
+}
+
+interface Filter {
+  filterType?: unknown;
+  tickSize?: unknown;
+  stepSize?: unknown;
+}
+
+/** Reads an exchangeInfo body. Symbols not TRADING are left out (they are "not listed" for us). */
+export function parseExchangeInfo(body: unknown): ExchangeInfo {
+  const specs = new Map<string, InstrumentSpec>();
+  if (typeof body !== "object" || body === null) throw new Error("exchangeInfo is not a JSON object");
+  const b = body as { symbols?: unknown; rateLimits?: unknown };
+  if (!Array.isArray(b.symbols)) throw new Error("exchangeInfo without a symbols array");
+  for (const item of b.symbols) {
+    if (typeof item !== "object" || item === null) continue;
+    const it = item as { symbol?: unknown; status?: unknown; filters?: unknown };
+    if (typeof it.symbol !== "string" || it.status !== "TRADING" || !Array.isArray(it.filters)) continue;
+    let tick: unknown;
+    let step: unknown;
+    for (const f of it.filters as Filter[]) {
+      if (f?.filterType === "PRICE_FILTER") tick = f.tickSize;
+      else if (f?.filterType === "LOT_SIZE") step = f.stepSize;
+    }
+    if (typeof tick === "string" && typeof step === "string") specs.set(it.symbol, { tickSize: tick, lotSize: step });
+  }
+  let weightPerMinute: number | undefined;
+  if (Array.isArray(b.rateLimits)) {
+    for (const r of b.rateLimits as { rateLimitType?: unknown; interval?: unknown; intervalNum?: unknown; limit?: unknown }[]) {
+      if (r?.rateLimitType === "REQUEST_WEIGHT" && r.interval === "MINUTE" && r.intervalNum === 1 && typeof r.limit === "number" && r.limit > 0) weightPerMinute = r.limit;
+    }
+  }
+  return { specs, weightPerMinute };
+}
+
+/** The market's REST base: its own `rest_url`, else the venue's (USD-M's default host for the default). */
+export function restBaseOf(config: VenueConfig, market: MarketName): string {
+  return (config.markets.find((m) => m.market === market)?.restUrl ?? marketRestBase(config.restUrl, market)).replace(/\/+$/, "");
+}
+
+export function exchangeInfoUrl(config: VenueConfig, market: MarketName): string {
+  return `${restBaseOf(config, market)}${apiPrefix(market)}/exchangeInfo`;
+}
+
+export async function fetchExchangeInfo(fetchFn: typeof fetch, url: string): Promise<ExchangeInfo> {
+  const res = await fetchFn(url);
+  if (!res.ok) throw new Error(`binance REST ${url}: HTTP ${res.status}`);
+  try {
+    return parseExchangeInfo(await res.json());
+  } catch (err) {
+    throw new Error(`binance REST ${url}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** Binance as an instrument source; `onInfo` hears each market's rateLimits. */
+export function binanceInstrumentSource(config: VenueConfig, fetchOf: (m: MarketName) => typeof fetch, onInfo: (m: MarketName, info: ExchangeInfo) => void): InstrumentSource {
+  return {
+    async fetchSpecs(market) {
+      const info = await fetchExchangeInfo(fetchOf(market), exchangeInfoUrl(config, market));
+      onInfo(market, info);
+      return info.specs;
+    },
+    notListed: (market) => `not listed as TRADING by ${exchangeInfoUrl(config, market)}; check the symbol (Binance does not refuse unknown streams)`,
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * The Binance adapter's metric samples (cold, at scrape time), from its stats() counters and the per-connection
+ * series of ../common/metrics.ts. Venue-wide counters carry no label; per-connection ones are the common ones.
+ * @module
+ */
+import type { VenueMetric } from "../venue.ts";
+import type { VenueConnection } from "../common/connection.ts";
+import { connectionMetrics, counter, gauge } from "../common/metrics.ts";
+
+/** The per-connection counters stats() sums over the connections (the metrics keep them per connection). */
+export const CONNECTION_COUNTERS = [
+  "messages",
+  "bytes",
+  "parseErrors",
+  "fallbacks",
+  "unknownTopic",
+  "connects",
+  "reconnects",
+  "pongs",
+  "pongTimeouts",
+  "ackTimeouts",
+  "deadConnections",
+  "plannedReconnects",
+] as const;
+
+export function binanceMetrics(s: Record<string, number>, conns: readonly VenueConnection[]): VenueMetric[] {
+  const v = (k: string) => s[k] ?? 0;
+  const parseCodes = Object.keys(s)
+    .filter((k) => k.startsWith("parseErrors."))
+    .map((k) => counter("parse_errors_by_code_total", "Frames rejected, by scanner result code (all connections)", v(k), { code: k.slice("parseErrors.".length) }));
+  return [
+    ...connectionMetrics(conns),
+    gauge("topics", "Diff streams configured", v("topics")),
+    gauge("topics_live", "Diff streams whose book is LIVE", v("topicsLive")),
+    gauge("instruments_unresolved", "Configured symbols whose instrument could not be resolved", v("instrumentsUnresolved")),
+    counter("snapshots_total", "REST snapshots applied (bridged)", v("snapshots")),
+    counter("deltas_total", "Diffs applied", v("deltas")),
+    counter("sequence_gaps_total", "Diffs that broke the chain (book resynced)", v("gaps")),
+    counter("duplicates_total", "Diffs at or below the book's update id (ignored)", v("duplicates")),
+    counter("resyncs_total", "Book resyncs started", v("resyncs")),
+    counter("resyncs_delayed_total", "Resyncs that waited out the per-topic backoff", v("resyncsDelayed")),
+    counter("ignored_while_unsubscribed_total", "Diffs in flight for a stream not subscribed", v("ignoredWhileUnsubscribed")),
+    counter("rest_snapshots_fetched_total", "REST depth snapshots received", v("snapshotsFetched")),
+    counter("rest_snapshots_refused_total", "REST depth snapshots refused or unreadable", v("snapshotsRefused")),
+    counter("rest_snapshots_not_bridging_total", "REST depth snapshots the buffered diffs did not bridge", v("snapshotsNotBridging")),
+    counter("levels_beyond_depth_total", "Diff levels dropped as beyond the snapshot's depth", v("levelsBeyondDepth")),
+    counter("rest_weight_blocks_total", "Times X-MBX-USED-WEIGHT-1M reached our share and REST waited for the next minute", v("usedWeightBlocks")),
+    counter("rest_rate_limited_total", "REST answers 429 or 418 (requests wait for Retry-After)", v("restRateLimited") + v("restBanned")),
+    counter("stale_resyncs_total", "Books resynced because their stream went silent", v("staleResyncs")),
+    counter("subscribe_rejected_total", "Subscriptions the venue refused", v("subscribeRejected")),
+    counter("messages_paced_total", "Requests that waited for the per-connection message budget", v("messagesPaced")),
+    counter("instrument_changes_total", "Tick or step changes picked up", v("instrumentChanges")),
+    counter("unattributed_parse_errors_total", "Malformed frames whose stream could not be read", v("unattributedParseErrors")),
+    ...parseCodes,
+  ];
+}

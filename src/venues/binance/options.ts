@@ -1,0 +1,30 @@
+/**
+ * The Binance adapter's options (beyond the common ones) and its default staleness.
+ * @module
+ */
+import type { MarketName } from "../../core/types.ts";
+import type { CommonAdapterOptions } from "../venue.ts";
+
+/** Default silence before a subscribed stream is stale: diffs come only when the book changes. */
+export function defaultStaleAfterMs(): number {
+  return 60_000;
+}
+
+export interface BinanceAdapterOptions extends CommonAdapterOptions {
+  pingIntervalMs?: number;
+  pongTimeoutMs?: number;
+  ackTimeoutMs?: number;
+  staleAfterMs?: (depth: number, market: MarketName) => number;
+  housekeepingMs?: number;
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+  reconnectResetAfterMs?: number;
+  resyncBackoffBaseMs?: number;
+  resyncBackoffMaxMs?: number;
+  resyncBackoffResetMs?: number;
+  maxConnectsPerWindow?: number;
+  connectWindowMs?: number;
+  /** Streams per connection (default 200; at most 1024). */
+  maxStreamsPerConnection?: number;
+  maxArgsPerRequest?: number;
+}

@@ -1,0 +1,154 @@
+/**
+ * The JSON path for Binance frames the scanner hands over (SCAN_NOT_BOOK, SCAN_FALLBACK, and every rejection, which
+ * it confirms): JSON.parse output → BookUpdate with the same validation and result codes, and REST depth snapshots
+ * (`{"lastUpdateId":…,"bids":[…],"asks":[…]}`) → BookUpdate. Cold: allocation is fine here.
+ * @module
+ */
+import type { BookUpdate } from "../../core/book-update.ts";
+import { parseFixedCodes } from "../../core/fixed.ts";
+import {
+  SCAN_ERR_LEVEL,
+  SCAN_ERR_MISSING,
+  SCAN_ERR_NUMBER,
+  SCAN_ERR_PRICE,
+  SCAN_ERR_QTY,
+  SCAN_ERR_SYMBOL,
+  SCAN_ERR_TYPE,
+  SCAN_NOT_BOOK,
+  SCAN_UNKNOWN_TOPIC,
+} from "./scanner.ts";
+import type { StreamTable } from "./topic-table.ts";
+
+const TWO_53 = 9007199254740992;
+/** Fields whose values are integers (ids and ms times): their literal must be an integer. */
+const INTEGER_KEYS = new Set(["E", "T", "U", "u", "pu", "lastUpdateId"]);
+const INTEGER_LITERAL = /^-?\d+$/;
+
+/**
+ * JSON.parse that also reports an integer field written as something else than an integer literal
+ * (`"u":100.99999999999999999` parses to 101; a sequence id spelt so is malformed). Reads each number's source text.
+ */
+export function parseFrameJson(text: string): { msg: unknown; inexactInteger: boolean } {
+  let inexactInteger = false;
+  const msg: unknown = JSON.parse(text, function (this: unknown, key: string, value: unknown, context?: { source?: string }) {
+    if (typeof value === "number" && INTEGER_KEYS.has(key) && context?.source !== undefined && !INTEGER_LITERAL.test(context.source)) {
+      inexactInteger = true;
+    }
+    return value;
+  } as (key: string, value: unknown) => unknown);
+  return { msg, inexactInteger };
+}
+
+/** A combined-stream frame whose stream is a depth stream (`…@depth…`). */
+export function isDiffObject(msg: unknown): msg is { stream: string; data: unknown } {
+  if (typeof msg !== "object" || msg === null || Array.isArray(msg)) return false;
+  const stream = (msg as Record<string, unknown>).stream;
+  return typeof stream === "string" && stream.includes("@depth");
+}
+
+export interface DiffIds {
+  first: number;
+  /** -1 when absent. */
+  prev: number;
+  entry: number;
+}
+
+/** Fills `out` from a parsed diff frame: the subscription index (≥ 0) or a SCAN_* code; ids into `ids`. */
+export function parseDiffObject(msg: unknown, table: StreamTable, out: BookUpdate, ids: DiffIds, inexactInteger = false): number {
+  out.reset();
+  ids.entry = -1;
+  ids.prev = -1;
+  if (!isDiffObject(msg)) return SCAN_NOT_BOOK;
+  const entry = table.entryOf(msg.stream);
+  if (entry < 0) return SCAN_UNKNOWN_TOPIC;
+  ids.entry = entry;
+  if (inexactInteger) return SCAN_ERR_NUMBER;
+  const data = msg.data;
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return SCAN_ERR_MISSING;
+  const d = data as Record<string, unknown>;
+  if (d.e === undefined || d.U === undefined || d.u === undefined || d.b === undefined || d.a === undefined) return SCAN_ERR_MISSING;
+  if (d.e !== "depthUpdate") return SCAN_ERR_TYPE;
+  if (d.s !== undefined && d.s !== table.symbols[entry]) return SCAN_ERR_SYMBOL;
+  const eMs = optionalUint(d.E);
+  const tMs = optionalUint(d.T);
+  const first = optionalUint(d.U);
+  const last = optionalUint(d.u);
+  if (eMs < 0 || tMs < 0 || first < 0 || last < 0 || eMs * 1000 >= TWO_53 || tMs * 1000 >= TWO_53) return SCAN_ERR_NUMBER;
+  let prev = -1;
+  if (d.pu !== undefined) {
+    // -1 is what a stream's first event may carry; anything else must be an id.
+    if (d.pu !== -1) {
+      prev = optionalUint(d.pu);
+      if (prev < 0) return SCAN_ERR_NUMBER;
+    }
+  }
+  if (!Array.isArray(d.b) || !Array.isArray(d.a)) return SCAN_ERR_MISSING;
+  const r = readSides(d.b, d.a, table.priceExp[entry]!, table.qtyExp[entry]!, out);
+  if (r < 0) return r;
+  out.isSnapshot = false;
+  out.venueSeq = last + 0;
+  out.tsExchangeUs = eMs * 1000;
+  out.tsEventUs = tMs * 1000;
+  ids.first = first;
+  ids.prev = prev;
+  return table.indexes[entry]!;
+}
+
+/**
+ * A REST depth snapshot → `out` (isSnapshot, venueSeq = lastUpdateId, E/T when USD-M sends them). Returns
+ * lastUpdateId, or throws naming what was wrong (the caller fails the bridging attempt).
+ */
+export function parseDepthSnapshot(body: string, priceExp: number, qtyExp: number, out: BookUpdate): number {
+  const { msg, inexactInteger } = parseFrameJson(body);
+  if (typeof msg !== "object" || msg === null || Array.isArray(msg)) throw new Error("depth snapshot is not a JSON object");
+  const m = msg as Record<string, unknown>;
+  if (typeof m.code === "number") throw new Error(`depth snapshot refused: code ${m.code} ${String(m.msg ?? "")}`);
+  const id = optionalUint(m.lastUpdateId);
+  if (inexactInteger || m.lastUpdateId === undefined || id < 0) throw new Error(`depth snapshot: lastUpdateId ${String(m.lastUpdateId)} is not an id`);
+  if (!Array.isArray(m.bids) || !Array.isArray(m.asks)) throw new Error("depth snapshot without bids and asks arrays");
+  out.reset();
+  const r = readSides(m.bids, m.asks, priceExp, qtyExp, out);
+  if (r < 0) throw new Error(`depth snapshot: ${r === SCAN_ERR_PRICE ? "a price" : r === SCAN_ERR_QTY ? "a quantity" : "a level"} does not fit the instrument (tick ${priceExp} / lot ${qtyExp} decimals)`);
+  const eMs = optionalUint(m.E);
+  const tMs = optionalUint(m.T);
+  out.isSnapshot = true;
+  out.venueSeq = id;
+  out.tsExchangeUs = eMs > 0 ? eMs * 1000 : 0;
+  out.tsEventUs = tMs > 0 ? tMs * 1000 : 0;
+  return id;
+}
+
+function readSides(bids: unknown[], asks: unknown[], priceExp: number, qtyExp: number, out: BookUpdate): number {
+  for (const level of bids) {
+    const r = level2(level, priceExp, qtyExp);
+    if (r !== 0) return r;
+    out.pushBid(lastPx, lastQty);
+  }
+  for (const level of asks) {
+    const r = level2(level, priceExp, qtyExp);
+    if (r !== 0) return r;
+    out.pushAsk(lastPx, lastQty);
+  }
+  return 0;
+}
+
+let lastPx = 0;
+let lastQty = 0;
+
+function level2(level: unknown, priceExp: number, qtyExp: number): number {
+  if (!Array.isArray(level) || level.length !== 2) return SCAN_ERR_LEVEL;
+  const [p, q] = level as unknown[];
+  if (typeof p !== "string" || typeof q !== "string") return SCAN_ERR_LEVEL;
+  lastPx = parseFixedCodes(p, 0, p.length, priceExp);
+  if (lastPx < 0) return SCAN_ERR_PRICE;
+  lastQty = parseFixedCodes(q, 0, q.length, qtyExp);
+  if (lastQty < 0) return SCAN_ERR_QTY;
+  return 0;
+}
+
+/** 0 when absent; the value when a safe non-negative integer; -1 otherwise. */
+function optionalUint(v: unknown): number {
+  if (v === undefined) return 0;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) return -1;
+  return v;
+}

@@ -1,0 +1,78 @@
+/**
+ * Binance REST budgets (cold): per market (spot and USD-M are separate hosts with separate limits) a weight budget
+ * of 80 % of the per-minute limit, split by budgetShare, and a fetch that spends it (common/budgets.ts
+ * budgetedFetch: 429 / 418 / Retry-After), weighs each URL by Binance's table, times a request out once the budget
+ * let it go, and blocks the market until the minute is over when X-MBX-USED-WEIGHT-1M reaches our share
+ * (docs/venues/binance.md, "REST weight").
+ * @module
+ */
+import type { MarketName } from "../../core/types.ts";
+import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
+import {
+  EXCHANGE_INFO_WEIGHT,
+  FUTURES_REST_WEIGHT_PER_MINUTE,
+  futuresDepthWeight,
+  REST_TIMEOUT_MS,
+  REST_WEIGHT_MARGIN,
+  REST_WINDOW_MS,
+  SPOT_REST_WEIGHT_PER_MINUTE,
+  spotDepthWeight,
+} from "./protocol.ts";
+
+/** Weight per minute we allow ourselves from a venue limit: the margin, then this process's share. */
+function ownWeight(limit: number, share: number | undefined): number {
+  return shareOf(Math.floor(limit * REST_WEIGHT_MARGIN), share);
+}
+
+/** A request's weight: depth by its limit, exchangeInfo by market. */
+export function weightOf(market: MarketName, url: string): number {
+  const m = /\/depth\?.*limit=(\d+)/.exec(url);
+  if (m) return market === "spot" ? spotDepthWeight(Number(m[1])) : futuresDepthWeight(Number(m[1]));
+  return url.includes("/exchangeInfo") ? (market === "spot" ? EXCHANGE_INFO_WEIGHT : 1) : 1;
+}
+
+export class BinanceRest {
+  private readonly budgets = new Map<MarketName, RestWeightBudget>();
+  private readonly fetches = new Map<MarketName, typeof fetch>();
+  /** Times X-MBX-USED-WEIGHT-1M reached our share (cold read). */
+  usedWeightBlocks = 0;
+
+  constructor(
+    private readonly rawFetch: typeof fetch,
+    private readonly now: () => number,
+    private readonly share: number | undefined,
+  ) {
+    this.setWeightLimit("spot", SPOT_REST_WEIGHT_PER_MINUTE);
+    this.setWeightLimit("linear", FUTURES_REST_WEIGHT_PER_MINUTE);
+  }
+
+  fetchOf(market: MarketName): typeof fetch {
+    return this.fetches.get(market)!;
+  }
+
+  rateLimited(): number {
+    return [...this.budgets.values()].reduce((n, b) => n + b.rateLimited, 0);
+  }
+
+  banned(): number {
+    return [...this.budgets.values()].reduce((n, b) => n + b.banned, 0);
+  }
+
+  /** (Re)builds a market's budget for a per-minute limit (exchangeInfo `rateLimits`); unchanged limits keep it. */
+  setWeightLimit(market: MarketName, perMinute: number): void {
+    const own = ownWeight(perMinute, this.share);
+    if (this.budgets.get(market)?.maxWeight === own) return;
+    const budget = new RestWeightBudget(own, REST_WINDOW_MS);
+    this.budgets.set(market, budget);
+    const timed = (async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await this.rawFetch(input, { ...init, signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
+      const used = Number(res.headers.get("x-mbx-used-weight-1m"));
+      if (res.ok && Number.isFinite(used) && used >= own) {
+        this.usedWeightBlocks++;
+        budget.onResponse(this.now(), 429, String(60 - (Math.floor(this.now() / 1000) % 60)));
+      }
+      return res;
+    }) as typeof fetch;
+    this.fetches.set(market, budgetedFetch(timed, budget, this.now, (url) => weightOf(market, url)));
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Binance end to end, per market and fault: the Binance simulator → the real Feeder (in process) → real multicast
+ * on 127.0.0.1, TTL 1, a group private to this file → the FeedSubscriber library. Every valid book the subscriber
+ * sees must equal the simulator's book at that update id (its history), books converge after each fault, and a
+ * planned reconnect (serverShutdown, the maximum connection age) leaves every book valid throughout.
+ */
+import { join } from "node:path";
+import { afterEach, describe, expect, test } from "vitest";
+import { Feeder } from "../../src/app/feeder.ts";
+import { validateConfig } from "../../src/config/load.ts";
+import { instrumentIdOf } from "../../src/core/instrument-id.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { startBinanceSimulator, type BinanceSim, type BinanceSimFault } from "../../src/sim/binance-sim.ts";
+import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { BINANCE_VENUE } from "../../src/venues/binance/index.ts";
+import type { VenueSpec } from "../../src/venues/registry.ts";
+import { levelsOfSim, levelsOfView, sameLevels, tempDir, uniqueDestination, waitFor } from "./harness.ts";
+
+type M = "spot" | "linear";
+const SYMBOLS = ["BTCUSDT", "ETHUSDT"];
+
+interface Run {
+  sim: BinanceSim;
+  feeder: Feeder;
+  sub: FeedSubscriber;
+  market: M;
+  violations: string[];
+  invalidSeen: Set<number>;
+  ids: number[];
+}
+
+const runs: Run[] = [];
+afterEach(async () => {
+  while (runs.length > 0) {
+    const r = runs.pop()!;
+    await r.feeder.stop();
+    await r.sub.stop();
+    await r.sim.stop();
+  }
+});
+
+let seed = 40;
+async function start(market: M, maxConnectionAgeMs?: number): Promise<Run> {
+  const sim = await startBinanceSimulator({ markets: [{ market, symbols: SYMBOLS }], seed: 5, history: true, shutdownGraceMs: 300 });
+  const { group, port } = uniqueDestination(seed++);
+  const sub = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }] });
+  const ids = SYMBOLS.map((s) => instrumentIdOf("binance", market, s));
+  const run: Run = { sim, feeder: null as never, sub, market, violations: [], invalidSeen: new Set(), ids };
+  sub.on("update", (e) => {
+    const b = e.book;
+    const k = ids.indexOf(b.instrumentId);
+    if (k < 0) return;
+    if (!b.usable) {
+      run.invalidSeen.add(k);
+      return;
+    }
+    const at = sim.bookAt(market, SYMBOLS[k]!, b.venueSeq);
+    if (!at) run.violations.push(`${SYMBOLS[k]} valid at u=${b.venueSeq}, which the simulator never had`);
+    else if (!sameLevels(levelsOfView(b), levelsOfSim(at, b.instrument.priceExp, b.instrument.qtyExp))) run.violations.push(`${SYMBOLS[k]} valid at u=${b.venueSeq} but different`);
+  });
+  sub.on("status", (e) => {
+    const k = ids.indexOf(e.book.instrumentId);
+    if (k >= 0 && e.state !== 1 /* LIVE */) run.invalidSeen.add(k);
+  });
+  await sub.start();
+  const config = validateConfig({
+    log: { level: "warn", format: "json" },
+    http: { enabled: false },
+    publish: { heartbeat_interval_ms: 200, snapshot_interval_ms: 500, destinations: [{ name: "e2e", group, port, interface: "127.0.0.1", ttl: 1, channel: 9 }] },
+    venues: { binance: { ws_url: sim.wsUrl, rest_url: sim.restUrl, instrument_cache: join(tempDir("binance-e2e-"), "i.json"), [market]: { depth: 1000, symbols: SYMBOLS } } },
+  });
+  // The adapter's options a test needs (short backoffs, a short maximum age), through a wrapped registry entry.
+  const spec: VenueSpec = {
+    ...BINANCE_VENUE,
+    create: (c, subs, opts) => BINANCE_VENUE.create(c, subs, { ...opts, reconnectBaseMs: 5, reconnectMaxMs: 20, resyncBackoffBaseMs: 20, resyncBackoffMaxMs: 100, ...(maxConnectionAgeMs ? { maxConnectionAgeMs } : {}) }),
+  };
+  run.feeder = new Feeder({ config, log: silentLogger, venues: { binance: spec } });
+  await run.feeder.start();
+  runs.push(run);
+  return run;
+}
+
+function equal(r: Run): boolean {
+  return SYMBOLS.every((s, k) => {
+    const b = r.sub.books.get(r.ids[k]!);
+    if (!b || !b.usable) return false;
+    const t = r.sim.book(r.market, s);
+    return b.venueSeq === t.u && sameLevels(levelsOfView(b), levelsOfSim(t, b.instrument.priceExp, b.instrument.qtyExp));
+  });
+}
+
+async function converge(r: Run, what: string): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    r.sim.step(3);
+    await waitFor(() => equal(r), `books equal after ${what}`, 15_000);
+  }
+}
+
+describe("Binance simulator → feeder → multicast → subscriber", { timeout: 60_000 }, () => {
+  for (const market of ["spot", "linear"] as const) {
+    test(`${market}: books equal through gap, duplicate, malformed, disconnect, refused and stale snapshots; never valid while different`, async () => {
+      const r = await start(market);
+      r.sim.step(1);
+      await converge(r, "start");
+      const target = { market, symbol: SYMBOLS[0]! };
+      const stat = (k: string) => r.feeder.stats().venues.binance![k] ?? 0;
+      // Each fault, then the counter that proves the feeder met it, then the books converge again.
+      const evidence: Record<BinanceSimFault, string> = { gap: "gaps", duplicate: "duplicates", malformed: "parseErrors", disconnect: "reconnects", stall: "", serverShutdown: "" };
+      for (const fault of ["gap", "duplicate", "malformed", "disconnect"] as BinanceSimFault[]) {
+        const before = stat(evidence[fault]);
+        r.sim.inject(fault, fault === "disconnect" ? undefined : target);
+        r.sim.step(1);
+        await waitFor(() => stat(evidence[fault]) > before, `${fault} met`, 15_000);
+        await converge(r, fault);
+      }
+      for (const [kind, counter] of [["refuse", "snapshotsRefused"], ["no_bridge", "snapshotsNotBridging"]] as const) {
+        const before = stat(counter);
+        r.sim.restFault(kind, target);
+        r.sim.inject("gap", target);
+        r.sim.step(1);
+        await waitFor(() => stat(counter) > before, `a ${kind} snapshot met`, 15_000, () => r.sim.step(1));
+        await converge(r, `a ${kind} snapshot`);
+      }
+      expect(r.violations).toEqual([]);
+      expect(r.invalidSeen.has(0)).toBe(true);
+      const v = r.feeder.stats().venues.binance!;
+      expect(v.gaps).toBeGreaterThan(0);
+      expect(v.snapshotsRefused).toBeGreaterThan(0);
+      expect(v.snapshotsNotBridging).toBeGreaterThan(0);
+    });
+
+    test(`${market}: planned reconnects (serverShutdown, the maximum connection age) keep every book valid (make-before-break)`, async () => {
+      const r = await start(market, 400);
+      r.sim.step(1);
+      await converge(r, "start");
+      const before = r.invalidSeen.size;
+      r.sim.inject("serverShutdown");
+      await waitFor(() => (r.feeder.stats().venues.binance!.plannedReconnects ?? 0) >= 3, "serverShutdown and age replacements", 15_000, () => r.sim.step(1));
+      await converge(r, "planned reconnects");
+      expect(r.invalidSeen.size).toBe(before);
+      expect(r.violations).toEqual([]);
+    });
+  }
+});

@@ -1,0 +1,134 @@
+/** The Binance simulator speaks the protocol (raw WebSocket and fetch clients on 127.0.0.1). */
+import { afterEach, describe, expect, test } from "vitest";
+import { startBinanceSimulator, type BinanceSim } from "../../src/sim/binance-sim.ts";
+
+const sims: BinanceSim[] = [];
+afterEach(async () => {
+  while (sims.length > 0) await sims.pop()!.stop();
+});
+
+async function sim(opts: Partial<Parameters<typeof startBinanceSimulator>[0]> = {}): Promise<BinanceSim> {
+  const s = await startBinanceSimulator({ markets: [{ market: "spot", symbols: ["BTCUSDT"] }, { market: "linear", symbols: ["BTCUSDT"] }], seed: 3, ...opts });
+  sims.push(s);
+  return s;
+}
+
+/** A raw client: every message received, in order, and a way to wait for the n-th. */
+async function client(url: string) {
+  const ws = new WebSocket(url);
+  const got: string[] = [];
+  const waiters: (() => void)[] = [];
+  let closed: { code: number; reason: string } | null = null;
+  ws.onmessage = (ev) => {
+    got.push(String(ev.data));
+    waiters.splice(0).forEach((w) => w());
+  };
+  ws.onclose = (ev) => {
+    closed = { code: ev.code, reason: ev.reason };
+    waiters.splice(0).forEach((w) => w());
+  };
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve();
+    ws.onerror = () => reject(new Error("no connection"));
+  });
+  const until = async (cond: () => boolean) => {
+    const deadline = Date.now() + 5000;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(got)}`);
+      await new Promise<void>((r) => {
+        waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+  };
+  return { ws, got, until, closed: () => closed };
+}
+
+describe("Binance simulator protocol", () => {
+  test("SUBSCRIBE is acked with its id; unknown symbols are accepted and silent; errors carry code and msg", async () => {
+    const s = await sim();
+    const c = await client(`${s.wsUrl}/stream`);
+    c.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["btcusdt@depth@100ms", "nosuchusdt@depth@100ms"], id: "s1" }));
+    await c.until(() => c.got.some((m) => m.includes('"id":"s1"')));
+    expect(JSON.parse(c.got.find((m) => m.includes('"id":"s1"'))!)).toEqual({ result: null, id: "s1" });
+    c.ws.send("not json");
+    c.ws.send(JSON.stringify({ method: "FROB", id: 7 }));
+    c.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["BTCUSDT@depth"], id: 8 }));
+    await c.until(() => c.got.filter((m) => m.includes('"code"')).length === 3);
+    const errors = c.got.filter((m) => m.includes('"code"')).map((m) => JSON.parse(m) as { code: number; msg: string; id?: unknown });
+    expect(errors.map((e) => e.code)).toEqual([3, 2, 2]);
+    expect(errors[1]!.id).toBe(7);
+    s.step(3);
+    await c.until(() => c.got.filter((m) => m.includes("depthUpdate")).length >= 3);
+    expect(c.got.filter((m) => m.includes("nosuchusdt"))).toEqual([]);
+    // Spot diffs chain by U = previous u + 1.
+    const diffs = c.got.filter((m) => m.includes("depthUpdate")).map((m) => (JSON.parse(m) as { data: { U: number; u: number; pu?: number } }).data);
+    for (let i = 1; i < diffs.length; i++) expect(diffs[i]!.U).toBe(diffs[i - 1]!.u + 1);
+    expect(diffs[0]!.pu).toBeUndefined();
+  });
+
+  test("USD-M diffs carry pu = previous u and U not following it; REST depth and exchangeInfo", async () => {
+    const s = await sim();
+    const c = await client(`${s.wsUrl}/public/stream`);
+    c.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["btcusdt@depth@100ms"], id: 1 }));
+    await c.until(() => c.got.length >= 1);
+    s.step(5);
+    await c.until(() => c.got.filter((m) => m.includes("depthUpdate")).length >= 5);
+    const diffs = c.got.filter((m) => m.includes("depthUpdate")).map((m) => (JSON.parse(m) as { data: { U: number; u: number; pu: number } }).data);
+    for (let i = 1; i < diffs.length; i++) expect(diffs[i]!.pu).toBe(diffs[i - 1]!.u);
+    expect(diffs.some((d, i) => i > 0 && d.U !== diffs[i - 1]!.u + 1)).toBe(true);
+    const depth = await fetch(`${s.restUrl}/fapi/v1/depth?symbol=BTCUSDT&limit=1000`);
+    expect(depth.headers.get("x-mbx-used-weight-1m")).toBe("20");
+    const body = (await depth.json()) as { lastUpdateId: number; bids: unknown[] };
+    expect(body.lastUpdateId).toBeGreaterThanOrEqual(diffs.at(-1)!.u);
+    expect((await fetch(`${s.restUrl}/fapi/v1/depth?symbol=BTCUSDT&limit=7`)).status).toBe(400);
+    expect(((await (await fetch(`${s.restUrl}/api/v3/depth?symbol=NOPE&limit=5`)).json()) as { code: number }).code).toBe(-1121);
+    const info = (await (await fetch(`${s.restUrl}/api/v3/exchangeInfo`)).json()) as { rateLimits: { limit: number }[]; symbols: { symbol: string; status: string; filters: { filterType: string; tickSize?: string }[] }[] };
+    expect(info.rateLimits[0]!.limit).toBe(6000);
+    expect(info.symbols[0]!.status).toBe("TRADING");
+    expect(info.symbols[0]!.filters.find((f) => f.filterType === "PRICE_FILTER")!.tickSize).toBe("0.10000000");
+  });
+
+  test("more than 5 incoming messages in a second closes a spot connection", async () => {
+    const s = await sim();
+    const c = await client(`${s.wsUrl}/stream`);
+    for (let i = 0; i < 6; i++) c.ws.send(JSON.stringify({ method: "GET_PROPERTY", params: ["combined"], id: i }));
+    await c.until(() => c.closed() !== null);
+    expect(c.closed()!.code).toBe(1008);
+    expect(s.stats.closedForRate).toBe(1);
+  });
+
+  test("serverShutdown: the notice, then the close; the 24 h lifetime closes a connection", async () => {
+    const s = await sim({ shutdownGraceMs: 50 });
+    const c = await client(`${s.wsUrl}/stream`);
+    s.inject("serverShutdown");
+    await c.until(() => c.closed() !== null);
+    expect(JSON.parse(c.got[0]!)).toMatchObject({ stream: "!serverShutdown", data: { e: "serverShutdown" } });
+    const s2 = await sim({ maxConnectionAgeMs: 100 });
+    const c2 = await client(`${s2.wsUrl}/public/stream`);
+    await c2.until(() => c2.closed() !== null);
+    expect(c2.closed()!.reason).toContain("24 h");
+  });
+
+  test("REST faults: 429 and 418 with Retry-After, a stale snapshot; control endpoints name a bad field", async () => {
+    const s = await sim();
+    const target = { market: "spot" as const, symbol: "BTCUSDT" };
+    s.restFault("refuse", target);
+    s.restFault("ban", target);
+    const a = await fetch(`${s.restUrl}/api/v3/depth?symbol=BTCUSDT&limit=100`);
+    expect([a.status, a.headers.get("retry-after")]).toEqual([429, "0"]);
+    const b = await fetch(`${s.restUrl}/api/v3/depth?symbol=BTCUSDT&limit=100`);
+    expect([b.status, b.headers.get("retry-after")]).toEqual([418, "1"]);
+    const c = await client(`${s.wsUrl}/stream`);
+    c.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["btcusdt@depth@100ms"], id: 1 }));
+    await c.until(() => c.got.length >= 1);
+    s.restFault("no_bridge", target);
+    s.step(3);
+    const stale = (await (await fetch(`${s.restUrl}/api/v3/depth?symbol=BTCUSDT&limit=100`)).json()) as { lastUpdateId: number };
+    expect(stale.lastUpdateId).toBeLessThan(s.book("spot", "BTCUSDT").u);
+    const bad = await fetch(`${s.restUrl}/sim/fault?type=nope`, { method: "POST" });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toContain("type:");
+    expect((await fetch(`${s.restUrl}/sim/step?n=2`, { method: "POST" })).status).toBe(200);
+  });
+});

@@ -1,0 +1,97 @@
+/** The Binance adapter against its simulator: instruments, pacing within the incoming-message limit, REST budget. */
+import { join } from "node:path";
+import { afterEach, describe, expect, test } from "vitest";
+import { silentLogger, type Logger } from "../../../src/core/log.ts";
+import { StatusReason } from "../../../src/core/types.ts";
+import type { VenueConfig } from "../../../src/config/types.ts";
+import { startBinanceSimulator, type BinanceSim } from "../../../src/sim/binance-sim.ts";
+import { BinanceAdapter, type BinanceAdapterOptions } from "../../../src/venues/binance/index.ts";
+import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import { makeTempDir } from "../../support/temp-dirs.ts";
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (stops.length > 0) await stops.pop()!();
+});
+
+const nullSink: BookSink = { onBookUpdate: () => {}, onBookInvalid: () => {}, onInstrumentChanged: () => {} };
+
+async function setup(market: "spot" | "linear", symbols: string[], subscribed: string[], opts: Partial<BinanceAdapterOptions> = {}, simOpts: { restWeightPerMinute?: number } = {}) {
+  const sim: BinanceSim = await startBinanceSimulator({ markets: [{ market, symbols }], seed: 9, ...simOpts });
+  const subs: Subscription[] = subscribed.map((symbol) => ({ market, symbol, depth: 100 }));
+  const config: VenueConfig = {
+    venue: "binance",
+    wsUrl: sim.wsUrl,
+    restUrl: sim.restUrl,
+    instrumentCachePath: join(makeTempDir("binance-adapter"), "i.json"),
+    markets: [{ market, depth: 100, symbols: subscribed }],
+    overrides: new Map(),
+  };
+  const adapter = new BinanceAdapter(config, subs, { log: silentLogger, ...opts });
+  stops.push(async () => {
+    await adapter.stop();
+    await sim.stop();
+  });
+  return { sim, adapter };
+}
+
+async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe("Binance adapter", () => {
+  test("a symbol exchangeInfo does not list is named and never subscribed (the WebSocket would accept it silently)", async () => {
+    const errors: string[] = [];
+    const log: Logger = { ...silentLogger, error: (m: string) => void errors.push(m) };
+    const { adapter } = await setup("spot", ["BTCUSDT"], ["BTCUSDT", "NOSUCHUSDT"], { log });
+    const inst = await adapter.loadInstruments();
+    expect(inst[0]?.symbol).toBe("BTCUSDT");
+    expect(inst[0]?.tickSize).toBe("0.10000000");
+    expect(inst[0]?.priceExp).toBe(1);
+    expect(inst[1]).toBeUndefined();
+    expect(errors.join("\n")).toContain("spot:NOSUCHUSDT");
+    expect(errors.join("\n")).toContain("exchangeInfo");
+    adapter.start(nullSink);
+    await until(() => adapter.stats().topicsLive === 1, "BTCUSDT live");
+    expect(adapter.topicInfo(1).state).toBe("awaiting_snapshot");
+  });
+
+  test("subscribing 300 streams in requests of 10 stays within 5 incoming messages per second (paced), every book goes live", async () => {
+    const symbols = Array.from({ length: 300 }, (_, i) => `S${i}USDT`);
+    const { sim, adapter } = await setup("spot", symbols, symbols, { maxArgsPerRequest: 10, maxStreamsPerConnection: 150 });
+    await adapter.loadInstruments();
+    adapter.start(nullSink);
+    await until(() => adapter.stats().topicsLive === 300, "every book live", 30_000);
+    // 2 connections × 15 SUBSCRIBE requests: sent at once they would break the limit and be closed (1008).
+    expect(sim.stats.closedForRate).toBe(0);
+    expect(adapter.stats().connections).toBe(2);
+    expect(adapter.stats().messagesPaced).toBeGreaterThan(0);
+    expect(adapter.stats().reconnects).toBe(0);
+  }, 40_000);
+
+  test("exchangeInfo's rateLimits size the REST weight budget: snapshots queue instead of drawing 429s", async () => {
+    // 8 USD-M symbols at limit 100 (weight 5) = 40 plus exchangeInfo (1); the venue says 60 per minute, of which we
+    // allow ourselves 80 % = 48: everything fits, nothing is refused.
+    const symbols = Array.from({ length: 8 }, (_, i) => `X${i}USDT`);
+    const { sim, adapter } = await setup("linear", symbols, symbols, {}, { restWeightPerMinute: 60 });
+    await adapter.loadInstruments();
+    adapter.start(nullSink);
+    await until(() => adapter.stats().topicsLive === 8, "every book live");
+    expect(adapter.stats().restRateLimited).toBe(0);
+    expect(sim.stats.depthRequests).toBe(8);
+    // Three resyncs need 15 more: only the first fits under 48 this minute; the others wait instead of drawing a 429
+    // (without rateLimits our share would be 80 % of USD-M's default 2400 and all three would go).
+    for (const i of [0, 1, 2]) adapter.requestResync(i, StatusReason.CROSSED_BOOK);
+    sim.step(2);
+    await until(() => sim.stats.depthRequests === 9 && adapter.stats().topicsLive === 6, "one resync through, two waiting");
+    // Nothing to await for "nothing more happens": a bounded look (the budget frees weight only after 60 s).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sim.stats.depthRequests).toBe(9);
+    expect(adapter.stats().topicsLive).toBe(6);
+    expect(adapter.stats().restRateLimited).toBe(0);
+  });
+});

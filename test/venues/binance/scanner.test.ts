@@ -1,0 +1,192 @@
+/**
+ * The Binance scanner against JSON.parse + an independent exact conversion: every diff of both genuine
+ * recordings, other key orders and whitespace, and fuzzed frames (truncations, edits, swapped types, bad numbers):
+ * whatever the scanner accepts, the JSON path accepts with the same book (what it rejects, the JSON path decides).
+ */
+import { describe, expect, test } from "vitest";
+import { BookUpdate } from "../../../src/core/book-update.ts";
+import { BinanceScanner, isDiffObject, parseDepthSnapshot, parseDiffObject, parseFrameJson, StreamTable } from "../../../src/venues/binance/index.ts";
+import { SCAN_NOT_BOOK } from "../../../src/venues/binance/scanner.ts";
+import { loadRecording, mantissa } from "./recordings.ts";
+
+interface Frame {
+  text: string;
+  stream: string;
+  symbol: string;
+  priceExp: number;
+  qtyExp: number;
+}
+
+function frames(): Frame[] {
+  const out: Frame[] = [];
+  for (const name of ["BINANCE", "BINANCE_FUTURES"] as const) {
+    const rec = loadRecording(name);
+    for (const r of rec.records) {
+      if (r.url) continue;
+      const m = JSON.parse(r.text) as { stream: string; data: { e: string; s: string } };
+      if (m.data.e !== "depthUpdate") continue;
+      const e = rec.exps.get(m.data.s)!;
+      out.push({ text: r.text, stream: m.stream, symbol: m.data.s, priceExp: e.price, qtyExp: e.qty });
+    }
+  }
+  return out;
+}
+
+function tableFor(f: Frame): StreamTable {
+  const t = new StreamTable();
+  t.add(f.stream, f.symbol, 7, f.priceExp, f.qtyExp);
+  return t;
+}
+
+function levels(u: BookUpdate): string {
+  const b: string[] = [];
+  for (let i = 0; i < u.bidCount; i++) b.push(`b${u.bidPx[i]}:${u.bidQty[i]}`);
+  for (let i = 0; i < u.askCount; i++) b.push(`a${u.askPx[i]}:${u.askQty[i]}`);
+  return `${u.venueSeq}|${u.tsExchangeUs}|${u.tsEventUs}|${b.join(",")}`;
+}
+
+/** The JSON path's answer for a frame: index and book, or a negative code. */
+function viaJson(text: string, table: StreamTable): { r: number; book: string; first: number; prev: number } {
+  const u = new BookUpdate();
+  const ids = { first: 0, prev: -1, entry: -1 };
+  let parsed;
+  try {
+    parsed = parseFrameJson(text);
+  } catch {
+    return { r: -100, book: "", first: 0, prev: 0 };
+  }
+  if (!isDiffObject(parsed.msg)) return { r: SCAN_NOT_BOOK, book: "", first: 0, prev: 0 };
+  const r = parseDiffObject(parsed.msg, table, u, ids, parsed.inexactInteger);
+  return { r, book: r >= 0 ? levels(u) : "", first: ids.first, prev: ids.prev };
+}
+
+const scanner = new BinanceScanner();
+function check(text: string, table: StreamTable): number {
+  const u = new BookUpdate();
+  const r = scanner.scan(text, table, u);
+  const j = viaJson(text, table);
+  if (r >= 0) {
+    // Accepted: JSON.parse agrees on everything.
+    expect(j.r, text).toBe(r);
+    expect(levels(u), text).toBe(j.book);
+    expect(scanner.firstId).toBe(j.first);
+    expect(scanner.prevId).toBe(j.prev);
+  }
+  // A rejection is not final: connection.ts hands every frame the scanner does not accept to the JSON path, which
+  // decides (e.g. a duplicate key whose first value is bad: JSON keeps the last one).
+  return r;
+}
+
+describe("Binance scanner", () => {
+  const all = frames();
+
+  test("every diff of both recordings: same book as JSON.parse + an independent exact conversion", () => {
+    expect(all.length).toBe(177 + 764);
+    for (const f of all) {
+      const t = tableFor(f);
+      const u = new BookUpdate();
+      expect(scanner.scan(f.text, t, u)).toBe(7);
+      const d = (JSON.parse(f.text) as { data: { U: number; u: number; pu?: number; E: number; b: [string, string][]; a: [string, string][] } }).data;
+      expect(u.venueSeq).toBe(d.u);
+      expect(scanner.firstId).toBe(d.U);
+      expect(scanner.prevId).toBe(d.pu ?? -1);
+      expect(u.tsExchangeUs).toBe(d.E * 1000);
+      expect(Array.from(u.bidPx.subarray(0, u.bidCount))).toEqual(d.b.map(([p]) => mantissa(p, f.priceExp)));
+      expect(Array.from(u.bidQty.subarray(0, u.bidCount))).toEqual(d.b.map(([, q]) => mantissa(q, f.qtyExp)));
+      expect(Array.from(u.askPx.subarray(0, u.askCount))).toEqual(d.a.map(([p]) => mantissa(p, f.priceExp)));
+      expect(Array.from(u.askQty.subarray(0, u.askCount))).toEqual(d.a.map(([, q]) => mantissa(q, f.qtyExp)));
+    }
+  });
+
+  test("other key orders and whitespace read the same", () => {
+    for (const f of all.slice(0, 200)) {
+      const t = tableFor(f);
+      const m = JSON.parse(f.text) as { stream: string; data: Record<string, unknown> };
+      const keys = Object.keys(m.data).reverse();
+      const reordered = `{"stream":"${m.stream}","data":{${keys.map((k) => `${JSON.stringify(k)} : ${JSON.stringify(m.data[k])}`).join(" ,\n ")}} }`;
+      expect(check(reordered, t)).toBe(7);
+      const extra = f.text.replace('"data":{', '"data":{"x":[1,{"y":null}],');
+      expect(check(extra, t)).toBe(7);
+    }
+  });
+
+  test("fuzzed frames: truncations, single-character edits, swapped types, bad numbers never give a wrong book", () => {
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const alphabet = '0123456789.-eE"{}[],: abnptuUsS\\';
+    let accepted = 0;
+    let rejected = 0;
+    for (let k = 0; k < 6000; k++) {
+      const f = all[rnd(all.length)]!;
+      const t = tableFor(f);
+      let text = f.text;
+      const op = rnd(5);
+      if (op === 0) text = text.slice(0, rnd(text.length));
+      else if (op === 1) {
+        const i = rnd(text.length);
+        text = text.slice(0, i) + alphabet[rnd(alphabet.length)] + text.slice(i + 1);
+      } else if (op === 2) {
+        const i = rnd(text.length);
+        text = text.slice(0, i) + alphabet[rnd(alphabet.length)] + text.slice(i);
+      } else if (op === 3) text = text.replace(/"U":(\d+)/, (_, v) => [`"U":"${v}"`, `"U":${v}.0`, `"U":-${v}`, `"U":1e3`, `"U":${v}99999999`][rnd(5)]!);
+      else text = text.replace(/\["([0-9.]+)","/, (_, p) => `["${[p + "1", "-" + p, p + "e1", "", " " + p, p + "0000000000000000001"][rnd(6)]}","`);
+      const r = check(text, t);
+      if (r >= 0) accepted++;
+      else rejected++;
+    }
+    expect(accepted).toBeGreaterThan(100);
+    expect(rejected).toBeGreaterThan(100);
+  });
+
+  test("what is not a diff frame: acks, errors, serverShutdown, other streams, unknown depth streams", () => {
+    const t = new StreamTable();
+    t.add("btcusdt@depth@100ms", "BTCUSDT", 0, 2, 5);
+    const u = new BookUpdate();
+    expect(scanner.scan('{"result":null,"id":"s1"}', t, u)).toBe(SCAN_NOT_BOOK);
+    expect(scanner.scan('{"code":2,"msg":"Invalid request","id":"s1"}', t, u)).toBe(SCAN_NOT_BOOK);
+    expect(scanner.scan('{"stream":"!serverShutdown","data":{"e":"serverShutdown","E":1}}', t, u)).toBe(SCAN_NOT_BOOK);
+    expect(scanner.scan('{"stream":"btcusdt@bookTicker","data":{}}', t, u)).toBe(SCAN_NOT_BOOK);
+    expect(scanner.scan('{"stream":"ethusdt@depth@100ms","data":{}}', t, u)).toBe(-2);
+    // The symbol must be the stream's.
+    expect(scanner.scan('{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"ETHUSDT","U":1,"u":2,"b":[],"a":[]}}', t, u)).toBe(-10);
+    expect(scanner.scan('{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[],"a":[]}}', t, u)).toBe(0);
+  });
+
+  test("REST depth snapshots: the scanner reads every recorded body as the JSON path does; fuzzed bodies never differ", () => {
+    let seed = 99;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    let checked = 0;
+    for (const name of ["BINANCE", "BINANCE_FUTURES"] as const) {
+      const rec = loadRecording(name);
+      for (const r of rec.records.filter((x) => x.url)) {
+        const e = rec.exps.get(/symbol=([A-Z0-9]+)/.exec(r.url!)![1]!)!;
+        const a = new BookUpdate();
+        expect(scanner.scanSnapshot(r.text, e.price, e.qty, a)).toBe(0);
+        const j = new BookUpdate();
+        expect(parseDepthSnapshot(r.text, e.price, e.qty, j)).toBe(a.venueSeq);
+        expect(levels(a)).toBe(levels(j));
+        expect(a.isSnapshot).toBe(true);
+        for (let k = 0; k < 300; k++) {
+          let text = r.text;
+          const i = rnd(text.length);
+          if (rnd(2) === 0) text = text.slice(0, i);
+          else text = text.slice(0, i) + '0.-e"{}[],:lx'[rnd(13)] + text.slice(i + 1);
+          const u = new BookUpdate();
+          if (scanner.scanSnapshot(text, e.price, e.qty, u) === 0) {
+            const v = new BookUpdate();
+            expect(parseDepthSnapshot(text, e.price, e.qty, v)).toBe(u.venueSeq);
+            expect(levels(u)).toBe(levels(v));
+            checked++;
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(40);
+  });
+});
