@@ -1,0 +1,252 @@
+// HOT PATH: no allocation
+/**
+ * OKX v5 order-book frame scanner: string → reusable BookUpdate with no JSON.parse and no substring, for the shape
+ * OKX sends (docs/venues/okx.md, "Frames"):
+ *   {"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot"|"update","data":[{"asks":[["px","sz","0","n"],…],
+ *    "bids":[…],"ts":"ms","checksum":int,"prevSeqId":int,"seqId":int}]}
+ * (books5 / bbo-tbt: no action, no prevSeqId, an `instId` in data). Data keys may come in any order; levels carry
+ * two or more strings (price, size, then ignored fields). It is a strict reader: anything it does not recognise
+ * exactly (whitespace, escapes, other key orders at the top, fractional or exponent integers, bad numbers, duplicate
+ * keys) returns SCAN_FALLBACK and goes to the JSON path (parse-json.ts), which validates the same way and is the
+ * one that reports errors. Whatever the scanner accepts, JSON.parse accepts with the same meaning.
+ * @module
+ */
+import type { BookUpdate } from "../../core/book-update.ts";
+import { parseFixedCodes } from "../../core/fixed.ts";
+import type { OkxTopicTable } from "./topic-table.ts";
+
+/** Not an order-book push (a control frame, text `pong`, or a frame not starting like one): the JSON path decides. */
+export const SCAN_NOT_BOOK = -1;
+/** Looks like a push but is not in the exact shape: the JSON path decides. */
+export const SCAN_FALLBACK = -2;
+/** A well-formed `arg` naming a channel not subscribed on this connection. */
+export const SCAN_UNKNOWN_TOPIC = -3;
+// Errors reported by the JSON path (parse-json.ts):
+export const SCAN_ERR_SYNTAX = -4;
+export const SCAN_ERR_SHAPE = -5;
+export const SCAN_ERR_PRICE = -6;
+export const SCAN_ERR_QTY = -7;
+export const SCAN_ERR_FIELD = -8;
+
+export const SCAN_RESULT_NAMES: readonly string[] = ["", "not_book", "fallback", "unknown_topic", "syntax", "shape", "price", "qty", "field"];
+
+export const ACTION_NONE = 0;
+export const ACTION_SNAPSHOT = 1;
+export const ACTION_UPDATE = 2;
+
+const QUOTE = 34;
+const COMMA = 44;
+const BACKSLASH = 92;
+const RBRACKET = 93;
+const LBRACKET = 91;
+const RBRACE = 125;
+const MINUS = 45;
+const D0 = 48;
+const D9 = 57;
+
+const HEAD = '{"arg":{"channel":"';
+const INST = '","instId":"';
+const ACTION = ',"action":"';
+const DATA = ',"data":[{';
+
+const SEEN_ASKS = 1;
+const SEEN_BIDS = 2;
+const SEEN_TS = 4;
+const SEEN_CHECKSUM = 8;
+const SEEN_PREV = 16;
+const SEEN_SEQ = 32;
+const SEEN_INST = 64;
+
+export class OkxScanner {
+  /** Table entry of the last frame's topic (-1 = none). */
+  entry = -1;
+  action = ACTION_NONE;
+  seqId = 0;
+  hasSeqId = false;
+  prevSeqId = 0;
+  hasPrevSeqId = false;
+  /** 0 when absent (deprecated field: always 0 in production). */
+  checksum = 0;
+  private pos = 0;
+
+  /** Subscription index (≥ 0) with `update` filled, or a SCAN_* code. */
+  scan(s: string, table: OkxTopicTable, u: BookUpdate): number {
+    this.entry = -1;
+    this.action = ACTION_NONE;
+    this.hasSeqId = false;
+    this.hasPrevSeqId = false;
+    this.seqId = 0;
+    this.prevSeqId = 0;
+    this.checksum = 0;
+    if (!s.startsWith(HEAD)) return SCAN_NOT_BOOK;
+    const n = s.length;
+    const cs = HEAD.length;
+    let p = this.skipPlain(s, cs);
+    if (p < 0 || !s.startsWith(INST, p)) return SCAN_FALLBACK;
+    const ce = p;
+    const is = p + INST.length;
+    p = this.skipPlain(s, is);
+    if (p < 0 || s.charCodeAt(p + 1) !== RBRACE) return SCAN_FALLBACK;
+    const entry = table.find(s, cs, ce, is, p);
+    if (entry < 0) return SCAN_UNKNOWN_TOPIC;
+    p += 2;
+    if (s.startsWith(ACTION, p)) {
+      p += ACTION.length;
+      if (s.startsWith('snapshot"', p)) {
+        this.action = ACTION_SNAPSHOT;
+        p += 9;
+      } else if (s.startsWith('update"', p)) {
+        this.action = ACTION_UPDATE;
+        p += 7;
+      } else return SCAN_FALLBACK;
+    }
+    if (!s.startsWith(DATA, p)) return SCAN_FALLBACK;
+    p += DATA.length;
+    u.reset();
+    u.isSnapshot = this.action === ACTION_SNAPSHOT;
+    const pe = table.priceExp[entry]!;
+    const qe = table.qtyExp[entry]!;
+    let seen = 0;
+    for (;;) {
+      if (s.charCodeAt(p) !== QUOTE) return SCAN_FALLBACK;
+      p++;
+      let bit: number;
+      if (s.startsWith('asks":[', p)) {
+        bit = SEEN_ASKS;
+        this.pos = p + 7;
+        if (!this.levels(s, u, false, pe, qe)) return SCAN_FALLBACK;
+      } else if (s.startsWith('bids":[', p)) {
+        bit = SEEN_BIDS;
+        this.pos = p + 7;
+        if (!this.levels(s, u, true, pe, qe)) return SCAN_FALLBACK;
+      } else if (s.startsWith('ts":"', p)) {
+        bit = SEEN_TS;
+        let q = p + 5;
+        let ms = 0;
+        const start = q;
+        let c = s.charCodeAt(q);
+        while (c >= D0 && c <= D9) {
+          ms = ms * 10 + (c - D0);
+          c = s.charCodeAt(++q);
+        }
+        if (c !== QUOTE || q === start || q - start > 15) return SCAN_FALLBACK;
+        u.tsExchangeUs = ms * 1000;
+        this.pos = q + 1;
+      } else if (s.startsWith('checksum":', p)) {
+        bit = SEEN_CHECKSUM;
+        this.pos = p + 10;
+        const v = this.int(s);
+        if (this.pos < 0 || v < -2147483648 || v > 2147483647) return SCAN_FALLBACK;
+        this.checksum = v;
+      } else if (s.startsWith('prevSeqId":', p)) {
+        bit = SEEN_PREV;
+        this.pos = p + 11;
+        this.prevSeqId = this.int(s);
+        if (this.pos < 0) return SCAN_FALLBACK;
+        this.hasPrevSeqId = true;
+      } else if (s.startsWith('seqId":', p)) {
+        bit = SEEN_SEQ;
+        this.pos = p + 7;
+        this.seqId = this.int(s);
+        if (this.pos < 0) return SCAN_FALLBACK;
+        this.hasSeqId = true;
+      } else if (s.startsWith('instId":"', p)) {
+        bit = SEEN_INST;
+        const q = this.skipPlain(s, p + 9);
+        if (q < 0) return SCAN_FALLBACK;
+        this.pos = q + 1;
+      } else return SCAN_FALLBACK;
+      if ((seen & bit) !== 0) return SCAN_FALLBACK; // a duplicate key: JSON.parse keeps the last one
+      seen |= bit;
+      p = this.pos;
+      const c = s.charCodeAt(p);
+      if (c === COMMA) {
+        p++;
+        continue;
+      }
+      if (c !== RBRACE) return SCAN_FALLBACK;
+      break;
+    }
+    if ((seen & (SEEN_ASKS | SEEN_BIDS)) !== (SEEN_ASKS | SEEN_BIDS)) return SCAN_FALLBACK;
+    if (s.charCodeAt(p + 1) !== RBRACKET || s.charCodeAt(p + 2) !== RBRACE || p + 3 !== n) return SCAN_FALLBACK;
+    u.venueSeq = this.hasSeqId ? this.seqId : 0;
+    this.entry = entry;
+    return table.indexes[entry]!;
+  }
+
+  /** From `from`, the position of the closing quote of a string with no escapes or control characters; -1 otherwise. */
+  private skipPlain(s: string, from: number): number {
+    const n = s.length;
+    for (let i = from; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c === QUOTE) return i;
+      if (c === BACKSLASH || c < 32) return -1;
+    }
+    return -1;
+  }
+
+  /** A JSON integer literal at this.pos (no leading zeros, no fraction or exponent), ≤ 15 digits; pos = -1 on failure. */
+  private int(s: string): number {
+    let p = this.pos;
+    let neg = false;
+    if (s.charCodeAt(p) === MINUS) {
+      neg = true;
+      p++;
+    }
+    const start = p;
+    let v = 0;
+    let c = s.charCodeAt(p);
+    while (c >= D0 && c <= D9) {
+      v = v * 10 + (c - D0);
+      c = s.charCodeAt(++p);
+    }
+    const digits = p - start;
+    if (digits === 0 || digits > 15 || (digits > 1 && s.charCodeAt(start) === D0) || (c !== COMMA && c !== RBRACE)) {
+      this.pos = -1;
+      return 0;
+    }
+    this.pos = p;
+    return neg ? -v : v;
+  }
+
+  /** `[["px","sz",…],…]` from this.pos (just after the opening bracket); false = not the exact shape or a bad number. */
+  private levels(s: string, u: BookUpdate, bid: boolean, pe: number, qe: number): boolean {
+    let p = this.pos;
+    if (s.charCodeAt(p) === RBRACKET) {
+      this.pos = p + 1;
+      return true;
+    }
+    for (;;) {
+      if (s.charCodeAt(p) !== LBRACKET || s.charCodeAt(p + 1) !== QUOTE) return false;
+      const ps = p + 2;
+      const pEnd = this.skipPlain(s, ps);
+      if (pEnd < 0 || s.charCodeAt(pEnd + 1) !== COMMA || s.charCodeAt(pEnd + 2) !== QUOTE) return false;
+      const qs = pEnd + 3;
+      const qEnd = this.skipPlain(s, qs);
+      if (qEnd < 0) return false;
+      p = qEnd + 1;
+      // Further fields (deprecated "0", order count): strings, skipped.
+      while (s.charCodeAt(p) === COMMA) {
+        if (s.charCodeAt(p + 1) !== QUOTE) return false;
+        const e = this.skipPlain(s, p + 2);
+        if (e < 0) return false;
+        p = e + 1;
+      }
+      if (s.charCodeAt(p) !== RBRACKET) return false;
+      const px = parseFixedCodes(s, ps, pEnd, pe);
+      const qty = parseFixedCodes(s, qs, qEnd, qe);
+      if (px < 0 || qty < 0) return false; // the JSON path names which
+      if (bid) u.pushBid(px, qty);
+      else u.pushAsk(px, qty);
+      p++;
+      const c = s.charCodeAt(p);
+      if (c === COMMA) {
+        p++;
+        continue;
+      }
+      if (c !== RBRACKET) return false;
+      this.pos = p + 1;
+      return true;
+    }
+  }
+}
