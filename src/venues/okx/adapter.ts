@@ -102,6 +102,8 @@ export class OkxAdapter implements VenueAdapter {
   private readonly sequenced: boolean[];
   /** Per subscription: a resync waits for the connection's hourly request budget. */
   private readonly budgetWait: boolean[];
+  /** Per subscription: when requestResync last said CROSSED_BOOK (0 = never). */
+  private readonly lastCrossedMs: Float64Array;
   private readonly parseErrorLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
 
@@ -148,6 +150,7 @@ export class OkxAdapter implements VenueAdapter {
     this.bridgeOpen = new Array<boolean>(n).fill(false);
     this.sequenced = new Array<boolean>(n).fill(false);
     this.budgetWait = new Array<boolean>(n).fill(false);
+    this.lastCrossedMs = new Float64Array(n);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     // Every request sent counts against the connection's 480 per hour.
     const requests: RequestProtocol = {
@@ -292,6 +295,8 @@ export class OkxAdapter implements VenueAdapter {
     if (bookChecksum(book, inst.priceExp, inst.qtyExp) === expected) return true;
     this.checksumMismatches++;
     this.checksums[index] = 0;
+    // The app marks the book RESYNCING / CHECKSUM_MISMATCH and calls requestResync: no second notice from us.
+    this.topics[index]!.book = BookState.RESYNCING;
     return false;
   }
 
@@ -409,17 +414,25 @@ export class OkxAdapter implements VenueAdapter {
 
   /**
    * A crossed book. In a call auction OKX's own book is crossed (best ask below best bid before the open), and a
-   * fresh snapshot is crossed too: resyncing at once would loop. The book stays invalid (RESYNCING / CROSSED_BOOK,
-   * published as such) and a fresh snapshot is asked for after CROSSED_RESYNC_MS, then again while it stays crossed.
+   * fresh snapshot is crossed too: resyncing at once would loop. The first crossing resyncs at once (it may be a
+   * lost message); a crossing within CROSSED_RESYNC_MS of the previous one leaves the book invalid (RESYNCING /
+   * CROSSED_BOOK, published as such) and asks for a fresh snapshot only after CROSSED_RESYNC_MS.
    */
   private onCrossed(t: OkxTopic): void {
     this.crossedResyncs++;
+    const now = this.now();
+    const last = this.lastCrossedMs[t.index]!;
+    this.lastCrossedMs[t.index] = now;
+    if (last === 0 || now - last >= CROSSED_RESYNC_MS) {
+      this.books.resync(t, BookState.RESYNCING, StatusReason.CROSSED_BOOK); // the first: maybe a lost message
+      return;
+    }
     this.books.invalidate(t, BookState.RESYNCING, StatusReason.CROSSED_BOOK);
     if (t.resyncDelayed || this.books.replaying) return;
     this.books.resyncs++;
     t.resyncs++;
     t.resyncDelayed = true;
-    t.resyncDueMs = this.now() + CROSSED_RESYNC_MS;
+    t.resyncDueMs = now + CROSSED_RESYNC_MS;
     this.restart(t);
   }
 

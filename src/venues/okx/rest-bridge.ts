@@ -49,7 +49,8 @@ export class RestBridge {
     budgetShare: number | undefined,
   ) {
     this.bridges = new Array<Bridge | undefined>(n);
-    this.budget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, budgetShare), REST_WINDOW_MS);
+    // A 429 without Retry-After waits one rate-limit window (OKX counts per 2 s), not the generic minute.
+    this.budget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, budgetShare), REST_WINDOW_MS, REST_WINDOW_MS);
   }
 
   /** An update for a book that has no snapshot: keep it, and fetch a REST snapshot if none is on its way. */
