@@ -44,7 +44,7 @@ export interface OkxSimOptions {
   initialSnapshot?: boolean;
   /** A `books` topic unchanged this long gets a keepalive (OKX: ~60 s). */
   keepaliveMs?: number;
-  /** After a 64008 notice, connections close this much later (default 500 ms). */
+  /** After a 64008 notice, connections close this much later (default 3 s: time to replace them at 3 per second). */
   noticeCloseMs?: number;
   /** A recording (cryptofeed OKX.ws format or JSONL) served as `books` of its instruments. */
   replayFile?: string;
@@ -204,7 +204,7 @@ export class OkxSim {
         for (const ws of conns) this.sendRaw(ws, `{"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade. Please reconnect.","connId":"${ws.data.connId}"}`);
         setTimeout(() => {
           for (const ws of conns) if (this.conns.has(ws)) ws.close(1012, "service upgrade");
-        }, this.opts.noticeCloseMs ?? 500);
+        }, this.opts.noticeCloseMs ?? 3_000);
         return;
       }
     }

@@ -47,6 +47,8 @@ import { defaultStaleAfterMs } from "./staleness.ts";
 const HOUR_MS = 3_600_000;
 /** How long a crossed book waits before its fresh snapshot (call auctions update about once a second, and last minutes). */
 export const CROSSED_RESYNC_MS = 10_000;
+/** A planned replacement that found no connect budget tries again after this long. */
+const PLANNED_RETRY_MS = 100;
 
 export interface OkxAdapterOptions extends CommonAdapterOptions {
   pingIntervalMs?: number;
@@ -495,7 +497,20 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   onControl(conn: OkxConnection, msg: unknown): void {
-    if (this.control.onControl(conn, msg) === "planned_close") this.lifecycle.onPlannedClose(conn, "notice 64008 (service upgrade)");
+    if (this.control.onControl(conn, msg) === "planned_close") this.replaceSoon(conn, conn.generation);
+  }
+
+  /**
+   * The 64008 notice goes to every connection at once, but only 3 connects per second are allowed: a connection
+   * whose replacement finds no connect budget tries again shortly, until it is replaced or its socket is gone.
+   */
+  private replaceSoon(conn: OkxConnection, gen: number): void {
+    if (this.lifecycle.stopping || !conn.open || conn.generation !== gen) return;
+    const before = conn.plannedReconnects;
+    this.lifecycle.onPlannedClose(conn, "notice 64008 (service upgrade)");
+    if (conn.plannedReconnects !== before || conn.replacing || conn.retiringWs) return;
+    const timer = setTimeout(() => this.replaceSoon(conn, gen), PLANNED_RETRY_MS);
+    this.reloadTimers.push(timer);
   }
 
   /** upcChg: reload the instrument just after each announced change takes effect. */
