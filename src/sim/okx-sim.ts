@@ -488,6 +488,11 @@ export class OkxSim {
     }
   }
 
+  /** True while a stall fault lasts. */
+  get stalled(): boolean {
+    return Date.now() < this.stallUntilMs;
+  }
+
   /** Replayed instruments and their frame counts (printed by `feeder sim`). */
   replayTopics(): { instId: string; frames: number }[] {
     return [...this.replay.values()].map((r) => ({ instId: r.instId, frames: r.frames.length }));
