@@ -15,19 +15,20 @@ import type { BookView } from "../../core/book-view.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import type { BookSink, CommonAdapterOptions, RawFrameTap, RawRestTap, Subscription, VenueAdapter, VenueMetric } from "../venue.ts";
+import type { BookSink, RawFrameTap, RawRestTap, Subscription, VenueAdapter, VenueMetric } from "../venue.ts";
 import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
-import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
 import type { RequestProtocol } from "../common/hooks.ts";
-import { makeInstrument, resolveInstruments } from "../common/instruments.ts";
-import { connectionMetrics, counter, gauge } from "../common/metrics.ts";
+import { resolveInstruments } from "../common/instruments.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
 import { bookChecksum } from "./checksum.ts";
 import { OkxConnection, type OkxTopic } from "./connection.ts";
-import { fetchOkxSpecs, okxInstrumentSource, restUrlOf, type UpcomingChange } from "./instruments.ts";
+import { okxInstrumentSource, type UpcomingChange } from "./instruments.ts";
+import { recheckInstrument } from "./instrument-watch.ts";
+import { planConnections } from "./connection-plan.ts";
 import {
   CONNECT_WINDOW_MS,
   CONNECTS_PER_WINDOW,
@@ -36,11 +37,12 @@ import {
   OKX_KEEPALIVE,
   OKX_REQUESTS,
   REQUESTS_PER_HOUR,
-  channelOf,
   isSnapshotOnly,
-  topicName,
 } from "./protocol.ts";
 import { RestBridge } from "./rest-bridge.ts";
+import type { OkxAdapterOptions } from "./options.ts";
+export type { OkxAdapterOptions } from "./options.ts";
+import { OkxCounters, okxMetrics, okxStats } from "./stats.ts";
 import { ACTION_SNAPSHOT, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC, type OkxScanner } from "./scanner.ts";
 import { defaultStaleAfterMs } from "./staleness.ts";
 
@@ -49,27 +51,6 @@ const HOUR_MS = 3_600_000;
 export const CROSSED_RESYNC_MS = 10_000;
 /** A planned replacement that found no connect budget tries again after this long. */
 const PLANNED_RETRY_MS = 100;
-
-export interface OkxAdapterOptions extends CommonAdapterOptions {
-  pingIntervalMs?: number;
-  pongTimeoutMs?: number;
-  ackTimeoutMs?: number;
-  staleAfterMs?: (depth: number, market: MarketName) => number;
-  housekeepingMs?: number;
-  reconnectBaseMs?: number;
-  reconnectMaxMs?: number;
-  reconnectResetAfterMs?: number;
-  resyncBackoffBaseMs?: number;
-  resyncBackoffMaxMs?: number;
-  resyncBackoffResetMs?: number;
-  maxConnectsPerWindow?: number;
-  connectWindowMs?: number;
-  /** Topics per connection (OKX: fewer than 30); tests lower it to force several connections. */
-  maxTopicsPerConnection?: number;
-  maxArgsPerRequest?: number;
-  /** Subscribe + unsubscribe requests per connection per hour (OKX: 480). */
-  requestsPerHour?: number;
-}
 
 export class OkxAdapter implements VenueAdapter {
   readonly venue;
@@ -83,8 +64,8 @@ export class OkxAdapter implements VenueAdapter {
   readonly rawRestTap: RawRestTap | undefined;
   private readonly requestsPerHour: number;
 
-  private readonly topics: OkxTopic[] = [];
-  private readonly conns: OkxConnection[] = [];
+  private readonly topics: OkxTopic[];
+  private readonly conns: OkxConnection[];
   private readonly control: SubscriptionControl;
   private readonly lifecycle: ConnectionLifecycle;
   readonly books: TopicResync;
@@ -92,7 +73,6 @@ export class OkxAdapter implements VenueAdapter {
   private instruments: (Instrument | undefined)[] | null = null;
   private readonly upcoming: UpcomingChange[] = [];
   private readonly reloadTimers: ReturnType<typeof setTimeout>[] = [];
-  private instrumentsUnresolved = 0;
   sink: BookSink | null = null;
   /** Per subscription: full-book channel (books5, bbo-tbt). */
   private readonly fullBook: boolean[];
@@ -109,24 +89,8 @@ export class OkxAdapter implements VenueAdapter {
   private readonly parseErrorLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
 
-  // Counters (hot increments, cold reads).
-  snapshots = 0;
-  private deltas = 0;
-  private fullBooks = 0;
-  private gaps = 0;
-  private duplicates = 0;
-  private keepalives = 0;
-  private maintenanceResets = 0;
-  ignoredBeforeSnapshot = 0;
-  private ignoredWhileUnsubscribed = 0;
-  private olderSnapshots = 0;
-  private checksumsVerified = 0;
-  private checksumMismatches = 0;
-  private unattributedParseErrors = 0;
-  private requestBudgetWaits = 0;
-  private crossedResyncs = 0;
-  private instrumentChanges = 0;
-  private readonly parseErrorsByCode = new Map<string, number>();
+  /** Counters (hot increments, cold reads by stats() / metrics(): stats.ts). */
+  readonly c = new OkxCounters();
 
   constructor(
     private readonly config: VenueConfig,
@@ -145,7 +109,9 @@ export class OkxAdapter implements VenueAdapter {
     this.requestsPerHour = opts.requestsPerHour ?? REQUESTS_PER_HOUR;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "okx: order-book frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "okx: sequence breaks; books resynced");
-    this.planConnections(opts.maxTopicsPerConnection ?? MAX_TOPICS_PER_CONNECTION);
+    const plan = planConnections(this, config, subscriptions, opts.maxTopicsPerConnection ?? MAX_TOPICS_PER_CONNECTION);
+    this.conns = plan.conns;
+    this.topics = plan.topics;
     const n = subscriptions.length;
     this.fullBook = subscriptions.map((s) => isSnapshotOnly(s.depth));
     this.checksums = new Int32Array(n);
@@ -192,32 +158,6 @@ export class OkxAdapter implements VenueAdapter {
     );
   }
 
-  /** Topics → connections: per market, at most maxTopics each (OKX: fewer than 30 channels per connection). */
-  private planConnections(maxTopics: number): void {
-    const byMarket = new Map<MarketName, number[]>();
-    this.subscriptions.forEach((s, i) => {
-      const list = byMarket.get(s.market) ?? [];
-      list.push(i);
-      byMarket.set(s.market, list);
-    });
-    const slots: OkxTopic[] = new Array(this.subscriptions.length);
-    for (const [market, indexes] of byMarket) {
-      const url = this.config.markets.find((m) => m.market === market)?.wsUrl ?? this.config.wsUrl;
-      for (let k = 0; k < indexes.length; k += Math.max(1, maxTopics)) {
-        const conn = new OkxConnection(this, this.conns.length, market, url);
-        this.conns.push(conn);
-        for (const i of indexes.slice(k, k + Math.max(1, maxTopics))) {
-          const s = this.subscriptions[i]!;
-          const t = new TopicState<OkxConnection>(i, market, s.symbol, s.depth, topicName(channelOf(s.depth), s.symbol), conn);
-          conn.topics.push(t);
-          conn.byTopic.set(t.topic, t);
-          slots[i] = t;
-        }
-      }
-    }
-    this.topics.push(...slots);
-  }
-
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
     const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, okxInstrumentSource(this.config, this.fetchFn, this.upcoming), this.log);
     if (problems.length > 0) {
@@ -225,7 +165,7 @@ export class OkxAdapter implements VenueAdapter {
       if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
       this.log.error(`${message}; those books are not subscribed, the others start`, { unresolved: problems.length, of: instruments.length });
     }
-    this.instrumentsUnresolved = problems.length;
+    this.c.instrumentsUnresolved = problems.length;
     this.instruments = instruments;
     return instruments;
   }
@@ -293,9 +233,9 @@ export class OkxAdapter implements VenueAdapter {
     const expected = this.checksums[index]!;
     if (expected === 0) return true;
     const inst = this.instruments![index]!;
-    this.checksumsVerified++;
+    this.c.checksumsVerified++;
     if (bookChecksum(book, inst.priceExp, inst.qtyExp) === expected) return true;
-    this.checksumMismatches++;
+    this.c.checksumMismatches++;
     this.checksums[index] = 0;
     // The app marks the book RESYNCING / CHECKSUM_MISMATCH and calls requestResync: no second notice from us.
     this.topics[index]!.book = BookState.RESYNCING;
@@ -314,7 +254,7 @@ export class OkxAdapter implements VenueAdapter {
   onBook(conn: OkxConnection, index: number, update: BookUpdate, frame: string): void {
     const t = this.topics[index]!;
     if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || this.budgetWait[index]) {
-      this.ignoredWhileUnsubscribed++;
+      this.c.ignoredWhileUnsubscribed++;
       return;
     }
     const sc = conn.scanner;
@@ -327,12 +267,12 @@ export class OkxAdapter implements VenueAdapter {
       t.lastMsgMs = now;
       if (t.book === BookState.LIVE && sc.hasSeqId && this.sequenced[index] && sc.seqId <= t.lastSeq) {
         // The book is already past it (the replacement socket's snapshot during a make-before-break).
-        this.olderSnapshots++;
+        this.c.olderSnapshots++;
         return;
       }
       this.bridge.drop(index);
       this.bridgeOpen[index] = false;
-      this.snapshots++;
+      this.c.snapshots++;
       t.lastSeq = sc.seqId;
       this.sequenced[index] = sc.hasSeqId;
       this.checksums[index] = sc.checksum;
@@ -343,7 +283,7 @@ export class OkxAdapter implements VenueAdapter {
     if (t.book !== BookState.LIVE) {
       // No snapshot first: bridge a REST snapshot by seqId (not in replay, nor without seqIds).
       if (this.books.replaying || !sc.hasSeqId || !sc.hasPrevSeqId) {
-        this.ignoredBeforeSnapshot++;
+        this.c.ignoredBeforeSnapshot++;
         return;
       }
       this.bridge.buffer(t, frame);
@@ -356,7 +296,7 @@ export class OkxAdapter implements VenueAdapter {
       }
       // A capture from before seqId existed: nothing to chain; the checksum guards the book.
       t.lastMsgMs = this.now();
-      this.deltas++;
+      this.c.deltas++;
       this.checksums[index] = sc.checksum;
       this.sink!.onBookUpdate(index, update);
       return;
@@ -368,23 +308,23 @@ export class OkxAdapter implements VenueAdapter {
       if (seq === prev) {
         if (update.bidCount === 0 && update.askCount === 0) {
           t.lastMsgMs = this.now(); // the ~60 s keepalive: liveness, nothing to apply
-          this.keepalives++;
+          this.c.keepalives++;
           return;
         }
         this.onSequenceBreak(t, prev, seq);
         return;
       }
-      if (seq < prev) this.maintenanceResets++; // accepted: prevSeqId still chains
+      if (seq < prev) this.c.maintenanceResets++; // accepted: prevSeqId still chains
       t.lastMsgMs = this.now();
       t.lastSeq = seq;
       this.bridgeOpen[index] = false;
-      this.deltas++;
+      this.c.deltas++;
       this.checksums[index] = sc.checksum;
       this.sink!.onBookUpdate(index, update);
       return;
     }
     if (seq <= last && prev <= seq && prev < last) {
-      this.duplicates++; // wholly older than the book: a repeat, or the other socket of a make-before-break
+      this.c.duplicates++; // wholly older than the book: a repeat, or the other socket of a make-before-break
       return;
     }
     this.onSequenceBreak(t, prev, seq);
@@ -393,14 +333,14 @@ export class OkxAdapter implements VenueAdapter {
   /** books5 / bbo-tbt: each message is the whole top N, applied as a replace. */
   private onFullBook(t: OkxTopic, update: BookUpdate, sc: OkxScanner): void {
     if (t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
-      this.duplicates++;
+      this.c.duplicates++;
       return;
     }
     const now = this.now();
     t.lastMsgMs = now;
     update.replace = true;
     t.lastSeq = sc.seqId;
-    this.fullBooks++;
+    this.c.fullBooks++;
     this.checksums[t.index] = 0;
     this.books.onLive(t, now);
     this.sink!.onBookUpdate(t.index, update);
@@ -409,7 +349,7 @@ export class OkxAdapter implements VenueAdapter {
   // ───────────────────────── cold paths ─────────────────────────
 
   private onSequenceBreak(t: OkxTopic, prev: number, seq: number): void {
-    this.gaps++;
+    this.c.gaps++;
     this.gapLog.hit(`${t.market} ${t.topic}: prevSeqId ${prev} seqId ${seq} after seqId ${t.lastSeq}`);
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
   }
@@ -421,7 +361,7 @@ export class OkxAdapter implements VenueAdapter {
    * CROSSED_BOOK, published as such) and asks for a fresh snapshot only after CROSSED_RESYNC_MS.
    */
   private onCrossed(t: OkxTopic): void {
-    this.crossedResyncs++;
+    this.c.crossedResyncs++;
     const now = this.now();
     const last = this.lastCrossedMs[t.index]!;
     this.lastCrossedMs[t.index] = now;
@@ -445,7 +385,7 @@ export class OkxAdapter implements VenueAdapter {
     if (this.books.replaying) return;
     const waitMs = this.requestBudgetWaitMs(t.conn, 2);
     if (waitMs > 0 && !this.budgetWait[t.index]) {
-      this.requestBudgetWaits++;
+      this.c.requestBudgetWaits++;
       this.budgetWait[t.index] = true;
       this.log.warn("okx: the connection's 480 requests per hour are spent; resync waits", { topic: t.topic, waitMs });
       const timer = setTimeout(() => {
@@ -475,13 +415,13 @@ export class OkxAdapter implements VenueAdapter {
   onParseError(conn: OkxConnection, entry: number, code: number, frame: string): void {
     conn.parseErrors++;
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
-    this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
+    this.c.parseErrorsByCode.set(name, (this.c.parseErrorsByCode.get(name) ?? 0) + 1);
     let t = entry >= 0 ? conn.byTopic.get(conn.table.topics[entry]!) : undefined;
     t ??= topicNamedIn(conn, frame);
     this.parseErrorLog.hit(`${name} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     if (!t) {
       // Unreadable down to its topic: any book of the connection may have lost a message.
-      this.unattributedParseErrors++;
+      this.c.unattributedParseErrors++;
       for (const x of conn.topics) {
         if ((x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED && !x.resyncDelayed) this.books.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
       }
@@ -513,15 +453,11 @@ export class OkxAdapter implements VenueAdapter {
     this.reloadTimers.push(timer);
   }
 
-  /** upcChg: reload the instrument just after each announced change takes effect. */
+  /** upcChg: re-check each instrument just after its announced change takes effect (instrument-watch.ts). */
   private scheduleReloads(): void {
-    const now = this.now();
     for (const c of this.upcoming) {
-      const delay = Math.min(2 ** 31 - 1, Math.max(0, c.effTimeMs - now) + 1_000);
       for (const t of this.topics) {
-        if (t.symbol !== c.symbol) continue;
-        const timer = setTimeout(() => this.recheckInstrument(t), delay);
-        this.reloadTimers.push(timer);
+        if (t.symbol === c.symbol) this.reloadTimers.push(setTimeout(() => this.recheckInstrument(t), Math.min(2 ** 31 - 1, Math.max(0, c.effTimeMs - this.now()) + 1_000)));
       }
     }
   }
@@ -529,31 +465,23 @@ export class OkxAdapter implements VenueAdapter {
   /** Asks REST for one instrument; on a tick/lot change, swaps exponents, tells the sink, resyncs the topic. */
   private recheckInstrument(t: OkxTopic): void {
     if (!this.recheck || t.checkingInstrument || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
-    t.checkingInstrument = true;
-    void (async () => {
-      try {
-        const specs = await fetchOkxSpecs(this.fetchFn, restUrlOf(this.config, t.market), t.market, [t.symbol]);
-        const spec = specs.get(t.symbol);
-        const cur = this.instruments?.[t.index];
-        if (!spec || !cur || this.lifecycle.stopping) return;
-        if (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize) return;
-        const inst = makeInstrument(this.config, this.subscriptions[t.index]!, spec);
+    void recheckInstrument(this, t, {
+      config: this.config,
+      subscription: this.subscriptions[t.index]!,
+      current: () => this.instruments?.[t.index],
+      stopping: () => this.lifecycle.stopping,
+      apply: (inst) => {
         this.instruments![t.index] = inst;
         t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
-        this.instrumentChanges++;
-        this.log.warn("okx: instrument changed", { market: t.market, symbol: t.symbol, from: `${cur.tickSize}/${cur.lotSize}`, to: `${spec.tickSize}/${spec.lotSize}` });
+        this.c.instrumentChanges++;
         this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
         this.sink?.onInstrumentChanged(t.index, inst);
         this.books.resyncs++;
         t.resyncs++;
-        t.resyncDelayed = false;
+        t.resyncDelayed = false; // new exponents: worth a snapshot now, whatever the backoff said
         this.restart(t);
-      } catch (err) {
-        this.log.warn("okx: instrument re-check failed", { market: t.market, symbol: t.symbol, error: String(err) });
-      } finally {
-        t.checkingInstrument = false;
-      }
-    })();
+      },
+    });
   }
 
   configOf(): VenueConfig {
@@ -566,7 +494,7 @@ export class OkxAdapter implements VenueAdapter {
 
   /** A REST snapshot bridged to the stream (rest-bridge.ts): the book is LIVE; the next update may straddle it. */
   applyRestSnapshot(t: OkxTopic, u: BookUpdate): void {
-    this.snapshots++;
+    this.c.snapshots++;
     t.lastSeq = u.venueSeq;
     this.sequenced[t.index] = true;
     this.bridgeOpen[t.index] = true;
@@ -582,94 +510,11 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   stats(): Record<string, number> {
-    const conns = this.conns.filter((c) => c.used);
-    const out: Record<string, number> = {
-      connections: conns.length,
-      connectionsOpen: conns.filter((c) => c.open).length,
-      topics: this.topics.length,
-      topicsLive: this.topics.filter((t) => t.book === BookState.LIVE).length,
-      snapshots: this.snapshots,
-      deltas: this.deltas,
-      fullBooks: this.fullBooks,
-      gaps: this.gaps,
-      duplicates: this.duplicates,
-      keepalives: this.keepalives,
-      maintenanceResets: this.maintenanceResets,
-      resyncs: this.books.resyncs,
-      resyncsDelayed: this.books.resyncsDelayed,
-      ignoredBeforeSnapshot: this.ignoredBeforeSnapshot,
-      ignoredWhileUnsubscribed: this.ignoredWhileUnsubscribed,
-      olderSnapshots: this.olderSnapshots,
-      checksumsVerified: this.checksumsVerified,
-      checksumMismatches: this.checksumMismatches,
-      restSnapshots: this.bridge.fetched,
-      restBridged: this.bridge.bridged,
-      restRefused: this.bridge.refused,
-      restNoBridge: this.bridge.noBridge,
-      requestBudgetWaits: this.requestBudgetWaits,
-      crossedResyncs: this.crossedResyncs,
-      staleResyncs: this.lifecycle.staleResyncs,
-      subscribeRejected: this.control.subscribeRejected,
-      subscribeRetries: this.control.subscribeRetries,
-      instrumentChanges: this.instrumentChanges,
-      instrumentsUnresolved: this.instrumentsUnresolved,
-      unattributedParseErrors: this.unattributedParseErrors,
-      connectBudget: this.lifecycle.maxConnectsPerWindow,
-      messages: 0,
-      bytes: 0,
-      parseErrors: 0,
-      fallbacks: 0,
-      unknownTopic: 0,
-      connects: 0,
-      reconnects: 0,
-      pongs: 0,
-      pongTimeouts: 0,
-      ackTimeouts: 0,
-      deadConnections: 0,
-      plannedReconnects: 0,
-    };
-    for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
-    for (const c of conns) {
-      out.messages! += c.messages;
-      out.bytes! += c.bytes;
-      out.parseErrors! += c.parseErrors;
-      out.fallbacks! += c.fallbacks;
-      out.unknownTopic! += c.unknownTopic;
-      out.connects! += c.connects;
-      out.reconnects! += c.reconnects;
-      out.pongs! += c.pongs;
-      out.pongTimeouts! += c.pongTimeouts;
-      out.ackTimeouts! += c.ackTimeouts;
-      out.deadConnections! += c.deadConnections;
-      out.plannedReconnects! += c.plannedReconnects;
-    }
-    return out;
+    return okxStats(this.c, this.conns, this.topics, { lifecycle: this.lifecycle, control: this.control, books: this.books, bridge: this.bridge });
   }
 
   metrics(): VenueMetric[] {
-    const s = this.stats();
-    const parseCodes = [...this.parseErrorsByCode].map(([code, n]) => counter("parse_errors_by_code_total", "Frames rejected, by result code (all connections)", n, { code }));
-    return [
-      ...connectionMetrics(this.conns),
-      gauge("topics", "Book channels configured", s.topics!),
-      gauge("topics_live", "Book channels whose book is LIVE", s.topicsLive!),
-      counter("snapshots_total", "WebSocket snapshots applied", s.snapshots!),
-      counter("deltas_total", "Incremental messages applied", s.deltas!),
-      counter("full_books_total", "books5 / bbo-tbt full books applied as replace", s.fullBooks!),
-      counter("sequence_gaps_total", "Sequence breaks (each resyncs its book)", s.gaps!),
-      counter("duplicates_total", "Messages older than the book, ignored", s.duplicates!),
-      counter("keepalives_total", "Empty prevSeqId == seqId keepalive messages", s.keepalives!),
-      counter("maintenance_resets_total", "seqId < prevSeqId maintenance resets accepted", s.maintenanceResets!),
-      counter("resyncs_total", "Book resyncs started", s.resyncs!),
-      counter("checksums_verified_total", "Non-zero checksums verified", s.checksumsVerified!),
-      counter("checksum_mismatches_total", "Checksums that disagreed with the book", s.checksumMismatches!),
-      counter("rest_snapshots_total", "REST book snapshots fetched for bridging", s.restSnapshots!),
-      counter("rest_bridged_total", "REST snapshots bridged to the update stream", s.restBridged!),
-      counter("stale_resyncs_total", "Books resynced because they went silent", s.staleResyncs!),
-      counter("subscribe_rejected_total", "Subscriptions refused by OKX (book halted)", s.subscribeRejected!),
-      counter("request_budget_waits_total", "Resyncs delayed by the 480 requests per hour per connection", s.requestBudgetWaits!),
-      ...parseCodes,
-    ];
+    return okxMetrics(this.stats(), this.c, this.conns);
   }
 
   /** Cold: one topic's state for tests and status. */
