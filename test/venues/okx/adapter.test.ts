@@ -8,7 +8,7 @@ import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startOkxSimulator, type OkxSim } from "../../../src/sim/okx-sim.ts";
-import { OkxAdapter, type OkxAdapterOptions } from "../../../src/venues/okx/index.ts";
+import { CROSSED_RESYNC_MS, OkxAdapter, type OkxAdapterOptions } from "../../../src/venues/okx/index.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { applyToMaps } from "../contract.ts";
 import { expectedBook, okxConfig } from "./helpers.ts";
@@ -143,5 +143,28 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(adapter.stats().connections).toBe(3);
     expect(sim.stats.connections).toBe(3);
     expect(sink.invalid).toEqual([]);
+  });
+});
+
+describe("okx crossed books (call auctions)", { timeout: 20_000 }, () => {
+  test("a second crossing within 10 s does not resubscribe at once: the book stays invalid and waits", async () => {
+    let clock = 1_000_000;
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }, { market: "spot", symbol: "ETH-USDT", depth: 400 }];
+    const { sim, adapter, sink, equal } = await start(subs, { now: () => clock });
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+    sim.step(1);
+    await until(() => equal(0) && equal(1) && sim.stats.subscribes === 3, "the first crossing resyncs at once");
+    clock += 2_000;
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+    const t = adapter.topicOf(0)!;
+    expect(t.resyncDelayed).toBe(true);
+    expect(t.resyncDueMs - clock).toBe(CROSSED_RESYNC_MS);
+    await until(() => sim.stats.unsubscribes === 2 && adapter.topicInfo(0).subscribed === false, "unsubscribed, not subscribed again");
+    expect(sim.stats.subscribes).toBe(3);
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    expect(sink.invalid.filter((e) => e.index === 0).map((e) => e.reason)).toEqual([StatusReason.CROSSED_BOOK, StatusReason.CROSSED_BOOK]);
+    expect(adapter.stats().crossedResyncs).toBe(2);
   });
 });
