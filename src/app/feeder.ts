@@ -17,7 +17,7 @@ import type { Logger } from "../core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../core/types.ts";
 import type { FeederConfig, VenueConfig } from "../config/types.ts";
 import { FeedPublisher } from "../net/feed-publisher.ts";
-import { venueSpec } from "../venues/registry.ts";
+import { venueSpec, type VenueSpec } from "../venues/registry.ts";
 import { instrumentSymbolOf, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
 import { detail, summarize, type BookDetail, type BookSummary } from "./book-json.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type MetricsSnapshot } from "./metrics.ts";
@@ -37,6 +37,8 @@ export interface FeederOptions {
   readonly onRawFrame?: (venue: string, market: string, connection: string, frame: string, tsRecvUs: number) => void;
   /** Every REST response a book depends on (feeder record; venues that bridge diffs to a REST snapshot). */
   readonly onRawRest?: (venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number) => void;
+  /** Venue specs used instead of the registry's, by venue name (tests: a scripted venue). */
+  readonly venues?: Readonly<Partial<Record<string, VenueSpec>>>;
   /** Replay: no venue connections; frames come from ingest() with their recorded receive times. */
   readonly replay?: boolean;
   /**
@@ -258,6 +260,15 @@ export class Feeder {
     return ok;
   }
 
+  /** Replay: feeds one recorded REST response (a depth snapshot) to its venue, like ingest(). False when none takes it. */
+  ingestRest(venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number): boolean {
+    const p = this.pipelines.find((x) => x.adapter.venue === venue);
+    if (!p || !p.adapter.ingestRest) return false;
+    const ok = p.adapter.ingestRest(market as Subscription["market"], connection, url, body, tsRecvUs);
+    this.publisher.flush();
+    return ok;
+  }
+
   /** Every book this instance builds, for HTTP and metrics. */
   books(): BookView[] {
     return this.pipelines.flatMap((p) => p.builders);
@@ -321,7 +332,7 @@ export class Feeder {
   }
 
   private createAdapter(venueConfig: VenueConfig, subs: Subscription[]): VenueAdapter {
-    const spec = venueSpec(venueConfig.venue);
+    const spec = this.opts.venues?.[venueConfig.venue] ?? venueSpec(venueConfig.venue);
     if (!spec) throw new Error(`venue ${venueConfig.venue} has no adapter`);
     const venue = venueConfig.venue;
     const frameTap = this.opts.onRawFrame;

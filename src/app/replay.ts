@@ -55,7 +55,8 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
         await new Promise((resolve) => setImmediate(resolve));
       }
       const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
-      if (feeder.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs)) result.ingested++;
+      const ok = r.url !== undefined ? feeder.ingestRest(r.venue, r.market, r.connection, r.url, frame, r.tsRecvUs) : feeder.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs);
+      if (ok) result.ingested++;
       else result.skipped++;
     }
   }

@@ -196,9 +196,10 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       const symbols = v.strList(mt.symbols, `${mk}.symbols`, undefined);
       const seen = new Set<string>();
       symbols.forEach((s, i) => {
-        if (!SYMBOL_PATTERN.test(s)) v.problem(`${mk}.symbols[${i}]`, s, "an upper-case venue symbol such as BTCUSDT or BTC-27MAR26-70000-P, optionally with @depth for a further depth (BTCUSDT@1)");
+        const wellFormed = SYMBOL_PATTERN.test(s);
+        if (!wellFormed) v.problem(`${mk}.symbols[${i}]`, s, "an upper-case venue symbol such as BTCUSDT or BTC-27MAR26-70000-P, optionally with @depth for a further depth (BTCUSDT@1)");
         const at = s.indexOf("@");
-        if (at > 0) {
+        if (wellFormed && at > 0) {
           const extra = Number(s.slice(at + 1));
           if (!allowed.includes(extra)) v.problem(`${mk}.symbols[${i}]`, s, `a further depth that is one of ${allowed.join(", ")}`);
           else if (extra === depth) v.problem(`${mk}.symbols[${i}]`, s, `a depth other than the market's (${depth}): list the symbol without @`);

@@ -5,7 +5,9 @@
  *   file header   8 B  ASCII "FDRCAP01"
  *   block*        u32 payloadLength, u32 crc32(payload), payload = MessagePack array of records
  *   record        MessagePack array [tsRecvNs: uint64, venue: string, market: string, connection: string, frame: string | bin]
- *                 (receive time in ns since the Unix epoch; the clock behind it has µs resolution, core/clock.ts)
+ *                 (receive time in ns since the Unix epoch; the clock behind it has µs resolution, core/clock.ts),
+ *                 or with a sixth element, url: string, for a REST response a book depends on (frame = its body;
+ *                 e.g. a depth snapshot diffs are bridged to), which replay feeds back in file order
  *
  * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash
  * loses at most the last unflushed block; a reader stops at the first incomplete or corrupt block and still
@@ -29,6 +31,8 @@ export interface CaptureRecord {
   market: string;
   connection: string;
   frame: string | Uint8Array;
+  /** Set for a REST response (frame = the body): the URL it answered. */
+  url?: string;
 }
 
 export interface CaptureWriterOptions {
@@ -79,6 +83,14 @@ export class CaptureWriter {
     // ns exceed 2^53, so they travel as a uint64 (BigInt); recording is off the book's hot path.
     this.pending.push([BigInt(tsRecvUs) * 1000n, venue, market, connection, frame]);
     this.pendingBytes += typeof frame === "string" ? frame.length : frame.byteLength;
+    this.records++;
+    if (this.pendingBytes >= this.flushBytes) this.flush();
+  }
+
+  /** A REST response a book depends on (its body), so replay can feed it back where the live run read it. */
+  writeRest(tsRecvUs: number, venue: string, market: string, connection: string, url: string, body: string): void {
+    this.pending.push([BigInt(tsRecvUs) * 1000n, venue, market, connection, body, url]);
+    this.pendingBytes += body.length;
     this.records++;
     if (this.pendingBytes >= this.flushBytes) this.flush();
   }
@@ -158,12 +170,14 @@ export function scanCapture(bytes: Uint8Array, onRecord: (r: CaptureRecord) => v
     }
     if (!Array.isArray(block)) return `block at byte ${off} is not an array of records`;
     for (const r of block) {
-      if (!Array.isArray(r) || r.length !== 5 || (typeof r[0] !== "bigint" && typeof r[0] !== "number") || typeof r[1] !== "string" || typeof r[2] !== "string" || typeof r[3] !== "string" || !(typeof r[4] === "string" || r[4] instanceof Uint8Array)) {
+      if (!Array.isArray(r) || (r.length !== 5 && !(r.length === 6 && typeof r[5] === "string")) || (typeof r[0] !== "bigint" && typeof r[0] !== "number") || typeof r[1] !== "string" || typeof r[2] !== "string" || typeof r[3] !== "string" || !(typeof r[4] === "string" || r[4] instanceof Uint8Array)) {
         return `malformed record in block at byte ${off}`;
       }
       // msgpackr decodes bin as a Buffer view into the file; copy to a plain Uint8Array the caller owns.
       const frame = typeof r[4] === "string" ? r[4] : new Uint8Array(r[4]);
-      onRecord({ tsRecvUs: Number(BigInt(r[0]) / 1000n), venue: r[1], market: r[2], connection: r[3], frame });
+      const rec: CaptureRecord = { tsRecvUs: Number(BigInt(r[0]) / 1000n), venue: r[1], market: r[2], connection: r[3], frame };
+      if (r.length === 6) rec.url = r[5] as string;
+      onRecord(rec);
     }
     off = start + length;
   }

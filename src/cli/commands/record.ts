@@ -48,6 +48,7 @@ export const recordCommand: CommandSpec = {
       config,
       log,
       onRawFrame: (venue, market, connection, frame, tsRecvUs) => writer.write(tsRecvUs, venue, market, connection, frame),
+      onRawRest: (venue, market, connection, url, body, tsRecvUs) => writer.writeRest(tsRecvUs, venue, market, connection, url, body),
     });
     try {
       await feeder.start();

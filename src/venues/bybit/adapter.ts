@@ -18,15 +18,24 @@ import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAdapter, VenueMetric } from "../venue.ts";
-import { shareOf } from "../common/budgets.ts";
+import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { TopicState as CommonTopic } from "../common/connection.ts";
 import { makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "../common/instruments.ts";
-import { connectionMetrics, counter, gauge } from "../common/metrics.ts";
+import { connectionMetrics, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
 import { bybitInstrumentSource, fetchInstrumentSpecs, restUrlOf } from "./instruments.ts";
-import { BYBIT_DEPTHS, BYBIT_KEEPALIVE, BYBIT_REQUESTS, CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW } from "./protocol.ts";
+import {
+  BYBIT_DEPTHS,
+  BYBIT_KEEPALIVE,
+  BYBIT_REQUESTS,
+  CONNECT_WINDOW_MS,
+  CONNECTS_PER_WINDOW,
+  REST_BLOCKED_MS,
+  REST_REQUESTS_PER_WINDOW,
+  REST_WINDOW_MS,
+} from "./protocol.ts";
 import { type BybitConnection, type BybitTopic, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
 import { staleAfterFromConfig } from "./staleness.ts";
@@ -117,8 +126,10 @@ export class BybitAdapter implements VenueAdapter {
   ) {
     this.venue = config.venue;
     this.log = opts.log;
-    this.fetchFn = opts.fetch ?? fetch;
+    // Every REST call spends this process's share of Bybit's per-IP budget and honours its over-limit answers.
+    const restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, opts.budgetShare), REST_WINDOW_MS, REST_BLOCKED_MS, new Map([[403, REST_BLOCKED_MS]]));
     this.now = opts.now ?? Date.now;
+    this.fetchFn = budgetedFetch(opts.fetch ?? fetch, restBudget, this.now);
     this.recheck = opts.recheckInstruments ?? true;
     this.allowNoInstruments = opts.allowNoInstruments ?? false;
     const random = opts.random ?? Math.random;
@@ -129,7 +140,7 @@ export class BybitAdapter implements VenueAdapter {
     this.conns = plan.conns;
     this.topics = plan.topics;
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
-    this.control = new SubscriptionControl(BYBIT_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate);
+    this.control = new SubscriptionControl(BYBIT_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare);
     this.books = new TopicResync({
       venue: "bybit",
       log: this.log,
@@ -237,104 +248,48 @@ export class BybitAdapter implements VenueAdapter {
     return this.lifecycle.stop();
   }
 
+  /** Cold: the venue-wide counters once, as [stats key, metric name, help, value] (counters unless the name says gauge). */
+  private counterTable(): [string, string, string, number][] {
+    return [
+      ["snapshots", "snapshots_total", "Snapshots applied", this.snapshots],
+      ["deltas", "deltas_total", "Deltas applied", this.deltas],
+      ["gaps", "sequence_gaps_total", "Deltas whose sequence skipped ahead (book resynced)", this.gaps],
+      ["duplicates", "duplicates_total", "Deltas at or below the last sequence (ignored)", this.duplicates],
+      ["resyncs", "resyncs_total", "Book resyncs started", this.books.resyncs],
+      ["resyncsDelayed", "resyncs_delayed_total", "Resyncs that waited out the per-topic backoff", this.books.resyncsDelayed],
+      ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Deltas ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
+      ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book frames in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
+      ["repeatedSnapshots", "repeated_snapshots_total", "Snapshots repeating the last sequence (no change)", this.repeatedSnapshots],
+      ["olderSnapshots", "older_snapshots_total", "Snapshots older than the live book (ignored)", this.olderSnapshots],
+      ["venueResets", "venue_resets_total", "Venue sequence resets", this.venueResets],
+      ["staleResyncs", "stale_resyncs_total", "Books resynced because their channel went silent", this.lifecycle.staleResyncs],
+      ["subscribeRejected", "subscribe_rejected_total", "Subscriptions the venue refused", this.control.subscribeRejected],
+      ["subscribeRetries", "subscribe_retries_total", "Subscribe batches sent again after a rejected batch", this.control.subscribeRetries],
+      ["argsSizeErrors", "args_size_errors_total", "Subscribe batches the venue found too large (bisected)", this.control.argsSizeErrors],
+      ["alreadySubscribed", "already_subscribed_total", "Subscribes answered 'already subscribed'", this.control.alreadySubscribed],
+      ["instrumentChanges", "instrument_changes_total", "Tick or lot changes picked up", this.instrumentChanges],
+      ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose channel could not be read (every book of the connection resynced)", this.unattributedParseErrors],
+      ["topics", "topics", "Book channels configured", this.topics.length],
+      ["topicsLive", "topics_live", "Book channels whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
+      ["instrumentsUnresolved", "instruments_unresolved", "Configured symbols whose instrument could not be resolved", this.instrumentsUnresolved],
+      ["connectBudget", "connect_budget", "Connects per window this process may make (its share of the per-IP budget)", this.lifecycle.maxConnectsPerWindow],
+    ];
+  }
+
+  /** Cold: counters for the status JSON: venue-wide, per-connection sums and `conn<N>.<market>.*` (common/metrics.ts). */
   stats(): Record<string, number> {
-    // Connections whose topics all failed to resolve are never opened: they count nowhere.
-    const conns = this.conns.filter((c) => c.used);
-    const out: Record<string, number> = {
-      connections: conns.length,
-      connectionsOpen: this.conns.filter((c) => c.open).length,
-      topics: this.topics.length,
-      topicsLive: this.topics.filter((t) => t.book === BookState.LIVE).length,
-      snapshots: this.snapshots,
-      deltas: this.deltas,
-      gaps: this.gaps,
-      duplicates: this.duplicates,
-      resyncs: this.books.resyncs,
-      resyncsDelayed: this.books.resyncsDelayed,
-      ignoredBeforeSnapshot: this.ignoredBeforeSnapshot,
-      ignoredWhileUnsubscribed: this.ignoredWhileUnsubscribed,
-      repeatedSnapshots: this.repeatedSnapshots,
-      olderSnapshots: this.olderSnapshots,
-      venueResets: this.venueResets,
-      staleResyncs: this.lifecycle.staleResyncs,
-      subscribeRejected: this.control.subscribeRejected,
-      subscribeRetries: this.control.subscribeRetries,
-      argsSizeErrors: this.control.argsSizeErrors,
-      alreadySubscribed: this.control.alreadySubscribed,
-      instrumentChanges: this.instrumentChanges,
-      instrumentsUnresolved: this.instrumentsUnresolved,
-      unattributedParseErrors: this.unattributedParseErrors,
-      connectBudget: this.lifecycle.maxConnectsPerWindow,
-      messages: 0,
-      bytes: 0,
-      parseErrors: 0,
-      fallbacks: 0,
-      unknownTopic: 0,
-      connects: 0,
-      reconnects: 0,
-      pongs: 0,
-      pongTimeouts: 0,
-      ackTimeouts: 0,
-      deadConnections: 0,
-      plannedReconnects: 0,
-    };
+    const out: Record<string, number> = connectionStats(this.conns);
+    for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
-    for (const c of conns) {
-      const p = `conn${c.id}.${c.market}.`;
-      out[p + "open"] = c.open ? 1 : 0;
-      out[p + "topics"] = c.topics.length;
-      out[p + "messages"] = c.messages;
-      out[p + "bytes"] = c.bytes;
-      out[p + "parseErrors"] = c.parseErrors;
-      out[p + "connects"] = c.connects;
-      out[p + "reconnects"] = c.reconnects;
-      out[p + "pongs"] = c.pongs;
-      out[p + "pongTimeouts"] = c.pongTimeouts;
-      out.messages! += c.messages;
-      out.bytes! += c.bytes;
-      out.parseErrors! += c.parseErrors;
-      out.fallbacks! += c.fallbacks;
-      out.unknownTopic! += c.unknownTopic;
-      out.connects! += c.connects;
-      out.reconnects! += c.reconnects;
-      out.pongs! += c.pongs;
-      out.pongTimeouts! += c.pongTimeouts;
-      out.ackTimeouts! += c.ackTimeouts;
-      out.deadConnections! += c.deadConnections;
-      out.plannedReconnects! += c.plannedReconnects;
-    }
     return out;
   }
 
   /** Cold: every counter and gauge as metric samples; per-connection ones labelled, the rest venue-wide. */
   metrics(): VenueMetric[] {
-    const parseCodes = [...this.parseErrorsByCode].map(([code, n]) => counter("parse_errors_by_code_total", "Frames rejected, by scanner result code (all connections)", n, { code }));
-    return [
-      ...connectionMetrics(this.conns),
-      gauge("topics", "Book channels configured", this.topics.length),
-      gauge("topics_live", "Book channels whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length),
-      gauge("connect_budget", "Connects per window this process may make (its share of the per-IP budget)", this.lifecycle.maxConnectsPerWindow),
-      gauge("instruments_unresolved", "Configured symbols whose instrument could not be resolved", this.instrumentsUnresolved),
-      counter("snapshots_total", "Snapshots applied", this.snapshots),
-      counter("deltas_total", "Deltas applied", this.deltas),
-      counter("sequence_gaps_total", "Deltas whose sequence skipped ahead (book resynced)", this.gaps),
-      counter("duplicates_total", "Deltas at or below the last sequence", this.duplicates),
-      counter("resyncs_total", "Book resyncs started", this.books.resyncs),
-      counter("resyncs_delayed_total", "Resyncs that waited out the per-topic backoff", this.books.resyncsDelayed),
-      counter("ignored_before_snapshot_total", "Deltas ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot),
-      counter("ignored_while_unsubscribed_total", "Book frames in flight after an unsubscribe", this.ignoredWhileUnsubscribed),
-      counter("repeated_snapshots_total", "Snapshots repeating the last sequence (no change)", this.repeatedSnapshots),
-      counter("older_snapshots_total", "Snapshots older than the live book (ignored)", this.olderSnapshots),
-      counter("venue_resets_total", "Venue sequence resets", this.venueResets),
-      counter("stale_resyncs_total", "Books resynced because their channel went silent", this.lifecycle.staleResyncs),
-      counter("subscribe_rejected_total", "Subscriptions the venue refused", this.control.subscribeRejected),
-      counter("subscribe_retries_total", "Subscribe batches sent again after a rejected batch", this.control.subscribeRetries),
-      counter("args_size_errors_total", "Subscribe batches the venue found too large (bisected)", this.control.argsSizeErrors),
-      counter("already_subscribed_total", "Subscribes answered 'already subscribed'", this.control.alreadySubscribed),
-      counter("instrument_changes_total", "Tick or lot changes picked up", this.instrumentChanges),
-      counter("unattributed_parse_errors_total", "Malformed frames whose channel could not be read (every live book of the connection resynced)", this.unattributedParseErrors),
-      ...parseCodes,
-    ];
+    const out = connectionMetrics(this.conns);
+    for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
+    for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_code_total", "Frames rejected, by scanner result code (all connections)", n, { code }));
+    return out;
   }
 
   /** Cold: the adapter's view of one subscription, for tests and diagnostics. */

@@ -44,6 +44,11 @@ export const DEFAULT_MAX_ARGS_PER_REQUEST = 50;
 /** Options: at most 2000 args per connection [§2.3]. */
 export const OPTION_MAX_ARGS_PER_CONNECTION = 2_000;
 
+/** REST: 600 requests in any 5 s window per IP; over it Bybit answers 403 "access too frequent": wait ≥ 10 min [§1.2, RATE]. */
+export const REST_REQUESTS_PER_WINDOW = 600;
+export const REST_WINDOW_MS = 5_000;
+export const REST_BLOCKED_MS = 600_000;
+
 /** At most 500 connections per 5 minutes per domain [§2.3]; we keep a margin below it. */
 export const CONNECTS_PER_WINDOW = 400;
 export const CONNECT_WINDOW_MS = 300_000;

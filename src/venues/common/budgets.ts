@@ -92,6 +92,8 @@ export class RestWeightBudget {
     readonly windowMs: number,
     /** Wait after a 429/418 that carries no Retry-After. */
     readonly defaultBackoffMs = 60_000,
+    /** Further statuses that mean "over the limit" for this venue, with their wait (Bybit: 403 → 10 min). */
+    private readonly extraBlocking: ReadonlyMap<number, number> = new Map(),
   ) {}
 
   /** How long until a request of `weight` may go (0 = now). */
@@ -119,10 +121,11 @@ export class RestWeightBudget {
    * HTTP date) or the default; returns how long requests are now blocked (0 = not blocked).
    */
   onResponse(nowMs: number, status: number, retryAfter: string | null): number {
-    if (status !== 429 && status !== 418) return 0;
-    if (status === 429) this.rateLimited++;
-    else this.banned++;
-    const waitMs = retryAfterMs(retryAfter, nowMs) ?? this.defaultBackoffMs;
+    const extra = this.extraBlocking.get(status);
+    if (status !== 429 && status !== 418 && extra === undefined) return 0;
+    if (status === 418) this.banned++;
+    else this.rateLimited++;
+    const waitMs = retryAfterMs(retryAfter, nowMs) ?? extra ?? this.defaultBackoffMs;
     this.blockedUntilMs = Math.max(this.blockedUntilMs, nowMs + waitMs);
     return this.blockedUntilMs - nowMs;
   }
@@ -135,4 +138,29 @@ export function retryAfterMs(value: string | null, nowMs: number): number | unde
   if (/^\d+$/.test(v)) return Number(v) * 1000;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+/**
+ * A fetch that spends the REST weight budget: it waits while the budget is spent or blocked, and reads every
+ * answer's status and Retry-After into it. `weightOf(url)` is the venue's weight table (default 1). Cold.
+ */
+export function budgetedFetch(
+  fetchFn: typeof fetch,
+  budget: RestWeightBudget,
+  now: () => number = Date.now,
+  weightOf: (url: string) => number = () => 1,
+): typeof fetch {
+  const wrapped = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    const weight = weightOf(url);
+    for (let wait = budget.waitMs(now(), weight); wait > 0; wait = budget.waitMs(now(), weight)) {
+      if (init?.signal?.aborted) throw new Error(`REST ${url}: budget wait aborted`);
+      await new Promise((r) => setTimeout(r, Math.min(wait, 1000)));
+    }
+    budget.take(now(), weight);
+    const res = await fetchFn(input, init);
+    budget.onResponse(now(), res.status, res.headers.get("retry-after"));
+    return res;
+  };
+  return wrapped as typeof fetch;
 }

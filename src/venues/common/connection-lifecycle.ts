@@ -144,6 +144,7 @@ export class ConnectionLifecycle {
   /** Stops housekeeping and reconnects and closes every socket; resolves when they are closed (≤ 1 s each). */
   async stop(): Promise<void> {
     this.stoppingFlag = true;
+    this.control.stop();
     if (this.housekeeping) clearInterval(this.housekeeping);
     this.housekeeping = null;
     const closing: Promise<void>[] = [];
@@ -243,6 +244,7 @@ export class ConnectionLifecycle {
     const wasOpen = conn.open;
     conn.open = false;
     conn.pending.clear();
+    this.control.dropQueued(conn);
     conn.pongDeadlineMs = 0;
     if (ws && ws.readyState !== WebSocket.CLOSED && ws.readyState !== WebSocket.CLOSING) {
       try {
@@ -310,6 +312,7 @@ export class ConnectionLifecycle {
       conn.pongDeadlineMs = 0;
       // Requests in flight on the old socket are answered there or never: start every topic afresh on the new one.
       conn.pending.clear();
+      this.control.dropQueued(conn);
       const toSubscribe: TopicState[] = [];
       for (const t of conn.topics) {
         if (t.sub === SUB_REJECTED) continue;
@@ -333,6 +336,15 @@ export class ConnectionLifecycle {
     ws.onerror = () => {
       // onclose follows.
     };
+  }
+
+  /**
+   * Resync kind `reconnect` / sequence scope `connection` (Coinbase: one sequence per connection): a gap means any
+   * book of the connection may be wrong, so the connection is dropped, its books go RESYNCING / DISCONNECTED, and
+   * it reconnects and resubscribes everything (with the reconnect backoff). Cold.
+   */
+  recycle(conn: VenueConnection, why: string): void {
+    this.onDisconnected(conn, conn.generation, why);
   }
 
   /** Abandons a replacement socket that has not opened yet. */

@@ -5,6 +5,7 @@
  * @module
  */
 import { BookState, type MarketName } from "../../core/types.ts";
+import type { TokenBucket } from "./budgets.ts";
 
 // Subscription phase of a topic on its connection.
 export const SUB_IDLE = 0;
@@ -53,7 +54,8 @@ export interface PendingRequest {
   readonly reqId: string;
   readonly op: "subscribe" | "unsubscribe";
   topics: TopicState[];
-  readonly sentMs: number;
+  /** When it went out; Infinity while it waits in the outbox (pacing), so its ack deadline has not started. */
+  sentMs: number;
 }
 
 /**
@@ -65,6 +67,10 @@ export abstract class VenueConnection {
   readonly topics: TopicState<this>[] = [];
   readonly byTopic = new Map<string, TopicState<this>>();
   readonly pending = new Map<string, PendingRequest>();
+  /** Messages waiting for a token (MessagePacing), oldest first; emptied when the socket goes. */
+  readonly outbox: { text: string; reqId: string | undefined }[] = [];
+  /** This connection's token bucket (MessagePacing.perConnection), made on first use. */
+  bucket: TokenBucket | null = null;
   /**
    * Set by start()/startReplay() when at least one topic resolved to an instrument. A connection whose topics all
    * failed to resolve is never opened, pinged or counted in the connect budget, and is left out of stats().

@@ -67,8 +67,26 @@ export type ResyncKind = "resubscribe" | "rest_snapshot" | "next_full_book" | "r
 /** Where the venue's sequence numbers live: per topic (Bybit `u`), or one per connection (Coinbase `sequence_num`). */
 export type SequenceScope = "topic" | "connection";
 
+/** A token bucket's size: a burst of `capacity` messages, refilled at `perSecond`. */
+export interface BucketSpec {
+  readonly capacity: number;
+  readonly perSecond: number;
+}
+
+/**
+ * Limits on the messages we send (requests, pings, replies): per connection (e.g. Binance 5 messages/s per
+ * connection) and per IP across all connections of the venue (split between workers by budgetShare). A message
+ * over the limit waits in the connection's outbox, in order.
+ */
+export interface MessagePacing {
+  readonly perConnection?: BucketSpec;
+  readonly perIp?: BucketSpec;
+}
+
 /** The request side of a venue: how subscriptions are asked for and acks read (subscription-control.ts). */
 export interface RequestProtocol {
+  /** Outgoing message limits; absent = none documented. */
+  readonly pacing?: MessagePacing;
   /** Lower-case venue name, for logs. */
   readonly venue: string;
   /** Topics per subscribe/unsubscribe request on a connection of `market`. */

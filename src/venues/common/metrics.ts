@@ -40,3 +40,27 @@ export function connectionMetrics(conns: readonly VenueConnection[]): VenueMetri
   }
   return out;
 }
+
+/** Per-connection counter names summed over the used connections in stats() (the status JSON). */
+const SUMMED = ["messages", "bytes", "parseErrors", "fallbacks", "unknownTopic", "connects", "reconnects", "pongs", "pongTimeouts", "ackTimeouts", "deadConnections", "plannedReconnects"] as const;
+/** Per-connection keys `conn<N>.<market>.<key>` in stats(). */
+const PER_CONNECTION = ["messages", "bytes", "parseErrors", "connects", "reconnects", "pongs", "pongTimeouts"] as const;
+
+/**
+ * The status JSON's connection counters: `connections` (used ones: a connection whose topics all failed to resolve
+ * is never opened and counts nowhere), `connectionsOpen`, the sums over connections, and per connection
+ * `conn<N>.<market>.{open,topics,…}`.
+ */
+export function connectionStats(all: readonly VenueConnection[]): Record<string, number> {
+  const conns = all.filter((c) => c.used);
+  const out: Record<string, number> = { connections: conns.length, connectionsOpen: all.filter((c) => c.open).length };
+  for (const k of SUMMED) out[k] = 0;
+  for (const c of conns) {
+    const p = `conn${c.id}.${c.market}.`;
+    out[p + "open"] = c.open ? 1 : 0;
+    out[p + "topics"] = c.topics.length;
+    for (const k of PER_CONNECTION) out[p + k] = c[k];
+    for (const k of SUMMED) out[k]! += c[k];
+  }
+  return out;
+}

@@ -8,6 +8,7 @@
  */
 import type { Logger } from "../../core/log.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
+import { shareOf, TokenBucket } from "./budgets.ts";
 import type { ControlFrame, RequestProtocol } from "./hooks.ts";
 import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
 
@@ -23,6 +24,14 @@ export class SubscriptionControl {
   argsSizeErrors = 0;
   alreadySubscribed = 0;
 
+  /** Per-IP bucket shared by every connection of the venue (this process's share); null = no per-IP limit. */
+  private readonly ipBucket: TokenBucket | null;
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Connections with queued messages. */
+  private readonly waiting = new Set<VenueConnection>();
+  /** Counter (cold): messages that had to wait for a token. */
+  paced = 0;
+
   constructor(
     private readonly protocol: RequestProtocol,
     private readonly log: Logger,
@@ -30,7 +39,12 @@ export class SubscriptionControl {
     /** Replaces protocol.maxArgsPerRequest (tests exceed a venue limit on purpose). */
     private readonly argsPerRequestOverride: number | undefined,
     private readonly invalidate: InvalidateTopic,
-  ) {}
+    /** This process's share of the per-IP message budget (1 / workers). */
+    budgetShare = 1,
+  ) {
+    const ip = protocol.pacing?.perIp;
+    this.ipBucket = ip ? new TokenBucket(shareOf(ip.capacity, budgetShare), ip.perSecond * Math.min(1, budgetShare), now()) : null;
+  }
 
   /**
    * Gets a fresh snapshot: unsubscribe, wait for the ack, subscribe (never a duplicate subscribe: Bybit refuses one). While the
@@ -71,7 +85,7 @@ export class SubscriptionControl {
         if (op === "subscribe") t.lastMsgMs = now; // staleness counts from the request
       }
       conn.pending.set(reqId, { reqId, op, topics: batch, sentMs: now });
-      this.send(conn, this.protocol.encodeRequest(op, batch, reqId));
+      this.send(conn, this.protocol.encodeRequest(op, batch, reqId), reqId);
     }
   }
 
@@ -80,7 +94,76 @@ export class SubscriptionControl {
     return ++this.reqSeq;
   }
 
-  send(conn: VenueConnection, text: string): void {
+  /**
+   * Sends now when the connection's and the IP's buckets have a token and nothing is queued before it; otherwise
+   * queues it (in order) and flushes when tokens are there. A queued request's ack deadline starts when it goes.
+   */
+  send(conn: VenueConnection, text: string, reqId?: string): void {
+    if (conn.outbox.length > 0 || !this.takeToken(conn)) {
+      conn.outbox.push({ text, reqId });
+      const p = reqId !== undefined ? conn.pending.get(reqId) : undefined;
+      if (p) p.sentMs = Infinity;
+      this.paced++;
+      this.waiting.add(conn);
+      this.scheduleFlush(conn);
+      return;
+    }
+    this.write(conn, text);
+  }
+
+  /** Sends what the buckets allow from every outbox; reschedules itself while anything waits. Cold. */
+  flush(): void {
+    this.flushTimer = null;
+    const now = this.now();
+    for (const conn of this.waiting) {
+      if (!conn.ws || !conn.open) {
+        conn.outbox.length = 0;
+        this.waiting.delete(conn);
+        continue;
+      }
+      while (conn.outbox.length > 0 && this.takeToken(conn)) {
+        const m = conn.outbox.shift()!;
+        const p = m.reqId !== undefined ? conn.pending.get(m.reqId) : undefined;
+        if (p) p.sentMs = now;
+        this.write(conn, m.text);
+      }
+      if (conn.outbox.length === 0) this.waiting.delete(conn);
+      else this.scheduleFlush(conn);
+    }
+  }
+
+  private takeToken(conn: VenueConnection): boolean {
+    const per = this.protocol.pacing?.perConnection;
+    if (!per && !this.ipBucket) return true;
+    const now = this.now();
+    if (per && !conn.bucket) conn.bucket = new TokenBucket(per.capacity, per.perSecond, now);
+    if (conn.bucket && conn.bucket.waitMs(now) > 0) return false;
+    if (this.ipBucket && this.ipBucket.waitMs(now) > 0) return false;
+    conn.bucket?.tryTake(now);
+    this.ipBucket?.tryTake(now);
+    return true;
+  }
+
+  private scheduleFlush(conn: VenueConnection): void {
+    if (this.flushTimer) return;
+    const now = this.now();
+    const wait = Math.max(conn.bucket?.waitMs(now) ?? 0, this.ipBucket?.waitMs(now) ?? 0, 1);
+    this.flushTimer = setTimeout(() => this.flush(), wait);
+  }
+
+  /** Drops a connection's queued messages (its socket is gone). */
+  dropQueued(conn: VenueConnection): void {
+    conn.outbox.length = 0;
+    this.waiting.delete(conn);
+  }
+
+  /** Stops the flush timer (adapter stop). */
+  stop(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+  }
+
+  private write(conn: VenueConnection, text: string): void {
     try {
       conn.ws?.send(text);
     } catch (err) {

@@ -1,7 +1,7 @@
 /** The per-IP budgets every venue shares (src/venues/common/budgets.ts), on a fake clock. */
 import { describe, expect, test } from "vitest";
 import { equalJitterMs } from "../../../src/venues/common/backoff.ts";
-import { RestWeightBudget, retryAfterMs, shareOf, SlidingWindowBudget, TokenBucket } from "../../../src/venues/common/budgets.ts";
+import { budgetedFetch, RestWeightBudget, retryAfterMs, shareOf, SlidingWindowBudget, TokenBucket } from "../../../src/venues/common/budgets.ts";
 
 describe("budgets", () => {
   test("shareOf splits a per-IP limit between workers, never below 1", () => {
@@ -64,5 +64,33 @@ describe("budgets", () => {
   test("equal jitter: half fixed, half random, doubling to the cap", () => {
     expect([0, 1, 2, 3, 4].map((a) => equalJitterMs(a, 100, 1000, () => 0))).toEqual([50, 100, 200, 400, 500]);
     expect(equalJitterMs(2, 100, 1000, () => 0.5)).toBe(300);
+  });
+});
+
+describe("budgetedFetch", () => {
+  test("spends weight per request, reads 429 + Retry-After into the budget, and a blocked request with an aborted signal fails", async () => {
+    const nowMs = 1_000;
+    const budget = new RestWeightBudget(10, 60_000, 30_000, new Map([[403, 600_000]]));
+    const statuses = [200, 429, 403];
+    const calls: string[] = [];
+    const fake = (async (input: string | URL | Request) => {
+      calls.push(String(input));
+      const status = statuses.shift()!;
+      return new Response("{}", { status, headers: status === 429 ? { "retry-after": "7" } : {} });
+    }) as typeof fetch;
+    const f = budgetedFetch(fake, budget, () => nowMs, (url) => (url.includes("depth") ? 5 : 1));
+    expect((await f("http://127.0.0.1/depth")).status).toBe(200);
+    expect(budget.waitMs(nowMs, 6)).toBe(60_000); // 5 of 10 spent
+    expect((await f("http://127.0.0.1/x")).status).toBe(429);
+    expect(budget.waitMs(nowMs, 1)).toBe(7_000);
+    const aborted = AbortSignal.abort();
+    await expect(f("http://127.0.0.1/y", { signal: aborted })).rejects.toThrow(/budget wait aborted/);
+    expect(calls).toHaveLength(2);
+  });
+
+  test("a venue's own over-limit status (Bybit 403) blocks for its wait", () => {
+    const budget = new RestWeightBudget(600, 5_000, 60_000, new Map([[403, 600_000]]));
+    expect(budget.onResponse(0, 403, null)).toBe(600_000);
+    expect(budget.onResponse(0, 404, null)).toBe(0);
   });
 });

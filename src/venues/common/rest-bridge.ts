@@ -1,0 +1,123 @@
+/**
+ * Resync kind `rest_snapshot` (Binance, OKX without a WebSocket snapshot), for every venue that needs it (cold:
+ * only a resyncing topic goes through here). While a topic bridges, its diffs are buffered (copied); a REST depth
+ * snapshot is fetched; diffs the snapshot already covers are dropped; the first remaining diff must bridge it by
+ * the venue's rule (Binance spot: U ≤ lastUpdateId + 1 ≤ u); then the snapshot and the remaining diffs are
+ * delivered in order to the adapter's own sequencing. A refused snapshot (HTTP error) or one that cannot bridge (the
+ * diffs already start after it) fails the attempt, and the adapter's resync backoff decides when to try again.
+ * @module
+ */
+import { BookUpdate } from "../../core/book-update.ts";
+import type { TopicState } from "./connection.ts";
+
+/** The sequence range a diff covers (Binance `U`..`u`). */
+export interface DiffRange {
+  readonly first: number;
+  readonly last: number;
+}
+
+export interface RestBridgeHooks {
+  /** Fetches the topic's REST snapshot into `into` (isSnapshot) and returns its sequence (lastUpdateId). Throws when refused. */
+  fetchSnapshot(t: TopicState, into: BookUpdate): Promise<number>;
+  /** Does the first diff after a snapshot at `snapSeq` bridge it? (Binance spot: first ≤ snapSeq + 1 ≤ last.) */
+  bridges(snapSeq: number, diff: DiffRange): boolean;
+  /** Hands the snapshot, then each remaining diff, to the adapter's sequencing (as if they had just arrived). */
+  deliver(t: TopicState, update: BookUpdate): void;
+  /** The attempt failed: "refused" (REST error) or "no_bridge" (the diffs start after the snapshot). */
+  fail(t: TopicState, why: "refused" | "no_bridge" | "overflow", detail: string): void;
+}
+
+interface Bridging {
+  readonly diffs: { update: BookUpdate; range: DiffRange }[];
+  snapshot: BookUpdate | null;
+  snapSeq: number;
+  /** Bumped by cancel(): a late fetch result of an older attempt is dropped. */
+  readonly attempt: number;
+}
+
+/** Diffs buffered per topic before the attempt is given up (a snapshot that never comes). */
+export const MAX_BUFFERED_DIFFS = 10_000;
+
+export class RestBridge {
+  private readonly topics = new Map<TopicState, Bridging>();
+  private attempts = 0;
+  // Counters (cold reads).
+  snapshotsFetched = 0;
+  refused = 0;
+  noBridge = 0;
+
+  constructor(private readonly hooks: RestBridgeHooks) {}
+
+  /** True while `t` is bridging: the adapter buffers its diffs here instead of applying them. */
+  isBridging(t: TopicState): boolean {
+    return this.topics.has(t);
+  }
+
+  /** Starts (or restarts) bridging `t`: buffer its diffs, fetch a snapshot. */
+  begin(t: TopicState): void {
+    const b: Bridging = { diffs: [], snapshot: null, snapSeq: 0, attempt: ++this.attempts };
+    this.topics.set(t, b);
+    const into = new BookUpdate();
+    this.hooks.fetchSnapshot(t, into).then(
+      (seq) => {
+        if (this.topics.get(t) !== b) return; // cancelled or restarted meanwhile
+        this.snapshotsFetched++;
+        b.snapshot = into;
+        b.snapSeq = seq;
+        this.tryBridge(t, b);
+      },
+      (err: unknown) => {
+        if (this.topics.get(t) !== b) return;
+        this.topics.delete(t);
+        this.refused++;
+        this.hooks.fail(t, "refused", err instanceof Error ? err.message : String(err));
+      },
+    );
+  }
+
+  /** Buffers a diff of a bridging topic (copied: the caller's update is reused). */
+  buffer(t: TopicState, update: BookUpdate, range: DiffRange): void {
+    const b = this.topics.get(t);
+    if (!b) return;
+    if (b.diffs.length >= MAX_BUFFERED_DIFFS) {
+      this.topics.delete(t);
+      this.hooks.fail(t, "overflow", `${MAX_BUFFERED_DIFFS} diffs buffered without a usable snapshot`);
+      return;
+    }
+    b.diffs.push({ update: copyUpdate(update), range });
+    if (b.snapshot) this.tryBridge(t, b);
+  }
+
+  /** Stops bridging `t` (disconnect, unsubscribe, stop); a late snapshot is dropped. */
+  cancel(t: TopicState): void {
+    this.topics.delete(t);
+  }
+
+  private tryBridge(t: TopicState, b: Bridging): void {
+    const snapSeq = b.snapSeq;
+    while (b.diffs.length > 0 && b.diffs[0]!.range.last <= snapSeq) b.diffs.shift(); // covered by the snapshot
+    if (b.diffs.length === 0) return; // wait for a diff that reaches past the snapshot
+    const first = b.diffs[0]!;
+    this.topics.delete(t);
+    if (!this.hooks.bridges(snapSeq, first.range)) {
+      this.noBridge++;
+      this.hooks.fail(t, "no_bridge", `snapshot at ${snapSeq}, first diff covers ${first.range.first}..${first.range.last}`);
+      return;
+    }
+    this.hooks.deliver(t, b.snapshot!);
+    for (const d of b.diffs) this.hooks.deliver(t, d.update);
+  }
+}
+
+function copyUpdate(u: BookUpdate): BookUpdate {
+  const c = new BookUpdate();
+  c.isSnapshot = u.isSnapshot;
+  c.replace = u.replace;
+  c.venueSeq = u.venueSeq;
+  c.tsExchangeUs = u.tsExchangeUs;
+  c.tsEventUs = u.tsEventUs;
+  c.tsRecvUs = u.tsRecvUs;
+  for (let i = 0; i < u.bidCount; i++) c.pushBid(u.bidPx[i]!, u.bidQty[i]!);
+  for (let i = 0; i < u.askCount; i++) c.pushAsk(u.askPx[i]!, u.askQty[i]!);
+  return c;
+}

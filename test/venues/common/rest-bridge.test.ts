@@ -1,0 +1,99 @@
+/**
+ * Resync kind rest_snapshot (src/venues/common/rest-bridge.ts) with Binance spot's bridging rule
+ * (U ≤ lastUpdateId + 1 ≤ u): covered diffs dropped, the snapshot and the rest delivered in order; a snapshot the
+ * diffs already start after, or a refused one, fails the attempt; a snapshot before any diff waits for one.
+ */
+import { describe, expect, test } from "vitest";
+import { BookUpdate } from "../../../src/core/book-update.ts";
+import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
+import { RestBridge } from "../../../src/venues/common/rest-bridge.ts";
+
+class NoConnection extends VenueConnection {
+  get name(): string {
+    return "none";
+  }
+  bindMessages(): void {}
+}
+
+function diff(first: number, last: number, px: number): BookUpdate {
+  const u = new BookUpdate();
+  u.venueSeq = last;
+  u.pushBid(px, first);
+  return u;
+}
+
+function setup(snapshot: () => Promise<number>) {
+  const t = new TopicState(0, "spot", "BTCUSDT", 1000, "btcusdt@depth", new NoConnection(0, "spot", "ws://127.0.0.1:1/"));
+  const delivered: string[] = [];
+  const failed: string[] = [];
+  let resolveFetch: (() => void) | undefined;
+  const fetched = new Promise<void>((r) => (resolveFetch = r));
+  const bridge = new RestBridge({
+    fetchSnapshot: async (_t, into) => {
+      into.isSnapshot = true;
+      const seq = await snapshot();
+      into.venueSeq = seq;
+      resolveFetch!();
+      return seq;
+    },
+    bridges: (snapSeq, d) => d.first <= snapSeq + 1 && snapSeq + 1 <= d.last,
+    deliver: (_t, u) => void delivered.push(u.isSnapshot ? `snapshot@${u.venueSeq}` : `diff@${u.venueSeq}`),
+    fail: (_t, why) => void failed.push(why),
+  });
+  return { t, bridge, delivered, failed, fetched };
+}
+
+describe("RestBridge (rest_snapshot resync)", () => {
+  test("diffs covered by the snapshot are dropped; the snapshot and the rest go out in order", async () => {
+    let release!: (seq: number) => void;
+    const { t, bridge, delivered, failed } = setup(() => new Promise<number>((r) => (release = r)));
+    bridge.begin(t);
+    expect(bridge.isBridging(t)).toBe(true);
+    bridge.buffer(t, diff(1, 5, 100), { first: 1, last: 5 });
+    bridge.buffer(t, diff(6, 9, 101), { first: 6, last: 9 });
+    bridge.buffer(t, diff(10, 12, 102), { first: 10, last: 12 });
+    release(7); // lastUpdateId 7: 1..5 covered, 6..9 bridges (6 ≤ 8 ≤ 9)
+    await new Promise((r) => setTimeout(r, 0));
+    expect(delivered).toEqual(["snapshot@7", "diff@9", "diff@12"]);
+    expect(failed).toEqual([]);
+    expect(bridge.isBridging(t)).toBe(false);
+  });
+
+  test("a snapshot before any diff that reaches past it waits for one", async () => {
+    const { t, bridge, delivered, fetched } = setup(() => Promise.resolve(20));
+    bridge.begin(t);
+    await fetched;
+    await new Promise((r) => setTimeout(r, 0));
+    bridge.buffer(t, diff(15, 20, 1), { first: 15, last: 20 }); // covered
+    expect(delivered).toEqual([]);
+    bridge.buffer(t, diff(21, 23, 2), { first: 21, last: 23 });
+    expect(delivered).toEqual(["snapshot@20", "diff@23"]);
+  });
+
+  test("a snapshot the diffs already start after does not bridge; a refused one fails; both are counted", async () => {
+    const a = setup(() => Promise.resolve(3));
+    a.bridge.begin(a.t);
+    a.bridge.buffer(a.t, diff(10, 12, 1), { first: 10, last: 12 });
+    await a.fetched;
+    await new Promise((r) => setTimeout(r, 0));
+    expect(a.failed).toEqual(["no_bridge"]);
+    expect(a.delivered).toEqual([]);
+    expect(a.bridge.noBridge).toBe(1);
+    const b = setup(() => Promise.reject(new Error("HTTP 429")));
+    b.bridge.begin(b.t);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(b.failed).toEqual(["refused"]);
+    expect(b.bridge.refused).toBe(1);
+    expect(b.bridge.isBridging(b.t)).toBe(false);
+  });
+
+  test("cancel drops a late snapshot", async () => {
+    const { t, bridge, delivered, fetched } = setup(() => Promise.resolve(1));
+    bridge.begin(t);
+    bridge.cancel(t);
+    await fetched;
+    await new Promise((r) => setTimeout(r, 0));
+    bridge.buffer(t, diff(2, 3, 1), { first: 2, last: 3 });
+    expect(delivered).toEqual([]);
+  });
+});

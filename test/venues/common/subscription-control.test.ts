@@ -1,0 +1,129 @@
+/**
+ * The common request machinery with a venue of its own (a JSON protocol with per-connection and per-IP message
+ * limits) on a fake clock and fake sockets: pacing in order, ack deadlines counted from the real send, batch
+ * bisection, per-topic rejection, bare-text pongs, server test requests.
+ */
+import { describe, expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
+import { SUB_ACTIVE, SUB_PENDING, SUB_REJECTED, TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
+import type { AckError, ControlFrame, RequestProtocol } from "../../../src/venues/common/hooks.ts";
+import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
+
+class FakeConnection extends VenueConnection {
+  readonly sent: string[] = [];
+  constructor(id: number) {
+    super(id, "spot", "ws://127.0.0.1:1/");
+    this.ws = { send: (t: string) => void this.sent.push(t) } as unknown as WebSocket;
+    this.open = true;
+  }
+  get name(): string {
+    return `fake-${this.id}`;
+  }
+  bindMessages(): void {}
+}
+
+/** Requests `{"id":…,"method":…,"params":[…]}`; acks `{"id":…,"result":null}` or `{"id":…,"error":"…"}`. */
+function protocol(pacing?: RequestProtocol["pacing"]): RequestProtocol {
+  return {
+    venue: "fake",
+    pacing,
+    maxArgsPerRequest: () => 4,
+    encodeRequest: (op, topics, reqId) => JSON.stringify({ id: reqId, method: op, params: topics.map((t) => t.topic) }),
+    classifyControl(msg: unknown): ControlFrame {
+      const m = msg as Record<string, unknown>;
+      if (m.method === "test_request") return { kind: "test_request", reply: '{"method":"public/test"}' };
+      if (typeof m.id !== "string") return { kind: "other" };
+      return { kind: "ack", op: "", success: m.error === undefined, retMsg: String(m.error ?? ""), reqId: m.id, successTopics: undefined, failTopics: undefined };
+    },
+    parseAckError(retMsg: string): AckError {
+      const bad = /^unknown (\S+)$/.exec(retMsg);
+      if (bad) return { kind: "handler_not_found", topic: bad[1]! };
+      if (retMsg === "too many") return { kind: "args_size" };
+      return { kind: "other" };
+    },
+    rejectHint: () => "",
+  };
+}
+
+function setup(pacing?: RequestProtocol["pacing"], topicsPerConn = 8, conns = 1) {
+  let nowMs = 0;
+  const invalid: { topic: string; state: BookState; reason: StatusReason }[] = [];
+  const control = new SubscriptionControl(protocol(pacing), silentLogger, () => nowMs, undefined, (t, state, reason) => invalid.push({ topic: t.topic, state, reason }));
+  const all = Array.from({ length: conns }, (_, c) => {
+    const conn = new FakeConnection(c);
+    const topics = Array.from({ length: topicsPerConn }, (_, i) => new TopicState(i, "spot", `S${c}x${i}`, 10, `book.S${c}x${i}`, conn));
+    for (const t of topics) {
+      conn.topics.push(t);
+      conn.byTopic.set(t.topic, t);
+    }
+    return { conn, topics };
+  });
+  return { control, all, invalid, at: (ms: number) => (nowMs = ms), ack: (conn: FakeConnection, id: string, error?: string) => control.onControl(conn, error ? { id, error } : { id, result: null }) };
+}
+
+const ids = (sent: string[]) => sent.map((s) => (JSON.parse(s) as { id: string }).id);
+
+describe("common subscription control", () => {
+  test("pacing: a burst up to the connection's bucket, the rest in order as tokens come; the ack deadline starts at the send", () => {
+    const { control, all, at } = setup({ perConnection: { capacity: 2, perSecond: 1 } });
+    const { conn, topics } = all[0]!;
+    control.sendRequest(conn, "subscribe", topics); // 8 topics, 4 per request → 2 requests
+    control.sendRequest(conn, "unsubscribe", [topics[0]!]);
+    control.sendRequest(conn, "unsubscribe", [topics[1]!]);
+    expect(ids(conn.sent)).toEqual(["s1", "s2"]);
+    expect(conn.pending.get("u3")!.sentMs).toBe(Infinity); // queued: no ack deadline yet
+    at(999);
+    control.flush();
+    expect(conn.sent).toHaveLength(2);
+    at(1000);
+    control.flush();
+    expect(ids(conn.sent)).toEqual(["s1", "s2", "u3"]);
+    expect(conn.pending.get("u3")!.sentMs).toBe(1000);
+    at(2000);
+    control.flush();
+    expect(ids(conn.sent)).toEqual(["s1", "s2", "u3", "u4"]);
+    expect(control.paced).toBe(2);
+    control.stop();
+  });
+
+  test("pacing: the per-IP bucket is shared by every connection", () => {
+    const { control, all, at } = setup({ perIp: { capacity: 3, perSecond: 2 } }, 4, 2);
+    for (const { conn, topics } of all) control.sendRequest(conn, "subscribe", topics.slice(0, 2)); // one request each
+    for (const { conn, topics } of all) control.sendRequest(conn, "unsubscribe", [topics[3]!]);
+    expect(all[0]!.conn.sent.length + all[1]!.conn.sent.length).toBe(3);
+    at(500);
+    control.flush();
+    expect(all[0]!.conn.sent.length + all[1]!.conn.sent.length).toBe(4);
+    control.stop();
+  });
+
+  test("a rejected batch: the named topic is rejected (HALTED / SUBSCRIBE_REJECTED), the rest retried; too large is bisected", () => {
+    const { control, all, ack, invalid } = setup(undefined, 4);
+    const { conn, topics } = all[0]!;
+    control.sendRequest(conn, "subscribe", topics);
+    ack(conn, "s1", "unknown book.S0x2");
+    expect(topics[2]!.sub).toBe(SUB_REJECTED);
+    expect(invalid).toEqual([{ topic: "book.S0x2", state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+    const retry = JSON.parse(conn.sent[1]!) as { id: string; params: string[] };
+    expect(retry.params).toEqual(["book.S0x0", "book.S0x1", "book.S0x3"]);
+    ack(conn, retry.id, "too many");
+    const halves = conn.sent.slice(2).map((s) => (JSON.parse(s) as { params: string[] }).params);
+    expect(halves).toEqual([["book.S0x0", "book.S0x1"], ["book.S0x3"]]);
+    for (const s of conn.sent.slice(2)) ack(conn, (JSON.parse(s) as { id: string }).id);
+    expect(topics.map((t) => t.sub)).toEqual([SUB_ACTIVE, SUB_ACTIVE, SUB_REJECTED, SUB_ACTIVE]);
+    expect(control.argsSizeErrors).toBe(1);
+  });
+
+  test("a bare text pong is a keepalive answer; a server test request is answered", () => {
+    const { control, all } = setup(undefined, 1);
+    const { conn, topics } = all[0]!;
+    conn.pongDeadlineMs = 123;
+    expect(control.onText(conn, "pong")).toBe(true);
+    expect(conn.pongDeadlineMs).toBe(0);
+    expect(control.onText(conn, "garbage")).toBe(false);
+    expect(control.onControl(conn, { method: "test_request" })).toBe("test_request");
+    expect(conn.sent).toEqual(['{"method":"public/test"}']);
+    expect(topics[0]!.sub).not.toBe(SUB_PENDING);
+  });
+});
