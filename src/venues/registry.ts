@@ -8,6 +8,7 @@ import type { MarketName, VenueName } from "../core/types.ts";
 import type { VenueConfig } from "../config/types.ts";
 import { BINANCE_VENUE } from "./binance/descriptor.ts";
 import { BYBIT_VENUE } from "./bybit/descriptor.ts";
+import { OKX_VENUE } from "./okx/descriptor.ts";
 import type { Keepalive, ResyncKind, SequenceScope } from "./common/hooks.ts";
 import type { CommonAdapterOptions, Subscription, VenueAdapter } from "./venue.ts";
 
@@ -45,6 +46,7 @@ export interface VenueSpec {
 export const VENUES: Readonly<Partial<Record<VenueName, VenueSpec>>> = {
   bybit: BYBIT_VENUE,
   binance: BINANCE_VENUE,
+  okx: OKX_VENUE,
 };
 
 export function venueSpec(venue: string): VenueSpec | undefined {

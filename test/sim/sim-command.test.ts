@@ -45,7 +45,7 @@ describe("feeder sim", { timeout: 15_000 }, () => {
   });
 
   test("usage errors", async () => {
-    await expect(simCommand.run(context({ venue: "okx" }).ctx)).rejects.toThrow(UsageError);
+    await expect(simCommand.run(context({ venue: "nosuchvenue" }).ctx)).rejects.toThrow(UsageError);
     await expect(simCommand.run(context({ rate: "-1" }).ctx)).rejects.toThrow(/--rate/);
     await expect(simCommand.run(context({ port: "70000" }).ctx)).rejects.toThrow(/--port/);
     await expect(simCommand.run(context({ replay: "/nonexistent.jsonl" }).ctx)).rejects.toThrow(/--replay/);

@@ -7,19 +7,21 @@
 import type { MarketName } from "../../core/types.ts";
 import { startBinanceSimulator } from "../../sim/binance-sim.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
+import { startOkxSimulator } from "../../sim/okx-sim.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 
 const DEFAULT_SYMBOLS = "linear:BTCUSDT,linear:ETHUSDT,spot:BTCUSDT";
+const DEFAULT_OKX_SYMBOLS = "spot:BTC-USDT,linear:BTC-USDT-SWAP,inverse:BTC-USD-SWAP";
 const DEFAULT_RATE = 100;
 const MARKETS: readonly MarketName[] = ["spot", "linear", "inverse", "option"];
 
 export const simCommand: CommandSpec = {
   name: "sim",
-  summary: "run an exchange simulator (Bybit v5, or Binance spot + USD-M) on 127.0.0.1",
+  summary: "run an exchange simulator (Bybit v5, OKX v5, or Binance spot + USD-M) on 127.0.0.1",
   help: [
     "Options:",
-    "      --venue V        venue to simulate: bybit (default) or binance (spot and USD-M = market linear;",
-    "                       see `Binance` below)",
+    "      --venue V        venue to simulate: bybit (default), okx (see \"OKX\" below) or binance (spot and",
+    "                       USD-M = market linear; see `Binance` below)",
     "  -p, --port N         TCP port (default 0 = any free port; the URLs are printed)",
     `  -s, --symbols LIST   market:SYMBOL,… (default ${DEFAULT_SYMBOLS}); markets: ${MARKETS.join(", ")}`,
     `  -r, --rate N         book messages per second across subscribed topics (default ${DEFAULT_RATE}; 0 = idle)`,
@@ -44,6 +46,18 @@ export const simCommand: CommandSpec = {
     "  POST <restUrl>/sim/instrument  market=M symbol=S [tickSize=D] [lotSize=D]  (u restarts at 1)",
     "  POST <restUrl>/sim/rest        available=true|false  (instruments-info answers 503 when false)",
     "  GET  <restUrl>/sim/stats       counters and every served topic (subscribers, u, replay position)",
+    "",
+    "OKX (--venue okx): <wsUrl> is ws://127.0.0.1:PORT/ws/v5/public for every market; REST",
+    "<restUrl>/api/v5/public/instruments?instType=SPOT|SWAP|FUTURES|OPTION and /api/v5/market/books?instId=&sz=.",
+    "Channels books (400), books5, bbo-tbt. Default symbols " + DEFAULT_OKX_SYMBOLS + ".",
+    "      --okx-checksums     real checksums in books (default 0, as OKX sends since June 2026)",
+    "      --okx-no-snapshot   books starts with updates (clients bridge a REST snapshot by seqId)",
+    "  --replay FILE serves a recording's books frames (cryptofeed OKX.ws format or JSONL payloads) under their",
+    "  instIds; give their markets with --symbols (e.g. spot:BTC-USDT,inverse:UNI-USD-SWAP).",
+    "  POST <restUrl>/sim/fault  type=gap|reset|disconnect|stall|malformed|duplicate|keepalive|notice|checksum",
+    "                            [symbol=INSTID] [stallMs=N]   (reset = maintenance reset; notice = 64008)",
+    "  POST <restUrl>/sim/rest   fault=refuse|no_bridge symbol=INSTID   (the next REST book: 429, or too old)",
+    "  POST <restUrl>/sim/step [n=N], GET <restUrl>/sim/stats",
     "",
     "Examples:",
     "  feeder sim --port 18080",
@@ -75,6 +89,8 @@ export const simCommand: CommandSpec = {
     "replay-depth": { type: "string" },
     "replay-market": { type: "string" },
     "max-connection-age-ms": { type: "string" },
+    "okx-checksums": { type: "boolean" },
+    "okx-no-snapshot": { type: "boolean" },
   },
   run: runSim,
 };
@@ -111,7 +127,8 @@ async function runSim(ctx: CommandContext): Promise<number> {
   const v = ctx.values;
   const venue = typeof v.venue === "string" ? v.venue : "bybit";
   if (venue === "binance") return runBinanceSim(ctx);
-  if (venue !== "bybit") throw new UsageError(`--venue: bybit or binance, got ${JSON.stringify(venue)}`);
+  if (venue === "okx") return runOkxSim(ctx);
+  if (venue !== "bybit") throw new UsageError(`--venue: bybit, okx or binance, got ${JSON.stringify(venue)}`);
   const port = intOption(v.port, "port", 0, 0, 65535);
   const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
   const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
@@ -175,6 +192,28 @@ async function runBinanceSim(ctx: CommandContext): Promise<number> {
   for (const m of markets) ctx.out(`${m.market.padEnd(7)} ${m.symbols.join(" ")}`);
   ctx.out(`control ${sim.restUrl}/sim/  (POST fault, rest, step; GET stats)`);
   ctx.log.info("binance simulator running", { wsUrl: sim.wsUrl, restUrl: sim.restUrl, rate, seed, replay: replayFile });
+  const signal = await ctx.stopSignal;
+  ctx.log.info("stopping simulator", { signal, ...sim.stats });
+  await sim.stop();
+  return 0;
+}
+
+async function runOkxSim(ctx: CommandContext): Promise<number> {
+  const v = ctx.values;
+  const port = intOption(v.port, "port", 0, 0, 65535);
+  const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
+  const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
+  if (v["replay-depth"] !== undefined) throw new UsageError("--replay-depth is for --venue bybit");
+  const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : DEFAULT_OKX_SYMBOLS);
+  const replayFile = typeof v.replay === "string" ? v.replay : undefined;
+  if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
+  const sim = await startOkxSimulator({ port, hostname: "127.0.0.1", markets, messagesPerSecond: rate, seed, replayFile, checksums: v["okx-checksums"] === true, initialSnapshot: v["okx-no-snapshot"] !== true });
+  ctx.out(`wsUrl   ${sim.wsUrl}`);
+  ctx.out(`restUrl ${sim.restUrl}`);
+  for (const m of markets) ctx.out(`${m.market.padEnd(7)} ${m.symbols.join(" ")}`);
+  for (const r of sim.replayTopics()) ctx.out(`replay  books:${r.instId}  ${r.frames} frames`);
+  ctx.out(`control ${sim.restUrl}/sim/  (POST fault, step, rest; GET stats)`);
+  ctx.log.info("okx simulator running", { wsUrl: sim.wsUrl, restUrl: sim.restUrl, rate, seed, replay: replayFile });
   const signal = await ctx.stopSignal;
   ctx.log.info("stopping simulator", { signal, ...sim.stats });
   await sim.stop();

@@ -1,0 +1,225 @@
+/**
+ * The OKX simulator's state per instrument and channel, and the frame text it sends (docs/venues/okx.md,
+ * "Frames"): `books` (snapshot with prevSeqId -1, then updates chaining prevSeqId = last seqId, seqIds jumping by
+ * 1–5 as OKX's do), `books5` / `bbo-tbt` (full books with seqId, no action), levels `[px, sz, "0", n]` with numbers
+ * in shortest form, and the checksum of the top 25 (real, or 0 as in production since June 2026). Replayed topics
+ * hold a recording's `books` frames and the book they build. Cold code (a test tool).
+ * @module
+ */
+import type { ServerWebSocket } from "bun";
+import type { MarketName } from "../core/types.ts";
+import { checksumOfStrings } from "../venues/okx/checksum.ts";
+import type { Rng } from "./rng.ts";
+import { SimBook, diffLevels, formatNumber, type Levels, type SymbolSpec } from "./sim-book.ts";
+
+export interface OkxConnData {
+  connId: string;
+  topics: Set<string>;
+  requests: number;
+}
+export type OkxWs = ServerWebSocket<OkxConnData>;
+
+/** A generated instrument: its book, shared by its channels. */
+export class OkxSymbolSim {
+  readonly book: SimBook;
+  readonly topics: OkxTopicSim[] = [];
+  stalledUntilMs = 0;
+  constructor(
+    readonly market: MarketName,
+    readonly instId: string,
+    spec: SymbolSpec,
+    rng: Rng,
+  ) {
+    this.book = new SimBook(spec, rng, 500);
+  }
+}
+
+/** Pending faults of one topic, consumed by its next message. */
+export interface TopicFaults {
+  gap: boolean;
+  duplicate: boolean;
+  malformed: boolean;
+  reset: boolean;
+  checksum: boolean;
+}
+
+export function noFaults(): TopicFaults {
+  return { gap: false, duplicate: false, malformed: false, reset: false, checksum: false };
+}
+
+/** One channel of a generated instrument (`books:BTC-USDT`). */
+export class OkxTopicSim {
+  readonly subs = new Set<OkxWs>();
+  seq: number;
+  bids: Levels = { px: [], qty: [] };
+  asks: Levels = { px: [], qty: [] };
+  readonly faults = noFaults();
+  lastChangeMs = Date.now();
+  constructor(
+    readonly channel: string,
+    readonly depth: number,
+    readonly sym: OkxSymbolSim,
+    rng: Rng,
+  ) {
+    this.seq = rng.int(1_000_000, 9_000_000);
+    this.bids = sym.book.windowLevels(true, depth);
+    this.asks = sym.book.windowLevels(false, depth);
+  }
+
+  get name(): string {
+    return `${this.channel}:${this.sym.instId}`;
+  }
+
+  get fullBook(): boolean {
+    return this.channel !== "books";
+  }
+}
+
+export function depthOfChannel(channel: string): number {
+  return channel === "books" ? 400 : channel === "books5" ? 5 : channel === "bbo-tbt" ? 1 : -1;
+}
+
+function px(t: OkxTopicSim, m: number): string {
+  return formatNumber(m, t.sym.book.priceExp, t.sym.book.priceExp, "spot");
+}
+function sz(t: OkxTopicSim, m: number): string {
+  return formatNumber(m, t.sym.book.qtyExp, t.sym.book.qtyExp, "spot");
+}
+
+function levelText(t: OkxTopicSim, pairs: [number, number][], rng: Rng): string {
+  return pairs.map(([p, q]) => `["${px(t, p)}","${sz(t, q)}","0","${q === 0 ? 0 : rng.int(1, 9)}"]`).join(",");
+}
+
+function pairsOf(l: Levels): [number, number][] {
+  return l.px.map((p, i) => [p, l.qty[i]!]);
+}
+
+/** The checksum of the topic's published window (top 25), or 0 when the simulator sends production's 0. */
+export function windowChecksum(t: OkxTopicSim, enabled: boolean): number {
+  if (!enabled) return 0;
+  const strings = (l: Levels) => l.px.slice(0, 25).map((p, i) => [px(t, p), sz(t, l.qty[i]!)]);
+  return checksumOfStrings(strings(t.bids), strings(t.asks));
+}
+
+export function bookFrame(t: OkxTopicSim, action: "snapshot" | "update", bids: [number, number][], asks: [number, number][], prevSeqId: number, checksum: number, rng: Rng): string {
+  const arg = `{"arg":{"channel":"${t.channel}","instId":"${t.sym.instId}"}`;
+  const ts = Date.now();
+  if (t.fullBook) return `${arg},"data":[{"asks":[${levelText(t, asks, rng)}],"bids":[${levelText(t, bids, rng)}],"instId":"${t.sym.instId}","ts":"${ts}","seqId":${t.seq}}]}`;
+  return `${arg},"action":"${action}","data":[{"asks":[${levelText(t, asks, rng)}],"bids":[${levelText(t, bids, rng)}],"ts":"${ts}","checksum":${checksum},"prevSeqId":${prevSeqId},"seqId":${t.seq}}]}`;
+}
+
+export function snapshotFrame(t: OkxTopicSim, checksums: boolean, rng: Rng): string {
+  return bookFrame(t, "snapshot", pairsOf(t.bids), pairsOf(t.asks), -1, windowChecksum(t, checksums), rng);
+}
+
+/** A `books` keepalive: nothing changed for a while (prevSeqId == seqId, empty sides). */
+export function keepaliveFrame(t: OkxTopicSim): string {
+  return `{"arg":{"channel":"${t.channel}","instId":"${t.sym.instId}"},"action":"update","data":[{"asks":[],"bids":[],"ts":"${Date.now()}","checksum":0,"prevSeqId":${t.seq},"seqId":${t.seq}}]}`;
+}
+
+/**
+ * Diffs the window against the book and advances seqId; the message, or null when nothing changed. A pending
+ * `reset` fault makes this the maintenance reset (seqId < prevSeqId = the last seqId).
+ */
+export function advanceTopic(t: OkxTopicSim, checksums: boolean, rng: Rng): string | null {
+  const book = t.sym.book;
+  const nb = book.windowLevels(true, t.depth);
+  const na = book.windowLevels(false, t.depth);
+  const db = diffLevels(t.bids, nb, true);
+  const da = diffLevels(t.asks, na, false);
+  if (db.length === 0 && da.length === 0) return null;
+  t.bids = nb;
+  t.asks = na;
+  t.lastChangeMs = Date.now();
+  const prev = t.seq;
+  if (t.faults.reset && !t.fullBook) {
+    t.faults.reset = false;
+    t.seq = rng.int(1, Math.max(1, Math.min(prev - 1, 9)));
+  } else t.seq += rng.int(1, 5);
+  if (t.fullBook) return bookFrame(t, "snapshot", pairsOf(nb), pairsOf(na), -1, 0, rng);
+  let checksum = windowChecksum(t, checksums);
+  if (t.faults.checksum) {
+    t.faults.checksum = false;
+    checksum = checksum === 0 ? 123456789 : checksum ^ 1;
+  }
+  return bookFrame(t, "update", db, da, prev, checksum, rng);
+}
+
+/** Garbles a frame after its arg (a reader can tell which book was hit): truncation or a broken number. */
+export function corruptFrame(frame: string, rng: Rng): string {
+  const dataAt = frame.indexOf('"data"');
+  if (rng.next() < 0.5 || dataAt < 0) return frame.slice(0, Math.max(dataAt + 12, Math.floor(frame.length * 0.6)));
+  return frame.replace(/\["(\d+)/, '["$1x');
+}
+
+/** A recorded instrument's `books` frames (as received), a cursor, and the book they build (decimal strings). */
+export class OkxReplayTopic {
+  readonly subs = new Set<OkxWs>();
+  cursor = 0;
+  readonly bids = new Map<string, string>();
+  readonly asks = new Map<string, string>();
+  readonly faults = noFaults();
+  stalledUntilMs = 0;
+  constructor(
+    readonly market: MarketName,
+    readonly instId: string,
+    readonly frames: string[],
+    readonly tickSize: string,
+    readonly lotSize: string,
+  ) {}
+
+  get name(): string {
+    return `books:${this.instId}`;
+  }
+
+  /** Applies a recorded frame to the replay book. */
+  apply(frame: string): void {
+    const msg = JSON.parse(frame) as { action?: string; data: { asks: string[][]; bids: string[][] }[] };
+    if (msg.action === "snapshot") {
+      this.bids.clear();
+      this.asks.clear();
+    }
+    for (const [side, levels] of [[this.bids, msg.data[0]!.bids], [this.asks, msg.data[0]!.asks]] as const) {
+      for (const l of levels) if (Number(l[1]) === 0) side.delete(l[0]!); else side.set(l[0]!, l[1]!);
+    }
+  }
+
+  sorted(bid: boolean): [string, string][] {
+    return [...(bid ? this.bids : this.asks)].sort((a, b) => (bid ? Number(b[0]) - Number(a[0]) : Number(a[0]) - Number(b[0])));
+  }
+
+  /** The current replay book as a snapshot frame with its checksum (for a subscriber joining mid-recording). */
+  snapshotFrame(): string {
+    const b = this.sorted(true);
+    const a = this.sorted(false);
+    const lv = (l: [string, string][]) => l.map(([p, q]) => `["${p}","${q}","0","1"]`).join(",");
+    const checksum = checksumOfStrings(b, a);
+    return `{"arg":{"channel":"books","instId":"${this.instId}"},"action":"snapshot","data":[{"asks":[${lv(a)}],"bids":[${lv(b)}],"ts":"${Date.now()}","checksum":${checksum}}]}`;
+  }
+}
+
+/**
+ * Reads a recording: cryptofeed's `OKX.ws` format (`RECV_TS: PAYLOAD` lines, test/fixtures/README.md) or JSONL
+ * (one payload per line). Returns each instrument's `books` frames in order.
+ */
+export function loadOkxRecording(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("wss://") || line.startsWith("ws://")) continue;
+    const brace = line.indexOf("{");
+    if (brace < 0) continue;
+    const payload = line.slice(brace);
+    let msg: { arg?: { channel?: string; instId?: string }; data?: unknown };
+    try {
+      msg = JSON.parse(payload);
+    } catch {
+      continue;
+    }
+    if (msg.arg?.channel !== "books" || typeof msg.arg.instId !== "string" || !Array.isArray(msg.data)) continue;
+    const list = out.get(msg.arg.instId) ?? [];
+    list.push(payload);
+    out.set(msg.arg.instId, list);
+  }
+  return out;
+}

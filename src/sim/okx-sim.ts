@@ -1,0 +1,514 @@
+/**
+ * An OKX v5 public simulator on 127.0.0.1 (docs/venues/okx.md): WebSocket `/ws/v5/public` with subscribe /
+ * unsubscribe acks per arg, `event:error` 60012 (bad request), 60018 (naming channel and instId), 64003 (login /
+ * VIP channels), 60014 (over 480 requests per connection per hour), text `ping` → `pong`, the 64008 notice; REST
+ * `/api/v5/public/instruments` (OPTION needs instFamily) and `/api/v5/market/books` (with seqId); generated books
+ * (sim-book.ts) or the replay of a recording; faults from code or `POST /sim/fault`: gap, reset (OKX's maintenance
+ * reset: seqId < prevSeqId), disconnect, stall, malformed, duplicate, keepalive, notice (64008, then close),
+ * checksum (a wrong one); REST snapshot faults (refused with 429, or too old to bridge). Cold code (a test tool).
+ * @module
+ */
+import type { Server } from "bun";
+import type { MarketName } from "../core/types.ts";
+import { Rng } from "./rng.ts";
+import { defaultSpec, type SymbolSpec } from "./sim-book.ts";
+import {
+  OkxReplayTopic,
+  OkxSymbolSim,
+  OkxTopicSim,
+  advanceTopic,
+  corruptFrame,
+  depthOfChannel,
+  keepaliveFrame,
+  loadOkxRecording,
+  snapshotFrame,
+  windowChecksum,
+  type OkxConnData,
+  type OkxWs,
+} from "./okx-sim-topics.ts";
+import { readFileSync } from "node:fs";
+
+export const OKX_SIM_FAULTS = ["gap", "reset", "disconnect", "stall", "malformed", "duplicate", "keepalive", "notice", "checksum"] as const;
+export type OkxSimFault = (typeof OKX_SIM_FAULTS)[number];
+
+export interface OkxSimOptions {
+  markets: { market: MarketName; symbols: string[] }[];
+  seed?: number;
+  port?: number;
+  hostname?: string;
+  /** Book messages per second across subscribed topics (0 = only step()). */
+  messagesPerSecond?: number;
+  /** Real checksums in `books` (default false: 0, as OKX sends since June 2026). */
+  checksums?: boolean;
+  /** `books` starts with its snapshot (default true); false: updates only, clients bridge a REST snapshot. */
+  initialSnapshot?: boolean;
+  /** A `books` topic unchanged this long gets a keepalive (OKX: ~60 s). */
+  keepaliveMs?: number;
+  /** After a 64008 notice, connections close this much later (default 3 s: time to replace them at 3 per second). */
+  noticeCloseMs?: number;
+  /** A recording (cryptofeed OKX.ws format or JSONL) served as `books` of its instruments. */
+  replayFile?: string;
+  /** Tick and lot of replayed instruments ("market:INSTID"): the recording does not carry them. */
+  specs?: Record<string, Partial<SymbolSpec>>;
+  burstiness?: number;
+}
+
+export interface OkxSimStats {
+  connections: number;
+  connectionsTotal: number;
+  messagesSent: number;
+  subscribes: number;
+  unsubscribes: number;
+  pings: number;
+  errorsSent: number;
+  restRequests: number;
+  restBooks: number;
+}
+
+const TICK_MS = 10;
+const REQUESTS_PER_HOUR = 480;
+
+export async function startOkxSimulator(opts: OkxSimOptions): Promise<OkxSim> {
+  const sim = new OkxSim(opts);
+  await sim.start();
+  return sim;
+}
+
+export class OkxSim {
+  readonly stats: OkxSimStats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, unsubscribes: 0, pings: 0, errorsSent: 0, restRequests: 0, restBooks: 0 };
+  private server: Server<OkxConnData> | null = null;
+  private readonly rng: Rng;
+  private readonly symbols = new Map<string, OkxSymbolSim>(); // instId
+  private readonly topicsByName = new Map<string, OkxTopicSim>(); // channel:instId
+  private readonly replay = new Map<string, OkxReplayTopic>(); // instId
+  private readonly conns = new Set<OkxWs>();
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private stepBudget = 0;
+  private lastTickMs = 0;
+  private stallUntilMs = 0;
+  private stalledInbox: { ws: OkxWs; text: string }[] = [];
+  private readonly restFaults = new Map<string, { kind: "refuse" | "no_bridge"; frozen?: string }>();
+
+  constructor(private readonly opts: OkxSimOptions) {
+    this.rng = new Rng(opts.seed ?? 1);
+    const recorded = opts.replayFile ? loadOkxRecording(readFileSync(opts.replayFile, "utf8")) : new Map<string, string[]>();
+    for (const m of opts.markets) {
+      for (const instId of m.symbols) {
+        const spec = { ...defaultSpec(m.market, instId), ...(opts.specs?.[`${m.market}:${instId}`] ?? {}) };
+        const frames = recorded.get(instId);
+        if (frames) this.replay.set(instId, new OkxReplayTopic(m.market, instId, frames, spec.tickSize, spec.lotSize));
+        else this.symbols.set(instId, new OkxSymbolSim(m.market, instId, spec, this.rng));
+      }
+    }
+  }
+
+  get wsUrl(): string {
+    return `ws://127.0.0.1:${this.server!.port}/ws/v5/public`;
+  }
+
+  get restUrl(): string {
+    return `http://127.0.0.1:${this.server!.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.server = Bun.serve<OkxConnData>({
+      hostname: this.opts.hostname ?? "127.0.0.1",
+      port: this.opts.port ?? 0,
+      fetch: (req, server) => {
+        const url = new URL(req.url);
+        if (url.pathname === "/ws/v5/public") {
+          if (server.upgrade(req, { data: { connId: crypto.randomUUID().slice(0, 8), topics: new Set<string>(), requests: 0 } })) return undefined;
+          return new Response("expected a WebSocket upgrade", { status: 400 });
+        }
+        if (url.pathname === "/api/v5/public/instruments") return this.instruments(url);
+        if (url.pathname === "/api/v5/market/books") return this.restBook(url);
+        if (url.pathname.startsWith("/sim/")) return this.control(req, url);
+        return new Response("not found", { status: 404 });
+      },
+      websocket: {
+        perMessageDeflate: false,
+        open: (ws) => {
+          this.conns.add(ws);
+          this.stats.connections++;
+          this.stats.connectionsTotal++;
+        },
+        message: (ws, message) => this.onClientMessage(ws, typeof message === "string" ? message : new TextDecoder().decode(message)),
+        close: (ws) => {
+          this.conns.delete(ws);
+          this.stats.connections--;
+          for (const name of ws.data.topics) this.detach(ws, name);
+        },
+      },
+    });
+    this.lastTickMs = Date.now();
+    this.timer = setInterval(() => {
+      try {
+        this.onTick();
+      } catch (err) {
+        console.error("okx sim: tick failed, going on:", err);
+      }
+    }, TICK_MS);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    for (const ws of this.conns) ws.close(1001, "simulator stopping");
+    this.server?.stop(true);
+  }
+
+  // ───────────────────────── books ─────────────────────────
+
+  /** n book messages per subscribed topic (generated) / n recorded frames per subscribed replay topic. */
+  step(n = 1): void {
+    const now = Date.now();
+    if (now < this.stallUntilMs) return;
+    for (let i = 0; i < n; i++) {
+      for (const sym of this.symbols.values()) if (sym.topics.some((t) => t.subs.size > 0) && now >= sym.stalledUntilMs) this.stepSymbol(sym);
+      for (const r of this.replay.values()) if (r.subs.size > 0) this.replayNext(r);
+    }
+  }
+
+  /** The published book of a topic, as strings, and its seqId (what a correct client holds). */
+  book(instId: string, depth: number): { bids: Map<string, string>; asks: Map<string, string>; seqId: number } {
+    const r = this.replay.get(instId);
+    if (r) return { bids: new Map(r.bids), asks: new Map(r.asks), seqId: 0 };
+    const t = this.topic(instId, depth);
+    const book = t.sym.book;
+    const side = (l: { px: number[]; qty: number[] }) => new Map(l.px.map((p, i) => [formatPx(book.priceExp, p), formatPx(book.qtyExp, l.qty[i]!)] as [string, string]));
+    return { bids: side(t.bids), asks: side(t.asks), seqId: t.seq };
+  }
+
+  inject(fault: OkxSimFault, instId?: string, opts: { stallMs?: number } = {}): void {
+    const topics = [...this.topicsByName.values()].filter((t) => instId === undefined || t.sym.instId === instId);
+    const replays = [...this.replay.values()].filter((r) => instId === undefined || r.instId === instId);
+    switch (fault) {
+      case "gap":
+      case "duplicate":
+      case "malformed":
+      case "reset":
+      case "checksum":
+        for (const t of topics) t.faults[fault] = true;
+        for (const r of replays) r.faults[fault] = true;
+        return;
+      case "keepalive":
+        for (const t of topics) if (!t.fullBook) this.publish(t, keepaliveFrame(t));
+        return;
+      case "disconnect":
+        for (const ws of this.conns) if (instId === undefined || [...ws.data.topics].some((n) => n.endsWith(":" + instId))) ws.close(4000, "simulated disconnect");
+        return;
+      case "stall":
+        this.stallUntilMs = Date.now() + (opts.stallMs ?? 5000);
+        return;
+      case "notice": {
+        const conns = [...this.conns];
+        for (const ws of conns) this.sendRaw(ws, `{"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade. Please reconnect.","connId":"${ws.data.connId}"}`);
+        setTimeout(() => {
+          for (const ws of conns) if (this.conns.has(ws)) ws.close(1012, "service upgrade");
+        }, this.opts.noticeCloseMs ?? 3_000);
+        return;
+      }
+    }
+  }
+
+  /** The next REST book of instId is refused (429) or too old to bridge (a snapshot taken now, served later). */
+  restFault(kind: "refuse" | "no_bridge", instId: string): void {
+    const t = this.topicsByName.get(`books:${instId}`);
+    this.restFaults.set(instId, { kind, frozen: kind === "no_bridge" && t ? this.restBookText(t) : undefined });
+  }
+
+  private topic(instId: string, depth: number): OkxTopicSim {
+    const channel = depth === 5 ? "books5" : depth === 1 ? "bbo-tbt" : "books";
+    const name = `${channel}:${instId}`;
+    let t = this.topicsByName.get(name);
+    if (!t) {
+      const sym = this.symbols.get(instId);
+      if (!sym) throw new Error(`okx sim: no generated instrument ${instId}`);
+      t = new OkxTopicSim(channel, depthOfChannel(channel), sym, this.rng);
+      sym.topics.push(t);
+      this.topicsByName.set(name, t);
+    }
+    return t;
+  }
+
+  /** One burst on an instrument, then one message per subscribed topic whose window changed; a gap fault loses one and sends the next at once. */
+  private stepSymbol(sym: OkxSymbolSim): void {
+    for (let round = 0; round < 2; round++) {
+      const burst = this.rng.next() < (this.opts.burstiness ?? 0.05);
+      sym.book.mutate(burst ? this.rng.int(20, 150) : this.rng.int(1, 5));
+      let again = false;
+      for (const t of sym.topics) {
+        if (t.subs.size === 0) continue;
+        const frame = advanceTopic(t, this.opts.checksums ?? false, this.rng);
+        if (frame === null) continue;
+        if (t.faults.gap) {
+          t.faults.gap = false;
+          again = true; // lost: the book moved on
+          continue;
+        }
+        this.publishWithFaults(t, frame);
+      }
+      if (!again) return;
+    }
+  }
+
+  private publishWithFaults(t: { faults: OkxTopicSim["faults"]; subs: Set<OkxWs> }, frame: string): void {
+    const f = t.faults;
+    if (f.gap) {
+      f.gap = false;
+      return; // the book moved on; this message is lost
+    }
+    if (f.malformed) {
+      f.malformed = false;
+      frame = corruptFrame(frame, this.rng);
+    }
+    for (const ws of t.subs) this.sendRaw(ws, frame);
+    if (f.duplicate) {
+      f.duplicate = false;
+      for (const ws of t.subs) this.sendRaw(ws, frame);
+    }
+  }
+
+  private publish(t: { subs: Set<OkxWs> }, frame: string): void {
+    for (const ws of t.subs) this.sendRaw(ws, frame);
+  }
+
+  private replayNext(r: OkxReplayTopic): void {
+    if (r.cursor >= r.frames.length) return;
+    let frame = r.frames[r.cursor++]!;
+    r.apply(frame);
+    if (r.faults.checksum) {
+      r.faults.checksum = false;
+      frame = frame.replace(/"checksum":(-?\d+)/, (_m, c: string) => `"checksum":${Number(c) ^ 1}`);
+    }
+    this.publishWithFaults(r, frame);
+  }
+
+  private sendRaw(ws: OkxWs, frame: string): void {
+    if (Date.now() < this.stallUntilMs) return;
+    ws.send(frame);
+    this.stats.messagesSent++;
+  }
+
+  private onTick(): void {
+    const now = Date.now();
+    const dt = now - this.lastTickMs;
+    this.lastTickMs = now;
+    if (now < this.stallUntilMs) return;
+    if (this.stalledInbox.length > 0) {
+      const inbox = this.stalledInbox;
+      this.stalledInbox = [];
+      for (const m of inbox) if (this.conns.has(m.ws)) this.onClientMessage(m.ws, m.text);
+    }
+    const rate = this.opts.messagesPerSecond ?? 0;
+    if (rate > 0) {
+      this.stepBudget = Math.min(this.stepBudget + (rate * dt) / 1000, rate);
+      const active = [...this.symbols.values()].filter((s) => s.topics.some((t) => t.subs.size > 0));
+      const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.frames.length);
+      const n = active.length + replaying.length;
+      while (this.stepBudget >= 1 && n > 0) {
+        const k = this.rng.int(0, n - 1);
+        if (k < active.length) this.stepSymbol(active[k]!);
+        else this.replayNext(replaying[k - active.length]!);
+        this.stepBudget--;
+      }
+    }
+    const keepaliveMs = this.opts.keepaliveMs ?? 60_000;
+    for (const t of this.topicsByName.values()) {
+      if (!t.fullBook && t.subs.size > 0 && now - t.lastChangeMs >= keepaliveMs) {
+        t.lastChangeMs = now;
+        this.publish(t, keepaliveFrame(t));
+      }
+    }
+  }
+
+  // ───────────────────────── protocol ─────────────────────────
+
+  private error(ws: OkxWs, id: string | undefined, code: string, msg: string): void {
+    this.stats.errorsSent++;
+    this.sendRaw(ws, JSON.stringify({ ...(id ? { id } : {}), event: "error", code, msg, connId: ws.data.connId }));
+  }
+
+  private onClientMessage(ws: OkxWs, text: string): void {
+    if (Date.now() < this.stallUntilMs) {
+      this.stalledInbox.push({ ws, text });
+      return;
+    }
+    if (text === "ping") {
+      this.stats.pings++;
+      ws.send("pong");
+      return;
+    }
+    let req: { id?: unknown; op?: unknown; args?: unknown };
+    try {
+      req = JSON.parse(text);
+    } catch {
+      this.error(ws, undefined, "60012", `Invalid request: ${text.slice(0, 100)}`);
+      return;
+    }
+    const id = typeof req.id === "string" ? req.id : undefined;
+    if ((req.op !== "subscribe" && req.op !== "unsubscribe") || !Array.isArray(req.args)) {
+      this.error(ws, id, "60012", `Invalid request: ${text.slice(0, 100)}`);
+      return;
+    }
+    if (++ws.data.requests > REQUESTS_PER_HOUR) {
+      this.error(ws, id, "60014", "Requests too frequent.");
+      return;
+    }
+    const args = req.args as { channel?: unknown; instId?: unknown }[];
+    for (const a of args) {
+      const channel = String(a?.channel);
+      const instId = String(a?.instId);
+      if (channel === "books-l2-tbt" || channel === "books50-l2-tbt") {
+        this.error(ws, id, "64003", `Your trading fee tier doesn't meet the requirement to access this channel: ${channel},instId:${instId}`);
+        return;
+      }
+      if (depthOfChannel(channel) < 0 || (!this.symbols.has(instId) && !(channel === "books" && this.replay.has(instId)))) {
+        this.error(ws, id, "60018", `Wrong URL or channel:${channel},instId:${instId} doesn't exist. Please use the correct URL, channel and parameters referring to API document.`);
+        return;
+      }
+    }
+    for (const a of args) {
+      const channel = String(a.channel);
+      const instId = String(a.instId);
+      const name = `${channel}:${instId}`;
+      this.sendRaw(ws, JSON.stringify({ ...(id ? { id } : {}), event: req.op, arg: { channel, instId }, connId: ws.data.connId }));
+      if (req.op === "unsubscribe") {
+        this.stats.unsubscribes++;
+        this.detach(ws, name);
+        ws.data.topics.delete(name);
+        continue;
+      }
+      this.stats.subscribes++;
+      ws.data.topics.add(name);
+      const r = channel === "books" ? this.replay.get(instId) : undefined;
+      if (r) {
+        r.subs.add(ws);
+        if (r.cursor > 0) this.sendRaw(ws, r.snapshotFrame());
+        continue;
+      }
+      const t = this.topic(instId, depthOfChannel(channel));
+      t.subs.add(ws);
+      if (t.fullBook || (this.opts.initialSnapshot ?? true)) this.sendRaw(ws, snapshotFrame(t, this.opts.checksums ?? false, this.rng));
+      // Without the snapshot, the first message is an update; a quiet book gets its keepalive at once (not after
+      // ~60 s as on OKX), so a client can bridge without waiting for a change.
+      else this.sendRaw(ws, keepaliveFrame(t));
+    }
+  }
+
+  private detach(ws: OkxWs, name: string): void {
+    this.topicsByName.get(name)?.subs.delete(ws);
+    const colon = name.indexOf(":");
+    if (name.slice(0, colon) === "books") this.replay.get(name.slice(colon + 1))?.subs.delete(ws);
+  }
+
+  // ───────────────────────── REST ─────────────────────────
+
+  private instruments(url: URL): Response {
+    this.stats.restRequests++;
+    const instType = url.searchParams.get("instType");
+    const family = url.searchParams.get("instFamily");
+    if (instType === "OPTION" && !family) return Response.json({ code: "50014", msg: "Parameter instFamily can not be empty.", data: [] });
+    if (!["SPOT", "SWAP", "FUTURES", "OPTION", "MARGIN"].includes(instType ?? "")) return Response.json({ code: "51000", msg: "Parameter instType error", data: [] });
+    const data: Record<string, unknown>[] = [];
+    const all: [MarketName, string, string, string][] = [
+      ...[...this.symbols.values()].map((s) => [s.market, s.instId, s.book.spec.tickSize, s.book.spec.lotSize] as [MarketName, string, string, string]),
+      ...[...this.replay.values()].map((r) => [r.market, r.instId, r.tickSize, r.lotSize] as [MarketName, string, string, string]),
+    ];
+    for (const [market, instId, tickSz, lotSz] of all) {
+      const type = market === "spot" ? "SPOT" : market === "option" ? "OPTION" : instId.endsWith("-SWAP") ? "SWAP" : "FUTURES";
+      if (type !== instType) continue;
+      if (family && !instId.startsWith(family + "-")) continue;
+      data.push({ instId, instType: type, tickSz, lotSz, state: "live", ctType: market === "linear" || market === "inverse" ? market : "", upcChg: [] });
+    }
+    return Response.json({ code: "0", msg: "", data });
+  }
+
+  private restBookText(t: OkxTopicSim): string {
+    const lv = (l: { px: number[]; qty: number[] }, e: [number, number]) => l.px.map((p, i) => [formatPx(e[0], p), formatPx(e[1], l.qty[i]!), "0", "1"]);
+    const e: [number, number] = [t.sym.book.priceExp, t.sym.book.qtyExp];
+    return JSON.stringify({ code: "0", msg: "", data: [{ asks: lv(t.asks, e), bids: lv(t.bids, e), ts: String(Date.now()), seqId: t.seq }] });
+  }
+
+  private restBook(url: URL): Response {
+    this.stats.restBooks++;
+    const instId = url.searchParams.get("instId") ?? "";
+    const fault = this.restFaults.get(instId);
+    if (fault) {
+      this.restFaults.delete(instId);
+      if (fault.kind === "refuse") return new Response(JSON.stringify({ code: "50011", msg: "Too Many Requests", data: [] }), { status: 429, headers: { "content-type": "application/json" } });
+      if (fault.frozen) return new Response(fault.frozen, { headers: { "content-type": "application/json" } });
+    }
+    if (!this.symbols.has(instId)) return Response.json({ code: "51001", msg: "Instrument ID does not exist", data: [] });
+    return new Response(this.restBookText(this.topic(instId, 400)), { headers: { "content-type": "application/json" } });
+  }
+
+  // ───────────────────────── control ─────────────────────────
+
+  private async control(req: Request, url: URL): Promise<Response> {
+    const p: Record<string, string> = Object.fromEntries(url.searchParams);
+    if (req.method === "POST") {
+      const body = await req.text();
+      if (body.trim() !== "") {
+        try {
+          Object.assign(p, JSON.parse(body));
+        } catch {
+          return Response.json({ ok: false, field: "body", error: "body: not JSON" }, { status: 400 });
+        }
+      }
+    }
+    const bad = (field: string, error: string) => Response.json({ ok: false, field, error: `${field}: ${error}` }, { status: 400 });
+    const symbol = p.symbol === undefined ? undefined : String(p.symbol);
+    if (symbol !== undefined && !this.symbols.has(symbol) && !this.replay.has(symbol)) return bad("symbol", `${symbol} is not simulated`);
+    switch (url.pathname) {
+      case "/sim/fault": {
+        const type = String(p.type) as OkxSimFault;
+        if (!OKX_SIM_FAULTS.includes(type)) return bad("type", `one of ${OKX_SIM_FAULTS.join(", ")}`);
+        const stallMs = p.stallMs === undefined ? undefined : Number(p.stallMs);
+        if (stallMs !== undefined && !(Number.isInteger(stallMs) && stallMs > 0 && stallMs <= 3_600_000)) return bad("stallMs", "an integer in 1..3600000");
+        this.inject(type, symbol, { stallMs });
+        return Response.json({ ok: true, type, symbol: symbol ?? "*" });
+      }
+      case "/sim/step": {
+        const n = p.n === undefined ? 1 : Number(p.n);
+        if (!(Number.isInteger(n) && n >= 1 && n <= 100_000)) return bad("n", "an integer in 1..100000");
+        this.step(n);
+        return Response.json({ ok: true, n });
+      }
+      case "/sim/rest": {
+        const kind = String(p.fault);
+        if (kind !== "refuse" && kind !== "no_bridge") return bad("fault", "refuse or no_bridge");
+        if (symbol === undefined) return bad("symbol", "required");
+        this.restFault(kind, symbol);
+        return Response.json({ ok: true, fault: kind, symbol });
+      }
+      case "/sim/stats":
+        return Response.json({ ok: true, stats: this.stats, topics: [...this.topicsByName.values()].map((t) => ({ topic: t.name, subscribers: t.subs.size, seqId: t.seq })), replay: [...this.replay.values()].map((r) => ({ topic: r.name, cursor: r.cursor, frames: r.frames.length, subscribers: r.subs.size })) });
+      default:
+        return bad("path", `unknown control endpoint ${url.pathname}`);
+    }
+  }
+
+  /** True while a stall fault lasts. */
+  get stalled(): boolean {
+    return Date.now() < this.stallUntilMs;
+  }
+
+  /** Replayed instruments and their frame counts (printed by `feeder sim`). */
+  replayTopics(): { instId: string; frames: number }[] {
+    return [...this.replay.values()].map((r) => ({ instId: r.instId, frames: r.frames.length }));
+  }
+
+  /** The checksum the simulator would send for a topic now (tests). */
+  checksumOf(instId: string): number {
+    return windowChecksum(this.topic(instId, 400), true);
+  }
+}
+
+/** Shortest decimal form of a mantissa (what OKX prints). */
+function formatPx(exp: number, m: number): string {
+  let s = String(m);
+  if (exp === 0) return s;
+  if (s.length <= exp) s = "0".repeat(exp - s.length + 1) + s;
+  s = s.slice(0, s.length - exp) + "." + s.slice(s.length - exp);
+  return s.replace(/0+$/, "").replace(/\.$/, "");
+}

@@ -1,0 +1,539 @@
+// HOT PATH: no allocation (OkxAdapter.onBook, called by connection.ts per frame; everything else here is cold)
+/**
+ * The OKX v5 venue adapter and its per-topic sequencing rule (docs/venues/okx.md, "Sequencing"): a snapshot has
+ * prevSeqId -1 and resets the book; each next message must carry prevSeqId = the last seqId; prevSeqId == seqId with
+ * empty sides is a keepalive (no-op, counts as liveness); seqId < prevSeqId with prevSeqId = the last seqId is a
+ * maintenance reset (accepted); a message wholly older than the book (seqId ≤ last, e.g. the other socket of a
+ * make-before-break) is ignored and counted; anything else resyncs that instId alone (unsubscribe, ack,
+ * subscribe). When `books` starts with an update instead of a snapshot, a REST snapshot (`/api/v5/market/books`)
+ * is bridged to the buffered updates by seqId (rest-bridge.ts). books5 and bbo-tbt are full books (replace).
+ * The checksum (deprecated, 0 in production) is kept per book and verified by verify() (checksum.ts).
+ * @module
+ */
+import { BookUpdate } from "../../core/book-update.ts";
+import type { BookView } from "../../core/book-view.ts";
+import { RateLimitedLog, type Logger } from "../../core/log.ts";
+import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
+import type { VenueConfig } from "../../config/types.ts";
+import type { BookSink, RawFrameTap, RawRestTap, Subscription, VenueAdapter, VenueConnectionState, VenueMetric } from "../venue.ts";
+import { connectionStates } from "../common/metrics.ts";
+import { shareOf } from "../common/budgets.ts";
+import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
+import type { RequestProtocol } from "../common/hooks.ts";
+import { resolveInstruments } from "../common/instruments.ts";
+import { staleAfterFromConfig } from "../common/staleness.ts";
+import { SubscriptionControl } from "../common/subscription-control.ts";
+import { TopicResync } from "../common/topic-resync.ts";
+import { bookChecksum } from "./checksum.ts";
+import { OkxConnection, type OkxTopic } from "./connection.ts";
+import { okxInstrumentSource, type UpcomingChange } from "./instruments.ts";
+import { recheckInstrument } from "./instrument-watch.ts";
+import { planConnections } from "./connection-plan.ts";
+import {
+  CONNECT_WINDOW_MS,
+  CONNECTS_PER_WINDOW,
+  MAX_TOPICS_PER_CONNECTION,
+  OKX_DEPTHS,
+  OKX_KEEPALIVE,
+  OKX_REQUESTS,
+  REQUESTS_PER_HOUR,
+  isSnapshotOnly,
+} from "./protocol.ts";
+import { RestBridge } from "./rest-bridge.ts";
+import type { OkxAdapterOptions } from "./options.ts";
+export type { OkxAdapterOptions } from "./options.ts";
+import { OkxCounters, okxMetrics, okxStats } from "./stats.ts";
+import { ACTION_SNAPSHOT, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC, type OkxScanner } from "./scanner.ts";
+import { defaultStaleAfterMs } from "./staleness.ts";
+
+const HOUR_MS = 3_600_000;
+/** How long a crossed book waits before its fresh snapshot (call auctions update about once a second, and last minutes). */
+export const CROSSED_RESYNC_MS = 10_000;
+/** A planned replacement that found no connect budget tries again after this long. */
+const PLANNED_RETRY_MS = 100;
+
+export class OkxAdapter implements VenueAdapter {
+  readonly venue;
+  readonly log: Logger;
+  readonly fetchFn: typeof fetch;
+  readonly now: () => number;
+  readonly random: () => number;
+  private readonly allowNoInstruments: boolean;
+  private readonly recheck: boolean;
+  readonly rawFrameTap: RawFrameTap | undefined;
+  readonly rawRestTap: RawRestTap | undefined;
+  private readonly requestsPerHour: number;
+
+  private readonly topics: OkxTopic[];
+  private readonly conns: OkxConnection[];
+  private readonly control: SubscriptionControl;
+  private readonly lifecycle: ConnectionLifecycle;
+  readonly books: TopicResync;
+  readonly bridge: RestBridge;
+  private instruments: (Instrument | undefined)[] | null = null;
+  private readonly upcoming: UpcomingChange[] = [];
+  private readonly reloadTimers: ReturnType<typeof setTimeout>[] = [];
+  sink: BookSink | null = null;
+  /** Per subscription: full-book channel (books5, bbo-tbt). */
+  private readonly fullBook: boolean[];
+  /** Per subscription: the checksum of the last applied message (0 = none to verify). */
+  private readonly checksums: Int32Array;
+  /** Per subscription: the book came from a REST snapshot and the next update may straddle its seqId. */
+  readonly bridgeOpen: boolean[];
+  /** Per subscription: the book's messages carry seqId (false for captures from before seqId existed). */
+  private readonly sequenced: boolean[];
+  /** Per subscription: a resync waits for the connection's hourly request budget. */
+  private readonly budgetWait: boolean[];
+  /** Per subscription: when requestResync last said CROSSED_BOOK (0 = never). */
+  private readonly lastCrossedMs: Float64Array;
+  private readonly parseErrorLog: RateLimitedLog;
+  private readonly gapLog: RateLimitedLog;
+
+  /** Counters (hot increments, cold reads by stats() / metrics(): stats.ts). */
+  readonly c = new OkxCounters();
+
+  constructor(
+    private readonly config: VenueConfig,
+    private readonly subscriptions: readonly Subscription[],
+    opts: OkxAdapterOptions,
+  ) {
+    this.venue = config.venue;
+    this.log = opts.log;
+    this.fetchFn = opts.fetch ?? fetch;
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.recheck = opts.recheckInstruments ?? true;
+    this.allowNoInstruments = opts.allowNoInstruments ?? false;
+    this.rawFrameTap = opts.onRawFrame;
+    this.rawRestTap = opts.onRawRest;
+    this.requestsPerHour = opts.requestsPerHour ?? REQUESTS_PER_HOUR;
+    this.parseErrorLog = new RateLimitedLog(this.log, "warn", "okx: order-book frames rejected");
+    this.gapLog = new RateLimitedLog(this.log, "warn", "okx: sequence breaks; books resynced");
+    const plan = planConnections(this, config, subscriptions, opts.maxTopicsPerConnection ?? MAX_TOPICS_PER_CONNECTION);
+    this.conns = plan.conns;
+    this.topics = plan.topics;
+    const n = subscriptions.length;
+    this.fullBook = subscriptions.map((s) => isSnapshotOnly(s.depth));
+    this.checksums = new Int32Array(n);
+    this.bridgeOpen = new Array<boolean>(n).fill(false);
+    this.sequenced = new Array<boolean>(n).fill(false);
+    this.budgetWait = new Array<boolean>(n).fill(false);
+    this.lastCrossedMs = new Float64Array(n);
+    const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
+    // Every request sent counts against the connection's 480 per hour.
+    const requests: RequestProtocol = {
+      ...OKX_REQUESTS,
+      encodeRequest: (op, topics, reqId) => {
+        const conn = topics[0]?.conn as OkxConnection | undefined;
+        if (conn) conn.requestTimesMs.push(this.now());
+        return OKX_REQUESTS.encodeRequest(op, topics, reqId);
+      },
+    };
+    this.control = new SubscriptionControl(requests, this.log, this.now, opts.maxArgsPerRequest, invalidate);
+    this.books = new TopicResync({
+      venue: "okx",
+      log: this.log,
+      now: this.now,
+      random: this.random,
+      baseMs: opts.resyncBackoffBaseMs,
+      maxMs: opts.resyncBackoffMaxMs,
+      resetMs: opts.resyncBackoffResetMs,
+      restart: (t) => this.restart(t as OkxTopic),
+    });
+    this.bridge = new RestBridge(this, n, opts.budgetShare);
+    this.lifecycle = new ConnectionLifecycle(
+      "okx",
+      this.conns,
+      this.control,
+      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason) },
+      {
+        ...opts,
+        random: this.random,
+        keepalive: OKX_KEEPALIVE,
+        staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, (depth) => defaultStaleAfterMs(depth)),
+        resyncBackoffBaseMs: this.books.baseMs,
+        maxConnectsPerWindow: opts.maxConnectsPerWindow ?? shareOf(CONNECTS_PER_WINDOW, opts.budgetShare),
+        connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
+      },
+    );
+  }
+
+  async loadInstruments(): Promise<(Instrument | undefined)[]> {
+    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, okxInstrumentSource(this.config, this.fetchFn, this.upcoming), this.log);
+    if (problems.length > 0) {
+      const message = `okx: cannot resolve instruments for ${problems.join(", ")}`;
+      if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
+      this.log.error(`${message}; those books are not subscribed, the others start`, { unresolved: problems.length, of: instruments.length });
+    }
+    this.c.instrumentsUnresolved = problems.length;
+    this.instruments = instruments;
+    return instruments;
+  }
+
+  private bind(sink: BookSink, replay: boolean): void {
+    if (!this.instruments) throw new Error("okx: start before loadInstruments()");
+    if (this.sink) throw new Error("okx: started twice");
+    this.sink = sink;
+    this.books.sink = sink;
+    this.books.replaying = replay;
+    for (const t of this.topics) {
+      const inst = this.instruments[t.index];
+      if (inst === undefined) {
+        t.sub = SUB_REJECTED;
+        continue;
+      }
+      t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp);
+      t.conn.used = true;
+      if (replay) t.sub = SUB_ACTIVE;
+      else if (!OKX_DEPTHS.includes(t.depth)) this.log.warn("okx: depth not one of 400, 5, 1; OKX will reject it", { topic: t.topic });
+    }
+  }
+
+  start(sink: BookSink): void {
+    this.bind(sink, false);
+    this.lifecycle.start();
+    this.scheduleReloads();
+    const used = this.conns.filter((c) => c.used).length;
+    this.log.info("okx adapter started", { connections: used, topics: this.topics.length });
+  }
+
+  /** Replay: no connections; a resync waits for the capture's next snapshot; REST snapshots come from ingestRest. */
+  startReplay(sink: BookSink): void {
+    this.bind(sink, true);
+  }
+
+  ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
+    const conn = this.conns.find((c) => c.name === connection) ?? this.conns.find((c) => c.market === market);
+    if (!conn) return false;
+    conn.onFrameAt(frame, tsRecvUs);
+    return true;
+  }
+
+  ingestRest(market: MarketName, connection: string, url: string, body: string, _tsRecvUs: number): boolean {
+    const conn = this.conns.find((c) => c.name === connection) ?? this.conns.find((c) => c.market === market);
+    if (!conn) return false;
+    return this.bridge.ingest(conn, url, body);
+  }
+
+  requestResync(index: number, reason: StatusReason): void {
+    const t = this.topics[index];
+    if (!t || t.sub === SUB_REJECTED) return;
+    if (reason === StatusReason.CROSSED_BOOK) {
+      this.onCrossed(t);
+      return;
+    }
+    this.books.resync(t, BookState.RESYNCING, reason);
+  }
+
+  /**
+   * Integrity hook: after each applied message, the book's top 25 against the message's checksum. 0 (every
+   * production message since 23 June 2026) never fails.
+   */
+  verify(index: number, book: BookView): boolean {
+    const expected = this.checksums[index]!;
+    if (expected === 0) return true;
+    const inst = this.instruments![index]!;
+    this.c.checksumsVerified++;
+    if (bookChecksum(book, inst.priceExp, inst.qtyExp) === expected) return true;
+    this.c.checksumMismatches++;
+    this.checksums[index] = 0;
+    // The app marks the book RESYNCING / CHECKSUM_MISMATCH and calls requestResync: no second notice from us.
+    this.topics[index]!.book = BookState.RESYNCING;
+    return false;
+  }
+
+  stop(): Promise<void> {
+    for (const timer of this.reloadTimers) clearTimeout(timer);
+    this.bridge.stop();
+    return this.lifecycle.stop();
+  }
+
+  // ───────────────────────── hot path ─────────────────────────
+
+  // HOT PATH: one call per accepted order-book frame; the scanner's fields describe it.
+  onBook(conn: OkxConnection, index: number, update: BookUpdate, frame: string): void {
+    const t = this.topics[index]!;
+    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || this.budgetWait[index]) {
+      this.c.ignoredWhileUnsubscribed++;
+      return;
+    }
+    const sc = conn.scanner;
+    if (this.fullBook[index]) {
+      this.onFullBook(t, update, sc);
+      return;
+    }
+    if (sc.action === ACTION_SNAPSHOT) {
+      const now = this.now();
+      t.lastMsgMs = now;
+      if (t.book === BookState.LIVE && sc.hasSeqId && this.sequenced[index] && sc.seqId <= t.lastSeq) {
+        // The book is already past it (the replacement socket's snapshot during a make-before-break).
+        this.c.olderSnapshots++;
+        return;
+      }
+      this.bridge.drop(index);
+      this.bridgeOpen[index] = false;
+      this.c.snapshots++;
+      t.lastSeq = sc.seqId;
+      this.sequenced[index] = sc.hasSeqId;
+      this.checksums[index] = sc.checksum;
+      this.books.onLive(t, now);
+      this.sink!.onBookUpdate(index, update);
+      return;
+    }
+    if (t.book !== BookState.LIVE) {
+      // No snapshot first: bridge a REST snapshot by seqId (not in replay, nor without seqIds).
+      if (this.books.replaying || !sc.hasSeqId || !sc.hasPrevSeqId) {
+        this.c.ignoredBeforeSnapshot++;
+        return;
+      }
+      this.bridge.buffer(t, frame);
+      return;
+    }
+    if (!sc.hasSeqId || !sc.hasPrevSeqId) {
+      if (this.sequenced[index]) {
+        this.onSequenceBreak(t, -2, -2);
+        return;
+      }
+      // A capture from before seqId existed: nothing to chain; the checksum guards the book.
+      t.lastMsgMs = this.now();
+      this.c.deltas++;
+      this.checksums[index] = sc.checksum;
+      this.sink!.onBookUpdate(index, update);
+      return;
+    }
+    const prev = sc.prevSeqId;
+    const seq = sc.seqId;
+    const last = t.lastSeq;
+    if (prev === last || (this.bridgeOpen[index] && prev < last && seq > last)) {
+      if (seq === prev) {
+        if (update.bidCount === 0 && update.askCount === 0) {
+          t.lastMsgMs = this.now(); // the ~60 s keepalive: liveness, nothing to apply
+          this.c.keepalives++;
+          return;
+        }
+        this.onSequenceBreak(t, prev, seq);
+        return;
+      }
+      if (seq < prev) this.c.maintenanceResets++; // accepted: prevSeqId still chains
+      t.lastMsgMs = this.now();
+      t.lastSeq = seq;
+      this.bridgeOpen[index] = false;
+      this.c.deltas++;
+      this.checksums[index] = sc.checksum;
+      this.sink!.onBookUpdate(index, update);
+      return;
+    }
+    if (seq <= last && prev <= seq && prev < last) {
+      this.c.duplicates++; // wholly older than the book: a repeat, or the other socket of a make-before-break
+      return;
+    }
+    this.onSequenceBreak(t, prev, seq);
+  }
+
+  /** books5 / bbo-tbt: each message is the whole top N, applied as a replace. */
+  private onFullBook(t: OkxTopic, update: BookUpdate, sc: OkxScanner): void {
+    if (t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
+      this.c.duplicates++;
+      return;
+    }
+    const now = this.now();
+    t.lastMsgMs = now;
+    update.replace = true;
+    t.lastSeq = sc.seqId;
+    this.c.fullBooks++;
+    this.checksums[t.index] = 0;
+    this.books.onLive(t, now);
+    this.sink!.onBookUpdate(t.index, update);
+  }
+
+  // ───────────────────────── cold paths ─────────────────────────
+
+  private onSequenceBreak(t: OkxTopic, prev: number, seq: number): void {
+    this.c.gaps++;
+    this.gapLog.hit(`${t.market} ${t.topic}: prevSeqId ${prev} seqId ${seq} after seqId ${t.lastSeq}`);
+    this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  }
+
+  /**
+   * A crossed book. In a call auction OKX's own book is crossed (best ask below best bid before the open), and a
+   * fresh snapshot is crossed too: resyncing at once would loop. The first crossing resyncs at once (it may be a
+   * lost message); a crossing within CROSSED_RESYNC_MS of the previous one leaves the book invalid (RESYNCING /
+   * CROSSED_BOOK, published as such) and asks for a fresh snapshot only after CROSSED_RESYNC_MS.
+   */
+  private onCrossed(t: OkxTopic): void {
+    this.c.crossedResyncs++;
+    const now = this.now();
+    const last = this.lastCrossedMs[t.index]!;
+    this.lastCrossedMs[t.index] = now;
+    if (last === 0 || now - last >= CROSSED_RESYNC_MS) {
+      this.books.resync(t, BookState.RESYNCING, StatusReason.CROSSED_BOOK); // the first: maybe a lost message
+      return;
+    }
+    this.books.invalidate(t, BookState.RESYNCING, StatusReason.CROSSED_BOOK);
+    if (t.resyncDelayed || this.books.replaying) return;
+    this.books.resyncs++;
+    t.resyncs++;
+    t.resyncDelayed = true;
+    t.resyncDueMs = now + CROSSED_RESYNC_MS;
+    this.restart(t);
+  }
+
+  /** TopicResync's restart: drops a REST bridge, respects the connection's hourly request budget, resubscribes. */
+  private restart(t: OkxTopic): void {
+    this.bridge.drop(t.index);
+    this.bridgeOpen[t.index] = false;
+    if (this.books.replaying) return;
+    const waitMs = this.requestBudgetWaitMs(t.conn, 2);
+    if (waitMs > 0 && !this.budgetWait[t.index]) {
+      this.c.requestBudgetWaits++;
+      this.budgetWait[t.index] = true;
+      this.log.warn("okx: the connection's 480 requests per hour are spent; resync waits", { topic: t.topic, waitMs });
+      const timer = setTimeout(() => {
+        this.budgetWait[t.index] = false;
+        if (!this.lifecycle.stopping && t.book !== BookState.LIVE) this.control.restartTopic(t);
+      }, waitMs);
+      this.reloadTimers.push(timer);
+      return;
+    }
+    this.control.restartTopic(t);
+  }
+
+  private requestBudgetWaitMs(conn: OkxConnection, n: number): number {
+    const now = this.now();
+    const times = conn.requestTimesMs;
+    while (times.length > 0 && now - times[0]! >= HOUR_MS) times.shift();
+    if (times.length + n <= this.requestsPerHour) return 0;
+    return times[times.length + n - this.requestsPerHour - 1]! + HOUR_MS - now;
+  }
+
+  onUnknownTopic(conn: OkxConnection, frame: string): void {
+    conn.unknownTopic++;
+    if (this.books.replaying) return; // a capture holds other channels (tickers, trades)
+    this.onParseError(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
+  }
+
+  onParseError(conn: OkxConnection, entry: number, code: number, frame: string): void {
+    conn.parseErrors++;
+    const name = SCAN_RESULT_NAMES[-code] ?? String(code);
+    this.c.parseErrorsByCode.set(name, (this.c.parseErrorsByCode.get(name) ?? 0) + 1);
+    let t = entry >= 0 ? conn.byTopic.get(conn.table.topics[entry]!) : undefined;
+    t ??= topicNamedIn(conn, frame);
+    this.parseErrorLog.hit(`${name} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    if (!t) {
+      // Unreadable down to its topic: any book of the connection may have lost a message.
+      this.c.unattributedParseErrors++;
+      for (const x of conn.topics) {
+        if ((x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED && !x.resyncDelayed) this.books.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+      }
+      return;
+    }
+    if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed) return;
+    if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
+    this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+  }
+
+  onText(conn: OkxConnection, text: string): boolean {
+    return this.control.onText(conn, text);
+  }
+
+  onControl(conn: OkxConnection, msg: unknown): void {
+    if (this.control.onControl(conn, msg) === "planned_close") this.replaceSoon(conn, conn.generation);
+  }
+
+  /**
+   * The 64008 notice goes to every connection at once, but only 3 connects per second are allowed: a connection
+   * whose replacement finds no connect budget tries again shortly, until it is replaced or its socket is gone.
+   */
+  private replaceSoon(conn: OkxConnection, gen: number): void {
+    if (this.lifecycle.stopping || !conn.open || conn.generation !== gen) return;
+    const before = conn.plannedReconnects;
+    this.lifecycle.onPlannedClose(conn, "notice 64008 (service upgrade)");
+    if (conn.plannedReconnects !== before || conn.replacing || conn.retiringWs) return;
+    const timer = setTimeout(() => this.replaceSoon(conn, gen), PLANNED_RETRY_MS);
+    this.reloadTimers.push(timer);
+  }
+
+  /** upcChg: re-check each instrument just after its announced change takes effect (instrument-watch.ts). */
+  private scheduleReloads(): void {
+    for (const c of this.upcoming) {
+      for (const t of this.topics) {
+        if (t.symbol === c.symbol) this.reloadTimers.push(setTimeout(() => this.recheckInstrument(t), Math.min(2 ** 31 - 1, Math.max(0, c.effTimeMs - this.now()) + 1_000)));
+      }
+    }
+  }
+
+  /** Asks REST for one instrument; on a tick/lot change, swaps exponents, tells the sink, resyncs the topic. */
+  private recheckInstrument(t: OkxTopic): void {
+    if (!this.recheck || t.checkingInstrument || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
+    void recheckInstrument(this, t, {
+      config: this.config,
+      subscription: this.subscriptions[t.index]!,
+      current: () => this.instruments?.[t.index],
+      stopping: () => this.lifecycle.stopping,
+      apply: (inst) => {
+        this.instruments![t.index] = inst;
+        t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
+        this.c.instrumentChanges++;
+        this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+        this.sink?.onInstrumentChanged(t.index, inst);
+        this.books.resyncs++;
+        t.resyncs++;
+        t.resyncDelayed = false; // new exponents: worth a snapshot now, whatever the backoff said
+        this.restart(t);
+      },
+    });
+  }
+
+  configOf(): VenueConfig {
+    return this.config;
+  }
+
+  instrumentOf(index: number): Instrument {
+    return this.instruments![index]!;
+  }
+
+  /** A REST snapshot bridged to the stream (rest-bridge.ts): the book is LIVE; the next update may straddle it. */
+  applyRestSnapshot(t: OkxTopic, u: BookUpdate): void {
+    this.c.snapshots++;
+    t.lastSeq = u.venueSeq;
+    this.sequenced[t.index] = true;
+    this.bridgeOpen[t.index] = true;
+    this.checksums[t.index] = 0;
+    const now = this.now();
+    t.lastMsgMs = now;
+    this.books.onLive(t, now);
+    this.sink!.onBookUpdate(t.index, u);
+  }
+
+  topicOf(index: number): OkxTopic | undefined {
+    return this.topics[index];
+  }
+
+  stats(): Record<string, number> {
+    return okxStats(this.c, this.conns, this.topics, { lifecycle: this.lifecycle, control: this.control, books: this.books, bridge: this.bridge });
+  }
+
+  /** Cold: every connection (none when replaying), so /readyz can say which venue is down and why. */
+  connections(): VenueConnectionState[] {
+    return connectionStates(this.conns, this.books.replaying);
+  }
+
+  metrics(): VenueMetric[] {
+    return okxMetrics(this.stats(), this.c, this.conns);
+  }
+
+  /** Cold: one topic's state for tests and status. */
+  topicInfo(index: number): Record<string, unknown> {
+    const t = this.topics[index]!;
+    return { topic: t.topic, state: BOOK_STATE_NAMES[t.book]!, seqId: t.lastSeq, subscribed: t.sub === SUB_ACTIVE, rejected: t.sub === SUB_REJECTED, connection: t.conn.name, resyncs: t.resyncs };
+  }
+}
+
+function topicNamedIn(conn: OkxConnection, frame: string): OkxTopic | undefined {
+  for (const t of conn.topics) {
+    const colon = t.topic.indexOf(":");
+    if (frame.includes(`"channel":"${t.topic.slice(0, colon)}","instId":"${t.symbol}"`)) return t;
+  }
+  return undefined;
+}

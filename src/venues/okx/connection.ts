@@ -1,0 +1,100 @@
+// HOT PATH: no allocation (OkxConnection.onFrame → OkxAdapter.onBook)
+/**
+ * One OKX WebSocket connection: the common connection state (../common/connection.ts) plus its topic table,
+ * scanner and reused BookUpdate, and its frame entry point. The adapter owns sequencing and resync.
+ * @module
+ */
+import { BookUpdate } from "../../core/book-update.ts";
+import { turnReceiptUs } from "../../core/clock.ts";
+import type { MarketName } from "../../core/types.ts";
+import { VenueConnection, type TopicState } from "../common/connection.ts";
+import type { OkxAdapter } from "./adapter.ts";
+import { isBookObject, parseBookObject } from "./parse-json.ts";
+import { OkxScanner, SCAN_ERR_SYNTAX, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+import { OkxTopicTable } from "./topic-table.ts";
+
+export type OkxTopic = TopicState<OkxConnection>;
+
+export class OkxConnection extends VenueConnection {
+  readonly table = new OkxTopicTable();
+  readonly scanner = new OkxScanner();
+  readonly update = new BookUpdate();
+  /** Times of subscribe/unsubscribe requests sent in the last hour (480 per hour per connection). */
+  readonly requestTimesMs: number[] = [];
+
+  constructor(
+    readonly adapter: OkxAdapter,
+    id: number,
+    market: MarketName,
+    url: string,
+  ) {
+    super(id, market, url);
+  }
+
+  bindMessages(ws: WebSocket, gen: number): void {
+    ws.onmessage = (ev: MessageEvent) => {
+      if (gen !== this.generation && gen !== this.retiringGeneration) return;
+      const data = ev.data;
+      this.onFrame(typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer));
+    };
+  }
+
+  get name(): string {
+    return `conn${this.id}.${this.market}`;
+  }
+
+  // HOT PATH: one call per WebSocket frame.
+  onFrame(data: string): void {
+    this.onFrameAt(data, turnReceiptUs());
+  }
+
+  /** A frame received at recvUs (now, or the recorded time when replaying). HOT PATH. */
+  onFrameAt(data: string, recvUs: number): void {
+    const tap = this.adapter.rawFrameTap;
+    if (tap !== undefined) tap(this.market, this.name, data, recvUs);
+    this.messages++;
+    this.bytes += data.length;
+    const r = this.scanner.scan(data, this.table, this.update);
+    if (r >= 0) {
+      this.update.tsRecvUs = recvUs;
+      this.adapter.onBook(this, r, this.update, data);
+      return;
+    }
+    this.onSlowFrame(data, r, recvUs);
+  }
+
+  /** Everything the scanner did not take: control frames, text pong, the JSON path, errors. Cold. */
+  private onSlowFrame(data: string, scanCode: number, recvUs: number): void {
+    if (scanCode === SCAN_UNKNOWN_TOPIC) {
+      this.adapter.onUnknownTopic(this, data);
+      return;
+    }
+    let msg: unknown;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      if (this.adapter.onText(this, data)) return;
+      this.adapter.onParseError(this, -1, SCAN_ERR_SYNTAX, data);
+      return;
+    }
+    if (isBookObject(msg)) {
+      const r = parseBookObject(msg, data, this.table, this.update, this.scanner);
+      if (r >= 0) {
+        this.fallbacks++;
+        this.update.tsRecvUs = recvUs;
+        this.adapter.onBook(this, r, this.update, data);
+      } else if (r === SCAN_UNKNOWN_TOPIC) {
+        this.adapter.onUnknownTopic(this, data);
+      } else {
+        this.adapter.onParseError(this, this.scanner.entry, r, data);
+      }
+      return;
+    }
+    if (scanCode !== SCAN_NOT_BOOK) {
+      // It began like a push but is not one.
+      this.adapter.onParseError(this, -1, SCAN_ERR_SYNTAX, data);
+      return;
+    }
+    this.adapter.onControl(this, msg);
+  }
+}

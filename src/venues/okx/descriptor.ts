@@ -1,0 +1,32 @@
+/**
+ * OKX v5 as the registry sees it (../registry.ts): markets (SPOT → spot; SWAP/FUTURES → linear or inverse by
+ * `ctType`; OPTION → option), depths 400 (`books`), 5 (`books5`), 1 (`bbo-tbt`), one public URL for all.
+ * @module
+ */
+import type { MarketSpec, VenueSpec } from "../registry.ts";
+import { OkxAdapter, type OkxAdapterOptions } from "./adapter.ts";
+import { BOOKS_KEEPALIVE_MS, OKX_DEFAULT_DEPTH, OKX_DEPTHS } from "./protocol.ts";
+import { defaultStaleAfterMs } from "./staleness.ts";
+
+const STALE_MIN_MS = 1_000;
+/** `books` is silent for up to ~60 s before its keepalive: a shorter stale time would resync healthy books. */
+const STALE_MIN_BOOKS_MS = BOOKS_KEEPALIVE_MS + 5_000;
+
+const market: MarketSpec = {
+  depths: OKX_DEPTHS,
+  defaultDepth: OKX_DEFAULT_DEPTH,
+  staleAfterMs: (depth) => defaultStaleAfterMs(depth),
+  staleFloor: (depth) => (depth === 400 ? { ms: STALE_MIN_BOOKS_MS, why: "for depth 400 (books sends its keepalive after ~60 s without change)" } : { ms: STALE_MIN_MS }),
+};
+
+export const OKX_VENUE: VenueSpec = {
+  venue: "okx",
+  wsUrl: "wss://ws.okx.com:8443/ws/v5/public",
+  restUrl: "https://www.okx.com",
+  marketWsUrl: (base) => base,
+  markets: { spot: market, linear: market, inverse: market, option: market },
+  keepalive: "client_ping",
+  resync: "resubscribe",
+  sequenceScope: "topic",
+  create: (config, subs, opts) => new OkxAdapter(config, subs, opts as OkxAdapterOptions),
+};

@@ -1,0 +1,11 @@
+/**
+ * OKX v5 public order books. See docs/venues/okx.md for how the protocol maps onto the adapter.
+ * @module
+ */
+export { OkxAdapter, CROSSED_RESYNC_MS, type OkxAdapterOptions } from "./adapter.ts";
+export { OkxScanner, SCAN_RESULT_NAMES } from "./scanner.ts";
+export { OkxTopicTable } from "./topic-table.ts";
+export { isBookObject, parseBookObject } from "./parse-json.ts";
+export { bookChecksum, checksumOfStrings, crc32Signed } from "./checksum.ts";
+export { OKX_DEPTHS, channelOf, topicName } from "./protocol.ts";
+export { OKX_VENUE } from "./descriptor.ts";

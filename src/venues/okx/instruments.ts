@@ -1,0 +1,76 @@
+/**
+ * Instrument metadata for OKX v5: `GET /api/v5/public/instruments?instType=` (docs/venues/okx.md, "Instruments")
+ * → tick size (`tickSz`) and lot step (`lotSz`, contracts for derivatives), `state`, `ctType` (linear / inverse for
+ * SWAP and FUTURES), `upcChg` (announced tick/lot changes: a reload is scheduled at `effTime`). OPTION needs
+ * `instFamily`. Resolution order and the disk cache are common (../common/instruments.ts). Cold path.
+ * @module
+ */
+import type { MarketName } from "../../core/types.ts";
+import type { VenueConfig } from "../../config/types.ts";
+import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
+
+const REST_TIMEOUT_MS = 10_000;
+/** `state` values whose book we subscribe: live, and preopen (call auction before listing). */
+const TRADING_STATES = new Set(["live", "preopen"]);
+
+/** An announced change: `effTime` (ms) from `upcChg`. */
+export interface UpcomingChange {
+  readonly symbol: string;
+  readonly effTimeMs: number;
+}
+
+/** The instTypes (and ctType filter) a market is listed under. */
+function queriesOf(market: MarketName, symbols: readonly string[]): { instType: string; ctType?: string; instFamily?: string }[] {
+  if (market === "spot") return [{ instType: "SPOT" }];
+  if (market === "linear" || market === "inverse") return [{ instType: "SWAP", ctType: market }, { instType: "FUTURES", ctType: market }];
+  // Options: one query per instrument family (BTC-USD-261225-100000-C → BTC-USD).
+  return [...new Set(symbols.map(optionFamily))].map((instFamily) => ({ instType: "OPTION", instFamily }));
+}
+
+export function optionFamily(instId: string): string {
+  return instId.split("-").slice(0, 2).join("-");
+}
+
+export async function fetchOkxSpecs(
+  fetchFn: typeof fetch,
+  restUrl: string,
+  market: MarketName,
+  symbols: readonly string[],
+  upcoming?: UpcomingChange[],
+): Promise<Map<string, InstrumentSpec>> {
+  const out = new Map<string, InstrumentSpec>();
+  const base = `${restUrl.replace(/\/+$/, "")}/api/v5/public/instruments`;
+  for (const q of queriesOf(market, symbols)) {
+    const url = `${base}?instType=${q.instType}${q.instFamily ? `&instFamily=${encodeURIComponent(q.instFamily)}` : ""}`;
+    const res = await fetchFn(url, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
+    if (!res.ok) throw new Error(`okx REST ${url}: HTTP ${res.status}`);
+    const body = (await res.json()) as { code?: unknown; msg?: unknown; data?: unknown };
+    if (String(body.code) !== "0" || !Array.isArray(body.data)) throw new Error(`okx REST ${url}: code ${String(body.code)} ${String(body.msg ?? "")}`);
+    for (const item of body.data as Record<string, unknown>[]) {
+      if (typeof item !== "object" || item === null) continue;
+      const { instId, tickSz, lotSz, state, ctType } = item;
+      if (typeof instId !== "string" || typeof tickSz !== "string" || typeof lotSz !== "string") continue;
+      if (q.ctType !== undefined && ctType !== q.ctType) continue;
+      if (typeof state === "string" && !TRADING_STATES.has(state)) continue;
+      out.set(instId, { tickSize: tickSz, lotSize: lotSz });
+      if (upcoming && Array.isArray(item.upcChg)) {
+        for (const c of item.upcChg as Record<string, unknown>[]) {
+          const eff = Number(c?.effTime);
+          if ((c?.param === "tickSz" || c?.param === "lotSz" || c?.param === "minSz") && Number.isFinite(eff)) upcoming.push({ symbol: instId, effTimeMs: eff });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export function restUrlOf(config: VenueConfig, market: MarketName): string {
+  return config.markets.find((m) => m.market === market)?.restUrl ?? config.restUrl;
+}
+
+export function okxInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, upcoming: UpcomingChange[]): InstrumentSource {
+  return {
+    fetchSpecs: (market, symbols) => fetchOkxSpecs(fetchFn, restUrlOf(config, market), market, symbols, upcoming),
+    notListed: (market) => `not listed as live or preopen by ${restUrlOf(config, market)}/api/v5/public/instruments for market ${market}; check the instId (e.g. BTC-USDT, BTC-USDT-SWAP) and its market (SWAP/FUTURES by ctType)`,
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * The OKX adapter's options beyond the common ones (tests shorten deadlines and limits through them).
+ * @module
+ */
+import type { MarketName } from "../../core/types.ts";
+import type { CommonAdapterOptions } from "../venue.ts";
+
+export interface OkxAdapterOptions extends CommonAdapterOptions {
+  pingIntervalMs?: number;
+  pongTimeoutMs?: number;
+  ackTimeoutMs?: number;
+  staleAfterMs?: (depth: number, market: MarketName) => number;
+  housekeepingMs?: number;
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+  reconnectResetAfterMs?: number;
+  resyncBackoffBaseMs?: number;
+  resyncBackoffMaxMs?: number;
+  resyncBackoffResetMs?: number;
+  maxConnectsPerWindow?: number;
+  connectWindowMs?: number;
+  /** Topics per connection (OKX: fewer than 30); tests lower it to force several connections. */
+  maxTopicsPerConnection?: number;
+  maxArgsPerRequest?: number;
+  /** Subscribe + unsubscribe requests per connection per hour (OKX: 480). */
+  requestsPerHour?: number;
+}

@@ -1,0 +1,193 @@
+/**
+ * When `books` starts with an update instead of its snapshot (OKX announced it would stop pushing the initial
+ * snapshot; docs/venues/okx.md, "No initial snapshot"), the updates are buffered and a REST snapshot
+ * `GET /api/v5/market/books?instId=&sz=400` is bridged to them by seqId, as for Binance: buffered updates with
+ * seqId ≤ the snapshot's are dropped, the first one kept must have prevSeqId ≤ snapshot seqId < seqId (it may
+ * straddle: sizes are absolute), the rest chain as usual. A refused request (HTTP error, code ≠ 0, 429) or a
+ * snapshot older than the buffer (no bridge) is fetched again after a backoff; only that book waits. Cold path.
+ * @module
+ */
+import { BookUpdate } from "../../core/book-update.ts";
+import { nowUs } from "../../core/clock.ts";
+import { parseFixed } from "../../core/fixed.ts";
+import { BookState, StatusReason } from "../../core/types.ts";
+import { equalJitterMs } from "../common/backoff.ts";
+import { RestWeightBudget, shareOf } from "../common/budgets.ts";
+import type { OkxAdapter } from "./adapter.ts";
+import type { OkxConnection, OkxTopic } from "./connection.ts";
+import { restUrlOf } from "./instruments.ts";
+import { REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS } from "./protocol.ts";
+
+/** More buffered updates than this (≈ 100 s of `books`) without a bridge: start over with a resync. */
+const MAX_BUFFERED = 1_000;
+const RETRY_BASE_MS = 100;
+const RETRY_MAX_MS = 10_000;
+const REST_TIMEOUT_MS = 10_000;
+
+interface Bridge {
+  readonly t: OkxTopic;
+  readonly frames: string[];
+  attempt: number;
+  fetching: boolean;
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
+export class RestBridge {
+  private readonly bridges: (Bridge | undefined)[];
+  private readonly budget: RestWeightBudget;
+  private readonly snapshot = new BookUpdate();
+  private stopped = false;
+  // Counters (cold).
+  fetched = 0;
+  bridged = 0;
+  refused = 0;
+  noBridge = 0;
+
+  constructor(
+    private readonly a: OkxAdapter,
+    n: number,
+    budgetShare: number | undefined,
+  ) {
+    this.bridges = new Array<Bridge | undefined>(n);
+    // A 429 without Retry-After waits one rate-limit window (OKX counts per 2 s), not the generic minute.
+    this.budget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, budgetShare), REST_WINDOW_MS, REST_WINDOW_MS);
+  }
+
+  /** An update for a book that has no snapshot: keep it, and fetch a REST snapshot if none is on its way. */
+  buffer(t: OkxTopic, frame: string): void {
+    let b = this.bridges[t.index];
+    if (!b) {
+      b = { t, frames: [], attempt: 0, fetching: false, timer: null };
+      this.bridges[t.index] = b;
+      this.fetch(b);
+    }
+    b.frames.push(frame);
+    if (b.frames.length > MAX_BUFFERED) {
+      this.drop(t.index);
+      this.a.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+    }
+  }
+
+  drop(index: number): void {
+    const b = this.bridges[index];
+    if (!b) return;
+    if (b.timer) clearTimeout(b.timer);
+    this.bridges[index] = undefined;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (let i = 0; i < this.bridges.length; i++) this.drop(i);
+  }
+
+  private retry(b: Bridge): void {
+    if (this.bridges[b.t.index] !== b || this.stopped) return;
+    const delay = equalJitterMs(b.attempt++, RETRY_BASE_MS, RETRY_MAX_MS, this.a.random);
+    b.timer = setTimeout(() => {
+      b.timer = null;
+      this.fetch(b);
+    }, delay);
+  }
+
+  private fetch(b: Bridge): void {
+    if (this.stopped || this.bridges[b.t.index] !== b || b.fetching || this.a.books.replaying) return;
+    const wait = this.budget.waitMs(this.a.now(), 1);
+    if (wait > 0) {
+      b.timer = setTimeout(() => {
+        b.timer = null;
+        this.fetch(b);
+      }, wait);
+      return;
+    }
+    this.budget.take(this.a.now(), 1);
+    const t = b.t;
+    const url = `${restUrlOf(this.a.configOf(), t.market).replace(/\/+$/, "")}/api/v5/market/books?instId=${encodeURIComponent(t.symbol)}&sz=${t.depth}`;
+    b.fetching = true;
+    this.fetched++;
+    void (async () => {
+      let body: string;
+      try {
+        const res = await this.a.fetchFn(url, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
+        this.budget.onResponse(this.a.now(), res.status, res.headers.get("retry-after"));
+        body = await res.text();
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      } catch (err) {
+        b.fetching = false;
+        this.refused++;
+        this.a.log.warn("okx: REST book snapshot failed; retrying", { topic: t.topic, url, error: String(err) });
+        this.retry(b);
+        return;
+      }
+      b.fetching = false;
+      if (this.bridges[t.index] !== b || this.stopped) return;
+      this.a.rawRestTap?.(t.market, t.conn.name, url, body, nowUs());
+      this.onBody(b, body);
+    })();
+  }
+
+  /** Replay: a recorded REST answer for a book waiting for one. */
+  ingest(conn: OkxConnection, url: string, body: string): boolean {
+    const instId = new URL(url, "http://x").searchParams.get("instId");
+    const t = conn.topics.find((x) => x.symbol === instId && x.depth === 400);
+    if (!t) return false;
+    const b = this.bridges[t.index];
+    if (b) this.onBody(b, body);
+    return true;
+  }
+
+  private onBody(b: Bridge, body: string): void {
+    const t = b.t;
+    const inst = this.a.instrumentOf(t.index);
+    let seqId: number;
+    const u = this.snapshot;
+    try {
+      const msg = JSON.parse(body) as { code?: unknown; data?: { asks?: unknown; bids?: unknown; seqId?: unknown; ts?: unknown }[] };
+      const d = msg.data?.[0];
+      if (String(msg.code) !== "0" || !d || !Array.isArray(d.asks) || !Array.isArray(d.bids)) throw new Error(`code ${String(msg.code)}`);
+      if (typeof d.seqId !== "number" || !Number.isSafeInteger(d.seqId)) throw new Error("no integer seqId");
+      seqId = d.seqId;
+      u.reset();
+      u.isSnapshot = true;
+      for (const [side, bid] of [[d.bids, true], [d.asks, false]] as const) {
+        for (const level of side as string[][]) {
+          const px = parseFixed(level[0]!, inst.priceExp);
+          const qty = parseFixed(level[1]!, inst.qtyExp);
+          if (bid) u.pushBid(px, qty);
+          else u.pushAsk(px, qty);
+        }
+      }
+      u.venueSeq = seqId;
+      u.tsExchangeUs = typeof d.ts === "string" ? Number(d.ts) * 1000 : 0;
+      u.tsRecvUs = nowUs();
+    } catch (err) {
+      this.refused++;
+      this.a.log.warn("okx: REST book snapshot unusable; retrying", { topic: t.topic, error: String(err), body: body.slice(0, 160) });
+      this.retry(b);
+      return;
+    }
+    // Drop what the snapshot already holds; the first update kept must reach back to it.
+    const conn = t.conn;
+    let first = 0;
+    for (; first < b.frames.length; first++) {
+      const f = b.frames[first]!;
+      if (conn.scanner.scan(f, conn.table, conn.update) < 0) continue;
+      if (conn.scanner.seqId > seqId) break;
+    }
+    if (first < b.frames.length && conn.scanner.prevSeqId > seqId) {
+      this.noBridge++;
+      this.a.log.info("okx: REST snapshot older than the buffered updates; fetching again", { topic: t.topic, snapshotSeqId: seqId, firstPrevSeqId: conn.scanner.prevSeqId });
+      b.frames.splice(0, first);
+      this.retry(b);
+      return;
+    }
+    const rest = b.frames.slice(first);
+    this.drop(t.index);
+    this.bridged++;
+    this.a.applyRestSnapshot(t, u);
+    for (const f of rest) {
+      if (t.book !== BookState.LIVE) break;
+      const r = conn.scanner.scan(f, conn.table, conn.update);
+      if (r === t.index) this.a.onBook(conn, r, conn.update, f);
+    }
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The OKX adapter's counters and their cold reads: stats() for the status JSON and metrics() for Prometheus
+ * (docs/venues/okx.md, "Counters"). The adapter increments the fields on its hot path.
+ * @module
+ */
+import { BookState } from "../../core/types.ts";
+import type { VenueMetric } from "../venue.ts";
+import type { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import { connectionMetrics, counter, gauge } from "../common/metrics.ts";
+import type { SubscriptionControl } from "../common/subscription-control.ts";
+import type { TopicResync } from "../common/topic-resync.ts";
+import type { OkxConnection, OkxTopic } from "./connection.ts";
+import type { RestBridge } from "./rest-bridge.ts";
+
+export class OkxCounters {
+  snapshots = 0;
+  deltas = 0;
+  fullBooks = 0;
+  gaps = 0;
+  duplicates = 0;
+  keepalives = 0;
+  maintenanceResets = 0;
+  ignoredBeforeSnapshot = 0;
+  ignoredWhileUnsubscribed = 0;
+  olderSnapshots = 0;
+  checksumsVerified = 0;
+  checksumMismatches = 0;
+  unattributedParseErrors = 0;
+  requestBudgetWaits = 0;
+  crossedResyncs = 0;
+  instrumentChanges = 0;
+  instrumentsUnresolved = 0;
+  readonly parseErrorsByCode = new Map<string, number>();
+}
+
+export interface StatsParts {
+  lifecycle: ConnectionLifecycle;
+  control: SubscriptionControl;
+  books: TopicResync;
+  bridge: RestBridge;
+}
+
+export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], topics: readonly OkxTopic[], p: StatsParts): Record<string, number> {
+  // Connections whose topics all failed to resolve are never opened: they count nowhere.
+  const conns = allConns.filter((x) => x.used);
+  const out: Record<string, number> = {
+    connections: conns.length,
+    connectionsOpen: conns.filter((x) => x.open).length,
+    topics: topics.length,
+    topicsLive: topics.filter((t) => t.book === BookState.LIVE).length,
+    snapshots: c.snapshots,
+    deltas: c.deltas,
+    fullBooks: c.fullBooks,
+    gaps: c.gaps,
+    duplicates: c.duplicates,
+    keepalives: c.keepalives,
+    maintenanceResets: c.maintenanceResets,
+    resyncs: p.books.resyncs,
+    resyncsDelayed: p.books.resyncsDelayed,
+    ignoredBeforeSnapshot: c.ignoredBeforeSnapshot,
+    ignoredWhileUnsubscribed: c.ignoredWhileUnsubscribed,
+    olderSnapshots: c.olderSnapshots,
+    checksumsVerified: c.checksumsVerified,
+    checksumMismatches: c.checksumMismatches,
+    restSnapshots: p.bridge.fetched,
+    restBridged: p.bridge.bridged,
+    restRefused: p.bridge.refused,
+    restNoBridge: p.bridge.noBridge,
+    requestBudgetWaits: c.requestBudgetWaits,
+    crossedResyncs: c.crossedResyncs,
+    staleResyncs: p.lifecycle.staleResyncs,
+    subscribeRejected: p.control.subscribeRejected,
+    subscribeRetries: p.control.subscribeRetries,
+    instrumentChanges: c.instrumentChanges,
+    instrumentsUnresolved: c.instrumentsUnresolved,
+    unattributedParseErrors: c.unattributedParseErrors,
+    connectBudget: p.lifecycle.maxConnectsPerWindow,
+    messages: 0,
+    bytes: 0,
+    parseErrors: 0,
+    fallbacks: 0,
+    unknownTopic: 0,
+    connects: 0,
+    reconnects: 0,
+    pongs: 0,
+    pongTimeouts: 0,
+    ackTimeouts: 0,
+    deadConnections: 0,
+    plannedReconnects: 0,
+  };
+  for (const [code, n] of c.parseErrorsByCode) out[`parseErrors.${code}`] = n;
+  for (const x of conns) {
+    out.messages! += x.messages;
+    out.bytes! += x.bytes;
+    out.parseErrors! += x.parseErrors;
+    out.fallbacks! += x.fallbacks;
+    out.unknownTopic! += x.unknownTopic;
+    out.connects! += x.connects;
+    out.reconnects! += x.reconnects;
+    out.pongs! += x.pongs;
+    out.pongTimeouts! += x.pongTimeouts;
+    out.ackTimeouts! += x.ackTimeouts;
+    out.deadConnections! += x.deadConnections;
+    out.plannedReconnects! += x.plannedReconnects;
+  }
+  return out;
+}
+
+/** Per-connection series from the common counters; the adapter-wide ones unlabelled (no total beside its parts). */
+export function okxMetrics(s: Record<string, number>, c: OkxCounters, conns: readonly OkxConnection[]): VenueMetric[] {
+  const parseCodes = [...c.parseErrorsByCode].map(([code, n]) => counter("parse_errors_by_code_total", "Frames rejected, by result code (all connections)", n, { code }));
+  return [
+    ...connectionMetrics(conns),
+    gauge("topics", "Book channels configured", s.topics!),
+    gauge("topics_live", "Book channels whose book is LIVE", s.topicsLive!),
+    counter("snapshots_total", "Snapshots applied (WebSocket and REST)", s.snapshots!),
+    counter("deltas_total", "Incremental messages applied", s.deltas!),
+    counter("full_books_total", "books5 / bbo-tbt full books applied as replace", s.fullBooks!),
+    counter("sequence_gaps_total", "Sequence breaks (each resyncs its book)", s.gaps!),
+    counter("duplicates_total", "Messages older than the book, ignored", s.duplicates!),
+    counter("keepalives_total", "Empty prevSeqId == seqId keepalive messages", s.keepalives!),
+    counter("maintenance_resets_total", "seqId < prevSeqId maintenance resets accepted", s.maintenanceResets!),
+    counter("resyncs_total", "Book resyncs started", s.resyncs!),
+    counter("checksums_verified_total", "Non-zero checksums verified", s.checksumsVerified!),
+    counter("checksum_mismatches_total", "Checksums that disagreed with the book", s.checksumMismatches!),
+    counter("rest_snapshots_total", "REST book snapshots fetched for bridging", s.restSnapshots!),
+    counter("rest_bridged_total", "REST snapshots bridged to the update stream", s.restBridged!),
+    counter("stale_resyncs_total", "Books resynced because they went silent", s.staleResyncs!),
+    counter("subscribe_rejected_total", "Subscriptions refused by OKX (book halted)", s.subscribeRejected!),
+    counter("request_budget_waits_total", "Resyncs delayed by the 480 requests per hour per connection", s.requestBudgetWaits!),
+    counter("crossed_resyncs_total", "Crossed books reported by the app (call auctions: at most one resync per 10 s)", s.crossedResyncs!),
+    ...parseCodes,
+  ];
+}

@@ -1,0 +1,118 @@
+/**
+ * `feeder sim --venue okx` with raw clients: the protocol as docs/venues/okx.md describes it (acks per arg with the
+ * request id, 60018 naming channel and instId, 64003, text ping → pong, snapshot then chained updates, REST
+ * instruments and books with seqId), the control endpoints, and the replay of the genuine recording.
+ */
+import { resolve } from "node:path";
+import { describe, expect, test } from "vitest";
+import type { CommandContext } from "../../src/cli/command.ts";
+import { simCommand } from "../../src/cli/commands/sim.ts";
+import { silentLogger } from "../../src/core/log.ts";
+
+const FIXTURE = resolve(import.meta.dirname, "../fixtures/cryptofeed/OKX.ws.1.0");
+
+function context(values: CommandContext["values"]) {
+  const lines: string[] = [];
+  let stop!: (s: string) => void;
+  const stopSignal = new Promise<string>((r) => (stop = r));
+  const ctx: CommandContext = { values, positionals: [], log: silentLogger, out: (t) => lines.push(t), stopSignal };
+  return { ctx, lines, stop };
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A raw client that collects every frame. */
+async function client(url: string): Promise<{ ws: WebSocket; frames: string[] }> {
+  const ws = new WebSocket(url);
+  const frames: string[] = [];
+  ws.onmessage = (ev) => frames.push(String(ev.data));
+  await new Promise<void>((r, j) => {
+    ws.onopen = () => r();
+    ws.onerror = () => j(new Error("ws error"));
+  });
+  return { ws, frames };
+}
+
+async function running(values: CommandContext["values"]) {
+  const { ctx, lines, stop } = context({ venue: "okx", rate: "0", ...values });
+  const done = simCommand.run(ctx);
+  await until(() => lines.some((l) => l.startsWith("control")), "URLs printed");
+  const restUrl = lines.find((l) => l.startsWith("restUrl"))!.split(/\s+/)[1]!;
+  const wsUrl = lines.find((l) => l.startsWith("wsUrl"))!.split(/\s+/)[1]!;
+  return { restUrl, wsUrl, lines, stop: async () => { stop("SIGTERM"); expect(await done).toBe(0); } };
+}
+
+describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
+  test("acks per arg with the id, errors 60018 / 64003 / 60012, text pong, snapshot then chained updates, REST", async () => {
+    const sim = await running({ symbols: "spot:BTC-USDT,linear:BTC-USDT-SWAP,option:BTC-USD-261225-100000-C", "okx-checksums": true });
+    expect(sim.wsUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws\/v5\/public$/);
+    const swap = (await (await fetch(`${sim.restUrl}/api/v5/public/instruments?instType=SWAP`)).json()) as any;
+    expect(swap.data.map((i: any) => [i.instId, i.ctType, i.state])).toEqual([["BTC-USDT-SWAP", "linear", "live"]]);
+    const noFamily = (await (await fetch(`${sim.restUrl}/api/v5/public/instruments?instType=OPTION`)).json()) as any;
+    expect(noFamily.code).toBe("50014");
+    const opt = (await (await fetch(`${sim.restUrl}/api/v5/public/instruments?instType=OPTION&instFamily=BTC-USD`)).json()) as any;
+    expect(opt.data.map((i: any) => i.instId)).toEqual(["BTC-USD-261225-100000-C"]);
+
+    const { ws, frames } = await client(sim.wsUrl);
+    ws.send("ping");
+    await until(() => frames.includes("pong"), "pong");
+    ws.send(JSON.stringify({ id: "a1", op: "subscribe", args: [{ channel: "books", instId: "BTC-USDT" }, { channel: "books5", instId: "BTC-USDT-SWAP" }] }));
+    await until(() => frames.length >= 5, "two acks and two snapshots");
+    const acks = frames.filter((f) => f.includes('"event"')).map((f) => JSON.parse(f));
+    expect(acks.map((a) => [a.id, a.event, a.arg.channel, a.arg.instId])).toEqual([
+      ["a1", "subscribe", "books", "BTC-USDT"],
+      ["a1", "subscribe", "books5", "BTC-USDT-SWAP"],
+    ]);
+    const snap = JSON.parse(frames.find((f) => f.includes('"action":"snapshot"'))!);
+    expect(snap.data[0].prevSeqId).toBe(-1);
+    expect(snap.data[0].checksum).not.toBe(0);
+    expect(snap.data[0].bids[0]).toHaveLength(4);
+    const full = JSON.parse(frames.find((f) => f.includes('"books5"') && f.includes('"data"'))!);
+    expect(full.action).toBeUndefined();
+    expect(full.data[0].bids.length).toBe(5);
+    await fetch(`${sim.restUrl}/sim/step?n=3`, { method: "POST" });
+    await until(() => frames.filter((f) => f.includes('"action":"update"')).length >= 2, "updates");
+    const chain = frames.filter((f) => f.includes('"channel":"books"') && f.includes('"data"')).map((f) => JSON.parse(f).data[0]);
+    for (let i = 1; i < chain.length; i++) expect(chain[i].prevSeqId).toBe(chain[i - 1].seqId);
+    const rest = (await (await fetch(`${sim.restUrl}/api/v5/market/books?instId=BTC-USDT&sz=400`)).json()) as any;
+    expect(rest.data[0].seqId).toBe(chain[chain.length - 1].seqId);
+
+    const before = frames.length;
+    ws.send(JSON.stringify({ id: "b2", op: "subscribe", args: [{ channel: "books", instId: "NOPE-USDT" }] }));
+    ws.send(JSON.stringify({ id: "c3", op: "subscribe", args: [{ channel: "books-l2-tbt", instId: "BTC-USDT" }] }));
+    ws.send(JSON.stringify({ id: "d4", op: "subscrib", args: [] }));
+    await until(() => frames.length >= before + 3, "three errors");
+    const errs = frames.slice(before).map((f) => JSON.parse(f));
+    expect(errs.map((e) => [e.id, e.event, e.code])).toEqual([["b2", "error", "60018"], ["c3", "error", "64003"], ["d4", "error", "60012"]]);
+    expect(errs[0].msg).toContain("channel:books,instId:NOPE-USDT");
+
+    const bad = await fetch(`${sim.restUrl}/sim/fault?type=explode`, { method: "POST" });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).field).toBe("type");
+    const notice = await fetch(`${sim.restUrl}/sim/fault?type=notice`, { method: "POST" });
+    expect(notice.status).toBe(200);
+    await until(() => frames.some((f) => f.includes('"code":"64008"')), "64008 notice");
+    ws.close();
+    await sim.stop();
+  });
+
+  test("--replay serves the recording's books frames as received", async () => {
+    const sim = await running({ symbols: "spot:BTC-USDT,inverse:UNI-USD-SWAP", replay: FIXTURE });
+    expect(sim.lines).toContain("replay  books:BTC-USDT  98 frames");
+    const { ws, frames } = await client(sim.wsUrl);
+    ws.send(JSON.stringify({ op: "subscribe", args: [{ channel: "books", instId: "BTC-USDT" }] }));
+    await until(() => frames.length >= 1, "ack");
+    await fetch(`${sim.restUrl}/sim/step?n=2`, { method: "POST" });
+    await until(() => frames.length >= 3, "two recorded frames");
+    expect(frames[1]).toMatch(/^\{"arg":\{"channel":"books","instId":"BTC-USDT"\},"action":"snapshot"/);
+    expect(JSON.parse(frames[1]!).data[0].checksum).toBe(47640993);
+    ws.close();
+    await sim.stop();
+  });
+});

@@ -1,0 +1,170 @@
+/**
+ * The OKX adapter against its simulator on 127.0.0.1, for what the contract suite does not cover: a 60018
+ * rejection halts that book alone, the 64008 notice is a make-before-break reconnect, text ping/pong, the
+ * keepalive and the maintenance reset on a live stream, the hourly request budget, and several connections.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import type { BookUpdate } from "../../../src/core/book-update.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import { startOkxSimulator, type OkxSim } from "../../../src/sim/okx-sim.ts";
+import { CROSSED_RESYNC_MS, OkxAdapter, type OkxAdapterOptions } from "../../../src/venues/okx/index.ts";
+import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import { applyToMaps } from "../contract.ts";
+import { expectedBook, okxConfig } from "./helpers.ts";
+
+class Sink implements BookSink {
+  bids: (Map<number, number> | undefined)[] = [];
+  asks: (Map<number, number> | undefined)[] = [];
+  seq: number[] = [];
+  invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
+  constructor(readonly instruments: Instrument[]) {}
+  onBookUpdate(index: number, u: BookUpdate): void {
+    if (u.isSnapshot || u.replace) {
+      this.bids[index] = new Map();
+      this.asks[index] = new Map();
+    }
+    if (!this.bids[index]) throw new Error("delta without a book");
+    applyToMaps(u, this.bids[index]!, this.asks[index]!);
+    this.seq[index] = u.venueSeq;
+  }
+  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
+    this.invalid.push({ index, state, reason });
+    this.bids[index] = undefined;
+  }
+  onInstrumentChanged(): void {}
+}
+
+async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function start(subs: Subscription[], opts: Partial<OkxAdapterOptions> = {}, simSymbols?: string[]): Promise<{ sim: OkxSim; adapter: OkxAdapter; sink: Sink; equal: (i: number) => boolean }> {
+  const markets = [...new Set(subs.map((s) => s.market))].map((market) => ({ market, symbols: (simSymbols ?? subs.map((s) => s.symbol)).filter((sym) => subs.some((s) => s.market === market && s.symbol === sym)) }));
+  const sim = await startOkxSimulator({ markets, seed: 3, checksums: true });
+  const overrides = new Map(subs.filter((s) => !(simSymbols ?? [s.symbol]).includes(s.symbol)).map((s) => [`${s.market}:${s.symbol}`, { tickSize: "0.1", lotSize: "0.001" }]));
+  const adapter = new OkxAdapter(okxConfig(sim, subs, overrides), subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, ...opts });
+  cleanups.push(async () => {
+    await adapter.stop();
+    await sim.stop();
+  });
+  const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
+  adapter.start(sink);
+  const equal = (i: number) => {
+    const e = expectedBook(sim, subs[i]!, sink.instruments[i]!);
+    const same = (a: Map<number, number> | undefined, b: Map<number, number>) => a !== undefined && a.size === b.size && [...b].every(([k, v]) => a.get(k) === v);
+    return sink.seq[i] === e.seq && same(sink.bids[i], e.bids) && same(sink.asks[i], e.asks);
+  };
+  return { sim, adapter, sink, equal };
+}
+
+const TWO: Subscription[] = [
+  { market: "spot", symbol: "BTC-USDT", depth: 400 },
+  { market: "linear", symbol: "BTC-USDT-SWAP", depth: 400 },
+];
+
+describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
+  test("60018 (an instId OKX does not list) halts that book alone; the others in its request are subscribed", async () => {
+    const subs: Subscription[] = [
+      { market: "spot", symbol: "BTC-USDT", depth: 400 },
+      { market: "spot", symbol: "NOPE-USDT", depth: 400 },
+      { market: "spot", symbol: "ETH-USDT", depth: 400 },
+    ];
+    const { sim, adapter, sink, equal } = await start(subs, {}, ["BTC-USDT", "ETH-USDT"]);
+    await until(() => sink.invalid.length > 0 && equal(0) && equal(2), "two books live, one rejected");
+    sim.step(5);
+    await until(() => equal(0) && equal(2), "books equal");
+    expect(sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+    expect(adapter.stats().subscribeRejected).toBe(1);
+    expect(sim.stats.errorsSent).toBe(1);
+  });
+
+  test("the 64008 notice: a make-before-break reconnect, no book leaves LIVE, the old socket closes", async () => {
+    const { sim, adapter, sink, equal } = await start(TWO);
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    sim.inject("notice");
+    await until(() => adapter.stats().plannedReconnects === 2, "both connections replaced");
+    for (let k = 0; k < 5; k++) sim.step(2);
+    await until(() => equal(0) && equal(1) && sim.stats.connections === 2, "books equal on the new sockets, old ones closed");
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.stats().reconnects).toBe(0);
+  });
+
+  test("text ping / pong keeps a quiet connection alive; books keepalives and a maintenance reset leave books live", async () => {
+    const { sim, adapter, sink, equal } = await start(TWO, { pingIntervalMs: 50 });
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    await until(() => adapter.stats().pongs >= 3, "three pongs");
+    sim.inject("keepalive");
+    sim.inject("reset", "BTC-USDT");
+    sim.step(3);
+    await until(() => adapter.stats().keepalives === 2 && adapter.stats().maintenanceResets === 1 && equal(0) && equal(1), "keepalives, reset, books equal");
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.stats().reconnects).toBe(0);
+    expect(sim.stats.pings).toBeGreaterThanOrEqual(3);
+  });
+
+  test("resyncs wait while a connection's hourly request budget is spent; the simulator never refuses a request", async () => {
+    // 2 topics on one connection: the first subscribe is 1 request, each resync 2 (unsubscribe, subscribe).
+    const subs: Subscription[] = [
+      { market: "spot", symbol: "BTC-USDT", depth: 400 },
+      { market: "spot", symbol: "ETH-USDT", depth: 400 },
+    ];
+    const { sim, adapter, equal } = await start(subs, { requestsPerHour: 3, resyncBackoffBaseMs: 1 });
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    adapter.requestResync(0, StatusReason.PARSE_ERROR);
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "the first resync is within the budget");
+    adapter.requestResync(1, StatusReason.PARSE_ERROR);
+    expect(adapter.stats().requestBudgetWaits).toBe(1);
+    expect(adapter.topicInfo(1).state).toBe("resyncing");
+    expect(sim.stats.errorsSent).toBe(0);
+    expect(sim.stats.unsubscribes).toBe(1);
+  });
+
+  test("more topics than a connection takes: several connections, every book equal", async () => {
+    const subs: Subscription[] = ["BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "DOGE-USDT"].map((symbol) => ({ market: "spot" as const, symbol, depth: 400 }));
+    const { sim, adapter, sink, equal } = await start(subs, { maxTopicsPerConnection: 2 });
+    sim.step(1);
+    await until(() => subs.every((_, i) => equal(i)), "books live");
+    sim.step(10);
+    await until(() => subs.every((_, i) => equal(i)), "books equal");
+    expect(adapter.stats().connections).toBe(3);
+    expect(sim.stats.connections).toBe(3);
+    expect(sink.invalid).toEqual([]);
+  });
+});
+
+describe("okx crossed books (call auctions)", { timeout: 20_000 }, () => {
+  test("a second crossing within 10 s does not resubscribe at once: the book stays invalid and waits", async () => {
+    let clock = 1_000_000;
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }, { market: "spot", symbol: "ETH-USDT", depth: 400 }];
+    const { sim, adapter, sink, equal } = await start(subs, { now: () => clock });
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+    sim.step(1);
+    await until(() => equal(0) && equal(1) && sim.stats.subscribes === 3, "the first crossing resyncs at once");
+    clock += 2_000;
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+    const t = adapter.topicOf(0)!;
+    expect(t.resyncDelayed).toBe(true);
+    expect(t.resyncDueMs - clock).toBe(CROSSED_RESYNC_MS);
+    await until(() => sim.stats.unsubscribes === 2 && adapter.topicInfo(0).subscribed === false, "unsubscribed, not subscribed again");
+    expect(sim.stats.subscribes).toBe(3);
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    expect(sink.invalid.filter((e) => e.index === 0).map((e) => e.reason)).toEqual([StatusReason.CROSSED_BOOK, StatusReason.CROSSED_BOOK]);
+    expect(adapter.stats().crossedResyncs).toBe(2);
+  });
+});

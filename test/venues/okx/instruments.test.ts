@@ -1,0 +1,71 @@
+/**
+ * OKX instruments (docs/venues/okx.md, "Instruments") with a fake REST: instTypes per market, `ctType` splitting
+ * SWAP / FUTURES into linear and inverse, OPTION per `instFamily`, `state` filtering, `upcChg` collected for a reload,
+ * errors naming the URL; and the unresolved-symbol error through the adapter.
+ */
+import { describe, expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import { fetchOkxSpecs, type UpcomingChange } from "../../../src/venues/okx/instruments.ts";
+import { OkxAdapter } from "../../../src/venues/okx/index.ts";
+import { tempCachePath } from "./helpers.ts";
+
+const LISTING: Record<string, object[]> = {
+  SPOT: [
+    { instId: "BTC-USDT", tickSz: "0.1", lotSz: "0.00000001", state: "live" },
+    { instId: "OLD-USDT", tickSz: "0.1", lotSz: "1", state: "suspend" },
+  ],
+  SWAP: [
+    { instId: "BTC-USDT-SWAP", tickSz: "0.1", lotSz: "0.01", state: "live", ctType: "linear", upcChg: [{ param: "tickSz", newValue: "0.01", effTime: "1900000000000" }] },
+    { instId: "BTC-USD-SWAP", tickSz: "0.1", lotSz: "1", state: "live", ctType: "inverse" },
+  ],
+  FUTURES: [{ instId: "BTC-USD-261225", tickSz: "0.1", lotSz: "1", state: "preopen", ctType: "inverse" }],
+  OPTION: [{ instId: "BTC-USD-261225-100000-C", tickSz: "0.0005", lotSz: "1", state: "live" }],
+};
+
+function fakeFetch(urls: string[]): typeof fetch {
+  return (async (input: string | URL | Request) => {
+    const url = new URL(String(input));
+    urls.push(url.pathname + url.search);
+    const type = url.searchParams.get("instType")!;
+    if (type === "OPTION" && !url.searchParams.get("instFamily")) return Response.json({ code: "50014", msg: "instFamily", data: [] });
+    if (type === "DOWN") return new Response("", { status: 503 });
+    return Response.json({ code: "0", msg: "", data: LISTING[type] ?? [] });
+  }) as typeof fetch;
+}
+
+describe("okx instruments", () => {
+  test("instTypes per market, ctType, state, instFamily, upcChg", async () => {
+    const urls: string[] = [];
+    const f = fakeFetch(urls);
+    const upcoming: UpcomingChange[] = [];
+    expect([...(await fetchOkxSpecs(f, "http://x", "spot", ["BTC-USDT"]))]).toEqual([["BTC-USDT", { tickSize: "0.1", lotSize: "0.00000001" }]]);
+    expect([...(await fetchOkxSpecs(f, "http://x", "linear", ["BTC-USDT-SWAP"], upcoming)).keys()]).toEqual(["BTC-USDT-SWAP"]);
+    expect([...(await fetchOkxSpecs(f, "http://x", "inverse", ["BTC-USD-SWAP"])).keys()]).toEqual(["BTC-USD-SWAP", "BTC-USD-261225"]);
+    expect([...(await fetchOkxSpecs(f, "http://x", "option", ["BTC-USD-261225-100000-C"])).keys()]).toEqual(["BTC-USD-261225-100000-C"]);
+    expect(upcoming).toEqual([{ symbol: "BTC-USDT-SWAP", effTimeMs: 1900000000000 }]);
+    expect(urls).toEqual([
+      "/api/v5/public/instruments?instType=SPOT",
+      "/api/v5/public/instruments?instType=SWAP",
+      "/api/v5/public/instruments?instType=FUTURES",
+      "/api/v5/public/instruments?instType=SWAP",
+      "/api/v5/public/instruments?instType=FUTURES",
+      "/api/v5/public/instruments?instType=OPTION&instFamily=BTC-USD",
+    ]);
+  });
+
+  test("a suspended or unknown instId is named as unresolved; the others start", async () => {
+    const subs = [
+      { market: "spot" as const, symbol: "BTC-USDT", depth: 400 },
+      { market: "spot" as const, symbol: "OLD-USDT", depth: 400 },
+    ];
+    const config = { venue: "okx" as const, wsUrl: "ws://127.0.0.1:9/ws/v5/public", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 400, symbols: ["BTC-USDT", "OLD-USDT"] }], overrides: new Map() };
+    const errors: string[] = [];
+    const log = { ...silentLogger, error: (msg: string) => errors.push(msg) };
+    const adapter = new OkxAdapter(config, subs, { log, fetch: fakeFetch([]) });
+    const inst = await adapter.loadInstruments();
+    expect(inst[0]?.priceExp).toBe(1);
+    expect(inst[1]).toBeUndefined();
+    expect(errors.join("\n")).toContain("spot:OLD-USDT");
+    expect(adapter.stats().instrumentsUnresolved).toBe(1);
+  });
+});

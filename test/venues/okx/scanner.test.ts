@@ -1,0 +1,171 @@
+/**
+ * The OKX scanner against the JSON path and an independent conversion: every `books` line of the genuine
+ * recording, every order of the data keys, the books5 / bbo-tbt shape, and fuzzed frames (truncations, edits,
+ * swapped types, bad numbers): whatever the scanner accepts, JSON.parse accepts with the same result.
+ */
+import { describe, expect, test } from "vitest";
+import { BookUpdate } from "../../../src/core/book-update.ts";
+import { parseFixed } from "../../../src/core/fixed.ts";
+import { isBookObject, OkxScanner, OkxTopicTable, parseBookObject } from "../../../src/venues/okx/index.ts";
+import { SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "../../../src/venues/okx/scanner.ts";
+import { Rng } from "../../../src/sim/rng.ts";
+import { okxRecordingFrames, OKX_RECORDING_INSTRUMENTS } from "./recording.ts";
+
+function table(): OkxTopicTable {
+  const t = new OkxTopicTable();
+  OKX_RECORDING_INSTRUMENTS.forEach((i, k) => t.add(`books:${i.symbol}`, k, decimals(i.tickSize), decimals(i.lotSize)));
+  t.add("books5:BTC-USDT", 3, 1, 8);
+  t.add("bbo-tbt:BTC-USDT", 4, 1, 8);
+  return t;
+}
+
+function decimals(step: string): number {
+  const dot = step.indexOf(".");
+  return dot < 0 ? 0 : step.length - dot - 1;
+}
+
+interface Result {
+  r: number;
+  action: number;
+  seq: [boolean, number, boolean, number];
+  checksum: number;
+  snapshot: boolean;
+  ts: number;
+  bids: number[];
+  asks: number[];
+}
+
+function snapshotOf(r: number, sc: OkxScanner, u: BookUpdate): Result {
+  const levels = (px: Float64Array, q: Float64Array, n: number) => Array.from({ length: n }, (_, i) => [px[i]!, q[i]!]).flat();
+  return {
+    r,
+    action: sc.action,
+    seq: [sc.hasSeqId, sc.seqId, sc.hasPrevSeqId, sc.prevSeqId],
+    checksum: sc.checksum,
+    snapshot: u.isSnapshot,
+    ts: u.tsExchangeUs,
+    bids: levels(u.bidPx, u.bidQty, u.bidCount),
+    asks: levels(u.askPx, u.askQty, u.askCount),
+  };
+}
+
+/** The JSON path's verdict: a Result when the frame is a valid push, else a negative code. */
+function viaJson(frame: string, t: OkxTopicTable): Result | number {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(frame);
+  } catch {
+    return -100;
+  }
+  if (!isBookObject(msg)) return SCAN_NOT_BOOK;
+  const sc = new OkxScanner();
+  const u = new BookUpdate();
+  const r = parseBookObject(msg, frame, t, u, sc);
+  return r >= 0 ? snapshotOf(r, sc, u) : r;
+}
+
+function viaScanner(frame: string, t: OkxTopicTable): Result | number {
+  const sc = new OkxScanner();
+  const u = new BookUpdate();
+  const r = sc.scan(frame, t, u);
+  return r >= 0 ? snapshotOf(r, sc, u) : r;
+}
+
+describe("okx scanner", () => {
+  const t = table();
+  const { books } = okxRecordingFrames();
+
+  test("every books line of the recording: scanner = JSON path = an independent conversion", () => {
+    for (const rec of books) {
+      const s = viaScanner(rec.frame, t);
+      expect(typeof s).toBe("object");
+      expect(s).toEqual(viaJson(rec.frame, t));
+      const msg = JSON.parse(rec.frame) as { arg: { instId: string }; data: { bids: string[][]; asks: string[][]; checksum: number; ts: string }[] };
+      const inst = OKX_RECORDING_INSTRUMENTS.find((i) => i.symbol === msg.arg.instId)!;
+      const conv = (l: string[][]) => l.flatMap((x) => [parseFixed(x[0]!, decimals(inst.tickSize)), parseFixed(x[1]!, decimals(inst.lotSize))]);
+      const r = s as Result;
+      expect(r.bids).toEqual(conv(msg.data[0]!.bids));
+      expect(r.asks).toEqual(conv(msg.data[0]!.asks));
+      expect(r.checksum).toBe(msg.data[0]!.checksum);
+      expect(r.ts).toBe(Number(msg.data[0]!.ts) * 1000);
+    }
+  });
+
+  test("data keys in every order, with seqIds; other top-level orders and whitespace go to the JSON path with the same result", () => {
+    const parts = ['"asks":[["30238.8","2","0","1"]]', '"bids":[["30233.6","3","0","1"],["30219.4","104","0","2"]]', '"ts":"1652459225464"', '"checksum":-914047754', '"prevSeqId":15', '"seqId":3'];
+    const perms = (a: string[]): string[][] => (a.length <= 1 ? [a] : a.flatMap((x, i) => perms([...a.slice(0, i), ...a.slice(i + 1)]).map((p) => [x, ...p])));
+    let n = 0;
+    for (const p of perms(parts)) {
+      const f = `{"arg":{"channel":"books","instId":"BTC-USD-220527"},"action":"update","data":[{${p.join(",")}}]}`;
+      const s = viaScanner(f, t);
+      expect(typeof s).toBe("object");
+      expect(s).toEqual(viaJson(f, t));
+      n++;
+    }
+    expect(n).toBe(720);
+    const base = `{"arg":{"channel":"books","instId":"BTC-USD-220527"},"action":"update","data":[{${parts.join(",")}}]}`;
+    const expected = viaJson(base, t);
+    for (const f of [
+      `{"action":"update","arg":{"channel":"books","instId":"BTC-USD-220527"},"data":[{${parts.join(",")}}]}`,
+      `{"arg":{"instId":"BTC-USD-220527","channel":"books"},"action":"update","data":[{${parts.join(",")}}]}`,
+      `{"arg":{"channel":"books","instId":"BTC-USD-220527"},"data":[{${parts.join(",")}}],"action":"update"}`,
+      base.replace(",", ", "),
+    ]) {
+      expect([SCAN_FALLBACK, SCAN_NOT_BOOK]).toContain(viaScanner(f, t)); // both go to the JSON path
+      expect(viaJson(f, t)).toEqual(expected);
+    }
+  });
+
+  test("books5 and bbo-tbt frames (no action, an instId in data)", () => {
+    for (const ch of ["books5", "bbo-tbt"]) {
+      const f = `{"arg":{"channel":"${ch}","instId":"BTC-USDT"},"data":[{"asks":[["111.1","0.5","0","2"]],"bids":[["111","1.25","0","3"]],"instId":"BTC-USDT","ts":"1700000000123","seqId":123456789}]}`;
+      const s = viaScanner(f, t) as Result;
+      expect(s.r).toBe(ch === "books5" ? 3 : 4);
+      expect(s.bids).toEqual([1110, 125000000]);
+      expect(s).toEqual(viaJson(f, t));
+    }
+  });
+
+  test("control frames and unknown channels", () => {
+    expect(viaScanner('{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"a"}', t)).toBe(SCAN_NOT_BOOK);
+    expect(viaScanner("pong", t)).toBe(SCAN_NOT_BOOK);
+    expect(viaScanner('{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"last":"1"}]}', t)).toBe(SCAN_UNKNOWN_TOPIC);
+  });
+
+  test("fuzzed frames never give a result the JSON path disagrees with", () => {
+    const rng = new Rng(99);
+    const seeds = books.filter((_, i) => i % 10 === 0).map((b) => b.frame);
+    seeds.push('{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[["1.5","2","0","1"]],"ts":"1","checksum":0,"prevSeqId":-1,"seqId":100}]}');
+    const edits = ["", "0", "-", ".", "e", '"', "[", "]", "{", "}", ",", ":", "1", "x", " ", "\\", "00", "1e3", "null", "true"];
+    let accepted = 0;
+    let total = 0;
+    for (const seed of seeds) {
+      for (let k = 0; k < 300; k++) {
+        let f: string;
+        const kind = rng.int(0, 3);
+        if (kind === 0) f = seed.slice(0, rng.int(0, seed.length - 1));
+        else {
+          const at = rng.int(0, seed.length - 1);
+          const len = kind === 1 ? 1 : rng.int(0, 4);
+          f = seed.slice(0, at) + edits[rng.int(0, edits.length - 1)] + seed.slice(at + len);
+        }
+        total++;
+        const s = viaScanner(f, t);
+        if (typeof s === "object") {
+          accepted++;
+          expect(viaJson(f, t)).toEqual(s);
+        }
+      }
+    }
+    expect(total).toBeGreaterThanOrEqual(9000);
+    expect(accepted).toBeGreaterThan(100); // the fuzzer also produces valid variants the scanner takes
+  });
+
+  test("integer fields must be integer literals: the JSON path refuses 15.0 and 1e1 (JSON.parse would make them integers)", () => {
+    for (const bad of ['"seqId":15.0', '"seqId":1e1', '"prevSeqId":10.000000000000000001', '"checksum":1.5']) {
+      const f = `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[],"ts":"1",${bad}}]}`;
+      expect(viaScanner(f, t)).toBe(SCAN_FALLBACK);
+      expect(typeof viaJson(f, t)).toBe("number");
+    }
+  });
+});
