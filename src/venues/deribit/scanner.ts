@@ -1,0 +1,243 @@
+// HOT PATH: no allocation
+/**
+ * Deribit book notifications, text → BookUpdate, without JSON.parse and without substrings. It reads exactly the
+ * shape Deribit sends (no whitespace):
+ *
+ *   {"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.X.100ms","data":{…}}}
+ *
+ * with the data keys in any order: `type` ("snapshot" | "change"), `timestamp`, `instrument_name`, `change_id`,
+ * `prev_change_id`, `bids`, `asks`; levels `["new"|"change"|"delete", price, amount]`, or `[price, amount]` on a
+ * grouped channel (`book.X.none.N.100ms`, every message the whole top N). Prices and amounts are bare JSON numbers,
+ * read exactly from their text (core/fixed.ts parseJsonNumberCodes, exponent form included). Anything else — other
+ * key orders around the channel, unknown keys, whitespace, escapes, a number the exponent cannot hold, a missing
+ * field — returns SCAN_FALLBACK, and parse-json.ts (a full JSON reader keeping numbers as text) decides, with the
+ * same rules and codes. So whatever this accepts, JSON.parse accepts with the same values.
+ * @module
+ */
+import type { BookUpdate } from "../../core/book-update.ts";
+import { parseJsonNumberCodes } from "../../core/fixed.ts";
+import { type ChannelTable, FNV_OFFSET, fnvStep } from "./channel-table.ts";
+
+/** Not a book notification of this connection's shape (control frames, other channels): the JSON path decides. */
+export const SCAN_NOT_BOOK = -1;
+/** Something unusual: the JSON path decides (it may still be a good book message). */
+export const SCAN_FALLBACK = -2;
+/** A `book.` channel this connection did not subscribe. */
+export const SCAN_UNKNOWN_TOPIC = -3;
+// Errors (the JSON path's verdicts).
+export const SCAN_ERR_SYNTAX = -4;
+export const SCAN_ERR_MISSING = -5;
+export const SCAN_ERR_TYPE = -6;
+export const SCAN_ERR_LEVEL = -7;
+export const SCAN_ERR_PRICE = -8;
+export const SCAN_ERR_QTY = -9;
+export const SCAN_ERR_NUMBER = -10;
+
+/** By -code. */
+export const SCAN_RESULT_NAMES: readonly string[] = ["", "not_book", "fallback", "unknown_topic", "syntax", "missing_field", "bad_type", "bad_level", "bad_price", "bad_amount", "bad_number"];
+
+const PREFIX = '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"';
+const DATA = '","data":{';
+const BOOK = "book.";
+
+const Q = 34; // "
+const BS = 92; // \
+const COMMA = 44;
+const LBRACK = 91;
+const RBRACK = 93;
+const RBRACE = 125;
+const CH_0 = 48;
+const CH_9 = 57;
+
+const TWO_53 = 9007199254740992;
+
+// Key bits.
+const K_TYPE = 1;
+const K_TS = 2;
+const K_NAME = 4;
+const K_CID = 8;
+const K_PREV = 16;
+const K_BIDS = 32;
+const K_ASKS = 64;
+
+export class DeribitScanner {
+  /** Table entry of the channel read (-1 before it is known): lets a later error name its book. */
+  entry = -1;
+  /** `prev_change_id` of the last book read, -1 when absent (a snapshot, a grouped book). */
+  prevChangeId = -1;
+  /** Where reading stopped (diagnostics). */
+  errorPos = 0;
+  private pos = 0;
+
+  scan(s: string, table: ChannelTable, out: BookUpdate): number {
+    this.entry = -1;
+    this.prevChangeId = -1;
+    const n = s.length;
+    if (!s.startsWith(PREFIX)) return SCAN_NOT_BOOK;
+    let i = PREFIX.length;
+    const nameStart = i;
+    let h = FNV_OFFSET;
+    let c = 0;
+    while (i < n && (c = s.charCodeAt(i)) !== Q) {
+      if (c === BS) return this.fail(i, SCAN_FALLBACK);
+      h = fnvStep(h, c);
+      i++;
+    }
+    if (i >= n) return this.fail(i, SCAN_FALLBACK);
+    const entry = table.find(s, nameStart, i, h);
+    if (entry < 0) return s.startsWith(BOOK, nameStart) ? SCAN_UNKNOWN_TOPIC : SCAN_NOT_BOOK;
+    this.entry = entry;
+    if (!s.startsWith(DATA, i)) return this.fail(i, SCAN_FALLBACK);
+    i += DATA.length;
+    const grouped = table.grouped[entry]!;
+    const pExp = table.priceExp[entry]!;
+    const qExp = table.qtyExp[entry]!;
+    out.reset();
+    out.replace = grouped;
+    let seen = 0;
+    let cid = -1;
+    let prev = -1;
+    for (;;) {
+      if (s.charCodeAt(i) !== Q) return this.fail(i, SCAN_FALLBACK);
+      const k = i + 1;
+      // Keys, told apart by length and a character or two (then compared whole).
+      let bit = 0;
+      if (s.startsWith('type":', k)) bit = K_TYPE;
+      else if (s.startsWith('timestamp":', k)) bit = K_TS;
+      else if (s.startsWith('instrument_name":', k)) bit = K_NAME;
+      else if (s.startsWith('change_id":', k)) bit = K_CID;
+      else if (s.startsWith('prev_change_id":', k)) bit = K_PREV;
+      else if (s.startsWith('bids":', k)) bit = K_BIDS;
+      else if (s.startsWith('asks":', k)) bit = K_ASKS;
+      else return this.fail(i, SCAN_FALLBACK);
+      if ((seen & bit) !== 0) return this.fail(i, SCAN_FALLBACK); // duplicate key: JSON.parse keeps the last
+      seen |= bit;
+      i = s.indexOf(":", k) + 1;
+      if (bit === K_TYPE) {
+        if (s.startsWith('"snapshot"', i)) {
+          out.isSnapshot = true;
+          i += 10;
+        } else if (s.startsWith('"change"', i)) i += 8;
+        else return this.fail(i, SCAN_FALLBACK);
+      } else if (bit === K_TS || bit === K_CID || bit === K_PREV) {
+        const v = this.int(s, i);
+        if (v < 0) return this.fail(i, SCAN_FALLBACK);
+        i = this.pos;
+        if (bit === K_TS) out.tsExchangeUs = v * 1000;
+        else if (bit === K_CID) cid = v;
+        else prev = v;
+      } else if (bit === K_NAME) {
+        if (s.charCodeAt(i) !== Q) return this.fail(i, SCAN_FALLBACK);
+        i++;
+        while (i < n && (c = s.charCodeAt(i)) !== Q) {
+          if (c === BS || c < 32) return this.fail(i, SCAN_FALLBACK);
+          i++;
+        }
+        i++;
+      } else {
+        i = this.levels(s, i, out, bit === K_BIDS, grouped, pExp, qExp);
+        if (i < 0) return this.fail(this.pos, SCAN_FALLBACK);
+      }
+      c = s.charCodeAt(i);
+      if (c === COMMA) {
+        i++;
+        continue;
+      }
+      if (c !== RBRACE) return this.fail(i, SCAN_FALLBACK);
+      break;
+    }
+    // data, params and the frame close together, and nothing follows.
+    if (i + 3 !== n || s.charCodeAt(i + 1) !== RBRACE || s.charCodeAt(i + 2) !== RBRACE) return this.fail(i, SCAN_FALLBACK);
+    const need = grouped ? K_CID | K_BIDS | K_ASKS : K_TYPE | K_CID | K_BIDS | K_ASKS;
+    if ((seen & need) !== need) return this.fail(i, SCAN_FALLBACK);
+    if (grouped) {
+      if ((seen & (K_TYPE | K_PREV)) !== 0) return this.fail(i, SCAN_FALLBACK);
+    } else if (out.isSnapshot ? (seen & K_PREV) !== 0 : (seen & K_PREV) === 0) {
+      // A snapshot with prev_change_id, or a change without: unusual, the JSON path decides.
+      return this.fail(i, SCAN_FALLBACK);
+    }
+    out.venueSeq = cid;
+    this.prevChangeId = prev;
+    return table.indexes[entry]!;
+  }
+
+  /** A non-negative integer literal (JSON: no leading zero) at i, < 2^53; -1 otherwise. Sets pos after it. */
+  private int(s: string, i: number): number {
+    let c = s.charCodeAt(i);
+    if (c < CH_0 || c > CH_9) return -1;
+    if (c === CH_0) {
+      c = s.charCodeAt(i + 1);
+      if (c >= CH_0 && c <= CH_9) return -1;
+      this.pos = i + 1;
+      return c === 46 || c === 101 || c === 69 ? -1 : 0;
+    }
+    let v = 0;
+    while (c >= CH_0 && c <= CH_9) {
+      v = v * 10 + (c - CH_0);
+      if (v >= TWO_53) return -1;
+      c = s.charCodeAt(++i);
+    }
+    if (c === 46 || c === 101 || c === 69) return -1; // "1.0", "1e3": not an integer literal
+    this.pos = i;
+    return v;
+  }
+
+  /** One side's array at i; returns the index after it, -1 to fall back (pos = where). */
+  private levels(s: string, i: number, out: BookUpdate, bid: boolean, grouped: boolean, pExp: number, qExp: number): number {
+    if (s.charCodeAt(i) !== LBRACK) return this.bail(i);
+    i++;
+    if (s.charCodeAt(i) === RBRACK) return i + 1;
+    for (;;) {
+      if (s.charCodeAt(i) !== LBRACK) return this.bail(i);
+      i++;
+      let del = false;
+      if (!grouped) {
+        if (s.startsWith('"new",', i)) i += 6;
+        else if (s.startsWith('"change",', i)) i += 9;
+        else if (s.startsWith('"delete",', i)) {
+          i += 9;
+          del = true;
+        } else return this.bail(i);
+      }
+      const pStart = i;
+      i = numberEnd(s, i);
+      if (s.charCodeAt(i) !== COMMA) return this.bail(i);
+      const px = parseJsonNumberCodes(s, pStart, i, pExp);
+      if (px < 0) return this.bail(pStart);
+      const qStart = ++i;
+      i = numberEnd(s, i);
+      if (s.charCodeAt(i) !== RBRACK) return this.bail(i);
+      const qty = parseJsonNumberCodes(s, qStart, i, qExp);
+      if (qty < 0) return this.bail(qStart);
+      if (bid) out.pushBid(px, del ? 0 : qty);
+      else out.pushAsk(px, del ? 0 : qty);
+      i++;
+      const c = s.charCodeAt(i);
+      if (c === COMMA) {
+        i++;
+        continue;
+      }
+      if (c === RBRACK) return i + 1;
+      return this.bail(i);
+    }
+  }
+
+  private bail(at: number): number {
+    this.pos = at;
+    return -1;
+  }
+
+  private fail(at: number, code: number): number {
+    this.errorPos = at;
+    return code;
+  }
+}
+
+/** The end of a number token starting at i (digits, '.', 'e', 'E', '+', '-'). */
+function numberEnd(s: string, i: number): number {
+  for (;;) {
+    const c = s.charCodeAt(i);
+    if ((c >= CH_0 && c <= CH_9) || c === 46 || c === 101 || c === 69 || c === 43 || c === 45) i++;
+    else return i;
+  }
+}
