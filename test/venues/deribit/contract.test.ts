@@ -1,5 +1,4 @@
 /** Deribit runs the venue contract suite against its simulator. */
-import { parseJsonNumberCodes } from "../../../src/core/fixed.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { startDeribitSimulator } from "../../../src/sim/deribit-sim.ts";
 import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
@@ -7,13 +6,7 @@ import { DERIBIT_VENUE } from "../../../src/venues/deribit/descriptor.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { runVenueContract } from "../contract.ts";
-
-/** A JSON number text at an exponent, exactly (the simulator prints some in exponent form). */
-export function mantissa(text: string, exp: number): number {
-  const m = parseJsonNumberCodes(text, 0, text.length, exp);
-  if (m < 0) throw new Error(`${text} does not fit exponent ${exp}`);
-  return m;
-}
+import { mantissa } from "./helpers.ts";
 
 runVenueContract({
   venue: "deribit",
