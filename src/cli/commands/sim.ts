@@ -7,6 +7,7 @@
 import type { MarketName } from "../../core/types.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
+import { DERIBIT_DEFAULT_SYMBOLS, runDeribitSim } from "./sim-deribit.ts";
 
 const DEFAULT_SYMBOLS = "linear:BTCUSDT,linear:ETHUSDT,spot:BTCUSDT";
 const DEFAULT_RATE = 100;
@@ -14,10 +15,10 @@ const MARKETS: readonly MarketName[] = ["spot", "linear", "inverse", "option"];
 
 export const simCommand: CommandSpec = {
   name: "sim",
-  summary: "run an exchange simulator (Bybit v5 WebSocket + REST instruments) on 127.0.0.1",
+  summary: "run an exchange simulator (Bybit v5 or Deribit API v2: WebSocket + REST instruments) on 127.0.0.1",
   help: [
     "Options:",
-    "      --venue V        venue to simulate: bybit (the only one for now; default bybit)",
+    "      --venue V        venue to simulate: bybit (default) or deribit (see the Deribit section below)",
     "  -p, --port N         TCP port (default 0 = any free port; the URLs are printed)",
     `  -s, --symbols LIST   market:SYMBOL,… (default ${DEFAULT_SYMBOLS}); markets: ${MARKETS.join(", ")}`,
     `  -r, --rate N         book messages per second across subscribed topics (default ${DEFAULT_RATE}; 0 = idle)`,
@@ -50,6 +51,15 @@ export const simCommand: CommandSpec = {
     "             --symbols linear:XRPUSDT --rate 10     # then feeder run with [venues.bybit.linear] depth = 1000",
     "  curl -X POST 'http://127.0.0.1:18080/sim/fault?type=gap&market=linear&symbol=BTCUSDT'",
     "  curl -X POST http://127.0.0.1:18080/sim/fault -d '{\"type\":\"stall\",\"stallMs\":3000}'",
+    "",
+    "Deribit (--venue deribit): JSON-RPC 2.0 on <wsUrl> (ws://127.0.0.1:PORT/ws/api/v2) and",
+    "<restUrl>/api/v2/public/get_instruments; book.X.100ms and book.X.none.{1,10,20}.100ms; raw channels are",
+    `refused with 13778. Default symbols ${DERIBIT_DEFAULT_SYMBOLS}. --replay takes a recording of`,
+    "book notifications (cryptofeed `TS: payload` lines, JSONL or a capture), served on option as book.X.100ms.",
+    "  POST <restUrl>/sim/fault?type=gap|reset|disconnect|stall|malformed|duplicate|change_id_break|rate_limit|",
+    "                           test_request [&market=M&symbol=S] [&stallMs=N] [&count=N]",
+    "  POST <restUrl>/sim/step?n=N     GET <restUrl>/sim/stats",
+    "  feeder sim --venue deribit --replay test/fixtures/cryptofeed/DERIBIT.ws.1.0 --rate 5",
   ].join("\n"),
   options: {
     venue: { type: "string" },
@@ -95,7 +105,7 @@ export function parseSymbolList(text: string): { market: MarketName; symbols: st
 async function runSim(ctx: CommandContext): Promise<number> {
   const v = ctx.values;
   const venue = typeof v.venue === "string" ? v.venue : "bybit";
-  if (venue !== "bybit") throw new UsageError(`--venue: only bybit has a simulator so far, got ${JSON.stringify(venue)}`);
+  if (venue !== "bybit" && venue !== "deribit") throw new UsageError(`--venue: bybit or deribit, got ${JSON.stringify(venue)}`);
   const port = intOption(v.port, "port", 0, 0, 65535);
   const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
   const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
@@ -104,9 +114,10 @@ async function runSim(ctx: CommandContext): Promise<number> {
     burstiness = Number(v.burstiness);
     if (typeof v.burstiness !== "string" || !(burstiness >= 0 && burstiness <= 1)) throw new UsageError(`--burstiness must be in 0..1, got ${JSON.stringify(v.burstiness)}`);
   }
-  const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : DEFAULT_SYMBOLS);
+  const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : venue === "deribit" ? DERIBIT_DEFAULT_SYMBOLS : DEFAULT_SYMBOLS);
   const replayFile = typeof v.replay === "string" ? v.replay : undefined;
   if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
+  if (venue === "deribit") return runDeribitSim(ctx, { port, rate, seed, markets, replayFile });
   let replayDepth: number | undefined;
   if (v["replay-depth"] !== undefined) {
     if (replayFile === undefined) throw new UsageError("--replay-depth needs --replay FILE");
