@@ -41,6 +41,8 @@ export class SubscriptionControl {
   private readonly waiting = new Set<VenueConnection>();
   /** Counter (cold): messages that had to wait for a token. */
   paced = 0;
+  /** Counter (cold): server test requests answered (sent at once, never queued behind paced requests). */
+  testReplies = 0;
 
   constructor(
     private readonly protocol: RequestProtocol,
@@ -205,7 +207,9 @@ export class SubscriptionControl {
       return c.kind;
     }
     if (c.kind === "test_request") {
-      this.send(conn, c.reply);
+      // Answered at once, ahead of any paced requests: the venue closes a connection that answers late (Deribit).
+      this.testReplies++;
+      this.write(conn, c.reply);
       conn.onPong(); // the server is alive and we answered it
       return c.kind;
     }

@@ -147,4 +147,17 @@ describe("common subscription control", () => {
     expect(invalid).toEqual([]);
     control.stop();
   });
+
+  test("a server test request is answered at once, ahead of requests waiting for pacing tokens", () => {
+    const { control, all, at } = setup({ perConnection: { capacity: 1, perSecond: 1 } }, 8);
+    const { conn, topics } = all[0]!;
+    at(0);
+    control.sendRequest(conn, "subscribe", topics); // 2 requests of 4: one goes, one waits for a token
+    expect(conn.sent).toHaveLength(1);
+    control.onControl(conn, { method: "test_request" });
+    expect(conn.sent).toHaveLength(2);
+    expect(conn.sent[1]).toBe('{"method":"public/test"}');
+    expect(control.testReplies).toBe(1);
+    control.stop();
+  });
 });
