@@ -15,7 +15,7 @@
  * @module
  */
 import type { BookUpdate } from "../../core/book-update.ts";
-import { parseJsonNumberCodes } from "../../core/fixed.ts";
+import { MAX_MANTISSA, parseJsonNumberCodes, POW10 } from "../../core/fixed.ts";
 import type { ChannelTable } from "./channel-table.ts";
 
 /** Not a book notification of this connection's shape (control frames, other channels): the JSON path decides. */
@@ -50,6 +50,12 @@ const CH_0 = 48;
 const CH_9 = 57;
 
 const TWO_53 = 9007199254740992;
+const MAX_SAFE = MAX_MANTISSA;
+const DOT = 46;
+const LOWER_E = 101;
+const UPPER_E = 69;
+const PLUS = 43;
+const MINUS = 45;
 const CH_T = 116;
 const CH_Y = 121;
 const CH_I = 105;
@@ -233,16 +239,14 @@ export class DeribitScanner {
         i += act.length;
         del = a === CH_D;
       }
-      const pStart = i;
-      i = numberEnd(s, i);
+      const px = this.num(s, i, pExp);
+      if (px < 0) return this.bail(i);
+      i = this.pos;
       if (s.charCodeAt(i) !== COMMA) return this.bail(i);
-      const px = parseJsonNumberCodes(s, pStart, i, pExp);
-      if (px < 0) return this.bail(pStart);
-      const qStart = ++i;
-      i = numberEnd(s, i);
+      const qty = this.num(s, ++i, qExp);
+      if (qty < 0) return this.bail(i);
+      i = this.pos;
       if (s.charCodeAt(i) !== RBRACK) return this.bail(i);
-      const qty = parseJsonNumberCodes(s, qStart, i, qExp);
-      if (qty < 0) return this.bail(qStart);
       if (bid) out.pushBid(px, del ? 0 : qty);
       else out.pushAsk(px, del ? 0 : qty);
       i++;
@@ -254,6 +258,52 @@ export class DeribitScanner {
       if (c === RBRACK) return i + 1;
       return this.bail(i);
     }
+  }
+
+  /**
+   * A JSON number at i, exactly, at exponent exp; sets pos after it. One pass for the usual `digits[.digits]`
+   * (the same rules as parseJsonNumberCodes: no leading zero, decimals beyond exp must be zeros, < 2^53); an exponent
+   * or anything unusual goes to parseJsonNumberCodes over the whole token. -1 when it is no such number.
+   */
+  private num(s: string, i: number, exp: number): number {
+    const start = i;
+    let c = s.charCodeAt(i);
+    if (c < CH_0 || c > CH_9) return -1;
+    let m = 0;
+    if (c === CH_0) {
+      c = s.charCodeAt(++i);
+      if (c >= CH_0 && c <= CH_9) return -1; // "01": not JSON
+    } else {
+      do {
+        m = m * 10 + (c - CH_0);
+        c = s.charCodeAt(++i);
+      } while (c >= CH_0 && c <= CH_9);
+    }
+    let frac = 0;
+    if (c === DOT) {
+      c = s.charCodeAt(++i);
+      if (c < CH_0 || c > CH_9) return -1;
+      do {
+        if (frac < exp) {
+          m = m * 10 + (c - CH_0);
+          frac++;
+        } else if (c !== CH_0) return this.slowNum(s, start, exp); // an exponent may follow: the slow path decides
+        c = s.charCodeAt(++i);
+      } while (c >= CH_0 && c <= CH_9);
+    }
+    if (c === LOWER_E || c === UPPER_E || c === PLUS || c === MINUS) return this.slowNum(s, start, exp);
+    if (frac < exp) m *= POW10[exp - frac]!;
+    // Digits only grow m, so a true value above 2^53 − 1 ends ≥ 2^53 however the doubles rounded.
+    if (m > MAX_SAFE) return -1;
+    this.pos = i;
+    return m;
+  }
+
+  /** The whole token through parseJsonNumberCodes (exponent form, leading zeros, anything the fast path left). */
+  private slowNum(s: string, start: number, exp: number): number {
+    const end = numberEnd(s, start);
+    this.pos = end;
+    return parseJsonNumberCodes(s, start, end, exp);
   }
 
   private bail(at: number): number {
