@@ -18,13 +18,13 @@ import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAd
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { shareOf } from "../common/budgets.ts";
-import { resolveInstruments } from "../common/instruments.ts";
+import { makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "../common/instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
 import { DeribitConnection, type DeribitTopic } from "./connection.ts";
-import { deribitInstrumentSource } from "./instruments.ts";
+import { deribitInstrumentSource, fetchInstrumentSpecs, restUrlOf } from "./instruments.ts";
 import {
   bookChannel,
   CONNECT_WINDOW_MS,
@@ -37,7 +37,7 @@ import {
   MAX_CHANNELS_PER_CONNECTION,
   type DeribitInterval,
 } from "./protocol.ts";
-import { SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
 
 export interface DeribitAdapterOptions extends CommonAdapterOptions {
   /** Book interval: `100ms` (default, public) or `raw` / `agg2`. `raw` needs an authorised connection (13778). */
@@ -69,6 +69,8 @@ export class DeribitAdapter implements VenueAdapter {
   private readonly fetchFn: typeof fetch;
   private readonly now: () => number;
   private readonly allowNoInstruments: boolean;
+  private readonly recheck: boolean;
+  private instrumentChanges = 0;
   readonly rawFrameTap: RawFrameTap | undefined;
   readonly requests = new DeribitRequests();
   private readonly topics: DeribitTopic[] = [];
@@ -105,6 +107,7 @@ export class DeribitAdapter implements VenueAdapter {
     this.now = opts.now ?? Date.now;
     this.fetchFn = opts.fetch ?? fetch;
     this.allowNoInstruments = opts.allowNoInstruments ?? false;
+    this.recheck = opts.recheckInstruments ?? true;
     this.rawFrameTap = opts.onRawFrame;
     this.interval = opts.interval ?? DEFAULT_INTERVAL;
     const random = opts.random ?? Math.random;
@@ -249,6 +252,7 @@ export class DeribitAdapter implements VenueAdapter {
       ["subscribeRejected", "subscribe_rejected_total", "Channels the venue refused", this.control.subscribeRejected],
       ["subscribeRetries", "subscribe_retries_total", "Subscribe batches sent again after a refused batch", this.control.subscribeRetries],
       ["rateLimited", "rate_limited_total", "Requests refused with 10028 too_many_requests (sent again after a backoff)", this.control.rateLimited],
+      ["instrumentChanges", "instrument_changes_total", "Tick or lot changes picked up (after a price or amount that did not fit)", this.instrumentChanges],
       ["rawRefused", "raw_refused_total", "Requests refused with 13778 (raw channels need an authorised connection)", this.requests.rawRefused],
       ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose channel could not be read (every book of the connection resynced)", this.unattributedParseErrors],
       ["topics", "topics", "Book channels configured", this.topics.length],
@@ -357,7 +361,43 @@ export class DeribitAdapter implements VenueAdapter {
       return;
     }
     if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed) return;
+    // A price or amount the exponents cannot hold: the tick or lot may have changed (tick_size_steps too).
+    if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+  }
+
+  /** Asks get_instruments again for one instrument; on a tick/lot change, new exponents, the sink told, a fresh snapshot. Cold. */
+  private recheckInstrument(t: DeribitTopic): void {
+    if (!this.recheck || t.checkingInstrument || this.books.replaying || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
+    t.checkingInstrument = true;
+    void (async () => {
+      try {
+        const spec = (await fetchInstrumentSpecs(this.fetchFn, restUrlOf(this.config, t.market), t.market, [t.symbol])).get(t.symbol);
+        const cur = this.instruments?.[t.index];
+        if (!spec || !cur || this.lifecycle.stopping) return;
+        if (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize) return;
+        const inst = makeInstrument(this.config, this.subscriptions[t.index]!, spec);
+        this.instruments![t.index] = inst;
+        t.conn.table.setExponents(t.index, inst.priceExp, inst.qtyExp);
+        this.instrumentChanges++;
+        this.log.warn("deribit: instrument changed", { market: t.market, symbol: t.symbol, from: `${cur.tickSize}/${cur.lotSize}`, to: `${spec.tickSize}/${spec.lotSize}` });
+        this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+        this.sink?.onInstrumentChanged(t.index, inst);
+        this.books.resyncs++;
+        t.resyncs++;
+        t.resyncDelayed = false; // new exponents: worth a snapshot now, whatever the backoff said
+        this.control.restartTopic(t);
+        if (this.config.instrumentCachePath) {
+          const cache = await readInstrumentCache(this.config.instrumentCachePath).catch(() => new Map());
+          cache.set(`${t.market}:${t.symbol}`, spec);
+          await writeInstrumentCache(this.config.instrumentCachePath, "deribit", cache);
+        }
+      } catch (err) {
+        this.log.warn("deribit: instrument re-check failed", { market: t.market, symbol: t.symbol, error: String(err) });
+      } finally {
+        t.checkingInstrument = false;
+      }
+    })();
   }
 
   /** A frame that is not a book notification (acks, errors, heartbeats). Cold. */

@@ -38,7 +38,10 @@ class Sink implements BookSink {
     this.invalid.push({ index, state, reason });
     this.bids[index] = undefined;
   }
-  onInstrumentChanged(): void {}
+  changed: Instrument[] = [];
+  onInstrumentChanged(_i: number, instrument: Instrument): void {
+    this.changed.push(instrument);
+  }
 }
 
 const running: { stop(): Promise<void> }[] = [];
@@ -176,6 +179,31 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     await until(() => sink.invalid.length > 0 && equal(sim, sink, subs, instruments, 0), "one refused, one live");
     expect(sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
     expect(adapter.topicInfo(0).subscribed).toBe(true);
+  });
+});
+
+describe("Deribit instrument re-check", { timeout: 20_000 }, () => {
+  test("a price the tick cannot hold re-checks get_instruments; the new tick rebuilds the book", async () => {
+    const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
+    let calls = 0;
+    // The first answer claims a tick of 1 (exponent 0); the venue's frames carry half ticks (0.5).
+    const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await fetch(input, init);
+      const text = await res.text();
+      return new Response(calls++ === 0 ? text.replace('"tick_size":0.5', '"tick_size":1') : text, { status: res.status });
+    }) as typeof fetch;
+    const { sim, adapter, sink } = await setup(subs, { fetch: fetchFn });
+    const instruments = [...((adapter as unknown as { instruments: Instrument[] }).instruments)];
+    expect(instruments[0]!.priceExp).toBe(0);
+    adapter.start(sink);
+    sim.step(1);
+    await until(() => sink.changed.length > 0, "the instrument change");
+    expect([sink.changed[0]!.tickSize, sink.changed[0]!.priceExp]).toEqual(["0.5", 1]);
+    sim.step(2);
+    await until(() => equal(sim, sink, subs, sink.changed, 0), "book equal at the new exponent");
+    expect(adapter.stats().instrumentChanges).toBe(1);
+    // The snapshot that did not fit made the book RESYNCING / parse_error; the change is told through onInstrumentChanged.
+    expect(sink.invalid.map((e) => e.reason)).toEqual([StatusReason.PARSE_ERROR]);
   });
 });
 
