@@ -2,6 +2,7 @@
 import { describe, expect, test } from "vitest";
 import { ConfigError } from "../../src/core/errors.ts";
 import { parseConfigText } from "../../src/config/load.ts";
+import { supportedVenues } from "../../src/venues/registry.ts";
 
 function problemsOf(toml: string): string[] {
   try {
@@ -47,6 +48,18 @@ describe("venue keys", () => {
   });
 
   test("a venue without an adapter is named with the ones that have one (from the registry)", () => {
-    expect(problemsOf('[venues.kraken.spot]\nsymbols = ["XBTUSD"]\n')).toEqual(["venues.kraken: (table) is not a supported venue: bybit"]);
+    // The list comes from the registry, whichever venues it holds.
+    expect(supportedVenues()).toContain("bybit");
+    expect(problemsOf('[venues.kraken.spot]\nsymbols = ["XBTUSD"]\n')).toEqual([`venues.kraken: (table) is not a supported venue: ${supportedVenues().join(", ")}`]);
+  });
+});
+
+describe("deribit venue keys (from its registry entry)", () => {
+  test("depths 0, 1, 10, 20 on every market; others named with the valid ones", () => {
+    const cfg = parseConfigText('[venues.deribit.inverse]\nsymbols = ["BTC-PERPETUAL", "BTC-PERPETUAL@10"]\n[venues.deribit.option]\ndepth = 20\nsymbols = ["BTC-27MAR26-70000-C"]\n[venues.deribit.linear]\nsymbols = ["BTC_USDC-PERPETUAL"]\n');
+    const v = cfg.venues[0]!;
+    expect([v.venue, v.wsUrl, v.restUrl]).toEqual(["deribit", "wss://www.deribit.com/ws/api/v2", "https://www.deribit.com"]);
+    expect(v.markets.map((m) => [m.market, m.depth])).toEqual([["linear", 0], ["inverse", 0], ["option", 20]]);
+    expect(problemsOf('[venues.deribit.inverse]\ndepth = 50\nsymbols = ["BTC-PERPETUAL"]\n')).toEqual(["venues.deribit.inverse.depth: 50 is not one of 0, 1, 10, 20"]);
   });
 });
