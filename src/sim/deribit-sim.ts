@@ -27,6 +27,7 @@ import {
   type DWs,
   type ReplayChannel,
 } from "./deribit-sim-book.ts";
+import { handleDeribitControl } from "./deribit-sim-control.ts";
 import { Rng } from "./rng.ts";
 import type { SymbolSpec } from "./sim-book.ts";
 
@@ -134,7 +135,7 @@ class DeribitSimulator implements DeribitSim {
           return new Response("expected a WebSocket upgrade", { status: 400 });
         }
         if (url.pathname === "/api/v2/public/get_instruments") return this.getInstruments(url);
-        if (url.pathname.startsWith("/sim/")) return this.control(req, url);
+        if (url.pathname.startsWith("/sim/")) return handleDeribitControl(this, req, url);
         return new Response("not found", { status: 404 });
       },
       websocket: {
@@ -169,50 +170,6 @@ class DeribitSimulator implements DeribitSim {
     for (const ws of this.conns) ws.terminate();
     await this.server?.stop(true);
     this.server = null;
-  }
-
-  // ───────────────────────── control (HTTP on the same port) ─────────────────────────
-
-  /**
-   * POST /sim/fault?type=T[&market=M&symbol=S][&stallMs=N][&count=N], POST /sim/step?n=N, GET /sim/stats. Parameters
-   * in the query string; answers JSON, 400 naming the bad field.
-   */
-  private control(req: Request, url: URL): Response {
-    const json = (body: unknown, status = 200) => new Response(JSON.stringify(body) + "\n", { status, headers: { "content-type": "application/json" } });
-    const bad = (field: string, error: string) => json({ ok: false, field, error: `${field}: ${error}` }, 400);
-    const p = url.searchParams;
-    const int = (name: string, dflt: number, max: number): number | string => {
-      const v = p.get(name);
-      if (v === null) return dflt;
-      const n = Number(v);
-      return Number.isInteger(n) && n >= 1 && n <= max ? n : `must be an integer in 1..${max}, got ${JSON.stringify(v)}`;
-    };
-    try {
-      if (url.pathname === "/sim/stats" && req.method === "GET") return json({ ok: true, stats: { ...this.stats }, channels: this.channels() });
-      if (req.method !== "POST") return json({ ok: false, field: "method", error: `method: ${url.pathname} takes POST` }, 405);
-      if (url.pathname === "/sim/step") {
-        const n = int("n", 1, 100_000);
-        if (typeof n === "string") return bad("n", n);
-        this.step(n);
-        return json({ ok: true, n });
-      }
-      if (url.pathname === "/sim/fault") {
-        const type = p.get("type") as DeribitSimFault | null;
-        if (type === null || !DERIBIT_SIM_FAULTS.includes(type)) return bad("type", `${JSON.stringify(type)} is not one of ${DERIBIT_SIM_FAULTS.join(", ")}`);
-        const market = p.get("market") as MarketName | null;
-        const symbol = p.get("symbol");
-        if ((market === null) !== (symbol === null)) return bad(market === null ? "market" : "symbol", "give market and symbol together, or neither");
-        const stallMs = int("stallMs", 5_000, 3_600_000);
-        if (typeof stallMs === "string") return bad("stallMs", stallMs);
-        const count = int("count", 1, 1_000);
-        if (typeof count === "string") return bad("count", count);
-        const target = market !== null && symbol !== null ? { market, symbol } : undefined;
-        return json({ ok: true, fault: type, ...this.inject(type, target, { stallMs, count }) });
-      }
-      return json({ ok: false, field: "path", error: `path: no such endpoint ${url.pathname} (POST /sim/fault, POST /sim/step, GET /sim/stats)` }, 404);
-    } catch (err) {
-      return bad("symbol", err instanceof Error ? err.message : String(err));
-    }
   }
 
   // ───────────────────────── REST ─────────────────────────
