@@ -17,6 +17,7 @@ import { CaptureWriter } from "../../../src/record/capture.ts";
 import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
+import { uniqueDestination } from "../../e2e/harness.ts";
 import { applyToMaps } from "../contract.ts";
 import { applyReference, canonical, canonicalOf, recordedFrames, recordedInstruments, type RefBook } from "./recording.ts";
 
@@ -122,7 +123,7 @@ describe("Deribit recording replayed", { timeout: 30_000 }, () => {
     const config = validateConfig({
       log: { level: "error" },
       http: { enabled: false },
-      publish: { startup_listen_ms: 0, destinations: [{ group: "239.255.71.9", port: 31977, interface: "127.0.0.1", ttl: 1 }] },
+      publish: { startup_listen_ms: 0, destinations: [{ ...uniqueDestination(54), interface: "127.0.0.1", ttl: 1 }] },
       venues: { deribit: { instrument_cache: join(dir, "instruments.json"), option: { depth: 0, symbols: NAMES }, overrides } },
     });
     // Frame by frame through Feeder.ingest (what replayCaptures calls), comparing after each.
