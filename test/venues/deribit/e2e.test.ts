@@ -161,7 +161,7 @@ describe("Deribit: simulator → feeder → multicast → subscriber", { timeout
       if (fault === "duplicate") expect(after.duplicates).toBeGreaterThan(before.duplicates!);
       if (fault === "disconnect") expect(after.reconnects).toBeGreaterThan(before.reconnects!);
       if (fault === "stall") expect(after.staleResyncs).toBeGreaterThan(before.staleResyncs!);
-      if (fault === "rate_limit") expect(after.rateLimited).toBe(before.rateLimited! + 2);
+      if (fault === "rate_limit") expect(after.rateLimited).toBeGreaterThanOrEqual(before.rateLimited! + 2);
       expect(validChecks).toBeGreaterThan(checksBefore);
       expect(violations).toEqual([]);
     });
