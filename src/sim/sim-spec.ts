@@ -25,7 +25,7 @@ export interface SymbolSpec extends FairValueSpec {
 export const DEFAULT_STEP_S = 0.01;
 
 /** Mean-reversion time of every default symbol's fair price: 15 minutes. */
-const REVERSION_S = 900;
+export const REVERSION_S = 900;
 
 /**
  * Realistic defaults for common symbols (ticks from docs/venues/bybit.md §1.3 examples where given). Spreads:

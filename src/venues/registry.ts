@@ -9,6 +9,7 @@ import type { VenueConfig } from "../config/types.ts";
 import { BINANCE_VENUE } from "./binance/descriptor.ts";
 import { BYBIT_VENUE } from "./bybit/descriptor.ts";
 import { OKX_VENUE } from "./okx/descriptor.ts";
+import { DERIBIT_VENUE } from "./deribit/descriptor.ts";
 import type { Keepalive, ResyncKind, SequenceScope } from "./common/hooks.ts";
 import type { CommonAdapterOptions, Subscription, VenueAdapter } from "./venue.ts";
 
@@ -47,6 +48,7 @@ export const VENUES: Readonly<Partial<Record<VenueName, VenueSpec>>> = {
   bybit: BYBIT_VENUE,
   binance: BINANCE_VENUE,
   okx: OKX_VENUE,
+  deribit: DERIBIT_VENUE,
 };
 
 export function venueSpec(venue: string): VenueSpec | undefined {

@@ -53,3 +53,13 @@ describe("venue keys", () => {
     expect(supportedVenues()[0]).toBe("bybit");
   });
 });
+
+describe("deribit venue keys (from its registry entry)", () => {
+  test("depths 0, 1, 10, 20 on every market; others named with the valid ones", () => {
+    const cfg = parseConfigText('[venues.deribit.inverse]\nsymbols = ["BTC-PERPETUAL", "BTC-PERPETUAL@10"]\n[venues.deribit.option]\ndepth = 20\nsymbols = ["BTC-27MAR26-70000-C"]\n[venues.deribit.linear]\nsymbols = ["BTC_USDC-PERPETUAL"]\n');
+    const v = cfg.venues[0]!;
+    expect([v.venue, v.wsUrl, v.restUrl]).toEqual(["deribit", "wss://www.deribit.com/ws/api/v2", "https://www.deribit.com"]);
+    expect(v.markets.map((m) => [m.market, m.depth])).toEqual([["linear", 0], ["inverse", 0], ["option", 20]]);
+    expect(problemsOf('[venues.deribit.inverse]\ndepth = 50\nsymbols = ["BTC-PERPETUAL"]\n')).toEqual(["venues.deribit.inverse.depth: 50 is not one of 0, 1, 10, 20"]);
+  });
+});

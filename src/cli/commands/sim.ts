@@ -9,6 +9,7 @@ import { startBinanceSimulator } from "../../sim/binance-sim.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
 import { startOkxSimulator } from "../../sim/okx-sim.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
+import { DERIBIT_DEFAULT_SYMBOLS, runDeribitSim } from "./sim-deribit.ts";
 
 const DEFAULT_SYMBOLS = "linear:BTCUSDT,linear:ETHUSDT,spot:BTCUSDT";
 const DEFAULT_OKX_SYMBOLS = "spot:BTC-USDT,linear:BTC-USDT-SWAP,inverse:BTC-USD-SWAP";
@@ -17,11 +18,11 @@ const MARKETS: readonly MarketName[] = ["spot", "linear", "inverse", "option"];
 
 export const simCommand: CommandSpec = {
   name: "sim",
-  summary: "run an exchange simulator (Bybit v5, OKX v5, or Binance spot + USD-M) on 127.0.0.1",
+  summary: "run an exchange simulator (Bybit v5, OKX v5, Binance spot + USD-M, or Deribit API v2) on 127.0.0.1",
   help: [
     "Options:",
-    "      --venue V        venue to simulate: bybit (default), okx (see \"OKX\" below) or binance (spot and",
-    "                       USD-M = market linear; see `Binance` below)",
+    "      --venue V        venue to simulate: bybit (default), okx (see \"OKX\" below), binance (spot and",
+    "                       USD-M = market linear; see `Binance` below) or deribit (see the Deribit section below)",
     "  -p, --port N         TCP port (default 0 = any free port; the URLs are printed)",
     `  -s, --symbols LIST   market:SYMBOL,… (default ${DEFAULT_SYMBOLS}); markets: ${MARKETS.join(", ")}`,
     `  -r, --rate N         book messages per second across subscribed topics (default ${DEFAULT_RATE}; 0 = idle)`,
@@ -77,6 +78,14 @@ export const simCommand: CommandSpec = {
     "                            500, or a stale snapshot the diffs cannot bridge)",
     "  POST <restUrl>/sim/step   [n=N];  GET <restUrl>/sim/stats",
     "  --max-connection-age-ms N closes every connection N ms after it opened (Binance: 24 h)",
+    "Deribit (--venue deribit): JSON-RPC 2.0 on <wsUrl> (ws://127.0.0.1:PORT/ws/api/v2) and",
+    "<restUrl>/api/v2/public/get_instruments; book.X.100ms and book.X.none.{1,10,20}.100ms; raw channels are",
+    `refused with 13778. Default symbols ${DERIBIT_DEFAULT_SYMBOLS}. --replay takes a recording of`,
+    "book notifications (cryptofeed `TS: payload` lines, JSONL or a capture), served on option as book.X.100ms.",
+    "  POST <restUrl>/sim/fault?type=gap|reset|disconnect|stall|malformed|duplicate|change_id_break|rate_limit|",
+    "                           test_request [&market=M&symbol=S] [&stallMs=N] [&count=N]",
+    "  POST <restUrl>/sim/step?n=N     GET <restUrl>/sim/stats",
+    "  feeder sim --venue deribit --replay test/fixtures/cryptofeed/DERIBIT.ws.1.0 --rate 5",
   ].join("\n"),
   options: {
     venue: { type: "string" },
@@ -128,7 +137,7 @@ async function runSim(ctx: CommandContext): Promise<number> {
   const venue = typeof v.venue === "string" ? v.venue : "bybit";
   if (venue === "binance") return runBinanceSim(ctx);
   if (venue === "okx") return runOkxSim(ctx);
-  if (venue !== "bybit") throw new UsageError(`--venue: bybit, okx or binance, got ${JSON.stringify(venue)}`);
+  if (venue !== "bybit" && venue !== "deribit") throw new UsageError(`--venue: bybit, okx, binance or deribit, got ${JSON.stringify(venue)}`);
   const port = intOption(v.port, "port", 0, 0, 65535);
   const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
   const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
@@ -137,9 +146,10 @@ async function runSim(ctx: CommandContext): Promise<number> {
     burstiness = Number(v.burstiness);
     if (typeof v.burstiness !== "string" || !(burstiness >= 0 && burstiness <= 1)) throw new UsageError(`--burstiness must be in 0..1, got ${JSON.stringify(v.burstiness)}`);
   }
-  const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : DEFAULT_SYMBOLS);
+  const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : venue === "deribit" ? DERIBIT_DEFAULT_SYMBOLS : DEFAULT_SYMBOLS);
   const replayFile = typeof v.replay === "string" ? v.replay : undefined;
   if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
+  if (venue === "deribit") return runDeribitSim(ctx, { port, rate, seed, markets, replayFile });
   let replayDepth: number | undefined;
   if (v["replay-depth"] !== undefined) {
     if (replayFile === undefined) throw new UsageError("--replay-depth needs --replay FILE");

@@ -34,6 +34,8 @@ export type AckError =
   | { kind: "already_subscribed"; topic: string }
   /** The request was too large: bisect the batch. */
   | { kind: "args_size" }
+  /** Over the venue's request rate (Deribit 10028 too_many_requests): send the same request again after a backoff. */
+  | { kind: "rate_limited" }
   /** Anything else: a batch is split to single topics to find the culprit; a single topic is rejected. */
   | { kind: "other" };
 

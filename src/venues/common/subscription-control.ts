@@ -8,10 +8,15 @@
  */
 import type { Logger } from "../../core/log.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
+import { equalJitterMs } from "./backoff.ts";
 import { shareOf, TokenBucket } from "./budgets.ts";
 import type { ControlFrame, RequestProtocol } from "./hooks.ts";
 import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
 
+
+/** Backoff of a request the venue refused as over its rate limit (AckError rate_limited). */
+export const RATE_LIMIT_BACKOFF_BASE_MS = 500;
+export const RATE_LIMIT_BACKOFF_MAX_MS = 10_000;
 
 /** Marks a topic's book untrusted and tells the sink (the adapter owns book state). */
 export type InvalidateTopic = (t: TopicState, state: BookState, reason: StatusReason) => void;
@@ -23,6 +28,11 @@ export class SubscriptionControl {
   subscribeRetries = 0;
   argsSizeErrors = 0;
   alreadySubscribed = 0;
+  /** Requests the venue refused as over its rate limit (AckError rate_limited), each sent again after a backoff. */
+  rateLimited = 0;
+  /** Rate-limited refusals in a row (the backoff's step); an accepted request starts it over. */
+  private rateLimitStreak = 0;
+  private readonly retryTimers = new Set<ReturnType<typeof setTimeout>>();
 
   /** Per-IP bucket shared by every connection of the venue (this process's share); null = no per-IP limit. */
   private readonly ipBucket: TokenBucket | null;
@@ -31,6 +41,8 @@ export class SubscriptionControl {
   private readonly waiting = new Set<VenueConnection>();
   /** Counter (cold): messages that had to wait for a token. */
   paced = 0;
+  /** Counter (cold): server test requests answered (sent at once, never queued behind paced requests). */
+  testReplies = 0;
 
   constructor(
     private readonly protocol: RequestProtocol,
@@ -161,6 +173,8 @@ export class SubscriptionControl {
   stop(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
+    for (const t of this.retryTimers) clearTimeout(t);
+    this.retryTimers.clear();
   }
 
   private write(conn: VenueConnection, text: string): void {
@@ -193,7 +207,9 @@ export class SubscriptionControl {
       return c.kind;
     }
     if (c.kind === "test_request") {
-      this.send(conn, c.reply);
+      // Answered at once, ahead of any paced requests: the venue closes a connection that answers late (Deribit).
+      this.testReplies++;
+      this.write(conn, c.reply);
       conn.onPong(); // the server is alive and we answered it
       return c.kind;
     }
@@ -226,7 +242,12 @@ export class SubscriptionControl {
     }
     conn.pending.delete(req.reqId);
     if (c.success) {
+      this.rateLimitStreak = 0;
       for (const t of req.topics) this.onTopicConfirmed(conn, t, req.op);
+      return;
+    }
+    if (this.protocol.parseAckError(c.retMsg).kind === "rate_limited") {
+      this.retryLater(conn, req.op, req.topics, c.retMsg);
       return;
     }
     if (req.op === "unsubscribe") {
@@ -316,6 +337,26 @@ export class SubscriptionControl {
       return;
     }
     if (topics.length === 1) this.reject(topics[0]!, retMsg);
+  }
+
+  /**
+   * The venue refused a request as over its rate limit: the same request goes again after an equal-jitter backoff
+   * (0.5 s doubling to 10 s while refusals continue), on the same socket only; nothing is rejected for it.
+   */
+  private retryLater(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], retMsg: string): void {
+    this.rateLimited++;
+    const delayMs = equalJitterMs(this.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, Math.random);
+    const gen = conn.generation;
+    this.log.warn(`${this.protocol.venue}: request over the venue's rate limit; sending it again`, { conn: conn.id, op, topics: topics.length, retMsg, delayMs: Math.round(delayMs) });
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      if (conn.generation !== gen || !conn.open) return; // the socket went: its reconnect subscribes afresh
+      const still = topics.filter((t) => t.sub === (op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING));
+      if (still.length === 0) return;
+      if (op === "subscribe") for (const t of still) t.sub = SUB_IDLE;
+      this.sendRequest(conn, op, still);
+    }, delayMs);
+    this.retryTimers.add(timer);
   }
 
   private retry(conn: VenueConnection, topics: TopicState[]): void {

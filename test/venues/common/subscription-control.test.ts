@@ -40,6 +40,7 @@ function protocol(pacing?: RequestProtocol["pacing"]): RequestProtocol {
       const bad = /^unknown (\S+)$/.exec(retMsg);
       if (bad) return { kind: "handler_not_found", topic: bad[1]! };
       if (retMsg === "too many") return { kind: "args_size" };
+      if (retMsg === "slow down") return { kind: "rate_limited" };
       return { kind: "other" };
     },
     rejectHint: () => "",
@@ -125,5 +126,38 @@ describe("common subscription control", () => {
     expect(control.onControl(conn, { method: "test_request" })).toBe("test_request");
     expect(conn.sent).toEqual(['{"method":"public/test"}']);
     expect(topics[0]!.sub).not.toBe(SUB_PENDING);
+  });
+
+  test("rate limited: the same request goes again after a backoff, nothing is rejected or split", async () => {
+    const { control, all, invalid } = setup(undefined, 3);
+    const { conn, topics } = all[0]!;
+    control.sendRequest(conn, "subscribe", topics);
+    const [first] = ids(conn.sent);
+    control.onControl(conn, { id: first, error: "slow down" });
+    expect(control.rateLimited).toBe(1);
+    expect(topics.every((t) => t.sub === SUB_PENDING)).toBe(true);
+    expect(conn.sent).toHaveLength(1); // not split to single topics, not sent at once
+    const deadline = Date.now() + 5_000;
+    while (conn.sent.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(conn.sent).toHaveLength(2);
+    const again = JSON.parse(conn.sent[1]!) as { id: string; params: string[] };
+    expect(again.params).toEqual(topics.map((t) => t.topic));
+    control.onControl(conn, { id: again.id, result: null });
+    expect(topics.every((t) => t.sub === SUB_ACTIVE)).toBe(true);
+    expect(invalid).toEqual([]);
+    control.stop();
+  });
+
+  test("a server test request is answered at once, ahead of requests waiting for pacing tokens", () => {
+    const { control, all, at } = setup({ perConnection: { capacity: 1, perSecond: 1 } }, 8);
+    const { conn, topics } = all[0]!;
+    at(0);
+    control.sendRequest(conn, "subscribe", topics); // 2 requests of 4: one goes, one waits for a token
+    expect(conn.sent).toHaveLength(1);
+    control.onControl(conn, { method: "test_request" });
+    expect(conn.sent).toHaveLength(2);
+    expect(conn.sent[1]).toBe('{"method":"public/test"}');
+    expect(control.testReplies).toBe(1);
+    control.stop();
   });
 });

@@ -1,0 +1,203 @@
+/**
+ * The Deribit simulator's channels and frame text: per instrument a generated book (sim-book.ts) with one
+ * change_id sequence, per channel the levels last published, the JSON-RPC notification text (bare JSON numbers, some
+ * in exponent form, as Deribit's own encoder may print them), and replayed channels from a recording. Cold code.
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import type { ServerWebSocket } from "bun";
+import { formatFixed } from "../core/fixed.ts";
+import type { MarketName } from "../core/types.ts";
+import { CAPTURE_EXTENSION, readCapture } from "../record/capture.ts";
+import type { Rng } from "./rng.ts";
+import { SimBook, diffLevels, type Levels, type SymbolSpec } from "./sim-book.ts";
+import { REVERSION_S } from "./sim-spec.ts";
+
+export interface DeribitConnData {
+  id: number;
+  channels: Set<string>;
+  /** A test_request sent and not yet answered with public/test (ms sent; 0 = none). */
+  testPendingSinceMs: number;
+  heartbeatMs: number;
+  lastHeartbeatMs: number;
+}
+export type DWs = ServerWebSocket<DeribitConnData>;
+
+/** Deribit-like instrument specs (tick, lot, price level) for generated symbols. */
+export function deribitSpec(market: MarketName, symbol: string): SymbolSpec {
+  const s = symbol.toUpperCase();
+  // The demo market's dynamics (sim-spec.ts): mean-reverting mid, a few ticks of spread.
+  const m = { reversionS: REVERSION_S, volPerSqrtS: 1e-4 };
+  if (market === "option") return { ...m, tickSize: "0.0005", lotSize: "0.1", priceDecimals: 4, typicalLots: 50, mid: 0.05, spreadTicks: 4, volPerSqrtS: 4e-4 };
+  if (market === "spot") return { ...m, tickSize: "1", lotSize: "0.0001", priceDecimals: 0, typicalLots: 5_000, mid: s.startsWith("ETH") ? 3_500 : 95_000, spreadTicks: 2 };
+  if (market === "linear") return { ...m, tickSize: s.startsWith("ETH") ? "0.1" : "1", lotSize: "0.001", priceDecimals: 1, typicalLots: 500, mid: s.startsWith("ETH") ? 3_500 : 95_000, spreadTicks: 1 };
+  // Inverse perpetuals and futures: amounts in USD.
+  return s.startsWith("ETH")
+    ? { ...m, tickSize: "0.05", lotSize: "1", priceDecimals: 2, typicalLots: 5_000, mid: 3_500, spreadTicks: 1 }
+    : { ...m, tickSize: "0.5", lotSize: "10", priceDecimals: 1, typicalLots: 50_000, mid: 95_000, spreadTicks: 1 };
+}
+
+/** A generated instrument: its book and change_id, shared by all its channels. */
+export class InstrumentSim {
+  readonly book: SimBook;
+  changeId: number;
+  stalledUntilMs = 0;
+  readonly channels: ChannelSim[] = [];
+  constructor(
+    readonly market: MarketName,
+    readonly symbol: string,
+    readonly spec: SymbolSpec,
+    rng: Rng,
+  ) {
+    this.book = new SimBook(spec, rng, market === "option" ? 30 : 200);
+    this.changeId = rng.int(1e9, 5e10);
+  }
+}
+
+/** One channel of a generated instrument: `book.X.100ms` (depth 0) or `book.X.none.N.100ms`. */
+export class ChannelSim {
+  readonly subs = new Set<DWs>();
+  bids: Levels = { px: [], qty: [] };
+  asks: Levels = { px: [], qty: [] };
+  /** The change_id of the last message built for this channel (sent or not). */
+  changeId = 0;
+  lastMessage = "";
+  /** Fault: the next change carries a prev_change_id that is not the last change_id. */
+  breakNext = false;
+  constructor(
+    readonly name: string,
+    readonly depth: number,
+    readonly inst: InstrumentSim,
+  ) {}
+}
+
+/** A JSON number for mantissa m at exp: plain and trimmed, sometimes with ".0" or in exponent form (both exact). */
+export function jsonNumber(m: number, exp: number, rng: Rng): string {
+  const r = rng.next();
+  if (r < 0.1 && m > 0) return `${m}e-${exp}`.replace(/e-0$/, "");
+  let s = formatFixed(m, exp);
+  if (s.includes(".")) s = s.replace(/0+$/, "").replace(/\.$/, "");
+  if (r > 0.85 && !s.includes(".")) s += ".0";
+  return s;
+}
+
+function frameOf(channel: string, data: string): string {
+  return `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"${channel}","data":{${data}}}}`;
+}
+
+/** The channel's whole book at its change_id: a snapshot, or a grouped full book. */
+export function snapshotFrame(c: ChannelSim, rng: Rng): string {
+  const b = c.inst.book;
+  const ts = Date.now();
+  if (c.depth > 0) {
+    const lv = (l: Levels) => l.px.map((p, i) => `[${jsonNumber(p, b.priceExp, rng)},${jsonNumber(l.qty[i]!, b.qtyExp, rng)}]`).join(",");
+    return frameOf(c.name, `"timestamp":${ts},"instrument_name":"${c.inst.symbol}","change_id":${c.changeId},"bids":[${lv(c.bids)}],"asks":[${lv(c.asks)}]`);
+  }
+  const lv = (l: Levels) => l.px.map((p, i) => `["new",${jsonNumber(p, b.priceExp, rng)},${jsonNumber(l.qty[i]!, b.qtyExp, rng)}]`).join(",");
+  return frameOf(c.name, `"type":"snapshot","timestamp":${ts},"instrument_name":"${c.inst.symbol}","change_id":${c.changeId},"bids":[${lv(c.bids)}],"asks":[${lv(c.asks)}]`);
+}
+
+/** Moves the channel to the book's present; returns the message (null when its levels did not change). */
+export function advanceChannel(c: ChannelSim, rng: Rng): string | null {
+  const b = c.inst.book;
+  const n = c.depth > 0 ? c.depth : Infinity;
+  const nb = b.windowLevels(true, n);
+  const na = b.windowLevels(false, n);
+  const db = diffLevels(c.bids, nb, true);
+  const da = diffLevels(c.asks, na, false);
+  if (db.length === 0 && da.length === 0) return null;
+  const prevBids = new Set(c.bids.px);
+  const prevAsks = new Set(c.asks.px);
+  c.bids = nb;
+  c.asks = na;
+  const prev = c.changeId;
+  c.changeId = c.inst.changeId;
+  if (c.depth > 0) return snapshotFrame(c, rng);
+  const lv = (d: [number, number][], had: Set<number>) =>
+    d.map(([p, q]) => `["${q === 0 ? "delete" : had.has(p) ? "change" : "new"}",${jsonNumber(p, b.priceExp, rng)},${q === 0 ? "0.0" : jsonNumber(q, b.qtyExp, rng)}]`).join(",");
+  const prevId = c.breakNext ? prev - 1 : prev;
+  c.breakNext = false;
+  return frameOf(c.name, `"type":"change","timestamp":${Date.now()},"prev_change_id":${prevId},"instrument_name":"${c.inst.symbol}","change_id":${c.changeId},"bids":[${lv(db, prevBids)}],"asks":[${lv(da, prevAsks)}]`);
+}
+
+/** Garbles a frame after its channel name (so a reader can tell whose it was): truncation or a broken number. */
+export function corruptFrame(frame: string, rng: Rng): string {
+  const dataAt = frame.indexOf('"data"');
+  if (rng.next() < 0.5 || dataAt < 0) return frame.slice(0, Math.max(dataAt + 12, Math.floor(frame.length * 0.6)));
+  return frame.replace(/(\["(?:new|change)",\d+)/, "$1x");
+}
+
+/** A replayed channel: the recording's book frames, served under the channel name a client can subscribe. */
+export class ReplayChannel {
+  readonly subs = new Set<DWs>();
+  cursor = 0;
+  changeId = 0;
+  /** The book the frames sent so far build, as JSON number texts (price text → amount text). */
+  readonly bids = new Map<string, string>();
+  readonly asks = new Map<string, string>();
+  lastMessage = "";
+  stalledUntilMs = 0;
+  constructor(
+    readonly market: MarketName,
+    readonly name: string,
+    readonly symbol: string,
+    readonly frames: string[],
+  ) {}
+}
+
+/**
+ * Loads a recording of Deribit book notifications: cryptofeed's `RECV_TS: PAYLOAD` lines, JSONL payloads or a
+ * `feeder record` capture. Only `book.` channels are served; `raw` channels are renamed to `100ms` (an
+ * unauthorised client cannot subscribe raw), in the name and in each frame.
+ */
+export function loadDeribitReplay(path: string, market: MarketName): ReplayChannel[] {
+  const payloads: string[] = [];
+  if (path.endsWith(CAPTURE_EXTENSION)) {
+    for (const r of readCapture(path).records) if (typeof r.frame === "string") payloads.push(r.frame);
+  } else {
+    for (const line of readFileSync(path, "utf8").split(/\r?\n/)) {
+      const m = /^\d+(?:\.\d+)?: (\{.*)$/.exec(line);
+      if (m) payloads.push(m[1]!);
+      else if (line.startsWith("{")) payloads.push(line);
+    }
+  }
+  const byChannel = new Map<string, ReplayChannel>();
+  for (const p of payloads) {
+    const m = /"channel":"(book\.([^".]+(?:\.[^".]+)*?)\.raw)"/.exec(p) ?? /"channel":"(book\.([^".]+)\.(?:100ms|agg2))"/.exec(p);
+    if (!m) continue;
+    const served = m[1]!.replace(/\.raw$/, ".100ms");
+    const frame = p.replace(`"channel":"${m[1]}"`, `"channel":"${served}"`);
+    let r = byChannel.get(served);
+    if (!r) byChannel.set(served, (r = new ReplayChannel(market, served, m[2]!, [])));
+    r.frames.push(frame);
+  }
+  return [...byChannel.values()];
+}
+
+/** Applies a replayed frame to the replay book (numbers kept as text); returns its change_id. */
+export function applyReplayFrame(r: ReplayChannel, frame: string): void {
+  const data = frame.slice(frame.indexOf('"data":{'));
+  const type = /"type":"(snapshot|change)"/.exec(data)?.[1];
+  if (type === "snapshot") {
+    r.bids.clear();
+    r.asks.clear();
+  }
+  for (const side of ["bids", "asks"] as const) {
+    const at = data.indexOf(`"${side}":[`);
+    if (at < 0) continue;
+    const end = data.indexOf("]]", at);
+    const body = data.slice(at, end < 0 ? undefined : end + 2);
+    for (const lm of body.matchAll(/\["(new|change|delete)",([0-9.eE+-]+),([0-9.eE+-]+)\]/g)) {
+      const book = side === "bids" ? r.bids : r.asks;
+      if (lm[1] === "delete") book.delete(lm[2]!);
+      else book.set(lm[2]!, lm[3]!);
+    }
+  }
+  r.changeId = Number(/"change_id":(\d+)/.exec(data)?.[1] ?? r.changeId);
+}
+
+/** A snapshot of the replay book at its change_id (for late joiners and injected resets). */
+export function replaySnapshot(r: ReplayChannel): string {
+  const lv = (m: Map<string, string>) => [...m].map(([p, q]) => `["new",${p},${q}]`).join(",");
+  return frameOf(r.name, `"type":"snapshot","timestamp":${Date.now()},"instrument_name":"${r.symbol}","change_id":${r.changeId},"bids":[${lv(r.bids)}],"asks":[${lv(r.asks)}]`);
+}

@@ -1,0 +1,411 @@
+// HOT PATH: no allocation (DeribitAdapter.onBook, called by connection.ts per frame; everything else here is cold)
+/**
+ * The Deribit venue adapter and its per-channel sequencing rule (docs/venues/deribit.md, "Sequencing"): the first
+ * notification of a channel is a snapshot, and every `change` must carry `prev_change_id` equal to the last
+ * `change_id` (ids are not consecutive); otherwise that channel alone is resynced by unsubscribe + subscribe. A
+ * snapshot at any time replaces the book (one older than a live book, or repeating its id, changes nothing). A
+ * change repeating or older than the last id is a duplicate (ignored, counted). Grouped channels
+ * (`book.X.none.N.100ms`) are whole books applied as replace. Changes before the first snapshot are ignored and
+ * counted. Connecting, keepalive (answering `test_request`), deadlines, requests, acks, pacing and resync
+ * backoff are the common modules in ../common/.
+ * @module
+ */
+import type { BookUpdate } from "../../core/book-update.ts";
+import { RateLimitedLog, type Logger } from "../../core/log.ts";
+import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
+import type { VenueConfig } from "../../config/types.ts";
+import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAdapter, VenueConnectionState, VenueMetric } from "../venue.ts";
+import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
+import { shareOf } from "../common/budgets.ts";
+import { makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "../common/instruments.ts";
+import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
+import { staleAfterFromConfig } from "../common/staleness.ts";
+import { SubscriptionControl } from "../common/subscription-control.ts";
+import { TopicResync } from "../common/topic-resync.ts";
+import { DeribitConnection, type DeribitTopic } from "./connection.ts";
+import { deribitInstrumentSource, fetchInstrumentSpecs, restUrlOf } from "./instruments.ts";
+import {
+  bookChannel,
+  CONNECT_WINDOW_MS,
+  CONNECTS_PER_WINDOW,
+  DEAD_CONNECTION_MS,
+  DEFAULT_INTERVAL,
+  DERIBIT_KEEPALIVE,
+  DeribitRequests,
+  ERR_RAW_NEEDS_AUTH,
+  MAX_CHANNELS_PER_CONNECTION,
+  type DeribitInterval,
+} from "./protocol.ts";
+import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+
+export interface DeribitAdapterOptions extends CommonAdapterOptions {
+  /** Book interval: `100ms` (default, public) or `raw` / `agg2`. `raw` needs an authorised connection (13778). */
+  interval?: DeribitInterval;
+  ackTimeoutMs?: number;
+  staleAfterMs?: (depth: number, market: MarketName) => number;
+  housekeepingMs?: number;
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+  reconnectResetAfterMs?: number;
+  resyncBackoffBaseMs?: number;
+  resyncBackoffMaxMs?: number;
+  resyncBackoffResetMs?: number;
+  maxConnectsPerWindow?: number;
+  connectWindowMs?: number;
+  /** Channels per connection (default MAX_CHANNELS_PER_CONNECTION; tests force several connections). */
+  maxTopicsPerConnection?: number;
+  maxArgsPerRequest?: number;
+}
+
+/** Default silence before a book is stale: its channel pushes only on change, so quiet books need room. */
+export function defaultStaleAfterMs(_depth: number, market: MarketName): number {
+  return market === "option" ? 600_000 : 120_000;
+}
+
+export class DeribitAdapter implements VenueAdapter {
+  readonly venue = "deribit" as const;
+  private readonly log: Logger;
+  private readonly fetchFn: typeof fetch;
+  private readonly now: () => number;
+  private readonly allowNoInstruments: boolean;
+  private readonly recheck: boolean;
+  private instrumentChanges = 0;
+  readonly rawFrameTap: RawFrameTap | undefined;
+  readonly requests = new DeribitRequests();
+  private readonly topics: DeribitTopic[] = [];
+  private readonly conns: DeribitConnection[] = [];
+  private readonly control: SubscriptionControl;
+  private readonly lifecycle: ConnectionLifecycle;
+  private readonly books: TopicResync;
+  private instruments: (Instrument | undefined)[] | null = null;
+  private instrumentsUnresolved = 0;
+  private unattributedParseErrors = 0;
+  private sink: BookSink | null = null;
+  private readonly parseErrorLog: RateLimitedLog;
+  private readonly gapLog: RateLimitedLog;
+  private readonly interval: DeribitInterval;
+
+  // Counters (hot increments, cold reads).
+  private snapshots = 0;
+  private deltas = 0;
+  private replaces = 0;
+  private gaps = 0;
+  private duplicates = 0;
+  private ignoredBeforeSnapshot = 0;
+  private ignoredWhileUnsubscribed = 0;
+  private repeatedSnapshots = 0;
+  private olderSnapshots = 0;
+  private readonly parseErrorsByCode = new Map<string, number>();
+
+  constructor(
+    private readonly config: VenueConfig,
+    private readonly subscriptions: readonly Subscription[],
+    opts: DeribitAdapterOptions,
+  ) {
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+    this.fetchFn = opts.fetch ?? fetch;
+    this.allowNoInstruments = opts.allowNoInstruments ?? false;
+    this.recheck = opts.recheckInstruments ?? true;
+    this.rawFrameTap = opts.onRawFrame;
+    this.interval = opts.interval ?? DEFAULT_INTERVAL;
+    const random = opts.random ?? Math.random;
+    this.parseErrorLog = new RateLimitedLog(this.log, "warn", "deribit: book frames rejected");
+    this.gapLog = new RateLimitedLog(this.log, "warn", "deribit: change_id chain broken; channels resynced");
+    this.plan(opts.maxTopicsPerConnection ?? MAX_CHANNELS_PER_CONNECTION);
+    const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
+    this.control = new SubscriptionControl(this.requests, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare);
+    this.books = new TopicResync({
+      venue: "deribit",
+      log: this.log,
+      now: this.now,
+      random,
+      baseMs: opts.resyncBackoffBaseMs,
+      maxMs: opts.resyncBackoffMaxMs,
+      resetMs: opts.resyncBackoffResetMs,
+      restart: (t) => this.control.restartTopic(t),
+    });
+    this.lifecycle = new ConnectionLifecycle(
+      "deribit",
+      this.conns,
+      this.control,
+      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason) },
+      {
+        ...opts,
+        random,
+        keepalive: DERIBIT_KEEPALIVE,
+        deadConnectionMs: opts.deadConnectionMs ?? DEAD_CONNECTION_MS,
+        staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, defaultStaleAfterMs),
+        resyncBackoffBaseMs: this.books.baseMs,
+        maxConnectsPerWindow: opts.maxConnectsPerWindow ?? shareOf(CONNECTS_PER_WINDOW, opts.budgetShare),
+        connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
+      },
+    );
+  }
+
+  /** One run of connections per market (Deribit serves every market on one URL), each up to maxTopics channels. */
+  private plan(maxTopics: number): void {
+    const current = new Map<MarketName, DeribitConnection>();
+    const seen = new Set<string>();
+    this.subscriptions.forEach((s, index) => {
+      const channel = bookChannel(s.symbol, s.depth, this.interval);
+      if (seen.has(channel)) throw new Error(`deribit: ${channel} is subscribed twice`);
+      seen.add(channel);
+      let conn = current.get(s.market);
+      if (!conn || conn.topics.length >= maxTopics) {
+        const url = this.config.markets.find((m) => m.market === s.market)?.wsUrl ?? this.config.wsUrl;
+        conn = new DeribitConnection(this, this.conns.length, s.market, url);
+        this.conns.push(conn);
+        current.set(s.market, conn);
+      }
+      const t: DeribitTopic = new TopicState(index, s.market, s.symbol, s.depth, channel, conn);
+      conn.topics.push(t);
+      conn.byTopic.set(channel, t);
+      this.topics.push(t);
+    });
+  }
+
+  async loadInstruments(): Promise<(Instrument | undefined)[]> {
+    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, deribitInstrumentSource(this.config, this.fetchFn), this.log);
+    if (problems.length > 0) {
+      const message = `deribit: cannot resolve instruments for ${problems.join(", ")}`;
+      if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
+      this.log.error(`${message}; those books are not subscribed, the others start`, { unresolved: problems.length, of: instruments.length });
+    }
+    this.instrumentsUnresolved = problems.length;
+    this.instruments = instruments;
+    return instruments;
+  }
+
+  private attach(sink: BookSink, replay: boolean): void {
+    if (!this.instruments) throw new Error("deribit: start before loadInstruments()");
+    if (this.sink) throw new Error("deribit: started twice");
+    this.sink = sink;
+    this.books.sink = sink;
+    this.books.replaying = replay;
+    for (const t of this.topics) {
+      const inst = this.instruments[t.index];
+      if (inst === undefined) {
+        t.sub = SUB_REJECTED; // never subscribed: no instrument to build its book with
+        continue;
+      }
+      const grouped = t.depth > 0;
+      t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp, grouped);
+      if (replay) {
+        // A capture may hold another interval of the same book (e.g. an authorised recorder's `raw`).
+        for (const iv of ["raw", "100ms", "agg2"] as const) t.conn.table.add(bookChannel(t.symbol, t.depth, iv), t.index, inst.priceExp, inst.qtyExp, grouped);
+        t.sub = SUB_ACTIVE;
+      }
+      t.conn.used = true;
+    }
+  }
+
+  start(sink: BookSink): void {
+    this.attach(sink, false);
+    this.lifecycle.start();
+    const used = this.conns.filter((c) => c.used).length;
+    this.log.info("deribit adapter started", { connections: used, topics: this.topics.length, interval: this.interval });
+  }
+
+  /** Replay: no connections; a resync waits for the capture's next snapshot. */
+  startReplay(sink: BookSink): void {
+    this.attach(sink, true);
+  }
+
+  ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
+    const conn = this.conns.find((c) => c.name === connection) ?? this.conns.find((c) => c.market === market);
+    if (!conn) return false;
+    conn.onFrameAt(frame, tsRecvUs);
+    return true;
+  }
+
+  requestResync(index: number, reason: StatusReason): void {
+    const t = this.topics[index];
+    if (!t || t.sub === SUB_REJECTED) return;
+    this.books.resync(t, BookState.RESYNCING, reason);
+  }
+
+  stop(): Promise<void> {
+    return this.lifecycle.stop();
+  }
+
+  /** A socket opened: ask for heartbeats (the server then sends test_request, answered in classifyControl). Cold. */
+  onOpen(conn: DeribitConnection): void {
+    this.control.send(conn, this.requests.setHeartbeat());
+  }
+
+  private counterTable(): [string, string, string, number][] {
+    return [
+      ["snapshots", "snapshots_total", "Snapshots applied", this.snapshots],
+      ["deltas", "deltas_total", "Changes applied", this.deltas],
+      ["replaces", "replaces_total", "Grouped full books applied as replace", this.replaces],
+      ["gaps", "sequence_gaps_total", "Changes whose prev_change_id did not match the last change_id (book resynced)", this.gaps],
+      ["duplicates", "duplicates_total", "Messages at or below the last change_id (ignored)", this.duplicates],
+      ["resyncs", "resyncs_total", "Book resyncs started", this.books.resyncs],
+      ["resyncsDelayed", "resyncs_delayed_total", "Resyncs that waited out the per-channel backoff", this.books.resyncsDelayed],
+      ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Changes ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
+      ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book frames in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
+      ["repeatedSnapshots", "repeated_snapshots_total", "Snapshots repeating the last change_id (no change)", this.repeatedSnapshots],
+      ["olderSnapshots", "older_snapshots_total", "Snapshots older than the live book (ignored)", this.olderSnapshots],
+      ["staleResyncs", "stale_resyncs_total", "Books resynced because their channel went silent", this.lifecycle.staleResyncs],
+      ["subscribeRejected", "subscribe_rejected_total", "Channels the venue refused", this.control.subscribeRejected],
+      ["subscribeRetries", "subscribe_retries_total", "Subscribe batches sent again after a refused batch", this.control.subscribeRetries],
+      ["rateLimited", "rate_limited_total", "Requests refused with 10028 too_many_requests (sent again after a backoff)", this.control.rateLimited],
+      ["instrumentChanges", "instrument_changes_total", "Tick or lot changes picked up (after a price or amount that did not fit)", this.instrumentChanges],
+      ["rawRefused", "raw_refused_total", "Requests refused with 13778 (raw channels need an authorised connection)", this.requests.rawRefused],
+      ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose channel could not be read (every book of the connection resynced)", this.unattributedParseErrors],
+      ["topics", "topics", "Book channels configured", this.topics.length],
+      ["topicsLive", "topics_live", "Book channels whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
+      ["instrumentsUnresolved", "instruments_unresolved", "Configured symbols whose instrument could not be resolved", this.instrumentsUnresolved],
+    ];
+  }
+
+  stats(): Record<string, number> {
+    const out: Record<string, number> = connectionStats(this.conns);
+    for (const [key, , , value] of this.counterTable()) out[key] = value;
+    for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
+    return out;
+  }
+
+  metrics(): VenueMetric[] {
+    const out = connectionMetrics(this.conns);
+    for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
+    for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_code_total", "Frames rejected, by result code (all connections)", n, { code }));
+    return out;
+  }
+
+  connections(): VenueConnectionState[] {
+    return connectionStates(this.conns, this.books.replaying);
+  }
+
+  /** Cold: the adapter's view of one subscription, for tests and diagnostics. */
+  topicInfo(index: number): { state: string; lastChangeId: number; subscribed: boolean; rejected: boolean; connection: number; channel: string } {
+    const t = this.topics[index]!;
+    return { state: BOOK_STATE_NAMES[t.book]!, lastChangeId: t.lastSeq, subscribed: t.sub === SUB_ACTIVE, rejected: t.sub === SUB_REJECTED, connection: t.conn.id, channel: t.topic };
+  }
+
+  // ───────────────────────── hot path ─────────────────────────
+
+  // HOT PATH: one call per accepted book notification; prev = prev_change_id (-1 when absent).
+  onBook(index: number, update: BookUpdate, prev: number): void {
+    const t = this.topics[index]!;
+    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED) {
+      this.ignoredWhileUnsubscribed++;
+      return;
+    }
+    const cid = update.venueSeq;
+    if (update.isSnapshot || update.replace) {
+      const now = this.now();
+      t.lastMsgMs = now;
+      if (t.book === BookState.LIVE && cid <= t.lastSeq) {
+        // The same id: nothing changed. An older one: the book is already past it (a make-before-break's second socket).
+        if (update.replace) this.duplicates++;
+        else if (cid === t.lastSeq) this.repeatedSnapshots++;
+        else this.olderSnapshots++;
+        return;
+      }
+      if (update.replace && t.book === BookState.LIVE) this.replaces++;
+      else this.snapshots++;
+      t.lastSeq = cid;
+      this.books.onLive(t, now);
+      this.sink!.onBookUpdate(index, update);
+      return;
+    }
+    if (t.book !== BookState.LIVE) {
+      this.ignoredBeforeSnapshot++; // not liveness: a channel that only gets changes must still go stale
+      return;
+    }
+    t.lastMsgMs = this.now();
+    if (prev === t.lastSeq) {
+      this.deltas++;
+      t.lastSeq = cid;
+      this.sink!.onBookUpdate(index, update);
+      return;
+    }
+    this.onChainBreak(t, cid, prev);
+  }
+
+  // ───────────────────────── cold paths ─────────────────────────
+
+  private onChainBreak(t: DeribitTopic, cid: number, prev: number): void {
+    if (cid <= t.lastSeq) {
+      this.duplicates++; // a change the book already has (repeated, or from the other socket of a make-before-break)
+      return;
+    }
+    this.gaps++;
+    this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} after change_id ${t.lastSeq}`);
+    this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  }
+
+  /** A book notification for a channel this connection did not subscribe: garbled, so every book of it resyncs (replay: ignored). */
+  onUnknownTopic(conn: DeribitConnection, frame: string): void {
+    conn.unknownTopic++;
+    if (this.books.replaying) return;
+    this.onParseError(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
+  }
+
+  onParseError(conn: DeribitConnection, entry: number, code: number, frame: string): void {
+    conn.parseErrors++;
+    const name = SCAN_RESULT_NAMES[-code] ?? String(code);
+    this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
+    let t = entry >= 0 ? this.topics[conn.table.indexes[entry]!] : undefined;
+    t ??= conn.topics.find((x) => frame.includes(`"${x.topic}"`));
+    this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    if (!t) {
+      // Unreadable down to its channel: the lost message may be any book's, or the snapshot one is waiting for.
+      this.unattributedParseErrors++;
+      for (const x of conn.topics) {
+        if ((x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED && !x.resyncDelayed) this.books.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+      }
+      return;
+    }
+    if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed) return;
+    // A price or amount the exponents cannot hold: the tick or lot may have changed (tick_size_steps too).
+    if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
+    this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+  }
+
+  /** Asks get_instruments again for one instrument; on a tick/lot change, new exponents, the sink told, a fresh snapshot. Cold. */
+  private recheckInstrument(t: DeribitTopic): void {
+    if (!this.recheck || t.checkingInstrument || this.books.replaying || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
+    t.checkingInstrument = true;
+    void (async () => {
+      try {
+        const spec = (await fetchInstrumentSpecs(this.fetchFn, restUrlOf(this.config, t.market), t.market, [t.symbol])).get(t.symbol);
+        const cur = this.instruments?.[t.index];
+        if (!spec || !cur || this.lifecycle.stopping) return;
+        if (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize) return;
+        const inst = makeInstrument(this.config, this.subscriptions[t.index]!, spec);
+        this.instruments![t.index] = inst;
+        t.conn.table.setExponents(t.index, inst.priceExp, inst.qtyExp);
+        this.instrumentChanges++;
+        this.log.warn("deribit: instrument changed", { market: t.market, symbol: t.symbol, from: `${cur.tickSize}/${cur.lotSize}`, to: `${spec.tickSize}/${spec.lotSize}` });
+        this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+        this.sink?.onInstrumentChanged(t.index, inst);
+        this.books.resyncs++;
+        t.resyncs++;
+        t.resyncDelayed = false; // new exponents: worth a snapshot now, whatever the backoff said
+        this.control.restartTopic(t);
+        if (this.config.instrumentCachePath) {
+          const cache = await readInstrumentCache(this.config.instrumentCachePath).catch(() => new Map());
+          cache.set(`${t.market}:${t.symbol}`, spec);
+          await writeInstrumentCache(this.config.instrumentCachePath, "deribit", cache);
+        }
+      } catch (err) {
+        this.log.warn("deribit: instrument re-check failed", { market: t.market, symbol: t.symbol, error: String(err) });
+      } finally {
+        t.checkingInstrument = false;
+      }
+    })();
+  }
+
+  /** A frame that is not a book notification (acks, errors, heartbeats). Cold. */
+  onControl(conn: DeribitConnection, msg: unknown): void {
+    const before = this.requests.rawRefused;
+    this.control.onControl(conn, msg);
+    if (this.requests.rawRefused !== before) {
+      this.log.error(`deribit: config error: raw book channels need an authorised connection (error ${ERR_RAW_NEEDS_AUTH}); subscribe the 100ms interval instead`, { conn: conn.id, interval: this.interval });
+    }
+  }
+}

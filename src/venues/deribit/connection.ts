@@ -1,0 +1,106 @@
+// HOT PATH: no allocation (DeribitConnection.onFrame → DeribitAdapter.onBook)
+/**
+ * One Deribit WebSocket connection: the common connection state (../common/connection.ts) plus its channel table,
+ * scanner and reused BookUpdate, and its frame entry point. The scanner fills the update and hands it to the
+ * adapter, which owns sequencing and resync; everything the scanner does not take goes to the JSON path (cold).
+ * @module
+ */
+import { BookUpdate } from "../../core/book-update.ts";
+import { turnReceiptUs } from "../../core/clock.ts";
+import type { MarketName } from "../../core/types.ts";
+import { VenueConnection, type TopicState } from "../common/connection.ts";
+import type { DeribitAdapter } from "./adapter.ts";
+import { ChannelTable } from "./channel-table.ts";
+import { isBookObject, parseBookObject, parseJsonRaw, type RawJson } from "./parse-json.ts";
+import { DeribitScanner, SCAN_ERR_SYNTAX, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+
+export type DeribitTopic = TopicState<DeribitConnection>;
+
+export class DeribitConnection extends VenueConnection {
+  readonly table = new ChannelTable();
+  readonly scanner = new DeribitScanner();
+  readonly update = new BookUpdate();
+  private readonly info = { entry: -1, prev: -1 };
+
+  constructor(
+    readonly adapter: DeribitAdapter,
+    id: number,
+    market: MarketName,
+    url: string,
+  ) {
+    super(id, market, url);
+  }
+
+  /** Frames of this socket's generation go straight to onFrame; on open, the heartbeat is set up. */
+  bindMessages(ws: WebSocket, gen: number): void {
+    ws.onmessage = (ev: MessageEvent) => {
+      if (gen !== this.generation && gen !== this.retiringGeneration) return;
+      const data = ev.data;
+      this.onFrame(typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer));
+    };
+    // After the lifecycle's own open handler (registered first), which made this socket the connection's.
+    ws.addEventListener("open", () => {
+      if (gen === this.generation) this.adapter.onOpen(this);
+    });
+  }
+
+  /** "conn<id>.<market>": names this connection in stats and in capture files. */
+  get name(): string {
+    return `conn${this.id}.${this.market}`;
+  }
+
+  // HOT PATH: one call per WebSocket frame.
+  onFrame(data: string): void {
+    this.onFrameAt(data, turnReceiptUs());
+  }
+
+  /** A frame received at recvUs (now, or the recorded time when replaying). HOT PATH. */
+  onFrameAt(data: string, recvUs: number): void {
+    const tap = this.adapter.rawFrameTap;
+    if (tap !== undefined) tap(this.market, this.name, data, recvUs);
+    this.messages++;
+    this.bytes += data.length;
+    const r = this.scanner.scan(data, this.table, this.update);
+    if (r >= 0) {
+      this.update.tsRecvUs = recvUs;
+      this.adapter.onBook(r, this.update, this.scanner.prevChangeId);
+      return;
+    }
+    this.onSlowFrame(data, r, recvUs);
+  }
+
+  /** Everything the scanner did not take: control frames, other key orders, errors. Cold. */
+  private onSlowFrame(data: string, scanCode: number, recvUs: number): void {
+    const scanEntry = this.scanner.entry;
+    if (scanCode === SCAN_UNKNOWN_TOPIC) {
+      this.adapter.onUnknownTopic(this, data);
+      return;
+    }
+    let msg: RawJson;
+    try {
+      msg = parseJsonRaw(data);
+    } catch {
+      this.adapter.onParseError(this, scanEntry, SCAN_ERR_SYNTAX, data);
+      return;
+    }
+    if (isBookObject(msg)) {
+      const r = parseBookObject(msg, this.table, this.update, this.info);
+      if (r >= 0) {
+        this.fallbacks++;
+        this.update.tsRecvUs = recvUs;
+        this.adapter.onBook(r, this.update, this.info.prev);
+      } else if (r === SCAN_UNKNOWN_TOPIC) {
+        this.adapter.onUnknownTopic(this, data);
+      } else {
+        this.adapter.onParseError(this, this.info.entry, r, data);
+      }
+      return;
+    }
+    if (scanCode !== SCAN_NOT_BOOK) {
+      // The scanner read one of our book channels, but the frame is not a book notification.
+      this.adapter.onParseError(this, scanEntry, SCAN_ERR_SYNTAX, data);
+      return;
+    }
+    this.adapter.onControl(this, JSON.parse(data) as unknown);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Instrument metadata for Deribit: `GET /api/v2/public/get_instruments?currency=…&kind=…&expired=false`, one query
+ * per (currency, kind) the configured symbols need (docs/venues/deribit.md, "Instruments"). The tick is the finest
+ * of `tick_size` and every `tick_size_steps[].tick_size` (a price-dependent tick: the exponent must hold all of
+ * them); the lot is `min_trade_amount` (USD on inverse futures and perpetuals). Numbers are read from the response
+ * text, never through a double. Resolution order and the disk cache are common (../common/instruments.ts). Cold.
+ * @module
+ */
+import { exponentOf, formatFixed, parseJsonNumberCodes } from "../../core/fixed.ts";
+import type { MarketName } from "../../core/types.ts";
+import type { VenueConfig } from "../../config/types.ts";
+import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
+import { parseJsonRaw, RawNumber, type RawJson } from "./parse-json.ts";
+import { currencyOf, kindOf } from "./protocol.ts";
+
+const REST_TIMEOUT_MS = 10_000;
+
+/** A step as a plain decimal ("1e-4" → "0.0001"); throws naming the text when it is no positive step. */
+export function plainStep(text: string): string {
+  const exp = exponentOf(text);
+  const m = parseJsonNumberCodes(text, 0, text.length, exp);
+  if (m <= 0) throw new Error(`bad step ${text}`);
+  return formatFixed(m, exp);
+}
+
+/** The finest of several tick sizes (largest exponent; the smaller value at a tie). */
+export function finestTick(ticks: readonly string[]): string {
+  let best = ticks[0]!;
+  for (const t of ticks.slice(1)) {
+    const e = exponentOf(t);
+    const b = exponentOf(best);
+    if (e > b || (e === b && parseJsonNumberCodes(t, 0, t.length, e) < parseJsonNumberCodes(best, 0, best.length, b))) best = t;
+  }
+  return best;
+}
+
+function obj(v: RawJson | undefined): Record<string, RawJson> | undefined {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof RawNumber) ? (v as Record<string, RawJson>) : undefined;
+}
+
+/** One get_instruments item → its spec, or null when a field is missing or not a positive number. */
+export function specOfItem(item: RawJson): { symbol: string; spec: InstrumentSpec; instrumentType?: string } | null {
+  const it = obj(item);
+  if (!it || typeof it.instrument_name !== "string" || !(it.tick_size instanceof RawNumber) || !(it.min_trade_amount instanceof RawNumber)) return null;
+  const ticks = [it.tick_size.text];
+  if (Array.isArray(it.tick_size_steps)) {
+    for (const step of it.tick_size_steps) {
+      const t = obj(step)?.tick_size;
+      if (t instanceof RawNumber) ticks.push(t.text);
+    }
+  }
+  try {
+    const tickSize = plainStep(finestTick(ticks));
+    const lotSize = plainStep(it.min_trade_amount.text);
+    return { symbol: it.instrument_name, spec: { tickSize, lotSize }, ...(typeof it.instrument_type === "string" ? { instrumentType: it.instrument_type } : {}) };
+  } catch {
+    return null;
+  }
+}
+
+/** Specs of the instruments of `market` listed under the currencies the symbols need. Throws naming the URL. */
+export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: string, market: MarketName, symbols: readonly string[]): Promise<Map<string, InstrumentSpec>> {
+  const out = new Map<string, InstrumentSpec>();
+  const base = restUrl.replace(/\/+$/, "");
+  for (const currency of new Set(symbols.map((s) => currencyOf(market, s)))) {
+    const url = `${base}/api/v2/public/get_instruments?currency=${encodeURIComponent(currency)}&kind=${kindOf(market)}&expired=false`;
+    let res: Response;
+    try {
+      res = await fetchFn(url, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
+    } catch (err) {
+      throw new Error(`deribit REST ${url}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const text = await res.text();
+    let body: Record<string, RawJson> | undefined;
+    try {
+      body = obj(parseJsonRaw(text));
+    } catch {
+      body = undefined;
+    }
+    if (!res.ok || !body || !Array.isArray(body.result)) {
+      const err = obj(body?.error);
+      const why = err ? ` error ${err.code instanceof RawNumber ? err.code.text : "?"} ${typeof err.message === "string" ? err.message : ""}` : "";
+      throw new Error(`deribit REST ${url}: HTTP ${res.status}${why}`);
+    }
+    for (const item of body.result) {
+      const s = specOfItem(item);
+      if (!s) continue;
+      // Linear (USDC/USDT-settled) and inverse futures share kind=future: keep each market's own where the venue says.
+      if (market === "linear" && s.instrumentType === "reversed") continue;
+      if (market === "inverse" && s.instrumentType === "linear") continue;
+      out.set(s.symbol, s.spec);
+    }
+  }
+  return out;
+}
+
+export function restUrlOf(config: VenueConfig, market: MarketName): string {
+  return config.markets.find((m) => m.market === market)?.restUrl ?? config.restUrl;
+}
+
+export function deribitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch): InstrumentSource {
+  return {
+    fetchSpecs: (market, symbols) => fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols),
+    notListed: (market) => `not listed by ${restUrlOf(config, market)}/api/v2/public/get_instruments (kind=${kindOf(market)}, expired=false); check the name and that it is active`,
+  };
+}

@@ -1,0 +1,198 @@
+/**
+ * The full JSON path for Deribit frames the scanner hands over: a strict JSON reader that keeps every number as
+ * its source text (RawNumber), so prices and amounts are converted exactly (parseJsonNumberCodes) and never pass
+ * through a double, then the same validation and result codes as the scanner. Cold: allocation is fine here.
+ * @module
+ */
+import type { BookUpdate } from "../../core/book-update.ts";
+import { parseJsonNumberCodes } from "../../core/fixed.ts";
+import type { ChannelTable } from "./channel-table.ts";
+import { SCAN_ERR_LEVEL, SCAN_ERR_MISSING, SCAN_ERR_NUMBER, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_TYPE, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+
+/** A JSON number as written. */
+export class RawNumber {
+  constructor(readonly text: string) {}
+}
+export type RawJson = null | boolean | string | RawNumber | RawJson[] | { [key: string]: RawJson };
+
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+const WS = /[ \t\n\r]*/y;
+
+/** Parses JSON text exactly as JSON.parse would accept it (same grammar), numbers kept as RawNumber. Throws SyntaxError. */
+export function parseJsonRaw(text: string): RawJson {
+  let i = 0;
+  const ws = () => {
+    WS.lastIndex = i;
+    WS.exec(text);
+    i = WS.lastIndex;
+  };
+  const fail = (what: string): never => {
+    throw new SyntaxError(`${what} at ${i}`);
+  };
+  const value = (depth: number): RawJson => {
+    if (depth > 64) fail("nesting too deep");
+    ws();
+    const c = text[i];
+    if (c === "{") {
+      i++;
+      const obj: { [key: string]: RawJson } = {};
+      ws();
+      if (text[i] === "}") {
+        i++;
+        return obj;
+      }
+      for (;;) {
+        ws();
+        STRING.lastIndex = i;
+        const m = STRING.exec(text);
+        if (!m) fail("expected a key");
+        i = STRING.lastIndex;
+        const key = JSON.parse(m![0]) as string;
+        ws();
+        if (text[i] !== ":") fail("expected ':'");
+        i++;
+        Object.defineProperty(obj, key, { value: value(depth + 1), enumerable: true, writable: true, configurable: true });
+        ws();
+        if (text[i] === ",") {
+          i++;
+          continue;
+        }
+        if (text[i] === "}") {
+          i++;
+          return obj;
+        }
+        fail("expected ',' or '}'");
+      }
+    }
+    if (c === "[") {
+      i++;
+      const arr: RawJson[] = [];
+      ws();
+      if (text[i] === "]") {
+        i++;
+        return arr;
+      }
+      for (;;) {
+        arr.push(value(depth + 1));
+        ws();
+        if (text[i] === ",") {
+          i++;
+          continue;
+        }
+        if (text[i] === "]") {
+          i++;
+          return arr;
+        }
+        fail("expected ',' or ']'");
+      }
+    }
+    if (c === '"') {
+      STRING.lastIndex = i;
+      const m = STRING.exec(text);
+      if (!m) fail("bad string");
+      i = STRING.lastIndex;
+      return JSON.parse(m![0]) as string;
+    }
+    if (text.startsWith("true", i)) {
+      i += 4;
+      return true;
+    }
+    if (text.startsWith("false", i)) {
+      i += 5;
+      return false;
+    }
+    if (text.startsWith("null", i)) {
+      i += 4;
+      return null;
+    }
+    NUMBER.lastIndex = i;
+    const m = NUMBER.exec(text);
+    if (!m) return fail("unexpected character");
+    i = NUMBER.lastIndex;
+    return new RawNumber(m[0]);
+  };
+  const v = value(0);
+  ws();
+  if (i !== text.length) fail("trailing characters");
+  return v;
+}
+
+function isObject(v: RawJson | undefined): v is { [key: string]: RawJson } {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof RawNumber);
+}
+
+/** True for a parsed frame that is a subscription notification of a `book.` channel. */
+export function isBookObject(msg: RawJson): boolean {
+  if (!isObject(msg) || msg.method !== "subscription" || !isObject(msg.params)) return false;
+  const ch = msg.params.channel;
+  return typeof ch === "string" && ch.startsWith("book.");
+}
+
+const INTEGER = /^(?:0|[1-9]\d*)$/;
+const TWO_53 = 9007199254740992;
+
+/** An integer field (ids, times): an integer literal below 2^53, else -1. */
+function intOf(v: RawJson | undefined): number {
+  if (!(v instanceof RawNumber) || !INTEGER.test(v.text)) return -1;
+  const n = Number(v.text);
+  return n < TWO_53 ? n : -1;
+}
+
+/**
+ * Fills `out` from a parsed frame. Returns the subscription index (≥ 0) or a SCAN_* code; `info.entry` gets the
+ * channel's table entry (-1 when unknown) and `info.prev` the prev_change_id (-1 when absent).
+ */
+export function parseBookObject(msg: RawJson, table: ChannelTable, out: BookUpdate, info: { entry: number; prev: number }): number {
+  out.reset();
+  info.entry = -1;
+  info.prev = -1;
+  if (!isBookObject(msg)) return SCAN_NOT_BOOK;
+  const params = (msg as { params: { [key: string]: RawJson } }).params;
+  const entry = table.entryOf(params.channel as string);
+  if (entry < 0) return SCAN_UNKNOWN_TOPIC;
+  info.entry = entry;
+  const data = params.data;
+  if (!isObject(data)) return SCAN_ERR_MISSING;
+  const grouped = table.grouped[entry]!;
+  out.replace = grouped;
+  if (!grouped) {
+    if (data.type === undefined) return SCAN_ERR_MISSING;
+    if (data.type !== "snapshot" && data.type !== "change") return SCAN_ERR_TYPE;
+    out.isSnapshot = data.type === "snapshot";
+  }
+  if (data.change_id === undefined) return SCAN_ERR_MISSING;
+  const cid = intOf(data.change_id);
+  if (cid < 0) return SCAN_ERR_NUMBER;
+  if (!grouped && !out.isSnapshot) {
+    if (data.prev_change_id === undefined) return SCAN_ERR_MISSING;
+    info.prev = intOf(data.prev_change_id);
+    if (info.prev < 0) return SCAN_ERR_NUMBER;
+  }
+  if (data.timestamp !== undefined) {
+    const ts = intOf(data.timestamp);
+    if (ts < 0) return SCAN_ERR_NUMBER;
+    out.tsExchangeUs = ts * 1000;
+  }
+  if (!Array.isArray(data.bids) || !Array.isArray(data.asks)) return SCAN_ERR_MISSING;
+  const pExp = table.priceExp[entry]!;
+  const qExp = table.qtyExp[entry]!;
+  for (const bid of [true, false]) {
+    for (const level of (bid ? data.bids : data.asks) as RawJson[]) {
+      if (!Array.isArray(level) || level.length !== (grouped ? 2 : 3)) return SCAN_ERR_LEVEL;
+      const action = grouped ? "new" : level[0];
+      if (action !== "new" && action !== "change" && action !== "delete") return SCAN_ERR_LEVEL;
+      const p = level[grouped ? 0 : 1];
+      const q = level[grouped ? 1 : 2];
+      if (!(p instanceof RawNumber) || !(q instanceof RawNumber)) return SCAN_ERR_LEVEL;
+      const px = parseJsonNumberCodes(p.text, 0, p.text.length, pExp);
+      if (px < 0) return SCAN_ERR_PRICE;
+      const qty = parseJsonNumberCodes(q.text, 0, q.text.length, qExp);
+      if (qty < 0) return SCAN_ERR_QTY;
+      if (bid) out.pushBid(px, action === "delete" ? 0 : qty);
+      else out.pushAsk(px, action === "delete" ? 0 : qty);
+    }
+  }
+  out.venueSeq = cid;
+  return table.indexes[entry]!;
+}

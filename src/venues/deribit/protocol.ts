@@ -1,0 +1,143 @@
+/**
+ * Deribit API v2 public WebSocket facts used by the adapter and the simulator (JSON-RPC 2.0 on `/ws/api/v2`).
+ * Each constant names its source; docs/venues/deribit.md lists them with the upstream links.
+ * @module
+ */
+import type { MarketName } from "../../core/types.ts";
+import type { TopicState } from "../common/connection.ts";
+import type { AckError, ControlFrame, Keepalive, RequestProtocol } from "../common/hooks.ts";
+
+/** Depths per market: 0 = `book.{instrument}.{interval}` (snapshot + changes), 1/10/20 = the grouped full books. */
+export const DERIBIT_DEPTHS: readonly number[] = [0, 1, 10, 20];
+
+/** Book intervals: `raw` needs an authorised connection (error 13778 otherwise), `100ms` is the public default. */
+export type DeribitInterval = "100ms" | "raw" | "agg2";
+export const DEFAULT_INTERVAL: DeribitInterval = "100ms";
+
+/** The channel of a book: `book.X.100ms`, or the grouped full book `book.X.none.{depth}.100ms` for depth 1/10/20. */
+export function bookChannel(symbol: string, depth: number, interval: DeribitInterval = DEFAULT_INTERVAL): string {
+  return depth === 0 ? `book.${symbol}.${interval}` : `book.${symbol}.none.${depth}.${interval}`;
+}
+
+/** Heartbeat interval we ask for with public/set_heartbeat, in seconds (the documented minimum is 10). */
+export const HEARTBEAT_INTERVAL_S = 10;
+/**
+ * Two missed heartbeats: nothing at all for two intervals (and a little) is a dead connection. A quiet option book
+ * may be silent for minutes, so the common 7 s rule would recycle healthy connections.
+ */
+export const DEAD_CONNECTION_MS = 2 * HEARTBEAT_INTERVAL_S * 1000 + 1_000;
+
+/** Error codes (docs.deribit.com "Errors"). */
+export const ERR_TOO_MANY_REQUESTS = 10028;
+export const ERR_RAW_NEEDS_AUTH = 13778;
+
+/**
+ * Subscribe costs credits: ~3000 of a 30000 pool per request, refilled so ~3.3 requests/s are sustained (nautilus,
+ * citing Deribit's "Rate Limits" article). Channels go many to a request; requests are paced below the pool.
+ */
+export const SUBSCRIBE_BURST = 8;
+export const SUBSCRIBE_PER_SECOND = 3;
+/** Channels per public/subscribe request: large batches spend few credits. */
+export const MAX_CHANNELS_PER_REQUEST = 100;
+/** Channels per connection (our cap: keeps one connection's snapshot burst and resubscribe batches modest). */
+export const MAX_CHANNELS_PER_CONNECTION = 500;
+
+/** Connects: no documented budget beyond credits; keep it modest. */
+export const CONNECTS_PER_WINDOW = 20;
+export const CONNECT_WINDOW_MS = 60_000;
+
+/** JSON-RPC ids: requests carry the number of subscription control's request id ("s12" → 12); ours are below this. */
+const TEST_ID_BASE = 1_000_000_000;
+
+/**
+ * Deribit's request side for ../common/subscription-control.ts. One per adapter: it remembers which channels each
+ * request asked for, because an ack (`result`) lists only the channels taken and one missing is refused alone.
+ */
+export class DeribitRequests implements RequestProtocol {
+  readonly venue = "deribit";
+  readonly pacing = { perIp: { capacity: SUBSCRIBE_BURST, perSecond: SUBSCRIBE_PER_SECOND } };
+  /** JSON-RPC id → subscription control's request id and the channels asked for. */
+  private readonly requests = new Map<number, { reqId: string; op: "subscribe" | "unsubscribe"; channels: string[] }>();
+  private testSeq = 0;
+  /** Set when a request was refused with 13778 (raw needs auth): the adapter names it as a config error. */
+  rawRefused = 0;
+
+  maxArgsPerRequest(_market: MarketName): number {
+    return MAX_CHANNELS_PER_REQUEST;
+  }
+
+  encodeRequest(op: "subscribe" | "unsubscribe", topics: readonly TopicState[], reqId: string): string {
+    const id = Number(reqId.slice(1));
+    const channels = topics.map((t) => t.topic);
+    this.requests.set(id, { reqId, op, channels });
+    return JSON.stringify({ jsonrpc: "2.0", id, method: `public/${op}`, params: { channels } });
+  }
+
+  /** `public/set_heartbeat` (sent when a socket opens). */
+  setHeartbeat(): string {
+    return JSON.stringify({ jsonrpc: "2.0", id: TEST_ID_BASE + ++this.testSeq, method: "public/set_heartbeat", params: { interval: HEARTBEAT_INTERVAL_S } });
+  }
+
+  /**
+   * Heartbeats: `{"method":"heartbeat","params":{"type":"test_request"}}` is answered with public/test at once, any
+   * other heartbeat proves the connection alive. Responses: `{"id":N,"result":[channels]}` is the ack of request N
+   * (channels missing from it are refused), `{"id":N,"error":{"code","message"}}` refuses it.
+   */
+  classifyControl(msg: unknown): ControlFrame {
+    if (typeof msg !== "object" || msg === null || Array.isArray(msg)) return { kind: "other" };
+    const m = msg as Record<string, unknown>;
+    if (m.method === "heartbeat") {
+      const type = (m.params as Record<string, unknown> | undefined)?.type;
+      if (type === "test_request") return { kind: "test_request", reply: JSON.stringify({ jsonrpc: "2.0", id: TEST_ID_BASE + ++this.testSeq, method: "public/test", params: {} }) };
+      return { kind: "pong" };
+    }
+    if (typeof m.id !== "number") return { kind: "other" };
+    const req = this.requests.get(m.id);
+    if (!req) return { kind: "pong" }; // set_heartbeat's or public/test's answer: the connection is alive
+    this.requests.delete(m.id);
+    const base = { kind: "ack" as const, op: req.op, reqId: req.reqId, successTopics: undefined, failTopics: undefined };
+    if (m.error !== undefined) {
+      const e = (m.error ?? {}) as Record<string, unknown>;
+      const code = typeof e.code === "number" ? e.code : 0;
+      if (code === ERR_RAW_NEEDS_AUTH) this.rawRefused++;
+      return { ...base, success: false, retMsg: `${code} ${typeof e.message === "string" ? e.message : ""}`.trim() };
+    }
+    const taken = Array.isArray(m.result) ? new Set(m.result.filter((x): x is string => typeof x === "string")) : new Set<string>();
+    const missing = req.channels.filter((c) => !taken.has(c));
+    // An unsubscribe's result is not a list of what it removed in every version of the docs: any answer will do.
+    if (missing.length === 0 || req.op === "unsubscribe") return { ...base, success: true, retMsg: "" };
+    // Some channels refused: per-channel lists, so the rest go ahead and each missing one is refused alone.
+    return { ...base, success: false, retMsg: "channel not in the result", successTopics: req.channels.filter((c) => taken.has(c)), failTopics: missing };
+  }
+
+  parseAckError(retMsg: string): AckError {
+    const code = Number(/^(\d+)/.exec(retMsg)?.[1] ?? NaN);
+    if (code === ERR_TOO_MANY_REQUESTS) return { kind: "rate_limited" };
+    return { kind: "other" };
+  }
+
+  rejectHint(t: TopicState): string {
+    if (t.topic.endsWith(".raw")) return `config error: raw book channels need an authorised connection (Deribit error ${ERR_RAW_NEEDS_AUTH}); use the 100ms interval`;
+    return `check that ${t.symbol} is listed and active (public/get_instruments) and that depth ${t.depth} is one of ${DERIBIT_DEPTHS.join(", ")}`;
+  }
+}
+
+/** Server test requests are answered through classifyControl; liveness is the dead-connection rule. */
+export const DERIBIT_KEEPALIVE: Keepalive = { kind: "server_test" };
+
+/**
+ * The currency a symbol is listed under in public/get_instruments: the quote of a linear `X_USDC…` instrument,
+ * else the base (`BTC-PERPETUAL`, `BTC-27DEC24-70000-C` → BTC; spot `BTC_USDC` → BTC).
+ */
+export function currencyOf(market: MarketName, symbol: string): string {
+  const us = symbol.indexOf("_");
+  const dash = symbol.indexOf("-");
+  if (us > 0 && market !== "spot") return symbol.slice(us + 1, dash > us ? dash : symbol.length);
+  const end = [us, dash].filter((i) => i > 0).reduce((a, b) => Math.min(a, b), symbol.length);
+  return symbol.slice(0, end);
+}
+
+/** get_instruments `kind` per market. */
+export function kindOf(market: MarketName): string {
+  return market === "option" ? "option" : market === "spot" ? "spot" : "future";
+}

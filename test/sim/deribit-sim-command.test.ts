@@ -1,0 +1,61 @@
+/** `feeder sim --venue deribit`: URLs, REST instruments, the recording served as book.X.100ms, the HTTP control. */
+import { resolve } from "node:path";
+import { describe, expect, test } from "vitest";
+import { UsageError, type CommandContext } from "../../src/cli/command.ts";
+import { simCommand } from "../../src/cli/commands/sim.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { RawClient } from "./raw-client.ts";
+
+const FIXTURE = resolve(import.meta.dirname, "../fixtures/cryptofeed/DERIBIT.ws.1.0");
+
+function context(values: CommandContext["values"]) {
+  const lines: string[] = [];
+  let stop!: (s: string) => void;
+  const stopSignal = new Promise<string>((r) => (stop = r));
+  const ctx: CommandContext = { values, positionals: [], log: silentLogger, out: (t) => lines.push(t), stopSignal };
+  return { ctx, lines, stop };
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe("feeder sim --venue deribit", { timeout: 15_000 }, () => {
+  test("serves the recording as book.X.100ms, instruments over REST, faults and steps over HTTP", async () => {
+    const { ctx, lines, stop } = context({ venue: "deribit", replay: FIXTURE, rate: "0", symbols: "inverse:BTC-PERPETUAL" });
+    const done = simCommand.run(ctx);
+    await until(() => lines.some((l) => l.startsWith("control")), "URLs printed");
+    const restUrl = lines.find((l) => l.startsWith("restUrl"))!.split(/\s+/)[1]!;
+    const wsUrl = lines.find((l) => l.startsWith("wsUrl"))!.split(/\s+/)[1]!;
+    expect(wsUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/ws\/api\/v2$/);
+    expect(lines.filter((l) => l.startsWith("replay"))).toHaveLength(10);
+    const inst = (await (await fetch(`${restUrl}/api/v2/public/get_instruments?currency=BTC&kind=option&expired=false`)).json()) as { result: { instrument_name: string }[] };
+    expect(inst.result.map((i) => i.instrument_name)).toContain("BTC-24SEP21-8000-P");
+    const c = await RawClient.open(wsUrl);
+    c.send({ jsonrpc: "2.0", id: 1, method: "public/subscribe", params: { channels: ["book.BTC-24SEP21-8000-P.100ms"] } });
+    expect((await c.nextJson()).result).toEqual(["book.BTC-24SEP21-8000-P.100ms"]);
+    const snap = await c.nextJson();
+    expect([snap.params.channel, snap.params.data.type, snap.params.data.change_id]).toEqual(["book.BTC-24SEP21-8000-P.100ms", "snapshot", 33195894164]);
+    const step = await fetch(`${restUrl}/sim/step?n=1`, { method: "POST" });
+    expect(step.status).toBe(200);
+    expect((await c.nextJson()).params.data.prev_change_id).toBe(33195894164);
+    const bad = await fetch(`${restUrl}/sim/fault?type=meteor`, { method: "POST" });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { field: string }).field).toBe("type");
+    const dup = await fetch(`${restUrl}/sim/fault?type=duplicate&market=option&symbol=BTC-24SEP21-8000-P`, { method: "POST" });
+    expect(dup.status).toBe(200);
+    expect((await c.nextJson()).params.data.change_id).toBe(33195894355);
+    c.close();
+    stop("SIGINT");
+    expect(await done).toBe(0);
+  });
+
+  test("usage errors", async () => {
+    await expect(simCommand.run(context({ venue: "deribit", replay: FIXTURE, "replay-depth": "10" }).ctx)).rejects.toThrow(/replay-depth is for bybit/);
+    await expect(simCommand.run(context({ venue: "kraken" }).ctx)).rejects.toThrow(UsageError);
+  });
+});

@@ -1,0 +1,259 @@
+/**
+ * The Deribit adapter against its simulator, for what the contract suite does not cover: heartbeats (set_heartbeat,
+ * test_request answered), raw channels refused with 13778 as a config error, 10028 backed off and retried, a
+ * change_id break on one channel, grouped books as replace, channels the venue leaves out of its result refused
+ * alone, instruments from get_instruments (tick_size_steps), and the simulator's own protocol with a raw client.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import type { BookUpdate } from "../../../src/core/book-update.ts";
+import { type Logger, silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import { startDeribitSimulator, type DeribitSim } from "../../../src/sim/deribit-sim.ts";
+import { DeribitAdapter, type DeribitAdapterOptions } from "../../../src/venues/deribit/adapter.ts";
+import { finestTick, specOfItem } from "../../../src/venues/deribit/instruments.ts";
+import { parseJsonRaw } from "../../../src/venues/deribit/parse-json.ts";
+import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import { makeTempDir } from "../../support/temp-dirs.ts";
+import { RawClient } from "../../sim/raw-client.ts";
+import { applyToMaps } from "../contract.ts";
+import { mantissa } from "./helpers.ts";
+
+class Sink implements BookSink {
+  bids: (Map<number, number> | undefined)[] = [];
+  asks: (Map<number, number> | undefined)[] = [];
+  seq: number[] = [];
+  replaces = 0;
+  invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
+  onBookUpdate(i: number, u: BookUpdate): void {
+    if (u.isSnapshot || u.replace) {
+      if (u.replace) this.replaces++;
+      this.bids[i] = new Map();
+      this.asks[i] = new Map();
+    }
+    if (!this.bids[i]) throw new Error("delta before snapshot");
+    applyToMaps(u, this.bids[i]!, this.asks[i]!);
+    this.seq[i] = u.venueSeq;
+  }
+  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
+    this.invalid.push({ index, state, reason });
+    this.bids[index] = undefined;
+  }
+  changed: Instrument[] = [];
+  onInstrumentChanged(_i: number, instrument: Instrument): void {
+    this.changed.push(instrument);
+  }
+}
+
+const running: { stop(): Promise<void> }[] = [];
+afterEach(async () => {
+  while (running.length > 0) await running.pop()!.stop();
+});
+
+async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function capture(): { log: Logger; lines: { level: string; msg: string; fields: unknown }[] } {
+  const lines: { level: string; msg: string; fields: unknown }[] = [];
+  const mk = (): Logger =>
+    ({
+      debug: () => {},
+      info: (msg: string, fields?: unknown) => lines.push({ level: "info", msg, fields }),
+      warn: (msg: string, fields?: unknown) => lines.push({ level: "warn", msg, fields }),
+      error: (msg: string, fields?: unknown) => lines.push({ level: "error", msg, fields }),
+      child: () => mk(),
+    }) as unknown as Logger;
+  return { log: mk(), lines };
+}
+
+async function setup(subs: Subscription[], opts: Partial<DeribitAdapterOptions> = {}, simOpts: Partial<Parameters<typeof startDeribitSimulator>[0]> = {}) {
+  const markets = [...new Set(subs.map((s) => s.market))].map((market) => ({ market, symbols: [...new Set(subs.filter((s) => s.market === market).map((s) => s.symbol))] }));
+  const sim = await startDeribitSimulator({ markets, seed: 5, ...simOpts });
+  const config = { venue: "deribit" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: `${makeTempDir("deribit-adapter-")}/i.json`, markets: markets.map((m) => ({ market: m.market, depth: 0, symbols: m.symbols })), overrides: new Map() };
+  const adapter = new DeribitAdapter(config, subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, ...opts });
+  running.push({ stop: async () => (await adapter.stop(), await sim.stop()) });
+  const instruments = (await adapter.loadInstruments()) as Instrument[];
+  const sink = new Sink();
+  return { sim, adapter, sink, instruments };
+}
+
+function equal(sim: DeribitSim, sink: Sink, subs: Subscription[], instruments: Instrument[], i: number): boolean {
+  const s = subs[i]!;
+  const b = sim.book(s.market, s.symbol, s.depth);
+  const conv = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [mantissa(p, instruments[i]!.priceExp), mantissa(q, instruments[i]!.qtyExp)]));
+  const same = (a: Map<number, number> | undefined, e: Map<number, number>) => a !== undefined && a.size === e.size && [...e].every(([k, v]) => a.get(k) === v);
+  return sink.seq[i] === b.changeId && same(sink.bids[i], conv(b.bids)) && same(sink.asks[i], conv(b.asks));
+}
+
+describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
+  test("set_heartbeat on connect; every test_request is answered with public/test, and the books stay live", async () => {
+    const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
+    const { sim, adapter, sink, instruments } = await setup(subs, {}, { heartbeatIntervalMs: 50 });
+    adapter.start(sink);
+    await until(() => sim.stats.testRequests >= 5, "five test_requests sent by the server");
+    await until(() => sim.stats.testAnswers >= 5, "five answered");
+    sim.step(3);
+    await until(() => equal(sim, sink, subs, instruments, 0), "book equal");
+    expect(sim.stats.heartbeatCloses).toBe(0);
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.stats().pongs).toBeGreaterThanOrEqual(5);
+  });
+
+  test("raw channels: 13778 is a clear config error and the books are HALTED / SUBSCRIBE_REJECTED", async () => {
+    const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
+    const { log, lines } = capture();
+    const { adapter, sink } = await setup(subs, { interval: "raw", log });
+    adapter.start(sink);
+    await until(() => sink.invalid.length > 0, "the refusal");
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+    expect(adapter.stats().rawRefused).toBeGreaterThan(0);
+    const errors = lines.filter((l) => l.level === "error").map((l) => `${l.msg} ${JSON.stringify(l.fields)}`);
+    expect(errors.some((e) => e.includes("config error") && e.includes("13778") && e.includes("100ms"))).toBe(true);
+  });
+
+  test("10028 too_many_requests: the subscribe is sent again after a backoff and the books come up", async () => {
+    const subs: Subscription[] = [
+      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
+      { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
+    ];
+    const { sim, adapter, sink, instruments } = await setup(subs);
+    sim.inject("rate_limit", undefined, { count: 2 });
+    adapter.start(sink);
+    sim.step(1);
+    await until(() => [0, 1].every((i) => equal(sim, sink, subs, instruments, i)), "both books live after the backoff");
+    expect(adapter.stats().rateLimited).toBe(2);
+    expect(adapter.stats().subscribeRejected).toBe(0);
+    expect(sink.invalid).toEqual([]);
+  });
+
+  test("a change_id break on one channel resyncs that book alone (unsubscribe + subscribe) and it recovers", async () => {
+    const subs: Subscription[] = [
+      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
+      { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
+    ];
+    const { sim, adapter, sink, instruments } = await setup(subs);
+    adapter.start(sink);
+    sim.step(1);
+    await until(() => [0, 1].every((i) => equal(sim, sink, subs, instruments, i)), "books live");
+    const unsubsBefore = sim.stats.unsubscribes;
+    sim.inject("change_id_break", { market: "inverse", symbol: "BTC-PERPETUAL" });
+    sim.step(1);
+    await until(() => sink.invalid.length > 0, "the break noticed");
+    sim.step(2);
+    await until(() => [0, 1].every((i) => equal(sim, sink, subs, instruments, i)), "books equal again");
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    expect(sim.stats.unsubscribes).toBe(unsubsBefore + 1);
+    expect(adapter.stats().gaps).toBe(1);
+  });
+
+  test("grouped depths are whole books applied as replace; an unknown channel is refused alone", async () => {
+    const subs: Subscription[] = [
+      { market: "option", symbol: "BTC-27MAR26-70000-C", depth: 1 },
+      { market: "option", symbol: "BTC-27MAR26-70000-C", depth: 20 },
+      { market: "option", symbol: "ETH-27MAR26-4000-P", depth: 0 },
+    ];
+    const { sim, adapter, sink, instruments } = await setup(subs);
+    adapter.start(sink);
+    for (let k = 0; k < 5; k++) {
+      sim.step(3);
+      await until(() => [0, 1, 2].every((i) => equal(sim, sink, subs, instruments, i)), `books equal, round ${k}`);
+    }
+    expect(sink.replaces).toBeGreaterThan(5);
+    expect(sink.bids[0]!.size).toBe(1);
+    expect(adapter.stats().deltas).toBeGreaterThan(0);
+    expect(sink.invalid).toEqual([]);
+  });
+
+  test("a channel missing from the subscribe result is rejected alone", async () => {
+    const subs: Subscription[] = [
+      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
+      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 5 }, // not a Deribit depth: the venue leaves it out
+    ];
+    const { sim, adapter, sink, instruments } = await setup(subs);
+    adapter.start(sink);
+    sim.step(1);
+    await until(() => sink.invalid.length > 0 && equal(sim, sink, subs, instruments, 0), "one refused, one live");
+    expect(sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+    expect(adapter.topicInfo(0).subscribed).toBe(true);
+  });
+});
+
+describe("Deribit instrument re-check", { timeout: 20_000 }, () => {
+  test("a price the tick cannot hold re-checks get_instruments; the new tick rebuilds the book", async () => {
+    const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
+    let calls = 0;
+    // The first answer claims a tick of 1 (exponent 0); the venue's frames carry half ticks (0.5).
+    const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await fetch(input, init);
+      const text = await res.text();
+      return new Response(calls++ === 0 ? text.replace('"tick_size":0.5', '"tick_size":1') : text, { status: res.status });
+    }) as typeof fetch;
+    const { sim, adapter, sink } = await setup(subs, { fetch: fetchFn });
+    const instruments = [...((adapter as unknown as { instruments: Instrument[] }).instruments)];
+    expect(instruments[0]!.priceExp).toBe(0);
+    adapter.start(sink);
+    sim.step(1);
+    await until(() => sink.changed.length > 0, "the instrument change");
+    expect([sink.changed[0]!.tickSize, sink.changed[0]!.priceExp]).toEqual(["0.5", 1]);
+    sim.step(2);
+    await until(() => equal(sim, sink, subs, sink.changed, 0), "book equal at the new exponent");
+    expect(adapter.stats().instrumentChanges).toBe(1);
+    // The snapshot that did not fit made the book RESYNCING / parse_error; the change is told through onInstrumentChanged.
+    expect(sink.invalid.map((e) => e.reason)).toEqual([StatusReason.PARSE_ERROR]);
+  });
+});
+
+describe("Deribit instruments", () => {
+  test("the finest of tick_size and tick_size_steps sets the exponent; numbers are read from the text", () => {
+    expect(finestTick(["0.0005", "0.001", "5e-5"])).toBe("5e-5");
+    const item = parseJsonRaw('{"instrument_name":"BTC-1","tick_size":0.0005,"tick_size_steps":[{"above_price":0.005,"tick_size":1e-4}],"min_trade_amount":0.1}');
+    expect(specOfItem(item)).toEqual({ symbol: "BTC-1", spec: { tickSize: "0.0001", lotSize: "0.1" } });
+    expect(specOfItem(parseJsonRaw('{"instrument_name":"X","tick_size":0,"min_trade_amount":1}'))).toBeNull();
+  });
+
+  test("from the simulator's get_instruments: inverse lot in USD, option steps", async () => {
+    const subs: Subscription[] = [
+      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
+      { market: "option", symbol: "ETH-27MAR26-4000-P", depth: 0 },
+      { market: "linear", symbol: "BTC_USDC-PERPETUAL", depth: 0 },
+    ];
+    const { instruments } = await setup(subs);
+    expect(instruments.map((i) => [i.symbol, i.tickSize, i.lotSize, i.priceExp, i.qtyExp])).toEqual([
+      ["BTC-PERPETUAL", "0.5", "10", 1, 0],
+      ["ETH-27MAR26-4000-P", "0.0005", "0.1", 4, 1],
+      ["BTC_USDC-PERPETUAL", "1", "0.001", 0, 3],
+    ]);
+  });
+});
+
+describe("Deribit simulator protocol (raw client)", { timeout: 20_000 }, () => {
+  test("subscribe result lists the channels taken; snapshot then linked changes; raw → 13778; unanswered test_request closes", async () => {
+    const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols: ["BTC-PERPETUAL"] }], seed: 3, heartbeatIntervalMs: 100 });
+    running.push(sim);
+    const c = await RawClient.open(sim.wsUrl);
+    c.send({ jsonrpc: "2.0", id: 7, method: "public/subscribe", params: { channels: ["book.BTC-PERPETUAL.100ms", "book.NOPE.100ms"] } });
+    const ack = await c.nextJson();
+    expect([ack.id, ack.result]).toEqual([7, ["book.BTC-PERPETUAL.100ms"]]);
+    const snap = await c.nextJson();
+    expect([snap.method, snap.params.channel, snap.params.data.type]).toEqual(["subscription", "book.BTC-PERPETUAL.100ms", "snapshot"]);
+    sim.step(2);
+    const c1 = await c.nextJson();
+    const c2 = await c.nextJson();
+    expect(c1.params.data.prev_change_id).toBe(snap.params.data.change_id);
+    expect(c2.params.data.prev_change_id).toBe(c1.params.data.change_id);
+    c.send({ jsonrpc: "2.0", id: 8, method: "public/subscribe", params: { channels: ["book.BTC-PERPETUAL.raw"] } });
+    const err = await c.nextJson();
+    expect([err.id, err.error.code, err.error.message]).toEqual([8, 13778, "raw_subscriptions_not_available_for_unauthorized"]);
+    c.send({ jsonrpc: "2.0", id: 9, method: "public/set_heartbeat", params: { interval: 10 } });
+    expect((await c.nextJson()).result).toBe("ok");
+    const tr = await c.nextJson();
+    expect(tr).toEqual({ jsonrpc: "2.0", method: "heartbeat", params: { type: "test_request" } });
+    // Not answered: the next heartbeat closes the connection.
+    await c.waitClosed();
+    expect(sim.stats.heartbeatCloses).toBe(1);
+  });
+});
