@@ -7,6 +7,7 @@
 import type { MarketName, VenueName } from "../core/types.ts";
 import type { VenueConfig } from "../config/types.ts";
 import { BYBIT_VENUE } from "./bybit/descriptor.ts";
+import { COINBASE_VENUE } from "./coinbase/descriptor.ts";
 import type { Keepalive, ResyncKind, SequenceScope } from "./common/hooks.ts";
 import type { CommonAdapterOptions, Subscription, VenueAdapter } from "./venue.ts";
 
@@ -43,6 +44,7 @@ export interface VenueSpec {
 /** The venues with an adapter, by name. Append a venue's descriptor here. */
 export const VENUES: Readonly<Partial<Record<VenueName, VenueSpec>>> = {
   bybit: BYBIT_VENUE,
+  coinbase: COINBASE_VENUE,
 };
 
 export function venueSpec(venue: string): VenueSpec | undefined {
