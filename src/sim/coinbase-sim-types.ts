@@ -65,8 +65,8 @@ export interface CoinbaseSim {
   readonly wsUrl: string;
   /** http://127.0.0.1:PORT */
   readonly restUrl: string;
-  /** The product's true book as decimal strings, and the sequence_num of the last frame that carried it. */
-  book(product: string): { bids: Map<string, string>; asks: Map<string, string>; seq: number };
+  /** The product's true book as decimal strings, and the sequence_num of the last frame that carried it on the newest connection subscribed to it (`conn`, its id; -1 = none). */
+  book(product: string): { bids: Map<string, string>; asks: Map<string, string>; seq: number; conn: number };
   /** Steps every subscribed product n times; each step sends one l2_data frame per connection (its products' events). */
   step(n?: number): void;
   inject(fault: CoinbaseSimFault, product?: string, opts?: { stallMs?: number }): CoinbaseSimFaultSummary;

@@ -43,8 +43,8 @@ type Ws = ServerWebSocket<ConnData>;
 
 class Product {
   published: { bids: Levels; asks: Levels };
-  /** sequence_num of the last frame that carried this product. */
-  lastSeq = 0;
+  /** sequence_num of the last frame that carried this product, per connection id (each has its own sequence). */
+  readonly lastSeq = new Map<number, number>();
   constructor(
     readonly id: string,
     readonly book: SimBook,
@@ -219,7 +219,7 @@ class CoinbaseSimulator implements CoinbaseSim {
     const time = timestamp();
     const toPairs = (l: Levels): [number, number][] => l.px.map((px, i) => [px, l.qty[i]!]);
     const seq = this.sendOn(ws, "l2_data", [eventJson("snapshot", p.id, p.book, toPairs(p.published.bids), toPairs(p.published.asks), time)], time);
-    p.lastSeq = seq;
+    p.lastSeq.set(ws.data.id, seq);
   }
 
   private sendError(ws: Ws, message: string): void {
@@ -280,7 +280,7 @@ class CoinbaseSimulator implements CoinbaseSim {
       }
       if (events.length === 0) continue;
       const seq = this.sendOn(ws, "l2_data", events, time, mode !== "drop", mode === "garble");
-      for (const p of carried) p.lastSeq = seq;
+      for (const p of carried) p.lastSeq.set(ws.data.id, seq);
       n++;
     }
     return n;
@@ -375,11 +375,14 @@ class CoinbaseSimulator implements CoinbaseSim {
     return summary;
   }
 
-  book(product: string): { bids: Map<string, string>; asks: Map<string, string>; seq: number } {
+  book(product: string): { bids: Map<string, string>; asks: Map<string, string>; seq: number; conn: number } {
     const p = this.products.get(product);
     if (!p) throw new Error(`sim: no product ${product}`);
     const fmt = (l: Levels, exp: number, qexp: number) => new Map(l.px.map((px, i) => [formatFixed(px, exp), formatFixed(l.qty[i]!, qexp)] as [string, string]));
-    return { bids: fmt(p.published.bids, p.book.priceExp, p.book.qtyExp), asks: fmt(p.published.asks, p.book.priceExp, p.book.qtyExp), seq: p.lastSeq };
+    // The newest connection carrying the product: an old one may linger until its close arrives.
+    let conn = -1;
+    for (const ws of this.conns) if (ws.data.products.has(product) && ws.data.id > conn) conn = ws.data.id;
+    return { bids: fmt(p.published.bids, p.book.priceExp, p.book.qtyExp), asks: fmt(p.published.asks, p.book.priceExp, p.book.qtyExp), seq: p.lastSeq.get(conn) ?? 0, conn };
   }
 
   /** Product ids served. */
