@@ -6,6 +6,7 @@
  */
 import type { MarketName } from "../../core/types.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
+import { COINBASE_SIM_HELP, runCoinbaseSim } from "./sim-coinbase.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 
 const DEFAULT_SYMBOLS = "linear:BTCUSDT,linear:ETHUSDT,spot:BTCUSDT";
@@ -17,7 +18,7 @@ export const simCommand: CommandSpec = {
   summary: "run an exchange simulator (Bybit v5 WebSocket + REST instruments) on 127.0.0.1",
   help: [
     "Options:",
-    "      --venue V        venue to simulate: bybit (the only one for now; default bybit)",
+    "      --venue V        venue to simulate: bybit or coinbase (default bybit)",
     "  -p, --port N         TCP port (default 0 = any free port; the URLs are printed)",
     `  -s, --symbols LIST   market:SYMBOL,… (default ${DEFAULT_SYMBOLS}); markets: ${MARKETS.join(", ")}`,
     `  -r, --rate N         book messages per second across subscribed topics (default ${DEFAULT_RATE}; 0 = idle)`,
@@ -42,6 +43,8 @@ export const simCommand: CommandSpec = {
     "  POST <restUrl>/sim/instrument  market=M symbol=S [tickSize=D] [lotSize=D]  (u restarts at 1)",
     "  POST <restUrl>/sim/rest        available=true|false  (instruments-info answers 503 when false)",
     "  GET  <restUrl>/sim/stats       counters and every served topic (subscribers, u, replay position)",
+    "",
+    ...COINBASE_SIM_HELP,
     "",
     "Examples:",
     "  feeder sim --port 18080",
@@ -95,10 +98,11 @@ export function parseSymbolList(text: string): { market: MarketName; symbols: st
 async function runSim(ctx: CommandContext): Promise<number> {
   const v = ctx.values;
   const venue = typeof v.venue === "string" ? v.venue : "bybit";
-  if (venue !== "bybit") throw new UsageError(`--venue: only bybit has a simulator so far, got ${JSON.stringify(venue)}`);
+  if (venue !== "bybit" && venue !== "coinbase") throw new UsageError(`--venue: bybit or coinbase, got ${JSON.stringify(venue)}`);
   const port = intOption(v.port, "port", 0, 0, 65535);
   const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
   const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
+  if (venue === "coinbase") return runCoinbaseSim(ctx, { port, rate, seed, symbols: typeof v.symbols === "string" ? v.symbols : undefined });
   let burstiness: number | undefined;
   if (v.burstiness !== undefined) {
     burstiness = Number(v.burstiness);
