@@ -62,7 +62,7 @@ function allEqualAndValid(): boolean {
 
 beforeAll(async () => {
   sim = await startCoinbaseSimulator({ products: PRODUCTS, seed: 17, levels: 80, heartbeatMs: 100 });
-  const { group, port } = uniqueDestination(41);
+  const { group, port } = uniqueDestination(57);
   subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }] });
   subscriber.on("update", (e) => {
     const book = e.book;

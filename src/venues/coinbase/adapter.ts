@@ -135,6 +135,8 @@ export class CoinbaseAdapter implements VenueAdapter {
         resyncBackoffBaseMs: this.books.baseMs,
         maxConnectsPerWindow: opts.maxConnectsPerWindow ?? shareOf(CONNECTS_PER_SECOND, opts.budgetShare),
         connectWindowMs: opts.connectWindowMs ?? 1_000,
+        // Never make-before-break: two sockets have two sequences, and a new socket restarts the connection's.
+        maxConnectionAgeMs: Infinity,
       },
     );
   }
