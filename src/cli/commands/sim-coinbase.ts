@@ -10,11 +10,14 @@ import { UsageError, type CommandContext } from "../command.ts";
 export const COINBASE_DEFAULT_SYMBOLS = "spot:BTC-USD,spot:ETH-USD,spot:SOL-USD";
 
 export const COINBASE_SIM_HELP = [
-  "Coinbase (--venue coinbase): --symbols spot:BTC-USD,… (spot only; default " + COINBASE_DEFAULT_SYMBOLS + "); clients",
-  "connect to <wsUrl> and query <restUrl>/api/v3/brokerage/market/products. Control: POST <restUrl>/sim/fault",
-  "type=gap|reset|disconnect|stall|malformed|duplicate|error [product=P] [stallMs=N] (gap: a frame of the",
-  "product's connection is lost, a sequence_num gap across its products), POST /sim/step [n=N], POST /sim/rest",
-  "available=true|false, GET /sim/stats. A client that does not subscribe within 5 s is closed.",
+  "Coinbase (--venue coinbase): --symbols spot:BTC-USD,… (spot only; default",
+  `${COINBASE_DEFAULT_SYMBOLS}). Clients connect to <wsUrl> (level2, heartbeats) and query`,
+  "<restUrl>/api/v3/brokerage/market/products. A client that sends no subscribe within 5 s is closed.",
+  "  POST <restUrl>/sim/fault       type=gap|reset|disconnect|stall|malformed|duplicate|error [product=P]",
+  "                                 [stallMs=N]  (gap: a frame of P's connection is lost, a sequence_num",
+  "                                 gap across all its products)",
+  "  POST <restUrl>/sim/step        [n=N]  emit N steps (one l2_data frame per connection per step)",
+  "  POST <restUrl>/sim/rest        available=true|false;  GET <restUrl>/sim/stats",
 ];
 
 export async function runCoinbaseSim(ctx: CommandContext, o: { port: number; rate: number; seed: number; symbols: string | undefined }): Promise<number> {

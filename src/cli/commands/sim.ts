@@ -1,7 +1,8 @@
 /**
  * `feeder sim --venue bybit`: runs the Bybit v5 exchange simulator (WebSocket + REST instruments) on 127.0.0.1
  * until SIGINT/SIGTERM, and prints its URLs on stdout so a feeder config (or `feeder run`) can point at it. Faults,
- * steps and instrument changes are driven over HTTP on the same port (/sim/*, bybit-sim-control.ts).
+ * steps and instrument changes are driven over HTTP on the same port (/sim/*, bybit-sim-control.ts). `--venue
+ * coinbase` runs the Coinbase Advanced Trade simulator instead (sim-coinbase.ts).
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
@@ -15,7 +16,7 @@ const MARKETS: readonly MarketName[] = ["spot", "linear", "inverse", "option"];
 
 export const simCommand: CommandSpec = {
   name: "sim",
-  summary: "run an exchange simulator (Bybit v5 WebSocket + REST instruments) on 127.0.0.1",
+  summary: "run an exchange simulator (Bybit v5 or Coinbase Advanced Trade: WebSocket + REST instruments) on 127.0.0.1",
   help: [
     "Options:",
     "      --venue V        venue to simulate: bybit or coinbase (default bybit)",
