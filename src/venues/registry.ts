@@ -10,6 +10,7 @@ import { BINANCE_VENUE } from "./binance/descriptor.ts";
 import { BYBIT_VENUE } from "./bybit/descriptor.ts";
 import { OKX_VENUE } from "./okx/descriptor.ts";
 import { DERIBIT_VENUE } from "./deribit/descriptor.ts";
+import { COINBASE_VENUE } from "./coinbase/descriptor.ts";
 import type { Keepalive, ResyncKind, SequenceScope } from "./common/hooks.ts";
 import type { CommonAdapterOptions, Subscription, VenueAdapter } from "./venue.ts";
 
@@ -49,6 +50,7 @@ export const VENUES: Readonly<Partial<Record<VenueName, VenueSpec>>> = {
   binance: BINANCE_VENUE,
   okx: OKX_VENUE,
   deribit: DERIBIT_VENUE,
+  coinbase: COINBASE_VENUE,
 };
 
 export function venueSpec(venue: string): VenueSpec | undefined {

@@ -50,7 +50,10 @@ export interface VenueRun {
 
 export interface VenueHarness {
   readonly venue: string;
-  /** At least two subscriptions; faults hit the first, the second must stay untouched. */
+  /**
+   * At least two subscriptions; faults hit the first, the others outside its scope must stay untouched (sequence
+   * scope "connection": put at least one subscription on another connection than the first).
+   */
   readonly subscriptions: Subscription[];
   /** From the venue's registry entry (src/venues/registry.ts). */
   readonly sequenceScope: "topic" | "connection";
@@ -256,7 +259,8 @@ export function runVenueContract(h: VenueHarness): void {
       }
       test(title, async () => {
         const { run, sink, all } = await live();
-        const others = all.slice(1);
+        // A fault's own scope: its book, or (sequence scope "connection") every book of its connection.
+        const others = h.sequenceScope === "connection" && run.connectionOf ? all.filter((i) => run.connectionOf!(i) !== run.connectionOf!(0)) : all.slice(1);
         if (name !== "books") {
           if (name === "requestResync") run.adapter.requestResync(0, StatusReason.CROSSED_BOOK);
           else run.inject(name, name === "disconnect" ? undefined : 0);

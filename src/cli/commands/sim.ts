@@ -1,13 +1,15 @@
 /**
  * `feeder sim --venue bybit`: runs the Bybit v5 exchange simulator (WebSocket + REST instruments) on 127.0.0.1
  * until SIGINT/SIGTERM, and prints its URLs on stdout so a feeder config (or `feeder run`) can point at it. Faults,
- * steps and instrument changes are driven over HTTP on the same port (/sim/*, bybit-sim-control.ts).
+ * steps and instrument changes are driven over HTTP on the same port (/sim/*, bybit-sim-control.ts). `--venue
+ * coinbase` runs the Coinbase Advanced Trade simulator instead (sim-coinbase.ts).
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
 import { startBinanceSimulator } from "../../sim/binance-sim.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
 import { startOkxSimulator } from "../../sim/okx-sim.ts";
+import { COINBASE_SIM_HELP, runCoinbaseSim } from "./sim-coinbase.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { DERIBIT_DEFAULT_SYMBOLS, runDeribitSim } from "./sim-deribit.ts";
 
@@ -18,11 +20,12 @@ const MARKETS: readonly MarketName[] = ["spot", "linear", "inverse", "option"];
 
 export const simCommand: CommandSpec = {
   name: "sim",
-  summary: "run an exchange simulator (Bybit v5, OKX v5, Binance spot + USD-M, or Deribit API v2) on 127.0.0.1",
+  summary: "run an exchange simulator (Bybit v5, OKX v5, Binance spot + USD-M, Deribit API v2 or Coinbase Advanced Trade) on 127.0.0.1",
   help: [
     "Options:",
     "      --venue V        venue to simulate: bybit (default), okx (see \"OKX\" below), binance (spot and",
-    "                       USD-M = market linear; see `Binance` below) or deribit (see the Deribit section below)",
+    "                       USD-M = market linear; see `Binance` below), deribit (see the Deribit section below)",
+    "                       or coinbase (see the Coinbase section below)",
     "  -p, --port N         TCP port (default 0 = any free port; the URLs are printed)",
     `  -s, --symbols LIST   market:SYMBOL,… (default ${DEFAULT_SYMBOLS}); markets: ${MARKETS.join(", ")}`,
     `  -r, --rate N         book messages per second across subscribed topics (default ${DEFAULT_RATE}; 0 = idle)`,
@@ -59,6 +62,7 @@ export const simCommand: CommandSpec = {
     "                            [symbol=INSTID] [stallMs=N]   (reset = maintenance reset; notice = 64008)",
     "  POST <restUrl>/sim/rest   fault=refuse|no_bridge symbol=INSTID   (the next REST book: 429, or too old)",
     "  POST <restUrl>/sim/step [n=N], GET <restUrl>/sim/stats",
+    ...COINBASE_SIM_HELP,
     "",
     "Examples:",
     "  feeder sim --port 18080",
@@ -137,10 +141,11 @@ async function runSim(ctx: CommandContext): Promise<number> {
   const venue = typeof v.venue === "string" ? v.venue : "bybit";
   if (venue === "binance") return runBinanceSim(ctx);
   if (venue === "okx") return runOkxSim(ctx);
-  if (venue !== "bybit" && venue !== "deribit") throw new UsageError(`--venue: bybit, okx, binance or deribit, got ${JSON.stringify(venue)}`);
+  if (venue !== "bybit" && venue !== "deribit" && venue !== "coinbase") throw new UsageError(`--venue: bybit, okx, binance, deribit or coinbase, got ${JSON.stringify(venue)}`);
   const port = intOption(v.port, "port", 0, 0, 65535);
   const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
   const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
+  if (venue === "coinbase") return runCoinbaseSim(ctx, { port, rate, seed, symbols: typeof v.symbols === "string" ? v.symbols : undefined });
   let burstiness: number | undefined;
   if (v.burstiness !== undefined) {
     burstiness = Number(v.burstiness);

@@ -1,0 +1,76 @@
+/**
+ * The Coinbase simulator's public shapes: options, the handle startCoinbaseSimulator returns, counters, faults.
+ * @module
+ */
+import type { SymbolSpec } from "./sim-book.ts";
+
+/**
+ * The common faults, on the connection(s) carrying a product: `gap` (a frame of that connection is produced but
+ * not sent: a sequence_num gap across all its products), `malformed` (the next frame garbled), `duplicate` (the
+ * last frame again), `reset` (the product's book rebuilt and sent as a new snapshot event), `disconnect`, `stall`
+ * (nothing sent or answered, heartbeats included) and `error` (an error frame).
+ */
+export type CoinbaseSimFault = "gap" | "reset" | "disconnect" | "stall" | "malformed" | "duplicate" | "error";
+export const COINBASE_SIM_FAULTS: readonly CoinbaseSimFault[] = ["gap", "reset", "disconnect", "stall", "malformed", "duplicate", "error"];
+
+export interface CoinbaseSimOptions {
+  /** 0 = ephemeral. */
+  port?: number;
+  /** Product ids served (e.g. BTC-USD); anything else is left out of the subscriptions event. */
+  products: string[];
+  seed?: number;
+  /** l2_data frames per second across connections; 0 = only step(). */
+  messagesPerSecond?: number;
+  /** Levels per side of each generated book (the full depth a snapshot carries). Default 200. */
+  levels?: number;
+  /** Heartbeat interval (default 1000 ms). */
+  heartbeatMs?: number;
+  /** A connection that sends no valid subscribe within this is closed (default 5000 ms). */
+  subscribeDeadlineMs?: number;
+  /** A connection without heartbeats that was sent nothing for this long is closed (default 60000 ms). */
+  idleCloseMs?: number;
+  /** Send the subscriptions event before the snapshots (default false: snapshots first, as recorded). */
+  ackFirst?: boolean;
+  /** Per-product tick/lot/price overrides. */
+  specs?: Record<string, Partial<SymbolSpec>>;
+  /** Products the REST endpoint lists with a status other than online (e.g. { "OLD-USD": "delisted" }). */
+  productStatus?: Record<string, string>;
+}
+
+export interface CoinbaseSimStats {
+  connections: number;
+  connectionsTotal: number;
+  messagesSent: number;
+  bytesSent: number;
+  subscribes: number;
+  unsubscribes: number;
+  heartbeatsSent: number;
+  errorsSent: number;
+  restRequests: number;
+  /** Connections closed for not subscribing in time, and for idling without heartbeats. */
+  idleClosedNoSubscribe: number;
+  idleClosedNoHeartbeats: number;
+  /** Client messages beyond 8 per second (the documented per-IP limit). */
+  overRate: number;
+}
+
+export interface CoinbaseSimFaultSummary {
+  fault: CoinbaseSimFault;
+  product: string | null;
+  connections: number;
+}
+
+export interface CoinbaseSim {
+  /** ws://127.0.0.1:PORT (any path). */
+  readonly wsUrl: string;
+  /** http://127.0.0.1:PORT */
+  readonly restUrl: string;
+  /** The product's true book as decimal strings, and the sequence_num of the last frame that carried it on the newest connection subscribed to it (`conn`, its id; -1 = none). */
+  book(product: string): { bids: Map<string, string>; asks: Map<string, string>; seq: number; conn: number };
+  /** Steps every subscribed product n times; each step sends one l2_data frame per connection (its products' events). */
+  step(n?: number): void;
+  inject(fault: CoinbaseSimFault, product?: string, opts?: { stallMs?: number }): CoinbaseSimFaultSummary;
+  setRestAvailable(ok: boolean): void;
+  readonly stats: CoinbaseSimStats;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,451 @@
+// HOT PATH: no allocation (CoinbaseAdapter.onL2 and onBook, called by connection.ts per frame; the rest is cold)
+/**
+ * The Coinbase Advanced Trade venue adapter (docs/venues/coinbase.md). Its sequence is the connection's:
+ * `sequence_num` counts every message on a socket (l2_data, heartbeats, subscriptions), next = last + 1; lower or
+ * equal is ignored and counted; a gap (or a frame that cannot be read, whose number is unknown) marks every book of
+ * that connection RESYNCING and reconnects it (ConnectionLifecycle.recycle), which resubscribes them all with fresh
+ * snapshots. One book found bad (requestResync, stale) is unsubscribed and subscribed alone: the connection's
+ * sequence is intact. A snapshot event replaces its book; an update applies absolute sizes ("0" deletes); updates
+ * before the snapshot are ignored and counted. Snapshots are taken whenever they come, before or after the
+ * `subscriptions` event; a product missing from that event is HALTED / SUBSCRIBE_REJECTED alone.
+ * @module
+ */
+import type { BookUpdate } from "../../core/book-update.ts";
+import { RateLimitedLog, type Logger } from "../../core/log.ts";
+import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
+import type { VenueConfig } from "../../config/types.ts";
+import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAdapter, VenueConnectionState, VenueMetric } from "../venue.ts";
+import { shareOf } from "../common/budgets.ts";
+import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
+import { makeInstrument, resolveInstruments } from "../common/instruments.ts";
+import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
+import { staleAfterFromConfig } from "../common/staleness.ts";
+import { SubscriptionControl } from "../common/subscription-control.ts";
+import { TopicResync } from "../common/topic-resync.ts";
+import { type CoinbaseConnection as Conn, CoinbaseConnection, type CoinbaseTopic, HEARTBEATS_ACK } from "./connection.ts";
+import { coinbaseInstrumentSource, fetchProductSpecs, restUrlOf } from "./instruments.ts";
+import { CB_ERR_PRICE, CB_ERR_QTY, CB_ERROR_NAMES } from "./parse-json.ts";
+import {
+  COINBASE_KEEPALIVE,
+  CONNECTS_PER_SECOND,
+  DEFAULT_PRODUCTS_PER_CONNECTION,
+  HEARTBEATS_CHANNEL,
+  SUBSCRIPTIONS_CHANNEL,
+  coinbaseRequests,
+  encodeChannelRequest,
+  isErrorFrame,
+} from "./protocol.ts";
+
+export type { RawFrameTap } from "../venue.ts";
+
+/** Default silence before a product's book is stale: level2 pushes only on change (heartbeats prove the socket). */
+export function defaultStaleAfterMs(): number {
+  return 60_000;
+}
+
+export interface CoinbaseAdapterOptions extends CommonAdapterOptions {
+  ackTimeoutMs?: number;
+  staleAfterMs?: (depth: number, market: MarketName) => number;
+  housekeepingMs?: number;
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+  reconnectResetAfterMs?: number;
+  resyncBackoffBaseMs?: number;
+  resyncBackoffMaxMs?: number;
+  resyncBackoffResetMs?: number;
+  /** Connects per second for this process; default 8 (the per-IP limit) × budgetShare. */
+  maxConnectsPerWindow?: number;
+  connectWindowMs?: number;
+  /** Products per connection (default 20): a sequence gap resyncs every book of its connection, so this bounds it. */
+  maxProductsPerConnection?: number;
+}
+
+type Topic = CoinbaseTopic;
+
+export class CoinbaseAdapter implements VenueAdapter {
+  readonly venue = "coinbase" as const;
+  private readonly log: Logger;
+  private readonly fetchFn: typeof fetch;
+  private readonly now: () => number;
+  private readonly allowNoInstruments: boolean;
+  private readonly recheck: boolean;
+  readonly rawFrameTap: RawFrameTap | undefined;
+  private readonly topics: Topic[] = [];
+  private readonly conns: Conn[] = [];
+  private readonly control: SubscriptionControl;
+  private readonly lifecycle: ConnectionLifecycle;
+  private readonly books: TopicResync;
+  private instruments: (Instrument | undefined)[] | null = null;
+  private instrumentsUnresolved = 0;
+  private sink: BookSink | null = null;
+  private readonly parseErrorLog: RateLimitedLog;
+  private readonly gapLog: RateLimitedLog;
+  private readonly errorLog: RateLimitedLog;
+  private readonly heartbeatLog: RateLimitedLog;
+  // Counters (hot increments, cold reads).
+  private snapshots = 0;
+  private deltas = 0;
+  private ignoredBeforeSnapshot = 0;
+  private ignoredWhileUnsubscribed = 0;
+  private connectionResyncs = 0;
+  private instrumentChanges = 0;
+  private readonly parseErrorsByCode = new Map<string, number>();
+
+  constructor(
+    private readonly config: VenueConfig,
+    private readonly subscriptions: readonly Subscription[],
+    opts: CoinbaseAdapterOptions,
+  ) {
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+    this.fetchFn = opts.fetch ?? fetch;
+    this.recheck = opts.recheckInstruments ?? true;
+    this.allowNoInstruments = opts.allowNoInstruments ?? false;
+    this.rawFrameTap = opts.onRawFrame;
+    const random = opts.random ?? Math.random;
+    this.parseErrorLog = new RateLimitedLog(this.log, "warn", "coinbase: frames rejected; their connections resynced");
+    this.gapLog = new RateLimitedLog(this.log, "warn", "coinbase: sequence_num gaps; every book of the connection resynced");
+    this.errorLog = new RateLimitedLog(this.log, "warn", "coinbase: error frames from the venue");
+    this.heartbeatLog = new RateLimitedLog(this.log, "warn", "coinbase: heartbeat_counter did not advance by 1");
+    this.planConnections(opts.maxProductsPerConnection ?? DEFAULT_PRODUCTS_PER_CONNECTION);
+    const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
+    const requests = coinbaseRequests((topics, reqId) => (topics[0]?.conn as Conn | undefined)?.expectedAcks.push(reqId));
+    this.control = new SubscriptionControl(requests, this.log, this.now, undefined, invalidate, opts.budgetShare);
+    this.books = new TopicResync({
+      venue: "coinbase",
+      log: this.log,
+      now: this.now,
+      random,
+      baseMs: opts.resyncBackoffBaseMs,
+      maxMs: opts.resyncBackoffMaxMs,
+      resetMs: opts.resyncBackoffResetMs,
+      restart: (t) => this.control.restartTopic(t),
+    });
+    this.lifecycle = new ConnectionLifecycle(
+      "coinbase",
+      this.conns,
+      this.control,
+      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason) },
+      {
+        ...opts,
+        random,
+        keepalive: COINBASE_KEEPALIVE,
+        staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, defaultStaleAfterMs),
+        resyncBackoffBaseMs: this.books.baseMs,
+        maxConnectsPerWindow: opts.maxConnectsPerWindow ?? shareOf(CONNECTS_PER_SECOND, opts.budgetShare),
+        connectWindowMs: opts.connectWindowMs ?? 1_000,
+        // Never make-before-break: two sockets have two sequences, and a new socket restarts the connection's.
+        maxConnectionAgeMs: Infinity,
+      },
+    );
+  }
+
+  /** Products in subscription order, at most `perConn` per connection, one market's products per connection. */
+  private planConnections(perConn: number): void {
+    if (!(perConn >= 1)) throw new Error(`coinbase: maxProductsPerConnection must be at least 1, got ${perConn}`);
+    const seen = new Set<string>();
+    const current = new Map<MarketName, Conn>();
+    const urlOf = (m: MarketName) => this.config.markets.find((x) => x.market === m)?.wsUrl ?? this.config.wsUrl;
+    this.subscriptions.forEach((s, index) => {
+      const key = `${s.market}|${s.symbol}`;
+      if (seen.has(key)) throw new Error(`coinbase: ${s.market} ${s.symbol} is subscribed twice (level2 has one depth: the full book)`);
+      seen.add(key);
+      let conn = current.get(s.market);
+      if (!conn || conn.topics.length >= perConn) {
+        conn = new CoinbaseConnection(this, this.conns.length, s.market, urlOf(s.market));
+        this.conns.push(conn);
+        current.set(s.market, conn);
+      }
+      const t: Topic = new TopicState(index, s.market, s.symbol, s.depth, s.symbol, conn);
+      conn.topics.push(t);
+      conn.byTopic.set(s.symbol, t);
+      this.topics.push(t);
+    });
+  }
+
+  async loadInstruments(): Promise<(Instrument | undefined)[]> {
+    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, coinbaseInstrumentSource(this.config, this.fetchFn, this.log), this.log);
+    if (problems.length > 0) {
+      const message = `coinbase: cannot resolve instruments for ${problems.join(", ")}`;
+      if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
+      this.log.error(`${message}; those books are not subscribed, the others start`, { unresolved: problems.length, of: instruments.length });
+    }
+    this.instrumentsUnresolved = problems.length;
+    this.instruments = instruments;
+    return instruments;
+  }
+
+  private bind(sink: BookSink, replaying: boolean): void {
+    if (!this.instruments) throw new Error("coinbase: start before loadInstruments()");
+    if (this.sink) throw new Error("coinbase: started twice");
+    this.sink = sink;
+    this.books.sink = sink;
+    this.books.replaying = replaying;
+    for (const t of this.topics) {
+      const inst = this.instruments[t.index];
+      if (inst === undefined) {
+        t.sub = SUB_REJECTED; // never subscribed: there is no instrument to build its book with
+        continue;
+      }
+      t.entry = t.conn.table.add(t.symbol, t.index, inst.priceExp, inst.qtyExp);
+      t.conn.used = true;
+      if (replaying) t.sub = SUB_ACTIVE;
+    }
+  }
+
+  start(sink: BookSink): void {
+    this.bind(sink, false);
+    this.lifecycle.start();
+    this.log.info("coinbase adapter started", { connections: this.conns.filter((c) => c.used).length, products: this.topics.length });
+  }
+
+  /** Replay: no connections; frames come from ingestFrame; a resync waits for the capture's next snapshot. */
+  startReplay(sink: BookSink): void {
+    this.bind(sink, true);
+  }
+
+  ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
+    const conn = this.conns.find((c) => c.name === connection) ?? this.conns.find((c) => c.market === market);
+    if (!conn) return false;
+    conn.onFrameAt(frame, tsRecvUs);
+    return true;
+  }
+
+  requestResync(index: number, reason: StatusReason): void {
+    const t = this.topics[index];
+    if (!t || t.sub === SUB_REJECTED) return;
+    this.books.resync(t, BookState.RESYNCING, reason);
+  }
+
+  stop(): Promise<void> {
+    return this.lifecycle.stop();
+  }
+
+  /** The name of the connection carrying a subscription (tests; sequence scope is the connection). */
+  connectionOf(index: number): string {
+    return this.topics[index]!.conn.name;
+  }
+
+  // ───────────────────────── hot path ─────────────────────────
+
+  /** HOT PATH: an l2_data frame scanned into conn.pool: check the connection's sequence, then each event in order. */
+  onL2(conn: Conn, seq: number, recvUs: number): void {
+    if (!this.sequenceOk(conn, seq)) return;
+    const pool = conn.pool;
+    const indexes = conn.table.indexes;
+    for (let i = 0; i < pool.count; i++) {
+      const u = pool.updates[i]!;
+      u.tsRecvUs = recvUs;
+      this.onBook(indexes[pool.entries[i]!]!, u);
+    }
+  }
+
+  /** HOT PATH: next = last + 1 on this socket; lower or equal is a repeat (ignored, counted); higher is a gap. */
+  private sequenceOk(conn: Conn, seq: number): boolean {
+    const last = conn.lastSeq;
+    if (seq === last + 1 || last < 0) {
+      conn.lastSeq = seq;
+      return true;
+    }
+    if (seq <= last) {
+      if (seq === 0 && this.books.replaying) return this.onReplayedSocket(conn);
+      conn.duplicates++;
+      return false;
+    }
+    conn.gaps++;
+    this.gapLog.hit(`${conn.name}: sequence_num ${seq} after ${last}`);
+    this.resyncConnection(conn, StatusReason.SEQUENCE_GAP, `sequence_num ${seq} after ${last}`);
+    if (this.books.replaying) conn.lastSeq = seq;
+    return false;
+  }
+
+  private onBook(index: number, u: BookUpdate): void {
+    const t = this.topics[index]!;
+    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED) {
+      this.ignoredWhileUnsubscribed++; // in flight before an unsubscribe took effect
+      return;
+    }
+    const now = this.now();
+    if (u.isSnapshot) {
+      t.lastMsgMs = now;
+      this.snapshots++;
+      t.lastSeq = u.venueSeq;
+      this.books.onLive(t, now);
+      this.sink!.onBookUpdate(index, u);
+      return;
+    }
+    if (t.book !== BookState.LIVE) {
+      this.ignoredBeforeSnapshot++; // not liveness: a product without its snapshot must still go stale
+      return;
+    }
+    t.lastMsgMs = now;
+    this.deltas++;
+    t.lastSeq = u.venueSeq;
+    this.sink!.onBookUpdate(index, u);
+  }
+
+  // ───────────────────────── cold paths ─────────────────────────
+
+  /** Every book of the connection RESYNCING (reason), then a reconnect that resubscribes them all. */
+  private resyncConnection(conn: Conn, reason: StatusReason, why: string): void {
+    this.connectionResyncs++;
+    for (const t of conn.topics) if (t.sub !== SUB_REJECTED) this.books.invalidate(t, BookState.RESYNCING, reason);
+    if (!this.books.replaying) this.lifecycle.recycle(conn, why);
+  }
+
+  /** Replay: sequence_num 0 again is the recording's next socket: its books wait for that socket's snapshots. */
+  private onReplayedSocket(conn: Conn): boolean {
+    for (const t of conn.topics) if (t.sub !== SUB_REJECTED) this.books.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
+    conn.lastSeq = 0;
+    conn.lastHeartbeat = -1;
+    return true;
+  }
+
+  onHeartbeat(conn: Conn, seq: number, counter: number): void {
+    if (!this.sequenceOk(conn, seq)) return;
+    conn.heartbeats++;
+    if (conn.lastHeartbeat >= 0 && counter !== conn.lastHeartbeat + 1) {
+      conn.heartbeatCounterBreaks++;
+      this.heartbeatLog.hit(`${conn.name}: ${counter} after ${conn.lastHeartbeat}`);
+    }
+    conn.lastHeartbeat = counter;
+  }
+
+  /** Once the socket is open (the lifecycle has queued the level2 subscribe): subscribe heartbeats, in order. */
+  onOpen(conn: Conn): void {
+    conn.expectedAcks.push(HEARTBEATS_ACK);
+    this.control.send(conn, encodeChannelRequest("subscribe", HEARTBEATS_CHANNEL, conn.topics.filter((t) => t.sub !== SUB_REJECTED).map((t) => t.symbol)));
+  }
+
+  /** A frame that is not l2_data or heartbeats; it counts in the connection's sequence when it carries one. */
+  onControl(conn: Conn, seq: number, msg: unknown): void {
+    if (seq >= 0 && !this.sequenceOk(conn, seq)) return;
+    const m = msg as Record<string, unknown>;
+    if (isErrorFrame(m)) {
+      conn.errorFrames++;
+      this.errorLog.hit(`${conn.name}: ${typeof m.message === "string" ? m.message : JSON.stringify(m).slice(0, 200)}`);
+      return;
+    }
+    if (m.channel === SUBSCRIPTIONS_CHANNEL) {
+      this.onSubscriptions(conn, m);
+      return;
+    }
+    this.control.onControl(conn, msg);
+  }
+
+  /**
+   * A subscriptions event lists every level2 product of the connection now. It answers the oldest message still
+   * unanswered: a subscribe's products missing from it are rejected, an unsubscribe's products gone from it are
+   * confirmed (../common/subscription-control.ts takes it from there).
+   */
+  private onSubscriptions(conn: Conn, m: Record<string, unknown>): void {
+    const head = conn.expectedAcks.shift();
+    if (head === undefined || head === HEARTBEATS_ACK) return;
+    const req = conn.pending.get(head);
+    if (!req) return;
+    const listed = new Set<string>();
+    for (const e of Array.isArray(m.events) ? (m.events as unknown[]) : []) {
+      const subs = (e as { subscriptions?: { level2?: unknown } } | null)?.subscriptions?.level2;
+      if (Array.isArray(subs)) for (const p of subs) if (typeof p === "string") listed.add(p);
+    }
+    const names = req.topics.map((t) => t.topic);
+    const ok = req.op === "subscribe" ? names.filter((n) => listed.has(n)) : names.filter((n) => !listed.has(n));
+    const failed = req.op === "subscribe" ? names.filter((n) => !listed.has(n)) : [];
+    this.control.onControl(conn, { coinbaseAck: true, op: req.op, reqId: head, ok, failed });
+  }
+
+  /** A frame that could not be read: its sequence_num is unknown, so every book of its connection resyncs. */
+  onParseError(conn: Conn, code: number, entry: number, frame: string): void {
+    conn.parseErrors++;
+    const name = CB_ERROR_NAMES[-code] ?? String(code);
+    this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
+    this.parseErrorLog.hit(`${name} (${conn.name}): ${frame.slice(0, 160)}`);
+    const t = entry >= 0 ? conn.byTopic.get(conn.table.products[entry]!) : undefined;
+    if (t && (code === CB_ERR_PRICE || code === CB_ERR_QTY)) this.recheckInstrument(t);
+    this.resyncConnection(conn, StatusReason.PARSE_ERROR, `unreadable frame (${name})`);
+    if (this.books.replaying) conn.lastSeq = -1;
+  }
+
+  /** A price or size that does not fit the instrument: ask REST again; a new tick/lot swaps the exponents. */
+  private recheckInstrument(t: Topic): void {
+    if (!this.recheck || t.checkingInstrument || this.books.replaying || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
+    t.checkingInstrument = true;
+    void (async () => {
+      try {
+        const spec = (await fetchProductSpecs(this.fetchFn, restUrlOf(this.config, t.market), [t.symbol])).get(t.symbol);
+        const cur = this.instruments?.[t.index];
+        if (!spec || !cur || this.lifecycle.stopping) return;
+        if (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize) return;
+        const inst = makeInstrument(this.config, this.subscriptions[t.index]!, spec);
+        this.instruments![t.index] = inst;
+        t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
+        this.instrumentChanges++;
+        this.log.warn("coinbase: instrument changed", { product: t.symbol, from: `${cur.tickSize}/${cur.lotSize}`, to: `${spec.tickSize}/${spec.lotSize}` });
+        this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+        this.sink?.onInstrumentChanged(t.index, inst);
+        this.control.restartTopic(t);
+      } catch (err) {
+        this.log.warn("coinbase: instrument re-check failed", { product: t.symbol, error: String(err) });
+      } finally {
+        t.checkingInstrument = false;
+      }
+    })();
+  }
+
+  private counterTable(): [string, string, string, number][] {
+    return [
+      ["snapshots", "snapshots_total", "Snapshot events applied", this.snapshots],
+      ["deltas", "deltas_total", "Update events applied", this.deltas],
+      ["resyncs", "resyncs_total", "Single-book resyncs started (unsubscribe + subscribe)", this.books.resyncs],
+      ["resyncsDelayed", "resyncs_delayed_total", "Resyncs that waited out the per-book backoff", this.books.resyncsDelayed],
+      ["connectionResyncs", "connection_resyncs_total", "Connections whose books were all resynced (sequence gap or unreadable frame)", this.connectionResyncs],
+      ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Update events ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
+      ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book events in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
+      ["staleResyncs", "stale_resyncs_total", "Books resynced because their product went silent", this.lifecycle.staleResyncs],
+      ["subscribeRejected", "subscribe_rejected_total", "Products missing from the subscriptions event", this.control.subscribeRejected],
+      ["instrumentChanges", "instrument_changes_total", "Tick or lot changes picked up", this.instrumentChanges],
+      ["topics", "topics", "Products configured", this.topics.length],
+      ["topicsLive", "topics_live", "Products whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
+      ["instrumentsUnresolved", "instruments_unresolved", "Configured products whose instrument could not be resolved", this.instrumentsUnresolved],
+    ];
+  }
+
+  private static readonly PER_CONN = [
+    ["duplicates", "duplicates_total", "Messages whose sequence_num was not above the last (ignored)"],
+    ["gaps", "sequence_gaps_total", "sequence_num gaps (every book of the connection resynced)"],
+    ["heartbeats", "heartbeats_total", "Heartbeat messages received"],
+    ["heartbeatCounterBreaks", "heartbeat_counter_breaks_total", "Heartbeats whose heartbeat_counter was not the last + 1"],
+    ["errorFrames", "error_frames_total", "Error frames received from the venue"],
+  ] as const;
+
+  stats(): Record<string, number> {
+    const out: Record<string, number> = connectionStats(this.conns);
+    for (const [key, , , value] of this.counterTable()) out[key] = value;
+    for (const [key] of CoinbaseAdapter.PER_CONN) out[key] = this.conns.reduce((a, c) => a + c[key], 0);
+    for (const [name, n] of this.parseErrorsByCode) out[`parseErrors.${name}`] = n;
+    return out;
+  }
+
+  metrics(): VenueMetric[] {
+    const out = connectionMetrics(this.conns);
+    for (const c of this.conns) {
+      if (!c.used) continue;
+      const l = { market: c.market, connection: c.name };
+      for (const [key, name, help] of CoinbaseAdapter.PER_CONN) out.push(counter(name, help, c[key], l));
+    }
+    for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
+    for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_reason_total", "Unreadable frames by reason", n, { reason: code }));
+    return out;
+  }
+
+  connections(): VenueConnectionState[] {
+    return connectionStates(this.conns, this.books.replaying);
+  }
+
+  /** Cold: one product's state, for tests and the status JSON. */
+  topicState(index: number): { state: string; lastSeq: number; subscribed: boolean; rejected: boolean; connection: string } {
+    const t = this.topics[index]!;
+    return { state: BOOK_STATE_NAMES[t.book]!, lastSeq: t.lastSeq, subscribed: t.sub === SUB_ACTIVE, rejected: t.sub === SUB_REJECTED, connection: t.conn.name };
+  }
+}

@@ -1,0 +1,112 @@
+// HOT PATH: no allocation (CoinbaseConnection.onFrame → CoinbaseAdapter.onL2)
+/**
+ * One Coinbase WebSocket connection: the common connection state (../common/connection.ts) plus its product table,
+ * scanner, event pool and the connection-wide sequence (`sequence_num` counts every message on the socket), and its
+ * frame entry point. ../common/connection-lifecycle.ts opens, closes and watches it.
+ * @module
+ */
+import { turnReceiptUs } from "../../core/clock.ts";
+import type { MarketName } from "../../core/types.ts";
+import { VenueConnection, type TopicState } from "../common/connection.ts";
+import type { CoinbaseAdapter } from "./adapter.ts";
+import { CB_CONTROL, parseSlowFrame, type SlowFrame } from "./parse-json.ts";
+import { ProductTable } from "./product-table.ts";
+import { CB_HEARTBEAT, CB_L2, CoinbaseScanner, EventPool } from "./scanner.ts";
+
+export type CoinbaseTopic = TopicState<CoinbaseConnection>;
+
+/** The heartbeats subscribe in the queue of expected subscriptions events (not a level2 request). */
+export const HEARTBEATS_ACK = "heartbeats";
+
+export class CoinbaseConnection extends VenueConnection {
+  readonly table = new ProductTable();
+  readonly scanner = new CoinbaseScanner();
+  readonly pool = new EventPool();
+  private readonly slow: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null, entry: -1 };
+  /** The last sequence_num of this socket; -1 = nothing yet (a new socket starts its own sequence). */
+  lastSeq = -1;
+  /** The last heartbeat_counter of this socket; -1 = none yet. */
+  lastHeartbeat = -1;
+  /**
+   * Request ids (or HEARTBEATS_ACK) in the order their messages were queued: a subscriptions event carries no
+   * request id, and Coinbase answers messages in order, so each event answers the oldest.
+   */
+  readonly expectedAcks: string[] = [];
+  // Counters (hot increments, cold reads).
+  duplicates = 0;
+  gaps = 0;
+  heartbeats = 0;
+  heartbeatCounterBreaks = 0;
+  errorFrames = 0;
+
+  constructor(
+    readonly adapter: CoinbaseAdapter,
+    id: number,
+    market: MarketName,
+    url: string,
+  ) {
+    super(id, market, url);
+  }
+
+  /** "conn<id>.<market>": names this connection in stats and in capture files. */
+  get name(): string {
+    return `conn${this.id}.${this.market}`;
+  }
+
+  /**
+   * A new socket: its own sequence and acks. Frames of this socket go to onFrame; once it is open (after the
+   * lifecycle's level2 subscribe) the adapter subscribes heartbeats.
+   */
+  bindMessages(ws: WebSocket, gen: number): void {
+    this.lastSeq = -1;
+    this.lastHeartbeat = -1;
+    this.expectedAcks.length = 0;
+    ws.onmessage = (ev: MessageEvent) => {
+      if (gen !== this.generation) return;
+      const data = ev.data;
+      this.onFrame(typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer));
+    };
+    ws.addEventListener("open", () => {
+      if (gen === this.generation) this.adapter.onOpen(this);
+    });
+  }
+
+  // HOT PATH: one call per WebSocket frame. Frames of one socket read share its receipt time (core/clock.ts).
+  onFrame(data: string): void {
+    this.onFrameAt(data, turnReceiptUs());
+  }
+
+  /** A frame received at recvUs (now, or the recorded time when replaying a capture). HOT PATH. */
+  onFrameAt(data: string, recvUs: number): void {
+    const tap = this.adapter.rawFrameTap;
+    if (tap !== undefined) tap(this.market, this.name, data, recvUs);
+    this.messages++;
+    this.bytes += data.length;
+    const r = this.scanner.scan(data, this.table, this.pool);
+    if (r === CB_L2) {
+      this.adapter.onL2(this, this.scanner.seq, recvUs);
+      return;
+    }
+    if (r === CB_HEARTBEAT) {
+      this.adapter.onHeartbeat(this, this.scanner.seq, this.scanner.heartbeatCounter);
+      return;
+    }
+    this.onSlowFrame(data, recvUs);
+  }
+
+  /** Everything the scanner did not take: control frames, other layouts, errors. Cold. */
+  private onSlowFrame(data: string, recvUs: number): void {
+    const out = this.slow;
+    const r = parseSlowFrame(data, this.table, this.pool, out);
+    if (r === CB_L2) {
+      this.fallbacks++;
+      this.adapter.onL2(this, out.seq, recvUs);
+    } else if (r === CB_HEARTBEAT) {
+      this.adapter.onHeartbeat(this, out.seq, out.heartbeatCounter);
+    } else if (r === CB_CONTROL) {
+      this.adapter.onControl(this, out.seq, out.msg);
+    } else {
+      this.adapter.onParseError(this, r, out.entry, data);
+    }
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * Coinbase Advanced Trade as the registry sees it (../registry.ts): spot only, level2 is the full book (depth 0),
+ * one URL for every product, liveness from the heartbeats channel, the sequence per connection.
+ * @module
+ */
+import type { VenueSpec } from "../registry.ts";
+import { CoinbaseAdapter, type CoinbaseAdapterOptions, defaultStaleAfterMs } from "./adapter.ts";
+import { COINBASE_REST_URL, COINBASE_WS_URL } from "./protocol.ts";
+
+/** Below 1 s a quiet but healthy book would flap. */
+const STALE_MIN_MS = 1_000;
+
+export const COINBASE_VENUE: VenueSpec = {
+  venue: "coinbase",
+  wsUrl: COINBASE_WS_URL,
+  restUrl: COINBASE_REST_URL,
+  marketWsUrl: (base) => base,
+  markets: { spot: { depths: [0], defaultDepth: 0, staleAfterMs: () => defaultStaleAfterMs(), staleFloor: () => ({ ms: STALE_MIN_MS }) } },
+  keepalive: "heartbeat_channel",
+  resync: "reconnect",
+  sequenceScope: "connection",
+  create: (config, subs, opts) => new CoinbaseAdapter(config, subs, opts as CoinbaseAdapterOptions),
+};

@@ -1,0 +1,66 @@
+/**
+ * Instrument metadata for Coinbase Advanced Trade: the public `GET /api/v3/brokerage/market/products` filtered by
+ * `product_ids` (docs/venues/coinbase.md, "Instruments") → `price_increment` (tick) and `base_increment` (lot).
+ * A product that is not online or is disabled is left out (named by the common resolver). Cold path.
+ * @module
+ */
+import type { Logger } from "../../core/log.ts";
+import type { MarketName } from "../../core/types.ts";
+import type { VenueConfig } from "../../config/types.ts";
+import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
+import { PRODUCTS_PATH } from "./protocol.ts";
+
+const REST_TIMEOUT_MS = 10_000;
+
+/** Why a listed product cannot be subscribed, or "" when it can. */
+export function unusableReason(p: Record<string, unknown>): string {
+  if (p.status !== undefined && p.status !== "online") return `status ${String(p.status)}`;
+  if (p.is_disabled === true) return "is_disabled";
+  if (p.trading_disabled === true) return "trading_disabled";
+  return "";
+}
+
+export function productsUrl(restUrl: string, productIds: readonly string[]): string {
+  const q = productIds.map((id) => `product_ids=${encodeURIComponent(id)}`).join("&");
+  return `${restUrl.replace(/\/+$/, "")}${PRODUCTS_PATH}${q ? "?" + q : ""}`;
+}
+
+/** Specs of `productIds` (those the answer lists and that are usable). Throws naming the URL on failure. */
+export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, productIds: readonly string[], log?: Logger): Promise<Map<string, InstrumentSpec>> {
+  const url = productsUrl(restUrl, productIds);
+  let res: Response;
+  try {
+    res = await fetchFn(url, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
+  } catch (err) {
+    throw new Error(`coinbase REST ${url}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (!res.ok) throw new Error(`coinbase REST ${url}: HTTP ${res.status}`);
+  const body = (await res.json().catch(() => null)) as { products?: unknown } | null;
+  if (!body || !Array.isArray(body.products)) throw new Error(`coinbase REST ${url}: no products array in the answer`);
+  const out = new Map<string, InstrumentSpec>();
+  for (const item of body.products as unknown[]) {
+    if (typeof item !== "object" || item === null) continue;
+    const p = item as Record<string, unknown>;
+    const id = p.product_id;
+    if (typeof id !== "string" || typeof p.price_increment !== "string" || typeof p.base_increment !== "string") continue;
+    const why = unusableReason(p);
+    if (why !== "") {
+      if (productIds.includes(id)) log?.warn("coinbase: product listed but not usable; leaving it out", { product: id, why });
+      continue;
+    }
+    out.set(id, { tickSize: p.price_increment, lotSize: p.base_increment });
+  }
+  return out;
+}
+
+/** Coinbase as an instrument source for common/instruments.ts; the REST base is the market's (`rest_url`). */
+export function coinbaseInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, log: Logger): InstrumentSource {
+  return {
+    fetchSpecs: (market: MarketName, symbols) => fetchProductSpecs(fetchFn, restUrlOf(config, market), symbols, log),
+    notListed: (market) => `not listed (or not online) by ${restUrlOf(config, market)}${PRODUCTS_PATH}; check the product id, e.g. BTC-USD`,
+  };
+}
+
+export function restUrlOf(config: VenueConfig, market: MarketName): string {
+  return config.markets.find((m) => m.market === market)?.restUrl ?? config.restUrl;
+}

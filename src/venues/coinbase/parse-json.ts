@@ -1,0 +1,118 @@
+/**
+ * The JSON path beside the scanner (cold): every frame the scanner does not take in its canonical layout is parsed
+ * here with JSON.parse and validated exactly as the scanner would: the same fields, the same exact conversion of
+ * prices and quantities (core/fixed.ts on the strings), integer literals read from the source text. l2_data and
+ * heartbeats frames fill the same EventPool / fields; anything else is a control frame for the adapter.
+ * @module
+ */
+import { parseFixedCodes } from "../../core/fixed.ts";
+import { CB_HEARTBEAT, CB_L2, type EventPool, rfc3339Us } from "./scanner.ts";
+import type { ProductTable } from "./product-table.ts";
+import { HEARTBEATS_CHANNEL, L2_DATA_CHANNEL } from "./protocol.ts";
+
+/** A control frame (subscriptions, error, another channel): `out.msg`, and `out.seq` when it carries one (else -1). */
+export const CB_CONTROL = 3;
+export const CB_ERR_SYNTAX = -1;
+export const CB_ERR_SHAPE = -2;
+export const CB_ERR_SEQUENCE = -3;
+export const CB_ERR_UNKNOWN_PRODUCT = -4;
+export const CB_ERR_SIDE = -5;
+export const CB_ERR_PRICE = -6;
+export const CB_ERR_QTY = -7;
+/** Index = -code. */
+export const CB_ERROR_NAMES: readonly string[] = ["", "syntax", "shape", "sequence_num", "unknown_product", "side", "price", "qty"];
+
+export interface SlowFrame {
+  seq: number;
+  tsUs: number;
+  heartbeatCounter: number;
+  msg: unknown;
+  /** The table entry of the event that failed, -1 when none was read. */
+  entry: number;
+}
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The integer value of `"key":<literal>` in the source text, when the key occurs exactly once and its value is an
+ * unsigned integer literal (JSON.parse would round `1.00000000000000001` to 1); -1 otherwise.
+ */
+export function integerField(text: string, key: string): number {
+  const re = new RegExp(`"${key}"\\s*:\\s*("?)([^,}\\s"]*)\\1`, "g");
+  const all = [...text.matchAll(re)];
+  if (all.length !== 1) return -1;
+  const lit = all[0]![2]!;
+  if (!/^(0|[1-9][0-9]*)$/.test(lit)) return -1;
+  const n = Number(lit);
+  return Number.isSafeInteger(n) ? n : -1;
+}
+
+export function parseSlowFrame(text: string, table: ProductTable, pool: EventPool, out: SlowFrame): number {
+  pool.count = 0;
+  out.entry = -1;
+  out.seq = -1;
+  out.tsUs = 0;
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    return CB_ERR_SYNTAX;
+  }
+  out.msg = msg;
+  if (!isObj(msg)) return CB_ERR_SHAPE;
+  const channel = msg.channel;
+  if (channel !== L2_DATA_CHANNEL && channel !== HEARTBEATS_CHANNEL) {
+    if ("sequence_num" in msg) {
+      out.seq = integerField(text, "sequence_num");
+      if (out.seq < 0 || msg.sequence_num !== out.seq) return CB_ERR_SEQUENCE;
+    }
+    return CB_CONTROL;
+  }
+  const seq = integerField(text, "sequence_num");
+  if (seq < 0 || msg.sequence_num !== seq) return CB_ERR_SEQUENCE;
+  out.seq = seq;
+  const ts = typeof msg.timestamp === "string" ? rfc3339Us(msg.timestamp, 0, msg.timestamp.length) : -1;
+  out.tsUs = ts < 0 ? 0 : ts;
+  const events = msg.events;
+  if (!Array.isArray(events)) return CB_ERR_SHAPE;
+  if (channel === HEARTBEATS_CHANNEL) {
+    const e = events[0];
+    if (events.length !== 1 || !isObj(e)) return CB_ERR_SHAPE;
+    const n = integerField(text, "heartbeat_counter");
+    if (n < 0 || (e.heartbeat_counter !== n && e.heartbeat_counter !== String(n))) return CB_ERR_SHAPE;
+    out.heartbeatCounter = n;
+    return CB_HEARTBEAT;
+  }
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    if (!isObj(e) || (e.type !== "snapshot" && e.type !== "update") || typeof e.product_id !== "string" || !Array.isArray(e.updates)) return CB_ERR_SHAPE;
+    const entry = table.entryOf(e.product_id);
+    if (entry < 0) return CB_ERR_UNKNOWN_PRODUCT;
+    out.entry = entry;
+    const u = pool.take(i);
+    pool.entries[i] = entry;
+    pool.count = i + 1;
+    u.isSnapshot = e.type === "snapshot";
+    u.venueSeq = seq;
+    u.tsExchangeUs = out.tsUs;
+    const pe = table.priceExp[entry]!;
+    const qe = table.qtyExp[entry]!;
+    for (const l of e.updates as unknown[]) {
+      if (!isObj(l)) return CB_ERR_SHAPE;
+      if (l.side !== "bid" && l.side !== "offer") return CB_ERR_SIDE;
+      if (typeof l.price_level !== "string") return CB_ERR_PRICE;
+      if (typeof l.new_quantity !== "string") return CB_ERR_QTY;
+      const px = parseFixedCodes(l.price_level, 0, l.price_level.length, pe);
+      if (px < 0) return CB_ERR_PRICE;
+      const qty = parseFixedCodes(l.new_quantity, 0, l.new_quantity.length, qe);
+      if (qty < 0) return CB_ERR_QTY;
+      if (l.side === "bid") u.pushBid(px, qty);
+      else u.pushAsk(px, qty);
+    }
+  }
+  return CB_L2;
+}

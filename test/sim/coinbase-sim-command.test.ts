@@ -1,0 +1,55 @@
+/** `feeder sim --venue coinbase`: URLs printed, REST and WebSocket served, control endpoints, usage errors. */
+import { describe, expect, test } from "vitest";
+import { UsageError, type CommandContext } from "../../src/cli/command.ts";
+import { simCommand } from "../../src/cli/commands/sim.ts";
+import { silentLogger } from "../../src/core/log.ts";
+
+function context(values: CommandContext["values"]) {
+  const lines: string[] = [];
+  let stop!: (s: string) => void;
+  const stopSignal = new Promise<string>((r) => (stop = r));
+  const ctx: CommandContext = { values, positionals: [], log: silentLogger, out: (t) => lines.push(t), stopSignal };
+  return { ctx, lines, stop };
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe("feeder sim --venue coinbase", { timeout: 15_000 }, () => {
+  test("prints its URLs, serves products and level2, takes faults over HTTP, stops on the signal", async () => {
+    const { ctx, lines, stop } = context({ venue: "coinbase", symbols: "spot:btc-usd,ETH-USD", rate: "0" });
+    const done = simCommand.run(ctx);
+    await until(() => lines.length >= 4, "URLs printed");
+    const restUrl = lines.find((l) => l.startsWith("restUrl"))!.split(/\s+/)[1]!;
+    const wsUrl = lines.find((l) => l.startsWith("wsUrl"))!.split(/\s+/)[1]!;
+    const body = (await (await fetch(`${restUrl}/api/v3/brokerage/market/products?product_ids=ETH-USD`)).json()) as { products: { product_id: string }[] };
+    expect(body.products.map((p) => p.product_id)).toEqual(["ETH-USD"]);
+    const ws = new WebSocket(wsUrl);
+    const frames: string[] = [];
+    ws.onmessage = (ev) => frames.push(String(ev.data));
+    await new Promise((r) => (ws.onopen = r));
+    ws.send(JSON.stringify({ type: "subscribe", product_ids: ["BTC-USD"], channel: "level2" }));
+    await until(() => frames.length >= 2, "snapshot and subscriptions");
+    const fault = await fetch(`${restUrl}/sim/fault?type=duplicate&product=BTC-USD`, { method: "POST" });
+    expect(await fault.json()).toMatchObject({ ok: true, connections: 1 });
+    await until(() => frames.length >= 3, "duplicate");
+    expect(frames[2]).toBe(frames[0]);
+    const bad = await fetch(`${restUrl}/sim/fault?type=nope`, { method: "POST" });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ ok: false, field: "type" });
+    ws.close();
+    stop("SIGINT");
+    expect(await done).toBe(0);
+  });
+
+  test("usage errors name the option", async () => {
+    await expect(simCommand.run(context({ venue: "coinbase", symbols: "linear:BTC-USD" }).ctx)).rejects.toThrow(/spot market only/);
+    await expect(simCommand.run(context({ venue: "coinbase", symbols: "BTCUSD" }).ctx)).rejects.toThrow(UsageError);
+    await expect(simCommand.run(context({ venue: "kraken" }).ctx)).rejects.toThrow(/--venue: bybit or coinbase/);
+  });
+});

@@ -1,0 +1,231 @@
+/**
+ * The Coinbase scanner against JSON.parse and an independent exact decimal conversion (BigInt on the strings):
+ * documented frame shapes, generated multi-product frames, other key orders (the JSON path), integer literals, and
+ * fuzzed frames (cuts, edits): whatever the scanner accepts JSON.parse accepts with the same books, never a wrong one.
+ */
+import { describe, expect, test } from "vitest";
+import { CB_HEARTBEAT, CB_L2, CB_NOT_FAST, CoinbaseScanner, EventPool, rfc3339Us } from "../../../src/venues/coinbase/scanner.ts";
+import { ProductTable } from "../../../src/venues/coinbase/product-table.ts";
+import { CB_CONTROL, parseSlowFrame, type SlowFrame } from "../../../src/venues/coinbase/parse-json.ts";
+import { Rng } from "../../../src/sim/rng.ts";
+
+/** The nautilus-shaped documented example (docs/venues/coinbase.md, "Frames"). */
+const DOC_UPDATE =
+  '{"channel":"l2_data","client_id":"","timestamp":"2026-04-07T14:30:01.456789Z","sequence_num":1,"events":[{"type":"update","product_id":"BTC-USD","updates":[' +
+  '{"side":"bid","event_time":"2026-04-07T14:30:01.456789Z","price_level":"68900.00","new_quantity":"2.00000000"},' +
+  '{"side":"offer","event_time":"2026-04-07T14:30:01.456789Z","price_level":"68901.00","new_quantity":"0.00000000"}]}]}';
+
+function table(): ProductTable {
+  const t = new ProductTable();
+  t.add("BTC-USD", 0, 2, 8);
+  t.add("ETH-USD", 1, 2, 8);
+  t.add("DOGE-USD", 2, 5, 1);
+  return t;
+}
+
+/** Exact mantissa of a decimal string at exp, independent of core/fixed.ts; null when it does not fit. */
+function refMantissa(s: unknown, exp: number): number | null {
+  if (typeof s !== "string" || !/^[0-9]+(\.[0-9]+)?$/.test(s)) return null;
+  const [i, f = ""] = s.split(".");
+  if (/[1-9]/.test(f.slice(exp))) return null;
+  const m = BigInt(i! + f.slice(0, exp).padEnd(exp, "0"));
+  return m > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(m);
+}
+
+type Book = { product: string; snapshot: boolean; bids: [number, number][]; asks: [number, number][] };
+
+/** The reference reading: JSON.parse + refMantissa; null when the frame is not a valid l2_data frame for the table. */
+function reference(text: string, t: ProductTable): { seq: number; events: Book[] } | null {
+  let m: any;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof m !== "object" || m === null || m.channel !== "l2_data" || !Number.isSafeInteger(m.sequence_num) || m.sequence_num < 0 || !Array.isArray(m.events)) return null;
+  const events: Book[] = [];
+  for (const e of m.events) {
+    if (typeof e !== "object" || e === null || (e.type !== "snapshot" && e.type !== "update") || typeof e.product_id !== "string" || !Array.isArray(e.updates)) return null;
+    const entry = t.entryOf(e.product_id);
+    if (entry < 0) return null;
+    const b: Book = { product: e.product_id, snapshot: e.type === "snapshot", bids: [], asks: [] };
+    for (const l of e.updates) {
+      if (typeof l !== "object" || l === null || (l.side !== "bid" && l.side !== "offer")) return null;
+      const px = refMantissa(l.price_level, t.priceExp[entry]!);
+      const q = refMantissa(l.new_quantity, t.qtyExp[entry]!);
+      if (px === null || q === null) return null;
+      (l.side === "bid" ? b.bids : b.asks).push([px, q]);
+    }
+    events.push(b);
+  }
+  return { seq: m.sequence_num, events };
+}
+
+function read(pool: EventPool, t: ProductTable): Book[] {
+  const out: Book[] = [];
+  for (let i = 0; i < pool.count; i++) {
+    const u = pool.updates[i]!;
+    const bids: [number, number][] = [];
+    const asks: [number, number][] = [];
+    for (let k = 0; k < u.bidCount; k++) bids.push([u.bidPx[k]!, u.bidQty[k]!]);
+    for (let k = 0; k < u.askCount; k++) asks.push([u.askPx[k]!, u.askQty[k]!]);
+    out.push({ product: t.products[pool.entries[i]!]!, snapshot: u.isSnapshot, bids, asks });
+  }
+  return out;
+}
+
+function genFrame(rng: Rng, seq: number): string {
+  const products = ["BTC-USD", "ETH-USD", "DOGE-USD"];
+  const events: string[] = [];
+  const n = rng.int(1, 3);
+  for (let e = 0; e < n; e++) {
+    const p = products[rng.int(0, 2)]!;
+    const doge = p === "DOGE-USD";
+    const levels: string[] = [];
+    for (let k = rng.int(0, 6); k > 0; k--) {
+      const px = doge ? `0.${String(rng.int(10000, 99999))}` : `${rng.int(1, 99999)}.${String(rng.int(0, 99)).padStart(2, "0")}`;
+      const q = doge ? `${rng.int(0, 9999)}.${rng.int(0, 9)}` : `${rng.int(0, 99)}.${String(rng.int(0, 99999999)).padStart(8, "0")}`;
+      levels.push(`{"side":"${rng.next() < 0.5 ? "bid" : "offer"}","event_time":"2026-04-07T14:30:01.456789Z","price_level":"${px}","new_quantity":"${q}"}`);
+    }
+    events.push(`{"type":"${rng.next() < 0.2 ? "snapshot" : "update"}","product_id":"${p}","updates":[${levels.join(",")}]}`);
+  }
+  return `{"channel":"l2_data","client_id":"","timestamp":"2026-04-07T14:30:01.456789123Z","sequence_num":${seq},"events":[${events.join(",")}]}`;
+}
+
+describe("coinbase scanner", () => {
+  test("the documented update: both sides, exact mantissas, the envelope's sequence_num and time", () => {
+    const t = table();
+    const pool = new EventPool();
+    const s = new CoinbaseScanner();
+    expect(s.scan(DOC_UPDATE, t, pool)).toBe(CB_L2);
+    expect(s.seq).toBe(1);
+    expect(s.tsUs).toBe(Date.parse("2026-04-07T14:30:01.456Z") * 1000 + 789);
+    expect(read(pool, t)).toEqual([{ product: "BTC-USD", snapshot: false, bids: [[6890000, 200000000]], asks: [[6890100, 0]] }]);
+    expect(pool.updates[0]!.venueSeq).toBe(1);
+  });
+
+  test("a frame of several products yields one update per event, in order", () => {
+    const t = table();
+    const pool = new EventPool();
+    const text = DOC_UPDATE.replace("]}]}", ']},{"type":"snapshot","product_id":"ETH-USD","updates":[]},{"type":"update","product_id":"BTC-USD","updates":[]}]}');
+    expect(new CoinbaseScanner().scan(text, t, pool)).toBe(CB_L2);
+    expect(read(pool, t).map((b) => [b.product, b.snapshot])).toEqual([["BTC-USD", false], ["ETH-USD", true], ["BTC-USD", false]]);
+  });
+
+  test("heartbeats: sequence_num and heartbeat_counter; a string counter goes to the JSON path with the same result", () => {
+    const t = table();
+    const pool = new EventPool();
+    const s = new CoinbaseScanner();
+    const hb = '{"channel":"heartbeats","client_id":"","timestamp":"2026-04-07T14:30:01.1Z","sequence_num":7,"events":[{"current_time":"2026-04-07 14:30:01.1 +0000 UTC m=+1.0","heartbeat_counter":3049}]}';
+    expect(s.scan(hb, t, pool)).toBe(CB_HEARTBEAT);
+    expect([s.seq, s.heartbeatCounter]).toEqual([7, 3049]);
+    const quoted = hb.replace(":3049}", ':"3049"}');
+    expect(s.scan(quoted, t, pool)).toBe(CB_NOT_FAST);
+    const out: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null, entry: -1 };
+    expect(parseSlowFrame(quoted, t, pool, out)).toBe(CB_HEARTBEAT);
+    expect([out.seq, out.heartbeatCounter]).toEqual([7, 3049]);
+  });
+
+  test("sequence_num must be an integer literal on both paths (JSON.parse would round 1.00000000000000001 to 1)", () => {
+    const t = table();
+    const pool = new EventPool();
+    const out: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null, entry: -1 };
+    for (const bad of ["1.00000000000000001", "1e0", "01", "-1", '"1"', "9007199254740993"]) {
+      const text = DOC_UPDATE.replace('"sequence_num":1', `"sequence_num":${bad}`);
+      expect(new CoinbaseScanner().scan(text, t, pool), bad).toBe(CB_NOT_FAST);
+      expect(parseSlowFrame(text, t, pool, out), bad).toBeLessThan(0);
+    }
+  });
+
+  test("control frames (subscriptions, errors) go to the JSON path; the subscriptions event's sequence_num is read", () => {
+    const t = table();
+    const pool = new EventPool();
+    const out: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null, entry: -1 };
+    const sub = '{"channel":"subscriptions","client_id":"","timestamp":"2026-04-07T14:30:01Z","sequence_num":1,"events":[{"subscriptions":{"level2":["BTC-USD"]}}]}';
+    expect(new CoinbaseScanner().scan(sub, t, pool)).toBe(CB_NOT_FAST);
+    expect(parseSlowFrame(sub, t, pool, out)).toBe(CB_CONTROL);
+    expect(out.seq).toBe(1);
+    expect(parseSlowFrame('{"type":"error","message":"x"}', t, pool, out)).toBe(CB_CONTROL);
+    expect(out.seq).toBe(-1);
+  });
+
+  test("generated frames, their key orders and whitespace: scanner or JSON path, always the reference books", () => {
+    const t = table();
+    const pool = new EventPool();
+    const s = new CoinbaseScanner();
+    const out: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null, entry: -1 };
+    const rng = new Rng(5);
+    let fast = 0;
+    for (let i = 0; i < 2000; i++) {
+      let text = genFrame(rng, i);
+      if (i % 3 === 1) text = JSON.stringify(JSON.parse(text), null, 1); // whitespace
+      if (i % 3 === 2) {
+        // Keys in another order (the reader must not depend on it).
+        const m = JSON.parse(text);
+        text = JSON.stringify({ events: m.events.map((e: any) => ({ updates: e.updates.map((l: any) => ({ new_quantity: l.new_quantity, price_level: l.price_level, side: l.side })), product_id: e.product_id, type: e.type })), sequence_num: m.sequence_num, channel: m.channel });
+      }
+      const ref = reference(text, t);
+      const r = s.scan(text, t, pool);
+      if (r === CB_L2) {
+        fast++;
+        expect(ref).not.toBeNull();
+        expect({ seq: s.seq, events: read(pool, t) }).toEqual(ref);
+        continue;
+      }
+      expect(r).toBe(CB_NOT_FAST);
+      const slow = parseSlowFrame(text, t, pool, out);
+      if (ref === null) expect(slow).toBeLessThan(0);
+      else expect({ seq: out.seq, events: read(pool, t) }).toEqual(ref);
+    }
+    expect(fast).toBeGreaterThan(500);
+  });
+
+  test("fuzzed frames (cuts, byte edits, swapped values): never a book the reference does not give", () => {
+    const t = table();
+    const pool = new EventPool();
+    const s = new CoinbaseScanner();
+    const out: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null, entry: -1 };
+    const rng = new Rng(9);
+    const alphabet = '0123456789.-e"{}[],:abdfoprstuxyzBSU \\';
+    let accepted = 0;
+    for (let i = 0; i < 6000; i++) {
+      let text = genFrame(rng, rng.int(0, 1000));
+      const kind = rng.int(0, 3);
+      if (kind === 0) text = text.slice(0, rng.int(0, text.length - 1));
+      else if (kind === 1) {
+        const k = rng.int(0, text.length - 1);
+        text = text.slice(0, k) + alphabet[rng.int(0, alphabet.length - 1)] + text.slice(k + 1);
+      } else if (kind === 2) {
+        const k = rng.int(0, text.length - 1);
+        text = text.slice(0, k) + text.slice(k + 1);
+      } else text = text.replace(/"price_level":"[^"]*"/, ['"price_level":1.5', '"price_level":"1e3"', '"price_level":"-1"', '"price_level":"1.000000001"'][rng.int(0, 3)]!);
+      const ref = reference(text, t);
+      let r = s.scan(text, t, pool);
+      let seq = s.seq;
+      if (r !== CB_L2) {
+        r = parseSlowFrame(text, t, pool, out);
+        seq = out.seq;
+      }
+      if (r === CB_L2) {
+        accepted++;
+        expect(ref, text).not.toBeNull();
+        expect({ seq, events: read(pool, t) }).toEqual(ref);
+      } else if (ref !== null) {
+        throw new Error(`a valid frame was rejected: ${text}`);
+      }
+    }
+    expect(accepted).toBeGreaterThan(0);
+  });
+
+  test("rfc3339Us agrees with Date.parse to the ms and keeps µs; anything else is -1", () => {
+    const rng = new Rng(3);
+    for (let i = 0; i < 500; i++) {
+      const ms = rng.int(0, 4_102_444_800_000);
+      const us = rng.int(0, 999);
+      const iso = new Date(ms).toISOString().replace("Z", `${String(us).padStart(3, "0")}123Z`);
+      expect(rfc3339Us(iso, 0, iso.length)).toBe(ms * 1000 + us);
+    }
+    expect(rfc3339Us("2026-04-07T14:30:01Z", 0, 20)).toBe(Date.parse("2026-04-07T14:30:01Z") * 1000);
+    for (const bad of ["2026-04-07 14:30:01Z", "2026-04-07T14:30:01+01:00", "2026-13-07T14:30:01Z", "2026-04-07T14:30:01.Z", "x"]) expect(rfc3339Us(bad, 0, bad.length)).toBe(-1);
+  });
+});
