@@ -6,7 +6,9 @@
  */
 import type { MarketName, VenueName } from "../core/types.ts";
 import type { VenueConfig } from "../config/types.ts";
+import { BITHUMB_VENUE } from "./bithumb/descriptor.ts";
 import { BYBIT_VENUE } from "./bybit/descriptor.ts";
+import { UPBIT_VENUE } from "./upbit/descriptor.ts";
 import type { Keepalive, ResyncKind, SequenceScope } from "./common/hooks.ts";
 import type { CommonAdapterOptions, Subscription, VenueAdapter } from "./venue.ts";
 
@@ -43,6 +45,8 @@ export interface VenueSpec {
 /** The venues with an adapter, by name. Append a venue's descriptor here. */
 export const VENUES: Readonly<Partial<Record<VenueName, VenueSpec>>> = {
   bybit: BYBIT_VENUE,
+  upbit: UPBIT_VENUE,
+  bithumb: BITHUMB_VENUE,
 };
 
 export function venueSpec(venue: string): VenueSpec | undefined {
