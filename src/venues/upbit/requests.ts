@@ -18,6 +18,9 @@ interface Bisect {
   suspects: TopicState[];
   probe: TopicState[];
   timer: ReturnType<typeof setTimeout> | null;
+  /** The probe's tag in the outbox: while paced (queued) its wait has not started. */
+  id: string;
+  wasQueued: boolean;
 }
 
 export class UpbitRequests extends SubscriptionControl {
@@ -90,10 +93,10 @@ export class UpbitRequests extends SubscriptionControl {
       return;
     }
     const probe = suspects.slice(0, Math.ceil(suspects.length / 2));
-    const b: Bisect = { ws: conn.ws, suspects, probe, timer: null };
-    this.bisects.set(conn, b);
     this.probes++;
-    this.send(conn, encodeOrderbookRequest(probe));
+    const b: Bisect = { ws: conn.ws, suspects, probe, timer: null, id: `probe${this.probes}`, wasQueued: false };
+    this.bisects.set(conn, b);
+    this.send(conn, encodeOrderbookRequest(probe), b.id);
     b.timer = setTimeout(() => this.onProbePassed(conn, b), this.errorWaitMs);
   }
 
@@ -101,6 +104,13 @@ export class UpbitRequests extends SubscriptionControl {
   private onProbePassed(conn: VenueConnection, b: Bisect): void {
     if (this.bisects.get(conn) !== b) return;
     b.timer = null;
+    // Still waiting for a token (pacing), or sent only since the last look: its error may yet come.
+    const queued = conn.outbox.some((m) => m.reqId === b.id);
+    if (queued || b.wasQueued) {
+      b.wasQueued = queued;
+      b.timer = setTimeout(() => this.onProbePassed(conn, b), this.errorWaitMs);
+      return;
+    }
     const rest = b.suspects.filter((t) => !b.probe.includes(t) && t.sub !== SUB_REJECTED);
     if (rest.length === 0) {
       this.endBisect(conn);
