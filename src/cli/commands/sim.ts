@@ -7,6 +7,7 @@
 import type { MarketName } from "../../core/types.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
+import { runUpbitSim, UPBIT_SIM_DEFAULT_SYMBOLS } from "./sim-upbit.ts";
 
 const DEFAULT_SYMBOLS = "linear:BTCUSDT,linear:ETHUSDT,spot:BTCUSDT";
 const DEFAULT_RATE = 100;
@@ -14,10 +15,10 @@ const MARKETS: readonly MarketName[] = ["spot", "linear", "inverse", "option"];
 
 export const simCommand: CommandSpec = {
   name: "sim",
-  summary: "run an exchange simulator (Bybit v5 WebSocket + REST instruments) on 127.0.0.1",
+  summary: "run an exchange simulator (Bybit v5, Upbit, Bithumb: WebSocket + REST instruments) on 127.0.0.1",
   help: [
     "Options:",
-    "      --venue V        venue to simulate: bybit (the only one for now; default bybit)",
+    "      --venue V        venue to simulate: bybit (default), upbit or bithumb",
     "  -p, --port N         TCP port (default 0 = any free port; the URLs are printed)",
     `  -s, --symbols LIST   market:SYMBOL,… (default ${DEFAULT_SYMBOLS}); markets: ${MARKETS.join(", ")}`,
     `  -r, --rate N         book messages per second across subscribed topics (default ${DEFAULT_RATE}; 0 = idle)`,
@@ -50,6 +51,14 @@ export const simCommand: CommandSpec = {
     "             --symbols linear:XRPUSDT --rate 10     # then feeder run with [venues.bybit.linear] depth = 1000",
     "  curl -X POST 'http://127.0.0.1:18080/sim/fault?type=gap&market=linear&symbol=BTCUSDT'",
     "  curl -X POST http://127.0.0.1:18080/sim/fault -d '{\"type\":\"stall\",\"stallMs\":3000}'",
+    "",
+    "Upbit / Bithumb (--venue upbit|bithumb; docs/venues/upbit.md, bithumb.md): clients connect to <wsUrl>",
+    `(ws://127.0.0.1:PORT/websocket/v1); REST /v1/market/all, /v1/ticker, /v1/orderbook/instruments (Upbit). --symbols`,
+    `takes codes on market spot (default ${UPBIT_SIM_DEFAULT_SYMBOLS}); --replay FILE serves a recording`,
+    "(cryptofeed `ts: b'…'` lines, e.g. test/fixtures/cryptofeed/UPBIT.ws.62.0, or one JSON frame per line).",
+    "  POST <restUrl>/sim/fault?type=disconnect|stall|malformed|duplicate|older|zero_size|error_frame|429[&code=C]",
+    "                                 [&stallMs=N] [&count=N]  (error_frame with a code: requests naming it are refused)",
+    "  POST <restUrl>/sim/step?n=N    GET <restUrl>/sim/stats",
   ].join("\n"),
   options: {
     venue: { type: "string" },
@@ -95,10 +104,16 @@ export function parseSymbolList(text: string): { market: MarketName; symbols: st
 async function runSim(ctx: CommandContext): Promise<number> {
   const v = ctx.values;
   const venue = typeof v.venue === "string" ? v.venue : "bybit";
-  if (venue !== "bybit") throw new UsageError(`--venue: only bybit has a simulator so far, got ${JSON.stringify(venue)}`);
+  if (venue !== "bybit" && venue !== "upbit" && venue !== "bithumb") throw new UsageError(`--venue: bybit, upbit or bithumb, got ${JSON.stringify(venue)}`);
   const port = intOption(v.port, "port", 0, 0, 65535);
   const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
   const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
+  if (venue !== "bybit") {
+    const replayFile = typeof v.replay === "string" ? v.replay : undefined;
+    if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
+    const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : UPBIT_SIM_DEFAULT_SYMBOLS);
+    return runUpbitSim(ctx, venue, { port, rate, seed, markets, replayFile });
+  }
   let burstiness: number | undefined;
   if (v.burstiness !== undefined) {
     burstiness = Number(v.burstiness);
