@@ -75,7 +75,7 @@ describe("feeder sim --venue upbit|bithumb", { timeout: 15_000 }, () => {
     await fetch(`${restUrl}/sim/step?n=2`, { method: "POST" });
     await until(() => frames.length === 8, "two more");
     expect(frames.slice(6).every(([, t]) => JSON.parse(t).cd === "BTC-ETH")).toBe(true);
-    expect((await (await fetch(`${restUrl}/sim/fault?type=bogus`, { method: "POST" })).json()).ok).toBe(false);
+    expect(((await (await fetch(`${restUrl}/sim/fault?type=bogus`, { method: "POST" })).json()) as { ok: boolean }).ok).toBe(false);
     ws.close();
     stop("SIGINT");
     expect(await done).toBe(0);
