@@ -56,7 +56,7 @@ describe("parseJsonNumberBytes", () => {
 
   it("agrees with the BigInt oracle on random JSON numbers", () => {
     let seed = 12345;
-    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
     const digits = (n: number) => Array.from({ length: n }, () => String(rnd(10))).join("");
     for (let i = 0; i < 20_000; i++) {
       let int = String(rnd(10) === 0 ? 0 : rnd(9) + 1) + digits(rnd(8));
