@@ -9,7 +9,7 @@
  * the same values; a string with an escape goes to the cold JSON path (parse-json.ts) with the same validation.
  * @module
  */
-import { MAX_MANTISSA, parseJsonNumberBytes } from "../../core/fixed.ts";
+import { MAX_MANTISSA, parseJsonNumberBytes, POW10 } from "../../core/fixed.ts";
 import type { BookUpdate } from "../../core/book-update.ts";
 
 export const SCAN_NOT_BOOK = -1;
@@ -63,6 +63,21 @@ function keyOf(keys: [Uint8Array, number][], b: Uint8Array, s: number, e: number
     if (j === n) return keys[k]![1];
   }
   return K_OTHER;
+}
+
+/** Unit keys by shape: `ap` `bp` `as` `bs`, or `ask_price` `bid_price` `ask_size` `bid_size` (checked in full). */
+function unitKeyOf(b: Uint8Array, s: number, e: number): number {
+  const n = e - s;
+  const c0 = b[s]!;
+  if (c0 !== 97 && c0 !== 98) return K_OTHER; // a, b
+  const ask = c0 === 97;
+  if (n === 2) {
+    const c1 = b[s + 1]!;
+    return c1 === 112 ? (ask ? K_AP : K_BP) : c1 === 115 ? (ask ? K_AS : K_BS) : K_OTHER; // p, s
+  }
+  if (n !== 8 && n !== 9) return K_OTHER;
+  const key = keyOf(UNIT_KEYS, b, s, e);
+  return key;
 }
 
 function isDigit(c: number): boolean {
@@ -282,6 +297,50 @@ export class UpbitScanner {
     return v;
   }
 
+  /**
+   * The JSON number at p at exponent exp; p moves past it. One pass for plain decimals that fit; anything else (an
+   * exponent, digits beyond exp, a long integer part) is read by parseJsonNumberBytes, exactly. -1 when it does not fit.
+   */
+  private num(exp: number): number {
+    const b = this.b;
+    const end = this.end;
+    const start = this.p;
+    let i = start;
+    let c = b[i]!;
+    let m = 0;
+    let slow = false;
+    if (c === 48) {
+      c = ++i < end ? b[i]! : 0;
+    } else {
+      do {
+        m = m * 10 + (c - 48);
+        c = ++i < end ? b[i]! : 0;
+      } while (c >= 48 && c <= 57);
+      if (m > MAX_MANTISSA) slow = true;
+    }
+    let frac = 0;
+    if (c === 46) {
+      c = ++i < end ? b[i]! : 0;
+      while (c >= 48 && c <= 57) {
+        if (frac < exp) {
+          m = m * 10 + (c - 48);
+          frac++;
+        } else if (c !== 48) slow = true;
+        c = ++i < end ? b[i]! : 0;
+      }
+    }
+    if (slow || c === 101 || c === 69 || c === 43 || c === 45 || c === 46 || (c >= 48 && c <= 57)) {
+      this.p = start;
+      const e = this.numberEnd();
+      this.p = e;
+      return parseJsonNumberBytes(b, start, e, exp);
+    }
+    if (b[i - 1] === 46) return -1; // "1."
+    this.p = i;
+    if (frac < exp) m *= POW10[exp - frac]!;
+    return m > MAX_MANTISSA ? -1 : m;
+  }
+
   /** End of the number token at p (its validity is parseJsonNumberBytes's or skipNumber's business). */
   private numberEnd(): number {
     const b = this.b;
@@ -317,7 +376,7 @@ export class UpbitScanner {
       for (;;) {
         const r = this.str();
         if (r !== 0) return r;
-        const key = keyOf(UNIT_KEYS, b, this.strStart, this.strEnd);
+        const key = unitKeyOf(b, this.strStart, this.strEnd);
         this.ws();
         if (this.p >= this.end || b[this.p] !== COLON) return this.fail(SCAN_ERR_SYNTAX);
         this.p++;
@@ -326,16 +385,14 @@ export class UpbitScanner {
           const r2 = this.skipValue(0);
           if (r2 !== 0) return r2;
         } else {
-          const e = this.numberEnd();
-          if (e === this.p) return this.fail(SCAN_ERR_FIELD);
+          if (this.p >= this.end || !isDigit(b[this.p]!)) return this.fail(SCAN_ERR_FIELD);
           const isPrice = key === K_AP || key === K_BP;
-          const m = parseJsonNumberBytes(b, this.p, e, isPrice ? pe : qe);
+          const m = this.num(isPrice ? pe : qe);
           if (m < 0) return this.fail(isPrice ? SCAN_ERR_PRICE : SCAN_ERR_QTY);
           if (key === K_AP) { if (ap >= 0) return this.fail(SCAN_ERR_FIELD); ap = m; }
           else if (key === K_BP) { if (bp >= 0) return this.fail(SCAN_ERR_FIELD); bp = m; }
           else if (key === K_AS) { if (as >= 0) return this.fail(SCAN_ERR_FIELD); as = m; }
           else { if (bs >= 0) return this.fail(SCAN_ERR_FIELD); bs = m; }
-          this.p = e;
         }
         this.ws();
         if (this.p >= this.end) return this.fail(SCAN_ERR_SYNTAX);
