@@ -140,7 +140,7 @@ for (const [n, venue] of (["upbit", "bithumb"] as const).entries()) {
           await waitFor(sawInvalid, `status invalid after ${fault}`, 20_000, () => step(1));
         }
         if (fault === "429") await waitFor(() => sim.stats.refused429 === 2 && feeder.stats().venues[venue]!.reconnects! > before.reconnects!, "two refused upgrades", 20_000);
-        if (fault === "error_frame") await waitFor(() => subscriber.books.get(target.id)?.state === BookState.HALTED, "the refused code halted", 20_000);
+        if (fault === "error_frame") await waitFor(() => subscriber.books.get(target.id)?.state === BookState.HALTED, "the refused code halted", 20_000, () => step(1));
         await waitFor(allEqual, `recovery from ${fault}`, 20_000, () => step(1));
         for (let i = 0; i < 5; i++) {
           step(1);

@@ -110,6 +110,9 @@ export class UpbitAdapter implements VenueAdapter {
       maxMs: opts.resyncBackoffMaxMs,
       resetMs: opts.resyncBackoffResetMs,
       restart: (t) => {
+        // next_full_book sends nothing per resync, so its backoff protects nothing; left set, it would keep the
+        // code out of the next reconnect's request until it ran out (up to resyncBackoffMaxMs).
+        t.resyncDelayed = false;
         if (t.sub === SUB_PENDING && t.book === BookState.STALE) {
           this.neverSentData++;
           this.silentLog.hit(`${t.market} ${t.topic}`);

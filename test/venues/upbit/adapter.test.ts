@@ -100,6 +100,17 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       expect(adapter.stats().bisectProbes).toBeGreaterThan(0);
     });
 
+    it("a book gone stale again and again is in the next reconnect's request (no resync backoff for next_full_book)", async () => {
+      const subs = SUBS.slice(0, 2);
+      const { sim, adapter, matches } = await setup(spec, subs, { staleAfterMs: () => 100, resyncBackoffBaseMs: 60_000, resyncBackoffMaxMs: 60_000 });
+      await until(() => subs.every((_, i) => matches(i)), "books live");
+      await until(() => adapter.stats().staleResyncs >= 6, "several stale resyncs in a row");
+      sim.inject("disconnect");
+      await until(() => adapter.stats().reconnects >= 1 && sim.subscribed().length === 2, "both codes asked for again");
+      sim.step(1);
+      await until(() => subs.every((_, i) => matches(i)), "books back");
+    });
+
     it("connects again after HTTP 429 on the upgrade; sends no Origin header; PING is answered", async () => {
       const { sim, adapter, matches } = await setup(spec, SUBS, { pingIntervalMs: 50 });
       await until(() => SUBS.every((_, i) => matches(i)), "books live");
