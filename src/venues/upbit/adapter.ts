@@ -234,6 +234,7 @@ export class UpbitAdapter implements VenueAdapter {
       ["staleResyncs", "stale_resyncs_total", "Books that went silent past their stale time", this.lifecycle.staleResyncs],
       ["neverSentData", "never_sent_data_total", "Stale codes that sent nothing since subscribed", this.neverSentData],
       ["subscribeRejected", "subscribe_rejected_total", "Codes refused (found by bisecting error frames)", this.control.subscribeRejected],
+      ["requestResends", "request_resends_total", "Whole-list requests sent again because a book went silent (no ack: the request may be lost)", this.control.resends],
       ["requests", "requests_total", "Subscription requests sent (each with the connection's whole code list)", this.control.requests],
       ["errorFrames", "error_frames_total", "Error frames received", this.control.errorFrames],
       ["bisectProbes", "bisect_probes_total", "Probe requests sent to find the code an error frame refuses", this.control.probes],

@@ -13,6 +13,9 @@ import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState, type 
 import { SubscriptionControl, type InvalidateTopic } from "../common/subscription-control.ts";
 import { encodeOrderbookRequest, requestCode, requestProtocol } from "./protocol.ts";
 
+/** Whole-list resends for silent topics: at most one per connection this often (requests: 100/min per connection). */
+export const RESEND_MIN_MS = 5_000;
+
 interface Bisect {
   ws: WebSocket;
   suspects: TopicState[];
@@ -27,7 +30,9 @@ export class UpbitRequests extends SubscriptionControl {
   private readonly bisects = new Map<VenueConnection, Bisect>();
   /** The topics of each connection's last request, which an error frame answers. */
   private readonly lastRequest = new Map<VenueConnection, TopicState[]>();
+  private readonly lastResend = new Map<VenueConnection, number>();
   // Counters (cold).
+  resends = 0;
   requests = 0;
   errorFrames = 0;
   probes = 0;
@@ -57,9 +62,23 @@ export class UpbitRequests extends SubscriptionControl {
     if (!this.bisects.has(conn)) this.sendFull(conn);
   }
 
-  /** A topic not subscribed (after a reconnect or its backoff) is asked for; a subscribed one waits for its next book. */
+  /**
+   * A topic not subscribed (after a reconnect) is asked for. A subscribed one waits for its next book, except when
+   * it went silent (stale): with no ack, a request lost on the way (or a subscription the venue dropped) looks just
+   * like that, so the whole list goes out again, at most once per RESEND_MIN_MS per connection.
+   */
   override restartTopic(t: TopicState): void {
-    if (t.sub === SUB_IDLE && t.conn.open && !t.resyncDelayed) this.sendRequest(t.conn, "subscribe", [t]);
+    if (t.sub === SUB_IDLE && t.conn.open && !t.resyncDelayed) {
+      this.sendRequest(t.conn, "subscribe", [t]);
+      return;
+    }
+    if ((t.sub === SUB_PENDING || t.sub === SUB_ACTIVE) && t.book === BookState.STALE && t.conn.open && !this.bisects.has(t.conn)) {
+      const now = this.clock();
+      if (now - (this.lastResend.get(t.conn) ?? -Infinity) < RESEND_MIN_MS) return;
+      this.lastResend.set(t.conn, now);
+      this.resends++;
+      this.sendFull(t.conn);
+    }
   }
 
   private sendFull(conn: VenueConnection): void {

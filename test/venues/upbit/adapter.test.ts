@@ -48,7 +48,7 @@ async function setup(spec: VenueSpec, subs: Subscription[], opts: Record<string,
   const venue = spec.venue as "upbit" | "bithumb";
   const sim = await startUpbitSimulator({ venue, codes: subs.map((s) => s.symbol), seed: 3, ...simOpts });
   const config = { venue, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 30, symbols: subs.map((s) => s.symbol) }], overrides: new Map() };
-  const adapter = spec.create(config, subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, errorWaitMs: 150, ...opts }) as VenueAdapter;
+  const adapter = spec.create(config, subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, errorWaitMs: 700, ...opts }) as VenueAdapter;
   cleanups.push(async () => {
     await adapter.stop();
     await sim.stop();
@@ -107,6 +107,17 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       await until(() => adapter.stats().staleResyncs >= 6, "several stale resyncs in a row");
       sim.inject("disconnect");
       await until(() => adapter.stats().reconnects >= 1 && sim.subscribed().length === 2, "both codes asked for again");
+      sim.step(1);
+      await until(() => subs.every((_, i) => matches(i)), "books back");
+    });
+
+    it("a request lost on the way (no ack) is sent again once its books go silent", async () => {
+      const subs = SUBS.slice(0, 2);
+      const { sim, adapter, matches } = await setup(spec, subs, { staleAfterMs: () => 200 });
+      await until(() => subs.every((_, i) => matches(i)), "books live");
+      sim.inject("stall", undefined, { stallMs: 400 }); // the reconnect's request arrives while the server drops everything
+      sim.inject("disconnect");
+      await until(() => adapter.stats().requestResends >= 1 && sim.subscribed().length === 2, "the list sent again", 15_000);
       sim.step(1);
       await until(() => subs.every((_, i) => matches(i)), "books back");
     });
