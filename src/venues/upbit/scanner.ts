@@ -47,10 +47,6 @@ const TOP_KEYS: [Uint8Array, number][] = [
   [ascii("ty"), K_TYPE], [ascii("type"), K_TYPE], [ascii("cd"), K_CODE], [ascii("code"), K_CODE],
   [ascii("tms"), K_TS], [ascii("timestamp"), K_TS], [ascii("obu"), K_UNITS], [ascii("orderbook_units"), K_UNITS],
 ];
-const UNIT_KEYS: [Uint8Array, number][] = [
-  [ascii("ap"), K_AP], [ascii("ask_price"), K_AP], [ascii("bp"), K_BP], [ascii("bid_price"), K_BP],
-  [ascii("as"), K_AS], [ascii("ask_size"), K_AS], [ascii("bs"), K_BS], [ascii("bid_size"), K_BS],
-];
 const ORDERBOOK = ascii("orderbook");
 
 function keyOf(keys: [Uint8Array, number][], b: Uint8Array, s: number, e: number): number {
@@ -75,10 +71,15 @@ function unitKeyOf(b: Uint8Array, s: number, e: number): number {
     const c1 = b[s + 1]!;
     return c1 === 112 ? (ask ? K_AP : K_BP) : c1 === 115 ? (ask ? K_AS : K_BS) : K_OTHER; // p, s
   }
+  // ask_price / bid_price (9), ask_size / bid_size (8): the side's three letters, then the suffix, all checked.
   if (n !== 8 && n !== 9) return K_OTHER;
-  const key = keyOf(UNIT_KEYS, b, s, e);
-  return key;
+  if (ask ? b[s + 1] !== 115 || b[s + 2] !== 107 : b[s + 1] !== 105 || b[s + 2] !== 100) return K_OTHER; // sk, id
+  const suffix = n === 9 ? PRICE_SUFFIX : SIZE_SUFFIX;
+  for (let j = 0; j < suffix.length; j++) if (b[s + 3 + j] !== suffix[j]) return K_OTHER;
+  return n === 9 ? (ask ? K_AP : K_BP) : ask ? K_AS : K_BS;
 }
+const PRICE_SUFFIX = ascii("_price");
+const SIZE_SUFFIX = ascii("_size");
 
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
