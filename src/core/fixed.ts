@@ -232,3 +232,83 @@ export function parseJsonNumberCodes(s: string, start: number, end: number, exp:
   }
   return mantissa;
 }
+
+/** Exponents beyond this are not read further (any such non-zero value overflows or needs rounding anyway). */
+const MAX_E10_DIGITS_VALUE = 100_000;
+
+/**
+ * Parses the JSON number `b[start, end)` (UTF-8 bytes) at exponent `exp`, exactly: `int [ "." digits ] [ (e|E)
+ * [+|-] digits ]` with JSON's rules (no leading zeros, no sign, digits on both sides of a dot), so "1.16539E8" at
+ * exp 0 → 116539000 and "2.571E-5" at exp 8 → 2571. The value is never formed as a double: its digits accumulate
+ * into an integer and the exponent only moves the decimal point, so every result is exact or refused.
+ * Returns the mantissa, or -1 for anything malformed, negative, needing rounding (a non-zero digit beyond `exp`
+ * decimals) or ≥ 2^53. HOT PATH: no allocation.
+ */
+export function parseJsonNumberBytes(b: Uint8Array, start: number, end: number, exp: number): number {
+  if (!(exp >= 0 && exp <= MAX_FIXED_EXP && (exp | 0) === exp) || start >= end) return -1;
+  // Pass 1: the shape, digit counts and the decimal exponent.
+  let i = start;
+  let c = b[i]!;
+  if (c < CH_0 || c > CH_9) return -1;
+  if (c === CH_0 && i + 1 < end && b[i + 1]! >= CH_0 && b[i + 1]! <= CH_9) return -1; // "01": not JSON
+  while (i < end && b[i]! >= CH_0 && b[i]! <= CH_9) i++;
+  const intEnd = i;
+  let fracStart = i;
+  let fracEnd = i;
+  if (i < end && b[i] === CH_DOT) {
+    fracStart = ++i;
+    while (i < end && b[i]! >= CH_0 && b[i]! <= CH_9) i++;
+    fracEnd = i;
+    if (fracEnd === fracStart) return -1; // "1." or "1.e5"
+  }
+  let e10 = 0;
+  if (i < end && (b[i] === CH_E || b[i] === CH_UPPER_E)) {
+    i++;
+    let negative = false;
+    if (i < end && (b[i] === CH_PLUS || b[i] === CH_MINUS)) negative = b[i++] === CH_MINUS;
+    const eStart = i;
+    while (i < end && b[i]! >= CH_0 && b[i]! <= CH_9) {
+      if (e10 < MAX_E10_DIGITS_VALUE) e10 = e10 * 10 + (b[i]! - CH_0);
+      i++;
+    }
+    if (i === eStart) return -1;
+    if (negative) e10 = -e10;
+  }
+  if (i !== end) return -1;
+  // Value = D × 10^(e10 − fracDigits) for the digit string D; mantissa = D × 10^shift.
+  const fracDigits = fracEnd - fracStart;
+  const shift = exp + e10 - fracDigits;
+  const nDigits = intEnd - start + fracDigits;
+  // Digits at index ≥ keep would need a negative power: they must be zero and are dropped.
+  const keep = shift < 0 ? nDigits + shift : nDigits;
+  let mantissa = 0;
+  let k = 0;
+  for (let j = start; j < fracEnd; j++) {
+    if (j === intEnd) {
+      j = fracStart - 1; // skip the dot
+      continue;
+    }
+    const d = b[j]! - CH_0;
+    if (k++ < keep) {
+      mantissa = mantissa * 10 + d;
+      if (mantissa > MAX_MANTISSA) return -1;
+    } else if (d !== 0) return -1;
+  }
+  if (shift > 0 && mantissa !== 0) {
+    if (shift > MAX_FIXED_EXP) return -1;
+    mantissa *= POW10[shift]!;
+    if (mantissa > MAX_MANTISSA) return -1;
+  }
+  return mantissa;
+}
+
+const numberEncoder = new TextEncoder();
+
+/** parseJsonNumberBytes for a string (cold paths: JSON fallback, tests); throws FixedPointError naming the problem. */
+export function parseJsonNumber(s: string, exp: number): number {
+  const m = parseJsonNumberBytes(numberEncoder.encode(s), 0, s.length, exp);
+  if (m >= 0 && /^[\x20-\x7e]*$/.test(s)) return m;
+  if (!/^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/.test(s)) throw new FixedPointError(s, "malformed", "expected a JSON number");
+  if (s.startsWith("-")) throw new FixedPointError(s, "out_of_range", "negative values are not allowed");
+  throw new FixedPointError(s, "out_of_range", `not exact at ${exp} decimals, or × 10^${exp} exceeds 2^53 − 1`);
+}

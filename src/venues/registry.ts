@@ -11,6 +11,8 @@ import { BYBIT_VENUE } from "./bybit/descriptor.ts";
 import { OKX_VENUE } from "./okx/descriptor.ts";
 import { DERIBIT_VENUE } from "./deribit/descriptor.ts";
 import { COINBASE_VENUE } from "./coinbase/descriptor.ts";
+import { BITHUMB_VENUE } from "./bithumb/descriptor.ts";
+import { UPBIT_VENUE } from "./upbit/descriptor.ts";
 import type { Keepalive, ResyncKind, SequenceScope } from "./common/hooks.ts";
 import type { CommonAdapterOptions, Subscription, VenueAdapter } from "./venue.ts";
 
@@ -51,6 +53,8 @@ export const VENUES: Readonly<Partial<Record<VenueName, VenueSpec>>> = {
   okx: OKX_VENUE,
   deribit: DERIBIT_VENUE,
   coinbase: COINBASE_VENUE,
+  upbit: UPBIT_VENUE,
+  bithumb: BITHUMB_VENUE,
 };
 
 export function venueSpec(venue: string): VenueSpec | undefined {

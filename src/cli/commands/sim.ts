@@ -12,6 +12,7 @@ import { startOkxSimulator } from "../../sim/okx-sim.ts";
 import { COINBASE_SIM_HELP, runCoinbaseSim } from "./sim-coinbase.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { DERIBIT_DEFAULT_SYMBOLS, runDeribitSim } from "./sim-deribit.ts";
+import { runUpbitSim, UPBIT_SIM_DEFAULT_SYMBOLS } from "./sim-upbit.ts";
 
 const DEFAULT_SYMBOLS = "linear:BTCUSDT,linear:ETHUSDT,spot:BTCUSDT";
 const DEFAULT_OKX_SYMBOLS = "spot:BTC-USDT,linear:BTC-USDT-SWAP,inverse:BTC-USD-SWAP";
@@ -20,12 +21,12 @@ const MARKETS: readonly MarketName[] = ["spot", "linear", "inverse", "option"];
 
 export const simCommand: CommandSpec = {
   name: "sim",
-  summary: "run an exchange simulator (Bybit v5, OKX v5, Binance spot + USD-M, Deribit API v2 or Coinbase Advanced Trade) on 127.0.0.1",
+  summary: "run an exchange simulator (Bybit v5, OKX v5, Binance spot + USD-M, Deribit API v2, Coinbase Advanced Trade, Upbit or Bithumb) on 127.0.0.1",
   help: [
     "Options:",
     "      --venue V        venue to simulate: bybit (default), okx (see \"OKX\" below), binance (spot and",
-    "                       USD-M = market linear; see `Binance` below), deribit (see the Deribit section below)",
-    "                       or coinbase (see the Coinbase section below)",
+    "                       USD-M = market linear; see `Binance` below), deribit (see the Deribit section below),",
+    "                       coinbase (see the Coinbase section below), upbit or bithumb (see Upbit / Bithumb below)",
     "  -p, --port N         TCP port (default 0 = any free port; the URLs are printed)",
     `  -s, --symbols LIST   market:SYMBOL,… (default ${DEFAULT_SYMBOLS}); markets: ${MARKETS.join(", ")}`,
     `  -r, --rate N         book messages per second across subscribed topics (default ${DEFAULT_RATE}; 0 = idle)`,
@@ -90,6 +91,13 @@ export const simCommand: CommandSpec = {
     "                           test_request [&market=M&symbol=S] [&stallMs=N] [&count=N]",
     "  POST <restUrl>/sim/step?n=N     GET <restUrl>/sim/stats",
     "  feeder sim --venue deribit --replay test/fixtures/cryptofeed/DERIBIT.ws.1.0 --rate 5",
+    "Upbit / Bithumb (--venue upbit|bithumb; docs/venues/upbit.md, bithumb.md): clients connect to <wsUrl>",
+    `(ws://127.0.0.1:PORT/websocket/v1); REST /v1/market/all, /v1/ticker, /v1/orderbook/instruments (Upbit). --symbols`,
+    `takes codes on market spot (default ${UPBIT_SIM_DEFAULT_SYMBOLS}); --replay FILE serves a recording`,
+    "(cryptofeed `ts: b'…'` lines, e.g. test/fixtures/cryptofeed/UPBIT.ws.62.0, or one JSON frame per line).",
+    "  POST <restUrl>/sim/fault?type=disconnect|stall|malformed|duplicate|older|zero_size|error_frame|429[&code=C]",
+    "                                 [&stallMs=N] [&count=N]  (error_frame with a code: requests naming it are refused)",
+    "  POST <restUrl>/sim/step?n=N    GET <restUrl>/sim/stats",
   ].join("\n"),
   options: {
     venue: { type: "string" },
@@ -141,11 +149,18 @@ async function runSim(ctx: CommandContext): Promise<number> {
   const venue = typeof v.venue === "string" ? v.venue : "bybit";
   if (venue === "binance") return runBinanceSim(ctx);
   if (venue === "okx") return runOkxSim(ctx);
-  if (venue !== "bybit" && venue !== "deribit" && venue !== "coinbase") throw new UsageError(`--venue: bybit, okx, binance, deribit or coinbase, got ${JSON.stringify(venue)}`);
+  const VENUES = ["bybit", "deribit", "coinbase", "upbit", "bithumb"];
+  if (!VENUES.includes(venue)) throw new UsageError(`--venue: bybit, okx, binance, deribit, coinbase, upbit or bithumb, got ${JSON.stringify(venue)}`);
   const port = intOption(v.port, "port", 0, 0, 65535);
   const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
   const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
   if (venue === "coinbase") return runCoinbaseSim(ctx, { port, rate, seed, symbols: typeof v.symbols === "string" ? v.symbols : undefined });
+  if (venue === "upbit" || venue === "bithumb") {
+    const replayFile = typeof v.replay === "string" ? v.replay : undefined;
+    if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
+    const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : UPBIT_SIM_DEFAULT_SYMBOLS);
+    return runUpbitSim(ctx, venue, { port, rate, seed, markets, replayFile });
+  }
   let burstiness: number | undefined;
   if (v.burstiness !== undefined) {
     burstiness = Number(v.burstiness);

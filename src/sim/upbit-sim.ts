@@ -1,0 +1,382 @@
+/**
+ * An Upbit / Bithumb public order-book simulator (`feeder sim --venue upbit|bithumb`): Bun.serve on 127.0.0.1 with
+ * the WebSocket `/websocket/v1` and the REST endpoints the adapter reads (`/v1/market/all`, `/v1/ticker`, and for
+ * Upbit `/v1/orderbook/instruments`), speaking the protocol as docs/venues/upbit.md and bithumb.md describe it: one
+ * request array `[{ticket},{type,codes},{format}]` replacing the last, codes `CODE.units` (1/5/15/30, others 30),
+ * a SNAPSHOT per code at once then REALTIME ones, no ack, `{"error":{"name","message"}}` naming no market, text
+ * `PING` → `{"status":"UP"}`, JSON in binary frames (Bithumb: text, binary or both), timestamps ms (Upbit) or µs
+ * (Bithumb). Generated books (upbit-sim-book.ts) or a replayed recording; faults on demand, from code or over HTTP
+ * (POST /sim/fault, /sim/step; GET /sim/stats). A test tool: cold code.
+ * @module
+ */
+import type { Server, ServerWebSocket } from "bun";
+import { readFileSync } from "node:fs";
+import { CodeBook, defaultCodeSpec, type CodeSpec } from "./upbit-sim-book.ts";
+import { Rng } from "./rng.ts";
+
+export type UpbitSimFault = "disconnect" | "stall" | "malformed" | "duplicate" | "older" | "zero_size" | "error_frame" | "429";
+export const UPBIT_SIM_FAULTS: readonly UpbitSimFault[] = ["disconnect", "stall", "malformed", "duplicate", "older", "zero_size", "error_frame", "429"];
+
+export interface UpbitSimOptions {
+  venue: "upbit" | "bithumb";
+  port?: number;
+  codes: string[];
+  /** Book messages per second across subscribed codes; 0 = only step(). */
+  messagesPerSecond?: number;
+  seed?: number;
+  /** Frames: binary (Upbit's), text, or alternating (Bithumb: both seen). Default binary for Upbit, mixed for Bithumb. */
+  frames?: "binary" | "text" | "mixed";
+  /** A recording to replay (cryptofeed `ts: b'…'` lines or one JSON frame per line); its codes are served as recorded. */
+  replayFile?: string;
+  specs?: Record<string, CodeSpec>;
+}
+
+export interface UpbitSimStats {
+  connections: number;
+  connectionsTotal: number;
+  requests: number;
+  errorsSent: number;
+  pings: number;
+  messagesSent: number;
+  refused429: number;
+  /** Upgrades that carried an Origin header (Upbit limits those to 1 request per 10 s; clients must send none). */
+  originHeaders: number;
+  restRequests: number;
+}
+
+interface Conn {
+  id: number;
+  /** code → units requested. */
+  subs: Map<string, number>;
+  simple: boolean;
+  sent: number;
+}
+type Ws = ServerWebSocket<Conn>;
+
+const TICK_MS = 10;
+
+export interface UpbitSim {
+  readonly wsUrl: string;
+  readonly restUrl: string;
+  readonly stats: UpbitSimStats;
+  step(n?: number): void;
+  inject(fault: UpbitSimFault, code?: string, opts?: { stallMs?: number; count?: number }): void;
+  /** The book a client subscribed at `depth` should hold, as decimal strings, and its timestamp. */
+  book(code: string, depth: number): { bids: Map<string, string>; asks: Map<string, string>; ts: number };
+  /** Codes that are subscribed on some connection now. */
+  subscribed(): string[];
+  setRestAvailable(ok: boolean): void;
+  stop(): Promise<void>;
+}
+
+export async function startUpbitSimulator(opts: UpbitSimOptions): Promise<UpbitSim> {
+  const sim = new UpbitSimulator(opts);
+  await sim.start();
+  return sim;
+}
+
+class UpbitSimulator implements UpbitSim {
+  readonly stats: UpbitSimStats = { connections: 0, connectionsTotal: 0, requests: 0, errorsSent: 0, pings: 0, messagesSent: 0, refused429: 0, originHeaders: 0, restRequests: 0 };
+  private server: Server<Conn> | null = null;
+  private readonly rng: Rng;
+  private readonly books = new Map<string, CodeBook>();
+  private readonly replay = new Map<string, string[]>();
+  private readonly replayPos = new Map<string, number>();
+  private readonly conns = new Set<Ws>();
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private budget = 0;
+  private lastTickMs = 0;
+  private stallUntilMs = 0;
+  private refuseUpgrades = 0;
+  private readonly badCodes = new Set<string>();
+  private restOk = true;
+  private connSeq = 0;
+  private readonly tsUnit: number;
+  private readonly qe: number;
+
+  constructor(private readonly opts: UpbitSimOptions) {
+    this.rng = new Rng(opts.seed ?? 1);
+    this.tsUnit = opts.venue === "upbit" ? 1 : 1000;
+    this.qe = opts.venue === "upbit" ? 8 : 4; // Bithumb sizes carry at most 4 decimals
+    const t0 = 1_786_613_100_000 * this.tsUnit;
+    for (const code of opts.codes) this.books.set(code, new CodeBook(code, opts.specs?.[code] ?? defaultCodeSpec(code), this.qe, t0, this.rng));
+    if (opts.replayFile) for (const [code, frames] of loadRecording(opts.replayFile)) this.replay.set(code, frames);
+  }
+
+  get wsUrl(): string {
+    return `ws://127.0.0.1:${this.server!.port}/websocket/v1`;
+  }
+
+  get restUrl(): string {
+    return `http://127.0.0.1:${this.server!.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.server = Bun.serve<Conn>({
+      hostname: "127.0.0.1",
+      port: this.opts.port ?? 0,
+      fetch: (req, server) => {
+        const url = new URL(req.url);
+        if (url.pathname === "/websocket/v1") {
+          if (this.refuseUpgrades > 0) {
+            this.refuseUpgrades--;
+            this.stats.refused429++;
+            return new Response("Too Many Requests", { status: 429 });
+          }
+          if (req.headers.has("origin")) this.stats.originHeaders++;
+          if (server.upgrade(req, { data: { id: ++this.connSeq, subs: new Map(), simple: false, sent: 0 } })) return undefined;
+          return new Response("expected a WebSocket upgrade", { status: 400 });
+        }
+        if (url.pathname.startsWith("/v1/")) return this.rest(url);
+        if (url.pathname.startsWith("/sim/")) return this.control(req, url);
+        return new Response("not found", { status: 404 });
+      },
+      websocket: {
+        perMessageDeflate: false,
+        open: (ws) => {
+          this.conns.add(ws);
+          this.stats.connections++;
+          this.stats.connectionsTotal++;
+        },
+        message: (ws, m) => this.onMessage(ws, typeof m === "string" ? m : new TextDecoder().decode(m)),
+        close: (ws) => {
+          this.conns.delete(ws);
+          this.stats.connections--;
+        },
+      },
+    });
+    this.lastTickMs = Date.now();
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    for (const ws of this.conns) ws.terminate();
+    await this.server?.stop(true);
+    this.server = null;
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const rate = this.opts.messagesPerSecond ?? 0;
+    if (rate <= 0 || now < this.stallUntilMs) {
+      this.lastTickMs = now;
+      return;
+    }
+    this.budget += ((now - this.lastTickMs) / 1000) * rate;
+    this.lastTickMs = now;
+    const codes = this.subscribed();
+    while (this.budget >= 1 && codes.length > 0) {
+      this.budget--;
+      this.stepCode(codes[this.rng.int(0, codes.length - 1)]!);
+    }
+    if (codes.length === 0) this.budget = 0;
+  }
+
+  // ───────────────────────── REST ─────────────────────────
+
+  private rest(url: URL): Response {
+    this.stats.restRequests++;
+    if (!this.restOk) return new Response("service unavailable", { status: 503 });
+    const all = [...this.books.keys(), ...this.replay.keys()];
+    const asked = (url.searchParams.get("markets") ?? "").split(",").filter((c) => all.includes(c));
+    const spec = (c: string) => this.books.get(c)?.spec ?? defaultCodeSpec(c);
+    if (url.pathname === "/v1/market/all") return Response.json(all.map((market) => ({ market, korean_name: market, english_name: market })));
+    if (url.pathname === "/v1/ticker") return Response.json(asked.map((market) => ({ market, trade_price: spec(market).price })));
+    if (url.pathname === "/v1/orderbook/instruments" && this.opts.venue === "upbit") {
+      return Response.json(asked.map((market) => ({ market, quote_currency: market.split("-")[0], tick_size: spec(market).tick, supported_levels: ["0"] })));
+    }
+    return Response.json({ error: { name: "NOT_FOUND", message: "no such endpoint" } }, { status: 404 });
+  }
+
+  setRestAvailable(ok: boolean): void {
+    this.restOk = ok;
+  }
+
+  // ───────────────────────── WebSocket ─────────────────────────
+
+  private onMessage(ws: Ws, text: string): void {
+    if (Date.now() < this.stallUntilMs) return; // a stalled server answers nothing
+    if (text === "PING") {
+      this.stats.pings++;
+      ws.send(JSON.stringify({ status: "UP" }));
+      return;
+    }
+    this.stats.requests++;
+    const err = this.applyRequest(ws, text);
+    if (err) {
+      this.stats.errorsSent++;
+      ws.send(this.encode(ws, JSON.stringify({ error: err })));
+    }
+  }
+
+  /** Validates a request like the venue: an error names no market; a good request replaces the subscription. */
+  private applyRequest(ws: Ws, text: string): { name: string; message: string } | undefined {
+    let req: unknown;
+    try {
+      req = JSON.parse(text);
+    } catch {
+      return { name: "WRONG_FORMAT", message: "잘못된 형식의 요청입니다." };
+    }
+    if (!Array.isArray(req)) return { name: "WRONG_FORMAT", message: "request must be an array" };
+    if (!req.some((o) => o && typeof o === "object" && typeof o.ticket === "string")) return { name: "NO_TICKET", message: "ticket missing" };
+    const types = req.filter((o) => o && typeof o === "object" && "type" in o);
+    if (types.length === 0) return { name: "NO_TYPE", message: "type missing" };
+    const subs = new Map<string, number>();
+    for (const t of types) {
+      if (t.type !== "orderbook") continue;
+      if (!Array.isArray(t.codes) || t.codes.length === 0) return { name: "NO_CODES", message: "codes missing" };
+      for (const c of t.codes as unknown[]) {
+        if (typeof c !== "string" || c !== c.toUpperCase()) return { name: "INVALID_PARAM", message: "codes must be upper case" };
+        const [code, unitsText] = c.split(".");
+        if (this.badCodes.has(code!)) return { name: "INVALID_PARAM", message: "잘못된 파라미터입니다." };
+        const units = Number(unitsText ?? "30");
+        subs.set(code!, [1, 5, 15, 30].includes(units) ? units : 30);
+      }
+    }
+    const format = req.find((o) => o && typeof o === "object" && "format" in o)?.format ?? "DEFAULT";
+    ws.data.simple = format === "SIMPLE";
+    ws.data.subs = subs;
+    // A SNAPSHOT of each code at once (codes the venue does not list send nothing).
+    for (const [code, units] of subs) {
+      const b = this.books.get(code);
+      if (b) this.sendTo(ws, b.frame(units, ws.data.simple, "SNAPSHOT", this.level()));
+    }
+    return undefined;
+  }
+
+  private level(): number {
+    return this.opts.venue === "bithumb" ? 1 : 0;
+  }
+
+  private encode(ws: Ws, text: string): string | Uint8Array {
+    const mode = this.opts.frames ?? (this.opts.venue === "upbit" ? "binary" : "mixed");
+    const binary = mode === "binary" || (mode === "mixed" && ws.data.sent % 2 === 0);
+    return binary ? new TextEncoder().encode(text) : text;
+  }
+
+  private sendTo(ws: Ws, text: string): void {
+    ws.data.sent++;
+    this.stats.messagesSent++;
+    ws.send(this.encode(ws, text));
+  }
+
+  private subscribersOf(code: string): Ws[] {
+    return [...this.conns].filter((ws) => ws.data.subs.has(code));
+  }
+
+  subscribed(): string[] {
+    const out = new Set<string>();
+    for (const ws of this.conns) for (const c of ws.data.subs.keys()) out.add(c);
+    return [...out];
+  }
+
+  /** The next message of one code to its subscribers. */
+  private stepCode(code: string): void {
+    const b = this.books.get(code);
+    if (!b) {
+      const frames = this.replay.get(code);
+      if (!frames) return;
+      const i = this.replayPos.get(code) ?? 0;
+      if (i >= frames.length) return;
+      this.replayPos.set(code, i + 1);
+      for (const ws of this.subscribersOf(code)) this.sendTo(ws, frames[i]!);
+      return;
+    }
+    b.ts += 100 * this.tsUnit; // Upbit's timestamps sit on a 100 ms grid
+    b.regenerate();
+    for (const ws of this.subscribersOf(code)) this.sendTo(ws, b.frame(ws.data.subs.get(code)!, ws.data.simple, "REALTIME", this.level()));
+  }
+
+  step(n = 1): void {
+    for (let k = 0; k < n; k++) for (const code of this.subscribed()) this.stepCode(code);
+  }
+
+  book(code: string, depth: number): { bids: Map<string, string>; asks: Map<string, string>; ts: number } {
+    const b = this.books.get(code);
+    if (!b) throw new Error(`sim: ${code} is not generated`);
+    return { ...b.book(depth), ts: b.ts };
+  }
+
+  inject(fault: UpbitSimFault, code?: string, opts: { stallMs?: number; count?: number } = {}): void {
+    const targets = code === undefined ? this.subscribed() : [code];
+    switch (fault) {
+      case "disconnect":
+        for (const ws of this.conns) if (code === undefined || ws.data.subs.has(code)) ws.terminate();
+        return;
+      case "stall":
+        this.stallUntilMs = Date.now() + (opts.stallMs ?? 5000);
+        return;
+      case "429":
+        this.refuseUpgrades += opts.count ?? 1;
+        return;
+      case "error_frame":
+        if (code !== undefined) this.badCodes.add(code); // requests naming it are refused from now on
+        else for (const ws of this.conns) ws.send(this.encode(ws, JSON.stringify({ error: { name: "INVALID_PARAM", message: "잘못된 파라미터입니다." } })));
+        return;
+      case "zero_size":
+        for (const c of targets) {
+          const b = this.books.get(c);
+          if (b) b.zeroNext = true;
+        }
+        return;
+    }
+    for (const c of targets) {
+      const b = this.books.get(c);
+      if (!b) continue;
+      for (const ws of this.subscribersOf(c)) {
+        const depth = ws.data.subs.get(c)!;
+        if (fault === "duplicate") this.sendTo(ws, b.frame(depth, ws.data.simple, "REALTIME", this.level()));
+        else if (fault === "malformed") {
+          // Cut short after the code, so the client can tell whose book it was.
+          let f = b.frame(depth, ws.data.simple, "REALTIME", this.level());
+          while (!/^\{"(ty|type)":"orderbook","(cd|code)"/.test(f)) f = b.frame(depth, ws.data.simple, "REALTIME", this.level());
+          this.sendTo(ws, f.slice(0, 120));
+        }
+        else if (fault === "older") {
+          // A different book stamped before the last one: a client must ignore it.
+          const units = b.units.map((u) => ({ ...u, as: u.as + 1 }));
+          this.sendTo(ws, b.frame(depth, ws.data.simple, "REALTIME", this.level(), units, b.ts - 100 * this.tsUnit));
+        }
+      }
+    }
+  }
+
+  /** POST /sim/fault?type=…&code=…&stallMs=…&count=…, POST /sim/step?n=…, GET /sim/stats. */
+  private control(req: Request, url: URL): Response {
+    const p = url.searchParams;
+    if (url.pathname === "/sim/stats") return Response.json({ ok: true, stats: this.stats, subscribed: this.subscribed() });
+    if (req.method !== "POST") return Response.json({ ok: false, error: "use POST" }, { status: 405 });
+    if (url.pathname === "/sim/step") {
+      const n = Number(p.get("n") ?? "1");
+      if (!Number.isInteger(n) || n < 1 || n > 100_000) return Response.json({ ok: false, field: "n", error: "n: an integer in 1..100000" }, { status: 400 });
+      this.step(n);
+      return Response.json({ ok: true });
+    }
+    if (url.pathname === "/sim/fault") {
+      const type = p.get("type") as UpbitSimFault;
+      if (!UPBIT_SIM_FAULTS.includes(type)) return Response.json({ ok: false, field: "type", error: `type: one of ${UPBIT_SIM_FAULTS.join(", ")}` }, { status: 400 });
+      const code = p.get("code") ?? undefined;
+      if (code !== undefined && !this.books.has(code)) return Response.json({ ok: false, field: "code", error: `code: not generated: ${code}` }, { status: 400 });
+      this.inject(type, code, { stallMs: p.has("stallMs") ? Number(p.get("stallMs")) : undefined, count: p.has("count") ? Number(p.get("count")) : undefined });
+      return Response.json({ ok: true });
+    }
+    return Response.json({ ok: false, error: "not found" }, { status: 404 });
+  }
+}
+
+/** A recording's orderbook frames per code: cryptofeed lines (`ts: b'…'`) or one JSON frame per line. */
+export function loadRecording(path: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    const m = /^\d+(?:\.\d+)?: b'(.*)'$/.exec(line);
+    const text = m ? m[1]! : line.startsWith("{") ? line : "";
+    const code = /"(?:cd|code)":"([A-Z0-9-]+)"/.exec(text)?.[1];
+    if (!code || !/"(?:ty|type)":"orderbook"/.test(text)) continue;
+    const list = out.get(code) ?? [];
+    list.push(text);
+    out.set(code, list);
+  }
+  return out;
+}

@@ -1,0 +1,362 @@
+// HOT PATH: no allocation (UpbitAdapter.onBook, called by connection.ts per frame; everything else here is cold)
+/**
+ * The Upbit / Bithumb adapter (docs/venues/upbit.md, docs/venues/bithumb.md): snapshot-only books. Every message is
+ * the whole top N for one code, applied as a replace and published as the delta from the previous book; the only
+ * ordering key is `timestamp` (Upbit ms, Bithumb µs): an older one than the last applied is ignored and counted, an
+ * equal one is applied (an identical repeat changes nothing). Resync kind `next_full_book`: an invalid book waits
+ * for its next message. Sequence scope `topic` (there is no sequence; nothing is shared between books).
+ *
+ * Connections hold each code once (two depths of a code are two connections: frames name the code, not the depth)
+ * and at most MAX_CODES_PER_CONNECTION. Requests, error bisection: requests.ts; connecting, keepalive (`PING` →
+ * `{"status":"UP"}`), dead connections, staleness: ../common/.
+ * @module
+ */
+import type { BookUpdate } from "../../core/book-update.ts";
+import { RateLimitedLog, type Logger } from "../../core/log.ts";
+import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
+import type { VenueConfig } from "../../config/types.ts";
+import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAdapter, VenueConnectionState, VenueMetric } from "../venue.ts";
+import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
+import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
+import { makeInstrument, resolveInstruments } from "../common/instruments.ts";
+import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
+import { staleAfterFromConfig } from "../common/staleness.ts";
+import { TopicResync } from "../common/topic-resync.ts";
+import { UpbitConnection, type UpbitTopic } from "./connection.ts";
+import { upbitInstrumentSource } from "./instruments.ts";
+import { errorOf, ERROR_WAIT_MS, MAX_CODES_PER_CONNECTION, STALE_AFTER_MS, UPBIT_DEPTHS, UPBIT_KEEPALIVE, type VenueDialect } from "./protocol.ts";
+import { UpbitRequests } from "./requests.ts";
+import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES } from "./scanner.ts";
+
+/** REST: Upbit's quotation group allows 10 requests/s per IP; Bithumb's is similar. */
+const REST_REQUESTS_PER_WINDOW = 8;
+const REST_WINDOW_MS = 1_000;
+const REST_BLOCKED_MS = 60_000;
+
+export interface UpbitAdapterOptions extends CommonAdapterOptions {
+  pingIntervalMs?: number;
+  pongTimeoutMs?: number;
+  staleAfterMs?: (depth: number, market: MarketName) => number;
+  housekeepingMs?: number;
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+  resyncBackoffBaseMs?: number;
+  resyncBackoffMaxMs?: number;
+  resyncBackoffResetMs?: number;
+  maxConnectsPerWindow?: number;
+  connectWindowMs?: number;
+  /** Codes per connection (default MAX_CODES_PER_CONNECTION; tests force several connections). */
+  maxTopicsPerConnection?: number;
+  /** How long a bisect probe waits for an error frame before it counts as passed (default ERROR_WAIT_MS). */
+  errorWaitMs?: number;
+}
+
+export class UpbitAdapter implements VenueAdapter {
+  readonly venue;
+  private readonly log: Logger;
+  private readonly fetchFn: typeof fetch;
+  private readonly now: () => number;
+  private readonly allowNoInstruments: boolean;
+  private readonly recheck: boolean;
+  readonly rawFrameTap: RawFrameTap | undefined;
+  private readonly topics: UpbitTopic[] = [];
+  private readonly conns: UpbitConnection[] = [];
+  private readonly control: UpbitRequests;
+  private readonly lifecycle: ConnectionLifecycle;
+  private readonly books: TopicResync;
+  private instruments: (Instrument | undefined)[] | null = null;
+  private instrumentsUnresolved = 0;
+  private sink: BookSink | null = null;
+  private readonly parseErrorLog: RateLimitedLog;
+  private readonly silentLog: RateLimitedLog;
+  private readonly parseErrorsByCode = new Map<string, number>();
+  // Counters (hot increments, cold reads).
+  private replaces = 0;
+  private olderTimestamps = 0;
+  private repeatedTimestamps = 0;
+  private ignoredWhileUnsubscribed = 0;
+  private unattributedParseErrors = 0;
+  private instrumentChanges = 0;
+  private neverSentData = 0;
+
+  constructor(
+    private readonly config: VenueConfig,
+    private readonly subscriptions: readonly Subscription[],
+    private readonly dialect: VenueDialect,
+    opts: UpbitAdapterOptions,
+  ) {
+    this.venue = config.venue;
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+    const restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, opts.budgetShare), REST_WINDOW_MS, REST_BLOCKED_MS);
+    this.fetchFn = budgetedFetch(opts.fetch ?? fetch, restBudget, this.now);
+    this.recheck = opts.recheckInstruments ?? true;
+    this.allowNoInstruments = opts.allowNoInstruments ?? false;
+    const random = opts.random ?? Math.random;
+    this.rawFrameTap = opts.onRawFrame;
+    const v = dialect.venue;
+    this.parseErrorLog = new RateLimitedLog(this.log, "warn", `${v}: order-book frames rejected`);
+    this.silentLog = new RateLimitedLog(this.log, "error", `${v}: codes that send no data since subscribed (unsupported level, delisted?)`);
+    this.planConnections(opts.maxTopicsPerConnection ?? MAX_CODES_PER_CONNECTION);
+    const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
+    this.control = new UpbitRequests(v, this.log, this.now, invalidate, opts.budgetShare, opts.errorWaitMs ?? ERROR_WAIT_MS);
+    this.books = new TopicResync({
+      venue: v,
+      log: this.log,
+      now: this.now,
+      random,
+      baseMs: opts.resyncBackoffBaseMs,
+      maxMs: opts.resyncBackoffMaxMs,
+      resetMs: opts.resyncBackoffResetMs,
+      restart: (t) => {
+        // next_full_book sends nothing per resync, so its backoff protects nothing; left set, it would keep the
+        // code out of the next reconnect's request until it ran out (up to resyncBackoffMaxMs).
+        t.resyncDelayed = false;
+        if (t.sub === SUB_PENDING && t.book === BookState.STALE) {
+          this.neverSentData++;
+          this.silentLog.hit(`${t.market} ${t.topic}`);
+        }
+        this.control.restartTopic(t);
+      },
+    });
+    this.lifecycle = new ConnectionLifecycle(
+      v,
+      this.conns,
+      this.control,
+      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason) },
+      {
+        ...opts,
+        random,
+        keepalive: UPBIT_KEEPALIVE,
+        staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, () => STALE_AFTER_MS),
+        resyncBackoffBaseMs: this.books.baseMs,
+        maxConnectsPerWindow: opts.maxConnectsPerWindow ?? shareOf(dialect.connectsPerWindow, opts.budgetShare),
+        connectWindowMs: opts.connectWindowMs ?? dialect.connectWindowMs,
+      },
+    );
+  }
+
+  /** Each connection holds a code once and at most `cap` codes, per market URL. */
+  private planConnections(cap: number): void {
+    this.subscriptions.forEach((s, index) => {
+      const code = s.symbol.toUpperCase();
+      const url = this.wsUrlOf(s.market);
+      let conn = this.conns.find((c) => c.market === s.market && c.topics.length < cap && !c.byTopic.has(code));
+      if (!conn) {
+        conn = new UpbitConnection(this, this.conns.length, s.market, url, this.dialect.tsUnitUs);
+        this.conns.push(conn);
+      }
+      const t = new TopicState<UpbitConnection>(index, s.market, code, s.depth, code, conn);
+      conn.topics.push(t);
+      conn.byTopic.set(code, t);
+      this.topics.push(t);
+    });
+  }
+
+  private wsUrlOf(market: MarketName): string {
+    return this.config.markets.find((m) => m.market === market)?.wsUrl ?? this.config.wsUrl;
+  }
+
+  async loadInstruments(): Promise<(Instrument | undefined)[]> {
+    const source = upbitInstrumentSource(this.config, this.fetchFn, this.dialect.tickEndpoint);
+    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
+    // A code REST lists but whose numbers cannot fit: say why instead of "not listed".
+    const named = problems.map((p) => {
+      const sym = /^[a-z]+:([^ ]+) /.exec(p)?.[1];
+      const why = sym === undefined ? undefined : source.refused.get(sym);
+      return why === undefined ? p : `${p.slice(0, p.indexOf(" "))} (${why})`;
+    });
+    if (named.length > 0) {
+      const message = `${this.venue}: cannot resolve instruments for ${named.join(", ")}`;
+      if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
+      this.log.error(`${message}; those books are not subscribed, the others start`, { unresolved: named.length, of: instruments.length });
+    }
+    this.instrumentsUnresolved = named.length;
+    this.instruments = instruments;
+    return instruments;
+  }
+
+  start(sink: BookSink): void {
+    this.begin(sink, false);
+    this.lifecycle.start();
+    const used = this.conns.filter((c) => c.used).length;
+    this.log.info(`${this.venue} adapter started`, { connections: used, topics: this.topics.length });
+  }
+
+  startReplay(sink: BookSink): void {
+    this.begin(sink, true);
+  }
+
+  private begin(sink: BookSink, replay: boolean): void {
+    if (!this.instruments) throw new Error(`${this.venue}: start before loadInstruments()`);
+    if (this.sink) throw new Error(`${this.venue}: started twice`);
+    this.sink = sink;
+    this.books.sink = sink;
+    this.books.replaying = replay;
+    for (const t of this.topics) {
+      const inst = this.instruments[t.index];
+      if (inst === undefined) {
+        t.sub = SUB_REJECTED;
+        continue;
+      }
+      t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp);
+      t.conn.used = true;
+      if (replay) t.sub = SUB_ACTIVE;
+      else if (!UPBIT_DEPTHS.includes(t.depth)) this.log.warn(`${this.venue}: depth not 1, 5, 15 or 30; the venue sends 30`, { topic: t.topic, depth: t.depth });
+    }
+  }
+
+  ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
+    const conn = this.conns.find((c) => c.name === connection) ?? this.conns.find((c) => c.market === market);
+    if (!conn) return false;
+    conn.onTextAt(frame, tsRecvUs);
+    return true;
+  }
+
+  requestResync(index: number, reason: StatusReason): void {
+    const t = this.topics[index];
+    if (!t || t.sub === SUB_REJECTED) return;
+    this.books.resync(t, BookState.RESYNCING, reason);
+  }
+
+  stop(): Promise<void> {
+    return this.lifecycle.stop();
+  }
+
+  private counterTable(): [string, string, string, number][] {
+    return [
+      ["replaces", "replaces_total", "Full books applied (each message replaces its book)", this.replaces],
+      ["olderTimestamps", "older_timestamps_total", "Books older than the last applied (ignored)", this.olderTimestamps],
+      ["repeatedTimestamps", "repeated_timestamps_total", "Books with the same timestamp as the last applied", this.repeatedTimestamps],
+      ["resyncs", "resyncs_total", "Books invalidated to wait for the next full book", this.books.resyncs],
+      ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book frames for a code not subscribed now", this.ignoredWhileUnsubscribed],
+      ["staleResyncs", "stale_resyncs_total", "Books that went silent past their stale time", this.lifecycle.staleResyncs],
+      ["neverSentData", "never_sent_data_total", "Stale codes that sent nothing since subscribed", this.neverSentData],
+      ["subscribeRejected", "subscribe_rejected_total", "Codes refused (found by bisecting error frames)", this.control.subscribeRejected],
+      ["requestResends", "request_resends_total", "Whole-list requests sent again because a book went silent (no ack: the request may be lost)", this.control.resends],
+      ["requests", "requests_total", "Subscription requests sent (each with the connection's whole code list)", this.control.requests],
+      ["errorFrames", "error_frames_total", "Error frames received", this.control.errorFrames],
+      ["bisectProbes", "bisect_probes_total", "Probe requests sent to find the code an error frame refuses", this.control.probes],
+      ["instrumentChanges", "instrument_changes_total", "Tick changes picked up", this.instrumentChanges],
+      ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose code could not be read (every book of the connection resynced)", this.unattributedParseErrors],
+      ["topics", "topics", "Book channels configured", this.topics.length],
+      ["topicsLive", "topics_live", "Book channels whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
+      ["instrumentsUnresolved", "instruments_unresolved", "Configured codes whose instrument could not be resolved", this.instrumentsUnresolved],
+      ["connectBudget", "connect_budget", "Connects per window this process may make", this.lifecycle.maxConnectsPerWindow],
+    ];
+  }
+
+  stats(): Record<string, number> {
+    const out: Record<string, number> = connectionStats(this.conns);
+    for (const [key, , , value] of this.counterTable()) out[key] = value;
+    for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
+    return out;
+  }
+
+  metrics(): VenueMetric[] {
+    const out = connectionMetrics(this.conns);
+    for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
+    for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_code_total", "Frames rejected, by scanner result code (all connections)", n, { code }));
+    return out;
+  }
+
+  connections(): VenueConnectionState[] {
+    return connectionStates(this.conns, this.books.replaying);
+  }
+
+  /** Cold: the adapter's view of one subscription, for tests and diagnostics. */
+  topicInfo(index: number): { state: string; lastTimestamp: number; sub: number; connection: number } {
+    const t = this.topics[index]!;
+    return { state: BOOK_STATE_NAMES[t.book]!, lastTimestamp: t.lastSeq, sub: t.sub, connection: t.conn.id };
+  }
+
+  // ───────────────────────── hot path ─────────────────────────
+
+  // HOT PATH: one call per accepted book frame.
+  onBook(index: number, update: BookUpdate): void {
+    const t = this.topics[index]!;
+    if (t.sub === SUB_IDLE || t.sub === SUB_REJECTED) {
+      this.ignoredWhileUnsubscribed++;
+      return;
+    }
+    if (t.sub === SUB_PENDING) t.sub = SUB_ACTIVE; // the first book is the request's only ack
+    const ts = update.venueSeq;
+    const now = this.now();
+    t.lastMsgMs = now;
+    if (ts < t.lastSeq) {
+      this.olderTimestamps++;
+      return;
+    }
+    if (ts === t.lastSeq) this.repeatedTimestamps++;
+    t.lastSeq = ts;
+    this.replaces++;
+    this.books.onLive(t, now);
+    this.sink!.onBookUpdate(index, update);
+  }
+
+  // ───────────────────────── cold paths ─────────────────────────
+
+  /** A book for a code this connection does not carry: garbled; any of its books may have lost a message. */
+  onUnknownCode(conn: UpbitConnection, frame: string): void {
+    conn.unknownTopic++;
+    if (this.books.replaying) return;
+    this.onParseError(conn, -1, -5, frame);
+  }
+
+  onParseError(conn: UpbitConnection, entry: number, code: number, frame: string): void {
+    conn.parseErrors++;
+    const name = SCAN_RESULT_NAMES[-code] ?? String(code);
+    this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
+    let t = entry >= 0 ? conn.byTopic.get(conn.table.codes[entry]!) : undefined;
+    t ??= conn.topics.find((x) => frame.includes(`"${x.topic}"`));
+    this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    if (!t) {
+      this.unattributedParseErrors++;
+      for (const x of conn.topics) if (x.sub === SUB_ACTIVE && x.book === BookState.LIVE) this.books.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+      return;
+    }
+    if (t.sub === SUB_REJECTED || t.sub === SUB_IDLE) return;
+    if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
+    this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+  }
+
+  onText(conn: UpbitConnection, text: string): boolean {
+    return this.control.onText(conn, text);
+  }
+
+  onControl(conn: UpbitConnection, msg: unknown): void {
+    const err = errorOf(msg);
+    if (err) {
+      this.control.onError(conn, err.name, err.message);
+      return;
+    }
+    this.control.onControl(conn, msg);
+  }
+
+  /** A price or size that does not fit: ask REST again; on a tick change swap exponents and tell the sink. */
+  private recheckInstrument(t: UpbitTopic): void {
+    if (!this.recheck || t.checkingInstrument || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
+    t.checkingInstrument = true;
+    void (async () => {
+      try {
+        const source = upbitInstrumentSource(this.config, this.fetchFn, this.dialect.tickEndpoint);
+        const spec = (await source.fetchSpecs(t.market, [t.symbol])).get(t.symbol);
+        const cur = this.instruments?.[t.index];
+        if (!spec || !cur || this.lifecycle.stopping) return;
+        if (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize) return;
+        const inst = makeInstrument(this.config, this.subscriptions[t.index]!, spec);
+        this.instruments![t.index] = inst;
+        t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
+        this.instrumentChanges++;
+        this.log.warn(`${this.venue}: instrument changed`, { market: t.market, symbol: t.symbol, from: cur.tickSize, to: spec.tickSize });
+        this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+        this.sink?.onInstrumentChanged(t.index, inst);
+      } catch (err) {
+        this.log.warn(`${this.venue}: instrument re-check failed`, { market: t.market, symbol: t.symbol, error: String(err) });
+      } finally {
+        t.checkingInstrument = false;
+      }
+    })();
+  }
+}

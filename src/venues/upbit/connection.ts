@@ -1,0 +1,114 @@
+// HOT PATH: no allocation (UpbitConnection.onBytesAt → UpbitAdapter.onBook; text frames are copied into a reused buffer)
+/**
+ * One Upbit / Bithumb WebSocket connection: the common state (../common/connection.ts) plus its code table,
+ * scanner and reused BookUpdate. JSON arrives in binary frames (Bithumb: text or binary): the scanner reads the
+ * bytes as they come, with no decode per frame; a text frame is encoded into a reused buffer first.
+ * @module
+ */
+import { BookUpdate } from "../../core/book-update.ts";
+import { turnReceiptUs } from "../../core/clock.ts";
+import type { MarketName } from "../../core/types.ts";
+import { VenueConnection, type TopicState } from "../common/connection.ts";
+import type { UpbitAdapter } from "./adapter.ts";
+import { isBookObject, parseBookObject, parseRawJson, type RawJson } from "./parse-json.ts";
+import { CodeTable, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, UpbitScanner } from "./scanner.ts";
+
+export type UpbitTopic = TopicState<UpbitConnection>;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class UpbitConnection extends VenueConnection {
+  readonly table = new CodeTable();
+  readonly scanner: UpbitScanner;
+  readonly update = new BookUpdate();
+  private textBuf = new Uint8Array(64 * 1024);
+
+  constructor(
+    readonly adapter: UpbitAdapter,
+    id: number,
+    market: MarketName,
+    url: string,
+    tsUnitUs: number,
+  ) {
+    super(id, market, url);
+    this.scanner = new UpbitScanner(tsUnitUs);
+  }
+
+  get name(): string {
+    return `conn${this.id}.${this.market}`;
+  }
+
+  bindMessages(ws: WebSocket, gen: number): void {
+    ws.binaryType = "arraybuffer";
+    ws.onmessage = (ev: MessageEvent) => {
+      if (gen !== this.generation && gen !== this.retiringGeneration) return;
+      const data = ev.data;
+      if (typeof data === "string") this.onTextAt(data, turnReceiptUs());
+      else {
+        const b = new Uint8Array(data as ArrayBuffer);
+        this.onBytesAt(b, b.length, turnReceiptUs(), null);
+      }
+    };
+  }
+
+  /** A text frame (or a recorded frame when replaying). HOT PATH. */
+  onTextAt(text: string, recvUs: number): void {
+    if (this.textBuf.length < text.length * 3) this.textBuf = new Uint8Array(text.length * 3);
+    const { written } = encoder.encodeInto(text, this.textBuf);
+    this.onBytesAt(this.textBuf, written, recvUs, text);
+  }
+
+  /** A frame's UTF-8 bytes b[0, len); `text` when it came as text. HOT PATH. */
+  onBytesAt(b: Uint8Array, len: number, recvUs: number, text: string | null): void {
+    const tap = this.adapter.rawFrameTap;
+    if (tap !== undefined) tap(this.market, this.name, text ?? decoder.decode(b.subarray(0, len)), recvUs);
+    this.messages++;
+    this.bytes += len;
+    const r = this.scanner.scan(b, len, this.table, this.update);
+    if (r >= 0) {
+      this.update.tsRecvUs = recvUs;
+      this.adapter.onBook(r, this.update);
+      return;
+    }
+    this.onSlowFrame(text ?? decoder.decode(b.subarray(0, len)), r, recvUs);
+  }
+
+  /** Control frames, escapes, errors. Cold. */
+  private onSlowFrame(text: string, scanCode: number, recvUs: number): void {
+    const scanEntry = this.scanner.entry;
+    if (scanCode === SCAN_UNKNOWN_CODE) {
+      this.adapter.onUnknownCode(this, text);
+      return;
+    }
+    let msg: RawJson;
+    try {
+      msg = parseRawJson(text);
+    } catch {
+      if (this.adapter.onText(this, text)) return;
+      this.adapter.onParseError(this, scanEntry, scanCode === SCAN_NOT_BOOK ? SCAN_ERR_SYNTAX : scanCode, text);
+      return;
+    }
+    if (isBookObject(msg)) {
+      if (scanCode !== SCAN_FALLBACK) {
+        // The scanner refused what JSON reads as a book (a bad number, a missing field): malformed.
+        this.adapter.onParseError(this, scanEntry, scanCode, text);
+        return;
+      }
+      const entryOut = { entry: -1 };
+      const r = parseBookObject(msg, this.table, this.update, this.scanner.tsUnitUs, entryOut);
+      if (r >= 0) {
+        this.fallbacks++;
+        this.update.tsRecvUs = recvUs;
+        this.adapter.onBook(r, this.update);
+      } else if (r === SCAN_UNKNOWN_CODE) this.adapter.onUnknownCode(this, text);
+      else this.adapter.onParseError(this, entryOut.entry, r, text);
+      return;
+    }
+    if (scanCode !== SCAN_NOT_BOOK && scanCode !== SCAN_FALLBACK) {
+      this.adapter.onParseError(this, scanEntry, scanCode, text);
+      return;
+    }
+    this.adapter.onControl(this, JSON.parse(text));
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Instruments for Upbit and Bithumb (cold; docs/venues/upbit.md "Instruments", docs/venues/bithumb.md). Both list
+ * markets at `/v1/market/all` and price them at `/v1/ticker?markets=`; Upbit also publishes the current tick at
+ * `/v1/orderbook/instruments?markets=` (`tick_size`), Bithumb has no tick endpoint (the price-band table below).
+ *
+ * KRW and USDT ticks depend on the price band, so the price exponent must hold every price the market can reach
+ * before the next refresh: the tick of the band at PRICE_REACH × below the last trade (and never coarser than the
+ * tick Upbit names), so a 90 % fall stays exact; a price finer than that is a parse error that re-checks the
+ * instrument. There is no lot step: sizes have up to QTY_DECIMALS decimals, so the quantity exponent is 8, and a
+ * market whose level sizes could pass 2^53 at that exponent (LEVEL_NOTIONAL of the quote currency at the lowest
+ * reachable price) is refused, naming it (a config override with a coarser lot_size takes it knowingly).
+ * @module
+ */
+import { exponentOf, MAX_MANTISSA } from "../../core/fixed.ts";
+import type { MarketName } from "../../core/types.ts";
+import type { VenueConfig } from "../../config/types.ts";
+import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
+
+/** Sizes carry up to 8 decimals (Upbit and Bithumb order quantities; docs/venues/upbit.md). */
+export const QTY_DECIMALS = 8;
+export const LOT_SIZE = "0.00000001";
+/** The price may fall to 1/PRICE_REACH of the last trade (or rise PRICE_REACH ×) before the daily refresh. */
+export const PRICE_REACH = 10;
+/** The largest notional one price level is assumed to hold, per quote currency (the overflow check's bound). */
+export const LEVEL_NOTIONAL: Readonly<Record<string, number>> = { KRW: 1e10, USDT: 1e7, BTC: 1e3 };
+
+/** [lower bound of the price band, tick]: Upbit's KRW table (2024-01-29 policy, the finest it has published). */
+export const KRW_TICKS: readonly (readonly [number, string])[] = [
+  [2_000_000, "1000"], [1_000_000, "500"], [500_000, "100"], [100_000, "50"], [10_000, "10"], [1_000, "1"], [100, "0.1"],
+  [10, "0.01"], [1, "0.001"], [0.1, "0.0001"], [0.01, "0.00001"], [0.001, "0.000001"], [0.0001, "0.0000001"], [0, "0.00000001"],
+];
+/** Upbit's USDT market table (2024-08-19 policy). */
+export const USDT_TICKS: readonly (readonly [number, string])[] = [
+  [10, "0.01"], [1, "0.001"], [0.1, "0.0001"], [0.01, "0.00001"], [0.001, "0.000001"], [0.0001, "0.0000001"], [0, "0.00000001"],
+];
+/** BTC markets: one tick whatever the price. */
+export const BTC_TICKS: readonly (readonly [number, string])[] = [[0, "0.00000001"]];
+
+export function tickTableOf(quote: string): readonly (readonly [number, string])[] | undefined {
+  return quote === "KRW" ? KRW_TICKS : quote === "USDT" ? USDT_TICKS : quote === "BTC" ? BTC_TICKS : undefined;
+}
+
+export function tickAt(table: readonly (readonly [number, string])[], price: number): string {
+  for (const [lower, tick] of table) if (price >= lower) return tick;
+  return table[table.length - 1]![1];
+}
+
+/**
+ * The spec of a market from its last trade price (and Upbit's current tick, when it names one), or why it is
+ * refused. Cold, pure: tested on its own.
+ */
+export function specFor(symbol: string, lastPrice: number, venueTick: string | undefined): InstrumentSpec | string {
+  const quote = symbol.split("-")[0]!;
+  const table = tickTableOf(quote);
+  if (!table) return `quote currency ${quote} has no tick table`;
+  if (!(lastPrice > 0)) return `no last trade price to place it in a price band`;
+  const floor = lastPrice / PRICE_REACH;
+  let tick = tickAt(table, floor);
+  if (venueTick !== undefined && exponentOf(venueTick) > exponentOf(tick)) tick = venueTick;
+  const priceExp = exponentOf(tick);
+  const ceil = lastPrice * PRICE_REACH;
+  if (ceil * 10 ** priceExp > MAX_MANTISSA) return `prices up to ${ceil} at ${priceExp} decimals (tick ${tick}) pass 2^53`;
+  const maxQty = (LEVEL_NOTIONAL[quote] ?? 1e10) / floor;
+  if (maxQty * 10 ** QTY_DECIMALS > MAX_MANTISSA) {
+    return `no quantity exponent fits: sizes have ${QTY_DECIMALS} decimals and a level may hold ${maxQty.toExponential(2)} at price ${floor}, past 2^53 (set lot_size in an override to take it)`;
+  }
+  return { tickSize: tick, lotSize: LOT_SIZE };
+}
+
+async function getJson(fetchFn: typeof fetch, url: string): Promise<unknown> {
+  const res = await fetchFn(url);
+  if (!res.ok) throw new Error(`GET ${url} → HTTP ${res.status}`);
+  try {
+    return await res.json();
+  } catch (err) {
+    throw new Error(`GET ${url} → not JSON: ${String(err)}`);
+  }
+}
+
+function rows(body: unknown, url: string): Record<string, unknown>[] {
+  if (!Array.isArray(body)) throw new Error(`GET ${url} → expected a JSON array`);
+  return body.filter((r): r is Record<string, unknown> => r !== null && typeof r === "object");
+}
+
+/** Markets per query string (URLs stay short). */
+const MARKETS_PER_QUERY = 100;
+
+export interface UpbitInstrumentSource extends InstrumentSource {
+  /** Symbols REST listed but the spec rule refused, and why (named in the unresolved error). */
+  readonly refused: Map<string, string>;
+}
+
+/** `withTickEndpoint`: Upbit's /v1/orderbook/instruments; Bithumb has none. */
+export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, withTickEndpoint: boolean): UpbitInstrumentSource {
+  const refused = new Map<string, string>();
+  const restOf = (market: MarketName) => (config.markets.find((m) => m.market === market)?.restUrl ?? config.restUrl).replace(/\/+$/, "");
+  return {
+    refused,
+    notListed: (market) => `not listed by ${restOf(market)}/v1/market/all; check the code (QUOTE-BASE, upper case)`,
+    async fetchSpecs(market, symbols) {
+      const base = restOf(market);
+      const listUrl = `${base}/v1/market/all`;
+      const listed = new Set(rows(await getJson(fetchFn, listUrl), listUrl).map((r) => r.market).filter((m): m is string => typeof m === "string"));
+      const wanted = symbols.filter((s) => listed.has(s));
+      const price = new Map<string, number>();
+      const tick = new Map<string, string>();
+      for (let i = 0; i < wanted.length; i += MARKETS_PER_QUERY) {
+        const chunk = wanted.slice(i, i + MARKETS_PER_QUERY).join(",");
+        const tUrl = `${base}/v1/ticker?markets=${chunk}`;
+        for (const r of rows(await getJson(fetchFn, tUrl), tUrl)) if (typeof r.market === "string" && typeof r.trade_price === "number") price.set(r.market, r.trade_price);
+        if (withTickEndpoint) {
+          const iUrl = `${base}/v1/orderbook/instruments?markets=${chunk}`;
+          for (const r of rows(await getJson(fetchFn, iUrl), iUrl)) if (typeof r.market === "string" && typeof r.tick_size === "string") tick.set(r.market, r.tick_size);
+        }
+      }
+      const out = new Map<string, InstrumentSpec>();
+      for (const s of wanted) {
+        if (withTickEndpoint && !tick.has(s)) {
+          refused.set(s, `no tick_size for it at ${base}/v1/orderbook/instruments`);
+          continue;
+        }
+        const spec = specFor(s, price.get(s) ?? 0, tick.get(s));
+        if (typeof spec === "string") refused.set(s, spec);
+        else out.set(s, spec);
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * The cold JSON path for frames the scanner leaves (a string with an escape, control frames): a small strict JSON
+ * reader that keeps every number as its source text (RawNumber), so a book read here gets exactly the values the
+ * scanner would give (core/fixed.ts parseJsonNumber), never a double's. Duplicate keys are refused, as the scanner
+ * refuses them.
+ * @module
+ */
+import { MAX_MANTISSA, parseJsonNumber } from "../../core/fixed.ts";
+import type { BookUpdate } from "../../core/book-update.ts";
+import type { CodeTable } from "./scanner.ts";
+import { SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE } from "./scanner.ts";
+
+export class RawNumber {
+  constructor(readonly raw: string) {}
+}
+
+export type RawJson = null | boolean | string | RawNumber | RawJson[] | { [k: string]: RawJson };
+
+/** Parses JSON text, numbers kept as RawNumber; throws SyntaxError naming the offset. */
+export function parseRawJson(text: string): RawJson {
+  let p = 0;
+  const fail = (what: string): never => {
+    throw new SyntaxError(`${what} at ${p}`);
+  };
+  const ws = () => {
+    while (p < text.length && " \t\r\n".includes(text[p]!)) p++;
+  };
+  const value = (depth: number): RawJson => {
+    if (depth > 64) fail("too deep");
+    ws();
+    const c = text[p];
+    if (c === "{") {
+      p++;
+      const out: { [k: string]: RawJson } = {};
+      ws();
+      if (text[p] === "}") {
+        p++;
+        return out;
+      }
+      for (;;) {
+        ws();
+        if (text[p] !== '"') fail("expected a key");
+        const k = string();
+        if (Object.hasOwn(out, k)) fail(`duplicate key ${JSON.stringify(k)}`);
+        ws();
+        if (text[p++] !== ":") fail("expected ':'");
+        out[k] = value(depth + 1);
+        ws();
+        const d = text[p++];
+        if (d === "}") return out;
+        if (d !== ",") fail("expected ',' or '}'");
+      }
+    }
+    if (c === "[") {
+      p++;
+      const out: RawJson[] = [];
+      ws();
+      if (text[p] === "]") {
+        p++;
+        return out;
+      }
+      for (;;) {
+        out.push(value(depth + 1));
+        ws();
+        const d = text[p++];
+        if (d === "]") return out;
+        if (d !== ",") fail("expected ',' or ']'");
+      }
+    }
+    if (c === '"') return string();
+    for (const [lit, v] of [["true", true], ["false", false], ["null", null]] as const) {
+      if (text.startsWith(lit, p)) {
+        p += lit.length;
+        return v;
+      }
+    }
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(p));
+    if (!m) return fail("unexpected character");
+    p += m[0].length;
+    return new RawNumber(m[0]);
+  };
+  const string = (): string => {
+    const start = p;
+    p++;
+    while (p < text.length && text[p] !== '"') {
+      if (text.charCodeAt(p) < 32) fail("control character in a string");
+      p += text[p] === "\\" ? 2 : 1;
+    }
+    if (p >= text.length) fail("unterminated string");
+    p++;
+    return JSON.parse(text.slice(start, p)) as string; // escapes decoded exactly as JSON defines them
+  };
+  const v = value(0);
+  ws();
+  if (p !== text.length) fail("trailing characters");
+  return v;
+}
+
+function pick(o: { [k: string]: RawJson }, a: string, b: string): RawJson | undefined {
+  if (Object.hasOwn(o, a) && Object.hasOwn(o, b)) return undefined;
+  return Object.hasOwn(o, a) ? o[a] : o[b];
+}
+
+/** True when the object is an order-book message (`type`/`ty` "orderbook"). */
+export function isBookObject(msg: RawJson): msg is { [k: string]: RawJson } {
+  if (msg === null || typeof msg !== "object" || Array.isArray(msg) || msg instanceof RawNumber) return false;
+  return pick(msg, "type", "ty") === "orderbook";
+}
+
+/** The book message → u, by the scanner's rules; returns the subscription index or a SCAN_* code. Cold. */
+export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u: BookUpdate, tsUnitUs: number, entryOut: { entry: number }): number {
+  u.reset();
+  const code = pick(o, "code", "cd");
+  if (typeof code !== "string") return SCAN_ERR_FIELD;
+  const bytes = new TextEncoder().encode(code);
+  const entry = table.find(bytes, 0, bytes.length);
+  if (entry < 0) return SCAN_UNKNOWN_CODE;
+  entryOut.entry = entry;
+  const ts = pick(o, "timestamp", "tms");
+  if (!(ts instanceof RawNumber) || !/^(0|[1-9]\d*)$/.test(ts.raw) || Number(ts.raw) > MAX_MANTISSA) return SCAN_ERR_FIELD;
+  const units = pick(o, "orderbook_units", "obu");
+  if (!Array.isArray(units)) return SCAN_ERR_FIELD;
+  const pe = table.priceExp[entry]!;
+  const qe = table.qtyExp[entry]!;
+  for (const unit of units) {
+    if (unit === null || typeof unit !== "object" || Array.isArray(unit) || unit instanceof RawNumber) return SCAN_ERR_FIELD;
+    const f = [pick(unit, "ask_price", "ap"), pick(unit, "bid_price", "bp"), pick(unit, "ask_size", "as"), pick(unit, "bid_size", "bs")];
+    const m: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const v = f[i];
+      if (!(v instanceof RawNumber)) return SCAN_ERR_FIELD;
+      try {
+        m.push(parseJsonNumber(v.raw, i < 2 ? pe : qe));
+      } catch {
+        return i < 2 ? SCAN_ERR_PRICE : SCAN_ERR_QTY;
+      }
+    }
+    if (m[0]! > 0 && m[2]! > 0) u.pushAsk(m[0]!, m[2]!);
+    if (m[1]! > 0 && m[3]! > 0) u.pushBid(m[1]!, m[3]!);
+  }
+  u.replace = true;
+  u.venueSeq = Number(ts.raw);
+  u.tsExchangeUs = u.venueSeq * tsUnitUs;
+  return table.index[entry]!;
+}
+
+export { SCAN_NOT_BOOK };

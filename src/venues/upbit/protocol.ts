@@ -1,0 +1,84 @@
+/**
+ * Upbit and Bithumb protocol constants and hooks (docs/venues/upbit.md, docs/venues/bithumb.md: each fact with its
+ * upstream source). Bithumb's public v1 WebSocket is Upbit-compatible; a VenueDialect holds what differs.
+ * @module
+ */
+import type { MarketName } from "../../core/types.ts";
+import type { ControlFrame, Keepalive, RequestProtocol } from "../common/hooks.ts";
+import type { TopicState } from "../common/connection.ts";
+
+/** `{code}.{units}`: 1, 5, 15, 30 since 2025-07-02; anything else becomes 30 (docs/venues/upbit.md). */
+export const UPBIT_DEPTHS: readonly number[] = [1, 5, 15, 30];
+export const UPBIT_DEFAULT_DEPTH = 30;
+/** The idle close is documented at 120 s but seen at ~60 s: ping every 20 s, answer within 10 s. */
+export const PING_INTERVAL_MS = 20_000;
+export const PONG_TIMEOUT_MS = 10_000;
+/** Codes per connection (not documented; keeps one request's text small and a bisect short). */
+export const MAX_CODES_PER_CONNECTION = 100;
+/** An error frame arrives right after the request it answers: a probe that draws none within this passed. */
+export const ERROR_WAIT_MS = 1_000;
+/** Upbit and Bithumb books update many times a second; a subscribed book silent this long is stale. */
+export const STALE_AFTER_MS = 30_000;
+export const STALE_MIN_MS = 2_000;
+
+export const PING_TEXT = "PING";
+
+export const UPBIT_KEEPALIVE: Keepalive = { kind: "client_ping", intervalMs: PING_INTERVAL_MS, pongTimeoutMs: PONG_TIMEOUT_MS, encodePing: () => PING_TEXT };
+
+/** What differs between Upbit and Bithumb. */
+export interface VenueDialect {
+  readonly venue: "upbit" | "bithumb";
+  /** Microseconds per `timestamp` unit: Upbit ms (1000), Bithumb µs (1). */
+  readonly tsUnitUs: number;
+  /** Connects per window per IP (this process's share is taken of it). */
+  readonly connectsPerWindow: number;
+  readonly connectWindowMs: number;
+  /** Upbit's /v1/orderbook/instruments gives the tick; Bithumb has no tick endpoint. */
+  readonly tickEndpoint: boolean;
+}
+
+/** Upbit: connects 5/s and 100/min per IP → 5 per 3 s satisfies both. */
+export const UPBIT_DIALECT: VenueDialect = { venue: "upbit", tsUnitUs: 1000, connectsPerWindow: 5, connectWindowMs: 3_000, tickEndpoint: true };
+/** Bithumb: connection requests ≤ 10/s per IP (429 beyond, a 10-minute block if it persists): 8 per second. */
+export const BITHUMB_DIALECT: VenueDialect = { venue: "bithumb", tsUnitUs: 1, connectsPerWindow: 8, connectWindowMs: 1_000, tickEndpoint: false };
+
+/** The code as requested: `KRW-BTC.30` (upper case; the depth after a dot). */
+export function requestCode(t: TopicState): string {
+  return `${t.symbol.toUpperCase()}.${t.depth}`;
+}
+
+let ticketSeq = 0;
+
+/** One request carries the connection's whole code list (each request replaces the last). */
+export function encodeOrderbookRequest(topics: readonly TopicState[]): string {
+  const codes = topics.map(requestCode);
+  return JSON.stringify([{ ticket: `feeder-${process.pid}-${++ticketSeq}` }, { type: "orderbook", codes }, { format: "DEFAULT" }]);
+}
+
+/** `{"error":{"name","message"}}` → its name and message; undefined for anything else. */
+export function errorOf(msg: unknown): { name: string; message: string } | undefined {
+  if (msg === null || typeof msg !== "object" || !("error" in msg)) return undefined;
+  const e = (msg as { error: unknown }).error;
+  if (e === null || typeof e !== "object") return { name: "UNKNOWN", message: JSON.stringify(e) };
+  const o = e as Record<string, unknown>;
+  return { name: String(o.name ?? "UNKNOWN"), message: String(o.message ?? "") };
+}
+
+/**
+ * The RequestProtocol the common SubscriptionControl sees. Requests are sent by requests.ts (whole code lists, no
+ * acks); here: `{"status":"UP"}` is the answer to `PING`.
+ */
+export function requestProtocol(venue: string): RequestProtocol {
+  return {
+    venue,
+    pacing: { perConnection: { capacity: 3, perSecond: 1.5 } }, // requests 5/s and 100/min per connection
+    maxArgsPerRequest: (_m: MarketName) => MAX_CODES_PER_CONNECTION,
+    encodeRequest: (_op, topics) => encodeOrderbookRequest(topics),
+    classifyControl(msg: unknown): ControlFrame {
+      if (msg !== null && typeof msg === "object" && (msg as { status?: unknown }).status === "UP") return { kind: "pong" };
+      return { kind: "other" };
+    },
+    parseAckError: () => ({ kind: "other" }),
+    rejectHint: () => `valid depths: ${UPBIT_DEPTHS.join(", ")}; codes are QUOTE-BASE in upper case`,
+  };
+}

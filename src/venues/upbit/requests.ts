@@ -1,0 +1,166 @@
+/**
+ * Subscriptions for Upbit and Bithumb (cold). The venue has no ack and each request replaces the last, so every
+ * request carries the connection's whole code list; a topic is PENDING until its first book arrives (its implicit
+ * ack; a code that never sends data goes stale and is reported). An error frame names no market: the codes of the
+ * request it answers are bisected with probe requests (a probe that draws no error within errorWaitMs passed) until
+ * one code is left, which is rejected (HALTED / SUBSCRIBE_REJECTED); then the whole list goes out again. Resync kind
+ * `next_full_book`: a subscribed book needs no request, its next message is a full book.
+ * @module
+ */
+import type { Logger } from "../../core/log.ts";
+import { BookState, StatusReason } from "../../core/types.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState, type VenueConnection } from "../common/connection.ts";
+import { SubscriptionControl, type InvalidateTopic } from "../common/subscription-control.ts";
+import { encodeOrderbookRequest, requestCode, requestProtocol } from "./protocol.ts";
+
+/** Whole-list resends for silent topics: at most one per connection this often (requests: 100/min per connection). */
+export const RESEND_MIN_MS = 5_000;
+
+interface Bisect {
+  ws: WebSocket;
+  suspects: TopicState[];
+  probe: TopicState[];
+  timer: ReturnType<typeof setTimeout> | null;
+  /** The probe's tag in the outbox: while paced (queued) its wait has not started. */
+  id: string;
+  wasQueued: boolean;
+}
+
+export class UpbitRequests extends SubscriptionControl {
+  private readonly bisects = new Map<VenueConnection, Bisect>();
+  /** The topics of each connection's last request, which an error frame answers. */
+  private readonly lastRequest = new Map<VenueConnection, TopicState[]>();
+  private readonly lastResend = new Map<VenueConnection, number>();
+  // Counters (cold).
+  resends = 0;
+  requests = 0;
+  errorFrames = 0;
+  probes = 0;
+
+  constructor(
+    private readonly venueName: string,
+    private readonly logger: Logger,
+    private readonly clock: () => number,
+    private readonly invalidateTopic: InvalidateTopic,
+    budgetShare: number | undefined,
+    private readonly errorWaitMs: number,
+  ) {
+    super(requestProtocol(venueName), logger, clock, undefined, invalidateTopic, budgetShare);
+  }
+
+  /** Subscribes `topics` by sending the connection's whole list (unsubscribe: nothing; next_full_book needs none). */
+  override sendRequest(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[]): void {
+    if (op !== "subscribe" || !conn.ws || !conn.open) return;
+    const b = this.bisects.get(conn);
+    if (b && b.ws !== conn.ws) this.endBisect(conn);
+    const now = this.clock();
+    for (const t of topics) {
+      if (t.sub !== SUB_IDLE && t.sub !== SUB_PENDING) continue;
+      t.sub = SUB_PENDING;
+      t.lastMsgMs = now; // staleness counts from the request
+    }
+    if (!this.bisects.has(conn)) this.sendFull(conn);
+  }
+
+  /**
+   * A topic not subscribed (after a reconnect) is asked for. A subscribed one waits for its next book, except when
+   * it went silent (stale): with no ack, a request lost on the way (or a subscription the venue dropped) looks just
+   * like that, so the whole list goes out again, at most once per RESEND_MIN_MS per connection.
+   */
+  override restartTopic(t: TopicState): void {
+    if (t.sub === SUB_IDLE && t.conn.open && !t.resyncDelayed) {
+      this.sendRequest(t.conn, "subscribe", [t]);
+      return;
+    }
+    if ((t.sub === SUB_PENDING || t.sub === SUB_ACTIVE) && t.book === BookState.STALE && t.conn.open && !this.bisects.has(t.conn)) {
+      const now = this.clock();
+      if (now - (this.lastResend.get(t.conn) ?? -Infinity) < RESEND_MIN_MS) return;
+      this.lastResend.set(t.conn, now);
+      this.resends++;
+      this.sendFull(t.conn);
+    }
+  }
+
+  private sendFull(conn: VenueConnection): void {
+    const list = conn.topics.filter((t) => t.sub === SUB_PENDING || t.sub === SUB_ACTIVE);
+    if (list.length === 0) return;
+    this.lastRequest.set(conn, list);
+    this.requests++;
+    this.send(conn, encodeOrderbookRequest(list));
+  }
+
+  /** An `{"error":…}` frame on conn. */
+  onError(conn: VenueConnection, name: string, message: string): void {
+    this.errorFrames++;
+    const b = this.bisects.get(conn);
+    const suspects = b ? b.probe : (this.lastRequest.get(conn) ?? []).filter((t) => t.sub !== SUB_REJECTED);
+    this.logger.warn(`${this.venueName}: error frame; finding the code it refuses`, { conn: conn.id, name, message, suspects: suspects.length });
+    if (suspects.length === 0) return;
+    if (b && b.timer) clearTimeout(b.timer);
+    if (suspects.length === 1) {
+      this.endBisect(conn);
+      this.refuse(suspects[0]!, `${name}: ${message}`);
+      this.sendFull(conn);
+      return;
+    }
+    this.probeHalf(conn, suspects);
+  }
+
+  private probeHalf(conn: VenueConnection, suspects: TopicState[]): void {
+    if (!conn.ws || !conn.open) {
+      this.endBisect(conn);
+      return;
+    }
+    const probe = suspects.slice(0, Math.ceil(suspects.length / 2));
+    this.probes++;
+    const b: Bisect = { ws: conn.ws, suspects, probe, timer: null, id: `probe${this.probes}`, wasQueued: false };
+    this.bisects.set(conn, b);
+    this.send(conn, encodeOrderbookRequest(probe), b.id);
+    b.timer = setTimeout(() => this.onProbePassed(conn, b), this.errorWaitMs);
+  }
+
+  /** No error within errorWaitMs: the culprit is among the other suspects. */
+  private onProbePassed(conn: VenueConnection, b: Bisect): void {
+    if (this.bisects.get(conn) !== b) return;
+    b.timer = null;
+    // Still waiting for a token (pacing), or sent only since the last look: its error may yet come.
+    const queued = conn.outbox.some((m) => m.reqId === b.id);
+    if (queued || b.wasQueued) {
+      b.wasQueued = queued;
+      b.timer = setTimeout(() => this.onProbePassed(conn, b), this.errorWaitMs);
+      return;
+    }
+    const rest = b.suspects.filter((t) => !b.probe.includes(t) && t.sub !== SUB_REJECTED);
+    if (rest.length === 0) {
+      this.endBisect(conn);
+      this.sendFull(conn);
+      return;
+    }
+    if (rest.length === 1) {
+      this.endBisect(conn);
+      this.refuse(rest[0]!, "the only code left after bisecting an error");
+      this.sendFull(conn);
+      return;
+    }
+    this.probeHalf(conn, rest);
+  }
+
+  private endBisect(conn: VenueConnection): void {
+    const b = this.bisects.get(conn);
+    if (b?.timer) clearTimeout(b.timer);
+    this.bisects.delete(conn);
+  }
+
+  private refuse(t: TopicState, why: string): void {
+    if (t.sub === SUB_REJECTED) return;
+    this.subscribeRejected++;
+    t.sub = SUB_REJECTED;
+    this.logger.error(`${this.venueName}: code refused; this book will not be published`, { market: t.market, code: requestCode(t), venueMessage: why });
+    this.invalidateTopic(t, BookState.HALTED, StatusReason.SUBSCRIBE_REJECTED);
+  }
+
+  override stop(): void {
+    for (const conn of [...this.bisects.keys()]) this.endBisect(conn);
+    super.stop();
+  }
+}

@@ -1,0 +1,126 @@
+/** `feeder sim --venue upbit|bithumb` and the simulator's protocol, seen by raw WebSocket clients on 127.0.0.1. */
+import { resolve } from "node:path";
+import { describe, expect, test } from "vitest";
+import { UsageError, type CommandContext } from "../../src/cli/command.ts";
+import { simCommand } from "../../src/cli/commands/sim.ts";
+import { silentLogger } from "../../src/core/log.ts";
+
+const RECORDING = resolve(import.meta.dirname, "../fixtures/cryptofeed/UPBIT.ws.62.0");
+
+function context(values: CommandContext["values"]) {
+  const lines: string[] = [];
+  let stop!: (s: string) => void;
+  const stopSignal = new Promise<string>((r) => (stop = r));
+  const ctx: CommandContext = { values, positionals: [], log: silentLogger, out: (t) => lines.push(t), stopSignal };
+  return { ctx, lines, stop };
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A raw client collecting every frame as [kind, text]. */
+async function client(url: string): Promise<{ ws: WebSocket; frames: [string, string][] }> {
+  const ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  const frames: [string, string][] = [];
+  ws.onmessage = (ev) => frames.push(typeof ev.data === "string" ? ["text", ev.data] : ["binary", new TextDecoder().decode(ev.data as ArrayBuffer)]);
+  await new Promise<void>((res, rej) => {
+    ws.onopen = () => res();
+    ws.onerror = () => rej(new Error("ws error"));
+  });
+  return { ws, frames };
+}
+
+describe("feeder sim --venue upbit|bithumb", { timeout: 15_000 }, () => {
+  test("Upbit: REST, binary SNAPSHOT then REALTIME, PING, errors naming no market, units and replacing requests", async () => {
+    const { ctx, lines, stop } = context({ venue: "upbit", symbols: "spot:KRW-BTC,spot:BTC-ETH", rate: "0", seed: "4" });
+    const done = simCommand.run(ctx);
+    await until(() => lines.length >= 2, "URLs printed");
+    const restUrl = lines.find((l) => l.startsWith("restUrl"))!.split(/\s+/)[1]!;
+    const wsUrl = lines.find((l) => l.startsWith("wsUrl"))!.split(/\s+/)[1]!;
+    expect(wsUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/websocket\/v1$/);
+    expect(((await (await fetch(`${restUrl}/v1/market/all`)).json()) as { market: string }[]).map((m) => m.market)).toEqual(["KRW-BTC", "BTC-ETH"]);
+    const inst = (await (await fetch(`${restUrl}/v1/orderbook/instruments?markets=KRW-BTC`)).json()) as { tick_size: string }[];
+    expect(inst[0]!.tick_size).toBe("1000");
+    const { ws, frames } = await client(wsUrl);
+    ws.send(JSON.stringify([{ ticket: "t" }, { type: "orderbook", codes: ["KRW-BTC.5"] }, { format: "DEFAULT" }]));
+    await until(() => frames.length === 1, "snapshot");
+    expect(frames[0]![0]).toBe("binary");
+    const snap = JSON.parse(frames[0]![1]);
+    expect(snap).toMatchObject({ type: "orderbook", code: "KRW-BTC", stream_type: "SNAPSHOT" });
+    expect(snap.orderbook_units.length).toBe(5);
+    await fetch(`${restUrl}/sim/step?n=1`, { method: "POST" });
+    await until(() => frames.length === 2, "realtime");
+    expect(JSON.parse(frames[1]![1])).toMatchObject({ stream_type: "REALTIME" });
+    expect(JSON.parse(frames[1]![1]).timestamp).toBeGreaterThan(snap.timestamp);
+    ws.send("PING");
+    await until(() => frames.length === 3, "status");
+    expect(frames[2]![1]).toBe('{"status":"UP"}');
+    ws.send(JSON.stringify([{ type: "orderbook", codes: ["KRW-BTC"] }]));
+    ws.send(JSON.stringify([{ ticket: "t" }, { type: "orderbook", codes: ["krw-btc"] }]));
+    await until(() => frames.length === 5, "two errors");
+    expect(JSON.parse(frames[3]![1])).toEqual({ error: { name: "NO_TICKET", message: expect.any(String) } });
+    expect(JSON.parse(frames[4]![1]).error.name).toBe("INVALID_PARAM");
+    // A new request replaces the last: only SIMPLE BTC-ETH (30 units by default) from now on.
+    ws.send(JSON.stringify([{ ticket: "t" }, { type: "orderbook", codes: ["BTC-ETH.7"] }, { format: "SIMPLE" }]));
+    await until(() => frames.length === 6, "BTC-ETH snapshot");
+    const simple = JSON.parse(frames[5]![1]);
+    expect(simple).toMatchObject({ ty: "orderbook", cd: "BTC-ETH", st: "SNAPSHOT" });
+    expect(simple.obu.length).toBe(30);
+    await fetch(`${restUrl}/sim/step?n=2`, { method: "POST" });
+    await until(() => frames.length === 8, "two more");
+    expect(frames.slice(6).every(([, t]) => JSON.parse(t).cd === "BTC-ETH")).toBe(true);
+    expect(((await (await fetch(`${restUrl}/sim/fault?type=bogus`, { method: "POST" })).json()) as { ok: boolean }).ok).toBe(false);
+    ws.close();
+    stop("SIGINT");
+    expect(await done).toBe(0);
+  });
+
+  test("Bithumb: µs timestamps, text and binary frames, no tick endpoint", async () => {
+    const { ctx, lines, stop } = context({ venue: "bithumb", symbols: "spot:KRW-BTC", rate: "0" });
+    const done = simCommand.run(ctx);
+    await until(() => lines.length >= 2, "URLs printed");
+    const restUrl = lines.find((l) => l.startsWith("restUrl"))!.split(/\s+/)[1]!;
+    const wsUrl = lines.find((l) => l.startsWith("wsUrl"))!.split(/\s+/)[1]!;
+    expect((await fetch(`${restUrl}/v1/orderbook/instruments?markets=KRW-BTC`)).status).toBe(404);
+    const { ws, frames } = await client(wsUrl);
+    ws.send(JSON.stringify([{ ticket: "t" }, { type: "orderbook", codes: ["KRW-BTC.15"] }, { format: "DEFAULT" }]));
+    await fetch(`${restUrl}/sim/step?n=3`, { method: "POST" });
+    await until(() => frames.length === 4, "frames");
+    expect(new Set(frames.map(([k]) => k))).toEqual(new Set(["text", "binary"]));
+    const ts = frames.map(([, t]) => JSON.parse(t).timestamp as number);
+    expect(ts[0]!).toBeGreaterThan(1e15); // µs
+    expect(ts[1]! - ts[0]!).toBe(100_000);
+    ws.close();
+    stop("SIGINT");
+    expect(await done).toBe(0);
+  });
+
+  test("replays the Upbit recording to a subscriber of its codes", async () => {
+    const { ctx, lines, stop } = context({ venue: "upbit", symbols: "spot:KRW-BTC", rate: "0", replay: RECORDING });
+    const done = simCommand.run(ctx);
+    await until(() => lines.length >= 2, "URLs printed");
+    const restUrl = lines.find((l) => l.startsWith("restUrl"))!.split(/\s+/)[1]!;
+    const { ws, frames } = await client(lines.find((l) => l.startsWith("wsUrl"))!.split(/\s+/)[1]!);
+    ws.send(JSON.stringify([{ ticket: "t" }, { type: "orderbook", codes: ["KRW-WAVES"] }, { format: "SIMPLE" }]));
+    let subscribed: string[] = [];
+    while (!subscribed.includes("KRW-WAVES")) subscribed = ((await (await fetch(`${restUrl}/sim/stats`)).json()) as { subscribed: string[] }).subscribed;
+    await fetch(`${restUrl}/sim/step?n=2`, { method: "POST" });
+    await until(() => frames.length === 2, "two recorded frames");
+    expect(frames.every(([k, t]) => k === "binary" && t.startsWith('{"ty":"orderbook","cd":"KRW-WAVES"'))).toBe(true);
+    ws.close();
+    stop("SIGINT");
+    expect(await done).toBe(0);
+  });
+
+  test("usage errors", async () => {
+    await expect(simCommand.run(context({ venue: "kraken" }).ctx)).rejects.toThrow(/--venue: bybit, .*upbit or bithumb/);
+    await expect(simCommand.run(context({ venue: "upbit", symbols: "linear:KRW-BTC" }).ctx)).rejects.toThrow(UsageError);
+    await expect(simCommand.run(context({ venue: "upbit", symbols: "spot:KRWBTC" }).ctx)).rejects.toThrow(/QUOTE-BASE/);
+  });
+});

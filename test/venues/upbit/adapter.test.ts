@@ -1,0 +1,149 @@
+/**
+ * Upbit / Bithumb adapter against the simulator on 127.0.0.1: the venue's own faults (older timestamp, zero-size
+ * units, error frames bisected to the code they refuse, HTTP 429 on connect), the keepalive answer, frames in
+ * binary and text, no Origin header, instruments that cannot fit refused by name. Assertions on behaviour only.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { parseFixed } from "../../../src/core/fixed.ts";
+import { createLogger, silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import { startUpbitSimulator, type UpbitSim } from "../../../src/sim/upbit-sim.ts";
+import { BITHUMB_VENUE } from "../../../src/venues/bithumb/index.ts";
+import { specFor } from "../../../src/venues/upbit/instruments.ts";
+import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
+import type { VenueSpec } from "../../../src/venues/registry.ts";
+import type { Subscription, VenueAdapter } from "../../../src/venues/venue.ts";
+import { allResolved, RecordingSink, tempCachePath } from "../bybit/helpers.ts";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!().catch(() => undefined);
+});
+
+async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** RecordingSink takes snapshots; these books are replaces: keep them the same way. */
+class ReplaceSink extends RecordingSink {
+  override onBookUpdate(index: number, u: Parameters<RecordingSink["onBookUpdate"]>[1]): void {
+    if (u.replace) {
+      this.bids[index] = new Map();
+      this.asks[index] = new Map();
+      for (let i = 0; i < u.bidCount; i++) this.bids[index]!.set(u.bidPx[i]!, u.bidQty[i]!);
+      for (let i = 0; i < u.askCount; i++) this.asks[index]!.set(u.askPx[i]!, u.askQty[i]!);
+      this.lastU[index] = u.venueSeq;
+      this.updates[index] = (this.updates[index] ?? 0) + 1;
+      return;
+    }
+    super.onBookUpdate(index, u);
+  }
+}
+
+async function setup(spec: VenueSpec, subs: Subscription[], opts: Record<string, unknown> = {}, simOpts: Record<string, unknown> = {}) {
+  const venue = spec.venue as "upbit" | "bithumb";
+  const sim = await startUpbitSimulator({ venue, codes: subs.map((s) => s.symbol), seed: 3, ...simOpts });
+  const config = { venue, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 30, symbols: subs.map((s) => s.symbol) }], overrides: new Map() };
+  const adapter = spec.create(config, subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, errorWaitMs: 700, ...opts }) as VenueAdapter;
+  cleanups.push(async () => {
+    await adapter.stop();
+    await sim.stop();
+  });
+  const instruments = allResolved(await adapter.loadInstruments());
+  const sink = new ReplaceSink(instruments);
+  adapter.start(sink);
+  const matches = (i: number) => {
+    const b = sim.book(subs[i]!.symbol, subs[i]!.depth);
+    const inst: Instrument = sink.instruments[i]!;
+    const conv = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [parseFixed(p, inst.priceExp), parseFixed(q, inst.qtyExp)] as [number, number]));
+    const same = (a: Map<number, number> | undefined, e: Map<number, number>) => a !== undefined && a.size === e.size && [...e].every(([k, v]) => a.get(k) === v);
+    return sink.lastU[i] === b.ts && same(sink.bids[i], conv(b.bids)) && same(sink.asks[i], conv(b.asks));
+  };
+  return { sim, adapter, sink, matches };
+}
+
+const SUBS: Subscription[] = [
+  { market: "spot", symbol: "KRW-BTC", depth: 30 },
+  { market: "spot", symbol: "KRW-XRP", depth: 5 },
+  { market: "spot", symbol: "USDT-BTC", depth: 15 },
+];
+
+for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
+  describe(`${spec.venue} adapter`, { timeout: 20_000 }, () => {
+    it("ignores and counts a book older than the last; applies units minus zero sizes", async () => {
+      const { sim, adapter, sink, matches } = await setup(spec, SUBS);
+      await until(() => SUBS.every((_, i) => matches(i)), "books live");
+      sim.inject("older", "KRW-BTC");
+      sim.inject("zero_size", "KRW-XRP");
+      sim.step(1);
+      await until(() => SUBS.every((_, i) => matches(i)) && adapter.stats().olderTimestamps === 1, "older ignored, books equal");
+      expect(sink.invalid).toEqual([]);
+      // The zero-size unit is left out of the book (the simulator's expected book has it out too).
+      expect(sim.book("KRW-XRP", 5).asks.size).toBeLessThanOrEqual(5);
+    });
+
+    it("bisects an error frame to the code it refuses; the other books carry on", async () => {
+      const subs: Subscription[] = [...SUBS, { market: "spot", symbol: "BTC-ETH", depth: 5 }, { market: "spot", symbol: "KRW-ETH", depth: 5 }];
+      const { sim, adapter, sink, matches } = await setup(spec, subs, process.env.DBG ? { log: createLogger({ level: "debug" }) } : {});
+      await until(() => subs.every((_, i) => matches(i)), "books live");
+      sim.inject("error_frame", "BTC-ETH");
+      sim.inject("disconnect"); // the reconnect's request names BTC-ETH: refused, bisected
+      await until(() => sink.invalid.some((e) => e.index === 3 && e.reason === StatusReason.SUBSCRIBE_REJECTED), "BTC-ETH rejected", 15_000);
+      sim.step(1);
+      await until(() => [0, 1, 2, 4].every(matches), "the others recover");
+      expect(sink.invalid.filter((e) => e.reason === StatusReason.SUBSCRIBE_REJECTED)).toEqual([{ index: 3, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+      expect(adapter.stats().subscribeRejected).toBe(1);
+      expect(adapter.stats().bisectProbes).toBeGreaterThan(0);
+    });
+
+    it("a book gone stale again and again is in the next reconnect's request (no resync backoff for next_full_book)", async () => {
+      const subs = SUBS.slice(0, 2);
+      const { sim, adapter, matches } = await setup(spec, subs, { staleAfterMs: () => 100, resyncBackoffBaseMs: 60_000, resyncBackoffMaxMs: 60_000 });
+      await until(() => subs.every((_, i) => matches(i)), "books live");
+      await until(() => adapter.stats().staleResyncs >= 6, "several stale resyncs in a row");
+      sim.inject("disconnect");
+      await until(() => adapter.stats().reconnects >= 1 && sim.subscribed().length === 2, "both codes asked for again");
+      sim.step(1);
+      await until(() => subs.every((_, i) => matches(i)), "books back");
+    });
+
+    it("a request lost on the way (no ack) is sent again once its books go silent", async () => {
+      const subs = SUBS.slice(0, 2);
+      const { sim, adapter, matches } = await setup(spec, subs, { staleAfterMs: () => 200 });
+      await until(() => subs.every((_, i) => matches(i)), "books live");
+      sim.inject("stall", undefined, { stallMs: 400 }); // the reconnect's request arrives while the server drops everything
+      sim.inject("disconnect");
+      await until(() => adapter.stats().requestResends >= 1 && sim.subscribed().length === 2, "the list sent again", 15_000);
+      sim.step(1);
+      await until(() => subs.every((_, i) => matches(i)), "books back");
+    });
+
+    it("connects again after HTTP 429 on the upgrade; sends no Origin header; PING is answered", async () => {
+      const { sim, adapter, matches } = await setup(spec, SUBS, { pingIntervalMs: 50 });
+      await until(() => SUBS.every((_, i) => matches(i)), "books live");
+      sim.inject("429", undefined, { count: 2 });
+      sim.inject("disconnect");
+      await until(() => sim.stats.refused429 === 2, "two upgrades refused");
+      sim.step(1);
+      await until(() => SUBS.every((_, i) => matches(i)), "books back after the 429s");
+      await until(() => adapter.stats().pongs > 0, "a PING answered");
+      expect(sim.stats.originHeaders).toBe(0);
+    });
+  });
+}
+
+describe("instrument rule", () => {
+  it("places the price exponent where a 90 % fall stays exact, and refuses a code whose sizes could pass 2^53", () => {
+    expect(specFor("KRW-BTC", 100_000_000, "1000")).toEqual({ tickSize: "1000", lotSize: "0.00000001" });
+    expect(specFor("KRW-XRP", 3000, "1")).toEqual({ tickSize: "0.1", lotSize: "0.00000001" });
+    expect(specFor("BTC-ETH", 0.03, "0.00000001")).toEqual({ tickSize: "0.00000001", lotSize: "0.00000001" });
+    const refused = specFor("KRW-SHIB", 0.02, "0.00001");
+    expect(typeof refused).toBe("string");
+    expect(refused).toMatch(/no quantity exponent fits/);
+    expect(specFor("EUR-BTC", 1, undefined)).toMatch(/no tick table/);
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * The genuine Upbit recording (145 SIMPLE orderbook messages, 15 units, binary frames) through the scanner and
+ * through the adapter's replay path: after every message the book equals the independent reference (regex +
+ * BigInt), numbers exact from their text (9.9E-7 included).
+ */
+import { describe, expect, it } from "vitest";
+import { BookUpdate } from "../../../src/core/book-update.ts";
+import { exponentOf } from "../../../src/core/fixed.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import type { BookState, Instrument, StatusReason } from "../../../src/core/types.ts";
+import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
+import { CodeTable, UpbitScanner } from "../../../src/venues/upbit/scanner.ts";
+import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import { applyToMaps } from "../contract.ts";
+import { referenceBook, UPBIT_RECORDING_CODES, UPBIT_RECORDING_SPECS, upbitFrames } from "./recording.ts";
+
+const enc = new TextEncoder();
+const pe = (code: string) => exponentOf(UPBIT_RECORDING_SPECS[code]!.tickSize);
+
+describe("Upbit recording", () => {
+  const frames = upbitFrames();
+  const books = frames.filter((f) => f.text.startsWith('{"ty":"orderbook"'));
+
+  it("holds 145 orderbook messages of 15 units, one with an exponent-form price", () => {
+    expect(books.length).toBe(145);
+    for (const f of books) expect(f.text.match(/\{"ap"/g)!.length).toBe(15);
+    expect(books.some((f) => /E-\d/.test(f.text))).toBe(true);
+  });
+
+  it("the scanner reads every message exactly as the reference does", () => {
+    const table = new CodeTable();
+    UPBIT_RECORDING_CODES.forEach((c, i) => table.add(c, i, pe(c), 8));
+    const scanner = new UpbitScanner(1000);
+    const u = new BookUpdate();
+    for (const f of books) {
+      const bytes = enc.encode(f.text);
+      const r = scanner.scan(bytes, bytes.length, table, u);
+      const ref = referenceBook(f.text, pe, 8)!;
+      expect(r).toBe(UPBIT_RECORDING_CODES.indexOf(ref.code));
+      const bids = new Map<number, number>();
+      const asks = new Map<number, number>();
+      applyToMaps(u, bids, asks);
+      expect(bids).toEqual(ref.bids);
+      expect(asks).toEqual(ref.asks);
+      expect(u.replace).toBe(true);
+      expect(u.venueSeq).toBe(ref.timestamp);
+      expect(u.tsExchangeUs).toBe(ref.timestamp * 1000);
+    }
+    // Trades are not books.
+    const trade = frames.find((f) => f.text.startsWith('{"ty":"trade"'))!;
+    const tb = enc.encode(trade.text);
+    expect(scanner.scan(tb, tb.length, table, u)).toBe(-1);
+  });
+
+  it("replayed through the adapter, every book equals the reference after every message", async () => {
+    const subs: Subscription[] = UPBIT_RECORDING_CODES.map((symbol) => ({ market: "spot", symbol, depth: 15 }));
+    const config = {
+      venue: "upbit" as const,
+      wsUrl: "ws://127.0.0.1:9/none",
+      restUrl: "http://127.0.0.1:9",
+      instrumentCachePath: "",
+      markets: [{ market: "spot" as const, depth: 15, symbols: UPBIT_RECORDING_CODES }],
+      overrides: new Map(UPBIT_RECORDING_CODES.map((c) => [`spot:${c}`, UPBIT_RECORDING_SPECS[c]!])),
+    };
+    const adapter = UPBIT_VENUE.create(config, subs, { log: silentLogger, fetch: (() => Promise.reject(new Error("no REST in replay"))) as unknown as typeof fetch });
+    const instruments = (await adapter.loadInstruments()) as Instrument[];
+    const bids: Map<number, number>[] = [];
+    const asks: Map<number, number>[] = [];
+    const invalid: [number, BookState, StatusReason][] = [];
+    const sink: BookSink = {
+      onBookUpdate(i, u) {
+        expect(u.replace).toBe(true);
+        bids[i] = new Map();
+        asks[i] = new Map();
+        applyToMaps(u, bids[i]!, asks[i]!);
+      },
+      onBookInvalid: (i, s, r) => invalid.push([i, s, r]),
+      onInstrumentChanged: () => undefined,
+    };
+    adapter.startReplay(sink);
+    let applied = 0;
+    for (const f of frames) {
+      expect(adapter.ingestFrame("spot", "conn0.spot", f.text, f.tsRecvUs)).toBe(true);
+      const ref = referenceBook(f.text, (c) => instruments[UPBIT_RECORDING_CODES.indexOf(c)]!.priceExp, 8);
+      if (!ref) continue;
+      const i = UPBIT_RECORDING_CODES.indexOf(ref.code);
+      expect(bids[i]).toEqual(ref.bids);
+      expect(asks[i]).toEqual(ref.asks);
+      applied++;
+    }
+    expect(applied).toBe(145);
+    expect(invalid).toEqual([]);
+    const st = adapter.stats();
+    expect(st.replaces).toBe(145);
+    expect(st.parseErrors).toBe(0);
+    await adapter.stop();
+  });
+});
