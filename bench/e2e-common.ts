@@ -32,11 +32,12 @@ export class Child {
   }
 
   /** `onParentCpus`: ignore E2E_CHILD_CPUS and run where this process runs (a contender measured like the feeder). */
-  static async spawn(args: string[], onParentCpus = false): Promise<Child> {
+  /** `prefix`: a command the child runs under (e.g. `chrt -b 0`). */
+  static async spawn(args: string[], onParentCpus = false, prefix: string[] = []): Promise<Child> {
     // E2E_CHILD_CPUS=0 (with the bench itself under `taskset -c 1`) keeps the source and the subscriber off the
     // feeder's core, so the feeder's latency is not its wait for a CPU.
     const pin = process.env.E2E_CHILD_CPUS && !onParentCpus ? ["taskset", "-c", process.env.E2E_CHILD_CPUS] : [];
-    const proc = Bun.spawn([...pin, process.execPath, ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit", env: process.env });
+    const proc = Bun.spawn([...pin, ...prefix, process.execPath, ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit", env: process.env });
     return new Child(proc);
   }
 

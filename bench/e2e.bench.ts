@@ -68,7 +68,12 @@ const [src, floorSrc] = (await Promise.all([source.next(), floorSource.next()]))
   levelsPerFrame: number;
   bytesPerFrame: number;
 }[];
-const subscriber = await Child.spawn([bench("./e2e-sub.ts"), group, String(port), floorDest.group, String(floorDest.port)]);
+// E2E_SUB_SCHED=batch: the subscriber runs as SCHED_BATCH (`chrt -b 0`), whose wake-ups do not preempt the running
+// task. On a shared 2-vCPU VM the subscriber woken by a datagram is often placed on the sender's CPU and preempts it
+// inside sendMany, so the sender's "send" includes the receiver's handling of the datagram (docs/performance.md §4).
+const SUB_SCHED = process.env.E2E_SUB_SCHED ?? "normal";
+if (SUB_SCHED !== "normal" && SUB_SCHED !== "batch") throw new Error(`E2E_SUB_SCHED=${SUB_SCHED}: expected normal or batch`);
+const subscriber = await Child.spawn([bench("./e2e-sub.ts"), group, String(port), floorDest.group, String(floorDest.port)], false, SUB_SCHED === "batch" ? ["chrt", "-b", "0"] : []);
 await subscriber.next();
 // The floor runs on the feeder's CPUs (with E2E_CHILD_CPUS the sources and the subscriber move elsewhere, it does not).
 const floor = await Child.spawn([bench("./e2e-floor.ts"), floorSrc!.wsUrl, floorSrc!.topics.join(","), floorDest.group, String(floorDest.port)], true);
@@ -325,6 +330,7 @@ console.log(
     `frames: simulator-generated, ${src.levelsPerFrame.toFixed(1)} levels and ≈${src.bytesPerFrame.toFixed(0)} B per delta on average; ` +
     `multicast ${group}:${port} on 127.0.0.1 TTL 1; ${PHASE_MS} ms per rate`,
 );
+console.log(`subscriber scheduling: ${SUB_SCHED === "batch" ? "SCHED_BATCH (its wake-ups do not preempt the sender)" : "normal"}`);
 console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(" ")} (other processes on this 2-vCPU VM compete with all three)`);
 await phase(20_000, 1500); // warm-up (JIT, buffers), not reported
 
