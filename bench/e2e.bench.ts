@@ -21,6 +21,10 @@
  * a slow drift of the VM does not favour either side).
  * Env: E2E_PHASE_MS (default 4000), E2E_SYMBOLS (default 8 linear symbols), E2E_DEPTH (default 50),
  * E2E_AB_RATES (default 10000,50000), E2E_AB_ROUNDS (default 8), E2E_AB_PHASE_MS (default 2000 per contender and round).
+ * Diagnostics (docs/performance.md §4): E2E_PROBE=1 splits each contender's flush (receipt → flush start, seal, inside
+ * sendMany, after) and counts its main thread's preemptions; E2E_PROBE=2 also tells per flush whether the thread was
+ * preempted inside it (reads /proc per flush, so it perturbs); E2E_FLOOR_BYTES sets the floor's datagram size;
+ * E2E_SUB_SCHED=batch runs the subscriber as SCHED_BATCH; E2E_SUB_PLAIN=1 (bench/e2e-sub.ts).
  * @module
  */
 import { mkdtempSync, readFileSync } from "node:fs";
