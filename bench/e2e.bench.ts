@@ -125,7 +125,7 @@ await feeder.start();
 // E2E_PROBE=2 also reads /proc per flush to tell whether the thread was preempted inside its sendMany calls.
 const PROBE = process.env.E2E_PROBE === "1" || process.env.E2E_PROBE === "2";
 const readInvol = process.env.E2E_PROBE === "2" ? involuntaryCtxReader() : undefined;
-const probe = { pre: new Float64Array(CAP), send: new Float64Array(CAP), post: new Float64Array(CAP), wait: new Float64Array(CAP), preempted: new Uint8Array(CAP), n: 0 };
+const probe = { pre: new Float64Array(CAP), send: new Float64Array(CAP), post: new Float64Array(CAP), wait: new Float64Array(CAP), preempted: new Uint8Array(CAP), n: 0, enc: new Float64Array(CAP), nEnc: 0 };
 if (PROBE) {
   const pub = feeder.publisher as unknown as { flush(): void; pendingCount: number; pendingRecvUs: Float64Array; channels: { socket: { sendMany(a: Uint8Array[]): number } }[] };
   let sendNs = 0;
@@ -143,6 +143,14 @@ if (PROBE) {
       return r;
     };
   }
+  // The encoder's share of the turn: publishDelta (pack into the channel's datagram) per event.
+  const pubAny = feeder.publisher as unknown as { publishDelta(h: number, v: unknown, c: unknown): void };
+  const publishDelta = pubAny.publishDelta.bind(pubAny);
+  pubAny.publishDelta = (h: number, v: unknown, c: unknown) => {
+    const t = Bun.nanoseconds();
+    publishDelta(h, v, c);
+    if (probe.nEnc < CAP) probe.enc[probe.nEnc++] = (Bun.nanoseconds() - t) / 1000;
+  };
   const flush = pub.flush.bind(pub);
   pub.flush = () => {
     const events = pub.pendingCount;
@@ -201,7 +209,7 @@ interface PhaseResult {
   internal: Record<string, number>;
   /** Events per flush that carried any (how many frames one turn handled). */
   framesPerFlush: number;
-  probe?: { pre: Record<string, number>; send: Record<string, number>; post: Record<string, number>; wait: Record<string, number>; bytesPerDatagram: number; involuntaryCtxSwitches: number; flushes: number; sendPreempted: Record<string, number>; sendNotPreempted: Record<string, number> };
+  probe?: { pre: Record<string, number>; send: Record<string, number>; post: Record<string, number>; wait: Record<string, number>; enc: Record<string, number>; bytesPerDatagram: number; involuntaryCtxSwitches: number; flushes: number; sendPreempted: Record<string, number>; sendNotPreempted: Record<string, number> };
   row: Record<string, unknown>;
   latencyRows: Record<string, unknown>[];
   noLoss: boolean;
@@ -223,6 +231,7 @@ async function phase(rate: number, ms: number, label = "", floodN = 0): Promise<
   const p0 = { ...feeder.publisher.counters };
   nSamples = 0;
   probe.n = 0;
+  probe.nEnc = 0;
   samplesAtLastTurn = 0;
   flushes = 0;
   const cpu0 = process.cpuUsage();
@@ -282,7 +291,7 @@ async function phase(rate: number, ms: number, label = "", floodN = 0): Promise<
   const internal = pct(samples.subarray(0, nSamples));
   const bytesPerDatagram = (p1.bytes - p0.bytes) / (p1.datagrams - p0.datagrams);
   const probeRes = PROBE
-    ? { pre: pct(probe.pre.subarray(0, probe.n)), send: pct(probe.send.subarray(0, probe.n)), post: pct(probe.post.subarray(0, probe.n)), wait: pct(probe.wait.subarray(0, probe.n)), bytesPerDatagram, involuntaryCtxSwitches: mainThreadCtxSwitches().involuntary - ctx0.involuntary, flushes: probe.n, ...splitPreempted() }
+    ? { pre: pct(probe.pre.subarray(0, probe.n)), send: pct(probe.send.subarray(0, probe.n)), post: pct(probe.post.subarray(0, probe.n)), wait: pct(probe.wait.subarray(0, probe.n)), enc: pct(probe.enc.subarray(0, probe.nEnc)), bytesPerDatagram, involuntaryCtxSwitches: mainThreadCtxSwitches().involuntary - ctx0.involuntary, flushes: probe.n, ...splitPreempted() }
     : undefined;
   return {
     rate,
@@ -398,7 +407,7 @@ for (const rate of FIXED_RATES) {
         const f = feederRes.probe!;
         const g = floorRes.probe!;
         console.log(
-          `    probe p50 µs: feeder receipt→flush ${f.wait.p50!.toFixed(1)}, seal ${f.pre.p50!.toFixed(2)}, sendMany ${f.send.p50!.toFixed(2)} ` +
+          `    probe p50 µs: feeder receipt→flush ${f.wait.p50!.toFixed(1)} (publishDelta ${f.enc.p50!.toFixed(2)} per event), seal ${f.pre.p50!.toFixed(2)}, sendMany ${f.send.p50!.toFixed(2)} ` +
             `(${f.bytesPerDatagram.toFixed(0)} B/datagram), after ${f.post.p50!.toFixed(2)}; floor receipt→flush ${g.receiptToFlushUs.p50!.toFixed(1)}, sendMany ${g.sendUs.p50!.toFixed(2)}; ` +
             `p90 sendMany feeder ${f.send.p90!.toFixed(1)} floor ${g.sendUs.p90!.toFixed(1)}; ` +
             `preemptions per flush feeder ${(f.involuntaryCtxSwitches / f.flushes).toFixed(2)} floor ${(g.involuntaryCtxSwitches / (floorRes.internal.n! / floorRes.framesPerFlush)).toFixed(2)}` +
