@@ -5,7 +5,7 @@
  * @module
  */
 import type { Subprocess } from "bun";
-import { readFileSync } from "node:fs";
+import { openSync, readFileSync, readSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 /** The child's side of Child: the parent's JSON commands from stdin, one object per line, in order. */
@@ -32,11 +32,12 @@ export class Child {
   }
 
   /** `onParentCpus`: ignore E2E_CHILD_CPUS and run where this process runs (a contender measured like the feeder). */
-  static async spawn(args: string[], onParentCpus = false): Promise<Child> {
+  /** `prefix`: a command the child runs under (e.g. `chrt -b 0`). */
+  static async spawn(args: string[], onParentCpus = false, prefix: string[] = []): Promise<Child> {
     // E2E_CHILD_CPUS=0 (with the bench itself under `taskset -c 1`) keeps the source and the subscriber off the
     // feeder's core, so the feeder's latency is not its wait for a CPU.
     const pin = process.env.E2E_CHILD_CPUS && !onParentCpus ? ["taskset", "-c", process.env.E2E_CHILD_CPUS] : [];
-    const proc = Bun.spawn([...pin, process.execPath, ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit", env: process.env });
+    const proc = Bun.spawn([...pin, ...prefix, process.execPath, ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit", env: process.env });
     return new Child(proc);
   }
 
@@ -103,6 +104,37 @@ export function pct(values: Float64Array): Record<string, number> {
   let sum = 0;
   for (let i = 0; i < n; i++) sum += s[i]!;
   return { n, p50: q(0.5), p90: q(0.9), p99: q(0.99), p999: q(0.999), max: n ? s[n - 1]! : NaN, mean: sum / n };
+}
+
+/**
+ * Context switches of this process's main thread (/proc/self/status: the thread group leader's own counts): an
+ * involuntary one is a preemption (another task given this CPU while the thread could still run). NaN off Linux.
+ */
+export function mainThreadCtxSwitches(): { voluntary: number; involuntary: number } {
+  try {
+    const s = readFileSync("/proc/self/status", "utf8");
+    return { voluntary: Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(s)![1]), involuntary: Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(s)![1]) };
+  } catch {
+    return { voluntary: NaN, involuntary: NaN };
+  }
+}
+
+/**
+ * E2E_PROBE=2 (diagnostic): a reader of the main thread's involuntary context switches through one open file
+ * (pread of /proc/self/status, a few µs), to tell per sendMany whether the thread was preempted inside it.
+ */
+export function involuntaryCtxReader(): () => number {
+  const fd = openSync("/proc/self/status", "r");
+  const buf = Buffer.alloc(4096);
+  const key = Buffer.from("nonvoluntary_ctxt_switches:");
+  return () => {
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    let i = buf.indexOf(key) + key.length;
+    while (i < n && (buf[i] === 0x20 || buf[i] === 0x09)) i++;
+    let v = 0;
+    while (i < n && buf[i]! >= 0x30 && buf[i]! <= 0x39) v = v * 10 + buf[i++]! - 0x30;
+    return v;
+  };
 }
 
 /** Udp RcvbufErrors of this network namespace (/proc/net/snmp): datagrams the kernel dropped at a full receive buffer. */

@@ -15,12 +15,17 @@
  */
 import { addTurnEndHook, nowUs, turnReceiptUs } from "../src/core/clock.ts";
 import { openMulticastSender } from "../src/net/multicast.ts";
-import { parentCommands, pct } from "./e2e-common.ts";
+import { involuntaryCtxReader, mainThreadCtxSwitches, parentCommands, pct } from "./e2e-common.ts";
 
 const [wsUrl, topicList, group, portText] = process.argv.slice(2) as [string, string, string, string];
 const topics = topicList.split(",");
 const MAX_PER_SEND = 64; // FeedPublisher's MAX_DATAGRAMS_PER_SEND
-const DATAGRAM_BYTES = 32;
+// E2E_FLOOR_BYTES (diagnostic): datagram size, to measure the kernel's cost per byte at the feeder's sizes.
+const DATAGRAM_BYTES = Number(process.env.E2E_FLOOR_BYTES ?? 32);
+// E2E_PROBE=1 (diagnostic): Bun.nanoseconds() around every sendMany and from the receipt to the flush's start.
+const PROBE = process.env.E2E_PROBE === "1" || process.env.E2E_PROBE === "2";
+// E2E_PROBE=2: also whether the main thread was preempted inside the flush's sendMany calls (reads /proc per flush).
+const readInvol = process.env.E2E_PROBE === "2" ? involuntaryCtxReader() : undefined;
 const CAP = 4_000_000;
 
 const socket = await openMulticastSender({ iface: "127.0.0.1", ttl: 1, connectTo: { group, port: Number(portText) } });
@@ -37,6 +42,10 @@ let frames = 0;
 let datagrams = 0;
 let sendErrors = 0;
 let flushes = 0;
+const probeSendNs = new Float64Array(PROBE ? CAP : 0);
+const probeWaitUs = new Float64Array(PROBE ? CAP : 0);
+const probePreempted = new Uint8Array(PROBE ? CAP : 0);
+let nProbe = 0;
 
 let chars = 0;
 function onFrame(data: unknown): void {
@@ -54,6 +63,9 @@ function onFrame(data: unknown): void {
 addTurnEndHook(() => {
   if (pending === 0) return;
   flushes++;
+  const startUs = PROBE ? nowUs() : 0;
+  const invol0 = readInvol !== undefined ? readInvol() : 0;
+  const t0 = PROBE ? Bun.nanoseconds() : 0;
   for (let left = pending; left > 0; ) {
     const n = left < MAX_PER_SEND ? left : MAX_PER_SEND;
     let sent = 0;
@@ -66,12 +78,25 @@ addTurnEndHook(() => {
     sendErrors += n - sent;
     left -= n;
   }
+  if (PROBE && nProbe < CAP) {
+    probeSendNs[nProbe] = Bun.nanoseconds() - t0;
+    probePreempted[nProbe] = readInvol !== undefined && readInvol() !== invol0 ? 1 : 0;
+    probeWaitUs[nProbe++] = startUs - pendingRecvUs[0]!;
+  }
   const doneUs = nowUs();
   for (let i = 0; i < pending; i++) {
     if (nSamples < CAP) samples[nSamples++] = doneUs - pendingRecvUs[i]!;
   }
   pending = 0;
 });
+
+/** sendMany µs of the flushes in which the thread was preempted, and of the others (E2E_PROBE=2). */
+function split(ns: Float64Array, preempted: Uint8Array): { sendPreemptedUs: Record<string, number>; sendNotPreemptedUs: Record<string, number> } {
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < ns.length; i++) (preempted[i] === 1 ? a : b).push(ns[i]! / 1000);
+  return { sendPreemptedUs: pct(Float64Array.from(a)), sendNotPreemptedUs: pct(Float64Array.from(b)) };
+}
 
 const ws = new WebSocket(`${wsUrl}/linear`);
 ws.onmessage = (ev: MessageEvent) => onFrame(ev.data);
@@ -86,6 +111,7 @@ function out(msg: Record<string, unknown>): void {
 }
 
 let cpu0 = process.cpuUsage();
+let ctx0 = mainThreadCtxSwitches();
 let t0 = performance.now();
 out({ ready: true });
 for await (const cmd of parentCommands<{ cmd: string }>()) {
@@ -95,6 +121,8 @@ for await (const cmd of parentCommands<{ cmd: string }>()) {
     datagrams = 0;
     sendErrors = 0;
     flushes = 0;
+    nProbe = 0;
+    ctx0 = mainThreadCtxSwitches();
     cpu0 = process.cpuUsage();
     t0 = performance.now();
     out({ reset: true });
@@ -103,7 +131,8 @@ for await (const cmd of parentCommands<{ cmd: string }>()) {
   } else if (cmd.cmd === "report") {
     const cpu = process.cpuUsage(cpu0);
     const wallMs = performance.now() - t0;
-    out({ frames, chars, datagrams, sendErrors, flushes, cpuPct: ((cpu.user + cpu.system) / 1000 / wallMs) * 100, cpuUs: cpu.user + cpu.system, latency: pct(samples.subarray(0, nSamples)) });
+    out({ frames, chars, datagrams, sendErrors, flushes, cpuPct: ((cpu.user + cpu.system) / 1000 / wallMs) * 100, cpuUs: cpu.user + cpu.system, latency: pct(samples.subarray(0, nSamples)),
+      ...(PROBE ? { probe: { sendUs: pct(probeSendNs.subarray(0, nProbe).map((x) => x / 1000)), receiptToFlushUs: pct(probeWaitUs.subarray(0, nProbe)), involuntaryCtxSwitches: mainThreadCtxSwitches().involuntary - ctx0.involuntary, ...split(probeSendNs.subarray(0, nProbe), probePreempted) } } : {}) });
   } else if (cmd.cmd === "quit") {
     ws.close();
     socket.close();

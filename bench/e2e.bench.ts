@@ -21,6 +21,10 @@
  * a slow drift of the VM does not favour either side).
  * Env: E2E_PHASE_MS (default 4000), E2E_SYMBOLS (default 8 linear symbols), E2E_DEPTH (default 50),
  * E2E_AB_RATES (default 10000,50000), E2E_AB_ROUNDS (default 8), E2E_AB_PHASE_MS (default 2000 per contender and round).
+ * Diagnostics (docs/performance.md §4): E2E_PROBE=1 splits each contender's flush (receipt → flush start, seal, inside
+ * sendMany, after) and counts its main thread's preemptions; E2E_PROBE=2 also tells per flush whether the thread was
+ * preempted inside it (reads /proc per flush, so it perturbs); E2E_FLOOR_BYTES sets the floor's datagram size;
+ * E2E_SUB_SCHED=batch runs the subscriber as SCHED_BATCH; E2E_SUB_PLAIN=1 (bench/e2e-sub.ts).
  * @module
  */
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -29,12 +33,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Feeder } from "../src/app/feeder.ts";
 import { PublishGuard } from "../src/app/publish-guard.ts";
-import { addTurnEndHook } from "../src/core/clock.ts";
+import { addTurnEndHook, nowUs } from "../src/core/clock.ts";
 import { validateConfig } from "../src/config/load.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { BookState } from "../src/core/types.ts";
 import { printTable } from "./harness.ts";
-import { Child, loopbackDestination, pct, reexecInPrivateNetns, udpRcvbufErrors } from "./e2e-common.ts";
+import { Child, involuntaryCtxReader, loopbackDestination, mainThreadCtxSwitches, pct, reexecInPrivateNetns, udpRcvbufErrors } from "./e2e-common.ts";
 
 reexecInPrivateNetns(import.meta.url); // as root (npm run bench): inside `unshare -n`, only lo
 
@@ -68,7 +72,12 @@ const [src, floorSrc] = (await Promise.all([source.next(), floorSource.next()]))
   levelsPerFrame: number;
   bytesPerFrame: number;
 }[];
-const subscriber = await Child.spawn([bench("./e2e-sub.ts"), group, String(port), floorDest.group, String(floorDest.port)]);
+// E2E_SUB_SCHED=batch: the subscriber runs as SCHED_BATCH (`chrt -b 0`), whose wake-ups do not preempt the running
+// task. On a shared 2-vCPU VM the subscriber woken by a datagram is often placed on the sender's CPU and preempts it
+// inside sendMany, so the sender's "send" includes the receiver's handling of the datagram (docs/performance.md §4).
+const SUB_SCHED = process.env.E2E_SUB_SCHED ?? "normal";
+if (SUB_SCHED !== "normal" && SUB_SCHED !== "batch") throw new Error(`E2E_SUB_SCHED=${SUB_SCHED}: expected normal or batch`);
+const subscriber = await Child.spawn([bench("./e2e-sub.ts"), group, String(port), floorDest.group, String(floorDest.port)], false, SUB_SCHED === "batch" ? ["chrt", "-b", "0"] : []);
 await subscriber.next();
 // The floor runs on the feeder's CPUs (with E2E_CHILD_CPUS the sources and the subscriber move elsewhere, it does not).
 const floor = await Child.spawn([bench("./e2e-floor.ts"), floorSrc!.wsUrl, floorSrc!.topics.join(","), floorDest.group, String(floorDest.port)], true);
@@ -110,6 +119,58 @@ hist.observe = (us: number) => {
 };
 
 await feeder.start();
+// E2E_PROBE=1 (diagnostic, docs/performance.md §4): per flush that carried events, Bun.nanoseconds() from the flush's
+// start to its first sendMany (seal: send time, CRC-32C), inside the sendMany calls, and after the last; and µs from
+// the turn's receipt stamp to the flush's start. The floor (same knob) measures its sendMany and receipt → flush.
+// E2E_PROBE=2 also reads /proc per flush to tell whether the thread was preempted inside its sendMany calls.
+const PROBE = process.env.E2E_PROBE === "1" || process.env.E2E_PROBE === "2";
+const readInvol = process.env.E2E_PROBE === "2" ? involuntaryCtxReader() : undefined;
+const probe = { pre: new Float64Array(CAP), send: new Float64Array(CAP), post: new Float64Array(CAP), wait: new Float64Array(CAP), preempted: new Uint8Array(CAP), n: 0, enc: new Float64Array(CAP), nEnc: 0 };
+if (PROBE) {
+  const pub = feeder.publisher as unknown as { flush(): void; pendingCount: number; pendingRecvUs: Float64Array; channels: { socket: { sendMany(a: Uint8Array[]): number } }[] };
+  let sendNs = 0;
+  let firstSendNs = 0;
+  let lastSendNs = 0;
+  for (const ch of pub.channels) {
+    const sock = ch.socket;
+    const orig = sock.sendMany.bind(sock);
+    sock.sendMany = (a: Uint8Array[]) => {
+      const t = Bun.nanoseconds();
+      if (firstSendNs === 0) firstSendNs = t;
+      const r = orig(a);
+      lastSendNs = Bun.nanoseconds();
+      sendNs += lastSendNs - t;
+      return r;
+    };
+  }
+  // The encoder's share of the turn: publishDelta (pack into the channel's datagram) per event.
+  const pubAny = feeder.publisher as unknown as { publishDelta(h: number, v: unknown, c: unknown): void };
+  const publishDelta = pubAny.publishDelta.bind(pubAny);
+  pubAny.publishDelta = (h: number, v: unknown, c: unknown) => {
+    const t = Bun.nanoseconds();
+    publishDelta(h, v, c);
+    if (probe.nEnc < CAP) probe.enc[probe.nEnc++] = (Bun.nanoseconds() - t) / 1000;
+  };
+  const flush = pub.flush.bind(pub);
+  pub.flush = () => {
+    const events = pub.pendingCount;
+    const waitUs = events > 0 ? nowUs() - pub.pendingRecvUs[0]! : 0;
+    sendNs = 0;
+    firstSendNs = 0;
+    const invol0 = readInvol !== undefined ? readInvol() : 0;
+    const t0 = Bun.nanoseconds();
+    flush();
+    const t1 = Bun.nanoseconds();
+    const preempted = readInvol !== undefined && readInvol() !== invol0;
+    if (events > 0 && firstSendNs > 0 && probe.n < CAP) {
+      probe.pre[probe.n] = (firstSendNs - t0) / 1000;
+      probe.send[probe.n] = sendNs / 1000;
+      probe.post[probe.n] = (t1 - lastSendNs) / 1000;
+      probe.preempted[probe.n] = preempted ? 1 : 0;
+      probe.wait[probe.n++] = waitUs;
+    }
+  };
+}
 // Flushes that carried events (turns whose end added samples): registered after the publisher's hook, so it runs
 // after the flush has observed its events.
 let flushes = 0;
@@ -148,10 +209,19 @@ interface PhaseResult {
   internal: Record<string, number>;
   /** Events per flush that carried any (how many frames one turn handled). */
   framesPerFlush: number;
+  probe?: { pre: Record<string, number>; send: Record<string, number>; post: Record<string, number>; wait: Record<string, number>; enc: Record<string, number>; bytesPerDatagram: number; involuntaryCtxSwitches: number; flushes: number; sendPreempted: Record<string, number>; sendNotPreempted: Record<string, number> };
   row: Record<string, unknown>;
   latencyRows: Record<string, unknown>[];
   noLoss: boolean;
   keptUp: boolean;
+}
+
+/** The feeder's sendMany µs of flushes in which its thread was preempted, and of the others (E2E_PROBE=2). */
+function splitPreempted(): { sendPreempted: Record<string, number>; sendNotPreempted: Record<string, number> } {
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < probe.n; i++) (probe.preempted[i] === 1 ? a : b).push(probe.send[i]!);
+  return { sendPreempted: pct(Float64Array.from(a)), sendNotPreempted: pct(Float64Array.from(b)) };
 }
 
 /** rate > 0: paced for ms; rate = 0: flood of floodN frames, paced by the feeder (the source waits on its socket). */
@@ -160,11 +230,14 @@ async function phase(rate: number, ms: number, label = "", floodN = 0): Promise<
   const v0 = venueStats();
   const p0 = { ...feeder.publisher.counters };
   nSamples = 0;
+  probe.n = 0;
+  probe.nEnc = 0;
   samplesAtLastTurn = 0;
   flushes = 0;
   const cpu0 = process.cpuUsage();
   const wait0 = runQueueWaitNs();
   const rcvbuf0 = udpRcvbufErrors();
+  const ctx0 = mainThreadCtxSwitches();
   const t0 = performance.now();
   const sent = (await source.ask(floodN > 0 ? { cmd: "flood", n: floodN } : { cmd: "run", rate, ms })) as {
     sent: number;
@@ -216,9 +289,14 @@ async function phase(rate: number, ms: number, label = "", floodN = 0): Promise<
   const keptUp = floodN === 0 && sent.sentPerSec >= rate * 0.97 && feederRate >= sent.sentPerSec * 0.97 && drainMs < 100;
   const subRate = rep.events > 1 ? ((rep.events - 1) * 1e6) / (rep.lastRecvUs - rep.firstRecvUs) : NaN;
   const internal = pct(samples.subarray(0, nSamples));
+  const bytesPerDatagram = (p1.bytes - p0.bytes) / (p1.datagrams - p0.datagrams);
+  const probeRes = PROBE
+    ? { pre: pct(probe.pre.subarray(0, probe.n)), send: pct(probe.send.subarray(0, probe.n)), post: pct(probe.post.subarray(0, probe.n)), wait: pct(probe.wait.subarray(0, probe.n)), enc: pct(probe.enc.subarray(0, probe.nEnc)), bytesPerDatagram, involuntaryCtxSwitches: mainThreadCtxSwitches().involuntary - ctx0.involuntary, flushes: probe.n, ...splitPreempted() }
+    : undefined;
   return {
     rate,
     internal,
+    probe: probeRes,
     framesPerFlush: nSamples / flushes,
     noLoss,
     keptUp,
@@ -265,11 +343,13 @@ console.log(
     `frames: simulator-generated, ${src.levelsPerFrame.toFixed(1)} levels and ≈${src.bytesPerFrame.toFixed(0)} B per delta on average; ` +
     `multicast ${group}:${port} on 127.0.0.1 TTL 1; ${PHASE_MS} ms per rate`,
 );
+console.log(`subscriber scheduling: ${SUB_SCHED === "batch" ? "SCHED_BATCH (its wake-ups do not preempt the sender)" : "normal"}`);
 console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(" ")} (other processes on this 2-vCPU VM compete with all three)`);
 await phase(20_000, 1500); // warm-up (JIT, buffers), not reported
 
 interface FloorResult {
   internal: Record<string, number>;
+  probe?: { sendUs: Record<string, number>; receiptToFlushUs: Record<string, number>; involuntaryCtxSwitches: number; sendPreemptedUs: Record<string, number>; sendNotPreemptedUs: Record<string, number> };
   framesPerFlush: number;
   sent: number;
   received: number;
@@ -286,7 +366,7 @@ async function floorPhase(rate: number, ms: number): Promise<FloorResult> {
   const sent = (await floorSource.ask({ cmd: "run", rate, ms })) as { sent: number; sentPerSec: number };
   const until = performance.now() + 10_000;
   while (((await floor.ask({ cmd: "count" })) as { frames: number }).frames < sent.sent && performance.now() < until) await Bun.sleep(1);
-  const rep = (await floor.ask({ cmd: "report" })) as { frames: number; flushes: number; datagrams: number; sendErrors: number; cpuPct: number; latency: Record<string, number> };
+  const rep = (await floor.ask({ cmd: "report" })) as { frames: number; flushes: number; datagrams: number; sendErrors: number; cpuPct: number; latency: Record<string, number>; probe?: FloorResult["probe"] };
   let received = 0;
   const subUntil = performance.now() + 2000;
   while (performance.now() < subUntil) {
@@ -294,7 +374,7 @@ async function floorPhase(rate: number, ms: number): Promise<FloorResult> {
     if (received >= rep.datagrams) break;
     await Bun.sleep(20);
   }
-  return { internal: rep.latency, framesPerFlush: rep.frames / rep.flushes, sent: sent.sent, received, datagrams: rep.datagrams, sendErrors: rep.sendErrors, cpuPct: rep.cpuPct, sentPerSec: sent.sentPerSec };
+  return { internal: rep.latency, probe: rep.probe, framesPerFlush: rep.frames / rep.flushes, sent: sent.sent, received, datagrams: rep.datagrams, sendErrors: rep.sendErrors, cpuPct: rep.cpuPct, sentPerSec: sent.sentPerSec };
 }
 
 interface AbRound {
@@ -323,6 +403,20 @@ for (const rate of FIXED_RATES) {
         feederRes = await phase(rate, AB_PHASE_MS);
       }
       abRounds.push({ rate, round, feeder: feederRes, floor: floorRes });
+      if (PROBE) {
+        const f = feederRes.probe!;
+        const g = floorRes.probe!;
+        console.log(
+          `    probe p50 µs: feeder receipt→flush ${f.wait.p50!.toFixed(1)} (publishDelta ${f.enc.p50!.toFixed(2)} per event), seal ${f.pre.p50!.toFixed(2)}, sendMany ${f.send.p50!.toFixed(2)} ` +
+            `(${f.bytesPerDatagram.toFixed(0)} B/datagram), after ${f.post.p50!.toFixed(2)}; floor receipt→flush ${g.receiptToFlushUs.p50!.toFixed(1)}, sendMany ${g.sendUs.p50!.toFixed(2)}; ` +
+            `p90 sendMany feeder ${f.send.p90!.toFixed(1)} floor ${g.sendUs.p90!.toFixed(1)}; ` +
+            `preemptions per flush feeder ${(f.involuntaryCtxSwitches / f.flushes).toFixed(2)} floor ${(g.involuntaryCtxSwitches / (floorRes.internal.n! / floorRes.framesPerFlush)).toFixed(2)}` +
+            (readInvol !== undefined
+              ? `\n    sendMany p50 µs not preempted: feeder ${f.sendNotPreempted.p50!.toFixed(2)} (n ${f.sendNotPreempted.n}) floor ${g.sendNotPreemptedUs.p50!.toFixed(2)} (n ${g.sendNotPreemptedUs.n}); ` +
+                `preempted: feeder ${f.sendPreempted.p50!.toFixed(2)} (n ${f.sendPreempted.n}) floor ${g.sendPreemptedUs.p50!.toFixed(2)} (n ${g.sendPreemptedUs.n})`
+              : ""),
+        );
+      }
       if (round === 1) results.push(feederRes); // the throughput and latency tables show round 1 (AB_PHASE_MS long)
       console.log(
         `  ${rate / 1000}k/s round ${round}: feeder p50/p99 ${us(feederRes.internal.p50)} / ${us(feederRes.internal.p99)}, ` +

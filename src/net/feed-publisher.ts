@@ -84,8 +84,11 @@ interface Channel {
   socket: SendSocket | undefined;
   /** ms timestamp of the last datagram handed to the socket (or of start). */
   lastSendMs: number;
-  /** Per pool buffer: the last exact-length view handed to sendMany, reused when the length repeats. */
-  sendViews: (Uint8Array | undefined)[];
+  /**
+   * Per pool buffer, per length / 8 (datagram lengths are multiples of 8): the exact-length view sendMany takes,
+   * created the first time that buffer sends that length and reused after, so a flush allocates nothing.
+   */
+  sendViews: (Uint8Array | undefined)[][];
 }
 
 /** True when the rule matches the instrument ("*" = any). */
@@ -281,13 +284,7 @@ export class FeedPublisher {
       let batched = 0;
       for (let i = 0; i < count; i++) {
         const length = packer.lengths[i];
-        let data = ch.sendViews[i];
-        if (data === undefined || data.byteLength !== length) {
-          // One subarray per datagram whose length differs from the last one sent from this buffer
-          // (sendMany sends whole views); steady heartbeats and equal-size events reuse theirs.
-          data = packer.bytes[i].subarray(0, length);
-          ch.sendViews[i] = data;
-        }
+        const data = this.sendView(ch, i, length);
         if (this.dropFilter !== undefined && this.dropFilter(ch.dest.channelId, getU64(packer.views[i], PKT_SEQ_NUM_OFFSET), data)) {
           this.counters.droppedOnPurpose++;
           continue;
@@ -407,6 +404,22 @@ export class FeedPublisher {
       hist.observe(us > 0 ? us : 0);
     }
     this.pendingCount = 0;
+  }
+
+  /** The view of pool buffer i's first `length` bytes (sendMany sends whole views); created once per length. */
+  private sendView(ch: Channel, i: number, length: number): Uint8Array {
+    let byLength = ch.sendViews[i];
+    if (byLength === undefined) {
+      byLength = [];
+      ch.sendViews[i] = byLength;
+    }
+    const slot = length >>> 3;
+    let view = byLength[slot];
+    if (view === undefined || view.byteLength !== length) {
+      view = ch.packer.bytes[i].subarray(0, length); // cold: the first datagram of this length from this buffer
+      byLength[slot] = view;
+    }
+    return view;
   }
 
   private argsFor(n: number): Uint8Array[] {

@@ -126,6 +126,43 @@ describe("FeedPublisher → FeedSubscriber over loopback multicast", () => {
     expect(sub.recvBufferSizes()).toEqual([expected, expected]);
   });
 
+  it("a flush allocates no views: each pool buffer's exact-length view is reused for every length it sent before", async () => {
+    const seen: { channel: number; data: Uint8Array }[] = [];
+    const { sub, pub } = await startPair(40, {}, (channel, _seq, data) => {
+      seen.push({ channel, data });
+      return false; // observe only: everything is sent
+    });
+    const books = makeBooks(7);
+    const handles = books.map((b) => pub.register(b.instrument, b));
+    books.forEach((b, i) => pub.publishSnapshot(handles[i]!, b));
+    pub.flush();
+    const r = rng(7);
+    const cs = new ChangeSet();
+    const book = books[1]!; // linear: channel 2
+    // One delta per flush, so each is the first datagram of its flush (pool buffer 0), with alternating sizes.
+    const views: Uint8Array[] = [];
+    for (let e = 0; e < 6; e++) {
+      do randomChanges(r, book, cs, e % 2 === 0 ? 1 : 12, 300_000);
+      while (cs.count === 0 || (e % 2 === 1 && cs.count < 6));
+      book.apply(cs, 2000 + e, T0 + e);
+      seen.length = 0;
+      pub.publishDelta(handles[1]!, book, cs);
+      pub.flush();
+      const mine = seen.filter((x) => x.channel === 2);
+      expect(mine).toHaveLength(1);
+      views.push(mine[0]!.data);
+    }
+    const lengths = views.map((v) => v.byteLength);
+    // the sizes alternate (a 1-level and a ≥ 6-level delta), so the old "last view per buffer" was replaced each time
+    expect(lengths[0]).not.toBe(lengths[1]);
+    for (let e = 2; e < 6; e++) {
+      const before = views.findIndex((v) => v.byteLength === lengths[e]);
+      if (before < e) expect(views[e]).toBe(views[before]); // the same object: nothing allocated for it
+    }
+    expect(views.slice(2).some((v, i) => views.indexOf(v) < i + 2)).toBe(true);
+    await waitFor(() => identical(sub, books), 5000, "identical books");
+  });
+
   it("dropped datagrams: the subscriber reports the gap, marks the books invalid, and is identical after the refresh", async () => {
     const dropped: number[] = [];
     let armed = false;
