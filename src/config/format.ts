@@ -74,6 +74,18 @@ export function formatConfigToml(c: FeederConfig): string {
     `startup_listen_ms = ${c.publish.startupListenMs ?? Math.ceil(1.5 * c.publish.heartbeatIntervalMs)}`,
   ];
   for (const d of c.publish.destinations) lines.push("", ...destination(d));
+  const rt = c.publish.retransmit;
+  if (rt !== undefined) {
+    lines.push(
+      "",
+      "[publish.retransmit]",
+      `listen = ${value(`${rt.host}:${rt.port}`)}`,
+      `ring_bytes = ${rt.ringBytes}`,
+      `allow = ${value(rt.allow)}`,
+      `requests_per_sec = ${rt.requestsPerSec}`,
+      `bytes_per_sec = ${rt.bytesPerSec}`,
+    );
+  } else lines.push("", "# [publish.retransmit] not set: no retransmission server");
   for (const v of c.venues) lines.push("", ...venue(v));
   return lines.join("\n") + "\n";
 }

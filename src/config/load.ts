@@ -7,12 +7,14 @@
 import { readFileSync } from "node:fs";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError } from "../core/errors.ts";
+import { parseCidr } from "../core/cidr.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
 import { locateTomlError } from "./toml-position.ts";
 import { MARKET_IDS, type MarketName, type VenueName } from "../core/types.ts";
 import { supportedVenues, venueSpec } from "../venues/registry.ts";
 import type {
   DestinationConfig,
+  RetransmitConfig,
   FeederConfig,
   HttpConfig,
   InstrumentOverride,
@@ -163,6 +165,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
     "startup_listen_ms",
     "auth_key_file",
     "destinations",
+    "retransmit",
   ]);
   const maxDatagramBytes = v.int(t.max_datagram_bytes, "publish.max_datagram_bytes", DEFAULTS.maxDatagramBytes, MIN_DATAGRAM_BYTES, MAX_DATAGRAM_BYTES);
   const heartbeatIntervalMs = v.int(t.heartbeat_interval_ms, "publish.heartbeat_interval_ms", DEFAULTS.heartbeatIntervalMs, 10, 60_000);
@@ -222,7 +225,34 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       });
     });
   }
-  return { maxDatagramBytes, heartbeatIntervalMs, snapshotIntervalMs, snapshotDepth, sourceId, startupListenMs, authKeyFile: authKeyFile === "" ? undefined : authKeyFile, destinations };
+  const retransmit = t.retransmit === undefined ? undefined : parseRetransmit(v, v.table(t.retransmit, "publish.retransmit"), maxDatagramBytes);
+  return { maxDatagramBytes, heartbeatIntervalMs, snapshotIntervalMs, snapshotDepth, sourceId, startupListenMs, authKeyFile: authKeyFile === "" ? undefined : authKeyFile, destinations, retransmit };
+}
+
+/** publish.retransmit (docs/operations.md "Retransmission"): present = the request server runs. */
+function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number): RetransmitConfig {
+  v.knownKeys(t, "publish.retransmit", ["listen", "ring_bytes", "allow", "requests_per_sec", "bytes_per_sec"]);
+  const listen = v.str(t.listen, "publish.retransmit.listen", "127.0.0.1:31900");
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(listen);
+  let host = "127.0.0.1";
+  let port = 31900;
+  if (!m || !isIpv4(m[1]!) || Number(m[2]) > 65535) v.problem("publish.retransmit.listen", listen, 'an IPv4 "address:port" of this host, e.g. "127.0.0.1:31900" (port 0 picks a free port)');
+  else {
+    host = m[1]!;
+    port = Number(m[2]);
+  }
+  const ringBytes = v.int(t.ring_bytes, "publish.retransmit.ring_bytes", 8 * 1024 * 1024, Math.max(65_536, maxDatagramBytes), 1 << 30);
+  const allow = v.strList(t.allow, "publish.retransmit.allow", ["127.0.0.0/8"]);
+  for (const a of allow) {
+    try {
+      parseCidr(a);
+    } catch {
+      v.problem("publish.retransmit.allow", a, 'IPv4 CIDR blocks like "10.0.0.0/8" (requesters outside them are not answered)');
+    }
+  }
+  const requestsPerSec = v.int(t.requests_per_sec, "publish.retransmit.requests_per_sec", 100, 1, 1_000_000);
+  const bytesPerSec = v.int(t.bytes_per_sec, "publish.retransmit.bytes_per_sec", 16 * 1024 * 1024, 1400, 1 << 30);
+  return { host, port, ringBytes, allow, requestsPerSec, bytesPerSec };
 }
 
 function parseVenues(v: Validator, t: Table): VenueConfig[] {

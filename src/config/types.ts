@@ -83,6 +83,23 @@ export interface PublishConfig {
   /** HMAC key file: when set, every datagram is AUTHENTICATED (docs/wire-protocol.md §3.3). Read at start. */
   readonly authKeyFile?: string | undefined;
   readonly destinations: readonly DestinationConfig[];
+  /** The retransmission request server (docs/wire-protocol.md §11); absent = none. */
+  readonly retransmit?: RetransmitConfig | undefined;
+}
+
+/** publish.retransmit: ring per (channel, source) and a unicast UDP request server on its own socket. */
+export interface RetransmitConfig {
+  /** Address and port the request server binds (workers: port + worker number; port 0 = any free port). */
+  readonly host: string;
+  readonly port: number;
+  /** Bytes of sent datagrams kept per channel (one preallocated ring each). */
+  readonly ringBytes: number;
+  /** Requesters' networks, IPv4 CIDR blocks; requests from elsewhere are dropped unanswered. */
+  readonly allow: readonly string[];
+  /** Token bucket per requester address: requests per second (burst: one second's worth). */
+  readonly requestsPerSec: number;
+  /** Token bucket per requester address: retransmitted bytes per second (burst: one second's worth). */
+  readonly bytesPerSec: number;
 }
 
 export interface HttpConfig {

@@ -10,6 +10,8 @@
  *   recover without any request.
  * - Every datagram carries the session start, the heartbeat interval and a CRC-32C; with publish.auth_key_file
  *   an HMAC trailer too (ChannelPacker.seal, once per flush).
+ * - With publish.retransmit, every sent data datagram is copied into its channel's RetransmitRing after the
+ *   sendMany (preallocated: no allocation), and a RetransmitServer on its own socket answers re-requests.
  * - A datagram the kernel does not take is dropped and counted (sendErrors); publishing never blocks and never
  *   calls back into a book builder.
  * @module
@@ -24,10 +26,12 @@ import type { Instrument } from "../core/types.ts";
 import type { DestinationConfig, DestinationRule, PublishConfig } from "../config/types.ts";
 import { DatagramAuth, readAuthKeyFile } from "../wire/auth.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../wire/encoder.ts";
-import { PKT_FLAG_END_OF_SESSION, PKT_SEQ_NUM_OFFSET } from "../wire/layout.ts";
+import { PKT_FLAG_END_OF_SESSION, PKT_MSG_COUNT_OFFSET, PKT_SEQ_NUM_OFFSET } from "../wire/layout.ts";
 import { ChannelPacker } from "../wire/packer.ts";
 import { isMulticastV4, openMulticastSender } from "./multicast.ts";
 import { RefreshSchedule } from "./refresh-schedule.ts";
+import { RetransmitRing } from "./retransmit-ring.ts";
+import { RetransmitServer, type RetransmitServerCounters } from "./retransmit-server.ts";
 
 export interface FeedPublisherOptions {
   publish: PublishConfig;
@@ -86,6 +90,8 @@ interface Channel {
   lastSendMs: number;
   /** Per pool buffer: the last exact-length view handed to sendMany, reused when the length repeats. */
   sendViews: (Uint8Array | undefined)[];
+  /** The last sent datagrams, for the request server (publish.retransmit); undefined without it. */
+  ring: RetransmitRing | undefined;
 }
 
 /** True when the rule matches the instrument ("*" = any). */
@@ -131,6 +137,9 @@ export class FeedPublisher {
   private stopped = false;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private refreshTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly auth: DatagramAuth | undefined;
+  private readonly portOffset: number;
+  private retransmitServer: RetransmitServer | undefined;
 
   constructor(opts: FeedPublisherOptions) {
     this.publish = opts.publish;
@@ -155,6 +164,9 @@ export class FeedPublisher {
       }
     }
     this.authenticated = auth !== undefined;
+    this.auth = auth;
+    this.portOffset = opts.sourceId ?? 0;
+    const retx = this.publish.retransmit;
     const packerOptions = { sessionStartUs: this.sessionStartUs, heartbeatIntervalMs: this.publish.heartbeatIntervalMs, auth };
     this.channels = this.publish.destinations.map((dest) => {
       if (!isMulticastV4(dest.group)) throw new RangeError(`destination ${dest.name}: ${dest.group} is not an IPv4 multicast group`);
@@ -164,6 +176,7 @@ export class FeedPublisher {
         socket: undefined,
         lastSendMs: 0,
         sendViews: [],
+        ring: retx !== undefined ? new RetransmitRing(retx.ringBytes, this.publish.maxDatagramBytes) : undefined,
       };
     });
     this.sendErrorLog = new RateLimitedLog(this.log, "warn", "multicast send failed; datagrams dropped");
@@ -183,8 +196,26 @@ export class FeedPublisher {
         });
         ch.lastSendMs = Date.now();
       }
+      const retx = this.publish.retransmit;
+      if (retx !== undefined) {
+        const rings = new Map<number, RetransmitRing>();
+        for (const ch of this.channels) rings.set(ch.dest.channelId, ch.ring!);
+        this.retransmitServer = new RetransmitServer({
+          config: retx,
+          portOffset: this.portOffset,
+          rings,
+          sourceId: this.sourceId,
+          sessionId: this.sessionId,
+          auth: this.auth,
+          maxDatagramBytes: this.publish.maxDatagramBytes,
+          log: this.log,
+        });
+        await this.retransmitServer.start();
+      }
     } catch (err) {
       for (const ch of this.channels) ch.socket?.close();
+      this.retransmitServer?.stop();
+      this.retransmitServer = undefined;
       throw err;
     }
     this.started = true;
@@ -300,6 +331,15 @@ export class FeedPublisher {
         }
       }
       if (batched > 0) this.sendBatch(ch.socket, batched);
+      const ring = ch.ring;
+      if (ring !== undefined) {
+        // After the send, so the copy never delays a live datagram; heartbeats (no message) are not kept.
+        for (let i = 0; i < count; i++) {
+          const view = packer.views[i];
+          const msgCount = view.getUint16(PKT_MSG_COUNT_OFFSET, true);
+          if (msgCount > 0) ring.push(packer.bytes[i], packer.lengths[i], getU64(view, PKT_SEQ_NUM_OFFSET), msgCount);
+        }
+      }
       packer.clear();
       ch.lastSendMs = Date.now();
     }
@@ -321,6 +361,8 @@ export class FeedPublisher {
       ch.socket?.close();
       ch.socket = undefined;
     }
+    this.retransmitServer?.stop();
+    this.retransmitServer = undefined;
     this.started = false;
     this.removeTurnEndHook?.();
     this.removeTurnEndHook = undefined;
@@ -347,6 +389,17 @@ export class FeedPublisher {
       packInstrumentDefinition(chans[i].packer, this.handleDefs[h], true);
       this.counters.messages += 1 + packBookSnapshot(chans[i].packer, view, depth, true);
     }
+  }
+
+  /** Where the retransmission server listens (after start), undefined without publish.retransmit. */
+  retransmitAddress(): { host: string; port: number } | undefined {
+    const s = this.retransmitServer;
+    return s === undefined ? undefined : { host: s.host, port: s.port };
+  }
+
+  /** The retransmission server's counters (undefined without publish.retransmit or before start). */
+  get retransmitCounters(): RetransmitServerCounters | undefined {
+    return this.retransmitServer?.counters;
   }
 
   /** Channel ids and their next sequence numbers (diagnostics, /status). */

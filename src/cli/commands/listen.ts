@@ -115,14 +115,14 @@ function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramB
   }
   if (groups.length === 0) groups.push({ group: DEFAULT_GROUP, port: port ?? DEFAULT_PORT, iface: iface ?? "127.0.0.1" });
   for (const g of groups) {
-    if (!isMulticastV4(g.group)) throw new UsageError(`${g.group} is not an IPv4 multicast group`);
+    if (g.group !== undefined && !isMulticastV4(g.group)) throw new UsageError(`${g.group} is not an IPv4 multicast group`);
     if (!(g.port > 0 && g.port < 65536)) throw new UsageError(`port ${g.port} out of range`);
   }
   // The same group:port twice (e.g. config plus --group) would deliver every datagram twice.
   const seen = new Set<string>();
   return {
     groups: groups.filter((g) => {
-      const key = `${g.group}:${g.port}`;
+      const key = `${g.group ?? g.bind}:${g.port}`;
       if (seen.has(key)) return false;
       seen.add(key);
       return true;
