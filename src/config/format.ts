@@ -22,8 +22,7 @@ function destination(d: DestinationConfig): string[] {
   return [
     "[[publish.destinations]]",
     `name = ${value(d.name)}`,
-    `group = ${value(d.group)}`,
-    `port = ${d.port}`,
+    ...(d.receivers !== undefined ? [`receivers = ${value(d.receivers.map((r) => `${r.host}:${r.port}`))}`] : [`group = ${value(d.group!)}`, `port = ${d.port}`]),
     `interface = ${value(d.iface)}`,
     `ttl = ${d.ttl}`,
     `channel = ${d.channelId}`,

@@ -51,11 +51,24 @@ export interface DestinationRule {
   readonly symbols: readonly string[]; // ["*"] = any
 }
 
+/** One receiver of a unicast destination. */
+export interface UnicastReceiver {
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface DestinationConfig {
   readonly name: string;
-  readonly group: string;
+  /** Multicast group; undefined for a unicast destination (then `receivers`). */
+  readonly group?: string | undefined;
+  /** Multicast port (a unicast destination's is 0: each receiver has its own). */
   readonly port: number;
-  /** Local interface address for IP_MULTICAST_IF. */
+  /**
+   * Unicast destination (networks without multicast): the same datagrams go to each of these `host:port`
+   * receivers, one sendMany for all. Undefined for a multicast destination.
+   */
+  readonly receivers?: readonly UnicastReceiver[] | undefined;
+  /** Local interface address: IP_MULTICAST_IF for a group; the address sent from for unicast receivers. */
   readonly iface: string;
   readonly ttl: number;
   /** Channel id in the packet header; each destination has its own sequence space. */

@@ -38,3 +38,26 @@ describe("publish.retransmit", () => {
     expect(again.publish.retransmit).toEqual(c.publish.retransmit);
   });
 });
+
+describe("publish.destinations receivers (unicast)", () => {
+  const uni = (body: string) => `[[publish.destinations]]\nname = "u"\n${body}\n${VENUE}`;
+  test("receivers instead of a group: parsed, port 0, and round-tripped by check-config", () => {
+    const c = parseConfigText(uni('receivers = ["127.0.0.1:4001", "10.0.0.7:4002"]'), "t.toml");
+    const d = c.publish.destinations[0]!;
+    expect(d.group).toBeUndefined();
+    expect(d.port).toBe(0);
+    expect(d.receivers).toEqual([{ host: "127.0.0.1", port: 4001 }, { host: "10.0.0.7", port: 4002 }]);
+    expect(parseConfigText(formatConfigToml(c), "again.toml").publish.destinations).toEqual(c.publish.destinations);
+  });
+
+  test("group and receivers together, a port, a bad or duplicate receiver, an empty list: each named", () => {
+    expect(problemsOf(uni('group = "239.255.1.1"\nport = 4000\nreceivers = ["127.0.0.1:4001", "239.1.1.1:5", "127.0.0.1:4001", "x"]'))).toEqual([
+      'publish.destinations[0].receivers: "(with group)" is not either group (multicast) or receivers (unicast), not both',
+      "publish.destinations[0].port: 4000 is not absent for a unicast destination (each receiver is host:port)",
+      'publish.destinations[0].receivers: "239.1.1.1:5" is not IPv4 unicast "host:port" receivers, e.g. "10.1.2.3:31001"',
+      'publish.destinations[0].receivers: "127.0.0.1:4001" is not each receiver once (a duplicate would get every datagram twice)',
+      'publish.destinations[0].receivers: "x" is not IPv4 unicast "host:port" receivers, e.g. "10.1.2.3:31001"',
+    ]);
+    expect(problemsOf(uni("receivers = []"))).toEqual(['publish.destinations[0].receivers: [] is not a non-empty list of IPv4 "host:port" receivers']);
+  });
+});
