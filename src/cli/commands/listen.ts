@@ -126,7 +126,7 @@ function resolveGroups(ctx: CommandContext): {
       if (d.group !== undefined) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
       else for (const r of d.receivers!) if (interfaceProblem(r.host) === null) groups.push({ bind: r.host, port: r.port });
     }
-    if (config.publish.retransmit !== undefined && retransmit === undefined) {
+    if (config.publish.retransmit !== undefined && config.publish.retransmit.port !== 0 && retransmit === undefined) {
       const rt = config.publish.retransmit;
       retransmit = { host: rt.host === "0.0.0.0" ? "127.0.0.1" : rt.host, port: rt.port, sourceIdBase: config.publish.sourceId ?? 0 };
     }
