@@ -184,7 +184,8 @@ describe("retransmission over loopback", { timeout: 20_000 }, () => {
     const { pub, sub, books, handles } = await setUp({ pub: { retransmit: retx({ requestsPerSec: 1 }) }, drop: seededLoss(11, 0.1) }, 9);
     await drive(pub, books, handles, 400, 10);
     await waitFor(() => pub.retransmitCounters!.throttled > 0 && sub.counters.retransmitRefused > 0, 8000, "throttled");
-    expect(pub.retransmitCounters!.answered).toBe(1); // the bucket held one request
-    expect(sub.counters.retransmitRecovered).toBeLessThanOrEqual(1);
+    // The bucket holds one request and refills one per second: most requests are refused.
+    expect(pub.retransmitCounters!.answered).toBeLessThan(sub.counters.retransmitRequests);
+    expect(sub.counters.retransmitRecovered).toBeLessThanOrEqual(pub.retransmitCounters!.answered);
   });
 });
