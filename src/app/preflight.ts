@@ -11,7 +11,7 @@ import { networkInterfaces } from "node:os";
 import { dirname, join } from "node:path";
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig, PublishConfig } from "../config/types.ts";
-import { openMulticastSender } from "../net/multicast.ts";
+import { openMulticastSender, openUnicastSender } from "../net/multicast.ts";
 import { startHttpServer, type HttpServerHandle, type StatusSource } from "./http-server.ts";
 import type { PublishGuard } from "./publish-guard.ts";
 
@@ -71,10 +71,11 @@ export async function checkDestinations(publish: PublishConfig, addresses: reado
       throw new Error(`${key}.interface: "${d.iface}" is not an address of this host (its IPv4 addresses: ${addresses.join(", ") || "none"})`);
     }
     let socket: Awaited<ReturnType<typeof openMulticastSender>>;
+    const to = d.group !== undefined ? `${d.group}:${d.port}` : `unicast to ${d.receivers!.length} receivers`;
     try {
-      socket = await openMulticastSender({ iface: d.iface, ttl: d.ttl, connectTo: { group: d.group, port: d.port } });
+      socket = d.group !== undefined ? await openMulticastSender({ iface: d.iface, ttl: d.ttl, connectTo: { group: d.group, port: d.port } }) : await openUnicastSender({ iface: d.iface });
     } catch (err) {
-      throw new Error(`${key} (${d.group}:${d.port} via ${d.iface}): ${(err as Error).message}`);
+      throw new Error(`${key} (${to} via ${d.iface}): ${(err as Error).message}`);
     }
     socket.close();
   }

@@ -58,7 +58,10 @@ export class PublishGuard {
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
-    const streams = config.publish.destinations.map((d, i) => ({ group: d.group, port: d.port, iface: d.iface, channelId: d.channelId, key: `publish.destinations[${i}]` }));
+    // Unicast destinations have no group to listen on: another publisher's datagrams go to the receivers only.
+    const streams = config.publish.destinations.flatMap((d, i) =>
+      d.group === undefined ? [] : [{ group: d.group, port: d.port, iface: d.iface, channelId: d.channelId, key: `publish.destinations[${i}]` }],
+    );
     this.watcher = new StreamWatcher(streams, ownSourceIds(config), now);
     this.quietMs = QUIET_HEARTBEATS * config.publish.heartbeatIntervalMs;
   }

@@ -22,8 +22,7 @@ function destination(d: DestinationConfig): string[] {
   return [
     "[[publish.destinations]]",
     `name = ${value(d.name)}`,
-    `group = ${value(d.group)}`,
-    `port = ${d.port}`,
+    ...(d.receivers !== undefined ? [`receivers = ${value(d.receivers.map((r) => `${r.host}:${r.port}`))}`] : [`group = ${value(d.group!)}`, `port = ${d.port}`]),
     `interface = ${value(d.iface)}`,
     `ttl = ${d.ttl}`,
     `channel = ${d.channelId}`,
@@ -74,6 +73,18 @@ export function formatConfigToml(c: FeederConfig): string {
     `startup_listen_ms = ${c.publish.startupListenMs ?? Math.ceil(1.5 * c.publish.heartbeatIntervalMs)}`,
   ];
   for (const d of c.publish.destinations) lines.push("", ...destination(d));
+  const rt = c.publish.retransmit;
+  if (rt !== undefined) {
+    lines.push(
+      "",
+      "[publish.retransmit]",
+      `listen = ${value(`${rt.host}:${rt.port}`)}`,
+      `ring_bytes = ${rt.ringBytes}`,
+      `allow = ${value(rt.allow)}`,
+      `requests_per_sec = ${rt.requestsPerSec}`,
+      `bytes_per_sec = ${rt.bytesPerSec}`,
+    );
+  } else lines.push("", "# [publish.retransmit] not set: no retransmission server");
   for (const v of c.venues) lines.push("", ...venue(v));
   return lines.join("\n") + "\n";
 }

@@ -7,12 +7,15 @@
 import { readFileSync } from "node:fs";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError } from "../core/errors.ts";
+import { parseCidr } from "../core/cidr.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
 import { locateTomlError } from "./toml-position.ts";
 import { MARKET_IDS, type MarketName, type VenueName } from "../core/types.ts";
 import { supportedVenues, venueSpec } from "../venues/registry.ts";
 import type {
   DestinationConfig,
+  RetransmitConfig,
+  UnicastReceiver,
   FeederConfig,
   HttpConfig,
   InstrumentOverride,
@@ -163,6 +166,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
     "startup_listen_ms",
     "auth_key_file",
     "destinations",
+    "retransmit",
   ]);
   const maxDatagramBytes = v.int(t.max_datagram_bytes, "publish.max_datagram_bytes", DEFAULTS.maxDatagramBytes, MIN_DATAGRAM_BYTES, MAX_DATAGRAM_BYTES);
   const heartbeatIntervalMs = v.int(t.heartbeat_interval_ms, "publish.heartbeat_interval_ms", DEFAULTS.heartbeatIntervalMs, 10, 60_000);
@@ -191,10 +195,14 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
     t.destinations.forEach((d, i) => {
       const key = `publish.destinations[${i}]`;
       const dt = v.table(d, key);
-      v.knownKeys(dt, key, ["name", "group", "port", "interface", "ttl", "channel", "venue", "market", "symbols"]);
-      const group = v.str(dt.group, `${key}.group`, undefined);
+      v.knownKeys(dt, key, ["name", "group", "receivers", "port", "interface", "ttl", "channel", "venue", "market", "symbols"]);
+      const unicast = dt.receivers !== undefined;
+      if (unicast && dt.group !== undefined) v.problem(`${key}.receivers`, "(with group)", "either group (multicast) or receivers (unicast), not both");
+      if (unicast && dt.port !== undefined) v.problem(`${key}.port`, dt.port, "absent for a unicast destination (each receiver is host:port)");
+      const receivers = unicast ? parseReceivers(v, dt.receivers, `${key}.receivers`) : undefined;
+      const group = unicast ? undefined : v.str(dt.group, `${key}.group`, undefined);
       // A missing group is already reported by str(); a present one, "" included, must be a multicast address.
-      if (typeof dt.group === "string" && !isMulticast(group)) v.problem(`${key}.group`, group, "an IPv4 multicast address (224.0.0.0 – 239.255.255.255)");
+      if (!unicast && typeof dt.group === "string" && !isMulticast(group!)) v.problem(`${key}.group`, group, "an IPv4 multicast address (224.0.0.0 – 239.255.255.255)");
       const iface = v.str(dt.interface, `${key}.interface`, DEFAULTS.destination.iface);
       if (!isIpv4(iface) || iface === "0.0.0.0") v.problem(`${key}.interface`, iface, "the IPv4 address of a local interface, e.g. 127.0.0.1 (not 0.0.0.0: the outgoing interface is always named)");
       else {
@@ -214,7 +222,8 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       destinations.push({
         name,
         group,
-        port: v.int(dt.port, `${key}.port`, undefined, 1, 65535),
+        port: unicast ? 0 : v.int(dt.port, `${key}.port`, undefined, 1, 65535),
+        ...(receivers !== undefined ? { receivers } : {}),
         iface,
         ttl: v.int(dt.ttl, `${key}.ttl`, 1, 1, 255),
         channelId,
@@ -222,7 +231,52 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       });
     });
   }
-  return { maxDatagramBytes, heartbeatIntervalMs, snapshotIntervalMs, snapshotDepth, sourceId, startupListenMs, authKeyFile: authKeyFile === "" ? undefined : authKeyFile, destinations };
+  const retransmit = t.retransmit === undefined ? undefined : parseRetransmit(v, v.table(t.retransmit, "publish.retransmit"), maxDatagramBytes);
+  return { maxDatagramBytes, heartbeatIntervalMs, snapshotIntervalMs, snapshotDepth, sourceId, startupListenMs, authKeyFile: authKeyFile === "" ? undefined : authKeyFile, destinations, retransmit };
+}
+
+/** A unicast destination's receivers: a non-empty list of distinct IPv4 "host:port". */
+function parseReceivers(v: Validator, raw: unknown, key: string): UnicastReceiver[] {
+  const list = v.strList(raw, key, []);
+  if (list.length === 0) v.problem(key, raw, 'a non-empty list of IPv4 "host:port" receivers');
+  const out: UnicastReceiver[] = [];
+  for (const r of list) {
+    const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(r);
+    const port = m ? Number(m[2]) : 0;
+    if (!m || !isIpv4(m[1]!) || m[1] === "0.0.0.0" || isMulticast(m[1]!) || port < 1 || port > 65535) {
+      v.problem(key, r, 'IPv4 unicast "host:port" receivers, e.g. "10.1.2.3:31001"');
+      continue;
+    }
+    if (out.some((o) => o.host === m[1] && o.port === port)) v.problem(key, r, "each receiver once (a duplicate would get every datagram twice)");
+    out.push({ host: m[1]!, port });
+  }
+  return out;
+}
+
+/** publish.retransmit (docs/operations.md "Retransmission"): present = the request server runs. */
+function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number): RetransmitConfig {
+  v.knownKeys(t, "publish.retransmit", ["listen", "ring_bytes", "allow", "requests_per_sec", "bytes_per_sec"]);
+  const listen = v.str(t.listen, "publish.retransmit.listen", "127.0.0.1:31900");
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(listen);
+  let host = "127.0.0.1";
+  let port = 31900;
+  if (!m || !isIpv4(m[1]!) || Number(m[2]) > 65535) v.problem("publish.retransmit.listen", listen, 'an IPv4 "address:port" of this host, e.g. "127.0.0.1:31900" (port 0 picks a free port)');
+  else {
+    host = m[1]!;
+    port = Number(m[2]);
+  }
+  const ringBytes = v.int(t.ring_bytes, "publish.retransmit.ring_bytes", 8 * 1024 * 1024, Math.max(65_536, maxDatagramBytes), 1 << 30);
+  const allow = v.strList(t.allow, "publish.retransmit.allow", ["127.0.0.0/8"]);
+  for (const a of allow) {
+    try {
+      parseCidr(a);
+    } catch {
+      v.problem("publish.retransmit.allow", a, 'IPv4 CIDR blocks like "10.0.0.0/8" (requesters outside them are not answered)');
+    }
+  }
+  const requestsPerSec = v.int(t.requests_per_sec, "publish.retransmit.requests_per_sec", 100, 1, 1_000_000);
+  const bytesPerSec = v.int(t.bytes_per_sec, "publish.retransmit.bytes_per_sec", 16 * 1024 * 1024, 1400, 1 << 30);
+  return { host, port, ringBytes, allow, requestsPerSec, bytesPerSec };
 }
 
 function parseVenues(v: Validator, t: Table): VenueConfig[] {

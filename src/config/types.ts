@@ -51,11 +51,24 @@ export interface DestinationRule {
   readonly symbols: readonly string[]; // ["*"] = any
 }
 
+/** One receiver of a unicast destination. */
+export interface UnicastReceiver {
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface DestinationConfig {
   readonly name: string;
-  readonly group: string;
+  /** Multicast group; undefined for a unicast destination (then `receivers`). */
+  readonly group?: string | undefined;
+  /** Multicast port (a unicast destination's is 0: each receiver has its own). */
   readonly port: number;
-  /** Local interface address for IP_MULTICAST_IF. */
+  /**
+   * Unicast destination (networks without multicast): the same datagrams go to each of these `host:port`
+   * receivers, one sendMany for all. Undefined for a multicast destination.
+   */
+  readonly receivers?: readonly UnicastReceiver[] | undefined;
+  /** Local interface address: IP_MULTICAST_IF for a group; the address sent from for unicast receivers. */
   readonly iface: string;
   readonly ttl: number;
   /** Channel id in the packet header; each destination has its own sequence space. */
@@ -83,6 +96,23 @@ export interface PublishConfig {
   /** HMAC key file: when set, every datagram is AUTHENTICATED (docs/wire-protocol.md §3.3). Read at start. */
   readonly authKeyFile?: string | undefined;
   readonly destinations: readonly DestinationConfig[];
+  /** The retransmission request server (docs/wire-protocol.md §11); absent = none. */
+  readonly retransmit?: RetransmitConfig | undefined;
+}
+
+/** publish.retransmit: ring per (channel, source) and a unicast UDP request server on its own socket. */
+export interface RetransmitConfig {
+  /** Address and port the request server binds (workers: port + worker number; port 0 = any free port). */
+  readonly host: string;
+  readonly port: number;
+  /** Bytes of sent datagrams kept per channel (one preallocated ring each). */
+  readonly ringBytes: number;
+  /** Requesters' networks, IPv4 CIDR blocks; requests from elsewhere are dropped unanswered. */
+  readonly allow: readonly string[];
+  /** Token bucket per requester address: requests per second (burst: one second's worth). */
+  readonly requestsPerSec: number;
+  /** Token bucket per requester address: retransmitted bytes per second (burst: one second's worth). */
+  readonly bytesPerSec: number;
 }
 
 export interface HttpConfig {

@@ -1,7 +1,9 @@
 // HOT PATH: no allocation (publishDelta, flush; the rest is cold). With an auth key, node:crypto allocates per datagram.
 /**
  * Publishes books as wire v2 datagrams to multicast destinations (docs/wire-protocol.md).
- * - Each destination is one channel with its own Bun.udpSocket, sequence space and packer.
+ * - Each destination is one channel with its own Bun.udpSocket, sequence space and packer. A multicast
+ *   destination's socket is connected to its group; a unicast destination's (`receivers`) sends each datagram to
+ *   every receiver in the same sendMany ([data, port, address] triples), so its cost grows per receiver.
  * - publish* only append messages to the channel's pending datagrams; one flush per event-loop turn
  *   (core/clock.ts armTurnEnd: one setImmediate per turn, shared with the receipt stamp) hands them to the kernel
  *   with sendMany, so a turn's messages share as few datagrams as fit.
@@ -10,6 +12,8 @@
  *   recover without any request.
  * - Every datagram carries the session start, the heartbeat interval and a CRC-32C; with publish.auth_key_file
  *   an HMAC trailer too (ChannelPacker.seal, once per flush).
+ * - With publish.retransmit, every sent data datagram is copied into its channel's RetransmitRing after the
+ *   sendMany (preallocated: no allocation), and a RetransmitServer on its own socket answers re-requests.
  * - A datagram the kernel does not take is dropped and counted (sendErrors); publishing never blocks and never
  *   calls back into a book builder.
  * @module
@@ -21,13 +25,15 @@ import { ConfigError } from "../core/errors.ts";
 import { getU64 } from "../core/i64.ts";
 import { RateLimitedLog, silentLogger, type Logger } from "../core/log.ts";
 import type { Instrument } from "../core/types.ts";
-import type { DestinationConfig, DestinationRule, PublishConfig } from "../config/types.ts";
+import type { DestinationConfig, DestinationRule, PublishConfig, UnicastReceiver } from "../config/types.ts";
 import { DatagramAuth, readAuthKeyFile } from "../wire/auth.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../wire/encoder.ts";
-import { PKT_FLAG_END_OF_SESSION, PKT_SEQ_NUM_OFFSET } from "../wire/layout.ts";
+import { PKT_FLAG_END_OF_SESSION, PKT_MSG_COUNT_OFFSET, PKT_SEQ_NUM_OFFSET } from "../wire/layout.ts";
 import { ChannelPacker } from "../wire/packer.ts";
-import { isMulticastV4, openMulticastSender } from "./multicast.ts";
+import { isMulticastV4, openMulticastSender, openUnicastSender } from "./multicast.ts";
 import { RefreshSchedule } from "./refresh-schedule.ts";
+import { RetransmitRing } from "./retransmit-ring.ts";
+import { RetransmitServer, type RetransmitServerCounters } from "./retransmit-server.ts";
 
 export interface FeedPublisherOptions {
   publish: PublishConfig;
@@ -89,6 +95,11 @@ interface Channel {
    * created the first time that buffer sends that length and reused after, so a flush allocates nothing.
    */
   sendViews: (Uint8Array | undefined)[][];
+  /** The last sent datagrams, for the request server (publish.retransmit); undefined without it. */
+  ring: RetransmitRing | undefined;
+  /** Unicast receivers (undefined: multicast), and sendMany argument arrays by datagram count (created once each). */
+  readonly receivers: readonly UnicastReceiver[] | undefined;
+  readonly unicastArgs: (Uint8Array | number | string)[][];
 }
 
 /** True when the rule matches the instrument ("*" = any). */
@@ -96,6 +107,11 @@ export function ruleMatches(rule: DestinationRule, instrument: Instrument): bool
   if (rule.venue !== "*" && rule.venue !== instrument.venue) return false;
   if (rule.market !== "*" && rule.market !== instrument.market) return false;
   return rule.symbols.includes("*") || rule.symbols.includes(instrument.symbol);
+}
+
+/** "group:port", or the unicast receivers "host:port,host:port". */
+function destinationText(d: DestinationConfig): string {
+  return d.group !== undefined ? `${d.group}:${d.port}` : d.receivers!.map((r) => `${r.host}:${r.port}`).join(",");
 }
 
 function randomSessionId(): number {
@@ -134,6 +150,9 @@ export class FeedPublisher {
   private stopped = false;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private refreshTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly auth: DatagramAuth | undefined;
+  private readonly portOffset: number;
+  private retransmitServer: RetransmitServer | undefined;
 
   constructor(opts: FeedPublisherOptions) {
     this.publish = opts.publish;
@@ -158,15 +177,25 @@ export class FeedPublisher {
       }
     }
     this.authenticated = auth !== undefined;
+    this.auth = auth;
+    this.portOffset = opts.sourceId ?? 0;
+    const retx = this.publish.retransmit;
     const packerOptions = { sessionStartUs: this.sessionStartUs, heartbeatIntervalMs: this.publish.heartbeatIntervalMs, auth };
     this.channels = this.publish.destinations.map((dest) => {
-      if (!isMulticastV4(dest.group)) throw new RangeError(`destination ${dest.name}: ${dest.group} is not an IPv4 multicast group`);
+      if (dest.receivers !== undefined) {
+        if (dest.receivers.length === 0) throw new RangeError(`destination ${dest.name}: a unicast destination needs at least one receiver`);
+      } else if (dest.group === undefined || !isMulticastV4(dest.group)) {
+        throw new RangeError(`destination ${dest.name}: ${dest.group} is not an IPv4 multicast group`);
+      }
       return {
         dest,
         packer: new ChannelPacker(this.publish.maxDatagramBytes, dest.channelId, this.sourceId, this.sessionId, packerOptions),
         socket: undefined,
         lastSendMs: 0,
         sendViews: [],
+        ring: retx !== undefined ? new RetransmitRing(retx.ringBytes, this.publish.maxDatagramBytes) : undefined,
+        receivers: dest.receivers,
+        unicastArgs: [],
       };
     });
     this.sendErrorLog = new RateLimitedLog(this.log, "warn", "multicast send failed; datagrams dropped");
@@ -178,16 +207,37 @@ export class FeedPublisher {
     if (this.started) return;
     try {
       for (const ch of this.channels) {
-        ch.socket = await openMulticastSender({
-          iface: ch.dest.iface,
-          connectTo: { group: ch.dest.group, port: ch.dest.port },
-          ttl: ch.dest.ttl,
-          onError: (err) => this.onSocketError(err),
-        });
+        ch.socket =
+          ch.dest.group !== undefined
+            ? await openMulticastSender({
+                iface: ch.dest.iface,
+                connectTo: { group: ch.dest.group, port: ch.dest.port },
+                ttl: ch.dest.ttl,
+                onError: (err) => this.onSocketError(err),
+              })
+            : await openUnicastSender({ iface: ch.dest.iface, onError: (err) => this.onSocketError(err) });
         ch.lastSendMs = Date.now();
+      }
+      const retx = this.publish.retransmit;
+      if (retx !== undefined) {
+        const rings = new Map<number, RetransmitRing>();
+        for (const ch of this.channels) rings.set(ch.dest.channelId, ch.ring!);
+        this.retransmitServer = new RetransmitServer({
+          config: retx,
+          portOffset: this.portOffset,
+          rings,
+          sourceId: this.sourceId,
+          sessionId: this.sessionId,
+          auth: this.auth,
+          maxDatagramBytes: this.publish.maxDatagramBytes,
+          log: this.log,
+        });
+        await this.retransmitServer.start();
       }
     } catch (err) {
       for (const ch of this.channels) ch.socket?.close();
+      this.retransmitServer?.stop();
+      this.retransmitServer = undefined;
       throw err;
     }
     this.started = true;
@@ -207,7 +257,7 @@ export class FeedPublisher {
       sessionStartUs: this.sessionStartUs,
       sourceId: this.sourceId,
       authenticated: this.authenticated,
-      destinations: this.channels.map((c) => `${c.dest.name}=${c.dest.group}:${c.dest.port}/ch${c.dest.channelId}@${c.dest.iface}`),
+      destinations: this.channels.map((c) => `${c.dest.name}=${destinationText(c.dest)}/ch${c.dest.channelId}@${c.dest.iface}`),
     });
     this.flush(); // anything registered before start
   }
@@ -292,11 +342,20 @@ export class FeedPublisher {
         stage[batched] = data;
         batched++;
         if (batched === MAX_DATAGRAMS_PER_SEND) {
-          this.sendBatch(ch.socket, batched);
+          this.sendBatchTo(ch, batched);
           batched = 0;
         }
       }
-      if (batched > 0) this.sendBatch(ch.socket, batched);
+      if (batched > 0) this.sendBatchTo(ch, batched);
+      const ring = ch.ring;
+      if (ring !== undefined) {
+        // After the send, so the copy never delays a live datagram; heartbeats (no message) are not kept.
+        for (let i = 0; i < count; i++) {
+          const view = packer.views[i];
+          const msgCount = view.getUint16(PKT_MSG_COUNT_OFFSET, true);
+          if (msgCount > 0) ring.push(packer.bytes[i], packer.lengths[i], getU64(view, PKT_SEQ_NUM_OFFSET), msgCount);
+        }
+      }
       packer.clear();
       ch.lastSendMs = Date.now();
     }
@@ -318,6 +377,8 @@ export class FeedPublisher {
       ch.socket?.close();
       ch.socket = undefined;
     }
+    this.retransmitServer?.stop();
+    this.retransmitServer = undefined;
     this.started = false;
     this.removeTurnEndHook?.();
     this.removeTurnEndHook = undefined;
@@ -346,12 +407,23 @@ export class FeedPublisher {
     }
   }
 
+  /** Where the retransmission server listens (after start), undefined without publish.retransmit. */
+  retransmitAddress(): { host: string; port: number } | undefined {
+    const s = this.retransmitServer;
+    return s === undefined ? undefined : { host: s.host, port: s.port };
+  }
+
+  /** The retransmission server's counters (undefined without publish.retransmit or before start). */
+  get retransmitCounters(): RetransmitServerCounters | undefined {
+    return this.retransmitServer?.counters;
+  }
+
   /** Channel ids and their next sequence numbers (diagnostics, /status). */
   channelInfo(): { name: string; channelId: number; group: string; port: number; nextSeq: number; instruments: number }[] {
     return this.channels.map((ch) => ({
       name: ch.dest.name,
       channelId: ch.dest.channelId,
-      group: ch.dest.group,
+      group: ch.dest.group ?? destinationText(ch.dest),
       port: ch.dest.port,
       nextSeq: ch.packer.nextSeq,
       instruments: this.handleChannels.filter((cs) => cs.includes(ch)).length,
@@ -429,6 +501,45 @@ export class FeedPublisher {
       this.sendArgs[n] = args;
     }
     return args;
+  }
+
+  private sendBatchTo(ch: Channel, n: number): void {
+    if (ch.receivers === undefined) this.sendBatch(ch.socket!, n);
+    else this.sendBatchUnicast(ch, ch.receivers, n);
+  }
+
+  /** HOT PATH: the staged datagrams to every receiver of a unicast destination, in one sendMany. */
+  private sendBatchUnicast(ch: Channel, receivers: readonly UnicastReceiver[], n: number): void {
+    const stage = this.sendArgs[MAX_DATAGRAMS_PER_SEND]!;
+    const r = receivers.length;
+    let args = ch.unicastArgs[n];
+    if (args === undefined) {
+      args = new Array<Uint8Array | number | string>(n * r * 3).fill(0); // cold: once per batch size
+      ch.unicastArgs[n] = args;
+    }
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const data = stage[i]!;
+      for (let j = 0; j < r; j++) {
+        const rc = receivers[j]!;
+        args[k] = data;
+        args[k + 1] = rc.port;
+        args[k + 2] = rc.host;
+        k += 3;
+      }
+    }
+    let sent = 0;
+    try {
+      sent = ch.socket!.sendMany(args as never);
+    } catch (err) {
+      this.onSocketError(err as Error);
+    }
+    this.counters.datagrams += sent;
+    for (let i = 0; i < sent; i++) this.counters.bytes += (args[i * 3] as Uint8Array).byteLength;
+    if (sent < n * r) {
+      this.counters.sendErrors += n * r - sent;
+      this.sendErrorLog.hit("sendMany sent fewer datagrams than given");
+    }
   }
 
   private sendBatch(socket: SendSocket, n: number): void {

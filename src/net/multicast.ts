@@ -58,6 +58,30 @@ export async function openMulticastSender(opts: SenderSocketOptions): Promise<Bu
   return socket;
 }
 
+/**
+ * Opens an unconnected UDP socket bound to `iface` for a unicast destination: every send names its receiver
+ * (sendMany with [data, port, address] triples), so one socket serves all the destination's receivers.
+ */
+export async function openUnicastSender(opts: { iface: string; onError?: (err: Error) => void; onDrain?: () => void }): Promise<Bun.udp.Socket<"uint8array">> {
+  try {
+    return await Bun.udpSocket({
+      hostname: opts.iface,
+      port: 0,
+      binaryType: "uint8array",
+      socket: {
+        error(_s, err) {
+          opts.onError?.(err);
+        },
+        drain() {
+          opts.onDrain?.();
+        },
+      },
+    });
+  } catch (err) {
+    throw new Error(`unicast sender on interface ${JSON.stringify(opts.iface)}: ${(err as Error).message} (the interface must be a local IPv4 address)`);
+  }
+}
+
 /** Bound to the interface address when connecting (see SenderSocketOptions.connectTo), else to any. */
 function openSocket(opts: SenderSocketOptions, connectTo: SenderSocketOptions["connectTo"]): Promise<Bun.udp.Socket<"uint8array">> {
   const onError = opts.onError;

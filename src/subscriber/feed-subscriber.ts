@@ -17,12 +17,16 @@ import {
   ABS_MAX_DATAGRAM_BYTES,
   DEFAULT_MAX_DATAGRAM_BYTES,
   PKT_FLAG_END_OF_SESSION,
+  PKT_FLAG_RETRANSMIT,
+  PKT_FLAGS_OFFSET,
   TEMPLATE_BOOK_DELTA,
   TEMPLATE_BOOK_SNAPSHOT,
   TEMPLATE_BOOK_STATUS,
   TEMPLATE_INSTRUMENT_DEFINITION,
 } from "../wire/layout.ts";
+import { decodeRetxControl, RETX_MAGIC } from "../wire/retransmit.ts";
 import { InstrumentBooks } from "./instrument-books.ts";
+import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_RETRANSMIT_TIMEOUT_MS, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
 import { StreamTable, type StreamState } from "./streams.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
@@ -30,6 +34,7 @@ import type {
   FeedSubscriberEvents,
   FeedSubscriberOptions,
   GroupSpec,
+  RetransmitOptions,
   StaleEvent,
   StreamInfo,
   SubscriberCounters,
@@ -43,6 +48,7 @@ export type {
   GapEvent,
   GroupSpec,
   RepairEvent,
+  RetransmitOptions,
   SessionEvent,
   StaleEvent,
   StatusEvent,
@@ -107,6 +113,13 @@ export class FeedSubscriber {
     levelsOverCap: 0,
     assemblyOverBudget: 0,
     listenerErrors: 0,
+    retransmitRequests: 0,
+    retransmitRecovered: 0,
+    retransmitFallbacks: 0,
+    retransmitRefused: 0,
+    retransmitTimeouts: 0,
+    retransmitDatagrams: 0,
+    retransmitRejected: 0,
   };
   /** Books by instrumentId. */
   readonly books: Map<number, SubscriberBook>;
@@ -126,6 +139,11 @@ export class FeedSubscriber {
   /** instrumentBooks.updateEvent: its packet fields are set here, once per packet. */
   private readonly updateEvent: UpdateEvent;
   private staleTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly retransmit: RetransmitOptions | undefined;
+  private readonly auth: DatagramAuth | undefined;
+  private readonly recovery: Recovery | undefined;
+  private requestSocket: dgram.Socket | undefined;
+  private recoveryTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: FeedSubscriberOptions) {
     this.groups = opts.groups;
@@ -136,7 +154,8 @@ export class FeedSubscriber {
     this.maxStreams = positiveLimit(opts.maxStreams, DEFAULT_MAX_STREAMS, "maxStreams");
     if (opts.authKey !== undefined && opts.authKeyFile !== undefined) throw new RangeError("give authKey or authKeyFile, not both");
     const key = opts.authKeyFile !== undefined ? readAuthKeyFile(opts.authKeyFile, "authKeyFile") : opts.authKey;
-    this.reader = new PacketReader(key !== undefined ? new DatagramAuth(key) : undefined);
+    this.auth = key !== undefined ? new DatagramAuth(key) : undefined;
+    this.reader = new PacketReader(this.auth);
     const snapshotDepth = opts.snapshotDepth ?? 0;
     if (!(Number.isInteger(snapshotDepth) && snapshotDepth >= 0)) throw new RangeError(`snapshotDepth must be an integer ≥ 0, got ${snapshotDepth}`);
     this.instrumentBooks = new InstrumentBooks(this.counters, this.listeners, {
@@ -149,6 +168,22 @@ export class FeedSubscriber {
     this.streamTable = new StreamTable(this.counters, this.listeners, this.instrumentBooks, this.maxStreams);
     this.streams = this.streamTable.streams;
     this.updateEvent = this.instrumentBooks.updateEvent;
+    for (const g of this.groups) {
+      if (g.group === undefined && g.bind === undefined) throw new RangeError(`groups: port ${g.port} needs a multicast group or a unicast bind address`);
+    }
+    this.retransmit = opts.retransmit;
+    if (this.retransmit !== undefined) {
+      const rt = this.retransmit;
+      if (!(Number.isInteger(rt.port) && rt.port > 0 && rt.port <= 65535)) throw new RangeError(`retransmit.port must be 1..65535, got ${rt.port}`);
+      this.recovery = new Recovery(
+        this.counters,
+        this.instrumentBooks,
+        { send: (packet, sourceId) => this.sendRequest(packet, sourceId), replay: (bytes, recvTimeUs) => this.replay(bytes, recvTimeUs) },
+        this.auth,
+        positiveLimit(rt.timeoutMs, DEFAULT_RETRANSMIT_TIMEOUT_MS, "retransmit.timeoutMs"),
+        positiveLimit(rt.maxHeldDatagrams, DEFAULT_MAX_HELD_DATAGRAMS, "retransmit.maxHeldDatagrams"),
+      );
+    }
   }
 
   on<K extends keyof FeedSubscriberEvents>(event: K, listener: FeedSubscriberEvents[K]): this {
@@ -161,23 +196,27 @@ export class FeedSubscriber {
     return this;
   }
 
-  /** Binds and joins every group. Rejects if a socket cannot bind or join. */
+  /** Binds and joins every group (or binds a unicast address). Rejects if a socket cannot bind or join. */
   async start(): Promise<void> {
     for (const g of this.groups) {
       const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: this.recvBufferBytes });
       this.sockets.push(socket);
-      await new Promise<void>((resolve, reject) => {
-        const onError = (err: Error) => reject(err);
-        socket.once("error", onError);
-        // Binding to the group address (Linux) receives only that group's datagrams on this port.
-        socket.bind({ port: g.port, address: g.group, exclusive: false }, () => {
-          socket.off("error", onError);
-          resolve();
-        });
-      });
-      socket.addMembership(g.group, g.iface ?? "127.0.0.1");
+      // Binding to the group address (Linux) receives only that group's datagrams on this port.
+      await bindSocket(socket, g.port, g.group ?? g.bind!);
+      if (g.group !== undefined) socket.addMembership(g.group, g.iface ?? "127.0.0.1");
       socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onSocketMessage(msg, rinfo));
       socket.on("error", (err: Error) => this.listeners.reportError(err, ""));
+    }
+    if (this.recovery !== undefined) {
+      // Requests go out and answers come back on one unicast socket of its own (any free port).
+      const socket = dgram.createSocket({ type: "udp4", recvBufferSize: this.recvBufferBytes });
+      await bindSocket(socket, 0, undefined);
+      socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onAnswer(msg, rinfo));
+      socket.on("error", (err: Error) => this.listeners.reportError(err, "retransmit"));
+      this.requestSocket = socket;
+      const timeoutMs = this.retransmit!.timeoutMs ?? DEFAULT_RETRANSMIT_TIMEOUT_MS;
+      this.recoveryTimer = setInterval(() => this.checkRecovery(Date.now()), Math.max(5, Math.min(50, Math.floor(timeoutMs / 4))));
+      this.recoveryTimer.unref?.();
     }
     if (this.staleAfterMs !== 0) {
       const every = this.staleAfterMs === undefined ? STALE_CHECK_MS : Math.max(10, Math.floor(this.staleAfterMs / 4));
@@ -189,6 +228,10 @@ export class FeedSubscriber {
   async stop(): Promise<void> {
     if (this.staleTimer !== undefined) clearInterval(this.staleTimer);
     this.staleTimer = undefined;
+    if (this.recoveryTimer !== undefined) clearInterval(this.recoveryTimer);
+    this.recoveryTimer = undefined;
+    if (this.requestSocket !== undefined) this.sockets.push(this.requestSocket);
+    this.requestSocket = undefined;
     const closing = this.sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     this.sockets.length = 0;
     await Promise.all(closing);
@@ -255,6 +298,52 @@ export class FeedSubscriber {
     }
   }
 
+  /** Requests in flight (options.retransmit). */
+  get retransmitsPending(): number {
+    return this.recovery?.active ?? 0;
+  }
+
+  /** Runs the retransmission timeouts as of nowMs (the timer calls it) and replays what they released. */
+  checkRecovery(nowMs: number): void {
+    const rec = this.recovery;
+    if (rec === undefined) return;
+    rec.checkTimeouts(nowMs);
+    if (rec.hasReady) rec.replayReady();
+  }
+
+  private sendRequest(packet: Uint8Array, sourceId: number): void {
+    const rt = this.retransmit!;
+    const port = rt.port + sourceId - (rt.sourceIdBase ?? 0);
+    if (this.requestSocket === undefined || port < 1 || port > 65535) return; // the timeout falls back
+    this.requestSocket.send(Buffer.from(packet), port, rt.host);
+  }
+
+  /** A held datagram, processed as if just received. */
+  private replay(bytes: Uint8Array, recvTimeUs: number): void {
+    this.rxBytes.set(bytes);
+    this.process(bytes.length, recvTimeUs, "held", -1);
+  }
+
+  /** Request socket: RETRANSMIT datagrams and the server's control replies; nothing else is accepted there. */
+  private onAnswer(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (msg.length >= 2 && msg.readUInt16LE(0) === RETX_MAGIC) {
+      const c = decodeRetxControl(msg, this.auth);
+      if (typeof c === "string") {
+        this.counters.retransmitRejected++;
+        this.listeners.reportError(new Error(`retransmission reply: ${c}`), `${rinfo.address}:${rinfo.port}`);
+        return;
+      }
+      this.recovery!.refused(c.channelId, c.sourceId, c.sessionId, c.seqNum);
+      if (this.recovery!.hasReady) this.recovery!.replayReady();
+      return;
+    }
+    if (msg.length > 3 && (msg[PKT_FLAGS_OFFSET]! & PKT_FLAG_RETRANSMIT) === 0) {
+      this.counters.retransmitRejected++; // only retransmissions belong on this socket
+      return;
+    }
+    this.onSocketMessage(msg, rinfo);
+  }
+
   private onSocketMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const recvTimeUs = wallUs();
     const length = msg.length;
@@ -282,18 +371,40 @@ export class FeedSubscriber {
       return;
     }
     try {
-      this.processPacket(r, recvTimeUs);
+      this.processPacket(r, recvTimeUs, length);
+      if (this.recovery?.hasReady) this.recovery.replayReady();
     } catch (err) {
       // A listener threw, or a bug: report and keep receiving.
       this.listeners.reportError(err instanceof Error ? err : new Error(String(err)), fromPort < 0 ? from : `${from}:${fromPort}`);
     }
   }
 
-  private processPacket(r: PacketReader, recvTimeUs: number): void {
+  private processPacket(r: PacketReader, recvTimeUs: number, length: number): void {
     const streams = this.streamTable;
     const st = streams.streamOf(r);
     if (st === undefined) return;
     const nowMs = Date.now();
+    const recovery = this.recovery;
+    if ((r.flags & PKT_FLAG_RETRANSMIT) !== 0) {
+      // Only into a gap this subscriber asked for, at its next sequence number (§11.4).
+      if (recovery === undefined) {
+        this.counters.retransmitRejected++;
+        return;
+      }
+      if (!recovery.accept(st, r.seqNum, r.msgCount)) return;
+      this.applyPacket(r, st, recvTimeUs, nowMs);
+      recovery.afterApplied(st);
+      return;
+    }
+    if (recovery !== undefined && recovery.divert(st, r.seqNum, r.msgCount, this.rxBytes.subarray(0, length), recvTimeUs, nowMs)) {
+      st.lastRecvMs = nowMs; // held, but the stream is alive
+      return;
+    }
+    this.applyPacket(r, st, recvTimeUs, nowMs);
+  }
+
+  private applyPacket(r: PacketReader, st: StreamState, recvTimeUs: number, nowMs: number): void {
+    const streams = this.streamTable;
     st.lastRecvMs = nowMs;
     st.heartbeatIntervalMs = r.heartbeatIntervalMs;
     if (st.stale) {
@@ -349,4 +460,15 @@ export class FeedSubscriber {
     this.counters.rejected[name] = (this.counters.rejected[name] ?? 0) + 1;
     if (this.listeners.error.length > 0) this.listeners.reportError(new WireDecodeError(code, length), fromPort < 0 ? from : `${from}:${fromPort}`);
   }
+}
+
+function bindSocket(socket: dgram.Socket, port: number, address: string | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    socket.once("error", onError);
+    socket.bind({ port, address, exclusive: false }, () => {
+      socket.off("error", onError);
+      resolve();
+    });
+  });
 }

@@ -8,14 +8,38 @@ import type { WireDecodeError } from "../wire/decoder.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
 
 export interface GroupSpec {
-  group: string;
+  /** Multicast group to join; omit (with `bind`) for a unicast destination's receiver. */
+  group?: string;
   port: number;
   /** Local interface address to join on. Defaults to "127.0.0.1". */
   iface?: string;
+  /**
+   * Unicast receive: the local IPv4 address to bind (a publisher destination lists this host's `address:port` in
+   * `receivers`). Used only without `group`.
+   */
+  bind?: string;
+}
+
+/** Where and how to ask for lost datagrams again (docs/wire-protocol.md §11). */
+export interface RetransmitOptions {
+  /** The publisher's request server (publish.retransmit.listen). */
+  host: string;
+  port: number;
+  /**
+   * publish.source_id of the publisher: with workers, source s asks the server on port + (s − sourceIdBase), the
+   * port each worker's server listens on. Default 0.
+   */
+  sourceIdBase?: number;
+  /** Without an answer this long, fall back to the refresh. Default 250 ms. */
+  timeoutMs?: number;
+  /** Datagrams held per stream while waiting; more makes it fall back. Default 8192. */
+  maxHeldDatagrams?: number;
 }
 
 export interface FeedSubscriberOptions {
   groups: GroupSpec[];
+  /** Ask the publisher's request server for lost ranges at once instead of waiting for the refresh. */
+  retransmit?: RetransmitOptions;
   /** SO_RCVBUF request (the kernel doubles it). Defaults to 8 MiB. */
   recvBufferBytes?: number;
   /**
@@ -208,6 +232,16 @@ export interface SubscriberCounters {
   assemblyOverBudget: number;
   /** Exceptions thrown by event listeners (caught and reported as 'error'). */
   listenerErrors: number;
+  /** Retransmission (options.retransmit): ranges asked for, recovered, and fallen back to the refresh. */
+  retransmitRequests: number;
+  retransmitRecovered: number;
+  retransmitFallbacks: number;
+  /** Of the fallbacks: the server said the range is gone or refused (OUT_OF_RANGE, THROTTLED); no answer in time. */
+  retransmitRefused: number;
+  retransmitTimeouts: number;
+  /** RETRANSMIT datagrams applied into a gap, and dropped (not asked for, not the gap's next, or no retransmit option). */
+  retransmitDatagrams: number;
+  retransmitRejected: number;
 }
 
 export interface StreamInfo {

@@ -31,21 +31,22 @@ export class DatagramAuth {
    * True when the trailer of bytes[0, pktLength) is valid (constant-time compare). The crc32c field is zeroed for the
    * computation and restored, so `bytes` is unchanged afterwards.
    */
-  verify(bytes: Uint8Array, pktLength: number): boolean {
+  verify(bytes: Uint8Array, pktLength: number, crcOffset: number = PKT_CRC32C_OFFSET): boolean {
+    // (crcOffset: retransmission control packets keep their CRC at another offset, wire/retransmit.ts)
     if (pktLength < PACKET_HEADER_BYTES + AUTH_TRAILER_BYTES || pktLength > bytes.length) return false;
-    const c0 = bytes[PKT_CRC32C_OFFSET]!;
-    const c1 = bytes[PKT_CRC32C_OFFSET + 1]!;
-    const c2 = bytes[PKT_CRC32C_OFFSET + 2]!;
-    const c3 = bytes[PKT_CRC32C_OFFSET + 3]!;
-    bytes.fill(0, PKT_CRC32C_OFFSET, PKT_CRC32C_OFFSET + 4);
+    const c0 = bytes[crcOffset]!;
+    const c1 = bytes[crcOffset + 1]!;
+    const c2 = bytes[crcOffset + 2]!;
+    const c3 = bytes[crcOffset + 3]!;
+    bytes.fill(0, crcOffset, crcOffset + 4);
     let mac: Uint8Array;
     try {
       mac = createHmac("sha256", this.key).update(bytes.subarray(0, pktLength - AUTH_TRAILER_BYTES)).digest();
     } finally {
-      bytes[PKT_CRC32C_OFFSET] = c0;
-      bytes[PKT_CRC32C_OFFSET + 1] = c1;
-      bytes[PKT_CRC32C_OFFSET + 2] = c2;
-      bytes[PKT_CRC32C_OFFSET + 3] = c3;
+      bytes[crcOffset] = c0;
+      bytes[crcOffset + 1] = c1;
+      bytes[crcOffset + 2] = c2;
+      bytes[crcOffset + 3] = c3;
     }
     return timingSafeEqual(mac.subarray(0, AUTH_TRAILER_BYTES), bytes.subarray(pktLength - AUTH_TRAILER_BYTES, pktLength));
   }

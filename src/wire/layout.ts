@@ -36,7 +36,7 @@ export const PACKET_HEADER_BYTES = 48;
 export const PKT_FLAG_SESSION_START = 0x01;
 /** Packet flag: the publisher is stopping; no more datagrams in this session. Carried by a heartbeat. */
 export const PKT_FLAG_END_OF_SESSION = 0x02;
-/** Packet flag: reserved for a retransmission service; never set in v2. */
+/** Packet flag: a retransmission answering a request (docs/wire-protocol.md §11; wire/retransmit.ts); never on the live feed. */
 export const PKT_FLAG_RETRANSMIT = 0x04;
 /** Packet flag: a 16-byte HMAC-SHA256 trailer ends the datagram (AUTH_TRAILER_BYTES). */
 export const PKT_FLAG_AUTHENTICATED = 0x08;

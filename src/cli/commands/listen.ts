@@ -6,7 +6,7 @@
 import { interfaceProblem } from "../../config/host.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
-import { FeedSubscriber, type GroupSpec, type UpdateEvent } from "../../subscriber/feed-subscriber.ts";
+import { FeedSubscriber, type GroupSpec, type RetransmitOptions, type UpdateEvent } from "../../subscriber/feed-subscriber.ts";
 import { updateRecord } from "../../subscriber/format.ts";
 import type { SubscriberBook } from "../../subscriber/subscriber-book.ts";
 import { ABS_MAX_DATAGRAM_BYTES } from "../../wire/layout.ts";
@@ -34,12 +34,16 @@ interface Row {
 
 export const listenCommand: CommandSpec = {
   name: "listen",
-  summary: "join the multicast feed and show live books (table) or print every update (ndjson)",
+  summary: "join the multicast feed (or bind a unicast one) and show live books (table) or print every update (ndjson)",
   help: [
     "Options:",
     "  -c, --config FILE    join every destination of the configuration's [publish] section",
     "  -g, --group G[:P]    multicast group to join (repeatable; default 239.255.0.1:31001 without --config)",
     "  -p, --port N         port for --group entries without one",
+    "      --bind ADDR:PORT receive a unicast destination on this local address and port (repeatable; with",
+    "                       --config, a unicast destination's receivers that are addresses of this host are bound)",
+    "      --retransmit HOST:PORT  ask this retransmission server (publish.retransmit.listen) for lost ranges",
+    "                       (default with --config: the configuration's publish.retransmit, if set)",
     "      --iface ADDR     local interface to join on (default 127.0.0.1, or each destination's interface)",
     "      --auth-key-file FILE  HMAC key: drop every datagram without a valid trailer (default with --config:",
     "                       the configuration's publish.auth_key_file)",
@@ -70,6 +74,8 @@ export const listenCommand: CommandSpec = {
     config: { type: "string", short: "c" },
     group: { type: "string", short: "g", multiple: true },
     port: { type: "string", short: "p" },
+    bind: { type: "string", multiple: true },
+    retransmit: { type: "string" },
     iface: { type: "string" },
     "auth-key-file": { type: "string" },
     format: { type: "string", short: "f" },
@@ -87,7 +93,13 @@ function positiveInt(v: unknown, name: string, fallback: number | undefined): nu
   return n;
 }
 
-function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramBytes: number; authKeyFile: string | undefined; snapshotDepth: number } {
+function resolveGroups(ctx: CommandContext): {
+  groups: GroupSpec[];
+  maxDatagramBytes: number;
+  authKeyFile: string | undefined;
+  snapshotDepth: number;
+  retransmit: RetransmitOptions | undefined;
+} {
   const v = ctx.values;
   const iface = typeof v.iface === "string" ? v.iface : undefined;
   if (iface !== undefined) {
@@ -99,12 +111,32 @@ function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramB
   let maxDatagramBytes = ABS_MAX_DATAGRAM_BYTES;
   let authKeyFile = typeof v["auth-key-file"] === "string" ? v["auth-key-file"] : undefined;
   let snapshotDepth = 0;
+  let retransmit: RetransmitOptions | undefined;
+  if (typeof v.retransmit === "string") {
+    const m = /^([^:]+):(\d{1,5})$/.exec(v.retransmit);
+    if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--retransmit ${JSON.stringify(v.retransmit)}: give HOST:PORT`);
+    retransmit = { host: m[1]!, port: Number(m[2]) };
+  }
   if (typeof v.config === "string") {
     const config = loadConfigFile(v.config, { requireVenue: false }); // only [publish] is read
     maxDatagramBytes = config.publish.maxDatagramBytes;
     authKeyFile ??= config.publish.authKeyFile;
     snapshotDepth = config.publish.snapshotDepth;
-    for (const d of config.publish.destinations) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
+    for (const d of config.publish.destinations) {
+      if (d.group !== undefined) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
+      else for (const r of d.receivers!) if (interfaceProblem(r.host) === null) groups.push({ bind: r.host, port: r.port });
+    }
+    if (config.publish.retransmit !== undefined && config.publish.retransmit.port !== 0 && retransmit === undefined) {
+      const rt = config.publish.retransmit;
+      retransmit = { host: rt.host === "0.0.0.0" ? "127.0.0.1" : rt.host, port: rt.port, sourceIdBase: config.publish.sourceId ?? 0 };
+    }
+  }
+  for (const entry of Array.isArray(v.bind) ? (v.bind as string[]) : []) {
+    const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(entry);
+    if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--bind ${JSON.stringify(entry)}: give a local IPv4 ADDR:PORT`);
+    const why = interfaceProblem(m[1]!);
+    if (why !== null) throw new UsageError(`--bind ${JSON.stringify(entry)}: ${m[1]} is not ${why}`);
+    groups.push({ bind: m[1]!, port: Number(m[2]) });
   }
   const given = Array.isArray(v.group) ? (v.group as string[]) : [];
   for (const entry of given) {
@@ -115,14 +147,14 @@ function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramB
   }
   if (groups.length === 0) groups.push({ group: DEFAULT_GROUP, port: port ?? DEFAULT_PORT, iface: iface ?? "127.0.0.1" });
   for (const g of groups) {
-    if (!isMulticastV4(g.group)) throw new UsageError(`${g.group} is not an IPv4 multicast group`);
+    if (g.group !== undefined && !isMulticastV4(g.group)) throw new UsageError(`${g.group} is not an IPv4 multicast group`);
     if (!(g.port > 0 && g.port < 65536)) throw new UsageError(`port ${g.port} out of range`);
   }
   // The same group:port twice (e.g. config plus --group) would deliver every datagram twice.
   const seen = new Set<string>();
   return {
     groups: groups.filter((g) => {
-      const key = `${g.group}:${g.port}`;
+      const key = `${g.group ?? g.bind}:${g.port}`;
       if (seen.has(key)) return false;
       seen.add(key);
       return true;
@@ -130,6 +162,7 @@ function resolveGroups(ctx: CommandContext): { groups: GroupSpec[]; maxDatagramB
     maxDatagramBytes,
     authKeyFile,
     snapshotDepth,
+    retransmit,
   };
 }
 
@@ -146,11 +179,11 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const count = positiveInt(v.count, "count", undefined);
   const durationS = v.duration === undefined ? undefined : Number(v.duration);
   if (durationS !== undefined && !(durationS > 0)) throw new UsageError(`--duration must be a positive number of seconds`);
-  const { groups, maxDatagramBytes, authKeyFile, snapshotDepth } = resolveGroups(ctx);
+  const { groups, maxDatagramBytes, authKeyFile, snapshotDepth, retransmit } = resolveGroups(ctx);
 
   let sub: FeedSubscriber;
   try {
-    sub = new FeedSubscriber({ groups, maxDatagramBytes, recvBufferBytes: RECV_BUFFER_BYTES, authKeyFile, snapshotDepth });
+    sub = new FeedSubscriber({ groups, maxDatagramBytes, recvBufferBytes: RECV_BUFFER_BYTES, authKeyFile, snapshotDepth, retransmit });
   } catch (err) {
     throw new UsageError((err as Error).message); // an unreadable or short key file: say which and why
   }
@@ -192,7 +225,7 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   }
 
   await sub.start();
-  ctx.log.info("listening", { groups: groups.map((g) => `${g.group}:${g.port}@${g.iface}`), format });
+  ctx.log.info("listening", { groups: groups.map((g) => (g.group !== undefined ? `${g.group}:${g.port}@${g.iface}` : `unicast ${g.bind}:${g.port}`)), format });
   const effective = Math.min(...sub.recvBufferSizes());
   if (effective < RECV_BUFFER_BYTES) {
     // The kernel keeps min(request, net.core.rmem_max) and reports double that.
@@ -203,7 +236,7 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   }
 
   const tty = !ndjson && process.stdout.isTTY === true;
-  const where = groups.map((g) => `${g.group}:${g.port} on ${g.iface}`);
+  const where = groups.map((g) => (g.group !== undefined ? `${g.group}:${g.port} on ${g.iface}` : `unicast ${g.bind}:${g.port}`));
   const title = opts.title ?? ["feeder listen", ...where];
   let lastDrawMs = Date.now();
   const draw = () => {

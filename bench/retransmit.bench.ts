@@ -1,0 +1,204 @@
+/**
+ * Retransmission (issue #14; docs/wire-protocol.md §11), two parts:
+ * 1. The live path with and without the ring: publishDelta + flush of one 6-level delta per datagram to a real
+ *    loopback multicast socket, the ring copy included, and the heap growth over 200k flushes with the ring.
+ * 2. Recovery on loopback with seeded loss (0.1 %, 1 %, bursts of 20 datagrams): the time from the loss (the
+ *    dropped datagram's send) until every book of the stream is usable again, with retransmission against waiting
+ *    for the refresh (snapshot_interval_ms 1000 here; the default 5000 makes the refresh wait 5× longer), and the
+ *    bytes each costs. Publisher and subscriber share this process; 5000 datagrams/s over 4 books.
+ * Interface 127.0.0.1, TTL 1, group 239.255.49.x.
+ *   unshare -n bash -c 'ip link set lo up && ./node_modules/.bin/bun bench/retransmit.bench.ts'   # ~60 s (BENCH_QUICK=1: ~20 s)
+ */
+import { ChangeSet } from "../src/core/change-set.ts";
+import type { PublishConfig, RetransmitConfig } from "../src/config/types.ts";
+import { FeedPublisher } from "../src/net/feed-publisher.ts";
+import { FeedSubscriber } from "../src/subscriber/index.ts";
+import { makeInstrument, randomBookSides, randomChanges, rng, TestBook } from "../test/wire/helpers.ts";
+import { measure, printTable } from "./harness.ts";
+
+const QUICK = process.env.BENCH_QUICK === "1";
+const RUN_MS = Number(process.env.RETX_BENCH_MS ?? (QUICK ? 2500 : 8000));
+const REFRESH_MS = 1000;
+const DATAGRAMS_PER_SEC = 5000;
+const T0 = 1_764_000_000_000_000;
+let port = 49100;
+
+const RETX: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 8 << 20, allow: ["127.0.0.0/8"], requestsPerSec: 10_000, bytesPerSec: 1 << 28 };
+
+function config(retransmit: boolean, snapshotIntervalMs: number): PublishConfig {
+  return {
+    maxDatagramBytes: 1400,
+    heartbeatIntervalMs: 100,
+    snapshotIntervalMs,
+    snapshotDepth: 0,
+    destinations: [{ name: "b", group: "239.255.49.1", port: port++, iface: "127.0.0.1", ttl: 1, channelId: 1, match: { venue: "*", market: "*", symbols: ["*"] } }],
+    retransmit: retransmit ? RETX : undefined,
+  };
+}
+
+function books(n: number, seed: number): TestBook[] {
+  const r = rng(seed);
+  return Array.from({ length: n }, (_, i) => {
+    const b = new TestBook(makeInstrument("bybit", "linear", `SYM${i}USDT`, 1, 3));
+    const s = randomBookSides(r, 50, 300_000);
+    b.load(s.bids, s.asks, 1, T0);
+    return b;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 1. live path
+
+async function livePath(): Promise<void> {
+  const rows: Record<string, unknown>[] = [];
+  for (const withRing of [false, true]) {
+    const pub = new FeedPublisher({ publish: config(withRing, 0) });
+    await pub.start();
+    const [book] = books(1, 1);
+    const h = pub.register(book!.instrument, book!);
+    pub.flush();
+    const cs = new ChangeSet();
+    randomChanges(rng(2), book!, cs, 6, 300_000); // one change set, republished: the loop is publish + flush (+ ring) only
+    const m = measure(withRing ? "publishDelta + flush, with ring" : "publishDelta + flush, no ring", () => {
+      pub.publishDelta(h, book!, cs);
+      pub.flush();
+    });
+    let heapGrowth: number | undefined;
+    if (withRing) {
+      Bun.gc(true);
+      const before = process.memoryUsage().heapUsed;
+      for (let i = 0; i < 200_000; i++) {
+        pub.publishDelta(h, book!, cs);
+        pub.flush();
+      }
+      Bun.gc(true);
+      heapGrowth = process.memoryUsage().heapUsed - before;
+    }
+    rows.push({ ...m, datagramBytes: Math.round(pub.counters.bytes / Math.max(1, pub.counters.datagrams)), heapGrowthBytesPer200k: heapGrowth });
+    await pub.stop();
+  }
+  console.log("\n1. live path: one 6-level delta per datagram (sendMany of 1), real loopback multicast socket");
+  printTable(rows);
+  const [a, b] = rows as { nsPerOp: number }[];
+  console.log(`ring overhead: ${((b!.nsPerOp - a!.nsPerOp) / 1000).toFixed(3)} µs per datagram (${((b!.nsPerOp / a!.nsPerOp - 1) * 100).toFixed(1)} %)`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 2. recovery
+
+interface Loss {
+  name: string;
+  make: (seed: number) => () => boolean;
+}
+
+const LOSSES: Loss[] = [
+  { name: "0.1 %", make: (seed) => ((r) => () => r() < 0.001)(rng(seed)) },
+  { name: "1 %", make: (seed) => ((r) => () => r() < 0.01)(rng(seed)) },
+  {
+    name: "bursts of 20 (0.05 % start)",
+    make: (seed) => {
+      const r = rng(seed);
+      let left = 0;
+      return () => {
+        if (left > 0) {
+          left--;
+          return true;
+        }
+        if (r() < 0.0005) {
+          left = 19;
+          return true;
+        }
+        return false;
+      };
+    },
+  },
+];
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+async function recovery(loss: Loss, withRetransmit: boolean): Promise<Record<string, unknown>> {
+  const drop = loss.make(17);
+  const drops: { seq: number; atMs: number }[] = []; // pending: not yet recovered
+  const times: number[] = [];
+  let started = false;
+  const pub = new FeedPublisher({
+    publish: config(withRetransmit, REFRESH_MS),
+    dropFilter: (_c, seq, bytes) => {
+      if (!started || bytes.length <= 48 || !drop()) return false; // heartbeats are never dropped
+      drops.push({ seq, atMs: performance.now() });
+      return true;
+    },
+  });
+  await pub.start();
+  const addr = pub.retransmitAddress();
+  const sub = new FeedSubscriber({
+    groups: [{ group: "239.255.49.1", port: port - 1, iface: "127.0.0.1" }],
+    staleAfterMs: 0,
+    retransmit: addr !== undefined ? { host: addr.host, port: addr.port } : undefined,
+  });
+  await sub.start();
+  const bs = books(4, 3);
+  const handles = bs.map((b) => pub.register(b.instrument, b));
+  bs.forEach((b, i) => pub.publishSnapshot(handles[i]!, b));
+  pub.flush();
+  await Bun.sleep(50);
+  const ids = bs.map((b) => b.instrument.instrumentId);
+  const allUsable = () => ids.every((id) => sub.book(id)?.usable === true);
+  sub.on("update", () => {
+    if (drops.length === 0 || !allUsable()) return;
+    const next = sub.streamInfo()[0]!.nextSeq;
+    const now = performance.now();
+    while (drops.length > 0 && drops[0]!.seq < next) times.push(now - drops.shift()!.atMs);
+  });
+  started = true;
+  const r = rng(5);
+  const cs = new ChangeSet();
+  const begin = performance.now();
+  let e = 0;
+  const liveBytes0 = pub.counters.bytes;
+  while (performance.now() - begin < RUN_MS) {
+    const due = Math.floor(((performance.now() - begin) * DATAGRAMS_PER_SEC) / 1000); // paced by the clock
+    for (; e < due; e++) {
+      const k = e % bs.length;
+      randomChanges(r, bs[k]!, cs, 6, 300_000);
+      bs[k]!.apply(cs, 10 + e, T0 + e);
+      pub.publishDelta(handles[k]!, bs[k]!, cs);
+      pub.flush(); // one datagram per delta: DATAGRAMS_PER_SEC datagrams/s
+    }
+    await Bun.sleep(1);
+  }
+  await Bun.sleep(REFRESH_MS * 1.5); // the last losses recover (or are counted as not recovered)
+  const sorted = times.slice().sort((a, b) => a - b);
+  const rc = pub.retransmitCounters;
+  const row = {
+    loss: loss.name,
+    mode: withRetransmit ? "retransmit" : "refresh only",
+    lostDatagrams: pub.counters.droppedOnPurpose,
+    recoveries: times.length,
+    notRecovered: drops.length,
+    p50Ms: pct(sorted, 0.5),
+    p99Ms: pct(sorted, 0.99),
+    maxMs: sorted.at(-1) ?? NaN,
+    liveKB: Math.round((pub.counters.bytes - liveBytes0) / 1024),
+    retxKB: rc === undefined ? 0 : Math.round((rc.bytes + sub.counters.retransmitRequests * 48) / 1024),
+    retxPctOfLive: rc === undefined ? 0 : (100 * (rc.bytes + sub.counters.retransmitRequests * 48)) / (pub.counters.bytes - liveBytes0),
+    requests: sub.counters.retransmitRequests,
+    fallbacks: sub.counters.retransmitFallbacks,
+    gaps: sub.counters.gaps,
+  };
+  await sub.stop();
+  await pub.stop();
+  return row;
+}
+
+await livePath();
+const rows: Record<string, unknown>[] = [];
+for (const loss of LOSSES) for (const withRetransmit of [true, false]) rows.push(await recovery(loss, withRetransmit));
+console.log(
+  `\n2. loss → every book of the stream usable again (ms), ${DATAGRAMS_PER_SEC} datagrams/s over 4 books for ${RUN_MS} ms, refresh every ${REFRESH_MS} ms; bytes: live vs retransmitted + requests`,
+);
+printTable(rows);
+process.exit(0);

@@ -1,0 +1,207 @@
+/**
+ * The retransmission request server (docs/wire-protocol.md §11), MoldUDP64-style: a unicast UDP socket of its own
+ * (never the live destinations' sockets, so an answer never queues behind or in front of live datagrams in one
+ * sendmmsg) answers `(channel, source, session, seqNum, count)` with the original datagrams from the channel's
+ * RetransmitRing, flagged RETRANSMIT (CRC and HMAC recomputed: wire/retransmit.ts markRetransmit), or with an
+ * OUT_OF_RANGE / THROTTLED control packet. Requests are accepted only from publish.retransmit.allow, verified (CRC;
+ * HMAC when the feed is keyed) and rate-limited per requester address (token buckets on requests and on bytes).
+ * Cold path: it runs only after a subscriber lost something; it allocates per answer.
+ * @module
+ */
+import { inCidrs, parseCidr, type Cidr } from "../core/cidr.ts";
+import { RateLimitedLog, silentLogger, type Logger } from "../core/log.ts";
+import type { RetransmitConfig } from "../config/types.ts";
+import type { DatagramAuth } from "../wire/auth.ts";
+import {
+  decodeRetxControl,
+  encodeRetxControl,
+  markRetransmit,
+  RETX_KIND_OUT_OF_RANGE,
+  RETX_KIND_REQUEST,
+  RETX_KIND_THROTTLED,
+  RETX_MAX_COUNT,
+  type RetxControl,
+} from "../wire/retransmit.ts";
+import type { RetransmitRing } from "./retransmit-ring.ts";
+
+/** Requesters remembered for rate limiting; beyond it the table is cleared (each new requester starts full). */
+const MAX_REQUESTERS = 4096;
+/** Datagrams per sendMany call of an answer. */
+const ANSWER_BATCH = 64;
+
+export interface RetransmitServerCounters {
+  /** Control packets received (any kind, before checks). */
+  received: number;
+  /** From an address outside publish.retransmit.allow: dropped unanswered. */
+  refusedNetwork: number;
+  /** Not a valid request (magic, length, CRC, HMAC, kind): dropped unanswered. */
+  badRequests: number;
+  throttled: number;
+  outOfRange: number;
+  /** Requests answered with datagrams. */
+  answered: number;
+  /** Datagrams and bytes retransmitted. */
+  datagrams: number;
+  bytes: number;
+}
+
+interface Bucket {
+  requests: number;
+  bytes: number;
+  lastMs: number;
+}
+
+export interface RetransmitServerOptions {
+  config: RetransmitConfig;
+  /** Added to config.port (the worker number), so every source of one host has its own server. */
+  portOffset: number;
+  /** The ring of each channel id this publisher sends on. */
+  rings: ReadonlyMap<number, RetransmitRing>;
+  sourceId: number;
+  sessionId: number;
+  auth: DatagramAuth | undefined;
+  maxDatagramBytes: number;
+  log?: Logger;
+}
+
+type ServerSocket = Bun.udp.Socket<"uint8array">;
+
+export class RetransmitServer {
+  readonly counters: RetransmitServerCounters = { received: 0, refusedNetwork: 0, badRequests: 0, throttled: 0, outOfRange: 0, answered: 0, datagrams: 0, bytes: 0 };
+  private readonly opts: RetransmitServerOptions;
+  private readonly allow: Cidr[];
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly log: Logger;
+  private readonly badLog: RateLimitedLog;
+  private readonly reply = new Uint8Array(64);
+  private socket: ServerSocket | undefined;
+
+  constructor(opts: RetransmitServerOptions) {
+    this.opts = opts;
+    this.allow = opts.config.allow.map(parseCidr);
+    this.log = opts.log ?? silentLogger;
+    this.badLog = new RateLimitedLog(this.log, "warn", "retransmission request refused");
+  }
+
+  /** The bound port (config.port + offset, or the kernel's pick for port 0). */
+  get port(): number {
+    return this.socket?.port ?? 0;
+  }
+
+  get host(): string {
+    return this.opts.config.host;
+  }
+
+  async start(): Promise<void> {
+    const port = this.opts.config.port === 0 ? 0 : this.opts.config.port + this.opts.portOffset;
+    try {
+      this.socket = await Bun.udpSocket({
+        hostname: this.opts.config.host,
+        port,
+        binaryType: "uint8array",
+        socket: {
+          data: (_s, data, fromPort, fromAddr) => this.onRequest(data, fromPort, fromAddr),
+          error: (_s, err) => this.badLog.hit(err.message),
+        },
+      });
+    } catch (err) {
+      throw new Error(`publish.retransmit.listen ${this.opts.config.host}:${port}: ${(err as Error).message}`);
+    }
+    this.log.info("retransmission server listening", { address: `${this.opts.config.host}:${this.port}`, ringBytes: this.opts.config.ringBytes });
+  }
+
+  stop(): void {
+    this.socket?.close();
+    this.socket = undefined;
+  }
+
+  /** Handles one request datagram (the socket calls it; public for tests of the checks). */
+  onRequest(data: Uint8Array, fromPort: number, fromAddr: string): void {
+    this.counters.received++;
+    if (!inCidrs(fromAddr, this.allow)) {
+      this.counters.refusedNetwork++;
+      this.badLog.hit(`requester ${fromAddr} is not in publish.retransmit.allow`);
+      return;
+    }
+    const req = decodeRetxControl(data, this.opts.auth);
+    if (typeof req === "string" || req.kind !== RETX_KIND_REQUEST || req.count === 0 || req.count > RETX_MAX_COUNT) {
+      this.counters.badRequests++;
+      this.badLog.hit(`bad request from ${fromAddr}:${fromPort}: ${typeof req === "string" ? req : `kind ${req.kind}, count ${req.count}`}`);
+      return;
+    }
+    const bucket = this.refill(fromAddr);
+    if (bucket.requests < 1) {
+      this.counters.throttled++;
+      this.answerControl(RETX_KIND_THROTTLED, req, 0, 0, fromPort, fromAddr);
+      return;
+    }
+    bucket.requests -= 1;
+    const ring = this.opts.rings.get(req.channelId);
+    const sameSource = req.sourceId === this.opts.sourceId && req.sessionId === this.opts.sessionId;
+    const first = ring?.find(req.seqNum) ?? -1;
+    const endSeq = req.seqNum + req.count;
+    if (ring === undefined || !sameSource || first < 0 || endSeq > ring.nextSeq) {
+      this.counters.outOfRange++;
+      this.answerControl(RETX_KIND_OUT_OF_RANGE, req, ring?.firstSeq ?? 0, ring?.nextSeq ?? 0, fromPort, fromAddr);
+      return;
+    }
+    let last = first;
+    let bytes = 0;
+    while (last < ring.size && ring.seqOf(last) < endSeq) bytes += ring.datagram(last++).length;
+    if (bucket.bytes < bytes) {
+      this.counters.throttled++;
+      this.answerControl(RETX_KIND_THROTTLED, req, ring.firstSeq, ring.nextSeq, fromPort, fromAddr);
+      return;
+    }
+    bucket.bytes -= bytes;
+    this.counters.answered++;
+    this.sendDatagrams(ring, first, last, fromPort, fromAddr);
+  }
+
+  private sendDatagrams(ring: RetransmitRing, first: number, last: number, port: number, address: string): void {
+    const socket = this.socket;
+    if (socket === undefined) return;
+    const args: (Uint8Array | number | string)[] = [];
+    for (let i = first; i < last; i++) {
+      const copy = ring.datagram(i).slice();
+      markRetransmit(copy, copy.length, this.opts.auth);
+      args.push(copy, port, address);
+      this.counters.datagrams++;
+      this.counters.bytes += copy.length;
+      if (args.length === ANSWER_BATCH * 3 || i === last - 1) {
+        try {
+          socket.sendMany(args as never);
+        } catch (err) {
+          this.badLog.hit((err as Error).message);
+        }
+        args.length = 0;
+      }
+    }
+  }
+
+  private answerControl(kind: number, req: RetxControl, firstAvailable: number, nextSeq: number, port: number, address: string): void {
+    const n = encodeRetxControl(this.reply, { ...req, kind, firstAvailable, nextSeq }, this.opts.auth);
+    try {
+      this.socket?.send(this.reply.subarray(0, n), port, address);
+    } catch (err) {
+      this.badLog.hit((err as Error).message);
+    }
+  }
+
+  private refill(address: string): Bucket {
+    const nowMs = Date.now();
+    const { requestsPerSec, bytesPerSec } = this.opts.config;
+    let b = this.buckets.get(address);
+    if (b === undefined) {
+      if (this.buckets.size >= MAX_REQUESTERS) this.buckets.clear();
+      b = { requests: requestsPerSec, bytes: bytesPerSec, lastMs: nowMs };
+      this.buckets.set(address, b);
+      return b;
+    }
+    const dtS = Math.max(0, nowMs - b.lastMs) / 1000;
+    b.lastMs = nowMs;
+    b.requests = Math.min(requestsPerSec, b.requests + dtS * requestsPerSec);
+    b.bytes = Math.min(bytesPerSec, b.bytes + dtS * bytesPerSec);
+    return b;
+  }
+}

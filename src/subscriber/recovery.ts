@@ -1,0 +1,191 @@
+/**
+ * Gap recovery by retransmission (docs/wire-protocol.md §11.4): when a stream's datagram skips sequence numbers, the
+ * subscriber asks the publisher's request server for the missing range at once, holds the stream's later datagrams
+ * (its books are not `usable` meanwhile: behind, not wrong), applies the answer in order and then the held datagrams.
+ * A RETRANSMIT datagram is accepted only for a range asked for and only at the gap's next sequence number. When the
+ * range is gone (OUT_OF_RANGE), the request is refused (THROTTLED), the answer does not come within timeoutMs or
+ * too many datagrams wait, it falls back: the held datagrams are processed as if no request had been made (the
+ * gap invalidates the books, and the next refresh repairs them, §6.3).
+ * Cold path: it runs only after a loss; holding a datagram copies it.
+ * @module
+ */
+import type { DatagramAuth } from "../wire/auth.ts";
+import { encodeRetxControl, RETX_KIND_REQUEST, RETX_MAX_COUNT, type RetxControl } from "../wire/retransmit.ts";
+import type { InstrumentBooks } from "./instrument-books.ts";
+import type { StreamState } from "./streams.ts";
+import type { SubscriberCounters } from "./subscriber-types.ts";
+
+export const DEFAULT_RETRANSMIT_TIMEOUT_MS = 250;
+export const DEFAULT_MAX_HELD_DATAGRAMS = 8192;
+
+interface Pending {
+  st: StreamState;
+  sessionId: number;
+  sessionStartUs: number;
+  /** The gap [from, to): from = the stream's nextSeq when it was found, to = the seqNum that revealed it. */
+  from: number;
+  to: number;
+  deadlineMs: number;
+  held: Uint8Array[];
+  heldRecvUs: number[];
+  /** Set when done (recovered) or failed: the held datagrams are to be processed. */
+  done: "" | "recovered" | "fallback";
+}
+
+export interface RecoveryHost {
+  /** Sends a request packet to the source's request server. */
+  send(packet: Uint8Array, sourceId: number): void;
+  /** Processes one held datagram as if just received. */
+  replay(bytes: Uint8Array, recvTimeUs: number): void;
+}
+
+export class Recovery {
+  private readonly pending = new Map<number, Pending>();
+  /** Streams whose held datagrams are replayed after a fallback: no new request for their first gap. */
+  private readonly suppressed = new Set<number>();
+  private readonly ready: Pending[] = [];
+  private readonly out = new Uint8Array(64);
+
+  constructor(
+    private readonly counters: SubscriberCounters,
+    private readonly books: InstrumentBooks,
+    private readonly host: RecoveryHost,
+    private readonly auth: DatagramAuth | undefined,
+    private readonly timeoutMs: number,
+    private readonly maxHeld: number,
+  ) {}
+
+  /** Requests in flight. */
+  get active(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * A live datagram of the stream: held (true) while a request for it is pending, or the start of a request when
+   * it reveals a gap (true: held too); false = process it now.
+   */
+  divert(st: StreamState, seqNum: number, msgCount: number, bytes: Uint8Array, recvTimeUs: number, nowMs: number): boolean {
+    const p = this.pending.get(st.key);
+    if (p !== undefined) {
+      if (p.sessionId !== st.sessionId || p.sessionStartUs !== st.sessionStartUs) {
+        this.finish(p, "fallback"); // the stream moved to another session: the range is of no use
+        return false;
+      }
+      if (p.held.length >= this.maxHeld) {
+        this.finish(p, "fallback");
+        p.held.push(bytes.slice());
+        p.heldRecvUs.push(recvTimeUs);
+        return true;
+      }
+      p.held.push(bytes.slice());
+      p.heldRecvUs.push(recvTimeUs);
+      return true;
+    }
+    // A gap on a stream whose line is established (altNext −1: no unproven jump pending, §6.3).
+    if (seqNum <= st.nextSeq || st.altNext >= 0 || this.suppressed.has(st.key)) return false;
+    const count = seqNum - st.nextSeq;
+    if (count > RETX_MAX_COUNT) return false; // too much to ask: the refresh is the faster repair
+    void msgCount;
+    const np: Pending = {
+      st,
+      sessionId: st.sessionId,
+      sessionStartUs: st.sessionStartUs,
+      from: st.nextSeq,
+      to: seqNum,
+      deadlineMs: nowMs + this.timeoutMs,
+      held: [bytes.slice()],
+      heldRecvUs: [recvTimeUs],
+      done: "",
+    };
+    this.pending.set(st.key, np);
+    this.books.setStreamStale(st.key, true); // behind until the answer is applied: not usable
+    this.counters.retransmitRequests++;
+    const req: RetxControl = { kind: RETX_KIND_REQUEST, channelId: st.channelId, sourceId: st.sourceId, sessionId: st.sessionId, seqNum: np.from, count, firstAvailable: 0, nextSeq: 0 };
+    const n = encodeRetxControl(this.out, req, this.auth);
+    this.host.send(this.out.subarray(0, n), st.sourceId);
+    return true;
+  }
+
+  /**
+   * A RETRANSMIT datagram: true when it is the next piece of a gap asked for on this stream and session (process it
+   * normally: its seqNum is the stream's nextSeq); false = drop it (counted).
+   */
+  accept(st: StreamState, seqNum: number, msgCount: number): boolean {
+    const p = this.pending.get(st.key);
+    if (
+      p === undefined ||
+      p.done !== "" ||
+      p.sessionId !== st.sessionId ||
+      p.sessionStartUs !== st.sessionStartUs ||
+      msgCount === 0 ||
+      seqNum !== st.nextSeq ||
+      seqNum < p.from ||
+      seqNum + msgCount > p.to
+    ) {
+      this.counters.retransmitRejected++;
+      return false;
+    }
+    this.counters.retransmitDatagrams++;
+    return true;
+  }
+
+  /** After a datagram was processed: a gap whose range is now complete is recovered. */
+  afterApplied(st: StreamState): void {
+    const p = this.pending.get(st.key);
+    if (p !== undefined && p.done === "" && st.nextSeq >= p.to) this.finish(p, "recovered");
+  }
+
+  /** A reply of the request server (OUT_OF_RANGE or THROTTLED) for one stream's request: fall back. */
+  refused(channelId: number, sourceId: number, sessionId: number, seqNum: number): void {
+    for (const p of this.pending.values()) {
+      if (p.st.channelId === channelId && p.st.sourceId === sourceId && p.sessionId === sessionId && p.from === seqNum && p.done === "") {
+        this.counters.retransmitRefused++;
+        this.finish(p, "fallback");
+      }
+    }
+  }
+
+  /** Timer: requests unanswered for timeoutMs fall back. */
+  checkTimeouts(nowMs: number): void {
+    for (const p of this.pending.values()) {
+      if (p.done === "" && nowMs >= p.deadlineMs) {
+        this.counters.retransmitTimeouts++;
+        this.finish(p, "fallback");
+      }
+    }
+  }
+
+  /** True when held datagrams wait to be replayed (call replayReady). */
+  get hasReady(): boolean {
+    return this.ready.length > 0;
+  }
+
+  /** Replays the held datagrams of finished requests, in arrival order. */
+  replayReady(): void {
+    while (this.ready.length > 0) {
+      const p = this.ready.shift()!;
+      const key = p.st.key;
+      if (p.done === "fallback") this.suppressed.add(key);
+      else this.books.setStreamStale(key, p.st.stale);
+      try {
+        for (let i = 0; i < p.held.length; i++) {
+          if (i === 1) this.suppressed.delete(key); // only the datagram that revealed the gap goes the old way
+          this.host.replay(p.held[i]!, p.heldRecvUs[i]!);
+        }
+      } finally {
+        this.suppressed.delete(key);
+      }
+    }
+  }
+
+  private finish(p: Pending, how: "recovered" | "fallback"): void {
+    p.done = how;
+    this.pending.delete(p.st.key);
+    if (how === "recovered") this.counters.retransmitRecovered++;
+    else {
+      this.counters.retransmitFallbacks++;
+      this.books.setStreamStale(p.st.key, p.st.stale);
+    }
+    this.ready.push(p);
+  }
+}

@@ -1,0 +1,63 @@
+/** publish.retransmit: defaults, bad values named, and check-config's TOML round-trips it. */
+import { describe, expect, test } from "vitest";
+import { ConfigError } from "../../src/core/errors.ts";
+import { parseConfigText } from "../../src/config/load.ts";
+import { formatConfigToml } from "../../src/config/format.ts";
+
+const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
+
+function problemsOf(toml: string): string[] {
+  try {
+    parseConfigText(toml, "test.toml");
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return [...(err as ConfigError).problems];
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("publish.retransmit", () => {
+  test("absent: no server; present: defaults filled in", () => {
+    expect(parseConfigText(VENUE, "t.toml").publish.retransmit).toBeUndefined();
+    const c = parseConfigText(`[publish.retransmit]\n${VENUE}`, "t.toml");
+    expect(c.publish.retransmit).toEqual({ host: "127.0.0.1", port: 31900, ringBytes: 8 << 20, allow: ["127.0.0.0/8"], requestsPerSec: 100, bytesPerSec: 16 << 20 });
+  });
+
+  test("bad values are named with their key", () => {
+    expect(problemsOf(`[publish.retransmit]\nlisten = "nowhere"\nallow = ["10.0.0.0/33", "10.1.0.0/16"]\nring_bytes = 10\nbogus = 1\n${VENUE}`)).toEqual([
+      "publish.retransmit.bogus: unknown key (expected one of listen, ring_bytes, allow, requests_per_sec, bytes_per_sec)",
+      'publish.retransmit.listen: "nowhere" is not an IPv4 "address:port" of this host, e.g. "127.0.0.1:31900" (port 0 picks a free port)',
+      "publish.retransmit.ring_bytes: 10 is not an integer 65536–1073741824",
+      'publish.retransmit.allow: "10.0.0.0/33" is not IPv4 CIDR blocks like "10.0.0.0/8" (requesters outside them are not answered)',
+    ]);
+  });
+
+  test("check-config's TOML loads back to the same settings", () => {
+    const c = parseConfigText(`[publish.retransmit]\nlisten = "127.0.0.1:0"\nallow = ["10.0.0.0/8", "127.0.0.1"]\nrequests_per_sec = 7\n${VENUE}`, "t.toml");
+    const again = parseConfigText(formatConfigToml(c), "again.toml");
+    expect(again.publish.retransmit).toEqual(c.publish.retransmit);
+  });
+});
+
+describe("publish.destinations receivers (unicast)", () => {
+  const uni = (body: string) => `[[publish.destinations]]\nname = "u"\n${body}\n${VENUE}`;
+  test("receivers instead of a group: parsed, port 0, and round-tripped by check-config", () => {
+    const c = parseConfigText(uni('receivers = ["127.0.0.1:4001", "10.0.0.7:4002"]'), "t.toml");
+    const d = c.publish.destinations[0]!;
+    expect(d.group).toBeUndefined();
+    expect(d.port).toBe(0);
+    expect(d.receivers).toEqual([{ host: "127.0.0.1", port: 4001 }, { host: "10.0.0.7", port: 4002 }]);
+    expect(parseConfigText(formatConfigToml(c), "again.toml").publish.destinations).toEqual(c.publish.destinations);
+  });
+
+  test("group and receivers together, a port, a bad or duplicate receiver, an empty list: each named", () => {
+    expect(problemsOf(uni('group = "239.255.1.1"\nport = 4000\nreceivers = ["127.0.0.1:4001", "239.1.1.1:5", "127.0.0.1:4001", "x"]'))).toEqual([
+      'publish.destinations[0].receivers: "(with group)" is not either group (multicast) or receivers (unicast), not both',
+      "publish.destinations[0].port: 4000 is not absent for a unicast destination (each receiver is host:port)",
+      'publish.destinations[0].receivers: "239.1.1.1:5" is not IPv4 unicast "host:port" receivers, e.g. "10.1.2.3:31001"',
+      'publish.destinations[0].receivers: "127.0.0.1:4001" is not each receiver once (a duplicate would get every datagram twice)',
+      'publish.destinations[0].receivers: "x" is not IPv4 unicast "host:port" receivers, e.g. "10.1.2.3:31001"',
+    ]);
+    expect(problemsOf(uni("receivers = []"))).toEqual(['publish.destinations[0].receivers: [] is not a non-empty list of IPv4 "host:port" receivers']);
+  });
+});

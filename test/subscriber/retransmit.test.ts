@@ -1,0 +1,194 @@
+/**
+ * Retransmission pieces without sockets (docs/wire-protocol.md §11): the publisher's byte ring against a reference
+ * model, the control packet codec, the flagged datagram's CRC/HMAC, and the subscriber's rule that a RETRANSMIT
+ * datagram is applied only into a gap it asked for (fed through ingest(); the request itself goes nowhere).
+ */
+import { describe, expect, it } from "vitest";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
+import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { DatagramAuth } from "../../src/wire/auth.ts";
+import { decodeDatagram } from "../../src/wire/decode-objects.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { PKT_FLAG_RETRANSMIT } from "../../src/wire/layout.ts";
+import { decodeRetxControl, encodeRetxControl, markRetransmit, RETX_KIND_OUT_OF_RANGE, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
+import { levelsOf, makeInstrument, randInt, randomBookSides, randomChanges, rng, TestBook } from "../wire/helpers.ts";
+import { packer, take, T0 } from "./feed-harness.ts";
+
+const KEY = Uint8Array.from({ length: 32 }, (_, i) => 0x51 + i);
+
+describe("RetransmitRing", () => {
+  it("holds exactly the newest datagrams that fit its bytes, byte for byte (randomized against a reference model)", () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const r = rng(seed);
+      const capacity = randInt(r, 1400, 20_000);
+      const ring = new RetransmitRing(capacity, 1400);
+      const model: { seq: number; bytes: Uint8Array; pos: number }[] = [];
+      let seq = 1;
+      let writePos = 0;
+      for (let i = 0; i < 500; i++) {
+        const len = 56 + 8 * randInt(r, 0, 168);
+        const msgs = randInt(r, 1, 9);
+        const bytes = Uint8Array.from({ length: len }, () => randInt(r, 0, 255));
+        ring.push(bytes, len, seq, msgs);
+        // Reference: contiguous placement with wrap to 0; the held datagrams are the newest ones (a suffix of
+        // everything pushed) of which none overlaps another.
+        const pos = writePos + len > capacity ? 0 : writePos;
+        const end = pos + len;
+        while (model.some((o) => o.pos < end && o.pos + o.bytes.length > pos)) model.shift();
+        model.push({ seq, bytes, pos });
+        writePos = end;
+        seq += msgs;
+        expect(ring.size).toBe(model.length);
+        expect(ring.firstSeq).toBe(model[0]!.seq);
+        expect(ring.nextSeq).toBe(seq);
+      }
+      model.forEach((m, i) => {
+        expect(ring.find(m.seq)).toBe(i);
+        expect(Array.from(ring.datagram(i))).toEqual(Array.from(m.bytes));
+      });
+      expect(ring.find(model[0]!.seq - 1)).toBe(-1);
+      expect(ring.find(seq)).toBe(-1);
+    }
+  });
+
+  it("push copies without allocating (the ring's memory is preallocated)", () => {
+    const ring = new RetransmitRing(1 << 20, 1400);
+    const d = new Uint8Array(1400).fill(3);
+    for (let i = 0; i < 2000; i++) ring.push(d, 1400, 1 + i, 1); // warm
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 2000; i < 202_000; i++) ring.push(d, 1400, 1 + i, 1);
+    // 200k pushes of 1400 B: a copy per push would be 280 MB; the ring stays within its megabyte.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(8 << 20);
+    expect(ring.size).toBe(Math.floor((1 << 20) / 1400));
+  });
+});
+
+describe("control packets", () => {
+  const req = { kind: RETX_KIND_REQUEST, channelId: 3, sourceId: 2, sessionId: 0xdeadbeef, seqNum: 2 ** 40 + 5, count: 77, firstAvailable: 0, nextSeq: 0 };
+
+  it("round-trip, plain and signed; damage, forgery and foreign bytes are named", () => {
+    const out = new Uint8Array(64);
+    const n = encodeRetxControl(out, req);
+    expect(n).toBe(48);
+    expect(decodeRetxControl(out.subarray(0, n))).toEqual(req);
+    const auth = new DatagramAuth(KEY);
+    const m = encodeRetxControl(out, { ...req, kind: RETX_KIND_OUT_OF_RANGE, firstAvailable: 9, nextSeq: 99 }, auth);
+    expect(m).toBe(64);
+    expect(decodeRetxControl(out.subarray(0, m), auth)).toEqual({ ...req, kind: RETX_KIND_OUT_OF_RANGE, firstAvailable: 9, nextSeq: 99 });
+    expect(decodeRetxControl(out.subarray(0, m), new DatagramAuth(new Uint8Array(32)))).toBe("bad_auth");
+    const plain = new Uint8Array(64);
+    const k = encodeRetxControl(plain, req);
+    expect(decodeRetxControl(plain.subarray(0, k), auth)).toBe("bad_auth"); // unsigned where a key is set
+    for (let bit = 0; bit < k * 8; bit++) {
+      const c = plain.slice(0, k);
+      c[bit >> 3]! ^= 1 << (bit & 7);
+      expect(decodeRetxControl(c)).not.toEqual(req);
+    }
+    expect(decodeRetxControl(Uint8Array.of(0x46, 0x44, 2, 0))).toBe("not_control");
+  });
+
+  it("a retransmitted datagram is the original with RETRANSMIT set, verifying (CRC, HMAC) as a live one", () => {
+    const auth = new DatagramAuth(KEY);
+    const p = packer({ auth });
+    packInstrumentDefinition(p, new EncodedDefinition(makeInstrument("bybit", "spot", "BTCUSDT", 2, 6)), false);
+    const [orig] = take(p);
+    const copy = orig!.slice();
+    markRetransmit(copy, copy.length, auth);
+    const res = decodeDatagram(copy, 1400, auth);
+    expect(res.ok).toBe(true);
+    if (!res.ok) return;
+    expect(res.packet.flags & PKT_FLAG_RETRANSMIT).toBe(PKT_FLAG_RETRANSMIT);
+    // Only the flags byte, the HMAC trailer and the CRC differ from the original.
+    const diff = [...copy.keys()].filter((i) => copy[i] !== orig![i]);
+    expect(diff.every((i) => i === 3 || (i >= 44 && i < 48) || i >= copy.length - 16)).toBe(true);
+    const flagOnly = orig!.slice();
+    flagOnly[3]! |= PKT_FLAG_RETRANSMIT; // the flag set without recomputing: damage (the CRC covers the flag)
+    expect(decodeDatagram(flagOnly, 1400, auth).ok).toBe(false);
+  });
+});
+
+describe("the subscriber applies RETRANSMIT datagrams only into a gap it asked for", () => {
+  const inst = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
+
+  function feed() {
+    const p = packer();
+    const book = new TestBook(inst);
+    const r = rng(4);
+    const s = randomBookSides(r, 40, 300_000);
+    book.load(s.bids, s.asks, 1, T0);
+    packInstrumentDefinition(p, new EncodedDefinition(inst), false);
+    packBookSnapshot(p, book, 0, false);
+    const head = take(p);
+    const cs = new ChangeSet();
+    const deltas: Uint8Array[] = [];
+    for (let i = 0; i < 6; i++) {
+      randomChanges(r, book, cs, 5, 300_000);
+      book.apply(cs, 2 + i, T0 + i);
+      packBookDelta(p, book, cs);
+      deltas.push(...take(p));
+    }
+    return { book, head, deltas };
+  }
+  const flagged = (d: Uint8Array) => {
+    const c = d.slice();
+    markRetransmit(c, c.length, undefined);
+    return c;
+  };
+
+  it("without the retransmit option every RETRANSMIT datagram is dropped", () => {
+    const { head, deltas } = feed();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+    for (const d of head) sub.ingest(d, T0);
+    sub.ingest(deltas[0]!, T0);
+    const seqBefore = sub.streamInfo()[0]!.nextSeq;
+    sub.ingest(flagged(deltas[1]!), T0);
+    expect(sub.counters.retransmitRejected).toBe(1);
+    expect(sub.streamInfo()[0]!.nextSeq).toBe(seqBefore);
+  });
+
+  it("a gap holds the later datagrams; only the gap's next piece is applied; the held ones follow in order", () => {
+    const { book, head, deltas } = feed();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 60_000 } });
+    for (const d of head) sub.ingest(d, T0);
+    sub.ingest(deltas[0]!, T0);
+    sub.ingest(deltas[1]!, T0); // the stream's line is established
+    // deltas[2] and [3] lost; [4] reveals the gap and is held
+    sub.ingest(deltas[4]!, T0);
+    expect(sub.counters.retransmitRequests).toBe(1);
+    expect(sub.retransmitsPending).toBe(1);
+    const sb = sub.book(inst.instrumentId)!;
+    expect(sb.usable).toBe(false); // behind while waiting
+    expect(sb.valid).toBe(true);
+    sub.ingest(deltas[5]!, T0); // held too
+    sub.ingest(flagged(deltas[4]!), T0); // not in the gap
+    sub.ingest(flagged(deltas[3]!), T0); // in the gap but not its next piece
+    expect(sub.counters.retransmitRejected).toBe(2);
+    sub.ingest(flagged(deltas[2]!), T0);
+    sub.ingest(flagged(deltas[3]!), T0);
+    expect(sub.counters.retransmitRecovered).toBe(1);
+    expect(sub.retransmitsPending).toBe(0);
+    expect(sb.instrSeq).toBe(book.instrSeq);
+    expect(levelsOf(sb)).toEqual(levelsOf(book));
+    expect(sb.usable).toBe(true);
+    expect(sub.counters.gaps).toBe(0);
+    sub.ingest(flagged(deltas[2]!), T0); // a late copy after the recovery
+    expect(sub.counters.retransmitRejected).toBe(3);
+    expect(sb.instrSeq).toBe(book.instrSeq);
+  });
+
+  it("a timeout falls back: the held datagrams are processed as a plain gap (books invalid until a refresh)", () => {
+    const { head, deltas } = feed();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 1000 } });
+    for (const d of head) sub.ingest(d, T0);
+    sub.ingest(deltas[0]!, T0);
+    sub.ingest(deltas[1]!, T0);
+    sub.ingest(deltas[3]!, T0);
+    sub.checkRecovery(Date.now() + 2000);
+    expect(sub.counters.retransmitTimeouts).toBe(1);
+    expect(sub.counters.gaps).toBe(1);
+    expect(sub.book(inst.instrumentId)!.valid).toBe(false);
+    sub.ingest(flagged(deltas[2]!), T0); // too late
+    expect(sub.counters.retransmitRejected).toBe(1);
+  });
+});
