@@ -12,6 +12,8 @@ import type { SubscriberBook } from "../../subscriber/subscriber-book.ts";
 import { ABS_MAX_DATAGRAM_BYTES } from "../../wire/layout.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { DEFAULT_TABLE_WIDTH, renderTable } from "./listen-table.ts";
+import { NATS_OPTIONS, natsReadOptions } from "./nats-args.ts";
+import { attachNats, type NatsFeedReader, type NatsReadOptions } from "../../subscriber/nats-source.ts";
 
 const DEFAULT_GROUP = "239.255.0.1";
 const DEFAULT_PORT = 31001;
@@ -46,6 +48,10 @@ export const listenCommand: CommandSpec = {
     "  -f, --format F       table (default) | ndjson",
     "  -d, --depth N        levels per side in ndjson records (default 5)",
     "      --duration S     exit after S seconds",
+    "      --nats URL       read the feed from NATS instead of multicast (a `feeder bridge to-nats`), from",
+    "                       <prefix>.> live, or with --stream NAME from a JetStream stream",
+    "      --prefix P       subject prefix (default feeder)",
+    "      --stream NAME    JetStream stream to read; --from now (default) | all | an ISO time (replay)",
     "  -n, --count N        exit after N updates",
     "",
     "Table: a title line (groups joined), one row per book, a footer of counters. Columns: instrument, USABLE",
@@ -76,6 +82,7 @@ export const listenCommand: CommandSpec = {
     depth: { type: "string", short: "d" },
     duration: { type: "string" },
     count: { type: "string", short: "n" },
+    ...NATS_OPTIONS,
   },
   run: (ctx) => listen(ctx),
 };
@@ -146,7 +153,10 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const count = positiveInt(v.count, "count", undefined);
   const durationS = v.duration === undefined ? undefined : Number(v.duration);
   if (durationS !== undefined && !(durationS > 0)) throw new UsageError(`--duration must be a positive number of seconds`);
-  const { groups, maxDatagramBytes, authKeyFile, snapshotDepth } = resolveGroups(ctx);
+  const nats: NatsReadOptions | undefined = v.nats !== undefined || v.stream !== undefined ? natsReadOptions(ctx) : undefined;
+  if (nats !== undefined && (v.group !== undefined || v.config !== undefined)) throw new UsageError("--nats reads NATS: leave out --group and --config");
+  const resolved = nats === undefined ? resolveGroups(ctx) : { groups: [], maxDatagramBytes: ABS_MAX_DATAGRAM_BYTES, authKeyFile: undefined, snapshotDepth: 0 };
+  const { groups, maxDatagramBytes, authKeyFile, snapshotDepth } = resolved;
 
   let sub: FeedSubscriber;
   try {
@@ -192,7 +202,17 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   }
 
   await sub.start();
-  ctx.log.info("listening", { groups: groups.map((g) => `${g.group}:${g.port}@${g.iface}`), format });
+  let reader: NatsFeedReader | undefined;
+  if (nats !== undefined) {
+    try {
+      reader = await attachNats(sub, nats);
+    } catch (err) {
+      ctx.log.error("cannot read NATS", { error: (err as Error).message });
+      await sub.stop();
+      return 1;
+    }
+  }
+  ctx.log.info("listening", { groups: groups.map((g) => `${g.group}:${g.port}@${g.iface}`), nats, format });
   const effective = Math.min(...sub.recvBufferSizes());
   if (effective < RECV_BUFFER_BYTES) {
     // The kernel keeps min(request, net.core.rmem_max) and reports double that.
@@ -203,7 +223,7 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   }
 
   const tty = !ndjson && process.stdout.isTTY === true;
-  const where = groups.map((g) => `${g.group}:${g.port} on ${g.iface}`);
+  const where = nats === undefined ? groups.map((g) => `${g.group}:${g.port} on ${g.iface}`) : [`NATS ${nats.prefix}.> ${nats.stream ? `stream ${nats.stream} from ${String(nats.from)}` : "live"}`];
   const title = opts.title ?? ["feeder listen", ...where];
   let lastDrawMs = Date.now();
   const draw = () => {
@@ -230,6 +250,7 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   await Promise.race([done, ctx.stopSignal]);
   if (timer !== undefined) clearInterval(timer);
   if (durationTimer !== undefined) clearTimeout(durationTimer);
+  await reader?.stop();
   await sub.stop();
   if (!ndjson) draw();
   return 0;
