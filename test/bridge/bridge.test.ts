@@ -91,6 +91,8 @@ describe.skipIf(missing !== undefined)(`NATS bridge${missing ? ` (skipped: ${mis
 
   test("a bridge restart loses nothing the subscriber cannot recover", async () => {
     await forward.stop();
+    // Nothing arrives from upstream: the reverse bridge stops its heartbeats, so the remote books go stale.
+    await waitFor(() => TOPICS.every((t) => !remote.books.get(t.id)!.usable), "remote books unusable while the bridge is down");
     for (let i = 0; i < 3; i++) sim.step(1); // published on A while no bridge listens: lost for the remote site
     await waitFor(() => feeder.books().every((b) => b.venueSeq === sim.book(b.instrument.market, b.instrument.symbol).u), "feeder caught up");
     expect(remoteEqual()).toBe(false);
@@ -105,6 +107,18 @@ describe.skipIf(missing !== undefined)(`NATS bridge${missing ? ` (skipped: ${mis
     expect(remoteEqual()).toBe(false);
     await nats.restart();
     await waitFor(remoteEqual, "remote books recovered after the NATS restart", 30_000, () => sim.step(1));
+  });
+
+  test("a publisher restart reaches the remote site as a new session; its books recover", async () => {
+    const restarted: number[] = [];
+    remote.on("session", (e) => void (e.kind === "restarted" && restarted.push(e.sourceId)));
+    const sessionsBefore = reverse.reader!.counters.sessions;
+    await feeder.stop();
+    feeder = new Feeder({ config: feederConfig({ sim, markets: MARKETS, ...A, snapshotIntervalMs: 300, heartbeatIntervalMs: 100 }), log: silentLogger });
+    await feeder.start();
+    await waitFor(remoteEqual, "remote books after the publisher's restart", 20_000, () => sim.step(1));
+    expect(reverse.reader!.counters.sessions).toBe(sessionsBefore + 1);
+    expect(restarted).toEqual([BRIDGE_SOURCE_ID]);
   });
 
   test("a late consumer rebuilds every book from the JetStream stream; one reading from now gets nothing", async () => {
