@@ -26,3 +26,4 @@ export { decodeDatagram, type DecodedPacket, type DecodedMessage, type DecodeRes
 export { WireDecodeError, DecodeErrorCode, DECODE_ERROR_NAMES } from "../wire/decoder.ts";
 export { BookState, BOOK_STATE_NAMES, StatusReason, STATUS_REASON_NAMES, type Instrument } from "../core/types.ts";
 export type { BookView } from "../core/book-view.ts";
+export { attachNats, NatsFeedReader, type NatsReadOptions } from "./nats-source.ts";

@@ -14,8 +14,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   subscriber: ["core", "wire", "book"],
   config: ["core", "venues"],
   record: ["core"],
+  bridge: ["core", "config", "wire", "net", "subscriber"],
   app: ["core", "config", "book", "wire", "net", "venues", "subscriber", "sim", "record"],
-  cli: ["core", "config", "book", "wire", "net", "venues", "subscriber", "sim", "record", "app"],
+  cli: ["core", "config", "book", "wire", "net", "venues", "subscriber", "sim", "record", "app", "bridge"],
 };
 
 function filesUnder(dir: string): string[] {

@@ -1,5 +1,6 @@
 /** Every CLI command, in the order `feeder --help` lists them. @module */
 import type { CommandSpec } from "../command.ts";
+import { bridgeCommand } from "./bridge.ts";
 import { demoCommand } from "./demo.ts";
 import { exportCommand } from "./export.ts";
 import { listenCommand } from "./listen.ts";
@@ -18,4 +19,5 @@ export const COMMANDS: readonly CommandSpec[] = [
   replayCommand,
   exportCommand,
   checkConfigCommand,
+  bridgeCommand,
 ];

@@ -12,6 +12,8 @@ import type { SubscriberBook } from "../../subscriber/subscriber-book.ts";
 import { ABS_MAX_DATAGRAM_BYTES } from "../../wire/layout.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { DEFAULT_TABLE_WIDTH, renderTable } from "./listen-table.ts";
+import { NATS_OPTIONS, natsReadOptions } from "./nats-args.ts";
+import { attachNats, type NatsFeedReader, type NatsReadOptions } from "../../subscriber/nats-source.ts";
 
 const DEFAULT_GROUP = "239.255.0.1";
 const DEFAULT_PORT = 31001;
@@ -50,6 +52,10 @@ export const listenCommand: CommandSpec = {
     "  -f, --format F       table (default) | ndjson",
     "  -d, --depth N        levels per side in ndjson records (default 5)",
     "      --duration S     exit after S seconds",
+    "      --nats URL       read the feed from NATS instead of multicast (a `feeder bridge to-nats`), from",
+    "                       <prefix>.> live, or with --stream NAME from a JetStream stream",
+    "      --prefix P       subject prefix (default feeder)",
+    "      --stream NAME    JetStream stream to read; --from now (default) | all | an ISO time (replay)",
     "  -n, --count N        exit after N updates",
     "",
     "Table: a title line (groups joined), one row per book, a footer of counters. Columns: instrument, USABLE",
@@ -82,6 +88,7 @@ export const listenCommand: CommandSpec = {
     depth: { type: "string", short: "d" },
     duration: { type: "string" },
     count: { type: "string", short: "n" },
+    ...NATS_OPTIONS,
   },
   run: (ctx) => listen(ctx),
 };
@@ -179,7 +186,10 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const count = positiveInt(v.count, "count", undefined);
   const durationS = v.duration === undefined ? undefined : Number(v.duration);
   if (durationS !== undefined && !(durationS > 0)) throw new UsageError(`--duration must be a positive number of seconds`);
-  const { groups, maxDatagramBytes, authKeyFile, snapshotDepth, retransmit } = resolveGroups(ctx);
+  const nats: NatsReadOptions | undefined = v.nats !== undefined || v.stream !== undefined ? natsReadOptions(ctx) : undefined;
+  if (nats !== undefined && (v.group !== undefined || v.config !== undefined || v.bind !== undefined)) throw new UsageError("--nats reads NATS: leave out --group, --bind and --config");
+  const resolved = nats === undefined ? resolveGroups(ctx) : { groups: [], maxDatagramBytes: ABS_MAX_DATAGRAM_BYTES, authKeyFile: undefined, snapshotDepth: 0, retransmit: undefined };
+  const { groups, maxDatagramBytes, authKeyFile, snapshotDepth, retransmit } = resolved;
 
   let sub: FeedSubscriber;
   try {
@@ -225,7 +235,17 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   }
 
   await sub.start();
-  ctx.log.info("listening", { groups: groups.map((g) => (g.group !== undefined ? `${g.group}:${g.port}@${g.iface}` : `unicast ${g.bind}:${g.port}`)), format });
+  let reader: NatsFeedReader | undefined;
+  if (nats !== undefined) {
+    try {
+      reader = await attachNats(sub, nats);
+    } catch (err) {
+      ctx.log.error("cannot read NATS", { error: (err as Error).message });
+      await sub.stop();
+      return 1;
+    }
+  }
+  ctx.log.info("listening", { groups: groups.map((g) => (g.group !== undefined ? `${g.group}:${g.port}@${g.iface}` : `unicast ${g.bind}:${g.port}`)), nats, format });
   const effective = Math.min(...sub.recvBufferSizes());
   if (effective < RECV_BUFFER_BYTES) {
     // The kernel keeps min(request, net.core.rmem_max) and reports double that.
@@ -236,7 +256,7 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   }
 
   const tty = !ndjson && process.stdout.isTTY === true;
-  const where = groups.map((g) => (g.group !== undefined ? `${g.group}:${g.port} on ${g.iface}` : `unicast ${g.bind}:${g.port}`));
+  const where = nats === undefined ? groups.map((g) => (g.group !== undefined ? `${g.group}:${g.port} on ${g.iface}` : `unicast ${g.bind}:${g.port}`)) : [`NATS ${nats.prefix}.> ${nats.stream ? `stream ${nats.stream} from ${String(nats.from)}` : "live"}`];
   const title = opts.title ?? ["feeder listen", ...where];
   let lastDrawMs = Date.now();
   const draw = () => {
@@ -263,6 +283,7 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   await Promise.race([done, ctx.stopSignal]);
   if (timer !== undefined) clearInterval(timer);
   if (durationTimer !== undefined) clearTimeout(durationTimer);
+  await reader?.stop();
   await sub.stop();
   if (!ndjson) draw();
   return 0;

@@ -1,0 +1,175 @@
+/**
+ * Multicast → NATS (docs/nats.md). One more subscriber of the feed, in its own process: it joins the groups,
+ * verifies every datagram like any subscriber (CRC-32C, optional HMAC, framing), splits it into its messages and
+ * publishes each, bytes unchanged, behind a 32-byte envelope, to `<prefix>.<venue>.<market>.<symbol>` (the
+ * instrument's definition names it; the publisher's periodic refresh carries definitions and snapshots, so the
+ * far side recovers from any loss). Upstream heartbeats go to `<prefix>._hb`. With `jetstream`, a stream on
+ * `<prefix>.>` with retention by age and size keeps the history (the bridge's core publishes land in it).
+ * @module
+ */
+import dgram from "node:dgram";
+import type { Logger } from "../core/log.ts";
+import { DECODE_ERROR_NAMES, DecodeErrorCode, PacketReader } from "../wire/decoder.ts";
+import { DatagramAuth } from "../wire/auth.ts";
+import {
+  DEF_MARKET_ID_OFFSET,
+  DEF_SYMBOL_LENGTH_OFFSET,
+  DEF_VENUE_ID_OFFSET,
+  INSTRUMENT_DEFINITION_BLOCK_BYTES,
+  MESSAGE_HEADER_BYTES,
+  MSG_LENGTH_OFFSET,
+  MSG_TEMPLATE_ID_OFFSET,
+  PACKET_HEADER_BYTES,
+  PKT_HEARTBEAT_INTERVAL_MS_OFFSET,
+  PKT_MSG_COUNT_OFFSET,
+  TEMPLATE_INSTRUMENT_DEFINITION,
+  ABS_MAX_DATAGRAM_BYTES,
+} from "../wire/layout.ts";
+import { HEARTBEAT_TOKEN, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
+import { connectNats } from "../subscriber/nats-source.ts";
+
+export interface JetStreamOptions {
+  stream: string;
+  /** Retention by age, ms (0 = none). */
+  maxAgeMs: number;
+  /** Retention by size, bytes (-1 = none). */
+  maxBytes: number;
+}
+
+export interface ForwardBridgeOptions {
+  groups: { group: string; port: number; iface?: string }[];
+  servers: string | string[];
+  prefix: string;
+  jetstream?: JetStreamOptions;
+  authKey?: Uint8Array;
+  maxDatagramBytes?: number;
+  log: Logger;
+}
+
+export interface ForwardBridgeCounters {
+  datagrams: number;
+  heartbeats: number;
+  /** Messages published to NATS. */
+  published: number;
+  /** Messages of instruments whose definition was not seen yet (dropped: the next refresh brings it). */
+  undefinedInstrument: number;
+  rejected: Record<string, number>;
+}
+
+interface Publisher {
+  publish(subject: string, data: Uint8Array): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const textDecoder = new TextDecoder();
+
+export class ForwardBridge {
+  readonly counters: ForwardBridgeCounters = { datagrams: 0, heartbeats: 0, published: 0, undefinedInstrument: 0, rejected: {} };
+  private readonly opts: ForwardBridgeOptions;
+  private readonly reader: PacketReader;
+  private readonly maxBytes: number;
+  private readonly sockets: dgram.Socket[] = [];
+  /** Instrument id → subject, from definitions (cold: once per instrument and name change). */
+  private readonly subjects = new Map<number, string>();
+  private readonly heartbeatSubject: string;
+  private nc: Publisher | undefined;
+
+  constructor(opts: ForwardBridgeOptions) {
+    this.opts = opts;
+    this.reader = new PacketReader(opts.authKey ? new DatagramAuth(opts.authKey) : undefined);
+    this.maxBytes = opts.maxDatagramBytes ?? ABS_MAX_DATAGRAM_BYTES;
+    this.heartbeatSubject = `${opts.prefix}.${HEARTBEAT_TOKEN}`;
+  }
+
+  async start(): Promise<void> {
+    const nc = (await connectNats(this.opts.servers, "feeder-bridge")) as unknown as Publisher;
+    this.nc = nc;
+    if (this.opts.jetstream) await this.ensureStream(nc, this.opts.jetstream);
+    for (const g of this.opts.groups) {
+      const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 * 1024 * 1024 });
+      this.sockets.push(socket);
+      await new Promise<void>((resolve, reject) => {
+        socket.once("error", reject);
+        socket.bind({ port: g.port, address: g.group, exclusive: false }, () => {
+          socket.off("error", reject);
+          resolve();
+        });
+      });
+      socket.addMembership(g.group, g.iface ?? "127.0.0.1");
+      socket.on("message", (msg: Buffer) => this.onDatagram(msg));
+      socket.on("error", (err: Error) => this.opts.log.warn("bridge socket error", { error: err.message }));
+    }
+  }
+
+  /** Creates the stream, or updates its retention (subjects `<prefix>.>`, file storage, oldest discarded). */
+  private async ensureStream(nc: Publisher, js: JetStreamOptions): Promise<void> {
+    const { jetstreamManager } = (await import("@nats-io/jetstream")) as unknown as {
+      jetstreamManager: (nc: unknown) => Promise<{ streams: { add(c: object): Promise<unknown>; update(n: string, c: object): Promise<unknown> } }>;
+    };
+    const jsm = await jetstreamManager(nc);
+    const config = { subjects: [`${this.opts.prefix}.>`], max_age: js.maxAgeMs * 1e6, max_bytes: js.maxBytes, storage: "file", discard: "old" };
+    try {
+      await jsm.streams.add({ name: js.stream, ...config });
+    } catch (err) {
+      if (!/already in use|exists/i.test((err as Error).message)) throw err;
+      await jsm.streams.update(js.stream, config);
+    }
+  }
+
+  /** Verifies one datagram and publishes its messages (the bridge's hot path). */
+  onDatagram(bytes: Uint8Array): void {
+    const c = this.counters;
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const rc = this.reader.wrap(dv, bytes.byteLength, this.maxBytes);
+    if (rc !== DecodeErrorCode.OK) {
+      const name = DECODE_ERROR_NAMES[rc] ?? "unknown";
+      c.rejected[name] = (c.rejected[name] ?? 0) + 1;
+      return;
+    }
+    c.datagrams++;
+    const nc = this.nc;
+    if (nc === undefined) return;
+    const hbMs = dv.getUint16(PKT_HEARTBEAT_INTERVAL_MS_OFFSET, true);
+    const count = dv.getUint16(PKT_MSG_COUNT_OFFSET, true);
+    if (count === 0) {
+      c.heartbeats++;
+      nc.publish(this.heartbeatSubject, envelopeOf(bytes, hbMs, 0, 0));
+      return;
+    }
+    let off = PACKET_HEADER_BYTES;
+    for (let i = 0; i < count; i++) {
+      const len = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
+      const body = off + MESSAGE_HEADER_BYTES;
+      const id = dv.getUint32(body, true); // instrument id: offset 0 of every root block
+      if (dv.getUint16(off + MSG_TEMPLATE_ID_OFFSET, true) === TEMPLATE_INSTRUMENT_DEFINITION) this.define(bytes, dv, body, id);
+      const subject = this.subjects.get(id);
+      if (subject === undefined) c.undefinedInstrument++;
+      else {
+        nc.publish(subject, envelopeOf(bytes, hbMs, off, len));
+        c.published++;
+      }
+      off += len;
+    }
+  }
+
+  // Cold: a definition names the instrument's subject (the same definition repeats every refresh).
+  private define(bytes: Uint8Array, dv: DataView, body: number, id: number): void {
+    const symLen = dv.getUint8(body + DEF_SYMBOL_LENGTH_OFFSET);
+    const start = body + INSTRUMENT_DEFINITION_BLOCK_BYTES;
+    const known = this.subjects.get(id);
+    const subject = subjectOf(this.opts.prefix, dv.getUint16(body + DEF_VENUE_ID_OFFSET, true), dv.getUint16(body + DEF_MARKET_ID_OFFSET, true), textDecoder.decode(bytes.subarray(start, start + symLen)));
+    if (known !== subject) this.subjects.set(id, subject);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    this.sockets.length = 0;
+    const nc = this.nc;
+    this.nc = undefined;
+    if (nc) {
+      await nc.flush().catch(() => undefined);
+      await nc.close();
+    }
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * `feeder bridge to-nats | from-nats`: the NATS bridge (docs/nats.md). to-nats joins the feed's groups like any
+ * subscriber and republishes each instrument's messages to `<prefix>.<venue>.<market>.<symbol>` (optionally into a
+ * JetStream stream); from-nats turns the subjects or the stream back into local multicast of its own stream.
+ * @module
+ */
+import { readAuthKeyFile } from "../../core/auth-key.ts";
+import { interfaceProblem } from "../../config/host.ts";
+import { loadConfigFile } from "../../config/load.ts";
+import { ForwardBridge } from "../../bridge/forward-bridge.ts";
+import { ReverseBridge } from "../../bridge/reverse-bridge.ts";
+import { isMulticastV4 } from "../../net/multicast.ts";
+import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
+import { byteSize } from "./capture-args.ts";
+import { NATS_OPTIONS, natsReadOptions, prefixOf, serversOf } from "./nats-args.ts";
+
+const STATS_INTERVAL_MS = 60_000;
+
+export const bridgeCommand: CommandSpec = {
+  name: "bridge",
+  summary: "republish the multicast feed to NATS (JetStream optional), or a NATS feed to local multicast",
+  help: [
+    "Directions:",
+    "  to-nats    join the groups (like a subscriber: no work added to the publisher) and publish every",
+    "             message, bytes unchanged, to <prefix>.<venue>.<market>.<symbol>",
+    "  from-nats  read <prefix>.> (or a JetStream stream) and publish it as an ordinary feed on a local group,",
+    "             with its own --source-id and session, so local subscribers need no change",
+    "",
+    "Options:",
+    "      --nats URL[,URL]     NATS server(s), nats://host:port (required)",
+    "      --prefix P           subject prefix (default feeder)",
+    "      --stream NAME        to-nats: also keep the feed in this JetStream stream (created or updated);",
+    "                           from-nats: read this stream instead of the live subjects",
+    "      --max-age S          to-nats with --stream: retention by age, seconds (default 86400)",
+    "      --max-bytes SIZE     to-nats with --stream: retention by size, e.g. 10G (default 10G)",
+    "      --from WHEN          from-nats with --stream: now (default), all, or an ISO time (replay from it)",
+    "  -c, --config FILE        to-nats: join every destination of the configuration's [publish] section",
+    "  -g, --group G:P          to-nats: a group to join (repeatable); from-nats: the group to publish to",
+    "      --iface ADDR         local interface (default 127.0.0.1, or each destination's interface)",
+    "      --ttl N              from-nats: multicast TTL (default 1)",
+    "      --source-id N        from-nats: source id of the local stream (default 65000)",
+    "      --channel N          from-nats: channel id of the local stream (default 1)",
+    "      --auth-key-file F    to-nats: drop datagrams without a valid HMAC trailer",
+    "",
+    "Examples:",
+    "  feeder bridge to-nats -c /etc/feeder/feeder.toml --nats nats://10.0.0.5:4222 --stream FEED --max-age 86400",
+    "  feeder bridge from-nats --nats nats://10.0.0.5:4222 -g 239.255.0.9:31009 --iface 10.1.0.7 --source-id 900",
+  ].join("\n"),
+  allowPositionals: true,
+  options: {
+    ...NATS_OPTIONS,
+    config: { type: "string", short: "c" },
+    group: { type: "string", short: "g", multiple: true },
+    iface: { type: "string" },
+    ttl: { type: "string" },
+    "source-id": { type: "string" },
+    channel: { type: "string" },
+    "max-age": { type: "string" },
+    "max-bytes": { type: "string" },
+    "auth-key-file": { type: "string" },
+  },
+  async run(ctx) {
+    const direction = ctx.positionals[0];
+    if (ctx.positionals.length !== 1 || (direction !== "to-nats" && direction !== "from-nats")) {
+      throw new UsageError("name one direction: feeder bridge to-nats | from-nats");
+    }
+    return direction === "to-nats" ? toNats(ctx) : fromNats(ctx);
+  },
+};
+
+function intIn(v: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (typeof v !== "string" || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function groupOf(entry: string, iface: string): { group: string; port: number; iface: string } {
+  const m = /^([^:]+):(\d+)$/.exec(entry);
+  if (m === null || !isMulticastV4(m[1]!) || !(Number(m[2]) > 0 && Number(m[2]) < 65536)) throw new UsageError(`--group ${JSON.stringify(entry)} is not an IPv4 multicast group:port`);
+  return { group: m[1]!, port: Number(m[2]), iface };
+}
+
+function ifaceOf(ctx: CommandContext): string | undefined {
+  const iface = ctx.values.iface;
+  if (iface === undefined) return undefined;
+  const why = interfaceProblem(String(iface));
+  if (why !== null) throw new UsageError(`--iface ${JSON.stringify(iface)} is not ${why}`);
+  return String(iface);
+}
+
+async function toNats(ctx: CommandContext): Promise<number> {
+  const v = ctx.values;
+  const iface = ifaceOf(ctx);
+  const servers = serversOf(v.nats);
+  const prefix = prefixOf(v.prefix);
+  if (v.from !== undefined) throw new UsageError("--from is for from-nats");
+  const groups: { group: string; port: number; iface: string }[] = [];
+  let authKeyFile = typeof v["auth-key-file"] === "string" ? v["auth-key-file"] : undefined;
+  let maxDatagramBytes: number | undefined;
+  if (typeof v.config === "string") {
+    const config = loadConfigFile(v.config, { requireVenue: false });
+    authKeyFile ??= config.publish.authKeyFile;
+    maxDatagramBytes = config.publish.maxDatagramBytes;
+    // A unicast destination has no group to join: the bridge reads multicast only (use --group for a unicast bind).
+    for (const d of config.publish.destinations) if (d.group !== undefined) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
+  }
+  for (const g of (v.group as string[] | undefined) ?? []) groups.push(groupOf(g, iface ?? "127.0.0.1"));
+  if (groups.length === 0) throw new UsageError("to-nats: give --config FILE or at least one --group G:P");
+  const stream = typeof v.stream === "string" ? v.stream : undefined;
+  if (stream !== undefined && !/^[A-Za-z0-9_-]+$/.test(stream)) throw new UsageError(`--stream must be a JetStream stream name (letters, digits, _ -), got ${JSON.stringify(stream)}`);
+  if (stream === undefined && (v["max-age"] !== undefined || v["max-bytes"] !== undefined)) throw new UsageError("--max-age and --max-bytes need --stream");
+  const maxAgeS = intIn(v["max-age"], "max-age", 86_400, 1, 10 * 365 * 86_400);
+  const maxBytes = byteSize(v["max-bytes"], "max-bytes") ?? 10 * 1024 ** 3;
+  let authKey: Uint8Array | undefined;
+  try {
+    authKey = authKeyFile === undefined ? undefined : readAuthKeyFile(authKeyFile, "--auth-key-file");
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
+  try {
+    await bridge.start();
+  } catch (err) {
+    ctx.log.error("bridge could not start", { error: (err as Error).message });
+    await bridge.stop().catch(() => undefined);
+    return 1;
+  }
+  ctx.log.info("bridging to NATS", { groups: groups.map((g) => `${g.group}:${g.port}@${g.iface}`), servers, prefix, stream });
+  const stats = setInterval(() => ctx.log.info("bridge", { ...bridge.counters }), STATS_INTERVAL_MS);
+  await ctx.stopSignal;
+  clearInterval(stats);
+  await bridge.stop();
+  ctx.log.info("stopped", { ...bridge.counters });
+  return 0;
+}
+
+async function fromNats(ctx: CommandContext): Promise<number> {
+  const v = ctx.values;
+  const read = natsReadOptions(ctx);
+  for (const k of ["config", "max-age", "max-bytes", "auth-key-file"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for to-nats`);
+  const given = (v.group as string[] | undefined) ?? [];
+  if (given.length !== 1) throw new UsageError("from-nats: give exactly one --group G:P to publish to");
+  const iface = ifaceOf(ctx) ?? "127.0.0.1";
+  const g = groupOf(given[0]!, iface);
+  const bridge = new ReverseBridge({
+    ...read,
+    group: g.group,
+    port: g.port,
+    iface,
+    ttl: intIn(v.ttl, "ttl", 1, 1, 255),
+    sourceId: intIn(v["source-id"], "source-id", 65000, 0, 65535),
+    channelId: intIn(v.channel, "channel", 1, 0, 65535),
+  });
+  try {
+    await bridge.start();
+  } catch (err) {
+    ctx.log.error("bridge could not start", { error: (err as Error).message });
+    await bridge.stop().catch(() => undefined);
+    return 1;
+  }
+  ctx.log.info("bridging from NATS", { group: `${g.group}:${g.port}@${iface}`, servers: read.servers, prefix: read.prefix, stream: read.stream });
+  const stats = setInterval(() => ctx.log.info("bridge", { ...bridge.reader!.counters }), STATS_INTERVAL_MS);
+  await ctx.stopSignal;
+  clearInterval(stats);
+  await bridge.stop();
+  return 0;
+}

@@ -1,0 +1,48 @@
+/** NATS flags shared by `feeder bridge` and `feeder listen`: servers, subject prefix, stream, start point. @module */
+import type { NatsReadOptions } from "../../subscriber/nats-source.ts";
+import { UsageError, type CommandContext } from "../command.ts";
+
+export const DEFAULT_PREFIX = "feeder";
+
+export const NATS_OPTIONS = {
+  nats: { type: "string" },
+  prefix: { type: "string" },
+  stream: { type: "string" },
+  from: { type: "string" },
+} as const;
+
+/** A subject prefix: dot-separated tokens of letters, digits, `_` and `-` (no wildcards, no spaces). */
+export function prefixOf(v: unknown): string {
+  if (v === undefined) return DEFAULT_PREFIX;
+  if (typeof v !== "string" || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(v)) {
+    throw new UsageError(`--prefix must be NATS subject tokens such as feeder or site1.md (letters, digits, _ -, dots between), got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/** nats://host:port, comma-separated for several servers. */
+export function serversOf(v: unknown): string[] {
+  if (typeof v !== "string" || v === "") throw new UsageError("--nats URL is required, e.g. nats://127.0.0.1:4222");
+  const servers = v.split(",").map((s) => s.trim());
+  for (const s of servers) {
+    if (!/^(nats|tls):\/\/[^\s/]+:\d+$/.test(s) && !/^[^\s/:]+:\d+$/.test(s)) throw new UsageError(`--nats ${JSON.stringify(s)} is not nats://host:port`);
+  }
+  return servers;
+}
+
+/** --from now | all | an ISO 8601 time (replay of the stream's history from it); only with --stream. */
+export function fromOf(v: unknown, stream: string | undefined): "now" | "all" | Date {
+  if (v === undefined) return "now";
+  if (stream === undefined) throw new UsageError("--from needs --stream (the live subjects have no history)");
+  if (v === "now" || v === "all") return v;
+  const t = typeof v === "string" ? new Date(v) : new Date(NaN);
+  if (Number.isNaN(t.getTime()) || !/^\d{4}-\d\d-\d\d/.test(String(v))) throw new UsageError(`--from must be now, all or an ISO time such as 2026-12-04T10:00:00Z, got ${JSON.stringify(v)}`);
+  return t;
+}
+
+export function natsReadOptions(ctx: CommandContext): NatsReadOptions {
+  const v = ctx.values;
+  const stream = typeof v.stream === "string" ? v.stream : undefined;
+  if (stream !== undefined && !/^[A-Za-z0-9_-]+$/.test(stream)) throw new UsageError(`--stream must be a JetStream stream name (letters, digits, _ -), got ${JSON.stringify(stream)}`);
+  return { servers: serversOf(v.nats), prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream) };
+}

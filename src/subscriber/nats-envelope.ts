@@ -1,0 +1,192 @@
+/**
+ * The NATS message format of the bridge (docs/nats.md): one wire message per NATS message, its bytes unchanged,
+ * behind a 32-byte envelope carrying the multicast header fields the far side needs to sequence (channel, source,
+ * session, session start, send time). An envelope with no message is an upstream heartbeat.
+ *
+ * `EnvelopeRepacker` turns received envelopes back into ordinary wire v2 datagrams of its own stream (own channel,
+ * source and session), so a subscriber sees a plain feed: the messages keep their instrument sequence numbers,
+ * the datagrams get fresh channel sequence numbers. A new upstream session of any known (channel, source) starts
+ * a new session of the repacker, so subscribers drop the books of the old one (instrSeq restarts with it).
+ * No Bun API and no NATS client here: the Node subscriber package compiles it.
+ * @module
+ */
+import { VENUE_IDS, MARKET_IDS } from "../core/types.ts";
+import {
+  MESSAGE_ALIGN_BYTES,
+  MESSAGE_HEADER_BYTES,
+  MSG_BLOCK_LENGTH_OFFSET,
+  MSG_FLAGS_OFFSET,
+  MSG_LENGTH_OFFSET,
+  MSG_TEMPLATE_ID_OFFSET,
+  MSG_VERSION_OFFSET,
+  PKT_CHANNEL_ID_OFFSET,
+  PKT_SEND_TIME_NS_OFFSET,
+  PKT_SESSION_ID_OFFSET,
+  PKT_SESSION_START_NS_OFFSET,
+  PKT_SOURCE_ID_OFFSET,
+  TEMPLATE_BOOK_DELTA,
+  TEMPLATE_BOOK_SNAPSHOT,
+  TEMPLATE_BOOK_STATUS,
+  TEMPLATE_INSTRUMENT_DEFINITION,
+} from "../wire/layout.ts";
+import { ChannelPacker } from "../wire/packer.ts";
+
+export const ENV_MAGIC = 0x4e46; // "FN" little-endian
+export const ENV_VERSION = 1;
+export const ENV_MAGIC_OFFSET = 0; // u16
+export const ENV_VERSION_OFFSET = 2; // u8
+export const ENV_FLAGS_OFFSET = 3; // u8, the upstream datagram's flags
+export const ENV_CHANNEL_ID_OFFSET = 4; // u16, upstream channel
+export const ENV_SOURCE_ID_OFFSET = 6; // u16, upstream source
+export const ENV_SESSION_ID_OFFSET = 8; // u32, upstream session
+export const ENV_HEARTBEAT_INTERVAL_MS_OFFSET = 12; // u16, upstream heartbeat interval
+export const ENV_RESERVED_OFFSET = 14; // u16, 0
+export const ENV_SESSION_START_NS_OFFSET = 16; // i64, upstream session start
+export const ENV_SEND_TIME_NS_OFFSET = 24; // i64, upstream datagram send time
+export const ENVELOPE_BYTES = 32;
+/** Subject token of upstream heartbeats: `<prefix>._hb`. */
+export const HEARTBEAT_TOKEN = "_hb";
+
+const VENUE_NAMES = invert(VENUE_IDS);
+const MARKET_NAMES = invert(MARKET_IDS);
+function invert(o: Record<string, number>): Map<number, string> {
+  return new Map(Object.entries(o).map(([k, v]) => [v, k]));
+}
+
+/** `<prefix>.<venue>.<market>.<symbol>`; characters NATS gives a meaning in subjects (. * > space) become `_`. */
+export function subjectOf(prefix: string, venueId: number, marketId: number, symbol: string): string {
+  const venue = VENUE_NAMES.get(venueId) ?? `venue${venueId}`;
+  const market = MARKET_NAMES.get(marketId) ?? `market${marketId}`;
+  return `${prefix}.${venue}.${market}.${symbol.replace(/[.*>\s]/g, "_")}`;
+}
+
+/**
+ * Writes an envelope for the message at dv[msgOff, msgOff + msgLen) of the datagram in dv into a new Uint8Array
+ * (the NATS client keeps the payload until it is flushed, so it cannot be a reused buffer). msgLen 0: heartbeat.
+ */
+export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number, msgLen: number): Uint8Array {
+  const out = new Uint8Array(ENVELOPE_BYTES + msgLen);
+  const dv = new DataView(out.buffer);
+  dv.setUint16(ENV_MAGIC_OFFSET, ENV_MAGIC, true);
+  out[ENV_VERSION_OFFSET] = ENV_VERSION;
+  out[ENV_FLAGS_OFFSET] = src[3]!;
+  out.set(src.subarray(PKT_CHANNEL_ID_OFFSET, PKT_CHANNEL_ID_OFFSET + 2), ENV_CHANNEL_ID_OFFSET);
+  out.set(src.subarray(PKT_SOURCE_ID_OFFSET, PKT_SOURCE_ID_OFFSET + 2), ENV_SOURCE_ID_OFFSET);
+  out.set(src.subarray(PKT_SESSION_ID_OFFSET, PKT_SESSION_ID_OFFSET + 4), ENV_SESSION_ID_OFFSET);
+  dv.setUint16(ENV_HEARTBEAT_INTERVAL_MS_OFFSET, hbIntervalMs, true);
+  out.set(src.subarray(PKT_SESSION_START_NS_OFFSET, PKT_SESSION_START_NS_OFFSET + 8), ENV_SESSION_START_NS_OFFSET);
+  out.set(src.subarray(PKT_SEND_TIME_NS_OFFSET, PKT_SEND_TIME_NS_OFFSET + 8), ENV_SEND_TIME_NS_OFFSET);
+  if (msgLen > 0) out.set(src.subarray(msgOff, msgOff + msgLen), ENVELOPE_BYTES);
+  return out;
+}
+
+/** Why an envelope was refused (counted by the repacker, never thrown). */
+export type EnvelopeRefusal = "short" | "bad_magic" | "unknown_version" | "bad_message";
+
+export interface RepackerOptions {
+  channelId: number;
+  sourceId: number;
+  maxDatagramBytes?: number;
+  /** Advertised in every header; the owner sends heartbeats at this interval. */
+  heartbeatIntervalMs: number;
+}
+
+export interface RepackerCounters {
+  messages: number;
+  heartbeats: number;
+  refused: Record<EnvelopeRefusal, number>;
+  /** New sessions of the repacker, one per upstream session change. */
+  sessions: number;
+}
+
+/** Packs envelopes' messages into datagrams of its own stream. The owner seals and sends `packer`'s datagrams. */
+export class EnvelopeRepacker {
+  packer: ChannelPacker;
+  readonly counters: RepackerCounters = { messages: 0, heartbeats: 0, refused: { short: 0, bad_magic: 0, unknown_version: 0, bad_message: 0 }, sessions: 1 };
+  /** Upstream (channel << 16 | source) → session id last seen. */
+  private readonly upstream = new Map<number, number>();
+  /** Most recent receive time (ms) of anything from upstream: the owner stops heartbeats when upstream is silent. */
+  lastUpstreamMs = 0;
+  /** The largest heartbeat interval upstream advertises (0 until known). */
+  upstreamHeartbeatMs = 0;
+  private readonly opts: RepackerOptions;
+
+  constructor(opts: RepackerOptions) {
+    this.opts = opts;
+    this.packer = this.newPacker();
+  }
+
+  private newPacker(): ChannelPacker {
+    const sessionId = (Math.floor(Math.random() * 0xfffffffe) + 1) >>> 0;
+    return new ChannelPacker(this.opts.maxDatagramBytes ?? 1400, this.opts.channelId, this.opts.sourceId, sessionId, {
+      heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
+    });
+  }
+
+  /**
+   * Adds one envelope. Returns true when the repacker started a new session: the owner must send what the old
+   * packer held first (`pendingOld`), then the new packer's datagrams.
+   */
+  add(env: Uint8Array, nowMs: number): EnvelopeRefusal | "ok" | "new_session" {
+    if (env.length < ENVELOPE_BYTES) return this.refuse("short");
+    const dv = new DataView(env.buffer, env.byteOffset, env.byteLength);
+    if (dv.getUint16(ENV_MAGIC_OFFSET, true) !== ENV_MAGIC) return this.refuse("bad_magic");
+    if (env[ENV_VERSION_OFFSET] !== ENV_VERSION) return this.refuse("unknown_version");
+    const msgLen = env.length - ENVELOPE_BYTES;
+    if (msgLen > 0 && !plausibleMessage(dv, ENVELOPE_BYTES, msgLen, this.packer.maxMessageBytes)) return this.refuse("bad_message");
+    this.lastUpstreamMs = nowMs;
+    const hb = dv.getUint16(ENV_HEARTBEAT_INTERVAL_MS_OFFSET, true);
+    if (hb > this.upstreamHeartbeatMs) this.upstreamHeartbeatMs = hb;
+    const key = (dv.getUint16(ENV_CHANNEL_ID_OFFSET, true) << 16) | dv.getUint16(ENV_SOURCE_ID_OFFSET, true);
+    const session = dv.getUint32(ENV_SESSION_ID_OFFSET, true);
+    const known = this.upstream.get(key);
+    let result: "ok" | "new_session" = "ok";
+    if (known !== session) {
+      this.upstream.set(key, session);
+      if (known !== undefined) {
+        this.pendingOld = this.packer;
+        this.packer = this.newPacker();
+        this.counters.sessions++;
+        result = "new_session";
+      }
+    }
+    if (msgLen === 0) {
+      this.counters.heartbeats++;
+      return result;
+    }
+    const p = this.packer;
+    const off = ENVELOPE_BYTES;
+    const body = p.beginMessage(
+      msgLen,
+      dv.getUint16(off + MSG_TEMPLATE_ID_OFFSET, true),
+      dv.getUint16(off + MSG_BLOCK_LENGTH_OFFSET, true),
+      dv.getUint8(off + MSG_VERSION_OFFSET),
+      dv.getUint8(off + MSG_FLAGS_OFFSET),
+    );
+    const view = p.currentView;
+    new Uint8Array(view.buffer, view.byteOffset, view.byteLength).set(env.subarray(off + MESSAGE_HEADER_BYTES), body);
+    this.counters.messages++;
+    return result;
+  }
+
+  /** The packer replaced by the last "new_session" (its datagrams are to be sent before the new packer's). */
+  pendingOld: ChannelPacker | undefined;
+
+  private refuse(why: EnvelopeRefusal): EnvelopeRefusal {
+    this.counters.refused[why]++;
+    return why;
+  }
+}
+
+const KNOWN_TEMPLATES = new Set([TEMPLATE_BOOK_DELTA, TEMPLATE_BOOK_SNAPSHOT, TEMPLATE_BOOK_STATUS, TEMPLATE_INSTRUMENT_DEFINITION]);
+
+/**
+ * The framing a message must have to be packed at all: its length field equals the payload, a multiple of 8, fits
+ * a datagram, a known template whose root block fits. The subscriber validates the rest as for any datagram.
+ */
+function plausibleMessage(dv: DataView, off: number, msgLen: number, maxMessageBytes: number): boolean {
+  if (msgLen < MESSAGE_HEADER_BYTES || msgLen % MESSAGE_ALIGN_BYTES !== 0 || msgLen > maxMessageBytes) return false;
+  if (dv.getUint16(off + MSG_LENGTH_OFFSET, true) !== msgLen) return false;
+  if (!KNOWN_TEMPLATES.has(dv.getUint16(off + MSG_TEMPLATE_ID_OFFSET, true))) return false;
+  return MESSAGE_HEADER_BYTES + dv.getUint16(off + MSG_BLOCK_LENGTH_OFFSET, true) <= msgLen;
+}

@@ -1,0 +1,168 @@
+/**
+ * Reading the feed from NATS (docs/nats.md): a subject tree `<prefix>.>` live ("now"), or a JetStream stream from
+ * "now", from its start ("all") or from a time (replay of history). Each NATS message is one bridge envelope
+ * (nats-envelope.ts); `NatsFeedReader` repacks them into ordinary wire v2 datagrams of its own stream and hands
+ * them to a sink: `FeedSubscriber.ingest` (attachNats) or a multicast socket (the reverse bridge).
+ *
+ * The official NATS clients (`@nats-io/transport-node`, `@nats-io/jetstream`) are loaded with a dynamic import
+ * only when a reader starts, so the subscriber package installs and runs without them (optional peers).
+ * @module
+ */
+import { EnvelopeRepacker, type RepackerCounters } from "./nats-envelope.ts";
+import type { FeedSubscriber } from "./feed-subscriber.ts";
+import type { ChannelPacker } from "../wire/packer.ts";
+
+export interface NatsReadOptions {
+  /** NATS server URL(s), e.g. "nats://127.0.0.1:4222". */
+  servers: string | string[];
+  /** Subject prefix the bridge publishes under; the reader takes `<prefix>.>`. Default "feeder". */
+  prefix?: string;
+  /** Read this JetStream stream instead of the live subjects. */
+  stream?: string;
+  /** With `stream`: "now" (default), "all" (everything the stream holds) or a time (replay from it). */
+  from?: "now" | "all" | Date;
+  /** The repacked stream's channel and source id (what subscribers see). Defaults 1 and 65000. */
+  channelId?: number;
+  sourceId?: number;
+  /** Heartbeat interval of the repacked stream, ms (sent only while upstream is alive). Default 200. */
+  heartbeatIntervalMs?: number;
+  maxDatagramBytes?: number;
+}
+
+/** The parts of the NATS client used here (typed locally: the package is an optional, dynamically loaded peer). */
+interface NatsMsg {
+  data: Uint8Array;
+}
+interface NatsSub {
+  unsubscribe(): void;
+}
+interface NatsConnection {
+  subscribe(subject: string, opts: { callback: (err: Error | null, msg: NatsMsg) => void }): NatsSub;
+  drain(): Promise<void>;
+  close(): Promise<void>;
+  closed(): Promise<void | Error>;
+}
+interface Consumer {
+  consume(): Promise<AsyncIterable<NatsMsg> & { stop(): Promise<void> | void }>;
+}
+
+const TRANSPORT = "@nats-io/transport-node";
+const JETSTREAM = "@nats-io/jetstream";
+
+/** Connects like the bridge does: reconnect forever, 250 ms apart (a NATS restart is an outage, not an end). */
+export async function connectNats(servers: string | string[], name: string): Promise<NatsConnection> {
+  let mod: { connect: (o: Record<string, unknown>) => Promise<NatsConnection> };
+  try {
+    mod = await import(TRANSPORT);
+  } catch (err) {
+    throw new Error(`reading NATS needs the package ${TRANSPORT} (npm install ${TRANSPORT} ${JETSTREAM}): ${(err as Error).message}`);
+  }
+  return mod.connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: false });
+}
+
+export interface NatsReaderCounters extends RepackerCounters {
+  datagrams: number;
+}
+
+export class NatsFeedReader {
+  readonly repacker: EnvelopeRepacker;
+  private readonly opts: NatsReadOptions;
+  private readonly sink: (datagram: Uint8Array) => void;
+  private nc: NatsConnection | undefined;
+  private sub: NatsSub | undefined;
+  private iter: { stop(): Promise<void> | void } | undefined;
+  private flushScheduled = false;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private lastSendMs = 0;
+  datagrams = 0;
+
+  constructor(opts: NatsReadOptions, sink: (datagram: Uint8Array) => void) {
+    this.opts = opts;
+    this.sink = sink;
+    this.repacker = new EnvelopeRepacker({
+      channelId: opts.channelId ?? 1,
+      sourceId: opts.sourceId ?? 65000,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 200,
+      maxDatagramBytes: opts.maxDatagramBytes,
+    });
+  }
+
+  get counters(): NatsReaderCounters {
+    return { ...this.repacker.counters, datagrams: this.datagrams };
+  }
+
+  async start(): Promise<void> {
+    const prefix = this.opts.prefix ?? "feeder";
+    const nc = (this.nc = await connectNats(this.opts.servers, "feeder-reader"));
+    const onData = (data: Uint8Array) => {
+      this.repacker.add(data, Date.now());
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(this.flush);
+      }
+    };
+    if (this.opts.stream === undefined) {
+      this.sub = nc.subscribe(`${prefix}.>`, { callback: (err, msg) => void (err === null && onData(msg.data)) });
+    } else {
+      const { jetstream } = (await import(JETSTREAM)) as { jetstream: (nc: NatsConnection) => { consumers: { get(s: string, o: object): Promise<Consumer> } } };
+      const from = this.opts.from ?? "now";
+      const policy =
+        from === "now" ? { deliver_policy: "new" } : from === "all" ? { deliver_policy: "all" } : { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
+      const consumer = await jetstream(nc).consumers.get(this.opts.stream, policy);
+      const iter = await consumer.consume();
+      this.iter = iter;
+      void (async () => {
+        for await (const m of iter) onData(m.data);
+      })().catch(() => undefined);
+    }
+    const hbMs = this.repacker.packer.heartbeatIntervalMs;
+    this.timer = setInterval(() => this.heartbeat(hbMs), hbMs);
+    this.timer.unref?.();
+  }
+
+  /** Heartbeats only while upstream is alive: a dead upstream, bridge or NATS makes the local stream go stale. */
+  private heartbeat(hbMs: number): void {
+    const now = Date.now();
+    const upstreamMs = Math.max(this.repacker.upstreamHeartbeatMs, hbMs);
+    if (now - this.repacker.lastUpstreamMs > 3 * upstreamMs) return;
+    if (now - this.lastSendMs < hbMs) return;
+    this.repacker.packer.appendHeartbeat(0);
+    this.flush();
+  }
+
+  /** Seals and hands over every pending datagram (the replaced session's first). */
+  readonly flush = (): void => {
+    this.flushScheduled = false;
+    const old = this.repacker.pendingOld;
+    if (old !== undefined) {
+      this.repacker.pendingOld = undefined;
+      this.drain(old);
+    }
+    this.drain(this.repacker.packer);
+  };
+
+  private drain(p: ChannelPacker): void {
+    if (p.count === 0) return;
+    p.seal(Date.now() * 1000);
+    for (let i = 0; i < p.count; i++) this.sink(p.bytes[i]!.subarray(0, p.lengths[i]));
+    this.datagrams += p.count;
+    p.clear();
+    this.lastSendMs = Date.now();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    this.sub?.unsubscribe();
+    await this.iter?.stop();
+    await this.nc?.close();
+    this.nc = undefined;
+  }
+}
+
+/** Feeds a FeedSubscriber from NATS (call sub.start() too for its stale checks; it may have no groups). */
+export async function attachNats(sub: FeedSubscriber, opts: NatsReadOptions): Promise<NatsFeedReader> {
+  const reader = new NatsFeedReader(opts, (d) => sub.ingest(d));
+  await reader.start();
+  return reader;
+}

@@ -1,0 +1,106 @@
+/**
+ * `feeder bridge to-nats` and `feeder listen --nats` as real processes against a real nats-server: the listen
+ * table's NDJSON from the live subjects and from the JetStream stream's start carries every book of the feed, from
+ * the reader's own stream; bad flags exit 2 naming the flag.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { join } from "node:path";
+import { Feeder } from "../../src/app/feeder.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
+import { feederConfig, uniqueDestination, type Markets } from "../e2e/harness.ts";
+import { NatsServer, natsServerMissing } from "./nats-server.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
+const missing = natsServerMissing();
+const MARKETS: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }];
+const A = uniqueDestination(54);
+
+let sim: BybitSim;
+let feeder: Feeder;
+let nats: NatsServer;
+let bridge: ReturnType<typeof Bun.spawn> | undefined;
+
+function cli(args: string[]) {
+  return Bun.spawn([process.execPath, join(ROOT, "src/cli/main.ts"), ...args], { stdout: "pipe", stderr: "pipe", cwd: ROOT });
+}
+
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const p = cli(args);
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { code, stdout, stderr };
+}
+
+/** Reads NDJSON updates until every symbol has a valid one; the process is then stopped (SIGTERM) and must exit 0. */
+async function validUpdates(args: string[]): Promise<{ symbols: Set<string>; sources: Set<number>; code: number }> {
+  const p = cli(["listen", "-f", "ndjson", ...args]);
+  const symbols = new Set<string>();
+  const sources = new Set<number>();
+  let buf = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of p.stdout as ReadableStream<Uint8Array>) {
+    buf += decoder.decode(chunk);
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const rec = JSON.parse(buf.slice(0, nl)) as { type: string; symbol?: string; valid?: boolean; sourceId?: number };
+      buf = buf.slice(nl + 1);
+      if (rec.type === "update" && rec.valid) {
+        symbols.add(rec.symbol!);
+        sources.add(rec.sourceId!);
+      }
+    }
+    if (symbols.size === MARKETS[0]!.symbols.length) break;
+  }
+  p.kill("SIGTERM");
+  return { symbols, sources, code: await p.exited };
+}
+
+beforeAll(async () => {
+  if (missing) return;
+  nats = await NatsServer.start();
+  sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: MARKETS[0]!.symbols }], seed: 23, messagesPerSecond: 50 });
+  feeder = new Feeder({ config: feederConfig({ sim, markets: MARKETS, ...A, snapshotIntervalMs: 300, heartbeatIntervalMs: 100 }), log: silentLogger });
+  await feeder.start();
+  bridge = cli(["bridge", "to-nats", "-g", `${A.group}:${A.port}`, "--iface", "127.0.0.1", "--nats", nats.url, "--prefix", "cli.md", "--stream", "CLI", "--max-age", "600", "--max-bytes", "64M"]);
+}, 30_000);
+
+afterAll(async () => {
+  bridge?.kill("SIGTERM");
+  await bridge?.exited;
+  await feeder?.stop();
+  await nats?.stop();
+  await sim?.stop();
+});
+
+describe.skipIf(missing !== undefined)(`feeder bridge / listen --nats${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 60_000 }, () => {
+  test("listen --nats (live subjects) shows every book valid, from the reader's own stream", async () => {
+    const r = await validUpdates(["--nats", nats.url, "--prefix", "cli.md"]);
+    expect([...r.symbols].sort()).toEqual([...MARKETS[0]!.symbols].sort());
+    expect([...r.sources]).toEqual([65000]);
+    expect(r.code).toBe(0);
+  });
+
+  test("listen --nats --stream --from all replays the stream", async () => {
+    const r = await validUpdates(["--nats", nats.url, "--prefix", "cli.md", "--stream", "CLI", "--from", "all"]);
+    expect([...r.symbols].sort()).toEqual([...MARKETS[0]!.symbols].sort());
+  });
+
+  test("bad flags exit 2 naming what was wrong", async () => {
+    const cases: [string[], RegExp][] = [
+      [["bridge"], /name one direction/],
+      [["bridge", "sideways"], /name one direction/],
+      [["bridge", "to-nats", "--nats", nats.url], /--config FILE or at least one --group/],
+      [["bridge", "to-nats", "--nats", "http://x", "-g", "239.255.1.1:1"], /--nats "http:\/\/x" is not nats:\/\/host:port/],
+      [["bridge", "to-nats", "--nats", nats.url, "-g", "239.255.1.1:1", "--max-age", "5"], /--max-age and --max-bytes need --stream/],
+      [["bridge", "from-nats", "--nats", nats.url], /exactly one --group/],
+      [["bridge", "from-nats", "--nats", nats.url, "-g", "239.255.1.1:1", "--from", "all"], /--from needs --stream/],
+      [["listen", "--nats", nats.url, "--prefix", "a.*"], /--prefix must be NATS subject tokens/],
+      [["listen", "--nats", nats.url, "--stream", "S", "--from", "yesterday"], /--from must be now, all or an ISO time/],
+    ];
+    for (const [args, why] of cases) {
+      const r = await run(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).toMatch(why);
+    }
+  });
+});
