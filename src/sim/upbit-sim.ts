@@ -257,6 +257,7 @@ class UpbitSimulator implements UpbitSim {
   }
 
   private sendTo(ws: Ws, text: string): void {
+    if (Date.now() < this.stallUntilMs) return; // a stalled server sends nothing
     ws.data.sent++;
     this.stats.messagesSent++;
     ws.send(this.encode(ws, text));
@@ -289,7 +290,9 @@ class UpbitSimulator implements UpbitSim {
     for (const ws of this.subscribersOf(code)) this.sendTo(ws, b.frame(ws.data.subs.get(code)!, ws.data.simple, "REALTIME", this.level()));
   }
 
+  /** n messages of every subscribed code; none while stalled (the books do not move, as in the Bybit simulator). */
   step(n = 1): void {
+    if (Date.now() < this.stallUntilMs) return;
     for (let k = 0; k < n; k++) for (const code of this.subscribed()) this.stepCode(code);
   }
 

@@ -152,6 +152,8 @@ for (const [n, venue] of (["upbit", "bithumb"] as const).entries()) {
         if (fault === "malformed") expect(after.parseErrors).toBeGreaterThan(before.parseErrors!);
         if (fault === "disconnect" || fault === "429") expect(after.reconnects).toBeGreaterThan(before.reconnects!);
         if (fault === "429") expect(sim.stats.refused429).toBe(2);
+        // The stalled server sent nothing: the book went STALE itself (not a leftover of an earlier fault).
+        if (fault === "stall") expect([...(statesSeen.get(target.id) ?? [])]).toContain(BookState.STALE);
         if (fault === "error_frame") {
           expect(after.subscribeRejected).toBe(1);
           expect(subscriber.books.get(target.id)?.state).toBe(BookState.HALTED);
