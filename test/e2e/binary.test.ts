@@ -6,15 +6,15 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { BookState, StatusReason } from "../../src/core/types.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import pkg from "../../package.json" with { type: "json" };
+import { buildBinary } from "./binary-build.ts";
 import { allBooksEqual, levelsOfSim, levelsOfView, rawConfig, sameLevels, tempDir, toToml, uniqueDestination, waitFor, type Markets } from "./harness.ts";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const MARKETS: Markets = [
   { market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] },
   { market: "inverse", depth: 200, symbols: ["BTCUSD"] },
@@ -26,14 +26,7 @@ let dir: string;
 
 beforeAll(async () => {
   dir = tempDir("feeder-bin-");
-  binary = join(dir, "feeder");
-  // Exactly `npm run build` (package.json), with the output in a temp dir instead of dist/feeder.
-  const script = pkg.scripts.build.split(" ");
-  expect(script.slice(0, 2)).toEqual(["bun", "build"]);
-  const args = script.slice(1).map((a) => (a === "dist/feeder" ? binary : a));
-  expect(args).toContain(binary);
-  const build = Bun.spawnSync([process.execPath, ...args], { cwd: ROOT, stderr: "pipe", stdout: "pipe" });
-  if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`);
+  binary = buildBinary(dir);
 }, 120_000);
 
 function runBinary(args: string[]) {
