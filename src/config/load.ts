@@ -300,7 +300,7 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       if (vt[market] === undefined) continue;
       const mk = `${key}.${market}`;
       const mt = v.table(vt[market], mk);
-      v.knownKeys(mt, mk, ["depth", "symbols", "stale_after_ms", "ws_url", "rest_url"]);
+      v.knownKeys(mt, mk, ["depth", "symbols", "stale_after_ms", "ws_url", "rest_url", "symbols_per_connection"]);
       const ms = spec.markets[market]!;
       const allowed = ms.depths;
       const depth = v.int(mt.depth, `${mk}.depth`, ms.defaultDepth, 0, Number.MAX_SAFE_INTEGER);
@@ -334,11 +334,15 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
           v.problem(`${mk}.stale_after_ms`, staleAfterMs, `0 (the default) or at least ${floor.ms}${floor.why ? " " + floor.why : ""}`);
         }
       }
+      // Books sharing one connection: for venues whose sequence counts per connection (Coinbase), a gap resyncs all
+      // of them, so fewer per connection bounds the damage; absent = the venue's default.
+      const symbolsPerConnection = mt.symbols_per_connection === undefined ? undefined : v.int(mt.symbols_per_connection, `${mk}.symbols_per_connection`, 0, 1, 1000);
       markets.push({
         market,
         depth,
         symbols,
         ...(staleAfterMs === undefined ? {} : { staleAfterMs }),
+        ...(symbolsPerConnection === undefined ? {} : { symbolsPerConnection }),
         ...(marketWsUrl === undefined ? {} : { wsUrl: marketWsUrl }),
         ...(marketRestUrl === undefined ? {} : { restUrl: marketRestUrl }),
       });

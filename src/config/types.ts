@@ -25,6 +25,11 @@ export interface MarketConfig {
    * venue adapter's default for the depth (Bybit: docs/venues/bybit.md, "Staleness").
    */
   readonly staleAfterMs?: number;
+  /**
+   * Symbols per WebSocket connection, for venues that take it (Coinbase: its sequence_num counts per connection, so a
+   * gap resyncs every book on it); absent = the venue's default.
+   */
+  readonly symbolsPerConnection?: number;
 }
 
 export interface InstrumentOverride {

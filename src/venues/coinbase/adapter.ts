@@ -108,7 +108,9 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.gapLog = new RateLimitedLog(this.log, "warn", "coinbase: sequence_num gaps; every book of the connection resynced");
     this.errorLog = new RateLimitedLog(this.log, "warn", "coinbase: error frames from the venue");
     this.heartbeatLog = new RateLimitedLog(this.log, "warn", "coinbase: heartbeat_counter did not advance by 1");
-    this.planConnections(opts.maxProductsPerConnection ?? DEFAULT_PRODUCTS_PER_CONNECTION);
+    // Config (`venues.coinbase.spot.symbols_per_connection`) first, then the option, then the default.
+    const perConnection = config.markets.find((m) => m.symbolsPerConnection !== undefined)?.symbolsPerConnection;
+    this.planConnections(perConnection ?? opts.maxProductsPerConnection ?? DEFAULT_PRODUCTS_PER_CONNECTION);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     const requests = coinbaseRequests((topics, reqId) => (topics[0]?.conn as Conn | undefined)?.expectedAcks.push(reqId));
     this.control = new SubscriptionControl(requests, this.log, this.now, undefined, invalidate, opts.budgetShare);

@@ -4,6 +4,7 @@
  * REST, replay of recorded frames, and the simulator's own protocol rules seen by a raw client.
  */
 import { afterEach, describe, expect, test } from "vitest";
+import { parseConfigText } from "../../../src/config/load.ts";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { parseFixed } from "../../../src/core/fixed.ts";
 import { silentLogger } from "../../../src/core/log.ts";
@@ -130,6 +131,26 @@ describe("coinbase adapter", () => {
     expect(sink.invalid).toEqual([]);
     const names = new Set(adapter.metrics().map((m) => m.name));
     for (const n of ["heartbeats_total", "sequence_gaps_total", "duplicates_total", "error_frames_total", "connection_up"]) expect(names).toContain(n);
+  });
+
+  test("symbols_per_connection from the config bounds the products on one connection (a gap's reach)", async () => {
+    const products = ["BTC-USD", "ETH-USD", "SOL-USD"];
+    const sim = await startCoinbaseSimulator({ products, seed: 21, levels: 40 });
+    const base = coinbaseConfig(sim, products);
+    const config = { ...base, markets: [{ ...base.markets[0]!, symbolsPerConnection: 1 }] };
+    const adapter: CoinbaseAdapter = createCoinbaseAdapter(config, subsOf(products), { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+    cleanup.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.start(sink);
+    sim.step(1);
+    await waitFor(() => products.every((p, i) => sink.matches(sim, i, p)), "books live");
+    expect(adapter.connections()).toHaveLength(3);
+    const parsed = parseConfigText('[venues.coinbase.spot]\nsymbols = ["BTC-USD"]\nsymbols_per_connection = 2\n');
+    expect(parsed.venues[0]!.markets[0]!.symbolsPerConnection).toBe(2);
+    expect(() => parseConfigText('[venues.coinbase.spot]\nsymbols = ["BTC-USD"]\nsymbols_per_connection = 0\n')).toThrow(/venues\.coinbase\.spot\.symbols_per_connection: 0/);
   });
 
   test("a sequence gap across the products of one connection reconnects it; the other connection is untouched", async () => {
