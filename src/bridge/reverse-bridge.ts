@@ -28,16 +28,24 @@ export class ReverseBridge {
 
   async start(): Promise<void> {
     const o = this.opts;
-    const socket = (this.socket = await openMulticastSender({ iface: o.iface, ttl: o.ttl }));
+    this.socket = await openMulticastSender({ iface: o.iface, ttl: o.ttl });
     this.reader = new NatsFeedReader(o, (d) => {
-      if (!socket.send(d, o.port, o.group)) this.sendErrors++;
+      // After stop() the reader may still drain what it had buffered: drop it, never send on a closed socket.
+      const socket = this.socket;
+      if (socket === undefined) return;
+      try {
+        if (!socket.send(d, o.port, o.group)) this.sendErrors++;
+      } catch {
+        this.sendErrors++; // a send the kernel refuses is counted, like the publisher's (never thrown into NATS)
+      }
     });
     await this.reader.start();
   }
 
   async stop(): Promise<void> {
+    const socket = this.socket;
+    this.socket = undefined; // first: anything the reader still drains is dropped
     await this.reader?.stop();
-    this.socket?.close();
-    this.socket = undefined;
+    socket?.close();
   }
 }
