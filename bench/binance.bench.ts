@@ -92,7 +92,7 @@ class OursPath {
     for (const [sym, e] of rec.symbols) {
       const inst: Instrument = { instrumentId: instrumentIdOf("binance", rec.market, sym), venue: "binance", market: rec.market, symbol: sym, priceExp: e.priceExp, qtyExp: e.qtyExp, tickSize: "1", lotSize: "1" };
       this.builders.push(new BookBuilder(inst));
-      this.table.add(e.stream, sym, i++, e.priceExp, e.qtyExp);
+      this.table.addStream(e.stream, sym, i++, e.priceExp, e.qtyExp);
       this.lastU.push(0);
     }
   }

@@ -167,7 +167,7 @@ export class BinanceAdapter implements VenueAdapter {
         t.sub = SUB_REJECTED;
         continue;
       }
-      t.entry = t.conn.table.add(t.topic, t.symbol, t.index, inst.priceExp, inst.qtyExp);
+      t.entry = t.conn.table.addStream(t.topic, t.symbol, t.index, inst.priceExp, inst.qtyExp);
       t.conn.used = true;
     }
   }
@@ -431,7 +431,7 @@ export class BinanceAdapter implements VenueAdapter {
     conn.parseErrors++;
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
-    let t = entry >= 0 ? conn.byTopic.get(conn.table.streams[entry]!) : undefined;
+    let t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
     t ??= conn.topics.find((x) => frame.includes(`"${x.topic}"`));
     this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     if (!t) {

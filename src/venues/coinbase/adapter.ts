@@ -363,7 +363,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     const name = CB_ERROR_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
     this.parseErrorLog.hit(`${name} (${conn.name}): ${frame.slice(0, 160)}`);
-    const t = entry >= 0 ? conn.byTopic.get(conn.table.products[entry]!) : undefined;
+    const t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
     if (t && (code === CB_ERR_PRICE || code === CB_ERR_QTY)) this.recheckInstrument(t);
     this.resyncConnection(conn, StatusReason.PARSE_ERROR, `unreadable frame (${name})`);
     if (this.books.replaying) conn.lastSeq = -1;

@@ -34,7 +34,7 @@ function frames(): Frame[] {
 
 function tableFor(f: Frame): StreamTable {
   const t = new StreamTable();
-  t.add(f.stream, f.symbol, 7, f.priceExp, f.qtyExp);
+  t.addStream(f.stream, f.symbol, 7, f.priceExp, f.qtyExp);
   return t;
 }
 
@@ -143,7 +143,7 @@ describe("Binance scanner", () => {
 
   test("what is not a diff frame: acks, errors, serverShutdown, other streams, unknown depth streams", () => {
     const t = new StreamTable();
-    t.add("btcusdt@depth@100ms", "BTCUSDT", 0, 2, 5);
+    t.addStream("btcusdt@depth@100ms", "BTCUSDT", 0, 2, 5);
     const u = new BookUpdate();
     expect(scanner.scan('{"result":null,"id":"s1"}', t, u)).toBe(SCAN_NOT_BOOK);
     expect(scanner.scan('{"code":2,"msg":"Invalid request","id":"s1"}', t, u)).toBe(SCAN_NOT_BOOK);

@@ -69,7 +69,7 @@ function read(pool: EventPool, t: ProductTable): Book[] {
     const asks: [number, number][] = [];
     for (let k = 0; k < u.bidCount; k++) bids.push([u.bidPx[k]!, u.bidQty[k]!]);
     for (let k = 0; k < u.askCount; k++) asks.push([u.askPx[k]!, u.askQty[k]!]);
-    out.push({ product: t.products[pool.entries[i]!]!, snapshot: u.isSnapshot, bids, asks });
+    out.push({ product: t.names[pool.entries[i]!]!, snapshot: u.isSnapshot, bids, asks });
   }
   return out;
 }
