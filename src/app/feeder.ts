@@ -26,8 +26,8 @@ import type { ReadinessInput } from "./readiness.ts";
 export interface FeederOptions {
   readonly config: FeederConfig;
   readonly log: Logger;
-  /** Publisher source id; default `publish.source_id` (a worker passes source_id + its index + 1). */
-  readonly sourceId?: number;
+  /** Added to `publish.source_id` for the packet header's source id: a worker passes its number (index + 1); default 0. */
+  readonly sourceOffset?: number;
   /** Test hook passed to the publisher: drop chosen datagrams on purpose. */
   readonly dropFilter?: (channelId: number, seqNum: number, bytes: Uint8Array) => boolean;
   /** Adapter knobs for tests (short ping/stale intervals); merged into every adapter's options. */
@@ -202,8 +202,7 @@ export class Feeder {
   constructor(private readonly opts: FeederOptions) {
     this.publisher = new FeedPublisher({
       publish: opts.config.publish,
-      // The publisher adds publish.source_id itself; this is the offset of an absolute id (a worker's).
-      sourceId: opts.sourceId === undefined ? 0 : opts.sourceId - (opts.config.publish.sourceId ?? 0),
+      sourceId: opts.sourceOffset ?? 0,
       log: opts.log.child({ part: "publisher" }),
       dropFilter: opts.dropFilter,
       receiptToSend: this.latency.receiptToSend,

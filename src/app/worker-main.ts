@@ -6,7 +6,6 @@
  */
 import { createLogger } from "../core/log.ts";
 import { Feeder, inWorkerShare } from "./feeder.ts";
-import { workerSourceId } from "./publish-guard.ts";
 import type { FromWorker, ToWorker } from "./worker-protocol.ts";
 
 declare const self: Worker;
@@ -27,7 +26,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       feeder = new Feeder({
         config: msg.config,
         log,
-        sourceId: workerSourceId(msg.config, workerIndex),
+        sourceOffset: workerIndex + 1, // the publisher sends as publish.source_id + this (publish-guard.ts workerSourceId)
         subscriptionFilter: (venue, sub) => inWorkerShare(venue, sub, workerIndex, msg.workerCount),
         connectBudgetShare: 1 / msg.workerCount, // one IP: the workers split the venue's connection-rate budget
         partOfLargerConfig: true,
