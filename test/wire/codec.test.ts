@@ -201,7 +201,7 @@ describe("wire codec round trip", () => {
         asks: want.asks.slice(0, MAX_SNAPSHOT_LEVELS_PER_SIDE),
       });
     }
-  });
+  }, 60_000); // ~131k levels through encode and a reference decode: seconds when the suite loads both vCPUs
 
   it("snapshots read in bulk (BookBuilder.copyBids/copyAsks) are byte-identical to per-rank reads, extreme mantissas included", () => {
     const r = rng(2024);

@@ -92,15 +92,17 @@ function equal(sim: DeribitSim, sink: Sink, subs: Subscription[], instruments: I
 describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
   test("set_heartbeat on connect; every test_request is answered with public/test, and the books stay live", async () => {
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
-    const { sim, adapter, sink, instruments } = await setup(subs, {}, { heartbeatIntervalMs: 50 });
+    // 250 ms, not less: the server closes a connection whose answer is late by one interval, and a suite loading
+    // both vCPUs can stall this process for ~100 ms (a 50 ms interval made the test flaky under load).
+    const { sim, adapter, sink, instruments } = await setup(subs, {}, { heartbeatIntervalMs: 250 });
     adapter.start(sink);
-    await until(() => sim.stats.testRequests >= 5, "five test_requests sent by the server");
-    await until(() => sim.stats.testAnswers >= 5, "five answered");
+    await until(() => sim.stats.testRequests >= 4, "four test_requests sent by the server");
+    await until(() => sim.stats.testAnswers >= 4, "four answered");
     sim.step(3);
     await until(() => equal(sim, sink, subs, instruments, 0), "book equal");
     expect(sim.stats.heartbeatCloses).toBe(0);
     expect(sink.invalid).toEqual([]);
-    expect(adapter.stats().pongs).toBeGreaterThanOrEqual(5);
+    expect(adapter.stats().pongs).toBeGreaterThanOrEqual(4);
   });
 
   test("raw channels: 13778 is a clear config error and the books are HALTED / SUBSCRIBE_REJECTED", async () => {
