@@ -61,7 +61,7 @@ interface Bucket {
 
 export interface RetransmitServerOptions {
   config: RetransmitConfig;
-  /** Added to config.port (the worker number), so every source of one host has its own server. */
+  /** Added to config.port (worker i: i + 1, its source id − publish.source_id), so every source of one host has its own server. */
   portOffset: number;
   /** The ring of each channel id this publisher sends on. */
   rings: ReadonlyMap<number, RetransmitRing>;
