@@ -235,6 +235,12 @@ export class DeribitAdapter implements VenueAdapter {
     this.control.send(conn, this.requests.setHeartbeat());
   }
 
+  /** A socket closed: forget the requests it never answered (they would stay in the id map for ever). Cold. */
+  onSocketClosed(conn: DeribitConnection, gen: number): void {
+    const n = this.requests.dropSocket(conn, gen);
+    if (n > 0) this.log.debug("deribit: requests of a closed socket dropped", { conn: conn.id, requests: n });
+  }
+
   private counterTable(): [string, string, string, number][] {
     return [
       ["snapshots", "snapshots_total", "Snapshots applied", this.snapshots],

@@ -168,6 +168,30 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     expect(sink.invalid).toEqual([]);
   });
 
+  test("requests of a socket dropped before its answer are forgotten; the id map does not grow", async () => {
+    const subs: Subscription[] = [
+      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
+      { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
+    ];
+    const { sim, adapter, sink, instruments } = await setup(subs);
+    adapter.start(sink);
+    sim.step(1);
+    const bothEqual = () => [0, 1].every((i) => equal(sim, sink, subs, instruments, i));
+    await until(bothEqual, "books live");
+    await until(() => adapter.requests.pending === 0, "every subscribe answered");
+    for (let round = 1; round <= 3; round++) {
+      // The server holds what it receives; the resync's unsubscribe goes out on this socket and is never answered,
+      // because the socket is dropped before the server reads it.
+      sim.inject("stall", undefined, { stallMs: 200 });
+      adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+      expect(adapter.requests.pending, `round ${round}: the unsubscribe in flight`).toBe(1);
+      sim.inject("disconnect");
+      await until(() => adapter.stats().reconnects === round, `round ${round}: reconnected`);
+      sim.step(1);
+      await until(() => bothEqual() && adapter.requests.pending === 0, `round ${round}: books live again, nothing left in the id map`, 15_000);
+    }
+  });
+
   test("a channel missing from the subscribe result is rejected alone", async () => {
     const subs: Subscription[] = [
       { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
