@@ -30,6 +30,11 @@ export interface MarketConfig {
    * gap resyncs every book on it); absent = the venue's default.
    */
   readonly symbolsPerConnection?: number;
+  /**
+   * The venue's own keys of this market (registry MarketSpec.options: Deribit `interval`, Upbit `level`), every one
+   * the venue declares, defaults filled in; absent for venues without any.
+   */
+  readonly options?: Readonly<Record<string, string | number>>;
 }
 
 export interface InstrumentOverride {
