@@ -367,6 +367,7 @@ export class Feeder {
       books,
       unresolved,
       publisher: { datagrams: c.datagrams, bytes: c.bytes, sendErrors: c.sendErrors, messages: c.messages },
+      retransmit: this.publisher.retransmitCounters && { ...this.publisher.retransmitCounters },
       applyErrors,
       exchangeToReceipt,
       receiptToSend,

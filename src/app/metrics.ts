@@ -9,6 +9,7 @@
  * @module
  */
 import { LatencyHistogram } from "../core/histogram.ts";
+import type { RetransmitServerCounters } from "../net/retransmit-server.ts";
 import type { VenueMetric } from "../venues/venue.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { type ProcessSnapshot, writeProcessMetrics } from "./process-metrics.ts";
@@ -78,6 +79,8 @@ export interface MetricsSnapshot {
   /** Configured symbols left out because their instrument could not be resolved, by venue and market. */
   unresolved: { venue: string; market: string; count: number }[];
   publisher: { datagrams: number; bytes: number; sendErrors: number; messages: number };
+  /** The retransmission server's counters (publish.retransmit); absent without one. */
+  retransmit?: RetransmitServerCounters | undefined;
   /** Exceptions contained while applying a book message, by venue. */
   applyErrors: Record<string, number>;
   exchangeToReceipt: Record<string, HistogramData>;
@@ -125,6 +128,7 @@ export function renderMetrics(input: MetricsInput): string {
     w.family("feeder_send_errors_total", "counter", "datagrams the kernel refused").sample("feeder_send_errors_total", base, s.publisher.sendErrors);
     w.family("feeder_messages_published_total", "counter", "wire messages published (deltas, snapshot chunks, statuses, definitions, heartbeats)");
     w.sample("feeder_messages_published_total", base, s.publisher.messages);
+    if (s.retransmit) writeRetransmit(w, base, s.retransmit);
     w.family("feeder_exchange_to_receipt_seconds", "histogram", "exchange matching-engine time (Bybit cts) to local frame receipt");
     for (const [venue, h] of Object.entries(s.exchangeToReceipt)) w.histogram("feeder_exchange_to_receipt_seconds", { ...base, venue }, h);
     w.family("feeder_receipt_to_send_seconds", "histogram", "local frame receipt to its datagram handed to the kernel");
@@ -139,6 +143,27 @@ export function renderMetrics(input: MetricsInput): string {
   if (input.process) writeProcessMetrics(w, input.process);
   input.extra?.(w);
   return w.text();
+}
+
+/**
+ * The retransmission server's counters. Every request received has exactly one result, so the results are one
+ * counter with a `result` label (zeros included) and no separate total; its datagrams and bytes are not in
+ * feeder_datagrams_sent_total / feeder_sent_bytes_total (another socket, another quantity).
+ */
+function writeRetransmit(w: PromWriter, base: Record<string, string>, c: RetransmitServerCounters): void {
+  const results: [string, number][] = [
+    ["answered", c.answered],
+    ["out_of_range", c.outOfRange],
+    ["throttled", c.throttled],
+    ["refused_network", c.refusedNetwork],
+    ["bad_request", c.badRequests],
+  ];
+  w.family("feeder_retransmit_requests_total", "counter", "retransmission requests received, by result (answered, out_of_range, throttled: answered with a control packet; refused_network, bad_request: dropped)");
+  for (const [result, n] of results) w.sample("feeder_retransmit_requests_total", { ...base, result }, n);
+  w.family("feeder_retransmit_datagrams_total", "counter", "datagrams retransmitted (handed to the kernel)").sample("feeder_retransmit_datagrams_total", base, c.datagrams);
+  w.family("feeder_retransmit_sent_bytes_total", "counter", "bytes of the datagrams retransmitted").sample("feeder_retransmit_sent_bytes_total", base, c.bytes);
+  w.family("feeder_retransmit_send_errors_total", "counter", "answer datagrams the kernel refused (lost; the requester falls back to the refresh)");
+  w.sample("feeder_retransmit_send_errors_total", base, c.sendErrors);
 }
 
 /** One venue sample as `feeder_venue_<name>{venue, …labels}`; false (and nothing written) when it breaks the rules. */

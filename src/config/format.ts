@@ -40,6 +40,7 @@ function venue(v: VenueConfig): string[] {
     if (m.wsUrl !== undefined) out.push(`ws_url = ${value(m.wsUrl)}`);
     if (m.restUrl !== undefined) out.push(`rest_url = ${value(m.restUrl)}`);
     if (m.symbolsPerConnection !== undefined) out.push(`symbols_per_connection = ${m.symbolsPerConnection}`);
+    for (const [k, o] of Object.entries(m.options ?? {})) out.push(`${key(k)} = ${value(o)}`);
     // Absent means the adapter's default for the depth; printing 0 would say the same, but not round-trip.
     if (m.staleAfterMs !== undefined) out.push(`stale_after_ms = ${m.staleAfterMs}`);
     else out.push("# stale_after_ms not set: the adapter's default for this depth");

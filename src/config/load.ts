@@ -11,7 +11,7 @@ import { parseCidr } from "../core/cidr.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
 import { locateTomlError } from "./toml-position.ts";
 import { MARKET_IDS, type MarketName, type VenueName } from "../core/types.ts";
-import { supportedVenues, venueSpec } from "../venues/registry.ts";
+import { supportedVenues, venueSpec, type MarketOptionSpec } from "../venues/registry.ts";
 import type {
   DestinationConfig,
   RetransmitConfig,
@@ -300,8 +300,8 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       if (vt[market] === undefined) continue;
       const mk = `${key}.${market}`;
       const mt = v.table(vt[market], mk);
-      v.knownKeys(mt, mk, ["depth", "symbols", "stale_after_ms", "ws_url", "rest_url", "symbols_per_connection"]);
       const ms = spec.markets[market]!;
+      v.knownKeys(mt, mk, ["depth", "symbols", "stale_after_ms", "ws_url", "rest_url", "symbols_per_connection", ...Object.keys(ms.options ?? {})]);
       const allowed = ms.depths;
       const depth = v.int(mt.depth, `${mk}.depth`, ms.defaultDepth, 0, Number.MAX_SAFE_INTEGER);
       if (!allowed.includes(depth)) v.problem(`${mk}.depth`, depth, `one of ${allowed.join(", ")}`);
@@ -337,12 +337,14 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       // Books sharing one connection: for venues whose sequence counts per connection (Coinbase), a gap resyncs all
       // of them, so fewer per connection bounds the damage; absent = the venue's default.
       const symbolsPerConnection = mt.symbols_per_connection === undefined ? undefined : v.int(mt.symbols_per_connection, `${mk}.symbols_per_connection`, 0, 1, 1000);
+      const options = ms.options === undefined ? undefined : parseMarketOptions(v, mt, mk, ms.options, symbols);
       markets.push({
         market,
         depth,
         symbols,
         ...(staleAfterMs === undefined ? {} : { staleAfterMs }),
         ...(symbolsPerConnection === undefined ? {} : { symbolsPerConnection }),
+        ...(options === undefined ? {} : { options }),
         ...(marketWsUrl === undefined ? {} : { wsUrl: marketWsUrl }),
         ...(marketRestUrl === undefined ? {} : { restUrl: marketRestUrl }),
       });
@@ -374,6 +376,33 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       markets,
       overrides,
     });
+  }
+  return out;
+}
+
+/** A market's venue-specific keys (registry MarketSpec.options), every one filled in with its default when absent. */
+function parseMarketOptions(v: Validator, mt: Table, mk: string, specs: Readonly<Record<string, MarketOptionSpec>>, symbols: readonly string[]): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    const key = `${mk}.${name}`;
+    const raw = mt[name];
+    if (spec.kind === "string") {
+      const why = typeof raw === "string" ? spec.refused?.[raw] : undefined;
+      if (why !== undefined) {
+        v.problem(key, raw, `one of ${spec.values.join(", ")} (${raw}: ${why})`);
+        out[name] = spec.default;
+      } else out[name] = v.oneOf(raw, key, spec.default, spec.values);
+      continue;
+    }
+    let n = spec.default;
+    if (raw !== undefined) {
+      const fits = typeof raw === "number" && Number.isFinite(raw) && raw >= spec.min && raw <= spec.max && Number(raw.toFixed(spec.decimals)) === raw;
+      if (!fits) v.problem(key, raw, `a number ${spec.min}–${spec.max}${spec.decimals === 0 ? " without decimals" : ` with at most ${spec.decimals} decimals`}`);
+      else n = raw;
+    }
+    const expected = raw === undefined ? undefined : spec.check?.(n, symbols);
+    if (expected !== undefined) v.problem(key, n, expected);
+    out[name] = n;
   }
   return out;
 }

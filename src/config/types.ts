@@ -30,6 +30,11 @@ export interface MarketConfig {
    * gap resyncs every book on it); absent = the venue's default.
    */
   readonly symbolsPerConnection?: number;
+  /**
+   * The venue's own keys of this market (registry MarketSpec.options: Deribit `interval`, Upbit `level`), every one
+   * the venue declares, defaults filled in; absent for venues without any.
+   */
+  readonly options?: Readonly<Record<string, string | number>>;
 }
 
 export interface InstrumentOverride {
@@ -107,7 +112,7 @@ export interface PublishConfig {
 
 /** publish.retransmit: ring per (channel, source) and a unicast UDP request server on its own socket. */
 export interface RetransmitConfig {
-  /** Address and port the request server binds (workers: port + worker number; port 0 = any free port). */
+  /** Address and port the request server binds (workers: worker i on port + i + 1, its source id − sourceId; port 0 = any free port). */
   readonly host: string;
   readonly port: number;
   /** Bytes of sent datagrams kept per channel (one preallocated ring each). */

@@ -29,20 +29,28 @@ const MAX_REQUESTERS = 4096;
 /** Datagrams per sendMany call of an answer. */
 const ANSWER_BATCH = 64;
 
+/**
+ * What the server did. Every packet received ends in exactly one of refusedNetwork, badRequests, throttled,
+ * outOfRange or answered (they add up to received), so /metrics exports them as one counter by result.
+ */
 export interface RetransmitServerCounters {
   /** Control packets received (any kind, before checks). */
   received: number;
   /** From an address outside publish.retransmit.allow: dropped unanswered. */
   refusedNetwork: number;
-  /** Not a valid request (magic, length, CRC, HMAC, kind): dropped unanswered. */
+  /** Not a valid request (magic, length, CRC, HMAC, kind, count): dropped unanswered. */
   badRequests: number;
+  /** Over the requester's request or byte bucket: answered THROTTLED. */
   throttled: number;
+  /** Another session or source, an unknown channel, or a range not (or no longer) in the ring: answered OUT_OF_RANGE. */
   outOfRange: number;
   /** Requests answered with datagrams. */
   answered: number;
-  /** Datagrams and bytes retransmitted. */
+  /** Datagrams and bytes retransmitted: handed to the kernel (sendMany took them). */
   datagrams: number;
   bytes: number;
+  /** Answer datagrams the kernel did not take (a full socket buffer): lost, the requester times out and falls back. */
+  sendErrors: number;
 }
 
 interface Bucket {
@@ -53,7 +61,7 @@ interface Bucket {
 
 export interface RetransmitServerOptions {
   config: RetransmitConfig;
-  /** Added to config.port (the worker number), so every source of one host has its own server. */
+  /** Added to config.port (worker i: i + 1, its source id − publish.source_id), so every source of one host has its own server. */
   portOffset: number;
   /** The ring of each channel id this publisher sends on. */
   rings: ReadonlyMap<number, RetransmitRing>;
@@ -67,7 +75,7 @@ export interface RetransmitServerOptions {
 type ServerSocket = Bun.udp.Socket<"uint8array">;
 
 export class RetransmitServer {
-  readonly counters: RetransmitServerCounters = { received: 0, refusedNetwork: 0, badRequests: 0, throttled: 0, outOfRange: 0, answered: 0, datagrams: 0, bytes: 0 };
+  readonly counters: RetransmitServerCounters = { received: 0, refusedNetwork: 0, badRequests: 0, throttled: 0, outOfRange: 0, answered: 0, datagrams: 0, bytes: 0, sendErrors: 0 };
   private readonly opts: RetransmitServerOptions;
   private readonly allow: Cidr[];
   private readonly buckets = new Map<string, Bucket>();
@@ -166,16 +174,27 @@ export class RetransmitServer {
       const copy = ring.datagram(i).slice();
       markRetransmit(copy, copy.length, this.opts.auth);
       args.push(copy, port, address);
-      this.counters.datagrams++;
-      this.counters.bytes += copy.length;
       if (args.length === ANSWER_BATCH * 3 || i === last - 1) {
-        try {
-          socket.sendMany(args as never);
-        } catch (err) {
-          this.badLog.hit((err as Error).message);
-        }
+        this.sendBatch(socket, args);
         args.length = 0;
       }
+    }
+  }
+
+  /** One sendMany of [datagram, port, address] triples; counts what the kernel took (the first `sent`) and the rest. */
+  private sendBatch(socket: ServerSocket, args: (Uint8Array | number | string)[]): void {
+    const n = args.length / 3;
+    let sent = 0;
+    try {
+      sent = socket.sendMany(args as never);
+    } catch (err) {
+      this.badLog.hit((err as Error).message);
+    }
+    for (let k = 0; k < sent; k++) this.counters.bytes += (args[k * 3] as Uint8Array).length;
+    this.counters.datagrams += sent;
+    if (sent < n) {
+      this.counters.sendErrors += n - sent;
+      this.badLog.hit(`the kernel took ${sent} of ${n} answer datagrams`);
     }
   }
 

@@ -50,6 +50,8 @@ interface Conn {
   subs: Map<string, number>;
   simple: boolean;
   sent: number;
+  /** The request's `level` (grouped books; 0 when absent), echoed in every frame's `level`. The books are not grouped. */
+  level: number;
 }
 type Ws = ServerWebSocket<Conn>;
 
@@ -124,7 +126,7 @@ class UpbitSimulator implements UpbitSim {
             return new Response("Too Many Requests", { status: 429 });
           }
           if (req.headers.has("origin")) this.stats.originHeaders++;
-          if (server.upgrade(req, { data: { id: ++this.connSeq, subs: new Map(), simple: false, sent: 0 } })) return undefined;
+          if (server.upgrade(req, { data: { id: ++this.connSeq, subs: new Map(), simple: false, sent: 0, level: 0 } })) return undefined;
           return new Response("expected a WebSocket upgrade", { status: 400 });
         }
         if (url.pathname.startsWith("/v1/")) return this.rest(url);
@@ -185,7 +187,7 @@ class UpbitSimulator implements UpbitSim {
     if (url.pathname === "/v1/market/all") return Response.json(all.map((market) => ({ market, korean_name: market, english_name: market })));
     if (url.pathname === "/v1/ticker") return Response.json(asked.map((market) => ({ market, trade_price: spec(market).price })));
     if (url.pathname === "/v1/orderbook/instruments" && this.opts.venue === "upbit") {
-      return Response.json(asked.map((market) => ({ market, quote_currency: market.split("-")[0], tick_size: spec(market).tick, supported_levels: ["0"] })));
+      return Response.json(asked.map((market) => ({ market, quote_currency: market.split("-")[0], tick_size: spec(market).tick, supported_levels: supportedLevels(market, spec(market).tick) })));
     }
     return Response.json({ error: { name: "NOT_FOUND", message: "no such endpoint" } }, { status: 404 });
   }
@@ -224,8 +226,13 @@ class UpbitSimulator implements UpbitSim {
     const types = req.filter((o) => o && typeof o === "object" && "type" in o);
     if (types.length === 0) return { name: "NO_TYPE", message: "type missing" };
     const subs = new Map<string, number>();
+    let level = 0;
     for (const t of types) {
       if (t.type !== "orderbook") continue;
+      if (t.level !== undefined) {
+        if (typeof t.level !== "number" || !(t.level >= 0)) return { name: "INVALID_PARAM", message: "level must be a number ≥ 0" };
+        level = t.level;
+      }
       if (!Array.isArray(t.codes) || t.codes.length === 0) return { name: "NO_CODES", message: "codes missing" };
       for (const c of t.codes as unknown[]) {
         if (typeof c !== "string" || c !== c.toUpperCase()) return { name: "INVALID_PARAM", message: "codes must be upper case" };
@@ -238,16 +245,17 @@ class UpbitSimulator implements UpbitSim {
     const format = req.find((o) => o && typeof o === "object" && "format" in o)?.format ?? "DEFAULT";
     ws.data.simple = format === "SIMPLE";
     ws.data.subs = subs;
+    ws.data.level = level;
     // A SNAPSHOT of each code at once (codes the venue does not list send nothing).
     for (const [code, units] of subs) {
       const b = this.books.get(code);
-      if (b) this.sendTo(ws, b.frame(units, ws.data.simple, "SNAPSHOT", this.level()));
+      if (b) this.sendTo(ws, b.frame(units, ws.data.simple, "SNAPSHOT", this.level(ws)));
     }
     return undefined;
   }
 
-  private level(): number {
-    return this.opts.venue === "bithumb" ? 1 : 0;
+  private level(ws: Ws): number {
+    return this.opts.venue === "bithumb" ? 1 : ws.data.level;
   }
 
   private encode(ws: Ws, text: string): string | Uint8Array {
@@ -287,7 +295,7 @@ class UpbitSimulator implements UpbitSim {
     }
     b.ts += 100 * this.tsUnit; // Upbit's timestamps sit on a 100 ms grid
     b.regenerate();
-    for (const ws of this.subscribersOf(code)) this.sendTo(ws, b.frame(ws.data.subs.get(code)!, ws.data.simple, "REALTIME", this.level()));
+    for (const ws of this.subscribersOf(code)) this.sendTo(ws, b.frame(ws.data.subs.get(code)!, ws.data.simple, "REALTIME", this.level(ws)));
   }
 
   /** n messages of every subscribed code; none while stalled (the books do not move, as in the Bybit simulator). */
@@ -330,17 +338,17 @@ class UpbitSimulator implements UpbitSim {
       if (!b) continue;
       for (const ws of this.subscribersOf(c)) {
         const depth = ws.data.subs.get(c)!;
-        if (fault === "duplicate") this.sendTo(ws, b.frame(depth, ws.data.simple, "REALTIME", this.level()));
+        if (fault === "duplicate") this.sendTo(ws, b.frame(depth, ws.data.simple, "REALTIME", this.level(ws)));
         else if (fault === "malformed") {
           // Cut short after the code, so the client can tell whose book it was.
-          let f = b.frame(depth, ws.data.simple, "REALTIME", this.level());
-          while (!/^\{"(ty|type)":"orderbook","(cd|code)"/.test(f)) f = b.frame(depth, ws.data.simple, "REALTIME", this.level());
+          let f = b.frame(depth, ws.data.simple, "REALTIME", this.level(ws));
+          while (!/^\{"(ty|type)":"orderbook","(cd|code)"/.test(f)) f = b.frame(depth, ws.data.simple, "REALTIME", this.level(ws));
           this.sendTo(ws, f.slice(0, 120));
         }
         else if (fault === "older") {
           // A different book stamped before the last one: a client must ignore it.
           const units = b.units.map((u) => ({ ...u, as: u.as + 1 }));
-          this.sendTo(ws, b.frame(depth, ws.data.simple, "REALTIME", this.level(), units, b.ts - 100 * this.tsUnit));
+          this.sendTo(ws, b.frame(depth, ws.data.simple, "REALTIME", this.level(ws), units, b.ts - 100 * this.tsUnit));
         }
       }
     }
@@ -367,6 +375,12 @@ class UpbitSimulator implements UpbitSim {
     }
     return Response.json({ ok: false, error: "not found" }, { status: 404 });
   }
+}
+
+/** Grouping units the simulator lists: KRW codes take 10, 100, 1000 and 10 000 ticks besides 0; others only 0 [U§2]. */
+export function supportedLevels(code: string, tick: string): string[] {
+  if (!code.startsWith("KRW-")) return ["0"];
+  return ["0", ...[10, 100, 1000, 10_000].map((k) => String(Number(tick) * k))];
 }
 
 /** A recording's orderbook frames per code: cryptofeed lines (`ts: b'…'`) or one JSON frame per line. */

@@ -28,7 +28,33 @@ export interface MarketSpec {
    * the depth raises it (named in the config error, e.g. "for depth 1 (it re-pushes every 3 s)").
    */
   staleFloor(depth: number): { readonly ms: number; readonly why?: string };
+  /**
+   * Keys of this market's table beyond the common ones (depth, symbols, stale_after_ms, …), by TOML name: validated
+   * by config/load.ts (a bad value is a config error naming the key) and handed to the adapter, defaults filled in,
+   * as MarketConfig.options (docs/add-venue.md).
+   */
+  readonly options?: Readonly<Record<string, MarketOptionSpec>>;
 }
+
+/** One venue-specific market key: what it takes, its default, and why a value is refused. */
+export type MarketOptionSpec =
+  | {
+      readonly kind: "string";
+      readonly values: readonly string[];
+      readonly default: string;
+      /** Values the venue has but feeder refuses, with the reason named in the config error. */
+      readonly refused?: Readonly<Record<string, string>>;
+    }
+  | {
+      /** A number ≥ min and ≤ max with at most `decimals` decimals. */
+      readonly kind: "number";
+      readonly min: number;
+      readonly max: number;
+      readonly decimals: number;
+      readonly default: number;
+      /** A rule involving the market's symbols: the expectation when `value` does not fit them, else undefined. */
+      check?(value: number, symbols: readonly string[]): string | undefined;
+    };
 
 export interface VenueSpec {
   readonly venue: VenueName;

@@ -1,16 +1,20 @@
 /**
- * /metrics of a running feeder (simulator → runtime, one process): every family follows the Prometheus
- * conventions and never double-counts, docs/operations.md lists every family, and every query of the Grafana
- * dashboard (deploy/grafana/feeder-dashboard.json) names metrics and labels this feeder really exports.
+ * /metrics of a running feeder (simulator → runtime, one process, retransmission on): every family follows the
+ * Prometheus conventions and never double-counts, docs/operations.md lists every family, every query of the Grafana
+ * dashboard (deploy/grafana/feeder-dashboard.json) names metrics and labels this feeder really exports, and the
+ * retransmission server's counters are exported by result.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import dgram from "node:dgram";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { startRuntime, type Runtime } from "../../src/app/runtime.ts";
 import { parsePrometheusText, type ParsedSample } from "../../src/app/prometheus.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
-import { feederConfig, uniqueDestination, waitFor, type Markets } from "../e2e/harness.ts";
+import { validateConfig } from "../../src/config/load.ts";
+import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
+import { rawConfig, uniqueDestination, waitFor, type Markets } from "../e2e/harness.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const MARKETS: Markets = [
@@ -27,7 +31,9 @@ let types: Map<string, string>;
 
 beforeAll(async () => {
   sim = await startBybitSimulator({ markets: MARKETS.map((m) => ({ market: m.market, symbols: m.symbols })), seed: 32, messagesPerSecond: 0 });
-  runtime = await startRuntime(feederConfig({ sim, markets: MARKETS, ...uniqueDestination(32), http: true }), silentLogger);
+  const raw = rawConfig({ sim, markets: MARKETS, ...uniqueDestination(32), http: true });
+  (raw.publish as Record<string, unknown>).retransmit = { listen: "127.0.0.1:0" };
+  runtime = await startRuntime(validateConfig(raw), silentLogger);
   await waitFor(() => runtime.feeder!.books().every((b) => b.state === 1), "live books");
   for (let i = 0; i < 10; i++) sim.step(1);
   // Faults, so that the families that only have series once something went wrong have them.
@@ -36,8 +42,38 @@ beforeAll(async () => {
   const stats = () => runtime.feeder!.stats().venues.bybit!;
   await waitFor(() => stats().gaps! > 0 && stats().parseErrors! > 0, "faults seen", 10_000, () => sim.step(1));
   await waitFor(() => runtime.feeder!.books().every((b) => b.state === 1), "live again", 10_000, () => sim.step(1));
+  await retransmissionRequests();
   ({ samples, types } = parsePrometheusText(await (await fetch(`${runtime.http!.url}/metrics`)).text()));
 }, 30_000);
+
+/** Answers the server gave to requestRetransmissions (datagrams and control packets). */
+let answers = 0;
+
+/**
+ * One request of each result the server can reach from loopback: answered (the first datagram of the session, still in
+ * the ring), out of range (another session), and a bad one (garbage); waits until the server has counted all three.
+ */
+async function retransmissionRequests(): Promise<void> {
+  const pub = runtime.feeder!.publisher;
+  const port = pub.retransmitAddress()!.port;
+  const sock = dgram.createSocket("udp4");
+  sock.on("message", () => answers++);
+  await new Promise<void>((resolve) => sock.bind(0, "127.0.0.1", resolve));
+  try {
+    const req = (sessionId: number) => {
+      const out = new Uint8Array(64);
+      const n = encodeRetxControl(out, { kind: RETX_KIND_REQUEST, channelId: 7, sourceId: pub.sourceId, sessionId, seqNum: 1, count: 1, firstAvailable: 0, nextSeq: 0 });
+      return out.subarray(0, n);
+    };
+    sock.send(req(pub.sessionId), port, "127.0.0.1");
+    sock.send(req((pub.sessionId + 1) >>> 0 || 1), port, "127.0.0.1");
+    sock.send(new TextEncoder().encode("not a request"), port, "127.0.0.1");
+    const c = () => pub.retransmitCounters!;
+    await waitFor(() => c().received === 3 && answers === 2, "three requests handled, two answered");
+  } finally {
+    sock.close();
+  }
+}
 
 afterAll(async () => {
   await runtime?.stop();
@@ -83,6 +119,20 @@ describe("/metrics of a running feeder", () => {
     expect(sum("feeder_venue_messages_received_total")).toBeLessThanOrEqual(stats.messages!);
     expect(sum("feeder_venue_messages_received_total")).toBeGreaterThan(0);
     expect(sum("feeder_books")).toBe(3);
+  });
+
+  test("the retransmission server's counters: one series per result, disjoint, plus datagrams and bytes", () => {
+    const of = (name: string) => samples.filter((s) => s.name === name);
+    expect(types.get("feeder_retransmit_requests_total")).toBe("counter");
+    const byResult = Object.fromEntries(of("feeder_retransmit_requests_total").map((s) => [s.labels.result, s.value]));
+    expect(byResult).toEqual({ answered: 1, out_of_range: 1, throttled: 0, refused_network: 0, bad_request: 1 });
+    // The results add up to what the server received: no total beside its parts.
+    expect(Object.values(byResult).reduce((a, b) => a + b, 0)).toBe(runtime.feeder!.publisher.retransmitCounters!.received);
+    expect(of("feeder_retransmit_datagrams_total").map((s) => s.value)).toEqual([1]);
+    const bytes = of("feeder_retransmit_sent_bytes_total")[0]!.value;
+    expect(bytes).toBeGreaterThanOrEqual(64);
+    expect(bytes % 8).toBe(0); // one whole datagram (lengths are multiples of 8)
+    expect(of("feeder_retransmit_send_errors_total").map((s) => s.value)).toEqual([0]);
   });
 
   test("process_* describe this process", () => {

@@ -33,6 +33,8 @@ describe("refused before any socket, exit 2 naming the key", { timeout: 60_000 }
     ['tick_size = ""', `${HTTP}${VENUE}[venues.bybit.overrides."linear:BTCUSDT"]\ntick_size = ""\nlot_size = "0.001"\n`, 'venues.bybit.overrides."linear:BTCUSDT".tick_size: "" is not a positive decimal string'],
     ["an interface this host does not have", `${HTTP}${DEST('group = "239.255.46.1"\ninterface = "192.0.2.1"')}${VENUE}`, 'publish.destinations[0].interface: "192.0.2.1" is not an address of this host (it has 127.0.0.1 on lo'],
     ["a TOML syntax error", `${HTTP}[publish\n${VENUE}`, "not valid TOML at line 3, column 9: Expected ']' to close a table header"],
+    ['Deribit interval = "raw"', `${HTTP}[venues.deribit.inverse]\nsymbols = ["BTC-PERPETUAL"]\ninterval = "raw"\n`, 'venues.deribit.inverse.interval: "raw" is not one of 100ms, agg2 (raw: needs an authorised connection'],
+    ["Upbit level = -5", `${HTTP}[venues.upbit.spot]\nsymbols = ["KRW-BTC"]\nlevel = -5\n`, "venues.upbit.spot.level: -5 is not a number 0–1000000000000 with at most 8 decimals"],
   ];
   test.each(cases)("%s: run and check-config exit 2", async (_what, toml, message) => {
     const path = join(dir, `${_what.replace(/\W+/g, "-")}.toml`);

@@ -40,7 +40,10 @@ import {
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
 
 export interface DeribitAdapterOptions extends CommonAdapterOptions {
-  /** Book interval: `100ms` (default, public) or `raw` / `agg2`. `raw` needs an authorised connection (13778). */
+  /**
+   * Book interval of every market, over the config's (`venues.deribit.<market>.interval`, default `100ms`): tests
+   * ask for `raw`, which needs an authorised connection (13778) and which the config refuses.
+   */
   interval?: DeribitInterval;
   ackTimeoutMs?: number;
   staleAfterMs?: (depth: number, market: MarketName) => number;
@@ -84,7 +87,7 @@ export class DeribitAdapter implements VenueAdapter {
   private sink: BookSink | null = null;
   private readonly parseErrorLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
-  private readonly interval: DeribitInterval;
+  private readonly intervalOverride: DeribitInterval | undefined;
 
   // Counters (hot increments, cold reads).
   private snapshots = 0;
@@ -109,7 +112,7 @@ export class DeribitAdapter implements VenueAdapter {
     this.allowNoInstruments = opts.allowNoInstruments ?? false;
     this.recheck = opts.recheckInstruments ?? true;
     this.rawFrameTap = opts.onRawFrame;
-    this.interval = opts.interval ?? DEFAULT_INTERVAL;
+    this.intervalOverride = opts.interval;
     const random = opts.random ?? Math.random;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "deribit: book frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "deribit: change_id chain broken; channels resynced");
@@ -144,12 +147,18 @@ export class DeribitAdapter implements VenueAdapter {
     );
   }
 
+  /** The market's book interval: the adapter option, else the config's (validated there), else `100ms`. */
+  intervalOf(market: MarketName): DeribitInterval {
+    const configured = this.config.markets.find((m) => m.market === market)?.options?.interval;
+    return this.intervalOverride ?? (configured as DeribitInterval | undefined) ?? DEFAULT_INTERVAL;
+  }
+
   /** One run of connections per market (Deribit serves every market on one URL), each up to maxTopics channels. */
   private plan(maxTopics: number): void {
     const current = new Map<MarketName, DeribitConnection>();
     const seen = new Set<string>();
     this.subscriptions.forEach((s, index) => {
-      const channel = bookChannel(s.symbol, s.depth, this.interval);
+      const channel = bookChannel(s.symbol, s.depth, this.intervalOf(s.market));
       if (seen.has(channel)) throw new Error(`deribit: ${channel} is subscribed twice`);
       seen.add(channel);
       let conn = current.get(s.market);
@@ -205,7 +214,8 @@ export class DeribitAdapter implements VenueAdapter {
     this.attach(sink, false);
     this.lifecycle.start();
     const used = this.conns.filter((c) => c.used).length;
-    this.log.info("deribit adapter started", { connections: used, topics: this.topics.length, interval: this.interval });
+    const intervals = Object.fromEntries([...new Set(this.topics.map((t) => t.market))].map((m) => [m, this.intervalOf(m)]));
+    this.log.info("deribit adapter started", { connections: used, topics: this.topics.length, intervals });
   }
 
   /** Replay: no connections; a resync waits for the capture's next snapshot. */
@@ -233,6 +243,12 @@ export class DeribitAdapter implements VenueAdapter {
   /** A socket opened: ask for heartbeats (the server then sends test_request, answered in classifyControl). Cold. */
   onOpen(conn: DeribitConnection): void {
     this.control.send(conn, this.requests.setHeartbeat());
+  }
+
+  /** A socket closed: forget the requests it never answered (they would stay in the id map for ever). Cold. */
+  onSocketClosed(conn: DeribitConnection, gen: number): void {
+    const n = this.requests.dropSocket(conn, gen);
+    if (n > 0) this.log.debug("deribit: requests of a closed socket dropped", { conn: conn.id, requests: n });
   }
 
   private counterTable(): [string, string, string, number][] {
@@ -405,7 +421,7 @@ export class DeribitAdapter implements VenueAdapter {
     const before = this.requests.rawRefused;
     this.control.onControl(conn, msg);
     if (this.requests.rawRefused !== before) {
-      this.log.error(`deribit: config error: raw book channels need an authorised connection (error ${ERR_RAW_NEEDS_AUTH}); subscribe the 100ms interval instead`, { conn: conn.id, interval: this.interval });
+      this.log.error(`deribit: config error: raw book channels need an authorised connection (error ${ERR_RAW_NEEDS_AUTH}); subscribe the 100ms interval instead`, { conn: conn.id, interval: this.intervalOf(conn.market) });
     }
   }
 }

@@ -42,6 +42,8 @@ export class DeribitConnection extends VenueConnection {
     ws.addEventListener("open", () => {
       if (gen === this.generation) this.adapter.onOpen(this);
     });
+    // Whatever closed it (the venue, a recycle, the old socket of a make-before-break): its requests die with it.
+    ws.addEventListener("close", () => this.adapter.onSocketClosed(this, gen));
   }
 
   /** "conn<id>.<market>": names this connection in stats and in capture files. */

@@ -3,15 +3,32 @@
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
-import type { MarketSpec, VenueSpec } from "../registry.ts";
+import type { MarketOptionSpec, MarketSpec, VenueSpec } from "../registry.ts";
 import { DeribitAdapter, defaultStaleAfterMs, type DeribitAdapterOptions } from "./adapter.ts";
-import { DERIBIT_DEPTHS } from "./protocol.ts";
+import { DEFAULT_INTERVAL, DERIBIT_DEPTHS, ERR_RAW_NEEDS_AUTH } from "./protocol.ts";
 
 /** Below 1 s any book flaps. */
 const STALE_MIN_MS = 1_000;
 
+/**
+ * `interval`: how often Deribit sends the market's books [D6]: `100ms` (the default) or `agg2` (aggregated, about
+ * once a second: fewer messages for wide option chains). `raw` is refused: it needs an authorised connection [D4].
+ */
+export const DERIBIT_INTERVAL_OPTION: MarketOptionSpec = {
+  kind: "string",
+  values: [DEFAULT_INTERVAL, "agg2"],
+  default: DEFAULT_INTERVAL,
+  refused: { raw: `needs an authorised connection (Deribit error ${ERR_RAW_NEEDS_AUTH}), which feeder does not make` },
+};
+
 function market(m: MarketName): MarketSpec {
-  return { depths: DERIBIT_DEPTHS, defaultDepth: 0, staleAfterMs: (depth) => defaultStaleAfterMs(depth, m), staleFloor: () => ({ ms: STALE_MIN_MS }) };
+  return {
+    depths: DERIBIT_DEPTHS,
+    defaultDepth: 0,
+    staleAfterMs: (depth) => defaultStaleAfterMs(depth, m),
+    staleFloor: () => ({ ms: STALE_MIN_MS }),
+    options: { interval: DERIBIT_INTERVAL_OPTION },
+  };
 }
 
 export const DERIBIT_VENUE: VenueSpec = {

@@ -4,7 +4,7 @@
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
-import type { TopicState } from "../common/connection.ts";
+import type { TopicState, VenueConnection } from "../common/connection.ts";
 import type { AckError, ControlFrame, Keepalive, RequestProtocol } from "../common/hooks.ts";
 
 /** Depths per market: 0 = `book.{instrument}.{interval}` (snapshot + changes), 1/10/20 = the grouped full books. */
@@ -49,15 +49,26 @@ export const CONNECT_WINDOW_MS = 60_000;
 /** JSON-RPC ids: requests carry the number of subscription control's request id ("s12" → 12); ours are below this. */
 const TEST_ID_BASE = 1_000_000_000;
 
+/** A request in flight: what it asked for, and the socket (connection and generation) it went out on. */
+interface PendingRpc {
+  reqId: string;
+  op: "subscribe" | "unsubscribe";
+  channels: string[];
+  conn: VenueConnection;
+  gen: number;
+}
+
 /**
  * Deribit's request side for ../common/subscription-control.ts. One per adapter: it remembers which channels each
- * request asked for, because an ack (`result`) lists only the channels taken and one missing is refused alone.
+ * request asked for, because an ack (`result`) lists only the channels taken and one missing is refused alone. A
+ * socket that closes before answering takes its requests with it (dropSocket): they are never answered, and the
+ * common layer has already forgotten them (its per-connection pending requests are cleared on a disconnect).
  */
 export class DeribitRequests implements RequestProtocol {
   readonly venue = "deribit";
   readonly pacing = { perIp: { capacity: SUBSCRIBE_BURST, perSecond: SUBSCRIBE_PER_SECOND } };
-  /** JSON-RPC id → subscription control's request id and the channels asked for. */
-  private readonly requests = new Map<number, { reqId: string; op: "subscribe" | "unsubscribe"; channels: string[] }>();
+  /** JSON-RPC id → subscription control's request id, the channels asked for and the socket. */
+  private readonly requests = new Map<number, PendingRpc>();
   private testSeq = 0;
   /** Set when a request was refused with 13778 (raw needs auth): the adapter names it as a config error. */
   rawRefused = 0;
@@ -69,8 +80,27 @@ export class DeribitRequests implements RequestProtocol {
   encodeRequest(op: "subscribe" | "unsubscribe", topics: readonly TopicState[], reqId: string): string {
     const id = Number(reqId.slice(1));
     const channels = topics.map((t) => t.topic);
-    this.requests.set(id, { reqId, op, channels });
+    // Sent (or queued) on the connection's current socket: subscription control sends only while it is open.
+    const conn = topics[0]!.conn;
+    this.requests.set(id, { reqId, op, channels, conn, gen: conn.generation });
     return JSON.stringify({ jsonrpc: "2.0", id, method: `public/${op}`, params: { channels } });
+  }
+
+  /** Requests sent and not answered yet. */
+  get pending(): number {
+    return this.requests.size;
+  }
+
+  /** Socket `gen` of `conn` closed: its unanswered requests never will be; forget them. Returns how many. Cold. */
+  dropSocket(conn: VenueConnection, gen: number): number {
+    let n = 0;
+    for (const [id, r] of this.requests) {
+      if (r.conn === conn && r.gen === gen) {
+        this.requests.delete(id);
+        n++;
+      }
+    }
+    return n;
   }
 
   /** `public/set_heartbeat` (sent when a socket opens). */

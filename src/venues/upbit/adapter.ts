@@ -79,6 +79,8 @@ export class UpbitAdapter implements VenueAdapter {
   private unattributedParseErrors = 0;
   private instrumentChanges = 0;
   private neverSentData = 0;
+  /** `venues.upbit.spot.level`: books grouped into price units of this size (KRW codes); 0 = ungrouped. */
+  readonly level: number;
 
   constructor(
     private readonly config: VenueConfig,
@@ -100,7 +102,8 @@ export class UpbitAdapter implements VenueAdapter {
     this.silentLog = new RateLimitedLog(this.log, "error", `${v}: codes that send no data since subscribed (unsupported level, delisted?)`);
     this.planConnections(opts.maxTopicsPerConnection ?? MAX_CODES_PER_CONNECTION);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
-    this.control = new UpbitRequests(v, this.log, this.now, invalidate, opts.budgetShare, opts.errorWaitMs ?? ERROR_WAIT_MS);
+    this.level = Number(config.markets.find((m) => m.market === "spot")?.options?.level ?? 0);
+    this.control = new UpbitRequests(v, this.log, this.now, invalidate, opts.budgetShare, opts.errorWaitMs ?? ERROR_WAIT_MS, this.level);
     this.books = new TopicResync({
       venue: v,
       log: this.log,
@@ -159,7 +162,7 @@ export class UpbitAdapter implements VenueAdapter {
   }
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
-    const source = upbitInstrumentSource(this.config, this.fetchFn, this.dialect.tickEndpoint);
+    const source = upbitInstrumentSource(this.config, this.fetchFn, this.dialect.tickEndpoint, this.level);
     const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
     // A code REST lists but whose numbers cannot fit: say why instead of "not listed".
     const named = problems.map((p) => {
@@ -181,7 +184,7 @@ export class UpbitAdapter implements VenueAdapter {
     this.begin(sink, false);
     this.lifecycle.start();
     const used = this.conns.filter((c) => c.used).length;
-    this.log.info(`${this.venue} adapter started`, { connections: used, topics: this.topics.length });
+    this.log.info(`${this.venue} adapter started`, { connections: used, topics: this.topics.length, ...(this.level > 0 ? { bookLevel: this.level } : {}) });
   }
 
   startReplay(sink: BookSink): void {
@@ -340,7 +343,7 @@ export class UpbitAdapter implements VenueAdapter {
     t.checkingInstrument = true;
     void (async () => {
       try {
-        const source = upbitInstrumentSource(this.config, this.fetchFn, this.dialect.tickEndpoint);
+        const source = upbitInstrumentSource(this.config, this.fetchFn, this.dialect.tickEndpoint, this.level);
         const spec = (await source.fetchSpecs(t.market, [t.symbol])).get(t.symbol);
         const cur = this.instruments?.[t.index];
         if (!spec || !cur || this.lifecycle.stopping) return;

@@ -3,9 +3,9 @@
  * QUOTE-BASE; depths 1/5/15/30; snapshot-only (`next_full_book`); text `PING` keepalive.
  * @module
  */
-import type { MarketSpec, VenueSpec } from "../registry.ts";
+import type { MarketOptionSpec, MarketSpec, VenueSpec } from "../registry.ts";
 import { UpbitAdapter, type UpbitAdapterOptions } from "./adapter.ts";
-import { STALE_AFTER_MS, STALE_MIN_MS, UPBIT_DEFAULT_DEPTH, UPBIT_DEPTHS, UPBIT_DIALECT } from "./protocol.ts";
+import { LEVEL_DECIMALS, LEVEL_MAX, levelProblem, STALE_AFTER_MS, STALE_MIN_MS, UPBIT_DEFAULT_DEPTH, UPBIT_DEPTHS, UPBIT_DIALECT } from "./protocol.ts";
 
 export const UPBIT_SPOT: MarketSpec = {
   depths: UPBIT_DEPTHS,
@@ -14,12 +14,16 @@ export const UPBIT_SPOT: MarketSpec = {
   staleFloor: () => ({ ms: STALE_MIN_MS }),
 };
 
+/** `venues.upbit.spot.level`: grouped books (KRW price units); 0, the default, is Upbit's ungrouped book [U§2]. */
+export const UPBIT_LEVEL_OPTION: MarketOptionSpec = { kind: "number", min: 0, max: LEVEL_MAX, decimals: LEVEL_DECIMALS, default: 0, check: levelProblem };
+
 export const UPBIT_VENUE: VenueSpec = {
   venue: "upbit",
   wsUrl: "wss://api.upbit.com/websocket/v1",
   restUrl: "https://api.upbit.com",
   marketWsUrl: (base) => base,
-  markets: { spot: UPBIT_SPOT },
+  // Bithumb reuses UPBIT_SPOT without `level` (its v1 feed's grouping is not documented).
+  markets: { spot: { ...UPBIT_SPOT, options: { level: UPBIT_LEVEL_OPTION } } },
   keepalive: "client_ping",
   resync: "next_full_book",
   sequenceScope: "topic",

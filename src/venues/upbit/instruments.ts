@@ -90,8 +90,11 @@ export interface UpbitInstrumentSource extends InstrumentSource {
   readonly refused: Map<string, string>;
 }
 
-/** `withTickEndpoint`: Upbit's /v1/orderbook/instruments; Bithumb has none. */
-export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, withTickEndpoint: boolean): UpbitInstrumentSource {
+/**
+ * `withTickEndpoint`: Upbit's /v1/orderbook/instruments; Bithumb has none. `level` > 0 (grouped books): a code whose
+ * `supported_levels` there does not include it is refused, naming them (Upbit would send it no data [U§2]).
+ */
+export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, withTickEndpoint: boolean, level = 0): UpbitInstrumentSource {
   const refused = new Map<string, string>();
   const restOf = (market: MarketName) => (config.markets.find((m) => m.market === market)?.restUrl ?? config.restUrl).replace(/\/+$/, "");
   return {
@@ -104,19 +107,29 @@ export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch
       const wanted = symbols.filter((s) => listed.has(s));
       const price = new Map<string, number>();
       const tick = new Map<string, string>();
+      const levels = new Map<string, string[]>();
       for (let i = 0; i < wanted.length; i += MARKETS_PER_QUERY) {
         const chunk = wanted.slice(i, i + MARKETS_PER_QUERY).join(",");
         const tUrl = `${base}/v1/ticker?markets=${chunk}`;
         for (const r of rows(await getJson(fetchFn, tUrl), tUrl)) if (typeof r.market === "string" && typeof r.trade_price === "number") price.set(r.market, r.trade_price);
         if (withTickEndpoint) {
           const iUrl = `${base}/v1/orderbook/instruments?markets=${chunk}`;
-          for (const r of rows(await getJson(fetchFn, iUrl), iUrl)) if (typeof r.market === "string" && typeof r.tick_size === "string") tick.set(r.market, r.tick_size);
+          for (const r of rows(await getJson(fetchFn, iUrl), iUrl)) {
+            if (typeof r.market !== "string") continue;
+            if (typeof r.tick_size === "string") tick.set(r.market, r.tick_size);
+            if (Array.isArray(r.supported_levels)) levels.set(r.market, r.supported_levels.map(String));
+          }
         }
       }
       const out = new Map<string, InstrumentSpec>();
       for (const s of wanted) {
         if (withTickEndpoint && !tick.has(s)) {
           refused.set(s, `no tick_size for it at ${base}/v1/orderbook/instruments`);
+          continue;
+        }
+        const supported = levels.get(s);
+        if (level > 0 && supported !== undefined && !supported.some((l) => Number(l) === level)) {
+          refused.set(s, `level ${level} is not one of its supported_levels (${supported.join(", ")}) at ${base}/v1/orderbook/instruments`);
           continue;
         }
         const spec = specFor(s, price.get(s) ?? 0, tick.get(s));

@@ -49,10 +49,26 @@ export function requestCode(t: TopicState): string {
 
 let ticketSeq = 0;
 
-/** One request carries the connection's whole code list (each request replaces the last). */
-export function encodeOrderbookRequest(topics: readonly TopicState[]): string {
+/**
+ * One request carries the connection's whole code list (each request replaces the last). `level` > 0 asks for books
+ * grouped into price units of that size (KRW codes only [U§2]); 0 (ungrouped, the venue's default) is not sent.
+ */
+export function encodeOrderbookRequest(topics: readonly TopicState[], level = 0): string {
   const codes = topics.map(requestCode);
-  return JSON.stringify([{ ticket: `feeder-${process.pid}-${++ticketSeq}` }, { type: "orderbook", codes }, { format: "DEFAULT" }]);
+  const type = level > 0 ? { type: "orderbook", codes, level } : { type: "orderbook", codes };
+  return JSON.stringify([{ ticket: `feeder-${process.pid}-${++ticketSeq}` }, type, { format: "DEFAULT" }]);
+}
+
+/** `level`: grouped order books [U§2]; a number of KRW, 0 = ungrouped. Upbit's descriptor declares it per market. */
+export const LEVEL_MAX = 1e12;
+export const LEVEL_DECIMALS = 8;
+
+/** Why a level does not suit a market's symbols (a level groups KRW books only; other codes would send nothing). */
+export function levelProblem(level: number, symbols: readonly string[]): string | undefined {
+  if (level === 0) return undefined;
+  const other = symbols.map((s) => s.split("@")[0]!).filter((s) => !s.startsWith("KRW-"));
+  if (other.length === 0) return undefined;
+  return `0 while the market has codes outside KRW (${other.join(", ")}): Upbit groups KRW books only and sends no data for others asked with a level`;
 }
 
 /** `{"error":{"name","message"}}` → its name and message; undefined for anything else. */
@@ -68,12 +84,12 @@ export function errorOf(msg: unknown): { name: string; message: string } | undef
  * The RequestProtocol the common SubscriptionControl sees. Requests are sent by requests.ts (whole code lists, no
  * acks); here: `{"status":"UP"}` is the answer to `PING`.
  */
-export function requestProtocol(venue: string): RequestProtocol {
+export function requestProtocol(venue: string, level = 0): RequestProtocol {
   return {
     venue,
     pacing: { perConnection: { capacity: 3, perSecond: 1.5 } }, // requests 5/s and 100/min per connection
     maxArgsPerRequest: (_m: MarketName) => MAX_CODES_PER_CONNECTION,
-    encodeRequest: (_op, topics) => encodeOrderbookRequest(topics),
+    encodeRequest: (_op, topics) => encodeOrderbookRequest(topics, level),
     classifyControl(msg: unknown): ControlFrame {
       if (msg !== null && typeof msg === "object" && (msg as { status?: unknown }).status === "UP") return { kind: "pong" };
       return { kind: "other" };

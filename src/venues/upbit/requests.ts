@@ -44,8 +44,10 @@ export class UpbitRequests extends SubscriptionControl {
     private readonly invalidateTopic: InvalidateTopic,
     budgetShare: number | undefined,
     private readonly errorWaitMs: number,
+    /** Upbit's `level` (grouped books) sent with every request; 0 = none. */
+    private readonly level = 0,
   ) {
-    super(requestProtocol(venueName), logger, clock, undefined, invalidateTopic, budgetShare);
+    super(requestProtocol(venueName, level), logger, clock, undefined, invalidateTopic, budgetShare);
   }
 
   /** Subscribes `topics` by sending the connection's whole list (unsubscribe: nothing; next_full_book needs none). */
@@ -86,7 +88,7 @@ export class UpbitRequests extends SubscriptionControl {
     if (list.length === 0) return;
     this.lastRequest.set(conn, list);
     this.requests++;
-    this.send(conn, encodeOrderbookRequest(list));
+    this.send(conn, encodeOrderbookRequest(list, this.level));
   }
 
   /** An `{"error":…}` frame on conn. */
@@ -115,7 +117,7 @@ export class UpbitRequests extends SubscriptionControl {
     this.probes++;
     const b: Bisect = { ws: conn.ws, suspects, probe, timer: null, id: `probe${this.probes}`, wasQueued: false };
     this.bisects.set(conn, b);
-    this.send(conn, encodeOrderbookRequest(probe), b.id);
+    this.send(conn, encodeOrderbookRequest(probe, this.level), b.id);
     b.timer = setTimeout(() => this.onProbePassed(conn, b), this.errorWaitMs);
   }
 

@@ -13,6 +13,8 @@ import { DeribitAdapter, type DeribitAdapterOptions } from "../../../src/venues/
 import { finestTick, specOfItem } from "../../../src/venues/deribit/instruments.ts";
 import { parseJsonRaw } from "../../../src/venues/deribit/parse-json.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import { validateConfig } from "../../../src/config/load.ts";
+import { venueSpec } from "../../../src/venues/registry.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { RawClient } from "../../sim/raw-client.ts";
 import { applyToMaps } from "../contract.ts";
@@ -170,6 +172,30 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     expect(sink.invalid).toEqual([]);
   });
 
+  test("requests of a socket dropped before its answer are forgotten; the id map does not grow", async () => {
+    const subs: Subscription[] = [
+      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
+      { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
+    ];
+    const { sim, adapter, sink, instruments } = await setup(subs);
+    adapter.start(sink);
+    sim.step(1);
+    const bothEqual = () => [0, 1].every((i) => equal(sim, sink, subs, instruments, i));
+    await until(bothEqual, "books live");
+    await until(() => adapter.requests.pending === 0, "every subscribe answered");
+    for (let round = 1; round <= 3; round++) {
+      // The server holds what it receives; the resync's unsubscribe goes out on this socket and is never answered,
+      // because the socket is dropped before the server reads it.
+      sim.inject("stall", undefined, { stallMs: 200 });
+      adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+      expect(adapter.requests.pending, `round ${round}: the unsubscribe in flight`).toBe(1);
+      sim.inject("disconnect");
+      await until(() => adapter.stats().reconnects === round, `round ${round}: reconnected`);
+      sim.step(1);
+      await until(() => bothEqual() && adapter.requests.pending === 0, `round ${round}: books live again, nothing left in the id map`, 15_000);
+    }
+  });
+
   test("a channel missing from the subscribe result is rejected alone", async () => {
     const subs: Subscription[] = [
       { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
@@ -181,6 +207,42 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     await until(() => sink.invalid.length > 0 && equal(sim, sink, subs, instruments, 0), "one refused, one live");
     expect(sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
     expect(adapter.topicInfo(0).subscribed).toBe(true);
+  });
+});
+
+describe("venues.deribit.<market>.interval from the config", { timeout: 20_000 }, () => {
+  test("each market subscribes its configured interval (agg2 here, 100ms there) and its books are exact", async () => {
+    const subs: Subscription[] = [
+      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
+      { market: "option", symbol: "BTC-27MAR26-70000-C", depth: 0 },
+      { market: "option", symbol: "BTC-27MAR26-70000-C", depth: 10 },
+    ];
+    const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols: ["BTC-PERPETUAL"] }, { market: "option", symbols: ["BTC-27MAR26-70000-C"] }], seed: 8 });
+    const config = validateConfig({
+      venues: {
+        deribit: {
+          ws_url: sim.wsUrl,
+          rest_url: sim.restUrl,
+          instrument_cache: `${makeTempDir("deribit-interval-")}/i.json`,
+          inverse: { symbols: ["BTC-PERPETUAL"] },
+          option: { symbols: ["BTC-27MAR26-70000-C", "BTC-27MAR26-70000-C@10"], interval: "agg2" },
+        },
+      },
+    });
+    // The registry's factory, as the app calls it with the validated venue config.
+    const adapter = venueSpec("deribit")!.create(config.venues[0]!, subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20 }) as DeribitAdapter;
+    running.push({ stop: async () => (await adapter.stop(), await sim.stop()) });
+    const instruments = (await adapter.loadInstruments()) as Instrument[];
+    const sink = new Sink();
+    adapter.start(sink);
+    expect(subs.map((_, i) => adapter.topicInfo(i).channel)).toEqual(["book.BTC-PERPETUAL.100ms", "book.BTC-27MAR26-70000-C.agg2", "book.BTC-27MAR26-70000-C.none.10.agg2"]);
+    for (let k = 0; k < 3; k++) {
+      sim.step(2);
+      await until(() => [0, 1, 2].every((i) => equal(sim, sink, subs, instruments, i)), `books equal, round ${k}`);
+    }
+    // The venue served exactly those channels.
+    expect(sim.channels().filter((c) => c.subscribers > 0).map((c) => c.name).sort()).toEqual(["book.BTC-27MAR26-70000-C.agg2", "book.BTC-27MAR26-70000-C.none.10.agg2", "book.BTC-PERPETUAL.100ms"]);
+    expect(sink.invalid).toEqual([]);
   });
 });
 

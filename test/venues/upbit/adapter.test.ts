@@ -11,7 +11,9 @@ import { startUpbitSimulator, type UpbitSim } from "../../../src/sim/upbit-sim.t
 import { BITHUMB_VENUE } from "../../../src/venues/bithumb/index.ts";
 import { specFor } from "../../../src/venues/upbit/instruments.ts";
 import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
-import type { VenueSpec } from "../../../src/venues/registry.ts";
+import { venueSpec, type VenueSpec } from "../../../src/venues/registry.ts";
+import { validateConfig } from "../../../src/config/load.ts";
+import type { UpbitAdapter } from "../../../src/venues/upbit/adapter.ts";
 import type { Subscription, VenueAdapter } from "../../../src/venues/venue.ts";
 import { allResolved, RecordingSink, tempCachePath } from "../bybit/helpers.ts";
 
@@ -65,6 +67,42 @@ async function setup(spec: VenueSpec, subs: Subscription[], opts: Record<string,
   };
   return { sim, adapter, sink, matches };
 }
+
+describe("venues.upbit.spot.level from the config", { timeout: 20_000 }, () => {
+  it("goes with every request (the venue echoes it); a code whose supported_levels lack it is refused by name", async () => {
+    const subs: Subscription[] = [
+      { market: "spot", symbol: "KRW-BTC", depth: 15 },
+      { market: "spot", symbol: "KRW-XRP", depth: 15 },
+    ];
+    // The simulator lists 10, 100, 1000 and 10 000 ticks: KRW-BTC (tick 1000) takes 100 000, KRW-XRP (tick 1) does not.
+    const sim = await startUpbitSimulator({ venue: "upbit", codes: subs.map((s) => s.symbol), seed: 4 });
+    const config = validateConfig({
+      venues: { upbit: { ws_url: sim.wsUrl, rest_url: sim.restUrl, instrument_cache: tempCachePath(), spot: { depth: 15, symbols: ["KRW-BTC", "KRW-XRP"], level: 100_000 } } },
+    });
+    const errors: string[] = [];
+    const log = { ...silentLogger, error: (msg: string) => void errors.push(msg), child: () => log };
+    const frames: string[] = [];
+    const adapter = venueSpec("upbit")!.create(config.venues[0]!, subs, { log, reconnectBaseMs: 5, onRawFrame: (_m: string, _c: string, f: string) => void frames.push(f) }) as UpbitAdapter;
+    cleanups.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    expect(adapter.level).toBe(100_000);
+    const instruments = await adapter.loadInstruments();
+    expect(instruments[0]).toBeDefined();
+    expect(instruments[1]).toBeUndefined();
+    expect(errors.join("\n")).toContain("spot:KRW-XRP (level 100000 is not one of its supported_levels (0, 10, 100, 1000, 10000)");
+    const sink = new ReplaceSink(instruments as Instrument[]); // only index 0 is ever written
+    adapter.start(sink);
+    await until(() => (sink.updates[0] ?? 0) >= 1, "KRW-BTC's first book");
+    sim.step(2);
+    await until(() => (sink.updates[0] ?? 0) >= 3, "two more books");
+    // Every book frame says the level it was asked for (the simulator does not group its books, it only echoes it).
+    expect(frames.length).toBeGreaterThanOrEqual(3);
+    for (const f of frames.filter((x) => x.includes('"orderbook"'))) expect(f).toContain('"level":100000');
+    expect(sim.subscribed()).toEqual(["KRW-BTC"]);
+  });
+});
 
 const SUBS: Subscription[] = [
   { market: "spot", symbol: "KRW-BTC", depth: 30 },

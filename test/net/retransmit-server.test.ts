@@ -1,0 +1,72 @@
+/**
+ * The retransmission server's counting, on its own: every request lands in exactly one result counter, and only
+ * the answer datagrams the kernel took count as retransmitted (a short sendMany is counted as send errors). The
+ * socket is a stand-in whose sendMany takes fewer datagrams than given, which a real loopback socket never does on
+ * demand; the server's checks and the ring are the real ones.
+ */
+import { describe, expect, it } from "vitest";
+import type { RetransmitConfig } from "../../src/config/types.ts";
+import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
+import { RetransmitServer } from "../../src/net/retransmit-server.ts";
+import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
+import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
+
+const CONFIG: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 24 };
+const SESSION = 77;
+
+function serverWith(datagrams: number, takes: (n: number) => number) {
+  const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
+  // Datagram i: 48-byte header + 8·(i+1) bytes, one message each, seqNum i + 1.
+  for (let i = 0; i < datagrams; i++) ring.push(new Uint8Array(PACKET_HEADER_BYTES + 8 * (i + 1)), PACKET_HEADER_BYTES + 8 * (i + 1), i + 1, 1);
+  const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+  const sent: number[] = [];
+  const socket = {
+    sendMany(args: unknown[]) {
+      const n = args.length / 3;
+      const k = takes(n);
+      for (let j = 0; j < k; j++) sent.push((args[j * 3] as Uint8Array).length);
+      return k;
+    },
+    send: () => true,
+  };
+  (server as unknown as { socket: unknown }).socket = socket;
+  return { server, sent };
+}
+
+function request(seqNum: number, count: number, sessionId = SESSION): Uint8Array {
+  const out = new Uint8Array(64);
+  return out.subarray(0, encodeRetxControl(out, { kind: RETX_KIND_REQUEST, channelId: 3, sourceId: 0, sessionId, seqNum, count, firstAvailable: 0, nextSeq: 0 }));
+}
+
+describe("RetransmitServer counters", () => {
+  it("datagrams and bytes count what the kernel took; the rest are send errors", () => {
+    const { server, sent } = serverWith(100, (n) => (n === 64 ? 60 : n)); // the first batch of 64 is cut short
+    server.onRequest(request(1, 100), 40000, "127.0.0.1");
+    const c = server.counters;
+    expect(c.answered).toBe(1);
+    expect(sent).toHaveLength(96);
+    expect(c.datagrams).toBe(96);
+    expect(c.sendErrors).toBe(4);
+    expect(c.bytes).toBe(sent.reduce((a, b) => a + b, 0));
+  });
+
+  it("every request received has exactly one result", () => {
+    const { server } = serverWith(10, (n) => n);
+    server.onRequest(request(1, 2), 40000, "127.0.0.1"); // answered
+    server.onRequest(request(1, 2, SESSION + 1), 40000, "127.0.0.1"); // another session: out of range
+    server.onRequest(request(50, 1), 40000, "127.0.0.1"); // not sent yet: out of range
+    server.onRequest(request(1, 1), 40000, "10.9.9.9"); // outside allow
+    server.onRequest(new Uint8Array(10), 40000, "127.0.0.1"); // garbage
+    const c = server.counters;
+    expect({ answered: c.answered, outOfRange: c.outOfRange, throttled: c.throttled, refusedNetwork: c.refusedNetwork, badRequests: c.badRequests }).toEqual({
+      answered: 1,
+      outOfRange: 2,
+      throttled: 0,
+      refusedNetwork: 1,
+      badRequests: 1,
+    });
+    expect(c.answered + c.outOfRange + c.throttled + c.refusedNetwork + c.badRequests).toBe(c.received);
+    expect(c.datagrams).toBe(2);
+    expect(c.sendErrors).toBe(0);
+  });
+});
