@@ -16,7 +16,7 @@
 import { Buffer } from "node:buffer";
 import type { BookUpdate } from "../../core/book-update.ts";
 import { POW10, parseFixedCodes } from "../../core/fixed.ts";
-import { FNV_OFFSET, type StreamTable } from "./topic-table.ts";
+import { FNV_OFFSET, FRAME_NAME_OFFSET, fastKey, type StreamTable, wordsEqual } from "./topic-table.ts";
 
 /** Not a diff frame the scanner handles (first key is not `stream`, or not a `@depth` stream): use JSON.parse. */
 export const SCAN_NOT_BOOK = -1;
@@ -115,10 +115,115 @@ export class BinanceScanner {
     this.firstId = 0;
     this.encodeFrame();
     out.reset();
-    const r = this.scanTop(table, out);
-    if (r < 0) this.errorPos = this.pos;
+    let r = this.fastFrame(table, out);
+    if (r < 0) {
+      // Not Binance's exact layout for a known stream (or something wrong in it): the general reader decides.
+      this.pos = 0;
+      this.entry = -1;
+      this.prevId = -1;
+      this.firstId = 0;
+      out.reset();
+      r = this.scanTop(table, out);
+      if (r < 0) this.errorPos = this.pos;
+    }
     this.s = "";
     return r;
+  }
+
+  /**
+   * Binance's own layout for a stream of the table, `{"stream":"NAME","data":{"e":"depthUpdate","E":…,["T":…,]"s":"SYM",
+   * "U":…,"u":…,["pu":…,]"b":[…],"a":[…]}}` exactly (no whitespace, integers of 1–15 digits without a leading zero):
+   * the constant parts are compared as words with the stream's templates (topic-table.ts), the stream found by its
+   * name's first 8 bytes. The subscription index with `out` filled, or -1 for anything else, error or not (the general
+   * reader then reads the frame from the start and names the error). Measured: the general reader's stream hash and
+   * per-key work were ~2/3 of a small diff's scan (docs/performance.md §10).
+   */
+  private fastFrame(table: StreamTable, out: BookUpdate): number {
+    const b = this.bytes;
+    const dv = this.view;
+    const end = this.end;
+    if (end < FRAME_NAME_OFFSET + 8) return -1;
+    const slots = table.fastSlots;
+    const mask = table.fastMask;
+    let slot = fastKey(dv.getInt32(FRAME_NAME_OFFSET, true), dv.getInt32(FRAME_NAME_OFFSET + 4, true)) & mask;
+    let entry = -1;
+    let p = 0;
+    for (;;) {
+      entry = slots[slot]!;
+      if (entry < 0) return -1;
+      p = table.headBytes[entry]!;
+      if (p <= end && wordsEqual(dv, 0, table.heads[entry]!, p)) break;
+      slot = (slot + 1) & mask;
+    }
+    const eMs = this.uint(p);
+    p = this.pos;
+    if (eMs < 0 || b[p] !== CH_COMMA) return -1;
+    let tMs = 0;
+    if (dv.getInt32(p + 1, true) === W_KEY_T) {
+      tMs = this.uint(p + 5);
+      p = this.pos;
+      if (tMs < 0 || b[p] !== CH_COMMA) return -1;
+    }
+    const midBytes = table.midBytes[entry]!;
+    if (p + midBytes > end || !wordsEqual(dv, p, table.mids[entry]!, midBytes)) return -1;
+    const first = this.uint(p + midBytes);
+    p = this.pos;
+    if (first < 0 || b[p] !== CH_COMMA || dv.getInt32(p + 1, true) !== W_KEY_U) return -1;
+    const last = this.uint(p + 5);
+    p = this.pos;
+    if (last < 0 || b[p] !== CH_COMMA) return -1;
+    let prev = -1;
+    if (dv.getInt32(p + 1, true) === W_KEY_PU1 && b[p + 5] === CH_COLON) {
+      prev = this.uint(p + 6);
+      p = this.pos;
+      if (prev < 0 || b[p] !== CH_COMMA) return -1;
+    }
+    if (dv.getInt32(p + 1, true) !== W_KEY_B) return -1;
+    this.pos = p + 5;
+    const priceExp = table.priceExp[entry]!;
+    const qtyExp = table.qtyExp[entry]!;
+    if (this.scanLevels(true, priceExp, qtyExp, out) < 0) return -1;
+    p = this.pos;
+    if (b[p] !== CH_COMMA || dv.getInt32(p + 1, true) !== W_KEY_A) return -1;
+    this.pos = p + 5;
+    if (this.scanLevels(false, priceExp, qtyExp, out) < 0) return -1;
+    p = this.pos;
+    if (p + 2 !== end || b[p] !== CH_RBRACE || b[p + 1] !== CH_RBRACE) return -1;
+    if (eMs * 1000 >= TWO_53 || tMs * 1000 >= TWO_53) return -1;
+    out.isSnapshot = false;
+    out.venueSeq = last;
+    out.tsExchangeUs = eMs * 1000;
+    out.tsEventUs = tMs * 1000;
+    this.entry = entry;
+    this.firstId = first;
+    this.prevId = prev;
+    return table.indexes[entry]!;
+  }
+
+  /**
+   * The integer of 1–15 digits at p without a leading zero (exact, below 2^53), cursor after it; -1 for anything else
+   * (the general reader decides what it is).
+   */
+  private uint(p: number): number {
+    const b = this.bytes;
+    const dv = this.view;
+    const start = p;
+    let v = 0;
+    let w = dv.getInt32(p, true);
+    while (isDigits4(w)) {
+      v = v * 10000 + digits4(w);
+      p += 4;
+      w = dv.getInt32(p, true);
+    }
+    let c = w & 0xff;
+    while (c >= CH_0 && c <= CH_9) {
+      v = v * 10 + (c - CH_0);
+      c = b[++p]!;
+    }
+    this.pos = p;
+    const n = p - start;
+    if (n === 0 || n > 15 || (n > 1 && b[start] === CH_0)) return -1;
+    return v;
   }
 
   private scanTop(table: StreamTable, out: BookUpdate): number {
@@ -153,15 +258,6 @@ export class BinanceScanner {
     if (entry < 0) return containsDepth(s, nameStart, nameEnd) ? SCAN_UNKNOWN_TOPIC : SCAN_NOT_BOOK;
     this.entry = entry;
     let haveData = false;
-    // Binance's compact `,"data":{` right after the stream name: two words and a byte instead of the key reader.
-    const dv = this.view;
-    const q = this.pos;
-    if (dv.getInt32(q, true) === W_COMMA_DATA1 && dv.getInt32(q + 4, true) === W_COMMA_DATA2 && b[q + 8] === CH_LBRACE) {
-      this.pos = q + 8;
-      haveData = true;
-      const r = this.scanData(table, entry, out);
-      if (r < 0) return r;
-    }
     for (;;) {
       this.ws();
       if (this.pos >= end) return SCAN_ERR_SYNTAX;
@@ -192,7 +288,7 @@ export class BinanceScanner {
           const r = this.skipValue(0);
           return r < 0 ? r : SCAN_ERR_MISSING;
         }
-        const r = this.scanData(table, entry, out);
+        const r = this.slowData(table, entry, out);
         if (r < 0) return r;
       } else {
         const r = this.skipValue(0);
@@ -203,87 +299,6 @@ export class BinanceScanner {
     if (this.pos !== end) return SCAN_ERR_SYNTAX;
     if (!haveData) return SCAN_ERR_MISSING;
     return table.indexes[entry]!;
-  }
-
-  /** Reads the data object into `out`; 0 or a negative code. */
-  private scanData(table: StreamTable, entry: number, out: BookUpdate): number {
-    const start = this.pos;
-    if (this.fastData(table, entry, out) === 0) return 0;
-    // Not Binance's compact layout (or something wrong in it): the general reader decides, from the start.
-    this.pos = start;
-    out.reset();
-    return this.slowData(table, entry, out);
-  }
-
-  /**
-   * Binance's own layout, `{"e":"depthUpdate","E":…,["T":…,]"s":"SYM","U":…,"u":…,["pu":…,]"b":[…],"a":[…]}`, with
-   * the keys matched as words and no whitespace: 0 when the whole object is read, else -1 (anything different, or an
-   * error: slowData reads it again and names the error). Measured: the general reader's per-key calls were most of a
-   * small diff's scan.
-   */
-  private fastData(table: StreamTable, entry: number, out: BookUpdate): number {
-    const b = this.bytes;
-    const dv = this.view;
-    let p = this.pos + 1; // after {
-    if (dv.getInt32(p, true) !== W_KEY_LE || dv.getInt32(p + 4, true) !== W_EV1 || dv.getInt32(p + 8, true) !== W_EV2 || dv.getInt32(p + 12, true) !== W_EV3) return -1;
-    if (b[p + 16] !== CH_QUOTE || b[p + 17] !== CH_COMMA) return -1;
-    p += 18;
-    if (dv.getInt32(p, true) !== W_KEY_BE) return -1;
-    this.pos = p + 4;
-    const eMs = this.readUint();
-    if (eMs < 0 || b[this.pos] !== CH_COMMA) return -1;
-    p = this.pos + 1;
-    let tMs = 0;
-    if (dv.getInt32(p, true) === W_KEY_T) {
-      this.pos = p + 4;
-      tMs = this.readUint();
-      if (tMs < 0 || b[this.pos] !== CH_COMMA) return -1;
-      p = this.pos + 1;
-    }
-    if (dv.getInt32(p, true) !== W_KEY_S || b[p + 4] !== CH_QUOTE) return -1;
-    p += 5;
-    const sym = table.symbols[entry]!;
-    const n = sym.length;
-    for (let i = 0; i < n; i++) if (b[p + i] !== sym.charCodeAt(i)) return -1;
-    p += n;
-    if (b[p] !== CH_QUOTE || b[p + 1] !== CH_COMMA) return -1;
-    p += 2;
-    if (dv.getInt32(p, true) !== W_KEY_BU) return -1;
-    this.pos = p + 4;
-    const first = this.readUint();
-    if (first < 0 || b[this.pos] !== CH_COMMA) return -1;
-    p = this.pos + 1;
-    if (dv.getInt32(p, true) !== W_KEY_U) return -1;
-    this.pos = p + 4;
-    const last = this.readUint();
-    if (last < 0 || b[this.pos] !== CH_COMMA) return -1;
-    p = this.pos + 1;
-    let prev = -1;
-    if (dv.getInt32(p, true) === W_KEY_PU1 && b[p + 4] === CH_COLON) {
-      this.pos = p + 5;
-      prev = this.readUint();
-      if (prev < 0 || b[this.pos] !== CH_COMMA) return -1;
-      p = this.pos + 1;
-    }
-    if (dv.getInt32(p, true) !== W_KEY_B) return -1;
-    this.pos = p + 4;
-    const priceExp = table.priceExp[entry]!;
-    const qtyExp = table.qtyExp[entry]!;
-    if (this.scanLevels(true, priceExp, qtyExp, out) < 0) return -1;
-    p = this.pos;
-    if (b[p] !== CH_COMMA || dv.getInt32(p + 1, true) !== W_KEY_A) return -1;
-    this.pos = p + 5;
-    if (this.scanLevels(false, priceExp, qtyExp, out) < 0) return -1;
-    if (b[this.pos] !== CH_RBRACE) return -1;
-    this.pos++;
-    if (eMs * 1000 >= TWO_53 || tMs * 1000 >= TWO_53) return -1;
-    out.isSnapshot = false;
-    out.venueSeq = last;
-    out.tsExchangeUs = eMs * 1000;
-    out.tsEventUs = tMs * 1000;
-    this.firstId = first;
-    this.prevId = prev;
-    return 0;
   }
 
   /** The general reader of the data object: any key order, whitespace, unknown keys; 0 or a negative code. */
@@ -967,13 +982,7 @@ function word(w: string): number {
   for (let i = 3; i >= 0; i--) v = (v << 8) | w.charCodeAt(i);
   return v;
 }
-const W_COMMA_DATA1 = word(',"da');
-const W_COMMA_DATA2 = word('ta":');
-const W_KEY_LE = word('"e":');
-const W_KEY_BE = word('"E":');
 const W_KEY_T = word('"T":');
-const W_KEY_S = word('"s":');
-const W_KEY_BU = word('"U":');
 const W_KEY_U = word('"u":');
 const W_KEY_PU1 = word('"pu"');
 const W_KEY_B = word('"b":');
