@@ -580,7 +580,10 @@ export class BinanceScanner {
           c = b[++p];
         }
         scale = lim - p;
-        while (c === CH_0) c = b[++p]; // zeros beyond the exponent (a non-zero digit is caught below)
+        // Zeros beyond the exponent, four at a time (Binance pads to 8 decimals); a non-zero digit is caught below.
+        while (dv.getInt32(p, true) === ZEROS4) p += 4;
+        c = b[p];
+        while (c === CH_0) c = b[++p];
       }
       if (c !== CH_QUOTE) {
         while (c === CH_DOT || (c >= CH_0 && c <= CH_9)) c = b[++p];
@@ -648,7 +651,10 @@ export class BinanceScanner {
           c = b[++p];
         }
         scale = lim - p;
-        while (c === CH_0) c = b[++p]; // zeros beyond the exponent (a non-zero digit is caught below)
+        // Zeros beyond the exponent, four at a time (Binance pads to 8 decimals); a non-zero digit is caught below.
+        while (dv.getInt32(p, true) === ZEROS4) p += 4;
+        c = b[p];
+        while (c === CH_0) c = b[++p];
       }
       if (c !== CH_QUOTE) {
         while (c === CH_DOT || (c >= CH_0 && c <= CH_9)) c = b[++p];
@@ -992,6 +998,8 @@ const W_EV2 = word("thUp");
 const W_EV3 = word("date");
 /** `],["` between two levels, as a little-endian word. */
 const W_NEXT_LEVEL = 0x5d | (0x2c << 8) | (0x5b << 16) | (0x22 << 24);
+/** `0000` as a little-endian word. */
+const ZEROS4 = 0x30303030;
 /** `"pu"` as a little-endian word. */
 const W_PU = 0x22 | (0x70 << 8) | (0x75 << 16) | (0x22 << 24);
 

@@ -101,7 +101,8 @@ export function templateWords(t: string): Int32Array {
 /** True when bytes [p, p + n) of the frame hold template t (templateWords of n bytes); the caller checks p + n ≤ end. */
 export function wordsEqual(dv: DataView, p: number, t: Int32Array, n: number): boolean {
   const last = t.length - 1;
-  for (let i = 0; i < last; i++) if (dv.getInt32(p + 4 * i, true) !== t[i]) return false;
+  let q = p;
+  for (let i = 0; i < last; i++, q += 4) if (dv.getInt32(q, true) !== t[i]) return false;
   return dv.getInt32(p + n - 4, true) === t[last];
 }
 
