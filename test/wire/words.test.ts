@@ -50,8 +50,10 @@ describe("wire word stores", () => {
       const sessionStartUs = trial < EDGE.length ? EDGE[trial]! : Math.floor(r() * 2 ** 52);
       const p = new ChannelPacker(randInt(r, 256, 1400), channelId, sourceId, sessionId, { sessionStartUs, heartbeatIntervalMs, auth });
       p.nextSeq = trial < EDGE.length ? Math.max(1, EDGE[trial]!) : randInt(r, 1, 2 ** 40);
-      const inst = makeInstrument("binance", "spot", `S${trial}`, randInt(r, -8, 18), randInt(r, -8, 18));
-      inst.instrumentId = trial % 3 === 0 ? 2 ** 32 - 1 - trial : randInt(r, 0, 2 ** 32 - 1);
+      const inst = {
+        ...makeInstrument("binance", "spot", `S${trial}`, randInt(r, -8, 18), randInt(r, -8, 18)),
+        instrumentId: trial % 3 === 0 ? 2 ** 32 - 1 - trial : randInt(r, 0, 2 ** 32 - 1),
+      };
       const view = new TestBook(inst);
       view.state = [BookState.LIVE, BookState.STALE, BookState.RESYNCING][trial % 3]!;
       view.reason = [StatusReason.NONE, StatusReason.SEQUENCE_GAP][trial % 2]!;
