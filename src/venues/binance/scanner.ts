@@ -7,6 +7,9 @@
  * and quantities become exact mantissas (the plain case in one pass, anything else through core/fixed.ts
  * parseFixedCodes). Sequence ids land in `firstId` (U), `out.venueSeq` (u) and `prevId` (pu, -1 when absent).
  *
+ * Two readers: fastFrame, Binance's exact layout matched against the stream's word templates (topic-table.ts), and
+ * the general reader (scanTop: any key order, whitespace, unknown keys), which reads every frame fastFrame did not
+ * accept from the start and names the error.
  * A strict reader for this one shape: every byte it walks over is validated (unknown keys by a validating skipper),
  * so whatever it accepts, JSON.parse accepts with the same result. What it does not read itself (a first key other
  * than `stream`, escapes, duplicate keys, numbers with a sign, fraction or exponent) goes to the JSON path

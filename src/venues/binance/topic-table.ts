@@ -6,7 +6,7 @@
  * Binance's own layout as little-endian words, `{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":`
  * (head) and `,"s":"BTCUSDT","U":` (mid), and an index from the name's first 8 bytes to the entries starting so.
  * Measured: hashing the name per character and comparing it by `charCodeAt` cost ~70 ns of a 205-byte spot diff's
- * ~230 ns scan; matching the head as words costs ~10 (docs/performance.md §10).
+ * 375 ns scan; finding the stream and matching the head as words costs ~18 (docs/performance.md §10).
  * @module
  */
 import { NameTable } from "../common/name-table.ts";
