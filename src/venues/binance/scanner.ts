@@ -19,7 +19,7 @@
  * @module
  */
 import type { BookUpdate } from "../../core/book-update.ts";
-import { CH_0, CH_9, CH_BACKSLASH, CH_COLON, CH_COMMA, CH_LBRACE, CH_QUOTE, CH_RBRACE, digits4, isDigits4, TWO_53, word } from "./json-cursor.ts";
+import { CH_0, CH_9, CH_BACKSLASH, CH_COLON, CH_COMMA, CH_LBRACE, CH_LBRACKET, CH_QUOTE, CH_RBRACE, CH_RBRACKET, digits4, isDigits4, TWO_53, word } from "./json-cursor.ts";
 import { LevelReader } from "./level-reader.ts";
 import {
   SCAN_ERR_MISSING,
@@ -148,15 +148,26 @@ export class BinanceScanner extends LevelReader {
       if (prev < 0 || b[p] !== CH_COMMA) return -1;
     }
     if (dv.getInt32(p + 1, true) !== W_KEY_B) return -1;
-    this.pos = p + 5;
     const priceExp = table.priceExp[entry]!;
     const qtyExp = table.qtyExp[entry]!;
-    if (this.scanLevels(true, priceExp, qtyExp, out) < 0) return -1;
-    p = this.pos;
+    // An empty side (a third of the spot recording's) without the call: `out` already has no levels.
+    p += 5;
+    if (b[p] === CH_LBRACKET && b[p + 1] === CH_RBRACKET) {
+      p += 2;
+    } else {
+      this.pos = p;
+      if (this.scanLevels(true, priceExp, qtyExp, out) < 0) return -1;
+      p = this.pos;
+    }
     if (b[p] !== CH_COMMA || dv.getInt32(p + 1, true) !== W_KEY_A) return -1;
-    this.pos = p + 5;
-    if (this.scanLevels(false, priceExp, qtyExp, out) < 0) return -1;
-    p = this.pos;
+    p += 5;
+    if (b[p] === CH_LBRACKET && b[p + 1] === CH_RBRACKET) {
+      p += 2;
+    } else {
+      this.pos = p;
+      if (this.scanLevels(false, priceExp, qtyExp, out) < 0) return -1;
+      p = this.pos;
+    }
     if (p + 2 !== end || b[p] !== CH_RBRACE || b[p + 1] !== CH_RBRACE) return -1;
     if (eMs * 1000 >= TWO_53 || tMs * 1000 >= TWO_53) return -1;
     out.isSnapshot = false;
