@@ -16,6 +16,12 @@ const INV_TWO_32 = 1 / TWO_32; // exact: multiplying by it is dividing by 2^32
 
 /** setU64 of core/i64.ts into words k, k + 1: an unsigned integer < 2^53. */
 export function u64Words(w: Int32Array, k: number, v: number): void {
+  if (v >= 0 && v < 2147483648) {
+    // Sequence numbers mostly: one int32 store (a double ≥ 2^31 stored into an Int32Array costs a conversion).
+    w[k] = v;
+    w[k + 1] = 0;
+    return;
+  }
   const hi = Math.floor(v * INV_TWO_32);
   w[k] = v - hi * TWO_32;
   w[k + 1] = hi;
