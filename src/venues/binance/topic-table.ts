@@ -33,6 +33,8 @@ export class StreamTable extends NameTable {
   /** Open addressing (load ≤ ½) over fastKey(first two words of the name) → entry; -1 = empty. */
   fastSlots = new Int32Array(16).fill(-1);
   fastMask = 15;
+  /** Entries with templates (in fastSlots). */
+  private templated = 0;
 
   /** Adds (or updates) a stream; returns its entry id. Cold. */
   addStream(stream: string, symbol: string, subscriptionIndex: number, priceExp: number, qtyExp: number): number {
@@ -59,9 +61,8 @@ export class StreamTable extends NameTable {
     this.mids.push(ok ? templateWords(mid) : new Int32Array(0));
     this.midBytes.push(ok ? mid.length : 0);
     if (!ok) return;
-    let templated = 0;
-    for (const n of this.headBytes) if (n > 0) templated++;
-    if (templated * 2 > this.fastSlots.length) {
+    this.templated++;
+    if (this.templated * 2 > this.fastSlots.length) {
       const size = this.fastSlots.length * 2;
       this.fastSlots = new Int32Array(size).fill(-1);
       this.fastMask = size - 1;
