@@ -161,6 +161,36 @@ describe("okx scanner", () => {
     expect(accepted).toBeGreaterThan(100); // the fuzzer also produces valid variants the scanner takes
   });
 
+  test("numbers at the fast path's limits (9 int32 digits per part, 15 digits in all, decimals beyond the exponent) equal the JSON path's", () => {
+    const nums = [
+      "0", "1", "7.5", "007.50", "123456789", "1234567890", "999999999.9", "1000000000.25", "123456789012345", "1234567890123456",
+      "9007199254740991", "0.1", "0.123456789", "0.1234567890", "0.12345678901", "1.000000000000", "1.0000000001", "5.", ".5",
+      "", "-1", "1e5", "1.2.3", "12a", "99999.99999", "4294967296", "2147483648.5", "0.000000001", "3.14159265358979", "0.99999999999", "1.23456789012", "99999999999",
+    ];
+    const exps = [0, 1, 3, 8, 9, 10, 12];
+    const tt = new OkxTopicTable();
+    exps.forEach((e, k) => tt.add(`books:E${e}-USDT`, k, e, e));
+    let accepted = 0;
+    for (const [k, e] of exps.entries()) {
+      for (const px of nums) {
+        for (const qty of ["2", px]) {
+          const f = `{"arg":{"channel":"books","instId":"E${e}-USDT"},"action":"update","data":[{"asks":[["${px}","${qty}","0","1"],["${px}","${qty}","0","12"]],"bids":[],"ts":"1","checksum":0}]}`;
+          const s = viaScanner(f, tt);
+          const j = viaJson(f, tt);
+          if (typeof s === "object") {
+            accepted++;
+            expect(j).toEqual(s);
+            expect((s as Result).r).toBe(k);
+          } else {
+            expect(s).toBe(SCAN_FALLBACK); // the JSON path decides, and must refuse what the scanner cannot take exactly
+          }
+          if (typeof j === "object") expect(s === SCAN_FALLBACK || typeof s === "object").toBe(true);
+        }
+      }
+    }
+    expect(accepted).toBeGreaterThan(100);
+  });
+
   test("integer fields must be integer literals: the JSON path refuses 15.0 and 1e1 (JSON.parse would make them integers)", () => {
     for (const bad of ['"seqId":15.0', '"seqId":1e1', '"prevSeqId":10.000000000000000001', '"checksum":1.5']) {
       const f = `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[],"ts":"1",${bad}}]}`;
