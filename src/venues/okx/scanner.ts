@@ -50,12 +50,25 @@ const INST = '","instId":"';
 const ACTION = ',"action":"';
 const DATA = ',"data":[{';
 
-/** ASCII bytes of a literal, for matching on the frame's bytes (String.prototype.startsWith per key cost ~4× more). */
-function lit(text: string): Uint8Array {
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-  return out;
+/**
+ * A literal as little-endian 4-byte words (the last one masked to the literal's length), matched on the frame's
+ * bytes a word at a time: String.prototype.startsWith per key cost ~4× more than bytes, bytes ~3× more than words.
+ */
+interface Lit {
+  words: Int32Array;
+  masks: Int32Array;
 }
+function lit(text: string): Lit {
+  const n = (text.length + 3) >> 2;
+  const words = new Int32Array(n);
+  const masks = new Int32Array(n);
+  for (let i = 0; i < text.length; i++) {
+    words[i >> 2] |= text.charCodeAt(i) << (8 * (i & 3));
+    masks[i >> 2] |= 0xff << (8 * (i & 3));
+  }
+  return { words, masks };
+}
+const L_HEAD = lit(HEAD);
 const L_INST = lit(INST);
 const L_ACTION = lit(ACTION);
 const L_DATA = lit(DATA);
@@ -105,18 +118,20 @@ export class OkxScanner {
     this.seqId = 0;
     this.prevSeqId = 0;
     this.checksum = 0;
-    if (s.length < HEAD.length || s.charCodeAt(0) !== 123 || !s.startsWith(HEAD)) return SCAN_NOT_BOOK;
-    if (!this.encode(s)) return SCAN_FALLBACK;
+    if (s.length < HEAD.length || s.charCodeAt(0) !== 123) return SCAN_NOT_BOOK;
+    // The frame is copied first and its head matched on the bytes; a frame that cannot be copied (not ASCII) is
+    // judged on the string, as before.
+    if (!this.encode(s)) return s.startsWith(HEAD) ? SCAN_FALLBACK : SCAN_NOT_BOOK;
+    if (!this.at(0, L_HEAD)) return SCAN_NOT_BOOK;
     const b = this.bytes;
     const n = s.length;
     const cs = HEAD.length;
     let p = this.skipPlain(cs);
     if (p < 0 || !this.at(p, L_INST)) return SCAN_FALLBACK;
-    const ce = p;
     const is = p + INST.length;
     p = this.skipPlain(is);
     if (p < 0 || b[p + 1] !== RBRACE) return SCAN_FALLBACK;
-    const entry = table.find(s, cs, ce, is, p);
+    const entry = table.findFrame(this.view, cs, p);
     if (entry < 0) return SCAN_UNKNOWN_TOPIC;
     p += 2;
     if (this.at(p, L_ACTION)) {
@@ -154,6 +169,13 @@ export class OkxScanner {
         let q = p + 5;
         let ms = 0;
         const start = q;
+        const dv = this.view;
+        let w = dv.getInt32(q, true);
+        while (isDigits4(w)) {
+          ms = ms * 10000 + digits4(w);
+          q += 4;
+          w = dv.getInt32(q, true);
+        }
         let c = b[q]!;
         while (c >= D0 && c <= D9) {
           ms = ms * 10 + (c - D0);
@@ -204,10 +226,15 @@ export class OkxScanner {
     return table.indexes[entry]!;
   }
 
-  /** True when the frame's bytes at p are `l` (the sentinel stops a match running past the end). */
-  private at(p: number, l: Uint8Array): boolean {
-    const b = this.bytes;
-    for (let i = 0; i < l.length; i++) if (b[p + i] !== l[i]) return false;
+  /**
+   * True when the frame's bytes at p are `l`. The 0 sentinel after the frame stops a match running past its end
+   * (no literal holds a 0), and the buffer has room for the words read beyond it (encode()).
+   */
+  private at(p: number, l: Lit): boolean {
+    const dv = this.view;
+    const words = l.words;
+    const masks = l.masks;
+    for (let i = 0; i < words.length; i++) if ((dv.getInt32(p + 4 * i, true) & masks[i]!) !== words[i]) return false;
     return true;
   }
 
@@ -232,6 +259,13 @@ export class OkxScanner {
     }
     const start = p;
     let v = 0;
+    const dv = this.view;
+    let w = dv.getInt32(p, true);
+    while (isDigits4(w)) {
+      v = v * 10000 + digits4(w);
+      p += 4;
+      w = dv.getInt32(p, true);
+    }
     let c = b[p]!;
     while (c >= D0 && c <= D9) {
       v = v * 10 + (c - D0);

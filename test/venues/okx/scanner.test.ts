@@ -126,6 +126,37 @@ describe("okx scanner", () => {
     }
   });
 
+  test("the topic table finds a push's topic on its bytes (findFrame) exactly as by name, and nothing else", () => {
+    const tt = new OkxTopicTable();
+    const rng = new Rng(7);
+    const names: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const base = ["BTC", "ETH", "UNI", "X", "SHIB1000", "A"][rng.int(0, 5)]!;
+      const inst = `${base}-${["USDT", "USD", "USDC"][rng.int(0, 2)]}${rng.int(0, 1) ? "-SWAP" : `-2${rng.int(10_000, 99_999)}`}`;
+      names.push(`${["books", "books5", "bbo-tbt"][rng.int(0, 2)]}:${inst}`);
+    }
+    names.forEach((name, k) => tt.add(name, k, 1, 1));
+    const bytes = Buffer.alloc(256);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const look = (channel: string, inst: string) => {
+      bytes.fill(0x41); // stale bytes beyond the run must not matter
+      const run = `${channel}","instId":"${inst}`;
+      bytes.write(run, 3);
+      return tt.findFrame(dv, 3, 3 + run.length);
+    };
+    for (const name of names) {
+      const [channel, inst] = name.split(":") as [string, string];
+      expect(look(channel, inst)).toBe(tt.entryOf(name));
+      expect(look(channel, inst)).toBeGreaterThanOrEqual(0);
+      // near misses: one character changed, one more or one fewer, the other channel
+      expect(look(channel, inst.slice(0, -1) + "#")).toBe(-1);
+      expect(look(channel, inst + "A")).toBe(tt.entryOf(`${channel}:${inst}A`));
+      expect(look(channel, inst.slice(0, -1))).toBe(tt.entryOf(`${channel}:${inst.slice(0, -1)}`));
+      expect(look(channel === "books" ? "trades" : "books", inst)).toBe(tt.entryOf(`${channel === "books" ? "trades" : "books"}:${inst}`));
+    }
+    expect(look("books", "")).toBe(-1);
+  });
+
   test("control frames and unknown channels", () => {
     expect(viaScanner('{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"a"}', t)).toBe(SCAN_NOT_BOOK);
     expect(viaScanner("pong", t)).toBe(SCAN_NOT_BOOK);
