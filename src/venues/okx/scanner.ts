@@ -323,10 +323,16 @@ export class OkxScanner {
         if (intDigits !== 0 && intDigits <= 9 && intDigits + pe <= 15) {
           if (c === QUOTE) px = ip * POW10[pe]!;
           else if (c === DOT) {
-            c = b[++p]!;
-            const fs = p;
+            const fs = ++p;
             const lim = p + (pe < 9 ? pe : 9);
             let fp = 0;
+            w = dv.getInt32(p, true);
+            while (p + 4 <= lim && isDigits4(w)) {
+              fp = (Math.imul(fp, 10000) + digits4(w)) | 0;
+              p += 4;
+              w = dv.getInt32(p, true);
+            }
+            c = b[p]!;
             while (p < lim && c >= D0 && c <= D9) {
               fp = (Math.imul(fp, 10) + (c - D0)) | 0;
               c = b[++p]!;
@@ -365,10 +371,16 @@ export class OkxScanner {
         if (intDigits !== 0 && intDigits <= 9 && intDigits + qe <= 15) {
           if (c === QUOTE) qty = ip * POW10[qe]!;
           else if (c === DOT) {
-            c = b[++p]!;
-            const fs = p;
+            const fs = ++p;
             const lim = p + (qe < 9 ? qe : 9);
             let fp = 0;
+            w = dv.getInt32(p, true);
+            while (p + 4 <= lim && isDigits4(w)) {
+              fp = (Math.imul(fp, 10000) + digits4(w)) | 0;
+              p += 4;
+              w = dv.getInt32(p, true);
+            }
+            c = b[p]!;
             while (p < lim && c >= D0 && c <= D9) {
               fp = (Math.imul(fp, 10) + (c - D0)) | 0;
               c = b[++p]!;
