@@ -398,8 +398,14 @@ export class OkxScanner {
         if (qty < 0) return false;
       }
       p++;
-      // Further fields (deprecated "0", order count): plain strings, skipped.
+      // Further fields (deprecated "0", order count): plain strings, skipped; the usual `,"0","` in two reads.
       let c: number;
+      if (dv.getInt32(p, true) === ZERO_FIELD && dv.getUint16(p + 4, true) === COMMA_QUOTE) {
+        let e = p + 6;
+        c = b[e]!;
+        while (c >= D0 && c <= D9) c = b[++e]!;
+        if (c === QUOTE && e !== p + 6) p = e + 1;
+      }
       while (b[p] === COMMA) {
         if (b[p + 1] !== QUOTE) return false;
         p += 2;
@@ -460,6 +466,11 @@ function closingQuote(b: Uint8Array, p: number): number {
   while (c !== QUOTE && c !== 0 && c !== BACKSLASH) c = b[++p]!;
   return c === QUOTE ? p : -1;
 }
+
+/** `,"0"` little-endian: the deprecated third field of every OKX level. */
+const ZERO_FIELD = 0x2230222c;
+/** `,"` little-endian. */
+const COMMA_QUOTE = 0x222c;
 
 /** True when the 4 bytes packed little-endian in w are all ASCII digits (0x30–0x39). */
 function isDigits4(w: number): boolean {

@@ -126,6 +126,22 @@ describe("okx scanner", () => {
     }
   });
 
+  test("levels with 2, 3, 5 fields, another third field or an unusual count take the general path with the JSON path's result", () => {
+    const tails = ['', ',"0"', ',"0","1"', ',"0","12345"', ',"0",""', ',"0","x1"', ',"1","3"', ',"0","3","extra"', ',"00","3"', ',"0","3"]', ',"0",3', ',"0","3\\"'];
+    let accepted = 0;
+    for (const tail of tails) {
+      const f = `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["30243.5","1.2112"${tail}],["30243.6","0"${tail}]],"bids":[],"ts":"1","checksum":0}]}`;
+      const s = viaScanner(f, t);
+      const j = viaJson(f, t);
+      if (typeof s === "object") {
+        accepted++;
+        expect(j).toEqual(s);
+        expect((s as Result).asks).toEqual([302435, 121120000, 302436, 0]);
+      } else expect(s).toBe(SCAN_FALLBACK);
+    }
+    expect(accepted).toBeGreaterThanOrEqual(8);
+  });
+
   test("the topic table finds a push's topic on its bytes (findFrame) exactly as by name, and nothing else", () => {
     const tt = new OkxTopicTable();
     const rng = new Rng(7);
