@@ -253,12 +253,13 @@ describe("Ladder", () => {
     expect(levels(l).map((x) => x[0])).toEqual(Array.from(px));
   });
 
-  it("TC9c: window sizes: 2 slots per level at least, the span when the density allows, powers of two up to 1024, then multiples of 1024", () => {
+  it("TC9c: window sizes: 2 slots per level at least, the span when the density allows, in multiples of 64 slots", () => {
     expect(windowSlotsFor(1, 0)).toBe(64);
     expect(windowSlotsFor(50, 49)).toBe(128);
+    expect(windowSlotsFor(200, 400)).toBe(576); // levels 1–3 ticks apart: ceil(400 · 4/3) + 1 = 535 → 9 × 64
     expect(windowSlotsFor(500, 499)).toBe(1024);
-    expect(windowSlotsFor(400, 4192)).toBe(6144); // ceil(4192 · 4/3) + 1 = 5591 → 6 × 1024
-    expect(windowSlotsFor(70, 124_000)).toBe(2048); // density bound: 16 × 70 = 1120
+    expect(windowSlotsFor(400, 4192)).toBe(5632); // ceil(4192 · 4/3) + 1 = 5591 → 88 × 64
+    expect(windowSlotsFor(70, 124_000)).toBe(1152); // density bound: 16 × 70 = 1120 → 18 × 64
     expect(windowSlotsFor(100_000, 1e9)).toBe(16_384); // MAX_WINDOW
   });
 
