@@ -256,9 +256,9 @@ describe("Ladder", () => {
   it("TC9c: window sizes: 2 slots per level at least, the span when the density allows, in multiples of 64 slots", () => {
     expect(windowSlotsFor(1, 0)).toBe(64);
     expect(windowSlotsFor(50, 49)).toBe(128);
-    expect(windowSlotsFor(200, 400)).toBe(576); // levels 1–3 ticks apart: ceil(400 · 4/3) + 1 = 535 → 9 × 64
+    expect(windowSlotsFor(200, 400)).toBe(640); // levels 1–3 ticks apart: 1.5 · 400 + 1 = 601 → 10 × 64
     expect(windowSlotsFor(500, 499)).toBe(1024);
-    expect(windowSlotsFor(400, 4192)).toBe(5632); // ceil(4192 · 4/3) + 1 = 5591 → 88 × 64
+    expect(windowSlotsFor(400, 4192)).toBe(6336); // 1.5 · 4192 + 1 = 6289 → 99 × 64
     expect(windowSlotsFor(70, 124_000)).toBe(1152); // density bound: 16 × 70 = 1120 → 18 × 64
     expect(windowSlotsFor(100_000, 1e9)).toBe(16_384); // MAX_WINDOW
   });
