@@ -37,8 +37,8 @@ export const MAX_WINDOW = 16384;
 export const MAX_SLOTS_PER_LEVEL = 16;
 /**
  * Window sizes are multiples of this (two bitmap words), not powers of two: a book whose levels are 1–3 ticks apart
- * (the simulator's) needs ~2.7 slots per level, which a power of two rounded up to 4–5 (bench/load.bench.ts: 9.6
- * instead of 5.9 KiB of ladder arrays per book).
+ * (the simulator's) needs ~3 slots per level, which a power of two rounded up to 4–6 (bench/load.bench.ts, 1,300
+ * books: 9.6 KiB of ladder arrays per book with powers of two, 7.0 KiB now, 4.8 KiB when sized by levels alone).
  */
 const WINDOW_STEP = 64;
 
@@ -440,8 +440,9 @@ export class Ladder {
 
   /**
    * Sizes the window for a side of `levels` levels spanning `spanTicks` from the best to the worst (allocates
-   * rarely): at least two slots per level, and enough for the whole span with the best at 3/4 of the window as long
-   * as that takes at most MAX_SLOTS_PER_LEVEL slots per level (sparse books keep their deep levels in the overflow).
+   * rarely): windowSlotsFor, i.e. at least two slots per level, and room for the whole span (and then some) with the
+   * best at 3/4 of the window as long as that takes at most MAX_SLOTS_PER_LEVEL slots per level (sparse books keep
+   * their deep levels in the overflow).
    */
   private ensureWindow(levels: number, spanTicks: number): void {
     const want = windowSlotsFor(levels, spanTicks);
