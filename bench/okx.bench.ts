@@ -11,7 +11,8 @@
  * - tardis-dev (mappers/okex.ts v5 book change): {price, amount} via parseFloat → OrderBook.update.
  * Frames: the genuine recording test/fixtures/cryptofeed/OKX.ws.1.0: 287 updates of 3 instruments (after their
  * snapshots) and the 3 snapshots (400 levels per side). Ours, ccxt and tardis are measured in interleaved rounds;
- * rows are medians over rounds, ratios are taken within each round and then the median over rounds.
+ * rows are medians over rounds, ratios are taken within each round and then the median over rounds. Further rows
+ * time our parts alone (scan; book apply; apply + encode on pre-scanned frames), to say where the time goes.
  * Target: ≥ 10× the faster peer on deltas and snapshots (issue #12).
  * @module
  */
@@ -168,7 +169,8 @@ function checkAgreement(): string {
     for (let i = 0; i < b.bidCount; i++) if (Math.abs(b.bidPriceAt(i) / ps - c.bids[i]![0]!) > 1e-9 || Math.abs(b.bidQtyAt(i) / qs - tb[i]!.amount) > 1e-9) return `NO: bid ${i} of ${b.instrument.symbol}`;
     for (let i = 0; i < b.askCount; i++) if (Math.abs(b.askPriceAt(i) / ps - c.asks[i]![0]!) > 1e-9 || Math.abs(b.askQtyAt(i) / qs - ta[i]!.amount) > 1e-9) return `NO: ask ${i} of ${b.instrument.symbol}`;
   }
-  return `yes (3 books after ${snapshotFrames.length} snapshots + ${deltaFrames.length} updates; ${frames.length} checksums verified)`;
+  const memory = ours.builders.map((b) => `${b.instrument.symbol} ${b.bidCount}+${b.askCount} levels: windows ${b.bids.windowSize}+${b.asks.windowSize} slots, ${(b.bytesAllocated() / 1024).toFixed(1)} KiB`);
+  return `yes (3 books after ${snapshotFrames.length} snapshots + ${deltaFrames.length} updates; ${frames.length} checksums verified)\nladder arrays per book: ${memory.join("; ")}`;
 }
 
 interface Compared {
@@ -218,16 +220,52 @@ function snapshotContenders(): Contender[] {
   ];
 }
 
+/** Each frame scanned once into its own BookUpdate: the book and encoder rows below then time no scanning. */
+function prescanned(list: string[], path: OursPath): { index: number; update: BookUpdate }[] {
+  return list.map((f) => {
+    const update = new BookUpdate();
+    const index = path.scanner.scan(f, path.table, update);
+    if (index < 0) throw new Error(`scan failed: ${index}`);
+    return { index, update };
+  });
+}
+
 function others(): Measurement[] {
   let sink = 0;
   const n = deltaFrames.length;
   const withVerify = new OursPath(true);
   const scanner = new OursPath(false);
+  const parts = new OursPath(false);
+  const snaps = prescanned(snapshotFrames, parts);
+  const upds = prescanned(deltaFrames, parts);
+  const loadSnapshots = () => snaps.forEach((x) => parts.builders[x.index]!.applySnapshot(x.update));
+  const packer = parts.packer;
   const rows = [
     measure("JSON.parse only, real update", () => { for (let i = 0; i < n; i++) sink += (JSON.parse(deltaFrames[i]!) as OkxFrame).data.length; }, { opsPerCall: n, durationMs: DURATION_MS }),
     measure("JSON.parse only, snapshot 400/side", () => { for (const f of snapshotFrames) sink += (JSON.parse(f) as OkxFrame).data.length; }, { opsPerCall: snapshotFrames.length, durationMs: DURATION_MS, minSampleNs: SNAPSHOT_SAMPLE_NS }),
     measure("scan only, real update", () => { for (let i = 0; i < n; i++) scanner.scanner.scan(deltaFrames[i]!, scanner.table, scanner.update); }, { inner: 1, opsPerCall: n, durationMs: DURATION_MS }),
     measure("scan only, snapshot 400/side", () => { for (const f of snapshotFrames) scanner.scanner.scan(f, scanner.table, scanner.update); }, { opsPerCall: snapshotFrames.length, durationMs: DURATION_MS, minSampleNs: SNAPSHOT_SAMPLE_NS }),
+    measure("applyDelta only (pre-scanned), real update", () => { for (let i = 0; i < n; i++) { const x = upds[i]!; parts.builders[x.index]!.applyDelta(x.update); } }, { inner: 1, opsPerCall: n, durationMs: DURATION_MS, setup: loadSnapshots }),
+    measure("applyDelta + encode (pre-scanned), real update", () => {
+      for (let i = 0; i < n; i++) {
+        const x = upds[i]!;
+        const b = parts.builders[x.index]!;
+        b.applyDelta(x.update);
+        packBookDelta(packer, b, b.changes);
+        packer.stampSendTime(1);
+        packer.clear();
+      }
+    }, { inner: 1, opsPerCall: n, durationMs: DURATION_MS, setup: loadSnapshots }),
+    measure("applySnapshot only (pre-scanned), snapshot 400/side", () => { for (const x of snaps) parts.builders[x.index]!.applySnapshot(x.update); }, { opsPerCall: snaps.length, durationMs: DURATION_MS, minSampleNs: SNAPSHOT_SAMPLE_NS }),
+    measure("applySnapshot + encode (pre-scanned), snapshot 400/side", () => {
+      for (const x of snaps) {
+        const b = parts.builders[x.index]!;
+        b.applySnapshot(x.update);
+        packBookSnapshot(packer, b, 0, false);
+        packer.stampSendTime(1);
+        packer.clear();
+      }
+    }, { opsPerCall: snaps.length, durationMs: DURATION_MS, minSampleNs: SNAPSHOT_SAMPLE_NS }),
     measure("ours + verify() on a real checksum (CRC-32 of the top 25), real update", () => { for (let i = 0; i < n; i++) withVerify.onFrame(deltaFrames[i]!); }, { inner: 1, opsPerCall: n, durationMs: DURATION_MS, setup: () => snapshotFrames.forEach((f) => withVerify.onFrame(f)) }),
   ];
   if (withVerify.mismatches !== 0) throw new Error("checksum mismatch");
@@ -285,7 +323,7 @@ for (const [name, contenders] of [["real update", deltaContenders()], ["snapshot
   });
   console.log("");
 }
-console.log("== JSON.parse alone, the scanner alone, and ours with verify() on real checksums ==");
+console.log("== JSON.parse alone, our parts alone (scan; book; book + encode, on pre-scanned frames), and ours with verify() on real checksums ==");
 printTable(others());
 console.log("\n== allocation in steady state (heapStats().heapSize growth without GC) ==");
 printTable(steadyState(QUICK ? 100_000 : 500_000));

@@ -8,15 +8,17 @@
  *
  * Keys: bids use `price`, asks `−price`, so "better" is always "larger key" and one code path serves both sides.
  * - Window: qty per key in [keyBase, keyBase + wSize) (0 = empty) plus an occupancy bitmap, for O(1) set and a
- *   fast scan (32 slots per word) to the next level. `wTop` is the best occupied slot.
+ *   fast scan (32 slots per word) to the next level. `wTop` is the best occupied slot. A snapshot sizes it for
+ *   its levels and its tick span (windowSlotsFor): OKX's 400-level books are ~10 ticks per level and churn at both
+ *   ends, so a window of 2 slots per level left a fifth of their updates to the overflow's memmoves.
  * - Overflow: keys < keyBase (all worse than every window level), ascending in two parallel Float64Arrays, the
  *   best at the end, so the levels just below the window move least.
  * - Ranks: window levels first (best first), then the overflow from its end. Sequential rank reads (top-N
  *   iteration, the snapshot encoder) reuse a cursor and cost O(1) each on dense books.
  * - Re-centring: a level better than the window, an emptied window, or a best level that sank into the bottom
  *   quarter moves the window so that the best sits at 3/4 of it (headroom for improving prices). Re-centring
- *   spills the window into the overflow and pulls back what fits: O(window + moved levels), rare (the price has
- *   to move a quarter window), and nothing is ever dropped.
+ *   spills the window into the overflow and pulls back what fits: O(window / 32 + moved levels), rare (the price
+ *   has to move a quarter window), and nothing is ever dropped.
  * @module
  */
 import type { ChangeSet } from "../core/change-set.ts";
@@ -24,9 +26,21 @@ import { Side } from "../core/types.ts";
 
 /** Initial overflow capacity in levels (grows by doubling). */
 export const DEFAULT_LADDER_CAPACITY = 16;
-/** Window size bounds in slots (powers of two). 4096 slots = 32 KiB + 512 B of bitmap per side. */
+/** Window size bounds in slots. 16384 slots = 128 KiB + 2 KiB of bitmap per side. */
 export const MIN_WINDOW = 64;
-export const MAX_WINDOW = 4096;
+export const MAX_WINDOW = 16384;
+/**
+ * Density bound of a window sized by a snapshot's tick span: at most this many slots per level (8.125 B each,
+ * qty + bitmap bit), so a sparse book cannot claim a window for its whole span (OKX BTC-USD futures: 70 levels
+ * over 124k ticks). Within it, every level of the snapshot fits the window.
+ */
+export const MAX_SLOTS_PER_LEVEL = 16;
+/**
+ * Window sizes are multiples of this (two bitmap words), not powers of two: a book whose levels are 1–3 ticks apart
+ * (the simulator's) needs ~3 slots per level, which a power of two rounded up to 4–6 (bench/load.bench.ts, 1,300
+ * books: 9.6 KiB of ladder arrays per book with powers of two, 7.0 KiB now, 4.8 KiB when sized by levels alone).
+ */
+const WINDOW_STEP = 64;
 
 /**
  * Overflow moves of at most this many entries use a plain loop instead of `copyWithin`: below it the call
@@ -107,9 +121,11 @@ export class Ladder {
   /**
    * Applies n absolute levels of one delta side (qty 0 deletes) and appends each level whose qty really changed
    * to `changes` (this side's half). Returns how many were deletes of absent levels.
-   * Runs of plain qty updates go through `updateRun`, a small module function whose state is all in arguments,
-   * writing the change set's arrays directly after reserving room for n entries; everything else calls set().
-   * Measured ~1.6× faster per real delta than set() + ChangeSet.addBid() per level (bench/book.bench.ts).
+   * Runs of window levels (qty updates, inserts, deletes other than of the best) go through `windowRun`, a small
+   * module function whose state is all in arguments, writing the change set's arrays directly after reserving room
+   * for n entries; everything else calls set(). Measured ~1.6× faster per real Bybit delta than set() +
+   * ChangeSet.addBid() per level (bench/book.bench.ts); on the real OKX updates (mostly inserts and deletes) the
+   * window inserts/deletes in the run took applyDelta from ~600 to ~290 ns (bench/okx.bench.ts).
    */
   applyLevels(px: Float64Array, qty: Float64Array, n: number, changes: ChangeSet): number {
     const isBid = this.side === Side.BID;
@@ -138,11 +154,19 @@ export class Ladder {
     let absentDeletes = 0;
     let i = 0;
     for (;;) {
-      // The common case (98.8 % of real Bybit delta levels): a qty update of a level already in the window.
-      i = updateRun(px, qty, i, n, this.wQty, this.keyBase, this.wSize, sign, cPx, cQty, cN);
+      // The common case: a level inside the window (qty update: 98.8 % of real Bybit delta levels; OKX's are mostly
+      // inserts and deletes). Only the delete of the best window level and levels outside the window leave it.
+      i = windowRun(px, qty, i, n, this.wQty, this.wBits, this.keyBase, this.wSize, sign, this.wTop, cPx, cQty, cN);
       cN = runChangeCount;
+      absentDeletes += runAbsentDeletes;
+      if (runOccupancy !== 0) {
+        this.wCount += runCountDelta;
+        this.wTop = runTop;
+        this.curRank = -1;
+      }
       if (i >= n) break;
-      // Anything else (insert, delete, outside the window) takes the general path, then the fast loop resumes.
+      // Anything else (delete of the best window level, outside the window) takes the general path, then the fast
+      // loop resumes.
       const priceMantissa = px[i];
       const qtyMantissa = qty[i];
       const prevQty = this.set(priceMantissa, qtyMantissa);
@@ -283,9 +307,10 @@ export class Ladder {
     while (j < n && qty[j] === 0) j++;
     if (j === n) return;
     const bestKey = px[j] * sign;
-    // Sized by the input's levels from the best on (real snapshots have no qty 0 levels, so this is their count).
+    // Sized by the input's levels from the best on (real snapshots have no qty 0 levels, so this is their count) and
+    // by their tick span (the last level, if the input is ordered; if not, loadUnsorted takes over anyway).
     const maxLevels = n - j;
-    this.ensureWindow(maxLevels);
+    this.ensureWindow(maxLevels, bestKey - px[n - 1] * sign);
     const size = this.wSize;
     const base = baseFor(bestKey, size);
     this.keyBase = base;
@@ -413,10 +438,14 @@ export class Ladder {
     return slot;
   }
 
-  /** Sizes the window for a side of `levels` levels: about two slots per level, within bounds; allocates rarely. */
-  private ensureWindow(levels: number): void {
-    let want = MIN_WINDOW;
-    while (want < 2 * levels && want < MAX_WINDOW) want *= 2;
+  /**
+   * Sizes the window for a side of `levels` levels spanning `spanTicks` from the best to the worst (allocates
+   * rarely): windowSlotsFor, i.e. at least two slots per level, and room for the whole span (and then some) with the
+   * best at 3/4 of the window as long as that takes at most MAX_SLOTS_PER_LEVEL slots per level (sparse books keep
+   * their deep levels in the overflow).
+   */
+  private ensureWindow(levels: number, spanTicks: number): void {
+    const want = windowSlotsFor(levels, spanTicks);
     // Hysteresis: keep the current window within a factor of two, so snapshots of varying depth do not allocate.
     if (this.wSize !== 0 && this.wSize <= want * 2 && this.wSize * 2 >= want) return;
     this.wQty = new Float64Array(want);
@@ -434,26 +463,34 @@ export class Ladder {
     const size = this.wSize;
     if (this.wCount !== 0) {
       const wQty = this.wQty;
+      const bits = this.wBits;
       if (this.oN + this.wCount > this.oKeys.length) this.growOverflow(this.oN + this.wCount);
       const oKeys = this.oKeys;
       const oQtys = this.oQtys;
       let o = this.oN;
-      for (let s = 0; s < size; s++) {
-        const q = wQty[s];
-        if (q !== 0) {
+      // Ascending slots through the bitmap, a word at a time: sparse windows of thousands of slots are common.
+      for (let w = 0, nw = size >> 5; w < nw; w++) {
+        let word = bits[w];
+        if (word === 0) continue;
+        bits[w] = 0;
+        const at = w << 5;
+        do {
+          const b = 31 - Math.clz32(word & -word); // lowest set bit
+          const s = at + b;
           oKeys[o] = base + s;
-          oQtys[o++] = q;
+          oQtys[o++] = wQty[s];
           wQty[s] = 0;
-        }
+          word &= word - 1;
+        } while (word !== 0);
       }
       this.oN = o;
-      this.wBits.fill(0);
     }
     this.wCount = 0;
     this.wTop = -1;
     this.curRank = -1;
     // Everything is in the overflow now: resize the (empty) window if the side has grown or shrunk a lot.
-    this.ensureWindow(this.oN + 1);
+    const worst = this.oN === 0 ? bestKey : this.oKeys[0];
+    this.ensureWindow(this.oN + 1, bestKey - worst);
     const newBase = baseFor(bestKey, this.wSize);
     this.keyBase = newBase;
     const wQty = this.wQty;
@@ -581,44 +618,85 @@ export class Ladder {
   }
 }
 
-/** Change count left by the last updateRun (a module-level "second return value", to avoid allocating). */
+// windowRun's further results (module-level "return values", to avoid allocating).
 let runChangeCount = 0;
+let runAbsentDeletes = 0;
+/** Inserts + deletes done: 0 = the occupancy (count, top, bitmap) did not change. */
+let runOccupancy = 0;
+let runCountDelta = 0;
+let runTop = -1;
 
 /**
- * From `start`, applies levels that already exist in the window and keep a non-zero qty, appending real changes
- * to cPx/cQty from index cN (room reserved by the caller). Stops at the first level needing more (insert,
- * delete, outside the window) and returns its index; the new change count is left in runChangeCount.
+ * From `start`, applies levels whose price falls in the window: qty updates, inserts (a new best included),
+ * deletes of a level other than the best, deletes of absent levels; appends real changes to cPx/cQty from index
+ * cN (room reserved by the caller). Stops at the first level needing more (the best's delete, which may move the
+ * window; a price outside the window) and returns its index. Leaves the change count, the absent deletes, the
+ * count delta and the new best slot in the run* variables.
  */
-function updateRun(
+function windowRun(
   px: Float64Array,
   qty: Float64Array,
   start: number,
   n: number,
   wQty: Float64Array,
+  wBits: Int32Array,
   keyBase: number,
   wSize: number,
   sign: number,
+  wTop: number,
   cPx: Float64Array,
   cQty: Float64Array,
   cN: number,
 ): number {
   let i = start;
+  let absent = 0;
+  let inserts = 0;
+  let deletes = 0;
   for (; i < n; i++) {
     const priceMantissa = px[i];
     const qtyMantissa = qty[i];
     const offset = priceMantissa * sign - keyBase;
-    if (!(offset >= 0 && offset < wSize) || qtyMantissa === 0) break;
+    if (!(offset >= 0 && offset < wSize)) break;
     const slot = offset | 0; // an int32 index: typed-array access is faster than with a double
     const prevQty = wQty[slot];
-    if (prevQty === 0) break;
-    wQty[slot] = qtyMantissa;
-    if (prevQty !== qtyMantissa) {
-      cPx[cN] = priceMantissa;
-      cQty[cN++] = qtyMantissa;
+    if (qtyMantissa !== 0) {
+      wQty[slot] = qtyMantissa;
+      if (prevQty === 0) {
+        wBits[slot >> 5] |= 1 << (slot & 31);
+        inserts++;
+        if (slot > wTop) wTop = slot;
+      } else if (prevQty === qtyMantissa) continue;
+    } else if (prevQty !== 0) {
+      if (slot === wTop) break; // the best goes: set() finds the next one and may move the window
+      wQty[slot] = 0;
+      wBits[slot >> 5] &= ~(1 << (slot & 31));
+      deletes++;
+    } else {
+      absent++;
+      continue;
     }
+    cPx[cN] = priceMantissa;
+    cQty[cN++] = qtyMantissa;
   }
   runChangeCount = cN;
+  runAbsentDeletes = absent;
+  runOccupancy = inserts + deletes;
+  runCountDelta = inserts - deletes;
+  runTop = wTop;
   return i;
+}
+
+/**
+ * Window slots for a side of `levels` levels spanning `spanTicks`: max(2 × levels, 1.5 × the span + 1) with the
+ * span part bounded by MAX_SLOTS_PER_LEVEL × levels, rounded up to a multiple of WINDOW_STEP, within
+ * [MIN_WINDOW, MAX_WINDOW]. With the best at 3/4, 1.5 × the span covers 1.125 × the span below the best: room for
+ * the book to deepen after the snapshot (with exactly the span, 7 % of the real BTC-USDT update levels fell into
+ * the overflow).
+ */
+export function windowSlotsFor(levels: number, spanTicks: number): number {
+  const bySpan = Math.min(Math.ceil(spanTicks * 1.5) + 1, MAX_SLOTS_PER_LEVEL * levels);
+  const need = Math.max(2 * levels, bySpan, MIN_WINDOW);
+  return Math.min(MAX_WINDOW, Math.ceil(need / WINDOW_STEP) * WINDOW_STEP);
 }
 
 /** Window base that puts bestKey at 3/4 of a window of `size` slots, kept within the exact integer range. */

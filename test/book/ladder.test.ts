@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Ladder } from "../../src/book/ladder.ts";
+import { Ladder, MAX_SLOTS_PER_LEVEL, windowSlotsFor } from "../../src/book/ladder.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
 import { Side } from "../../src/core/types.ts";
 
 function levels(l: Ladder): [number, number][] {
@@ -131,8 +132,9 @@ describe("Ladder", () => {
     for (const side of [Side.BID, Side.ASK]) {
       const l = new Ladder(side);
       const sgn = side === Side.BID ? -1 : 1;
-      // 300 levels with gaps: more than a 256-slot window holds, so the deepest live in the overflow
-      const px = Float64Array.from({ length: 300 }, (_, i) => 10_000 + sgn * (i * 3 + (i % 2)));
+      // 300 levels with gaps, the deepest 60 far apart: more than the window holds (16 slots per level at most), so
+      // they live in the overflow
+      const px = Float64Array.from({ length: 300 }, (_, i) => 100_000 + sgn * (i < 240 ? i * 3 + (i % 2) : 720 + (i - 239) * 500));
       const qty = Float64Array.from({ length: 300 }, (_, i) => i + 1);
       l.loadSorted(px, qty, 300);
       expect(l.windowCount).toBeGreaterThan(0);
@@ -221,6 +223,97 @@ describe("Ladder", () => {
         const sorted = [...model.entries()].sort((a, b) => (side === Side.BID ? b[0] - a[0] : a[0] - b[0]));
         expect(levels(l)).toEqual(sorted);
       }
+    }
+  });
+
+  it("TC9: a snapshot sizes the window by its tick span too: a 400-level OKX-like side spanning 4200 ticks lives in the window", () => {
+    for (const side of [Side.BID, Side.ASK]) {
+      const l = new Ladder(side);
+      const sgn = side === Side.BID ? -1 : 1;
+      // 400 levels 1 … 20 ticks apart (~10.5 on average), as OKX BTC-USDT's books (tick 0.1)
+      const px = new Float64Array(400);
+      for (let i = 0, p = 302_435; i < 400; i++, p += sgn * (1 + ((i * 7) % 20))) px[i] = p;
+      const span = Math.abs(px[399]! - px[0]!);
+      expect(span).toBeGreaterThan(4000);
+      l.loadSorted(px, new Float64Array(400).fill(5), 400);
+      expect(l.windowCount).toBe(400); // every level on the window's O(1) path, none in the overflow
+      expect(l.windowSize).toBe(windowSlotsFor(400, span));
+      expect(l.windowSize).toBeLessThanOrEqual(MAX_SLOTS_PER_LEVEL * 400);
+      expect(l.bytesAllocated()).toBeLessThanOrEqual(400 * MAX_SLOTS_PER_LEVEL * 8.125 + 2 * 16 * 8);
+    }
+  });
+
+  it("TC9b: a sparse side (70 levels over 124k ticks) gets a window bounded by the density rule; the rest stays in the overflow", () => {
+    const l = new Ladder(Side.BID);
+    const px = Float64Array.from({ length: 70 }, (_, i) => 1_000_000 - Math.round(i * i * 25.3));
+    l.loadSorted(px, new Float64Array(70).fill(1), 70);
+    expect(l.windowSize).toBeLessThanOrEqual(2 * MAX_SLOTS_PER_LEVEL * 70); // ≤ 16 slots per level, rounded up
+    expect(l.windowCount).toBeGreaterThan(0);
+    expect(l.windowCount).toBeLessThan(70);
+    expect(levels(l).map((x) => x[0])).toEqual(Array.from(px));
+  });
+
+  it("TC9c: window sizes: 2 slots per level at least, the span when the density allows, in multiples of 64 slots", () => {
+    expect(windowSlotsFor(1, 0)).toBe(64);
+    expect(windowSlotsFor(50, 49)).toBe(128);
+    expect(windowSlotsFor(200, 400)).toBe(640); // levels 1–3 ticks apart: 1.5 · 400 + 1 = 601 → 10 × 64
+    expect(windowSlotsFor(500, 499)).toBe(1024);
+    expect(windowSlotsFor(400, 4192)).toBe(6336); // 1.5 · 4192 + 1 = 6289 → 99 × 64
+    expect(windowSlotsFor(70, 124_000)).toBe(1152); // density bound: 16 × 70 = 1120 → 18 × 64
+    expect(windowSlotsFor(100_000, 1e9)).toBe(16_384); // MAX_WINDOW
+  });
+
+  it("TC10: applyLevels (window inserts, deletes, the best's delete, absent deletes, qty updates, outside the window) equals set() per level, change set included", () => {
+    let seed = 12345;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    for (const side of [Side.BID, Side.ASK]) {
+      const fast = new Ladder(side);
+      const slow = new Ladder(side);
+      const sgn = side === Side.BID ? 1 : -1;
+      const px0 = Float64Array.from({ length: 300 }, (_, i) => 500_000 - sgn * i * 9);
+      const q0 = new Float64Array(300).fill(7);
+      fast.loadSorted(px0, q0, 300);
+      slow.loadSorted(px0, q0, 300);
+      const changes = new ChangeSet();
+      const px = new Float64Array(64);
+      const qty = new Float64Array(64);
+      let absent = 0;
+      for (let msg = 0; msg < 2000; msg++) {
+        const n = 1 + rand(40);
+        const best = fast.bestPrice();
+        for (let k = 0; k < n; k++) {
+          const kind = rand(10);
+          // mostly near the book (inside the window), sometimes far below it or above it
+          const off = kind === 0 ? 20_000 + rand(50_000) : kind === 1 ? -(1 + rand(3000)) : rand(3500);
+          px[k] = best - sgn * off;
+          qty[k] = rand(3) === 0 ? 0 : rand(4) === 0 ? fast.get(px[k]!) || 1 : 1 + rand(1000);
+          if (rand(8) === 0) px[k] = best; // the best: its delete leaves the fast loop
+        }
+        changes.clear();
+        const absentFast = fast.applyLevels(px, qty, n, changes);
+        const want: [number, number][] = [];
+        let absentSlow = 0;
+        for (let k = 0; k < n; k++) {
+          const prev = slow.set(px[k]!, qty[k]!);
+          if (prev !== qty[k]) want.push([px[k]!, qty[k]!]);
+          else if (qty[k] === 0) absentSlow++;
+        }
+        absent += absentSlow;
+        expect(absentFast).toBe(absentSlow);
+        const cN = side === Side.BID ? changes.bidCount : changes.askCount;
+        const cPx = side === Side.BID ? changes.bidPx : changes.askPx;
+        const cQty = side === Side.BID ? changes.bidQty : changes.askQty;
+        expect(Array.from({ length: cN }, (_, i) => [cPx[i], cQty[i]])).toEqual(want);
+        expect(fast.count).toBe(slow.count);
+        expect(fast.bestPrice()).toBe(slow.bestPrice());
+        if (msg % 100 === 0) expect(levels(fast)).toEqual(levels(slow));
+      }
+      expect(levels(fast)).toEqual(levels(slow));
+      expect(absent).toBeGreaterThan(100);
+      expect(fast.windowMoves).toBeGreaterThan(0);
     }
   });
 

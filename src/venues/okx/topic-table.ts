@@ -1,7 +1,8 @@
 // HOT PATH: no allocation (find; the rest is cold)
 /**
  * The topic table of one OKX connection: `channel:instId` → subscription entry, built at subscribe time and read
- * by the scanner on every frame by hashing the channel and instId char codes in place (no substring).
+ * by the scanner on every frame by hashing the channel and instId char codes in place (no substring), or, on the
+ * frame's bytes, by hashing the `channel","instId":"instId` run a push carries 4 bytes at a time (findFrame).
  * @module
  */
 
@@ -20,6 +21,12 @@ export class OkxTopicTable {
   private readonly hashes: number[] = [];
   private slots = new Int32Array(16).fill(-1);
   private mask = 15;
+  // findFrame's index: per entry the run `channel","instId":"instId` as little-endian words (the last one zero-padded),
+  // its length and its word hash, in a second open-addressing table of the same size.
+  private readonly frameWords: Int32Array[] = [];
+  private readonly frameLengths: number[] = [];
+  private readonly frameHashes: number[] = [];
+  private frameSlots = new Int32Array(16).fill(-1);
 
   get size(): number {
     return this.topics.length;
@@ -40,6 +47,18 @@ export class OkxTopicTable {
     this.priceExp.push(priceExp);
     this.qtyExp.push(qtyExp);
     this.hashes.push(hashOf(topic));
+    const colon = topic.indexOf(":");
+    const run = `${topic.slice(0, colon)}","instId":"${topic.slice(colon + 1)}`;
+    const words = new Int32Array((run.length + 3) >> 2);
+    let ascii = true;
+    for (let i = 0; i < run.length; i++) {
+      const c = run.charCodeAt(i);
+      if (c > 0x7f) ascii = false;
+      words[i >> 2] |= (c & 0xff) << (8 * (i & 3));
+    }
+    this.frameWords.push(words);
+    this.frameLengths.push(ascii ? run.length : -1); // a frame's bytes are ASCII (the scanner copies no other)
+    this.frameHashes.push(wordHash(words));
     if (this.topics.length * 2 > this.slots.length) this.rehash(this.slots.length * 2);
     else this.place(entry);
     return entry;
@@ -86,8 +105,36 @@ export class OkxTopicTable {
     }
   }
 
+  /**
+   * Hot lookup on a frame's bytes (read through dv): the run [start, end) = `channel","instId":"instId` of a push,
+   * hashed and compared 4 bytes at a time; −1 when absent. The bytes from end to the next word boundary are read
+   * and masked off (the caller's buffer has room beyond the frame).
+   */
+  findFrame(dv: DataView, start: number, end: number): number {
+    const len = end - start;
+    const full = len >> 2;
+    const rest = len & 3;
+    let h = FNV_OFFSET;
+    for (let i = 0; i < full; i++) h = fnvStep(h, dv.getInt32(start + 4 * i, true));
+    const last = rest === 0 ? 0 : dv.getInt32(start + 4 * full, true) & ((1 << (8 * rest)) - 1);
+    if (rest !== 0) h = fnvStep(h, last);
+    let slot = h & this.mask;
+    for (;;) {
+      const entry = this.frameSlots[slot]!;
+      if (entry < 0) return -1;
+      if (this.frameHashes[entry] === h && this.frameLengths[entry] === len) {
+        const words = this.frameWords[entry]!;
+        let i = 0;
+        while (i < full && words[i] === dv.getInt32(start + 4 * i, true)) i++;
+        if (i === full && (rest === 0 || words[full] === last)) return entry;
+      }
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
   private rehash(size: number): void {
     this.slots = new Int32Array(size).fill(-1);
+    this.frameSlots = new Int32Array(size).fill(-1);
     this.mask = size - 1;
     for (let e = 0; e < this.topics.length; e++) this.place(e);
   }
@@ -96,7 +143,17 @@ export class OkxTopicTable {
     let slot = this.hashes[entry]! & this.mask;
     while (this.slots[slot]! >= 0) slot = (slot + 1) & this.mask;
     this.slots[slot] = entry;
+    slot = this.frameHashes[entry]! & this.mask;
+    while (this.frameSlots[slot]! >= 0) slot = (slot + 1) & this.mask;
+    this.frameSlots[slot] = entry;
   }
+}
+
+/** FNV-1a over little-endian words (the last one zero-padded), as findFrame hashes a frame's bytes. */
+function wordHash(words: Int32Array): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < words.length; i++) h = fnvStep(h, words[i]!);
+  return h;
 }
 
 function hashOf(s: string): number {

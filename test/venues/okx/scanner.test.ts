@@ -126,6 +126,53 @@ describe("okx scanner", () => {
     }
   });
 
+  test("levels with 2, 3, 5 fields, another third field or an unusual count take the general path with the JSON path's result", () => {
+    const tails = ['', ',"0"', ',"0","1"', ',"0","12345"', ',"0",""', ',"0","x1"', ',"1","3"', ',"0","3","extra"', ',"00","3"', ',"0","3"]', ',"0",3', ',"0","3\\"'];
+    let accepted = 0;
+    for (const tail of tails) {
+      const f = `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["30243.5","1.2112"${tail}],["30243.6","0"${tail}]],"bids":[],"ts":"1","checksum":0}]}`;
+      const s = viaScanner(f, t);
+      const j = viaJson(f, t);
+      if (typeof s === "object") {
+        accepted++;
+        expect(j).toEqual(s);
+        expect((s as Result).asks).toEqual([302435, 121120000, 302436, 0]);
+      } else expect(s).toBe(SCAN_FALLBACK);
+    }
+    expect(accepted).toBeGreaterThanOrEqual(8);
+  });
+
+  test("the topic table finds a push's topic on its bytes (findFrame) exactly as by name, and nothing else", () => {
+    const tt = new OkxTopicTable();
+    const rng = new Rng(7);
+    const names: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const base = ["BTC", "ETH", "UNI", "X", "SHIB1000", "A"][rng.int(0, 5)]!;
+      const inst = `${base}-${["USDT", "USD", "USDC"][rng.int(0, 2)]}${rng.int(0, 1) ? "-SWAP" : `-2${rng.int(10_000, 99_999)}`}`;
+      names.push(`${["books", "books5", "bbo-tbt"][rng.int(0, 2)]}:${inst}`);
+    }
+    names.forEach((name, k) => tt.add(name, k, 1, 1));
+    const bytes = Buffer.alloc(256);
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const look = (channel: string, inst: string) => {
+      bytes.fill(0x41); // stale bytes beyond the run must not matter
+      const run = `${channel}","instId":"${inst}`;
+      bytes.write(run, 3);
+      return tt.findFrame(dv, 3, 3 + run.length);
+    };
+    for (const name of names) {
+      const [channel, inst] = name.split(":") as [string, string];
+      expect(look(channel, inst)).toBe(tt.entryOf(name));
+      expect(look(channel, inst)).toBeGreaterThanOrEqual(0);
+      // near misses: one character changed, one more or one fewer, the other channel
+      expect(look(channel, inst.slice(0, -1) + "#")).toBe(-1);
+      expect(look(channel, inst + "A")).toBe(tt.entryOf(`${channel}:${inst}A`));
+      expect(look(channel, inst.slice(0, -1))).toBe(tt.entryOf(`${channel}:${inst.slice(0, -1)}`));
+      expect(look(channel === "books" ? "trades" : "books", inst)).toBe(tt.entryOf(`${channel === "books" ? "trades" : "books"}:${inst}`));
+    }
+    expect(look("books", "")).toBe(-1);
+  });
+
   test("control frames and unknown channels", () => {
     expect(viaScanner('{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"a"}', t)).toBe(SCAN_NOT_BOOK);
     expect(viaScanner("pong", t)).toBe(SCAN_NOT_BOOK);
@@ -159,6 +206,36 @@ describe("okx scanner", () => {
     }
     expect(total).toBeGreaterThanOrEqual(9000);
     expect(accepted).toBeGreaterThan(100); // the fuzzer also produces valid variants the scanner takes
+  });
+
+  test("numbers at the fast path's limits (9 int32 digits per part, 15 digits in all, decimals beyond the exponent) equal the JSON path's", () => {
+    const nums = [
+      "0", "1", "7.5", "007.50", "123456789", "1234567890", "999999999.9", "1000000000.25", "123456789012345", "1234567890123456",
+      "9007199254740991", "0.1", "0.123456789", "0.1234567890", "0.12345678901", "1.000000000000", "1.0000000001", "5.", ".5",
+      "", "-1", "1e5", "1.2.3", "12a", "99999.99999", "4294967296", "2147483648.5", "0.000000001", "3.14159265358979", "0.99999999999", "1.23456789012", "99999999999",
+    ];
+    const exps = [0, 1, 3, 8, 9, 10, 12];
+    const tt = new OkxTopicTable();
+    exps.forEach((e, k) => tt.add(`books:E${e}-USDT`, k, e, e));
+    let accepted = 0;
+    for (const [k, e] of exps.entries()) {
+      for (const px of nums) {
+        for (const qty of ["2", px]) {
+          const f = `{"arg":{"channel":"books","instId":"E${e}-USDT"},"action":"update","data":[{"asks":[["${px}","${qty}","0","1"],["${px}","${qty}","0","12"]],"bids":[],"ts":"1","checksum":0}]}`;
+          const s = viaScanner(f, tt);
+          const j = viaJson(f, tt);
+          if (typeof s === "object") {
+            accepted++;
+            expect(j).toEqual(s);
+            expect((s as Result).r).toBe(k);
+          } else {
+            expect(s).toBe(SCAN_FALLBACK); // the JSON path decides, and must refuse what the scanner cannot take exactly
+          }
+          if (typeof j === "object") expect(s === SCAN_FALLBACK || typeof s === "object").toBe(true);
+        }
+      }
+    }
+    expect(accepted).toBeGreaterThan(100);
   });
 
   test("integer fields must be integer literals: the JSON path refuses 15.0 and 1e1 (JSON.parse would make them integers)", () => {
