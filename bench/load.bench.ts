@@ -181,11 +181,13 @@ const marketLiveMs = new Map<string, number>();
 let connectMs = NaN;
 for (;;) {
   const r = await fetch(`${started.httpUrl}/readyz`);
-  const body = (await r.json()) as { ready: boolean; books: number; notLive: { market: string }[] };
+  // /readyz (src/app/readiness.ts): books built, how many are live, and one reason per book not live.
+  const body = (await r.json()) as { ready: boolean; books: number; live: number; reasons: { check: string; market?: string }[] };
   const ms = performance.now() - tStart;
-  liveAt.push({ ms, live: body.books - body.notLive.length });
+  liveAt.push({ ms, live: body.live });
+  const notLive = body.reasons.filter((x) => x.check === "book_not_live");
   for (const m of ["spot", "linear", "option"]) {
-    if (!marketLiveMs.has(m) && body.books === nBooks && !body.notLive.some((b) => b.market === m)) marketLiveMs.set(m, ms);
+    if (!marketLiveMs.has(m) && body.books === nBooks && !notLive.some((b) => b.market === m)) marketLiveMs.set(m, ms);
   }
   if (r.status === 200 && body.books === nBooks) {
     connectMs = ms;
