@@ -14,7 +14,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { ApplyResult, BookBuilder } from "../../src/book/book-builder.ts";
-import { Ladder } from "../../src/book/ladder.ts";
+import { Ladder, MAX_WINDOW, MIN_WINDOW } from "../../src/book/ladder.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { BookState, Side } from "../../src/core/types.ts";
@@ -177,7 +177,8 @@ class SideGen {
     if (k < 0.4) return r.int(2, 16);
     if (k < 0.9) return r.int(17, 400);
     if (k < 0.98) return r.int(401, 2000);
-    return r.int(2001, 6000);
+    if (k < 0.995) return r.int(2001, 6000);
+    return r.int(6001, 20_000); // more than MAX_WINDOW can hold even one tick apart
   }
 
   /** A snapshot best price: near the current best, far away either way, at an extreme, or the centre. */
@@ -403,6 +404,8 @@ function checkChanges(cs: ChangeSet, isBid: boolean, before: number, want: numbe
   if (got.join(",") !== exp.join(",")) throw new Error(`${what}: changes [${got.join(",")}] != [${exp.join(",")}]`);
 }
 
+const allSizes = new Set<number>();
+
 interface LadderRun {
   ops: number;
   windowMoves: number;
@@ -460,8 +463,12 @@ function runLadder(seed: number, side: Side, ops: number): LadderRun {
     checkSide(l, ref, g.hist, r, what);
     sizes.add(l.windowSize);
   }
+  for (const z of sizes) allSizes.add(z);
   return { ops, windowMoves: l.windowMoves, windowSizes: sizes.size, bestDeletesMidRun: g.bestDeletesInRun };
 }
+
+/** Seeds of the ladder test (each: 700 operations per side); the builder test runs half as many. */
+const SEEDS = 40;
 
 describe("Ladder against a Map reference (adversarial)", () => {
   it("stale window qtys: a reload into the same window, then inserts with the qtys those slots held before", () => {
@@ -499,7 +506,7 @@ describe("Ladder against a Map reference (adversarial)", () => {
     let moves = 0;
     let maxSizes = 0;
     let bestDeletes = 0;
-    for (let seed = 1; seed <= 24; seed++) {
+    for (let seed = 1; seed <= SEEDS; seed++) {
       for (const side of [Side.BID, Side.ASK]) {
         const res = runLadder(seed, side, 700);
         totalOps += res.ops;
@@ -509,10 +516,12 @@ describe("Ladder against a Map reference (adversarial)", () => {
       }
     }
     // Proof that the risky paths ran: re-centres, windows of several sizes, deletes of the best after a run started.
-    expect(totalOps).toBe(24 * 2 * 700);
+    expect(totalOps).toBe(SEEDS * 2 * 700);
     expect(moves).toBeGreaterThan(1000);
     expect(maxSizes).toBeGreaterThanOrEqual(4);
     expect(bestDeletes).toBeGreaterThan(500);
+    // Windows of every kind: the smallest, powers of two, multiples of 1024 that are not, the largest.
+    expect(allSizes.has(MIN_WINDOW) && allSizes.has(3072) && allSizes.has(MAX_WINDOW)).toBe(true);
   });
 });
 
@@ -652,7 +661,7 @@ describe("BookBuilder over the ladder (adversarial)", () => {
     let replaces = 0;
     let deltas = 0;
     let crossed = 0;
-    for (let seed = 1; seed <= 12; seed++) {
+    for (let seed = 1; seed <= SEEDS / 2; seed++) {
       const res = runBuilder(seed, 500);
       replaces += res.replaces;
       deltas += res.deltas;
