@@ -68,7 +68,7 @@ export class BookBuilder extends LadderBook implements BookView {
    */
   readonly changes: ChangeSet;
   /** applyReplace's copy of a side's old levels (grown on demand, kept). */
-  private readonly scratch = { px: new Float64Array(0), qty: new Float64Array(0) };
+  private readonly scratch: ReplaceScratch = { px: new Float64Array(0), qty: new Float64Array(0), newPx: new Float64Array(0), newQty: new Float64Array(0) };
   readonly counters: BookCounters = { snapshots: 0, deltas: 0, ignoredNotLive: 0, deletesOfAbsent: 0, crossed: 0, replaces: 0 };
 
   constructor(instrument: Instrument, opts?: BookBuilderOptions) {
@@ -174,10 +174,21 @@ export class BookBuilder extends LadderBook implements BookView {
 }
 
 
+/** applyReplace's reusable arrays: the old levels of a side, and the new list without its qty 0 entries. */
+interface ReplaceScratch {
+  px: Float64Array;
+  qty: Float64Array;
+  newPx: Float64Array;
+  newQty: Float64Array;
+}
+
 /**
  * One side of applyReplace: remembers the old levels, applies the new ones as a delta (recording real changes),
  * then deletes every old price the new book lacks. New levels sorted best-first (as venues send them) are merged
  * in O(old + new); otherwise each old price is looked up in the new list (O(old · new), small snapshot-only books).
+ * The new list is read as a snapshot is (Ladder.loadSorted): a qty 0 entry is no level, and a price listed twice
+ * takes its last non-zero qty. So a full book gives the same book whether it arrives LIVE (here) or not (as a
+ * snapshot); before, a price listed with a qty and then with 0 was kept by one path and deleted by the other.
  */
 function replaceSide(
   side: Ladder,
@@ -185,9 +196,27 @@ function replaceSide(
   qty: Float64Array,
   n: number,
   changes: ChangeSet,
-  scratch: { px: Float64Array; qty: Float64Array },
+  scratch: ReplaceScratch,
   isBid: boolean,
 ): void {
+  let zeros = 0;
+  for (let i = 0; i < n; i++) if (qty[i] === 0) zeros++;
+  if (zeros !== 0) {
+    // Cold (real full books carry no qty 0 level): continue on the list without them.
+    if (scratch.newPx.length < n) {
+      scratch.newPx = new Float64Array(Math.max(n, 64));
+      scratch.newQty = new Float64Array(scratch.newPx.length);
+    }
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      if (qty[i] === 0) continue;
+      scratch.newPx[k] = px[i]!;
+      scratch.newQty[k++] = qty[i]!;
+    }
+    px = scratch.newPx;
+    qty = scratch.newQty;
+    n = k;
+  }
   const old = side.count;
   if (scratch.px.length < old) {
     scratch.px = new Float64Array(Math.max(old, scratch.px.length * 2, 64));

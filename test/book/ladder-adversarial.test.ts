@@ -595,8 +595,8 @@ function runBuilder(seed: number, ops: number): { replaces: number; deltas: numb
       fullBook();
       fill(true);
       if (live && r.chance(0.6)) {
-        // Replace while LIVE: the new levels applied as a delta (each real change), then each old level the new
-        // book lacks is deleted (old order, best first). fullBook() loaded the reference with the new book; the
+        // Replace while LIVE: the new levels (qty 0 entries left out, as a snapshot reads them) applied as a delta
+        // (each real change), then each old level the new book lacks is deleted (old order, best first). fullBook() loaded the reference with the new book; the
         // expected diff is rebuilt from the old one.
         what += ` applyReplace(${bpx.length}/${apx.length})`;
         u.replace = true;
@@ -606,6 +606,7 @@ function runBuilder(seed: number, ops: number): { replaces: number; deltas: numb
           ref.clear();
           for (const p of oldPrices) ref.set(p, oldQty.get(p)!);
           for (let i = 0; i < px.length; i++) {
+            if (q[i] === 0) continue; // the new list is read as a snapshot: a qty 0 entry is no level
             const prev = ref.set(px[i]!, q[i]!);
             if (prev !== q[i]) want.push(px[i]!, q[i]!);
           }

@@ -76,6 +76,43 @@ describe("BookBuilder.applyReplace", () => {
     });
   }
 
+  it("a full book gives the same book LIVE (as a delta) or not (as a snapshot): qty 0 entries are no level, even after the same price", () => {
+    // bids 100@5, 99@1, 100@0 (unsorted, a duplicate ending in 0) and 98@0 (a qty 0 level that was in the old book)
+    const fill = (u: BookUpdate) => {
+      u.reset();
+      u.replace = true;
+      u.pushBid(100, 5);
+      u.pushBid(99, 1);
+      u.pushBid(100, 0);
+      u.pushBid(98, 0);
+      u.pushAsk(101, 2);
+      u.pushAsk(102, 0);
+    };
+    const cold = new BookBuilder(instr);
+    const u = new BookUpdate();
+    fill(u);
+    expect(cold.applyReplace(u)).toBe(ApplyResult.APPLIED); // not LIVE: a snapshot
+    const live = new BookBuilder(instr);
+    u.reset();
+    u.isSnapshot = true;
+    u.pushBid(98, 3);
+    u.pushBid(97, 1);
+    u.pushAsk(101, 1);
+    u.pushAsk(102, 4);
+    live.applySnapshot(u);
+    const before = { bids: side(live, true), asks: side(live, false) };
+    fill(u);
+    expect(live.applyReplace(u)).toBe(ApplyResult.APPLIED);
+    const want = { bids: new Map([[100, 5], [99, 1]]), asks: new Map([[101, 2]]) };
+    expect({ bids: side(cold, true), asks: side(cold, false) }).toEqual(want);
+    expect({ bids: side(live, true), asks: side(live, false) }).toEqual(want);
+    // The change set takes the LIVE book's subscribers from the old book to the same new one.
+    const c = live.changes;
+    for (let i = 0; i < c.bidCount; i++) (c.bidQty[i] === 0 ? before.bids.delete(c.bidPx[i]!) : before.bids.set(c.bidPx[i]!, c.bidQty[i]!));
+    for (let i = 0; i < c.askCount; i++) (c.askQty[i] === 0 ? before.asks.delete(c.askPx[i]!) : before.asks.set(c.askPx[i]!, c.askQty[i]!));
+    expect(before).toEqual(want);
+  });
+
   it("an unchanged full book gives an empty change set; a crossed one is CROSSED", () => {
     const b = new BookBuilder(instr);
     const u = new BookUpdate();
