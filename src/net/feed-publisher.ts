@@ -418,6 +418,20 @@ export class FeedPublisher {
     return this.retransmitServer?.counters;
   }
 
+  /**
+   * What each channel's retransmit ring holds (publish.retransmit; empty without it): datagrams, and messages by
+   * sequence number from the oldest held to the next, i.e. how far back a gap can still be repaired. Cold (/metrics).
+   */
+  retransmitHistory(): { channel: string; datagrams: number; messages: number }[] {
+    const out: { channel: string; datagrams: number; messages: number }[] = [];
+    for (const ch of this.channels) {
+      const ring = ch.ring;
+      if (ring === undefined) continue;
+      out.push({ channel: ch.dest.name, datagrams: ring.size, messages: ring.size === 0 ? 0 : ring.nextSeq - ring.firstSeq });
+    }
+    return out;
+  }
+
   /** Channel ids and their next sequence numbers (diagnostics, /status). */
   channelInfo(): { name: string; channelId: number; group: string; port: number; nextSeq: number; instruments: number }[] {
     return this.channels.map((ch) => ({

@@ -135,6 +135,23 @@ describe("/metrics of a running feeder", () => {
     expect(of("feeder_retransmit_send_errors_total").map((s) => s.value)).toEqual([0]);
   });
 
+  test("the retransmit rings' history: one gauge series per channel, messages ≥ datagrams ≥ 1, within what was sent", () => {
+    const of = (name: string) => samples.filter((s) => s.name === name);
+    expect(types.get("feeder_retransmit_history_messages")).toBe("gauge");
+    expect(types.get("feeder_retransmit_history_datagrams")).toBe("gauge");
+    const channels = runtime.feeder!.publisher.channelInfo();
+    const msgs = of("feeder_retransmit_history_messages");
+    const dgs = of("feeder_retransmit_history_datagrams");
+    expect(msgs.map((s) => s.labels.channel).sort()).toEqual(channels.map((c) => c.name).sort());
+    for (const m of msgs) {
+      const d = dgs.find((s) => s.labels.channel === m.labels.channel)!;
+      expect(d.value).toBeGreaterThanOrEqual(1); // a request was answered from it
+      expect(m.value).toBeGreaterThanOrEqual(d.value); // every stored datagram carries a message
+      // Sequence numbers start at 1; the ring holds at most what was sent, and nextSeq only grows after the scrape.
+      expect(m.value).toBeLessThanOrEqual(channels.find((c) => c.name === m.labels.channel)!.nextSeq - 1);
+    }
+  });
+
   test("process_* describe this process", () => {
     const one = (name: string) => samples.find((s) => s.name === name)!.value;
     const nowS = Date.now() / 1000;
