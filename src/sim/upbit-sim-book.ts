@@ -85,6 +85,34 @@ export class CodeBook {
     return this.rng.int(1, 10 ** Math.min(this.qe + 3, 12));
   }
 
+  /**
+   * The units grouped into price units of `level` (Upbit's grouped KRW books; 0 = as generated): bids merged down
+   * and asks up to a multiple of the level, sizes summed, then paired best first again (a side with fewer groups
+   * pads with price 0 / size 0, which a client leaves out).
+   */
+  grouped(level: number, units = this.units): Unit[] {
+    if (level === 0) return units;
+    const step = Math.round(level * 10 ** this.pe);
+    const merge = (pick: (u: Unit) => [number, number], round: (p: number) => number): [number, number][] => {
+      const out: [number, number][] = [];
+      for (const u of units) {
+        const [p, q] = pick(u);
+        if (p <= 0 || q <= 0) continue;
+        const g = round(p / step) * step;
+        const last = out[out.length - 1];
+        if (last !== undefined && last[0] === g) last[1] += q;
+        else out.push([g, q]);
+      }
+      return out;
+    };
+    const asks = merge((u) => [u.ap, u.as], Math.ceil);
+    const bids = merge((u) => [u.bp, u.bs], Math.floor);
+    const n = Math.max(asks.length, bids.length);
+    const out: Unit[] = [];
+    for (let i = 0; i < n; i++) out.push({ ap: asks[i]?.[0] ?? 0, as: asks[i]?.[1] ?? 0, bp: bids[i]?.[0] ?? 0, bs: bids[i]?.[1] ?? 0 });
+    return out;
+  }
+
   /** The frame for the top `depth` units. */
   frame(depth: number, simple: boolean, streamType: "SNAPSHOT" | "REALTIME", level: number, units = this.units, ts = this.ts): string {
     const n = (m: number, exp: number) => jsonNumber(m, exp, this.rng.next() < 0.2);

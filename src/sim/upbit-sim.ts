@@ -11,7 +11,7 @@
  */
 import type { Server, ServerWebSocket } from "bun";
 import { readFileSync } from "node:fs";
-import { CodeBook, defaultCodeSpec, type CodeSpec } from "./upbit-sim-book.ts";
+import { CodeBook, defaultCodeSpec, type CodeSpec, type Unit } from "./upbit-sim-book.ts";
 import { Rng } from "./rng.ts";
 
 export type UpbitSimFault = "disconnect" | "stall" | "malformed" | "duplicate" | "older" | "zero_size" | "error_frame" | "429";
@@ -50,7 +50,7 @@ interface Conn {
   subs: Map<string, number>;
   simple: boolean;
   sent: number;
-  /** The request's `level` (grouped books; 0 when absent), echoed in every frame's `level`. The books are not grouped. */
+  /** The request's `level` (grouped books; 0 when absent), echoed in every frame's `level`; Upbit's books are grouped by it. */
   level: number;
 }
 type Ws = ServerWebSocket<Conn>;
@@ -63,8 +63,8 @@ export interface UpbitSim {
   readonly stats: UpbitSimStats;
   step(n?: number): void;
   inject(fault: UpbitSimFault, code?: string, opts?: { stallMs?: number; count?: number }): void;
-  /** The book a client subscribed at `depth` should hold, as decimal strings, and its timestamp. */
-  book(code: string, depth: number): { bids: Map<string, string>; asks: Map<string, string>; ts: number };
+  /** The book a client subscribed at `depth` (and `level`, Upbit's grouping; 0 = none) should hold, as decimal strings, and its timestamp. */
+  book(code: string, depth: number, level?: number): { bids: Map<string, string>; asks: Map<string, string>; ts: number };
   /** Codes that are subscribed on some connection now. */
   subscribed(): string[];
   setRestAvailable(ok: boolean): void;
@@ -249,13 +249,18 @@ class UpbitSimulator implements UpbitSim {
     // A SNAPSHOT of each code at once (codes the venue does not list send nothing).
     for (const [code, units] of subs) {
       const b = this.books.get(code);
-      if (b) this.sendTo(ws, b.frame(units, ws.data.simple, "SNAPSHOT", this.level(ws)));
+      if (b) this.sendTo(ws, b.frame(units, ws.data.simple, "SNAPSHOT", this.level(ws), this.unitsFor(ws, b)));
     }
     return undefined;
   }
 
   private level(ws: Ws): number {
     return this.opts.venue === "bithumb" ? 1 : ws.data.level;
+  }
+
+  /** The units this connection gets: grouped by its requested level (Upbit; Bithumb's echoed 1 is no grouping). */
+  private unitsFor(ws: Ws, b: CodeBook, units = b.units): Unit[] {
+    return this.opts.venue === "bithumb" ? units : b.grouped(ws.data.level, units);
   }
 
   private encode(ws: Ws, text: string): string | Uint8Array {
@@ -295,7 +300,7 @@ class UpbitSimulator implements UpbitSim {
     }
     b.ts += 100 * this.tsUnit; // Upbit's timestamps sit on a 100 ms grid
     b.regenerate();
-    for (const ws of this.subscribersOf(code)) this.sendTo(ws, b.frame(ws.data.subs.get(code)!, ws.data.simple, "REALTIME", this.level(ws)));
+    for (const ws of this.subscribersOf(code)) this.sendTo(ws, b.frame(ws.data.subs.get(code)!, ws.data.simple, "REALTIME", this.level(ws), this.unitsFor(ws, b)));
   }
 
   /** n messages of every subscribed code; none while stalled (the books do not move, as in the Bybit simulator). */
@@ -304,10 +309,10 @@ class UpbitSimulator implements UpbitSim {
     for (let k = 0; k < n; k++) for (const code of this.subscribed()) this.stepCode(code);
   }
 
-  book(code: string, depth: number): { bids: Map<string, string>; asks: Map<string, string>; ts: number } {
+  book(code: string, depth: number, level = 0): { bids: Map<string, string>; asks: Map<string, string>; ts: number } {
     const b = this.books.get(code);
     if (!b) throw new Error(`sim: ${code} is not generated`);
-    return { ...b.book(depth), ts: b.ts };
+    return { ...b.book(depth, this.opts.venue === "bithumb" ? b.units : b.grouped(level)), ts: b.ts };
   }
 
   inject(fault: UpbitSimFault, code?: string, opts: { stallMs?: number; count?: number } = {}): void {
@@ -338,7 +343,7 @@ class UpbitSimulator implements UpbitSim {
       if (!b) continue;
       for (const ws of this.subscribersOf(c)) {
         const depth = ws.data.subs.get(c)!;
-        if (fault === "duplicate") this.sendTo(ws, b.frame(depth, ws.data.simple, "REALTIME", this.level(ws)));
+        if (fault === "duplicate") this.sendTo(ws, b.frame(depth, ws.data.simple, "REALTIME", this.level(ws), this.unitsFor(ws, b)));
         else if (fault === "malformed") {
           // Cut short after the code, so the client can tell whose book it was.
           let f = b.frame(depth, ws.data.simple, "REALTIME", this.level(ws));
@@ -348,7 +353,7 @@ class UpbitSimulator implements UpbitSim {
         else if (fault === "older") {
           // A different book stamped before the last one: a client must ignore it.
           const units = b.units.map((u) => ({ ...u, as: u.as + 1 }));
-          this.sendTo(ws, b.frame(depth, ws.data.simple, "REALTIME", this.level(ws), units, b.ts - 100 * this.tsUnit));
+          this.sendTo(ws, b.frame(depth, ws.data.simple, "REALTIME", this.level(ws), this.unitsFor(ws, b, units), b.ts - 100 * this.tsUnit));
         }
       }
     }

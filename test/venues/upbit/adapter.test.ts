@@ -97,10 +97,20 @@ describe("venues.upbit.spot.level from the config", { timeout: 20_000 }, () => {
     await until(() => (sink.updates[0] ?? 0) >= 1, "KRW-BTC's first book");
     sim.step(2);
     await until(() => (sink.updates[0] ?? 0) >= 3, "two more books");
-    // Every book frame says the level it was asked for (the simulator does not group its books, it only echoes it).
+    // Every book frame says the level it was asked for, and the book is the simulator's book grouped by it.
     expect(frames.length).toBeGreaterThanOrEqual(3);
     for (const f of frames.filter((x) => x.includes('"orderbook"'))) expect(f).toContain('"level":100000');
     expect(sim.subscribed()).toEqual(["KRW-BTC"]);
+    const inst = instruments[0]!;
+    const conv = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [parseFixed(p, inst.priceExp), parseFixed(q, inst.qtyExp)] as [number, number]));
+    const want = () => sim.book("KRW-BTC", 15, 100_000);
+    const same = (a: Map<number, number> | undefined, e: Map<number, number>) => a !== undefined && a.size === e.size && [...e].every(([k, v]) => a.get(k) === v);
+    await until(() => sink.lastU[0] === want().ts && same(sink.bids[0], conv(want().bids)) && same(sink.asks[0], conv(want().asks)), "the grouped book");
+    const step = Math.round(100_000 * 10 ** inst.priceExp);
+    for (const p of [...sink.bids[0]!.keys(), ...sink.asks[0]!.keys()]) expect(p % step).toBe(0);
+    // Grouping merged levels: the ungrouped top 15 has more of them than the grouped book.
+    const raw = sim.book("KRW-BTC", 15);
+    expect(sink.bids[0]!.size + sink.asks[0]!.size).toBeLessThan(raw.bids.size + raw.asks.size);
   });
 });
 
