@@ -368,7 +368,7 @@ export class Feeder {
       unresolved,
       publisher: { datagrams: c.datagrams, bytes: c.bytes, sendErrors: c.sendErrors, messages: c.messages },
       retransmit: this.publisher.retransmitCounters && { ...this.publisher.retransmitCounters },
-      retransmitHistory: this.publisher.retransmitCounters && this.publisher.retransmitHistory(),
+      retransmitHistory: this.publisher.retransmitHistory(),
       applyErrors,
       exchangeToReceipt,
       receiptToSend,

@@ -81,7 +81,7 @@ export interface MetricsSnapshot {
   publisher: { datagrams: number; bytes: number; sendErrors: number; messages: number };
   /** The retransmission server's counters (publish.retransmit); absent without one. */
   retransmit?: RetransmitServerCounters | undefined;
-  /** What each channel's retransmit ring holds (publish.retransmit); absent without one. */
+  /** What each channel's retransmit ring holds (publish.retransmit); empty or absent without one. */
   retransmitHistory?: { channel: string; datagrams: number; messages: number }[] | undefined;
   /** Exceptions contained while applying a book message, by venue. */
   applyErrors: Record<string, number>;
@@ -131,7 +131,7 @@ export function renderMetrics(input: MetricsInput): string {
     w.family("feeder_messages_published_total", "counter", "wire messages published (deltas, snapshot chunks, statuses, definitions, heartbeats)");
     w.sample("feeder_messages_published_total", base, s.publisher.messages);
     if (s.retransmit) writeRetransmit(w, base, s.retransmit);
-    if (s.retransmitHistory) {
+    if (s.retransmitHistory !== undefined && s.retransmitHistory.length !== 0) {
       w.family("feeder_retransmit_history_messages", "gauge", "messages a retransmission can still serve, by channel: from the oldest held in the ring to the newest");
       for (const h of s.retransmitHistory) w.sample("feeder_retransmit_history_messages", { ...base, channel: h.channel }, h.messages);
       w.family("feeder_retransmit_history_datagrams", "gauge", "datagrams held in the retransmit ring, by channel");
