@@ -82,6 +82,16 @@ export function datagramCrc32Ts(bytes: Uint8Array, pktLength: number): number {
 }
 
 /**
+ * The v3 datagram checksum of a whole view whose checksum field already holds 0 (the packer writes it so before
+ * signing): one native call. Zeroing and restoring the field around the call (datagramCrc32) costs ~12 ns more here,
+ * most likely the byte stores stalling the native code's wide loads (measured 21.6 against 34.4 ns at 160 B).
+ */
+export function datagramCrc32Zeroed(exact: Uint8Array): number {
+  if (NATIVE_CRC32 === undefined) return datagramCrc32Ts(exact, exact.length);
+  return NATIVE_CRC32(exact) >>> 0;
+}
+
+/**
  * The v3 datagram checksum of a whole view (`exact` = the datagram, exact.length = pktLength): CRC-32 with the
  * checksum field taken as 0. Native: the field is zeroed for the call and restored after (so a received datagram
  * is left as it came); TypeScript where the runtime has no native CRC-32.

@@ -5,7 +5,7 @@
  * exact-length views and TypeScript over spans.
  */
 import { describe, expect, it } from "vitest";
-import { crc32, crc32Update, datagramCrc32, datagramCrc32Ts, NATIVE_CRC32 } from "../../src/wire/crc32.ts";
+import { crc32, crc32Update, datagramCrc32, datagramCrc32Ts, datagramCrc32Zeroed, NATIVE_CRC32 } from "../../src/wire/crc32.ts";
 import { ExactViews } from "../../src/wire/exact-views.ts";
 import { rng } from "./helpers.ts";
 
@@ -71,6 +71,10 @@ describe("CRC-32, randomized against the bitwise reference", () => {
       expect(exact.length).toBe(len);
       expect(datagramCrc32(exact), `length ${len}`).toBe(want);
       expect(Array.from(buf.subarray(44, 48))).toEqual(Array.from(field)); // left as it was
+      if (len >= 48) {
+        buf.fill(0, 44, 48); // as the packer leaves it before sealing
+        expect(datagramCrc32Zeroed(exact), `zeroed, length ${len}`).toBe(want);
+      }
     }
   });
 
