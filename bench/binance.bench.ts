@@ -14,7 +14,7 @@
  * Target (issue #12): ≥ 10× the faster peer on deltas and on snapshots.
  * Then a breakdown of our diff path per frame (every real diff, steady state, no snapshot between samples): the
  * frame copy, the scan (and its fixed part: the same frames with empty sides), applyDelta, packBookDelta, seal
- * (send time + CRC-32C) and the floor Buffer.write + CRC (docs/performance.md §10).
+ * (send time + CRC-32) and the floor Buffer.write + CRC (docs/performance.md §10).
  * @module
  */
 import { heapStats } from "bun:jsc";
@@ -29,7 +29,7 @@ import { instrumentIdOf } from "../src/core/instrument-id.ts";
 import type { Instrument, MarketName } from "../src/core/types.ts";
 import { BinanceScanner } from "../src/venues/binance/scanner.ts";
 import { StreamTable } from "../src/venues/binance/topic-table.ts";
-import { datagramCrc32c } from "../src/wire/crc32c.ts";
+import { datagramCrc32 } from "../src/wire/crc32.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
 import { measure, measureRounds, median, printTable, type Contender, type Measurement } from "./harness.ts";
@@ -285,8 +285,8 @@ function breakdown(rec: Rec, label: string): void {
     packer.clear();
   }
   const crcBuf = packer.bytes[0]!;
-  const crcWords = packer.words[0]!;
   const crcLen = Math.round(crcBytes / n / 8) * 8;
+  const crcView = crcBuf.subarray(0, crcLen); // what seal() checksums: an exact-length view (wire/exact-views.ts)
   const opts = { opsPerCall: n, durationMs: QUICK ? 200 : 600, warmupMs: QUICK ? 100 : 300 };
   const rows: Measurement[] = [
     measure("JSON.parse alone (reference)", () => { for (let i = 0; i < n; i++) sink += (JSON.parse(frames[i]!) as { data: { u: number } }).data.u; }, opts),
@@ -311,9 +311,9 @@ function breakdown(rec: Rec, label: string): void {
         packer.clear();
       }
     }, opts),
-    measure(`datagramCrc32c alone, ${crcLen} B (the mean datagram)`, () => { for (let i = 0; i < n; i++) sink += datagramCrc32c(crcBuf, crcLen, crcWords); }, opts),
-    measure("floor: Buffer.write + datagramCrc32c", () => {
-      for (let i = 0; i < n; i++) sink += buf.write(frames[i]!, 0) + datagramCrc32c(crcBuf, crcLen, crcWords);
+    measure(`datagramCrc32 alone, ${crcLen} B (the mean datagram)`, () => { for (let i = 0; i < n; i++) sink += datagramCrc32(crcView); }, opts),
+    measure("floor: Buffer.write + datagramCrc32", () => {
+      for (let i = 0; i < n; i++) sink += buf.write(frames[i]!, 0) + datagramCrc32(crcView);
     }, opts),
     measure("whole path: scan → applyDelta → packBookDelta → seal → clear", () => {
       for (let i = 0; i < n; i++) {

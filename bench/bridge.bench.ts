@@ -1,7 +1,7 @@
 /**
  * The NATS bridge (docs/nats.md), against a real nats-server (JetStream off: the hop itself) on loopback:
  *  1. per-message CPU cost of each side: to-nats (verify the datagram, split, envelope, client publish) and
- *     from-nats (envelope check, repack, seal with CRC-32C), no I/O waits;
+ *     from-nats (envelope check, repack, seal with CRC-32), no I/O waits;
  *  2. throughput multicast → to-nats → NATS → from-nats → multicast, flooded for a few seconds: messages/s
  *     delivered, loss, CPU of this process (both bridges, the sender and the counter) and of nats-server;
  *  3. latency at a paced rate: the NATS hop as a consumer sees it (multicast send → to-nats → NATS → subscriber),
@@ -159,7 +159,7 @@ try {
   }
   const repacker = new EnvelopeRepacker({ channelId: 1, sourceId: 9, heartbeatIntervalMs: 200 });
   const rev = measure(
-    "from-nats: envelope check + repack + seal (CRC-32C), per message",
+    "from-nats: envelope check + repack + seal (CRC-32), per message",
     () => {
       for (const e of envs) repacker.add(e, 0);
       repacker.packer.seal(0);

@@ -120,7 +120,7 @@ hist.observe = (us: number) => {
 
 await feeder.start();
 // E2E_PROBE=1 (diagnostic, docs/performance.md §4): per flush that carried events, Bun.nanoseconds() from the flush's
-// start to its first sendMany (seal: send time, CRC-32C), inside the sendMany calls, and after the last; and µs from
+// start to its first sendMany (seal: send time, CRC-32), inside the sendMany calls, and after the last; and µs from
 // the turn's receipt stamp to the flush's start. The floor (same knob) measures its sendMany and receipt → flush.
 // E2E_PROBE=2 also reads /proc per flush to tell whether the thread was preempted inside its sendMany calls.
 const PROBE = process.env.E2E_PROBE === "1" || process.env.E2E_PROBE === "2";

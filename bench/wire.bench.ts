@@ -1,8 +1,8 @@
 /**
- * Wire v2 costs: encode and decode per message (delta, snapshot chunk), the publisher's hot path per message,
+ * Wire v3 costs: encode and decode per message (delta, snapshot chunk), the publisher's hot path per message,
  * and multicast send cost per datagram with send() vs sendMany() (ratio measured in this one run).
- * Integrity: CRC-32C per datagram at 100 / 600 / 1400 B (word path, byte path, and Bun.hash.crc32 — CRC-32, native —
- * as a reference floor), HMAC-SHA256 sign and verify per datagram, and the encode → seal → sendMany path with
+ * Integrity: the datagram checksum at 100 / 600 / 1400 B (v3's CRC-32, native and TypeScript; v2's CRC-32C, word and
+ * byte paths; Bun.hash.crc32 as a reference floor), HMAC-SHA256 sign and verify per datagram, and the encode → seal → sendMany path with
  * neither (the v1 path: send time only), with the CRC, and with CRC + HMAC, all in this one run.
  * Multicast stays on loopback: interface 127.0.0.1, TTL 1, group 239.255.45.1; a receiver child process (node:dgram,
  * 8 MiB buffer) drains the group so the sender pays the realistic cost of waking a local subscriber.
@@ -16,6 +16,7 @@ import { FeedPublisher } from "../src/net/feed-publisher.ts";
 import { openMulticastSender } from "../src/net/multicast.ts";
 import { setNsFromUs } from "../src/core/i64.ts";
 import { DatagramAuth } from "../src/wire/auth.ts";
+import { datagramCrc32, datagramCrc32Ts } from "../src/wire/crc32.ts";
 import { crc32cUpdate, datagramCrc32c } from "../src/wire/crc32c.ts";
 import { PKT_SEND_TIME_NS_OFFSET } from "../src/wire/layout.ts";
 import { BookMessageReader, PacketReader } from "../src/wire/decoder.ts";
@@ -146,40 +147,43 @@ rows.push(
 );
 rows.push(measure("decode+validate snapshot chunk (80 levels, CRC incl.), per message", () => decodeAll(snapDgram)));
 
-// --- integrity: CRC-32C and HMAC per datagram ------------------------------------------------------------------
+// --- integrity: the checksum (v3 CRC-32, native; v2 CRC-32C, TypeScript) and HMAC per datagram ------------------
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => i);
 const auth = new DatagramAuth(KEY);
 const integrityBuf = new ArrayBuffer(1400);
 const integrityBytes = new Uint8Array(integrityBuf);
 const integrityWords = new Int32Array(integrityBuf);
 for (let i = 0; i < 1400; i++) integrityBytes[i] = (i * 131 + 7) & 0xff;
-integrityBytes.fill(0, 44, 48); // the crc32c field: 0 while the HMAC is computed (sign() expects it)
+integrityBytes.fill(0, 44, 48); // the checksum field: 0 while the HMAC is computed (sign() expects it)
 const integrity: Record<string, number>[] = [];
 const cmp: Record<string, unknown>[] = [];
 for (const size of [100, 600, 1400]) {
-  const words = measure(`CRC-32C ${size} B, word path (slicing-by-16)`, () => {
+  const exact = integrityBytes.subarray(0, size); // what seal() checksums: an exact-length view (wire/exact-views.ts)
+  const v3 = measure(`v3 datagram CRC-32 ${size} B, native (node:zlib crc32, what seal() runs)`, () => {
+    sink += datagramCrc32(exact);
+  });
+  const v3ts = measure(`v3 datagram CRC-32 ${size} B, TypeScript (slicing-by-8: Node < 20.15)`, () => {
+    sink += datagramCrc32Ts(integrityBytes, size);
+  });
+  const words = measure(`v2 datagram CRC-32C ${size} B, word path (slicing-by-16: reading v2)`, () => {
     sink += datagramCrc32c(integrityBytes, size, integrityWords);
   });
   const bytes = measure(`CRC-32C ${size} B, byte path (slicing-by-8)`, () => {
     sink += ~crc32cUpdate(-1, integrityBytes, 0, size) >>> 0;
   });
-  const sub = integrityBytes.subarray(0, size); // Bun.hash.crc32 takes a view of the exact length
-  const floor = measure(`Bun.hash.crc32 ${size} B (CRC-32, native: reference floor)`, () => {
-    sink += Bun.hash.crc32(sub) as number;
+  const floor = measure(`Bun.hash.crc32 ${size} B (CRC-32, native, no field handling: reference floor)`, () => {
+    sink += Bun.hash.crc32(exact) as number;
   });
   const sign = measure(`HMAC-SHA256 sign ${size} B (node:crypto)`, () => auth.sign(integrityBytes, size));
   auth.sign(integrityBytes, size);
   const verify = measure(`HMAC-SHA256 verify ${size} B`, () => {
     if (!auth.verify(integrityBytes, size)) throw new Error("bench: HMAC verify failed");
   });
-  rows.push(words, bytes, floor, sign, verify);
-  cmp.push({
-    comparison: `${size} B: CRC-32C words / Bun.hash.crc32`,
-    meanRatio: words.nsPerOp / floor.nsPerOp,
-    p50Ratio: words.p50Ns / floor.p50Ns,
-  });
-  cmp.push({ comparison: `${size} B: CRC-32C bytes / words`, meanRatio: bytes.nsPerOp / words.nsPerOp, p50Ratio: bytes.p50Ns / words.p50Ns });
-  integrity.push({ size, crcWordsNs: words.p50Ns, crcBytesNs: bytes.p50Ns, bunCrc32Ns: floor.p50Ns, hmacSignNs: sign.p50Ns, hmacVerifyNs: verify.p50Ns });
+  rows.push(v3, v3ts, words, bytes, floor, sign, verify);
+  cmp.push({ comparison: `${size} B: v2 CRC-32C (words) / v3 CRC-32 (native)`, meanRatio: words.nsPerOp / v3.nsPerOp, p50Ratio: words.p50Ns / v3.p50Ns });
+  cmp.push({ comparison: `${size} B: v3 CRC-32 TypeScript / native`, meanRatio: v3ts.nsPerOp / v3.nsPerOp, p50Ratio: v3ts.p50Ns / v3.p50Ns });
+  cmp.push({ comparison: `${size} B: v3 CRC-32 native / Bun.hash.crc32`, meanRatio: v3.nsPerOp / floor.nsPerOp, p50Ratio: v3.p50Ns / floor.p50Ns });
+  integrity.push({ size, v3Crc32Ns: v3.p50Ns, v3Crc32TsNs: v3ts.p50Ns, v2Crc32cNs: words.p50Ns, crc32cBytesNs: bytes.p50Ns, bunCrc32Ns: floor.p50Ns, hmacSignNs: sign.p50Ns, hmacVerifyNs: verify.p50Ns });
 }
 
 // --- send: send() vs sendMany() ---------------------------------------------------------------------------------
@@ -274,7 +278,7 @@ function encodeSendRow(name: string, p: ChannelPacker): Measurement {
       const n = p.count;
       let args = pathArgs[n];
       if (args === undefined) args = pathArgs[n] = new Array<Uint8Array>(n);
-      for (let i = 0; i < n; i++) args[i] = p.bytes[i]!.subarray(0, p.lengths[i]);
+      for (let i = 0; i < n; i++) args[i] = p.exactView(i); // as FeedPublisher.flush: reused exact-length views
       sent += pathSocket.sendMany(args);
       p.clear();
     },
@@ -292,8 +296,8 @@ for (let round = 0; round < 2; round++) {
   const pk = pathPackers();
   pathRows = {
     none: encodeSendRow("no CRC, no HMAC (v1 path)", pk.none),
-    crc: encodeSendRow("CRC-32C (v2)", pk.crc),
-    auth: encodeSendRow("CRC-32C + HMAC (v2 AUTHENTICATED)", pk.auth),
+    crc: encodeSendRow("CRC-32 (v3)", pk.crc),
+    auth: encodeSendRow("CRC-32 + HMAC (v3 AUTHENTICATED)", pk.auth),
   };
 }
 if (pathRows === undefined) throw new Error("bench: no encode+send rounds");
@@ -321,10 +325,10 @@ for (const [shape, fill] of shapes) {
   let crc: Measurement | undefined;
   for (let round = 0; round < 2; round++) {
     none = sealRow(`encode + seal without CRC (v1), ${shape}`, new NoIntegrityPacker(1400, 1, 0, 1), fill);
-    crc = sealRow(`encode + seal with CRC-32C (v2), ${shape}`, new ChannelPacker(1400, 1, 0, 1), fill);
+    crc = sealRow(`encode + seal with CRC-32 (v3), ${shape}`, new ChannelPacker(1400, 1, 0, 1), fill);
   }
   rows.push(none!, crc!);
-  crcAdds.push({ shape, v1P50Ns: none!.p50Ns, v2P50Ns: crc!.p50Ns, crcAddsP50Ns: crc!.p50Ns - none!.p50Ns });
+  crcAdds.push({ shape, v1P50Ns: none!.p50Ns, v3P50Ns: crc!.p50Ns, crcAddsP50Ns: crc!.p50Ns - none!.p50Ns });
 }
 cmp.push({ comparison: "encode+send path: CRC / v1 path", meanRatio: pathRows.crc.nsPerOp / pathRows.none.nsPerOp, p50Ratio: pathRows.crc.p50Ns / pathRows.none.p50Ns });
 cmp.push({ comparison: "encode+send path: CRC+HMAC / v1 path", meanRatio: pathRows.auth.nsPerOp / pathRows.none.nsPerOp, p50Ratio: pathRows.auth.p50Ns / pathRows.none.p50Ns });

@@ -1,6 +1,6 @@
 /**
  * Multicast → NATS (docs/nats.md). One more subscriber of the feed, in its own process: it joins the groups,
- * verifies every datagram like any subscriber (CRC-32C, optional HMAC, framing), splits it into its messages and
+ * verifies every datagram like any subscriber (checksum, optional HMAC, framing), splits it into its messages and
  * publishes each, bytes unchanged, behind a 32-byte envelope, to `<prefix>.<venue>.<market>.<symbol>` (the
  * instrument's definition names it; the publisher's periodic refresh carries definitions and snapshots, so the
  * far side recovers from any loss). Upstream heartbeats go to `<prefix>._hb`. With `jetstream`, a stream on

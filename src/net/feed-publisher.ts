@@ -1,6 +1,6 @@
 // HOT PATH: no allocation (publishDelta, flush; the rest is cold). With an auth key, node:crypto allocates per datagram.
 /**
- * Publishes books as wire v2 datagrams to multicast destinations (docs/wire-protocol.md).
+ * Publishes books as wire v3 datagrams to multicast destinations (docs/wire-protocol.md).
  * - Each destination is one channel with its own Bun.udpSocket, sequence space and packer. A multicast
  *   destination's socket is connected to its group; a unicast destination's (`receivers`) sends each datagram to
  *   every receiver in the same sendMany ([data, port, address] triples), so its cost grows per receiver.
@@ -10,7 +10,7 @@
  * - Heartbeats on idle channels and a periodic refresh (definitions + snapshots of every book, each book once per
  *   snapshot_interval_ms, spread evenly: refresh-schedule.ts) let late joiners and subscribers that lost datagrams
  *   recover without any request.
- * - Every datagram carries the session start, the heartbeat interval and a CRC-32C; with publish.auth_key_file
+ * - Every datagram carries the session start, the heartbeat interval and a CRC-32; with publish.auth_key_file
  *   an HMAC trailer too (ChannelPacker.seal, once per flush).
  * - With publish.retransmit, every sent data datagram is copied into its channel's RetransmitRing after the
  *   sendMany (preallocated: no allocation), and a RetransmitServer on its own socket answers re-requests.
@@ -90,11 +90,6 @@ interface Channel {
   socket: SendSocket | undefined;
   /** ms timestamp of the last datagram handed to the socket (or of start). */
   lastSendMs: number;
-  /**
-   * Per pool buffer, per length / 8 (datagram lengths are multiples of 8): the exact-length view sendMany takes,
-   * created the first time that buffer sends that length and reused after, so a flush allocates nothing.
-   */
-  sendViews: (Uint8Array | undefined)[][];
   /** The last sent datagrams, for the request server (publish.retransmit); undefined without it. */
   ring: RetransmitRing | undefined;
   /** Unicast receivers (undefined: multicast), and sendMany argument arrays by datagram count (created once each). */
@@ -192,7 +187,6 @@ export class FeedPublisher {
         packer: new ChannelPacker(this.publish.maxDatagramBytes, dest.channelId, this.sourceId, this.sessionId, packerOptions),
         socket: undefined,
         lastSendMs: 0,
-        sendViews: [],
         ring: retx !== undefined ? new RetransmitRing(retx.ringBytes, this.publish.maxDatagramBytes) : undefined,
         receivers: dest.receivers,
         unicastArgs: [],
@@ -329,12 +323,12 @@ export class FeedPublisher {
       const count = packer.count;
       if (count === 0 || ch.socket === undefined) continue;
       if (sendTimeUs < 0) sendTimeUs = nowUs();
-      packer.seal(sendTimeUs); // send time, HMAC trailer (if keyed), CRC-32C
+      packer.seal(sendTimeUs); // send time, HMAC trailer (if keyed), CRC-32
       const stage = this.argsFor(MAX_DATAGRAMS_PER_SEND);
       let batched = 0;
       for (let i = 0; i < count; i++) {
-        const length = packer.lengths[i];
-        const data = this.sendView(ch, i, length);
+        // The exact-length view sendMany takes, reused across flushes (wire/exact-views.ts): a flush allocates nothing.
+        const data = packer.exactView(i);
         if (this.dropFilter !== undefined && this.dropFilter(ch.dest.channelId, getU64(packer.views[i], PKT_SEQ_NUM_OFFSET), data)) {
           this.counters.droppedOnPurpose++;
           continue;
@@ -490,22 +484,6 @@ export class FeedPublisher {
       hist.observe(us > 0 ? us : 0);
     }
     this.pendingCount = 0;
-  }
-
-  /** The view of pool buffer i's first `length` bytes (sendMany sends whole views); created once per length. */
-  private sendView(ch: Channel, i: number, length: number): Uint8Array {
-    let byLength = ch.sendViews[i];
-    if (byLength === undefined) {
-      byLength = [];
-      ch.sendViews[i] = byLength;
-    }
-    const slot = length >>> 3;
-    let view = byLength[slot];
-    if (view === undefined || view.byteLength !== length) {
-      view = ch.packer.bytes[i].subarray(0, length); // cold: the first datagram of this length from this buffer
-      byLength[slot] = view;
-    }
-    return view;
   }
 
   private argsFor(n: number): Uint8Array[] {

@@ -24,7 +24,7 @@ import {
 } from "../wire/layout.ts";
 
 /** Wire versions whose header carries channelId, sessionId and sourceId at the offsets read here. */
-export const WATCHED_WIRE_VERSIONS: readonly number[] = [1, 2];
+export const WATCHED_WIRE_VERSIONS: readonly number[] = [1, 2, 3];
 /** Bytes a datagram needs for every field read here. */
 const FIELDS_END = Math.max(PKT_MAGIC_OFFSET + 2, PKT_VERSION_OFFSET + 1, PKT_FLAGS_OFFSET + 1, PKT_CHANNEL_ID_OFFSET + 2, PKT_SESSION_ID_OFFSET + 4, PKT_SOURCE_ID_OFFSET + 2);
 /** sourceId × 2^32 + sessionId: one exact number per (source, session), below 2^48. */

@@ -1,6 +1,6 @@
 /**
- * Subscriber of the feeder wire v2 feed (docs/wire-protocol.md §6): joins multicast groups with node:dgram
- * (SO_REUSEADDR so several subscribers per host, a large SO_RCVBUF), verifies each datagram (CRC-32C, and the HMAC
+ * Subscriber of the feeder wire v3 feed, v2 read too (docs/wire-protocol.md §6): joins multicast groups with node:dgram
+ * (SO_REUSEADDR so several subscribers per host, a large SO_RCVBUF), verifies each datagram (CRC-32, and the HMAC
  * trailer when given a key), orders publisher sessions, tracks the channel sequence per (channel, source), rebuilds
  * books from snapshots and deltas and says which are `usable`. Garbage datagrams are counted and reported, never thrown.
  *

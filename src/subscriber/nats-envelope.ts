@@ -3,7 +3,7 @@
  * behind a 32-byte envelope carrying the multicast header fields the far side needs to sequence (channel, source,
  * session, session start, send time). An envelope with no message is an upstream heartbeat.
  *
- * `EnvelopeRepacker` turns received envelopes back into ordinary wire v2 datagrams of its own stream (own channel,
+ * `EnvelopeRepacker` turns received envelopes back into ordinary wire v3 datagrams of its own stream (own channel,
  * source and session), so a subscriber sees a plain feed: the messages keep their instrument sequence numbers,
  * the datagrams get fresh channel sequence numbers. A new upstream session of any known (channel, source) starts
  * a new session of the repacker, so subscribers drop the books of the old one (instrSeq restarts with it).

@@ -1,7 +1,7 @@
 /**
  * Reading the feed from NATS (docs/nats.md): a subject tree `<prefix>.>` live ("now"), or a JetStream stream from
  * "now", from its start ("all") or from a time (replay of history). Each NATS message is one bridge envelope
- * (nats-envelope.ts); `NatsFeedReader` repacks them into ordinary wire v2 datagrams of its own stream and hands
+ * (nats-envelope.ts); `NatsFeedReader` repacks them into ordinary wire v3 datagrams of its own stream and hands
  * them to a sink: `FeedSubscriber.ingest` (attachNats) or a multicast socket (the reverse bridge).
  *
  * The official NATS clients (`@nats-io/transport-node`, `@nats-io/jetstream`) are loaded with a dynamic import

@@ -1,13 +1,13 @@
 /**
- * Keyed datagram authentication (wire v2 flag AUTHENTICATED, docs/wire-protocol.md §3.3): the 16-byte trailer is
- * the first 16 bytes of HMAC-SHA256(key, bytes [0, pktLength − 16) with the crc32c field taken as 0). node:crypto,
+ * Keyed datagram authentication (wire flag AUTHENTICATED, docs/wire-protocol.md §3.3): the 16-byte trailer is
+ * the first 16 bytes of HMAC-SHA256(key, bytes [0, pktLength − 16) with the checksum field taken as 0). node:crypto,
  * so the subscriber runs under Node as well as Bun. createHmac allocates a few small objects per datagram (no
  * allocation-free HMAC exists in node:crypto; precomputed pad states via Hash.copy() measured no faster); its cost
  * per datagram is in bench/wire.bench.ts. Only segments that enable a key pay it.
  * @module
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { AUTH_TRAILER_BYTES, MIN_AUTH_KEY_BYTES, PACKET_HEADER_BYTES, PKT_CRC32C_OFFSET } from "./layout.ts";
+import { AUTH_TRAILER_BYTES, MIN_AUTH_KEY_BYTES, PACKET_HEADER_BYTES, PKT_CHECKSUM_OFFSET } from "./layout.ts";
 
 /** Key files are read by core (the config check needs it too); re-exported for publisher and subscriber. */
 export { readAuthKeyFile } from "../core/auth-key.ts";
@@ -21,17 +21,17 @@ export class DatagramAuth {
     this.key = Uint8Array.from(key);
   }
 
-  /** Writes the trailer into bytes [pktLength − 16, pktLength). The crc32c field must still be 0 (the CRC comes after). */
+  /** Writes the trailer into bytes [pktLength − 16, pktLength). The checksum field must still be 0 (the CRC comes after). */
   sign(bytes: Uint8Array, pktLength: number): void {
     const mac = createHmac("sha256", this.key).update(bytes.subarray(0, pktLength - AUTH_TRAILER_BYTES)).digest();
     bytes.set(mac.subarray(0, AUTH_TRAILER_BYTES), pktLength - AUTH_TRAILER_BYTES);
   }
 
   /**
-   * True when the trailer of bytes[0, pktLength) is valid (constant-time compare). The crc32c field is zeroed for the
+   * True when the trailer of bytes[0, pktLength) is valid (constant-time compare). The checksum field is zeroed for the
    * computation and restored, so `bytes` is unchanged afterwards.
    */
-  verify(bytes: Uint8Array, pktLength: number, crcOffset: number = PKT_CRC32C_OFFSET): boolean {
+  verify(bytes: Uint8Array, pktLength: number, crcOffset: number = PKT_CHECKSUM_OFFSET): boolean {
     // (crcOffset: retransmission control packets keep their CRC at another offset, wire/retransmit.ts)
     if (pktLength < PACKET_HEADER_BYTES + AUTH_TRAILER_BYTES || pktLength > bytes.length) return false;
     const c0 = bytes[crcOffset]!;

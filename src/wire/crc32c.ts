@@ -8,7 +8,7 @@
  * - Bytes path: slicing-by-8 over a Uint8Array, any alignment, any host.
  * @module
  */
-import { PACKET_HEADER_BYTES, PKT_CRC32C_OFFSET } from "./layout.ts";
+import { PACKET_HEADER_BYTES, PKT_CHECKSUM_OFFSET } from "./layout.ts";
 
 const POLY = 0x82f63b78;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -104,21 +104,21 @@ export function datagramCrc32c(bytes: Uint8Array, pktLength: number, words?: Int
     c = crc32cUpdate(c, bytes, (pktLength >> 2) << 2, pktLength);
   } else if (words !== undefined) {
     // Shorter than a header (not a datagram the packer makes): the same sum in spans.
-    c = crc32cUpdateWords(-1, words, 0, PKT_CRC32C_OFFSET >> 2);
+    c = crc32cUpdateWords(-1, words, 0, PKT_CHECKSUM_OFFSET >> 2);
     c = T[768 + (c & 0xff)]! ^ T[512 + ((c >>> 8) & 0xff)]! ^ T[256 + ((c >>> 16) & 0xff)]! ^ T[c >>> 24]!;
     const wordEnd = pktLength >> 2;
-    c = crc32cUpdateWords(c, words, (PKT_CRC32C_OFFSET + 4) >> 2, wordEnd);
+    c = crc32cUpdateWords(c, words, (PKT_CHECKSUM_OFFSET + 4) >> 2, wordEnd);
     c = crc32cUpdate(c, bytes, wordEnd << 2, pktLength);
   } else {
-    c = crc32cUpdate(-1, bytes, 0, PKT_CRC32C_OFFSET);
+    c = crc32cUpdate(-1, bytes, 0, PKT_CHECKSUM_OFFSET);
     c = T[768 + (c & 0xff)]! ^ T[512 + ((c >>> 8) & 0xff)]! ^ T[256 + ((c >>> 16) & 0xff)]! ^ T[c >>> 24]!;
-    c = crc32cUpdate(c, bytes, PKT_CRC32C_OFFSET + 4, pktLength);
+    c = crc32cUpdate(c, bytes, PKT_CHECKSUM_OFFSET + 4, pktLength);
   }
   return ~c >>> 0;
 }
 
 // datagramWords takes the crc32c field as the 4th word of the header's third 16-byte block.
-if (PKT_CRC32C_OFFSET !== 44 || PACKET_HEADER_BYTES !== 48) throw new Error("wire/crc32c.ts: datagramWords does not match layout.ts");
+if (PKT_CHECKSUM_OFFSET !== 44 || PACKET_HEADER_BYTES !== 48) throw new Error("wire/crc32c.ts: datagramWords does not match layout.ts");
 
 /**
  * The CRC-32C register over words[0, kEnd) (kEnd ≥ 12) with word 11, the crc32c field, taken as 0: the slicing-by-16

@@ -15,6 +15,8 @@ import {
 } from "./layout.ts";
 
 export interface DecodedPacketHeader {
+  /** 3, or 2 (same layout, CRC-32C checksum). */
+  version: number;
   flags: number;
   channelId: number;
   msgCount: number;
@@ -26,7 +28,8 @@ export interface DecodedPacketHeader {
   sessionStartUs: number;
   heartbeatIntervalMs: number;
   schemaId: number;
-  crc32c: number;
+  /** The checksum field (CRC-32 in v3, CRC-32C in v2), already verified. */
+  checksum: number;
 }
 
 export interface DecodedBookCommon {
@@ -95,6 +98,7 @@ export function decodeDatagram(bytes: Uint8Array, maxBytes = ABS_MAX_DATAGRAM_BY
   const rc = r.wrap(dv, bytes.byteLength, maxBytes);
   if (rc !== DecodeErrorCode.OK) return { ok: false, error: new WireDecodeError(rc, bytes.byteLength) };
   const packet: DecodedPacket = {
+    version: r.version,
     flags: r.flags,
     channelId: r.channelId,
     msgCount: r.msgCount,
@@ -106,7 +110,7 @@ export function decodeDatagram(bytes: Uint8Array, maxBytes = ABS_MAX_DATAGRAM_BY
     sessionStartUs: r.sessionStartUs,
     heartbeatIntervalMs: r.heartbeatIntervalMs,
     schemaId: r.schemaId,
-    crc32c: r.crc32c,
+    checksum: r.checksum,
     messages: [],
   };
   const book = new BookMessageReader();

@@ -1,7 +1,8 @@
 // HOT PATH: no allocation (without an auth key; HMAC verification allocates inside node:crypto)
 /**
- * Flyweight decoders of the v2 wire format. `PacketReader.wrap()` validates a whole datagram once, in the order of
- * docs/wire-protocol.md §7.2: magic → version → length → CRC-32C → HMAC trailer (when a key is set) → header
+ * Flyweight decoders of the v3 wire format (and v2, which differs only in its checksum). `PacketReader.wrap()`
+ * validates a whole datagram once, in the order of docs/wire-protocol.md §7.2: magic → version → length → checksum
+ * (CRC-32 in v3, CRC-32C in v2) → HMAC trailer (when a key is set) → header
  * fields → every message's structure (lengths, counts, part and chunk numbering, every i64 within ±2^53, no
  * negative quantity). It returns an error code instead of throwing; after a successful wrap every getter reads at
  * a fixed offset without further checks (message fields: message-readers.ts). `verify()` is the framing part alone
@@ -9,7 +10,9 @@
  * @module
  */
 import type { DatagramAuth } from "./auth.ts";
+import { datagramCrc32, datagramCrc32Ts } from "./crc32.ts";
 import { crc32cWordsUsable, datagramCrc32c } from "./crc32c.ts";
+import { ExactViews } from "./exact-views.ts";
 import { getU64, getUsFromNs, isSafeI64 } from "../core/i64.ts";
 import {
   AUTH_TRAILER_BYTES,
@@ -44,7 +47,7 @@ import {
   MSG_VERSION_OFFSET,
   PACKET_HEADER_BYTES,
   PKT_CHANNEL_ID_OFFSET,
-  PKT_CRC32C_OFFSET,
+  PKT_CHECKSUM_OFFSET,
   PKT_FLAG_AUTHENTICATED,
   PKT_FLAGS_OFFSET,
   PKT_HEARTBEAT_INTERVAL_MS_OFFSET,
@@ -71,6 +74,7 @@ import {
   TEMPLATE_BOOK_STATUS,
   TEMPLATE_INSTRUMENT_DEFINITION,
   WIRE_VERSION,
+  WIRE_VERSION_V2,
 } from "./layout.ts";
 
 /** Why a datagram was rejected. 0 = valid. Values are stable (they appear in counters and logs). */
@@ -90,7 +94,7 @@ export const DecodeErrorCode = {
   BAD_COUNT: 6,
   /** An i64 (sequence, price, quantity) is outside ±2^53 and cannot be represented exactly, or a timestamp is negative. */
   UNSAFE_INTEGER: 7,
-  /** The CRC-32C does not match: the datagram was corrupted (or is not ours). Treated as loss. */
+  /** The checksum (CRC-32; CRC-32C in v2) does not match: the datagram was corrupted (or is not ours). Treated as loss. */
   BAD_CHECKSUM: 8,
   /** A key is configured and the datagram has no AUTHENTICATED trailer, or a wrong one: forged or foreign. */
   BAD_AUTH: 9,
@@ -147,9 +151,13 @@ export class PacketReader {
    * unset, a trailer is ignored (still covered by the CRC).
    */
   auth: DatagramAuth | undefined;
-  /** Byte and word views over the last DataView wrapped (rebuilt only when the DataView changes: cold). */
+  /**
+   * Byte, word (v2's CRC-32C) and exact-length (v3's native CRC-32) views over the last DataView wrapped, rebuilt
+   * only when the DataView changes (cold): a subscriber wraps the same receive buffer every time.
+   */
   private bytesView: Uint8Array = new Uint8Array(0);
   private wordsView: Int32Array | undefined;
+  private exactViews = new ExactViews(this.bytesView);
   private viewsOf: DataView | undefined;
 
   constructor(auth?: DatagramAuth) {
@@ -193,9 +201,10 @@ export class PacketReader {
   }
 
   /**
-   * The framing checks alone, in order: magic → version → length (header, maxBytes, pktLength = datagram length,
-   * room for the trailer) → CRC-32C → HMAC trailer (only with a key). A datagram failing here is not ours, not
-   * this version, or damaged; nothing in it may be trusted, not even the channel or sequence fields.
+   * The framing checks alone, in order: magic → version (3, or 2) → length (header, maxBytes, pktLength = datagram
+   * length, room for the trailer) → checksum (CRC-32 in v3, CRC-32C in v2) → HMAC trailer (only with a key). A
+   * datagram failing here is not ours, not a version we read, or damaged; nothing in it may be trusted, not even the
+   * channel or sequence fields.
    */
   verify(dv: DataView, length: number, maxBytes: number): DecodeErrorCode {
     this.dv = dv;
@@ -203,7 +212,8 @@ export class PacketReader {
     this.errorMessageIndex = -1;
     if (length < PKT_VERSION_OFFSET + 1 || dv.byteLength < length) return DecodeErrorCode.TRUNCATED;
     if (dv.getUint16(PKT_MAGIC_OFFSET, true) !== MAGIC) return DecodeErrorCode.BAD_MAGIC;
-    if (dv.getUint8(PKT_VERSION_OFFSET) !== WIRE_VERSION) return DecodeErrorCode.UNKNOWN_VERSION;
+    const version = dv.getUint8(PKT_VERSION_OFFSET);
+    if (version !== WIRE_VERSION && version !== WIRE_VERSION_V2) return DecodeErrorCode.UNKNOWN_VERSION;
     if (length < PACKET_HEADER_BYTES) return DecodeErrorCode.TRUNCATED;
     if (length > maxBytes) return DecodeErrorCode.OVERSIZED;
     const pktLength = dv.getUint16(PKT_LENGTH_OFFSET, true);
@@ -212,18 +222,28 @@ export class PacketReader {
     const authenticated = (dv.getUint8(PKT_FLAGS_OFFSET) & PKT_FLAG_AUTHENTICATED) !== 0;
     if (authenticated && pktLength < PACKET_HEADER_BYTES + AUTH_TRAILER_BYTES) return DecodeErrorCode.TRUNCATED;
     if (this.viewsOf !== dv) this.rebuildViews(dv);
-    if (datagramCrc32c(this.bytesView, pktLength, this.wordsView) !== dv.getUint32(PKT_CRC32C_OFFSET, true)) {
-      return DecodeErrorCode.BAD_CHECKSUM;
-    }
+    const sum = version === WIRE_VERSION ? this.crc32Of(pktLength) : datagramCrc32c(this.bytesView, pktLength, this.wordsView);
+    if (sum !== dv.getUint32(PKT_CHECKSUM_OFFSET, true)) return DecodeErrorCode.BAD_CHECKSUM;
     const auth = this.auth;
     if (auth !== undefined && (!authenticated || !auth.verify(this.bytesView, pktLength))) return DecodeErrorCode.BAD_AUTH;
     return DecodeErrorCode.OK;
+  }
+
+  /** v3's checksum of bytes [0, pktLength): native over an exact-length view (reused), TypeScript for odd lengths. */
+  private crc32Of(pktLength: number): number {
+    const bytes = this.bytesView;
+    if (bytes.length === pktLength) return datagramCrc32(bytes);
+    // Publishers' datagrams are multiples of 8 long: one cached view per length. Anything else (foreign or
+    // damaged) takes the TypeScript path rather than allocate a view per datagram.
+    if ((pktLength & 7) === 0) return datagramCrc32(this.exactViews.of(pktLength));
+    return datagramCrc32Ts(bytes, pktLength);
   }
 
   // Cold: a new receive buffer.
   private rebuildViews(dv: DataView): void {
     this.viewsOf = dv;
     this.bytesView = new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength);
+    this.exactViews = new ExactViews(this.bytesView);
     const words = (dv.byteOffset & 3) === 0 ? new Int32Array(dv.buffer, dv.byteOffset, dv.byteLength >> 2) : undefined;
     this.wordsView = crc32cWordsUsable(this.bytesView, words) ? words : undefined;
   }
@@ -265,8 +285,13 @@ export class PacketReader {
   get schemaId(): number {
     return this.dv.getUint16(PKT_SCHEMA_ID_OFFSET, true);
   }
-  get crc32c(): number {
-    return this.dv.getUint32(PKT_CRC32C_OFFSET, true);
+  /** The packet version: 3, or 2 (a publisher not yet upgraded; same layout, CRC-32C checksum). */
+  get version(): number {
+    return this.dv.getUint8(PKT_VERSION_OFFSET);
+  }
+  /** The checksum field as stored (CRC-32 in v3, CRC-32C in v2). */
+  get checksum(): number {
+    return this.dv.getUint32(PKT_CHECKSUM_OFFSET, true);
   }
   /** True when the datagram ends with an HMAC trailer (verified only when `auth` is set). */
   get authenticated(): boolean {

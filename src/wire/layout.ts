@@ -1,5 +1,5 @@
 /**
- * Wire protocol v2: every offset, size, template id and flag bit, as named constants (docs/wire-protocol.md).
+ * Wire protocol v3: every offset, size, template id and flag bit, as named constants (docs/wire-protocol.md).
  * All multi-byte fields are little-endian. Offsets of message fields are relative to the start of the message
  * body (the byte after the 8-byte message header) unless named *_HDR_*.
  * Append only: never change a published value; add fields at the end of a root block and bump its version.
@@ -11,8 +11,14 @@
 
 /** Bytes 0–1 on the wire are "FD" (0x46 0x44): u16 0x4446 little-endian. Rejects foreign traffic on a shared group. */
 export const MAGIC = 0x4446;
-/** Packet version. v1 (32-byte header, no checksum) and any other version are refused (`unknown_version`). */
-export const WIRE_VERSION = 2;
+/**
+ * Packet version written by the packer. v3 = v2 with the checksum computed as CRC-32 instead of CRC-32C (same
+ * layout, same field). Decoders also read v2 (a publisher not yet upgraded); v1 (32-byte header, no checksum) and any
+ * other version are refused (`unknown_version`).
+ */
+export const WIRE_VERSION = 3;
+/** The previous version, still read: the same datagrams with a CRC-32C checksum (wire/crc32c.ts). */
+export const WIRE_VERSION_V2 = 2;
 /** The feeder L2 book schema: template ids and their root blocks are interpreted per schemaId. */
 export const SCHEMA_ID = 1;
 
@@ -29,7 +35,7 @@ export const PKT_SEND_TIME_NS_OFFSET = 24; // i64
 export const PKT_SESSION_START_NS_OFFSET = 32; // i64, orders sessions: (sessionStartNs, sessionId)
 export const PKT_HEARTBEAT_INTERVAL_MS_OFFSET = 40; // u16, the publisher's heartbeat interval (0 = none)
 export const PKT_SCHEMA_ID_OFFSET = 42; // u16, SCHEMA_ID
-export const PKT_CRC32C_OFFSET = 44; // u32, CRC-32C over [0, pktLength) with this field taken as 0
+export const PKT_CHECKSUM_OFFSET = 44; // u32, CRC-32 (v3; CRC-32C in v2) over [0, pktLength) with this field taken as 0
 export const PACKET_HEADER_BYTES = 48;
 
 /** Packet flag: first datagram of this (channel, source) in this session (informational; may be lost). */

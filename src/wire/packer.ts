@@ -4,12 +4,13 @@
  * several messages per datagram, a message never spans datagrams, the packet header carries the channel sequence
  * number of its first message. Buffers are preallocated and reused; the pool only grows when one event-loop turn
  * produces more datagrams than any turn before (cold, doubling). `seal()` finishes every pending datagram just before
- * the send: send time, then the HMAC trailer (AUTHENTICATED), then the CRC-32C over everything (docs/wire-protocol.md §3).
+ * the send: send time, then the HMAC trailer (AUTHENTICATED), then the CRC-32 over everything (docs/wire-protocol.md §3).
  * @module
  */
 import { setNsFromUs, setU64 } from "../core/i64.ts";
 import type { DatagramAuth } from "./auth.ts";
-import { datagramCrc32c } from "./crc32c.ts";
+import { datagramCrc32Zeroed } from "./crc32.ts";
+import { ExactViews } from "./exact-views.ts";
 import { LITTLE_ENDIAN, nsFromUsWords, u64Words } from "./words.ts";
 import {
   ABS_MAX_DATAGRAM_BYTES,
@@ -24,7 +25,7 @@ import {
   MSG_VERSION_OFFSET,
   PACKET_HEADER_BYTES,
   PKT_CHANNEL_ID_OFFSET,
-  PKT_CRC32C_OFFSET,
+  PKT_CHECKSUM_OFFSET,
   PKT_FLAG_AUTHENTICATED,
   PKT_FLAG_SESSION_START,
   PKT_FLAGS_OFFSET,
@@ -69,7 +70,7 @@ if (
   PKT_SESSION_START_NS_OFFSET !== 32 ||
   PKT_HEARTBEAT_INTERVAL_MS_OFFSET !== 40 ||
   PKT_SCHEMA_ID_OFFSET !== 42 ||
-  PKT_CRC32C_OFFSET !== 44 ||
+  PKT_CHECKSUM_OFFSET !== 44 ||
   PACKET_HEADER_BYTES !== 48 ||
   MSG_LENGTH_OFFSET !== 0 ||
   MSG_TEMPLATE_ID_OFFSET !== 2 ||
@@ -105,6 +106,8 @@ export class ChannelPacker {
    * on little-endian hosts (~1.5 ns per level cheaper than DataView.setUint32 pairs, measured for docs/performance.md).
    */
   words: Int32Array[] = [];
+  /** Exact-length views of each pool buffer (the native CRC and sendMany take one): see exactView(). */
+  private readonly exact: ExactViews[] = [];
   /** Total messages written (all sessions of this packer). */
   messagesWritten = 0;
   private open = false;
@@ -202,7 +205,7 @@ export class ChannelPacker {
 
   /**
    * Finishes every pending datagram once per flush, just before sending: stamps the send time, writes the HMAC
-   * trailer when signing (over the datagram with the crc field 0), then the CRC-32C over the whole datagram.
+   * trailer when signing (over the datagram with the checksum field 0), then the CRC-32 over the whole datagram.
    * Nothing may be written into a sealed datagram (the next message opens a new one).
    */
   seal(sendTimeUs: number): void {
@@ -213,12 +216,20 @@ export class ChannelPacker {
       const length = this.lengths[i];
       if (LITTLE_ENDIAN) nsFromUsWords(this.words[i], PKT_SEND_TIME_NS_OFFSET >> 2, sendTimeUs);
       else setNsFromUs(view, PKT_SEND_TIME_NS_OFFSET, sendTimeUs);
-      view.setUint32(PKT_CRC32C_OFFSET, 0, true);
+      view.setUint32(PKT_CHECKSUM_OFFSET, 0, true);
       if (auth !== undefined) auth.sign(bytes, length);
-      // Pool buffers are whole ArrayBuffers at offset 0: the Int32Array words path applies (crc32c.ts).
-      view.setUint32(PKT_CRC32C_OFFSET, datagramCrc32c(bytes, length, this.words[i]), true);
+      // The field is 0 here (written above, and what the HMAC covered): the checksum is one native call.
+      view.setUint32(PKT_CHECKSUM_OFFSET, datagramCrc32Zeroed(this.exact[i]!.of(length)), true);
     }
     this.open = false;
+  }
+
+  /**
+   * Pending datagram i as a view of exactly its length (what sendMany takes), reused across flushes: no allocation
+   * once this buffer has held a datagram of that length.
+   */
+  exactView(i: number): Uint8Array {
+    return this.exact[i]!.of(this.lengths[i]!);
   }
 
   /** v1 name of seal() (callers written before wire v2): same behaviour, CRC and trailer included. */
@@ -252,7 +263,7 @@ export class ChannelPacker {
       w[8] = this.sessionStartWords[0];
       w[9] = this.sessionStartWords[1];
       w[10] = (this.heartbeatIntervalMs & 0xffff) | (SCHEMA_ID << 16);
-      w[11] = 0; // crc32c, written by seal()
+      w[11] = 0; // checksum, written by seal()
     } else {
       this.writeHeaderFields(view, flags);
     }
@@ -279,7 +290,7 @@ export class ChannelPacker {
     setNsFromUs(view, PKT_SESSION_START_NS_OFFSET, this.sessionStartUs);
     view.setUint16(PKT_HEARTBEAT_INTERVAL_MS_OFFSET, this.heartbeatIntervalMs, true);
     view.setUint16(PKT_SCHEMA_ID_OFFSET, SCHEMA_ID, true);
-    view.setUint32(PKT_CRC32C_OFFSET, 0, true);
+    view.setUint32(PKT_CHECKSUM_OFFSET, 0, true);
   }
 
   // Cold: only when a turn produces more datagrams than ever before.
@@ -293,7 +304,9 @@ export class ChannelPacker {
 
   private addBuffer(): void {
     const buf = new ArrayBuffer(this.maxDatagramBytes);
-    this.bytes.push(new Uint8Array(buf));
+    const bytes = new Uint8Array(buf);
+    this.bytes.push(bytes);
+    this.exact.push(new ExactViews(bytes));
     this.views.push(new DataView(buf));
     this.words.push(new Int32Array(buf));
   }

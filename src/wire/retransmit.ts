@@ -1,8 +1,9 @@
 /**
  * Retransmission control packets (docs/wire-protocol.md §11): the request a subscriber sends to a publisher's
- * request server, and the server's "cannot" reply. The retransmitted datagrams themselves are ordinary v2 data
- * datagrams with the RETRANSMIT flag set and their CRC-32C (and HMAC trailer) recomputed over the flagged bytes
- * (markRetransmit), so a subscriber verifies them exactly as live ones.
+ * request server, and the server's "cannot" reply. The retransmitted datagrams themselves are ordinary data
+ * datagrams with the RETRANSMIT flag set and their checksum (CRC-32 in v3, CRC-32C in v2) and HMAC trailer recomputed
+ * over the flagged bytes (markRetransmit), so a subscriber verifies them exactly as live ones. Control packets keep
+ * their version 1 and its CRC-32C (wire v3 changed only the data datagrams' checksum): old and new peers still talk.
  *
  * Control packet (48 bytes, + 16-byte HMAC trailer when AUTHENTICATED), little-endian:
  *   0 u16 magic 0x5246 ("FR")   2 u8 version 1   3 u8 kind (1 request, 2 out of range, 3 throttled)
@@ -14,8 +15,9 @@
  */
 import { getU64, setU64 } from "../core/i64.ts";
 import type { DatagramAuth } from "./auth.ts";
+import { datagramCrc32 } from "./crc32.ts";
 import { crc32c } from "./crc32c.ts";
-import { AUTH_TRAILER_BYTES, PKT_CRC32C_OFFSET, PKT_FLAG_AUTHENTICATED, PKT_FLAG_RETRANSMIT, PKT_FLAGS_OFFSET } from "./layout.ts";
+import { AUTH_TRAILER_BYTES, PKT_CHECKSUM_OFFSET, PKT_FLAG_AUTHENTICATED, PKT_FLAG_RETRANSMIT, PKT_FLAGS_OFFSET, PKT_VERSION_OFFSET, WIRE_VERSION_V2 } from "./layout.ts";
 
 /** Bytes 0–1 of a control packet are "FR" (0x46 0x52): u16 0x5246 little-endian. Never equal to a data datagram's "FD". */
 export const RETX_MAGIC = 0x5246;
@@ -113,19 +115,21 @@ export function decodeRetxControl(bytes: Uint8Array, auth?: DatagramAuth): RetxC
 
 /**
  * Turns a copy of an original data datagram (bytes[0, pktLength)) into its retransmission: sets RETRANSMIT, then
- * recomputes the HMAC trailer (when AUTHENTICATED; `auth` required then) and the CRC-32C over the flagged bytes,
- * in the order of a live datagram (§3.2–3.3). Everything else, the send time included, is the original's.
+ * recomputes the HMAC trailer (when AUTHENTICATED; `auth` required then) and the checksum of its version (CRC-32 in
+ * v3, CRC-32C in v2) over the flagged bytes, in the order of a live datagram (§3.2–3.3). Everything else, the send time included, is the original's.
  */
 export function markRetransmit(bytes: Uint8Array, pktLength: number, auth: DatagramAuth | undefined): void {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const flags = dv.getUint8(PKT_FLAGS_OFFSET) | PKT_FLAG_RETRANSMIT;
   dv.setUint8(PKT_FLAGS_OFFSET, flags);
-  dv.setUint32(PKT_CRC32C_OFFSET, 0, true);
+  dv.setUint32(PKT_CHECKSUM_OFFSET, 0, true);
   if ((flags & PKT_FLAG_AUTHENTICATED) !== 0) {
     if (auth === undefined) throw new Error("an AUTHENTICATED datagram needs the key to be retransmitted");
     auth.sign(bytes, pktLength);
   }
-  dv.setUint32(PKT_CRC32C_OFFSET, crc32c(bytes, 0, pktLength), true);
+  const v2 = dv.getUint8(PKT_VERSION_OFFSET) === WIRE_VERSION_V2;
+  const exact = bytes.length === pktLength ? bytes : bytes.subarray(0, pktLength);
+  dv.setUint32(PKT_CHECKSUM_OFFSET, v2 ? crc32c(exact) : datagramCrc32(exact), true);
 }
 
 // Control packets keep their CRC at offset 28 (data datagrams at 44); it is 0 while signing a fresh packet.

@@ -21,6 +21,7 @@ import {
   PKT_SESSION_ID_OFFSET,
   PKT_SOURCE_ID_OFFSET,
   PKT_VERSION_OFFSET,
+  WIRE_VERSION,
 } from "../../src/wire/layout.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { waitFor } from "../e2e/harness.ts";
@@ -108,7 +109,7 @@ describe("stream watcher", () => {
       header({ sourceId: 1, sessionId: 222 }), // another source on our channel: a worker or shard elsewhere
       header({ channelId: 4, sessionId: 222 }), // another channel on our group
       header({ magic: 0x1234, sessionId: 222 }), // not a feeder datagram
-      header({ version: 3, sessionId: 222 }), // a version whose header we do not know
+      header({ version: 4, sessionId: 222 }), // a version whose header we do not know
       header({ bytes: 15 }), // too short for the header fields
       new Uint8Array(0),
     ];
@@ -119,11 +120,13 @@ describe("stream watcher", () => {
     tx.send(header({ version: 1, sourceId: 0, sessionId: 333 }), PORT + 1, GROUP);
     tx.send(header({ version: 2, sourceId: 5, sessionId: 444 }), PORT + 1, GROUP);
     tx.send(header({ version: 2, sourceId: 5, sessionId: 444, flags: PKT_FLAG_END_OF_SESSION }), PORT + 1, GROUP);
-    await waitFor(() => watcher.datagrams === ignored.length + 3, "the foreign datagrams received");
+    tx.send(header({ version: WIRE_VERSION, sourceId: 0, sessionId: 555 }), PORT + 1, GROUP); // today's publishers
+    await waitFor(() => watcher.datagrams === ignored.length + 4, "the foreign datagrams received");
     const found = watcher.sessions().map((f) => ({ s: f.sessionId, src: f.sourceId, v: f.version, n: f.datagrams, ended: f.ended, from: f.from }));
     expect(found).toEqual([
       { s: 333, src: 0, v: 1, n: 1, ended: false, from: `127.0.0.1:${tx.port}` },
       { s: 444, src: 5, v: 2, n: 2, ended: true, from: `127.0.0.1:${tx.port}` },
+      { s: 555, src: 0, v: WIRE_VERSION, n: 1, ended: false, from: `127.0.0.1:${tx.port}` },
     ]);
     watcher.addOwnSession(0, 333); // e.g. a worker's session announced late: the guard drops it as ours
     expect(watcher.isOwn(0, 333)).toBe(true);

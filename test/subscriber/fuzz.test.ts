@@ -17,7 +17,6 @@ import { describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
 import { WireDecodeError } from "../../src/subscriber/index.ts";
-import { datagramCrc32c } from "../../src/wire/crc32c.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import {
   BOOK_INSTR_SEQ_OFFSET,
@@ -28,13 +27,13 @@ import {
   MSG_FLAGS_OFFSET,
   MSG_TEMPLATE_ID_OFFSET,
   PACKET_HEADER_BYTES,
-  PKT_CRC32C_OFFSET,
+  PKT_CHECKSUM_OFFSET,
   PKT_FLAGS_OFFSET,
   PKT_SEQ_NUM_OFFSET,
   PKT_SESSION_START_NS_OFFSET,
 } from "../../src/wire/layout.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
-import { levelsOf, makeInstrument, randInt, randomBookSides, rng, TestBook } from "../wire/helpers.ts";
+import { datagramChecksum, levelsOf, makeInstrument, randInt, randomBookSides, rng, TestBook } from "../wire/helpers.ts";
 import { newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const CAPS = { maxBooks: 64, maxLevelsPerSide: 3000, maxAssemblyLevels: 60_000 };
@@ -164,7 +163,7 @@ class Mutator {
 
   private reseal(d: Uint8Array): Uint8Array {
     const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
-    dv.setUint32(PKT_CRC32C_OFFSET, datagramCrc32c(d, d.byteLength), true);
+    dv.setUint32(PKT_CHECKSUM_OFFSET, datagramChecksum(d, d.byteLength), true);
     return d;
   }
 
@@ -218,7 +217,7 @@ class Mutator {
     const r = this.r;
     const d = new Uint8Array(randInt(r, 0, 300));
     for (let i = 0; i < d.length; i++) d[i] = randInt(r, 0, 255);
-    if (d.length >= 4 && r() < 0.5) d.set([0x46, 0x44, 2], 0); // our magic and version: deeper into the decoder
+    if (d.length >= 4 && r() < 0.5) d.set([0x46, 0x44, r() < 0.8 ? 3 : 2], 0); // our magic and a version we read: deeper into the decoder
     if (d.length >= PACKET_HEADER_BYTES && r() < 0.3) {
       new DataView(d.buffer).setUint16(12, d.length, true);
       this.reseal(d);

@@ -12,17 +12,16 @@ import { BookState, StatusReason } from "../../src/core/types.ts";
 import type { RepairEvent, SupersedeEvent } from "../../src/subscriber/index.ts";
 import { topLevels } from "../../src/subscriber/format.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
-import { datagramCrc32c } from "../../src/wire/crc32c.ts";
 import {
   BOOK_INSTRUMENT_ID_OFFSET,
   MESSAGE_HEADER_BYTES,
   PACKET_HEADER_BYTES,
-  PKT_CRC32C_OFFSET,
+  PKT_CHECKSUM_OFFSET,
   PKT_FLAG_END_OF_SESSION,
   PKT_SEQ_NUM_OFFSET,
 } from "../../src/wire/layout.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../../src/wire/encoder.ts";
-import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
+import { datagramChecksum, levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
@@ -399,7 +398,7 @@ describe("#10.8 bounded memory against hostile input", () => {
       const dv = new DataView(d.buffer);
       dv.setUint32(PACKET_HEADER_BYTES + MESSAGE_HEADER_BYTES + BOOK_INSTRUMENT_ID_OFFSET, 2_000_000 + i, true); // another instrument each
       dv.setUint32(PKT_SEQ_NUM_OFFSET, 1 + i, true);
-      dv.setUint32(PKT_CRC32C_OFFSET, datagramCrc32c(d, d.length), true);
+      dv.setUint32(PKT_CHECKSUM_OFFSET, datagramChecksum(d, d.length), true);
       sub.ingest(d, T0);
     }
     expect(sub.books.size).toBe(100);

@@ -38,10 +38,14 @@ describe("decoder rejects bad datagrams", () => {
     const bytes = all.find((x) => x.name === "delta")!.bytes.slice();
     bytes[0] = 0x00;
     expect(codeOf(bytes)).toBe(DecodeErrorCode.BAD_MAGIC);
-    const v2 = all.find((x) => x.name === "delta")!.bytes.slice();
-    v2[2] = 3;
-    expect(codeOf(v2)).toBe(DecodeErrorCode.UNKNOWN_VERSION);
-    const res = decodeDatagram(v2);
+    for (const version of [0, 1, 4, 255]) {
+      const other = all.find((x) => x.name === "delta")!.bytes.slice();
+      other[2] = version;
+      expect(codeOf(resealCrc(other)), `version ${version}`).toBe(DecodeErrorCode.UNKNOWN_VERSION);
+    }
+    const v4 = all.find((x) => x.name === "delta")!.bytes.slice();
+    v4[2] = 4;
+    const res = decodeDatagram(v4);
     expect(res.ok).toBe(false);
     if (!res.ok) {
       expect(res.error).toBeInstanceOf(WireDecodeError);

@@ -3,8 +3,9 @@ import type { BookView } from "../../src/core/book-view.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { BookState, StatusReason, type Instrument, type MarketName, type VenueName } from "../../src/core/types.ts";
+import { datagramCrc32Ts } from "../../src/wire/crc32.ts";
 import { datagramCrc32c } from "../../src/wire/crc32c.ts";
-import { PKT_CRC32C_OFFSET, PKT_LENGTH_OFFSET } from "../../src/wire/layout.ts";
+import { PKT_CHECKSUM_OFFSET, PKT_LENGTH_OFFSET, PKT_VERSION_OFFSET, WIRE_VERSION_V2 } from "../../src/wire/layout.ts";
 
 /** mulberry32: small, fast, deterministic. */
 export function rng(seed: number): () => number {
@@ -187,12 +188,18 @@ export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = "con
 }
 
 /**
- * Recomputes the CRC-32C field of a (mutated) v2 datagram, so a test reaches the structural check it means to hit
- * instead of stopping at `bad_checksum`. Mutates and returns `bytes`.
+ * Recomputes the checksum field of a (mutated) datagram as its version computes it (CRC-32 in v3, CRC-32C in v2), so
+ * a test reaches the structural check it means to hit instead of stopping at `bad_checksum`. Mutates and returns
+ * `bytes`.
  */
 export function resealCrc(bytes: Uint8Array): Uint8Array {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const pktLength = Math.min(dv.getUint16(PKT_LENGTH_OFFSET, true), bytes.byteLength);
-  dv.setUint32(PKT_CRC32C_OFFSET, datagramCrc32c(bytes, pktLength), true);
+  dv.setUint32(PKT_CHECKSUM_OFFSET, datagramChecksum(bytes, pktLength), true);
   return bytes;
+}
+
+/** The checksum a datagram of bytes[0, pktLength) must carry for its version byte (test helper, any view). */
+export function datagramChecksum(bytes: Uint8Array, pktLength: number): number {
+  return bytes[PKT_VERSION_OFFSET] === WIRE_VERSION_V2 ? datagramCrc32c(bytes, pktLength) : datagramCrc32Ts(bytes, pktLength);
 }

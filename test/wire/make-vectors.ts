@@ -204,6 +204,14 @@ const vectors: Omit<Vector, "datagrams">[] = [
     patches: [{ offset: 48 + 2, hex: "6300" }],
     reseal: true,
   },
+  {
+    ...base,
+    name: "v2_delta",
+    description:
+      "The delta vector as a wire v2 publisher sends it: version 2, checksum CRC-32C (§3.2). v3 decoders still read it, as the same delta.",
+    ops: deltaOps,
+    version: 2,
+  },
   // ---- reject vectors: decoders must refuse each with the named error (docs/wire-protocol.md §7.2)
   {
     ...base,
@@ -219,6 +227,14 @@ const vectors: Omit<Vector, "datagrams">[] = [
     description: "The delta vector with bit 0 of the first bid price flipped (302472 → 302473): bad_checksum.",
     ops: deltaOps,
     patches: [{ offset: DELTA_BID0_PRICE, hex: "89" }],
+    expectError: "bad_checksum",
+  },
+  {
+    ...base,
+    name: "reject_v3_crc32c",
+    description: "The delta vector (version 3) carrying the CRC-32C a v2 publisher would have written: bad_checksum.",
+    ops: deltaOps,
+    checksum: "crc32c",
     expectError: "bad_checksum",
   },
   {

@@ -1,5 +1,5 @@
 /**
- * src/wire (CRC-32C, HMAC, decoder) runs under plain Node 20 as well as Bun: the subscriber imports it
+ * src/wire (CRC-32 and CRC-32C, HMAC, decoder) runs under plain Node 20 as well as Bun: the subscriber imports it
  * (issue #10: no Bun.* API in src/wire). The entry is bundled for Node with Bun.build and run by `node`;
  * it must decode every golden vector exactly as the Bun run does. A source scan also refuses any `Bun.` call.
  */
@@ -47,9 +47,14 @@ describe("src/wire under plain Node", () => {
     const built = await Bun.build({ entrypoints: [new URL("./node-entry.ts", import.meta.url).pathname], outdir: out, target: "node" });
     expect(built.success).toBe(true);
     const stdout = execFileSync(NODE!, [join(out, "node-entry.js"), VECTORS], { encoding: "utf8" });
-    const got = JSON.parse(stdout.trim()) as { runtime: string; check: string; results: Record<string, string> };
+    const got = JSON.parse(stdout.trim()) as { runtime: string; native: boolean; check: string; check32: string; tsAgrees: boolean; results: Record<string, string> };
     expect(got.runtime).toBe("node");
     expect(got.check).toBe("e3069283");
+    expect(got.check32).toBe("cbf43926");
+    expect(got.tsAgrees).toBe(true);
+    // node:zlib has crc32 from Node 20.15 / 22.2 on: the native path is the one exercised there.
+    const [major, minor] = execFileSync(NODE!, ["-p", "process.versions.node"], { encoding: "utf8" }).trim().split(".").map(Number);
+    expect(got.native).toBe(major! > 22 || (major === 22 && minor! >= 2) || (major === 20 && minor! >= 15) || major === 21);
     const vectors = JSON.parse(readFileSync(VECTORS, "utf8")) as { name: string; expectError?: string; datagrams: string[] }[];
     const want = Object.fromEntries(vectors.map((v) => [v.name, v.datagrams.map(() => v.expectError ?? "ok").join(",")]));
     expect(got.results).toEqual(want);

@@ -1,9 +1,11 @@
 /**
  * Bundled by test/wire/node-compat.test.ts for plain Node 20 (no Bun): decodes every golden vector with the
- * CRC-32C and, for authenticated ones, the HMAC check, and prints one JSON line with what it found.
+ * checksum of its version (CRC-32 for v3, natively through node:zlib when this Node has it; CRC-32C for v2) and, for
+ * authenticated ones, the HMAC check, and prints one JSON line with what it found.
  */
 import { readFileSync } from "node:fs";
 import { DatagramAuth } from "../../src/wire/auth.ts";
+import { crc32, datagramCrc32Ts, NATIVE_CRC32 } from "../../src/wire/crc32.ts";
 import { crc32c } from "../../src/wire/crc32c.ts";
 import { decodeDatagram } from "../../src/wire/decode-objects.ts";
 
@@ -24,5 +26,11 @@ for (const v of vectors) {
   });
   results[v.name] = codes.join(",");
 }
-const check = crc32c(new TextEncoder().encode("123456789")).toString(16);
-console.log(JSON.stringify({ runtime: typeof (globalThis as { Bun?: unknown }).Bun === "undefined" ? "node" : "bun", check, results }));
+const nine = new TextEncoder().encode("123456789");
+const check = crc32c(nine).toString(16);
+const check32 = crc32(nine).toString(16);
+// The TypeScript CRC-32 (what a Node without zlib.crc32 runs) must agree with the native one on a real datagram.
+const delta = Uint8Array.from(Buffer.from(vectors.find((v) => v.name === "delta")!.datagrams[0]!, "hex"));
+const tsAgrees = datagramCrc32Ts(delta, delta.length) === new DataView(delta.buffer).getUint32(44, true);
+const runtime = typeof (globalThis as { Bun?: unknown }).Bun === "undefined" ? "node" : "bun";
+console.log(JSON.stringify({ runtime, native: NATIVE_CRC32 !== undefined, check, check32, tsAgrees, results }));

@@ -38,14 +38,17 @@ function hexBlock(bytes: Uint8Array): string {
   return "```hex\n" + lines.join("\n") + "\n```";
 }
 
-function bitwiseCrc32c(bytes: Uint8Array): number {
+/** Bitwise reflected CRC, init and final XOR 0xFFFFFFFF: CRC-32C with 0x82F63B78 (control packets, wire v2), CRC-32 with 0xEDB88320 (wire v3). */
+function bitwiseCrc(bytes: Uint8Array, poly: number): number {
   let crc = 0xffffffff;
   for (const b of bytes) {
     crc ^= b;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ poly : crc >>> 1;
   }
   return (crc ^ 0xffffffff) >>> 0;
 }
+const bitwiseCrc32c = (bytes: Uint8Array) => bitwiseCrc(bytes, 0x82f63b78);
+const bitwiseCrc32 = (bytes: Uint8Array) => bitwiseCrc(bytes, 0xedb88320);
 
 if (process.argv.includes("--print")) {
   for (const v of retxVectors()) console.log(`#### \`${v.name}\`\n\n${v.bytes.length} B:\n\n${hexBlock(v.bytes)}\n`);
@@ -88,7 +91,19 @@ describe("retransmission vectors (docs/wire-protocol.md §11.5)", () => {
     expect(diff.every((i) => i === 3 || (i >= 44 && i < 48) || i >= flagged.length - 16)).toBe(true);
     const zeroed = flagged.slice();
     zeroed.fill(0, 44, 48);
-    expect(new DataView(flagged.buffer).getUint32(44, true)).toBe(bitwiseCrc32c(zeroed));
+    expect(flagged[2]).toBe(3);
+    expect(new DataView(flagged.buffer).getUint32(44, true)).toBe(bitwiseCrc32(zeroed));
     expect(decodeDatagram(flagged, 1400, new DatagramAuth(TEST_KEY)).ok).toBe(true);
+  });
+
+  it("a v2 datagram (a publisher not yet upgraded, in a ring) is retransmitted with a CRC-32C, as v2 computes it", () => {
+    const copy = fromHex(vectorsJson.find((v) => v.name === "v2_delta")!.datagrams[0]!);
+    expect(copy[2]).toBe(2);
+    markRetransmit(copy, copy.length, undefined);
+    expect(copy[3]! & 0x04).toBe(0x04);
+    const zeroed = copy.slice();
+    zeroed.fill(0, 44, 48);
+    expect(new DataView(copy.buffer).getUint32(44, true)).toBe(bitwiseCrc32c(zeroed));
+    expect(decodeDatagram(copy, 1400).ok).toBe(true);
   });
 });

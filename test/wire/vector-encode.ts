@@ -2,12 +2,15 @@
  * Builds the datagrams of a golden vector from its JSON inputs (test/wire/vectors.json) with the real encoder.
  * `bun test/wire/make-vectors.ts` regenerates the hex; the test checks the encoder still reproduces it.
  * A reject vector (`expectError`) is an encoded datagram with `patches` applied (then the CRC recomputed when
- * `reseal`), or literal `rawHex`; decoders must refuse it with that error.
+ * `reseal`), or literal `rawHex`; decoders must refuse it with that error. `version: 2` rewrites every datagram as a
+ * wire v2 publisher sends it (version byte 2, CRC-32C); `checksum: "crc32c"` puts a CRC-32C on a v3 datagram.
  */
 import { ChangeSet } from "../../src/core/change-set.ts";
 import type { BookState, Instrument, StatusReason } from "../../src/core/types.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
+import { datagramCrc32c } from "../../src/wire/crc32c.ts";
+import { PKT_CHECKSUM_OFFSET, PKT_VERSION_OFFSET } from "../../src/wire/layout.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
 import { fromHex, resealCrc, TestBook, toHex } from "./helpers.ts";
 
@@ -47,6 +50,10 @@ export interface Vector {
   patches?: { offset: number; hex: string }[];
   /** Recompute the CRC after the patches, so the structural rule (not the checksum) rejects it. */
   reseal?: boolean;
+  /** The packet version the datagrams carry: 3 (default, CRC-32), or 2 (CRC-32C: what a v2 publisher sends). */
+  version?: 2 | 3;
+  /** The checksum written, when it is not the version's own (a reject vector: v3 with a CRC-32C). */
+  checksum?: "crc32c";
   /** Reject vectors: a literal datagram instead of ops (e.g. a v1 datagram). */
   rawHex?: string;
   /** Reject vectors: the decode error name (docs/wire-protocol.md §7.2) a decoder must return. */
@@ -103,6 +110,13 @@ export function encodeVector(v: Omit<Vector, "datagrams">): string[] {
   const out: string[] = [];
   for (let i = 0; i < p.count; i++) {
     const bytes = p.bytes[i]!.slice(0, p.lengths[i]);
+    if (v.version === 2) {
+      // The HMAC covers the version byte: a signed v2 vector would need the trailer recomputed too (none is made).
+      if (v.authKeyHex !== undefined) throw new Error(`${v.name}: v2 vectors are unsigned`);
+      bytes[PKT_VERSION_OFFSET] = 2;
+      resealCrc(bytes); // the v2 checksum, CRC-32C
+    }
+    if (v.checksum === "crc32c") new DataView(bytes.buffer).setUint32(PKT_CHECKSUM_OFFSET, datagramCrc32c(bytes, bytes.length), true);
     if (i === 0 && v.patches !== undefined) {
       for (const patch of v.patches) bytes.set(fromHex(patch.hex), patch.offset);
       if (v.reseal === true) resealCrc(bytes);

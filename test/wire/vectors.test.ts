@@ -7,8 +7,10 @@ import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { DatagramAuth } from "../../src/wire/auth.ts";
+import { crc32 } from "../../src/wire/crc32.ts";
 import { crc32c } from "../../src/wire/crc32c.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { topLevels } from "../../src/subscriber/format.ts";
 import { decodeDatagram } from "../../src/wire/decode-objects.ts";
 import { fromHex } from "./helpers.ts";
 import { encodeVector, type Vector } from "./vector-encode.ts";
@@ -18,12 +20,15 @@ const vectors = allVectors.filter((v) => v.expectError === undefined);
 const rejects = allVectors.filter((v) => v.expectError !== undefined);
 const authOf = (v: Vector) => (v.authKeyHex !== undefined ? new DatagramAuth(fromHex(v.authKeyHex)) : undefined);
 
-/** CRC-32C written from the spec's definition alone: bitwise, reflected poly 0x82F63B78 (test only, slow). */
-function specCrc32c(bytes: Uint8Array): number {
+/**
+ * The checksums written from the spec's definition alone (§3.2): bitwise, reflected polynomial 0xEDB88320 (CRC-32,
+ * v3) or 0x82F63B78 (CRC-32C, v2), init and final XOR 0xFFFFFFFF (test only, slow).
+ */
+function specCrc(bytes: Uint8Array, poly: number): number {
   let c = 0xffffffff;
   for (const b of bytes) {
     c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ poly : c >>> 1;
   }
   return (c ^ 0xffffffff) >>> 0;
 }
@@ -47,7 +52,7 @@ function specRead(bytes: Uint8Array) {
     sessionStartNs: dv.getBigInt64(32, true),
     heartbeatIntervalMs: dv.getUint16(40, true),
     schemaId: dv.getUint16(42, true),
-    crc32c: dv.getUint32(44, true),
+    checksum: dv.getUint32(44, true),
   };
   const messages: Record<string, unknown>[] = [];
   let off = 48;
@@ -128,10 +133,12 @@ describe("golden vectors", () => {
       "heartbeat_backwards",
       "newer_session",
       "unknown_template",
+      "v2_delta",
     ]);
     expect(rejects.map((v) => [v.name, v.expectError])).toEqual([
       ["reject_v1", "unknown_version"],
       ["reject_flipped_bit", "bad_checksum"],
+      ["reject_v3_crc32c", "bad_checksum"],
       ["reject_forged", "bad_auth"],
       ["reject_negative_qty", "bad_value"],
       ["reject_part_index", "bad_message"],
@@ -141,8 +148,11 @@ describe("golden vectors", () => {
     ]);
   });
 
-  it("crc32c matches the standard check value and a bitwise reader written from the spec", () => {
+  it("the checksum is the CRC of its version (v3 CRC-32, v2 CRC-32C): check values and a bitwise reader written from the spec", () => {
+    expect(crc32(new TextEncoder().encode("123456789"))).toBe(0xcbf43926);
     expect(crc32c(new TextEncoder().encode("123456789"))).toBe(0xe3069283);
+    let v2 = 0;
+    let v3 = 0;
     for (const v of allVectors) {
       for (const hex of v.datagrams) {
         const bytes = fromHex(hex);
@@ -150,12 +160,19 @@ describe("golden vectors", () => {
         if (v.rawHex !== undefined) continue; // v1: no CRC field
         const zeroed = bytes.slice();
         zeroed.fill(0, 44, 48);
-        expect(new DataView(bytes.buffer).getUint32(44, true), v.name).toBe(specCrc32c(zeroed));
+        const version = bytes[2];
+        expect(version === 2 || version === 3, v.name).toBe(true);
+        const want = specCrc(zeroed, version === 3 ? 0xedb88320 : 0x82f63b78);
+        expect(new DataView(bytes.buffer).getUint32(44, true), v.name).toBe(want);
+        if (version === 3) v3++;
+        else v2++;
       }
     }
+    expect(v2).toBeGreaterThanOrEqual(1);
+    expect(v3).toBeGreaterThanOrEqual(20);
   });
 
-  it("every authenticated vector's trailer is HMAC-SHA256(key, bytes [0, pktLength − 16) with crc32c = 0), first 16 bytes", () => {
+  it("every authenticated vector's trailer is HMAC-SHA256(key, bytes [0, pktLength − 16) with the checksum = 0), first 16 bytes", () => {
     const signed = vectors.filter((v) => v.authKeyHex !== undefined);
     expect(signed.length).toBeGreaterThanOrEqual(2);
     for (const v of signed) {
@@ -202,7 +219,7 @@ describe("golden vectors", () => {
           expect(spec.header.magic).toBe(0x4446);
           expect(bytes[0]).toBe(0x46); // "F"
           expect(bytes[1]).toBe(0x44); // "D"
-          expect(spec.header.version).toBe(2);
+          expect(spec.header.version).toBe(v.version ?? 3);
           expect(spec.header.schemaId).toBe(1);
           expect(spec.header.heartbeatIntervalMs).toBe(v.heartbeatIntervalMs);
           expect(spec.header.sessionStartNs).toBe(BigInt(v.sessionStartUs) * 1000n);
@@ -344,5 +361,27 @@ describe("golden vectors", () => {
       ],
       asks: [[302473, 250]],
     });
+  });
+
+  it("v2_delta (a v2 publisher's datagram) decodes to the same packet as delta, and a subscriber applies it the same way", () => {
+    const v3 = decodeDatagram(fromHex(vectors.find((x) => x.name === "delta")!.datagrams[0]!));
+    const v2 = decodeDatagram(fromHex(vectors.find((x) => x.name === "v2_delta")!.datagrams[0]!));
+    expect(v3.ok && v2.ok).toBe(true);
+    if (!v3.ok || !v2.ok) return;
+    expect([v3.packet.version, v2.packet.version]).toEqual([3, 2]);
+    expect(v2.packet.checksum).not.toBe(v3.packet.checksum);
+    const { version: _a, checksum: _b, ...rest3 } = v3.packet;
+    const { version: _c, checksum: _d, ...rest2 } = v2.packet;
+    expect(rest2).toEqual(rest3);
+    const books = ["delta", "v2_delta"].map((name) => {
+      const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+      sub.ingest(fromHex(vectors.find((x) => x.name === "snapshot")!.datagrams[0]!));
+      sub.ingest(fromHex(vectors.find((x) => x.name === name)!.datagrams[0]!));
+      expect(sub.counters.errors, name).toBe(0);
+      const book = sub.book(0x7e2d0c1f);
+      return book === undefined ? undefined : { instrSeq: book.instrSeq, ...topLevels(book, 10) };
+    });
+    expect(books[0]).toBeDefined();
+    expect(books[1]).toEqual(books[0]);
   });
 });

@@ -9,7 +9,7 @@ import { ChangeSet } from "../../src/core/change-set.ts";
 import { setNsFromUs, setU64 } from "../../src/core/i64.ts";
 import { BookState, StatusReason } from "../../src/core/types.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
-import { datagramCrc32c } from "../../src/wire/crc32c.ts";
+import { datagramCrc32Ts } from "../../src/wire/crc32.ts";
 import { packBookDelta } from "../../src/wire/encoder.ts";
 import * as L from "../../src/wire/layout.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
@@ -92,7 +92,7 @@ describe("wire word stores", () => {
         setNsFromUs(want, L.PKT_SESSION_START_NS_OFFSET, sessionStartUs);
         want.setUint16(L.PKT_HEARTBEAT_INTERVAL_MS_OFFSET, heartbeatIntervalMs, true);
         want.setUint16(L.PKT_SCHEMA_ID_OFFSET, L.SCHEMA_ID, true);
-        want.setUint32(L.PKT_CRC32C_OFFSET, datagramCrc32c(bytes, p.lengths[d]!), true); // the byte path, no words
+        want.setUint32(L.PKT_CHECKSUM_OFFSET, datagramCrc32Ts(bytes, p.lengths[d]!), true); // the TypeScript CRC-32, not the native one seal() uses
         expect([...new Uint8Array(bytes.buffer, 0, L.PACKET_HEADER_BYTES)], `trial ${trial} datagram ${d} header`).toEqual([...new Uint8Array(want.buffer)]);
         let off = L.PACKET_HEADER_BYTES;
         for (let m = 0; m < count; m++, msg++) {
