@@ -21,6 +21,7 @@
 import type { BookUpdate } from "../../core/book-update.ts";
 import { CH_0, CH_9, CH_BACKSLASH, CH_COLON, CH_COMMA, CH_LBRACE, CH_LBRACKET, CH_QUOTE, CH_RBRACE, CH_RBRACKET, digits4, isDigits4, TWO_53, word } from "./json-cursor.ts";
 import { LevelReader } from "./level-reader.ts";
+import { WasmLevels } from "./levels-wasm.ts";
 import {
   SCAN_ERR_MISSING,
   SCAN_ERR_NUMBER,
@@ -67,6 +68,14 @@ const DEPTH_MARK = "@depth";
 export class BinanceScanner extends LevelReader {
   /** Offset where the last scan stopped with an error (for logs). */
   errorPos = 0;
+  /** REST snapshots' WebAssembly side reader: created on the first snapshot; null when unavailable or not wanted. */
+  private wasm: WasmLevels | null | undefined = undefined;
+
+  /** `useWasm: false` reads snapshots with the TypeScript reader only (the reference the tests compare with). */
+  constructor(private readonly useWasm = true) {
+    super();
+  }
+
   /** Table entry of the stream of the last frame, or -1 when not reached or unknown. */
   entry = -1;
   /** `U` of the last diff scanned. */
@@ -384,11 +393,26 @@ export class BinanceScanner extends LevelReader {
     this.s = s;
     this.pos = 0;
     this.end = s.length;
+    // The body goes into the WebAssembly reader's memory, so its sides can be read there (levels-wasm.ts); the
+    // cursor's own buffer (the diff path's) is put back after.
+    if (this.wasm === undefined) this.wasm = this.useWasm ? WasmLevels.create() : null;
+    const w = this.wasm;
+    const ownBytes = this.bytes;
+    const ownView = this.view;
+    if (w !== null) {
+      w.ensure(s.length);
+      this.bytes = w.bytes;
+      this.view = w.view;
+      this.sideReader = w;
+    }
     this.encodeFrame();
     out.reset();
     const r = this.snapshotTop(priceExp, qtyExp, out);
     if (r < 0) this.errorPos = this.pos;
     this.s = "";
+    this.bytes = ownBytes;
+    this.view = ownView;
+    this.sideReader = null;
     return r;
   }
 
@@ -418,7 +442,7 @@ export class BinanceScanner extends LevelReader {
       if ((seen & bit) !== 0) return SCAN_FALLBACK;
       seen |= bit;
       let r = 0;
-      if (bit === K_B || bit === K_A) r = this.scanLevels(bit === K_B, priceExp, qtyExp, out);
+      if (bit === K_B || bit === K_A) r = this.scanSide(bit === K_B, priceExp, qtyExp, out);
       else if (bit === K_U) r = id = this.readUint();
       else if (bit === K_BE) r = eMs = this.readUint();
       else if (bit === K_T) r = tMs = this.readUint();
