@@ -8,7 +8,6 @@
 import type { BookUpdate } from "../../core/book-update.ts";
 import { POW10, parseFixedCodes } from "../../core/fixed.ts";
 import { CH_0, CH_9, CH_COMMA, CH_DOT, CH_LBRACKET, CH_QUOTE, CH_RBRACKET, digits4, isDigits4, JsonCursor, skipWs } from "./json-cursor.ts";
-import type { WasmLevels } from "./levels-wasm.ts";
 import { SCAN_ERR_LEVEL, SCAN_ERR_MISSING, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX } from "./scan-codes.ts";
 
 /** `],["` between two levels, as a little-endian word. */
@@ -17,27 +16,6 @@ const W_NEXT_LEVEL = 0x5d | (0x2c << 8) | (0x5b << 16) | (0x22 << 24);
 const ZEROS4 = 0x30303030;
 
 export class LevelReader extends JsonCursor {
-  /** The WebAssembly side reader while the cursor's bytes are its memory (a REST snapshot), else null. */
-  protected sideReader: WasmLevels | null = null;
-
-  /**
-   * One side of a REST snapshot: the WebAssembly reader when the body is in its memory and the side starts in
-   * Binance's compact layout (`[[`), else (or when it does not accept the side) scanLevels from the same place,
-   * which also names any error.
-   */
-  protected scanSide(bids: boolean, priceExp: number, qtyExp: number, out: BookUpdate): number {
-    const w = this.sideReader;
-    const p = this.pos;
-    if (w !== null && this.bytes[p] === CH_LBRACKET && this.bytes[p + 1] === CH_LBRACKET) {
-      const end = w.readSide(p + 1, bids, priceExp, qtyExp, out);
-      if (end >= 0) {
-        this.pos = end;
-        return 0;
-      }
-    }
-    return this.scanLevels(bids, priceExp, qtyExp, out);
-  }
-
   /**
    * Reads `[[p,q],…]` into one side. This loop is most of the work for a snapshot, so it keeps the cursor in a
    * local, expects Binance's compact layout first and looks for whitespace only when the expected character is not

@@ -14,6 +14,8 @@ import { LEVELS_WASM_BASE, LEVELS_WASM_BASE64 } from "./levels-wasm-module.ts";
 type LevelsFn = (p: number, priceExp: number, qtyExp: number, out: number, cap: number) => number;
 
 const PAGE = 65536;
+/** Below wasm32's 4 GiB, with room for the addresses the module computes past the end of the body. */
+const MAX_BYTES = 2 ** 31;
 /** The shortest level, `["1","1"],`: a body of len bytes holds at most len / 10 levels. */
 const MIN_LEVEL_BYTES = 10;
 
@@ -66,14 +68,24 @@ export class WasmLevels {
   /**
    * Room for a body of `len` UTF-16 units: 3 × len + 8 bytes of input (what encodeFrame asks for) and an f64 pair per
    * level the body can hold. Cold: grows the memory (and re-creates the views) only past the longest body so far.
+   * False when the memory cannot grow that far (the caller keeps its own buffer and the TypeScript reader).
    */
-  ensure(len: number): void {
+  ensure(len: number): boolean {
     const inBytes = 3 * len + 16;
     const need = LEVELS_WASM_BASE + inBytes + 16 * (Math.floor(len / MIN_LEVEL_BYTES) + 2) + 16;
     const have = this.memory.buffer.byteLength;
-    if (need <= have && this.bytes.length >= inBytes) return;
-    if (need > have) this.memory.grow(Math.ceil((need - have) / PAGE));
+    if (need <= have && this.bytes.length >= inBytes) return true;
+    if (need > have) {
+      // A body too long for the module's 4 GiB (or for the host): the TypeScript reader reads it.
+      if (need > MAX_BYTES) return false;
+      try {
+        this.memory.grow(Math.ceil((need - have) / PAGE));
+      } catch {
+        return false;
+      }
+    }
     this.layout(inBytes);
+    return true;
   }
 
   /**
