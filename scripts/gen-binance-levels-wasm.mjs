@@ -9,8 +9,8 @@
 // out, cap) → n. It reads Binance's compact `["price","qty"],["price","qty"],…]` from byte p (the first level's `[`;
 // the body's bytes start at address BASE, so p is the host's index into the body) and writes n levels as f64 pairs
 // (price mantissa, qty mantissa) at address out, at most cap of them; the index just after the side's closing `]`
-// goes to the i32 at address 0. Anything else — whitespace, a malformed level, a number that is not plain — returns
-// -1 and the host reads the whole side again with the TypeScript reader (level-reader.ts), which decides and names the
+// goes to the i32 at address 0. Anything else — whitespace, a malformed level, a number that is not plain, an exponent
+// above 15, more than cap levels — returns -1 and the host reads the whole side again with the TypeScript reader (level-reader.ts), which decides and names the
 // error. "Plain" is exactly the TypeScript reader's one-pass case: digits, an optional dot followed by a digit, at most
 // 15 integer digits + exponent, nothing but zeros beyond the exponent, a closing quote; the mantissa is then exact
 // (< 10^15), the same number either reader produces (test/venues/binance/levels-wasm.test.ts compares them).
@@ -21,15 +21,15 @@
 // next loads' addresses then come from the prediction, not from the digit scan, so the CPU does not wait for one
 // number's scan before starting the next (measured: the same SWAR code with the computed lengths was slower than a
 // byte loop, 36 vs 30 µs per spot body). A changed length recomputes the derived shifts and masks (a branch, cold for
-// Binance's fixed-decimal prices); what the shapes do not cover (8+ integer digits, 9+ fraction digits, integer +
-// fraction digits > 8) goes through a byte-by-byte reader of the same numbers before giving up.
+// Binance's fixed-decimal prices); what the shapes do not cover (8+ integer digits, 9+ fraction digits, more than 8
+// integer digits + fraction digits up to the exponent) goes through a byte-by-byte reader of the same numbers.
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const OUT_FILE = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "venues", "binance", "levels-wasm-module.ts");
 /** Address of the body's byte 0 (below it: the result word at 0 and the tables). */
-export const BASE = 512;
+const BASE = 512;
 /** i64 tables: LOW[k] = the low k bytes set (k = 0..8), POW[i] = 10^i (i = 0..15). */
 const LOW_ADDR = 64, POW_ADDR = 160;
 const uleb = (n) => { const o = []; do { let b = n & 0x7f; n >>>= 7; if (n !== 0) b |= 0x80; o.push(b); } while (n !== 0); return o; };
@@ -57,7 +57,7 @@ const eqz64 = [0x50], ne64 = [0x52], ctz64 = [0x7a], add64 = [0x7c], mul64 = [0x
 const wrap = [0xa7], extU = [0xad], cvt = [0xb9], sel = [0x1b];
 
 // Locals.
-let nI32 = 5, nI64 = 0;
+let nI32 = 5;
 const i32l = () => nI32++;
 const P = 0, PEXP = 1, QEXP = 2, OUT = 3, CAP = 4;
 const N = i32l(), C = i32l(), PS = i32l(), LIM = i32l(), SCALE = i32l(), D = i32l(), K = i32l(), Q = i32l(), F = i32l(), T = i32l();
@@ -121,8 +121,9 @@ const swar8 = [
 ];
 const tab = (IDX, addr) => [...get(IDX), ...c32(3), ...shl, ...tab64(addr)];
 /** One number, shape-predicted: the lengths of its integer and fraction parts are guessed to be the previous ones of
- * this field (kept in F.KP, F.FP with everything derived from them), so the next load addresses do not wait for the
- * digit scan; a changed shape recomputes them. Anything the shapes do not cover: the byte reader from the start. */
+ * this field (Fd.KP, Fd.FP, and the shifts, masks and powers derived from them), so the next load addresses do not
+ * wait for the digit scan; a changed length recomputes them (-1 while a length is one the shapes do not cover).
+ * Anything the shapes do not cover: the byte reader from the number's start. */
 const numberFast = (EXP, Fd) => blk("num", () => [
   ...blk("slow", () => [
     ...get(P), ...set(PS),
@@ -165,7 +166,8 @@ const numberFast = (EXP, Fd) => blk("num", () => [
 ]);
 
 function build() {
-  const init = (EXP, Fd) => [...c32(-1), ...set(Fd.KP), ...c32(-1), ...set(Fd.FP), ...get(EXP), ...c32(15), ...gtU, ...iff(() => [...c32(0), ...set(EXP)]), ...tab(EXP, POW_ADDR), ...set(Fd.POWI)];
+  // No shape predicted yet; 10^exp for integer-only numbers (an exponent above 15 never makes a plain number).
+  const init = (EXP, Fd) => [...c32(-1), ...set(Fd.KP), ...c32(-1), ...set(Fd.FP), ...tab(EXP, POW_ADDR), ...set(Fd.POWI)];
   const body = [
     ...blk("fail", () => [
       ...get(PEXP), ...c32(15), ...gtU, ...get(QEXP), ...c32(15), ...gtU, ...or, ...brIf("fail"),
