@@ -1,7 +1,7 @@
 /**
  * The WebAssembly side reader of REST snapshots (levels-wasm.ts) against the TypeScript reader it speeds up
  * (`new BinanceScanner(false)`): randomized bodies whose numbers take every shape the module handles (integer and
- * fraction lengths 0–10, zeros and digits beyond the exponent, exponents 0–16) and what it must leave to the
+ * fraction lengths 0–16 and 0–10, zeros and digits beyond the exponent, exponents 0–16) and what it must leave to the
  * TypeScript reader (whitespace, signs, exponents, broken levels, escapes, non-ASCII, truncation): the same result
  * code, error offset and levels either way, and the module must have accepted most of the plain sides itself.
  */
@@ -28,6 +28,8 @@ const digits = (n: number, first1to9 = false) => {
 
 /** Per body: 0 = only numbers and levels Binance could send, else 1 in `noise` numbers or levels is unusual. */
 let noise = 0;
+/** Per body: some numbers get 11–16 integer digits. */
+let longInts = false;
 
 /** A number string, plain for `exp` (zeros beyond it) unless noise says otherwise. */
 function numberText(exp: number): string {
@@ -40,7 +42,9 @@ function numberText(exp: number): string {
   if (r === 5) return "";
   if (r === 6) return "1\\u0030";
   if (r === 7) return "1é";
-  const intLen = r < 20 ? 7 + rnd(4) : 1 + rnd(6);
+  // In a quarter of the bodies, 11–16 integer digits now and then: past the module's 8-digit lane and across the
+  // 15-digit rule (integer digits + exponent), where both readers must decline alike.
+  const intLen = longInts && rnd(16) === 0 ? 11 + rnd(6) : r < 20 ? 7 + rnd(4) : 1 + rnd(6);
   let s = r < 25 ? "0" + digits(intLen - 1) : digits(intLen, rnd(4) !== 0);
   const fracKind = rnd(3);
   if (fracKind === 0) return s;
@@ -67,6 +71,7 @@ function sideText(n: number, pe: number, qe: number): string {
 
 function bodyText(pe: number, qe: number): string {
   noise = rnd(2) === 0 ? 0 : [20, 100, 1000][rnd(3)]!;
+  longInts = rnd(4) === 0;
   const bids = sideText(rnd(4) === 0 ? rnd(3) : rnd(60), pe, qe);
   const asks = sideText(rnd(4) === 0 ? rnd(3) : rnd(60), pe, qe);
   const body = rnd(2) === 0 ? `{"lastUpdateId":${1 + rnd(1e6)},"bids":${bids},"asks":${asks}}` : `{"lastUpdateId":7,"E":1626992741264,"T":1626992741261,"bids":${bids},"asks":${asks}}`;
