@@ -14,7 +14,9 @@
  * Target (issue #12): ≥ 10× the faster peer on deltas and on snapshots.
  * Then a breakdown of our diff path per frame (every real diff, steady state, no snapshot between samples): the
  * frame copy, the scan (and its fixed part: the same frames with empty sides), applyDelta, packBookDelta, seal
- * (send time + CRC-32) and the floor Buffer.write + CRC (docs/performance.md §10).
+ * (send time + CRC-32) and the floor Buffer.write + CRC; and of the snapshot path: the copy, applySnapshot, pack,
+ * seal, and scanSnapshot with its WebAssembly side reader against the TypeScript reader alone, in interleaved rounds
+ * (docs/performance.md §10).
  * @module
  */
 import { heapStats } from "bun:jsc";
@@ -29,7 +31,7 @@ import { instrumentIdOf } from "../src/core/instrument-id.ts";
 import type { Instrument, MarketName } from "../src/core/types.ts";
 import { BinanceScanner } from "../src/venues/binance/scanner.ts";
 import { StreamTable } from "../src/venues/binance/topic-table.ts";
-import { datagramCrc32 } from "../src/wire/crc32.ts";
+import { datagramCrc32Zeroed } from "../src/wire/crc32.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
 import { measure, measureRounds, median, printTable, type Contender, type Measurement } from "./harness.ts";
@@ -311,9 +313,9 @@ function breakdown(rec: Rec, label: string): void {
         packer.clear();
       }
     }, opts),
-    measure(`datagramCrc32 alone, ${crcLen} B (the mean datagram)`, () => { for (let i = 0; i < n; i++) sink += datagramCrc32(crcView); }, opts),
-    measure("floor: Buffer.write + datagramCrc32", () => {
-      for (let i = 0; i < n; i++) sink += buf.write(frames[i]!, 0) + datagramCrc32(crcView);
+    measure(`datagram CRC-32 alone, as seal() runs it, ${crcLen} B (the mean datagram)`, () => { for (let i = 0; i < n; i++) sink += datagramCrc32Zeroed(crcView); }, opts),
+    measure("floor: Buffer.write + datagram CRC-32", () => {
+      for (let i = 0; i < n; i++) sink += buf.write(frames[i]!, 0) + datagramCrc32Zeroed(crcView);
     }, opts),
     measure("whole path: scan → applyDelta → packBookDelta → seal → clear", () => {
       for (let i = 0; i < n; i++) {
@@ -336,6 +338,57 @@ function breakdown(rec: Rec, label: string): void {
 }
 breakdown(spot, "spot");
 breakdown(usdm, "USD-M");
+
+// ---- breakdown of our snapshot path (the first symbol's REST body), and the two level readers side by side ----
+function snapshotBreakdown(rec: Rec, label: string): void {
+  const [sym, e] = [...rec.symbols.entries()][0]!;
+  const body = e.body;
+  const ours = new OursPath(rec);
+  ours.onSnapshot(0, body);
+  const builder = ours.builders[0]!;
+  const packer = ours.packer;
+  const tsOnly = new BinanceScanner(false);
+  const u = new BookUpdate();
+  const v = new BookUpdate();
+  if (ours.scanner.scanSnapshot(body, e.priceExp, e.qtyExp, u) !== 0 || tsOnly.scanSnapshot(body, e.priceExp, e.qtyExp, v) !== 0) throw new Error("snapshot scan failed");
+  const buf = Buffer.alloc(3 * body.length + 8);
+  let sink = 0;
+  const opts = { minSampleNs: SNAPSHOT_SAMPLE_NS, durationMs: QUICK ? 200 : 600, warmupMs: QUICK ? 100 : 300 };
+  const rows: Measurement[] = [
+    measure(`frame copy: Buffer.write (${body.length} B)`, () => { sink += buf.write(body, 0); }, opts),
+    measure("applySnapshot (pre-scanned)", () => builder.applySnapshot(u), opts),
+    measure("applySnapshot + packBookSnapshot + clear", () => {
+      builder.applySnapshot(u);
+      packBookSnapshot(packer, builder, 0, false);
+      packer.clear();
+    }, opts),
+    measure("applySnapshot + packBookSnapshot + seal + clear", () => {
+      builder.applySnapshot(u);
+      packBookSnapshot(packer, builder, 0, false);
+      packer.seal(1_700_000_000_000_000);
+      packer.clear();
+    }, opts),
+  ];
+  // The readers in interleaved rounds: scanSnapshot with the WebAssembly side reader (what runs) and without it.
+  const { rows: readers, perRound } = measureRounds(
+    [
+      { name: "scanSnapshot, sides in WebAssembly (levels-wasm.ts)", fn: () => { sink += ours.scanner.scanSnapshot(body, e.priceExp, e.qtyExp, u); }, opts },
+      { name: "scanSnapshot, TypeScript reader only", fn: () => { sink += tsOnly.scanSnapshot(body, e.priceExp, e.qtyExp, v); }, opts },
+      { name: "whole path: scanSnapshot → applySnapshot → pack → seal → clear", fn: () => ours.onSnapshot(0, body), opts },
+    ],
+    { rounds: ROUNDS, roundMs: QUICK ? 150 : 300 },
+  );
+  const levels = u.bidCount + u.askCount;
+  console.log(`\n== snapshot breakdown: ${label} ${sym}, ${levels} levels, ${body.length} B (mean per snapshot) ==`);
+  printTable([...rows, ...readers]);
+  const ratio = median(perRound.map(([w, t]) => w!.p50Ns / t!.p50Ns));
+  console.log(
+    `WebAssembly / TypeScript reader, p50: ${ratio.toFixed(2)}× (median of per-round ratios); per level ${(readers[0]!.p50Ns / levels).toFixed(1)} / ` +
+      `${(readers[1]!.p50Ns / levels).toFixed(1)} ns (sink ${sink > 0 ? "ok" : "?"})`,
+  );
+}
+snapshotBreakdown(spot, "spot");
+snapshotBreakdown(usdm, "USD-M");
 
 // ---- allocation in steady state: heap growth without GC over many real diffs (and their snapshots) ----
 {

@@ -8,7 +8,8 @@
  * parseFixedCodes). Sequence ids land in `firstId` (U), `out.venueSeq` (u) and `prevId` (pu, -1 when absent).
  *
  * The byte cursor and the validating JSON readers are the base class in json-cursor.ts, the level reader in
- * level-reader.ts; the result codes in scan-codes.ts (re-exported here).
+ * level-reader.ts, the REST snapshot reader (scanSnapshot, with its WebAssembly side reader levels-wasm.ts) in
+ * snapshot-reader.ts; the result codes in scan-codes.ts (re-exported here).
  * Two readers: fastFrame, Binance's exact layout matched against the stream's word templates (topic-table.ts), and
  * the general reader (scanTop: any key order, whitespace, unknown keys), which reads every frame fastFrame did not
  * accept from the start and names the error.
@@ -20,7 +21,7 @@
  */
 import type { BookUpdate } from "../../core/book-update.ts";
 import { CH_0, CH_9, CH_BACKSLASH, CH_COLON, CH_COMMA, CH_LBRACE, CH_LBRACKET, CH_QUOTE, CH_RBRACE, CH_RBRACKET, digits4, isDigits4, TWO_53, word } from "./json-cursor.ts";
-import { LevelReader } from "./level-reader.ts";
+import { SnapshotReader } from "./snapshot-reader.ts";
 import {
   SCAN_ERR_MISSING,
   SCAN_ERR_NUMBER,
@@ -64,9 +65,7 @@ const PREFIX = '{"stream":"';
 /** A stream name containing this is a diff stream (an unknown one is SCAN_UNKNOWN_TOPIC, anything else NOT_BOOK). */
 const DEPTH_MARK = "@depth";
 
-export class BinanceScanner extends LevelReader {
-  /** Offset where the last scan stopped with an error (for logs). */
-  errorPos = 0;
+export class BinanceScanner extends SnapshotReader {
   /** Table entry of the stream of the last frame, or -1 when not reached or unknown. */
   entry = -1;
   /** `U` of the last diff scanned. */
@@ -373,79 +372,6 @@ export class BinanceScanner extends LevelReader {
     this.firstId = first;
     this.prevId = prev;
     return 0;
-  }
-
-  /**
-   * Scans a REST depth snapshot body `{"lastUpdateId":…,["E":…,"T":…,]"bids":[…],"asks":[…]}` into `out`
-   * (isSnapshot, venueSeq = lastUpdateId): 0, or a negative code (the caller then uses parse-json.ts
-   * parseDepthSnapshot, which decides and names the problem). Same strictness as scan().
-   */
-  scanSnapshot(s: string, priceExp: number, qtyExp: number, out: BookUpdate): number {
-    this.s = s;
-    this.pos = 0;
-    this.end = s.length;
-    this.encodeFrame();
-    out.reset();
-    const r = this.snapshotTop(priceExp, qtyExp, out);
-    if (r < 0) this.errorPos = this.pos;
-    this.s = "";
-    return r;
-  }
-
-  private snapshotTop(priceExp: number, qtyExp: number, out: BookUpdate): number {
-    const b = this.bytes;
-    this.ws();
-    if (this.pos >= this.end || b[this.pos] !== CH_LBRACE) return SCAN_NOT_BOOK;
-    this.pos++;
-    let seen = 0;
-    let id = -1;
-    let eMs = 0;
-    let tMs = 0;
-    for (;;) {
-      this.ws();
-      const k = this.readKey();
-      if (k < 0) return k;
-      const ks = Math.floor(k / 256);
-      const kl = k & 0xff;
-      let bit = 0;
-      if (this.keyIs(ks, kl, "lastUpdateId")) bit = K_U;
-      else if (this.keyIs(ks, kl, "bids")) bit = K_B;
-      else if (this.keyIs(ks, kl, "asks")) bit = K_A;
-      else if (kl === 1 && b[ks] === 69) bit = K_BE; // E
-      else if (kl === 1 && b[ks] === 84) bit = K_T; // T
-      const col = this.colon();
-      if (col < 0) return col;
-      if ((seen & bit) !== 0) return SCAN_FALLBACK;
-      seen |= bit;
-      let r = 0;
-      if (bit === K_B || bit === K_A) r = this.scanLevels(bit === K_B, priceExp, qtyExp, out);
-      else if (bit === K_U) r = id = this.readUint();
-      else if (bit === K_BE) r = eMs = this.readUint();
-      else if (bit === K_T) r = tMs = this.readUint();
-      else r = this.skipValue(1);
-      if (r < 0) return r;
-      this.ws();
-      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-      const c = b[this.pos++];
-      if (c === CH_RBRACE) break;
-      if (c !== CH_COMMA) return SCAN_ERR_SYNTAX;
-    }
-    this.ws();
-    if (this.pos !== this.end) return SCAN_ERR_SYNTAX;
-    if ((seen & (K_U | K_B | K_A)) !== (K_U | K_B | K_A)) return SCAN_ERR_MISSING;
-    if (eMs * 1000 >= TWO_53 || tMs * 1000 >= TWO_53) return SCAN_ERR_NUMBER;
-    out.isSnapshot = true;
-    out.venueSeq = id;
-    out.tsExchangeUs = eMs * 1000;
-    out.tsEventUs = tMs * 1000;
-    return 0;
-  }
-
-  private keyIs(ks: number, kl: number, key: string): boolean {
-    if (kl !== key.length) return false;
-    const b = this.bytes;
-    for (let i = 0; i < kl; i++) if (b[ks + i] !== key.charCodeAt(i)) return false;
-    return true;
   }
 
   /** `"depthUpdate"`: 0, else a negative code. */

@@ -1,0 +1,232 @@
+// Generates the WebAssembly level reader of Binance REST depth snapshots (src/venues/binance/levels-wasm.ts) and
+// writes its bytes, base64, into src/venues/binance/levels-wasm-module.ts (embedded, so `bun build --compile` needs no
+// file at run time). No toolchain: the binary format is written by hand below (WebAssembly core spec §5), as
+// scripts/gen-crc32c-wasm.mjs did for the CRC experiment (docs/performance.md §3.3).
+//   node scripts/gen-binance-levels-wasm.mjs            → writes src/venues/binance/levels-wasm-module.ts
+//   node scripts/gen-binance-levels-wasm.mjs --check    → exits 1 when that file is not what this script writes
+//
+// The module: memory "mem" (growable; the host re-creates its views after a grow), func "levels"(p, priceExp, qtyExp,
+// out, cap) → n. It reads Binance's compact `["price","qty"],["price","qty"],…]` from byte p (the first level's `[`;
+// the body's bytes start at address BASE, so p is the host's index into the body) and writes n levels as f64 pairs
+// (price mantissa, qty mantissa) at address out, at most cap of them; the index just after the side's closing `]`
+// goes to the i32 at address 0. Anything else — whitespace, a malformed level, a number that is not plain, an exponent
+// above 15, more than cap levels — returns -1 and the host reads the whole side again with the TypeScript reader (level-reader.ts), which decides and names the
+// error. "Plain" is exactly the TypeScript reader's one-pass case: digits, an optional dot followed by a digit, at most
+// 15 integer digits + exponent, nothing but zeros beyond the exponent, a closing quote; the mantissa is then exact
+// (< 10^15), the same number either reader produces (test/venues/binance/levels-wasm.test.ts compares them).
+//
+// Why this shape (docs/performance.md §10): a number is read 8 bytes at a time (SWAR: the digit run's length from
+// the lowest non-digit byte, the value of up to 8 digits with three multiplies), and the lengths of its integer and
+// fraction parts are *predicted* to be the previous number's of the same field (prices and quantities apart): the
+// next loads' addresses then come from the prediction, not from the digit scan, so the CPU does not wait for one
+// number's scan before starting the next (measured: the same SWAR code with the computed lengths was slower than a
+// byte loop, 36 vs 30 µs per spot body). A changed length recomputes the derived shifts and masks (a branch, cold for
+// Binance's fixed-decimal prices); what the shapes do not cover (8+ integer digits, 9+ fraction digits, more than 8
+// integer digits + fraction digits up to the exponent) goes through a byte-by-byte reader of the same numbers.
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const OUT_FILE = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "venues", "binance", "levels-wasm-module.ts");
+/** Address of the body's byte 0 (below it: the result word at 0 and the tables). */
+const BASE = 512;
+/** i64 tables: LOW[k] = the low k bytes set (k = 0..8), POW[i] = 10^i (i = 0..15). */
+const LOW_ADDR = 64, POW_ADDR = 160;
+const uleb = (n) => { const o = []; do { let b = n & 0x7f; n >>>= 7; if (n !== 0) b |= 0x80; o.push(b); } while (n !== 0); return o; };
+const sleb = (n) => { n = BigInt.asIntN(64, BigInt(n)); const o = []; for (;;) { const b = Number(n & 0x7fn); n >>= 7n; if ((n === 0n && (b & 0x40) === 0) || (n === -1n && (b & 0x40) !== 0)) { o.push(b); return o; } o.push(b | 0x80); } };
+const vec = (items) => [...uleb(items.length), ...items.flat()];
+const section = (id, body) => [id, ...uleb(body.length), ...body];
+const str = (s) => [...uleb(s.length), ...Buffer.from(s, "utf8")];
+const I32 = 0x7f, I64 = 0x7e;
+const labels = [];
+const scope = (op, name, body) => { labels.push(name); const b = body(); labels.pop(); return [op, 0x40, ...b, 0x0b]; };
+const blk = (name, body) => scope(0x02, name, body);
+const lp = (name, body) => scope(0x03, name, body);
+const iff = (body) => scope(0x04, "<if>", body);
+const depth = (name) => { const i = labels.lastIndexOf(name); if (i < 0) throw new Error(name); return labels.length - 1 - i; };
+const br = (name) => [0x0c, ...uleb(depth(name))];
+const brIf = (name) => [0x0d, ...uleb(depth(name))];
+const get = (i) => [0x20, ...uleb(i)], set = (i) => [0x21, ...uleb(i)], tee = (i) => [0x22, ...uleb(i)];
+const c32 = (v) => [0x41, ...sleb(v)], c64 = (v) => [0x42, ...sleb(v)];
+const load8 = (off = 0) => [0x2d, 0, ...uleb(BASE + off)], load16 = (off = 0) => [0x2f, 0, ...uleb(BASE + off)], load32 = (off = 0) => [0x28, 0, ...uleb(BASE + off)];
+const load64 = (off = 0) => [0x29, 0, ...uleb(BASE + off)], tab64 = (addr) => [0x29, 0, ...uleb(addr)];
+const f64store = (off) => [0x39, 3, ...uleb(off)], i32storeAbs = [0x36, 2, 0];
+const eqz = [0x45], eq = [0x46], ne = [0x47], geU = [0x4f], gtS = [0x4a], gtU = [0x4b], leS = [0x4c], geS = [0x4e], ltS = [0x48];
+const add = [0x6a], sub = [0x6b], and = [0x71], or = [0x72], shl = [0x74], shrU = [0x76];
+const eqz64 = [0x50], ne64 = [0x52], ctz64 = [0x7a], add64 = [0x7c], mul64 = [0x7e], and64 = [0x83], or64 = [0x84], xor64 = [0x85], shl64 = [0x86], shr64 = [0x88];
+const wrap = [0xa7], extU = [0xad], cvt = [0xb9], sel = [0x1b];
+
+// Locals.
+let nI32 = 5;
+const i32l = () => nI32++;
+const P = 0, PEXP = 1, QEXP = 2, OUT = 3, CAP = 4;
+const N = i32l(), C = i32l(), PS = i32l(), LIM = i32l(), SCALE = i32l(), D = i32l(), K = i32l(), Q = i32l(), F = i32l(), T = i32l();
+const fieldI32 = () => ({ KP: i32l(), FP: i32l(), T: i32l() });
+const PF = fieldI32(), QF = fieldI32();
+const I64_BASE = nI32;
+let k64 = 0;
+const i64l = () => I64_BASE + k64++;
+const V = i64l(), PX = i64l(), X = i64l(), Y = i64l(), W = i64l();
+const fieldI64 = (f) => Object.assign(f, { SA: i64l(), SB: i64l(), SC: i64l(), LOWT: i64l(), ZM: i64l(), POWF: i64l(), POWI: i64l() });
+fieldI64(PF); fieldI64(QF);
+
+const incP = (k) => [...get(P), ...c32(k), ...add, ...set(P)];
+const readC = [...get(P), ...load8(), ...set(C)];
+const accum = [...get(V), ...c64(10), ...mul64, ...get(D), ...extU, ...add64, ...set(V)];
+/** Byte-by-byte reader (the reference): from just after the opening quote to the closing quote (p left there). */
+const number = (EXP) => [
+  ...get(P), ...set(PS), ...c64(0), ...set(V), ...readC,
+  ...blk("int", () => lp("intl", () => [
+    ...get(C), ...c32(48), ...sub, ...tee(D), ...c32(10), ...geU, ...brIf("int"),
+    ...accum, ...incP(1), ...readC, ...br("intl"),
+  ])),
+  ...get(P), ...get(PS), ...eq, ...brIf("fail"),
+  ...get(P), ...get(PS), ...sub, ...get(EXP), ...add, ...c32(15), ...gtS, ...brIf("fail"),
+  ...get(EXP), ...set(SCALE),
+  ...get(C), ...c32(46), ...eq,
+  ...iff(() => [
+    ...incP(1), ...readC,
+    ...get(C), ...c32(48), ...sub, ...c32(10), ...geU, ...brIf("fail"),
+    ...get(P), ...get(EXP), ...add, ...set(LIM),
+    ...blk("frac", () => lp("fracl", () => [
+      ...get(P), ...get(LIM), ...geS, ...brIf("frac"),
+      ...get(C), ...c32(48), ...sub, ...tee(D), ...c32(10), ...geU, ...brIf("frac"),
+      ...accum, ...incP(1), ...readC, ...br("fracl"),
+    ])),
+    ...get(LIM), ...get(P), ...sub, ...set(SCALE),
+    ...blk("z4", () => lp("z4l", () => [...get(P), ...load32(), ...c32(0x30303030), ...ne, ...brIf("z4"), ...incP(4), ...br("z4l")])),
+    ...readC,
+    ...blk("z1", () => lp("z1l", () => [...get(C), ...c32(48), ...ne, ...brIf("z1"), ...incP(1), ...readC, ...br("z1l")])),
+  ]),
+  ...get(C), ...c32(34), ...ne, ...brIf("fail"),
+  ...blk("sc", () => lp("scl", () => [
+    ...get(SCALE), ...c32(0), ...leS, ...brIf("sc"),
+    ...get(V), ...c64(10), ...mul64, ...set(V),
+    ...get(SCALE), ...c32(1), ...sub, ...set(SCALE), ...br("scl"),
+  ])),
+];
+
+const Z64 = 0x3030303030303030n, H76 = 0x7676767676767676n, H80 = 0x8080808080808080n;
+/** tx = the 8 bytes at (addr local + off) xor '0' (digits become 0..9); leaves the index (0..8) of the first non-digit. */
+const digitRun = (ADDR, off, TX) => [
+  ...get(ADDR), ...load64(off), ...c64(Z64), ...xor64, ...tee(TX),
+  ...c64(H76), ...add64, ...get(TX), ...or64, ...c64(H80), ...and64, ...ctz64, ...wrap, ...c32(3), ...shrU,
+];
+/** The value of 8 digit values (0..9) in local W, the first (most significant) in the low byte. */
+const swar8 = [
+  ...get(W), ...c64(10), ...mul64, ...get(W), ...c64(8), ...shr64, ...add64, ...set(W),
+  ...get(W), ...c64(0x000000ff000000ffn), ...and64, ...c64(100n + (1000000n << 32n)), ...mul64,
+  ...get(W), ...c64(16), ...shr64, ...c64(0x000000ff000000ffn), ...and64, ...c64(1n + (10000n << 32n)), ...mul64,
+  ...add64, ...c64(32), ...shr64,
+];
+const tab = (IDX, addr) => [...get(IDX), ...c32(3), ...shl, ...tab64(addr)];
+/** One number, shape-predicted: the lengths of its integer and fraction parts are guessed to be the previous ones of
+ * this field (Fd.KP, Fd.FP, and the shifts, masks and powers derived from them), so the next load addresses do not
+ * wait for the digit scan; a changed length recomputes them (-1 while a length is one the shapes do not cover).
+ * Anything the shapes do not cover: the byte reader from the number's start. */
+const numberFast = (EXP, Fd) => blk("num", () => [
+  ...blk("slow", () => [
+    ...get(P), ...set(PS),
+    ...digitRun(P, 0, X), ...tee(K), ...get(Fd.KP), ...ne,
+    ...iff(() => [
+      ...c32(-1), ...set(Fd.KP),
+      ...get(K), ...c32(1), ...sub, ...c32(7), ...geU, ...brIf("slow"), // k = 0 or 8: the byte reader decides
+      ...get(K), ...get(EXP), ...add, ...c32(15), ...gtS, ...brIf("slow"),
+      ...get(K), ...set(Fd.KP),
+      ...c32(8), ...get(K), ...sub, ...c32(3), ...shl, ...extU, ...set(Fd.SA),
+    ]),
+    ...get(P), ...get(Fd.KP), ...add, ...tee(Q), ...load8(), ...tee(C), ...c32(34), ...eq,
+    ...iff(() => [
+      ...get(X), ...get(Fd.SA), ...shl64, ...set(W), ...swar8, ...get(Fd.POWI), ...mul64, ...set(V),
+      ...get(Q), ...set(P), ...br("num"),
+    ]),
+    ...get(C), ...c32(46), ...ne, ...brIf("slow"),
+    ...digitRun(Q, 1, Y), ...tee(F), ...get(Fd.FP), ...ne,
+    ...iff(() => [
+      ...c32(-1), ...set(Fd.FP),
+      ...get(F), ...eqz, ...brIf("slow"),
+      ...get(F), ...set(Fd.FP),
+      ...get(F), ...get(EXP), ...get(F), ...get(EXP), ...ltS, ...sel, ...set(Fd.T),
+      ...tab(Fd.T, LOW_ADDR), ...set(Fd.LOWT),
+      ...tab(F, LOW_ADDR), ...get(Fd.LOWT), ...xor64, ...set(Fd.ZM),
+      ...get(Fd.T), ...c32(3), ...shl, ...extU, ...set(Fd.SB),
+      ...c32(8), ...get(Fd.T), ...sub, ...c32(3), ...shl, ...extU, ...set(Fd.SC),
+      ...get(EXP), ...get(Fd.T), ...sub, ...set(D), ...tab(D, POW_ADDR), ...set(Fd.POWF),
+    ]),
+    ...get(Q), ...get(Fd.FP), ...add, ...load8(1), ...c32(34), ...ne, ...brIf("slow"),
+    ...get(Y), ...get(Fd.ZM), ...and64, ...eqz64, ...eqz, ...brIf("slow"),
+    ...get(Fd.KP), ...get(Fd.T), ...add, ...c32(8), ...gtS, ...brIf("slow"),
+    ...get(X), ...get(Fd.SA), ...shl64, ...get(Fd.SB), ...shr64, ...get(Y), ...get(Fd.LOWT), ...and64, ...get(Fd.SC), ...shl64, ...or64, ...set(W),
+    ...swar8, ...get(Fd.POWF), ...mul64, ...set(V),
+    ...get(Q), ...get(Fd.FP), ...add, ...c32(1), ...add, ...set(P),
+    ...br("num"),
+  ]),
+  ...get(PS), ...set(P),
+  ...number(EXP),
+]);
+
+function build() {
+  // No shape predicted yet; 10^exp for integer-only numbers (an exponent above 15 never makes a plain number).
+  const init = (EXP, Fd) => [...c32(-1), ...set(Fd.KP), ...c32(-1), ...set(Fd.FP), ...tab(EXP, POW_ADDR), ...set(Fd.POWI)];
+  const body = [
+    ...blk("fail", () => [
+      ...get(PEXP), ...c32(15), ...gtU, ...get(QEXP), ...c32(15), ...gtU, ...or, ...brIf("fail"),
+      ...init(PEXP, PF), ...init(QEXP, QF),
+      ...get(P), ...load16(), ...c32(0x225b), ...ne, ...brIf("fail"),
+      ...incP(2),
+      ...lp("lvl", () => [
+        ...numberFast(PEXP, PF), ...get(V), ...set(PX),
+        ...get(P), ...load32(), ...c32(0xffffff), ...and, ...c32(0x222c22), ...ne, ...brIf("fail"),
+        ...incP(3),
+        ...numberFast(QEXP, QF),
+        ...get(N), ...get(CAP), ...geU, ...brIf("fail"),
+        ...get(N), ...c32(4), ...shl, ...get(OUT), ...add, ...tee(D), ...get(PX), ...cvt, ...f64store(0),
+        ...get(D), ...get(V), ...cvt, ...f64store(8),
+        ...get(N), ...c32(1), ...add, ...set(N),
+        ...get(P), ...load32(1), ...c32(0x225b2c5d), ...eq,
+        ...iff(() => [...incP(5), ...br("lvl")]),
+        ...get(P), ...load16(1), ...c32(0x5d5d), ...ne, ...brIf("fail"),
+        ...c32(0), ...get(P), ...c32(3), ...add, ...i32storeAbs,
+        ...get(N), 0x0f,
+      ]),
+    ]),
+    ...c32(-1), 0x0b,
+  ];
+  const func = [...vec([[...uleb(nI32 - 5), I32], [...uleb(k64), I64]]), ...body];
+  const tables = new Uint8Array(POW_ADDR + 16 * 8 - LOW_ADDR);
+  const dv = new DataView(tables.buffer);
+  for (let k = 0; k <= 8; k++) dv.setBigUint64(k * 8, k === 8 ? 0xffffffffffffffffn : (1n << BigInt(8 * k)) - 1n, true);
+  for (let i = 0, p = 1n; i < 16; i++, p *= 10n) dv.setBigUint64(POW_ADDR - LOW_ADDR + i * 8, p, true);
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([[I32]])]])),
+    ...section(3, vec([uleb(0)])),
+    ...section(5, vec([[0x00, ...uleb(1)]])),
+    ...section(7, vec([[...str("mem"), 0x02, 0], [...str("levels"), 0x00, 0]])),
+    ...section(10, vec([[...uleb(func.length), ...func]])),
+    ...section(11, vec([[0x00, ...c32(LOW_ADDR), 0x0b, ...vec([...tables].map((b) => [b]))]])),
+  ]);
+}
+
+const bytes = build();
+const base64 = Buffer.from(bytes).toString("base64");
+const lines = base64.match(/.{1,112}/g).map((l) => `  "${l}"`).join(" +\n");
+const ts = `// Generated by scripts/gen-binance-levels-wasm.mjs: do not edit (test/venues/binance/levels-wasm.test.ts checks it is current).
+/** The Binance snapshot level reader (${bytes.length} bytes): memory "mem", func "levels"(p, priceExp, qtyExp, out, cap) → n. */
+export const LEVELS_WASM_BASE = ${BASE};
+export const LEVELS_WASM_BASE64 =
+${lines};
+`;
+if (process.argv.includes("--check")) {
+  let current = "";
+  try {
+    current = readFileSync(OUT_FILE, "utf8");
+  } catch {}
+  if (current !== ts) {
+    console.error(`gen-binance-levels-wasm: ${OUT_FILE} is not current; run node scripts/gen-binance-levels-wasm.mjs`);
+    process.exit(1);
+  }
+} else {
+  writeFileSync(OUT_FILE, ts);
+  console.log(`gen-binance-levels-wasm: ${bytes.length} bytes → ${OUT_FILE}`);
+}
