@@ -107,7 +107,7 @@ describe("burst errors and the checksum field", () => {
       expect(straddlingUndetected).toBeGreaterThan(0);
     });
 
-    it(`${name}: at every datagram length (multiples of 8 up to 65,504 B), each straddling burst that cancels changes schemaId or the first msgLength`, () => {
+    it(`${name}: at every datagram length (48, and multiples of 8 from 56 to 65,504 B), each straddling burst that cancels changes schemaId or the first msgLength`, () => {
       const t = tableOf(poly);
       const LO = (PKT_CHECKSUM_OFFSET - 8) * 8; // bits 288..447 (bytes 36..55) hold every straddling window
       const HI = (PKT_CHECKSUM_OFFSET + 12) * 8;
@@ -117,6 +117,16 @@ describe("burst errors and the checksum field", () => {
       const reg = Uint32Array.from(base.subarray(LO, HI));
       const isField = (b: number) => b >= FIELD_FIRST_BIT && b < FIELD_END_BIT;
       let cancelling = 0;
+      // A heartbeat (48 B) ends at the field: windows across 43|44 only.
+      const hb = syndromes(poly, PKT_CHECKSUM_OFFSET + 4);
+      for (let p = 0; p + 32 <= hb.length; p++) {
+        for (const m of kernel(hb.subarray(p, p + 32))) {
+          cancelling++;
+          let touchesSchema = false;
+          for (let j = 0; j < 32; j++) if ((m >>> j) & 1 && ((p + j) >> 3 === 42 || (p + j) >> 3 === 43)) touchesSchema = true;
+          expect(touchesSchema, `48 B, window at bit ${p}, mask ${m.toString(16)}`).toBe(true);
+        }
+      }
       for (let length = minLength; length <= 65504; length += 8) {
         if (length > minLength) {
           for (let i = 0; i < reg.length; i++) {
