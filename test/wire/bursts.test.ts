@@ -6,7 +6,8 @@
  * undetected bursts of a window are its kernel. Because the field is taken as zero where it lies (offset 44) rather
  * than appended, a window straddling an edge of the field is not covered by a cyclic code's burst guarantee; this
  * test finds that such windows exist (for CRC-32 and v2's CRC-32C alike), and that every burst that cancels there
- * also changes schemaId or the first message's msgLength, which the decoder refuses (§7.2).
+ * also changes schemaId or the first message's msgLength, which the decoder refuses (§7.2). It also checks the
+ * spec's Hamming distance claim at the default maximum datagram: no 1-, 2- or 3-bit error goes undetected.
  */
 import { describe, expect, it } from "vitest";
 import { decodeDatagram } from "../../src/wire/decode-objects.ts";
@@ -83,6 +84,22 @@ function bigDatagram(v2: boolean): Uint8Array {
 
 describe("burst errors and the checksum field", () => {
   for (const [name, poly] of Object.entries(POLYS)) {
+    it(`${name}: every error of 1, 2 or 3 bits in a 1400-byte datagram is detected (Hamming distance ≥ 4, field included)`, () => {
+      const syn = syndromes(poly, 1400);
+      const all = new Set<number>();
+      for (const x of syn) {
+        expect(x).not.toBe(0); // 1 bit
+        expect(all.has(x)).toBe(false); // 2 bits: two equal syndromes cancel
+        all.add(x);
+      }
+      let undetected = 0; // 3 bits: a ^ b equal to a third syndrome
+      for (let a = 0; a < syn.length; a++) {
+        const sa = syn[a]!;
+        for (let b = a + 1; b < syn.length; b++) if (all.has((sa ^ syn[b]!) >>> 0)) undetected++;
+      }
+      expect(undetected).toBe(0);
+    }, 60_000); // ~1.5 s: 62.7 million pairs
+
     it(`${name}: every burst ≤ 32 bits not straddling an edge of the field is detected; straddling ones can cancel, and the decoder refuses those`, () => {
       const good = bigDatagram(poly === POLYS["CRC-32C (v2)"]);
       expect(decodeDatagram(good).ok).toBe(true);
