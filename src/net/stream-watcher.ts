@@ -6,7 +6,7 @@
  * same stream published twice, which subscribers see as endless session restarts. Different sourceIds on one
  * channel are legitimate (workers, shards) and never counted.
  *
- * Only the header fields needed are read, through the layout constants; wire versions 1 and 2 share those
+ * Only the header fields needed are read, through the layout constants; wire versions 1, 2 and 3 share those
  * offsets. Our own datagrams loop back to this socket too: each costs one header read and one Set lookup, on the
  * socket's event, never in the publisher's send path. Anything else (other magic or version, short) is ignored.
  * @module

@@ -1,7 +1,7 @@
 /**
  * Datagram integrity (issue #10): "a single flipped bit in a price or quantity gave a book marked valid and wrong".
- * Every single-bit error anywhere in a v2 datagram is rejected (CRC-32C detects all of them, and all bursts up to
- * 32 bits); with a key, any change whose CRC was recomputed (a forger can) is rejected as bad_auth; a v1 datagram
+ * Every single-bit error anywhere in a datagram is rejected (the CRC detects all of them; bursts up to 32 bits:
+ * bursts.test.ts); with a key, any change whose CRC was recomputed (a forger can) is rejected as bad_auth; a v1 datagram
  * is refused as unknown_version. On wire v1 a flipped price bit decoded fine.
  */
 import { readFileSync } from "node:fs";

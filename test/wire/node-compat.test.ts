@@ -2,10 +2,13 @@
  * src/wire (CRC-32 and CRC-32C, HMAC, decoder) runs under plain Node 20 as well as Bun: the subscriber imports it
  * (issue #10: no Bun.* API in src/wire). The entry is bundled for Node with Bun.build and run by `node`;
  * it must decode every golden vector exactly as the Bun run does. A source scan also refuses any `Bun.` call.
+ * The compiled library (tsc with tsconfig.lib.json, as `npm run build:lib`) runs under Node too, once as it is and
+ * once with node:zlib's `crc32` hidden by module hooks (node-no-crc32/): the TypeScript CRC-32 a Node < 20.15 uses.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
@@ -59,4 +62,34 @@ describe("src/wire under plain Node", () => {
     const want = Object.fromEntries(vectors.map((v) => [v.name, v.datagrams.map(() => v.expectError ?? "ok").join(",")]));
     expect(got.results).toEqual(want);
   });
+
+  // The compiled library (tsconfig.lib.json, what `npm run build:lib` ships for `engines.node >= 20`) on this Node,
+  // and on a node:zlib without crc32 (Node 20.0–20.14, simulated by module hooks): the TypeScript CRC-32 then.
+  it.runIf(NODE !== undefined)("the compiled library decodes every vector under Node with and without zlib.crc32", () => {
+    const out = mkdtempSync(join(tmpdir(), "feeder-node-lib-"));
+    const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+    execFileSync(NODE!, [tsc, "-p", new URL("../../tsconfig.lib.json", import.meta.url).pathname, "--outDir", out], { encoding: "utf8" });
+    const entry = new URL("./node-no-crc32/lib-entry.mjs", import.meta.url).pathname;
+    const hooks = new URL("./node-no-crc32/register.mjs", import.meta.url).pathname;
+    const vectors = JSON.parse(readFileSync(VECTORS, "utf8")) as { name: string; expectError?: string; datagrams: string[] }[];
+    // Without a key, the forgery (a valid CRC) decodes: only a keyed reader refuses it (node-entry.ts checks that).
+    const want = Object.fromEntries(vectors.map((v) => [v.name, v.datagrams.map(() => (v.expectError === "bad_auth" ? "ok" : (v.expectError ?? "ok"))).join(",")]));
+    for (const withoutCrc32 of [false, true]) {
+      const args = withoutCrc32 ? ["--import", hooks, entry, out, VECTORS] : [entry, out, VECTORS];
+      const got = JSON.parse(execFileSync(NODE!, args, { encoding: "utf8" }).trim()) as {
+        native: boolean;
+        check32: string;
+        results: Record<string, string>;
+        rejected: Record<string, number>;
+        bookUsable: boolean | null;
+      };
+      const [major, minor] = execFileSync(NODE!, ["-p", "process.versions.node"], { encoding: "utf8" }).trim().split(".").map(Number);
+      const nodeHasCrc32 = major! > 22 || (major === 22 && minor! >= 2) || (major === 20 && minor! >= 15) || major === 21;
+      expect(got.native, `without crc32: ${withoutCrc32}`).toBe(!withoutCrc32 && nodeHasCrc32);
+      expect(got.check32).toBe("cbf43926");
+      expect(got.results).toEqual(want);
+      expect(Object.values(got.rejected).every((n) => n === 0)).toBe(true);
+      expect(got.bookUsable).toBe(true);
+    }
+  }, 60_000);
 });

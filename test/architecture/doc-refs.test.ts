@@ -1,0 +1,48 @@
+/**
+ * Every "docs/performance.md §N" and "docs/wire-protocol.md §N.M" cited in src/, bench/, test/, docs/ and the README
+ * names a numbered section that exists there: a figure or a rule cited from a section nobody wrote cannot be checked.
+ * (The venue docs number their protocol facts differently and are not checked here.)
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const CHECKED = ["docs/performance.md", "docs/wire-protocol.md"];
+
+function* sources(dir: string): Generator<string> {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (name === "node_modules" || name === "fixtures" || name.startsWith(".")) continue;
+    if (statSync(path).isDirectory()) yield* sources(path);
+    else if (/\.(ts|md)$/.test(name)) yield path;
+  }
+}
+
+/** Section numbers of a doc's numbered headings ("## 3. …", "### 3.2 …"). */
+function sectionsOf(doc: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of readFileSync(join(ROOT, doc), "utf8").split("\n")) {
+    const m = /^#{2,4} ([0-9]+(?:\.[0-9]+)*)\.? /.exec(line);
+    if (m) out.add(m[1]!);
+  }
+  return out;
+}
+
+describe("section references between docs and code", () => {
+  it("every cited section of docs/performance.md and docs/wire-protocol.md exists", () => {
+    const sections = new Map(CHECKED.map((d) => [d, sectionsOf(d)]));
+    const missing: string[] = [];
+    let refs = 0;
+    const files = [...["src", "bench", "test", "docs"].flatMap((d) => [...sources(join(ROOT, d))]), join(ROOT, "README.md")];
+    for (const file of files) {
+      const text = readFileSync(file, "utf8");
+      for (const m of text.matchAll(/(docs\/(?:performance|wire-protocol)\.md)[ ,]*\(?§ ?([0-9]+(?:\.[0-9]+)*)/g)) {
+        refs++;
+        if (!sections.get(m[1]!)!.has(m[2]!)) missing.push(`${file.slice(ROOT.length + 1)}: ${m[0]}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(refs).toBeGreaterThan(20);
+  });
+});
