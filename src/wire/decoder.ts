@@ -157,7 +157,8 @@ export class PacketReader {
    */
   private bytesView: Uint8Array = new Uint8Array(0);
   private wordsView: Int32Array | undefined;
-  private exactViews = new ExactViews(this.bytesView);
+  /** Created on first need: a DataView over exactly one datagram (the forward bridge's) never needs it. */
+  private exactViews: ExactViews | undefined;
   private viewsOf: DataView | undefined;
 
   constructor(auth?: DatagramAuth) {
@@ -235,7 +236,7 @@ export class PacketReader {
     if (bytes.length === pktLength) return datagramCrc32(bytes);
     // Publishers' datagrams are multiples of 8 long: one cached view per length. Anything else (foreign or
     // damaged) takes the TypeScript path rather than allocate a view per datagram.
-    if ((pktLength & 7) === 0) return datagramCrc32(this.exactViews.of(pktLength));
+    if ((pktLength & 7) === 0) return datagramCrc32((this.exactViews ??= new ExactViews(bytes)).of(pktLength));
     return datagramCrc32Ts(bytes, pktLength);
   }
 
@@ -243,7 +244,7 @@ export class PacketReader {
   private rebuildViews(dv: DataView): void {
     this.viewsOf = dv;
     this.bytesView = new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength);
-    this.exactViews = new ExactViews(this.bytesView);
+    this.exactViews = undefined;
     const words = (dv.byteOffset & 3) === 0 ? new Int32Array(dv.buffer, dv.byteOffset, dv.byteLength >> 2) : undefined;
     this.wordsView = crc32cWordsUsable(this.bytesView, words) ? words : undefined;
   }
