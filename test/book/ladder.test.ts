@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Ladder, MAX_SLOTS_PER_LEVEL, windowSlotsFor } from "../../src/book/ladder.ts";
+import { CHURN_BRANCHLESS_PCT, Ladder, MAX_SLOTS_PER_LEVEL, windowSlotsFor } from "../../src/book/ladder.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { Side } from "../../src/core/types.ts";
 
@@ -314,6 +314,64 @@ describe("Ladder", () => {
       expect(levels(fast)).toEqual(levels(slow));
       expect(absent).toBeGreaterThan(100);
       expect(fast.windowMoves).toBeGreaterThan(0);
+    }
+  });
+
+  it("TC10b: both window loops of applyLevels (branchy for update runs, branch-free for insert/delete churn) equal set() per level as the mix changes", () => {
+    let seed = 777;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    for (const side of [Side.BID, Side.ASK]) {
+      const fast = new Ladder(side);
+      const slow = new Ladder(side);
+      const sgn = side === Side.BID ? 1 : -1;
+      const px0 = Float64Array.from({ length: 200 }, (_, i) => 100_000 - sgn * i * 3);
+      const q0 = new Float64Array(200).fill(5);
+      fast.loadSorted(px0, q0, 200);
+      slow.loadSorted(px0, q0, 200);
+      const changes = new ChangeSet();
+      const px = new Float64Array(64);
+      const qty = new Float64Array(64);
+      const ran = { branchy: 0, branchFree: 0 };
+      for (let msg = 0; msg < 3000; msg++) {
+        // Phases of 150 messages: qty updates of present levels (a few inserts and deletes), then churn.
+        const churny = Math.floor(msg / 150) % 2 === 1;
+        if (fast.churn >= CHURN_BRANCHLESS_PCT) ran.branchFree++;
+        else ran.branchy++;
+        const n = 1 + rand(30);
+        const best = fast.bestPrice();
+        for (let k = 0; k < n; k++) {
+          const p = best - sgn * rand(600);
+          px[k] = p;
+          const present = fast.get(p) !== 0;
+          if (churny) qty[k] = present ? (rand(4) === 0 ? 1 + rand(100) : 0) : rand(8) === 0 ? 0 : 1 + rand(100); // mostly inserts and deletes
+          else qty[k] = rand(20) === 0 ? 0 : present ? (rand(4) === 0 ? fast.get(p) : 1 + rand(100)) : rand(10) === 0 ? 1 + rand(100) : 0;
+          if (rand(16) === 0) px[k] = best; // its delete leaves the window loop
+        }
+        changes.clear();
+        const absentFast = fast.applyLevels(px, qty, n, changes);
+        const want: [number, number][] = [];
+        let absentSlow = 0;
+        for (let k = 0; k < n; k++) {
+          const prev = slow.set(px[k]!, qty[k]!);
+          if (prev !== qty[k]) want.push([px[k]!, qty[k]!]);
+          else if (qty[k] === 0) absentSlow++;
+        }
+        expect(absentFast).toBe(absentSlow);
+        const cN = side === Side.BID ? changes.bidCount : changes.askCount;
+        const cPx = side === Side.BID ? changes.bidPx : changes.askPx;
+        const cQty = side === Side.BID ? changes.bidQty : changes.askQty;
+        expect(Array.from({ length: cN }, (_, i) => [cPx[i], cQty[i]])).toEqual(want);
+        expect(fast.count).toBe(slow.count);
+        expect(fast.bestPrice()).toBe(slow.bestPrice());
+        if (msg % 50 === 0) expect(levels(fast)).toEqual(levels(slow));
+      }
+      expect(levels(fast)).toEqual(levels(slow));
+      // Both loops ran for many messages each.
+      expect(ran.branchy).toBeGreaterThan(500);
+      expect(ran.branchFree).toBeGreaterThan(500);
     }
   });
 
