@@ -186,6 +186,45 @@ describe("Ladder", () => {
     }
   });
 
+  it("TC5e: a snapshot over another one leaves none of the old levels it does not rewrite (random pairs: above, below, between and among the new levels)", () => {
+    let seed = 4242;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const book = (best: number, n: number, maxGap: number, dir: number) => {
+      const out: number[] = [];
+      let p = best;
+      for (let i = 0; i < n; i++, p += dir * (1 + rand(maxGap))) out.push(p);
+      return Float64Array.from(out);
+    };
+    for (const side of [Side.BID, Side.ASK]) {
+      const dir = side === Side.BID ? -1 : 1;
+      const l = new Ladder(side);
+      let prev = new Float64Array(0);
+      for (let round = 0; round < 400; round++) {
+        // Same window size or not, dense (1–2 ticks apart) or sparse (up to 60), shifted up or down a little or a lot.
+        const n = 1 + rand(rand(4) === 0 ? 600 : 120);
+        const best = 1_000_000 + (rand(2) === 0 ? rand(40) : rand(4000)) - 2000;
+        const next = book(best, n, rand(3) === 0 ? 60 : 2, dir);
+        const q = Float64Array.from(next, (_, i) => 1 + ((i * 7 + round) % 50));
+        l.loadSorted(next, q, n);
+        expect(l.count).toBe(n);
+        for (let i = 0; i < n; i++) expect(l.get(next[i]!)).toBe(q[i]);
+        for (const p of prev) if (!next.includes(p)) expect(l.get(p)).toBe(0);
+        expect(levels(l)).toEqual(Array.from(next, (p, i) => [p, q[i]]));
+        // An old price now absent inserts as a new level (its window slot is really empty).
+        const gone = prev.find((p) => !next.includes(p) && (p - next[0]!) * dir > 0);
+        if (gone !== undefined) {
+          expect(l.set(gone, 3)).toBe(0);
+          expect(l.count).toBe(n + 1);
+          expect(l.set(gone, 0)).toBe(3);
+        }
+        prev = next;
+      }
+    }
+  });
+
   it("TC6: loadSorted falls back to set() on wrong order or duplicates (last duplicate wins, qty 0 never deletes)", () => {
     const bids = new Ladder(Side.BID);
     bids.loadSorted(f64([48, 50, 49, 50, 49]), f64([1, 2, 3, 4, 0]), 5);
