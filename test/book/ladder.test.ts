@@ -166,6 +166,30 @@ describe("Ladder", () => {
     expect(px[1]).toBe(3);
   });
 
+  it("TC5c: copyLevels of dense windows (whole bitmap words at a time) and sparse ones, every chunk size from 1 to 70, equals priceAt/qtyAt", () => {
+    for (const side of [Side.BID, Side.ASK]) {
+      const sgn = side === Side.BID ? -1 : 1;
+      // 1000 levels 1–3 ticks apart (dense: ≥ 4 levels per bitmap word), then 200 levels 5–40 apart (sparse).
+      for (const gap of [(i: number) => 1 + (i % 3), (i: number) => 5 + ((i * 7) % 36)]) {
+        const n = gap(0) === 1 ? 1000 : 200;
+        const px = new Float64Array(n);
+        for (let i = 0, p = 500_000; i < n; i++, p += sgn * gap(i)) px[i] = p;
+        const qty = Float64Array.from({ length: n }, (_, i) => 1 + ((i * 13) % 97));
+        const l = new Ladder(side);
+        l.loadSorted(px, qty, n);
+        expect(l.windowCount).toBeGreaterThan(n / 2); // (the sparse book's deepest levels are in the overflow)
+        const want = levels(l);
+        for (let chunk = 1; chunk <= 70; chunk++) {
+          const gotPx = new Float64Array(n + 2).fill(-1);
+          const gotQty = new Float64Array(n + 2).fill(-1);
+          for (let from = 0; from < n; from += chunk) l.copyLevels(from, Math.min(chunk, n - from), gotPx, gotQty, from + 1);
+          expect(Array.from({ length: n }, (_, i) => [gotPx[i + 1], gotQty[i + 1]])).toEqual(want);
+          expect([gotPx[0], gotPx[n + 1], gotQty[0], gotQty[n + 1]]).toEqual([-1, -1, -1, -1]);
+        }
+      }
+    }
+  });
+
   it("TC5d: a snapshot replaces a sparse and a dense window completely (both ways of clearing)", () => {
     for (const side of [Side.BID, Side.ASK]) {
       const l = new Ladder(side);
