@@ -88,9 +88,6 @@ export class Ladder {
   /** Times the window moved or was resized (re-centres): a metric, and proof in tests that the path ran. */
   windowMoves = 0;
 
-  /** This side's snapshot mirror (shared by every ladder of the side on this thread); valid while owner === this. */
-  private readonly mirror: SnapshotMirror;
-
   // Rank cursor over the window: slot of rank curRank; −1 = invalid. Reset by every occupancy change.
   private curRank = -1;
   private curSlot = -1;
@@ -99,7 +96,6 @@ export class Ladder {
     if (side !== Side.BID && side !== Side.ASK) throw new RangeError(`Ladder: bad side ${side}`);
     this.side = side;
     this.sign = side === Side.BID ? 1 : -1;
-    this.mirror = MIRRORS[side];
     const capacity = Math.max(1, Math.ceil(initialCapacity));
     this.oKeys = new Float64Array(capacity);
     this.oQtys = new Float64Array(capacity);
@@ -129,7 +125,6 @@ export class Ladder {
 
   /** Sets the absolute qty at price; qty 0 deletes. Returns the previous qty (0 if absent). */
   set(priceMantissa: number, qtyMantissa: number): number {
-    if (this.mirror.owner === this) this.mirror.owner = null;
     const key = priceMantissa * this.sign;
     const slot = key - this.keyBase;
     if (slot >= 0 && slot < this.wSize) {
@@ -160,7 +155,6 @@ export class Ladder {
    */
   applyLevels(px: Float64Array, qty: Float64Array, n: number, changes: ChangeSet): number {
     if (n === 0) return 0;
-    if (this.mirror.owner === this) this.mirror.owner = null;
     const isBid = this.side === Side.BID;
     const sign = this.sign;
     // Reserve room for n changes (same doubling as ChangeSet's own growth), then write the arrays directly.
@@ -294,7 +288,6 @@ export class Ladder {
   }
 
   clear(): void {
-    if (this.mirror.owner === this) this.mirror.owner = null;
     const wCount = this.wCount;
     if (wCount !== 0) {
       if (wCount * 4 < this.wSize) {
@@ -358,17 +351,6 @@ export class Ladder {
    * window level copied, so the next chunk (from + n) resumes in O(1).
    */
   copyLevels(from: number, n: number, px: Float64Array, qty: Float64Array, outOffset: number): void {
-    const mirror = this.mirror;
-    if (mirror.owner === this) {
-      // Unchanged since loadSorted: the snapshot's own best-first arrays (what the encoder publishes right after).
-      const mPx = mirror.px;
-      const mQty = mirror.qty;
-      for (let i = from, o = outOffset, end = from + n; i < end; i++, o++) {
-        px[o] = mPx[i] + 0; // "+ 0": a −0 input price reads as 0, as from the ladder
-        qty[o] = mQty[i];
-      }
-      return;
-    }
     const sign = this.sign;
     const wCount = this.wCount;
     let o = outOffset;
@@ -440,11 +422,6 @@ export class Ladder {
     const sign = this.sign;
     this.oN = 0;
     this.curRank = -1;
-    const mirror = this.mirror;
-    mirror.owner = null;
-    if (mirror.px.length < n) mirror.grow(n);
-    const mPx = mirror.px;
-    const mQty = mirror.qty;
     let j = 0;
     while (j < n && qty[j] === 0) j++;
     if (j === n) return this.clear();
@@ -486,8 +463,6 @@ export class Ladder {
       }
       word |= 1 << (slot & 31);
       wQty[slot] = q;
-      mPx[j] = px[j];
-      mQty[j] = q;
       inWindow++;
     }
     if ((wBits[w] & ~word) !== 0) zeroStale(wQty, wBits, w, word);
@@ -495,10 +470,7 @@ export class Ladder {
     for (let x = w - 1; x >= 0; x--) if (wBits[x] !== 0) zeroStale(wQty, wBits, x, 0);
     this.wCount = inWindow;
     this.wTop = inWindow === 0 ? -1 : bestKey - base;
-    if (j === n) {
-      if (inWindow === n) mirror.owner = this; // no qty 0 level: the mirror's index is the rank
-      return;
-    }
+    if (j === n) return;
     // The rest goes into the overflow, written from index restMax − 1 down so its best ends last; qty 0 levels in
     // the input (never in real snapshots) leave a gap at the bottom, closed afterwards.
     const restMax = n - j;
@@ -515,15 +487,12 @@ export class Ladder {
       prevKey = key;
       oKeys[i] = key;
       oQtys[i--] = q;
-      mPx[j] = px[j];
-      mQty[j] = q;
     }
     if (i >= 0) {
       oKeys.copyWithin(0, i + 1, restMax);
       oQtys.copyWithin(0, i + 1, restMax);
     }
     this.oN = restMax - 1 - i;
-    if (i < 0 && inWindow + this.oN === n) mirror.owner = this;
   }
 
   /** Cold: loadSorted's input was not strictly best-first. Starts over with set() per level. */
@@ -775,28 +744,6 @@ export class Ladder {
     this.oQtys = qtys;
   }
 }
-
-/**
- * A copy of the last snapshot side loaded by loadSorted, best first as given (prices, not keys), so that reading
- * the fresh book back (the snapshot encoder's copyLevels right after applySnapshot) is a plain array copy
- * instead of a bitmap walk: ~0.5 against 1.5–3 ns per level. Filled in loadSorted's own loops (two stores per
- * level); valid only while its owner is unchanged: every mutation (set, applyLevels, clear, another loadSorted of
- * the same side on this thread) drops the ownership. One per side per thread, so it costs 16 B per level of the
- * largest snapshot, not per book.
- */
-class SnapshotMirror {
-  owner: Ladder | null = null;
-  px = new Float64Array(0);
-  qty = new Float64Array(0);
-
-  grow(levels: number): void {
-    this.px = new Float64Array(levels);
-    this.qty = new Float64Array(levels);
-  }
-}
-
-/** By Side: bids, asks. */
-const MIRRORS = [new SnapshotMirror(), new SnapshotMirror()];
 
 /**
  * Zeroes the qtys of word w's old levels that `keep` (the word's new bits) does not hold, and stores `keep` as the

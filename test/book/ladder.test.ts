@@ -249,66 +249,6 @@ describe("Ladder", () => {
     }
   });
 
-  it("TC5f: copyLevels right after loadSorted (read from the snapshot's own arrays) and after every kind of change equals priceAt/qtyAt", () => {
-    const all = (l: Ladder) => {
-      const n = l.count;
-      const px = new Float64Array(n);
-      const qty = new Float64Array(n);
-      for (let from = 0; from < n; from += 7) l.copyLevels(from, Math.min(7, n - from), px, qty, from);
-      return Array.from({ length: n }, (_, i) => [px[i], qty[i]]);
-    };
-    for (const side of [Side.BID, Side.ASK]) {
-      const dir = side === Side.BID ? -1 : 1;
-      const book = (best: number, n: number, q: number) => [Float64Array.from({ length: n }, (_, i) => best + dir * 2 * i), new Float64Array(n).fill(q)] as const;
-      const a = new Ladder(side);
-      const b = new Ladder(side);
-      const [pa, qa] = book(10_000, 300, 4);
-      a.loadSorted(pa, qa, 300);
-      expect(all(a)).toEqual(levels(a));
-      // each change after the load: a qty update, an insert, a delete (set and applyLevels), clear
-      const changes = new ChangeSet();
-      const steps: [string, () => void][] = [
-        ["set update", () => a.set(pa[5]!, 9)],
-        ["set insert", () => a.set(pa[5]! + dir, 3)],
-        ["set delete", () => a.set(pa[0]!, 0)],
-        ["applyLevels update", () => a.applyLevels(f64([pa[9]!]), f64([8]), 1, changes)],
-        ["applyLevels insert", () => a.applyLevels(f64([pa[9]! + dir]), f64([2]), 1, changes)],
-        ["applyLevels delete", () => a.applyLevels(f64([pa[299]!]), f64([0]), 1, changes)],
-      ];
-      for (const [what, change] of steps) {
-        a.loadSorted(pa, qa, 300);
-        change();
-        expect(all(a), what).toEqual(levels(a));
-      }
-      a.loadSorted(pa, qa, 300);
-      a.clear();
-      expect(a.count).toBe(0);
-      // another ladder of the same side loaded in between: each reads its own levels
-      a.loadSorted(pa, qa, 300);
-      const [pb, qb] = book(10_001, 100, 6);
-      b.loadSorted(pb, qb, 100);
-      expect(all(a)).toEqual(levels(a));
-      expect(all(b)).toEqual(levels(b));
-      expect(all(a)).toEqual(Array.from(pa, (p) => [p, 4]));
-      // qty 0 entries in the input (skipped): ranks are not the input's indexes
-      const qz = Float64Array.from(qa, (q, i) => (i % 10 === 3 ? 0 : q));
-      a.loadSorted(pa, qz, 300);
-      expect(a.count).toBe(270);
-      expect(all(a)).toEqual(levels(a));
-      const qlead = Float64Array.from(qa, (q, i) => (i === 0 ? 0 : q));
-      a.loadSorted(pa, qlead, 300);
-      expect(all(a)).toEqual(levels(a));
-      // levels in the overflow too (the deepest 60 far apart), with and without a qty 0 entry among them
-      const deep = Float64Array.from({ length: 300 }, (_, i) => 100_000 + dir * (i < 240 ? i * 3 : 720 + (i - 239) * 500));
-      const qd = Float64Array.from({ length: 300 }, (_, i) => (i === 290 ? 0 : i + 1));
-      for (const q of [qa, qd]) {
-        a.loadSorted(deep, q, 300);
-        expect(a.windowCount).toBeLessThan(a.count);
-        expect(all(a)).toEqual(levels(a));
-      }
-    }
-  });
-
   it("TC6: loadSorted falls back to set() on wrong order or duplicates (last duplicate wins, qty 0 never deletes)", () => {
     const bids = new Ladder(Side.BID);
     bids.loadSorted(f64([48, 50, 49, 50, 49]), f64([1, 2, 3, 4, 0]), 5);
