@@ -10,8 +10,7 @@
  *   from flat arrays as a scanner fills its one update per frame (separate pre-scanned BookUpdates would make the
  *   loop measure their cache misses), against the same loop with empty sides (the fixed cost per frame);
  * - applySnapshot of each recorded book of 700+ levels, and copyLevels of all its levels in chunks of 80 per side
- *   (as the snapshot encoder reads them) right after it, and again after one delta (the ladder itself, not the
- *   snapshot mirror).
+ *   (as the snapshot encoder reads them) right after it, and again after one delta.
  * @module
  */
 import { readFileSync } from "node:fs";
@@ -231,7 +230,7 @@ export function benchRecordings(durationMs: number): void {
       rows.push(measure(`${name}: applySnapshot`, () => b.applySnapshot(s.update), opts));
       b.applySnapshot(s.update);
       rows.push(measure(`${name}: copyLevels of all levels after it, chunks of 80`, () => copyAll(b), opts));
-      // One qty update of the best bid: the ladder is read, not the snapshot mirror.
+      // One qty update of the best bid first.
       one.reset();
       one.pushBid(b.bids.bestPrice(), b.bids.bestQty() + 1);
       rows.push(measure(`${name}: the same after one delta (from the ladder)`, () => copyAll(b), { ...opts, setup: () => (b.applySnapshot(s.update), b.applyDelta(one)) }));

@@ -1,5 +1,4 @@
-// HOT PATH: no allocation (except when a side's size changes a lot: window resize, overflow doubling or shrink, a
-// snapshot side larger than any before on this thread: the snapshot mirror grows)
+// HOT PATH: no allocation (except when a side's size changes a lot: window resize, overflow doubling or shrink)
 /**
  * One side of an L2 book: a hybrid of a dense tick window near the top of the book and a sorted overflow for
  * everything deeper. Chosen by measurement (bench/book.bench.ts, docs/architecture.md "Book engine"): real
@@ -20,8 +19,6 @@
  *   quarter moves the window so that the best sits at 3/4 of it (headroom for improving prices). Re-centring
  *   spills the window into the overflow and pulls back what fits: O(window / 32 + moved levels), rare (the price
  *   has to move a quarter window), and nothing is ever dropped.
- * - Snapshot mirror: loadSorted also keeps the input side as given (one mirror per side per thread), so the
- *   encoder's copyLevels right after applySnapshot is an array copy until the ladder next changes.
  * @module
  */
 import type { ChangeSet } from "../core/change-set.ts";
