@@ -4,7 +4,9 @@
  *    side — ours (BookBuilder, pre-filled BookUpdate) against ccxt's and tardis-dev's OrderBook given the same
  *    already-parsed levels in the shape each normally receives ([price, qty] arrays / {price, amount} objects);
  * 2. the ladder structure experiment (sorted arrays vs a dense tick window) and the move-loop threshold;
- * 3. memory per symbol (1000 × 200 and 100 × 1000 levels per side) and allocation in steady state.
+ * 3. memory per symbol (1000 × 200 and 100 × 1000 levels per side) and allocation in steady state;
+ * 4. the Binance and OKX recordings: Ladder paths, applyDelta right after their snapshots, applySnapshot and
+ *    copyLevels of their 700+-level books (bench/book-recordings.ts).
  * Numbers are printed; nothing is asserted except that all three books agree after the replay.
  */
 import { heapStats } from "bun:jsc";
@@ -20,6 +22,7 @@ import { ChangeSet } from "../src/core/change-set.ts";
 import { parseFixed, parseFixedCodes } from "../src/core/fixed.ts";
 import { type Instrument, Side } from "../src/core/types.ts";
 import { DenseLadder, SortedLadder } from "./book-alternatives.ts";
+import { benchRecordings } from "./book-recordings.ts";
 import { measure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable } from "./harness.ts";
 
 const FIXTURE = fileURLToPath(
@@ -592,5 +595,7 @@ printTable([memory(1000, 200, true), memory(1000, 200, false), memory(100, 1000,
 
 console.log("\n== allocation in steady state (heap growth without GC) ==");
 printTable(steadyState(QUICK ? 200_000 : 1_000_000));
+
+benchRecordings(DURATION_MS);
 
 console.log(`\nsummary: delta ${deltaRatio.toFixed(1)}× faster than the faster peer (≥ 8×); snapshots ${snapRatios.join(", ")} (≥ 10×)`);

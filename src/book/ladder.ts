@@ -50,6 +50,13 @@ export const SMALL_MOVE = 16;
 
 const MAX_KEY = Number.MAX_SAFE_INTEGER;
 
+/**
+ * From this share of inserts + deletes (per 100 window levels) on, applyLevels' window loop goes branch-free.
+ * Measured on the recordings' first pass after their snapshots (bench/book.bench.ts): Binance (~5–10 % inserts and
+ * deletes) is faster with the branchy loop, OKX (~57 %) with the branch-free one.
+ */
+export const CHURN_BRANCHLESS_PCT = 25;
+
 export class Ladder {
   readonly side: Side;
   /** +1 for bids, −1 for asks: key = price × sign. */
@@ -68,6 +75,12 @@ export class Ladder {
   private oKeys: Float64Array;
   private oQtys: Float64Array;
   private oN = 0;
+
+  /**
+   * Inserts + deletes per 100 window levels applied, smoothed over applyLevels calls (an exponential average): at
+   * CHURN_BRANCHLESS_PCT or more, applyLevels takes its branch-free window loop.
+   */
+  private churnPct = 0;
 
   /** Times the window moved or was resized (re-centres): a metric, and proof in tests that the path ran. */
   windowMoves = 0;
@@ -92,6 +105,14 @@ export class Ladder {
   /** Slots in the dense window (0 until the first level arrives). */
   get windowSize(): number {
     return this.wSize;
+  }
+
+  /**
+   * Inserts + deletes per 100 window levels that applyLevels applied, smoothed over its calls; from
+   * CHURN_BRANCHLESS_PCT on it takes its branch-free window loop.
+   */
+  get churn(): number {
+    return this.churnPct;
   }
 
   /** Levels currently held in the window (the rest are in the sorted overflow). */
@@ -121,13 +142,16 @@ export class Ladder {
   /**
    * Applies n absolute levels of one delta side (qty 0 deletes) and appends each level whose qty really changed
    * to `changes` (this side's half). Returns how many were deletes of absent levels.
-   * Runs of window levels (qty updates, inserts, deletes other than of the best) go through `windowRun`, a small
-   * module function whose state is all in arguments, writing the change set's arrays directly after reserving room
-   * for n entries; everything else calls set(). Measured ~1.6× faster per real Bybit delta than set() +
+   * Runs of window levels (qty updates, inserts, deletes other than of the best) go through an inline window loop
+   * with the ladder's fields in locals, writing the change set's arrays directly after reserving room for n
+   * entries; everything else calls set(). Measured ~1.6× faster per real Bybit delta than set() +
    * ChangeSet.addBid() per level (bench/book.bench.ts); on the real OKX updates (mostly inserts and deletes) the
-   * window inserts/deletes in the run took applyDelta from ~600 to ~290 ns (bench/okx.bench.ts).
+   * window inserts/deletes in the loop took applyDelta from ~600 to ~290 ns (bench/okx.bench.ts). The loop was a
+   * separate function until 2026-12-05: its call (13 arguments, results in module variables) cost ~6 ns per side,
+   * so ~12 ns per frame even for empty sides (docs/performance.md §2).
    */
   applyLevels(px: Float64Array, qty: Float64Array, n: number, changes: ChangeSet): number {
+    if (n === 0) return 0;
     const isBid = this.side === Side.BID;
     const sign = this.sign;
     // Reserve room for n changes (same doubling as ChangeSet's own growth), then write the arrays directly.
@@ -154,14 +178,81 @@ export class Ladder {
     let absentDeletes = 0;
     let i = 0;
     for (;;) {
-      // The common case: a level inside the window (qty update: 98.8 % of real Bybit delta levels; OKX's are mostly
-      // inserts and deletes). Only the delete of the best window level and levels outside the window leave it.
-      i = windowRun(px, qty, i, n, this.wQty, this.wBits, this.keyBase, this.wSize, sign, this.wTop, cPx, cQty, cN);
-      cN = runChangeCount;
-      absentDeletes += runAbsentDeletes;
-      if (runOccupancy !== 0) {
-        this.wCount += runCountDelta;
-        this.wTop = runTop;
+      // The window loop, inline (a separate function cost ~6 ns per call in arguments and results). Levels in the
+      // window: qty updates (98.8 % of real Bybit delta levels, ~90 % of Binance's), inserts (a new best included),
+      // deletes other than of the best, deletes of absent levels. It stops at the best's delete (which may move the
+      // window) and at a price outside the window; those take set(), then the loop resumes.
+      const wQty = this.wQty;
+      const wBits = this.wBits;
+      const keyBase = this.keyBase;
+      const wSize = this.wSize;
+      let wTop = this.wTop;
+      let inserts = 0;
+      let deletes = 0;
+      const from = i;
+      if (this.churnPct < CHURN_BRANCHLESS_PCT) {
+        // Mostly qty updates (98.8 % of real Bybit delta levels, ~90 % of Binance's): a well-predicted branch each.
+        for (; i < n; i++) {
+          const priceMantissa = px[i];
+          const qtyMantissa = qty[i];
+          const offset = priceMantissa * sign - keyBase;
+          if (!(offset >= 0 && offset < wSize)) break;
+          const slot = offset | 0; // an int32 index: typed-array access is faster than with a double
+          const prevQty = wQty[slot];
+          if (qtyMantissa !== 0) {
+            wQty[slot] = qtyMantissa;
+            if (prevQty === 0) {
+              wBits[slot >> 5] |= 1 << (slot & 31);
+              inserts++;
+              if (slot > wTop) wTop = slot;
+            } else if (prevQty === qtyMantissa) continue;
+          } else if (prevQty !== 0) {
+            if (slot === wTop) break; // the best goes: set() finds the next one and may move the window
+            wQty[slot] = 0;
+            wBits[slot >> 5] &= ~(1 << (slot & 31));
+            deletes++;
+          } else {
+            absentDeletes++;
+            continue;
+          }
+          cPx[cN] = priceMantissa;
+          cQty[cN++] = qtyMantissa;
+        }
+      } else {
+        // Inserts and deletes mixed unpredictably with updates (OKX: 45 % deletes, 32 % inserts): the same work
+        // without a branch on the level's kind, since a mispredicted branch costs more than the stores done every
+        // time. Slower on update-only runs (the bitmap word's read-modify-write chains adjacent levels).
+        for (; i < n; i++) {
+          const priceMantissa = px[i];
+          const qtyMantissa = qty[i];
+          const offset = priceMantissa * sign - keyBase;
+          if (!(offset >= 0 && offset < wSize)) break;
+          const slot = offset | 0;
+          const prevQty = wQty[slot];
+          const on = +(qtyMantissa !== 0);
+          const was = +(prevQty !== 0);
+          if (slot >= wTop) {
+            // Rare: a new best, or the best's own level (whose delete needs set() to find the next best).
+            if (on === 0 && was === 1 && slot === wTop) break;
+            if (on === 1) wTop = slot;
+          }
+          wQty[slot] = qtyMantissa;
+          const bit = 1 << (slot & 31);
+          const w = slot >> 5;
+          wBits[w] = (wBits[w] & ~bit) | (bit & -on);
+          inserts += on & (was ^ 1);
+          deletes += was & (on ^ 1);
+          absentDeletes += (on | was) ^ 1;
+          cPx[cN] = priceMantissa;
+          cQty[cN] = qtyMantissa;
+          cN += +(prevQty !== qtyMantissa);
+        }
+      }
+      // Share of inserts and deletes among the window levels, smoothed over calls: picks the loop above.
+      if (i > from) this.churnPct += (((inserts + deletes) * 100) / (i - from) - this.churnPct) * 0.25;
+      if (inserts + deletes !== 0) {
+        this.wCount += inserts - deletes;
+        this.wTop = wTop;
         this.curRank = -1;
       }
       if (i >= n) break;
@@ -253,8 +344,8 @@ export class Ladder {
    * Copies the n levels from rank `from` (0 = best) into px/qty at `outOffset`, best first. Requires
    * from + n ≤ count (not checked: hot path). The bulk read of the snapshot encoder: it walks the window bitmap a
    * word at a time and then the overflow, instead of one priceAt + qtyAt call per level (measured: ~7 ns per
-   * level saved, bench/bybit.bench.ts). Leaves the rank cursor at the last window level copied, so the next chunk
-   * (from + n) resumes in O(1).
+   * level saved, bench/bybit.bench.ts); dense windows a whole word at a time. Leaves the rank cursor at the last
+   * window level copied, so the next chunk (from + n) resumes in O(1).
    */
   copyLevels(from: number, n: number, px: Float64Array, qty: Float64Array, outOffset: number): void {
     const sign = this.sign;
@@ -270,13 +361,37 @@ export class Ladder {
       let slot = this.slotOfRank(from);
       let w = slot >> 5;
       let word = bits[w] & ((2 << (slot & 31)) - 1); // bits 0 … slot&31 (2 << 31 wraps to 0: all ones)
-      for (;;) {
+      if (wCount * 8 >= this.wSize) {
+        // Dense (≥ 4 levels per bitmap word on average): each whole word is read lowest bit first, whose chain
+        // (word &= word − 1) is shorter than clearing the highest, and written backwards from its popcount.
+        // ~1.6× faster on 1000-level books 2 ticks apart; slower on sparse windows (most words hold 0–1 levels).
+        for (;;) {
+          while (word === 0) word = bits[--w];
+          let c = word - ((word >>> 1) & 0x55555555);
+          c = (c & 0x33333333) + ((c >>> 2) & 0x33333333);
+          c = Math.imul((c + (c >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
+          if (o + c > winEnd) break; // the chunk ends inside this word: the loop below takes its top levels
+          const at = w << 5;
+          let p = o + c - 1;
+          o += c;
+          slot = at + 31 - Math.clz32(word & -word); // the word's lowest level: the last one in rank order
+          do {
+            const s = at + 31 - Math.clz32(word & -word);
+            px[p] = (base + s) * sign + 0; // "+ 0": an ask at price 0 has key −0
+            qty[p--] = wQty[s];
+            word &= word - 1;
+          } while (word !== 0);
+          if (o === winEnd) break;
+          word = bits[--w];
+        }
+      }
+      // Highest bit first, one level at a time: sparse windows, and the top of the word a dense chunk ends in.
+      while (o < winEnd) {
         while (word === 0) word = bits[--w];
         const b = 31 - Math.clz32(word);
         slot = (w << 5) + b;
-        px[o] = (base + slot) * sign + 0; // "+ 0": an ask at price 0 has key −0
+        px[o] = (base + slot) * sign + 0;
         qty[o++] = wQty[slot];
-        if (o === winEnd) break;
         word ^= 1 << b;
       }
       this.curRank = from + inWindow - 1;
@@ -302,10 +417,11 @@ export class Ladder {
    */
   loadSorted(px: Float64Array, qty: Float64Array, n: number): void {
     const sign = this.sign;
-    this.clear();
+    this.oN = 0;
+    this.curRank = -1;
     let j = 0;
     while (j < n && qty[j] === 0) j++;
-    if (j === n) return;
+    if (j === n) return this.clear();
     const bestKey = px[j] * sign;
     // Sized by the input's levels from the best on (real snapshots have no qty 0 levels, so this is their count) and
     // by their tick span (the last level, if the input is ordered; if not, loadUnsorted takes over anyway).
@@ -315,11 +431,16 @@ export class Ladder {
     const base = baseFor(bestKey, size);
     this.keyBase = base;
     // Window levels (best first). Slots fall monotonically, so each bitmap word is built in a local and stored once.
+    // The window is not cleared first: as each word is stored, the old levels it no longer holds (old bits & ~new
+    // bits) are zeroed, and so are those of the words the snapshot skips or leaves above and below it. A snapshot
+    // over a similar book (a resync) then writes each level's cache line once; clearing first (a bitmap walk for
+    // sparse windows) cost ~1.5 ns per old level and a second pass over the same lines.
     const wQty = this.wQty;
     const wBits = this.wBits;
     let prevKey = Infinity;
     let inWindow = 0;
     let w = (bestKey - base) >> 5;
+    for (let x = (size >> 5) - 1; x > w; x--) if (wBits[x] !== 0) zeroStale(wQty, wBits, x, 0);
     let word = 0;
     for (; j < n; j++) {
       const q = qty[j];
@@ -332,15 +453,18 @@ export class Ladder {
       prevKey = key;
       const sw = slot >> 5;
       if (sw !== w) {
+        if ((wBits[w] & ~word) !== 0) zeroStale(wQty, wBits, w, word);
         wBits[w] = word;
-        w = sw;
+        while (--w > sw) if (wBits[w] !== 0) zeroStale(wQty, wBits, w, 0);
         word = 0;
       }
       word |= 1 << (slot & 31);
       wQty[slot] = q;
       inWindow++;
     }
+    if ((wBits[w] & ~word) !== 0) zeroStale(wQty, wBits, w, word);
     wBits[w] = word;
+    for (let x = w - 1; x >= 0; x--) if (wBits[x] !== 0) zeroStale(wQty, wBits, x, 0);
     this.wCount = inWindow;
     this.wTop = inWindow === 0 ? -1 : bestKey - base;
     if (j === n) return;
@@ -618,72 +742,19 @@ export class Ladder {
   }
 }
 
-// windowRun's further results (module-level "return values", to avoid allocating).
-let runChangeCount = 0;
-let runAbsentDeletes = 0;
-/** Inserts + deletes done: 0 = the occupancy (count, top, bitmap) did not change. */
-let runOccupancy = 0;
-let runCountDelta = 0;
-let runTop = -1;
-
 /**
- * From `start`, applies levels whose price falls in the window: qty updates, inserts (a new best included),
- * deletes of a level other than the best, deletes of absent levels; appends real changes to cPx/cQty from index
- * cN (room reserved by the caller). Stops at the first level needing more (the best's delete, which may move the
- * window; a price outside the window) and returns its index. Leaves the change count, the absent deletes, the
- * count delta and the new best slot in the run* variables.
+ * Zeroes the qtys of word w's old levels that `keep` (the word's new bits) does not hold, and stores `keep` as the
+ * word. Cold: only where a snapshot replaces levels it does not rewrite.
  */
-function windowRun(
-  px: Float64Array,
-  qty: Float64Array,
-  start: number,
-  n: number,
-  wQty: Float64Array,
-  wBits: Int32Array,
-  keyBase: number,
-  wSize: number,
-  sign: number,
-  wTop: number,
-  cPx: Float64Array,
-  cQty: Float64Array,
-  cN: number,
-): number {
-  let i = start;
-  let absent = 0;
-  let inserts = 0;
-  let deletes = 0;
-  for (; i < n; i++) {
-    const priceMantissa = px[i];
-    const qtyMantissa = qty[i];
-    const offset = priceMantissa * sign - keyBase;
-    if (!(offset >= 0 && offset < wSize)) break;
-    const slot = offset | 0; // an int32 index: typed-array access is faster than with a double
-    const prevQty = wQty[slot];
-    if (qtyMantissa !== 0) {
-      wQty[slot] = qtyMantissa;
-      if (prevQty === 0) {
-        wBits[slot >> 5] |= 1 << (slot & 31);
-        inserts++;
-        if (slot > wTop) wTop = slot;
-      } else if (prevQty === qtyMantissa) continue;
-    } else if (prevQty !== 0) {
-      if (slot === wTop) break; // the best goes: set() finds the next one and may move the window
-      wQty[slot] = 0;
-      wBits[slot >> 5] &= ~(1 << (slot & 31));
-      deletes++;
-    } else {
-      absent++;
-      continue;
-    }
-    cPx[cN] = priceMantissa;
-    cQty[cN++] = qtyMantissa;
+function zeroStale(wQty: Float64Array, wBits: Int32Array, w: number, keep: number): void {
+  let stale = wBits[w] & ~keep;
+  const at = w << 5;
+  while (stale !== 0) {
+    const b = 31 - Math.clz32(stale);
+    wQty[at + b] = 0;
+    stale ^= 1 << b;
   }
-  runChangeCount = cN;
-  runAbsentDeletes = absent;
-  runOccupancy = inserts + deletes;
-  runCountDelta = inserts - deletes;
-  runTop = wTop;
-  return i;
+  wBits[w] = keep;
 }
 
 /**

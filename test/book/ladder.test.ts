@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Ladder, MAX_SLOTS_PER_LEVEL, windowSlotsFor } from "../../src/book/ladder.ts";
+import { CHURN_BRANCHLESS_PCT, Ladder, MAX_SLOTS_PER_LEVEL, windowSlotsFor } from "../../src/book/ladder.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { Side } from "../../src/core/types.ts";
 
@@ -166,6 +166,30 @@ describe("Ladder", () => {
     expect(px[1]).toBe(3);
   });
 
+  it("TC5c: copyLevels of dense windows (whole bitmap words at a time) and sparse ones, every chunk size from 1 to 70, equals priceAt/qtyAt", () => {
+    for (const side of [Side.BID, Side.ASK]) {
+      const sgn = side === Side.BID ? -1 : 1;
+      // 1000 levels 1–3 ticks apart (dense: ≥ 4 levels per bitmap word), then 200 levels 5–40 apart (sparse).
+      for (const gap of [(i: number) => 1 + (i % 3), (i: number) => 5 + ((i * 7) % 36)]) {
+        const n = gap(0) === 1 ? 1000 : 200;
+        const px = new Float64Array(n);
+        for (let i = 0, p = 500_000; i < n; i++, p += sgn * gap(i)) px[i] = p;
+        const qty = Float64Array.from({ length: n }, (_, i) => 1 + ((i * 13) % 97));
+        const l = new Ladder(side);
+        l.loadSorted(px, qty, n);
+        expect(l.windowCount).toBeGreaterThan(n / 2); // (the sparse book's deepest levels are in the overflow)
+        const want = levels(l);
+        for (let chunk = 1; chunk <= 70; chunk++) {
+          const gotPx = new Float64Array(n + 2).fill(-1);
+          const gotQty = new Float64Array(n + 2).fill(-1);
+          for (let from = 0; from < n; from += chunk) l.copyLevels(from, Math.min(chunk, n - from), gotPx, gotQty, from + 1);
+          expect(Array.from({ length: n }, (_, i) => [gotPx[i + 1], gotQty[i + 1]])).toEqual(want);
+          expect([gotPx[0], gotPx[n + 1], gotQty[0], gotQty[n + 1]]).toEqual([-1, -1, -1, -1]);
+        }
+      }
+    }
+  });
+
   it("TC5d: a snapshot replaces a sparse and a dense window completely (both ways of clearing)", () => {
     for (const side of [Side.BID, Side.ASK]) {
       const l = new Ladder(side);
@@ -182,6 +206,45 @@ describe("Ladder", () => {
         const stale = a.find((p) => !b.includes(p))!;
         expect(l.set(stale, 1)).toBe(0);
         expect(l.count).toBe(b.length + 1);
+      }
+    }
+  });
+
+  it("TC5e: a snapshot over another one leaves none of the old levels it does not rewrite (random pairs: above, below, between and among the new levels)", () => {
+    let seed = 4242;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const book = (best: number, n: number, maxGap: number, dir: number) => {
+      const out: number[] = [];
+      let p = best;
+      for (let i = 0; i < n; i++, p += dir * (1 + rand(maxGap))) out.push(p);
+      return Float64Array.from(out);
+    };
+    for (const side of [Side.BID, Side.ASK]) {
+      const dir = side === Side.BID ? -1 : 1;
+      const l = new Ladder(side);
+      let prev = new Float64Array(0);
+      for (let round = 0; round < 400; round++) {
+        // Same window size or not, dense (1–2 ticks apart) or sparse (up to 60), shifted up or down a little or a lot.
+        const n = 1 + rand(rand(4) === 0 ? 600 : 120);
+        const best = 1_000_000 + (rand(2) === 0 ? rand(40) : rand(4000)) - 2000;
+        const next = book(best, n, rand(3) === 0 ? 60 : 2, dir);
+        const q = Float64Array.from(next, (_, i) => 1 + ((i * 7 + round) % 50));
+        l.loadSorted(next, q, n);
+        expect(l.count).toBe(n);
+        for (let i = 0; i < n; i++) expect(l.get(next[i]!)).toBe(q[i]);
+        for (const p of prev) if (!next.includes(p)) expect(l.get(p)).toBe(0);
+        expect(levels(l)).toEqual(Array.from(next, (p, i) => [p, q[i]]));
+        // An old price now absent inserts as a new level (its window slot is really empty).
+        const gone = prev.find((p) => !next.includes(p) && (p - next[0]!) * dir > 0);
+        if (gone !== undefined) {
+          expect(l.set(gone, 3)).toBe(0);
+          expect(l.count).toBe(n + 1);
+          expect(l.set(gone, 0)).toBe(3);
+        }
+        prev = next;
       }
     }
   });
@@ -314,6 +377,64 @@ describe("Ladder", () => {
       expect(levels(fast)).toEqual(levels(slow));
       expect(absent).toBeGreaterThan(100);
       expect(fast.windowMoves).toBeGreaterThan(0);
+    }
+  });
+
+  it("TC10b: both window loops of applyLevels (branchy for update runs, branch-free for insert/delete churn) equal set() per level as the mix changes", () => {
+    let seed = 777;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    for (const side of [Side.BID, Side.ASK]) {
+      const fast = new Ladder(side);
+      const slow = new Ladder(side);
+      const sgn = side === Side.BID ? 1 : -1;
+      const px0 = Float64Array.from({ length: 200 }, (_, i) => 100_000 - sgn * i * 3);
+      const q0 = new Float64Array(200).fill(5);
+      fast.loadSorted(px0, q0, 200);
+      slow.loadSorted(px0, q0, 200);
+      const changes = new ChangeSet();
+      const px = new Float64Array(64);
+      const qty = new Float64Array(64);
+      const ran = { branchy: 0, branchFree: 0 };
+      for (let msg = 0; msg < 3000; msg++) {
+        // Phases of 150 messages: qty updates of present levels (a few inserts and deletes), then churn.
+        const churny = Math.floor(msg / 150) % 2 === 1;
+        if (fast.churn >= CHURN_BRANCHLESS_PCT) ran.branchFree++;
+        else ran.branchy++;
+        const n = 1 + rand(30);
+        const best = fast.bestPrice();
+        for (let k = 0; k < n; k++) {
+          const p = best - sgn * rand(600);
+          px[k] = p;
+          const present = fast.get(p) !== 0;
+          if (churny) qty[k] = present ? (rand(4) === 0 ? 1 + rand(100) : 0) : rand(8) === 0 ? 0 : 1 + rand(100); // mostly inserts and deletes
+          else qty[k] = rand(20) === 0 ? 0 : present ? (rand(4) === 0 ? fast.get(p) : 1 + rand(100)) : rand(10) === 0 ? 1 + rand(100) : 0;
+          if (rand(16) === 0) px[k] = best; // its delete leaves the window loop
+        }
+        changes.clear();
+        const absentFast = fast.applyLevels(px, qty, n, changes);
+        const want: [number, number][] = [];
+        let absentSlow = 0;
+        for (let k = 0; k < n; k++) {
+          const prev = slow.set(px[k]!, qty[k]!);
+          if (prev !== qty[k]) want.push([px[k]!, qty[k]!]);
+          else if (qty[k] === 0) absentSlow++;
+        }
+        expect(absentFast).toBe(absentSlow);
+        const cN = side === Side.BID ? changes.bidCount : changes.askCount;
+        const cPx = side === Side.BID ? changes.bidPx : changes.askPx;
+        const cQty = side === Side.BID ? changes.bidQty : changes.askQty;
+        expect(Array.from({ length: cN }, (_, i) => [cPx[i], cQty[i]])).toEqual(want);
+        expect(fast.count).toBe(slow.count);
+        expect(fast.bestPrice()).toBe(slow.bestPrice());
+        if (msg % 50 === 0) expect(levels(fast)).toEqual(levels(slow));
+      }
+      expect(levels(fast)).toEqual(levels(slow));
+      // Both loops ran for many messages each.
+      expect(ran.branchy).toBeGreaterThan(500);
+      expect(ran.branchFree).toBeGreaterThan(500);
     }
   });
 
