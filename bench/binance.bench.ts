@@ -13,8 +13,8 @@
  * interleaved rounds; rows are medians over rounds, ratios are taken within each round and then the median.
  * Target (issue #12): ≥ 10× the faster peer on deltas and on snapshots.
  * Then a breakdown of our diff path per frame (every real diff; each sample that applies diffs starts from the
- * snapshots): the frame copy, the scan (and its fixed part: the same frames with empty sides), applyDelta, packBookDelta, seal
- * (send time + CRC-32) and the floor Buffer.write + CRC; and of the snapshot path: the copy, applySnapshot, pack,
+ * snapshots): the frame copy, the scan (and its fixed part: the same frames with empty sides), applyDelta,
+ * packBookDelta, seal (send time + CRC-32) and the floor Buffer.write + CRC; and of the snapshot path: the copy, applySnapshot, pack,
  * seal, and scanSnapshot with its WebAssembly side reader against the TypeScript reader alone, in interleaved rounds
  * (docs/performance.md §10).
  * @module
