@@ -106,6 +106,11 @@ export class ChannelPacker {
    * on little-endian hosts (~1.5 ns per level cheaper than DataView.setUint32 pairs, measured for docs/performance.md).
    */
   words: Int32Array[] = [];
+  /**
+   * Float64Array over each pending datagram's bytes: the encoder stores a level's i64 below 2^32 as the double
+   * v + 2^52, whose low 32 bits are v, then 0 into the high word (encoder.ts writeLevels).
+   */
+  f64s: Float64Array[] = [];
   /** Exact-length views of each pool buffer (the native CRC and sendMany take one): see exactView(). */
   private readonly exact: ExactViews[] = [];
   /** Total messages written (all sessions of this packer). */
@@ -116,6 +121,8 @@ export class ChannelPacker {
   private firstSession = true;
   /** sessionStartNs as the two header words (little-endian hosts), computed once. */
   private readonly sessionStartWords = new Int32Array(2);
+  /** seal()'s send time as the two header words (scratch). */
+  private readonly sendTimeWords = new Int32Array(2);
 
   constructor(maxDatagramBytes: number, channelId: number, sourceId: number, sessionId: number, opts: ChannelPackerOptions = {}) {
     if (!(maxDatagramBytes >= MIN_MAX_DATAGRAM_BYTES && maxDatagramBytes <= ABS_MAX_DATAGRAM_BYTES)) {
@@ -152,28 +159,34 @@ export class ChannelPacker {
     if (!this.open || this.pos + msgBytes > limit || this.msgCount === MAX_MESSAGES_PER_DATAGRAM) {
       this.openDatagram(0);
     }
-    const view = this.views[this.count - 1];
     const off = this.pos;
+    const pos = off + msgBytes;
+    const msgCount = this.msgCount + 1;
+    const pktLength = pos + this.trailerBytes;
+    this.pos = pos;
+    this.msgCount = msgCount;
+    this.nextSeq++;
+    this.messagesWritten++;
+    this.lengths[this.count - 1] = pktLength;
     if (LITTLE_ENDIAN && (off & 3) === 0) {
+      // Message header, then the packet header's msgCount and pktLength: word stores with their neighbours
+      // (channelId, sourceId), the same bytes as the field stores below.
       const w = this.words[this.count - 1];
       const k = off >> 2;
       w[k] = (msgBytes & 0xffff) | (templateId << 16);
       w[k + 1] = (blockLength & 0xffff) | ((version & 0xff) << 16) | (msgFlags << 24);
+      w[1] = (this.channelId & 0xffff) | (msgCount << 16);
+      w[3] = (pktLength & 0xffff) | (this.sourceId << 16);
     } else {
+      const view = this.views[this.count - 1];
       view.setUint16(off + MSG_LENGTH_OFFSET, msgBytes, true);
       view.setUint16(off + MSG_TEMPLATE_ID_OFFSET, templateId, true);
       view.setUint16(off + MSG_BLOCK_LENGTH_OFFSET, blockLength, true);
       view.setUint8(off + MSG_VERSION_OFFSET, version);
       view.setUint8(off + MSG_FLAGS_OFFSET, msgFlags);
+      view.setUint16(PKT_MSG_COUNT_OFFSET, msgCount, true);
+      view.setUint16(PKT_LENGTH_OFFSET, pktLength, true);
     }
-    this.pos = off + msgBytes;
-    this.msgCount++;
-    this.nextSeq++;
-    this.messagesWritten++;
-    const pktLength = this.pos + this.trailerBytes;
-    view.setUint16(PKT_MSG_COUNT_OFFSET, this.msgCount, true);
-    view.setUint16(PKT_LENGTH_OFFSET, pktLength, true);
-    this.lengths[this.count - 1] = pktLength;
     return off + MESSAGE_HEADER_BYTES;
   }
 
@@ -185,6 +198,11 @@ export class ChannelPacker {
   /** The Int32Array over the datagram the last `beginMessage()` wrote into. */
   get currentWords(): Int32Array {
     return this.words[this.count - 1];
+  }
+
+  /** The Float64Array over the datagram the last `beginMessage()` wrote into. */
+  get currentF64(): Float64Array {
+    return this.f64s[this.count - 1];
   }
 
   /** Room left in the open datagram, 0 when none is open. */
@@ -210,7 +228,27 @@ export class ChannelPacker {
    */
   seal(sendTimeUs: number): void {
     const auth = this.auth;
-    for (let i = 0; i < this.count; i++) {
+    const count = this.count;
+    if (LITTLE_ENDIAN && auth === undefined) {
+      // The common case as word stores: the send time converted once per flush, the CRC stored as one word. The
+      // checksum field is already 0 (openDatagram writes it so; cleared again only if this datagram was sealed
+      // before), so the CRC is one native call over the datagram's exact-length view.
+      const st = this.sendTimeWords;
+      nsFromUsWords(st, 0, sendTimeUs);
+      const lo = st[0];
+      const hi = st[1];
+      const crcWord = PKT_CHECKSUM_OFFSET >> 2;
+      for (let i = 0; i < count; i++) {
+        const w = this.words[i];
+        w[PKT_SEND_TIME_NS_OFFSET >> 2] = lo;
+        w[(PKT_SEND_TIME_NS_OFFSET >> 2) + 1] = hi;
+        if (w[crcWord] !== 0) w[crcWord] = 0;
+        w[crcWord] = datagramCrc32Zeroed(this.exact[i]!.of(this.lengths[i]!));
+      }
+      this.open = false;
+      return;
+    }
+    for (let i = 0; i < count; i++) {
       const view = this.views[i];
       const bytes = this.bytes[i];
       const length = this.lengths[i];
@@ -309,5 +347,6 @@ export class ChannelPacker {
     this.exact.push(new ExactViews(bytes));
     this.views.push(new DataView(buf));
     this.words.push(new Int32Array(buf));
+    this.f64s.push(new Float64Array(buf, 0, buf.byteLength >> 3)); // maxDatagramBytes is a multiple of 8
   }
 }

@@ -6,7 +6,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { crc32, crc32Update, datagramCrc32, datagramCrc32Ts, datagramCrc32Zeroed, NATIVE_CRC32 } from "../../src/wire/crc32.ts";
+import { decodeDatagram } from "../../src/wire/decode-objects.ts";
 import { ExactViews } from "../../src/wire/exact-views.ts";
+import { ChannelPacker } from "../../src/wire/packer.ts";
 import { rng } from "./helpers.ts";
 
 /** A bitwise CRC-32 written from its definition (test reference): reflected 0xEDB88320, init and xorout 0xFFFFFFFF. */
@@ -88,5 +90,17 @@ describe("CRC-32, randomized against the bitwise reference", () => {
     const b = views.of(161); // not a multiple of 8: same slot as 160, a view of its own length
     expect(b.length).toBe(161);
     expect(views.of(160).length).toBe(160);
+  });
+});
+
+describe("ChannelPacker.seal and the v3 checksum", () => {
+  it("a datagram sealed twice (a second stamp before the send) still verifies: the old checksum is not summed in", () => {
+    const p = new ChannelPacker(1400, 1, 0, 7, { sessionStartUs: 1_764_000_000_000_000 });
+    p.appendHeartbeat(0);
+    p.seal(1_764_000_000_000_100);
+    p.seal(1_764_000_000_000_200);
+    const res = decodeDatagram(p.bytes[0]!.slice(0, p.lengths[0]));
+    expect(res.ok).toBe(true);
+    expect(res.ok && res.packet.sendTimeUs).toBe(1_764_000_000_000_200);
   });
 });

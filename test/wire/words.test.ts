@@ -1,16 +1,17 @@
 /**
- * The packer and the encoder store the packet header, message headers and the BookDelta root block as int32 words
- * (src/wire/words.ts) on little-endian hosts. These tests rebuild the same bytes field by field with DataView and
+ * The packer and the encoder store the packet header, message headers and the BookDelta and BookSnapshot root blocks
+ * as int32 words (src/wire/words.ts), and levels below 2^32 as doubles v + 2^52 through a Float64Array, on
+ * little-endian hosts. These tests rebuild the same bytes field by field with DataView and
  * core/i64.ts at the offsets of layout.ts, over random and edge values, and compare them byte for byte (the golden
  * vectors in vectors.json check a few fixed datagrams; this checks the packing of every field over its range).
  */
 import { describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
-import { setNsFromUs, setU64 } from "../../src/core/i64.ts";
+import { setI64, setNsFromUs, setU64 } from "../../src/core/i64.ts";
 import { BookState, StatusReason } from "../../src/core/types.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
 import { datagramCrc32Ts } from "../../src/wire/crc32.ts";
-import { packBookDelta } from "../../src/wire/encoder.ts";
+import { packBookDelta, packBookSnapshot, writeBookCommon } from "../../src/wire/encoder.ts";
 import * as L from "../../src/wire/layout.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
 import { LITTLE_ENDIAN, nsFromUsWords, u64Words } from "../../src/wire/words.ts";
@@ -126,6 +127,68 @@ describe("wire word stores", () => {
       }
       expect(msg).toBe(parts);
       p.clear();
+    }
+  });
+
+  it("levels: every pair of edge values (either side of 0, 2^31, 2^32, 2^52, ±2^53) as setI64 writes them", () => {
+    const vals = [...EDGE, -0, -1, -(2 ** 31), -(2 ** 31) - 1, -(2 ** 32), -(2 ** 53) + 1, 3, 2 ** 33 + 5];
+    const p = new ChannelPacker(65000 & ~7, 1, 2, 3, { sessionStartUs: 1 });
+    const view = new TestBook(makeInstrument("binance", "spot", "EDGE", 2, 8));
+    const changes = new ChangeSet();
+    for (const a of vals) for (const b of vals) changes.addBid(a, b);
+    for (const a of vals) changes.addAsk(a, vals[vals.length - 1 - vals.indexOf(a)]!);
+    expect(packBookDelta(p, view, changes)).toBe(1);
+    const want = new DataView(new ArrayBuffer(changes.count * L.LEVEL_BYTES));
+    let o = 0;
+    for (const [px, qty, n] of [[changes.bidPx, changes.bidQty, changes.bidCount], [changes.askPx, changes.askQty, changes.askCount]] as const) {
+      for (let i = 0; i < n; i++, o += L.LEVEL_BYTES) {
+        setI64(want, o + L.LEVEL_PRICE_OFFSET, px[i]!);
+        setI64(want, o + L.LEVEL_QTY_OFFSET, qty[i]!);
+      }
+    }
+    const start = L.PACKET_HEADER_BYTES + L.MESSAGE_HEADER_BYTES + L.BOOK_DELTA_BLOCK_BYTES;
+    expect([...p.bytes[0]!.subarray(start, start + want.byteLength)]).toEqual([...new Uint8Array(want.buffer)]);
+  });
+
+  it("packBookSnapshot's root blocks (first chunk encoded, later chunks copied) as the field-by-field stores write them", () => {
+    const r = rng(13);
+    for (let trial = 0; trial < 60; trial++) {
+      const p = new ChannelPacker(randInt(r, 256, 1400), 1, 2, 3, { sessionStartUs: 1 });
+      const view = new TestBook({ ...makeInstrument("okx", "spot", `S${trial}`, randInt(r, -8, 18), randInt(r, -8, 18)), instrumentId: randInt(r, 0, 2 ** 32 - 1) });
+      const pick = () => (r() < 0.3 ? EDGE[randInt(r, 0, EDGE.length - 1)]! : Math.floor(r() * 2 ** randInt(r, 1, 52)));
+      view.state = [BookState.LIVE, BookState.STALE][trial % 2]!;
+      view.instrSeq = pick();
+      view.venueSeq = pick();
+      view.tsExchangeUs = pick();
+      view.tsEventUs = pick();
+      view.tsRecvUs = pick();
+      const nb = randInt(r, 0, 300);
+      const na = randInt(r, 0, 300);
+      for (let i = 0; i < nb; i++) view.bids.set(1_000_000 - i, pick());
+      for (let i = 0; i < na; i++) view.asks.set(1_000_001 + i, pick());
+      const depth = trial % 3 === 0 ? randInt(r, 1, 120) : 0;
+      const chunks = packBookSnapshot(p, view, depth, trial % 4 === 0);
+      const tb = depth > 0 ? Math.min(depth, nb) : nb;
+      const ta = depth > 0 ? Math.min(depth, na) : na;
+      let chunk = 0;
+      for (let d = 0; d < p.count; d++) {
+        const got = new DataView(p.bytes[d]!.buffer, 0, p.lengths[d]!);
+        for (let off = L.PACKET_HEADER_BYTES; off < p.lengths[d]!; chunk++) {
+          const body = off + L.MESSAGE_HEADER_BYTES;
+          const w = new DataView(new ArrayBuffer(L.BOOK_SNAPSHOT_BLOCK_BYTES));
+          writeBookCommon(w, 0, view);
+          w.setUint16(L.SNAP_BID_COUNT_OFFSET, got.getUint16(body + L.SNAP_BID_COUNT_OFFSET, true), true);
+          w.setUint16(L.SNAP_ASK_COUNT_OFFSET, got.getUint16(body + L.SNAP_ASK_COUNT_OFFSET, true), true);
+          w.setUint16(L.SNAP_LEVEL_LENGTH_OFFSET, L.LEVEL_BYTES, true);
+          w.setUint16(L.SNAP_CHUNK_INDEX_OFFSET, chunk, true);
+          w.setUint16(L.SNAP_CHUNK_COUNT_OFFSET, chunks, true);
+          w.setUint16(L.SNAP_TOTAL_BID_COUNT_OFFSET, tb, true);
+          w.setUint16(L.SNAP_TOTAL_ASK_COUNT_OFFSET, ta, true);
+          expect([...new Uint8Array(got.buffer, body, L.BOOK_SNAPSHOT_BLOCK_BYTES)], `trial ${trial} chunk ${chunk}`).toEqual([...new Uint8Array(w.buffer)]);
+          off += got.getUint16(off + L.MSG_LENGTH_OFFSET, true);
+        }
+      }
+      expect(chunk).toBe(chunks);
     }
   });
 });
