@@ -4,7 +4,7 @@
  * XOR 0xFFFFFFFF, check value 0xCBF43926), the checksum of every wire v3 datagram (docs/wire-protocol.md §3.2).
  * - Native: node:zlib `crc32`, built into Bun and into Node since 20.15 / 22.2. Why this CRC and not v2's CRC-32C:
  *   no runtime has a native CRC-32C, and the TypeScript one cost 64 ns per 160-byte datagram and 459 ns per 1400 B
- *   against 22 / 45 ns for this one (in-process A/B, bench/wire.bench.ts), on the publisher and again on every subscriber.
+ *   against 22 / 45 ns for this one (docs/performance.md §3.4), on the publisher and again on every subscriber.
  * - TypeScript (slicing-by-8): the same CRC where the runtime has none, and for spans that are not a whole view
  *   (the native call takes a view, and a subarray per datagram would allocate).
  * @module
