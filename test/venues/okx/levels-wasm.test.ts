@@ -50,12 +50,12 @@ function numberText(exp: number): string {
 }
 
 /** The fields after the size: OKX's `,"0","n"` mostly; at times missing, one or three, odd (noise) ones. */
-function tailText(): string {
-  const r = rnd(40);
+function tailText(odd = false): string {
+  const r = odd ? 3 + rnd(13) : rnd(40);
   if (r === 0) return "";
   if (r === 1) return ',"0"';
   if (r === 2) return `,"0","${digits(1 + rnd(4), true)}","7"`;
-  if (noise === 0 || rnd(noise) > 2) return `,"0","${digits(1 + rnd(3), true)}"`;
+  if (!odd && (noise === 0 || rnd(noise) > 2)) return `,"0","${digits(1 + rnd(3), true)}"`;
   if (r === 3) return ',"0",""';
   if (r === 4) return ',"x","1"';
   if (r === 5) return ',"0","1.5"';
@@ -63,13 +63,27 @@ function tailText(): string {
   if (r === 7) return ',"0","-1"';
   if (r === 8) return ', "0","1"';
   if (r === 9) return ',"0","1\\""';
+  if (r === 10) return ',"0","1';
+  if (r === 11) return ',"0","12x"';
+  if (r === 12) return ',"0","ab"';
+  if (r === 13) return ',"0","\\u0031"';
+  if (r === 14) return ',"0","1x';
+  if (r === 15) return ',"0","1\\","1"';
   return `,"0","${digits(1 + rnd(3), true)}"`;
 }
+
+/** Per side: the one level (else -1) of an otherwise plain side whose tail is odd, so that nothing else decides. */
+let oddAt = -1;
 
 /** One side: OKX's layout mostly, sometimes whitespace, a broken level or a JSON number. */
 function sideText(n: number, pe: number, qe: number): string {
   const levels: string[] = [];
+  oddAt = noise === 0 && rnd(3) === 0 ? rnd(n + 1) : -1;
   for (let i = 0; i < n; i++) {
+    if (i === oddAt) {
+      levels.push(`["${numberText(pe)}","${numberText(qe)}"${tailText(true)}]`);
+      continue;
+    }
     const r = noise === 0 ? 9 : rnd(4 * noise);
     if (r === 0) levels.push(`[ "${numberText(pe)}","${numberText(qe)}"${tailText()}]`);
     else if (r === 1) levels.push(`["${numberText(pe)}",${numberText(qe) || "1"}${tailText()}]`);
