@@ -8,7 +8,8 @@
  * two or more strings (price, size, then ignored fields). It is a strict reader: anything it does not recognise
  * exactly (whitespace, escapes, other key orders at the top, fractional or exponent integers, bad numbers, duplicate
  * keys) returns SCAN_FALLBACK and goes to the JSON path (parse-json.ts), which validates the same way and is the
- * one that reports errors. Whatever the scanner accepts, JSON.parse accepts with the same meaning.
+ * one that reports errors. Whatever the scanner accepts, JSON.parse accepts with the same meaning. Each side is read by
+ * the shared WebAssembly side reader (common/levels-wasm.ts) where it takes it, else by levels() below, which decides.
  * @module
  */
 import type { BookUpdate } from "../../core/book-update.ts";
