@@ -10,7 +10,7 @@
 import type { BookUpdate } from "../../core/book-update.ts";
 import { CH_COMMA, CH_LBRACE, CH_LBRACKET, CH_RBRACE, TWO_53 } from "./json-cursor.ts";
 import { LevelReader } from "./level-reader.ts";
-import { WasmLevels } from "./levels-wasm.ts";
+import { WasmLevels } from "../common/levels-wasm.ts";
 import { SCAN_ERR_MISSING, SCAN_ERR_NUMBER, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK } from "./scan-codes.ts";
 
 // Snapshot keys, as bits (a duplicate key goes to the JSON path, which keeps the last one).

@@ -8,11 +8,13 @@
  * two or more strings (price, size, then ignored fields). It is a strict reader: anything it does not recognise
  * exactly (whitespace, escapes, other key orders at the top, fractional or exponent integers, bad numbers, duplicate
  * keys) returns SCAN_FALLBACK and goes to the JSON path (parse-json.ts), which validates the same way and is the
- * one that reports errors. Whatever the scanner accepts, JSON.parse accepts with the same meaning.
+ * one that reports errors. Whatever the scanner accepts, JSON.parse accepts with the same meaning. Each side is read by
+ * the shared WebAssembly side reader (common/levels-wasm.ts) where it takes it, else by levels() below, which decides.
  * @module
  */
 import type { BookUpdate } from "../../core/book-update.ts";
 import { POW10, parseFixedCodes } from "../../core/fixed.ts";
+import { WasmLevels } from "../common/levels-wasm.ts";
 import type { OkxTopicTable } from "./topic-table.ts";
 
 /** Not an order-book push (a control frame, text `pong`, or a frame not starting like one): the JSON path decides. */
@@ -106,8 +108,21 @@ export class OkxScanner {
    * four digits at once through the DataView is cheaper than charCodeAt per character (the Bybit scanner measured
    * the same). Room for 3 × length + 8 bytes, so a 4-byte read near the end stays inside.
    */
-  private bytes: Buffer = Buffer.alloc(8192);
-  private view: DataView = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+  private bytes: Buffer;
+  private view: DataView;
+  /** The scanner's own buffer, for when the WebAssembly side reader is unavailable or the frame too long for it. */
+  private ownBytes: Buffer = Buffer.alloc(8192);
+  private ownView: DataView = new DataView(this.ownBytes.buffer, this.ownBytes.byteOffset, this.ownBytes.byteLength);
+  /** The WebAssembly side reader: created on the first frame; null when unavailable or not wanted. */
+  private wasm: WasmLevels | null | undefined = undefined;
+  /** The side reader while the frame is in its memory, else null. */
+  private side: WasmLevels | null = null;
+
+  /** `useWasm` false: levels are read by the TypeScript reader alone (the reference the tests compare with). */
+  constructor(private readonly useWasm = true) {
+    this.bytes = this.ownBytes;
+    this.view = this.ownView;
+  }
 
   /** Subscription index (≥ 0) with `update` filled, or a SCAN_* code. */
   scan(s: string, table: OkxTopicTable, u: BookUpdate): number {
@@ -300,6 +315,15 @@ export class OkxScanner {
       this.pos = p + 1;
       return true;
     }
+    // The WebAssembly reader takes the plain side whole; what it declines is read below from the same place.
+    const w = this.side;
+    if (w !== null) {
+      const e = w.readSide(p, bid, pe, qe, u);
+      if (e >= 0) {
+        this.pos = e;
+        return true;
+      }
+    }
     for (;;) {
       if (b[p] !== LBRACKET || b[p + 1] !== QUOTE) return false;
       p += 2;
@@ -447,12 +471,26 @@ export class OkxScanner {
     }
   }
 
-  /** Copies the frame into `bytes` (one native call); false when it holds a non-ASCII unit (the JSON path takes it). */
+  /**
+   * Copies the frame into `bytes` (one native call): the WebAssembly side reader's memory where it is available and
+   * has room, else the scanner's own buffer. False when the frame holds a non-ASCII unit (the JSON path takes it).
+   */
   private encode(s: string): boolean {
     const len = s.length;
-    if (this.bytes.length < 3 * len + 8) {
-      this.bytes = Buffer.alloc(Math.max(3 * len + 8, this.bytes.length * 2));
-      this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+    let w = this.wasm;
+    if (w === undefined) w = this.wasm = this.useWasm ? WasmLevels.create(true) : null;
+    if (w !== null && w.ensure(len)) {
+      this.bytes = w.bytes;
+      this.view = w.view;
+      this.side = w;
+    } else {
+      this.side = null;
+      if (this.ownBytes.length < 3 * len + 8) {
+        this.ownBytes = Buffer.alloc(Math.max(3 * len + 8, this.ownBytes.length * 2));
+        this.ownView = new DataView(this.ownBytes.buffer, this.ownBytes.byteOffset, this.ownBytes.byteLength);
+      }
+      this.bytes = this.ownBytes;
+      this.view = this.ownView;
     }
     if (this.bytes.write(s, 0) !== len) return false;
     this.bytes[len] = 0; // sentinel: no character the scanner accepts

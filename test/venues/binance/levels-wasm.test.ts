@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
-import { WasmLevels } from "../../../src/venues/binance/levels-wasm.ts";
+import { WasmLevels } from "../../../src/venues/common/levels-wasm.ts";
 import { BinanceScanner } from "../../../src/venues/binance/scanner.ts";
 import { StreamTable } from "../../../src/venues/binance/topic-table.ts";
 import { parseDepthSnapshot } from "../../../src/venues/binance/parse-json.ts";
@@ -101,8 +101,8 @@ afterEach(() => {
 });
 
 describe("Binance REST snapshots: WebAssembly side reader", () => {
-  test("the embedded module is what scripts/gen-binance-levels-wasm.mjs generates", () => {
-    const script = fileURLToPath(new URL("../../../scripts/gen-binance-levels-wasm.mjs", import.meta.url));
+  test("the embedded module is what scripts/gen-levels-wasm.mjs generates", () => {
+    const script = fileURLToPath(new URL("../../../scripts/gen-levels-wasm.mjs", import.meta.url));
     const r = spawnSync("node", [script, "--check"], { encoding: "utf8" });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);

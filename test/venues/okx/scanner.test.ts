@@ -64,8 +64,11 @@ function viaJson(frame: string, t: OkxTopicTable): Result | number {
   return r >= 0 ? snapshotOf(r, sc, u) : r;
 }
 
+/** One scanner for every frame, as a connection has (each holds a WebAssembly instance: too costly per frame). */
+const shared = new OkxScanner();
+
 function viaScanner(frame: string, t: OkxTopicTable): Result | number {
-  const sc = new OkxScanner();
+  const sc = shared;
   const u = new BookUpdate();
   const r = sc.scan(frame, t, u);
   return r >= 0 ? snapshotOf(r, sc, u) : r;

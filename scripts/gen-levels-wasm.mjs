@@ -1,15 +1,16 @@
-// Generates the WebAssembly level reader of Binance REST depth snapshots (src/venues/binance/levels-wasm.ts) and
-// writes its bytes, base64, into src/venues/binance/levels-wasm-module.ts (embedded, so `bun build --compile` needs no
-// file at run time). No toolchain: the binary format is written by hand below (WebAssembly core spec §5), as
+// Generates the WebAssembly side reader of order-book levels (src/venues/common/levels-wasm.ts; Binance REST depth
+// snapshots, docs/performance.md §10) and writes its bytes, base64, into src/venues/common/levels-wasm-module.ts
+// (embedded, so `bun build --compile` needs no file at run time). No toolchain: the binary format is written by hand below (WebAssembly core spec §5), as
 // scripts/gen-crc32c-wasm.mjs did for the CRC experiment (docs/performance.md §3.3).
-//   node scripts/gen-binance-levels-wasm.mjs            → writes src/venues/binance/levels-wasm-module.ts
-//   node scripts/gen-binance-levels-wasm.mjs --check    → exits 1 when that file is not what this script writes
+//   node scripts/gen-levels-wasm.mjs            → writes src/venues/common/levels-wasm-module.ts
+//   node scripts/gen-levels-wasm.mjs --check    → exits 1 when that file is not what this script writes
 //
 // The module: memory "mem" (growable; the host re-creates its views after a grow), func "levels"(p, priceExp, qtyExp,
 // out, cap) → n. It reads Binance's compact `["price","qty"],["price","qty"],…]` from byte p (the first level's `[`;
 // the body's bytes start at address BASE, so p is the host's index into the body) and writes n levels as f64 pairs
 // (price mantissa, qty mantissa) at address out, at most cap of them; the index just after the side's closing `]`
-// goes to the i32 at address 0. Anything else — whitespace, a malformed level, a number that is not plain, an exponent
+// goes to the i32 at address 0. Func "levelsx" (same signature) reads levels that carry further plain string fields
+// after the qty, each `,"` + digits + `"` (OKX's `["px","sz","0","orderCount"]`), skipped. Anything else — whitespace, a malformed level, a number that is not plain, an exponent
 // above 15, more than cap levels — returns -1 and the host reads the whole side again with the TypeScript reader (level-reader.ts), which decides and names the
 // error. "Plain" is exactly the TypeScript reader's one-pass case: digits, an optional dot followed by a digit, at most
 // 15 integer digits + exponent, nothing but zeros beyond the exponent, a closing quote; the mantissa is then exact
@@ -27,7 +28,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const OUT_FILE = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "venues", "binance", "levels-wasm-module.ts");
+const OUT_FILE = join(dirname(fileURLToPath(import.meta.url)), "..", "src", "venues", "common", "levels-wasm-module.ts");
 /** Address of the body's byte 0 (below it: the result word at 0 and the tables). */
 const BASE = 512;
 /** i64 tables: LOW[k] = the low k bytes set (k = 0..8), POW[i] = 10^i (i = 0..15). */
@@ -165,10 +166,21 @@ const numberFast = (EXP, Fd) => blk("num", () => [
   ...number(EXP),
 ]);
 
-function build() {
+/** One function body: `extra` false → levels of exactly two strings (Binance), true → further `,"digits"` fields
+ * after the qty skipped (OKX's deprecated "0" and order count). */
+function levelsBody(extra) {
   // No shape predicted yet; 10^exp for integer-only numbers (an exponent above 15 never makes a plain number).
   const init = (EXP, Fd) => [...c32(-1), ...set(Fd.KP), ...c32(-1), ...set(Fd.FP), ...tab(EXP, POW_ADDR), ...set(Fd.POWI)];
-  const body = [
+  // p at the closing quote of the qty: each `,"` + digits + `"` after it skipped, p left at the last closing quote.
+  const skipExtra = () => blk("exdone", () => lp("exl", () => [
+    ...get(P), ...load16(1), ...c32(0x222c), ...ne, ...brIf("exdone"),
+    ...incP(3), ...readC,
+    ...get(C), ...c32(48), ...sub, ...c32(10), ...geU, ...brIf("fail"),
+    ...blk("exd", () => lp("exdl", () => [...incP(1), ...readC, ...get(C), ...c32(48), ...sub, ...c32(10), ...geU, ...brIf("exd"), ...br("exdl")])),
+    ...get(C), ...c32(34), ...ne, ...brIf("fail"),
+    ...br("exl"),
+  ]));
+  return [
     ...blk("fail", () => [
       ...get(PEXP), ...c32(15), ...gtU, ...get(QEXP), ...c32(15), ...gtU, ...or, ...brIf("fail"),
       ...init(PEXP, PF), ...init(QEXP, QF),
@@ -179,6 +191,7 @@ function build() {
         ...get(P), ...load32(), ...c32(0xffffff), ...and, ...c32(0x222c22), ...ne, ...brIf("fail"),
         ...incP(3),
         ...numberFast(QEXP, QF),
+        ...(extra ? skipExtra() : []),
         ...get(N), ...get(CAP), ...geU, ...brIf("fail"),
         ...get(N), ...c32(4), ...shl, ...get(OUT), ...add, ...tee(D), ...get(PX), ...cvt, ...f64store(0),
         ...get(D), ...get(V), ...cvt, ...f64store(8),
@@ -192,7 +205,11 @@ function build() {
     ]),
     ...c32(-1), 0x0b,
   ];
-  const func = [...vec([[...uleb(nI32 - 5), I32], [...uleb(k64), I64]]), ...body];
+}
+
+function build() {
+  const locals = vec([[...uleb(nI32 - 5), I32], [...uleb(k64), I64]]);
+  const funcs = [false, true].map((extra) => [...locals, ...levelsBody(extra)]);
   const tables = new Uint8Array(POW_ADDR + 16 * 8 - LOW_ADDR);
   const dv = new DataView(tables.buffer);
   for (let k = 0; k <= 8; k++) dv.setBigUint64(k * 8, k === 8 ? 0xffffffffffffffffn : (1n << BigInt(8 * k)) - 1n, true);
@@ -200,10 +217,10 @@ function build() {
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([[I32]])]])),
-    ...section(3, vec([uleb(0)])),
+    ...section(3, vec([uleb(0), uleb(0)])),
     ...section(5, vec([[0x00, ...uleb(1)]])),
-    ...section(7, vec([[...str("mem"), 0x02, 0], [...str("levels"), 0x00, 0]])),
-    ...section(10, vec([[...uleb(func.length), ...func]])),
+    ...section(7, vec([[...str("mem"), 0x02, 0], [...str("levels"), 0x00, 0], [...str("levelsx"), 0x00, 1]])),
+    ...section(10, vec(funcs.map((f) => [...uleb(f.length), ...f]))),
     ...section(11, vec([[0x00, ...c32(LOW_ADDR), 0x0b, ...vec([...tables].map((b) => [b]))]])),
   ]);
 }
@@ -211,8 +228,8 @@ function build() {
 const bytes = build();
 const base64 = Buffer.from(bytes).toString("base64");
 const lines = base64.match(/.{1,112}/g).map((l) => `  "${l}"`).join(" +\n");
-const ts = `// Generated by scripts/gen-binance-levels-wasm.mjs: do not edit (test/venues/binance/levels-wasm.test.ts checks it is current).
-/** The Binance snapshot level reader (${bytes.length} bytes): memory "mem", func "levels"(p, priceExp, qtyExp, out, cap) → n. */
+const ts = `// Generated by scripts/gen-levels-wasm.mjs: do not edit (test/venues/binance/levels-wasm.test.ts checks it is current).
+/** The order-book side reader (${bytes.length} bytes): memory "mem", funcs "levels" and "levelsx"(p, priceExp, qtyExp, out, cap) → n. */
 export const LEVELS_WASM_BASE = ${BASE};
 export const LEVELS_WASM_BASE64 =
 ${lines};
@@ -223,10 +240,10 @@ if (process.argv.includes("--check")) {
     current = readFileSync(OUT_FILE, "utf8");
   } catch {}
   if (current !== ts) {
-    console.error(`gen-binance-levels-wasm: ${OUT_FILE} is not current; run node scripts/gen-binance-levels-wasm.mjs`);
+    console.error(`gen-levels-wasm: ${OUT_FILE} is not current; run node scripts/gen-levels-wasm.mjs`);
     process.exit(1);
   }
 } else {
   writeFileSync(OUT_FILE, ts);
-  console.log(`gen-binance-levels-wasm: ${bytes.length} bytes → ${OUT_FILE}`);
+  console.log(`gen-levels-wasm: ${bytes.length} bytes → ${OUT_FILE}`);
 }
