@@ -10,6 +10,7 @@
  * @module
  */
 import * as zlib from "node:zlib";
+import { crcUpdateBytes, slicingTables } from "./crc-tables.ts";
 import { PACKET_HEADER_BYTES, PKT_CHECKSUM_OFFSET } from "./layout.ts";
 
 type Crc32Fn = (data: Uint8Array, value?: number) => number;
@@ -17,43 +18,15 @@ const zlibCrc32 = (zlib as unknown as { crc32?: Crc32Fn }).crc32;
 /** The runtime's native CRC-32 over a whole view, or undefined (Node < 20.15). */
 export const NATIVE_CRC32: Crc32Fn | undefined = typeof zlibCrc32 === "function" ? zlibCrc32 : undefined;
 
-const POLY = 0xedb88320;
-/** T[k * 256 + b]: CRC register after byte b followed by k zero bytes (slicing-by-8 tables). */
-const T = new Int32Array(8 * 256);
-for (let b = 0; b < 256; b++) {
-  let c = b;
-  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
-  T[b] = c;
-}
-for (let b = 0; b < 256; b++) {
-  let c = T[b]!;
-  for (let k = 1; k < 8; k++) {
-    c = T[c & 0xff]! ^ (c >>> 8);
-    T[k * 256 + b] = c;
-  }
-}
+/** Slicing-by-8 tables of the reflected polynomial 0xEDB88320. */
+const T = slicingTables(0xedb88320, 8);
 
 /**
  * Continues a CRC-32 register over bytes[start, end) in TypeScript (slicing-by-8). Start with -1 (0xFFFFFFFF) and
  * finish with `~crc >>> 0`. Returns the register as an int32.
  */
 export function crc32Update(crc: number, bytes: Uint8Array, start: number, end: number): number {
-  let c = crc | 0;
-  let i = start;
-  const t = T;
-  const end8 = end - 7;
-  while (i < end8) {
-    c ^= bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
-    const x0 = t[1792 + (c & 0xff)]! ^ t[1536 + ((c >>> 8) & 0xff)]! ^ t[1280 + ((c >>> 16) & 0xff)]! ^ t[1024 + (c >>> 24)]!;
-    const x1 = t[768 + bytes[i + 4]!]! ^ t[512 + bytes[i + 5]!]! ^ t[256 + bytes[i + 6]!]! ^ t[bytes[i + 7]!]!;
-    c = x0 ^ x1;
-    i += 8;
-  }
-  while (i < end) {
-    c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-    i++;
-  }
-  return c;
+  return crcUpdateBytes(T, crc, bytes, start, end);
 }
 
 /** CRC-32 of bytes[start, end), unsigned. Native when the span is the whole view, TypeScript otherwise. */

@@ -8,47 +8,21 @@
  * - Bytes path: slicing-by-8 over a Uint8Array, any alignment, any host.
  * @module
  */
+import { crcUpdateBytes, slicingTables } from "./crc-tables.ts";
 import { PACKET_HEADER_BYTES, PKT_CHECKSUM_OFFSET } from "./layout.ts";
 
 const POLY = 0x82f63b78;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-/** T[k * 256 + b]: CRC register after byte b followed by k zero bytes (slicing tables; T[0..255] the classic one). */
-const T = new Int32Array(16 * 256);
-for (let b = 0; b < 256; b++) {
-  let c = b;
-  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
-  T[b] = c;
-}
-for (let b = 0; b < 256; b++) {
-  let c = T[b]!;
-  for (let k = 1; k < 16; k++) {
-    c = T[c & 0xff]! ^ (c >>> 8);
-    T[k * 256 + b] = c;
-  }
-}
+/** T[k * 256 + b]: CRC register after byte b followed by k zero bytes (16 slices: the words path takes 16 bytes a step). */
+const T = slicingTables(POLY, 16);
 
 /**
  * Continues a CRC-32C register over bytes[start, end) (slicing-by-8). Start with -1 (0xFFFFFFFF) and finish with
  * `~crc >>> 0`; crc32c() does both. Returns the register as an int32.
  */
 export function crc32cUpdate(crc: number, bytes: Uint8Array, start: number, end: number): number {
-  let c = crc | 0;
-  let i = start;
-  const t = T;
-  const end8 = end - 7;
-  while (i < end8) {
-    c ^= bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
-    const x0 = t[1792 + (c & 0xff)]! ^ t[1536 + ((c >>> 8) & 0xff)]! ^ t[1280 + ((c >>> 16) & 0xff)]! ^ t[1024 + (c >>> 24)]!;
-    const x1 = t[768 + bytes[i + 4]!]! ^ t[512 + bytes[i + 5]!]! ^ t[256 + bytes[i + 6]!]! ^ t[bytes[i + 7]!]!;
-    c = x0 ^ x1;
-    i += 8;
-  }
-  while (i < end) {
-    c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-    i++;
-  }
-  return c;
+  return crcUpdateBytes(T, crc, bytes, start, end);
 }
 
 /**
