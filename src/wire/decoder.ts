@@ -156,7 +156,8 @@ export class PacketReader {
    * only when the DataView changes (cold): a subscriber wraps the same receive buffer every time.
    */
   private bytesView: Uint8Array = new Uint8Array(0);
-  private wordsView: Int32Array | undefined;
+  /** null: not made yet for this buffer; undefined: the buffer cannot take one (byte path). */
+  private wordsView: Int32Array | undefined | null = null;
   /** Created on first need: a DataView over exactly one datagram (the forward bridge's) never needs it. */
   private exactViews: ExactViews | undefined;
   private viewsOf: DataView | undefined;
@@ -223,7 +224,7 @@ export class PacketReader {
     const authenticated = (dv.getUint8(PKT_FLAGS_OFFSET) & PKT_FLAG_AUTHENTICATED) !== 0;
     if (authenticated && pktLength < PACKET_HEADER_BYTES + AUTH_TRAILER_BYTES) return DecodeErrorCode.TRUNCATED;
     if (this.viewsOf !== dv) this.rebuildViews(dv);
-    const sum = version === WIRE_VERSION ? this.crc32Of(pktLength) : datagramCrc32c(this.bytesView, pktLength, this.wordsView);
+    const sum = version === WIRE_VERSION ? this.crc32Of(pktLength) : this.crc32cOf(pktLength);
     if (sum !== dv.getUint32(PKT_CHECKSUM_OFFSET, true)) return DecodeErrorCode.BAD_CHECKSUM;
     const auth = this.auth;
     if (auth !== undefined && (!authenticated || !auth.verify(this.bytesView, pktLength))) return DecodeErrorCode.BAD_AUTH;
@@ -240,13 +241,22 @@ export class PacketReader {
     return datagramCrc32Ts(bytes, pktLength);
   }
 
-  // Cold: a new receive buffer.
+  /** v2's checksum (CRC-32C), through a word view of the buffer made on the first v2 datagram it holds. */
+  private crc32cOf(pktLength: number): number {
+    if (this.wordsView === null) {
+      const dv = this.dv;
+      const words = (dv.byteOffset & 3) === 0 ? new Int32Array(dv.buffer, dv.byteOffset, dv.byteLength >> 2) : undefined;
+      this.wordsView = crc32cWordsUsable(this.bytesView, words) ? words : undefined;
+    }
+    return datagramCrc32c(this.bytesView, pktLength, this.wordsView);
+  }
+
+  // Cold: a new receive buffer. The per-version views are made when first needed (null: not yet).
   private rebuildViews(dv: DataView): void {
     this.viewsOf = dv;
     this.bytesView = new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength);
     this.exactViews = undefined;
-    const words = (dv.byteOffset & 3) === 0 ? new Int32Array(dv.buffer, dv.byteOffset, dv.byteLength >> 2) : undefined;
-    this.wordsView = crc32cWordsUsable(this.bytesView, words) ? words : undefined;
+    this.wordsView = null;
   }
 
   get flags(): number {
