@@ -13,69 +13,32 @@ import { WasmLevels } from "../../../src/venues/common/levels-wasm.ts";
 import { BinanceScanner } from "../../../src/venues/binance/scanner.ts";
 import { StreamTable } from "../../../src/venues/binance/topic-table.ts";
 import { parseDepthSnapshot } from "../../../src/venues/binance/parse-json.ts";
+import { RandomLevelText } from "../common/random-level-text.ts";
 import { loadRecording } from "./recordings.ts";
 
-let seed = 12345;
-const rnd = (n: number) => {
-  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-  return (seed >>> 8) % n;
-};
-const digits = (n: number, first1to9 = false) => {
-  let s = "";
-  for (let i = 0; i < n; i++) s += String(i === 0 && first1to9 ? 1 + rnd(9) : rnd(10));
-  return s;
-};
-
-/** Per body: 0 = only numbers and levels Binance could send, else 1 in `noise` numbers or levels is unusual. */
-let noise = 0;
-/** Per body: some numbers get 11–16 integer digits. */
-let longInts = false;
-
-/** A number string, plain for `exp` (zeros beyond it) unless noise says otherwise. */
-function numberText(exp: number): string {
-  const r = noise === 0 ? 8 + rnd(92) : rnd(noise);
-  if (r === 0) return "-1.5";
-  if (r === 1) return "1e5";
-  if (r === 2) return ".5";
-  if (r === 3) return "1.";
-  if (r === 4) return "1.2.3";
-  if (r === 5) return "";
-  if (r === 6) return "1\\u0030";
-  if (r === 7) return "1é";
-  // In a quarter of the bodies, 11–16 integer digits now and then: past the module's 8-digit lane and across the
-  // 15-digit rule (integer digits + exponent), where both readers must decline alike.
-  const intLen = longInts && rnd(16) === 0 ? 11 + rnd(6) : r < 20 ? 7 + rnd(4) : 1 + rnd(6);
-  let s = r < 25 ? "0" + digits(intLen - 1) : digits(intLen, rnd(4) !== 0);
-  const fracKind = rnd(3);
-  if (fracKind === 0) return s;
-  const fracLen = 1 + rnd(10);
-  let frac = "";
-  for (let i = 0; i < fracLen; i++) frac += i < exp || (noise !== 0 && rnd(noise) === 0) ? String(rnd(10)) : "0";
-  s += "." + frac;
-  return s;
-}
+const g = new RandomLevelText(12345, { maxFracDigits: 10, longIntFrom: 11, longIntOneIn: 16 });
 
 /** One side: Binance's compact layout mostly, sometimes whitespace, a broken level or a JSON number. */
 function sideText(n: number, pe: number, qe: number): string {
   const levels: string[] = [];
   for (let i = 0; i < n; i++) {
-    const r = noise === 0 ? 9 : rnd(4 * noise);
-    if (r === 0) levels.push(`[ "${numberText(pe)}","${numberText(qe)}"]`);
-    else if (r === 1) levels.push(`["${numberText(pe)}",${numberText(qe) || "1"}]`);
-    else if (r === 2) levels.push(`["${numberText(pe)}","${numberText(qe)}","1"]`);
-    else if (r === 3) levels.push(`["${numberText(pe)}"]`);
-    else levels.push(`["${numberText(pe)}","${numberText(qe)}"]`);
+    const r = g.noise === 0 ? 9 : g.rnd(4 * g.noise);
+    if (r === 0) levels.push(`[ "${g.number(pe)}","${g.number(qe)}"]`);
+    else if (r === 1) levels.push(`["${g.number(pe)}",${g.number(qe) || "1"}]`);
+    else if (r === 2) levels.push(`["${g.number(pe)}","${g.number(qe)}","1"]`);
+    else if (r === 3) levels.push(`["${g.number(pe)}"]`);
+    else levels.push(`["${g.number(pe)}","${g.number(qe)}"]`);
   }
-  return "[" + levels.join(noise !== 0 && rnd(3 * noise) === 0 ? ", " : ",") + "]";
+  return "[" + levels.join(g.noise !== 0 && g.rnd(3 * g.noise) === 0 ? ", " : ",") + "]";
 }
 
 function bodyText(pe: number, qe: number): string {
-  noise = rnd(2) === 0 ? 0 : [20, 100, 1000][rnd(3)]!;
-  longInts = rnd(4) === 0;
-  const bids = sideText(rnd(4) === 0 ? rnd(3) : rnd(60), pe, qe);
-  const asks = sideText(rnd(4) === 0 ? rnd(3) : rnd(60), pe, qe);
-  const body = rnd(2) === 0 ? `{"lastUpdateId":${1 + rnd(1e6)},"bids":${bids},"asks":${asks}}` : `{"lastUpdateId":7,"E":1626992741264,"T":1626992741261,"bids":${bids},"asks":${asks}}`;
-  return noise !== 0 && rnd(10) === 0 ? body.slice(0, rnd(body.length)) : body;
+  g.noise = g.rnd(2) === 0 ? 0 : [20, 100, 1000][g.rnd(3)]!;
+  g.longInts = g.rnd(4) === 0;
+  const bids = sideText(g.rnd(4) === 0 ? g.rnd(3) : g.rnd(60), pe, qe);
+  const asks = sideText(g.rnd(4) === 0 ? g.rnd(3) : g.rnd(60), pe, qe);
+  const body = g.rnd(2) === 0 ? `{"lastUpdateId":${1 + g.rnd(1e6)},"bids":${bids},"asks":${asks}}` : `{"lastUpdateId":7,"E":1626992741264,"T":1626992741261,"bids":${bids},"asks":${asks}}`;
+  return g.noise !== 0 && g.rnd(10) === 0 ? body.slice(0, g.rnd(body.length)) : body;
 }
 
 function levels(u: BookUpdate): string {
@@ -115,8 +78,8 @@ describe("Binance REST snapshots: WebAssembly side reader", () => {
     let ok = 0;
     let errors = 0;
     for (let i = 0; i < 3000; i++) {
-      const pe = rnd(10) === 0 ? rnd(17) : rnd(9);
-      const qe = rnd(10) === 0 ? rnd(17) : rnd(9);
+      const pe = g.rnd(10) === 0 ? g.rnd(17) : g.rnd(9);
+      const qe = g.rnd(10) === 0 ? g.rnd(17) : g.rnd(9);
       const text = bodyText(pe, qe);
       const a = new BookUpdate();
       const b = new BookUpdate();

@@ -10,52 +10,18 @@ import { afterEach, describe, expect, test, vi } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
 import { WasmLevels } from "../../../src/venues/common/levels-wasm.ts";
 import { OkxScanner, OkxTopicTable, parseBookObject } from "../../../src/venues/okx/index.ts";
+import { RandomLevelText } from "../common/random-level-text.ts";
 import { okxRecordingFrames, OKX_RECORDING_INSTRUMENTS } from "./recording.ts";
 
-let seed = 4242;
-const rnd = (n: number) => {
-  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-  return (seed >>> 8) % n;
-};
-const digits = (n: number, first1to9 = false) => {
-  let s = "";
-  for (let i = 0; i < n; i++) s += String(i === 0 && first1to9 ? 1 + rnd(9) : rnd(10));
-  return s;
-};
-
-/** Per frame: 0 = only numbers and levels OKX could send, else 1 in `noise` numbers or levels is unusual. */
-let noise = 0;
-/** Per frame: some numbers get 10–16 integer digits. */
-let longInts = false;
-
-/** A number string, plain for `exp` (zeros beyond it) unless noise says otherwise. */
-function numberText(exp: number): string {
-  const r = noise === 0 ? 8 + rnd(92) : rnd(noise);
-  if (r === 0) return "-1.5";
-  if (r === 1) return "1e5";
-  if (r === 2) return ".5";
-  if (r === 3) return "1.";
-  if (r === 4) return "1.2.3";
-  if (r === 5) return "";
-  if (r === 6) return "1\\u0030";
-  if (r === 7) return "1é";
-  const intLen = longInts && rnd(12) === 0 ? 10 + rnd(7) : r < 20 ? 7 + rnd(4) : 1 + rnd(6);
-  let s = r < 25 ? "0" + digits(intLen - 1) : digits(intLen, rnd(4) !== 0);
-  const fracKind = rnd(3);
-  if (fracKind === 0) return s;
-  const fracLen = 1 + rnd(12);
-  let frac = "";
-  for (let i = 0; i < fracLen; i++) frac += i < exp || (noise !== 0 && rnd(noise) === 0) ? String(rnd(10)) : "0";
-  return s + "." + frac;
-}
+const g = new RandomLevelText(4242, { maxFracDigits: 12, longIntFrom: 10, longIntOneIn: 12 });
 
 /** The fields after the size: OKX's `,"0","n"` mostly; at times missing, one or three, odd (noise) ones. */
 function tailText(odd = false): string {
-  const r = odd ? 3 + rnd(13) : rnd(40);
+  const r = odd ? 3 + g.rnd(13) : g.rnd(40);
   if (r === 0) return "";
   if (r === 1) return ',"0"';
-  if (r === 2) return `,"0","${digits(1 + rnd(4), true)}","7"`;
-  if (!odd && (noise === 0 || rnd(noise) > 2)) return `,"0","${digits(1 + rnd(3), true)}"`;
+  if (r === 2) return `,"0","${g.digits(1 + g.rnd(4), true)}","7"`;
+  if (!odd && (g.noise === 0 || g.rnd(g.noise) > 2)) return `,"0","${g.digits(1 + g.rnd(3), true)}"`;
   if (r === 3) return ',"0",""';
   if (r === 4) return ',"x","1"';
   if (r === 5) return ',"0","1.5"';
@@ -69,7 +35,7 @@ function tailText(odd = false): string {
   if (r === 13) return ',"0","\\u0031"';
   if (r === 14) return ',"0","1x';
   if (r === 15) return ',"0","1\\","1"';
-  return `,"0","${digits(1 + rnd(3), true)}"`;
+  return `,"0","${g.digits(1 + g.rnd(3), true)}"`;
 }
 
 /** Per side: the one level (else -1) of an otherwise plain side whose tail is odd, so that nothing else decides. */
@@ -78,35 +44,35 @@ let oddAt = -1;
 /** One side: OKX's layout mostly, sometimes whitespace, a broken level or a JSON number. */
 function sideText(n: number, pe: number, qe: number): string {
   const levels: string[] = [];
-  oddAt = noise === 0 && rnd(3) === 0 ? rnd(n + 1) : -1;
+  oddAt = g.noise === 0 && g.rnd(3) === 0 ? g.rnd(n + 1) : -1;
   for (let i = 0; i < n; i++) {
     if (i === oddAt) {
-      levels.push(`["${numberText(pe)}","${numberText(qe)}"${tailText(true)}]`);
+      levels.push(`["${g.number(pe)}","${g.number(qe)}"${tailText(true)}]`);
       continue;
     }
-    const r = noise === 0 ? 9 : rnd(4 * noise);
-    if (r === 0) levels.push(`[ "${numberText(pe)}","${numberText(qe)}"${tailText()}]`);
-    else if (r === 1) levels.push(`["${numberText(pe)}",${numberText(qe) || "1"}${tailText()}]`);
-    else if (r === 2) levels.push(`["${numberText(pe)}"]`);
-    else if (r === 3) levels.push(`["${numberText(pe)}","${numberText(qe)}"${tailText()} ]`);
-    else levels.push(`["${numberText(pe)}","${numberText(qe)}"${tailText()}]`);
+    const r = g.noise === 0 ? 9 : g.rnd(4 * g.noise);
+    if (r === 0) levels.push(`[ "${g.number(pe)}","${g.number(qe)}"${tailText()}]`);
+    else if (r === 1) levels.push(`["${g.number(pe)}",${g.number(qe) || "1"}${tailText()}]`);
+    else if (r === 2) levels.push(`["${g.number(pe)}"]`);
+    else if (r === 3) levels.push(`["${g.number(pe)}","${g.number(qe)}"${tailText()} ]`);
+    else levels.push(`["${g.number(pe)}","${g.number(qe)}"${tailText()}]`);
   }
-  return "[" + levels.join(noise !== 0 && rnd(3 * noise) === 0 ? ", " : ",") + "]";
+  return "[" + levels.join(g.noise !== 0 && g.rnd(3 * g.noise) === 0 ? ", " : ",") + "]";
 }
 
 function frameText(pe: number, qe: number): string {
-  noise = rnd(2) === 0 ? 0 : [20, 100, 1000][rnd(3)]!;
-  longInts = rnd(4) === 0;
-  const size = () => (rnd(4) === 0 ? rnd(3) : rnd(rnd(3) === 0 ? 400 : 40));
+  g.noise = g.rnd(2) === 0 ? 0 : [20, 100, 1000][g.rnd(3)]!;
+  g.longInts = g.rnd(4) === 0;
+  const size = () => (g.rnd(4) === 0 ? g.rnd(3) : g.rnd(g.rnd(3) === 0 ? 400 : 40));
   const asks = sideText(size(), pe, qe);
   const bids = sideText(size(), pe, qe);
-  const action = rnd(3) === 0 ? "snapshot" : "update";
+  const action = g.rnd(3) === 0 ? "snapshot" : "update";
   const data =
-    rnd(2) === 0
+    g.rnd(2) === 0
       ? `{"asks":${asks},"bids":${bids},"ts":"1652459225464","checksum":-914047754,"prevSeqId":15,"seqId":16}`
       : `{"bids":${bids},"ts":"1652459225464","asks":${asks},"seqId":16,"checksum":3,"prevSeqId":15}`;
   const frame = `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"${action}","data":[${data}]}`;
-  return noise !== 0 && rnd(10) === 0 ? frame.slice(0, rnd(frame.length)) : frame;
+  return g.noise !== 0 && g.rnd(10) === 0 ? frame.slice(0, g.rnd(frame.length)) : frame;
 }
 
 /** Everything a scan leaves for the adapter, as text. */
@@ -143,8 +109,8 @@ describe("OKX frames: WebAssembly side reader", () => {
     let ok = 0;
     let fallbacks = 0;
     for (let i = 0; i < 3000; i++) {
-      const pe = rnd(10) === 0 ? rnd(17) : rnd(9);
-      const qe = rnd(10) === 0 ? rnd(17) : rnd(9);
+      const pe = g.rnd(10) === 0 ? g.rnd(17) : g.rnd(9);
+      const qe = g.rnd(10) === 0 ? g.rnd(17) : g.rnd(9);
       const t = new OkxTopicTable();
       t.add("books:BTC-USDT", 5, pe, qe);
       const text = frameText(pe, qe);
