@@ -46,18 +46,35 @@ export class JsonCursor {
    * the string (strings may hold any unit ≥ 0x20; numbers, keys and structure are ASCII). Byte `end` is a 0
    * sentinel: no character the scanner accepts, so no sequential read goes further.
    */
-  protected bytes: Buffer = Buffer.alloc(4096);
+  protected bytes: Buffer;
   /**
    * DataView over `bytes`: the number loops read 4 characters at once (little-endian int32, any alignment) and
    * take 4 digits in one step (digits4). `bytes` is ≥ 3 × length + 1 long, so a 4-byte read from any offset up to
    * the sentinel stays inside it; bytes past the sentinel are stale but a read that covers them also covers the
    * sentinel 0, which is not a digit.
    */
-  protected view: DataView = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+  protected view: DataView;
+  /**
+   * The cursor's own buffer. `bytes` is this one, or the WebAssembly side reader's memory when the scanner puts the
+   * frame there (scanner.ts), which has the same layout.
+   */
+  private ownBytes: Buffer = Buffer.alloc(4096);
+  private ownView: DataView = new DataView(this.ownBytes.buffer, this.ownBytes.byteOffset, this.ownBytes.byteLength);
   /** Every unit of the frame is ASCII, so `bytes` equals the string unit for unit (not only where the scanner looks). */
   protected ascii = true;
   protected pos = 0;
   protected end = 0;
+
+  constructor() {
+    this.bytes = this.ownBytes;
+    this.view = this.ownView;
+  }
+
+  /** The frame goes into the cursor's own buffer (not the side reader's memory). */
+  protected useOwnBuffer(): void {
+    this.bytes = this.ownBytes;
+    this.view = this.ownView;
+  }
 
   /** Copies the frame into `bytes` (once per frame). */
   protected encodeFrame(): void {
@@ -80,10 +97,11 @@ export class JsonCursor {
 
   // Cold: a frame longer than any before.
   protected growBytes(atLeast: number): void {
-    let n = this.bytes.length * 2;
+    let n = this.ownBytes.length * 2;
     while (n < atLeast) n *= 2;
-    this.bytes = Buffer.alloc(n);
-    this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+    this.ownBytes = Buffer.alloc(n);
+    this.ownView = new DataView(this.ownBytes.buffer, this.ownBytes.byteOffset, this.ownBytes.byteLength);
+    this.useOwnBuffer();
   }
 
   /**

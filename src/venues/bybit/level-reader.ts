@@ -8,12 +8,19 @@
 import type { BookUpdate } from "../../core/book-update.ts";
 import { POW10, parseFixedCodes } from "../../core/fixed.ts";
 import { CH_0, CH_9, CH_COMMA, CH_DOT, CH_LBRACKET, CH_QUOTE, CH_RBRACKET, digits4, isDigits4, JsonCursor, skipWs, word } from "./json-cursor.ts";
+import type { WasmLevels } from "../common/levels-wasm.ts";
 import { SCAN_ERR_LEVEL, SCAN_ERR_MISSING, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX } from "./scan-codes.ts";
 
 /** `],["` between two levels in Bybit's compact layout, as a little-endian word. */
 const W_NEXT_LEVEL = word('],["');
 
 export class LevelReader extends JsonCursor {
+  /**
+   * The WebAssembly side reader (common/levels-wasm.ts) while the frame is in its memory and the scanner wants its
+   * sides read by it, else null (then, and for a side it declines, the TypeScript loop below reads the side).
+   */
+  protected side: WasmLevels | null = null;
+
   /**
    * Reads `[[p,q],…]` into one side. This loop is most of the work for a snapshot, so it keeps the cursor in a
    * local, expects Bybit's compact layout first and looks for whitespace only when the expected character is not
@@ -40,6 +47,16 @@ export class LevelReader extends JsonCursor {
     if (b[p] === CH_RBRACKET) {
       this.pos = p + 1;
       return 0;
+    }
+    // The module takes a plain side whole; a side it declines (nothing written to `out`) is read below from the same
+    // place, which decides and names any error.
+    const w = this.side;
+    if (w !== null && b[p] === CH_LBRACKET) {
+      const e = w.readSide(p, bids, priceExp, qtyExp, out);
+      if (e >= 0) {
+        this.pos = e;
+        return 0;
+      }
     }
     let c = 0;
     p = this.openLevel(p);

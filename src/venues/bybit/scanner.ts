@@ -14,11 +14,15 @@
  * numbers in exponent form) it hands to the JSON path (SCAN_NOT_BOOK / SCAN_FALLBACK); genuine errors are
  * negative codes with a name in SCAN_RESULT_NAMES and the offset in `errorPos`.
  * Key order is free after `topic` (spot puts `ts` before `type`, option adds `id`; docs/venues/bybit.md §4.2–4.3).
+ * A frame of WASM_MIN_CHARS or more is copied into the memory of the WebAssembly side reader (common/levels-wasm.ts),
+ * which reads each side in Bybit's compact layout; a side it declines is read by level-reader.ts from its start, which
+ * decides and names any error, so results and errors are those of the TypeScript reader alone.
  * @module
  */
 import type { BookUpdate } from "../../core/book-update.ts";
 import { CH_BACKSLASH, CH_COLON, CH_COMMA, CH_LBRACE, CH_QUOTE, CH_RBRACE, eq4, isWsCode, TWO_53, word } from "./json-cursor.ts";
 import { LevelReader } from "./level-reader.ts";
+import { WasmLevels } from "../common/levels-wasm.ts";
 import {
   SCAN_ERR_MISSING,
   SCAN_ERR_NUMBER,
@@ -33,6 +37,13 @@ import { FNV_OFFSET, TOPIC_PREFIX, TopicTable } from "./topic-table.ts";
 
 export { TopicTable };
 export * from "./scan-codes.ts";
+
+/**
+ * Frames at least this long have their sides read by the WebAssembly side reader. Below it the module's fixed cost
+ * (room check, two calls, copying the pairs out) outweighs its speed: measured, a delta of 1 level a side (190 B) 7 %
+ * slower through it, 8 a side (430 B) even, the real deltas (60 levels, 1271 B) 17 % faster (docs/performance.md §1).
+ */
+export const WASM_MIN_CHARS = 512;
 
 // Key bits, also used to detect duplicate keys (JSON.parse keeps the last one; the scanner falls back instead).
 const K_TOPIC = 1;
@@ -73,6 +84,13 @@ export class BybitScanner extends LevelReader {
   /** Table entry of the topic of the last frame, or -1 when the topic was not reached or unknown. */
   entry = -1;
   private topicStart = 0;
+  /** The WebAssembly side reader: created on the first frame; null when unavailable or not wanted. */
+  private wasm: WasmLevels | null | undefined = undefined;
+
+  /** `useWasm` false: sides are read by the TypeScript reader alone (the reference the tests compare with). */
+  constructor(private readonly useWasm = true) {
+    super();
+  }
 
   /**
    * Scans one frame. Returns the subscription index (≥ 0) with `out` filled, or a negative SCAN_* code.
@@ -83,12 +101,31 @@ export class BybitScanner extends LevelReader {
     this.pos = 0;
     this.end = s.length;
     this.entry = -1;
+    this.place(s.length);
     this.encodeFrame();
     out.reset();
     const r = this.scanTop(table, out);
     if (r < 0) this.errorPos = this.pos;
     this.s = ""; // do not keep the frame alive
     return r;
+  }
+
+  /**
+   * Where the frame goes: the WebAssembly side reader's memory when it is available, has room and the frame is long
+   * enough to gain (its bytes have the cursor's layout, so every reader works on them alike; `side` is set for
+   * level-reader.ts), else the cursor's own buffer.
+   */
+  private place(len: number): void {
+    let w = this.wasm;
+    if (w === undefined) w = this.wasm = this.useWasm ? WasmLevels.create() : null;
+    if (w !== null && len >= WASM_MIN_CHARS && w.ensure(len)) {
+      this.bytes = w.bytes;
+      this.view = w.view;
+      this.side = w;
+    } else {
+      this.useOwnBuffer();
+      this.side = null;
+    }
   }
 
   private scanTop(table: TopicTable, out: BookUpdate): number {
