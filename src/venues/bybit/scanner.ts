@@ -41,7 +41,7 @@ export * from "./scan-codes.ts";
 /**
  * Frames at least this long have their sides read by the WebAssembly side reader. Below it the module's fixed cost
  * (room check, two calls, copying the pairs out) outweighs its speed: measured, a delta of 1 level a side (190 B) 7 %
- * slower through it, 8 a side (430 B) even, the real deltas (60 levels, 1271 B) 17 % faster (docs/performance.md §1).
+ * slower through it, 8 a side (430 B) even, the real deltas (60 levels, 1271 B) 17 % faster (docs/performance.md §1.1).
  */
 export const WASM_MIN_CHARS = 512;
 
