@@ -1,7 +1,8 @@
 /**
  * Bybit frame → book → encoded datagram, no I/O (`bun bench/bybit.bench.ts`).
  *
- * Ours, per frame: BybitScanner.scan(frame) → BookBuilder.applyDelta / applySnapshot → packBookDelta /
+ * Ours, per frame: BybitScanner.scan(frame) (sides of frames of 512+ chars read by the WebAssembly side reader, §1.1
+ * of docs/performance.md) → BookBuilder.applyDelta / applySnapshot → packBookDelta /
  * packBookSnapshot into a ChannelPacker (the publisher's packer) → stampSendTime → clear: everything the feeder
  * does for a frame except the sendMany syscall.
  * Peers, per frame, as their Bybit handlers do it: JSON.parse(frame) → levels converted to the shape the book
@@ -318,6 +319,25 @@ function benchScanOnly(): Measurement[] {
   return rows;
 }
 
+/** The same scans with every side read by the TypeScript loop (`new BybitScanner(false)`: no WebAssembly side reader). */
+function benchScanTypeScriptOnly(): Measurement[] {
+  const scanner = new BybitScanner(false);
+  const ours = new OursPath();
+  const n = deltaFrames.length;
+  const scan = (f: string) => {
+    if (scanner.scan(f, ours.table, ours.update) < 0) throw new Error("scan failed");
+  };
+  const rows = [
+    measure("scan only, TypeScript sides, real delta", () => {
+      for (let i = 0; i < n; i++) scan(deltaFrames[i]!);
+    }, { opsPerCall: n, durationMs: DURATION_MS }),
+  ];
+  for (const [levels, frame] of snapshotFrames) {
+    rows.push(measure(`scan only, TypeScript sides, snapshot ${levels}/side`, () => scan(frame), { durationMs: DURATION_MS, minSampleNs: SNAPSHOT_SAMPLE_NS }));
+  }
+  return rows;
+}
+
 // ---- 3. allocation in steady state ----
 
 function steadyState(frames: number): Record<string, unknown>[] {
@@ -433,6 +453,8 @@ console.log("\n== where our time goes: BybitScanner.scan alone (book apply + enc
 const scanRows = benchScanOnly();
 const fullP50 = [summaryP50("real delta"), summaryP50("snapshot 50/side"), summaryP50("snapshot 200/side"), summaryP50("snapshot 1000/side")];
 printTable(scanRows.map((m, i) => ({ ...m, "share of our p50": `${((m.p50Ns / fullP50[i]!) * 100).toFixed(0)} %` })));
+console.log("\n== the same scans without the WebAssembly side reader (frames of 512+ chars have their sides read by it) ==");
+printTable(benchScanTypeScriptOnly());
 
 function summaryP50(name: string): number {
   return summary.find((x) => x.case === name)!.oursP50;
