@@ -59,7 +59,8 @@ export function prevOccupied(bits: Int32Array, slot: number): number {
 
 /**
  * Zeroes the qtys of word w's old levels that `keep` (the word's new bits) does not hold, and stores `keep` as the
- * word. Cold: only where a snapshot replaces levels it does not rewrite.
+ * word; with keep = 0 it empties the word. Cold: where a snapshot replaces levels it does not rewrite, and clear()
+ * of a window under a quarter full (which had its own copy of this loop until 2026-12-05).
  */
 export function zeroStale(wQty: Float64Array, wBits: Int32Array, w: number, keep: number): void {
   let stale = wBits[w] & ~keep;
