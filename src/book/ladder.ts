@@ -19,36 +19,22 @@
  *   quarter moves the window so that the best sits at 3/4 of it (headroom for improving prices). Re-centring
  *   spills the window into the overflow and pulls back what fits: O(window / 32 + moved levels), rare (the price
  *   has to move a quarter window), and nothing is ever dropped.
+ *
+ * Files: this one holds the class and its bulk paths (the delta loop, the snapshot load, the bulk copy), each a
+ * loop that copies the ladder's fields into locals; ladder-base.ts the state and the per-level operations (set,
+ * get, ranks, the window's upkeep); ladder-window.ts the window's arithmetic (sizing, base, bitmap walks);
+ * ladder-overflow.ts the sorted overflow's search and shifts. Split from one 777-line file on 2026-12-05 without
+ * behaviour change (A/B in docs/performance.md §2).
  * @module
  */
 import type { ChangeSet } from "../core/change-set.ts";
 import { Side } from "../core/types.ts";
+import { LadderBase } from "./ladder-base.ts";
+import { DEFAULT_LADDER_CAPACITY } from "./ladder-overflow.ts";
+import { baseFor, zeroStale } from "./ladder-window.ts";
 
-/** Initial overflow capacity in levels (grows by doubling). */
-export const DEFAULT_LADDER_CAPACITY = 16;
-/** Window size bounds in slots. 16384 slots = 128 KiB + 2 KiB of bitmap per side. */
-export const MIN_WINDOW = 64;
-export const MAX_WINDOW = 16384;
-/**
- * Density bound of a window sized by a snapshot's tick span: at most this many slots per level (8.125 B each,
- * qty + bitmap bit), so a sparse book cannot claim a window for its whole span (OKX BTC-USD futures: 70 levels
- * over 124k ticks). Within it, every level of the snapshot fits the window.
- */
-export const MAX_SLOTS_PER_LEVEL = 16;
-/**
- * Window sizes are multiples of this (two bitmap words), not powers of two: a book whose levels are 1–3 ticks apart
- * (the simulator's) needs ~3 slots per level, which a power of two rounded up to 4–6 (bench/load.bench.ts, 1,300
- * books: 9.6 KiB of ladder arrays per book with powers of two, 7.0 KiB now, 4.8 KiB when sized by levels alone).
- */
-const WINDOW_STEP = 64;
-
-/**
- * Overflow moves of at most this many entries use a plain loop instead of `copyWithin`: below it the call
- * overhead dominates (bench/book.bench.ts, "move k entries": ~22 ns per copyWithin pair vs 3–10 ns for k ≤ 16).
- */
-export const SMALL_MOVE = 16;
-
-const MAX_KEY = Number.MAX_SAFE_INTEGER;
+export { DEFAULT_LADDER_CAPACITY, SMALL_MOVE } from "./ladder-overflow.ts";
+export { MAX_SLOTS_PER_LEVEL, MAX_WINDOW, MIN_WINDOW, windowSlotsFor } from "./ladder-window.ts";
 
 /**
  * From this share of inserts + deletes (per 100 window levels) on, applyLevels' window loop goes branch-free.
@@ -57,86 +43,13 @@ const MAX_KEY = Number.MAX_SAFE_INTEGER;
  */
 export const CHURN_BRANCHLESS_PCT = 25;
 
-export class Ladder {
-  readonly side: Side;
-  /** +1 for bids, −1 for asks: key = price × sign. */
-  private readonly sign: number;
-
-  // Dense window over keys [keyBase, keyBase + wSize).
-  private wQty: Float64Array = new Float64Array(0);
-  private wBits: Int32Array = new Int32Array(0);
-  private wSize = 0;
-  private keyBase = 0;
-  private wCount = 0;
-  /** Best occupied window slot, −1 when the window is empty. */
-  private wTop = -1;
-
-  // Sorted overflow: ascending keys < keyBase in [0, oN).
-  private oKeys: Float64Array;
-  private oQtys: Float64Array;
-  private oN = 0;
-
-  /**
-   * Inserts + deletes per 100 window levels applied, smoothed over applyLevels calls (an exponential average): at
-   * CHURN_BRANCHLESS_PCT or more, applyLevels takes its branch-free window loop.
-   */
-  private churnPct = 0;
-
-  /** Times the window moved or was resized (re-centres): a metric, and proof in tests that the path ran. */
-  windowMoves = 0;
-
-  // Rank cursor over the window: slot of rank curRank; −1 = invalid. Reset by every occupancy change.
-  private curRank = -1;
-  private curSlot = -1;
-
-  constructor(side: Side, initialCapacity: number = DEFAULT_LADDER_CAPACITY) {
-    if (side !== Side.BID && side !== Side.ASK) throw new RangeError(`Ladder: bad side ${side}`);
-    this.side = side;
-    this.sign = side === Side.BID ? 1 : -1;
-    const capacity = Math.max(1, Math.ceil(initialCapacity));
-    this.oKeys = new Float64Array(capacity);
-    this.oQtys = new Float64Array(capacity);
-  }
-
-  get count(): number {
-    return this.wCount + this.oN;
-  }
-
-  /** Slots in the dense window (0 until the first level arrives). */
-  get windowSize(): number {
-    return this.wSize;
-  }
-
+export class Ladder extends LadderBase {
   /**
    * Inserts + deletes per 100 window levels that applyLevels applied, smoothed over its calls; from
    * CHURN_BRANCHLESS_PCT on it takes its branch-free window loop.
    */
   get churn(): number {
     return this.churnPct;
-  }
-
-  /** Levels currently held in the window (the rest are in the sorted overflow). */
-  get windowCount(): number {
-    return this.wCount;
-  }
-
-  /** Sets the absolute qty at price; qty 0 deletes. Returns the previous qty (0 if absent). */
-  set(priceMantissa: number, qtyMantissa: number): number {
-    const key = priceMantissa * this.sign;
-    const slot = key - this.keyBase;
-    if (slot >= 0 && slot < this.wSize) {
-      const wQty = this.wQty;
-      const prevQty = wQty[slot];
-      if (qtyMantissa !== 0) {
-        wQty[slot] = qtyMantissa;
-        if (prevQty === 0) this.occupy(slot);
-      } else if (prevQty !== 0) {
-        wQty[slot] = 0;
-        this.vacate(slot);
-      }
-      return prevQty;
-    }
-    return this.setOutside(key, qtyMantissa);
   }
 
   /**
@@ -272,72 +185,6 @@ export class Ladder {
     if (isBid) changes.bidCount = cN;
     else changes.askCount = cN;
     return absentDeletes;
-  }
-
-  /** Qty at price, 0 if absent. */
-  get(priceMantissa: number): number {
-    const key = priceMantissa * this.sign;
-    const slot = key - this.keyBase;
-    if (slot >= 0 && slot < this.wSize) return this.wQty[slot];
-    if (slot >= this.wSize) return 0;
-    const i = this.lowerBound(key);
-    return i < this.oN && this.oKeys[i] === key ? this.oQtys[i] : 0;
-  }
-
-  clear(): void {
-    const wCount = this.wCount;
-    if (wCount !== 0) {
-      if (wCount * 4 < this.wSize) {
-        // Few levels in the window (e.g. depth-1 snapshots): zero just the occupied slots, found through the bitmap.
-        // Measured: ~5 ns for one level against ~40 ns for the two fill() calls; from a quarter occupancy on the
-        // fills are as fast or faster (scratch microbenchmark, 128–2048 slots).
-        const wQty = this.wQty;
-        const bits = this.wBits;
-        for (let w = 0, nw = bits.length; w < nw; w++) {
-          let word = bits[w];
-          if (word === 0) continue;
-          bits[w] = 0;
-          const at = w << 5;
-          do {
-            const b = 31 - Math.clz32(word);
-            wQty[at + b] = 0;
-            word ^= 1 << b;
-          } while (word !== 0);
-        }
-      } else {
-        this.wQty.fill(0);
-        this.wBits.fill(0);
-      }
-    }
-    this.wCount = 0;
-    this.wTop = -1;
-    this.oN = 0;
-    this.curRank = -1;
-  }
-
-  /** Best price mantissa; NaN if empty. */
-  bestPrice(): number {
-    // "+ 0" turns the −0 of an ask at price 0 (key −0) into 0.
-    if (this.wCount !== 0) return (this.keyBase + this.wTop) * this.sign + 0;
-    return this.oN === 0 ? NaN : this.oKeys[this.oN - 1] * this.sign + 0;
-  }
-
-  /** Best qty mantissa; 0 if empty. */
-  bestQty(): number {
-    if (this.wCount !== 0) return this.wQty[this.wTop];
-    return this.oN === 0 ? 0 : this.oQtys[this.oN - 1];
-  }
-
-  /** Price mantissa at rank (0 = best). Requires rank < count (not checked: hot path). */
-  priceAt(rank: number): number {
-    if (rank < this.wCount) return (this.keyBase + this.slotOfRank(rank)) * this.sign + 0;
-    return this.oKeys[this.oN - 1 - (rank - this.wCount)] * this.sign + 0;
-  }
-
-  /** Qty mantissa at rank (0 = best). Requires rank < count (not checked: hot path). */
-  qtyAt(rank: number): number {
-    if (rank < this.wCount) return this.wQty[this.slotOfRank(rank)];
-    return this.oQtys[this.oN - 1 - (rank - this.wCount)];
   }
 
   /**
@@ -503,275 +350,4 @@ export class Ladder {
     this.curRank = -1;
     for (let j = 0; j < n; j++) if (qty[j] !== 0) this.set(px[j], qty[j]);
   }
-
-  /** Bytes held by the window, its bitmap and the overflow arrays (JS object headers, ~100 B each, excluded). */
-  bytesAllocated(): number {
-    return this.wQty.byteLength + this.wBits.byteLength + this.oKeys.byteLength + this.oQtys.byteLength;
-  }
-
-  // ---- window ----
-
-  private occupy(slot: number): void {
-    this.wBits[slot >> 5] |= 1 << (slot & 31);
-    this.wCount++;
-    if (slot > this.wTop) this.wTop = slot;
-    this.curRank = -1;
-  }
-
-  private vacate(slot: number): void {
-    this.wBits[slot >> 5] &= ~(1 << (slot & 31));
-    this.wCount--;
-    this.curRank = -1;
-    if (slot !== this.wTop) return;
-    const top = this.wCount === 0 ? -1 : this.prevOccupied(slot);
-    this.wTop = top;
-    // The best sank into the bottom quarter (or the window emptied while deeper levels exist): follow it down.
-    if (top < this.wSize >> 2 && (top >= 0 || this.oN !== 0)) {
-      this.recentre(top >= 0 ? this.keyBase + top : this.oKeys[this.oN - 1]);
-    }
-  }
-
-  /** Highest occupied slot below `slot`, or −1. Scans the bitmap a 32-slot word at a time. */
-  private prevOccupied(slot: number): number {
-    const i = slot - 1;
-    if (i < 0) return -1;
-    const bits = this.wBits;
-    let w = i >> 5;
-    let word = bits[w] & ((2 << (i & 31)) - 1); // bits 0 … i&31 (2 << 31 wraps to 0, giving all ones)
-    while (word === 0) {
-      if (--w < 0) return -1;
-      word = bits[w];
-    }
-    return (w << 5) + 31 - Math.clz32(word);
-  }
-
-  /** Window slot holding rank (< wCount); walks from the cursor when reading forward, else from the best. */
-  private slotOfRank(rank: number): number {
-    let r = this.curRank;
-    let slot = this.curSlot;
-    if (r < 0 || rank < r) {
-      r = 0;
-      slot = this.wTop;
-    }
-    while (r < rank) {
-      slot = this.prevOccupied(slot);
-      r++;
-    }
-    this.curRank = r;
-    this.curSlot = slot;
-    return slot;
-  }
-
-  /**
-   * Sizes the window for a side of `levels` levels spanning `spanTicks` from the best to the worst (allocates
-   * rarely): windowSlotsFor, i.e. at least two slots per level, and room for the whole span (and then some) with the
-   * best at 3/4 of the window as long as that takes at most MAX_SLOTS_PER_LEVEL slots per level (sparse books keep
-   * their deep levels in the overflow).
-   */
-  private ensureWindow(levels: number, spanTicks: number): void {
-    const want = windowSlotsFor(levels, spanTicks);
-    // Hysteresis: keep the current window within a factor of two, so snapshots of varying depth do not allocate.
-    if (this.wSize !== 0 && this.wSize <= want * 2 && this.wSize * 2 >= want) return;
-    this.wQty = new Float64Array(want);
-    this.wBits = new Int32Array(want >> 5);
-    this.wSize = want;
-  }
-
-  /**
-   * Moves the window so that `bestKey` sits at 3/4 of it: spills every window level into the overflow (they are
-   * all better than the overflow's, so they append in order), then pulls back the overflow's top that fits.
-   */
-  private recentre(bestKey: number): void {
-    this.windowMoves++;
-    const base = this.keyBase;
-    const size = this.wSize;
-    if (this.wCount !== 0) {
-      const wQty = this.wQty;
-      const bits = this.wBits;
-      if (this.oN + this.wCount > this.oKeys.length) this.growOverflow(this.oN + this.wCount);
-      const oKeys = this.oKeys;
-      const oQtys = this.oQtys;
-      let o = this.oN;
-      // Ascending slots through the bitmap, a word at a time: sparse windows of thousands of slots are common.
-      for (let w = 0, nw = size >> 5; w < nw; w++) {
-        let word = bits[w];
-        if (word === 0) continue;
-        bits[w] = 0;
-        const at = w << 5;
-        do {
-          const b = 31 - Math.clz32(word & -word); // lowest set bit
-          const s = at + b;
-          oKeys[o] = base + s;
-          oQtys[o++] = wQty[s];
-          wQty[s] = 0;
-          word &= word - 1;
-        } while (word !== 0);
-      }
-      this.oN = o;
-    }
-    this.wCount = 0;
-    this.wTop = -1;
-    this.curRank = -1;
-    // Everything is in the overflow now: resize the (empty) window if the side has grown or shrunk a lot.
-    const worst = this.oN === 0 ? bestKey : this.oKeys[0];
-    this.ensureWindow(this.oN + 1, bestKey - worst);
-    const newBase = baseFor(bestKey, this.wSize);
-    this.keyBase = newBase;
-    const wQty = this.wQty;
-    const oKeys = this.oKeys;
-    const oQtys = this.oQtys;
-    const wBits = this.wBits;
-    let o = this.oN;
-    while (o > 0 && oKeys[o - 1] >= newBase) {
-      o--;
-      const slot = oKeys[o] - newBase;
-      wQty[slot] = oQtys[o];
-      wBits[slot >> 5] |= 1 << (slot & 31);
-      if (this.wTop < 0) this.wTop = slot;
-      this.wCount++;
-    }
-    this.oN = o;
-  }
-
-  // ---- outside the window ----
-
-  /** Cold-ish path of set(): a key above the window (re-centre), below it (overflow), or no window yet. */
-  private setOutside(key: number, qtyMantissa: number): number {
-    const aboveWindow = key - this.keyBase >= this.wSize; // a difference, not a sum: exact near ±2^53
-    const newBestInEmpty = this.wCount === 0 && (this.oN === 0 || key > this.oKeys[this.oN - 1]);
-    if (aboveWindow || newBestInEmpty) {
-      // A new best above the window (or no window yet, or an empty window): move the window to it.
-      if (qtyMantissa === 0) return 0; // nothing lives above the window: the level is absent
-      this.recentre(key);
-      const slot = key - this.keyBase;
-      this.wQty[slot] = qtyMantissa;
-      this.occupy(slot);
-      return 0;
-    }
-    return this.overflowSet(key, qtyMantissa);
-  }
-
-  /** Sorted-array set on the overflow (keys below the window). */
-  private overflowSet(key: number, qtyMantissa: number): number {
-    const n = this.oN;
-    const keys = this.oKeys;
-    const i = this.lowerBound(key);
-    if (i < n && keys[i] === key) {
-      const qtys = this.oQtys;
-      const prevQty = qtys[i];
-      if (qtyMantissa !== 0) {
-        qtys[i] = qtyMantissa;
-      } else {
-        // Delete: shift the better overflow levels (i+1 … n−1) down by one.
-        if (n - i - 1 > SMALL_MOVE) {
-          keys.copyWithin(i, i + 1, n);
-          qtys.copyWithin(i, i + 1, n);
-        } else {
-          for (let j = i + 1; j < n; j++) {
-            keys[j - 1] = keys[j];
-            qtys[j - 1] = qtys[j];
-          }
-        }
-        this.oN = n - 1;
-        if (this.wCount === 0 && this.oN !== 0 && i === n - 1) this.recentre(keys[this.oN - 1]);
-      }
-      return prevQty;
-    }
-    if (qtyMantissa === 0) return 0; // delete of an absent level: no-op, the caller counts it
-    if (n === keys.length) this.growOverflow(n + 1);
-    const k = this.oKeys;
-    const q = this.oQtys;
-    // Insert: shift the better overflow levels (i … n−1) up by one.
-    if (n - i > SMALL_MOVE) {
-      k.copyWithin(i + 1, i, n);
-      q.copyWithin(i + 1, i, n);
-    } else {
-      for (let j = n; j > i; j--) {
-        k[j] = k[j - 1];
-        q[j] = q[j - 1];
-      }
-    }
-    k[i] = key;
-    q[i] = qtyMantissa;
-    this.oN = n + 1;
-    return 0;
-  }
-
-  /**
-   * Smallest index i in [0, oN] with oKeys[i] ≥ key. Gallops down from the best end (1, 2, 4 … entries) and then
-   * bisects: overflow updates cluster just below the window, i.e. at the end of the array.
-   */
-  private lowerBound(key: number): number {
-    const keys = this.oKeys;
-    let hi = this.oN - 1;
-    if (hi < 0 || keys[hi] < key) return hi + 1;
-    // Invariant: keys[hi] ≥ key, and keys[lo] < key (lo = −1 stands for −∞).
-    let step = 1;
-    let lo = hi - 1;
-    while (lo >= 0 && keys[lo] >= key) {
-      hi = lo;
-      step += step;
-      lo = hi - step;
-    }
-    if (lo < -1) lo = -1;
-    while (hi - lo > 1) {
-      const mid = (lo + hi) >> 1;
-      if (keys[mid] >= key) hi = mid;
-      else lo = mid;
-    }
-    return hi;
-  }
-
-  /** Gives back overflow memory a re-centre spill left behind (cold: only from loadSorted, the overflow empty). */
-  private shrinkOverflow(levels: number): void {
-    let capacity = DEFAULT_LADDER_CAPACITY;
-    while (capacity < levels) capacity *= 2;
-    this.oKeys = new Float64Array(capacity);
-    this.oQtys = new Float64Array(capacity);
-  }
-
-  private growOverflow(atLeast: number): void {
-    let capacity = this.oKeys.length * 2;
-    while (capacity < atLeast) capacity *= 2;
-    const keys = new Float64Array(capacity);
-    const qtys = new Float64Array(capacity);
-    keys.set(this.oKeys.subarray(0, this.oN));
-    qtys.set(this.oQtys.subarray(0, this.oN));
-    this.oKeys = keys;
-    this.oQtys = qtys;
-  }
-}
-
-/**
- * Zeroes the qtys of word w's old levels that `keep` (the word's new bits) does not hold, and stores `keep` as the
- * word. Cold: only where a snapshot replaces levels it does not rewrite.
- */
-function zeroStale(wQty: Float64Array, wBits: Int32Array, w: number, keep: number): void {
-  let stale = wBits[w] & ~keep;
-  const at = w << 5;
-  while (stale !== 0) {
-    const b = 31 - Math.clz32(stale);
-    wQty[at + b] = 0;
-    stale ^= 1 << b;
-  }
-  wBits[w] = keep;
-}
-
-/**
- * Window slots for a side of `levels` levels spanning `spanTicks`: max(2 × levels, 1.5 × the span + 1) with the
- * span part bounded by MAX_SLOTS_PER_LEVEL × levels, rounded up to a multiple of WINDOW_STEP, within
- * [MIN_WINDOW, MAX_WINDOW]. With the best at 3/4, 1.5 × the span covers 1.125 × the span below the best: room for
- * the book to deepen after the snapshot (with exactly the span, 7 % of the real BTC-USDT update levels fell into
- * the overflow).
- */
-export function windowSlotsFor(levels: number, spanTicks: number): number {
-  const bySpan = Math.min(Math.ceil(spanTicks * 1.5) + 1, MAX_SLOTS_PER_LEVEL * levels);
-  const need = Math.max(2 * levels, bySpan, MIN_WINDOW);
-  return Math.min(MAX_WINDOW, Math.ceil(need / WINDOW_STEP) * WINDOW_STEP);
-}
-
-/** Window base that puts bestKey at 3/4 of a window of `size` slots, kept within the exact integer range. */
-function baseFor(bestKey: number, size: number): number {
-  const base = bestKey - ((size >> 2) * 3);
-  return base < -MAX_KEY ? -MAX_KEY : base;
 }
