@@ -67,26 +67,14 @@ export class Ladder extends LadderBase {
     if (n === 0) return 0;
     const isBid = this.side === Side.BID;
     const sign = this.sign;
-    // Reserve room for n changes (same doubling as ChangeSet's own growth), then write the arrays directly.
+    // Room for n more changes on this side (cold when it grows), then the loop writes the arrays directly.
     let cN = isBid ? changes.bidCount : changes.askCount;
     let cPx = isBid ? changes.bidPx : changes.askPx;
     let cQty = isBid ? changes.bidQty : changes.askQty;
     if (cN + n > cPx.length) {
-      let cap = cPx.length * 2;
-      while (cap < cN + n) cap *= 2;
-      const a = new Float64Array(cap);
-      const b = new Float64Array(cap);
-      a.set(cPx.subarray(0, cN));
-      b.set(cQty.subarray(0, cN));
-      cPx = a;
-      cQty = b;
-      if (isBid) {
-        changes.bidPx = a;
-        changes.bidQty = b;
-      } else {
-        changes.askPx = a;
-        changes.askQty = b;
-      }
+      changes.reserve(isBid, cN + n);
+      cPx = isBid ? changes.bidPx : changes.askPx;
+      cQty = isBid ? changes.bidQty : changes.askQty;
     }
     let absentDeletes = 0;
     let i = 0;

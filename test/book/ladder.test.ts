@@ -59,6 +59,32 @@ describe("Ladder", () => {
     expect(l.bytesAllocated()).toBeGreaterThanOrEqual(5000 * 8);
   });
 
+  it("TC3a: applyLevels grows a change set that already holds changes and keeps them", () => {
+    for (const side of [Side.BID, Side.ASK]) {
+      const l = new Ladder(side);
+      const changes = new ChangeSet();
+      const initial = changes.bidPx.length;
+      // Changes already recorded on this side by an earlier call for the same message.
+      const before = initial - 3;
+      for (let i = 0; i < before; i++) {
+        if (side === Side.BID) changes.addBid(-i, i + 1);
+        else changes.addAsk(-i, i + 1);
+      }
+      const n = 3 * initial + 5; // needs two doublings at once
+      const px = Float64Array.from({ length: n }, (_, i) => 50_000 + (side === Side.BID ? -i : i));
+      const qty = Float64Array.from({ length: n }, (_, i) => i + 7);
+      l.applyLevels(px, qty, n, changes);
+      const count = side === Side.BID ? changes.bidCount : changes.askCount;
+      const cPx = side === Side.BID ? changes.bidPx : changes.askPx;
+      const cQty = side === Side.BID ? changes.bidQty : changes.askQty;
+      expect(count).toBe(before + n);
+      expect(cPx.length).toBeGreaterThanOrEqual(before + n);
+      for (let i = 0; i < before; i++) expect([cPx[i], cQty[i]]).toEqual([-i, i + 1]);
+      for (let i = 0; i < n; i++) expect([cPx[before + i], cQty[before + i]]).toEqual([px[i], qty[i]]);
+      expect(l.count).toBe(n);
+    }
+  });
+
   it("TC3b: a snapshot sizes the window for its depth; a dense book lives in the window", () => {
     const l = new Ladder(Side.BID);
     const px = Float64Array.from({ length: 500 }, (_, i) => 20000 - i);
