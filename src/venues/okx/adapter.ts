@@ -64,6 +64,7 @@ export class OkxAdapter implements VenueAdapter {
   readonly rawFrameTap: RawFrameTap | undefined;
   readonly rawRestTap: RawRestTap | undefined;
   private readonly requestsPerHour: number;
+  private readonly requestWindowMs: number;
 
   private readonly topics: OkxTopic[];
   private readonly conns: OkxConnection[];
@@ -108,6 +109,7 @@ export class OkxAdapter implements VenueAdapter {
     this.rawFrameTap = opts.onRawFrame;
     this.rawRestTap = opts.onRawRest;
     this.requestsPerHour = opts.requestsPerHour ?? REQUESTS_PER_HOUR;
+    this.requestWindowMs = opts.requestWindowMs ?? HOUR_MS;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "okx: order-book frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "okx: sequence breaks; books resynced");
     const plan = planConnections(this, config, subscriptions, opts.maxTopicsPerConnection ?? MAX_TOPICS_PER_CONNECTION);
@@ -146,7 +148,12 @@ export class OkxAdapter implements VenueAdapter {
       "okx",
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason) },
+      {
+        invalidate,
+        resync: (t, state, reason) => this.books.resync(t, state, reason),
+        // A resync whose backoff is over goes through the hourly request budget too.
+        restartAfterBackoff: (t) => this.restart(t as OkxTopic),
+      },
       {
         ...opts,
         random: this.random,
@@ -379,19 +386,23 @@ export class OkxAdapter implements VenueAdapter {
     this.restart(t);
   }
 
-  /** TopicResync's restart: drops a REST bridge, respects the connection's hourly request budget, resubscribes. */
+  /**
+   * TopicResync's restart (and the lifecycle's once a backoff is over): drops a REST bridge, then resubscribes
+   * within the connection's hourly request budget. A topic already waiting for the budget sends nothing more; when
+   * its wait is over the budget is checked again, so topics that waited together go one after another.
+   */
   private restart(t: OkxTopic): void {
     this.bridge.drop(t.index);
     this.bridgeOpen[t.index] = false;
-    if (this.books.replaying) return;
-    const waitMs = this.requestBudgetWaitMs(t.conn, 2);
-    if (waitMs > 0 && !this.budgetWait[t.index]) {
+    if (this.books.replaying || this.budgetWait[t.index]) return;
+    const waitMs = this.requestBudgetWaitMs(t.conn, requestsOfRestart(t), t);
+    if (waitMs > 0) {
       this.c.requestBudgetWaits++;
       this.budgetWait[t.index] = true;
       this.log.warn("okx: the connection's 480 requests per hour are spent; resync waits", { topic: t.topic, waitMs });
       const timer = setTimeout(() => {
         this.budgetWait[t.index] = false;
-        if (!this.lifecycle.stopping && t.book !== BookState.LIVE) this.control.restartTopic(t);
+        if (!this.lifecycle.stopping && t.book !== BookState.LIVE) this.restart(t);
       }, waitMs);
       this.reloadTimers.push(timer);
       return;
@@ -399,12 +410,19 @@ export class OkxAdapter implements VenueAdapter {
     this.control.restartTopic(t);
   }
 
-  private requestBudgetWaitMs(conn: OkxConnection, n: number): number {
+  /**
+   * How long until `n` more requests fit the connection's budget, counting the requests other topics' resyncs have
+   * still to send (a subscribe after its unsubscribe's ack).
+   */
+  private requestBudgetWaitMs(conn: OkxConnection, n: number, self: OkxTopic): number {
+    if (n === 0) return 0;
+    for (const x of conn.topics) if (x !== self) n += requestsStillToSend(x);
     const now = this.now();
     const times = conn.requestTimesMs;
-    while (times.length > 0 && now - times[0]! >= HOUR_MS) times.shift();
+    while (times.length > 0 && now - times[0]! >= this.requestWindowMs) times.shift();
     if (times.length + n <= this.requestsPerHour) return 0;
-    return times[times.length + n - this.requestsPerHour - 1]! + HOUR_MS - now;
+    const k = times.length + n - this.requestsPerHour - 1;
+    return k < times.length ? times[k]! + this.requestWindowMs - now : this.requestWindowMs;
   }
 
   onUnknownTopic(conn: OkxConnection, frame: string): void {
@@ -528,6 +546,27 @@ export class OkxAdapter implements VenueAdapter {
     const t = this.topics[index]!;
     return { topic: t.topic, state: BOOK_STATE_NAMES[t.book]!, seqId: t.lastSeq, subscribed: t.sub === SUB_ACTIVE, rejected: t.sub === SUB_REJECTED, connection: t.conn.name, resyncs: t.resyncs };
   }
+}
+
+/** Requests restartTopic will send for `t`, now or after an ack (subscription-control.ts). */
+function requestsOfRestart(t: OkxTopic): number {
+  switch (t.sub) {
+    case SUB_ACTIVE:
+    case SUB_PENDING:
+      return t.resyncDelayed ? 1 : 2; // unsubscribe (after the pending ack), then subscribe unless a backoff waits
+    case SUB_UNSUBSCRIBING:
+    case SUB_IDLE:
+      return t.resyncDelayed ? 0 : 1;
+    default:
+      return 0;
+  }
+}
+
+/** Requests a topic's resync in progress has still to send (the subscribe after an unsubscribe's ack, …). */
+function requestsStillToSend(t: OkxTopic): number {
+  if (t.sub === SUB_UNSUBSCRIBING && t.resubscribeAfterUnsub) return 1;
+  if (t.sub === SUB_PENDING && t.resyncAfterAck) return 2;
+  return 0;
 }
 
 function topicNamedIn(conn: OkxConnection, frame: string): OkxTopic | undefined {

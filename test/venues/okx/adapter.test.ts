@@ -7,7 +7,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
-import { startOkxSimulator, type OkxSim } from "../../../src/sim/okx-sim.ts";
+import { startOkxSimulator, type OkxSim, type OkxSimOptions } from "../../../src/sim/okx-sim.ts";
 import { CROSSED_RESYNC_MS, OkxAdapter, type OkxAdapterOptions } from "../../../src/venues/okx/index.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { applyToMaps } from "../contract.ts";
@@ -48,9 +48,14 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-async function start(subs: Subscription[], opts: Partial<OkxAdapterOptions> = {}, simSymbols?: string[]): Promise<{ sim: OkxSim; adapter: OkxAdapter; sink: Sink; equal: (i: number) => boolean }> {
+async function start(
+  subs: Subscription[],
+  opts: Partial<OkxAdapterOptions> = {},
+  simSymbols?: string[],
+  simOpts: Partial<OkxSimOptions> = {},
+): Promise<{ sim: OkxSim; adapter: OkxAdapter; sink: Sink; equal: (i: number) => boolean }> {
   const markets = [...new Set(subs.map((s) => s.market))].map((market) => ({ market, symbols: (simSymbols ?? subs.map((s) => s.symbol)).filter((sym) => subs.some((s) => s.market === market && s.symbol === sym)) }));
-  const sim = await startOkxSimulator({ markets, seed: 3, checksums: true });
+  const sim = await startOkxSimulator({ markets, seed: 3, checksums: true, ...simOpts });
   const overrides = new Map(subs.filter((s) => !(simSymbols ?? [s.symbol]).includes(s.symbol)).map((s) => [`${s.market}:${s.symbol}`, { tickSize: "0.1", lotSize: "0.001" }]));
   const adapter = new OkxAdapter(okxConfig(sim, subs, overrides), subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, ...opts });
   cleanups.push(async () => {
@@ -131,6 +136,43 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(adapter.topicInfo(1).state).toBe("resyncing");
     expect(sim.stats.errorsSent).toBe(0);
     expect(sim.stats.unsubscribes).toBe(1);
+  });
+
+  test("a resync asked for while one waits for the request budget sends nothing more (nor does its backoff's end)", async () => {
+    const subs: Subscription[] = [
+      { market: "spot", symbol: "BTC-USDT", depth: 400 },
+      { market: "spot", symbol: "ETH-USDT", depth: 400 },
+    ];
+    // The simulator refuses (60014) what goes beyond 3 requests: the first subscribe and one resync.
+    const { sim, adapter } = await start(subs, { requestsPerHour: 3, resyncBackoffBaseMs: 1, pingIntervalMs: 20 }, undefined, { requestsPerHour: 3 });
+    sim.step(1);
+    await until(() => adapter.stats().topicsLive === 2, "books live");
+    adapter.requestResync(0, StatusReason.PARSE_ERROR);
+    sim.step(1);
+    await until(() => adapter.stats().topicsLive === 2, "the first resync is within the budget");
+    adapter.requestResync(1, StatusReason.PARSE_ERROR);
+    adapter.requestResync(1, StatusReason.PARSE_ERROR); // its second in a row: a backoff, then restart again
+    // Two more pongs: a ping went after the resyncs, so the simulator has read anything they sent.
+    const pongs = adapter.stats().pongs;
+    await until(() => adapter.stats().pongs >= pongs + 2, "a ping / pong round trip after the resyncs");
+    expect(sim.stats.errorsSent).toBe(0);
+    expect(sim.stats.unsubscribes).toBe(1);
+    expect(adapter.topicInfo(1).state).toBe("resyncing");
+    expect(adapter.stats().requestBudgetWaits).toBe(1);
+  });
+
+  test("resyncs of several books at once take turns within the request budget: none is refused, every book recovers", async () => {
+    const subs: Subscription[] = ["BTC-USDT", "ETH-USDT", "SOL-USDT"].map((symbol) => ({ market: "spot" as const, symbol, depth: 400 }));
+    // 4 requests per 1.5 s window (the simulator's window a little shorter: its clock reads each request later).
+    const { sim, adapter, sink, equal } = await start(subs, { requestsPerHour: 4, requestWindowMs: 1_500, resyncBackoffBaseMs: 1 }, undefined, { requestsPerHour: 4, requestWindowMs: 1_400 });
+    sim.step(1);
+    await until(() => subs.every((_, i) => equal(i)), "books live");
+    for (const i of [0, 1, 2]) adapter.requestResync(i, StatusReason.PARSE_ERROR);
+    expect(adapter.stats().requestBudgetWaits).toBe(2);
+    await until(() => subs.every((_, i) => equal(i)), "every book resynced", 15_000);
+    expect(sim.stats.errorsSent).toBe(0);
+    expect(sim.stats.unsubscribes).toBe(3);
+    expect(sink.invalid.map((e) => e.state)).toEqual([BookState.RESYNCING, BookState.RESYNCING, BookState.RESYNCING]);
   });
 
   test("more topics than a connection takes: several connections, every book equal", async () => {
