@@ -292,6 +292,9 @@ export class BinanceAdapter implements VenueAdapter {
 
   /** A diff for a book that is not live: buffer it for the bridge, starting one (and its snapshot) if none runs. */
   private onDiffWhileSyncing(t: BinanceTopic, update: BookUpdate, first: number, prev: number): void {
+    // The stream is not silent: a snapshot queued behind the REST weight budget (a reconnect of 200 symbols waits
+    // minutes for it) must not be taken for a stale stream, whose resync would queue yet another snapshot.
+    t.lastMsgMs = this.now();
     if (t.resyncDelayed && this.now() >= t.resyncDueMs) t.resyncDelayed = false; // the backoff is over
     if (!this.bridge.isBridging(t)) this.beginBridge(t);
     // During a backoff the diffs are buffered and the snapshot waits (onBackoffOver asks for it).

@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
-import { StatusReason } from "../../../src/core/types.ts";
+import { type BookState, StatusReason } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { startBinanceSimulator, type BinanceSim } from "../../../src/sim/binance-sim.ts";
 import { BinanceAdapter, type BinanceAdapterOptions } from "../../../src/venues/binance/index.ts";
@@ -16,7 +16,7 @@ afterEach(async () => {
 
 const nullSink: BookSink = { onBookUpdate: () => {}, onBookInvalid: () => {}, onInstrumentChanged: () => {} };
 
-async function setup(market: "spot" | "linear", symbols: string[], subscribed: string[], opts: Partial<BinanceAdapterOptions> = {}, simOpts: { restWeightPerMinute?: number } = {}) {
+async function setup(market: "spot" | "linear", symbols: string[], subscribed: string[], opts: Partial<BinanceAdapterOptions> = {}, simOpts: { restWeightPerMinute?: number; restClock?: () => number } = {}) {
   const sim: BinanceSim = await startBinanceSimulator({ markets: [{ market, symbols }], seed: 9, ...simOpts });
   const subs: Subscription[] = subscribed.map((symbol) => ({ market, symbol, depth: 100 }));
   const config: VenueConfig = {
@@ -72,6 +72,34 @@ describe("Binance adapter", () => {
     expect(adapter.stats().messagesPaced).toBeGreaterThan(0);
     expect(adapter.stats().reconnects).toBe(0);
   }, 40_000);
+
+  test("a stream whose snapshot waits for the REST weight budget is not stale while its diffs come (no resync, no second snapshot queued)", async () => {
+    // 8 USD-M symbols at limit 100 (weight 5); 30 per minute, of which we allow ourselves 24: 4 snapshots go, 4 wait
+    // for the minute to pass (a reconnect of 200 symbols at limit 1000 waits the same way). Time is the test's.
+    let clock = 1_000_000;
+    const symbols = Array.from({ length: 8 }, (_, i) => `X${i}USDT`);
+    const opts = { now: () => clock, housekeepingMs: 10, staleAfterMs: () => 1_500, pingIntervalMs: 500 };
+    const { sim, adapter } = await setup("linear", symbols, symbols, opts, { restWeightPerMinute: 30 });
+    const invalid: StatusReason[] = [];
+    await adapter.loadInstruments();
+    adapter.start({ ...nullSink, onBookInvalid: (_i: number, _s: BookState, reason: StatusReason) => void invalid.push(reason) });
+    await until(() => {
+      sim.step(1);
+      return adapter.stats().topicsLive === 4 && symbols.every((_, i) => adapter.topicInfo(i).bridging || adapter.topicInfo(i).state === "live");
+    }, "4 books live, 4 bridging");
+    // 4 × 1 s of the adapter's time with diffs for every stream: past the 1.5 s staleness. Each round waits for the
+    // pong of a ping sent at the new time; the same housekeeping pass looked for stale streams.
+    for (let round = 0; round < 4; round++) {
+      sim.step(1);
+      const pongs = adapter.stats().pongs;
+      clock += 1_000;
+      await until(() => adapter.stats().pongs > pongs, "a keepalive round trip at the new time");
+    }
+    expect(adapter.stats().staleResyncs).toBe(0);
+    expect(invalid).not.toContain(StatusReason.STALE_FEED);
+    expect(adapter.stats().topicsLive).toBe(4);
+    expect(sim.stats.depthRequests).toBe(4);
+  });
 
   test("exchangeInfo's rateLimits size the REST weight budget: snapshots queue instead of drawing 429s", async () => {
     // 8 USD-M symbols at limit 100 (weight 5) = 40 plus exchangeInfo (1); the venue says 60 per minute, of which we
