@@ -37,6 +37,8 @@ export interface BinanceSimOptions {
   shutdownGraceMs?: number;
   /** REST weight per minute (default spot 6000, USD-M 2400). */
   restWeightPerMinute?: number;
+  /** The clock of the REST weight window (default Date.now; a test shares its own with the adapter). */
+  restClock?: () => number;
   /** Keep every generated book state by update id, for bookAt() (tests that check every published book). */
   history?: boolean;
 }
@@ -454,7 +456,7 @@ class Simulator implements BinanceSim {
     if (!m) return json(404, { code: -1, msg: `no such endpoint ${url.pathname}` });
     const market = m[1] === "api/v3" ? "spot" : "linear";
     const limitPerMinute = this.opts.restWeightPerMinute ?? (market === "spot" ? 6000 : 2400);
-    const now = Date.now();
+    const now = (this.opts.restClock ?? Date.now)();
     while (this.weight.length > 0 && now - this.weight[0]!.atMs >= 60_000) this.weight.shift();
     let used = this.weight.reduce((n, x) => n + x.w, 0);
     if (m[2] === "exchangeInfo") {

@@ -101,6 +101,36 @@ describe("Binance adapter", () => {
     expect(sim.stats.depthRequests).toBe(4);
   });
 
+  test("a snapshot still queued behind the weight budget when its bridge restarts is dropped unspent: each book costs one request", async () => {
+    let clock = 1_000_000;
+    // The clock jumps a minute: no keepalive, dead-connection or staleness deadline is to fire meanwhile.
+    const quiet = { housekeepingMs: 10, pingIntervalMs: 1e9, deadConnectionMs: 1e9, staleAfterMs: () => 1e9 };
+    const symbols = Array.from({ length: 8 }, (_, i) => `X${i}USDT`);
+    const { sim, adapter } = await setup("linear", symbols, symbols, { now: () => clock, ...quiet }, { restWeightPerMinute: 30, restClock: () => clock });
+    await adapter.loadInstruments();
+    adapter.start(nullSink);
+    const waiting = () => symbols.map((_, i) => i).filter((i) => adapter.topicInfo(i).state !== "live");
+    await until(() => {
+      sim.step(1);
+      return adapter.stats().topicsLive === 4 && waiting().every((i) => adapter.topicInfo(i).bridging) && adapter.stats().restWaiting === 4;
+    }, "4 books live, 4 waiting for their snapshots");
+    // The waiting books restart (a resync): their queued requests are dropped, new ones queue in their place.
+    for (const i of waiting()) adapter.requestResync(i, StatusReason.SEQUENCE_GAP);
+    await until(() => {
+      sim.step(1);
+      return adapter.stats().snapshotsAbandoned === 4 && adapter.stats().restWaiting === 4;
+    }, "the 4 queued requests dropped, 4 new ones waiting");
+    // A minute of the adapter's time: weight for 4 more requests, which only the new ones may spend.
+    clock += 61_000;
+    await until(() => {
+      sim.step(1);
+      return adapter.stats().topicsLive === 8;
+    }, "every book live");
+    expect(sim.stats.depthRequests).toBe(8);
+    expect(adapter.stats().restRateLimited).toBe(0);
+    expect(adapter.stats().restWaiting).toBe(0);
+  }, 30_000);
+
   test("exchangeInfo's rateLimits size the REST weight budget: snapshots queue instead of drawing 429s", async () => {
     // 8 USD-M symbols at limit 100 (weight 5) = 40 plus exchangeInfo (1); the venue says 60 per minute, of which we
     // allow ourselves 80 % = 48: everything fits, nothing is refused.
