@@ -50,6 +50,11 @@ import { defaultStaleAfterMs } from "./staleness.ts";
 const HOUR_MS = 3_600_000;
 /** How long a crossed book waits before its fresh snapshot (call auctions update about once a second, and last minutes). */
 export const CROSSED_RESYNC_MS = 10_000;
+/**
+ * Each further crossing of a book that keeps coming back crossed waits twice as long, up to this: a resubscribe is 2
+ * of the connection's 480 requests per hour, and an auction may last an hour (every 5 min: 24 per hour).
+ */
+export const CROSSED_RESYNC_MAX_MS = 300_000;
 /** A planned replacement that found no connect budget tries again after this long. */
 const PLANNED_RETRY_MS = 100;
 
@@ -88,6 +93,8 @@ export class OkxAdapter implements VenueAdapter {
   private readonly budgetWait: boolean[];
   /** Per subscription: when requestResync last said CROSSED_BOOK (0 = never). */
   private readonly lastCrossedMs: Float64Array;
+  /** Per subscription: the wait before the fresh snapshot after the last crossing (0 = it resynced at once). */
+  private readonly crossedWaitMs: Float64Array;
   private readonly parseErrorLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
 
@@ -122,6 +129,7 @@ export class OkxAdapter implements VenueAdapter {
     this.sequenced = new Array<boolean>(n).fill(false);
     this.budgetWait = new Array<boolean>(n).fill(false);
     this.lastCrossedMs = new Float64Array(n);
+    this.crossedWaitMs = new Float64Array(n);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     // Every request sent counts against the connection's 480 per hour.
     const requests: RequestProtocol = {
@@ -365,24 +373,32 @@ export class OkxAdapter implements VenueAdapter {
   /**
    * A crossed book. In a call auction OKX's own book is crossed (best ask below best bid before the open), and a
    * fresh snapshot is crossed too: resyncing at once would loop. The first crossing resyncs at once (it may be a
-   * lost message); a crossing within CROSSED_RESYNC_MS of the previous one leaves the book invalid (RESYNCING /
-   * CROSSED_BOOK, published as such) and asks for a fresh snapshot only after CROSSED_RESYNC_MS.
+   * lost message). A crossing that continues the last one (the book was not LIVE for CROSSED_RESYNC_MS since, and it
+   * came within the last wait + CROSSED_RESYNC_MS) leaves the book invalid (RESYNCING / CROSSED_BOOK, published as
+   * such) and asks for a fresh snapshot only after a wait: CROSSED_RESYNC_MS, doubling per continued crossing up to
+   * CROSSED_RESYNC_MAX_MS, so an hour-long auction stays far within the connection's request budget.
    */
   private onCrossed(t: OkxTopic): void {
     this.c.crossedResyncs++;
     const now = this.now();
-    const last = this.lastCrossedMs[t.index]!;
-    this.lastCrossedMs[t.index] = now;
-    if (last === 0 || now - last >= CROSSED_RESYNC_MS) {
+    const i = t.index;
+    const last = this.lastCrossedMs[i]!;
+    const lastWaitMs = this.crossedWaitMs[i]!;
+    const liveForMs = t.book === BookState.LIVE && t.liveSinceMs >= 0 ? now - t.liveSinceMs : -1;
+    this.lastCrossedMs[i] = now;
+    if (last === 0 || liveForMs >= CROSSED_RESYNC_MS || now - last >= lastWaitMs + CROSSED_RESYNC_MS) {
+      this.crossedWaitMs[i] = 0;
       this.books.resync(t, BookState.RESYNCING, StatusReason.CROSSED_BOOK); // the first: maybe a lost message
       return;
     }
     this.books.invalidate(t, BookState.RESYNCING, StatusReason.CROSSED_BOOK);
     if (t.resyncDelayed || this.books.replaying) return;
+    const waitMs = lastWaitMs === 0 ? CROSSED_RESYNC_MS : Math.min(CROSSED_RESYNC_MAX_MS, lastWaitMs * 2);
+    this.crossedWaitMs[i] = waitMs;
     this.books.resyncs++;
     t.resyncs++;
     t.resyncDelayed = true;
-    t.resyncDueMs = now + CROSSED_RESYNC_MS;
+    t.resyncDueMs = now + waitMs;
     this.restart(t);
   }
 

@@ -209,4 +209,26 @@ describe("okx crossed books (call auctions)", { timeout: 20_000 }, () => {
     expect(sink.invalid.filter((e) => e.index === 0).map((e) => e.reason)).toEqual([StatusReason.CROSSED_BOOK, StatusReason.CROSSED_BOOK]);
     expect(adapter.stats().crossedResyncs).toBe(2);
   });
+  test("a book that comes back crossed after each wait (an auction) waits twice as long each time: 10 s, 20 s, 40 s", async () => {
+    let clock = 1_000_000;
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }, { market: "spot", symbol: "ETH-USDT", depth: 400 }];
+    // The clock jumps: no keepalive or dead-connection deadline is to fire meanwhile.
+    const { sim, adapter, equal } = await start(subs, { now: () => clock, pingIntervalMs: 1e9, deadConnectionMs: 1e9 });
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK); // the first: at once
+    await until(() => equal(0) && sim.stats.subscribes === 3, "the first crossing resynced at once");
+    const t = adapter.topicOf(0)!;
+    for (const waitMs of [CROSSED_RESYNC_MS, 2 * CROSSED_RESYNC_MS, 4 * CROSSED_RESYNC_MS]) {
+      // The fresh snapshot is crossed again (as in a call auction): the book waits, unsubscribed.
+      const subscribes = sim.stats.subscribes;
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      expect(t.resyncDelayed).toBe(true);
+      expect(t.resyncDueMs - clock).toBe(waitMs);
+      await until(() => adapter.topicInfo(0).subscribed === false && sim.stats.unsubscribes === subscribes - 1, "unsubscribed while it waits");
+      clock += waitMs;
+      await until(() => sim.stats.subscribes === subscribes + 1 && equal(0), "subscribed again after the wait");
+    }
+    expect(adapter.topicInfo(1).state).toBe("live");
+  });
 });
