@@ -55,6 +55,8 @@ export interface OkxSimOptions {
   requestsPerHour?: number;
   /** The window of requestsPerHour (default 1 hour; tests shorten it). */
   requestWindowMs?: number;
+  /** instIds whose every channel needs a VIP tier here: subscribing one is answered 64003 (as books-l2-tbt is). */
+  vipOnly?: string[];
 }
 
 export interface OkxSimStats {
@@ -367,7 +369,7 @@ export class OkxSim {
     for (const a of args) {
       const channel = String(a?.channel);
       const instId = String(a?.instId);
-      if (channel === "books-l2-tbt" || channel === "books50-l2-tbt") {
+      if (channel === "books-l2-tbt" || channel === "books50-l2-tbt" || (req.op === "subscribe" && this.opts.vipOnly?.includes(instId))) {
         this.error(ws, id, "64003", `Your trading fee tier doesn't meet the requirement to access this channel: ${channel},instId:${instId}`);
         return;
       }

@@ -93,6 +93,18 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(sim.stats.errorsSent).toBe(1);
   });
 
+  test("64003 (a channel that needs a VIP tier) halts that book alone: its request is split, the others are subscribed", async () => {
+    const subs: Subscription[] = ["BTC-USDT", "VIP-USDT", "ETH-USDT"].map((symbol) => ({ market: "spot" as const, symbol, depth: 400 }));
+    const { sim, adapter, sink, equal } = await start(subs, {}, undefined, { vipOnly: ["VIP-USDT"] });
+    await until(() => sink.invalid.length > 0 && equal(0) && equal(2), "two books live, one rejected");
+    sim.step(5);
+    await until(() => equal(0) && equal(2), "books equal");
+    expect(sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+    expect(adapter.stats().subscribeRejected).toBe(1);
+    // The batch, then each topic alone: only VIP-USDT's own request is refused a second time.
+    expect(sim.stats.errorsSent).toBe(2);
+  });
+
   test("the 64008 notice: a make-before-break reconnect, no book leaves LIVE, the old socket closes", async () => {
     const { sim, adapter, sink, equal } = await start(TWO);
     sim.step(1);
