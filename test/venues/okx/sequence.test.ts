@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from "vitest";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
+import type { BookView } from "../../../src/core/book-view.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
@@ -18,9 +19,31 @@ const SUBS: Subscription[] = [
   { market: "spot", symbol: "ETH-USDT", depth: 400 },
 ];
 
-function frame(instId: string, action: "snapshot" | "update", prev: number, seq: number, bids: string[][] = [], asks: string[][] = []): string {
+function frame(instId: string, action: "snapshot" | "update", prev: number, seq: number, bids: string[][] = [], asks: string[][] = [], checksum = 0): string {
   const lv = (l: string[][]) => l.map((x) => `["${x[0]}","${x[1]}","0","1"]`).join(",");
-  return `{"arg":{"channel":"books","instId":"${instId}"},"action":"${action}","data":[{"asks":[${lv(asks)}],"bids":[${lv(bids)}],"ts":"1700000000000","checksum":0,"prevSeqId":${prev},"seqId":${seq}}]}`;
+  return `{"arg":{"channel":"books","instId":"${instId}"},"action":"${action}","data":[{"asks":[${lv(asks)}],"bids":[${lv(bids)}],"ts":"1700000000000","checksum":${checksum},"prevSeqId":${prev},"seqId":${seq}}]}`;
+}
+
+/** The sink's book as the app would hand it to verify() (best first). */
+function viewOf(sink: MapSink, index: number, instrument: Instrument): BookView {
+  const b = [...sink.bids[index]!].sort((x, y) => y[0] - x[0]);
+  const a = [...sink.asks[index]!].sort((x, y) => x[0] - y[0]);
+  return {
+    instrument,
+    state: BookState.LIVE,
+    reason: StatusReason.SNAPSHOT_APPLIED,
+    instrSeq: 0,
+    venueSeq: sink.seq[index]!,
+    tsExchangeUs: 0,
+    tsEventUs: 0,
+    tsRecvUs: 0,
+    bidCount: b.length,
+    askCount: a.length,
+    bidPriceAt: (r) => b[r]![0],
+    bidQtyAt: (r) => b[r]![1],
+    askPriceAt: (r) => a[r]![0],
+    askQtyAt: (r) => a[r]![1],
+  };
 }
 
 class MapSink implements BookSink {
@@ -44,7 +67,7 @@ class MapSink implements BookSink {
   onInstrumentChanged(): void {}
 }
 
-async function setup(): Promise<{ adapter: OkxAdapter; sink: MapSink; feed: (f: string) => void }> {
+async function setup(): Promise<{ adapter: OkxAdapter; sink: MapSink; feed: (f: string) => void; instruments: Instrument[] }> {
   const config: VenueConfig = {
     venue: "okx",
     wsUrl: "ws://127.0.0.1:9/ws/v5/public",
@@ -57,10 +80,10 @@ async function setup(): Promise<{ adapter: OkxAdapter; sink: MapSink; feed: (f: 
     ]),
   };
   const adapter = new OkxAdapter(config, SUBS, { log: silentLogger });
-  (await adapter.loadInstruments()) as Instrument[];
+  const instruments = (await adapter.loadInstruments()) as Instrument[];
   const sink = new MapSink();
   adapter.startReplay(sink);
-  return { adapter, sink, feed: (f) => expect(adapter.ingestFrame("spot", "c", f, 1)).toBe(true) };
+  return { adapter, sink, instruments, feed: (f) => expect(adapter.ingestFrame("spot", "c", f, 1)).toBe(true) };
 }
 
 describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
@@ -121,6 +144,21 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     expect(adapter.stats().olderSnapshots).toBe(1);
   });
 
+  test("checksum 0 (every production message since June 2026) is never verified and never fails; a non-zero one is", async () => {
+    const { adapter, sink, feed, instruments } = await setup();
+    feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
+    feed(frame("BTC-USDT", "update", 10, 11, [["100", "3"]]));
+    expect(adapter.verify(0, viewOf(sink, 0, instruments[0]!))).toBe(true);
+    expect([adapter.stats().checksumsVerified, adapter.stats().checksumMismatches]).toEqual([0, 0]);
+    // The top 25 "100.1:1:100.2:2:100:3" as CRC-32 (IEEE), signed: right passes, anything else fails.
+    const right = crc32Signed("100.1:1:100.2:2:100:3");
+    feed(frame("BTC-USDT", "update", 11, 12, [], [], right));
+    expect(adapter.verify(0, viewOf(sink, 0, instruments[0]!))).toBe(true);
+    feed(frame("BTC-USDT", "update", 12, 13, [], [], right + 1));
+    expect(adapter.verify(0, viewOf(sink, 0, instruments[0]!))).toBe(false);
+    expect([adapter.stats().checksumsVerified, adapter.stats().checksumMismatches]).toEqual([2, 1]);
+  });
+
   test("updates before the first snapshot are not applied (replay has no REST to bridge them)", async () => {
     const { sink, feed, adapter } = await setup();
     feed(frame("BTC-USDT", "update", 9, 10, [["100", "3"]]));
@@ -128,3 +166,13 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     expect(adapter.stats().ignoredBeforeSnapshot).toBe(1);
   });
 });
+
+/** CRC-32 (IEEE, as zlib) of ASCII text as a signed int32: written here bit by bit, apart from the code's tables. */
+function crc32Signed(text: string): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < text.length; i++) {
+    c ^= text.charCodeAt(i);
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  return (c ^ 0xffffffff) | 0;
+}
