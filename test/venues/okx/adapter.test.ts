@@ -131,6 +131,26 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(sim.stats.pings).toBeGreaterThanOrEqual(3);
   });
 
+  test("the books keepalive counts as liveness: a book that gets only keepalives is never stale", async () => {
+    let clock = 1_000_000;
+    const { sim, adapter, sink, equal } = await start(TWO, { now: () => clock, staleAfterMs: () => 1_000, pingIntervalMs: 500 });
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    // 4 × 800 ms of the adapter's time with nothing but a keepalive per book each time: past the 1 s staleness.
+    for (let round = 0; round < 4; round++) {
+      const keepalives = adapter.stats().keepalives;
+      sim.inject("keepalive");
+      await until(() => adapter.stats().keepalives === keepalives + 2, "both keepalives read");
+      const pongs = adapter.stats().pongs;
+      clock += 800;
+      // A ping sent at the new time: its housekeeping pass also looked for stale books.
+      await until(() => adapter.stats().pongs > pongs, "a ping / pong round trip at the new time");
+    }
+    expect(adapter.stats().staleResyncs).toBe(0);
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.stats().topicsLive).toBe(2);
+  });
+
   test("resyncs wait while a connection's hourly request budget is spent; the simulator never refuses a request", async () => {
     // 2 topics on one connection: the first subscribe is 1 request, each resync 2 (unsubscribe, subscribe).
     const subs: Subscription[] = [
