@@ -91,7 +91,9 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
               for (; nextSampleUs < r.tsRecvUs; nextSampleUs += everyUs) for (const row of books.rowsAt(nextSampleUs)) emit(row);
             }
             const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
-            if (!books.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs)) result.skipped++;
+            // REST answers (depth snapshots) go to the adapter's bridge, as in replay.
+            const ok = r.url !== undefined ? books.ingestRest(r.venue, r.market, r.connection, r.url, frame, r.tsRecvUs) : books.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs);
+            if (!ok) result.skipped++;
             lastUs = r.tsRecvUs;
           }
           if (bufChars >= CHUNK_CHARS) await drain(false);
