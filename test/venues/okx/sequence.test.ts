@@ -167,6 +167,29 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
   });
 });
 
+describe("okx connection plan", () => {
+  test("fewer than 30 channels per connection by default: 59 books of a market take 3 connections (29, 29, 1)", async () => {
+    const symbols = Array.from({ length: 59 }, (_, i) => `S${i}-USDT`);
+    const config: VenueConfig = {
+      venue: "okx",
+      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
+      restUrl: "http://127.0.0.1:9",
+      instrumentCachePath: tempCachePath(),
+      markets: [{ market: "spot", depth: 400, symbols }],
+      overrides: new Map(symbols.map((s) => [`spot:${s}`, { tickSize: "0.1", lotSize: "0.001" }])),
+    };
+    const adapter = new OkxAdapter(config, symbols.map((symbol) => ({ market: "spot", symbol, depth: 400 })), { log: silentLogger });
+    await adapter.loadInstruments();
+    adapter.startReplay(new MapSink());
+    const perConnection = new Map<string, number>();
+    for (let i = 0; i < symbols.length; i++) {
+      const c = adapter.topicInfo(i).connection as string;
+      perConnection.set(c, (perConnection.get(c) ?? 0) + 1);
+    }
+    expect([...perConnection.values()]).toEqual([29, 29, 1]);
+  });
+});
+
 /** CRC-32 (IEEE, as zlib) of ASCII text as a signed int32: written here bit by bit, apart from the code's tables. */
 function crc32Signed(text: string): number {
   let c = 0xffffffff;
