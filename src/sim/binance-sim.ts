@@ -85,6 +85,8 @@ export interface BinanceSim {
   step(n?: number): void;
   inject(fault: BinanceSimFault, target?: { market: MarketName; symbol: string }, opts?: { stallMs?: number }): number;
   restFault(kind: BinanceRestFault, target: { market: MarketName; symbol: string }): void;
+  /** REST faults set with restFault and not yet served (a depth request of that symbol serves one). */
+  restFaultsPending(): number;
   /** The true book (decimal strings) and the last update id sent. */
   book(market: MarketName, symbol: string): { bids: Map<string, string>; asks: Map<string, string>; u: number };
   /** With `history`: the book as it was at update id `u` (undefined when the symbol never had that id). */
@@ -439,6 +441,12 @@ class Simulator implements BinanceSim {
         return conns.length;
       }
     }
+  }
+
+  restFaultsPending(): number {
+    let n = 0;
+    for (const s of this.syms.values()) n += s.restFaults.length + (s.staleSnapshot === null ? 0 : 1);
+    return n;
   }
 
   restFault(kind: BinanceRestFault, target: { market: MarketName; symbol: string }): void {

@@ -217,6 +217,11 @@ export class OkxSim {
     }
   }
 
+  /** REST faults set with restFault and not yet served. */
+  restFaultsPending(): number {
+    return this.restFaults.size;
+  }
+
   /** The next REST book of instId is refused (429) or too old to bridge (a snapshot taken now, served later). */
   restFault(kind: "refuse" | "no_bridge", instId: string): void {
     const t = this.topicsByName.get(`books:${instId}`);
