@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
-import { type BookState, StatusReason } from "../../../src/core/types.ts";
+import { type BookState, type Instrument, StatusReason } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { startBinanceSimulator, type BinanceSim } from "../../../src/sim/binance-sim.ts";
 import { BinanceAdapter, type BinanceAdapterOptions } from "../../../src/venues/binance/index.ts";
@@ -58,6 +58,28 @@ describe("Binance adapter", () => {
     adapter.start(nullSink);
     await until(() => adapter.stats().topicsLive === 1, "BTCUSDT live");
     expect(adapter.topicInfo(1).state).toBe("awaiting_snapshot");
+  });
+
+  test("a price that does not fit the tick re-checks exchangeInfo: the new tick swaps the exponents, the app is told, the book comes back", async () => {
+    // The first exchangeInfo says tick 1 (an outdated listing); the simulator's prices have two decimals.
+    let infos = 0;
+    const coarseFirst = (async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await fetch(input, init);
+      if (!String(input).includes("/exchangeInfo") || infos++ > 0) return res;
+      const body = (await res.text()).replace(/"tickSize":"[0-9.]+"/g, '"tickSize":"1.00000000"');
+      return new Response(body, { status: res.status, headers: res.headers });
+    }) as typeof fetch;
+    const { sim, adapter } = await setup("spot", ["BTCUSDT"], ["BTCUSDT"], { fetch: coarseFirst });
+    expect((await adapter.loadInstruments())[0]?.priceExp).toBe(0);
+    const changed: Instrument[] = [];
+    adapter.start({ ...nullSink, onInstrumentChanged: (_i: number, inst: Instrument) => void changed.push(inst) });
+    await until(() => {
+      sim.step(1);
+      return changed.length === 1 && adapter.stats().topicsLive === 1;
+    }, "the instrument re-checked and the book live again");
+    expect(changed[0]!.priceExp).toBeGreaterThan(0);
+    expect(adapter.stats().instrumentChanges).toBe(1);
+    expect(infos).toBe(2);
   });
 
   test("subscribing 300 streams in requests of 10 stays within 5 incoming messages per second (paced), every book goes live", async () => {
