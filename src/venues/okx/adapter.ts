@@ -87,6 +87,11 @@ export class OkxAdapter implements VenueAdapter {
   private readonly checksums: Int32Array;
   /** Per subscription: the book came from a REST snapshot and the next update may straddle its seqId. */
   readonly bridgeOpen: boolean[];
+  /**
+   * Per subscription: the seqId the book's current run of seqIds starts at (its snapshot's, or a maintenance
+   * reset's). A message older than the book lies wholly in that run; one reaching back before it is not a repeat.
+   */
+  private readonly runStartSeq: Float64Array;
   /** Per subscription: the book's messages carry seqId (false for captures from before seqId existed). */
   private readonly sequenced: boolean[];
   /** Per subscription: a resync waits for the connection's hourly request budget. */
@@ -127,6 +132,7 @@ export class OkxAdapter implements VenueAdapter {
     this.checksums = new Int32Array(n);
     this.bridgeOpen = new Array<boolean>(n).fill(false);
     this.sequenced = new Array<boolean>(n).fill(false);
+    this.runStartSeq = new Float64Array(n);
     this.budgetWait = new Array<boolean>(n).fill(false);
     this.lastCrossedMs = new Float64Array(n);
     this.crossedWaitMs = new Float64Array(n);
@@ -290,6 +296,7 @@ export class OkxAdapter implements VenueAdapter {
       this.bridgeOpen[index] = false;
       this.c.snapshots++;
       t.lastSeq = sc.seqId;
+      this.runStartSeq[index] = sc.seqId;
       this.sequenced[index] = sc.hasSeqId;
       this.checksums[index] = sc.checksum;
       this.books.onLive(t, now);
@@ -330,7 +337,10 @@ export class OkxAdapter implements VenueAdapter {
         this.onSequenceBreak(t, prev, seq);
         return;
       }
-      if (seq < prev) this.c.maintenanceResets++; // accepted: prevSeqId still chains
+      if (seq < prev) {
+        this.c.maintenanceResets++; // accepted: prevSeqId still chains
+        this.runStartSeq[index] = seq;
+      }
       t.lastMsgMs = this.now();
       t.lastSeq = seq;
       this.bridgeOpen[index] = false;
@@ -339,7 +349,7 @@ export class OkxAdapter implements VenueAdapter {
       this.sink!.onBookUpdate(index, update);
       return;
     }
-    if (seq <= last && prev <= seq && prev < last) {
+    if (seq <= last && prev <= seq && prev < last && prev >= this.runStartSeq[index]!) {
       this.c.duplicates++; // wholly older than the book: a repeat, or the other socket of a make-before-break
       return;
     }
@@ -531,6 +541,7 @@ export class OkxAdapter implements VenueAdapter {
   applyRestSnapshot(t: OkxTopic, u: BookUpdate): void {
     this.c.snapshots++;
     t.lastSeq = u.venueSeq;
+    this.runStartSeq[t.index] = u.venueSeq;
     this.sequenced[t.index] = true;
     this.bridgeOpen[t.index] = true;
     this.checksums[t.index] = 0;

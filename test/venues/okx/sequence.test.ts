@@ -159,6 +159,16 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     expect([adapter.stats().checksumsVerified, adapter.stats().checksumMismatches]).toEqual([2, 1]);
   });
 
+  test("after a lost maintenance reset, the next messages (seqIds below the book's) are a gap, not repeats", async () => {
+    const { sink, feed, adapter } = await setup();
+    feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
+    feed(frame("BTC-USDT", "update", 10, 15, [["100", "3"]]));
+    // (15,3) never arrives; (3,5) reaches back before the book's run of seqIds (10..15): not something it applied.
+    feed(frame("BTC-USDT", "update", 3, 5, [["100", "4"]]));
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    expect(adapter.stats().duplicates).toBe(0);
+  });
+
   test("updates before the first snapshot are not applied (replay has no REST to bridge them)", async () => {
     const { sink, feed, adapter } = await setup();
     feed(frame("BTC-USDT", "update", 9, 10, [["100", "3"]]));
