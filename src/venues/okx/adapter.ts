@@ -356,11 +356,18 @@ export class OkxAdapter implements VenueAdapter {
     this.onSequenceBreak(t, prev, seq);
   }
 
-  /** books5 / bbo-tbt: each message is the whole top N, applied as a replace. */
+  /**
+   * books5 / bbo-tbt: each message is the whole top N, applied as a replace. One socket delivers seqIds in order, so
+   * a lower one there is a maintenance reset, applied; only while a planned reconnect has two sockets delivering is
+   * a full book at or below the last one the lagging socket's, ignored.
+   */
   private onFullBook(t: OkxTopic, update: BookUpdate, sc: OkxScanner): void {
     if (t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
-      this.c.duplicates++;
-      return;
+      if (t.conn.retiringWs !== null) {
+        this.c.duplicates++;
+        return;
+      }
+      if (sc.seqId < t.lastSeq) this.c.maintenanceResets++;
     }
     const now = this.now();
     t.lastMsgMs = now;

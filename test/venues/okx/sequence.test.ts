@@ -53,7 +53,7 @@ class MapSink implements BookSink {
   applied = 0;
   invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
   onBookUpdate(index: number, u: BookUpdate): void {
-    if (u.isSnapshot) {
+    if (u.isSnapshot || u.replace) {
       this.bids[index] = new Map();
       this.asks[index] = new Map();
     }
@@ -174,6 +174,30 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     feed(frame("BTC-USDT", "update", 9, 10, [["100", "3"]]));
     expect(sink.applied).toBe(0);
     expect(adapter.stats().ignoredBeforeSnapshot).toBe(1);
+  });
+});
+
+describe("okx full books (books5)", () => {
+  test("a lower seqId on the one socket is a maintenance reset: applied, not ignored as a repeat", async () => {
+    const config: VenueConfig = {
+      venue: "okx",
+      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
+      restUrl: "http://127.0.0.1:9",
+      instrumentCachePath: tempCachePath(),
+      markets: [{ market: "spot", depth: 5, symbols: ["BTC-USDT"] }],
+      overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
+    };
+    const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 5 }], { log: silentLogger });
+    await adapter.loadInstruments();
+    const sink = new MapSink();
+    adapter.startReplay(sink);
+    const book5 = (seq: number, bid: string) =>
+      `{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"instId":"BTC-USDT","ts":"1700000000000","seqId":${seq}}]}`;
+    for (const [seq, bid] of [[100, "100.1"], [101, "100.2"], [7, "100.3"], [8, "100.4"]] as const) {
+      expect(adapter.ingestFrame("spot", "c", book5(seq, bid), 1)).toBe(true);
+      expect([sink.seq[0], [...sink.bids[0]!.keys()]]).toEqual([seq, [Math.round(Number(bid) * 10)]]);
+    }
+    expect([adapter.stats().fullBooks, adapter.stats().duplicates, adapter.stats().maintenanceResets]).toEqual([4, 0, 1]);
   });
 });
 
