@@ -193,6 +193,22 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(adapter.stats().requestBudgetWaits).toBe(1);
   });
 
+  test("60014 (requests too frequent) is sent again after a backoff, never a rejection that halts the book", async () => {
+    const subs: Subscription[] = [
+      { market: "spot", symbol: "BTC-USDT", depth: 400 },
+      { market: "spot", symbol: "ETH-USDT", depth: 400 },
+    ];
+    // The venue allows fewer requests than the adapter counts on (another client on the connection's budget, say):
+    // 2 per 400 ms, so the resync's subscribe (the third request) is refused, and goes through once retried.
+    const { sim, adapter, sink, equal } = await start(subs, {}, undefined, { requestsPerHour: 2, requestWindowMs: 400 });
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    adapter.requestResync(0, StatusReason.PARSE_ERROR);
+    await until(() => sim.stats.errorsSent >= 1 && equal(0) && equal(1), "refused once, then resynced");
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+    expect(adapter.stats().subscribeRejected).toBe(0);
+  });
+
   test("resyncs of several books at once take turns within the request budget: none is refused, every book recovers", async () => {
     const subs: Subscription[] = ["BTC-USDT", "ETH-USDT", "SOL-USDT"].map((symbol) => ({ market: "spot" as const, symbol, depth: 400 }));
     // 4 requests per 1.5 s window (the simulator's window a little shorter: its clock reads each request later).
