@@ -122,6 +122,20 @@ describe("feeder export", { timeout: 30_000 }, () => {
     expect(jsonl[1]).toEqual({ tsRecvUs: 6, venue: "bybit", market: "spot", connection: "spot-1", topic: null, frameBase64: "AJ+Slv8=" });
   });
 
+  test("raw: a REST answer a book depends on is marked as one (jsonl url, csv encoding rest with the URL), not a frame", async () => {
+    const sub = join(dir, "rest");
+    mkdirSync(sub);
+    const w = new CaptureWriter({ dir: sub, prefix: "feeder" });
+    w.write(5, "binance", "spot", "conn0.spot", '{"stream":"btcusdt@depth@100ms","data":{}}');
+    w.writeRest(6, "binance", "spot", "conn0.spot", "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000", '{"lastUpdateId":1,"bids":[],"asks":[]}');
+    w.close();
+    const jsonl = (await exportRows([w.files[0]!])).map((l) => JSON.parse(l));
+    expect(jsonl.map((r) => r.url)).toEqual([undefined, "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000"]);
+    expect(jsonl[1]).toMatchObject({ tsRecvUs: 6, topic: null, frame: '{"lastUpdateId":1,"bids":[],"asks":[]}' });
+    const [, ...lines] = await exportRows(["--format", "csv", w.files[0]!]);
+    expect(lines.map(csvRow).map((r) => [r[4], r[5]])).toEqual([["", "text"], ["https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000", "rest"]]);
+  });
+
   test("books after every message equal a reference book rebuilt from the same frames (csv, top 5)", async () => {
     const [header, ...lines] = await exportRows(["--books", "--config", config, "--depth", "5", "--format", "csv", zstdFile]);
     const cols = header!.split(",");
