@@ -280,6 +280,7 @@ export function runVenueContract(h: VenueHarness): void {
         if (name === "gap") expect(sink.invalid).toContainEqual({ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP });
         if (name === "requestResync") expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.CROSSED_BOOK }]);
         if (name === "disconnect") expect(new Set(sink.invalid.map((e) => e.reason))).toEqual(new Set([StatusReason.DISCONNECTED]));
+        if (name === "duplicate") expect(sink.invalid).toEqual([]); // a repeat is ignored, never a resync
         if (name === "malformed") expect(run.adapter.stats().parseErrors ?? 0).toBeGreaterThan(0); // counted, as the title says
         if (name !== "disconnect" && name !== "books") expect(sink.invalid.filter((e) => others.includes(e.index))).toEqual([]);
         expect(run.adapter.stats().messages).toBeGreaterThan(0);
