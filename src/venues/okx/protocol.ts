@@ -46,9 +46,9 @@ export const REST_WINDOW_MS = 2_000;
 
 /** Errors that halt one book ("Error codes"): 60018 names channel and instId; 64003 = VIP-only channel. */
 export const ERR_NOT_EXIST = "60018";
+export const ERR_VIP_ONLY = "64003";
 /** "Requests too frequent": over the connection's request budget, not a refusal of the channel. */
 export const ERR_TOO_FREQUENT = "60014";
-export const ERR_VIP_ONLY = "64003";
 /** Notice before a service-upgrade close ("Connect", notice 64008): reconnect make-before-break. */
 export const NOTICE_UPGRADE = "64008";
 
