@@ -219,7 +219,7 @@ export class OkxAdapter implements VenueAdapter {
     this.log.info("okx adapter started", { connections: used, topics: this.topics.length });
   }
 
-  /** Replay: no connections; a resync waits for the capture's next snapshot; REST snapshots come from ingestRest. */
+  /** Replay: no connections; a resync waits for the capture's next snapshot, or bridges to a recorded REST answer (ingestRest). */
   startReplay(sink: BookSink): void {
     this.bind(sink, true);
   }
@@ -231,10 +231,10 @@ export class OkxAdapter implements VenueAdapter {
     return true;
   }
 
-  ingestRest(market: MarketName, connection: string, url: string, body: string, _tsRecvUs: number): boolean {
+  ingestRest(market: MarketName, connection: string, url: string, body: string, tsRecvUs: number): boolean {
     const conn = this.conns.find((c) => c.name === connection) ?? this.conns.find((c) => c.market === market);
     if (!conn) return false;
-    return this.bridge.ingest(conn, url, body);
+    return this.bridge.ingest(conn, url, body, tsRecvUs);
   }
 
   requestResync(index: number, reason: StatusReason): void {
@@ -304,8 +304,8 @@ export class OkxAdapter implements VenueAdapter {
       return;
     }
     if (t.book !== BookState.LIVE) {
-      // No snapshot first: bridge a REST snapshot by seqId (not in replay, nor without seqIds).
-      if (this.books.replaying || !sc.hasSeqId || !sc.hasPrevSeqId) {
+      // No snapshot first: bridge a REST snapshot by seqId (replay: the capture's recorded answer; not without seqIds).
+      if (!sc.hasSeqId || !sc.hasPrevSeqId) {
         this.c.ignoredBeforeSnapshot++;
         return;
       }

@@ -169,11 +169,21 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     expect(adapter.stats().duplicates).toBe(0);
   });
 
-  test("updates before the first snapshot are not applied (replay has no REST to bridge them)", async () => {
+  test("updates before the first snapshot are not applied until a snapshot: in replay, the capture's recorded REST answer bridges them", async () => {
     const { sink, feed, adapter } = await setup();
     feed(frame("BTC-USDT", "update", 9, 10, [["100", "3"]]));
+    feed(frame("BTC-USDT", "update", 10, 11, [["100", "4"]], [["100.5", "1"]]));
     expect(sink.applied).toBe(0);
-    expect(adapter.stats().ignoredBeforeSnapshot).toBe(1);
+    // The REST book at seqId 10, as recorded by the live run: (9,10) is in it, (10,11) continues it.
+    const rest = '{"code":"0","msg":"","data":[{"asks":[["100.4","2","0","1"]],"bids":[["100","3","0","1"],["99.9","1","0","1"]],"ts":"1700000000000","seqId":10}]}';
+    expect(adapter.ingestRest("spot", "c", "https://www.okx.com/api/v5/market/books?instId=BTC-USDT&sz=400", rest, 5)).toBe(true);
+    expect(adapter.topicInfo(0).state).toBe("live");
+    feed(frame("BTC-USDT", "update", 11, 12, [["99.9", "0"]]));
+    expect(sink.seq[0]).toBe(12);
+    expect(sink.bids[0]).toEqual(new Map([[1000, 40000]]));
+    expect(sink.asks[0]).toEqual(new Map([[1004, 20000], [1005, 10000]]));
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.stats().ignoredBeforeSnapshot).toBe(0);
   });
 });
 
