@@ -209,6 +209,24 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(adapter.stats().subscribeRejected).toBe(0);
   });
 
+  test("a new connection has its own request budget: after a reconnect a resync goes at once", async () => {
+    const subs: Subscription[] = [
+      { market: "spot", symbol: "BTC-USDT", depth: 400 },
+      { market: "spot", symbol: "ETH-USDT", depth: 400 },
+    ];
+    const { sim, adapter, equal } = await start(subs, { requestsPerHour: 3 }, undefined, { requestsPerHour: 3 });
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    adapter.requestResync(0, StatusReason.PARSE_ERROR); // the first socket's budget: 1 subscribe + 2 = 3, spent
+    await until(() => equal(0) && sim.stats.unsubscribes === 1, "the first resync done");
+    sim.inject("disconnect");
+    await until(() => adapter.stats().reconnects === 1 && equal(0) && equal(1), "reconnected, books live"); // 1 request
+    adapter.requestResync(1, StatusReason.PARSE_ERROR);
+    await until(() => sim.stats.unsubscribes === 2 && equal(1), "the resync went at once");
+    expect(adapter.stats().requestBudgetWaits).toBe(0);
+    expect(sim.stats.errorsSent).toBe(0);
+  });
+
   test("resyncs of several books at once take turns within the request budget: none is refused, every book recovers", async () => {
     const subs: Subscription[] = ["BTC-USDT", "ETH-USDT", "SOL-USDT"].map((symbol) => ({ market: "spot" as const, symbol, depth: 400 }));
     // 4 requests per 1.5 s window (the simulator's window a little shorter: its clock reads each request later).
