@@ -40,6 +40,8 @@ import {
   REQUESTS_PER_HOUR,
   isSnapshotOnly,
 } from "./protocol.ts";
+import { CrossedBooks } from "./crossed.ts";
+import { HOUR_MS, OkxRequestBudget } from "./request-budget.ts";
 import { RestBridge } from "./rest-bridge.ts";
 import type { OkxAdapterOptions } from "./options.ts";
 export type { OkxAdapterOptions } from "./options.ts";
@@ -47,14 +49,6 @@ import { OkxCounters, okxMetrics, okxStats } from "./stats.ts";
 import { ACTION_SNAPSHOT, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC, type OkxScanner } from "./scanner.ts";
 import { defaultStaleAfterMs } from "./staleness.ts";
 
-const HOUR_MS = 3_600_000;
-/** How long a crossed book waits before its fresh snapshot (call auctions update about once a second, and last minutes). */
-export const CROSSED_RESYNC_MS = 10_000;
-/**
- * Each further crossing of a book that keeps coming back crossed waits twice as long, up to this: a resubscribe is 2
- * of the connection's 480 requests per hour, and an auction may last an hour (every 5 min: 24 per hour).
- */
-export const CROSSED_RESYNC_MAX_MS = 300_000;
 /** A planned replacement that found no connect budget tries again after this long. */
 const PLANNED_RETRY_MS = 100;
 
@@ -68,8 +62,7 @@ export class OkxAdapter implements VenueAdapter {
   private readonly recheck: boolean;
   readonly rawFrameTap: RawFrameTap | undefined;
   readonly rawRestTap: RawRestTap | undefined;
-  private readonly requestsPerHour: number;
-  private readonly requestWindowMs: number;
+  private readonly requestBudget: OkxRequestBudget;
 
   private readonly topics: OkxTopic[];
   private readonly conns: OkxConnection[];
@@ -96,10 +89,8 @@ export class OkxAdapter implements VenueAdapter {
   private readonly sequenced: boolean[];
   /** Per subscription: a resync waits for the connection's hourly request budget. */
   private readonly budgetWait: boolean[];
-  /** Per subscription: when requestResync last said CROSSED_BOOK (0 = never). */
-  private readonly lastCrossedMs: Float64Array;
-  /** Per subscription: the wait before the fresh snapshot after the last crossing (0 = it resynced at once). */
-  private readonly crossedWaitMs: Float64Array;
+  /** Crossed books in a call auction: when their fresh snapshot is asked for (crossed.ts). */
+  private readonly crossed: CrossedBooks;
   private readonly parseErrorLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
 
@@ -120,8 +111,7 @@ export class OkxAdapter implements VenueAdapter {
     this.allowNoInstruments = opts.allowNoInstruments ?? false;
     this.rawFrameTap = opts.onRawFrame;
     this.rawRestTap = opts.onRawRest;
-    this.requestsPerHour = opts.requestsPerHour ?? REQUESTS_PER_HOUR;
-    this.requestWindowMs = opts.requestWindowMs ?? HOUR_MS;
+    this.requestBudget = new OkxRequestBudget(this.now, opts.requestsPerHour ?? REQUESTS_PER_HOUR, opts.requestWindowMs ?? HOUR_MS);
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "okx: order-book frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "okx: sequence breaks; books resynced");
     const plan = planConnections(this, config, subscriptions, opts.maxTopicsPerConnection ?? MAX_TOPICS_PER_CONNECTION);
@@ -134,15 +124,14 @@ export class OkxAdapter implements VenueAdapter {
     this.sequenced = new Array<boolean>(n).fill(false);
     this.runStartSeq = new Float64Array(n);
     this.budgetWait = new Array<boolean>(n).fill(false);
-    this.lastCrossedMs = new Float64Array(n);
-    this.crossedWaitMs = new Float64Array(n);
+    this.crossed = new CrossedBooks(n);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     // Every request sent counts against the connection's 480 per hour.
     const requests: RequestProtocol = {
       ...OKX_REQUESTS,
       encodeRequest: (op, topics, reqId) => {
         const conn = topics[0]?.conn as OkxConnection | undefined;
-        if (conn) conn.requestTimesMs.push(this.now());
+        if (conn) this.requestBudget.spend(conn);
         return OKX_REQUESTS.encodeRequest(op, topics, reqId);
       },
     };
@@ -387,31 +376,19 @@ export class OkxAdapter implements VenueAdapter {
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
   }
 
-  /**
-   * A crossed book. In a call auction OKX's own book is crossed (best ask below best bid before the open), and a
-   * fresh snapshot is crossed too: resyncing at once would loop. The first crossing resyncs at once (it may be a
-   * lost message). A crossing that continues the last one (the book was not LIVE for CROSSED_RESYNC_MS since, and it
-   * came within the last wait + CROSSED_RESYNC_MS) leaves the book invalid (RESYNCING / CROSSED_BOOK, published as
-   * such) and asks for a fresh snapshot only after a wait: CROSSED_RESYNC_MS, doubling per continued crossing up to
-   * CROSSED_RESYNC_MAX_MS, so an hour-long auction stays far within the connection's request budget.
-   */
+  /** A crossed book: at once the first time, else after a growing wait, unsubscribed meanwhile (crossed.ts). */
   private onCrossed(t: OkxTopic): void {
     this.c.crossedResyncs++;
     const now = this.now();
-    const i = t.index;
-    const last = this.lastCrossedMs[i]!;
-    const lastWaitMs = this.crossedWaitMs[i]!;
     const liveForMs = t.book === BookState.LIVE && t.liveSinceMs >= 0 ? now - t.liveSinceMs : -1;
-    this.lastCrossedMs[i] = now;
-    if (last === 0 || liveForMs >= CROSSED_RESYNC_MS || now - last >= lastWaitMs + CROSSED_RESYNC_MS) {
-      this.crossedWaitMs[i] = 0;
+    const waitMs = this.crossed.next(t.index, now, liveForMs);
+    if (waitMs === 0) {
       this.books.resync(t, BookState.RESYNCING, StatusReason.CROSSED_BOOK); // the first: maybe a lost message
       return;
     }
     this.books.invalidate(t, BookState.RESYNCING, StatusReason.CROSSED_BOOK);
     if (t.resyncDelayed || this.books.replaying) return;
-    const waitMs = lastWaitMs === 0 ? CROSSED_RESYNC_MS : Math.min(CROSSED_RESYNC_MAX_MS, lastWaitMs * 2);
-    this.crossedWaitMs[i] = waitMs;
+    this.crossed.scheduled(t.index, waitMs);
     this.books.resyncs++;
     t.resyncs++;
     t.resyncDelayed = true;
@@ -428,7 +405,7 @@ export class OkxAdapter implements VenueAdapter {
     this.bridge.drop(t.index);
     this.bridgeOpen[t.index] = false;
     if (this.books.replaying || this.budgetWait[t.index]) return;
-    const waitMs = this.requestBudgetWaitMs(t.conn, requestsOfRestart(t), t);
+    const waitMs = this.requestBudget.restartWaitMs(t);
     if (waitMs > 0) {
       this.c.requestBudgetWaits++;
       this.budgetWait[t.index] = true;
@@ -441,21 +418,6 @@ export class OkxAdapter implements VenueAdapter {
       return;
     }
     this.control.restartTopic(t);
-  }
-
-  /**
-   * How long until `n` more requests fit the connection's budget, counting the requests other topics' resyncs have
-   * still to send (a subscribe after its unsubscribe's ack).
-   */
-  private requestBudgetWaitMs(conn: OkxConnection, n: number, self: OkxTopic): number {
-    if (n === 0) return 0;
-    for (const x of conn.topics) if (x !== self) n += requestsStillToSend(x);
-    const now = this.now();
-    const times = conn.requestTimesMs;
-    while (times.length > 0 && now - times[0]! >= this.requestWindowMs) times.shift();
-    if (times.length + n <= this.requestsPerHour) return 0;
-    const k = times.length + n - this.requestsPerHour - 1;
-    return k < times.length ? times[k]! + this.requestWindowMs - now : this.requestWindowMs;
   }
 
   onUnknownTopic(conn: OkxConnection, frame: string): void {
@@ -580,27 +542,6 @@ export class OkxAdapter implements VenueAdapter {
     const t = this.topics[index]!;
     return { topic: t.topic, state: BOOK_STATE_NAMES[t.book]!, seqId: t.lastSeq, subscribed: t.sub === SUB_ACTIVE, rejected: t.sub === SUB_REJECTED, connection: t.conn.name, resyncs: t.resyncs };
   }
-}
-
-/** Requests restartTopic will send for `t`, now or after an ack (subscription-control.ts). */
-function requestsOfRestart(t: OkxTopic): number {
-  switch (t.sub) {
-    case SUB_ACTIVE:
-    case SUB_PENDING:
-      return t.resyncDelayed ? 1 : 2; // unsubscribe (after the pending ack), then subscribe unless a backoff waits
-    case SUB_UNSUBSCRIBING:
-    case SUB_IDLE:
-      return t.resyncDelayed ? 0 : 1;
-    default:
-      return 0;
-  }
-}
-
-/** Requests a topic's resync in progress has still to send (the subscribe after an unsubscribe's ack, …). */
-function requestsStillToSend(t: OkxTopic): number {
-  if (t.sub === SUB_UNSUBSCRIBING && t.resubscribeAfterUnsub) return 1;
-  if (t.sub === SUB_PENDING && t.resyncAfterAck) return 2;
-  return 0;
 }
 
 function topicNamedIn(conn: OkxConnection, frame: string): OkxTopic | undefined {
