@@ -10,7 +10,7 @@ import { formatFixed } from "../core/fixed.ts";
 import type { Logger } from "../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument } from "../core/types.ts";
 import type { FeederConfig } from "../config/types.ts";
-import { createBybitAdapter } from "../venues/bybit/index.ts";
+import { venueSpec } from "../venues/registry.ts";
 import type { BookSink, Subscription, VenueAdapter } from "../venues/venue.ts";
 
 export type ExportFormat = "jsonl" | "csv";
@@ -78,8 +78,9 @@ export class BookReconstructor {
     for (const v of this.config.venues) {
       const subs: Subscription[] = v.markets.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol, depth: m.depth })));
       if (subs.length === 0) continue;
-      if (v.venue !== "bybit") throw new Error(`venue ${v.venue} has no adapter yet`);
-      const adapter = createBybitAdapter(v, subs, { log: this.log.child({ venue: v.venue }), recheckInstruments: false });
+      const spec = venueSpec(v.venue);
+      if (!spec) throw new Error(`venue ${v.venue} has no adapter`);
+      const adapter = spec.create(v, subs, { log: this.log.child({ venue: v.venue }), recheckInstruments: false });
       const instruments = await adapter.loadInstruments();
       const sink = new BookSinkForExport(instruments, (b) => this.onRow?.(this.row(b, this.currentUs)), this.log);
       sink.adapter = adapter;
@@ -95,6 +96,14 @@ export class BookReconstructor {
     if (!adapter) return false;
     this.currentUs = tsRecvUs;
     return adapter.ingestFrame(market as Subscription["market"], connection, frame, tsRecvUs);
+  }
+
+  /** Feeds one recorded REST answer (a depth snapshot a book bridges to); false when no adapter takes it. */
+  ingestRest(venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number): boolean {
+    const adapter = this.adapters.get(venue);
+    if (!adapter?.ingestRest) return false;
+    this.currentUs = tsRecvUs;
+    return adapter.ingestRest(market as Subscription["market"], connection, url, body, tsRecvUs);
   }
 
   /** One row per book that has had a snapshot, stamped `tsUs` (grid sampling). */

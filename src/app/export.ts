@@ -83,7 +83,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
         for (const r of block) {
           result.frames++;
           if (!books) {
-            emit(rawRow(opts.format, r.tsRecvUs, r.venue, r.market, r.connection, r.frame));
+            emit(rawRow(opts.format, r.tsRecvUs, r.venue, r.market, r.connection, r.frame, r.url));
           } else {
             if (everyUs > 0) {
               if (nextSampleUs < 0) nextSampleUs = Math.ceil(r.tsRecvUs / everyUs) * everyUs;
@@ -91,7 +91,9 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
               for (; nextSampleUs < r.tsRecvUs; nextSampleUs += everyUs) for (const row of books.rowsAt(nextSampleUs)) emit(row);
             }
             const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
-            if (!books.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs)) result.skipped++;
+            // REST answers (depth snapshots) go to the adapter's bridge, as in replay.
+            const ok = r.url !== undefined ? books.ingestRest(r.venue, r.market, r.connection, r.url, frame, r.tsRecvUs) : books.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs);
+            if (!ok) result.skipped++;
             lastUs = r.tsRecvUs;
           }
           if (bufChars >= CHUNK_CHARS) await drain(false);
@@ -111,14 +113,21 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
   return result;
 }
 
-function rawRow(format: ExportFormat, tsRecvUs: number, venue: string, market: string, connection: string, frame: string | Uint8Array): string {
+/**
+ * One raw row. A REST answer a book depends on (`url` set: a depth snapshot) is not a WebSocket frame: jsonl gives
+ * it `url` and no topic; csv marks it encoding `rest` with the URL in the topic column.
+ */
+function rawRow(format: ExportFormat, tsRecvUs: number, venue: string, market: string, connection: string, frame: string | Uint8Array, url?: string): string {
   const text = typeof frame === "string";
-  const topic = text ? (TOPIC_RE.exec(frame.length > 400 ? frame.slice(0, 400) : frame)?.[1] ?? null) : null;
+  const rest = url !== undefined;
+  const topic = text && !rest ? (TOPIC_RE.exec(frame.length > 400 ? frame.slice(0, 400) : frame)?.[1] ?? null) : null;
   const body = text ? frame : Buffer.from(frame).toString("base64");
   if (format === "jsonl") {
+    if (rest) return JSON.stringify({ tsRecvUs, venue, market, connection, topic, url, ...(text ? { frame: body } : { frameBase64: body }) });
     return JSON.stringify(text ? { tsRecvUs, venue, market, connection, topic, frame: body } : { tsRecvUs, venue, market, connection, topic, frameBase64: body });
   }
-  return [tsRecvUs, csvField(venue), csvField(market), csvField(connection), csvField(topic ?? ""), text ? "text" : "base64", csvField(body)].join(",");
+  const encoding = rest ? "rest" : text ? "text" : "base64";
+  return [tsRecvUs, csvField(venue), csvField(market), csvField(connection), csvField(rest ? url : (topic ?? "")), encoding, csvField(body)].join(",");
 }
 
 /** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */

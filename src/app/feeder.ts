@@ -406,6 +406,7 @@ export class Feeder {
       onRawRest: restTap && ((market, connection, url, body, tsRecvUs) => restTap(venue, market, connection, url, body, tsRecvUs)),
       recheckInstruments: !this.opts.replay,
       budgetShare: this.opts.connectBudgetShare ?? 1,
+      ...(venueConfig.deadConnectionMs !== undefined ? { deadConnectionMs: venueConfig.deadConnectionMs } : {}),
       allowNoInstruments: (this.opts.partOfLargerConfig ?? false) || this.opts.config.shard.count > 1,
       ...this.opts.adapterOptions,
     });

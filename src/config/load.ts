@@ -290,7 +290,7 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     }
     const vt = v.table(value, key);
     const marketNames = Object.keys(spec.markets);
-    v.knownKeys(vt, key, ["ws_url", "rest_url", "instrument_cache", "overrides", ...marketNames]);
+    v.knownKeys(vt, key, ["ws_url", "rest_url", "instrument_cache", "overrides", "dead_connection_ms", ...marketNames]);
     const wsUrl = v.str(vt.ws_url, `${key}.ws_url`, spec.wsUrl);
     if (!/^wss?:\/\/[^\s]+$/.test(wsUrl)) v.problem(`${key}.ws_url`, wsUrl, "a ws:// or wss:// URL");
     const restUrl = v.str(vt.rest_url, `${key}.rest_url`, spec.restUrl);
@@ -368,6 +368,9 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     }
     const instrumentCachePath = v.str(vt.instrument_cache, `${key}.instrument_cache`, `var/instruments-${venueName}.json`);
     if (instrumentCachePath === "") v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path (the instrument cache is written there)");
+    // 0 = the venue layer's default (7 s); a quiet connection is probed at half the time, so not below 1 s.
+    const deadMs = v.int(vt.dead_connection_ms, `${key}.dead_connection_ms`, 0, 0, 600_000);
+    if (deadMs !== 0 && deadMs < 1_000) v.problem(`${key}.dead_connection_ms`, deadMs, "0 (the default, 7 s) or 1000 to 600000");
     out.push({
       venue: venueName as VenueName,
       wsUrl,
@@ -375,6 +378,7 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       instrumentCachePath,
       markets,
       overrides,
+      ...(deadMs > 0 ? { deadConnectionMs: deadMs } : {}),
     });
   }
   return out;

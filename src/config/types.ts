@@ -53,6 +53,8 @@ export interface VenueConfig {
   readonly markets: readonly MarketConfig[];
   /** Per-symbol tick/lot overrides, keyed "market:SYMBOL". */
   readonly overrides: ReadonlyMap<string, InstrumentOverride>;
+  /** Nothing received on a connection for this long: it is dead (absent: the layer's 7 s). */
+  readonly deadConnectionMs?: number;
 }
 
 export interface DestinationRule {

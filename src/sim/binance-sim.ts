@@ -37,6 +37,8 @@ export interface BinanceSimOptions {
   shutdownGraceMs?: number;
   /** REST weight per minute (default spot 6000, USD-M 2400). */
   restWeightPerMinute?: number;
+  /** The clock of the REST weight window (default Date.now; a test shares its own with the adapter). */
+  restClock?: () => number;
   /** Keep every generated book state by update id, for bookAt() (tests that check every published book). */
   history?: boolean;
 }
@@ -83,6 +85,8 @@ export interface BinanceSim {
   step(n?: number): void;
   inject(fault: BinanceSimFault, target?: { market: MarketName; symbol: string }, opts?: { stallMs?: number }): number;
   restFault(kind: BinanceRestFault, target: { market: MarketName; symbol: string }): void;
+  /** REST faults set with restFault and not yet served (a depth request of that symbol serves one). */
+  restFaultsPending(): number;
   /** The true book (decimal strings) and the last update id sent. */
   book(market: MarketName, symbol: string): { bids: Map<string, string>; asks: Map<string, string>; u: number };
   /** With `history`: the book as it was at update id `u` (undefined when the symbol never had that id). */
@@ -439,6 +443,12 @@ class Simulator implements BinanceSim {
     }
   }
 
+  restFaultsPending(): number {
+    let n = 0;
+    for (const s of this.syms.values()) n += s.restFaults.length + (s.staleSnapshot === null ? 0 : 1);
+    return n;
+  }
+
   restFault(kind: BinanceRestFault, target: { market: MarketName; symbol: string }): void {
     const s = this.syms.get(`${target.market}:${target.symbol}`);
     if (!s) throw new Error(`sim: no symbol ${target.market}:${target.symbol}`);
@@ -454,7 +464,7 @@ class Simulator implements BinanceSim {
     if (!m) return json(404, { code: -1, msg: `no such endpoint ${url.pathname}` });
     const market = m[1] === "api/v3" ? "spot" : "linear";
     const limitPerMinute = this.opts.restWeightPerMinute ?? (market === "spot" ? 6000 : 2400);
-    const now = Date.now();
+    const now = (this.opts.restClock ?? Date.now)();
     while (this.weight.length > 0 && now - this.weight[0]!.atMs >= 60_000) this.weight.shift();
     let used = this.weight.reduce((n, x) => n + x.w, 0);
     if (m[2] === "exchangeInfo") {

@@ -15,7 +15,8 @@ import { SimBook, diffLevels, formatNumber, type Levels, type SymbolSpec } from 
 export interface OkxConnData {
   connId: string;
   topics: Set<string>;
-  requests: number;
+  /** When each subscribe / unsubscribe request of the last window arrived (OKX: 480 per hour per connection). */
+  requestTimesMs: number[];
 }
 export type OkxWs = ServerWebSocket<OkxConnData>;
 

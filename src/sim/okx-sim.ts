@@ -51,6 +51,12 @@ export interface OkxSimOptions {
   /** Tick and lot of replayed instruments ("market:INSTID"): the recording does not carry them. */
   specs?: Record<string, Partial<SymbolSpec>>;
   burstiness?: number;
+  /** Subscribe + unsubscribe requests per connection in any requestWindowMs (OKX: 480 per hour); more get 60014. */
+  requestsPerHour?: number;
+  /** The window of requestsPerHour (default 1 hour; tests shorten it). */
+  requestWindowMs?: number;
+  /** instIds whose every channel needs a VIP tier here: subscribing one is answered 64003 (as books-l2-tbt is). */
+  vipOnly?: string[];
 }
 
 export interface OkxSimStats {
@@ -67,6 +73,7 @@ export interface OkxSimStats {
 
 const TICK_MS = 10;
 const REQUESTS_PER_HOUR = 480;
+const HOUR_MS = 3_600_000;
 
 export async function startOkxSimulator(opts: OkxSimOptions): Promise<OkxSim> {
   const sim = new OkxSim(opts);
@@ -117,7 +124,7 @@ export class OkxSim {
       fetch: (req, server) => {
         const url = new URL(req.url);
         if (url.pathname === "/ws/v5/public") {
-          if (server.upgrade(req, { data: { connId: crypto.randomUUID().slice(0, 8), topics: new Set<string>(), requests: 0 } })) return undefined;
+          if (server.upgrade(req, { data: { connId: crypto.randomUUID().slice(0, 8), topics: new Set<string>(), requestTimesMs: [] } })) return undefined;
           return new Response("expected a WebSocket upgrade", { status: 400 });
         }
         if (url.pathname === "/api/v5/public/instruments") return this.instruments(url);
@@ -208,6 +215,11 @@ export class OkxSim {
         return;
       }
     }
+  }
+
+  /** REST faults set with restFault and not yet served. */
+  restFaultsPending(): number {
+    return this.restFaults.size;
   }
 
   /** The next REST book of instId is refused (429) or too old to bridge (a snapshot taken now, served later). */
@@ -350,15 +362,19 @@ export class OkxSim {
       this.error(ws, id, "60012", `Invalid request: ${text.slice(0, 100)}`);
       return;
     }
-    if (++ws.data.requests > REQUESTS_PER_HOUR) {
+    const now = Date.now();
+    const times = ws.data.requestTimesMs;
+    while (times.length > 0 && now - times[0]! >= (this.opts.requestWindowMs ?? HOUR_MS)) times.shift();
+    if (times.length >= (this.opts.requestsPerHour ?? REQUESTS_PER_HOUR)) {
       this.error(ws, id, "60014", "Requests too frequent.");
       return;
     }
+    times.push(now);
     const args = req.args as { channel?: unknown; instId?: unknown }[];
     for (const a of args) {
       const channel = String(a?.channel);
       const instId = String(a?.instId);
-      if (channel === "books-l2-tbt" || channel === "books50-l2-tbt") {
+      if (channel === "books-l2-tbt" || channel === "books50-l2-tbt" || (req.op === "subscribe" && this.opts.vipOnly?.includes(instId))) {
         this.error(ws, id, "64003", `Your trading fee tier doesn't meet the requirement to access this channel: ${channel},instId:${instId}`);
         return;
       }

@@ -89,7 +89,7 @@ export interface CommonAdapterOptions {
   budgetShare?: number;
   /**
    * A connection from which nothing at all (data, pong, ack) arrives for this long is dead: closed, its books
-   * invalid (DISCONNECTED), reconnected. Default DEAD_CONNECTION_MS (8 s) on every venue: the keepalive probes
+   * invalid (DISCONNECTED), reconnected. Default DEAD_CONNECTION_MS (7 s: found within 8 s) on every venue: the keepalive probes
    * an idle connection well before that.
    */
   deadConnectionMs?: number;

@@ -47,6 +47,17 @@ describe("venue keys", () => {
     expect(parseConfigText('[venues.bybit.linear]\ndepth = 50\nsymbols = ["BTCUSDT"]\nstale_after_ms = 4000\n').venues[0]!.markets[0]!.staleAfterMs).toBe(4000);
   });
 
+  test("dead_connection_ms: the venue's dead-connection time (absent or 0: the layer's 7 s); too short or not an integer is named", () => {
+    const c = parseConfigText('[venues.bybit]\ndead_connection_ms = 4000\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n[venues.okx.spot]\nsymbols = ["BTC-USDT"]\n');
+    expect(c.venues.map((v) => [v.venue, v.deadConnectionMs])).toEqual([["bybit", 4000], ["okx", undefined]]);
+    expect(problemsOf('[venues.bybit]\ndead_connection_ms = 500\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n')).toEqual([
+      "venues.bybit.dead_connection_ms: 500 is not 0 (the default, 7 s) or 1000 to 600000",
+    ]);
+    expect(problemsOf('[venues.okx]\ndead_connection_ms = "7s"\n[venues.okx.spot]\nsymbols = ["BTC-USDT"]\n')).toEqual([
+      'venues.okx.dead_connection_ms: "7s" is not an integer 0–600000',
+    ]);
+  });
+
   test("a venue without an adapter is named with the ones that have one (from the registry)", () => {
     // The list is the registry's, whichever venues it holds (bybit first).
     expect(problemsOf('[venues.kraken.spot]\nsymbols = ["XBTUSD"]\n')).toEqual([`venues.kraken: (table) is not a supported venue: ${supportedVenues().join(", ")}`]);

@@ -15,6 +15,10 @@ import { makeTempDir } from "../support/temp-dirs.ts";
 import { normDecimal } from "../book/reference-book.ts";
 import { ACK, PONG, writeXrpCapture, writeXrpConfig, type CapturedFrame } from "../support/xrp-capture.ts";
 import { uniqueDestination } from "./harness.ts";
+import { readdirSync } from "node:fs";
+import { validateConfig } from "../../src/config/load.ts";
+import { formatFixed } from "../../src/core/fixed.ts";
+import { loadRecording, ReferenceBook, stepOf } from "../venues/binance/recordings.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const dir = makeTempDir("feeder-export-");
@@ -118,6 +122,20 @@ describe("feeder export", { timeout: 30_000 }, () => {
     expect(jsonl[1]).toEqual({ tsRecvUs: 6, venue: "bybit", market: "spot", connection: "spot-1", topic: null, frameBase64: "AJ+Slv8=" });
   });
 
+  test("raw: a REST answer a book depends on is marked as one (jsonl url, csv encoding rest with the URL), not a frame", async () => {
+    const sub = join(dir, "rest");
+    mkdirSync(sub);
+    const w = new CaptureWriter({ dir: sub, prefix: "feeder" });
+    w.write(5, "binance", "spot", "conn0.spot", '{"stream":"btcusdt@depth@100ms","data":{}}');
+    w.writeRest(6, "binance", "spot", "conn0.spot", "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000", '{"lastUpdateId":1,"bids":[],"asks":[]}');
+    w.close();
+    const jsonl = (await exportRows([w.files[0]!])).map((l) => JSON.parse(l));
+    expect(jsonl.map((r) => r.url)).toEqual([undefined, "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000"]);
+    expect(jsonl[1]).toMatchObject({ tsRecvUs: 6, topic: null, frame: '{"lastUpdateId":1,"bids":[],"asks":[]}' });
+    const [, ...lines] = await exportRows(["--format", "csv", w.files[0]!]);
+    expect(lines.map(csvRow).map((r) => [r[4], r[5]])).toEqual([["", "text"], ["https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000", "rest"]]);
+  });
+
   test("books after every message equal a reference book rebuilt from the same frames (csv, top 5)", async () => {
     const [header, ...lines] = await exportRows(["--books", "--config", config, "--depth", "5", "--format", "csv", zstdFile]);
     const cols = header!.split(",");
@@ -179,6 +197,45 @@ describe("feeder export", { timeout: 30_000 }, () => {
     expect(await proc.exited).toBe(0);
     expect(out).toBe((await exportRows(["--books", "--config", config, "--format", "csv", zstdFile])).join("\n") + "\n");
     expect(JSON.parse(err.trim().split("\n").at(-1)!)).toMatchObject({ msg: "export finished", frames: frames.length, rows: bookFrames(frames).length, skipped: 0 });
+  });
+
+  test("books of a Binance capture (diffs and the REST snapshots they bridge to): each symbol's last row is the reference's book", async () => {
+    const rec = loadRecording("BINANCE");
+    const capDir = makeTempDir("feeder-export-binance-");
+    const writer = new CaptureWriter({ dir: capDir, flushBytes: 1 << 20 });
+    for (const r of rec.records) {
+      if (r.url) writer.writeRest(r.tsRecvUs, "binance", "spot", "conn0.spot", r.url, r.text);
+      else writer.write(r.tsRecvUs, "binance", "spot", "conn0.spot", r.text);
+    }
+    writer.close();
+    // The reference: each symbol's book after the recording's last record.
+    const last = new Map<string, { bids: Map<number, number>; asks: Map<number, number> }>();
+    const refs = new Map(rec.symbols.map((s) => [s, new ReferenceBook("spot", 1000, rec.exps.get(s)!.price, rec.exps.get(s)!.qty)]));
+    for (const [s, ref] of refs) ref.onState = (_id, bids, asks) => void last.set(s, { bids, asks });
+    for (const r of rec.records) {
+      if (r.url) refs.get(/symbol=([A-Z0-9]+)/.exec(r.url)![1]!)!.onSnapshot(JSON.parse(r.text));
+      else {
+        const m = JSON.parse(r.text) as { data: { e: string; s: string } & Parameters<ReferenceBook["onDiff"]>[0] };
+        if (m.data.e === "depthUpdate") refs.get(m.data.s)!.onDiff(m.data);
+      }
+    }
+    const overrides = Object.fromEntries(rec.symbols.map((s) => [`spot:${s}`, { tick_size: stepOf(rec.exps.get(s)!.price), lot_size: stepOf(rec.exps.get(s)!.qty) }]));
+    const cfg = validateConfig({ venues: { binance: { instrument_cache: join(capDir, "i.json"), spot: { depth: 1000, symbols: rec.symbols }, overrides } } });
+    const chunks: string[] = [];
+    const result = await exportCaptures(readdirSync(capDir).filter((f) => f.endsWith(".fcap")).map((f) => join(capDir, f)), { write: (c: string) => chunks.push(c), flush: () => undefined }, {
+      format: "jsonl",
+      books: { config: cfg, depth: 5, everyMs: 0 },
+      log: silentLogger,
+    });
+    expect(result.skipped).toBe(0);
+    const rows = chunks.join("").split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l) as { symbol: string; state: string; bids: string[][]; asks: string[][] });
+    for (const s of rec.symbols) {
+      const row = rows.filter((r) => r.symbol === s).at(-1)!;
+      const e = rec.exps.get(s)!;
+      const top = (m: Map<number, number>, bid: boolean) => [...m].sort((x, y) => (bid ? y[0] - x[0] : x[0] - y[0])).slice(0, 5).map(([p, q]) => [formatFixed(p, e.price), formatFixed(q, e.qty)]);
+      expect(row.state).toBe("live");
+      expect({ bids: row.bids, asks: row.asks }).toEqual({ bids: top(last.get(s)!.bids, true), asks: top(last.get(s)!.asks, false) });
+    }
   });
 
   test("a stop signal ends the export between blocks, with what was read so far written and stoppedEarly set", async () => {

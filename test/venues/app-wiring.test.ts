@@ -74,6 +74,31 @@ function fullBook(u: BookUpdate, seq: number, bids: [number, number][], asks: [n
 }
 
 describe("the app on the venue layer", { timeout: 20_000 }, () => {
+  test("a venue's dead_connection_ms reaches its adapter; without it the adapter keeps its default", async () => {
+    const instrument: Instrument = { instrumentId: instrumentIdOf("okx", "spot", "BTC-USDT"), venue: "okx", market: "spot", symbol: "BTC-USDT", priceExp: 1, qtyExp: 2, tickSize: "0.1", lotSize: "0.01" };
+    const seen: unknown[] = [];
+    const spec: VenueSpec = {
+      venue: "okx",
+      wsUrl: "ws://127.0.0.1:1/",
+      restUrl: "http://127.0.0.1:1",
+      marketWsUrl: (base) => base,
+      markets: { spot: { depths: [5], defaultDepth: 5, staleAfterMs: () => 60_000, staleFloor: () => ({ ms: 1000 }) } },
+      keepalive: "client_ping",
+      resync: "next_full_book",
+      sequenceScope: "topic",
+      create: (_config, _subs, opts) => (seen.push(opts.deadConnectionMs), new ScriptedAdapter(instrument)),
+    };
+    const { group, port } = uniqueDestination(72);
+    const base = validateConfig({ publish: { destinations: [{ group, port, interface: "127.0.0.1", ttl: 1, channel: 3 }], snapshot_interval_ms: 0 } }, { requireVenue: false });
+    const venue = { venue: "okx" as const, wsUrl: spec.wsUrl, restUrl: spec.restUrl, instrumentCachePath: "", markets: [{ market: "spot" as const, depth: 5, symbols: ["BTC-USDT"] }], overrides: new Map() };
+    for (const v of [{ ...venue, deadConnectionMs: 3_000 }, venue]) {
+      const feeder = new Feeder({ config: { ...base, venues: [v] }, log: silentLogger, venues: { okx: spec }, dropFilter: () => true });
+      await feeder.start();
+      await feeder.stop();
+    }
+    expect(seen).toEqual([3_000, undefined]);
+  });
+
   test("replace is published as a delta of the difference; a failed verify() publishes checksum_mismatch, not the update", async () => {
     const instrument: Instrument = { instrumentId: instrumentIdOf("okx", "spot", "BTC-USDT"), venue: "okx", market: "spot", symbol: "BTC-USDT", priceExp: 1, qtyExp: 2, tickSize: "0.1", lotSize: "0.01" };
     const adapter = new ScriptedAdapter(instrument);

@@ -41,6 +41,8 @@ export interface VenueRun {
   connectionOf?(index: number): string;
   /** REST-snapshot venues: the next depth snapshot for the subscription is refused (HTTP 429/5xx) or does not bridge. */
   restFault?(kind: "refuse" | "no_bridge", index: number): void;
+  /** REST faults set and not yet served by the simulator: each must have been met by a fetch. */
+  restFaultsPending?(): number;
   /** Checksum venues: the next update of the subscription carries a wrong checksum. */
   corruptChecksum?(index: number): void;
   /** The simulator's true book for a subscription, in mantissas of `instrument`, and its venue sequence. */
@@ -232,6 +234,8 @@ export function runVenueContract(h: VenueHarness): void {
       run.step(1);
       await until(() => sink.invalid.some((e) => e.index === 0), `resync with a ${kind} snapshot started`);
       await recovers(run, sink, all, `a ${kind} snapshot`);
+      // The book recovered through a REST snapshot that met the fault, not some other way.
+      expect(run.restFaultsPending!()).toBe(0);
     }
     expect(sink.invalid.filter((e) => e.index !== 0)).toEqual([]);
   }
@@ -276,6 +280,8 @@ export function runVenueContract(h: VenueHarness): void {
         if (name === "gap") expect(sink.invalid).toContainEqual({ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP });
         if (name === "requestResync") expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.CROSSED_BOOK }]);
         if (name === "disconnect") expect(new Set(sink.invalid.map((e) => e.reason))).toEqual(new Set([StatusReason.DISCONNECTED]));
+        if (name === "duplicate") expect(sink.invalid).toEqual([]); // a repeat is ignored, never a resync
+        if (name === "malformed") expect(run.adapter.stats().parseErrors ?? 0).toBeGreaterThan(0); // counted, as the title says
         if (name !== "disconnect" && name !== "books") expect(sink.invalid.filter((e) => others.includes(e.index))).toEqual([]);
         expect(run.adapter.stats().messages).toBeGreaterThan(0);
       });

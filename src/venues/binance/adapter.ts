@@ -72,6 +72,7 @@ export class BinanceAdapter implements VenueAdapter {
   private unattributedParseErrors = 0;
   private restInReplay = 0;
   private snapshotsRefused = 0;
+  private snapshotsAbandoned = 0;
   /** Set while a refused snapshot's resync is booked: the bridge keeps its buffer. */
   private keepBuffer = false;
 
@@ -228,7 +229,10 @@ export class BinanceAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
-    for (const t of this.topics) this.bridge.cancel(t);
+    for (const t of this.topics) {
+      this.bridge.cancel(t);
+      abandonFetch(t);
+    }
     return this.lifecycle.stop();
   }
 
@@ -292,6 +296,9 @@ export class BinanceAdapter implements VenueAdapter {
 
   /** A diff for a book that is not live: buffer it for the bridge, starting one (and its snapshot) if none runs. */
   private onDiffWhileSyncing(t: BinanceTopic, update: BookUpdate, first: number, prev: number): void {
+    // The stream is not silent: a snapshot queued behind the REST weight budget (a reconnect of 200 symbols waits
+    // minutes for it) must not be taken for a stale stream, whose resync would queue yet another snapshot.
+    t.lastMsgMs = this.now();
     if (t.resyncDelayed && this.now() >= t.resyncDueMs) t.resyncDelayed = false; // the backoff is over
     if (!this.bridge.isBridging(t)) this.beginBridge(t);
     // During a backoff the diffs are buffered and the snapshot waits (onBackoffOver asks for it).
@@ -309,6 +316,7 @@ export class BinanceAdapter implements VenueAdapter {
   private beginBridge(t: BinanceTopic): void {
     t.awaitingFirst = false;
     t.fetching = false;
+    abandonFetch(t);
     t.bridgeSeq++;
     this.bufferedIds.delete(t);
     this.bridge.begin(t, false);
@@ -323,12 +331,20 @@ export class BinanceAdapter implements VenueAdapter {
     t.fetching = true;
     const seq = t.bridgeSeq;
     const into = new BookUpdate();
-    this.fetchSnapshot(t, into).then(
+    const abort = new AbortController();
+    t.fetchAbort = abort;
+    this.fetchSnapshot(t, into, abort.signal).then(
       (id) => {
+        if (t.fetchAbort === abort) t.fetchAbort = null;
         if (t.bridgeSeq !== seq || !this.bridge.isBridging(t) || this.lifecycle.stopping) return;
         this.bridge.supply(t, into, id);
       },
       (err: unknown) => {
+        if (t.fetchAbort === abort) t.fetchAbort = null;
+        if (abort.signal.aborted) {
+          this.snapshotsAbandoned++; // its bridge was restarted or cancelled: nothing to retry here
+          return;
+        }
         if (t.bridgeSeq !== seq || !this.bridge.isBridging(t) || this.lifecycle.stopping) return;
         this.snapshotsRefused++;
         // The buffered diffs stay valid for a later snapshot (Binance: "go back to step 3"): keep buffering, and
@@ -390,6 +406,7 @@ export class BinanceAdapter implements VenueAdapter {
   private restart(t: BinanceTopic): void {
     if (this.keepBuffer) return; // a refused snapshot: the same buffer waits for the next one
     this.bridge.cancel(t);
+    abandonFetch(t);
     t.bridgeSeq++;
     t.fetching = false;
     this.bufferedIds.delete(t);
@@ -397,11 +414,11 @@ export class BinanceAdapter implements VenueAdapter {
   }
 
   /** The snapshot REST call of a bridge (through the market's weight budget); the body is captured for replay. */
-  private async fetchSnapshot(t: BinanceTopic, into: BookUpdate): Promise<number> {
+  private async fetchSnapshot(t: BinanceTopic, into: BookUpdate, signal: AbortSignal): Promise<number> {
     const inst = this.instruments?.[t.index];
     if (!inst) throw new Error("no instrument");
     const url = `${restBaseOf(this.config, t.market)}${apiPrefix(t.market)}/depth?symbol=${encodeURIComponent(t.symbol)}&limit=${t.depth}`;
-    const res = await this.rest.fetchOf(t.market)(url);
+    const res = await this.rest.fetchOf(t.market)(url, { signal });
     const body = await res.text();
     if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}: ${body.slice(0, 120)}`);
     this.rawRestTap?.(t.market, t.conn.name, url, body, Math.round(this.now() * 1000));
@@ -500,12 +517,14 @@ export class BinanceAdapter implements VenueAdapter {
       ignoredWhileUnsubscribed: this.ignoredWhileUnsubscribed,
       snapshotsFetched: this.bridge.snapshotsFetched,
       snapshotsRefused: this.snapshotsRefused,
+      snapshotsAbandoned: this.snapshotsAbandoned,
       snapshotsNotBridging: this.bridge.noBridge,
       bridgesFailed: this.bridgesFailed,
       levelsBeyondDepth: this.topics.reduce((n, t) => n + t.beyondDepth, 0),
       usedWeightBlocks: this.rest.usedWeightBlocks,
       restRateLimited: this.rest.rateLimited(),
       restBanned: this.rest.banned(),
+      restWaiting: this.rest.waiting(),
       staleResyncs: this.lifecycle.staleResyncs,
       subscribeRejected: this.control.subscribeRejected,
       instrumentChanges: this.instrumentChanges,
@@ -532,6 +551,12 @@ export class BinanceAdapter implements VenueAdapter {
     const t = this.topics[index]!;
     return { state: BOOK_STATE_NAMES[t.book]!, lastU: t.lastSeq, bridging: this.bridge.isBridging(t), resyncs: t.resyncs, connection: t.conn.id };
   }
+}
+
+/** A snapshot request of a bridge that is over (restarted, cancelled): still queued, it is dropped unspent. */
+function abandonFetch(t: BinanceTopic): void {
+  t.fetchAbort?.abort();
+  t.fetchAbort = null;
 }
 
 function minOf(a: Float64Array, n: number): number {

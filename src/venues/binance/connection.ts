@@ -32,6 +32,8 @@ export class BinanceTopic extends TopicState<BinanceConnection> {
   fetching = false;
   /** Bumped per bridge: a late snapshot of an older one is dropped. */
   bridgeSeq = 0;
+  /** Aborts the current bridge's snapshot request: one still queued behind the weight budget never spends it. */
+  fetchAbort: AbortController | null = null;
 }
 
 export class BinanceConnection extends VenueConnection {

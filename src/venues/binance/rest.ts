@@ -54,6 +54,11 @@ export class BinanceRest {
     return [...this.budgets.values()].reduce((n, b) => n + b.rateLimited, 0);
   }
 
+  /** Requests waiting for weight now, every market. */
+  waiting(): number {
+    return [...this.budgets.values()].reduce((n, b) => n + b.waiting, 0);
+  }
+
   banned(): number {
     return [...this.budgets.values()].reduce((n, b) => n + b.banned, 0);
   }
@@ -65,7 +70,8 @@ export class BinanceRest {
     const budget = new RestWeightBudget(own, REST_WINDOW_MS);
     this.budgets.set(market, budget);
     const timed = (async (input: string | URL | Request, init?: RequestInit) => {
-      const res = await this.rawFetch(input, { ...init, signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
+      const timeout = AbortSignal.timeout(REST_TIMEOUT_MS);
+      const res = await this.rawFetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
       const used = Number(res.headers.get("x-mbx-used-weight-1m"));
       if (res.ok && Number.isFinite(used) && used >= own) {
         this.usedWeightBlocks++;

@@ -86,6 +86,8 @@ export class RestWeightBudget {
   /** Counters (cold). */
   rateLimited = 0;
   banned = 0;
+  /** Requests now waiting for weight (budgetedFetch). */
+  waiting = 0;
 
   constructor(
     readonly maxWeight: number,
@@ -153,9 +155,17 @@ export function budgetedFetch(
   const wrapped = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     const weight = weightOf(url);
-    for (let wait = budget.waitMs(now(), weight); wait > 0; wait = budget.waitMs(now(), weight)) {
-      if (init?.signal?.aborted) throw new Error(`REST ${url}: budget wait aborted`);
-      await new Promise((r) => setTimeout(r, Math.min(wait, 1000)));
+    let wait = budget.waitMs(now(), weight);
+    if (wait > 0) {
+      budget.waiting++;
+      try {
+        for (; wait > 0; wait = budget.waitMs(now(), weight)) {
+          if (init?.signal?.aborted) throw new Error(`REST ${url}: budget wait aborted`);
+          await new Promise((r) => setTimeout(r, Math.min(wait, 1000)));
+        }
+      } finally {
+        budget.waiting--;
+      }
     }
     budget.take(now(), weight);
     const res = await fetchFn(input, init);

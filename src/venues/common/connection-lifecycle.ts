@@ -111,7 +111,7 @@ export class ConnectionLifecycle {
     this.deadConnectionMs = opts.deadConnectionMs ?? DEAD_CONNECTION_MS;
     this.maxConnectionAgeMs = opts.maxConnectionAgeMs ?? Infinity;
     // An idle connection is probed at half the dead time, so a live but quiet one answers before it is declared dead.
-    this.probeIdleMs = ka.kind === "client_ping" ? this.deadConnectionMs / 2 : 0;
+    this.probeIdleMs = ka.kind === "client_ping" || (ka.kind === "server_test" && ka.encodeProbe) ? this.deadConnectionMs / 2 : 0;
     this.staleAfter = opts.staleAfterMs;
     this.reconnectBaseMs = opts.reconnectBaseMs ?? RECONNECT_BASE_MS;
     this.reconnectMaxMs = opts.reconnectMaxMs ?? RECONNECT_MAX_MS;
@@ -454,6 +454,13 @@ export class ConnectionLifecycle {
           conn.lastPingMs = now;
           if (conn.pongDeadlineMs === 0) conn.pongDeadlineMs = now + this.pongTimeoutMs;
           this.control.send(conn, this.keepalive.encodePing(this.control.nextSeq()));
+        }
+      } else if (this.keepalive.kind === "server_test" && this.keepalive.encodeProbe && this.probeIdleMs > 0) {
+        // Quiet: ask for an answer before the dead-connection rule would fire (no deadline of its own: that rule decides).
+        // Not while messages wait for the pacing budget: those will be answered, and a probe would only delay them.
+        if (now - conn.lastFrameMs >= this.probeIdleMs && now - conn.lastPingMs >= this.probeIdleMs && conn.outbox.length === 0) {
+          conn.lastPingMs = now;
+          this.control.send(conn, this.keepalive.encodeProbe(this.control.nextSeq()));
         }
       }
       for (const t of conn.topics) {

@@ -45,7 +45,9 @@ export type AckError =
  *   the dead-connection time); a pong must come within `pongTimeoutMs`. JSON (Bybit), text `ping` (OKX), text
  *   `PING` (Upbit, Bithumb).
  * - `server_test`: the server sends test requests (Deribit `test_request`) the venue's classifier answers
- *   (ControlFrame `test_request`); missing them is caught as a dead connection.
+ *   (ControlFrame `test_request`); missing them is caught as a dead connection. With `encodeProbe`, a connection
+ *   idle for half the dead-connection time is sent a request whose answer proves it alive (Deribit `public/test`),
+ *   so a server whose own heartbeats are further apart than that still meets the dead-connection rule.
  * - `ws_ping`: the server sends WebSocket ping frames, which Bun's client answers itself (test/venues/common
  *   proves it); liveness is the dead-connection rule.
  * - `heartbeat_channel`: the venue pushes a heartbeat channel we subscribe to (Coinbase `heartbeats`); liveness is
@@ -53,7 +55,7 @@ export type AckError =
  */
 export type Keepalive =
   | { readonly kind: "client_ping"; readonly intervalMs: number; readonly pongTimeoutMs: number; encodePing(seq: number): string }
-  | { readonly kind: "server_test" }
+  | { readonly kind: "server_test"; encodeProbe?(seq: number): string }
   | { readonly kind: "ws_ping" }
   | { readonly kind: "heartbeat_channel" };
 

@@ -21,11 +21,6 @@ export function bookChannel(symbol: string, depth: number, interval: DeribitInte
 
 /** Heartbeat interval we ask for with public/set_heartbeat, in seconds (the documented minimum is 10). */
 export const HEARTBEAT_INTERVAL_S = 10;
-/**
- * Two missed heartbeats: nothing at all for two intervals (and a little) is a dead connection. A quiet option book
- * may be silent for minutes, so the common 7 s rule would recycle healthy connections.
- */
-export const DEAD_CONNECTION_MS = 2 * HEARTBEAT_INTERVAL_S * 1000 + 1_000;
 
 /** Error codes (docs.deribit.com "Errors"). */
 export const ERR_TOO_MANY_REQUESTS = 10028;
@@ -152,8 +147,19 @@ export class DeribitRequests implements RequestProtocol {
   }
 }
 
-/** Server test requests are answered through classifyControl; liveness is the dead-connection rule. */
-export const DERIBIT_KEEPALIVE: Keepalive = { kind: "server_test" };
+/** JSON-RPC ids of our idle probes: apart from request ids (small) and replies to test requests (TEST_ID_BASE + n). */
+const PROBE_ID_BASE = 2_000_000_000;
+
+/**
+ * Server test requests are answered through classifyControl; liveness is the dead-connection rule (7 s, as every
+ * venue). Heartbeats come only every 10 s (the documented minimum interval) and a quiet option book may be silent
+ * for minutes, so a connection idle for half the dead time is probed with `public/test`, whose answer (an id that is
+ * no request's) classifies as a pong.
+ */
+export const DERIBIT_KEEPALIVE: Keepalive = {
+  kind: "server_test",
+  encodeProbe: (seq) => `{"jsonrpc":"2.0","id":${PROBE_ID_BASE + seq},"method":"public/test","params":{}}`,
+};
 
 /**
  * The currency a symbol is listed under in public/get_instruments: the quote of a linear `X_USDC…` instrument,

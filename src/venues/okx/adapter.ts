@@ -40,6 +40,8 @@ import {
   REQUESTS_PER_HOUR,
   isSnapshotOnly,
 } from "./protocol.ts";
+import { CrossedBooks } from "./crossed.ts";
+import { HOUR_MS, OkxRequestBudget } from "./request-budget.ts";
 import { RestBridge } from "./rest-bridge.ts";
 import type { OkxAdapterOptions } from "./options.ts";
 export type { OkxAdapterOptions } from "./options.ts";
@@ -47,9 +49,6 @@ import { OkxCounters, okxMetrics, okxStats } from "./stats.ts";
 import { ACTION_SNAPSHOT, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC, type OkxScanner } from "./scanner.ts";
 import { defaultStaleAfterMs } from "./staleness.ts";
 
-const HOUR_MS = 3_600_000;
-/** How long a crossed book waits before its fresh snapshot (call auctions update about once a second, and last minutes). */
-export const CROSSED_RESYNC_MS = 10_000;
 /** A planned replacement that found no connect budget tries again after this long. */
 const PLANNED_RETRY_MS = 100;
 
@@ -63,7 +62,7 @@ export class OkxAdapter implements VenueAdapter {
   private readonly recheck: boolean;
   readonly rawFrameTap: RawFrameTap | undefined;
   readonly rawRestTap: RawRestTap | undefined;
-  private readonly requestsPerHour: number;
+  private readonly requestBudget: OkxRequestBudget;
 
   private readonly topics: OkxTopic[];
   private readonly conns: OkxConnection[];
@@ -81,12 +80,17 @@ export class OkxAdapter implements VenueAdapter {
   private readonly checksums: Int32Array;
   /** Per subscription: the book came from a REST snapshot and the next update may straddle its seqId. */
   readonly bridgeOpen: boolean[];
+  /**
+   * Per subscription: the seqId the book's current run of seqIds starts at (its snapshot's, or a maintenance
+   * reset's). A message older than the book lies wholly in that run; one reaching back before it is not a repeat.
+   */
+  private readonly runStartSeq: Float64Array;
   /** Per subscription: the book's messages carry seqId (false for captures from before seqId existed). */
   private readonly sequenced: boolean[];
   /** Per subscription: a resync waits for the connection's hourly request budget. */
   private readonly budgetWait: boolean[];
-  /** Per subscription: when requestResync last said CROSSED_BOOK (0 = never). */
-  private readonly lastCrossedMs: Float64Array;
+  /** Crossed books in a call auction: when their fresh snapshot is asked for (crossed.ts). */
+  private readonly crossed: CrossedBooks;
   private readonly parseErrorLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
 
@@ -107,7 +111,7 @@ export class OkxAdapter implements VenueAdapter {
     this.allowNoInstruments = opts.allowNoInstruments ?? false;
     this.rawFrameTap = opts.onRawFrame;
     this.rawRestTap = opts.onRawRest;
-    this.requestsPerHour = opts.requestsPerHour ?? REQUESTS_PER_HOUR;
+    this.requestBudget = new OkxRequestBudget(this.now, opts.requestsPerHour ?? REQUESTS_PER_HOUR, opts.requestWindowMs ?? HOUR_MS);
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "okx: order-book frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "okx: sequence breaks; books resynced");
     const plan = planConnections(this, config, subscriptions, opts.maxTopicsPerConnection ?? MAX_TOPICS_PER_CONNECTION);
@@ -118,15 +122,16 @@ export class OkxAdapter implements VenueAdapter {
     this.checksums = new Int32Array(n);
     this.bridgeOpen = new Array<boolean>(n).fill(false);
     this.sequenced = new Array<boolean>(n).fill(false);
+    this.runStartSeq = new Float64Array(n);
     this.budgetWait = new Array<boolean>(n).fill(false);
-    this.lastCrossedMs = new Float64Array(n);
+    this.crossed = new CrossedBooks(n);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     // Every request sent counts against the connection's 480 per hour.
     const requests: RequestProtocol = {
       ...OKX_REQUESTS,
       encodeRequest: (op, topics, reqId) => {
         const conn = topics[0]?.conn as OkxConnection | undefined;
-        if (conn) conn.requestTimesMs.push(this.now());
+        if (conn) this.requestBudget.spend(conn);
         return OKX_REQUESTS.encodeRequest(op, topics, reqId);
       },
     };
@@ -146,7 +151,12 @@ export class OkxAdapter implements VenueAdapter {
       "okx",
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason) },
+      {
+        invalidate,
+        resync: (t, state, reason) => this.books.resync(t, state, reason),
+        // A resync whose backoff is over goes through the hourly request budget too.
+        restartAfterBackoff: (t) => this.restart(t as OkxTopic),
+      },
       {
         ...opts,
         random: this.random,
@@ -198,7 +208,7 @@ export class OkxAdapter implements VenueAdapter {
     this.log.info("okx adapter started", { connections: used, topics: this.topics.length });
   }
 
-  /** Replay: no connections; a resync waits for the capture's next snapshot; REST snapshots come from ingestRest. */
+  /** Replay: no connections; a resync waits for the capture's next snapshot, or bridges to a recorded REST answer (ingestRest). */
   startReplay(sink: BookSink): void {
     this.bind(sink, true);
   }
@@ -210,10 +220,10 @@ export class OkxAdapter implements VenueAdapter {
     return true;
   }
 
-  ingestRest(market: MarketName, connection: string, url: string, body: string, _tsRecvUs: number): boolean {
+  ingestRest(market: MarketName, connection: string, url: string, body: string, tsRecvUs: number): boolean {
     const conn = this.conns.find((c) => c.name === connection) ?? this.conns.find((c) => c.market === market);
     if (!conn) return false;
-    return this.bridge.ingest(conn, url, body);
+    return this.bridge.ingest(conn, url, body, tsRecvUs);
   }
 
   requestResync(index: number, reason: StatusReason): void {
@@ -275,6 +285,7 @@ export class OkxAdapter implements VenueAdapter {
       this.bridgeOpen[index] = false;
       this.c.snapshots++;
       t.lastSeq = sc.seqId;
+      this.runStartSeq[index] = sc.seqId;
       this.sequenced[index] = sc.hasSeqId;
       this.checksums[index] = sc.checksum;
       this.books.onLive(t, now);
@@ -282,8 +293,8 @@ export class OkxAdapter implements VenueAdapter {
       return;
     }
     if (t.book !== BookState.LIVE) {
-      // No snapshot first: bridge a REST snapshot by seqId (not in replay, nor without seqIds).
-      if (this.books.replaying || !sc.hasSeqId || !sc.hasPrevSeqId) {
+      // No snapshot first: bridge a REST snapshot by seqId (replay: the capture's recorded answer; not without seqIds).
+      if (!sc.hasSeqId || !sc.hasPrevSeqId) {
         this.c.ignoredBeforeSnapshot++;
         return;
       }
@@ -315,7 +326,10 @@ export class OkxAdapter implements VenueAdapter {
         this.onSequenceBreak(t, prev, seq);
         return;
       }
-      if (seq < prev) this.c.maintenanceResets++; // accepted: prevSeqId still chains
+      if (seq < prev) {
+        this.c.maintenanceResets++; // accepted: prevSeqId still chains
+        this.runStartSeq[index] = seq;
+      }
       t.lastMsgMs = this.now();
       t.lastSeq = seq;
       this.bridgeOpen[index] = false;
@@ -324,18 +338,25 @@ export class OkxAdapter implements VenueAdapter {
       this.sink!.onBookUpdate(index, update);
       return;
     }
-    if (seq <= last && prev <= seq && prev < last) {
+    if (seq <= last && prev <= seq && prev < last && prev >= this.runStartSeq[index]!) {
       this.c.duplicates++; // wholly older than the book: a repeat, or the other socket of a make-before-break
       return;
     }
     this.onSequenceBreak(t, prev, seq);
   }
 
-  /** books5 / bbo-tbt: each message is the whole top N, applied as a replace. */
+  /**
+   * books5 / bbo-tbt: each message is the whole top N, applied as a replace. One socket delivers seqIds in order, so
+   * a lower one there is a maintenance reset, applied; only while a planned reconnect has two sockets delivering is
+   * a full book at or below the last one the lagging socket's, ignored.
+   */
   private onFullBook(t: OkxTopic, update: BookUpdate, sc: OkxScanner): void {
     if (t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
-      this.c.duplicates++;
-      return;
+      if (t.conn.retiringWs !== null) {
+        this.c.duplicates++;
+        return;
+      }
+      if (sc.seqId < t.lastSeq) this.c.maintenanceResets++;
     }
     const now = this.now();
     t.lastMsgMs = now;
@@ -355,56 +376,48 @@ export class OkxAdapter implements VenueAdapter {
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
   }
 
-  /**
-   * A crossed book. In a call auction OKX's own book is crossed (best ask below best bid before the open), and a
-   * fresh snapshot is crossed too: resyncing at once would loop. The first crossing resyncs at once (it may be a
-   * lost message); a crossing within CROSSED_RESYNC_MS of the previous one leaves the book invalid (RESYNCING /
-   * CROSSED_BOOK, published as such) and asks for a fresh snapshot only after CROSSED_RESYNC_MS.
-   */
+  /** A crossed book: at once the first time, else after a growing wait, unsubscribed meanwhile (crossed.ts). */
   private onCrossed(t: OkxTopic): void {
     this.c.crossedResyncs++;
     const now = this.now();
-    const last = this.lastCrossedMs[t.index]!;
-    this.lastCrossedMs[t.index] = now;
-    if (last === 0 || now - last >= CROSSED_RESYNC_MS) {
+    const liveForMs = t.book === BookState.LIVE && t.liveSinceMs >= 0 ? now - t.liveSinceMs : -1;
+    const waitMs = this.crossed.next(t.index, now, liveForMs);
+    if (waitMs === 0) {
       this.books.resync(t, BookState.RESYNCING, StatusReason.CROSSED_BOOK); // the first: maybe a lost message
       return;
     }
     this.books.invalidate(t, BookState.RESYNCING, StatusReason.CROSSED_BOOK);
     if (t.resyncDelayed || this.books.replaying) return;
+    this.crossed.scheduled(t.index, waitMs);
     this.books.resyncs++;
     t.resyncs++;
     t.resyncDelayed = true;
-    t.resyncDueMs = now + CROSSED_RESYNC_MS;
+    t.resyncDueMs = now + waitMs;
     this.restart(t);
   }
 
-  /** TopicResync's restart: drops a REST bridge, respects the connection's hourly request budget, resubscribes. */
+  /**
+   * TopicResync's restart (and the lifecycle's once a backoff is over): drops a REST bridge, then resubscribes
+   * within the connection's hourly request budget. A topic already waiting for the budget sends nothing more; when
+   * its wait is over the budget is checked again, so topics that waited together go one after another.
+   */
   private restart(t: OkxTopic): void {
     this.bridge.drop(t.index);
     this.bridgeOpen[t.index] = false;
-    if (this.books.replaying) return;
-    const waitMs = this.requestBudgetWaitMs(t.conn, 2);
-    if (waitMs > 0 && !this.budgetWait[t.index]) {
+    if (this.books.replaying || this.budgetWait[t.index]) return;
+    const waitMs = this.requestBudget.restartWaitMs(t);
+    if (waitMs > 0) {
       this.c.requestBudgetWaits++;
       this.budgetWait[t.index] = true;
       this.log.warn("okx: the connection's 480 requests per hour are spent; resync waits", { topic: t.topic, waitMs });
       const timer = setTimeout(() => {
         this.budgetWait[t.index] = false;
-        if (!this.lifecycle.stopping && t.book !== BookState.LIVE) this.control.restartTopic(t);
+        if (!this.lifecycle.stopping && t.book !== BookState.LIVE) this.restart(t);
       }, waitMs);
       this.reloadTimers.push(timer);
       return;
     }
     this.control.restartTopic(t);
-  }
-
-  private requestBudgetWaitMs(conn: OkxConnection, n: number): number {
-    const now = this.now();
-    const times = conn.requestTimesMs;
-    while (times.length > 0 && now - times[0]! >= HOUR_MS) times.shift();
-    if (times.length + n <= this.requestsPerHour) return 0;
-    return times[times.length + n - this.requestsPerHour - 1]! + HOUR_MS - now;
   }
 
   onUnknownTopic(conn: OkxConnection, frame: string): void {
@@ -497,6 +510,7 @@ export class OkxAdapter implements VenueAdapter {
   applyRestSnapshot(t: OkxTopic, u: BookUpdate): void {
     this.c.snapshots++;
     t.lastSeq = u.venueSeq;
+    this.runStartSeq[t.index] = u.venueSeq;
     this.sequenced[t.index] = true;
     this.bridgeOpen[t.index] = true;
     this.checksums[t.index] = 0;

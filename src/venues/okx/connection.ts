@@ -20,7 +20,18 @@ export class OkxConnection extends VenueConnection {
   readonly scanner = new OkxScanner();
   readonly update = new BookUpdate();
   /** Times of subscribe/unsubscribe requests sent in the last hour (480 per hour per connection). */
-  readonly requestTimesMs: number[] = [];
+  private readonly requestTimes: number[] = [];
+  /** The socket generation requestTimes counts for: OKX's budget is per connection, a new socket starts afresh. */
+  private requestGeneration = -1;
+
+  /** The current socket's request times (cleared when a new socket, reconnect or replacement, is the current one). */
+  get requestTimesMs(): number[] {
+    if (this.requestGeneration !== this.generation) {
+      this.requestTimes.length = 0;
+      this.requestGeneration = this.generation;
+    }
+    return this.requestTimes;
+  }
 
   constructor(
     readonly adapter: OkxAdapter,

@@ -2,7 +2,8 @@
  * OKX v5 public order books. See docs/venues/okx.md for how the protocol maps onto the adapter.
  * @module
  */
-export { OkxAdapter, CROSSED_RESYNC_MS, type OkxAdapterOptions } from "./adapter.ts";
+export { OkxAdapter, type OkxAdapterOptions } from "./adapter.ts";
+export { CROSSED_RESYNC_MS, CROSSED_RESYNC_MAX_MS } from "./crossed.ts";
 export { OkxScanner, SCAN_RESULT_NAMES } from "./scanner.ts";
 export { OkxTopicTable } from "./topic-table.ts";
 export { isBookObject, parseBookObject } from "./parse-json.ts";

@@ -24,4 +24,6 @@ export interface OkxAdapterOptions extends CommonAdapterOptions {
   maxArgsPerRequest?: number;
   /** Subscribe + unsubscribe requests per connection per hour (OKX: 480). */
   requestsPerHour?: number;
+  /** The window of requestsPerHour (default 1 hour; tests shorten it). */
+  requestWindowMs?: number;
 }

@@ -47,6 +47,8 @@ export const REST_WINDOW_MS = 2_000;
 /** Errors that halt one book ("Error codes"): 60018 names channel and instId; 64003 = VIP-only channel. */
 export const ERR_NOT_EXIST = "60018";
 export const ERR_VIP_ONLY = "64003";
+/** "Requests too frequent": over the connection's request budget, not a refusal of the channel. */
+export const ERR_TOO_FREQUENT = "60014";
 /** Notice before a service-upgrade close ("Connect", notice 64008): reconnect make-before-break. */
 export const NOTICE_UPGRADE = "64008";
 
@@ -90,6 +92,8 @@ export function parseAckError(retMsg: string): AckError {
     const m = /channel:([^,\s]+),\s*instId:([^\s,]+)/.exec(retMsg);
     if (m) return { kind: "handler_not_found", topic: topicName(m[1]!, m[2]!) };
   }
+  // Over the request budget: sent again after a backoff, nothing rejected.
+  if (retMsg.startsWith(ERR_TOO_FREQUENT)) return { kind: "rate_limited" };
   // 64003 (VIP only) and anything unexplained: the batch is split to single topics, a single one is rejected.
   return { kind: "other" };
 }

@@ -125,17 +125,17 @@ export class RestBridge {
     })();
   }
 
-  /** Replay: a recorded REST answer for a book waiting for one. */
-  ingest(conn: OkxConnection, url: string, body: string): boolean {
+  /** Replay: a recorded REST answer (received at recvUs) for a book waiting for one, bridged as live. */
+  ingest(conn: OkxConnection, url: string, body: string, recvUs: number): boolean {
     const instId = new URL(url, "http://x").searchParams.get("instId");
     const t = conn.topics.find((x) => x.symbol === instId && x.depth === 400);
     if (!t) return false;
     const b = this.bridges[t.index];
-    if (b) this.onBody(b, body);
+    if (b) this.onBody(b, body, recvUs);
     return true;
   }
 
-  private onBody(b: Bridge, body: string): void {
+  private onBody(b: Bridge, body: string, recvUs = nowUs()): void {
     const t = b.t;
     const inst = this.a.instrumentOf(t.index);
     let seqId: number;
@@ -158,7 +158,7 @@ export class RestBridge {
       }
       u.venueSeq = seqId;
       u.tsExchangeUs = typeof d.ts === "string" ? Number(d.ts) * 1000 : 0;
-      u.tsRecvUs = nowUs();
+      u.tsRecvUs = recvUs;
     } catch (err) {
       this.refused++;
       this.a.log.warn("okx: REST book snapshot unusable; retrying", { topic: t.topic, error: String(err), body: body.slice(0, 160) });

@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
-import { StatusReason } from "../../../src/core/types.ts";
+import { type BookState, type Instrument, StatusReason } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { startBinanceSimulator, type BinanceSim } from "../../../src/sim/binance-sim.ts";
 import { BinanceAdapter, type BinanceAdapterOptions } from "../../../src/venues/binance/index.ts";
@@ -16,7 +16,7 @@ afterEach(async () => {
 
 const nullSink: BookSink = { onBookUpdate: () => {}, onBookInvalid: () => {}, onInstrumentChanged: () => {} };
 
-async function setup(market: "spot" | "linear", symbols: string[], subscribed: string[], opts: Partial<BinanceAdapterOptions> = {}, simOpts: { restWeightPerMinute?: number } = {}) {
+async function setup(market: "spot" | "linear", symbols: string[], subscribed: string[], opts: Partial<BinanceAdapterOptions> = {}, simOpts: { restWeightPerMinute?: number; restClock?: () => number } = {}) {
   const sim: BinanceSim = await startBinanceSimulator({ markets: [{ market, symbols }], seed: 9, ...simOpts });
   const subs: Subscription[] = subscribed.map((symbol) => ({ market, symbol, depth: 100 }));
   const config: VenueConfig = {
@@ -60,6 +60,28 @@ describe("Binance adapter", () => {
     expect(adapter.topicInfo(1).state).toBe("awaiting_snapshot");
   });
 
+  test("a price that does not fit the tick re-checks exchangeInfo: the new tick swaps the exponents, the app is told, the book comes back", async () => {
+    // The first exchangeInfo says tick 1 (an outdated listing); the simulator's prices have two decimals.
+    let infos = 0;
+    const coarseFirst = (async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await fetch(input, init);
+      if (!String(input).includes("/exchangeInfo") || infos++ > 0) return res;
+      const body = (await res.text()).replace(/"tickSize":"[0-9.]+"/g, '"tickSize":"1.00000000"');
+      return new Response(body, { status: res.status, headers: res.headers });
+    }) as typeof fetch;
+    const { sim, adapter } = await setup("spot", ["BTCUSDT"], ["BTCUSDT"], { fetch: coarseFirst });
+    expect((await adapter.loadInstruments())[0]?.priceExp).toBe(0);
+    const changed: Instrument[] = [];
+    adapter.start({ ...nullSink, onInstrumentChanged: (_i: number, inst: Instrument) => void changed.push(inst) });
+    await until(() => {
+      sim.step(1);
+      return changed.length === 1 && adapter.stats().topicsLive === 1;
+    }, "the instrument re-checked and the book live again");
+    expect(changed[0]!.priceExp).toBeGreaterThan(0);
+    expect(adapter.stats().instrumentChanges).toBe(1);
+    expect(infos).toBe(2);
+  });
+
   test("subscribing 300 streams in requests of 10 stays within 5 incoming messages per second (paced), every book goes live", async () => {
     const symbols = Array.from({ length: 300 }, (_, i) => `S${i}USDT`);
     const { sim, adapter } = await setup("spot", symbols, symbols, { maxArgsPerRequest: 10, maxStreamsPerConnection: 150 });
@@ -72,6 +94,64 @@ describe("Binance adapter", () => {
     expect(adapter.stats().messagesPaced).toBeGreaterThan(0);
     expect(adapter.stats().reconnects).toBe(0);
   }, 40_000);
+
+  test("a stream whose snapshot waits for the REST weight budget is not stale while its diffs come (no resync, no second snapshot queued)", async () => {
+    // 8 USD-M symbols at limit 100 (weight 5); 30 per minute, of which we allow ourselves 24: 4 snapshots go, 4 wait
+    // for the minute to pass (a reconnect of 200 symbols at limit 1000 waits the same way). Time is the test's.
+    let clock = 1_000_000;
+    const symbols = Array.from({ length: 8 }, (_, i) => `X${i}USDT`);
+    const opts = { now: () => clock, housekeepingMs: 10, staleAfterMs: () => 1_500, pingIntervalMs: 500 };
+    const { sim, adapter } = await setup("linear", symbols, symbols, opts, { restWeightPerMinute: 30 });
+    const invalid: StatusReason[] = [];
+    await adapter.loadInstruments();
+    adapter.start({ ...nullSink, onBookInvalid: (_i: number, _s: BookState, reason: StatusReason) => void invalid.push(reason) });
+    await until(() => {
+      sim.step(1);
+      return adapter.stats().topicsLive === 4 && symbols.every((_, i) => adapter.topicInfo(i).bridging || adapter.topicInfo(i).state === "live");
+    }, "4 books live, 4 bridging");
+    // 4 × 1 s of the adapter's time with diffs for every stream: past the 1.5 s staleness. Each round waits for the
+    // pong of a ping sent at the new time; the same housekeeping pass looked for stale streams.
+    for (let round = 0; round < 4; round++) {
+      sim.step(1);
+      const pongs = adapter.stats().pongs;
+      clock += 1_000;
+      await until(() => adapter.stats().pongs > pongs, "a keepalive round trip at the new time");
+    }
+    expect(adapter.stats().staleResyncs).toBe(0);
+    expect(invalid).not.toContain(StatusReason.STALE_FEED);
+    expect(adapter.stats().topicsLive).toBe(4);
+    expect(sim.stats.depthRequests).toBe(4);
+  });
+
+  test("a snapshot still queued behind the weight budget when its bridge restarts is dropped unspent: each book costs one request", async () => {
+    let clock = 1_000_000;
+    // The clock jumps a minute: no keepalive, dead-connection or staleness deadline is to fire meanwhile.
+    const quiet = { housekeepingMs: 10, pingIntervalMs: 1e9, deadConnectionMs: 1e9, staleAfterMs: () => 1e9 };
+    const symbols = Array.from({ length: 8 }, (_, i) => `X${i}USDT`);
+    const { sim, adapter } = await setup("linear", symbols, symbols, { now: () => clock, ...quiet }, { restWeightPerMinute: 30, restClock: () => clock });
+    await adapter.loadInstruments();
+    adapter.start(nullSink);
+    const waiting = () => symbols.map((_, i) => i).filter((i) => adapter.topicInfo(i).state !== "live");
+    await until(() => {
+      sim.step(1);
+      return adapter.stats().topicsLive === 4 && waiting().every((i) => adapter.topicInfo(i).bridging) && adapter.stats().restWaiting === 4;
+    }, "4 books live, 4 waiting for their snapshots");
+    // The waiting books restart (a resync): their queued requests are dropped, new ones queue in their place.
+    for (const i of waiting()) adapter.requestResync(i, StatusReason.SEQUENCE_GAP);
+    await until(() => {
+      sim.step(1);
+      return adapter.stats().snapshotsAbandoned === 4 && adapter.stats().restWaiting === 4;
+    }, "the 4 queued requests dropped, 4 new ones waiting");
+    // A minute of the adapter's time: weight for 4 more requests, which only the new ones may spend.
+    clock += 61_000;
+    await until(() => {
+      sim.step(1);
+      return adapter.stats().topicsLive === 8;
+    }, "every book live");
+    expect(sim.stats.depthRequests).toBe(8);
+    expect(adapter.stats().restRateLimited).toBe(0);
+    expect(adapter.stats().restWaiting).toBe(0);
+  }, 30_000);
 
   test("exchangeInfo's rateLimits size the REST weight budget: snapshots queue instead of drawing 429s", async () => {
     // 8 USD-M symbols at limit 100 (weight 5) = 40 plus exchangeInfo (1); the venue says 60 per minute, of which we

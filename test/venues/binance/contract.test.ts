@@ -44,6 +44,7 @@ function harness(market: "spot" | "linear"): VenueHarness {
               ? undefined
               : sim.inject(fault, index === undefined ? undefined : { market, symbol: s[index]!.symbol })),
         restFault: (kind, index) => sim.restFault(kind === "refuse" ? "refuse" : "no_bridge", { market, symbol: s[index]!.symbol }),
+        restFaultsPending: () => sim.restFaultsPending(),
         expected(index, instrument) {
           const b = sim.book(market, s[index]!.symbol);
           const conv = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [parseFixed(p, instrument.priceExp), parseFixed(q, instrument.qtyExp)] as [number, number]));

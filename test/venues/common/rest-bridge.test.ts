@@ -6,7 +6,7 @@
 import { describe, expect, test } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
-import { RestBridge } from "../../../src/venues/common/rest-bridge.ts";
+import { MAX_BUFFERED_DIFFS, RestBridge } from "../../../src/venues/common/rest-bridge.ts";
 
 class NoConnection extends VenueConnection {
   get name(): string {
@@ -85,6 +85,18 @@ describe("RestBridge (rest_snapshot resync)", () => {
     expect(b.failed).toEqual(["refused"]);
     expect(b.bridge.refused).toBe(1);
     expect(b.bridge.isBridging(b.t)).toBe(false);
+  });
+
+  test("the buffer is bounded: one diff past MAX_BUFFERED_DIFFS without a usable snapshot fails the attempt (overflow)", () => {
+    const { t, bridge, failed } = setup(() => new Promise<number>(() => {})); // a snapshot that never comes
+    bridge.begin(t);
+    const u = diff(1, 1, 100);
+    for (let i = 1; i <= MAX_BUFFERED_DIFFS; i++) bridge.buffer(t, u, { first: i, last: i });
+    expect(failed).toEqual([]);
+    expect(bridge.isBridging(t)).toBe(true);
+    bridge.buffer(t, u, { first: MAX_BUFFERED_DIFFS + 1, last: MAX_BUFFERED_DIFFS + 1 });
+    expect(failed).toEqual(["overflow"]);
+    expect(bridge.isBridging(t)).toBe(false);
   });
 
   test("cancel drops a late snapshot", async () => {

@@ -107,6 +107,40 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     expect(adapter.stats().pongs).toBeGreaterThanOrEqual(4);
   });
 
+  test("a quiet connection is probed with public/test and stays up; a silent server is found dead within 8 s by default", async () => {
+    const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
+    // The adapter's clock runs 50 ms per look of the test's (10× real time); heartbeats a minute apart and no book
+    // messages: only the adapter's probes and their answers cross the socket.
+    let clock = 1_000_000;
+    let lastFrameAt = clock;
+    const { sim, adapter, sink, instruments } = await setup(
+      subs,
+      { now: () => clock, housekeepingMs: 5, onRawFrame: () => void (lastFrameAt = clock) },
+      { heartbeatIntervalMs: 60_000 },
+    );
+    adapter.start(sink);
+    const drive = async (cond: () => boolean, what: string) => {
+      const deadline = Date.now() + 15_000;
+      while (!cond()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+        clock += 50;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    await until(() => equal(sim, sink, subs, instruments, 0), "book live");
+    // Quiet for 25 s of the adapter's time (beyond two heartbeat intervals): probed, answered, never recycled.
+    const quietUntil = clock + 25_000;
+    await drive(() => clock >= quietUntil, "25 s of quiet");
+    expect(sim.stats.testAnswers).toBeGreaterThanOrEqual(5);
+    expect(adapter.stats().reconnects).toBe(0);
+    expect(sink.invalid).toEqual([]);
+    // Silent: the server sends and answers nothing.
+    sim.inject("stall", undefined, { stallMs: 60_000 });
+    await drive(() => adapter.stats().deadConnections === 1, "the dead connection found");
+    expect(clock - lastFrameAt).toBeLessThanOrEqual(8_000);
+    expect(sink.invalid).toContainEqual({ index: 0, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
+  });
+
   test("raw channels: 13778 is a clear config error and the books are HALTED / SUBSCRIBE_REJECTED", async () => {
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
     const { log, lines } = capture();

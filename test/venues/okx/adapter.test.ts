@@ -7,7 +7,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
-import { startOkxSimulator, type OkxSim } from "../../../src/sim/okx-sim.ts";
+import { startOkxSimulator, type OkxSim, type OkxSimOptions } from "../../../src/sim/okx-sim.ts";
 import { CROSSED_RESYNC_MS, OkxAdapter, type OkxAdapterOptions } from "../../../src/venues/okx/index.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { applyToMaps } from "../contract.ts";
@@ -48,9 +48,14 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-async function start(subs: Subscription[], opts: Partial<OkxAdapterOptions> = {}, simSymbols?: string[]): Promise<{ sim: OkxSim; adapter: OkxAdapter; sink: Sink; equal: (i: number) => boolean }> {
+async function start(
+  subs: Subscription[],
+  opts: Partial<OkxAdapterOptions> = {},
+  simSymbols?: string[],
+  simOpts: Partial<OkxSimOptions> = {},
+): Promise<{ sim: OkxSim; adapter: OkxAdapter; sink: Sink; equal: (i: number) => boolean }> {
   const markets = [...new Set(subs.map((s) => s.market))].map((market) => ({ market, symbols: (simSymbols ?? subs.map((s) => s.symbol)).filter((sym) => subs.some((s) => s.market === market && s.symbol === sym)) }));
-  const sim = await startOkxSimulator({ markets, seed: 3, checksums: true });
+  const sim = await startOkxSimulator({ markets, seed: 3, checksums: true, ...simOpts });
   const overrides = new Map(subs.filter((s) => !(simSymbols ?? [s.symbol]).includes(s.symbol)).map((s) => [`${s.market}:${s.symbol}`, { tickSize: "0.1", lotSize: "0.001" }]));
   const adapter = new OkxAdapter(okxConfig(sim, subs, overrides), subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, ...opts });
   cleanups.push(async () => {
@@ -88,6 +93,18 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(sim.stats.errorsSent).toBe(1);
   });
 
+  test("64003 (a channel that needs a VIP tier) halts that book alone: its request is split, the others are subscribed", async () => {
+    const subs: Subscription[] = ["BTC-USDT", "VIP-USDT", "ETH-USDT"].map((symbol) => ({ market: "spot" as const, symbol, depth: 400 }));
+    const { sim, adapter, sink, equal } = await start(subs, {}, undefined, { vipOnly: ["VIP-USDT"] });
+    await until(() => sink.invalid.length > 0 && equal(0) && equal(2), "two books live, one rejected");
+    sim.step(5);
+    await until(() => equal(0) && equal(2), "books equal");
+    expect(sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+    expect(adapter.stats().subscribeRejected).toBe(1);
+    // The batch, then each topic alone: only VIP-USDT's own request is refused a second time.
+    expect(sim.stats.errorsSent).toBe(2);
+  });
+
   test("the 64008 notice: a make-before-break reconnect, no book leaves LIVE, the old socket closes", async () => {
     const { sim, adapter, sink, equal } = await start(TWO);
     sim.step(1);
@@ -114,6 +131,26 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(sim.stats.pings).toBeGreaterThanOrEqual(3);
   });
 
+  test("the books keepalive counts as liveness: a book that gets only keepalives is never stale", async () => {
+    let clock = 1_000_000;
+    const { sim, adapter, sink, equal } = await start(TWO, { now: () => clock, staleAfterMs: () => 1_000, pingIntervalMs: 500 });
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    // 4 × 800 ms of the adapter's time with nothing but a keepalive per book each time: past the 1 s staleness.
+    for (let round = 0; round < 4; round++) {
+      const keepalives = adapter.stats().keepalives;
+      sim.inject("keepalive");
+      await until(() => adapter.stats().keepalives === keepalives + 2, "both keepalives read");
+      const pongs = adapter.stats().pongs;
+      clock += 800;
+      // A ping sent at the new time: its housekeeping pass also looked for stale books.
+      await until(() => adapter.stats().pongs > pongs, "a ping / pong round trip at the new time");
+    }
+    expect(adapter.stats().staleResyncs).toBe(0);
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.stats().topicsLive).toBe(2);
+  });
+
   test("resyncs wait while a connection's hourly request budget is spent; the simulator never refuses a request", async () => {
     // 2 topics on one connection: the first subscribe is 1 request, each resync 2 (unsubscribe, subscribe).
     const subs: Subscription[] = [
@@ -131,6 +168,77 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(adapter.topicInfo(1).state).toBe("resyncing");
     expect(sim.stats.errorsSent).toBe(0);
     expect(sim.stats.unsubscribes).toBe(1);
+  });
+
+  test("a resync asked for while one waits for the request budget sends nothing more (nor does its backoff's end)", async () => {
+    const subs: Subscription[] = [
+      { market: "spot", symbol: "BTC-USDT", depth: 400 },
+      { market: "spot", symbol: "ETH-USDT", depth: 400 },
+    ];
+    // The simulator refuses (60014) what goes beyond 3 requests: the first subscribe and one resync.
+    const { sim, adapter } = await start(subs, { requestsPerHour: 3, resyncBackoffBaseMs: 1, pingIntervalMs: 20 }, undefined, { requestsPerHour: 3 });
+    sim.step(1);
+    await until(() => adapter.stats().topicsLive === 2, "books live");
+    adapter.requestResync(0, StatusReason.PARSE_ERROR);
+    sim.step(1);
+    await until(() => adapter.stats().topicsLive === 2, "the first resync is within the budget");
+    adapter.requestResync(1, StatusReason.PARSE_ERROR);
+    adapter.requestResync(1, StatusReason.PARSE_ERROR); // its second in a row: a backoff, then restart again
+    // Two more pongs: a ping went after the resyncs, so the simulator has read anything they sent.
+    const pongs = adapter.stats().pongs;
+    await until(() => adapter.stats().pongs >= pongs + 2, "a ping / pong round trip after the resyncs");
+    expect(sim.stats.errorsSent).toBe(0);
+    expect(sim.stats.unsubscribes).toBe(1);
+    expect(adapter.topicInfo(1).state).toBe("resyncing");
+    expect(adapter.stats().requestBudgetWaits).toBe(1);
+  });
+
+  test("60014 (requests too frequent) is sent again after a backoff, never a rejection that halts the book", async () => {
+    const subs: Subscription[] = [
+      { market: "spot", symbol: "BTC-USDT", depth: 400 },
+      { market: "spot", symbol: "ETH-USDT", depth: 400 },
+    ];
+    // The venue allows fewer requests than the adapter counts on (another client on the connection's budget, say):
+    // 2 per 400 ms, so the resync's subscribe (the third request) is refused, and goes through once retried.
+    const { sim, adapter, sink, equal } = await start(subs, {}, undefined, { requestsPerHour: 2, requestWindowMs: 400 });
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    adapter.requestResync(0, StatusReason.PARSE_ERROR);
+    await until(() => sim.stats.errorsSent >= 1 && equal(0) && equal(1), "refused once, then resynced");
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+    expect(adapter.stats().subscribeRejected).toBe(0);
+  });
+
+  test("a new connection has its own request budget: after a reconnect a resync goes at once", async () => {
+    const subs: Subscription[] = [
+      { market: "spot", symbol: "BTC-USDT", depth: 400 },
+      { market: "spot", symbol: "ETH-USDT", depth: 400 },
+    ];
+    const { sim, adapter, equal } = await start(subs, { requestsPerHour: 3 }, undefined, { requestsPerHour: 3 });
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    adapter.requestResync(0, StatusReason.PARSE_ERROR); // the first socket's budget: 1 subscribe + 2 = 3, spent
+    await until(() => equal(0) && sim.stats.unsubscribes === 1, "the first resync done");
+    sim.inject("disconnect");
+    await until(() => adapter.stats().reconnects === 1 && equal(0) && equal(1), "reconnected, books live"); // 1 request
+    adapter.requestResync(1, StatusReason.PARSE_ERROR);
+    await until(() => sim.stats.unsubscribes === 2 && equal(1), "the resync went at once");
+    expect(adapter.stats().requestBudgetWaits).toBe(0);
+    expect(sim.stats.errorsSent).toBe(0);
+  });
+
+  test("resyncs of several books at once take turns within the request budget: none is refused, every book recovers", async () => {
+    const subs: Subscription[] = ["BTC-USDT", "ETH-USDT", "SOL-USDT"].map((symbol) => ({ market: "spot" as const, symbol, depth: 400 }));
+    // 4 requests per 1.5 s window (the simulator's window a little shorter: its clock reads each request later).
+    const { sim, adapter, sink, equal } = await start(subs, { requestsPerHour: 4, requestWindowMs: 1_500, resyncBackoffBaseMs: 1 }, undefined, { requestsPerHour: 4, requestWindowMs: 1_400 });
+    sim.step(1);
+    await until(() => subs.every((_, i) => equal(i)), "books live");
+    for (const i of [0, 1, 2]) adapter.requestResync(i, StatusReason.PARSE_ERROR);
+    expect(adapter.stats().requestBudgetWaits).toBe(2);
+    await until(() => subs.every((_, i) => equal(i)), "every book resynced", 15_000);
+    expect(sim.stats.errorsSent).toBe(0);
+    expect(sim.stats.unsubscribes).toBe(3);
+    expect(sink.invalid.map((e) => e.state)).toEqual([BookState.RESYNCING, BookState.RESYNCING, BookState.RESYNCING]);
   });
 
   test("more topics than a connection takes: several connections, every book equal", async () => {
@@ -166,5 +274,27 @@ describe("okx crossed books (call auctions)", { timeout: 20_000 }, () => {
     expect(adapter.topicInfo(0).state).toBe("resyncing");
     expect(sink.invalid.filter((e) => e.index === 0).map((e) => e.reason)).toEqual([StatusReason.CROSSED_BOOK, StatusReason.CROSSED_BOOK]);
     expect(adapter.stats().crossedResyncs).toBe(2);
+  });
+  test("a book that comes back crossed after each wait (an auction) waits twice as long each time: 10 s, 20 s, 40 s", async () => {
+    let clock = 1_000_000;
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }, { market: "spot", symbol: "ETH-USDT", depth: 400 }];
+    // The clock jumps: no keepalive or dead-connection deadline is to fire meanwhile.
+    const { sim, adapter, equal } = await start(subs, { now: () => clock, pingIntervalMs: 1e9, deadConnectionMs: 1e9 });
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK); // the first: at once
+    await until(() => equal(0) && sim.stats.subscribes === 3, "the first crossing resynced at once");
+    const t = adapter.topicOf(0)!;
+    for (const waitMs of [CROSSED_RESYNC_MS, 2 * CROSSED_RESYNC_MS, 4 * CROSSED_RESYNC_MS]) {
+      // The fresh snapshot is crossed again (as in a call auction): the book waits, unsubscribed.
+      const subscribes = sim.stats.subscribes;
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      expect(t.resyncDelayed).toBe(true);
+      expect(t.resyncDueMs - clock).toBe(waitMs);
+      await until(() => adapter.topicInfo(0).subscribed === false && sim.stats.unsubscribes === subscribes - 1, "unsubscribed while it waits");
+      clock += waitMs;
+      await until(() => sim.stats.subscribes === subscribes + 1 && equal(0), "subscribed again after the wait");
+    }
+    expect(adapter.topicInfo(1).state).toBe("live");
   });
 });

@@ -26,6 +26,7 @@ function harness(initialSnapshot: boolean, subscriptions: Subscription[], skip: 
         step: (n) => sim.step(n),
         inject: (fault, index) => (fault === "stall" ? sim.inject("stall", undefined, { stallMs: 1500 }) : sim.inject(fault, index === undefined ? undefined : subs[index]!.symbol)),
         restFault: (kind, index) => sim.restFault(kind, subs[index]!.symbol),
+        restFaultsPending: () => sim.restFaultsPending(),
         corruptChecksum: (index) => sim.inject("checksum", subs[index]!.symbol),
         expected: (index, instrument) => expectedBook(sim, subs[index]!, instrument),
         async stop() {

@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
+import type { Instrument } from "../../../src/core/types.ts";
 import { fetchOkxSpecs, type UpcomingChange } from "../../../src/venues/okx/instruments.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { tempCachePath } from "./helpers.ts";
@@ -67,5 +68,33 @@ describe("okx instruments", () => {
     expect(inst[1]).toBeUndefined();
     expect(errors.join("\n")).toContain("spot:OLD-USDT");
     expect(adapter.stats().instrumentsUnresolved).toBe(1);
+  });
+
+  test("an upcChg re-checks its instrument just after effTime: the new tick swaps the exponents and the app is told", async () => {
+    const effTimeMs = Date.now() + 200;
+    let calls = 0;
+    // The listing announces 0.1 → 0.01 at effTime, and lists 0.01 from then on.
+    const f = (async () => {
+      calls++;
+      const after = Date.now() >= effTimeMs;
+      const upcChg = after ? [] : [{ param: "tickSz", newValue: "0.01", effTime: String(effTimeMs) }];
+      return Response.json({ code: "0", msg: "", data: [{ instId: "BTC-USDT", tickSz: after ? "0.01" : "0.1", lotSz: "0.0001", state: "live", upcChg }] });
+    }) as unknown as typeof fetch;
+    const subs = [{ market: "spot" as const, symbol: "BTC-USDT", depth: 400 }];
+    // No server behind ws_url: the connection keeps failing, which the instrument re-check does not need.
+    const config = { venue: "okx" as const, wsUrl: "ws://127.0.0.1:9/ws/v5/public", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 400, symbols: ["BTC-USDT"] }], overrides: new Map() };
+    const adapter = new OkxAdapter(config, subs, { log: silentLogger, fetch: f });
+    expect((await adapter.loadInstruments())[0]?.priceExp).toBe(1);
+    const changed: Instrument[] = [];
+    adapter.start({ onBookUpdate: () => {}, onBookInvalid: () => {}, onInstrumentChanged: (_i, inst) => void changed.push(inst) });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (changed.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      await adapter.stop();
+    }
+    expect(changed.map((i) => [i.tickSize, i.priceExp])).toEqual([["0.01", 2]]);
+    expect(adapter.stats().instrumentChanges).toBe(1);
+    expect(calls).toBe(2);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from "vitest";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
+import type { BookView } from "../../../src/core/book-view.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
@@ -18,9 +19,31 @@ const SUBS: Subscription[] = [
   { market: "spot", symbol: "ETH-USDT", depth: 400 },
 ];
 
-function frame(instId: string, action: "snapshot" | "update", prev: number, seq: number, bids: string[][] = [], asks: string[][] = []): string {
+function frame(instId: string, action: "snapshot" | "update", prev: number, seq: number, bids: string[][] = [], asks: string[][] = [], checksum = 0): string {
   const lv = (l: string[][]) => l.map((x) => `["${x[0]}","${x[1]}","0","1"]`).join(",");
-  return `{"arg":{"channel":"books","instId":"${instId}"},"action":"${action}","data":[{"asks":[${lv(asks)}],"bids":[${lv(bids)}],"ts":"1700000000000","checksum":0,"prevSeqId":${prev},"seqId":${seq}}]}`;
+  return `{"arg":{"channel":"books","instId":"${instId}"},"action":"${action}","data":[{"asks":[${lv(asks)}],"bids":[${lv(bids)}],"ts":"1700000000000","checksum":${checksum},"prevSeqId":${prev},"seqId":${seq}}]}`;
+}
+
+/** The sink's book as the app would hand it to verify() (best first). */
+function viewOf(sink: MapSink, index: number, instrument: Instrument): BookView {
+  const b = [...sink.bids[index]!].sort((x, y) => y[0] - x[0]);
+  const a = [...sink.asks[index]!].sort((x, y) => x[0] - y[0]);
+  return {
+    instrument,
+    state: BookState.LIVE,
+    reason: StatusReason.SNAPSHOT_APPLIED,
+    instrSeq: 0,
+    venueSeq: sink.seq[index]!,
+    tsExchangeUs: 0,
+    tsEventUs: 0,
+    tsRecvUs: 0,
+    bidCount: b.length,
+    askCount: a.length,
+    bidPriceAt: (r) => b[r]![0],
+    bidQtyAt: (r) => b[r]![1],
+    askPriceAt: (r) => a[r]![0],
+    askQtyAt: (r) => a[r]![1],
+  };
 }
 
 class MapSink implements BookSink {
@@ -30,7 +53,7 @@ class MapSink implements BookSink {
   applied = 0;
   invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
   onBookUpdate(index: number, u: BookUpdate): void {
-    if (u.isSnapshot) {
+    if (u.isSnapshot || u.replace) {
       this.bids[index] = new Map();
       this.asks[index] = new Map();
     }
@@ -44,7 +67,7 @@ class MapSink implements BookSink {
   onInstrumentChanged(): void {}
 }
 
-async function setup(): Promise<{ adapter: OkxAdapter; sink: MapSink; feed: (f: string) => void }> {
+async function setup(): Promise<{ adapter: OkxAdapter; sink: MapSink; feed: (f: string) => void; instruments: Instrument[] }> {
   const config: VenueConfig = {
     venue: "okx",
     wsUrl: "ws://127.0.0.1:9/ws/v5/public",
@@ -57,10 +80,10 @@ async function setup(): Promise<{ adapter: OkxAdapter; sink: MapSink; feed: (f: 
     ]),
   };
   const adapter = new OkxAdapter(config, SUBS, { log: silentLogger });
-  (await adapter.loadInstruments()) as Instrument[];
+  const instruments = (await adapter.loadInstruments()) as Instrument[];
   const sink = new MapSink();
   adapter.startReplay(sink);
-  return { adapter, sink, feed: (f) => expect(adapter.ingestFrame("spot", "c", f, 1)).toBe(true) };
+  return { adapter, sink, instruments, feed: (f) => expect(adapter.ingestFrame("spot", "c", f, 1)).toBe(true) };
 }
 
 describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
@@ -121,10 +144,102 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     expect(adapter.stats().olderSnapshots).toBe(1);
   });
 
-  test("updates before the first snapshot are not applied (replay has no REST to bridge them)", async () => {
+  test("checksum 0 (every production message since June 2026) is never verified and never fails; a non-zero one is", async () => {
+    const { adapter, sink, feed, instruments } = await setup();
+    feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
+    feed(frame("BTC-USDT", "update", 10, 11, [["100", "3"]]));
+    expect(adapter.verify(0, viewOf(sink, 0, instruments[0]!))).toBe(true);
+    expect([adapter.stats().checksumsVerified, adapter.stats().checksumMismatches]).toEqual([0, 0]);
+    // The top 25 "100.1:1:100.2:2:100:3" as CRC-32 (IEEE), signed: right passes, anything else fails.
+    const right = crc32Signed("100.1:1:100.2:2:100:3");
+    feed(frame("BTC-USDT", "update", 11, 12, [], [], right));
+    expect(adapter.verify(0, viewOf(sink, 0, instruments[0]!))).toBe(true);
+    feed(frame("BTC-USDT", "update", 12, 13, [], [], right + 1));
+    expect(adapter.verify(0, viewOf(sink, 0, instruments[0]!))).toBe(false);
+    expect([adapter.stats().checksumsVerified, adapter.stats().checksumMismatches]).toEqual([2, 1]);
+  });
+
+  test("after a lost maintenance reset, the next messages (seqIds below the book's) are a gap, not repeats", async () => {
+    const { sink, feed, adapter } = await setup();
+    feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
+    feed(frame("BTC-USDT", "update", 10, 15, [["100", "3"]]));
+    // (15,3) never arrives; (3,5) reaches back before the book's run of seqIds (10..15): not something it applied.
+    feed(frame("BTC-USDT", "update", 3, 5, [["100", "4"]]));
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    expect(adapter.stats().duplicates).toBe(0);
+  });
+
+  test("updates before the first snapshot are not applied until a snapshot: in replay, the capture's recorded REST answer bridges them", async () => {
     const { sink, feed, adapter } = await setup();
     feed(frame("BTC-USDT", "update", 9, 10, [["100", "3"]]));
+    feed(frame("BTC-USDT", "update", 10, 11, [["100", "4"]], [["100.5", "1"]]));
     expect(sink.applied).toBe(0);
-    expect(adapter.stats().ignoredBeforeSnapshot).toBe(1);
+    // The REST book at seqId 10, as recorded by the live run: (9,10) is in it, (10,11) continues it.
+    const rest = '{"code":"0","msg":"","data":[{"asks":[["100.4","2","0","1"]],"bids":[["100","3","0","1"],["99.9","1","0","1"]],"ts":"1700000000000","seqId":10}]}';
+    expect(adapter.ingestRest("spot", "c", "https://www.okx.com/api/v5/market/books?instId=BTC-USDT&sz=400", rest, 5)).toBe(true);
+    expect(adapter.topicInfo(0).state).toBe("live");
+    feed(frame("BTC-USDT", "update", 11, 12, [["99.9", "0"]]));
+    expect(sink.seq[0]).toBe(12);
+    expect(sink.bids[0]).toEqual(new Map([[1000, 40000]]));
+    expect(sink.asks[0]).toEqual(new Map([[1004, 20000], [1005, 10000]]));
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.stats().ignoredBeforeSnapshot).toBe(0);
   });
 });
+
+describe("okx full books (books5)", () => {
+  test("a lower seqId on the one socket is a maintenance reset: applied, not ignored as a repeat", async () => {
+    const config: VenueConfig = {
+      venue: "okx",
+      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
+      restUrl: "http://127.0.0.1:9",
+      instrumentCachePath: tempCachePath(),
+      markets: [{ market: "spot", depth: 5, symbols: ["BTC-USDT"] }],
+      overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
+    };
+    const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 5 }], { log: silentLogger });
+    await adapter.loadInstruments();
+    const sink = new MapSink();
+    adapter.startReplay(sink);
+    const book5 = (seq: number, bid: string) =>
+      `{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"instId":"BTC-USDT","ts":"1700000000000","seqId":${seq}}]}`;
+    for (const [seq, bid] of [[100, "100.1"], [101, "100.2"], [7, "100.3"], [8, "100.4"]] as const) {
+      expect(adapter.ingestFrame("spot", "c", book5(seq, bid), 1)).toBe(true);
+      expect([sink.seq[0], [...sink.bids[0]!.keys()]]).toEqual([seq, [Math.round(Number(bid) * 10)]]);
+    }
+    expect([adapter.stats().fullBooks, adapter.stats().duplicates, adapter.stats().maintenanceResets]).toEqual([4, 0, 1]);
+  });
+});
+
+describe("okx connection plan", () => {
+  test("fewer than 30 channels per connection by default: 59 books of a market take 3 connections (29, 29, 1)", async () => {
+    const symbols = Array.from({ length: 59 }, (_, i) => `S${i}-USDT`);
+    const config: VenueConfig = {
+      venue: "okx",
+      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
+      restUrl: "http://127.0.0.1:9",
+      instrumentCachePath: tempCachePath(),
+      markets: [{ market: "spot", depth: 400, symbols }],
+      overrides: new Map(symbols.map((s) => [`spot:${s}`, { tickSize: "0.1", lotSize: "0.001" }])),
+    };
+    const adapter = new OkxAdapter(config, symbols.map((symbol) => ({ market: "spot", symbol, depth: 400 })), { log: silentLogger });
+    await adapter.loadInstruments();
+    adapter.startReplay(new MapSink());
+    const perConnection = new Map<string, number>();
+    for (let i = 0; i < symbols.length; i++) {
+      const c = adapter.topicInfo(i).connection as string;
+      perConnection.set(c, (perConnection.get(c) ?? 0) + 1);
+    }
+    expect([...perConnection.values()]).toEqual([29, 29, 1]);
+  });
+});
+
+/** CRC-32 (IEEE, as zlib) of ASCII text as a signed int32: written here bit by bit, apart from the code's tables. */
+function crc32Signed(text: string): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < text.length; i++) {
+    c ^= text.charCodeAt(i);
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  return (c ^ 0xffffffff) | 0;
+}

@@ -1,0 +1,61 @@
+/**
+ * OKX's request budget per connection (cold): subscribe + unsubscribe requests, 480 per hour per socket, resyncs
+ * included (docs/venues/okx.md [F2]). The adapter asks how long a topic's restart must wait; the wait counts the
+ * requests other topics' resyncs still owe (a subscribe after its unsubscribe's ack), so topics that waited
+ * together go one after another.
+ * @module
+ */
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_UNSUBSCRIBING } from "../common/connection.ts";
+import type { OkxConnection, OkxTopic } from "./connection.ts";
+
+export const HOUR_MS = 3_600_000;
+
+export class OkxRequestBudget {
+  constructor(
+    private readonly now: () => number,
+    /** Requests per window (OKX: 480). */
+    readonly perWindow: number,
+    /** The window (OKX: an hour; tests shorten it). */
+    readonly windowMs: number,
+  ) {}
+
+  /** A request goes out on `conn`'s current socket now. */
+  spend(conn: OkxConnection): void {
+    conn.requestTimesMs.push(this.now());
+  }
+
+  /** How long until the requests restartTopic will send for `t` fit its connection's budget (0 = now). */
+  restartWaitMs(t: OkxTopic): number {
+    let n = requestsOfRestart(t);
+    if (n === 0) return 0;
+    const conn = t.conn;
+    for (const x of conn.topics) if (x !== t) n += requestsStillToSend(x);
+    const now = this.now();
+    const times = conn.requestTimesMs;
+    while (times.length > 0 && now - times[0]! >= this.windowMs) times.shift();
+    if (times.length + n <= this.perWindow) return 0;
+    const k = times.length + n - this.perWindow - 1;
+    return k < times.length ? times[k]! + this.windowMs - now : this.windowMs;
+  }
+}
+
+/** Requests restartTopic will send for `t`, now or after an ack (subscription-control.ts). */
+function requestsOfRestart(t: OkxTopic): number {
+  switch (t.sub) {
+    case SUB_ACTIVE:
+    case SUB_PENDING:
+      return t.resyncDelayed ? 1 : 2; // unsubscribe (after the pending ack), then subscribe unless a backoff waits
+    case SUB_UNSUBSCRIBING:
+    case SUB_IDLE:
+      return t.resyncDelayed ? 0 : 1;
+    default:
+      return 0;
+  }
+}
+
+/** Requests a topic's resync in progress has still to send (the subscribe after an unsubscribe's ack, …). */
+function requestsStillToSend(t: OkxTopic): number {
+  if (t.sub === SUB_UNSUBSCRIBING && t.resubscribeAfterUnsub) return 1;
+  if (t.sub === SUB_PENDING && t.resyncAfterAck) return 2;
+  return 0;
+}
