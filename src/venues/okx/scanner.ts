@@ -136,7 +136,19 @@ export class OkxScanner {
     if (s.length < HEAD.length || s.charCodeAt(0) !== 123) return SCAN_NOT_BOOK;
     // The frame is copied first and its head matched on the bytes; a frame that cannot be copied (not ASCII) is
     // judged on the string, as before.
-    if (!this.encode(s)) return s.startsWith(HEAD) ? SCAN_FALLBACK : SCAN_NOT_BOOK;
+    const ascii = this.encode(s);
+    const w = this.side;
+    if (w !== null) {
+      // The update's sides are the module's arrays: "okxdata" writes the levels where the book reads them (no copy).
+      // Set on every frame the module's memory holds, so that after a grow (which detaches the old views) the update
+      // never keeps a detached one; whatever else fills the update (the TypeScript reader, the JSON path) writes there
+      // too, and a side longer than they hold grows into an array of the update's own, as before.
+      u.askPx = w.okxAskPx;
+      u.askQty = w.okxAskQty;
+      u.bidPx = w.okxBidPx;
+      u.bidQty = w.okxBidQty;
+    }
+    if (!ascii) return s.startsWith(HEAD) ? SCAN_FALLBACK : SCAN_NOT_BOOK;
     if (!this.at(0, L_HEAD)) return SCAN_NOT_BOOK;
     const b = this.bytes;
     const n = s.length;
@@ -165,6 +177,42 @@ export class OkxScanner {
     u.isSnapshot = this.action === ACTION_SNAPSHOT;
     const pe = table.priceExp[entry]!;
     const qe = table.qtyExp[entry]!;
+    // The module reads the whole data object in one call where it takes it; else the key loop below, from the start.
+    const e = w === null ? -1 : w.readOkxData(p, pe, qe);
+    if (e >= 0) {
+      const h = w!.okxI32;
+      const seen = h[0]!;
+      if ((seen & (SEEN_ASKS | SEEN_BIDS)) !== (SEEN_ASKS | SEEN_BIDS)) return SCAN_FALLBACK;
+      u.askCount = h[1]!;
+      u.bidCount = h[2]!;
+      const f = w!.okxF64;
+      if ((seen & SEEN_TS) !== 0) u.tsExchangeUs = f[2]! * 1000;
+      if ((seen & SEEN_CHECKSUM) !== 0) this.checksum = f[3]!;
+      if ((seen & SEEN_PREV) !== 0) {
+        this.prevSeqId = f[4]!;
+        this.hasPrevSeqId = true;
+      }
+      if ((seen & SEEN_SEQ) !== 0) {
+        this.seqId = f[5]!;
+        this.hasSeqId = true;
+      }
+      p = e;
+    } else {
+      p = this.keys(s, u, p, pe, qe);
+      if (p < 0) return SCAN_FALLBACK;
+    }
+    if (b[p + 1] !== RBRACKET || b[p + 2] !== RBRACE || p + 3 !== n) return SCAN_FALLBACK;
+    u.venueSeq = this.hasSeqId ? this.seqId : 0;
+    this.entry = entry;
+    return table.indexes[entry]!;
+  }
+
+  /**
+   * The data object's keys from p (just after its `{`), in any order, each once, asks and bids required: the index
+   * of its closing `}`, or SCAN_FALLBACK for anything else.
+   */
+  private keys(s: string, u: BookUpdate, p: number, pe: number, qe: number): number {
+    const b = this.bytes;
     let seen = 0;
     for (;;) {
       if (b[p] !== QUOTE) return SCAN_FALLBACK;
@@ -235,10 +283,7 @@ export class OkxScanner {
       break;
     }
     if ((seen & (SEEN_ASKS | SEEN_BIDS)) !== (SEEN_ASKS | SEEN_BIDS)) return SCAN_FALLBACK;
-    if (b[p + 1] !== RBRACKET || b[p + 2] !== RBRACE || p + 3 !== n) return SCAN_FALLBACK;
-    u.venueSeq = this.hasSeqId ? this.seqId : 0;
-    this.entry = entry;
-    return table.indexes[entry]!;
+    return p;
   }
 
   /**
