@@ -124,8 +124,10 @@ const tab = (IDX, addr) => [...get(IDX), ...c32(3), ...shl, ...tab64(addr)];
 /** One number, shape-predicted: the lengths of its integer and fraction parts are guessed to be the previous ones of
  * this field (Fd.KP, Fd.FP, and the shifts, masks and powers derived from them), so the next load addresses do not
  * wait for the digit scan; a changed length recomputes them (-1 while a length is one the shapes do not cover).
- * Anything the shapes do not cover: the byte reader from the number's start. */
-const numberFast = (EXP, Fd) => blk("num", () => [
+ * Anything the shapes do not cover: the byte reader from the number's start. `twoLanes` ("okxdata"): the integer and
+ * the fraction digits up to the exponent in two 8-digit lanes, added (OKX's "0.06523858": 9 digits, which one lane
+ * sends to the byte reader; one lane is kept for "levels" and "levelsx", whose bodies stay as they were). */
+const numberFast = (EXP, Fd, twoLanes = false) => blk("num", () => [
   ...blk("slow", () => [
     ...get(P), ...set(PS),
     ...digitRun(P, 0, X), ...tee(K), ...get(Fd.KP), ...ne,
@@ -156,9 +158,16 @@ const numberFast = (EXP, Fd) => blk("num", () => [
     ]),
     ...get(Q), ...get(Fd.FP), ...add, ...load8(1), ...c32(34), ...ne, ...brIf("slow"),
     ...get(Y), ...get(Fd.ZM), ...and64, ...eqz64, ...eqz, ...brIf("slow"),
-    ...get(Fd.KP), ...get(Fd.T), ...add, ...c32(8), ...gtS, ...brIf("slow"),
-    ...get(X), ...get(Fd.SA), ...shl64, ...get(Fd.SB), ...shr64, ...get(Y), ...get(Fd.LOWT), ...and64, ...get(Fd.SC), ...shl64, ...or64, ...set(W),
-    ...swar8, ...get(Fd.POWF), ...mul64, ...set(V),
+    ...(twoLanes
+      ? [
+          ...get(X), ...get(Fd.SA), ...shl64, ...set(W), ...swar8, ...get(Fd.POWI), ...mul64, ...set(V),
+          ...get(Y), ...get(Fd.LOWT), ...and64, ...get(Fd.SC), ...shl64, ...set(W), ...swar8, ...get(Fd.POWF), ...mul64, ...get(V), ...add64, ...set(V),
+        ]
+      : [
+          ...get(Fd.KP), ...get(Fd.T), ...add, ...c32(8), ...gtS, ...brIf("slow"),
+          ...get(X), ...get(Fd.SA), ...shl64, ...get(Fd.SB), ...shr64, ...get(Y), ...get(Fd.LOWT), ...and64, ...get(Fd.SC), ...shl64, ...or64, ...set(W),
+          ...swar8, ...get(Fd.POWF), ...mul64, ...set(V),
+        ]),
     ...get(Q), ...get(Fd.FP), ...add, ...c32(1), ...add, ...set(P),
     ...br("num"),
   ]),
@@ -249,10 +258,10 @@ function okxDataBody() {
       ...get(P), ...load16(), ...c32(0x225b), ...ne, ...brIf("fail"),
       ...incP(2),
       ...lp("lvl", () => [
-        ...numberFast(PEXP, PF), ...get(V), ...set(PX),
+        ...numberFast(PEXP, PF, true), ...get(V), ...set(PX),
         ...get(P), ...load32(), ...c32(0xffffff), ...and, ...c32(0x222c22), ...ne, ...brIf("fail"),
         ...incP(3),
-        ...numberFast(QEXP, QF),
+        ...numberFast(QEXP, QF, true),
         ...skipExtra(),
         ...get(N), ...get(CAP), ...geU, ...brIf("fail"),
         ...get(N), ...c32(3), ...shl, ...set(D),

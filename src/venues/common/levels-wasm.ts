@@ -43,6 +43,8 @@ export class WasmLevels {
   private i32: Int32Array;
   private outAddr = 0;
   private cap = 0;
+  /** The longest body the layout has room for (the memory never shrinks): ensure's one compare per body. */
+  private fitLen = -1;
   /**
    * OKX ("okxdata", only in a reader created with extraFields): the sides' prices and sizes, views over the module's
    * memory, `okxCap` levels each (re-created when the memory grows, which detaches the old ones); the keys seen and
@@ -91,6 +93,7 @@ export class WasmLevels {
    * False when the memory cannot grow that far (the caller keeps its own buffer and the TypeScript reader).
    */
   ensure(len: number): boolean {
+    if (len <= this.fitLen) return true;
     const inBytes = 3 * len + 16;
     const need = LEVELS_WASM_BASE + inBytes + (this.okxData === null ? 16 : 48) * (Math.floor(len / MIN_LEVEL_BYTES) + 2) + 16;
     const have = this.memory.buffer.byteLength;
@@ -105,6 +108,7 @@ export class WasmLevels {
       }
     }
     this.layout(inBytes);
+    this.fitLen = len;
     return true;
   }
 
