@@ -70,7 +70,13 @@ function lit(text: string): Lit {
   }
   return { words, masks };
 }
+const BOOKS_HEAD = HEAD + 'books' + INST;
+const UPDATE_DATA = '"}' + ACTION + 'update"' + DATA;
+const SNAPSHOT_DATA = '"}' + ACTION + 'snapshot"' + DATA;
 const L_HEAD = lit(HEAD);
+const L_BOOKS_HEAD = lit(BOOKS_HEAD);
+const L_UPDATE_DATA = lit(UPDATE_DATA);
+const L_SNAPSHOT_DATA = lit(SNAPSHOT_DATA);
 const L_INST = lit(INST);
 const L_ACTION = lit(ACTION);
 const L_DATA = lit(DATA);
@@ -149,30 +155,45 @@ export class OkxScanner {
       u.bidQty = w.okxBidQty;
     }
     if (!ascii) return s.startsWith(HEAD) ? SCAN_FALLBACK : SCAN_NOT_BOOK;
-    if (!this.at(0, L_HEAD)) return SCAN_NOT_BOOK;
     const b = this.bytes;
     const n = s.length;
     const cs = HEAD.length;
-    let p = this.skipPlain(cs);
-    if (p < 0 || !this.at(p, L_INST)) return SCAN_FALLBACK;
-    const is = p + INST.length;
+    let p: number;
+    let is: number;
+    // The `books` channel's head, and then its usual `"},"action":"update"|"snapshot","data":[{`, are each matched
+    // whole (fewer, longer compares); any other channel or shape takes the literal-by-literal path, which decides.
+    if (this.at(0, L_BOOKS_HEAD)) is = BOOKS_HEAD.length;
+    else {
+      if (!this.at(0, L_HEAD)) return SCAN_NOT_BOOK;
+      p = this.skipPlain(cs);
+      if (p < 0 || !this.at(p, L_INST)) return SCAN_FALLBACK;
+      is = p + INST.length;
+    }
     p = this.skipPlain(is);
     if (p < 0 || b[p + 1] !== RBRACE) return SCAN_FALLBACK;
     const entry = table.findFrame(this.view, cs, p);
     if (entry < 0) return SCAN_UNKNOWN_TOPIC;
-    p += 2;
-    if (this.at(p, L_ACTION)) {
-      p += ACTION.length;
-      if (this.at(p, L_SNAPSHOT)) {
-        this.action = ACTION_SNAPSHOT;
-        p += 9;
-      } else if (this.at(p, L_UPDATE)) {
-        this.action = ACTION_UPDATE;
-        p += 7;
-      } else return SCAN_FALLBACK;
+    if (this.at(p, L_UPDATE_DATA)) {
+      this.action = ACTION_UPDATE;
+      p += UPDATE_DATA.length;
+    } else if (this.at(p, L_SNAPSHOT_DATA)) {
+      this.action = ACTION_SNAPSHOT;
+      p += SNAPSHOT_DATA.length;
+    } else {
+      p += 2;
+      if (this.at(p, L_ACTION)) {
+        p += ACTION.length;
+        if (this.at(p, L_SNAPSHOT)) {
+          this.action = ACTION_SNAPSHOT;
+          p += 9;
+        } else if (this.at(p, L_UPDATE)) {
+          this.action = ACTION_UPDATE;
+          p += 7;
+        } else return SCAN_FALLBACK;
+      }
+      if (!this.at(p, L_DATA)) return SCAN_FALLBACK;
+      p += DATA.length;
     }
-    if (!this.at(p, L_DATA)) return SCAN_FALLBACK;
-    p += DATA.length;
     u.reset();
     u.isSnapshot = this.action === ACTION_SNAPSHOT;
     const pe = table.priceExp[entry]!;

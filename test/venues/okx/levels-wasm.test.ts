@@ -109,7 +109,10 @@ function frameText(pe: number, qe: number): string {
     else fields.splice(g.rnd(fields.length), 0, ["seq", () => "1"]);
   }
   const data = "{" + fields.map(([k, v]) => `"${k}":${v()}`).join(",") + "}";
-  const frame = `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"${action}","data":[${data}]}`;
+  // The books channel with an action mostly (the scanner's one-compare head); else other channels, no action.
+  const channel = g.rnd(4) === 0 ? ["books-l2-tbt", "books50-l2-tbt", "bbo-tbt", "book"][g.rnd(4)] : "books";
+  const head = `{"arg":{"channel":"${channel}","instId":"BTC-USDT"}` + (g.rnd(6) === 0 ? "" : `,"action":"${action}"`);
+  const frame = `${head},"data":[${data}]}`;
   return g.noise !== 0 && g.rnd(10) === 0 ? frame.slice(0, g.rnd(frame.length)) : frame;
 }
 
@@ -167,7 +170,7 @@ describe("OKX frames: WebAssembly side reader", () => {
       const pe = g.rnd(10) === 0 ? g.rnd(17) : g.rnd(9);
       const qe = g.rnd(10) === 0 ? g.rnd(17) : g.rnd(9);
       const t = new OkxTopicTable();
-      t.add("books:BTC-USDT", 5, pe, qe);
+      for (const c of ["books", "books-l2-tbt", "books50-l2-tbt", "bbo-tbt"]) t.add(`${c}:BTC-USDT`, 5, pe, qe);
       const text = frameText(pe, qe);
       const ra = fast.scan(text, t, a);
       const rb = ref.scan(text, t, b);
