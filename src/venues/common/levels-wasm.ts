@@ -143,6 +143,33 @@ export class WasmLevels {
   }
 
   /**
+   * After readOkxData, for an update whose sides are not the okx* views: `na` asks and `nb` bids copied into its own
+   * arrays (grown first when they are shorter, cold).
+   */
+  copyOkxSides(out: BookUpdate, na: number, nb: number): void {
+    if (na > out.askPx.length) growSide(out, false, na);
+    if (nb > out.bidPx.length) growSide(out, true, nb);
+    const ap = this.okxAskPx;
+    const aq = this.okxAskQty;
+    const bp = this.okxBidPx;
+    const bq = this.okxBidQty;
+    const uap = out.askPx;
+    const uaq = out.askQty;
+    const ubp = out.bidPx;
+    const ubq = out.bidQty;
+    for (let i = 0; i < na; i++) {
+      uap[i] = ap[i]!;
+      uaq[i] = aq[i]!;
+    }
+    for (let i = 0; i < nb; i++) {
+      ubp[i] = bp[i]!;
+      ubq[i] = bq[i]!;
+    }
+    out.askCount = na;
+    out.bidCount = nb;
+  }
+
+  /**
    * Views over the (possibly grown, hence new) buffer: input from LEVELS_WASM_BASE, output after it: "levels" pairs,
    * then (OKX) the four side arrays, the remaining room split evenly.
    */

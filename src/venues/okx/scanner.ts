@@ -123,11 +123,23 @@ export class OkxScanner {
   private wasm: WasmLevels | null | undefined = undefined;
   /** The side reader while the frame is in its memory, else null. */
   private side: WasmLevels | null = null;
+  /** The update whose side arrays may be the module's own (shareSides), else null. */
+  private shared: BookUpdate | null = null;
 
   /** `useWasm` false: levels are read by the TypeScript reader alone (the reference the tests compare with). */
   constructor(private readonly useWasm = true) {
     this.bytes = this.ownBytes;
     this.view = this.ownView;
+  }
+
+  /**
+   * Lets `u` (the connection's one reused update) have the module's arrays as its side arrays: the module then writes
+   * the levels where the book reads them, with no copy. Its levels are then valid only until this scanner's next scan
+   * (of any frame, into any update), which is how a connection uses its update; any other update gets the levels
+   * copied into its own arrays and keeps them, as before.
+   */
+  shareSides(u: BookUpdate): void {
+    this.shared = u;
   }
 
   /** Subscription index (≥ 0) with `update` filled, or a SCAN_* code. */
@@ -144,8 +156,9 @@ export class OkxScanner {
     // judged on the string, as before.
     const ascii = this.encode(s);
     const w = this.side;
-    if (w !== null) {
-      // The update's sides are the module's arrays: "okxdata" writes the levels where the book reads them (no copy).
+    const shared = w !== null && u === this.shared;
+    if (shared) {
+      // The shared update's sides are the module's arrays: "okxdata" writes the levels where the book reads them.
       // Set on every frame the module's memory holds, so that after a grow (which detaches the old views) the update
       // never keeps a detached one; whatever else fills the update (the TypeScript reader, the JSON path) writes there
       // too, and a side longer than they hold grows into an array of the update's own, as before.
@@ -204,8 +217,10 @@ export class OkxScanner {
       const h = w!.okxI32;
       const seen = h[0]!;
       if ((seen & (SEEN_ASKS | SEEN_BIDS)) !== (SEEN_ASKS | SEEN_BIDS)) return SCAN_FALLBACK;
-      u.askCount = h[1]!;
-      u.bidCount = h[2]!;
+      if (shared) {
+        u.askCount = h[1]!;
+        u.bidCount = h[2]!;
+      } else w!.copyOkxSides(u, h[1]!, h[2]!);
       const f = w!.okxF64;
       if ((seen & SEEN_TS) !== 0) u.tsExchangeUs = f[2]! * 1000;
       if ((seen & SEEN_CHECKSUM) !== 0) this.checksum = f[3]!;

@@ -164,6 +164,10 @@ describe("OKX frames: WebAssembly side reader", () => {
     const ref = new OkxScanner(false);
     const a = new BookUpdate();
     const b = new BookUpdate();
+    fast.shareSides(a);
+    // A second module scanner whose update is not shared: the levels are copied out of the module's arrays.
+    const copying = new OkxScanner();
+    const c = new BookUpdate();
     let ok = 0;
     let fallbacks = 0;
     for (let i = 0; i < 6000; i++) {
@@ -175,6 +179,7 @@ describe("OKX frames: WebAssembly side reader", () => {
       const ra = fast.scan(text, t, a);
       const rb = ref.scan(text, t, b);
       expect(resultOf(ra, fast, a), text).toBe(resultOf(rb, ref, b));
+      expect(resultOf(copying.scan(text, t, c), copying, c), text).toBe(resultOf(rb, ref, b));
       if (ra >= 0) ok++;
       else fallbacks++;
     }
@@ -195,6 +200,7 @@ describe("OKX frames: WebAssembly side reader", () => {
     const ref = new OkxScanner(false);
     const a = new BookUpdate();
     const b = new BookUpdate();
+    fast.shareSides(a);
     const level = (i: number) => `["${30000 + i}.5","0.${String(i).padStart(3, "0")}1","0","${1 + (i % 9)}"]`;
     const side = (n: number, from: number) => "[" + Array.from({ length: n }, (_, i) => level(from + i)).join(",") + "]";
     const frame = (n: number, extra = "") =>
@@ -222,12 +228,32 @@ describe("OKX frames: WebAssembly side reader", () => {
     expect(same(frame(5))).toBe(0);
   });
 
+  test("updates the scanner does not share keep their levels through later scans", () => {
+    const t = new OkxTopicTable();
+    OKX_RECORDING_INSTRUMENTS.forEach((ins, k) => t.add(`books:${ins.symbol}`, k, decimals(ins.tickSize), decimals(ins.lotSize)));
+    const frames = okxRecordingFrames().books.slice(0, 60).map((r) => r.frame);
+    const fast = new OkxScanner();
+    fast.shareSides(new BookUpdate());
+    const kept = frames.map((f) => {
+      const u = new BookUpdate();
+      const r = fast.scan(f, t, u);
+      return { r, u };
+    });
+    // Read again after every scan: each must still hold its own frame's levels (and the shared one its last).
+    const ref = new OkxScanner(false);
+    frames.forEach((f, i) => {
+      const v = new BookUpdate();
+      expect(resultOf(kept[i]!.r, ref, kept[i]!.u).split("|").slice(8).join("|")).toBe(resultOf(ref.scan(f, t, v), ref, v).split("|").slice(8).join("|"));
+    });
+  });
+
   test("the genuine recording: every data object read by the module in one call, equal to the JSON path", () => {
     const counts = countModule();
     const t = new OkxTopicTable();
     OKX_RECORDING_INSTRUMENTS.forEach((ins, k) => t.add(`books:${ins.symbol}`, k, decimals(ins.tickSize), decimals(ins.lotSize)));
     const fast = new OkxScanner();
     const u = new BookUpdate();
+    fast.shareSides(u);
     let sides = 0;
     for (const rec of okxRecordingFrames().books) {
       const r = fast.scan(rec.frame, t, u);
