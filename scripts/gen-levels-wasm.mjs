@@ -10,7 +10,9 @@
 // the body's bytes start at address BASE, so p is the host's index into the body) and writes n levels as f64 pairs
 // (price mantissa, qty mantissa) at address out, at most cap of them; the index just after the side's closing `]`
 // goes to the i32 at address 0. Func "levelsx" (same signature) reads levels that carry further plain string fields
-// after the qty, each `,"` + digits + `"` (OKX's `["px","sz","0","orderCount"]`), skipped. Anything else — whitespace, a malformed level, a number that is not plain, an exponent
+// after the qty, each `,"` + digits + `"` (OKX's `["px","sz","0","orderCount"]`), skipped. Func "okxdata" (same
+// signature, okxDataBody below) reads OKX's whole data object in one call: both sides into four f64 arrays, ts,
+// checksum and sequence ids into a small header below BASE. Anything else — whitespace, a malformed level, a number that is not plain, an exponent
 // above 15, more than cap levels — returns -1 and the host reads the whole side again with the TypeScript reader (level-reader.ts), which decides and names the
 // error. "Plain" is exactly the TypeScript reader's one-pass case: digits, an optional dot followed by a digit, at most
 // 15 integer digits + exponent, nothing but zeros beyond the exponent, a closing quote; the mantissa is then exact
