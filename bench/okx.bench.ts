@@ -90,6 +90,7 @@ class OursPath {
   mismatches = 0;
   constructor(readonly verify: boolean) {
     INSTRUMENTS.forEach((inst, k) => this.table.add(`books:${inst.symbol}`, k, inst.priceExp, inst.qtyExp));
+    this.scanner.shareSides(this.update); // as OkxConnection does: the levels are read in place
   }
   onFrame(frame: string): void {
     const update = this.update;
@@ -220,7 +221,7 @@ function snapshotContenders(): Contender[] {
   ];
 }
 
-/** Each frame scanned once into its own BookUpdate: the book and encoder rows below then time no scanning. */
+/** Each frame scanned once into its own BookUpdate (not shared: each keeps its levels): the book and encoder rows below then time no scanning. */
 function prescanned(list: string[], path: OursPath): { index: number; update: BookUpdate }[] {
   return list.map((f) => {
     const update = new BookUpdate();

@@ -10,7 +10,9 @@
 // the body's bytes start at address BASE, so p is the host's index into the body) and writes n levels as f64 pairs
 // (price mantissa, qty mantissa) at address out, at most cap of them; the index just after the side's closing `]`
 // goes to the i32 at address 0. Func "levelsx" (same signature) reads levels that carry further plain string fields
-// after the qty, each `,"` + digits + `"` (OKX's `["px","sz","0","orderCount"]`), skipped. Anything else — whitespace, a malformed level, a number that is not plain, an exponent
+// after the qty, each `,"` + digits + `"` (OKX's `["px","sz","0","orderCount"]`), skipped. Func "okxdata" (same
+// signature, okxDataBody below) reads OKX's whole data object in one call: both sides into four f64 arrays, ts,
+// checksum and sequence ids into a small header below BASE. Anything else — whitespace, a malformed level, a number that is not plain, an exponent
 // above 15, more than cap levels — returns -1 and the host reads the whole side again with the TypeScript reader (level-reader.ts), which decides and names the
 // error. "Plain" is exactly the TypeScript reader's one-pass case: digits, an optional dot followed by a digit, at most
 // 15 integer digits + exponent, nothing but zeros beyond the exponent, a closing quote; the mantissa is then exact
@@ -124,8 +126,10 @@ const tab = (IDX, addr) => [...get(IDX), ...c32(3), ...shl, ...tab64(addr)];
 /** One number, shape-predicted: the lengths of its integer and fraction parts are guessed to be the previous ones of
  * this field (Fd.KP, Fd.FP, and the shifts, masks and powers derived from them), so the next load addresses do not
  * wait for the digit scan; a changed length recomputes them (-1 while a length is one the shapes do not cover).
- * Anything the shapes do not cover: the byte reader from the number's start. */
-const numberFast = (EXP, Fd) => blk("num", () => [
+ * Anything the shapes do not cover: the byte reader from the number's start. `twoLanes` ("okxdata"): the integer and
+ * the fraction digits up to the exponent in two 8-digit lanes, added (OKX's "0.06523858": 9 digits, which one lane
+ * sends to the byte reader; one lane is kept for "levels" and "levelsx", whose bodies stay as they were). */
+const numberFast = (EXP, Fd, twoLanes = false) => blk("num", () => [
   ...blk("slow", () => [
     ...get(P), ...set(PS),
     ...digitRun(P, 0, X), ...tee(K), ...get(Fd.KP), ...ne,
@@ -156,9 +160,16 @@ const numberFast = (EXP, Fd) => blk("num", () => [
     ]),
     ...get(Q), ...get(Fd.FP), ...add, ...load8(1), ...c32(34), ...ne, ...brIf("slow"),
     ...get(Y), ...get(Fd.ZM), ...and64, ...eqz64, ...eqz, ...brIf("slow"),
-    ...get(Fd.KP), ...get(Fd.T), ...add, ...c32(8), ...gtS, ...brIf("slow"),
-    ...get(X), ...get(Fd.SA), ...shl64, ...get(Fd.SB), ...shr64, ...get(Y), ...get(Fd.LOWT), ...and64, ...get(Fd.SC), ...shl64, ...or64, ...set(W),
-    ...swar8, ...get(Fd.POWF), ...mul64, ...set(V),
+    ...(twoLanes
+      ? [
+          ...get(X), ...get(Fd.SA), ...shl64, ...set(W), ...swar8, ...get(Fd.POWI), ...mul64, ...set(V),
+          ...get(Y), ...get(Fd.LOWT), ...and64, ...get(Fd.SC), ...shl64, ...set(W), ...swar8, ...get(Fd.POWF), ...mul64, ...get(V), ...add64, ...set(V),
+        ]
+      : [
+          ...get(Fd.KP), ...get(Fd.T), ...add, ...c32(8), ...gtS, ...brIf("slow"),
+          ...get(X), ...get(Fd.SA), ...shl64, ...get(Fd.SB), ...shr64, ...get(Y), ...get(Fd.LOWT), ...and64, ...get(Fd.SC), ...shl64, ...or64, ...set(W),
+          ...swar8, ...get(Fd.POWF), ...mul64, ...set(V),
+        ]),
     ...get(Q), ...get(Fd.FP), ...add, ...c32(1), ...add, ...set(P),
     ...br("num"),
   ]),
@@ -166,20 +177,21 @@ const numberFast = (EXP, Fd) => blk("num", () => [
   ...number(EXP),
 ]);
 
+// No shape predicted yet; 10^exp for integer-only numbers (an exponent above 15 never makes a plain number).
+const init = (EXP, Fd) => [...c32(-1), ...set(Fd.KP), ...c32(-1), ...set(Fd.FP), ...tab(EXP, POW_ADDR), ...set(Fd.POWI)];
+// p at the closing quote of the qty: each `,"` + digits + `"` after it skipped, p left at the last closing quote.
+const skipExtra = () => blk("exdone", () => lp("exl", () => [
+  ...get(P), ...load16(1), ...c32(0x222c), ...ne, ...brIf("exdone"),
+  ...incP(3), ...readC,
+  ...get(C), ...c32(48), ...sub, ...c32(10), ...geU, ...brIf("fail"),
+  ...blk("exd", () => lp("exdl", () => [...incP(1), ...readC, ...get(C), ...c32(48), ...sub, ...c32(10), ...geU, ...brIf("exd"), ...br("exdl")])),
+  ...get(C), ...c32(34), ...ne, ...brIf("fail"),
+  ...br("exl"),
+]));
+
 /** One function body: `extra` false → levels of exactly two strings (Binance), true → further `,"digits"` fields
  * after the qty skipped (OKX's deprecated "0" and order count). */
 function levelsBody(extra) {
-  // No shape predicted yet; 10^exp for integer-only numbers (an exponent above 15 never makes a plain number).
-  const init = (EXP, Fd) => [...c32(-1), ...set(Fd.KP), ...c32(-1), ...set(Fd.FP), ...tab(EXP, POW_ADDR), ...set(Fd.POWI)];
-  // p at the closing quote of the qty: each `,"` + digits + `"` after it skipped, p left at the last closing quote.
-  const skipExtra = () => blk("exdone", () => lp("exl", () => [
-    ...get(P), ...load16(1), ...c32(0x222c), ...ne, ...brIf("exdone"),
-    ...incP(3), ...readC,
-    ...get(C), ...c32(48), ...sub, ...c32(10), ...geU, ...brIf("fail"),
-    ...blk("exd", () => lp("exdl", () => [...incP(1), ...readC, ...get(C), ...c32(48), ...sub, ...c32(10), ...geU, ...brIf("exd"), ...br("exdl")])),
-    ...get(C), ...c32(34), ...ne, ...brIf("fail"),
-    ...br("exl"),
-  ]));
   return [
     ...blk("fail", () => [
       ...get(PEXP), ...c32(15), ...gtU, ...get(QEXP), ...c32(15), ...gtU, ...or, ...brIf("fail"),
@@ -207,9 +219,154 @@ function levelsBody(extra) {
   ];
 }
 
+/** Where "okxdata" leaves what it read (below BASE, after the tables): the keys seen (bits: asks 1, bids 2, ts 4,
+ * checksum 8, prevSeqId 16, seqId 32), the two sides' level counts, then ts (ms), checksum, prevSeqId, seqId as f64. */
+const HDR = 288;
+const HDR_SEEN = HDR, HDR_ASKS = HDR + 4, HDR_BIDS = HDR + 8, HDR_TS = HDR + 16, HDR_CHECKSUM = HDR + 24, HDR_PREV = HDR + 32, HDR_SEQ = HDR + 40;
+// "okxdata"'s own locals, after the shared ones (the other two functions' bodies stay byte for byte as they were).
+const X_BASE = I64_BASE + k64;
+let kx = 0;
+const xl = () => X_BASE + kx++;
+const SEEN = xl(), BIT = xl(), ADDR = xl(), PXO = xl(), QXO = xl(), NEG = xl();
+const eq64 = [0x51], gtU64 = [0x56], fneg = [0x9a];
+const f64storeAt = (off) => [0x39, 3, ...uleb(off)], i32storeAt = (off) => [0x36, 2, ...uleb(off)];
+const lit64 = (t) => { let v = 0n; for (let i = 0; i < t.length && i < 8; i++) v |= BigInt(t.charCodeAt(i)) << BigInt(8 * i); return v; };
+/** The key word (local Y: the 8 bytes after the key's opening quote) starts with `t` (up to 8 characters). */
+const keyIs = (t) => [...get(Y), ...(t.length < 8 ? [...c64((1n << BigInt(8 * t.length)) - 1n), ...and64] : []), ...c64(lit64(t)), ...eq64];
+/** Digits from p into V (p left at the first non-digit, its code in C), their count in D (16 for 16 or more):
+ * two 8-byte SWAR lanes, the second read only when the first is all digits (a 13-digit ts, 10-digit sequence numbers:
+ * a byte loop's multiply-add chain was ~3 cycles a digit). */
+const digitsV = [
+  ...get(P), ...set(PS),
+  ...digitRun(P, 0, X), ...set(K),
+  ...c32(0), ...set(F),
+  ...get(K), ...c32(8), ...eq, ...iff(() => [...digitRun(P, 8, Y), ...set(F)]),
+  ...get(K), ...get(F), ...add, ...set(D),
+  ...get(X), ...tab(K, LOW_ADDR), ...and64, ...c32(8), ...get(K), ...sub, ...c32(3), ...shl, ...extU, ...shl64, ...set(W),
+  ...swar8, ...tab(F, POW_ADDR), ...mul64, ...set(V),
+  ...get(Y), ...tab(F, LOW_ADDR), ...and64, ...c32(8), ...get(F), ...sub, ...c32(3), ...shl, ...extU, ...shl64, ...set(W),
+  ...swar8, ...get(V), ...add64, ...set(V),
+  ...get(P), ...get(D), ...add, ...set(P), ...readC,
+];
+
+/** "okxdata"(p, priceExp, qtyExp, out, cap) → the index of the data object's closing `}`, or -1: OKX's data object
+ * `{"asks":[…],"bids":[…],"ts":"…","checksum":…,"prevSeqId":…,"seqId":…}` read in one call from p (just after its
+ * `{`), keys in any order, each once. Levels as "levelsx" reads them, asks' prices and sizes as f64 at out and
+ * out + 8 cap, bids' at out + 16 cap and out + 24 cap, at most cap a side; the rest at HDR. It takes exactly what the
+ * TypeScript scanner's key loop takes with plain sides (ts: 1–15 digits in quotes; integers: an optional minus,
+ * 1–15 digits, no leading zero, followed by `,` or `}`; checksum within int32), and declines (-1) everything else,
+ * `instId` (books5, bbo-tbt) included: the scanner then reads the object again its own way, which decides. */
+function okxDataBody() {
+  const sideCode = () => [
+    ...get(SEEN), ...get(BIT), ...and, ...brIf("fail"),
+    ...get(SEEN), ...get(BIT), ...or, ...set(SEEN),
+    ...incP(7), ...c32(0), ...set(N),
+    ...blk("sidedone", () => [
+      ...get(P), ...load8(), ...c32(93), ...eq, ...iff(() => [...incP(1), ...br("sidedone")]),
+      ...get(P), ...load16(), ...c32(0x225b), ...ne, ...brIf("fail"),
+      ...incP(2),
+      ...lp("lvl", () => [
+        ...numberFast(PEXP, PF, true), ...get(V), ...set(PX),
+        ...get(P), ...load32(), ...c32(0xffffff), ...and, ...c32(0x222c22), ...ne, ...brIf("fail"),
+        ...incP(3),
+        ...numberFast(QEXP, QF, true),
+        // OKX's usual `,"0","` before the order count in one masked compare, the count's digits then as skipExtra
+        // reads them (which takes any further fields): one loop turn less a level (scan -5 %, docs/performance.md §11)
+        ...get(P), ...load64(1), ...c64(0xffffffffffffn), ...and64, ...c64(lit64(',"0","')), ...eq64,
+        ...iff(() => [
+          ...incP(7), ...readC,
+          ...get(C), ...c32(48), ...sub, ...c32(10), ...geU, ...brIf("fail"),
+          ...blk("cd", () => lp("cdl", () => [...incP(1), ...readC, ...get(C), ...c32(48), ...sub, ...c32(10), ...geU, ...brIf("cd"), ...br("cdl")])),
+          ...get(C), ...c32(34), ...ne, ...brIf("fail"),
+        ]),
+        ...skipExtra(),
+        ...get(N), ...get(CAP), ...geU, ...brIf("fail"),
+        ...get(N), ...c32(3), ...shl, ...set(D),
+        ...get(PXO), ...get(D), ...add, ...get(PX), ...cvt, ...f64store(0),
+        ...get(QXO), ...get(D), ...add, ...get(V), ...cvt, ...f64store(0),
+        ...get(N), ...c32(1), ...add, ...set(N),
+        ...get(P), ...load32(1), ...c32(0x225b2c5d), ...eq,
+        ...iff(() => [...incP(5), ...br("lvl")]),
+        ...get(P), ...load16(1), ...c32(0x5d5d), ...ne, ...brIf("fail"),
+        ...incP(3), ...br("sidedone"),
+      ]),
+    ]),
+    ...get(ADDR), ...get(N), ...i32storeAt(0),
+  ];
+  const intCode = () => [
+    ...get(SEEN), ...get(BIT), ...and, ...brIf("fail"),
+    ...get(SEEN), ...get(BIT), ...or, ...set(SEEN),
+    ...c32(0), ...set(NEG),
+    ...get(P), ...load8(), ...c32(45), ...eq, ...iff(() => [...c32(1), ...set(NEG), ...incP(1)]),
+    ...digitsV,
+    ...get(D), ...eqz, ...brIf("fail"),
+    ...get(D), ...c32(15), ...gtS, ...brIf("fail"),
+    ...get(D), ...c32(1), ...gtS, ...get(PS), ...load8(), ...c32(48), ...eq, ...and, ...brIf("fail"),
+    ...get(C), ...c32(44), ...ne, ...get(C), ...c32(125), ...ne, ...and, ...brIf("fail"),
+    // checksum: within int32 (-2147483648 … 2147483647)
+    ...get(BIT), ...c32(8), ...eq,
+    ...iff(() => [...get(V), ...c64(2147483647), ...get(NEG), ...extU, ...add64, ...gtU64, ...brIf("fail")]),
+    ...get(ADDR), ...get(V), ...cvt, ...fneg, ...get(V), ...cvt, ...get(NEG), ...sel, ...f64store(0),
+  ];
+  const tsCode = () => [
+    ...get(SEEN), ...c32(4), ...and, ...brIf("fail"),
+    ...get(SEEN), ...c32(4), ...or, ...set(SEEN),
+    ...incP(5),
+    ...digitsV,
+    ...get(D), ...eqz, ...brIf("fail"),
+    ...get(D), ...c32(15), ...gtS, ...brIf("fail"),
+    ...get(C), ...c32(34), ...ne, ...brIf("fail"),
+    ...c32(0), ...get(V), ...cvt, ...f64storeAt(HDR_TS),
+    ...incP(1),
+  ];
+  return [
+    ...blk("fail", () => [
+      ...get(PEXP), ...c32(15), ...gtU, ...get(QEXP), ...c32(15), ...gtU, ...or, ...brIf("fail"),
+      ...init(PEXP, PF), ...init(QEXP, QF),
+      ...lp("keys", () => [
+        ...get(P), ...load8(), ...c32(34), ...ne, ...brIf("fail"),
+        ...incP(1),
+        ...get(P), ...load64(), ...set(Y),
+        ...blk("val", () => [
+          ...blk("int", () => [
+            ...blk("side", () => [
+              ...keyIs('asks":['), ...iff(() => [
+                ...c32(1), ...set(BIT), ...get(OUT), ...set(PXO), ...get(OUT), ...get(CAP), ...c32(3), ...shl, ...add, ...set(QXO),
+                ...c32(HDR_ASKS), ...set(ADDR), ...br("side"),
+              ]),
+              ...keyIs('bids":['), ...iff(() => [
+                ...c32(2), ...set(BIT), ...get(OUT), ...get(CAP), ...c32(4), ...shl, ...add, ...set(PXO),
+                ...get(PXO), ...get(CAP), ...c32(3), ...shl, ...add, ...set(QXO),
+                ...c32(HDR_BIDS), ...set(ADDR), ...br("side"),
+              ]),
+              ...keyIs('ts":"'), ...iff(() => [...tsCode(), ...br("val")]),
+              ...keyIs("checksum"), ...get(P), ...load16(8), ...c32(0x3a22), ...eq, ...and,
+              ...iff(() => [...c32(8), ...set(BIT), ...c32(HDR_CHECKSUM), ...set(ADDR), ...incP(10), ...br("int")]),
+              ...keyIs("prevSeqI"), ...get(P), ...load32(8), ...c32(0xffffff), ...and, ...c32(0x3a2264), ...eq, ...and,
+              ...iff(() => [...c32(16), ...set(BIT), ...c32(HDR_PREV), ...set(ADDR), ...incP(11), ...br("int")]),
+              ...keyIs('seqId":'),
+              ...iff(() => [...c32(32), ...set(BIT), ...c32(HDR_SEQ), ...set(ADDR), ...incP(7), ...br("int")]),
+              ...br("fail"),
+            ]),
+            ...sideCode(), ...br("val"),
+          ]),
+          ...intCode(),
+        ]),
+        ...readC,
+        ...get(C), ...c32(44), ...eq, ...iff(() => [...incP(1), ...br("keys")]),
+        ...get(C), ...c32(125), ...ne, ...brIf("fail"),
+      ]),
+      ...c32(0), ...get(SEEN), ...i32storeAt(HDR_SEEN),
+      ...get(P), 0x0f,
+    ]),
+    ...c32(-1), 0x0b,
+  ];
+}
+
 function build() {
   const locals = vec([[...uleb(nI32 - 5), I32], [...uleb(k64), I64]]);
   const funcs = [false, true].map((extra) => [...locals, ...levelsBody(extra)]);
+  funcs.push([...vec([[...uleb(nI32 - 5), I32], [...uleb(k64), I64], [...uleb(kx), I32]]), ...okxDataBody()]);
   const tables = new Uint8Array(POW_ADDR + 16 * 8 - LOW_ADDR);
   const dv = new DataView(tables.buffer);
   for (let k = 0; k <= 8; k++) dv.setBigUint64(k * 8, k === 8 ? 0xffffffffffffffffn : (1n << BigInt(8 * k)) - 1n, true);
@@ -217,9 +374,9 @@ function build() {
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([[I32]])]])),
-    ...section(3, vec([uleb(0), uleb(0)])),
+    ...section(3, vec([uleb(0), uleb(0), uleb(0)])),
     ...section(5, vec([[0x00, ...uleb(1)]])),
-    ...section(7, vec([[...str("mem"), 0x02, 0], [...str("levels"), 0x00, 0], [...str("levelsx"), 0x00, 1]])),
+    ...section(7, vec([[...str("mem"), 0x02, 0], [...str("levels"), 0x00, 0], [...str("levelsx"), 0x00, 1], [...str("okxdata"), 0x00, 2]])),
     ...section(10, vec(funcs.map((f) => [...uleb(f.length), ...f]))),
     ...section(11, vec([[0x00, ...c32(LOW_ADDR), 0x0b, ...vec([...tables].map((b) => [b]))]])),
   ]);
@@ -229,8 +386,13 @@ const bytes = build();
 const base64 = Buffer.from(bytes).toString("base64");
 const lines = base64.match(/.{1,112}/g).map((l) => `  "${l}"`).join(" +\n");
 const ts = `// Generated by scripts/gen-levels-wasm.mjs: do not edit (test/venues/binance/levels-wasm.test.ts checks it is current).
-/** The order-book side reader (${bytes.length} bytes): memory "mem", funcs "levels" and "levelsx"(p, priceExp, qtyExp, out, cap) → n. */
+/**
+ * The order-book side reader (${bytes.length} bytes): memory "mem", funcs "levels" and "levelsx"(p, priceExp, qtyExp, out, cap) → n,
+ * "okxdata"(p, priceExp, qtyExp, out, cap) → end, with its results at LEVELS_WASM_OKX_HDR.
+ */
 export const LEVELS_WASM_BASE = ${BASE};
+/** "okxdata"'s results: i32 keys seen, asks count, bids count; then f64 ts (ms), checksum, prevSeqId, seqId from +16. */
+export const LEVELS_WASM_OKX_HDR = ${HDR};
 export const LEVELS_WASM_BASE64 =
 ${lines};
 `;

@@ -9,12 +9,12 @@
  * exactly (whitespace, escapes, other key orders at the top, fractional or exponent integers, bad numbers, duplicate
  * keys) returns SCAN_FALLBACK and goes to the JSON path (parse-json.ts), which validates the same way and is the
  * one that reports errors. Whatever the scanner accepts, JSON.parse accepts with the same meaning. Each side is read by
- * the shared WebAssembly side reader (common/levels-wasm.ts) where it takes it, else by levels() below, which decides.
+ * the shared WebAssembly module (common/levels-wasm.ts) where it takes it, else by side-text.ts, which decides.
  * @module
  */
 import type { BookUpdate } from "../../core/book-update.ts";
-import { POW10, parseFixedCodes } from "../../core/fixed.ts";
 import { WasmLevels } from "../common/levels-wasm.ts";
+import { digits4, isDigits4, readSideText } from "./side-text.ts";
 import type { OkxTopicTable } from "./topic-table.ts";
 
 /** Not an order-book push (a control frame, text `pong`, or a frame not starting like one): the JSON path decides. */
@@ -40,12 +40,10 @@ const QUOTE = 34;
 const COMMA = 44;
 const BACKSLASH = 92;
 const RBRACKET = 93;
-const LBRACKET = 91;
 const RBRACE = 125;
 const MINUS = 45;
 const D0 = 48;
 const D9 = 57;
-const DOT = 46;
 
 const HEAD = '{"arg":{"channel":"';
 const INST = '","instId":"';
@@ -70,7 +68,13 @@ function lit(text: string): Lit {
   }
   return { words, masks };
 }
+const BOOKS_HEAD = HEAD + 'books' + INST;
+const UPDATE_DATA = '"}' + ACTION + 'update"' + DATA;
+const SNAPSHOT_DATA = '"}' + ACTION + 'snapshot"' + DATA;
 const L_HEAD = lit(HEAD);
+const L_BOOKS_HEAD = lit(BOOKS_HEAD);
+const L_UPDATE_DATA = lit(UPDATE_DATA);
+const L_SNAPSHOT_DATA = lit(SNAPSHOT_DATA);
 const L_INST = lit(INST);
 const L_ACTION = lit(ACTION);
 const L_DATA = lit(DATA);
@@ -117,11 +121,23 @@ export class OkxScanner {
   private wasm: WasmLevels | null | undefined = undefined;
   /** The side reader while the frame is in its memory, else null. */
   private side: WasmLevels | null = null;
+  /** The update whose side arrays may be the module's own (shareSides), else null. */
+  private shared: BookUpdate | null = null;
 
   /** `useWasm` false: levels are read by the TypeScript reader alone (the reference the tests compare with). */
   constructor(private readonly useWasm = true) {
     this.bytes = this.ownBytes;
     this.view = this.ownView;
+  }
+
+  /**
+   * Lets `u` (the connection's one reused update) have the module's arrays as its side arrays: the module then writes
+   * the levels where the book reads them, with no copy. Its levels are then valid only until this scanner's next scan
+   * (of any frame, into any update), which is how a connection uses its update; any other update gets the levels
+   * copied into its own arrays and keeps them, as before.
+   */
+  shareSides(u: BookUpdate): void {
+    this.shared = u;
   }
 
   /** Subscription index (≥ 0) with `update` filled, or a SCAN_* code. */
@@ -136,35 +152,101 @@ export class OkxScanner {
     if (s.length < HEAD.length || s.charCodeAt(0) !== 123) return SCAN_NOT_BOOK;
     // The frame is copied first and its head matched on the bytes; a frame that cannot be copied (not ASCII) is
     // judged on the string, as before.
-    if (!this.encode(s)) return s.startsWith(HEAD) ? SCAN_FALLBACK : SCAN_NOT_BOOK;
-    if (!this.at(0, L_HEAD)) return SCAN_NOT_BOOK;
+    const ascii = this.encode(s);
+    const w = this.side;
+    const shared = w !== null && u === this.shared;
+    if (shared) {
+      // The shared update's sides are the module's arrays: "okxdata" writes the levels where the book reads them.
+      // Set on every frame the module's memory holds, so that after a grow (which detaches the old views) the update
+      // never keeps a detached one; whatever else fills the update (the TypeScript reader, the JSON path) writes there
+      // too, and a side longer than they hold grows into an array of the update's own, as before.
+      u.askPx = w.okxAskPx;
+      u.askQty = w.okxAskQty;
+      u.bidPx = w.okxBidPx;
+      u.bidQty = w.okxBidQty;
+    }
+    if (!ascii) return s.startsWith(HEAD) ? SCAN_FALLBACK : SCAN_NOT_BOOK;
     const b = this.bytes;
     const n = s.length;
     const cs = HEAD.length;
-    let p = this.skipPlain(cs);
-    if (p < 0 || !this.at(p, L_INST)) return SCAN_FALLBACK;
-    const is = p + INST.length;
+    let p: number;
+    let is: number;
+    // The `books` channel's head, and then its usual `"},"action":"update"|"snapshot","data":[{`, are each matched
+    // whole (fewer, longer compares); any other channel or shape takes the literal-by-literal path, which decides.
+    if (this.at(0, L_BOOKS_HEAD)) is = BOOKS_HEAD.length;
+    else {
+      if (!this.at(0, L_HEAD)) return SCAN_NOT_BOOK;
+      p = this.skipPlain(cs);
+      if (p < 0 || !this.at(p, L_INST)) return SCAN_FALLBACK;
+      is = p + INST.length;
+    }
     p = this.skipPlain(is);
     if (p < 0 || b[p + 1] !== RBRACE) return SCAN_FALLBACK;
     const entry = table.findFrame(this.view, cs, p);
     if (entry < 0) return SCAN_UNKNOWN_TOPIC;
-    p += 2;
-    if (this.at(p, L_ACTION)) {
-      p += ACTION.length;
-      if (this.at(p, L_SNAPSHOT)) {
-        this.action = ACTION_SNAPSHOT;
-        p += 9;
-      } else if (this.at(p, L_UPDATE)) {
-        this.action = ACTION_UPDATE;
-        p += 7;
-      } else return SCAN_FALLBACK;
+    if (this.at(p, L_UPDATE_DATA)) {
+      this.action = ACTION_UPDATE;
+      p += UPDATE_DATA.length;
+    } else if (this.at(p, L_SNAPSHOT_DATA)) {
+      this.action = ACTION_SNAPSHOT;
+      p += SNAPSHOT_DATA.length;
+    } else {
+      p += 2;
+      if (this.at(p, L_ACTION)) {
+        p += ACTION.length;
+        if (this.at(p, L_SNAPSHOT)) {
+          this.action = ACTION_SNAPSHOT;
+          p += 9;
+        } else if (this.at(p, L_UPDATE)) {
+          this.action = ACTION_UPDATE;
+          p += 7;
+        } else return SCAN_FALLBACK;
+      }
+      if (!this.at(p, L_DATA)) return SCAN_FALLBACK;
+      p += DATA.length;
     }
-    if (!this.at(p, L_DATA)) return SCAN_FALLBACK;
-    p += DATA.length;
     u.reset();
     u.isSnapshot = this.action === ACTION_SNAPSHOT;
     const pe = table.priceExp[entry]!;
     const qe = table.qtyExp[entry]!;
+    // The module reads the whole data object in one call where it takes it; else the key loop below, from the start.
+    const e = w === null ? -1 : w.readOkxData(p, pe, qe);
+    if (e >= 0) {
+      const h = w!.okxI32;
+      const seen = h[0]!;
+      if ((seen & (SEEN_ASKS | SEEN_BIDS)) !== (SEEN_ASKS | SEEN_BIDS)) return SCAN_FALLBACK;
+      if (shared) {
+        u.askCount = h[1]!;
+        u.bidCount = h[2]!;
+      } else w!.copyOkxSides(u, h[1]!, h[2]!);
+      const f = w!.okxF64;
+      if ((seen & SEEN_TS) !== 0) u.tsExchangeUs = f[2]! * 1000;
+      if ((seen & SEEN_CHECKSUM) !== 0) this.checksum = f[3]!;
+      if ((seen & SEEN_PREV) !== 0) {
+        this.prevSeqId = f[4]!;
+        this.hasPrevSeqId = true;
+      }
+      if ((seen & SEEN_SEQ) !== 0) {
+        this.seqId = f[5]!;
+        this.hasSeqId = true;
+      }
+      p = e;
+    } else {
+      p = this.keys(s, u, p, pe, qe);
+      if (p < 0) return SCAN_FALLBACK;
+    }
+    if (b[p + 1] !== RBRACKET || b[p + 2] !== RBRACE || p + 3 !== n) return SCAN_FALLBACK;
+    u.venueSeq = this.hasSeqId ? this.seqId : 0;
+    this.entry = entry;
+    return table.indexes[entry]!;
+  }
+
+  /**
+   * The data object's keys from p (just after its `{`), in any order, each once, asks and bids required: the index
+   * of its closing `}`, or SCAN_FALLBACK for anything else.
+   */
+  private keys(s: string, u: BookUpdate, p: number, pe: number, qe: number): number {
+    const b = this.bytes;
     let seen = 0;
     for (;;) {
       if (b[p] !== QUOTE) return SCAN_FALLBACK;
@@ -235,10 +317,7 @@ export class OkxScanner {
       break;
     }
     if ((seen & (SEEN_ASKS | SEEN_BIDS)) !== (SEEN_ASKS | SEEN_BIDS)) return SCAN_FALLBACK;
-    if (b[p + 1] !== RBRACKET || b[p + 2] !== RBRACE || p + 3 !== n) return SCAN_FALLBACK;
-    u.venueSeq = this.hasSeqId ? this.seqId : 0;
-    this.entry = entry;
-    return table.indexes[entry]!;
+    return p;
   }
 
   /**
@@ -296,26 +375,17 @@ export class OkxScanner {
   }
 
   /**
-   * `[["px","sz",…],…]` from this.pos (just after the opening bracket), on the frame's bytes; false = not the exact
-   * shape or a number the fast path does not take exactly (the JSON path then decides). A number's integer part
-   * and decimals accumulate in int32 (Math.imul; four digits at a time where four are digits), ≤ 9 digits each,
-   * combined once in a double: ~15 % less time per snapshot than accumulating in doubles (bench/okx.bench.ts), whose
-   * multiply-add chain is twice as long. Decimals beyond the exponent must be zeros; integer digits + exponent ≤ 15
-   * keeps the result exact. Anything else goes through parseFixedCodes, the one exact parser. Written out twice
-   * (price, size) rather than as a function: JSC did not inline one, and the call cost ~20 % of the scan.
+   * `[["px","sz",…],…]` from this.pos (just after the opening bracket), on the frame's bytes, appended to the side;
+   * false = not the exact shape or a number the fast path does not take exactly (the JSON path then decides). The
+   * WebAssembly reader takes the plain side whole; what it declines is read by readSideText (side-text.ts) from the
+   * same place.
    */
   private levels(s: string, u: BookUpdate, bid: boolean, pe: number, qe: number): boolean {
-    const b = this.bytes;
-    const dv = this.view;
-    let lpx = bid ? u.bidPx : u.askPx;
-    let lqty = bid ? u.bidQty : u.askQty;
-    let n = bid ? u.bidCount : u.askCount;
-    let p = this.pos;
-    if (b[p] === RBRACKET) {
+    const p = this.pos;
+    if (this.bytes[p] === RBRACKET) {
       this.pos = p + 1;
       return true;
     }
-    // The WebAssembly reader takes the plain side whole; what it declines is read below from the same place.
     const w = this.side;
     if (w !== null) {
       const e = w.readSide(p, bid, pe, qe, u);
@@ -324,151 +394,10 @@ export class OkxScanner {
         return true;
       }
     }
-    for (;;) {
-      if (b[p] !== LBRACKET || b[p + 1] !== QUOTE) return false;
-      p += 2;
-      // price
-      const ps = p;
-      let px = -1;
-      {
-        let ip = 0;
-        let w = dv.getInt32(p, true);
-        while (isDigits4(w)) {
-          ip = (Math.imul(ip, 10000) + digits4(w)) | 0;
-          p += 4;
-          w = dv.getInt32(p, true);
-        }
-        let c = b[p]!;
-        while (c >= D0 && c <= D9) {
-          ip = (Math.imul(ip, 10) + (c - D0)) | 0;
-          c = b[++p]!;
-        }
-        const intDigits = p - ps;
-        if (intDigits !== 0 && intDigits <= 9 && intDigits + pe <= 15) {
-          if (c === QUOTE) px = ip * POW10[pe]!;
-          else if (c === DOT) {
-            const fs = ++p;
-            const lim = p + (pe < 9 ? pe : 9);
-            let fp = 0;
-            w = dv.getInt32(p, true);
-            while (p + 4 <= lim && isDigits4(w)) {
-              fp = (Math.imul(fp, 10000) + digits4(w)) | 0;
-              p += 4;
-              w = dv.getInt32(p, true);
-            }
-            c = b[p]!;
-            while (p < lim && c >= D0 && c <= D9) {
-              fp = (Math.imul(fp, 10) + (c - D0)) | 0;
-              c = b[++p]!;
-            }
-            const fd = p - fs;
-            while (c === D0) c = b[++p]!;
-            if (c === QUOTE && fd !== 0) px = ip * POW10[pe]! + fp * POW10[pe - fd]!;
-          }
-        }
-      }
-      if (px < 0) {
-        p = closingQuote(b, ps);
-        if (p < 0) return false;
-        px = parseFixedCodes(s, ps, p, pe);
-        if (px < 0) return false;
-      }
-      if (b[p + 1] !== COMMA || b[p + 2] !== QUOTE) return false;
-      p += 3;
-      // size
-      const qs = p;
-      let qty = -1;
-      {
-        let ip = 0;
-        let w = dv.getInt32(p, true);
-        while (isDigits4(w)) {
-          ip = (Math.imul(ip, 10000) + digits4(w)) | 0;
-          p += 4;
-          w = dv.getInt32(p, true);
-        }
-        let c = b[p]!;
-        while (c >= D0 && c <= D9) {
-          ip = (Math.imul(ip, 10) + (c - D0)) | 0;
-          c = b[++p]!;
-        }
-        const intDigits = p - qs;
-        if (intDigits !== 0 && intDigits <= 9 && intDigits + qe <= 15) {
-          if (c === QUOTE) qty = ip * POW10[qe]!;
-          else if (c === DOT) {
-            const fs = ++p;
-            const lim = p + (qe < 9 ? qe : 9);
-            let fp = 0;
-            w = dv.getInt32(p, true);
-            while (p + 4 <= lim && isDigits4(w)) {
-              fp = (Math.imul(fp, 10000) + digits4(w)) | 0;
-              p += 4;
-              w = dv.getInt32(p, true);
-            }
-            c = b[p]!;
-            while (p < lim && c >= D0 && c <= D9) {
-              fp = (Math.imul(fp, 10) + (c - D0)) | 0;
-              c = b[++p]!;
-            }
-            const fd = p - fs;
-            while (c === D0) c = b[++p]!;
-            if (c === QUOTE && fd !== 0) qty = ip * POW10[qe]! + fp * POW10[qe - fd]!;
-          }
-        }
-      }
-      if (qty < 0) {
-        p = closingQuote(b, qs);
-        if (p < 0) return false;
-        qty = parseFixedCodes(s, qs, p, qe);
-        if (qty < 0) return false;
-      }
-      p++;
-      // Further fields (deprecated "0", order count): plain strings, skipped; the usual `,"0","` in two reads.
-      let c: number;
-      if (dv.getInt32(p, true) === ZERO_FIELD && dv.getUint16(p + 4, true) === COMMA_QUOTE) {
-        let e = p + 6;
-        c = b[e]!;
-        while (c >= D0 && c <= D9) c = b[++e]!;
-        if (c === QUOTE && e !== p + 6) p = e + 1;
-      }
-      while (b[p] === COMMA) {
-        if (b[p + 1] !== QUOTE) return false;
-        p += 2;
-        c = b[p]!;
-        while (c >= 32 && c !== QUOTE && c !== BACKSLASH) c = b[++p]!;
-        if (c !== QUOTE) return false;
-        p++;
-      }
-      if (b[p] !== RBRACKET) return false;
-      if (n === lpx.length) {
-        // Cold: more levels than ever before: grow through the update, then continue on the new arrays.
-        if (bid) {
-          u.bidCount = n;
-          u.pushBid(px, qty);
-          lpx = u.bidPx;
-          lqty = u.bidQty;
-        } else {
-          u.askCount = n;
-          u.pushAsk(px, qty);
-          lpx = u.askPx;
-          lqty = u.askQty;
-        }
-        n++;
-      } else {
-        lpx[n] = px;
-        lqty[n] = qty;
-        n++;
-      }
-      c = b[++p]!;
-      if (c === COMMA) {
-        p++;
-        continue;
-      }
-      if (c !== RBRACKET) return false;
-      if (bid) u.bidCount = n;
-      else u.askCount = n;
-      this.pos = p + 1;
-      return true;
-    }
+    const e = readSideText(this.bytes, this.view, p, s, u, bid, pe, qe);
+    if (e < 0) return false;
+    this.pos = e;
+    return true;
   }
 
   /**
@@ -496,28 +425,4 @@ export class OkxScanner {
     this.bytes[len] = 0; // sentinel: no character the scanner accepts
     return true;
   }
-}
-
-/** From p, the closing quote of a string with no escapes or control characters; −1 otherwise (or at the end). */
-function closingQuote(b: Uint8Array, p: number): number {
-  let c = b[p]!;
-  while (c !== QUOTE && c !== 0 && c !== BACKSLASH) c = b[++p]!;
-  return c === QUOTE ? p : -1;
-}
-
-/** `,"0"` little-endian: the deprecated third field of every OKX level. */
-const ZERO_FIELD = 0x2230222c;
-/** `,"` little-endian. */
-const COMMA_QUOTE = 0x222c;
-
-/** True when the 4 bytes packed little-endian in w are all ASCII digits (0x30–0x39). */
-function isDigits4(w: number): boolean {
-  return (w & 0xf0f0f0f0) === 0x30303030 && (((w + 0x06060606) | 0) & 0xf0f0f0f0) === 0x30303030;
-}
-
-/** The value of 4 ASCII digits packed little-endian in w (first character in the low byte): 0 … 9999. */
-function digits4(w: number): number {
-  let d = w & 0x0f0f0f0f;
-  d = (d * 10 + (d >>> 8)) & 0x00ff00ff;
-  return (d & 0xff) * 100 + (d >>> 16);
 }
