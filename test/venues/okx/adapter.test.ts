@@ -227,6 +227,29 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(sim.stats.errorsSent).toBe(0);
   });
 
+  test("a book waiting for the request budget is subscribed afresh by a reconnect: it goes live then, not after the wait", async () => {
+    const subs: Subscription[] = [
+      { market: "spot", symbol: "BTC-USDT", depth: 400 },
+      { market: "spot", symbol: "ETH-USDT", depth: 400 },
+    ];
+    // 3 requests per hour: the first subscribe and one resync spend them; the second resync waits (most of an hour).
+    const { sim, adapter, sink, equal } = await start(subs, { requestsPerHour: 3 }, undefined, { requestsPerHour: 3 });
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    adapter.requestResync(0, StatusReason.PARSE_ERROR);
+    await until(() => equal(0) && sim.stats.unsubscribes === 1, "the first resync done");
+    adapter.requestResync(1, StatusReason.PARSE_ERROR);
+    expect(adapter.stats().requestBudgetWaits).toBe(1);
+    // The new socket has its own budget and subscribes both books: its snapshot is the resync the book waited for.
+    sim.inject("disconnect");
+    await until(() => adapter.stats().reconnects === 1 && equal(0) && equal(1), "reconnected, both books live");
+    sim.step(2);
+    await until(() => equal(0) && equal(1), "both books follow the stream");
+    expect(adapter.stats().topicsLive).toBe(2);
+    expect(sink.invalid.filter((e) => e.index === 1)).toEqual([{ index: 1, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+    expect(sim.stats.errorsSent).toBe(0);
+  });
+
   test("resyncs of several books at once take turns within the request budget: none is refused, every book recovers", async () => {
     const subs: Subscription[] = ["BTC-USDT", "ETH-USDT", "SOL-USDT"].map((symbol) => ({ market: "spot" as const, symbol, depth: 400 }));
     // 4 requests per 1.5 s window (the simulator's window a little shorter: its clock reads each request later).
