@@ -271,6 +271,8 @@ export class OkxAdapter implements VenueAdapter {
   onBook(conn: OkxConnection, index: number, update: BookUpdate, frame: string): void {
     const t = this.topics[index]!;
     if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || this.budgetWait[index]) {
+      // Still subscribed while its resync waits for the request budget: the stream is alive, not stale.
+      if (this.budgetWait[index]) t.lastMsgMs = this.now();
       this.c.ignoredWhileUnsubscribed++;
       return;
     }
