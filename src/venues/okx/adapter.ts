@@ -81,8 +81,9 @@ export class OkxAdapter implements VenueAdapter {
   /** Per subscription: the book came from a REST snapshot and the next update may straddle its seqId. */
   readonly bridgeOpen: boolean[];
   /**
-   * Per subscription: the seqId the book's current run of seqIds starts at (its snapshot's, or a maintenance
-   * reset's). A message older than the book lies wholly in that run; one reaching back before it is not a repeat.
+   * Per subscription: the seqId the book's current run of seqIds starts at (the snapshot that made it LIVE, or a
+   * maintenance reset's). A message older than the book lies wholly in that run; one reaching back before it is
+   * not a repeat.
    */
   private readonly runStartSeq: Float64Array;
   /** Per subscription: the book's messages carry seqId (false for captures from before seqId existed). */
@@ -292,8 +293,10 @@ export class OkxAdapter implements VenueAdapter {
       this.bridge.drop(index);
       this.bridgeOpen[index] = false;
       this.c.snapshots++;
+      // A fresh book starts a run. A LIVE book's newer snapshot (a planned reconnect's new socket, ahead of the old
+      // one) continues it: the old socket's updates up to it are repeats, however far back they reach.
+      if (t.book !== BookState.LIVE || !this.sequenced[index]) this.runStartSeq[index] = sc.seqId;
       t.lastSeq = sc.seqId;
-      this.runStartSeq[index] = sc.seqId;
       this.sequenced[index] = sc.hasSeqId;
       this.checksums[index] = sc.checksum;
       this.books.onLive(t, now);
