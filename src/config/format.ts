@@ -35,6 +35,8 @@ function destination(d: DestinationConfig): string[] {
 function venue(v: VenueConfig): string[] {
   const base = `venues.${key(v.venue)}`;
   const out = [`[${base}]`, `ws_url = ${value(v.wsUrl)}`, `rest_url = ${value(v.restUrl)}`, `instrument_cache = ${value(v.instrumentCachePath)}`];
+  // 0 is the file's way of saying "the venue layer's default" (absent), so it round-trips.
+  out.push(`dead_connection_ms = ${v.deadConnectionMs ?? 0}`);
   for (const m of v.markets) {
     out.push("", `[${base}.${key(m.market)}]`, `depth = ${m.depth}`, `symbols = ${value(m.symbols)}`);
     if (m.wsUrl !== undefined) out.push(`ws_url = ${value(m.wsUrl)}`);

@@ -1,6 +1,7 @@
 /** The venue part of the config, read from the registry: per-market endpoints, further depths, stale floors. */
 import { describe, expect, test } from "vitest";
 import { ConfigError } from "../../src/core/errors.ts";
+import { formatConfigToml } from "../../src/config/format.ts";
 import { parseConfigText } from "../../src/config/load.ts";
 import { supportedVenues } from "../../src/venues/registry.ts";
 
@@ -56,6 +57,14 @@ describe("venue keys", () => {
     expect(problemsOf('[venues.okx]\ndead_connection_ms = "7s"\n[venues.okx.spot]\nsymbols = ["BTC-USDT"]\n')).toEqual([
       'venues.okx.dead_connection_ms: "7s" is not an integer 0–600000',
     ]);
+  });
+
+  test("check-config prints dead_connection_ms (0 when absent), and loading its output gives the same value", () => {
+    const c = parseConfigText('[venues.bybit]\ndead_connection_ms = 4000\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n[venues.okx.spot]\nsymbols = ["BTC-USDT"]\n');
+    const text = formatConfigToml(c);
+    expect(text).toContain("dead_connection_ms = 4000");
+    expect(text).toContain("dead_connection_ms = 0");
+    expect(parseConfigText(text, "again.toml").venues.map((v) => [v.venue, v.deadConnectionMs])).toEqual([["bybit", 4000], ["okx", undefined]]);
   });
 
   test("a venue without an adapter is named with the ones that have one (from the registry)", () => {

@@ -144,7 +144,8 @@ export function retryAfterMs(value: string | null, nowMs: number): number | unde
 
 /**
  * A fetch that spends the REST weight budget: it waits while the budget is spent or blocked, and reads every
- * answer's status and Retry-After into it. `weightOf(url)` is the venue's weight table (default 1). Cold.
+ * answer's status and Retry-After into it. `weightOf(url)` is the venue's weight table (default 1). A request whose
+ * `init.signal` aborts while it waits gives up its place at once and is never sent nor charged. Cold.
  */
 export function budgetedFetch(
   fetchFn: typeof fetch,
@@ -155,22 +156,38 @@ export function budgetedFetch(
   const wrapped = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     const weight = weightOf(url);
+    const signal = init?.signal ?? undefined;
     let wait = budget.waitMs(now(), weight);
     if (wait > 0) {
       budget.waiting++;
       try {
         for (; wait > 0; wait = budget.waitMs(now(), weight)) {
-          if (init?.signal?.aborted) throw new Error(`REST ${url}: budget wait aborted`);
-          await new Promise((r) => setTimeout(r, Math.min(wait, 1000)));
+          if (signal?.aborted) break;
+          await sleepUnlessAborted(Math.min(wait, 1000), signal);
         }
       } finally {
         budget.waiting--;
       }
     }
+    // Checked last, just before the weight is taken: an abort during the final wait spends nothing.
+    if (signal?.aborted) throw new Error(`REST ${url}: budget wait aborted`);
     budget.take(now(), weight);
     const res = await fetchFn(input, init);
     budget.onResponse(now(), res.status, res.headers.get("retry-after"));
     return res;
   };
   return wrapped as typeof fetch;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts; the timer and the listener are removed either way. */
+function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done);
+  });
 }

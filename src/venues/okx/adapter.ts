@@ -81,14 +81,17 @@ export class OkxAdapter implements VenueAdapter {
   /** Per subscription: the book came from a REST snapshot and the next update may straddle its seqId. */
   readonly bridgeOpen: boolean[];
   /**
-   * Per subscription: the seqId the book's current run of seqIds starts at (its snapshot's, or a maintenance
-   * reset's). A message older than the book lies wholly in that run; one reaching back before it is not a repeat.
+   * Per subscription: the seqId the book's current run of seqIds starts at (the snapshot that made it LIVE, or a
+   * maintenance reset's). A message older than the book lies wholly in that run; one reaching back before it is
+   * not a repeat.
    */
   private readonly runStartSeq: Float64Array;
   /** Per subscription: the book's messages carry seqId (false for captures from before seqId existed). */
   private readonly sequenced: boolean[];
   /** Per subscription: a resync waits for the connection's hourly request budget. */
   private readonly budgetWait: boolean[];
+  /** Per subscription: the timer that ends budgetWait (null = none). */
+  private readonly budgetTimers: (ReturnType<typeof setTimeout> | null)[];
   /** Crossed books in a call auction: when their fresh snapshot is asked for (crossed.ts). */
   private readonly crossed: CrossedBooks;
   private readonly parseErrorLog: RateLimitedLog;
@@ -124,14 +127,17 @@ export class OkxAdapter implements VenueAdapter {
     this.sequenced = new Array<boolean>(n).fill(false);
     this.runStartSeq = new Float64Array(n);
     this.budgetWait = new Array<boolean>(n).fill(false);
+    this.budgetTimers = new Array<ReturnType<typeof setTimeout> | null>(n).fill(null);
     this.crossed = new CrossedBooks(n);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
-    // Every request sent counts against the connection's 480 per hour.
+    // Every request sent counts against the connection's 480 per hour. A subscribe (a new socket's, say) is the fresh
+    // start a topic waiting for the budget waited for: its wait is over.
     const requests: RequestProtocol = {
       ...OKX_REQUESTS,
       encodeRequest: (op, topics, reqId) => {
         const conn = topics[0]?.conn as OkxConnection | undefined;
         if (conn) this.requestBudget.spend(conn);
+        if (op === "subscribe") for (const t of topics) this.endBudgetWait(t.index);
         return OKX_REQUESTS.encodeRequest(op, topics, reqId);
       },
     };
@@ -255,6 +261,7 @@ export class OkxAdapter implements VenueAdapter {
 
   stop(): Promise<void> {
     for (const timer of this.reloadTimers) clearTimeout(timer);
+    for (let i = 0; i < this.budgetTimers.length; i++) this.endBudgetWait(i);
     this.bridge.stop();
     return this.lifecycle.stop();
   }
@@ -265,6 +272,8 @@ export class OkxAdapter implements VenueAdapter {
   onBook(conn: OkxConnection, index: number, update: BookUpdate, frame: string): void {
     const t = this.topics[index]!;
     if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || this.budgetWait[index]) {
+      // Still subscribed while its resync waits for the request budget: the stream is alive, not stale.
+      if (this.budgetWait[index]) t.lastMsgMs = this.now();
       this.c.ignoredWhileUnsubscribed++;
       return;
     }
@@ -284,8 +293,10 @@ export class OkxAdapter implements VenueAdapter {
       this.bridge.drop(index);
       this.bridgeOpen[index] = false;
       this.c.snapshots++;
+      // A fresh book starts a run. A LIVE book's newer snapshot (a planned reconnect's new socket, ahead of the old
+      // one) continues it: the old socket's updates up to it are repeats, however far back they reach.
+      if (t.book !== BookState.LIVE || !this.sequenced[index]) this.runStartSeq[index] = sc.seqId;
       t.lastSeq = sc.seqId;
-      this.runStartSeq[index] = sc.seqId;
       this.sequenced[index] = sc.hasSeqId;
       this.checksums[index] = sc.checksum;
       this.books.onLive(t, now);
@@ -410,14 +421,21 @@ export class OkxAdapter implements VenueAdapter {
       this.c.requestBudgetWaits++;
       this.budgetWait[t.index] = true;
       this.log.warn("okx: the connection's 480 requests per hour are spent; resync waits", { topic: t.topic, waitMs });
-      const timer = setTimeout(() => {
-        this.budgetWait[t.index] = false;
+      this.budgetTimers[t.index] = setTimeout(() => {
+        this.endBudgetWait(t.index);
         if (!this.lifecycle.stopping && t.book !== BookState.LIVE) this.restart(t);
       }, waitMs);
-      this.reloadTimers.push(timer);
       return;
     }
     this.control.restartTopic(t);
+  }
+
+  /** Topic `index` no longer waits for the request budget (its wait is over, it was subscribed afresh, or stop). */
+  private endBudgetWait(index: number): void {
+    this.budgetWait[index] = false;
+    const timer = this.budgetTimers[index];
+    if (timer) clearTimeout(timer);
+    this.budgetTimers[index] = null;
   }
 
   onUnknownTopic(conn: OkxConnection, frame: string): void {

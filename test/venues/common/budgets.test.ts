@@ -88,6 +88,31 @@ describe("budgetedFetch", () => {
     expect(calls).toHaveLength(2);
   });
 
+  test("a request aborted while it waits for weight is dropped unspent, even if the weight frees as it is aborted", async () => {
+    let nowMs = 1_000;
+    const budget = new RestWeightBudget(10, 60_000);
+    const calls: string[] = [];
+    const fake = (async (input: string | URL | Request) => {
+      calls.push(String(input));
+      return new Response("{}");
+    }) as typeof fetch;
+    const f = budgetedFetch(fake, budget, () => nowMs, () => 10);
+    await f("http://127.0.0.1/a"); // the window's weight, spent
+    const abort = new AbortController();
+    const queued = f("http://127.0.0.1/b", { signal: abort.signal }); // waits for the minute
+    expect(budget.waiting).toBe(1);
+    // Its bridge restarts just as the minute passes: it must neither go out nor take the freed weight.
+    nowMs += 60_000;
+    abort.abort();
+    await expect(queued).rejects.toThrow(/budget wait aborted/);
+    expect(calls).toEqual(["http://127.0.0.1/a"]);
+    expect(budget.waiting).toBe(0);
+    expect(budget.waitMs(nowMs, 10)).toBe(0); // the next book's request may have it
+    // A signal aborted before the call spends nothing either, with weight free.
+    await expect(f("http://127.0.0.1/c", { signal: AbortSignal.abort() })).rejects.toThrow(/aborted/);
+    expect(budget.waitMs(nowMs, 10)).toBe(0);
+  });
+
   test("a venue's own over-limit status (Bybit 403) blocks for its wait", () => {
     const budget = new RestWeightBudget(600, 5_000, 60_000, new Map([[403, 600_000]]));
     expect(budget.onResponse(0, 403, null)).toBe(600_000);

@@ -227,6 +227,57 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(sim.stats.errorsSent).toBe(0);
   });
 
+  test("a book waiting for the request budget is subscribed afresh by a reconnect: it goes live then, not after the wait", async () => {
+    const subs: Subscription[] = [
+      { market: "spot", symbol: "BTC-USDT", depth: 400 },
+      { market: "spot", symbol: "ETH-USDT", depth: 400 },
+    ];
+    // 3 requests per hour: the first subscribe and one resync spend them; the second resync waits (most of an hour).
+    const { sim, adapter, sink, equal } = await start(subs, { requestsPerHour: 3 }, undefined, { requestsPerHour: 3 });
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    adapter.requestResync(0, StatusReason.PARSE_ERROR);
+    await until(() => equal(0) && sim.stats.unsubscribes === 1, "the first resync done");
+    adapter.requestResync(1, StatusReason.PARSE_ERROR);
+    expect(adapter.stats().requestBudgetWaits).toBe(1);
+    // The new socket has its own budget and subscribes both books: its snapshot is the resync the book waited for.
+    sim.inject("disconnect");
+    await until(() => adapter.stats().reconnects === 1 && equal(0) && equal(1), "reconnected, both books live");
+    sim.step(2);
+    await until(() => equal(0) && equal(1), "both books follow the stream");
+    expect(adapter.stats().topicsLive).toBe(2);
+    expect(sink.invalid.filter((e) => e.index === 1)).toEqual([{ index: 1, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+    expect(sim.stats.errorsSent).toBe(0);
+  });
+
+  test("a book waiting for the request budget while its messages come is not taken for stale (no STALE_FEED, no stale resync)", async () => {
+    let clock = 1_000_000;
+    const subs: Subscription[] = [
+      { market: "spot", symbol: "BTC-USDT", depth: 400 },
+      { market: "spot", symbol: "ETH-USDT", depth: 400 },
+    ];
+    const { sim, adapter, sink, equal } = await start(subs, { now: () => clock, requestsPerHour: 3, staleAfterMs: () => 1_000, pingIntervalMs: 500 }, undefined, { requestsPerHour: 3 });
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    adapter.requestResync(0, StatusReason.PARSE_ERROR);
+    await until(() => equal(0) && sim.stats.unsubscribes === 1, "the first resync done");
+    adapter.requestResync(1, StatusReason.PARSE_ERROR);
+    expect(adapter.stats().requestBudgetWaits).toBe(1);
+    // 4 × 800 ms of the adapter's time, each with messages for both books: past the 1 s staleness.
+    for (let round = 0; round < 4; round++) {
+      const messages = adapter.stats().messages;
+      sim.step(1);
+      await until(() => adapter.stats().messages >= messages + 2, "both books' messages read");
+      const pongs = adapter.stats().pongs;
+      clock += 800;
+      // A ping sent at the new time: its housekeeping pass also looked for stale books.
+      await until(() => adapter.stats().pongs > pongs, "a ping / pong round trip at the new time");
+    }
+    expect(adapter.stats().staleResyncs).toBe(0);
+    expect(sink.invalid.filter((e) => e.index === 1)).toEqual([{ index: 1, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+    expect(adapter.stats().requestBudgetWaits).toBe(1);
+  });
+
   test("resyncs of several books at once take turns within the request budget: none is refused, every book recovers", async () => {
     const subs: Subscription[] = ["BTC-USDT", "ETH-USDT", "SOL-USDT"].map((symbol) => ({ market: "spot" as const, symbol, depth: 400 }));
     // 4 requests per 1.5 s window (the simulator's window a little shorter: its clock reads each request later).

@@ -159,6 +159,20 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     expect([adapter.stats().checksumsVerified, adapter.stats().checksumMismatches]).toEqual([2, 1]);
   });
 
+  test("a planned reconnect whose new socket's snapshot is ahead of the old socket: the old one's lagging updates are repeats", async () => {
+    const { sink, feed, adapter } = await setup();
+    feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
+    feed(frame("BTC-USDT", "update", 10, 15, [["100", "3"]]));
+    // The replacement socket's snapshot already holds (15,20), which the old socket has not delivered yet.
+    feed(frame("BTC-USDT", "snapshot", -1, 20, [["100.1", "1"], ["100", "5"]], [["100.2", "2"]]));
+    feed(frame("BTC-USDT", "update", 15, 20, [["100", "5"]])); // the old socket, lagging: in the book already
+    feed(frame("BTC-USDT", "update", 20, 25, [["99.9", "1"]]));
+    expect(sink.invalid).toEqual([]);
+    expect(sink.seq[0]).toBe(25);
+    expect(sink.bids[0]).toEqual(new Map([[1001, 10000], [1000, 50000], [999, 10000]]));
+    expect([adapter.stats().duplicates, adapter.stats().gaps]).toEqual([1, 0]);
+  });
+
   test("after a lost maintenance reset, the next messages (seqIds below the book's) are a gap, not repeats", async () => {
     const { sink, feed, adapter } = await setup();
     feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
