@@ -35,6 +35,7 @@ function destination(d: DestinationConfig): string[] {
 function venue(v: VenueConfig): string[] {
   const base = `venues.${key(v.venue)}`;
   const out = [`[${base}]`, `ws_url = ${value(v.wsUrl)}`, `rest_url = ${value(v.restUrl)}`, `instrument_cache = ${value(v.instrumentCachePath)}`];
+  if (v.instrumentReloadMs !== undefined) out.push(`instrument_reload_ms = ${v.instrumentReloadMs}`);
   for (const m of v.markets) {
     out.push("", `[${base}.${key(m.market)}]`, `depth = ${m.depth}`, `symbols = ${value(m.symbols)}`);
     if (m.wsUrl !== undefined) out.push(`ws_url = ${value(m.wsUrl)}`);
