@@ -36,6 +36,8 @@ export class InstrumentReloader {
   /** Announced change times per market, ascending. */
   private readonly announced = new Map<MarketName, number[]>();
   private readonly inFlight = new Set<MarketName>();
+  /** requestNow calls so far: one made while a reload is in flight gets a reload of its own after it. */
+  private asks = 0;
   private readonly checkEveryMs: number;
   private readonly retryMs: number;
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -77,6 +79,7 @@ export class InstrumentReloader {
 
   /** Reload the market now (or as soon as its reload in flight is done). */
   requestNow(market: MarketName): void {
+    this.asks++;
     this.dueMs.set(market, Math.min(this.dueMs.get(market) ?? Infinity, this.o.now()));
     this.check();
   }
@@ -94,6 +97,7 @@ export class InstrumentReloader {
 
   private run(market: MarketName, startedMs: number): void {
     this.inFlight.add(market);
+    const asksBefore = this.asks;
     this.o
       .reload(market)
       .then(
@@ -102,7 +106,9 @@ export class InstrumentReloader {
           // Announcements that had come when this reload started are done; later ones stay.
           const list = this.announced.get(market);
           if (list) this.announced.set(market, list.filter((at) => at > startedMs));
-          this.dueMs.set(market, this.o.intervalMs > 0 ? this.o.now() + this.o.intervalMs : Infinity);
+          // Asked again meanwhile (a number that did not fit may predate what this reload saw): once more, now.
+          const asked = this.asks !== asksBefore && this.dueMs.get(market)! <= this.o.now();
+          if (!asked) this.dueMs.set(market, this.o.intervalMs > 0 ? this.o.now() + this.o.intervalMs : Infinity);
         },
         (err: unknown) => {
           this.failures++;
@@ -114,6 +120,9 @@ export class InstrumentReloader {
           this.dueMs.set(market, this.o.now() + waitMs);
         },
       )
-      .finally(() => this.inFlight.delete(market));
+      .finally(() => {
+        this.inFlight.delete(market);
+        this.check();
+      });
   }
 }
