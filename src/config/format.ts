@@ -37,6 +37,7 @@ function venue(v: VenueConfig): string[] {
   const out = [`[${base}]`, `ws_url = ${value(v.wsUrl)}`, `rest_url = ${value(v.restUrl)}`, `instrument_cache = ${value(v.instrumentCachePath)}`];
   // 0 is the file's way of saying "the venue layer's default" (absent), so it round-trips.
   out.push(`dead_connection_ms = ${v.deadConnectionMs ?? 0}`);
+  if (v.instrumentReloadMs !== undefined) out.push(`instrument_reload_ms = ${v.instrumentReloadMs}`);
   for (const m of v.markets) {
     out.push("", `[${base}.${key(m.market)}]`, `depth = ${m.depth}`, `symbols = ${value(m.symbols)}`);
     if (m.wsUrl !== undefined) out.push(`ws_url = ${value(m.wsUrl)}`);

@@ -55,6 +55,8 @@ export interface VenueConfig {
   readonly overrides: ReadonlyMap<string, InstrumentOverride>;
   /** Nothing received on a connection for this long: it is dead (absent: the layer's 7 s). */
   readonly deadConnectionMs?: number;
+  /** Reload each market's instruments this often (0 = never; absent: the venue layer's 1 hour). */
+  readonly instrumentReloadMs?: number;
 }
 
 export interface DestinationRule {

@@ -57,6 +57,15 @@ export interface OkxSimOptions {
   requestWindowMs?: number;
   /** instIds whose every channel needs a VIP tier here: subscribing one is answered 64003 (as books-l2-tbt is). */
   vipOnly?: string[];
+  /** The clock of announced instrument changes (announceChange; default Date.now: tests pass the adapter's). */
+  now?: () => number;
+}
+
+/** A scheduled tick or lot change, listed in `upcChg` until effTimeMs, in effect from then on. */
+export interface OkxSimChange {
+  readonly param: "tickSz" | "lotSz";
+  readonly newValue: string;
+  readonly effTimeMs: number;
 }
 
 export interface OkxSimStats {
@@ -95,6 +104,7 @@ export class OkxSim {
   private stallUntilMs = 0;
   private stalledInbox: { ws: OkxWs; text: string }[] = [];
   private readonly restFaults = new Map<string, { kind: "refuse" | "no_bridge"; frozen?: string }>();
+  private readonly changes = new Map<string, OkxSimChange[]>(); // instId
 
   constructor(private readonly opts: OkxSimOptions) {
     this.rng = new Rng(opts.seed ?? 1);
@@ -215,6 +225,14 @@ export class OkxSim {
         return;
       }
     }
+  }
+
+  /**
+   * Announces a tick or lot change of instId at effTimeMs (the `now` option's clock): listed in `upcChg` before,
+   * in `tickSz` / `lotSz` from then on. The generated book keeps its prices (a finer tick fits them all).
+   */
+  announceChange(instId: string, change: OkxSimChange): void {
+    this.changes.set(instId, [...(this.changes.get(instId) ?? []), change]);
   }
 
   /** REST faults set with restFault and not yet served. */
@@ -434,7 +452,14 @@ export class OkxSim {
       const type = market === "spot" ? "SPOT" : market === "option" ? "OPTION" : instId.endsWith("-SWAP") ? "SWAP" : "FUTURES";
       if (type !== instType) continue;
       if (family && !instId.startsWith(family + "-")) continue;
-      data.push({ instId, instType: type, tickSz, lotSz, state: "live", ctType: market === "linear" || market === "inverse" ? market : "", upcChg: [] });
+      const now = (this.opts.now ?? Date.now)();
+      const spec: Record<string, string> = { tickSz, lotSz };
+      const upcChg: { param: string; newValue: string; effTime: string }[] = [];
+      for (const c of this.changes.get(instId) ?? []) {
+        if (c.effTimeMs <= now) spec[c.param] = c.newValue;
+        else upcChg.push({ param: c.param, newValue: c.newValue, effTime: String(c.effTimeMs) });
+      }
+      data.push({ instId, instType: type, tickSz: spec.tickSz, lotSz: spec.lotSz, state: "live", ctType: market === "linear" || market === "inverse" ? market : "", upcChg });
     }
     return Response.json({ code: "0", msg: "", data });
   }

@@ -65,6 +65,20 @@ describe("venue keys", () => {
     expect(text).toContain("dead_connection_ms = 4000");
     expect(text).toContain("dead_connection_ms = 0");
     expect(parseConfigText(text, "again.toml").venues.map((v) => [v.venue, v.deadConnectionMs])).toEqual([["bybit", 4000], ["okx", undefined]]);
+    expect(text).toContain("instrument_reload_ms = 3600000");
+    expect(parseConfigText(text, "again.toml").venues.map((v) => [v.venue, v.instrumentReloadMs])).toEqual([["bybit", undefined], ["okx", 3_600_000]]);
+  });
+
+  test("instrument_reload_ms: okx's instrument reload interval (default 1 hour, 0 = never); other venues and bad values are named", () => {
+    const c = parseConfigText('[venues.okx]\ninstrument_reload_ms = 600000\n[venues.okx.spot]\nsymbols = ["BTC-USDT"]\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n');
+    expect(c.venues.map((v) => [v.venue, v.instrumentReloadMs])).toEqual([["okx", 600000], ["bybit", undefined]]);
+    expect(parseConfigText('[venues.okx.spot]\nsymbols = ["BTC-USDT"]\n').venues[0]!.instrumentReloadMs).toBe(3_600_000);
+    expect(parseConfigText('[venues.okx]\ninstrument_reload_ms = 0\n[venues.okx.spot]\nsymbols = ["BTC-USDT"]\n').venues[0]!.instrumentReloadMs).toBe(0);
+    expect(problemsOf('[venues.okx]\ninstrument_reload_ms = 1000\n[venues.okx.spot]\nsymbols = ["BTC-USDT"]\n')).toEqual([
+      "venues.okx.instrument_reload_ms: 1000 is not 0 (never) or 60000 to 604800000",
+    ]);
+    // Only OKX reloads while running: elsewhere the key is unknown.
+    expect(problemsOf('[venues.bybit]\ninstrument_reload_ms = 600000\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n').join("\n")).toContain("venues.bybit.instrument_reload_ms");
   });
 
   test("a venue without an adapter is named with the ones that have one (from the registry)", () => {

@@ -19,13 +19,30 @@ export type ContractCase =
   | "plannedReconnect"
   | "restSnapshot"
   | "checksum"
-  | "snapshotOnly";
+  | "snapshotOnly"
+  | "resyncBackoff"
+  | "reconnectBackoff";
 
 /** Adapter options a case needs (short deadlines), passed by the harness to the venue's factory. */
 export interface ContractRunOptions {
   deadConnectionMs?: number;
   maxConnectionAgeMs?: number;
+  /** The adapter's clock (the backoff cases drive it) and jitter source (0: every wait is exactly half its step). */
+  now?: () => number;
+  random?: () => number;
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+  resyncBackoffBaseMs?: number;
+  resyncBackoffMaxMs?: number;
 }
+
+/** The backoff cases' step: with random 0 the first retry waits half of it, the next one all of it. */
+const BACKOFF_BASE_MS = 2_000;
+/**
+ * How far the backoff cases move the adapter's clock per look (every ~2 ms): well below the waits they check, and
+ * slow enough that a quiet connection's keepalive is answered long before the clock calls it dead.
+ */
+const CLOCK_STEP_MS = 5;
 
 /** One running simulator + adapter pair. */
 export interface VenueRun {
@@ -180,18 +197,44 @@ export function runVenueContract(h: VenueHarness): void {
     ["disconnect", "a dropped connection invalidates its books, reconnects and recovers"],
     ["requestResync", "requestResync resyncs only that book"],
   ];
-  const extraCases: [ContractCase, string, (ctx: Awaited<ReturnType<typeof live>>) => Promise<void>][] = [
+  type CaseContext = Awaited<ReturnType<typeof live>> & { clock: { ms: number } };
+  const extraCases: [ContractCase, string, (ctx: CaseContext) => Promise<void>][] = [
     ["sequenceScope", "a gap resyncs the books of its sequence scope (its topic, or every book of its connection) and no other", sequenceScopeCase],
     ["keepalive", "an unanswered keepalive (a silent server) is a dead connection: its books go DISCONNECTED, reconnect and recover", keepaliveCase],
     ["plannedReconnect", "a planned reconnect is make-before-break: no book leaves LIVE and every book stays equal", plannedReconnectCase],
     ["restSnapshot", "a REST snapshot that is refused or does not bridge is retried; only its book waits", restSnapshotCase],
     ["checksum", "a checksum mismatch marks only that book RESYNCING / CHECKSUM_MISMATCH and it recovers", checksumCase],
     ["snapshotOnly", "a snapshot-only venue publishes every message as a full-book replace", snapshotOnlyCase],
+    ["resyncBackoff", "a book that keeps failing is resynced after its backoff, by the adapter's clock: at once, then ≥ base/2, then ≥ base", resyncBackoffCase],
+    ["reconnectBackoff", "a connection that keeps dropping reconnects after its backoff, by the adapter's clock: ≥ base/2, then ≥ base", reconnectBackoffCase],
   ];
   const optionsOf: Partial<Record<ContractCase, ContractRunOptions>> = {
     keepalive: { deadConnectionMs: 400 },
     plannedReconnect: { maxConnectionAgeMs: 300 },
+    resyncBackoff: { random: () => 0, resyncBackoffBaseMs: BACKOFF_BASE_MS, resyncBackoffMaxMs: 8 * BACKOFF_BASE_MS },
+    reconnectBackoff: { random: () => 0, reconnectBaseMs: BACKOFF_BASE_MS, reconnectMaxMs: 8 * BACKOFF_BASE_MS },
   };
+  /** Cases whose adapter runs on a clock the test moves (it stands still unless moved). */
+  const drivenClock = new Set<ContractCase>(["resyncBackoff", "reconnectBackoff"]);
+
+  /**
+   * Moves the adapter's clock CLOCK_STEP_MS at a time, and never less than real time passes (a venue may wait on a
+   * real timer, as the common reconnect does), the simulator stepping so a REST snapshot has updates to bridge to,
+   * until cond holds; returns the clock then. A wait kept against either clock cannot end before this one has moved
+   * past it; a retry that does not wait comes back within a round trip, a few steps.
+   */
+  async function advanceUntil(run: VenueRun, clock: { ms: number }, cond: () => boolean, what: string): Promise<number> {
+    const deadline = Date.now() + 15_000;
+    const fromMs = clock.ms;
+    const fromRealMs = Date.now();
+    for (;;) {
+      run.step(1);
+      if (cond()) return clock.ms;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+      clock.ms = Math.max(clock.ms + CLOCK_STEP_MS, fromMs + (Date.now() - fromRealMs));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
 
   async function recovers(run: VenueRun, sink: ContractSink, all: number[], what: string): Promise<void> {
     for (let round = 0; round < 3; round++) {
@@ -248,6 +291,37 @@ export function runVenueContract(h: VenueHarness): void {
     expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.CHECKSUM_MISMATCH }]);
   }
 
+  async function resyncBackoffCase({ run, sink, all, clock }: CaseContext): Promise<void> {
+    // The first resync goes out at once: the book recovers while the clock stands still.
+    run.adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+    await until(() => sink.invalid.length === 1, "the first resync");
+    await recovers(run, sink, all, "the first resync");
+    // Failing again before it stayed live for long: each further resync waits min(max, base · 2^(n-1)) · ½…1.
+    for (const [n, waitMs] of [[2, BACKOFF_BASE_MS / 2], [3, BACKOFF_BASE_MS]] as const) {
+      const from = clock.ms;
+      run.adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+      await until(() => sink.invalid.length === n, `resync ${n}`);
+      const at = await advanceUntil(run, clock, () => sink.bids[0] !== undefined, `a book again after resync ${n}`);
+      expect(at - from, `resync ${n}: waited by the adapter's clock`).toBeGreaterThanOrEqual(waitMs);
+    }
+    await recovers(run, sink, all, "the backoffs");
+    expect(sink.invalid).toEqual([1, 2, 3].map(() => ({ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP })));
+  }
+
+  async function reconnectBackoffCase({ run, sink, all, clock }: CaseContext): Promise<void> {
+    // A connection that drops soon after it opened: each reconnect waits min(max, base · 2^(n-1)) · ½…1. (A venue's
+    // connect budget can delay it too: OKX's 3 per second covers most of the wait for three connections at once.)
+    for (const [n, waitMs] of [[1, BACKOFF_BASE_MS / 2], [2, BACKOFF_BASE_MS]] as const) {
+      const from = clock.ms;
+      run.inject("disconnect");
+      await until(() => all.every((i) => sink.invalid.filter((e) => e.index === i && e.reason === StatusReason.DISCONNECTED).length === n), `disconnect ${n} noticed`);
+      const at = await advanceUntil(run, clock, () => all.every((i) => sink.bids[i] !== undefined), `books again after disconnect ${n}`);
+      expect(at - from, `reconnect ${n}: waited by the adapter's clock`).toBeGreaterThanOrEqual(waitMs);
+    }
+    await recovers(run, sink, all, "the reconnects");
+    expect(new Set(sink.invalid.map((e) => e.reason))).toEqual(new Set([StatusReason.DISCONNECTED]));
+  }
+
   async function snapshotOnlyCase({ run, sink, all }: Awaited<ReturnType<typeof live>>): Promise<void> {
     await recovers(run, sink, all, "full books");
     expect(sink.deltas).toBe(0);
@@ -293,7 +367,8 @@ export function runVenueContract(h: VenueHarness): void {
         continue;
       }
       test(title, async () => {
-        const ctx = await live(optionsOf[name]);
+        const clock = { ms: Date.now() };
+        const ctx = { ...(await live({ ...optionsOf[name], ...(drivenClock.has(name) ? { now: () => clock.ms } : {}) })), clock };
         await body(ctx);
         expect(ctx.run.adapter.metrics().length).toBeGreaterThan(0);
       });

@@ -27,8 +27,9 @@ import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
 import { bookChecksum } from "./checksum.ts";
 import { OkxConnection, type OkxTopic } from "./connection.ts";
-import { okxInstrumentSource, type UpcomingChange } from "./instruments.ts";
-import { recheckInstrument } from "./instrument-watch.ts";
+import { InstrumentRequestPacer, okxInstrumentSource, type UpcomingChange } from "./instruments.ts";
+import { AFTER_EFF_TIME_MS, okxReloader } from "./instrument-watch.ts";
+import { INSTRUMENT_RELOAD_MS, type InstrumentReloader } from "../common/instrument-reload.ts";
 import { planConnections } from "./connection-plan.ts";
 import {
   CONNECT_WINDOW_MS,
@@ -72,6 +73,9 @@ export class OkxAdapter implements VenueAdapter {
   readonly bridge: RestBridge;
   private instruments: (Instrument | undefined)[] | null = null;
   private readonly upcoming: UpcomingChange[] = [];
+  private readonly instrumentPacer: InstrumentRequestPacer;
+  /** Periodic, announced (upcChg) and asked-for reloads of each market's instruments (instrument-watch.ts). */
+  readonly reloader: InstrumentReloader;
   private readonly reloadTimers: ReturnType<typeof setTimeout>[] = [];
   sink: BookSink | null = null;
   /** Per subscription: full-book channel (books5, bbo-tbt). */
@@ -153,6 +157,19 @@ export class OkxAdapter implements VenueAdapter {
       restart: (t) => this.restart(t as OkxTopic),
     });
     this.bridge = new RestBridge(this, n, opts.budgetShare);
+    this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare);
+    this.reloader = okxReloader(config.instrumentReloadMs ?? INSTRUMENT_RELOAD_MS, opts.instrumentCheckMs, {
+      config,
+      log: this.log,
+      fetchFn: this.fetchFn,
+      pacer: this.instrumentPacer,
+      now: this.now,
+      topics: this.topics,
+      subscriptions,
+      current: (i) => this.instruments?.[i],
+      stopping: () => this.lifecycle.stopping,
+      apply: (t, inst) => this.applyInstrument(t, inst),
+    });
     this.lifecycle = new ConnectionLifecycle(
       "okx",
       this.conns,
@@ -176,7 +193,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
-    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, okxInstrumentSource(this.config, this.fetchFn, this.upcoming), this.log);
+    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, okxInstrumentSource(this.config, this.fetchFn, this.upcoming, this.instrumentPacer), this.log);
     if (problems.length > 0) {
       const message = `okx: cannot resolve instruments for ${problems.join(", ")}`;
       if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
@@ -209,7 +226,10 @@ export class OkxAdapter implements VenueAdapter {
   start(sink: BookSink): void {
     this.bind(sink, false);
     this.lifecycle.start();
-    this.scheduleReloads();
+    if (this.recheck) {
+      for (const c of this.upcoming) this.reloader.announce(c.market, c.effTimeMs + AFTER_EFF_TIME_MS);
+      this.reloader.start();
+    }
     const used = this.conns.filter((c) => c.used).length;
     this.log.info("okx adapter started", { connections: used, topics: this.topics.length });
   }
@@ -262,6 +282,7 @@ export class OkxAdapter implements VenueAdapter {
   stop(): Promise<void> {
     for (const timer of this.reloadTimers) clearTimeout(timer);
     for (let i = 0; i < this.budgetTimers.length; i++) this.endBudgetWait(i);
+    this.reloader.stop();
     this.bridge.stop();
     return this.lifecycle.stop();
   }
@@ -485,35 +506,23 @@ export class OkxAdapter implements VenueAdapter {
     this.reloadTimers.push(timer);
   }
 
-  /** upcChg: re-check each instrument just after its announced change takes effect (instrument-watch.ts). */
-  private scheduleReloads(): void {
-    for (const c of this.upcoming) {
-      for (const t of this.topics) {
-        if (t.symbol === c.symbol) this.reloadTimers.push(setTimeout(() => this.recheckInstrument(t), Math.min(2 ** 31 - 1, Math.max(0, c.effTimeMs - this.now()) + 1_000)));
-      }
-    }
+  /** A price or size that does not fit: its market's instruments are reloaded (re-checks of one market coalesce). */
+  private recheckInstrument(t: OkxTopic): void {
+    if (!this.recheck || this.books.replaying || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
+    this.reloader.requestNow(t.market);
   }
 
-  /** Asks REST for one instrument; on a tick/lot change, swaps exponents, tells the sink, resyncs the topic. */
-  private recheckInstrument(t: OkxTopic): void {
-    if (!this.recheck || t.checkingInstrument || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
-    void recheckInstrument(this, t, {
-      config: this.config,
-      subscription: this.subscriptions[t.index]!,
-      current: () => this.instruments?.[t.index],
-      stopping: () => this.lifecycle.stopping,
-      apply: (inst) => {
-        this.instruments![t.index] = inst;
-        t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
-        this.c.instrumentChanges++;
-        this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
-        this.sink?.onInstrumentChanged(t.index, inst);
-        this.books.resyncs++;
-        t.resyncs++;
-        t.resyncDelayed = false; // new exponents: worth a snapshot now, whatever the backoff said
-        this.restart(t);
-      },
-    });
+  /** A changed tick or lot (instrument-watch.ts): swaps exponents, tells the sink, resyncs the topic. */
+  private applyInstrument(t: OkxTopic, inst: Instrument): void {
+    this.instruments![t.index] = inst;
+    t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
+    this.c.instrumentChanges++;
+    this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+    this.sink?.onInstrumentChanged(t.index, inst);
+    this.books.resyncs++;
+    t.resyncs++;
+    t.resyncDelayed = false; // new exponents: worth a snapshot now, whatever the backoff said
+    this.restart(t);
   }
 
   configOf(): VenueConfig {
@@ -543,7 +552,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   stats(): Record<string, number> {
-    return okxStats(this.c, this.conns, this.topics, { lifecycle: this.lifecycle, control: this.control, books: this.books, bridge: this.bridge });
+    return okxStats(this.c, this.conns, this.topics, { lifecycle: this.lifecycle, control: this.control, books: this.books, bridge: this.bridge, reloader: this.reloader });
   }
 
   /** Cold: every connection (none when replaying), so /readyz can say which venue is down and why. */

@@ -1,20 +1,52 @@
 /**
  * Instrument metadata for OKX v5: `GET /api/v5/public/instruments?instType=` (docs/venues/okx.md, "Instruments")
  * → tick size (`tickSz`) and lot step (`lotSz`, contracts for derivatives), `state`, `ctType` (linear / inverse for
- * SWAP and FUTURES), `upcChg` (announced tick/lot changes: a reload is scheduled at `effTime`). OPTION needs
- * `instFamily`. Resolution order and the disk cache are common (../common/instruments.ts). Cold path.
+ * SWAP and FUTURES), `upcChg` (announced tick/lot changes: the market is reloaded just after `effTime`). OPTION needs
+ * `instFamily`. Every request waits for the endpoint's budget (20 per 2 s; InstrumentRequestPacer). Resolution order
+ * and the disk cache are common (../common/instruments.ts). Cold path.
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
+import { SlidingWindowBudget, shareOf } from "../common/budgets.ts";
 import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
 
 const REST_TIMEOUT_MS = 10_000;
 /** `state` values whose book we subscribe: live, and preopen (call auction before listing). */
 const TRADING_STATES = new Set(["live", "preopen"]);
 
+/** GET /api/v5/public/instruments: 20 requests per 2 s (per IP and instType; counted here for all instTypes). */
+export const INSTRUMENT_REQUESTS_PER_WINDOW = 20;
+export const INSTRUMENT_WINDOW_MS = 2_000;
+/** Longest single wait for the budget: a clock that moved (tests drive it) is noticed within this. */
+const PACER_POLL_MS = 250;
+
+/** Paces instrument requests within this process's share of the endpoint's budget, by the adapter's clock. */
+export class InstrumentRequestPacer {
+  private readonly budget: SlidingWindowBudget;
+  constructor(
+    private readonly now: () => number,
+    budgetShare?: number,
+  ) {
+    this.budget = new SlidingWindowBudget(shareOf(INSTRUMENT_REQUESTS_PER_WINDOW, budgetShare), INSTRUMENT_WINDOW_MS);
+  }
+
+  /** Resolves once one more request fits, and counts it. */
+  async take(): Promise<void> {
+    for (;;) {
+      const waitMs = this.budget.waitMs(this.now());
+      if (waitMs <= 0) {
+        this.budget.take(this.now());
+        return;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(waitMs, PACER_POLL_MS)));
+    }
+  }
+}
+
 /** An announced change: `effTime` (ms) from `upcChg`. */
 export interface UpcomingChange {
+  readonly market: MarketName;
   readonly symbol: string;
   readonly effTimeMs: number;
 }
@@ -37,11 +69,13 @@ export async function fetchOkxSpecs(
   market: MarketName,
   symbols: readonly string[],
   upcoming?: UpcomingChange[],
+  pacer?: InstrumentRequestPacer,
 ): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   const base = `${restUrl.replace(/\/+$/, "")}/api/v5/public/instruments`;
   for (const q of queriesOf(market, symbols)) {
     const url = `${base}?instType=${q.instType}${q.instFamily ? `&instFamily=${encodeURIComponent(q.instFamily)}` : ""}`;
+    await pacer?.take();
     const res = await fetchFn(url, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
     if (!res.ok) throw new Error(`okx REST ${url}: HTTP ${res.status}`);
     const body = (await res.json()) as { code?: unknown; msg?: unknown; data?: unknown };
@@ -56,7 +90,7 @@ export async function fetchOkxSpecs(
       if (upcoming && Array.isArray(item.upcChg)) {
         for (const c of item.upcChg as Record<string, unknown>[]) {
           const eff = Number(c?.effTime);
-          if ((c?.param === "tickSz" || c?.param === "lotSz" || c?.param === "minSz") && Number.isFinite(eff)) upcoming.push({ symbol: instId, effTimeMs: eff });
+          if ((c?.param === "tickSz" || c?.param === "lotSz" || c?.param === "minSz") && Number.isFinite(eff)) upcoming.push({ market, symbol: instId, effTimeMs: eff });
         }
       }
     }
@@ -68,9 +102,9 @@ export function restUrlOf(config: VenueConfig, market: MarketName): string {
   return config.markets.find((m) => m.market === market)?.restUrl ?? config.restUrl;
 }
 
-export function okxInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, upcoming: UpcomingChange[]): InstrumentSource {
+export function okxInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, upcoming: UpcomingChange[], pacer?: InstrumentRequestPacer): InstrumentSource {
   return {
-    fetchSpecs: (market, symbols) => fetchOkxSpecs(fetchFn, restUrlOf(config, market), market, symbols, upcoming),
+    fetchSpecs: (market, symbols) => fetchOkxSpecs(fetchFn, restUrlOf(config, market), market, symbols, upcoming, pacer),
     notListed: (market) => `not listed as live or preopen by ${restUrlOf(config, market)}/api/v5/public/instruments for market ${market}; check the instId (e.g. BTC-USDT, BTC-USDT-SWAP) and its market (SWAP/FUTURES by ctType)`,
   };
 }

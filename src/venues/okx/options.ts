@@ -26,4 +26,6 @@ export interface OkxAdapterOptions extends CommonAdapterOptions {
   requestsPerHour?: number;
   /** The window of requestsPerHour (default 1 hour; tests shorten it). */
   requestWindowMs?: number;
+  /** How often instrument reload deadlines are checked against the clock (default 1 s; tests shorten it). */
+  instrumentCheckMs?: number;
 }

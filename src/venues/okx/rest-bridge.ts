@@ -19,7 +19,7 @@ import { restUrlOf } from "./instruments.ts";
 import { REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS } from "./protocol.ts";
 
 /** More buffered updates than this (≈ 100 s of `books`) without a bridge: start over with a resync. */
-const MAX_BUFFERED = 1_000;
+export const MAX_BUFFERED = 1_000;
 const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 10_000;
 const REST_TIMEOUT_MS = 10_000;
@@ -42,6 +42,7 @@ export class RestBridge {
   bridged = 0;
   refused = 0;
   noBridge = 0;
+  overflows = 0;
 
   constructor(
     private readonly a: OkxAdapter,
@@ -63,9 +64,23 @@ export class RestBridge {
     }
     b.frames.push(frame);
     if (b.frames.length > MAX_BUFFERED) {
+      this.overflows++;
+      this.a.log.warn("okx: no REST snapshot bridged before the update buffer filled; resyncing", { topic: t.topic, buffered: MAX_BUFFERED });
       this.drop(t.index);
       this.a.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
     }
+  }
+
+  /** Books waiting for a REST snapshot (cold: tests and stats). */
+  get pending(): number {
+    let n = 0;
+    for (const b of this.bridges) if (b) n++;
+    return n;
+  }
+
+  /** Updates buffered for one book (cold: tests). */
+  buffered(index: number): number {
+    return this.bridges[index]?.frames.length ?? 0;
   }
 
   drop(index: number): void {

@@ -11,6 +11,7 @@ import type { SubscriptionControl } from "../common/subscription-control.ts";
 import type { TopicResync } from "../common/topic-resync.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
 import type { RestBridge } from "./rest-bridge.ts";
+import type { InstrumentReloader } from "../common/instrument-reload.ts";
 
 export class OkxCounters {
   snapshots = 0;
@@ -38,6 +39,7 @@ export interface StatsParts {
   control: SubscriptionControl;
   books: TopicResync;
   bridge: RestBridge;
+  reloader: InstrumentReloader;
 }
 
 export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], topics: readonly OkxTopic[], p: StatsParts): Record<string, number> {
@@ -66,12 +68,15 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
     restBridged: p.bridge.bridged,
     restRefused: p.bridge.refused,
     restNoBridge: p.bridge.noBridge,
+    restOverflows: p.bridge.overflows,
     requestBudgetWaits: c.requestBudgetWaits,
     crossedResyncs: c.crossedResyncs,
     staleResyncs: p.lifecycle.staleResyncs,
     subscribeRejected: p.control.subscribeRejected,
     subscribeRetries: p.control.subscribeRetries,
     instrumentChanges: c.instrumentChanges,
+    instrumentReloads: p.reloader.reloads,
+    instrumentReloadFailures: p.reloader.failures,
     instrumentsUnresolved: c.instrumentsUnresolved,
     unattributedParseErrors: c.unattributedParseErrors,
     connectBudget: p.lifecycle.maxConnectsPerWindow,
@@ -125,6 +130,9 @@ export function okxMetrics(s: Record<string, number>, c: OkxCounters, conns: rea
     counter("checksum_mismatches_total", "Checksums that disagreed with the book", s.checksumMismatches!),
     counter("rest_snapshots_total", "REST book snapshots fetched for bridging", s.restSnapshots!),
     counter("rest_bridged_total", "REST snapshots bridged to the update stream", s.restBridged!),
+    counter("rest_buffer_overflows_total", "Books resynced because no REST snapshot bridged before 1000 updates were buffered", s.restOverflows!),
+    counter("instrument_reloads_total", "Instrument listings reloaded per market (periodic, announced upcChg, or a number that did not fit)", s.instrumentReloads!),
+    counter("instrument_reload_failures_total", "Instrument reloads that failed (retried after a minute)", s.instrumentReloadFailures!),
     counter("stale_resyncs_total", "Books resynced because they went silent", s.staleResyncs!),
     counter("subscribe_rejected_total", "Subscriptions refused by OKX (book halted)", s.subscribeRejected!),
     counter("request_budget_waits_total", "Resyncs delayed by the 480 requests per hour per connection", s.requestBudgetWaits!),

@@ -6,7 +6,7 @@
 import { describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import type { Instrument } from "../../../src/core/types.ts";
-import { fetchOkxSpecs, type UpcomingChange } from "../../../src/venues/okx/instruments.ts";
+import { INSTRUMENT_REQUESTS_PER_WINDOW, INSTRUMENT_WINDOW_MS, InstrumentRequestPacer, fetchOkxSpecs, type UpcomingChange } from "../../../src/venues/okx/instruments.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { tempCachePath } from "./helpers.ts";
 
@@ -43,7 +43,7 @@ describe("okx instruments", () => {
     expect([...(await fetchOkxSpecs(f, "http://x", "linear", ["BTC-USDT-SWAP"], upcoming)).keys()]).toEqual(["BTC-USDT-SWAP"]);
     expect([...(await fetchOkxSpecs(f, "http://x", "inverse", ["BTC-USD-SWAP"])).keys()]).toEqual(["BTC-USD-SWAP", "BTC-USD-261225"]);
     expect([...(await fetchOkxSpecs(f, "http://x", "option", ["BTC-USD-261225-100000-C"])).keys()]).toEqual(["BTC-USD-261225-100000-C"]);
-    expect(upcoming).toEqual([{ symbol: "BTC-USDT-SWAP", effTimeMs: 1900000000000 }]);
+    expect(upcoming).toEqual([{ market: "linear", symbol: "BTC-USDT-SWAP", effTimeMs: 1900000000000 }]);
     expect(urls).toEqual([
       "/api/v5/public/instruments?instType=SPOT",
       "/api/v5/public/instruments?instType=SWAP",
@@ -96,5 +96,26 @@ describe("okx instruments", () => {
     expect(changed.map((i) => [i.tickSize, i.priceExp])).toEqual([["0.01", 2]]);
     expect(adapter.stats().instrumentChanges).toBe(1);
     expect(calls).toBe(2);
+  });
+
+  test(`instrument requests stay within ${INSTRUMENT_REQUESTS_PER_WINDOW} per ${INSTRUMENT_WINDOW_MS} ms of the adapter's clock: 25 takes, 20 at once, 5 when the window moves`, async () => {
+    const clock = { ms: 1_000_000 };
+    const pacer = new InstrumentRequestPacer(() => clock.ms);
+    const grantedAtMs: number[] = [];
+    const all = Promise.all(Array.from({ length: 25 }, () => pacer.take().then(() => void grantedAtMs.push(clock.ms))));
+    // Every take that fits is granted without waiting for a timer: once the immediate queue has run, those are done.
+    await new Promise((r) => setImmediate(r));
+    expect(grantedAtMs.length).toBe(INSTRUMENT_REQUESTS_PER_WINDOW);
+    clock.ms += INSTRUMENT_WINDOW_MS;
+    await all;
+    expect(grantedAtMs).toEqual([...Array<number>(20).fill(1_000_000), ...Array<number>(5).fill(1_000_000 + INSTRUMENT_WINDOW_MS)]);
+  });
+
+  test("fetchOkxSpecs takes one budget unit per request (an option market: one per instFamily)", async () => {
+    let taken = 0;
+    const pacer = { take: async () => void taken++ } as unknown as InstrumentRequestPacer;
+    const urls: string[] = [];
+    await fetchOkxSpecs(fakeFetch(urls), "http://x", "option", ["BTC-USD-261225-100000-C", "ETH-USD-261225-3000-C"], undefined, pacer);
+    expect([taken, urls.length]).toEqual([2, 2]);
   });
 });

@@ -13,6 +13,7 @@ export const SNAPSHOT_ONLY_SKIPS = {
   sequenceScope: "snapshot-only: no sequence, so no gap and no scope",
   restSnapshot: "resync kind next_full_book: no REST snapshot",
   checksum: "the feed carries no checksum",
+  resyncBackoff: "resync kind next_full_book: a resync sends nothing (the book waits for the next full book), so there is no request to back off",
 };
 
 export const SUBS: Subscription[] = [

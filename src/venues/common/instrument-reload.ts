@@ -1,0 +1,128 @@
+/**
+ * Reloading a venue's instruments per market while it runs (cold): every `intervalMs` (config
+ * `venues.<venue>.instrument_reload_ms`, default 1 hour; 0 = never), at times the venue announced a change for
+ * (OKX `upcChg` `effTime`), and at once when asked (a price or size that does not fit: a market's re-checks
+ * coalesce into one reload). Deadlines are kept against the adapter's clock and checked every `checkEveryMs`, so no
+ * timer ever waits long: a change announced 40 days ahead is neither fired early by the 2^31 ms cap of setTimeout
+ * nor lost, and a changed wall clock moves the deadlines with it. The venue's `reload` fetches the market and
+ * applies what changed; a failed reload is retried after `retryMs` (or the interval, if shorter).
+ * @module
+ */
+import type { Logger } from "../../core/log.ts";
+import type { MarketName } from "../../core/types.ts";
+
+/** Default of `venues.<venue>.instrument_reload_ms`. */
+export const INSTRUMENT_RELOAD_MS = 3_600_000;
+/** How often deadlines are compared with the clock (1 s: an announced change is seen ~1–2 s after it takes effect). */
+export const RELOAD_CHECK_MS = 1_000;
+/** A failed reload is tried again this much later. */
+export const RELOAD_RETRY_MS = 60_000;
+
+export interface InstrumentReloadOptions {
+  venue: string;
+  log: Logger;
+  now: () => number;
+  markets: readonly MarketName[];
+  /** 0: no periodic reload (announced changes and asked-for reloads still run). */
+  intervalMs: number;
+  checkEveryMs?: number;
+  retryMs?: number;
+  /** Fetches the market's instruments and applies changes; rejects on failure (logged, retried). */
+  reload: (market: MarketName) => Promise<void>;
+}
+
+export class InstrumentReloader {
+  private readonly dueMs = new Map<MarketName, number>();
+  /** Announced change times per market, ascending. */
+  private readonly announced = new Map<MarketName, number[]>();
+  private readonly inFlight = new Set<MarketName>();
+  /** requestNow calls so far: one made while a reload is in flight gets a reload of its own after it. */
+  private asks = 0;
+  private readonly checkEveryMs: number;
+  private readonly retryMs: number;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private stopped = false;
+  // Counters (cold).
+  reloads = 0;
+  failures = 0;
+
+  constructor(private readonly o: InstrumentReloadOptions) {
+    this.checkEveryMs = o.checkEveryMs ?? RELOAD_CHECK_MS;
+    this.retryMs = o.retryMs ?? RELOAD_RETRY_MS;
+  }
+
+  start(): void {
+    const now = this.o.now();
+    for (const m of this.o.markets) this.dueMs.set(m, this.o.intervalMs > 0 ? now + this.o.intervalMs : Infinity);
+    this.timer = setInterval(() => this.check(), this.checkEveryMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** A change the venue announced for `atMs`: the market is reloaded once that time has come. */
+  announce(market: MarketName, atMs: number): void {
+    const list = this.announced.get(market) ?? [];
+    if (list.includes(atMs)) return;
+    list.push(atMs);
+    list.sort((a, b) => a - b);
+    this.announced.set(market, list);
+  }
+
+  /** The earliest announced change still to be reloaded for (tests, status). */
+  nextAnnouncedMs(market: MarketName): number | undefined {
+    return this.announced.get(market)?.[0];
+  }
+
+  /** Reload the market now (or as soon as its reload in flight is done). */
+  requestNow(market: MarketName): void {
+    this.asks++;
+    this.dueMs.set(market, Math.min(this.dueMs.get(market) ?? Infinity, this.o.now()));
+    this.check();
+  }
+
+  /** Runs every market whose deadline (periodic, asked for, or announced) has come. */
+  check(): void {
+    if (this.stopped) return;
+    const now = this.o.now();
+    for (const m of this.o.markets) {
+      if (this.inFlight.has(m)) continue;
+      const due = Math.min(this.dueMs.get(m) ?? Infinity, this.announced.get(m)?.[0] ?? Infinity);
+      if (now >= due) this.run(m, now);
+    }
+  }
+
+  private run(market: MarketName, startedMs: number): void {
+    this.inFlight.add(market);
+    const asksBefore = this.asks;
+    this.o
+      .reload(market)
+      .then(
+        () => {
+          this.reloads++;
+          // Announcements that had come when this reload started are done; later ones stay.
+          const list = this.announced.get(market);
+          if (list) this.announced.set(market, list.filter((at) => at > startedMs));
+          // Asked again meanwhile (a number that did not fit may predate what this reload saw): once more, now.
+          const asked = this.asks !== asksBefore && this.dueMs.get(market)! <= this.o.now();
+          if (!asked) this.dueMs.set(market, this.o.intervalMs > 0 ? this.o.now() + this.o.intervalMs : Infinity);
+        },
+        (err: unknown) => {
+          this.failures++;
+          const waitMs = this.o.intervalMs > 0 ? Math.min(this.o.intervalMs, this.retryMs) : this.retryMs;
+          this.o.log.warn(`${this.o.venue}: instrument reload failed; retrying`, { market, error: String(err), retryInMs: waitMs });
+          // Announced times that have passed wait for the retry too, instead of asking again every check.
+          const list = this.announced.get(market);
+          if (list) this.announced.set(market, list.map((at) => Math.max(at, this.o.now() + waitMs)));
+          this.dueMs.set(market, this.o.now() + waitMs);
+        },
+      )
+      .finally(() => {
+        this.inFlight.delete(market);
+        this.check();
+      });
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The common instrument reloader (src/venues/common/instrument-reload.ts) on a clock the test moves, its checks
+ * called by the test: periodic deadlines, announced times, a re-check asked for while a reload is in flight, and a
+ * failed reload retried later (announced times that passed wait for the retry too).
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import type { MarketName } from "../../../src/core/types.ts";
+import { InstrumentReloader } from "../../../src/venues/common/instrument-reload.ts";
+
+const reloaders: InstrumentReloader[] = [];
+afterEach(() => {
+  while (reloaders.length > 0) reloaders.pop()!.stop();
+});
+
+function rig(intervalMs: number) {
+  const clock = { ms: 1_000_000 };
+  const calls: { market: MarketName; atMs: number; done: (err?: Error) => void }[] = [];
+  const r = new InstrumentReloader({
+    venue: "test",
+    log: silentLogger,
+    now: () => clock.ms,
+    markets: ["spot", "linear"],
+    intervalMs,
+    checkEveryMs: 1_000_000_000, // the test calls check()
+    retryMs: 60_000,
+    reload: (market) => new Promise<void>((resolve, reject) => calls.push({ market, atMs: clock.ms, done: (err) => (err ? reject(err) : resolve()) })),
+  });
+  reloaders.push(r);
+  r.start();
+  const settle = () => new Promise((res) => setImmediate(res));
+  return { r, clock, calls, settle };
+}
+
+describe("instrument reloader", () => {
+  test("each market every interval by the clock, not before; 0 = no periodic reload", async () => {
+    const { r, clock, calls, settle } = rig(3_600_000);
+    clock.ms += 3_600_000 - 1;
+    r.check();
+    expect(calls).toEqual([]);
+    clock.ms += 1;
+    r.check();
+    expect(calls.map((c) => c.market)).toEqual(["spot", "linear"]);
+    for (const c of calls) c.done();
+    await settle();
+    clock.ms += 3_600_000;
+    r.check();
+    expect(calls.length).toBe(4);
+    expect(r.reloads).toBe(2);
+    const off = rig(0);
+    off.clock.ms += 365 * 86_400_000;
+    off.r.check();
+    expect(off.calls).toEqual([]);
+  });
+
+  test("an announced time reloads its market once it has come, far beyond what one timer can wait", async () => {
+    const { r, clock, calls, settle } = rig(0);
+    const atMs = clock.ms + 40 * 86_400_000;
+    r.announce("linear", atMs);
+    r.announce("linear", atMs); // the same announcement seen twice: one reload
+    clock.ms = atMs - 1;
+    r.check();
+    expect(calls).toEqual([]);
+    clock.ms = atMs;
+    r.check();
+    expect(calls.map((c) => [c.market, c.atMs])).toEqual([["linear", atMs]]);
+    calls[0]!.done();
+    await settle();
+    expect(r.nextAnnouncedMs("linear")).toBeUndefined();
+    r.check();
+    expect(calls.length).toBe(1);
+  });
+
+  test("a re-check asked for while the market's reload is in flight runs once more after it", async () => {
+    const { r, calls, settle } = rig(3_600_000);
+    r.requestNow("spot");
+    r.requestNow("spot"); // in flight: coalesced
+    expect(calls.map((c) => c.market)).toEqual(["spot"]);
+    calls[0]!.done();
+    await settle();
+    expect(calls.map((c) => c.market)).toEqual(["spot", "spot"]);
+    calls[1]!.done();
+    await settle();
+    r.check();
+    expect(calls.length).toBe(2); // then the periodic deadline again
+  });
+
+  test("a failed reload is retried after retryMs, the announced time that passed waiting with it", async () => {
+    const { r, clock, calls, settle } = rig(3_600_000);
+    r.announce("spot", clock.ms);
+    r.check();
+    expect(calls.length).toBe(1);
+    calls[0]!.done(new Error("HTTP 503"));
+    await settle();
+    expect(r.failures).toBe(1);
+    clock.ms += 59_999;
+    r.check();
+    expect(calls.length).toBe(1);
+    clock.ms += 1;
+    r.check();
+    expect(calls.length).toBe(2);
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * The OKX REST bridge (src/venues/okx/rest-bridge.ts) against the simulator without `books` initial snapshots:
+ * its update buffer is bounded (MAX_BUFFERED updates while no REST snapshot answers, one more resyncs the book) and
+ * its REST requests stay within OKX's 20 per 2 s (REST_REQUESTS_PER_WINDOW per REST_WINDOW_MS of the adapter's
+ * clock, which the test drives). Each fails if its bound or budget is taken out.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import type { BookUpdate } from "../../../src/core/book-update.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import { startOkxSimulator, type OkxSim } from "../../../src/sim/okx-sim.ts";
+import { OkxAdapter } from "../../../src/venues/okx/index.ts";
+import { REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS } from "../../../src/venues/okx/protocol.ts";
+import { MAX_BUFFERED } from "../../../src/venues/okx/rest-bridge.ts";
+import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import { okxConfig } from "./helpers.ts";
+
+class Sink implements BookSink {
+  readonly invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
+  snapshots = 0;
+  onBookUpdate(_index: number, u: BookUpdate): void {
+    if (u.isSnapshot) this.snapshots++;
+  }
+  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
+    this.invalid.push({ index, state, reason });
+  }
+  onInstrumentChanged(): void {}
+}
+
+async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+interface Rig {
+  sim: OkxSim;
+  adapter: OkxAdapter;
+  sink: Sink;
+  /** Adapter-clock times of the REST book requests, in order. */
+  bookRequestsAtMs: number[];
+  clock: { ms: number };
+  live: () => number;
+}
+
+async function start(subs: Subscription[], holdBooks: { release: (() => void) | null; held: boolean }): Promise<Rig> {
+  const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: subs.map((s) => s.symbol) }], seed: 5, initialSnapshot: false });
+  const clock = { ms: Date.now() };
+  const bookRequestsAtMs: number[] = [];
+  let gate: Promise<void> | null = null;
+  const f = (async (input: string | URL | Request, init?: RequestInit) => {
+    const url = String(input);
+    if (url.includes("/api/v5/market/books")) {
+      bookRequestsAtMs.push(clock.ms);
+      if (holdBooks.held) {
+        gate ??= new Promise<void>((resolve) => (holdBooks.release = resolve));
+        await gate;
+      }
+    }
+    return fetch(input, init);
+  }) as typeof fetch;
+  const adapter = new OkxAdapter(okxConfig(sim, subs), subs, { log: silentLogger, fetch: f, now: () => clock.ms, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+  cleanups.push(async () => {
+    holdBooks.release?.();
+    await adapter.stop();
+    await sim.stop();
+  });
+  await adapter.loadInstruments();
+  const sink = new Sink();
+  adapter.start(sink);
+  const live = () => subs.filter((_, i) => adapter.topicInfo(i).state === "live").length;
+  return { sim, adapter, sink, bookRequestsAtMs, clock, live };
+}
+
+describe("okx REST bridge", { timeout: 30_000 }, () => {
+  test(`the update buffer is bounded: ${MAX_BUFFERED} updates wait for the REST snapshot, one more resyncs the book`, async () => {
+    const hold = { release: null as (() => void) | null, held: true };
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }];
+    const { sim, adapter, sink, bookRequestsAtMs, live } = await start(subs, hold);
+    // The simulator's first message after the subscribe is an update (its keepalive): buffered, a REST book asked for.
+    await until(() => adapter.bridge.buffered(0) === 1 && bookRequestsAtMs.length === 1, "first update buffered, REST book requested");
+    const sentBefore = sim.stats.messagesSent;
+    const sent = () => 1 + sim.stats.messagesSent - sentBefore; // updates of the only topic since (plus the keepalive)
+    while (sent() < MAX_BUFFERED) sim.step(1);
+    await until(() => adapter.bridge.buffered(0) === MAX_BUFFERED, `${MAX_BUFFERED} updates buffered`);
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.stats().restOverflows).toBe(0);
+    while (sent() === MAX_BUFFERED) sim.step(1);
+    await until(() => sink.invalid.length > 0, "the book resynced");
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    expect(adapter.stats().restOverflows).toBe(1);
+    expect(adapter.bridge.buffered(0)).toBeLessThan(MAX_BUFFERED);
+    // Once REST answers, the book (resubscribed, buffering afresh) bridges and goes LIVE.
+    hold.held = false;
+    hold.release!();
+    sim.step(1);
+    await until(() => live() === 1, "the book LIVE once REST answers");
+  });
+
+  test(`REST book requests stay within ${REST_REQUESTS_PER_WINDOW} per ${REST_WINDOW_MS} ms: the others wait for the window`, async () => {
+    const n = REST_REQUESTS_PER_WINDOW + 5;
+    const subs: Subscription[] = Array.from({ length: n }, (_, i) => ({ market: "spot" as const, symbol: `S${String(i).padStart(2, "0")}-USDT`, depth: 400 }));
+    const hold = { release: null as (() => void) | null, held: false };
+    const { adapter, bookRequestsAtMs, clock, live } = await start(subs, hold);
+    const t0 = clock.ms;
+    // The clock stands still: every book has buffered its first update and is LIVE or waiting for its REST book.
+    await until(() => live() + adapter.bridge.pending === n && live() >= REST_REQUESTS_PER_WINDOW, "every book bridged or waiting");
+    expect(bookRequestsAtMs.length).toBe(REST_REQUESTS_PER_WINDOW);
+    expect(live()).toBe(REST_REQUESTS_PER_WINDOW);
+    expect(adapter.bridge.pending).toBe(n - REST_REQUESTS_PER_WINDOW);
+    clock.ms = t0 + REST_WINDOW_MS;
+    await until(() => live() === n, "the rest bridged once the window moved on");
+    expect(bookRequestsAtMs).toEqual([...Array<number>(REST_REQUESTS_PER_WINDOW).fill(t0), ...Array<number>(n - REST_REQUESTS_PER_WINDOW).fill(t0 + REST_WINDOW_MS)]);
+    expect(adapter.stats().restSnapshots).toBe(n);
+  });
+});
