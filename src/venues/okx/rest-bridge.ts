@@ -165,12 +165,13 @@ export class RestBridge {
       this.retry(b);
       return;
     }
-    // Drop what the snapshot already holds; the first update kept must reach back to it.
+    // Drop what the snapshot already holds; the first update kept must reach back to it. Each buffered frame is read
+    // again as on arrival (conn.readAgain: the scanner, else the JSON path, which some were buffered from).
     const conn = t.conn;
     let first = 0;
     for (; first < b.frames.length; first++) {
       const f = b.frames[first]!;
-      if (conn.scanner.scan(f, conn.table, conn.update) < 0) continue;
+      if (conn.readAgain(f) < 0) continue;
       if (conn.scanner.seqId > seqId) break;
     }
     if (first < b.frames.length && conn.scanner.prevSeqId > seqId) {
@@ -186,7 +187,7 @@ export class RestBridge {
     this.a.applyRestSnapshot(t, u);
     for (const f of rest) {
       if (t.book !== BookState.LIVE) break;
-      const r = conn.scanner.scan(f, conn.table, conn.update);
+      const r = conn.readAgain(f);
       if (r === t.index) this.a.onBook(conn, r, conn.update, f);
     }
   }

@@ -5,7 +5,8 @@
  * refused and fetched again, then scans them again into the same update) next to a book of the same connection that
  * is live, with update frames of 1 to 150 level changes (each longer frame than any before moves the module's
  * arrays) and a frame long enough to grow the module's memory between two buffered ones: every book must end equal
- * to the simulator's, level for level, with the module having read the data objects.
+ * to the simulator's, level for level, with the module having read the data objects. A buffered update that took the
+ * JSON path on arrival is read again the same way when its book is bridged (not skipped, which broke the bridge).
  */
 import { afterEach, describe, expect, test, vi } from "vitest";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
@@ -14,6 +15,7 @@ import type { BookState, Instrument, StatusReason } from "../../../src/core/type
 import { startOkxSimulator } from "../../../src/sim/okx-sim.ts";
 import { WasmLevels } from "../../../src/venues/common/levels-wasm.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
+import type { OkxConnection } from "../../../src/venues/okx/connection.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { applyToMaps } from "../contract.ts";
 import { expectedBook, okxConfig } from "./helpers.ts";
@@ -110,5 +112,55 @@ describe("okx: the update sharing the module's arrays, through the REST bridge",
     expect(sink.invalid).toEqual([]);
     expect(objects.read).toBeGreaterThan(20);
     expect(objects.declined).toBe(0);
+  });
+
+  test("a buffered update that took the JSON path on arrival is applied when its book is bridged (no second snapshot)", async () => {
+    const subs: Subscription[] = [
+      { market: "spot", symbol: "BTC-USDT", depth: 400 },
+      { market: "spot", symbol: "ETH-USDT", depth: 400 },
+    ];
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: subs.map((s) => s.symbol) }], seed: 5, initialSnapshot: false });
+    const adapter = new OkxAdapter(okxConfig(sim, subs), subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+    cleanups.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
+    const equal = (i: number) => {
+      const e = expectedBook(sim, subs[i]!, sink.instruments[i]!);
+      const same = (a: Map<number, number> | undefined, b: Map<number, number>) => a !== undefined && a.size === b.size && [...b].every(([k, v]) => a.get(k) === v);
+      return sink.seq[i] === e.seq && same(sink.bids[i], e.bids) && same(sink.asks[i], e.asks);
+    };
+    const inner = adapter as unknown as { conns: OkxConnection[]; bridge: { noBridge: number; bridged: number; fetched: number } };
+    // BTC's first snapshot request is refused; its next answer is the book as it is once the refusal was served
+    // (frozen), so that the updates sent after that are buffered and all kept by the bridge.
+    sim.restFault("refuse", "BTC-USDT");
+    adapter.start(sink);
+    await until(() => adapter.stats().connections === 1 && sim.stats.subscribes > 0, "subscribed");
+    const conn = inner.conns[0]!;
+    // The next BTC update arrives with a space after a colon: the scanner declines it, the JSON path reads it.
+    let mangle = false;
+    let mangledWhileBridging = false;
+    const onFrameAt = conn.onFrameAt.bind(conn);
+    conn.onFrameAt = (data: string, recvUs: number) => {
+      if (mangle && data.includes('"instId":"BTC-USDT"},"action":"update"')) {
+        mangle = false;
+        mangledWhileBridging = sink.bids[0] === undefined;
+        data = data.replace('"action":"update"', '"action": "update"');
+      }
+      onFrameAt(data, recvUs);
+    };
+    sim.step(1);
+    await until(() => sim.restFaultsPending() === 0 && equal(1), "BTC's request refused, ETH live");
+    sim.restFault("no_bridge", "BTC-USDT");
+    mangle = true;
+    sim.step(3);
+    await until(() => equal(0) && equal(1), "both books equal");
+    expect(mangledWhileBridging).toBe(true);
+    expect(conn.fallbacks).toBe(1);
+    // Read again through the JSON path, the buffered update bridges to the frozen snapshot: no second one is needed.
+    expect(inner.bridge.noBridge).toBe(0);
+    expect(inner.bridge.bridged).toBe(2);
+    expect(sink.invalid).toEqual([]);
   });
 });
