@@ -27,6 +27,8 @@ const REST_TIMEOUT_MS = 10_000;
 interface Bridge {
   readonly t: OkxTopic;
   readonly frames: string[];
+  /** Each buffered frame's receive time (µs), replayed with it: the wire's local timestamp and the latency figures. */
+  readonly recvUs: number[];
   attempt: number;
   fetching: boolean;
   timer: ReturnType<typeof setTimeout> | null;
@@ -57,11 +59,13 @@ export class RestBridge {
   buffer(t: OkxTopic, frame: string): void {
     let b = this.bridges[t.index];
     if (!b) {
-      b = { t, frames: [], attempt: 0, fetching: false, timer: null };
+      b = { t, frames: [], recvUs: [], attempt: 0, fetching: false, timer: null };
       this.bridges[t.index] = b;
       this.fetch(b);
     }
     b.frames.push(frame);
+    // The connection set its update's receive time before handing it over (connection.ts).
+    b.recvUs.push(t.conn.update.tsRecvUs);
     if (b.frames.length > MAX_BUFFERED) {
       this.drop(t.index);
       this.a.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
@@ -178,17 +182,22 @@ export class RestBridge {
       this.noBridge++;
       this.a.log.info("okx: REST snapshot older than the buffered updates; fetching again", { topic: t.topic, snapshotSeqId: seqId, firstPrevSeqId: conn.scanner.prevSeqId });
       b.frames.splice(0, first);
+      b.recvUs.splice(0, first);
       this.retry(b);
       return;
     }
     const rest = b.frames.slice(first);
+    const restRecvUs = b.recvUs.slice(first);
     this.drop(t.index);
     this.bridged++;
     this.a.applyRestSnapshot(t, u);
-    for (const f of rest) {
+    for (let i = 0; i < rest.length; i++) {
       if (t.book !== BookState.LIVE) break;
+      const f = rest[i]!;
       const r = conn.readAgain(f);
-      if (r === t.index) this.a.onBook(conn, r, conn.update, f);
+      if (r !== t.index) continue;
+      conn.update.tsRecvUs = restRecvUs[i]!;
+      this.a.onBook(conn, r, conn.update, f);
     }
   }
 }

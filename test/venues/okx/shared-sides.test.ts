@@ -26,7 +26,10 @@ class Sink implements BookSink {
   seq: number[] = [];
   invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
   constructor(readonly instruments: Instrument[]) {}
+  /** Updates handed over without a receive time (the wire's local timestamp would say 0). */
+  noRecvTime = 0;
   onBookUpdate(index: number, u: BookUpdate): void {
+    if (!(u.tsRecvUs > 0)) this.noRecvTime++;
     if (u.isSnapshot || u.replace) {
       this.bids[index] = new Map();
       this.asks[index] = new Map();
@@ -162,5 +165,7 @@ describe("okx: the update sharing the module's arrays, through the REST bridge",
     expect(inner.bridge.noBridge).toBe(0);
     expect(inner.bridge.bridged).toBe(2);
     expect(sink.invalid).toEqual([]);
+    // The buffered updates keep their receive times (the wire's local timestamp, the publisher's latency).
+    expect(sink.noRecvTime).toBe(0);
   });
 });
