@@ -76,6 +76,22 @@ export class OkxConnection extends VenueConnection {
     this.onSlowFrame(data, r, recvUs);
   }
 
+  /**
+   * A book frame kept by the REST bridge, read again into `update` as it was read on arrival: the scanner, else the
+   * JSON path (a frame the scanner declined was buffered from there). The subscription index, or a negative code. Cold.
+   */
+  readAgain(data: string): number {
+    const r = this.scanner.scan(data, this.table, this.update);
+    if (r >= 0 || r === SCAN_UNKNOWN_TOPIC || r === SCAN_NOT_BOOK) return r;
+    let msg: unknown;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      return SCAN_ERR_SYNTAX;
+    }
+    return isBookObject(msg) ? parseBookObject(msg, data, this.table, this.update, this.scanner) : SCAN_ERR_SYNTAX;
+  }
+
   /** Everything the scanner did not take: control frames, text pong, the JSON path, errors. Cold. */
   private onSlowFrame(data: string, scanCode: number, recvUs: number): void {
     if (scanCode === SCAN_UNKNOWN_TOPIC) {

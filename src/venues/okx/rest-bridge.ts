@@ -27,6 +27,8 @@ const REST_TIMEOUT_MS = 10_000;
 interface Bridge {
   readonly t: OkxTopic;
   readonly frames: string[];
+  /** Each buffered frame's receive time (µs), replayed with it: the wire's local timestamp and the latency figures. */
+  readonly recvUs: number[];
   attempt: number;
   fetching: boolean;
   timer: ReturnType<typeof setTimeout> | null;
@@ -58,11 +60,13 @@ export class RestBridge {
   buffer(t: OkxTopic, frame: string): void {
     let b = this.bridges[t.index];
     if (!b) {
-      b = { t, frames: [], attempt: 0, fetching: false, timer: null };
+      b = { t, frames: [], recvUs: [], attempt: 0, fetching: false, timer: null };
       this.bridges[t.index] = b;
       this.fetch(b);
     }
     b.frames.push(frame);
+    // The connection set its update's receive time before handing it over (connection.ts).
+    b.recvUs.push(t.conn.update.tsRecvUs);
     if (b.frames.length > MAX_BUFFERED) {
       this.overflows++;
       this.a.log.warn("okx: no REST snapshot bridged before the update buffer filled; resyncing", { topic: t.topic, buffered: MAX_BUFFERED });
@@ -180,29 +184,35 @@ export class RestBridge {
       this.retry(b);
       return;
     }
-    // Drop what the snapshot already holds; the first update kept must reach back to it.
+    // Drop what the snapshot already holds; the first update kept must reach back to it. Each buffered frame is read
+    // again as on arrival (conn.readAgain: the scanner, else the JSON path, which some were buffered from).
     const conn = t.conn;
     let first = 0;
     for (; first < b.frames.length; first++) {
       const f = b.frames[first]!;
-      if (conn.scanner.scan(f, conn.table, conn.update) < 0) continue;
+      if (conn.readAgain(f) < 0) continue;
       if (conn.scanner.seqId > seqId) break;
     }
     if (first < b.frames.length && conn.scanner.prevSeqId > seqId) {
       this.noBridge++;
       this.a.log.info("okx: REST snapshot older than the buffered updates; fetching again", { topic: t.topic, snapshotSeqId: seqId, firstPrevSeqId: conn.scanner.prevSeqId });
       b.frames.splice(0, first);
+      b.recvUs.splice(0, first);
       this.retry(b);
       return;
     }
     const rest = b.frames.slice(first);
+    const restRecvUs = b.recvUs.slice(first);
     this.drop(t.index);
     this.bridged++;
     this.a.applyRestSnapshot(t, u);
-    for (const f of rest) {
+    for (let i = 0; i < rest.length; i++) {
       if (t.book !== BookState.LIVE) break;
-      const r = conn.scanner.scan(f, conn.table, conn.update);
-      if (r === t.index) this.a.onBook(conn, r, conn.update, f);
+      const f = rest[i]!;
+      const r = conn.readAgain(f);
+      if (r !== t.index) continue;
+      conn.update.tsRecvUs = restRecvUs[i]!;
+      this.a.onBook(conn, r, conn.update, f);
     }
   }
 }
