@@ -76,7 +76,8 @@ export class OkxAdapter implements VenueAdapter {
   private readonly instrumentPacer: InstrumentRequestPacer;
   /** Periodic, announced (upcChg) and asked-for reloads of each market's instruments (instrument-watch.ts). */
   readonly reloader: InstrumentReloader;
-  private readonly reloadTimers: ReturnType<typeof setTimeout>[] = [];
+  /** 64008 replacements waiting for connect budget; each timer leaves the set when it fires (bounded by connections). */
+  private readonly replaceRetryTimers = new Set<ReturnType<typeof setTimeout>>();
   sink: BookSink | null = null;
   /** Per subscription: full-book channel (books5, bbo-tbt). */
   private readonly fullBook: boolean[];
@@ -280,7 +281,8 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
-    for (const timer of this.reloadTimers) clearTimeout(timer);
+    for (const timer of this.replaceRetryTimers) clearTimeout(timer);
+    this.replaceRetryTimers.clear();
     for (let i = 0; i < this.budgetTimers.length; i++) this.endBudgetWait(i);
     this.reloader.stop();
     this.bridge.stop();
@@ -502,8 +504,11 @@ export class OkxAdapter implements VenueAdapter {
     const before = conn.plannedReconnects;
     this.lifecycle.onPlannedClose(conn, "notice 64008 (service upgrade)");
     if (conn.plannedReconnects !== before || conn.replacing || conn.retiringWs) return;
-    const timer = setTimeout(() => this.replaceSoon(conn, gen), PLANNED_RETRY_MS);
-    this.reloadTimers.push(timer);
+    const timer = setTimeout(() => {
+      this.replaceRetryTimers.delete(timer);
+      this.replaceSoon(conn, gen);
+    }, PLANNED_RETRY_MS);
+    this.replaceRetryTimers.add(timer);
   }
 
   /** A price or size that does not fit: its market's instruments are reloaded (re-checks of one market coalesce). */

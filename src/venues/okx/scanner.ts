@@ -137,6 +137,8 @@ export class OkxScanner {
    * copied into its own arrays and keeps them, as before.
    */
   shareSides(u: BookUpdate): void {
+    // A second update would keep the module's arrays as its sides, silently overwritten by the next frame.
+    if (this.shared !== null && this.shared !== u) throw new Error("OkxScanner.shareSides: this scanner already shares its sides with another update");
     this.shared = u;
   }
 

@@ -115,6 +115,9 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     await until(() => equal(0) && equal(1) && sim.stats.connections === 2, "books equal on the new sockets, old ones closed");
     expect(sink.invalid).toEqual([]);
     expect(adapter.stats().reconnects).toBe(0);
+    // The second replacement found no connect budget (3 per second) and retried every 100 ms: each retry's timer is
+    // gone once it fired (they used to pile up until stop(), a few thousand per notice on a large plan).
+    expect((adapter as unknown as { replaceRetryTimers: Set<unknown> }).replaceRetryTimers.size).toBe(0);
   });
 
   test("text ping / pong keeps a quiet connection alive; books keepalives and a maintenance reset leave books live", async () => {

@@ -247,6 +247,14 @@ describe("OKX frames: WebAssembly side reader", () => {
     });
   });
 
+  test("a scanner shares its sides with one update only: a second one is refused by name", () => {
+    const fast = new OkxScanner();
+    const u = new BookUpdate();
+    fast.shareSides(u);
+    fast.shareSides(u); // the same update again is fine
+    expect(() => fast.shareSides(new BookUpdate())).toThrow(/already shares its sides with another update/);
+  });
+
   test("the genuine recording: every data object read by the module in one call, equal to the JSON path", () => {
     const counts = countModule();
     const t = new OkxTopicTable();
