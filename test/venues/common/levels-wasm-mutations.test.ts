@@ -56,6 +56,10 @@ function variants(frame: string, each: (text: string) => void, between: () => vo
   return n;
 }
 
+// Hundreds of thousands of scans per test: ~5 s on an idle 2-vCPU VM, more when the suite shares it (vitest's 5 s
+// default is a wall-clock limit, not an assertion about speed).
+const MUTATIONS_TIMEOUT_MS = 120_000;
+
 describe("WebAssembly paths: every truncation and single-byte mutation of the recorded frames", () => {
   test("OKX books frames: the same result as the TypeScript-only scanner", () => {
     const t = new OkxTopicTable();
@@ -87,7 +91,7 @@ describe("WebAssembly paths: every truncation and single-byte mutation of the re
     }
     expect(n).toBeGreaterThan(10000);
     expect(accepted).toBeGreaterThan(1000);
-  });
+  }, MUTATIONS_TIMEOUT_MS);
 
   test("Bybit frames of 512+ chars: the same result as the TypeScript-only scanner", () => {
     const lines = readFileSync(BYBIT_FIXTURE, "utf8").split(/\r?\n/).filter((l) => l.length >= 512);
@@ -118,5 +122,5 @@ describe("WebAssembly paths: every truncation and single-byte mutation of the re
     }
     expect(n).toBeGreaterThan(10000);
     expect(accepted).toBeGreaterThan(1000);
-  });
+  }, MUTATIONS_TIMEOUT_MS);
 });
