@@ -29,12 +29,13 @@ import { TopicResync } from "../common/topic-resync.ts";
 import { type BinanceConnection, BinanceTopic, SUB_ACTIVE, SUB_PENDING, SUB_REJECTED } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
 import { binanceInstrumentSource } from "./instruments.ts";
-import { binanceMetrics, CONNECTION_COUNTERS } from "./metrics.ts";
+import { binanceMetrics } from "./metrics.ts";
 import { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
 import { BinanceRest } from "./rest.ts";
 import { BINANCE_KEEPALIVE, BINANCE_REQUESTS, CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, MAX_CONNECTION_AGE_MS, PLANNED_STREAMS_PER_CONNECTION } from "./protocol.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
 import { abandonFetch, BinanceSnapshotFetch } from "./snapshot-fetch.ts";
+import { binanceStats } from "./stats.ts";
 
 export { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
 
@@ -460,40 +461,12 @@ export class BinanceAdapter implements VenueAdapter {
   }
 
   stats(): Record<string, number> {
-    const conns = this.conns.filter((c) => c.used);
-    const out: Record<string, number> = {
-      connections: conns.length,
-      connectionsOpen: conns.filter((c) => c.open).length,
-      topics: this.topics.length,
-      topicsLive: this.topics.filter((t) => t.book === BookState.LIVE).length,
-      snapshots: this.snapshots,
-      deltas: this.deltas,
-      gaps: this.gaps,
-      duplicates: this.duplicates,
-      resyncs: this.books.resyncs,
-      resyncsDelayed: this.books.resyncsDelayed,
-      ignoredBeforeSnapshot: this.ignoredBeforeSnapshot,
-      ignoredWhileUnsubscribed: this.ignoredWhileUnsubscribed,
-      snapshotsFetched: this.bridge.snapshotsFetched,
-      snapshotsRefused: this.snapshotFetch.refused,
-      snapshotsAbandoned: this.snapshotFetch.abandoned,
-      snapshotsNotBridging: this.bridge.noBridge,
-      bridgesFailed: this.bridgesFailed,
-      levelsBeyondDepth: this.topics.reduce((n, t) => n + t.beyondDepth, 0),
-      usedWeightBlocks: this.rest.usedWeightBlocks,
-      restRateLimited: this.rest.rateLimited(),
-      restBanned: this.rest.banned(),
-      restWaiting: this.rest.waiting(),
-      staleResyncs: this.lifecycle.staleResyncs,
-      subscribeRejected: this.control.subscribeRejected,
-      instrumentChanges: this.instrumentChanges,
-      instrumentsUnresolved: this.instrumentsUnresolved,
-      unattributedParseErrors: this.unattributedParseErrors,
-      messagesPaced: this.control.paced,
-    };
-    for (const k of CONNECTION_COUNTERS) out[k] = conns.reduce((n, c) => n + c[k], 0);
-    for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
-    return out;
+    // The counters stay fields here (the hot path increments them); stats.ts lays them out with the parts' ones.
+    const { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed } = this;
+    const { instrumentChanges, instrumentsUnresolved, unattributedParseErrors } = this;
+    const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, instrumentChanges, instrumentsUnresolved, unattributedParseErrors };
+    const { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode } = this;
+    return binanceStats(counters, { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode });
   }
 
   /** Cold: every connection (none when replaying), so /readyz can say which venue is down and why. */
