@@ -1,7 +1,8 @@
 // HOT PATH: no allocation (BinanceAdapter.onDiff on a live book, called by connection.ts per frame; the rest is cold)
 /**
  * The Binance spot and USD-M adapter (docs/venues/binance.md): combined diff streams kept subscribed, and per
- * stream a REST depth snapshot bridged to the buffered diffs (../common/rest-bridge.ts) by the market's rule:
+ * stream a REST depth snapshot (snapshot-fetch.ts) bridged to the buffered diffs (../common/rest-bridge.ts) by the
+ * market's rule:
  * - spot: drop u ≤ lastUpdateId; the first applied diff has U ≤ lastUpdateId + 1 ≤ u; then U = previous u + 1;
  * - USD-M: drop u < lastUpdateId; the first has U ≤ lastUpdateId ≤ u; then pu = previous u (never the spot rule).
  * A break resyncs that stream alone: its book goes RESYNCING and the next diff starts a new bridge (a new snapshot
@@ -27,13 +28,14 @@ import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
 import { type BinanceConnection, BinanceTopic, SUB_ACTIVE, SUB_PENDING, SUB_REJECTED } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
-import { binanceInstrumentSource, restBaseOf } from "./instruments.ts";
-import { binanceMetrics, CONNECTION_COUNTERS } from "./metrics.ts";
+import { binanceInstrumentSource } from "./instruments.ts";
+import { binanceMetrics } from "./metrics.ts";
 import { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
-import { parseDepthSnapshot } from "./parse-json.ts";
 import { BinanceRest } from "./rest.ts";
-import { apiPrefix, BINANCE_KEEPALIVE, BINANCE_REQUESTS, CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, MAX_CONNECTION_AGE_MS, PLANNED_STREAMS_PER_CONNECTION } from "./protocol.ts";
-import { BinanceScanner, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+import { BINANCE_KEEPALIVE, BINANCE_REQUESTS, CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, MAX_CONNECTION_AGE_MS, PLANNED_STREAMS_PER_CONNECTION } from "./protocol.ts";
+import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+import { abandonFetch, BinanceSnapshotFetch } from "./snapshot-fetch.ts";
+import { binanceStats } from "./stats.ts";
 
 export { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
 
@@ -51,6 +53,8 @@ export class BinanceAdapter implements VenueAdapter {
   private readonly lifecycle: ConnectionLifecycle;
   private readonly books: TopicResync;
   private readonly bridge: RestBridge;
+  /** The bridges' REST depth snapshots (snapshot-fetch.ts). */
+  private readonly snapshotFetch: BinanceSnapshotFetch;
   /** Per market REST weight budgets and their fetches (rest.ts). */
   private readonly rest: BinanceRest;
   private instruments: (Instrument | undefined)[] | null = null;
@@ -71,8 +75,6 @@ export class BinanceAdapter implements VenueAdapter {
   private instrumentChanges = 0;
   private unattributedParseErrors = 0;
   private restInReplay = 0;
-  private snapshotsRefused = 0;
-  private snapshotsAbandoned = 0;
   /** Set while a refused snapshot's resync is booked: the bridge keeps its buffer. */
   private keepBuffer = false;
 
@@ -114,6 +116,24 @@ export class BinanceAdapter implements VenueAdapter {
       covered: (seq, d, t) => (t.market === "spot" ? d.last <= seq : d.last < seq),
       deliver: (t, u) => this.onDelivered(t as BinanceTopic, u),
       fail: (t, why, detail) => this.onBridgeFailed(t as BinanceTopic, why, detail),
+    });
+    this.snapshotFetch = new BinanceSnapshotFetch({
+      config,
+      rest: this.rest,
+      now: this.now,
+      rawRestTap: this.rawRestTap,
+      bridge: this.bridge,
+      instrumentOf: (t) => this.instruments?.[t.index],
+      stopping: () => this.lifecycle.stopping,
+      misfit: (t) => this.recheckInstrument(t),
+      refused: (t, detail) => {
+        this.keepBuffer = true; // restart() keeps the buffer: the diffs wait for the next snapshot
+        try {
+          this.onBridgeFailed(t, "refused", detail);
+        } finally {
+          this.keepBuffer = false;
+        }
+      },
     });
     this.lifecycle = new ConnectionLifecycle(
       "binance",
@@ -210,7 +230,7 @@ export class BinanceAdapter implements VenueAdapter {
     const into = new BookUpdate();
     let seq: number;
     try {
-      seq = this.readSnapshot(body, inst.priceExp, inst.qtyExp, into);
+      seq = this.snapshotFetch.read(body, inst.priceExp, inst.qtyExp, into);
     } catch (err) {
       this.log.warn("binance: recorded depth snapshot unusable", { market, symbol, error: String(err) });
       return true;
@@ -302,7 +322,7 @@ export class BinanceAdapter implements VenueAdapter {
     if (t.resyncDelayed && this.now() >= t.resyncDueMs) t.resyncDelayed = false; // the backoff is over
     if (!this.bridge.isBridging(t)) this.beginBridge(t);
     // During a backoff the diffs are buffered and the snapshot waits (onBackoffOver asks for it).
-    if (!t.fetching && !t.resyncDelayed && !this.replaying) this.startFetch(t);
+    if (!t.fetching && !t.resyncDelayed && !this.replaying) this.snapshotFetch.start(t);
     let ids = this.bufferedIds.get(t);
     if (!ids) this.bufferedIds.set(t, (ids = new Map()));
     ids.set(update.venueSeq, [first, prev]);
@@ -323,42 +343,7 @@ export class BinanceAdapter implements VenueAdapter {
   }
 
   private onBackoffOver(t: BinanceTopic): void {
-    if (this.bridge.isBridging(t) && !t.fetching && !this.replaying) this.startFetch(t);
-  }
-
-  /** Asks REST for the bridging stream's snapshot (through the market's weight budget). */
-  private startFetch(t: BinanceTopic): void {
-    t.fetching = true;
-    const seq = t.bridgeSeq;
-    const into = new BookUpdate();
-    const abort = new AbortController();
-    t.fetchAbort = abort;
-    this.fetchSnapshot(t, into, abort.signal).then(
-      (id) => {
-        if (t.fetchAbort === abort) t.fetchAbort = null;
-        if (t.bridgeSeq !== seq || !this.bridge.isBridging(t) || this.lifecycle.stopping) return;
-        this.bridge.supply(t, into, id);
-      },
-      (err: unknown) => {
-        if (t.fetchAbort === abort) t.fetchAbort = null;
-        if (abort.signal.aborted) {
-          this.snapshotsAbandoned++; // its bridge was restarted or cancelled: nothing to retry here
-          return;
-        }
-        if (t.bridgeSeq !== seq || !this.bridge.isBridging(t) || this.lifecycle.stopping) return;
-        this.snapshotsRefused++;
-        // The buffered diffs stay valid for a later snapshot (Binance: "go back to step 3"): keep buffering, and
-        // ask again once the resync backoff is over (onBackoffOver).
-        t.fetching = false;
-        this.keepBuffer = true;
-        try {
-          this.onBridgeFailed(t, "refused", err instanceof Error ? err.message : String(err));
-        } finally {
-          this.keepBuffer = false;
-        }
-        if (!t.resyncDelayed && this.bridge.isBridging(t)) this.startFetch(t);
-      },
-    );
+    if (this.bridge.isBridging(t) && !t.fetching && !this.replaying) this.snapshotFetch.start(t);
   }
 
   /** The bridge hands over the snapshot, then each remaining buffered diff, in order. */
@@ -411,31 +396,6 @@ export class BinanceAdapter implements VenueAdapter {
     t.fetching = false;
     this.bufferedIds.delete(t);
     t.awaitingFirst = false;
-  }
-
-  /** The snapshot REST call of a bridge (through the market's weight budget); the body is captured for replay. */
-  private async fetchSnapshot(t: BinanceTopic, into: BookUpdate, signal: AbortSignal): Promise<number> {
-    const inst = this.instruments?.[t.index];
-    if (!inst) throw new Error("no instrument");
-    const url = `${restBaseOf(this.config, t.market)}${apiPrefix(t.market)}/depth?symbol=${encodeURIComponent(t.symbol)}&limit=${t.depth}`;
-    const res = await this.rest.fetchOf(t.market)(url, { signal });
-    const body = await res.text();
-    if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}: ${body.slice(0, 120)}`);
-    this.rawRestTap?.(t.market, t.conn.name, url, body, Math.round(this.now() * 1000));
-    try {
-      return this.readSnapshot(body, inst.priceExp, inst.qtyExp, into);
-    } catch (err) {
-      // A price or size that does not fit the tick / step: the instrument may have changed (exchangeInfo again).
-      if (String(err).includes("does not fit")) this.recheckInstrument(t);
-      throw err;
-    }
-  }
-
-  /** A REST depth body → `into`: the scanner, else the JSON path, which decides and names the problem (throws). */
-  private readonly snapshotScanner = new BinanceScanner();
-  private readSnapshot(body: string, priceExp: number, qtyExp: number, into: BookUpdate): number {
-    if (this.snapshotScanner.scanSnapshot(body, priceExp, qtyExp, into) === 0) return into.venueSeq;
-    return parseDepthSnapshot(body, priceExp, qtyExp, into);
   }
 
   onUnknownTopic(conn: BinanceConnection, frame: string): void {
@@ -501,40 +461,12 @@ export class BinanceAdapter implements VenueAdapter {
   }
 
   stats(): Record<string, number> {
-    const conns = this.conns.filter((c) => c.used);
-    const out: Record<string, number> = {
-      connections: conns.length,
-      connectionsOpen: conns.filter((c) => c.open).length,
-      topics: this.topics.length,
-      topicsLive: this.topics.filter((t) => t.book === BookState.LIVE).length,
-      snapshots: this.snapshots,
-      deltas: this.deltas,
-      gaps: this.gaps,
-      duplicates: this.duplicates,
-      resyncs: this.books.resyncs,
-      resyncsDelayed: this.books.resyncsDelayed,
-      ignoredBeforeSnapshot: this.ignoredBeforeSnapshot,
-      ignoredWhileUnsubscribed: this.ignoredWhileUnsubscribed,
-      snapshotsFetched: this.bridge.snapshotsFetched,
-      snapshotsRefused: this.snapshotsRefused,
-      snapshotsAbandoned: this.snapshotsAbandoned,
-      snapshotsNotBridging: this.bridge.noBridge,
-      bridgesFailed: this.bridgesFailed,
-      levelsBeyondDepth: this.topics.reduce((n, t) => n + t.beyondDepth, 0),
-      usedWeightBlocks: this.rest.usedWeightBlocks,
-      restRateLimited: this.rest.rateLimited(),
-      restBanned: this.rest.banned(),
-      restWaiting: this.rest.waiting(),
-      staleResyncs: this.lifecycle.staleResyncs,
-      subscribeRejected: this.control.subscribeRejected,
-      instrumentChanges: this.instrumentChanges,
-      instrumentsUnresolved: this.instrumentsUnresolved,
-      unattributedParseErrors: this.unattributedParseErrors,
-      messagesPaced: this.control.paced,
-    };
-    for (const k of CONNECTION_COUNTERS) out[k] = conns.reduce((n, c) => n + c[k], 0);
-    for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
-    return out;
+    // The counters stay fields here (the hot path increments them); stats.ts lays them out with the parts' ones.
+    const { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed } = this;
+    const { instrumentChanges, instrumentsUnresolved, unattributedParseErrors } = this;
+    const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, instrumentChanges, instrumentsUnresolved, unattributedParseErrors };
+    const { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode } = this;
+    return binanceStats(counters, { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode });
   }
 
   /** Cold: every connection (none when replaying), so /readyz can say which venue is down and why. */
@@ -551,12 +483,6 @@ export class BinanceAdapter implements VenueAdapter {
     const t = this.topics[index]!;
     return { state: BOOK_STATE_NAMES[t.book]!, lastU: t.lastSeq, bridging: this.bridge.isBridging(t), resyncs: t.resyncs, connection: t.conn.id };
   }
-}
-
-/** A snapshot request of a bridge that is over (restarted, cancelled): still queued, it is dropped unspent. */
-function abandonFetch(t: BinanceTopic): void {
-  t.fetchAbort?.abort();
-  t.fetchAbort = null;
 }
 
 function minOf(a: Float64Array, n: number): number {

@@ -1,0 +1,101 @@
+/**
+ * The REST depth snapshot of a Binance bridge (cold, once per resync): the request through the market's weight
+ * budget, the raw body to the capture tap, the body read into a BookUpdate, and the hand-over to the bridge unless
+ * that bridge is over by then. Kept out of adapter.ts, which owns the bridge and the chain rule.
+ * @module
+ */
+import { BookUpdate } from "../../core/book-update.ts";
+import type { Instrument } from "../../core/types.ts";
+import type { VenueConfig } from "../../config/types.ts";
+import type { RawRestTap } from "../venue.ts";
+import type { RestBridge } from "../common/rest-bridge.ts";
+import type { BinanceTopic } from "./connection.ts";
+import { restBaseOf } from "./instruments.ts";
+import { parseDepthSnapshot } from "./parse-json.ts";
+import { apiPrefix } from "./protocol.ts";
+import type { BinanceRest } from "./rest.ts";
+import { BinanceScanner } from "./scanner.ts";
+
+/** What the snapshot fetch needs from its adapter. */
+export interface SnapshotFetchDeps {
+  readonly config: VenueConfig;
+  readonly rest: BinanceRest;
+  readonly now: () => number;
+  readonly rawRestTap: RawRestTap | undefined;
+  readonly bridge: RestBridge;
+  instrumentOf(t: BinanceTopic): Instrument | undefined;
+  stopping(): boolean;
+  /** A price or size that does not fit the tick / step: the instrument may have changed. */
+  misfit(t: BinanceTopic): void;
+  /** The snapshot was refused or unreadable (t.fetching is already false); the buffered diffs stay valid. */
+  refused(t: BinanceTopic, detail: string): void;
+}
+
+export class BinanceSnapshotFetch {
+  /** Counters (cold). */
+  refused = 0;
+  abandoned = 0;
+  private readonly scanner = new BinanceScanner();
+
+  constructor(private readonly d: SnapshotFetchDeps) {}
+
+  /** Asks REST for the bridging stream's snapshot (through the market's weight budget). */
+  start(t: BinanceTopic): void {
+    t.fetching = true;
+    const seq = t.bridgeSeq;
+    const into = new BookUpdate();
+    const abort = new AbortController();
+    t.fetchAbort = abort;
+    this.fetch(t, into, abort.signal).then(
+      (id) => {
+        if (t.fetchAbort === abort) t.fetchAbort = null;
+        if (t.bridgeSeq !== seq || !this.d.bridge.isBridging(t) || this.d.stopping()) return;
+        this.d.bridge.supply(t, into, id);
+      },
+      (err: unknown) => {
+        if (t.fetchAbort === abort) t.fetchAbort = null;
+        if (abort.signal.aborted) {
+          this.abandoned++; // its bridge was restarted or cancelled: nothing to retry here
+          return;
+        }
+        if (t.bridgeSeq !== seq || !this.d.bridge.isBridging(t) || this.d.stopping()) return;
+        this.refused++;
+        // The buffered diffs stay valid for a later snapshot (Binance: "go back to step 3"): keep buffering, and
+        // ask again once the resync backoff is over (the adapter's onBackoffOver).
+        t.fetching = false;
+        this.d.refused(t, err instanceof Error ? err.message : String(err));
+        if (!t.resyncDelayed && this.d.bridge.isBridging(t)) this.start(t);
+      },
+    );
+  }
+
+  /** A REST depth body → `into`: the scanner, else the JSON path, which decides and names the problem (throws). */
+  read(body: string, priceExp: number, qtyExp: number, into: BookUpdate): number {
+    if (this.scanner.scanSnapshot(body, priceExp, qtyExp, into) === 0) return into.venueSeq;
+    return parseDepthSnapshot(body, priceExp, qtyExp, into);
+  }
+
+  /** The snapshot REST call of a bridge (through the market's weight budget); the body is captured for replay. */
+  private async fetch(t: BinanceTopic, into: BookUpdate, signal: AbortSignal): Promise<number> {
+    const inst = this.d.instrumentOf(t);
+    if (!inst) throw new Error("no instrument");
+    const url = `${restBaseOf(this.d.config, t.market)}${apiPrefix(t.market)}/depth?symbol=${encodeURIComponent(t.symbol)}&limit=${t.depth}`;
+    const res = await this.d.rest.fetchOf(t.market)(url, { signal });
+    const body = await res.text();
+    if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}: ${body.slice(0, 120)}`);
+    this.d.rawRestTap?.(t.market, t.conn.name, url, body, Math.round(this.d.now() * 1000));
+    try {
+      return this.read(body, inst.priceExp, inst.qtyExp, into);
+    } catch (err) {
+      // A price or size that does not fit the tick / step: the instrument may have changed (exchangeInfo again).
+      if (String(err).includes("does not fit")) this.d.misfit(t);
+      throw err;
+    }
+  }
+}
+
+/** A snapshot request of a bridge that is over (restarted, cancelled): still queued, it is dropped unspent. */
+export function abandonFetch(t: BinanceTopic): void {
+  t.fetchAbort?.abort();
+  t.fetchAbort = null;
+}

@@ -1,0 +1,79 @@
+/**
+ * The Binance adapter's stats() record (cold, for the status JSON; metrics.ts turns it into samples): its own
+ * counters, which stay fields of the adapter because the hot path increments them, laid out with the counters of
+ * the parts it wires (resync, bridge, snapshot fetch, REST budgets, lifecycle, requests, connections).
+ * @module
+ */
+import { BookState } from "../../core/types.ts";
+import type { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import type { RestBridge } from "../common/rest-bridge.ts";
+import type { SubscriptionControl } from "../common/subscription-control.ts";
+import type { TopicResync } from "../common/topic-resync.ts";
+import type { BinanceConnection, BinanceTopic } from "./connection.ts";
+import { CONNECTION_COUNTERS } from "./metrics.ts";
+import type { BinanceRest } from "./rest.ts";
+import type { BinanceSnapshotFetch } from "./snapshot-fetch.ts";
+
+/** The adapter's own counters. */
+export interface BinanceCounters {
+  readonly snapshots: number;
+  readonly deltas: number;
+  readonly gaps: number;
+  readonly duplicates: number;
+  readonly ignoredBeforeSnapshot: number;
+  readonly ignoredWhileUnsubscribed: number;
+  readonly bridgesFailed: number;
+  readonly instrumentChanges: number;
+  readonly instrumentsUnresolved: number;
+  readonly unattributedParseErrors: number;
+}
+
+/** The adapter's parts whose counters stats() reads too. */
+export interface BinanceStatsParts {
+  readonly conns: readonly BinanceConnection[];
+  readonly topics: readonly BinanceTopic[];
+  readonly books: TopicResync;
+  readonly bridge: RestBridge;
+  readonly snapshotFetch: BinanceSnapshotFetch;
+  readonly rest: BinanceRest;
+  readonly lifecycle: ConnectionLifecycle;
+  readonly control: SubscriptionControl;
+  readonly parseErrorsByCode: ReadonlyMap<string, number>;
+}
+
+export function binanceStats(c: BinanceCounters, p: BinanceStatsParts): Record<string, number> {
+  const conns = p.conns.filter((x) => x.used);
+  const out: Record<string, number> = {
+    connections: conns.length,
+    connectionsOpen: conns.filter((x) => x.open).length,
+    topics: p.topics.length,
+    topicsLive: p.topics.filter((t) => t.book === BookState.LIVE).length,
+    snapshots: c.snapshots,
+    deltas: c.deltas,
+    gaps: c.gaps,
+    duplicates: c.duplicates,
+    resyncs: p.books.resyncs,
+    resyncsDelayed: p.books.resyncsDelayed,
+    ignoredBeforeSnapshot: c.ignoredBeforeSnapshot,
+    ignoredWhileUnsubscribed: c.ignoredWhileUnsubscribed,
+    snapshotsFetched: p.bridge.snapshotsFetched,
+    snapshotsRefused: p.snapshotFetch.refused,
+    snapshotsAbandoned: p.snapshotFetch.abandoned,
+    snapshotsNotBridging: p.bridge.noBridge,
+    bridgesFailed: c.bridgesFailed,
+    levelsBeyondDepth: p.topics.reduce((n, t) => n + t.beyondDepth, 0),
+    usedWeightBlocks: p.rest.usedWeightBlocks,
+    restRateLimited: p.rest.rateLimited(),
+    restBanned: p.rest.banned(),
+    restWaiting: p.rest.waiting(),
+    staleResyncs: p.lifecycle.staleResyncs,
+    subscribeRejected: p.control.subscribeRejected,
+    instrumentChanges: c.instrumentChanges,
+    instrumentsUnresolved: c.instrumentsUnresolved,
+    unattributedParseErrors: c.unattributedParseErrors,
+    messagesPaced: p.control.paced,
+  };
+  for (const k of CONNECTION_COUNTERS) out[k] = conns.reduce((n, x) => n + x[k], 0);
+  for (const [code, n] of p.parseErrorsByCode) out[`parseErrors.${code}`] = n;
+  return out;
+}
