@@ -138,7 +138,6 @@ export class OkxAdapter implements VenueAdapter {
       resetMs: opts.resyncBackoffResetMs,
       restart: (t) => this.restart(t as OkxTopic),
     });
-    this.parseErrors = new ParseErrors(this.log, this.c, this.books, (t) => this.recheckInstrument(t));
     this.bridge = new RestBridge(this, n, opts.budgetShare);
     this.crossed = new CrossedBooks(n, { now: this.now, c: this.c, books: this.books, restart: (t) => this.restart(t) });
     this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare);
@@ -154,6 +153,7 @@ export class OkxAdapter implements VenueAdapter {
       stopping: () => this.lifecycle.stopping,
       apply: (t, inst) => this.applyInstrument(t, inst),
     });
+    this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, reloader: this.reloader });
     this.lifecycle = new ConnectionLifecycle(
       "okx",
       this.conns,
@@ -436,12 +436,6 @@ export class OkxAdapter implements VenueAdapter {
       this.replaceSoon(conn, gen);
     }, PLANNED_RETRY_MS);
     this.replaceRetryTimers.add(timer);
-  }
-
-  /** A price or size that does not fit: its market's instruments are reloaded (re-checks of one market coalesce). */
-  private recheckInstrument(t: OkxTopic): void {
-    if (!this.recheck || this.books.replaying || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
-    this.reloader.requestNow(t.market);
   }
 
   /** A changed tick or lot (instrument-watch.ts): swaps exponents, tells the sink, resyncs the topic. */

@@ -1,28 +1,39 @@
 /**
  * Rejected order-book frames (cold): counted by code, logged rate-limited, and pinned to the book they name so that
- * book alone resyncs; a frame unreadable down to its topic resyncs every book of its connection. Out of adapter.ts
- * so that file stays readable; the adapter's onParseError / onUnknownTopic forward here.
+ * book alone resyncs; a frame unreadable down to its topic resyncs every book of its connection; a price or size
+ * that does not fit has its market's instruments re-checked. Out of adapter.ts so that file stays readable; the
+ * adapter's onParseError / onUnknownTopic forward here.
  * @module
  */
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING } from "../common/connection.ts";
+import type { InstrumentReloader } from "../common/instrument-reload.ts";
 import type { TopicResync } from "../common/topic-resync.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
 import type { OkxCounters } from "./stats.ts";
 
+export interface ParseErrorDeps {
+  log: Logger;
+  c: OkxCounters;
+  books: TopicResync;
+  /** Re-check instruments on a number that does not fit (OkxAdapterOptions.recheckInstruments). */
+  recheck: boolean;
+  /** The config's tick/lot overrides ("market:SYMBOL"): those instruments are never re-checked. */
+  overrides: ReadonlyMap<string, unknown>;
+  reloader: InstrumentReloader;
+}
+
 export class ParseErrors {
   private readonly log: RateLimitedLog;
+  private readonly c: OkxCounters;
+  private readonly books: TopicResync;
 
-  constructor(
-    log: Logger,
-    private readonly c: OkxCounters,
-    private readonly books: TopicResync,
-    /** A price or size that does not fit: its instrument may have changed. */
-    private readonly recheckInstrument: (t: OkxTopic) => void,
-  ) {
-    this.log = new RateLimitedLog(log, "warn", "okx: order-book frames rejected");
+  constructor(private readonly deps: ParseErrorDeps) {
+    this.log = new RateLimitedLog(deps.log, "warn", "okx: order-book frames rejected");
+    this.c = deps.c;
+    this.books = deps.books;
   }
 
   onUnknownTopic(conn: OkxConnection, frame: string): void {
@@ -49,6 +60,12 @@ export class ParseErrors {
     if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed) return;
     if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+  }
+
+  /** A price or size that does not fit: its market's instruments are reloaded (re-checks of one market coalesce). */
+  private recheckInstrument(t: OkxTopic): void {
+    if (!this.deps.recheck || this.books.replaying || this.deps.overrides.has(`${t.market}:${t.symbol}`)) return;
+    this.deps.reloader.requestNow(t.market);
   }
 }
 
