@@ -19,8 +19,7 @@ import type { BookSink, RawFrameTap, RawRestTap, Subscription, VenueAdapter, Ven
 import { connectionStates } from "../common/metrics.ts";
 import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
-import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
-import type { RequestProtocol } from "../common/hooks.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
 import { resolveInstruments } from "../common/instruments.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
@@ -31,23 +30,16 @@ import { InstrumentRequestPacer, okxInstrumentSource, type UpcomingChange } from
 import { AFTER_EFF_TIME_MS, okxReloader } from "./instrument-watch.ts";
 import { INSTRUMENT_RELOAD_MS, type InstrumentReloader } from "../common/instrument-reload.ts";
 import { planConnections } from "./connection-plan.ts";
-import {
-  CONNECT_WINDOW_MS,
-  CONNECTS_PER_WINDOW,
-  MAX_TOPICS_PER_CONNECTION,
-  OKX_DEPTHS,
-  OKX_KEEPALIVE,
-  OKX_REQUESTS,
-  REQUESTS_PER_HOUR,
-  isSnapshotOnly,
-} from "./protocol.ts";
+import { CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, MAX_TOPICS_PER_CONNECTION, OKX_DEPTHS, OKX_KEEPALIVE, REQUESTS_PER_HOUR, isSnapshotOnly } from "./protocol.ts";
 import { CrossedBooks } from "./crossed.ts";
 import { HOUR_MS, OkxRequestBudget } from "./request-budget.ts";
+import { BudgetWaits, budgetedRequests } from "./budget-wait.ts";
+import { ParseErrors } from "./parse-errors.ts";
 import { RestBridge } from "./rest-bridge.ts";
 import type { OkxAdapterOptions } from "./options.ts";
 export type { OkxAdapterOptions } from "./options.ts";
 import { OkxCounters, okxMetrics, okxStats } from "./stats.ts";
-import { ACTION_SNAPSHOT, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC, type OkxScanner } from "./scanner.ts";
+import { ACTION_SNAPSHOT, type OkxScanner } from "./scanner.ts";
 import { defaultStaleAfterMs } from "./staleness.ts";
 
 /** A planned replacement that found no connect budget tries again after this long. */
@@ -93,13 +85,13 @@ export class OkxAdapter implements VenueAdapter {
   private readonly runStartSeq: Float64Array;
   /** Per subscription: the book's messages carry seqId (false for captures from before seqId existed). */
   private readonly sequenced: boolean[];
-  /** Per subscription: a resync waits for the connection's hourly request budget. */
+  /** Resyncs waiting for the connection's hourly request budget (budget-wait.ts). */
+  private readonly budgetWaits: BudgetWaits;
+  /** Per subscription: a resync waits for the request budget (budgetWaits.waiting, read on the hot path). */
   private readonly budgetWait: boolean[];
-  /** Per subscription: the timer that ends budgetWait (null = none). */
-  private readonly budgetTimers: (ReturnType<typeof setTimeout> | null)[];
   /** Crossed books in a call auction: when their fresh snapshot is asked for (crossed.ts). */
   private readonly crossed: CrossedBooks;
-  private readonly parseErrorLog: RateLimitedLog;
+  private readonly parseErrors: ParseErrors;
   private readonly gapLog: RateLimitedLog;
 
   /** Counters (hot increments, cold reads by stats() / metrics(): stats.ts). */
@@ -120,7 +112,6 @@ export class OkxAdapter implements VenueAdapter {
     this.rawFrameTap = opts.onRawFrame;
     this.rawRestTap = opts.onRawRest;
     this.requestBudget = new OkxRequestBudget(this.now, opts.requestsPerHour ?? REQUESTS_PER_HOUR, opts.requestWindowMs ?? HOUR_MS);
-    this.parseErrorLog = new RateLimitedLog(this.log, "warn", "okx: order-book frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "okx: sequence breaks; books resynced");
     const plan = planConnections(this, config, subscriptions, opts.maxTopicsPerConnection ?? MAX_TOPICS_PER_CONNECTION);
     this.conns = plan.conns;
@@ -131,22 +122,12 @@ export class OkxAdapter implements VenueAdapter {
     this.bridgeOpen = new Array<boolean>(n).fill(false);
     this.sequenced = new Array<boolean>(n).fill(false);
     this.runStartSeq = new Float64Array(n);
-    this.budgetWait = new Array<boolean>(n).fill(false);
-    this.budgetTimers = new Array<ReturnType<typeof setTimeout> | null>(n).fill(null);
-    this.crossed = new CrossedBooks(n);
+    this.budgetWaits = new BudgetWaits(n, this.requestBudget, this.log, this.c, (t) => {
+      if (!this.lifecycle.stopping && t.book !== BookState.LIVE) this.restart(t);
+    });
+    this.budgetWait = this.budgetWaits.waiting;
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
-    // Every request sent counts against the connection's 480 per hour. A subscribe (a new socket's, say) is the fresh
-    // start a topic waiting for the budget waited for: its wait is over.
-    const requests: RequestProtocol = {
-      ...OKX_REQUESTS,
-      encodeRequest: (op, topics, reqId) => {
-        const conn = topics[0]?.conn as OkxConnection | undefined;
-        if (conn) this.requestBudget.spend(conn);
-        if (op === "subscribe") for (const t of topics) this.endBudgetWait(t.index);
-        return OKX_REQUESTS.encodeRequest(op, topics, reqId);
-      },
-    };
-    this.control = new SubscriptionControl(requests, this.log, this.now, opts.maxArgsPerRequest, invalidate);
+    this.control = new SubscriptionControl(budgetedRequests(this.requestBudget, this.budgetWaits), this.log, this.now, opts.maxArgsPerRequest, invalidate);
     this.books = new TopicResync({
       venue: "okx",
       log: this.log,
@@ -158,6 +139,7 @@ export class OkxAdapter implements VenueAdapter {
       restart: (t) => this.restart(t as OkxTopic),
     });
     this.bridge = new RestBridge(this, n, opts.budgetShare);
+    this.crossed = new CrossedBooks(n, { now: this.now, c: this.c, books: this.books, restart: (t) => this.restart(t) });
     this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare);
     this.reloader = okxReloader(config.instrumentReloadMs ?? INSTRUMENT_RELOAD_MS, opts.instrumentCheckMs, {
       config,
@@ -171,6 +153,7 @@ export class OkxAdapter implements VenueAdapter {
       stopping: () => this.lifecycle.stopping,
       apply: (t, inst) => this.applyInstrument(t, inst),
     });
+    this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, reloader: this.reloader });
     this.lifecycle = new ConnectionLifecycle(
       "okx",
       this.conns,
@@ -257,7 +240,7 @@ export class OkxAdapter implements VenueAdapter {
     const t = this.topics[index];
     if (!t || t.sub === SUB_REJECTED) return;
     if (reason === StatusReason.CROSSED_BOOK) {
-      this.onCrossed(t);
+      this.crossed.onCrossed(t); // crossed.ts
       return;
     }
     this.books.resync(t, BookState.RESYNCING, reason);
@@ -283,7 +266,7 @@ export class OkxAdapter implements VenueAdapter {
   stop(): Promise<void> {
     for (const timer of this.replaceRetryTimers) clearTimeout(timer);
     this.replaceRetryTimers.clear();
-    for (let i = 0; i < this.budgetTimers.length; i++) this.endBudgetWait(i);
+    this.budgetWaits.stop();
     this.reloader.stop();
     this.bridge.stop();
     return this.lifecycle.stop();
@@ -410,26 +393,6 @@ export class OkxAdapter implements VenueAdapter {
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
   }
 
-  /** A crossed book: at once the first time, else after a growing wait, unsubscribed meanwhile (crossed.ts). */
-  private onCrossed(t: OkxTopic): void {
-    this.c.crossedResyncs++;
-    const now = this.now();
-    const liveForMs = t.book === BookState.LIVE && t.liveSinceMs >= 0 ? now - t.liveSinceMs : -1;
-    const waitMs = this.crossed.next(t.index, now, liveForMs);
-    if (waitMs === 0) {
-      this.books.resync(t, BookState.RESYNCING, StatusReason.CROSSED_BOOK); // the first: maybe a lost message
-      return;
-    }
-    this.books.invalidate(t, BookState.RESYNCING, StatusReason.CROSSED_BOOK);
-    if (t.resyncDelayed || this.books.replaying) return;
-    this.crossed.scheduled(t.index, waitMs);
-    this.books.resyncs++;
-    t.resyncs++;
-    t.resyncDelayed = true;
-    t.resyncDueMs = now + waitMs;
-    this.restart(t);
-  }
-
   /**
    * TopicResync's restart (and the lifecycle's once a backoff is over): drops a REST bridge, then resubscribes
    * within the connection's hourly request budget. A topic already waiting for the budget sends nothing more; when
@@ -438,53 +401,17 @@ export class OkxAdapter implements VenueAdapter {
   private restart(t: OkxTopic): void {
     this.bridge.drop(t.index);
     this.bridgeOpen[t.index] = false;
-    if (this.books.replaying || this.budgetWait[t.index]) return;
-    const waitMs = this.requestBudget.restartWaitMs(t);
-    if (waitMs > 0) {
-      this.c.requestBudgetWaits++;
-      this.budgetWait[t.index] = true;
-      this.log.warn("okx: the connection's 480 requests per hour are spent; resync waits", { topic: t.topic, waitMs });
-      this.budgetTimers[t.index] = setTimeout(() => {
-        this.endBudgetWait(t.index);
-        if (!this.lifecycle.stopping && t.book !== BookState.LIVE) this.restart(t);
-      }, waitMs);
-      return;
-    }
+    if (this.books.replaying || this.budgetWaits.hold(t)) return;
     this.control.restartTopic(t);
   }
 
-  /** Topic `index` no longer waits for the request budget (its wait is over, it was subscribed afresh, or stop). */
-  private endBudgetWait(index: number): void {
-    this.budgetWait[index] = false;
-    const timer = this.budgetTimers[index];
-    if (timer) clearTimeout(timer);
-    this.budgetTimers[index] = null;
-  }
-
+  /** Rejected frames: counted, logged, pinned to their book, which resyncs (parse-errors.ts). */
   onUnknownTopic(conn: OkxConnection, frame: string): void {
-    conn.unknownTopic++;
-    if (this.books.replaying) return; // a capture holds other channels (tickers, trades)
-    this.onParseError(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
+    this.parseErrors.onUnknownTopic(conn, frame);
   }
 
   onParseError(conn: OkxConnection, entry: number, code: number, frame: string): void {
-    conn.parseErrors++;
-    const name = SCAN_RESULT_NAMES[-code] ?? String(code);
-    this.c.parseErrorsByCode.set(name, (this.c.parseErrorsByCode.get(name) ?? 0) + 1);
-    let t = entry >= 0 ? conn.byTopic.get(conn.table.topics[entry]!) : undefined;
-    t ??= topicNamedIn(conn, frame);
-    this.parseErrorLog.hit(`${name} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
-    if (!t) {
-      // Unreadable down to its topic: any book of the connection may have lost a message.
-      this.c.unattributedParseErrors++;
-      for (const x of conn.topics) {
-        if ((x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED && !x.resyncDelayed) this.books.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
-      }
-      return;
-    }
-    if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed) return;
-    if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
-    this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+    this.parseErrors.onParseError(conn, entry, code, frame);
   }
 
   onText(conn: OkxConnection, text: string): boolean {
@@ -509,12 +436,6 @@ export class OkxAdapter implements VenueAdapter {
       this.replaceSoon(conn, gen);
     }, PLANNED_RETRY_MS);
     this.replaceRetryTimers.add(timer);
-  }
-
-  /** A price or size that does not fit: its market's instruments are reloaded (re-checks of one market coalesce). */
-  private recheckInstrument(t: OkxTopic): void {
-    if (!this.recheck || this.books.replaying || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
-    this.reloader.requestNow(t.market);
   }
 
   /** A changed tick or lot (instrument-watch.ts): swaps exponents, tells the sink, resyncs the topic. */
@@ -574,12 +495,4 @@ export class OkxAdapter implements VenueAdapter {
     const t = this.topics[index]!;
     return { topic: t.topic, state: BOOK_STATE_NAMES[t.book]!, seqId: t.lastSeq, subscribed: t.sub === SUB_ACTIVE, rejected: t.sub === SUB_REJECTED, connection: t.conn.name, resyncs: t.resyncs };
   }
-}
-
-function topicNamedIn(conn: OkxConnection, frame: string): OkxTopic | undefined {
-  for (const t of conn.topics) {
-    const colon = t.topic.indexOf(":");
-    if (frame.includes(`"channel":"${t.topic.slice(0, colon)}","instId":"${t.symbol}"`)) return t;
-  }
-  return undefined;
 }

@@ -1,0 +1,76 @@
+/**
+ * Resyncs held back by the connection's hourly request budget (cold; request-budget.ts says how long). Out of
+ * adapter.ts so that file stays readable: the adapter's hot path only reads `waiting` (the same array, by index).
+ * @module
+ */
+import type { Logger } from "../../core/log.ts";
+import type { RequestProtocol } from "../common/hooks.ts";
+import type { OkxConnection, OkxTopic } from "./connection.ts";
+import { OKX_REQUESTS } from "./protocol.ts";
+import type { OkxRequestBudget } from "./request-budget.ts";
+import type { OkxCounters } from "./stats.ts";
+
+export class BudgetWaits {
+  /** Per subscription: a resync waits for the connection's hourly request budget. */
+  readonly waiting: boolean[];
+  /** Per subscription: the timer that ends the wait (null = none). */
+  private readonly timers: (ReturnType<typeof setTimeout> | null)[];
+
+  constructor(
+    n: number,
+    private readonly budget: OkxRequestBudget,
+    private readonly log: Logger,
+    private readonly c: OkxCounters,
+    /** Called when a wait is over (the topic may want its restart again). */
+    private readonly retry: (t: OkxTopic) => void,
+  ) {
+    this.waiting = new Array<boolean>(n).fill(false);
+    this.timers = new Array<ReturnType<typeof setTimeout> | null>(n).fill(null);
+  }
+
+  /**
+   * True when `t`'s restart must not send now: it already waits, or the budget is spent (then it waits, and
+   * `retry` runs once the wait is over, so topics that waited together go one after another).
+   */
+  hold(t: OkxTopic): boolean {
+    if (this.waiting[t.index]) return true;
+    const waitMs = this.budget.restartWaitMs(t);
+    if (waitMs <= 0) return false;
+    this.c.requestBudgetWaits++;
+    this.waiting[t.index] = true;
+    this.log.warn("okx: the connection's 480 requests per hour are spent; resync waits", { topic: t.topic, waitMs });
+    this.timers[t.index] = setTimeout(() => {
+      this.end(t.index);
+      this.retry(t);
+    }, waitMs);
+    return true;
+  }
+
+  /** Topic `index` no longer waits for the request budget (its wait is over, it was subscribed afresh, or stop). */
+  end(index: number): void {
+    this.waiting[index] = false;
+    const timer = this.timers[index];
+    if (timer) clearTimeout(timer);
+    this.timers[index] = null;
+  }
+
+  stop(): void {
+    for (let i = 0; i < this.timers.length; i++) this.end(i);
+  }
+}
+
+/**
+ * OKX's requests, each counted against its connection's 480 per hour. A subscribe (a new socket's, say) is the
+ * fresh start a topic waiting for the budget waited for: its wait is over.
+ */
+export function budgetedRequests(budget: OkxRequestBudget, waits: BudgetWaits): RequestProtocol {
+  return {
+    ...OKX_REQUESTS,
+    encodeRequest: (op, topics, reqId) => {
+      const conn = topics[0]?.conn as OkxConnection | undefined;
+      if (conn) budget.spend(conn);
+      if (op === "subscribe") for (const t of topics) waits.end(t.index);
+      return OKX_REQUESTS.encodeRequest(op, topics, reqId);
+    },
+  };
+}

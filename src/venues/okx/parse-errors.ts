@@ -1,0 +1,78 @@
+/**
+ * Rejected order-book frames (cold): counted by code, logged rate-limited, and pinned to the book they name so that
+ * book alone resyncs; a frame unreadable down to its topic resyncs every book of its connection; a price or size
+ * that does not fit has its market's instruments re-checked. Out of adapter.ts so that file stays readable; the
+ * adapter's onParseError / onUnknownTopic forward here.
+ * @module
+ */
+import { RateLimitedLog, type Logger } from "../../core/log.ts";
+import { BookState, StatusReason } from "../../core/types.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING } from "../common/connection.ts";
+import type { InstrumentReloader } from "../common/instrument-reload.ts";
+import type { TopicResync } from "../common/topic-resync.ts";
+import type { OkxConnection, OkxTopic } from "./connection.ts";
+import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+import type { OkxCounters } from "./stats.ts";
+
+export interface ParseErrorDeps {
+  log: Logger;
+  c: OkxCounters;
+  books: TopicResync;
+  /** Re-check instruments on a number that does not fit (OkxAdapterOptions.recheckInstruments). */
+  recheck: boolean;
+  /** The config's tick/lot overrides ("market:SYMBOL"): those instruments are never re-checked. */
+  overrides: ReadonlyMap<string, unknown>;
+  reloader: InstrumentReloader;
+}
+
+export class ParseErrors {
+  private readonly log: RateLimitedLog;
+  private readonly c: OkxCounters;
+  private readonly books: TopicResync;
+
+  constructor(private readonly deps: ParseErrorDeps) {
+    this.log = new RateLimitedLog(deps.log, "warn", "okx: order-book frames rejected");
+    this.c = deps.c;
+    this.books = deps.books;
+  }
+
+  onUnknownTopic(conn: OkxConnection, frame: string): void {
+    conn.unknownTopic++;
+    if (this.books.replaying) return; // a capture holds other channels (tickers, trades)
+    this.onParseError(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
+  }
+
+  onParseError(conn: OkxConnection, entry: number, code: number, frame: string): void {
+    conn.parseErrors++;
+    const name = SCAN_RESULT_NAMES[-code] ?? String(code);
+    this.c.parseErrorsByCode.set(name, (this.c.parseErrorsByCode.get(name) ?? 0) + 1);
+    let t = entry >= 0 ? conn.byTopic.get(conn.table.topics[entry]!) : undefined;
+    t ??= topicNamedIn(conn, frame);
+    this.log.hit(`${name} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    if (!t) {
+      // Unreadable down to its topic: any book of the connection may have lost a message.
+      this.c.unattributedParseErrors++;
+      for (const x of conn.topics) {
+        if ((x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED && !x.resyncDelayed) this.books.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+      }
+      return;
+    }
+    if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed) return;
+    if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
+    this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+  }
+
+  /** A price or size that does not fit: its market's instruments are reloaded (re-checks of one market coalesce). */
+  private recheckInstrument(t: OkxTopic): void {
+    if (!this.deps.recheck || this.books.replaying || this.deps.overrides.has(`${t.market}:${t.symbol}`)) return;
+    this.deps.reloader.requestNow(t.market);
+  }
+}
+
+function topicNamedIn(conn: OkxConnection, frame: string): OkxTopic | undefined {
+  for (const t of conn.topics) {
+    const colon = t.topic.indexOf(":");
+    if (frame.includes(`"channel":"${t.topic.slice(0, colon)}","instId":"${t.symbol}"`)) return t;
+  }
+  return undefined;
+}
