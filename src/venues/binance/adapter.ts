@@ -414,9 +414,7 @@ export class BinanceAdapter implements VenueAdapter {
     if (!t) {
       // Unreadable down to its stream: the lost diff may be any book's of this connection.
       this.unattributedParseErrors++;
-      for (const x of conn.topics) {
-        if ((x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED && !x.resyncDelayed) this.books.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
-      }
+      this.books.resyncAll(conn.topics, StatusReason.PARSE_ERROR);
       return;
     }
     if (t.sub === SUB_REJECTED || t.resyncDelayed) return;

@@ -36,7 +36,7 @@ import {
   REST_REQUESTS_PER_WINDOW,
   REST_WINDOW_MS,
 } from "./protocol.ts";
-import { type BybitConnection, type BybitTopic, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING } from "./connection.ts";
+import { type BybitConnection, type BybitTopic, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
 import { staleAfterFromConfig } from "./staleness.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
@@ -417,11 +417,7 @@ export class BybitAdapter implements VenueAdapter {
       // topic is waiting for (just subscribed, or mid-resync), after which only deltas would come. Every such
       // topic gets a fresh snapshot, except ones whose resync is already waiting out its backoff or unsubscribing.
       this.unattributedParseErrors++;
-      for (const x of conn.topics) {
-        if ((x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED && !x.resyncDelayed) {
-          this.books.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
-        }
-      }
+      this.books.resyncAll(conn.topics, StatusReason.PARSE_ERROR);
       return;
     }
     if (t.sub === SUB_REJECTED) return;

@@ -10,7 +10,7 @@ import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason } from "../../core/types.ts";
 import type { BookSink } from "../venue.ts";
 import { equalJitterMs } from "./backoff.ts";
-import type { TopicState } from "./connection.ts";
+import { SUB_ACTIVE, SUB_PENDING, type TopicState } from "./connection.ts";
 
 export const RESYNC_BACKOFF_BASE_MS = 250;
 export const RESYNC_BACKOFF_MAX_MS = 30_000;
@@ -77,6 +77,16 @@ export class TopicResync {
       this.delayLog.hit(`${t.market} ${t.topic}: ${STATUS_REASON_NAMES[reason]}, resync ${attempt + 1} in a row, next subscribe in ${Math.round(delay)} ms`);
     }
     this.o.restart(t);
+  }
+
+  /**
+   * A frame unreadable down to its topic: the lost message may be any book's of that connection, so every subscribed
+   * book (not halted, not already waiting for its resync) is resynced.
+   */
+  resyncAll(topics: readonly TopicState[], reason: StatusReason): void {
+    for (const t of topics) {
+      if ((t.sub === SUB_ACTIVE || t.sub === SUB_PENDING) && t.book !== BookState.HALTED && !t.resyncDelayed) this.resync(t, BookState.RESYNCING, reason);
+    }
   }
 
   /** A snapshot made the book LIVE: the backoff ends (a waiting resync would otherwise resubscribe a live book). */

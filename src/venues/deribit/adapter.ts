@@ -16,7 +16,7 @@ import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type Market
 import type { VenueConfig } from "../../config/types.ts";
 import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAdapter, VenueConnectionState, VenueMetric } from "../venue.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
-import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { shareOf } from "../common/budgets.ts";
 import { makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "../common/instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -369,9 +369,7 @@ export class DeribitAdapter implements VenueAdapter {
     if (!t) {
       // Unreadable down to its channel: the lost message may be any book's, or the snapshot one is waiting for.
       this.unattributedParseErrors++;
-      for (const x of conn.topics) {
-        if ((x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED && !x.resyncDelayed) this.books.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
-      }
+      this.books.resyncAll(conn.topics, StatusReason.PARSE_ERROR);
       return;
     }
     if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed) return;

@@ -7,7 +7,7 @@
  */
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
-import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING } from "../common/connection.ts";
+import { SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING } from "../common/connection.ts";
 import type { InstrumentReloader } from "../common/instrument-reload.ts";
 import type { TopicResync } from "../common/topic-resync.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
@@ -52,9 +52,7 @@ export class ParseErrors {
     if (!t) {
       // Unreadable down to its topic: any book of the connection may have lost a message.
       this.c.unattributedParseErrors++;
-      for (const x of conn.topics) {
-        if ((x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED && !x.resyncDelayed) this.books.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
-      }
+      this.books.resyncAll(conn.topics, StatusReason.PARSE_ERROR);
       return;
     }
     if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed) return;
