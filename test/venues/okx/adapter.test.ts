@@ -4,44 +4,12 @@
  * keepalive and the maintenance reset on a live stream, the hourly request budget, and several connections.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startOkxSimulator, type OkxSim, type OkxSimOptions } from "../../../src/sim/okx-sim.ts";
 import { CROSSED_RESYNC_MS, OkxAdapter, type OkxAdapterOptions } from "../../../src/venues/okx/index.ts";
-import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
-import { applyToMaps } from "../contract.ts";
-import { expectedBook, okxConfig } from "./helpers.ts";
-
-class Sink implements BookSink {
-  bids: (Map<number, number> | undefined)[] = [];
-  asks: (Map<number, number> | undefined)[] = [];
-  seq: number[] = [];
-  invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
-  constructor(readonly instruments: Instrument[]) {}
-  onBookUpdate(index: number, u: BookUpdate): void {
-    if (u.isSnapshot || u.replace) {
-      this.bids[index] = new Map();
-      this.asks[index] = new Map();
-    }
-    if (!this.bids[index]) throw new Error("delta without a book");
-    applyToMaps(u, this.bids[index]!, this.asks[index]!);
-    this.seq[index] = u.venueSeq;
-  }
-  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
-    this.invalid.push({ index, state, reason });
-    this.bids[index] = undefined;
-  }
-  onInstrumentChanged(): void {}
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+import type { Subscription } from "../../../src/venues/venue.ts";
+import { expectedBook, okxConfig, MapSink as Sink, until } from "./helpers.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

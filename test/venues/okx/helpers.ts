@@ -3,10 +3,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFixed } from "../../../src/core/fixed.ts";
-import type { Instrument, MarketName } from "../../../src/core/types.ts";
+import type { BookUpdate } from "../../../src/core/book-update.ts";
+import type { BookState, Instrument, MarketName, StatusReason } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import type { OkxSim } from "../../../src/sim/okx-sim.ts";
-import type { Subscription } from "../../../src/venues/venue.ts";
+import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import { applyToMaps } from "../contract.ts";
 
 export function tempCachePath(): string {
   return join(mkdtempSync(join(tmpdir(), "okx-test-")), "instruments-okx.json");
@@ -25,4 +27,39 @@ export function expectedBook(sim: OkxSim, sub: Subscription, instrument: Instrum
   const b = sim.book(sub.symbol, sub.depth);
   const conv = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [parseFixed(p, instrument.priceExp), parseFixed(q, instrument.qtyExp)] as [number, number]));
   return { bids: conv(b.bids), asks: conv(b.asks), seq: b.seqId };
+}
+
+/** Polls `cond` (an event the test cannot await directly) every 2 ms; fails naming `what` after `timeoutMs`. */
+export async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** A sink that keeps each book as price → qty maps (dropped when the book goes invalid), to compare with the simulator's. */
+export class MapSink implements BookSink {
+  bids: (Map<number, number> | undefined)[] = [];
+  asks: (Map<number, number> | undefined)[] = [];
+  seq: number[] = [];
+  invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
+  /** Updates handed over without a receive time (the wire's local timestamp would say 0). */
+  noRecvTime = 0;
+  constructor(readonly instruments: Instrument[]) {}
+  onBookUpdate(index: number, u: BookUpdate): void {
+    if (!(u.tsRecvUs > 0)) this.noRecvTime++;
+    if (u.isSnapshot || u.replace) {
+      this.bids[index] = new Map();
+      this.asks[index] = new Map();
+    }
+    if (!this.bids[index]) throw new Error("delta without a book");
+    applyToMaps(u, this.bids[index]!, this.asks[index]!);
+    this.seq[index] = u.venueSeq;
+  }
+  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
+    this.invalid.push({ index, state, reason });
+    this.bids[index] = undefined;
+  }
+  onInstrumentChanged(): void {}
 }

@@ -12,7 +12,7 @@ import { INSTRUMENT_RELOAD_MS } from "../../../src/venues/common/instrument-relo
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { AFTER_EFF_TIME_MS } from "../../../src/venues/okx/instrument-watch.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
-import { okxConfig } from "./helpers.ts";
+import { okxConfig, until } from "./helpers.ts";
 
 const DAY_MS = 86_400_000;
 const SUBS: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }];
@@ -26,14 +26,6 @@ class Sink implements BookSink {
   }
   onInstrumentChanged(_index: number, inst: Instrument): void {
     this.changed.push(inst);
-  }
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
   }
 }
 

@@ -13,7 +13,7 @@ import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS } from "../../../src/venues/okx/protocol.ts";
 import { MAX_BUFFERED } from "../../../src/venues/okx/rest-bridge.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
-import { okxConfig } from "./helpers.ts";
+import { okxConfig, until } from "./helpers.ts";
 
 class Sink implements BookSink {
   readonly invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
@@ -25,14 +25,6 @@ class Sink implements BookSink {
     this.invalid.push({ index, state, reason });
   }
   onInstrumentChanged(): void {}
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
 }
 
 const cleanups: (() => Promise<void>)[] = [];

@@ -9,49 +9,16 @@
  * JSON path on arrival is read again the same way when its book is bridged (not skipped, which broke the bridge).
  */
 import { afterEach, describe, expect, test, vi } from "vitest";
-import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { silentLogger } from "../../../src/core/log.ts";
-import type { BookState, Instrument, StatusReason } from "../../../src/core/types.ts";
+import type { Instrument } from "../../../src/core/types.ts";
 import { startOkxSimulator } from "../../../src/sim/okx-sim.ts";
 import { WasmLevels } from "../../../src/venues/common/levels-wasm.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import type { OkxConnection } from "../../../src/venues/okx/connection.ts";
-import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
-import { applyToMaps } from "../contract.ts";
-import { expectedBook, okxConfig } from "./helpers.ts";
+import type { Subscription } from "../../../src/venues/venue.ts";
+import { expectedBook, okxConfig, MapSink as Sink, until as waitUntil } from "./helpers.ts";
 
-class Sink implements BookSink {
-  bids: (Map<number, number> | undefined)[] = [];
-  asks: (Map<number, number> | undefined)[] = [];
-  seq: number[] = [];
-  invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
-  constructor(readonly instruments: Instrument[]) {}
-  /** Updates handed over without a receive time (the wire's local timestamp would say 0). */
-  noRecvTime = 0;
-  onBookUpdate(index: number, u: BookUpdate): void {
-    if (!(u.tsRecvUs > 0)) this.noRecvTime++;
-    if (u.isSnapshot || u.replace) {
-      this.bids[index] = new Map();
-      this.asks[index] = new Map();
-    }
-    if (!this.bids[index]) throw new Error("delta without a book");
-    applyToMaps(u, this.bids[index]!, this.asks[index]!);
-    this.seq[index] = u.venueSeq;
-  }
-  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
-    this.invalid.push({ index, state, reason });
-    this.bids[index] = undefined;
-  }
-  onInstrumentChanged(): void {}
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+const until = (cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> => waitUntil(cond, what, timeoutMs);
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
