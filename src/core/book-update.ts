@@ -42,10 +42,28 @@ export class BookUpdate {
     this.askCount = 0;
   }
 
+  /**
+   * Makes room for `total` levels on one side, keeping those already there (cold: more levels than ever before).
+   * For readers that write the arrays directly (the WebAssembly side reader's copy-out).
+   */
+  reserve(bids: boolean, total: number): void {
+    const cap = bids ? this.bidPx.length : this.askPx.length;
+    if (total <= cap) return;
+    let next = Math.max(cap * 2, 16);
+    while (next < total) next *= 2;
+    if (bids) {
+      this.bidPx = grow(this.bidPx, next);
+      this.bidQty = grow(this.bidQty, next);
+    } else {
+      this.askPx = grow(this.askPx, next);
+      this.askQty = grow(this.askQty, next);
+    }
+  }
+
   pushBid(priceMantissa: number, qtyMantissa: number): void {
     if (this.bidCount === this.bidPx.length) {
-      this.bidPx = grow(this.bidPx);
-      this.bidQty = grow(this.bidQty);
+      this.bidPx = grow(this.bidPx, this.bidPx.length * 2);
+      this.bidQty = grow(this.bidQty, this.bidQty.length * 2);
     }
     this.bidPx[this.bidCount] = priceMantissa;
     this.bidQty[this.bidCount++] = qtyMantissa;
@@ -53,16 +71,16 @@ export class BookUpdate {
 
   pushAsk(priceMantissa: number, qtyMantissa: number): void {
     if (this.askCount === this.askPx.length) {
-      this.askPx = grow(this.askPx);
-      this.askQty = grow(this.askQty);
+      this.askPx = grow(this.askPx, this.askPx.length * 2);
+      this.askQty = grow(this.askQty, this.askQty.length * 2);
     }
     this.askPx[this.askCount] = priceMantissa;
     this.askQty[this.askCount++] = qtyMantissa;
   }
 }
 
-function grow(a: Float64Array): Float64Array {
-  const b = new Float64Array(a.length * 2);
+function grow(a: Float64Array, capacity: number): Float64Array {
+  const b = new Float64Array(capacity);
   b.set(a);
   return b;
 }

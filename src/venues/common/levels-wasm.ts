@@ -120,7 +120,7 @@ export class WasmLevels {
     const n = this.levels(p, priceExp, qtyExp, this.outAddr, this.cap);
     if (n < 0) return -1;
     const c = bids ? out.bidCount : out.askCount;
-    if (c + n > (bids ? out.bidPx.length : out.askPx.length)) growSide(out, bids, c + n);
+    if (c + n > (bids ? out.bidPx.length : out.askPx.length)) out.reserve(bids, c + n);
     const px = bids ? out.bidPx : out.askPx;
     const qty = bids ? out.bidQty : out.askQty;
     const f = this.f64;
@@ -147,8 +147,8 @@ export class WasmLevels {
    * arrays (grown first when they are shorter, cold).
    */
   copyOkxSides(out: BookUpdate, na: number, nb: number): void {
-    if (na > out.askPx.length) growSide(out, false, na);
-    if (nb > out.bidPx.length) growSide(out, true, nb);
+    if (na > out.askPx.length) out.reserve(false, na);
+    if (nb > out.bidPx.length) out.reserve(true, nb);
     const ap = this.okxAskPx;
     const aq = this.okxAskQty;
     const bp = this.okxBidPx;
@@ -193,21 +193,4 @@ export class WasmLevels {
       this.okxF64 = new Float64Array(buf, LEVELS_WASM_OKX_HDR, 6);
     }
   }
-}
-
-/** Cold: more levels than the BookUpdate has ever held; its own push grows the arrays. */
-function growSide(out: BookUpdate, bids: boolean, atLeast: number): void {
-  const count = bids ? out.bidCount : out.askCount;
-  while ((bids ? out.bidPx.length : out.askPx.length) < atLeast) {
-    const len = bids ? out.bidPx.length : out.askPx.length;
-    if (bids) {
-      out.bidCount = len;
-      out.pushBid(0, 0);
-    } else {
-      out.askCount = len;
-      out.pushAsk(0, 0);
-    }
-  }
-  if (bids) out.bidCount = count;
-  else out.askCount = count;
 }
