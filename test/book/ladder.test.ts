@@ -13,6 +13,31 @@ function f64(xs: number[]): Float64Array {
   return Float64Array.from(xs);
 }
 
+/**
+ * One message applied by applyLevels to `fast` and by set() per level to `slow` (the reference): the same absent
+ * deletes, the same change set (levels whose qty changed, in message order), count and best. Returns the absent deletes.
+ */
+function applyBoth(fast: Ladder, slow: Ladder, px: Float64Array, qty: Float64Array, n: number, changes: ChangeSet): number {
+  changes.clear();
+  const absentFast = fast.applyLevels(px, qty, n, changes);
+  const want: [number, number][] = [];
+  let absentSlow = 0;
+  for (let k = 0; k < n; k++) {
+    const prev = slow.set(px[k]!, qty[k]!);
+    if (prev !== qty[k]) want.push([px[k]!, qty[k]!]);
+    else if (qty[k] === 0) absentSlow++;
+  }
+  expect(absentFast).toBe(absentSlow);
+  const bid = fast.side === Side.BID;
+  const cN = bid ? changes.bidCount : changes.askCount;
+  const cPx = bid ? changes.bidPx : changes.askPx;
+  const cQty = bid ? changes.bidQty : changes.askQty;
+  expect(Array.from({ length: cN }, (_, i) => [cPx[i], cQty[i]])).toEqual(want);
+  expect(fast.count).toBe(slow.count);
+  expect(fast.bestPrice()).toBe(slow.bestPrice());
+  return absentSlow;
+}
+
 describe("Ladder", () => {
   it("TC0: bids are best-first descending, asks ascending", () => {
     const bids = new Ladder(Side.BID);
@@ -381,23 +406,7 @@ describe("Ladder", () => {
           qty[k] = rand(3) === 0 ? 0 : rand(4) === 0 ? fast.get(px[k]!) || 1 : 1 + rand(1000);
           if (rand(8) === 0) px[k] = best; // the best: its delete leaves the fast loop
         }
-        changes.clear();
-        const absentFast = fast.applyLevels(px, qty, n, changes);
-        const want: [number, number][] = [];
-        let absentSlow = 0;
-        for (let k = 0; k < n; k++) {
-          const prev = slow.set(px[k]!, qty[k]!);
-          if (prev !== qty[k]) want.push([px[k]!, qty[k]!]);
-          else if (qty[k] === 0) absentSlow++;
-        }
-        absent += absentSlow;
-        expect(absentFast).toBe(absentSlow);
-        const cN = side === Side.BID ? changes.bidCount : changes.askCount;
-        const cPx = side === Side.BID ? changes.bidPx : changes.askPx;
-        const cQty = side === Side.BID ? changes.bidQty : changes.askQty;
-        expect(Array.from({ length: cN }, (_, i) => [cPx[i], cQty[i]])).toEqual(want);
-        expect(fast.count).toBe(slow.count);
-        expect(fast.bestPrice()).toBe(slow.bestPrice());
+        absent += applyBoth(fast, slow, px, qty, n, changes);
         if (msg % 100 === 0) expect(levels(fast)).toEqual(levels(slow));
       }
       expect(levels(fast)).toEqual(levels(slow));
@@ -439,22 +448,7 @@ describe("Ladder", () => {
           else qty[k] = rand(20) === 0 ? 0 : present ? (rand(4) === 0 ? fast.get(p) : 1 + rand(100)) : rand(10) === 0 ? 1 + rand(100) : 0;
           if (rand(16) === 0) px[k] = best; // its delete leaves the window loop
         }
-        changes.clear();
-        const absentFast = fast.applyLevels(px, qty, n, changes);
-        const want: [number, number][] = [];
-        let absentSlow = 0;
-        for (let k = 0; k < n; k++) {
-          const prev = slow.set(px[k]!, qty[k]!);
-          if (prev !== qty[k]) want.push([px[k]!, qty[k]!]);
-          else if (qty[k] === 0) absentSlow++;
-        }
-        expect(absentFast).toBe(absentSlow);
-        const cN = side === Side.BID ? changes.bidCount : changes.askCount;
-        const cPx = side === Side.BID ? changes.bidPx : changes.askPx;
-        const cQty = side === Side.BID ? changes.bidQty : changes.askQty;
-        expect(Array.from({ length: cN }, (_, i) => [cPx[i], cQty[i]])).toEqual(want);
-        expect(fast.count).toBe(slow.count);
-        expect(fast.bestPrice()).toBe(slow.bestPrice());
+        applyBoth(fast, slow, px, qty, n, changes);
         if (msg % 50 === 0) expect(levels(fast)).toEqual(levels(slow));
       }
       expect(levels(fast)).toEqual(levels(slow));
