@@ -9,10 +9,10 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
-import { WasmLevels } from "../../../src/venues/common/levels-wasm.ts";
 import { BinanceScanner } from "../../../src/venues/binance/scanner.ts";
 import { StreamTable } from "../../../src/venues/binance/topic-table.ts";
 import { parseDepthSnapshot } from "../../../src/venues/binance/parse-json.ts";
+import { countSides } from "../common/count-wasm-sides.ts";
 import { RandomLevelText } from "../common/random-level-text.ts";
 import { loadRecording } from "./recordings.ts";
 
@@ -44,19 +44,6 @@ function bodyText(pe: number, qe: number): string {
 function levels(u: BookUpdate): string {
   const side = (px: Float64Array, qty: Float64Array, n: number) => Array.from({ length: n }, (_, i) => `${px[i]}:${qty[i]}`).join(",");
   return `${side(u.bidPx, u.bidQty, u.bidCount)}|${side(u.askPx, u.askQty, u.askCount)}|${u.venueSeq}|${u.tsExchangeUs}|${u.tsEventUs}`;
-}
-
-/** Counts the sides the module accepted (readSide ≥ 0) and declined. */
-function countSides(): { accepted: number; declined: number } {
-  const counts = { accepted: 0, declined: 0 };
-  const real = WasmLevels.prototype.readSide;
-  vi.spyOn(WasmLevels.prototype, "readSide").mockImplementation(function (this: WasmLevels, ...args: Parameters<WasmLevels["readSide"]>) {
-    const r = real.apply(this, args);
-    if (r >= 0) counts.accepted++;
-    else counts.declined++;
-    return r;
-  });
-  return counts;
 }
 
 afterEach(() => {

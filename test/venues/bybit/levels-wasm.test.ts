@@ -13,6 +13,7 @@ import { BookUpdate } from "../../../src/core/book-update.ts";
 import { WasmLevels } from "../../../src/venues/common/levels-wasm.ts";
 import { BybitScanner, parseBookObject, TopicTable } from "../../../src/venues/bybit/index.ts";
 import { WASM_MIN_CHARS } from "../../../src/venues/bybit/scanner.ts";
+import { countSides } from "../common/count-wasm-sides.ts";
 import { RandomLevelText } from "../common/random-level-text.ts";
 
 const g = new RandomLevelText(9091, { maxFracDigits: 12, longIntFrom: 9, longIntOneIn: 10 });
@@ -56,19 +57,6 @@ function resultOf(r: number, sc: BybitScanner, u: BookUpdate): string {
   if (r < 0) return `code ${r} at ${sc.errorPos} entry ${sc.entry}`;
   const side = (px: Float64Array, qty: Float64Array, n: number) => Array.from({ length: n }, (_, i) => `${px[i]}:${qty[i]}`).join(",");
   return [r, sc.entry, u.isSnapshot, u.venueSeq, u.tsExchangeUs, u.tsEventUs, side(u.bidPx, u.bidQty, u.bidCount), side(u.askPx, u.askQty, u.askCount)].join("|");
-}
-
-/** Counts the sides the module accepted (readSide ≥ 0) and declined. */
-function countSides(): { accepted: number; declined: number } {
-  const counts = { accepted: 0, declined: 0 };
-  const real = WasmLevels.prototype.readSide;
-  vi.spyOn(WasmLevels.prototype, "readSide").mockImplementation(function (this: WasmLevels, ...args: Parameters<WasmLevels["readSide"]>) {
-    const r = real.apply(this, args);
-    if (r >= 0) counts.accepted++;
-    else counts.declined++;
-    return r;
-  });
-  return counts;
 }
 
 afterEach(() => {
