@@ -4,8 +4,8 @@
  * VIP channels), 60014 (over 480 requests per connection per hour), text `ping` → `pong`, the 64008 notice; REST
  * `/api/v5/public/instruments` (OPTION needs instFamily) and `/api/v5/market/books` (with seqId); generated books
  * (sim-book.ts) or the replay of a recording; faults from code or `POST /sim/fault`: gap, reset (OKX's maintenance
- * reset: seqId < prevSeqId), disconnect, stall, malformed, duplicate, keepalive, notice (64008, then close),
- * checksum (a wrong one); REST snapshot faults (refused with 429, or too old to bridge). Cold code (a test tool).
+ * reset: seqId < prevSeqId), lost_reset (such a reset into the current run of seqIds, lost), disconnect, stall,
+ * malformed, duplicate, keepalive, notice (64008, then close), checksum (a wrong one); REST snapshot faults (refused with 429, or too old to bridge). Cold code (a test tool).
  * @module
  */
 import type { Server } from "bun";
@@ -28,7 +28,7 @@ import {
 } from "./okx-sim-topics.ts";
 import { readFileSync } from "node:fs";
 
-export const OKX_SIM_FAULTS = ["gap", "reset", "disconnect", "stall", "malformed", "duplicate", "keepalive", "notice", "checksum"] as const;
+export const OKX_SIM_FAULTS = ["gap", "reset", "lost_reset", "disconnect", "stall", "malformed", "duplicate", "keepalive", "notice", "checksum"] as const;
 export type OkxSimFault = (typeof OKX_SIM_FAULTS)[number];
 
 export interface OkxSimOptions {
@@ -207,6 +207,10 @@ export class OkxSim {
         for (const t of topics) t.faults[fault] = true;
         for (const r of replays) r.faults[fault] = true;
         return;
+      case "lost_reset":
+        // Generated `books` only: a recording's seqIds are what they are.
+        for (const t of topics) if (!t.fullBook) t.faults.lostReset = true;
+        return;
       case "keepalive":
         for (const t of topics) if (!t.fullBook) this.publish(t, keepaliveFrame(t));
         return;
@@ -270,8 +274,9 @@ export class OkxSim {
         if (t.subs.size === 0) continue;
         const frame = advanceTopic(t, this.opts.checksums ?? false, this.rng);
         if (frame === null) continue;
-        if (t.faults.gap) {
+        if (t.faults.gap || t.faults.lostReset) {
           t.faults.gap = false;
+          t.faults.lostReset = false;
           again = true; // lost: the book moved on
           continue;
         }
