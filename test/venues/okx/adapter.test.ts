@@ -102,6 +102,26 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(sim.stats.pings).toBeGreaterThanOrEqual(3);
   });
 
+  test("a lost maintenance reset into the book's run of seqIds: the next message is a gap (not a repeat), the book resyncs and is equal again", async () => {
+    const { sim, adapter, sink, equal } = await start(TWO);
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    sim.step(10); // the book's run of seqIds grows well past the lost reset's target (6-10 below the last seqId)
+    await until(() => equal(0) && equal(1), "books equal");
+    sim.inject("lost_reset", "BTC-USDT");
+    // The reset is lost; the message after it chains on the reset's seqId, which the book's run passed through.
+    await until(() => {
+      sim.step(1);
+      return adapter.stats().gaps + adapter.stats().duplicates > 0;
+    }, "the message after the lost reset read");
+    expect([adapter.stats().gaps, adapter.stats().duplicates]).toEqual([1, 0]);
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    await until(() => equal(0) && equal(1) && adapter.topicInfo(0).state === "live", "the book resynced and equal again");
+    sim.step(3);
+    await until(() => equal(0) && equal(1), "books equal after more messages");
+    expect(adapter.stats().duplicates).toBe(0);
+  });
+
   test("the books keepalive counts as liveness: a book that gets only keepalives is never stale", async () => {
     let clock = 1_000_000;
     const { sim, adapter, sink, equal } = await start(TWO, { now: () => clock, staleAfterMs: () => 1_000, pingIntervalMs: 500 });
