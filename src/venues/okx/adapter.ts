@@ -3,12 +3,13 @@
  * The OKX v5 venue adapter and its per-topic sequencing rule (docs/venues/okx.md, "Sequencing"): a snapshot has
  * prevSeqId -1 and resets the book; each next message must carry prevSeqId = the last seqId; prevSeqId == seqId with
  * empty sides is a keepalive (no-op, counts as liveness); seqId < prevSeqId with prevSeqId = the last seqId is a
- * maintenance reset (accepted). A message that does not chain on the book is a repeat (ignored, counted) only when
- * it provably is one: during a planned reconnect two sockets deliver the instId, and the one behind re-delivers what
- * the book has; its messages chain on their own stream, known from where it started (lagging-stream.ts has the exact
- * rule). Anything else, e.g. the messages after a lost maintenance reset whose seqIds the book has passed through,
- * resyncs that instId alone (unsubscribe, ack, subscribe). When `books` starts with an update instead of a snapshot, a REST snapshot (`/api/v5/market/books`)
- * is bridged to the buffered updates by seqId (rest-bridge.ts). books5 and bbo-tbt are full books (replace).
+ * maintenance reset (accepted). A message not chaining on the book is a repeat (ignored, counted) only when it
+ * provably is one: the message applied last, delivered again; or, during a planned reconnect, when two sockets
+ * deliver the instId, a message of the one behind, chaining on its own stream, known from where it started
+ * (lagging-stream.ts has the exact rule). Anything else, e.g. the messages after a lost maintenance reset whose seqIds
+ * the book has passed through, resyncs that instId alone (unsubscribe, ack, subscribe). When `books` starts with an
+ * update instead of a snapshot, a REST snapshot (`/api/v5/market/books`) is bridged to the buffered updates by seqId
+ * (rest-bridge.ts). books5 and bbo-tbt are full books (replace; a lower seqId: see onFullBook).
  * The checksum (deprecated, 0 in production) is kept per book and verified by verify() (checksum.ts).
  * @module
  */
@@ -38,15 +39,13 @@ import { HOUR_MS, OkxRequestBudget } from "./request-budget.ts";
 import { BudgetWaits, budgetedRequests } from "./budget-wait.ts";
 import { LaggingStreams } from "./lagging-stream.ts";
 import { ParseErrors } from "./parse-errors.ts";
+import { PlannedReplacements } from "./planned-replace.ts";
 import { RestBridge } from "./rest-bridge.ts";
 import type { OkxAdapterOptions } from "./options.ts";
 export type { OkxAdapterOptions } from "./options.ts";
 import { OkxCounters, okxMetrics, okxStats } from "./stats.ts";
 import { ACTION_SNAPSHOT, type OkxScanner } from "./scanner.ts";
 import { defaultStaleAfterMs } from "./staleness.ts";
-
-/** A planned replacement that found no connect budget tries again after this long. */
-const PLANNED_RETRY_MS = 100;
 
 export class OkxAdapter implements VenueAdapter {
   readonly venue;
@@ -71,8 +70,9 @@ export class OkxAdapter implements VenueAdapter {
   private readonly instrumentPacer: InstrumentRequestPacer;
   /** Periodic, announced (upcChg) and asked-for reloads of each market's instruments (instrument-watch.ts). */
   readonly reloader: InstrumentReloader;
-  /** 64008 replacements waiting for connect budget; each timer leaves the set when it fires (bounded by connections). */
-  private readonly replaceRetryTimers = new Set<ReturnType<typeof setTimeout>>();
+  /** 64008 replacements, and those waiting for connect budget (planned-replace.ts; its timers, for tests). */
+  private readonly planned: PlannedReplacements;
+  private readonly replaceRetryTimers: Set<ReturnType<typeof setTimeout>>;
   sink: BookSink | null = null;
   /** Per subscription: full-book channel (books5, bbo-tbt). */
   private readonly fullBook: boolean[];
@@ -88,9 +88,8 @@ export class OkxAdapter implements VenueAdapter {
   private readonly runStartSeq: Float64Array;
   /** The lagging stream of a planned reconnect per subscription: which messages are provably repeats. */
   private readonly lag: LaggingStreams;
-  /** lag.open: 1 while a lagging stream may deliver (read on the hot path). */
+  /** lag.open and lag.lastPrev (hot path). */
   private readonly lagOpen: Uint8Array;
-  /** Per subscription: the prevSeqId of the update applied last (NaN after a snapshot), to know it delivered twice. */
   private readonly lastPrevSeq: Float64Array;
   /** Per subscription: the book's messages carry seqId (false for captures from before seqId existed). */
   private readonly sequenced: boolean[];
@@ -133,7 +132,7 @@ export class OkxAdapter implements VenueAdapter {
     this.runStartSeq = new Float64Array(n);
     this.lag = new LaggingStreams(n);
     this.lagOpen = this.lag.open;
-    this.lastPrevSeq = new Float64Array(n);
+    this.lastPrevSeq = this.lag.lastPrev;
     this.budgetWaits = new BudgetWaits(n, this.requestBudget, this.log, this.c, (t) => {
       if (!this.lifecycle.stopping && t.book !== BookState.LIVE) this.restart(t);
     });
@@ -186,6 +185,8 @@ export class OkxAdapter implements VenueAdapter {
         connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
       },
     );
+    this.planned = new PlannedReplacements(this.lifecycle);
+    this.replaceRetryTimers = this.planned.timers;
   }
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
@@ -276,8 +277,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
-    for (const timer of this.replaceRetryTimers) clearTimeout(timer);
-    this.replaceRetryTimers.clear();
+    this.planned.stop();
     this.budgetWaits.stop();
     this.reloader.stop();
     this.bridge.stop();
@@ -377,23 +377,13 @@ export class OkxAdapter implements VenueAdapter {
       this.sink!.onBookUpdate(index, update);
       return;
     }
-    if (this.isRepeat(t, prev, seq, update)) {
+    // Provably one the book has (lagging-stream.ts); `overlap`: live, a planned reconnect's second socket open.
+    const overlap = !this.books.replaying && t.conn.retiringWs !== null;
+    if (this.lag.isRepeat(index, prev, seq, update.bidCount === 0 && update.askCount === 0, last, overlap, this.runStartSeq[index]!)) {
       this.c.duplicates++;
       return;
     }
     this.onSequenceBreak(t, prev, seq);
-  }
-
-  /** Whether a message not chaining on the book is provably one the book has (lagging-stream.ts). Cold. */
-  private isRepeat(t: OkxTopic, prev: number, seq: number, update: BookUpdate): boolean {
-    const i = t.index;
-    const keepalive = update.bidCount === 0 && update.askCount === 0;
-    if (this.lagOpen[i] === 1 && this.lag.repeat(i, prev, seq, keepalive, t.lastSeq)) return true;
-    if (seq === t.lastSeq && prev === this.lastPrevSeq[i]) return true; // the message just applied, delivered again
-    if (this.lagOpen[i] === 1) return false;
-    // Live, a planned reconnect's second socket open, `books` without a snapshot on subscribe: its first message.
-    if (this.books.replaying || t.conn.retiringWs === null) return false;
-    return this.lag.startInRun(i, prev, seq, keepalive, this.runStartSeq[i]!, t.lastSeq);
   }
 
   /**
@@ -454,23 +444,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   onControl(conn: OkxConnection, msg: unknown): void {
-    if (this.control.onControl(conn, msg) === "planned_close") this.replaceSoon(conn, conn.generation);
-  }
-
-  /**
-   * The 64008 notice goes to every connection at once, but only 3 connects per second are allowed: a connection
-   * whose replacement finds no connect budget tries again shortly, until it is replaced or its socket is gone.
-   */
-  private replaceSoon(conn: OkxConnection, gen: number): void {
-    if (this.lifecycle.stopping || !conn.open || conn.generation !== gen) return;
-    const before = conn.plannedReconnects;
-    this.lifecycle.onPlannedClose(conn, "notice 64008 (service upgrade)");
-    if (conn.plannedReconnects !== before || conn.replacing || conn.retiringWs) return;
-    const timer = setTimeout(() => {
-      this.replaceRetryTimers.delete(timer);
-      this.replaceSoon(conn, gen);
-    }, PLANNED_RETRY_MS);
-    this.replaceRetryTimers.add(timer);
+    if (this.control.onControl(conn, msg) === "planned_close") this.planned.soon(conn, conn.generation);
   }
 
   /** A changed tick or lot (instrument-watch.ts): swaps exponents, tells the sink, resyncs the topic. */

@@ -1,17 +1,18 @@
 /**
- * The lagging stream of a planned reconnect (docs/venues/okx.md, "Repeats: the lagging stream"). While two sockets
- * deliver one instId's `books` (make-before-break, notice 64008), the one behind re-delivers messages the book
- * already has. A message that does not chain on the book is such a repeat only when it provably is one: it chains
- * on the lagging stream's own last seqId (`prevSeqId` = `seq[i]`), it goes forward without passing the book
- * (`prevSeqId` < `seqId` ≤ the book's last; or a keepalive, `seqId` = `prevSeqId`, empty sides), or it is that
- * stream's copy of the one maintenance reset the book applied meanwhile (same `prevSeqId` and `seqId`). The stream
- * is known only from its start: the replacement socket's snapshot ignored as older than the book (it starts at
- * that snapshot's seqId), the book's last seqId when a newer snapshot from the other socket replaced it, or (live,
- * no snapshot on `books`, a second socket open) the first message lying inside the book's run of seqIds. It ends
- * when the book leaves LIVE, at a second maintenance reset before it copied the first, once the book applies a
- * message while the connection has one socket (live: nothing else can lag), or after LAG_IDLE_MAX messages applied
- * without a word from it (replay, where captures do not say which socket a frame came from). Anything else that
- * does not chain on the book is a sequence break. Cold, except `open`, read on the hot path.
+ * Which `books` messages that do not chain on the book are repeats (docs/venues/okx.md, "Repeats"). Only provable
+ * ones: (1) the message the book applied last, delivered again (same prevSeqId and seqId); (2) during a planned
+ * reconnect (make-before-break, notice 64008), when two sockets deliver one instId, the next message of the socket
+ * that is behind, which re-delivers what the book has. That lagging stream is known from where it started: the
+ * replacement socket's snapshot ignored as older than the book (its seqId), the book's last seqId when a newer
+ * snapshot from the other socket replaced the book, or (live, a second socket open, `books` without a snapshot on
+ * subscribe) the new socket's first message inside the book's run of seqIds. Its next message must chain on the
+ * stream's own last seqId (prevSeqId = `seq[i]`) and go forward without passing the book (prevSeqId < seqId ≤ the
+ * book's last; or a keepalive: seqId = prevSeqId, empty sides), or be its copy of the one maintenance reset the book
+ * applied meanwhile (before that copy it goes no further than the reset's prevSeqId). The stream ends: when the book
+ * leaves LIVE or takes a fresh snapshot; live, once the book applies a message while the connection has one socket
+ * (nothing else can lag); after LAG_IDLE_MAX messages applied without a word from it (replay, where captures do not
+ * say which socket a frame came from, and a bound live); at a second reset before it copied the first. Anything else
+ * that does not chain on the book is a sequence break. Cold, except `open` and `lastPrev` (hot path).
  * @module
  */
 
@@ -21,6 +22,8 @@ export const LAG_IDLE_MAX = 50;
 export class LaggingStreams {
   /** Per subscription: 1 while a lagging stream may deliver. */
   readonly open: Uint8Array;
+  /** Per subscription: the prevSeqId of the update the book applied last (NaN after a snapshot). Written by the adapter. */
+  readonly lastPrev: Float64Array;
   /** The seqId the lagging stream delivered last: its next message has it as prevSeqId. */
   private readonly seq: Float64Array;
   /** Messages the book applied since the lagging stream last delivered one. */
@@ -32,6 +35,7 @@ export class LaggingStreams {
 
   constructor(n: number) {
     this.open = new Uint8Array(n);
+    this.lastPrev = new Float64Array(n);
     this.seq = new Float64Array(n);
     this.idle = new Int32Array(n);
     this.resetPending = new Uint8Array(n);
@@ -48,10 +52,21 @@ export class LaggingStreams {
   }
 
   /**
+   * Whether (prev, seq), not chaining on the book at `last`, is provably a message the book has: the lagging stream's
+   * next, or the message the book applied last delivered again; or, with a second socket open (`overlap`, live) and
+   * no lagging stream yet, the new socket's first message inside the book's run of seqIds (from `runStart`).
+   */
+  isRepeat(i: number, prev: number, seq: number, keepalive: boolean, last: number, overlap: boolean, runStart: number): boolean {
+    if (this.open[i] === 1 && this.repeat(i, prev, seq, keepalive, last)) return true;
+    if (seq === last && prev === this.lastPrev[i]) return true;
+    return this.open[i] === 0 && overlap && this.startInRun(i, prev, seq, keepalive, runStart, last);
+  }
+
+  /**
    * Live, a second socket open and no snapshot to start from (`books` without one on subscribe): the new socket's
    * first message not chaining on the book starts its stream when it lies inside the book's run of seqIds.
    */
-  startInRun(i: number, prev: number, seq: number, keepalive: boolean, runStart: number, last: number): boolean {
+  private startInRun(i: number, prev: number, seq: number, keepalive: boolean, runStart: number, last: number): boolean {
     if (prev < runStart || seq > last || prev > seq || (prev === seq && !keepalive)) return false;
     this.start(i, seq);
     return true;
@@ -62,7 +77,7 @@ export class LaggingStreams {
   }
 
   /** Whether (prev, seq) is the lagging stream's next message, a repeat of one the book has; if so, the stream moves on. */
-  repeat(i: number, prev: number, seq: number, keepalive: boolean, last: number): boolean {
+  private repeat(i: number, prev: number, seq: number, keepalive: boolean, last: number): boolean {
     if (this.open[i] !== 1 || prev !== this.seq[i]) return false;
     const pending = this.resetPending[i] === 1;
     // Before the book's reset the lagging stream goes no further than the reset's prevSeqId; after it, the book's last.
