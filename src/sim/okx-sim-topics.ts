@@ -58,6 +58,11 @@ export class OkxTopicSim {
   asks: Levels = { px: [], qty: [] };
   readonly faults = noFaults();
   lastChangeMs = Date.now();
+  /**
+   * The `stale_snapshot` fault: the snapshot as it was when the fault was set and the messages sent since, which the
+   * next subscribe gets instead of the current snapshot (a replacement socket behind the one already subscribed).
+   */
+  stale: { snapshot: string; frames: string[] } | null = null;
   constructor(
     readonly channel: string,
     readonly depth: number,
