@@ -41,7 +41,7 @@ export interface TopicFaults {
   duplicate: boolean;
   malformed: boolean;
   reset: boolean;
-  /** A maintenance reset into the current run of seqIds (a few below the last) that is lost: the next message chains on it. */
+  /** A maintenance reset into the run of seqIds (a few below the last), lost: the next message chains on it. */
   lostReset: boolean;
   checksum: boolean;
 }

@@ -22,7 +22,7 @@ export const LAG_IDLE_MAX = 50;
 export class LaggingStreams {
   /** Per subscription: 1 while a lagging stream may deliver. */
   readonly open: Uint8Array;
-  /** Per subscription: the prevSeqId of the update the book applied last (NaN after a snapshot). Written by the adapter. */
+  /** Per subscription: the prevSeqId of the update the book applied last (NaN after a snapshot); the adapter's. */
   readonly lastPrev: Float64Array;
   /** The seqId the lagging stream delivered last: its next message has it as prevSeqId. */
   private readonly seq: Float64Array;
@@ -76,7 +76,7 @@ export class LaggingStreams {
     this.open[i] = 0;
   }
 
-  /** Whether (prev, seq) is the lagging stream's next message, a repeat of one the book has; if so, the stream moves on. */
+  /** Whether (prev, seq) is the lagging stream's next message, one the book has; if so, the stream moves on. */
   private repeat(i: number, prev: number, seq: number, keepalive: boolean, last: number): boolean {
     if (this.open[i] !== 1 || prev !== this.seq[i]) return false;
     const pending = this.resetPending[i] === 1;
