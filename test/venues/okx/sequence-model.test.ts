@@ -277,7 +277,8 @@ async function run(seed: number, steps: number, totals: Totals): Promise<void> {
   expect(adapter.stats().gaps).toBe(model.gaps);
 }
 
-describe("okx books sequencing against a reference model", () => {
+// A wall-clock limit, not a speed assertion: ~3-4 s on the idle VM, more under load (vitest's default is 5 s).
+describe("okx books sequencing against a reference model", { timeout: 120_000 }, () => {
   test("random updates, keepalives, resets (lost ones too), repeats and planned reconnects: LIVE only while the book is the exchange's", async () => {
     const totals: Totals = { frames: 0, repeats: 0, gaps: 0, lostResets: 0, overlaps: 0, olderSnapshots: 0 };
     for (let seed = 1; seed <= 40; seed++) await run(seed, 1500, totals);
