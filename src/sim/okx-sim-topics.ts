@@ -41,11 +41,13 @@ export interface TopicFaults {
   duplicate: boolean;
   malformed: boolean;
   reset: boolean;
+  /** A maintenance reset into the run of seqIds (a few below the last), lost: the next message chains on it. */
+  lostReset: boolean;
   checksum: boolean;
 }
 
 export function noFaults(): TopicFaults {
-  return { gap: false, duplicate: false, malformed: false, reset: false, checksum: false };
+  return { gap: false, duplicate: false, malformed: false, reset: false, lostReset: false, checksum: false };
 }
 
 /** One channel of a generated instrument (`books:BTC-USDT`). */
@@ -56,6 +58,11 @@ export class OkxTopicSim {
   asks: Levels = { px: [], qty: [] };
   readonly faults = noFaults();
   lastChangeMs = Date.now();
+  /**
+   * The `stale_snapshot` fault: the snapshot as it was when the fault was set and the messages sent since, which the
+   * next subscribe gets instead of the current snapshot (a replacement socket behind the one already subscribed).
+   */
+  stale: { snapshot: string; frames: string[] } | null = null;
   constructor(
     readonly channel: string,
     readonly depth: number,
@@ -120,7 +127,8 @@ export function keepaliveFrame(t: OkxTopicSim): string {
 
 /**
  * Diffs the window against the book and advances seqId; the message, or null when nothing changed. A pending
- * `reset` fault makes this the maintenance reset (seqId < prevSeqId = the last seqId).
+ * `reset` fault makes this the maintenance reset (seqId < prevSeqId = the last seqId); a pending `lostReset` one makes
+ * it a reset a few seqIds below the last, which stepSymbol then loses.
  */
 export function advanceTopic(t: OkxTopicSim, checksums: boolean, rng: Rng): string | null {
   const book = t.sym.book;
@@ -136,6 +144,9 @@ export function advanceTopic(t: OkxTopicSim, checksums: boolean, rng: Rng): stri
   if (t.faults.reset && !t.fullBook) {
     t.faults.reset = false;
     t.seq = rng.int(1, Math.max(1, Math.min(prev - 1, 9)));
+  } else if (t.faults.lostReset && !t.fullBook) {
+    // Into the run a client holds (6-10 below its last seqId), so the next seqIds are ones it has seen; the sender drops this message.
+    t.seq = Math.max(1, prev - rng.int(6, 10));
   } else t.seq += rng.int(1, 5);
   if (t.fullBook) return bookFrame(t, "snapshot", pairsOf(nb), pairsOf(na), -1, 0, rng);
   let checksum = windowChecksum(t, checksums);

@@ -4,8 +4,10 @@
  * VIP channels), 60014 (over 480 requests per connection per hour), text `ping` → `pong`, the 64008 notice; REST
  * `/api/v5/public/instruments` (OPTION needs instFamily) and `/api/v5/market/books` (with seqId); generated books
  * (sim-book.ts) or the replay of a recording; faults from code or `POST /sim/fault`: gap, reset (OKX's maintenance
- * reset: seqId < prevSeqId), disconnect, stall, malformed, duplicate, keepalive, notice (64008, then close),
- * checksum (a wrong one); REST snapshot faults (refused with 429, or too old to bridge). Cold code (a test tool).
+ * reset: seqId < prevSeqId), lost_reset (such a reset into the current run of seqIds, lost), stale_snapshot (the
+ * next subscribe starts behind: the snapshot as of the fault, then the messages since), disconnect, stall,
+ * malformed, duplicate, keepalive, notice (64008, then close), checksum (a wrong one); REST snapshot faults (refused
+ * with 429, or too old to bridge). Cold code (a test tool).
  * @module
  */
 import type { Server } from "bun";
@@ -28,7 +30,7 @@ import {
 } from "./okx-sim-topics.ts";
 import { readFileSync } from "node:fs";
 
-export const OKX_SIM_FAULTS = ["gap", "reset", "disconnect", "stall", "malformed", "duplicate", "keepalive", "notice", "checksum"] as const;
+export const OKX_SIM_FAULTS = ["gap", "reset", "lost_reset", "stale_snapshot", "disconnect", "stall", "malformed", "duplicate", "keepalive", "notice", "checksum"] as const;
 export type OkxSimFault = (typeof OKX_SIM_FAULTS)[number];
 
 export interface OkxSimOptions {
@@ -207,6 +209,13 @@ export class OkxSim {
         for (const t of topics) t.faults[fault] = true;
         for (const r of replays) r.faults[fault] = true;
         return;
+      case "stale_snapshot":
+        for (const t of topics) if (!t.fullBook) t.stale = { snapshot: snapshotFrame(t, this.opts.checksums ?? false, this.rng), frames: [] };
+        return;
+      case "lost_reset":
+        // Generated `books` only: a recording's seqIds are what they are.
+        for (const t of topics) if (!t.fullBook) t.faults.lostReset = true;
+        return;
       case "keepalive":
         for (const t of topics) if (!t.fullBook) this.publish(t, keepaliveFrame(t));
         return;
@@ -270,12 +279,14 @@ export class OkxSim {
         if (t.subs.size === 0) continue;
         const frame = advanceTopic(t, this.opts.checksums ?? false, this.rng);
         if (frame === null) continue;
-        if (t.faults.gap) {
+        if (t.faults.gap || t.faults.lostReset) {
           t.faults.gap = false;
+          t.faults.lostReset = false;
           again = true; // lost: the book moved on
           continue;
         }
         this.publishWithFaults(t, frame);
+        t.stale?.frames.push(frame);
       }
       if (!again) return;
     }
@@ -422,6 +433,12 @@ export class OkxSim {
       }
       const t = this.topic(instId, depthOfChannel(channel));
       t.subs.add(ws);
+      if (t.stale !== null) {
+        // This socket starts behind the others: an old snapshot, then what they were sent since.
+        for (const f of [t.stale.snapshot, ...t.stale.frames]) this.sendRaw(ws, f);
+        t.stale = null;
+        continue;
+      }
       if (t.fullBook || (this.opts.initialSnapshot ?? true)) this.sendRaw(ws, snapshotFrame(t, this.opts.checksums ?? false, this.rng));
       // Without the snapshot, the first message is an update; a quiet book gets its keepalive at once (not after
       // ~60 s as on OKX), so a client can bridge without waiting for a change.

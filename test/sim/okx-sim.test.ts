@@ -1,7 +1,8 @@
 /**
  * `feeder sim --venue okx` with raw clients: the protocol as docs/venues/okx.md describes it (acks per arg with the
  * request id, 60018 naming channel and instId, 64003, text ping → pong, snapshot then chained updates, REST
- * instruments and books with seqId), the control endpoints, and the replay of the genuine recording.
+ * instruments and books with seqId), the control endpoints, the lost_reset and stale_snapshot faults, and the replay
+ * of the genuine recording.
  */
 import { resolve } from "node:path";
 import { describe, expect, test } from "vitest";
@@ -98,6 +99,47 @@ describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
     const notice = await fetch(`${sim.restUrl}/sim/fault?type=notice`, { method: "POST" });
     expect(notice.status).toBe(200);
     await until(() => frames.some((f) => f.includes('"code":"64008"')), "64008 notice");
+    ws.close();
+    await sim.stop();
+  });
+
+  test("lost_reset: the reset is never sent and the next update chains on its seqId, 6-10 below the last; stale_snapshot: the next subscriber starts behind", async () => {
+    const sim = await running({ symbols: "spot:BTC-USDT" });
+    const { ws, frames } = await client(sim.wsUrl);
+    const books = (fs: string[]) => fs.filter((f) => f.includes('"channel":"books"') && f.includes('"data"')).map((f) => JSON.parse(f).data[0] as { prevSeqId: number; seqId: number });
+    ws.send(JSON.stringify({ id: "a1", op: "subscribe", args: [{ channel: "books", instId: "BTC-USDT" }] }));
+    await until(() => books(frames).length === 1, "snapshot");
+    // One step at a time (a step may change nothing), each read in full: the client has every frame the sim sent.
+    const step = async (what: string, n: number) => {
+      const had = books(frames).length;
+      while (books(frames).length < had + n) {
+        await fetch(`${sim.restUrl}/sim/step?n=1`, { method: "POST" });
+        const sent = ((await (await fetch(`${sim.restUrl}/sim/stats`)).json()) as any).stats.messagesSent as number;
+        await until(() => frames.length >= sent, what);
+      }
+    };
+    await step("ten updates", 10);
+    const last = books(frames).at(-1)!.seqId;
+    expect((await fetch(`${sim.restUrl}/sim/fault?type=lost_reset&symbol=BTC-USDT`, { method: "POST" })).status).toBe(200);
+    const had = books(frames).length;
+    await step("the update after the lost reset", 1);
+    const next = books(frames)[had]!;
+    expect(last - next.prevSeqId).toBeGreaterThanOrEqual(6);
+    expect(last - next.prevSeqId).toBeLessThanOrEqual(10);
+    expect(next.seqId).toBeGreaterThan(next.prevSeqId);
+
+    expect((await fetch(`${sim.restUrl}/sim/fault?type=stale_snapshot&symbol=BTC-USDT`, { method: "POST" })).status).toBe(200);
+    const at = books(frames).at(-1)!.seqId;
+    await step("three updates", 3);
+    const second = await client(sim.wsUrl);
+    second.ws.send(JSON.stringify({ id: "b2", op: "subscribe", args: [{ channel: "books", instId: "BTC-USDT" }] }));
+    const first = books(frames);
+    const since = first.map((b) => b.prevSeqId).lastIndexOf(at); // the first message after the fault (seqIds recur after the reset)
+    await until(() => books(second.frames).length >= 1 + first.length - since, "the stale snapshot and the messages since");
+    const late = books(second.frames);
+    expect(late[0]).toMatchObject({ prevSeqId: -1, seqId: at });
+    expect(late.slice(1)).toEqual(first.slice(since));
+    second.ws.close();
     ws.close();
     await sim.stop();
   });

@@ -3,10 +3,13 @@
  * The OKX v5 venue adapter and its per-topic sequencing rule (docs/venues/okx.md, "Sequencing"): a snapshot has
  * prevSeqId -1 and resets the book; each next message must carry prevSeqId = the last seqId; prevSeqId == seqId with
  * empty sides is a keepalive (no-op, counts as liveness); seqId < prevSeqId with prevSeqId = the last seqId is a
- * maintenance reset (accepted); a message wholly older than the book (seqId ≤ last, e.g. the other socket of a
- * make-before-break) is ignored and counted; anything else resyncs that instId alone (unsubscribe, ack,
- * subscribe). When `books` starts with an update instead of a snapshot, a REST snapshot (`/api/v5/market/books`)
- * is bridged to the buffered updates by seqId (rest-bridge.ts). books5 and bbo-tbt are full books (replace).
+ * maintenance reset (accepted). A message not chaining on the book is a repeat (ignored, counted) only when it
+ * provably is one: the message applied last, delivered again; or, during a planned reconnect, when two sockets
+ * deliver the instId, a message of the one behind, chaining on its own stream, known from where it started
+ * (lagging-stream.ts has the exact rule). Anything else, e.g. the messages after a lost maintenance reset whose seqIds
+ * the book has passed through, resyncs that instId alone (unsubscribe, ack, subscribe). When `books` starts with an
+ * update instead of a snapshot, a REST snapshot (`/api/v5/market/books`) is bridged to the buffered updates by seqId
+ * (rest-bridge.ts). books5 and bbo-tbt are full books (replace; a lower seqId: see onFullBook).
  * The checksum (deprecated, 0 in production) is kept per book and verified by verify() (checksum.ts).
  * @module
  */
@@ -34,16 +37,15 @@ import { CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, MAX_TOPICS_PER_CONNECTION, OKX_
 import { CrossedBooks } from "./crossed.ts";
 import { HOUR_MS, OkxRequestBudget } from "./request-budget.ts";
 import { BudgetWaits, budgetedRequests } from "./budget-wait.ts";
+import { LaggingStreams } from "./lagging-stream.ts";
 import { ParseErrors } from "./parse-errors.ts";
+import { PlannedReplacements } from "./planned-replace.ts";
 import { RestBridge } from "./rest-bridge.ts";
 import type { OkxAdapterOptions } from "./options.ts";
 export type { OkxAdapterOptions } from "./options.ts";
 import { OkxCounters, okxMetrics, okxStats } from "./stats.ts";
 import { ACTION_SNAPSHOT, type OkxScanner } from "./scanner.ts";
 import { defaultStaleAfterMs } from "./staleness.ts";
-
-/** A planned replacement that found no connect budget tries again after this long. */
-const PLANNED_RETRY_MS = 100;
 
 export class OkxAdapter implements VenueAdapter {
   readonly venue;
@@ -68,8 +70,9 @@ export class OkxAdapter implements VenueAdapter {
   private readonly instrumentPacer: InstrumentRequestPacer;
   /** Periodic, announced (upcChg) and asked-for reloads of each market's instruments (instrument-watch.ts). */
   readonly reloader: InstrumentReloader;
-  /** 64008 replacements waiting for connect budget; each timer leaves the set when it fires (bounded by connections). */
-  private readonly replaceRetryTimers = new Set<ReturnType<typeof setTimeout>>();
+  /** 64008 replacements, and those waiting for connect budget (planned-replace.ts; its timers, for tests). */
+  private readonly planned: PlannedReplacements;
+  private readonly replaceRetryTimers: Set<ReturnType<typeof setTimeout>>;
   sink: BookSink | null = null;
   /** Per subscription: full-book channel (books5, bbo-tbt). */
   private readonly fullBook: boolean[];
@@ -79,10 +82,15 @@ export class OkxAdapter implements VenueAdapter {
   readonly bridgeOpen: boolean[];
   /**
    * Per subscription: the seqId the book's current run of seqIds starts at (the snapshot that made it LIVE, or a
-   * maintenance reset's). A message older than the book lies wholly in that run; one reaching back before it is
-   * not a repeat.
+   * maintenance reset's). Live, with a second socket open, a first message of the new socket inside the run starts
+   * its lagging stream (lagging-stream.ts).
    */
   private readonly runStartSeq: Float64Array;
+  /** The lagging stream of a planned reconnect per subscription: which messages are provably repeats. */
+  private readonly lag: LaggingStreams;
+  /** lag.open and lag.lastPrev (hot path). */
+  private readonly lagOpen: Uint8Array;
+  private readonly lastPrevSeq: Float64Array;
   /** Per subscription: the book's messages carry seqId (false for captures from before seqId existed). */
   private readonly sequenced: boolean[];
   /** Resyncs waiting for the connection's hourly request budget (budget-wait.ts). */
@@ -122,6 +130,9 @@ export class OkxAdapter implements VenueAdapter {
     this.bridgeOpen = new Array<boolean>(n).fill(false);
     this.sequenced = new Array<boolean>(n).fill(false);
     this.runStartSeq = new Float64Array(n);
+    this.lag = new LaggingStreams(n);
+    this.lagOpen = this.lag.open;
+    this.lastPrevSeq = this.lag.lastPrev;
     this.budgetWaits = new BudgetWaits(n, this.requestBudget, this.log, this.c, (t) => {
       if (!this.lifecycle.stopping && t.book !== BookState.LIVE) this.restart(t);
     });
@@ -174,6 +185,8 @@ export class OkxAdapter implements VenueAdapter {
         connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
       },
     );
+    this.planned = new PlannedReplacements(this.lifecycle);
+    this.replaceRetryTimers = this.planned.timers;
   }
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
@@ -264,8 +277,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
-    for (const timer of this.replaceRetryTimers) clearTimeout(timer);
-    this.replaceRetryTimers.clear();
+    this.planned.stop();
     this.budgetWaits.stop();
     this.reloader.stop();
     this.bridge.stop();
@@ -291,18 +303,26 @@ export class OkxAdapter implements VenueAdapter {
     if (sc.action === ACTION_SNAPSHOT) {
       const now = this.now();
       t.lastMsgMs = now;
-      if (t.book === BookState.LIVE && sc.hasSeqId && this.sequenced[index] && sc.seqId <= t.lastSeq) {
-        // The book is already past it (the replacement socket's snapshot during a make-before-break).
+      const continues = t.book === BookState.LIVE && sc.hasSeqId && this.sequenced[index]!;
+      if (continues && sc.seqId <= t.lastSeq) {
+        // The book is already past it: the replacement socket's snapshot during a make-before-break. That socket's
+        // stream starts here, behind the book.
         this.c.olderSnapshots++;
+        this.lag.start(index, sc.seqId);
         return;
       }
       this.bridge.drop(index);
       this.bridgeOpen[index] = false;
       this.c.snapshots++;
       // A fresh book starts a run. A LIVE book's newer snapshot (a planned reconnect's new socket, ahead of the old
-      // one) continues it: the old socket's updates up to it are repeats, however far back they reach.
-      if (t.book !== BookState.LIVE || !this.sequenced[index]) this.runStartSeq[index] = sc.seqId;
+      // one) continues it, and the old socket's stream lags from the book's last seqId.
+      if (continues) this.lag.start(index, t.lastSeq);
+      else {
+        this.runStartSeq[index] = sc.seqId;
+        this.lag.close(index);
+      }
       t.lastSeq = sc.seqId;
+      this.lastPrevSeq[index] = NaN;
       this.sequenced[index] = sc.hasSeqId;
       this.checksums[index] = sc.checksum;
       this.books.onLive(t, now);
@@ -347,16 +367,20 @@ export class OkxAdapter implements VenueAdapter {
         this.c.maintenanceResets++; // accepted: prevSeqId still chains
         this.runStartSeq[index] = seq;
       }
+      if (this.lagOpen[index] === 1) this.lag.applied(index, !this.books.replaying && t.conn.retiringWs === null, seq < prev, prev, seq);
       t.lastMsgMs = this.now();
       t.lastSeq = seq;
+      this.lastPrevSeq[index] = prev;
       this.bridgeOpen[index] = false;
       this.c.deltas++;
       this.checksums[index] = sc.checksum;
       this.sink!.onBookUpdate(index, update);
       return;
     }
-    if (seq <= last && prev <= seq && prev < last && prev >= this.runStartSeq[index]!) {
-      this.c.duplicates++; // wholly older than the book: a repeat, or the other socket of a make-before-break
+    // Provably one the book has (lagging-stream.ts); `overlap`: live, a planned reconnect's second socket open.
+    const overlap = !this.books.replaying && t.conn.retiringWs !== null;
+    if (this.lag.isRepeat(index, prev, seq, update.bidCount === 0 && update.askCount === 0, last, overlap, this.runStartSeq[index]!)) {
+      this.c.duplicates++;
       return;
     }
     this.onSequenceBreak(t, prev, seq);
@@ -389,6 +413,7 @@ export class OkxAdapter implements VenueAdapter {
 
   private onSequenceBreak(t: OkxTopic, prev: number, seq: number): void {
     this.c.gaps++;
+    this.lag.close(t.index);
     this.gapLog.hit(`${t.market} ${t.topic}: prevSeqId ${prev} seqId ${seq} after seqId ${t.lastSeq}`);
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
   }
@@ -419,23 +444,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   onControl(conn: OkxConnection, msg: unknown): void {
-    if (this.control.onControl(conn, msg) === "planned_close") this.replaceSoon(conn, conn.generation);
-  }
-
-  /**
-   * The 64008 notice goes to every connection at once, but only 3 connects per second are allowed: a connection
-   * whose replacement finds no connect budget tries again shortly, until it is replaced or its socket is gone.
-   */
-  private replaceSoon(conn: OkxConnection, gen: number): void {
-    if (this.lifecycle.stopping || !conn.open || conn.generation !== gen) return;
-    const before = conn.plannedReconnects;
-    this.lifecycle.onPlannedClose(conn, "notice 64008 (service upgrade)");
-    if (conn.plannedReconnects !== before || conn.replacing || conn.retiringWs) return;
-    const timer = setTimeout(() => {
-      this.replaceRetryTimers.delete(timer);
-      this.replaceSoon(conn, gen);
-    }, PLANNED_RETRY_MS);
-    this.replaceRetryTimers.add(timer);
+    if (this.control.onControl(conn, msg) === "planned_close") this.planned.soon(conn, conn.generation);
   }
 
   /** A changed tick or lot (instrument-watch.ts): swaps exponents, tells the sink, resyncs the topic. */
@@ -463,7 +472,9 @@ export class OkxAdapter implements VenueAdapter {
   applyRestSnapshot(t: OkxTopic, u: BookUpdate): void {
     this.c.snapshots++;
     t.lastSeq = u.venueSeq;
+    this.lastPrevSeq[t.index] = NaN;
     this.runStartSeq[t.index] = u.venueSeq;
+    this.lag.close(t.index);
     this.sequenced[t.index] = true;
     this.bridgeOpen[t.index] = true;
     this.checksums[t.index] = 0;

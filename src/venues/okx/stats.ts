@@ -122,7 +122,7 @@ export function okxMetrics(s: Record<string, number>, c: OkxCounters, conns: rea
     counter("deltas_total", "Incremental messages applied", s.deltas!),
     counter("full_books_total", "books5 / bbo-tbt full books applied as replace", s.fullBooks!),
     counter("sequence_gaps_total", "Sequence breaks (each resyncs its book)", s.gaps!),
-    counter("duplicates_total", "Messages older than the book, ignored", s.duplicates!),
+    counter("duplicates_total", "Repeats of messages the book has (delivered twice, or by the lagging socket of a planned reconnect), ignored", s.duplicates!),
     counter("keepalives_total", "Empty prevSeqId == seqId keepalive messages", s.keepalives!),
     counter("maintenance_resets_total", "seqId < prevSeqId maintenance resets accepted", s.maintenanceResets!),
     counter("resyncs_total", "Book resyncs started", s.resyncs!),

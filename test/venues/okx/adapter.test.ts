@@ -88,6 +88,25 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect((adapter as unknown as { replaceRetryTimers: Set<unknown> }).replaceRetryTimers.size).toBe(0);
   });
 
+  test("the 64008 notice with the new socket behind the old one (its snapshot older than the book): no book leaves LIVE", async () => {
+    const { sim, adapter, sink, equal } = await start(TWO);
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    sim.inject("stale_snapshot", "BTC-USDT"); // the replacement's subscribe gets this snapshot, then the messages since
+    sim.step(4);
+    await until(() => equal(0) && equal(1), "books equal, 4 messages past the stale snapshot");
+    sim.inject("notice");
+    await until(() => adapter.stats().plannedReconnects === 2 && adapter.stats().olderSnapshots === 1, "both connections replaced, the stale snapshot ignored");
+    for (let k = 0; k < 5; k++) sim.step(2);
+    await until(() => equal(0) && equal(1) && sim.stats.connections === 2, "books equal on the new sockets, old ones closed");
+    sim.step(3);
+    await until(() => equal(0) && equal(1), "books equal after more messages");
+    expect(sink.invalid).toEqual([]);
+    // The new socket re-delivered the 4 messages the book had, then both sockets each message until the old one closed.
+    expect(adapter.stats().duplicates).toBeGreaterThanOrEqual(4);
+    expect([adapter.stats().gaps, adapter.stats().reconnects]).toEqual([0, 0]);
+  });
+
   test("text ping / pong keeps a quiet connection alive; books keepalives and a maintenance reset leave books live", async () => {
     const { sim, adapter, sink, equal } = await start(TWO, { pingIntervalMs: 50 });
     sim.step(1);
@@ -100,6 +119,26 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(sink.invalid).toEqual([]);
     expect(adapter.stats().reconnects).toBe(0);
     expect(sim.stats.pings).toBeGreaterThanOrEqual(3);
+  });
+
+  test("a lost maintenance reset into the book's run of seqIds: the next message is a gap (not a repeat), the book resyncs and is equal again", async () => {
+    const { sim, adapter, sink, equal } = await start(TWO);
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    sim.step(10); // the book's run of seqIds grows well past the lost reset's target (6-10 below the last seqId)
+    await until(() => equal(0) && equal(1), "books equal");
+    sim.inject("lost_reset", "BTC-USDT");
+    // The reset is lost; the message after it chains on the reset's seqId, which the book's run passed through.
+    await until(() => {
+      sim.step(1);
+      return adapter.stats().gaps + adapter.stats().duplicates > 0;
+    }, "the message after the lost reset read");
+    expect([adapter.stats().gaps, adapter.stats().duplicates]).toEqual([1, 0]);
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    await until(() => equal(0) && equal(1) && adapter.topicInfo(0).state === "live", "the book resynced and equal again");
+    sim.step(3);
+    await until(() => equal(0) && equal(1), "books equal after more messages");
+    expect(adapter.stats().duplicates).toBe(0);
   });
 
   test("the books keepalive counts as liveness: a book that gets only keepalives is never stale", async () => {

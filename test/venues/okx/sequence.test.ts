@@ -10,6 +10,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
+import { LAG_IDLE_MAX } from "../../../src/venues/okx/lagging-stream.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { applyToMaps } from "../contract.ts";
 import { tempCachePath } from "./helpers.ts";
@@ -131,17 +132,81 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     });
   }
 
-  test("a message older than the book (a repeat, or the other socket of a planned reconnect) is ignored and counted", async () => {
+  test("outside a planned reconnect, a message older than the book is a sequence break; the one applied last, delivered again, is a repeat", async () => {
     const { sink, feed, adapter } = await setup();
     feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
     feed(frame("BTC-USDT", "update", 10, 15, [["100", "3"]]));
     feed(frame("BTC-USDT", "update", 15, 18, [["100", "4"]]));
-    feed(frame("BTC-USDT", "update", 10, 15, [["100", "3"]]));
-    feed(frame("BTC-USDT", "snapshot", -1, 15, [["1", "1"]], [["2", "2"]]));
+    feed(frame("BTC-USDT", "update", 15, 18, [["100", "4"]])); // the same message twice: the book has it
     expect(sink.invalid).toEqual([]);
-    expect(sink.bids[0]!.get(1000)).toBe(40000);
     expect(adapter.stats().duplicates).toBe(1);
-    expect(adapter.stats().olderSnapshots).toBe(1);
+    // (10,15) again: no second socket delivers this instId, so nothing proves it is one the book has.
+    feed(frame("BTC-USDT", "update", 10, 15, [["100", "3"]]));
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    expect([adapter.stats().duplicates, adapter.stats().gaps]).toEqual([1, 1]);
+  });
+
+  test("a planned reconnect whose new socket is behind: its older snapshot starts its stream, whose messages are repeats until it catches up; then each message comes twice", async () => {
+    const { sink, feed, adapter } = await setup();
+    feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
+    feed(frame("BTC-USDT", "update", 10, 15, [["100", "3"]]));
+    feed(frame("BTC-USDT", "update", 15, 18, [["100", "4"]]));
+    feed(frame("BTC-USDT", "update", 18, 20, [["99.9", "1"]]));
+    feed(frame("BTC-USDT", "snapshot", -1, 15, [["100.1", "1"], ["100", "3"]], [["100.2", "2"]])); // the new socket
+    feed(frame("BTC-USDT", "update", 15, 18, [["100", "4"]])); // new socket: the book has it
+    feed(frame("BTC-USDT", "update", 18, 20, [["99.9", "1"]])); // new socket: caught up
+    feed(frame("BTC-USDT", "update", 20, 22, [["99.8", "1"]])); // old socket, first
+    feed(frame("BTC-USDT", "update", 20, 22, [["99.8", "1"]])); // new socket
+    feed(frame("BTC-USDT", "update", 22, 25, [["99.7", "1"]])); // new socket, first
+    feed(frame("BTC-USDT", "update", 22, 25, [["99.7", "1"]])); // old socket
+    expect(sink.invalid).toEqual([]);
+    expect(sink.seq[0]).toBe(25);
+    expect(sink.bids[0]).toEqual(new Map([[1001, 10000], [1000, 40000], [999, 10000], [998, 10000], [997, 10000]]));
+    expect([adapter.stats().olderSnapshots, adapter.stats().duplicates, adapter.stats().gaps]).toEqual([1, 4, 0]);
+    // A message chaining on neither stream is a break, even inside the book's seqIds.
+    feed(frame("BTC-USDT", "update", 18, 22, [["99", "1"]]));
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+  });
+
+  test("a maintenance reset while both sockets deliver: the lagging socket's copy of it is a repeat", async () => {
+    const { sink, feed, adapter } = await setup();
+    feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
+    feed(frame("BTC-USDT", "update", 10, 15, [["100", "3"]]));
+    feed(frame("BTC-USDT", "snapshot", -1, 15, [["100.1", "1"], ["100", "3"]], [["100.2", "2"]])); // the new socket, level
+    feed(frame("BTC-USDT", "update", 15, 18, [["100", "4"]])); // old
+    feed(frame("BTC-USDT", "update", 15, 18, [["100", "4"]])); // new
+    feed(frame("BTC-USDT", "update", 18, 3, [["99.9", "1"]])); // old: the reset
+    feed(frame("BTC-USDT", "update", 16, 17, [["99.9", "1"]])); // new: the lagging stream's pre-reset seqIds never reach past 18
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    const b = await setup();
+    b.feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
+    b.feed(frame("BTC-USDT", "update", 10, 15, [["100", "3"]]));
+    b.feed(frame("BTC-USDT", "snapshot", -1, 15, [["100.1", "1"], ["100", "3"]], [["100.2", "2"]]));
+    b.feed(frame("BTC-USDT", "update", 15, 18, [["100", "4"]])); // old
+    b.feed(frame("BTC-USDT", "update", 18, 3, [["99.9", "1"]])); // old: the reset
+    b.feed(frame("BTC-USDT", "update", 15, 18, [["100", "4"]])); // new
+    b.feed(frame("BTC-USDT", "update", 18, 3, [["99.9", "1"]])); // new: its copy of the reset
+    b.feed(frame("BTC-USDT", "update", 3, 5, [["99.8", "1"]])); // new, first
+    b.feed(frame("BTC-USDT", "update", 3, 5, [["99.8", "1"]])); // old
+    expect(b.sink.invalid).toEqual([]);
+    expect(b.sink.seq[0]).toBe(5);
+    expect(b.sink.bids[0]).toEqual(new Map([[1001, 10000], [1000, 40000], [999, 10000], [998, 10000]]));
+    expect([b.adapter.stats().maintenanceResets, b.adapter.stats().duplicates]).toEqual([1, 3]);
+    expect(adapter.stats().maintenanceResets).toBe(1);
+  });
+
+  test("replay: a lagging stream silent for LAG_IDLE_MAX applied messages is gone; a message chaining on it afterwards is a break", async () => {
+    const { sink, feed } = await setup();
+    feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
+    feed(frame("BTC-USDT", "update", 10, 15, [["100", "3"]]));
+    feed(frame("BTC-USDT", "snapshot", -1, 20, [["100.1", "1"], ["100", "5"]], [["100.2", "2"]])); // newer: old socket lags at 15
+    let seq = 20;
+    for (let k = 0; k < LAG_IDLE_MAX; k++, seq++) feed(frame("BTC-USDT", "update", seq, seq + 1));
+    feed(frame("BTC-USDT", "update", 15, 16)); // still within the limit: a repeat
+    expect(sink.invalid).toEqual([]);
+    for (let k = 0; k <= LAG_IDLE_MAX; k++, seq++) feed(frame("BTC-USDT", "update", seq, seq + 1));
+    feed(frame("BTC-USDT", "update", 16, 17));
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
   });
 
   test("checksum 0 (every production message since June 2026) is never verified and never fails; a non-zero one is", async () => {
@@ -171,6 +236,31 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     expect(sink.seq[0]).toBe(25);
     expect(sink.bids[0]).toEqual(new Map([[1001, 10000], [1000, 50000], [999, 10000]]));
     expect([adapter.stats().duplicates, adapter.stats().gaps]).toEqual([1, 0]);
+  });
+
+  test("a lost maintenance reset into the book's run of seqIds: the next message is a gap, not a repeat", async () => {
+    const { sink, feed, adapter } = await setup();
+    feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
+    feed(frame("BTC-USDT", "update", 10, 15, [["100", "3"]]));
+    feed(frame("BTC-USDT", "update", 15, 18, [["100", "4"]]));
+    feed(frame("BTC-USDT", "update", 18, 20, [["100", "5"]]));
+    // (20,12) is lost; (12,14) lies inside the book's run 10..20 but is not a message the book has.
+    feed(frame("BTC-USDT", "update", 12, 14, [["100", "6"]]));
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    expect(adapter.stats().duplicates).toBe(0);
+  });
+
+  test("a lost maintenance reset during a planned reconnect: messages chaining on neither socket's stream are a gap", async () => {
+    const { sink, feed, adapter } = await setup();
+    feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
+    feed(frame("BTC-USDT", "update", 10, 15, [["100", "3"]]));
+    feed(frame("BTC-USDT", "update", 15, 18, [["100", "4"]]));
+    feed(frame("BTC-USDT", "snapshot", -1, 15, [["100.1", "1"], ["100", "3"]], [["100.2", "2"]])); // new socket, behind
+    feed(frame("BTC-USDT", "update", 18, 20, [["100", "5"]])); // old
+    // (20,11) is lost on the old socket; (11,13) lies inside the book's run but chains on neither stream.
+    feed(frame("BTC-USDT", "update", 11, 13, [["100", "6"]]));
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    expect(adapter.stats().duplicates).toBe(0);
   });
 
   test("after a lost maintenance reset, the next messages (seqIds below the book's) are a gap, not repeats", async () => {
