@@ -149,9 +149,13 @@ export class Ladder extends LadderBase {
           cN += +(prevQty !== qtyMantissa);
         }
       }
-      // Share of inserts and deletes among the window levels, smoothed over calls: picks the loop above.
-      if (i > from) this.churnPct += (((inserts + deletes) * 100) / (i - from) - this.churnPct) * 0.25;
-      if (inserts + deletes !== 0) {
+      // Share of inserts and deletes among the window levels, smoothed over calls: picks the loop above. A run of
+      // qty updates only (most of Binance's and Bybit's) decays it without the division, which JSC compiled as an
+      // integer divide with a remainder check (~2.5 ns per call, perf); x · 0.75 is the same double as x + (0 − x) · 0.25.
+      const moves = inserts + deletes;
+      if (moves !== 0) this.churnPct += ((moves * 100) / (i - from) - this.churnPct) * 0.25;
+      else if (i > from) this.churnPct *= 0.75;
+      if (moves !== 0) {
         this.wCount += inserts - deletes;
         this.wTop = wTop;
         this.curRank = -1;
