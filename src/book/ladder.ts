@@ -155,7 +155,8 @@ export class Ladder extends LadderBase {
       }
       // Share of inserts and deletes among the window levels, smoothed over calls: picks the loop above. A run of
       // qty updates only (most of Binance's and Bybit's) decays it without the division, which JSC compiled as an
-      // integer divide with a remainder check (~2.5 ns per call, perf); x · 0.75 is the same double as x + (0 − x) · 0.25.
+      // integer divide with a remainder check (~2.5 ns per call, perf); x · 0.75 and x + (0 − x) · 0.25 are both the
+      // rounded 3x/4 (they could differ only among subnormals, far below the threshold), so the loop choice is the same.
       if (moves !== 0) this.churnPct += ((moves * 100) / (i - from) - this.churnPct) * 0.25;
       else if (i > from) this.churnPct *= 0.75;
       if (moves !== 0) {

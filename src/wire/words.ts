@@ -19,6 +19,7 @@ const INV_TWO_32 = 1 / TWO_32; // exact: multiplying by it is dividing by 2^32
  * double v + 2^52 is exact, its low word is v's low 32 bits and the low 20 bits of its high word are v's high bits.
  * A store and two loads (forwarded from the store) replace Math.floor and the int32 checks JSC puts around it: the
  * send time and the three timestamps of every book message went through such chains (docs/performance.md §3.5).
+ * Little-endian hosts only, like every store in this file (SCRATCH_I32[0] is the low word).
  */
 const SCRATCH_F64 = new Float64Array(1);
 const SCRATCH_I32 = new Int32Array(SCRATCH_F64.buffer);
