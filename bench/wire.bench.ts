@@ -22,7 +22,7 @@ import { PKT_SEND_TIME_NS_OFFSET } from "../src/wire/layout.ts";
 import { BookMessageReader, PacketReader } from "../src/wire/decoder.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
-import { measure, printTable, type Measurement } from "./harness.ts";
+import { measure, measureRounds, median, printTable, type Measurement } from "./harness.ts";
 
 const GROUP = "239.255.45.1";
 const PORT = 45001;
@@ -333,6 +333,33 @@ for (const [shape, fill] of shapes) {
   rows.push(none!, crc!);
   crcAdds.push({ shape, v1P50Ns: none!.p50Ns, v3P50Ns: crc!.p50Ns, crcAddsP50Ns: crc!.p50Ns - none!.p50Ns });
 }
+// --- a small delta (2 levels, one 152-byte datagram: a Binance spot diff): seal's cost beyond the CRC (§3.5) ------
+const delta2 = new ChangeSet();
+delta2.addBid(302_472, 1500);
+delta2.addAsk(302_474, 0);
+const smallPacker = new ChannelPacker(1400, 1, 0, 1);
+let smallSink = 0;
+const small = measureRounds(
+  [
+    { name: "small delta (2 levels, 152 B): packBookDelta + clear", fn: () => { packBookDelta(smallPacker, view, delta2); smallPacker.clear(); }, opts: {} },
+    { name: "small delta: packBookDelta + seal + clear", fn: () => { packBookDelta(smallPacker, view, delta2); smallPacker.seal(T0); smallPacker.clear(); }, opts: {} },
+    {
+      name: "small delta: packBookDelta + CRC-32 of the datagram + clear",
+      fn: () => {
+        packBookDelta(smallPacker, view, delta2);
+        smallSink += datagramCrc32Zeroed(smallPacker.exactView(0));
+        smallPacker.clear();
+      },
+      opts: {},
+    },
+  ],
+  { rounds: process.env.BENCH_QUICK === "1" ? 5 : 9, roundMs: 150 },
+);
+rows.push(...small.rows);
+const sealBeyondCrc = median(small.perRound.map(([, seal, crc]) => seal!.p50Ns - crc!.p50Ns));
+crcAdds.push({ shape: "2-level delta (1 datagram, 152 B)", v3P50Ns: small.rows[1]!.p50Ns, sealP50Ns: small.rows[1]!.p50Ns - small.rows[0]!.p50Ns, crcAloneP50Ns: small.rows[2]!.p50Ns - small.rows[0]!.p50Ns, sealBeyondCrcP50Ns: sealBeyondCrc });
+if (smallSink === 0) console.log("");
+
 cmp.push({ comparison: "encode+send path: CRC / v1 path", meanRatio: pathRows.crc.nsPerOp / pathRows.none.nsPerOp, p50Ratio: pathRows.crc.p50Ns / pathRows.none.p50Ns });
 cmp.push({ comparison: "encode+send path: CRC+HMAC / v1 path", meanRatio: pathRows.auth.nsPerOp / pathRows.none.nsPerOp, p50Ratio: pathRows.auth.p50Ns / pathRows.none.p50Ns });
 pathSocket.close();

@@ -88,8 +88,9 @@ export class Ladder extends LadderBase {
       const keyBase = this.keyBase;
       const wSize = this.wSize;
       let wTop = this.wTop;
-      let inserts = 0;
-      let deletes = 0;
+      // Inserts + deletes (moves) and inserts − deletes (net) of this window run.
+      let moves = 0;
+      let net = 0;
       const from = i;
       if (this.churnPct < CHURN_BRANCHLESS_PCT) {
         // Mostly qty updates (98.8 % of real Bybit delta levels, ~90 % of Binance's): a well-predicted branch each.
@@ -104,14 +105,16 @@ export class Ladder extends LadderBase {
             wQty[slot] = qtyMantissa;
             if (prevQty === 0) {
               wBits[slot >> 5] |= 1 << (slot & 31);
-              inserts++;
+              moves++;
+              net++;
               if (slot > wTop) wTop = slot;
             } else if (prevQty === qtyMantissa) continue;
           } else if (prevQty !== 0) {
             if (slot === wTop) break; // the best goes: set() finds the next one and may move the window
             wQty[slot] = 0;
             wBits[slot >> 5] &= ~(1 << (slot & 31));
-            deletes++;
+            moves++;
+            net--;
           } else {
             absentDeletes++;
             continue;
@@ -141,18 +144,23 @@ export class Ladder extends LadderBase {
           const bit = 1 << (slot & 31);
           const w = slot >> 5;
           wBits[w] = (wBits[w] & ~bit) | (bit & -on);
-          inserts += on & (was ^ 1);
-          deletes += was & (on ^ 1);
-          absentDeletes += (on | was) ^ 1;
+          // "| 0": int32 sums without overflow checks (at most n per call).
+          moves = (moves + (on ^ was)) | 0;
+          net = (net + on - was) | 0;
+          absentDeletes = (absentDeletes + ((on | was) ^ 1)) | 0;
           cPx[cN] = priceMantissa;
           cQty[cN] = qtyMantissa;
           cN += +(prevQty !== qtyMantissa);
         }
       }
-      // Share of inserts and deletes among the window levels, smoothed over calls: picks the loop above.
-      if (i > from) this.churnPct += (((inserts + deletes) * 100) / (i - from) - this.churnPct) * 0.25;
-      if (inserts + deletes !== 0) {
-        this.wCount += inserts - deletes;
+      // Share of inserts and deletes among the window levels, smoothed over calls: picks the loop above. A run of
+      // qty updates only (most of Binance's and Bybit's) decays it without the division, which JSC compiled as an
+      // integer divide with a remainder check (~2.5 ns per call, perf); x · 0.75 and x + (0 − x) · 0.25 are both the
+      // rounded 3x/4 (they could differ only among subnormals, far below the threshold), so the loop choice is the same.
+      if (moves !== 0) this.churnPct += ((moves * 100) / (i - from) - this.churnPct) * 0.25;
+      else if (i > from) this.churnPct *= 0.75;
+      if (moves !== 0) {
+        this.wCount += net;
         this.wTop = wTop;
         this.curRank = -1;
       }
