@@ -115,7 +115,7 @@ function both(line: string, table: TopicTable, scanner = new BybitScanner()): { 
   return { scan, book: scanBook ?? (json >= 0 ? fromUpdate(up2) : null), json };
 }
 
-describe("BybitScanner on the genuine recording", { timeout: 60_000 }, () => {
+describe("BybitScanner on the genuine recording", { timeout: 180_000 }, () => {
   test("every fixture line: scanner output equals JSON.parse + exact conversion", () => {
     const table = xrpTable();
     const scanner = new BybitScanner();
@@ -149,7 +149,7 @@ describe("BybitScanner on the genuine recording", { timeout: 60_000 }, () => {
   });
 });
 
-describe("BybitScanner layouts", { timeout: 60_000 }, () => {
+describe("BybitScanner layouts", { timeout: 180_000 }, () => {
   // TC0: spot key order (ts before type), genuine rbot capture [docs/venues/bybit.md §4.5]
   test("spot order: ts before type", () => {
     const t = new TopicTable();
@@ -263,7 +263,7 @@ describe("BybitScanner layouts", { timeout: 60_000 }, () => {
   });
 });
 
-describe("BybitScanner whole-word key matching", { timeout: 60_000 }, () => {
+describe("BybitScanner whole-word key matching", { timeout: 180_000 }, () => {
   // The compact `"key":` layouts are matched as 4-byte words; near misses must take the general path and agree
   // with JSON.parse.
   const base = '{"topic":"orderbook.500.XRPUSDT","type":"delta","ts":17,"data":{"s":"XRPUSDT","b":[["1.9531","6"]],"a":[],"u":20254870,"seq":12},"cts":15}';
@@ -317,7 +317,7 @@ describe("BybitScanner whole-word key matching", { timeout: 60_000 }, () => {
   });
 });
 
-describe("BybitScanner rejects with a counted, named error", { timeout: 60_000 }, () => {
+describe("BybitScanner rejects with a counted, named error", { timeout: 180_000 }, () => {
   const t = xrpTable();
   const ok = LINES[1]!;
   // TC: [mutation, expected code]
@@ -352,7 +352,7 @@ describe("BybitScanner rejects with a counted, named error", { timeout: 60_000 }
   }
 });
 
-describe("BybitScanner fuzz: never a wrong book", { timeout: 60_000 }, () => {
+describe("BybitScanner fuzz: never a wrong book", { timeout: 180_000 }, () => {
   // A small deterministic PRNG so failures reproduce.
   let seed = 12345;
   const rnd = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) | 0) >>> 0) / 4294967296;
