@@ -221,12 +221,20 @@ function snapshotContenders(): Contender[] {
   ];
 }
 
-/** Each frame scanned once into its own BookUpdate (not shared: each keeps its levels): the book and encoder rows below then time no scanning. */
+/**
+ * Each frame scanned once into its own BookUpdate (not shared: each keeps its levels): the book and encoder rows below
+ * then time no scanning. Each update's arrays are cut to its levels: left at their 1024-level capacity (32 KiB per
+ * frame), the rows timed cache misses on inputs the real path never has (it reuses one update; docs/performance.md §2.2).
+ */
 function prescanned(list: string[], path: OursPath): { index: number; update: BookUpdate }[] {
   return list.map((f) => {
     const update = new BookUpdate();
     const index = path.scanner.scan(f, path.table, update);
     if (index < 0) throw new Error(`scan failed: ${index}`);
+    update.bidPx = update.bidPx.slice(0, update.bidCount);
+    update.bidQty = update.bidQty.slice(0, update.bidCount);
+    update.askPx = update.askPx.slice(0, update.askCount);
+    update.askQty = update.askQty.slice(0, update.askCount);
     return { index, update };
   });
 }
