@@ -22,6 +22,7 @@ import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { TopicState as CommonTopic } from "../common/connection.ts";
 import { makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "../common/instruments.ts";
+import { LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
@@ -96,9 +97,12 @@ export class BybitAdapter implements VenueAdapter {
   private readonly conns: BybitConnection[];
   private readonly control: SubscriptionControl;
   private readonly lifecycle: ConnectionLifecycle;
-  /** By subscription index; undefined for a symbol that could not be resolved (never subscribed). */
+  /** By subscription index; undefined for a symbol not resolved (yet: `late` retries it, then it is subscribed). */
   private instruments: (Instrument | undefined)[] | null = null;
-  private instrumentsUnresolved = 0;
+  /** Symbols left out at start, retried while running (made by loadInstruments). */
+  private late: LateInstruments | null = null;
+  private readonly lateTimings: ReturnType<typeof lateTimings>;
+  private readonly random: () => number;
   /** Frames rejected before their topic could be read: every live book of that connection was resynced. */
   private unattributedParseErrors = 0;
   private sink: BookSink | null = null;
@@ -133,6 +137,8 @@ export class BybitAdapter implements VenueAdapter {
     this.recheck = opts.recheckInstruments ?? true;
     this.allowNoInstruments = opts.allowNoInstruments ?? false;
     const random = opts.random ?? Math.random;
+    this.random = random;
+    this.lateTimings = lateTimings(opts);
     this.rawFrameTap = opts.onRawFrame;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "bybit: order-book frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "bybit: sequence gaps; topics resynced");
@@ -169,19 +175,39 @@ export class BybitAdapter implements VenueAdapter {
   }
 
   /**
-   * A symbol that cannot be resolved (delisted, misspelt, REST down and not cached) is left out and logged as
-   * an error naming it and why, so one bad symbol does not stop every other book; none resolvable throws.
+   * A symbol that cannot be resolved (not listed yet, misspelt, REST down and not cached) is left out and logged as
+   * an error naming it and why, so one bad symbol does not stop every other book; none resolvable throws. Those
+   * left out are retried while running (common/late-instruments.ts) and join when they resolve.
    */
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
-    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, bybitInstrumentSource(this.config, this.fetchFn), this.log);
+    const source = bybitInstrumentSource(this.config, this.fetchFn);
+    const { instruments, problems, unresolved } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
     if (problems.length > 0) {
       const message = `bybit: cannot resolve instruments for ${problems.join(", ")}`;
       if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
-      this.log.error(`${message}; those books are not subscribed, the others start`, { unresolved: problems.length, of: instruments.length });
+      this.log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
     }
-    this.instrumentsUnresolved = problems.length;
     this.instruments = instruments;
+    this.late = new LateInstruments(
+      { venue: "bybit", log: this.log, now: this.now, random: this.random, config: this.config, subscriptions: this.subscriptions, source, ...this.lateTimings, onResolved: (i, inst) => this.addLate(i, inst) },
+      unresolved,
+    );
     return instruments;
+  }
+
+  /** A symbol left out at start resolved: the sink builds its book, then the topic is subscribed like any other. Cold. */
+  private addLate(index: number, inst: Instrument): void {
+    const t = this.topics[index]!;
+    if (this.lifecycle.stopping || this.instruments![index] !== undefined) return;
+    this.instruments![index] = inst;
+    t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp);
+    this.sink!.onInstrumentResolved!(index, inst);
+    this.lifecycle.activate(t);
+  }
+
+  /** Cold: the symbols still without an instrument (status page, /readyz). */
+  unresolvedInstruments(): UnresolvedInstrument[] {
+    return this.late?.list() ?? [];
   }
 
   start(sink: BookSink): void {
@@ -203,6 +229,7 @@ export class BybitAdapter implements VenueAdapter {
       }
     }
     this.lifecycle.start(); // opens only the connections with a subscribable topic
+    if (sink.onInstrumentResolved) this.late?.start();
     const used = this.conns.filter((c) => c.used).length;
     this.log.info("bybit adapter started", { connections: used, unused: this.conns.length - used, topics: this.topics.length });
   }
@@ -245,6 +272,7 @@ export class BybitAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
+    this.late?.stop();
     return this.lifecycle.stop();
   }
 
@@ -271,7 +299,6 @@ export class BybitAdapter implements VenueAdapter {
       ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose channel could not be read (every book of the connection resynced)", this.unattributedParseErrors],
       ["topics", "topics", "Book channels configured", this.topics.length],
       ["topicsLive", "topics_live", "Book channels whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
-      ["instrumentsUnresolved", "instruments_unresolved", "Configured symbols whose instrument could not be resolved", this.instrumentsUnresolved],
       ["connectBudget", "connect_budget", "Connects per window this process may make (its share of the per-IP budget)", this.lifecycle.maxConnectsPerWindow],
     ];
   }
@@ -281,6 +308,8 @@ export class BybitAdapter implements VenueAdapter {
     const out: Record<string, number> = connectionStats(this.conns);
     for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
+    out.instrumentsUnresolved = this.late?.count ?? 0;
+    out.instrumentsResolvedLate = this.late?.resolvedLate ?? 0;
     return out;
   }
 
@@ -289,6 +318,7 @@ export class BybitAdapter implements VenueAdapter {
     const out = connectionMetrics(this.conns);
     for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
     for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_code_total", "Frames rejected, by scanner result code (all connections)", n, { code }));
+    if (this.late) out.push(...this.late.metrics());
     return out;
   }
 
