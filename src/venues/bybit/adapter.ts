@@ -22,7 +22,7 @@ import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { TopicState as CommonTopic } from "../common/connection.ts";
 import { makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "../common/instruments.ts";
-import { LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
+import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
@@ -99,10 +99,8 @@ export class BybitAdapter implements VenueAdapter {
   private readonly lifecycle: ConnectionLifecycle;
   /** By subscription index; undefined for a symbol not resolved (yet: `late` retries it, then it is subscribed). */
   private instruments: (Instrument | undefined)[] | null = null;
-  /** Symbols left out at start, retried while running (made by loadInstruments). */
-  private late: LateInstruments | null = null;
-  private readonly lateTimings: ReturnType<typeof lateTimings>;
-  private readonly random: () => number;
+  /** Symbols left out at start, retried while running. */
+  private readonly late: LateInstruments;
   /** Frames rejected before their topic could be read: every live book of that connection was resynced. */
   private unattributedParseErrors = 0;
   private sink: BookSink | null = null;
@@ -137,8 +135,6 @@ export class BybitAdapter implements VenueAdapter {
     this.recheck = opts.recheckInstruments ?? true;
     this.allowNoInstruments = opts.allowNoInstruments ?? false;
     const random = opts.random ?? Math.random;
-    this.random = random;
-    this.lateTimings = lateTimings(opts);
     this.rawFrameTap = opts.onRawFrame;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "bybit: order-book frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "bybit: sequence gaps; topics resynced");
@@ -172,6 +168,13 @@ export class BybitAdapter implements VenueAdapter {
         connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
       },
     );
+    this.late = new LateInstruments({
+      ...{ venue: "bybit", log: this.log, now: this.now, random, config, subscriptions, ...lateTimings(opts) },
+      onResolved: (i, inst) => {
+        const { topics, instruments, sink, lifecycle } = this;
+        joinLate({ topics, instruments, sink, lifecycle, addToTable: (t, x) => (t as TopicState).conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp) }, i, inst);
+      },
+    });
   }
 
   /**
@@ -188,26 +191,13 @@ export class BybitAdapter implements VenueAdapter {
       this.log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
     }
     this.instruments = instruments;
-    this.late = new LateInstruments(
-      { venue: "bybit", log: this.log, now: this.now, random: this.random, config: this.config, subscriptions: this.subscriptions, source, ...this.lateTimings, onResolved: (i, inst) => this.addLate(i, inst) },
-      unresolved,
-    );
+    this.late.track(source, unresolved);
     return instruments;
-  }
-
-  /** A symbol left out at start resolved: the sink builds its book, then the topic is subscribed like any other. Cold. */
-  private addLate(index: number, inst: Instrument): void {
-    const t = this.topics[index]!;
-    if (this.lifecycle.stopping || this.instruments![index] !== undefined) return;
-    this.instruments![index] = inst;
-    t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp);
-    this.sink!.onInstrumentResolved!(index, inst);
-    this.lifecycle.activate(t);
   }
 
   /** Cold: the symbols still without an instrument (status page, /readyz). */
   unresolvedInstruments(): UnresolvedInstrument[] {
-    return this.late?.list() ?? [];
+    return this.late.list();
   }
 
   start(sink: BookSink): void {
@@ -229,7 +219,7 @@ export class BybitAdapter implements VenueAdapter {
       }
     }
     this.lifecycle.start(); // opens only the connections with a subscribable topic
-    if (sink.onInstrumentResolved) this.late?.start();
+    this.late.start(sink);
     const used = this.conns.filter((c) => c.used).length;
     this.log.info("bybit adapter started", { connections: used, unused: this.conns.length - used, topics: this.topics.length });
   }
@@ -272,7 +262,7 @@ export class BybitAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
-    this.late?.stop();
+    this.late.stop();
     return this.lifecycle.stop();
   }
 
@@ -308,8 +298,8 @@ export class BybitAdapter implements VenueAdapter {
     const out: Record<string, number> = connectionStats(this.conns);
     for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
-    out.instrumentsUnresolved = this.late?.count ?? 0;
-    out.instrumentsResolvedLate = this.late?.resolvedLate ?? 0;
+    out.instrumentsUnresolved = this.late.count;
+    out.instrumentsResolvedLate = this.late.resolvedLate;
     return out;
   }
 
@@ -318,7 +308,7 @@ export class BybitAdapter implements VenueAdapter {
     const out = connectionMetrics(this.conns);
     for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
     for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_code_total", "Frames rejected, by scanner result code (all connections)", n, { code }));
-    if (this.late) out.push(...this.late.metrics());
+    out.push(...this.late.metrics());
     return out;
   }
 

@@ -14,8 +14,10 @@
 import type { Logger } from "../../core/log.ts";
 import type { Instrument, MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import type { Subscription, VenueMetric } from "../venue.ts";
+import type { BookSink, Subscription, VenueMetric } from "../venue.ts";
 import { equalJitterMs } from "./backoff.ts";
+import type { ConnectionLifecycle } from "./connection-lifecycle.ts";
+import type { TopicState } from "./connection.ts";
 import { badSpec, makeInstrument, mergeIntoInstrumentCache, UNRESOLVED_KINDS, type InstrumentSource, type InstrumentSpec, type UnresolvedEntry, type UnresolvedKind } from "./instruments.ts";
 import { counter, gauge } from "./metrics.ts";
 
@@ -50,12 +52,11 @@ export interface LateInstrumentOptions {
   random: () => number;
   config: VenueConfig;
   subscriptions: readonly Subscription[];
-  source: InstrumentSource;
   baseMs?: number;
   maxMs?: number;
   listingMs?: number;
   checkEveryMs?: number;
-  /** The adapter's part: tell the sink, add the topic to its table, subscribe it. */
+  /** The adapter's part: tell the sink, add the topic to its table, subscribe it (joinLate). */
   onResolved: (index: number, instrument: Instrument) => void;
 }
 
@@ -80,6 +81,7 @@ export class LateInstruments {
   private readonly checkEveryMs: number;
   private timer: ReturnType<typeof setInterval> | null = null;
   private running = false;
+  private source: InstrumentSource | null = null;
   // Counters (cold).
   /** REST queries made for pending symbols, and how many of them failed. */
   attempts = 0;
@@ -87,14 +89,17 @@ export class LateInstruments {
   /** Symbols that resolved after start and joined. */
   resolvedLate = 0;
 
-  constructor(
-    private readonly o: LateInstrumentOptions,
-    unresolved: readonly UnresolvedEntry[],
-  ) {
+  constructor(private readonly o: LateInstrumentOptions) {
     this.baseMs = o.baseMs ?? LATE_RETRY_BASE_MS;
     this.maxMs = o.maxMs ?? LATE_RETRY_MAX_MS;
     this.listingMs = o.listingMs ?? LISTING_RETRY_MS;
     this.checkEveryMs = o.checkEveryMs ?? LATE_CHECK_MS;
+  }
+
+  /** What loadInstruments left out (resolveInstruments' `unresolved`) and the source to ask again. */
+  track(source: InstrumentSource, unresolved: readonly UnresolvedEntry[]): void {
+    this.source = source;
+    this.pending.clear();
     for (const u of unresolved) this.pending.set(u.index, { kind: u.kind, detail: u.detail });
   }
 
@@ -103,9 +108,12 @@ export class LateInstruments {
     return this.pending.size;
   }
 
-  /** Starts retrying (live runs only); nothing to do when every symbol resolved at start. */
-  start(): void {
-    if (this.running || this.pending.size === 0) return;
+  /**
+   * Starts retrying (live runs only, and only for a sink that takes late books); nothing to do when every symbol
+   * resolved at start.
+   */
+  start(sink: BookSink): void {
+    if (this.running || this.pending.size === 0 || sink.onInstrumentResolved === undefined) return;
     this.running = true;
     const now = this.o.now();
     for (const [index, p] of this.pending) {
@@ -178,12 +186,13 @@ export class LateInstruments {
       this.markets.delete(market);
       return;
     }
+    const source = this.source!;
     m.inFlight = true;
     this.attempts++;
     const symbols = [...new Set(indexes.map((i) => subs[i]!.symbol))];
     let specs: Map<string, InstrumentSpec>;
     try {
-      specs = await this.o.source.fetchSpecs(market, symbols);
+      specs = await source.fetchSpecs(market, symbols);
     } catch (err) {
       m.inFlight = false;
       if (!this.running) return;
@@ -201,8 +210,8 @@ export class LateInstruments {
       const key = `${market}:${sub.symbol}`;
       const spec = this.o.config.overrides.get(key) ?? specs.get(sub.symbol);
       if (spec === undefined) {
-        const refused = this.o.source.whyRefused?.(market, sub.symbol);
-        this.setPending(index, sub, refused !== undefined ? "bad_spec" : "not_listed", refused ?? this.o.source.notListed(market));
+        const refused = source.whyRefused?.(market, sub.symbol);
+        this.setPending(index, sub, refused !== undefined ? "bad_spec" : "not_listed", refused ?? source.notListed(market));
         continue;
       }
       let instrument: Instrument;
@@ -269,4 +278,31 @@ export class LateInstruments {
 /** The retry timings an adapter's options may override (CommonAdapterOptions.lateRetryBaseMs, …). */
 export function lateTimings(o: { lateRetryBaseMs?: number; lateRetryMaxMs?: number; listingRetryMs?: number; lateCheckMs?: number }): Pick<LateInstrumentOptions, "baseMs" | "maxMs" | "listingMs" | "checkEveryMs"> {
   return { baseMs: o.lateRetryBaseMs, maxMs: o.lateRetryMaxMs, listingMs: o.listingRetryMs, checkEveryMs: o.lateCheckMs };
+}
+
+/** What an adapter hands over, at the time a symbol resolves late, so it joins like one resolved at start. */
+export interface LateJoin {
+  /** By subscription index. */
+  readonly topics: readonly TopicState[];
+  /** The adapter's instruments by subscription index (null before loadInstruments). */
+  readonly instruments: (Instrument | undefined)[] | null;
+  readonly sink: BookSink | null;
+  readonly lifecycle: ConnectionLifecycle;
+  /** Adds the topic to its connection's hot-path table at the instrument's exponents; returns the entry. */
+  addToTable(t: TopicState, inst: Instrument): number;
+}
+
+/**
+ * The adapter's part when a symbol resolves late, the same for every venue: record the instrument, add the topic to
+ * its table, let the sink build and announce the book, then subscribe it (ConnectionLifecycle.activate). Cold.
+ */
+export function joinLate(j: LateJoin, index: number, inst: Instrument): void {
+  const t = j.topics[index];
+  const list = j.instruments;
+  const sink = j.sink;
+  if (t === undefined || list === null || sink?.onInstrumentResolved === undefined || j.lifecycle.stopping || list[index] !== undefined) return;
+  list[index] = inst;
+  t.entry = j.addToTable(t, inst);
+  sink.onInstrumentResolved(index, inst);
+  j.lifecycle.activate(t);
 }

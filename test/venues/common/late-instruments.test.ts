@@ -8,9 +8,12 @@ import { afterEach, describe, expect, test } from "vitest";
 import { validateConfig } from "../../../src/config/load.ts";
 import { createLogger } from "../../../src/core/log.ts";
 import type { Instrument, MarketName } from "../../../src/core/types.ts";
-import type { InstrumentSpec, UnresolvedEntry } from "../../../src/venues/common/instruments.ts";
+import type { InstrumentSource, InstrumentSpec, UnresolvedEntry } from "../../../src/venues/common/instruments.ts";
 import { LateInstruments } from "../../../src/venues/common/late-instruments.ts";
-import type { Subscription } from "../../../src/venues/venue.ts";
+import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+
+/** A sink that takes late books (LateInstruments.start retries only for one). */
+const SINK: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {}, onInstrumentResolved() {} };
 
 const live: LateInstruments[] = [];
 afterEach(() => {
@@ -34,29 +37,25 @@ function rig(unresolved: UnresolvedEntry[]) {
     publish: { destinations: [{ name: "t", group: "239.255.1.1", port: 30000, interface: "127.0.0.1" }] },
     venues: { bybit: { linear: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "BTCUSDT@1"] }, spot: { depth: 50, symbols: ["NEWUSDT"] } } },
   }).venues[0]!;
-  const late = new LateInstruments(
-    {
-      venue: "bybit",
-      log: createLogger({ level: "debug", format: "json", write: (l) => logs.push(JSON.parse(l)) }),
-      now: () => clock.ms,
-      random: () => 1, // the longest wait of each step: base, 2·base, …
-      config,
-      subscriptions: SUBS,
-      source: {
-        notListed: (market) => `not listed on ${market}`,
-        fetchSpecs: (market, symbols) =>
-          new Promise((resolve, reject) =>
-            calls.push({ market, symbols, answer: (a) => (a instanceof Error ? reject(a) : resolve(new Map(Object.entries(a)))) }),
-          ),
-      },
-      baseMs: 5_000,
-      maxMs: 40_000,
-      listingMs: 300_000,
-      checkEveryMs: 1_000_000_000, // the test calls check()
-      onResolved: (i, inst) => resolved.push([i, inst]),
-    },
-    unresolved,
-  );
+  const late = new LateInstruments({
+    venue: "bybit",
+    log: createLogger({ level: "debug", format: "json", write: (l) => logs.push(JSON.parse(l)) }),
+    now: () => clock.ms,
+    random: () => 1, // the longest wait of each step: base, 2·base, …
+    config,
+    subscriptions: SUBS,
+    baseMs: 5_000,
+    maxMs: 40_000,
+    listingMs: 300_000,
+    checkEveryMs: 1_000_000_000, // the test calls check()
+    onResolved: (i, inst) => resolved.push([i, inst]),
+  });
+  const source: InstrumentSource = {
+    notListed: (market) => `not listed on ${market}`,
+    fetchSpecs: (market, symbols) =>
+      new Promise((resolve, reject) => calls.push({ market, symbols, answer: (a) => (a instanceof Error ? reject(a) : resolve(new Map(Object.entries(a)))) })),
+  };
+  late.track(source, unresolved);
   live.push(late);
   const settle = () => new Promise((r) => setTimeout(r, 1));
   /** Moves the clock and checks; returns the markets queried. */
@@ -78,7 +77,7 @@ describe("symbols left out at start", () => {
       { index: 3, kind: "rest_unreachable", detail: down },
     ]);
     const t0 = 1_000_000;
-    late.start();
+    late.start(SINK);
     const waits: number[] = [];
     let last = t0;
     for (let failure = 0; failure < 6; failure++) {
@@ -110,7 +109,7 @@ describe("symbols left out at start", () => {
 
   test("not listed: asked again every listing interval, logged once; a REST failure meanwhile is logged once and backs off", async () => {
     const { late, calls, settle, at, logs, resolved, clock } = rig([{ index: 2, kind: "not_listed", detail: "not listed on spot" }]);
-    late.start();
+    late.start(SINK);
     const t0 = clock.ms;
     expect(at(t0 + 299_999)).toEqual([]);
     expect(at(t0 + 300_000)).toEqual(["spot"]);
@@ -146,7 +145,7 @@ describe("symbols left out at start", () => {
 
   test("a tick/lot that does not parse stays pending as bad_spec; metrics count by market and reason", async () => {
     const { late, calls, settle, at, clock, resolved } = rig([{ index: 2, kind: "not_listed", detail: "not listed on spot" }]);
-    late.start();
+    late.start(SINK);
     at(clock.ms + 300_000);
     calls.at(-1)!.answer({ NEWUSDT: { tickSize: "abc", lotSize: "1" } });
     await settle();
@@ -158,7 +157,7 @@ describe("symbols left out at start", () => {
 
   test("stopped: nothing is asked and a late answer is dropped", async () => {
     const { late, calls, settle, at, clock, resolved } = rig([{ index: 0, kind: "rest_unreachable", detail: "x" }]);
-    late.start();
+    late.start(SINK);
     at(clock.ms + 5_000);
     late.stop();
     calls.at(-1)!.answer({ BTCUSDT: SPEC });
