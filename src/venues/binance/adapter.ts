@@ -22,6 +22,7 @@ import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { TopicState } from "../common/connection.ts";
 import { makeInstrument, resolveInstruments } from "../common/instruments.ts";
+import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
 import { RestBridge } from "../common/rest-bridge.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
@@ -58,7 +59,7 @@ export class BinanceAdapter implements VenueAdapter {
   /** Per market REST weight budgets and their fetches (rest.ts). */
   private readonly rest: BinanceRest;
   private instruments: (Instrument | undefined)[] | null = null;
-  private instrumentsUnresolved = 0;
+  private readonly late: LateInstruments; // symbols left out at start, retried while running
   private sink: BookSink | null = null;
   private replaying = false;
   private readonly parseErrorLog: RateLimitedLog;
@@ -156,6 +157,9 @@ export class BinanceAdapter implements VenueAdapter {
         connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
       },
     );
+    const addToTable = (t: TopicState, x: Instrument) => (t as BinanceTopic).conn.table.addStream(t.topic, t.symbol, t.index, x.priceExp, x.qtyExp);
+    const onResolved = (i: number, inst: Instrument) => joinLate({ topics: this.topics, instruments: this.instruments, sink: this.sink, lifecycle: this.lifecycle, addToTable }, i, inst);
+    this.late = new LateInstruments({ venue: "binance", log: this.log, now: this.now, random, config, subscriptions, ...lateTimings(opts), onResolved });
   }
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
@@ -166,13 +170,13 @@ export class BinanceAdapter implements VenueAdapter {
         if (info.weightPerMinute !== undefined) this.rest.setWeightLimit(m, info.weightPerMinute);
       },
     );
-    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
+    const { instruments, problems, unresolved } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
     if (problems.length > 0) {
       const message = `binance: cannot resolve instruments for ${problems.join(", ")}`;
       if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
-      this.log.error(`${message}; those books are not subscribed, the others start`, { unresolved: problems.length, of: instruments.length });
+      this.log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
     }
-    this.instrumentsUnresolved = problems.length;
+    this.late.track(source, unresolved);
     this.instruments = instruments;
     return instruments;
   }
@@ -196,6 +200,7 @@ export class BinanceAdapter implements VenueAdapter {
   start(sink: BookSink): void {
     this.prepare(sink, "start");
     this.lifecycle.start();
+    this.late.start(sink);
     this.log.info("binance adapter started", { connections: this.conns.filter((c) => c.used).length, topics: this.topics.length });
   }
 
@@ -253,7 +258,12 @@ export class BinanceAdapter implements VenueAdapter {
       this.bridge.cancel(t);
       abandonFetch(t);
     }
+    this.late.stop();
     return this.lifecycle.stop();
+  }
+
+  unresolvedInstruments(): UnresolvedInstrument[] {
+    return this.late.list(); // status page, /readyz
   }
 
   // ───────────────────────── hot path ─────────────────────────
@@ -461,8 +471,9 @@ export class BinanceAdapter implements VenueAdapter {
   stats(): Record<string, number> {
     // The counters stay fields here (the hot path increments them); stats.ts lays them out with the parts' ones.
     const { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed } = this;
-    const { instrumentChanges, instrumentsUnresolved, unattributedParseErrors } = this;
-    const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, instrumentChanges, instrumentsUnresolved, unattributedParseErrors };
+    const { instrumentChanges, unattributedParseErrors } = this;
+    const [instrumentsUnresolved, instrumentsResolvedLate] = [this.late.count, this.late.resolvedLate];
+    const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, instrumentChanges, instrumentsUnresolved, instrumentsResolvedLate, unattributedParseErrors };
     const { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode } = this;
     return binanceStats(counters, { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode });
   }
@@ -473,7 +484,7 @@ export class BinanceAdapter implements VenueAdapter {
   }
 
   metrics(): VenueMetric[] {
-    return binanceMetrics(this.stats(), this.conns);
+    return [...binanceMetrics(this.stats(), this.conns), ...this.late.metrics()];
   }
 
   /** Cold: the adapter's view of one subscription, for tests and diagnostics. */

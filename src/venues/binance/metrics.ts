@@ -32,7 +32,6 @@ export function binanceMetrics(s: Record<string, number>, conns: readonly VenueC
     ...connectionMetrics(conns),
     gauge("topics", "Diff streams configured", v("topics")),
     gauge("topics_live", "Diff streams whose book is LIVE", v("topicsLive")),
-    gauge("instruments_unresolved", "Configured symbols whose instrument could not be resolved", v("instrumentsUnresolved")),
     gauge("rest_waiting", "REST requests waiting for the weight budget (snapshots of a reconnect queue here)", v("restWaiting")),
     counter("snapshots_total", "REST snapshots applied (bridged)", v("snapshots")),
     counter("deltas_total", "Diffs applied", v("deltas")),

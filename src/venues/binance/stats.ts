@@ -25,6 +25,7 @@ export interface BinanceCounters {
   readonly bridgesFailed: number;
   readonly instrumentChanges: number;
   readonly instrumentsUnresolved: number;
+  readonly instrumentsResolvedLate: number;
   readonly unattributedParseErrors: number;
 }
 
@@ -70,6 +71,7 @@ export function binanceStats(c: BinanceCounters, p: BinanceStatsParts): Record<s
     subscribeRejected: p.control.subscribeRejected,
     instrumentChanges: c.instrumentChanges,
     instrumentsUnresolved: c.instrumentsUnresolved,
+    instrumentsResolvedLate: c.instrumentsResolvedLate,
     unattributedParseErrors: c.unattributedParseErrors,
     messagesPaced: p.control.paced,
   };

@@ -21,6 +21,7 @@ import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
 import { resolveInstruments } from "../common/instruments.ts";
+import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
@@ -68,6 +69,7 @@ export class OkxAdapter implements VenueAdapter {
   private readonly instrumentPacer: InstrumentRequestPacer;
   /** Periodic, announced (upcChg) and asked-for reloads of each market's instruments (instrument-watch.ts). */
   readonly reloader: InstrumentReloader;
+  private readonly late: LateInstruments; // symbols left out at start, retried while running (common/late-instruments.ts)
   /** 64008 replacements waiting for connect budget; each timer leaves the set when it fires (bounded by connections). */
   private readonly replaceRetryTimers = new Set<ReturnType<typeof setTimeout>>();
   sink: BookSink | null = null;
@@ -174,16 +176,20 @@ export class OkxAdapter implements VenueAdapter {
         connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
       },
     );
+    const addToTable = (t: CommonTopic, x: Instrument) => (t as OkxTopic).conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp);
+    const onResolved = (i: number, inst: Instrument) => joinLate({ topics: this.topics, instruments: this.instruments, sink: this.sink, lifecycle: this.lifecycle, addToTable }, i, inst);
+    this.late = new LateInstruments({ venue: "okx", log: this.log, now: this.now, random: this.random, config, subscriptions, ...lateTimings(opts), onResolved });
   }
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
-    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, okxInstrumentSource(this.config, this.fetchFn, this.upcoming, this.instrumentPacer), this.log);
+    const source = okxInstrumentSource(this.config, this.fetchFn, this.upcoming, this.instrumentPacer);
+    const { instruments, problems, unresolved } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
     if (problems.length > 0) {
       const message = `okx: cannot resolve instruments for ${problems.join(", ")}`;
       if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
-      this.log.error(`${message}; those books are not subscribed, the others start`, { unresolved: problems.length, of: instruments.length });
+      this.log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
     }
-    this.c.instrumentsUnresolved = problems.length;
+    this.late.track(source, unresolved);
     this.instruments = instruments;
     return instruments;
   }
@@ -210,6 +216,7 @@ export class OkxAdapter implements VenueAdapter {
   start(sink: BookSink): void {
     this.bind(sink, false);
     this.lifecycle.start();
+    this.late.start(sink);
     if (this.recheck) {
       for (const c of this.upcoming) this.reloader.announce(c.market, c.effTimeMs + AFTER_EFF_TIME_MS);
       this.reloader.start();
@@ -268,8 +275,13 @@ export class OkxAdapter implements VenueAdapter {
     this.replaceRetryTimers.clear();
     this.budgetWaits.stop();
     this.reloader.stop();
+    this.late.stop();
     this.bridge.stop();
     return this.lifecycle.stop();
+  }
+
+  unresolvedInstruments(): UnresolvedInstrument[] {
+    return this.late.list(); // status page, /readyz
   }
 
   // ───────────────────────── hot path ─────────────────────────
@@ -478,7 +490,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   stats(): Record<string, number> {
-    return okxStats(this.c, this.conns, this.topics, { lifecycle: this.lifecycle, control: this.control, books: this.books, bridge: this.bridge, reloader: this.reloader });
+    return okxStats(this.c, this.conns, this.topics, { lifecycle: this.lifecycle, control: this.control, books: this.books, bridge: this.bridge, reloader: this.reloader, late: this.late });
   }
 
   /** Cold: every connection (none when replaying), so /readyz can say which venue is down and why. */
@@ -487,7 +499,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   metrics(): VenueMetric[] {
-    return okxMetrics(this.stats(), this.c, this.conns);
+    return [...okxMetrics(this.stats(), this.c, this.conns), ...this.late.metrics()];
   }
 
   /** Cold: one topic's state for tests and status. */
