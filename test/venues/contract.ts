@@ -21,7 +21,8 @@ export type ContractCase =
   | "checksum"
   | "snapshotOnly"
   | "resyncBackoff"
-  | "reconnectBackoff";
+  | "reconnectBackoff"
+  | "lateInstruments";
 
 /** Adapter options a case needs (short deadlines), passed by the harness to the venue's factory. */
 export interface ContractRunOptions {
@@ -34,6 +35,12 @@ export interface ContractRunOptions {
   reconnectMaxMs?: number;
   resyncBackoffBaseMs?: number;
   resyncBackoffMaxMs?: number;
+  /** The late-instruments case: start with nothing resolved, retry fast (common/late-instruments.ts). */
+  allowNoInstruments?: boolean;
+  lateRetryBaseMs?: number;
+  lateRetryMaxMs?: number;
+  listingRetryMs?: number;
+  lateCheckMs?: number;
 }
 
 /** The backoff cases' step: with random 0 the first retry waits half of it, the next one all of it. */
@@ -60,6 +67,8 @@ export interface VenueRun {
   restFault?(kind: "refuse" | "no_bridge", index: number): void;
   /** REST faults set and not yet served by the simulator: each must have been met by a fetch. */
   restFaultsPending?(): number;
+  /** The simulator's instruments REST answers 503 while false (the venue's instrument listing unreachable). */
+  instrumentsAvailable?(ok: boolean): void;
   /** Checksum venues: the next update of the subscription carries a wrong checksum. */
   corruptChecksum?(index: number): void;
   /** The simulator's true book for a subscription, in mantissas of `instrument`, and its venue sequence. */
@@ -124,6 +133,11 @@ class ContractSink implements BookSink {
     this.asks[index] = undefined;
   }
   onInstrumentChanged(index: number, instrument: Instrument): void {
+    this.instruments[index] = instrument;
+  }
+  readonly resolvedLate: number[] = [];
+  onInstrumentResolved(index: number, instrument: Instrument): void {
+    this.resolvedLate.push(index);
     this.instruments[index] = instrument;
   }
   matches(run: VenueRun, index: number): boolean {
@@ -322,6 +336,38 @@ export function runVenueContract(h: VenueHarness): void {
     expect(new Set(sink.invalid.map((e) => e.reason))).toEqual(new Set([StatusReason.DISCONNECTED]));
   }
 
+  /**
+   * Instruments REST down at start: nothing resolves, no connection opens, every symbol is reported and retried;
+   * once REST answers, each is handed to the sink once, subscribed, and its book equals the simulator's.
+   */
+  async function lateInstrumentsCase(): Promise<void> {
+    const all = h.subscriptions.map((_, i) => i);
+    const run = await h.start(h.subscriptions, { allowNoInstruments: true, lateRetryBaseMs: 40, lateRetryMaxMs: 160, listingRetryMs: 160, lateCheckMs: 5 });
+    runs.push(run);
+    run.instrumentsAvailable!(false);
+    const loaded = await run.adapter.loadInstruments();
+    expect(loaded.every((i) => i === undefined)).toBe(true);
+    const sink = new ContractSink([]);
+    sink.adapter = run.adapter;
+    run.adapter.start(sink);
+    expect(run.adapter.unresolvedInstruments!().map((u) => [u.index, u.kind])).toEqual(all.map((i) => [i, "rest_unreachable"]));
+    expect(run.adapter.connections().filter((c) => c.up)).toEqual([]);
+    const failures = () => run.adapter.metrics().find((m) => m.name === "instrument_retry_failures_total")?.value ?? 0;
+    await until(() => failures() >= 2, "two failed retries while REST is down");
+    expect(sink.resolvedLate).toEqual([]);
+    run.instrumentsAvailable!(true);
+    // Stepping, so a venue whose book starts from the first diff (Binance) or the next full book (Upbit) gets one.
+    await until(() => {
+      run.step(1);
+      return all.every((i) => sink.bids[i] !== undefined);
+    }, "a book for every symbol resolved late", 15_000);
+    await recovers(run, sink, all, "the late join");
+    expect([...sink.resolvedLate].sort((a, b) => a - b)).toEqual(all);
+    expect(run.adapter.unresolvedInstruments!()).toEqual([]);
+    expect(run.adapter.stats().instrumentsResolvedLate).toBe(all.length);
+    expect(sink.invalid).toEqual([]);
+  }
+
   async function snapshotOnlyCase({ run, sink, all }: Awaited<ReturnType<typeof live>>): Promise<void> {
     await recovers(run, sink, all, "full books");
     expect(sink.deltas).toBe(0);
@@ -359,6 +405,12 @@ export function runVenueContract(h: VenueHarness): void {
         if (name !== "disconnect" && name !== "books") expect(sink.invalid.filter((e) => others.includes(e.index))).toEqual([]);
         expect(run.adapter.stats().messages).toBeGreaterThan(0);
       });
+    }
+    {
+      const reason = h.skip?.lateInstruments;
+      const title = "instruments REST down at start: every symbol is reported and retried, and joins once REST answers";
+      if (reason !== undefined) test.skip(`${title} (skipped: ${reason})`, () => {});
+      else test(title, lateInstrumentsCase);
     }
     for (const [name, title, body] of extraCases) {
       const reason = h.skip?.[name];

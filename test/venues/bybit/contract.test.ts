@@ -35,6 +35,7 @@ runVenueContract({
     return {
       adapter,
       step: (n: number) => sim.step(n),
+      instrumentsAvailable: (ok) => sim.setRestAvailable(ok),
       inject: (fault, index) =>
         fault === "stall"
           ? sim.inject("stall", undefined, { stallMs: 1500 })

@@ -38,6 +38,7 @@ runVenueContract({
     return {
       adapter,
       step: (n: number) => sim.step(n),
+      instrumentsAvailable: (ok) => sim.setRestAvailable(ok),
       inject: (fault, index) => void sim.inject(fault, index === undefined ? undefined : subs[index]!.symbol, fault === "stall" ? { stallMs: 1500 } : undefined),
       connectionOf: (index) => adapter.connectionOf(index),
       expected(index, instrument) {

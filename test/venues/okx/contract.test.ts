@@ -24,6 +24,7 @@ function harness(initialSnapshot: boolean, subscriptions: Subscription[], skip: 
       return {
         adapter,
         step: (n) => sim.step(n),
+        instrumentsAvailable: (ok) => sim.setInstrumentsAvailable(ok),
         inject: (fault, index) => (fault === "stall" ? sim.inject("stall", undefined, { stallMs: 1500 }) : sim.inject(fault, index === undefined ? undefined : subs[index]!.symbol)),
         restFault: (kind, index) => sim.restFault(kind, subs[index]!.symbol),
         restFaultsPending: () => sim.restFaultsPending(),
