@@ -68,7 +68,8 @@ class SymSim {
     readonly symbol: string,
     readonly book: SimBook | null,
     readonly replay: ReplaySymbol | null,
-    readonly spec: { tickSize: string; stepSize: string },
+    /** What exchangeInfo lists (setListing changes it; the generated prices keep their own decimals). */
+    public spec: { tickSize: string; stepSize: string },
     startId: number,
   ) {
     this.id = startId;
@@ -89,6 +90,8 @@ export interface BinanceSim {
   restFaultsPending(): number;
   /** Makes the instruments REST endpoint answer 503 (false) or normally (true): the venue's instrument REST down. */
   setInstrumentsAvailable(ok: boolean): void;
+  /** Changes the tick and/or step exchangeInfo lists for a symbol (a venue-side tick/lot change; prices unchanged). */
+  setListing(market: MarketName, symbol: string, change: { tickSize?: string; stepSize?: string }): void;
   /** The true book (decimal strings) and the last update id sent. */
   book(market: MarketName, symbol: string): { bids: Map<string, string>; asks: Map<string, string>; u: number };
   /** With `history`: the book as it was at update id `u` (undefined when the symbol never had that id). */
@@ -107,6 +110,11 @@ class Simulator implements BinanceSim {
   private instrumentsOk = true;
   setInstrumentsAvailable(ok: boolean): void {
     this.instrumentsOk = ok;
+  }
+  setListing(market: MarketName, symbol: string, change: { tickSize?: string; stepSize?: string }): void {
+    const s = this.syms.get(`${market}:${symbol}`);
+    if (!s) throw new Error(`binance sim: ${market}:${symbol} is not simulated`);
+    s.spec = { ...s.spec, ...change };
   }
   readonly stats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, depthRequests: 0, closedForRate: 0 };
   private server: Server<ConnData> | null = null;

@@ -21,7 +21,8 @@ import { connectionStates } from "../common/metrics.ts";
 import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { TopicState } from "../common/connection.ts";
-import { makeInstrument, resolveInstruments } from "../common/instruments.ts";
+import { INSTRUMENT_RELOAD_MS, type InstrumentReloader } from "../common/instrument-reload.ts";
+import { resolveInstruments } from "../common/instruments.ts";
 import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
 import { RestBridge } from "../common/rest-bridge.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
@@ -30,6 +31,7 @@ import { TopicResync } from "../common/topic-resync.ts";
 import { type BinanceConnection, BinanceTopic, SUB_ACTIVE, SUB_PENDING, SUB_REJECTED } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
 import { binanceInstrumentSource } from "./instruments.ts";
+import { binanceReloader } from "./instrument-watch.ts";
 import { binanceMetrics } from "./metrics.ts";
 import { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
 import { BinanceRest } from "./rest.ts";
@@ -60,6 +62,8 @@ export class BinanceAdapter implements VenueAdapter {
   private readonly rest: BinanceRest;
   private instruments: (Instrument | undefined)[] | null = null;
   private readonly late: LateInstruments; // symbols left out at start, retried while running
+  /** Each market's exchangeInfo reloaded every instrument_reload_ms and when a number does not fit (instrument-watch.ts). */
+  readonly reloader: InstrumentReloader;
   private sink: BookSink | null = null;
   private replaying = false;
   private readonly parseErrorLog: RateLimitedLog;
@@ -159,6 +163,13 @@ export class BinanceAdapter implements VenueAdapter {
     );
     const addToTable = (t: TopicState, x: Instrument) => (t as BinanceTopic).conn.table.addStream(t.topic, t.symbol, t.index, x.priceExp, x.qtyExp);
     const onResolved = (i: number, inst: Instrument) => joinLate({ topics: this.topics, instruments: this.instruments, sink: this.sink, lifecycle: this.lifecycle, addToTable }, i, inst);
+    const setWeight = (m: MarketName, info: { weightPerMinute?: number }) => {
+      if (info.weightPerMinute !== undefined) this.rest.setWeightLimit(m, info.weightPerMinute);
+    };
+    this.reloader = binanceReloader(config.instrumentReloadMs ?? INSTRUMENT_RELOAD_MS, opts.instrumentCheckMs, {
+      ...{ config, log: this.log, now: this.now, fetchOf: (m) => this.rest.fetchOf(m), onInfo: setWeight, topics: this.topics, subscriptions },
+      ...{ current: (i) => this.instruments?.[i], stopping: () => this.lifecycle.stopping, apply: (t, inst) => this.applyInstrument(t, inst) },
+    });
     this.late = new LateInstruments({ venue: "binance", log: this.log, now: this.now, random, config, subscriptions, ...lateTimings(opts), onResolved });
   }
 
@@ -201,6 +212,7 @@ export class BinanceAdapter implements VenueAdapter {
     this.prepare(sink, "start");
     this.lifecycle.start();
     this.late.start(sink);
+    if (this.recheck) this.reloader.start();
     this.log.info("binance adapter started", { connections: this.conns.filter((c) => c.used).length, topics: this.topics.length });
   }
 
@@ -259,6 +271,7 @@ export class BinanceAdapter implements VenueAdapter {
       abandonFetch(t);
     }
     this.late.stop();
+    this.reloader.stop();
     return this.lifecycle.stop();
   }
 
@@ -440,40 +453,29 @@ export class BinanceAdapter implements VenueAdapter {
     if (this.control.onControl(conn, msg) === "planned_close") this.lifecycle.onPlannedClose(conn, "serverShutdown");
   }
 
-  /** A price or size that does not fit: ask exchangeInfo again; a new tick or step swaps exponents and resyncs. */
+  /** A price or size that does not fit: reload the market's exchangeInfo now (instrument-watch.ts; re-checks coalesce). */
   private recheckInstrument(t: BinanceTopic): void {
-    if (!this.recheck || this.replaying || t.checkingInstrument || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
-    t.checkingInstrument = true;
-    void (async () => {
-      try {
-        const source = binanceInstrumentSource(this.config, (m) => this.rest.fetchOf(m), () => undefined);
-        const spec = (await source.fetchSpecs(t.market, [t.symbol])).get(t.symbol);
-        const cur = this.instruments?.[t.index];
-        if (!spec || !cur || this.lifecycle.stopping) return;
-        if (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize) return;
-        const inst = makeInstrument(this.config, this.subscriptions[t.index]!, spec);
-        this.instruments![t.index] = inst;
-        t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
-        this.instrumentChanges++;
-        this.log.warn("binance: instrument changed", { market: t.market, symbol: t.symbol, from: `${cur.tickSize}/${cur.lotSize}`, to: `${spec.tickSize}/${spec.lotSize}` });
-        this.restart(t);
-        this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
-        this.sink?.onInstrumentChanged(t.index, inst);
-        t.resyncDelayed = false;
-      } catch (err) {
-        this.log.warn("binance: instrument re-check failed", { market: t.market, symbol: t.symbol, error: String(err) });
-      } finally {
-        t.checkingInstrument = false;
-      }
-    })();
+    if (this.recheck && !this.replaying && !this.config.overrides.has(`${t.market}:${t.symbol}`)) this.reloader.requestNow(t.market);
+  }
+
+  /** A new tick or step from a reload: swap the exponents, tell the app, resync the book. Cold. */
+  private applyInstrument(t: BinanceTopic, inst: Instrument): void {
+    this.instruments![t.index] = inst;
+    t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
+    this.instrumentChanges++;
+    this.restart(t);
+    this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+    this.sink?.onInstrumentChanged(t.index, inst);
+    t.resyncDelayed = false;
   }
 
   stats(): Record<string, number> {
     // The counters stay fields here (the hot path increments them); stats.ts lays them out with the parts' ones.
     const { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed } = this;
     const { instrumentChanges, unattributedParseErrors } = this;
+    const [instrumentReloads, instrumentReloadFailures] = [this.reloader.reloads, this.reloader.failures];
     const [instrumentsUnresolved, instrumentsResolvedLate] = [this.late.count, this.late.resolvedLate];
-    const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, instrumentChanges, instrumentsUnresolved, instrumentsResolvedLate, unattributedParseErrors };
+    const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, instrumentChanges, instrumentReloads, instrumentReloadFailures, instrumentsUnresolved, instrumentsResolvedLate, unattributedParseErrors };
     const { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode } = this;
     return binanceStats(counters, { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode });
   }

@@ -24,6 +24,8 @@ export interface BinanceCounters {
   readonly ignoredWhileUnsubscribed: number;
   readonly bridgesFailed: number;
   readonly instrumentChanges: number;
+  readonly instrumentReloads: number;
+  readonly instrumentReloadFailures: number;
   readonly instrumentsUnresolved: number;
   readonly instrumentsResolvedLate: number;
   readonly unattributedParseErrors: number;
@@ -70,6 +72,8 @@ export function binanceStats(c: BinanceCounters, p: BinanceStatsParts): Record<s
     staleResyncs: p.lifecycle.staleResyncs,
     subscribeRejected: p.control.subscribeRejected,
     instrumentChanges: c.instrumentChanges,
+    instrumentReloads: c.instrumentReloads,
+    instrumentReloadFailures: c.instrumentReloadFailures,
     instrumentsUnresolved: c.instrumentsUnresolved,
     instrumentsResolvedLate: c.instrumentsResolvedLate,
     unattributedParseErrors: c.unattributedParseErrors,
