@@ -155,6 +155,13 @@ describe("symbols left out at start", () => {
     expect(m.map((s) => s.labels)).toEqual([{ market: "spot", reason: "bad_spec" }]);
   });
 
+  test("a sink that takes no late books (replay, export): nothing is retried", () => {
+    const { late, at, clock } = rig([{ index: 0, kind: "rest_unreachable", detail: "x" }]);
+    late.start({ onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} });
+    expect(at(clock.ms + 10_000_000)).toEqual([]);
+    expect(late.list()[0]!.nextAttemptMs).toBe(0);
+  });
+
   test("stopped: nothing is asked and a late answer is dropped", async () => {
     const { late, calls, settle, at, clock, resolved } = rig([{ index: 0, kind: "rest_unreachable", detail: "x" }]);
     late.start(SINK);
