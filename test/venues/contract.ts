@@ -3,6 +3,7 @@
  * A venue's test file calls runVenueContract with a harness; a skipped case must give its reason
  * (docs/add-venue.md). Real WebSocket connections on 127.0.0.1 only; assertions on behaviour, never on timing.
  */
+import { readFileSync, writeFileSync } from "node:fs";
 import { afterEach, describe, expect, test } from "vitest";
 import type { BookUpdate } from "../../src/core/book-update.ts";
 import type { BookView } from "../../src/core/book-view.ts";
@@ -69,6 +70,8 @@ export interface VenueRun {
   restFaultsPending?(): number;
   /** The simulator's instruments REST answers 503 while false (the venue's instrument listing unreachable). */
   instrumentsAvailable?(ok: boolean): void;
+  /** The adapter's instrument disk cache (the late-join case removes a symbol from it). */
+  readonly instrumentCachePath?: string;
   /** Checksum venues: the next update of the subscription carries a wrong checksum. */
   corruptChecksum?(index: number): void;
   /** The simulator's true book for a subscription, in mantissas of `instrument`, and its venue sequence. */
@@ -368,6 +371,47 @@ export function runVenueContract(h: VenueHarness): void {
     expect(sink.invalid).toEqual([]);
   }
 
+  /**
+   * One symbol left out at start while the others start from the disk cache (REST down): they go LIVE; once REST
+   * answers, the late one is subscribed (on its market's connection, open by then) and joins, and no other book
+   * ever leaves LIVE.
+   */
+  async function lateJoinCase(): Promise<void> {
+    const all = h.subscriptions.map((_, i) => i);
+    // A symbol of the first one's market (most venues: on its open connection), else the second.
+    const late = all.find((i) => i > 0 && h.subscriptions[i]!.market === h.subscriptions[0]!.market) ?? 1;
+    const run = await h.start(h.subscriptions, { lateRetryBaseMs: 40, lateRetryMaxMs: 160, listingRetryMs: 160, lateCheckMs: 5 });
+    runs.push(run);
+    expect((await run.adapter.loadInstruments()).every((i) => i !== undefined)).toBe(true); // REST up: the cache holds every symbol
+    const path = run.instrumentCachePath!;
+    const cache = JSON.parse(readFileSync(path, "utf8")) as { instruments: Record<string, unknown> };
+    const lateKey = `${h.subscriptions[late]!.market}:${h.subscriptions[late]!.symbol}`;
+    expect(Object.keys(cache.instruments)).toContain(lateKey);
+    delete cache.instruments[lateKey];
+    writeFileSync(path, JSON.stringify(cache));
+    run.instrumentsAvailable!(false);
+    const loaded = await run.adapter.loadInstruments(); // as a restart while REST is down: the others from the cache
+    expect(loaded.map((i) => i === undefined)).toEqual(all.map((i) => i === late));
+    const sink = new ContractSink(loaded as Instrument[]);
+    sink.adapter = run.adapter;
+    run.adapter.start(sink);
+    const others = all.filter((i) => i !== late);
+    await until(() => {
+      run.step(1);
+      return others.every((i) => sink.bids[i] !== undefined);
+    }, "the other books");
+    await recovers(run, sink, others, "the start without one symbol");
+    expect(run.adapter.unresolvedInstruments!().map((u) => [u.index, u.kind])).toEqual([[late, "rest_unreachable"]]);
+    run.instrumentsAvailable!(true);
+    await until(() => {
+      run.step(1);
+      return sink.bids[late] !== undefined;
+    }, "the late symbol's book", 15_000);
+    await recovers(run, sink, all, "the late join");
+    expect(sink.resolvedLate).toEqual([late]);
+    expect(sink.invalid).toEqual([]); // no other book ever left LIVE (nor the late one, once live)
+  }
+
   async function snapshotOnlyCase({ run, sink, all }: Awaited<ReturnType<typeof live>>): Promise<void> {
     await recovers(run, sink, all, "full books");
     expect(sink.deltas).toBe(0);
@@ -411,6 +455,9 @@ export function runVenueContract(h: VenueHarness): void {
       const title = "instruments REST down at start: every symbol is reported and retried, and joins once REST answers";
       if (reason !== undefined) test.skip(`${title} (skipped: ${reason})`, () => {});
       else test(title, lateInstrumentsCase);
+      const joinTitle = "one symbol left out at start (REST down, not cached) joins once REST answers; no other book leaves LIVE";
+      if (reason !== undefined) test.skip(`${joinTitle} (skipped: ${reason})`, () => {});
+      else test(joinTitle, lateJoinCase);
     }
     for (const [name, title, body] of extraCases) {
       const reason = h.skip?.[name];

@@ -36,6 +36,7 @@ runVenueContract({
       adapter,
       step: (n: number) => sim.step(n),
       instrumentsAvailable: (ok) => sim.setRestAvailable(ok),
+      instrumentCachePath: config.instrumentCachePath,
       inject: (fault, index) =>
         fault === "stall"
           ? sim.inject("stall", undefined, { stallMs: 1500 })
