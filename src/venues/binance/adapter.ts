@@ -163,24 +163,15 @@ export class BinanceAdapter implements VenueAdapter {
     );
     const addToTable = (t: TopicState, x: Instrument) => (t as BinanceTopic).conn.table.addStream(t.topic, t.symbol, t.index, x.priceExp, x.qtyExp);
     const onResolved = (i: number, inst: Instrument) => joinLate({ topics: this.topics, instruments: this.instruments, sink: this.sink, lifecycle: this.lifecycle, addToTable }, i, inst);
-    const setWeight = (m: MarketName, info: { weightPerMinute?: number }) => {
-      if (info.weightPerMinute !== undefined) this.rest.setWeightLimit(m, info.weightPerMinute);
-    };
     this.reloader = binanceReloader(config.instrumentReloadMs ?? INSTRUMENT_RELOAD_MS, opts.instrumentCheckMs, {
-      ...{ config, log: this.log, now: this.now, fetchOf: (m) => this.rest.fetchOf(m), onInfo: setWeight, topics: this.topics, subscriptions },
+      ...{ config, log: this.log, now: this.now, fetchOf: (m) => this.rest.fetchOf(m), onInfo: (m, info) => this.rest.takeLimits(m, info), topics: this.topics, subscriptions },
       ...{ current: (i) => this.instruments?.[i], stopping: () => this.lifecycle.stopping, apply: (t, inst) => this.applyInstrument(t, inst) },
     });
     this.late = new LateInstruments({ venue: "binance", log: this.log, now: this.now, random, config, subscriptions, ...lateTimings(opts), onResolved });
   }
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
-    const source = binanceInstrumentSource(
-      this.config,
-      (m) => this.rest.fetchOf(m),
-      (m, info) => {
-        if (info.weightPerMinute !== undefined) this.rest.setWeightLimit(m, info.weightPerMinute);
-      },
-    );
+    const source = binanceInstrumentSource(this.config, (m) => this.rest.fetchOf(m), (m, info) => this.rest.takeLimits(m, info));
     const { instruments, problems, unresolved } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
     if (problems.length > 0) {
       const message = `binance: cannot resolve instruments for ${problems.join(", ")}`;
