@@ -177,7 +177,11 @@ export class OkxAdapter implements VenueAdapter {
       },
     );
     const addToTable = (t: CommonTopic, x: Instrument) => (t as OkxTopic).conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp);
-    const onResolved = (i: number, inst: Instrument) => joinLate({ topics: this.topics, instruments: this.instruments, sink: this.sink, lifecycle: this.lifecycle, addToTable }, i, inst);
+    const onResolved = (i: number, inst: Instrument) => {
+      joinLate({ topics: this.topics, instruments: this.instruments, sink: this.sink, lifecycle: this.lifecycle, addToTable }, i, inst);
+      // The retry's listing may have announced upcChg for it (instruments.ts pushes them to `upcoming`): reload then.
+      for (const c of this.upcoming) if (c.symbol === this.subscriptions[i]!.symbol && c.market === inst.market) this.reloader.announce(c.market, c.effTimeMs + AFTER_EFF_TIME_MS);
+    };
     this.late = new LateInstruments({ venue: "okx", log: this.log, now: this.now, random: this.random, config, subscriptions, ...lateTimings(opts), onResolved });
   }
 
