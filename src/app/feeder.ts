@@ -61,7 +61,7 @@ class VenuePipeline implements BookSink {
   readonly handles: number[] = [];
   /** Exceptions contained while applying a message (per venue). */
   applyErrors = 0;
-  /** Subscriptions left out because their instrument did not resolve. */
+  /** Subscriptions left out at start because their instrument did not resolve; one leaves when it resolves late. */
   readonly unresolved: Subscription[] = [];
   /** By subscription index (cold: bumped only when a book is invalidated): gaps reported, times it stopped being live. */
   private readonly gaps: number[] = [];
@@ -149,6 +149,26 @@ class VenuePipeline implements BookSink {
     }
   }
 
+  /** A symbol left out at start resolved while running: its book is built and announced (definition, status) before the adapter subscribes it. */
+  onInstrumentResolved(index: number, instrument: Instrument): void {
+    if (this.builders[index] !== undefined) return;
+    const sub = this.subscriptions[index];
+    const builder = new BookBuilder(instrument, { changes: this.changes });
+    this.builders[index] = builder;
+    this.handles[index] = this.publisher.register(instrument, builder);
+    this.publisher.publishStatus(this.handles[index]!, builder);
+    const at = sub === undefined ? -1 : this.unresolved.indexOf(sub);
+    if (at >= 0) this.unresolved.splice(at, 1);
+    this.log.info("instrument resolved after start; book added", { symbol: instrument.symbol, market: instrument.market, instrumentId: instrument.instrumentId });
+  }
+
+  /** The configured symbols still without a book, with why when the adapter says (it retries them). Cold. */
+  unresolvedNow(): { market: string; symbol: string; reason: string; detail: string; nextAttemptMs: number }[] {
+    const fromAdapter = this.adapter.unresolvedInstruments?.();
+    if (fromAdapter !== undefined) return fromAdapter.map((u) => ({ market: u.market, symbol: u.symbol, reason: u.kind, detail: u.detail, nextAttemptMs: u.nextAttemptMs }));
+    return this.unresolved.map((u) => ({ market: u.market, symbol: instrumentSymbolOf(u), reason: "", detail: "", nextAttemptMs: 0 }));
+  }
+
   onInstrumentChanged(index: number, instrument: Instrument): void {
     const old = this.builders[index];
     if (old === undefined) return;
@@ -226,6 +246,15 @@ export class Feeder {
         this.pipelines.push(pipeline);
       }
     }
+    // Every configured symbol, resolved or not: one left out now may join while running (ids depend on names only).
+    checkIdCollisions(
+      this.pipelines.flatMap((p) =>
+        p.subscriptions.map((sub) => {
+          const symbol = instrumentSymbolOf(sub);
+          return { instrumentId: instrumentIdOf(p.adapter.venue, sub.market, symbol), venue: p.adapter.venue, market: sub.market, symbol };
+        }),
+      ),
+    );
     const instrumentsPerVenue = await Promise.all(this.pipelines.map((p) => p.adapter.loadInstruments()));
     checkIdCollisions(instrumentsPerVenue.flat().filter((i): i is Instrument => i !== undefined));
     return instrumentsPerVenue;
@@ -233,7 +262,8 @@ export class Feeder {
 
   /**
    * Resolves instruments, opens the publisher, then connects to the venues. Throws before any venue connects if a
-   * venue resolves none of its symbols (unless partOfLargerConfig); a symbol that does not resolve is left out.
+   * venue resolves none of its symbols (unless partOfLargerConfig); a symbol that does not resolve is left out and
+   * retried by its adapter while running (venues/common/late-instruments.ts): it joins through onInstrumentResolved.
    */
   async start(): Promise<void> {
     const { log } = this.opts;
@@ -330,7 +360,7 @@ export class Feeder {
   readinessInput(): ReadinessInput {
     return {
       books: this.bookSummaries(),
-      unresolved: this.pipelines.flatMap((p) => p.unresolved.map((u) => ({ venue: p.adapter.venue, market: u.market, symbol: u.symbol }))),
+      unresolved: this.pipelines.flatMap((p) => p.unresolvedNow().map((u) => ({ venue: p.adapter.venue, ...u }))),
       connections: this.pipelines.flatMap((p) => p.adapter.connections().map((c) => ({ ...c, venue: p.adapter.venue }))),
       workersDown: [],
     };
@@ -356,7 +386,7 @@ export class Feeder {
       for (const b of p.builders) if (b !== undefined) byMarket.get(b.instrument.market)![b.state]!++;
       for (const [market, counts] of byMarket) counts.forEach((count, state) => books.push({ venue, market, state: BOOK_STATE_NAMES[state]!, count }));
       const missing = new Map<string, number>();
-      for (const u of p.unresolved) missing.set(u.market, (missing.get(u.market) ?? 0) + 1);
+      for (const u of p.unresolvedNow()) missing.set(u.market, (missing.get(u.market) ?? 0) + 1);
       for (const market of byMarket.keys()) unresolved.push({ venue, market, count: missing.get(market) ?? 0 });
     }
     const { exchangeToReceipt, receiptToSend } = this.latencySnapshot();
@@ -423,8 +453,8 @@ export function inWorkerShare(venue: string, sub: Subscription, workerIndex: num
   return workerCount <= 1 || (instrumentIdOf(venue, sub.market, instrumentSymbolOf(sub)) >>> 12) % workerCount === workerIndex;
 }
 
-function checkIdCollisions(instruments: readonly Instrument[]): void {
-  const seen = new Map<number, Instrument>();
+function checkIdCollisions(instruments: readonly Pick<Instrument, "instrumentId" | "venue" | "market" | "symbol">[]): void {
+  const seen = new Map<number, Pick<Instrument, "instrumentId" | "venue" | "market" | "symbol">>();
   for (const i of instruments) {
     const other = seen.get(i.instrumentId);
     if (other && (other.venue !== i.venue || other.market !== i.market || other.symbol !== i.symbol)) {

@@ -20,8 +20,11 @@ export interface NotReadyReason {
 /** Plain data (a worker posts its share to the main thread). */
 export interface ReadinessInput {
   books: BookSummary[];
-  /** Configured symbols whose instrument could not be resolved: no book is built for them. */
-  unresolved: { venue: string; market: string; symbol: string }[];
+  /**
+   * Configured symbols whose instrument is not resolved yet: no book is built for them. `reason` (`rest_unreachable`,
+   * `not_listed`, `bad_spec`), `detail` and `nextAttemptMs` (when it is retried) come from the venue adapter.
+   */
+  unresolved: { venue: string; market: string; symbol: string; reason?: string; detail?: string; nextAttemptMs?: number }[];
   /** Every venue connection (none when replaying). */
   connections: (VenueConnectionState & { venue: string })[];
   /** Workers that are not running (supervisor only). */
@@ -39,14 +42,19 @@ export const READINESS_CHECKS: readonly ReadinessCheck[] = [
   function workersDown(s) {
     return s.workersDown.map((worker) => ({ check: "worker_down", worker, detail: `worker ${worker} is not running (restarting)` }));
   },
-  function symbolsUnresolved(s) {
-    return s.unresolved.map((u) => ({
-      check: "symbol_unresolved",
-      venue: u.venue,
-      market: u.market,
-      symbol: u.symbol,
-      detail: `${u.venue} ${u.market}:${u.symbol}: instrument not resolved (tick and lot size unknown), so no book is built; the start log says why`,
-    }));
+  function symbolsUnresolved(s, nowMs) {
+    return s.unresolved.map((u) => {
+      const retry = u.nextAttemptMs !== undefined && u.nextAttemptMs > 0 ? `; retried in ${Math.max(0, Math.ceil((u.nextAttemptMs - nowMs) / 1000))} s` : "";
+      const why = u.detail ? `: ${u.detail}${retry}` : "; the start log says why";
+      return {
+        check: "symbol_unresolved",
+        venue: u.venue,
+        market: u.market,
+        symbol: u.symbol,
+        ...(u.reason ? { reason: u.reason } : {}),
+        detail: `${u.venue} ${u.market}:${u.symbol}: instrument not resolved (tick and lot size unknown), so no book is built yet${why}`,
+      };
+    });
   },
   function venueConnectionsDown(s, nowMs) {
     return s.connections

@@ -14,7 +14,7 @@ import { MARKET_IDS, type MarketName, type VenueName } from "../core/types.ts";
 import { supportedVenues, venueSpec, type MarketOptionSpec } from "../venues/registry.ts";
 import { INSTRUMENT_RELOAD_MS } from "../venues/common/instrument-reload.ts";
 
-/** `venues.okx.instrument_reload_ms`: 0 (never) or 1 minute to 7 days. */
+/** `venues.okx.instrument_reload_ms`, `venues.binance.instrument_reload_ms`: 0 (never) or 1 minute to 7 days. */
 const MIN_INSTRUMENT_RELOAD_MS = 60_000;
 const MAX_INSTRUMENT_RELOAD_MS = 7 * 86_400_000;
 import type {
@@ -295,7 +295,7 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     }
     const vt = v.table(value, key);
     const marketNames = Object.keys(spec.markets);
-    v.knownKeys(vt, key, ["ws_url", "rest_url", "instrument_cache", "overrides", "dead_connection_ms", ...(venueName === "okx" ? ["instrument_reload_ms"] : []), ...marketNames]);
+    v.knownKeys(vt, key, ["ws_url", "rest_url", "instrument_cache", "overrides", "dead_connection_ms", ...(venueName === "okx" || venueName === "binance" ? ["instrument_reload_ms"] : []), ...marketNames]);
     const wsUrl = v.str(vt.ws_url, `${key}.ws_url`, spec.wsUrl);
     if (!/^wss?:\/\/[^\s]+$/.test(wsUrl)) v.problem(`${key}.ws_url`, wsUrl, "a ws:// or wss:// URL");
     const restUrl = v.str(vt.rest_url, `${key}.rest_url`, spec.restUrl);
@@ -376,10 +376,11 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     // 0 = the venue layer's default (7 s); a quiet connection is probed at half the time, so not below 1 s.
     const deadMs = v.int(vt.dead_connection_ms, `${key}.dead_connection_ms`, 0, 0, 600_000);
     if (deadMs !== 0 && deadMs < 1_000) v.problem(`${key}.dead_connection_ms`, deadMs, "0 (the default, 7 s) or 1000 to 600000");
-    // OKX reloads its instruments while running (its upcChg announces tick/lot changes); the other venues re-check
-    // an instrument when a number does not fit (docs/add-venue.md, "Instruments").
+    // OKX and Binance reload their instruments while running (OKX's upcChg announces tick/lot changes; Binance
+    // announces none, so only a reload finds a coarser tick); the other venues re-check an instrument when a number
+    // does not fit (docs/add-venue.md, "Instruments").
     let instrumentReloadMs: number | undefined;
-    if (venueName === "okx") {
+    if (venueName === "okx" || venueName === "binance") {
       instrumentReloadMs = v.int(vt.instrument_reload_ms, `${key}.instrument_reload_ms`, INSTRUMENT_RELOAD_MS, 0, MAX_INSTRUMENT_RELOAD_MS);
       if (instrumentReloadMs !== 0 && instrumentReloadMs < MIN_INSTRUMENT_RELOAD_MS) v.problem(`${key}.instrument_reload_ms`, instrumentReloadMs, `0 (never) or ${MIN_INSTRUMENT_RELOAD_MS} to ${MAX_INSTRUMENT_RELOAD_MS}`);
     }

@@ -68,7 +68,8 @@ class SymSim {
     readonly symbol: string,
     readonly book: SimBook | null,
     readonly replay: ReplaySymbol | null,
-    readonly spec: { tickSize: string; stepSize: string },
+    /** What exchangeInfo lists (setListing changes it; the generated prices keep their own decimals). */
+    public spec: { tickSize: string; stepSize: string },
     startId: number,
   ) {
     this.id = startId;
@@ -87,6 +88,10 @@ export interface BinanceSim {
   restFault(kind: BinanceRestFault, target: { market: MarketName; symbol: string }): void;
   /** REST faults set with restFault and not yet served (a depth request of that symbol serves one). */
   restFaultsPending(): number;
+  /** Makes the instruments REST endpoint answer 503 (false) or normally (true): the venue's instrument REST down. */
+  setInstrumentsAvailable(ok: boolean): void;
+  /** Changes the tick and/or step exchangeInfo lists for a symbol (a venue-side tick/lot change; prices unchanged). */
+  setListing(market: MarketName, symbol: string, change: { tickSize?: string; stepSize?: string }): void;
   /** The true book (decimal strings) and the last update id sent. */
   book(market: MarketName, symbol: string): { bids: Map<string, string>; asks: Map<string, string>; u: number };
   /** With `history`: the book as it was at update id `u` (undefined when the symbol never had that id). */
@@ -102,6 +107,15 @@ export async function startBinanceSimulator(opts: BinanceSimOptions): Promise<Bi
 }
 
 class Simulator implements BinanceSim {
+  private instrumentsOk = true;
+  setInstrumentsAvailable(ok: boolean): void {
+    this.instrumentsOk = ok;
+  }
+  setListing(market: MarketName, symbol: string, change: { tickSize?: string; stepSize?: string }): void {
+    const s = this.syms.get(`${market}:${symbol}`);
+    if (!s) throw new Error(`binance sim: ${market}:${symbol} is not simulated`);
+    s.spec = { ...s.spec, ...change };
+  }
   readonly stats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, depthRequests: 0, closedForRate: 0 };
   private server: Server<ConnData> | null = null;
   private readonly rng: Rng;
@@ -468,6 +482,7 @@ class Simulator implements BinanceSim {
     while (this.weight.length > 0 && now - this.weight[0]!.atMs >= 60_000) this.weight.shift();
     let used = this.weight.reduce((n, x) => n + x.w, 0);
     if (m[2] === "exchangeInfo") {
+      if (!this.instrumentsOk) return json(503, { code: -1008, msg: "Service Unavailable." });
       used += this.take(now, market === "spot" ? 20 : 1);
       const symbols = [...this.syms.values()]
         .filter((s) => s.market === market)

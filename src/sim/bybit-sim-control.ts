@@ -6,7 +6,10 @@
  *   POST /sim/step        {n?}                                emit n steps now (like BybitSim.step)
  *   POST /sim/instrument  {market, symbol, tickSize?, lotSize?}  change a generated symbol's tick/lot size
  *                         (positive plain decimals, at most 15 decimals, mantissas below 2^53; see sim-book.ts)
- *   POST /sim/rest        {available}                         make instruments-info answer 503 (false) or normally
+ *   POST /sim/rest        {available, market?}                make instruments-info answer 503 (false) or normally,
+ *                                                             for every category or only `market`
+ *   POST /sim/listing     {market, symbol, listed}            hide a simulated symbol from instruments-info (a
+ *                                                             listing that is not live yet) or show it
  *   GET  /sim/stats                                           counters and every served topic
  *
  * Parameters come from the query string, a JSON object body, or both (the body wins). Every answer is JSON:
@@ -29,7 +32,8 @@ export interface SimControlHost {
   inject(fault: SimFault, target?: { market: MarketName; symbol: string }, opts?: { stallMs?: number }): SimFaultSummary;
   step(n?: number): void;
   changeInstrument(market: MarketName, symbol: string, change: { tickSize?: string; lotSize?: string }): void;
-  setRestAvailable(ok: boolean): void;
+  setRestAvailable(ok: boolean, market?: MarketName): void;
+  setListed(market: MarketName, symbol: string, listed: boolean): void;
   topics(): SimTopicInfo[];
   /** Markets on which the symbol is generated or replayed. */
   marketsOf(symbol: string): MarketName[];
@@ -51,7 +55,8 @@ const ENDPOINTS: Record<string, { method: "GET" | "POST"; fields: readonly strin
   "/sim/fault": { method: "POST", fields: ["type", "market", "symbol", "stallMs"], run: fault },
   "/sim/step": { method: "POST", fields: ["n"], run: step },
   "/sim/instrument": { method: "POST", fields: ["market", "symbol", "tickSize", "lotSize"], run: instrument },
-  "/sim/rest": { method: "POST", fields: ["available"], run: rest },
+  "/sim/rest": { method: "POST", fields: ["available", "market"], run: rest },
+  "/sim/listing": { method: "POST", fields: ["market", "symbol", "listed"], run: listing },
   "/sim/stats": { method: "GET", fields: [], run: (host) => ({ stats: { ...host.stats }, topics: host.topics() }) },
 };
 
@@ -146,13 +151,26 @@ function instrument(host: SimControlHost, p: Params): Record<string, unknown> {
 }
 
 function rest(host: SimControlHost, p: Params): Record<string, unknown> {
-  const v = p.available;
-  let available: boolean;
-  if (v === true || v === "true") available = true;
-  else if (v === false || v === "false") available = false;
-  else throw new BadRequest("available", `required: true or false, got ${JSON.stringify(v)}`);
-  host.setRestAvailable(available);
-  return { available };
+  const available = boolParam(p.available, "available");
+  if (p.market !== undefined && (typeof p.market !== "string" || !MARKETS.includes(p.market as MarketName))) {
+    throw new BadRequest("market", `${JSON.stringify(p.market)} is not one of ${MARKETS.join(", ")}`);
+  }
+  const market = p.market as MarketName | undefined;
+  host.setRestAvailable(available, market);
+  return market === undefined ? { available } : { available, market };
+}
+
+function listing(host: SimControlHost, p: Params): Record<string, unknown> {
+  const target = targetOf(host, p, true)!;
+  const listed = boolParam(p.listed, "listed");
+  host.setListed(target.market, target.symbol, listed);
+  return { market: target.market, symbol: target.symbol, listed };
+}
+
+function boolParam(v: unknown, name: string): boolean {
+  if (v === true || v === "true") return true;
+  if (v === false || v === "false") return false;
+  throw new BadRequest(name, `required: true or false, got ${JSON.stringify(v)}`);
 }
 
 /** market + symbol → a target; symbol alone picks its market when only one has it; neither → every symbol (unless required). */

@@ -61,6 +61,8 @@ export interface BybitSimOptions {
   specs?: Record<string, Partial<SymbolSpec>>;
   /** Largest page the REST endpoint returns (tests use a small one to exercise the cursor). Default 1000. */
   restPageLimit?: number;
+  /** "market:SYMBOL" simulated (its topics served) but not listed by instruments-info until setListed(…, true). */
+  unlisted?: string[];
 }
 
 export interface BybitSim {
@@ -81,8 +83,10 @@ export interface BybitSim {
    * snapshot. Throws SimSpecError (sim-book.ts) naming the field for a step the book cannot use, changing nothing.
    */
   changeInstrument(market: MarketName, symbol: string, change: { tickSize?: string; lotSize?: string }): void;
-  /** Makes the REST endpoint answer 503 (false) or normally (true). */
-  setRestAvailable(ok: boolean): void;
+  /** Makes the REST endpoint answer 503 (false) or normally (true): for every category, or only `market`'s. */
+  setRestAvailable(ok: boolean, market?: MarketName): void;
+  /** Hides a simulated symbol from instruments-info (a listing not live yet: false) or lists it (true). */
+  setListed(market: MarketName, symbol: string, listed: boolean): void;
   readonly stats: SimStats;
   /** Every topic served: generated ones once subscribed, replayed ones from the start. */
   topics(): SimTopicInfo[];

@@ -59,6 +59,10 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   private globalStallUntilMs = 0;
   private stalledInbox: { ws: Ws; text: string }[] = [];
   private restAvailable = true;
+  /** Categories whose instruments-info answers 503 (setRestAvailable with a market). */
+  private readonly restDown = new Set<MarketName>();
+  /** "market:SYMBOL" simulated but not listed by instruments-info yet (options.unlisted, setListed). */
+  private readonly unlisted = new Set<string>();
   /** Errors caught by guardedTick (logged, never thrown out of the timer). */
   tickErrors = 0;
   private lastTickErrorLogMs = 0;
@@ -72,6 +76,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
         this.symbols.set(key, new SymbolSim(m.market, symbol, spec, this.rng));
       }
     }
+    for (const key of opts.unlisted ?? []) this.unlisted.add(key);
     const rate = opts.messagesPerSecond ?? 0;
     this.stepS = rate > 0 ? Math.max(1, this.symbols.size) / rate : DEFAULT_STEP_S;
     if (opts.replayFile) {
@@ -137,15 +142,24 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
 
   private instrumentsInfo(url: URL): Response {
     this.stats.restRequests++;
-    if (!this.restAvailable) return new Response("service unavailable", { status: 503 });
+    if (!this.restAvailable || this.restDown.has(url.searchParams.get("category") as MarketName)) return new Response("service unavailable", { status: 503 });
     const all: SimInstrument[] = [];
-    for (const s of this.symbols.values()) all.push({ market: s.market, symbol: s.symbol, tickSize: s.book.spec.tickSize, lotSize: s.book.spec.lotSize, priceDecimals: s.book.spec.priceDecimals });
+    for (const s of this.symbols.values()) if (!this.unlisted.has(`${s.market}:${s.symbol}`)) all.push({ market: s.market, symbol: s.symbol, tickSize: s.book.spec.tickSize, lotSize: s.book.spec.lotSize, priceDecimals: s.book.spec.priceDecimals });
     for (const r of this.replay.values()) all.push({ market: r.market, symbol: r.symbol, tickSize: r.tickSize, lotSize: r.lotSize, priceDecimals: exponentOf(r.tickSize) });
     return instrumentsInfo(url, all, this.opts.restPageLimit ?? 1000);
   }
 
-  setRestAvailable(ok: boolean): void {
-    this.restAvailable = ok;
+  setRestAvailable(ok: boolean, market?: MarketName): void {
+    if (market === undefined) {
+      this.restAvailable = ok;
+      this.restDown.clear();
+    } else if (ok) this.restDown.delete(market);
+    else this.restDown.add(market);
+  }
+
+  setListed(market: MarketName, symbol: string, listed: boolean): void {
+    if (listed) this.unlisted.delete(`${market}:${symbol}`);
+    else this.unlisted.add(`${market}:${symbol}`);
   }
 
   // ───────────────────────── WebSocket protocol (bybit-sim-protocol.ts) ─────────────────────────

@@ -76,6 +76,8 @@ export interface DeribitSim {
   step(n?: number): void;
   /** Channels served: name, subscribers, change_id (replayed ones with their cursor). */
   channels(): { name: string; subscribers: number; changeId: number; cursor?: number; frames?: number }[];
+  /** Makes the instruments REST endpoint answer 503 (false) or normally (true): the venue's instrument REST down. */
+  setInstrumentsAvailable(ok: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -174,8 +176,14 @@ class DeribitSimulator implements DeribitSim {
 
   // ───────────────────────── REST ─────────────────────────
 
+  private instrumentsOk = true;
+  setInstrumentsAvailable(ok: boolean): void {
+    this.instrumentsOk = ok;
+  }
+
   private getInstruments(url: URL): Response {
     this.stats.restRequests++;
+    if (!this.instrumentsOk) return new Response("service unavailable", { status: 503 });
     const currency = url.searchParams.get("currency") ?? "";
     const kind = url.searchParams.get("kind") ?? "";
     const items: string[] = [];

@@ -454,8 +454,15 @@ export class OkxSim {
 
   // ───────────────────────── REST ─────────────────────────
 
+  private instrumentsOk = true;
+  /** Makes the instruments REST endpoint answer 503 (false) or normally (true): the venue's instrument REST down. */
+  setInstrumentsAvailable(ok: boolean): void {
+    this.instrumentsOk = ok;
+  }
+
   private instruments(url: URL): Response {
     this.stats.restRequests++;
+    if (!this.instrumentsOk) return new Response("service unavailable", { status: 503 });
     const instType = url.searchParams.get("instType");
     const family = url.searchParams.get("instFamily");
     if (instType === "OPTION" && !family) return Response.json({ code: "50014", msg: "Parameter instFamily can not be empty.", data: [] });

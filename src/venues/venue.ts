@@ -8,6 +8,9 @@ import type { BookUpdate } from "../core/book-update.ts";
 import type { BookView } from "../core/book-view.ts";
 import type { Logger } from "../core/log.ts";
 import type { BookState, Instrument, MarketName, StatusReason, VenueName } from "../core/types.ts";
+import type { UnresolvedInstrument } from "./common/late-instruments.ts";
+
+export type { UnresolvedInstrument } from "./common/late-instruments.ts";
 
 export interface BookSink {
   /**
@@ -21,6 +24,12 @@ export interface BookSink {
   onBookInvalid(index: number, state: BookState, reason: StatusReason): void;
   /** Instrument metadata changed (tick-size change → new exponents). The next message for index will be a snapshot. */
   onInstrumentChanged(index: number, instrument: Instrument): void;
+  /**
+   * A symbol left out at start (its instrument unresolved) resolved while running (common/late-instruments.ts): build
+   * and publish its book now; the adapter subscribes it right after, so the next message for index is its snapshot.
+   * Optional: an adapter retries late symbols only for a sink that has it (not replay or export).
+   */
+  onInstrumentResolved?(index: number, instrument: Instrument): void;
 }
 
 export interface Subscription {
@@ -105,6 +114,15 @@ export interface CommonAdapterOptions {
    * sets it: its share may hold only bad symbols while the whole config has good ones. Default false: throw.
    */
   allowNoInstruments?: boolean;
+  /**
+   * Symbols left out at start are retried while running (common/late-instruments.ts): REST unreachable after
+   * lateRetryBaseMs (5 s) doubling to lateRetryMaxMs (5 min); REST answered without the symbol every
+   * listingRetryMs (5 min). Tests shorten them.
+   */
+  lateRetryBaseMs?: number;
+  lateRetryMaxMs?: number;
+  listingRetryMs?: number;
+  lateCheckMs?: number;
 }
 
 /** One venue connection as /readyz and the status page report it (cold). */
@@ -124,7 +142,8 @@ export interface VenueAdapter {
   readonly venue: VenueName;
   /**
    * Resolves instruments (REST, disk cache, config overrides) for the subscriptions, in order. A symbol it cannot
-   * resolve is undefined (logged as an error naming it and why; never subscribed); throws when none resolves.
+   * resolve is undefined (logged as an error naming it and why; not subscribed until it resolves while running, see
+   * BookSink.onInstrumentResolved); throws when none resolves.
    */
   loadInstruments(): Promise<(Instrument | undefined)[]>;
   /** Opens connections and subscribes everything; returns when connections are initiated (not when books are live). */
@@ -144,6 +163,11 @@ export interface VenueAdapter {
    */
   verify?(index: number, book: BookView): boolean;
   stop(): Promise<void>;
+  /**
+   * Cold: the configured symbols still without an instrument, why, and when they are retried (status page,
+   * /readyz). Optional: without it the app reports the symbols that were unresolved at start.
+   */
+  unresolvedInstruments?(): UnresolvedInstrument[];
   /** Cold: counters for the status JSON (messages, bytes, parseErrors, gaps, resyncs, reconnects, …). */
   stats(): Record<string, number>;
   /** Cold: every venue counter and gauge as metric samples (Prometheus conventions). */

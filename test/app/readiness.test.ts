@@ -49,7 +49,7 @@ describe("/readyz", { timeout: 30_000 }, () => {
       expect(body.books).toBe(2);
       expect(body.live).toBe(2);
       expect(body.reasons).toEqual([
-        { check: "symbol_unresolved", venue: "bybit", market: "linear", symbol: "NOSUCHUSDT", detail: expect.stringContaining("linear:NOSUCHUSDT") },
+        { check: "symbol_unresolved", venue: "bybit", market: "linear", symbol: "NOSUCHUSDT", reason: "not_listed", detail: expect.stringMatching(/linear:NOSUCHUSDT.*not listed by .*; retried in \d+ s$/) },
       ]);
     } finally {
       await rt.stop();

@@ -77,8 +77,17 @@ describe("venue keys", () => {
     expect(problemsOf('[venues.okx]\ninstrument_reload_ms = 1000\n[venues.okx.spot]\nsymbols = ["BTC-USDT"]\n')).toEqual([
       "venues.okx.instrument_reload_ms: 1000 is not 0 (never) or 60000 to 604800000",
     ]);
-    // Only OKX reloads while running: elsewhere the key is unknown.
+    // Only OKX and Binance reload while running: elsewhere the key is unknown.
     expect(problemsOf('[venues.bybit]\ninstrument_reload_ms = 600000\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n').join("\n")).toContain("venues.bybit.instrument_reload_ms");
+  });
+
+  test("instrument_reload_ms: binance's exchangeInfo reload interval, same default and bounds as okx's", () => {
+    const b = (extra: string) => `[venues.binance]\n${extra}[venues.binance.spot]\nsymbols = ["BTCUSDT"]\n`;
+    expect(parseConfigText(b("instrument_reload_ms = 600000\n")).venues[0]!.instrumentReloadMs).toBe(600_000);
+    expect(parseConfigText(b("")).venues[0]!.instrumentReloadMs).toBe(3_600_000);
+    expect(parseConfigText(b("instrument_reload_ms = 0\n")).venues[0]!.instrumentReloadMs).toBe(0);
+    expect(problemsOf(b("instrument_reload_ms = 1000\n"))).toEqual(["venues.binance.instrument_reload_ms: 1000 is not 0 (never) or 60000 to 604800000"]);
+    expect(formatConfigToml(parseConfigText(b("instrument_reload_ms = 120000\n")))).toContain("instrument_reload_ms = 120000");
   });
 
   test("a venue without an adapter is named with the ones that have one (from the registry)", () => {

@@ -136,3 +136,45 @@ describe("workers = 2 with a symbol the venue does not list", { timeout: 40_000 
     }
   });
 });
+
+describe("workers = 2 with the linear instrument REST down at start", { timeout: 60_000 }, () => {
+  test("each worker retries its share of the left-out symbols, and they join once REST answers", async () => {
+    const markets: Markets = [
+      { market: "spot", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] },
+      { market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"] },
+    ];
+    const linear = markets[1]!.symbols.map((symbol) => ({ market: "linear" as const, symbol, id: instrumentIdOf("bybit", "linear", symbol) }));
+    const shares = new Set(linear.map((t) => (inWorkerShare("bybit", { market: "linear", symbol: t.symbol, depth: 50 }, 0, 2) ? 0 : 1)));
+    expect(shares).toEqual(new Set([0, 1])); // both workers have left-out symbols to retry
+    const s = await startBybitSimulator({ markets: markets.map((m) => ({ market: m.market, symbols: m.symbols })), seed: 17, messagesPerSecond: 0 });
+    s.setRestAvailable(false, "linear");
+    const { group, port } = uniqueDestination(5);
+    const sub = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }] });
+    await sub.start();
+    const rt = await startRuntime(feederConfig({ sim: s, markets, group, port, workers: 2, http: true }), silentLogger);
+    try {
+      const books = async () => (await (await fetch(`${rt.http!.url}/books`)).json()) as { market: string; symbol: string; state: string }[];
+      const reasons = ((await (await fetch(`${rt.http!.url}/readyz`)).json()) as { reasons: { check: string; market?: string; reason?: string }[] }).reasons;
+      expect(reasons.filter((r) => r.check === "symbol_unresolved").map((r) => [r.market, r.reason])).toEqual(linear.map(() => ["linear", "rest_unreachable"]));
+      expect((await books()).filter((b) => b.market === "linear")).toEqual([]);
+      s.setRestAvailable(true, "linear");
+      // The production retry timing (a first retry 2.5–5 s after start): each worker asks for its own share.
+      await waitFor(() => allBooksEqual(sub, s, linear), "linear books from both workers after REST recovered", 30_000);
+      let last: { market: string; state: string }[] = [];
+      for (let i = 0; i < 200 && !(last.length === 6 && last.every((b) => b.state === "live")); i++) {
+        last = await books();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(last.map((b) => b.state)).toEqual(Array(6).fill("live"));
+      expect((await fetch(`${rt.http!.url}/readyz`)).status).toBe(200);
+      const { samples } = parsePrometheusText(await (await fetch(`${rt.http!.url}/metrics`)).text());
+      const late = samples.filter((x) => x.name === "feeder_venue_instruments_resolved_late_total");
+      expect(late.map((x) => x.labels.worker).sort()).toEqual(["0", "1"]);
+      expect(late.reduce((n, x) => n + x.value, 0)).toBe(linear.length);
+    } finally {
+      await rt.stop();
+      await sub.stop();
+      await s.stop();
+    }
+  });
+});

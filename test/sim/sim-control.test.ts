@@ -127,6 +127,9 @@ describe("simulator control endpoints", { timeout: 15_000 }, () => {
       ["/sim/instrument", { market: "linear", symbol: "BTCUSDT" }, "tickSize"],
       ["/sim/instrument", { market: "linear", symbol: "BTCUSDT", lotSize: "-1" }, "lotSize"],
       ["/sim/rest", { available: "maybe" }, "available"],
+      ["/sim/rest", { available: false, market: "futures" }, "market"],
+      ["/sim/listing", { market: "linear", symbol: "BTCUSDT" }, "listed"],
+      ["/sim/listing", { market: "linear", symbol: "DOGEUSDT", listed: false }, "symbol"],
     ];
     for (const [path, body, field] of bad) {
       const r = await post(s, path, body);
@@ -162,6 +165,21 @@ describe("simulator control endpoints", { timeout: 15_000 }, () => {
     expect((await fetch(`${s.restUrl}/v5/market/instruments-info?category=linear`)).status).toBe(503);
     expect((await post(s, "/sim/rest", { available: true })).status).toBe(200);
     expect((await fetch(`${s.restUrl}/v5/market/instruments-info?category=linear`)).status).toBe(200);
+  });
+
+  test("REST down for one category, and a symbol hidden from instruments-info until listed, over HTTP", async () => {
+    const s = await sim();
+    const symbols = async (category: string) => {
+      const r = await fetch(`${s.restUrl}/v5/market/instruments-info?category=${category}`);
+      return r.status === 200 ? ((await r.json()) as any).result.list.map((i: any) => i.symbol) : r.status;
+    };
+    expect((await post(s, "/sim/rest", { available: false, market: "linear" })).body).toEqual({ ok: true, available: false, market: "linear" });
+    expect([await symbols("linear"), await symbols("spot")]).toEqual([503, ["BTCUSDT"]]);
+    expect((await post(s, "/sim/rest", { available: true, market: "linear" })).status).toBe(200);
+    expect((await post(s, "/sim/listing", { ...LINEAR, listed: false })).body).toEqual({ ok: true, ...LINEAR, listed: false });
+    expect(await symbols("linear")).toEqual([]);
+    expect((await post(s, "/sim/listing?market=linear&symbol=BTCUSDT&listed=true")).status).toBe(200);
+    expect(await symbols("linear")).toEqual(["BTCUSDT"]);
   });
 
   test("faults on a replayed topic over HTTP: gap skips a recorded line", async () => {

@@ -3,6 +3,7 @@
  * A venue's test file calls runVenueContract with a harness; a skipped case must give its reason
  * (docs/add-venue.md). Real WebSocket connections on 127.0.0.1 only; assertions on behaviour, never on timing.
  */
+import { readFileSync, writeFileSync } from "node:fs";
 import { afterEach, describe, expect, test } from "vitest";
 import type { BookUpdate } from "../../src/core/book-update.ts";
 import type { BookView } from "../../src/core/book-view.ts";
@@ -21,7 +22,8 @@ export type ContractCase =
   | "checksum"
   | "snapshotOnly"
   | "resyncBackoff"
-  | "reconnectBackoff";
+  | "reconnectBackoff"
+  | "lateInstruments";
 
 /** Adapter options a case needs (short deadlines), passed by the harness to the venue's factory. */
 export interface ContractRunOptions {
@@ -34,6 +36,12 @@ export interface ContractRunOptions {
   reconnectMaxMs?: number;
   resyncBackoffBaseMs?: number;
   resyncBackoffMaxMs?: number;
+  /** The late-instruments case: start with nothing resolved, retry fast (common/late-instruments.ts). */
+  allowNoInstruments?: boolean;
+  lateRetryBaseMs?: number;
+  lateRetryMaxMs?: number;
+  listingRetryMs?: number;
+  lateCheckMs?: number;
 }
 
 /** The backoff cases' step: with random 0 the first retry waits half of it, the next one all of it. */
@@ -60,6 +68,10 @@ export interface VenueRun {
   restFault?(kind: "refuse" | "no_bridge", index: number): void;
   /** REST faults set and not yet served by the simulator: each must have been met by a fetch. */
   restFaultsPending?(): number;
+  /** The simulator's instruments REST answers 503 while false (the venue's instrument listing unreachable). */
+  instrumentsAvailable?(ok: boolean): void;
+  /** The adapter's instrument disk cache (the late-join case removes a symbol from it). */
+  readonly instrumentCachePath?: string;
   /** Checksum venues: the next update of the subscription carries a wrong checksum. */
   corruptChecksum?(index: number): void;
   /** The simulator's true book for a subscription, in mantissas of `instrument`, and its venue sequence. */
@@ -124,6 +136,11 @@ class ContractSink implements BookSink {
     this.asks[index] = undefined;
   }
   onInstrumentChanged(index: number, instrument: Instrument): void {
+    this.instruments[index] = instrument;
+  }
+  readonly resolvedLate: number[] = [];
+  onInstrumentResolved(index: number, instrument: Instrument): void {
+    this.resolvedLate.push(index);
     this.instruments[index] = instrument;
   }
   matches(run: VenueRun, index: number): boolean {
@@ -322,6 +339,79 @@ export function runVenueContract(h: VenueHarness): void {
     expect(new Set(sink.invalid.map((e) => e.reason))).toEqual(new Set([StatusReason.DISCONNECTED]));
   }
 
+  /**
+   * Instruments REST down at start: nothing resolves, no connection opens, every symbol is reported and retried;
+   * once REST answers, each is handed to the sink once, subscribed, and its book equals the simulator's.
+   */
+  async function lateInstrumentsCase(): Promise<void> {
+    const all = h.subscriptions.map((_, i) => i);
+    const run = await h.start(h.subscriptions, { allowNoInstruments: true, lateRetryBaseMs: 40, lateRetryMaxMs: 160, listingRetryMs: 160, lateCheckMs: 5 });
+    runs.push(run);
+    run.instrumentsAvailable!(false);
+    const loaded = await run.adapter.loadInstruments();
+    expect(loaded.every((i) => i === undefined)).toBe(true);
+    const sink = new ContractSink([]);
+    sink.adapter = run.adapter;
+    run.adapter.start(sink);
+    expect(run.adapter.unresolvedInstruments!().map((u) => [u.index, u.kind])).toEqual(all.map((i) => [i, "rest_unreachable"]));
+    expect(run.adapter.connections().filter((c) => c.up)).toEqual([]);
+    const failures = () => run.adapter.metrics().find((m) => m.name === "instrument_retry_failures_total")?.value ?? 0;
+    await until(() => failures() >= 2, "two failed retries while REST is down");
+    expect(sink.resolvedLate).toEqual([]);
+    run.instrumentsAvailable!(true);
+    // Stepping, so a venue whose book starts from the first diff (Binance) or the next full book (Upbit) gets one.
+    await until(() => {
+      run.step(1);
+      return all.every((i) => sink.bids[i] !== undefined);
+    }, "a book for every symbol resolved late", 15_000);
+    await recovers(run, sink, all, "the late join");
+    expect([...sink.resolvedLate].sort((a, b) => a - b)).toEqual(all);
+    expect(run.adapter.unresolvedInstruments!()).toEqual([]);
+    expect(run.adapter.stats().instrumentsResolvedLate).toBe(all.length);
+    expect(sink.invalid).toEqual([]);
+  }
+
+  /**
+   * One symbol left out at start while the others start from the disk cache (REST down): they go LIVE; once REST
+   * answers, the late one is subscribed (on its market's connection, open by then) and joins, and no other book
+   * ever leaves LIVE.
+   */
+  async function lateJoinCase(): Promise<void> {
+    const all = h.subscriptions.map((_, i) => i);
+    // A symbol of the first one's market (most venues: on its open connection), else the second.
+    const late = all.find((i) => i > 0 && h.subscriptions[i]!.market === h.subscriptions[0]!.market) ?? 1;
+    const run = await h.start(h.subscriptions, { lateRetryBaseMs: 40, lateRetryMaxMs: 160, listingRetryMs: 160, lateCheckMs: 5 });
+    runs.push(run);
+    expect((await run.adapter.loadInstruments()).every((i) => i !== undefined)).toBe(true); // REST up: the cache holds every symbol
+    const path = run.instrumentCachePath!;
+    const cache = JSON.parse(readFileSync(path, "utf8")) as { instruments: Record<string, unknown> };
+    const lateKey = `${h.subscriptions[late]!.market}:${h.subscriptions[late]!.symbol}`;
+    expect(Object.keys(cache.instruments)).toContain(lateKey);
+    delete cache.instruments[lateKey];
+    writeFileSync(path, JSON.stringify(cache));
+    run.instrumentsAvailable!(false);
+    const loaded = await run.adapter.loadInstruments(); // as a restart while REST is down: the others from the cache
+    expect(loaded.map((i) => i === undefined)).toEqual(all.map((i) => i === late));
+    const sink = new ContractSink(loaded as Instrument[]);
+    sink.adapter = run.adapter;
+    run.adapter.start(sink);
+    const others = all.filter((i) => i !== late);
+    await until(() => {
+      run.step(1);
+      return others.every((i) => sink.bids[i] !== undefined);
+    }, "the other books");
+    await recovers(run, sink, others, "the start without one symbol");
+    expect(run.adapter.unresolvedInstruments!().map((u) => [u.index, u.kind])).toEqual([[late, "rest_unreachable"]]);
+    run.instrumentsAvailable!(true);
+    await until(() => {
+      run.step(1);
+      return sink.bids[late] !== undefined;
+    }, "the late symbol's book", 15_000);
+    await recovers(run, sink, all, "the late join");
+    expect(sink.resolvedLate).toEqual([late]);
+    expect(sink.invalid).toEqual([]); // no other book ever left LIVE (nor the late one, once live)
+  }
+
   async function snapshotOnlyCase({ run, sink, all }: Awaited<ReturnType<typeof live>>): Promise<void> {
     await recovers(run, sink, all, "full books");
     expect(sink.deltas).toBe(0);
@@ -359,6 +449,15 @@ export function runVenueContract(h: VenueHarness): void {
         if (name !== "disconnect" && name !== "books") expect(sink.invalid.filter((e) => others.includes(e.index))).toEqual([]);
         expect(run.adapter.stats().messages).toBeGreaterThan(0);
       });
+    }
+    {
+      const reason = h.skip?.lateInstruments;
+      const title = "instruments REST down at start: every symbol is reported and retried, and joins once REST answers";
+      if (reason !== undefined) test.skip(`${title} (skipped: ${reason})`, () => {});
+      else test(title, lateInstrumentsCase);
+      const joinTitle = "one symbol left out at start (REST down, not cached) joins once REST answers; no other book leaves LIVE";
+      if (reason !== undefined) test.skip(`${joinTitle} (skipped: ${reason})`, () => {});
+      else test(joinTitle, lateJoinCase);
     }
     for (const [name, title, body] of extraCases) {
       const reason = h.skip?.[name];

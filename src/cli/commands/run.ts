@@ -22,6 +22,11 @@ export const runCommand: CommandSpec = {
     "publish.startup_listen_ms (default 1.5 × heartbeat_interval_ms), no other publisher sends on our streams",
     "(same group, channel and source id). Any failure exits 1 naming it, having sent nothing. While running,",
     "another publisher on our streams is logged, counted and makes /readyz answer 503.",
+    "",
+    "A symbol whose instrument does not resolve at start (its market's instrument REST down and not in",
+    "instrument_cache, or not listed yet) is left out with one error; the others start (only a venue none of",
+    "whose symbols resolve exits 1). It is asked for again while running (REST down: after 5 s, doubling to",
+    "5 min; not listed: every 5 min) and joins when it resolves; /readyz names it with why until then.",
   ].join("\n"),
   options: { config: { type: "string", short: "c" } },
   async run(ctx) {

@@ -21,7 +21,9 @@ import { connectionStates } from "../common/metrics.ts";
 import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { TopicState } from "../common/connection.ts";
-import { makeInstrument, resolveInstruments } from "../common/instruments.ts";
+import { INSTRUMENT_RELOAD_MS, type InstrumentReloader } from "../common/instrument-reload.ts";
+import { resolveInstruments } from "../common/instruments.ts";
+import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
 import { RestBridge } from "../common/rest-bridge.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
@@ -29,6 +31,7 @@ import { TopicResync } from "../common/topic-resync.ts";
 import { type BinanceConnection, BinanceTopic, SUB_ACTIVE, SUB_PENDING, SUB_REJECTED } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
 import { binanceInstrumentSource } from "./instruments.ts";
+import { binanceReloader } from "./instrument-watch.ts";
 import { binanceMetrics } from "./metrics.ts";
 import { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
 import { BinanceRest } from "./rest.ts";
@@ -58,7 +61,9 @@ export class BinanceAdapter implements VenueAdapter {
   /** Per market REST weight budgets and their fetches (rest.ts). */
   private readonly rest: BinanceRest;
   private instruments: (Instrument | undefined)[] | null = null;
-  private instrumentsUnresolved = 0;
+  private readonly late: LateInstruments; // symbols left out at start, retried while running
+  /** Each market's exchangeInfo reloaded every instrument_reload_ms and when a number does not fit (instrument-watch.ts). */
+  readonly reloader: InstrumentReloader;
   private sink: BookSink | null = null;
   private replaying = false;
   private readonly parseErrorLog: RateLimitedLog;
@@ -156,23 +161,24 @@ export class BinanceAdapter implements VenueAdapter {
         connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
       },
     );
+    const addToTable = (t: TopicState, x: Instrument) => (t as BinanceTopic).conn.table.addStream(t.topic, t.symbol, t.index, x.priceExp, x.qtyExp);
+    const onResolved = (i: number, inst: Instrument) => joinLate({ topics: this.topics, instruments: this.instruments, sink: this.sink, lifecycle: this.lifecycle, addToTable }, i, inst);
+    this.reloader = binanceReloader(config.instrumentReloadMs ?? INSTRUMENT_RELOAD_MS, opts.instrumentCheckMs, {
+      ...{ config, log: this.log, now: this.now, fetchOf: (m) => this.rest.fetchOf(m), onInfo: (m, info) => this.rest.takeLimits(m, info), topics: this.topics, subscriptions },
+      ...{ current: (i) => this.instruments?.[i], stopping: () => this.lifecycle.stopping, apply: (t, inst) => this.applyInstrument(t, inst) },
+    });
+    this.late = new LateInstruments({ venue: "binance", log: this.log, now: this.now, random, config, subscriptions, ...lateTimings(opts), onResolved });
   }
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
-    const source = binanceInstrumentSource(
-      this.config,
-      (m) => this.rest.fetchOf(m),
-      (m, info) => {
-        if (info.weightPerMinute !== undefined) this.rest.setWeightLimit(m, info.weightPerMinute);
-      },
-    );
-    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
+    const source = binanceInstrumentSource(this.config, (m) => this.rest.fetchOf(m), (m, info) => this.rest.takeLimits(m, info));
+    const { instruments, problems, unresolved } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
     if (problems.length > 0) {
       const message = `binance: cannot resolve instruments for ${problems.join(", ")}`;
       if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
-      this.log.error(`${message}; those books are not subscribed, the others start`, { unresolved: problems.length, of: instruments.length });
+      this.log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
     }
-    this.instrumentsUnresolved = problems.length;
+    this.late.track(source, unresolved);
     this.instruments = instruments;
     return instruments;
   }
@@ -196,6 +202,8 @@ export class BinanceAdapter implements VenueAdapter {
   start(sink: BookSink): void {
     this.prepare(sink, "start");
     this.lifecycle.start();
+    this.late.start(sink);
+    if (this.recheck) this.reloader.start();
     this.log.info("binance adapter started", { connections: this.conns.filter((c) => c.used).length, topics: this.topics.length });
   }
 
@@ -253,7 +261,13 @@ export class BinanceAdapter implements VenueAdapter {
       this.bridge.cancel(t);
       abandonFetch(t);
     }
+    this.late.stop();
+    this.reloader.stop();
     return this.lifecycle.stop();
+  }
+
+  unresolvedInstruments(): UnresolvedInstrument[] {
+    return this.late.list(); // status page, /readyz
   }
 
   // ───────────────────────── hot path ─────────────────────────
@@ -430,39 +444,29 @@ export class BinanceAdapter implements VenueAdapter {
     if (this.control.onControl(conn, msg) === "planned_close") this.lifecycle.onPlannedClose(conn, "serverShutdown");
   }
 
-  /** A price or size that does not fit: ask exchangeInfo again; a new tick or step swaps exponents and resyncs. */
+  /** A price or size that does not fit: reload the market's exchangeInfo now (instrument-watch.ts; re-checks coalesce). */
   private recheckInstrument(t: BinanceTopic): void {
-    if (!this.recheck || this.replaying || t.checkingInstrument || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
-    t.checkingInstrument = true;
-    void (async () => {
-      try {
-        const source = binanceInstrumentSource(this.config, (m) => this.rest.fetchOf(m), () => undefined);
-        const spec = (await source.fetchSpecs(t.market, [t.symbol])).get(t.symbol);
-        const cur = this.instruments?.[t.index];
-        if (!spec || !cur || this.lifecycle.stopping) return;
-        if (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize) return;
-        const inst = makeInstrument(this.config, this.subscriptions[t.index]!, spec);
-        this.instruments![t.index] = inst;
-        t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
-        this.instrumentChanges++;
-        this.log.warn("binance: instrument changed", { market: t.market, symbol: t.symbol, from: `${cur.tickSize}/${cur.lotSize}`, to: `${spec.tickSize}/${spec.lotSize}` });
-        this.restart(t);
-        this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
-        this.sink?.onInstrumentChanged(t.index, inst);
-        t.resyncDelayed = false;
-      } catch (err) {
-        this.log.warn("binance: instrument re-check failed", { market: t.market, symbol: t.symbol, error: String(err) });
-      } finally {
-        t.checkingInstrument = false;
-      }
-    })();
+    if (this.recheck && !this.replaying && !this.config.overrides.has(`${t.market}:${t.symbol}`)) this.reloader.requestNow(t.market);
+  }
+
+  /** A new tick or step from a reload: swap the exponents, tell the app, resync the book. Cold. */
+  private applyInstrument(t: BinanceTopic, inst: Instrument): void {
+    this.instruments![t.index] = inst;
+    t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
+    this.instrumentChanges++;
+    this.restart(t);
+    this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+    this.sink?.onInstrumentChanged(t.index, inst);
+    t.resyncDelayed = false;
   }
 
   stats(): Record<string, number> {
     // The counters stay fields here (the hot path increments them); stats.ts lays them out with the parts' ones.
     const { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed } = this;
-    const { instrumentChanges, instrumentsUnresolved, unattributedParseErrors } = this;
-    const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, instrumentChanges, instrumentsUnresolved, unattributedParseErrors };
+    const { instrumentChanges, unattributedParseErrors } = this;
+    const [instrumentReloads, instrumentReloadFailures] = [this.reloader.reloads, this.reloader.failures];
+    const [instrumentsUnresolved, instrumentsResolvedLate] = [this.late.count, this.late.resolvedLate];
+    const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, instrumentChanges, instrumentReloads, instrumentReloadFailures, instrumentsUnresolved, instrumentsResolvedLate, unattributedParseErrors };
     const { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode } = this;
     return binanceStats(counters, { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode });
   }
@@ -473,7 +477,7 @@ export class BinanceAdapter implements VenueAdapter {
   }
 
   metrics(): VenueMetric[] {
-    return binanceMetrics(this.stats(), this.conns);
+    return [...binanceMetrics(this.stats(), this.conns), ...this.late.metrics()];
   }
 
   /** Cold: the adapter's view of one subscription, for tests and diagnostics. */

@@ -32,7 +32,6 @@ export function binanceMetrics(s: Record<string, number>, conns: readonly VenueC
     ...connectionMetrics(conns),
     gauge("topics", "Diff streams configured", v("topics")),
     gauge("topics_live", "Diff streams whose book is LIVE", v("topicsLive")),
-    gauge("instruments_unresolved", "Configured symbols whose instrument could not be resolved", v("instrumentsUnresolved")),
     gauge("rest_waiting", "REST requests waiting for the weight budget (snapshots of a reconnect queue here)", v("restWaiting")),
     counter("snapshots_total", "REST snapshots applied (bridged)", v("snapshots")),
     counter("deltas_total", "Diffs applied", v("deltas")),
@@ -52,6 +51,8 @@ export function binanceMetrics(s: Record<string, number>, conns: readonly VenueC
     counter("subscribe_rejected_total", "Subscriptions the venue refused", v("subscribeRejected")),
     counter("messages_paced_total", "Requests that waited for the per-connection message budget", v("messagesPaced")),
     counter("instrument_changes_total", "Tick or step changes picked up", v("instrumentChanges")),
+    counter("instrument_reloads_total", "Markets whose exchangeInfo was reloaded while running (every instrument_reload_ms, or a number that did not fit)", v("instrumentReloads")),
+    counter("instrument_reload_failures_total", "Those reloads that failed (retried a minute later)", v("instrumentReloadFailures")),
     counter("unattributed_parse_errors_total", "Malformed frames whose stream could not be read", v("unattributedParseErrors")),
     ...parseCodes,
   ];

@@ -11,6 +11,8 @@ export function defaultStaleAfterMs(): number {
 }
 
 export interface BinanceAdapterOptions extends CommonAdapterOptions {
+  /** How often instrument reload deadlines are checked against the clock (default 1 s; tests shorten it). */
+  instrumentCheckMs?: number;
   pingIntervalMs?: number;
   pongTimeoutMs?: number;
   ackTimeoutMs?: number;

@@ -63,6 +63,11 @@ export class BinanceRest {
     return [...this.budgets.values()].reduce((n, b) => n + b.banned, 0);
   }
 
+  /** An exchangeInfo's `rateLimits` (at start and every reload): the market's budget follows its REQUEST_WEIGHT limit. */
+  takeLimits(market: MarketName, info: { weightPerMinute?: number | undefined }): void {
+    if (info.weightPerMinute !== undefined) this.setWeightLimit(market, info.weightPerMinute);
+  }
+
   /** (Re)builds a market's budget for a per-minute limit (exchangeInfo `rateLimits`); unchanged limits keep it. */
   setWeightLimit(market: MarketName, perMinute: number): void {
     const own = ownWeight(perMinute, this.share);

@@ -24,7 +24,10 @@ export interface BinanceCounters {
   readonly ignoredWhileUnsubscribed: number;
   readonly bridgesFailed: number;
   readonly instrumentChanges: number;
+  readonly instrumentReloads: number;
+  readonly instrumentReloadFailures: number;
   readonly instrumentsUnresolved: number;
+  readonly instrumentsResolvedLate: number;
   readonly unattributedParseErrors: number;
 }
 
@@ -69,7 +72,10 @@ export function binanceStats(c: BinanceCounters, p: BinanceStatsParts): Record<s
     staleResyncs: p.lifecycle.staleResyncs,
     subscribeRejected: p.control.subscribeRejected,
     instrumentChanges: c.instrumentChanges,
+    instrumentReloads: c.instrumentReloads,
+    instrumentReloadFailures: c.instrumentReloadFailures,
     instrumentsUnresolved: c.instrumentsUnresolved,
+    instrumentsResolvedLate: c.instrumentsResolvedLate,
     unattributedParseErrors: c.unattributedParseErrors,
     messagesPaced: p.control.paced,
   };

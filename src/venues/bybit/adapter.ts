@@ -22,6 +22,7 @@ import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { TopicState as CommonTopic } from "../common/connection.ts";
 import { makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "../common/instruments.ts";
+import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
@@ -96,9 +97,10 @@ export class BybitAdapter implements VenueAdapter {
   private readonly conns: BybitConnection[];
   private readonly control: SubscriptionControl;
   private readonly lifecycle: ConnectionLifecycle;
-  /** By subscription index; undefined for a symbol that could not be resolved (never subscribed). */
+  /** By subscription index; undefined for a symbol not resolved (yet: `late` retries it, then it is subscribed). */
   private instruments: (Instrument | undefined)[] | null = null;
-  private instrumentsUnresolved = 0;
+  /** Symbols left out at start, retried while running. */
+  private readonly late: LateInstruments;
   /** Frames rejected before their topic could be read: every live book of that connection was resynced. */
   private unattributedParseErrors = 0;
   private sink: BookSink | null = null;
@@ -166,22 +168,36 @@ export class BybitAdapter implements VenueAdapter {
         connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
       },
     );
+    this.late = new LateInstruments({
+      ...{ venue: "bybit", log: this.log, now: this.now, random, config, subscriptions, ...lateTimings(opts) },
+      onResolved: (i, inst) => {
+        const { topics, instruments, sink, lifecycle } = this;
+        joinLate({ topics, instruments, sink, lifecycle, addToTable: (t, x) => (t as TopicState).conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp) }, i, inst);
+      },
+    });
   }
 
   /**
-   * A symbol that cannot be resolved (delisted, misspelt, REST down and not cached) is left out and logged as
-   * an error naming it and why, so one bad symbol does not stop every other book; none resolvable throws.
+   * A symbol that cannot be resolved (not listed yet, misspelt, REST down and not cached) is left out and logged as
+   * an error naming it and why, so one bad symbol does not stop every other book; none resolvable throws. Those
+   * left out are retried while running (common/late-instruments.ts) and join when they resolve.
    */
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
-    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, bybitInstrumentSource(this.config, this.fetchFn), this.log);
+    const source = bybitInstrumentSource(this.config, this.fetchFn);
+    const { instruments, problems, unresolved } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
     if (problems.length > 0) {
       const message = `bybit: cannot resolve instruments for ${problems.join(", ")}`;
       if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
-      this.log.error(`${message}; those books are not subscribed, the others start`, { unresolved: problems.length, of: instruments.length });
+      this.log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
     }
-    this.instrumentsUnresolved = problems.length;
     this.instruments = instruments;
+    this.late.track(source, unresolved);
     return instruments;
+  }
+
+  /** Cold: the symbols still without an instrument (status page, /readyz). */
+  unresolvedInstruments(): UnresolvedInstrument[] {
+    return this.late.list();
   }
 
   start(sink: BookSink): void {
@@ -203,6 +219,7 @@ export class BybitAdapter implements VenueAdapter {
       }
     }
     this.lifecycle.start(); // opens only the connections with a subscribable topic
+    this.late.start(sink);
     const used = this.conns.filter((c) => c.used).length;
     this.log.info("bybit adapter started", { connections: used, unused: this.conns.length - used, topics: this.topics.length });
   }
@@ -245,6 +262,7 @@ export class BybitAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
+    this.late.stop();
     return this.lifecycle.stop();
   }
 
@@ -271,7 +289,6 @@ export class BybitAdapter implements VenueAdapter {
       ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose channel could not be read (every book of the connection resynced)", this.unattributedParseErrors],
       ["topics", "topics", "Book channels configured", this.topics.length],
       ["topicsLive", "topics_live", "Book channels whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
-      ["instrumentsUnresolved", "instruments_unresolved", "Configured symbols whose instrument could not be resolved", this.instrumentsUnresolved],
       ["connectBudget", "connect_budget", "Connects per window this process may make (its share of the per-IP budget)", this.lifecycle.maxConnectsPerWindow],
     ];
   }
@@ -281,6 +298,8 @@ export class BybitAdapter implements VenueAdapter {
     const out: Record<string, number> = connectionStats(this.conns);
     for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
+    out.instrumentsUnresolved = this.late.count;
+    out.instrumentsResolvedLate = this.late.resolvedLate;
     return out;
   }
 
@@ -289,6 +308,7 @@ export class BybitAdapter implements VenueAdapter {
     const out = connectionMetrics(this.conns);
     for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
     for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_code_total", "Frames rejected, by scanner result code (all connections)", n, { code }));
+    out.push(...this.late.metrics());
     return out;
   }
 

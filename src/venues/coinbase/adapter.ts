@@ -19,6 +19,7 @@ import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { makeInstrument, resolveInstruments } from "../common/instruments.ts";
+import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
@@ -77,7 +78,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   private readonly lifecycle: ConnectionLifecycle;
   private readonly books: TopicResync;
   private instruments: (Instrument | undefined)[] | null = null;
-  private instrumentsUnresolved = 0;
+  /** Symbols left out at start, retried while running (common/late-instruments.ts). */
+  private readonly late: LateInstruments;
   private sink: BookSink | null = null;
   private readonly parseErrorLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
@@ -141,6 +143,13 @@ export class CoinbaseAdapter implements VenueAdapter {
         maxConnectionAgeMs: Infinity,
       },
     );
+    this.late = new LateInstruments({
+      ...{ venue: "coinbase", log: this.log, now: this.now, random, config, subscriptions, ...lateTimings(opts) },
+      onResolved: (i, inst) => {
+        const { topics, instruments, sink, lifecycle } = this;
+        joinLate({ topics, instruments, sink, lifecycle, addToTable: (t, x) => (t as Topic).conn.table.add(t.symbol, t.index, x.priceExp, x.qtyExp) }, i, inst);
+      },
+    });
   }
 
   /** Products in subscription order, at most `perConn` per connection, one market's products per connection. */
@@ -167,13 +176,14 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
-    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, coinbaseInstrumentSource(this.config, this.fetchFn, this.log), this.log);
+    const source = coinbaseInstrumentSource(this.config, this.fetchFn, this.log);
+    const { instruments, problems, unresolved } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
     if (problems.length > 0) {
       const message = `coinbase: cannot resolve instruments for ${problems.join(", ")}`;
       if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
-      this.log.error(`${message}; those books are not subscribed, the others start`, { unresolved: problems.length, of: instruments.length });
+      this.log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
     }
-    this.instrumentsUnresolved = problems.length;
+    this.late.track(source, unresolved);
     this.instruments = instruments;
     return instruments;
   }
@@ -199,6 +209,7 @@ export class CoinbaseAdapter implements VenueAdapter {
   start(sink: BookSink): void {
     this.bind(sink, false);
     this.lifecycle.start();
+    this.late.start(sink);
     this.log.info("coinbase adapter started", { connections: this.conns.filter((c) => c.used).length, products: this.topics.length });
   }
 
@@ -221,7 +232,13 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
+    this.late.stop();
     return this.lifecycle.stop();
+  }
+
+  /** Cold: the symbols still without an instrument (status page, /readyz). */
+  unresolvedInstruments(): UnresolvedInstrument[] {
+    return this.late.list();
   }
 
   /** The name of the connection carrying a subscription (tests; sequence scope is the connection). */
@@ -409,7 +426,6 @@ export class CoinbaseAdapter implements VenueAdapter {
       ["instrumentChanges", "instrument_changes_total", "Tick or lot changes picked up", this.instrumentChanges],
       ["topics", "topics", "Products configured", this.topics.length],
       ["topicsLive", "topics_live", "Products whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
-      ["instrumentsUnresolved", "instruments_unresolved", "Configured products whose instrument could not be resolved", this.instrumentsUnresolved],
     ];
   }
 
@@ -426,6 +442,8 @@ export class CoinbaseAdapter implements VenueAdapter {
     for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [key] of CoinbaseAdapter.PER_CONN) out[key] = this.conns.reduce((a, c) => a + c[key], 0);
     for (const [name, n] of this.parseErrorsByCode) out[`parseErrors.${name}`] = n;
+    out.instrumentsUnresolved = this.late.count;
+    out.instrumentsResolvedLate = this.late.resolvedLate;
     return out;
   }
 
@@ -438,6 +456,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     }
     for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
     for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_reason_total", "Unreadable frames by reason", n, { reason: code }));
+    out.push(...this.late.metrics());
     return out;
   }
 

@@ -147,6 +147,26 @@ export class ConnectionLifecycle {
     this.housekeeping = setInterval(() => this.onHousekeeping(), this.housekeepingMs);
   }
 
+  /**
+   * A topic whose instrument resolved after start (late-instruments.ts; the adapter has added it to its table): it is
+   * subscribed now if its connection is open, when it opens otherwise; a connection that had nothing to subscribe
+   * (never opened) is opened now. Cold.
+   */
+  activate(t: TopicState): void {
+    if (t.sub !== SUB_REJECTED) return;
+    t.sub = SUB_IDLE;
+    t.book = BookState.AWAITING_SNAPSHOT;
+    t.lastSeq = 0;
+    const conn = t.conn;
+    if (!conn.used) {
+      conn.used = true;
+      this.scheduleConnect(conn, 0);
+    } else if (conn.open) {
+      this.control.sendRequest(conn, "subscribe", [t]);
+    }
+    // Else a socket is opening (or reconnecting): its onopen subscribes every idle topic, this one included.
+  }
+
   /** Stops housekeeping and reconnects and closes every socket; resolves when they are closed (≤ 1 s each). */
   async stop(): Promise<void> {
     this.stoppingFlag = true;

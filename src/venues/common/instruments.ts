@@ -1,7 +1,8 @@
 /**
  * Instrument resolution and its disk cache, for every venue (cold): per symbol the config override, then the
  * venue's REST answer, then the cache (so a restart works while REST is unreachable); an unresolved symbol is left
- * out and named with the reason. The venue supplies the REST query (fetchSpecs) and the words for "not listed".
+ * out and named with the reason (late-instruments.ts retries it while running). The venue supplies the REST query
+ * (fetchSpecs) and the words for "not listed".
  * @module
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
@@ -26,6 +27,8 @@ export interface InstrumentSource {
   fetchSpecs(market: MarketName, symbols: readonly string[]): Promise<Map<string, InstrumentSpec>>;
   /** Why a symbol REST answered for is missing, e.g. "not listed by <url>; check the symbol and that it is Trading". */
   notListed(market: MarketName): string;
+  /** Where REST lists the symbol but the source refused its specs (Upbit: no tick_size, an unsupported level): why. */
+  whyRefused?(market: MarketName, symbol: string): string | undefined;
 }
 
 /** Disk cache: `{"version":1,"venue":"<venue>","savedAt":…,"instruments":{"linear:BTCUSDT":{"tickSize","lotSize"}}}`. */
@@ -72,10 +75,23 @@ export function makeInstrument(config: VenueConfig, sub: Subscription, spec: Ins
   };
 }
 
+/** Why a symbol has no instrument: its market's REST failed and the cache lacks it, REST does not list it, or its tick/lot is unusable. */
+export type UnresolvedKind = "rest_unreachable" | "not_listed" | "bad_spec";
+export const UNRESOLVED_KINDS: readonly UnresolvedKind[] = ["rest_unreachable", "not_listed", "bad_spec"];
+
+/** One subscription left without an instrument: its index, the kind and the sentence naming it. */
+export interface UnresolvedEntry {
+  readonly index: number;
+  readonly kind: UnresolvedKind;
+  readonly detail: string;
+}
+
 /** Instruments in subscription order (undefined where unresolved) and, per unresolved symbol, why. */
 export interface ResolvedInstruments {
   instruments: (Instrument | undefined)[];
   problems: string[];
+  /** The same symbols as `problems`, by subscription index (late-instruments.ts retries them). */
+  unresolved: UnresolvedEntry[];
 }
 
 /**
@@ -115,25 +131,30 @@ export async function resolveInstruments(
   );
   const out: (Instrument | undefined)[] = [];
   const problems: string[] = [];
+  const unresolved: UnresolvedEntry[] = [];
+  const leaveOut = (index: number, key: string, kind: UnresolvedKind, detail: string) => {
+    out.push(undefined);
+    problems.push(`${key} (${detail})`);
+    unresolved.push({ index, kind, detail });
+  };
   const toCache = new Map(cache);
   let cacheDirty = false;
-  for (const s of subs) {
+  for (const [index, s] of subs.entries()) {
     const key = `${s.market}:${s.symbol}`;
     const spec = config.overrides.get(key) ?? fromRest.get(key) ?? (restError.has(s.market) ? cache.get(key) : undefined);
     if (!spec) {
-      out.push(undefined);
-      problems.push(
-        restError.has(s.market)
-          ? `${key} (REST unreachable: ${restError.get(s.market)}; not in cache ${cachePath || "(none)"})`
-          : `${key} (${source.notListed(s.market)})`,
-      );
+      if (restError.has(s.market)) leaveOut(index, key, "rest_unreachable", `REST unreachable: ${restError.get(s.market)}; not in cache ${cachePath || "(none)"}`);
+      else {
+        const refused = source.whyRefused?.(s.market, s.symbol);
+        if (refused !== undefined) leaveOut(index, key, "bad_spec", refused);
+        else leaveOut(index, key, "not_listed", source.notListed(s.market));
+      }
       continue;
     }
     try {
       out.push(makeInstrument(config, s, spec));
     } catch (err) {
-      out.push(undefined);
-      problems.push(`${key} (bad tick/lot ${spec.tickSize}/${spec.lotSize}: ${String(err)})`);
+      leaveOut(index, key, "bad_spec", badSpec(spec, err));
       continue;
     }
     const rest = fromRest.get(key);
@@ -146,5 +167,23 @@ export async function resolveInstruments(
   if (cacheDirty && cachePath) {
     await writeInstrumentCache(cachePath, config.venue, toCache).catch((err) => log.warn("could not write the instrument cache", { path: cachePath, error: String(err) }));
   }
-  return { instruments: out, problems };
+  return { instruments: out, problems, unresolved };
+}
+
+/** The words for a tick/lot that makeInstrument refused. */
+export function badSpec(spec: InstrumentSpec, err: unknown): string {
+  return `bad tick/lot ${spec.tickSize}/${spec.lotSize}: ${String(err)}`;
+}
+
+/** Adds or updates entries of the disk cache (a symbol resolved while running), keeping every other entry. */
+export async function mergeIntoInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
+  const cache = await readInstrumentCache(path).catch(() => new Map<string, InstrumentSpec>());
+  let dirty = false;
+  for (const [key, spec] of entries) {
+    const old = cache.get(key);
+    if (old && old.tickSize === spec.tickSize && old.lotSize === spec.lotSize) continue;
+    cache.set(key, spec);
+    dirty = true;
+  }
+  if (dirty) await writeInstrumentCache(path, venue, cache);
 }

@@ -19,6 +19,7 @@ import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { shareOf } from "../common/budgets.ts";
 import { makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "../common/instruments.ts";
+import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
@@ -81,7 +82,8 @@ export class DeribitAdapter implements VenueAdapter {
   private readonly lifecycle: ConnectionLifecycle;
   private readonly books: TopicResync;
   private instruments: (Instrument | undefined)[] | null = null;
-  private instrumentsUnresolved = 0;
+  /** Symbols left out at start, retried while running (common/late-instruments.ts). */
+  private readonly late: LateInstruments;
   private unattributedParseErrors = 0;
   private sink: BookSink | null = null;
   private readonly parseErrorLog: RateLimitedLog;
@@ -143,6 +145,13 @@ export class DeribitAdapter implements VenueAdapter {
         connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
       },
     );
+    this.late = new LateInstruments({
+      ...{ venue: "deribit", log: this.log, now: this.now, random, config, subscriptions, ...lateTimings(opts) },
+      onResolved: (i, inst) => {
+        const { topics, instruments, sink, lifecycle } = this;
+        joinLate({ topics, instruments, sink, lifecycle, addToTable: (t, x) => (t as DeribitTopic).conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp, t.depth > 0) }, i, inst);
+      },
+    });
   }
 
   /** The market's book interval: the adapter option, else the config's (validated there), else `100ms`. */
@@ -174,13 +183,14 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
-    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, deribitInstrumentSource(this.config, this.fetchFn), this.log);
+    const source = deribitInstrumentSource(this.config, this.fetchFn);
+    const { instruments, problems, unresolved } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
     if (problems.length > 0) {
       const message = `deribit: cannot resolve instruments for ${problems.join(", ")}`;
       if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
-      this.log.error(`${message}; those books are not subscribed, the others start`, { unresolved: problems.length, of: instruments.length });
+      this.log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
     }
-    this.instrumentsUnresolved = problems.length;
+    this.late.track(source, unresolved);
     this.instruments = instruments;
     return instruments;
   }
@@ -211,6 +221,7 @@ export class DeribitAdapter implements VenueAdapter {
   start(sink: BookSink): void {
     this.attach(sink, false);
     this.lifecycle.start();
+    this.late.start(sink);
     const used = this.conns.filter((c) => c.used).length;
     const intervals = Object.fromEntries([...new Set(this.topics.map((t) => t.market))].map((m) => [m, this.intervalOf(m)]));
     this.log.info("deribit adapter started", { connections: used, topics: this.topics.length, intervals });
@@ -235,7 +246,13 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
+    this.late.stop();
     return this.lifecycle.stop();
+  }
+
+  /** Cold: the symbols still without an instrument (status page, /readyz). */
+  unresolvedInstruments(): UnresolvedInstrument[] {
+    return this.late.list();
   }
 
   /** A socket opened: ask for heartbeats (the server then sends test_request, answered in classifyControl). Cold. */
@@ -271,7 +288,6 @@ export class DeribitAdapter implements VenueAdapter {
       ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose channel could not be read (every book of the connection resynced)", this.unattributedParseErrors],
       ["topics", "topics", "Book channels configured", this.topics.length],
       ["topicsLive", "topics_live", "Book channels whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
-      ["instrumentsUnresolved", "instruments_unresolved", "Configured symbols whose instrument could not be resolved", this.instrumentsUnresolved],
     ];
   }
 
@@ -279,6 +295,8 @@ export class DeribitAdapter implements VenueAdapter {
     const out: Record<string, number> = connectionStats(this.conns);
     for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
+    out.instrumentsUnresolved = this.late.count;
+    out.instrumentsResolvedLate = this.late.resolvedLate;
     return out;
   }
 
@@ -286,6 +304,7 @@ export class DeribitAdapter implements VenueAdapter {
     const out = connectionMetrics(this.conns);
     for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
     for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_code_total", "Frames rejected, by result code (all connections)", n, { code }));
+    out.push(...this.late.metrics());
     return out;
   }
 

@@ -24,6 +24,7 @@ import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
 import { resolveInstruments } from "../common/instruments.ts";
+import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
@@ -73,6 +74,7 @@ export class OkxAdapter implements VenueAdapter {
   /** 64008 replacements, and those waiting for connect budget (planned-replace.ts; its timers, for tests). */
   private readonly planned: PlannedReplacements;
   private readonly replaceRetryTimers: Set<ReturnType<typeof setTimeout>>;
+  private readonly late: LateInstruments; // symbols left out at start, retried while running (common/late-instruments.ts)
   sink: BookSink | null = null;
   /** Per subscription: full-book channel (books5, bbo-tbt). */
   private readonly fullBook: boolean[];
@@ -187,16 +189,24 @@ export class OkxAdapter implements VenueAdapter {
     );
     this.planned = new PlannedReplacements(this.lifecycle);
     this.replaceRetryTimers = this.planned.timers;
+    const addToTable = (t: CommonTopic, x: Instrument) => (t as OkxTopic).conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp);
+    const onResolved = (i: number, inst: Instrument) => {
+      joinLate({ topics: this.topics, instruments: this.instruments, sink: this.sink, lifecycle: this.lifecycle, addToTable }, i, inst);
+      // The retry's listing may have announced upcChg for it (instruments.ts pushes them to `upcoming`): reload then.
+      for (const c of this.upcoming) if (c.symbol === this.subscriptions[i]!.symbol && c.market === inst.market) this.reloader.announce(c.market, c.effTimeMs + AFTER_EFF_TIME_MS);
+    };
+    this.late = new LateInstruments({ venue: "okx", log: this.log, now: this.now, random: this.random, config, subscriptions, ...lateTimings(opts), onResolved });
   }
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
-    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, okxInstrumentSource(this.config, this.fetchFn, this.upcoming, this.instrumentPacer), this.log);
+    const source = okxInstrumentSource(this.config, this.fetchFn, this.upcoming, this.instrumentPacer);
+    const { instruments, problems, unresolved } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
     if (problems.length > 0) {
       const message = `okx: cannot resolve instruments for ${problems.join(", ")}`;
       if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
-      this.log.error(`${message}; those books are not subscribed, the others start`, { unresolved: problems.length, of: instruments.length });
+      this.log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
     }
-    this.c.instrumentsUnresolved = problems.length;
+    this.late.track(source, unresolved);
     this.instruments = instruments;
     return instruments;
   }
@@ -223,6 +233,7 @@ export class OkxAdapter implements VenueAdapter {
   start(sink: BookSink): void {
     this.bind(sink, false);
     this.lifecycle.start();
+    this.late.start(sink);
     if (this.recheck) {
       for (const c of this.upcoming) this.reloader.announce(c.market, c.effTimeMs + AFTER_EFF_TIME_MS);
       this.reloader.start();
@@ -280,8 +291,13 @@ export class OkxAdapter implements VenueAdapter {
     this.planned.stop();
     this.budgetWaits.stop();
     this.reloader.stop();
+    this.late.stop();
     this.bridge.stop();
     return this.lifecycle.stop();
+  }
+
+  unresolvedInstruments(): UnresolvedInstrument[] {
+    return this.late.list(); // status page, /readyz
   }
 
   // ───────────────────────── hot path ─────────────────────────
@@ -489,7 +505,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   stats(): Record<string, number> {
-    return okxStats(this.c, this.conns, this.topics, { lifecycle: this.lifecycle, control: this.control, books: this.books, bridge: this.bridge, reloader: this.reloader });
+    return okxStats(this.c, this.conns, this.topics, { lifecycle: this.lifecycle, control: this.control, books: this.books, bridge: this.bridge, reloader: this.reloader, late: this.late });
   }
 
   /** Cold: every connection (none when replaying), so /readyz can say which venue is down and why. */
@@ -498,7 +514,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   metrics(): VenueMetric[] {
-    return okxMetrics(this.stats(), this.c, this.conns);
+    return [...okxMetrics(this.stats(), this.c, this.conns), ...this.late.metrics()];
   }
 
   /** Cold: one topic's state for tests and status. */

@@ -11,6 +11,7 @@ import type { SubscriptionControl } from "../common/subscription-control.ts";
 import type { TopicResync } from "../common/topic-resync.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
 import type { RestBridge } from "./rest-bridge.ts";
+import type { LateInstruments } from "../common/late-instruments.ts";
 import type { InstrumentReloader } from "../common/instrument-reload.ts";
 
 export class OkxCounters {
@@ -30,7 +31,6 @@ export class OkxCounters {
   requestBudgetWaits = 0;
   crossedResyncs = 0;
   instrumentChanges = 0;
-  instrumentsUnresolved = 0;
   readonly parseErrorsByCode = new Map<string, number>();
 }
 
@@ -40,6 +40,7 @@ export interface StatsParts {
   books: TopicResync;
   bridge: RestBridge;
   reloader: InstrumentReloader;
+  late: LateInstruments;
 }
 
 export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], topics: readonly OkxTopic[], p: StatsParts): Record<string, number> {
@@ -77,7 +78,8 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
     instrumentChanges: c.instrumentChanges,
     instrumentReloads: p.reloader.reloads,
     instrumentReloadFailures: p.reloader.failures,
-    instrumentsUnresolved: c.instrumentsUnresolved,
+    instrumentsUnresolved: p.late.count,
+    instrumentsResolvedLate: p.late.resolvedLate,
     unattributedParseErrors: c.unattributedParseErrors,
     connectBudget: p.lifecycle.maxConnectsPerWindow,
     messages: 0,

@@ -20,6 +20,7 @@ import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { makeInstrument, resolveInstruments } from "../common/instruments.ts";
+import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { TopicResync } from "../common/topic-resync.ts";
@@ -66,7 +67,8 @@ export class UpbitAdapter implements VenueAdapter {
   private readonly lifecycle: ConnectionLifecycle;
   private readonly books: TopicResync;
   private instruments: (Instrument | undefined)[] | null = null;
-  private instrumentsUnresolved = 0;
+  /** Symbols left out at start, retried while running (common/late-instruments.ts). */
+  private readonly late: LateInstruments;
   private sink: BookSink | null = null;
   private readonly parseErrorLog: RateLimitedLog;
   private readonly silentLog: RateLimitedLog;
@@ -138,6 +140,13 @@ export class UpbitAdapter implements VenueAdapter {
         connectWindowMs: opts.connectWindowMs ?? dialect.connectWindowMs,
       },
     );
+    this.late = new LateInstruments({
+      ...{ venue: v, log: this.log, now: this.now, random, config, subscriptions, ...lateTimings(opts) },
+      onResolved: (i, inst) => {
+        const { topics, instruments, sink, lifecycle } = this;
+        joinLate({ topics, instruments, sink, lifecycle, addToTable: (t, x) => (t as UpbitTopic).conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp) }, i, inst);
+      },
+    });
   }
 
   /** Each connection holds a code once and at most `cap` codes, per market URL. */
@@ -163,19 +172,14 @@ export class UpbitAdapter implements VenueAdapter {
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
     const source = upbitInstrumentSource(this.config, this.fetchFn, this.dialect.tickEndpoint, this.level);
-    const { instruments, problems } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
-    // A code REST lists but whose numbers cannot fit: say why instead of "not listed".
-    const named = problems.map((p) => {
-      const sym = /^[a-z]+:([^ ]+) /.exec(p)?.[1];
-      const why = sym === undefined ? undefined : source.refused.get(sym);
-      return why === undefined ? p : `${p.slice(0, p.indexOf(" "))} (${why})`;
-    });
-    if (named.length > 0) {
-      const message = `${this.venue}: cannot resolve instruments for ${named.join(", ")}`;
+    const { instruments, problems, unresolved } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
+    // A code REST lists but whose numbers cannot fit is named with why (source.whyRefused), not as "not listed".
+    if (problems.length > 0) {
+      const message = `${this.venue}: cannot resolve instruments for ${problems.join(", ")}`;
       if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
-      this.log.error(`${message}; those books are not subscribed, the others start`, { unresolved: named.length, of: instruments.length });
+      this.log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
     }
-    this.instrumentsUnresolved = named.length;
+    this.late.track(source, unresolved);
     this.instruments = instruments;
     return instruments;
   }
@@ -183,6 +187,7 @@ export class UpbitAdapter implements VenueAdapter {
   start(sink: BookSink): void {
     this.begin(sink, false);
     this.lifecycle.start();
+    this.late.start(sink);
     const used = this.conns.filter((c) => c.used).length;
     this.log.info(`${this.venue} adapter started`, { connections: used, topics: this.topics.length, ...(this.level > 0 ? { bookLevel: this.level } : {}) });
   }
@@ -224,7 +229,13 @@ export class UpbitAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
+    this.late.stop();
     return this.lifecycle.stop();
+  }
+
+  /** Cold: the symbols still without an instrument (status page, /readyz). */
+  unresolvedInstruments(): UnresolvedInstrument[] {
+    return this.late.list();
   }
 
   private counterTable(): [string, string, string, number][] {
@@ -245,7 +256,6 @@ export class UpbitAdapter implements VenueAdapter {
       ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose code could not be read (every book of the connection resynced)", this.unattributedParseErrors],
       ["topics", "topics", "Book channels configured", this.topics.length],
       ["topicsLive", "topics_live", "Book channels whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
-      ["instrumentsUnresolved", "instruments_unresolved", "Configured codes whose instrument could not be resolved", this.instrumentsUnresolved],
       ["connectBudget", "connect_budget", "Connects per window this process may make", this.lifecycle.maxConnectsPerWindow],
     ];
   }
@@ -254,6 +264,8 @@ export class UpbitAdapter implements VenueAdapter {
     const out: Record<string, number> = connectionStats(this.conns);
     for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
+    out.instrumentsUnresolved = this.late.count;
+    out.instrumentsResolvedLate = this.late.resolvedLate;
     return out;
   }
 
@@ -261,6 +273,7 @@ export class UpbitAdapter implements VenueAdapter {
     const out = connectionMetrics(this.conns);
     for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
     for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_code_total", "Frames rejected, by scanner result code (all connections)", n, { code }));
+    out.push(...this.late.metrics());
     return out;
   }
 

@@ -99,8 +99,10 @@ export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch
   const restOf = (market: MarketName) => (config.markets.find((m) => m.market === market)?.restUrl ?? config.restUrl).replace(/\/+$/, "");
   return {
     refused,
+    whyRefused: (_market, symbol) => refused.get(symbol),
     notListed: (market) => `not listed by ${restOf(market)}/v1/market/all; check the code (QUOTE-BASE, upper case)`,
     async fetchSpecs(market, symbols) {
+      for (const s of symbols) refused.delete(s); // asked again (a retry while running): only this answer counts
       const base = restOf(market);
       const listUrl = `${base}/v1/market/all`;
       const listed = new Set(rows(await getJson(fetchFn, listUrl), listUrl).map((r) => r.market).filter((m): m is string => typeof m === "string"));

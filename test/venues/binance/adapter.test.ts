@@ -79,7 +79,9 @@ describe("Binance adapter", () => {
     }, "the instrument re-checked and the book live again");
     expect(changed[0]!.priceExp).toBeGreaterThan(0);
     expect(adapter.stats().instrumentChanges).toBe(1);
-    expect(infos).toBe(2);
+    // The load, the re-check; misfits while that reload was in flight ask for one more (the reloader coalesces them).
+    expect(infos).toBeGreaterThanOrEqual(2);
+    expect(infos).toBeLessThanOrEqual(3);
   });
 
   test("subscribing 300 streams in requests of 10 stays within 5 incoming messages per second (paced), every book goes live", async () => {

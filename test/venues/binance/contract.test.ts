@@ -37,6 +37,8 @@ function harness(market: "spot" | "linear"): VenueHarness {
       return {
         adapter,
         step: (n: number) => sim.step(n),
+        instrumentsAvailable: (ok) => sim.setInstrumentsAvailable(ok),
+        instrumentCachePath: config.instrumentCachePath,
         inject: (fault, index) =>
           void (fault === "stall"
             ? sim.inject("stall", undefined, { stallMs: 1500 })

@@ -35,6 +35,8 @@ runVenueContract({
     return {
       adapter,
       step: (n: number) => sim.step(n),
+      instrumentsAvailable: (ok) => sim.setRestAvailable(ok),
+      instrumentCachePath: config.instrumentCachePath,
       inject: (fault, index) =>
         fault === "stall"
           ? sim.inject("stall", undefined, { stallMs: 1500 })

@@ -28,7 +28,8 @@ runVenueContract({
   async start(subs: Subscription[], opts = {}) {
     const products = subs.map((s) => s.symbol);
     const sim = await startCoinbaseSimulator({ products, seed: 13, levels: 60 });
-    const adapter = createCoinbaseAdapter(coinbaseConfig(sim, products), subs, {
+    const config = coinbaseConfig(sim, products);
+    const adapter = createCoinbaseAdapter(config, subs, {
       log: silentLogger,
       reconnectBaseMs: 5,
       reconnectMaxMs: 20,
@@ -38,6 +39,8 @@ runVenueContract({
     return {
       adapter,
       step: (n: number) => sim.step(n),
+      instrumentsAvailable: (ok) => sim.setRestAvailable(ok),
+      instrumentCachePath: config.instrumentCachePath,
       inject: (fault, index) => void sim.inject(fault, index === undefined ? undefined : subs[index]!.symbol, fault === "stall" ? { stallMs: 1500 } : undefined),
       connectionOf: (index) => adapter.connectionOf(index),
       expected(index, instrument) {

@@ -36,6 +36,8 @@ runVenueContract({
     return {
       adapter,
       step: (n: number) => sim.step(n),
+      instrumentsAvailable: (ok) => sim.setInstrumentsAvailable(ok),
+      instrumentCachePath: config.instrumentCachePath,
       inject: (fault, index) =>
         void (fault === "stall"
           ? sim.inject("stall", undefined, { stallMs: 1500 })

@@ -20,10 +20,13 @@ function harness(initialSnapshot: boolean, subscriptions: Subscription[], skip: 
     async start(subs, opts = {}) {
       const markets = [...new Set(subs.map((s) => s.market))].map((market) => ({ market, symbols: subs.filter((s) => s.market === market).map((s) => s.symbol) }));
       const sim = await startOkxSimulator({ markets, seed: 7, checksums: true, initialSnapshot });
-      const adapter = new OkxAdapter(okxConfig(sim, subs), subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, resyncBackoffBaseMs: 20, ...opts });
+      const config = okxConfig(sim, subs);
+      const adapter = new OkxAdapter(config, subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, resyncBackoffBaseMs: 20, ...opts });
       return {
         adapter,
         step: (n) => sim.step(n),
+        instrumentsAvailable: (ok) => sim.setInstrumentsAvailable(ok),
+        instrumentCachePath: config.instrumentCachePath,
         inject: (fault, index) => (fault === "stall" ? sim.inject("stall", undefined, { stallMs: 1500 }) : sim.inject(fault, index === undefined ? undefined : subs[index]!.symbol)),
         restFault: (kind, index) => sim.restFault(kind, subs[index]!.symbol),
         restFaultsPending: () => sim.restFaultsPending(),

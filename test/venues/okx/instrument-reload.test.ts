@@ -95,4 +95,33 @@ describe("okx instrument reloads", { timeout: 30_000 }, () => {
     await until(() => sink.changed.length === 1, "the new lot applied");
     expect(sink.changed.map((i) => [i.lotSize, i.qtyExp])).toEqual([["0.00001", 5]]);
   });
+
+  test("a symbol that joins late (instruments REST down at start) has the upcChg its late listing showed applied at effTime", async () => {
+    const clock = { ms: Date.now() };
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 9, now: () => clock.ms, specs: { "spot:BTC-USDT": { tickSize: "0.1", lotSize: "0.0001" } } });
+    const effTimeMs = clock.ms + 2 * DAY_MS;
+    sim.announceChange("BTC-USDT", { param: "tickSz", newValue: "0.01", effTimeMs });
+    const adapter = new OkxAdapter(okxConfig(sim, SUBS), SUBS, {
+      ...{ log: silentLogger, now: () => clock.ms, instrumentCheckMs: 5, reconnectBaseMs: 5, reconnectMaxMs: 20 },
+      ...{ allowNoInstruments: true, lateRetryBaseMs: 1_000, lateCheckMs: 5 },
+    });
+    cleanups.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    sim.setInstrumentsAvailable(false);
+    expect(await adapter.loadInstruments()).toEqual([undefined]);
+    const sink = new Sink();
+    const resolved: Instrument[] = [];
+    adapter.start(Object.assign(sink, { onInstrumentResolved: (_i: number, inst: Instrument) => void resolved.push(inst) }));
+    sim.setInstrumentsAvailable(true);
+    clock.ms += 1_000; // the first retry is due (by the adapter's clock)
+    await until(() => resolved.length === 1, "the symbol resolved late");
+    sim.step(1);
+    await until(() => adapter.topicInfo(0).state === "live", "its book live");
+    expect(adapter.reloader.nextAnnouncedMs("spot")).toBe(effTimeMs + AFTER_EFF_TIME_MS);
+    await advance(adapter, clock, effTimeMs + AFTER_EFF_TIME_MS);
+    await until(() => sink.changed.length === 1, "the new tick applied");
+    expect(sink.changed.map((i) => [i.tickSize, i.priceExp])).toEqual([["0.01", 2]]);
+  });
 });

@@ -45,6 +45,8 @@ export function upbitHarness(spec: VenueSpec): VenueHarness {
         sim,
         adapter,
         step: (n) => sim.step(n),
+        instrumentsAvailable: (ok) => sim.setRestAvailable(ok),
+        instrumentCachePath: config.instrumentCachePath,
         inject: (fault, index) => sim.inject(fault === "stall" ? "stall" : (fault as "disconnect" | "malformed" | "duplicate"), index === undefined ? undefined : subs[index]!.symbol, { stallMs: 1500 }),
         expected(index, instrument) {
           const b = sim.book(subs[index]!.symbol, subs[index]!.depth);

@@ -1,0 +1,175 @@
+/**
+ * The common retrier of symbols left out at start (src/venues/common/late-instruments.ts) on a clock the test moves,
+ * its checks called by the test and REST answered by the test: per-market backoff while REST fails (5 s doubling to
+ * the cap, never sooner), the listing cadence once REST answers, one query per market for all its symbols, each
+ * reason logged once (never per retry), and a resolved symbol handed over exactly once.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { validateConfig } from "../../../src/config/load.ts";
+import { createLogger } from "../../../src/core/log.ts";
+import type { Instrument, MarketName } from "../../../src/core/types.ts";
+import type { InstrumentSource, InstrumentSpec, UnresolvedEntry } from "../../../src/venues/common/instruments.ts";
+import { LateInstruments } from "../../../src/venues/common/late-instruments.ts";
+import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+
+/** A sink that takes late books (LateInstruments.start retries only for one). */
+const SINK: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {}, onInstrumentResolved() {} };
+
+const live: LateInstruments[] = [];
+afterEach(() => {
+  while (live.length > 0) live.pop()!.stop();
+});
+
+const SUBS: Subscription[] = [
+  { market: "linear", symbol: "BTCUSDT", depth: 50 },
+  { market: "linear", symbol: "ETHUSDT", depth: 50 },
+  { market: "spot", symbol: "NEWUSDT", depth: 50 },
+  { market: "linear", symbol: "BTCUSDT", depth: 1, extraDepth: true },
+];
+const SPEC: InstrumentSpec = { tickSize: "0.1", lotSize: "0.001" };
+
+function rig(unresolved: UnresolvedEntry[]) {
+  const clock = { ms: 1_000_000 };
+  const calls: { market: MarketName; symbols: readonly string[]; answer: (specs: Record<string, InstrumentSpec> | Error) => void }[] = [];
+  const resolved: [number, Instrument][] = [];
+  const logs: { level: string; msg: string; symbol?: string; reason?: string }[] = [];
+  const config = validateConfig({
+    publish: { destinations: [{ name: "t", group: "239.255.1.1", port: 30000, interface: "127.0.0.1" }] },
+    venues: { bybit: { linear: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "BTCUSDT@1"] }, spot: { depth: 50, symbols: ["NEWUSDT"] } } },
+  }).venues[0]!;
+  const late = new LateInstruments({
+    venue: "bybit",
+    log: createLogger({ level: "debug", format: "json", write: (l) => logs.push(JSON.parse(l)) }),
+    now: () => clock.ms,
+    random: () => 1, // the longest wait of each step: base, 2·base, …
+    config,
+    subscriptions: SUBS,
+    baseMs: 5_000,
+    maxMs: 40_000,
+    listingMs: 300_000,
+    checkEveryMs: 1_000_000_000, // the test calls check()
+    onResolved: (i, inst) => resolved.push([i, inst]),
+  });
+  const source: InstrumentSource = {
+    notListed: (market) => `not listed on ${market}`,
+    fetchSpecs: (market, symbols) =>
+      new Promise((resolve, reject) => calls.push({ market, symbols, answer: (a) => (a instanceof Error ? reject(a) : resolve(new Map(Object.entries(a)))) })),
+  };
+  late.track(source, unresolved);
+  live.push(late);
+  const settle = () => new Promise((r) => setTimeout(r, 1));
+  /** Moves the clock and checks; returns the markets queried. */
+  const at = (ms: number) => {
+    clock.ms = ms;
+    const before = calls.length;
+    late.check();
+    return calls.slice(before).map((c) => c.market);
+  };
+  return { late, clock, calls, resolved, logs, settle, at };
+}
+
+describe("symbols left out at start", () => {
+  test("REST down: retried per market after 5 s, doubling to the cap, never sooner; all the market's symbols in one query", async () => {
+    const down = "REST unreachable: HTTP 503";
+    const { late, calls, settle, at, resolved } = rig([
+      { index: 0, kind: "rest_unreachable", detail: down },
+      { index: 1, kind: "rest_unreachable", detail: down },
+      { index: 3, kind: "rest_unreachable", detail: down },
+    ]);
+    const t0 = 1_000_000;
+    late.start(SINK);
+    const waits: number[] = [];
+    let last = t0;
+    for (let failure = 0; failure < 6; failure++) {
+      const due = late.list()[0]!.nextAttemptMs;
+      expect(at(due - 1)).toEqual([]);
+      expect(at(due)).toEqual(["linear"]);
+      waits.push(due - last);
+      last = due;
+      calls.at(-1)!.answer(new Error("HTTP 503"));
+      await settle();
+    }
+    expect(waits).toEqual([5_000, 10_000, 20_000, 40_000, 40_000, 40_000]);
+    expect(calls.every((c) => c.symbols.join() === "BTCUSDT,ETHUSDT")).toBe(true);
+    expect(late.attempts).toBe(6);
+    expect(late.failures).toBe(6);
+    expect(resolved).toEqual([]);
+    // REST is back: both depths of BTCUSDT and ETHUSDT resolve, each handed over once, in subscription order.
+    at(late.list()[0]!.nextAttemptMs);
+    calls.at(-1)!.answer({ BTCUSDT: SPEC, ETHUSDT: SPEC });
+    await settle();
+    expect(resolved.map(([i, inst]) => [i, inst.symbol, inst.priceExp, inst.qtyExp])).toEqual([
+      [0, "BTCUSDT", 1, 3],
+      [1, "ETHUSDT", 1, 3],
+      [3, "BTCUSDT@1", 1, 3],
+    ]);
+    expect(late.count).toBe(0);
+    expect(at(last + 10_000_000)).toEqual([]); // nothing left to ask for
+  });
+
+  test("not listed: asked again every listing interval, logged once; a REST failure meanwhile is logged once and backs off", async () => {
+    const { late, calls, settle, at, logs, resolved, clock } = rig([{ index: 2, kind: "not_listed", detail: "not listed on spot" }]);
+    late.start(SINK);
+    const t0 = clock.ms;
+    expect(at(t0 + 299_999)).toEqual([]);
+    expect(at(t0 + 300_000)).toEqual(["spot"]);
+    calls.at(-1)!.answer({ OTHERUSDT: SPEC });
+    await settle();
+    expect(at(t0 + 599_999)).toEqual([]);
+    expect(at(t0 + 600_000)).toEqual(["spot"]);
+    calls.at(-1)!.answer({});
+    await settle();
+    expect(logs.filter((l) => JSON.stringify(l).includes("NEWUSDT"))).toEqual([]); // still not listed: nothing new to say
+    expect(late.list()).toEqual([{ index: 2, market: "spot", symbol: "NEWUSDT", kind: "not_listed", detail: "not listed on spot", nextAttemptMs: t0 + 900_000 }]);
+    // REST fails: once at warn, then debug while it keeps failing; the backoff starts at 5 s.
+    at(t0 + 900_000);
+    calls.at(-1)!.answer(new Error("ECONNREFUSED"));
+    await settle();
+    expect(late.list()[0]).toMatchObject({ kind: "rest_unreachable", detail: "REST unreachable: ECONNREFUSED", nextAttemptMs: t0 + 905_000 });
+    at(t0 + 905_000);
+    calls.at(-1)!.answer(new Error("ECONNREFUSED"));
+    await settle();
+    expect(logs.filter((l) => l.level !== "debug").map((l) => l.msg)).toEqual(["bybit: instrument REST unreachable; symbols left out at start retried"]);
+    // Back, still not listed: logged once as such; then listed: resolved.
+    at(t0 + 915_000);
+    calls.at(-1)!.answer({});
+    await settle();
+    expect(logs.filter((l) => l.reason === "not_listed").map((l) => l.symbol)).toEqual(["NEWUSDT"]);
+    at(t0 + 1_215_000);
+    calls.at(-1)!.answer({ NEWUSDT: { tickSize: "0.0001", lotSize: "1" } });
+    await settle();
+    expect(resolved.map(([i, inst]) => [i, inst.instrumentId, inst.tickSize])).toEqual([[2, resolved[0]![1].instrumentId, "0.0001"]]);
+    expect(late.resolvedLate).toBe(1);
+    expect(logs.at(-1)).toMatchObject({ level: "info", msg: "bybit: instrument resolved after start; subscribing", symbol: "NEWUSDT" });
+  });
+
+  test("a tick/lot that does not parse stays pending as bad_spec; metrics count by market and reason", async () => {
+    const { late, calls, settle, at, clock, resolved } = rig([{ index: 2, kind: "not_listed", detail: "not listed on spot" }]);
+    late.start(SINK);
+    at(clock.ms + 300_000);
+    calls.at(-1)!.answer({ NEWUSDT: { tickSize: "abc", lotSize: "1" } });
+    await settle();
+    expect(resolved).toEqual([]);
+    expect(late.list()[0]).toMatchObject({ kind: "bad_spec", detail: expect.stringContaining("bad tick/lot abc/1") });
+    const m = late.metrics().filter((s) => s.name === "instruments_unresolved" && s.value > 0);
+    expect(m.map((s) => s.labels)).toEqual([{ market: "spot", reason: "bad_spec" }]);
+  });
+
+  test("a sink that takes no late books (replay, export): nothing is retried", () => {
+    const { late, at, clock } = rig([{ index: 0, kind: "rest_unreachable", detail: "x" }]);
+    late.start({ onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} });
+    expect(at(clock.ms + 10_000_000)).toEqual([]);
+    expect(late.list()[0]!.nextAttemptMs).toBe(0);
+  });
+
+  test("stopped: nothing is asked and a late answer is dropped", async () => {
+    const { late, calls, settle, at, clock, resolved } = rig([{ index: 0, kind: "rest_unreachable", detail: "x" }]);
+    late.start(SINK);
+    at(clock.ms + 5_000);
+    late.stop();
+    calls.at(-1)!.answer({ BTCUSDT: SPEC });
+    await settle();
+    expect(resolved).toEqual([]);
+    expect(at(clock.ms + 1_000_000)).toEqual([]);
+  });
+});
