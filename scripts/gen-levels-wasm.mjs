@@ -363,10 +363,89 @@ function okxDataBody() {
   ];
 }
 
+/** Where "bindiff" finds and leaves its fields (below BASE, after okxdata's): the host writes the mid template's length
+ * and the frame's end; the module leaves where the mid starts, the bids' and asks' counts, then E, T, U, u, pu as f64. */
+const BHDR = 352;
+const BHDR_MIDLEN = BHDR, BHDR_END = BHDR + 4, BHDR_MID = BHDR + 8, BHDR_BIDS = BHDR + 12, BHDR_ASKS = BHDR + 16;
+const BHDR_E = BHDR + 24, BHDR_T = BHDR + 32, BHDR_FIRST = BHDR + 40, BHDR_LAST = BHDR + 48, BHDR_PREV = BHDR + 56;
+const i32loadAt = (off) => [0x28, 2, ...uleb(off)];
+const f64c = (v) => { const b = new DataView(new ArrayBuffer(8)); b.setFloat64(0, v, true); return [0x44, ...new Uint8Array(b.buffer)]; };
+/** p's next `t.length` (≤ 8) bytes are `t`: one 8-byte load, masked. */
+const litAt = (t) => [...get(P), ...load64(), ...(t.length < 8 ? [...c64((1n << BigInt(8 * t.length)) - 1n), ...and64] : []), ...c64(lit64(t)), ...eq64];
+
+/** "bindiff"(p, priceExp, qtyExp, out, cap) → the index of the data object's closing `}` (the frame's `}}`), or -1:
+ * the rest of a Binance diff frame from p (just after the head template's `"E":`), in Binance's own layout exactly
+ * (the scanner's fastFrame): E, [`,"T":` T], the mid template (`,"s":"SYM","U":`, its length at BHDR_MIDLEN: skipped
+ * here, compared by the host at the offset left at BHDR_MID), U, `,"u":` u, [`,"pu":` pu], `,"b":` side, `,"a":` side,
+ * `}}`. Integers: 1–15 digits without a leading zero (two SWAR lanes, as okxdata's). Sides: `[]` or Binance's compact
+ * levels, numbers as "levels" reads them, bids' prices and quantities as f64 at out + 16 cap and out + 24 cap, asks' at
+ * out and out + 8 cap, at most cap a side; one call per frame, so the asks start with the shapes the bids left. The mid
+ * must end by the frame's end (BHDR_END): nothing is read past the frame's 0 sentinel. Anything else: -1, and the
+ * host reads the frame with its TypeScript readers, which decide and name any error. */
+function binDiffBody() {
+  const intField = (addr) => [
+    ...digitsV,
+    ...get(D), ...eqz, ...brIf("fail"),
+    ...get(D), ...c32(15), ...gtS, ...brIf("fail"),
+    ...get(D), ...c32(1), ...gtS, ...get(PS), ...load8(), ...c32(48), ...eq, ...and, ...brIf("fail"),
+    ...c32(0), ...get(V), ...cvt, ...f64storeAt(addr),
+  ];
+  const side = (bids, countAddr) => [
+    ...get(OUT), ...(bids ? [...get(CAP), ...c32(4), ...shl, ...add] : []), ...tee(PXO), ...get(CAP), ...c32(3), ...shl, ...add, ...set(QXO),
+    ...c32(0), ...set(N),
+    ...blk("sidedone", () => [
+      ...get(P), ...load16(), ...c32(0x5d5b), ...eq, ...iff(() => [...incP(2), ...br("sidedone")]), // []
+      ...get(P), ...load16(1), ...c32(0x225b), ...ne, ...brIf("fail"), // [["
+      ...incP(3),
+      ...lp("lvl", () => [
+        ...numberFast(PEXP, PF), ...get(V), ...set(PX),
+        ...get(P), ...load32(), ...c32(0xffffff), ...and, ...c32(0x222c22), ...ne, ...brIf("fail"),
+        ...incP(3),
+        ...numberFast(QEXP, QF),
+        ...get(N), ...get(CAP), ...geU, ...brIf("fail"),
+        ...get(N), ...c32(3), ...shl, ...set(D),
+        ...get(PXO), ...get(D), ...add, ...get(PX), ...cvt, ...f64store(0),
+        ...get(QXO), ...get(D), ...add, ...get(V), ...cvt, ...f64store(0),
+        ...get(N), ...c32(1), ...add, ...set(N),
+        ...get(P), ...load32(1), ...c32(0x225b2c5d), ...eq,
+        ...iff(() => [...incP(5), ...br("lvl")]),
+        ...get(P), ...load16(1), ...c32(0x5d5d), ...ne, ...brIf("fail"),
+        ...incP(3), ...br("sidedone"),
+      ]),
+    ]),
+    ...c32(0), ...get(N), ...i32storeAt(countAddr),
+  ];
+  return [
+    ...blk("fail", () => [
+      ...get(PEXP), ...c32(15), ...gtU, ...get(QEXP), ...c32(15), ...gtU, ...or, ...brIf("fail"),
+      ...init(PEXP, PF), ...init(QEXP, QF),
+      ...intField(BHDR_E),
+      ...c32(0), ...f64c(0), ...f64storeAt(BHDR_T),
+      ...litAt(',"T":'), ...iff(() => [...incP(5), ...intField(BHDR_T)]),
+      // the mid: its start for the host's compare, skipped here, within the frame
+      ...c32(0), ...get(P), ...i32storeAt(BHDR_MID),
+      ...get(P), ...c32(0), ...i32loadAt(BHDR_MIDLEN), ...add, ...tee(P), ...c32(0), ...i32loadAt(BHDR_END), ...gtS, ...brIf("fail"),
+      ...intField(BHDR_FIRST),
+      ...litAt(',"u":'), ...eqz, ...brIf("fail"), ...incP(5),
+      ...intField(BHDR_LAST),
+      ...c32(0), ...f64c(-1), ...f64storeAt(BHDR_PREV),
+      ...litAt(',"pu":'), ...iff(() => [...incP(6), ...intField(BHDR_PREV)]),
+      ...litAt(',"b":['), ...eqz, ...brIf("fail"), ...incP(5),
+      ...side(true, BHDR_BIDS),
+      ...litAt(',"a":['), ...eqz, ...brIf("fail"), ...incP(5),
+      ...side(false, BHDR_ASKS),
+      ...get(P), ...load16(), ...c32(0x7d7d), ...ne, ...brIf("fail"),
+      ...get(P), 0x0f,
+    ]),
+    ...c32(-1), 0x0b,
+  ];
+}
+
 function build() {
   const locals = vec([[...uleb(nI32 - 5), I32], [...uleb(k64), I64]]);
   const funcs = [false, true].map((extra) => [...locals, ...levelsBody(extra)]);
   funcs.push([...vec([[...uleb(nI32 - 5), I32], [...uleb(k64), I64], [...uleb(kx), I32]]), ...okxDataBody()]);
+  funcs.push([...vec([[...uleb(nI32 - 5), I32], [...uleb(k64), I64], [...uleb(kx), I32]]), ...binDiffBody()]);
   const tables = new Uint8Array(POW_ADDR + 16 * 8 - LOW_ADDR);
   const dv = new DataView(tables.buffer);
   for (let k = 0; k <= 8; k++) dv.setBigUint64(k * 8, k === 8 ? 0xffffffffffffffffn : (1n << BigInt(8 * k)) - 1n, true);
@@ -374,9 +453,9 @@ function build() {
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([[I32]])]])),
-    ...section(3, vec([uleb(0), uleb(0), uleb(0)])),
+    ...section(3, vec([uleb(0), uleb(0), uleb(0), uleb(0)])),
     ...section(5, vec([[0x00, ...uleb(1)]])),
-    ...section(7, vec([[...str("mem"), 0x02, 0], [...str("levels"), 0x00, 0], [...str("levelsx"), 0x00, 1], [...str("okxdata"), 0x00, 2]])),
+    ...section(7, vec([[...str("mem"), 0x02, 0], [...str("levels"), 0x00, 0], [...str("levelsx"), 0x00, 1], [...str("okxdata"), 0x00, 2], [...str("bindiff"), 0x00, 3]])),
     ...section(10, vec(funcs.map((f) => [...uleb(f.length), ...f]))),
     ...section(11, vec([[0x00, ...c32(LOW_ADDR), 0x0b, ...vec([...tables].map((b) => [b]))]])),
   ]);
@@ -388,11 +467,14 @@ const lines = base64.match(/.{1,112}/g).map((l) => `  "${l}"`).join(" +\n");
 const ts = `// Generated by scripts/gen-levels-wasm.mjs: do not edit (test/venues/binance/levels-wasm.test.ts checks it is current).
 /**
  * The order-book side reader (${bytes.length} bytes): memory "mem", funcs "levels" and "levelsx"(p, priceExp, qtyExp, out, cap) → n,
- * "okxdata"(p, priceExp, qtyExp, out, cap) → end, with its results at LEVELS_WASM_OKX_HDR.
+ * "okxdata"(p, priceExp, qtyExp, out, cap) → end, with its results at LEVELS_WASM_OKX_HDR; "bindiff"(p, priceExp, qtyExp, out,
+ * cap) → end, with its inputs and results at LEVELS_WASM_BIN_HDR.
  */
 export const LEVELS_WASM_BASE = ${BASE};
 /** "okxdata"'s results: i32 keys seen, asks count, bids count; then f64 ts (ms), checksum, prevSeqId, seqId from +16. */
 export const LEVELS_WASM_OKX_HDR = ${HDR};
+/** "bindiff"'s header: i32 mid length, frame end (in), mid start, bids count, asks count (out); then f64 E, T, U, u, pu from +24. */
+export const LEVELS_WASM_BIN_HDR = ${BHDR};
 export const LEVELS_WASM_BASE64 =
 ${lines};
 `;

@@ -33,6 +33,9 @@ export class JsonCursor {
   /** The frame's UTF-16 units as bytes at the same offsets (units ≥ 0x80 become 0x80); byte `end` is a 0 sentinel. */
   protected bytes: Buffer = Buffer.alloc(4096);
   protected view: DataView = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+  /** The cursor's own buffer, for when `bytes` is not a WebAssembly reader's memory (growBytes grows this one). */
+  protected ownBytes: Buffer = this.bytes;
+  protected ownView: DataView = this.view;
   protected ascii = true;
   protected pos = 0;
   protected end = 0;
@@ -54,10 +57,10 @@ export class JsonCursor {
   }
 
   protected growBytes(atLeast: number): void {
-    let n = this.bytes.length * 2;
+    let n = this.ownBytes.length * 2;
     while (n < atLeast) n *= 2;
-    this.bytes = Buffer.alloc(n);
-    this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+    this.bytes = this.ownBytes = Buffer.alloc(n);
+    this.view = this.ownView = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
   }
 
   protected colon(): number {

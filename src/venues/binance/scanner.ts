@@ -21,6 +21,7 @@
  */
 import type { BookUpdate } from "../../core/book-update.ts";
 import { CH_0, CH_9, CH_BACKSLASH, CH_COLON, CH_COMMA, CH_LBRACE, CH_LBRACKET, CH_QUOTE, CH_RBRACE, CH_RBRACKET, digits4, isDigits4, TWO_53, word } from "./json-cursor.ts";
+import { WasmLevels } from "../common/levels-wasm.ts";
 import { SnapshotReader } from "./snapshot-reader.ts";
 import {
   SCAN_ERR_MISSING,
@@ -72,6 +73,24 @@ export class BinanceScanner extends SnapshotReader {
   firstId = 0;
   /** `pu` of the last diff scanned; -1 when the frame had none (spot). */
   prevId = -1;
+  /** The WebAssembly reader of diff frames ("bindiff"): created on the first frame; null when unavailable or not wanted. */
+  private diffWasm: WasmLevels | null | undefined = undefined;
+  /** The diff reader while the frame is in its memory, else null. */
+  private diffReader: WasmLevels | null = null;
+  /** The update whose side arrays may be the module's own (shareSides), else null. */
+  private shared: BookUpdate | null = null;
+
+  /**
+   * Lets `u` (the connection's one reused update) have the diff module's arrays as its side arrays: the module then
+   * writes the levels where the book reads them, with no copy. Its levels are then valid only until this scanner's
+   * next scan (of any frame, into any update), which is how a connection uses its update; any other update gets the
+   * levels copied into its own arrays and keeps them.
+   */
+  shareSides(u: BookUpdate): void {
+    // A second update would keep the module's arrays as its sides, silently overwritten by the next frame.
+    if (this.shared !== null && this.shared !== u) throw new Error("BinanceScanner.shareSides: this scanner already shares its sides with another update");
+    this.shared = u;
+  }
 
   /** Scans one frame: the subscription index (≥ 0) with `out` filled, or a negative SCAN_* code. */
   scan(s: string, table: StreamTable, out: BookUpdate): number {
@@ -81,6 +100,26 @@ export class BinanceScanner extends SnapshotReader {
     this.entry = -1;
     this.prevId = -1;
     this.firstId = 0;
+    // The frame goes into the diff module's memory (the cursor's own buffer where there is none).
+    let w = this.diffWasm;
+    if (w === undefined) w = this.diffWasm = this.useWasm ? WasmLevels.create(false, true) : null;
+    if (w !== null && w.ensure(s.length)) {
+      this.bytes = w.bytes;
+      this.view = w.view;
+      this.diffReader = w;
+      if (out === this.shared) {
+        // Set on every frame, so that after a grow (which detaches the old views) the update never keeps a detached
+        // one; the TypeScript readers write there too, and grow into arrays of the update's own past their length.
+        out.askPx = w.okxAskPx;
+        out.askQty = w.okxAskQty;
+        out.bidPx = w.okxBidPx;
+        out.bidQty = w.okxBidQty;
+      }
+    } else {
+      this.bytes = this.ownBytes;
+      this.view = this.ownView;
+      this.diffReader = null;
+    }
     this.encodeFrame();
     out.reset();
     let r = this.fastFrame(table, out);
@@ -123,6 +162,34 @@ export class BinanceScanner extends SnapshotReader {
       if (p <= end && wordsEqual(dv, 0, table.heads[entry]!, p)) break;
       slot = (slot + 1) & mask;
     }
+    const priceExp = table.priceExp[entry]!;
+    const qtyExp = table.qtyExp[entry]!;
+    const midBytes = table.midBytes[entry]!;
+    // The rest of the frame in one module call where it takes it; else (or on anything wrong) the reader below.
+    const w = this.diffReader;
+    if (w !== null) {
+      const e = w.readBinDiff(p, priceExp, qtyExp, midBytes, end);
+      if (e >= 0 && e + 2 === end) {
+        const h = w.binI32;
+        const f = w.binF64;
+        const eUs = f[3]! * 1000;
+        const tUs = f[4]! * 1000;
+        if (wordsEqual(dv, h[2]!, table.mids[entry]!, midBytes) && eUs < TWO_53 && tUs < TWO_53) {
+          if (out === this.shared) {
+            out.bidCount = h[3]!;
+            out.askCount = h[4]!;
+          } else w.copyOkxSides(out, h[4]!, h[3]!);
+          out.isSnapshot = false;
+          out.venueSeq = f[6]!;
+          out.tsExchangeUs = eUs;
+          out.tsEventUs = tUs;
+          this.entry = entry;
+          this.firstId = f[5]!;
+          this.prevId = f[7]!;
+          return table.indexes[entry]!;
+        }
+      }
+    }
     const eMs = this.uint(p);
     p = this.pos;
     if (eMs < 0 || b[p] !== CH_COMMA) return -1;
@@ -132,7 +199,6 @@ export class BinanceScanner extends SnapshotReader {
       p = this.pos;
       if (tMs < 0 || b[p] !== CH_COMMA) return -1;
     }
-    const midBytes = table.midBytes[entry]!;
     if (p + midBytes > end || !wordsEqual(dv, p, table.mids[entry]!, midBytes)) return -1;
     const first = this.uint(p + midBytes);
     p = this.pos;
@@ -147,8 +213,6 @@ export class BinanceScanner extends SnapshotReader {
       if (prev < 0 || b[p] !== CH_COMMA) return -1;
     }
     if (dv.getInt32(p + 1, true) !== W_KEY_B) return -1;
-    const priceExp = table.priceExp[entry]!;
-    const qtyExp = table.qtyExp[entry]!;
     // An empty side (a third of the spot recording's) without the call: `out` already has no levels.
     p += 5;
     if (b[p] === CH_LBRACKET && b[p + 1] === CH_RBRACKET) {
