@@ -12,7 +12,9 @@
 // goes to the i32 at address 0. Func "levelsx" (same signature) reads levels that carry further plain string fields
 // after the qty, each `,"` + digits + `"` (OKX's `["px","sz","0","orderCount"]`), skipped. Func "okxdata" (same
 // signature, okxDataBody below) reads OKX's whole data object in one call: both sides into four f64 arrays, ts,
-// checksum and sequence ids into a small header below BASE. Anything else — whitespace, a malformed level, a number that is not plain, an exponent
+// checksum and sequence ids into a small header below BASE. Func "bindiff" (same signature, binDiffBody below) reads
+// the rest of a Binance diff frame after its head template in one call: ids, both sides into the same four arrays,
+// the mid template skipped for the host to compare. Anything else — whitespace, a malformed level, a number that is not plain, an exponent
 // above 15, more than cap levels — returns -1 and the host reads the whole side again with the TypeScript reader (level-reader.ts), which decides and names the
 // error. "Plain" is exactly the TypeScript reader's one-pass case: digits, an optional dot followed by a digit, at most
 // 15 integer digits + exponent, nothing but zeros beyond the exponent, a closing quote; the mantissa is then exact
