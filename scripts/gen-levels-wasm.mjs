@@ -13,8 +13,8 @@
 // after the qty, each `,"` + digits + `"` (OKX's `["px","sz","0","orderCount"]`), skipped. Func "okxdata" (same
 // signature, okxDataBody below) reads OKX's whole data object in one call: both sides into four f64 arrays, ts,
 // checksum and sequence ids into a small header below BASE. Func "bindiff" (same signature, binDiffBody below) reads
-// the rest of a Binance diff frame after its head template in one call: ids, both sides into the same four arrays,
-// the mid template skipped for the host to compare. Anything else — whitespace, a malformed level, a number that is not plain, an exponent
+// a whole Binance diff frame in one call: the stream's head and mid templates (copied into the memory by the host),
+// ids, both sides into the same four arrays. Anything else — whitespace, a malformed level, a number that is not plain, an exponent
 // above 15, more than cap levels — returns -1 and the host reads the whole side again with the TypeScript reader (level-reader.ts), which decides and names the
 // error. "Plain" is exactly the TypeScript reader's one-pass case: digits, an optional dot followed by a digit, at most
 // 15 integer digits + exponent, nothing but zeros beyond the exponent, a closing quote; the mantissa is then exact
@@ -366,23 +366,38 @@ function okxDataBody() {
 }
 
 /** Where "bindiff" finds and leaves its fields (below BASE, after okxdata's): the host writes the mid template's length
- * and the frame's end; the module leaves where the mid starts, the bids' and asks' counts, then E, T, U, u, pu as f64. */
+ * and the frame's end (+0, +4), the head template's length and address and the mid template's address (+64, +68, +72;
+ * the templates live in the memory, where the host copied them); the module leaves the bids' and asks' counts (+12,
+ * +16), then E, T, U, u, pu as f64 (+24 …). */
 const BHDR = 352;
 const BHDR_MIDLEN = BHDR, BHDR_END = BHDR + 4, BHDR_MID = BHDR + 8, BHDR_BIDS = BHDR + 12, BHDR_ASKS = BHDR + 16;
 const BHDR_E = BHDR + 24, BHDR_T = BHDR + 32, BHDR_FIRST = BHDR + 40, BHDR_LAST = BHDR + 48, BHDR_PREV = BHDR + 56;
+const BHDR_HEADLEN = BHDR + 64, BHDR_HEADADDR = BHDR + 68, BHDR_MIDADDR = BHDR + 72;
+const load64abs = [0x29, 0, 0];
+/** Bytes [at, at + len) of the frame equal the template at absolute address tpl (len ≥ 8): 8 bytes at a time, the
+ * last 8 overlapping the word before; else br "fail". `at` is code leaving the frame index on the stack. */
+const tplEqual = (at, LEN, TPL) => [
+  ...c32(0), ...set(K),
+  ...blk("tq", () => lp("tql", () => [
+    ...get(K), ...c32(8), ...add, ...get(LEN), ...geS, ...brIf("tq"),
+    ...at, ...get(K), ...add, ...load64(), ...get(TPL), ...get(K), ...add, ...load64abs, ...ne64, ...brIf("fail"),
+    ...get(K), ...c32(8), ...add, ...set(K), ...br("tql"),
+  ])),
+  ...at, ...get(LEN), ...add, ...c32(8), ...sub, ...load64(), ...get(TPL), ...get(LEN), ...add, ...c32(8), ...sub, ...load64abs, ...ne64, ...brIf("fail"),
+];
 const i32loadAt = (off) => [0x28, 2, ...uleb(off)];
 const f64c = (v) => { const b = new DataView(new ArrayBuffer(8)); b.setFloat64(0, v, true); return [0x44, ...new Uint8Array(b.buffer)]; };
 /** p's next `t.length` (≤ 8) bytes are `t`: one 8-byte load, masked. */
 const litAt = (t) => [...get(P), ...load64(), ...(t.length < 8 ? [...c64((1n << BigInt(8 * t.length)) - 1n), ...and64] : []), ...c64(lit64(t)), ...eq64];
 
 /** "bindiff"(p, priceExp, qtyExp, out, cap) → the index of the data object's closing `}` (the frame's `}}`), or -1:
- * the rest of a Binance diff frame from p (just after the head template's `"E":`), in Binance's own layout exactly
- * (the scanner's fastFrame): E, [`,"T":` T], the mid template (`,"s":"SYM","U":`, its length at BHDR_MIDLEN: skipped
- * here, compared by the host at the offset left at BHDR_MID), U, `,"u":` u, [`,"pu":` pu], `,"b":` side, `,"a":` side,
- * `}}`. Integers: 1–15 digits without a leading zero (two SWAR lanes, as okxdata's). Sides: `[]` or Binance's compact
+ * a Binance diff frame from p (0: its start) in Binance's own layout exactly (the scanner's fastFrame): the stream's
+ * head template (`{"stream":"NAME","data":{"e":"depthUpdate","E":`), E, [`,"T":` T], the mid template
+ * (`,"s":"SYM","U":`), U, `,"u":` u, [`,"pu":` pu], `,"b":` side, `,"a":` side, `}}`; the templates compared with
+ * the copies the host keeps in the memory, 8 bytes at a time. Integers: 1–15 digits without a leading zero (two SWAR lanes, as okxdata's). Sides: `[]` or Binance's compact
  * levels, numbers as "levels" reads them, bids' prices and quantities as f64 at out + 16 cap and out + 24 cap, asks' at
- * out and out + 8 cap, at most cap a side; one call per frame, so the asks start with the shapes the bids left. The mid
- * must end by the frame's end (BHDR_END): nothing is read past the frame's 0 sentinel. Anything else: -1, and the
+ * out and out + 8 cap, at most cap a side; one call per frame, so the asks start with the shapes the bids left. Each
+ * template must end by the frame's end (BHDR_END): nothing is read past the frame's 0 sentinel. Anything else: -1, and the
  * host reads the frame with its TypeScript readers, which decide and name any error. */
 function binDiffBody() {
   const intField = (addr) => [
@@ -421,12 +436,19 @@ function binDiffBody() {
     ...blk("fail", () => [
       ...get(PEXP), ...c32(15), ...gtU, ...get(QEXP), ...c32(15), ...gtU, ...or, ...brIf("fail"),
       ...init(PEXP, PF), ...init(QEXP, QF),
+      // the head template (the stream's), within the frame
+      ...c32(0), ...i32loadAt(BHDR_HEADLEN), ...set(LIM), ...c32(0), ...i32loadAt(BHDR_HEADADDR), ...set(ADDR),
+      ...get(P), ...get(LIM), ...add, ...c32(0), ...i32loadAt(BHDR_END), ...gtS, ...brIf("fail"),
+      ...tplEqual(get(P), LIM, ADDR),
+      ...get(P), ...get(LIM), ...add, ...set(P),
       ...intField(BHDR_E),
       ...c32(0), ...f64c(0), ...f64storeAt(BHDR_T),
       ...litAt(',"T":'), ...iff(() => [...incP(5), ...intField(BHDR_T)]),
-      // the mid: its start for the host's compare, skipped here, within the frame
-      ...c32(0), ...get(P), ...i32storeAt(BHDR_MID),
-      ...get(P), ...c32(0), ...i32loadAt(BHDR_MIDLEN), ...add, ...tee(P), ...c32(0), ...i32loadAt(BHDR_END), ...gtS, ...brIf("fail"),
+      // the mid template (the symbol's), within the frame
+      ...get(P), ...set(SEEN),
+      ...c32(0), ...i32loadAt(BHDR_MIDLEN), ...set(LIM), ...c32(0), ...i32loadAt(BHDR_MIDADDR), ...set(ADDR),
+      ...get(P), ...get(LIM), ...add, ...tee(P), ...c32(0), ...i32loadAt(BHDR_END), ...gtS, ...brIf("fail"),
+      ...tplEqual(get(SEEN), LIM, ADDR),
       ...intField(BHDR_FIRST),
       ...litAt(',"u":'), ...eqz, ...brIf("fail"), ...incP(5),
       ...intField(BHDR_LAST),
@@ -475,7 +497,7 @@ const ts = `// Generated by scripts/gen-levels-wasm.mjs: do not edit (test/venue
 export const LEVELS_WASM_BASE = ${BASE};
 /** "okxdata"'s results: i32 keys seen, asks count, bids count; then f64 ts (ms), checksum, prevSeqId, seqId from +16. */
 export const LEVELS_WASM_OKX_HDR = ${HDR};
-/** "bindiff"'s header: i32 mid length, frame end (in), mid start, bids count, asks count (out); then f64 E, T, U, u, pu from +24. */
+/** "bindiff"'s header: i32 mid length, frame end (in), -, bids count, asks count (out); f64 E, T, U, u, pu from +24; i32 head length, head address, mid address (in) from +64. */
 export const LEVELS_WASM_BIN_HDR = ${BHDR};
 export const LEVELS_WASM_BASE64 =
 ${lines};

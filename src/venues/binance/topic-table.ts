@@ -30,6 +30,13 @@ export class StreamTable extends NameTable {
   /** Per entry: the mid template `,"s":"SYM","U":` as words. */
   readonly mids: Float64Array[] = [];
   readonly midBytes: number[] = [];
+  /** Per entry: the head and mid templates as text (cold: what a scanner's WebAssembly reader compares), "" when none. */
+  readonly headTexts: string[] = [];
+  readonly midTexts: string[] = [];
+  /** Per entry: fastKey of the name's first 8 bytes (0 when the entry has no template). */
+  readonly fastKeys: number[] = [];
+  /** Bumped when an entry is added: a scanner that copied the templates elsewhere copies them again. */
+  version = 0;
   /** Open addressing (load ≤ ½) over fastKey(first two words of the name) → entry; -1 = empty. */
   fastSlots = new Int32Array(16).fill(-1);
   fastMask = 15;
@@ -43,6 +50,7 @@ export class StreamTable extends NameTable {
     if (this.size > before) {
       this.symbols.push(symbol);
       this.addTemplates(stream, symbol);
+      this.version++;
     }
     return entry;
   }
@@ -60,6 +68,9 @@ export class StreamTable extends NameTable {
     this.headBytes.push(ok ? head.length : 0);
     this.mids.push(ok ? templateWords(mid) : new Float64Array(0));
     this.midBytes.push(ok ? mid.length : 0);
+    this.headTexts.push(ok ? head : "");
+    this.midTexts.push(ok ? mid : "");
+    this.fastKeys.push(ok ? fastKey(wordOf(stream, 0), wordOf(stream, 4)) : 0);
     if (!ok) return;
     this.templated++;
     if (this.templated * 2 > this.fastSlots.length) {

@@ -59,11 +59,17 @@ export class WasmLevels {
   okxI32: Int32Array = new Int32Array(0);
   okxF64: Float64Array = new Float64Array(0);
   /**
-   * Binance ("bindiff"): i32 in: mid template length, frame end; out: mid start, bids count, asks count (`binI32`);
-   * f64 E, T, U, u, pu (`binF64`, from index 3; T 0 and pu -1 when the frame has none).
+   * Binance ("bindiff"): i32 in: mid template length, frame end, head template length and address, mid template
+   * address (indexes 0, 1, 16, 17, 18); out: bids count, asks count (3, 4) (`binI32`); f64 E, T, U, u, pu (`binF64`,
+   * from index 3; T 0 and pu -1 when the frame has none).
    */
   binI32: Int32Array = new Int32Array(0);
   binF64: Float64Array = new Float64Array(0);
+  /** Bumped whenever the views are re-created (a grow, more room for templates): templates are then written again. */
+  layoutGen = 0;
+  /** Room for templates ("bindiff"'s heads and mids) at the end of the memory, and where it starts. */
+  private tplBytes = 0;
+  private tplAddr = 0;
   private okxAddr = 0;
   private okxCap = 0;
 
@@ -106,7 +112,7 @@ export class WasmLevels {
   ensure(len: number): boolean {
     if (len <= this.fitLen) return true;
     const inBytes = 3 * len + 16;
-    const need = LEVELS_WASM_BASE + inBytes + (this.withSides() ? 48 : 16) * (Math.floor(len / MIN_LEVEL_BYTES) + 2) + 16;
+    const need = LEVELS_WASM_BASE + inBytes + (this.withSides() ? 48 : 16) * (Math.floor(len / MIN_LEVEL_BYTES) + 2) + 16 + this.tplBytes;
     const have = this.memory.buffer.byteLength;
     if (need <= have && this.bytes.length >= inBytes) return true;
     if (need > have) {
@@ -154,16 +160,50 @@ export class WasmLevels {
   }
 
   /**
-   * Binance: the rest of a diff frame from byte p (just after its head template's `"E":`) in one call, the sides into
-   * the okx* views (bids and asks alike), the fixed fields into binF64; `midLen` is the length of the stream's mid
-   * template, whose start the module leaves in binI32[2] for the caller to compare. The index of the frame's closing
-   * `}}`, or -1 when the module does not take it all (the caller then reads the frame its own way).
+   * Binance: a whole diff frame in one call, its stream's head and mid templates (copied by the caller into
+   * templates(), at the absolute addresses given) compared by the module, the sides into the okx* views (bids and asks
+   * alike), the fixed fields into binF64. The index of the frame's closing `}}`, or -1 when the module does not take
+   * it all (the caller then reads the frame its own way).
    */
-  readBinDiff(p: number, priceExp: number, qtyExp: number, midLen: number, end: number): number {
+  readBinDiff(headLen: number, headAddr: number, midLen: number, midAddr: number, end: number, priceExp: number, qtyExp: number): number {
     const h = this.binI32;
     h[0] = midLen;
     h[1] = end;
-    return this.binDiff!(p, priceExp, qtyExp, this.okxAddr, this.okxCap);
+    h[16] = headLen;
+    h[17] = headAddr;
+    h[18] = midAddr;
+    return this.binDiff!(0, priceExp, qtyExp, this.okxAddr, this.okxCap);
+  }
+
+  /**
+   * Binance: room for `n` bytes of templates at the end of the memory (cold: grows it when needed, which re-creates
+   * every view and bumps layoutGen): a view of that room, whose byte i is at absolute address templateBase() + i;
+   * null when the memory cannot grow that far.
+   */
+  templates(n: number): Uint8Array | null {
+    if (n > this.tplBytes) {
+      const grow = ((n - this.tplBytes + 1023) & ~1023) >>> 0;
+      const have = this.memory.buffer.byteLength;
+      const inBytes = this.bytes.length;
+      const len = Math.max(0, this.fitLen);
+      const need = LEVELS_WASM_BASE + inBytes + (this.withSides() ? 48 : 16) * (Math.floor(len / MIN_LEVEL_BYTES) + 2) + 16 + this.tplBytes + grow;
+      if (need > MAX_BYTES) return null;
+      if (need > have) {
+        try {
+          this.memory.grow(Math.ceil((need - have) / PAGE));
+        } catch {
+          return null;
+        }
+      }
+      this.tplBytes += grow;
+      this.layout(inBytes);
+    }
+    return new Uint8Array(this.memory.buffer, this.tplAddr, this.tplBytes);
+  }
+
+  /** The absolute address of the templates' byte 0 (valid until layoutGen changes). */
+  templateBase(): number {
+    return this.tplAddr;
   }
 
   /**
@@ -202,12 +242,14 @@ export class WasmLevels {
     this.bytes = Buffer.from(buf, LEVELS_WASM_BASE, inLen);
     this.view = new DataView(buf, LEVELS_WASM_BASE, inLen);
     this.outAddr = (LEVELS_WASM_BASE + inLen + 15) & ~15;
-    const room = Math.max(0, buf.byteLength - this.outAddr);
+    this.tplAddr = (buf.byteLength - this.tplBytes) & ~15;
+    this.layoutGen++;
+    const room = Math.max(0, this.tplAddr - this.outAddr);
     this.cap = this.withSides() ? Math.floor(room / 48) : room >> 4;
     this.f64 = new Float64Array(buf);
     this.i32 = new Int32Array(buf, 0, 1);
     if (this.binDiff !== null) {
-      this.binI32 = new Int32Array(buf, LEVELS_WASM_BIN_HDR, 5);
+      this.binI32 = new Int32Array(buf, LEVELS_WASM_BIN_HDR, 19);
       this.binF64 = new Float64Array(buf, LEVELS_WASM_BIN_HDR, 8);
     }
     if (this.withSides()) {

@@ -215,6 +215,43 @@ describe("Binance diff frames: the WebAssembly reader (bindiff)", () => {
     expect(readers.su.bidPx.length).toBeGreaterThan(0); // … and the update has the current ones
   });
 
+  test("the templates in the module's memory follow the table: streams added later, another table, a grown memory", () => {
+    const readers = new Readers();
+    const counts = countFrames();
+    const frame = (s: Stream, levels = '["1.5","2"]') =>
+      `{"stream":"${s.name}","data":{"e":"depthUpdate","E":5,"s":"${s.symbol}","U":1,"u":2,"b":[${levels}],"a":[]}}`;
+    const many: Stream[] = Array.from({ length: 300 }, (_, i) => ({ name: `sym${i}usdt@depth@100ms`, symbol: `SYM${i}USDT`, index: i, pe: 1, qe: 0 }));
+    const t1 = new StreamTable();
+    // Each stream read right after it is added (the templates are copied again, into more room as the table grows).
+    for (const s of many) {
+      t1.addStream(s.name, s.symbol, s.index, s.pe, s.qe);
+      expect(readers.check(frame(s), t1)).toBe(s.index);
+    }
+    // Another table, its entries in another order, with the same scanners; then the first one again.
+    const t2 = new StreamTable();
+    const few = many.slice(0, 50).reverse();
+    few.forEach((s, i) => t2.addStream(s.name, s.symbol, 1000 + i, s.pe, s.qe));
+    few.forEach((s, i) => expect(readers.check(frame(s), t2)).toBe(1000 + i));
+    for (const s of many) expect(readers.check(frame(s), t1)).toBe(s.index);
+    // A frame longer than any before grows the memory (the templates move with its end).
+    const lv = Array.from({ length: 20000 }, (_, i) => `["${1000 + i}.5","${1 + (i % 97)}"]`).join(",");
+    expect(readers.check(frame(many[7]!, lv), t1)).toBe(7);
+    for (const s of many) expect(readers.check(frame(s), t1)).toBe(s.index);
+    // Every frame was read by the module itself (two scanners use it).
+    expect(counts).toEqual({ accepted: 2 * (300 + 50 + 300 + 1 + 300), declined: 0 });
+  });
+
+  test("streams whose names share their first 8 bytes: each frame is its own stream's, whichever the module tries first", () => {
+    const readers = new Readers();
+    const a: Stream = { name: "nknusdt@depth", symbol: "NKNUSDT", index: 4, pe: 4, qe: 0 };
+    const b: Stream = { name: "nknusdt@depth@100ms", symbol: "NKNUSDT", index: 9, pe: 4, qe: 0 };
+    const t = table([a, b]);
+    for (const s of [a, b, a, b]) {
+      const text = `{"stream":"${s.name}","data":{"e":"depthUpdate","E":5,"s":"NKNUSDT","U":1,"u":2,"b":[["0.35130000","6195.00000000"]],"a":[]}}`;
+      expect(readers.check(text, t)).toBe(s.index);
+    }
+  });
+
   test("a scanner shares its sides with one update only", () => {
     const sc = new BinanceScanner();
     const u = new BookUpdate();
