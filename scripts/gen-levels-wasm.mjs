@@ -131,17 +131,27 @@ const tab = (IDX, addr) => [...get(IDX), ...c32(3), ...shl, ...tab64(addr)];
  * Anything the shapes do not cover: the byte reader from the number's start. `twoLanes` ("okxdata"): the integer and
  * the fraction digits up to the exponent in two 8-digit lanes, added (OKX's "0.06523858": 9 digits, which one lane
  * sends to the byte reader; one lane is kept for "levels" and "levelsx", whose bodies stay as they were). */
-const numberFast = (EXP, Fd, twoLanes = false) => blk("num", () => [
+const numberFast = (EXP, Fd, twoLanes = false, intDirect = false) => blk("num", () => [
   ...blk("slow", () => [
     ...get(P), ...set(PS),
-    ...digitRun(P, 0, X), ...tee(K), ...get(Fd.KP), ...ne,
-    ...iff(() => [
-      ...c32(-1), ...set(Fd.KP),
-      ...get(K), ...c32(1), ...sub, ...c32(7), ...geU, ...brIf("slow"), // k = 0 or 8: the byte reader decides
-      ...get(K), ...get(EXP), ...add, ...c32(15), ...gtS, ...brIf("slow"),
-      ...get(K), ...set(Fd.KP),
-      ...c32(8), ...get(K), ...sub, ...c32(3), ...shl, ...extU, ...set(Fd.SA),
-    ]),
+    ...(intDirect
+      ? [
+          // the integer part's length taken as read, no prediction (no branch to mispredict when it changes)
+          ...digitRun(P, 0, X), ...tee(K), ...c32(1), ...sub, ...c32(7), ...geU, ...brIf("slow"),
+          ...get(K), ...get(EXP), ...add, ...c32(15), ...gtS, ...brIf("slow"),
+          ...get(K), ...set(Fd.KP),
+          ...c32(8), ...get(K), ...sub, ...c32(3), ...shl, ...extU, ...set(Fd.SA),
+        ]
+      : [
+          ...digitRun(P, 0, X), ...tee(K), ...get(Fd.KP), ...ne,
+          ...iff(() => [
+            ...c32(-1), ...set(Fd.KP),
+            ...get(K), ...c32(1), ...sub, ...c32(7), ...geU, ...brIf("slow"), // k = 0 or 8: the byte reader decides
+            ...get(K), ...get(EXP), ...add, ...c32(15), ...gtS, ...brIf("slow"),
+            ...get(K), ...set(Fd.KP),
+            ...c32(8), ...get(K), ...sub, ...c32(3), ...shl, ...extU, ...set(Fd.SA),
+          ]),
+        ]),
     ...get(P), ...get(Fd.KP), ...add, ...tee(Q), ...load8(), ...tee(C), ...c32(34), ...eq,
     ...iff(() => [
       ...get(X), ...get(Fd.SA), ...shl64, ...set(W), ...swar8, ...get(Fd.POWI), ...mul64, ...set(V),
@@ -418,7 +428,7 @@ function binDiffBody() {
         ...numberFast(PEXP, PF), ...get(V), ...set(PX),
         ...get(P), ...load32(), ...c32(0xffffff), ...and, ...c32(0x222c22), ...ne, ...brIf("fail"),
         ...incP(3),
-        ...numberFast(QEXP, QF),
+        ...numberFast(QEXP, QF, false, true),
         ...get(N), ...get(CAP), ...geU, ...brIf("fail"),
         ...get(N), ...c32(3), ...shl, ...set(D),
         ...get(PXO), ...get(D), ...add, ...get(PX), ...cvt, ...f64store(0),
