@@ -3,7 +3,8 @@
  *
  * Ours, per frame: BinanceScanner.scan (diff) or scanSnapshot (REST depth body) → BookBuilder.applyDelta /
  * applySnapshot → packBookDelta / packBookSnapshot into a ChannelPacker → stampSendTime → clear: what the feeder does
- * for a frame except the sendMany syscall (the chain check is a compare on the scanner's ids).
+ * for a frame except the sendMany syscall (the chain check is a compare on the scanner's ids). A diff is read in one
+ * WebAssembly call into an update whose sides are the module's arrays, as a connection's are.
  * Peers, per frame, as their Binance handlers do it: JSON.parse(frame) → levels → apply.
  * - ccxt (pro/binance.js handleOrderBookMessage / handleDeltas): parseFloat per field → OrderBookSide.storeArray;
  *   snapshot (fetchRestOrderBookSafe → parseOrderBook): parseFloat, sortBy → OrderBook.reset.
@@ -89,7 +90,10 @@ function load(name: string, market: MarketName): Rec {
 class OursPath {
   readonly table = new StreamTable();
   readonly scanner = new BinanceScanner();
+  /** The diffs' update: its sides are the scanner's module arrays, as a connection's are (BinanceConnection). */
   readonly update = new BookUpdate();
+  /** The REST snapshots' own update, as the snapshot fetch has. */
+  readonly snap = new BookUpdate();
   readonly builders: BookBuilder[] = [];
   readonly packer = new ChannelPacker(1400, 1, 0, 0x5eed);
   bytesOut = 0;
@@ -102,13 +106,14 @@ class OursPath {
       this.table.addStream(e.stream, sym, i++, e.priceExp, e.qtyExp);
       this.lastU.push(0);
     }
+    this.scanner.shareSides(this.update);
   }
   onSnapshot(index: number, body: string): void {
     const e = [...this.rec.symbols.values()][index]!;
-    if (this.scanner.scanSnapshot(body, e.priceExp, e.qtyExp, this.update) !== 0) throw new Error("snapshot scan failed");
+    if (this.scanner.scanSnapshot(body, e.priceExp, e.qtyExp, this.snap) !== 0) throw new Error("snapshot scan failed");
     const b = this.builders[index]!;
-    b.applySnapshot(this.update);
-    this.lastU[index] = this.update.venueSeq;
+    b.applySnapshot(this.snap);
+    this.lastU[index] = this.snap.venueSeq;
     packBookSnapshot(this.packer, b, 0, false);
     this.flush();
   }

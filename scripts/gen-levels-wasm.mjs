@@ -12,7 +12,9 @@
 // goes to the i32 at address 0. Func "levelsx" (same signature) reads levels that carry further plain string fields
 // after the qty, each `,"` + digits + `"` (OKX's `["px","sz","0","orderCount"]`), skipped. Func "okxdata" (same
 // signature, okxDataBody below) reads OKX's whole data object in one call: both sides into four f64 arrays, ts,
-// checksum and sequence ids into a small header below BASE. Anything else — whitespace, a malformed level, a number that is not plain, an exponent
+// checksum and sequence ids into a small header below BASE. Func "bindiff" (same signature, binDiffBody below) reads
+// a whole Binance diff frame in one call: the stream's head and mid templates (copied into the memory by the host),
+// ids, both sides into the same four arrays. Anything else — whitespace, a malformed level, a number that is not plain, an exponent
 // above 15, more than cap levels — returns -1 and the host reads the whole side again with the TypeScript reader (level-reader.ts), which decides and names the
 // error. "Plain" is exactly the TypeScript reader's one-pass case: digits, an optional dot followed by a digit, at most
 // 15 integer digits + exponent, nothing but zeros beyond the exponent, a closing quote; the mantissa is then exact
@@ -129,17 +131,27 @@ const tab = (IDX, addr) => [...get(IDX), ...c32(3), ...shl, ...tab64(addr)];
  * Anything the shapes do not cover: the byte reader from the number's start. `twoLanes` ("okxdata"): the integer and
  * the fraction digits up to the exponent in two 8-digit lanes, added (OKX's "0.06523858": 9 digits, which one lane
  * sends to the byte reader; one lane is kept for "levels" and "levelsx", whose bodies stay as they were). */
-const numberFast = (EXP, Fd, twoLanes = false) => blk("num", () => [
+const numberFast = (EXP, Fd, twoLanes = false, intDirect = false) => blk("num", () => [
   ...blk("slow", () => [
     ...get(P), ...set(PS),
-    ...digitRun(P, 0, X), ...tee(K), ...get(Fd.KP), ...ne,
-    ...iff(() => [
-      ...c32(-1), ...set(Fd.KP),
-      ...get(K), ...c32(1), ...sub, ...c32(7), ...geU, ...brIf("slow"), // k = 0 or 8: the byte reader decides
-      ...get(K), ...get(EXP), ...add, ...c32(15), ...gtS, ...brIf("slow"),
-      ...get(K), ...set(Fd.KP),
-      ...c32(8), ...get(K), ...sub, ...c32(3), ...shl, ...extU, ...set(Fd.SA),
-    ]),
+    ...(intDirect
+      ? [
+          // the integer part's length taken as read, no prediction (no branch to mispredict when it changes)
+          ...digitRun(P, 0, X), ...tee(K), ...c32(1), ...sub, ...c32(7), ...geU, ...brIf("slow"),
+          ...get(K), ...get(EXP), ...add, ...c32(15), ...gtS, ...brIf("slow"),
+          ...get(K), ...set(Fd.KP),
+          ...c32(8), ...get(K), ...sub, ...c32(3), ...shl, ...extU, ...set(Fd.SA),
+        ]
+      : [
+          ...digitRun(P, 0, X), ...tee(K), ...get(Fd.KP), ...ne,
+          ...iff(() => [
+            ...c32(-1), ...set(Fd.KP),
+            ...get(K), ...c32(1), ...sub, ...c32(7), ...geU, ...brIf("slow"), // k = 0 or 8: the byte reader decides
+            ...get(K), ...get(EXP), ...add, ...c32(15), ...gtS, ...brIf("slow"),
+            ...get(K), ...set(Fd.KP),
+            ...c32(8), ...get(K), ...sub, ...c32(3), ...shl, ...extU, ...set(Fd.SA),
+          ]),
+        ]),
     ...get(P), ...get(Fd.KP), ...add, ...tee(Q), ...load8(), ...tee(C), ...c32(34), ...eq,
     ...iff(() => [
       ...get(X), ...get(Fd.SA), ...shl64, ...set(W), ...swar8, ...get(Fd.POWI), ...mul64, ...set(V),
@@ -363,10 +375,111 @@ function okxDataBody() {
   ];
 }
 
+/** Where "bindiff" finds and leaves its fields (below BASE, after okxdata's): the host writes the mid template's length
+ * and the frame's end (+0, +4), the head template's length and address and the mid template's address (+64, +68, +72;
+ * the templates live in the memory, where the host copied them); the module leaves the bids' and asks' counts (+12,
+ * +16), then E, T, U, u, pu as f64 (+24 …). */
+const BHDR = 352;
+const BHDR_MIDLEN = BHDR, BHDR_END = BHDR + 4, BHDR_MID = BHDR + 8, BHDR_BIDS = BHDR + 12, BHDR_ASKS = BHDR + 16;
+const BHDR_E = BHDR + 24, BHDR_T = BHDR + 32, BHDR_FIRST = BHDR + 40, BHDR_LAST = BHDR + 48, BHDR_PREV = BHDR + 56;
+const BHDR_HEADLEN = BHDR + 64, BHDR_HEADADDR = BHDR + 68, BHDR_MIDADDR = BHDR + 72;
+const load64abs = [0x29, 0, 0];
+/** Bytes [at, at + len) of the frame equal the template at absolute address tpl (len ≥ 8): 8 bytes at a time, the
+ * last 8 overlapping the word before; else br "fail". `at` is code leaving the frame index on the stack. */
+const tplEqual = (at, LEN, TPL) => [
+  ...c32(0), ...set(K),
+  ...blk("tq", () => lp("tql", () => [
+    ...get(K), ...c32(8), ...add, ...get(LEN), ...geS, ...brIf("tq"),
+    ...at, ...get(K), ...add, ...load64(), ...get(TPL), ...get(K), ...add, ...load64abs, ...ne64, ...brIf("fail"),
+    ...get(K), ...c32(8), ...add, ...set(K), ...br("tql"),
+  ])),
+  ...at, ...get(LEN), ...add, ...c32(8), ...sub, ...load64(), ...get(TPL), ...get(LEN), ...add, ...c32(8), ...sub, ...load64abs, ...ne64, ...brIf("fail"),
+];
+const i32loadAt = (off) => [0x28, 2, ...uleb(off)];
+const f64c = (v) => { const b = new DataView(new ArrayBuffer(8)); b.setFloat64(0, v, true); return [0x44, ...new Uint8Array(b.buffer)]; };
+/** p's next `t.length` (≤ 8) bytes are `t`: one 8-byte load, masked. */
+const litAt = (t) => [...get(P), ...load64(), ...(t.length < 8 ? [...c64((1n << BigInt(8 * t.length)) - 1n), ...and64] : []), ...c64(lit64(t)), ...eq64];
+
+/** "bindiff"(p, priceExp, qtyExp, out, cap) → the index of the data object's closing `}` (the frame's `}}`), or -1:
+ * a Binance diff frame from p (0: its start) in Binance's own layout exactly (the scanner's fastFrame): the stream's
+ * head template (`{"stream":"NAME","data":{"e":"depthUpdate","E":`), E, [`,"T":` T], the mid template
+ * (`,"s":"SYM","U":`), U, `,"u":` u, [`,"pu":` pu], `,"b":` side, `,"a":` side, `}}`; the templates compared with
+ * the copies the host keeps in the memory, 8 bytes at a time. Integers: 1–15 digits without a leading zero (two SWAR lanes, as okxdata's). Sides: `[]` or Binance's compact
+ * levels, numbers as "levels" reads them, bids' prices and quantities as f64 at out + 16 cap and out + 24 cap, asks' at
+ * out and out + 8 cap, at most cap a side; one call per frame, so the asks start with the shapes the bids left. Each
+ * template must end by the frame's end (BHDR_END): nothing is read past the frame's 0 sentinel. Anything else: -1, and the
+ * host reads the frame with its TypeScript readers, which decide and name any error. */
+function binDiffBody() {
+  const intField = (addr) => [
+    ...digitsV,
+    ...get(D), ...eqz, ...brIf("fail"),
+    ...get(D), ...c32(15), ...gtS, ...brIf("fail"),
+    ...get(D), ...c32(1), ...gtS, ...get(PS), ...load8(), ...c32(48), ...eq, ...and, ...brIf("fail"),
+    ...c32(0), ...get(V), ...cvt, ...f64storeAt(addr),
+  ];
+  const side = (bids, countAddr) => [
+    ...get(OUT), ...(bids ? [...get(CAP), ...c32(4), ...shl, ...add] : []), ...tee(PXO), ...get(CAP), ...c32(3), ...shl, ...add, ...set(QXO),
+    ...c32(0), ...set(N),
+    ...blk("sidedone", () => [
+      ...get(P), ...load16(), ...c32(0x5d5b), ...eq, ...iff(() => [...incP(2), ...br("sidedone")]), // []
+      ...get(P), ...load16(1), ...c32(0x225b), ...ne, ...brIf("fail"), // [["
+      ...incP(3),
+      ...lp("lvl", () => [
+        ...numberFast(PEXP, PF), ...get(V), ...set(PX),
+        ...get(P), ...load32(), ...c32(0xffffff), ...and, ...c32(0x222c22), ...ne, ...brIf("fail"),
+        ...incP(3),
+        ...numberFast(QEXP, QF, false, true),
+        ...get(N), ...get(CAP), ...geU, ...brIf("fail"),
+        ...get(N), ...c32(3), ...shl, ...set(D),
+        ...get(PXO), ...get(D), ...add, ...get(PX), ...cvt, ...f64store(0),
+        ...get(QXO), ...get(D), ...add, ...get(V), ...cvt, ...f64store(0),
+        ...get(N), ...c32(1), ...add, ...set(N),
+        ...get(P), ...load32(1), ...c32(0x225b2c5d), ...eq,
+        ...iff(() => [...incP(5), ...br("lvl")]),
+        ...get(P), ...load16(1), ...c32(0x5d5d), ...ne, ...brIf("fail"),
+        ...incP(3), ...br("sidedone"),
+      ]),
+    ]),
+    ...c32(0), ...get(N), ...i32storeAt(countAddr),
+  ];
+  return [
+    ...blk("fail", () => [
+      ...get(PEXP), ...c32(15), ...gtU, ...get(QEXP), ...c32(15), ...gtU, ...or, ...brIf("fail"),
+      ...init(PEXP, PF), ...init(QEXP, QF),
+      // the head template (the stream's), within the frame
+      ...c32(0), ...i32loadAt(BHDR_HEADLEN), ...set(LIM), ...c32(0), ...i32loadAt(BHDR_HEADADDR), ...set(ADDR),
+      ...get(P), ...get(LIM), ...add, ...c32(0), ...i32loadAt(BHDR_END), ...gtS, ...brIf("fail"),
+      ...tplEqual(get(P), LIM, ADDR),
+      ...get(P), ...get(LIM), ...add, ...set(P),
+      ...intField(BHDR_E),
+      ...c32(0), ...f64c(0), ...f64storeAt(BHDR_T),
+      ...litAt(',"T":'), ...iff(() => [...incP(5), ...intField(BHDR_T)]),
+      // the mid template (the symbol's), within the frame
+      ...get(P), ...set(SEEN),
+      ...c32(0), ...i32loadAt(BHDR_MIDLEN), ...set(LIM), ...c32(0), ...i32loadAt(BHDR_MIDADDR), ...set(ADDR),
+      ...get(P), ...get(LIM), ...add, ...tee(P), ...c32(0), ...i32loadAt(BHDR_END), ...gtS, ...brIf("fail"),
+      ...tplEqual(get(SEEN), LIM, ADDR),
+      ...intField(BHDR_FIRST),
+      ...litAt(',"u":'), ...eqz, ...brIf("fail"), ...incP(5),
+      ...intField(BHDR_LAST),
+      ...c32(0), ...f64c(-1), ...f64storeAt(BHDR_PREV),
+      ...litAt(',"pu":'), ...iff(() => [...incP(6), ...intField(BHDR_PREV)]),
+      ...litAt(',"b":['), ...eqz, ...brIf("fail"), ...incP(5),
+      ...side(true, BHDR_BIDS),
+      ...litAt(',"a":['), ...eqz, ...brIf("fail"), ...incP(5),
+      ...side(false, BHDR_ASKS),
+      ...get(P), ...load16(), ...c32(0x7d7d), ...ne, ...brIf("fail"),
+      ...get(P), 0x0f,
+    ]),
+    ...c32(-1), 0x0b,
+  ];
+}
+
 function build() {
   const locals = vec([[...uleb(nI32 - 5), I32], [...uleb(k64), I64]]);
   const funcs = [false, true].map((extra) => [...locals, ...levelsBody(extra)]);
   funcs.push([...vec([[...uleb(nI32 - 5), I32], [...uleb(k64), I64], [...uleb(kx), I32]]), ...okxDataBody()]);
+  funcs.push([...vec([[...uleb(nI32 - 5), I32], [...uleb(k64), I64], [...uleb(kx), I32]]), ...binDiffBody()]);
   const tables = new Uint8Array(POW_ADDR + 16 * 8 - LOW_ADDR);
   const dv = new DataView(tables.buffer);
   for (let k = 0; k <= 8; k++) dv.setBigUint64(k * 8, k === 8 ? 0xffffffffffffffffn : (1n << BigInt(8 * k)) - 1n, true);
@@ -374,9 +487,9 @@ function build() {
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([[I32]])]])),
-    ...section(3, vec([uleb(0), uleb(0), uleb(0)])),
+    ...section(3, vec([uleb(0), uleb(0), uleb(0), uleb(0)])),
     ...section(5, vec([[0x00, ...uleb(1)]])),
-    ...section(7, vec([[...str("mem"), 0x02, 0], [...str("levels"), 0x00, 0], [...str("levelsx"), 0x00, 1], [...str("okxdata"), 0x00, 2]])),
+    ...section(7, vec([[...str("mem"), 0x02, 0], [...str("levels"), 0x00, 0], [...str("levelsx"), 0x00, 1], [...str("okxdata"), 0x00, 2], [...str("bindiff"), 0x00, 3]])),
     ...section(10, vec(funcs.map((f) => [...uleb(f.length), ...f]))),
     ...section(11, vec([[0x00, ...c32(LOW_ADDR), 0x0b, ...vec([...tables].map((b) => [b]))]])),
   ]);
@@ -388,11 +501,14 @@ const lines = base64.match(/.{1,112}/g).map((l) => `  "${l}"`).join(" +\n");
 const ts = `// Generated by scripts/gen-levels-wasm.mjs: do not edit (test/venues/binance/levels-wasm.test.ts checks it is current).
 /**
  * The order-book side reader (${bytes.length} bytes): memory "mem", funcs "levels" and "levelsx"(p, priceExp, qtyExp, out, cap) → n,
- * "okxdata"(p, priceExp, qtyExp, out, cap) → end, with its results at LEVELS_WASM_OKX_HDR.
+ * "okxdata"(p, priceExp, qtyExp, out, cap) → end, with its results at LEVELS_WASM_OKX_HDR; "bindiff"(p, priceExp, qtyExp, out,
+ * cap) → end, with its inputs and results at LEVELS_WASM_BIN_HDR.
  */
 export const LEVELS_WASM_BASE = ${BASE};
 /** "okxdata"'s results: i32 keys seen, asks count, bids count; then f64 ts (ms), checksum, prevSeqId, seqId from +16. */
 export const LEVELS_WASM_OKX_HDR = ${HDR};
+/** "bindiff"'s header: i32 mid length, frame end (in), -, bids count, asks count (out); f64 E, T, U, u, pu from +24; i32 head length, head address, mid address (in) from +64. */
+export const LEVELS_WASM_BIN_HDR = ${BHDR};
 export const LEVELS_WASM_BASE64 =
 ${lines};
 `;

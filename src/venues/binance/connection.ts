@@ -49,6 +49,8 @@ export class BinanceConnection extends VenueConnection {
     url: string,
   ) {
     super(id, market, url);
+    // The update is consumed before the next frame is scanned: the scanner's diff module writes its levels in place.
+    this.scanner.shareSides(this.update);
   }
 
   bindMessages(ws: WebSocket, gen: number): void {

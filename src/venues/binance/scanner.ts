@@ -9,7 +9,8 @@
  *
  * The byte cursor and the validating JSON readers are the base class in json-cursor.ts, the level reader in
  * level-reader.ts, the REST snapshot reader (scanSnapshot, with its WebAssembly side reader levels-wasm.ts) in
- * snapshot-reader.ts; the result codes in scan-codes.ts (re-exported here).
+ * snapshot-reader.ts, the general reader (scanTop) in general-reader.ts; the result codes in scan-codes.ts
+ * (re-exported here).
  * Two readers: fastFrame, Binance's exact layout matched against the stream's word templates (topic-table.ts), and
  * the general reader (scanTop: any key order, whitespace, unknown keys), which reads every frame fastFrame did not
  * accept from the start and names the error.
@@ -20,19 +21,10 @@
  * @module
  */
 import type { BookUpdate } from "../../core/book-update.ts";
-import { CH_0, CH_9, CH_BACKSLASH, CH_COLON, CH_COMMA, CH_LBRACE, CH_LBRACKET, CH_QUOTE, CH_RBRACE, CH_RBRACKET, digits4, isDigits4, TWO_53, word } from "./json-cursor.ts";
-import { SnapshotReader } from "./snapshot-reader.ts";
-import {
-  SCAN_ERR_MISSING,
-  SCAN_ERR_NUMBER,
-  SCAN_ERR_SYMBOL,
-  SCAN_ERR_SYNTAX,
-  SCAN_ERR_TYPE,
-  SCAN_FALLBACK,
-  SCAN_NOT_BOOK,
-  SCAN_UNKNOWN_TOPIC,
-} from "./scan-codes.ts";
-import { FNV_OFFSET, FRAME_NAME_OFFSET, fastKey, type StreamTable, wordsEqual } from "./topic-table.ts";
+import { CH_0, CH_9, CH_COLON, CH_COMMA, CH_LBRACKET, CH_RBRACE, CH_RBRACKET, digits4, isDigits4, TWO_53, word } from "./json-cursor.ts";
+import { WasmLevels } from "../common/levels-wasm.ts";
+import { GeneralReader } from "./general-reader.ts";
+import { FRAME_NAME_OFFSET, fastKey, type StreamTable, wordsEqual } from "./topic-table.ts";
 
 export {
   SCAN_ERR_LEVEL,
@@ -49,29 +41,34 @@ export {
   SCAN_UNKNOWN_TOPIC,
 } from "./scan-codes.ts";
 
-// Data keys, as bits (duplicate keys go to the JSON path, which keeps the last one).
-const K_LE = 1; // e
-const K_BE = 2; // E
-const K_T = 4; // T
-const K_S = 8; // s
-const K_BU = 16; // U
-const K_U = 32; // u
-const K_PU = 64; // pu
-const K_B = 128; // b
-const K_A = 256; // a
+export class BinanceScanner extends GeneralReader {
+  /** The WebAssembly reader of diff frames ("bindiff"): created on the first frame; null when unavailable or not wanted. */
+  private diffWasm: WasmLevels | null | undefined = undefined;
+  /** The diff reader while the frame is in its memory, else null. */
+  private diffReader: WasmLevels | null = null;
+  /** The update whose side arrays may be the module's own (shareSides), else null. */
+  private shared: BookUpdate | null = null;
+  /**
+   * The table whose templates are in the diff module's memory (as of its version and the module's layout), and per
+   * entry their absolute addresses there (-1: none). Cold: rewritten when any of the three changes.
+   */
+  private tplTable: StreamTable | null = null;
+  private tplVersion = -1;
+  private tplGen = -1;
+  private tplHead = new Int32Array(0);
+  private tplMid = new Int32Array(0);
 
-/** `{"stream":"` as it starts every combined-stream frame. */
-const PREFIX = '{"stream":"';
-/** A stream name containing this is a diff stream (an unknown one is SCAN_UNKNOWN_TOPIC, anything else NOT_BOOK). */
-const DEPTH_MARK = "@depth";
-
-export class BinanceScanner extends SnapshotReader {
-  /** Table entry of the stream of the last frame, or -1 when not reached or unknown. */
-  entry = -1;
-  /** `U` of the last diff scanned. */
-  firstId = 0;
-  /** `pu` of the last diff scanned; -1 when the frame had none (spot). */
-  prevId = -1;
+  /**
+   * Lets `u` (the connection's one reused update) have the diff module's arrays as its side arrays: the module then
+   * writes the levels where the book reads them, with no copy. Its levels are then valid only until this scanner's
+   * next scan (of any frame, into any update), which is how a connection uses its update; any other update gets the
+   * levels copied into its own arrays and keeps them.
+   */
+  shareSides(u: BookUpdate): void {
+    // A second update would keep the module's arrays as its sides, silently overwritten by the next frame.
+    if (this.shared !== null && this.shared !== u) throw new Error("BinanceScanner.shareSides: this scanner already shares its sides with another update");
+    this.shared = u;
+  }
 
   /** Scans one frame: the subscription index (≥ 0) with `out` filled, or a negative SCAN_* code. */
   scan(s: string, table: StreamTable, out: BookUpdate): number {
@@ -81,6 +78,27 @@ export class BinanceScanner extends SnapshotReader {
     this.entry = -1;
     this.prevId = -1;
     this.firstId = 0;
+    // The frame goes into the diff module's memory (the cursor's own buffer where there is none).
+    let w = this.diffWasm;
+    if (w === undefined) w = this.diffWasm = this.useWasm ? WasmLevels.create(false, true) : null;
+    if (w !== null && w.ensure(s.length)) {
+      if (table !== this.tplTable || table.version !== this.tplVersion || w.layoutGen !== this.tplGen) this.loadTemplates(table, w);
+      this.bytes = w.bytes;
+      this.view = w.view;
+      this.diffReader = w;
+      if (out === this.shared) {
+        // Set on every frame, so that after a grow (which detaches the old views) the update never keeps a detached
+        // one; the TypeScript readers write there too, and grow into arrays of the update's own past their length.
+        out.askPx = w.okxAskPx;
+        out.askQty = w.okxAskQty;
+        out.bidPx = w.okxBidPx;
+        out.bidQty = w.okxBidQty;
+      }
+    } else {
+      this.bytes = this.ownBytes;
+      this.view = this.ownView;
+      this.diffReader = null;
+    }
     this.encodeFrame();
     out.reset();
     let r = this.fastFrame(table, out);
@@ -99,12 +117,50 @@ export class BinanceScanner extends SnapshotReader {
   }
 
   /**
+   * Cold: copies the table's head and mid templates into the diff module's memory (the module compares them there),
+   * again whenever the table gains an entry or the module's views change. Where there is no room, no entry gets an
+   * address and the TypeScript fast path reads every frame, as before the module.
+   */
+  private loadTemplates(table: StreamTable, w: WasmLevels): void {
+    const n = table.size;
+    let total = 0;
+    for (let e = 0; e < n; e++) total += ((table.headTexts[e]!.length + 7) & ~7) + ((table.midTexts[e]!.length + 7) & ~7);
+    if (this.tplHead.length < n) {
+      this.tplHead = new Int32Array(n);
+      this.tplMid = new Int32Array(n);
+    }
+    this.tplHead.fill(-1);
+    this.tplMid.fill(-1);
+    const room = w.templates(total);
+    if (room !== null) {
+      const base = w.templateBase();
+      let at = 0;
+      for (let e = 0; e < n; e++) {
+        const head = table.headTexts[e]!;
+        const mid = table.midTexts[e]!;
+        if (head.length === 0) continue;
+        this.tplHead[e] = base + at;
+        for (let i = 0; i < head.length; i++) room[at + i] = head.charCodeAt(i);
+        at += (head.length + 7) & ~7;
+        this.tplMid[e] = base + at;
+        for (let i = 0; i < mid.length; i++) room[at + i] = mid.charCodeAt(i);
+        at += (mid.length + 7) & ~7;
+      }
+    }
+    this.tplTable = table;
+    this.tplVersion = table.version;
+    this.tplGen = w.layoutGen;
+  }
+
+  /**
    * Binance's own layout for a stream of the table, `{"stream":"NAME","data":{"e":"depthUpdate","E":…,["T":…,]"s":"SYM",
    * "U":…,"u":…,["pu":…,]"b":[…],"a":[…]}}` exactly (no whitespace, integers of 1–15 digits without a leading zero):
-   * the constant parts are compared as words with the stream's templates (topic-table.ts), the stream found by its
-   * name's first 8 bytes. The subscription index with `out` filled, or -1 for anything else, error or not (the general
-   * reader then reads the frame from the start and names the error). Measured: the general reader's stream hash and
-   * per-key work were ~2/3 of a small diff's scan (docs/performance.md §10).
+   * the constant parts are compared as 8-byte words with the stream's templates (topic-table.ts), the stream found by
+   * its name's first 8 bytes. First the module's "bindiff" (common/levels-wasm.ts), which reads the whole frame, its
+   * templates included, in one call; where it declines, the same layout in TypeScript from the head. The subscription
+   * index with `out` filled, or -1 for anything else, error or not (the general reader then reads the frame from the
+   * start and names the error). Measured: the general reader's stream hash and per-key work were ~2/3 of a small
+   * diff's scan; the module's one call 0.67–0.81× the TypeScript fast path's scan (docs/performance.md §10).
    */
   private fastFrame(table: StreamTable, out: BookUpdate): number {
     const b = this.bytes;
@@ -113,9 +169,45 @@ export class BinanceScanner extends SnapshotReader {
     if (end < FRAME_NAME_OFFSET + 8) return -1;
     const slots = table.fastSlots;
     const mask = table.fastMask;
-    let slot = fastKey(dv.getInt32(FRAME_NAME_OFFSET, true), dv.getInt32(FRAME_NAME_OFFSET + 4, true)) & mask;
+    const key = fastKey(dv.getInt32(FRAME_NAME_OFFSET, true), dv.getInt32(FRAME_NAME_OFFSET + 4, true));
+    let slot = key & mask;
     let entry = -1;
     let p = 0;
+    // The whole frame in one module call, for the first stream whose name starts with the frame's 8 bytes: the module
+    // compares the head and mid templates itself. Anything else (or a decline): the reader below, from the head.
+    const w = this.diffReader;
+    if (w !== null) {
+      for (;;) {
+        entry = slots[slot]!;
+        if (entry < 0 || table.fastKeys[entry] === key) break;
+        slot = (slot + 1) & mask;
+      }
+      const head = entry < 0 ? -1 : this.tplHead[entry]!;
+      if (head >= 0) {
+        const e = w.readBinDiff(table.headBytes[entry]!, head, table.midBytes[entry]!, this.tplMid[entry]!, end, table.priceExp[entry]!, table.qtyExp[entry]!);
+        if (e >= 0 && e + 2 === end) {
+          const h = w.binI32;
+          const f = w.binF64;
+          const eUs = f[3]! * 1000;
+          const tUs = f[4]! * 1000;
+          if (eUs < TWO_53 && tUs < TWO_53) {
+            if (out === this.shared) {
+              out.bidCount = h[3]!;
+              out.askCount = h[4]!;
+            } else w.copyOkxSides(out, h[4]!, h[3]!);
+            out.isSnapshot = false;
+            out.venueSeq = f[6]!;
+            out.tsExchangeUs = eUs;
+            out.tsEventUs = tUs;
+            this.entry = entry;
+            this.firstId = f[5]!;
+            this.prevId = f[7]!;
+            return table.indexes[entry]!;
+          }
+        }
+      }
+      slot = key & mask;
+    }
     for (;;) {
       entry = slots[slot]!;
       if (entry < 0) return -1;
@@ -123,6 +215,9 @@ export class BinanceScanner extends SnapshotReader {
       if (p <= end && wordsEqual(dv, 0, table.heads[entry]!, p)) break;
       slot = (slot + 1) & mask;
     }
+    const priceExp = table.priceExp[entry]!;
+    const qtyExp = table.qtyExp[entry]!;
+    const midBytes = table.midBytes[entry]!;
     const eMs = this.uint(p);
     p = this.pos;
     if (eMs < 0 || b[p] !== CH_COMMA) return -1;
@@ -132,7 +227,6 @@ export class BinanceScanner extends SnapshotReader {
       p = this.pos;
       if (tMs < 0 || b[p] !== CH_COMMA) return -1;
     }
-    const midBytes = table.midBytes[entry]!;
     if (p + midBytes > end || !wordsEqual(dv, p, table.mids[entry]!, midBytes)) return -1;
     const first = this.uint(p + midBytes);
     p = this.pos;
@@ -147,8 +241,6 @@ export class BinanceScanner extends SnapshotReader {
       if (prev < 0 || b[p] !== CH_COMMA) return -1;
     }
     if (dv.getInt32(p + 1, true) !== W_KEY_B) return -1;
-    const priceExp = table.priceExp[entry]!;
-    const qtyExp = table.qtyExp[entry]!;
     // An empty side (a third of the spot recording's) without the call: `out` already has no levels.
     p += 5;
     if (b[p] === CH_LBRACKET && b[p + 1] === CH_RBRACKET) {
@@ -204,262 +296,10 @@ export class BinanceScanner extends SnapshotReader {
     if (n === 0 || n > 15 || (n > 1 && b[start] === CH_0)) return -1;
     return v;
   }
-
-  private scanTop(table: StreamTable, out: BookUpdate): number {
-    const s = this.s;
-    const b = this.bytes;
-    const end = this.end;
-    let p = 0;
-    // Every combined-stream push starts with `{"stream":"`; acks, errors and bare events do not.
-    if (end < PREFIX.length) return SCAN_NOT_BOOK;
-    for (let i = 0; i < PREFIX.length; i++) if (b[i] !== PREFIX.charCodeAt(i)) return SCAN_NOT_BOOK;
-    p = PREFIX.length;
-    const nameStart = p;
-    let hash = FNV_OFFSET;
-    for (;;) {
-      if (p >= end) {
-        this.pos = p;
-        return SCAN_ERR_SYNTAX;
-      }
-      let c = b[p]!;
-      if (c === CH_QUOTE) break;
-      if (c === CH_BACKSLASH || c < 0x20) {
-        this.pos = p;
-        return c === CH_BACKSLASH ? SCAN_FALLBACK : SCAN_ERR_SYNTAX;
-      }
-      if (c === 0x80) c = s.charCodeAt(p);
-      hash = Math.imul(hash ^ c, 0x01000193);
-      p++;
-    }
-    const nameEnd = p;
-    this.pos = p + 1;
-    const entry = table.find(s, nameStart, nameEnd, hash);
-    if (entry < 0) return containsDepth(s, nameStart, nameEnd) ? SCAN_UNKNOWN_TOPIC : SCAN_NOT_BOOK;
-    this.entry = entry;
-    let haveData = false;
-    for (;;) {
-      this.ws();
-      if (this.pos >= end) return SCAN_ERR_SYNTAX;
-      const c = b[this.pos]!;
-      if (c === CH_RBRACE) {
-        this.pos++;
-        break;
-      }
-      if (c !== CH_COMMA) return SCAN_ERR_SYNTAX;
-      this.pos++;
-      this.ws();
-      const k = this.readKey();
-      if (k < 0) return k;
-      const ks = Math.floor(k / 256);
-      const kl = k & 0xff;
-      let isData = false;
-      let isStream = false;
-      if (this.keyIs(ks, kl, "data")) isData = true;
-      else if (this.keyIs(ks, kl, "stream")) isStream = true;
-      const col = this.colon();
-      if (col < 0) return col;
-      if (isStream) return SCAN_FALLBACK; // a second "stream": JSON keeps the last one
-      if (isData) {
-        if (haveData) return SCAN_FALLBACK;
-        haveData = true;
-        if (this.pos >= end) return SCAN_ERR_SYNTAX;
-        if (b[this.pos] !== CH_LBRACE) {
-          const r = this.skipValue(0);
-          return r < 0 ? r : SCAN_ERR_MISSING;
-        }
-        const r = this.slowData(table, entry, out);
-        if (r < 0) return r;
-      } else {
-        const r = this.skipValue(0);
-        if (r < 0) return r;
-      }
-    }
-    this.ws();
-    if (this.pos !== end) return SCAN_ERR_SYNTAX;
-    if (!haveData) return SCAN_ERR_MISSING;
-    return table.indexes[entry]!;
-  }
-
-  /** The general reader of the data object: any key order, whitespace, unknown keys; 0 or a negative code. */
-  private slowData(table: StreamTable, entry: number, out: BookUpdate): number {
-    const b = this.bytes;
-    const dv = this.view;
-    this.pos++; // {
-    let seen = 0;
-    let eMs = 0;
-    let tMs = 0;
-    let first = 0;
-    let last = 0;
-    let prev = -1;
-    const priceExp = table.priceExp[entry]!;
-    const qtyExp = table.qtyExp[entry]!;
-    this.ws();
-    if (this.pos < this.end && b[this.pos] === CH_RBRACE) {
-      this.pos++;
-      return SCAN_ERR_MISSING;
-    }
-    for (;;) {
-      this.ws();
-      // Binance's compact `"x":` keys as one little-endian word; anything else through readKey.
-      const p = this.pos;
-      const w = dv.getInt32(p, true);
-      let bit = 0;
-      if ((w & 0xff) === CH_QUOTE && (w >>> 16) === 0x3a22 /* ": */) {
-        const c = (w >>> 8) & 0xff;
-        bit = keyBit1(c);
-        if (bit !== 0) this.pos = p + 4;
-      } else if (w === W_PU && b[p + 4] === CH_COLON) {
-        bit = K_PU;
-        this.pos = p + 5;
-      }
-      if (bit === 0) {
-        const k = this.readKey();
-        if (k < 0) return k;
-        const ks = Math.floor(k / 256);
-        const kl = k & 0xff;
-        if (kl === 1) bit = keyBit1(b[ks]!);
-        else if (kl === 2 && b[ks] === 112 && b[ks + 1] === 117) bit = K_PU;
-        const col = this.colon();
-        if (col < 0) return col;
-      }
-      if ((seen & bit) !== 0) return SCAN_FALLBACK;
-      seen |= bit;
-      this.ws();
-      let r = 0;
-      switch (bit) {
-        case K_B:
-        case K_A:
-          r = this.scanLevels(bit === K_B, priceExp, qtyExp, out);
-          break;
-        case K_LE:
-          r = this.readEvent();
-          break;
-        case K_BE:
-          r = eMs = this.readUint();
-          break;
-        case K_T:
-          r = tMs = this.readUint();
-          break;
-        case K_BU:
-          r = first = this.readUint();
-          break;
-        case K_U:
-          r = last = this.readUint();
-          break;
-        case K_PU:
-          // pu may be -1 on a stream's very first event (USD-M); a sign sends the frame to the JSON path.
-          r = prev = this.readUint();
-          break;
-        case K_S:
-          r = this.checkSymbol(table.symbols[entry]!);
-          break;
-        default:
-          r = this.skipValue(1);
-      }
-      if (r < 0) return r;
-      this.ws();
-      if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-      const c = b[this.pos++];
-      if (c === CH_RBRACE) break;
-      if (c !== CH_COMMA) return SCAN_ERR_SYNTAX;
-    }
-    if ((seen & (K_LE | K_BU | K_U | K_B | K_A)) !== (K_LE | K_BU | K_U | K_B | K_A)) return SCAN_ERR_MISSING;
-    if (eMs * 1000 >= TWO_53 || tMs * 1000 >= TWO_53) return SCAN_ERR_NUMBER;
-    out.isSnapshot = false;
-    out.venueSeq = last;
-    out.tsExchangeUs = eMs * 1000;
-    out.tsEventUs = tMs * 1000;
-    this.firstId = first;
-    this.prevId = prev;
-    return 0;
-  }
-
-  /** `"depthUpdate"`: 0, else a negative code. */
-  private readEvent(): number {
-    const b = this.bytes;
-    const dv = this.view;
-    const p = this.pos;
-    // `"depthUpdate"` as three words and a byte (the closing quote included, so nothing longer matches).
-    if (dv.getInt32(p, true) === W_EV1 && dv.getInt32(p + 4, true) === W_EV2 && dv.getInt32(p + 8, true) === W_EV3 && b[p + 12] === CH_QUOTE) {
-      this.pos = p + 13;
-      return 0;
-    }
-    if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-    if (b[this.pos] !== CH_QUOTE) {
-      const r = this.skipValue(1);
-      return r < 0 ? r : SCAN_ERR_TYPE;
-    }
-    const start = ++this.pos;
-    const close = this.closeQuote();
-    if (close < 0) return close;
-    if (close - start !== EVENT.length) return SCAN_ERR_TYPE;
-    for (let i = 0; i < EVENT.length; i++) if (b[start + i] !== EVENT.charCodeAt(i)) return SCAN_ERR_TYPE;
-    return 0;
-  }
-
-  /** data.s must equal the subscription's symbol. */
-  private checkSymbol(symbol: string): number {
-    const s = this.s;
-    const b = this.bytes;
-    if (this.pos >= this.end) return SCAN_ERR_SYNTAX;
-    if (b[this.pos] !== CH_QUOTE) {
-      const r = this.skipValue(1);
-      return r < 0 ? r : SCAN_ERR_SYMBOL;
-    }
-    const start = ++this.pos;
-    const close = this.closeQuote();
-    if (close < 0) return close;
-    const len = close - start;
-    if (len !== symbol.length) return SCAN_ERR_SYMBOL;
-    for (let i = 0; i < len; i++) {
-      const c = this.ascii ? b[start + i] : s.charCodeAt(start + i);
-      if (c !== symbol.charCodeAt(i)) return SCAN_ERR_SYMBOL;
-    }
-    return 0;
-  }
 }
 
-const EVENT = "depthUpdate";
 const W_KEY_T = word('"T":');
 const W_KEY_U = word('"u":');
 const W_KEY_PU1 = word('"pu"');
 const W_KEY_B = word('"b":');
 const W_KEY_A = word('"a":');
-const W_EV1 = word('"dep');
-const W_EV2 = word("thUp");
-const W_EV3 = word("date");
-/** `"pu"` as a little-endian word. */
-const W_PU = 0x22 | (0x70 << 8) | (0x75 << 16) | (0x22 << 24);
-
-/** The bit of a one-letter data key (case matters: E is the event time, e the event type). */
-function keyBit1(c: number): number {
-  switch (c) {
-    case 98:
-      return K_B; // b
-    case 97:
-      return K_A; // a
-    case 85:
-      return K_BU; // U
-    case 117:
-      return K_U; // u
-    case 101:
-      return K_LE; // e
-    case 69:
-      return K_BE; // E
-    case 84:
-      return K_T; // T
-    case 115:
-      return K_S; // s
-    default:
-      return 0;
-  }
-}
-
-function containsDepth(s: string, start: number, end: number): boolean {
-  const n = DEPTH_MARK.length;
-  outer: for (let i = start; i + n <= end; i++) {
-    for (let j = 0; j < n; j++) if (s.charCodeAt(i + j) !== DEPTH_MARK.charCodeAt(j)) continue outer;
-    return true;
-  }
-  return false;
-}

@@ -29,7 +29,7 @@ export class SnapshotReader extends LevelReader {
   private sideReader: WasmLevels | null = null;
 
   /** `useWasm` false: snapshots are read by the TypeScript reader alone (the reference the tests compare with). */
-  constructor(private readonly useWasm = true) {
+  constructor(protected readonly useWasm = true) {
     super();
   }
 
@@ -42,11 +42,11 @@ export class SnapshotReader extends LevelReader {
     this.s = s;
     this.pos = 0;
     this.end = s.length;
-    // The body goes into the side reader's memory; the cursor's own buffer (the diff path's) is put back after.
+    // The body goes into the side reader's memory (the diff path's is another instance: scan() sets its own).
     if (this.wasm === undefined) this.wasm = this.useWasm ? WasmLevels.create() : null;
     const w = this.wasm;
-    const ownBytes = this.bytes;
-    const ownView = this.view;
+    this.bytes = this.ownBytes;
+    this.view = this.ownView;
     if (w !== null && w.ensure(s.length)) {
       this.bytes = w.bytes;
       this.view = w.view;
@@ -57,8 +57,6 @@ export class SnapshotReader extends LevelReader {
     const r = this.snapshotTop(priceExp, qtyExp, out);
     if (r < 0) this.errorPos = this.pos;
     this.s = "";
-    this.bytes = ownBytes;
-    this.view = ownView;
     this.sideReader = null;
     return r;
   }

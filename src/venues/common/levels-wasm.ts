@@ -4,14 +4,15 @@
  * scripts/gen-levels-wasm.mjs, which says what it accepts and why it is shaped so). The frame's bytes live in the
  * module's memory: the scanner encodes it straight into `bytes`, and `readSide` reads one side's levels into a
  * BookUpdate. For OKX, `readOkxData` reads a frame's whole data object (both sides and the fixed fields) in one call,
- * the sides into price and size arrays in the module's memory that the scanner's BookUpdate uses as they are.
+ * the sides into price and size arrays in the module's memory that the scanner's BookUpdate uses as they are; for
+ * Binance, `readBinDiff` reads a diff frame after its head the same way.
  * Whatever the module does not accept (-1), the caller reads with the TypeScript reader, which names any error: the
  * module only makes the common case faster, it never decides what is an error (docs/performance.md §10).
  * @module
  */
 import { Buffer } from "node:buffer";
 import type { BookUpdate } from "../../core/book-update.ts";
-import { LEVELS_WASM_BASE, LEVELS_WASM_BASE64, LEVELS_WASM_OKX_HDR } from "./levels-wasm-module.ts";
+import { LEVELS_WASM_BASE, LEVELS_WASM_BASE64, LEVELS_WASM_BIN_HDR, LEVELS_WASM_OKX_HDR } from "./levels-wasm-module.ts";
 
 type LevelsFn = (p: number, priceExp: number, qtyExp: number, out: number, cap: number) => number;
 
@@ -46,9 +47,10 @@ export class WasmLevels {
   /** The longest body the layout has room for (the memory never shrinks): ensure's one compare per body. */
   private fitLen = -1;
   /**
-   * OKX ("okxdata", only in a reader created with extraFields): the sides' prices and sizes, views over the module's
-   * memory, `okxCap` levels each (re-created when the memory grows, which detaches the old ones); the keys seen and
-   * counts (`okxI32`: seen, asks, bids) and ts, checksum, prevSeqId, seqId (`okxF64`, from index 2).
+   * The sides' prices and sizes written by "okxdata" (a reader created with extraFields) or "bindiff" (created with
+   * diffs): views over the module's memory, `okxCap` levels each (re-created when the memory grows, which detaches the
+   * old ones); OKX's keys seen and counts (`okxI32`: seen, asks, bids) and ts, checksum, prevSeqId, seqId (`okxF64`,
+   * from index 2).
    */
   okxAskPx: Float64Array = new Float64Array(0);
   okxAskQty: Float64Array = new Float64Array(0);
@@ -56,6 +58,18 @@ export class WasmLevels {
   okxBidQty: Float64Array = new Float64Array(0);
   okxI32: Int32Array = new Int32Array(0);
   okxF64: Float64Array = new Float64Array(0);
+  /**
+   * Binance ("bindiff"): i32 in: mid template length, frame end, head template length and address, mid template
+   * address (indexes 0, 1, 16, 17, 18); out: bids count, asks count (3, 4) (`binI32`); f64 E, T, U, u, pu (`binF64`,
+   * from index 3; T 0 and pu -1 when the frame has none).
+   */
+  binI32: Int32Array = new Int32Array(0);
+  binF64: Float64Array = new Float64Array(0);
+  /** Bumped whenever the views are re-created (a grow, more room for templates): templates are then written again. */
+  layoutGen = 0;
+  /** Room for templates ("bindiff"'s heads and mids) at the end of the memory, and where it starts. */
+  private tplBytes = 0;
+  private tplAddr = 0;
   private okxAddr = 0;
   private okxCap = 0;
 
@@ -63,6 +77,7 @@ export class WasmLevels {
     private readonly memory: WebAssembly.Memory,
     private readonly levels: LevelsFn,
     private readonly okxData: LevelsFn | null,
+    private readonly binDiff: LevelsFn | null,
   ) {
     this.bytes = Buffer.alloc(0);
     this.view = new DataView(new ArrayBuffer(0));
@@ -74,14 +89,16 @@ export class WasmLevels {
   /**
    * A reader with its own memory, or null where WebAssembly is unavailable. `extraFields`: levels may carry further
    * `,"digits"` fields after the qty, skipped (OKX's "0" and order count); else exactly two strings (Binance).
+   * `diffs` (Binance): also "bindiff", with the side arrays it writes.
    */
-  static create(extraFields = false): WasmLevels | null {
+  static create(extraFields = false, diffs = false): WasmLevels | null {
     const m = levelsModule();
     if (m === null) return null;
     try {
       const inst = new WebAssembly.Instance(m, {});
       const fn = extraFields ? inst.exports.levelsx : inst.exports.levels;
-      return new WasmLevels(inst.exports.mem as WebAssembly.Memory, fn as LevelsFn, extraFields ? (inst.exports.okxdata as LevelsFn) : null);
+      const okx = extraFields ? (inst.exports.okxdata as LevelsFn) : null;
+      return new WasmLevels(inst.exports.mem as WebAssembly.Memory, fn as LevelsFn, okx, diffs ? (inst.exports.bindiff as LevelsFn) : null);
     } catch {
       return null;
     }
@@ -95,7 +112,7 @@ export class WasmLevels {
   ensure(len: number): boolean {
     if (len <= this.fitLen) return true;
     const inBytes = 3 * len + 16;
-    const need = LEVELS_WASM_BASE + inBytes + (this.okxData === null ? 16 : 48) * (Math.floor(len / MIN_LEVEL_BYTES) + 2) + 16;
+    const need = LEVELS_WASM_BASE + inBytes + (this.withSides() ? 48 : 16) * (Math.floor(len / MIN_LEVEL_BYTES) + 2) + 16 + this.tplBytes;
     const have = this.memory.buffer.byteLength;
     if (need <= have && this.bytes.length >= inBytes) return true;
     if (need > have) {
@@ -143,6 +160,53 @@ export class WasmLevels {
   }
 
   /**
+   * Binance: a whole diff frame in one call, its stream's head and mid templates (copied by the caller into
+   * templates(), at the absolute addresses given) compared by the module, the sides into the okx* views (bids and asks
+   * alike), the fixed fields into binF64. The index of the frame's closing `}}`, or -1 when the module does not take
+   * it all (the caller then reads the frame its own way).
+   */
+  readBinDiff(headLen: number, headAddr: number, midLen: number, midAddr: number, end: number, priceExp: number, qtyExp: number): number {
+    const h = this.binI32;
+    h[0] = midLen;
+    h[1] = end;
+    h[16] = headLen;
+    h[17] = headAddr;
+    h[18] = midAddr;
+    return this.binDiff!(0, priceExp, qtyExp, this.okxAddr, this.okxCap);
+  }
+
+  /**
+   * Binance: room for `n` bytes of templates at the end of the memory (cold: grows it when needed, which re-creates
+   * every view and bumps layoutGen): a view of that room, whose byte i is at absolute address templateBase() + i;
+   * null when the memory cannot grow that far.
+   */
+  templates(n: number): Uint8Array | null {
+    if (n > this.tplBytes) {
+      const grow = ((n - this.tplBytes + 1023) & ~1023) >>> 0;
+      const have = this.memory.buffer.byteLength;
+      const inBytes = this.bytes.length;
+      const len = Math.max(0, this.fitLen);
+      const need = LEVELS_WASM_BASE + inBytes + (this.withSides() ? 48 : 16) * (Math.floor(len / MIN_LEVEL_BYTES) + 2) + 16 + this.tplBytes + grow;
+      if (need > MAX_BYTES) return null;
+      if (need > have) {
+        try {
+          this.memory.grow(Math.ceil((need - have) / PAGE));
+        } catch {
+          return null;
+        }
+      }
+      this.tplBytes += grow;
+      this.layout(inBytes);
+    }
+    return new Uint8Array(this.memory.buffer, this.tplAddr, this.tplBytes);
+  }
+
+  /** The absolute address of the templates' byte 0 (valid until layoutGen changes). */
+  templateBase(): number {
+    return this.tplAddr;
+  }
+
+  /**
    * After readOkxData, for an update whose sides are not the okx* views: `na` asks and `nb` bids copied into its own
    * arrays (grown first when they are shorter, cold).
    */
@@ -178,11 +242,17 @@ export class WasmLevels {
     this.bytes = Buffer.from(buf, LEVELS_WASM_BASE, inLen);
     this.view = new DataView(buf, LEVELS_WASM_BASE, inLen);
     this.outAddr = (LEVELS_WASM_BASE + inLen + 15) & ~15;
-    const room = Math.max(0, buf.byteLength - this.outAddr);
-    this.cap = this.okxData === null ? room >> 4 : Math.floor(room / 48);
+    this.tplAddr = (buf.byteLength - this.tplBytes) & ~15;
+    this.layoutGen++;
+    const room = Math.max(0, this.tplAddr - this.outAddr);
+    this.cap = this.withSides() ? Math.floor(room / 48) : room >> 4;
     this.f64 = new Float64Array(buf);
     this.i32 = new Int32Array(buf, 0, 1);
-    if (this.okxData !== null) {
+    if (this.binDiff !== null) {
+      this.binI32 = new Int32Array(buf, LEVELS_WASM_BIN_HDR, 19);
+      this.binF64 = new Float64Array(buf, LEVELS_WASM_BIN_HDR, 8);
+    }
+    if (this.withSides()) {
       const c = (this.okxCap = this.cap);
       const a = (this.okxAddr = this.outAddr + 16 * c);
       this.okxAskPx = new Float64Array(buf, a, c);
@@ -192,5 +262,10 @@ export class WasmLevels {
       this.okxI32 = new Int32Array(buf, LEVELS_WASM_OKX_HDR, 4);
       this.okxF64 = new Float64Array(buf, LEVELS_WASM_OKX_HDR, 6);
     }
+  }
+
+  /** The memory holds the four side arrays ("okxdata", "bindiff") after the "levels" pairs. */
+  private withSides(): boolean {
+    return this.okxData !== null || this.binDiff !== null;
   }
 }

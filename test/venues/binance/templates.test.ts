@@ -142,22 +142,26 @@ describe("Binance scanner: the stream templates", () => {
   });
 
   test("wordsEqual: the template's bytes exactly, for every length (the last word overlaps the one before)", () => {
-    const buf = new ArrayBuffer(64);
+    const buf = new ArrayBuffer(96);
     const dv = new DataView(buf);
     const bytes = new Uint8Array(buf);
-    for (let n = 4; n <= 23; n++) {
-      const text = Array.from({ length: n }, (_, i) => String.fromCharCode(97 + ((i * 7) % 26))).join("");
+    for (let n = 8; n <= 41; n++) {
+      const text = Array.from({ length: n }, (_, i) => String.fromCharCode(32 + ((i * 37) % 95))).join("");
       const words = templateWords(text);
-      for (let at = 0; at < 3; at++) {
+      for (let at = 0; at < 9; at++) {
         bytes.fill(0);
         for (let i = 0; i < n; i++) bytes[at + i] = text.charCodeAt(i);
         expect(wordsEqual(dv, at, words, n)).toBe(true);
         for (let i = 0; i < n; i++) {
-          bytes[at + i] ^= 1;
-          expect(wordsEqual(dv, at, words, n), `n ${n} at ${at} byte ${i}`).toBe(false);
-          bytes[at + i] ^= 1;
+          // Any other byte (0x80 marks a non-ASCII unit, 0 the end) makes another word, never an equal double.
+          for (const x of [1, 0x80, 0xff, text.charCodeAt(i)]) {
+            bytes[at + i] ^= x;
+            expect(wordsEqual(dv, at, words, n), `n ${n} at ${at} byte ${i} ^ ${x}`).toBe(false);
+            bytes[at + i] ^= x;
+          }
         }
       }
     }
+    expect(() => templateWords("1234567")).toThrow(/8 bytes/);
   });
 });
