@@ -363,11 +363,14 @@ export class OkxAdapter implements VenueAdapter {
         this.onSequenceBreak(t, prev, seq);
         return;
       }
+      if (this.lagOpen[index] === 1 && !this.lag.applied(index, !this.books.replaying && t.conn.retiringWs === null, seq < prev, prev, seq)) {
+        this.onSequenceBreak(t, prev, seq); // chains on the lagging stream's pre-reset seqIds too: cannot be placed
+        return;
+      }
       if (seq < prev) {
         this.c.maintenanceResets++; // accepted: prevSeqId still chains
         this.runStartSeq[index] = seq;
       }
-      if (this.lagOpen[index] === 1) this.lag.applied(index, !this.books.replaying && t.conn.retiringWs === null, seq < prev, prev, seq);
       t.lastMsgMs = this.now();
       t.lastSeq = seq;
       this.lastPrevSeq[index] = prev;

@@ -8,7 +8,8 @@
  * subscribe) the new socket's first message inside the book's run of seqIds. Its next message must chain on the
  * stream's own last seqId (prevSeqId = `seq[i]`) and go forward without passing the book (prevSeqId < seqId ≤ the
  * book's last; or a keepalive: seqId = prevSeqId, empty sides), or be its copy of the one maintenance reset the book
- * applied meanwhile (before that copy it goes no further than the reset's prevSeqId). The stream ends: when the book
+ * applied meanwhile (before that copy it goes no further than the reset's prevSeqId); until that copy, a message
+ * chaining on both the book and the stream cannot be placed (a break). The stream ends: when the book
  * leaves LIVE or takes a fresh snapshot; live, once the book applies a message while the connection has one socket
  * (nothing else can lag); after LAG_IDLE_MAX messages applied without a word from it (replay, where captures do not
  * say which socket a frame came from, and a bound live); at a second reset before it copied the first. Anything else
@@ -92,18 +93,23 @@ export class LaggingStreams {
   }
 
   /**
-   * The book applied a message chaining on it (called only while open). `oneSocket`: live, and the connection has
-   * a single socket, so this came from the only stream there is. `reset`: it was a maintenance reset from `prev`.
+   * A message chaining on the book, about to be applied (called only while open): false when it cannot be placed
+   * (a sequence break). `oneSocket`: live, and the connection has a single socket, so this came from the only stream
+   * there is. `reset`: it is a maintenance reset from `prev`.
    */
-  applied(i: number, oneSocket: boolean, reset: boolean, prev: number, seq: number): void {
+  applied(i: number, oneSocket: boolean, reset: boolean, prev: number, seq: number): boolean {
+    // After a reset into the run, the book's new seqIds can meet the lagging stream's old ones: a message chaining on
+    // both is the book's next or the lagging socket's pre-reset one, and applying the latter would corrupt the book.
+    if (this.resetPending[i] === 1 && prev === this.seq[i]) return false;
     if (oneSocket || ++this.idle[i]! > LAG_IDLE_MAX || (reset && this.resetPending[i] === 1)) {
       this.open[i] = 0;
-      return;
+      return true;
     }
     if (reset) {
       this.resetPending[i] = 1;
       this.resetFrom[i] = prev;
       this.resetTo[i] = seq;
     }
+    return true;
   }
 }

@@ -263,6 +263,25 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     expect(adapter.stats().duplicates).toBe(0);
   });
 
+  test("a maintenance reset into the run while a socket lags: a message chaining on both the book's new seqIds and the lagging stream's old ones is a break, never applied", async () => {
+    const { sink, feed, adapter } = await setup();
+    feed(frame("BTC-USDT", "snapshot", -1, 80, [["100.1", "1"]], [["100.2", "2"]]));
+    feed(frame("BTC-USDT", "update", 80, 90, [["100", "1"]])); // old socket
+    feed(frame("BTC-USDT", "update", 90, 94, [["100", "2"]]));
+    feed(frame("BTC-USDT", "update", 94, 96, [["99.9", "1"]]));
+    feed(frame("BTC-USDT", "update", 96, 100, [["99.8", "1"]]));
+    feed(frame("BTC-USDT", "snapshot", -1, 94, [["100.1", "1"], ["100", "2"]], [["100.2", "2"]])); // new socket, behind
+    feed(frame("BTC-USDT", "update", 100, 92, [["99.7", "1"]])); // old: a maintenance reset into the run
+    feed(frame("BTC-USDT", "update", 92, 94, [["99.6", "1"]])); // old: the book's seqId is 94 again
+    expect(sink.invalid).toEqual([]);
+    // New socket, before the reset: (94,96) chains on the lagging stream (at 94) and on the book (at 94, after the
+    // reset). Applying it would put a pre-reset change on the post-reset book; which one it is cannot be known.
+    feed(frame("BTC-USDT", "update", 94, 96, [["99.9", "1"]]));
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    expect(sink.seq[0]).toBe(94);
+    expect([adapter.stats().deltas, adapter.stats().gaps]).toEqual([6, 1]);
+  });
+
   test("after a lost maintenance reset, the next messages (seqIds below the book's) are a gap, not repeats", async () => {
     const { sink, feed, adapter } = await setup();
     feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
