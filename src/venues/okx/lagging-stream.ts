@@ -4,8 +4,9 @@
  * reconnect (make-before-break, notice 64008), when two sockets deliver one instId, the next message of the socket
  * that is behind, which re-delivers what the book has. That lagging stream is known from where it started: the
  * replacement socket's snapshot ignored as older than the book (its seqId), the book's last seqId when a newer
- * snapshot from the other socket replaced the book, or (live, a second socket open, `books` without a snapshot on
- * subscribe) the new socket's first message inside the book's run of seqIds. Its next message must chain on the
+ * snapshot from the other socket replaced the book, or (live, `books` without a snapshot on subscribe) the new
+ * socket's first message inside the book's run of seqIds, while the old socket is open or, after it closed, before
+ * the book took a message of the new one (the adapter's `overlap`). Its next message must chain on the
  * stream's own last seqId (prevSeqId = `seq[i]`) and go forward without passing the book (prevSeqId < seqId ≤ the
  * book's last; or a keepalive: seqId = prevSeqId, empty sides), or be its copy of the one maintenance reset the book
  * applied meanwhile (before that copy it goes no further than the reset's prevSeqId); until that copy, a message
@@ -54,7 +55,7 @@ export class LaggingStreams {
 
   /**
    * Whether (prev, seq), not chaining on the book at `last`, is provably a message the book has: the lagging stream's
-   * next, or the message the book applied last delivered again; or, with a second socket open (`overlap`, live) and
+   * next, or the message the book applied last delivered again; or, during a planned reconnect (`overlap`, live) and
    * no lagging stream yet, the new socket's first message inside the book's run of seqIds (from `runStart`).
    */
   isRepeat(i: number, prev: number, seq: number, keepalive: boolean, last: number, overlap: boolean, runStart: number): boolean {
@@ -64,7 +65,7 @@ export class LaggingStreams {
   }
 
   /**
-   * Live, a second socket open and no snapshot to start from (`books` without one on subscribe): the new socket's
+   * Live, a planned reconnect and no snapshot to start from (`books` without one on subscribe): the new socket's
    * first message not chaining on the book starts its stream when it lies inside the book's run of seqIds.
    */
   private startInRun(i: number, prev: number, seq: number, keepalive: boolean, runStart: number, last: number): boolean {
