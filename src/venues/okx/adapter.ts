@@ -459,7 +459,8 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   onControl(conn: OkxConnection, msg: unknown): void {
-    if (this.control.onControl(conn, msg) === "planned_close") this.planned.soon(conn, conn.generation);
+    // A notice on the retiring socket: that socket is being replaced already. One on the replacement is its own.
+    if (this.control.onControl(conn, msg) === "planned_close" && !conn.fromRetiring) this.planned.soon(conn, conn.generation);
   }
 
   /** A changed tick or lot (instrument-watch.ts): swaps exponents, tells the sink, resyncs the topic. */

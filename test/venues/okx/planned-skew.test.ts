@@ -4,6 +4,8 @@
  * sends on the replacement socket. Meanwhile the old socket delivers two more messages; then the replacement's
  * acks come (the adapter closes the old socket), and only after that its first messages, which the book already
  * has. They are the new socket's lagging stream, not a break: no book may leave LIVE (issue #12's must-show).
+ * Also: a second 64008, on the replacement socket while the old one still delivers (the proxy holds the
+ * replacement's subscribe, so the overlap lasts), is not lost.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import type { Server, ServerWebSocket } from "bun";
@@ -19,17 +21,33 @@ interface Link {
   up: WebSocket;
   toUp: string[];
   held: string[] | null;
+  /** What the adapter sends on this link while held (null: forwarded). */
+  heldUp: string[] | null;
   client: ServerWebSocket<{ link: Link }>;
   closed: boolean;
 }
 
 /** A proxy whose `holdNext` link queues everything the simulator sends it until `release`d. */
-function startProxy(upstreamUrl: string): { url: string; links: Link[]; holdNext: boolean; release(link: Link, pred: (f: string) => boolean): void; stop(): void } {
+function startProxy(upstreamUrl: string): {
+  url: string;
+  links: Link[];
+  holdNext: boolean;
+  holdNextUp: boolean;
+  release(link: Link, pred: (f: string) => boolean): void;
+  releaseUp(link: Link): void;
+  stop(): void;
+} {
   const links: Link[] = [];
   const state = {
     url: "",
     links,
     holdNext: false,
+    holdNextUp: false,
+    releaseUp(link: Link) {
+      const up = link.heldUp ?? [];
+      link.heldUp = null;
+      for (const m of up) link.up.send(m);
+    },
     release(link: Link, pred: (f: string) => boolean) {
       const keep: string[] = [];
       for (const f of link.held ?? []) (pred(f) ? link.client.send(f) : keep.push(f));
@@ -48,8 +66,9 @@ function startProxy(upstreamUrl: string): { url: string; links: Link[]; holdNext
     },
     websocket: {
       open(ws) {
-        const link: Link = { up: new WebSocket(upstreamUrl), toUp: [], held: state.holdNext ? [] : null, client: ws, closed: false };
+        const link: Link = { up: new WebSocket(upstreamUrl), toUp: [], held: state.holdNext ? [] : null, heldUp: state.holdNextUp ? [] : null, client: ws, closed: false };
         state.holdNext = false;
+        state.holdNextUp = false;
         ws.data.link = link;
         links.push(link);
         link.up.onopen = () => {
@@ -65,7 +84,8 @@ function startProxy(upstreamUrl: string): { url: string; links: Link[]; holdNext
       },
       message(ws, m) {
         const link = ws.data.link;
-        if (link.up.readyState === WebSocket.OPEN) link.up.send(String(m));
+        if (link.heldUp !== null) link.heldUp.push(String(m));
+        else if (link.up.readyState === WebSocket.OPEN) link.up.send(String(m));
         else link.toUp.push(String(m));
       },
       close(ws) {
@@ -122,5 +142,45 @@ describe("okx planned reconnect with the replacement socket's path slower", { ti
     expect(sink.invalid).toEqual([]);
     expect([adapter.stats().gaps, adapter.stats().reconnects, adapter.stats().plannedReconnects]).toEqual([0, 0, 1]);
     expect(adapter.stats().duplicates).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("okx: a second 64008 during a planned reconnect's overlap", { timeout: 20_000 }, () => {
+  test("the notice on the replacement socket (its subscriptions not yet acked) is not lost: the replacement is replaced in turn, no book leaves LIVE", async () => {
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }];
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 6, noticeCloseMs: 1_500 });
+    const proxy = startProxy(sim.wsUrl);
+    const config = { ...okxConfig(sim, subs), wsUrl: proxy.url };
+    const adapter = new OkxAdapter(config, subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+    cleanups.push(async () => {
+      await adapter.stop();
+      proxy.stop();
+      await sim.stop();
+    });
+    const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.start(sink);
+    const equal = () => {
+      const e = expectedBook(sim, subs[0]!, sink.instruments[0]!);
+      const same = (a: Map<number, number> | undefined, b: Map<number, number>) => a !== undefined && a.size === b.size && [...b].every(([k, v]) => a.get(k) === v);
+      return sink.seq[0] === e.seq && same(sink.bids[0], e.bids) && same(sink.asks[0], e.asks);
+    };
+    sim.step(1);
+    await until(() => equal() && adapter.topicInfo(0).state === "live", "the book live");
+
+    proxy.holdNextUp = true; // the replacement's subscribe waits in the proxy: the overlap lasts
+    sim.inject("notice");
+    await until(() => proxy.links.length === 2 && (proxy.links[1]!.heldUp ?? []).some((m) => m.includes('"subscribe"')), "the replacement open, its subscribe held");
+    await until(() => sim.stats.connections === 2, "the simulator sees both sockets");
+    // A second notice, to both sockets: the replacement's server is upgraded too and will close it.
+    sim.inject("notice");
+    sim.step(1);
+    await until(equal, "the book equal through the old socket");
+    proxy.releaseUp(proxy.links[1]!);
+    await until(() => adapter.stats().plannedReconnects === 2, "the replacement replaced in turn");
+    await until(() => proxy.links[0]!.closed && proxy.links[1]!.closed, "both notified sockets closed");
+    sim.step(2);
+    await until(() => equal() && sim.stats.connections === 1, "the book equal on the third socket");
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.stats().reconnects).toBe(0);
   });
 });
