@@ -183,4 +183,35 @@ describe("okx: a second 64008 during a planned reconnect's overlap", { timeout: 
     expect(sink.invalid).toEqual([]);
     expect(adapter.stats().reconnects).toBe(0);
   });
+
+  test("a notice repeated on the old socket during the overlap does not replace the replacement", async () => {
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }];
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 7, noticeCloseMs: 60_000 });
+    const proxy = startProxy(sim.wsUrl);
+    const adapter = new OkxAdapter({ ...okxConfig(sim, subs), wsUrl: proxy.url }, subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+    cleanups.push(async () => {
+      await adapter.stop();
+      proxy.stop();
+      await sim.stop();
+    });
+    const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.start(sink);
+    await until(() => adapter.topicInfo(0).state === "live", "the book live");
+    proxy.holdNextUp = true;
+    proxy.holdNext = true;
+    sim.inject("notice");
+    await until(() => proxy.links.length === 2 && (proxy.links[1]!.heldUp ?? []).length > 0 && sim.stats.connections === 2, "the replacement open, its subscribe held");
+    sim.inject("notice"); // both sockets get it; the replacement's copy is dropped by the proxy: only the old one's counts
+    await until(() => (proxy.links[1]!.held ?? []).some((f) => f.includes('"notice"')), "the replacement's copy of the notice held");
+    proxy.links[1]!.held = null; // drops its copy of the notice, all it got so far (its subscribe is still held)
+    proxy.releaseUp(proxy.links[1]!);
+    await until(() => proxy.links[0]!.closed, "the old socket closed once the replacement's subscription was acked");
+    sim.step(2);
+    await until(() => sink.seq[0] === sim.book("BTC-USDT", 400).seqId, "the book on the replacement");
+    // A notice kept for the replacement waits in a 100 ms retry timer until the overlap is over, then replaces it.
+    const retries = (adapter as unknown as { replaceRetryTimers: Set<unknown> }).replaceRetryTimers;
+    await until(() => retries.size === 0, "no replacement retry waiting");
+    expect([adapter.stats().plannedReconnects, proxy.links.length]).toEqual([1, 2]);
+    expect(sink.invalid).toEqual([]);
+  });
 });
