@@ -84,10 +84,16 @@ export class OkxAdapter implements VenueAdapter {
   readonly bridgeOpen: boolean[];
   /**
    * Per subscription: the seqId the book's current run of seqIds starts at (the snapshot that made it LIVE, or a
-   * maintenance reset's). Live, with a second socket open, a first message of the new socket inside the run starts
+   * maintenance reset's). Live, during a planned reconnect, a first message of the new socket inside the run starts
    * its lagging stream (lagging-stream.ts).
    */
   private readonly runStartSeq: Float64Array;
+  /**
+   * Per subscription: the socket generation that last delivered a message the book took while its connection had one
+   * socket. Another generation (live) means the current socket, a planned reconnect's replacement, has not shown where
+   * its stream is: its first message inside the book's run starts its lagging stream, also once the old socket closed.
+   */
+  private readonly soloGen: Int32Array;
   /** The lagging stream of a planned reconnect per subscription: which messages are provably repeats. */
   private readonly lag: LaggingStreams;
   /** lag.open and lag.lastPrev (hot path). */
@@ -132,6 +138,7 @@ export class OkxAdapter implements VenueAdapter {
     this.bridgeOpen = new Array<boolean>(n).fill(false);
     this.sequenced = new Array<boolean>(n).fill(false);
     this.runStartSeq = new Float64Array(n);
+    this.soloGen = new Int32Array(n).fill(-1);
     this.lag = new LaggingStreams(n);
     this.lagOpen = this.lag.open;
     this.lastPrevSeq = this.lag.lastPrev;
@@ -320,6 +327,7 @@ export class OkxAdapter implements VenueAdapter {
       const now = this.now();
       t.lastMsgMs = now;
       const continues = t.book === BookState.LIVE && sc.hasSeqId && this.sequenced[index]!;
+      if (t.conn.retiringWs === null) this.soloGen[index] = t.conn.generation;
       if (continues && sc.seqId <= t.lastSeq) {
         // The book is already past it: the replacement socket's snapshot during a make-before-break. That socket's
         // stream starts here, behind the book.
@@ -372,6 +380,7 @@ export class OkxAdapter implements VenueAdapter {
     if (prev === last || (this.bridgeOpen[index] && prev < last && seq > last)) {
       if (seq === prev) {
         if (update.bidCount === 0 && update.askCount === 0) {
+          if (t.conn.retiringWs === null) this.soloGen[index] = t.conn.generation;
           t.lastMsgMs = this.now(); // the ~60 s keepalive: liveness, nothing to apply
           this.c.keepalives++;
           return;
@@ -379,11 +388,16 @@ export class OkxAdapter implements VenueAdapter {
         this.onSequenceBreak(t, prev, seq);
         return;
       }
+      if (this.lagOpen[index] === 1 && !this.lag.applied(index, !this.books.replaying && t.conn.retiringWs === null, seq < prev, prev, seq)) {
+        this.onSequenceBreak(t, prev, seq); // chains on the lagging stream's pre-reset seqIds too: cannot be placed
+        return;
+      }
       if (seq < prev) {
         this.c.maintenanceResets++; // accepted: prevSeqId still chains
         this.runStartSeq[index] = seq;
       }
-      if (this.lagOpen[index] === 1) this.lag.applied(index, !this.books.replaying && t.conn.retiringWs === null, seq < prev, prev, seq);
+      const conn = t.conn;
+      if (conn.retiringWs === null) this.soloGen[index] = conn.generation;
       t.lastMsgMs = this.now();
       t.lastSeq = seq;
       this.lastPrevSeq[index] = prev;
@@ -393,8 +407,9 @@ export class OkxAdapter implements VenueAdapter {
       this.sink!.onBookUpdate(index, update);
       return;
     }
-    // Provably one the book has (lagging-stream.ts); `overlap`: live, a planned reconnect's second socket open.
-    const overlap = !this.books.replaying && t.conn.retiringWs !== null;
+    // Provably one the book has (lagging-stream.ts). `overlap`: live, a planned reconnect's second socket open, or
+    // its replacement (the old socket closed) yet to deliver a message the book took.
+    const overlap = !this.books.replaying && (t.conn.retiringWs !== null || this.soloGen[index] !== t.conn.generation);
     if (this.lag.isRepeat(index, prev, seq, update.bidCount === 0 && update.askCount === 0, last, overlap, this.runStartSeq[index]!)) {
       this.c.duplicates++;
       return;
@@ -460,7 +475,8 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   onControl(conn: OkxConnection, msg: unknown): void {
-    if (this.control.onControl(conn, msg) === "planned_close") this.planned.soon(conn, conn.generation);
+    // A notice on the retiring socket: that socket is being replaced already. One on the replacement is its own.
+    if (this.control.onControl(conn, msg) === "planned_close" && !conn.fromRetiring) this.planned.soon(conn, conn.generation);
   }
 
   /** A changed tick or lot (instrument-watch.ts): swaps exponents, tells the sink, resyncs the topic. */
@@ -490,6 +506,7 @@ export class OkxAdapter implements VenueAdapter {
     t.lastSeq = u.venueSeq;
     this.lastPrevSeq[t.index] = NaN;
     this.runStartSeq[t.index] = u.venueSeq;
+    if (t.conn.retiringWs === null) this.soloGen[t.index] = t.conn.generation;
     this.lag.close(t.index);
     this.sequenced[t.index] = true;
     this.bridgeOpen[t.index] = true;

@@ -44,11 +44,24 @@ export class OkxConnection extends VenueConnection {
     this.scanner.shareSides(this.update);
   }
 
+  /** True while a frame of the retiring socket (a planned reconnect's old one) is handled: its notices are stale. */
+  fromRetiring = false;
+
   bindMessages(ws: WebSocket, gen: number): void {
     ws.onmessage = (ev: MessageEvent) => {
-      if (gen !== this.generation && gen !== this.retiringGeneration) return;
       const data = ev.data;
-      this.onFrame(typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer));
+      const text = typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer);
+      if (gen === this.generation) {
+        this.onFrame(text);
+        return;
+      }
+      if (gen !== this.retiringGeneration) return;
+      this.fromRetiring = true;
+      try {
+        this.onFrame(text);
+      } finally {
+        this.fromRetiring = false;
+      }
     };
   }
 

@@ -1,7 +1,8 @@
 /**
  * The 64008 notice (service upgrade) goes to every connection at once, but only 3 connects per second are allowed:
  * a connection whose make-before-break replacement finds no connect budget tries again shortly, until it is
- * replaced or its socket is gone. Cold.
+ * replaced or its socket is gone. A notice on the replacement socket of a planned reconnect still in progress (the
+ * old socket not yet closed: its server is upgraded too) waits the same way until that one is done. Cold.
  * @module
  */
 import type { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
@@ -16,12 +17,16 @@ export class PlannedReplacements {
 
   constructor(private readonly lifecycle: ConnectionLifecycle) {}
 
-  /** Replaces `conn` (socket generation `gen`) now, or once there is connect budget. */
+  /**
+   * Replaces `conn` (socket generation `gen`, the one that got the notice) now, or once there is connect budget and
+   * no planned reconnect in progress. While a replacement is still opening, the notice came from the socket it
+   * replaces: nothing more to do.
+   */
   soon(conn: OkxConnection, gen: number): void {
-    if (this.lifecycle.stopping || !conn.open || conn.generation !== gen) return;
+    if (this.lifecycle.stopping || !conn.open || conn.generation !== gen || conn.replacing) return;
     const before = conn.plannedReconnects;
-    this.lifecycle.onPlannedClose(conn, "notice 64008 (service upgrade)");
-    if (conn.plannedReconnects !== before || conn.replacing || conn.retiringWs) return;
+    if (!conn.retiringWs) this.lifecycle.onPlannedClose(conn, "notice 64008 (service upgrade)");
+    if (conn.plannedReconnects !== before || conn.replacing) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       this.soon(conn, gen);

@@ -19,7 +19,7 @@ import type { BookState, StatusReason } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { Rng } from "../../../src/sim/rng.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
-import { LAG_IDLE_MAX } from "../../../src/venues/okx/lagging-stream.ts";
+import { LAG_IDLE_MAX, LAG_REPEATS_MAX } from "../../../src/venues/okx/lagging-stream.ts";
 import type { BookSink } from "../../../src/venues/venue.ts";
 import { applyToMaps } from "../contract.ts";
 import { tempCachePath } from "./helpers.ts";
@@ -97,16 +97,16 @@ class RuleModel {
   last = NaN;
   lastPrev = NaN;
   book = new Map<number, number>();
-  lag: { seq: number; idle: number; reset: { from: number; to: number } | null } | null = null;
+  lag: { seq: number; idle: number; streak: number; reset: { from: number; to: number } | null } | null = null;
   repeats = 0;
   gaps = 0;
 
   snapshot(e: Ev): void {
     if (this.live && e.seq <= this.last) {
-      this.lag = { seq: e.seq, idle: 0, reset: null }; // the replacement socket's stream, behind the book
+      this.lag = { seq: e.seq, idle: 0, streak: 0, reset: null }; // the replacement socket's stream, behind the book
       return;
     }
-    this.lag = this.live ? { seq: this.last, idle: 0, reset: null } : null;
+    this.lag = this.live ? { seq: this.last, idle: 0, streak: 0, reset: null } : null;
     this.live = true;
     this.last = e.seq;
     this.lastPrev = NaN;
@@ -123,7 +123,14 @@ class RuleModel {
         return; // keepalive
       }
       const lag = this.lag;
+      // Chaining on the lagging stream's pre-reset seqIds too: which socket sent it cannot be known (never met here:
+      // the exchange never reuses a seqId).
+      if (lag !== null && lag.reset !== null && prev === lag.seq) {
+        this.gap();
+        return;
+      }
       if (lag !== null) {
+        lag.streak = 0;
         if (++lag.idle > LAG_IDLE_MAX || (seq < prev && lag.reset !== null)) this.lag = null;
         else if (seq < prev) lag.reset = { from: prev, to: seq };
       }
@@ -137,7 +144,7 @@ class RuleModel {
       const forward = prev < seq && seq <= (lag.reset ? lag.reset.from : this.last);
       const keepalive = prev === seq && empty;
       const resetCopy = lag.reset !== null && prev === lag.reset.from && seq === lag.reset.to;
-      if (forward || keepalive || resetCopy) {
+      if ((forward || keepalive || resetCopy) && ++lag.streak <= LAG_REPEATS_MAX) {
         if (resetCopy) lag.reset = null;
         lag.seq = seq;
         lag.idle = 0;

@@ -10,7 +10,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
-import { LAG_IDLE_MAX } from "../../../src/venues/okx/lagging-stream.ts";
+import { LAG_IDLE_MAX, LAG_REPEATS_MAX } from "../../../src/venues/okx/lagging-stream.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { applyToMaps } from "../contract.ts";
 import { tempCachePath } from "./helpers.ts";
@@ -261,6 +261,59 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     feed(frame("BTC-USDT", "update", 11, 13, [["100", "6"]]));
     expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
     expect(adapter.stats().duplicates).toBe(0);
+  });
+
+  test("a maintenance reset into the run while a socket lags: a message chaining on both the book's new seqIds and the lagging stream's old ones is a break, never applied", async () => {
+    const { sink, feed, adapter } = await setup();
+    feed(frame("BTC-USDT", "snapshot", -1, 80, [["100.1", "1"]], [["100.2", "2"]]));
+    feed(frame("BTC-USDT", "update", 80, 90, [["100", "1"]])); // old socket
+    feed(frame("BTC-USDT", "update", 90, 94, [["100", "2"]]));
+    feed(frame("BTC-USDT", "update", 94, 96, [["99.9", "1"]]));
+    feed(frame("BTC-USDT", "update", 96, 100, [["99.8", "1"]]));
+    feed(frame("BTC-USDT", "snapshot", -1, 94, [["100.1", "1"], ["100", "2"]], [["100.2", "2"]])); // new socket, behind
+    feed(frame("BTC-USDT", "update", 100, 92, [["99.7", "1"]])); // old: a maintenance reset into the run
+    feed(frame("BTC-USDT", "update", 92, 94, [["99.6", "1"]])); // old: the book's seqId is 94 again
+    expect(sink.invalid).toEqual([]);
+    // New socket, before the reset: (94,96) chains on the lagging stream (at 94) and on the book (at 94, after the
+    // reset). Applying it would put a pre-reset change on the post-reset book; which one it is cannot be known.
+    feed(frame("BTC-USDT", "update", 94, 96, [["99.9", "1"]]));
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    expect(sink.seq[0]).toBe(94);
+    expect([adapter.stats().deltas, adapter.stats().gaps]).toEqual([6, 1]);
+  });
+
+  test("a replacement snapshot after a maintenance reset the book never saw (its seqIds below the book's): its messages are not repeats for longer than LAG_REPEATS_MAX, the book does not stay LIVE and frozen", async () => {
+    const { sink, feed, adapter } = await setup();
+    feed(frame("BTC-USDT", "snapshot", -1, 1000, [["100.1", "1"]], [["100.2", "2"]]));
+    feed(frame("BTC-USDT", "update", 1000, 1010, [["100", "3"]])); // old socket; it closes before the reset reaches it
+    // The exchange reset to 5 and went on; the replacement's snapshot is at 10, taken for one behind the book.
+    feed(frame("BTC-USDT", "snapshot", -1, 10, [["90", "1"]], [["90.1", "2"]]));
+    expect(adapter.stats().olderSnapshots).toBe(1);
+    let seq = 10;
+    for (let k = 0; k < LAG_REPEATS_MAX; k++, seq++) feed(frame("BTC-USDT", "update", seq, seq + 1, [["90", `${k + 2}`]]));
+    // So far it may be a replacement behind the book (it would chain on the book's 1010 at last).
+    expect(sink.invalid).toEqual([]);
+    feed(frame("BTC-USDT", "update", seq, seq + 1, [["90", "1"]]));
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    expect(adapter.stats().duplicates).toBe(LAG_REPEATS_MAX);
+  });
+
+  test("a lagging stream's message reaching past the book, or copying the book's reset to another seqId, is a break", async () => {
+    const a = await setup();
+    a.feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
+    a.feed(frame("BTC-USDT", "update", 10, 15, [["100", "3"]]));
+    a.feed(frame("BTC-USDT", "update", 15, 20, [["100", "4"]]));
+    a.feed(frame("BTC-USDT", "snapshot", -1, 15, [["100.1", "1"], ["100", "3"]], [["100.2", "2"]])); // behind: lags at 15
+    a.feed(frame("BTC-USDT", "update", 15, 25, [["100", "5"]])); // chains on it, but the book went 15 -> 20
+    expect(a.sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    const b = await setup();
+    b.feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
+    b.feed(frame("BTC-USDT", "update", 10, 18, [["100", "3"]]));
+    b.feed(frame("BTC-USDT", "snapshot", -1, 18, [["100.1", "1"], ["100", "3"]], [["100.2", "2"]])); // level: lags at 18
+    b.feed(frame("BTC-USDT", "update", 18, 3, [["99.9", "1"]])); // the reset
+    b.feed(frame("BTC-USDT", "update", 18, 5, [["99.9", "1"]])); // not its copy: another target
+    expect(b.sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    expect([a.adapter.stats().duplicates, b.adapter.stats().duplicates]).toEqual([0, 0]);
   });
 
   test("after a lost maintenance reset, the next messages (seqIds below the book's) are a gap, not repeats", async () => {
