@@ -61,6 +61,11 @@ export interface BybitSimOptions {
   specs?: Record<string, Partial<SymbolSpec>>;
   /** Largest page the REST endpoint returns (tests use a small one to exercise the cursor). Default 1000. */
   restPageLimit?: number;
+  /**
+   * Keep every window a generated topic had, by u, for booksAt() (tests that check every published book, including
+   * the windows a resubscribe or a reset produce by themselves).
+   */
+  history?: boolean;
 }
 
 export interface BybitSim {
@@ -73,6 +78,11 @@ export interface BybitSim {
    * deepest subscribed one for the symbol); u is that topic's last u (0 when nobody subscribed).
    */
   book(market: MarketName, symbol: string, depth?: number): { bids: Map<string, string>; asks: Map<string, string>; u: number };
+  /**
+   * With `history`: every window the generated topic `orderbook.{depth}.{symbol}` had at update id u (several after
+   * a reset or a tick change, which restart u at 1); empty when it never had u.
+   */
+  booksAt(market: MarketName, symbol: string, depth: number, u: number): { bids: Map<string, string>; asks: Map<string, string> }[];
   inject(fault: SimFault, target?: { market: MarketName; symbol: string }, opts?: { stallMs?: number }): SimFaultSummary;
   /** Emits n steps per subscribed symbol now (n deltas per subscribed topic; replay: n recorded lines per topic). */
   step(n?: number): void;

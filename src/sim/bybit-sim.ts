@@ -62,6 +62,8 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   /** Errors caught by guardedTick (logged, never thrown out of the timer). */
   tickErrors = 0;
   private lastTickErrorLogMs = 0;
+  /** With opts.history: "market|topic|u" → every window (as its text) the topic had at u. */
+  private readonly history = new Map<string, Set<string>>();
 
   constructor(private readonly opts: BybitSimOptions) {
     this.rng = new Rng(opts.seed ?? 1);
@@ -202,6 +204,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     }
     t.subs.add(ws);
     t.lastSentMs = Date.now();
+    this.remember(t);
     this.send(ws, snapshotFrame(t, this.rng));
   }
 
@@ -288,6 +291,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
       if (t.subs.size === 0) continue;
       const frame = advanceTopic(t, this.rng);
       if (frame === null) continue;
+      this.remember(t);
       messages++;
       if (send) this.publish(t, corrupt ? corruptFrame(frame, this.rng) : frame);
     }
@@ -358,6 +362,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
         for (const s of syms) {
           for (const t of s.topics) {
             t.u = 1;
+            this.remember(t);
             if (t.subs.size === 0) continue;
             this.publish(t, snapshotFrame(t, this.rng));
             summary.topics++;
@@ -430,8 +435,28 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
       t.u = 1;
       t.bids = sym.book.windowLevels(true, t.depth);
       t.asks = sym.book.windowLevels(false, t.depth);
+      this.remember(t);
       if (t.subs.size > 0) this.publish(t, snapshotFrame(t, this.rng));
     }
+  }
+
+  /** With opts.history: keeps the topic's window at its current u (cold: a test option). */
+  private remember(t: TopicSim): void {
+    if (!this.opts.history) return;
+    const b = this.book(t.market, t.sym.symbol, t.depth);
+    const key = `${t.market}|${t.topic}|${t.u}`;
+    let set = this.history.get(key);
+    if (!set) this.history.set(key, (set = new Set()));
+    set.add(JSON.stringify([[...b.bids], [...b.asks]]));
+  }
+
+  booksAt(market: MarketName, symbol: string, depth: number, u: number): { bids: Map<string, string>; asks: Map<string, string> }[] {
+    const set = this.history.get(`${market}|orderbook.${depth}.${symbol}|${u}`);
+    if (!set) return [];
+    return [...set].map((text) => {
+      const [bids, asks] = JSON.parse(text) as [[string, string][], [string, string][]];
+      return { bids: new Map(bids), asks: new Map(asks) };
+    });
   }
 
   book(market: MarketName, symbol: string, depth?: number): { bids: Map<string, string>; asks: Map<string, string>; u: number } {
