@@ -7,7 +7,7 @@
  * reordering, corruption, replay, garbage. Every usable book must equal the simulator's at its u.
  *
  * More seeds: CHAOS_SEEDS=1,2,3 (exactly these) or CHAOS_RUNS=20 (20 seeds from the first default); CHAOS_OPS=N
- * lengthens each schedule. A failure names its seed and schedule.
+ * lengthens each schedule; CHAOS_VERBOSE=1 prints each run's faults and counters. A failure names its seed and schedule.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { Feeder } from "../../src/app/feeder.ts";
@@ -15,7 +15,7 @@ import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import type { MarketName } from "../../src/core/types.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
-import { chaosOps, chaosSeeds, runChaos, type ChaosFault, type ChaosTopic, type ChaosVenue } from "../support/chaos.ts";
+import { chaosOps, chaosSeeds, describeRun, runChaos, type ChaosFault, type ChaosTopic, type ChaosVenue } from "../support/chaos.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { rawConfig, uniqueDestination, type Markets } from "./harness.ts";
 
@@ -97,7 +97,7 @@ describe("bybit: randomized fault schedules, simulator → feeder → multicast 
     test(`seed ${seed}: every usable book equals the venue's; all LIVE and equal at the end`, { timeout: 120_000 }, async () => {
       const dest = uniqueDestination(90);
       const r = await runChaos(await bybitVenue(seed), { seed, ops: chaosOps(150), ...dest });
-      console.log(JSON.stringify({ seed, faults: r.faultsInjected, checks: r.usableChecks, notUsable: r.notUsableSeen, sub: { gaps: r.subscriberCounters.gaps, errors: r.subscriberCounters.errors, rejected: r.subscriberCounters.rejected, dup: r.subscriberCounters.duplicates, sup: r.subscriberCounters.superseded, repairs: r.subscriberCounters.repairs }, venue: r.feederStats.venues.bybit }));
+        if (process.env.CHAOS_VERBOSE) console.log(describeRun(r));
       expect(r.violations, `seed ${seed}: ${r.schedule.join(" ")}`).toEqual([]);
       expect(r.usableChecks).toBeGreaterThan(100);
       expect(r.notUsableSeen).toBeGreaterThan(0);

@@ -255,11 +255,33 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     for (const t of venue.topics) if (sub.books.get(t.id)?.state !== BookState.LIVE) violations.push(`seed ${o.seed}: ${t.label} not LIVE at the end`);
     stats = feeder.stats();
   } catch (err) {
-    throw new Error(`${(err as Error).message}\nseed ${o.seed}, schedule: ${schedule.join(" ")}\nviolations: ${violations.slice(0, 5).join("; ")}`);
+    // What each side holds, to tell a stuck publisher from a stuck subscriber.
+    const books = venue.topics.map((t) => {
+      const b = sub.books.get(t.id);
+      const f = feeder.books().find((x) => x.instrument.instrumentId === t.id);
+      const sub_ = b ? `usable ${b.usable} valid ${b.valid} state ${b.state}/${b.reason} stale ${b.stale} seq ${b.venueSeq}` : "none";
+      return `${t.label}: venue seq ${t.now().seq}; publisher ${f ? `state ${f.state}/${f.reason} seq ${f.venueSeq}` : "none"}; subscriber ${sub_}`;
+    });
+    const stats = JSON.stringify(feeder.stats().venues);
+    throw new Error(`${(err as Error).message}\nseed ${o.seed}, schedule: ${schedule.join(" ")}\n${books.join("\n")}\nfeeder: ${stats}\nadapter topics: ${adapterTopics(feeder)}\nviolations: ${violations.slice(0, 5).join("; ")}`);
   } finally {
     await feeder.stop().catch(() => undefined);
     await sub.stop();
     sender.close();
   }
   return { seed: o.seed, schedule, faultsInjected, usableChecks, notUsableSeen, violations, subscriberCounters: sub.counters, feederStats: stats! };
+}
+
+/** The adapters' own topic state (private fields, read for a failure's diagnostics only). */
+function adapterTopics(feeder: Feeder): string {
+  type Topic = Record<string, unknown> & { symbol?: string; topic?: string };
+  const pipelines = (feeder as unknown as { pipelines: { adapter: { topics?: Topic[] } }[] }).pipelines;
+  const pick = (t: Topic) => ({ topic: t.topic ?? t.symbol, sub: t.sub, book: t.book, resyncDelayed: t.resyncDelayed, fetching: t.fetching, lastSeq: t.lastSeq, silentMs: typeof t.lastMsgMs === "number" ? Date.now() - t.lastMsgMs : undefined, resyncs: t.resyncs });
+  return pipelines.flatMap((p) => (p.adapter.topics ?? []).map((t) => JSON.stringify(pick(t)))).join("; ");
+}
+
+/** One line per run (CHAOS_VERBOSE=1): the faults injected and what the subscriber saw. */
+export function describeRun(r: ChaosResult): string {
+  const c = r.subscriberCounters;
+  return JSON.stringify({ seed: r.seed, faults: r.faultsInjected, usableChecks: r.usableChecks, notUsableSeen: r.notUsableSeen, gaps: c.gaps, rejected: c.errors, duplicates: c.duplicates, superseded: c.superseded, repairs: c.repairs });
 }
