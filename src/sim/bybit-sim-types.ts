@@ -6,15 +6,15 @@
 import type { MarketName } from "../core/types.ts";
 import type { SymbolSpec } from "./sim-book.ts";
 
-export type SimFault = "gap" | "reset" | "disconnect" | "stall" | "malformed" | "duplicate";
-export const SIM_FAULTS: readonly SimFault[] = ["gap", "reset", "disconnect", "stall", "malformed", "duplicate"];
+export type SimFault = "gap" | "reset" | "disconnect" | "stall" | "malformed" | "duplicate" | "crossed";
+export const SIM_FAULTS: readonly SimFault[] = ["gap", "reset", "disconnect", "stall", "malformed", "duplicate", "crossed"];
 
 /** What an injected fault touched. */
 export interface SimFaultSummary {
   fault: SimFault;
   /** The symbol hit, or null for every symbol. */
   target: { market: MarketName; symbol: string } | null;
-  /** Subscribed topics the fault acted on (gap/malformed/duplicate/reset/stall); 0 means it had no visible effect. */
+  /** Subscribed topics the fault acted on (gap/malformed/duplicate/reset/stall/crossed); 0 means it had no visible effect. */
   topics: number;
   /** Connections closed (disconnect). */
   connections: number;

@@ -23,7 +23,7 @@ import { handleControl, type SimControlHost } from "./bybit-sim-control.ts";
 import { handleClientMessage, type SimProtocolHost } from "./bybit-sim-protocol.ts";
 import { loadReplay, nextReplayLine, replaySnapshotFrame, skipToSnapshot } from "./bybit-sim-replay.ts";
 import { instrumentsInfo, type SimInstrument } from "./bybit-sim-rest.ts";
-import { ReplayTopic, SymbolSim, TopicSim, advanceTopic, corruptFrame, snapshotFrame, type ConnData, type Ws } from "./bybit-sim-topics.ts";
+import { ReplayTopic, SymbolSim, TopicSim, advanceTopic, corruptFrame, crossedFrame, snapshotFrame, type ConnData, type Ws } from "./bybit-sim-topics.ts";
 import { Rng } from "./rng.ts";
 import { DEFAULT_STEP_S, defaultSpec, formatNumber, stepExponent, type Levels } from "./sim-book.ts";
 import type { BybitSim, BybitSimOptions, SimFault, SimFaultSummary, SimStats, SimTopicInfo } from "./bybit-sim-types.ts";
@@ -375,6 +375,18 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
           r.lastMessage = snap;
           for (const ws of r.subs) this.send(ws, snap);
           if (r.subs.size > 0) summary.topics++;
+        }
+        break;
+      case "crossed": // generated topics only: a delta with a bid at the best ask
+        for (const s of syms) {
+          for (const t of s.topics) {
+            if (t.subs.size === 0) continue;
+            const frame = crossedFrame(t, this.rng);
+            if (frame === null) continue;
+            this.remember(t);
+            this.publish(t, frame);
+            summary.topics++;
+          }
         }
         break;
       case "disconnect": {

@@ -3,7 +3,7 @@
  * BTCUSDT and ETHUSDT at depth 50, spot BTCUSDT at depth 200) → the Bybit adapter over a real WebSocket → Feeder →
  * multicast on 127.0.0.1 → FeedSubscriber. Venue faults: gap, duplicate, malformed frame, disconnect (one
  * connection or all), stall (one symbol or the whole server, shorter and longer than the pong timeout), reset
- * (u restarts at 1 with a snapshot), REST instruments down; feed faults: publisher restart, datagram loss,
+ * (u restarts at 1 with a snapshot), a crossed book (a bid at the best ask), REST instruments down; feed faults: publisher restart, datagram loss,
  * reordering, corruption, replay, garbage. Every usable book must equal the simulator's at its u.
  *
  * More seeds: CHAOS_SEEDS=1,2,3 (exactly these) or CHAOS_RUNS=20 (20 seeds from the first default); CHAOS_OPS=N
@@ -53,6 +53,7 @@ async function bybitVenue(seed: number): Promise<ChaosVenue> {
     { name: "duplicate", inject: (_r, t) => void sim.inject("duplicate", targetOf(t)) },
     { name: "malformed", weight: 2, inject: (_r, t) => void sim.inject("malformed", targetOf(t)) },
     { name: "reset", inject: (_r, t) => void sim.inject("reset", targetOf(t)) },
+    { name: "crossed", inject: (_r, t) => void sim.inject("crossed", targetOf(t)) },
     { name: "disconnect", inject: (r, t) => void sim.inject("disconnect", r.next() < 0.5 ? targetOf(t) : undefined) },
     {
       name: "stall",
