@@ -12,7 +12,8 @@ import { openMulticastSender } from "../../src/net/multicast.ts";
 import { Rng } from "../../src/sim/rng.ts";
 import { FeedSubscriber, type SubscriberBook } from "../../src/subscriber/index.ts";
 import { BookState } from "../../src/core/types.ts";
-import { levelsOfSim, levelsOfView, sameLevels, waitFor } from "../e2e/harness.ts";
+import { parseFixed } from "../../src/core/fixed.ts";
+import { levelsOfView, sameLevels, waitFor, type Levels } from "../e2e/harness.ts";
 
 /** A venue's book as decimal strings (price → qty), as the simulators give it. */
 export interface SimSides {
@@ -46,6 +47,8 @@ export interface ChaosVenue {
   makeFeeder(dest: { group: string; port: number }, dropFilter: (channelId: number, seqNum: number, bytes: Uint8Array) => boolean): Feeder;
   /** False while the venue cannot converge whatever the feeder does (a stalled server). */
   ready?(): boolean;
+  /** A price or size text of the simulator → mantissa at exp (default parseFixed: plain decimals). */
+  parse?(text: string, exp: number): number;
 }
 
 export interface ChaosOptions {
@@ -103,6 +106,11 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   let notUsableSeen = 0;
   let op = -1;
   const byId = new Map(venue.topics.map((t) => [t.id, t]));
+  const parse = venue.parse ?? parseFixed;
+  const levelsOfSim = (b: SimSides, priceExp: number, qtyExp: number): Levels => {
+    const conv = (m: Map<string, string>) => [...m].map(([p, q]) => [parse(p, priceExp), parse(q, qtyExp)] as [number, number]);
+    return { bids: conv(b.bids).sort((x, y) => y[0] - x[0]), asks: conv(b.asks).sort((x, y) => x[0] - y[0]) };
+  };
 
   // ── the feed side: capture, loss and reordering through the publisher's drop hook ──
   const captured: Uint8Array[] = []; // the last datagrams sent, for replay and corruption
