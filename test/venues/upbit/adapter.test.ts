@@ -148,6 +148,20 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       expect(adapter.stats().bisectProbes).toBeGreaterThan(0);
     });
 
+    it("an error frame no code of the request caused rejects nothing: the last code left is probed alone first (chaos seed 702)", async () => {
+      const { sim, adapter, sink, matches } = await setup(spec, SUBS);
+      await until(() => SUBS.every((_, i) => matches(i)), "books live");
+      const before = sim.stats.requests;
+      sim.inject("error_frame"); // an error frame, no code refused: every probe passes
+      // Old: one probe, then the last code left was refused unprobed. Now: two probes, then the full list again.
+      await until(() => adapter.stats().subscribeRejected > 0 || sim.stats.requests >= before + 3, "the bisection over", 15_000);
+      expect(adapter.stats().subscribeRejected).toBe(0);
+      expect(sink.invalid.filter((e) => e.reason === StatusReason.SUBSCRIBE_REJECTED)).toEqual([]);
+      sim.step(1);
+      await until(() => SUBS.every((_, i) => matches(i)), "every book carries on");
+      expect(adapter.stats().bisectProbes).toBe(2);
+    });
+
     it("a book gone stale again and again is in the next reconnect's request (no resync backoff for next_full_book)", async () => {
       const subs = SUBS.slice(0, 2);
       const { sim, adapter, matches } = await setup(spec, subs, { staleAfterMs: () => 100, resyncBackoffBaseMs: 60_000, resyncBackoffMaxMs: 60_000 });
