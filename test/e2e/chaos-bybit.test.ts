@@ -3,7 +3,8 @@
  * BTCUSDT and ETHUSDT at depth 50, spot BTCUSDT at depth 200) → the Bybit adapter over a real WebSocket → Feeder →
  * multicast on 127.0.0.1 → FeedSubscriber. Venue faults: gap, duplicate, malformed frame, disconnect (one
  * connection or all), stall (one symbol or the whole server, shorter and longer than the pong timeout), reset
- * (u restarts at 1 with a snapshot), a crossed book (a bid at the best ask), REST instruments down; feed faults: publisher restart, datagram loss,
+ * (u restarts at 1 with a snapshot), a tick change (REST shows the new tick, u restarts at 1), a crossed book (a bid
+ * at the best ask), REST instruments down; feed faults: publisher restart, subscriber restart, datagram loss,
  * reordering, corruption, replay, garbage. Every usable book must equal the simulator's at its u.
  *
  * More seeds: CHAOS_SEEDS=1,2,3 (exactly these) or CHAOS_RUNS=20 (20 seeds from the first default); CHAOS_OPS=N
@@ -14,7 +15,9 @@ import { Feeder } from "../../src/app/feeder.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import type { MarketName } from "../../src/core/types.ts";
+import { exponentOf, formatFixed, parseFixed } from "../../src/core/fixed.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
+import { defaultSpec } from "../../src/sim/sim-book.ts";
 import { chaosOps, chaosSeeds, describeRun, runChaos, type ChaosFault, type ChaosTopic, type ChaosVenue } from "../support/chaos.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { rawConfig, uniqueDestination, type Markets } from "./harness.ts";
@@ -48,6 +51,8 @@ async function bybitVenue(seed: number): Promise<ChaosVenue> {
     })),
   );
   const targetOf = (t: ChaosTopic) => topics.find((x) => x.id === t.id)!;
+  let tickChanges = 0;
+  const ticks = new Map(topics.map((t) => [t.id, defaultSpec(t.market, t.symbol).tickSize]));
   const faults: ChaosFault[] = [
     { name: "gap", weight: 2, inject: (_r, t) => void sim.inject("gap", targetOf(t)) },
     { name: "duplicate", inject: (_r, t) => void sim.inject("duplicate", targetOf(t)) },
@@ -63,6 +68,22 @@ async function bybitVenue(seed: number): Promise<ChaosVenue> {
         const whole = r.next() < 0.4;
         sim.inject("stall", whole ? undefined : targetOf(t), { stallMs });
         if (whole) stalledUntilMs = Date.now() + stallMs;
+      },
+    },
+    {
+      // Bybit's tick change: REST shows the new tick and u restarts at 1 with a snapshot. Finer ticks only (every
+      // price fits them), at most twice a run (mantissas grow tenfold each time).
+      name: "tickChange",
+      weight: 0.2,
+      inject: (_r, t) => {
+        const x = targetOf(t);
+        if (tickChanges >= 2) return;
+        tickChanges++;
+        const tick = ticks.get(t.id)!;
+        const e = exponentOf(tick);
+        const finer = formatFixed(parseFixed(tick, e), e + 1);
+        ticks.set(t.id, finer);
+        sim.changeInstrument(x.market, x.symbol, { tickSize: finer });
       },
     },
     {

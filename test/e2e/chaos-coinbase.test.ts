@@ -3,7 +3,7 @@
  * ETH-USD on one connection, SOL-USD on its own; one sequence_num per connection) → the Coinbase adapter over a real
  * WebSocket → Feeder → multicast on 127.0.0.1 → FeedSubscriber. Venue faults: gap (across the connection's
  * products), duplicate, malformed frame, reset (a new snapshot event), disconnect, stall (heartbeats included), an
- * error frame, REST products down; feed faults: publisher restart, datagram loss, reordering, corruption, replay,
+ * error frame, REST products down; feed faults: publisher restart, subscriber restart, datagram loss, reordering, corruption, replay,
  * garbage. Every usable book must equal one a frame with its sequence_num carried.
  *
  * More seeds: CHAOS_SEEDS=1,2,3 (exactly these) or CHAOS_RUNS=20 (20 seeds from the first default); CHAOS_OPS=N

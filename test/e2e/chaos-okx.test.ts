@@ -4,7 +4,7 @@
  * over a real WebSocket → Feeder → multicast on 127.0.0.1 → FeedSubscriber. Two modes: `books` with its initial
  * snapshot, and without it (the REST snapshot bridged by seqId, with refused (429) and stale REST snapshots).
  * Venue faults: gap, duplicate, malformed frame, maintenance reset (seqId < prevSeqId), wrong checksum, keepalive,
- * disconnect, whole-server stall, the 64008 notice (planned reconnect); feed faults: publisher restart, datagram
+ * disconnect, whole-server stall, the 64008 notice (planned reconnect); feed faults: publisher restart, subscriber restart, datagram
  * loss, reordering, corruption, replay, garbage. Every usable book must equal one the simulator had at its seqId.
  *
  * More seeds: CHAOS_SEEDS=1,2,3 (exactly these) or CHAOS_RUNS=20 (20 seeds from the first default); CHAOS_OPS=N

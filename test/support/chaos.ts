@@ -1,8 +1,8 @@
 /**
  * Randomized fault schedules, end to end: a venue simulator → the real adapter over a real WebSocket → the Feeder's
  * builders → real multicast on 127.0.0.1 (TTL 1) → the real FeedSubscriber. A seeded schedule interleaves normal
- * traffic with the venue's faults and with faults of the feed itself (a publisher restart, lost, reordered,
- * corrupted, replayed and garbage datagrams). After every subscriber event, every book the subscriber shows as
+ * traffic with the venue's faults and with faults of the feed itself (a publisher restart, a subscriber joining
+ * anew, lost, reordered, corrupted, replayed and garbage datagrams). After every subscriber event, every book the subscriber shows as
  * `usable` must equal one the venue had at that venue sequence; at the end every book is usable and equal to the
  * venue's book now. The schedule reproduces from its seed; the timing of the interleaving does not (real sockets).
  * @module
@@ -107,10 +107,16 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   let op = -1;
   const byId = new Map(venue.topics.map((t) => [t.id, t]));
   const parse = venue.parse ?? parseFixed;
-  const levelsOfSim = (b: SimSides, priceExp: number, qtyExp: number): Levels => {
+  /** The venue's book in mantissas at the book's exponents; null when it does not fit them (another tick's book). */
+  const levelsOfSim = (b: SimSides, priceExp: number, qtyExp: number): Levels | null => {
     const conv = (m: Map<string, string>) => [...m].map(([p, q]) => [parse(p, priceExp), parse(q, qtyExp)] as [number, number]);
-    return { bids: conv(b.bids).sort((x, y) => y[0] - x[0]), asks: conv(b.asks).sort((x, y) => x[0] - y[0]) };
+    try {
+      return { bids: conv(b.bids).sort((x, y) => y[0] - x[0]), asks: conv(b.asks).sort((x, y) => x[0] - y[0]) };
+    } catch {
+      return null;
+    }
   };
+  const same = (a: Levels, b: Levels | null) => b !== null && sameLevels(a, b);
 
   // ── the feed side: capture, loss and reordering through the publisher's drop hook ──
   const captured: Uint8Array[] = []; // the last datagrams sent, for replay and corruption
@@ -136,7 +142,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     return false;
   };
 
-  const sub = new FeedSubscriber({ groups: [{ group: o.group, port: o.port, iface: "127.0.0.1" }] });
+  let sub = null as unknown as FeedSubscriber; // set by startSubscriber below
   const lastChecked = new Map<number, string>();
   const check = (b: SubscriberBook) => {
     const t = byId.get(b.instrumentId);
@@ -155,7 +161,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     if (now.seq === b.venueSeq) candidates.push(now);
     usableChecks++;
     if (candidates.length === 0) violations.push(`seed ${o.seed} op ${op}: ${t.label} usable at venue seq ${b.venueSeq}, which the venue never had`);
-    else if (!candidates.some((c) => sameLevels(seen, levelsOfSim(c, b.instrument.priceExp, b.instrument.qtyExp)))) {
+    else if (!candidates.some((c) => same(seen, levelsOfSim(c, b.instrument.priceExp, b.instrument.qtyExp)))) {
       violations.push(`seed ${o.seed} op ${op}: ${t.label} usable at venue seq ${b.venueSeq} but differs from the venue's book (state ${b.state}, instrSeq ${b.instrSeq})`);
     }
   };
@@ -165,9 +171,15 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       if (b) check(b);
     }
   };
-  // Every event, whatever its kind: a book's usability can change through another book's stream (a gap, staleness).
-  for (const ev of ["update", "status", "gap", "session", "stale", "repair", "supersede", "exponent", "definition"] as const) sub.on(ev, checkAll);
-  await sub.start();
+  /** A new subscriber joining the feed mid-stream (at the start, and for the subscriberRestart fault). */
+  const startSubscriber = async () => {
+    sub = new FeedSubscriber({ groups: [{ group: o.group, port: o.port, iface: "127.0.0.1" }] });
+    lastChecked.clear();
+    // Every event, whatever its kind: a book's usability can change through another book's stream (a gap, staleness).
+    for (const ev of ["update", "status", "gap", "session", "stale", "repair", "supersede", "exponent", "definition"] as const) sub.on(ev, checkAll);
+    await sub.start();
+  };
+  await startSubscriber();
 
   let feeder = venue.makeFeeder({ group: o.group, port: o.port }, dropFilter);
   const equalNow = () =>
@@ -175,7 +187,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       const b = sub.books.get(t.id);
       if (!b || !b.usable) return false;
       const now = t.now();
-      return b.venueSeq === now.seq && sameLevels(levelsOfView(b), levelsOfSim(now, b.instrument.priceExp, b.instrument.qtyExp));
+      return b.venueSeq === now.seq && same(levelsOfView(b), levelsOfSim(now, b.instrument.priceExp, b.instrument.qtyExp));
     });
   let polls = 0;
   const converge = (what: string) =>
@@ -191,6 +203,14 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
         await feeder.stop();
         feeder = venue.makeFeeder({ group: o.group, port: o.port }, dropFilter);
         await feeder.start();
+      },
+    },
+    {
+      name: "subscriberRestart",
+      weight: 0.3,
+      inject: async () => {
+        await sub.stop();
+        await startSubscriber();
       },
     },
     { name: "datagramLoss", inject: (r) => void (dropNext += r.int(1, 4)) },
