@@ -213,7 +213,8 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
         await startSubscriber();
       },
     },
-    { name: "datagramLoss", inject: (r) => void (dropNext += r.int(1, 4)) },
+    // Mostly a few datagrams; sometimes a burst longer than a refresh cycle's worth of deltas.
+    { name: "datagramLoss", inject: (r) => void (dropNext += r.next() < 0.8 ? r.int(1, 4) : r.int(10, 60)) },
     {
       name: "datagramReorder",
       inject: (r) => {
@@ -272,6 +273,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       const pause = rng.next();
       if (pause < 0.1) await converge(`after op ${op}`);
       else await delay(pause < 0.6 ? 0 : rng.int(1, 40));
+      checkAll(); // a book can become usable without an event of its own (its stream speaking again after a silence)
     }
     op = o.ops;
     await converge("end of the schedule");
