@@ -124,7 +124,7 @@ async function deribitVenue(seed: number): Promise<ChaosVenue> {
         config: validateConfig(raw),
         log: silentLogger,
         dropFilter,
-        adapterOptions: { reconnectBaseMs: 20, reconnectMaxMs: 200, staleAfterMs: () => STALE_AFTER_MS, resyncBackoffBaseMs: 20 },
+        adapterOptions: { reconnectBaseMs: 20, reconnectMaxMs: 200, staleAfterMs: () => STALE_AFTER_MS, resyncBackoffBaseMs: 20, resyncBackoffMaxMs: 500 },
       });
     },
   };

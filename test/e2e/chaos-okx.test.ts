@@ -112,7 +112,7 @@ async function okxVenue(seed: number, initialSnapshot: boolean): Promise<ChaosVe
         config: validateConfig(raw),
         log: silentLogger,
         dropFilter,
-        adapterOptions: { pingIntervalMs: 200, pongTimeoutMs: 1000, reconnectBaseMs: 20, reconnectMaxMs: 200, staleAfterMs: () => STALE_AFTER_MS, resyncBackoffBaseMs: 20 },
+        adapterOptions: { pingIntervalMs: 200, pongTimeoutMs: 1000, reconnectBaseMs: 20, reconnectMaxMs: 200, staleAfterMs: () => STALE_AFTER_MS, resyncBackoffBaseMs: 20, resyncBackoffMaxMs: 500 },
       });
     },
   };
