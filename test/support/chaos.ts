@@ -144,6 +144,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
 
   let sub = null as unknown as FeedSubscriber; // set by startSubscriber below
   const lastChecked = new Map<number, string>();
+  const trace = new Map<number, string[]>();
   const check = (b: SubscriberBook) => {
     const t = byId.get(b.instrumentId);
     if (!t) return;
@@ -162,7 +163,10 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     usableChecks++;
     if (candidates.length === 0) violations.push(`seed ${o.seed} op ${op}: ${t.label} usable at venue seq ${b.venueSeq}, which the venue never had`);
     else if (!candidates.some((c) => same(seen, levelsOfSim(c, b.instrument.priceExp, b.instrument.qtyExp)))) {
-      violations.push(`seed ${o.seed} op ${op}: ${t.label} usable at venue seq ${b.venueSeq} but differs from the venue's book (state ${b.state}, instrSeq ${b.instrSeq})`);
+      const fits = candidates.map((c) => levelsOfSim(c, b.instrument.priceExp, b.instrument.qtyExp)).filter((l): l is Levels => l !== null);
+      const why = fits.length === 0 ? `no book the venue had then fits exponents ${b.instrument.priceExp}/${b.instrument.qtyExp}` : firstDifference(seen, fits[0]!);
+      violations.push(`seed ${o.seed} op ${op}: ${t.label} usable at venue seq ${b.venueSeq} but differs from the venue's book (state ${b.state}, instrSeq ${b.instrSeq}; ${candidates.length} candidate(s): ${why})`);
+      if (violations.length === 1 && process.env.CHAOS_TRACE) console.log(`${t.label} events:\n${(trace.get(t.id) ?? []).join("\n")}`);
     }
   };
   const checkAll = () => {
@@ -175,6 +179,22 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   const startSubscriber = async () => {
     sub = new FeedSubscriber({ groups: [{ group: o.group, port: o.port, iface: "127.0.0.1" }] });
     lastChecked.clear();
+    if (process.env.CHAOS_TRACE) {
+      // The last events of every book, printed with the first violation (CHAOS_TRACE=1).
+      const note = (id: number, what: string) => {
+        const list = trace.get(id) ?? [];
+        list.push(`op ${op} ${what}`);
+        if (list.length > 40) list.shift();
+        trace.set(id, list);
+      };
+      const bookText = (b: SubscriberBook) => `state ${b.state}/${b.reason} valid ${b.valid} usable ${b.usable} instrSeq ${b.instrSeq} seq ${b.venueSeq} exps ${b.instrument.priceExp}/${b.instrument.qtyExp} levels ${b.bidCount}/${b.askCount} session ${b.sessionId}`;
+      sub.on("update", (e) => note(e.book.instrumentId, `update ${e.kind}${e.refresh ? " (refresh)" : ""}: ${bookText(e.book)}`));
+      sub.on("status", (e) => note(e.book.instrumentId, `status: ${bookText(e.book)}`));
+      sub.on("exponent", (e) => note(e.book.instrumentId, `exponent ${e.previousPriceExp}→${e.priceExp}: ${bookText(e.book)}`));
+      sub.on("repair", (e) => note(e.book.instrumentId, `repair: ${bookText(e.book)}`));
+      sub.on("supersede", (e) => note(e.book.instrumentId, `supersede: ${bookText(e.book)}`));
+      sub.on("definition", (b) => note(b.instrumentId, `definition: ${bookText(b)}`));
+    }
     // Every event, whatever its kind: a book's usability can change through another book's stream (a gap, staleness).
     for (const ev of ["update", "status", "gap", "session", "stale", "repair", "supersede", "exponent", "definition"] as const) sub.on(ev, checkAll);
     await sub.start();
@@ -249,7 +269,9 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       },
     },
   ];
-  const faults = [...venue.faults, ...feedFaults];
+  // CHAOS_FAULTS=a,b narrows the schedule to those faults (to isolate a failure).
+  const only = process.env.CHAOS_FAULTS?.split(",").map((x) => x.trim());
+  const faults = [...venue.faults, ...feedFaults].filter((f) => !only || only.includes(f.name));
   const totalWeight = faults.reduce((n, f) => n + (f.weight ?? 1), 0);
   const pick = (): ChaosFault => {
     let x = rng.next() * totalWeight;
@@ -314,4 +336,16 @@ function adapterTopics(feeder: Feeder): string {
 export function describeRun(r: ChaosResult): string {
   const c = r.subscriberCounters;
   return JSON.stringify({ seed: r.seed, faults: r.faultsInjected, usableChecks: r.usableChecks, notUsableSeen: r.notUsableSeen, gaps: c.gaps, rejected: c.errors, duplicates: c.duplicates, superseded: c.superseded, repairs: c.repairs });
+}
+
+/** Where two books first differ, for a violation's message. */
+function firstDifference(seen: Levels, want: Levels): string {
+  for (const side of ["bids", "asks"] as const) {
+    const a = seen[side];
+    const b = want[side];
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      if (a[i]?.[0] !== b[i]?.[0] || a[i]?.[1] !== b[i]?.[1]) return `${side}[${i}] shown ${JSON.stringify(a[i])}, venue ${JSON.stringify(b[i])} (${a.length} vs ${b.length} levels)`;
+    }
+  }
+  return "same levels";
 }
