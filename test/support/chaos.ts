@@ -5,6 +5,9 @@
  * anew, lost, reordered, corrupted, replayed and garbage datagrams). After every subscriber event, every book the subscriber shows as
  * `usable` must equal one the venue had at that venue sequence; at the end every book is usable and equal to the
  * venue's book now. The schedule reproduces from its seed; the timing of the interleaving does not (real sockets).
+ * Environment: CHAOS_SEEDS / CHAOS_RUNS / CHAOS_OPS choose the runs (chaosSeeds, chaosOps), CHAOS_FAULTS=a,b keeps
+ * only those faults, CHAOS_TRACE=1 prints a book's last events with the first violation, CHAOS_VERBOSE=1 (in the
+ * tests) one line per run.
  * @module
  */
 import { Feeder } from "../../src/app/feeder.ts";
