@@ -92,7 +92,7 @@ async function coinbaseVenue(seed: number): Promise<ChaosVenue> {
 }
 
 describe("coinbase: randomized fault schedules, simulator → feeder → multicast → subscriber", () => {
-  for (const seed of chaosSeeds([601, 602])) {
+  for (const seed of chaosSeeds([601])) {
     test(`seed ${seed}: every usable book equals the venue's; all LIVE and equal at the end`, { timeout: 120_000 }, async () => {
       const dest = uniqueDestination(95);
       const r = await runChaos(await coinbaseVenue(seed), { seed, ops: chaosOps(150), ...dest });

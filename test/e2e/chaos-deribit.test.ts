@@ -131,7 +131,7 @@ async function deribitVenue(seed: number): Promise<ChaosVenue> {
 }
 
 describe("deribit: randomized fault schedules, simulator → feeder → multicast → subscriber", () => {
-  for (const seed of chaosSeeds([501, 502])) {
+  for (const seed of chaosSeeds([501])) {
     test(`seed ${seed}: every usable book equals the venue's; all LIVE and equal at the end`, { timeout: 120_000 }, async () => {
       const dest = uniqueDestination(94);
       const r = await runChaos(await deribitVenue(seed), { seed, ops: chaosOps(150), ...dest });
