@@ -6,7 +6,7 @@
  * `usable` must equal one the venue had at that venue sequence; at the end every book is usable and equal to the
  * venue's book now. The schedule reproduces from its seed; the timing of the interleaving does not (real sockets).
  * Environment: CHAOS_SEEDS / CHAOS_RUNS / CHAOS_OPS choose the runs (chaosSeeds, chaosOps), CHAOS_FAULTS=a,b keeps
- * only those faults, CHAOS_TRACE=1 prints a book's last events with the first violation, CHAOS_VERBOSE=1 (in the
+ * only those faults, CHAOS_FAULT_RATE=0.5 makes half the operations faults (default 0.25), CHAOS_TRACE=1 prints a book's last events with the first violation, CHAOS_VERBOSE=1 (in the
  * tests) one line per run.
  * @module
  */
@@ -287,7 +287,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     await feeder.start();
     await converge("start");
     for (op = 0; op < o.ops; op++) {
-      if (rng.next() < (o.faultRate ?? 0.25)) {
+      if (rng.next() < (o.faultRate ?? (Number(process.env.CHAOS_FAULT_RATE) || 0.25))) {
         const f = pick();
         const target = venue.topics[rng.int(0, venue.topics.length - 1)]!;
         schedule.push(`${op}:${f.name}:${target.label}`);
