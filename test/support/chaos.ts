@@ -2,12 +2,14 @@
  * Randomized fault schedules, end to end: a venue simulator → the real adapter over a real WebSocket → the Feeder's
  * builders → real multicast on 127.0.0.1 (TTL 1) → the real FeedSubscriber. A seeded schedule interleaves normal
  * traffic with the venue's faults and with faults of the feed itself (a publisher restart, a subscriber joining
- * anew, lost, reordered, corrupted, replayed and garbage datagrams). After every subscriber event, every book the subscriber shows as
- * `usable` must equal one the venue had at that venue sequence; at the end every book is usable and equal to the
- * venue's book now. The schedule reproduces from its seed; the timing of the interleaving does not (real sockets).
- * Environment: CHAOS_SEEDS / CHAOS_RUNS / CHAOS_OPS choose the runs (chaosSeeds, chaosOps), CHAOS_FAULTS=a,b keeps
- * only those faults, CHAOS_FAULT_RATE=0.5 makes half the operations faults (default 0.25), CHAOS_TRACE=1 prints a book's last events with the first violation, CHAOS_VERBOSE=1 (in the
- * tests) one line per run.
+ * anew, lost, reordered, corrupted, replayed and garbage datagrams). After every subscriber event, every book the
+ * subscriber shows as `usable` must equal one the venue had at that venue sequence; at the end every book is usable
+ * and equal to the venue's book now. The schedule reproduces from its seed; the timing of the interleaving does not
+ * (real sockets).
+ *
+ * Environment: CHAOS_SEEDS / CHAOS_RUNS / CHAOS_OPS choose the runs (chaosSeeds, chaosOps); CHAOS_FAULTS=a,b keeps
+ * only those faults; CHAOS_FAULT_RATE=0.5 makes half the operations faults (default 0.25); CHAOS_TRACE=1 prints a
+ * book's last events with the first violation; CHAOS_VERBOSE=1 (in the tests) prints one line per run.
  * @module
  */
 import { Feeder } from "../../src/app/feeder.ts";
