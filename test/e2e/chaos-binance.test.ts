@@ -1,13 +1,14 @@
 /**
  * Binance spot and USD-M, randomized fault schedules end to end (test/support/chaos.ts): the Binance simulator (two
- * symbols per market, every book state kept by update id) → the Binance adapter over a real WebSocket (diffs
- * bridged to REST depth snapshots) → Feeder → multicast on 127.0.0.1 → FeedSubscriber. Venue faults: gap,
- * duplicate, malformed frame, disconnect, stall, serverShutdown (planned reconnect), REST snapshots refused (429),
- * banned (418), failed (500) or too old to bridge; feed faults: publisher restart, subscriber restart, datagram loss, reordering,
+ * symbols per market, every book state kept by update id) → the Binance adapter over a real WebSocket (diffs bridged
+ * to REST depth snapshots) → Feeder → multicast on 127.0.0.1 → FeedSubscriber. Venue faults: gap, duplicate,
+ * malformed frame, disconnect, stall, serverShutdown (planned reconnect), REST snapshots refused (429), banned (418),
+ * failed (500) or too old to bridge; feed faults: publisher restart, subscriber restart, datagram loss, reordering,
  * corruption, replay, garbage. Every usable book must equal the simulator's book at its update id.
  *
  * More seeds: CHAOS_SEEDS=1,2,3 (exactly these) or CHAOS_RUNS=20 (20 seeds from the first default); CHAOS_OPS=N
- * lengthens each schedule; CHAOS_VERBOSE=1 prints each run's faults and counters. A failure names its seed and schedule.
+ * lengthens each schedule; CHAOS_VERBOSE=1 prints each run's faults and counters. A failure names its seed and
+ * schedule.
  */
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";

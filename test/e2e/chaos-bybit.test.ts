@@ -1,14 +1,15 @@
 /**
  * Bybit, randomized fault schedules end to end (test/support/chaos.ts): the Bybit simulator (three books: linear
  * BTCUSDT and ETHUSDT at depth 50, spot BTCUSDT at depth 200) → the Bybit adapter over a real WebSocket → Feeder →
- * multicast on 127.0.0.1 → FeedSubscriber. Venue faults: gap, duplicate, malformed frame, disconnect (one
- * connection or all), stall (one symbol or the whole server, shorter and longer than the pong timeout), reset
- * (u restarts at 1 with a snapshot), a tick change (REST shows the new tick, u restarts at 1), a crossed book (a bid
- * at the best ask), REST instruments down; feed faults: publisher restart, subscriber restart, datagram loss,
- * reordering, corruption, replay, garbage. Every usable book must equal the simulator's at its u.
+ * multicast on 127.0.0.1 → FeedSubscriber. Venue faults: gap, duplicate, malformed frame, disconnect (one connection
+ * or all), stall (one symbol or the whole server, shorter and longer than the pong timeout), reset (u restarts at 1
+ * with a snapshot), a tick change (REST shows the new tick, u restarts at 1), a crossed book (a bid at the best ask),
+ * REST instruments down; feed faults: publisher restart, subscriber restart, datagram loss, reordering, corruption,
+ * replay, garbage. Every usable book must equal the simulator's at its u.
  *
  * More seeds: CHAOS_SEEDS=1,2,3 (exactly these) or CHAOS_RUNS=20 (20 seeds from the first default); CHAOS_OPS=N
- * lengthens each schedule; CHAOS_VERBOSE=1 prints each run's faults and counters. A failure names its seed and schedule.
+ * lengthens each schedule; CHAOS_VERBOSE=1 prints each run's faults and counters. A failure names its seed and
+ * schedule.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { Feeder } from "../../src/app/feeder.ts";

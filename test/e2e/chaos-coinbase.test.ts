@@ -1,13 +1,14 @@
 /**
  * Coinbase, randomized fault schedules end to end (test/support/chaos.ts): the Coinbase simulator (BTC-USD and
  * ETH-USD on one connection, SOL-USD on its own; one sequence_num per connection) → the Coinbase adapter over a real
- * WebSocket → Feeder → multicast on 127.0.0.1 → FeedSubscriber. Venue faults: gap (across the connection's
- * products), duplicate, malformed frame, reset (a new snapshot event), disconnect, stall (heartbeats included), an
- * error frame, REST products down; feed faults: publisher restart, subscriber restart, datagram loss, reordering, corruption, replay,
- * garbage. Every usable book must equal one a frame with its sequence_num carried.
+ * WebSocket → Feeder → multicast on 127.0.0.1 → FeedSubscriber. Venue faults: gap (across the connection's products),
+ * duplicate, malformed frame, reset (a new snapshot event), disconnect, stall (heartbeats included), an error frame,
+ * REST products down; feed faults: publisher restart, subscriber restart, datagram loss, reordering, corruption,
+ * replay, garbage. Every usable book must equal one a frame with its sequence_num carried.
  *
  * More seeds: CHAOS_SEEDS=1,2,3 (exactly these) or CHAOS_RUNS=20 (20 seeds from the first default); CHAOS_OPS=N
- * lengthens each schedule; CHAOS_VERBOSE=1 prints each run's faults and counters. A failure names its seed and schedule.
+ * lengthens each schedule; CHAOS_VERBOSE=1 prints each run's faults and counters. A failure names its seed and
+ * schedule.
  */
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";

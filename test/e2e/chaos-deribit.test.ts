@@ -3,12 +3,13 @@
  * BTC-PERPETUAL and ETH-PERPETUAL on `book.X.100ms`, option BTC-27MAR26-70000-C at depth 10) → the Deribit adapter
  * over a real WebSocket (JSON-RPC) → Feeder → multicast on 127.0.0.1 → FeedSubscriber. Venue faults: gap,
  * change_id_break, duplicate, malformed frame, reset (a new book with change_id far ahead), disconnect, stall (one
- * instrument or the whole server), rate_limit (10028 on the next requests), test_request; feed faults: publisher restart, subscriber
- * restart, datagram loss, reordering, corruption, replay, garbage. Every usable book must equal one the simulator
- * had at its change_id.
+ * instrument or the whole server), rate_limit (10028 on the next requests), test_request; feed faults: publisher
+ * restart, subscriber restart, datagram loss, reordering, corruption, replay, garbage. Every usable book must equal
+ * one the simulator had at its change_id.
  *
  * More seeds: CHAOS_SEEDS=1,2,3 (exactly these) or CHAOS_RUNS=20 (20 seeds from the first default); CHAOS_OPS=N
- * lengthens each schedule; CHAOS_VERBOSE=1 prints each run's faults and counters. A failure names its seed and schedule.
+ * lengthens each schedule; CHAOS_VERBOSE=1 prints each run's faults and counters. A failure names its seed and
+ * schedule.
  */
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";

@@ -1,14 +1,16 @@
 /**
  * OKX, randomized fault schedules end to end (test/support/chaos.ts): the OKX simulator with real checksums (spot
- * BTC-USDT and ETH-USDT and linear BTC-USDT-SWAP on `books`, inverse BTC-USD-SWAP on `books5`) → the OKX adapter
- * over a real WebSocket → Feeder → multicast on 127.0.0.1 → FeedSubscriber. Two modes: `books` with its initial
- * snapshot, and without it (the REST snapshot bridged by seqId, with refused (429) and stale REST snapshots).
- * Venue faults: gap, duplicate, malformed frame, maintenance reset (seqId < prevSeqId), wrong checksum, keepalive,
- * disconnect, whole-server stall, the 64008 notice (planned reconnect); feed faults: publisher restart, subscriber restart, datagram
- * loss, reordering, corruption, replay, garbage. Every usable book must equal one the simulator had at its seqId.
+ * BTC-USDT and ETH-USDT and linear BTC-USDT-SWAP on `books`, inverse BTC-USD-SWAP on `books5`) → the OKX adapter over
+ * a real WebSocket → Feeder → multicast on 127.0.0.1 → FeedSubscriber. Two modes: `books` with its initial snapshot,
+ * and without it (the REST snapshot bridged by seqId, with refused (429) and stale REST snapshots). Venue faults:
+ * gap, duplicate, malformed frame, maintenance reset (seqId < prevSeqId), wrong checksum, keepalive, disconnect,
+ * whole-server stall, the 64008 notice (planned reconnect); feed faults: publisher restart, subscriber restart,
+ * datagram loss, reordering, corruption, replay, garbage. Every usable book must equal one the simulator had at its
+ * seqId.
  *
  * More seeds: CHAOS_SEEDS=1,2,3 (exactly these) or CHAOS_RUNS=20 (20 seeds from the first default); CHAOS_OPS=N
- * lengthens each schedule; CHAOS_VERBOSE=1 prints each run's faults and counters. A failure names its seed and schedule.
+ * lengthens each schedule; CHAOS_VERBOSE=1 prints each run's faults and counters. A failure names its seed and
+ * schedule.
  */
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";

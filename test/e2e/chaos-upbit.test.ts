@@ -3,11 +3,12 @@
  * (snapshot-only books: KRW-BTC at 30 units, KRW-XRP at 15, USDT-BTC and BTC-ETH at 5) → the adapter over a real
  * WebSocket → Feeder → multicast on 127.0.0.1 → FeedSubscriber. Venue faults: duplicate, an older book (stamped
  * before the last), zero-size units, malformed frame, disconnect, whole-server stall, HTTP 429 on the next upgrades,
- * an error frame naming no code, REST down; feed faults: publisher restart, subscriber restart, datagram loss, reordering, corruption,
- * replay, garbage. Every usable book must equal the simulator's book at its timestamp.
+ * an error frame naming no code, REST down; feed faults: publisher restart, subscriber restart, datagram loss,
+ * reordering, corruption, replay, garbage. Every usable book must equal the simulator's book at its timestamp.
  *
  * More seeds: CHAOS_SEEDS=1,2,3 (exactly these) or CHAOS_RUNS=20 (20 seeds from the first default); CHAOS_OPS=N
- * lengthens each schedule; CHAOS_VERBOSE=1 prints each run's faults and counters. A failure names its seed and schedule.
+ * lengthens each schedule; CHAOS_VERBOSE=1 prints each run's faults and counters. A failure names its seed and
+ * schedule.
  */
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
