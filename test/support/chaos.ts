@@ -49,11 +49,18 @@ export interface ChaosVenue {
   step(n: number): void;
   faults: ChaosFault[];
   /** A Feeder publishing to the destination (called again for each publisher restart). */
-  makeFeeder(dest: { group: string; port: number }, dropFilter: (channelId: number, seqNum: number, bytes: Uint8Array) => boolean): Feeder;
+  makeFeeder(dest: ChaosDestination, dropFilter: (channelId: number, seqNum: number, bytes: Uint8Array) => boolean): Feeder;
   /** False while the venue cannot converge whatever the feeder does (a stalled server). */
   ready?(): boolean;
   /** A price or size text of the simulator → mantissa at exp (default parseFixed: plain decimals). */
   parse?(text: string, exp: number): number;
+}
+
+/** Where the Feeder publishes; with `retransmitListen`, its publish.retransmit.listen ("127.0.0.1:PORT"). */
+export interface ChaosDestination {
+  group: string;
+  port: number;
+  retransmitListen?: string;
 }
 
 export interface ChaosOptions {
@@ -64,6 +71,11 @@ export interface ChaosOptions {
   port: number;
   /** Share of operations that are faults (default 0.25). */
   faultRate?: number;
+  /**
+   * The publisher keeps a retransmit ring and the subscriber asks it for lost datagrams (publish.retransmit and the
+   * subscriber's `retransmit`), so losses are repaired by retransmission first and by the refresh otherwise.
+   */
+  retransmit?: boolean;
   /** Longest wait for convergence (default 30 s). */
   settleTimeoutMs?: number;
 }
@@ -182,7 +194,8 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   };
   /** A new subscriber joining the feed mid-stream (at the start, and for the subscriberRestart fault). */
   const startSubscriber = async () => {
-    sub = new FeedSubscriber({ groups: [{ group: o.group, port: o.port, iface: "127.0.0.1" }] });
+    const retransmit = retxPort > 0 ? { host: "127.0.0.1", port: retxPort, timeoutMs: 250 } : undefined;
+    sub = new FeedSubscriber({ groups: [{ group: o.group, port: o.port, iface: "127.0.0.1" }], retransmit });
     lastChecked.clear();
     if (process.env.CHAOS_TRACE) {
       // The last events of every book, printed with the first violation (CHAOS_TRACE=1).
@@ -204,9 +217,13 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     for (const ev of ["update", "status", "gap", "session", "stale", "repair", "supersede", "exponent", "definition"] as const) sub.on(ev, checkAll);
     await sub.start();
   };
+  // The publisher first: with retransmission the subscriber needs the port its request server took.
+  let retxPort = 0;
+  const dest = (): ChaosDestination => ({ group: o.group, port: o.port, ...(o.retransmit ? { retransmitListen: `127.0.0.1:${retxPort}` } : {}) });
+  let feeder = venue.makeFeeder(dest(), dropFilter);
+  await feeder.start();
+  if (o.retransmit) retxPort = feeder.publisher.retransmitAddress()!.port; // the same port for every restart
   await startSubscriber();
-
-  let feeder = venue.makeFeeder({ group: o.group, port: o.port }, dropFilter);
   const equalNow = () =>
     venue.topics.every((t) => {
       const b = sub.books.get(t.id);
@@ -226,7 +243,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       weight: 0.3,
       inject: async () => {
         await feeder.stop();
-        feeder = venue.makeFeeder({ group: o.group, port: o.port }, dropFilter);
+        feeder = venue.makeFeeder(dest(), dropFilter);
         await feeder.start();
       },
     },
@@ -286,7 +303,6 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
 
   let stats: ReturnType<Feeder["stats"]> | undefined;
   try {
-    await feeder.start();
     await converge("start");
     for (op = 0; op < o.ops; op++) {
       if (rng.next() < (o.faultRate ?? (Number(process.env.CHAOS_FAULT_RATE) || 0.25))) {
