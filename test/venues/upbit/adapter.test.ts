@@ -144,7 +144,7 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       sim.inject("older", "KRW-BTC"); // a book stamped before the newest: never the venue's book now
       await until(() => adapter.stats().olderTimestamps === 1 || sink.lastU[0]! < newest, "the older book met");
       expect(sink.lastU[0]).toBe(newest);
-      expect(adapter.topicInfo(0).state).toBe("resyncing");
+      expect((adapter as UpbitAdapter).topicInfo(0).state).toBe("resyncing");
       sim.step(1);
       await until(() => SUBS.every((_, i) => matches(i)), "the next book applied");
     });
