@@ -100,6 +100,25 @@ export function advanceTopic(t: TopicSim, rng: Rng): string | null {
   return bookFrame(t, "delta", db, da, rng); // diffLevels lists bids descending, asks ascending
 }
 
+/**
+ * A delta that crosses the book, as a venue glitch would: a bid at the best ask (the worst bid leaves the top-N
+ * window with qty 0). The window keeps it, so the next delta takes it out again. Null for level 1 or an empty ask side.
+ */
+export function crossedFrame(t: TopicSim, rng: Rng): string | null {
+  if (t.depth === 1 || t.asks.px.length === 0) return null;
+  const px = t.asks.px[0]!;
+  const qty = t.asks.qty[0]!;
+  const bids: [number, number][] = [[px, qty]];
+  const next: Levels = { px: [px, ...t.bids.px], qty: [qty, ...t.bids.qty] };
+  if (next.px.length > t.depth) {
+    bids.push([next.px.pop()!, 0]);
+    next.qty.pop();
+  }
+  t.bids = next;
+  t.u++;
+  return bookFrame(t, "delta", bids, [], rng);
+}
+
 /** The topic's whole published window at its current u. */
 export function snapshotFrame(t: TopicSim, rng: Rng): string {
   const pairs = (l: Levels) => l.px.map((p, i) => [p, l.qty[i]!] as [number, number]);

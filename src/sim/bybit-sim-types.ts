@@ -6,15 +6,15 @@
 import type { MarketName } from "../core/types.ts";
 import type { SymbolSpec } from "./sim-book.ts";
 
-export type SimFault = "gap" | "reset" | "disconnect" | "stall" | "malformed" | "duplicate";
-export const SIM_FAULTS: readonly SimFault[] = ["gap", "reset", "disconnect", "stall", "malformed", "duplicate"];
+export type SimFault = "gap" | "reset" | "disconnect" | "stall" | "malformed" | "duplicate" | "crossed";
+export const SIM_FAULTS: readonly SimFault[] = ["gap", "reset", "disconnect", "stall", "malformed", "duplicate", "crossed"];
 
 /** What an injected fault touched. */
 export interface SimFaultSummary {
   fault: SimFault;
   /** The symbol hit, or null for every symbol. */
   target: { market: MarketName; symbol: string } | null;
-  /** Subscribed topics the fault acted on (gap/malformed/duplicate/reset/stall); 0 means it had no visible effect. */
+  /** Subscribed topics the fault acted on (gap/malformed/duplicate/reset/stall/crossed); 0 means it had no visible effect. */
   topics: number;
   /** Connections closed (disconnect). */
   connections: number;
@@ -63,6 +63,11 @@ export interface BybitSimOptions {
   restPageLimit?: number;
   /** "market:SYMBOL" simulated (its topics served) but not listed by instruments-info until setListed(…, true). */
   unlisted?: string[];
+  /**
+   * Keep every window a generated topic had, by u, for booksAt() (tests that check every published book, including
+   * the windows a resubscribe or a reset produce by themselves).
+   */
+  history?: boolean;
 }
 
 export interface BybitSim {
@@ -75,6 +80,11 @@ export interface BybitSim {
    * deepest subscribed one for the symbol); u is that topic's last u (0 when nobody subscribed).
    */
   book(market: MarketName, symbol: string, depth?: number): { bids: Map<string, string>; asks: Map<string, string>; u: number };
+  /**
+   * With `history`: every window the generated topic `orderbook.{depth}.{symbol}` had at update id u (several after
+   * a reset or a tick change, which restart u at 1); empty when it never had u.
+   */
+  booksAt(market: MarketName, symbol: string, depth: number, u: number): { bids: Map<string, string>; asks: Map<string, string> }[];
   inject(fault: SimFault, target?: { market: MarketName; symbol: string }, opts?: { stallMs?: number }): SimFaultSummary;
   /** Emits n steps per subscribed symbol now (n deltas per subscribed topic; replay: n recorded lines per topic). */
   step(n?: number): void;

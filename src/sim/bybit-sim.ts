@@ -23,7 +23,7 @@ import { handleControl, type SimControlHost } from "./bybit-sim-control.ts";
 import { handleClientMessage, type SimProtocolHost } from "./bybit-sim-protocol.ts";
 import { loadReplay, nextReplayLine, replaySnapshotFrame, skipToSnapshot } from "./bybit-sim-replay.ts";
 import { instrumentsInfo, type SimInstrument } from "./bybit-sim-rest.ts";
-import { ReplayTopic, SymbolSim, TopicSim, advanceTopic, corruptFrame, snapshotFrame, type ConnData, type Ws } from "./bybit-sim-topics.ts";
+import { ReplayTopic, SymbolSim, TopicSim, advanceTopic, corruptFrame, crossedFrame, snapshotFrame, type ConnData, type Ws } from "./bybit-sim-topics.ts";
 import { Rng } from "./rng.ts";
 import { DEFAULT_STEP_S, defaultSpec, formatNumber, stepExponent, type Levels } from "./sim-book.ts";
 import type { BybitSim, BybitSimOptions, SimFault, SimFaultSummary, SimStats, SimTopicInfo } from "./bybit-sim-types.ts";
@@ -66,6 +66,8 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   /** Errors caught by guardedTick (logged, never thrown out of the timer). */
   tickErrors = 0;
   private lastTickErrorLogMs = 0;
+  /** With opts.history: "market|topic|u" → every window (as its text) the topic had at u. */
+  private readonly history = new Map<string, Set<string>>();
 
   constructor(private readonly opts: BybitSimOptions) {
     this.rng = new Rng(opts.seed ?? 1);
@@ -216,6 +218,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     }
     t.subs.add(ws);
     t.lastSentMs = Date.now();
+    this.remember(t);
     this.send(ws, snapshotFrame(t, this.rng));
   }
 
@@ -302,6 +305,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
       if (t.subs.size === 0) continue;
       const frame = advanceTopic(t, this.rng);
       if (frame === null) continue;
+      this.remember(t);
       messages++;
       if (send) this.publish(t, corrupt ? corruptFrame(frame, this.rng) : frame);
     }
@@ -372,6 +376,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
         for (const s of syms) {
           for (const t of s.topics) {
             t.u = 1;
+            this.remember(t);
             if (t.subs.size === 0) continue;
             this.publish(t, snapshotFrame(t, this.rng));
             summary.topics++;
@@ -384,6 +389,18 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
           r.lastMessage = snap;
           for (const ws of r.subs) this.send(ws, snap);
           if (r.subs.size > 0) summary.topics++;
+        }
+        break;
+      case "crossed": // generated topics only: a delta with a bid at the best ask
+        for (const s of syms) {
+          for (const t of s.topics) {
+            if (t.subs.size === 0) continue;
+            const frame = crossedFrame(t, this.rng);
+            if (frame === null) continue;
+            this.remember(t);
+            this.publish(t, frame);
+            summary.topics++;
+          }
         }
         break;
       case "disconnect": {
@@ -444,8 +461,28 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
       t.u = 1;
       t.bids = sym.book.windowLevels(true, t.depth);
       t.asks = sym.book.windowLevels(false, t.depth);
+      this.remember(t);
       if (t.subs.size > 0) this.publish(t, snapshotFrame(t, this.rng));
     }
+  }
+
+  /** With opts.history: keeps the topic's window at its current u (cold: a test option). */
+  private remember(t: TopicSim): void {
+    if (!this.opts.history) return;
+    const b = this.book(t.market, t.sym.symbol, t.depth);
+    const key = `${t.market}|${t.topic}|${t.u}`;
+    let set = this.history.get(key);
+    if (!set) this.history.set(key, (set = new Set()));
+    set.add(JSON.stringify([[...b.bids], [...b.asks]]));
+  }
+
+  booksAt(market: MarketName, symbol: string, depth: number, u: number): { bids: Map<string, string>; asks: Map<string, string> }[] {
+    const set = this.history.get(`${market}|orderbook.${depth}.${symbol}|${u}`);
+    if (!set) return [];
+    return [...set].map((text) => {
+      const [bids, asks] = JSON.parse(text) as [[string, string][], [string, string][]];
+      return { bids: new Map(bids), asks: new Map(asks) };
+    });
   }
 
   book(market: MarketName, symbol: string, depth?: number): { bids: Map<string, string>; asks: Map<string, string>; u: number } {

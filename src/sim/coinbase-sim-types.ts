@@ -35,6 +35,8 @@ export interface CoinbaseSimOptions {
   specs?: Record<string, Partial<SymbolSpec>>;
   /** Products the REST endpoint lists with a status other than online (e.g. { "OLD-USD": "delisted" }). */
   productStatus?: Record<string, string>;
+  /** Keep every book a product had by the sequence_num that carried it, for booksAt() (tests that check every book). */
+  history?: boolean;
 }
 
 export interface CoinbaseSimStats {
@@ -67,6 +69,8 @@ export interface CoinbaseSim {
   readonly restUrl: string;
   /** The product's true book as decimal strings, and the sequence_num of the last frame that carried it on the newest connection subscribed to it (`conn`, its id; -1 = none). */
   book(product: string): { bids: Map<string, string>; asks: Map<string, string>; seq: number; conn: number };
+  /** With `history`: every book of the product a frame with this sequence_num carried, on any connection. */
+  booksAt(product: string, seq: number): { bids: Map<string, string>; asks: Map<string, string> }[];
   /** Steps every subscribed product n times; each step sends one l2_data frame per connection (its products' events). */
   step(n?: number): void;
   inject(fault: CoinbaseSimFault, product?: string, opts?: { stallMs?: number }): CoinbaseSimFaultSummary;

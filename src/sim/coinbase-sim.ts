@@ -74,6 +74,8 @@ class CoinbaseSimulator implements CoinbaseSim {
   private lastTickMs = 0;
   private stallUntilMs = 0;
   private stalledInbox: { ws: Ws; text: string }[] = [];
+  /** With opts.history: "product|sequence_num" → the books (as text) frames with that number carried. */
+  private readonly history = new Map<string, Set<string>>();
   private restAvailable = true;
 
   constructor(private readonly opts: CoinbaseSimOptions) {
@@ -220,6 +222,7 @@ class CoinbaseSimulator implements CoinbaseSim {
     const toPairs = (l: Levels): [number, number][] => l.px.map((px, i) => [px, l.qty[i]!]);
     const seq = this.sendOn(ws, "l2_data", [eventJson("snapshot", p.id, p.book, toPairs(p.published.bids), toPairs(p.published.asks), time)], time);
     p.lastSeq.set(ws.data.id, seq);
+    this.remember(p, seq);
   }
 
   private sendError(ws: Ws, message: string): void {
@@ -280,7 +283,10 @@ class CoinbaseSimulator implements CoinbaseSim {
       }
       if (events.length === 0) continue;
       const seq = this.sendOn(ws, "l2_data", events, time, mode !== "drop", mode === "garble");
-      for (const p of carried) p.lastSeq.set(ws.data.id, seq);
+      for (const p of carried) {
+        p.lastSeq.set(ws.data.id, seq);
+        this.remember(p, seq);
+      }
       n++;
     }
     return n;
@@ -373,6 +379,23 @@ class CoinbaseSimulator implements CoinbaseSim {
         break;
     }
     return summary;
+  }
+
+  /** With opts.history: the product's book as a frame with this sequence_num carried it (cold: a test option). */
+  private remember(p: Product, seq: number): void {
+    if (!this.opts.history) return;
+    const b = this.book(p.id);
+    const key = `${p.id}|${seq}`;
+    let set = this.history.get(key);
+    if (!set) this.history.set(key, (set = new Set()));
+    set.add(JSON.stringify([[...b.bids], [...b.asks]]));
+  }
+
+  booksAt(product: string, seq: number): { bids: Map<string, string>; asks: Map<string, string> }[] {
+    return [...(this.history.get(`${product}|${seq}`) ?? [])].map((text) => {
+      const [bids, asks] = JSON.parse(text) as [[string, string][], [string, string][]];
+      return { bids: new Map(bids), asks: new Map(asks) };
+    });
   }
 
   book(product: string): { bids: Map<string, string>; asks: Map<string, string>; seq: number; conn: number } {

@@ -319,9 +319,9 @@ export class InstrumentBooks {
     if (book.asmSeq >= 0 && seq >= book.asmSeq) this.discardAssembly(book);
     if (m.priceExp !== book.instrument.priceExp || m.qtyExp !== book.instrument.qtyExp) {
       if (known >= 0 && seq < known) return; // an old snapshot in other units (the book is invalid anyway)
-      this.exponentsFromBookMessage(book, m.priceExp, m.qtyExp);
+      this.exponentsFromBookMessage(book, m.priceExp, m.qtyExp, true);
     } else if (book.exponentsInDoubt && (known < 0 || seq >= known)) {
-      this.exponentsFromBookMessage(book, m.priceExp, m.qtyExp);
+      this.exponentsFromBookMessage(book, m.priceExp, m.qtyExp, true);
     }
     let repaired = false;
     let levelsDiffered = false;
@@ -431,8 +431,9 @@ export class InstrumentBooks {
     for (const l of this.listeners.definition) this.listeners.call(l, book);
   }
 
-  // Cold: exponents change only when a venue redefines an instrument.
-  private exponentsFromBookMessage(book: SubscriberBook, priceExp: number, qtyExp: number): void {
+  // Cold: exponents change only when a venue redefines an instrument. `completing`: the message is the snapshot just
+  // assembled (in the new units), whose levels are loaded next: its assembly is kept.
+  private exponentsFromBookMessage(book: SubscriberBook, priceExp: number, qtyExp: number, completing = false): void {
     book.exponentsInDoubt = false;
     const prev = book.instrument;
     const def = book.definition;
@@ -445,7 +446,7 @@ export class InstrumentBooks {
     book.asks.clear();
     this.invalidate(book);
     if (book.asmSeq >= 0) this.discardAssembly(book);
-    if (book.snapSeq >= 0) this.endSnapshot(book);
+    if (book.snapSeq >= 0 && !completing) this.endSnapshot(book);
     const e = { book, previousPriceExp: prev.priceExp, previousQtyExp: prev.qtyExp, priceExp, qtyExp };
     for (const l of this.listeners.exponent) this.listeners.call(l, e);
   }

@@ -203,6 +203,28 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
     await c.waitClosed();
   });
 
+  test("crossed: a delta puts a bid at the best ask (book() and booksAt() show it), the next delta takes it out", async () => {
+    const s = await sim({ markets: [{ market: "linear", symbols: ["ETHUSDT"] }], history: true });
+    const c = await openClient(url(s, "linear"));
+    c.send({ op: "subscribe", args: ["orderbook.50.ETHUSDT"] });
+    await c.next();
+    const snap = await c.nextJson();
+    const bestAsk = snap.data.a[0][0];
+    expect(s.inject("crossed").topics).toBe(1);
+    const crossed = await c.nextJson();
+    expect(crossed).toMatchObject({ type: "delta", data: { u: snap.data.u + 1 } });
+    expect(crossed.data.b[0]).toEqual([bestAsk, snap.data.a[0][1]]);
+    expect(crossed.data.b[1][1]).toBe("0.00"); // the worst bid leaves the top 50
+    const truth = s.book("linear", "ETHUSDT");
+    expect(truth.bids.get(bestAsk)).toBe(snap.data.a[0][1]);
+    expect(truth.bids.size).toBe(50);
+    expect(s.booksAt("linear", "ETHUSDT", 50, crossed.data.u)).toEqual([{ bids: truth.bids, asks: truth.asks }]);
+    s.step(1);
+    const next = await c.nextJson();
+    expect(next.data.b).toContainEqual([bestAsk, "0.00"]);
+    expect(s.book("linear", "ETHUSDT").bids.has(bestAsk)).toBe(false);
+  });
+
   test("REST: envelope, linear cursor pagination, spot basePrecision, option baseCoin defaults to BTC, 503 when down", async () => {
     const s = await sim({
       markets: [

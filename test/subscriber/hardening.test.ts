@@ -311,6 +311,36 @@ describe("#10.6 exponent change", () => {
   });
 });
 
+describe("#10.6b exponent change, the status in the new units lost", () => {
+  it("the snapshot that brings the new units is the book: never emptied and shown usable (chaos, bybit seed 1003)", () => {
+    const sub = newSubscriber();
+    const p = packer();
+    const b = liveBook();
+    packInstrumentDefinition(p, new EncodedDefinition(inst), false);
+    packBookSnapshot(p, b, 0, false);
+    ingestAll(sub, take(p));
+    const sb = sub.book(inst.instrumentId)!;
+    // The tick changed: definition, a status in the new units (both lost on the way), then the new snapshot.
+    const changed = { ...inst, priceExp: 2, tickSize: "0.01" };
+    packInstrumentDefinition(p, new EncodedDefinition(changed), false);
+    const nb = new TestBook(changed);
+    nb.instrSeq = b.instrSeq + 1;
+    nb.state = BookState.RESYNCING;
+    nb.reason = StatusReason.INSTRUMENT_CHANGED;
+    packBookStatus(p, nb);
+    take(p);
+    nb.load([[9435030, 1500], [9435020, 10]], [[9435040, 250]], 2, T0);
+    nb.state = BookState.LIVE;
+    nb.reason = StatusReason.SNAPSHOT_APPLIED;
+    packBookSnapshot(p, nb, 0, false);
+    ingestAll(sub, take(p));
+    expect(sub.counters.exponentChanges).toBe(1);
+    expect(sb.instrument.priceExp).toBe(2);
+    expect(levelsOf(sb)).toEqual(levelsOf(nb));
+    expect(sb.usable).toBe(true);
+  });
+});
+
 describe("#10.7 one instrument on two channels", () => {
   it("an open split delta on one channel and the other channel's copy of an earlier event: no invalidation", () => {
     const sub = newSubscriber({ maxDatagramBytes: 256 });

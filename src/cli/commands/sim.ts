@@ -45,7 +45,7 @@ export const simCommand: CommandSpec = {
     "",
     "Control (HTTP on the same port, 127.0.0.1 only; parameters as query or JSON body; answers JSON,",
     "400 naming the bad field):",
-    "  POST <restUrl>/sim/fault       type=gap|reset|disconnect|stall|malformed|duplicate [market=M symbol=S]",
+    "  POST <restUrl>/sim/fault       type=gap|reset|disconnect|stall|malformed|duplicate|crossed [market=M symbol=S]",
     "                                 [stallMs=N]  (no symbol = every symbol; stall default 5000 ms)",
     "  POST <restUrl>/sim/step        [n=N]  emit N steps now (N deltas per subscribed topic / N recorded lines)",
     "  POST <restUrl>/sim/instrument  market=M symbol=S [tickSize=D] [lotSize=D]  (u restarts at 1)",

@@ -28,7 +28,7 @@ import { RestBridge } from "../common/rest-bridge.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
-import { type BinanceConnection, BinanceTopic, SUB_ACTIVE, SUB_PENDING, SUB_REJECTED } from "./connection.ts";
+import { type BinanceConnection, BinanceTopic, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
 import { binanceInstrumentSource } from "./instruments.ts";
 import { binanceReloader } from "./instrument-watch.ts";
@@ -357,6 +357,8 @@ export class BinanceAdapter implements VenueAdapter {
   }
 
   private onBackoffOver(t: BinanceTopic): void {
+    // A (re)connect during the wait subscribed only the topics not waiting: this stream is not subscribed now.
+    if (t.sub === SUB_IDLE) return this.control.restartTopic(t);
     if (this.bridge.isBridging(t) && !t.fetching && !this.replaying) this.snapshotFetch.start(t);
   }
 

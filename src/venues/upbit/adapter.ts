@@ -2,8 +2,8 @@
 /**
  * The Upbit / Bithumb adapter (docs/venues/upbit.md, docs/venues/bithumb.md): snapshot-only books. Every message is
  * the whole top N for one code, applied as a replace and published as the delta from the previous book; the only
- * ordering key is `timestamp` (Upbit ms, Bithumb µs): an older one than the last applied is ignored and counted, an
- * equal one is applied (an identical repeat changes nothing). Resync kind `next_full_book`: an invalid book waits
+ * ordering key is `timestamp` (Upbit ms, Bithumb µs): an older one than the newest applied (kept through resyncs and
+ * reconnects) is ignored and counted, an equal one is applied (an identical repeat changes nothing). Resync kind `next_full_book`: an invalid book waits
  * for its next message. Sequence scope `topic` (there is no sequence; nothing is shared between books).
  *
  * Connections hold each code once (two depths of a code are two connections: frames name the code, not the depth)
@@ -62,6 +62,11 @@ export class UpbitAdapter implements VenueAdapter {
   private readonly recheck: boolean;
   readonly rawFrameTap: RawFrameTap | undefined;
   private readonly topics: UpbitTopic[] = [];
+  /**
+   * By subscription index: the newest timestamp applied. Unlike lastSeq it survives resyncs and reconnects (the
+   * venue's timestamps do not go back), so a book older than it is ignored even while the book waits for its next.
+   */
+  private newestTs = new Float64Array(0);
   private readonly conns: UpbitConnection[] = [];
   private readonly control: UpbitRequests;
   private readonly lifecycle: ConnectionLifecycle;
@@ -164,6 +169,7 @@ export class UpbitAdapter implements VenueAdapter {
       conn.byTopic.set(code, t);
       this.topics.push(t);
     });
+    this.newestTs = new Float64Array(this.subscriptions.length);
   }
 
   private wsUrlOf(market: MarketName): string {
@@ -300,12 +306,13 @@ export class UpbitAdapter implements VenueAdapter {
     const ts = update.venueSeq;
     const now = this.now();
     t.lastMsgMs = now;
-    if (ts < t.lastSeq) {
+    if (ts < this.newestTs[index]!) {
       this.olderTimestamps++;
       return;
     }
     if (ts === t.lastSeq) this.repeatedTimestamps++;
     t.lastSeq = ts;
+    this.newestTs[index] = ts;
     this.replaces++;
     this.books.onLive(t, now);
     this.sink!.onBookUpdate(index, update);

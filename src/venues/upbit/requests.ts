@@ -3,7 +3,8 @@
  * request carries the connection's whole code list; a topic is PENDING until its first book arrives (its implicit
  * ack; a code that never sends data goes stale and is reported). An error frame names no market: the codes of the
  * request it answers are bisected with probe requests (a probe that draws no error within errorWaitMs passed) until
- * one code is left, which is rejected (HALTED / SUBSCRIBE_REJECTED); then the whole list goes out again. Resync kind
+ * a probe of one code draws an error: that code is rejected (HALTED / SUBSCRIBE_REJECTED); then the whole list goes
+ * out again (also when every probe passed: the error named none of the codes). Resync kind
  * `next_full_book`: a subscribed book needs no request, its next message is a full book.
  * @module
  */
@@ -138,12 +139,7 @@ export class UpbitRequests extends SubscriptionControl {
       this.sendFull(conn);
       return;
     }
-    if (rest.length === 1) {
-      this.endBisect(conn);
-      this.refuse(rest[0]!, "the only code left after bisecting an error");
-      this.sendFull(conn);
-      return;
-    }
+    // One code left is probed alone too: an error frame no code caused (a passing error) must not halt a good book.
     this.probeHalf(conn, rest);
   }
 

@@ -176,4 +176,26 @@ describe("Binance adapter", () => {
     expect(adapter.stats().topicsLive).toBe(6);
     expect(adapter.stats().restRateLimited).toBe(0);
   });
+
+  test("a reconnect while a book waits out its resync backoff: the stream is subscribed again once the wait is over (chaos seed 302)", async () => {
+    // The reconnected socket subscribes only the topics not waiting; Binance's end of the wait used to only ask for
+    // a snapshot (its resync keeps the stream subscribed), so that stream stayed unsubscribed and its book RESYNCING.
+    const { sim, adapter } = await setup("spot", ["BTCUSDT", "ETHUSDT"], ["BTCUSDT", "ETHUSDT"], { resyncBackoffBaseMs: 1000, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+    await adapter.loadInstruments();
+    adapter.start(nullSink);
+    const live = (n: number) => () => {
+      sim.step(1);
+      return adapter.stats().topicsLive === n;
+    };
+    await until(live(2), "both books live");
+    const eth = { market: "spot" as const, symbol: "ETHUSDT" };
+    sim.inject("gap", eth); // the first resync goes out at once
+    await until(() => live(2)() && adapter.stats().gaps === 1, "ETHUSDT live again after its first gap");
+    sim.inject("gap", eth); // the second in a row waits 500–1000 ms
+    await until(() => adapter.stats().resyncsDelayed === 1 || (sim.step(1), false), "the second resync delayed");
+    sim.inject("disconnect");
+    await until(() => adapter.stats().reconnects === 1 && adapter.stats().connectionsOpen === 1, "reconnected");
+    await until(live(2), "ETHUSDT live after its backoff", 8_000);
+    expect(adapter.topicInfo(1).state).toBe("live");
+  }, 30_000);
 });

@@ -134,6 +134,21 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       expect(sim.book("KRW-XRP", 5).asks.size).toBeLessThanOrEqual(5);
     });
 
+    it("a book older than the newest applied is ignored also while the book waits for its next (after a malformed frame; chaos seed 706)", async () => {
+      const { sim, adapter, sink, matches } = await setup(spec, SUBS);
+      await until(() => SUBS.every((_, i) => matches(i)), "books live");
+      const newest = sink.lastU[0]!;
+      const parseErrors = adapter.stats().parseErrors;
+      sim.inject("malformed", "KRW-BTC"); // the book is RESYNCING until its next full book
+      await until(() => adapter.stats().parseErrors > parseErrors, "the malformed frame met");
+      sim.inject("older", "KRW-BTC"); // a book stamped before the newest: never the venue's book now
+      await until(() => adapter.stats().olderTimestamps === 1 || sink.lastU[0]! < newest, "the older book met");
+      expect(sink.lastU[0]).toBe(newest);
+      expect((adapter as UpbitAdapter).topicInfo(0).state).toBe("resyncing");
+      sim.step(1);
+      await until(() => SUBS.every((_, i) => matches(i)), "the next book applied");
+    });
+
     it("bisects an error frame to the code it refuses; the other books carry on", async () => {
       const subs: Subscription[] = [...SUBS, { market: "spot", symbol: "BTC-ETH", depth: 5 }, { market: "spot", symbol: "KRW-ETH", depth: 5 }];
       const { sim, adapter, sink, matches } = await setup(spec, subs, process.env.DBG ? { log: createLogger({ level: "debug" }) } : {});
@@ -146,6 +161,20 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       expect(sink.invalid.filter((e) => e.reason === StatusReason.SUBSCRIBE_REJECTED)).toEqual([{ index: 3, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
       expect(adapter.stats().subscribeRejected).toBe(1);
       expect(adapter.stats().bisectProbes).toBeGreaterThan(0);
+    });
+
+    it("an error frame no code of the request caused rejects nothing: the last code left is probed alone first (chaos seed 702)", async () => {
+      const { sim, adapter, sink, matches } = await setup(spec, SUBS);
+      await until(() => SUBS.every((_, i) => matches(i)), "books live");
+      const before = sim.stats.requests;
+      sim.inject("error_frame"); // an error frame, no code refused: every probe passes
+      // Old: one probe, then the last code left was refused unprobed. Now: two probes, then the full list again.
+      await until(() => adapter.stats().subscribeRejected > 0 || sim.stats.requests >= before + 3, "the bisection over", 15_000);
+      expect(adapter.stats().subscribeRejected).toBe(0);
+      expect(sink.invalid.filter((e) => e.reason === StatusReason.SUBSCRIBE_REJECTED)).toEqual([]);
+      sim.step(1);
+      await until(() => SUBS.every((_, i) => matches(i)), "every book carries on");
+      expect(adapter.stats().bisectProbes).toBe(2);
     });
 
     it("a book gone stale again and again is in the next reconnect's request (no resync backoff for next_full_book)", async () => {

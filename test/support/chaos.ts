@@ -1,0 +1,372 @@
+/**
+ * Randomized fault schedules, end to end: a venue simulator → the real adapter over a real WebSocket → the Feeder's
+ * builders → real multicast on 127.0.0.1 (TTL 1) → the real FeedSubscriber. A seeded schedule interleaves normal
+ * traffic with the venue's faults and with faults of the feed itself (a publisher restart, a subscriber joining
+ * anew, lost, reordered, corrupted, replayed and garbage datagrams). After every subscriber event, every book the
+ * subscriber shows as `usable` must equal one the venue had at that venue sequence; at the end every book is usable
+ * and equal to the venue's book now. The schedule reproduces from its seed; the timing of the interleaving does not
+ * (real sockets).
+ *
+ * Environment: CHAOS_SEEDS / CHAOS_RUNS / CHAOS_OPS choose the runs (chaosSeeds, chaosOps); CHAOS_FAULTS=a,b keeps
+ * only those faults; CHAOS_FAULT_RATE=0.5 makes half the operations faults (default 0.25); CHAOS_TRACE=1 prints a
+ * book's last events with the first violation; CHAOS_VERBOSE=1 (in the tests) prints one line per run.
+ * @module
+ */
+import { Feeder } from "../../src/app/feeder.ts";
+import { openMulticastSender } from "../../src/net/multicast.ts";
+import { Rng } from "../../src/sim/rng.ts";
+import { FeedSubscriber, type SubscriberBook } from "../../src/subscriber/index.ts";
+import { BookState } from "../../src/core/types.ts";
+import { parseFixed } from "../../src/core/fixed.ts";
+import { levelsOfView, sameLevels, waitFor, type Levels } from "../e2e/harness.ts";
+
+/** A venue's book as decimal strings (price → qty), as the simulators give it. */
+export interface SimSides {
+  bids: Map<string, string>;
+  asks: Map<string, string>;
+}
+
+export interface ChaosTopic {
+  /** The instrument id the feed carries it under. */
+  id: number;
+  label: string;
+  /** Every book the venue had at this venue sequence (several after a reset; empty when it never had it). */
+  booksAt(seq: number): SimSides[];
+  /** The venue's book now and its sequence (what a book in sync holds). */
+  now(): SimSides & { seq: number };
+}
+
+export interface ChaosFault {
+  name: string;
+  /** Relative frequency in the schedule (default 1). */
+  weight?: number;
+  inject(rng: Rng, target: ChaosTopic): void | Promise<void>;
+}
+
+export interface ChaosVenue {
+  topics: ChaosTopic[];
+  /** n normal messages per subscribed book. */
+  step(n: number): void;
+  faults: ChaosFault[];
+  /** A Feeder publishing to the destination (called again for each publisher restart). */
+  makeFeeder(dest: ChaosDestination, dropFilter: (channelId: number, seqNum: number, bytes: Uint8Array) => boolean): Feeder;
+  /** False while the venue cannot converge whatever the feeder does (a stalled server). */
+  ready?(): boolean;
+  /** A price or size text of the simulator → mantissa at exp (default parseFixed: plain decimals). */
+  parse?(text: string, exp: number): number;
+}
+
+/** Where the Feeder publishes; with `retransmitListen`, its publish.retransmit.listen ("127.0.0.1:PORT"). */
+export interface ChaosDestination {
+  group: string;
+  port: number;
+  retransmitListen?: string;
+}
+
+export interface ChaosOptions {
+  seed: number;
+  /** Schedule length (faults + bursts of traffic). */
+  ops: number;
+  group: string;
+  port: number;
+  /** Share of operations that are faults (default 0.25). */
+  faultRate?: number;
+  /**
+   * The publisher keeps a retransmit ring and the subscriber asks it for lost datagrams (publish.retransmit and the
+   * subscriber's `retransmit`), so losses are repaired by retransmission first and by the refresh otherwise.
+   */
+  retransmit?: boolean;
+  /** Longest wait for convergence (default 30 s). */
+  settleTimeoutMs?: number;
+}
+
+export interface ChaosResult {
+  seed: number;
+  /** "op:fault:target" for every fault injected, in order. */
+  schedule: string[];
+  faultsInjected: Record<string, number>;
+  /** Usable books compared with the venue's. */
+  usableChecks: number;
+  /** Times a book was seen not LIVE or not usable (the faults had visible effects). */
+  notUsableSeen: number;
+  violations: string[];
+  subscriberCounters: FeedSubscriber["counters"];
+  feederStats: ReturnType<Feeder["stats"]>;
+}
+
+/**
+ * The seeds to run: CHAOS_SEEDS="1,2,3" runs exactly those, CHAOS_RUNS=N runs N seeds from the first default;
+ * otherwise the defaults (a few, to keep CI short).
+ */
+export function chaosSeeds(defaults: readonly number[]): number[] {
+  const list = process.env.CHAOS_SEEDS;
+  if (list) return list.split(",").map((s) => Number(s.trim())).filter((n) => Number.isInteger(n));
+  const runs = Number(process.env.CHAOS_RUNS ?? "");
+  if (Number.isInteger(runs) && runs > 0) return Array.from({ length: runs }, (_, i) => defaults[0]! + i);
+  return [...defaults];
+}
+
+/** Schedule operations per run: CHAOS_OPS overrides the test's own number. */
+export function chaosOps(defaultOps: number): number {
+  const n = Number(process.env.CHAOS_OPS ?? "");
+  return Number.isInteger(n) && n > 0 ? n : defaultOps;
+}
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<ChaosResult> {
+  const rng = new Rng(o.seed);
+  const violations: string[] = [];
+  const schedule: string[] = [];
+  const faultsInjected: Record<string, number> = {};
+  let usableChecks = 0;
+  let notUsableSeen = 0;
+  let op = -1;
+  const byId = new Map(venue.topics.map((t) => [t.id, t]));
+  const parse = venue.parse ?? parseFixed;
+  /** The venue's book in mantissas at the book's exponents; null when it does not fit them (another tick's book). */
+  const levelsOfSim = (b: SimSides, priceExp: number, qtyExp: number): Levels | null => {
+    const conv = (m: Map<string, string>) => [...m].map(([p, q]) => [parse(p, priceExp), parse(q, qtyExp)] as [number, number]);
+    try {
+      return { bids: conv(b.bids).sort((x, y) => y[0] - x[0]), asks: conv(b.asks).sort((x, y) => x[0] - y[0]) };
+    } catch {
+      return null;
+    }
+  };
+  const same = (a: Levels, b: Levels | null) => b !== null && sameLevels(a, b);
+
+  // ── the feed side: capture, loss and reordering through the publisher's drop hook ──
+  const captured: Uint8Array[] = []; // the last datagrams sent, for replay and corruption
+  let dropNext = 0;
+  let holdNext = 0;
+  const held: Uint8Array[] = [];
+  let releaseAfter = 0;
+  const sender = await openMulticastSender({ iface: "127.0.0.1", ttl: 1 });
+  const resend = (bytes: Uint8Array) => sender.send(bytes, o.port, o.group);
+  const dropFilter = (_ch: number, _seq: number, bytes: Uint8Array): boolean => {
+    if (captured.length >= 64) captured.shift();
+    captured.push(bytes.slice());
+    if (dropNext > 0) {
+      dropNext--;
+      return true;
+    }
+    if (holdNext > 0) {
+      holdNext--;
+      held.push(bytes.slice());
+      return true;
+    }
+    if (held.length > 0 && --releaseAfter <= 0) queueMicrotask(() => held.splice(0).forEach(resend)); // after this one: reordered
+    return false;
+  };
+
+  let sub = null as unknown as FeedSubscriber; // set by startSubscriber below
+  const lastChecked = new Map<number, string>();
+  const trace = new Map<number, string[]>();
+  const check = (b: SubscriberBook) => {
+    const t = byId.get(b.instrumentId);
+    if (!t) return;
+    if (!b.usable) {
+      if (lastChecked.get(b.instrumentId) !== "not usable") notUsableSeen++;
+      lastChecked.set(b.instrumentId, "not usable");
+      return;
+    }
+    const key = `${b.sessionId}:${b.instrSeq}:${b.updates}:${b.repairs}:${b.venueSeq}`;
+    if (lastChecked.get(b.instrumentId) === key) return;
+    lastChecked.set(b.instrumentId, key);
+    const seen = levelsOfView(b);
+    const candidates = [...t.booksAt(b.venueSeq)];
+    const now = t.now();
+    if (now.seq === b.venueSeq) candidates.push(now);
+    usableChecks++;
+    if (candidates.length === 0) violations.push(`seed ${o.seed} op ${op}: ${t.label} usable at venue seq ${b.venueSeq}, which the venue never had`);
+    else if (!candidates.some((c) => same(seen, levelsOfSim(c, b.instrument.priceExp, b.instrument.qtyExp)))) {
+      const fits = candidates.map((c) => levelsOfSim(c, b.instrument.priceExp, b.instrument.qtyExp)).filter((l): l is Levels => l !== null);
+      const why = fits.length === 0 ? `no book the venue had then fits exponents ${b.instrument.priceExp}/${b.instrument.qtyExp}` : firstDifference(seen, fits[0]!);
+      violations.push(`seed ${o.seed} op ${op}: ${t.label} usable at venue seq ${b.venueSeq} but differs from the venue's book (state ${b.state}, instrSeq ${b.instrSeq}; ${candidates.length} candidate(s): ${why})`);
+      if (violations.length === 1 && process.env.CHAOS_TRACE) console.log(`${t.label} events:\n${(trace.get(t.id) ?? []).join("\n")}`);
+    }
+  };
+  const checkAll = () => {
+    for (const t of venue.topics) {
+      const b = sub.books.get(t.id);
+      if (b) check(b);
+    }
+  };
+  /** A new subscriber joining the feed mid-stream (at the start, and for the subscriberRestart fault). */
+  const startSubscriber = async () => {
+    const retransmit = retxPort > 0 ? { host: "127.0.0.1", port: retxPort, timeoutMs: 250 } : undefined;
+    sub = new FeedSubscriber({ groups: [{ group: o.group, port: o.port, iface: "127.0.0.1" }], retransmit });
+    lastChecked.clear();
+    if (process.env.CHAOS_TRACE) {
+      // The last events of every book, printed with the first violation (CHAOS_TRACE=1).
+      const note = (id: number, what: string) => {
+        const list = trace.get(id) ?? [];
+        list.push(`op ${op} ${what}`);
+        if (list.length > 40) list.shift();
+        trace.set(id, list);
+      };
+      const bookText = (b: SubscriberBook) => `state ${b.state}/${b.reason} valid ${b.valid} usable ${b.usable} instrSeq ${b.instrSeq} seq ${b.venueSeq} exps ${b.instrument.priceExp}/${b.instrument.qtyExp} levels ${b.bidCount}/${b.askCount} session ${b.sessionId}`;
+      sub.on("update", (e) => note(e.book.instrumentId, `update ${e.kind}${e.refresh ? " (refresh)" : ""}: ${bookText(e.book)}`));
+      sub.on("status", (e) => note(e.book.instrumentId, `status: ${bookText(e.book)}`));
+      sub.on("exponent", (e) => note(e.book.instrumentId, `exponent ${e.previousPriceExp}→${e.priceExp}: ${bookText(e.book)}`));
+      sub.on("repair", (e) => note(e.book.instrumentId, `repair: ${bookText(e.book)}`));
+      sub.on("supersede", (e) => note(e.book.instrumentId, `supersede: ${bookText(e.book)}`));
+      sub.on("definition", (b) => note(b.instrumentId, `definition: ${bookText(b)}`));
+    }
+    // Every event, whatever its kind: a book's usability can change through another book's stream (a gap, staleness).
+    for (const ev of ["update", "status", "gap", "session", "stale", "repair", "supersede", "exponent", "definition"] as const) sub.on(ev, checkAll);
+    await sub.start();
+  };
+  // The publisher first: with retransmission the subscriber needs the port its request server took.
+  let retxPort = 0;
+  const dest = (): ChaosDestination => ({ group: o.group, port: o.port, ...(o.retransmit ? { retransmitListen: `127.0.0.1:${retxPort}` } : {}) });
+  let feeder = venue.makeFeeder(dest(), dropFilter);
+  await feeder.start();
+  if (o.retransmit) retxPort = feeder.publisher.retransmitAddress()!.port; // the same port for every restart
+  await startSubscriber();
+  const equalNow = () =>
+    venue.topics.every((t) => {
+      const b = sub.books.get(t.id);
+      if (!b || !b.usable) return false;
+      const now = t.now();
+      return b.venueSeq === now.seq && same(levelsOfView(b), levelsOfSim(now, b.instrument.priceExp, b.instrument.qtyExp));
+    });
+  let polls = 0;
+  const converge = (what: string) =>
+    waitFor(() => (venue.ready?.() ?? true) && equalNow(), `seed ${o.seed}: every book usable and equal to the venue's (${what})`, o.settleTimeoutMs ?? 30_000, () => {
+      if (++polls % 4 === 0 && (venue.ready?.() ?? true)) venue.step(1); // keep the books moving: a resync may need a message
+    });
+
+  const feedFaults: ChaosFault[] = [
+    {
+      name: "publisherRestart",
+      weight: 0.3,
+      inject: async () => {
+        await feeder.stop();
+        feeder = venue.makeFeeder(dest(), dropFilter);
+        await feeder.start();
+      },
+    },
+    {
+      name: "subscriberRestart",
+      weight: 0.3,
+      inject: async () => {
+        await sub.stop();
+        await startSubscriber();
+      },
+    },
+    // Mostly a few datagrams; sometimes a burst longer than a refresh cycle's worth of deltas.
+    { name: "datagramLoss", inject: (r) => void (dropNext += r.next() < 0.8 ? r.int(1, 4) : r.int(10, 60)) },
+    {
+      name: "datagramReorder",
+      inject: (r) => {
+        holdNext += r.int(1, 2);
+        releaseAfter = r.int(1, 3);
+      },
+    },
+    {
+      name: "datagramCorrupt",
+      inject: (r) => {
+        const d = captured[r.int(0, captured.length - 1)];
+        if (!d) return;
+        const bad = d.slice();
+        bad[r.int(0, bad.length - 1)] ^= 1 << r.int(0, 7);
+        resend(bad);
+      },
+    },
+    {
+      name: "datagramReplay",
+      inject: (r) => {
+        const d = captured[r.int(0, captured.length - 1)];
+        if (d) resend(d);
+      },
+    },
+    {
+      name: "datagramGarbage",
+      weight: 0.5,
+      inject: (r) => {
+        const bad = new Uint8Array(r.int(1, 1400));
+        for (let i = 0; i < bad.length; i++) bad[i] = r.int(0, 255);
+        resend(bad);
+      },
+    },
+  ];
+  // CHAOS_FAULTS=a,b narrows the schedule to those faults (to isolate a failure).
+  const only = process.env.CHAOS_FAULTS?.split(",").map((x) => x.trim());
+  const faults = [...venue.faults, ...feedFaults].filter((f) => !only || only.includes(f.name));
+  const totalWeight = faults.reduce((n, f) => n + (f.weight ?? 1), 0);
+  const pick = (): ChaosFault => {
+    let x = rng.next() * totalWeight;
+    for (const f of faults) if ((x -= f.weight ?? 1) < 0) return f;
+    return faults[faults.length - 1]!;
+  };
+
+  let stats: ReturnType<Feeder["stats"]> | undefined;
+  try {
+    await converge("start");
+    for (op = 0; op < o.ops; op++) {
+      if (rng.next() < (o.faultRate ?? (Number(process.env.CHAOS_FAULT_RATE) || 0.25))) {
+        const f = pick();
+        const target = venue.topics[rng.int(0, venue.topics.length - 1)]!;
+        schedule.push(`${op}:${f.name}:${target.label}`);
+        faultsInjected[f.name] = (faultsInjected[f.name] ?? 0) + 1;
+        await f.inject(rng, target);
+      } else if (venue.ready?.() ?? true) venue.step(rng.int(1, 3));
+      // Part of the schedule: how long the pipeline runs before the next operation (faults pile up or not).
+      const pause = rng.next();
+      if (pause < 0.1) await converge(`after op ${op}`);
+      else await delay(pause < 0.6 ? 0 : rng.int(1, 40));
+      checkAll(); // a book can become usable without an event of its own (its stream speaking again after a silence)
+    }
+    op = o.ops;
+    await converge("end of the schedule");
+    for (let i = 0; i < 5; i++) {
+      venue.step(1);
+      await converge(`end, message ${i}`);
+    }
+    checkAll();
+    for (const t of venue.topics) if (sub.books.get(t.id)?.state !== BookState.LIVE) violations.push(`seed ${o.seed}: ${t.label} not LIVE at the end`);
+    stats = feeder.stats();
+  } catch (err) {
+    // What each side holds, to tell a stuck publisher from a stuck subscriber.
+    const books = venue.topics.map((t) => {
+      const b = sub.books.get(t.id);
+      const f = feeder.books().find((x) => x.instrument.instrumentId === t.id);
+      const sub_ = b ? `usable ${b.usable} valid ${b.valid} state ${b.state}/${b.reason} stale ${b.stale} seq ${b.venueSeq}` : "none";
+      return `${t.label}: venue seq ${t.now().seq}; publisher ${f ? `state ${f.state}/${f.reason} seq ${f.venueSeq}` : "none"}; subscriber ${sub_}`;
+    });
+    const stats = JSON.stringify(feeder.stats().venues);
+    throw new Error(`${(err as Error).message}\nseed ${o.seed}, schedule: ${schedule.join(" ")}\n${books.join("\n")}\nfeeder: ${stats}\nadapter topics: ${adapterTopics(feeder)}\nviolations: ${violations.slice(0, 5).join("; ")}`);
+  } finally {
+    await feeder.stop().catch(() => undefined);
+    await sub.stop();
+    sender.close();
+  }
+  return { seed: o.seed, schedule, faultsInjected, usableChecks, notUsableSeen, violations, subscriberCounters: sub.counters, feederStats: stats! };
+}
+
+/** The adapters' own topic state (private fields, read for a failure's diagnostics only). */
+function adapterTopics(feeder: Feeder): string {
+  type Topic = Record<string, unknown> & { symbol?: string; topic?: string };
+  const pipelines = (feeder as unknown as { pipelines: { adapter: { topics?: Topic[] } }[] }).pipelines;
+  const pick = (t: Topic) => ({ topic: t.topic ?? t.symbol, sub: t.sub, book: t.book, resyncDelayed: t.resyncDelayed, fetching: t.fetching, lastSeq: t.lastSeq, silentMs: typeof t.lastMsgMs === "number" ? Date.now() - t.lastMsgMs : undefined, resyncs: t.resyncs });
+  return pipelines.flatMap((p) => (p.adapter.topics ?? []).map((t) => JSON.stringify(pick(t)))).join("; ");
+}
+
+/** One line per run (CHAOS_VERBOSE=1): the faults injected and what the subscriber saw. */
+export function describeRun(r: ChaosResult): string {
+  const c = r.subscriberCounters;
+  return JSON.stringify({ seed: r.seed, faults: r.faultsInjected, usableChecks: r.usableChecks, notUsableSeen: r.notUsableSeen, gaps: c.gaps, rejected: c.errors, duplicates: c.duplicates, superseded: c.superseded, repairs: c.repairs });
+}
+
+/** Where two books first differ, for a violation's message. */
+function firstDifference(seen: Levels, want: Levels): string {
+  for (const side of ["bids", "asks"] as const) {
+    const a = seen[side];
+    const b = want[side];
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      if (a[i]?.[0] !== b[i]?.[0] || a[i]?.[1] !== b[i]?.[1]) return `${side}[${i}] shown ${JSON.stringify(a[i])}, venue ${JSON.stringify(b[i])} (${a.length} vs ${b.length} levels)`;
+    }
+  }
+  return "same levels";
+}
