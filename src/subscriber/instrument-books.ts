@@ -7,13 +7,14 @@
  * only for new books, scratch growth (bounded, see assembly.ts) and cold events (status, repair, supersede, …).
  * @module
  */
-import { BookState, MARKET_IDS, VENUE_IDS, type Instrument, type MarketName, type StatusReason, type VenueName } from "../core/types.ts";
+import { BookState, type StatusReason } from "../core/types.ts";
 import { BookMessageReader, DefinitionReader, type PacketReader } from "../wire/decoder.ts";
 import { MSG_FLAG_REFRESH, TEMPLATE_BOOK_DELTA } from "../wire/layout.ts";
 import { AppendResult, AssemblyBudget, sameAsSnapshot } from "./assembly.ts";
+import { applyDefinition } from "./definitions.ts";
 import type { Listeners } from "./listeners.ts";
 import { compareSessions, type StreamRef } from "./streams.ts";
-import { SubscriberBook, UNKNOWN_NAME } from "./subscriber-book.ts";
+import { SubscriberBook } from "./subscriber-book.ts";
 import type { StatusEvent, SubscriberCounters, UpdateEvent, UpdateKind } from "./subscriber-types.ts";
 
 export interface BookLimits {
@@ -33,9 +34,6 @@ interface EventHeader {
   readonly state: number;
   readonly reason: number;
 }
-
-const VENUE_BY_ID = new Map<number, string>(Object.entries(VENUE_IDS).map(([k, v]) => [v, k]));
-const MARKET_BY_ID = new Map<number, string>(Object.entries(MARKET_IDS).map(([k, v]) => [v, k]));
 
 export class InstrumentBooks {
   /** Books by instrumentId. */
@@ -388,46 +386,7 @@ export class InstrumentBooks {
     const d = this.defReader.wrap(r);
     const id = d.instrumentId;
     const book = this.bookFor(id, d.priceExp, d.qtyExp);
-    if (book === undefined || !this.admitSession(book, st)) return;
-    const prev = book.definition;
-    const venue = VENUE_BY_ID.get(d.venueId) ?? UNKNOWN_NAME;
-    const market = MARKET_BY_ID.get(d.marketId) ?? UNKNOWN_NAME;
-    if (
-      prev !== undefined &&
-      prev.venue === venue &&
-      prev.market === market &&
-      prev.priceExp === d.priceExp &&
-      prev.qtyExp === d.qtyExp &&
-      prev.symbol === d.symbol &&
-      prev.tickSize === d.tickSize &&
-      prev.lotSize === d.lotSize
-    ) {
-      return;
-    }
-    const def: Instrument = {
-      instrumentId: id,
-      venue: venue as VenueName,
-      market: market as MarketName,
-      symbol: d.symbol,
-      priceExp: d.priceExp,
-      qtyExp: d.qtyExp,
-      tickSize: d.tickSize,
-      lotSize: d.lotSize,
-    };
-    book.definition = def;
-    const cur = book.instrument;
-    if (def.priceExp === cur.priceExp && def.qtyExp === cur.qtyExp) {
-      book.instrument = def;
-      book.exponentsInDoubt = false;
-    } else if (book.instrSeq < 0 && book.bidCount === 0 && book.askCount === 0 && book.snapSeq < 0 && book.asmSeq < 0) {
-      book.instrument = def; // nothing held in the old units yet
-      book.exponentsInDoubt = false;
-    } else {
-      // The levels stay in the units of the book messages they came from; which units are current is settled by
-      // the next book message (the publisher sends a status in the new units right after a changed definition).
-      book.instrument = { ...def, priceExp: cur.priceExp, qtyExp: cur.qtyExp };
-      book.exponentsInDoubt = true;
-    }
+    if (book === undefined || !this.admitSession(book, st) || !applyDefinition(book, d, id)) return; // definitions.ts
     for (const l of this.listeners.definition) this.listeners.call(l, book);
   }
 

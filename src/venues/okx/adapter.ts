@@ -10,7 +10,8 @@
  * the book has passed through, resyncs that instId alone (unsubscribe, ack, subscribe). When `books` starts with an
  * update instead of a snapshot, a REST snapshot (`/api/v5/market/books`) is bridged to the buffered updates by seqId
  * (rest-bridge.ts). books5 and bbo-tbt are full books (replace; a lower seqId: see onFullBook).
- * The checksum (deprecated, 0 in production) is kept per book and verified by verify() (checksum.ts).
+ * The checksum (deprecated, 0 in production) is kept per book and verified by verify() (checksum.ts). Cold helpers in
+ * book-hooks.ts and instrument-wiring.ts read the fields not marked `private`.
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
@@ -23,16 +24,16 @@ import { connectionStates } from "../common/metrics.ts";
 import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
-import { resolveInstruments } from "../common/instruments.ts";
-import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
+import type { LateInstruments, UnresolvedInstrument } from "../common/late-instruments.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
-import { bookChecksum } from "./checksum.ts";
+import { applyBridgedSnapshot, verifyChecksum } from "./book-hooks.ts";
 import { OkxConnection, type OkxTopic } from "./connection.ts";
-import { InstrumentRequestPacer, okxInstrumentSource, type UpcomingChange } from "./instruments.ts";
-import { AFTER_EFF_TIME_MS, okxReloader } from "./instrument-watch.ts";
-import { INSTRUMENT_RELOAD_MS, type InstrumentReloader } from "../common/instrument-reload.ts";
+import { InstrumentRequestPacer, type UpcomingChange } from "./instruments.ts";
+import { AFTER_EFF_TIME_MS } from "./instrument-watch.ts";
+import type { InstrumentReloader } from "../common/instrument-reload.ts";
+import { loadOkxInstruments, okxInstrumentReloader, okxLateInstruments } from "./instrument-wiring.ts";
 import { planConnections } from "./connection-plan.ts";
 import { CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, MAX_TOPICS_PER_CONNECTION, OKX_DEPTHS, OKX_KEEPALIVE, REQUESTS_PER_HOUR, isSnapshotOnly } from "./protocol.ts";
 import { CrossedBooks } from "./crossed.ts";
@@ -54,32 +55,32 @@ export class OkxAdapter implements VenueAdapter {
   readonly fetchFn: typeof fetch;
   readonly now: () => number;
   readonly random: () => number;
-  private readonly allowNoInstruments: boolean;
+  readonly allowNoInstruments: boolean;
   private readonly recheck: boolean;
   readonly rawFrameTap: RawFrameTap | undefined;
   readonly rawRestTap: RawRestTap | undefined;
   private readonly requestBudget: OkxRequestBudget;
 
-  private readonly topics: OkxTopic[];
+  readonly topics: OkxTopic[];
   private readonly conns: OkxConnection[];
   private readonly control: SubscriptionControl;
-  private readonly lifecycle: ConnectionLifecycle;
+  readonly lifecycle: ConnectionLifecycle;
   readonly books: TopicResync;
   readonly bridge: RestBridge;
-  private instruments: (Instrument | undefined)[] | null = null;
-  private readonly upcoming: UpcomingChange[] = [];
-  private readonly instrumentPacer: InstrumentRequestPacer;
+  instruments: (Instrument | undefined)[] | null = null;
+  readonly upcoming: UpcomingChange[] = [];
+  readonly instrumentPacer: InstrumentRequestPacer;
   /** Periodic, announced (upcChg) and asked-for reloads of each market's instruments (instrument-watch.ts). */
   readonly reloader: InstrumentReloader;
   /** 64008 replacements, and those waiting for connect budget (planned-replace.ts; its timers, for tests). */
   private readonly planned: PlannedReplacements;
   private readonly replaceRetryTimers: Set<ReturnType<typeof setTimeout>>;
-  private readonly late: LateInstruments; // symbols left out at start, retried while running (common/late-instruments.ts)
+  readonly late: LateInstruments; // symbols left out at start, retried while running (common/late-instruments.ts)
   sink: BookSink | null = null;
   /** Per subscription: full-book channel (books5, bbo-tbt). */
   private readonly fullBook: boolean[];
   /** Per subscription: the checksum of the last applied message (0 = none to verify). */
-  private readonly checksums: Int32Array;
+  readonly checksums: Int32Array;
   /** Per subscription: the book came from a REST snapshot and the next update may straddle its seqId. */
   readonly bridgeOpen: boolean[];
   /**
@@ -87,20 +88,20 @@ export class OkxAdapter implements VenueAdapter {
    * maintenance reset's). Live, during a planned reconnect, a first message of the new socket inside the run starts
    * its lagging stream (lagging-stream.ts).
    */
-  private readonly runStartSeq: Float64Array;
+  readonly runStartSeq: Float64Array;
   /**
    * Per subscription: the socket generation that last delivered a message the book took while its connection had one
    * socket. Another generation (live) means the current socket, a planned reconnect's replacement, has not shown where
    * its stream is: its first message inside the book's run starts its lagging stream, also once the old socket closed.
    */
-  private readonly soloGen: Int32Array;
+  readonly soloGen: Int32Array;
   /** The lagging stream of a planned reconnect per subscription: which messages are provably repeats. */
-  private readonly lag: LaggingStreams;
+  readonly lag: LaggingStreams;
   /** lag.open and lag.lastPrev (hot path). */
   private readonly lagOpen: Uint8Array;
-  private readonly lastPrevSeq: Float64Array;
+  readonly lastPrevSeq: Float64Array;
   /** Per subscription: the book's messages carry seqId (false for captures from before seqId existed). */
-  private readonly sequenced: boolean[];
+  readonly sequenced: boolean[];
   /** Resyncs waiting for the connection's hourly request budget (budget-wait.ts). */
   private readonly budgetWaits: BudgetWaits;
   /** Per subscription: a resync waits for the request budget (budgetWaits.waiting, read on the hot path). */
@@ -114,8 +115,8 @@ export class OkxAdapter implements VenueAdapter {
   readonly c = new OkxCounters();
 
   constructor(
-    private readonly config: VenueConfig,
-    private readonly subscriptions: readonly Subscription[],
+    readonly config: VenueConfig,
+    readonly subscriptions: readonly Subscription[],
     opts: OkxAdapterOptions,
   ) {
     this.venue = config.venue;
@@ -161,18 +162,7 @@ export class OkxAdapter implements VenueAdapter {
     this.bridge = new RestBridge(this, n, opts.budgetShare);
     this.crossed = new CrossedBooks(n, { now: this.now, c: this.c, books: this.books, restart: (t) => this.restart(t) });
     this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare);
-    this.reloader = okxReloader(config.instrumentReloadMs ?? INSTRUMENT_RELOAD_MS, opts.instrumentCheckMs, {
-      config,
-      log: this.log,
-      fetchFn: this.fetchFn,
-      pacer: this.instrumentPacer,
-      now: this.now,
-      topics: this.topics,
-      subscriptions,
-      current: (i) => this.instruments?.[i],
-      stopping: () => this.lifecycle.stopping,
-      apply: (t, inst) => this.applyInstrument(t, inst),
-    });
+    this.reloader = okxInstrumentReloader(this, opts); // instrument-wiring.ts
     this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, reloader: this.reloader });
     this.lifecycle = new ConnectionLifecycle(
       "okx",
@@ -196,26 +186,11 @@ export class OkxAdapter implements VenueAdapter {
     );
     this.planned = new PlannedReplacements(this.lifecycle);
     this.replaceRetryTimers = this.planned.timers;
-    const addToTable = (t: CommonTopic, x: Instrument) => (t as OkxTopic).conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp);
-    const onResolved = (i: number, inst: Instrument) => {
-      joinLate({ topics: this.topics, instruments: this.instruments, sink: this.sink, lifecycle: this.lifecycle, addToTable }, i, inst);
-      // The retry's listing may have announced upcChg for it (instruments.ts pushes them to `upcoming`): reload then.
-      for (const c of this.upcoming) if (c.symbol === this.subscriptions[i]!.symbol && c.market === inst.market) this.reloader.announce(c.market, c.effTimeMs + AFTER_EFF_TIME_MS);
-    };
-    this.late = new LateInstruments({ venue: "okx", log: this.log, now: this.now, random: this.random, config, subscriptions, ...lateTimings(opts), onResolved });
+    this.late = okxLateInstruments(this, opts); // instrument-wiring.ts
   }
 
-  async loadInstruments(): Promise<(Instrument | undefined)[]> {
-    const source = okxInstrumentSource(this.config, this.fetchFn, this.upcoming, this.instrumentPacer);
-    const { instruments, problems, unresolved } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
-    if (problems.length > 0) {
-      const message = `okx: cannot resolve instruments for ${problems.join(", ")}`;
-      if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
-      this.log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
-    }
-    this.late.track(source, unresolved);
-    this.instruments = instruments;
-    return instruments;
+  loadInstruments(): Promise<(Instrument | undefined)[]> {
+    return loadOkxInstruments(this); // instrument-wiring.ts
   }
 
   private bind(sink: BookSink, replay: boolean): void {
@@ -277,21 +252,9 @@ export class OkxAdapter implements VenueAdapter {
     this.books.resync(t, BookState.RESYNCING, reason);
   }
 
-  /**
-   * Integrity hook: after each applied message, the book's top 25 against the message's checksum. 0 (every
-   * production message since 23 June 2026) never fails.
-   */
+  /** Integrity hook after each applied message. Production's checksum 0 is answered here, on the app's hot path. */
   verify(index: number, book: BookView): boolean {
-    const expected = this.checksums[index]!;
-    if (expected === 0) return true;
-    const inst = this.instruments![index]!;
-    this.c.checksumsVerified++;
-    if (bookChecksum(book, inst.priceExp, inst.qtyExp) === expected) return true;
-    this.c.checksumMismatches++;
-    this.checksums[index] = 0;
-    // The app marks the book RESYNCING / CHECKSUM_MISMATCH and calls requestResync: no second notice from us.
-    this.topics[index]!.book = BookState.RESYNCING;
-    return false;
+    return this.checksums[index] === 0 || verifyChecksum(this, index, book); // the top 25 against it (book-hooks.ts)
   }
 
   stop(): Promise<void> {
@@ -454,7 +417,7 @@ export class OkxAdapter implements VenueAdapter {
    * within the connection's hourly request budget. A topic already waiting for the budget sends nothing more; when
    * its wait is over the budget is checked again, so topics that waited together go one after another.
    */
-  private restart(t: OkxTopic): void {
+  restart(t: OkxTopic): void {
     this.bridge.drop(t.index);
     this.bridgeOpen[t.index] = false;
     if (this.books.replaying || this.budgetWaits.hold(t)) return;
@@ -479,19 +442,6 @@ export class OkxAdapter implements VenueAdapter {
     if (this.control.onControl(conn, msg) === "planned_close" && !conn.fromRetiring) this.planned.soon(conn, conn.generation);
   }
 
-  /** A changed tick or lot (instrument-watch.ts): swaps exponents, tells the sink, resyncs the topic. */
-  private applyInstrument(t: OkxTopic, inst: Instrument): void {
-    this.instruments![t.index] = inst;
-    t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
-    this.c.instrumentChanges++;
-    this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
-    this.sink?.onInstrumentChanged(t.index, inst);
-    this.books.resyncs++;
-    t.resyncs++;
-    t.resyncDelayed = false; // new exponents: worth a snapshot now, whatever the backoff said
-    this.restart(t);
-  }
-
   configOf(): VenueConfig {
     return this.config;
   }
@@ -500,21 +450,9 @@ export class OkxAdapter implements VenueAdapter {
     return this.instruments![index]!;
   }
 
-  /** A REST snapshot bridged to the stream (rest-bridge.ts): the book is LIVE; the next update may straddle it. */
+  /** A REST snapshot bridged to the stream (rest-bridge.ts): the book is LIVE; the next update may straddle it (book-hooks.ts). */
   applyRestSnapshot(t: OkxTopic, u: BookUpdate): void {
-    this.c.snapshots++;
-    t.lastSeq = u.venueSeq;
-    this.lastPrevSeq[t.index] = NaN;
-    this.runStartSeq[t.index] = u.venueSeq;
-    if (t.conn.retiringWs === null) this.soloGen[t.index] = t.conn.generation;
-    this.lag.close(t.index);
-    this.sequenced[t.index] = true;
-    this.bridgeOpen[t.index] = true;
-    this.checksums[t.index] = 0;
-    const now = this.now();
-    t.lastMsgMs = now;
-    this.books.onLive(t, now);
-    this.sink!.onBookUpdate(t.index, u);
+    applyBridgedSnapshot(this, t, u);
   }
 
   topicOf(index: number): OkxTopic | undefined {

@@ -1,0 +1,46 @@
+/**
+ * The OKX adapter's cold per-book hooks, moved out of adapter.ts as they were: the checksum check after an applied
+ * message (verify) and a REST snapshot bridged to the stream (rest-bridge.ts). They read and write the adapter's
+ * per-subscription state, which its hot path (OkxAdapter.onBook) keeps.
+ * @module
+ */
+import type { BookUpdate } from "../../core/book-update.ts";
+import type { BookView } from "../../core/book-view.ts";
+import { BookState } from "../../core/types.ts";
+import type { OkxAdapter } from "./adapter.ts";
+import { bookChecksum } from "./checksum.ts";
+import type { OkxTopic } from "./connection.ts";
+
+/**
+ * Integrity hook: after each applied message, the book's top 25 against the message's checksum. 0 (every
+ * production message since 23 June 2026) never fails.
+ */
+export function verifyChecksum(a: OkxAdapter, index: number, book: BookView): boolean {
+  const expected = a.checksums[index]!;
+  if (expected === 0) return true;
+  const inst = a.instruments![index]!;
+  a.c.checksumsVerified++;
+  if (bookChecksum(book, inst.priceExp, inst.qtyExp) === expected) return true;
+  a.c.checksumMismatches++;
+  a.checksums[index] = 0;
+  // The app marks the book RESYNCING / CHECKSUM_MISMATCH and calls requestResync: no second notice from us.
+  a.topics[index]!.book = BookState.RESYNCING;
+  return false;
+}
+
+/** A REST snapshot bridged to the stream (rest-bridge.ts): the book is LIVE; the next update may straddle it. */
+export function applyBridgedSnapshot(a: OkxAdapter, t: OkxTopic, u: BookUpdate): void {
+  a.c.snapshots++;
+  t.lastSeq = u.venueSeq;
+  a.lastPrevSeq[t.index] = NaN;
+  a.runStartSeq[t.index] = u.venueSeq;
+  if (t.conn.retiringWs === null) a.soloGen[t.index] = t.conn.generation;
+  a.lag.close(t.index);
+  a.sequenced[t.index] = true;
+  a.bridgeOpen[t.index] = true;
+  a.checksums[t.index] = 0;
+  const now = a.now();
+  t.lastMsgMs = now;
+  a.books.onLive(t, now);
+  a.sink!.onBookUpdate(t.index, u);
+}
