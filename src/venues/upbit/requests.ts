@@ -3,8 +3,10 @@
  * request carries the connection's whole code list; a topic is PENDING until its first book arrives (its implicit
  * ack; a code that never sends data goes stale and is reported). An error frame names no market: the codes of the
  * request it answers are bisected with probe requests (a probe that draws no error within errorWaitMs passed) until
- * a probe of one code draws an error: that code is rejected (HALTED / SUBSCRIBE_REJECTED); then the whole list goes
- * out again (also when every probe passed: the error named none of the codes). Resync kind
+ * a probe of that code alone draws an error twice in a row (one error frame the venue sends for no request, landing
+ * while a single code is probed, must not halt a good book for good): that code is rejected (HALTED /
+ * SUBSCRIBE_REJECTED); then the whole list goes out again (also when every probe passed: the error named none of the
+ * codes). Resync kind
  * `next_full_book`: a subscribed book needs no request, its next message is a full book.
  * @module
  */
@@ -25,6 +27,8 @@ interface Bisect {
   /** The probe's tag in the outbox: while paced (queued) its wait has not started. */
   id: string;
   wasQueued: boolean;
+  /** The probe is one code that already drew an error alone: a second error refuses it. */
+  confirming: boolean;
 }
 
 export class UpbitRequests extends SubscriptionControl {
@@ -100,23 +104,24 @@ export class UpbitRequests extends SubscriptionControl {
     this.logger.warn(`${this.venueName}: error frame; finding the code it refuses`, { conn: conn.id, name, message, suspects: suspects.length });
     if (suspects.length === 0) return;
     if (b && b.timer) clearTimeout(b.timer);
-    if (suspects.length === 1) {
+    if (suspects.length === 1 && b?.confirming === true) {
       this.endBisect(conn);
       this.refuse(suspects[0]!, `${name}: ${message}`);
       this.sendFull(conn);
       return;
     }
-    this.probeHalf(conn, suspects);
+    // One code left that drew this error: probed alone once more, and refused only if that draws an error too.
+    this.probeHalf(conn, suspects, suspects.length === 1 && b !== undefined && b.probe.length === 1);
   }
 
-  private probeHalf(conn: VenueConnection, suspects: TopicState[]): void {
+  private probeHalf(conn: VenueConnection, suspects: TopicState[], confirming = false): void {
     if (!conn.ws || !conn.open) {
       this.endBisect(conn);
       return;
     }
     const probe = suspects.slice(0, Math.ceil(suspects.length / 2));
     this.probes++;
-    const b: Bisect = { ws: conn.ws, suspects, probe, timer: null, id: `probe${this.probes}`, wasQueued: false };
+    const b: Bisect = { ws: conn.ws, suspects, probe, timer: null, id: `probe${this.probes}`, wasQueued: false, confirming };
     this.bisects.set(conn, b);
     this.send(conn, encodeOrderbookRequest(probe, this.level), b.id);
     b.timer = setTimeout(() => this.onProbePassed(conn, b), this.errorWaitMs);

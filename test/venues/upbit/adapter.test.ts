@@ -177,6 +177,26 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       expect(adapter.stats().bisectProbes).toBe(2);
     });
 
+    it("another error frame no code caused, landing while one code is probed alone, rejects nothing (chaos bithumb seed 802)", async () => {
+      const { sim, adapter, sink, matches } = await setup(spec, SUBS, { errorWaitMs: 2_000 });
+      await until(() => SUBS.every((_, i) => matches(i)), "books live");
+      const before = sim.stats.requests;
+      // Spontaneous error frames, each while the last probe waits: 3 codes → probe of 2 → probe of 1.
+      sim.inject("error_frame");
+      await until(() => sim.stats.requests >= before + 1, "the probe of two codes out");
+      sim.inject("error_frame");
+      await until(() => sim.stats.requests >= before + 2, "the probe of one code out");
+      sim.inject("error_frame"); // Old: that code was refused here, its book halted for good.
+      await until(() => sim.stats.requests >= before + 3, "the same code probed alone once more");
+      expect(adapter.stats().subscribeRejected).toBe(0);
+      // No further error: that probe passes (2 s) and the whole list goes out again.
+      await until(() => sim.stats.requests >= before + 4, "the bisection over", 20_000);
+      expect(adapter.stats().subscribeRejected).toBe(0);
+      expect(sink.invalid.filter((e) => e.reason === StatusReason.SUBSCRIBE_REJECTED)).toEqual([]);
+      sim.step(1);
+      await until(() => SUBS.every((_, i) => matches(i)), "every book carries on");
+    }, 40_000);
+
     it("a book gone stale again and again is in the next reconnect's request (no resync backoff for next_full_book)", async () => {
       const subs = SUBS.slice(0, 2);
       const { sim, adapter, matches } = await setup(spec, subs, { staleAfterMs: () => 100, resyncBackoffBaseMs: 60_000, resyncBackoffMaxMs: 60_000 });
