@@ -13,6 +13,7 @@ import type { VenueConfig } from "../../../src/config/types.ts";
 import { startBinanceSimulator } from "../../../src/sim/binance-sim.ts";
 import { BinanceAdapter } from "../../../src/venues/binance/index.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import { waitFor } from "../../e2e/harness.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 
 const stops: (() => Promise<void>)[] = [];
@@ -20,13 +21,7 @@ afterEach(async () => {
   while (stops.length > 0) await stops.pop()!();
 });
 
-async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (cond: () => boolean, what: string) => waitFor(cond, what, 15_000);
 
 async function setup(instrumentReloadMs: number) {
   const sim = await startBinanceSimulator({ markets: [{ market: "linear", symbols: ["BTCUSDT", "ETHUSDT"] }], seed: 21 });
