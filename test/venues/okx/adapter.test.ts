@@ -9,7 +9,7 @@ import { BookState, StatusReason, type Instrument } from "../../../src/core/type
 import { startOkxSimulator, type OkxSim, type OkxSimOptions } from "../../../src/sim/okx-sim.ts";
 import { CROSSED_RESYNC_MS, OkxAdapter, type OkxAdapterOptions } from "../../../src/venues/okx/index.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
-import { expectedBook, okxConfig, MapSink as Sink, until } from "./helpers.ts";
+import { okxConfig, sameAsSim, MapSink as Sink, until } from "./helpers.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -32,11 +32,7 @@ async function start(
   });
   const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
   adapter.start(sink);
-  const equal = (i: number) => {
-    const e = expectedBook(sim, subs[i]!, sink.instruments[i]!);
-    const same = (a: Map<number, number> | undefined, b: Map<number, number>) => a !== undefined && a.size === b.size && [...b].every(([k, v]) => a.get(k) === v);
-    return sink.seq[i] === e.seq && same(sink.bids[i], e.bids) && same(sink.asks[i], e.asks);
-  };
+  const equal = (i: number) => sameAsSim(sim, subs[i]!, sink, i);
   return { sim, adapter, sink, equal };
 }
 

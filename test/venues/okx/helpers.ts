@@ -29,6 +29,13 @@ export function expectedBook(sim: OkxSim, sub: Subscription, instrument: Instrum
   return { bids: conv(b.bids), asks: conv(b.asks), seq: b.seqId };
 }
 
+/** Whether the sink's book `i` is the simulator's, level for level, at the same seqId. */
+export function sameAsSim(sim: OkxSim, sub: Subscription, sink: MapSink, i: number): boolean {
+  const e = expectedBook(sim, sub, sink.instruments[i]!);
+  const same = (a: Map<number, number> | undefined, b: Map<number, number>) => a !== undefined && a.size === b.size && [...b].every(([k, v]) => a.get(k) === v);
+  return sink.seq[i] === e.seq && same(sink.bids[i], e.bids) && same(sink.asks[i], e.asks);
+}
+
 /** Polls `cond` (an event the test cannot await directly) every 2 ms; fails naming `what` after `timeoutMs`. */
 export async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -14,7 +14,7 @@ import type { Instrument } from "../../../src/core/types.ts";
 import { startOkxSimulator } from "../../../src/sim/okx-sim.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
-import { expectedBook, okxConfig, MapSink, until } from "./helpers.ts";
+import { okxConfig, sameAsSim, MapSink, until } from "./helpers.ts";
 
 /** One client socket of the proxy and its upstream socket to the simulator. */
 interface Link {
@@ -117,11 +117,7 @@ describe("okx planned reconnect with the replacement socket's path slower", { ti
     });
     const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
     adapter.start(sink);
-    const equal = () => {
-      const e = expectedBook(sim, subs[0]!, sink.instruments[0]!);
-      const same = (a: Map<number, number> | undefined, b: Map<number, number>) => a !== undefined && a.size === b.size && [...b].every(([k, v]) => a.get(k) === v);
-      return sink.seq[0] === e.seq && same(sink.bids[0], e.bids) && same(sink.asks[0], e.asks);
-    };
+    const equal = () => sameAsSim(sim, subs[0]!, sink, 0);
     sim.step(1);
     await until(() => equal() && adapter.topicInfo(0).state === "live", "the book live through the REST bridge");
     sim.step(3);
@@ -159,11 +155,7 @@ describe("okx: a second 64008 during a planned reconnect's overlap", { timeout: 
     });
     const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
     adapter.start(sink);
-    const equal = () => {
-      const e = expectedBook(sim, subs[0]!, sink.instruments[0]!);
-      const same = (a: Map<number, number> | undefined, b: Map<number, number>) => a !== undefined && a.size === b.size && [...b].every(([k, v]) => a.get(k) === v);
-      return sink.seq[0] === e.seq && same(sink.bids[0], e.bids) && same(sink.asks[0], e.asks);
-    };
+    const equal = () => sameAsSim(sim, subs[0]!, sink, 0);
     sim.step(1);
     await until(() => equal() && adapter.topicInfo(0).state === "live", "the book live");
 

@@ -16,7 +16,7 @@ import { WasmLevels } from "../../../src/venues/common/levels-wasm.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import type { OkxConnection } from "../../../src/venues/okx/connection.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
-import { expectedBook, okxConfig, MapSink as Sink, until as waitUntil } from "./helpers.ts";
+import { okxConfig, sameAsSim, MapSink as Sink, until as waitUntil } from "./helpers.ts";
 
 const until = (cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> => waitUntil(cond, what, timeoutMs);
 
@@ -47,11 +47,7 @@ describe("okx: the update sharing the module's arrays, through the REST bridge",
       await sim.stop();
     });
     const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
-    const equal = (i: number) => {
-      const e = expectedBook(sim, subs[i]!, sink.instruments[i]!);
-      const same = (a: Map<number, number> | undefined, b: Map<number, number>) => a !== undefined && a.size === b.size && [...b].every(([k, v]) => a.get(k) === v);
-      return sink.seq[i] === e.seq && same(sink.bids[i], e.bids) && same(sink.asks[i], e.asks);
-    };
+    const equal = (i: number) => sameAsSim(sim, subs[i]!, sink, i);
     // BTC's snapshot requests are refused (again after each refusal while `refusing`): its updates stay buffered.
     let refusing = true;
     const rearm = () => {
@@ -96,11 +92,7 @@ describe("okx: the update sharing the module's arrays, through the REST bridge",
       await sim.stop();
     });
     const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
-    const equal = (i: number) => {
-      const e = expectedBook(sim, subs[i]!, sink.instruments[i]!);
-      const same = (a: Map<number, number> | undefined, b: Map<number, number>) => a !== undefined && a.size === b.size && [...b].every(([k, v]) => a.get(k) === v);
-      return sink.seq[i] === e.seq && same(sink.bids[i], e.bids) && same(sink.asks[i], e.asks);
-    };
+    const equal = (i: number) => sameAsSim(sim, subs[i]!, sink, i);
     const inner = adapter as unknown as { conns: OkxConnection[]; bridge: { noBridge: number; bridged: number; fetched: number } };
     // BTC's first snapshot request is refused; its next answer is the book as it is once the refusal was served
     // (frozen), so that the updates sent after that are buffered and all kept by the bridge.
