@@ -21,7 +21,7 @@ import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAd
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { TopicState as CommonTopic } from "../common/connection.ts";
-import { makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "../common/instruments.ts";
+import { makeInstrument, mergeIntoInstrumentCache, resolveInstruments } from "../common/instruments.ts";
 import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
@@ -479,11 +479,7 @@ export class BybitAdapter implements VenueAdapter {
         t.resyncs++;
         t.resyncDelayed = false; // new exponents: worth a snapshot now, whatever the backoff said
         this.control.restartTopic(t);
-        if (this.config.instrumentCachePath) {
-          const cache = await readInstrumentCache(this.config.instrumentCachePath).catch(() => new Map());
-          cache.set(`${t.market}:${t.symbol}`, spec);
-          await writeInstrumentCache(this.config.instrumentCachePath, "bybit", cache);
-        }
+        if (this.config.instrumentCachePath) await mergeIntoInstrumentCache(this.config.instrumentCachePath, "bybit", new Map([[`${t.market}:${t.symbol}`, spec]]));
       } catch (err) {
         this.log.warn("bybit: instrument re-check failed", { market: t.market, symbol: t.symbol, error: String(err) });
       } finally {

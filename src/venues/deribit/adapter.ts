@@ -18,7 +18,7 @@ import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAd
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { shareOf } from "../common/budgets.ts";
-import { makeInstrument, readInstrumentCache, resolveInstruments, writeInstrumentCache } from "../common/instruments.ts";
+import { makeInstrument, mergeIntoInstrumentCache, resolveInstruments } from "../common/instruments.ts";
 import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
@@ -418,11 +418,7 @@ export class DeribitAdapter implements VenueAdapter {
         t.resyncs++;
         t.resyncDelayed = false; // new exponents: worth a snapshot now, whatever the backoff said
         this.control.restartTopic(t);
-        if (this.config.instrumentCachePath) {
-          const cache = await readInstrumentCache(this.config.instrumentCachePath).catch(() => new Map());
-          cache.set(`${t.market}:${t.symbol}`, spec);
-          await writeInstrumentCache(this.config.instrumentCachePath, "deribit", cache);
-        }
+        if (this.config.instrumentCachePath) await mergeIntoInstrumentCache(this.config.instrumentCachePath, "deribit", new Map([[`${t.market}:${t.symbol}`, spec]]));
       } catch (err) {
         this.log.warn("deribit: instrument re-check failed", { market: t.market, symbol: t.symbol, error: String(err) });
       } finally {

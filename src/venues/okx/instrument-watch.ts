@@ -10,7 +10,7 @@
 import type { Instrument, MarketName } from "../../core/types.ts";
 import type { Logger } from "../../core/log.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { makeInstrument, readInstrumentCache, writeInstrumentCache, type InstrumentSpec } from "../common/instruments.ts";
+import { makeInstrument, mergeIntoInstrumentCache, type InstrumentSpec } from "../common/instruments.ts";
 import type { Subscription } from "../venue.ts";
 import { InstrumentReloader } from "../common/instrument-reload.ts";
 import type { OkxTopic } from "./connection.ts";
@@ -71,9 +71,7 @@ export async function reloadMarket(x: ReloadContext, market: MarketName): Promis
   for (const c of upcoming) if (symbols.includes(c.symbol) && c.effTimeMs + AFTER_EFF_TIME_MS > startedMs) x.announce(market, c.effTimeMs + AFTER_EFF_TIME_MS);
   if (changed.size > 0 && x.config.instrumentCachePath) {
     try {
-      const cache = await readInstrumentCache(x.config.instrumentCachePath).catch(() => new Map<string, InstrumentSpec>());
-      for (const [k, spec] of changed) cache.set(k, spec);
-      await writeInstrumentCache(x.config.instrumentCachePath, "okx", cache);
+      await mergeIntoInstrumentCache(x.config.instrumentCachePath, "okx", changed);
     } catch (err) {
       x.log.warn("okx: could not write the instrument cache", { path: x.config.instrumentCachePath, error: String(err) });
     }
