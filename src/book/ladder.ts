@@ -157,13 +157,12 @@ export class Ladder extends LadderBase {
       // qty updates only (most of Binance's and Bybit's) decays it without the division, which JSC compiled as an
       // integer divide with a remainder check (~2.5 ns per call, perf); x · 0.75 and x + (0 − x) · 0.25 are both the
       // rounded 3x/4 (they could differ only among subnormals, far below the threshold), so the loop choice is the same.
-      if (moves !== 0) this.churnPct += ((moves * 100) / (i - from) - this.churnPct) * 0.25;
-      else if (i > from) this.churnPct *= 0.75;
       if (moves !== 0) {
+        this.churnPct += ((moves * 100) / (i - from) - this.churnPct) * 0.25;
         this.wCount += net;
         this.wTop = wTop;
         this.curRank = -1;
-      }
+      } else if (i > from) this.churnPct *= 0.75;
       if (i >= n) break;
       // Anything else (delete of the best window level, outside the window) takes the general path, then the fast
       // loop resumes.

@@ -92,7 +92,7 @@ export class LaggingStreams {
 
   /** Whether (prev, seq) is the lagging stream's next message, one the book has; if so, the stream moves on. */
   private repeat(i: number, prev: number, seq: number, keepalive: boolean, last: number): boolean {
-    if (this.open[i] !== 1 || prev !== this.seq[i]) return false;
+    if (prev !== this.seq[i]) return false; // called only while open (isRepeat)
     const pending = this.resetPending[i] === 1;
     // Before the book's reset the lagging stream goes no further than the reset's prevSeqId; after it, the book's last.
     const bound = pending ? this.resetFrom[i]! : last;
