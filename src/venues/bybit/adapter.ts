@@ -21,7 +21,7 @@ import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAd
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { TopicState as CommonTopic } from "../common/connection.ts";
-import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
+import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
@@ -455,12 +455,7 @@ export class BybitAdapter implements VenueAdapter {
   private applyInstrument(t: TopicState, inst: Instrument): void {
     t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
     this.instrumentChanges++;
-    this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
-    this.sink?.onInstrumentChanged(t.index, inst);
-    this.books.resyncs++;
-    t.resyncs++;
-    t.resyncDelayed = false; // new exponents: worth a snapshot now, whatever the backoff said
-    this.control.restartTopic(t);
+    resyncForNewInstrument(this.books, t, inst, () => this.control.restartTopic(t));
   }
 }
 

@@ -18,7 +18,7 @@ import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAd
 import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
-import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
+import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
@@ -384,9 +384,7 @@ export class CoinbaseAdapter implements VenueAdapter {
   private applyInstrument(t: Topic, inst: Instrument): void {
     t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
     this.instrumentChanges++;
-    this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
-    this.sink?.onInstrumentChanged(t.index, inst);
-    this.control.restartTopic(t);
+    resyncForNewInstrument(this.books, t, inst, () => this.control.restartTopic(t));
   }
 
   private counterTable(): [string, string, string, number][] {

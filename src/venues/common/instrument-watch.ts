@@ -14,23 +14,16 @@
  * how a changed instrument is applied. Replay never queries.
  * @module
  */
-import type { Logger } from "../../core/log.ts";
-import type { Instrument, MarketName } from "../../core/types.ts";
-import type { VenueConfig } from "../../config/types.ts";
-import type { BookSink, CommonAdapterOptions, Subscription, VenueMetric } from "../venue.ts";
+import { BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
+import type { BookSink, CommonAdapterOptions, VenueMetric } from "../venue.ts";
 import type { ConnectionLifecycle } from "./connection-lifecycle.ts";
 import type { TopicState } from "./connection.ts";
 import { InstrumentReloader, RELOAD_CHECK_MS } from "./instrument-reload.ts";
 import { makeInstrument, mergeIntoInstrumentCache, resolveInstruments, type InstrumentSource, type InstrumentSpec } from "./instruments.ts";
-import { joinLate, LateInstruments, lateTimings, type LateQuery, type UnresolvedInstrument } from "./late-instruments.ts";
+import { joinLate, LateInstruments, lateTimings, type LateInstrumentOptions, type LateQuery, type UnresolvedInstrument } from "./late-instruments.ts";
+import type { TopicResync } from "./topic-resync.ts";
 
-export interface InstrumentWatchOptions<T extends TopicState> {
-  venue: string;
-  log: Logger;
-  now: () => number;
-  random: () => number;
-  config: VenueConfig;
-  subscriptions: readonly Subscription[];
+export interface InstrumentWatchOptions<T extends TopicState> extends Pick<LateInstrumentOptions, "venue" | "log" | "now" | "random" | "config" | "subscriptions"> {
   /** By subscription index. */
   topics: readonly T[];
   /** The venue's REST parsing: a market's specs, the words for "not listed". */
@@ -57,6 +50,20 @@ export interface InstrumentWatchOptions<T extends TopicState> {
   apply: (t: T, inst: Instrument) => void;
   /** After each answered query of a market (OKX: announce its `upcChg`), with when the query started. */
   afterQuery?: (market: MarketName, symbols: readonly string[], startedMs: number) => void;
+}
+
+/**
+ * The usual apply of a changed tick or lot once the topic's table has the new exponents: the book invalid
+ * (INSTRUMENT_CHANGED), the sink told (it rebuilds the book and announces the new definition), a resync counted and
+ * started at once by `restart`: new exponents are worth a snapshot now, whatever the backoff said.
+ */
+export function resyncForNewInstrument(books: TopicResync, t: TopicState, inst: Instrument, restart: () => void): void {
+  books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+  books.sink?.onInstrumentChanged(t.index, inst);
+  books.resyncs++;
+  t.resyncs++;
+  t.resyncDelayed = false;
+  restart();
 }
 
 /** The adapter options the watch reads (recheckInstruments, allowNoInstruments and the test timings). */

@@ -18,7 +18,7 @@ import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAd
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { shareOf } from "../common/budgets.ts";
-import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
+import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
@@ -395,12 +395,7 @@ export class DeribitAdapter implements VenueAdapter {
   private applyInstrument(t: DeribitTopic, inst: Instrument): void {
     t.conn.table.setExponents(t.index, inst.priceExp, inst.qtyExp);
     this.instrumentChanges++;
-    this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
-    this.sink?.onInstrumentChanged(t.index, inst);
-    this.books.resyncs++;
-    t.resyncs++;
-    t.resyncDelayed = false; // new exponents: worth a snapshot now, whatever the backoff said
-    this.control.restartTopic(t);
+    resyncForNewInstrument(this.books, t, inst, () => this.control.restartTopic(t));
   }
 
   /** A frame that is not a book notification (acks, errors, heartbeats). Cold. */

@@ -5,9 +5,8 @@
  * @module
  */
 import type { Instrument } from "../../core/types.ts";
-import { BookState, StatusReason } from "../../core/types.ts";
 import { INSTRUMENT_RELOAD_MS } from "../common/instrument-reload.ts";
-import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
+import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { OkxAdapter } from "./adapter.ts";
 import type { OkxTopic } from "./connection.ts";
 import { okxInstrumentSource } from "./instruments.ts";
@@ -34,10 +33,5 @@ export function okxInstrumentWatch(a: OkxAdapter, opts: OkxAdapterOptions): Inst
 export function applyInstrument(a: OkxAdapter, t: OkxTopic, inst: Instrument): void {
   t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
   a.c.instrumentChanges++;
-  a.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
-  a.sink?.onInstrumentChanged(t.index, inst);
-  a.books.resyncs++;
-  t.resyncs++;
-  t.resyncDelayed = false; // new exponents: worth a snapshot now, whatever the backoff said
-  a.restart(t);
+  resyncForNewInstrument(a.books, t, inst, () => a.restart(t));
 }
