@@ -176,24 +176,17 @@ export class BinanceAdapter implements VenueAdapter {
     return this.instruments;
   }
 
-  private prepare(sink: BookSink, what: string): void {
-    if (!this.instruments) throw new Error(`binance: ${what}() before loadInstruments()`);
+  private prepare(sink: BookSink, replaying: boolean): void {
     if (this.sink) throw new Error("binance: started twice");
+    this.watch.bindTopics(replaying);
     this.sink = sink;
     this.books.sink = sink;
-    for (const t of this.topics) {
-      const inst = this.instruments[t.index];
-      if (inst === undefined) {
-        t.sub = SUB_REJECTED;
-        continue;
-      }
-      t.entry = t.conn.table.addStream(t.topic, t.symbol, t.index, inst.priceExp, inst.qtyExp);
-      t.conn.used = true;
-    }
+    this.replaying = replaying;
+    this.books.replaying = replaying;
   }
 
   start(sink: BookSink): void {
-    this.prepare(sink, "start");
+    this.prepare(sink, false);
     this.lifecycle.start();
     this.watch.start(sink);
     this.log.info("binance adapter started", { connections: this.conns.filter((c) => c.used).length, topics: this.topics.length });
@@ -201,10 +194,7 @@ export class BinanceAdapter implements VenueAdapter {
 
   /** Replay: no connections; diffs come through ingestFrame, the snapshots they bridge to through ingestRest. */
   startReplay(sink: BookSink): void {
-    this.prepare(sink, "startReplay");
-    this.replaying = true;
-    this.books.replaying = true;
-    for (const t of this.topics) if (t.sub !== SUB_REJECTED) t.sub = SUB_ACTIVE;
+    this.prepare(sink, true);
   }
 
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {

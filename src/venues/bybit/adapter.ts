@@ -190,18 +190,11 @@ export class BybitAdapter implements VenueAdapter {
   }
 
   start(sink: BookSink): void {
-    if (!this.instruments) throw new Error("bybit: start() before loadInstruments()");
     if (this.sink) throw new Error("bybit: start() called twice");
+    const bound = this.watch.bindTopics(false);
     this.sink = sink;
     this.books.sink = sink;
-    for (const t of this.topics) {
-      const inst = this.instruments[t.index];
-      if (inst === undefined) {
-        t.sub = SUB_REJECTED; // never subscribed: there is no instrument to build its book with
-        continue;
-      }
-      t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp);
-      t.conn.used = true;
+    for (const t of bound) {
       if (!BYBIT_DEPTHS[t.market].includes(t.depth)) {
         // Not fatal: the venue's answer is authoritative and is reported per topic when it comes.
         this.log.warn("depth not in the documented list; Bybit will probably reject it", { market: t.market, topic: t.topic, valid: BYBIT_DEPTHS[t.market] });
@@ -219,21 +212,11 @@ export class BybitAdapter implements VenueAdapter {
    * after its own resync) instead of asking a server.
    */
   startReplay(sink: BookSink): void {
-    if (!this.instruments) throw new Error("bybit: startReplay() before loadInstruments()");
     if (this.sink) throw new Error("bybit: started twice");
+    this.watch.bindTopics(true);
     this.sink = sink;
     this.books.sink = sink;
     this.books.replaying = true;
-    for (const t of this.topics) {
-      const inst = this.instruments[t.index];
-      if (inst === undefined) {
-        t.sub = SUB_REJECTED;
-        continue;
-      }
-      t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp);
-      t.conn.used = true;
-      t.sub = SUB_ACTIVE;
-    }
   }
 
   /** Feeds one recorded frame (replay). `connection` is the recorded connection name; unknown names use the market's first connection. */

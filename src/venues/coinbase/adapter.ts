@@ -25,7 +25,7 @@ import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
 import { type CoinbaseConnection as Conn, CoinbaseConnection, type CoinbaseTopic, HEARTBEATS_ACK } from "./connection.ts";
-import { coinbaseInstrumentSource, restUrlOf } from "./instruments.ts";
+import { coinbaseInstrumentSource } from "./instruments.ts";
 import { CB_ERR_PRICE, CB_ERR_QTY, CB_ERROR_NAMES } from "./parse-json.ts";
 import {
   COINBASE_KEEPALIVE,
@@ -178,21 +178,11 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   private bind(sink: BookSink, replaying: boolean): void {
-    if (!this.instruments) throw new Error("coinbase: start before loadInstruments()");
     if (this.sink) throw new Error("coinbase: started twice");
+    this.watch.bindTopics(replaying);
     this.sink = sink;
     this.books.sink = sink;
     this.books.replaying = replaying;
-    for (const t of this.topics) {
-      const inst = this.instruments[t.index];
-      if (inst === undefined) {
-        t.sub = SUB_REJECTED; // never subscribed: there is no instrument to build its book with
-        continue;
-      }
-      t.entry = t.conn.table.add(t.symbol, t.index, inst.priceExp, inst.qtyExp);
-      t.conn.used = true;
-      if (replaying) t.sub = SUB_ACTIVE;
-    }
   }
 
   start(sink: BookSink): void {

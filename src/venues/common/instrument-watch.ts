@@ -17,7 +17,7 @@
 import { BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { BookSink, CommonAdapterOptions, VenueMetric } from "../venue.ts";
 import type { ConnectionLifecycle } from "./connection-lifecycle.ts";
-import type { TopicState } from "./connection.ts";
+import { SUB_ACTIVE, SUB_REJECTED, type TopicState } from "./connection.ts";
 import { InstrumentReloader, RELOAD_CHECK_MS } from "./instrument-reload.ts";
 import { makeInstrument, mergeIntoInstrumentCache, resolveInstruments, type InstrumentSource, type InstrumentSpec } from "./instruments.ts";
 import { joinLate, LateInstruments, lateTimings, type LateInstrumentOptions, type LateQuery, type UnresolvedInstrument } from "./late-instruments.ts";
@@ -107,6 +107,29 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     }
     this.late.track(source, unresolved);
     return instruments;
+  }
+
+  /**
+   * At start, live or replay: a topic with an instrument enters its connection's table (the connection is used; in
+   * replay the topic counts as subscribed); one without is not subscribed (SUB_REJECTED) unless it joins late.
+   * Returns the topics with an instrument, for the venue's own checks. Throws before load().
+   */
+  bindTopics(replaying: boolean): T[] {
+    const list = this.o.instruments();
+    if (list === null) throw new Error(`${this.o.venue}: start before loadInstruments()`);
+    const bound: T[] = [];
+    for (const t of this.o.topics) {
+      const inst = list[t.index];
+      if (inst === undefined) {
+        t.sub = SUB_REJECTED; // never subscribed: there is no instrument to build its book with
+        continue;
+      }
+      t.entry = this.o.addToTable(t, inst);
+      t.conn.used = true;
+      if (replaying) t.sub = SUB_ACTIVE;
+      bound.push(t);
+    }
+    return bound;
   }
 
   /** Live runs only: the late retrier (for a sink that takes late books) and the schedule. */

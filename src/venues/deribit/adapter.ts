@@ -185,25 +185,16 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   private attach(sink: BookSink, replay: boolean): void {
-    if (!this.instruments) throw new Error("deribit: start before loadInstruments()");
     if (this.sink) throw new Error("deribit: started twice");
+    const bound = this.watch.bindTopics(replay);
     this.sink = sink;
     this.books.sink = sink;
     this.books.replaying = replay;
-    for (const t of this.topics) {
-      const inst = this.instruments[t.index];
-      if (inst === undefined) {
-        t.sub = SUB_REJECTED; // never subscribed: no instrument to build its book with
-        continue;
-      }
-      const grouped = t.depth > 0;
-      t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp, grouped);
-      if (replay) {
-        // A capture may hold another interval of the same book (e.g. an authorised recorder's `raw`).
-        for (const iv of ["raw", "100ms", "agg2"] as const) t.conn.table.add(bookChannel(t.symbol, t.depth, iv), t.index, inst.priceExp, inst.qtyExp, grouped);
-        t.sub = SUB_ACTIVE;
-      }
-      t.conn.used = true;
+    if (!replay) return;
+    for (const t of bound) {
+      // A capture may hold another interval of the same book (e.g. an authorised recorder's `raw`).
+      const inst = this.instruments![t.index]!;
+      for (const iv of ["raw", "100ms", "agg2"] as const) t.conn.table.add(bookChannel(t.symbol, t.depth, iv), t.index, inst.priceExp, inst.qtyExp, t.depth > 0);
     }
   }
 

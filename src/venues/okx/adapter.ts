@@ -195,22 +195,12 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   private bind(sink: BookSink, replay: boolean): void {
-    if (!this.instruments) throw new Error("okx: start before loadInstruments()");
     if (this.sink) throw new Error("okx: started twice");
+    const bound = this.watch.bindTopics(replay);
     this.sink = sink;
     this.books.sink = sink;
     this.books.replaying = replay;
-    for (const t of this.topics) {
-      const inst = this.instruments[t.index];
-      if (inst === undefined) {
-        t.sub = SUB_REJECTED;
-        continue;
-      }
-      t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp);
-      t.conn.used = true;
-      if (replay) t.sub = SUB_ACTIVE;
-      else if (!OKX_DEPTHS.includes(t.depth)) this.log.warn("okx: depth not one of 400, 5, 1; OKX will reject it", { topic: t.topic });
-    }
+    for (const t of bound) if (!replay && !OKX_DEPTHS.includes(t.depth)) this.log.warn("okx: depth not one of 400, 5, 1; OKX will reject it", { topic: t.topic });
   }
 
   start(sink: BookSink): void {

@@ -191,22 +191,12 @@ export class UpbitAdapter implements VenueAdapter {
   }
 
   private begin(sink: BookSink, replay: boolean): void {
-    if (!this.instruments) throw new Error(`${this.venue}: start before loadInstruments()`);
     if (this.sink) throw new Error(`${this.venue}: started twice`);
+    const bound = this.watch.bindTopics(replay);
     this.sink = sink;
     this.books.sink = sink;
     this.books.replaying = replay;
-    for (const t of this.topics) {
-      const inst = this.instruments[t.index];
-      if (inst === undefined) {
-        t.sub = SUB_REJECTED;
-        continue;
-      }
-      t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp);
-      t.conn.used = true;
-      if (replay) t.sub = SUB_ACTIVE;
-      else if (!UPBIT_DEPTHS.includes(t.depth)) this.log.warn(`${this.venue}: depth not 1, 5, 15 or 30; the venue sends 30`, { topic: t.topic, depth: t.depth });
-    }
+    for (const t of bound) if (!replay && !UPBIT_DEPTHS.includes(t.depth)) this.log.warn(`${this.venue}: depth not 1, 5, 15 or 30; the venue sends 30`, { topic: t.topic, depth: t.depth });
   }
 
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
