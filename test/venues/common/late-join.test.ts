@@ -111,6 +111,12 @@ describe("joinLate", () => {
     expect([books, table.size, instruments[0], t.sub]).toEqual([[], 0, undefined, SUB_REJECTED]);
   });
 
+  test("a sink that takes no late books: throws saying so, nothing added", () => {
+    const { t, table, instruments, j } = rig();
+    expect(() => joinLate({ ...j, sink: { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} } }, 0, inst)).toThrow("takes no books");
+    expect([table.size, instruments[0], t.sub]).toEqual([0, undefined, SUB_REJECTED]);
+  });
+
   test("an instrument already there: throws naming it, nothing changed", () => {
     const { table, books, instruments, j } = rig();
     instruments[0] = { ...inst, tickSize: "0.1" };
