@@ -35,7 +35,7 @@ async function get<T>(path: string): Promise<T> {
 beforeAll(async () => {
   sim = await startBybitSimulator({ markets: MARKETS.map((m) => ({ market: m.market, symbols: m.symbols })), seed: 91, messagesPerSecond: 0 });
   sim.setRestAvailable(false, "linear");
-  const { group, port } = uniqueDestination(91);
+  const { group, port } = uniqueDestination(87);
   subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }] });
   await subscriber.start();
   const config = validateConfig(rawConfig({ sim, markets: MARKETS, group, port, http: true }));

@@ -39,7 +39,7 @@ for (const workers of [1, 2]) {
     beforeAll(async () => {
       sim = await startBybitSimulator({ markets: [{ market: "spot", symbols: ["BTCUSDT"] }, { market: "linear", symbols: ["BTCUSDT", "ETHUSDT"] }], seed: 77 + workers, messagesPerSecond: 0 });
       sim.setRestAvailable(false, "linear");
-      const raw = rawConfig({ sim, markets: MARKETS, ...uniqueDestination(77 + workers), http: true, workers });
+      const raw = rawConfig({ sim, markets: MARKETS, ...uniqueDestination(84 + workers), http: true, workers });
       runtime = await startRuntime(validateConfig(raw), silentLogger, workers === 1 ? { feederOptions: { adapterOptions: { lateRetryBaseMs: 100, lateRetryMaxMs: 400, listingRetryMs: 300, lateCheckMs: 20 } } } : {});
     }, 30_000);
 
