@@ -6,7 +6,7 @@
  * simulator, loopback multicast (TTL 1). Before, the first failure dropped the symbol from the retry list for good
  * and left a builder without a publisher handle, so no later join could add it.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
 import { startRuntime, type Runtime } from "../../src/app/runtime.ts";
 import type { BookSummary } from "../../src/app/book-json.ts";
 import { validateConfig } from "../../src/config/load.ts";
@@ -24,34 +24,25 @@ const MARKETS: Markets = [
 ];
 const SOL = { market: "linear" as const, symbol: "SOLUSDT", id: instrumentIdOf("bybit", "linear", "SOLUSDT") };
 
-let sim: BybitSim;
-let subscriber: FeedSubscriber;
-let runtime: Runtime;
-
-async function get<T>(path: string): Promise<T> {
-  return (await (await fetch(`${runtime.http!.url}${path}`)).json()) as T;
-}
-
-beforeAll(async () => {
-  sim = await startBybitSimulator({ markets: MARKETS.map((m) => ({ market: m.market, symbols: m.symbols })), seed: 91, messagesPerSecond: 0 });
-  sim.setRestAvailable(false, "linear");
-  const { group, port } = uniqueDestination(87);
-  subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }] });
-  await subscriber.start();
-  const config = validateConfig(rawConfig({ sim, markets: MARKETS, group, port, http: true }));
-  runtime = await startRuntime(config, silentLogger, {
-    feederOptions: { adapterOptions: { lateRetryBaseMs: 100, lateRetryMaxMs: 400, listingRetryMs: 200, lateCheckMs: 10 } },
-  });
-}, 30_000);
-
+const stops: (() => Promise<void>)[] = [];
 afterAll(async () => {
-  await runtime?.stop();
-  await subscriber?.stop();
-  await sim?.stop();
+  while (stops.length > 0) await stops.pop()!();
 });
 
 describe("a late join the publisher refuses once", { timeout: 60_000 }, () => {
   test("stays unresolved as join_failed, is asked again, joins, and its book reaches the subscriber", async () => {
+    // Linear's instrument REST down at start: SOLUSDT is left out, retried fast.
+    const sim: BybitSim = await startBybitSimulator({ markets: MARKETS.map((m) => ({ market: m.market, symbols: m.symbols })), seed: 91, messagesPerSecond: 0 });
+    stops.push(() => sim.stop());
+    sim.setRestAvailable(false, "linear");
+    const { group, port } = uniqueDestination(87);
+    const subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }] });
+    stops.push(() => subscriber.stop());
+    await subscriber.start();
+    const adapterOptions = { lateRetryBaseMs: 100, lateRetryMaxMs: 400, listingRetryMs: 200, lateCheckMs: 10 };
+    const runtime: Runtime = await startRuntime(validateConfig(rawConfig({ sim, markets: MARKETS, group, port, http: true })), silentLogger, { feederOptions: { adapterOptions } });
+    stops.push(() => runtime.stop());
+    const get = async <T>(path: string): Promise<T> => (await (await fetch(`${runtime.http!.url}${path}`)).json()) as T;
     const publisher = runtime.feeder!.publisher;
     const register = publisher.register.bind(publisher);
     let refuse = true;

@@ -5,7 +5,7 @@
  * is not counted as a reload (nor its failure as a reload failure), a re-check carries the pending symbols, and a
  * changed tick goes to the venue's apply.
  */
-import { afterEach, describe, expect, test } from "vitest";
+import { describe, expect, onTestFinished, test } from "vitest";
 import { validateConfig } from "../../../src/config/load.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import type { Instrument, MarketName } from "../../../src/core/types.ts";
@@ -15,15 +15,7 @@ import type { InstrumentSpec } from "../../../src/venues/common/instruments.ts";
 import { InstrumentWatch } from "../../../src/venues/common/instrument-watch.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 
-const watches: InstrumentWatch[] = [];
-afterEach(() => {
-  while (watches.length > 0) watches.pop()!.stop();
-});
-
-const SUBS: Subscription[] = [
-  { market: "linear", symbol: "BTCUSDT", depth: 50 },
-  { market: "linear", symbol: "NEWUSDT", depth: 50 },
-];
+const SUBS: Subscription[] = ["BTCUSDT", "NEWUSDT"].map((symbol) => ({ market: "linear", symbol, depth: 50 }));
 const SPEC: InstrumentSpec = { tickSize: "0.1", lotSize: "0.001" };
 const RELOAD_MS = 3_600_000;
 const LISTING_MS = 300_000;
@@ -55,7 +47,7 @@ async function rig() {
     addToTable: () => 0,
     apply: (t, inst) => void applied.push([t.index, inst.tickSize]),
   });
-  watches.push(watch);
+  onTestFinished(() => watch.stop());
   // At start: BTCUSDT listed, NEWUSDT not yet.
   const settle = () => new Promise((r) => setTimeout(r, 1));
   const loading = watch.load();
