@@ -4,6 +4,7 @@
  */
 import type { BookView } from "../core/book-view.ts";
 import { formatFixed } from "../core/fixed.ts";
+import { instrumentIdOf } from "../core/instrument-id.ts";
 import { BOOK_STATE_NAMES, STATUS_REASON_NAMES } from "../core/types.ts";
 
 export type Level = [price: string, qty: string];
@@ -29,6 +30,26 @@ export interface BookSummary {
   gaps: number;
   /** Times the book stopped being live (gap, reset, stale, disconnect, crossed, parse error …). */
   invalidations: number;
+  /** A configured symbol without a book (state `symbol_unresolved`): why, in words. */
+  detail?: string;
+  /** Same: when its instrument is asked for next (ms since the epoch; 0 = not retried). */
+  nextAttemptMs?: number;
+}
+
+/** The state of a configured symbol whose instrument is not resolved (yet): it has no book. */
+export const SYMBOL_UNRESOLVED = "symbol_unresolved";
+
+/**
+ * A configured symbol without a book, listed beside the books (/books, /status) so that a user looking for it sees
+ * it and why: state `symbol_unresolved`, `reason` as /readyz gives it (rest_unreachable, not_listed, bad_spec,
+ * join_failed), never usable, no levels. `instrumentId` is the one its book will have.
+ */
+export function unresolvedSummary(u: { venue: string; market: string; symbol: string; reason?: string; detail?: string; nextAttemptMs?: number }): BookSummary {
+  return {
+    ...{ venue: u.venue, market: u.market, symbol: u.symbol, instrumentId: instrumentIdOf(u.venue, u.market, u.symbol) },
+    ...{ state: SYMBOL_UNRESOLVED, reason: u.reason ?? "", valid: false, instrSeq: 0, venueSeq: 0, bidLevels: 0, askLevels: 0, bestBid: null, bestAsk: null },
+    ...{ tsExchangeUs: 0, tsEventUs: 0, tsRecvUs: 0, gaps: 0, invalidations: 0, detail: u.detail ?? "", nextAttemptMs: u.nextAttemptMs ?? 0 },
+  };
 }
 
 /** Per-book counts the app keeps beside the builder (cold: bumped only when a book is invalidated). */

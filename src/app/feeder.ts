@@ -154,9 +154,11 @@ class VenuePipeline implements BookSink {
     if (this.builders[index] !== undefined) return;
     const sub = this.subscriptions[index];
     const builder = new BookBuilder(instrument, { changes: this.changes });
+    // Registered before it is stored: a register that throws leaves no half-added book (the adapter retries the join).
+    const handle = this.publisher.register(instrument, builder);
     this.builders[index] = builder;
-    this.handles[index] = this.publisher.register(instrument, builder);
-    this.publisher.publishStatus(this.handles[index]!, builder);
+    this.handles[index] = handle;
+    this.publisher.publishStatus(handle, builder);
     const at = sub === undefined ? -1 : this.unresolved.indexOf(sub);
     if (at >= 0) this.unresolved.splice(at, 1);
     this.log.info("instrument resolved after start; book added", { symbol: instrument.symbol, market: instrument.market, instrumentId: instrument.instrumentId });

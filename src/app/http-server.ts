@@ -8,7 +8,8 @@
  *                                           our streams, else 503 with every reason (readiness.ts)
  * GET /status                               readiness, every book and the latency histograms (what the status page shows)
  * GET /metrics                              Prometheus text format 0.0.4
- * GET /books                                every book with its state (JSON, or MessagePack on Accept: application/msgpack)
+ * GET /books                                every book with its state (JSON, or MessagePack on Accept: application/msgpack),
+ *                                            then every configured symbol without a book (state symbol_unresolved)
  * GET /books/{venue}/{market}/{symbol}?depth=N   one book, top N levels per side (all when absent)
  *
  * A bad request (method, target, percent-encoding, query) is a 4xx naming what was wrong and is logged at debug
@@ -20,7 +21,7 @@ import { pack } from "msgpackr";
 import { ConfigError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { HttpConfig } from "../config/types.ts";
-import type { BookDetail, BookSummary } from "./book-json.ts";
+import { unresolvedSummary, type BookDetail, type BookSummary } from "./book-json.ts";
 import { VERSION, type LatencySnapshot } from "./metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 import { evaluateReadiness, type ReadinessInput } from "./readiness.ts";
@@ -159,10 +160,15 @@ async function route(req: Request, source: StatusSource, authorized: (header: st
   if (path === "/status") {
     const [input, latency] = await Promise.all([source.readiness(), source.latency()]);
     const readiness = evaluateReadiness(input);
-    return body({ version: VERSION, nowMs: Date.now(), ready: readiness.ready, reasons: readiness.reasons, books: input.books, latency }, msgpack, 200);
+    const books = [...input.books, ...input.unresolved.map(unresolvedSummary)];
+    return body({ version: VERSION, nowMs: Date.now(), ready: readiness.ready, reasons: readiness.reasons, books, latency }, msgpack, 200);
   }
   if (path === "/metrics") return new Response(await source.metricsText(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" } });
-  if (path === "/books") return body(await source.books(), msgpack, 200);
+  if (path === "/books") {
+    // The configured symbols without a book too, so that one looked for here is found, with why.
+    const [books, input] = await Promise.all([source.books(), source.readiness()]);
+    return body([...books, ...input.unresolved.map(unresolvedSummary)], msgpack, 200);
+  }
   const m = /^\/books\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path);
   if (m) {
     const depthParam = url.searchParams.get("depth");

@@ -112,7 +112,9 @@ describe("workers = 2 with a symbol the venue does not list", { timeout: 40_000 
     const { group, port } = uniqueDestination(4);
     const rt = await startRuntime(feederConfig({ sim, markets, group, port, workers: 2, http: true }), silentLogger);
     try {
-      const books = async () => (await (await fetch(`${rt.http!.url}/books`)).json()) as { symbol: string; state: string }[];
+      const all = async () => (await (await fetch(`${rt.http!.url}/books`)).json()) as { symbol: string; state: string; reason: string }[];
+      // /books lists the unresolved symbol too (state symbol_unresolved): the books are the others.
+      const books = async () => (await all()).filter((b) => b.state !== "symbol_unresolved");
       let last: { symbol: string; state: string }[] = [];
       const deadline = Date.now() + 20_000;
       while (Date.now() < deadline) {
@@ -122,6 +124,7 @@ describe("workers = 2 with a symbol the venue does not list", { timeout: 40_000 
       }
       expect(last.map((b) => b.symbol).sort()).toEqual([...good].sort());
       expect(last.every((b) => b.state === "live")).toBe(true);
+      expect((await all()).filter((b) => b.state === "symbol_unresolved").map((b) => [b.symbol, b.reason])).toEqual([[bad, "not_listed"]]);
       const { samples } = parsePrometheusText(await (await fetch(`${rt.http!.url}/metrics`)).text());
       expect(samples.find((s) => s.name === "feeder_workers_ready")!.value).toBe(2);
       const unresolved = samples.filter((s) => s.name === "feeder_symbols_unresolved");
@@ -156,7 +159,8 @@ describe("workers = 2 with the linear instrument REST down at start", { timeout:
       const books = async () => (await (await fetch(`${rt.http!.url}/books`)).json()) as { market: string; symbol: string; state: string }[];
       const reasons = ((await (await fetch(`${rt.http!.url}/readyz`)).json()) as { reasons: { check: string; market?: string; reason?: string }[] }).reasons;
       expect(reasons.filter((r) => r.check === "symbol_unresolved").map((r) => [r.market, r.reason])).toEqual(linear.map(() => ["linear", "rest_unreachable"]));
-      expect((await books()).filter((b) => b.market === "linear")).toEqual([]);
+      // No linear book: each is listed as symbol_unresolved (REST unreachable) instead.
+      expect((await books()).filter((b) => b.market === "linear").map((b) => b.state)).toEqual(linear.map(() => "symbol_unresolved"));
       s.setRestAvailable(true, "linear");
       // The production retry timing (a first retry 2.5–5 s after start): each worker asks for its own share.
       await waitFor(() => allBooksEqual(sub, s, linear), "linear books from both workers after REST recovered", 30_000);

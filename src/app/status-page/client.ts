@@ -102,11 +102,13 @@ export const STATUS_PAGE_SCRIPT = String.raw`
         tr.append(td);
       });
       tr.children[5].className += b.valid ? " usable" : " unusable";
+      if (b.detail) tr.title = b.detail; // a configured symbol without a book: why
       tr.addEventListener("click", () => select(key));
       rows.push(tr);
     }
     body.replaceChildren(...rows);
-    $("count").textContent = books.length + " books, " + books.filter((b) => b.valid).length + " usable";
+    const unresolved = books.filter((b) => b.state === "symbol_unresolved").length;
+    $("count").textContent = (books.length - unresolved) + " books, " + books.filter((b) => b.valid).length + " usable" + (unresolved > 0 ? ", " + unresolved + " symbols unresolved (no book)" : "");
   }
 
   // Events per second over the last RATE_WINDOW_MS of polls (server clock), from the book's instrSeq.

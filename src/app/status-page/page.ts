@@ -38,6 +38,7 @@ td.c5.unusable { color: var(--ask); font-weight: 600; }
 .state-resyncing { background: #bf8700; }
 .state-stale { background: #bc4c00; }
 .state-halted { background: #cf222e; }
+.state-symbol_unresolved { background: #8250df; }
 .cols { display: flex; gap: 32px; flex-wrap: wrap; align-items: flex-start; }
 .stack { display: flex; flex-direction: column; gap: 12px; }
 .hist { min-width: 360px; border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; }

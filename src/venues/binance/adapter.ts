@@ -22,8 +22,8 @@ import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { TopicState } from "../common/connection.ts";
 import { INSTRUMENT_RELOAD_MS, type InstrumentReloader } from "../common/instrument-reload.ts";
-import { resolveInstruments } from "../common/instruments.ts";
-import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
+import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
+import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { RestBridge } from "../common/rest-bridge.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
@@ -31,7 +31,6 @@ import { TopicResync } from "../common/topic-resync.ts";
 import { type BinanceConnection, BinanceTopic, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
 import { binanceInstrumentSource } from "./instruments.ts";
-import { binanceReloader } from "./instrument-watch.ts";
 import { binanceMetrics } from "./metrics.ts";
 import { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
 import { BinanceRest } from "./rest.ts";
@@ -46,8 +45,6 @@ export class BinanceAdapter implements VenueAdapter {
   readonly venue = "binance" as const;
   private readonly log: Logger;
   private readonly now: () => number;
-  private readonly allowNoInstruments: boolean;
-  private readonly recheck: boolean;
   readonly rawFrameTap: RawFrameTap | undefined;
   private readonly rawRestTap: RawRestTap | undefined;
   private readonly topics: BinanceTopic[];
@@ -61,8 +58,11 @@ export class BinanceAdapter implements VenueAdapter {
   /** Per market REST weight budgets and their fetches (rest.ts). */
   private readonly rest: BinanceRest;
   private instruments: (Instrument | undefined)[] | null = null;
-  private readonly late: LateInstruments; // symbols left out at start, retried while running
-  /** Each market's exchangeInfo reloaded every instrument_reload_ms and when a number does not fit (instrument-watch.ts). */
+  /**
+   * Loading, each market's exchangeInfo reloaded every instrument_reload_ms and when a number does not fit, and the
+   * symbols left out at start: one schedule, one query per market run (common/instrument-watch.ts).
+   */
+  private readonly watch: InstrumentWatch<BinanceTopic>;
   readonly reloader: InstrumentReloader;
   private sink: BookSink | null = null;
   private replaying = false;
@@ -90,8 +90,6 @@ export class BinanceAdapter implements VenueAdapter {
   ) {
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
-    this.allowNoInstruments = opts.allowNoInstruments ?? false;
-    this.recheck = opts.recheckInstruments ?? true;
     this.rawFrameTap = opts.onRawFrame;
     this.rawRestTap = opts.onRawRest;
     const random = opts.random ?? Math.random;
@@ -161,58 +159,42 @@ export class BinanceAdapter implements VenueAdapter {
         connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
       },
     );
-    const addToTable = (t: TopicState, x: Instrument) => (t as BinanceTopic).conn.table.addStream(t.topic, t.symbol, t.index, x.priceExp, x.qtyExp);
-    const onResolved = (i: number, inst: Instrument) => joinLate({ topics: this.topics, instruments: this.instruments, sink: this.sink, lifecycle: this.lifecycle, addToTable }, i, inst);
-    this.reloader = binanceReloader(config.instrumentReloadMs ?? INSTRUMENT_RELOAD_MS, opts.instrumentCheckMs, {
-      ...{ config, log: this.log, now: this.now, fetchOf: (m) => this.rest.fetchOf(m), onInfo: (m, info) => this.rest.takeLimits(m, info), topics: this.topics, subscriptions },
-      ...{ current: (i) => this.instruments?.[i], stopping: () => this.lifecycle.stopping, apply: (t, inst) => this.applyInstrument(t, inst) },
+    this.watch = new InstrumentWatch<BinanceTopic>({
+      ...{ venue: "binance", log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
+      // Each exchangeInfo spends the market's REST weight (rest.ts) and keeps its weight limit current.
+      source: binanceInstrumentSource(config, (m) => this.rest.fetchOf(m), (m, info) => this.rest.takeLimits(m, info)),
+      intervalMs: config.instrumentReloadMs ?? INSTRUMENT_RELOAD_MS,
+      ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
+      addToTable: (t, x) => t.conn.table.addStream(t.topic, t.symbol, t.index, x.priceExp, x.qtyExp),
+      apply: (t, inst) => this.applyInstrument(t, inst),
     });
-    this.late = new LateInstruments({ venue: "binance", log: this.log, now: this.now, random, config, subscriptions, ...lateTimings(opts), onResolved });
+    this.reloader = this.watch.reloader;
   }
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
-    const source = binanceInstrumentSource(this.config, (m) => this.rest.fetchOf(m), (m, info) => this.rest.takeLimits(m, info));
-    const { instruments, problems, unresolved } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
-    if (problems.length > 0) {
-      const message = `binance: cannot resolve instruments for ${problems.join(", ")}`;
-      if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
-      this.log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
-    }
-    this.late.track(source, unresolved);
-    this.instruments = instruments;
-    return instruments;
+    this.instruments = await this.watch.load();
+    return this.instruments;
   }
 
-  private prepare(sink: BookSink, what: string): void {
-    if (!this.instruments) throw new Error(`binance: ${what}() before loadInstruments()`);
+  private prepare(sink: BookSink, replaying: boolean): void {
     if (this.sink) throw new Error("binance: started twice");
+    this.watch.bindTopics(replaying);
     this.sink = sink;
     this.books.sink = sink;
-    for (const t of this.topics) {
-      const inst = this.instruments[t.index];
-      if (inst === undefined) {
-        t.sub = SUB_REJECTED;
-        continue;
-      }
-      t.entry = t.conn.table.addStream(t.topic, t.symbol, t.index, inst.priceExp, inst.qtyExp);
-      t.conn.used = true;
-    }
+    this.replaying = replaying;
+    this.books.replaying = replaying;
   }
 
   start(sink: BookSink): void {
-    this.prepare(sink, "start");
+    this.prepare(sink, false);
     this.lifecycle.start();
-    this.late.start(sink);
-    if (this.recheck) this.reloader.start();
+    this.watch.start(sink);
     this.log.info("binance adapter started", { connections: this.conns.filter((c) => c.used).length, topics: this.topics.length });
   }
 
   /** Replay: no connections; diffs come through ingestFrame, the snapshots they bridge to through ingestRest. */
   startReplay(sink: BookSink): void {
-    this.prepare(sink, "startReplay");
-    this.replaying = true;
-    this.books.replaying = true;
-    for (const t of this.topics) if (t.sub !== SUB_REJECTED) t.sub = SUB_ACTIVE;
+    this.prepare(sink, true);
   }
 
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
@@ -261,13 +243,12 @@ export class BinanceAdapter implements VenueAdapter {
       this.bridge.cancel(t);
       abandonFetch(t);
     }
-    this.late.stop();
-    this.reloader.stop();
+    this.watch.stop();
     return this.lifecycle.stop();
   }
 
   unresolvedInstruments(): UnresolvedInstrument[] {
-    return this.late.list(); // status page, /readyz
+    return this.watch.unresolved(); // status page, /readyz
   }
 
   // ───────────────────────── hot path ─────────────────────────
@@ -446,14 +427,13 @@ export class BinanceAdapter implements VenueAdapter {
     if (this.control.onControl(conn, msg) === "planned_close") this.lifecycle.onPlannedClose(conn, "serverShutdown");
   }
 
-  /** A price or size that does not fit: reload the market's exchangeInfo now (instrument-watch.ts; re-checks coalesce). */
+  /** A price or size that does not fit: reload the market's exchangeInfo now (the watch; re-checks coalesce). */
   private recheckInstrument(t: BinanceTopic): void {
-    if (this.recheck && !this.replaying && !this.config.overrides.has(`${t.market}:${t.symbol}`)) this.reloader.requestNow(t.market);
+    if (!this.config.overrides.has(`${t.market}:${t.symbol}`)) this.watch.requestNow(t.market);
   }
 
   /** A new tick or step from a reload: swap the exponents, tell the app, resync the book. Cold. */
   private applyInstrument(t: BinanceTopic, inst: Instrument): void {
-    this.instruments![t.index] = inst;
     t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
     this.instrumentChanges++;
     this.restart(t);
@@ -467,7 +447,7 @@ export class BinanceAdapter implements VenueAdapter {
     const { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed } = this;
     const { instrumentChanges, unattributedParseErrors } = this;
     const [instrumentReloads, instrumentReloadFailures] = [this.reloader.reloads, this.reloader.failures];
-    const [instrumentsUnresolved, instrumentsResolvedLate] = [this.late.count, this.late.resolvedLate];
+    const [instrumentsUnresolved, instrumentsResolvedLate] = [this.watch.late.count, this.watch.late.resolvedLate];
     const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, instrumentChanges, instrumentReloads, instrumentReloadFailures, instrumentsUnresolved, instrumentsResolvedLate, unattributedParseErrors };
     const { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode } = this;
     return binanceStats(counters, { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode });
@@ -479,7 +459,7 @@ export class BinanceAdapter implements VenueAdapter {
   }
 
   metrics(): VenueMetric[] {
-    return [...binanceMetrics(this.stats(), this.conns), ...this.late.metrics()];
+    return [...binanceMetrics(this.stats(), this.conns), ...this.watch.metrics()];
   }
 
   /** Cold: the adapter's view of one subscription, for tests and diagnostics. */

@@ -21,12 +21,12 @@ import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAd
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { TopicState as CommonTopic } from "../common/connection.ts";
-import { makeInstrument, mergeIntoInstrumentCache, resolveInstruments } from "../common/instruments.ts";
-import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
+import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
+import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
-import { bybitInstrumentSource, fetchInstrumentSpecs, restUrlOf } from "./instruments.ts";
+import { bybitInstrumentSource } from "./instruments.ts";
 import {
   BYBIT_DEPTHS,
   BYBIT_KEEPALIVE,
@@ -87,8 +87,6 @@ export class BybitAdapter implements VenueAdapter {
   private readonly log: Logger;
   private readonly fetchFn: typeof fetch;
   private readonly now: () => number;
-  private readonly allowNoInstruments: boolean;
-  private readonly recheck: boolean;
   /** See BybitAdapterOptions.onRawFrame; read by every connection on the hot path. */
   readonly rawFrameTap: RawFrameTap | undefined;
 
@@ -99,8 +97,8 @@ export class BybitAdapter implements VenueAdapter {
   private readonly lifecycle: ConnectionLifecycle;
   /** By subscription index; undefined for a symbol not resolved (yet: `late` retries it, then it is subscribed). */
   private instruments: (Instrument | undefined)[] | null = null;
-  /** Symbols left out at start, retried while running. */
-  private readonly late: LateInstruments;
+  /** Loading, re-checks and symbols left out at start, on one schedule (common/instrument-watch.ts). */
+  private readonly watch: InstrumentWatch<TopicState>;
   /** Frames rejected before their topic could be read: every live book of that connection was resynced. */
   private unattributedParseErrors = 0;
   private sink: BookSink | null = null;
@@ -132,8 +130,6 @@ export class BybitAdapter implements VenueAdapter {
     const restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, opts.budgetShare), REST_WINDOW_MS, REST_BLOCKED_MS, new Map([[403, REST_BLOCKED_MS]]));
     this.now = opts.now ?? Date.now;
     this.fetchFn = budgetedFetch(opts.fetch ?? fetch, restBudget, this.now);
-    this.recheck = opts.recheckInstruments ?? true;
-    this.allowNoInstruments = opts.allowNoInstruments ?? false;
     const random = opts.random ?? Math.random;
     this.rawFrameTap = opts.onRawFrame;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "bybit: order-book frames rejected");
@@ -168,12 +164,13 @@ export class BybitAdapter implements VenueAdapter {
         connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
       },
     );
-    this.late = new LateInstruments({
-      ...{ venue: "bybit", log: this.log, now: this.now, random, config, subscriptions, ...lateTimings(opts) },
-      onResolved: (i, inst) => {
-        const { topics, instruments, sink, lifecycle } = this;
-        joinLate({ topics, instruments, sink, lifecycle, addToTable: (t, x) => (t as TopicState).conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp) }, i, inst);
-      },
+    // No periodic reload: a price or size that does not fit asks for its market's (requestNow).
+    this.watch = new InstrumentWatch<TopicState>({
+      ...{ venue: "bybit", log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
+      ...{ source: bybitInstrumentSource(config, this.fetchFn), intervalMs: 0 },
+      ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
+      addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp),
+      apply: (t, inst) => this.applyInstrument(t, inst),
     });
   }
 
@@ -183,43 +180,28 @@ export class BybitAdapter implements VenueAdapter {
    * left out are retried while running (common/late-instruments.ts) and join when they resolve.
    */
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
-    const source = bybitInstrumentSource(this.config, this.fetchFn);
-    const { instruments, problems, unresolved } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
-    if (problems.length > 0) {
-      const message = `bybit: cannot resolve instruments for ${problems.join(", ")}`;
-      if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
-      this.log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
-    }
-    this.instruments = instruments;
-    this.late.track(source, unresolved);
-    return instruments;
+    this.instruments = await this.watch.load();
+    return this.instruments;
   }
 
   /** Cold: the symbols still without an instrument (status page, /readyz). */
   unresolvedInstruments(): UnresolvedInstrument[] {
-    return this.late.list();
+    return this.watch.unresolved();
   }
 
   start(sink: BookSink): void {
-    if (!this.instruments) throw new Error("bybit: start() before loadInstruments()");
     if (this.sink) throw new Error("bybit: start() called twice");
+    const bound = this.watch.bindTopics(false);
     this.sink = sink;
     this.books.sink = sink;
-    for (const t of this.topics) {
-      const inst = this.instruments[t.index];
-      if (inst === undefined) {
-        t.sub = SUB_REJECTED; // never subscribed: there is no instrument to build its book with
-        continue;
-      }
-      t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp);
-      t.conn.used = true;
+    for (const t of bound) {
       if (!BYBIT_DEPTHS[t.market].includes(t.depth)) {
         // Not fatal: the venue's answer is authoritative and is reported per topic when it comes.
         this.log.warn("depth not in the documented list; Bybit will probably reject it", { market: t.market, topic: t.topic, valid: BYBIT_DEPTHS[t.market] });
       }
     }
     this.lifecycle.start(); // opens only the connections with a subscribable topic
-    this.late.start(sink);
+    this.watch.start(sink);
     const used = this.conns.filter((c) => c.used).length;
     this.log.info("bybit adapter started", { connections: used, unused: this.conns.length - used, topics: this.topics.length });
   }
@@ -230,21 +212,11 @@ export class BybitAdapter implements VenueAdapter {
    * after its own resync) instead of asking a server.
    */
   startReplay(sink: BookSink): void {
-    if (!this.instruments) throw new Error("bybit: startReplay() before loadInstruments()");
     if (this.sink) throw new Error("bybit: started twice");
+    this.watch.bindTopics(true);
     this.sink = sink;
     this.books.sink = sink;
     this.books.replaying = true;
-    for (const t of this.topics) {
-      const inst = this.instruments[t.index];
-      if (inst === undefined) {
-        t.sub = SUB_REJECTED;
-        continue;
-      }
-      t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp);
-      t.conn.used = true;
-      t.sub = SUB_ACTIVE;
-    }
   }
 
   /** Feeds one recorded frame (replay). `connection` is the recorded connection name; unknown names use the market's first connection. */
@@ -262,7 +234,7 @@ export class BybitAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
-    this.late.stop();
+    this.watch.stop();
     return this.lifecycle.stop();
   }
 
@@ -298,8 +270,8 @@ export class BybitAdapter implements VenueAdapter {
     const out: Record<string, number> = connectionStats(this.conns);
     for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
-    out.instrumentsUnresolved = this.late.count;
-    out.instrumentsResolvedLate = this.late.resolvedLate;
+    out.instrumentsUnresolved = this.watch.late.count;
+    out.instrumentsResolvedLate = this.watch.late.resolvedLate;
     return out;
   }
 
@@ -308,7 +280,7 @@ export class BybitAdapter implements VenueAdapter {
     const out = connectionMetrics(this.conns);
     for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
     for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_code_total", "Frames rejected, by scanner result code (all connections)", n, { code }));
-    out.push(...this.late.metrics());
+    out.push(...this.watch.metrics());
     return out;
   }
 
@@ -457,35 +429,16 @@ export class BybitAdapter implements VenueAdapter {
     if (this.control.onControl(conn, msg) === "planned_close") this.lifecycle.onPlannedClose(conn);
   }
 
-  /** Asks REST for one instrument; on a tick/lot change, swaps exponents, tells the sink, resyncs the topic. */
+  /** A price or size that does not fit (or a venue reset): reload its market's instruments now (re-checks of a market coalesce). */
   private recheckInstrument(t: TopicState): void {
-    if (!this.recheck || t.checkingInstrument || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
-    t.checkingInstrument = true;
-    void (async () => {
-      try {
-        const specs = await fetchInstrumentSpecs(this.fetchFn, restUrlOf(this.config, t.market), t.market, [t.symbol], t.symbol);
-        const spec = specs.get(t.symbol);
-        const cur = this.instruments?.[t.index];
-        if (!spec || !cur || this.lifecycle.stopping) return;
-        if (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize) return;
-        const inst = makeInstrument(this.config, this.subscriptions[t.index]!, spec);
-        this.instruments![t.index] = inst;
-        t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
-        this.instrumentChanges++;
-        this.log.warn("bybit: instrument changed", { market: t.market, symbol: t.symbol, from: `${cur.tickSize}/${cur.lotSize}`, to: `${spec.tickSize}/${spec.lotSize}` });
-        this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
-        this.sink?.onInstrumentChanged(t.index, inst);
-        this.books.resyncs++;
-        t.resyncs++;
-        t.resyncDelayed = false; // new exponents: worth a snapshot now, whatever the backoff said
-        this.control.restartTopic(t);
-        if (this.config.instrumentCachePath) await mergeIntoInstrumentCache(this.config.instrumentCachePath, "bybit", new Map([[`${t.market}:${t.symbol}`, spec]]));
-      } catch (err) {
-        this.log.warn("bybit: instrument re-check failed", { market: t.market, symbol: t.symbol, error: String(err) });
-      } finally {
-        t.checkingInstrument = false;
-      }
-    })();
+    if (!this.config.overrides.has(`${t.market}:${t.symbol}`)) this.watch.requestNow(t.market);
+  }
+
+  /** A changed tick or lot (the watch's reload): new exponents in the table, the sink told, the book rebuilt. Cold. */
+  private applyInstrument(t: TopicState, inst: Instrument): void {
+    t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
+    this.instrumentChanges++;
+    resyncForNewInstrument(this.books, t, inst, () => this.control.restartTopic(t));
   }
 }
 

@@ -18,14 +18,14 @@ import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAd
 import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
-import { makeInstrument, resolveInstruments } from "../common/instruments.ts";
-import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
+import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
+import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
 import { type CoinbaseConnection as Conn, CoinbaseConnection, type CoinbaseTopic, HEARTBEATS_ACK } from "./connection.ts";
-import { coinbaseInstrumentSource, fetchProductSpecs, restUrlOf } from "./instruments.ts";
+import { coinbaseInstrumentSource } from "./instruments.ts";
 import { CB_ERR_PRICE, CB_ERR_QTY, CB_ERROR_NAMES } from "./parse-json.ts";
 import {
   COINBASE_KEEPALIVE,
@@ -69,8 +69,6 @@ export class CoinbaseAdapter implements VenueAdapter {
   private readonly log: Logger;
   private readonly fetchFn: typeof fetch;
   private readonly now: () => number;
-  private readonly allowNoInstruments: boolean;
-  private readonly recheck: boolean;
   readonly rawFrameTap: RawFrameTap | undefined;
   private readonly topics: Topic[] = [];
   private readonly conns: Conn[] = [];
@@ -78,8 +76,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   private readonly lifecycle: ConnectionLifecycle;
   private readonly books: TopicResync;
   private instruments: (Instrument | undefined)[] | null = null;
-  /** Symbols left out at start, retried while running (common/late-instruments.ts). */
-  private readonly late: LateInstruments;
+  /** Loading, re-checks and symbols left out at start, on one schedule (common/instrument-watch.ts). */
+  private readonly watch: InstrumentWatch<Topic>;
   private sink: BookSink | null = null;
   private readonly parseErrorLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
@@ -102,8 +100,6 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     this.fetchFn = opts.fetch ?? fetch;
-    this.recheck = opts.recheckInstruments ?? true;
-    this.allowNoInstruments = opts.allowNoInstruments ?? false;
     this.rawFrameTap = opts.onRawFrame;
     const random = opts.random ?? Math.random;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "coinbase: frames rejected; their connections resynced");
@@ -143,12 +139,13 @@ export class CoinbaseAdapter implements VenueAdapter {
         maxConnectionAgeMs: Infinity,
       },
     );
-    this.late = new LateInstruments({
-      ...{ venue: "coinbase", log: this.log, now: this.now, random, config, subscriptions, ...lateTimings(opts) },
-      onResolved: (i, inst) => {
-        const { topics, instruments, sink, lifecycle } = this;
-        joinLate({ topics, instruments, sink, lifecycle, addToTable: (t, x) => (t as Topic).conn.table.add(t.symbol, t.index, x.priceExp, x.qtyExp) }, i, inst);
-      },
+    // No periodic reload: a price or size that does not fit asks for its market's (requestNow).
+    this.watch = new InstrumentWatch<Topic>({
+      ...{ venue: "coinbase", log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
+      ...{ source: coinbaseInstrumentSource(config, this.fetchFn, this.log), intervalMs: 0 },
+      ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
+      addToTable: (t, x) => t.conn.table.add(t.symbol, t.index, x.priceExp, x.qtyExp),
+      apply: (t, inst) => this.applyInstrument(t, inst),
     });
   }
 
@@ -176,40 +173,22 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
-    const source = coinbaseInstrumentSource(this.config, this.fetchFn, this.log);
-    const { instruments, problems, unresolved } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
-    if (problems.length > 0) {
-      const message = `coinbase: cannot resolve instruments for ${problems.join(", ")}`;
-      if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
-      this.log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
-    }
-    this.late.track(source, unresolved);
-    this.instruments = instruments;
-    return instruments;
+    this.instruments = await this.watch.load();
+    return this.instruments;
   }
 
   private bind(sink: BookSink, replaying: boolean): void {
-    if (!this.instruments) throw new Error("coinbase: start before loadInstruments()");
     if (this.sink) throw new Error("coinbase: started twice");
+    this.watch.bindTopics(replaying);
     this.sink = sink;
     this.books.sink = sink;
     this.books.replaying = replaying;
-    for (const t of this.topics) {
-      const inst = this.instruments[t.index];
-      if (inst === undefined) {
-        t.sub = SUB_REJECTED; // never subscribed: there is no instrument to build its book with
-        continue;
-      }
-      t.entry = t.conn.table.add(t.symbol, t.index, inst.priceExp, inst.qtyExp);
-      t.conn.used = true;
-      if (replaying) t.sub = SUB_ACTIVE;
-    }
   }
 
   start(sink: BookSink): void {
     this.bind(sink, false);
     this.lifecycle.start();
-    this.late.start(sink);
+    this.watch.start(sink);
     this.log.info("coinbase adapter started", { connections: this.conns.filter((c) => c.used).length, products: this.topics.length });
   }
 
@@ -232,13 +211,13 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
-    this.late.stop();
+    this.watch.stop();
     return this.lifecycle.stop();
   }
 
   /** Cold: the symbols still without an instrument (status page, /readyz). */
   unresolvedInstruments(): UnresolvedInstrument[] {
-    return this.late.list();
+    return this.watch.unresolved();
   }
 
   /** The name of the connection carrying a subscription (tests; sequence scope is the connection). */
@@ -386,30 +365,16 @@ export class CoinbaseAdapter implements VenueAdapter {
     if (this.books.replaying) conn.lastSeq = -1;
   }
 
-  /** A price or size that does not fit the instrument: ask REST again; a new tick/lot swaps the exponents. */
+  /** A price or size that does not fit (or a venue reset): reload its market's instruments now (re-checks of a market coalesce). */
   private recheckInstrument(t: Topic): void {
-    if (!this.recheck || t.checkingInstrument || this.books.replaying || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
-    t.checkingInstrument = true;
-    void (async () => {
-      try {
-        const spec = (await fetchProductSpecs(this.fetchFn, restUrlOf(this.config, t.market), [t.symbol])).get(t.symbol);
-        const cur = this.instruments?.[t.index];
-        if (!spec || !cur || this.lifecycle.stopping) return;
-        if (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize) return;
-        const inst = makeInstrument(this.config, this.subscriptions[t.index]!, spec);
-        this.instruments![t.index] = inst;
-        t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
-        this.instrumentChanges++;
-        this.log.warn("coinbase: instrument changed", { product: t.symbol, from: `${cur.tickSize}/${cur.lotSize}`, to: `${spec.tickSize}/${spec.lotSize}` });
-        this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
-        this.sink?.onInstrumentChanged(t.index, inst);
-        this.control.restartTopic(t);
-      } catch (err) {
-        this.log.warn("coinbase: instrument re-check failed", { product: t.symbol, error: String(err) });
-      } finally {
-        t.checkingInstrument = false;
-      }
-    })();
+    if (!this.config.overrides.has(`${t.market}:${t.symbol}`)) this.watch.requestNow(t.market);
+  }
+
+  /** A changed tick or lot (the watch's reload): new exponents in the table, the sink told, the book rebuilt. Cold. */
+  private applyInstrument(t: Topic, inst: Instrument): void {
+    t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
+    this.instrumentChanges++;
+    resyncForNewInstrument(this.books, t, inst, () => this.control.restartTopic(t));
   }
 
   private counterTable(): [string, string, string, number][] {
@@ -442,8 +407,8 @@ export class CoinbaseAdapter implements VenueAdapter {
     for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [key] of CoinbaseAdapter.PER_CONN) out[key] = this.conns.reduce((a, c) => a + c[key], 0);
     for (const [name, n] of this.parseErrorsByCode) out[`parseErrors.${name}`] = n;
-    out.instrumentsUnresolved = this.late.count;
-    out.instrumentsResolvedLate = this.late.resolvedLate;
+    out.instrumentsUnresolved = this.watch.late.count;
+    out.instrumentsResolvedLate = this.watch.late.resolvedLate;
     return out;
   }
 
@@ -456,7 +421,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     }
     for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
     for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_reason_total", "Unreadable frames by reason", n, { reason: code }));
-    out.push(...this.late.metrics());
+    out.push(...this.watch.metrics());
     return out;
   }
 

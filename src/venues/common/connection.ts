@@ -27,7 +27,6 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
   resubscribeAfterUnsub = false;
   /** A resync was requested while the subscribe was in flight: resync once it is acked. */
   resyncAfterAck = false;
-  checkingInstrument = false;
   resyncs = 0;
   /** When the current snapshot made the book LIVE (-1 = not live); a long enough live spell resets the resync backoff. */
   liveSinceMs = -1;

@@ -5,7 +5,9 @@
  * coalesce into one reload). Deadlines are kept against the adapter's clock and checked every `checkEveryMs`, so no
  * timer ever waits long: a change announced 40 days ahead is neither fired early by the 2^31 ms cap of setTimeout
  * nor lost, and a changed wall clock moves the deadlines with it. The venue's `reload` fetches the market and
- * applies what changed; a failed reload is retried after `retryMs` (or the interval, if shorter).
+ * applies what changed; a failed reload is retried after `retryMs` (or the interval, if shorter). A client's deadline
+ * (`lateDueMs`: the late retrier's, instrument-watch.ts) runs the market's query too, so one schedule owns every
+ * instrument query of a venue; such a run is the client's (`own` false): not counted, its failure not retried here.
  * @module
  */
 import type { Logger } from "../../core/log.ts";
@@ -27,8 +29,13 @@ export interface InstrumentReloadOptions {
   intervalMs: number;
   checkEveryMs?: number;
   retryMs?: number;
-  /** Fetches the market's instruments and applies changes; rejects on failure (logged, retried). */
-  reload: (market: MarketName) => Promise<void>;
+  /**
+   * Fetches the market's instruments and applies changes; rejects on failure (logged, retried). `own`: the
+   * reloader's deadline came (periodic, announced, asked for); false: only the client's (lateDueMs) did.
+   */
+  reload: (market: MarketName, own: boolean) => Promise<void>;
+  /** A client's next deadline for the market (Infinity: none); it rides the same query. */
+  lateDueMs?: (market: MarketName) => number;
 }
 
 export class InstrumentReloader {
@@ -92,14 +99,27 @@ export class InstrumentReloader {
       if (this.inFlight.has(m)) continue;
       const due = Math.min(this.dueMs.get(m) ?? Infinity, this.announced.get(m)?.[0] ?? Infinity);
       if (now >= due) this.run(m, now);
+      else if (now >= (this.o.lateDueMs?.(m) ?? Infinity)) this.runForClient(m);
     }
+  }
+
+  /** Only the client's deadline came: its query, nothing of the reloader's changes. */
+  private runForClient(market: MarketName): void {
+    this.inFlight.add(market);
+    this.o
+      .reload(market, false)
+      .catch((err: unknown) => this.o.log.warn(`${this.o.venue}: instrument query failed`, { market, error: String(err) }))
+      .finally(() => {
+        this.inFlight.delete(market);
+        this.check();
+      });
   }
 
   private run(market: MarketName, startedMs: number): void {
     this.inFlight.add(market);
     const asksBefore = this.asks;
     this.o
-      .reload(market)
+      .reload(market, true)
       .then(
         () => {
           this.reloads++;

@@ -75,9 +75,12 @@ export function makeInstrument(config: VenueConfig, sub: Subscription, spec: Ins
   };
 }
 
-/** Why a symbol has no instrument: its market's REST failed and the cache lacks it, REST does not list it, or its tick/lot is unusable. */
-export type UnresolvedKind = "rest_unreachable" | "not_listed" | "bad_spec";
-export const UNRESOLVED_KINDS: readonly UnresolvedKind[] = ["rest_unreachable", "not_listed", "bad_spec"];
+/**
+ * Why a symbol has no instrument: its market's REST failed and the cache lacks it, REST does not list it, its
+ * tick/lot is unusable, or it resolved while running but its book could not be added (late-instruments.ts).
+ */
+export type UnresolvedKind = "rest_unreachable" | "not_listed" | "bad_spec" | "join_failed";
+export const UNRESOLVED_KINDS: readonly UnresolvedKind[] = ["rest_unreachable", "not_listed", "bad_spec", "join_failed"];
 
 /** One subscription left without an instrument: its index, the kind and the sentence naming it. */
 export interface UnresolvedEntry {

@@ -7,8 +7,13 @@
  * - REST answered but the symbol is missing or refused (a listing that is not live yet, a misspelt symbol): every
  *   `listingMs` (5 min), logged once when it becomes so (the start error already named it), never per retry.
  * When a symbol resolves, `onResolved(index, instrument)` runs: the adapter tells the sink (which builds and
- * registers the book) and subscribes the topic like any other; the spec is merged into the disk cache. Deadlines
- * are kept against the adapter's clock and compared every `checkEveryMs` (no long timer). Replay never retries.
+ * registers the book) and subscribes the topic like any other (joinLate); the spec is merged into the disk cache.
+ * Only a symbol that really joined leaves the pending list and is counted: a join that throws (rolled back by
+ * joinLate) keeps it pending as `join_failed`, naming the error, and it is retried on the listing cadence.
+ * Deadlines are kept against the adapter's clock. Standalone they are compared every `checkEveryMs` (no long timer);
+ * in an adapter the InstrumentWatch (instrument-watch.ts) owns the schedule: it reads dueMs() and carries the
+ * pending symbols in its market query (queryOf / answer / failed), so a market is never asked twice for the same
+ * thing. Replay never retries.
  * @module
  */
 import type { Logger } from "../../core/log.ts";
@@ -17,7 +22,7 @@ import type { VenueConfig } from "../../config/types.ts";
 import type { BookSink, Subscription, VenueMetric } from "../venue.ts";
 import { equalJitterMs } from "./backoff.ts";
 import type { ConnectionLifecycle } from "./connection-lifecycle.ts";
-import type { TopicState } from "./connection.ts";
+import { SUB_REJECTED, type TopicState } from "./connection.ts";
 import { badSpec, makeInstrument, mergeIntoInstrumentCache, UNRESOLVED_KINDS, type InstrumentSource, type InstrumentSpec, type UnresolvedEntry, type UnresolvedKind } from "./instruments.ts";
 import { counter, gauge } from "./metrics.ts";
 
@@ -56,13 +61,24 @@ export interface LateInstrumentOptions {
   maxMs?: number;
   listingMs?: number;
   checkEveryMs?: number;
-  /** The adapter's part: tell the sink, add the topic to its table, subscribe it (joinLate). */
+  /**
+   * The adapter's part: tell the sink, add the topic to its table, subscribe it (joinLate). Throws when the symbol
+   * did not join (why); it then stays pending and is retried.
+   */
   onResolved: (index: number, instrument: Instrument) => void;
 }
 
 interface Pending {
   kind: UnresolvedKind;
   detail: string;
+}
+
+/** The pending symbols of one market a query asks for (queryOf), handed back with its answer. */
+export interface LateQuery {
+  readonly market: MarketName;
+  readonly indexes: readonly number[];
+  /** Venue symbols, each once. */
+  readonly symbols: readonly string[];
 }
 
 interface MarketRetry {
@@ -112,7 +128,7 @@ export class LateInstruments {
    * Starts retrying (live runs only, and only for a sink that takes late books); nothing to do when every symbol
    * resolved at start.
    */
-  start(sink: BookSink): void {
+  start(sink: BookSink, ownTimer = true): void {
     if (this.running || this.pending.size === 0 || sink.onInstrumentResolved === undefined) return;
     this.running = true;
     const now = this.o.now();
@@ -126,7 +142,8 @@ export class LateInstruments {
         m.failures = 1;
       }
     }
-    this.timer = setInterval(() => this.check(), this.checkEveryMs);
+    // In an adapter the InstrumentWatch owns the schedule (it reads dueMs); standalone, this timer does.
+    if (ownTimer) this.timer = setInterval(() => this.check(), this.checkEveryMs);
   }
 
   stop(): void {
@@ -152,7 +169,7 @@ export class LateInstruments {
     return out;
   }
 
-  /** Asks every market whose deadline has come. Cold, every checkEveryMs (tests call it). */
+  /** Asks every market whose deadline has come. Cold, every checkEveryMs standalone (tests call it). */
   check(): void {
     if (!this.running) return;
     const now = this.o.now();
@@ -160,6 +177,25 @@ export class LateInstruments {
       if (m.inFlight || now < m.dueMs) continue;
       void this.retry(market, m);
     }
+  }
+
+  /** When the market's pending symbols are to be asked for next; Infinity when none are (or not running). */
+  dueMs(market: MarketName): number {
+    const m = this.running ? this.markets.get(market) : undefined;
+    return m === undefined || m.inFlight ? Infinity : m.dueMs;
+  }
+
+  /** The market's pending symbols for a query about to go out (null: none); count it as a retry. */
+  queryOf(market: MarketName): LateQuery | null {
+    if (!this.running) return null;
+    const subs = this.o.subscriptions;
+    const indexes = [...this.pending.keys()].filter((i) => subs[i]!.market === market);
+    if (indexes.length === 0) {
+      this.markets.delete(market);
+      return null;
+    }
+    this.attempts++;
+    return { market, indexes, symbols: [...new Set(indexes.map((i) => subs[i]!.symbol))] };
   }
 
   /** Venue metrics: pending symbols by market and reason (zeros included), retries, failures and late joins. */
@@ -179,31 +215,43 @@ export class LateInstruments {
     return out;
   }
 
+  /** Standalone: one query for the market's pending symbols through the source. */
   private async retry(market: MarketName, m: MarketRetry): Promise<void> {
-    const subs = this.o.subscriptions;
-    const indexes = [...this.pending.keys()].filter((i) => subs[i]!.market === market);
-    if (indexes.length === 0) {
-      this.markets.delete(market);
-      return;
-    }
-    const source = this.source!;
+    const q = this.queryOf(market);
+    if (q === null) return;
     m.inFlight = true;
-    this.attempts++;
-    const symbols = [...new Set(indexes.map((i) => subs[i]!.symbol))];
     let specs: Map<string, InstrumentSpec>;
     try {
-      specs = await source.fetchSpecs(market, symbols);
+      specs = await this.source!.fetchSpecs(market, q.symbols);
     } catch (err) {
       m.inFlight = false;
-      if (!this.running) return;
-      this.onFailure(market, m, indexes, err instanceof Error ? err.message : String(err));
+      this.failed(q, err);
       return;
     }
     m.inFlight = false;
-    if (!this.running) return;
+    await this.answer(q, specs);
+  }
+
+  /** The query for `q` failed: the market backs off (5 s doubling), its symbols are `rest_unreachable`. */
+  failed(q: LateQuery, err: unknown): void {
+    const m = this.markets.get(q.market);
+    if (!this.running || m === undefined) return;
+    this.onFailure(q.market, m, q.indexes, err instanceof Error ? err.message : String(err));
+  }
+
+  /**
+   * REST answered the query for `q`: each symbol it lists with a usable tick/lot joins (onResolved); one that did
+   * not join, or is still missing or refused, stays pending and is asked again on the listing cadence.
+   */
+  async answer(q: LateQuery, specs: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
+    const { market } = q;
+    const m = this.markets.get(market);
+    if (!this.running || m === undefined) return;
+    const subs = this.o.subscriptions;
+    const source = this.source!;
     m.failures = 0;
     const resolved = new Map<string, InstrumentSpec>();
-    for (const index of indexes) {
+    for (const index of q.indexes) {
       const p = this.pending.get(index);
       if (p === undefined) continue;
       const sub = subs[index]!;
@@ -221,6 +269,13 @@ export class LateInstruments {
         this.setPending(index, sub, "bad_spec", badSpec(spec, err));
         continue;
       }
+      try {
+        this.o.onResolved(index, instrument);
+      } catch (err) {
+        // Not joined (the adapter rolled its part back): still pending, named, asked again.
+        this.setPending(index, sub, "join_failed", `resolved (tick/lot ${spec.tickSize}/${spec.lotSize}) but could not join: ${err instanceof Error ? err.message : String(err)}`);
+        continue;
+      }
       this.pending.delete(index);
       this.resolvedLate++;
       if (!this.o.config.overrides.has(key)) resolved.set(key, spec);
@@ -230,11 +285,6 @@ export class LateInstruments {
         tickSize: spec.tickSize,
         lotSize: spec.lotSize,
       });
-      try {
-        this.o.onResolved(index, instrument);
-      } catch (err) {
-        this.o.log.error(`${this.o.venue}: could not add a resolved instrument`, { market, symbol: instrument.symbol, error: String(err) });
-      }
     }
     const cachePath = this.o.config.instrumentCachePath;
     if (resolved.size > 0 && cachePath) {
@@ -293,16 +343,30 @@ export interface LateJoin {
 }
 
 /**
- * The adapter's part when a symbol resolves late, the same for every venue: record the instrument, add the topic to
- * its table, let the sink build and announce the book, then subscribe it (ConnectionLifecycle.activate). Cold.
+ * The adapter's part when a symbol resolves late, the same for every venue: let the sink build and announce the
+ * book, add the topic to its table, record the instrument, then subscribe it (ConnectionLifecycle.activate). Cold.
+ * Throws, naming why, when the symbol did not join; whatever was done by then is undone (the topic stays out of the
+ * subscription, without an instrument), so LateInstruments keeps it pending and asks again. The sink goes first:
+ * it is the step that can refuse (feeder.ts registers atomically), and nothing of the adapter's is touched then.
  */
 export function joinLate(j: LateJoin, index: number, inst: Instrument): void {
   const t = j.topics[index];
   const list = j.instruments;
   const sink = j.sink;
-  if (t === undefined || list === null || sink?.onInstrumentResolved === undefined || j.lifecycle.stopping || list[index] !== undefined) return;
-  list[index] = inst;
-  t.entry = j.addToTable(t, inst);
+  if (t === undefined || list === null) throw new Error(`no topic for subscription ${index} (instruments not loaded)`);
+  if (sink?.onInstrumentResolved === undefined) throw new Error("the sink takes no books added while running");
+  if (j.lifecycle.stopping) throw new Error("the adapter is stopping");
+  if (list[index] !== undefined) throw new Error(`the adapter has an instrument for it already (${list[index]!.tickSize}/${list[index]!.lotSize})`);
   sink.onInstrumentResolved(index, inst);
-  j.lifecycle.activate(t);
+  try {
+    t.entry = j.addToTable(t, inst);
+    list[index] = inst;
+    j.lifecycle.activate(t);
+  } catch (err) {
+    // The topic stays out: not subscribed, no instrument. A table entry already added is never looked up while the
+    // topic is not subscribed, and the retry's add reuses it (tables add by name).
+    list[index] = undefined;
+    t.sub = SUB_REJECTED;
+    throw err;
+  }
 }

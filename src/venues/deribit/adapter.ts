@@ -18,14 +18,14 @@ import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAd
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { shareOf } from "../common/budgets.ts";
-import { makeInstrument, mergeIntoInstrumentCache, resolveInstruments } from "../common/instruments.ts";
-import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
+import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
+import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
 import { DeribitConnection, type DeribitTopic } from "./connection.ts";
-import { deribitInstrumentSource, fetchInstrumentSpecs, restUrlOf } from "./instruments.ts";
+import { deribitInstrumentSource } from "./instruments.ts";
 import {
   bookChannel,
   CONNECT_WINDOW_MS,
@@ -71,8 +71,6 @@ export class DeribitAdapter implements VenueAdapter {
   private readonly log: Logger;
   private readonly fetchFn: typeof fetch;
   private readonly now: () => number;
-  private readonly allowNoInstruments: boolean;
-  private readonly recheck: boolean;
   private instrumentChanges = 0;
   readonly rawFrameTap: RawFrameTap | undefined;
   readonly requests = new DeribitRequests();
@@ -82,8 +80,8 @@ export class DeribitAdapter implements VenueAdapter {
   private readonly lifecycle: ConnectionLifecycle;
   private readonly books: TopicResync;
   private instruments: (Instrument | undefined)[] | null = null;
-  /** Symbols left out at start, retried while running (common/late-instruments.ts). */
-  private readonly late: LateInstruments;
+  /** Loading, re-checks and symbols left out at start, on one schedule (common/instrument-watch.ts). */
+  private readonly watch: InstrumentWatch<DeribitTopic>;
   private unattributedParseErrors = 0;
   private sink: BookSink | null = null;
   private readonly parseErrorLog: RateLimitedLog;
@@ -110,8 +108,6 @@ export class DeribitAdapter implements VenueAdapter {
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     this.fetchFn = opts.fetch ?? fetch;
-    this.allowNoInstruments = opts.allowNoInstruments ?? false;
-    this.recheck = opts.recheckInstruments ?? true;
     this.rawFrameTap = opts.onRawFrame;
     this.intervalOverride = opts.interval;
     const random = opts.random ?? Math.random;
@@ -145,12 +141,13 @@ export class DeribitAdapter implements VenueAdapter {
         connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
       },
     );
-    this.late = new LateInstruments({
-      ...{ venue: "deribit", log: this.log, now: this.now, random, config, subscriptions, ...lateTimings(opts) },
-      onResolved: (i, inst) => {
-        const { topics, instruments, sink, lifecycle } = this;
-        joinLate({ topics, instruments, sink, lifecycle, addToTable: (t, x) => (t as DeribitTopic).conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp, t.depth > 0) }, i, inst);
-      },
+    // No periodic reload: a price or size that does not fit asks for its market's (requestNow).
+    this.watch = new InstrumentWatch<DeribitTopic>({
+      ...{ venue: "deribit", log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
+      ...{ source: deribitInstrumentSource(config, this.fetchFn), intervalMs: 0 },
+      ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
+      addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp, t.depth > 0),
+      apply: (t, inst) => this.applyInstrument(t, inst),
     });
   }
 
@@ -183,45 +180,28 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
-    const source = deribitInstrumentSource(this.config, this.fetchFn);
-    const { instruments, problems, unresolved } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
-    if (problems.length > 0) {
-      const message = `deribit: cannot resolve instruments for ${problems.join(", ")}`;
-      if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
-      this.log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
-    }
-    this.late.track(source, unresolved);
-    this.instruments = instruments;
-    return instruments;
+    this.instruments = await this.watch.load();
+    return this.instruments;
   }
 
   private attach(sink: BookSink, replay: boolean): void {
-    if (!this.instruments) throw new Error("deribit: start before loadInstruments()");
     if (this.sink) throw new Error("deribit: started twice");
+    const bound = this.watch.bindTopics(replay);
     this.sink = sink;
     this.books.sink = sink;
     this.books.replaying = replay;
-    for (const t of this.topics) {
-      const inst = this.instruments[t.index];
-      if (inst === undefined) {
-        t.sub = SUB_REJECTED; // never subscribed: no instrument to build its book with
-        continue;
-      }
-      const grouped = t.depth > 0;
-      t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp, grouped);
-      if (replay) {
-        // A capture may hold another interval of the same book (e.g. an authorised recorder's `raw`).
-        for (const iv of ["raw", "100ms", "agg2"] as const) t.conn.table.add(bookChannel(t.symbol, t.depth, iv), t.index, inst.priceExp, inst.qtyExp, grouped);
-        t.sub = SUB_ACTIVE;
-      }
-      t.conn.used = true;
+    if (!replay) return;
+    for (const t of bound) {
+      // A capture may hold another interval of the same book (e.g. an authorised recorder's `raw`).
+      const inst = this.instruments![t.index]!;
+      for (const iv of ["raw", "100ms", "agg2"] as const) t.conn.table.add(bookChannel(t.symbol, t.depth, iv), t.index, inst.priceExp, inst.qtyExp, t.depth > 0);
     }
   }
 
   start(sink: BookSink): void {
     this.attach(sink, false);
     this.lifecycle.start();
-    this.late.start(sink);
+    this.watch.start(sink);
     const used = this.conns.filter((c) => c.used).length;
     const intervals = Object.fromEntries([...new Set(this.topics.map((t) => t.market))].map((m) => [m, this.intervalOf(m)]));
     this.log.info("deribit adapter started", { connections: used, topics: this.topics.length, intervals });
@@ -246,13 +226,13 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
-    this.late.stop();
+    this.watch.stop();
     return this.lifecycle.stop();
   }
 
   /** Cold: the symbols still without an instrument (status page, /readyz). */
   unresolvedInstruments(): UnresolvedInstrument[] {
-    return this.late.list();
+    return this.watch.unresolved();
   }
 
   /** A socket opened: ask for heartbeats (the server then sends test_request, answered in classifyControl). Cold. */
@@ -295,8 +275,8 @@ export class DeribitAdapter implements VenueAdapter {
     const out: Record<string, number> = connectionStats(this.conns);
     for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
-    out.instrumentsUnresolved = this.late.count;
-    out.instrumentsResolvedLate = this.late.resolvedLate;
+    out.instrumentsUnresolved = this.watch.late.count;
+    out.instrumentsResolvedLate = this.watch.late.resolvedLate;
     return out;
   }
 
@@ -304,7 +284,7 @@ export class DeribitAdapter implements VenueAdapter {
     const out = connectionMetrics(this.conns);
     for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
     for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_code_total", "Frames rejected, by result code (all connections)", n, { code }));
-    out.push(...this.late.metrics());
+    out.push(...this.watch.metrics());
     return out;
   }
 
@@ -397,34 +377,16 @@ export class DeribitAdapter implements VenueAdapter {
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
 
-  /** Asks get_instruments again for one instrument; on a tick/lot change, new exponents, the sink told, a fresh snapshot. Cold. */
+  /** A price or size that does not fit (or a venue reset): reload its market's instruments now (re-checks of a market coalesce). */
   private recheckInstrument(t: DeribitTopic): void {
-    if (!this.recheck || t.checkingInstrument || this.books.replaying || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
-    t.checkingInstrument = true;
-    void (async () => {
-      try {
-        const spec = (await fetchInstrumentSpecs(this.fetchFn, restUrlOf(this.config, t.market), t.market, [t.symbol])).get(t.symbol);
-        const cur = this.instruments?.[t.index];
-        if (!spec || !cur || this.lifecycle.stopping) return;
-        if (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize) return;
-        const inst = makeInstrument(this.config, this.subscriptions[t.index]!, spec);
-        this.instruments![t.index] = inst;
-        t.conn.table.setExponents(t.index, inst.priceExp, inst.qtyExp);
-        this.instrumentChanges++;
-        this.log.warn("deribit: instrument changed", { market: t.market, symbol: t.symbol, from: `${cur.tickSize}/${cur.lotSize}`, to: `${spec.tickSize}/${spec.lotSize}` });
-        this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
-        this.sink?.onInstrumentChanged(t.index, inst);
-        this.books.resyncs++;
-        t.resyncs++;
-        t.resyncDelayed = false; // new exponents: worth a snapshot now, whatever the backoff said
-        this.control.restartTopic(t);
-        if (this.config.instrumentCachePath) await mergeIntoInstrumentCache(this.config.instrumentCachePath, "deribit", new Map([[`${t.market}:${t.symbol}`, spec]]));
-      } catch (err) {
-        this.log.warn("deribit: instrument re-check failed", { market: t.market, symbol: t.symbol, error: String(err) });
-      } finally {
-        t.checkingInstrument = false;
-      }
-    })();
+    if (!this.config.overrides.has(`${t.market}:${t.symbol}`)) this.watch.requestNow(t.market);
+  }
+
+  /** A changed tick or lot (the watch's reload): new exponents in the table, the sink told, the book rebuilt. Cold. */
+  private applyInstrument(t: DeribitTopic, inst: Instrument): void {
+    t.conn.table.setExponents(t.index, inst.priceExp, inst.qtyExp);
+    this.instrumentChanges++;
+    resyncForNewInstrument(this.books, t, inst, () => this.control.restartTopic(t));
   }
 
   /** A frame that is not a book notification (acks, errors, heartbeats). Cold. */

@@ -24,7 +24,8 @@ import { connectionStates } from "../common/metrics.ts";
 import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
-import type { LateInstruments, UnresolvedInstrument } from "../common/late-instruments.ts";
+import type { UnresolvedInstrument } from "../common/late-instruments.ts";
+import type { InstrumentWatch } from "../common/instrument-watch.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
@@ -33,7 +34,7 @@ import { OkxConnection, type OkxTopic } from "./connection.ts";
 import { InstrumentRequestPacer, type UpcomingChange } from "./instruments.ts";
 import { AFTER_EFF_TIME_MS } from "./instrument-watch.ts";
 import type { InstrumentReloader } from "../common/instrument-reload.ts";
-import { loadOkxInstruments, okxInstrumentReloader, okxLateInstruments } from "./instrument-wiring.ts";
+import { okxInstrumentWatch } from "./instrument-wiring.ts";
 import { planConnections } from "./connection-plan.ts";
 import { CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, MAX_TOPICS_PER_CONNECTION, OKX_DEPTHS, OKX_KEEPALIVE, REQUESTS_PER_HOUR, isSnapshotOnly } from "./protocol.ts";
 import { CrossedBooks } from "./crossed.ts";
@@ -55,7 +56,6 @@ export class OkxAdapter implements VenueAdapter {
   readonly fetchFn: typeof fetch;
   readonly now: () => number;
   readonly random: () => number;
-  readonly allowNoInstruments: boolean;
   private readonly recheck: boolean;
   readonly rawFrameTap: RawFrameTap | undefined;
   readonly rawRestTap: RawRestTap | undefined;
@@ -70,12 +70,13 @@ export class OkxAdapter implements VenueAdapter {
   instruments: (Instrument | undefined)[] | null = null;
   readonly upcoming: UpcomingChange[] = [];
   readonly instrumentPacer: InstrumentRequestPacer;
-  /** Periodic, announced (upcChg) and asked-for reloads of each market's instruments (instrument-watch.ts). */
+  /** Loading, reloads (periodic, announced upcChg, asked for) and symbols left out at start: one schedule (instrument-wiring.ts). */
+  readonly watch: InstrumentWatch<OkxTopic>;
+  /** The watch's schedule (tests read its announced times). */
   readonly reloader: InstrumentReloader;
   /** 64008 replacements, and those waiting for connect budget (planned-replace.ts; its timers, for tests). */
   private readonly planned: PlannedReplacements;
   private readonly replaceRetryTimers: Set<ReturnType<typeof setTimeout>>;
-  readonly late: LateInstruments; // symbols left out at start, retried while running (common/late-instruments.ts)
   sink: BookSink | null = null;
   /** Per subscription: full-book channel (books5, bbo-tbt). */
   private readonly fullBook: boolean[];
@@ -125,7 +126,6 @@ export class OkxAdapter implements VenueAdapter {
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.recheck = opts.recheckInstruments ?? true;
-    this.allowNoInstruments = opts.allowNoInstruments ?? false;
     this.rawFrameTap = opts.onRawFrame;
     this.rawRestTap = opts.onRawRest;
     this.requestBudget = new OkxRequestBudget(this.now, opts.requestsPerHour ?? REQUESTS_PER_HOUR, opts.requestWindowMs ?? HOUR_MS);
@@ -162,7 +162,8 @@ export class OkxAdapter implements VenueAdapter {
     this.bridge = new RestBridge(this, n, opts.budgetShare);
     this.crossed = new CrossedBooks(n, { now: this.now, c: this.c, books: this.books, restart: (t) => this.restart(t) });
     this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare);
-    this.reloader = okxInstrumentReloader(this, opts); // instrument-wiring.ts
+    this.watch = okxInstrumentWatch(this, opts); // instrument-wiring.ts
+    this.reloader = this.watch.reloader;
     this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, reloader: this.reloader });
     this.lifecycle = new ConnectionLifecycle(
       "okx",
@@ -186,40 +187,28 @@ export class OkxAdapter implements VenueAdapter {
     );
     this.planned = new PlannedReplacements(this.lifecycle);
     this.replaceRetryTimers = this.planned.timers;
-    this.late = okxLateInstruments(this, opts); // instrument-wiring.ts
   }
 
-  loadInstruments(): Promise<(Instrument | undefined)[]> {
-    return loadOkxInstruments(this); // instrument-wiring.ts
+  async loadInstruments(): Promise<(Instrument | undefined)[]> {
+    this.instruments = await this.watch.load();
+    return this.instruments;
   }
 
   private bind(sink: BookSink, replay: boolean): void {
-    if (!this.instruments) throw new Error("okx: start before loadInstruments()");
     if (this.sink) throw new Error("okx: started twice");
+    const bound = this.watch.bindTopics(replay);
     this.sink = sink;
     this.books.sink = sink;
     this.books.replaying = replay;
-    for (const t of this.topics) {
-      const inst = this.instruments[t.index];
-      if (inst === undefined) {
-        t.sub = SUB_REJECTED;
-        continue;
-      }
-      t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp);
-      t.conn.used = true;
-      if (replay) t.sub = SUB_ACTIVE;
-      else if (!OKX_DEPTHS.includes(t.depth)) this.log.warn("okx: depth not one of 400, 5, 1; OKX will reject it", { topic: t.topic });
-    }
+    for (const t of bound) if (!replay && !OKX_DEPTHS.includes(t.depth)) this.log.warn("okx: depth not one of 400, 5, 1; OKX will reject it", { topic: t.topic });
   }
 
   start(sink: BookSink): void {
     this.bind(sink, false);
     this.lifecycle.start();
-    this.late.start(sink);
-    if (this.recheck) {
-      for (const c of this.upcoming) this.reloader.announce(c.market, c.effTimeMs + AFTER_EFF_TIME_MS);
-      this.reloader.start();
-    }
+    for (const c of this.upcoming) this.watch.announce(c.market, c.effTimeMs + AFTER_EFF_TIME_MS); // the start listing's upcChg
+    this.upcoming.length = 0;
+    this.watch.start(sink);
     const used = this.conns.filter((c) => c.used).length;
     this.log.info("okx adapter started", { connections: used, topics: this.topics.length });
   }
@@ -260,14 +249,13 @@ export class OkxAdapter implements VenueAdapter {
   stop(): Promise<void> {
     this.planned.stop();
     this.budgetWaits.stop();
-    this.reloader.stop();
-    this.late.stop();
+    this.watch.stop();
     this.bridge.stop();
     return this.lifecycle.stop();
   }
 
   unresolvedInstruments(): UnresolvedInstrument[] {
-    return this.late.list(); // status page, /readyz
+    return this.watch.unresolved(); // status page, /readyz
   }
 
   // ───────────────────────── hot path ─────────────────────────
@@ -460,7 +448,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   stats(): Record<string, number> {
-    return okxStats(this.c, this.conns, this.topics, { lifecycle: this.lifecycle, control: this.control, books: this.books, bridge: this.bridge, reloader: this.reloader, late: this.late });
+    return okxStats(this.c, this.conns, this.topics, { lifecycle: this.lifecycle, control: this.control, books: this.books, bridge: this.bridge, reloader: this.reloader, late: this.watch.late });
   }
 
   /** Cold: every connection (none when replaying), so /readyz can say which venue is down and why. */
@@ -469,7 +457,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   metrics(): VenueMetric[] {
-    return [...okxMetrics(this.stats(), this.c, this.conns), ...this.late.metrics()];
+    return [...okxMetrics(this.stats(), this.c, this.conns), ...this.watch.metrics()];
   }
 
   /** Cold: one topic's state for tests and status. */

@@ -19,8 +19,8 @@ import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAd
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
-import { makeInstrument, resolveInstruments } from "../common/instruments.ts";
-import { joinLate, LateInstruments, lateTimings, type UnresolvedInstrument } from "../common/late-instruments.ts";
+import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
+import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { TopicResync } from "../common/topic-resync.ts";
@@ -58,8 +58,6 @@ export class UpbitAdapter implements VenueAdapter {
   private readonly log: Logger;
   private readonly fetchFn: typeof fetch;
   private readonly now: () => number;
-  private readonly allowNoInstruments: boolean;
-  private readonly recheck: boolean;
   readonly rawFrameTap: RawFrameTap | undefined;
   private readonly topics: UpbitTopic[] = [];
   /**
@@ -72,8 +70,8 @@ export class UpbitAdapter implements VenueAdapter {
   private readonly lifecycle: ConnectionLifecycle;
   private readonly books: TopicResync;
   private instruments: (Instrument | undefined)[] | null = null;
-  /** Symbols left out at start, retried while running (common/late-instruments.ts). */
-  private readonly late: LateInstruments;
+  /** Loading, re-checks and symbols left out at start, on one schedule (common/instrument-watch.ts). */
+  private readonly watch: InstrumentWatch<UpbitTopic>;
   private sink: BookSink | null = null;
   private readonly parseErrorLog: RateLimitedLog;
   private readonly silentLog: RateLimitedLog;
@@ -100,8 +98,6 @@ export class UpbitAdapter implements VenueAdapter {
     this.now = opts.now ?? Date.now;
     const restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, opts.budgetShare), REST_WINDOW_MS, REST_BLOCKED_MS);
     this.fetchFn = budgetedFetch(opts.fetch ?? fetch, restBudget, this.now);
-    this.recheck = opts.recheckInstruments ?? true;
-    this.allowNoInstruments = opts.allowNoInstruments ?? false;
     const random = opts.random ?? Math.random;
     this.rawFrameTap = opts.onRawFrame;
     const v = dialect.venue;
@@ -145,12 +141,13 @@ export class UpbitAdapter implements VenueAdapter {
         connectWindowMs: opts.connectWindowMs ?? dialect.connectWindowMs,
       },
     );
-    this.late = new LateInstruments({
-      ...{ venue: v, log: this.log, now: this.now, random, config, subscriptions, ...lateTimings(opts) },
-      onResolved: (i, inst) => {
-        const { topics, instruments, sink, lifecycle } = this;
-        joinLate({ topics, instruments, sink, lifecycle, addToTable: (t, x) => (t as UpbitTopic).conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp) }, i, inst);
-      },
+    // No periodic reload: a price or size that does not fit asks for its market's (requestNow).
+    this.watch = new InstrumentWatch<UpbitTopic>({
+      ...{ venue: v, log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
+      ...{ source: upbitInstrumentSource(config, this.fetchFn, dialect.tickEndpoint, this.level), intervalMs: 0 },
+      ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
+      addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp),
+      apply: (t, inst) => this.applyInstrument(t, inst),
     });
   }
 
@@ -177,23 +174,14 @@ export class UpbitAdapter implements VenueAdapter {
   }
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
-    const source = upbitInstrumentSource(this.config, this.fetchFn, this.dialect.tickEndpoint, this.level);
-    const { instruments, problems, unresolved } = await resolveInstruments(this.config, this.subscriptions, source, this.log);
-    // A code REST lists but whose numbers cannot fit is named with why (source.whyRefused), not as "not listed".
-    if (problems.length > 0) {
-      const message = `${this.venue}: cannot resolve instruments for ${problems.join(", ")}`;
-      if (!instruments.some((i) => i !== undefined) && !this.allowNoInstruments) throw new Error(message);
-      this.log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
-    }
-    this.late.track(source, unresolved);
-    this.instruments = instruments;
-    return instruments;
+    this.instruments = await this.watch.load();
+    return this.instruments;
   }
 
   start(sink: BookSink): void {
     this.begin(sink, false);
     this.lifecycle.start();
-    this.late.start(sink);
+    this.watch.start(sink);
     const used = this.conns.filter((c) => c.used).length;
     this.log.info(`${this.venue} adapter started`, { connections: used, topics: this.topics.length, ...(this.level > 0 ? { bookLevel: this.level } : {}) });
   }
@@ -203,22 +191,12 @@ export class UpbitAdapter implements VenueAdapter {
   }
 
   private begin(sink: BookSink, replay: boolean): void {
-    if (!this.instruments) throw new Error(`${this.venue}: start before loadInstruments()`);
     if (this.sink) throw new Error(`${this.venue}: started twice`);
+    const bound = this.watch.bindTopics(replay);
     this.sink = sink;
     this.books.sink = sink;
     this.books.replaying = replay;
-    for (const t of this.topics) {
-      const inst = this.instruments[t.index];
-      if (inst === undefined) {
-        t.sub = SUB_REJECTED;
-        continue;
-      }
-      t.entry = t.conn.table.add(t.topic, t.index, inst.priceExp, inst.qtyExp);
-      t.conn.used = true;
-      if (replay) t.sub = SUB_ACTIVE;
-      else if (!UPBIT_DEPTHS.includes(t.depth)) this.log.warn(`${this.venue}: depth not 1, 5, 15 or 30; the venue sends 30`, { topic: t.topic, depth: t.depth });
-    }
+    for (const t of bound) if (!replay && !UPBIT_DEPTHS.includes(t.depth)) this.log.warn(`${this.venue}: depth not 1, 5, 15 or 30; the venue sends 30`, { topic: t.topic, depth: t.depth });
   }
 
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
@@ -235,13 +213,13 @@ export class UpbitAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
-    this.late.stop();
+    this.watch.stop();
     return this.lifecycle.stop();
   }
 
   /** Cold: the symbols still without an instrument (status page, /readyz). */
   unresolvedInstruments(): UnresolvedInstrument[] {
-    return this.late.list();
+    return this.watch.unresolved();
   }
 
   private counterTable(): [string, string, string, number][] {
@@ -270,8 +248,8 @@ export class UpbitAdapter implements VenueAdapter {
     const out: Record<string, number> = connectionStats(this.conns);
     for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
-    out.instrumentsUnresolved = this.late.count;
-    out.instrumentsResolvedLate = this.late.resolvedLate;
+    out.instrumentsUnresolved = this.watch.late.count;
+    out.instrumentsResolvedLate = this.watch.late.resolvedLate;
     return out;
   }
 
@@ -279,7 +257,7 @@ export class UpbitAdapter implements VenueAdapter {
     const out = connectionMetrics(this.conns);
     for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
     for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_code_total", "Frames rejected, by scanner result code (all connections)", n, { code }));
-    out.push(...this.late.metrics());
+    out.push(...this.watch.metrics());
     return out;
   }
 
@@ -357,29 +335,17 @@ export class UpbitAdapter implements VenueAdapter {
     this.control.onControl(conn, msg);
   }
 
-  /** A price or size that does not fit: ask REST again; on a tick change swap exponents and tell the sink. */
+  /** A price or size that does not fit (or a venue reset): reload its market's instruments now (re-checks of a market coalesce). */
   private recheckInstrument(t: UpbitTopic): void {
-    if (!this.recheck || t.checkingInstrument || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
-    t.checkingInstrument = true;
-    void (async () => {
-      try {
-        const source = upbitInstrumentSource(this.config, this.fetchFn, this.dialect.tickEndpoint, this.level);
-        const spec = (await source.fetchSpecs(t.market, [t.symbol])).get(t.symbol);
-        const cur = this.instruments?.[t.index];
-        if (!spec || !cur || this.lifecycle.stopping) return;
-        if (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize) return;
-        const inst = makeInstrument(this.config, this.subscriptions[t.index]!, spec);
-        this.instruments![t.index] = inst;
-        t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
-        this.instrumentChanges++;
-        this.log.warn(`${this.venue}: instrument changed`, { market: t.market, symbol: t.symbol, from: cur.tickSize, to: spec.tickSize });
-        this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
-        this.sink?.onInstrumentChanged(t.index, inst);
-      } catch (err) {
-        this.log.warn(`${this.venue}: instrument re-check failed`, { market: t.market, symbol: t.symbol, error: String(err) });
-      } finally {
-        t.checkingInstrument = false;
-      }
-    })();
+    if (!this.config.overrides.has(`${t.market}:${t.symbol}`)) this.watch.requestNow(t.market);
+  }
+
+  /** A changed tick or lot (the watch's reload): new exponents in the table, the sink told, the book rebuilt. Cold. */
+  private applyInstrument(t: UpbitTopic, inst: Instrument): void {
+    t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
+    this.instrumentChanges++;
+    // Snapshot-only: the next snapshot rebuilds the book at the new exponents.
+    this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+    this.sink?.onInstrumentChanged(t.index, inst);
   }
 }

@@ -1,0 +1,220 @@
+/**
+ * A venue's instruments from start to stop, the same for every venue (cold): loading them (resolveInstruments: an
+ * unresolved symbol is left out and named; none resolvable throws unless allowed), and one schedule for every
+ * instrument REST query while running, so a market is never asked twice for the same thing:
+ * - the InstrumentReloader owns "when": periodic reloads (`intervalMs`), announced changes (OKX `upcChg`),
+ *   re-checks asked for by a price or size that did not fit (coalesced per market), and the late retrier's
+ *   deadlines (LateInstruments.dueMs: symbols left out at start, 5 s doubling while REST fails, 5 min while not
+ *   listed);
+ * - one query per market run (`source.fetchSpecs`): a reload asks for the market's resolved symbols and carries its
+ *   pending ones along; a run only the late retrier is due for asks for the pending ones alone (as before);
+ * - a changed tick/lot of a resolved symbol goes to the venue's `apply` (new exponents, the sink told, a resync) and
+ *   into the disk cache; a pending symbol REST now lists joins (LateInstruments.answer → joinLate).
+ * The venue writes only its REST parsing (the InstrumentSource) and these hooks: how a topic enters its table and
+ * how a changed instrument is applied. Replay never queries.
+ * @module
+ */
+import { BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
+import type { BookSink, CommonAdapterOptions, VenueMetric } from "../venue.ts";
+import type { ConnectionLifecycle } from "./connection-lifecycle.ts";
+import { SUB_ACTIVE, SUB_REJECTED, type TopicState } from "./connection.ts";
+import { InstrumentReloader, RELOAD_CHECK_MS } from "./instrument-reload.ts";
+import { makeInstrument, mergeIntoInstrumentCache, resolveInstruments, type InstrumentSource, type InstrumentSpec } from "./instruments.ts";
+import { joinLate, LateInstruments, lateTimings, type LateInstrumentOptions, type LateQuery, type UnresolvedInstrument } from "./late-instruments.ts";
+import type { TopicResync } from "./topic-resync.ts";
+
+export interface InstrumentWatchOptions<T extends TopicState> extends Pick<LateInstrumentOptions, "venue" | "log" | "now" | "random" | "config" | "subscriptions"> {
+  /** By subscription index. */
+  topics: readonly T[];
+  /** The venue's REST parsing: a market's specs, the words for "not listed". */
+  source: InstrumentSource;
+  /** Periodic reload of each market (0: none; re-checks and the late retrier still query). */
+  intervalMs: number;
+  /** Periodic, announced and asked-for reloads (CommonAdapterOptions.recheckInstruments); late symbols are retried regardless. */
+  recheck: boolean;
+  /** Start with no symbol resolved (CommonAdapterOptions.allowNoInstruments). */
+  allowNoInstruments: boolean;
+  /** Deadline checks (CommonAdapterOptions.instrumentCheckMs / lateCheckMs; the smaller wins). */
+  instrumentCheckMs?: number;
+  lateRetryBaseMs?: number;
+  lateRetryMaxMs?: number;
+  listingRetryMs?: number;
+  lateCheckMs?: number;
+  /** The adapter's instruments by subscription index (null before load). */
+  instruments: () => (Instrument | undefined)[] | null;
+  sink: () => BookSink | null;
+  lifecycle: () => ConnectionLifecycle;
+  /** Adds the topic to its connection's hot-path table at the instrument's exponents; returns the entry. */
+  addToTable: (t: T, inst: Instrument) => number;
+  /** A resolved topic's tick or lot changed: new exponents in its table, the sink told, the book resynced. */
+  apply: (t: T, inst: Instrument) => void;
+  /** After each answered query of a market (OKX: announce its `upcChg`), with when the query started. */
+  afterQuery?: (market: MarketName, symbols: readonly string[], startedMs: number) => void;
+}
+
+/**
+ * The usual apply of a changed tick or lot once the topic's table has the new exponents: the book invalid
+ * (INSTRUMENT_CHANGED), the sink told (it rebuilds the book and announces the new definition), a resync counted and
+ * started at once by `restart`: new exponents are worth a snapshot now, whatever the backoff said.
+ */
+export function resyncForNewInstrument(books: TopicResync, t: TopicState, inst: Instrument, restart: () => void): void {
+  books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+  books.sink?.onInstrumentChanged(t.index, inst);
+  books.resyncs++;
+  t.resyncs++;
+  t.resyncDelayed = false;
+  restart();
+}
+
+/** The adapter options the watch reads (recheckInstruments, allowNoInstruments and the test timings). */
+export function watchSettings(opts: CommonAdapterOptions & { instrumentCheckMs?: number }): Pick<InstrumentWatchOptions<TopicState>, "recheck" | "allowNoInstruments" | "instrumentCheckMs" | "lateRetryBaseMs" | "lateRetryMaxMs" | "listingRetryMs" | "lateCheckMs"> {
+  const { instrumentCheckMs, lateRetryBaseMs, lateRetryMaxMs, listingRetryMs, lateCheckMs } = opts;
+  return { recheck: opts.recheckInstruments ?? true, allowNoInstruments: opts.allowNoInstruments ?? false, instrumentCheckMs, lateRetryBaseMs, lateRetryMaxMs, listingRetryMs, lateCheckMs };
+}
+
+export class InstrumentWatch<T extends TopicState = TopicState> {
+  readonly late: LateInstruments;
+  readonly reloader: InstrumentReloader;
+  private live = false;
+
+  constructor(private readonly o: InstrumentWatchOptions<T>) {
+    const { venue, log, now, random, config, subscriptions } = o;
+    this.late = new LateInstruments({
+      ...{ venue, log, now, random, config, subscriptions, ...lateTimings(o) },
+      onResolved: (i, inst) => joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x) }, i, inst),
+    });
+    this.reloader = new InstrumentReloader({
+      ...{ venue, log, now },
+      markets: [...new Set(subscriptions.map((s) => s.market))],
+      intervalMs: o.recheck ? o.intervalMs : 0,
+      checkEveryMs: Math.min(o.instrumentCheckMs ?? RELOAD_CHECK_MS, o.lateCheckMs ?? RELOAD_CHECK_MS),
+      lateDueMs: (market) => this.late.dueMs(market),
+      reload: (market, own) => this.query(market, own),
+    });
+  }
+
+  /**
+   * Resolves every subscription (common/instruments.ts). A symbol that cannot be resolved is left out, logged as an
+   * error naming it and why, and retried while running; none resolvable throws unless allowNoInstruments.
+   */
+  async load(): Promise<(Instrument | undefined)[]> {
+    const { config, subscriptions, source, log, venue } = this.o;
+    const { instruments, problems, unresolved } = await resolveInstruments(config, subscriptions, source, log);
+    if (problems.length > 0) {
+      const message = `${venue}: cannot resolve instruments for ${problems.join(", ")}`;
+      if (!instruments.some((i) => i !== undefined) && !this.o.allowNoInstruments) throw new Error(message);
+      log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
+    }
+    this.late.track(source, unresolved);
+    return instruments;
+  }
+
+  /**
+   * At start, live or replay: a topic with an instrument enters its connection's table (the connection is used; in
+   * replay the topic counts as subscribed); one without is not subscribed (SUB_REJECTED) unless it joins late.
+   * Returns the topics with an instrument, for the venue's own checks. Throws before load().
+   */
+  bindTopics(replaying: boolean): T[] {
+    const list = this.o.instruments();
+    if (list === null) throw new Error(`${this.o.venue}: start before loadInstruments()`);
+    const bound: T[] = [];
+    for (const t of this.o.topics) {
+      const inst = list[t.index];
+      if (inst === undefined) {
+        t.sub = SUB_REJECTED; // never subscribed: there is no instrument to build its book with
+        continue;
+      }
+      t.entry = this.o.addToTable(t, inst);
+      t.conn.used = true;
+      if (replaying) t.sub = SUB_ACTIVE;
+      bound.push(t);
+    }
+    return bound;
+  }
+
+  /** Live runs only: the late retrier (for a sink that takes late books) and the schedule. */
+  start(sink: BookSink): void {
+    this.live = true;
+    this.late.start(sink, false);
+    this.reloader.start();
+  }
+
+  stop(): void {
+    this.live = false;
+    this.reloader.stop();
+    this.late.stop();
+  }
+
+  /** A price or size that did not fit: reload the market now (re-checks of a market coalesce). */
+  requestNow(market: MarketName): void {
+    if (this.live && this.o.recheck) this.reloader.requestNow(market);
+  }
+
+  /** A change the venue announced for `atMs` (OKX upcChg). */
+  announce(market: MarketName, atMs: number): void {
+    if (this.o.recheck) this.reloader.announce(market, atMs);
+  }
+
+  /** The symbols still without an instrument (status page, /readyz). */
+  unresolved(): UnresolvedInstrument[] {
+    return this.late.list();
+  }
+
+  metrics(): VenueMetric[] {
+    return this.late.metrics();
+  }
+
+  /**
+   * One query for the market: its resolved symbols when the reloader's own deadline came (`own`), plus the pending
+   * ones. Rejects only for a reload (`own`): the reloader retries it; the late retrier backs off on its own.
+   */
+  private async query(market: MarketName, own: boolean): Promise<void> {
+    const { config, source } = this.o;
+    const current = this.o.instruments();
+    const topics = own ? this.o.topics.filter((t) => t.market === market && current?.[t.index] !== undefined && !config.overrides.has(`${t.market}:${t.symbol}`)) : [];
+    const late: LateQuery | null = this.late.queryOf(market);
+    if (topics.length === 0 && late === null) return;
+    const symbols = [...new Set([...topics.map((t) => t.symbol), ...(late?.symbols ?? [])])];
+    const startedMs = this.o.now();
+    let specs: Map<string, InstrumentSpec>;
+    try {
+      specs = await source.fetchSpecs(market, symbols);
+    } catch (err) {
+      if (late !== null) this.late.failed(late, err);
+      if (topics.length > 0) throw err;
+      return;
+    }
+    if (!this.live || this.o.lifecycle().stopping) return;
+    this.o.afterQuery?.(market, symbols, startedMs);
+    if (topics.length > 0) await this.applyChanges(market, topics, specs);
+    if (late !== null) await this.late.answer(late, specs);
+  }
+
+  /** Each resolved topic whose tick or lot the answer changed: applied and written to the disk cache. */
+  private async applyChanges(market: MarketName, topics: readonly T[], specs: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
+    const { config, log, venue } = this.o;
+    const current = this.o.instruments()!;
+    const changed = new Map<string, InstrumentSpec>();
+    for (const t of topics) {
+      const spec = specs.get(t.symbol);
+      const cur = current[t.index];
+      // Not listed any more (a halt, a delisting): the book keeps its instrument; its stream says the rest.
+      if (!spec || !cur || (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize)) continue;
+      let inst: Instrument;
+      try {
+        inst = makeInstrument(config, this.o.subscriptions[t.index]!, spec);
+      } catch (err) {
+        log.warn(`${venue}: instrument changed to a tick/lot that cannot be used; keeping the old one`, { market, symbol: t.symbol, tickSize: spec.tickSize, lotSize: spec.lotSize, error: String(err) });
+        continue;
+      }
+      log.warn(`${venue}: instrument changed`, { market, symbol: t.symbol, from: `${cur.tickSize}/${cur.lotSize}`, to: `${spec.tickSize}/${spec.lotSize}` });
+      current[t.index] = inst;
+      this.o.apply(t, inst);
+      changed.set(`${market}:${t.symbol}`, spec);
+    }
+    const path = config.instrumentCachePath;
+    if (changed.size > 0 && path) {
+      await mergeIntoInstrumentCache(path, venue, changed).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
+    }
+  }
+}
