@@ -1,0 +1,80 @@
+/**
+ * A planned reconnect whose replacement fails after it opened (issue #12: "a planned reconnect leaves every book
+ * LIVE"), over real WebSocket connections through a proxy (ws-proxy.ts) that holds back everything the simulator
+ * sends on the replacement, or closes it: the old socket is gone back to, every book stays LIVE and equal to the
+ * simulator's, the failure is counted, and a later planned reconnect succeeds. OKX (notice 64008), Binance spot
+ * (`serverShutdown`), Bybit (the maximum connection age). Before the fallback, the replacement's failure dropped
+ * both sockets: every book went RESYNCING / DISCONNECTED.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { startBinance, startBybit, startOkx, until, type PlannedRun } from "./planned-fallback-harness.ts";
+import type { LinkRules, WsProxy } from "./ws-proxy.ts";
+
+const runs: PlannedRun[] = [];
+afterEach(async () => {
+  while (runs.length > 0) await runs.pop()!.stop();
+});
+
+type How = "acks never come" | "closes after it opened";
+
+/** The rules of the replacement's link: hold what the simulator sends it, or hold what it sends (closed below). */
+const rulesOf = (how: How): LinkRules => (how === "acks never come" ? { holdDown: true } : { holdUp: true });
+
+function stats(run: PlannedRun): Record<string, number> {
+  return run.adapter.stats();
+}
+
+/** Steps the simulator and waits until every book equals the simulator's. */
+async function allEqual(run: PlannedRun, what: string, n = 2): Promise<void> {
+  run.step(n);
+  await until(() => run.subs.every((_, i) => run.equal(i)), `every book equal ${what}`);
+}
+
+/**
+ * The scenario once the planned reconnect has been asked for and the replacement's link (index 1) is the failing
+ * one: it fails, the old socket (link 0) carries on, a later replacement (link 2) completes.
+ */
+async function failsThenSucceeds(run: PlannedRun, how: How): Promise<void> {
+  const p = run.proxy;
+  await until(() => p.links.length >= 2 && p.links[1]!.fromClient.some((m) => /subscribe/i.test(m)), "the replacement open and subscribing");
+  await allEqual(run, "during the overlap, through the old socket");
+  if (how === "closes after it opened") p.closeClient(p.links[1]!);
+  await until(() => stats(run).plannedReconnectFailures === 1, "the failed replacement counted");
+  expect(p.links[0]!.closed).toBe(false); // the old socket is the connection's again
+  await until(() => p.links[1]!.closed, "the failed replacement closed");
+  await allEqual(run, "on the old socket after the failure");
+  // The planned reconnect is tried again after the reconnect backoff, and this time it completes.
+  await until(() => p.links.length >= 3 && p.links[0]!.closed, "a later planned reconnect replaced the old socket");
+  await allEqual(run, "on the new socket");
+  expect(run.sink.invalid).toEqual([]);
+  expect(stats(run).reconnects).toBe(0);
+  expect(stats(run).plannedReconnectFailures).toBe(1);
+  expect(stats(run).plannedReconnects).toBeGreaterThanOrEqual(2);
+}
+
+async function announced(start: (prepare: (p: WsProxy) => void) => Promise<PlannedRun>, how: How): Promise<void> {
+  const run = await start((p) => p.byIndex.set(1, rulesOf(how)));
+  runs.push(run);
+  await allEqual(run, "at start", 1);
+  run.announce!();
+  await failsThenSucceeds(run, how);
+}
+
+describe("a planned reconnect whose replacement fails goes back to the old socket", { timeout: 30_000 }, () => {
+  for (const how of ["acks never come", "closes after it opened"] as const) {
+    test(`okx 64008, the replacement ${how}: every book stays LIVE and equal; the failure is counted; a later one succeeds`, async () => {
+      await announced((prepare) => startOkx(["BTC-USDT", "ETH-USDT"], { prepare }), how);
+    });
+
+    test(`binance serverShutdown, the replacement ${how}: every book stays LIVE and equal; the failure is counted; a later one succeeds`, async () => {
+      await announced((prepare) => startBinance(["BTCUSDT", "ETHUSDT"], { prepare }), how);
+    });
+  }
+
+  test("bybit maximum connection age, the replacement's acks never come: every book stays LIVE and equal; a later one succeeds", async () => {
+    const run = await startBybit(["BTCUSDT", "ETHUSDT"], 1_500, { prepare: (p) => p.byIndex.set(1, rulesOf("acks never come")) });
+    runs.push(run);
+    await allEqual(run, "at start", 1);
+    await failsThenSucceeds(run, "acks never come");
+  });
+});
