@@ -4,7 +4,8 @@
  * sends on the replacement, or closes it: the old socket is gone back to, every book stays LIVE and equal to the
  * simulator's, the failure is counted, and a later planned reconnect succeeds. OKX (notice 64008), Binance spot
  * (`serverShutdown`), Bybit (the maximum connection age). Before the fallback, the replacement's failure dropped
- * both sockets: every book went RESYNCING / DISCONNECTED.
+ * both sockets: every book went RESYNCING / DISCONNECTED. A replacement that refuses a topic the old socket still
+ * serves fails the same way (before: that book was HALTED / SUBSCRIBE_REJECTED while the old socket delivered it).
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { startBinance, startBybit, startOkx, until, type PlannedRun } from "./planned-fallback-harness.ts";
@@ -15,10 +16,23 @@ afterEach(async () => {
   while (runs.length > 0) await runs.pop()!.stop();
 });
 
-type How = "acks never come" | "closes after it opened";
+type How = "acks never come" | "closes after it opened" | "refuses a topic";
 
-/** The rules of the replacement's link: hold what the simulator sends it, or hold what it sends (closed below). */
-const rulesOf = (how: How): LinkRules => (how === "acks never come" ? { holdDown: true } : { holdUp: true });
+/**
+ * The venue's refusal of one subscription, as the replacement's answer instead of its ack: OKX 60018 naming
+ * ETH-USDT's channel; Binance an error for the request (every request of that socket: a batch is tried topic by
+ * topic, and the last one alone is refused).
+ */
+function refuse(frame: string): string {
+  const okx = /^\{"id":"([^"]+)","event":"subscribe","arg":\{"channel":"books","instId":"ETH-USDT"\}/.exec(frame);
+  if (okx) return JSON.stringify({ id: okx[1], event: "error", code: "60018", msg: "Wrong URL or channel:books,instId:ETH-USDT doesn't exist. Please use the correct URL, channel and parameters referring to API document." });
+  const binance = /^\{"result":null,"id":"(s\d+)"\}$/.exec(frame);
+  if (binance) return JSON.stringify({ code: 2, msg: "Invalid request: refused by this server", id: binance[1] });
+  return frame;
+}
+
+/** The rules of the replacement's link: hold what the simulator sends it, hold what it sends (closed below), or refuse. */
+const rulesOf = (how: How): LinkRules => (how === "acks never come" ? { holdDown: true } : how === "closes after it opened" ? { holdUp: true } : { rewriteDown: refuse });
 
 function stats(run: PlannedRun): Record<string, number> {
   return run.adapter.stats();
@@ -61,7 +75,7 @@ async function announced(start: (prepare: (p: WsProxy) => void) => Promise<Plann
 }
 
 describe("a planned reconnect whose replacement fails goes back to the old socket", { timeout: 30_000 }, () => {
-  for (const how of ["acks never come", "closes after it opened"] as const) {
+  for (const how of ["acks never come", "closes after it opened", "refuses a topic"] as const) {
     test(`okx 64008, the replacement ${how}: every book stays LIVE and equal; the failure is counted; a later one succeeds`, async () => {
       await announced((prepare) => startOkx(["BTC-USDT", "ETH-USDT"], { prepare }), how);
     });

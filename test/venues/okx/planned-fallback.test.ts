@@ -1,0 +1,84 @@
+/**
+ * OKX planned reconnects (notice 64008) whose topics are in other states at the swap and at the fallback, over a
+ * WebSocket proxy that holds what the simulator sends on the replacement (its acks never come): a book resynced
+ * during the overlap is started afresh on the old socket; a topic the venue refused stays refused and is never
+ * asked for again; the old socket closing first leaves the replacement in charge, and if that one then fails too,
+ * the ordinary reconnect follows (never a fallback to a closed socket).
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
+import { startOkx, until, type PlannedRun } from "../planned-fallback-harness.ts";
+
+const runs: PlannedRun[] = [];
+afterEach(async () => {
+  while (runs.length > 0) await runs.pop()!.stop();
+});
+
+async function equal(run: PlannedRun, indexes: number[], what: string): Promise<void> {
+  run.step(2);
+  await until(() => indexes.every((i) => run.equal(i)), `books ${indexes.join(", ")} equal ${what}`);
+}
+
+/** Starts OKX with the replacement's link (index 1) holding everything the simulator sends it, and announces 64008. */
+async function overlapping(symbols: string[], vipOnly?: string[]): Promise<PlannedRun> {
+  const run = await startOkx(symbols, { vipOnly, prepare: (p) => p.byIndex.set(1, { holdDown: true }) });
+  runs.push(run);
+  const live = symbols.map((_, i) => i).filter((i) => !vipOnly?.includes(symbols[i]!));
+  await equal(run, live, "at start");
+  run.announce!();
+  await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.some((m) => m.includes('"subscribe"')), "the replacement subscribing");
+  return run;
+}
+
+describe("okx: topic states across a failed planned reconnect", { timeout: 30_000 }, () => {
+  test("a gap during the overlap: that book alone resyncs, on the old socket once the replacement failed; the others stay LIVE", async () => {
+    const run = await overlapping(["BTC-USDT", "ETH-USDT"]);
+    run.sim.inject("gap", "BTC-USDT");
+    run.step(2);
+    await until(() => run.sink.invalid.length > 0, "the gap noticed");
+    await until(() => run.adapter.stats().plannedReconnectFailures === 1, "the replacement failed");
+    const old = run.proxy.links[0]!;
+    expect(old.closed).toBe(false);
+    // Its resync was asked of the replacement, which never answered: it is redone on the old socket.
+    await until(() => old.fromClient.some((m) => m.includes('"unsubscribe"') && m.includes("BTC-USDT")), "BTC-USDT resubscribed on the old socket");
+    await equal(run, [0, 1], "on the old socket");
+    expect(run.sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    await until(() => run.proxy.links.length >= 3 && run.proxy.links[0]!.closed, "a later planned reconnect done");
+    await equal(run, [0, 1], "on the new socket");
+    expect(run.sink.invalid).toHaveLength(1);
+    expect(run.adapter.stats().reconnects).toBe(0);
+  });
+
+  test("a topic the venue refused stays HALTED through the swap and the fallback and is never asked for again", async () => {
+    const run = await overlapping(["BTC-USDT", "ETH-USDT", "VIP-USDT"], ["VIP-USDT"]);
+    const halted = [{ index: 2, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }];
+    expect(run.sink.invalid).toEqual(halted);
+    await until(() => run.adapter.stats().plannedReconnectFailures === 1, "the replacement failed");
+    await equal(run, [0, 1], "on the old socket");
+    await until(() => run.proxy.links.length >= 3 && run.proxy.links[0]!.closed, "a later planned reconnect done");
+    await equal(run, [0, 1], "on the new socket");
+    expect(run.sink.invalid).toEqual(halted);
+    expect(run.adapter.topicInfo(2).state).toBe("halted");
+    for (const link of run.proxy.links.slice(1)) expect(link.fromClient.filter((m) => m.includes("VIP-USDT"))).toEqual([]);
+  });
+
+  test("the old socket closes while the replacement's acks are pending: the replacement carries on, no book leaves LIVE", async () => {
+    const run = await overlapping(["BTC-USDT", "ETH-USDT"]);
+    const [old, replacement] = [run.proxy.links[0]!, run.proxy.links[1]!];
+    run.proxy.closeClient(old, 1012);
+    await until(() => old.closed, "the old socket closed");
+    run.proxy.releaseDown(replacement); // its acks, then its snapshots and updates
+    await equal(run, [0, 1], "on the replacement");
+    expect(run.sink.invalid).toEqual([]);
+    expect([run.adapter.stats().plannedReconnectFailures, run.adapter.stats().reconnects, run.proxy.links.length]).toEqual([0, 0, 2]);
+  });
+
+  test("the old socket closes, then the replacement's acks never come: the ordinary reconnect (no fallback to a closed socket)", async () => {
+    const run = await overlapping(["BTC-USDT", "ETH-USDT"]);
+    run.proxy.closeClient(run.proxy.links[0]!, 1012);
+    await until(() => run.adapter.stats().reconnects === 1, "the ordinary reconnect after the ack deadline");
+    await equal(run, [0, 1], "after the reconnect");
+    expect(new Set(run.sink.invalid.map((e) => `${e.index}:${e.reason}`))).toEqual(new Set([`0:${StatusReason.DISCONNECTED}`, `1:${StatusReason.DISCONNECTED}`]));
+    expect(run.adapter.stats().plannedReconnectFailures).toBe(0);
+  });
+});
