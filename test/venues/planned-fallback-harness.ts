@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import type { BookUpdate } from "../../src/core/book-update.ts";
 import { parseFixed } from "../../src/core/fixed.ts";
-import { silentLogger } from "../../src/core/log.ts";
+import { silentLogger, type Logger } from "../../src/core/log.ts";
 import type { BookState, Instrument, MarketName, StatusReason } from "../../src/core/types.ts";
 import type { VenueConfig } from "../../src/config/types.ts";
 import { startBinanceSimulator } from "../../src/sim/binance-sim.ts";
@@ -26,6 +26,13 @@ import { startWsProxy, type WsProxy } from "./ws-proxy.ts";
  * check the books on the old socket in between.
  */
 export const TEST_TIMINGS = { ackTimeoutMs: 500, reconnectBaseMs: 300, reconnectMaxMs: 600 };
+
+/** Silent, or with DBG=1 in the environment the adapter's info and warnings on stdout (to see what a failing run did). */
+function testLog(): Logger {
+  if (!process.env.DBG) return silentLogger;
+  const line = (...a: unknown[]) => console.log(Date.now() % 100_000, ...a.map((x) => JSON.stringify(x)));
+  return { ...silentLogger, info: line, warn: line, error: line };
+}
 
 type Expected = { bids: Map<number, number>; asks: Map<number, number>; seq: number };
 
@@ -111,7 +118,7 @@ export async function startOkx(symbols: string[], opts: { seed?: number; vipOnly
   const proxy = startWsProxy(new URL(sim.wsUrl).origin);
   opts.prepare?.(proxy);
   const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 400 }));
-  const adapter = new OkxAdapter(config("okx", `${proxy.origin}/ws/v5/public`, sim.restUrl, subs), subs, { log: silentLogger, ...TEST_TIMINGS });
+  const adapter = new OkxAdapter(config("okx", `${proxy.origin}/ws/v5/public`, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS });
   const run = await finish("okx", adapter, proxy, subs, {
     step: (n) => sim.step(n),
     announce: () => sim.inject("notice"),
@@ -130,7 +137,7 @@ export async function startBinance(symbols: string[], opts: { prepare?: (p: WsPr
   const proxy = startWsProxy(sim.wsUrl);
   opts.prepare?.(proxy);
   const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
-  const adapter = new BinanceAdapter(config("binance", proxy.origin, sim.restUrl, subs), subs, { log: silentLogger, ...TEST_TIMINGS });
+  const adapter = new BinanceAdapter(config("binance", proxy.origin, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS });
   return finish("binance", adapter, proxy, subs, {
     step: (n) => sim.step(n),
     announce: () => void sim.inject("serverShutdown"),
@@ -149,7 +156,7 @@ export async function startBybit(symbols: string[], maxConnectionAgeMs: number, 
   const proxy = startWsProxy(origin);
   opts.prepare?.(proxy);
   const subs: Subscription[] = symbols.map((symbol) => ({ market: "linear", symbol, depth: 50 }));
-  const adapter = createBybitAdapter(config("bybit", `${proxy.origin}/v5/public`, sim.restUrl, subs), subs, { log: silentLogger, ...TEST_TIMINGS, maxConnectionAgeMs });
+  const adapter = createBybitAdapter(config("bybit", `${proxy.origin}/v5/public`, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS, maxConnectionAgeMs });
   return finish("bybit", adapter, proxy, subs, {
     step: (n) => sim.step(n),
     expected: (i, inst) => {

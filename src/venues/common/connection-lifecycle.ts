@@ -145,8 +145,10 @@ export class ConnectionLifecycle {
     });
     // A topic the old socket still serves, refused by the replacement: the replacement failed (after the frame is handled).
     control.onReplacementRefused = (conn, why) => {
+      if (!this.planned.canGoBack(conn)) return false;
       const gen = conn.generation;
       queueMicrotask(() => this.onSocketFailed(conn, gen, why));
+      return true;
     };
   }
 

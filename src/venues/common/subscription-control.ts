@@ -45,9 +45,10 @@ export class SubscriptionControl {
   testReplies = 0;
   /**
    * Set by the lifecycle: a planned reconnect's replacement refused a topic the old socket still serves. That is the
-   * replacement failing, not the venue refusing the book (which it still delivers): the old socket is gone back to.
+   * replacement failing, not the venue refusing the book (which it still delivers): true when the old socket is gone
+   * back to (it is still open); false, and the topic is rejected, otherwise.
    */
-  onReplacementRefused: ((conn: VenueConnection, why: string) => void) | null = null;
+  onReplacementRefused: ((conn: VenueConnection, why: string) => boolean) | null = null;
 
   constructor(
     private readonly protocol: RequestProtocol,
@@ -382,10 +383,9 @@ export class SubscriptionControl {
   /** Gives up on a topic the venue refuses; its book is halted with SUBSCRIBE_REJECTED. */
   private reject(t: TopicState, retMsg: string): void {
     if (t.sub === SUB_REJECTED) return;
-    if (t.onRetiring && t.conn.retiringWs !== null && this.onReplacementRefused) {
+    if (t.onRetiring && t.conn.retiringWs !== null && this.onReplacementRefused?.(t.conn, `replacement refused ${t.topic}: ${retMsg}`)) {
       // The venue refuses it only if a socket that is the connection's alone does (after going back, or a reconnect).
       this.log.warn(`${this.protocol.venue}: replacement socket refused a topic the old socket serves; the planned reconnect fails`, { market: t.market, topic: t.topic, venueMessage: retMsg });
-      this.onReplacementRefused(t.conn, `replacement refused ${t.topic}: ${retMsg}`);
       return;
     }
     this.subscribeRejected++;

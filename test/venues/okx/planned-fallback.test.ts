@@ -3,12 +3,15 @@
  * WebSocket proxy that holds what the simulator sends on the replacement (its acks never come): a book resynced
  * during the overlap is started afresh on the old socket; a topic the venue refused stays refused and is never
  * asked for again; the old socket closing first leaves the replacement in charge, and if that one then fails too,
- * the ordinary reconnect follows (never a fallback to a closed socket).
+ * the ordinary reconnect follows (never a fallback to a closed socket), and its refusal of a topic is the venue's.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
+import type { OkxSim } from "../../../src/sim/okx-sim.ts";
+import type { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { startOkx, until, type PlannedRun } from "../planned-fallback-harness.ts";
 
+type OkxRun = PlannedRun & { sim: OkxSim };
 const runs: PlannedRun[] = [];
 afterEach(async () => {
   while (runs.length > 0) await runs.pop()!.stop();
@@ -20,7 +23,7 @@ async function equal(run: PlannedRun, indexes: number[], what: string): Promise<
 }
 
 /** Starts OKX with the replacement's link (index 1) holding everything the simulator sends it, and announces 64008. */
-async function overlapping(symbols: string[], vipOnly?: string[]): Promise<PlannedRun> {
+async function overlapping(symbols: string[], vipOnly?: string[]): Promise<OkxRun> {
   const run = await startOkx(symbols, { vipOnly, prepare: (p) => p.byIndex.set(1, { holdDown: true }) });
   runs.push(run);
   const live = symbols.map((_, i) => i).filter((i) => !vipOnly?.includes(symbols[i]!));
@@ -34,7 +37,9 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
   test("a gap during the overlap: that book alone resyncs, on the old socket once the replacement failed; the others stay LIVE", async () => {
     const run = await overlapping(["BTC-USDT", "ETH-USDT"]);
     run.sim.inject("gap", "BTC-USDT");
-    run.step(2);
+    // One message (the one after the lost one), then none until the replacement failed: with messages flowing the
+    // RESYNCING book would be bridged to a REST snapshot on the old socket's stream before the fallback.
+    run.step(1);
     await until(() => run.sink.invalid.length > 0, "the gap noticed");
     await until(() => run.adapter.stats().plannedReconnectFailures === 1, "the replacement failed");
     const old = run.proxy.links[0]!;
@@ -58,7 +63,7 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
     await until(() => run.proxy.links.length >= 3 && run.proxy.links[0]!.closed, "a later planned reconnect done");
     await equal(run, [0, 1], "on the new socket");
     expect(run.sink.invalid).toEqual(halted);
-    expect(run.adapter.topicInfo(2).state).toBe("halted");
+    expect((run.adapter as OkxAdapter).topicInfo(2).state).toBe("halted");
     for (const link of run.proxy.links.slice(1)) expect(link.fromClient.filter((m) => m.includes("VIP-USDT"))).toEqual([]);
   });
 
@@ -79,6 +84,23 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
     await until(() => run.adapter.stats().reconnects === 1, "the ordinary reconnect after the ack deadline");
     await equal(run, [0, 1], "after the reconnect");
     expect(new Set(run.sink.invalid.map((e) => `${e.index}:${e.reason}`))).toEqual(new Set([`0:${StatusReason.DISCONNECTED}`, `1:${StatusReason.DISCONNECTED}`]));
+    expect(run.adapter.stats().plannedReconnectFailures).toBe(0);
+  });
+
+  test("a refusal by the replacement once the old socket has closed is the venue's: that book alone is HALTED", async () => {
+    const refuseEth = (f: string) =>
+      f.includes('"event":"subscribe","arg":{"channel":"books","instId":"ETH-USDT"}') ? JSON.stringify({ id: JSON.parse(f).id, event: "error", code: "60018", msg: "Wrong URL or channel:books,instId:ETH-USDT doesn't exist." }) : f;
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { prepare: (p) => p.byIndex.set(1, { holdDown: true, rewriteDown: refuseEth }) });
+    runs.push(run);
+    await equal(run, [0, 1], "at start");
+    run.announce!();
+    await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.some((m) => m.includes('"subscribe"')), "the replacement subscribing");
+    run.proxy.closeClient(run.proxy.links[0]!, 1012);
+    await until(() => run.proxy.links[0]!.closed, "the old socket closed");
+    run.proxy.releaseDown(run.proxy.links[1]!);
+    await until(() => run.sink.invalid.length > 0, "the refusal");
+    await equal(run, [0], "on the replacement");
+    expect(run.sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
     expect(run.adapter.stats().plannedReconnectFailures).toBe(0);
   });
 });
