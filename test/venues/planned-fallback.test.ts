@@ -91,4 +91,20 @@ describe("a planned reconnect whose replacement fails goes back to the old socke
     await allEqual(run, "at start", 1);
     await failsThenSucceeds(run, "acks never come");
   });
+
+  test("binance: serverShutdown on the replacement during the overlap is kept: it is replaced in turn once it carries every stream", async () => {
+    const run = await startBinance(["BTCUSDT", "ETHUSDT"], { prepare: (p) => p.byIndex.set(1, { holdDown: true }) });
+    runs.push(run);
+    await allEqual(run, "at start", 1);
+    run.announce!();
+    const p = run.proxy;
+    await until(() => p.links.length >= 2 && (p.links[1]!.heldDown ?? []).some((f) => f.includes('"result":null')), "the replacement's ack held");
+    run.announce!(); // to both sockets: the old one's copy is stale, the replacement's (held behind its ack) is its own
+    await until(() => (p.links[1]!.heldDown ?? []).some((f) => f.includes("serverShutdown")), "the replacement's notice held");
+    p.releaseDown(p.links[1]!);
+    await until(() => p.links.length >= 3 && p.links[0]!.closed && p.links[1]!.closed, "the replacement replaced in turn");
+    await allEqual(run, "on the third socket");
+    expect(run.sink.invalid).toEqual([]);
+    expect([stats(run).plannedReconnects, stats(run).plannedReconnectFailures, stats(run).reconnects]).toEqual([2, 0, 0]);
+  });
 });

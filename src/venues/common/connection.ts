@@ -109,6 +109,8 @@ export abstract class VenueConnection {
   /** Why a planned reconnect is wanted ("" = none); tried (again) from plannedRetryAtMs, after a failed one's backoff. */
   plannedWhy = "";
   plannedRetryAtMs = 0;
+  /** A close announced on the replacement during the overlap: its own planned reconnect, once this one is done. */
+  plannedNextWhy = "";
   /** Failed planned reconnects in a row (the retry backoff's step); a completed one starts it over. */
   plannedFailuresInRow = 0;
   attempt = 0;

@@ -56,6 +56,8 @@ export class PlannedReconnects {
    */
   start(conn: VenueConnection, why: string): void {
     const h = this.h;
+    // Announced on the replacement during the overlap: that socket is to be replaced in turn (on the old one: stale).
+    if (conn.retiringWs && !conn.fromRetiring) conn.plannedNextWhy = why;
     if (!conn.open || !conn.ws || conn.replacing || conn.retiringWs || h.stopping()) return;
     conn.plannedWhy = why;
     const now = h.now();
@@ -94,7 +96,7 @@ export class PlannedReconnects {
       }
     }
     if (conn.retiringWs) this.completeIfCarried(conn);
-    if (conn.plannedWhy !== "" && now >= conn.plannedRetryAtMs) this.start(conn, conn.plannedWhy);
+    if (conn.plannedWhy !== "" && !conn.replacing && !conn.retiringWs && now >= conn.plannedRetryAtMs) this.start(conn, conn.plannedWhy);
   }
 
   /**
@@ -122,7 +124,8 @@ export class PlannedReconnects {
     this.h.log.info(`${this.h.venue}: old socket closed during the planned reconnect; the replacement carries on`, { conn: conn.id, market: conn.market, why });
     conn.retiringWs = null;
     conn.retiringGeneration = -1;
-    conn.plannedWhy = "";
+    conn.plannedWhy = conn.plannedNextWhy;
+    conn.plannedNextWhy = "";
     clearOverlap(conn);
   }
 
@@ -158,6 +161,7 @@ export class PlannedReconnects {
     this.dropReplacement(conn);
     this.closeRetiring(conn, "recycled");
     conn.plannedWhy = "";
+    conn.plannedNextWhy = "";
     conn.plannedRetryAtMs = 0;
     conn.plannedFailuresInRow = 0;
   }
@@ -175,6 +179,7 @@ export class PlannedReconnects {
     conn.generation = conn.retiringGeneration;
     conn.retiringWs = null;
     conn.retiringGeneration = -1;
+    conn.plannedNextWhy = ""; // announced on the replacement, which is gone
     const own = this.ownHandlers.get(old);
     if (own !== undefined) old.onmessage = own;
     this.ownHandlers.delete(old);
@@ -263,7 +268,8 @@ export class PlannedReconnects {
     if (conn.pending.size > 0) return;
     for (const t of conn.topics) if (t.onRetiring && t.sub === SUB_PENDING) return; // a request waiting to be sent again
     this.closeRetiring(conn, "replaced");
-    conn.plannedWhy = "";
+    conn.plannedWhy = conn.plannedNextWhy; // a close announced on the replacement meanwhile: replaced in turn
+    conn.plannedNextWhy = "";
     conn.plannedFailuresInRow = 0;
     this.h.log.info(`${this.h.venue}: planned reconnect done; old socket closed`, { conn: conn.id, market: conn.market });
   }
