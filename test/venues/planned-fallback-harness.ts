@@ -112,9 +112,9 @@ function config(venue: VenueConfig["venue"], wsUrl: string, restUrl: string, sub
   return { venue, wsUrl, restUrl, instrumentCachePath: join(makeTempDir(`planned-${venue}`), "instruments.json"), markets, overrides: new Map() };
 }
 
-/** OKX `books` on spot; the 64008 notice is sent to every socket, which the simulator closes only 30 s later. */
-export async function startOkx(symbols: string[], opts: { seed?: number; vipOnly?: string[]; prepare?: (p: WsProxy) => void } = {}): Promise<PlannedRun & { sim: OkxSim }> {
-  const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols }], seed: opts.seed ?? 21, noticeCloseMs: 30_000, vipOnly: opts.vipOnly });
+/** OKX `books` on spot (with its initial snapshot unless `initialSnapshot` is false); the 64008 notice is sent to every socket, which the simulator closes only 30 s later. */
+export async function startOkx(symbols: string[], opts: { seed?: number; vipOnly?: string[]; initialSnapshot?: boolean; prepare?: (p: WsProxy) => void } = {}): Promise<PlannedRun & { sim: OkxSim }> {
+  const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols }], seed: opts.seed ?? 21, noticeCloseMs: 30_000, vipOnly: opts.vipOnly, initialSnapshot: opts.initialSnapshot });
   const proxy = startWsProxy(new URL(sim.wsUrl).origin);
   opts.prepare?.(proxy);
   const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 400 }));

@@ -8,7 +8,8 @@
  *
  * A replacement that fails (it does not open, an ack does not come within the ack deadline, it closes, its ping goes
  * unanswered, or it refuses a topic the old socket still serves) is abandoned while the old socket is open: the old
- * socket is the connection's socket again with its topics as they were (their sequences continue, nothing resyncs),
+ * socket is the connection's socket again with its topics as they were (their sequences continue, nothing resyncs;
+ * it gets a new generation, as a replacement would, so the venue treats the two streams as it does during a swap),
  * the failure is logged and counted (`plannedReconnectFailures`), and the planned reconnect is tried again after
  * the reconnect backoff. The venue's close (or a dead old socket) still forces the ordinary reconnect if it comes
  * first. If the old socket closes first, the replacement carries on alone.
@@ -45,9 +46,6 @@ export interface PlannedHost {
 }
 
 export class PlannedReconnects {
-  /** Each socket's own message handler, while the lifecycle's wrapper marks its frames as the retiring socket's. */
-  private readonly ownHandlers = new WeakMap<WebSocket, WebSocket["onmessage"]>();
-
   constructor(private readonly h: PlannedHost) {}
 
   /**
@@ -167,8 +165,8 @@ export class PlannedReconnects {
   }
 
   /**
-   * The replacement (the connection's socket, generation `gen`) failed while the old one is open: the old socket is
-   * the connection's again. Topics it served continue as they were (a fresh start asked for meanwhile is redone on
+   * The replacement (the connection's socket) failed while the old one is open: the old socket is the connection's
+   * again. Topics it served continue as they were (a fresh start asked for meanwhile is redone on
    * it); the others are subscribed on it; the replacement's requests are forgotten.
    */
   goBack(conn: VenueConnection, why: string): void {
@@ -176,13 +174,14 @@ export class PlannedReconnects {
     const failed = conn.ws;
     const old = conn.retiringWs!;
     conn.ws = old;
-    conn.generation = conn.retiringGeneration;
     conn.retiringWs = null;
     conn.retiringGeneration = -1;
     conn.plannedNextWhy = ""; // announced on the replacement, which is gone
-    const own = this.ownHandlers.get(old);
-    if (own !== undefined) old.onmessage = own;
-    this.ownHandlers.delete(old);
+    // A new generation for the old socket (its handlers bound afresh): as after a swap, the connection's one socket
+    // has yet to deliver a message its books took, so the venue still knows the replacement's frames may have led
+    // (OKX: what the old socket then delivers of the book's run is a repeat, not a break).
+    conn.generation = ++conn.genSeq;
+    h.bind(conn, old, conn.generation);
     conn.openedMs = conn.retiringOpenedMs;
     conn.lastPingMs = h.now();
     conn.pongDeadlineMs = 0;
@@ -251,8 +250,7 @@ export class PlannedReconnects {
 
   /** The old socket's frames are marked while handled (conn.fromRetiring): its acks and notices are not the replacement's. */
   private markRetiringFrames(conn: VenueConnection, old: WebSocket): void {
-    const own = old.onmessage;
-    this.ownHandlers.set(old, own);
+    const own = old.onmessage; // the venue's handler; bound afresh if the old socket is gone back to
     old.onmessage = function (this: WebSocket, ev: MessageEvent) {
       conn.fromRetiring = true;
       try {

@@ -103,4 +103,24 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
     expect(run.sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
     expect(run.adapter.stats().plannedReconnectFailures).toBe(0);
   });
+
+  test("books without its snapshot, the replacement's path faster, then it closes: the old socket's copies of what the book took from the replacement are repeats, no book leaves LIVE", async () => {
+    // ETH-USDT's ack is lost, so the replacement never carries every topic; BTC-USDT's messages flow on it.
+    const dropEthAck = (f: string) => (f.includes('"event":"subscribe","arg":{"channel":"books","instId":"ETH-USDT"}') ? null : f);
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { initialSnapshot: false, prepare: (p) => p.byIndex.set(1, { rewriteDown: dropEthAck }) });
+    runs.push(run);
+    await equal(run, [0, 1], "at start (bridged to REST snapshots)");
+    run.announce!();
+    await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.some((m) => m.includes('"subscribe"')), "the replacement subscribing");
+    const old = run.proxy.links[0]!;
+    old.heldDown = []; // the old socket's path is slow from now on: the replacement delivers first
+    run.step(2);
+    await until(() => [0, 1].every((i) => run.equal(i)), "the books taken from the replacement");
+    run.proxy.closeClient(run.proxy.links[1]!);
+    await until(() => run.adapter.stats().plannedReconnectFailures === 1, "the replacement's close counted");
+    run.proxy.releaseDown(old); // the old socket's copies of the two messages, then its own from now on
+    await equal(run, [0, 1], "on the old socket");
+    expect(run.sink.invalid).toEqual([]);
+    expect(run.adapter.stats().gaps).toBe(0);
+  });
 });
