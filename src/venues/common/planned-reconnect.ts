@@ -99,7 +99,7 @@ export class PlannedReconnects {
 
   /**
    * The replacement closed: before it became the socket (abandoned), or after (the caller goes back to the old
-   * socket through failed()). True when handled here.
+   * socket through goBack()). True when handled here.
    */
   onReplacementClosed(conn: VenueConnection, ws: WebSocket, code: number): boolean {
     if (conn.replacing !== ws) return false;
