@@ -71,6 +71,9 @@ async function failsThenSucceeds(run: PlannedRun, how: How): Promise<void> {
   expect(stats(run).reconnects).toBe(0);
   expect(stats(run).plannedReconnectFailures).toBe(1);
   expect(stats(run).plannedReconnects).toBeGreaterThanOrEqual(2);
+  // In /metrics: per venue (the app's label), market and connection, like the other connection counters.
+  const series = run.adapter.metrics().filter((m) => m.name === "planned_reconnect_failures_total");
+  expect(series.map((m) => [m.type, m.labels, m.value])).toEqual([["counter", { market: run.subs[0]!.market, connection: `conn0.${run.subs[0]!.market}` }, 1]]);
 }
 
 async function announced(start: (prepare: (p: WsProxy) => void) => Promise<PlannedRun>, how: How): Promise<void> {
