@@ -1,6 +1,6 @@
 /**
  * Planned reconnects over a WebSocket proxy (ws-proxy.ts) between the adapter and its simulator, for OKX (notice
- * 64008), Binance spot (`serverShutdown`) and Bybit (the maximum connection age): one running simulator + proxy +
+ * 64008), Binance spot (`serverShutdown`), Bybit and Deribit (the maximum connection age): one running simulator + proxy +
  * adapter, a sink that keeps every book as price → qty maps, and the simulator's true books to compare with.
  */
 import { join } from "node:path";
@@ -11,13 +11,16 @@ import type { BookState, Instrument, MarketName, StatusReason } from "../../src/
 import type { VenueConfig } from "../../src/config/types.ts";
 import { startBinanceSimulator } from "../../src/sim/binance-sim.ts";
 import { startBybitSimulator } from "../../src/sim/bybit-sim.ts";
+import { startDeribitSimulator } from "../../src/sim/deribit-sim.ts";
 import { startOkxSimulator, type OkxSim } from "../../src/sim/okx-sim.ts";
 import { BinanceAdapter } from "../../src/venues/binance/index.ts";
 import { createBybitAdapter } from "../../src/venues/bybit/index.ts";
+import { DeribitAdapter } from "../../src/venues/deribit/adapter.ts";
 import { OkxAdapter } from "../../src/venues/okx/index.ts";
 import type { BookSink, Subscription, VenueAdapter } from "../../src/venues/venue.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { applyToMaps } from "./contract.ts";
+import { mantissa } from "./deribit/helpers.ts";
 import { startWsProxy, type WsProxy } from "./ws-proxy.ts";
 
 /**
@@ -60,7 +63,7 @@ export class BookMaps implements BookSink {
 }
 
 export interface PlannedRun {
-  readonly venue: "okx" | "binance" | "bybit";
+  readonly venue: "okx" | "binance" | "bybit" | "deribit";
   readonly adapter: VenueAdapter;
   readonly proxy: WsProxy;
   readonly sink: BookMaps;
@@ -77,8 +80,8 @@ function sameMaps(a: Map<number, number> | undefined, b: Map<number, number>): b
   return a !== undefined && a.size === b.size && [...b].every(([k, v]) => a.get(k) === v);
 }
 
-function convert(b: { bids: Map<string, string>; asks: Map<string, string> }, seq: number, inst: Instrument): Expected {
-  const conv = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [parseFixed(p, inst.priceExp), parseFixed(q, inst.qtyExp)] as [number, number]));
+function convert(b: { bids: Map<string, string>; asks: Map<string, string> }, seq: number, inst: Instrument, parse = parseFixed): Expected {
+  const conv = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [parse(p, inst.priceExp), parse(q, inst.qtyExp)] as [number, number]));
   return { bids: conv(b.bids), asks: conv(b.asks), seq };
 }
 
@@ -162,6 +165,26 @@ export async function startBybit(symbols: string[], maxConnectionAgeMs: number, 
     expected: (i, inst) => {
       const b = sim.book("linear", subs[i]!.symbol, 50);
       return convert(b, b.u, inst);
+    },
+    stopSim: () => sim.stop(),
+  });
+}
+
+/**
+ * Deribit inverse perpetuals, replaced make-before-break at maxConnectionAgeMs; the simulator sends each socket a
+ * `test_request` every 100 ms and closes a socket that leaves one unanswered when the next is due.
+ */
+export async function startDeribit(symbols: string[], maxConnectionAgeMs: number, opts: { prepare?: (p: WsProxy) => void } = {}): Promise<PlannedRun> {
+  const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols }], seed: 24, heartbeatIntervalMs: 100 });
+  const proxy = startWsProxy(new URL(sim.wsUrl).origin);
+  opts.prepare?.(proxy);
+  const subs: Subscription[] = symbols.map((symbol) => ({ market: "inverse", symbol, depth: 0 }));
+  const adapter = new DeribitAdapter(config("deribit", `${proxy.origin}/ws/api/v2`, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS, maxConnectionAgeMs });
+  return finish("deribit", adapter, proxy, subs, {
+    step: (n) => sim.step(n),
+    expected: (i, inst) => {
+      const b = sim.book("inverse", subs[i]!.symbol, 0);
+      return convert(b, b.changeId, inst, mantissa);
     },
     stopSim: () => sim.stop(),
   });

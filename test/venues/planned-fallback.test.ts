@@ -8,7 +8,7 @@
  * serves fails the same way (before: that book was HALTED / SUBSCRIBE_REJECTED while the old socket delivered it).
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { startBinance, startBybit, startOkx, until, type PlannedRun } from "./planned-fallback-harness.ts";
+import { startBinance, startBybit, startDeribit, startOkx, until, type PlannedRun } from "./planned-fallback-harness.ts";
 import type { LinkRules, WsProxy } from "./ws-proxy.ts";
 
 const runs: PlannedRun[] = [];
@@ -97,6 +97,13 @@ describe("a planned reconnect whose replacement fails goes back to the old socke
 
   test("bybit maximum connection age, the replacement's acks never come: every book stays LIVE and equal; a later one succeeds", async () => {
     const run = await startBybit(["BTCUSDT", "ETHUSDT"], 1_500, { prepare: (p) => p.byIndex.set(1, rulesOf("acks never come")) });
+    runs.push(run);
+    await allEqual(run, "at start", 1);
+    await failsThenSucceeds(run, "acks never come");
+  });
+
+  test("deribit maximum connection age, the replacement's acks never come: the old socket's test requests are answered on it, so it stays open to go back to", async () => {
+    const run = await startDeribit(["BTC-PERPETUAL", "ETH-PERPETUAL"], 1_500, { prepare: (p) => p.byIndex.set(1, rulesOf("acks never come")) });
     runs.push(run);
     await allEqual(run, "at start", 1);
     await failsThenSucceeds(run, "acks never come");
