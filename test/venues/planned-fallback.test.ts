@@ -109,6 +109,23 @@ describe("a planned reconnect whose replacement fails goes back to the old socke
     await failsThenSucceeds(run, "acks never come");
   });
 
+  test("binance: an error frame on the old socket during the overlap answers none of the replacement's requests: the planned reconnect completes", async () => {
+    const run = await startBinance(["BTCUSDT"], { prepare: (p) => p.byIndex.set(1, { holdDown: true }) });
+    runs.push(run);
+    await allEqual(run, "at start", 1);
+    run.announce!();
+    const p = run.proxy;
+    await until(() => p.links.length >= 2 && p.links[1]!.fromClient.some((m) => m.includes("SUBSCRIBE")), "the replacement subscribing");
+    // An error naming no request, on the old socket (Binance sends {"code","msg"} without an id for a request it could not read).
+    p.links[0]!.client.send(JSON.stringify({ code: 3, msg: "Invalid JSON: expected value at line 1 column 1" }));
+    await allEqual(run, "through the old socket (its frames after the error handled)");
+    p.releaseDown(p.links[1]!);
+    await until(() => p.links[0]!.closed, "the old socket closed once the replacement's subscription was acked");
+    await allEqual(run, "on the replacement");
+    expect(run.sink.invalid).toEqual([]);
+    expect([stats(run).plannedReconnects, stats(run).plannedReconnectFailures, stats(run).subscribeRejected ?? 0]).toEqual([1, 0, 0]);
+  });
+
   test("binance: serverShutdown on the replacement during the overlap is kept: it is replaced in turn once it carries every stream", async () => {
     const run = await startBinance(["BTCUSDT", "ETHUSDT"], { prepare: (p) => p.byIndex.set(1, { holdDown: true }) });
     runs.push(run);
