@@ -93,7 +93,7 @@ export abstract class VenueConnection {
    * Make-before-break (a planned reconnect): the replacement socket while it opens, then the old socket, which
    * keeps delivering until the replacement's subscriptions are acked. Both carry the same per-topic sequences, so
    * their frames interleave harmlessly (a repeat is ignored as a duplicate). A replacement that fails before it
-   * carries every topic is dropped and the old socket is the connection's again (connection-lifecycle.ts).
+   * carries every topic is dropped and the old socket is the connection's again (planned-reconnect.ts).
    */
   replacing: WebSocket | null = null;
   /** The replacement's generation, and whether it is open (it becomes the socket once the old one has no request in flight). */
