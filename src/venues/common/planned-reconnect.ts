@@ -261,10 +261,14 @@ export class PlannedReconnects {
     };
   }
 
-  /** Closes the old socket once the replacement carries every topic it served (every request answered). */
+  /**
+   * Closes the old socket once the replacement carries every topic it served: every request answered, and none of
+   * those topics still PENDING without a request (to be asked again after a refusal; Upbit: no first book yet), for
+   * at most the ack deadline after the swap (a venue without acks would otherwise keep both sockets while a book is quiet).
+   */
   private completeIfCarried(conn: VenueConnection): void {
     if (conn.pending.size > 0) return;
-    for (const t of conn.topics) if (t.onRetiring && t.sub === SUB_PENDING) return; // a request waiting to be sent again
+    if (this.h.now() - conn.openedMs < this.h.ackTimeoutMs) for (const t of conn.topics) if (t.onRetiring && t.sub === SUB_PENDING) return;
     this.closeRetiring(conn, "replaced");
     conn.plannedWhy = conn.plannedNextWhy; // a close announced on the replacement meanwhile: replaced in turn
     conn.plannedNextWhy = "";
@@ -288,10 +292,15 @@ export class PlannedReconnects {
   }
 }
 
-/** No request of the socket in flight or waiting: what it serves is exactly its ACTIVE topics. */
+/**
+ * No request of the socket in flight or waiting to be sent: what it serves is exactly its ACTIVE topics. (A PENDING
+ * topic without a request is one waiting to be asked for again after a refusal, or, where the venue sends no acks
+ * (Upbit), waiting for its first book: the old socket does not serve it, and a retry timer of the old socket's
+ * generation does nothing once the replacement is the socket.)
+ */
 function settled(conn: VenueConnection): boolean {
   if (conn.pending.size > 0) return false;
-  for (const t of conn.topics) if (t.sub === SUB_PENDING || t.sub === SUB_UNSUBSCRIBING) return false;
+  for (const t of conn.topics) if (t.sub === SUB_UNSUBSCRIBING) return false;
   return true;
 }
 
