@@ -14,9 +14,8 @@
  * the reconnect backoff. The venue's close (or a dead old socket) still forces the ordinary reconnect if it comes
  * first. If the old socket closes first, the replacement carries on alone.
  *
- * The swap waits until the old socket has no request in flight (every topic ACTIVE, IDLE or REJECTED), so what the
- * old socket serves is known exactly (TopicState.onRetiring) and nothing it answers later can be taken for the
- * replacement's answer.
+ * The swap waits until the old socket has no request in flight, so what the old socket serves is known exactly (its
+ * ACTIVE topics: TopicState.onRetiring) and nothing it answers later can be taken for the replacement's answer.
  * @module
  */
 import type { Logger } from "../../core/log.ts";
