@@ -116,12 +116,15 @@ function config(venue: VenueConfig["venue"], wsUrl: string, restUrl: string, sub
 }
 
 /** OKX `books` on spot (with its initial snapshot unless `initialSnapshot` is false); the 64008 notice is sent to every socket, which the simulator closes only 30 s later. */
-export async function startOkx(symbols: string[], opts: { seed?: number; vipOnly?: string[]; initialSnapshot?: boolean; prepare?: (p: WsProxy) => void } = {}): Promise<PlannedRun & { sim: OkxSim }> {
+export async function startOkx(
+  symbols: string[],
+  opts: { seed?: number; vipOnly?: string[]; initialSnapshot?: boolean; prepare?: (p: WsProxy) => void; resyncBackoffBaseMs?: number } = {},
+): Promise<PlannedRun & { sim: OkxSim }> {
   const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols }], seed: opts.seed ?? 21, noticeCloseMs: 30_000, vipOnly: opts.vipOnly, initialSnapshot: opts.initialSnapshot });
   const proxy = startWsProxy(new URL(sim.wsUrl).origin);
   opts.prepare?.(proxy);
   const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 400 }));
-  const adapter = new OkxAdapter(config("okx", `${proxy.origin}/ws/v5/public`, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS });
+  const adapter = new OkxAdapter(config("okx", `${proxy.origin}/ws/v5/public`, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS, resyncBackoffBaseMs: opts.resyncBackoffBaseMs });
   const run = await finish("okx", adapter, proxy, subs, {
     step: (n) => sim.step(n),
     announce: () => sim.inject("notice"),

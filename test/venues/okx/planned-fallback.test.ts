@@ -123,4 +123,26 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
     expect(run.sink.invalid).toEqual([]);
     expect(run.adapter.stats().gaps).toBe(0);
   });
+
+  test("a book waiting out its resync backoff at the swap (unsubscribed) is not asked of the replacement; after the fallback it recovers once its wait is over; the others stay LIVE", async () => {
+    // A second resync within the reset time waits 1–2 s (base 2 s, equal jitter): longer than the swap and the fallback.
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { resyncBackoffBaseMs: 2_000, prepare: (p) => p.byIndex.set(1, { holdDown: true }) });
+    runs.push(run);
+    const adapter = run.adapter as OkxAdapter;
+    await equal(run, [0, 1], "at start");
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // the first resync goes out at once
+    await equal(run, [0, 1], "after the first resync");
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // the second waits: only its unsubscribe goes out
+    await until(() => adapter.topicInfo(0).subscribed === false && !run.proxy.links[0]!.fromClient.at(-1)!.includes('"subscribe"'), "BTC-USDT unsubscribed, waiting");
+    run.announce!();
+    await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.some((m) => m.includes('"subscribe"')), "the replacement subscribing");
+    expect(run.proxy.links[1]!.fromClient.filter((m) => m.includes("BTC-USDT"))).toEqual([]); // not asked while it waits
+    await until(() => adapter.stats().plannedReconnectFailures === 1, "the replacement failed");
+    await equal(run, [0, 1], "once the wait is over");
+    expect(run.sink.invalid).toEqual([
+      { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+      { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+    ]);
+    expect(adapter.stats().reconnects).toBe(0);
+  });
 });
