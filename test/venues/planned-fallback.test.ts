@@ -3,9 +3,11 @@
  * LIVE"), over real WebSocket connections through a proxy (ws-proxy.ts) that holds back everything the simulator
  * sends on the replacement, or closes it: the old socket is gone back to, every book stays LIVE and equal to the
  * simulator's, the failure is counted, and a later planned reconnect succeeds. OKX (notice 64008), Binance spot
- * (`serverShutdown`), Bybit (the maximum connection age). Before the fallback, the replacement's failure dropped
- * both sockets: every book went RESYNCING / DISCONNECTED. A replacement that refuses a topic the old socket still
- * serves fails the same way (before: that book was HALTED / SUBSCRIBE_REJECTED while the old socket delivered it).
+ * (`serverShutdown`), Bybit and Deribit (the maximum connection age). Before the fallback, the replacement's failure
+ * dropped both sockets: every book went RESYNCING / DISCONNECTED. A replacement that refuses a topic the old socket
+ * still serves fails the same way (before: that book was HALTED / SUBSCRIBE_REJECTED while the old socket delivered
+ * it). Also: frames of the old socket during the overlap (an error naming no request, a close announced) are told
+ * from the replacement's.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { startBinance, startBybit, startDeribit, startOkx, until, type PlannedRun } from "./planned-fallback-harness.ts";
