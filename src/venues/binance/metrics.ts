@@ -21,6 +21,7 @@ export const CONNECTION_COUNTERS = [
   "ackTimeouts",
   "deadConnections",
   "plannedReconnects",
+  "plannedReconnectFailures",
 ] as const;
 
 export function binanceMetrics(s: Record<string, number>, conns: readonly VenueConnection[]): VenueMetric[] {

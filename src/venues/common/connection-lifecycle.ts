@@ -12,6 +12,7 @@ import { equalJitterMs } from "./backoff.ts";
 import { SlidingWindowBudget } from "./budgets.ts";
 import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
 import type { Keepalive } from "./hooks.ts";
+import { PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
 
 /** Nothing at all received for this long: the connection is dead (every venue, unless configured). */
@@ -92,6 +93,7 @@ export class ConnectionLifecycle {
   private stoppingFlag = false;
   /** Counter (cold), read by the adapter's stats(). */
   staleResyncs = 0;
+  private readonly planned: PlannedReconnects;
 
   constructor(
     private readonly venue: string,
@@ -126,6 +128,28 @@ export class ConnectionLifecycle {
     this.housekeepingMs =
       opts.housekeepingMs ??
       Math.max(10, Math.min(500, this.pingIntervalMs / 4, this.pongTimeoutMs / 4, this.ackTimeoutMs / 4, this.deadConnectionMs / 8, minStale / 4, resyncBaseMs));
+    this.planned = new PlannedReconnects({
+      venue,
+      log: this.log,
+      now: this.now,
+      random: this.random,
+      control,
+      ackTimeoutMs: this.ackTimeoutMs,
+      reconnectBaseMs: this.reconnectBaseMs,
+      reconnectMaxMs: this.reconnectMaxMs,
+      stopping: () => this.stoppingFlag,
+      connectBudgetWaitMs: () => this.connectBudgetWaitMs(),
+      takeConnect: (nowMs) => this.connectBudget.take(nowMs),
+      bind: (conn, ws, gen) => this.bindSocket(conn, ws, gen),
+      restart: (t) => (hooks.restartAfterBackoff ? hooks.restartAfterBackoff(t) : control.restartTopic(t)),
+    });
+    // A topic the old socket still serves, refused by the replacement: the replacement failed (after the frame is handled).
+    control.onReplacementRefused = (conn, why) => {
+      if (!this.planned.canGoBack(conn)) return false;
+      const gen = conn.generation;
+      queueMicrotask(() => this.onSocketFailed(conn, gen, why));
+      return true;
+    };
   }
 
   /** Start times of recent connects, oldest first (the connect budget's sliding window; tests read it). */
@@ -181,8 +205,8 @@ export class ConnectionLifecycle {
       conn.ws = null;
       conn.open = false;
       conn.generation = ++conn.genSeq;
-      this.dropReplacement(conn);
-      this.closeRetiring(conn, "stop");
+      this.planned.dropReplacement(conn);
+      this.planned.closeRetiring(conn, "stop");
       if (ws && ws.readyState !== WebSocket.CLOSED) {
         closing.push(
           new Promise<void>((resolve) => {
@@ -254,9 +278,17 @@ export class ConnectionLifecycle {
       const toSubscribe = conn.topics.filter((t) => t.sub === SUB_IDLE && !t.resyncDelayed);
       this.control.sendRequest(conn, "subscribe", toSubscribe);
     };
+    this.bindSocket(conn, ws, gen);
+  }
+
+  /** Frames (the venue's handler), close and error of socket generation `gen`: the first, a reconnect's or a replacement. */
+  private bindSocket(conn: VenueConnection, ws: WebSocket, gen: number): void {
     conn.bindMessages(ws, gen);
     ws.onclose = (ev: CloseEvent) => {
-      this.onDisconnected(conn, gen, `close ${ev.code} ${ev.reason}`);
+      const why = `close ${ev.code} ${ev.reason}`;
+      if (this.stoppingFlag || this.planned.onReplacementClosed(conn, ws, ev.code)) return;
+      if (gen === conn.retiringGeneration && gen !== conn.generation) this.planned.onRetiringClosed(conn, why);
+      else this.onSocketFailed(conn, gen, why);
     };
     ws.onerror = (ev: Event) => {
       // onclose follows and reconnects; keep the cause (OS error code: ECONNREFUSED, ENOTFOUND, TLS) for the log and /readyz.
@@ -264,12 +296,26 @@ export class ConnectionLifecycle {
     };
   }
 
+  /**
+   * The connection's socket (generation `gen`) failed: closed, a request or ping unanswered, a topic refused that the
+   * old socket serves. A planned reconnect's replacement is abandoned for the old socket while that one is open;
+   * otherwise the ordinary reconnect.
+   */
+  private onSocketFailed(conn: VenueConnection, gen: number, why: string, counter?: "ackTimeouts" | "pongTimeouts"): void {
+    if (gen !== conn.generation || this.stoppingFlag) return;
+    if (this.planned.canGoBack(conn)) {
+      this.planned.goBack(conn, why);
+      return;
+    }
+    if (counter) conn[counter]++;
+    this.onDisconnected(conn, gen, why);
+  }
+
   /** Connection lost (or recycled): every book on it is invalid until its new snapshot; reconnect with backoff. */
   private onDisconnected(conn: VenueConnection, gen: number, why: string): void {
     if (gen !== conn.generation || this.stoppingFlag) return;
     conn.generation = ++conn.genSeq; // ignore anything else from that socket
-    this.dropReplacement(conn);
-    this.closeRetiring(conn, "recycled");
+    this.planned.reset(conn);
     const ws = conn.ws;
     conn.ws = null;
     const wasOpen = conn.open;
@@ -318,65 +364,10 @@ export class ConnectionLifecycle {
 
   /**
    * A planned reconnect (the venue announced a close, or the connection reached maxConnectionAgeMs): make before
-   * break. A replacement socket is opened while the old one keeps delivering; once it is open it becomes the
-   * connection's socket and every topic is subscribed on it, while the old socket's frames are still accepted
-   * (retiringGeneration) until those subscriptions are acked, then it is closed. No book leaves LIVE: the same
-   * per-topic sequences arrive on both, a repeat is a duplicate and an older snapshot is ignored. If the
-   * replacement fails, the old socket stays; if the old one closes first, the ordinary reconnect takes over. Cold.
+   * break, and back to the old socket if the replacement fails (planned-reconnect.ts). Cold.
    */
   onPlannedClose(conn: VenueConnection, why = "planned close announced by the venue"): void {
-    if (!conn.open || !conn.ws || conn.replacing || conn.retiringWs || this.stoppingFlag) return;
-    if (this.connectBudgetWaitMs() > 0) return; // no connect budget now: housekeeping (age) or the venue's close will do
-    conn.plannedReconnects++;
-    conn.connectStartedMs = this.now();
-    this.connectBudget.take(conn.connectStartedMs);
-    conn.connects++;
-    const gen = ++conn.genSeq;
-    let ws: WebSocket;
-    try {
-      ws = new WebSocket(conn.url);
-    } catch (err) {
-      this.log.warn(`${this.venue}: cannot open the replacement WebSocket; keeping the old one`, { conn: conn.id, error: String(err) });
-      return;
-    }
-    this.log.info(`${this.venue}: planned reconnect (make before break)`, { conn: conn.id, why });
-    conn.replacing = ws;
-    ws.onopen = () => {
-      if (conn.replacing !== ws || !conn.open) return;
-      conn.replacing = null;
-      conn.retiringWs = conn.ws;
-      conn.retiringGeneration = conn.generation;
-      conn.ws = ws;
-      conn.generation = gen;
-      conn.openedMs = this.now();
-      conn.lastPingMs = conn.openedMs;
-      conn.pongDeadlineMs = 0;
-      // Requests in flight on the old socket are answered there or never: start every topic afresh on the new one.
-      conn.pending.clear();
-      this.control.dropQueued(conn);
-      const toSubscribe: TopicState[] = [];
-      for (const t of conn.topics) {
-        if (t.sub === SUB_REJECTED) continue;
-        t.resubscribeAfterUnsub = false;
-        t.resyncAfterAck = false;
-        t.sub = SUB_IDLE;
-        if (!t.resyncDelayed) toSubscribe.push(t);
-      }
-      this.control.sendRequest(conn, "subscribe", toSubscribe);
-      if (conn.pending.size === 0) this.closeRetiring(conn, "replaced");
-    };
-    conn.bindMessages(ws, gen);
-    ws.onclose = (ev: CloseEvent) => {
-      if (conn.replacing === ws) {
-        conn.replacing = null;
-        this.log.warn(`${this.venue}: replacement WebSocket closed before it opened; keeping the old one`, { conn: conn.id, code: ev.code });
-        return;
-      }
-      this.onDisconnected(conn, gen, `close ${ev.code} ${ev.reason}`);
-    };
-    ws.onerror = () => {
-      // onclose follows.
-    };
+    this.planned.start(conn, why);
   }
 
   /**
@@ -386,31 +377,6 @@ export class ConnectionLifecycle {
    */
   recycle(conn: VenueConnection, why: string): void {
     this.onDisconnected(conn, conn.generation, why);
-  }
-
-  /** Abandons a replacement socket that has not opened yet. */
-  private dropReplacement(conn: VenueConnection): void {
-    const ws = conn.replacing;
-    conn.replacing = null;
-    if (!ws) return;
-    try {
-      ws.close(1000, "not needed");
-    } catch {
-      // already gone
-    }
-  }
-
-  /** Closes the old socket of a make-before-break once the replacement carries every topic. */
-  private closeRetiring(conn: VenueConnection, why: string): void {
-    const ws = conn.retiringWs;
-    conn.retiringWs = null;
-    conn.retiringGeneration = -1;
-    if (!ws) return;
-    try {
-      ws.close(1000, why);
-    } catch {
-      // already gone
-    }
   }
 
   /** Pings, pong deadlines, ack deadlines, stale topics. Cold, runs every housekeepingMs. */
@@ -435,12 +401,8 @@ export class ConnectionLifecycle {
         continue;
       }
       if (!conn.open || !conn.ws) continue;
-      if (conn.retiringWs && conn.pending.size === 0) this.closeRetiring(conn, "replaced");
-      if (conn.replacing && now - conn.connectStartedMs > this.ackTimeoutMs) {
-        this.log.warn(`${this.venue}: replacement WebSocket not open within ${this.ackTimeoutMs} ms; keeping the old one`, { conn: conn.id });
-        this.dropReplacement(conn);
-      }
-      if (now - conn.openedMs >= this.maxConnectionAgeMs) this.onPlannedClose(conn, `connection older than ${this.maxConnectionAgeMs} ms`);
+      if (now - conn.openedMs >= this.maxConnectionAgeMs) conn.plannedWhy ||= `connection older than ${this.maxConnectionAgeMs} ms`;
+      this.planned.onHousekeeping(conn, now);
       if (conn.messages !== conn.messagesSeen) {
         conn.messagesSeen = conn.messages;
         conn.lastFrameMs = now;
@@ -452,8 +414,7 @@ export class ConnectionLifecycle {
         continue;
       }
       if (conn.pongDeadlineMs !== 0 && now > conn.pongDeadlineMs) {
-        conn.pongTimeouts++;
-        this.onDisconnected(conn, conn.generation, `no pong within ${this.pongTimeoutMs} ms`);
+        this.onSocketFailed(conn, conn.generation, `no pong within ${this.pongTimeoutMs} ms`, "pongTimeouts");
         continue;
       }
       let expired = false;
@@ -464,8 +425,7 @@ export class ConnectionLifecycle {
         }
       }
       if (expired) {
-        conn.ackTimeouts++;
-        this.onDisconnected(conn, conn.generation, `no ack within ${this.ackTimeoutMs} ms`);
+        this.onSocketFailed(conn, conn.generation, `no ack within ${this.ackTimeoutMs} ms`, "ackTimeouts");
         continue;
       }
       if (this.keepalive.kind === "client_ping") {

@@ -35,6 +35,13 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
   /** A resync is waiting out its backoff: unsubscribed (or unsubscribing), no subscribe before resyncDueMs. */
   resyncDelayed = false;
   resyncDueMs = 0;
+  /**
+   * During a planned reconnect's overlap: subscribed on the old (retiring) socket, which still serves the book, so a
+   * refusal or failure of the replacement must not take the book down (the old socket is gone back to instead).
+   */
+  onRetiring = false;
+  /** A fresh start (restartTopic) was asked for during the overlap: redone on the old socket if it is gone back to. */
+  restartWanted = false;
 
   constructor(
     /** Subscription index (the app's book index). */
@@ -84,12 +91,27 @@ export abstract class VenueConnection {
   /**
    * Make-before-break (a planned reconnect): the replacement socket while it opens, then the old socket, which
    * keeps delivering until the replacement's subscriptions are acked. Both carry the same per-topic sequences, so
-   * their frames interleave harmlessly (a repeat is ignored as a duplicate).
+   * their frames interleave harmlessly (a repeat is ignored as a duplicate). A replacement that fails before it
+   * carries every topic is dropped and the old socket is the connection's again (planned-reconnect.ts).
    */
   replacing: WebSocket | null = null;
+  /** The replacement's generation, and whether it is open (it becomes the socket once the old one has no request in flight). */
+  replacingGeneration = -1;
+  replacingOpen = false;
   retiringWs: WebSocket | null = null;
   /** -1 = none. Checked by bindMessages only when a frame is not of `generation` (never on the common path). */
   retiringGeneration = -1;
+  /** The old socket's openedMs, restored if the replacement fails (its age still counts). */
+  retiringOpenedMs = 0;
+  /** True while a frame of the retiring socket is handled: its acks answer no request of ours, its notices are stale. */
+  fromRetiring = false;
+  /** Why a planned reconnect is wanted ("" = none); tried (again) from plannedRetryAtMs, after a failed one's backoff. */
+  plannedWhy = "";
+  plannedRetryAtMs = 0;
+  /** A close announced on the replacement during the overlap: its own planned reconnect, once this one is done. */
+  plannedNextWhy = "";
+  /** Failed planned reconnects in a row (the retry backoff's step); a completed one starts it over. */
+  plannedFailuresInRow = 0;
   attempt = 0;
   reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   lastPingMs = 0;
@@ -116,6 +138,8 @@ export abstract class VenueConnection {
   ackTimeouts = 0;
   deadConnections = 0;
   plannedReconnects = 0;
+  /** Planned reconnects abandoned because the replacement failed (the old socket kept the connection). */
+  plannedReconnectFailures = 0;
   pongs = 0;
 
   constructor(

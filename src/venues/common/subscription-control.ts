@@ -43,6 +43,12 @@ export class SubscriptionControl {
   paced = 0;
   /** Counter (cold): server test requests answered (sent at once, never queued behind paced requests). */
   testReplies = 0;
+  /**
+   * Set by the lifecycle: a planned reconnect's replacement refused a topic the old socket still serves. That is the
+   * replacement failing, not the venue refusing the book (which it still delivers): true when the old socket is gone
+   * back to (it is still open); false, and the topic is rejected, otherwise.
+   */
+  onReplacementRefused: ((conn: VenueConnection, why: string) => boolean) | null = null;
 
   constructor(
     private readonly protocol: RequestProtocol,
@@ -65,6 +71,7 @@ export class SubscriptionControl {
    */
   restartTopic(t: TopicState): void {
     const conn: VenueConnection = t.conn;
+    if (conn.retiringWs !== null) t.restartWanted = true; // redone on the old socket if the replacement fails
     switch (t.sub) {
       case SUB_ACTIVE:
         if (!conn.open) return;
@@ -177,9 +184,9 @@ export class SubscriptionControl {
     this.retryTimers.clear();
   }
 
-  private write(conn: VenueConnection, text: string): void {
+  private write(conn: VenueConnection, text: string, ws: WebSocket | null = conn.ws): void {
     try {
-      conn.ws?.send(text);
+      ws?.send(text);
     } catch (err) {
       this.log.warn(`${this.protocol.venue}: send failed`, { conn: conn.id, error: String(err) });
     }
@@ -209,8 +216,14 @@ export class SubscriptionControl {
     if (c.kind === "test_request") {
       // Answered at once, ahead of any paced requests: the venue closes a connection that answers late (Deribit).
       this.testReplies++;
-      this.write(conn, c.reply);
+      // On the socket that asked: the old socket of a planned reconnect is still alive and must stay so.
+      this.write(conn, c.reply, conn.fromRetiring ? conn.retiringWs : conn.ws);
       conn.onPong(); // the server is alive and we answered it
+      return c.kind;
+    }
+    if (conn.fromRetiring && c.kind === "ack") {
+      // The old socket of a planned reconnect has no request in flight (the swap waits for that): not an answer to ours.
+      this.log.debug(`${this.protocol.venue}: answer on the old socket of a planned reconnect ignored`, { conn: conn.id, frame: JSON.stringify(msg).slice(0, 200) });
       return c.kind;
     }
     if (c.kind === "other" || c.kind === "planned_close") {
@@ -370,6 +383,11 @@ export class SubscriptionControl {
   /** Gives up on a topic the venue refuses; its book is halted with SUBSCRIBE_REJECTED. */
   private reject(t: TopicState, retMsg: string): void {
     if (t.sub === SUB_REJECTED) return;
+    if (t.onRetiring && t.conn.retiringWs !== null && this.onReplacementRefused?.(t.conn, `replacement refused ${t.topic}: ${retMsg}`)) {
+      // The venue refuses it only if a socket that is the connection's alone does (after going back, or a reconnect).
+      this.log.warn(`${this.protocol.venue}: replacement socket refused a topic the old socket serves; the planned reconnect fails`, { market: t.market, topic: t.topic, venueMessage: retMsg });
+      return;
+    }
     this.subscribeRejected++;
     t.sub = SUB_REJECTED;
     this.log.error(`${this.protocol.venue}: subscription rejected; this book will not be published`, {

@@ -44,9 +44,6 @@ export class OkxConnection extends VenueConnection {
     this.scanner.shareSides(this.update);
   }
 
-  /** True while a frame of the retiring socket (a planned reconnect's old one) is handled: its notices are stale. */
-  fromRetiring = false;
-
   bindMessages(ws: WebSocket, gen: number): void {
     ws.onmessage = (ev: MessageEvent) => {
       const data = ev.data;

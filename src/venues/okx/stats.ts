@@ -94,6 +94,7 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
     ackTimeouts: 0,
     deadConnections: 0,
     plannedReconnects: 0,
+    plannedReconnectFailures: 0,
   };
   for (const [code, n] of c.parseErrorsByCode) out[`parseErrors.${code}`] = n;
   for (const x of conns) {
@@ -109,6 +110,7 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
     out.ackTimeouts! += x.ackTimeouts;
     out.deadConnections! += x.deadConnections;
     out.plannedReconnects! += x.plannedReconnects;
+    out.plannedReconnectFailures! += x.plannedReconnectFailures;
   }
   return out;
 }

@@ -1,0 +1,148 @@
+/**
+ * OKX planned reconnects (notice 64008) whose topics are in other states at the swap and at the fallback, over a
+ * WebSocket proxy that holds what the simulator sends on the replacement (its acks never come): a book resynced
+ * during the overlap is started afresh on the old socket; a topic the venue refused stays refused and is never
+ * asked for again; the old socket closing first leaves the replacement in charge, and if that one then fails too,
+ * the ordinary reconnect follows (never a fallback to a closed socket), and its refusal of a topic is the venue's.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
+import type { OkxSim } from "../../../src/sim/okx-sim.ts";
+import type { OkxAdapter } from "../../../src/venues/okx/index.ts";
+import { startOkx, until, type PlannedRun } from "../planned-fallback-harness.ts";
+
+type OkxRun = PlannedRun & { sim: OkxSim };
+const runs: PlannedRun[] = [];
+afterEach(async () => {
+  while (runs.length > 0) await runs.pop()!.stop();
+});
+
+async function equal(run: PlannedRun, indexes: number[], what: string): Promise<void> {
+  run.step(2);
+  await until(() => indexes.every((i) => run.equal(i)), `books ${indexes.join(", ")} equal ${what}`);
+}
+
+/** Starts OKX with the replacement's link (index 1) holding everything the simulator sends it, and announces 64008. */
+async function overlapping(symbols: string[], vipOnly?: string[]): Promise<OkxRun> {
+  const run = await startOkx(symbols, { vipOnly, prepare: (p) => p.byIndex.set(1, { holdDown: true }) });
+  runs.push(run);
+  const live = symbols.map((_, i) => i).filter((i) => !vipOnly?.includes(symbols[i]!));
+  await equal(run, live, "at start");
+  run.announce!();
+  await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.some((m) => m.includes('"subscribe"')), "the replacement subscribing");
+  return run;
+}
+
+describe("okx: topic states across a failed planned reconnect", { timeout: 30_000 }, () => {
+  test("a gap during the overlap: that book alone resyncs, on the old socket once the replacement failed; the others stay LIVE", async () => {
+    const run = await overlapping(["BTC-USDT", "ETH-USDT"]);
+    run.sim.inject("gap", "BTC-USDT");
+    // One message (the one after the lost one), then none until the replacement failed: with messages flowing the
+    // RESYNCING book would be bridged to a REST snapshot on the old socket's stream before the fallback.
+    run.step(1);
+    await until(() => run.sink.invalid.length > 0, "the gap noticed");
+    await until(() => run.adapter.stats().plannedReconnectFailures === 1, "the replacement failed");
+    const old = run.proxy.links[0]!;
+    expect(old.closed).toBe(false);
+    // Its resync was asked of the replacement, which never answered: it is redone on the old socket.
+    await until(() => old.fromClient.some((m) => m.includes('"unsubscribe"') && m.includes("BTC-USDT")), "BTC-USDT resubscribed on the old socket");
+    await equal(run, [0, 1], "on the old socket");
+    expect(run.sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    await until(() => run.proxy.links.length >= 3 && run.proxy.links[0]!.closed, "a later planned reconnect done");
+    await equal(run, [0, 1], "on the new socket");
+    expect(run.sink.invalid).toHaveLength(1);
+    expect(run.adapter.stats().reconnects).toBe(0);
+  });
+
+  test("a topic the venue refused stays HALTED through the swap and the fallback and is never asked for again", async () => {
+    const run = await overlapping(["BTC-USDT", "ETH-USDT", "VIP-USDT"], ["VIP-USDT"]);
+    const halted = [{ index: 2, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }];
+    expect(run.sink.invalid).toEqual(halted);
+    await until(() => run.adapter.stats().plannedReconnectFailures === 1, "the replacement failed");
+    await equal(run, [0, 1], "on the old socket");
+    await until(() => run.proxy.links.length >= 3 && run.proxy.links[0]!.closed, "a later planned reconnect done");
+    await equal(run, [0, 1], "on the new socket");
+    expect(run.sink.invalid).toEqual(halted);
+    expect((run.adapter as OkxAdapter).topicInfo(2).state).toBe("halted");
+    for (const link of run.proxy.links.slice(1)) expect(link.fromClient.filter((m) => m.includes("VIP-USDT"))).toEqual([]);
+  });
+
+  test("the old socket closes while the replacement's acks are pending: the replacement carries on, no book leaves LIVE", async () => {
+    const run = await overlapping(["BTC-USDT", "ETH-USDT"]);
+    const [old, replacement] = [run.proxy.links[0]!, run.proxy.links[1]!];
+    run.proxy.closeClient(old, 1012);
+    await until(() => old.closed, "the old socket closed");
+    run.proxy.releaseDown(replacement); // its acks, then its snapshots and updates
+    await equal(run, [0, 1], "on the replacement");
+    expect(run.sink.invalid).toEqual([]);
+    expect([run.adapter.stats().plannedReconnectFailures, run.adapter.stats().reconnects, run.proxy.links.length]).toEqual([0, 0, 2]);
+  });
+
+  test("the old socket closes, then the replacement's acks never come: the ordinary reconnect (no fallback to a closed socket)", async () => {
+    const run = await overlapping(["BTC-USDT", "ETH-USDT"]);
+    run.proxy.closeClient(run.proxy.links[0]!, 1012);
+    await until(() => run.adapter.stats().reconnects === 1, "the ordinary reconnect after the ack deadline");
+    await equal(run, [0, 1], "after the reconnect");
+    expect(new Set(run.sink.invalid.map((e) => `${e.index}:${e.reason}`))).toEqual(new Set([`0:${StatusReason.DISCONNECTED}`, `1:${StatusReason.DISCONNECTED}`]));
+    expect(run.adapter.stats().plannedReconnectFailures).toBe(0);
+  });
+
+  test("a refusal by the replacement once the old socket has closed is the venue's: that book alone is HALTED", async () => {
+    const refuseEth = (f: string) =>
+      f.includes('"event":"subscribe","arg":{"channel":"books","instId":"ETH-USDT"}') ? JSON.stringify({ id: JSON.parse(f).id, event: "error", code: "60018", msg: "Wrong URL or channel:books,instId:ETH-USDT doesn't exist." }) : f;
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { prepare: (p) => p.byIndex.set(1, { holdDown: true, rewriteDown: refuseEth }) });
+    runs.push(run);
+    await equal(run, [0, 1], "at start");
+    run.announce!();
+    await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.some((m) => m.includes('"subscribe"')), "the replacement subscribing");
+    run.proxy.closeClient(run.proxy.links[0]!, 1012);
+    await until(() => run.proxy.links[0]!.closed, "the old socket closed");
+    run.proxy.releaseDown(run.proxy.links[1]!);
+    await until(() => run.sink.invalid.length > 0, "the refusal");
+    await equal(run, [0], "on the replacement");
+    expect(run.sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+    expect(run.adapter.stats().plannedReconnectFailures).toBe(0);
+  });
+
+  test("books without its snapshot, the replacement's path faster, then it closes: the old socket's copies of what the book took from the replacement are repeats, no book leaves LIVE", async () => {
+    // ETH-USDT's ack is lost, so the replacement never carries every topic; BTC-USDT's messages flow on it.
+    const dropEthAck = (f: string) => (f.includes('"event":"subscribe","arg":{"channel":"books","instId":"ETH-USDT"}') ? null : f);
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { initialSnapshot: false, prepare: (p) => p.byIndex.set(1, { rewriteDown: dropEthAck }) });
+    runs.push(run);
+    await equal(run, [0, 1], "at start (bridged to REST snapshots)");
+    run.announce!();
+    await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.some((m) => m.includes('"subscribe"')), "the replacement subscribing");
+    const old = run.proxy.links[0]!;
+    old.heldDown = []; // the old socket's path is slow from now on: the replacement delivers first
+    run.step(2);
+    await until(() => [0, 1].every((i) => run.equal(i)), "the books taken from the replacement");
+    run.proxy.closeClient(run.proxy.links[1]!);
+    await until(() => run.adapter.stats().plannedReconnectFailures === 1, "the replacement's close counted");
+    run.proxy.releaseDown(old); // the old socket's copies of the two messages, then its own from now on
+    await equal(run, [0, 1], "on the old socket");
+    expect(run.sink.invalid).toEqual([]);
+    expect(run.adapter.stats().gaps).toBe(0);
+  });
+
+  test("a book waiting out its resync backoff at the swap (unsubscribed) is not asked of the replacement; after the fallback it recovers once its wait is over; the others stay LIVE", async () => {
+    // A second resync within the reset time waits 1–2 s (base 2 s, equal jitter): longer than the swap and the fallback.
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { resyncBackoffBaseMs: 2_000, prepare: (p) => p.byIndex.set(1, { holdDown: true }) });
+    runs.push(run);
+    const adapter = run.adapter as OkxAdapter;
+    await equal(run, [0, 1], "at start");
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // the first resync goes out at once
+    await equal(run, [0, 1], "after the first resync");
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // the second waits: only its unsubscribe goes out
+    await until(() => adapter.topicInfo(0).subscribed === false && !run.proxy.links[0]!.fromClient.at(-1)!.includes('"subscribe"'), "BTC-USDT unsubscribed, waiting");
+    run.announce!();
+    await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.some((m) => m.includes('"subscribe"')), "the replacement subscribing");
+    expect(run.proxy.links[1]!.fromClient.filter((m) => m.includes("BTC-USDT"))).toEqual([]); // not asked while it waits
+    await until(() => adapter.stats().plannedReconnectFailures === 1, "the replacement failed");
+    await equal(run, [0, 1], "once the wait is over");
+    expect(run.sink.invalid).toEqual([
+      { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+      { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+    ]);
+    expect(adapter.stats().reconnects).toBe(0);
+  });
+});

@@ -1,0 +1,203 @@
+/**
+ * Planned reconnects over a WebSocket proxy (ws-proxy.ts) between the adapter and its simulator, for OKX (notice
+ * 64008), Binance spot (`serverShutdown`), Bybit and Deribit (the maximum connection age): one running simulator + proxy +
+ * adapter, a sink that keeps every book as price → qty maps, and the simulator's true books to compare with.
+ */
+import { join } from "node:path";
+import type { BookUpdate } from "../../src/core/book-update.ts";
+import { parseFixed } from "../../src/core/fixed.ts";
+import { silentLogger, type Logger } from "../../src/core/log.ts";
+import type { BookState, Instrument, MarketName, StatusReason } from "../../src/core/types.ts";
+import type { VenueConfig } from "../../src/config/types.ts";
+import { startBinanceSimulator } from "../../src/sim/binance-sim.ts";
+import { startBybitSimulator } from "../../src/sim/bybit-sim.ts";
+import { startDeribitSimulator } from "../../src/sim/deribit-sim.ts";
+import { startOkxSimulator, type OkxSim } from "../../src/sim/okx-sim.ts";
+import { BinanceAdapter } from "../../src/venues/binance/index.ts";
+import { createBybitAdapter } from "../../src/venues/bybit/index.ts";
+import { DeribitAdapter } from "../../src/venues/deribit/adapter.ts";
+import { OkxAdapter } from "../../src/venues/okx/index.ts";
+import type { BookSink, Subscription, VenueAdapter } from "../../src/venues/venue.ts";
+import { makeTempDir } from "../support/temp-dirs.ts";
+import { applyToMaps } from "./contract.ts";
+import { mantissa } from "./deribit/helpers.ts";
+import { startWsProxy, type WsProxy } from "./ws-proxy.ts";
+
+/**
+ * Deadlines short enough for a test, long enough for loopback: a replacement's subscribe unanswered for 500 ms has
+ * failed; a failed planned reconnect is tried again 150–300 ms later (the reconnect backoff's first step), time to
+ * check the books on the old socket in between.
+ */
+export const TEST_TIMINGS = { ackTimeoutMs: 500, reconnectBaseMs: 300, reconnectMaxMs: 600 };
+
+/** Silent, or with DBG=1 in the environment the adapter's info and warnings on stdout (to see what a failing run did). */
+function testLog(): Logger {
+  if (!process.env.DBG) return silentLogger;
+  const line = (...a: unknown[]) => console.log(Date.now() % 100_000, ...a.map((x) => JSON.stringify(x)));
+  return { ...silentLogger, info: line, warn: line, error: line };
+}
+
+type Expected = { bids: Map<number, number>; asks: Map<number, number>; seq: number };
+
+/** Keeps each book as the app would (snapshot replaces, deltas apply); every invalidation is recorded. */
+export class BookMaps implements BookSink {
+  bids: (Map<number, number> | undefined)[] = [];
+  asks: (Map<number, number> | undefined)[] = [];
+  seq: number[] = [];
+  readonly invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
+  constructor(readonly instruments: (Instrument | undefined)[]) {}
+  onBookUpdate(index: number, u: BookUpdate): void {
+    if (u.isSnapshot || u.replace) {
+      this.bids[index] = new Map();
+      this.asks[index] = new Map();
+    }
+    if (!this.bids[index]) throw new Error(`delta without a book (${index})`);
+    applyToMaps(u, this.bids[index]!, this.asks[index]!);
+    this.seq[index] = u.venueSeq;
+  }
+  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
+    this.invalid.push({ index, state, reason });
+    this.bids[index] = undefined;
+  }
+  onInstrumentChanged(): void {}
+}
+
+export interface PlannedRun {
+  readonly venue: "okx" | "binance" | "bybit" | "deribit";
+  readonly adapter: VenueAdapter;
+  readonly proxy: WsProxy;
+  readonly sink: BookMaps;
+  readonly subs: Subscription[];
+  step(n: number): void;
+  /** The venue announces a close of the (old) socket; undefined for Bybit, whose planned reconnects come by age. */
+  announce?: () => void;
+  /** Whether book i equals the simulator's, level for level, at the same sequence. */
+  equal(i: number): boolean;
+  stop(): Promise<void>;
+}
+
+function sameMaps(a: Map<number, number> | undefined, b: Map<number, number>): boolean {
+  return a !== undefined && a.size === b.size && [...b].every(([k, v]) => a.get(k) === v);
+}
+
+function convert(b: { bids: Map<string, string>; asks: Map<string, string> }, seq: number, inst: Instrument, parse = parseFixed): Expected {
+  const conv = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [parse(p, inst.priceExp), parse(q, inst.qtyExp)] as [number, number]));
+  return { bids: conv(b.bids), asks: conv(b.asks), seq };
+}
+
+async function finish(venue: PlannedRun["venue"], adapter: VenueAdapter, proxy: WsProxy, subs: Subscription[], parts: { step(n: number): void; announce?: () => void; expected(i: number, inst: Instrument): Expected; stopSim(): Promise<void> }): Promise<PlannedRun> {
+  const sink = new BookMaps(await adapter.loadInstruments());
+  adapter.start(sink);
+  return {
+    venue,
+    adapter,
+    proxy,
+    sink,
+    subs,
+    step: parts.step,
+    announce: parts.announce,
+    equal(i) {
+      const inst = sink.instruments[i];
+      if (!inst) return false;
+      const e = parts.expected(i, inst);
+      return sink.seq[i] === e.seq && sameMaps(sink.bids[i], e.bids) && sameMaps(sink.asks[i], e.asks);
+    },
+    async stop() {
+      await adapter.stop();
+      proxy.stop();
+      await parts.stopSim();
+    },
+  };
+}
+
+function config(venue: VenueConfig["venue"], wsUrl: string, restUrl: string, subs: Subscription[]): VenueConfig {
+  const markets = [...new Set(subs.map((s) => s.market))].map((market: MarketName) => ({ market, depth: subs.find((s) => s.market === market)!.depth, symbols: subs.filter((s) => s.market === market).map((s) => s.symbol) }));
+  return { venue, wsUrl, restUrl, instrumentCachePath: join(makeTempDir(`planned-${venue}`), "instruments.json"), markets, overrides: new Map() };
+}
+
+/** OKX `books` on spot (with its initial snapshot unless `initialSnapshot` is false); the 64008 notice is sent to every socket, which the simulator closes only 30 s later. */
+export async function startOkx(
+  symbols: string[],
+  opts: { seed?: number; vipOnly?: string[]; initialSnapshot?: boolean; prepare?: (p: WsProxy) => void; resyncBackoffBaseMs?: number } = {},
+): Promise<PlannedRun & { sim: OkxSim }> {
+  const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols }], seed: opts.seed ?? 21, noticeCloseMs: 30_000, vipOnly: opts.vipOnly, initialSnapshot: opts.initialSnapshot });
+  const proxy = startWsProxy(new URL(sim.wsUrl).origin);
+  opts.prepare?.(proxy);
+  const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 400 }));
+  const adapter = new OkxAdapter(config("okx", `${proxy.origin}/ws/v5/public`, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS, resyncBackoffBaseMs: opts.resyncBackoffBaseMs });
+  const run = await finish("okx", adapter, proxy, subs, {
+    step: (n) => sim.step(n),
+    announce: () => sim.inject("notice"),
+    expected: (i, inst) => {
+      const b = sim.book(subs[i]!.symbol, 400);
+      return convert(b, b.seqId, inst);
+    },
+    stopSim: () => sim.stop(),
+  });
+  return { ...run, sim };
+}
+
+/** Binance spot diffs bridged to REST snapshots; `serverShutdown` is followed by the close only 30 s later. */
+export async function startBinance(symbols: string[], opts: { prepare?: (p: WsProxy) => void } = {}): Promise<PlannedRun> {
+  const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols }], seed: 22, shutdownGraceMs: 30_000 });
+  const proxy = startWsProxy(sim.wsUrl);
+  opts.prepare?.(proxy);
+  const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
+  const adapter = new BinanceAdapter(config("binance", proxy.origin, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS });
+  return finish("binance", adapter, proxy, subs, {
+    step: (n) => sim.step(n),
+    announce: () => void sim.inject("serverShutdown"),
+    expected: (i, inst) => {
+      const b = sim.book("spot", subs[i]!.symbol);
+      return convert(b, b.u, inst);
+    },
+    stopSim: () => sim.stop(),
+  });
+}
+
+/** Bybit linear, replaced make-before-break whenever a connection is maxConnectionAgeMs old (Bybit announces nothing). */
+export async function startBybit(symbols: string[], maxConnectionAgeMs: number, opts: { prepare?: (p: WsProxy) => void } = {}): Promise<PlannedRun> {
+  const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols }], seed: 23 });
+  const origin = new URL(sim.wsUrl).origin;
+  const proxy = startWsProxy(origin);
+  opts.prepare?.(proxy);
+  const subs: Subscription[] = symbols.map((symbol) => ({ market: "linear", symbol, depth: 50 }));
+  const adapter = createBybitAdapter(config("bybit", `${proxy.origin}/v5/public`, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS, maxConnectionAgeMs });
+  return finish("bybit", adapter, proxy, subs, {
+    step: (n) => sim.step(n),
+    expected: (i, inst) => {
+      const b = sim.book("linear", subs[i]!.symbol, 50);
+      return convert(b, b.u, inst);
+    },
+    stopSim: () => sim.stop(),
+  });
+}
+
+/**
+ * Deribit inverse perpetuals, replaced make-before-break at maxConnectionAgeMs; the simulator sends each socket a
+ * `test_request` every 100 ms and closes a socket that leaves one unanswered when the next is due.
+ */
+export async function startDeribit(symbols: string[], maxConnectionAgeMs: number, opts: { prepare?: (p: WsProxy) => void } = {}): Promise<PlannedRun> {
+  const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols }], seed: 24, heartbeatIntervalMs: 100 });
+  const proxy = startWsProxy(new URL(sim.wsUrl).origin);
+  opts.prepare?.(proxy);
+  const subs: Subscription[] = symbols.map((symbol) => ({ market: "inverse", symbol, depth: 0 }));
+  const adapter = new DeribitAdapter(config("deribit", `${proxy.origin}/ws/api/v2`, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS, maxConnectionAgeMs });
+  return finish("deribit", adapter, proxy, subs, {
+    step: (n) => sim.step(n),
+    expected: (i, inst) => {
+      const b = sim.book("inverse", subs[i]!.symbol, 0);
+      return convert(b, b.changeId, inst, mantissa);
+    },
+    stopSim: () => sim.stop(),
+  });
+}
+
+/** Polls `cond` (an event the test cannot await directly) every 2 ms; fails naming `what` after `timeoutMs`. */
+export async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}

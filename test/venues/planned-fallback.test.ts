@@ -1,0 +1,146 @@
+/**
+ * A planned reconnect whose replacement fails after it opened (issue #12: "a planned reconnect leaves every book
+ * LIVE"), over real WebSocket connections through a proxy (ws-proxy.ts) that holds back everything the simulator
+ * sends on the replacement, or closes it: the old socket is gone back to, every book stays LIVE and equal to the
+ * simulator's, the failure is counted, and a later planned reconnect succeeds. OKX (notice 64008), Binance spot
+ * (`serverShutdown`), Bybit and Deribit (the maximum connection age). Before the fallback, the replacement's failure
+ * dropped both sockets: every book went RESYNCING / DISCONNECTED. A replacement that refuses a topic the old socket
+ * still serves fails the same way (before: that book was HALTED / SUBSCRIBE_REJECTED while the old socket delivered
+ * it). Also: frames of the old socket during the overlap (an error naming no request, a close announced) are told
+ * from the replacement's.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { startBinance, startBybit, startDeribit, startOkx, until, type PlannedRun } from "./planned-fallback-harness.ts";
+import type { LinkRules, WsProxy } from "./ws-proxy.ts";
+
+const runs: PlannedRun[] = [];
+afterEach(async () => {
+  while (runs.length > 0) await runs.pop()!.stop();
+});
+
+type How = "acks never come" | "closes after it opened" | "refuses a topic" | "delivers but an ack never comes";
+
+/**
+ * The venue's refusal of one subscription, as the replacement's answer instead of its ack: OKX 60018 naming
+ * ETH-USDT's channel; Binance an error for the request (every request of that socket: a batch is tried topic by
+ * topic, and the last one alone is refused).
+ */
+function refuse(frame: string): string {
+  const okx = /^\{"id":"([^"]+)","event":"subscribe","arg":\{"channel":"books","instId":"ETH-USDT"\}/.exec(frame);
+  if (okx) return JSON.stringify({ id: okx[1], event: "error", code: "60018", msg: "Wrong URL or channel:books,instId:ETH-USDT doesn't exist. Please use the correct URL, channel and parameters referring to API document." });
+  const binance = /^\{"result":null,"id":"(s\d+)"\}$/.exec(frame);
+  if (binance) return JSON.stringify({ code: 2, msg: "Invalid request: refused by this server", id: binance[1] });
+  return frame;
+}
+
+/** The replacement's messages flow, but an ack is lost: OKX ETH-USDT's, Binance's (one per request). */
+function dropAck(frame: string): string | null {
+  return frame.includes('"event":"subscribe","arg":{"channel":"books","instId":"ETH-USDT"}') || /^\{"result":null,"id":"s\d+"\}$/.test(frame) ? null : frame;
+}
+
+/** The rules of the replacement's link: hold what the simulator sends it, hold what it sends (closed below), refuse, or lose an ack. */
+const rulesOf = (how: How): LinkRules =>
+  how === "acks never come" ? { holdDown: true } : how === "closes after it opened" ? { holdUp: true } : how === "refuses a topic" ? { rewriteDown: refuse } : { rewriteDown: dropAck };
+
+function stats(run: PlannedRun): Record<string, number> {
+  return run.adapter.stats();
+}
+
+/** Steps the simulator and waits until every book equals the simulator's. */
+async function allEqual(run: PlannedRun, what: string, n = 2): Promise<void> {
+  run.step(n);
+  await until(() => run.subs.every((_, i) => run.equal(i)), `every book equal ${what}`);
+}
+
+/**
+ * The scenario once the planned reconnect has been asked for and the replacement's link (index 1) is the failing
+ * one: it fails, the old socket (link 0) carries on, a later replacement (link 2) completes.
+ */
+async function failsThenSucceeds(run: PlannedRun, how: How): Promise<void> {
+  const p = run.proxy;
+  await until(() => p.links.length >= 2 && p.links[1]!.fromClient.some((m) => /subscribe/i.test(m)), "the replacement open and subscribing");
+  // Both sockets deliver when the replacement's messages flow: its copies interleave with the old socket's.
+  for (let round = 0; round < 3; round++) await allEqual(run, "during the overlap");
+  if (how === "closes after it opened") p.closeClient(p.links[1]!);
+  await until(() => stats(run).plannedReconnectFailures === 1, "the failed replacement counted");
+  expect(p.links[0]!.closed).toBe(false); // the old socket is the connection's again
+  await until(() => p.links[1]!.closed, "the failed replacement closed");
+  await allEqual(run, "on the old socket after the failure");
+  // The planned reconnect is tried again after the reconnect backoff, and this time it completes.
+  await until(() => p.links.length >= 3 && p.links[0]!.closed, "a later planned reconnect replaced the old socket");
+  await allEqual(run, "on the new socket");
+  expect(run.sink.invalid).toEqual([]);
+  expect(stats(run).reconnects).toBe(0);
+  expect(stats(run).plannedReconnectFailures).toBe(1);
+  expect(stats(run).plannedReconnects).toBeGreaterThanOrEqual(2);
+  // In /metrics: per venue (the app's label), market and connection, like the other connection counters.
+  const series = run.adapter.metrics().filter((m) => m.name === "planned_reconnect_failures_total");
+  expect(series.map((m) => [m.type, m.labels, m.value])).toEqual([["counter", { market: run.subs[0]!.market, connection: `conn0.${run.subs[0]!.market}` }, 1]]);
+}
+
+async function announced(start: (prepare: (p: WsProxy) => void) => Promise<PlannedRun>, how: How): Promise<void> {
+  const run = await start((p) => p.byIndex.set(1, rulesOf(how)));
+  runs.push(run);
+  await allEqual(run, "at start", 1);
+  run.announce!();
+  await failsThenSucceeds(run, how);
+}
+
+describe("a planned reconnect whose replacement fails goes back to the old socket", { timeout: 30_000 }, () => {
+  for (const how of ["acks never come", "closes after it opened", "refuses a topic", "delivers but an ack never comes"] as const) {
+    test(`okx 64008, the replacement ${how}: every book stays LIVE and equal; the failure is counted; a later one succeeds`, async () => {
+      await announced((prepare) => startOkx(["BTC-USDT", "ETH-USDT"], { prepare }), how);
+    });
+
+    test(`binance serverShutdown, the replacement ${how}: every book stays LIVE and equal; the failure is counted; a later one succeeds`, async () => {
+      await announced((prepare) => startBinance(["BTCUSDT", "ETHUSDT"], { prepare }), how);
+    });
+  }
+
+  test("bybit maximum connection age, the replacement's acks never come: every book stays LIVE and equal; a later one succeeds", async () => {
+    const run = await startBybit(["BTCUSDT", "ETHUSDT"], 1_500, { prepare: (p) => p.byIndex.set(1, rulesOf("acks never come")) });
+    runs.push(run);
+    await allEqual(run, "at start", 1);
+    await failsThenSucceeds(run, "acks never come");
+  });
+
+  test("deribit maximum connection age, the replacement's acks never come: the old socket's test requests are answered on it, so it stays open to go back to", async () => {
+    const run = await startDeribit(["BTC-PERPETUAL", "ETH-PERPETUAL"], 1_500, { prepare: (p) => p.byIndex.set(1, rulesOf("acks never come")) });
+    runs.push(run);
+    await allEqual(run, "at start", 1);
+    await failsThenSucceeds(run, "acks never come");
+  });
+
+  test("binance: an error frame on the old socket during the overlap answers none of the replacement's requests: the planned reconnect completes", async () => {
+    const run = await startBinance(["BTCUSDT"], { prepare: (p) => p.byIndex.set(1, { holdDown: true }) });
+    runs.push(run);
+    await allEqual(run, "at start", 1);
+    run.announce!();
+    const p = run.proxy;
+    await until(() => p.links.length >= 2 && p.links[1]!.fromClient.some((m) => m.includes("SUBSCRIBE")), "the replacement subscribing");
+    // An error naming no request, on the old socket (Binance sends {"code","msg"} without an id for a request it could not read).
+    p.links[0]!.client.send(JSON.stringify({ code: 3, msg: "Invalid JSON: expected value at line 1 column 1" }));
+    await allEqual(run, "through the old socket (its frames after the error handled)");
+    p.releaseDown(p.links[1]!);
+    await until(() => p.links[0]!.closed, "the old socket closed once the replacement's subscription was acked");
+    await allEqual(run, "on the replacement");
+    expect(run.sink.invalid).toEqual([]);
+    expect([stats(run).plannedReconnects, stats(run).plannedReconnectFailures, stats(run).subscribeRejected ?? 0]).toEqual([1, 0, 0]);
+  });
+
+  test("binance: serverShutdown on the replacement during the overlap is kept: it is replaced in turn once it carries every stream", async () => {
+    const run = await startBinance(["BTCUSDT", "ETHUSDT"], { prepare: (p) => p.byIndex.set(1, { holdDown: true }) });
+    runs.push(run);
+    await allEqual(run, "at start", 1);
+    run.announce!();
+    const p = run.proxy;
+    await until(() => p.links.length >= 2 && (p.links[1]!.heldDown ?? []).some((f) => f.includes('"result":null')), "the replacement's ack held");
+    run.announce!(); // to both sockets: the old one's copy is stale, the replacement's (held behind its ack) is its own
+    await until(() => (p.links[1]!.heldDown ?? []).some((f) => f.includes("serverShutdown")), "the replacement's notice held");
+    p.releaseDown(p.links[1]!);
+    await until(() => p.links.length >= 3 && p.links[0]!.closed && p.links[1]!.closed, "the replacement replaced in turn");
+    await allEqual(run, "on the third socket");
+    expect(run.sink.invalid).toEqual([]);
+    expect([stats(run).plannedReconnects, stats(run).plannedReconnectFailures, stats(run).reconnects]).toEqual([2, 0, 0]);
+  });
+});
