@@ -302,7 +302,9 @@ export class UpbitAdapter implements VenueAdapter {
       this.ignoredWhileUnsubscribed++;
       return;
     }
-    if (t.sub === SUB_PENDING) t.sub = SUB_ACTIVE; // the first book is the request's only ack
+    // The first book is the request's only ack; one from the old socket of a planned reconnect answers no request of
+    // the replacement (it must not mark the topic carried there, or the old socket would be closed for nothing).
+    if (t.sub === SUB_PENDING && !t.conn.fromRetiring) t.sub = SUB_ACTIVE;
     const ts = update.venueSeq;
     const now = this.now();
     t.lastMsgMs = now;
