@@ -97,3 +97,26 @@ test("upbit: a replacement that refuses a code the old socket serves (error fram
   expect(old.closed).toBe(false);
   await until(() => equal(0) && equal(1), "books equal on the old socket");
 });
+
+test("upbit: an error frame on the old socket during the overlap answers no request of the replacement: nothing is bisected there and the planned reconnect completes", { timeout: 30_000 }, async () => {
+  let armed = false;
+  const { proxy, adapter, sink, equal } = await start("upbit", (p) => {
+    p.byIndex.set(1, { holdDown: true }); // the overlap lasts until the test releases the replacement's frames
+    p.byIndex.set(0, {
+      rewriteDown: (f) => {
+        if (!armed || !f.includes('"KRW-BTC"')) return f;
+        armed = false;
+        return JSON.stringify({ error: { name: "INVALID_PARAM", message: "answers the old socket's request" } });
+      },
+    });
+  });
+  const [old, replacement] = [proxy.links[0]!, proxy.links[1]!];
+  armed = true;
+  await until(() => adapter.stats().errorFrames === 1, "the error frame on the old socket handled");
+  proxy.releaseDown(replacement);
+  await until(() => old.closed, "the planned reconnect done");
+  expect(adapter.stats().bisectProbes).toBe(0);
+  expect(replacement.fromClient).toHaveLength(1); // its subscription only
+  await until(() => equal(0) && equal(1), "books equal on the new socket");
+  expect(sink.invalid).toEqual([]);
+});

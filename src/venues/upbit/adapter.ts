@@ -353,6 +353,13 @@ export class UpbitAdapter implements VenueAdapter {
   onControl(conn: UpbitConnection, msg: unknown): void {
     const err = errorOf(msg);
     if (err) {
+      // On the old socket of a planned reconnect it answers that socket's last request, not the replacement's: the
+      // replacement's codes are not bisected for it (the old socket's books go on until it closes).
+      if (conn.fromRetiring) {
+        this.control.errorFrames++;
+        this.log.warn(`${this.venue}: error frame on the old socket of a planned reconnect; ignored`, { conn: conn.id, name: err.name, message: err.message });
+        return;
+      }
       this.control.onError(conn, err.name, err.message);
       return;
     }
