@@ -3,7 +3,9 @@
  * a planned reconnect's overlap the old socket still delivers every book; a book from the old socket is not the
  * replacement's first book. A replacement that delivers nothing has failed at the ack deadline and the old socket
  * stays the connection's (before, the old socket's next book marked the topic carried, the old socket was closed,
- * and the books were left to a replacement that sends nothing).
+ * and the books were left to a replacement that sends nothing). A code the replacement refuses while the old socket
+ * serves it fails the replacement instead of halting the book; an error frame on the old socket during the overlap
+ * starts no bisection on the replacement.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { parseFixed } from "../../src/core/fixed.ts";
