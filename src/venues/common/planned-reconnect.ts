@@ -262,12 +262,21 @@ export class PlannedReconnects {
 
   /**
    * Closes the old socket once the replacement carries every topic it served: every request answered, and none of
-   * those topics still PENDING without a request (to be asked again after a refusal; Upbit: no first book yet), for
-   * at most the ack deadline after the swap (a venue without acks would otherwise keep both sockets while a book is quiet).
+   * those topics still PENDING without a request (to be asked again after a "too frequent" refusal; Upbit: no first
+   * book yet). One still PENDING at the ack deadline after the swap is a replacement that failed: the old socket,
+   * which still serves that book, is gone back to (closing it would leave the book LIVE with nothing feeding it).
    */
   private completeIfCarried(conn: VenueConnection): void {
     if (conn.pending.size > 0) return;
-    if (this.h.now() - conn.openedMs < this.h.ackTimeoutMs) for (const t of conn.topics) if (t.onRetiring && t.sub === SUB_PENDING) return;
+    for (const t of conn.topics) {
+      if (!t.onRetiring || t.sub !== SUB_PENDING) continue;
+      if (this.h.now() - conn.openedMs < this.h.ackTimeoutMs) return;
+      if (this.canGoBack(conn)) {
+        this.goBack(conn, `replacement does not carry ${t.topic} within ${this.h.ackTimeoutMs} ms`);
+        return;
+      }
+      break;
+    }
     this.closeRetiring(conn, "replaced");
     conn.plannedWhy = conn.plannedNextWhy; // a close announced on the replacement meanwhile: replaced in turn
     conn.plannedNextWhy = "";

@@ -19,18 +19,26 @@ export class OkxConnection extends VenueConnection {
   readonly table = new OkxTopicTable();
   readonly scanner = new OkxScanner();
   readonly update = new BookUpdate();
-  /** Times of subscribe/unsubscribe requests sent in the last hour (480 per hour per connection). */
-  private readonly requestTimes: number[] = [];
-  /** The socket generation requestTimes counts for: OKX's budget is per connection, a new socket starts afresh. */
-  private requestGeneration = -1;
+  /**
+   * Times of subscribe/unsubscribe requests sent in the last hour, per socket (OKX counts 480 per hour per
+   * connection): a new socket (reconnect, replacement) starts afresh, and the old socket of a failed planned
+   * reconnect, the connection's again, still has its own (keyed by socket, not generation: going back gives it a
+   * new generation).
+   */
+  private readonly requestTimesBySocket = new WeakMap<WebSocket, number[]>();
+  /** While there is no socket: nothing is sent, nothing is kept. */
+  private readonly noSocketTimes: number[] = [];
 
-  /** The current socket's request times (cleared when a new socket, reconnect or replacement, is the current one). */
+  /** The current socket's request times. Cold (a request, a resync's budget check). */
   get requestTimesMs(): number[] {
-    if (this.requestGeneration !== this.generation) {
-      this.requestTimes.length = 0;
-      this.requestGeneration = this.generation;
+    const ws = this.ws;
+    if (!ws) {
+      this.noSocketTimes.length = 0;
+      return this.noSocketTimes;
     }
-    return this.requestTimes;
+    let times = this.requestTimesBySocket.get(ws);
+    if (!times) this.requestTimesBySocket.set(ws, (times = []));
+    return times;
   }
 
   constructor(

@@ -280,7 +280,9 @@ export class UpbitAdapter implements VenueAdapter {
       this.ignoredWhileUnsubscribed++;
       return;
     }
-    if (t.sub === SUB_PENDING) t.sub = SUB_ACTIVE; // the first book is the request's only ack
+    // The first book is the request's only ack; one from the old socket of a planned reconnect answers no request of
+    // the replacement (it must not mark the topic carried there, or the old socket would be closed for nothing).
+    if (t.sub === SUB_PENDING && !t.conn.fromRetiring) t.sub = SUB_ACTIVE;
     const ts = update.venueSeq;
     const now = this.now();
     t.lastMsgMs = now;
@@ -329,6 +331,13 @@ export class UpbitAdapter implements VenueAdapter {
   onControl(conn: UpbitConnection, msg: unknown): void {
     const err = errorOf(msg);
     if (err) {
+      // On the old socket of a planned reconnect it answers that socket's last request, not the replacement's: the
+      // replacement's codes are not bisected for it (the old socket's books go on until it closes).
+      if (conn.fromRetiring) {
+        this.control.errorFrames++;
+        this.log.warn(`${this.venue}: error frame on the old socket of a planned reconnect; ignored`, { conn: conn.id, name: err.name, message: err.message });
+        return;
+      }
       this.control.onError(conn, err.name, err.message);
       return;
     }

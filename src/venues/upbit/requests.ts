@@ -156,6 +156,12 @@ export class UpbitRequests extends SubscriptionControl {
 
   private refuse(t: TopicState, why: string): void {
     if (t.sub === SUB_REJECTED) return;
+    if (t.onRetiring && t.conn.retiringWs !== null && this.onReplacementRefused?.(t.conn, `replacement refused ${requestCode(t)}: ${why}`)) {
+      // A planned reconnect's replacement refused a code its old socket still serves: the replacement failed (the
+      // old socket is gone back to), the venue refuses the code only if the connection's one socket does.
+      this.logger.warn(`${this.venueName}: replacement socket refused a code the old socket serves; the planned reconnect fails`, { market: t.market, code: requestCode(t), venueMessage: why });
+      return;
+    }
     this.subscribeRejected++;
     t.sub = SUB_REJECTED;
     this.logger.error(`${this.venueName}: code refused; this book will not be published`, { market: t.market, code: requestCode(t), venueMessage: why });

@@ -1,0 +1,124 @@
+/**
+ * Review of the planned-reconnect fallback, Upbit and Bithumb (no acks: a topic's first book is its only ack). During
+ * a planned reconnect's overlap the old socket still delivers every book; a book from the old socket is not the
+ * replacement's first book. A replacement that delivers nothing has failed at the ack deadline and the old socket
+ * stays the connection's (before, the old socket's next book marked the topic carried, the old socket was closed,
+ * and the books were left to a replacement that sends nothing). A code the replacement refuses while the old socket
+ * serves it fails the replacement instead of halting the book; an error frame on the old socket during the overlap
+ * starts no bisection on the replacement.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { parseFixed } from "../../src/core/fixed.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { startUpbitSimulator, type UpbitSim } from "../../src/sim/upbit-sim.ts";
+import { venueSpec } from "../../src/venues/registry.ts";
+import type { Subscription, VenueAdapter } from "../../src/venues/venue.ts";
+import { tempCachePath } from "./bybit/helpers.ts";
+import { BookMaps, TEST_TIMINGS, until } from "./planned-fallback-harness.ts";
+import { startWsProxy, type WsProxy } from "./ws-proxy.ts";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+const SUBS: Subscription[] = [
+  { market: "spot", symbol: "KRW-BTC", depth: 15 },
+  { market: "spot", symbol: "KRW-XRP", depth: 15 },
+];
+
+async function start(venue: "upbit" | "bithumb", prepare: (p: WsProxy) => void, opts: Record<string, unknown> = {}) {
+  const sim: UpbitSim = await startUpbitSimulator({ venue, codes: SUBS.map((s) => s.symbol), seed: 5, messagesPerSecond: 200, frames: "text" });
+  const proxy: WsProxy = startWsProxy(new URL(sim.wsUrl).origin);
+  prepare(proxy);
+  const config = {
+    venue,
+    wsUrl: `${proxy.origin}${new URL(sim.wsUrl).pathname}`,
+    restUrl: sim.restUrl,
+    instrumentCachePath: tempCachePath(),
+    markets: [{ market: "spot" as const, depth: 15, symbols: SUBS.map((s) => s.symbol) }],
+    overrides: new Map(),
+  };
+  const adapter: VenueAdapter = venueSpec(venue)!.create(config, SUBS, { log: silentLogger, ...TEST_TIMINGS, maxConnectionAgeMs: 1_000, ...opts });
+  cleanups.push(async () => {
+    await adapter.stop();
+    proxy.stop();
+    await sim.stop();
+  });
+  const sink = new BookMaps(await adapter.loadInstruments());
+  adapter.start(sink);
+  const equal = (i: number) => {
+    const inst = sink.instruments[i]!;
+    const b = sim.book(SUBS[i]!.symbol, SUBS[i]!.depth);
+    const conv = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [parseFixed(p, inst.priceExp), parseFixed(q, inst.qtyExp)] as [number, number]));
+    const same = (a: Map<number, number> | undefined, e: Map<number, number>) => a !== undefined && a.size === e.size && [...e].every(([k, v]) => a.get(k) === v);
+    return sink.seq[i] === b.ts && same(sink.bids[i], conv(b.bids)) && same(sink.asks[i], conv(b.asks));
+  };
+  await until(() => equal(0) && equal(1), "books equal at start");
+  await until(() => proxy.links.length >= 2 && proxy.links[1]!.fromClient.length > 0, "the replacement subscribing");
+  return { sim, proxy, adapter, sink, equal };
+}
+
+describe.each(["upbit", "bithumb"] as const)("%s: a planned reconnect whose replacement delivers nothing", { timeout: 30_000 }, (venue) => {
+  test("fails at the ack deadline; the old socket keeps every book LIVE and equal; a later one completes", async () => {
+    const { proxy, adapter, sink, equal } = await start(venue, (p) => p.byIndex.set(1, { holdDown: true })); // nothing the venue sends the first replacement arrives
+    const old = proxy.links[0]!;
+    await until(() => adapter.stats().plannedReconnectFailures! > 0 || old.closed, "the replacement failed, or the old socket closed");
+    expect(old.closed).toBe(false);
+    await until(() => equal(0) && equal(1), "books equal on the old socket");
+    await until(() => old.closed && proxy.links.length >= 3, "a later planned reconnect done");
+    await until(() => equal(0) && equal(1), "books equal on the new socket");
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.stats().reconnects).toBe(0);
+  });
+});
+
+/**
+ * The replacement's link (index 1) refuses KRW-XRP as Upbit would: one error frame (naming no code) for each request
+ * that asks for it, instead of its first book; no KRW-XRP book on that link.
+ */
+function refuseXrp(p: WsProxy) {
+  let answered = 0;
+  p.byIndex.set(1, {
+    rewriteDown: (f) => {
+      if (!f.includes('"KRW-XRP"')) return f;
+      const sent = p.links[1]!.fromClient;
+      if (answered === sent.length || !sent.at(-1)!.includes("KRW-XRP")) return null;
+      answered = sent.length;
+      return JSON.stringify({ error: { name: "INVALID_PARAM", message: "refused here" } });
+    },
+  });
+}
+
+test("upbit: a replacement that refuses a code the old socket serves (error frames, bisected to it) fails the planned reconnect; the book is not HALTED", { timeout: 30_000 }, async () => {
+  // The bisection (errorWaitMs 50) ends long before the ack deadline (3 s): the refusal itself must fail the replacement.
+  const { proxy, adapter, sink, equal } = await start("upbit", refuseXrp, { errorWaitMs: 50, ackTimeoutMs: 3_000 });
+  const old = proxy.links[0]!;
+  await until(() => adapter.stats().plannedReconnectFailures! > 0 || sink.invalid.length > 0, "the replacement failed, or a book invalidated");
+  expect(sink.invalid).toEqual([]);
+  expect(old.closed).toBe(false);
+  await until(() => equal(0) && equal(1), "books equal on the old socket");
+});
+
+test("upbit: an error frame on the old socket during the overlap answers no request of the replacement: nothing is bisected there and the planned reconnect completes", { timeout: 30_000 }, async () => {
+  let armed = false;
+  const { proxy, adapter, sink, equal } = await start("upbit", (p) => {
+    p.byIndex.set(1, { holdDown: true }); // the overlap lasts until the test releases the replacement's frames
+    p.byIndex.set(0, {
+      rewriteDown: (f) => {
+        if (!armed || !f.includes('"KRW-BTC"')) return f;
+        armed = false;
+        return JSON.stringify({ error: { name: "INVALID_PARAM", message: "answers the old socket's request" } });
+      },
+    });
+  });
+  const [old, replacement] = [proxy.links[0]!, proxy.links[1]!];
+  armed = true;
+  await until(() => adapter.stats().errorFrames === 1, "the error frame on the old socket handled");
+  proxy.releaseDown(replacement);
+  await until(() => old.closed, "the planned reconnect done");
+  expect(adapter.stats().bisectProbes).toBe(0);
+  expect(replacement.fromClient).toHaveLength(1); // its subscription only
+  await until(() => equal(0) && equal(1), "books equal on the new socket");
+  expect(sink.invalid).toEqual([]);
+});
