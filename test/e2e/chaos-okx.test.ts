@@ -130,7 +130,7 @@ describe("okx: randomized fault schedules, simulator → feeder → multicast �
       expect(r.violations, `seed ${seed}: ${r.schedule.join(" ")}`).toEqual([]);
       expect(r.usableChecks).toBeGreaterThan(100);
       expect(r.notUsableSeen).toBeGreaterThan(0);
-      expect(r.feederStats.applyErrors).toBe(0);
+      expect(r.applyErrors).toBe(0);
     });
   }
 });

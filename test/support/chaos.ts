@@ -12,13 +12,15 @@
  * book's last events with the first violation; CHAOS_VERBOSE=1 (in the tests) prints one line per run.
  * @module
  */
-import { Feeder } from "../../src/app/feeder.ts";
+import type { Feeder } from "../../src/app/feeder.ts";
+import type { FeederConfig } from "../../src/config/types.ts";
 import { openMulticastSender } from "../../src/net/multicast.ts";
 import { Rng } from "../../src/sim/rng.ts";
 import { FeedSubscriber, type SubscriberBook } from "../../src/subscriber/index.ts";
 import { BookState } from "../../src/core/types.ts";
 import { parseFixed } from "../../src/core/fixed.ts";
 import { levelsOfView, sameLevels, waitFor, type Levels } from "../e2e/harness.ts";
+import { feederPublisher, openRelay, workersPublisher, type ChaosPublisher, type FeederStats } from "./chaos-publishers.ts";
 
 /** A venue's book as decimal strings (price → qty), as the simulators give it. */
 export interface SimSides {
@@ -50,13 +52,18 @@ export interface ChaosVenue {
   faults: ChaosFault[];
   /** A Feeder publishing to the destination (called again for each publisher restart). */
   makeFeeder(dest: ChaosDestination, dropFilter: (channelId: number, seqNum: number, bytes: Uint8Array) => boolean): Feeder;
+  /** The same publisher as a config (runs with `workers`: the workers get the config alone, no test hooks). */
+  feederConfig?(dest: ChaosDestination, workers: number): FeederConfig;
   /** False while the venue cannot converge whatever the feeder does (a stalled server). */
   ready?(): boolean;
   /** A price or size text of the simulator → mantissa at exp (default parseFixed: plain decimals). */
   parse?(text: string, exp: number): number;
 }
 
-/** Where the Feeder publishes; with `retransmitListen`, its publish.retransmit.listen ("127.0.0.1:PORT"). */
+/**
+ * Where the Feeder publishes; with `retransmitListen`, its publish.retransmit.listen ("127.0.0.1:PORT"; with
+ * workers, worker i listens on PORT + i + 1).
+ */
 export interface ChaosDestination {
   group: string;
   port: number;
@@ -78,6 +85,12 @@ export interface ChaosOptions {
   retransmit?: boolean;
   /** Longest wait for convergence (default 30 s). */
   settleTimeoutMs?: number;
+  /**
+   * Run the pipeline on this many Bun Workers under a Supervisor (venue.feederConfig), publishing to port + 1
+   * through a relay that applies the datagram faults; adds the fault workerKill (a worker dies, the supervisor
+   * restarts it while the others keep publishing).
+   */
+  workers?: number;
 }
 
 export interface ChaosResult {
@@ -91,7 +104,10 @@ export interface ChaosResult {
   notUsableSeen: number;
   violations: string[];
   subscriberCounters: FeedSubscriber["counters"];
-  feederStats: ReturnType<Feeder["stats"]>;
+  /** The in-process Feeder's stats (undefined with workers). */
+  feederStats: FeederStats | undefined;
+  /** Exceptions the publisher contained while applying messages (either form). */
+  applyErrors: number;
 }
 
 /**
@@ -194,7 +210,8 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   };
   /** A new subscriber joining the feed mid-stream (at the start, and for the subscriberRestart fault). */
   const startSubscriber = async () => {
-    const retransmit = retxPort > 0 ? { host: "127.0.0.1", port: retxPort, timeoutMs: 250 } : undefined;
+    // With workers, source s (worker s − 1) answers on retxPort + s.
+    const retransmit = retxPort > 0 ? { host: "127.0.0.1", port: retxPort, timeoutMs: 250, ...(workers > 1 ? { sourceIdBase: 0 } : {}) } : undefined;
     sub = new FeedSubscriber({ groups: [{ group: o.group, port: o.port, iface: "127.0.0.1" }], retransmit });
     lastChecked.clear();
     if (process.env.CHAOS_TRACE) {
@@ -218,11 +235,19 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     await sub.start();
   };
   // The publisher first: with retransmission the subscriber needs the port its request server took.
-  let retxPort = 0;
-  const dest = (): ChaosDestination => ({ group: o.group, port: o.port, ...(o.retransmit ? { retransmitListen: `127.0.0.1:${retxPort}` } : {}) });
-  let feeder = venue.makeFeeder(dest(), dropFilter);
+  const workers = o.workers ?? 1;
+  // Workers: a fixed base port (each worker listens on base + its number); alone: the kernel's pick, kept for restarts.
+  let retxPort = o.retransmit && workers > 1 ? 61_000 + Math.floor(Math.random() * 900) * 4 : 0;
+  const dest = (): ChaosDestination => ({ group: o.group, port: workers > 1 ? o.port + 1 : o.port, ...(o.retransmit ? { retransmitListen: `127.0.0.1:${retxPort}` } : {}) });
+  const makePublisher = (): ChaosPublisher => {
+    if (workers <= 1) return feederPublisher(venue.makeFeeder(dest(), dropFilter));
+    if (!venue.feederConfig) throw new Error("runChaos: workers need venue.feederConfig");
+    return workersPublisher(venue.feederConfig(dest(), workers));
+  };
+  const relay = workers > 1 ? await openRelay(o.group, o.port + 1, (bytes) => dropFilter(0, 0, bytes), resend) : undefined;
+  let feeder = makePublisher();
   await feeder.start();
-  if (o.retransmit) retxPort = feeder.publisher.retransmitAddress()!.port; // the same port for every restart
+  if (o.retransmit && workers <= 1) retxPort = feeder.feeder!.publisher.retransmitAddress()!.port;
   await startSubscriber();
   const equalNow = () =>
     venue.topics.every((t) => {
@@ -243,7 +268,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       weight: 0.3,
       inject: async () => {
         await feeder.stop();
-        feeder = venue.makeFeeder(dest(), dropFilter);
+        feeder = makePublisher();
         await feeder.start();
       },
     },
@@ -293,6 +318,10 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   ];
   // CHAOS_FAULTS=a,b narrows the schedule to those faults (to isolate a failure).
   const only = process.env.CHAOS_FAULTS?.split(",").map((x) => x.trim());
+  if (workers > 1) {
+    // A worker dies (terminated as by a crash); the supervisor restarts it with backoff, the others keep publishing.
+    feedFaults.push({ name: "workerKill", weight: 1.5, inject: (r) => feeder.supervisor?.kill(r.int(0, workers - 1)) });
+  }
   const faults = [...venue.faults, ...feedFaults].filter((f) => !only || only.includes(f.name));
   const totalWeight = faults.reduce((n, f) => n + (f.weight ?? 1), 0);
   const pick = (): ChaosFault => {
@@ -301,7 +330,8 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     return faults[faults.length - 1]!;
   };
 
-  let stats: ReturnType<Feeder["stats"]> | undefined;
+  let stats: FeederStats | undefined;
+  let applyErrors = 0;
   try {
     await converge("start");
     for (op = 0; op < o.ops; op++) {
@@ -327,30 +357,24 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     checkAll();
     for (const t of venue.topics) if (sub.books.get(t.id)?.state !== BookState.LIVE) violations.push(`seed ${o.seed}: ${t.label} not LIVE at the end`);
     stats = feeder.stats();
+    applyErrors = await feeder.applyErrors();
   } catch (err) {
     // What each side holds, to tell a stuck publisher from a stuck subscriber.
+    const published = await feeder.books().catch(() => []);
     const books = venue.topics.map((t) => {
       const b = sub.books.get(t.id);
-      const f = feeder.books().find((x) => x.instrument.instrumentId === t.id);
+      const f = published.find((x) => x.instrumentId === t.id);
       const sub_ = b ? `usable ${b.usable} valid ${b.valid} state ${b.state}/${b.reason} stale ${b.stale} seq ${b.venueSeq}` : "none";
       return `${t.label}: venue seq ${t.now().seq}; publisher ${f ? `state ${f.state}/${f.reason} seq ${f.venueSeq}` : "none"}; subscriber ${sub_}`;
     });
-    const stats = JSON.stringify(feeder.stats().venues);
-    throw new Error(`${(err as Error).message}\nseed ${o.seed}, schedule: ${schedule.join(" ")}\n${books.join("\n")}\nfeeder: ${stats}\nadapter topics: ${adapterTopics(feeder)}\nviolations: ${violations.slice(0, 5).join("; ")}`);
+    throw new Error(`${(err as Error).message}\nseed ${o.seed}, schedule: ${schedule.join(" ")}\n${books.join("\n")}\n${await feeder.describe()}\nviolations: ${violations.slice(0, 5).join("; ")}`);
   } finally {
     await feeder.stop().catch(() => undefined);
     await sub.stop();
+    relay?.close();
     sender.close();
   }
-  return { seed: o.seed, schedule, faultsInjected, usableChecks, notUsableSeen, violations, subscriberCounters: sub.counters, feederStats: stats! };
-}
-
-/** The adapters' own topic state (private fields, read for a failure's diagnostics only). */
-function adapterTopics(feeder: Feeder): string {
-  type Topic = Record<string, unknown> & { symbol?: string; topic?: string };
-  const pipelines = (feeder as unknown as { pipelines: { adapter: { topics?: Topic[] } }[] }).pipelines;
-  const pick = (t: Topic) => ({ topic: t.topic ?? t.symbol, sub: t.sub, book: t.book, resyncDelayed: t.resyncDelayed, fetching: t.fetching, lastSeq: t.lastSeq, silentMs: typeof t.lastMsgMs === "number" ? Date.now() - t.lastMsgMs : undefined, resyncs: t.resyncs });
-  return pipelines.flatMap((p) => (p.adapter.topics ?? []).map((t) => JSON.stringify(pick(t)))).join("; ");
+  return { seed: o.seed, schedule, faultsInjected, usableChecks, notUsableSeen, violations, subscriberCounters: sub.counters, feederStats: stats, applyErrors };
 }
 
 /** One line per run (CHAOS_VERBOSE=1): the faults injected and what the subscriber saw. */
