@@ -96,6 +96,7 @@ export async function bybitVenue(seed: number, markets: Markets = BYBIT_MARKETS)
     raw ??= { ...rawConfig({ sim, markets, group: dest.group, port: dest.port, snapshotIntervalMs: 500, workers }), log: { level: "error", format: "json" } };
     const publish = raw.publish as Record<string, unknown>;
     if (dest.retransmitListen) publish.retransmit = { listen: dest.retransmitListen };
+    if (dest.authKeyFile) publish.auth_key_file = dest.authKeyFile;
     return raw;
   };
   return {

@@ -20,6 +20,11 @@ import { FeedSubscriber, type SubscriberBook } from "../../src/subscriber/index.
 import { BookState } from "../../src/core/types.ts";
 import { parseFixed } from "../../src/core/fixed.ts";
 import { levelsOfView, sameLevels, waitFor, type Levels } from "../e2e/harness.ts";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DatagramAuth } from "../../src/wire/auth.ts";
+import { ANSWER_FAULTS, openRetransmitProxy } from "./chaos-retransmit.ts";
+import { makeTempDir } from "./temp-dirs.ts";
 import { feederPublisher, openRelay, workersPublisher, type ChaosPublisher, type FeederStats } from "./chaos-publishers.ts";
 
 /** A venue's book as decimal strings (price → qty), as the simulators give it. */
@@ -68,6 +73,8 @@ export interface ChaosDestination {
   group: string;
   port: number;
   retransmitListen?: string;
+  /** publish.auth_key_file: sign every datagram (HMAC); the subscriber gets the same key. */
+  authKeyFile?: string;
 }
 
 export interface ChaosOptions {
@@ -91,6 +98,13 @@ export interface ChaosOptions {
    * restarts it while the others keep publishing).
    */
   workers?: number;
+  /**
+   * Retransmission (implies `retransmit`) through a proxy that misbehaves (test/support/chaos-retransmit.ts): the
+   * fault retransmitAnswer loses a few datagrams and gives the answer to their request one of ANSWER_FAULTS.
+   */
+  retransmitFaults?: boolean;
+  /** Every datagram signed with an HMAC key (publish.auth_key_file; the subscriber's authKeyFile). */
+  auth?: boolean;
 }
 
 export interface ChaosResult {
@@ -108,6 +122,8 @@ export interface ChaosResult {
   feederStats: FeederStats | undefined;
   /** Exceptions the publisher contained while applying messages (either form). */
   applyErrors: number;
+  /** retransmitFaults: the answers the proxy mangled, by fault. */
+  retransmitAnswers: Record<string, number>;
 }
 
 /**
@@ -127,6 +143,9 @@ export function chaosOps(defaultOps: number): number {
   const n = Number(process.env.CHAOS_OPS ?? "");
   return Number.isInteger(n) && n > 0 ? n : defaultOps;
 }
+
+/** The subscriber's wait for a retransmission before it falls back to the refresh. */
+const RETX_TIMEOUT_MS = 250;
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -211,8 +230,9 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   /** A new subscriber joining the feed mid-stream (at the start, and for the subscriberRestart fault). */
   const startSubscriber = async () => {
     // With workers, source s (worker s − 1) answers on retxPort + s.
-    const retransmit = retxPort > 0 ? { host: "127.0.0.1", port: retxPort, timeoutMs: 250, ...(workers > 1 ? { sourceIdBase: 0 } : {}) } : undefined;
-    sub = new FeedSubscriber({ groups: [{ group: o.group, port: o.port, iface: "127.0.0.1" }], retransmit });
+    const port = retxProxy?.port ?? retxPort;
+    const retransmit = port > 0 ? { host: "127.0.0.1", port, timeoutMs: RETX_TIMEOUT_MS, ...(workers > 1 ? { sourceIdBase: 0 } : {}) } : undefined;
+    sub = new FeedSubscriber({ groups: [{ group: o.group, port: o.port, iface: "127.0.0.1" }], retransmit, ...(authKeyFile ? { authKeyFile } : {}) });
     lastChecked.clear();
     if (process.env.CHAOS_TRACE) {
       // The last events of every book, printed with the first violation (CHAOS_TRACE=1).
@@ -236,9 +256,19 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   };
   // The publisher first: with retransmission the subscriber needs the port its request server took.
   const workers = o.workers ?? 1;
+  const withRetransmit = o.retransmit === true || o.retransmitFaults === true;
+  if (o.retransmitFaults && workers > 1) throw new Error("runChaos: retransmitFaults with workers is not supported (one proxy port per source)");
+  let authKeyFile: string | undefined;
+  let auth: DatagramAuth | undefined;
+  if (o.auth) {
+    authKeyFile = join(makeTempDir("feeder-chaos-key-"), "feed.key");
+    const key = new Uint8Array(32).map((_, i) => (o.seed * 31 + i * 7) & 255);
+    writeFileSync(authKeyFile, Buffer.from(key).toString("hex"));
+    auth = new DatagramAuth(key);
+  }
   // Workers: a fixed base port (each worker listens on base + its number); alone: the kernel's pick, kept for restarts.
-  let retxPort = o.retransmit && workers > 1 ? 61_000 + Math.floor(Math.random() * 900) * 4 : 0;
-  const dest = (): ChaosDestination => ({ group: o.group, port: workers > 1 ? o.port + 1 : o.port, ...(o.retransmit ? { retransmitListen: `127.0.0.1:${retxPort}` } : {}) });
+  let retxPort = withRetransmit && workers > 1 ? 61_000 + Math.floor(Math.random() * 900) * 4 : 0;
+  const dest = (): ChaosDestination => ({ group: o.group, port: workers > 1 ? o.port + 1 : o.port, ...(withRetransmit ? { retransmitListen: `127.0.0.1:${retxPort}` } : {}), ...(authKeyFile ? { authKeyFile } : {}) });
   const makePublisher = (): ChaosPublisher => {
     if (workers <= 1) return feederPublisher(venue.makeFeeder(dest(), dropFilter));
     if (!venue.feederConfig) throw new Error("runChaos: workers need venue.feederConfig");
@@ -247,7 +277,9 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   const relay = workers > 1 ? await openRelay(o.group, o.port + 1, (bytes) => dropFilter(0, 0, bytes), resend) : undefined;
   let feeder = makePublisher();
   await feeder.start();
-  if (o.retransmit && workers <= 1) retxPort = feeder.feeder!.publisher.retransmitAddress()!.port;
+  if (withRetransmit && workers <= 1) retxPort = feeder.feeder!.publisher.retransmitAddress()!.port;
+  const retxProxy = o.retransmitFaults ? await openRetransmitProxy(() => retxPort, RETX_TIMEOUT_MS, auth) : undefined;
+  if (retxProxy) retxProxy.live = captured;
   await startSubscriber();
   const equalNow = () =>
     venue.topics.every((t) => {
@@ -318,6 +350,17 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   ];
   // CHAOS_FAULTS=a,b narrows the schedule to those faults (to isolate a failure).
   const only = process.env.CHAOS_FAULTS?.split(",").map((x) => x.trim());
+  if (retxProxy) {
+    // Lose a few datagrams; the answer to the request for them misbehaves.
+    feedFaults.push({
+      name: "retransmitAnswer",
+      weight: 2,
+      inject: (r) => {
+        retxProxy.faultNext(ANSWER_FAULTS[r.int(0, ANSWER_FAULTS.length - 1)]!, r);
+        dropNext += r.int(1, 3);
+      },
+    });
+  }
   if (workers > 1) {
     // A worker dies (terminated as by a crash); the supervisor restarts it with backoff, the others keep publishing.
     feedFaults.push({ name: "workerKill", weight: 1.5, inject: (r) => feeder.supervisor?.kill(r.int(0, workers - 1)) });
@@ -372,9 +415,10 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     await feeder.stop().catch(() => undefined);
     await sub.stop();
     relay?.close();
+    retxProxy?.close();
     sender.close();
   }
-  return { seed: o.seed, schedule, faultsInjected, usableChecks, notUsableSeen, violations, subscriberCounters: sub.counters, feederStats: stats, applyErrors };
+  return { seed: o.seed, schedule, faultsInjected, usableChecks, notUsableSeen, violations, subscriberCounters: sub.counters, feederStats: stats, applyErrors, retransmitAnswers: retxProxy?.applied ?? {} };
 }
 
 /** One line per run (CHAOS_VERBOSE=1): the faults injected and what the subscriber saw. */
