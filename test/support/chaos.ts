@@ -25,6 +25,7 @@ import { join } from "node:path";
 import { DatagramAuth } from "../../src/wire/auth.ts";
 import { ANSWER_FAULTS, openRetransmitProxy } from "./chaos-retransmit.ts";
 import { makeTempDir } from "./temp-dirs.ts";
+import { openNatsPath, type ChaosNatsServer } from "./chaos-nats.ts";
 import { feederPublisher, openRelay, workersPublisher, type ChaosPublisher, type FeederStats } from "./chaos-publishers.ts";
 
 /** A venue's book as decimal strings (price → qty), as the simulators give it. */
@@ -105,6 +106,11 @@ export interface ChaosOptions {
   retransmitFaults?: boolean;
   /** Every datagram signed with an HMAC key (publish.auth_key_file; the subscriber's authKeyFile). */
   auth?: boolean;
+  /**
+   * Check a consumer of the NATS bridge's JetStream stream instead of a multicast subscriber (chaos-nats.ts): a
+   * ForwardBridge republishes the group into this server; faults bridgeRestart and natsRestart.
+   */
+  nats?: ChaosNatsServer;
 }
 
 export interface ChaosResult {
@@ -232,7 +238,8 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     // With workers, source s (worker s − 1) answers on retxPort + s.
     const port = retxProxy?.port ?? retxPort;
     const retransmit = port > 0 ? { host: "127.0.0.1", port, timeoutMs: RETX_TIMEOUT_MS, ...(workers > 1 ? { sourceIdBase: 0 } : {}) } : undefined;
-    sub = new FeedSubscriber({ groups: [{ group: o.group, port: o.port, iface: "127.0.0.1" }], retransmit, ...(authKeyFile ? { authKeyFile } : {}) });
+    const groups = natsPath ? [] : [{ group: o.group, port: o.port, iface: "127.0.0.1" }];
+    sub = new FeedSubscriber({ groups, retransmit, ...(authKeyFile ? { authKeyFile } : {}) });
     lastChecked.clear();
     if (process.env.CHAOS_TRACE) {
       // The last events of every book, printed with the first violation (CHAOS_TRACE=1).
@@ -253,6 +260,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     // Every event, whatever its kind: a book's usability can change through another book's stream (a gap, staleness).
     for (const ev of ["update", "status", "gap", "session", "stale", "repair", "supersede", "exponent", "definition"] as const) sub.on(ev, checkAll);
     await sub.start();
+    await natsPath?.attach(sub);
   };
   // The publisher first: with retransmission the subscriber needs the port its request server took.
   const workers = o.workers ?? 1;
@@ -280,6 +288,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   if (withRetransmit && workers <= 1) retxPort = feeder.feeder!.publisher.retransmitAddress()!.port;
   const retxProxy = o.retransmitFaults ? await openRetransmitProxy(() => retxPort, RETX_TIMEOUT_MS, auth) : undefined;
   if (retxProxy) retxProxy.live = captured;
+  const natsPath = o.nats ? await openNatsPath(o.nats, o.group, o.port, o.seed) : undefined;
   await startSubscriber();
   const equalNow = () =>
     venue.topics.every((t) => {
@@ -290,7 +299,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     });
   let polls = 0;
   const converge = (what: string) =>
-    waitFor(() => (venue.ready?.() ?? true) && equalNow(), `seed ${o.seed}: every book usable and equal to the venue's (${what})`, o.settleTimeoutMs ?? 30_000, () => {
+    waitFor(() => (venue.ready?.() ?? true) && (natsPath?.ready() ?? true) && equalNow(), `seed ${o.seed}: every book usable and equal to the venue's (${what})`, o.settleTimeoutMs ?? 30_000, () => {
       if (++polls % 4 === 0 && (venue.ready?.() ?? true)) venue.step(1); // keep the books moving: a resync may need a message
     });
 
@@ -350,6 +359,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   ];
   // CHAOS_FAULTS=a,b narrows the schedule to those faults (to isolate a failure).
   const only = process.env.CHAOS_FAULTS?.split(",").map((x) => x.trim());
+  if (natsPath) feedFaults.push(...natsPath.faults);
   if (retxProxy) {
     // Lose a few datagrams; the answer to the request for them misbehaves.
     feedFaults.push({
@@ -410,9 +420,10 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       const sub_ = b ? `usable ${b.usable} valid ${b.valid} state ${b.state}/${b.reason} stale ${b.stale} seq ${b.venueSeq}` : "none";
       return `${t.label}: venue seq ${t.now().seq}; publisher ${f ? `state ${f.state}/${f.reason} seq ${f.venueSeq}` : "none"}; subscriber ${sub_}`;
     });
-    throw new Error(`${(err as Error).message}\nseed ${o.seed}, schedule: ${schedule.join(" ")}\n${books.join("\n")}\n${await feeder.describe()}\nviolations: ${violations.slice(0, 5).join("; ")}`);
+    throw new Error(`${(err as Error).message}\nseed ${o.seed}, schedule: ${schedule.join(" ")}\n${books.join("\n")}\n${await feeder.describe()}${natsPath ? `\n${natsPath.describe()}` : ""}\nviolations: ${violations.slice(0, 5).join("; ")}`);
   } finally {
     await feeder.stop().catch(() => undefined);
+    await natsPath?.close();
     await sub.stop();
     relay?.close();
     retxProxy?.close();
