@@ -118,6 +118,8 @@ export async function openRetransmitProxy(serverPort: () => number, lateMs: numb
     }
   };
 
+  // A request forwarded while the publisher restarts draws ICMP port unreachable: the subscriber times out, as meant.
+  socket.on("error", () => undefined);
   socket.on("message", (msg, rinfo) => {
     if (rinfo.port === serverPort()) onAnswer(msg);
     else {

@@ -130,6 +130,8 @@ export interface ChaosResult {
   applyErrors: number;
   /** retransmitFaults: the answers the proxy mangled, by fault. */
   retransmitAnswers: Record<string, number>;
+  /** Retransmission counters summed over every subscriber of the run (subscriberCounters: the last one only). */
+  retransmitTotals: { requests: number; recovered: number; fallbacks: number; rejected: number };
 }
 
 /**
@@ -317,6 +319,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       name: "subscriberRestart",
       weight: 0.3,
       inject: async () => {
+        addTotals();
         await sub.stop();
         await startSubscriber();
       },
@@ -383,6 +386,14 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     return faults[faults.length - 1]!;
   };
 
+  const retransmitTotals = { requests: 0, recovered: 0, fallbacks: 0, rejected: 0 };
+  const addTotals = () => {
+    const c = sub.counters;
+    retransmitTotals.requests += c.retransmitRequests;
+    retransmitTotals.recovered += c.retransmitRecovered;
+    retransmitTotals.fallbacks += c.retransmitFallbacks;
+    retransmitTotals.rejected += c.retransmitRejected;
+  };
   let stats: FeederStats | undefined;
   let applyErrors = 0;
   try {
@@ -424,12 +435,13 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   } finally {
     await feeder.stop().catch(() => undefined);
     await natsPath?.close();
+    addTotals();
     await sub.stop();
     relay?.close();
     retxProxy?.close();
     sender.close();
   }
-  return { seed: o.seed, schedule, faultsInjected, usableChecks, notUsableSeen, violations, subscriberCounters: sub.counters, feederStats: stats, applyErrors, retransmitAnswers: retxProxy?.applied ?? {} };
+  return { seed: o.seed, schedule, faultsInjected, usableChecks, notUsableSeen, violations, subscriberCounters: sub.counters, feederStats: stats, applyErrors, retransmitAnswers: retxProxy?.applied ?? {}, retransmitTotals };
 }
 
 /** One line per run (CHAOS_VERBOSE=1): the faults injected and what the subscriber saw. */
