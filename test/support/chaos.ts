@@ -130,6 +130,8 @@ export interface ChaosResult {
   applyErrors: number;
   /** retransmitFaults: the answers the proxy mangled, by fault. */
   retransmitAnswers: Record<string, number>;
+  /** The exponents of every book at the end (instrument id → [priceExp, qtyExp]). */
+  finalExponents: Map<number, [number, number]>;
   /** Retransmission counters summed over every subscriber of the run (subscriberCounters: the last one only). */
   retransmitTotals: { requests: number; recovered: number; fallbacks: number; rejected: number };
 }
@@ -394,6 +396,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     retransmitTotals.fallbacks += c.retransmitFallbacks;
     retransmitTotals.rejected += c.retransmitRejected;
   };
+  const finalExponents = new Map<number, [number, number]>();
   let stats: FeederStats | undefined;
   let applyErrors = 0;
   try {
@@ -419,6 +422,10 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       await converge(`end, message ${i}`);
     }
     checkAll();
+    for (const t of venue.topics) {
+      const b = sub.books.get(t.id);
+      if (b) finalExponents.set(t.id, [b.instrument.priceExp, b.instrument.qtyExp]);
+    }
     for (const t of venue.topics) if (sub.books.get(t.id)?.state !== BookState.LIVE) violations.push(`seed ${o.seed}: ${t.label} not LIVE at the end`);
     stats = feeder.stats();
     applyErrors = await feeder.applyErrors();
@@ -441,7 +448,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     retxProxy?.close();
     sender.close();
   }
-  return { seed: o.seed, schedule, faultsInjected, usableChecks, notUsableSeen, violations, subscriberCounters: sub.counters, feederStats: stats, applyErrors, retransmitAnswers: retxProxy?.applied ?? {}, retransmitTotals };
+  return { seed: o.seed, schedule, faultsInjected, usableChecks, notUsableSeen, violations, subscriberCounters: sub.counters, feederStats: stats, applyErrors, retransmitAnswers: retxProxy?.applied ?? {}, retransmitTotals, finalExponents };
 }
 
 /** One line per run (CHAOS_VERBOSE=1): the faults injected and what the subscriber saw. */
