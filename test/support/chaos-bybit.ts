@@ -9,9 +9,10 @@ import { Feeder } from "../../src/app/feeder.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { exponentOf, formatFixed, parseFixed } from "../../src/core/fixed.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
-import { silentLogger } from "../../src/core/log.ts";
+import { createLogger, silentLogger } from "../../src/core/log.ts";
 import type { MarketName } from "../../src/core/types.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
+import { Rng } from "../../src/sim/rng.ts";
 import { defaultSpec } from "../../src/sim/sim-book.ts";
 import { rawConfig, type Markets } from "../e2e/harness.ts";
 import type { ChaosDestination, ChaosFault, ChaosTopic, ChaosVenue } from "./chaos.ts";
@@ -27,10 +28,30 @@ afterEach(async () => {
   for (const s of sims.splice(0)) await s.stop();
 });
 
-export async function bybitVenue(seed: number, markets: Markets = BYBIT_MARKETS): Promise<ChaosVenue & { sim: BybitSim }> {
-  const sim = await startBybitSimulator({ markets: markets.map((m) => ({ market: m.market, symbols: m.symbols })), seed, messagesPerSecond: 0, history: true });
+export interface BybitChaosOptions {
+  /**
+   * Instrument changes while running: tick and lot changes both ways (finer, coarser: the simulator re-prices the
+   * book), a delisting and relisting (instruments-info drops the symbol for a while; u restarts at 1 so the
+   * adapter re-checks it), and `lateSymbol` ("market:SYMBOL") unlisted at start, listed 0.3–2.5 s in (a
+   * LateInstruments join).
+   */
+  instruments?: { lateSymbol?: string };
+}
+
+export async function bybitVenue(seed: number, markets: Markets = BYBIT_MARKETS, opts: BybitChaosOptions = {}): Promise<ChaosVenue & { sim: BybitSim; exponentsNow(id: number): [number, number] }> {
+  const late = opts.instruments?.lateSymbol;
+  const sim = await startBybitSimulator({ markets: markets.map((m) => ({ market: m.market, symbols: m.symbols })), seed, messagesPerSecond: 0, history: true, unlisted: late ? [late] : [] });
   sims.push(sim);
   let stalledUntilMs = 0;
+  /** Symbols not listed now ("market:SYMBOL"): the venue cannot converge until they are listed again. */
+  const unlisted = new Set<string>(late ? [late] : []);
+  const listLater = (key: string, ms: number) =>
+    setTimeout(() => {
+      const [market, symbol] = key.split(":") as [MarketName, string];
+      sim.setListed(market, symbol, true);
+      unlisted.delete(key);
+    }, ms);
+  if (late) listLater(late, new Rng(seed * 31).int(300, 2500));
   const topics: (ChaosTopic & { market: MarketName; symbol: string })[] = markets.flatMap((m) =>
     m.symbols.map((symbol) => ({
       market: m.market,
@@ -80,6 +101,7 @@ export async function bybitVenue(seed: number, markets: Markets = BYBIT_MARKETS)
         sim.changeInstrument(x.market, x.symbol, { tickSize: finer });
       },
     },
+    ...(opts.instruments ? instrumentFaults() : []), // replaces tickChange above (see the filter below)
     {
       name: "restDown",
       weight: 0.3,
@@ -89,6 +111,48 @@ export async function bybitVenue(seed: number, markets: Markets = BYBIT_MARKETS)
       },
     },
   ];
+  /** Each symbol's tick and lot now (instrument faults change them). */
+  const steps = new Map(topics.map((t) => [t.id, { tickSize: defaultSpec(t.market, t.symbol).tickSize, lotSize: defaultSpec(t.market, t.symbol).lotSize }]));
+  /** Tick and lot changes both ways and a delisting, at most 4 changes a run (mantissas grow tenfold with each finer step). */
+  function instrumentFaults(): ChaosFault[] {
+    let changes = 0;
+    const change = (field: "tickSize" | "lotSize") => (r: Rng, t: ChaosTopic) => {
+      const x = targetOf(t);
+      if (changes >= 4 || unlisted.has(`${x.market}:${x.symbol}`)) return;
+      const cur = steps.get(t.id)!;
+      const e = exponentOf(cur[field]);
+      const coarser = e > 0 && r.next() < 0.5;
+      const m = parseFixed(cur[field], e);
+      const next = formatFixed(m, coarser ? e - 1 : e + 1); // the same mantissa one place over: ten times coarser or finer
+      try {
+        sim.changeInstrument(x.market, x.symbol, { [field]: next });
+      } catch {
+        return; // a step the simulated book cannot take (a tick above the price): no change
+      }
+      changes++;
+      steps.set(t.id, { ...cur, [field]: next });
+    };
+    return [
+      { name: "tickChange", weight: 0.4, inject: change("tickSize") },
+      { name: "lotChange", weight: 0.4, inject: change("lotSize") },
+      {
+        // Delisted for a while: a publisher restart meanwhile leaves the symbol out until it is listed again.
+        name: "delistRelist",
+        weight: 0.4,
+        inject: (r, t) => {
+          const x = targetOf(t);
+          const key = `${x.market}:${x.symbol}`;
+          if (unlisted.size > 0) return; // one at a time: a market keeps a listed symbol
+          unlisted.add(key);
+          sim.setListed(x.market, x.symbol, false);
+          sim.inject("reset", x); // u restarts at 1: the adapter re-checks the instrument and finds it gone
+          listLater(key, r.int(100, 2000));
+        },
+      },
+    ];
+  }
+  // With instrument faults their tickChange (both ways) replaces the finer-only one.
+  if (opts.instruments) faults.splice(faults.findIndex((f) => f.name === "tickChange"), 1);
   let raw: Record<string, unknown> | undefined;
   // One raw config (one instrument cache file) for every restart.
   const rawFor = (dest: ChaosDestination, workers: number) => {
@@ -101,16 +165,22 @@ export async function bybitVenue(seed: number, markets: Markets = BYBIT_MARKETS)
   };
   return {
     sim,
+    exponentsNow: (id: number) => [exponentOf(steps.get(id)!.tickSize), exponentOf(steps.get(id)!.lotSize)] as [number, number],
     topics,
     faults,
     step: (n) => sim.step(n),
-    ready: () => Date.now() >= stalledUntilMs,
+    ready: () => Date.now() >= stalledUntilMs && unlisted.size === 0,
     makeFeeder: (dest, dropFilter) =>
       new Feeder({
         config: validateConfig(rawFor(dest, 1)),
-        log: silentLogger,
+        // CHAOS_LOG=debug|info|warn: the in-process feeder's log on stderr (to follow one failing seed).
+        log: process.env.CHAOS_LOG ? createLogger({ level: process.env.CHAOS_LOG as "warn", format: "json" }) : silentLogger,
         dropFilter,
-        adapterOptions: { pingIntervalMs: 200, pongTimeoutMs: 1000, reconnectBaseMs: 20, reconnectMaxMs: 200, staleAfterMs: () => STALE_AFTER_MS, resyncBackoffBaseMs: 20, resyncBackoffMaxMs: 500 },
+        adapterOptions: {
+          ...{ pingIntervalMs: 200, pongTimeoutMs: 1000, reconnectBaseMs: 20, reconnectMaxMs: 200, staleAfterMs: () => STALE_AFTER_MS, resyncBackoffBaseMs: 20, resyncBackoffMaxMs: 500 },
+          // A symbol left out (not listed yet, or delisted at a restart) is looked for again within 200 ms.
+          ...{ lateRetryBaseMs: 100, lateRetryMaxMs: 400, listingRetryMs: 200, lateCheckMs: 20 },
+        },
       }),
     // Workers get the config alone: the venue's default ping, stale and reconnect timings.
     feederConfig: (dest, workers) => validateConfig(rawFor(dest, workers)),
