@@ -5,7 +5,9 @@
  * anew, lost, reordered, corrupted, replayed and garbage datagrams). After every subscriber event, every book the
  * subscriber shows as `usable` must equal one the venue had at that venue sequence; at the end every book is usable
  * and equal to the venue's book now. The schedule reproduces from its seed; the timing of the interleaving does not
- * (real sockets).
+ * (real sockets). Options put more of the system between venue and subscriber: `workers` (the Supervisor and Bun
+ * Workers, chaos-publishers.ts), `retransmitFaults` / `auth` (a misbehaving retransmission server,
+ * chaos-retransmit.ts), `nats` (the subscriber reads the NATS bridge's JetStream stream, chaos-nats.ts).
  *
  * Environment: CHAOS_SEEDS / CHAOS_RUNS / CHAOS_OPS choose the runs (chaosSeeds, chaosOps); CHAOS_FAULTS=a,b keeps
  * only those faults; CHAOS_FAULT_RATE=0.5 makes half the operations faults (default 0.25); CHAOS_TRACE=1 prints a
