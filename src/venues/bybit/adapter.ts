@@ -120,6 +120,7 @@ export class BybitAdapter implements VenueAdapter {
   private venueResets = 0;
   private instrumentChanges = 0;
   private readonly parseErrorsByCode = new Map<string, number>();
+  private readonly snapshotU: number[]; // by subscription: u of the last snapshot (a lower one later: a reset)
 
   constructor(
     private readonly config: VenueConfig,
@@ -141,6 +142,7 @@ export class BybitAdapter implements VenueAdapter {
     const plan = planConnections(this, config, subscriptions, opts.maxTopicsPerConnection ?? Infinity);
     this.conns = plan.conns;
     this.topics = plan.topics;
+    this.snapshotU = subscriptions.map(() => 0);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     this.control = new SubscriptionControl(BYBIT_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare);
     this.books = new TopicResync({
@@ -363,7 +365,9 @@ export class BybitAdapter implements VenueAdapter {
         else this.olderSnapshots++;
         return;
       }
-      if (u === 1 && t.lastSeq > 1) this.onVenueReset(t);
+      const prevU = this.snapshotU[index]!; // a venue reset: u = 1 after a later u, or below the last snapshot's u
+      this.snapshotU[index] = u; // (the reset's u = 1 missed while unsubscribed: every invalidation zeroes lastSeq)
+      if ((u === 1 && t.lastSeq > 1) || u < prevU) this.onVenueReset(t);
       this.snapshots++;
       t.lastSeq = u;
       // A fresh snapshot on a subscribed topic ends any resync backoff (it can arrive before the ack of a subscribe
