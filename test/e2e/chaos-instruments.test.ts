@@ -32,7 +32,7 @@ describe("instrument changes: randomized fault schedules with tick/lot changes, 
       expect(r.notUsableSeen).toBeGreaterThan(0);
       expect(r.applyErrors).toBe(0);
       // The books ended in the venue's units as they are now.
-      for (const t of venue.topics) expect(r.finalExponents.get(t.id), `${t.label}, seed ${seed}: ${r.schedule.join(" ")}`).toEqual(venue.exponentsNow(t.id));
+      for (const t of venue.topics) expect(r.finalExponents.get(t.id), `${t.label}, seed ${seed}: ${r.schedule.join(" ")}`).toEqual(venue.exponentsNow!(t.id));
     });
   }
 });

@@ -38,7 +38,7 @@ export interface BybitChaosOptions {
   instruments?: { lateSymbol?: string };
 }
 
-export async function bybitVenue(seed: number, markets: Markets = BYBIT_MARKETS, opts: BybitChaosOptions = {}): Promise<ChaosVenue & { sim: BybitSim; exponentsNow(id: number): [number, number] }> {
+export async function bybitVenue(seed: number, markets: Markets = BYBIT_MARKETS, opts: BybitChaosOptions = {}): Promise<ChaosVenue & { sim: BybitSim }> {
   const late = opts.instruments?.lateSymbol;
   const sim = await startBybitSimulator({ markets: markets.map((m) => ({ market: m.market, symbols: m.symbols })), seed, messagesPerSecond: 0, history: true, unlisted: late ? [late] : [] });
   sims.push(sim);
@@ -165,7 +165,8 @@ export async function bybitVenue(seed: number, markets: Markets = BYBIT_MARKETS,
   };
   return {
     sim,
-    exponentsNow: (id: number) => [exponentOf(steps.get(id)!.tickSize), exponentOf(steps.get(id)!.lotSize)] as [number, number],
+    // Only with instrument faults: the other runs' finer-only tickChange keeps its own account (ticks above).
+    ...(opts.instruments ? { exponentsNow: (id: number) => [exponentOf(steps.get(id)!.tickSize), exponentOf(steps.get(id)!.lotSize)] as [number, number] } : {}),
     topics,
     faults,
     step: (n) => sim.step(n),

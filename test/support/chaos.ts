@@ -66,6 +66,8 @@ export interface ChaosVenue {
   ready?(): boolean;
   /** A price or size text of the simulator → mantissa at exp (default parseFixed: plain decimals). */
   parse?(text: string, exp: number): number;
+  /** The venue's exponents now ([priceExp, qtyExp]); when given, convergence also waits for books in those units. */
+  exponentsNow?(id: number): [number, number];
 }
 
 /**
@@ -301,6 +303,8 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       const b = sub.books.get(t.id);
       if (!b || !b.usable) return false;
       const now = t.now();
+      const exps = venue.exponentsNow?.(t.id);
+      if (exps && (b.instrument.priceExp !== exps[0] || b.instrument.qtyExp !== exps[1])) return false;
       return b.venueSeq === now.seq && same(levelsOfView(b), levelsOfSim(now, b.instrument.priceExp, b.instrument.qtyExp));
     });
   let polls = 0;

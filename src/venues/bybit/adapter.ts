@@ -121,6 +121,7 @@ export class BybitAdapter implements VenueAdapter {
   private instrumentChanges = 0;
   private readonly parseErrorsByCode = new Map<string, number>();
   private readonly snapshotU: number[]; // by subscription: u of the last snapshot (a lower one later: a reset)
+  private readonly recheckFailures = new Map<number, number>(); // by subscription: failed re-checks in a row
 
   constructor(
     private readonly config: VenueConfig,
@@ -470,6 +471,7 @@ export class BybitAdapter implements VenueAdapter {
         const specs = await fetchInstrumentSpecs(this.fetchFn, restUrlOf(this.config, t.market), t.market, [t.symbol], t.symbol);
         const spec = specs.get(t.symbol);
         const cur = this.instruments?.[t.index];
+        this.recheckFailures.delete(t.index);
         if (!spec || !cur || this.lifecycle.stopping) return;
         if (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize) return;
         const inst = makeInstrument(this.config, this.subscriptions[t.index]!, spec);
@@ -485,7 +487,12 @@ export class BybitAdapter implements VenueAdapter {
         this.control.restartTopic(t);
         if (this.config.instrumentCachePath) await mergeIntoInstrumentCache(this.config.instrumentCachePath, "bybit", new Map([[`${t.market}:${t.symbol}`, spec]]));
       } catch (err) {
-        this.log.warn("bybit: instrument re-check failed", { market: t.market, symbol: t.symbol, error: String(err) });
+        // Retried (2 s doubling to 5 min): a coarser tick/lot leaves every number fitting, nothing else would ask again.
+        const n = (this.recheckFailures.get(t.index) ?? 0) + 1;
+        const inMs = Math.min(300_000, 2_000 * 2 ** (n - 1));
+        this.recheckFailures.set(t.index, n);
+        this.log.warn("bybit: instrument re-check failed; retrying", { market: t.market, symbol: t.symbol, error: String(err), inMs });
+        setTimeout(() => void (this.lifecycle.stopping || this.recheckInstrument(t)), inMs).unref?.();
       } finally {
         t.checkingInstrument = false;
       }

@@ -4,10 +4,11 @@
  * fix the adapter only re-checked the instrument on u = 1 after a non-zero last u (which every invalidation zeroes):
  * a coarser step (every number still fits the old exponents) was never noticed, and the feed went on publishing the
  * old lot/tick size for good. Found by the instrument chaos run (test/e2e/chaos-instruments.test.ts, seeds 1006 and
- * 1010). Now a snapshot whose u is below the last snapshot's u (u went backwards: a venue reset) re-checks too.
+ * 1010). Now a snapshot whose u is below the last snapshot's u (u went backwards: a venue reset) re-checks too, and a
+ * re-check that fails (REST down) is retried (2 s doubling to 5 min) instead of dropped.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
+import { createLogger, silentLogger } from "../../../src/core/log.ts";
 import { startBybitSimulator } from "../../../src/sim/bybit-sim.ts";
 import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
 import { allResolved, RecordingSink, subsOf, venueConfig, waitFor } from "./helpers.ts";
@@ -19,10 +20,10 @@ afterEach(async () => {
 
 const MARKETS = [{ market: "linear" as const, depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }];
 
-async function setup() {
+async function setup(log = silentLogger) {
   const sim = await startBybitSimulator({ markets: MARKETS.map((m) => ({ market: m.market, symbols: m.symbols })), seed: 77, messagesPerSecond: 0 });
   cleanups.push(() => sim.stop());
-  const adapter = createBybitAdapter(venueConfig(sim, MARKETS), subsOf(MARKETS), { log: silentLogger, pingIntervalMs: 200, pongTimeoutMs: 5_000, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+  const adapter = createBybitAdapter(venueConfig(sim, MARKETS), subsOf(MARKETS), { log, pingIntervalMs: 200, pongTimeoutMs: 5_000, reconnectBaseMs: 5, reconnectMaxMs: 20 });
   cleanups.push(() => adapter.stop());
   const sink = new RecordingSink(allResolved(await adapter.loadInstruments()));
   adapter.start(sink);
@@ -51,6 +52,18 @@ describe("bybit: an instrument change while the topic is not subscribed", { time
     expect(sink.changed[0]!.index).toBe(0);
     expect(sink.changed[0]!.instrument[field]).toBe(value);
     expect(sink.changed[0]!.instrument[key]).toBe(exp);
+    await waitFor(() => adapter.topicInfo(0).state === "live", "live in the new units");
+  });
+
+  test("a re-check that fails (instruments REST down) is retried until it answers", async () => {
+    const lines: string[] = [];
+    const { sim, adapter, sink } = await setup(createLogger({ level: "warn", format: "json", write: (l) => void lines.push(l) }));
+    sim.setRestAvailable(false);
+    sim.changeInstrument("linear", "BTCUSDT", { lotSize: "0.01" }); // u = 1 seen while subscribed: re-checked at once
+    await waitFor(() => lines.some((l) => l.includes("instrument re-check failed")), "the first re-check failed");
+    sim.setRestAvailable(true); // after the first re-check failed; only a retry can find the change now
+    await waitFor(() => sink.changed.length === 1, "the lot change found by a retry");
+    expect(sink.changed[0]!.instrument.qtyExp).toBe(2);
     await waitFor(() => adapter.topicInfo(0).state === "live", "live in the new units");
   });
 });
