@@ -441,7 +441,9 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     const books = venue.topics.map((t) => {
       const b = sub.books.get(t.id);
       const f = published.find((x) => x.instrumentId === t.id);
-      const sub_ = b ? `usable ${b.usable} valid ${b.valid} state ${b.state}/${b.reason} stale ${b.stale} seq ${b.venueSeq}` : "none";
+      const exps = venue.exponentsNow?.(t.id);
+      const units = b && exps ? ` exps ${b.instrument.priceExp}/${b.instrument.qtyExp} (venue ${exps[0]}/${exps[1]})` : "";
+      const sub_ = b ? `usable ${b.usable} valid ${b.valid} state ${b.state}/${b.reason} stale ${b.stale} seq ${b.venueSeq}${units}` : "none";
       return `${t.label}: venue seq ${t.now().seq}; publisher ${f ? `state ${f.state}/${f.reason} seq ${f.venueSeq}` : "none"}; subscriber ${sub_}`;
     });
     throw new Error(`${(err as Error).message}\nseed ${o.seed}, schedule: ${schedule.join(" ")}\n${books.join("\n")}\n${await feeder.describe()}${natsPath ? `\n${natsPath.describe()}` : ""}\nviolations: ${violations.slice(0, 5).join("; ")}`);

@@ -120,8 +120,8 @@ export class BybitAdapter implements VenueAdapter {
   private venueResets = 0;
   private instrumentChanges = 0;
   private readonly parseErrorsByCode = new Map<string, number>();
-  private readonly snapshotU: number[]; // by subscription: u of the last snapshot (a lower one later: a reset)
   private readonly recheckFailures = new Map<number, number>(); // by subscription: failed re-checks in a row
+  private readonly recheckAgain = new Set<number>(); // asked for while one was in flight (which may read the old listing)
 
   constructor(
     private readonly config: VenueConfig,
@@ -143,7 +143,6 @@ export class BybitAdapter implements VenueAdapter {
     const plan = planConnections(this, config, subscriptions, opts.maxTopicsPerConnection ?? Infinity);
     this.conns = plan.conns;
     this.topics = plan.topics;
-    this.snapshotU = subscriptions.map(() => 0);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     this.control = new SubscriptionControl(BYBIT_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare);
     this.books = new TopicResync({
@@ -366,9 +365,8 @@ export class BybitAdapter implements VenueAdapter {
         else this.olderSnapshots++;
         return;
       }
-      const prevU = this.snapshotU[index]!; // a venue reset: u = 1 after a later u, or below the last snapshot's u
-      this.snapshotU[index] = u; // (the reset's u = 1 missed while unsubscribed: every invalidation zeroes lastSeq)
-      if ((u === 1 && t.lastSeq > 1) || u < prevU) this.onVenueReset(t);
+      // A venue reset: u below the last u, or below the last u before the book was invalidated (u = 1 missed then).
+      if (u < (t.lastSeq || t.seqBeforeInvalid)) this.onVenueReset(t);
       this.snapshots++;
       t.lastSeq = u;
       // A fresh snapshot on a subscribed topic ends any resync backoff (it can arrive before the ack of a subscribe
@@ -411,10 +409,10 @@ export class BybitAdapter implements VenueAdapter {
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
   }
 
-  /** u = 1: the service restarted or the tick/lot changed (full-ob.mdx table, §4.4): re-check the instrument. */
+  /** u back to 1 (or below the last u): the service restarted or the tick/lot changed (§4.4): re-check the instrument. */
   private onVenueReset(t: TopicState): void {
     this.venueResets++;
-    this.log.warn("bybit: u reset to 1 (service restart or instrument change)", { market: t.market, topic: t.topic, lastU: t.lastSeq });
+    this.log.warn("bybit: u went back (service restart or instrument change)", { market: t.market, topic: t.topic, lastU: t.lastSeq || t.seqBeforeInvalid });
     this.recheckInstrument(t);
   }
 
@@ -464,7 +462,8 @@ export class BybitAdapter implements VenueAdapter {
 
   /** Asks REST for one instrument; on a tick/lot change, swaps exponents, tells the sink, resyncs the topic. */
   private recheckInstrument(t: TopicState): void {
-    if (!this.recheck || t.checkingInstrument || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
+    if (!this.recheck || this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
+    if (t.checkingInstrument) return void this.recheckAgain.add(t.index);
     t.checkingInstrument = true;
     void (async () => {
       try {
@@ -495,6 +494,7 @@ export class BybitAdapter implements VenueAdapter {
         setTimeout(() => void (this.lifecycle.stopping || this.recheckInstrument(t)), inMs).unref?.();
       } finally {
         t.checkingInstrument = false;
+        if (this.recheckAgain.delete(t.index) && !this.lifecycle.stopping) this.recheckInstrument(t);
       }
     })();
   }

@@ -5,7 +5,8 @@
  * a coarser step (every number still fits the old exponents) was never noticed, and the feed went on publishing the
  * old lot/tick size for good. Found by the instrument chaos run (test/e2e/chaos-instruments.test.ts, seeds 1006 and
  * 1010). Now a snapshot whose u is below the last snapshot's u (u went backwards: a venue reset) re-checks too, and a
- * re-check that fails (REST down) is retried (2 s doubling to 5 min) instead of dropped.
+ * re-check that fails (REST down) is retried (2 s doubling to 5 min) instead of dropped, and a reset that comes while a
+ * re-check is in flight gets one of its own after it (seed 1008 under load: the first had read the old listing).
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { createLogger, silentLogger } from "../../../src/core/log.ts";
@@ -20,10 +21,10 @@ afterEach(async () => {
 
 const MARKETS = [{ market: "linear" as const, depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }];
 
-async function setup(log = silentLogger) {
+async function setup(log = silentLogger, fetchFn: typeof fetch = fetch) {
   const sim = await startBybitSimulator({ markets: MARKETS.map((m) => ({ market: m.market, symbols: m.symbols })), seed: 77, messagesPerSecond: 0 });
   cleanups.push(() => sim.stop());
-  const adapter = createBybitAdapter(venueConfig(sim, MARKETS), subsOf(MARKETS), { log, pingIntervalMs: 200, pongTimeoutMs: 5_000, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+  const adapter = createBybitAdapter(venueConfig(sim, MARKETS), subsOf(MARKETS), { log, fetch: fetchFn, pingIntervalMs: 200, pongTimeoutMs: 5_000, reconnectBaseMs: 5, reconnectMaxMs: 20 });
   cleanups.push(() => adapter.stop());
   const sink = new RecordingSink(allResolved(await adapter.loadInstruments()));
   adapter.start(sink);
@@ -65,5 +66,25 @@ describe("bybit: an instrument change while the topic is not subscribed", { time
     await waitFor(() => sink.changed.length === 1, "the lot change found by a retry");
     expect(sink.changed[0]!.instrument.qtyExp).toBe(2);
     await waitFor(() => adapter.topicInfo(0).state === "live", "live in the new units");
+  });
+
+  test("a second reset while a re-check is in flight is re-checked after it (that one may have read the old listing)", async () => {
+    // Instrument answers reach the adapter 400 ms after the simulator wrote them (a slow link): the first re-check
+    // reads the listing before the change below.
+    const slow = (async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await fetch(input, init);
+      if (String(input).includes("instruments-info")) await new Promise((r) => setTimeout(r, 400));
+      return res;
+    }) as typeof fetch;
+    const { sim, adapter, sink } = await setup(silentLogger, slow);
+    const resets = adapter.stats().venueResets;
+    sim.inject("reset", { market: "linear", symbol: "BTCUSDT" }); // u = 1, nothing changed: re-check 1 starts
+    await waitFor(() => adapter.stats().venueResets === resets + 1, "the first reset seen");
+    for (let i = 0; i < 3; i++) sim.step(1);
+    await waitFor(() => (sink.lastU[0] ?? 0) > 1, "u past 1 again");
+    sim.changeInstrument("linear", "BTCUSDT", { lotSize: "0.01" }); // u = 1 again, while re-check 1 is in flight
+    await waitFor(() => adapter.stats().venueResets === resets + 2, "the second reset seen");
+    await waitFor(() => sink.changed.length === 1, "the lot change found");
+    expect(sink.changed[0]!.instrument.qtyExp).toBe(2);
   });
 });
