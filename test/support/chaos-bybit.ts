@@ -119,6 +119,9 @@ export async function bybitVenue(seed: number, markets: Markets = BYBIT_MARKETS,
     const change = (field: "tickSize" | "lotSize") => (r: Rng, t: ChaosTopic) => {
       const x = targetOf(t);
       if (changes >= 4 || unlisted.has(`${x.market}:${x.symbol}`)) return;
+      // Not on a book whose u restarted lately: missed while unsubscribed, a second reset whose new u has already
+      // passed the small u before it looks like progress (u alone cannot tell; real u are in the millions).
+      if (sim.book(x.market, x.symbol, markets.find((m) => m.market === x.market)!.depth).u < 100_000) return;
       const cur = steps.get(t.id)!;
       const e = exponentOf(cur[field]);
       const coarser = e > 0 && r.next() < 0.5;
