@@ -43,8 +43,16 @@ interface NatsConnection {
   closed(): Promise<void | Error>;
 }
 interface Consumer {
-  consume(): Promise<AsyncIterable<NatsMsg> & { stop(): Promise<void> | void }>;
+  consume(opts?: { expires?: number }): Promise<AsyncIterable<NatsMsg> & { stop(): Promise<void> | void }>;
 }
+
+/**
+ * Lifetime of each JetStream pull (the client's idle heartbeat is half of it). After a NATS server restart the
+ * ordered consumer is recreated, but its first pull can be left unanswered; with the client's default (30 s) the
+ * reader then received nothing more for good (nats-server 2.9.10, @nats-io/jetstream 3.4). A short pull is
+ * renewed once two idle heartbeats are missed: the reader resumes ~3 s after the server is back.
+ */
+const PULL_EXPIRES_MS = 2000;
 
 const TRANSPORT = "@nats-io/transport-node";
 const JETSTREAM = "@nats-io/jetstream";
@@ -109,7 +117,7 @@ export class NatsFeedReader {
       const policy =
         from === "now" ? { deliver_policy: "new" } : from === "all" ? { deliver_policy: "all" } : { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
       const consumer = await jetstream(nc).consumers.get(this.opts.stream, policy);
-      const iter = await consumer.consume();
+      const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
       this.iter = iter;
       void (async () => {
         for await (const m of iter) onData(m.data);

@@ -11,111 +11,10 @@
  * lengthens each schedule; CHAOS_VERBOSE=1 prints each run's faults and counters. A failure names its seed and
  * schedule.
  */
-import { afterEach, describe, expect, test } from "vitest";
-import { Feeder } from "../../src/app/feeder.ts";
-import { instrumentIdOf } from "../../src/core/instrument-id.ts";
-import { silentLogger } from "../../src/core/log.ts";
-import type { MarketName } from "../../src/core/types.ts";
-import { exponentOf, formatFixed, parseFixed } from "../../src/core/fixed.ts";
-import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
-import { defaultSpec } from "../../src/sim/sim-book.ts";
-import { chaosOps, chaosSeeds, describeRun, runChaos, type ChaosFault, type ChaosTopic, type ChaosVenue } from "../support/chaos.ts";
-import { validateConfig } from "../../src/config/load.ts";
-import { rawConfig, uniqueDestination, type Markets } from "./harness.ts";
-
-const MARKETS: Markets = [
-  { market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] },
-  { market: "spot", depth: 200, symbols: ["BTCUSDT"] },
-];
-const STALE_AFTER_MS = 600;
-
-let sims: BybitSim[] = [];
-afterEach(async () => {
-  for (const s of sims.splice(0)) await s.stop();
-});
-
-async function bybitVenue(seed: number): Promise<ChaosVenue> {
-  const sim = await startBybitSimulator({ markets: MARKETS.map((m) => ({ market: m.market, symbols: m.symbols })), seed, messagesPerSecond: 0, history: true });
-  sims.push(sim);
-  let stalledUntilMs = 0;
-  const topics: (ChaosTopic & { market: MarketName; symbol: string })[] = MARKETS.flatMap((m) =>
-    m.symbols.map((symbol) => ({
-      market: m.market,
-      symbol,
-      id: instrumentIdOf("bybit", m.market, symbol),
-      label: `${m.market}:${symbol}`,
-      booksAt: (u: number) => sim.booksAt(m.market, symbol, m.depth, u),
-      now: () => {
-        const b = sim.book(m.market, symbol, m.depth);
-        return { bids: b.bids, asks: b.asks, seq: b.u };
-      },
-    })),
-  );
-  const targetOf = (t: ChaosTopic) => topics.find((x) => x.id === t.id)!;
-  let tickChanges = 0;
-  const ticks = new Map(topics.map((t) => [t.id, defaultSpec(t.market, t.symbol).tickSize]));
-  const faults: ChaosFault[] = [
-    { name: "gap", weight: 2, inject: (_r, t) => void sim.inject("gap", targetOf(t)) },
-    { name: "duplicate", inject: (_r, t) => void sim.inject("duplicate", targetOf(t)) },
-    { name: "malformed", weight: 2, inject: (_r, t) => void sim.inject("malformed", targetOf(t)) },
-    { name: "reset", inject: (_r, t) => void sim.inject("reset", targetOf(t)) },
-    { name: "crossed", inject: (_r, t) => void sim.inject("crossed", targetOf(t)) },
-    { name: "disconnect", inject: (r, t) => void sim.inject("disconnect", r.next() < 0.5 ? targetOf(t) : undefined) },
-    {
-      name: "stall",
-      weight: 0.5,
-      inject: (r, t) => {
-        const stallMs = r.int(200, 1800);
-        const whole = r.next() < 0.4;
-        sim.inject("stall", whole ? undefined : targetOf(t), { stallMs });
-        if (whole) stalledUntilMs = Date.now() + stallMs;
-      },
-    },
-    {
-      // Bybit's tick change: REST shows the new tick and u restarts at 1 with a snapshot. Finer ticks only (every
-      // price fits them), at most twice a run (mantissas grow tenfold each time).
-      name: "tickChange",
-      weight: 0.2,
-      inject: (_r, t) => {
-        const x = targetOf(t);
-        if (tickChanges >= 2) return;
-        tickChanges++;
-        const tick = ticks.get(t.id)!;
-        const e = exponentOf(tick);
-        const finer = formatFixed(parseFixed(tick, e), e + 1);
-        ticks.set(t.id, finer);
-        sim.changeInstrument(x.market, x.symbol, { tickSize: finer });
-      },
-    },
-    {
-      name: "restDown",
-      weight: 0.3,
-      inject: (r) => {
-        sim.setRestAvailable(false);
-        setTimeout(() => sim.setRestAvailable(true), r.int(50, 1500));
-      },
-    },
-  ];
-  let raw: Record<string, unknown> | undefined;
-  return {
-    topics,
-    faults,
-    step: (n) => sim.step(n),
-    ready: () => Date.now() >= stalledUntilMs,
-    makeFeeder: (dest, dropFilter) => {
-      // One raw config (one instrument cache file) for every restart.
-      raw ??= rawConfig({ sim, markets: MARKETS, group: dest.group, port: dest.port, snapshotIntervalMs: 500 });
-      const publish = raw.publish as Record<string, unknown>;
-      if (dest.retransmitListen) publish.retransmit = { listen: dest.retransmitListen };
-      return new Feeder({
-        config: validateConfig(raw),
-        log: silentLogger,
-        dropFilter,
-        adapterOptions: { pingIntervalMs: 200, pongTimeoutMs: 1000, reconnectBaseMs: 20, reconnectMaxMs: 200, staleAfterMs: () => STALE_AFTER_MS, resyncBackoffBaseMs: 20, resyncBackoffMaxMs: 500 },
-      });
-    },
-  };
-}
+import { describe, expect, test } from "vitest";
+import { chaosOps, chaosSeeds, describeRun, runChaos } from "../support/chaos.ts";
+import { bybitVenue } from "../support/chaos-bybit.ts";
+import { uniqueDestination } from "./harness.ts";
 
 describe("bybit: randomized fault schedules, simulator → feeder → multicast → subscriber", () => {
   for (const seed of chaosSeeds([101, 102])) {
@@ -127,7 +26,7 @@ describe("bybit: randomized fault schedules, simulator → feeder → multicast 
       expect(r.violations, `seed ${seed}: ${r.schedule.join(" ")}`).toEqual([]);
       expect(r.usableChecks).toBeGreaterThan(100);
       expect(r.notUsableSeen).toBeGreaterThan(0);
-      expect(r.feederStats.applyErrors).toBe(0);
+      expect(r.applyErrors).toBe(0);
     });
   }
 });

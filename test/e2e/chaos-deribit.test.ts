@@ -140,7 +140,7 @@ describe("deribit: randomized fault schedules, simulator → feeder → multicas
       expect(r.violations, `seed ${seed}: ${r.schedule.join(" ")}`).toEqual([]);
       expect(r.usableChecks).toBeGreaterThan(100);
       expect(r.notUsableSeen).toBeGreaterThan(0);
-      expect(r.feederStats.applyErrors).toBe(0);
+      expect(r.applyErrors).toBe(0);
     });
   }
 });

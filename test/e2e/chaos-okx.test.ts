@@ -19,7 +19,10 @@ import { validateConfig } from "../../src/config/load.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import type { MarketName } from "../../src/core/types.ts";
+import { exponentOf, formatFixed, parseFixed } from "../../src/core/fixed.ts";
 import { startOkxSimulator, type OkxSim } from "../../src/sim/okx-sim.ts";
+import { Rng } from "../../src/sim/rng.ts";
+import { defaultSpec } from "../../src/sim/sim-book.ts";
 import { chaosOps, chaosSeeds, describeRun, runChaos, type ChaosFault, type ChaosTopic, type ChaosVenue, type SimSides } from "../support/chaos.ts";
 import { tempDir, uniqueDestination } from "./harness.ts";
 
@@ -36,9 +39,10 @@ afterEach(async () => {
   for (const s of sims.splice(0)) await s.stop();
 });
 
-async function okxVenue(seed: number, initialSnapshot: boolean): Promise<ChaosVenue> {
+async function okxVenue(seed: number, initialSnapshot: boolean): Promise<ChaosVenue & { changes: ReturnType<typeof announceChanges> }> {
   const sim = await startOkxSimulator({ markets: MARKETS.map((m) => ({ market: m.market, symbols: m.symbols })), seed, checksums: true, initialSnapshot, noticeCloseMs: 1500 });
   sims.push(sim);
+  const changes = announceChanges(sim, seed);
   // The simulator's books change only in step(): recorded before and after each, every state is known.
   const history = new Map<string, Set<string>>(); // "instId|seqId" → books as text
   const all = MARKETS.flatMap((m) => m.symbols.map((symbol) => ({ ...m, symbol })));
@@ -91,6 +95,7 @@ async function okxVenue(seed: number, initialSnapshot: boolean): Promise<ChaosVe
   let raw: Record<string, unknown> | undefined;
   const cache = join(tempDir("feeder-chaos-okx-"), "instruments.json");
   return {
+    changes,
     topics,
     faults,
     step: (n) => {
@@ -120,17 +125,43 @@ async function okxVenue(seed: number, initialSnapshot: boolean): Promise<ChaosVe
   };
 }
 
+/**
+ * Instrument changes while running: from the seed, two instruments get an announced (`upcChg`) tick or lot change,
+ * ten times finer (every price and size of the book fits it), effective 1–4 s into the run; the adapter learns it
+ * from the listing at start (and at every publisher restart) and reloads just after effTime. The book must never be
+ * shown usable in the old units once mantissas are in the new ones, nor the reverse (the check parses the
+ * venue's book at the exponents the subscriber shows).
+ */
+function announceChanges(sim: OkxSim, seed: number): { id: number; param: "tickSz" | "lotSz"; exp: number }[] {
+  const out: { id: number; param: "tickSz" | "lotSz"; exp: number }[] = [];
+  const rng = new Rng(seed * 7919);
+  const all = MARKETS.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol })));
+  for (let k = 0; k < 2; k++) {
+    const t = all.splice(rng.int(0, all.length - 1), 1)[0]!;
+    const spec = defaultSpec(t.market, t.symbol);
+    const param = rng.next() < 0.5 ? "tickSz" : "lotSz";
+    const step = param === "tickSz" ? spec.tickSize : spec.lotSize;
+    const e = exponentOf(step);
+    sim.announceChange(t.symbol, { param, newValue: formatFixed(parseFixed(step, e), e + 1), effTimeMs: Date.now() + rng.int(1000, 4000) });
+    out.push({ id: instrumentIdOf("okx", t.market, t.symbol), param, exp: e + 1 });
+  }
+  return out;
+}
+
 describe("okx: randomized fault schedules, simulator → feeder → multicast → subscriber", () => {
   for (const seed of chaosSeeds([201, 202])) {
     const initialSnapshot = seed % 2 === 1;
     test(`seed ${seed} (${initialSnapshot ? "books with its snapshot" : "REST snapshot bridged"}): every usable book equals the venue's; all LIVE and equal at the end`, { timeout: 120_000 }, async () => {
       const dest = uniqueDestination(91);
-      const r = await runChaos(await okxVenue(seed, initialSnapshot), { seed, ops: chaosOps(150), ...dest });
+      const venue = await okxVenue(seed, initialSnapshot);
+      const r = await runChaos(venue, { seed, ops: chaosOps(150), ...dest });
         if (process.env.CHAOS_VERBOSE) console.log(describeRun(r));
       expect(r.violations, `seed ${seed}: ${r.schedule.join(" ")}`).toEqual([]);
       expect(r.usableChecks).toBeGreaterThan(100);
       expect(r.notUsableSeen).toBeGreaterThan(0);
-      expect(r.feederStats.applyErrors).toBe(0);
+      expect(r.applyErrors).toBe(0);
+      // Both announced changes took effect during the run: the books ended in the new units.
+      for (const c of venue.changes) expect(r.finalExponents.get(c.id)?.[c.param === "tickSz" ? 0 : 1], `${c.param} of ${c.id}`).toBe(c.exp);
     });
   }
 });

@@ -138,7 +138,7 @@ for (const [n, venue] of (["upbit", "bithumb"] as const).entries()) {
         expect(r.violations, `seed ${seed}: ${r.schedule.join(" ")}`).toEqual([]);
         expect(r.usableChecks).toBeGreaterThan(100);
         expect(r.notUsableSeen).toBeGreaterThan(0);
-        expect(r.feederStats.applyErrors).toBe(0);
+        expect(r.applyErrors).toBe(0);
       });
     }
   });

@@ -5,20 +5,30 @@
  * anew, lost, reordered, corrupted, replayed and garbage datagrams). After every subscriber event, every book the
  * subscriber shows as `usable` must equal one the venue had at that venue sequence; at the end every book is usable
  * and equal to the venue's book now. The schedule reproduces from its seed; the timing of the interleaving does not
- * (real sockets).
+ * (real sockets). Options put more of the system between venue and subscriber: `workers` (the Supervisor and Bun
+ * Workers, chaos-publishers.ts), `retransmitFaults` / `auth` (a misbehaving retransmission server,
+ * chaos-retransmit.ts), `nats` (the subscriber reads the NATS bridge's JetStream stream, chaos-nats.ts).
  *
  * Environment: CHAOS_SEEDS / CHAOS_RUNS / CHAOS_OPS choose the runs (chaosSeeds, chaosOps); CHAOS_FAULTS=a,b keeps
  * only those faults; CHAOS_FAULT_RATE=0.5 makes half the operations faults (default 0.25); CHAOS_TRACE=1 prints a
  * book's last events with the first violation; CHAOS_VERBOSE=1 (in the tests) prints one line per run.
  * @module
  */
-import { Feeder } from "../../src/app/feeder.ts";
+import type { Feeder } from "../../src/app/feeder.ts";
+import type { FeederConfig } from "../../src/config/types.ts";
 import { openMulticastSender } from "../../src/net/multicast.ts";
 import { Rng } from "../../src/sim/rng.ts";
 import { FeedSubscriber, type SubscriberBook } from "../../src/subscriber/index.ts";
 import { BookState } from "../../src/core/types.ts";
 import { parseFixed } from "../../src/core/fixed.ts";
 import { levelsOfView, sameLevels, waitFor, type Levels } from "../e2e/harness.ts";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DatagramAuth } from "../../src/wire/auth.ts";
+import { ANSWER_FAULTS, openRetransmitProxy } from "./chaos-retransmit.ts";
+import { makeTempDir } from "./temp-dirs.ts";
+import { openNatsPath, type ChaosNatsServer } from "./chaos-nats.ts";
+import { feederPublisher, openRelay, workersPublisher, type ChaosPublisher, type FeederStats } from "./chaos-publishers.ts";
 
 /** A venue's book as decimal strings (price → qty), as the simulators give it. */
 export interface SimSides {
@@ -50,17 +60,26 @@ export interface ChaosVenue {
   faults: ChaosFault[];
   /** A Feeder publishing to the destination (called again for each publisher restart). */
   makeFeeder(dest: ChaosDestination, dropFilter: (channelId: number, seqNum: number, bytes: Uint8Array) => boolean): Feeder;
+  /** The same publisher as a config (runs with `workers`: the workers get the config alone, no test hooks). */
+  feederConfig?(dest: ChaosDestination, workers: number): FeederConfig;
   /** False while the venue cannot converge whatever the feeder does (a stalled server). */
   ready?(): boolean;
   /** A price or size text of the simulator → mantissa at exp (default parseFixed: plain decimals). */
   parse?(text: string, exp: number): number;
+  /** The venue's exponents now ([priceExp, qtyExp]); when given, convergence also waits for books in those units. */
+  exponentsNow?(id: number): [number, number];
 }
 
-/** Where the Feeder publishes; with `retransmitListen`, its publish.retransmit.listen ("127.0.0.1:PORT"). */
+/**
+ * Where the Feeder publishes; with `retransmitListen`, its publish.retransmit.listen ("127.0.0.1:PORT"; with
+ * workers, worker i listens on PORT + i + 1).
+ */
 export interface ChaosDestination {
   group: string;
   port: number;
   retransmitListen?: string;
+  /** publish.auth_key_file: sign every datagram (HMAC); the subscriber gets the same key. */
+  authKeyFile?: string;
 }
 
 export interface ChaosOptions {
@@ -78,6 +97,24 @@ export interface ChaosOptions {
   retransmit?: boolean;
   /** Longest wait for convergence (default 30 s). */
   settleTimeoutMs?: number;
+  /**
+   * Run the pipeline on this many Bun Workers under a Supervisor (venue.feederConfig), publishing to port + 1
+   * through a relay that applies the datagram faults; adds the fault workerKill (a worker dies, the supervisor
+   * restarts it while the others keep publishing).
+   */
+  workers?: number;
+  /**
+   * Retransmission (implies `retransmit`) through a proxy that misbehaves (test/support/chaos-retransmit.ts): the
+   * fault retransmitAnswer loses a few datagrams and gives the answer to their request one of ANSWER_FAULTS.
+   */
+  retransmitFaults?: boolean;
+  /** Every datagram signed with an HMAC key (publish.auth_key_file; the subscriber's authKeyFile). */
+  auth?: boolean;
+  /**
+   * Check a consumer of the NATS bridge's JetStream stream instead of a multicast subscriber (chaos-nats.ts): a
+   * ForwardBridge republishes the group into this server; faults bridgeRestart and natsRestart.
+   */
+  nats?: ChaosNatsServer;
 }
 
 export interface ChaosResult {
@@ -91,7 +128,16 @@ export interface ChaosResult {
   notUsableSeen: number;
   violations: string[];
   subscriberCounters: FeedSubscriber["counters"];
-  feederStats: ReturnType<Feeder["stats"]>;
+  /** The in-process Feeder's stats (undefined with workers). */
+  feederStats: FeederStats | undefined;
+  /** Exceptions the publisher contained while applying messages (either form). */
+  applyErrors: number;
+  /** retransmitFaults: the answers the proxy mangled, by fault. */
+  retransmitAnswers: Record<string, number>;
+  /** The exponents of every book at the end (instrument id → [priceExp, qtyExp]). */
+  finalExponents: Map<number, [number, number]>;
+  /** Retransmission counters summed over every subscriber of the run (subscriberCounters: the last one only). */
+  retransmitTotals: { requests: number; recovered: number; fallbacks: number; rejected: number };
 }
 
 /**
@@ -111,6 +157,9 @@ export function chaosOps(defaultOps: number): number {
   const n = Number(process.env.CHAOS_OPS ?? "");
   return Number.isInteger(n) && n > 0 ? n : defaultOps;
 }
+
+/** The subscriber's wait for a retransmission before it falls back to the refresh. */
+const RETX_TIMEOUT_MS = 250;
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -194,8 +243,11 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   };
   /** A new subscriber joining the feed mid-stream (at the start, and for the subscriberRestart fault). */
   const startSubscriber = async () => {
-    const retransmit = retxPort > 0 ? { host: "127.0.0.1", port: retxPort, timeoutMs: 250 } : undefined;
-    sub = new FeedSubscriber({ groups: [{ group: o.group, port: o.port, iface: "127.0.0.1" }], retransmit });
+    // With workers, source s (worker s − 1) answers on retxPort + s.
+    const port = retxProxy?.port ?? retxPort;
+    const retransmit = port > 0 ? { host: "127.0.0.1", port, timeoutMs: RETX_TIMEOUT_MS, ...(workers > 1 ? { sourceIdBase: 0 } : {}) } : undefined;
+    const groups = natsPath ? [] : [{ group: o.group, port: o.port, iface: "127.0.0.1" }];
+    sub = new FeedSubscriber({ groups, retransmit, ...(authKeyFile ? { authKeyFile } : {}) });
     lastChecked.clear();
     if (process.env.CHAOS_TRACE) {
       // The last events of every book, printed with the first violation (CHAOS_TRACE=1).
@@ -216,24 +268,48 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     // Every event, whatever its kind: a book's usability can change through another book's stream (a gap, staleness).
     for (const ev of ["update", "status", "gap", "session", "stale", "repair", "supersede", "exponent", "definition"] as const) sub.on(ev, checkAll);
     await sub.start();
+    await natsPath?.attach(sub);
   };
   // The publisher first: with retransmission the subscriber needs the port its request server took.
-  let retxPort = 0;
-  const dest = (): ChaosDestination => ({ group: o.group, port: o.port, ...(o.retransmit ? { retransmitListen: `127.0.0.1:${retxPort}` } : {}) });
-  let feeder = venue.makeFeeder(dest(), dropFilter);
+  const workers = o.workers ?? 1;
+  const withRetransmit = o.retransmit === true || o.retransmitFaults === true;
+  if (o.retransmitFaults && workers > 1) throw new Error("runChaos: retransmitFaults with workers is not supported (one proxy port per source)");
+  let authKeyFile: string | undefined;
+  let auth: DatagramAuth | undefined;
+  if (o.auth) {
+    authKeyFile = join(makeTempDir("feeder-chaos-key-"), "feed.key");
+    const key = new Uint8Array(32).map((_, i) => (o.seed * 31 + i * 7) & 255);
+    writeFileSync(authKeyFile, Buffer.from(key).toString("hex"));
+    auth = new DatagramAuth(key);
+  }
+  // Workers: a fixed base port (each worker listens on base + its number); alone: the kernel's pick, kept for restarts.
+  let retxPort = withRetransmit && workers > 1 ? 61_000 + Math.floor(Math.random() * 900) * 4 : 0;
+  const dest = (): ChaosDestination => ({ group: o.group, port: workers > 1 ? o.port + 1 : o.port, ...(withRetransmit ? { retransmitListen: `127.0.0.1:${retxPort}` } : {}), ...(authKeyFile ? { authKeyFile } : {}) });
+  const makePublisher = (): ChaosPublisher => {
+    if (workers <= 1) return feederPublisher(venue.makeFeeder(dest(), dropFilter));
+    if (!venue.feederConfig) throw new Error("runChaos: workers need venue.feederConfig");
+    return workersPublisher(venue.feederConfig(dest(), workers));
+  };
+  const relay = workers > 1 ? await openRelay(o.group, o.port + 1, (bytes) => dropFilter(0, 0, bytes), resend) : undefined;
+  let feeder = makePublisher();
   await feeder.start();
-  if (o.retransmit) retxPort = feeder.publisher.retransmitAddress()!.port; // the same port for every restart
+  if (withRetransmit && workers <= 1) retxPort = feeder.feeder!.publisher.retransmitAddress()!.port;
+  const retxProxy = o.retransmitFaults ? await openRetransmitProxy(() => retxPort, RETX_TIMEOUT_MS, auth) : undefined;
+  if (retxProxy) retxProxy.live = captured;
+  const natsPath = o.nats ? await openNatsPath(o.nats, o.group, o.port, o.seed) : undefined;
   await startSubscriber();
   const equalNow = () =>
     venue.topics.every((t) => {
       const b = sub.books.get(t.id);
       if (!b || !b.usable) return false;
       const now = t.now();
+      const exps = venue.exponentsNow?.(t.id);
+      if (exps && (b.instrument.priceExp !== exps[0] || b.instrument.qtyExp !== exps[1])) return false;
       return b.venueSeq === now.seq && same(levelsOfView(b), levelsOfSim(now, b.instrument.priceExp, b.instrument.qtyExp));
     });
   let polls = 0;
   const converge = (what: string) =>
-    waitFor(() => (venue.ready?.() ?? true) && equalNow(), `seed ${o.seed}: every book usable and equal to the venue's (${what})`, o.settleTimeoutMs ?? 30_000, () => {
+    waitFor(() => (venue.ready?.() ?? true) && (natsPath?.ready() ?? true) && equalNow(), `seed ${o.seed}: every book usable and equal to the venue's (${what})`, o.settleTimeoutMs ?? 30_000, () => {
       if (++polls % 4 === 0 && (venue.ready?.() ?? true)) venue.step(1); // keep the books moving: a resync may need a message
     });
 
@@ -243,7 +319,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       weight: 0.3,
       inject: async () => {
         await feeder.stop();
-        feeder = venue.makeFeeder(dest(), dropFilter);
+        feeder = makePublisher();
         await feeder.start();
       },
     },
@@ -251,6 +327,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       name: "subscriberRestart",
       weight: 0.3,
       inject: async () => {
+        addTotals();
         await sub.stop();
         await startSubscriber();
       },
@@ -293,6 +370,22 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   ];
   // CHAOS_FAULTS=a,b narrows the schedule to those faults (to isolate a failure).
   const only = process.env.CHAOS_FAULTS?.split(",").map((x) => x.trim());
+  if (natsPath) feedFaults.push(...natsPath.faults);
+  if (retxProxy) {
+    // Lose a few datagrams; the answer to the request for them misbehaves.
+    feedFaults.push({
+      name: "retransmitAnswer",
+      weight: 2,
+      inject: (r) => {
+        retxProxy.faultNext(ANSWER_FAULTS[r.int(0, ANSWER_FAULTS.length - 1)]!, r);
+        dropNext += r.int(1, 3);
+      },
+    });
+  }
+  if (workers > 1) {
+    // A worker dies (terminated as by a crash); the supervisor restarts it with backoff, the others keep publishing.
+    feedFaults.push({ name: "workerKill", weight: 1.5, inject: (r) => feeder.supervisor?.kill(r.int(0, workers - 1)) });
+  }
   const faults = [...venue.faults, ...feedFaults].filter((f) => !only || only.includes(f.name));
   const totalWeight = faults.reduce((n, f) => n + (f.weight ?? 1), 0);
   const pick = (): ChaosFault => {
@@ -301,7 +394,17 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     return faults[faults.length - 1]!;
   };
 
-  let stats: ReturnType<Feeder["stats"]> | undefined;
+  const retransmitTotals = { requests: 0, recovered: 0, fallbacks: 0, rejected: 0 };
+  const addTotals = () => {
+    const c = sub.counters;
+    retransmitTotals.requests += c.retransmitRequests;
+    retransmitTotals.recovered += c.retransmitRecovered;
+    retransmitTotals.fallbacks += c.retransmitFallbacks;
+    retransmitTotals.rejected += c.retransmitRejected;
+  };
+  const finalExponents = new Map<number, [number, number]>();
+  let stats: FeederStats | undefined;
+  let applyErrors = 0;
   try {
     await converge("start");
     for (op = 0; op < o.ops; op++) {
@@ -325,32 +428,35 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       await converge(`end, message ${i}`);
     }
     checkAll();
+    for (const t of venue.topics) {
+      const b = sub.books.get(t.id);
+      if (b) finalExponents.set(t.id, [b.instrument.priceExp, b.instrument.qtyExp]);
+    }
     for (const t of venue.topics) if (sub.books.get(t.id)?.state !== BookState.LIVE) violations.push(`seed ${o.seed}: ${t.label} not LIVE at the end`);
     stats = feeder.stats();
+    applyErrors = await feeder.applyErrors();
   } catch (err) {
     // What each side holds, to tell a stuck publisher from a stuck subscriber.
+    const published = await feeder.books().catch(() => []);
     const books = venue.topics.map((t) => {
       const b = sub.books.get(t.id);
-      const f = feeder.books().find((x) => x.instrument.instrumentId === t.id);
-      const sub_ = b ? `usable ${b.usable} valid ${b.valid} state ${b.state}/${b.reason} stale ${b.stale} seq ${b.venueSeq}` : "none";
+      const f = published.find((x) => x.instrumentId === t.id);
+      const exps = venue.exponentsNow?.(t.id);
+      const units = b && exps ? ` exps ${b.instrument.priceExp}/${b.instrument.qtyExp} (venue ${exps[0]}/${exps[1]})` : "";
+      const sub_ = b ? `usable ${b.usable} valid ${b.valid} state ${b.state}/${b.reason} stale ${b.stale} seq ${b.venueSeq}${units}` : "none";
       return `${t.label}: venue seq ${t.now().seq}; publisher ${f ? `state ${f.state}/${f.reason} seq ${f.venueSeq}` : "none"}; subscriber ${sub_}`;
     });
-    const stats = JSON.stringify(feeder.stats().venues);
-    throw new Error(`${(err as Error).message}\nseed ${o.seed}, schedule: ${schedule.join(" ")}\n${books.join("\n")}\nfeeder: ${stats}\nadapter topics: ${adapterTopics(feeder)}\nviolations: ${violations.slice(0, 5).join("; ")}`);
+    throw new Error(`${(err as Error).message}\nseed ${o.seed}, schedule: ${schedule.join(" ")}\n${books.join("\n")}\n${await feeder.describe()}${natsPath ? `\n${natsPath.describe()}` : ""}\nviolations: ${violations.slice(0, 5).join("; ")}`);
   } finally {
     await feeder.stop().catch(() => undefined);
+    await natsPath?.close();
+    addTotals();
     await sub.stop();
+    relay?.close();
+    retxProxy?.close();
     sender.close();
   }
-  return { seed: o.seed, schedule, faultsInjected, usableChecks, notUsableSeen, violations, subscriberCounters: sub.counters, feederStats: stats! };
-}
-
-/** The adapters' own topic state (private fields, read for a failure's diagnostics only). */
-function adapterTopics(feeder: Feeder): string {
-  type Topic = Record<string, unknown> & { symbol?: string; topic?: string };
-  const pipelines = (feeder as unknown as { pipelines: { adapter: { topics?: Topic[] } }[] }).pipelines;
-  const pick = (t: Topic) => ({ topic: t.topic ?? t.symbol, sub: t.sub, book: t.book, resyncDelayed: t.resyncDelayed, fetching: t.fetching, lastSeq: t.lastSeq, silentMs: typeof t.lastMsgMs === "number" ? Date.now() - t.lastMsgMs : undefined, resyncs: t.resyncs });
-  return pipelines.flatMap((p) => (p.adapter.topics ?? []).map((t) => JSON.stringify(pick(t)))).join("; ");
+  return { seed: o.seed, schedule, faultsInjected, usableChecks, notUsableSeen, violations, subscriberCounters: sub.counters, feederStats: stats, applyErrors, retransmitAnswers: retxProxy?.applied ?? {}, retransmitTotals, finalExponents };
 }
 
 /** One line per run (CHAOS_VERBOSE=1): the faults injected and what the subscriber saw. */

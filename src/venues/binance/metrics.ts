@@ -53,7 +53,7 @@ export function binanceMetrics(s: Record<string, number>, conns: readonly VenueC
     counter("messages_paced_total", "Requests that waited for the per-connection message budget", v("messagesPaced")),
     counter("instrument_changes_total", "Tick or step changes picked up", v("instrumentChanges")),
     counter("instrument_reloads_total", "Markets whose exchangeInfo was reloaded while running (every instrument_reload_ms, or a number that did not fit)", v("instrumentReloads")),
-    counter("instrument_reload_failures_total", "Those reloads that failed (retried a minute later)", v("instrumentReloadFailures")),
+    counter("instrument_reload_failures_total", "Those reloads that failed (retried after 2 s, doubling to 1 min)", v("instrumentReloadFailures")),
     counter("unattributed_parse_errors_total", "Malformed frames whose stream could not be read", v("unattributedParseErrors")),
     ...parseCodes,
   ];

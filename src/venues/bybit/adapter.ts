@@ -335,7 +335,8 @@ export class BybitAdapter implements VenueAdapter {
         else this.olderSnapshots++;
         return;
       }
-      if (u === 1 && t.lastSeq > 1) this.onVenueReset(t);
+      // A venue reset: u below the last u, or below the last u before the book was invalidated (u = 1 missed then).
+      if (u < (t.lastSeq || t.seqBeforeInvalid)) this.onVenueReset(t);
       this.snapshots++;
       t.lastSeq = u;
       // A fresh snapshot on a subscribed topic ends any resync backoff (it can arrive before the ack of a subscribe
@@ -378,10 +379,10 @@ export class BybitAdapter implements VenueAdapter {
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
   }
 
-  /** u = 1: the service restarted or the tick/lot changed (full-ob.mdx table, §4.4): re-check the instrument. */
+  /** u back to 1 (or below the last u): the service restarted or the tick/lot changed (§4.4): re-check the instrument. */
   private onVenueReset(t: TopicState): void {
     this.venueResets++;
-    this.log.warn("bybit: u reset to 1 (service restart or instrument change)", { market: t.market, topic: t.topic, lastU: t.lastSeq });
+    this.log.warn("bybit: u went back (service restart or instrument change)", { market: t.market, topic: t.topic, lastU: t.lastSeq || t.seqBeforeInvalid });
     this.recheckInstrument(t);
   }
 

@@ -20,6 +20,8 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
   sub = SUB_IDLE;
   /** The venue sequence of the last message applied (Bybit `u`); 0 = none yet. */
   lastSeq = 0;
+  /** lastSeq when the book was last invalidated (which zeroes it): a later snapshot below it means the venue reset. */
+  seqBeforeInvalid = 0;
   lastMsgMs = 0;
   /** The topic's entry in the venue's hot-path lookup table (-1 = not added). */
   entry = -1;

@@ -5,7 +5,8 @@
  * coalesce into one reload). Deadlines are kept against the adapter's clock and checked every `checkEveryMs`, so no
  * timer ever waits long: a change announced 40 days ahead is neither fired early by the 2^31 ms cap of setTimeout
  * nor lost, and a changed wall clock moves the deadlines with it. The venue's `reload` fetches the market and
- * applies what changed; a failed reload is retried after `retryMs` (or the interval, if shorter). A client's deadline
+ * applies what changed; a failed reload is retried after `retryBaseMs` (2 s), doubling per failure in a row up to
+ * `retryMs` (1 min; or the interval, if shorter). A client's deadline
  * (`lateDueMs`: the late retrier's, instrument-watch.ts) runs the market's query too, so one schedule owns every
  * instrument query of a venue; such a run is the client's (`own` false): not counted, its failure not retried here.
  * @module
@@ -17,7 +18,12 @@ import type { MarketName } from "../../core/types.ts";
 export const INSTRUMENT_RELOAD_MS = 3_600_000;
 /** How often deadlines are compared with the clock (1 s: an announced change is seen ~1–2 s after it takes effect). */
 export const RELOAD_CHECK_MS = 1_000;
-/** A failed reload is tried again this much later. */
+/**
+ * A failed reload is tried again after RELOAD_RETRY_BASE_MS, doubling per failure in a row up to RELOAD_RETRY_MS: a
+ * re-check asked for by a venue reset or a coarser tick is the only thing that would notice that change, so it must
+ * not wait a minute behind one lost request, nor hammer a REST endpoint that is down.
+ */
+export const RELOAD_RETRY_BASE_MS = 2_000;
 export const RELOAD_RETRY_MS = 60_000;
 
 export interface InstrumentReloadOptions {
@@ -28,6 +34,8 @@ export interface InstrumentReloadOptions {
   /** 0: no periodic reload (announced changes and asked-for reloads still run). */
   intervalMs: number;
   checkEveryMs?: number;
+  /** First retry of a failed reload (default RELOAD_RETRY_BASE_MS), doubling to retryMs. */
+  retryBaseMs?: number;
   retryMs?: number;
   /**
    * Fetches the market's instruments and applies changes; rejects on failure (logged, retried). `own`: the
@@ -46,7 +54,10 @@ export class InstrumentReloader {
   /** requestNow calls so far: one made while a reload is in flight gets a reload of its own after it. */
   private asks = 0;
   private readonly checkEveryMs: number;
+  private readonly retryBaseMs: number;
   private readonly retryMs: number;
+  /** Failed reloads in a row per market (the retry's doubling step). */
+  private readonly failuresInRow = new Map<MarketName, number>();
   private timer: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
   // Counters (cold).
@@ -56,6 +67,7 @@ export class InstrumentReloader {
   constructor(private readonly o: InstrumentReloadOptions) {
     this.checkEveryMs = o.checkEveryMs ?? RELOAD_CHECK_MS;
     this.retryMs = o.retryMs ?? RELOAD_RETRY_MS;
+    this.retryBaseMs = Math.min(o.retryBaseMs ?? RELOAD_RETRY_BASE_MS, this.retryMs);
   }
 
   start(): void {
@@ -123,6 +135,7 @@ export class InstrumentReloader {
       .then(
         () => {
           this.reloads++;
+          this.failuresInRow.delete(market);
           // Announcements that had come when this reload started are done; later ones stay.
           const list = this.announced.get(market);
           if (list) this.announced.set(market, list.filter((at) => at > startedMs));
@@ -132,7 +145,10 @@ export class InstrumentReloader {
         },
         (err: unknown) => {
           this.failures++;
-          const waitMs = this.o.intervalMs > 0 ? Math.min(this.o.intervalMs, this.retryMs) : this.retryMs;
+          const inRow = this.failuresInRow.get(market) ?? 0;
+          this.failuresInRow.set(market, inRow + 1);
+          const capMs = this.o.intervalMs > 0 ? Math.min(this.o.intervalMs, this.retryMs) : this.retryMs;
+          const waitMs = Math.min(capMs, this.retryBaseMs * 2 ** Math.min(inRow, 30));
           this.o.log.warn(`${this.o.venue}: instrument reload failed; retrying`, { market, error: String(err), retryInMs: waitMs });
           // Announced times that have passed wait for the retry too, instead of asking again every check.
           const list = this.announced.get(market);

@@ -49,6 +49,7 @@ export class TopicResync {
 
   /** Marks the book untrusted: the sink hears of it once per state change (a never-live book's disconnect is no news). */
   invalidate(t: TopicState, state: BookState, reason: StatusReason): void {
+    if (t.lastSeq > 0) t.seqBeforeInvalid = t.lastSeq;
     t.lastSeq = 0;
     t.liveSinceMs = -1;
     if (t.book === state) return;

@@ -1,7 +1,7 @@
 /**
  * The common instrument reloader (src/venues/common/instrument-reload.ts) on a clock the test moves, its checks
  * called by the test: periodic deadlines, announced times, a re-check asked for while a reload is in flight, and a
- * failed reload retried later (announced times that passed wait for the retry too).
+ * failed reload retried after a doubling wait (announced times that passed wait for the retry too).
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
@@ -23,6 +23,7 @@ function rig(intervalMs: number) {
     markets: ["spot", "linear"],
     intervalMs,
     checkEveryMs: 1_000_000_000, // the test calls check()
+    retryBaseMs: 2_000,
     retryMs: 60_000,
     reload: (market) => new Promise<void>((resolve, reject) => calls.push({ market, atMs: clock.ms, done: (err) => (err ? reject(err) : resolve()) })),
   });
@@ -85,19 +86,35 @@ describe("instrument reloader", () => {
     expect(calls.length).toBe(2); // then the periodic deadline again
   });
 
-  test("a failed reload is retried after retryMs, the announced time that passed waiting with it", async () => {
+  test("a failed reload is retried after retryBaseMs, doubling per failure in a row up to retryMs; the announced time that passed waits with it", async () => {
     const { r, clock, calls, settle } = rig(3_600_000);
     r.announce("spot", clock.ms);
     r.check();
     expect(calls.length).toBe(1);
-    calls[0]!.done(new Error("HTTP 503"));
+    // Waits 2, 4, 8, 16, 32, then 60 (the cap) and 60 s.
+    for (const waitMs of [2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]) {
+      calls.at(-1)!.done(new Error("HTTP 503"));
+      await settle();
+      const n = calls.length;
+      clock.ms += waitMs - 1;
+      r.check();
+      expect(calls.length).toBe(n); // not before the wait (the announced time, long passed, waits too)
+      clock.ms += 1;
+      r.check();
+      expect(calls.length).toBe(n + 1);
+      expect(calls.at(-1)!.market).toBe("spot");
+    }
+    expect(r.failures).toBe(7);
+    // A success ends the streak: the next failure waits retryBaseMs again.
+    calls.at(-1)!.done();
     await settle();
-    expect(r.failures).toBe(1);
-    clock.ms += 59_999;
+    r.requestNow("spot");
+    calls.at(-1)!.done(new Error("HTTP 503"));
+    await settle();
+    const n = calls.length;
+    clock.ms += 2_000;
     r.check();
-    expect(calls.length).toBe(1);
-    clock.ms += 1;
-    r.check();
-    expect(calls.length).toBe(2);
+    expect(calls.length).toBe(n + 1);
   });
+
 });

@@ -116,10 +116,14 @@ describe("one instrument schedule", () => {
     calls.at(-1)!.answer(new Error("HTTP 503"));
     await settle();
     expect([watch.reloader.failures, watch.late.failures]).toEqual([1, 1]);
-    // The late one's backoff (5 s) comes before the reload's retry (1 min): it asks alone.
-    expect(at(t0 + RELOAD_MS + 5_000)).toEqual(["NEWUSDT"]);
+    // The reload's first retry (2 s) comes before the late one's backoff (5 s): one query carries both again.
+    expect(at(t0 + RELOAD_MS + 1_999)).toEqual([]);
+    expect(at(t0 + RELOAD_MS + 2_000)).toEqual(["BTCUSDT,NEWUSDT"]);
     calls.at(-1)!.answer(new Error("HTTP 503"));
     await settle();
-    expect(at(t0 + RELOAD_MS + 60_000)).toEqual(["BTCUSDT,NEWUSDT"]);
+    expect([watch.reloader.failures, watch.late.failures]).toEqual([2, 2]);
+    // The reload's next retry doubles (4 s); the late one's backoff is its own, and a query in flight is never doubled.
+    expect(at(t0 + RELOAD_MS + 5_999)).toEqual([]);
+    expect(at(t0 + RELOAD_MS + 6_000)).toEqual(["BTCUSDT,NEWUSDT"]);
   });
 });
