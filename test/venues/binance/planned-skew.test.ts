@@ -55,7 +55,7 @@ class CheckingSink extends BookMaps {
   }
 }
 
-async function setup(market: "spot" | "linear", seed: number) {
+async function setup(market: "spot" | "linear", seed: number, fetchFn: typeof fetch = fetch) {
   const sim = await startBinanceSimulator({ markets: [{ market, symbols: ["BTCUSDT"] }], seed, shutdownGraceMs: 30_000, history: true });
   const proxy: WsProxy = startWsProxy(sim.wsUrl);
   const sub: Subscription = { market, symbol: "BTCUSDT", depth: 100 };
@@ -70,6 +70,7 @@ async function setup(market: "spot" | "linear", seed: number) {
   let diffFrames = 0;
   const adapter = new BinanceAdapter(config, [sub], {
     log: silentLogger,
+    fetch: fetchFn,
     ackTimeoutMs: 5_000,
     reconnectBaseMs: 300,
     reconnectMaxMs: 600,
@@ -147,6 +148,43 @@ for (const market of ["spot", "linear"] as const) {
       expect(sink.invalid).toEqual([]);
       expect(sink.mismatches).toEqual([]);
       expect([adapter.stats().gaps, adapter.stats().reconnects]).toEqual([0, 0]);
+    });
+
+    test("a REST bridge in flight at the swap (the book resyncing, its snapshot delayed), replacement faster: the book comes back LIVE once, equal, without a second resync", async () => {
+      // While the gate is on, a depth request waits until the test releases it.
+      let gateOn = false;
+      let release: (() => void) | null = null;
+      const gated = (async (input: string | URL | Request, init?: RequestInit) => {
+        if (gateOn && String(input).includes("/depth")) await new Promise<void>((r) => (release = r));
+        return fetch(input, init);
+      }) as typeof fetch;
+      const { sim, proxy, adapter, sink, frames } = await setup(market, market === "spot" ? 35 : 36, gated);
+      gateOn = true;
+      sim.inject("gap");
+      sim.step(2); // a break: the book resyncs, its snapshot request waits at the gate
+      await until(() => release !== null && adapter.topicInfo(0).bridging, "the bridge's snapshot requested (held)");
+      const down = replacementDown(proxy, true);
+      sim.inject("serverShutdown");
+      await until(() => proxy.links.length === 2 && (proxy.links[1]!.heldUp ?? []).some((m) => m.includes("SUBSCRIBE")), "the replacement's SUBSCRIBE (held)");
+      const old = proxy.links[0]!;
+      old.heldDown = [];
+      sim.step(2);
+      proxy.releaseUp(proxy.links[1]!);
+      await until(() => down.some((f) => f.includes('"result"')), "the replacement's SUBSCRIBE acked");
+      const before = frames();
+      sim.step(2);
+      await until(() => frames() >= before + 2, "the replacement's two diffs received (buffered by the bridge)");
+      gateOn = false;
+      (release as unknown as () => void)(); // the snapshot, at the simulator's current id
+      proxy.releaseDown(old);
+      sim.step(1);
+      await until(() => adapter.topicInfo(0).state === "live" && sink.equalNow(), "the book live and equal again");
+      await until(() => old.closed, "the old socket closed");
+      sim.step(3);
+      await until(() => sink.equalNow(), "the book equal through the replacement");
+      expect(sink.invalid.length).toBe(1); // the injected gap only
+      expect(sink.mismatches).toEqual([]);
+      expect([adapter.stats().gaps, adapter.stats().resyncs, adapter.stats().bridgesFailed]).toEqual([1, 1, 0]);
     });
   });
 }
