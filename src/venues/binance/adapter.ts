@@ -463,8 +463,8 @@ export class BinanceAdapter implements VenueAdapter {
     const [instrumentReloads, instrumentReloadFailures] = [this.reloader.reloads, this.reloader.failures];
     const [instrumentsUnresolved, instrumentsResolvedLate] = [this.watch.late.count, this.watch.late.resolvedLate];
     const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, instrumentChanges, instrumentReloads, instrumentReloadFailures, instrumentsUnresolved, instrumentsResolvedLate, unattributedParseErrors };
-    const { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode } = this;
-    return binanceStats(counters, { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode });
+    const { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode, overlap } = this;
+    return binanceStats(counters, { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode, overlap });
   }
 
   /** Cold: every connection (none when replaying), so /readyz can say which venue is down and why. */

@@ -127,6 +127,9 @@ for (const market of ["spot", "linear"] as const) {
       expect(sink.mismatches).toEqual([]);
       const s = adapter.stats();
       expect([s.gaps, s.resyncs, s.reconnects]).toEqual([0, 0, 0]);
+      // The replacement's diffs (two, or more when the simulator added one of its own), each applied once the gap was filled.
+      expect(s.overlapHeld).toBeGreaterThanOrEqual(2);
+      expect(s.overlapHeldApplied).toBe(s.overlapHeld);
     });
 
     test("replacement slower: its diffs are repeats and are dropped; the book stays LIVE and equal", async () => {
