@@ -36,6 +36,7 @@ import { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
 import { BinanceRest } from "./rest.ts";
 import { BINANCE_KEEPALIVE, BINANCE_REQUESTS, CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, MAX_CONNECTION_AGE_MS, PLANNED_STREAMS_PER_CONNECTION } from "./protocol.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+import { OverlapHold } from "./overlap-hold.ts";
 import { abandonFetch, BinanceSnapshotFetch } from "./snapshot-fetch.ts";
 import { binanceStats } from "./stats.ts";
 
@@ -80,6 +81,12 @@ export class BinanceAdapter implements VenueAdapter {
   private instrumentChanges = 0;
   private unattributedParseErrors = 0;
   private restInReplay = 0;
+  /** Diffs ahead of the book during a planned reconnect's overlap, and the replacement's join (overlap-hold.ts). */
+  private readonly overlap = new OverlapHold({
+    apply: (t, u) => this.apply(t, u),
+    breakStream: (t, first, prev, u) => this.onBreak(t, first, prev, u),
+    repeat: () => void this.duplicates++,
+  });
   /** Set while a refused snapshot's resync is booked: the bridge keeps its buffer. */
   private keepBuffer = false;
 
@@ -147,6 +154,8 @@ export class BinanceAdapter implements VenueAdapter {
         resync: (t, state, reason) => this.books.resync(t, state, reason),
         // The stream stays subscribed: diffs buffered during the backoff get their snapshot now, else the next diff starts the bridge.
         restartAfterBackoff: (t) => this.onBackoffOver(t as BinanceTopic),
+        awaitingJoin: (conn) => this.overlap.awaitingJoin(conn),
+        overlapOver: (conn) => this.overlap.overlapOver(conn),
       },
       {
         ...opts,
@@ -269,13 +278,17 @@ export class BinanceAdapter implements VenueAdapter {
       // Already applied: the other socket of a make-before-break, or a repeat. Spot drops u ≤ the book's id, USD-M
       // u < it; u = the book's id is the diff just applied on USD-M too.
       this.duplicates++;
+      if (t.conn.retiringWs !== null) this.overlap.afterDiff(t); // a planned reconnect's overlap (cold)
       return;
     }
     if (t.market === "spot" ? first !== t.lastSeq + 1 : prev !== t.lastSeq) {
+      // During a planned reconnect's overlap a diff ahead of the book waits for the other socket's (overlap-hold.ts).
+      if (t.conn.retiringWs !== null && OverlapHold.ahead(t, first, prev) && this.overlap.hold(t, update, first, prev)) return;
       this.onBreak(t, first, prev, u);
       return;
     }
     this.apply(t, update);
+    if (t.conn.retiringWs !== null) this.overlap.afterDiff(t);
   }
 
   /** Applies a continuing diff (the depth rule, then the sink). HOT PATH. */
@@ -387,6 +400,7 @@ export class BinanceAdapter implements VenueAdapter {
   /** A fresh start for one stream: drop its bridge; the next diff (after any backoff) starts a new one. */
   private restart(t: BinanceTopic): void {
     if (this.keepBuffer) return; // a refused snapshot: the same buffer waits for the next one
+    this.overlap.drop(t);
     this.bridge.cancel(t);
     abandonFetch(t);
     t.bridgeSeq++;
@@ -449,8 +463,8 @@ export class BinanceAdapter implements VenueAdapter {
     const [instrumentReloads, instrumentReloadFailures] = [this.reloader.reloads, this.reloader.failures];
     const [instrumentsUnresolved, instrumentsResolvedLate] = [this.watch.late.count, this.watch.late.resolvedLate];
     const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, instrumentChanges, instrumentReloads, instrumentReloadFailures, instrumentsUnresolved, instrumentsResolvedLate, unattributedParseErrors };
-    const { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode } = this;
-    return binanceStats(counters, { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode });
+    const { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode, overlap } = this;
+    return binanceStats(counters, { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode, overlap });
   }
 
   /** Cold: every connection (none when replaying), so /readyz can say which venue is down and why. */

@@ -11,6 +11,7 @@ import type { SubscriptionControl } from "../common/subscription-control.ts";
 import type { TopicResync } from "../common/topic-resync.ts";
 import type { BinanceConnection, BinanceTopic } from "./connection.ts";
 import { CONNECTION_COUNTERS } from "./metrics.ts";
+import type { OverlapHold } from "./overlap-hold.ts";
 import type { BinanceRest } from "./rest.ts";
 import type { BinanceSnapshotFetch } from "./snapshot-fetch.ts";
 
@@ -42,6 +43,7 @@ export interface BinanceStatsParts {
   readonly lifecycle: ConnectionLifecycle;
   readonly control: SubscriptionControl;
   readonly parseErrorsByCode: ReadonlyMap<string, number>;
+  readonly overlap: OverlapHold;
 }
 
 export function binanceStats(c: BinanceCounters, p: BinanceStatsParts): Record<string, number> {
@@ -55,6 +57,8 @@ export function binanceStats(c: BinanceCounters, p: BinanceStatsParts): Record<s
     deltas: c.deltas,
     gaps: c.gaps,
     duplicates: c.duplicates,
+    overlapHeld: p.overlap.heldTotal,
+    overlapHeldApplied: p.overlap.heldApplied,
     resyncs: p.books.resyncs,
     resyncsDelayed: p.books.resyncsDelayed,
     ignoredBeforeSnapshot: c.ignoredBeforeSnapshot,

@@ -66,6 +66,10 @@ export interface LifecycleHooks {
    * snapshot is bridged) sets its own.
    */
   restartAfterBackoff?: (t: TopicState) => void;
+  /** Planned reconnect: the old socket is still needed (within the ack deadline), e.g. its diffs fill a gap. */
+  awaitingJoin?: (conn: VenueConnection) => boolean;
+  /** Planned reconnect: the overlap of the two sockets is over (the old one closed or gone back to). */
+  overlapOver?: (conn: VenueConnection) => void;
 }
 
 export class ConnectionLifecycle {
@@ -142,6 +146,8 @@ export class ConnectionLifecycle {
       takeConnect: (nowMs) => this.connectBudget.take(nowMs),
       bind: (conn, ws, gen) => this.bindSocket(conn, ws, gen),
       restart: (t) => (hooks.restartAfterBackoff ? hooks.restartAfterBackoff(t) : control.restartTopic(t)),
+      awaitingJoin: hooks.awaitingJoin,
+      overlapOver: hooks.overlapOver,
     });
     // A topic the old socket still serves, refused by the replacement: the replacement failed (after the frame is handled).
     control.onReplacementRefused = (conn, why) => {

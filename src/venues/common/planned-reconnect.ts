@@ -42,6 +42,10 @@ export interface PlannedHost {
   bind(conn: VenueConnection, ws: WebSocket, gen: number): void;
   /** Gets a topic its fresh start (the venue's restart, as after a resync backoff). */
   restart(t: TopicState): void;
+  /** The venue still needs the old socket (its streams not yet joined by the replacement's); bounded by ackTimeoutMs. */
+  awaitingJoin?(conn: VenueConnection): boolean;
+  /** The overlap is over: one socket left (the old one closed, or gone back to). */
+  overlapOver?(conn: VenueConnection): void;
 }
 
 export class PlannedReconnects {
@@ -124,6 +128,7 @@ export class PlannedReconnects {
     conn.plannedWhy = conn.plannedNextWhy;
     conn.plannedNextWhy = "";
     clearOverlap(conn);
+    this.h.overlapOver?.(conn);
   }
 
   /** Abandons a replacement socket that is not the connection's yet. */
@@ -146,6 +151,7 @@ export class PlannedReconnects {
     conn.retiringGeneration = -1;
     clearOverlap(conn);
     if (!ws) return;
+    this.h.overlapOver?.(conn);
     try {
       ws.close(1000, why);
     } catch {
@@ -206,6 +212,7 @@ export class PlannedReconnects {
     }
     h.control.sendRequest(conn, "subscribe", resubscribe);
     for (const t of restart) h.restart(t);
+    h.overlapOver?.(conn);
     try {
       failed?.close(1000, "replacement failed");
     } catch {
@@ -277,6 +284,7 @@ export class PlannedReconnects {
       }
       break;
     }
+    if (this.h.now() - conn.openedMs < this.h.ackTimeoutMs && this.h.awaitingJoin?.(conn)) return;
     this.closeRetiring(conn, "replaced");
     conn.plannedWhy = conn.plannedNextWhy; // a close announced on the replacement meanwhile: replaced in turn
     conn.plannedNextWhy = "";

@@ -131,7 +131,8 @@ export class RestBridge {
   }
 }
 
-function copyUpdate(u: BookUpdate): BookUpdate {
+/** A copy of an update (its own arrays): cold, for what must outlive the connection's reused one. */
+export function copyUpdate(u: BookUpdate): BookUpdate {
   const c = new BookUpdate();
   c.isSnapshot = u.isSnapshot;
   c.replace = u.replace;
