@@ -130,6 +130,8 @@ for (const market of ["spot", "linear"] as const) {
       // The replacement's diffs (two, or more when the simulator added one of its own), each applied once the gap was filled.
       expect(s.overlapHeld).toBeGreaterThanOrEqual(2);
       expect(s.overlapHeldApplied).toBe(s.overlapHeld);
+      const metric = (name: string) => adapter.metrics().find((m) => m.name === name)?.value;
+      expect([metric("overlap_held_total"), metric("overlap_held_applied_total")]).toEqual([s.overlapHeld, s.overlapHeldApplied]);
     });
 
     test("replacement slower: its diffs are repeats and are dropped; the book stays LIVE and equal", async () => {
