@@ -14,6 +14,7 @@ import { BookUpdate } from "../../core/book-update.ts";
 import { BookState } from "../../core/types.ts";
 import { copyUpdate } from "../common/rest-bridge.ts";
 import type { VenueConnection } from "../common/connection.ts";
+import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { type BinanceTopic, SUB_ACTIVE, SUB_PENDING } from "./connection.ts";
 
 /** Diffs held per stream (10 s of `@depth@100ms`); one more is a break. */
@@ -108,13 +109,24 @@ export class OverlapHold {
     return false;
   }
 
-  /** The overlap is over (one socket left): what is held applies if it chains, else its stream resyncs. */
-  overlapOver(conn: VenueConnection): void {
+  /**
+   * The overlap is over. The replacement carries on: what is held applies if it chains, else its stream resyncs.
+   * Gone back to the old socket: it delivered every diff continuously, so the replacement's held diffs come again
+   * from it (dropped, not a break); only a gap in the old socket's own diffs is one. No socket (recycled, stopped):
+   * nothing held counts (the connection's books are invalidated by the caller, or the adapter is stopping).
+   */
+  overlapOver(conn: VenueConnection, carrier: OverlapCarrier): void {
     for (const t of conn.topics as BinanceTopic[]) {
       this.joined.delete(t);
-      if (!this.held.has(t)) continue;
+      let list = this.held.get(t);
+      if (!list) continue;
+      if (carrier === "none") {
+        this.held.delete(t);
+        continue;
+      }
+      if (carrier === "old") this.held.set(t, (list = list.filter((h) => !h.fromReplacement)));
       this.drain(t);
-      const list = this.held.get(t);
+      list = this.held.get(t);
       if (!list) continue;
       this.held.delete(t);
       const h = list[0]!;
