@@ -6,7 +6,7 @@
  * fill the gap; then the held diffs are applied in order while they chain. And the old socket is kept until each live
  * stream has had a diff of the replacement applied or repeated (its stream joined the book), within the ack deadline:
  * closing it earlier would lose the diffs still on its path. When the overlap ends (old socket closed, or gone back
- * to) what is still held and does not chain is a break: the usual resync. Never applied out of order.
+ * to) what is still held and does not chain is a break (see overlapOver). Never applied out of order.
  * Cold: only during an overlap; nothing is allocated otherwise.
  * @module
  */
@@ -112,21 +112,21 @@ export class OverlapHold {
   /**
    * The overlap is over. The replacement carries on: what is held applies if it chains, else its stream resyncs.
    * Gone back to the old socket: it delivered every diff continuously, so the replacement's held diffs come again
-   * from it (dropped, not a break); only a gap in the old socket's own diffs is one. No socket (recycled, stopped):
-   * nothing held counts (the connection's books are invalidated by the caller, or the adapter is stopping).
+   * from it (dropped, not a break) for each stream it served; only a gap in the old socket's own diffs is one. No
+   * socket (recycled, stopped): nothing held counts (the books are invalidated by the caller, or the adapter stops).
    */
   overlapOver(conn: VenueConnection, carrier: OverlapCarrier): void {
     for (const t of conn.topics as BinanceTopic[]) {
       this.joined.delete(t);
-      let list = this.held.get(t);
-      if (!list) continue;
+      if (!this.held.has(t)) continue;
       if (carrier === "none") {
         this.held.delete(t);
         continue;
       }
-      if (carrier === "old") this.held.set(t, (list = list.filter((h) => !h.fromReplacement)));
+      // Gone back to: a stream the old socket served (ACTIVE again) gets every diff from it; others were not on it.
+      if (carrier === "old" && t.sub === SUB_ACTIVE) this.held.set(t, this.held.get(t)!.filter((h) => !h.fromReplacement));
       this.drain(t);
-      list = this.held.get(t);
+      const list = this.held.get(t);
       if (!list) continue;
       this.held.delete(t);
       const h = list[0]!;
