@@ -155,7 +155,7 @@ export class BinanceAdapter implements VenueAdapter {
         // The stream stays subscribed: diffs buffered during the backoff get their snapshot now, else the next diff starts the bridge.
         restartAfterBackoff: (t) => this.onBackoffOver(t as BinanceTopic),
         awaitingJoin: (conn) => this.overlap.awaitingJoin(conn),
-        overlapOver: (conn) => this.overlap.overlapOver(conn),
+        overlapOver: (conn, carrier) => this.overlap.overlapOver(conn, carrier),
       },
       {
         ...opts,

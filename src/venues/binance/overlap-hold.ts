@@ -6,7 +6,7 @@
  * fill the gap; then the held diffs are applied in order while they chain. And the old socket is kept until each live
  * stream has had a diff of the replacement applied or repeated (its stream joined the book), within the ack deadline:
  * closing it earlier would lose the diffs still on its path. When the overlap ends (old socket closed, or gone back
- * to) what is still held and does not chain is a break: the usual resync. Never applied out of order.
+ * to) what is still held and does not chain is a break (see overlapOver). Never applied out of order.
  * Cold: only during an overlap; nothing is allocated otherwise.
  * @module
  */
@@ -14,6 +14,7 @@ import { BookUpdate } from "../../core/book-update.ts";
 import { BookState } from "../../core/types.ts";
 import { copyUpdate } from "../common/rest-bridge.ts";
 import type { VenueConnection } from "../common/connection.ts";
+import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { type BinanceTopic, SUB_ACTIVE, SUB_PENDING } from "./connection.ts";
 
 /** Diffs held per stream (10 s of `@depth@100ms`); one more is a break. */
@@ -108,11 +109,22 @@ export class OverlapHold {
     return false;
   }
 
-  /** The overlap is over (one socket left): what is held applies if it chains, else its stream resyncs. */
-  overlapOver(conn: VenueConnection): void {
+  /**
+   * The overlap is over. The replacement carries on: what is held applies if it chains, else its stream resyncs.
+   * Gone back to the old socket: it delivered every diff continuously, so the replacement's held diffs come again
+   * from it (dropped, not a break) for each stream it served; only a gap in the old socket's own diffs is one. No
+   * socket (recycled, stopped): nothing held counts (the books are invalidated by the caller, or the adapter stops).
+   */
+  overlapOver(conn: VenueConnection, carrier: OverlapCarrier): void {
     for (const t of conn.topics as BinanceTopic[]) {
       this.joined.delete(t);
       if (!this.held.has(t)) continue;
+      if (carrier === "none") {
+        this.held.delete(t);
+        continue;
+      }
+      // Gone back to: a stream the old socket served (ACTIVE again) gets every diff from it; others were not on it.
+      if (carrier === "old" && t.sub === SUB_ACTIVE) this.held.set(t, this.held.get(t)!.filter((h) => !h.fromReplacement));
       this.drain(t);
       const list = this.held.get(t);
       if (!list) continue;

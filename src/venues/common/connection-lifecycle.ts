@@ -12,7 +12,7 @@ import { equalJitterMs } from "./backoff.ts";
 import { SlidingWindowBudget } from "./budgets.ts";
 import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
 import type { Keepalive } from "./hooks.ts";
-import { PlannedReconnects } from "./planned-reconnect.ts";
+import { type OverlapCarrier, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
 
 /** Nothing at all received for this long: the connection is dead (every venue, unless configured). */
@@ -68,8 +68,8 @@ export interface LifecycleHooks {
   restartAfterBackoff?: (t: TopicState) => void;
   /** Planned reconnect: the old socket is still needed (within the ack deadline), e.g. its diffs fill a gap. */
   awaitingJoin?: (conn: VenueConnection) => boolean;
-  /** Planned reconnect: the overlap of the two sockets is over (the old one closed or gone back to). */
-  overlapOver?: (conn: VenueConnection) => void;
+  /** Planned reconnect: the overlap of the two sockets is over; `carrier` carries the streams on (PlannedHost.overlapOver). */
+  overlapOver?: (conn: VenueConnection, carrier: OverlapCarrier) => void;
 }
 
 export class ConnectionLifecycle {

@@ -44,9 +44,16 @@ export interface PlannedHost {
   restart(t: TopicState): void;
   /** The venue still needs the old socket (its streams not yet joined by the replacement's); bounded by ackTimeoutMs. */
   awaitingJoin?(conn: VenueConnection): boolean;
-  /** The overlap is over: one socket left (the old one closed, or gone back to). */
-  overlapOver?(conn: VenueConnection): void;
+  /**
+   * The overlap is over. `carrier`: the socket that carries the streams on: the replacement (the old one closed), the
+   * old one (gone back to: it delivered continuously, so what only the replacement brought comes again), or none (the
+   * connection is recycled or stopped: its books are invalidated or no longer matter).
+   */
+  overlapOver?(conn: VenueConnection, carrier: OverlapCarrier): void;
 }
+
+/** Which socket carries the streams once a planned reconnect's overlap is over (PlannedHost.overlapOver). */
+export type OverlapCarrier = "replacement" | "old" | "none";
 
 export class PlannedReconnects {
   constructor(private readonly h: PlannedHost) {}
@@ -128,7 +135,7 @@ export class PlannedReconnects {
     conn.plannedWhy = conn.plannedNextWhy;
     conn.plannedNextWhy = "";
     clearOverlap(conn);
-    this.h.overlapOver?.(conn);
+    this.h.overlapOver?.(conn, "replacement");
   }
 
   /** Abandons a replacement socket that is not the connection's yet. */
@@ -145,13 +152,13 @@ export class PlannedReconnects {
   }
 
   /** Closes the old socket of a make-before-break (done, or the whole connection is going). */
-  closeRetiring(conn: VenueConnection, why: string): void {
+  closeRetiring(conn: VenueConnection, why: string, carrier: OverlapCarrier = "none"): void {
     const ws = conn.retiringWs;
     conn.retiringWs = null;
     conn.retiringGeneration = -1;
     clearOverlap(conn);
     if (!ws) return;
-    this.h.overlapOver?.(conn);
+    this.h.overlapOver?.(conn, carrier);
     try {
       ws.close(1000, why);
     } catch {
@@ -212,7 +219,7 @@ export class PlannedReconnects {
     }
     h.control.sendRequest(conn, "subscribe", resubscribe);
     for (const t of restart) h.restart(t);
-    h.overlapOver?.(conn);
+    h.overlapOver?.(conn, "old");
     try {
       failed?.close(1000, "replacement failed");
     } catch {
@@ -285,7 +292,7 @@ export class PlannedReconnects {
       break;
     }
     if (this.h.now() - conn.openedMs < this.h.ackTimeoutMs && this.h.awaitingJoin?.(conn)) return;
-    this.closeRetiring(conn, "replaced");
+    this.closeRetiring(conn, "replaced", "replacement");
     conn.plannedWhy = conn.plannedNextWhy; // a close announced on the replacement meanwhile: replaced in turn
     conn.plannedNextWhy = "";
     conn.plannedFailuresInRow = 0;
