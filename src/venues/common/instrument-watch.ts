@@ -32,6 +32,12 @@ export interface InstrumentWatchOptions<T extends TopicState> extends Pick<LateI
   intervalMs: number;
   /** Periodic, announced and asked-for reloads (CommonAdapterOptions.recheckInstruments); late symbols are retried regardless. */
   recheck: boolean;
+  /**
+   * A reload asks for (and applies) only the resolved topics that asked for it (requestNow's `index`), not the whole
+   * market: Upbit/Bithumb derive a tick from the last trade price, so a whole-market answer would rebuild every other
+   * code whose price moved a band since start, healthy books included.
+   */
+  applyAskedOnly?: boolean;
   /** Start with no symbol resolved (CommonAdapterOptions.allowNoInstruments). */
   allowNoInstruments: boolean;
   /** Deadline checks (CommonAdapterOptions.instrumentCheckMs / lateCheckMs; the smaller wins). */
@@ -76,6 +82,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   readonly late: LateInstruments;
   readonly reloader: InstrumentReloader;
   private live = false;
+  /** Topics whose number did not fit, by index, until a reload answered for them (applyAskedOnly). */
+  private readonly asked = new Set<number>();
 
   constructor(private readonly o: InstrumentWatchOptions<T>) {
     const { venue, log, now, random, config, subscriptions } = o;
@@ -145,9 +153,11 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     this.late.stop();
   }
 
-  /** A price or size that did not fit: reload the market now (re-checks of a market coalesce). */
-  requestNow(market: MarketName): void {
-    if (this.live && this.o.recheck) this.reloader.requestNow(market);
+  /** A price or size that did not fit (topic `index`): reload the market now (re-checks of a market coalesce). */
+  requestNow(market: MarketName, index?: number): void {
+    if (!this.live || !this.o.recheck) return;
+    if (index !== undefined) this.asked.add(index);
+    this.reloader.requestNow(market);
   }
 
   /** A change the venue announced for `atMs` (OKX upcChg). */
@@ -171,7 +181,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   private async query(market: MarketName, own: boolean): Promise<void> {
     const { config, source } = this.o;
     const current = this.o.instruments();
-    const topics = own ? this.o.topics.filter((t) => t.market === market && current?.[t.index] !== undefined && !config.overrides.has(`${t.market}:${t.symbol}`)) : [];
+    const wanted = (t: T) => !this.o.applyAskedOnly || this.asked.has(t.index);
+    const topics = own ? this.o.topics.filter((t) => t.market === market && current?.[t.index] !== undefined && !config.overrides.has(`${t.market}:${t.symbol}`) && wanted(t)) : [];
     const late: LateQuery | null = this.late.queryOf(market);
     if (topics.length === 0 && late === null) return;
     const symbols = [...new Set([...topics.map((t) => t.symbol), ...(late?.symbols ?? [])])];
@@ -185,6 +196,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       return;
     }
     if (!this.live || this.o.lifecycle().stopping) return;
+    for (const t of topics) this.asked.delete(t.index); // answered (a failed query keeps them for the retry)
     this.o.afterQuery?.(market, symbols, startedMs);
     if (topics.length > 0) await this.applyChanges(market, topics, specs);
     if (late !== null) await this.late.answer(late, specs);

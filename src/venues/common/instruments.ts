@@ -178,8 +178,25 @@ export function badSpec(spec: InstrumentSpec, err: unknown): string {
   return `bad tick/lot ${spec.tickSize}/${spec.lotSize}: ${String(err)}`;
 }
 
-/** Adds or updates entries of the disk cache (a symbol resolved while running), keeping every other entry. */
-export async function mergeIntoInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
+/** The merge last queued per cache path: merges of one file run one after the other. */
+const merging = new Map<string, Promise<void>>();
+
+/**
+ * Adds or updates entries of the disk cache (a symbol resolved while running, a changed tick), keeping every other
+ * entry. Merges of one path queue behind each other: two markets answered at once would otherwise both read the old
+ * file and the second write would drop the first one's entries.
+ */
+export function mergeIntoInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
+  const done = (merging.get(path) ?? Promise.resolve()).then(() => mergeNow(path, venue, entries));
+  const tail = done.catch(() => undefined);
+  merging.set(path, tail);
+  void tail.then(() => {
+    if (merging.get(path) === tail) merging.delete(path);
+  });
+  return done;
+}
+
+async function mergeNow(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
   const cache = await readInstrumentCache(path).catch(() => new Map<string, InstrumentSpec>());
   let dirty = false;
   for (const [key, spec] of entries) {

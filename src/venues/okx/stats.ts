@@ -136,7 +136,7 @@ export function okxMetrics(s: Record<string, number>, c: OkxCounters, conns: rea
     counter("rest_bridged_total", "REST snapshots bridged to the update stream", s.restBridged!),
     counter("rest_buffer_overflows_total", "Books resynced because no REST snapshot bridged before 1000 updates were buffered", s.restOverflows!),
     counter("instrument_reloads_total", "Instrument listings reloaded per market (periodic, announced upcChg, or a number that did not fit)", s.instrumentReloads!),
-    counter("instrument_reload_failures_total", "Instrument reloads that failed (retried after a minute)", s.instrumentReloadFailures!),
+    counter("instrument_reload_failures_total", "Instrument reloads that failed (retried after 2 s, doubling to 1 min)", s.instrumentReloadFailures!),
     counter("stale_resyncs_total", "Books resynced because they went silent", s.staleResyncs!),
     counter("subscribe_rejected_total", "Subscriptions refused by OKX (book halted)", s.subscribeRejected!),
     counter("request_budget_waits_total", "Resyncs delayed by the 480 requests per hour per connection", s.requestBudgetWaits!),

@@ -148,6 +148,7 @@ export class UpbitAdapter implements VenueAdapter {
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
       addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp),
       apply: (t, inst) => this.applyInstrument(t, inst),
+      applyAskedOnly: true, // a tick derived from the last price: only the code whose number did not fit is re-derived
     });
   }
 
@@ -344,9 +345,9 @@ export class UpbitAdapter implements VenueAdapter {
     this.control.onControl(conn, msg);
   }
 
-  /** A price or size that does not fit (or a venue reset): reload its market's instruments now (re-checks of a market coalesce). */
+  /** A price or size that does not fit: re-derive this code's instrument now (re-checks of a market coalesce into one query). */
   private recheckInstrument(t: UpbitTopic): void {
-    if (!this.config.overrides.has(`${t.market}:${t.symbol}`)) this.watch.requestNow(t.market);
+    if (!this.config.overrides.has(`${t.market}:${t.symbol}`)) this.watch.requestNow(t.market, t.index);
   }
 
   /** A changed tick or lot (the watch's reload): new exponents in the table, the sink told, the book rebuilt. Cold. */
