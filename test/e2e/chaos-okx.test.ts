@@ -71,6 +71,17 @@ async function okxVenue(seed: number, initialSnapshot: boolean): Promise<ChaosVe
     },
   }));
   const sym = (t: ChaosTopic) => topics.find((x) => x.id === t.id)!.symbol;
+  // The units the venue lists now: an announced change counts from its effTime, so convergence (and the end of the
+  // run) waits for the feeder's reload after it instead of racing it (a run can end before effTime + the reload).
+  const startExponents = new Map(all.map((t) => {
+    const spec = defaultSpec(t.market, t.symbol);
+    return [instrumentIdOf("okx", t.market, t.symbol), [exponentOf(spec.tickSize), exponentOf(spec.lotSize)] as [number, number]];
+  }));
+  const exponentsNow = (id: number): [number, number] => {
+    const e: [number, number] = [...startExponents.get(id)!];
+    for (const c of changes) if (c.id === id && Date.now() >= c.effTimeMs) e[c.param === "tickSz" ? 0 : 1] = c.exp;
+    return e;
+  };
   const faults: ChaosFault[] = [
     { name: "gap", weight: 2, inject: (_r, t) => sim.inject("gap", sym(t)) },
     { name: "duplicate", inject: (_r, t) => sim.inject("duplicate", sym(t)) },
@@ -106,6 +117,7 @@ async function okxVenue(seed: number, initialSnapshot: boolean): Promise<ChaosVe
       }
     },
     ready: () => !sim.stalled,
+    exponentsNow,
     makeFeeder: (dest, dropFilter) => {
       const okx: Record<string, unknown> = { ws_url: sim.wsUrl, rest_url: sim.restUrl, instrument_cache: cache };
       for (const m of MARKETS) okx[m.market] = { depth: m.depth, symbols: m.symbols };
@@ -132,8 +144,8 @@ async function okxVenue(seed: number, initialSnapshot: boolean): Promise<ChaosVe
  * shown usable in the old units once mantissas are in the new ones, nor the reverse (the check parses the
  * venue's book at the exponents the subscriber shows).
  */
-function announceChanges(sim: OkxSim, seed: number): { id: number; param: "tickSz" | "lotSz"; exp: number }[] {
-  const out: { id: number; param: "tickSz" | "lotSz"; exp: number }[] = [];
+function announceChanges(sim: OkxSim, seed: number): { id: number; param: "tickSz" | "lotSz"; exp: number; effTimeMs: number }[] {
+  const out: { id: number; param: "tickSz" | "lotSz"; exp: number; effTimeMs: number }[] = [];
   const rng = new Rng(seed * 7919);
   const all = MARKETS.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol })));
   for (let k = 0; k < 2; k++) {
@@ -142,8 +154,9 @@ function announceChanges(sim: OkxSim, seed: number): { id: number; param: "tickS
     const param = rng.next() < 0.5 ? "tickSz" : "lotSz";
     const step = param === "tickSz" ? spec.tickSize : spec.lotSize;
     const e = exponentOf(step);
-    sim.announceChange(t.symbol, { param, newValue: formatFixed(parseFixed(step, e), e + 1), effTimeMs: Date.now() + rng.int(1000, 4000) });
-    out.push({ id: instrumentIdOf("okx", t.market, t.symbol), param, exp: e + 1 });
+    const effTimeMs = Date.now() + rng.int(1000, 4000);
+    sim.announceChange(t.symbol, { param, newValue: formatFixed(parseFixed(step, e), e + 1), effTimeMs });
+    out.push({ id: instrumentIdOf("okx", t.market, t.symbol), param, exp: e + 1, effTimeMs });
   }
   return out;
 }
@@ -154,7 +167,8 @@ describe("okx: randomized fault schedules, simulator → feeder → multicast �
     test(`seed ${seed} (${initialSnapshot ? "books with its snapshot" : "REST snapshot bridged"}): every usable book equals the venue's; all LIVE and equal at the end`, { timeout: 120_000 }, async () => {
       const dest = uniqueDestination(91);
       const venue = await okxVenue(seed, initialSnapshot);
-      const r = await runChaos(venue, { seed, ops: chaosOps(150), ...dest });
+      // The run ends after the last announced change took effect; convergence then waits for the units it lists.
+      const r = await runChaos(venue, { seed, ops: chaosOps(150), ...dest, endNotBeforeMs: Math.max(...venue.changes.map((c) => c.effTimeMs)) });
         if (process.env.CHAOS_VERBOSE) console.log(describeRun(r));
       expect(r.violations, `seed ${seed}: ${r.schedule.join(" ")}`).toEqual([]);
       expect(r.usableChecks).toBeGreaterThan(100);

@@ -98,6 +98,11 @@ export interface ChaosOptions {
   /** Longest wait for convergence (default 30 s). */
   settleTimeoutMs?: number;
   /**
+   * The schedule's end waits (the venue still stepping) until this wall-clock time, e.g. the last announced instrument
+   * change's effTime, so the final convergence covers it (with venue.exponentsNow) instead of racing it.
+   */
+  endNotBeforeMs?: number;
+  /**
    * Run the pipeline on this many Bun Workers under a Supervisor (venue.feederConfig), publishing to port + 1
    * through a relay that applies the datagram faults; adds the fault workerKill (a worker dies, the supervisor
    * restarts it while the others keep publishing).
@@ -422,6 +427,11 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       checkAll(); // a book can become usable without an event of its own (its stream speaking again after a silence)
     }
     op = o.ops;
+    while (o.endNotBeforeMs !== undefined && Date.now() < o.endNotBeforeMs) {
+      if (venue.ready?.() ?? true) venue.step(1);
+      await delay(50);
+      checkAll();
+    }
     await converge("end of the schedule");
     for (let i = 0; i < 5; i++) {
       venue.step(1);
