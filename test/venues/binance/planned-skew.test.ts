@@ -7,102 +7,19 @@
  * - Replacement slower: its diffs are repeats of what the book has (`u` ≤ last): dropped.
  * Both markets; every book update is compared with the simulator's book at that update id; no book leaves LIVE.
  */
-import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
-import type { BookUpdate } from "../../../src/core/book-update.ts";
-import { parseFixed } from "../../../src/core/fixed.ts";
-import { silentLogger } from "../../../src/core/log.ts";
-import type { Instrument } from "../../../src/core/types.ts";
-import type { VenueConfig } from "../../../src/config/types.ts";
-import { startBinanceSimulator, type BinanceSim } from "../../../src/sim/binance-sim.ts";
-import { BinanceAdapter } from "../../../src/venues/binance/index.ts";
-import type { Subscription } from "../../../src/venues/venue.ts";
-import { makeTempDir } from "../../support/temp-dirs.ts";
-import { BookMaps, until } from "../planned-fallback-harness.ts";
-import { startWsProxy, type WsProxy } from "../ws-proxy.ts";
+import { until } from "../planned-fallback-harness.ts";
+import { replacementDown, setup } from "./skew-harness.ts";
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (stops.length > 0) await stops.pop()!();
 });
 
-/** A sink that checks every update against the simulator's book at that update id. */
-class CheckingSink extends BookMaps {
-  readonly mismatches: string[] = [];
-  updates = 0;
-  constructor(
-    instruments: (Instrument | undefined)[],
-    private readonly sim: BinanceSim,
-    private readonly sub: Subscription,
-  ) {
-    super(instruments);
-  }
-  override onBookUpdate(index: number, u: BookUpdate): void {
-    super.onBookUpdate(index, u);
-    this.updates++;
-    if (!this.equalAt(index, u.venueSeq)) this.mismatches.push(`book ${index} differs from the simulator's at u ${u.venueSeq}`);
-  }
-  equalAt(index: number, seq: number): boolean {
-    const at = this.sim.bookAt(this.sub.market, this.sub.symbol, seq);
-    const inst = this.instruments[index]!;
-    if (!at) return false;
-    const same = (a: Map<number, number> | undefined, b: Map<string, string>) =>
-      a !== undefined && a.size === b.size && [...b].every(([p, q]) => a.get(parseFixed(p, inst.priceExp)) === parseFixed(q, inst.qtyExp));
-    return same(this.bids[index], at.bids) && same(this.asks[index], at.asks);
-  }
-  equalNow(): boolean {
-    return this.seq[0] === this.sim.book(this.sub.market, this.sub.symbol).u && this.equalAt(0, this.seq[0]!);
-  }
-}
-
-async function setup(market: "spot" | "linear", seed: number, fetchFn: typeof fetch = fetch) {
-  const sim = await startBinanceSimulator({ markets: [{ market, symbols: ["BTCUSDT"] }], seed, shutdownGraceMs: 30_000, history: true });
-  const proxy: WsProxy = startWsProxy(sim.wsUrl);
-  const sub: Subscription = { market, symbol: "BTCUSDT", depth: 100 };
-  const config: VenueConfig = {
-    venue: "binance",
-    wsUrl: proxy.origin,
-    restUrl: sim.restUrl,
-    instrumentCachePath: join(makeTempDir("binance-skew"), "i.json"),
-    markets: [{ market, depth: 100, symbols: ["BTCUSDT"] }],
-    overrides: new Map(),
-  };
-  let diffFrames = 0;
-  const adapter = new BinanceAdapter(config, [sub], {
-    log: silentLogger,
-    fetch: fetchFn,
-    ackTimeoutMs: 5_000,
-    reconnectBaseMs: 300,
-    reconnectMaxMs: 600,
-    onRawFrame: (_m, _c, f) => void (f.includes("depthUpdate") && diffFrames++),
-  });
-  stops.push(async () => {
-    await adapter.stop();
-    proxy.stop();
-    await sim.stop();
-  });
-  const sink = new CheckingSink(await adapter.loadInstruments(), sim, sub);
-  adapter.start(sink);
-  sim.step(1);
-  await until(() => adapter.topicInfo(0).state === "live" && sink.equalNow(), "the book live and equal");
-  sim.step(3);
-  await until(() => sink.equalNow(), "the book equal after 3 diffs");
-  /** Diff frames the adapter received so far (both sockets). */
-  const frames = () => diffFrames;
-  return { sim, proxy, adapter, sink, frames };
-}
-
-/** The downstream frames of the replacement (link 1), recorded as the proxy forwards them. */
-function replacementDown(proxy: WsProxy, holdUp: boolean): string[] {
-  const down: string[] = [];
-  proxy.next = { holdUp, rewriteDown: (f) => (down.push(f), f) };
-  return down;
-}
-
 for (const market of ["spot", "linear"] as const) {
   describe(`binance ${market}: planned reconnect with skewed sockets`, { timeout: 30_000 }, () => {
     test("replacement faster: its diffs ahead of the book wait for the old socket's; the book stays LIVE and equal, nothing resyncs", async () => {
-      const { sim, proxy, adapter, sink, frames } = await setup(market, market === "spot" ? 31 : 32);
+      const { sim, proxy, adapter, sink, frames } = await setup(stops, market, market === "spot" ? 31 : 32);
       const down = replacementDown(proxy, true);
       sim.inject("serverShutdown");
       await until(() => proxy.links.length === 2 && (proxy.links[1]!.heldUp ?? []).some((m) => m.includes("SUBSCRIBE")), "the replacement's SUBSCRIBE (held)");
@@ -135,7 +52,7 @@ for (const market of ["spot", "linear"] as const) {
     });
 
     test("replacement slower: its diffs are repeats and are dropped; the book stays LIVE and equal", async () => {
-      const { sim, proxy, adapter, sink } = await setup(market, market === "spot" ? 33 : 34);
+      const { sim, proxy, adapter, sink } = await setup(stops, market, market === "spot" ? 33 : 34);
       const down = replacementDown(proxy, false);
       proxy.next = { ...proxy.next!, holdDown: true };
       sim.inject("serverShutdown");
@@ -163,7 +80,7 @@ for (const market of ["spot", "linear"] as const) {
         if (gateOn && String(input).includes("/depth")) await new Promise<void>((r) => (release = r));
         return fetch(input, init);
       }) as typeof fetch;
-      const { sim, proxy, adapter, sink, frames } = await setup(market, market === "spot" ? 35 : 36, gated);
+      const { sim, proxy, adapter, sink, frames } = await setup(stops, market, market === "spot" ? 35 : 36, gated);
       gateOn = true;
       sim.inject("gap");
       sim.step(2); // a break: the book resyncs, its snapshot request waits at the gate

@@ -1,0 +1,90 @@
+/**
+ * The rig shared by the Binance skewed planned-reconnect tests (planned-skew.test.ts, overlap-review.test.ts): the
+ * simulator behind a WebSocket proxy (../ws-proxy.ts), an adapter on one symbol, and a sink that checks every book
+ * update against the simulator's book at that update id. `setup` pushes its clean-up onto the caller's `stops`.
+ */
+import { join } from "node:path";
+import type { BookUpdate } from "../../../src/core/book-update.ts";
+import { parseFixed } from "../../../src/core/fixed.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import type { Instrument } from "../../../src/core/types.ts";
+import type { VenueConfig } from "../../../src/config/types.ts";
+import { startBinanceSimulator, type BinanceSim } from "../../../src/sim/binance-sim.ts";
+import { BinanceAdapter } from "../../../src/venues/binance/index.ts";
+import type { Subscription } from "../../../src/venues/venue.ts";
+import { makeTempDir } from "../../support/temp-dirs.ts";
+import { BookMaps, until } from "../planned-fallback-harness.ts";
+import { startWsProxy, type WsProxy } from "../ws-proxy.ts";
+
+/** A sink that checks every update against the simulator's book at that update id. */
+export class CheckingSink extends BookMaps {
+  readonly mismatches: string[] = [];
+  updates = 0;
+  constructor(
+    instruments: (Instrument | undefined)[],
+    private readonly sim: BinanceSim,
+    private readonly sub: Subscription,
+  ) {
+    super(instruments);
+  }
+  override onBookUpdate(index: number, u: BookUpdate): void {
+    super.onBookUpdate(index, u);
+    this.updates++;
+    if (!this.equalAt(index, u.venueSeq)) this.mismatches.push(`book ${index} differs from the simulator's at u ${u.venueSeq}`);
+  }
+  equalAt(index: number, seq: number): boolean {
+    const at = this.sim.bookAt(this.sub.market, this.sub.symbol, seq);
+    const inst = this.instruments[index]!;
+    if (!at) return false;
+    const same = (a: Map<number, number> | undefined, b: Map<string, string>) =>
+      a !== undefined && a.size === b.size && [...b].every(([p, q]) => a.get(parseFixed(p, inst.priceExp)) === parseFixed(q, inst.qtyExp));
+    return same(this.bids[index], at.bids) && same(this.asks[index], at.asks);
+  }
+  equalNow(): boolean {
+    return this.seq[0] === this.sim.book(this.sub.market, this.sub.symbol).u && this.equalAt(0, this.seq[0]!);
+  }
+}
+
+export async function setup(stops: (() => Promise<void>)[], market: "spot" | "linear", seed: number, fetchFn: typeof fetch = fetch) {
+  const sim = await startBinanceSimulator({ markets: [{ market, symbols: ["BTCUSDT"] }], seed, shutdownGraceMs: 30_000, history: true });
+  const proxy: WsProxy = startWsProxy(sim.wsUrl);
+  const sub: Subscription = { market, symbol: "BTCUSDT", depth: 100 };
+  const config: VenueConfig = {
+    venue: "binance",
+    wsUrl: proxy.origin,
+    restUrl: sim.restUrl,
+    instrumentCachePath: join(makeTempDir("binance-skew"), "i.json"),
+    markets: [{ market, depth: 100, symbols: ["BTCUSDT"] }],
+    overrides: new Map(),
+  };
+  let diffFrames = 0;
+  const adapter = new BinanceAdapter(config, [sub], {
+    log: silentLogger,
+    fetch: fetchFn,
+    ackTimeoutMs: 5_000,
+    reconnectBaseMs: 300,
+    reconnectMaxMs: 600,
+    onRawFrame: (_m, _c, f) => void (f.includes("depthUpdate") && diffFrames++),
+  });
+  stops.push(async () => {
+    await adapter.stop();
+    proxy.stop();
+    await sim.stop();
+  });
+  const sink = new CheckingSink(await adapter.loadInstruments(), sim, sub);
+  adapter.start(sink);
+  sim.step(1);
+  await until(() => adapter.topicInfo(0).state === "live" && sink.equalNow(), "the book live and equal");
+  sim.step(3);
+  await until(() => sink.equalNow(), "the book equal after 3 diffs");
+  /** Diff frames the adapter received so far (both sockets). */
+  const frames = () => diffFrames;
+  return { sim, proxy, adapter, sink, frames };
+}
+
+/** The downstream frames of the replacement (link 1), recorded as the proxy forwards them. */
+export function replacementDown(proxy: WsProxy, holdUp: boolean): string[] {
+  const down: string[] = [];
+  proxy.next = { holdUp, rewriteDown: (f) => (down.push(f), f) };
+  return down;
+}
