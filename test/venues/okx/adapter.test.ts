@@ -92,7 +92,9 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     sim.step(4);
     await until(() => equal(0) && equal(1), "books equal, 4 messages past the stale snapshot");
     sim.inject("notice");
-    await until(() => adapter.stats().plannedReconnects === 2 && adapter.stats().olderSnapshots === 1, "both connections replaced, the stale snapshot ignored");
+    // At least the stale one: under load the other connection's replacement can also trail its old socket, and its
+    // snapshot, older than the book by then, is ignored the same way (seen: olderSnapshots 2, no book invalidated).
+    await until(() => adapter.stats().plannedReconnects === 2 && adapter.stats().olderSnapshots >= 1, "both connections replaced, the stale snapshot ignored");
     for (let k = 0; k < 5; k++) sim.step(2);
     await until(() => equal(0) && equal(1) && sim.stats.connections === 2, "books equal on the new sockets, old ones closed");
     sim.step(3);
