@@ -1,0 +1,55 @@
+/**
+ * `feeder <command> --help` and the README's CLI reference against the options each command really parses
+ * (CommandSpec.options, what node:util parseArgs accepts): an option added without help, or help (or README) naming a
+ * flag the command no longer takes, fails here.
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { describe, expect, test } from "vitest";
+import { COMMANDS } from "../../src/cli/commands/index.ts";
+import { commandHelp } from "../../src/cli/main.ts";
+import type { CommandSpec } from "../../src/cli/command.ts";
+
+const README = readFileSync(resolve(import.meta.dirname, "../../README.md"), "utf8");
+
+/** Flags a text names (`--name`), leaving out examples of other commands (`feeder sim --venue okx`). */
+function flagsNamed(text: string, command: string): Set<string> {
+  const own = text.replace(/`feeder ([a-z-]+)[^`]*`/g, (span, cmd: string) => (cmd === command ? span : ""));
+  return new Set([...own.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!).filter((f) => f !== "help"));
+}
+
+/** The README's CLI reference rows of a command (the table's first cell starts with its name). */
+function readmeRows(c: CommandSpec): string {
+  const start = README.indexOf("## CLI reference");
+  const table = README.slice(start, README.indexOf("\n## ", start + 5));
+  return table
+    .split("\n")
+    .filter((l) => l.startsWith(`| \`${c.name} `) || l.startsWith(`| \`${c.name}\``))
+    .join("\n");
+}
+
+describe("--help and README describe every option each command parses", () => {
+  test.each(COMMANDS.map((c) => [c.name, c] as const))("feeder %s", (_name, c) => {
+    const help = commandHelp(c);
+    const lines = help.split("\n");
+    for (const [name, o] of Object.entries(c.options)) {
+      // An option line of its own: indented, the short form first when there is one.
+      const short = (o as { short?: string }).short;
+      const line = new RegExp(`^ +${short ? `-${short}, ` : "(?!-[a-zA-Z], )"}--${name}(?![\\w-])`);
+      expect(lines.some((l) => line.test(l)), `feeder ${c.name} --help: a line "${short ? `-${short}, ` : ""}--${name} …"`).toBe(true);
+    }
+    for (const flag of flagsNamed(help, c.name)) expect(Object.keys(c.options), `feeder ${c.name} --help names --${flag}`).toContain(flag);
+
+    const rows = readmeRows(c);
+    expect(rows, `README.md § CLI reference has a row for ${c.name}`).not.toBe("");
+    const named = flagsNamed(rows, c.name);
+    for (const name of Object.keys(c.options)) expect([...named], `README.md § CLI reference, ${c.name}: --${name}`).toContain(name);
+    for (const flag of named) expect(Object.keys(c.options), `README.md § CLI reference, ${c.name} names --${flag}`).toContain(flag);
+  });
+
+  test("the program's help lists every command with its summary", async () => {
+    const { programHelp } = await import("../../src/cli/main.ts");
+    const text = programHelp();
+    for (const c of COMMANDS) expect(text).toMatch(new RegExp(`^  ${c.name} +${c.summary.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"));
+  });
+});
