@@ -3,8 +3,8 @@
  * (CommandSpec.options, what node:util parseArgs accepts): an option added without help, or help (or README) naming a
  * flag the command no longer takes, fails here.
  */
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 import { COMMANDS } from "../../src/cli/commands/index.ts";
 import { commandHelp } from "../../src/cli/main.ts";
@@ -51,5 +51,39 @@ describe("--help and README describe every option each command parses", () => {
     const { programHelp } = await import("../../src/cli/main.ts");
     const text = programHelp();
     for (const c of COMMANDS) expect(text).toMatch(new RegExp(`^  ${c.name} +${c.summary.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"));
+  });
+
+  test("every `feeder <command> … --flag` in README.md, docs/ and deploy/ is a flag that command parses", () => {
+    const root = resolve(import.meta.dirname, "../..");
+    const files: string[] = ["README.md"];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(join(root, dir))) {
+        const path = join(dir, name);
+        if (statSync(join(root, path)).isDirectory()) walk(path);
+        else files.push(path);
+      }
+    };
+    walk("docs");
+    walk("deploy");
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const file of files) {
+      for (const line of readFileSync(join(root, file), "utf8").split("\n")) {
+        for (const m of line.matchAll(/feeder\s+([a-z-]+)((?:\s+[^\s`|;&)]+)*)/g)) {
+          const c = COMMANDS.find((x) => x.name === m[1]);
+          if (c === undefined) continue;
+          for (const f of m[2]!.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)) {
+            checked++;
+            if (f[1] !== "help" && !(f[1]! in c.options)) wrong.push(`${file}: feeder ${c.name} --${f[1]}`);
+          }
+          for (const f of m[2]!.matchAll(/(?<=\s)-([a-zA-Z])(?=\s|$)/g)) {
+            checked++;
+            if (f[1] !== "h" && !Object.values(c.options).some((o) => (o as { short?: string }).short === f[1])) wrong.push(`${file}: feeder ${c.name} -${f[1]}`);
+          }
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(checked).toBeGreaterThan(50);
   });
 });
