@@ -10,14 +10,15 @@ import { resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 import * as L from "../../src/wire/layout.ts";
 import * as R from "../../src/wire/retransmit.ts";
+import * as N from "../../src/subscriber/nats-envelope.ts";
 import { BookState, MARKET_IDS, STATUS_REASON_NAMES, VENUE_IDS } from "../../src/core/types.ts";
 
 const DOC = readFileSync(resolve(import.meta.dirname, "../../docs/wire-protocol.md"), "utf8");
-const CONSTANTS: Record<string, unknown> = { ...L, ...R };
+const CONSTANTS: Record<string, unknown> = { ...L, ...R, ...N };
 
 /** The text of the section whose heading starts with `heading` (up to the next heading of any level). */
-function section(heading: string): string {
-  const lines = DOC.split("\n");
+function section(heading: string, doc = DOC): string {
+  const lines = doc.split("\n");
   const start = lines.findIndex((l) => /^#{2,4} /.test(l) && l.replace(/^#+ /, "").startsWith(heading));
   expect(start, `docs/wire-protocol.md has a section "${heading}"`).toBeGreaterThanOrEqual(0);
   const end = lines.findIndex((l, i) => i > start && /^#{2,4} /.test(l));
@@ -61,6 +62,7 @@ function checkOffsets(rows: string[][], prefix: string, blockBytes: number, alia
   for (const [offCell, type, fieldCell] of rows) {
     if (!/^\d+$/.test(offCell!)) continue; // `blockLength` | | the levels that follow the block
     const off = Number(offCell);
+    if (off === blockBytes && type === "") continue; // what follows the block (the NATS envelope's message)
     const field = /`([^`]+)`/.exec(fieldCell!)?.[1] ?? fieldCell!; // `qtyMantissa` (delta: …)
     expect(off, `${prefix}: ${field} starts where the row before it ended`).toBe(expectedOff);
     if (field.startsWith("common book block")) {
@@ -155,5 +157,13 @@ describe("docs/wire-protocol.md tables = src/wire/layout.ts", () => {
     expect(s).toContain(`control version, **${R.RETX_VERSION}**`);
     expect(s).toContain(`**${R.RETX_KIND_REQUEST}** REQUEST, **${R.RETX_KIND_OUT_OF_RANGE}** OUT_OF_RANGE`);
     expect(s).toContain(`**${R.RETX_KIND_THROTTLED}** THROTTLED`);
+  });
+
+  test("docs/nats.md envelope = src/subscriber/nats-envelope.ts", () => {
+    const s = section("Subjects and message format", readFileSync(resolve(import.meta.dirname, "../../docs/nats.md"), "utf8"));
+    expect(checkOffsets(tableRows(s, "offset"), "ENV_", N.ENVELOPE_BYTES)).toBe(10);
+    expect(s).toContain(`\`0x${N.ENV_MAGIC.toString(16).toUpperCase()}\``);
+    expect(s).toContain(`${N.ENVELOPE_BYTES}-byte envelope`);
+    expect(s).toContain(`<prefix>.${N.HEARTBEAT_TOKEN}`);
   });
 });
