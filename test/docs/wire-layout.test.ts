@@ -11,6 +11,7 @@ import { describe, expect, test } from "vitest";
 import * as L from "../../src/wire/layout.ts";
 import * as R from "../../src/wire/retransmit.ts";
 import * as N from "../../src/subscriber/nats-envelope.ts";
+import { DECODE_ERROR_NAMES } from "../../src/wire/decoder.ts";
 import { BookState, MARKET_IDS, STATUS_REASON_NAMES, VENUE_IDS } from "../../src/core/types.ts";
 
 const DOC = readFileSync(resolve(import.meta.dirname, "../../docs/wire-protocol.md"), "utf8");
@@ -165,5 +166,10 @@ describe("docs/wire-protocol.md tables = src/wire/layout.ts", () => {
     expect(s).toContain(`\`0x${N.ENV_MAGIC.toString(16).toUpperCase()}\``);
     expect(s).toContain(`${N.ENVELOPE_BYTES}-byte envelope`);
     expect(s).toContain(`<prefix>.${N.HEARTBEAT_TOKEN}`);
+  });
+
+  test("§7.2 rejection codes = the decoder's DECODE_ERROR_NAMES", () => {
+    const rows = tableRows(section("7.2 Validation order"), "code").map((r) => [Number(r[0]), untick(r[1]!)]);
+    expect(rows).toEqual(DECODE_ERROR_NAMES.map((n, i) => [i, n]).slice(1)); // 0 is ok
   });
 });
