@@ -1,7 +1,8 @@
 /**
  * README.md § Subscribing from TypeScript names every option of FeedSubscriberOptions and RetransmitOptions and every
- * event of FeedSubscriberEvents (src/subscriber/subscriber-types.ts, read as source: they are types only), so an
- * option or event added to the library without a word in the README fails here.
+ * event of FeedSubscriberEvents (src/subscriber/subscriber-types.ts, read as source: they are types only), and every
+ * SubscriberCounters field is named in docs/wire-protocol.md or the README (`name` or `counters.name`), so an option,
+ * event or counter added to the library without a word in the docs fails here.
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -9,6 +10,7 @@ import { describe, expect, test } from "vitest";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const README = readFileSync(resolve(ROOT, "README.md"), "utf8");
+const WIRE = readFileSync(resolve(ROOT, "docs/wire-protocol.md"), "utf8");
 const TYPES = readFileSync(resolve(ROOT, "src/subscriber/subscriber-types.ts"), "utf8");
 
 /** The member names of `export interface NAME { … }` (one member per line, comments skipped). */
@@ -33,5 +35,12 @@ describe("README.md § Subscribing from TypeScript", () => {
     const events = members("FeedSubscriberEvents");
     expect(events.length).toBe(10);
     for (const e of events) expect(section, `event ${e}`).toContain(`\`${e}\``);
+  });
+
+  test("every subscriber counter is named in docs/wire-protocol.md or the README", () => {
+    const counters = members("SubscriberCounters");
+    expect(counters.length).toBeGreaterThan(30);
+    const named = (c: string) => [WIRE, README].some((t) => t.includes(`\`${c}\``) || t.includes(`counters.${c}\``) || t.includes(`\`${c}.`));
+    expect(counters.filter((c) => !named(c))).toEqual([]);
   });
 });
