@@ -86,4 +86,22 @@ describe("--help and README describe every option each command parses", () => {
     expect(wrong).toEqual([]);
     expect(checked).toBeGreaterThan(50);
   });
+
+  test("FEEDER_LOG_LEVEL, documented in --help and README, takes only the levels they name", async () => {
+    const { main, programHelp } = await import("../../src/cli/main.ts");
+    expect(programHelp()).toContain("FEEDER_LOG_LEVEL=debug|info|warn|error (default info)");
+    expect(README).toContain("`FEEDER_LOG_LEVEL` (`debug`, `info`, `warn` or `error`; default `info`");
+    const before = process.env.FEEDER_LOG_LEVEL;
+    const err: string[] = [];
+    try {
+      process.env.FEEDER_LOG_LEVEL = "loud";
+      // A command that would otherwise fail with its own usage error (exit 2 too): the message tells them apart.
+      const code = await main(["sim", "--venue", "nowhere"], { out: () => {}, err: (t) => err.push(t) });
+      expect(code).toBe(2);
+      expect(err.join("\n")).toBe('feeder: FEEDER_LOG_LEVEL must be one of debug, info, warn, error, got "loud"');
+    } finally {
+      if (before === undefined) delete process.env.FEEDER_LOG_LEVEL;
+      else process.env.FEEDER_LOG_LEVEL = before;
+    }
+  });
 });
