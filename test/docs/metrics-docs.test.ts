@@ -3,8 +3,9 @@
  * from the registry for every market of the venue, plus the names its source passes to counter()/gauge() or lists
  * in its counter tables, which cover the series that only appear once something happened, e.g. by parse error code)
  * is in docs/operations.md § Metrics or in the venue's docs/venues/<venue>.md § Counters, as `feeder_venue_<name>`;
- * and every name a venue doc lists there is one that venue exports. (test/app/metrics-live.test.ts checks the
- * operations.md table against a running Bybit feeder.)
+ * and every name a venue doc lists there is one that venue exports. Every metric name written anywhere in README.md,
+ * docs/ or deploy/ is one the code exports. (test/app/metrics-live.test.ts checks the operations.md table against a
+ * running Bybit feeder.)
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -78,5 +79,35 @@ describe("every venue's metrics are documented", () => {
     expect(missing, `${venue}: not in docs/operations.md § Metrics nor docs/venues/${venue}.md § Counters`).toEqual([]);
     const gone = [...documented].filter((n) => !exported.has(n));
     expect(gone.map((n) => `feeder_venue_${n}`), `docs/venues/${venue}.md § Counters lists series ${venue} does not export`).toEqual([]);
+  });
+
+  test("every metric name the docs mention anywhere is one the code exports", () => {
+    const exported = new Set<string>();
+    const walkSrc = (dir: string) => {
+      for (const name of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+        const path = join(dir, name.name);
+        if (name.isDirectory()) walkSrc(path);
+        else for (const m of read(path).matchAll(/"((?:feeder|process)_[a-z0-9_]+)"/g)) exported.add(m[1]!);
+      }
+    };
+    walkSrc("src");
+    for (const venue of supportedVenues()) for (const n of [...runtimeNames(venue), ...sourceNames(venue)]) exported.add(`feeder_venue_${n}`);
+    const docs = ["README.md", "deploy/grafana/README.md"];
+    const walkDocs = (dir: string) => {
+      for (const name of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+        if (name.isDirectory()) walkDocs(join(dir, name.name));
+        else if (name.name.endsWith(".md")) docs.push(join(dir, name.name));
+      }
+    };
+    walkDocs("docs");
+    const unknown: string[] = [];
+    for (const doc of docs) {
+      for (const m of read(doc).matchAll(/\b((?:feeder|process)_[a-z0-9_]*[a-z0-9])\b/g)) {
+        const name = m[1]!.replace(/_(bucket|sum|count)$/, "");
+        if (name === "feeder_venue" || exported.has(name) || exported.has(m[1]!)) continue;
+        unknown.push(`${doc}: ${m[1]}`);
+      }
+    }
+    expect(unknown).toEqual([]);
   });
 });
