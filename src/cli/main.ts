@@ -8,10 +8,13 @@ import { parseArgs } from "node:util";
 import pkg from "../../package.json" with { type: "json" };
 import { ConfigError } from "../core/errors.ts";
 import { createLogger } from "../core/log.ts";
+import type { LogLevel } from "../config/types.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "./command.ts";
 import { COMMANDS } from "./commands/index.ts";
 
 export const VERSION: string = pkg.version;
+
+const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
 export function programHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -26,6 +29,10 @@ export function programHelp(): string {
     "Options:",
     "  -h, --help     show help (also: feeder <command> --help)",
     "  -V, --version  print the version",
+    "",
+    "Environment: FEEDER_LOG_LEVEL=debug|info|warn|error (default info) sets the level of the log on stderr",
+    "(JSON lines unless stderr is a terminal) of every command but run, record and replay, which take the",
+    "configuration's [log] section.",
     "",
     "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.",
   ].join("\n");
@@ -114,7 +121,13 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     io.out(commandHelp(command));
     return 0;
   }
-  const log = createLogger({ level: (process.env.FEEDER_LOG_LEVEL as "info") ?? "info" });
+  // Commands that read no configuration log at FEEDER_LOG_LEVEL; an unknown value would silently log everything.
+  const level = process.env.FEEDER_LOG_LEVEL ?? "info";
+  if (!LOG_LEVELS.includes(level as LogLevel)) {
+    io.err(`feeder: FEEDER_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(level)}`);
+    return 2;
+  }
+  const log = createLogger({ level: level as LogLevel });
   const stopSignal = new Promise<string>((resolve) => {
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => resolve(sig));
     io.outClosed?.then(resolve);

@@ -156,6 +156,10 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
     port = Number(m[2]);
     if (enabled && !isLoopback(host) && !allowNonLoopback) {
       v.problem("http.listen", listen, "a loopback address (127.x.x.x); set http.allow_non_loopback = true to bind beyond loopback");
+    } else if (enabled && !isLoopback(host) && token === "") {
+      // The HTTP server refuses this too (checkHttpExposure); here it is reported with the other problems, so
+      // check-config says what run would refuse.
+      v.missing("http.bearer_token", `a token: required when http.listen (${listen}) is beyond loopback`);
     }
   }
   return { enabled, host, port, allowNonLoopback, bearerToken: token === "" ? undefined : token };

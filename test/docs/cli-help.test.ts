@@ -1,0 +1,107 @@
+/**
+ * `feeder <command> --help` and the README's CLI reference against the options each command really parses
+ * (CommandSpec.options, what node:util parseArgs accepts): an option added without help, or help (or README) naming a
+ * flag the command no longer takes, fails here.
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { describe, expect, test } from "vitest";
+import { COMMANDS } from "../../src/cli/commands/index.ts";
+import { commandHelp } from "../../src/cli/main.ts";
+import type { CommandSpec } from "../../src/cli/command.ts";
+
+const README = readFileSync(resolve(import.meta.dirname, "../../README.md"), "utf8");
+
+/** Flags a text names (`--name`), leaving out examples of other commands (`feeder sim --venue okx`). */
+function flagsNamed(text: string, command: string): Set<string> {
+  const own = text.replace(/`feeder ([a-z-]+)[^`]*`/g, (span, cmd: string) => (cmd === command ? span : ""));
+  return new Set([...own.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!).filter((f) => f !== "help"));
+}
+
+/** The README's CLI reference rows of a command (the table's first cell starts with its name). */
+function readmeRows(c: CommandSpec): string {
+  const start = README.indexOf("## CLI reference");
+  const table = README.slice(start, README.indexOf("\n## ", start + 5));
+  return table
+    .split("\n")
+    .filter((l) => l.startsWith(`| \`${c.name} `) || l.startsWith(`| \`${c.name}\``))
+    .join("\n");
+}
+
+describe("--help and README describe every option each command parses", () => {
+  test.each(COMMANDS.map((c) => [c.name, c] as const))("feeder %s", (_name, c) => {
+    const help = commandHelp(c);
+    const lines = help.split("\n");
+    for (const [name, o] of Object.entries(c.options)) {
+      // An option line of its own: indented, the short form first when there is one.
+      const short = (o as { short?: string }).short;
+      const line = new RegExp(`^ +${short ? `-${short}, ` : "(?!-[a-zA-Z], )"}--${name}(?![\\w-])`);
+      expect(lines.some((l) => line.test(l)), `feeder ${c.name} --help: a line "${short ? `-${short}, ` : ""}--${name} …"`).toBe(true);
+    }
+    for (const flag of flagsNamed(help, c.name)) expect(Object.keys(c.options), `feeder ${c.name} --help names --${flag}`).toContain(flag);
+
+    const rows = readmeRows(c);
+    expect(rows, `README.md § CLI reference has a row for ${c.name}`).not.toBe("");
+    const named = flagsNamed(rows, c.name);
+    for (const name of Object.keys(c.options)) expect([...named], `README.md § CLI reference, ${c.name}: --${name}`).toContain(name);
+    for (const flag of named) expect(Object.keys(c.options), `README.md § CLI reference, ${c.name} names --${flag}`).toContain(flag);
+  });
+
+  test("the program's help lists every command with its summary", async () => {
+    const { programHelp } = await import("../../src/cli/main.ts");
+    const text = programHelp();
+    for (const c of COMMANDS) expect(text).toMatch(new RegExp(`^  ${c.name} +${c.summary.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"));
+  });
+
+  test("every `feeder <command> … --flag` in README.md, docs/ and deploy/ is a flag that command parses", () => {
+    const root = resolve(import.meta.dirname, "../..");
+    const files: string[] = ["README.md"];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(join(root, dir))) {
+        const path = join(dir, name);
+        if (statSync(join(root, path)).isDirectory()) walk(path);
+        else files.push(path);
+      }
+    };
+    walk("docs");
+    walk("deploy");
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const file of files) {
+      for (const line of readFileSync(join(root, file), "utf8").split("\n")) {
+        for (const m of line.matchAll(/feeder\s+([a-z-]+)((?:\s+[^\s`|;&)]+)*)/g)) {
+          const c = COMMANDS.find((x) => x.name === m[1]);
+          if (c === undefined) continue;
+          for (const f of m[2]!.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)) {
+            checked++;
+            if (f[1] !== "help" && !(f[1]! in c.options)) wrong.push(`${file}: feeder ${c.name} --${f[1]}`);
+          }
+          for (const f of m[2]!.matchAll(/(?<=\s)-([a-zA-Z])(?=\s|$)/g)) {
+            checked++;
+            if (f[1] !== "h" && !Object.values(c.options).some((o) => (o as { short?: string }).short === f[1])) wrong.push(`${file}: feeder ${c.name} -${f[1]}`);
+          }
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(checked).toBeGreaterThan(50);
+  });
+
+  test("FEEDER_LOG_LEVEL, documented in --help and README, takes only the levels they name", async () => {
+    const { main, programHelp } = await import("../../src/cli/main.ts");
+    expect(programHelp()).toContain("FEEDER_LOG_LEVEL=debug|info|warn|error (default info)");
+    expect(README).toContain("`FEEDER_LOG_LEVEL` (`debug`, `info`, `warn` or `error`; default `info`");
+    const before = process.env.FEEDER_LOG_LEVEL;
+    const err: string[] = [];
+    try {
+      process.env.FEEDER_LOG_LEVEL = "loud";
+      // A command that would otherwise fail with its own usage error (exit 2 too): the message tells them apart.
+      const code = await main(["sim", "--venue", "nowhere"], { out: () => {}, err: (t) => err.push(t) });
+      expect(code).toBe(2);
+      expect(err.join("\n")).toBe('feeder: FEEDER_LOG_LEVEL must be one of debug, info, warn, error, got "loud"');
+    } finally {
+      if (before === undefined) delete process.env.FEEDER_LOG_LEVEL;
+      else process.env.FEEDER_LOG_LEVEL = before;
+    }
+  });
+});

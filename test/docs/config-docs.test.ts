@@ -1,0 +1,243 @@
+/**
+ * README.md § Configuration reference against the loader (src/config/load.ts) and the venue registry: every key the
+ * loader accepts has a row and every row names a key it accepts (the accepted keys are read from the loader's own
+ * "unknown key (expected one of …)" answers, so a key added to load.ts without a row fails here); every default
+ * written as a literal is what `feeder check-config` prints for that key when the file leaves it out; and the table
+ * "Venues, markets and defaults" gives each venue's URLs, markets, depths (default in bold) and stale defaults and
+ * floors as src/venues/registry.ts has them.
+ */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { describe, expect, test } from "vitest";
+import { ConfigError } from "../../src/core/errors.ts";
+import { validateConfig } from "../../src/config/load.ts";
+import { formatConfigToml } from "../../src/config/format.ts";
+import { supportedVenues, venueSpec } from "../../src/venues/registry.ts";
+import type { MarketName } from "../../src/core/types.ts";
+
+const README = readFileSync(resolve(import.meta.dirname, "../../README.md"), "utf8");
+const LOCAL = [{ name: "lo", address: "127.0.0.1" }];
+const OVERRIDE = '"market:SYMBOL"';
+/** A symbol each venue's market accepts (the loader checks only its shape). */
+const SYMBOL: Record<string, string> = { upbit: "KRW-BTC", bithumb: "KRW-BTC", coinbase: "BTC-USD", okx: "BTC-USDT", deribit: "BTC-PERPETUAL" };
+const symbolOf = (venue: string) => SYMBOL[venue] ?? "BTCUSDT";
+
+/** The keys the loader accepts in the table at `raw`'s `path`, from its answer to an unknown key put there. */
+function acceptedKeys(raw: Record<string, unknown>, path: string[]): string[] {
+  let t = raw;
+  for (const p of path) t = t[p] as Record<string, unknown>;
+  t.no_such_key = 1;
+  try {
+    validateConfig(raw, { localAddresses: LOCAL });
+  } catch (err) {
+    const problem = (err as ConfigError).problems.find((p) => p.includes("no_such_key: unknown key"));
+    if (problem !== undefined) return /\(expected one of (.*)\)$/.exec(problem)![1]!.split(", ");
+  }
+  throw new Error(`no unknown-key answer at ${path.join(".")}`);
+}
+
+const marketsOf = (venue: string) => Object.keys(venueSpec(venue)!.markets) as MarketName[];
+
+/** Every key path the loader accepts; venue and market names concrete, override tables named `"market:SYMBOL"`. */
+function acceptedPaths(): { path: string; table: boolean }[] {
+  const out: { path: string; table: boolean }[] = [];
+  const minimal = () => ({ venues: { bybit: { linear: { symbols: ["BTCUSDT"] } } } }) as Record<string, any>;
+  const TABLES = new Set(["log", "http", "publish", "venues", "destinations", "retransmit", "overrides"]);
+  for (const k of acceptedKeys(minimal(), [])) out.push({ path: k, table: TABLES.has(k) });
+  for (const section of ["log", "http", "publish"]) {
+    const raw = minimal();
+    raw[section] = {};
+    for (const k of acceptedKeys(raw, [section])) out.push({ path: `${section}.${k}`, table: TABLES.has(k) });
+  }
+  const withDest = minimal();
+  withDest.publish = { destinations: [{ group: "239.255.9.9", port: 31999 }] };
+  for (const k of acceptedKeys(withDest, ["publish", "destinations", "0"])) out.push({ path: `publish.destinations.${k}`, table: false });
+  const withRetx = minimal();
+  withRetx.publish = { retransmit: {} };
+  for (const k of acceptedKeys(withRetx, ["publish", "retransmit"])) out.push({ path: `publish.retransmit.${k}`, table: false });
+  for (const venue of supportedVenues()) {
+    const markets = marketsOf(venue);
+    const raw = () => ({ venues: { [venue]: { [markets[0]!]: { symbols: [symbolOf(venue)] } } } }) as Record<string, any>;
+    out.push({ path: `venues.${venue}`, table: true });
+    for (const k of acceptedKeys(raw(), ["venues", venue])) out.push({ path: `venues.${venue}.${k}`, table: k === "overrides" || (markets as string[]).includes(k) });
+    for (const market of markets) {
+      const r = raw();
+      r.venues[venue][market] = { symbols: [symbolOf(venue)] };
+      for (const k of acceptedKeys(r, ["venues", venue, market])) out.push({ path: `venues.${venue}.${market}.${k}`, table: false });
+    }
+    const o = raw();
+    o.venues[venue].overrides = { [`${markets[0]}:${symbolOf(venue)}`]: { tick_size: "0.1", lot_size: "0.1" } };
+    for (const k of acceptedKeys(o, ["venues", venue, "overrides", `${markets[0]}:${symbolOf(venue)}`])) out.push({ path: `venues.${venue}.overrides.${OVERRIDE}.${k}`, table: false });
+  }
+  return out;
+}
+
+interface Row {
+  readonly keys: string[];
+  readonly defaults: string;
+  readonly line: string;
+}
+
+/** The reference table's rows, `….x` expanded against the row's (or the previous rows') first key. */
+function documentedRows(): Row[] {
+  const start = README.indexOf("## Configuration reference");
+  const end = README.indexOf("### Venues, markets and defaults", start);
+  expect(start).toBeGreaterThan(0);
+  expect(end).toBeGreaterThan(start);
+  const rows: Row[] = [];
+  let prefix = "";
+  for (const line of README.slice(start, end).split("\n")) {
+    if (!line.startsWith("| `") && !line.startsWith("| `[")) continue;
+    const cells = line.split(" | ");
+    const items = [...cells[0]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+    const keys: string[] = [];
+    for (const item of items) {
+      if (item.startsWith("….")) {
+        keys.push(`${prefix}.${item.slice("….".length)}`);
+        continue;
+      }
+      const table = /^\[\[?(.*?)\]?\]$/.exec(item);
+      const key = table ? table[1]! : item;
+      keys.push(key);
+      if (keys.length === 1) prefix = table ? key : key.slice(0, key.lastIndexOf("."));
+    }
+    rows.push({ keys, defaults: cells[1]!, line });
+  }
+  return rows;
+}
+
+/** Whether a documented key (with `<venue>`, `<market>` placeholders) names a path. */
+function matches(pattern: string, path: string): boolean {
+  const p = pattern.split(".");
+  const k = path.split(".");
+  if (p.length !== k.length) return false;
+  return p.every((seg, i) => {
+    if (seg === k[i]) return true;
+    if (seg === "<venue>") return supportedVenues().includes(k[i] as never);
+    if (seg === "<market>") return k[1] !== undefined && venueSpec(k[1]) !== undefined && (marketsOf(k[1]) as string[]).includes(k[i]!);
+    return false;
+  });
+}
+
+/** The settings `check-config` prints for a file naming only what it must: every venue and market, one destination, retransmit on. */
+function printedDefaults(): Record<string, any> {
+  const venues: Record<string, any> = {};
+  for (const venue of supportedVenues()) venues[venue] = Object.fromEntries(marketsOf(venue).map((m) => [m, { symbols: [symbolOf(venue)] }]));
+  const config = validateConfig({ publish: { destinations: [{ group: "239.255.9.9", port: 31999 }], retransmit: {} }, venues }, { localAddresses: LOCAL });
+  const toml = Bun.TOML.parse(formatConfigToml(config)) as Record<string, any>;
+  toml.publish.destinations = toml.publish.destinations[0];
+  return toml;
+}
+
+function valueAt(tree: Record<string, any>, path: string): unknown {
+  let v: any = tree;
+  for (const seg of path.split(".")) v = v?.[seg];
+  return v;
+}
+
+describe("README.md § Configuration reference = src/config/load.ts", () => {
+  const accepted = acceptedPaths();
+  const rows = documentedRows();
+  const patterns = rows.flatMap((r) => r.keys.map((k) => k.replace(/overrides\."market:[A-Z]+"/, `overrides.${OVERRIDE}`)));
+
+  test("every key the loader accepts has a row", () => {
+    expect(accepted.length).toBeGreaterThan(80);
+    const missing = accepted.filter((a) => !patterns.some((p) => matches(p, a.path) || (a.table && patterns.some((q) => q.startsWith(p + ".") || matches(p, a.path)))));
+    const tablesWithout = accepted.filter((a) => a.table && !patterns.some((p) => matches(p, a.path) || accepted.some((b) => !b.table && b.path.startsWith(a.path + ".") && matches(p, b.path))));
+    expect(missing.filter((a) => !a.table).map((a) => a.path)).toEqual([]);
+    expect(tablesWithout.map((a) => a.path)).toEqual([]);
+  });
+
+  test("every row names a key the loader accepts", () => {
+    const stale = patterns.filter((p) => !accepted.some((a) => matches(p, a.path)));
+    expect(stale).toEqual([]);
+  });
+
+  test("every literal default is what check-config prints when the key is left out", () => {
+    const printed = printedDefaults();
+    let checked = 0;
+    for (const row of rows) {
+      const literals = [...row.defaults.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+      // Only cells that are literals and nothing else ("`100`, `16777216`"; not "`0` (default: 7 s)").
+      if (literals.length !== row.keys.length || row.defaults.replace(/`[^`]+`/g, "").replace(/[ ,]/g, "") !== "") continue;
+      row.keys.forEach((key, i) => {
+        const paths = accepted.filter((a) => !a.table && matches(key, a.path)).map((a) => a.path);
+        expect(paths.length, `${key} names accepted keys`).toBeGreaterThan(0);
+        for (const path of paths) {
+          const want = (Bun.TOML.parse(`v = ${literals[i]!.replace("<venue>", path.split(".")[1]!)}`) as { v: unknown }).v;
+          const got = valueAt(printed, path);
+          if (got === undefined) continue; // printed only when set (stale_after_ms)
+          expect(got, `${path}: README says ${literals[i]}`).toEqual(want);
+          checked++;
+        }
+      });
+    }
+    expect(checked).toBeGreaterThan(30);
+  });
+});
+
+describe("README.md's promises about [http]", () => {
+  test("http.listen beyond loopback without http.bearer_token is a configuration error (check-config says so, as run does)", () => {
+    const raw = (http: Record<string, unknown>) => ({ http, venues: { bybit: { linear: { symbols: ["BTCUSDT"] } } } });
+    const problems = (http: Record<string, unknown>) => {
+      try {
+        validateConfig(raw(http), { localAddresses: LOCAL });
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+    };
+    expect(problems({ listen: "0.0.0.0:9464", allow_non_loopback: true })).toEqual(["http.bearer_token: missing (expected a token: required when http.listen (0.0.0.0:9464) is beyond loopback)"]);
+    expect(problems({ listen: "0.0.0.0:9464", allow_non_loopback: true, bearer_token: "s3cret" })).toEqual([]);
+    expect(problems({ listen: "0.0.0.0:9464", allow_non_loopback: true, enabled: false })).toEqual([]);
+    expect(problems({ listen: "127.0.0.1:9464" })).toEqual([]);
+  });
+});
+
+describe("README.md § Venues, markets and defaults = src/venues/registry.ts", () => {
+  const start = README.indexOf("### Venues, markets and defaults");
+  const table = README.slice(start, README.indexOf("\n## ", start))
+    .split("\n")
+    .filter((l) => l.startsWith("| `"))
+    .map((l) => l.slice(2, -2).split(" | "));
+
+  test("one row per venue", () => {
+    expect(table.map((r) => /`([a-z]+)`/.exec(r[0]!)![1]).sort()).toEqual([...supportedVenues()].sort());
+  });
+
+  test.each(supportedVenues().map((v) => [v]))("%s: URLs, markets and depths, stale defaults and floors", (venue) => {
+    const spec = venueSpec(venue)!;
+    const [, urls, depthsCell, staleCell] = table.find((r) => r[0] === `\`${venue}\``)!;
+    expect(urls).toContain(`\`${spec.wsUrl}\``);
+    expect(urls).toContain(`\`${spec.restUrl}\``);
+    for (const m of marketsOf(venue)) expect(urls, `${venue} ${m} WebSocket URL`).toContain(spec.marketWsUrl(spec.wsUrl, m));
+
+    // "`spot`, `linear`: 1, **50**, 200; `option`: **25**, 100" (a depth may carry a parenthesis)
+    const documented = new Map<string, { depths: number[]; dflt: number[] }>();
+    for (const g of depthsCell!.matchAll(/((?:`[a-z]+`(?:, )?)+): ((?:\*\*)?\d+(?:\*\*)?(?: \([^)]*\))?(?:, (?:\*\*)?\d+(?:\*\*)?(?: \([^)]*\))?)*)/g)) {
+      const numbers = g[2]!.replace(/\([^)]*\)/g, "");
+      const depths = [...numbers.matchAll(/(?:\*\*)?(\d+)/g)].map((m) => Number(m[1]));
+      const dflt = [...numbers.matchAll(/\*\*(\d+)\*\*/g)].map((m) => Number(m[1]));
+      for (const m of g[1]!.matchAll(/`([a-z]+)`/g)) documented.set(m[1]!, { depths, dflt });
+    }
+    expect([...documented.keys()].sort(), `${venue}: markets`).toEqual([...marketsOf(venue)].sort());
+    for (const m of marketsOf(venue)) {
+      const ms = spec.markets[m]!;
+      expect(documented.get(m)!.depths.sort((a, b) => a - b), `${venue} ${m}: depths`).toEqual([...ms.depths].sort((a, b) => a - b));
+      expect(documented.get(m)!.dflt, `${venue} ${m}: default depth (bold)`).toEqual([ms.defaultDepth]);
+    }
+
+    const stale = new Set<number>();
+    const floors = new Set<number>();
+    for (const m of marketsOf(venue)) {
+      for (const d of spec.markets[m]!.depths) {
+        stale.add(spec.markets[m]!.staleAfterMs(d));
+        const floor = spec.markets[m]!.staleFloor(d).ms;
+        if (floor !== 1000) floors.add(floor);
+      }
+    }
+    for (const ms of stale) expect(staleCell, `${venue}: stale default ${ms} ms`).toMatch(new RegExp(`(^|[^\\d])${ms / 1000} s`));
+    const written = [...staleCell!.matchAll(/floor (\d+) s/g)].map((m) => Number(m[1]) * 1000);
+    expect(written.sort(), `${venue}: floors other than 1 s`).toEqual([...floors].sort());
+  });
+});

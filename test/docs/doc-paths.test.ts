@@ -1,0 +1,57 @@
+/**
+ * Every file of this repository that README.md, docs/ or test/fixtures/README.md names exists: backticked paths
+ * under src/, test/, bench/, scripts/, deploy/, config/, docs/ and .ci/ (a `:line` or `#anchor` after them ignored),
+ * and relative markdown links. Paths of other repositories that the venue docs cite as sources (tardis-node
+ * `src/realtimefeeds/…`, Bybit's `docs/v5/…`) do not start with one of this repository's directories at their
+ * second level, so they are not taken for ours. (Section numbers cited in the docs: test/architecture/doc-refs.test.ts.)
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { describe, expect, test } from "vitest";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+function markdownFiles(): string[] {
+  const out = ["README.md", "test/fixtures/README.md"];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(join(ROOT, dir))) {
+      const path = join(dir, name);
+      if (statSync(join(ROOT, path)).isDirectory()) walk(path);
+      else if (name.endsWith(".md")) out.push(path);
+    }
+  };
+  walk("docs");
+  return out;
+}
+
+/** This repository's directories one level down, so `src/app/…` is ours and `src/realtimefeeds/…` is not. */
+const OWN_TOP = ["src", "test", "bench", "scripts", "deploy", "config", "docs", ".ci"];
+function isOwnPath(path: string): boolean {
+  const [top, second] = path.split("/");
+  if (!OWN_TOP.includes(top!) || second === undefined || second === "") return false;
+  if (path.split("/").length === 2) return true; // a file directly in one of them
+  return existsSync(join(ROOT, top!, second)); // src/app/x.ts: ours when src/app exists
+}
+
+describe("paths and links in the docs exist", () => {
+  test.each(markdownFiles().map((f) => [f]))("%s", (file) => {
+    const text = readFileSync(join(ROOT, file), "utf8");
+    const missing: string[] = [];
+    let checked = 0;
+    for (const m of text.matchAll(/`([^`\s]+)`/g)) {
+      const path = m[1]!.replace(/[.,;:]+$/, "").split(/[#:(]/)[0]!.replace(/\/$/, "");
+      if (!/^\.?[a-z]+\//.test(path) || /[*<{…]/.test(path) || !isOwnPath(path)) continue;
+      checked++;
+      if (!existsSync(join(ROOT, path))) missing.push(`\`${m[1]}\``);
+    }
+    for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      const target = m[1]!.split("#")[0]!;
+      if (target === "" || /^[a-z]+:/.test(target)) continue; // an anchor in this file, or http(s):, mailto:
+      checked++;
+      const path = relative(ROOT, resolve(ROOT, dirname(file), target));
+      if (!existsSync(join(ROOT, path))) missing.push(`(${m[1]})`);
+    }
+    expect(missing, `${file} names files that do not exist`).toEqual([]);
+    if (file === "README.md") expect(checked).toBeGreaterThan(20);
+  });
+});

@@ -1,0 +1,113 @@
+/**
+ * Every venue's Prometheus series are documented: each name a venue adapter exports (`metrics()` of an adapter built
+ * from the registry for every market of the venue, plus the names its source passes to counter()/gauge() or lists
+ * in its counter tables, which cover the series that only appear once something happened, e.g. by parse error code)
+ * is in docs/operations.md § Metrics or in the venue's docs/venues/<venue>.md § Counters, as `feeder_venue_<name>`;
+ * and every name a venue doc lists there is one that venue exports. Every metric name written anywhere in README.md,
+ * docs/ or deploy/ is one the code exports. (test/app/metrics-live.test.ts checks the operations.md table against a
+ * running Bybit feeder.)
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { describe, expect, test } from "vitest";
+import { validateConfig } from "../../src/config/load.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import type { MarketName } from "../../src/core/types.ts";
+import { supportedVenues, venueSpec } from "../../src/venues/registry.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const read = (path: string) => readFileSync(join(ROOT, path), "utf8");
+
+/** A `## ` section of a markdown file, from its heading to the next `## `. */
+function section(text: string, heading: string): string {
+  const start = text.indexOf(`\n## ${heading}`);
+  if (start === -1) return "";
+  const end = text.indexOf("\n## ", start + 4);
+  return text.slice(start, end === -1 ? undefined : end);
+}
+
+const namesIn = (text: string) => new Set([...text.matchAll(/`feeder_venue_([a-z0-9_]*[a-z0-9])`/g)].map((m) => m[1]!));
+
+/** One symbol per market, distinct across markets (Deribit refuses one channel twice), in the venue's spelling. */
+const SYMBOLS: Record<string, Partial<Record<MarketName, string>>> = {
+  okx: { spot: "BTC-USDT", linear: "BTC-USDT-SWAP", inverse: "BTC-USD-SWAP", option: "BTC-USD-261225-100000-C" },
+  deribit: { spot: "BTC_USDC", linear: "BTC_USDC-PERPETUAL", inverse: "BTC-PERPETUAL", option: "BTC-27MAR26-70000-C" },
+  coinbase: { spot: "BTC-USD" },
+  upbit: { spot: "KRW-BTC" },
+  bithumb: { spot: "KRW-BTC" },
+};
+
+/** The names an adapter of the venue returns from metrics() before it starts (nothing connected, nothing fetched). */
+function runtimeNames(venue: string): string[] {
+  const spec = venueSpec(venue)!;
+  const markets = Object.keys(spec.markets) as MarketName[];
+  const table = Object.fromEntries(markets.map((m) => [m, { symbols: [SYMBOLS[venue]?.[m] ?? "BTCUSDT"] }]));
+  const config = validateConfig({ venues: { [venue]: table } }).venues[0]!;
+  const subs = config.markets.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol, depth: m.depth })));
+  const refuse = (async () => {
+    throw new Error("no network in this test");
+  }) as unknown as typeof fetch;
+  const adapter = spec.create(config, subs, { log: silentLogger, fetch: refuse });
+  return adapter.metrics().map((m) => m.name);
+}
+
+/** Names the venue's own source and the common per-connection code give counter()/gauge() or list in counter tables. */
+function sourceNames(venue: string): string[] {
+  const dir = join(ROOT, "src/venues", venue);
+  const files = [...readdirSync(dir).map((f) => join(dir, f)), join(ROOT, "src/venues/common/metrics.ts")];
+  const out: string[] = [];
+  for (const file of files) {
+    const text = readFileSync(file, "utf8");
+    for (const m of text.matchAll(/\b(?:counter|gauge)\(\s*"([a-z][a-z0-9_]*)"/g)) out.push(m[1]!);
+    // Counter tables: ["statsKey", "metric_name_total", "help", …]
+    for (const m of text.matchAll(/\[\s*"[A-Za-z.]+",\s*"([a-z][a-z0-9_]*_total)",\s*"/g)) out.push(m[1]!);
+  }
+  return out;
+}
+
+const operations = namesIn(section(read("docs/operations.md"), "Metrics"));
+/** Bithumb runs on the Upbit adapter; its doc points at Upbit's list. */
+const DOC_OF: Record<string, string[]> = { bithumb: ["docs/venues/bithumb.md", "docs/venues/upbit.md"] };
+const venueDocNames = (venue: string) => new Set((DOC_OF[venue] ?? [`docs/venues/${venue}.md`]).flatMap((p) => [...namesIn(section(read(p), "Counters"))]));
+
+describe("every venue's metrics are documented", () => {
+  test.each(supportedVenues().map((v) => [v]))("%s", (venue) => {
+    const exported = new Set([...runtimeNames(venue), ...sourceNames(venue)]);
+    expect(exported.size, `${venue}: the adapter exports series`).toBeGreaterThan(15);
+    const documented = venueDocNames(venue);
+    const missing = [...exported].filter((n) => !operations.has(n) && !documented.has(n)).map((n) => `feeder_venue_${n}`);
+    expect(missing, `${venue}: not in docs/operations.md § Metrics nor docs/venues/${venue}.md § Counters`).toEqual([]);
+    const gone = [...documented].filter((n) => !exported.has(n));
+    expect(gone.map((n) => `feeder_venue_${n}`), `docs/venues/${venue}.md § Counters lists series ${venue} does not export`).toEqual([]);
+  });
+
+  test("every metric name the docs mention anywhere is one the code exports", () => {
+    const exported = new Set<string>();
+    const walkSrc = (dir: string) => {
+      for (const name of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+        const path = join(dir, name.name);
+        if (name.isDirectory()) walkSrc(path);
+        else for (const m of read(path).matchAll(/"((?:feeder|process)_[a-z0-9_]+)"/g)) exported.add(m[1]!);
+      }
+    };
+    walkSrc("src");
+    for (const venue of supportedVenues()) for (const n of [...runtimeNames(venue), ...sourceNames(venue)]) exported.add(`feeder_venue_${n}`);
+    const docs = ["README.md", "deploy/grafana/README.md"];
+    const walkDocs = (dir: string) => {
+      for (const name of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+        if (name.isDirectory()) walkDocs(join(dir, name.name));
+        else if (name.name.endsWith(".md")) docs.push(join(dir, name.name));
+      }
+    };
+    walkDocs("docs");
+    const unknown: string[] = [];
+    for (const doc of docs) {
+      for (const m of read(doc).matchAll(/\b((?:feeder|process)_[a-z0-9_]*[a-z0-9])\b/g)) {
+        const name = m[1]!.replace(/_(bucket|sum|count)$/, "");
+        if (name === "feeder_venue" || exported.has(name) || exported.has(m[1]!)) continue;
+        unknown.push(`${doc}: ${m[1]}`);
+      }
+    }
+    expect(unknown).toEqual([]);
+  });
+});
