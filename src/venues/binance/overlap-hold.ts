@@ -3,7 +3,7 @@
  * sockets deliver the same streams over paths of different speed: when the replacement's path is faster, its first
  * diffs arrive before the old socket's diffs that come before them (spot `U` > last `u` + 1, USD-M `pu` > last `u`).
  * That is not a break: such a diff is held (a copy, per stream, at most HOLD_MAX) until the other socket's diffs
- * fill the gap; then the held diffs are applied in order while they chain. And the old socket is kept until each live
+ * fill the gap, as long as the other socket can (it serves the stream and has not skipped the gap itself); then the held diffs are applied in order while they chain. And the old socket is kept until each live
  * stream has had a diff of the replacement applied or repeated (its stream joined the book), within the ack deadline:
  * closing it earlier would lose the diffs still on its path. When the overlap ends (old socket closed, or gone back
  * to) what is still held and does not chain is a break (see overlapOver). Never applied out of order.
@@ -53,21 +53,31 @@ export class OverlapHold {
     return t.market === "spot" ? first > t.lastSeq + 1 : prev > t.lastSeq;
   }
 
-  /** Holds a diff ahead of the book; false when the stream holds HOLD_MAX already (then nothing is held). */
+  /**
+   * Holds a diff ahead of the book while the other socket may still fill the gap before it; false (nothing held) when
+   * none can: a break. Each socket delivers a stream's diffs in order, so a socket that delivered a diff ahead of the
+   * book never delivers the ones before it: the other socket must serve the stream (the old one serves what it had
+   * at the swap, `onRetiring`; the replacement, what is subscribed on it) and must not have skipped the gap too.
+   */
   hold(t: BinanceTopic, u: BookUpdate, first: number, prev: number): boolean {
+    const fromReplacement = !t.conn.fromRetiring;
+    if (fromReplacement ? !t.onRetiring : t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) return this.noHold(t);
     let list = this.held.get(t);
     if (!list) this.held.set(t, (list = []));
-    if (list.length >= HOLD_MAX) {
-      this.held.delete(t);
-      return false;
-    }
     const seq = u.venueSeq;
     let i = list.length;
     while (i > 0 && list[i - 1]!.update.venueSeq > seq) i--;
-    if (i > 0 && list[i - 1]!.update.venueSeq === seq) return true; // the other socket's copy of one held already
-    list.splice(i, 0, { update: copyUpdate(u), first, prev, fromReplacement: !t.conn.fromRetiring });
+    for (const h of list) if (h.fromReplacement !== fromReplacement) return this.noHold(t); // both sockets past the gap
+    if (i > 0 && list[i - 1]!.update.venueSeq === seq) return true; // a repeat from the same socket (not one more held)
+    if (list.length >= HOLD_MAX) return this.noHold(t);
+    list.splice(i, 0, { update: copyUpdate(u), first, prev, fromReplacement });
     this.heldTotal++;
     return true;
+  }
+
+  private noHold(t: BinanceTopic): false {
+    this.held.delete(t);
+    return false;
   }
 
   /** A diff of the overlap was applied or was a repeat: note the replacement's join, apply what now chains. */
