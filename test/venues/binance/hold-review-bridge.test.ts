@@ -132,5 +132,38 @@ for (const market of ["spot", "linear"] as const) {
       const s = adapter.stats();
       expect([s.gaps, s.resyncs, s.bridgesFailed]).toEqual([1, 1, 0]);
     });
+    test("the old socket closes while the replacement's diffs wait for the bridge: they go to the bridge, which completes without a no_bridge", async () => {
+      // While the gate is on, a depth request waits; the snapshot is taken when the test lets it go.
+      let gateOn = false;
+      let release: (() => void) | null = null;
+      const gated = (async (input: string | URL | Request, init?: RequestInit) => {
+        if (gateOn && String(input).includes("/depth")) await new Promise<void>((r) => (release = r));
+        return fetch(input, init);
+      }) as typeof fetch;
+      const { sim, proxy, adapter, sink } = await setup(stops, market, market === "spot" ? 75 : 76, gated);
+      gateOn = true;
+      sim.inject("gap");
+      sim.step(2);
+      await until(() => release !== null && adapter.topicInfo(0).bridging, "the bridge's snapshot requested (held)");
+      replacementDown(proxy, true);
+      sim.inject("serverShutdown");
+      await until(() => proxy.links.length === 2 && (proxy.links[1]!.heldUp ?? []).some((m) => m.includes("SUBSCRIBE")), "the replacement's SUBSCRIBE (held)");
+      const old = proxy.links[0]!;
+      old.rewriteDown = slowPath().rewriteDown; // the old socket's diffs never arrive
+      const held = adapter.stats().overlapHeld;
+      proxy.releaseUp(proxy.links[1]!); // the simulator's diff after the subscription: the replacement's waits for the bridge
+      await until(() => adapter.stats().overlapHeld === held + 1, "the replacement's diff held for the bridge");
+      proxy.closeClient(old); // the venue closes the old socket: the replacement carries on alone
+      await until(() => old.closed, "the old socket closed");
+      gateOn = false;
+      (release as unknown as () => void)(); // the snapshot, at the simulator's id now: the held diff's
+      await until(() => adapter.topicInfo(0).state === "live" && sink.equalNow(), "the book live and equal");
+      sim.step(3);
+      await until(() => sink.equalNow(), "the book equal through the replacement");
+      expect(sink.invalid.length).toBe(1);
+      expect(sink.mismatches).toEqual([]);
+      const s = adapter.stats();
+      expect([s.gaps, s.resyncs, s.bridgesFailed]).toEqual([1, 1, 0]);
+    });
   });
 }
