@@ -26,10 +26,20 @@ export class BookUpdate {
   tsRecvUs = 0;
   bidCount = 0;
   askCount = 0;
-  bidPx: Float64Array = new Float64Array(INITIAL_LEVEL_CAPACITY);
-  bidQty: Float64Array = new Float64Array(INITIAL_LEVEL_CAPACITY);
-  askPx: Float64Array = new Float64Array(INITIAL_LEVEL_CAPACITY);
-  askQty: Float64Array = new Float64Array(INITIAL_LEVEL_CAPACITY);
+  // Declared, set by the constructor: the same properties in the same order, each a Float64Array from the start.
+  declare bidPx: Float64Array;
+  declare bidQty: Float64Array;
+  declare askPx: Float64Array;
+  declare askQty: Float64Array;
+
+  /** `capacity`: levels per side before the arrays grow (a copy that outlives its frame is sized to its levels). */
+  constructor(capacity = INITIAL_LEVEL_CAPACITY) {
+    const n = Math.max(1, capacity);
+    this.bidPx = new Float64Array(n);
+    this.bidQty = new Float64Array(n);
+    this.askPx = new Float64Array(n);
+    this.askQty = new Float64Array(n);
+  }
 
   reset(): void {
     this.isSnapshot = false;

@@ -86,6 +86,7 @@ export class BinanceAdapter implements VenueAdapter {
     apply: (t, u) => this.apply(t, u),
     breakStream: (t, first, prev, u) => this.onBreak(t, first, prev, u),
     repeat: () => void this.duplicates++,
+    rebuffer: (t, u, first, prev) => this.onDiffWhileSyncing(t, u, first, prev),
   });
   /** Set while a refused snapshot's resync is booked: the bridge keeps its buffer. */
   private keepBuffer = false;
@@ -328,12 +329,14 @@ export class BinanceAdapter implements VenueAdapter {
     // minutes for it) must not be taken for a stale stream, whose resync would queue yet another snapshot.
     t.lastMsgMs = this.now();
     if (t.resyncDelayed && this.now() >= t.resyncDueMs) t.resyncDelayed = false; // the backoff is over
+    // During a planned reconnect's overlap the old socket's diffs fill the bridge; the replacement's wait (overlap-hold.ts).
+    if (t.conn.retiringWs !== null && this.overlap.holdForBridge(t, update, first, prev)) return;
     if (!this.bridge.isBridging(t)) this.beginBridge(t);
     // During a backoff the diffs are buffered and the snapshot waits (onBackoffOver asks for it).
     if (!t.fetching && !t.resyncDelayed && !this.replaying) this.snapshotFetch.start(t);
     let ids = this.bufferedIds.get(t);
     if (!ids) this.bufferedIds.set(t, (ids = new Map()));
-    ids.set(update.venueSeq, [first, prev]);
+    ids.set(update.venueSeq, [first, prev, t.conn.retiringWs === null || this.overlap.fromOld(t)]); // outside an overlap: the (future) old socket
     this.bridge.buffer(t, update, { first, last: update.venueSeq });
   }
 
@@ -374,15 +377,16 @@ export class BinanceAdapter implements VenueAdapter {
     if (t.awaitingFirst) {
       t.awaitingFirst = false; // the bridge checked this one against the snapshot
       this.apply(t, u);
+      if (t.conn.retiringWs !== null) this.overlap.settle(t); // what the overlap held for the bridge
       return;
     }
-    // The later buffered diffs go through the ordinary chain rule, with the U / pu they arrived with.
+    // The later buffered diffs go through the ordinary chain rule, with the U / pu (and socket) they arrived with.
     const ids = this.bufferedIds.get(t)?.get(u.venueSeq);
-    this.onDiff(t.index, u, ids ? ids[0] : -1, ids ? ids[1] : -2);
+    this.overlap.asFrom(ids ? ids[2] : null, () => this.onDiff(t.index, u, ids ? ids[0] : -1, ids ? ids[1] : -2));
   }
 
-  /** U and pu of a bridging topic's buffered diffs by their u (RestBridge keeps the update only). Cold. */
-  private readonly bufferedIds = new Map<BinanceTopic, Map<number, [number, number]>>();
+  /** U, pu and "from the old socket" of a bridging topic's buffered diffs by their u (RestBridge keeps the update only). Cold. */
+  private readonly bufferedIds = new Map<BinanceTopic, Map<number, [number, number, boolean]>>();
 
   private onBridgeFailed(t: BinanceTopic, why: string, detail: string): void {
     this.bridgesFailed++;

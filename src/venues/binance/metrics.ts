@@ -38,7 +38,7 @@ export function binanceMetrics(s: Record<string, number>, conns: readonly VenueC
     counter("deltas_total", "Diffs applied", v("deltas")),
     counter("sequence_gaps_total", "Diffs that broke the chain (book resynced)", v("gaps")),
     counter("duplicates_total", "Diffs at or below the book's update id (ignored)", v("duplicates")),
-    counter("overlap_held_total", "Diffs ahead of the book held during a planned reconnect's overlap (the other socket's path was slower)", v("overlapHeld")),
+    counter("overlap_held_total", "Diffs held during a planned reconnect's overlap: ahead of the book (the other socket's path was slower), or the replacement's while the book is bridged", v("overlapHeld")),
     counter("overlap_held_applied_total", "Those held diffs applied in order once the gap was filled", v("overlapHeldApplied")),
     counter("resyncs_total", "Book resyncs started", v("resyncs")),
     counter("resyncs_delayed_total", "Resyncs that waited out the per-topic backoff", v("resyncsDelayed")),

@@ -2,11 +2,13 @@
  * Diffs ahead of the book during a planned reconnect's overlap (docs/venues/binance.md, "Planned reconnects"). Two
  * sockets deliver the same streams over paths of different speed: when the replacement's path is faster, its first
  * diffs arrive before the old socket's diffs that come before them (spot `U` > last `u` + 1, USD-M `pu` > last `u`).
- * That is not a break: such a diff is held (a copy, per stream, at most HOLD_MAX) until the other socket's diffs
- * fill the gap; then the held diffs are applied in order while they chain. And the old socket is kept until each live
- * stream has had a diff of the replacement applied or repeated (its stream joined the book), within the ack deadline:
- * closing it earlier would lose the diffs still on its path. When the overlap ends (old socket closed, or gone back
- * to) what is still held and does not chain is a break (see overlapOver). Never applied out of order.
+ * That is not a break while the other socket can still fill the gap (it serves the stream and has not skipped the
+ * gap itself): such a diff is held (a copy, per stream, at most HOLD_MAX) until the gap is filled, then the held
+ * diffs are applied in order while they chain. A stream being bridged (REST snapshot) that the old socket serves gets
+ * the old socket's diffs alone in its bridge; the replacement's wait here until the book is live. The old socket is
+ * kept until each stream it served has had a diff of the replacement applied or repeated (its stream joined the book),
+ * within the ack deadline: closing it earlier would lose the diffs still on its path. When the overlap ends what is
+ * still held and does not chain is a break (see overlapOver). Never applied out of order.
  * Cold: only during an overlap; nothing is allocated otherwise.
  * @module
  */
@@ -35,6 +37,8 @@ export interface OverlapHost {
   breakStream(t: BinanceTopic, first: number, prev: number, u: number): void;
   /** A held diff the book had by then (counted as a duplicate). */
   repeat(): void;
+  /** A diff held for a stream being bridged, handed to its bridge (the overlap is over, the replacement carries on). */
+  rebuffer(t: BinanceTopic, u: BookUpdate, first: number, prev: number): void;
 }
 
 export class OverlapHold {
@@ -45,6 +49,11 @@ export class OverlapHold {
   heldTotal = 0;
   /** Held diffs applied once the gap was filled. */
   heldApplied = 0;
+  /**
+   * Set while the adapter hands over a diff its bridge buffered: whether that diff came from the old socket (null: the
+   * frame being handled now, `conn.fromRetiring`). The two sockets must be told apart for the hold and the join.
+   */
+  origin: boolean | null = null;
 
   constructor(private readonly host: OverlapHost) {}
 
@@ -53,26 +62,77 @@ export class OverlapHold {
     return t.market === "spot" ? first > t.lastSeq + 1 : prev > t.lastSeq;
   }
 
-  /** Holds a diff ahead of the book; false when the stream holds HOLD_MAX already (then nothing is held). */
+  /**
+   * Holds a diff ahead of the book while the other socket may still fill the gap before it; false (nothing held) when
+   * none can: a break. Each socket delivers a stream's diffs in order, so a socket that delivered a diff ahead of the
+   * book never delivers the ones before it: the other socket must serve the stream (the old one serves what it had
+   * at the swap, `onRetiring`; the replacement, what is subscribed on it) and must not have skipped the gap too.
+   */
   hold(t: BinanceTopic, u: BookUpdate, first: number, prev: number): boolean {
+    const fromReplacement = !this.fromOld(t);
+    if (fromReplacement ? !t.onRetiring : t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) return this.noHold(t);
     let list = this.held.get(t);
     if (!list) this.held.set(t, (list = []));
-    if (list.length >= HOLD_MAX) {
-      this.held.delete(t);
-      return false;
-    }
     const seq = u.venueSeq;
     let i = list.length;
     while (i > 0 && list[i - 1]!.update.venueSeq > seq) i--;
-    if (i > 0 && list[i - 1]!.update.venueSeq === seq) return true; // the other socket's copy of one held already
-    list.splice(i, 0, { update: copyUpdate(u), first, prev, fromReplacement: !t.conn.fromRetiring });
+    for (const h of list) if (h.fromReplacement !== fromReplacement) return this.noHold(t); // both sockets past the gap
+    if (i > 0 && list[i - 1]!.update.venueSeq === seq) return true; // a repeat from the same socket (not one more held)
+    if (list.length >= HOLD_MAX) return this.noHold(t);
+    list.splice(i, 0, { update: copyUpdate(u), first, prev, fromReplacement });
     this.heldTotal++;
     return true;
   }
 
+  private noHold(t: BinanceTopic): false {
+    this.held.delete(t);
+    return false;
+  }
+
+  /**
+   * A diff of the replacement for a stream being bridged (not LIVE) that the old socket serves: it waits here, so the
+   * bridge gets the old socket's diffs alone (continuous; the replacement's first diff may come before diffs between
+   * it and the snapshot that are still on the old socket's path: a no_bridge and one more snapshot) and the old socket
+   * is kept (awaitingJoin). Once the book is live they are applied, repeated or held by the chain rule (settle); if the
+   * overlap ends first they go to the bridge (overlapOver). False (buffered as usual) at HOLD_MAX or from the old socket.
+   */
+  holdForBridge(t: BinanceTopic, u: BookUpdate, first: number, prev: number): boolean {
+    if (this.fromOld(t) || !t.onRetiring) return false;
+    let list = this.held.get(t);
+    if (!list) this.held.set(t, (list = []));
+    const seq = u.venueSeq;
+    let i = list.length;
+    while (i > 0 && list[i - 1]!.update.venueSeq > seq) i--;
+    if (i > 0 && list[i - 1]!.update.venueSeq === seq) return true; // a repeat
+    if (list.length >= HOLD_MAX) return false;
+    list.splice(i, 0, { update: copyUpdate(u), first, prev, fromReplacement: true });
+    this.heldTotal++;
+    return true;
+  }
+
+  /** Runs `deliver` for a diff a bridge buffered as coming from its own socket (`fromOld`; null: the frame at hand). */
+  asFrom(fromOld: boolean | null, deliver: () => void): void {
+    this.origin = fromOld;
+    try {
+      deliver();
+    } finally {
+      this.origin = null;
+    }
+  }
+
+  /** Whether the diff at hand came from the old socket. */
+  fromOld(t: BinanceTopic): boolean {
+    return this.origin ?? t.conn.fromRetiring;
+  }
+
+  /** The bridge made the book live (its first diff applied): what was held for it now applies, repeats or waits. */
+  settle(t: BinanceTopic): void {
+    if (t.book === BookState.LIVE) this.drain(t);
+  }
+
   /** A diff of the overlap was applied or was a repeat: note the replacement's join, apply what now chains. */
   afterDiff(t: BinanceTopic): void {
-    if (!t.conn.fromRetiring) this.joined.set(t, t.conn.generation);
+    if (!this.fromOld(t)) this.joined.set(t, t.conn.generation);
     this.drain(t);
   }
 
@@ -84,6 +144,7 @@ export class OverlapHold {
       const h = list[0]!;
       if (h.update.venueSeq <= t.lastSeq) {
         list.shift();
+        if (h.fromReplacement) this.joined.set(t, t.conn.generation); // its stream has reached the book
         this.host.repeat();
         continue;
       }
@@ -97,13 +158,15 @@ export class OverlapHold {
   }
 
   /**
-   * Whether the old socket is still needed: a live stream it served whose replacement stream has not joined the book,
-   * or one holding diffs it may fill.
+   * Whether the old socket is still needed: a stream holding diffs it may fill, or one it served that the replacement
+   * also carries whose replacement stream has not joined the book. Live or being bridged alike: a bridge needs the old
+   * socket's diffs as much as a live book does (closed with diffs on its path, the bridge has a hole: a no_bridge and
+   * one more snapshot). Not a stream waiting out a resync backoff: not subscribed on the replacement, it takes no diffs.
    */
   awaitingJoin(conn: VenueConnection): boolean {
     for (const t of conn.topics as BinanceTopic[]) {
       if (this.held.has(t)) return true;
-      if (!t.onRetiring || t.book !== BookState.LIVE || (t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING)) continue;
+      if (!t.onRetiring || t.resyncDelayed || (t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING)) continue;
       if (this.joined.get(t) !== conn.generation) return true;
     }
     return false;
@@ -121,6 +184,13 @@ export class OverlapHold {
       if (!this.held.has(t)) continue;
       if (carrier === "none") {
         this.held.delete(t);
+        continue;
+      }
+      if (t.book !== BookState.LIVE) {
+        // Held for a bridge: the replacement, alone now, hands them to it; gone back to, the old socket delivers them.
+        const list = this.held.get(t)!;
+        this.held.delete(t);
+        if (carrier === "replacement") for (const h of list) this.host.rebuffer(t, h.update, h.first, h.prev);
         continue;
       }
       // Gone back to: a stream the old socket served (ACTIVE again) gets every diff from it; others were not on it.

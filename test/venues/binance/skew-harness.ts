@@ -10,7 +10,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import type { Instrument } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { startBinanceSimulator, type BinanceSim } from "../../../src/sim/binance-sim.ts";
-import { BinanceAdapter } from "../../../src/venues/binance/index.ts";
+import { BinanceAdapter, type BinanceAdapterOptions } from "../../../src/venues/binance/index.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { BookMaps, until } from "../planned-fallback-harness.ts";
@@ -45,7 +45,7 @@ export class CheckingSink extends BookMaps {
   }
 }
 
-export async function setup(stops: (() => Promise<void>)[], market: "spot" | "linear", seed: number, fetchFn: typeof fetch = fetch) {
+export async function setup(stops: (() => Promise<void>)[], market: "spot" | "linear", seed: number, fetchFn: typeof fetch = fetch, opts: Partial<BinanceAdapterOptions> = {}) {
   const sim = await startBinanceSimulator({ markets: [{ market, symbols: ["BTCUSDT"] }], seed, shutdownGraceMs: 30_000, history: true });
   const proxy: WsProxy = startWsProxy(sim.wsUrl);
   const sub: Subscription = { market, symbol: "BTCUSDT", depth: 100 };
@@ -65,6 +65,7 @@ export async function setup(stops: (() => Promise<void>)[], market: "spot" | "li
     reconnectBaseMs: 300,
     reconnectMaxMs: 600,
     onRawFrame: (_m, _c, f) => void (f.includes("depthUpdate") && diffFrames++),
+    ...opts,
   });
   stops.push(async () => {
     await adapter.stop();
