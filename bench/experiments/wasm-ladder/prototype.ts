@@ -284,6 +284,31 @@ export class WasmLadderPath {
     this.bytesOut += n;
   }
 
+  /** onDiff without the CRC (breakdown.ts only): the copy, the lookup and the module call. */
+  onDiffNoCrc(frame: string): void {
+    const len = frame.length;
+    if (3 * len + 16 > MAX_IN || (this.bytes as unknown as Utf8Writer).utf8Write(frame, 0) !== len) {
+      this.declined++;
+      return;
+    }
+    this.bytes[len] = 0;
+    const t = this.table;
+    const dv = this.view;
+    const key = fastKey(dv.getInt32(FRAME_NAME_OFFSET, true), dv.getInt32(FRAME_NAME_OFFSET + 4, true));
+    const slots = t.fastSlots;
+    const mask = t.fastMask;
+    let slot = key & mask;
+    let entry: number;
+    for (;;) {
+      entry = slots[slot]!;
+      if (entry < 0 || t.fastKeys[entry] === key) break;
+      slot = (slot + 1) & mask;
+    }
+    const n = entry < 0 ? -1 : this.binbook(0, t.priceExp[entry]!, t.qtyExp[entry]!, this.recAddr[entry]!, len, 0, SEND_TIME_US);
+    if (n < 0) this.declined++;
+    else this.bytesOut += n;
+  }
+
   /** The last datagram (valid until the next frame). */
   datagram(): Uint8Array {
     return this.dgBytes.subarray(0, this.lastLength);
