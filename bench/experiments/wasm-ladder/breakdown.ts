@@ -1,9 +1,11 @@
 /**
  * Experiment breakdown (docs/performance.md §10, "The ladder in WebAssembly: an upper bound"): where the prototype's
  * time per frame goes, in interleaved rounds in one process (`bun bench/experiments/wasm-ladder/breakdown.ts`,
- * ROUNDS=11 ROUND_MS=150 by default): the whole prototype, the same without the CRC, the frame copy alone, the CRC
- * alone (each frame's real datagram length), the prototype on the same frames with empty sides (its fixed part), and today's scan alone (the copy and bindiff's read, the levels left in
- * the module's arrays) for comparison. Every contender that changes books starts each sample from the snapshots.
+ * ROUNDS=11 ROUND_MS=150 by default): the whole prototype, the same without the CRC, the prototype on the same
+ * frames with empty sides (its fixed part), the frame copy alone, the CRC alone (each frame's real datagram length)
+ * and today's scan alone (the copy and bindiff's read, the levels left in the module's arrays) for comparison. Every
+ * contender that changes books starts each sample from the snapshots. Last, the prototype's heap growth over 200,000
+ * diffs (0 B expected).
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -62,3 +64,28 @@ function run(rec: Rec, label: string): void {
 
 run(load("BINANCE", "spot"), "spot diffs");
 run(load("BINANCE_FUTURES", "linear"), "USD-M diffs");
+
+// Allocation in steady state (as bench/binance.bench.ts checks today's path): heap growth without GC over 200,000
+// real USD-M diffs through the prototype, the 4 snapshots re-applied every 764 (the snapshots go through today's path).
+{
+  const rec = load("BINANCE_FUTURES", "linear");
+  const proto = new WasmLadderPath(rec);
+  const bodies = [...rec.symbols.values()].map((e) => e.body);
+  const pass = (frames: number) => {
+    for (let i = 0, k = 0; i < frames; i++) {
+      if (k === 0) bodies.forEach((b, j) => proto.onSnapshot(j, b));
+      proto.onDiff(rec.diffs[k]!);
+      k = k + 1 === rec.diffs.length ? 0 : k + 1;
+    }
+  };
+  const diffsOnly = (frames: number) => {
+    for (let i = 0; i < frames; i++) proto.onDiff(rec.diffs[i % rec.diffs.length]!);
+  };
+  pass(50_000);
+  Bun.gc(true);
+  const { heapStats } = await import("bun:jsc");
+  const h0 = heapStats().heapSize;
+  diffsOnly(200_000);
+  const h1 = heapStats().heapSize;
+  console.log(`\nallocation: 200,000 real USD-M diffs through the prototype (no snapshots in between): heap growth ${h1 - h0} B`);
+}
