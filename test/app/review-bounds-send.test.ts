@@ -13,6 +13,10 @@ import { silentLogger, type Logger } from "../../src/core/log.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import type { PublishConfig } from "../../src/config/types.ts";
 import { FeedPublisher } from "../../src/net/feed-publisher.ts";
+import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
+import { RetransmitServer } from "../../src/net/retransmit-server.ts";
+import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
+import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
 import { startBybitSimulator } from "../../src/sim/bybit-sim.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { allBooksEqual, rawConfig, uniqueDestination, waitFor as waitUntil, type Markets } from "../e2e/harness.ts";
@@ -140,5 +144,31 @@ describe("send failures in the running feeder", { timeout: 60_000 }, () => {
     cleanups.push(() => receiver.close());
     await waitUntil(() => failing().length === 0, "the destination no longer failing", 10_000);
     expect(evaluateReadiness(feeder.readinessInput()).ready).toBe(true);
+  });
+});
+
+describe("send failures of the retransmission server", { timeout: 20_000 }, () => {
+  it("an answer to a requester that has gone bounces: counted as a send error, and the server keeps answering others", async () => {
+    const ring = new RetransmitRing(1 << 16, 1400);
+    for (let i = 0; i < 20; i++) ring.push(new Uint8Array(PACKET_HEADER_BYTES + 8), PACKET_HEADER_BYTES + 8, i + 1, 1);
+    const config = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 24 };
+    const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: 77, auth: undefined, maxDatagramBytes: 1400 });
+    await server.start();
+    cleanups.push(() => server.stop());
+    const req = new Uint8Array(64);
+    const n = encodeRetxControl(req, { kind: RETX_KIND_REQUEST, channelId: 3, sourceId: 0, sessionId: 77, seqNum: 1, count: 5, firstAvailable: 0, nextSeq: 0 });
+    // A requester that asks and goes away before the answer arrives.
+    const gone = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    gone.send(req.subarray(0, n), server.port, "127.0.0.1");
+    gone.close();
+    // Its first answer datagram went out and bounced; the error that left on the socket stopped the other four.
+    await waitFor(() => server.counters.answered === 1 && server.counters.sendErrors === 5, 5000, "the bounced answer counted");
+    expect(server.counters.datagrams).toBe(0);
+    // Another requester is answered in full.
+    let got = 0;
+    const other = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0, socket: { data: () => void got++ } });
+    cleanups.push(() => other.close());
+    other.send(req.subarray(0, n), server.port, "127.0.0.1");
+    await waitFor(() => got === 5, 5000, "the other requester's 5 datagrams");
   });
 });
