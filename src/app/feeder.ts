@@ -19,7 +19,7 @@ import type { FeederConfig, VenueConfig } from "../config/types.ts";
 import { FeedPublisher } from "../net/feed-publisher.ts";
 import { venueSpec, type VenueSpec } from "../venues/registry.ts";
 import { instrumentSymbolOf, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
-import { detail, summarize, type BookCounts, type BookDetail, type BookSummary } from "./book-json.ts";
+import { detail, levelsOf, summarize, type BookCounts, type BookDetail, type BookLevels, type BookSummary } from "./book-json.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import type { ReadinessInput } from "./readiness.ts";
 
@@ -354,6 +354,16 @@ export class Feeder {
       if (p.adapter.venue !== venue) continue;
       const i = p.builders.findIndex((x) => x !== undefined && x.instrument.market === market && x.instrument.symbol === symbol);
       if (i >= 0) return detail(p.builders[i]!, p.builders[i]!.state === BookState.LIVE, depth, p.countsOf(i));
+    }
+    return undefined;
+  }
+
+  /** The book's levels copied as mantissas, for HTTP (formatted there a chunk at a time: book-stream.ts). */
+  bookLevels(venue: string, market: string, symbol: string, depth: number): BookLevels | undefined {
+    for (const p of this.pipelines) {
+      if (p.adapter.venue !== venue) continue;
+      const i = p.builders.findIndex((x) => x !== undefined && x.instrument.market === market && x.instrument.symbol === symbol);
+      if (i >= 0) return levelsOf(p.builders[i]!, p.builders[i]!.state === BookState.LIVE, depth, p.countsOf(i));
     }
     return undefined;
   }

@@ -7,7 +7,7 @@
  */
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
-import type { BookDetail, BookSummary } from "./book-json.ts";
+import type { BookLevels, BookSummary } from "./book-json.ts";
 import { Feeder } from "./feeder.ts";
 import type { StatusSource } from "./http-server.ts";
 import { mergeHistograms, renderMetrics, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
@@ -136,9 +136,9 @@ export class Supervisor implements StatusSource {
     return parts.flat();
   }
 
-  async book(venue: string, market: string, symbol: string, depth: number): Promise<BookDetail | undefined> {
+  async book(venue: string, market: string, symbol: string, depth: number): Promise<BookLevels | undefined> {
     const results = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "book", venue, market, symbol, depth })));
-    return results.find((r) => r !== undefined) as BookDetail | undefined;
+    return results.find((r) => r !== undefined) as BookLevels | undefined;
   }
 
   async metricsText(): Promise<string> {

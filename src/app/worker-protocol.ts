@@ -3,7 +3,7 @@
  * @module
  */
 import type { FeederConfig } from "../config/types.ts";
-import type { BookDetail, BookSummary } from "./book-json.ts";
+import type { BookLevels, BookSummary } from "./book-json.ts";
 import type { LatencySnapshot, MetricsSnapshot } from "./metrics.ts";
 import type { ReadinessInput } from "./readiness.ts";
 
@@ -28,6 +28,6 @@ export type FromWorker =
   /** `summaries`: its books as they start, so the supervisor can list them (as unavailable) even if the worker dies before it is ever asked. */
   | { type: "started"; books: number; sessionId: number; summaries: BookSummary[] }
   | { type: "start-failed"; error: string }
-  | { type: "response"; id: number; result: BookSummary[] | BookDetail | MetricsSnapshot | ReadinessInput | LatencySnapshot | undefined }
+  | { type: "response"; id: number; result: BookSummary[] | BookLevels | MetricsSnapshot | ReadinessInput | LatencySnapshot | undefined }
   | { type: "pong" }
   | { type: "stopped" };
