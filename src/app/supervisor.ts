@@ -48,7 +48,7 @@ interface Slot {
   restarts: number;
   consecutiveFailures: number;
   ready: boolean;
-  /** When the worker last sent anything (ms): a running worker answers its pings. */
+  /** When the worker last sent anything (ms; 0: nothing yet): a worker answers its pings, while starting too. */
   lastHeardMs: number;
   lastBooks: BookSummary[];
   pending: Map<number, (result: unknown) => void>;
@@ -189,6 +189,7 @@ export class Supervisor implements StatusSource {
       slot.worker = worker;
       slot.ready = false;
       slot.startedAtMs = Date.now();
+      slot.lastHeardMs = 0; // nothing heard from this worker yet (its module may still be loading)
       let settled = false;
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const msg = event.data;
@@ -237,13 +238,16 @@ export class Supervisor implements StatusSource {
     });
   }
 
-  /** Cold, a timer: pings every running worker and terminates one silent for hangAfterMs (its close restarts it). */
+  /**
+   * Cold, a timer: pings every worker that has spoken (a starting one too: it answers while its start awaits) and
+   * terminates one silent for hangAfterMs since (its close restarts it).
+   */
   private checkHangs(): void {
     if (this.stopping) return;
     const nowMs = Date.now();
     for (const slot of this.slots) {
       const worker = slot.worker;
-      if (worker === undefined || !slot.ready) continue;
+      if (worker === undefined || slot.lastHeardMs === 0) continue;
       if (nowMs - slot.lastHeardMs > this.hangAfterMs) {
         this.log.error("worker is not answering; terminating it to restart it", { worker: slot.index, silentMs: nowMs - slot.lastHeardMs });
         slot.ready = false;

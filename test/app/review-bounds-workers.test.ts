@@ -34,14 +34,19 @@ let sim: BybitSim;
 let subscriber: FeedSubscriber;
 let supervisor: Supervisor;
 let faults: BroadcastChannel;
-/** Worker 1's starts answer start-failed while this is set (the faulty worker asks at each start). */
+/** Worker 1's starts answer start-failed, or hang, while these are set (the faulty worker asks at each start). */
 let failStartOf1 = false;
+let hangAtStartOf1 = false;
+let hangsOrdered = 0;
 
 beforeAll(async () => {
   faults = new BroadcastChannel(FAULT_CHANNEL);
   faults.onmessage = (event) => {
     const ask = event.data as { ask?: string; worker: number };
-    if (ask.ask === "start") faults.postMessage({ worker: ask.worker, failStart: ask.worker === 1 && failStartOf1 });
+    if (ask.ask !== "start") return;
+    const hangAtStart = ask.worker === 1 && hangAtStartOf1;
+    if (hangAtStart) hangsOrdered++;
+    faults.postMessage({ worker: ask.worker, failStart: ask.worker === 1 && failStartOf1, hangAtStart });
   };
   sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: MARKETS[0]!.symbols }], seed: 9, messagesPerSecond: 0 });
   const { group, port } = uniqueDestination(141);
@@ -93,6 +98,18 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     failStartOf1 = false;
     await othersFollow(3, "while worker 1 cannot start");
     await waitFor(() => supervisor.restarts >= restartsBefore + 2, "worker 1 restarted after its failed start", 15_000);
+    await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "every book once worker 1 started", 20_000, () => sim.step(1));
+    expect((await supervisor.readiness()).workersDown).toEqual([]);
+  });
+
+  test("a worker that hangs while starting is terminated and restarted too", async () => {
+    const restartsBefore = supervisor.restarts;
+    hangAtStartOf1 = true;
+    supervisor.kill(1);
+    await waitFor(() => hangsOrdered === 1, "worker 1 restarted and told to hang in its start", 15_000);
+    hangAtStartOf1 = false;
+    await othersFollow(3, "while worker 1 hangs in its start");
+    await waitFor(() => supervisor.restarts >= restartsBefore + 2, "worker 1 restarted after hanging in its start", 15_000);
     await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "every book once worker 1 started", 20_000, () => sim.step(1));
     expect((await supervisor.readiness()).workersDown).toEqual([]);
   });

@@ -4,7 +4,8 @@
  * - `{ worker, fault: "hang" }`: that worker's thread spins forever, as a bug in a handler would (it answers nothing
  *   and sends nothing again);
  * - at its start a worker asks `{ ask: "start", worker }` and, answered `{ worker, failStart: true }` within a
- *   second, answers the supervisor `start-failed` instead of starting, as when its publisher socket cannot open.
+ *   second, answers the supervisor `start-failed` instead of starting, as when its publisher socket cannot open;
+ *   answered `{ worker, hangAtStart: true }`, it begins its start (the supervisor hears its session) and spins.
  */
 import "../../../src/app/worker-main.ts";
 import type { FromWorker, ToWorker } from "../../../src/app/worker-protocol.ts";
@@ -15,12 +16,12 @@ declare const self: Worker;
 
 const workerMain = self.onmessage!;
 let index = -1;
-let answer: ((failStart: boolean) => void) | undefined;
+let answer: ((start: { fail: boolean; hang: boolean }) => void) | undefined;
 const faults = new BroadcastChannel(FAULT_CHANNEL);
 faults.onmessage = (event) => {
-  const order = event.data as { worker: number; fault?: string; failStart?: boolean };
+  const order = event.data as { worker: number; fault?: string; failStart?: boolean; hangAtStart?: boolean };
   if (order.worker !== index) return;
-  if (order.failStart !== undefined) answer?.(order.failStart);
+  if (order.failStart !== undefined) answer?.({ fail: order.failStart, hang: order.hangAtStart === true });
   if (order.fault !== "hang") return;
   for (;;) {
     // spin: the thread never returns to its event loop
@@ -30,15 +31,21 @@ faults.onmessage = (event) => {
 self.onmessage = async (event: MessageEvent<ToWorker>) => {
   if (event.data.type === "start") {
     index = event.data.workerIndex;
-    const failStart = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), 1000);
-      answer = (fail) => {
+    const start = await new Promise<{ fail: boolean; hang: boolean }>((resolve) => {
+      const timer = setTimeout(() => resolve({ fail: false, hang: false }), 1000);
+      answer = (how) => {
         clearTimeout(timer);
-        resolve(fail);
+        resolve(how);
       };
       faults.postMessage({ ask: "start", worker: index });
     });
-    if (failStart) {
+    if (start.hang) {
+      void workerMain.call(self, event); // sends its session at once, then awaits the pipeline's start
+      for (;;) {
+        // spin
+      }
+    }
+    if (start.fail) {
       self.postMessage({ type: "start-failed", error: "test: this start fails" } satisfies FromWorker);
       return;
     }
