@@ -52,9 +52,11 @@ export function bookBodyStream(book: BookLevels, msgpack: boolean): ReadableStre
   ];
   let side = -1; // -1: the head is next
   let rank = 0;
+  let cancelled = false;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       await ownTurn();
+      if (cancelled) return; // the client went away while this chunk waited for its turn
       const out = msgpack ? new MsgpackChunk() : new JsonChunk();
       if (side < 0) {
         out.head(head, Object.keys(head).length + 2);
@@ -77,6 +79,9 @@ export function bookBodyStream(book: BookLevels, msgpack: boolean): ReadableStre
       }
       controller.enqueue(out.bytes());
       if (side === 2) controller.close();
+    },
+    cancel() {
+      cancelled = true;
     },
   });
 }
