@@ -59,6 +59,13 @@ class BadRequest extends Error {
   }
 }
 
+/** What was asked for may be held by a part that is not answering (a worker restarting or hung): 503, retry. */
+export class Unavailable extends BadRequest {
+  constructor(message: string) {
+    super(503, message, { "retry-after": "1" });
+  }
+}
+
 export function isLoopbackHost(host: string): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === "localhost" || host === "::1";
 }

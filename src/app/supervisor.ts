@@ -9,7 +9,7 @@ import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
 import type { BookLevels, BookSummary } from "./book-json.ts";
 import { Feeder } from "./feeder.ts";
-import type { StatusSource } from "./http-server.ts";
+import { Unavailable, type StatusSource } from "./http-server.ts";
 import { mergeHistograms, renderMetrics, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { processSnapshot } from "./process-metrics.ts";
 import { mergeReadiness, type ReadinessInput } from "./readiness.ts";
@@ -136,9 +136,19 @@ export class Supervisor implements StatusSource {
     return parts.flat();
   }
 
+  /**
+   * The book from the worker that has it (a worker answers null when it has not). When none has it and a worker
+   * did not answer (restarting, hung), the book may be that worker's: Unavailable (503) naming it, not "no book".
+   */
   async book(venue: string, market: string, symbol: string, depth: number): Promise<BookLevels | undefined> {
     const results = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "book", venue, market, symbol, depth })));
-    return results.find((r) => r !== undefined) as BookLevels | undefined;
+    const found = results.find((r) => r !== undefined && r !== null);
+    if (found !== undefined) return found as BookLevels;
+    const silent = this.slots.filter((_, i) => results[i] === undefined).map((slot) => slot.index);
+    if (silent.length > 0) {
+      throw new Unavailable(`worker ${silent.join(", ")} is not answering (restarting or hung): ${venue}/${market}/${symbol} may be one of its books; /books lists them`);
+    }
+    return undefined;
   }
 
   async metricsText(): Promise<string> {

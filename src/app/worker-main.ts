@@ -43,7 +43,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     case "request": {
       if (!feeder) return send({ type: "response", id: msg.id, result: undefined });
       if (msg.what === "books") return send({ type: "response", id: msg.id, result: feeder.bookSummaries() });
-      if (msg.what === "book") return send({ type: "response", id: msg.id, result: feeder.bookLevels(msg.venue, msg.market, msg.symbol, msg.depth) });
+      if (msg.what === "book") return send({ type: "response", id: msg.id, result: feeder.bookLevels(msg.venue, msg.market, msg.symbol, msg.depth) ?? null });
       if (msg.what === "readiness") return send({ type: "response", id: msg.id, result: feeder.readinessInput() });
       if (msg.what === "latency") return send({ type: "response", id: msg.id, result: feeder.latencySnapshot() });
       return send({ type: "response", id: msg.id, result: feeder.metricsSnapshot({ worker: String(workerIndex) }) });

@@ -28,6 +28,6 @@ export type FromWorker =
   /** `summaries`: its books as they start, so the supervisor can list them (as unavailable) even if the worker dies before it is ever asked. */
   | { type: "started"; books: number; sessionId: number; summaries: BookSummary[] }
   | { type: "start-failed"; error: string }
-  | { type: "response"; id: number; result: BookSummary[] | BookLevels | MetricsSnapshot | ReadinessInput | LatencySnapshot | undefined }
+  | { type: "response"; id: number; result: BookSummary[] | BookLevels | null | MetricsSnapshot | ReadinessInput | LatencySnapshot | undefined }
   | { type: "pong" }
   | { type: "stopped" };

@@ -81,6 +81,8 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     // While it hangs (or is being restarted): reported down, its books not usable over HTTP nor at the subscriber.
     const readiness = await supervisor.readiness();
     expect(readiness.workersDown).toEqual([1]);
+    // One of its books asked for meanwhile: not "no book" (404) but unavailable (503), naming the worker.
+    await expect(supervisor.book("bybit", "linear", FAULTY[0]!.symbol, 5)).rejects.toThrow(/worker 1 is not answering/);
     const books = await supervisor.books();
     for (const t of FAULTY) expect(books.find((b) => b.symbol === t.symbol), t.symbol).toMatchObject({ valid: false });
     await othersFollow(5, "while worker 1 hangs");
