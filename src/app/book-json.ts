@@ -104,3 +104,41 @@ export function detail(view: BookView, valid: boolean, depth = 0, counts: BookCo
   for (let r = 0; r < na; r++) asks.push([formatFixed(view.askPriceAt(r), i.priceExp), formatFixed(view.askQtyAt(r), i.qtyExp)]);
   return { ...summarize(view, valid, counts), priceExp: i.priceExp, qtyExp: i.qtyExp, tickSize: i.tickSize, lotSize: i.lotSize, bids, asks };
 }
+
+/**
+ * A book's levels as mantissas, copied in one step (so they are one consistent state of the book: ~0.35 ms per 100k
+ * levels), for HTTP to format a chunk at a time (book-stream.ts); plain data a worker posts cheaply (typed arrays).
+ */
+export interface BookLevels extends BookSummary {
+  priceExp: number;
+  qtyExp: number;
+  tickSize: string;
+  lotSize: string;
+  bidPx: Float64Array;
+  bidQty: Float64Array;
+  askPx: Float64Array;
+  askQty: Float64Array;
+}
+
+/** The book's top `depth` levels per side (all when depth is 0), copied (BookView.copyBids/copyAsks where it has them). */
+export function levelsOf(view: BookView, valid: boolean, depth = 0, counts: BookCounts = NO_COUNTS): BookLevels {
+  const i = view.instrument;
+  const nb = depth > 0 ? Math.min(depth, view.bidCount) : view.bidCount;
+  const na = depth > 0 ? Math.min(depth, view.askCount) : view.askCount;
+  const [bidPx, bidQty, askPx, askQty] = [new Float64Array(nb), new Float64Array(nb), new Float64Array(na), new Float64Array(na)];
+  if (view.copyBids !== undefined && nb > 0) view.copyBids(0, nb, bidPx, bidQty, 0);
+  else for (let r = 0; r < nb; r++) (bidPx[r] = view.bidPriceAt(r)), (bidQty[r] = view.bidQtyAt(r));
+  if (view.copyAsks !== undefined && na > 0) view.copyAsks(0, na, askPx, askQty, 0);
+  else for (let r = 0; r < na; r++) (askPx[r] = view.askPriceAt(r)), (askQty[r] = view.askQtyAt(r));
+  return { ...summarize(view, valid, counts), priceExp: i.priceExp, qtyExp: i.qtyExp, tickSize: i.tickSize, lotSize: i.lotSize, bidPx, bidQty, askPx, askQty };
+}
+
+/** The BookDetail of copied levels (decimal strings), as detail() gives it for the view they were copied from. */
+export function detailOf(book: BookLevels): BookDetail {
+  const { bidPx, bidQty, askPx, askQty, ...head } = book;
+  const bids: Level[] = [];
+  const asks: Level[] = [];
+  for (let r = 0; r < bidPx.length; r++) bids.push([formatFixed(bidPx[r]!, book.priceExp), formatFixed(bidQty[r]!, book.qtyExp)]);
+  for (let r = 0; r < askPx.length; r++) asks.push([formatFixed(askPx[r]!, book.priceExp), formatFixed(askQty[r]!, book.qtyExp)]);
+  return { ...head, bids, asks };
+}

@@ -19,7 +19,7 @@ import type { FeederConfig, VenueConfig } from "../config/types.ts";
 import { FeedPublisher } from "../net/feed-publisher.ts";
 import { venueSpec, type VenueSpec } from "../venues/registry.ts";
 import { instrumentSymbolOf, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
-import { detail, summarize, type BookCounts, type BookDetail, type BookSummary } from "./book-json.ts";
+import { detail, levelsOf, summarize, type BookCounts, type BookDetail, type BookLevels, type BookSummary } from "./book-json.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import type { ReadinessInput } from "./readiness.ts";
 
@@ -358,6 +358,16 @@ export class Feeder {
     return undefined;
   }
 
+  /** The book's levels copied as mantissas, for HTTP (formatted there a chunk at a time: book-stream.ts). */
+  bookLevels(venue: string, market: string, symbol: string, depth: number): BookLevels | undefined {
+    for (const p of this.pipelines) {
+      if (p.adapter.venue !== venue) continue;
+      const i = p.builders.findIndex((x) => x !== undefined && x.instrument.market === market && x.instrument.symbol === symbol);
+      if (i >= 0) return levelsOf(p.builders[i]!, p.builders[i]!.state === BookState.LIVE, depth, p.countsOf(i));
+    }
+    return undefined;
+  }
+
   /** What /readyz judges (plain data: a worker posts it to the supervisor). */
   readinessInput(): ReadinessInput {
     return {
@@ -365,6 +375,7 @@ export class Feeder {
       unresolved: this.pipelines.flatMap((p) => p.unresolvedNow().map((u) => ({ venue: p.adapter.venue, ...u }))),
       connections: this.pipelines.flatMap((p) => p.adapter.connections().map((c) => ({ ...c, venue: p.adapter.venue }))),
       workersDown: [],
+      sendFailures: this.publisher.sendFailures(Date.now()),
     };
   }
 

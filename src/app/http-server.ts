@@ -10,7 +10,8 @@
  * GET /metrics                              Prometheus text format 0.0.4
  * GET /books                                every book with its state (JSON, or MessagePack on Accept: application/msgpack),
  *                                            then every configured symbol without a book (state symbol_unresolved)
- * GET /books/{venue}/{market}/{symbol}?depth=N   one book, top N levels per side (all when absent)
+ * GET /books/{venue}/{market}/{symbol}?depth=N   one book, top N levels per side (all when absent); a deep one is
+ *                                            formatted a chunk per event-loop turn, as fast as the client reads (book-stream.ts)
  *
  * A bad request (method, target, percent-encoding, query) is a 4xx naming what was wrong and is logged at debug
  * level only; only a failure of the feeder itself is a 500 and an error line.
@@ -21,7 +22,8 @@ import { pack } from "msgpackr";
 import { ConfigError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { HttpConfig } from "../config/types.ts";
-import { unresolvedSummary, type BookDetail, type BookSummary } from "./book-json.ts";
+import { detailOf, unresolvedSummary, type BookLevels, type BookSummary } from "./book-json.ts";
+import { bookBodyStream, LEVELS_PER_CHUNK } from "./book-stream.ts";
 import { VERSION, type LatencySnapshot } from "./metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 import { evaluateReadiness, type ReadinessInput } from "./readiness.ts";
@@ -33,7 +35,8 @@ const MAX_DEPTH = 100_000;
 /** What the HTTP layer reads: one process's books, or the aggregate of several workers. */
 export interface StatusSource {
   books(): BookSummary[] | Promise<BookSummary[]>;
-  book(venue: string, market: string, symbol: string, depth: number): BookDetail | undefined | Promise<BookDetail | undefined>;
+  /** The book's levels copied (one consistent state); formatted here, a deep book a chunk per turn (book-stream.ts). */
+  book(venue: string, market: string, symbol: string, depth: number): BookLevels | undefined | Promise<BookLevels | undefined>;
   metricsText(): string | Promise<string>;
   readiness(): ReadinessInput | Promise<ReadinessInput>;
   latency(): LatencySnapshot | Promise<LatencySnapshot>;
@@ -53,6 +56,13 @@ class BadRequest extends Error {
     readonly headers: Record<string, string> = {},
   ) {
     super(message);
+  }
+}
+
+/** What was asked for may be held by a part that is not answering (a worker restarting or hung): 503, retry. */
+export class Unavailable extends BadRequest {
+  constructor(message: string) {
+    super(503, message, { "retry-after": "1" });
   }
 }
 
@@ -180,7 +190,9 @@ async function route(req: Request, source: StatusSource, authorized: (header: st
     const [venue, market, symbol] = [decodeSegment(m[1]!), decodeSegment(m[2]!), decodeSegment(m[3]!)];
     const book = await source.book(venue, market, symbol, depth);
     if (!book) throw new BadRequest(404, `no book ${venue}/${market}/${symbol}`);
-    return body(book, msgpack, 200);
+    if (book.bidPx.length + book.askPx.length <= LEVELS_PER_CHUNK) return body(detailOf(book), msgpack, 200);
+    const type = msgpack ? MSGPACK_CONTENT_TYPE : "application/json";
+    return new Response(bookBodyStream(book, msgpack), { headers: { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" } });
   }
   throw new BadRequest(404, `no route ${path}`);
 }

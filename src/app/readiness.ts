@@ -7,6 +7,7 @@
  * workers by the supervisor) and a function to READINESS_CHECKS.
  * @module
  */
+import type { SendFailure } from "../net/feed-publisher.ts";
 import type { VenueConnectionState } from "../venues/venue.ts";
 import type { BookSummary } from "./book-json.ts";
 
@@ -31,6 +32,8 @@ export interface ReadinessInput {
   workersDown: number[];
   /** Another publisher on our own streams, one sentence each (app/publish-guard.ts; main thread only). */
   publishConflicts?: string[];
+  /** Destinations whose datagrams the kernel refused lately (FeedPublisher.sendFailures; each worker its own). */
+  sendFailures?: SendFailure[];
 }
 
 export type ReadinessCheck = (input: ReadinessInput, nowMs: number) => NotReadyReason[];
@@ -73,6 +76,15 @@ export const READINESS_CHECKS: readonly ReadinessCheck[] = [
   function publishConflicts(s) {
     return (s.publishConflicts ?? []).map((detail) => ({ check: "publish_conflict", detail }));
   },
+  function sendFailing(s, nowMs) {
+    return (s.sendFailures ?? []).map((f) => ({
+      check: "publish_send_failing",
+      destination: f.destination,
+      target: f.target,
+      errors: f.errors,
+      detail: `publish destination ${f.destination} (${f.target}): the kernel refused datagrams, the last ${Math.max(0, nowMs - f.lastErrorMs)} ms ago (${f.errors} since start; ${f.lastError}): its subscribers see gaps or nothing`,
+    }));
+  },
   function booksNotLive(s) {
     return s.books
       .filter((b) => b.state !== "live")
@@ -108,5 +120,6 @@ export function mergeReadiness(parts: readonly ReadinessInput[], workersDown: nu
     unresolved: parts.flatMap((p) => p.unresolved),
     connections: parts.flatMap((p) => p.connections),
     workersDown: [...parts.flatMap((p) => p.workersDown), ...workersDown],
+    sendFailures: parts.flatMap((p) => p.sendFailures ?? []),
   };
 }

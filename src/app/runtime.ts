@@ -29,7 +29,7 @@ export interface Runtime {
 export function localStatusSource(feeder: Feeder): StatusSource {
   return {
     books: () => feeder.bookSummaries(),
-    book: (venue, market, symbol, depth) => feeder.bookDetail(venue, market, symbol, depth),
+    book: (venue, market, symbol, depth) => feeder.bookLevels(venue, market, symbol, depth),
     metricsText: () => renderMetrics({ pipelines: [feeder.metricsSnapshot()], process: processSnapshot() }),
     readiness: () => feeder.readinessInput(),
     latency: () => feeder.latencySnapshot(),

@@ -1,14 +1,15 @@
 /**
  * Runs the pipeline on N Bun Workers (config `workers`): each worker takes a stable share of the subscriptions
  * and owns its connections, builders and publisher socket. The main thread only supervises: it restarts a
- * worker that dies (with backoff) and aggregates books and metrics for HTTP.
+ * worker that dies, that fails to start, or that hangs (no answer to its pings for WORKER_HANG_MS: terminated),
+ * with backoff, and aggregates books and metrics for HTTP.
  * @module
  */
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
-import type { BookDetail, BookSummary } from "./book-json.ts";
+import type { BookLevels, BookSummary } from "./book-json.ts";
 import { Feeder } from "./feeder.ts";
-import type { StatusSource } from "./http-server.ts";
+import { Unavailable, type StatusSource } from "./http-server.ts";
 import { mergeHistograms, renderMetrics, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { processSnapshot } from "./process-metrics.ts";
 import { mergeReadiness, type ReadinessInput } from "./readiness.ts";
@@ -19,6 +20,17 @@ const RESTART_BASE_MS = 200;
 const RESTART_MAX_MS = 10_000;
 /** A worker that ran this long before dying restarts without the accumulated backoff. */
 const HEALTHY_RUN_MS = 30_000;
+/**
+ * A running worker that has answered nothing (pings every quarter of this) for this long is hung, e.g. a handler
+ * in a loop: it is terminated and restarted like one that died. Its thread, not the machine, is stuck: a worker
+ * busy for even a second is far outside its normal work (a 1000-level snapshot is ~35 µs).
+ */
+export const WORKER_HANG_MS = 10_000;
+
+export interface SupervisorOptions {
+  /** WORKER_HANG_MS unless given (tests). */
+  readonly hangAfterMs?: number;
+}
 
 /**
  * The worker entry point. From source it sits next to this file; in the compiled executable
@@ -36,6 +48,8 @@ interface Slot {
   restarts: number;
   consecutiveFailures: number;
   ready: boolean;
+  /** When the worker last sent anything (ms; 0: nothing yet): a worker answers its pings, while starting too. */
+  lastHeardMs: number;
   lastBooks: BookSummary[];
   pending: Map<number, (result: unknown) => void>;
   stopped?: () => void;
@@ -49,12 +63,17 @@ export class Supervisor implements StatusSource {
   restarts = 0;
   /** Called with each worker publisher's (sourceId, sessionId) before it sends (the publish guard's own sessions). */
   onWorkerSession: ((sourceId: number, sessionId: number) => void) | undefined;
+  private readonly hangAfterMs: number;
+  private hangTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly config: FeederConfig,
     private readonly log: Logger,
     private readonly workerUrl: string = defaultWorkerUrl(),
-  ) {}
+    opts: SupervisorOptions = {},
+  ) {
+    this.hangAfterMs = opts.hangAfterMs ?? WORKER_HANG_MS;
+  }
 
   /** Starts every worker and resolves when each has started (or rejects with the first start failure). */
   async start(): Promise<void> {
@@ -63,15 +82,19 @@ export class Supervisor implements StatusSource {
     await new Feeder({ config: this.config, log: this.log }).resolveInstruments();
     const starts: Promise<void>[] = [];
     for (let i = 0; i < this.config.workers; i++) {
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, lastBooks: [], pending: new Map() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, lastHeardMs: 0, lastBooks: [], pending: new Map() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
+    this.hangTimer = setInterval(() => this.checkHangs(), Math.max(50, Math.floor(this.hangAfterMs / 4)));
+    this.hangTimer.unref?.();
     await Promise.all(starts);
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.hangTimer !== undefined) clearInterval(this.hangTimer);
+    this.hangTimer = undefined;
     await Promise.all(
       this.slots.map(
         (slot) =>
@@ -113,9 +136,19 @@ export class Supervisor implements StatusSource {
     return parts.flat();
   }
 
-  async book(venue: string, market: string, symbol: string, depth: number): Promise<BookDetail | undefined> {
+  /**
+   * The book from the worker that has it (a worker answers null when it has not). When none has it and a worker
+   * did not answer (restarting, hung), the book may be that worker's: Unavailable (503) naming it, not "no book".
+   */
+  async book(venue: string, market: string, symbol: string, depth: number): Promise<BookLevels | undefined> {
     const results = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "book", venue, market, symbol, depth })));
-    return results.find((r) => r !== undefined) as BookDetail | undefined;
+    const found = results.find((r) => r !== undefined && r !== null);
+    if (found !== undefined) return found as BookLevels;
+    const silent = this.slots.filter((_, i) => results[i] === undefined).map((slot) => slot.index);
+    if (silent.length > 0) {
+      throw new Unavailable(`worker ${silent.join(", ")} is not answering (restarting or hung): ${venue}/${market}/${symbol} may be one of its books; /books lists them`);
+    }
+    return undefined;
   }
 
   async metricsText(): Promise<string> {
@@ -166,18 +199,23 @@ export class Supervisor implements StatusSource {
       slot.worker = worker;
       slot.ready = false;
       slot.startedAtMs = Date.now();
+      slot.lastHeardMs = 0; // nothing heard from this worker yet (its module may still be loading)
       let settled = false;
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const msg = event.data;
+        slot.lastHeardMs = Date.now();
         if (msg.type === "session") {
           this.onWorkerSession?.(msg.sourceId, msg.sessionId);
         } else if (msg.type === "started") {
           slot.ready = true;
+          slot.lastBooks = msg.summaries;
           this.log.info("worker started", { worker: slot.index, books: msg.books, sessionId: msg.sessionId });
           if (!settled) (settled = true), resolve();
         } else if (msg.type === "start-failed") {
           this.log.error("worker could not start", { worker: slot.index, error: msg.error });
           if (!settled) (settled = true), reject(new Error(`worker ${slot.index}: ${msg.error}`));
+          // An idle worker that will never publish: ended, so it is restarted with backoff like one that died.
+          worker.terminate();
         } else if (msg.type === "response") {
           slot.pending.get(msg.id)?.(msg.result);
           slot.pending.delete(msg.id);
@@ -208,6 +246,26 @@ export class Supervisor implements StatusSource {
       });
       worker.postMessage({ type: "start", config: this.config, workerIndex: slot.index, workerCount: this.config.workers } satisfies ToWorker);
     });
+  }
+
+  /**
+   * Cold, a timer: pings every worker that has spoken (a starting one too: it answers while its start awaits) and
+   * terminates one silent for hangAfterMs since (its close restarts it).
+   */
+  private checkHangs(): void {
+    if (this.stopping) return;
+    const nowMs = Date.now();
+    for (const slot of this.slots) {
+      const worker = slot.worker;
+      if (worker === undefined || slot.lastHeardMs === 0) continue;
+      if (nowMs - slot.lastHeardMs > this.hangAfterMs) {
+        this.log.error("worker is not answering; terminating it to restart it", { worker: slot.index, silentMs: nowMs - slot.lastHeardMs });
+        slot.ready = false;
+        worker.terminate();
+        continue;
+      }
+      worker.postMessage({ type: "ping" } satisfies ToWorker);
+    }
   }
 
   private request(slot: Slot, body: WorkerRequest): Promise<unknown> {

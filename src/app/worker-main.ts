@@ -34,7 +34,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       send({ type: "session", sourceId: feeder.publisher.sourceId, sessionId: feeder.publisher.sessionId });
       try {
         await feeder.start();
-        send({ type: "started", books: feeder.books().length, sessionId: feeder.publisher.sessionId });
+        send({ type: "started", books: feeder.books().length, sessionId: feeder.publisher.sessionId, summaries: feeder.bookSummaries() });
       } catch (err) {
         send({ type: "start-failed", error: err instanceof Error ? err.message : String(err) });
       }
@@ -43,11 +43,13 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     case "request": {
       if (!feeder) return send({ type: "response", id: msg.id, result: undefined });
       if (msg.what === "books") return send({ type: "response", id: msg.id, result: feeder.bookSummaries() });
-      if (msg.what === "book") return send({ type: "response", id: msg.id, result: feeder.bookDetail(msg.venue, msg.market, msg.symbol, msg.depth) });
+      if (msg.what === "book") return send({ type: "response", id: msg.id, result: feeder.bookLevels(msg.venue, msg.market, msg.symbol, msg.depth) ?? null });
       if (msg.what === "readiness") return send({ type: "response", id: msg.id, result: feeder.readinessInput() });
       if (msg.what === "latency") return send({ type: "response", id: msg.id, result: feeder.latencySnapshot() });
       return send({ type: "response", id: msg.id, result: feeder.metricsSnapshot({ worker: String(workerIndex) }) });
     }
+    case "ping":
+      return send({ type: "pong" });
     case "stop": {
       await feeder?.stop();
       send({ type: "stopped" });

@@ -3,7 +3,7 @@
  * @module
  */
 import type { FeederConfig } from "../config/types.ts";
-import type { BookDetail, BookSummary } from "./book-json.ts";
+import type { BookLevels, BookSummary } from "./book-json.ts";
 import type { LatencySnapshot, MetricsSnapshot } from "./metrics.ts";
 import type { ReadinessInput } from "./readiness.ts";
 
@@ -18,12 +18,16 @@ export type WorkerRequest =
 export type ToWorker =
   | { type: "start"; config: FeederConfig; workerIndex: number; workerCount: number }
   | ({ type: "request"; id: number } & WorkerRequest)
+  /** The supervisor's liveness check: a worker answers `pong` at once (a hung one does not, and is restarted). */
+  | { type: "ping" }
   | { type: "stop" };
 
 export type FromWorker =
   /** Sent before the worker's publisher sends anything, so the main thread's publish guard knows it as ours. */
   | { type: "session"; sourceId: number; sessionId: number }
-  | { type: "started"; books: number; sessionId: number }
+  /** `summaries`: its books as they start, so the supervisor can list them (as unavailable) even if the worker dies before it is ever asked. */
+  | { type: "started"; books: number; sessionId: number; summaries: BookSummary[] }
   | { type: "start-failed"; error: string }
-  | { type: "response"; id: number; result: BookSummary[] | BookDetail | MetricsSnapshot | ReadinessInput | LatencySnapshot | undefined }
+  | { type: "response"; id: number; result: BookSummary[] | BookLevels | null | MetricsSnapshot | ReadinessInput | LatencySnapshot | undefined }
+  | { type: "pong" }
   | { type: "stopped" };

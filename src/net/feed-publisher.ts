@@ -14,8 +14,9 @@
  *   an HMAC trailer too (ChannelPacker.seal, once per flush).
  * - With publish.retransmit, every sent data datagram is copied into its channel's RetransmitRing after the
  *   sendMany (preallocated: no allocation), and a RetransmitServer on its own socket answers re-requests.
- * - A datagram the kernel does not take is dropped and counted (sendErrors); publishing never blocks and never
- *   calls back into a book builder.
+ * - A datagram the kernel does not take is dropped and counted (sendErrors, and per destination for /readyz:
+ *   sendFailures); the rest of its batch is still sent (resend), so one refused datagram or unicast receiver costs
+ *   the others nothing. Publishing never blocks and never calls back into a book builder.
  * @module
  */
 import type { BookView } from "../core/book-view.ts";
@@ -63,7 +64,7 @@ export interface PublisherCounters {
   datagrams: number;
   /** Bytes of those datagrams (UDP payload). */
   bytes: number;
-  /** Datagrams the kernel refused or that failed to send (dropped, never retried). */
+  /** Datagrams the kernel refused or that failed to send (dropped, never retried; the rest of their batch is sent). */
   sendErrors: number;
   /** Datagrams the test hook dropped. */
   droppedOnPurpose: number;
@@ -80,6 +81,11 @@ export const MAX_DATAGRAMS_PER_SEND = 64;
 export const REFRESH_TICK_MS = 50;
 /** Heartbeat check runs this many times per heartbeat interval, so an idle channel beats within 1.25 intervals. */
 const HEARTBEAT_TICKS_PER_INTERVAL = 4;
+/**
+ * A destination is reported failing (sendFailures, /readyz) while a refusal is at most this many heartbeat
+ * intervals old: a failing destination still refuses at least its heartbeat once per interval.
+ */
+export const SEND_FAILURE_HEARTBEATS = 3;
 
 type SendSocket = Bun.udp.Socket<"uint8array">;
 const EMPTY = new Uint8Array(0);
@@ -95,6 +101,24 @@ interface Channel {
   /** Unicast receivers (undefined: multicast), and sendMany argument arrays by datagram count (created once each). */
   readonly receivers: readonly UnicastReceiver[] | undefined;
   readonly unicastArgs: (Uint8Array | number | string)[][];
+  /** Cold, after a refusal: sendMany argument arrays by entry count for the rest of a batch (resend). */
+  readonly resendArgs: (Uint8Array | number | string)[][];
+  /** Datagrams of this destination the kernel refused; the last refusal's time (ms, 0 = none) and error. */
+  sendErrors: number;
+  lastSendErrorMs: number;
+  lastSendError: string;
+  readonly errorLog: RateLimitedLog;
+}
+
+/** A destination the kernel refused datagrams for recently (FeedPublisher.sendFailures). */
+export interface SendFailure {
+  /** The destination's name and where it sends ("group:port" or its receivers). */
+  readonly destination: string;
+  readonly target: string;
+  /** Datagrams refused since start, the last refusal (ms since the epoch) and its error. */
+  readonly errors: number;
+  readonly lastErrorMs: number;
+  readonly lastError: string;
 }
 
 /** True when the rule matches the instrument ("*" = any). */
@@ -135,7 +159,6 @@ export class FeedPublisher {
   private readonly handleDefs: EncodedDefinition[] = [];
   /** sendMany argument arrays by datagram count, one datagram per entry (sockets are connected); created once per count. */
   private readonly sendArgs: Uint8Array[][] = [];
-  private readonly sendErrorLog: RateLimitedLog;
   private readonly turnEndBound: () => void;
   private removeTurnEndHook: (() => void) | undefined;
   private flushScheduled = false;
@@ -190,9 +213,13 @@ export class FeedPublisher {
         ring: retx !== undefined ? new RetransmitRing(retx.ringBytes, this.publish.maxDatagramBytes) : undefined,
         receivers: dest.receivers,
         unicastArgs: [],
+        resendArgs: [],
+        sendErrors: 0,
+        lastSendErrorMs: 0,
+        lastSendError: "",
+        errorLog: new RateLimitedLog(this.log, "warn", "send failed; datagrams dropped"),
       };
     });
-    this.sendErrorLog = new RateLimitedLog(this.log, "warn", "multicast send failed; datagrams dropped");
     this.turnEndBound = () => this.onTurnEnd();
   }
 
@@ -207,9 +234,9 @@ export class FeedPublisher {
                 iface: ch.dest.iface,
                 connectTo: { group: ch.dest.group, port: ch.dest.port },
                 ttl: ch.dest.ttl,
-                onError: (err) => this.onSocketError(err),
+                onError: (err) => this.onSocketError(ch, err),
               })
-            : await openUnicastSender({ iface: ch.dest.iface, onError: (err) => this.onSocketError(err) });
+            : await openUnicastSender({ iface: ch.dest.iface, onError: (err) => this.onSocketError(ch, err) });
         ch.lastSendMs = Date.now();
       }
       const retx = this.publish.retransmit;
@@ -496,7 +523,7 @@ export class FeedPublisher {
   }
 
   private sendBatchTo(ch: Channel, n: number): void {
-    if (ch.receivers === undefined) this.sendBatch(ch.socket!, n);
+    if (ch.receivers === undefined) this.sendBatch(ch, n);
     else this.sendBatchUnicast(ch, ch.receivers, n);
   }
 
@@ -520,21 +547,18 @@ export class FeedPublisher {
         k += 3;
       }
     }
-    let sent = 0;
+    let sent: number;
     try {
       sent = ch.socket!.sendMany(args as never);
     } catch (err) {
-      this.onSocketError(err as Error);
+      return this.resend(ch, args, 3, -1, err as Error);
     }
+    if (sent !== n * r) return this.resend(ch, args, 3, sent, undefined);
     this.counters.datagrams += sent;
     for (let i = 0; i < sent; i++) this.counters.bytes += (args[i * 3] as Uint8Array).byteLength;
-    if (sent < n * r) {
-      this.counters.sendErrors += n * r - sent;
-      this.sendErrorLog.hit("sendMany sent fewer datagrams than given");
-    }
   }
 
-  private sendBatch(socket: SendSocket, n: number): void {
+  private sendBatch(ch: Channel, n: number): void {
     // sendMany takes the whole array: a short final batch is copied into the array of its exact size.
     let args = this.sendArgs[MAX_DATAGRAMS_PER_SEND];
     if (n !== MAX_DATAGRAMS_PER_SEND) {
@@ -542,21 +566,89 @@ export class FeedPublisher {
       for (let i = 0; i < n; i++) exact[i] = args[i]!;
       args = exact;
     }
-    let sent = 0;
+    let sent: number;
     try {
-      sent = socket.sendMany(args);
+      sent = ch.socket!.sendMany(args);
     } catch (err) {
-      this.onSocketError(err as Error);
+      return this.resend(ch, args, 1, -1, err as Error);
     }
+    if (sent !== n) return this.resend(ch, args, 1, sent, undefined);
     this.counters.datagrams += sent;
     for (let i = 0; i < sent; i++) this.counters.bytes += args[i]!.byteLength;
-    if (sent < n) {
-      this.counters.sendErrors += n - sent;
-      this.sendErrorLog.hit("sendMany sent fewer datagrams than given");
+  }
+
+  /**
+   * Cold: a sendMany that stopped before the end of its batch (`result` datagrams taken, or -1: it threw `err`).
+   * Measured with Bun 1.4.5 (test/app/review-bounds-send.test.ts): a datagram to a unicast receiver whose port is
+   * closed goes out, comes back as ICMP port unreachable, and leaves an error pending on the socket; the next
+   * datagram's send fails with it (ECONNREFUSED), so sendMany stops there, returning the count sent, or throws when
+   * it was the first; Bun then calls the socket's error handler, without an error, once per bounced datagram
+   * (onSocketError counts it). The datagram that met the pending error, and every one after it, were never sent,
+   * though nothing is wrong with them: they are sent again from where sendMany stopped, so one receiver that is
+   * down costs the destination's other receivers (and the channel's other instruments) nothing. A datagram that
+   * fails twice in a row (EMSGSIZE) is counted as refused and skipped. Each round takes or skips at least one
+   * datagram, so a batch of n costs at most 2n calls.
+   */
+  private resend(ch: Channel, args: readonly (Uint8Array | number | string)[], per: number, result: number, err: Error | undefined): void {
+    const total = args.length / per;
+    let done = 0;
+    let failedHere = false;
+    for (;;) {
+      if (result > 0) {
+        this.counters.datagrams += result;
+        for (let i = done; i < done + result; i++) this.counters.bytes += (args[i * per] as Uint8Array).byteLength;
+        done += result;
+        failedHere = false;
+      } else if (failedHere) {
+        this.refused(ch, err?.message ?? "sendMany took no datagram");
+        done++;
+        failedHere = false;
+      } else {
+        failedHere = true; // maybe an error left pending by the datagram before: this one is tried once more
+      }
+      if (done >= total) return;
+      let rest = ch.resendArgs[(total - done) * per];
+      if (rest === undefined) {
+        rest = new Array<Uint8Array | number | string>((total - done) * per);
+        ch.resendArgs[rest.length] = rest;
+      }
+      for (let i = 0; i < rest.length; i++) rest[i] = args[done * per + i]!;
+      try {
+        result = ch.socket!.sendMany(rest as never);
+        err = undefined;
+      } catch (e) {
+        result = -1;
+        err = e as Error;
+      }
     }
   }
 
-  private onSocketError(err: Error): void {
-    this.sendErrorLog.hit(err.message);
+  /** Cold: one datagram of `ch` the kernel refused: counted overall and per destination, logged (rate-limited) naming it. */
+  private refused(ch: Channel, error: string): void {
+    this.counters.sendErrors++;
+    ch.sendErrors++;
+    ch.lastSendErrorMs = Date.now();
+    ch.lastSendError = error;
+    ch.errorLog.hit(`destination ${ch.dest.name} (${destinationText(ch.dest)}): ${error}`);
+  }
+
+  /** The socket's error handler: a datagram sendMany had counted as sent came back (see resend). */
+  private onSocketError(ch: Channel, err: Error): void {
+    if (this.counters.datagrams > 0) this.counters.datagrams--;
+    this.refused(ch, err.message);
+  }
+
+  /**
+   * Destinations with a refused datagram in the last SEND_FAILURE_HEARTBEATS heartbeat intervals (at least 1 s),
+   * for /readyz: their subscribers see gaps, or nothing. Cold.
+   */
+  sendFailures(nowMs: number): SendFailure[] {
+    const windowMs = Math.max(1000, SEND_FAILURE_HEARTBEATS * this.publish.heartbeatIntervalMs);
+    const out: SendFailure[] = [];
+    for (const ch of this.channels) {
+      if (ch.lastSendErrorMs === 0 || nowMs - ch.lastSendErrorMs > windowMs) continue;
+      out.push({ destination: ch.dest.name, target: destinationText(ch.dest), errors: ch.sendErrors, lastErrorMs: ch.lastSendErrorMs, lastError: ch.lastSendError });
+    }
+    return out;
   }
 }

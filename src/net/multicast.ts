@@ -19,6 +19,12 @@ export function isAdminScopedV4(address: string): boolean {
   return isMulticastV4(address) && address.startsWith("239.");
 }
 
+/**
+ * Bun (1.4.5) calls a UDP socket's error handler with no argument when a datagram it sent came back as an error
+ * (a unicast receiver whose port is closed: ICMP port unreachable): the handler gets this instead.
+ */
+const NO_DETAIL = (): Error => new Error("a sent datagram came back as an error, e.g. a receiver's port unreachable (the runtime gives no detail)");
+
 export interface SenderSocketOptions {
   /** Local interface address for IP_MULTICAST_IF, e.g. "127.0.0.1". */
   iface: string;
@@ -30,6 +36,7 @@ export interface SenderSocketOptions {
    * the group (a namespace with only `lo`); the kernel still honours IP_MULTICAST_IF on every multicast send.
    */
   connectTo?: { group: string; port: number };
+  /** A datagram that came back after sendMany counted it as sent (never undefined: see NO_DETAIL). */
   onError?: (err: Error) => void;
   onDrain?: () => void;
 }
@@ -70,7 +77,7 @@ export async function openUnicastSender(opts: { iface: string; onError?: (err: E
       binaryType: "uint8array",
       socket: {
         error(_s, err) {
-          opts.onError?.(err);
+          opts.onError?.(err ?? NO_DETAIL());
         },
         drain() {
           opts.onDrain?.();
@@ -93,7 +100,7 @@ function openSocket(opts: SenderSocketOptions, connectTo: SenderSocketOptions["c
     ...(connectTo ? { connect: { hostname: connectTo.group, port: connectTo.port } } : {}),
     socket: {
       error(_s, err) {
-        onError?.(err);
+        onError?.(err ?? NO_DETAIL());
       },
       drain() {
         onDrain?.();

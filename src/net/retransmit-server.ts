@@ -49,7 +49,7 @@ export interface RetransmitServerCounters {
   /** Datagrams and bytes retransmitted: handed to the kernel (sendMany took them). */
   datagrams: number;
   bytes: number;
-  /** Answer datagrams the kernel did not take (a full socket buffer): lost, the requester times out and falls back. */
+  /** Answer datagrams the kernel did not take (a full socket buffer) or that came back (the requester has gone): lost, the requester times out and falls back. */
   sendErrors: number;
 }
 
@@ -109,7 +109,7 @@ export class RetransmitServer {
         binaryType: "uint8array",
         socket: {
           data: (_s, data, fromPort, fromAddr) => this.onRequest(data, fromPort, fromAddr),
-          error: (_s, err) => this.badLog.hit(err.message),
+          error: (_s, err) => this.onSocketError(err),
         },
       });
     } catch (err) {
@@ -196,6 +196,16 @@ export class RetransmitServer {
       this.counters.sendErrors += n - sent;
       this.badLog.hit(`the kernel took ${sent} of ${n} answer datagrams`);
     }
+  }
+
+  /**
+   * Bun calls this, with no error, when an answer datagram came back: its requester has gone (port unreachable). It
+   * was counted as sent; it is a send error.
+   */
+  private onSocketError(err: Error | undefined): void {
+    if (this.counters.datagrams > 0) this.counters.datagrams--;
+    this.counters.sendErrors++;
+    this.badLog.hit(err?.message ?? "an answer datagram came back: its requester has gone (port unreachable)");
   }
 
   private answerControl(kind: number, req: RetxControl, firstAvailable: number, nextSeq: number, port: number, address: string): void {

@@ -8,7 +8,7 @@ import { LatencyHistogram } from "../../src/core/histogram.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { createLogger, silentLogger } from "../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
-import { detail, summarize } from "../../src/app/book-json.ts";
+import { levelsOf, summarize } from "../../src/app/book-json.ts";
 import { checkHttpExposure, startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
 import { histogramData } from "../../src/app/metrics.ts";
 import { parsePrometheusText, PromWriter } from "../../src/app/prometheus.ts";
@@ -40,7 +40,7 @@ const source: StatusSource = {
   books: () => books.map((b) => summarize(b, b.state === BookState.LIVE)),
   book: (venue, market, symbol, depth) => {
     const b = books.find((x) => x.instrument.venue === venue && x.instrument.market === market && x.instrument.symbol === symbol);
-    return b && detail(b, b.state === BookState.LIVE, depth);
+    return b && levelsOf(b, b.state === BookState.LIVE, depth);
   },
   metricsText: () => new PromWriter().family("feeder_up", "gauge", "up").sample("feeder_up", {}, 1).text(),
   readiness: () => ({ books: source.books() as ReturnType<typeof summarize>[], unresolved: [], connections: [], workersDown: [], ...extraReadiness }),

@@ -1,0 +1,118 @@
+/**
+ * workers = 2 under faults the supervisor must survive, with the real simulator, real workers and real multicast:
+ * a worker whose thread hangs (test/app/support/faulty-worker.ts spins it), and a worker whose restart fails.
+ * Each time: the worker is restarted, its books are shown not usable while it is away, and the other worker's
+ * books keep following the venue.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { inWorkerShare } from "../../src/app/feeder.ts";
+import { Supervisor } from "../../src/app/supervisor.ts";
+import { instrumentIdOf } from "../../src/core/instrument-id.ts";
+import type { Logger } from "../../src/core/log.ts";
+import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
+import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { FAULT_CHANNEL } from "./support/faulty-worker.ts";
+import { allBooksEqual, feederConfig, uniqueDestination, waitFor, type Markets } from "../e2e/harness.ts";
+
+const MARKETS: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT"] }];
+const TOPICS = MARKETS[0]!.symbols.map((symbol) => ({ market: "linear" as const, symbol, id: instrumentIdOf("bybit", "linear", symbol) }));
+const shareOf = (symbol: string) => (inWorkerShare("bybit", { market: "linear", symbol, depth: 50 }, 0, 2) ? 0 : 1);
+const KEEP = TOPICS.filter((t) => shareOf(t.symbol) === 0);
+const FAULTY = TOPICS.filter((t) => shareOf(t.symbol) === 1);
+const HANG_AFTER_MS = 1000;
+
+const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
+const log: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (msg, fields = {}) => void lines.push({ level: "warn", msg, fields }),
+  error: (msg, fields = {}) => void lines.push({ level: "error", msg, fields }),
+  child: () => log,
+};
+
+let sim: BybitSim;
+let subscriber: FeedSubscriber;
+let supervisor: Supervisor;
+let faults: BroadcastChannel;
+/** Worker 1's starts answer start-failed, or hang, while these are set (the faulty worker asks at each start). */
+let failStartOf1 = false;
+let hangAtStartOf1 = false;
+let hangsOrdered = 0;
+
+beforeAll(async () => {
+  faults = new BroadcastChannel(FAULT_CHANNEL);
+  faults.onmessage = (event) => {
+    const ask = event.data as { ask?: string; worker: number };
+    if (ask.ask !== "start") return;
+    const hangAtStart = ask.worker === 1 && hangAtStartOf1;
+    if (hangAtStart) hangsOrdered++;
+    faults.postMessage({ worker: ask.worker, failStart: ask.worker === 1 && failStartOf1, hangAtStart });
+  };
+  sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: MARKETS[0]!.symbols }], seed: 9, messagesPerSecond: 0 });
+  const { group, port } = uniqueDestination(141);
+  subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 600 });
+  await subscriber.start();
+  const config = feederConfig({ sim, markets: MARKETS, group, port, workers: 2, snapshotIntervalMs: 500, heartbeatIntervalMs: 100 });
+  supervisor = new Supervisor(config, log, new URL("./support/faulty-worker.ts", import.meta.url).href, { hangAfterMs: HANG_AFTER_MS });
+  await supervisor.start();
+}, 30_000);
+
+afterAll(async () => {
+  faults?.close();
+  await supervisor?.stop();
+  await subscriber?.stop();
+  await sim?.stop();
+});
+
+/** The other worker's books keep following the venue while `faulty` is away: step the venue and compare, `rounds` times. */
+async function othersFollow(rounds: number, what: string): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    sim.step(1);
+    await waitFor(() => allBooksEqual(subscriber, sim, KEEP), `${what}: worker 0's books after step ${i}`);
+  }
+}
+
+describe("supervisor under worker faults", { timeout: 60_000 }, () => {
+  test("a hung worker is terminated and restarted; its books are shown stale meanwhile; the other worker's books never stop", async () => {
+    expect(KEEP.length).toBeGreaterThan(0);
+    expect(FAULTY.length).toBeGreaterThan(0);
+    await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "initial books", 20_000);
+    faults.postMessage({ worker: 1, fault: "hang" });
+    // While it hangs (or is being restarted): reported down, its books not usable over HTTP nor at the subscriber.
+    const readiness = await supervisor.readiness();
+    expect(readiness.workersDown).toEqual([1]);
+    // One of its books asked for meanwhile: not "no book" (404) but unavailable (503), naming the worker.
+    await expect(supervisor.book("bybit", "linear", FAULTY[0]!.symbol, 5)).rejects.toThrow(/worker 1 is not answering/);
+    const books = await supervisor.books();
+    for (const t of FAULTY) expect(books.find((b) => b.symbol === t.symbol), t.symbol).toMatchObject({ valid: false });
+    await othersFollow(5, "while worker 1 hangs");
+    await waitFor(() => supervisor.restarts === 1, "worker 1 restarted", 15_000);
+    expect(lines.some((l) => l.level === "error" && l.msg.includes("not answering") && l.fields.worker === 1)).toBe(true);
+    await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "every book after the restart", 20_000, () => sim.step(1));
+    expect((await supervisor.readiness()).workersDown).toEqual([]);
+  });
+
+  test("a worker whose restart fails is restarted again until it starts", async () => {
+    const restartsBefore = supervisor.restarts;
+    failStartOf1 = true;
+    supervisor.kill(1);
+    await waitFor(() => lines.some((l) => l.msg === "worker could not start" && l.fields.worker === 1), "the failed restart", 15_000);
+    failStartOf1 = false;
+    await othersFollow(3, "while worker 1 cannot start");
+    await waitFor(() => supervisor.restarts >= restartsBefore + 2, "worker 1 restarted after its failed start", 15_000);
+    await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "every book once worker 1 started", 20_000, () => sim.step(1));
+    expect((await supervisor.readiness()).workersDown).toEqual([]);
+  });
+
+  test("a worker that hangs while starting is terminated and restarted too", async () => {
+    const restartsBefore = supervisor.restarts;
+    hangAtStartOf1 = true;
+    supervisor.kill(1);
+    await waitFor(() => hangsOrdered === 1, "worker 1 restarted and told to hang in its start", 15_000);
+    hangAtStartOf1 = false;
+    await othersFollow(3, "while worker 1 hangs in its start");
+    await waitFor(() => supervisor.restarts >= restartsBefore + 2, "worker 1 restarted after hanging in its start", 15_000);
+    await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "every book once worker 1 started", 20_000, () => sim.step(1));
+    expect((await supervisor.readiness()).workersDown).toEqual([]);
+  });
+});
