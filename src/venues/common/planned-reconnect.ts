@@ -10,9 +10,17 @@
  * unanswered, or it refuses a topic the old socket still serves) is abandoned while the old socket is open: the old
  * socket is the connection's socket again with its topics as they were (their sequences continue, nothing resyncs;
  * it gets a new generation, as a replacement would, so the venue treats the two streams as it does during a swap),
- * the failure is logged and counted (`plannedReconnectFailures`), and the planned reconnect is tried again after
- * the reconnect backoff. The venue's close (or a dead old socket) still forces the ordinary reconnect if it comes
- * first. If the old socket closes first, the replacement carries on alone.
+ * the failure is counted (`plannedReconnectFailures`), and the planned reconnect is tried again after a backoff
+ * (equal jitter, reconnectBaseMs doubling to plannedRetryMaxMs, 5 min by default: the old socket still works, and
+ * each attempt spends a connect and the replacement's subscribes); a failure is logged as a warning when its retry
+ * step or its reason differs from the last one logged, else at debug. The venue's close (or a dead old socket)
+ * still forces the ordinary reconnect if it comes first, and so does the age deadline (connection-lifecycle.ts:
+ * maxConnectionAgeMs + plannedAgeGraceMs). If the old socket closes first, the replacement carries on alone.
+ *
+ * Keepalive: during the overlap the connection's ping and pong deadline are the replacement's; the old socket keeps
+ * its own (its last ping, its outstanding pong, its frames: retiring*), so a pong is credited to the socket it came
+ * on, an old socket silent for deadConnectionMs is given up (closed; the replacement carries on alone), and one gone
+ * back to is watched from its own last frame and ping, not the replacement's.
  *
  * The swap waits until the old socket has no request in flight, so what the old socket serves is known exactly (its
  * ACTIVE topics: TopicState.onRetiring) and nothing it answers later can be taken for the replacement's answer.
@@ -24,6 +32,17 @@ import { equalJitterMs } from "./backoff.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState, type VenueConnection } from "./connection.ts";
 import type { SubscriptionControl } from "./subscription-control.ts";
 
+/**
+ * The longest wait before a failed planned reconnect is tried again: the old socket still delivers, so there is no
+ * hurry, and each attempt costs a connect and the replacement's subscribes (~10 attempts in PLANNED_AGE_GRACE_MS).
+ */
+export const PLANNED_RETRY_MAX_MS = 300_000;
+/**
+ * A connection still not replaced this long after its maximum age takes the ordinary reconnect: Binance's age limit
+ * (23 h 50) + this is its 24 h lifetime; elsewhere it bounds how long past its age limit a connection is kept.
+ */
+export const PLANNED_AGE_GRACE_MS = 600_000;
+
 /** What the planned reconnects need of the lifecycle (connection-lifecycle.ts). */
 export interface PlannedHost {
   readonly venue: string;
@@ -33,7 +52,10 @@ export interface PlannedHost {
   readonly control: SubscriptionControl;
   readonly ackTimeoutMs: number;
   readonly reconnectBaseMs: number;
-  readonly reconnectMaxMs: number;
+  /** The failed-replacement retry backoff's cap. */
+  readonly plannedRetryMaxMs: number;
+  /** Nothing received for this long: the socket is dead (the old one too). */
+  readonly deadConnectionMs: number;
   stopping(): boolean;
   /** How long until the venue's connect budget allows one more connect (0 = now). */
   connectBudgetWaitMs(): number;
@@ -103,7 +125,15 @@ export class PlannedReconnects {
         this.abandon(conn, `replacement WebSocket not in use within ${this.h.ackTimeoutMs} ms`);
       }
     }
-    if (conn.retiringWs) this.completeIfCarried(conn);
+    if (conn.retiringWs) {
+      this.sampleRetiring(conn, now);
+      if (now - conn.retiringLastFrameMs > this.h.deadConnectionMs) {
+        conn.deadConnections++;
+        this.retiringDead(conn, `nothing received on the old socket for ${this.h.deadConnectionMs} ms`);
+      } else {
+        this.completeIfCarried(conn);
+      }
+    }
     if (conn.plannedWhy !== "" && !conn.replacing && !conn.retiringWs && now >= conn.plannedRetryAtMs) this.start(conn, conn.plannedWhy);
   }
 
@@ -130,6 +160,22 @@ export class PlannedReconnects {
    */
   onRetiringClosed(conn: VenueConnection, why: string): void {
     this.h.log.info(`${this.h.venue}: old socket closed during the planned reconnect; the replacement carries on`, { conn: conn.id, market: conn.market, why });
+    this.retiringGone(conn);
+  }
+
+  /** The old socket went silent during the overlap: closed now, as if the venue had closed it (the replacement carries on). */
+  private retiringDead(conn: VenueConnection, why: string): void {
+    const ws = conn.retiringWs;
+    this.h.log.warn(`${this.h.venue}: old socket silent during the planned reconnect; closed, the replacement carries on`, { conn: conn.id, market: conn.market, why });
+    this.retiringGone(conn);
+    try {
+      ws?.close(4000, "dead");
+    } catch {
+      // already gone
+    }
+  }
+
+  private retiringGone(conn: VenueConnection): void {
     conn.retiringWs = null;
     conn.retiringGeneration = -1;
     conn.plannedWhy = conn.plannedNextWhy;
@@ -174,6 +220,8 @@ export class PlannedReconnects {
     conn.plannedNextWhy = "";
     conn.plannedRetryAtMs = 0;
     conn.plannedFailuresInRow = 0;
+    conn.plannedLoggedStepMs = 0;
+    conn.plannedLoggedWhy = "";
   }
 
   /**
@@ -185,6 +233,7 @@ export class PlannedReconnects {
     const h = this.h;
     const failed = conn.ws;
     const old = conn.retiringWs!;
+    this.sampleRetiring(conn, h.now());
     conn.ws = old;
     conn.retiringWs = null;
     conn.retiringGeneration = -1;
@@ -195,8 +244,12 @@ export class PlannedReconnects {
     conn.generation = ++conn.genSeq;
     h.bind(conn, old, conn.generation);
     conn.openedMs = conn.retiringOpenedMs;
-    conn.lastPingMs = h.now();
-    conn.pongDeadlineMs = 0;
+    // Its own keepalive, not the replacement's: watched from its own last frame (silent for deadConnectionMs: dead),
+    // pinged from its own last ping, its pong still due if one was outstanding at the swap.
+    conn.lastPingMs = conn.retiringLastPingMs;
+    conn.pongDeadlineMs = conn.retiringPongDeadlineMs;
+    conn.lastFrameMs = conn.retiringLastFrameMs;
+    conn.messagesSeen = conn.messages;
     conn.pending.clear();
     h.control.dropQueued(conn);
     const resubscribe: TopicState[] = [];
@@ -239,6 +292,12 @@ export class PlannedReconnects {
     conn.retiringWs = old;
     conn.retiringGeneration = conn.generation;
     conn.retiringOpenedMs = conn.openedMs;
+    conn.retiringLastPingMs = conn.lastPingMs;
+    conn.retiringPongDeadlineMs = conn.pongDeadlineMs;
+    // Frames housekeeping has not looked at yet were all the old socket's.
+    conn.retiringLastFrameMs = conn.messages !== conn.messagesSeen ? h.now() : conn.lastFrameMs;
+    conn.retiringMessages = 0;
+    conn.retiringMessagesSeen = 0;
     this.markRetiringFrames(conn, old);
     conn.ws = ws;
     conn.generation = conn.replacingGeneration;
@@ -265,6 +324,7 @@ export class PlannedReconnects {
   private markRetiringFrames(conn: VenueConnection, old: WebSocket): void {
     const own = old.onmessage; // the venue's handler; bound afresh if the old socket is gone back to
     old.onmessage = function (this: WebSocket, ev: MessageEvent) {
+      conn.retiringMessages++;
       conn.fromRetiring = true;
       try {
         own?.call(this, ev);
@@ -296,22 +356,39 @@ export class PlannedReconnects {
     conn.plannedWhy = conn.plannedNextWhy; // a close announced on the replacement meanwhile: replaced in turn
     conn.plannedNextWhy = "";
     conn.plannedFailuresInRow = 0;
+    conn.plannedLoggedStepMs = 0;
+    conn.plannedLoggedWhy = "";
     this.h.log.info(`${this.h.venue}: planned reconnect done; old socket closed`, { conn: conn.id, market: conn.market });
   }
 
-  /** A failed planned reconnect: counted, logged, tried again after the reconnect backoff (plannedWhy is kept). */
+  /**
+   * A failed planned reconnect: counted, tried again after a growing backoff (plannedWhy is kept), logged as a
+   * warning when its step or reason is not the last one logged (a replacement failing the same way every 5 min is one
+   * line, not one per attempt; the counter has every failure).
+   */
   private abandon(conn: VenueConnection, why: string): void {
     const h = this.h;
     conn.plannedReconnectFailures++;
-    const delayMs = equalJitterMs(conn.plannedFailuresInRow++, h.reconnectBaseMs, h.reconnectMaxMs, h.random);
+    const attempt = conn.plannedFailuresInRow++;
+    const stepMs = Math.min(h.plannedRetryMaxMs, h.reconnectBaseMs * 2 ** Math.min(attempt, 30));
+    const delayMs = equalJitterMs(attempt, h.reconnectBaseMs, h.plannedRetryMaxMs, h.random);
     conn.plannedRetryAtMs = h.now() + delayMs;
-    h.log.warn(`${h.venue}: planned reconnect failed; the old socket keeps the connection, trying again later`, {
-      conn: conn.id,
-      market: conn.market,
-      why,
-      plannedWhy: conn.plannedWhy,
-      retryInMs: Math.round(delayMs),
-    });
+    const fields = { conn: conn.id, market: conn.market, why, plannedWhy: conn.plannedWhy, failuresInRow: conn.plannedFailuresInRow, retryInMs: Math.round(delayMs) };
+    const msg = `${h.venue}: planned reconnect failed; the old socket keeps the connection, trying again later`;
+    if (stepMs === conn.plannedLoggedStepMs && why === conn.plannedLoggedWhy) {
+      h.log.debug(msg, fields);
+      return;
+    }
+    conn.plannedLoggedStepMs = stepMs;
+    conn.plannedLoggedWhy = why;
+    h.log.warn(stepMs === h.plannedRetryMaxMs ? `${msg} (at the longest retry step: the same failure again is not logged)` : msg, fields);
+  }
+
+  /** Frames of the old socket since housekeeping last looked: it was alive then. */
+  private sampleRetiring(conn: VenueConnection, now: number): void {
+    if (conn.retiringMessages === conn.retiringMessagesSeen) return;
+    conn.retiringMessagesSeen = conn.retiringMessages;
+    conn.retiringLastFrameMs = now;
   }
 }
 
