@@ -100,6 +100,8 @@ export class ConnectionLifecycle {
   private readonly connectWindowMs: number;
   private readonly connectBudget: SlidingWindowBudget;
   private housekeeping: ReturnType<typeof setInterval> | null = null;
+  /** One timer for planned reconnects waiting for connect budget (PlannedHost.wakeAfter); null = none armed. */
+  private plannedWake: ReturnType<typeof setTimeout> | null = null;
   private stoppingFlag = false;
   /** Counter (cold), read by the adapter's stats(). */
   staleResyncs = 0;
@@ -151,6 +153,7 @@ export class ConnectionLifecycle {
       deadConnectionMs: this.deadConnectionMs,
       stopping: () => this.stoppingFlag,
       connectBudgetWaitMs: () => this.connectBudgetWaitMs(),
+      wakeAfter: (delayMs) => this.wakePlannedAfter(delayMs),
       takeConnect: (nowMs) => this.connectBudget.take(nowMs),
       bind: (conn, ws, gen) => this.bindSocket(conn, ws, gen),
       restart: (t) => (hooks.restartAfterBackoff ? hooks.restartAfterBackoff(t) : control.restartTopic(t)),
@@ -211,6 +214,8 @@ export class ConnectionLifecycle {
     this.control.stop();
     if (this.housekeeping) clearInterval(this.housekeeping);
     this.housekeeping = null;
+    if (this.plannedWake) clearTimeout(this.plannedWake);
+    this.plannedWake = null;
     const closing: Promise<void>[] = [];
     for (const conn of this.conns) {
       if (conn.reconnectTimer) clearTimeout(conn.reconnectTimer);
@@ -253,6 +258,17 @@ export class ConnectionLifecycle {
       conn.reconnectTimer = null;
       this.scheduleConnect(conn, 0);
     }, wait);
+  }
+
+  /** Planned reconnects that found no connect budget start when it has room (each asks; one timer serves them all). */
+  private wakePlannedAfter(delayMs: number): void {
+    if (this.plannedWake || this.stoppingFlag) return;
+    this.plannedWake = setTimeout(() => {
+      this.plannedWake = null;
+      if (this.stoppingFlag) return;
+      const now = this.now();
+      for (const conn of this.conns) if (conn.open && conn.ws) this.planned.retryDue(conn, now);
+    }, delayMs);
   }
 
   /** Sliding-window connection budget shared by all connections of the venue (per IP or domain). */

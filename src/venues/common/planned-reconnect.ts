@@ -59,6 +59,8 @@ export interface PlannedHost {
   stopping(): boolean;
   /** How long until the venue's connect budget allows one more connect (0 = now). */
   connectBudgetWaitMs(): number;
+  /** Calls retryDue() for every open connection once `delayMs` has passed (the connect budget has room again). */
+  wakeAfter(delayMs: number): void;
   takeConnect(nowMs: number): void;
   /** Installs the socket's message, close and error handlers for generation `gen`. */
   bind(conn: VenueConnection, ws: WebSocket, gen: number): void;
@@ -81,8 +83,10 @@ export class PlannedReconnects {
   constructor(private readonly h: PlannedHost) {}
 
   /**
-   * Starts a planned reconnect of `conn` now, or remembers it (plannedWhy) for housekeeping while a failed one's
-   * backoff runs, the connect budget is spent or the socket has a request in flight. Nothing while one is under way.
+   * Starts a planned reconnect of `conn` now, or remembers it (plannedWhy) while a failed one's backoff runs, the
+   * connect budget is spent (then the lifecycle wakes us when it has room: OKX's 64008 reaches every connection at
+   * once, 3 connects per second) or the socket has a request in flight (housekeeping tries again). While one is under
+   * way: nothing, or, announced on the replacement during the overlap, kept for when it is done (plannedNextWhy).
    */
   start(conn: VenueConnection, why: string): void {
     const h = this.h;
@@ -91,7 +95,12 @@ export class PlannedReconnects {
     if (!conn.open || !conn.ws || conn.replacing || conn.retiringWs || h.stopping()) return;
     conn.plannedWhy = why;
     const now = h.now();
-    if (now < conn.plannedRetryAtMs || h.connectBudgetWaitMs() > 0 || !settled(conn)) return;
+    if (now < conn.plannedRetryAtMs || !settled(conn)) return;
+    const budgetWaitMs = h.connectBudgetWaitMs();
+    if (budgetWaitMs > 0) {
+      h.wakeAfter(budgetWaitMs);
+      return;
+    }
     conn.plannedReconnects++;
     conn.connectStartedMs = now;
     h.takeConnect(now);
@@ -134,6 +143,11 @@ export class PlannedReconnects {
         this.completeIfCarried(conn);
       }
     }
+    this.retryDue(conn, now);
+  }
+
+  /** A planned reconnect wanted and due (its backoff over, none under way): started now if it can be. */
+  retryDue(conn: VenueConnection, now: number): void {
     if (conn.plannedWhy !== "" && !conn.replacing && !conn.retiringWs && now >= conn.plannedRetryAtMs) this.start(conn, conn.plannedWhy);
   }
 
