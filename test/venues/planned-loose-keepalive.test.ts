@@ -59,7 +59,47 @@ async function oldSocketSilent(silentAfterSwapMs: number): Promise<void> {
   await drive(() => run.adapter.stats().reconnects > 0 && run.equal(0) && run.equal(1), "both books equal after the reconnect", 30_000);
 }
 
+/**
+ * The other side of the rule: an old socket with nothing to deliver (no book changes at all) but alive is probed with
+ * the keepalive's ping during the overlap and after the go-back, answers, and stays the connection's: no book leaves
+ * LIVE (given up for its silence, the failed replacement would have taken the connection down with it).
+ */
+async function oldSocketQuiet(): Promise<void> {
+  let clock = 1_000_000;
+  const run = await startOkx(["BTC-USDT", "ETH-USDT"], {
+    // Every replacement loses that ack: the old socket stays the connection's throughout.
+    prepare: (p) => Array.from({ length: 20 }, (_, i) => p.byIndex.set(i + 1, { rewriteDown: dropAck })),
+    adapter: { now: () => clock, housekeepingMs: 2, ackTimeoutMs: ACK_MS, random: () => 0.5 },
+  });
+  runs.push(run);
+  const p = run.proxy;
+  const drive = async (cond: () => boolean, what: string, maxMs: number) => {
+    const end = clock + maxMs;
+    while (!cond()) {
+      if (clock > end) throw new Error(`not within ${maxMs} ms of the adapter's clock: ${what}`);
+      clock += TICK_MS;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+  run.step(1);
+  await until(() => run.equal(0) && run.equal(1), "both books live");
+  run.announce!();
+  await until(() => p.links.length === 2 && p.links[1]!.fromClient.some((m) => m.includes('"op":"subscribe"')), "the replacement open and subscribing");
+  await drive(() => run.adapter.stats().plannedReconnectFailures === 1, "the replacement failed (an ack lost)", ACK_MS + 2_000);
+  const backMs = clock;
+  await drive(() => clock >= backMs + 2 * FOUND_WITHIN_MS, "quiet on the old socket", 2 * FOUND_WITHIN_MS + TICK_MS);
+  expect(p.links[0]!.closed).toBe(false);
+  expect(p.links[0]!.fromClient.filter((m) => m === "ping").length).toBeGreaterThanOrEqual(2);
+  expect([run.adapter.stats().reconnects, run.adapter.stats().deadConnections]).toEqual([0, 0]);
+  run.step(2);
+  await until(() => run.equal(0) && run.equal(1), "both books equal");
+  expect(run.sink.invalid).toEqual([]);
+}
+
 describe("okx: a silent old socket is found within the dead-connection limit", { timeout: 60_000 }, () => {
+  test("quiet but alive (no book changes): probed, kept, gone back to; no book leaves LIVE", async () => {
+    await oldSocketQuiet();
+  });
   test("silent from the swap on: given up during the overlap, 7 s after its last frame", async () => {
     await oldSocketSilent(0);
   });

@@ -151,6 +151,8 @@ export class ConnectionLifecycle {
       reconnectBaseMs: this.reconnectBaseMs,
       plannedRetryMaxMs: opts.plannedRetryMaxMs ?? Math.max(PLANNED_RETRY_MAX_MS, this.reconnectMaxMs),
       deadConnectionMs: this.deadConnectionMs,
+      probeIdleMs: this.probeIdleMs,
+      probeRetiring: (conn, nowMs) => this.probeRetiring(conn, nowMs),
       stopping: () => this.stoppingFlag,
       connectBudgetWaitMs: () => this.connectBudgetWaitMs(),
       wakeAfter: (delayMs) => this.wakePlannedAfter(delayMs),
@@ -258,6 +260,19 @@ export class ConnectionLifecycle {
       conn.reconnectTimer = null;
       this.scheduleConnect(conn, 0);
     }, wait);
+  }
+
+  /** The keepalive's ping (with its pong deadline) or idle probe, on a planned reconnect's old socket. Cold. */
+  private probeRetiring(conn: VenueConnection, nowMs: number): void {
+    const ws = conn.retiringWs;
+    const ka = this.keepalive;
+    if (!ws) return;
+    if (ka.kind === "client_ping") {
+      if (conn.retiringPongDeadlineMs === 0) conn.retiringPongDeadlineMs = nowMs + this.pongTimeoutMs;
+      this.control.writeTo(conn, ka.encodePing(this.control.nextSeq()), ws);
+    } else if (ka.kind === "server_test" && ka.encodeProbe) {
+      this.control.writeTo(conn, ka.encodeProbe(this.control.nextSeq()), ws);
+    }
   }
 
   /** Planned reconnects that found no connect budget start when it has room (each asks; one timer serves them all). */

@@ -56,6 +56,10 @@ export interface PlannedHost {
   readonly plannedRetryMaxMs: number;
   /** Nothing received for this long: the socket is dead (the old one too). */
   readonly deadConnectionMs: number;
+  /** A socket idle this long is sent the keepalive's ping or probe (0: the keepalive sends none). */
+  readonly probeIdleMs: number;
+  /** Sends the keepalive's ping or probe on the old socket now (a ping's pong deadline: retiringPongDeadlineMs). */
+  probeRetiring(conn: VenueConnection, nowMs: number): void;
   stopping(): boolean;
   /** How long until the venue's connect budget allows one more connect (0 = now). */
   connectBudgetWaitMs(): number;
@@ -134,15 +138,7 @@ export class PlannedReconnects {
         this.abandon(conn, `replacement WebSocket not in use within ${this.h.ackTimeoutMs} ms`);
       }
     }
-    if (conn.retiringWs) {
-      this.sampleRetiring(conn, now);
-      if (now - conn.retiringLastFrameMs > this.h.deadConnectionMs) {
-        conn.deadConnections++;
-        this.retiringDead(conn, `nothing received on the old socket for ${this.h.deadConnectionMs} ms`);
-      } else {
-        this.completeIfCarried(conn);
-      }
-    }
+    if (conn.retiringWs) this.watchRetiring(conn, now);
     this.retryDue(conn, now);
   }
 
@@ -396,6 +392,27 @@ export class PlannedReconnects {
     conn.plannedLoggedStepMs = stepMs;
     conn.plannedLoggedWhy = why;
     h.log.warn(stepMs === h.plannedRetryMaxMs ? `${msg} (at the longest retry step: the same failure again is not logged)` : msg, fields);
+  }
+
+  /**
+   * The old socket's own keepalive during the overlap, as the lifecycle's for the connection's socket: probed when idle
+   * (a quiet but live old socket stays one to go back to), given up when silent for deadConnectionMs or its pong is
+   * late; else closed once the replacement carries every topic it served.
+   */
+  private watchRetiring(conn: VenueConnection, now: number): void {
+    const h = this.h;
+    this.sampleRetiring(conn, now);
+    const idleMs = now - conn.retiringLastFrameMs;
+    if (idleMs > h.deadConnectionMs || (conn.retiringPongDeadlineMs !== 0 && now > conn.retiringPongDeadlineMs)) {
+      conn.deadConnections++;
+      this.retiringDead(conn, idleMs > h.deadConnectionMs ? `nothing received on the old socket for ${h.deadConnectionMs} ms` : "no pong on the old socket");
+      return;
+    }
+    if (h.probeIdleMs > 0 && idleMs >= h.probeIdleMs && now - conn.retiringLastPingMs >= h.probeIdleMs) {
+      conn.retiringLastPingMs = now;
+      h.probeRetiring(conn, now);
+    }
+    this.completeIfCarried(conn);
   }
 
   /** Frames of the old socket since housekeeping last looked: it was alive then. */
