@@ -100,8 +100,6 @@ export class ConnectionLifecycle {
   private readonly connectWindowMs: number;
   private readonly connectBudget: SlidingWindowBudget;
   private housekeeping: ReturnType<typeof setInterval> | null = null;
-  /** One timer for planned reconnects waiting for connect budget (PlannedHost.wakeAfter); null = none armed. */
-  private plannedWake: ReturnType<typeof setTimeout> | null = null;
   private stoppingFlag = false;
   /** Counter (cold), read by the adapter's stats(). */
   staleResyncs = 0;
@@ -152,10 +150,11 @@ export class ConnectionLifecycle {
       plannedRetryMaxMs: opts.plannedRetryMaxMs ?? Math.max(PLANNED_RETRY_MAX_MS, this.reconnectMaxMs),
       deadConnectionMs: this.deadConnectionMs,
       probeIdleMs: this.probeIdleMs,
-      probeRetiring: (conn, nowMs) => this.probeRetiring(conn, nowMs),
+      keepalive: this.keepalive,
+      pongTimeoutMs: this.pongTimeoutMs,
+      conns,
       stopping: () => this.stoppingFlag,
       connectBudgetWaitMs: () => this.connectBudgetWaitMs(),
-      wakeAfter: (delayMs) => this.wakePlannedAfter(delayMs),
       takeConnect: (nowMs) => this.connectBudget.take(nowMs),
       bind: (conn, ws, gen) => this.bindSocket(conn, ws, gen),
       restart: (t) => (hooks.restartAfterBackoff ? hooks.restartAfterBackoff(t) : control.restartTopic(t)),
@@ -216,8 +215,7 @@ export class ConnectionLifecycle {
     this.control.stop();
     if (this.housekeeping) clearInterval(this.housekeeping);
     this.housekeeping = null;
-    if (this.plannedWake) clearTimeout(this.plannedWake);
-    this.plannedWake = null;
+    this.planned.stop();
     const closing: Promise<void>[] = [];
     for (const conn of this.conns) {
       if (conn.reconnectTimer) clearTimeout(conn.reconnectTimer);
@@ -260,30 +258,6 @@ export class ConnectionLifecycle {
       conn.reconnectTimer = null;
       this.scheduleConnect(conn, 0);
     }, wait);
-  }
-
-  /** The keepalive's ping (with its pong deadline) or idle probe, on a planned reconnect's old socket. Cold. */
-  private probeRetiring(conn: VenueConnection, nowMs: number): void {
-    const ws = conn.retiringWs;
-    const ka = this.keepalive;
-    if (!ws) return;
-    if (ka.kind === "client_ping") {
-      if (conn.retiringPongDeadlineMs === 0) conn.retiringPongDeadlineMs = nowMs + this.pongTimeoutMs;
-      this.control.writeTo(conn, ka.encodePing(this.control.nextSeq()), ws);
-    } else if (ka.kind === "server_test" && ka.encodeProbe) {
-      this.control.writeTo(conn, ka.encodeProbe(this.control.nextSeq()), ws);
-    }
-  }
-
-  /** Planned reconnects that found no connect budget start when it has room (each asks; one timer serves them all). */
-  private wakePlannedAfter(delayMs: number): void {
-    if (this.plannedWake || this.stoppingFlag) return;
-    this.plannedWake = setTimeout(() => {
-      this.plannedWake = null;
-      if (this.stoppingFlag) return;
-      const now = this.now();
-      for (const conn of this.conns) if (conn.open && conn.ws) this.planned.retryDue(conn, now);
-    }, delayMs);
   }
 
   /** Sliding-window connection budget shared by all connections of the venue (per IP or domain). */

@@ -29,6 +29,7 @@
 import type { Logger } from "../../core/log.ts";
 import { BookState } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
+import type { Keepalive } from "./hooks.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState, type VenueConnection } from "./connection.ts";
 import type { SubscriptionControl } from "./subscription-control.ts";
 
@@ -58,13 +59,13 @@ export interface PlannedHost {
   readonly deadConnectionMs: number;
   /** A socket idle this long is sent the keepalive's ping or probe (0: the keepalive sends none). */
   readonly probeIdleMs: number;
-  /** Sends the keepalive's ping or probe on the old socket now (a ping's pong deadline: retiringPongDeadlineMs). */
-  probeRetiring(conn: VenueConnection, nowMs: number): void;
+  readonly keepalive: Keepalive;
+  readonly pongTimeoutMs: number;
+  /** Every connection of the lifecycle (the connect budget's wake looks at each). */
+  readonly conns: readonly VenueConnection[];
   stopping(): boolean;
   /** How long until the venue's connect budget allows one more connect (0 = now). */
   connectBudgetWaitMs(): number;
-  /** Calls retryDue() for every open connection once `delayMs` has passed (the connect budget has room again). */
-  wakeAfter(delayMs: number): void;
   takeConnect(nowMs: number): void;
   /** Installs the socket's message, close and error handlers for generation `gen`. */
   bind(conn: VenueConnection, ws: WebSocket, gen: number): void;
@@ -84,7 +85,16 @@ export interface PlannedHost {
 export type OverlapCarrier = "replacement" | "old" | "none";
 
 export class PlannedReconnects {
+  /** One timer for the planned reconnects waiting for connect budget (wakeAfter); null = none armed. */
+  private wake: ReturnType<typeof setTimeout> | null = null;
+
   constructor(private readonly h: PlannedHost) {}
+
+  /** The lifecycle stops: no budget wake is left. */
+  stop(): void {
+    if (this.wake) clearTimeout(this.wake);
+    this.wake = null;
+  }
 
   /**
    * Starts a planned reconnect of `conn` now, or remembers it (plannedWhy) while a failed one's backoff runs, the
@@ -102,7 +112,7 @@ export class PlannedReconnects {
     if (now < conn.plannedRetryAtMs || !settled(conn)) return;
     const budgetWaitMs = h.connectBudgetWaitMs();
     if (budgetWaitMs > 0) {
-      h.wakeAfter(budgetWaitMs);
+      this.wakeAfter(budgetWaitMs);
       return;
     }
     conn.plannedReconnects++;
@@ -142,6 +152,17 @@ export class PlannedReconnects {
     this.retryDue(conn, now);
   }
 
+  /** Planned reconnects that found no connect budget start when it has room (each asks; one timer serves them all). */
+  private wakeAfter(delayMs: number): void {
+    if (this.wake || this.h.stopping()) return;
+    this.wake = setTimeout(() => {
+      this.wake = null;
+      if (this.h.stopping()) return;
+      const now = this.h.now();
+      for (const conn of this.h.conns) if (conn.open && conn.ws) this.retryDue(conn, now);
+    }, delayMs);
+  }
+
   /** A planned reconnect wanted and due (its backoff over, none under way): started now if it can be. */
   retryDue(conn: VenueConnection, now: number): void {
     if (conn.plannedWhy !== "" && !conn.replacing && !conn.retiringWs && now >= conn.plannedRetryAtMs) this.start(conn, conn.plannedWhy);
@@ -173,7 +194,7 @@ export class PlannedReconnects {
     this.retiringGone(conn);
   }
 
-  /** The old socket went silent during the overlap: closed now, as if the venue had closed it (the replacement carries on). */
+  /** The old socket went silent (or its pong is late) during the overlap: closed now, as if the venue had closed it (the replacement carries on). */
   private retiringDead(conn: VenueConnection, why: string): void {
     const ws = conn.retiringWs;
     this.h.log.warn(`${this.h.venue}: old socket silent during the planned reconnect; closed, the replacement carries on`, { conn: conn.id, market: conn.market, why });
@@ -403,16 +424,31 @@ export class PlannedReconnects {
     const h = this.h;
     this.sampleRetiring(conn, now);
     const idleMs = now - conn.retiringLastFrameMs;
-    if (idleMs > h.deadConnectionMs || (conn.retiringPongDeadlineMs !== 0 && now > conn.retiringPongDeadlineMs)) {
-      conn.deadConnections++;
-      this.retiringDead(conn, idleMs > h.deadConnectionMs ? `nothing received on the old socket for ${h.deadConnectionMs} ms` : "no pong on the old socket");
+    const silent = idleMs > h.deadConnectionMs;
+    if (silent || (conn.retiringPongDeadlineMs !== 0 && now > conn.retiringPongDeadlineMs)) {
+      if (silent) conn.deadConnections++;
+      else conn.pongTimeouts++;
+      this.retiringDead(conn, silent ? `nothing received on the old socket for ${h.deadConnectionMs} ms` : "no pong on the old socket in time");
       return;
     }
     if (h.probeIdleMs > 0 && idleMs >= h.probeIdleMs && now - conn.retiringLastPingMs >= h.probeIdleMs) {
       conn.retiringLastPingMs = now;
-      h.probeRetiring(conn, now);
+      this.probeRetiring(conn, now);
     }
     this.completeIfCarried(conn);
+  }
+
+  /** The keepalive's ping (with its pong deadline) or idle probe, on the old socket (unpaced, as its test replies). */
+  private probeRetiring(conn: VenueConnection, now: number): void {
+    const ws = conn.retiringWs;
+    const ka = this.h.keepalive;
+    if (!ws) return;
+    if (ka.kind === "client_ping") {
+      if (conn.retiringPongDeadlineMs === 0) conn.retiringPongDeadlineMs = now + this.h.pongTimeoutMs;
+      this.h.control.writeTo(conn, ka.encodePing(this.h.control.nextSeq()), ws);
+    } else if (ka.kind === "server_test" && ka.encodeProbe) {
+      this.h.control.writeTo(conn, ka.encodeProbe(this.h.control.nextSeq()), ws);
+    }
   }
 
   /** Frames of the old socket since housekeeping last looked: it was alive then. */
