@@ -140,13 +140,16 @@ export async function startOkx(
   return { ...run, sim };
 }
 
-/** Binance spot diffs bridged to REST snapshots; `serverShutdown` is followed by the close only 30 s later. */
-export async function startBinance(symbols: string[], opts: { prepare?: (p: WsProxy) => void } = {}): Promise<PlannedRun> {
-  const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols }], seed: 22, shutdownGraceMs: 30_000 });
+/**
+ * Binance spot diffs bridged to REST snapshots; `serverShutdown` is followed by the close only 30 s later; with
+ * `simConnectionLifetimeMs` the simulator closes every connection at that age (Binance's 24 h).
+ */
+export async function startBinance(symbols: string[], opts: { prepare?: (p: WsProxy) => void; adapter?: AdapterExtras; simConnectionLifetimeMs?: number } = {}): Promise<PlannedRun> {
+  const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols }], seed: 22, shutdownGraceMs: 30_000, maxConnectionAgeMs: opts.simConnectionLifetimeMs });
   const proxy = startWsProxy(sim.wsUrl);
   opts.prepare?.(proxy);
   const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
-  const adapter = new BinanceAdapter(config("binance", proxy.origin, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS });
+  const adapter = new BinanceAdapter(config("binance", proxy.origin, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS, ...opts.adapter });
   return finish("binance", adapter, proxy, subs, {
     step: (n) => sim.step(n),
     announce: () => void sim.inject("serverShutdown"),

@@ -9,7 +9,7 @@
 import { afterEach, expect, test } from "vitest";
 import { silentLogger, type Logger } from "../../src/core/log.ts";
 import { BookState, StatusReason } from "../../src/core/types.ts";
-import { startBybit, until, type PlannedRun } from "./planned-fallback-harness.ts";
+import { startBinance, startBybit, until, type PlannedRun } from "./planned-fallback-harness.ts";
 
 const runs: PlannedRun[] = [];
 afterEach(async () => {
@@ -112,4 +112,32 @@ test("bybit: a replacement that always fails is retried ever later, logged once 
     { index: 0, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED },
     { index: 1, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED },
   ]);
+});
+
+test("binance: while every replacement fails, the venue's close of the old socket (its connection lifetime) forces the ordinary reconnect; the retry steps start over", { timeout: 30_000 }, async () => {
+  // The simulator closes each connection 2.5 s old; the adapter replaces it from 0.5 s; every replacement's acks are held.
+  const run = await startBinance(["BTCUSDT", "ETHUSDT"], {
+    simConnectionLifetimeMs: 2_500,
+    adapter: { maxConnectionAgeMs: 500 },
+    prepare: (p) => {
+      for (let i = 1; i < 100; i++) p.byIndex.set(i, { holdDown: true });
+    },
+  });
+  runs.push(run);
+  const p = run.proxy;
+  run.step(1);
+  await until(() => run.equal(0) && run.equal(1), "both books live at start");
+  await until(() => run.adapter.stats().reconnects > 0, "the ordinary reconnect");
+  expect(p.links[0]!.closed).toBe(true); // the venue's close of the old socket was it
+  expect(run.adapter.stats().plannedReconnectFailures).toBeGreaterThanOrEqual(1);
+  const conn = (run.adapter as unknown as { conns: { plannedFailuresInRow: number; plannedWhy: string }[] }).conns[0]!;
+  expect([conn.plannedFailuresInRow, conn.plannedWhy]).toEqual([0, ""]);
+  // The reconnect's socket (its frames released): every book back, equal.
+  const n = p.links.length;
+  await until(() => p.links.length > n, "the reconnect's socket (after the reconnect backoff)");
+  p.byIndex.clear();
+  p.releaseDown(p.links[n]!);
+  run.step(1);
+  await until(() => run.equal(0) && run.equal(1), "both books equal after the reconnect");
+  expect(run.sink.invalid.map((x) => x.reason)).toEqual([StatusReason.DISCONNECTED, StatusReason.DISCONNECTED]);
 });
