@@ -107,6 +107,14 @@ export interface CommonAdapterOptions {
    * connections at a fixed age set their own default (Binance 24 h); others never, unless set here.
    */
   maxConnectionAgeMs?: number;
+  /**
+   * A connection still not replaced this long after maxConnectionAgeMs (every replacement failed, or none could
+   * start) takes the ordinary reconnect (its books DISCONNECTED, then resynced). Default PLANNED_AGE_GRACE_MS
+   * (10 min: Binance's 24 h lifetime, its age limit being 23 h 50).
+   */
+  plannedAgeGraceMs?: number;
+  /** A failed planned reconnect is tried again after reconnectBaseMs doubling to this (equal jitter). Default 5 min. */
+  plannedRetryMaxMs?: number;
   /** Re-check an instrument over REST after a venue reset or a price/qty that does not fit. Default true. */
   recheckInstruments?: boolean;
   /**

@@ -17,7 +17,7 @@ import { BinanceAdapter } from "../../src/venues/binance/index.ts";
 import { createBybitAdapter } from "../../src/venues/bybit/index.ts";
 import { DeribitAdapter } from "../../src/venues/deribit/adapter.ts";
 import { OkxAdapter } from "../../src/venues/okx/index.ts";
-import type { BookSink, Subscription, VenueAdapter } from "../../src/venues/venue.ts";
+import type { BookSink, CommonAdapterOptions, Subscription, VenueAdapter } from "../../src/venues/venue.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { applyToMaps } from "./contract.ts";
 import { mantissa } from "./deribit/helpers.ts";
@@ -36,6 +36,9 @@ function testLog(): Logger {
   const line = (...a: unknown[]) => console.log(Date.now() % 100_000, ...a.map((x) => JSON.stringify(x)));
   return { ...silentLogger, info: line, warn: line, error: line };
 }
+
+/** Adapter options a test sets on top of TEST_TIMINGS (its own clock, log, deadlines). */
+export type AdapterExtras = Partial<CommonAdapterOptions> & { log?: Logger; now?: () => number; random?: () => number; housekeepingMs?: number; ackTimeoutMs?: number; reconnectBaseMs?: number; reconnectMaxMs?: number };
 
 type Expected = { bids: Map<number, number>; asks: Map<number, number>; seq: number };
 
@@ -118,13 +121,13 @@ function config(venue: VenueConfig["venue"], wsUrl: string, restUrl: string, sub
 /** OKX `books` on spot (with its initial snapshot unless `initialSnapshot` is false); the 64008 notice is sent to every socket, which the simulator closes only 30 s later. */
 export async function startOkx(
   symbols: string[],
-  opts: { seed?: number; vipOnly?: string[]; initialSnapshot?: boolean; prepare?: (p: WsProxy) => void; resyncBackoffBaseMs?: number } = {},
+  opts: { seed?: number; vipOnly?: string[]; initialSnapshot?: boolean; prepare?: (p: WsProxy) => void; resyncBackoffBaseMs?: number; adapter?: AdapterExtras } = {},
 ): Promise<PlannedRun & { sim: OkxSim }> {
   const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols }], seed: opts.seed ?? 21, noticeCloseMs: 30_000, vipOnly: opts.vipOnly, initialSnapshot: opts.initialSnapshot });
   const proxy = startWsProxy(new URL(sim.wsUrl).origin);
   opts.prepare?.(proxy);
   const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 400 }));
-  const adapter = new OkxAdapter(config("okx", `${proxy.origin}/ws/v5/public`, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS, resyncBackoffBaseMs: opts.resyncBackoffBaseMs });
+  const adapter = new OkxAdapter(config("okx", `${proxy.origin}/ws/v5/public`, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS, resyncBackoffBaseMs: opts.resyncBackoffBaseMs, ...opts.adapter });
   const run = await finish("okx", adapter, proxy, subs, {
     step: (n) => sim.step(n),
     announce: () => sim.inject("notice"),
@@ -137,13 +140,16 @@ export async function startOkx(
   return { ...run, sim };
 }
 
-/** Binance spot diffs bridged to REST snapshots; `serverShutdown` is followed by the close only 30 s later. */
-export async function startBinance(symbols: string[], opts: { prepare?: (p: WsProxy) => void } = {}): Promise<PlannedRun> {
-  const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols }], seed: 22, shutdownGraceMs: 30_000 });
+/**
+ * Binance spot diffs bridged to REST snapshots; `serverShutdown` is followed by the close only 30 s later; with
+ * `simConnectionLifetimeMs` the simulator closes every connection at that age (Binance's 24 h).
+ */
+export async function startBinance(symbols: string[], opts: { prepare?: (p: WsProxy) => void; adapter?: AdapterExtras; simConnectionLifetimeMs?: number } = {}): Promise<PlannedRun> {
+  const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols }], seed: 22, shutdownGraceMs: 30_000, maxConnectionAgeMs: opts.simConnectionLifetimeMs });
   const proxy = startWsProxy(sim.wsUrl);
   opts.prepare?.(proxy);
   const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
-  const adapter = new BinanceAdapter(config("binance", proxy.origin, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS });
+  const adapter = new BinanceAdapter(config("binance", proxy.origin, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS, ...opts.adapter });
   return finish("binance", adapter, proxy, subs, {
     step: (n) => sim.step(n),
     announce: () => void sim.inject("serverShutdown"),
@@ -156,13 +162,13 @@ export async function startBinance(symbols: string[], opts: { prepare?: (p: WsPr
 }
 
 /** Bybit linear, replaced make-before-break whenever a connection is maxConnectionAgeMs old (Bybit announces nothing). */
-export async function startBybit(symbols: string[], maxConnectionAgeMs: number, opts: { prepare?: (p: WsProxy) => void } = {}): Promise<PlannedRun> {
+export async function startBybit(symbols: string[], maxConnectionAgeMs: number, opts: { prepare?: (p: WsProxy) => void; adapter?: AdapterExtras } = {}): Promise<PlannedRun> {
   const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols }], seed: 23 });
   const origin = new URL(sim.wsUrl).origin;
   const proxy = startWsProxy(origin);
   opts.prepare?.(proxy);
   const subs: Subscription[] = symbols.map((symbol) => ({ market: "linear", symbol, depth: 50 }));
-  const adapter = createBybitAdapter(config("bybit", `${proxy.origin}/v5/public`, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS, maxConnectionAgeMs });
+  const adapter = createBybitAdapter(config("bybit", `${proxy.origin}/v5/public`, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS, maxConnectionAgeMs, ...opts.adapter });
   return finish("bybit", adapter, proxy, subs, {
     step: (n) => sim.step(n),
     expected: (i, inst) => {
@@ -177,12 +183,12 @@ export async function startBybit(symbols: string[], maxConnectionAgeMs: number, 
  * Deribit inverse perpetuals, replaced make-before-break at maxConnectionAgeMs; the simulator sends each socket a
  * `test_request` every 100 ms and closes a socket that leaves one unanswered when the next is due.
  */
-export async function startDeribit(symbols: string[], maxConnectionAgeMs: number, opts: { prepare?: (p: WsProxy) => void } = {}): Promise<PlannedRun> {
+export async function startDeribit(symbols: string[], maxConnectionAgeMs: number, opts: { prepare?: (p: WsProxy) => void; adapter?: AdapterExtras } = {}): Promise<PlannedRun> {
   const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols }], seed: 24, heartbeatIntervalMs: 100 });
   const proxy = startWsProxy(new URL(sim.wsUrl).origin);
   opts.prepare?.(proxy);
   const subs: Subscription[] = symbols.map((symbol) => ({ market: "inverse", symbol, depth: 0 }));
-  const adapter = new DeribitAdapter(config("deribit", `${proxy.origin}/ws/api/v2`, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS, maxConnectionAgeMs });
+  const adapter = new DeribitAdapter(config("deribit", `${proxy.origin}/ws/api/v2`, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS, maxConnectionAgeMs, ...opts.adapter });
   return finish("deribit", adapter, proxy, subs, {
     step: (n) => sim.step(n),
     expected: (i, inst) => {

@@ -12,7 +12,7 @@ import { equalJitterMs } from "./backoff.ts";
 import { SlidingWindowBudget } from "./budgets.ts";
 import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
 import type { Keepalive } from "./hooks.ts";
-import { type OverlapCarrier, PlannedReconnects } from "./planned-reconnect.ts";
+import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
 
 /** Nothing at all received for this long: the connection is dead (every venue, unless configured). */
@@ -48,6 +48,10 @@ export interface LifecycleOptions {
    * socket is opened and subscribed while the old one keeps delivering. Default: never.
    */
   maxConnectionAgeMs?: number;
+  /** See CommonAdapterOptions.plannedAgeGraceMs (default PLANNED_AGE_GRACE_MS). */
+  plannedAgeGraceMs?: number;
+  /** See CommonAdapterOptions.plannedRetryMaxMs (default PLANNED_RETRY_MAX_MS, at least reconnectMaxMs). */
+  plannedRetryMaxMs?: number;
   /** The smallest resync backoff step: housekeeping must be at least this fine. */
   resyncBackoffBaseMs: number;
   /** Connects per connectWindowMs for this process (already its share of the venue's per-IP budget). */
@@ -85,6 +89,8 @@ export class ConnectionLifecycle {
   private readonly probeIdleMs: number;
   readonly deadConnectionMs: number;
   private readonly maxConnectionAgeMs: number;
+  /** maxConnectionAgeMs + plannedAgeGraceMs: not replaced by then, the ordinary reconnect. */
+  private readonly ageDeadlineMs: number;
   private readonly housekeepingMs: number;
   private readonly reconnectBaseMs: number;
   private readonly reconnectMaxMs: number;
@@ -116,6 +122,7 @@ export class ConnectionLifecycle {
     this.ackTimeoutMs = opts.ackTimeoutMs ?? ACK_TIMEOUT_MS;
     this.deadConnectionMs = opts.deadConnectionMs ?? DEAD_CONNECTION_MS;
     this.maxConnectionAgeMs = opts.maxConnectionAgeMs ?? Infinity;
+    this.ageDeadlineMs = this.maxConnectionAgeMs + (opts.plannedAgeGraceMs ?? PLANNED_AGE_GRACE_MS);
     // An idle connection is probed at half the dead time, so a live but quiet one answers before it is declared dead.
     this.probeIdleMs = ka.kind === "client_ping" || (ka.kind === "server_test" && ka.encodeProbe) ? this.deadConnectionMs / 2 : 0;
     this.staleAfter = opts.staleAfterMs;
@@ -140,7 +147,12 @@ export class ConnectionLifecycle {
       control,
       ackTimeoutMs: this.ackTimeoutMs,
       reconnectBaseMs: this.reconnectBaseMs,
-      reconnectMaxMs: this.reconnectMaxMs,
+      plannedRetryMaxMs: opts.plannedRetryMaxMs ?? Math.max(PLANNED_RETRY_MAX_MS, this.reconnectMaxMs),
+      deadConnectionMs: this.deadConnectionMs,
+      probeIdleMs: this.probeIdleMs,
+      keepalive: this.keepalive,
+      pongTimeoutMs: this.pongTimeoutMs,
+      conns,
       stopping: () => this.stoppingFlag,
       connectBudgetWaitMs: () => this.connectBudgetWaitMs(),
       takeConnect: (nowMs) => this.connectBudget.take(nowMs),
@@ -203,6 +215,7 @@ export class ConnectionLifecycle {
     this.control.stop();
     if (this.housekeeping) clearInterval(this.housekeeping);
     this.housekeeping = null;
+    this.planned.stop();
     const closing: Promise<void>[] = [];
     for (const conn of this.conns) {
       if (conn.reconnectTimer) clearTimeout(conn.reconnectTimer);
@@ -407,6 +420,13 @@ export class ConnectionLifecycle {
         continue;
       }
       if (!conn.open || !conn.ws) continue;
+      if (now - conn.openedMs >= this.ageDeadlineMs && !conn.retiringWs) {
+        // Every make-before-break since the age limit failed (or none could start): break before make, as the venue
+        // would (Binance at 24 h). During an overlap openedMs is the replacement's, so this is the old socket alone.
+        const why = `connection older than ${this.ageDeadlineMs} ms, not replaced make-before-break (${conn.plannedFailuresInRow} failed in a row)`;
+        this.onDisconnected(conn, conn.generation, why);
+        continue;
+      }
       if (now - conn.openedMs >= this.maxConnectionAgeMs) conn.plannedWhy ||= `connection older than ${this.maxConnectionAgeMs} ms`;
       this.planned.onHousekeeping(conn, now);
       if (conn.messages !== conn.messagesSeen) {

@@ -105,6 +105,16 @@ export abstract class VenueConnection {
   retiringGeneration = -1;
   /** The old socket's openedMs, restored if the replacement fails (its age still counts). */
   retiringOpenedMs = 0;
+  /**
+   * The old socket's own keepalive during the overlap (the connection's fields are the replacement's): its last ping,
+   * its pong deadline (0 = none outstanding), its frames and when housekeeping last saw one arrive. Restored if it is
+   * gone back to; a silent old socket is given up after deadConnectionMs (planned-reconnect.ts).
+   */
+  retiringLastPingMs = 0;
+  retiringPongDeadlineMs = 0;
+  retiringMessages = 0;
+  retiringMessagesSeen = 0;
+  retiringLastFrameMs = 0;
   /** True while a frame of the retiring socket is handled: its acks answer no request of ours, its notices are stale. */
   fromRetiring = false;
   /** Why a planned reconnect is wanted ("" = none); tried (again) from plannedRetryAtMs, after a failed one's backoff. */
@@ -114,6 +124,9 @@ export abstract class VenueConnection {
   plannedNextWhy = "";
   /** Failed planned reconnects in a row (the retry backoff's step); a completed one starts it over. */
   plannedFailuresInRow = 0;
+  /** The retry step (ms, before jitter) and reason of the last failure logged as a warning: the next is logged when either changes. */
+  plannedLoggedStepMs = 0;
+  plannedLoggedWhy = "";
   attempt = 0;
   reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   lastPingMs = 0;
@@ -160,9 +173,11 @@ export abstract class VenueConnection {
    */
   abstract bindMessages(ws: WebSocket, gen: number): void;
 
-  /** A pong (or the keepalive's answer) arrived: the ping deadline is met. Cold. */
+  /** A pong (or the keepalive's answer) arrived: the ping deadline of the socket it came on is met. Cold. */
   onPong(): void {
     this.pongs++;
-    this.pongDeadlineMs = 0;
+    // The old socket of a planned reconnect answers the ping it was sent before the swap, not the replacement's.
+    if (this.fromRetiring) this.retiringPongDeadlineMs = 0;
+    else this.pongDeadlineMs = 0;
   }
 }

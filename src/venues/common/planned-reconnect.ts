@@ -10,9 +10,17 @@
  * unanswered, or it refuses a topic the old socket still serves) is abandoned while the old socket is open: the old
  * socket is the connection's socket again with its topics as they were (their sequences continue, nothing resyncs;
  * it gets a new generation, as a replacement would, so the venue treats the two streams as it does during a swap),
- * the failure is logged and counted (`plannedReconnectFailures`), and the planned reconnect is tried again after
- * the reconnect backoff. The venue's close (or a dead old socket) still forces the ordinary reconnect if it comes
- * first. If the old socket closes first, the replacement carries on alone.
+ * the failure is counted (`plannedReconnectFailures`), and the planned reconnect is tried again after a backoff
+ * (equal jitter, reconnectBaseMs doubling to plannedRetryMaxMs, 5 min by default: the old socket still works, and
+ * each attempt spends a connect and the replacement's subscribes); a failure is logged as a warning when its retry
+ * step or its reason differs from the last one logged, else at debug. The venue's close (or a dead old socket)
+ * still forces the ordinary reconnect if it comes first, and so does the age deadline (connection-lifecycle.ts:
+ * maxConnectionAgeMs + plannedAgeGraceMs). If the old socket closes first, the replacement carries on alone.
+ *
+ * Keepalive: during the overlap the connection's ping and pong deadline are the replacement's; the old socket keeps
+ * its own (its last ping, its outstanding pong, its frames: retiring*), so a pong is credited to the socket it came
+ * on, an old socket silent for deadConnectionMs is given up (closed; the replacement carries on alone), and one gone
+ * back to is watched from its own last frame and ping, not the replacement's.
  *
  * The swap waits until the old socket has no request in flight, so what the old socket serves is known exactly (its
  * ACTIVE topics: TopicState.onRetiring) and nothing it answers later can be taken for the replacement's answer.
@@ -21,8 +29,20 @@
 import type { Logger } from "../../core/log.ts";
 import { BookState } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
+import type { Keepalive } from "./hooks.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState, type VenueConnection } from "./connection.ts";
 import type { SubscriptionControl } from "./subscription-control.ts";
+
+/**
+ * The longest wait before a failed planned reconnect is tried again: the old socket still delivers, so there is no
+ * hurry, and each attempt costs a connect and the replacement's subscribes (~10 attempts in PLANNED_AGE_GRACE_MS).
+ */
+export const PLANNED_RETRY_MAX_MS = 300_000;
+/**
+ * A connection still not replaced this long after its maximum age takes the ordinary reconnect: Binance's age limit
+ * (23 h 50) + this is its 24 h lifetime; elsewhere it bounds how long past its age limit a connection is kept.
+ */
+export const PLANNED_AGE_GRACE_MS = 600_000;
 
 /** What the planned reconnects need of the lifecycle (connection-lifecycle.ts). */
 export interface PlannedHost {
@@ -33,7 +53,16 @@ export interface PlannedHost {
   readonly control: SubscriptionControl;
   readonly ackTimeoutMs: number;
   readonly reconnectBaseMs: number;
-  readonly reconnectMaxMs: number;
+  /** The failed-replacement retry backoff's cap. */
+  readonly plannedRetryMaxMs: number;
+  /** Nothing received for this long: the socket is dead (the old one too). */
+  readonly deadConnectionMs: number;
+  /** A socket idle this long is sent the keepalive's ping or probe (0: the keepalive sends none). */
+  readonly probeIdleMs: number;
+  readonly keepalive: Keepalive;
+  readonly pongTimeoutMs: number;
+  /** Every connection of the lifecycle (the connect budget's wake looks at each). */
+  readonly conns: readonly VenueConnection[];
   stopping(): boolean;
   /** How long until the venue's connect budget allows one more connect (0 = now). */
   connectBudgetWaitMs(): number;
@@ -56,11 +85,22 @@ export interface PlannedHost {
 export type OverlapCarrier = "replacement" | "old" | "none";
 
 export class PlannedReconnects {
+  /** One timer for the planned reconnects waiting for connect budget (wakeAfter); null = none armed. */
+  private wake: ReturnType<typeof setTimeout> | null = null;
+
   constructor(private readonly h: PlannedHost) {}
 
+  /** The lifecycle stops: no budget wake is left. */
+  stop(): void {
+    if (this.wake) clearTimeout(this.wake);
+    this.wake = null;
+  }
+
   /**
-   * Starts a planned reconnect of `conn` now, or remembers it (plannedWhy) for housekeeping while a failed one's
-   * backoff runs, the connect budget is spent or the socket has a request in flight. Nothing while one is under way.
+   * Starts a planned reconnect of `conn` now, or remembers it (plannedWhy) while a failed one's backoff runs, the
+   * connect budget is spent (then the lifecycle wakes us when it has room: OKX's 64008 reaches every connection at
+   * once, 3 connects per second) or the socket has a request in flight (housekeeping tries again). While one is under
+   * way: nothing, or, announced on the replacement during the overlap, kept for when it is done (plannedNextWhy).
    */
   start(conn: VenueConnection, why: string): void {
     const h = this.h;
@@ -69,7 +109,12 @@ export class PlannedReconnects {
     if (!conn.open || !conn.ws || conn.replacing || conn.retiringWs || h.stopping()) return;
     conn.plannedWhy = why;
     const now = h.now();
-    if (now < conn.plannedRetryAtMs || h.connectBudgetWaitMs() > 0 || !settled(conn)) return;
+    if (now < conn.plannedRetryAtMs || !settled(conn)) return;
+    const budgetWaitMs = h.connectBudgetWaitMs();
+    if (budgetWaitMs > 0) {
+      this.wakeAfter(budgetWaitMs);
+      return;
+    }
     conn.plannedReconnects++;
     conn.connectStartedMs = now;
     h.takeConnect(now);
@@ -103,7 +148,23 @@ export class PlannedReconnects {
         this.abandon(conn, `replacement WebSocket not in use within ${this.h.ackTimeoutMs} ms`);
       }
     }
-    if (conn.retiringWs) this.completeIfCarried(conn);
+    if (conn.retiringWs) this.watchRetiring(conn, now);
+    this.retryDue(conn, now);
+  }
+
+  /** Planned reconnects that found no connect budget start when it has room (each asks; one timer serves them all). */
+  private wakeAfter(delayMs: number): void {
+    if (this.wake || this.h.stopping()) return;
+    this.wake = setTimeout(() => {
+      this.wake = null;
+      if (this.h.stopping()) return;
+      const now = this.h.now();
+      for (const conn of this.h.conns) if (conn.open && conn.ws) this.retryDue(conn, now);
+    }, delayMs);
+  }
+
+  /** A planned reconnect wanted and due (its backoff over, none under way): started now if it can be. */
+  retryDue(conn: VenueConnection, now: number): void {
     if (conn.plannedWhy !== "" && !conn.replacing && !conn.retiringWs && now >= conn.plannedRetryAtMs) this.start(conn, conn.plannedWhy);
   }
 
@@ -130,6 +191,22 @@ export class PlannedReconnects {
    */
   onRetiringClosed(conn: VenueConnection, why: string): void {
     this.h.log.info(`${this.h.venue}: old socket closed during the planned reconnect; the replacement carries on`, { conn: conn.id, market: conn.market, why });
+    this.retiringGone(conn);
+  }
+
+  /** The old socket went silent (or its pong is late) during the overlap: closed now, as if the venue had closed it (the replacement carries on). */
+  private retiringDead(conn: VenueConnection, why: string): void {
+    const ws = conn.retiringWs;
+    this.h.log.warn(`${this.h.venue}: old socket silent during the planned reconnect; closed, the replacement carries on`, { conn: conn.id, market: conn.market, why });
+    this.retiringGone(conn);
+    try {
+      ws?.close(4000, "dead");
+    } catch {
+      // already gone
+    }
+  }
+
+  private retiringGone(conn: VenueConnection): void {
     conn.retiringWs = null;
     conn.retiringGeneration = -1;
     conn.plannedWhy = conn.plannedNextWhy;
@@ -174,6 +251,8 @@ export class PlannedReconnects {
     conn.plannedNextWhy = "";
     conn.plannedRetryAtMs = 0;
     conn.plannedFailuresInRow = 0;
+    conn.plannedLoggedStepMs = 0;
+    conn.plannedLoggedWhy = "";
   }
 
   /**
@@ -185,6 +264,7 @@ export class PlannedReconnects {
     const h = this.h;
     const failed = conn.ws;
     const old = conn.retiringWs!;
+    this.sampleRetiring(conn, h.now());
     conn.ws = old;
     conn.retiringWs = null;
     conn.retiringGeneration = -1;
@@ -195,8 +275,12 @@ export class PlannedReconnects {
     conn.generation = ++conn.genSeq;
     h.bind(conn, old, conn.generation);
     conn.openedMs = conn.retiringOpenedMs;
-    conn.lastPingMs = h.now();
-    conn.pongDeadlineMs = 0;
+    // Its own keepalive, not the replacement's: watched from its own last frame (silent for deadConnectionMs: dead),
+    // pinged from its own last ping, its pong still due if one was outstanding at the swap.
+    conn.lastPingMs = conn.retiringLastPingMs;
+    conn.pongDeadlineMs = conn.retiringPongDeadlineMs;
+    conn.lastFrameMs = conn.retiringLastFrameMs;
+    conn.messagesSeen = conn.messages;
     conn.pending.clear();
     h.control.dropQueued(conn);
     const resubscribe: TopicState[] = [];
@@ -239,6 +323,12 @@ export class PlannedReconnects {
     conn.retiringWs = old;
     conn.retiringGeneration = conn.generation;
     conn.retiringOpenedMs = conn.openedMs;
+    conn.retiringLastPingMs = conn.lastPingMs;
+    conn.retiringPongDeadlineMs = conn.pongDeadlineMs;
+    // Frames housekeeping has not looked at yet were all the old socket's.
+    conn.retiringLastFrameMs = conn.messages !== conn.messagesSeen ? h.now() : conn.lastFrameMs;
+    conn.retiringMessages = 0;
+    conn.retiringMessagesSeen = 0;
     this.markRetiringFrames(conn, old);
     conn.ws = ws;
     conn.generation = conn.replacingGeneration;
@@ -265,6 +355,7 @@ export class PlannedReconnects {
   private markRetiringFrames(conn: VenueConnection, old: WebSocket): void {
     const own = old.onmessage; // the venue's handler; bound afresh if the old socket is gone back to
     old.onmessage = function (this: WebSocket, ev: MessageEvent) {
+      conn.retiringMessages++;
       conn.fromRetiring = true;
       try {
         own?.call(this, ev);
@@ -296,22 +387,75 @@ export class PlannedReconnects {
     conn.plannedWhy = conn.plannedNextWhy; // a close announced on the replacement meanwhile: replaced in turn
     conn.plannedNextWhy = "";
     conn.plannedFailuresInRow = 0;
+    conn.plannedLoggedStepMs = 0;
+    conn.plannedLoggedWhy = "";
     this.h.log.info(`${this.h.venue}: planned reconnect done; old socket closed`, { conn: conn.id, market: conn.market });
   }
 
-  /** A failed planned reconnect: counted, logged, tried again after the reconnect backoff (plannedWhy is kept). */
+  /**
+   * A failed planned reconnect: counted, tried again after a growing backoff (plannedWhy is kept), logged as a
+   * warning when its step or reason is not the last one logged (a replacement failing the same way every 5 min is one
+   * line, not one per attempt; the counter has every failure).
+   */
   private abandon(conn: VenueConnection, why: string): void {
     const h = this.h;
     conn.plannedReconnectFailures++;
-    const delayMs = equalJitterMs(conn.plannedFailuresInRow++, h.reconnectBaseMs, h.reconnectMaxMs, h.random);
+    const attempt = conn.plannedFailuresInRow++;
+    const stepMs = Math.min(h.plannedRetryMaxMs, h.reconnectBaseMs * 2 ** Math.min(attempt, 30));
+    const delayMs = equalJitterMs(attempt, h.reconnectBaseMs, h.plannedRetryMaxMs, h.random);
     conn.plannedRetryAtMs = h.now() + delayMs;
-    h.log.warn(`${h.venue}: planned reconnect failed; the old socket keeps the connection, trying again later`, {
-      conn: conn.id,
-      market: conn.market,
-      why,
-      plannedWhy: conn.plannedWhy,
-      retryInMs: Math.round(delayMs),
-    });
+    const fields = { conn: conn.id, market: conn.market, why, plannedWhy: conn.plannedWhy, failuresInRow: conn.plannedFailuresInRow, retryInMs: Math.round(delayMs) };
+    const msg = `${h.venue}: planned reconnect failed; the old socket keeps the connection, trying again later`;
+    if (stepMs === conn.plannedLoggedStepMs && why === conn.plannedLoggedWhy) {
+      h.log.debug(msg, fields);
+      return;
+    }
+    conn.plannedLoggedStepMs = stepMs;
+    conn.plannedLoggedWhy = why;
+    h.log.warn(stepMs === h.plannedRetryMaxMs ? `${msg} (at the longest retry step: the same failure again is not logged)` : msg, fields);
+  }
+
+  /**
+   * The old socket's own keepalive during the overlap, as the lifecycle's for the connection's socket: probed when idle
+   * (a quiet but live old socket stays one to go back to), given up when silent for deadConnectionMs or its pong is
+   * late; else closed once the replacement carries every topic it served.
+   */
+  private watchRetiring(conn: VenueConnection, now: number): void {
+    const h = this.h;
+    this.sampleRetiring(conn, now);
+    const idleMs = now - conn.retiringLastFrameMs;
+    const silent = idleMs > h.deadConnectionMs;
+    if (silent || (conn.retiringPongDeadlineMs !== 0 && now > conn.retiringPongDeadlineMs)) {
+      if (silent) conn.deadConnections++;
+      else conn.pongTimeouts++;
+      this.retiringDead(conn, silent ? `nothing received on the old socket for ${h.deadConnectionMs} ms` : "no pong on the old socket in time");
+      return;
+    }
+    if (h.probeIdleMs > 0 && idleMs >= h.probeIdleMs && now - conn.retiringLastPingMs >= h.probeIdleMs) {
+      conn.retiringLastPingMs = now;
+      this.probeRetiring(conn, now);
+    }
+    this.completeIfCarried(conn);
+  }
+
+  /** The keepalive's ping (with its pong deadline) or idle probe, on the old socket (unpaced, as its test replies). */
+  private probeRetiring(conn: VenueConnection, now: number): void {
+    const ws = conn.retiringWs;
+    const ka = this.h.keepalive;
+    if (!ws) return;
+    if (ka.kind === "client_ping") {
+      if (conn.retiringPongDeadlineMs === 0) conn.retiringPongDeadlineMs = now + this.h.pongTimeoutMs;
+      this.h.control.writeTo(conn, ka.encodePing(this.h.control.nextSeq()), ws);
+    } else if (ka.kind === "server_test" && ka.encodeProbe) {
+      this.h.control.writeTo(conn, ka.encodeProbe(this.h.control.nextSeq()), ws);
+    }
+  }
+
+  /** Frames of the old socket since housekeeping last looked: it was alive then. */
+  private sampleRetiring(conn: VenueConnection, now: number): void {
+    if (conn.retiringMessages === conn.retiringMessagesSeen) return;
+    conn.retiringMessagesSeen = conn.retiringMessages;
+    conn.retiringLastFrameMs = now;
   }
 }
 

@@ -184,6 +184,11 @@ export class SubscriptionControl {
     this.retryTimers.clear();
   }
 
+  /** Writes `text` now on `ws` (unpaced, as test replies are): the keepalive probe of a planned reconnect's old socket. */
+  writeTo(conn: VenueConnection, text: string, ws: WebSocket): void {
+    this.write(conn, text, ws);
+  }
+
   private write(conn: VenueConnection, text: string, ws: WebSocket | null = conn.ws): void {
     try {
       ws?.send(text);

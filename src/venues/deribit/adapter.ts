@@ -241,8 +241,8 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   /** A socket closed: forget the requests it never answered (they would stay in the id map for ever). Cold. */
-  onSocketClosed(conn: DeribitConnection, gen: number): void {
-    const n = this.requests.dropSocket(conn, gen);
+  onSocketClosed(conn: DeribitConnection, ws: WebSocket): void {
+    const n = this.requests.dropSocket(conn, ws);
     if (n > 0) this.log.debug("deribit: requests of a closed socket dropped", { conn: conn.id, requests: n });
   }
 

@@ -21,6 +21,8 @@ export class DeribitConnection extends VenueConnection {
   readonly scanner = new DeribitScanner();
   readonly update = new BookUpdate();
   private readonly info = { entry: -1, prev: -1 };
+  /** Sockets whose open and close listeners are installed (bindMessages runs again for a socket gone back to). */
+  private readonly listened = new WeakSet<WebSocket>();
 
   constructor(
     readonly adapter: DeribitAdapter,
@@ -31,19 +33,27 @@ export class DeribitConnection extends VenueConnection {
     super(id, market, url);
   }
 
-  /** Frames of this socket's generation go straight to onFrame; on open, the heartbeat is set up. */
+  /**
+   * Frames of this socket's generation go straight to onFrame; on open, the heartbeat is set up. Bound again with a
+   * new generation when a planned reconnect goes back to the old socket: the handler is replaced, the listeners are
+   * added once per socket (they used to pile up, two per fallback).
+   */
   bindMessages(ws: WebSocket, gen: number): void {
     ws.onmessage = (ev: MessageEvent) => {
       if (gen !== this.generation && gen !== this.retiringGeneration) return;
       const data = ev.data;
       this.onFrame(typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer));
     };
-    // After the lifecycle's own open handler (registered first), which made this socket the connection's.
+    if (this.listened.has(ws)) return;
+    this.listened.add(ws);
+    // After the lifecycle's own open handler (registered first), which made this socket the connection's. A socket
+    // opens once, before any rebinding (only an open old socket is gone back to): its first generation is the one.
     ws.addEventListener("open", () => {
       if (gen === this.generation) this.adapter.onOpen(this);
     });
-    // Whatever closed it (the venue, a recycle, the old socket of a make-before-break): its requests die with it.
-    ws.addEventListener("close", () => this.adapter.onSocketClosed(this, gen));
+    // Whatever closed it (the venue, a recycle, the old socket of a make-before-break): its requests die with it,
+    // whichever generation they went out under.
+    ws.addEventListener("close", () => this.adapter.onSocketClosed(this, ws));
   }
 
   /** "conn<id>.<market>": names this connection in stats and in capture files. */

@@ -44,13 +44,14 @@ export const CONNECT_WINDOW_MS = 60_000;
 /** JSON-RPC ids: requests carry the number of subscription control's request id ("s12" → 12); ours are below this. */
 const TEST_ID_BASE = 1_000_000_000;
 
-/** A request in flight: what it asked for, and the socket (connection and generation) it went out on. */
+/** A request in flight: what it asked for, and the socket (of which connection) it went out on. */
 interface PendingRpc {
   reqId: string;
   op: "subscribe" | "unsubscribe";
   channels: string[];
   conn: VenueConnection;
-  gen: number;
+  /** The connection's socket when it was encoded (sent, or queued for it: a queue is dropped when the socket changes). */
+  ws: WebSocket | null;
 }
 
 /**
@@ -77,7 +78,7 @@ export class DeribitRequests implements RequestProtocol {
     const channels = topics.map((t) => t.topic);
     // Sent (or queued) on the connection's current socket: subscription control sends only while it is open.
     const conn = topics[0]!.conn;
-    this.requests.set(id, { reqId, op, channels, conn, gen: conn.generation });
+    this.requests.set(id, { reqId, op, channels, conn, ws: conn.ws });
     return JSON.stringify({ jsonrpc: "2.0", id, method: `public/${op}`, params: { channels } });
   }
 
@@ -86,11 +87,14 @@ export class DeribitRequests implements RequestProtocol {
     return this.requests.size;
   }
 
-  /** Socket `gen` of `conn` closed: its unanswered requests never will be; forget them. Returns how many. Cold. */
-  dropSocket(conn: VenueConnection, gen: number): number {
+  /**
+   * Socket `ws` of `conn` closed: its unanswered requests never will be; forget them. By socket, not generation: an old
+   * socket gone back to after a failed replacement gets a new generation. Returns how many. Cold.
+   */
+  dropSocket(conn: VenueConnection, ws: WebSocket): number {
     let n = 0;
     for (const [id, r] of this.requests) {
-      if (r.conn === conn && r.gen === gen) {
+      if (r.conn === conn && r.ws === ws) {
         this.requests.delete(id);
         n++;
       }

@@ -42,7 +42,6 @@ import { HOUR_MS, OkxRequestBudget } from "./request-budget.ts";
 import { BudgetWaits, budgetedRequests } from "./budget-wait.ts";
 import { LaggingStreams } from "./lagging-stream.ts";
 import { ParseErrors } from "./parse-errors.ts";
-import { PlannedReplacements } from "./planned-replace.ts";
 import { RestBridge } from "./rest-bridge.ts";
 import type { OkxAdapterOptions } from "./options.ts";
 export type { OkxAdapterOptions } from "./options.ts";
@@ -74,9 +73,6 @@ export class OkxAdapter implements VenueAdapter {
   readonly watch: InstrumentWatch<OkxTopic>;
   /** The watch's schedule (tests read its announced times). */
   readonly reloader: InstrumentReloader;
-  /** 64008 replacements, and those waiting for connect budget (planned-replace.ts; its timers, for tests). */
-  private readonly planned: PlannedReplacements;
-  private readonly replaceRetryTimers: Set<ReturnType<typeof setTimeout>>;
   sink: BookSink | null = null;
   /** Per subscription: full-book channel (books5, bbo-tbt). */
   private readonly fullBook: boolean[];
@@ -185,8 +181,6 @@ export class OkxAdapter implements VenueAdapter {
         connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
       },
     );
-    this.planned = new PlannedReplacements(this.lifecycle);
-    this.replaceRetryTimers = this.planned.timers;
   }
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
@@ -247,7 +241,6 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
-    this.planned.stop();
     this.budgetWaits.stop();
     this.watch.stop();
     this.bridge.stop();
@@ -426,8 +419,10 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   onControl(conn: OkxConnection, msg: unknown): void {
-    // A notice on the retiring socket: that socket is being replaced already. One on the replacement is its own.
-    if (this.control.onControl(conn, msg) === "planned_close" && !conn.fromRetiring) this.planned.soon(conn, conn.generation);
+    // 64008 (service upgrade): make-before-break now, or once there is connect budget (3 per second: the notice reaches
+    // every connection at once) or the overlap under way is over (a notice on its replacement: that server is upgraded
+    // too); the lifecycle keeps it and starts it then. On the retiring socket: being replaced already.
+    if (this.control.onControl(conn, msg) === "planned_close" && !conn.fromRetiring) this.lifecycle.onPlannedClose(conn, "notice 64008 (service upgrade)");
   }
 
   configOf(): VenueConfig {

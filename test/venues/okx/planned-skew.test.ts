@@ -200,9 +200,10 @@ describe("okx: a second 64008 during a planned reconnect's overlap", { timeout: 
     await until(() => proxy.links[0]!.closed, "the old socket closed once the replacement's subscription was acked");
     sim.step(2);
     await until(() => sink.seq[0] === sim.book("BTC-USDT", 400).seqId, "the book on the replacement");
-    // A notice kept for the replacement waits in a 100 ms retry timer until the overlap is over, then replaces it.
-    const retries = (adapter as unknown as { replaceRetryTimers: Set<unknown> }).replaceRetryTimers;
-    await until(() => retries.size === 0, "no replacement retry waiting");
+    // A notice kept for the replacement would wait in the lifecycle (plannedNextWhy, then plannedWhy) until the overlap
+    // is over, then replace it: the old socket's notice is kept nowhere.
+    const conn = (adapter as unknown as { conns: { plannedWhy: string; plannedNextWhy: string }[] }).conns[0]!;
+    expect([conn.plannedWhy, conn.plannedNextWhy]).toEqual(["", ""]);
     expect([adapter.stats().plannedReconnects, proxy.links.length]).toEqual([1, 2]);
     expect(sink.invalid).toEqual([]);
   });
