@@ -84,12 +84,14 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   private live = false;
   /** Topics whose number did not fit, by index, until a reload answered for them (applyAskedOnly). */
   private readonly asked = new Set<number>();
+  /** Books the sink built for late joins whose adapter part failed, by index (joinLate's sinkBooks). */
+  private readonly sinkBooks = new Map<number, Instrument>();
 
   constructor(private readonly o: InstrumentWatchOptions<T>) {
     const { venue, log, now, random, config, subscriptions } = o;
     this.late = new LateInstruments({
       ...{ venue, log, now, random, config, subscriptions, ...lateTimings(o) },
-      onResolved: (i, inst) => joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x) }, i, inst),
+      onResolved: (i, inst) => joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x), sinkBooks: this.sinkBooks }, i, inst),
     });
     this.reloader = new InstrumentReloader({
       ...{ venue, log, now },
