@@ -89,7 +89,6 @@ export class CoinbaseAdapter implements VenueAdapter {
   private ignoredBeforeSnapshot = 0;
   private ignoredWhileUnsubscribed = 0;
   private connectionResyncs = 0;
-  private instrumentChanges = 0;
   private readonly parseErrorsByCode = new Map<string, number>();
 
   constructor(
@@ -373,7 +372,6 @@ export class CoinbaseAdapter implements VenueAdapter {
   /** A changed tick or lot (the watch's reload): new exponents in the table, the sink told, the book rebuilt. Cold. */
   private applyInstrument(t: Topic, inst: Instrument): void {
     t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
-    this.instrumentChanges++;
     resyncForNewInstrument(this.books, t, inst, () => this.control.restartTopic(t));
   }
 
@@ -388,7 +386,6 @@ export class CoinbaseAdapter implements VenueAdapter {
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book events in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their product went silent", this.lifecycle.staleResyncs],
       ["subscribeRejected", "subscribe_rejected_total", "Products missing from the subscriptions event", this.control.subscribeRejected],
-      ["instrumentChanges", "instrument_changes_total", "Tick or lot changes picked up", this.instrumentChanges],
       ["topics", "topics", "Products configured", this.topics.length],
       ["topicsLive", "topics_live", "Products whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
     ];
@@ -407,8 +404,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [key] of CoinbaseAdapter.PER_CONN) out[key] = this.conns.reduce((a, c) => a + c[key], 0);
     for (const [name, n] of this.parseErrorsByCode) out[`parseErrors.${name}`] = n;
-    out.instrumentsUnresolved = this.watch.late.count;
-    out.instrumentsResolvedLate = this.watch.late.resolvedLate;
+    Object.assign(out, this.watch.stats()); // instrument changes, re-checks, reloads, late symbols
     return out;
   }
 

@@ -71,7 +71,6 @@ export class DeribitAdapter implements VenueAdapter {
   private readonly log: Logger;
   private readonly fetchFn: typeof fetch;
   private readonly now: () => number;
-  private instrumentChanges = 0;
   readonly rawFrameTap: RawFrameTap | undefined;
   readonly requests = new DeribitRequests();
   private readonly topics: DeribitTopic[] = [];
@@ -263,7 +262,6 @@ export class DeribitAdapter implements VenueAdapter {
       ["subscribeRejected", "subscribe_rejected_total", "Channels the venue refused", this.control.subscribeRejected],
       ["subscribeRetries", "subscribe_retries_total", "Subscribe batches sent again after a refused batch", this.control.subscribeRetries],
       ["rateLimited", "rate_limited_total", "Requests refused with 10028 too_many_requests (sent again after a backoff)", this.control.rateLimited],
-      ["instrumentChanges", "instrument_changes_total", "Tick or lot changes picked up (after a price or amount that did not fit)", this.instrumentChanges],
       ["rawRefused", "raw_refused_total", "Requests refused with 13778 (raw channels need an authorised connection)", this.requests.rawRefused],
       ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose channel could not be read (every book of the connection resynced)", this.unattributedParseErrors],
       ["topics", "topics", "Book channels configured", this.topics.length],
@@ -275,8 +273,7 @@ export class DeribitAdapter implements VenueAdapter {
     const out: Record<string, number> = connectionStats(this.conns);
     for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
-    out.instrumentsUnresolved = this.watch.late.count;
-    out.instrumentsResolvedLate = this.watch.late.resolvedLate;
+    Object.assign(out, this.watch.stats()); // instrument changes, re-checks, reloads, late symbols
     return out;
   }
 
@@ -385,7 +382,6 @@ export class DeribitAdapter implements VenueAdapter {
   /** A changed tick or lot (the watch's reload): new exponents in the table, the sink told, the book rebuilt. Cold. */
   private applyInstrument(t: DeribitTopic, inst: Instrument): void {
     t.conn.table.setExponents(t.index, inst.priceExp, inst.qtyExp);
-    this.instrumentChanges++;
     resyncForNewInstrument(this.books, t, inst, () => this.control.restartTopic(t));
   }
 
