@@ -17,7 +17,7 @@ import type { VenueConfig } from "../../config/types.ts";
 import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAdapter, VenueConnectionState, VenueMetric } from "../venue.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
-import { shareOf } from "../common/budgets.ts";
+import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -35,6 +35,8 @@ import {
   DeribitRequests,
   ERR_RAW_NEEDS_AUTH,
   MAX_CHANNELS_PER_CONNECTION,
+  REST_LIMITED_MS,
+  REST_REQUESTS_PER_SECOND,
   type DeribitInterval,
 } from "./protocol.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
@@ -70,6 +72,8 @@ export class DeribitAdapter implements VenueAdapter {
   readonly venue = "deribit" as const;
   private readonly log: Logger;
   private readonly fetchFn: typeof fetch;
+  /** The REST limit the instrument queries share (budgets.ts). */
+  private readonly restBudget: RestWeightBudget;
   private readonly now: () => number;
   readonly rawFrameTap: RawFrameTap | undefined;
   readonly requests = new DeribitRequests();
@@ -106,7 +110,9 @@ export class DeribitAdapter implements VenueAdapter {
   ) {
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
-    this.fetchFn = opts.fetch ?? fetch;
+    // Every instrument query spends this process's share of the REST limit and honours 429 / 10028 / Retry-After.
+    this.restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_SECOND, opts.budgetShare), 1_000, REST_LIMITED_MS);
+    this.fetchFn = budgetedFetch(opts.fetch ?? fetch, this.restBudget, this.now);
     this.rawFrameTap = opts.onRawFrame;
     this.intervalOverride = opts.interval;
     const random = opts.random ?? Math.random;
@@ -143,7 +149,7 @@ export class DeribitAdapter implements VenueAdapter {
     // No periodic reload: a price or size that does not fit asks for its market's (requestNow).
     this.watch = new InstrumentWatch<DeribitTopic>({
       ...{ venue: "deribit", log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
-      ...{ source: deribitInstrumentSource(config, this.fetchFn), intervalMs: 0 },
+      ...{ source: deribitInstrumentSource(config, this.fetchFn, () => this.restBudget.onResponse(this.now(), 429, null)), intervalMs: 0 },
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
       addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp, t.depth > 0),
       apply: (t, inst) => this.applyInstrument(t, inst),
@@ -264,6 +270,8 @@ export class DeribitAdapter implements VenueAdapter {
       ["rateLimited", "rate_limited_total", "Requests refused with 10028 too_many_requests (sent again after a backoff)", this.control.rateLimited],
       ["rawRefused", "raw_refused_total", "Requests refused with 13778 (raw channels need an authorised connection)", this.requests.rawRefused],
       ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose channel could not be read (every book of the connection resynced)", this.unattributedParseErrors],
+      ["instrumentRestRateLimited", "instrument_rest_rate_limited_total", "Instrument REST answers 429 or 10028: every instrument query waits for Retry-After (or 5 s)", this.restBudget.rateLimited + this.restBudget.banned],
+      ["instrumentRestWaiting", "instrument_rest_waiting", "Instrument REST requests waiting for the REST budget", this.restBudget.waiting],
       ["topics", "topics", "Book channels configured", this.topics.length],
       ["topicsLive", "topics_live", "Book channels whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
     ];

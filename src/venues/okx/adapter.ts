@@ -448,7 +448,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   stats(): Record<string, number> {
-    return okxStats(this.c, this.conns, this.topics, { lifecycle: this.lifecycle, control: this.control, books: this.books, bridge: this.bridge, watch: this.watch });
+    return okxStats(this.c, this.conns, this.topics, { lifecycle: this.lifecycle, control: this.control, books: this.books, bridge: this.bridge, watch: this.watch, pacer: this.instrumentPacer });
   }
 
   /** Cold: every connection (none when replaying), so /readyz can say which venue is down and why. */

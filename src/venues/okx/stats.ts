@@ -38,6 +38,8 @@ export interface StatsParts {
   bridge: RestBridge;
   /** The instrument counters (changes, re-checks, reloads, late symbols): common/instrument-watch.ts. */
   watch: { stats(): Record<string, number> };
+  /** The instruments endpoint's budget (instruments.ts). */
+  pacer: { readonly rateLimited: number; readonly waiting: number };
 }
 
 export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], topics: readonly OkxTopic[], p: StatsParts): Record<string, number> {
@@ -73,6 +75,8 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
     subscribeRejected: p.control.subscribeRejected,
     subscribeRetries: p.control.subscribeRetries,
     ...p.watch.stats(),
+    instrumentRestRateLimited: p.pacer.rateLimited,
+    instrumentRestWaiting: p.pacer.waiting,
     unattributedParseErrors: c.unattributedParseErrors,
     connectBudget: p.lifecycle.maxConnectsPerWindow,
     messages: 0,
@@ -128,6 +132,8 @@ export function okxMetrics(s: Record<string, number>, c: OkxCounters, conns: rea
     counter("rest_snapshots_total", "REST book snapshots fetched for bridging", s.restSnapshots!),
     counter("rest_bridged_total", "REST snapshots bridged to the update stream", s.restBridged!),
     counter("rest_buffer_overflows_total", "Books resynced because no REST snapshot bridged before 1000 updates were buffered", s.restOverflows!),
+    counter("instrument_rest_rate_limited_total", "Instrument REST answers 429: every instrument request waits for Retry-After (or 2 s)", s.instrumentRestRateLimited!),
+    gauge("instrument_rest_waiting", "Instrument REST requests waiting for the endpoint's budget (20 per 2 s, or a 429's Retry-After)", s.instrumentRestWaiting!),
     counter("stale_resyncs_total", "Books resynced because they went silent", s.staleResyncs!),
     counter("subscribe_rejected_total", "Subscriptions refused by OKX (book halted)", s.subscribeRejected!),
     counter("request_budget_waits_total", "Resyncs delayed by the 480 requests per hour per connection", s.requestBudgetWaits!),
