@@ -164,7 +164,7 @@ export class OkxAdapter implements VenueAdapter {
     this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare);
     this.watch = okxInstrumentWatch(this, opts); // instrument-wiring.ts
     this.reloader = this.watch.reloader;
-    this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, reloader: this.reloader });
+    this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, watch: this.watch });
     this.lifecycle = new ConnectionLifecycle(
       "okx",
       this.conns,
