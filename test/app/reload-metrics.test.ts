@@ -18,6 +18,7 @@ import { startCoinbaseSimulator } from "../../src/sim/coinbase-sim.ts";
 import { startDeribitSimulator } from "../../src/sim/deribit-sim.ts";
 import { startOkxSimulator } from "../../src/sim/okx-sim.ts";
 import { startUpbitSimulator } from "../../src/sim/upbit-sim.ts";
+import { OkxAdapter } from "../../src/venues/okx/index.ts";
 import { tempDir, uniqueDestination, waitFor } from "../e2e/harness.ts";
 
 /** Venue → its configured markets. */
@@ -115,5 +116,26 @@ describe("the instrument schedule's counters in /metrics", () => {
         expect(sum, `${venue} ${name}`).toBe(stats[venue]![STATS_KEY[name]!]);
       }
     }
+  });
+});
+
+describe("OKX: a price that does not fit is a re-check of the one schedule", { timeout: 30_000 }, () => {
+  test("the listing's tick is coarser than the book's prices: the misfits ask, each counted in instrument_rechecks_total{market}, and reload", async () => {
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 43 });
+    stops.push(() => sim.stop());
+    // The listing says tick 1 from now on while the book keeps its 0.1 prices: most prices cannot be read at exponent 0.
+    sim.announceChange("BTC-USDT", { param: "tickSz", newValue: "1", effTimeMs: 0 });
+    const config = {
+      ...{ venue: "okx" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: join(tempDir("reload-metrics-okx-"), "i.json") },
+      ...{ markets: [{ market: "spot" as const, depth: 400, symbols: ["BTC-USDT"] }], overrides: new Map() },
+    };
+    const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
+    stops.push(() => adapter.stop());
+    expect((await adapter.loadInstruments())[0]?.tickSize).toBe("1");
+    adapter.start({ onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} });
+    const of = (name: string) => adapter.metrics().find((m) => m.name === name && m.labels.market === "spot")?.value ?? 0;
+    await waitFor(() => of("instrument_rechecks_total") >= 1 && of("instrument_reloads_total") >= 1, "a misfit re-checked and the market reloaded", 20_000, () => sim.step(1));
+    expect(adapter.stats().instrumentRechecks).toBe(of("instrument_rechecks_total"));
+    expect(of("instrument_changes_total")).toBe(0); // the listing still says 1
   });
 });
