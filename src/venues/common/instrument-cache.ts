@@ -4,9 +4,10 @@
  * writers at once: markets answered in the same check, worker threads (each with its own copy of this module) and
  * processes (several instances, one cache). A merge therefore re-reads the file and writes it under a lock file
  * created with O_EXCL (`<cache>.lock`), as a temporary file renamed over the cache (a crash never leaves half a
- * cache). A lock older than CACHE_LOCK_STALE_MS is a writer that died holding it: it is broken (moved aside and
- * checked to be the one judged stale, so a fresh lock is never broken by two waiters at once). Merges of one path in
- * one thread also queue behind each other, so a thread never competes with itself for the lock.
+ * cache). A lock older than CACHE_LOCK_STALE_MS is a writer that died holding it: it is broken (moved aside under a
+ * unique name and checked to be the one judged stale, so of two waiters that judged it stale the second does not
+ * also break the fresh lock the first then took). Merges of one path in one thread also queue behind each other, so
+ * a thread never competes with itself for the lock.
  * @module
  */
 import { link, mkdir, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
