@@ -75,6 +75,8 @@ export interface CoinbaseSim {
   step(n?: number): void;
   inject(fault: CoinbaseSimFault, product?: string, opts?: { stallMs?: number }): CoinbaseSimFaultSummary;
   setRestAvailable(ok: boolean): void;
+  /** The next `count` products requests answer 429 (with Retry-After: `retryAfterS` when given). */
+  rateLimitInstruments(count: number, retryAfterS?: number): void;
   readonly stats: CoinbaseSimStats;
   stop(): Promise<void>;
 }

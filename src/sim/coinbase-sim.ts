@@ -10,6 +10,7 @@
  * Loopback only; a test tool, so cold code.
  * @module
  */
+import { instrumentsLimitControl, RestLimitFault } from "./rest-limit.ts";
 import type { Server, ServerWebSocket } from "bun";
 import { Rng } from "./rng.ts";
 import { diffLevels, SimBook, defaultSpec, type Levels } from "./sim-book.ts";
@@ -77,6 +78,8 @@ class CoinbaseSimulator implements CoinbaseSim {
   /** With opts.history: "product|sequence_num" → the books (as text) frames with that number carried. */
   private readonly history = new Map<string, Set<string>>();
   private restAvailable = true;
+  /** The products endpoint's 429 answers (`POST /sim/instruments-limit`, rateLimitInstruments). */
+  readonly instrumentsLimit = new RestLimitFault(JSON.stringify({ error: "RATE_LIMIT_EXCEEDED", message: "Too many requests (simulated)" }));
 
   constructor(private readonly opts: CoinbaseSimOptions) {
     this.rng = new Rng(opts.seed ?? 1);
@@ -101,6 +104,7 @@ class CoinbaseSimulator implements CoinbaseSim {
       fetch: (req, server) => {
         const url = new URL(req.url);
         if (url.pathname === PRODUCTS_PATH) return this.productsRest(url);
+        if (url.pathname === "/sim/instruments-limit" && req.method === "POST") return instrumentsLimitControl(this.instrumentsLimit, url);
         if (url.pathname.startsWith("/sim/")) return handleCoinbaseControl(this, req, url);
         const now = Date.now();
         const data: ConnData = {
@@ -146,6 +150,8 @@ class CoinbaseSimulator implements CoinbaseSim {
   private productsRest(url: URL): Response {
     this.stats.restRequests++;
     if (!this.restAvailable) return new Response("service unavailable", { status: 503 });
+    const limited = this.instrumentsLimit.take();
+    if (limited) return limited;
     const wanted = url.searchParams.getAll("product_ids");
     const list = [...this.products.values()]
       .filter((p) => wanted.length === 0 || wanted.includes(p.id))
@@ -163,6 +169,11 @@ class CoinbaseSimulator implements CoinbaseSim {
 
   setRestAvailable(ok: boolean): void {
     this.restAvailable = ok;
+  }
+
+  /** The next `count` products requests answer 429 (with Retry-After: `retryAfterS` when given). */
+  rateLimitInstruments(count: number, retryAfterS?: number): void {
+    this.instrumentsLimit.arm(count, retryAfterS);
   }
 
   // ───────────────────────── WebSocket protocol ─────────────────────────

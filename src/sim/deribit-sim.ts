@@ -9,6 +9,7 @@
  * reset, disconnect, stall, malformed, duplicate, and change_id_break, rate_limit, test_request. Cold code.
  * @module
  */
+import { instrumentsLimitControl, RestLimitFault } from "./rest-limit.ts";
 import type { Server } from "bun";
 import { formatFixed } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
@@ -78,6 +79,8 @@ export interface DeribitSim {
   channels(): { name: string; subscribers: number; changeId: number; cursor?: number; frames?: number }[];
   /** Makes the instruments REST endpoint answer 503 (false) or normally (true): the venue's instrument REST down. */
   setInstrumentsAvailable(ok: boolean): void;
+  /** The next `count` get_instruments requests answer 429 / 10028 (with Retry-After: `retryAfterS` when given). */
+  rateLimitInstruments(count: number, retryAfterS?: number): void;
   stop(): Promise<void>;
 }
 
@@ -137,6 +140,7 @@ class DeribitSimulator implements DeribitSim {
           return new Response("expected a WebSocket upgrade", { status: 400 });
         }
         if (url.pathname === "/api/v2/public/get_instruments") return this.getInstruments(url);
+        if (url.pathname === "/sim/instruments-limit" && req.method === "POST") return instrumentsLimitControl(this.instrumentsLimit, url);
         if (url.pathname.startsWith("/sim/")) return handleDeribitControl(this, req, url);
         return new Response("not found", { status: 404 });
       },
@@ -177,6 +181,13 @@ class DeribitSimulator implements DeribitSim {
   // ───────────────────────── REST ─────────────────────────
 
   private instrumentsOk = true;
+  /** get_instruments' 429 answers, error 10028 (`POST /sim/instruments-limit`, rateLimitInstruments). */
+  readonly instrumentsLimit = new RestLimitFault(JSON.stringify({ jsonrpc: "2.0", error: { code: 10028, message: "too_many_requests" }, testnet: true }));
+
+  /** The next `count` get_instruments requests answer 429 / 10028 (with Retry-After: `retryAfterS` when given). */
+  rateLimitInstruments(count: number, retryAfterS?: number): void {
+    this.instrumentsLimit.arm(count, retryAfterS);
+  }
   setInstrumentsAvailable(ok: boolean): void {
     this.instrumentsOk = ok;
   }
@@ -184,6 +195,8 @@ class DeribitSimulator implements DeribitSim {
   private getInstruments(url: URL): Response {
     this.stats.restRequests++;
     if (!this.instrumentsOk) return new Response("service unavailable", { status: 503 });
+    const limited = this.instrumentsLimit.take();
+    if (limited) return limited;
     const currency = url.searchParams.get("currency") ?? "";
     const kind = url.searchParams.get("kind") ?? "";
     const items: string[] = [];

@@ -10,6 +10,7 @@
  * with 429, or too old to bridge). Cold code (a test tool).
  * @module
  */
+import { instrumentsLimitControl, RestLimitFault } from "./rest-limit.ts";
 import type { Server } from "bun";
 import type { MarketName } from "../core/types.ts";
 import { Rng } from "./rng.ts";
@@ -141,6 +142,7 @@ export class OkxSim {
         }
         if (url.pathname === "/api/v5/public/instruments") return this.instruments(url);
         if (url.pathname === "/api/v5/market/books") return this.restBook(url);
+        if (url.pathname === "/sim/instruments-limit" && req.method === "POST") return instrumentsLimitControl(this.instrumentsLimit, url);
         if (url.pathname.startsWith("/sim/")) return this.control(req, url);
         return new Response("not found", { status: 404 });
       },
@@ -455,6 +457,13 @@ export class OkxSim {
   // ───────────────────────── REST ─────────────────────────
 
   private instrumentsOk = true;
+  /** The instruments endpoint's 429 answers (`POST /sim/instruments-limit`, rateLimitInstruments). */
+  readonly instrumentsLimit = new RestLimitFault(JSON.stringify({ code: "50011", msg: "Too Many Requests", data: [] }));
+
+  /** The next `count` instruments requests answer 429 (with Retry-After: `retryAfterS` when given). */
+  rateLimitInstruments(count: number, retryAfterS?: number): void {
+    this.instrumentsLimit.arm(count, retryAfterS);
+  }
   /** Makes the instruments REST endpoint answer 503 (false) or normally (true): the venue's instrument REST down. */
   setInstrumentsAvailable(ok: boolean): void {
     this.instrumentsOk = ok;
@@ -463,6 +472,8 @@ export class OkxSim {
   private instruments(url: URL): Response {
     this.stats.restRequests++;
     if (!this.instrumentsOk) return new Response("service unavailable", { status: 503 });
+    const limited = this.instrumentsLimit.take();
+    if (limited) return limited;
     const instType = url.searchParams.get("instType");
     const family = url.searchParams.get("instFamily");
     if (instType === "OPTION" && !family) return Response.json({ code: "50014", msg: "Parameter instFamily can not be empty.", data: [] });

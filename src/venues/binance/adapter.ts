@@ -78,7 +78,6 @@ export class BinanceAdapter implements VenueAdapter {
   private ignoredBeforeSnapshot = 0;
   private ignoredWhileUnsubscribed = 0;
   private bridgesFailed = 0;
-  private instrumentChanges = 0;
   private unattributedParseErrors = 0;
   private restInReplay = 0;
   /** Diffs ahead of the book during a planned reconnect's overlap, and the replacement's join (overlap-hold.ts). */
@@ -453,7 +452,6 @@ export class BinanceAdapter implements VenueAdapter {
   /** A new tick or step from a reload: swap the exponents, tell the app, resync the book. Cold. */
   private applyInstrument(t: BinanceTopic, inst: Instrument): void {
     t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
-    this.instrumentChanges++;
     this.restart(t);
     this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
     this.sink?.onInstrumentChanged(t.index, inst);
@@ -463,12 +461,11 @@ export class BinanceAdapter implements VenueAdapter {
   stats(): Record<string, number> {
     // The counters stay fields here (the hot path increments them); stats.ts lays them out with the parts' ones.
     const { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed } = this;
-    const { instrumentChanges, unattributedParseErrors } = this;
-    const [instrumentReloads, instrumentReloadFailures] = [this.reloader.reloads, this.reloader.failures];
-    const [instrumentsUnresolved, instrumentsResolvedLate] = [this.watch.late.count, this.watch.late.resolvedLate];
-    const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, instrumentChanges, instrumentReloads, instrumentReloadFailures, instrumentsUnresolved, instrumentsResolvedLate, unattributedParseErrors };
+    const { unattributedParseErrors } = this;
+    const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, unattributedParseErrors };
     const { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode, overlap } = this;
-    return binanceStats(counters, { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode, overlap });
+    // The instrument counters (changes, re-checks, reloads, late symbols) are the watch's.
+    return { ...binanceStats(counters, { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode, overlap }), ...this.watch.stats() };
   }
 
   /** Cold: every connection (none when replaying), so /readyz can say which venue is down and why. */

@@ -1,6 +1,7 @@
 /**
  * The Binance adapter's metric samples (cold, at scrape time), from its stats() counters and the per-connection
- * series of ../common/metrics.ts. Venue-wide counters carry no label; per-connection ones are the common ones.
+ * series of ../common/metrics.ts. Venue-wide counters carry no label; per-connection ones are the common ones; the
+ * instrument schedule's (reloads, changes, re-checks, per market) come from the InstrumentWatch.
  * @module
  */
 import type { VenueMetric } from "../venue.ts";
@@ -53,9 +54,6 @@ export function binanceMetrics(s: Record<string, number>, conns: readonly VenueC
     counter("stale_resyncs_total", "Books resynced because their stream went silent", v("staleResyncs")),
     counter("subscribe_rejected_total", "Subscriptions the venue refused", v("subscribeRejected")),
     counter("messages_paced_total", "Requests that waited for the per-connection message budget", v("messagesPaced")),
-    counter("instrument_changes_total", "Tick or step changes picked up", v("instrumentChanges")),
-    counter("instrument_reloads_total", "Markets whose exchangeInfo was reloaded while running (every instrument_reload_ms, or a number that did not fit)", v("instrumentReloads")),
-    counter("instrument_reload_failures_total", "Those reloads that failed (retried after 2 s, doubling to 1 min)", v("instrumentReloadFailures")),
     counter("unattributed_parse_errors_total", "Malformed frames whose stream could not be read", v("unattributedParseErrors")),
     ...parseCodes,
   ];

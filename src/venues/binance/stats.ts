@@ -24,11 +24,6 @@ export interface BinanceCounters {
   readonly ignoredBeforeSnapshot: number;
   readonly ignoredWhileUnsubscribed: number;
   readonly bridgesFailed: number;
-  readonly instrumentChanges: number;
-  readonly instrumentReloads: number;
-  readonly instrumentReloadFailures: number;
-  readonly instrumentsUnresolved: number;
-  readonly instrumentsResolvedLate: number;
   readonly unattributedParseErrors: number;
 }
 
@@ -75,11 +70,6 @@ export function binanceStats(c: BinanceCounters, p: BinanceStatsParts): Record<s
     restWaiting: p.rest.waiting(),
     staleResyncs: p.lifecycle.staleResyncs,
     subscribeRejected: p.control.subscribeRejected,
-    instrumentChanges: c.instrumentChanges,
-    instrumentReloads: c.instrumentReloads,
-    instrumentReloadFailures: c.instrumentReloadFailures,
-    instrumentsUnresolved: c.instrumentsUnresolved,
-    instrumentsResolvedLate: c.instrumentsResolvedLate,
     unattributedParseErrors: c.unattributedParseErrors,
     messagesPaced: p.control.paced,
   };

@@ -116,7 +116,6 @@ export class BybitAdapter implements VenueAdapter {
   private repeatedSnapshots = 0;
   private olderSnapshots = 0;
   private venueResets = 0;
-  private instrumentChanges = 0;
   private readonly parseErrorsByCode = new Map<string, number>();
 
   constructor(
@@ -257,7 +256,6 @@ export class BybitAdapter implements VenueAdapter {
       ["subscribeRetries", "subscribe_retries_total", "Subscribe batches sent again after a rejected batch", this.control.subscribeRetries],
       ["argsSizeErrors", "args_size_errors_total", "Subscribe batches the venue found too large (bisected)", this.control.argsSizeErrors],
       ["alreadySubscribed", "already_subscribed_total", "Subscribes answered 'already subscribed'", this.control.alreadySubscribed],
-      ["instrumentChanges", "instrument_changes_total", "Tick or lot changes picked up", this.instrumentChanges],
       ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose channel could not be read (every book of the connection resynced)", this.unattributedParseErrors],
       ["topics", "topics", "Book channels configured", this.topics.length],
       ["topicsLive", "topics_live", "Book channels whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
@@ -270,8 +268,7 @@ export class BybitAdapter implements VenueAdapter {
     const out: Record<string, number> = connectionStats(this.conns);
     for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
-    out.instrumentsUnresolved = this.watch.late.count;
-    out.instrumentsResolvedLate = this.watch.late.resolvedLate;
+    Object.assign(out, this.watch.stats()); // instrument changes, re-checks, reloads, late symbols
     return out;
   }
 
@@ -438,7 +435,6 @@ export class BybitAdapter implements VenueAdapter {
   /** A changed tick or lot (the watch's reload): new exponents in the table, the sink told, the book rebuilt. Cold. */
   private applyInstrument(t: TopicState, inst: Instrument): void {
     t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
-    this.instrumentChanges++;
     resyncForNewInstrument(this.books, t, inst, () => this.control.restartTopic(t));
   }
 }

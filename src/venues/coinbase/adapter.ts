@@ -15,7 +15,7 @@ import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAdapter, VenueConnectionState, VenueMetric } from "../venue.ts";
-import { shareOf } from "../common/budgets.ts";
+import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
@@ -32,6 +32,8 @@ import {
   CONNECTS_PER_SECOND,
   DEFAULT_PRODUCTS_PER_CONNECTION,
   HEARTBEATS_CHANNEL,
+  REST_LIMITED_MS,
+  REST_REQUESTS_PER_SECOND,
   SUBSCRIPTIONS_CHANNEL,
   coinbaseRequests,
   encodeChannelRequest,
@@ -68,6 +70,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   readonly venue = "coinbase" as const;
   private readonly log: Logger;
   private readonly fetchFn: typeof fetch;
+  /** The public REST limit the instrument queries share (budgets.ts). */
+  private readonly restBudget: RestWeightBudget;
   private readonly now: () => number;
   readonly rawFrameTap: RawFrameTap | undefined;
   private readonly topics: Topic[] = [];
@@ -89,7 +93,6 @@ export class CoinbaseAdapter implements VenueAdapter {
   private ignoredBeforeSnapshot = 0;
   private ignoredWhileUnsubscribed = 0;
   private connectionResyncs = 0;
-  private instrumentChanges = 0;
   private readonly parseErrorsByCode = new Map<string, number>();
 
   constructor(
@@ -99,7 +102,9 @@ export class CoinbaseAdapter implements VenueAdapter {
   ) {
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
-    this.fetchFn = opts.fetch ?? fetch;
+    // Every instrument query spends this process's share of the public REST limit and honours 429 / Retry-After.
+    this.restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_SECOND, opts.budgetShare), 1_000, REST_LIMITED_MS);
+    this.fetchFn = budgetedFetch(opts.fetch ?? fetch, this.restBudget, this.now);
     this.rawFrameTap = opts.onRawFrame;
     const random = opts.random ?? Math.random;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "coinbase: frames rejected; their connections resynced");
@@ -373,7 +378,6 @@ export class CoinbaseAdapter implements VenueAdapter {
   /** A changed tick or lot (the watch's reload): new exponents in the table, the sink told, the book rebuilt. Cold. */
   private applyInstrument(t: Topic, inst: Instrument): void {
     t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
-    this.instrumentChanges++;
     resyncForNewInstrument(this.books, t, inst, () => this.control.restartTopic(t));
   }
 
@@ -388,7 +392,8 @@ export class CoinbaseAdapter implements VenueAdapter {
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book events in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their product went silent", this.lifecycle.staleResyncs],
       ["subscribeRejected", "subscribe_rejected_total", "Products missing from the subscriptions event", this.control.subscribeRejected],
-      ["instrumentChanges", "instrument_changes_total", "Tick or lot changes picked up", this.instrumentChanges],
+      ["instrumentRestRateLimited", "instrument_rest_rate_limited_total", "Instrument REST answers 429: every instrument query waits for Retry-After (or 2 s)", this.restBudget.rateLimited + this.restBudget.banned],
+      ["instrumentRestWaiting", "instrument_rest_waiting", "Instrument REST requests waiting for the REST budget", this.restBudget.waiting],
       ["topics", "topics", "Products configured", this.topics.length],
       ["topicsLive", "topics_live", "Products whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
     ];
@@ -407,8 +412,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [key] of CoinbaseAdapter.PER_CONN) out[key] = this.conns.reduce((a, c) => a + c[key], 0);
     for (const [name, n] of this.parseErrorsByCode) out[`parseErrors.${name}`] = n;
-    out.instrumentsUnresolved = this.watch.late.count;
-    out.instrumentsResolvedLate = this.watch.late.resolvedLate;
+    Object.assign(out, this.watch.stats()); // instrument changes, re-checks, reloads, late symbols
     return out;
   }
 

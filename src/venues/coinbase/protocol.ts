@@ -21,6 +21,12 @@ export const SUBSCRIPTIONS_CHANNEL = "subscriptions";
 /** "rate-limited at 8 per second per IP" for connections and for unauthenticated messages (websocket-rate-limits). */
 export const CONNECTS_PER_SECOND = 8;
 export const MESSAGES_PER_SECOND = 8;
+/**
+ * Public REST (the products endpoint): 10 requests per second per IP, bursts up to 15 [F11]. A 429 without
+ * Retry-After blocks every instrument request for REST_LIMITED_MS (the burst refills in 1.5 s).
+ */
+export const REST_REQUESTS_PER_SECOND = 10;
+export const REST_LIMITED_MS = 2_000;
 /** Idle clients are closed unless they subscribe within 5 s (nautilus coinbase adapter notes). */
 export const SUBSCRIBE_DEADLINE_MS = 5_000;
 /** "Most channels close within 60–90 seconds if no updates are sent" without heartbeats (websocket-channels). */

@@ -60,9 +60,11 @@ export class InstrumentReloader {
   private readonly failuresInRow = new Map<MarketName, number>();
   private timer: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
-  // Counters (cold).
+  // Counters (cold): in all, and per market (metrics).
   reloads = 0;
   failures = 0;
+  readonly reloadsByMarket = new Map<MarketName, number>();
+  readonly failuresByMarket = new Map<MarketName, number>();
 
   constructor(private readonly o: InstrumentReloadOptions) {
     this.checkEveryMs = o.checkEveryMs ?? RELOAD_CHECK_MS;
@@ -135,6 +137,7 @@ export class InstrumentReloader {
       .then(
         () => {
           this.reloads++;
+          this.reloadsByMarket.set(market, (this.reloadsByMarket.get(market) ?? 0) + 1);
           this.failuresInRow.delete(market);
           // Announcements that had come when this reload started are done; later ones stay.
           const list = this.announced.get(market);
@@ -145,6 +148,7 @@ export class InstrumentReloader {
         },
         (err: unknown) => {
           this.failures++;
+          this.failuresByMarket.set(market, (this.failuresByMarket.get(market) ?? 0) + 1);
           const inRow = this.failuresInRow.get(market) ?? 0;
           this.failuresInRow.set(market, inRow + 1);
           const capMs = this.o.intervalMs > 0 ? Math.min(this.o.intervalMs, this.retryMs) : this.retryMs;

@@ -21,7 +21,12 @@ import { SUB_ACTIVE, SUB_REJECTED, type TopicState } from "./connection.ts";
 import { InstrumentReloader, RELOAD_CHECK_MS } from "./instrument-reload.ts";
 import { makeInstrument, mergeIntoInstrumentCache, resolveInstruments, type InstrumentSource, type InstrumentSpec } from "./instruments.ts";
 import { joinLate, LateInstruments, lateTimings, type LateInstrumentOptions, type LateQuery, type UnresolvedInstrument } from "./late-instruments.ts";
+import { counter } from "./metrics.ts";
 import type { TopicResync } from "./topic-resync.ts";
+
+function bump(m: Map<MarketName, number>, market: MarketName): void {
+  m.set(market, (m.get(market) ?? 0) + 1);
+}
 
 export interface InstrumentWatchOptions<T extends TopicState> extends Pick<LateInstrumentOptions, "venue" | "log" | "now" | "random" | "config" | "subscriptions"> {
   /** By subscription index. */
@@ -84,16 +89,23 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   private live = false;
   /** Topics whose number did not fit, by index, until a reload answered for them (applyAskedOnly). */
   private readonly asked = new Set<number>();
+  /** Books the sink built for late joins whose adapter part failed, by index (joinLate's sinkBooks). */
+  private readonly sinkBooks = new Map<number, Instrument>();
+  /** Tick/lot changes applied, and re-checks asked for (requestNow), per market (metrics; stats() sums them). */
+  private readonly changes = new Map<MarketName, number>();
+  private readonly rechecks = new Map<MarketName, number>();
+  private readonly markets: MarketName[];
 
   constructor(private readonly o: InstrumentWatchOptions<T>) {
     const { venue, log, now, random, config, subscriptions } = o;
+    this.markets = [...new Set(subscriptions.map((s) => s.market))];
     this.late = new LateInstruments({
       ...{ venue, log, now, random, config, subscriptions, ...lateTimings(o) },
-      onResolved: (i, inst) => joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x) }, i, inst),
+      onResolved: (i, inst) => joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x), sinkBooks: this.sinkBooks }, i, inst),
     });
     this.reloader = new InstrumentReloader({
       ...{ venue, log, now },
-      markets: [...new Set(subscriptions.map((s) => s.market))],
+      markets: this.markets,
       intervalMs: o.recheck ? o.intervalMs : 0,
       checkEveryMs: Math.min(o.instrumentCheckMs ?? RELOAD_CHECK_MS, o.lateCheckMs ?? RELOAD_CHECK_MS),
       lateDueMs: (market) => this.late.dueMs(market),
@@ -157,6 +169,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   requestNow(market: MarketName, index?: number): void {
     if (!this.live || !this.o.recheck) return;
     if (index !== undefined) this.asked.add(index);
+    bump(this.rechecks, market);
     this.reloader.requestNow(market);
   }
 
@@ -170,8 +183,37 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     return this.late.list();
   }
 
+  /**
+   * The schedule's counters per market, the same for every venue, and the late retrier's: one series per market of
+   * each, zeros included, never a total beside them (sum() over market is the venue's).
+   */
   metrics(): VenueMetric[] {
-    return this.late.metrics();
+    const out: VenueMetric[] = [];
+    const r = this.reloader;
+    for (const market of this.markets) {
+      const l = { market };
+      out.push(
+        counter("instrument_reloads_total", "Instrument reloads of the market while running (periodic, an announced change, or asked for by re-checks), answered", r.reloadsByMarket.get(market) ?? 0, l),
+        counter("instrument_reload_failures_total", "Instrument reloads that failed (retried after 2 s, doubling to 1 min)", r.failuresByMarket.get(market) ?? 0, l),
+        counter("instrument_changes_total", "Tick or lot changes applied (the book rebuilt at the new exponents)", this.changes.get(market) ?? 0, l),
+        counter("instrument_rechecks_total", "Re-checks asked for by a price or size that did not fit (or a venue reset); a market's re-checks coalesce into one reload", this.rechecks.get(market) ?? 0, l),
+      );
+    }
+    out.push(...this.late.metrics());
+    return out;
+  }
+
+  /** The status JSON's instrument counters (sums over markets). */
+  stats(): Record<string, number> {
+    const sum = (m: ReadonlyMap<MarketName, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+    return {
+      instrumentChanges: sum(this.changes),
+      instrumentRechecks: sum(this.rechecks),
+      instrumentReloads: this.reloader.reloads,
+      instrumentReloadFailures: this.reloader.failures,
+      instrumentsUnresolved: this.late.count,
+      instrumentsResolvedLate: this.late.resolvedLate,
+    };
   }
 
   /**
@@ -222,6 +264,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       log.warn(`${venue}: instrument changed`, { market, symbol: t.symbol, from: `${cur.tickSize}/${cur.lotSize}`, to: `${spec.tickSize}/${spec.lotSize}` });
       current[t.index] = inst;
       this.o.apply(t, inst);
+      bump(this.changes, market);
       changed.set(`${market}:${t.symbol}`, spec);
     }
     const path = config.instrumentCachePath;

@@ -5,21 +5,21 @@
  * (fetchSpecs) and the words for "not listed".
  * @module
  */
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
 import { exponentOf } from "../../core/fixed.ts";
 import { instrumentIdOf } from "../../core/instrument-id.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Instrument, MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { instrumentSymbolOf, type Subscription } from "../venue.ts";
+import { mergeIntoInstrumentCache, readInstrumentCache } from "./instrument-cache.ts";
+
+// The disk cache lives in instrument-cache.ts; its functions stay importable from here.
+export { mergeIntoInstrumentCache, readInstrumentCache, writeInstrumentCache } from "./instrument-cache.ts";
 
 export interface InstrumentSpec {
   readonly tickSize: string;
   readonly lotSize: string;
 }
-
-const CACHE_VERSION = 1;
 
 /** The venue's side of resolution. */
 export interface InstrumentSource {
@@ -29,35 +29,6 @@ export interface InstrumentSource {
   notListed(market: MarketName): string;
   /** Where REST lists the symbol but the source refused its specs (Upbit: no tick_size, an unsupported level): why. */
   whyRefused?(market: MarketName, symbol: string): string | undefined;
-}
-
-/** Disk cache: `{"version":1,"venue":"<venue>","savedAt":…,"instruments":{"linear:BTCUSDT":{"tickSize","lotSize"}}}`. */
-export async function readInstrumentCache(path: string): Promise<Map<string, InstrumentSpec>> {
-  const out = new Map<string, InstrumentSpec>();
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch {
-    return out;
-  }
-  const body = JSON.parse(text) as { version?: number; instruments?: Record<string, InstrumentSpec> };
-  if (body.version !== CACHE_VERSION || typeof body.instruments !== "object" || body.instruments === null) return out;
-  for (const [key, spec] of Object.entries(body.instruments)) {
-    if (typeof spec?.tickSize === "string" && typeof spec?.lotSize === "string") out.set(key, { tickSize: spec.tickSize, lotSize: spec.lotSize });
-  }
-  return out;
-}
-
-/** Writes atomically (temp file + rename) so a crash never leaves half a cache. */
-export async function writeInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
-  const instruments: Record<string, InstrumentSpec> = {};
-  for (const key of [...entries.keys()].sort()) instruments[key] = entries.get(key)!;
-  const text = JSON.stringify({ version: CACHE_VERSION, venue, savedAt: new Date().toISOString(), instruments }, null, 1);
-  await mkdir(dirname(path), { recursive: true });
-  // Unique per writer: worker threads share the pid.
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await writeFile(tmp, text + "\n");
-  await rename(tmp, path);
 }
 
 /** The instrument of a subscription; an extra depth is `SYMBOL@depth` with its own id (venue.ts instrumentSymbolOf). */
@@ -140,8 +111,8 @@ export async function resolveInstruments(
     problems.push(`${key} (${detail})`);
     unresolved.push({ index, kind, detail });
   };
-  const toCache = new Map(cache);
-  let cacheDirty = false;
+  /** REST answers the cache does not hold yet (merged under its lock: another worker or process may write it too). */
+  const toCache = new Map<string, InstrumentSpec>();
   for (const [index, s] of subs.entries()) {
     const key = `${s.market}:${s.symbol}`;
     const spec = config.overrides.get(key) ?? fromRest.get(key) ?? (restError.has(s.market) ? cache.get(key) : undefined);
@@ -161,14 +132,11 @@ export async function resolveInstruments(
       continue;
     }
     const rest = fromRest.get(key);
-    if (rest) {
-      const old = toCache.get(key);
-      if (!old || old.tickSize !== rest.tickSize || old.lotSize !== rest.lotSize) cacheDirty = true;
-      toCache.set(key, rest);
-    }
+    const old = cache.get(key);
+    if (rest && (!old || old.tickSize !== rest.tickSize || old.lotSize !== rest.lotSize)) toCache.set(key, rest);
   }
-  if (cacheDirty && cachePath) {
-    await writeInstrumentCache(cachePath, config.venue, toCache).catch((err) => log.warn("could not write the instrument cache", { path: cachePath, error: String(err) }));
+  if (toCache.size > 0 && cachePath) {
+    await mergeIntoInstrumentCache(cachePath, config.venue, toCache).catch((err) => log.warn("could not write the instrument cache", { path: cachePath, error: String(err) }));
   }
   return { instruments: out, problems, unresolved };
 }
@@ -176,34 +144,4 @@ export async function resolveInstruments(
 /** The words for a tick/lot that makeInstrument refused. */
 export function badSpec(spec: InstrumentSpec, err: unknown): string {
   return `bad tick/lot ${spec.tickSize}/${spec.lotSize}: ${String(err)}`;
-}
-
-/** The merge last queued per cache path: merges of one file run one after the other. */
-const merging = new Map<string, Promise<void>>();
-
-/**
- * Adds or updates entries of the disk cache (a symbol resolved while running, a changed tick), keeping every other
- * entry. Merges of one path queue behind each other: two markets answered at once would otherwise both read the old
- * file and the second write would drop the first one's entries.
- */
-export function mergeIntoInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
-  const done = (merging.get(path) ?? Promise.resolve()).then(() => mergeNow(path, venue, entries));
-  const tail = done.catch(() => undefined);
-  merging.set(path, tail);
-  void tail.then(() => {
-    if (merging.get(path) === tail) merging.delete(path);
-  });
-  return done;
-}
-
-async function mergeNow(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
-  const cache = await readInstrumentCache(path).catch(() => new Map<string, InstrumentSpec>());
-  let dirty = false;
-  for (const [key, spec] of entries) {
-    const old = cache.get(key);
-    if (old && old.tickSize === spec.tickSize && old.lotSize === spec.lotSize) continue;
-    cache.set(key, spec);
-    dirty = true;
-  }
-  if (dirty) await writeInstrumentCache(path, venue, cache);
 }

@@ -340,6 +340,11 @@ export interface LateJoin {
   readonly lifecycle: ConnectionLifecycle;
   /** Adds the topic to its connection's hot-path table at the instrument's exponents; returns the entry. */
   addToTable(t: TopicState, inst: Instrument): number;
+  /**
+   * By subscription index, the instrument the sink built a book for in an attempt whose adapter part failed (kept by
+   * the caller across attempts): the sink keeps that book, so a retry must not ask it to build one again.
+   */
+  readonly sinkBooks?: Map<number, Instrument>;
 }
 
 /**
@@ -347,7 +352,9 @@ export interface LateJoin {
  * book, add the topic to its table, record the instrument, then subscribe it (ConnectionLifecycle.activate). Cold.
  * Throws, naming why, when the symbol did not join; whatever was done by then is undone (the topic stays out of the
  * subscription, without an instrument), so LateInstruments keeps it pending and asks again. The sink goes first:
- * it is the step that can refuse (feeder.ts registers atomically), and nothing of the adapter's is touched then.
+ * it is the step that can refuse (feeder.ts registers atomically), and nothing of the adapter's is touched then. The
+ * sink's book is not undone when a later step fails: `sinkBooks` remembers it, and the retry tells the sink of a
+ * changed tick/lot through onInstrumentChanged (a new definition) instead of a second onInstrumentResolved.
  */
 export function joinLate(j: LateJoin, index: number, inst: Instrument): void {
   const t = j.topics[index];
@@ -357,11 +364,17 @@ export function joinLate(j: LateJoin, index: number, inst: Instrument): void {
   if (sink?.onInstrumentResolved === undefined) throw new Error("the sink takes no books added while running");
   if (j.lifecycle.stopping) throw new Error("the adapter is stopping");
   if (list[index] !== undefined) throw new Error(`the adapter has an instrument for it already (${list[index]!.tickSize}/${list[index]!.lotSize})`);
-  sink.onInstrumentResolved(index, inst);
+  // A failed attempt left the sink a book: the same tick/lot is that book; another one is a change (a new
+  // definition on the wire), else the sink would keep the old exponents while the table takes the new ones.
+  const built = j.sinkBooks?.get(index);
+  if (built === undefined) sink.onInstrumentResolved(index, inst);
+  else if (built.tickSize !== inst.tickSize || built.lotSize !== inst.lotSize) sink.onInstrumentChanged(index, inst);
+  j.sinkBooks?.set(index, inst);
   try {
     t.entry = j.addToTable(t, inst);
     list[index] = inst;
     j.lifecycle.activate(t);
+    j.sinkBooks?.delete(index);
   } catch (err) {
     // The topic stays out: not subscribed, no instrument. A table entry already added is never looked up while the
     // topic is not subscribed, and the retry's add reuses it (tables add by name).

@@ -17,7 +17,7 @@ import type { VenueConfig } from "../../config/types.ts";
 import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAdapter, VenueConnectionState, VenueMetric } from "../venue.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
-import { shareOf } from "../common/budgets.ts";
+import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -35,6 +35,8 @@ import {
   DeribitRequests,
   ERR_RAW_NEEDS_AUTH,
   MAX_CHANNELS_PER_CONNECTION,
+  REST_LIMITED_MS,
+  REST_REQUESTS_PER_SECOND,
   type DeribitInterval,
 } from "./protocol.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
@@ -70,8 +72,9 @@ export class DeribitAdapter implements VenueAdapter {
   readonly venue = "deribit" as const;
   private readonly log: Logger;
   private readonly fetchFn: typeof fetch;
+  /** The REST limit the instrument queries share (budgets.ts). */
+  private readonly restBudget: RestWeightBudget;
   private readonly now: () => number;
-  private instrumentChanges = 0;
   readonly rawFrameTap: RawFrameTap | undefined;
   readonly requests = new DeribitRequests();
   private readonly topics: DeribitTopic[] = [];
@@ -107,7 +110,9 @@ export class DeribitAdapter implements VenueAdapter {
   ) {
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
-    this.fetchFn = opts.fetch ?? fetch;
+    // Every instrument query spends this process's share of the REST limit and honours 429 / 10028 / Retry-After.
+    this.restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_SECOND, opts.budgetShare), 1_000, REST_LIMITED_MS);
+    this.fetchFn = budgetedFetch(opts.fetch ?? fetch, this.restBudget, this.now);
     this.rawFrameTap = opts.onRawFrame;
     this.intervalOverride = opts.interval;
     const random = opts.random ?? Math.random;
@@ -144,7 +149,7 @@ export class DeribitAdapter implements VenueAdapter {
     // No periodic reload: a price or size that does not fit asks for its market's (requestNow).
     this.watch = new InstrumentWatch<DeribitTopic>({
       ...{ venue: "deribit", log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
-      ...{ source: deribitInstrumentSource(config, this.fetchFn), intervalMs: 0 },
+      ...{ source: deribitInstrumentSource(config, this.fetchFn, () => this.restBudget.onResponse(this.now(), 429, null)), intervalMs: 0 },
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
       addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp, t.depth > 0),
       apply: (t, inst) => this.applyInstrument(t, inst),
@@ -263,9 +268,10 @@ export class DeribitAdapter implements VenueAdapter {
       ["subscribeRejected", "subscribe_rejected_total", "Channels the venue refused", this.control.subscribeRejected],
       ["subscribeRetries", "subscribe_retries_total", "Subscribe batches sent again after a refused batch", this.control.subscribeRetries],
       ["rateLimited", "rate_limited_total", "Requests refused with 10028 too_many_requests (sent again after a backoff)", this.control.rateLimited],
-      ["instrumentChanges", "instrument_changes_total", "Tick or lot changes picked up (after a price or amount that did not fit)", this.instrumentChanges],
       ["rawRefused", "raw_refused_total", "Requests refused with 13778 (raw channels need an authorised connection)", this.requests.rawRefused],
       ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose channel could not be read (every book of the connection resynced)", this.unattributedParseErrors],
+      ["instrumentRestRateLimited", "instrument_rest_rate_limited_total", "Instrument REST answers 429 or 10028: every instrument query waits for Retry-After (or 5 s)", this.restBudget.rateLimited + this.restBudget.banned],
+      ["instrumentRestWaiting", "instrument_rest_waiting", "Instrument REST requests waiting for the REST budget", this.restBudget.waiting],
       ["topics", "topics", "Book channels configured", this.topics.length],
       ["topicsLive", "topics_live", "Book channels whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
     ];
@@ -275,8 +281,7 @@ export class DeribitAdapter implements VenueAdapter {
     const out: Record<string, number> = connectionStats(this.conns);
     for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
-    out.instrumentsUnresolved = this.watch.late.count;
-    out.instrumentsResolvedLate = this.watch.late.resolvedLate;
+    Object.assign(out, this.watch.stats()); // instrument changes, re-checks, reloads, late symbols
     return out;
   }
 
@@ -385,7 +390,6 @@ export class DeribitAdapter implements VenueAdapter {
   /** A changed tick or lot (the watch's reload): new exponents in the table, the sink told, the book rebuilt. Cold. */
   private applyInstrument(t: DeribitTopic, inst: Instrument): void {
     t.conn.table.setExponents(t.index, inst.priceExp, inst.qtyExp);
-    this.instrumentChanges++;
     resyncForNewInstrument(this.books, t, inst, () => this.control.restartTopic(t));
   }
 

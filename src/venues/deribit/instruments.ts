@@ -11,7 +11,7 @@ import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
 import { parseJsonRaw, RawNumber, type RawJson } from "./parse-json.ts";
-import { currencyOf, kindOf } from "./protocol.ts";
+import { currencyOf, ERR_TOO_MANY_REQUESTS, kindOf } from "./protocol.ts";
 
 const REST_TIMEOUT_MS = 10_000;
 
@@ -58,8 +58,12 @@ export function specOfItem(item: RawJson): { symbol: string; spec: InstrumentSpe
   }
 }
 
-/** Specs of the instruments of `market` listed under the currencies the symbols need. Throws naming the URL. */
-export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: string, market: MarketName, symbols: readonly string[]): Promise<Map<string, InstrumentSpec>> {
+/**
+ * Specs of the instruments of `market` listed under the currencies the symbols need. Throws naming the URL.
+ * `onTooManyRequests`: an answer saying 10028 without HTTP 429 (which the budgeted fetch reads itself), so the REST
+ * budget waits as for a 429.
+ */
+export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: string, market: MarketName, symbols: readonly string[], onTooManyRequests?: () => void): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   const base = restUrl.replace(/\/+$/, "");
   for (const currency of new Set(symbols.map((s) => currencyOf(market, s)))) {
@@ -79,6 +83,7 @@ export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: strin
     }
     if (!res.ok || !body || !Array.isArray(body.result)) {
       const err = obj(body?.error);
+      if (res.status !== 429 && err?.code instanceof RawNumber && err.code.text === String(ERR_TOO_MANY_REQUESTS)) onTooManyRequests?.();
       const why = err ? ` error ${err.code instanceof RawNumber ? err.code.text : "?"} ${typeof err.message === "string" ? err.message : ""}` : "";
       throw new Error(`deribit REST ${url}: HTTP ${res.status}${why}`);
     }
@@ -98,9 +103,9 @@ export function restUrlOf(config: VenueConfig, market: MarketName): string {
   return config.markets.find((m) => m.market === market)?.restUrl ?? config.restUrl;
 }
 
-export function deribitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch): InstrumentSource {
+export function deribitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, onTooManyRequests?: () => void): InstrumentSource {
   return {
-    fetchSpecs: (market, symbols) => fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols),
+    fetchSpecs: (market, symbols) => fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, onTooManyRequests),
     notListed: (market) => `not listed by ${restUrlOf(config, market)}/api/v2/public/get_instruments (kind=${kindOf(market)}, expired=false); check the name and that it is active`,
   };
 }

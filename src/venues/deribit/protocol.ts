@@ -37,6 +37,14 @@ export const MAX_CHANNELS_PER_REQUEST = 100;
 /** Channels per connection (our cap: keeps one connection's snapshot burst and resubscribe batches modest). */
 export const MAX_CHANNELS_PER_CONNECTION = 500;
 
+/**
+ * REST get_instruments is a non-matching-engine request: 20 per second sustained, a burst of 100 (credits: 500 a
+ * request of a 50,000 pool refilled at 10,000 per second) [D11]. A 429 or 10028 without Retry-After blocks every
+ * instrument request for REST_LIMITED_MS (the whole pool refills in 5 s).
+ */
+export const REST_REQUESTS_PER_SECOND = 20;
+export const REST_LIMITED_MS = 5_000;
+
 /** Connects: no documented budget beyond credits; keep it modest. */
 export const CONNECTS_PER_WINDOW = 20;
 export const CONNECT_WINDOW_MS = 60_000;

@@ -160,7 +160,7 @@ export class OkxAdapter implements VenueAdapter {
     this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare);
     this.watch = okxInstrumentWatch(this, opts); // instrument-wiring.ts
     this.reloader = this.watch.reloader;
-    this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, reloader: this.reloader });
+    this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, watch: this.watch });
     this.lifecycle = new ConnectionLifecycle(
       "okx",
       this.conns,
@@ -443,7 +443,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   stats(): Record<string, number> {
-    return okxStats(this.c, this.conns, this.topics, { lifecycle: this.lifecycle, control: this.control, books: this.books, bridge: this.bridge, reloader: this.reloader, late: this.watch.late });
+    return okxStats(this.c, this.conns, this.topics, { lifecycle: this.lifecycle, control: this.control, books: this.books, bridge: this.bridge, watch: this.watch, pacer: this.instrumentPacer });
   }
 
   /** Cold: every connection (none when replaying), so /readyz can say which venue is down and why. */

@@ -32,6 +32,5 @@ export function okxInstrumentWatch(a: OkxAdapter, opts: OkxAdapterOptions): Inst
 /** A changed tick or lot (the watch's reload): swaps exponents, tells the sink, resyncs the topic. */
 export function applyInstrument(a: OkxAdapter, t: OkxTopic, inst: Instrument): void {
   t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
-  a.c.instrumentChanges++;
   resyncForNewInstrument(a.books, t, inst, () => a.restart(t));
 }

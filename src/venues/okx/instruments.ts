@@ -2,13 +2,14 @@
  * Instrument metadata for OKX v5: `GET /api/v5/public/instruments?instType=` (docs/venues/okx.md, "Instruments")
  * → tick size (`tickSz`) and lot step (`lotSz`, contracts for derivatives), `state`, `ctType` (linear / inverse for
  * SWAP and FUTURES), `upcChg` (announced tick/lot changes: the market is reloaded just after `effTime`). OPTION needs
- * `instFamily`. Every request waits for the endpoint's budget (20 per 2 s; InstrumentRequestPacer). Resolution order
+ * `instFamily`. Every request waits for the endpoint's budget (20 per 2 s; InstrumentRequestPacer), and a 429 blocks them
+all until its Retry-After (or one 2 s window) has passed. Resolution order
  * and the disk cache are common (../common/instruments.ts). Cold path.
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { SlidingWindowBudget, shareOf } from "../common/budgets.ts";
+import { RestWeightBudget, shareOf } from "../common/budgets.ts";
 import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
 
 const REST_TIMEOUT_MS = 10_000;
@@ -21,26 +22,43 @@ export const INSTRUMENT_WINDOW_MS = 2_000;
 /** Longest single wait for the budget: a clock that moved (tests drive it) is noticed within this. */
 const PACER_POLL_MS = 250;
 
-/** Paces instrument requests within this process's share of the endpoint's budget, by the adapter's clock. */
+/**
+ * Paces instrument requests within this process's share of the endpoint's budget, by the adapter's clock, and holds
+ * them all while a 429 says the limit was reached (Retry-After, or one window without it).
+ */
 export class InstrumentRequestPacer {
-  private readonly budget: SlidingWindowBudget;
+  private readonly budget: RestWeightBudget;
+  /** Requests waiting for the budget now (cold: stats). */
+  waiting = 0;
   constructor(
     private readonly now: () => number,
     budgetShare?: number,
   ) {
-    this.budget = new SlidingWindowBudget(shareOf(INSTRUMENT_REQUESTS_PER_WINDOW, budgetShare), INSTRUMENT_WINDOW_MS);
+    this.budget = new RestWeightBudget(shareOf(INSTRUMENT_REQUESTS_PER_WINDOW, budgetShare), INSTRUMENT_WINDOW_MS, INSTRUMENT_WINDOW_MS);
+  }
+
+  /** 429 answers read so far (stats). */
+  get rateLimited(): number {
+    return this.budget.rateLimited + this.budget.banned;
   }
 
   /** Resolves once one more request fits, and counts it. */
   async take(): Promise<void> {
-    for (;;) {
-      const waitMs = this.budget.waitMs(this.now());
-      if (waitMs <= 0) {
-        this.budget.take(this.now());
-        return;
+    let waitMs = this.budget.waitMs(this.now(), 1);
+    if (waitMs > 0) {
+      this.waiting++;
+      try {
+        for (; waitMs > 0; waitMs = this.budget.waitMs(this.now(), 1)) await new Promise((r) => setTimeout(r, Math.min(waitMs, PACER_POLL_MS)));
+      } finally {
+        this.waiting--;
       }
-      await new Promise((r) => setTimeout(r, Math.min(waitMs, PACER_POLL_MS)));
     }
+    this.budget.take(this.now(), 1);
+  }
+
+  /** Reads an answer's status: a 429 holds every instrument request until its Retry-After (or one window). */
+  onResponse(status: number, retryAfter: string | null): void {
+    this.budget.onResponse(this.now(), status, retryAfter);
   }
 }
 
@@ -77,6 +95,7 @@ export async function fetchOkxSpecs(
     const url = `${base}?instType=${q.instType}${q.instFamily ? `&instFamily=${encodeURIComponent(q.instFamily)}` : ""}`;
     await pacer?.take();
     const res = await fetchFn(url, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
+    pacer?.onResponse?.(res.status, res.headers.get("retry-after"));
     if (!res.ok) throw new Error(`okx REST ${url}: HTTP ${res.status}`);
     const body = (await res.json()) as { code?: unknown; msg?: unknown; data?: unknown };
     if (String(body.code) !== "0" || !Array.isArray(body.data)) throw new Error(`okx REST ${url}: code ${String(body.code)} ${String(body.msg ?? "")}`);

@@ -8,7 +8,7 @@
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING } from "../common/connection.ts";
-import type { InstrumentReloader } from "../common/instrument-reload.ts";
+import type { InstrumentWatch } from "../common/instrument-watch.ts";
 import type { TopicResync } from "../common/topic-resync.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
@@ -22,7 +22,8 @@ export interface ParseErrorDeps {
   recheck: boolean;
   /** The config's tick/lot overrides ("market:SYMBOL"): those instruments are never re-checked. */
   overrides: ReadonlyMap<string, unknown>;
-  reloader: InstrumentReloader;
+  /** The venue's instrument schedule: a re-check goes through it (coalesced per market, and counted). */
+  watch: Pick<InstrumentWatch, "requestNow">;
 }
 
 export class ParseErrors {
@@ -63,7 +64,7 @@ export class ParseErrors {
   /** A price or size that does not fit: its market's instruments are reloaded (re-checks of one market coalesce). */
   private recheckInstrument(t: OkxTopic): void {
     if (!this.deps.recheck || this.books.replaying || this.deps.overrides.has(`${t.market}:${t.symbol}`)) return;
-    this.deps.reloader.requestNow(t.market);
+    this.deps.watch.requestNow(t.market);
   }
 }
 

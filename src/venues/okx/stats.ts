@@ -11,8 +11,6 @@ import type { SubscriptionControl } from "../common/subscription-control.ts";
 import type { TopicResync } from "../common/topic-resync.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
 import type { RestBridge } from "./rest-bridge.ts";
-import type { LateInstruments } from "../common/late-instruments.ts";
-import type { InstrumentReloader } from "../common/instrument-reload.ts";
 
 export class OkxCounters {
   snapshots = 0;
@@ -30,7 +28,6 @@ export class OkxCounters {
   unattributedParseErrors = 0;
   requestBudgetWaits = 0;
   crossedResyncs = 0;
-  instrumentChanges = 0;
   readonly parseErrorsByCode = new Map<string, number>();
 }
 
@@ -39,8 +36,10 @@ export interface StatsParts {
   control: SubscriptionControl;
   books: TopicResync;
   bridge: RestBridge;
-  reloader: InstrumentReloader;
-  late: LateInstruments;
+  /** The instrument counters (changes, re-checks, reloads, late symbols): common/instrument-watch.ts. */
+  watch: { stats(): Record<string, number> };
+  /** The instruments endpoint's budget (instruments.ts). */
+  pacer: { readonly rateLimited: number; readonly waiting: number };
 }
 
 export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], topics: readonly OkxTopic[], p: StatsParts): Record<string, number> {
@@ -75,11 +74,9 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
     staleResyncs: p.lifecycle.staleResyncs,
     subscribeRejected: p.control.subscribeRejected,
     subscribeRetries: p.control.subscribeRetries,
-    instrumentChanges: c.instrumentChanges,
-    instrumentReloads: p.reloader.reloads,
-    instrumentReloadFailures: p.reloader.failures,
-    instrumentsUnresolved: p.late.count,
-    instrumentsResolvedLate: p.late.resolvedLate,
+    ...p.watch.stats(),
+    instrumentRestRateLimited: p.pacer.rateLimited,
+    instrumentRestWaiting: p.pacer.waiting,
     unattributedParseErrors: c.unattributedParseErrors,
     connectBudget: p.lifecycle.maxConnectsPerWindow,
     messages: 0,
@@ -135,8 +132,8 @@ export function okxMetrics(s: Record<string, number>, c: OkxCounters, conns: rea
     counter("rest_snapshots_total", "REST book snapshots fetched for bridging", s.restSnapshots!),
     counter("rest_bridged_total", "REST snapshots bridged to the update stream", s.restBridged!),
     counter("rest_buffer_overflows_total", "Books resynced because no REST snapshot bridged before 1000 updates were buffered", s.restOverflows!),
-    counter("instrument_reloads_total", "Instrument listings reloaded per market (periodic, announced upcChg, or a number that did not fit)", s.instrumentReloads!),
-    counter("instrument_reload_failures_total", "Instrument reloads that failed (retried after 2 s, doubling to 1 min)", s.instrumentReloadFailures!),
+    counter("instrument_rest_rate_limited_total", "Instrument REST answers 429: every instrument request waits for Retry-After (or 2 s)", s.instrumentRestRateLimited!),
+    gauge("instrument_rest_waiting", "Instrument REST requests waiting for the endpoint's budget (20 per 2 s, or a 429's Retry-After)", s.instrumentRestWaiting!),
     counter("stale_resyncs_total", "Books resynced because they went silent", s.staleResyncs!),
     counter("subscribe_rejected_total", "Subscriptions refused by OKX (book halted)", s.subscribeRejected!),
     counter("request_budget_waits_total", "Resyncs delayed by the 480 requests per hour per connection", s.requestBudgetWaits!),

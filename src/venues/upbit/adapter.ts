@@ -82,7 +82,6 @@ export class UpbitAdapter implements VenueAdapter {
   private repeatedTimestamps = 0;
   private ignoredWhileUnsubscribed = 0;
   private unattributedParseErrors = 0;
-  private instrumentChanges = 0;
   private neverSentData = 0;
   /** `venues.upbit.spot.level`: books grouped into price units of this size (KRW codes); 0 = ungrouped. */
   readonly level: number;
@@ -237,7 +236,6 @@ export class UpbitAdapter implements VenueAdapter {
       ["requests", "requests_total", "Subscription requests sent (each with the connection's whole code list)", this.control.requests],
       ["errorFrames", "error_frames_total", "Error frames received", this.control.errorFrames],
       ["bisectProbes", "bisect_probes_total", "Probe requests sent to find the code an error frame refuses", this.control.probes],
-      ["instrumentChanges", "instrument_changes_total", "Tick changes picked up", this.instrumentChanges],
       ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose code could not be read (every book of the connection resynced)", this.unattributedParseErrors],
       ["topics", "topics", "Book channels configured", this.topics.length],
       ["topicsLive", "topics_live", "Book channels whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
@@ -249,8 +247,7 @@ export class UpbitAdapter implements VenueAdapter {
     const out: Record<string, number> = connectionStats(this.conns);
     for (const [key, , , value] of this.counterTable()) out[key] = value;
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
-    out.instrumentsUnresolved = this.watch.late.count;
-    out.instrumentsResolvedLate = this.watch.late.resolvedLate;
+    Object.assign(out, this.watch.stats()); // instrument changes, re-checks, reloads, late symbols
     return out;
   }
 
@@ -353,7 +350,6 @@ export class UpbitAdapter implements VenueAdapter {
   /** A changed tick or lot (the watch's reload): new exponents in the table, the sink told, the book rebuilt. Cold. */
   private applyInstrument(t: UpbitTopic, inst: Instrument): void {
     t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
-    this.instrumentChanges++;
     // Snapshot-only: the next snapshot rebuilds the book at the new exponents.
     this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
     this.sink?.onInstrumentChanged(t.index, inst);

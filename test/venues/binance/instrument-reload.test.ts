@@ -65,8 +65,9 @@ describe("Binance instrument reload", () => {
     sim.setListing("linear", "BTCUSDT", { tickSize: finer });
     await until(() => {
       sim.step(1);
-      return changed.length === 2 && adapter.stats().topicsLive === 2;
-    }, "the finer tick picked up and the book live again");
+      // The reload is counted once its query is done (after the disk cache was merged), just after the change.
+      return changed.length === 2 && adapter.stats().topicsLive === 2 && adapter.stats().instrumentReloads! >= 2;
+    }, "the finer tick picked up, the reload done and the book live again");
     expect(changed[1]).toMatchObject({ symbol: "BTCUSDT", tickSize: finer, priceExp: before.priceExp + 1 });
     expect(changed.every((i) => i.symbol === "BTCUSDT")).toBe(true); // ETHUSDT did not change
     expect(adapter.stats().instrumentChanges).toBe(2);

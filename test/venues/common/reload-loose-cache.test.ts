@@ -1,0 +1,79 @@
+/**
+ * The disk instrument cache is safe with several writers in several processes (src/venues/common/instrument-cache.ts):
+ * two real processes (Bun.spawn: workers or instances sharing one `instrument_cache`) merge entries of different
+ * markets into one file at the same time, many times, and every entry of both is in the file at the end. Before, the
+ * merges were queued per process only: each process read the file, the other wrote it, and the first one's write
+ * dropped what the other had just added. Also: a lock left by a writer that died is broken, a lock held too long
+ * fails the merge naming the lock file, and the start-up write merges too (it replaced the file with its own read).
+ */
+import { existsSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { describe, expect, test } from "vitest";
+import { CACHE_LOCK_STALE_MS, withCacheLock } from "../../../src/venues/common/instrument-cache.ts";
+import { mergeIntoInstrumentCache, readInstrumentCache } from "../../../src/venues/common/instruments.ts";
+import { makeTempDir } from "../../support/temp-dirs.ts";
+
+const WRITER = resolve(import.meta.dirname, "reload-loose-cache-writer.ts");
+const MERGES = 150;
+
+/** Starts a writer process and resolves once it printed "ready" (its module loaded), with a way to let it go. */
+async function startWriter(path: string, market: string): Promise<{ go: () => void; exited: Promise<{ code: number; stderr: string }> }> {
+  const proc = Bun.spawn([process.execPath, WRITER, path, market, String(MERGES)], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  const reader = proc.stdout.getReader();
+  let out = "";
+  while (!out.includes("ready")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`writer ${market} ended before it was ready: ${await new Response(proc.stderr).text()}`);
+    out += new TextDecoder().decode(value);
+  }
+  return {
+    go: () => {
+      proc.stdin.write("go\n");
+      void proc.stdin.flush();
+    },
+    exited: proc.exited.then(async (code) => ({ code, stderr: await new Response(proc.stderr).text() })),
+  };
+}
+
+describe("the instrument cache with writers in several processes", { timeout: 60_000 }, () => {
+  test(`two processes merging ${MERGES} entries each of their own market into one file: all ${2 * MERGES} are kept`, async () => {
+    const path = join(makeTempDir("reload-loose-cache-"), "instruments.json");
+    const writers = await Promise.all([startWriter(path, "spot"), startWriter(path, "linear")]);
+    for (const w of writers) w.go();
+    const results = await Promise.all(writers.map((w) => w.exited));
+    expect(results).toEqual([
+      { code: 0, stderr: "" },
+      { code: 0, stderr: "" },
+    ]);
+    const cache = await readInstrumentCache(path);
+    const missing: string[] = [];
+    for (const market of ["spot", "linear"]) {
+      for (let i = 0; i < MERGES; i++) if (!cache.has(`${market}:SYM${i}USDT`)) missing.push(`${market}:SYM${i}USDT`);
+    }
+    expect(missing).toEqual([]);
+    expect(cache.size).toBe(2 * MERGES);
+    expect(cache.get("linear:SYM10USDT")).toEqual({ tickSize: "0.01", lotSize: "0.002" });
+    // Nothing left behind: no lock, no temporary file.
+    expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+
+  test("a lock left by a writer that died (older than the stale time) is broken and the merge goes through", async () => {
+    const path = join(makeTempDir("reload-loose-cache-"), "instruments.json");
+    writeFileSync(`${path}.lock`, "4242 dead 0\n");
+    const past = (Date.now() - CACHE_LOCK_STALE_MS - 5_000) / 1000;
+    utimesSync(`${path}.lock`, past, past);
+    await mergeIntoInstrumentCache(path, "bybit", new Map([["spot:BTCUSDT", { tickSize: "0.01", lotSize: "0.000001" }]]));
+    expect(Object.fromEntries(await readInstrumentCache(path))).toEqual({ "spot:BTCUSDT": { tickSize: "0.01", lotSize: "0.000001" } });
+    expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+
+  test("a live writer's lock is respected: a merge that cannot get it in time fails naming the lock file, writing nothing; the holder's lock is left alone", async () => {
+    const path = join(makeTempDir("reload-loose-cache-"), "instruments.json");
+    writeFileSync(`${path}.lock`, "4242 alive 0\n");
+    let ran = false;
+    await expect(withCacheLock(path, async () => void (ran = true), { waitMs: 50 })).rejects.toThrow(`${path}.lock`);
+    expect(ran).toBe(false);
+    expect(readFileSync(`${path}.lock`, "utf8")).toBe("4242 alive 0\n");
+    expect(existsSync(path)).toBe(false);
+  });
+});
