@@ -47,15 +47,25 @@ export function streamKeyOf(channelId: number, sourceId: number): number {
 export interface StreamState extends StreamInfo {
   key: number;
   source: SourceState;
-  /** Next seq of the line before the last jump (−1: none pending), and datagrams seen continuing it. */
+  /**
+   * Next seq of the line before the last jump (−1: none pending), and datagrams seen continuing it. A new stream or
+   * session starts with altNext 0 ("anywhere") and altCount −1: its first datagram's line stays unproven until a
+   * second datagram continues it.
+   */
   altNext: number;
   altCount: number;
+  /**
+   * The first datagram's seqNum of a new stream or session: while its line is unproven (altNext 0), only a datagram
+   * wholly before it can start another line; one from it on is a copy of what this line already brought.
+   */
+  lineFrom: number;
   /** The session before the last restart of this stream (sessionStartUs −1: none) and its next seq then. */
   prevSessionId: number;
   prevSessionStartUs: number;
   prevNextSeq: number;
-  /** The pending jump line of that session then (−1: none), restored with it. */
+  /** The pending jump line of that session then (−1: none) and where the line after it began, restored with it. */
   prevAltNext: number;
+  prevLineFrom: number;
 }
 
 /**
@@ -138,12 +148,14 @@ export class StreamTable {
         stale: false,
         ended: false,
         altNext: 0, // the first datagram's seqNum is unproven: the line it starts is a jump from "anywhere"
-        altCount: 0,
+        altCount: -1, // until a second datagram continues that line (sequence: the first one does not prove it)
+        lineFrom: r.seqNum,
         source: src,
         prevSessionId: 0,
         prevSessionStartUs: -1,
         prevNextSeq: 0,
         prevAltNext: -1,
+        prevLineFrom: 0,
       };
       this.streams.set(key, created);
       this.emitSession("new", created, undefined);
@@ -159,11 +171,13 @@ export class StreamTable {
     st.prevSessionStartUs = st.sessionStartUs;
     st.prevNextSeq = st.nextSeq;
     st.prevAltNext = st.altNext;
+    st.prevLineFrom = st.lineFrom;
     st.sessionId = sessionId;
     st.sessionStartUs = sessionStartUs;
     st.nextSeq = r.seqNum;
     st.altNext = 0; // as for a new stream: the restart datagram's seqNum is unproven until the next one
-    st.altCount = 0;
+    st.altCount = -1;
+    st.lineFrom = r.seqNum;
     st.ended = false;
     this.instrumentBooks.invalidateStream(key);
     this.emitSession("restarted", st, previous);
@@ -221,6 +235,7 @@ export class StreamTable {
       s.nextSeq = s.prevNextSeq;
       s.altNext = s.prevAltNext;
       s.altCount = 0;
+      s.lineFrom = s.prevLineFrom;
       this.emitSession("reverted", s, bogusId);
     }
     this.instrumentBooks.revertSource(r.sourceId, sessionStartUs, sessionId);
@@ -237,13 +252,15 @@ export class StreamTable {
   sequence(st: StreamState, seqNum: number, msgCount: number): number {
     const next = st.nextSeq;
     if (seqNum === next) {
-      st.altNext = -1; // the line after the jump goes on: it was real
+      if (st.altNext >= 0) this.lineContinued(st);
       st.nextSeq = seqNum + msgCount;
       return 0;
     }
     if (seqNum > next) {
       this.gap(st, seqNum);
-      if (st.altNext < 0) {
+      // A new stream's or session's line with one datagram and no evidence against it is as good as any: the
+      // line to go back to is the one it started (a second jump keeps the older line: the real one is the earliest).
+      if (st.altNext < 0 || (st.altNext === 0 && st.altCount === 0)) {
         st.altNext = next;
         st.altCount = 0;
       }
@@ -251,12 +268,16 @@ export class StreamTable {
       return 0;
     }
     const alt = st.altNext;
-    if (alt >= 0 && seqNum >= alt && (seqNum - alt <= SEQ_REVERT_WINDOW || (alt === 0 && st.altCount === 0))) {
+    if (alt >= 0 && seqNum >= alt && (alt === 0 && st.altCount === 0 ? seqNum + msgCount <= st.lineFrom : seqNum - alt <= SEQ_REVERT_WINDOW)) {
       st.altNext = seqNum + msgCount;
       if (++st.altCount >= SEQ_REVERT_DATAGRAMS) {
         this.counters.seqJumpsReverted++;
         st.altNext = -1;
         st.nextSeq = seqNum + msgCount;
+        // The first datagram of this line was dropped as late, and what the bogus line brought is not the
+        // publisher's: the stream's books are invalid until their next snapshot (a jump already did this at its
+        // gap; the first datagram of a new stream or session had no gap to do it).
+        this.instrumentBooks.invalidateStream(st.key);
         return 0;
       }
       this.counters.lateDatagrams++;
@@ -269,6 +290,15 @@ export class StreamTable {
     this.counters.duplicates++; // partial overlap: only the unseen tail
     st.nextSeq = seqNum + msgCount;
     return next - seqNum;
+  }
+
+  // Cold: a datagram continued the line while an unproven one was pending (after a jump, or a new stream or session).
+  private lineContinued(st: StreamState): void {
+    if (st.altCount < 0) {
+      st.altCount = 0; // the first datagram of a new stream or session: its line is still unproven
+      return;
+    }
+    st.altNext = -1; // the line after the jump goes on: it was real
   }
 
   private gap(st: StreamState, got: number): void {
