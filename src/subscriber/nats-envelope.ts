@@ -5,8 +5,11 @@
  *
  * `EnvelopeRepacker` turns received envelopes back into ordinary wire v3 datagrams of its own stream (own channel,
  * source and session), so a subscriber sees a plain feed: the messages keep their instrument sequence numbers,
- * the datagrams get fresh channel sequence numbers. A new upstream session of any known (channel, source) starts
- * a new session of the repacker, so subscribers drop the books of the old one (instrSeq restarts with it).
+ * the datagrams get fresh channel sequence numbers. Upstream sessions are ordered per source as a subscriber orders
+ * them (docs/wire-protocol.md §3.4): a newer session of a known source starts a new session of the repacker, so
+ * subscribers drop the books of the old one (instrSeq restarts with it); a message of an older session than the
+ * newest seen for its source (late datagrams of a restarted publisher, on any of its channels) is refused, never
+ * repacked into the new session.
  * No Bun API and no NATS client here: the Node subscriber package compiles it.
  * @module
  */
@@ -81,7 +84,14 @@ export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number
 }
 
 /** Why an envelope was refused (counted by the repacker, never thrown). */
-export type EnvelopeRefusal = "short" | "bad_magic" | "unknown_version" | "bad_message";
+export type EnvelopeRefusal = "short" | "bad_magic" | "unknown_version" | "bad_message" | "old_session";
+
+/** The newest upstream session of one source: ordered by (sessionStartNs, sessionId), unsigned (§3.4). */
+interface UpstreamSession {
+  startHi: number;
+  startLo: number;
+  id: number;
+}
 
 export interface RepackerOptions {
   channelId: number;
@@ -102,9 +112,14 @@ export interface RepackerCounters {
 /** Packs envelopes' messages into datagrams of its own stream. The owner seals and sends `packer`'s datagrams. */
 export class EnvelopeRepacker {
   packer: ChannelPacker;
-  readonly counters: RepackerCounters = { messages: 0, heartbeats: 0, refused: { short: 0, bad_magic: 0, unknown_version: 0, bad_message: 0 }, sessions: 1 };
-  /** Upstream (channel << 16 | source) → session id last seen. */
-  private readonly upstream = new Map<number, number>();
+  readonly counters: RepackerCounters = {
+    messages: 0,
+    heartbeats: 0,
+    refused: { short: 0, bad_magic: 0, unknown_version: 0, bad_message: 0, old_session: 0 },
+    sessions: 1,
+  };
+  /** Upstream sourceId → its newest session (a source is one publisher process, whatever channels it sends on). */
+  private readonly upstream = new Map<number, UpstreamSession>();
   /** Most recent receive time (ms) of anything from upstream: the owner stops heartbeats when upstream is silent. */
   lastUpstreamMs = 0;
   /** The largest heartbeat interval upstream advertises (0 until known). */
@@ -134,22 +149,30 @@ export class EnvelopeRepacker {
     if (env[ENV_VERSION_OFFSET] !== ENV_VERSION) return this.refuse("unknown_version");
     const msgLen = env.length - ENVELOPE_BYTES;
     if (msgLen > 0 && !plausibleMessage(dv, ENVELOPE_BYTES, msgLen, this.packer.maxMessageBytes)) return this.refuse("bad_message");
+    const source = dv.getUint16(ENV_SOURCE_ID_OFFSET, true);
+    const id = dv.getUint32(ENV_SESSION_ID_OFFSET, true);
+    const startHi = dv.getUint32(ENV_SESSION_START_NS_OFFSET + 4, true);
+    const startLo = dv.getUint32(ENV_SESSION_START_NS_OFFSET, true);
+    const known = this.upstream.get(source);
+    let result: "ok" | "new_session" = "ok";
+    if (known === undefined) {
+      this.upstream.set(source, { startHi, startLo, id });
+    } else if (known.id !== id || known.startLo !== startLo || known.startHi !== startHi) {
+      // Cold: another session of a known source. An older one is a restarted publisher's late datagram: its
+      // messages must never reach the new session's books; a newer one is the restart.
+      const newer = startHi !== known.startHi ? startHi > known.startHi : startLo !== known.startLo ? startLo > known.startLo : id > known.id;
+      if (!newer) return this.refuse("old_session");
+      known.startHi = startHi;
+      known.startLo = startLo;
+      known.id = id;
+      this.pendingOld = this.packer;
+      this.packer = this.newPacker();
+      this.counters.sessions++;
+      result = "new_session";
+    }
     this.lastUpstreamMs = nowMs;
     const hb = dv.getUint16(ENV_HEARTBEAT_INTERVAL_MS_OFFSET, true);
     if (hb > this.upstreamHeartbeatMs) this.upstreamHeartbeatMs = hb;
-    const key = (dv.getUint16(ENV_CHANNEL_ID_OFFSET, true) << 16) | dv.getUint16(ENV_SOURCE_ID_OFFSET, true);
-    const session = dv.getUint32(ENV_SESSION_ID_OFFSET, true);
-    const known = this.upstream.get(key);
-    let result: "ok" | "new_session" = "ok";
-    if (known !== session) {
-      this.upstream.set(key, session);
-      if (known !== undefined) {
-        this.pendingOld = this.packer;
-        this.packer = this.newPacker();
-        this.counters.sessions++;
-        result = "new_session";
-      }
-    }
     if (msgLen === 0) {
       this.counters.heartbeats++;
       return result;

@@ -1,0 +1,120 @@
+/**
+ * Review of the receiving side (s-rev8), NATS path: a restarted publisher's late datagrams. The forward bridge
+ * forwards every datagram that verifies, in arrival order, and its groups are separate sockets: after a publisher
+ * restart, one group's socket can still hold datagrams of the dead session when another group already brought the
+ * new one (docs/wire-protocol.md §3.4 is about exactly those). The reader used to track sessions per upstream
+ * (channel, source) and compare them for equality only, so the dead session's messages on the second channel were
+ * repacked into the reader's new session: a subscriber showed that channel's books usable with the dead
+ * publisher's levels. Real parts: nats-server, the ForwardBridge on two loopback multicast groups (TTL 1), the
+ * reader (attachNats) feeding an unchanged FeedSubscriber.
+ */
+import dgram from "node:dgram";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { FeedSubscriber, attachNats, type NatsFeedReader } from "../../src/subscriber/index.ts";
+import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import type { ChannelPacker } from "../../src/wire/packer.ts";
+import { NatsServer, natsServerMissing } from "../bridge/nats-server.ts";
+import { uniqueDestination, waitFor } from "../e2e/harness.ts";
+import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
+import { packer, T0, take } from "./feed-harness.ts";
+
+const missing = natsServerMissing();
+const PREFIX = "rev8";
+const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3); // on channel 2
+const Y = makeInstrument("bybit", "spot", "ETHUSDT", 2, 4); // on channel 1
+const G1 = uniqueDestination(81);
+const G2 = uniqueDestination(82);
+
+let nats: NatsServer;
+let forward: ForwardBridge;
+let sub: FeedSubscriber;
+let reader: NatsFeedReader;
+let sender: dgram.Socket;
+
+function book(inst: typeof X, px: number, instrSeq: number): TestBook {
+  const b = new TestBook(inst);
+  b.load([[px, 10]], [[px + 1, 20]], 1, T0);
+  b.instrSeq = instrSeq;
+  return b;
+}
+
+function send(p: ChannelPacker, to: { group: string; port: number }): Promise<void> {
+  const ds = take(p);
+  return ds.reduce((prev, d) => prev.then(() => new Promise<void>((resolve, reject) => sender.send(d, to.port, to.group, (err) => (err ? reject(err) : resolve())))), Promise.resolve());
+}
+
+/** Envelopes the reader took in or refused, whatever the reason. */
+function envelopesSeen(): number {
+  const c = reader.counters;
+  return c.messages + c.heartbeats + Object.values(c.refused).reduce((a, b) => a + b, 0);
+}
+
+beforeAll(async () => {
+  if (missing) return;
+  nats = await NatsServer.start();
+  forward = new ForwardBridge({ groups: [{ ...G1, iface: "127.0.0.1" }, { ...G2, iface: "127.0.0.1" }], servers: nats.url, prefix: PREFIX, log: silentLogger });
+  await forward.start();
+  sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+  await sub.start();
+  reader = await attachNats(sub, { servers: nats.url, prefix: PREFIX });
+  sender = dgram.createSocket({ type: "udp4" });
+  await new Promise<void>((resolve) => sender.bind(0, "127.0.0.1", () => resolve()));
+  sender.setMulticastInterface("127.0.0.1");
+  sender.setMulticastTTL(1);
+}, 30_000);
+
+afterAll(async () => {
+  sender?.close();
+  await reader?.stop();
+  await sub?.stop();
+  await forward?.stop();
+  await nats?.stop();
+});
+
+describe.skipIf(missing !== undefined)(`NATS reader and a publisher restart${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
+  test("late datagrams of the dead session on another channel never reach the new session's books", async () => {
+    const old1 = packer({ channelId: 1, sessionId: 500, sessionStartUs: T0 });
+    const old2 = packer({ channelId: 2, sessionId: 500, sessionStartUs: T0 });
+    const oldX = book(X, 943500, 40);
+    packInstrumentDefinition(old1, new EncodedDefinition(Y), false);
+    packBookSnapshot(old1, book(Y, 3000, 7), 0, false);
+    packInstrumentDefinition(old2, new EncodedDefinition(X), false);
+    packBookSnapshot(old2, oldX, 0, false);
+    await send(old1, G1);
+    await send(old2, G2);
+    await waitFor(() => sub.book(X.instrumentId)?.usable === true && sub.book(Y.instrumentId)?.usable === true, "both books usable in the first session");
+
+    // The publisher restarts (a later start, a new id); channel 1 brings the new session first.
+    const new1 = packer({ channelId: 1, sessionId: 77, sessionStartUs: T0 + 60_000_000 });
+    const newY = book(Y, 3100, 1);
+    packInstrumentDefinition(new1, new EncodedDefinition(Y), false);
+    packBookSnapshot(new1, newY, 0, false);
+    await send(new1, G1);
+    await waitFor(() => levelsOf(sub.book(Y.instrumentId)!).bids[0]?.[0] === 3100 && sub.book(Y.instrumentId)!.usable, "the new session's book on channel 1");
+    expect(sub.book(X.instrumentId)!.usable).toBe(false); // the restart dropped every book of the old session
+
+    // Then channel 2's socket gives up a datagram of the dead session: a refresh of X as the old process had it.
+    const before = envelopesSeen();
+    packInstrumentDefinition(old2, new EncodedDefinition(X), true);
+    packBookSnapshot(old2, oldX, 0, true);
+    await send(old2, G2);
+    await waitFor(() => envelopesSeen() >= before + 2, "the reader took both late messages in");
+    await new Promise((r) => setImmediate(r)); // the reader flushes what it repacked on the next turn
+    await new Promise((r) => setImmediate(r));
+    expect(sub.book(X.instrumentId)!.usable).toBe(false);
+    expect(reader.counters.refused.old_session).toBe(2);
+
+    // The new session's own snapshot of X makes it usable again, with the new process's levels.
+    const new2 = packer({ channelId: 2, sessionId: 77, sessionStartUs: T0 + 60_000_000 });
+    const newX = book(X, 944000, 1);
+    packInstrumentDefinition(new2, new EncodedDefinition(X), false);
+    packBookSnapshot(new2, newX, 0, false);
+    await send(new2, G2);
+    await waitFor(() => sub.book(X.instrumentId)!.usable, "X usable in the new session");
+    expect(levelsOf(sub.book(X.instrumentId)!)).toEqual(levelsOf(newX));
+    expect(levelsOf(sub.book(Y.instrumentId)!)).toEqual(levelsOf(newY));
+    expect(sub.book(Y.instrumentId)!.usable).toBe(true); // one restart, one new session: channel 2's first datagram did not drop Y again
+  });
+});
