@@ -98,6 +98,7 @@ export class FeedSubscriber {
     oldSessionMessages: 0,
     superseded: 0,
     sessionsReverted: 0,
+    sharedSourceIds: 0,
     unknownTemplates: 0,
     duplicateEvents: 0,
     instrSeqJumps: 0,
@@ -381,7 +382,7 @@ export class FeedSubscriber {
 
   private processPacket(r: PacketReader, recvTimeUs: number, length: number): void {
     const streams = this.streamTable;
-    const st = streams.streamOf(r);
+    const st = streams.streamOf(r, recvTimeUs);
     if (st === undefined) return;
     const nowMs = Date.now();
     const recovery = this.recovery;

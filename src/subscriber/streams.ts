@@ -23,6 +23,12 @@ export const SEQ_REVERT_DATAGRAMS = 2;
  * stream or session): its first evidence may start anywhere.
  */
 export const SEQ_REVERT_WINDOW = 1024;
+/**
+ * A datagram of an older session of a source arriving this long after a newer session of that source took over
+ * (at least; 3 × the stream's heartbeat interval when longer) is no late datagram of a restarted publisher: another
+ * live process sends with the same source id (on another channel). Reported once per stream and session.
+ */
+export const SHARED_SOURCE_AFTER_MS = 1000;
 
 /** What InstrumentBooks needs of the stream that carried a message. */
 export interface StreamRef {
@@ -66,6 +72,8 @@ export interface StreamState extends StreamInfo {
   /** The pending jump line of that session then (−1: none) and where the line after it began, restored with it. */
   prevAltNext: number;
   prevLineFrom: number;
+  /** This stream's session was reported as another live process sharing its source id (SHARED_SOURCE_AFTER_MS). */
+  sharedReported: boolean;
 }
 
 /**
@@ -84,6 +92,9 @@ export interface SourceState {
   /** The older session those datagrams belong to: two of one session prove the provisional one bogus. */
   oldStartUs: number;
   oldId: number;
+  /** Receive time (µs) when the newest session was adopted, and the channel that brought it. */
+  adoptedAtUs: number;
+  adoptedOnChannel: number;
 }
 
 export class StreamTable {
@@ -98,7 +109,7 @@ export class StreamTable {
   ) {}
 
   /** The datagram's stream, created or moved to a newer session as needed; undefined = drop the datagram. */
-  streamOf(r: PacketReader): StreamState | undefined {
+  streamOf(r: PacketReader, recvTimeUs: number): StreamState | undefined {
     const channelId = r.channelId;
     const sourceId = r.sourceId;
     const key = streamKeyOf(channelId, sourceId);
@@ -106,7 +117,10 @@ export class StreamTable {
     const sessionStartUs = r.sessionStartUs;
     const st = this.streams.get(key);
     if (st !== undefined && st.sessionId === sessionId && st.sessionStartUs === sessionStartUs) {
-      return st.source.pending ? this.duringPending(st.source, st, r) : st;
+      const src = st.source;
+      if (src.pending) return this.duringPending(src, st, r, recvTimeUs);
+      if (sessionId !== src.id || sessionStartUs !== src.startUs) this.olderThanSource(st, src, recvTimeUs);
+      return st;
     }
     // Cold from here: a new stream or another session.
     const src = this.sourceOf(sourceId);
@@ -124,8 +138,10 @@ export class StreamTable {
       src.oldDatagrams = 0;
       src.startUs = sessionStartUs;
       src.id = sessionId;
+      src.adoptedAtUs = recvTimeUs;
+      src.adoptedOnChannel = channelId;
     } else if (vsSource < 0) {
-      if (src.pending && compareSessions(sessionStartUs, sessionId, src.prevStartUs, src.prevId) >= 0) return this.duringPending(src, st, r);
+      if (src.pending && compareSessions(sessionStartUs, sessionId, src.prevStartUs, src.prevId) >= 0) return this.duringPending(src, st, r, recvTimeUs);
       this.counters.oldSessionDatagrams++; // a late datagram of a session already superseded
       return undefined;
     } else if (src.pending && ++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) {
@@ -156,6 +172,7 @@ export class StreamTable {
         prevNextSeq: 0,
         prevAltNext: -1,
         prevLineFrom: 0,
+        sharedReported: false,
       };
       this.streams.set(key, created);
       this.emitSession("new", created, undefined);
@@ -178,6 +195,7 @@ export class StreamTable {
     st.altNext = 0; // as for a new stream: the restart datagram's seqNum is unproven until the next one
     st.altCount = -1;
     st.lineFrom = r.seqNum;
+    st.sharedReported = false;
     st.ended = false;
     this.instrumentBooks.invalidateStream(key);
     this.emitSession("restarted", st, previous);
@@ -189,7 +207,7 @@ export class StreamTable {
   private sourceOf(sourceId: number): SourceState {
     let src = this.sources.get(sourceId);
     if (src === undefined) {
-      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0 };
+      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, adoptedAtUs: 0, adoptedOnChannel: 0 };
       this.sources.set(sourceId, src);
     }
     return src;
@@ -201,7 +219,7 @@ export class StreamTable {
    * second undoes it: the source, its streams and its books go back to that datagram's session, which is then
    * processed as if the bogus session had never been seen; the first is dropped.
    */
-  private duringPending(src: SourceState, st: StreamState | undefined, r: PacketReader): StreamState | undefined {
+  private duringPending(src: SourceState, st: StreamState | undefined, r: PacketReader, recvTimeUs: number): StreamState | undefined {
     const sessionId = r.sessionId;
     const sessionStartUs = r.sessionStartUs;
     if (sessionId === src.id && sessionStartUs === src.startUs) {
@@ -239,7 +257,30 @@ export class StreamTable {
       this.emitSession("reverted", s, bogusId);
     }
     this.instrumentBooks.revertSource(r.sourceId, sessionStartUs, sessionId);
-    return this.streamOf(r); // src is no longer pending: no deeper recursion
+    return this.streamOf(r, recvTimeUs); // src is no longer pending: no deeper recursion
+  }
+
+  /**
+   * Cold: a datagram of a stream whose session is older than its source's newest (confirmed) one. Right after a
+   * restart these are the dead process's late datagrams (their messages are dropped per book, §6.4); still coming
+   * SHARED_SOURCE_AFTER_MS later, they are another live process with the same source id, whose books are then
+   * never usable here: named once per stream and session, as an 'error' event.
+   */
+  private olderThanSource(st: StreamState, src: SourceState, recvTimeUs: number): void {
+    if (st.sharedReported) return;
+    const afterMs = Math.max(SHARED_SOURCE_AFTER_MS, 3 * st.heartbeatIntervalMs);
+    const elapsedMs = (recvTimeUs - src.adoptedAtUs) / 1000;
+    if (elapsedMs < afterMs) return;
+    st.sharedReported = true;
+    this.counters.sharedSourceIds++;
+    this.listeners.reportError(
+      new Error(
+        `two publishers share source id ${st.sourceId}: channel ${st.channelId} still sends session ${st.sessionId} ` +
+          `${Math.round(elapsedMs)} ms after channel ${src.adoptedOnChannel} brought the newer session ${src.id} of that source; ` +
+          `its books are dropped as an older session's. Give every publisher process its own publish.source_id`,
+      ),
+      `channel ${st.channelId} source ${st.sourceId}`,
+    );
   }
 
   /**
