@@ -43,7 +43,15 @@ export const ENV_CHANNEL_ID_OFFSET = 4; // u16, upstream channel
 export const ENV_SOURCE_ID_OFFSET = 6; // u16, upstream source
 export const ENV_SESSION_ID_OFFSET = 8; // u32, upstream session
 export const ENV_HEARTBEAT_INTERVAL_MS_OFFSET = 12; // u16, upstream heartbeat interval
-export const ENV_RESERVED_OFFSET = 14; // u16, 0
+/**
+ * u16, the bridge's number of this envelope in its upstream (channel, source) stream: FORWARD_SEQ_PRESENT | (n mod
+ * 2^15), n counting the messages forwarded; a heartbeat carries the next n. A number skipped is something the far
+ * side did not get (a datagram lost before the bridge, a message lost in NATS, a bridge restart). 0: not numbered
+ * (a bridge before this field).
+ */
+export const ENV_FORWARD_SEQ_OFFSET = 14;
+export const FORWARD_SEQ_PRESENT = 0x8000;
+export const FORWARD_SEQ_MASK = 0x7fff;
 export const ENV_SESSION_START_NS_OFFSET = 16; // i64, upstream session start
 export const ENV_SEND_TIME_NS_OFFSET = 24; // i64, upstream datagram send time
 export const ENVELOPE_BYTES = 32;
@@ -66,8 +74,9 @@ export function subjectOf(prefix: string, venueId: number, marketId: number, sym
 /**
  * Writes an envelope for the message at dv[msgOff, msgOff + msgLen) of the datagram in dv into a new Uint8Array
  * (the NATS client keeps the payload until it is flushed, so it cannot be a reused buffer). msgLen 0: heartbeat.
+ * `forwardSeq`: the bridge's number of it in its upstream stream (ENV_FORWARD_SEQ_OFFSET); omitted: not numbered.
  */
-export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number, msgLen: number): Uint8Array {
+export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number, msgLen: number, forwardSeq?: number): Uint8Array {
   const out = new Uint8Array(ENVELOPE_BYTES + msgLen);
   const dv = new DataView(out.buffer);
   dv.setUint16(ENV_MAGIC_OFFSET, ENV_MAGIC, true);
@@ -77,6 +86,7 @@ export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number
   out.set(src.subarray(PKT_SOURCE_ID_OFFSET, PKT_SOURCE_ID_OFFSET + 2), ENV_SOURCE_ID_OFFSET);
   out.set(src.subarray(PKT_SESSION_ID_OFFSET, PKT_SESSION_ID_OFFSET + 4), ENV_SESSION_ID_OFFSET);
   dv.setUint16(ENV_HEARTBEAT_INTERVAL_MS_OFFSET, hbIntervalMs, true);
+  if (forwardSeq !== undefined) dv.setUint16(ENV_FORWARD_SEQ_OFFSET, FORWARD_SEQ_PRESENT | (forwardSeq & FORWARD_SEQ_MASK), true);
   out.set(src.subarray(PKT_SESSION_START_NS_OFFSET, PKT_SESSION_START_NS_OFFSET + 8), ENV_SESSION_START_NS_OFFSET);
   out.set(src.subarray(PKT_SEND_TIME_NS_OFFSET, PKT_SEND_TIME_NS_OFFSET + 8), ENV_SEND_TIME_NS_OFFSET);
   if (msgLen > 0) out.set(src.subarray(msgOff, msgOff + msgLen), ENVELOPE_BYTES);
@@ -107,6 +117,11 @@ export interface RepackerCounters {
   refused: Record<EnvelopeRefusal, number>;
   /** New sessions of the repacker, one per upstream session change. */
   sessions: number;
+  /**
+   * Numbers the bridge skipped (or that never came) in an upstream stream: something of it was lost on the way.
+   * Each one is a gap in the repacker's own stream, so subscribers stop trusting its books until their refresh.
+   */
+  upstreamGaps: number;
 }
 
 /** Packs envelopes' messages into datagrams of its own stream. The owner seals and sends `packer`'s datagrams. */
@@ -117,7 +132,10 @@ export class EnvelopeRepacker {
     heartbeats: 0,
     refused: { short: 0, bad_magic: 0, unknown_version: 0, bad_message: 0, old_session: 0 },
     sessions: 1,
+    upstreamGaps: 0,
   };
+  /** Upstream (channel << 16 | source) → the next forward number expected from the bridge (numbered envelopes). */
+  private readonly nextForward = new Map<number, number>();
   /** Upstream sourceId → its newest session (a source is one publisher process, whatever channels it sends on). */
   private readonly upstream = new Map<number, UpstreamSession>();
   /** Most recent receive time (ms) of anything from upstream: the owner stops heartbeats when upstream is silent. */
@@ -150,6 +168,8 @@ export class EnvelopeRepacker {
     const msgLen = env.length - ENVELOPE_BYTES;
     if (msgLen > 0 && !plausibleMessage(dv, ENVELOPE_BYTES, msgLen, this.packer.maxMessageBytes)) return this.refuse("bad_message");
     const source = dv.getUint16(ENV_SOURCE_ID_OFFSET, true);
+    const forward = dv.getUint16(ENV_FORWARD_SEQ_OFFSET, true);
+    if ((forward & FORWARD_SEQ_PRESENT) !== 0) this.checkForward((dv.getUint16(ENV_CHANNEL_ID_OFFSET, true) << 16) | source, forward & FORWARD_SEQ_MASK, msgLen > 0);
     const id = dv.getUint32(ENV_SESSION_ID_OFFSET, true);
     const startHi = dv.getUint32(ENV_SESSION_START_NS_OFFSET + 4, true);
     const startLo = dv.getUint32(ENV_SESSION_START_NS_OFFSET, true);
@@ -190,6 +210,23 @@ export class EnvelopeRepacker {
     new Uint8Array(view.buffer, view.byteOffset, view.byteLength).set(env.subarray(off + MESSAGE_HEADER_BYTES), body);
     this.counters.messages++;
     return result;
+  }
+
+  /**
+   * The bridge's numbering of one upstream stream (every numbered envelope, old sessions' included, so the numbers
+   * stay in step): a number other than the next one means envelopes were lost. The repacker's own stream then skips
+   * a sequence number — subscribers see a gap and stop trusting every book it carries until their next snapshot,
+   * exactly what a multicast subscriber does on the upstream gap itself (docs/wire-protocol.md §6.3).
+   */
+  private checkForward(key: number, n: number, isMessage: boolean): void {
+    const expected = this.nextForward.get(key);
+    if (expected !== undefined && n !== expected) {
+      // Cold: a loss upstream. A gap in our stream: the open datagram is closed so the next message skips a number.
+      this.counters.upstreamGaps++;
+      this.packer.closeDatagram();
+      this.packer.nextSeq++;
+    }
+    this.nextForward.set(key, isMessage ? (n + 1) & FORWARD_SEQ_MASK : n);
   }
 
   /** The packer replaced by the last "new_session" (its datagrams are to be sent before the new packer's). */

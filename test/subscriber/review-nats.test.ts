@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { FeedSubscriber, attachNats, type NatsFeedReader } from "../../src/subscriber/index.ts";
-import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { NatsServer, natsServerMissing } from "../bridge/nats-server.ts";
 import { uniqueDestination, waitFor } from "../e2e/harness.ts";
@@ -116,5 +117,51 @@ describe.skipIf(missing !== undefined)(`NATS reader and a publisher restart${mis
     expect(levelsOf(sub.book(X.instrumentId)!)).toEqual(levelsOf(newX));
     expect(levelsOf(sub.book(Y.instrumentId)!)).toEqual(levelsOf(newY));
     expect(sub.book(Y.instrumentId)!.usable).toBe(true); // one restart, one new session: channel 2's first datagram did not drop Y again
+  });
+
+  test("a datagram lost before the bridge makes the far side's books of that stream invalid, as a gap does on multicast", async () => {
+    // A stream of its own (channel 5, source 3): its last event of P is lost on the way to the bridge; the next
+    // datagram (an event of Q) shows the gap to any multicast subscriber, which then stops trusting P.
+    const P = makeInstrument("bybit", "linear", "SOLUSDT", 2, 1);
+    const Q = makeInstrument("bybit", "linear", "XRPUSDT", 4, 0);
+    const p = packer({ channelId: 5, sourceId: 3, sessionId: 900, sessionStartUs: T0 });
+    const bp = book(P, 15000, 1);
+    const bq = book(Q, 5000, 1);
+    packInstrumentDefinition(p, new EncodedDefinition(P), false);
+    packBookSnapshot(p, bp, 0, false);
+    packInstrumentDefinition(p, new EncodedDefinition(Q), false);
+    packBookSnapshot(p, bq, 0, false);
+    await send(p, G1);
+    await waitFor(() => sub.book(P.instrumentId)?.usable === true && sub.book(Q.instrumentId)?.usable === true, "P and Q usable");
+    const change = (b: TestBook, px: number) => {
+      const cs = new ChangeSet();
+      cs.addBid(px, 99);
+      b.apply(cs, b.venueSeq + 1, T0);
+      return cs;
+    };
+    packBookDelta(p, bp, change(bp, 14999));
+    take(p); // lost before the bridge
+    packBookDelta(p, bq, change(bq, 4999));
+    await send(p, G1);
+    await waitFor(() => sub.book(Q.instrumentId)!.instrSeq === bq.instrSeq, "Q's delta through the bridge");
+    expect(levelsOf(sub.book(P.instrumentId)!)).not.toEqual(levelsOf(bp)); // P missed its last event …
+    expect(sub.book(P.instrumentId)!.usable).toBe(false); // … so it must not be usable
+    // The next refresh repairs both.
+    packBookSnapshot(p, bp, 0, true);
+    packBookSnapshot(p, bq, 0, true);
+    await send(p, G1);
+    await waitFor(() => sub.book(P.instrumentId)!.usable && sub.book(Q.instrumentId)!.usable, "both repaired by the refresh");
+    expect(levelsOf(sub.book(P.instrumentId)!)).toEqual(levelsOf(bp));
+    expect(levelsOf(sub.book(Q.instrumentId)!)).toEqual(levelsOf(bq));
+
+    // Tail loss: P's last event lost and nothing after it but the publisher's heartbeat, which shows the gap.
+    packBookDelta(p, bp, change(bp, 14998));
+    take(p); // lost before the bridge
+    p.appendHeartbeat(0);
+    const gapsBefore = reader.counters.upstreamGaps;
+    await send(p, G1);
+    await waitFor(() => !sub.book(P.instrumentId)!.usable, "P not usable once the heartbeat showed the loss");
+    expect(reader.counters.upstreamGaps).toBe(gapsBefore + 1);
+    expect(forward.counters.upstreamGaps).toBe(2);
   });
 });
