@@ -123,6 +123,10 @@ export class StreamTable {
       return st;
     }
     // Cold from here: a new stream or another session.
+    if (st === undefined && this.streams.size >= this.maxStreams) {
+      this.counters.streamsOverCap++; // dropped before it touches its source: it must not move the source's session
+      return undefined;
+    }
     const src = this.sourceOf(sourceId);
     const vsSource = src.startUs < 0 ? 1 : compareSessions(sessionStartUs, sessionId, src.startUs, src.id);
     if (vsSource > 0) {
@@ -148,10 +152,6 @@ export class StreamTable {
       src.pending = false;
     }
     if (st === undefined) {
-      if (this.streams.size >= this.maxStreams) {
-        this.counters.streamsOverCap++;
-        return undefined;
-      }
       const created: StreamState = {
         key,
         channelId,
