@@ -28,7 +28,7 @@ import {
   TEMPLATE_INSTRUMENT_DEFINITION,
   ABS_MAX_DATAGRAM_BYTES,
 } from "../wire/layout.ts";
-import { FORWARD_SEQ_MASK, HEARTBEAT_TOKEN, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
+import { FORWARD_SEQ_MASK, HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
 import { connectNats } from "../subscriber/nats-source.ts";
 
 export interface JetStreamOptions {
@@ -75,6 +75,8 @@ interface Upstream {
   nextSeq: number;
   forward: number;
 }
+/** Scratch state of streams beyond MAX_NUMBERED_STREAMS: never published as numbered. */
+const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0 };
 
 export class ForwardBridge {
   readonly counters: ForwardBridgeCounters = { datagrams: 0, heartbeats: 0, published: 0, undefinedInstrument: 0, upstreamGaps: 0, rejected: {} };
@@ -149,21 +151,23 @@ export class ForwardBridge {
     const r = this.reader;
     const up = this.upstreamOf((r.channelId << 16) | r.sourceId);
     const seqNum = r.seqNum;
-    if (r.sessionId !== up.sessionId || r.sessionStartUs !== up.sessionStartUs) {
+    if (up === UNNUMBERED) {
+      // Streams beyond MAX_NUMBERED_STREAMS (made-up channel and source ids): forwarded unnumbered, not followed.
+    } else if (r.sessionId !== up.sessionId || r.sessionStartUs !== up.sessionStartUs) {
       // Cold: a stream's first datagram, or another session (its sequence starts again; the reader orders sessions).
       up.sessionId = r.sessionId;
       up.sessionStartUs = r.sessionStartUs;
       up.nextSeq = seqNum;
-    }
-    if (seqNum > up.nextSeq) {
+    } else if (seqNum > up.nextSeq) {
       // Cold: datagrams of this stream were lost before the bridge. Skipping a number tells the far side.
       c.upstreamGaps++;
       up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
     }
     if (seqNum + count > up.nextSeq) up.nextSeq = seqNum + count; // a duplicate or late one never moves it back
+    const forward = up === UNNUMBERED ? undefined : up.forward;
     if (count === 0) {
       c.heartbeats++;
-      nc.publish(this.heartbeatSubject, envelopeOf(bytes, hbMs, 0, 0, up.forward));
+      nc.publish(this.heartbeatSubject, envelopeOf(bytes, hbMs, 0, 0, forward));
       return;
     }
     let off = PACKET_HEADER_BYTES;
@@ -175,7 +179,7 @@ export class ForwardBridge {
       const subject = this.subjects.get(id);
       if (subject === undefined) c.undefinedInstrument++;
       else {
-        nc.publish(subject, envelopeOf(bytes, hbMs, off, len, up.forward));
+        nc.publish(subject, envelopeOf(bytes, hbMs, off, len, forward === undefined ? undefined : up.forward));
         up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
         c.published++;
       }
@@ -188,6 +192,7 @@ export class ForwardBridge {
   private upstreamOf(key: number): Upstream {
     let up = this.upstream.get(key);
     if (up === undefined) {
+      if (this.upstream.size >= MAX_NUMBERED_STREAMS) return UNNUMBERED;
       up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * (FORWARD_SEQ_MASK + 1)) };
       this.upstream.set(key, up);
     }

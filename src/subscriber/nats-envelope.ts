@@ -93,6 +93,12 @@ export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number
   return out;
 }
 
+/**
+ * Upstream streams whose numbering a reader follows (and a bridge numbers): beyond, a new stream's envelopes go
+ * unnumbered (a flood of envelopes or datagrams with made-up channel and source ids cannot grow memory).
+ */
+export const MAX_NUMBERED_STREAMS = 4096;
+
 /** Why an envelope was refused (counted by the repacker, never thrown). */
 export type EnvelopeRefusal = "short" | "bad_magic" | "unknown_version" | "bad_message" | "old_session";
 
@@ -122,6 +128,8 @@ export interface RepackerCounters {
    * Each one is a gap in the repacker's own stream, so subscribers stop trusting its books until their refresh.
    */
   upstreamGaps: number;
+  /** Numbered envelopes of upstream streams beyond MAX_NUMBERED_STREAMS followed at once: their numbers not checked. */
+  unnumbered: number;
 }
 
 /** Packs envelopes' messages into datagrams of its own stream. The owner seals and sends `packer`'s datagrams. */
@@ -133,9 +141,14 @@ export class EnvelopeRepacker {
     refused: { short: 0, bad_magic: 0, unknown_version: 0, bad_message: 0, old_session: 0 },
     sessions: 1,
     upstreamGaps: 0,
+    unnumbered: 0,
   };
   /** Upstream (channel << 16 | source) → the next forward number expected from the bridge (numbered envelopes). */
   private readonly nextForward = new Map<number, number>();
+  /** Upstream streams whose numbering is followed (bounded by MAX_NUMBERED_STREAMS). */
+  get numberedStreams(): number {
+    return this.nextForward.size;
+  }
   /** Upstream sourceId → its newest session (a source is one publisher process, whatever channels it sends on). */
   private readonly upstream = new Map<number, UpstreamSession>();
   /** Most recent receive time (ms) of anything from upstream: the owner stops heartbeats when upstream is silent. */
@@ -220,6 +233,10 @@ export class EnvelopeRepacker {
    */
   private checkForward(key: number, n: number, isMessage: boolean): void {
     const expected = this.nextForward.get(key);
+    if (expected === undefined && this.nextForward.size >= MAX_NUMBERED_STREAMS) {
+      this.counters.unnumbered++;
+      return;
+    }
     if (expected !== undefined && n !== expected) {
       // Cold: a loss upstream. A gap in our stream: the open datagram is closed so the next message skips a number.
       this.counters.upstreamGaps++;

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { FeedSubscriber, attachNats, type NatsFeedReader } from "../../src/subscriber/index.ts";
+import { ENV_CHANNEL_ID_OFFSET, ENV_SOURCE_ID_OFFSET, EnvelopeRepacker, envelopeOf, MAX_NUMBERED_STREAMS } from "../../src/subscriber/nats-envelope.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
@@ -163,5 +164,23 @@ describe.skipIf(missing !== undefined)(`NATS reader and a publisher restart${mis
     await waitFor(() => !sub.book(P.instrumentId)!.usable, "P not usable once the heartbeat showed the loss");
     expect(reader.counters.upstreamGaps).toBe(gapsBefore + 1);
     expect(forward.counters.upstreamGaps).toBe(2);
+  });
+});
+
+describe("review: the NATS reader's memory", () => {
+  test("envelopes of made-up upstream streams cannot grow the numbering the reader follows", () => {
+    const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+    const p = packer({ channelId: 1, sourceId: 0, sessionId: 5, sessionStartUs: T0 });
+    p.appendHeartbeat(0);
+    const hb = take(p)[0]!;
+    const n = MAX_NUMBERED_STREAMS + 500;
+    for (let i = 0; i < n; i++) {
+      const env = envelopeOf(hb, 1000, 0, 0, 7);
+      new DataView(env.buffer).setUint16(ENV_CHANNEL_ID_OFFSET, 1 + (i >> 8), true);
+      new DataView(env.buffer).setUint16(ENV_SOURCE_ID_OFFSET, i & 0xff, true);
+      expect(rep.add(env, 0)).not.toBe("bad_magic");
+    }
+    expect(rep.numberedStreams).toBe(MAX_NUMBERED_STREAMS);
+    expect(rep.counters.unnumbered).toBe(500);
   });
 });
