@@ -15,6 +15,8 @@
  */
 import { VENUE_IDS, MARKET_IDS } from "../core/types.ts";
 import {
+  BOOK_INSTR_SEQ_OFFSET,
+  BOOK_INSTRUMENT_ID_OFFSET,
   MESSAGE_ALIGN_BYTES,
   MESSAGE_HEADER_BYTES,
   MSG_BLOCK_LENGTH_OFFSET,
@@ -98,6 +100,15 @@ export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number
  * unnumbered (a flood of envelopes or datagrams with made-up channel and source ids cannot grow memory).
  */
 export const MAX_NUMBERED_STREAMS = 4096;
+/** Instruments whose newest instrSeq a reader keeps (to drop another channel's lagging copies); beyond, not kept. */
+export const MAX_TRACKED_INSTRUMENTS = 65_536;
+
+/** The newest book event repacked for one instrument: its instrSeq, the upstream stream and session it came on. */
+interface InstrumentLine {
+  instrSeq: number;
+  streamKey: number;
+  sessionId: number;
+}
 
 /** Why an envelope was refused (counted by the repacker, never thrown). */
 export type EnvelopeRefusal = "short" | "bad_magic" | "unknown_version" | "bad_message" | "old_session";
@@ -130,6 +141,11 @@ export interface RepackerCounters {
   upstreamGaps: number;
   /** Numbered envelopes of upstream streams beyond MAX_NUMBERED_STREAMS followed at once: their numbers not checked. */
   unnumbered: number;
+  /**
+   * Book messages dropped as another upstream channel's copy of an event older than one already repacked (an
+   * instrument routed to two channels): in the reader's one stream they would look like instrSeq going backwards.
+   */
+  olderCopies: number;
 }
 
 /** Packs envelopes' messages into datagrams of its own stream. The owner seals and sends `packer`'s datagrams. */
@@ -142,7 +158,10 @@ export class EnvelopeRepacker {
     sessions: 1,
     upstreamGaps: 0,
     unnumbered: 0,
+    olderCopies: 0,
   };
+  /** instrumentId → the newest book event repacked for it (bounded by MAX_TRACKED_INSTRUMENTS). */
+  private readonly lines = new Map<number, InstrumentLine>();
   /** Upstream (channel << 16 | source) → the next forward number expected from the bridge (numbered envelopes). */
   private readonly nextForward = new Map<number, number>();
   /** Upstream streams whose numbering is followed (bounded by MAX_NUMBERED_STREAMS). */
@@ -181,8 +200,9 @@ export class EnvelopeRepacker {
     const msgLen = env.length - ENVELOPE_BYTES;
     if (msgLen > 0 && !plausibleMessage(dv, ENVELOPE_BYTES, msgLen, this.packer.maxMessageBytes)) return this.refuse("bad_message");
     const source = dv.getUint16(ENV_SOURCE_ID_OFFSET, true);
+    const streamKey = (dv.getUint16(ENV_CHANNEL_ID_OFFSET, true) << 16) | source;
     const forward = dv.getUint16(ENV_FORWARD_SEQ_OFFSET, true);
-    if ((forward & FORWARD_SEQ_PRESENT) !== 0) this.checkForward((dv.getUint16(ENV_CHANNEL_ID_OFFSET, true) << 16) | source, forward & FORWARD_SEQ_MASK, msgLen > 0);
+    if ((forward & FORWARD_SEQ_PRESENT) !== 0) this.checkForward(streamKey, forward & FORWARD_SEQ_MASK, msgLen > 0);
     const id = dv.getUint32(ENV_SESSION_ID_OFFSET, true);
     const startHi = dv.getUint32(ENV_SESSION_START_NS_OFFSET + 4, true);
     const startLo = dv.getUint32(ENV_SESSION_START_NS_OFFSET, true);
@@ -208,6 +228,10 @@ export class EnvelopeRepacker {
     if (hb > this.upstreamHeartbeatMs) this.upstreamHeartbeatMs = hb;
     if (msgLen === 0) {
       this.counters.heartbeats++;
+      return result;
+    }
+    if (this.olderCopy(dv, streamKey, id)) {
+      this.counters.olderCopies++;
       return result;
     }
     const p = this.packer;
@@ -244,6 +268,35 @@ export class EnvelopeRepacker {
       this.packer.nextSeq++;
     }
     this.nextForward.set(key, isMessage ? (n + 1) & FORWARD_SEQ_MASK : n);
+  }
+
+  /**
+   * A book message (delta, snapshot chunk, status) of an instrument whose newer event another upstream stream already
+   * brought: the other channel's lagging copy. A subscriber of two channels ignores it as that channel's
+   * (docs/wire-protocol.md §6.5); in the reader's one stream it would come from "the stream that set" the newer
+   * instrSeq and look like a bogus one (§6.5.2): the book made invalid at every such copy. So it is dropped here. A
+   * lower instrSeq from the stream that set the newer one still goes through: there it does prove the newer one
+   * bogus, for the subscriber to see.
+   */
+  private olderCopy(dv: DataView, streamKey: number, sessionId: number): boolean {
+    const templateId = dv.getUint16(ENVELOPE_BYTES + MSG_TEMPLATE_ID_OFFSET, true);
+    if (templateId !== TEMPLATE_BOOK_DELTA && templateId !== TEMPLATE_BOOK_SNAPSHOT && templateId !== TEMPLATE_BOOK_STATUS) return false;
+    const body = ENVELOPE_BYTES + MESSAGE_HEADER_BYTES;
+    const instrumentId = dv.getUint32(body + BOOK_INSTRUMENT_ID_OFFSET, true);
+    const instrSeq = dv.getUint32(body + BOOK_INSTR_SEQ_OFFSET, true) + dv.getUint32(body + BOOK_INSTR_SEQ_OFFSET + 4, true) * 0x1_0000_0000;
+    const line = this.lines.get(instrumentId);
+    if (line === undefined) {
+      if (this.lines.size < MAX_TRACKED_INSTRUMENTS) this.lines.set(instrumentId, { instrSeq, streamKey, sessionId });
+      return false;
+    }
+    if (line.sessionId === sessionId && line.streamKey !== streamKey) {
+      if (instrSeq < line.instrSeq) return true;
+      if (instrSeq === line.instrSeq) return false;
+    }
+    line.instrSeq = instrSeq; // newer, or the line's own stream (even lower: the subscriber judges), or a new session
+    line.streamKey = streamKey;
+    line.sessionId = sessionId;
+    return false;
   }
 
   /** The packer replaced by the last "new_session" (its datagrams are to be sent before the new packer's). */
