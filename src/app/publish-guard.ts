@@ -121,6 +121,9 @@ export class PublishGuard {
       .sample("feeder_publish_conflicts_total", {}, this.conflictsDetected);
     w.family("feeder_publish_conflicts_active", "gauge", "other publishers' sessions on our own streams now (not yet quiet)")
       .sample("feeder_publish_conflicts_active", {}, this.active.size);
+    w.family("feeder_publish_watch_dropped_total", "counter", "datagrams of other sessions on our streams not recorded: damaged (failed the checksum), untracked (beyond the sessions tracked at once)")
+      .sample("feeder_publish_watch_dropped_total", { reason: "damaged" }, this.watcher.damaged)
+      .sample("feeder_publish_watch_dropped_total", { reason: "untracked" }, this.watcher.untracked);
     return w.text();
   }
 

@@ -5,6 +5,9 @@
  * instrument's definition names it; the publisher's periodic refresh carries definitions and snapshots, so the
  * far side recovers from any loss). Upstream heartbeats go to `<prefix>._hb`. With `jetstream`, a stream on
  * `<prefix>.>` with retention by age and size keeps the history (the bridge's core publishes land in it).
+ * Every envelope is numbered per upstream (channel, source) stream (nats-envelope.ts ENV_FORWARD_SEQ_OFFSET); a
+ * datagram lost before the bridge (a gap in the upstream sequence) skips a number, and a restarted bridge starts
+ * from a random one, so the far side knows when it missed something, as a multicast subscriber does from the gap.
  * @module
  */
 import dgram from "node:dgram";
@@ -25,7 +28,7 @@ import {
   TEMPLATE_INSTRUMENT_DEFINITION,
   ABS_MAX_DATAGRAM_BYTES,
 } from "../wire/layout.ts";
-import { HEARTBEAT_TOKEN, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
+import { FORWARD_SEQ_MASK, HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
 import { connectNats } from "../subscriber/nats-source.ts";
 
 export interface JetStreamOptions {
@@ -53,6 +56,8 @@ export interface ForwardBridgeCounters {
   published: number;
   /** Messages of instruments whose definition was not seen yet (dropped: the next refresh brings it). */
   undefinedInstrument: number;
+  /** Gaps in an upstream stream's sequence (datagrams lost before the bridge): each skips a forward number. */
+  upstreamGaps: number;
   rejected: Record<string, number>;
 }
 
@@ -64,8 +69,19 @@ interface Publisher {
 
 const textDecoder = new TextDecoder();
 
+interface Upstream {
+  sessionId: number;
+  sessionStartUs: number;
+  nextSeq: number;
+  forward: number;
+}
+/** Scratch state of streams beyond MAX_NUMBERED_STREAMS: never published as numbered. */
+const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0 };
+
 export class ForwardBridge {
-  readonly counters: ForwardBridgeCounters = { datagrams: 0, heartbeats: 0, published: 0, undefinedInstrument: 0, rejected: {} };
+  readonly counters: ForwardBridgeCounters = { datagrams: 0, heartbeats: 0, published: 0, undefinedInstrument: 0, upstreamGaps: 0, rejected: {} };
+  /** Per upstream stream (channel << 16 | source): its session, the next upstream seqNum expected, the next forward number. */
+  private readonly upstream = new Map<number, Upstream>();
   private readonly opts: ForwardBridgeOptions;
   private readonly reader: PacketReader;
   private readonly maxBytes: number;
@@ -132,9 +148,26 @@ export class ForwardBridge {
     if (nc === undefined) return;
     const hbMs = dv.getUint16(PKT_HEARTBEAT_INTERVAL_MS_OFFSET, true);
     const count = dv.getUint16(PKT_MSG_COUNT_OFFSET, true);
+    const r = this.reader;
+    const up = this.upstreamOf((r.channelId << 16) | r.sourceId);
+    const seqNum = r.seqNum;
+    if (up === UNNUMBERED) {
+      // Streams beyond MAX_NUMBERED_STREAMS (made-up channel and source ids): forwarded unnumbered, not followed.
+    } else if (r.sessionId !== up.sessionId || r.sessionStartUs !== up.sessionStartUs) {
+      // Cold: a stream's first datagram, or another session (its sequence starts again; the reader orders sessions).
+      up.sessionId = r.sessionId;
+      up.sessionStartUs = r.sessionStartUs;
+      up.nextSeq = seqNum;
+    } else if (seqNum > up.nextSeq) {
+      // Cold: datagrams of this stream were lost before the bridge. Skipping a number tells the far side.
+      c.upstreamGaps++;
+      up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
+    }
+    if (seqNum + count > up.nextSeq) up.nextSeq = seqNum + count; // a duplicate or late one never moves it back
+    const forward = up === UNNUMBERED ? undefined : up.forward;
     if (count === 0) {
       c.heartbeats++;
-      nc.publish(this.heartbeatSubject, envelopeOf(bytes, hbMs, 0, 0));
+      nc.publish(this.heartbeatSubject, envelopeOf(bytes, hbMs, 0, 0, forward));
       return;
     }
     let off = PACKET_HEADER_BYTES;
@@ -146,11 +179,24 @@ export class ForwardBridge {
       const subject = this.subjects.get(id);
       if (subject === undefined) c.undefinedInstrument++;
       else {
-        nc.publish(subject, envelopeOf(bytes, hbMs, off, len));
+        nc.publish(subject, envelopeOf(bytes, hbMs, off, len, forward === undefined ? undefined : up.forward));
+        up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
         c.published++;
       }
       off += len;
     }
+  }
+
+  // Cold: a stream seen for the first time. Its numbers start at a random point, so a restarted bridge does not
+  // continue where the last one stopped (the far side then sees a jump: it missed what went by meanwhile).
+  private upstreamOf(key: number): Upstream {
+    let up = this.upstream.get(key);
+    if (up === undefined) {
+      if (this.upstream.size >= MAX_NUMBERED_STREAMS) return UNNUMBERED;
+      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * (FORWARD_SEQ_MASK + 1)) };
+      this.upstream.set(key, up);
+    }
+    return up;
   }
 
   // Cold: a definition names the instrument's subject (the same definition repeats every refresh).

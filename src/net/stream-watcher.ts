@@ -9,10 +9,16 @@
  * Only the header fields needed are read, through the layout constants; wire versions 1, 2 and 3 share those
  * offsets. Our own datagrams loop back to this socket too: each costs one header read and one Set lookup, on the
  * socket's event, never in the publisher's send path. Anything else (other magic or version, short) is ignored.
+ * A datagram that would count (another session) must first pass the framing checks a subscriber makes (length and
+ * checksum, wire v2 and v3; v1 has none): a damaged datagram is not another publisher. At most
+ * MAX_FOREIGN_SESSIONS sessions are tracked; datagrams of further ones are counted (`untracked`), not stored, so
+ * a flood of forged sessions cannot grow the publisher's memory.
  * @module
  */
 import dgram from "node:dgram";
+import { DecodeErrorCode, PacketReader } from "../wire/decoder.ts";
 import {
+  ABS_MAX_DATAGRAM_BYTES,
   MAGIC,
   PKT_CHANNEL_ID_OFFSET,
   PKT_FLAG_END_OF_SESSION,
@@ -31,6 +37,8 @@ const FIELDS_END = Math.max(PKT_MAGIC_OFFSET + 2, PKT_VERSION_OFFSET + 1, PKT_FL
 const SESSION_KEY_SCALE = 0x1_0000_0000;
 /** The kernel's default receive buffer is enough: this socket only needs to see some datagrams of a stream. */
 const RECV_BUFFER_BYTES = 256 * 1024;
+/** Foreign sessions tracked at once (each one is a configuration error to fix, and one is enough to name it). */
+export const MAX_FOREIGN_SESSIONS = 64;
 
 export interface WatchedStream {
   readonly group: string;
@@ -70,6 +78,12 @@ interface WatchSocket {
 export class StreamWatcher {
   /** Datagrams received on the watched groups (ours included). */
   datagrams = 0;
+  /** Datagrams that looked foreign but failed the framing checks (length, checksum): damaged, not counted as a session. */
+  damaged = 0;
+  /** Datagrams of foreign sessions beyond MAX_FOREIGN_SESSIONS tracked ones: counted, not stored. */
+  untracked = 0;
+  /** Framing checks (no key: an HMAC trailer is covered by the checksum, not verified). Cold: foreign datagrams only. */
+  private readonly reader = new PacketReader();
   private readonly sockets: WatchSocket[] = [];
   private readonly ownSources: Set<number>;
   private readonly ownSessions = new Set<number>();
@@ -148,10 +162,18 @@ export class StreamWatcher {
     const sessionId = msg.readUInt32LE(PKT_SESSION_ID_OFFSET);
     if (this.ownSessions.has(sourceId * SESSION_KEY_SCALE + sessionId)) return;
     // Cold from here: another publisher's datagram.
+    if (version !== 1 && this.reader.verify(new DataView(msg.buffer, msg.byteOffset, msg.length), msg.length, ABS_MAX_DATAGRAM_BYTES) !== DecodeErrorCode.OK) {
+      this.damaged++;
+      return;
+    }
     const key = keyOf(ws.group, ws.port, channelId, sourceId, sessionId);
     const nowMs = this.now();
     let f = this.foreign.get(key);
     if (f === undefined) {
+      if (this.foreign.size >= MAX_FOREIGN_SESSIONS) {
+        this.untracked++;
+        return;
+      }
       f = { group: ws.group, port: ws.port, channelId, sourceId, sessionId, version, from: `${rinfo.address}:${rinfo.port}`, firstSeenMs: nowMs, lastSeenMs: nowMs, datagrams: 0, ended: false };
       this.foreign.set(key, f);
     }

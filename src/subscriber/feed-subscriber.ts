@@ -16,6 +16,7 @@ import { DECODE_ERROR_NAMES, DecodeErrorCode, PacketReader, WireDecodeError } fr
 import {
   ABS_MAX_DATAGRAM_BYTES,
   DEFAULT_MAX_DATAGRAM_BYTES,
+  PACKET_HEADER_BYTES,
   PKT_FLAG_END_OF_SESSION,
   PKT_FLAG_RETRANSMIT,
   PKT_FLAGS_OFFSET,
@@ -24,7 +25,7 @@ import {
   TEMPLATE_BOOK_STATUS,
   TEMPLATE_INSTRUMENT_DEFINITION,
 } from "../wire/layout.ts";
-import { decodeRetxControl, RETX_MAGIC } from "../wire/retransmit.ts";
+import { decodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_THROTTLED, RETX_MAGIC } from "../wire/retransmit.ts";
 import { InstrumentBooks } from "./instrument-books.ts";
 import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_RETRANSMIT_TIMEOUT_MS, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
@@ -98,6 +99,7 @@ export class FeedSubscriber {
     oldSessionMessages: 0,
     superseded: 0,
     sessionsReverted: 0,
+    sharedSourceIds: 0,
     unknownTemplates: 0,
     duplicateEvents: 0,
     instrSeqJumps: 0,
@@ -151,6 +153,13 @@ export class FeedSubscriber {
     this.staleAfterMs = opts.staleAfterMs;
     if (this.staleAfterMs !== undefined && !(this.staleAfterMs >= 0)) throw new RangeError(`staleAfterMs must be ≥ 0, got ${this.staleAfterMs}`);
     this.maxDatagramBytes = opts.maxDatagramBytes ?? DEFAULT_MAX_DATAGRAM_BYTES;
+    if (!(Number.isInteger(this.maxDatagramBytes) && this.maxDatagramBytes >= PACKET_HEADER_BYTES && this.maxDatagramBytes <= ABS_MAX_DATAGRAM_BYTES)) {
+      // Not an integer, it would accept whatever fits the receive buffer; 0 or negative, nothing: say so now.
+      throw new RangeError(`maxDatagramBytes must be an integer in ${PACKET_HEADER_BYTES}..${ABS_MAX_DATAGRAM_BYTES}, got ${opts.maxDatagramBytes}`);
+    }
+    if (this.recvBufferBytes !== undefined && !(Number.isInteger(this.recvBufferBytes) && this.recvBufferBytes > 0)) {
+      throw new RangeError(`recvBufferBytes must be a positive integer, got ${opts.recvBufferBytes}`);
+    }
     this.maxStreams = positiveLimit(opts.maxStreams, DEFAULT_MAX_STREAMS, "maxStreams");
     if (opts.authKey !== undefined && opts.authKeyFile !== undefined) throw new RangeError("give authKey or authKeyFile, not both");
     const key = opts.authKeyFile !== undefined ? readAuthKeyFile(opts.authKeyFile, "authKeyFile") : opts.authKey;
@@ -328,9 +337,11 @@ export class FeedSubscriber {
   private onAnswer(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (msg.length >= 2 && msg.readUInt16LE(0) === RETX_MAGIC) {
       const c = decodeRetxControl(msg, this.auth);
-      if (typeof c === "string") {
+      if (typeof c === "string" || (c.kind !== RETX_KIND_OUT_OF_RANGE && c.kind !== RETX_KIND_THROTTLED)) {
+        // Only a server's "cannot" ends a request early; anything else here (a request reflected back) is refused.
         this.counters.retransmitRejected++;
-        this.listeners.reportError(new Error(`retransmission reply: ${c}`), `${rinfo.address}:${rinfo.port}`);
+        const why = typeof c === "string" ? c : `kind ${c.kind} is not a reply`;
+        this.listeners.reportError(new Error(`retransmission reply: ${why}`), `${rinfo.address}:${rinfo.port}`);
         return;
       }
       this.recovery!.refused(c.channelId, c.sourceId, c.sessionId, c.seqNum);
@@ -381,7 +392,7 @@ export class FeedSubscriber {
 
   private processPacket(r: PacketReader, recvTimeUs: number, length: number): void {
     const streams = this.streamTable;
-    const st = streams.streamOf(r);
+    const st = streams.streamOf(r, recvTimeUs);
     if (st === undefined) return;
     const nowMs = Date.now();
     const recovery = this.recovery;

@@ -5,13 +5,18 @@
  *
  * `EnvelopeRepacker` turns received envelopes back into ordinary wire v3 datagrams of its own stream (own channel,
  * source and session), so a subscriber sees a plain feed: the messages keep their instrument sequence numbers,
- * the datagrams get fresh channel sequence numbers. A new upstream session of any known (channel, source) starts
- * a new session of the repacker, so subscribers drop the books of the old one (instrSeq restarts with it).
+ * the datagrams get fresh channel sequence numbers. Upstream sessions are ordered per source as a subscriber orders
+ * them (docs/wire-protocol.md §3.4): a newer session of a known source starts a new session of the repacker, so
+ * subscribers drop the books of the old one (instrSeq restarts with it); a message of an older session than the
+ * newest seen for its source (late datagrams of a restarted publisher, on any of its channels) is refused, never
+ * repacked into the new session.
  * No Bun API and no NATS client here: the Node subscriber package compiles it.
  * @module
  */
 import { VENUE_IDS, MARKET_IDS } from "../core/types.ts";
 import {
+  BOOK_INSTR_SEQ_OFFSET,
+  BOOK_INSTRUMENT_ID_OFFSET,
   MESSAGE_ALIGN_BYTES,
   MESSAGE_HEADER_BYTES,
   MSG_BLOCK_LENGTH_OFFSET,
@@ -40,7 +45,15 @@ export const ENV_CHANNEL_ID_OFFSET = 4; // u16, upstream channel
 export const ENV_SOURCE_ID_OFFSET = 6; // u16, upstream source
 export const ENV_SESSION_ID_OFFSET = 8; // u32, upstream session
 export const ENV_HEARTBEAT_INTERVAL_MS_OFFSET = 12; // u16, upstream heartbeat interval
-export const ENV_RESERVED_OFFSET = 14; // u16, 0
+/**
+ * u16, the bridge's number of this envelope in its upstream (channel, source) stream: FORWARD_SEQ_PRESENT | (n mod
+ * 2^15), n counting the messages forwarded; a heartbeat carries the next n. A number skipped is something the far
+ * side did not get (a datagram lost before the bridge, a message lost in NATS, a bridge restart). 0: not numbered
+ * (a bridge before this field).
+ */
+export const ENV_FORWARD_SEQ_OFFSET = 14;
+export const FORWARD_SEQ_PRESENT = 0x8000;
+export const FORWARD_SEQ_MASK = 0x7fff;
 export const ENV_SESSION_START_NS_OFFSET = 16; // i64, upstream session start
 export const ENV_SEND_TIME_NS_OFFSET = 24; // i64, upstream datagram send time
 export const ENVELOPE_BYTES = 32;
@@ -63,8 +76,9 @@ export function subjectOf(prefix: string, venueId: number, marketId: number, sym
 /**
  * Writes an envelope for the message at dv[msgOff, msgOff + msgLen) of the datagram in dv into a new Uint8Array
  * (the NATS client keeps the payload until it is flushed, so it cannot be a reused buffer). msgLen 0: heartbeat.
+ * `forwardSeq`: the bridge's number of it in its upstream stream (ENV_FORWARD_SEQ_OFFSET); omitted: not numbered.
  */
-export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number, msgLen: number): Uint8Array {
+export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number, msgLen: number, forwardSeq?: number): Uint8Array {
   const out = new Uint8Array(ENVELOPE_BYTES + msgLen);
   const dv = new DataView(out.buffer);
   dv.setUint16(ENV_MAGIC_OFFSET, ENV_MAGIC, true);
@@ -74,14 +88,37 @@ export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number
   out.set(src.subarray(PKT_SOURCE_ID_OFFSET, PKT_SOURCE_ID_OFFSET + 2), ENV_SOURCE_ID_OFFSET);
   out.set(src.subarray(PKT_SESSION_ID_OFFSET, PKT_SESSION_ID_OFFSET + 4), ENV_SESSION_ID_OFFSET);
   dv.setUint16(ENV_HEARTBEAT_INTERVAL_MS_OFFSET, hbIntervalMs, true);
+  if (forwardSeq !== undefined) dv.setUint16(ENV_FORWARD_SEQ_OFFSET, FORWARD_SEQ_PRESENT | (forwardSeq & FORWARD_SEQ_MASK), true);
   out.set(src.subarray(PKT_SESSION_START_NS_OFFSET, PKT_SESSION_START_NS_OFFSET + 8), ENV_SESSION_START_NS_OFFSET);
   out.set(src.subarray(PKT_SEND_TIME_NS_OFFSET, PKT_SEND_TIME_NS_OFFSET + 8), ENV_SEND_TIME_NS_OFFSET);
   if (msgLen > 0) out.set(src.subarray(msgOff, msgOff + msgLen), ENVELOPE_BYTES);
   return out;
 }
 
+/**
+ * Upstream streams whose numbering a reader follows (and a bridge numbers): beyond, a new stream's envelopes go
+ * unnumbered (a flood of envelopes or datagrams with made-up channel and source ids cannot grow memory).
+ */
+export const MAX_NUMBERED_STREAMS = 4096;
+/** Instruments whose newest instrSeq a reader keeps (to drop another channel's lagging copies); beyond, not kept. */
+export const MAX_TRACKED_INSTRUMENTS = 65_536;
+
+/** The newest book event repacked for one instrument: its instrSeq, the upstream stream and session it came on. */
+interface InstrumentLine {
+  instrSeq: number;
+  streamKey: number;
+  sessionId: number;
+}
+
 /** Why an envelope was refused (counted by the repacker, never thrown). */
-export type EnvelopeRefusal = "short" | "bad_magic" | "unknown_version" | "bad_message";
+export type EnvelopeRefusal = "short" | "bad_magic" | "unknown_version" | "bad_message" | "old_session";
+
+/** The newest upstream session of one source: ordered by (sessionStartNs, sessionId), unsigned (§3.4). */
+interface UpstreamSession {
+  startHi: number;
+  startLo: number;
+  id: number;
+}
 
 export interface RepackerOptions {
   channelId: number;
@@ -97,14 +134,42 @@ export interface RepackerCounters {
   refused: Record<EnvelopeRefusal, number>;
   /** New sessions of the repacker, one per upstream session change. */
   sessions: number;
+  /**
+   * Numbers the bridge skipped (or that never came) in an upstream stream: something of it was lost on the way.
+   * Each one is a gap in the repacker's own stream, so subscribers stop trusting its books until their refresh.
+   */
+  upstreamGaps: number;
+  /** Numbered envelopes of upstream streams beyond MAX_NUMBERED_STREAMS followed at once: their numbers not checked. */
+  unnumbered: number;
+  /**
+   * Book messages dropped as another upstream channel's copy of an event older than one already repacked (an
+   * instrument routed to two channels): in the reader's one stream they would look like instrSeq going backwards.
+   */
+  olderCopies: number;
 }
 
 /** Packs envelopes' messages into datagrams of its own stream. The owner seals and sends `packer`'s datagrams. */
 export class EnvelopeRepacker {
   packer: ChannelPacker;
-  readonly counters: RepackerCounters = { messages: 0, heartbeats: 0, refused: { short: 0, bad_magic: 0, unknown_version: 0, bad_message: 0 }, sessions: 1 };
-  /** Upstream (channel << 16 | source) → session id last seen. */
-  private readonly upstream = new Map<number, number>();
+  readonly counters: RepackerCounters = {
+    messages: 0,
+    heartbeats: 0,
+    refused: { short: 0, bad_magic: 0, unknown_version: 0, bad_message: 0, old_session: 0 },
+    sessions: 1,
+    upstreamGaps: 0,
+    unnumbered: 0,
+    olderCopies: 0,
+  };
+  /** instrumentId → the newest book event repacked for it (bounded by MAX_TRACKED_INSTRUMENTS). */
+  private readonly lines = new Map<number, InstrumentLine>();
+  /** Upstream (channel << 16 | source) → the next forward number expected from the bridge (numbered envelopes). */
+  private readonly nextForward = new Map<number, number>();
+  /** Upstream streams whose numbering is followed (bounded by MAX_NUMBERED_STREAMS). */
+  get numberedStreams(): number {
+    return this.nextForward.size;
+  }
+  /** Upstream sourceId → its newest session (a source is one publisher process, whatever channels it sends on). */
+  private readonly upstream = new Map<number, UpstreamSession>();
   /** Most recent receive time (ms) of anything from upstream: the owner stops heartbeats when upstream is silent. */
   lastUpstreamMs = 0;
   /** The largest heartbeat interval upstream advertises (0 until known). */
@@ -134,24 +199,39 @@ export class EnvelopeRepacker {
     if (env[ENV_VERSION_OFFSET] !== ENV_VERSION) return this.refuse("unknown_version");
     const msgLen = env.length - ENVELOPE_BYTES;
     if (msgLen > 0 && !plausibleMessage(dv, ENVELOPE_BYTES, msgLen, this.packer.maxMessageBytes)) return this.refuse("bad_message");
+    const source = dv.getUint16(ENV_SOURCE_ID_OFFSET, true);
+    const streamKey = (dv.getUint16(ENV_CHANNEL_ID_OFFSET, true) << 16) | source;
+    const forward = dv.getUint16(ENV_FORWARD_SEQ_OFFSET, true);
+    if ((forward & FORWARD_SEQ_PRESENT) !== 0) this.checkForward(streamKey, forward & FORWARD_SEQ_MASK, msgLen > 0);
+    const id = dv.getUint32(ENV_SESSION_ID_OFFSET, true);
+    const startHi = dv.getUint32(ENV_SESSION_START_NS_OFFSET + 4, true);
+    const startLo = dv.getUint32(ENV_SESSION_START_NS_OFFSET, true);
+    const known = this.upstream.get(source);
+    let result: "ok" | "new_session" = "ok";
+    if (known === undefined) {
+      this.upstream.set(source, { startHi, startLo, id });
+    } else if (known.id !== id || known.startLo !== startLo || known.startHi !== startHi) {
+      // Cold: another session of a known source. An older one is a restarted publisher's late datagram: its
+      // messages must never reach the new session's books; a newer one is the restart.
+      const newer = startHi !== known.startHi ? startHi > known.startHi : startLo !== known.startLo ? startLo > known.startLo : id > known.id;
+      if (!newer) return this.refuse("old_session");
+      known.startHi = startHi;
+      known.startLo = startLo;
+      known.id = id;
+      this.pendingOld = this.packer;
+      this.packer = this.newPacker();
+      this.counters.sessions++;
+      result = "new_session";
+    }
     this.lastUpstreamMs = nowMs;
     const hb = dv.getUint16(ENV_HEARTBEAT_INTERVAL_MS_OFFSET, true);
     if (hb > this.upstreamHeartbeatMs) this.upstreamHeartbeatMs = hb;
-    const key = (dv.getUint16(ENV_CHANNEL_ID_OFFSET, true) << 16) | dv.getUint16(ENV_SOURCE_ID_OFFSET, true);
-    const session = dv.getUint32(ENV_SESSION_ID_OFFSET, true);
-    const known = this.upstream.get(key);
-    let result: "ok" | "new_session" = "ok";
-    if (known !== session) {
-      this.upstream.set(key, session);
-      if (known !== undefined) {
-        this.pendingOld = this.packer;
-        this.packer = this.newPacker();
-        this.counters.sessions++;
-        result = "new_session";
-      }
-    }
     if (msgLen === 0) {
       this.counters.heartbeats++;
+      return result;
+    }
+    if (this.olderCopy(dv, streamKey, id)) {
+      this.counters.olderCopies++;
       return result;
     }
     const p = this.packer;
@@ -167,6 +247,56 @@ export class EnvelopeRepacker {
     new Uint8Array(view.buffer, view.byteOffset, view.byteLength).set(env.subarray(off + MESSAGE_HEADER_BYTES), body);
     this.counters.messages++;
     return result;
+  }
+
+  /**
+   * The bridge's numbering of one upstream stream (every numbered envelope, old sessions' included, so the numbers
+   * stay in step): a number other than the next one means envelopes were lost. The repacker's own stream then skips
+   * a sequence number — subscribers see a gap and stop trusting every book it carries until their next snapshot,
+   * exactly what a multicast subscriber does on the upstream gap itself (docs/wire-protocol.md §6.3).
+   */
+  private checkForward(key: number, n: number, isMessage: boolean): void {
+    const expected = this.nextForward.get(key);
+    if (expected === undefined && this.nextForward.size >= MAX_NUMBERED_STREAMS) {
+      this.counters.unnumbered++;
+      return;
+    }
+    if (expected !== undefined && n !== expected) {
+      // Cold: a loss upstream. A gap in our stream: the open datagram is closed so the next message skips a number.
+      this.counters.upstreamGaps++;
+      this.packer.closeDatagram();
+      this.packer.nextSeq++;
+    }
+    this.nextForward.set(key, isMessage ? (n + 1) & FORWARD_SEQ_MASK : n);
+  }
+
+  /**
+   * A book message (delta, snapshot chunk, status) of an instrument whose newer event another upstream stream already
+   * brought: the other channel's lagging copy. A subscriber of two channels ignores it as that channel's
+   * (docs/wire-protocol.md §6.5); in the reader's one stream it would come from "the stream that set" the newer
+   * instrSeq and look like a bogus one (§6.5.2): the book made invalid at every such copy. So it is dropped here. A
+   * lower instrSeq from the stream that set the newer one still goes through: there it does prove the newer one
+   * bogus, for the subscriber to see.
+   */
+  private olderCopy(dv: DataView, streamKey: number, sessionId: number): boolean {
+    const templateId = dv.getUint16(ENVELOPE_BYTES + MSG_TEMPLATE_ID_OFFSET, true);
+    if (templateId !== TEMPLATE_BOOK_DELTA && templateId !== TEMPLATE_BOOK_SNAPSHOT && templateId !== TEMPLATE_BOOK_STATUS) return false;
+    const body = ENVELOPE_BYTES + MESSAGE_HEADER_BYTES;
+    const instrumentId = dv.getUint32(body + BOOK_INSTRUMENT_ID_OFFSET, true);
+    const instrSeq = dv.getUint32(body + BOOK_INSTR_SEQ_OFFSET, true) + dv.getUint32(body + BOOK_INSTR_SEQ_OFFSET + 4, true) * 0x1_0000_0000;
+    const line = this.lines.get(instrumentId);
+    if (line === undefined) {
+      if (this.lines.size < MAX_TRACKED_INSTRUMENTS) this.lines.set(instrumentId, { instrSeq, streamKey, sessionId });
+      return false;
+    }
+    if (line.sessionId === sessionId && line.streamKey !== streamKey) {
+      if (instrSeq < line.instrSeq) return true;
+      if (instrSeq === line.instrSeq) return false;
+    }
+    line.instrSeq = instrSeq; // newer, or the line's own stream (even lower: the subscriber judges), or a new session
+    line.streamKey = streamKey;
+    line.sessionId = sessionId;
+    return false;
   }
 
   /** The packer replaced by the last "new_session" (its datagrams are to be sent before the new packer's). */

@@ -23,6 +23,12 @@ export const SEQ_REVERT_DATAGRAMS = 2;
  * stream or session): its first evidence may start anywhere.
  */
 export const SEQ_REVERT_WINDOW = 1024;
+/**
+ * A datagram of an older session of a source arriving this long after a newer session of that source took over
+ * (at least; 3 × the stream's heartbeat interval when longer) is no late datagram of a restarted publisher: another
+ * live process sends with the same source id (on another channel). Reported once per stream and session.
+ */
+export const SHARED_SOURCE_AFTER_MS = 1000;
 
 /** What InstrumentBooks needs of the stream that carried a message. */
 export interface StreamRef {
@@ -47,15 +53,27 @@ export function streamKeyOf(channelId: number, sourceId: number): number {
 export interface StreamState extends StreamInfo {
   key: number;
   source: SourceState;
-  /** Next seq of the line before the last jump (−1: none pending), and datagrams seen continuing it. */
+  /**
+   * Next seq of the line before the last jump (−1: none pending), and datagrams seen continuing it. A new stream or
+   * session starts with altNext 0 ("anywhere") and altCount −1: its first datagram's line stays unproven until a
+   * second datagram continues it.
+   */
   altNext: number;
   altCount: number;
+  /**
+   * The first datagram's seqNum of a new stream or session: while its line is unproven (altNext 0), only a datagram
+   * wholly before it can start another line; one from it on is a copy of what this line already brought.
+   */
+  lineFrom: number;
   /** The session before the last restart of this stream (sessionStartUs −1: none) and its next seq then. */
   prevSessionId: number;
   prevSessionStartUs: number;
   prevNextSeq: number;
-  /** The pending jump line of that session then (−1: none), restored with it. */
+  /** The pending jump line of that session then (−1: none) and where the line after it began, restored with it. */
   prevAltNext: number;
+  prevLineFrom: number;
+  /** This stream's session was reported as another live process sharing its source id (SHARED_SOURCE_AFTER_MS). */
+  sharedReported: boolean;
 }
 
 /**
@@ -74,6 +92,9 @@ export interface SourceState {
   /** The older session those datagrams belong to: two of one session prove the provisional one bogus. */
   oldStartUs: number;
   oldId: number;
+  /** Receive time (µs) when the newest session was adopted, and the channel that brought it. */
+  adoptedAtUs: number;
+  adoptedOnChannel: number;
 }
 
 export class StreamTable {
@@ -88,7 +109,7 @@ export class StreamTable {
   ) {}
 
   /** The datagram's stream, created or moved to a newer session as needed; undefined = drop the datagram. */
-  streamOf(r: PacketReader): StreamState | undefined {
+  streamOf(r: PacketReader, recvTimeUs: number): StreamState | undefined {
     const channelId = r.channelId;
     const sourceId = r.sourceId;
     const key = streamKeyOf(channelId, sourceId);
@@ -96,9 +117,16 @@ export class StreamTable {
     const sessionStartUs = r.sessionStartUs;
     const st = this.streams.get(key);
     if (st !== undefined && st.sessionId === sessionId && st.sessionStartUs === sessionStartUs) {
-      return st.source.pending ? this.duringPending(st.source, st, r) : st;
+      const src = st.source;
+      if (src.pending) return this.duringPending(src, st, r, recvTimeUs);
+      if (sessionId !== src.id || sessionStartUs !== src.startUs) this.olderThanSource(st, src, recvTimeUs);
+      return st;
     }
     // Cold from here: a new stream or another session.
+    if (st === undefined && this.streams.size >= this.maxStreams) {
+      this.counters.streamsOverCap++; // dropped before it touches its source: it must not move the source's session
+      return undefined;
+    }
     const src = this.sourceOf(sourceId);
     const vsSource = src.startUs < 0 ? 1 : compareSessions(sessionStartUs, sessionId, src.startUs, src.id);
     if (vsSource > 0) {
@@ -114,18 +142,16 @@ export class StreamTable {
       src.oldDatagrams = 0;
       src.startUs = sessionStartUs;
       src.id = sessionId;
+      src.adoptedAtUs = recvTimeUs;
+      src.adoptedOnChannel = channelId;
     } else if (vsSource < 0) {
-      if (src.pending && compareSessions(sessionStartUs, sessionId, src.prevStartUs, src.prevId) >= 0) return this.duringPending(src, st, r);
+      if (src.pending && compareSessions(sessionStartUs, sessionId, src.prevStartUs, src.prevId) >= 0) return this.duringPending(src, st, r, recvTimeUs);
       this.counters.oldSessionDatagrams++; // a late datagram of a session already superseded
       return undefined;
     } else if (src.pending && ++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) {
       src.pending = false;
     }
     if (st === undefined) {
-      if (this.streams.size >= this.maxStreams) {
-        this.counters.streamsOverCap++;
-        return undefined;
-      }
       const created: StreamState = {
         key,
         channelId,
@@ -138,12 +164,15 @@ export class StreamTable {
         stale: false,
         ended: false,
         altNext: 0, // the first datagram's seqNum is unproven: the line it starts is a jump from "anywhere"
-        altCount: 0,
+        altCount: -1, // until a second datagram continues that line (sequence: the first one does not prove it)
+        lineFrom: r.seqNum,
         source: src,
         prevSessionId: 0,
         prevSessionStartUs: -1,
         prevNextSeq: 0,
         prevAltNext: -1,
+        prevLineFrom: 0,
+        sharedReported: false,
       };
       this.streams.set(key, created);
       this.emitSession("new", created, undefined);
@@ -159,11 +188,14 @@ export class StreamTable {
     st.prevSessionStartUs = st.sessionStartUs;
     st.prevNextSeq = st.nextSeq;
     st.prevAltNext = st.altNext;
+    st.prevLineFrom = st.lineFrom;
     st.sessionId = sessionId;
     st.sessionStartUs = sessionStartUs;
     st.nextSeq = r.seqNum;
     st.altNext = 0; // as for a new stream: the restart datagram's seqNum is unproven until the next one
-    st.altCount = 0;
+    st.altCount = -1;
+    st.lineFrom = r.seqNum;
+    st.sharedReported = false;
     st.ended = false;
     this.instrumentBooks.invalidateStream(key);
     this.emitSession("restarted", st, previous);
@@ -175,7 +207,7 @@ export class StreamTable {
   private sourceOf(sourceId: number): SourceState {
     let src = this.sources.get(sourceId);
     if (src === undefined) {
-      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0 };
+      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, adoptedAtUs: 0, adoptedOnChannel: 0 };
       this.sources.set(sourceId, src);
     }
     return src;
@@ -187,7 +219,7 @@ export class StreamTable {
    * second undoes it: the source, its streams and its books go back to that datagram's session, which is then
    * processed as if the bogus session had never been seen; the first is dropped.
    */
-  private duringPending(src: SourceState, st: StreamState | undefined, r: PacketReader): StreamState | undefined {
+  private duringPending(src: SourceState, st: StreamState | undefined, r: PacketReader, recvTimeUs: number): StreamState | undefined {
     const sessionId = r.sessionId;
     const sessionStartUs = r.sessionStartUs;
     if (sessionId === src.id && sessionStartUs === src.startUs) {
@@ -221,10 +253,34 @@ export class StreamTable {
       s.nextSeq = s.prevNextSeq;
       s.altNext = s.prevAltNext;
       s.altCount = 0;
+      s.lineFrom = s.prevLineFrom;
       this.emitSession("reverted", s, bogusId);
     }
     this.instrumentBooks.revertSource(r.sourceId, sessionStartUs, sessionId);
-    return this.streamOf(r); // src is no longer pending: no deeper recursion
+    return this.streamOf(r, recvTimeUs); // src is no longer pending: no deeper recursion
+  }
+
+  /**
+   * Cold: a datagram of a stream whose session is older than its source's newest (confirmed) one. Right after a
+   * restart these are the dead process's late datagrams (their messages are dropped per book, §6.4); still coming
+   * SHARED_SOURCE_AFTER_MS later, they are another live process with the same source id, whose books are then
+   * never usable here: named once per stream and session, as an 'error' event.
+   */
+  private olderThanSource(st: StreamState, src: SourceState, recvTimeUs: number): void {
+    if (st.sharedReported) return;
+    const afterMs = Math.max(SHARED_SOURCE_AFTER_MS, 3 * st.heartbeatIntervalMs);
+    const elapsedMs = (recvTimeUs - src.adoptedAtUs) / 1000;
+    if (elapsedMs < afterMs) return;
+    st.sharedReported = true;
+    this.counters.sharedSourceIds++;
+    this.listeners.reportError(
+      new Error(
+        `two publishers share source id ${st.sourceId}: channel ${st.channelId} still sends session ${st.sessionId} ` +
+          `${Math.round(elapsedMs)} ms after channel ${src.adoptedOnChannel} brought the newer session ${src.id} of that source; ` +
+          `its books are dropped as an older session's. Give every publisher process its own publish.source_id`,
+      ),
+      `channel ${st.channelId} source ${st.sourceId}`,
+    );
   }
 
   /**
@@ -237,13 +293,15 @@ export class StreamTable {
   sequence(st: StreamState, seqNum: number, msgCount: number): number {
     const next = st.nextSeq;
     if (seqNum === next) {
-      st.altNext = -1; // the line after the jump goes on: it was real
+      if (st.altNext >= 0) this.lineContinued(st);
       st.nextSeq = seqNum + msgCount;
       return 0;
     }
     if (seqNum > next) {
       this.gap(st, seqNum);
-      if (st.altNext < 0) {
+      // A new stream's or session's line with one datagram and no evidence against it is as good as any: the
+      // line to go back to is the one it started (a second jump keeps the older line: the real one is the earliest).
+      if (st.altNext < 0 || (st.altNext === 0 && st.altCount === 0)) {
         st.altNext = next;
         st.altCount = 0;
       }
@@ -251,12 +309,16 @@ export class StreamTable {
       return 0;
     }
     const alt = st.altNext;
-    if (alt >= 0 && seqNum >= alt && (seqNum - alt <= SEQ_REVERT_WINDOW || (alt === 0 && st.altCount === 0))) {
+    if (alt >= 0 && seqNum >= alt && (alt === 0 && st.altCount === 0 ? seqNum + msgCount <= st.lineFrom : seqNum - alt <= SEQ_REVERT_WINDOW)) {
       st.altNext = seqNum + msgCount;
       if (++st.altCount >= SEQ_REVERT_DATAGRAMS) {
         this.counters.seqJumpsReverted++;
         st.altNext = -1;
         st.nextSeq = seqNum + msgCount;
+        // The first datagram of this line was dropped as late, and what the bogus line brought is not the
+        // publisher's: the stream's books are invalid until their next snapshot (a jump already did this at its
+        // gap; the first datagram of a new stream or session had no gap to do it).
+        this.instrumentBooks.invalidateStream(st.key);
         return 0;
       }
       this.counters.lateDatagrams++;
@@ -269,6 +331,15 @@ export class StreamTable {
     this.counters.duplicates++; // partial overlap: only the unseen tail
     st.nextSeq = seqNum + msgCount;
     return next - seqNum;
+  }
+
+  // Cold: a datagram continued the line while an unproven one was pending (after a jump, or a new stream or session).
+  private lineContinued(st: StreamState): void {
+    if (st.altCount < 0) {
+      st.altCount = 0; // the first datagram of a new stream or session: its line is still unproven
+      return;
+    }
+    st.altNext = -1; // the line after the jump goes on: it was real
   }
 
   private gap(st: StreamState, got: number): void {

@@ -202,6 +202,11 @@ export interface SubscriberCounters {
   superseded: number;
   /** Newer sessions undone: datagrams of the session they replaced kept coming before theirs did (a bogus header). */
   sessionsReverted: number;
+  /**
+   * Streams still sending an older session of their source long after a newer one took over (SHARED_SOURCE_AFTER_MS):
+   * two live publisher processes with one source id, which a subscriber cannot tell apart. Reported as an 'error'.
+   */
+  sharedSourceIds: number;
   /** Messages with a template id this subscriber does not know (skipped). */
   unknownTemplates: number;
   /** Book events whose instrSeq was already applied (the same event on another channel, or a repeat). */

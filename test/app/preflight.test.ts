@@ -15,8 +15,10 @@ import { StreamWatcher } from "../../src/net/stream-watcher.ts";
 import {
   MAGIC,
   PKT_CHANNEL_ID_OFFSET,
+  PKT_CHECKSUM_OFFSET,
   PKT_FLAG_END_OF_SESSION,
   PKT_FLAGS_OFFSET,
+  PKT_LENGTH_OFFSET,
   PKT_MAGIC_OFFSET,
   PKT_SESSION_ID_OFFSET,
   PKT_SOURCE_ID_OFFSET,
@@ -24,6 +26,7 @@ import {
   WIRE_VERSION,
 } from "../../src/wire/layout.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
+import { datagramChecksum } from "../wire/helpers.ts";
 import { waitFor } from "../e2e/harness.ts";
 
 const GROUP = `239.255.47.${1 + (process.pid % 250)}`;
@@ -47,6 +50,12 @@ function header(o: { magic?: number; version?: number; channelId?: number; sourc
   dv.setUint16(PKT_CHANNEL_ID_OFFSET, o.channelId ?? 3, true);
   dv.setUint32(PKT_SESSION_ID_OFFSET, o.sessionId ?? 1, true);
   dv.setUint16(PKT_SOURCE_ID_OFFSET, o.sourceId ?? 0, true);
+  const version = o.version ?? 1;
+  if ((version === 2 || version === WIRE_VERSION) && b.length >= 48) {
+    // Sealed as a publisher seals it: the watcher checks a v2/v3 datagram's length and checksum before it counts.
+    dv.setUint16(PKT_LENGTH_OFFSET, b.length, true);
+    dv.setUint32(PKT_CHECKSUM_OFFSET, datagramChecksum(b, b.length), true);
+  }
   return b;
 }
 

@@ -25,12 +25,14 @@ import {
   MAGIC,
   PKT_CHANNEL_ID_OFFSET,
   PKT_LENGTH_OFFSET,
+  PKT_CHECKSUM_OFFSET,
   PKT_MAGIC_OFFSET,
   PKT_SESSION_ID_OFFSET,
   PKT_SOURCE_ID_OFFSET,
   PKT_VERSION_OFFSET,
 } from "../../src/wire/layout.ts";
 import { rawConfig, tempDir, toToml, uniqueDestination, waitFor, type Markets } from "./harness.ts";
+import { datagramChecksum } from "../wire/helpers.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const MARKETS: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }];
@@ -102,6 +104,8 @@ function foreignDatagram(version: number, channelId: number, sourceId: number, s
   dv.setUint32(PKT_SESSION_ID_OFFSET, sessionId, true);
   dv.setUint16(PKT_LENGTH_OFFSET, V2_HEADER_BYTES, true);
   dv.setUint16(PKT_SOURCE_ID_OFFSET, sourceId, true);
+  // Sealed as a publisher seals it: the watcher checks a v2/v3 datagram's checksum before it counts.
+  if (version >= 2) dv.setUint32(PKT_CHECKSUM_OFFSET, datagramChecksum(b, b.length), true);
   return b;
 }
 

@@ -1,0 +1,81 @@
+/**
+ * Review of the receiving side (s-rev8): the publisher's stream watcher (src/net/stream-watcher.ts) with real
+ * sockets on loopback (interface 127.0.0.1, TTL 1, a 239.255.x.x group). It used to take any datagram with our
+ * magic, a known version, our channel and source id but another session as a second publisher, without the
+ * checks a subscriber makes: a damaged datagram made /readyz say "another publisher", and every distinct forged
+ * session was kept (a flood of them grew the publisher's memory for as long as they kept coming).
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { MAX_FOREIGN_SESSIONS, StreamWatcher } from "../../src/net/stream-watcher.ts";
+import { PKT_CHECKSUM_OFFSET, PKT_SESSION_ID_OFFSET } from "../../src/wire/layout.ts";
+import { packBookSnapshot } from "../../src/wire/encoder.ts";
+import { waitFor } from "../e2e/harness.ts";
+import { packer, T0, take } from "../subscriber/feed-harness.ts";
+import { datagramChecksum, makeInstrument, TestBook } from "../wire/helpers.ts";
+
+const GROUP = `239.255.83.${1 + (process.pid % 250)}`;
+const PORT = 20_000 + ((process.pid * 11 + 83) % 30_000);
+const CHANNEL = 3;
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function sender() {
+  const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+  tx.setMulticastInterface("127.0.0.1");
+  tx.setMulticastTTL(1);
+  cleanups.push(() => tx.close());
+  return tx;
+}
+
+async function watcher(port: number): Promise<StreamWatcher> {
+  const w = new StreamWatcher([{ group: GROUP, port, iface: "127.0.0.1", channelId: CHANNEL, key: "publish.destinations[0]" }], [0]);
+  w.addOwnSession(0, 111);
+  await w.start();
+  cleanups.push(() => w.stop());
+  return w;
+}
+
+/** A real datagram of session `sessionId` on our channel and source (packer + encoder, sealed with its CRC). */
+function datagram(sessionId: number): Uint8Array {
+  const p = packer({ channelId: CHANNEL, sourceId: 0, sessionId, sessionStartUs: T0 });
+  const b = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
+  b.load([[943503, 1500]], [[943504, 250]], 1, T0);
+  packBookSnapshot(p, b, 0, false);
+  return take(p)[0]!;
+}
+
+describe("review: the stream watcher", () => {
+  test("a damaged datagram (our own, a bit flipped in its session id) is not another publisher", async () => {
+    const w = await watcher(PORT);
+    const tx = await sender();
+    const d = datagram(111);
+    d[PKT_SESSION_ID_OFFSET] ^= 0x04; // session 111 → 107, the CRC no longer matches
+    tx.send(d, PORT, GROUP);
+    const forged = datagram(222);
+    tx.send(forged, PORT, GROUP); // a real other session: counted
+    await waitFor(() => w.datagrams === 2, "both datagrams received");
+    expect(w.sessions().map((f) => f.sessionId)).toEqual([222]);
+    expect(w.damaged).toBe(1);
+  });
+
+  test("a flood of distinct forged sessions is tracked up to the cap and counted beyond it", async () => {
+    const w = await watcher(PORT + 1);
+    const tx = await sender();
+    const base = datagram(1000);
+    const n = 512; // 8 × the cap
+    for (let i = 0; i < n; i++) {
+      const d = base.slice();
+      new DataView(d.buffer).setUint32(PKT_SESSION_ID_OFFSET, 1000 + i, true);
+      new DataView(d.buffer).setUint32(PKT_CHECKSUM_OFFSET, 0, true);
+      new DataView(d.buffer).setUint32(PKT_CHECKSUM_OFFSET, datagramChecksum(d, d.length), true);
+      tx.send(d, PORT + 1, GROUP);
+      if (i % 64 === 63) await waitFor(() => w.datagrams === i + 1, "the batch received"); // never overrun the socket buffer
+    }
+    await waitFor(() => w.datagrams === n, "every forged datagram received");
+    expect(w.sessions().length).toBe(MAX_FOREIGN_SESSIONS);
+    expect(w.untracked).toBe(n - MAX_FOREIGN_SESSIONS);
+  });
+});

@@ -1,0 +1,110 @@
+/**
+ * Review of the receiving side (s-rev8): small defects at the edges of the subscriber.
+ * - A datagram of a new stream dropped for the stream cap (maxStreams) still moved its source to its (newer)
+ *   session: the real stream's next datagram was then taken as evidence against it and dropped — a loss caused by
+ *   a datagram that was refused. (Through ingest: the test is about bytes.)
+ * - The request socket took any control packet for "the server cannot" and fell back: a request reflected back to
+ *   it (a server or host echoing what it received) cost the retransmission. (Real loopback UDP.)
+ * - maxDatagramBytes and recvBufferBytes were not checked: 0 dropped every datagram as "oversized", NaN accepted
+ *   anything that fit the buffer.
+ */
+import dgram from "node:dgram";
+import { afterEach, describe, expect, it } from "vitest";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { packBookDelta, packBookSnapshot } from "../../src/wire/encoder.ts";
+import { decodeRetxControl, markRetransmit, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
+import { levelsOf, makeInstrument, TestBook, waitFor } from "../wire/helpers.ts";
+import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
+
+const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
+
+function liveBook(): TestBook {
+  const b = new TestBook(inst);
+  b.load([[943503, 1500], [943500, 20]], [[943504, 250], [943510, 1]], 1, T0);
+  return b;
+}
+
+function delta(b: TestBook, q: number): ChangeSet {
+  const cs = new ChangeSet();
+  cs.addBid(943500, q);
+  b.apply(cs, b.venueSeq + 1, T0);
+  return cs;
+}
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+describe("review: the subscriber's edges", () => {
+  it("a datagram refused for the stream cap does not move its source to its session", () => {
+    const sub = newSubscriber({ maxStreams: 1 });
+    const p = packer({ channelId: 1, sourceId: 0, sessionId: 40, sessionStartUs: T0 });
+    const b = liveBook();
+    packBookSnapshot(p, b, 0, false);
+    ingestAll(sub, take(p));
+    packBookDelta(p, b, delta(b, 1));
+    ingestAll(sub, take(p));
+    const other = packer({ channelId: 2, sourceId: 0, sessionId: 41, sessionStartUs: T0 + 60_000_000 });
+    other.appendHeartbeat(0);
+    ingestAll(sub, take(other)); // a stream over the cap: refused
+    expect(sub.counters.streamsOverCap).toBe(1);
+    for (let i = 0; i < 3; i++) {
+      packBookDelta(p, b, delta(b, 2 + i));
+      ingestAll(sub, take(p));
+    }
+    expect(sub.counters.oldSessionDatagrams).toBe(0);
+    expect(sub.counters.gaps).toBe(0);
+    const sb = sub.book(inst.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(b));
+    expect(sb.usable).toBe(true);
+  });
+
+  it("a request reflected back to the request socket is refused, not taken for the server's refusal", async () => {
+    const server = dgram.createSocket({ type: "udp4" });
+    await new Promise<void>((resolve) => server.bind(0, "127.0.0.1", () => resolve()));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: server.address().port, timeoutMs: 10_000 } });
+    await sub.start();
+    cleanups.push(() => sub.stop());
+    const p = packer();
+    const b = liveBook();
+    packBookSnapshot(p, b, 0, false);
+    const ds = [...take(p)];
+    for (let i = 0; i < 4; i++) {
+      packBookDelta(p, b, delta(b, 10 + i));
+      ds.push(...take(p));
+    }
+    const lost = ds[3]!;
+    // The "server": echoes the request first, then answers it with the lost datagram.
+    server.on("message", (msg, rinfo) => {
+      const req = decodeRetxControl(msg);
+      if (typeof req === "string" || req.kind !== RETX_KIND_REQUEST) return;
+      server.send(msg, rinfo.port, rinfo.address);
+      const answer = lost.slice();
+      markRetransmit(answer, answer.length, undefined);
+      server.send(answer, rinfo.port, rinfo.address);
+    });
+    for (const d of ds) if (d !== lost) sub.ingest(d, T0);
+    expect(sub.counters.retransmitRequests).toBe(1);
+    await waitFor(() => sub.retransmitsPending === 0, 5000, "the request answered");
+    expect(sub.counters.retransmitRefused).toBe(0);
+    expect(sub.counters.retransmitRecovered).toBe(1);
+    expect(sub.counters.retransmitRejected).toBe(1); // the echo
+    expect(sub.counters.gaps).toBe(0);
+    const sb = sub.book(inst.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(b));
+    expect(sb.usable).toBe(true);
+  });
+
+  it("a maxDatagramBytes or recvBufferBytes that cannot work is refused, naming the option", () => {
+    for (const v of [0, -1, 47, 65508, Number.NaN, 1400.5]) {
+      expect(() => new FeedSubscriber({ groups: [], maxDatagramBytes: v }), String(v)).toThrow(/maxDatagramBytes must be an integer in 48\.\.65507/);
+    }
+    for (const v of [0, -5, Number.NaN]) {
+      expect(() => new FeedSubscriber({ groups: [], recvBufferBytes: v }), String(v)).toThrow(/recvBufferBytes must be a positive integer/);
+    }
+    expect(() => new FeedSubscriber({ groups: [], maxDatagramBytes: 65507, recvBufferBytes: 1 << 20 })).not.toThrow();
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * Review of the receiving side (s-rev8): the channel sequence of a stream whose line is not established yet. A
+ * subscriber started in the middle of a stream, or a stream's new session, takes the first datagram's seqNum as
+ * the line; one datagram far ahead there (forged, or damaged with a matching CRC) used to freeze the stream for
+ * good: every real datagram after it was a "duplicate" (docs/wire-protocol.md §6.3 promises two datagrams).
+ * Datagrams come from the real packer and encoders (feed-harness.ts) through the datagram entry point (ingest).
+ */
+import { describe, expect, it } from "vitest";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
+import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
+
+const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
+
+function liveBook(): TestBook {
+  const b = new TestBook(inst);
+  b.load([[943503, 1500], [943500, 20]], [[943504, 250], [943510, 1]], 1, T0);
+  return b;
+}
+
+function delta(b: TestBook, bids: [number, number][]): ChangeSet {
+  const cs = new ChangeSet();
+  for (const [p, q] of bids) cs.addBid(p, q);
+  b.apply(cs, b.venueSeq + 1, T0);
+  return cs;
+}
+
+describe("review: the first datagram of a stream or session cannot freeze it", () => {
+  it("a subscriber whose first datagram of a stream is far ahead goes back to the real line after two of its datagrams", () => {
+    const sub = newSubscriber();
+    const p = packer();
+    p.nextSeq = 5000; // the subscriber joins a running stream
+    const b = liveBook();
+    const forger = packer(); // same channel, source and session: only the seqNum is off
+    forger.nextSeq = 5000 + 1_000_000_000;
+    const fake = liveBook();
+    packBookSnapshot(forger, fake, 0, false);
+    ingestAll(sub, take(forger));
+    for (let i = 0; i < 3; i++) {
+      packBookDelta(p, b, delta(b, [[943500, 100 + i]]));
+      ingestAll(sub, take(p));
+    }
+    expect(sub.counters.seqJumpsReverted).toBe(1);
+    expect(sub.streamInfo()[0]!.nextSeq).toBe(p.nextSeq);
+    const sb = sub.book(inst.instrumentId)!;
+    expect(sb.valid).toBe(false); // what the bogus line brought is not trusted
+    packBookSnapshot(p, b, 0, true);
+    ingestAll(sub, take(p));
+    packBookDelta(p, b, delta(b, [[943500, 7]]));
+    ingestAll(sub, take(p));
+    expect(levelsOf(sb)).toEqual(levelsOf(b));
+    expect(sb.instrSeq).toBe(b.instrSeq);
+    expect(sb.usable).toBe(true);
+  });
+
+  it("a restarted publisher's first datagram far ahead (the new session's) is undone by the session's next two", () => {
+    const sub = newSubscriber();
+    const old = packer({ sessionId: 40, sessionStartUs: T0 });
+    packBookSnapshot(old, liveBook(), 0, false);
+    ingestAll(sub, take(old));
+    // The restart: session 41 starts at seqNum 1; a datagram of it claiming seqNum 10^9 arrives first.
+    const p = packer({ sessionId: 41, sessionStartUs: T0 + 60_000_000 });
+    const forger = packer({ sessionId: 41, sessionStartUs: T0 + 60_000_000 });
+    forger.nextSeq = 1_000_000_000;
+    forger.appendHeartbeat(0);
+    ingestAll(sub, take(forger));
+    const b = liveBook();
+    packInstrumentDefinition(p, new EncodedDefinition(inst), false);
+    ingestAll(sub, take(p));
+    packBookSnapshot(p, b, 0, false);
+    ingestAll(sub, take(p));
+    for (let i = 0; i < 2; i++) {
+      packBookDelta(p, b, delta(b, [[943500, 30 + i]]));
+      ingestAll(sub, take(p));
+    }
+    expect(sub.counters.seqJumpsReverted).toBe(1);
+    packBookSnapshot(p, b, 0, true);
+    ingestAll(sub, take(p));
+    const sb = sub.book(inst.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(b));
+    expect(sb.sessionId).toBe(41);
+    expect(sb.usable).toBe(true);
+  });
+
+  it("a copy of a new stream's first datagram is a duplicate, not evidence of another line", () => {
+    const sub = newSubscriber();
+    const p = packer();
+    p.nextSeq = 300;
+    const b = liveBook();
+    packBookSnapshot(p, b, 0, false);
+    const first = take(p);
+    ingestAll(sub, first);
+    ingestAll(sub, first);
+    ingestAll(sub, first);
+    expect(sub.counters.duplicates).toBe(2);
+    expect(sub.counters.lateDatagrams).toBe(0);
+    packBookDelta(p, b, delta(b, [[943500, 1]]));
+    ingestAll(sub, take(p));
+    const sb = sub.book(inst.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(b));
+    expect(sb.usable).toBe(true);
+  });
+
+  it("a real gap right after a stream's first datagram is a plain gap: the line goes on after it", () => {
+    const sub = newSubscriber();
+    const p = packer();
+    p.nextSeq = 300;
+    const b = liveBook();
+    packBookSnapshot(p, b, 0, false);
+    ingestAll(sub, take(p));
+    packBookDelta(p, b, delta(b, [[943500, 1]]));
+    take(p); // lost
+    for (let i = 0; i < 3; i++) {
+      packBookDelta(p, b, delta(b, [[943500, 2 + i]]));
+      ingestAll(sub, take(p));
+    }
+    expect(sub.counters.gaps).toBe(1);
+    expect(sub.counters.seqJumpsReverted).toBe(0);
+    expect(sub.book(inst.instrumentId)!.valid).toBe(false);
+    packBookSnapshot(p, b, 0, true);
+    ingestAll(sub, take(p));
+    expect(sub.book(inst.instrumentId)!.usable).toBe(true);
+    expect(levelsOf(sub.book(inst.instrumentId)!)).toEqual(levelsOf(b));
+  });
+});

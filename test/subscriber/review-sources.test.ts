@@ -1,0 +1,104 @@
+/**
+ * Review of the receiving side (s-rev8): source ids. A subscriber orders sessions per source id (docs/wire-protocol.md
+ * §3.4, §6.2): a newer session of a source supersedes every book of its older ones, whatever channel, so that a
+ * restarted publisher that moved an instrument cannot leave the old book usable. Two live publisher processes with
+ * one source id on different channels (two feeders with the default publish.source_id 0 on their own groups: the
+ * start-up check only guards a process's own streams) therefore made the older process's books never usable again
+ * — superseded, every later message dropped as an older session's — and said nothing. The subscriber cannot tell
+ * which process a book belongs to; it now names the conflict (an 'error' event and `sharedSourceIds`) once an
+ * older session keeps sending SHARED_SOURCE_AFTER_MS after the newer one took over. Datagrams from the real packer
+ * and encoders through ingest, with receive times 100 ms apart.
+ */
+import { describe, expect, it } from "vitest";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import type { ChannelPacker } from "../../src/wire/packer.ts";
+import type { SubscriberErrorEvent } from "../../src/subscriber/index.ts";
+import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { newSubscriber, packer, T0, take } from "./feed-harness.ts";
+
+const A = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
+const B = makeInstrument("okx", "linear", "BTC-USDT-SWAP", 1, 3);
+
+function book(inst: typeof A): TestBook {
+  const b = new TestBook(inst);
+  b.load([[943503, 1500]], [[943504, 250]], 1, T0);
+  return b;
+}
+
+function delta(b: TestBook, q: number): ChangeSet {
+  const cs = new ChangeSet();
+  cs.addBid(943503, q);
+  b.apply(cs, b.venueSeq + 1, T0);
+  return cs;
+}
+
+function start(p: ChannelPacker, b: TestBook): void {
+  packInstrumentDefinition(p, new EncodedDefinition(b.instrument), false);
+  packBookSnapshot(p, b, 0, false);
+}
+
+describe("review: one source id, two live publishers", () => {
+  it("is named once (an error event, sharedSourceIds) when the older session keeps sending a second after the newer one took over", () => {
+    const sub = newSubscriber();
+    const errors: SubscriberErrorEvent[] = [];
+    sub.on("error", (e) => errors.push(e));
+    const p1 = packer({ channelId: 1, sourceId: 0, sessionId: 100, sessionStartUs: T0 }); // the bybit feeder
+    const p2 = packer({ channelId: 2, sourceId: 0, sessionId: 200, sessionStartUs: T0 + 1_000_000 }); // the okx feeder, started later
+    const a = book(A);
+    const b = book(B);
+    start(p1, a);
+    start(p2, b);
+    let nowUs = T0 + 5_000_000;
+    for (const d of take(p1)) sub.ingest(d, nowUs);
+    for (const d of take(p2)) sub.ingest(d, nowUs);
+    for (let i = 0; i < 30; i++) {
+      nowUs += 100_000;
+      packBookDelta(p1, a, delta(a, 10 + i));
+      for (const d of take(p1)) sub.ingest(d, nowUs);
+      packBookDelta(p2, b, delta(b, 10 + i));
+      for (const d of take(p2)) sub.ingest(d, nowUs);
+    }
+    expect(sub.counters.sharedSourceIds).toBe(1);
+    expect(errors.map((e) => e.error.message)).toEqual([expect.stringMatching(/^two publishers share source id 0: channel 1 still sends session 100 .* after channel 2 brought the newer session 200/)]);
+    expect(sub.book(B.instrumentId)!.usable).toBe(true);
+    expect(sub.book(A.instrumentId)!.usable).toBe(false); // what the message says: the subscriber cannot keep both
+  });
+
+  it("a real restart's late datagrams of the dead session are not taken for another publisher", () => {
+    const sub = newSubscriber();
+    const errors: SubscriberErrorEvent[] = [];
+    sub.on("error", (e) => errors.push(e));
+    const o1 = packer({ channelId: 1, sessionId: 100, sessionStartUs: T0 });
+    const o2 = packer({ channelId: 2, sessionId: 100, sessionStartUs: T0 });
+    const a = book(A);
+    const b = book(B);
+    start(o1, a);
+    start(o2, b);
+    let nowUs = T0 + 5_000_000;
+    for (const d of [...take(o1), ...take(o2)]) sub.ingest(d, nowUs);
+    packBookDelta(o2, b, delta(b, 5));
+    packBookDelta(o2, b, delta(b, 6));
+    const late = take(o2); // still in channel 2's socket buffer when the new process's first datagrams arrive
+    const n1 = packer({ channelId: 1, sessionId: 300, sessionStartUs: T0 + 4_000_000 });
+    const n2 = packer({ channelId: 2, sessionId: 300, sessionStartUs: T0 + 4_000_000 });
+    const na = book(A);
+    const nb = book(B);
+    start(n1, na);
+    start(n2, nb);
+    nowUs += 2_000_000;
+    for (const d of take(n1)) sub.ingest(d, nowUs);
+    for (const d of late) sub.ingest(d, nowUs + 3_000);
+    for (const d of take(n2)) sub.ingest(d, nowUs + 4_000);
+    for (let i = 0; i < 30; i++) {
+      nowUs += 100_000;
+      packBookDelta(n1, na, delta(na, 10 + i));
+      packBookDelta(n2, nb, delta(nb, 10 + i));
+      for (const d of [...take(n1), ...take(n2)]) sub.ingest(d, nowUs);
+    }
+    expect(sub.counters.sharedSourceIds).toBe(0);
+    expect(errors).toEqual([]);
+    expect(sub.book(A.instrumentId)!.usable).toBe(true);
+    expect(sub.book(B.instrumentId)!.usable).toBe(true);
+  });
+});
