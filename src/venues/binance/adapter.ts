@@ -86,7 +86,8 @@ export class BinanceAdapter implements VenueAdapter {
     apply: (t, u) => this.apply(t, u),
     breakStream: (t, first, prev, u) => this.onBreak(t, first, prev, u),
     repeat: () => void this.duplicates++,
-    rebuffer: (t, u, first, prev) => this.onDiffWhileSyncing(t, u, first, prev),
+    // Through onDiff: the first held diff handed over may complete the bridge, and the ones after it are live diffs.
+    rebuffer: (t, u, first, prev) => this.onDiff(t.index, u, first, prev),
   });
   /** Set while a refused snapshot's resync is booked: the bridge keeps its buffer. */
   private keepBuffer = false;
