@@ -85,7 +85,8 @@ export class BinanceAdapter implements VenueAdapter {
     apply: (t, u) => this.apply(t, u),
     breakStream: (t, first, prev, u) => this.onBreak(t, first, prev, u),
     repeat: () => void this.duplicates++,
-    rebuffer: (t, u, first, prev) => this.onDiffWhileSyncing(t, u, first, prev),
+    // Through onDiff: the first held diff handed over may complete the bridge, and the ones after it are live diffs.
+    rebuffer: (t, u, first, prev) => this.onDiff(t.index, u, first, prev),
   });
   /** Set while a refused snapshot's resync is booked: the bridge keeps its buffer. */
   private keepBuffer = false;
@@ -335,7 +336,9 @@ export class BinanceAdapter implements VenueAdapter {
     if (!t.fetching && !t.resyncDelayed && !this.replaying) this.snapshotFetch.start(t);
     let ids = this.bufferedIds.get(t);
     if (!ids) this.bufferedIds.set(t, (ids = new Map()));
-    ids.set(update.venueSeq, [first, prev, t.conn.retiringWs === null || this.overlap.fromOld(t)]); // outside an overlap: the (future) old socket
+    // The socket's generation, not "old or not": a bridge can outlive the overlap that buffered it (a go-back and the
+    // next planned reconnect; the old socket closed): what is not the current socket's is never a replacement's join.
+    ids.set(update.venueSeq, [first, prev, t.conn.retiringWs !== null && this.overlap.fromOld(t) ? t.conn.retiringGeneration : t.conn.generation]);
     this.bridge.buffer(t, update, { first, last: update.venueSeq });
   }
 
@@ -381,11 +384,11 @@ export class BinanceAdapter implements VenueAdapter {
     }
     // The later buffered diffs go through the ordinary chain rule, with the U / pu (and socket) they arrived with.
     const ids = this.bufferedIds.get(t)?.get(u.venueSeq);
-    this.overlap.asFrom(ids ? ids[2] : null, () => this.onDiff(t.index, u, ids ? ids[0] : -1, ids ? ids[1] : -2));
+    this.overlap.asFrom(ids ? ids[2] !== t.conn.generation : null, () => this.onDiff(t.index, u, ids ? ids[0] : -1, ids ? ids[1] : -2));
   }
 
-  /** U, pu and "from the old socket" of a bridging topic's buffered diffs by their u (RestBridge keeps the update only). Cold. */
-  private readonly bufferedIds = new Map<BinanceTopic, Map<number, [number, number, boolean]>>();
+  /** U, pu and the delivering socket's generation of a bridging topic's buffered diffs by their u (RestBridge keeps the update only). Cold. */
+  private readonly bufferedIds = new Map<BinanceTopic, Map<number, [number, number, number]>>();
 
   private onBridgeFailed(t: BinanceTopic, why: string, detail: string): void {
     this.bridgesFailed++;

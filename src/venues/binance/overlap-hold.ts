@@ -37,7 +37,10 @@ export interface OverlapHost {
   breakStream(t: BinanceTopic, first: number, prev: number, u: number): void;
   /** A held diff the book had by then (counted as a duplicate). */
   repeat(): void;
-  /** A diff held for a stream being bridged, handed to its bridge (the overlap is over, the replacement carries on). */
+  /**
+   * A diff held for a stream being bridged, handed over as if it had just arrived (the overlap is over, the replacement
+   * carries on): to the bridge, or, once one of them has completed it, to the live book's chain rule.
+   */
   rebuffer(t: BinanceTopic, u: BookUpdate, first: number, prev: number): void;
 }
 

@@ -85,7 +85,11 @@ export class RestBridge {
     );
   }
 
-  /** Buffers a diff of a bridging topic (copied: the caller's update is reused). */
+  /**
+   * Buffers a diff of a bridging topic (copied: the caller's update is reused), in order of its last sequence: one
+   * socket's diffs come in order (appended), but a diff handed over late (Binance: the replacement's, held during a
+   * planned reconnect's overlap while the diffs after them were buffered) takes its place before later ones.
+   */
   buffer(t: TopicState, update: BookUpdate, range: DiffRange): void {
     const b = this.topics.get(t);
     if (!b) return;
@@ -94,7 +98,9 @@ export class RestBridge {
       this.hooks.fail(t, "overflow", `${MAX_BUFFERED_DIFFS} diffs buffered without a usable snapshot`);
       return;
     }
-    b.diffs.push({ update: copyUpdate(update), range });
+    let i = b.diffs.length;
+    while (i > 0 && b.diffs[i - 1]!.range.last > range.last) i--;
+    b.diffs.splice(i, 0, { update: copyUpdate(update), range });
     if (b.snapshot) this.tryBridge(t, b);
   }
 
