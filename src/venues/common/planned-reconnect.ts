@@ -209,9 +209,9 @@ export class PlannedReconnects {
   private retiringGone(conn: VenueConnection): void {
     conn.retiringWs = null;
     conn.retiringGeneration = -1;
-    conn.plannedWhy = conn.plannedNextWhy;
-    conn.plannedNextWhy = "";
     clearOverlap(conn);
+    // Over, as when we close the old socket: the retry steps start over (if the replacement fails now, the ordinary reconnect).
+    planOver(conn);
     this.h.overlapOver?.(conn, "replacement");
   }
 
@@ -384,11 +384,7 @@ export class PlannedReconnects {
     }
     if (this.h.now() - conn.openedMs < this.h.ackTimeoutMs && this.h.awaitingJoin?.(conn)) return;
     this.closeRetiring(conn, "replaced", "replacement");
-    conn.plannedWhy = conn.plannedNextWhy; // a close announced on the replacement meanwhile: replaced in turn
-    conn.plannedNextWhy = "";
-    conn.plannedFailuresInRow = 0;
-    conn.plannedLoggedStepMs = 0;
-    conn.plannedLoggedWhy = "";
+    planOver(conn);
     this.h.log.info(`${this.h.venue}: planned reconnect done; old socket closed`, { conn: conn.id, market: conn.market });
   }
 
@@ -469,6 +465,15 @@ function settled(conn: VenueConnection): boolean {
   if (conn.pending.size > 0) return false;
   for (const t of conn.topics) if (t.sub === SUB_UNSUBSCRIBING) return false;
   return true;
+}
+
+/** A planned reconnect is over (the replacement is the only socket): a close announced on it meanwhile is the next one; the retry steps start over. */
+function planOver(conn: VenueConnection): void {
+  conn.plannedWhy = conn.plannedNextWhy;
+  conn.plannedNextWhy = "";
+  conn.plannedFailuresInRow = 0;
+  conn.plannedLoggedStepMs = 0;
+  conn.plannedLoggedWhy = "";
 }
 
 function clearOverlap(conn: VenueConnection): void {
