@@ -323,8 +323,11 @@ export class PlannedReconnects {
     conn.retiringWs = old;
     conn.retiringGeneration = conn.generation;
     conn.retiringOpenedMs = conn.openedMs;
-    conn.retiringLastPingMs = conn.lastPingMs;
-    conn.retiringPongDeadlineMs = conn.pongDeadlineMs;
+    // A keepalive still waiting for the pacing budget (the outbox holds nothing else once settled) is dropped below,
+    // never sent: its ping time and pong deadline are not the old socket's (it is probed when idle, as any).
+    const unsent = conn.outbox.length > 0;
+    conn.retiringLastPingMs = unsent ? 0 : conn.lastPingMs;
+    conn.retiringPongDeadlineMs = unsent ? 0 : conn.pongDeadlineMs;
     // Frames housekeeping has not looked at yet were all the old socket's.
     conn.retiringLastFrameMs = conn.messages !== conn.messagesSeen ? h.now() : conn.lastFrameMs;
     conn.retiringMessages = 0;
