@@ -338,6 +338,10 @@ export class PlannedReconnects {
     conn.openedMs = h.now();
     conn.lastPingMs = conn.openedMs;
     conn.pongDeadlineMs = 0;
+    // The replacement's own liveness from its open (as a reconnect's): not the old socket's last frame, which may be
+    // nearly the dead-connection time ago (a dying old socket is given up; the fresh replacement is not).
+    conn.lastFrameMs = conn.openedMs;
+    conn.messagesSeen = conn.messages;
     conn.pending.clear(); // empty (settled); keepalives queued for the old socket are not sent on the new one
     h.control.dropQueued(conn);
     const toSubscribe: TopicState[] = [];
