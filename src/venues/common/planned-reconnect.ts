@@ -107,6 +107,9 @@ export class PlannedReconnects {
     // Announced on the replacement during the overlap: that socket is to be replaced in turn (on the old one: stale).
     if (conn.retiringWs && !conn.fromRetiring) conn.plannedNextWhy = why;
     if (!conn.open || !conn.ws || conn.replacing || conn.retiringWs || h.stopping()) return;
+    // A new reason while a failed one waits out its step (the venue announces a close during an age-limit retry's
+    // backoff: "reconnect promptly") is tried now, once; if it fails too the steps go on growing.
+    if (conn.plannedWhy !== "" && why !== conn.plannedWhy) conn.plannedRetryAtMs = 0;
     conn.plannedWhy = why;
     const now = h.now();
     if (now < conn.plannedRetryAtMs || !settled(conn)) return;
