@@ -38,7 +38,7 @@ function testLog(): Logger {
 }
 
 /** Adapter options a test sets on top of TEST_TIMINGS (its own clock, log, deadlines). */
-export type AdapterExtras = Partial<CommonAdapterOptions> & { log?: Logger; now?: () => number; random?: () => number; housekeepingMs?: number; ackTimeoutMs?: number; reconnectBaseMs?: number; reconnectMaxMs?: number };
+export type AdapterExtras = Partial<CommonAdapterOptions> & { log?: Logger; now?: () => number; random?: () => number; housekeepingMs?: number; ackTimeoutMs?: number; reconnectBaseMs?: number; reconnectMaxMs?: number; staleAfterMs?: (depth: number, market: MarketName) => number };
 
 type Expected = { bids: Map<number, number>; asks: Map<number, number>; seq: number };
 

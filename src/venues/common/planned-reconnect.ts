@@ -107,6 +107,9 @@ export class PlannedReconnects {
     // Announced on the replacement during the overlap: that socket is to be replaced in turn (on the old one: stale).
     if (conn.retiringWs && !conn.fromRetiring) conn.plannedNextWhy = why;
     if (!conn.open || !conn.ws || conn.replacing || conn.retiringWs || h.stopping()) return;
+    // A new reason while a failed one waits out its step (the venue announces a close during an age-limit retry's
+    // backoff: "reconnect promptly") is tried now, once; if it fails too the steps go on growing.
+    if (conn.plannedWhy !== "" && why !== conn.plannedWhy) conn.plannedRetryAtMs = 0;
     conn.plannedWhy = why;
     const now = h.now();
     if (now < conn.plannedRetryAtMs || !settled(conn)) return;
@@ -209,9 +212,9 @@ export class PlannedReconnects {
   private retiringGone(conn: VenueConnection): void {
     conn.retiringWs = null;
     conn.retiringGeneration = -1;
-    conn.plannedWhy = conn.plannedNextWhy;
-    conn.plannedNextWhy = "";
     clearOverlap(conn);
+    // Over, as when we close the old socket: the retry steps start over (if the replacement fails now, the ordinary reconnect).
+    planOver(conn);
     this.h.overlapOver?.(conn, "replacement");
   }
 
@@ -323,8 +326,11 @@ export class PlannedReconnects {
     conn.retiringWs = old;
     conn.retiringGeneration = conn.generation;
     conn.retiringOpenedMs = conn.openedMs;
-    conn.retiringLastPingMs = conn.lastPingMs;
-    conn.retiringPongDeadlineMs = conn.pongDeadlineMs;
+    // A keepalive still waiting for the pacing budget (the outbox holds nothing else once settled) is dropped below,
+    // never sent: its ping time and pong deadline are not the old socket's (it is probed when idle, as any).
+    const unsent = conn.outbox.length > 0;
+    conn.retiringLastPingMs = unsent ? 0 : conn.lastPingMs;
+    conn.retiringPongDeadlineMs = unsent ? 0 : conn.pongDeadlineMs;
     // Frames housekeeping has not looked at yet were all the old socket's.
     conn.retiringLastFrameMs = conn.messages !== conn.messagesSeen ? h.now() : conn.lastFrameMs;
     conn.retiringMessages = 0;
@@ -335,6 +341,10 @@ export class PlannedReconnects {
     conn.openedMs = h.now();
     conn.lastPingMs = conn.openedMs;
     conn.pongDeadlineMs = 0;
+    // The replacement's own liveness from its open (as a reconnect's): not the old socket's last frame, which may be
+    // nearly the dead-connection time ago (a dying old socket is given up; the fresh replacement is not).
+    conn.lastFrameMs = conn.openedMs;
+    conn.messagesSeen = conn.messages;
     conn.pending.clear(); // empty (settled); keepalives queued for the old socket are not sent on the new one
     h.control.dropQueued(conn);
     const toSubscribe: TopicState[] = [];
@@ -384,11 +394,7 @@ export class PlannedReconnects {
     }
     if (this.h.now() - conn.openedMs < this.h.ackTimeoutMs && this.h.awaitingJoin?.(conn)) return;
     this.closeRetiring(conn, "replaced", "replacement");
-    conn.plannedWhy = conn.plannedNextWhy; // a close announced on the replacement meanwhile: replaced in turn
-    conn.plannedNextWhy = "";
-    conn.plannedFailuresInRow = 0;
-    conn.plannedLoggedStepMs = 0;
-    conn.plannedLoggedWhy = "";
+    planOver(conn);
     this.h.log.info(`${this.h.venue}: planned reconnect done; old socket closed`, { conn: conn.id, market: conn.market });
   }
 
@@ -469,6 +475,15 @@ function settled(conn: VenueConnection): boolean {
   if (conn.pending.size > 0) return false;
   for (const t of conn.topics) if (t.sub === SUB_UNSUBSCRIBING) return false;
   return true;
+}
+
+/** A planned reconnect is over (the replacement is the only socket): a close announced on it meanwhile is the next one; the retry steps start over. */
+function planOver(conn: VenueConnection): void {
+  conn.plannedWhy = conn.plannedNextWhy;
+  conn.plannedNextWhy = "";
+  conn.plannedFailuresInRow = 0;
+  conn.plannedLoggedStepMs = 0;
+  conn.plannedLoggedWhy = "";
 }
 
 function clearOverlap(conn: VenueConnection): void {
