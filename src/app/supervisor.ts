@@ -65,6 +65,8 @@ export class Supervisor implements StatusSource {
   onWorkerSession: ((sourceId: number, sessionId: number) => void) | undefined;
   private readonly hangAfterMs: number;
   private hangTimer: ReturnType<typeof setInterval> | undefined;
+  /** When checkHangs last ran (ms; 0: not yet): a check far later than its interval means this thread was held up. */
+  private lastHangCheckMs = 0;
 
   constructor(
     private readonly config: FeederConfig,
@@ -86,7 +88,7 @@ export class Supervisor implements StatusSource {
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
-    this.hangTimer = setInterval(() => this.checkHangs(), Math.max(50, Math.floor(this.hangAfterMs / 4)));
+    this.hangTimer = setInterval(() => this.checkHangs(), this.hangCheckMs());
     this.hangTimer.unref?.();
     await Promise.all(starts);
   }
@@ -255,9 +257,14 @@ export class Supervisor implements StatusSource {
   private checkHangs(): void {
     if (this.stopping) return;
     const nowMs = Date.now();
+    // Held up ourselves (process stopped and continued, VM paused, this thread blocked) for half the bound or more:
+    // no ping went out meanwhile, so the workers' silence says nothing; each gets the whole bound from now.
+    const heldUp = this.lastHangCheckMs !== 0 && nowMs - this.lastHangCheckMs > this.hangCheckMs() + this.hangAfterMs / 2;
+    this.lastHangCheckMs = nowMs;
     for (const slot of this.slots) {
       const worker = slot.worker;
       if (worker === undefined || slot.lastHeardMs === 0) continue;
+      if (heldUp) slot.lastHeardMs = Math.max(slot.lastHeardMs, nowMs);
       if (nowMs - slot.lastHeardMs > this.hangAfterMs) {
         this.log.error("worker is not answering; terminating it to restart it", { worker: slot.index, silentMs: nowMs - slot.lastHeardMs });
         slot.ready = false;
@@ -266,6 +273,10 @@ export class Supervisor implements StatusSource {
       }
       worker.postMessage({ type: "ping" } satisfies ToWorker);
     }
+  }
+
+  private hangCheckMs(): number {
+    return Math.max(50, Math.floor(this.hangAfterMs / 4));
   }
 
   private request(slot: Slot, body: WorkerRequest): Promise<unknown> {
