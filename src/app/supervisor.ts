@@ -48,7 +48,7 @@ interface Slot {
   restarts: number;
   consecutiveFailures: number;
   ready: boolean;
-  /** When the worker last sent anything (ms; 0: nothing yet): a worker answers its pings, while starting too. */
+  /** When the worker last sent anything (performance.now() ms; 0: nothing yet): a worker answers its pings, while starting too. */
   lastHeardMs: number;
   lastBooks: BookSummary[];
   pending: Map<number, (result: unknown) => void>;
@@ -200,12 +200,12 @@ export class Supervisor implements StatusSource {
       const worker = new Worker(this.workerUrl);
       slot.worker = worker;
       slot.ready = false;
-      slot.startedAtMs = Date.now();
+      slot.startedAtMs = performance.now();
       slot.lastHeardMs = 0; // nothing heard from this worker yet (its module may still be loading)
       let settled = false;
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const msg = event.data;
-        slot.lastHeardMs = Date.now();
+        slot.lastHeardMs = performance.now();
         if (msg.type === "session") {
           this.onWorkerSession?.(msg.sourceId, msg.sessionId);
         } else if (msg.type === "started") {
@@ -235,7 +235,7 @@ export class Supervisor implements StatusSource {
         slot.pending.clear();
         if (!settled) (settled = true), reject(new Error(`worker ${slot.index} exited during start`));
         if (this.stopping) return;
-        const ranMs = Date.now() - slot.startedAtMs;
+        const ranMs = performance.now() - slot.startedAtMs;
         slot.consecutiveFailures = ranMs >= HEALTHY_RUN_MS ? 1 : slot.consecutiveFailures + 1;
         const delayMs = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** (slot.consecutiveFailures - 1));
         this.log.warn("worker exited; restarting", { worker: slot.index, inMs: delayMs });
@@ -256,7 +256,7 @@ export class Supervisor implements StatusSource {
    */
   private checkHangs(): void {
     if (this.stopping) return;
-    const nowMs = Date.now();
+    const nowMs = performance.now(); // monotonic: a step of the wall clock is no silence (nor hides one)
     // Held up ourselves (process stopped and continued, VM paused, this thread blocked) for half the bound or more:
     // no ping went out meanwhile, so the workers' silence says nothing; each gets the whole bound from now.
     const heldUp = this.lastHangCheckMs !== 0 && nowMs - this.lastHangCheckMs > this.hangCheckMs() + this.hangAfterMs / 2;
