@@ -48,7 +48,7 @@ interface Slot {
   restarts: number;
   consecutiveFailures: number;
   ready: boolean;
-  /** When the worker last sent anything (ms; 0: nothing yet): a worker answers its pings, while starting too. */
+  /** When the worker last sent anything (performance.now() ms; 0: nothing yet): a worker answers its pings, while starting too. */
   lastHeardMs: number;
   lastBooks: BookSummary[];
   pending: Map<number, (result: unknown) => void>;
@@ -65,6 +65,8 @@ export class Supervisor implements StatusSource {
   onWorkerSession: ((sourceId: number, sessionId: number) => void) | undefined;
   private readonly hangAfterMs: number;
   private hangTimer: ReturnType<typeof setInterval> | undefined;
+  /** When checkHangs last ran (ms; 0: not yet): a check far later than its interval means this thread was held up. */
+  private lastHangCheckMs = 0;
 
   constructor(
     private readonly config: FeederConfig,
@@ -86,7 +88,7 @@ export class Supervisor implements StatusSource {
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
-    this.hangTimer = setInterval(() => this.checkHangs(), Math.max(50, Math.floor(this.hangAfterMs / 4)));
+    this.hangTimer = setInterval(() => this.checkHangs(), this.hangCheckMs());
     this.hangTimer.unref?.();
     await Promise.all(starts);
   }
@@ -198,12 +200,12 @@ export class Supervisor implements StatusSource {
       const worker = new Worker(this.workerUrl);
       slot.worker = worker;
       slot.ready = false;
-      slot.startedAtMs = Date.now();
+      slot.startedAtMs = performance.now();
       slot.lastHeardMs = 0; // nothing heard from this worker yet (its module may still be loading)
       let settled = false;
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const msg = event.data;
-        slot.lastHeardMs = Date.now();
+        slot.lastHeardMs = performance.now();
         if (msg.type === "session") {
           this.onWorkerSession?.(msg.sourceId, msg.sessionId);
         } else if (msg.type === "started") {
@@ -233,7 +235,7 @@ export class Supervisor implements StatusSource {
         slot.pending.clear();
         if (!settled) (settled = true), reject(new Error(`worker ${slot.index} exited during start`));
         if (this.stopping) return;
-        const ranMs = Date.now() - slot.startedAtMs;
+        const ranMs = performance.now() - slot.startedAtMs;
         slot.consecutiveFailures = ranMs >= HEALTHY_RUN_MS ? 1 : slot.consecutiveFailures + 1;
         const delayMs = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** (slot.consecutiveFailures - 1));
         this.log.warn("worker exited; restarting", { worker: slot.index, inMs: delayMs });
@@ -254,10 +256,15 @@ export class Supervisor implements StatusSource {
    */
   private checkHangs(): void {
     if (this.stopping) return;
-    const nowMs = Date.now();
+    const nowMs = performance.now(); // monotonic: a step of the wall clock is no silence (nor hides one)
+    // Held up ourselves (process stopped and continued, VM paused, this thread blocked) for half the bound or more:
+    // no ping went out meanwhile, so the workers' silence says nothing; each gets the whole bound from now.
+    const heldUp = this.lastHangCheckMs !== 0 && nowMs - this.lastHangCheckMs > this.hangCheckMs() + this.hangAfterMs / 2;
+    this.lastHangCheckMs = nowMs;
     for (const slot of this.slots) {
       const worker = slot.worker;
       if (worker === undefined || slot.lastHeardMs === 0) continue;
+      if (heldUp) slot.lastHeardMs = Math.max(slot.lastHeardMs, nowMs);
       if (nowMs - slot.lastHeardMs > this.hangAfterMs) {
         this.log.error("worker is not answering; terminating it to restart it", { worker: slot.index, silentMs: nowMs - slot.lastHeardMs });
         slot.ready = false;
@@ -266,6 +273,10 @@ export class Supervisor implements StatusSource {
       }
       worker.postMessage({ type: "ping" } satisfies ToWorker);
     }
+  }
+
+  private hangCheckMs(): number {
+    return Math.max(50, Math.floor(this.hangAfterMs / 4));
   }
 
   private request(slot: Slot, body: WorkerRequest): Promise<unknown> {

@@ -88,6 +88,8 @@ const HEARTBEAT_TICKS_PER_INTERVAL = 4;
 export const SEND_FAILURE_HEARTBEATS = 3;
 
 type SendSocket = Bun.udp.Socket<"uint8array">;
+/** Error codes of a send that found the socket buffer full (resend drops the rest of its batch at once). */
+const BUFFER_FULL = new Set(["EAGAIN", "EWOULDBLOCK", "ENOBUFS"]);
 const EMPTY = new Uint8Array(0);
 
 interface Channel {
@@ -587,7 +589,9 @@ export class FeedPublisher {
    * though nothing is wrong with them: they are sent again from where sendMany stopped, so one receiver that is
    * down costs the destination's other receivers (and the channel's other instruments) nothing. A datagram that
    * fails twice in a row (EMSGSIZE) is counted as refused and skipped. Each round takes or skips at least one
-   * datagram, so a batch of n costs at most 2n calls.
+   * datagram, so a batch of n costs at most 2n calls. A full socket buffer (EAGAIN, ENOBUFS: the interface is
+   * not keeping up) drops the rest of the batch at once: trying again at once cannot help, and 2 failing calls per
+   * datagram would add work exactly when there is too much.
    */
   private resend(ch: Channel, args: readonly (Uint8Array | number | string)[], per: number, result: number, err: Error | undefined): void {
     const total = args.length / per;
@@ -599,6 +603,8 @@ export class FeedPublisher {
         for (let i = done; i < done + result; i++) this.counters.bytes += (args[i * per] as Uint8Array).byteLength;
         done += result;
         failedHere = false;
+      } else if (err !== undefined && BUFFER_FULL.has((err as { code?: string }).code ?? "")) {
+        return this.refused(ch, err.message, total - done);
       } else if (failedHere) {
         this.refused(ch, err?.message ?? "sendMany took no datagram");
         done++;
@@ -623,10 +629,10 @@ export class FeedPublisher {
     }
   }
 
-  /** Cold: one datagram of `ch` the kernel refused: counted overall and per destination, logged (rate-limited) naming it. */
-  private refused(ch: Channel, error: string): void {
-    this.counters.sendErrors++;
-    ch.sendErrors++;
+  /** Cold: datagrams of `ch` the kernel refused (one unless given): counted overall and per destination, logged (rate-limited) naming it. */
+  private refused(ch: Channel, error: string, datagrams = 1): void {
+    this.counters.sendErrors += datagrams;
+    ch.sendErrors += datagrams;
     ch.lastSendErrorMs = Date.now();
     ch.lastSendError = error;
     ch.errorLog.hit(`destination ${ch.dest.name} (${destinationText(ch.dest)}): ${error}`);

@@ -1,0 +1,131 @@
+/**
+ * A/B of the publisher's send path: FeedPublisher as of ac3eaab~1 (before the partial-sendMany resend) against the
+ * current one, in ONE process, alternating rounds, medians. The old file is taken from git at run time and its
+ * relative imports pointed at this checkout's src/ (only feed-publisher.ts and multicast.ts differ).
+ * Cases: multicast, ~5 datagrams per flush (64 deltas) and ~66 per flush (two sendMany calls: 64 + short);
+ * unicast to 2 receivers (both up). Receivers: node:dgram sockets in a child process (8 MiB buffers), loopback,
+ * TTL 1, groups 239.255.46.x. Then heap growth without GC over many flushes (allocation per datagram).
+ *   npx bun bench/experiments/send-ab/send-ab.ts [rounds]
+ */
+import { heapStats } from "bun:jsc";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { ChangeSet } from "../../../src/core/change-set.ts";
+import type { BookView } from "../../../src/core/book-view.ts";
+import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import { instrumentIdOf } from "../../../src/core/instrument-id.ts";
+import { FeedPublisher } from "../../../src/net/feed-publisher.ts";
+import type { DestinationConfig } from "../../../src/config/types.ts";
+
+const ROOT = new URL("../../../", import.meta.url).pathname;
+const OLD_REV = "ac3eaab~1";
+const OLD_DIR = `/tmp/send-ab-old-${process.pid}`;
+mkdirSync(OLD_DIR, { recursive: true });
+for (const f of ["feed-publisher.ts", "multicast.ts"]) {
+  const text = execFileSync("git", ["-C", ROOT, "show", `${OLD_REV}:src/net/${f}`], { encoding: "utf8" })
+    .replaceAll(`from "../`, `from "${ROOT}src/`)
+    .replaceAll(/from "\.\/(?!multicast)/g, `from "${ROOT}src/net/`);
+  writeFileSync(`${OLD_DIR}/${f}`, text);
+}
+const OldPublisher = (await import(`${OLD_DIR}/feed-publisher.ts`)).FeedPublisher as typeof FeedPublisher;
+
+const ROUNDS = Number(process.argv[2] ?? 15);
+const T0 = 1_764_000_000_000_000;
+const instrument: Instrument = { instrumentId: instrumentIdOf("bybit", "linear", "BTCUSDT"), venue: "bybit", market: "linear", symbol: "BTCUSDT", priceExp: 1, qtyExp: 3, tickSize: "0.10", lotSize: "0.001" };
+const view: BookView = {
+  instrument, state: BookState.LIVE, reason: StatusReason.NONE, instrSeq: 1, venueSeq: 1, tsExchangeUs: T0, tsEventUs: T0, tsRecvUs: T0,
+  bidCount: 200, askCount: 200,
+  bidPriceAt: (r: number) => 302_472 - r, bidQtyAt: (r: number) => 1000 + r, askPriceAt: (r: number) => 302_473 + r, askQtyAt: (r: number) => 2000 + r,
+} as unknown as BookView;
+const delta = new ChangeSet();
+for (let i = 0; i < 3; i++) delta.addBid(302_472 - i, 1500 + i);
+for (let i = 0; i < 4; i++) delta.addAsk(302_473 + i, i === 2 ? 0 : 250 + i);
+
+// Receivers: two groups (old/new) and two unicast ports, drained by a child.
+const G_OLD = "239.255.46.1", G_NEW = "239.255.46.2", MPORT = 46001, U1 = 46011, U2 = 46012;
+const receiverCode = `
+const dgram = require("node:dgram"); let n = 0;
+function m(g){ const s = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 << 20 }); s.on("message", () => n++); s.bind({ port: ${MPORT}, address: g }, () => s.addMembership(g, "127.0.0.1")); }
+function u(p){ const s = dgram.createSocket({ type: "udp4", recvBufferSize: 8 << 20 }); s.on("message", () => n++); s.bind({ port: p, address: "127.0.0.1" }); }
+m("${G_OLD}"); m("${G_NEW}"); u(${U1}); u(${U2});
+setTimeout(() => console.log("ready"), 200);
+process.stdin.on("data", () => { console.log(String(n)); process.exit(0); });`;
+const child = Bun.spawn([process.execPath, "-e", receiverCode], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+const reader = child.stdout.getReader();
+async function line(): Promise<string> {
+  let s = "";
+  while (!s.includes("\n")) { const { value, done } = await reader.read(); if (done) break; s += new TextDecoder().decode(value); }
+  return s.trim();
+}
+await line();
+
+const match = { venue: "*", market: "*", symbols: ["*"] };
+function publishCfg(dest: DestinationConfig) {
+  return { publish: { maxDatagramBytes: 1400, heartbeatIntervalMs: 0, snapshotIntervalMs: 0, snapshotDepth: 0, destinations: [dest] } } as never;
+}
+const mc = (group: string, ch: number): DestinationConfig => ({ name: `m${ch}`, group, port: MPORT, iface: "127.0.0.1", ttl: 1, channelId: ch, match });
+const uc = (ch: number, second = U2): DestinationConfig => ({ name: `u${ch}`, port: 0, receivers: [{ host: "127.0.0.1", port: U1 }, { host: "127.0.0.1", port: second }], iface: "127.0.0.1", ttl: 1, channelId: ch, match });
+const DOWN = 46019; // nothing bound: every datagram to it bounces (ICMP port unreachable)
+
+type Pub = InstanceType<typeof FeedPublisher>;
+async function make(Ctor: typeof FeedPublisher, dest: DestinationConfig): Promise<{ pub: Pub; h: number }> {
+  const pub = new Ctor(publishCfg(dest));
+  await pub.start();
+  const h = pub.register(instrument, view);
+  pub.flush();
+  return { pub, h };
+}
+function step(p: { pub: Pub; h: number }, deltas: number): void {
+  for (let i = 0; i < deltas; i++) p.pub.publishDelta(p.h, view, delta);
+  p.pub.flush();
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+async function ab(name: string, oldP: { pub: Pub; h: number }, newP: { pub: Pub; h: number }, deltas: number, iters: number) {
+  const o: number[] = [], n: number[] = [];
+  for (let w = 0; w < 200; w++) { step(oldP, deltas); step(newP, deltas); }
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [p, out] of (r & 1 ? [[newP, n], [oldP, o]] : [[oldP, o], [newP, n]]) as [typeof oldP, number[]][]) {
+      const t = Bun.nanoseconds();
+      for (let i = 0; i < iters; i++) step(p, deltas);
+      out.push((Bun.nanoseconds() - t) / (iters * deltas));
+    }
+    await Bun.sleep(1); // let the receiver drain
+  }
+  const dgOld = oldP.pub.counters.datagrams / oldP.pub.counters.messages, dgNew = newP.pub.counters.datagrams / newP.pub.counters.messages;
+  console.log(`${name.padEnd(44)} old ${median(o).toFixed(1)} ns/msg  new ${median(n).toFixed(1)} ns/msg  new/old ${(median(n) / median(o)).toFixed(3)}  (rounds ${ROUNDS}; datagrams/msg ${dgOld.toFixed(3)} / ${dgNew.toFixed(3)}; sendErrors ${oldP.pub.counters.sendErrors}/${newP.pub.counters.sendErrors})`);
+}
+
+const mOld = await make(OldPublisher, mc(G_OLD, 1)), mNew = await make(FeedPublisher, mc(G_NEW, 2));
+const uOld = await make(OldPublisher, uc(3)), uNew = await make(FeedPublisher, uc(4));
+await ab("multicast, 64 deltas/flush (~5 datagrams)", mOld, mNew, 64, 300);
+await ab("multicast, 900 deltas/flush (~66 datagrams)", mOld, mNew, 900, 25);
+await ab("unicast ×2 receivers, 64 deltas/flush", uOld, uNew, 64, 300);
+// The failure the resend is for: one of the two receivers down. Old: the batch stopped at the first pending error
+// (the good receiver lost most datagrams); new: every datagram to the good one sent, at two sendMany calls each.
+const dOld = await make(OldPublisher, uc(5, DOWN)), dNew = await make(FeedPublisher, uc(6, DOWN));
+await ab("unicast, 2nd receiver down, 64 deltas/flush", dOld, dNew, 64, 100);
+
+// Allocation in steady state: growth of the JS heap's capacity with no GC in between (heapSize does not see garbage
+// on Bun 1.4.5; heapCapacity does: the control below).
+for (const [name, p] of [["multicast new", mNew], ["unicast new", uNew], ["multicast old", mOld], ["unicast, one receiver down, new", dNew]] as const) {
+  Bun.gc(true);
+  const d0 = p.pub.counters.datagrams;
+  const h0 = heapStats().heapCapacity;
+  for (let i = 0; i < 20_000; i++) step(p, 64);
+  const h1 = heapStats().heapCapacity;
+  const dg = p.pub.counters.datagrams - d0;
+  console.log(`heap capacity growth, ${name}: ${h1 - h0} B over ${dg} datagrams (${((h1 - h0) / dg).toFixed(3)} B/datagram)`);
+}
+// Control: the same measurement sees 1 small object kept per flush (the method is sensitive to allocation).
+{
+  Bun.gc(true);
+  let garbage: object | undefined;
+  const h0 = heapStats().heapCapacity;
+  for (let i = 0; i < 20_000; i++) (step(mNew, 64), (garbage = { i, flush: garbage === undefined }));
+  console.log(`heap growth, control (multicast new + one small object of garbage per flush): ${heapStats().heapCapacity - h0} B over 20000 flushes`);
+}
+for (const p of [mOld, mNew, uOld, uNew, dOld, dNew]) await p.pub.stop();
+child.stdin.write("count\n");
+child.stdin.flush();
+console.log(`receiver counted ${await line()} datagrams`);
