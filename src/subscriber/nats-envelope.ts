@@ -181,10 +181,18 @@ export class EnvelopeRepacker {
     this.packer = this.newPacker();
   }
 
+  /** Start (µs) of the repacker's latest session: each new one starts strictly later. */
+  private lastStartUs = 0;
+
+  // Subscribers order sessions by (start, id): a new session started in the same millisecond as the last (a replay
+  // running through restarts in one burst) must not be ordered by its random id alone, or half of them look older.
   private newPacker(): ChannelPacker {
     const sessionId = (Math.floor(Math.random() * 0xfffffffe) + 1) >>> 0;
+    const sessionStartUs = Math.max(Date.now() * 1000, this.lastStartUs + 1);
+    this.lastStartUs = sessionStartUs;
     return new ChannelPacker(this.opts.maxDatagramBytes ?? 1400, this.opts.channelId, this.opts.sourceId, sessionId, {
       heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
+      sessionStartUs,
     });
   }
 
