@@ -93,4 +93,43 @@ describe("rev14: the NATS reader's own sessions", () => {
     expect(levelsOf(sub.book(X.instrumentId)!)).toEqual(levelsOf(thirdX));
     expect(sub.book(X.instrumentId)!.usable).toBe(true);
   });
+
+  it("one datagram of a bogus newer upstream session does not make the reader refuse the real one for good", () => {
+    // A subscriber undoes a newer session that two datagrams of the replaced one contradict (wire-protocol §6.4);
+    // the reader refused every envelope of a session older than the newest one seen, so one forged datagram (or
+    // one damaged with a matching CRC) with a session start in the future froze the source at every NATS reader.
+    const { bridge, published } = recordingBridge();
+    const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+    const sub = newSubscriber();
+    let sendUs = T0;
+    const feed = (p: ChannelPacker) => {
+      for (const d of take(p, (sendUs += 1000))) bridge.onDatagram(d);
+      for (const env of published.splice(0)) rep.add(env, Date.now());
+      ingestAll(sub, drain(rep));
+    };
+    const a = packer({ sessionId: 500, sessionStartUs: T0 });
+    const x = book(943500);
+    packInstrumentDefinition(a, new EncodedDefinition(X), false);
+    packBookSnapshot(a, x, 0, false);
+    feed(a);
+    a.appendHeartbeat(0);
+    feed(a);
+    expect(sub.book(X.instrumentId)!.usable).toBe(true);
+
+    const forger = packer({ sessionId: 1, sessionStartUs: T0 + 3_600_000_000 }); // same source, "newer"
+    packBookSnapshot(forger, book(100), 0, false);
+    feed(forger);
+
+    // The real session goes on: its next refreshes must reach the subscriber.
+    for (let i = 0; i < 3; i++) {
+      x.load([[943600 + i, 10]], [[943700, 20]], 2 + i, T0);
+      packInstrumentDefinition(a, new EncodedDefinition(X), true);
+      packBookSnapshot(a, x, 0, true);
+      feed(a);
+    }
+    const sb = sub.book(X.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(x));
+    expect(sb.usable).toBe(true);
+    expect(rep.counters.sessionsReverted).toBe(1);
+  });
 });
