@@ -8,6 +8,7 @@
  * Every envelope is numbered per upstream (channel, source) stream (nats-envelope.ts ENV_FORWARD_SEQ_OFFSET); a
  * datagram lost before the bridge (a gap in the upstream sequence) skips a number, and a restarted bridge starts
  * from a random one, so the far side knows when it missed something, as a multicast subscriber does from the gap.
+ * A jump ahead that two datagrams of the line before it contradict is undone, as a subscriber does (§6.3).
  * @module
  */
 import dgram from "node:dgram";
@@ -30,6 +31,7 @@ import {
 } from "../wire/layout.ts";
 import { FORWARD_SEQ_MASK, HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
 import { connectNats } from "../subscriber/nats-source.ts";
+import { SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "../subscriber/streams.ts";
 
 export interface JetStreamOptions {
   stream: string;
@@ -58,6 +60,8 @@ export interface ForwardBridgeCounters {
   undefinedInstrument: number;
   /** Gaps in an upstream stream's sequence (datagrams lost before the bridge): each skips a forward number. */
   upstreamGaps: number;
+  /** Jumps ahead undone: two datagrams continued the line from before the jump (one bogus seqNum). */
+  seqJumpsReverted: number;
   rejected: Record<string, number>;
 }
 
@@ -74,12 +78,19 @@ interface Upstream {
   sessionStartUs: number;
   nextSeq: number;
   forward: number;
+  /**
+   * The line before the last jump ahead (−1: none pending) and datagrams seen continuing it: as a subscriber does
+   * (docs/wire-protocol.md §6.3), SEQ_REVERT_DATAGRAMS of them prove the jump bogus (one forged or damaged seqNum)
+   * and the stream goes back to that line, so one datagram cannot end the bridge's loss detection for good.
+   */
+  altNext: number;
+  altCount: number;
 }
 /** Scratch state of streams beyond MAX_NUMBERED_STREAMS: never published as numbered. */
-const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0 };
+const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0 };
 
 export class ForwardBridge {
-  readonly counters: ForwardBridgeCounters = { datagrams: 0, heartbeats: 0, published: 0, undefinedInstrument: 0, upstreamGaps: 0, rejected: {} };
+  readonly counters: ForwardBridgeCounters = { datagrams: 0, heartbeats: 0, published: 0, undefinedInstrument: 0, upstreamGaps: 0, seqJumpsReverted: 0, rejected: {} };
   /** Per upstream stream (channel << 16 | source): its session, the next upstream seqNum expected, the next forward number. */
   private readonly upstream = new Map<number, Upstream>();
   private readonly opts: ForwardBridgeOptions;
@@ -158,10 +169,20 @@ export class ForwardBridge {
       up.sessionId = r.sessionId;
       up.sessionStartUs = r.sessionStartUs;
       up.nextSeq = seqNum;
+      up.altNext = -1;
     } else if (seqNum > up.nextSeq) {
-      // Cold: datagrams of this stream were lost before the bridge. Skipping a number tells the far side.
+      // Cold: datagrams of this stream were lost before the bridge. Skipping a number tells the far side. The line
+      // before the jump is kept (the older one if a jump is pending: the real line is the earliest).
       c.upstreamGaps++;
       up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
+      if (up.altNext < 0) {
+        up.altNext = up.nextSeq;
+        up.altCount = 0;
+      }
+    } else if (seqNum === up.nextSeq) {
+      up.altNext = -1; // the line after the jump goes on: it was real
+    } else if (up.altNext >= 0 && seqNum >= up.altNext && seqNum - up.altNext <= SEQ_REVERT_WINDOW) {
+      this.continuesOldLine(up, seqNum, count);
     }
     if (seqNum + count > up.nextSeq) up.nextSeq = seqNum + count; // a duplicate or late one never moves it back
     const forward = up === UNNUMBERED ? undefined : up.forward;
@@ -187,13 +208,27 @@ export class ForwardBridge {
     }
   }
 
+  // Cold: a datagram continuing the line from before a pending jump (a loss on it is a gap too); the second undoes
+  // the jump, so the losses after it are seen again.
+  private continuesOldLine(up: Upstream, seqNum: number, count: number): void {
+    if (seqNum > up.altNext) {
+      this.counters.upstreamGaps++;
+      up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
+    }
+    up.altNext = seqNum + count;
+    if (++up.altCount < SEQ_REVERT_DATAGRAMS) return;
+    this.counters.seqJumpsReverted++;
+    up.nextSeq = up.altNext;
+    up.altNext = -1;
+  }
+
   // Cold: a stream seen for the first time. Its numbers start at a random point, so a restarted bridge does not
   // continue where the last one stopped (the far side then sees a jump: it missed what went by meanwhile).
   private upstreamOf(key: number): Upstream {
     let up = this.upstream.get(key);
     if (up === undefined) {
       if (this.upstream.size >= MAX_NUMBERED_STREAMS) return UNNUMBERED;
-      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * (FORWARD_SEQ_MASK + 1)) };
+      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * (FORWARD_SEQ_MASK + 1)), altNext: -1, altCount: 0 };
       this.upstream.set(key, up);
     }
     return up;

@@ -113,11 +113,42 @@ interface InstrumentLine {
 /** Why an envelope was refused (counted by the repacker, never thrown). */
 export type EnvelopeRefusal = "short" | "bad_magic" | "unknown_version" | "bad_message" | "old_session";
 
-/** The newest upstream session of one source: ordered by (sessionStartNs, sessionId), unsigned (§3.4). */
-interface UpstreamSession {
+/** An upstream session: ordered by (sessionStartNs, sessionId), unsigned (§3.4). */
+interface SessionKey {
   startHi: number;
   startLo: number;
   id: number;
+}
+
+/**
+ * Upstream datagrams (told apart by their send time) of a newer session before it is confirmed, and of one older
+ * session that undo it: as on multicast (docs/wire-protocol.md §6.4), one bogus header must not take a source over.
+ */
+export const SESSION_CONFIRM_DATAGRAMS = 2;
+
+/**
+ * The newest upstream session of one source. A newer one is adopted at once but stays provisional (`pending`) until
+ * SESSION_CONFIRM_DATAGRAMS of its datagrams came; before that, as many datagrams of one older session (not older
+ * than the last confirmed, `prev`) prove it bogus and the source goes back to that session.
+ */
+interface UpstreamSession extends SessionKey {
+  pending: boolean;
+  prev: SessionKey | undefined;
+  newDatagrams: number;
+  old: SessionKey;
+  oldDatagrams: number;
+  /** Send time (two u32 words) of the last datagram counted, so one datagram's envelopes count once. */
+  lastSendHi: number;
+  lastSendLo: number;
+  /** The same for the older session's datagrams counted against a provisional one. */
+  lastOldSendHi: number;
+  lastOldSendLo: number;
+}
+
+function compareKey(aHi: number, aLo: number, aId: number, b: SessionKey): number {
+  if (aHi !== b.startHi) return aHi > b.startHi ? 1 : -1;
+  if (aLo !== b.startLo) return aLo > b.startLo ? 1 : -1;
+  return aId === b.id ? 0 : aId > b.id ? 1 : -1;
 }
 
 export interface RepackerOptions {
@@ -134,6 +165,12 @@ export interface RepackerCounters {
   refused: Record<EnvelopeRefusal, number>;
   /** New sessions of the repacker, one per upstream session change. */
   sessions: number;
+  /**
+   * Upstream sessions undone: a newer session of a source (one datagram of it, forged or damaged with a matching
+   * CRC) contradicted by two datagrams of the session it replaced before its own second one came. Each starts a new
+   * session of the repacker, so subscribers drop what the bogus one brought.
+   */
+  sessionsReverted: number;
   /**
    * Numbers the bridge skipped (or that never came) in an upstream stream: something of it was lost on the way.
    * Each one is a gap in the repacker's own stream, so subscribers stop trusting its books until their refresh.
@@ -156,6 +193,7 @@ export class EnvelopeRepacker {
     heartbeats: 0,
     refused: { short: 0, bad_magic: 0, unknown_version: 0, bad_message: 0, old_session: 0 },
     sessions: 1,
+    sessionsReverted: 0,
     upstreamGaps: 0,
     unnumbered: 0,
     olderCopies: 0,
@@ -181,10 +219,18 @@ export class EnvelopeRepacker {
     this.packer = this.newPacker();
   }
 
+  /** Start (µs) of the repacker's latest session: each new one starts strictly later. */
+  private lastStartUs = 0;
+
+  // Subscribers order sessions by (start, id): a new session started in the same millisecond as the last (a replay
+  // running through restarts in one burst) must not be ordered by its random id alone, or half of them look older.
   private newPacker(): ChannelPacker {
     const sessionId = (Math.floor(Math.random() * 0xfffffffe) + 1) >>> 0;
+    const sessionStartUs = Math.max(Date.now() * 1000, this.lastStartUs + 1);
+    this.lastStartUs = sessionStartUs;
     return new ChannelPacker(this.opts.maxDatagramBytes ?? 1400, this.opts.channelId, this.opts.sourceId, sessionId, {
       heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
+      sessionStartUs,
     });
   }
 
@@ -206,22 +252,41 @@ export class EnvelopeRepacker {
     const id = dv.getUint32(ENV_SESSION_ID_OFFSET, true);
     const startHi = dv.getUint32(ENV_SESSION_START_NS_OFFSET + 4, true);
     const startLo = dv.getUint32(ENV_SESSION_START_NS_OFFSET, true);
+    const sendHi = dv.getUint32(ENV_SEND_TIME_NS_OFFSET + 4, true);
+    const sendLo = dv.getUint32(ENV_SEND_TIME_NS_OFFSET, true);
     const known = this.upstream.get(source);
     let result: "ok" | "new_session" = "ok";
     if (known === undefined) {
-      this.upstream.set(source, { startHi, startLo, id });
+      // The first session seen may itself be the bogus datagram: provisional, with nothing to go back to.
+      const old = { startHi: 0, startLo: 0, id: 0 };
+      this.upstream.set(source, { startHi, startLo, id, pending: true, prev: undefined, newDatagrams: 1, old, oldDatagrams: 0, lastSendHi: sendHi, lastSendLo: sendLo, lastOldSendHi: -1, lastOldSendLo: 0 });
     } else if (known.id !== id || known.startLo !== startLo || known.startHi !== startHi) {
       // Cold: another session of a known source. An older one is a restarted publisher's late datagram: its
-      // messages must never reach the new session's books; a newer one is the restart.
-      const newer = startHi !== known.startHi ? startHi > known.startHi : startLo !== known.startLo ? startLo > known.startLo : id > known.id;
-      if (!newer) return this.refuse("old_session");
+      // messages must never reach the new session's books (unless it proves the newer session bogus); a newer one
+      // is the restart.
+      if (compareKey(startHi, startLo, id, known) < 0) {
+        if (!this.provesBogus(known, startHi, startLo, id, sendHi, sendLo)) return this.refuse("old_session");
+        this.counters.sessionsReverted++;
+      } else {
+        if (!known.pending) known.prev = { startHi: known.startHi, startLo: known.startLo, id: known.id };
+        known.pending = true;
+        known.newDatagrams = 1;
+        known.oldDatagrams = 0;
+        known.lastOldSendHi = -1;
+      }
       known.startHi = startHi;
       known.startLo = startLo;
       known.id = id;
+      known.lastSendHi = sendHi;
+      known.lastSendLo = sendLo;
       this.pendingOld = this.packer;
       this.packer = this.newPacker();
       this.counters.sessions++;
       result = "new_session";
+    } else if (known.pending && (sendHi !== known.lastSendHi || sendLo !== known.lastSendLo)) {
+      known.lastSendHi = sendHi;
+      known.lastSendLo = sendLo;
+      if (++known.newDatagrams >= SESSION_CONFIRM_DATAGRAMS) known.pending = false;
     }
     this.lastUpstreamMs = nowMs;
     const hb = dv.getUint16(ENV_HEARTBEAT_INTERVAL_MS_OFFSET, true);
@@ -297,6 +362,31 @@ export class EnvelopeRepacker {
     line.streamKey = streamKey;
     line.sessionId = sessionId;
     return false;
+  }
+
+  /**
+   * Cold: an envelope of a session older than its source's newest. While that newest one is provisional, datagrams
+   * of one older session (not older than the last confirmed one) count against it; the second undoes it: the
+   * source goes back to that session (the caller starts a new session of the repacker, so subscribers drop what
+   * the bogus one brought). Otherwise the envelope is a late one of a superseded session.
+   */
+  private provesBogus(known: UpstreamSession, startHi: number, startLo: number, id: number, sendHi: number, sendLo: number): boolean {
+    if (!known.pending) return false;
+    if (known.prev !== undefined && compareKey(startHi, startLo, id, known.prev) < 0) return false;
+    const old = known.old;
+    if (old.startHi !== startHi || old.startLo !== startLo || old.id !== id) {
+      old.startHi = startHi; // evidence must come from one session (another bogus one must not count)
+      old.startLo = startLo;
+      old.id = id;
+      known.oldDatagrams = 0;
+      known.lastOldSendHi = -1;
+    }
+    if (sendHi === known.lastOldSendHi && sendLo === known.lastOldSendLo) return false; // the same datagram's next message
+    known.lastOldSendHi = sendHi;
+    known.lastOldSendLo = sendLo;
+    if (++known.oldDatagrams < SESSION_CONFIRM_DATAGRAMS) return false;
+    known.pending = false;
+    return true;
   }
 
   /** The packer replaced by the last "new_session" (its datagrams are to be sent before the new packer's). */
