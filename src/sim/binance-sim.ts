@@ -6,7 +6,9 @@
  * `U` does not follow the previous `u`), REST `/api/v3|/fapi/v1` `depth` (weights, `X-MBX-USED-WEIGHT-1M`, 429)
  * and `exchangeInfo` (filters, status, rateLimits). Generated books, or a cryptofeed recording replayed. Faults:
  * gap, duplicate, malformed, disconnect, stall, serverShutdown (notice, then close), the 24 h close (maxConnectionAgeMs),
- * and REST ones: refused (429 / 418 with Retry-After, 500) and a stale snapshot that cannot bridge. A test tool: cold.
+ * and REST ones: refused (429 / 418 with Retry-After, 500) and a stale snapshot that cannot bridge. Instrument
+ * changes under a running client: a listing that alone changes (setListing), a tick/step change that re-prices the
+ * book (changeInstrument) and a halt or delisting (setTrading). A test tool: cold.
  * @module
  */
 import type { Server, ServerWebSocket } from "bun";
@@ -14,7 +16,7 @@ import { formatFixed } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
 import { Rng } from "./rng.ts";
 import { loadBinanceRecording, type ReplaySymbol } from "./binance-sim-replay.ts";
-import { defaultSpec, diffLevels, SimBook, type SymbolSpec } from "./sim-book.ts";
+import { defaultSpec, diffLevels, SimBook, stepExponent, type Levels, type SymbolSpec } from "./sim-book.ts";
 
 export type BinanceSimFault = "gap" | "duplicate" | "malformed" | "disconnect" | "stall" | "serverShutdown";
 export const BINANCE_SIM_FAULTS: readonly BinanceSimFault[] = ["gap", "duplicate", "malformed", "disconnect", "stall", "serverShutdown"];
@@ -63,6 +65,8 @@ class SymSim {
   restFaults: BinanceRestFault[] = [];
   staleSnapshot: string | null = null;
   replayCursor = 0;
+  /** Listed as TRADING (setTrading): otherwise exchangeInfo says BREAK, no diffs go out and depth answers -1121. */
+  trading = true;
   constructor(
     readonly market: "spot" | "linear",
     readonly symbol: string,
@@ -92,6 +96,18 @@ export interface BinanceSim {
   setInstrumentsAvailable(ok: boolean): void;
   /** Changes the tick and/or step exchangeInfo lists for a symbol (a venue-side tick/lot change; prices unchanged). */
   setListing(market: MarketName, symbol: string, change: { tickSize?: string; stepSize?: string }): void;
+  /**
+   * A tick and/or step change the book follows: the listing changes and the book is re-expressed in the new units
+   * (re-priced around its fair price where a level does not fit), and that move goes out at once as one diff event
+   * (levels gone with size 0, new and changed ones), its numbers printed at the finer of the old and new decimals so
+   * they read in either. The update ids go on. Throws SimSpecError (nothing changed) for a step the book cannot take.
+   */
+  changeInstrument(market: MarketName, symbol: string, change: { tickSize?: string; stepSize?: string }): void;
+  /**
+   * Halted or delisted (false): exchangeInfo lists the symbol with status BREAK, its stream goes silent and REST
+   * depth answers -1121 Invalid symbol; listed again (true), its diffs go on from the same update ids.
+   */
+  setTrading(market: MarketName, symbol: string, trading: boolean): void;
   /** The true book (decimal strings) and the last update id sent. */
   book(market: MarketName, symbol: string): { bids: Map<string, string>; asks: Map<string, string>; u: number };
   /** With `history`: the book as it was at update id `u` (undefined when the symbol never had that id). */
@@ -115,6 +131,30 @@ class Simulator implements BinanceSim {
     const s = this.syms.get(`${market}:${symbol}`);
     if (!s) throw new Error(`binance sim: ${market}:${symbol} is not simulated`);
     s.spec = { ...s.spec, ...change };
+  }
+  changeInstrument(market: MarketName, symbol: string, change: { tickSize?: string; stepSize?: string }): void {
+    const s = this.syms.get(`${market}:${symbol}`);
+    if (!s?.book) throw new Error(`binance sim: ${market}:${symbol} has no generated book`);
+    const book = s.book;
+    const [oldPriceExp, oldQtyExp] = [book.priceExp, book.qtyExp];
+    const prev = [book.windowLevels(true, Infinity), book.windowLevels(false, Infinity)] as const;
+    const tickSize = change.tickSize ?? book.spec.tickSize;
+    this.rememberNow(s);
+    // Throws SimSpecError before anything changes (sim-book.ts changeSpec).
+    book.changeSpec({ ...book.spec, tickSize, lotSize: change.stepSize ?? book.spec.lotSize, priceDecimals: stepExponent(tickSize, "tickSize") });
+    s.spec = { tickSize, stepSize: change.stepSize ?? s.spec.stepSize };
+    // The move as one diff, every number at the finer of both exponents.
+    const pe = Math.max(oldPriceExp, book.priceExp);
+    const qe = Math.max(oldQtyExp, book.qtyExp);
+    const scaled = (l: Levels, pFrom: number, qFrom: number): Levels => ({ px: l.px.map((p) => p * 10 ** (pe - pFrom)), qty: l.qty.map((q) => q * 10 ** (qe - qFrom)) });
+    const b = diffLevels(scaled(prev[0], oldPriceExp, oldQtyExp), scaled(book.windowLevels(true, Infinity), book.priceExp, book.qtyExp), true);
+    const a = diffLevels(scaled(prev[1], oldPriceExp, oldQtyExp), scaled(book.windowLevels(false, Infinity), book.priceExp, book.qtyExp), false);
+    this.sendDiff(s, this.diffEvent(s, b, a, pe, qe));
+  }
+  setTrading(market: MarketName, symbol: string, trading: boolean): void {
+    const s = this.syms.get(`${market}:${symbol}`);
+    if (!s) throw new Error(`binance sim: ${market}:${symbol} is not simulated`);
+    s.trading = trading;
   }
   readonly stats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, depthRequests: 0, closedForRate: 0 };
   private server: Server<ConnData> | null = null;
@@ -334,6 +374,7 @@ class Simulator implements BinanceSim {
 
   /** One diff event for a symbol: the book changes, the event goes to every subscriber (unless a fault eats it). */
   private emit(s: SymSim): void {
+    if (!s.trading) return; // halted or delisted: its stream is silent
     // A gap: one event is lost (the book moves on, nobody hears of it), the next one goes out.
     const events = s.gapNext ? 2 : 1;
     s.gapNext = false;
@@ -347,6 +388,11 @@ class Simulator implements BinanceSim {
         payload = this.generate(s);
       }
     }
+    this.sendDiff(s, payload);
+  }
+
+  /** A diff event's data to every subscriber of the symbol (a pending malformed fault cuts it short). */
+  private sendDiff(s: SymSim, payload: string): void {
     const frame = (stream: string) => `{"stream":"${stream}","data":${payload}}`;
     const malformed = s.malformNext;
     s.malformNext = false;
@@ -362,17 +408,23 @@ class Simulator implements BinanceSim {
     const book = s.book!;
     const prevB = book.windowLevels(true, Infinity);
     const prevA = book.windowLevels(false, Infinity);
+    this.rememberNow(s);
     book.mutate(1 + this.rng.int(0, 3));
     const b = diffLevels(prevB, book.windowLevels(true, Infinity), true);
     const a = diffLevels(prevA, book.windowLevels(false, Infinity), false);
+    return this.diffEvent(s, b, a, book.priceExp, book.qtyExp);
+  }
+
+  /** The next diff event of `s` (new update ids, history kept) with these changes, numbers printed at these exponents. */
+  private diffEvent(s: SymSim, b: [number, number][], a: [number, number][], priceExp: number, qtyExp: number): string {
     const prev = s.id;
-    if (this.opts.history && !this.history.has(`${s.market}:${s.symbol}:${prev}`)) this.history.set(`${s.market}:${s.symbol}:${prev}`, this.book(s.market, s.symbol));
     // USD-M's U does not follow the previous u (other streams' updates share the id space); spot's does.
     const first = s.market === "spot" ? prev + 1 : prev + this.rng.int(1, 40);
     const last = first + this.rng.int(0, 3);
     s.id = last;
     if (this.opts.history) this.history.set(`${s.market}:${s.symbol}:${last}`, this.book(s.market, s.symbol));
-    const lv = (l: [number, number][]) => l.map(([p, q]) => `["${this.price(s, p)}","${this.qty(s, q)}"]`).join(",");
+    const num = (m: number, exp: number) => (s.market === "spot" ? pad8(formatFixed(m, exp)) : formatFixed(m, exp));
+    const lv = (l: [number, number][]) => l.map(([p, q]) => `["${num(p, priceExp)}","${num(q, qtyExp)}"]`).join(",");
     const E = Date.now();
     return s.market === "spot"
       ? `{"e":"depthUpdate","E":${E},"s":"${s.symbol}","U":${first},"u":${last},"b":[${lv(b)}],"a":[${lv(a)}]}`
@@ -397,6 +449,12 @@ class Simulator implements BinanceSim {
       return new Map(l.px.map((p, i) => [this.price(s, p), this.qty(s, l.qty[i]!)]));
     };
     return { bids: side(true), asks: side(false), u: s.id };
+  }
+
+  /** With `history`: the book now under its update id, unless kept already (before a change moves it). */
+  private rememberNow(s: SymSim): void {
+    const key = `${s.market}:${s.symbol}:${s.id}`;
+    if (this.opts.history && !this.history.has(key)) this.history.set(key, this.book(s.market, s.symbol));
   }
 
   bookAt(market: MarketName, symbol: string, u: number): { bids: Map<string, string>; asks: Map<string, string> } | undefined {
@@ -488,7 +546,7 @@ class Simulator implements BinanceSim {
         .filter((s) => s.market === market)
         .map((s) => ({
           symbol: s.symbol,
-          status: "TRADING",
+          status: s.trading ? "TRADING" : "BREAK",
           filters: [
             { filterType: "PRICE_FILTER", minPrice: s.spec.tickSize, maxPrice: "1000000", tickSize: market === "spot" ? pad8(s.spec.tickSize) : s.spec.tickSize },
             { filterType: "LOT_SIZE", minQty: s.spec.stepSize, maxQty: "9000000", stepSize: market === "spot" ? pad8(s.spec.stepSize) : s.spec.stepSize },
@@ -505,7 +563,7 @@ class Simulator implements BinanceSim {
     if (used + w > limitPerMinute) return json(429, { code: -1003, msg: "Too many requests; current limit of IP is exceeded." }, used, "10");
     used += this.take(now, w);
     const s = this.syms.get(`${market}:${symbol}`);
-    if (!s) return json(400, { code: -1121, msg: "Invalid symbol." }, used);
+    if (!s || !s.trading) return json(400, { code: -1121, msg: "Invalid symbol." }, used);
     const fault = s.restFaults.shift();
     if (fault === "refuse") return json(429, { code: -1003, msg: "Too many requests (simulated)." }, used, "0");
     if (fault === "ban") return json(418, { code: -1003, msg: "Way too many requests; IP banned (simulated)." }, used, "1");
