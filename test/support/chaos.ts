@@ -25,10 +25,10 @@ import { levelsOfView, sameLevels, waitFor, type Levels } from "../e2e/harness.t
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatagramAuth } from "../../src/wire/auth.ts";
-import { ANSWER_FAULTS, openRetransmitProxy } from "./chaos-retransmit.ts";
+import { ANSWER_FAULTS, openRetransmitProxies, openRetransmitProxy } from "./chaos-retransmit.ts";
 import { makeTempDir } from "./temp-dirs.ts";
 import { openNatsPath, type ChaosNatsServer } from "./chaos-nats.ts";
-import { feederPublisher, openRelay, workersPublisher, type ChaosPublisher, type FeederStats } from "./chaos-publishers.ts";
+import { feederPublisher, openRelay, shardedPublisher, workersPublisher, type ChaosPublisher, type FeederStats } from "./chaos-publishers.ts";
 
 /** A venue's book as decimal strings (price → qty), as the simulators give it. */
 export interface SimSides {
@@ -80,6 +80,8 @@ export interface ChaosDestination {
   retransmitListen?: string;
   /** publish.auth_key_file: sign every datagram (HMAC); the subscriber gets the same key. */
   authKeyFile?: string;
+  /** `shard = "k/n"` and publish.source_id of one shard (runs with `shards`). */
+  shard?: { spec: string; sourceId: number };
 }
 
 export interface ChaosOptions {
@@ -90,6 +92,8 @@ export interface ChaosOptions {
   port: number;
   /** Share of operations that are faults (default 0.25). */
   faultRate?: number;
+  /** Relative frequencies by fault name, over the faults' own (e.g. more datagram loss where retransmission is tested). */
+  faultWeights?: Record<string, number>;
   /**
    * The publisher keeps a retransmit ring and the subscriber asks it for lost datagrams (publish.retransmit and the
    * subscriber's `retransmit`), so losses are repaired by retransmission first and by the refresh otherwise.
@@ -108,6 +112,13 @@ export interface ChaosOptions {
    * restarts it while the others keep publishing).
    */
   workers?: number;
+  /**
+   * With `workers`: this many shards (`shard = "k/n"`), each a Supervisor with `workers` workers and its own
+   * publish.source_id range (k × (workers + 1)) and request servers, as feeder processes sharing one group; adds
+   * the fault shardRestart (one shard restarts while the others keep publishing). With retransmission the subscriber
+   * asks every source through one port base, each source's own server answering.
+   */
+  shards?: number;
   /**
    * Retransmission (implies `retransmit`) through a proxy that misbehaves (test/support/chaos-retransmit.ts): the
    * fault retransmitAnswer loses a few datagrams and gives the answer to their request one of ANSWER_FAULTS.
@@ -143,6 +154,8 @@ export interface ChaosResult {
   finalExponents: Map<number, [number, number]>;
   /** Retransmission counters summed over every subscriber of the run (subscriberCounters: the last one only). */
   retransmitTotals: { requests: number; recovered: number; fallbacks: number; rejected: number };
+  /** With workers and retransmission: data datagrams each source's server answered with, by source id. */
+  retransmitAnsweredBySource: Record<number, number>;
 }
 
 /**
@@ -248,7 +261,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   };
   /** A new subscriber joining the feed mid-stream (at the start, and for the subscriberRestart fault). */
   const startSubscriber = async () => {
-    // With workers, source s (worker s − 1) answers on retxPort + s.
+    // With workers, source s answers on port + s (through its proxy).
     const port = retxProxy?.port ?? retxPort;
     const retransmit = port > 0 ? { host: "127.0.0.1", port, timeoutMs: RETX_TIMEOUT_MS, ...(workers > 1 ? { sourceIdBase: 0 } : {}) } : undefined;
     const groups = natsPath ? [] : [{ group: o.group, port: o.port, iface: "127.0.0.1" }];
@@ -277,8 +290,12 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   };
   // The publisher first: with retransmission the subscriber needs the port its request server took.
   const workers = o.workers ?? 1;
+  const shards = o.shards ?? 1;
+  if (shards > 1 && workers <= 1) throw new Error("runChaos: shards need workers (each shard is a Supervisor)");
+  /** Source ids per shard: publish.source_id k × stride, its workers the next `workers` ids. */
+  const stride = workers + 1;
+  const sources = workers > 1 ? Array.from({ length: shards * workers }, (_, j) => Math.floor(j / workers) * stride + (j % workers) + 1) : [];
   const withRetransmit = o.retransmit === true || o.retransmitFaults === true;
-  if (o.retransmitFaults && workers > 1) throw new Error("runChaos: retransmitFaults with workers is not supported (one proxy port per source)");
   let authKeyFile: string | undefined;
   let auth: DatagramAuth | undefined;
   if (o.auth) {
@@ -287,19 +304,33 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     writeFileSync(authKeyFile, Buffer.from(key).toString("hex"));
     auth = new DatagramAuth(key);
   }
-  // Workers: a fixed base port (each worker listens on base + its number); alone: the kernel's pick, kept for restarts.
-  let retxPort = withRetransmit && workers > 1 ? 61_000 + Math.floor(Math.random() * 900) * 4 : 0;
-  const dest = (): ChaosDestination => ({ group: o.group, port: workers > 1 ? o.port + 1 : o.port, ...(withRetransmit ? { retransmitListen: `127.0.0.1:${retxPort}` } : {}), ...(authKeyFile ? { authKeyFile } : {}) });
+  // Workers: fixed base ports (source s's server on base + s, its proxy on proxyBase + s); alone: the kernel's pick, kept for restarts.
+  let retxPort = withRetransmit && workers > 1 ? 61_000 + Math.floor(Math.random() * 450) * 8 : 0;
+  const proxyBase = retxPort + 64 * 8;
+  const dest = (k = 0): ChaosDestination => ({
+    group: o.group,
+    port: workers > 1 ? o.port + 1 : o.port,
+    ...(withRetransmit ? { retransmitListen: `127.0.0.1:${retxPort + k * stride}` } : {}),
+    ...(authKeyFile ? { authKeyFile } : {}),
+    ...(shards > 1 ? { shard: { spec: `${k}/${shards}`, sourceId: k * stride } } : {}),
+  });
   const makePublisher = (): ChaosPublisher => {
     if (workers <= 1) return feederPublisher(venue.makeFeeder(dest(), dropFilter));
     if (!venue.feederConfig) throw new Error("runChaos: workers need venue.feederConfig");
+    if (shards > 1) return shardedPublisher(shards, (k) => venue.feederConfig!(dest(k), workers));
     return workersPublisher(venue.feederConfig(dest(), workers));
   };
   const relay = workers > 1 ? await openRelay(o.group, o.port + 1, (bytes) => dropFilter(0, 0, bytes), resend) : undefined;
   let feeder = makePublisher();
   await feeder.start();
   if (withRetransmit && workers <= 1) retxPort = feeder.feeder!.publisher.retransmitAddress()!.port;
-  const retxProxy = o.retransmitFaults ? await openRetransmitProxy(() => retxPort, RETX_TIMEOUT_MS, auth) : undefined;
+  // With workers every source gets a proxy (passing answers through unless retransmitFaults queues a fault).
+  const retxProxy =
+    withRetransmit && workers > 1
+      ? await openRetransmitProxies(sources, proxyBase, () => retxPort, RETX_TIMEOUT_MS, auth)
+      : o.retransmitFaults
+        ? await openRetransmitProxy(() => retxPort, RETX_TIMEOUT_MS, auth)
+        : undefined;
   if (retxProxy) retxProxy.live = captured;
   const natsPath = o.nats ? await openNatsPath(o.nats, o.group, o.port, o.seed) : undefined;
   await startSubscriber();
@@ -376,7 +407,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   // CHAOS_FAULTS=a,b narrows the schedule to those faults (to isolate a failure).
   const only = process.env.CHAOS_FAULTS?.split(",").map((x) => x.trim());
   if (natsPath) feedFaults.push(...natsPath.faults);
-  if (retxProxy) {
+  if (retxProxy && o.retransmitFaults) {
     // Lose a few datagrams; the answer to the request for them misbehaves.
     feedFaults.push({
       name: "retransmitAnswer",
@@ -389,9 +420,10 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   }
   if (workers > 1) {
     // A worker dies (terminated as by a crash); the supervisor restarts it with backoff, the others keep publishing.
-    feedFaults.push({ name: "workerKill", weight: 1.5, inject: (r) => feeder.supervisor?.kill(r.int(0, workers - 1)) });
+    feedFaults.push({ name: "workerKill", weight: 1.5, inject: (r) => (feeder.shards?.[r.int(0, shards - 1)] ?? feeder.supervisor)?.kill(r.int(0, workers - 1)) });
   }
-  const faults = [...venue.faults, ...feedFaults].filter((f) => !only || only.includes(f.name));
+  if (shards > 1) feedFaults.push({ name: "shardRestart", weight: 0.5, inject: (r) => feeder.restartShard!(r.int(0, shards - 1)) });
+  const faults = [...venue.faults, ...feedFaults].filter((f) => !only || only.includes(f.name)).map((f) => (o.faultWeights?.[f.name] !== undefined ? { ...f, weight: o.faultWeights[f.name] } : f));
   const totalWeight = faults.reduce((n, f) => n + (f.weight ?? 1), 0);
   const pick = (): ChaosFault => {
     let x = rng.next() * totalWeight;
@@ -466,7 +498,8 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     retxProxy?.close();
     sender.close();
   }
-  return { seed: o.seed, schedule, faultsInjected, usableChecks, notUsableSeen, violations, subscriberCounters: sub.counters, feederStats: stats, applyErrors, retransmitAnswers: retxProxy?.applied ?? {}, retransmitTotals, finalExponents };
+  const retransmitAnsweredBySource = retxProxy?.answeredBySource ?? {};
+  return { seed: o.seed, schedule, faultsInjected, usableChecks, notUsableSeen, violations, subscriberCounters: sub.counters, feederStats: stats, applyErrors, retransmitAnswers: retxProxy?.applied ?? {}, retransmitTotals, finalExponents, retransmitAnsweredBySource };
 }
 
 /** One line per run (CHAOS_VERBOSE=1): the faults injected and what the subscriber saw. */
