@@ -16,6 +16,7 @@
 import { describe, expect, test } from "vitest";
 import { inShard, inWorkerShare } from "../../src/app/feeder.ts";
 import { chaosOps, chaosSeeds, describeRun, runChaos } from "../support/chaos.ts";
+import { expectCleanRun } from "../support/chaos-venue.ts";
 import { bybitVenue } from "../support/chaos-bybit.ts";
 import { uniqueDestination, type Markets } from "./harness.ts";
 
@@ -40,13 +41,10 @@ describe("shards × workers with retransmission: randomized fault schedules", ()
   for (const seed of chaosSeeds([1201, 1202])) {
     const retransmitFaults = seed % 2 === 1;
     test(`seed ${seed}${retransmitFaults ? " (answers misbehave)" : ""}: every usable book equals the venue's; all LIVE and equal at the end`, { timeout: 150_000 }, async () => {
-      const dest = uniqueDestination(98);
+      const dest = uniqueDestination(89);
       const r = await runChaos(await bybitVenue(seed, MARKETS), { seed, ops: chaosOps(120), ...dest, workers: 2, shards: 2, retransmit: true, retransmitFaults, faultRate: 0.3, faultWeights: WEIGHTS });
       if (process.env.CHAOS_VERBOSE) console.log(`${describeRun(r)} retransmission ${JSON.stringify(r.retransmitTotals)} answered by source ${JSON.stringify(r.retransmitAnsweredBySource)} answers ${JSON.stringify(r.retransmitAnswers)}`);
-      expect(r.violations, `seed ${seed}: ${r.schedule.join(" ")}`).toEqual([]);
-      expect(r.usableChecks).toBeGreaterThan(100);
-      expect(r.notUsableSeen).toBeGreaterThan(0);
-      expect(r.applyErrors).toBe(0);
+      expectCleanRun(r);
       expect(r.retransmitTotals.recovered, "some losses repaired by retransmission").toBeGreaterThan(0);
     });
   }

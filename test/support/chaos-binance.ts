@@ -6,26 +6,20 @@
  * @module
  */
 import { join } from "node:path";
-import { afterEach } from "vitest";
-import { Feeder } from "../../src/app/feeder.ts";
-import { validateConfig } from "../../src/config/load.ts";
 import type { FeederConfig } from "../../src/config/types.ts";
 import { exponentOf, formatFixed, parseFixed } from "../../src/core/fixed.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
-import { createLogger, silentLogger } from "../../src/core/log.ts";
 import { startBinanceSimulator, type BinanceRestFault, type BinanceSim } from "../../src/sim/binance-sim.ts";
 import type { Rng } from "../../src/sim/rng.ts";
 import { defaultSpec } from "../../src/sim/sim-book.ts";
 import { tempDir } from "../e2e/harness.ts";
 import type { ChaosFault, ChaosTopic, ChaosVenue } from "./chaos.ts";
+import { chaosFeeder, simulatorsOfEachTest } from "./chaos-venue.ts";
 
 export type BinanceChaosMarket = "spot" | "linear";
 export const BINANCE_SYMBOLS = ["BTCUSDT", "ETHUSDT"];
 
-let sims: BinanceSim[] = [];
-afterEach(async () => {
-  for (const s of sims.splice(0)) await s.stop();
-});
+const sims = simulatorsOfEachTest<BinanceSim>();
 
 export interface BinanceChaosOptions {
   /**
@@ -137,7 +131,6 @@ export async function binanceVenue(seed: number, market: BinanceChaosMarket, opt
       },
     ];
   }
-  let config: FeederConfig | undefined;
   const cache = join(tempDir("feeder-chaos-binance-"), "instruments.json");
   return {
     sim,
@@ -147,29 +140,15 @@ export async function binanceVenue(seed: number, market: BinanceChaosMarket, opt
     step: (n) => sim.step(n),
     ready: () => Date.now() >= stalledUntilMs && delisted.size === 0,
     ...(opts.instruments ? { exponentsNow: (id: number) => [exponentOf(steps.get(id)!.tickSize), exponentOf(steps.get(id)!.stepSize)] as [number, number] } : {}),
-    makeFeeder: (dest, dropFilter) => {
-      if (!config) {
-        const raw = {
-          log: { level: "warn", format: "json" },
-          http: { enabled: false },
-          publish: { heartbeat_interval_ms: 200, snapshot_interval_ms: 500, destinations: [{ name: "chaos", ...dest, interface: "127.0.0.1", ttl: 1, channel: 9 }] },
-          venues: { binance: { ws_url: sim.wsUrl, rest_url: sim.restUrl, instrument_cache: cache, [market]: { depth: 1000, symbols } } },
-        };
-        const valid = validateConfig(raw);
-        // instrument_reload_ms below its configurable minimum (1 minute), as a test may.
-        config = opts.instruments ? { ...valid, venues: valid.venues.map((v) => ({ ...v, instrumentReloadMs: opts.instruments!.reloadMs })) } : valid;
-      }
-      return new Feeder({
-        config,
-        // CHAOS_LOG=debug|info|warn: the in-process feeder's log on stderr (to follow one failing seed).
-        log: process.env.CHAOS_LOG ? createLogger({ level: process.env.CHAOS_LOG as "warn", format: "json" }) : silentLogger,
-        dropFilter,
-        adapterOptions: {
-          ...{ pingIntervalMs: 200, pongTimeoutMs: 1000, reconnectBaseMs: 5, reconnectMaxMs: 20, resyncBackoffBaseMs: 20, resyncBackoffMaxMs: 100 },
-          // Reload deadlines checked every 20 ms; a symbol left out (delisted at a restart) is looked for again within 200 ms.
-          ...(opts.instruments ? { instrumentCheckMs: 20, lateRetryBaseMs: 100, lateRetryMaxMs: 400, listingRetryMs: 200, lateCheckMs: 20 } : {}),
-        },
-      });
-    },
+    makeFeeder: chaosFeeder(
+      () => ({ binance: { ws_url: sim.wsUrl, rest_url: sim.restUrl, instrument_cache: cache, [market]: { depth: 1000, symbols } } }),
+      {
+        ...{ pingIntervalMs: 200, pongTimeoutMs: 1000, reconnectBaseMs: 5, reconnectMaxMs: 20, resyncBackoffBaseMs: 20, resyncBackoffMaxMs: 100 },
+        // Reload deadlines checked every 20 ms; a symbol left out (delisted at a restart) is looked for again within 200 ms.
+        ...(opts.instruments ? { instrumentCheckMs: 20, lateRetryBaseMs: 100, lateRetryMaxMs: 400, listingRetryMs: 200, lateCheckMs: 20 } : {}),
+      },
+      // instrument_reload_ms below its configurable minimum (1 minute), as a test may.
+      { ...(opts.instruments ? { patch: (c: FeederConfig) => ({ ...c, venues: c.venues.map((v) => ({ ...v, instrumentReloadMs: opts.instruments!.reloadMs })) }) } : {}) },
+    ),
   };
 }
