@@ -4,7 +4,6 @@
  * through feederConfig, for workers. Used by test/e2e/chaos-bybit.test.ts and chaos-workers.test.ts.
  * @module
  */
-import { afterEach } from "vitest";
 import { Feeder } from "../../src/app/feeder.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { exponentOf, formatFixed, parseFixed } from "../../src/core/fixed.ts";
@@ -16,6 +15,7 @@ import { Rng } from "../../src/sim/rng.ts";
 import { defaultSpec } from "../../src/sim/sim-book.ts";
 import { rawConfig, type Markets } from "../e2e/harness.ts";
 import type { ChaosDestination, ChaosFault, ChaosTopic, ChaosVenue } from "./chaos.ts";
+import { simulatorsOfEachTest } from "./chaos-venue.ts";
 
 export const BYBIT_MARKETS: Markets = [
   { market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] },
@@ -23,10 +23,7 @@ export const BYBIT_MARKETS: Markets = [
 ];
 const STALE_AFTER_MS = 600;
 
-let sims: BybitSim[] = [];
-afterEach(async () => {
-  for (const s of sims.splice(0)) await s.stop();
-});
+const sims = simulatorsOfEachTest<BybitSim>();
 
 export interface BybitChaosOptions {
   /**
