@@ -28,7 +28,7 @@ describe.skipIf(missing !== undefined)(`NATS bridge: randomized fault schedules,
       const nats = await NatsServer.start();
       servers.push(nats);
       const dest = uniqueDestination(95);
-      const r = await runChaos(await bybitVenue(seed), { seed, ops: chaosOps(120), ...dest, nats });
+      const r = await runChaos(await bybitVenue(seed), { seed, ops: chaosOps(120), ...dest, nats, timeBudgetMs: 130_000 });
       if (process.env.CHAOS_VERBOSE) console.log(describeRun(r));
       expectCleanRun(r);
     });

@@ -42,7 +42,7 @@ describe("shards × workers with retransmission: randomized fault schedules", ()
     const retransmitFaults = seed % 2 === 1;
     test(`seed ${seed}${retransmitFaults ? " (answers misbehave)" : ""}: every usable book equals the venue's; all LIVE and equal at the end`, { timeout: 150_000 }, async () => {
       const dest = uniqueDestination(89);
-      const r = await runChaos(await bybitVenue(seed, MARKETS), { seed, ops: chaosOps(120), ...dest, workers: 2, shards: 2, retransmit: true, retransmitFaults, faultRate: 0.3, faultWeights: WEIGHTS });
+      const r = await runChaos(await bybitVenue(seed, MARKETS), { seed, ops: chaosOps(120), ...dest, workers: 2, shards: 2, retransmit: true, retransmitFaults, faultRate: 0.3, faultWeights: WEIGHTS, timeBudgetMs: 130_000 });
       if (process.env.CHAOS_VERBOSE) console.log(`${describeRun(r)} retransmission ${JSON.stringify(r.retransmitTotals)} answered by source ${JSON.stringify(r.retransmitAnsweredBySource)} answers ${JSON.stringify(r.retransmitAnswers)}`);
       expectCleanRun(r);
       expect(r.retransmitTotals.recovered, "some losses repaired by retransmission").toBeGreaterThan(0);

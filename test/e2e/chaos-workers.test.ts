@@ -37,7 +37,7 @@ describe("workers = 2: randomized fault schedules, simulator → workers → mul
     const retransmit = seed % 2 === 1;
     test(`seed ${seed}${retransmit ? " (with retransmission)" : ""}: every usable book equals the venue's; all LIVE and equal at the end`, { timeout: 150_000 }, async () => {
       const dest = uniqueDestination(92);
-      const r = await runChaos(await bybitVenue(seed, MARKETS), { seed, ops: chaosOps(120), ...dest, workers: 2, retransmit });
+      const r = await runChaos(await bybitVenue(seed, MARKETS), { seed, ops: chaosOps(120), ...dest, workers: 2, retransmit, timeBudgetMs: 130_000 });
       if (process.env.CHAOS_VERBOSE) console.log(`${describeRun(r)} retransmit ${r.subscriberCounters.retransmitRecovered}/${r.subscriberCounters.retransmitRequests}`);
       expectCleanRun(r);
     });

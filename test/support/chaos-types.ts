@@ -82,6 +82,12 @@ export interface ChaosOptions {
   /** Longest wait for convergence (default 30 s). */
   settleTimeoutMs?: number;
   /**
+   * The whole run's time (default 100 s: under the tests' 120 s): past it the run stops with its seed, schedule and
+   * both sides' book states, and closes its publisher and subscriber, instead of being cut off by the test's timeout
+   * with nothing said and left running into the next test's destination (a very busy machine).
+   */
+  timeBudgetMs?: number;
+  /**
    * The schedule's end waits (the venue still stepping) until this wall-clock time, e.g. the last announced instrument
    * change's effTime, so the final convergence covers it (with venue.exponentsNow) instead of racing it.
    */

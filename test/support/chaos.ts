@@ -57,6 +57,7 @@ export type { ChaosDestination, ChaosFault, ChaosOptions, ChaosResult, ChaosTopi
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<ChaosResult> {
+  const startedMs = Date.now();
   const rng = new Rng(o.seed);
   const violations: string[] = [];
   const schedule: string[] = [];
@@ -219,9 +220,17 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       return b.venueSeq === now.seq && same(levelsOfView(b), levelsOfSim(now, b.instrument.priceExp, b.instrument.qtyExp));
     });
   let polls = 0;
+  const budgetMs = o.timeBudgetMs ?? 100_000;
+  const endByMs = startedMs + budgetMs;
+  const overBudget = () => {
+    if (Date.now() > endByMs) throw new Error(`seed ${o.seed}: the run took longer than its ${budgetMs / 1000} s budget (at op ${op}): a wait that does not end, or a machine too busy`);
+  };
   const converge = (what: string) =>
-    waitFor(() => (venue.ready?.() ?? true) && (natsPath?.ready() ?? true) && equalNow(), `seed ${o.seed}: every book usable and equal to the venue's (${what})`, o.settleTimeoutMs ?? 30_000, () => {
+    waitFor(() => (venue.ready?.() ?? true) && (natsPath?.ready() ?? true) && equalNow(), `seed ${o.seed}: every book usable and equal to the venue's (${what})`, Math.max(0, Math.min(o.settleTimeoutMs ?? 30_000, endByMs - Date.now())), () => {
       if (++polls % 4 === 0 && (venue.ready?.() ?? true)) venue.step(1); // keep the books moving: a resync may need a message
+    }).catch((err: Error) => {
+      overBudget(); // the budget cut the wait short: say so
+      throw err;
     });
 
   const feedFaults: ChaosFault[] = [
@@ -320,6 +329,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   try {
     await converge("start");
     for (op = 0; op < o.ops; op++) {
+      overBudget();
       if (rng.next() < (o.faultRate ?? (Number(process.env.CHAOS_FAULT_RATE) || 0.25))) {
         const f = pick();
         const target = venue.topics[rng.int(0, venue.topics.length - 1)]!;
@@ -335,6 +345,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     }
     op = o.ops;
     while (o.endNotBeforeMs !== undefined && Date.now() < o.endNotBeforeMs) {
+      overBudget();
       if (venue.ready?.() ?? true) venue.step(1);
       await delay(50);
       checkAll();
