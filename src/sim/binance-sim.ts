@@ -6,99 +6,20 @@
  * `U` does not follow the previous `u`), REST `/api/v3|/fapi/v1` `depth` (weights, `X-MBX-USED-WEIGHT-1M`, 429)
  * and `exchangeInfo` (filters, status, rateLimits). Generated books, or a cryptofeed recording replayed. Faults:
  * gap, duplicate, malformed, disconnect, stall, serverShutdown (notice, then close), the 24 h close (maxConnectionAgeMs),
- * and REST ones: refused (429 / 418 with Retry-After, 500) and a stale snapshot that cannot bridge. A test tool: cold.
+ * and REST ones: refused (429 / 418 with Retry-After, 500) and a stale snapshot that cannot bridge. Instrument
+ * changes under a running client: a listing that alone changes (setListing), a tick/step change that re-prices the
+ * book (changeInstrument) and a halt or delisting (setTrading). A test tool: cold.
  * @module
  */
-import type { Server, ServerWebSocket } from "bun";
+import type { Server } from "bun";
 import { formatFixed } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
 import { Rng } from "./rng.ts";
-import { loadBinanceRecording, type ReplaySymbol } from "./binance-sim-replay.ts";
-import { defaultSpec, diffLevels, SimBook, type SymbolSpec } from "./sim-book.ts";
+import { loadBinanceRecording } from "./binance-sim-replay.ts";
+import { BINANCE_SIM_FAULTS, IN_LIMIT, SymSim, type BinanceRestFault, type BinanceSim, type BinanceSimFault, type BinanceSimOptions, type ConnData, type Ws } from "./binance-sim-types.ts";
+import { defaultSpec, diffLevels, SimBook, stepExponent, type Levels } from "./sim-book.ts";
 
-export type BinanceSimFault = "gap" | "duplicate" | "malformed" | "disconnect" | "stall" | "serverShutdown";
-export const BINANCE_SIM_FAULTS: readonly BinanceSimFault[] = ["gap", "duplicate", "malformed", "disconnect", "stall", "serverShutdown"];
-export type BinanceRestFault = "refuse" | "ban" | "error" | "no_bridge";
-
-export interface BinanceSimOptions {
-  port?: number;
-  markets: { market: "spot" | "linear"; symbols: string[] }[];
-  /** Diff events per second across subscribed symbols (0 = only step()). */
-  messagesPerSecond?: number;
-  seed?: number;
-  specs?: Record<string, Partial<SymbolSpec>>;
-  /** Levels per side of the generated books (default 40: less than any snapshot limit the tests use). */
-  levels?: number;
-  /** Replay a cryptofeed recording (`…/BINANCE.ws.1.0`) on this market instead of generating those symbols. */
-  replay?: { wsFile: string; market: "spot" | "linear" };
-  /** Close every connection this long after it opened (Binance: 24 h). */
-  maxConnectionAgeMs?: number;
-  /** Between the serverShutdown notice and the close (default 1000 ms). */
-  shutdownGraceMs?: number;
-  /** REST weight per minute (default spot 6000, USD-M 2400). */
-  restWeightPerMinute?: number;
-  /** The clock of the REST weight window (default Date.now; a test shares its own with the adapter). */
-  restClock?: () => number;
-  /** Keep every generated book state by update id, for bookAt() (tests that check every published book). */
-  history?: boolean;
-}
-
-interface ConnData {
-  market: "spot" | "linear";
-  streams: Set<string>;
-  inTimes: number[];
-  openedMs: number;
-  timer: ReturnType<typeof setTimeout> | null;
-}
-type Ws = ServerWebSocket<ConnData>;
-
-/** Per-connection incoming messages per second [limits]. */
-const IN_LIMIT: Record<"spot" | "linear", number> = { spot: 5, linear: 10 };
-
-class SymSim {
-  id: number;
-  lastFrame: string | null = null;
-  gapNext = false;
-  malformNext = false;
-  restFaults: BinanceRestFault[] = [];
-  staleSnapshot: string | null = null;
-  replayCursor = 0;
-  constructor(
-    readonly market: "spot" | "linear",
-    readonly symbol: string,
-    readonly book: SimBook | null,
-    readonly replay: ReplaySymbol | null,
-    /** What exchangeInfo lists (setListing changes it; the generated prices keep their own decimals). */
-    public spec: { tickSize: string; stepSize: string },
-    startId: number,
-  ) {
-    this.id = startId;
-  }
-  get stream(): string {
-    return this.symbol.toLowerCase() + "@depth@100ms";
-  }
-}
-
-export interface BinanceSim {
-  /** ws://127.0.0.1:PORT: spot at /stream, USD-M at /public/stream (the adapter's marketWsUrl rule). */
-  readonly wsUrl: string;
-  readonly restUrl: string;
-  step(n?: number): void;
-  inject(fault: BinanceSimFault, target?: { market: MarketName; symbol: string }, opts?: { stallMs?: number }): number;
-  restFault(kind: BinanceRestFault, target: { market: MarketName; symbol: string }): void;
-  /** REST faults set with restFault and not yet served (a depth request of that symbol serves one). */
-  restFaultsPending(): number;
-  /** Makes the instruments REST endpoint answer 503 (false) or normally (true): the venue's instrument REST down. */
-  setInstrumentsAvailable(ok: boolean): void;
-  /** Changes the tick and/or step exchangeInfo lists for a symbol (a venue-side tick/lot change; prices unchanged). */
-  setListing(market: MarketName, symbol: string, change: { tickSize?: string; stepSize?: string }): void;
-  /** The true book (decimal strings) and the last update id sent. */
-  book(market: MarketName, symbol: string): { bids: Map<string, string>; asks: Map<string, string>; u: number };
-  /** With `history`: the book as it was at update id `u` (undefined when the symbol never had that id). */
-  bookAt(market: MarketName, symbol: string, u: number): { bids: Map<string, string>; asks: Map<string, string> } | undefined;
-  readonly stats: { connections: number; connectionsTotal: number; messagesSent: number; subscribes: number; depthRequests: number; closedForRate: number };
-  stop(): Promise<void>;
-}
+export { BINANCE_SIM_FAULTS, type BinanceRestFault, type BinanceSim, type BinanceSimFault, type BinanceSimOptions } from "./binance-sim-types.ts";
 
 export async function startBinanceSimulator(opts: BinanceSimOptions): Promise<BinanceSim> {
   const sim = new Simulator(opts);
@@ -115,6 +36,30 @@ class Simulator implements BinanceSim {
     const s = this.syms.get(`${market}:${symbol}`);
     if (!s) throw new Error(`binance sim: ${market}:${symbol} is not simulated`);
     s.spec = { ...s.spec, ...change };
+  }
+  changeInstrument(market: MarketName, symbol: string, change: { tickSize?: string; stepSize?: string }): void {
+    const s = this.syms.get(`${market}:${symbol}`);
+    if (!s?.book) throw new Error(`binance sim: ${market}:${symbol} has no generated book`);
+    const book = s.book;
+    const [oldPriceExp, oldQtyExp] = [book.priceExp, book.qtyExp];
+    const prev = [book.windowLevels(true, Infinity), book.windowLevels(false, Infinity)] as const;
+    const tickSize = change.tickSize ?? book.spec.tickSize;
+    this.rememberNow(s);
+    // Throws SimSpecError before anything changes (sim-book.ts changeSpec).
+    book.changeSpec({ ...book.spec, tickSize, lotSize: change.stepSize ?? book.spec.lotSize, priceDecimals: stepExponent(tickSize, "tickSize") });
+    s.spec = { tickSize, stepSize: change.stepSize ?? s.spec.stepSize };
+    // The move as one diff, every number at the finer of both exponents.
+    const pe = Math.max(oldPriceExp, book.priceExp);
+    const qe = Math.max(oldQtyExp, book.qtyExp);
+    const scaled = (l: Levels, pFrom: number, qFrom: number): Levels => ({ px: l.px.map((p) => p * 10 ** (pe - pFrom)), qty: l.qty.map((q) => q * 10 ** (qe - qFrom)) });
+    const b = diffLevels(scaled(prev[0], oldPriceExp, oldQtyExp), scaled(book.windowLevels(true, Infinity), book.priceExp, book.qtyExp), true);
+    const a = diffLevels(scaled(prev[1], oldPriceExp, oldQtyExp), scaled(book.windowLevels(false, Infinity), book.priceExp, book.qtyExp), false);
+    this.sendDiff(s, this.diffEvent(s, b, a, pe, qe));
+  }
+  setTrading(market: MarketName, symbol: string, trading: boolean): void {
+    const s = this.syms.get(`${market}:${symbol}`);
+    if (!s) throw new Error(`binance sim: ${market}:${symbol} is not simulated`);
+    s.trading = trading;
   }
   readonly stats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, depthRequests: 0, closedForRate: 0 };
   private server: Server<ConnData> | null = null;
@@ -334,6 +279,7 @@ class Simulator implements BinanceSim {
 
   /** One diff event for a symbol: the book changes, the event goes to every subscriber (unless a fault eats it). */
   private emit(s: SymSim): void {
+    if (!s.trading) return; // halted or delisted: its stream is silent
     // A gap: one event is lost (the book moves on, nobody hears of it), the next one goes out.
     const events = s.gapNext ? 2 : 1;
     s.gapNext = false;
@@ -347,6 +293,11 @@ class Simulator implements BinanceSim {
         payload = this.generate(s);
       }
     }
+    this.sendDiff(s, payload);
+  }
+
+  /** A diff event's data to every subscriber of the symbol (a pending malformed fault cuts it short). */
+  private sendDiff(s: SymSim, payload: string): void {
     const frame = (stream: string) => `{"stream":"${stream}","data":${payload}}`;
     const malformed = s.malformNext;
     s.malformNext = false;
@@ -362,17 +313,23 @@ class Simulator implements BinanceSim {
     const book = s.book!;
     const prevB = book.windowLevels(true, Infinity);
     const prevA = book.windowLevels(false, Infinity);
+    this.rememberNow(s);
     book.mutate(1 + this.rng.int(0, 3));
     const b = diffLevels(prevB, book.windowLevels(true, Infinity), true);
     const a = diffLevels(prevA, book.windowLevels(false, Infinity), false);
+    return this.diffEvent(s, b, a, book.priceExp, book.qtyExp);
+  }
+
+  /** The next diff event of `s` (new update ids, history kept) with these changes, numbers printed at these exponents. */
+  private diffEvent(s: SymSim, b: [number, number][], a: [number, number][], priceExp: number, qtyExp: number): string {
     const prev = s.id;
-    if (this.opts.history && !this.history.has(`${s.market}:${s.symbol}:${prev}`)) this.history.set(`${s.market}:${s.symbol}:${prev}`, this.book(s.market, s.symbol));
     // USD-M's U does not follow the previous u (other streams' updates share the id space); spot's does.
     const first = s.market === "spot" ? prev + 1 : prev + this.rng.int(1, 40);
     const last = first + this.rng.int(0, 3);
     s.id = last;
     if (this.opts.history) this.history.set(`${s.market}:${s.symbol}:${last}`, this.book(s.market, s.symbol));
-    const lv = (l: [number, number][]) => l.map(([p, q]) => `["${this.price(s, p)}","${this.qty(s, q)}"]`).join(",");
+    const num = (m: number, exp: number) => (s.market === "spot" ? pad8(formatFixed(m, exp)) : formatFixed(m, exp));
+    const lv = (l: [number, number][]) => l.map(([p, q]) => `["${num(p, priceExp)}","${num(q, qtyExp)}"]`).join(",");
     const E = Date.now();
     return s.market === "spot"
       ? `{"e":"depthUpdate","E":${E},"s":"${s.symbol}","U":${first},"u":${last},"b":[${lv(b)}],"a":[${lv(a)}]}`
@@ -397,6 +354,12 @@ class Simulator implements BinanceSim {
       return new Map(l.px.map((p, i) => [this.price(s, p), this.qty(s, l.qty[i]!)]));
     };
     return { bids: side(true), asks: side(false), u: s.id };
+  }
+
+  /** With `history`: the book now under its update id, unless kept already (before a change moves it). */
+  private rememberNow(s: SymSim): void {
+    const key = `${s.market}:${s.symbol}:${s.id}`;
+    if (this.opts.history && !this.history.has(key)) this.history.set(key, this.book(s.market, s.symbol));
   }
 
   bookAt(market: MarketName, symbol: string, u: number): { bids: Map<string, string>; asks: Map<string, string> } | undefined {
@@ -488,7 +451,7 @@ class Simulator implements BinanceSim {
         .filter((s) => s.market === market)
         .map((s) => ({
           symbol: s.symbol,
-          status: "TRADING",
+          status: s.trading ? "TRADING" : "BREAK",
           filters: [
             { filterType: "PRICE_FILTER", minPrice: s.spec.tickSize, maxPrice: "1000000", tickSize: market === "spot" ? pad8(s.spec.tickSize) : s.spec.tickSize },
             { filterType: "LOT_SIZE", minQty: s.spec.stepSize, maxQty: "9000000", stepSize: market === "spot" ? pad8(s.spec.stepSize) : s.spec.stepSize },
@@ -505,7 +468,7 @@ class Simulator implements BinanceSim {
     if (used + w > limitPerMinute) return json(429, { code: -1003, msg: "Too many requests; current limit of IP is exceeded." }, used, "10");
     used += this.take(now, w);
     const s = this.syms.get(`${market}:${symbol}`);
-    if (!s) return json(400, { code: -1121, msg: "Invalid symbol." }, used);
+    if (!s || !s.trading) return json(400, { code: -1121, msg: "Invalid symbol." }, used);
     const fault = s.restFaults.shift();
     if (fault === "refuse") return json(429, { code: -1003, msg: "Too many requests (simulated)." }, used, "0");
     if (fault === "ban") return json(418, { code: -1003, msg: "Way too many requests; IP banned (simulated)." }, used, "1");

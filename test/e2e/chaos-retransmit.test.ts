@@ -12,6 +12,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { chaosOps, chaosSeeds, describeRun, runChaos } from "../support/chaos.ts";
+import { expectCleanRun } from "../support/chaos-venue.ts";
 import { bybitVenue } from "../support/chaos-bybit.ts";
 import { uniqueDestination } from "./harness.ts";
 
@@ -22,10 +23,7 @@ describe("retransmission: randomized fault schedules with a misbehaving retransm
       const dest = uniqueDestination(94);
       const r = await runChaos(await bybitVenue(seed), { seed, ops: chaosOps(150), ...dest, retransmitFaults: true, auth });
       if (process.env.CHAOS_VERBOSE) console.log(`${describeRun(r)} answers ${JSON.stringify(r.retransmitAnswers)} retransmission ${JSON.stringify(r.retransmitTotals)}`);
-      expect(r.violations, `seed ${seed}: ${r.schedule.join(" ")}`).toEqual([]);
-      expect(r.usableChecks).toBeGreaterThan(100);
-      expect(r.notUsableSeen).toBeGreaterThan(0);
-      expect(r.applyErrors).toBe(0);
+      expectCleanRun(r);
       expect(r.retransmitTotals.recovered, "some losses repaired by retransmission").toBeGreaterThan(0);
       expect(Object.keys(r.retransmitAnswers).length, "some answers mangled").toBeGreaterThan(0);
     });

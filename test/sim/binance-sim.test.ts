@@ -1,5 +1,6 @@
 /** The Binance simulator speaks the protocol (raw WebSocket and fetch clients on 127.0.0.1). */
 import { afterEach, describe, expect, test } from "vitest";
+import { parseFixed } from "../../src/core/fixed.ts";
 import { startBinanceSimulator, type BinanceSim } from "../../src/sim/binance-sim.ts";
 
 const sims: BinanceSim[] = [];
@@ -130,5 +131,74 @@ describe("Binance simulator protocol", () => {
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toContain("type:");
     expect((await fetch(`${s.restUrl}/sim/step?n=2`, { method: "POST" })).status).toBe(200);
+  });
+});
+
+describe("Binance simulator instrument changes", () => {
+  type Diff = { U: number; u: number; b: [string, string][]; a: [string, string][] };
+  /** A side as mantissas at (priceExp, qtyExp), price → size; throws when a number does not fit them. */
+  const mantissas = (side: Iterable<[string, string]>, pe: number, qe: number) => new Map([...side].map(([p, q]) => [parseFixed(p, pe), parseFixed(q, qe)]));
+  const applyDiff = (book: Map<number, number>, levels: [string, string][], pe: number, qe: number) => {
+    for (const [p, q] of levels) {
+      const m = parseFixed(q, qe);
+      if (m === 0) book.delete(parseFixed(p, pe));
+      else book.set(parseFixed(p, pe), m);
+    }
+  };
+
+  for (const market of ["spot", "linear"] as const) {
+    test(`${market}: a coarser tick and a finer step re-price the book; the move is one diff that turns the old book into the new one`, async () => {
+      const s = await sim({ history: true });
+      const c = await client(`${s.wsUrl}${market === "spot" ? "/stream" : "/public/stream"}`);
+      c.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["btcusdt@depth@100ms"], id: 1 }));
+      await c.until(() => c.got.some((m) => m.includes("depthUpdate"))); // the diff that follows a subscription
+      const diffs = () => c.got.filter((m) => m.includes("depthUpdate")).map((m) => (JSON.parse(m) as { data: Diff }).data);
+      const before = s.book(market, "BTCUSDT");
+      // Tick 0.1 → 1 (exponent 1 → 0) and step 0.000001/0.001 → ten times finer: the old book read at the finest units.
+      const step = market === "spot" ? "0.0000001" : "0.0001";
+      const [pe, qe] = [1, market === "spot" ? 7 : 4];
+      const bids = mantissas(before.bids, pe, qe);
+      const asks = mantissas(before.asks, pe, qe);
+      const seen = diffs().length;
+      s.changeInstrument(market, "BTCUSDT", { tickSize: "1", stepSize: step });
+      await c.until(() => diffs().length === seen + 1);
+      const move = diffs().at(-1)!;
+      applyDiff(bids, move.b, pe, qe);
+      applyDiff(asks, move.a, pe, qe);
+      const after = s.book(market, "BTCUSDT");
+      expect(move.u).toBe(after.u);
+      // Every price now fits the coarser tick; the diff took the old book to exactly the new one.
+      for (const side of [after.bids, after.asks]) expect(() => mantissas(side, 0, qe)).not.toThrow();
+      expect(mantissas(after.bids, pe, qe)).toEqual(bids);
+      expect(mantissas(after.asks, pe, qe)).toEqual(asks);
+      expect(s.bookAt(market, "BTCUSDT", before.u)).toMatchObject({ bids: before.bids, asks: before.asks });
+      const info = (await (await fetch(`${s.restUrl}${market === "spot" ? "/api/v3" : "/fapi/v1"}/exchangeInfo`)).json()) as { symbols: { filters: { filterType: string; tickSize?: string; stepSize?: string }[] }[] };
+      const filters = info.symbols[0]!.filters;
+      expect(parseFixed(filters.find((f) => f.filterType === "PRICE_FILTER")!.tickSize!, 0)).toBe(1);
+      expect(parseFixed(filters.find((f) => f.filterType === "LOT_SIZE")!.stepSize!, qe)).toBe(1);
+      // A step the book cannot take changes nothing.
+      expect(() => s.changeInstrument(market, "BTCUSDT", { tickSize: "1000000" })).toThrow(/tickSize/);
+      expect(s.book(market, "BTCUSDT")).toEqual(after);
+    });
+  }
+
+  test("setTrading(false): exchangeInfo says BREAK, the stream is silent, depth answers -1121; listed again, the ids go on", async () => {
+    const s = await sim();
+    const c = await client(`${s.wsUrl}/stream`);
+    c.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["btcusdt@depth@100ms"], id: 1 }));
+    await c.until(() => c.got.some((m) => m.includes("depthUpdate")));
+    const u = s.book("spot", "BTCUSDT").u;
+    s.setTrading("spot", "BTCUSDT", false);
+    const count = () => c.got.filter((m) => m.includes("depthUpdate")).length;
+    const n = count();
+    s.step(3);
+    const info = (await (await fetch(`${s.restUrl}/api/v3/exchangeInfo`)).json()) as { symbols: { status: string }[] };
+    expect(info.symbols[0]!.status).toBe("BREAK");
+    expect(((await (await fetch(`${s.restUrl}/api/v3/depth?symbol=BTCUSDT&limit=100`)).json()) as { code: number }).code).toBe(-1121);
+    expect([count(), s.book("spot", "BTCUSDT").u]).toEqual([n, u]);
+    s.setTrading("spot", "BTCUSDT", true);
+    s.step(1);
+    await c.until(() => count() === n + 1);
+    expect((JSON.parse(c.got.filter((m) => m.includes("depthUpdate")).at(-1)!) as { data: Diff }).data.U).toBe(u + 1);
   });
 });

@@ -4,7 +4,6 @@
  * through feederConfig, for workers. Used by test/e2e/chaos-bybit.test.ts and chaos-workers.test.ts.
  * @module
  */
-import { afterEach } from "vitest";
 import { Feeder } from "../../src/app/feeder.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { exponentOf, formatFixed, parseFixed } from "../../src/core/fixed.ts";
@@ -16,6 +15,7 @@ import { Rng } from "../../src/sim/rng.ts";
 import { defaultSpec } from "../../src/sim/sim-book.ts";
 import { rawConfig, type Markets } from "../e2e/harness.ts";
 import type { ChaosDestination, ChaosFault, ChaosTopic, ChaosVenue } from "./chaos.ts";
+import { simulatorsOfEachTest } from "./chaos-venue.ts";
 
 export const BYBIT_MARKETS: Markets = [
   { market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] },
@@ -23,10 +23,7 @@ export const BYBIT_MARKETS: Markets = [
 ];
 const STALE_AFTER_MS = 600;
 
-let sims: BybitSim[] = [];
-afterEach(async () => {
-  for (const s of sims.splice(0)) await s.stop();
-});
+const sims = simulatorsOfEachTest<BybitSim>();
 
 export interface BybitChaosOptions {
   /**
@@ -156,14 +153,26 @@ export async function bybitVenue(seed: number, markets: Markets = BYBIT_MARKETS,
   }
   // With instrument faults their tickChange (both ways) replaces the finer-only one.
   if (opts.instruments) faults.splice(faults.findIndex((f) => f.name === "tickChange"), 1);
-  let raw: Record<string, unknown> | undefined;
-  // One raw config (one instrument cache file) for every restart.
+  const raws = new Map<string, Record<string, unknown>>();
+  // One raw config (one instrument cache file) per shard for every restart.
   const rawFor = (dest: ChaosDestination, workers: number) => {
+    const key = dest.shard?.spec ?? "";
+    let raw = raws.get(key);
     // Workers log through the config: errors only (the faults are expected).
-    raw ??= { ...rawConfig({ sim, markets, group: dest.group, port: dest.port, snapshotIntervalMs: 500, workers }), log: { level: "error", format: "json" } };
+    if (!raw) {
+      raws.set(key, (raw = { ...rawConfig({ sim, markets, group: dest.group, port: dest.port, snapshotIntervalMs: 500, workers }), log: { level: "error", format: "json" } }));
+      // Stale after 1 s (the configurable minimum), as the in-process runs' 600 ms: a topic whose frames are all
+      // ignored (a reset whose snapshot a stall ate) is resynced within the run, not after the 60 s default.
+      const bybit = (raw.venues as Record<string, Record<string, Record<string, unknown>>>).bybit!;
+      for (const m of markets) bybit[m.market]!.stale_after_ms = 1000;
+    }
     const publish = raw.publish as Record<string, unknown>;
     if (dest.retransmitListen) publish.retransmit = { listen: dest.retransmitListen };
     if (dest.authKeyFile) publish.auth_key_file = dest.authKeyFile;
+    if (dest.shard) {
+      raw.shard = dest.shard.spec;
+      publish.source_id = dest.shard.sourceId;
+    }
     return raw;
   };
   return {

@@ -1,6 +1,7 @@
 /**
- * The publishing side of a chaos run (test/support/chaos.ts): one in-process Feeder, or a Supervisor running the
- * pipeline on N Bun Workers. Worker threads take only a config (no drop hook crosses the thread boundary), so their
+ * The publishing side of a chaos run (test/support/chaos.ts): one in-process Feeder, a Supervisor running the
+ * pipeline on N Bun Workers, or several such Supervisors each taking one shard (`shard = "k/n"`, each its own
+ * publish.source_id range) as feeder processes on the hosts of a scale-out would. Worker threads take only a config (no drop hook crosses the thread boundary), so their
  * datagrams go to a port of their own and a relay in the test process applies the run's datagram faults (loss,
  * holding back for reordering, capture for replay and corruption) and forwards the rest to the subscriber's group.
  * @module
@@ -26,9 +27,13 @@ export interface ChaosPublisher {
   books(): Promise<BookSummary[]>;
   /** The publisher's adapter state, for a failure's message. */
   describe(): Promise<string>;
-  /** The in-process Feeder, or the Supervisor when the pipeline runs on workers. */
+  /** The in-process Feeder, or the Supervisor when the pipeline runs on workers (the first shard's when sharded). */
   readonly feeder?: Feeder;
   readonly supervisor?: Supervisor;
+  /** Sharded: each shard's Supervisor now (a shard restart replaces its entry). */
+  readonly shards?: Supervisor[];
+  /** Sharded: stops shard k and starts a fresh one in its place while the others keep publishing. */
+  restartShard?(k: number): Promise<void>;
 }
 
 export function feederPublisher(feeder: Feeder): ChaosPublisher {
@@ -60,6 +65,34 @@ export function workersPublisher(config: FeederConfig): ChaosPublisher {
     stats: () => undefined,
     books: () => supervisor.books(),
     describe: async () => `workers: ${supervisor.workerCount()}, restarts ${supervisor.restarts}`,
+  };
+}
+
+/**
+ * Several shards, each a Supervisor of its own config (`make(k)`: shard k/n, its own source ids and request
+ * servers), started and stopped together; restartShard replaces one.
+ */
+export function shardedPublisher(count: number, make: (k: number) => FeederConfig): ChaosPublisher {
+  const parts = Array.from({ length: count }, (_, k) => workersPublisher(make(k)));
+  const shards = parts.map((p) => p.supervisor!);
+  const all = <T>(f: (p: ChaosPublisher) => Promise<T>) => Promise.all(parts.map(f));
+  return {
+    get supervisor() {
+      return shards[0];
+    },
+    shards,
+    start: () => all((p) => p.start()).then(() => undefined),
+    stop: () => all((p) => p.stop()).then(() => undefined),
+    applyErrors: async () => (await all((p) => p.applyErrors())).reduce((a, b) => a + b, 0),
+    stats: () => undefined,
+    books: async () => (await all((p) => p.books())).flat(),
+    describe: async () => (await all((p) => p.describe())).map((d, k) => `shard ${k}/${count}: ${d}`).join("; "),
+    restartShard: async (k) => {
+      await parts[k]!.stop();
+      parts[k] = workersPublisher(make(k));
+      shards[k] = parts[k].supervisor!;
+      await parts[k].start();
+    },
   };
 }
 

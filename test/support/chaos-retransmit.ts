@@ -9,6 +9,7 @@
  */
 import dgram from "node:dgram";
 import { DatagramAuth } from "../../src/wire/auth.ts";
+import { PKT_SOURCE_ID_OFFSET } from "../../src/wire/layout.ts";
 import { decodeRetxControl, encodeRetxControl, markRetransmit, RETX_KIND_OUT_OF_RANGE, RETX_MAGIC } from "../../src/wire/retransmit.ts";
 import type { Rng } from "../../src/sim/rng.ts";
 
@@ -17,6 +18,8 @@ export type AnswerFault = (typeof ANSWER_FAULTS)[number];
 
 export interface RetransmitProxy {
   readonly port: number;
+  /** Data datagrams the real server answered with (before any fault), by the publisher's source id. */
+  readonly answeredBySource: Record<number, number>;
   /** The answer to the next request gets this fault. */
   faultNext(f: AnswerFault, rng: Rng): void;
   /** Live datagrams the run captured (for staleLive). */
@@ -26,13 +29,18 @@ export interface RetransmitProxy {
   close(): void;
 }
 
+/** Faults waiting for the next request (shared by the proxies of several sources). */
+type FaultQueue = { fault: AnswerFault; rng: Rng }[];
+
 /**
  * `serverPort()`: the real server's port now (it stays the same across publisher restarts). `auth`: the feed's key
- * (to decode requests and sign a genuine refusal); forged answers are signed with another key.
+ * (to decode requests and sign a genuine refusal); forged answers are signed with another key. `listenPort`: the
+ * proxy's own port (default: the kernel's pick); `queue`: the faults' queue, when shared with other proxies.
  */
-export async function openRetransmitProxy(serverPort: () => number, lateMs: number, auth: DatagramAuth | undefined): Promise<RetransmitProxy> {
+export async function openRetransmitProxy(serverPort: () => number, lateMs: number, auth: DatagramAuth | undefined, o: { listenPort?: number; queue?: FaultQueue } = {}): Promise<RetransmitProxy> {
   const socket = dgram.createSocket("udp4");
-  const queue: { fault: AnswerFault; rng: Rng }[] = [];
+  const queue: FaultQueue = o.queue ?? [];
+  const answeredBySource: Record<number, number> = {};
   const answered: Uint8Array[] = []; // earlier retransmissions, for "stale"
   const applied: Record<string, number> = {};
   const wrongKey = new DatagramAuth(new Uint8Array(32).fill(7));
@@ -42,6 +50,7 @@ export async function openRetransmitProxy(serverPort: () => number, lateMs: numb
   const count = (name: string) => (applied[name] = (applied[name] ?? 0) + 1);
   const proxy: RetransmitProxy = {
     port: 0,
+    answeredBySource,
     live: [],
     applied,
     faultNext: (fault, rng) => void queue.push({ fault, rng }),
@@ -79,6 +88,10 @@ export async function openRetransmitProxy(serverPort: () => number, lateMs: numb
     if (isData) {
       if (answered.length >= 32) answered.shift();
       answered.push(bytes);
+      if (bytes.length > PKT_SOURCE_ID_OFFSET + 2) {
+        const source = bytes[PKT_SOURCE_ID_OFFSET]! | (bytes[PKT_SOURCE_ID_OFFSET + 1]! << 8);
+        answeredBySource[source] = (answeredBySource[source] ?? 0) + 1;
+      }
     }
     const c = current;
     const first = c !== undefined && c.datagrams++ === 0;
@@ -127,7 +140,48 @@ export async function openRetransmitProxy(serverPort: () => number, lateMs: numb
       onRequest(msg);
     }
   });
-  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind(o.listenPort ?? 0, "127.0.0.1", () => resolve());
+  });
   (proxy as { port: number }).port = socket.address().port;
   return proxy;
+}
+
+/**
+ * One proxy per source for a publisher on workers (or shards of workers): source s's requests come to
+ * `listenBase + s` (the subscriber's retransmit port with sourceIdBase 0) and go to that source's server on
+ * `serverBase() + s`. One fault queue: a fault goes to whichever source is asked next. Seen as one proxy.
+ */
+export async function openRetransmitProxies(sources: readonly number[], listenBase: number, serverBase: () => number, lateMs: number, auth: DatagramAuth | undefined): Promise<RetransmitProxy> {
+  const queue: FaultQueue = [];
+  const proxies: RetransmitProxy[] = [];
+  try {
+    for (const s of sources) proxies.push(await openRetransmitProxy(() => serverBase() + s, lateMs, auth, { listenPort: listenBase + s, queue }));
+  } catch (err) {
+    for (const p of proxies) p.close();
+    throw err;
+  }
+  const sum = (pick: (p: RetransmitProxy) => Record<number | string, number>) => {
+    const out: Record<string, number> = {};
+    for (const p of proxies) for (const [k, n] of Object.entries(pick(p))) out[k] = (out[k] ?? 0) + n;
+    return out;
+  };
+  return {
+    port: listenBase,
+    faultNext: (fault, rng) => void queue.push({ fault, rng }),
+    get live() {
+      return proxies[0]?.live ?? [];
+    },
+    set live(list: Uint8Array[]) {
+      for (const p of proxies) p.live = list;
+    },
+    get applied() {
+      return sum((p) => p.applied);
+    },
+    get answeredBySource() {
+      return sum((p) => p.answeredBySource);
+    },
+    close: () => proxies.forEach((p) => p.close()),
+  };
 }

@@ -6,144 +6,30 @@
  * subscriber shows as `usable` must equal one the venue had at that venue sequence; at the end every book is usable
  * and equal to the venue's book now. The schedule reproduces from its seed; the timing of the interleaving does not
  * (real sockets). Options put more of the system between venue and subscriber: `workers` (the Supervisor and Bun
- * Workers, chaos-publishers.ts), `retransmitFaults` / `auth` (a misbehaving retransmission server,
+ * Workers, chaos-publishers.ts) and `shards` (several such Supervisors, one shard each, each worker its own
+ * retransmission server), `retransmitFaults` / `auth` (a misbehaving retransmission server,
  * chaos-retransmit.ts), `nats` (the subscriber reads the NATS bridge's JetStream stream, chaos-nats.ts).
  *
  * Environment: CHAOS_SEEDS / CHAOS_RUNS / CHAOS_OPS choose the runs (chaosSeeds, chaosOps); CHAOS_FAULTS=a,b keeps
  * only those faults; CHAOS_FAULT_RATE=0.5 makes half the operations faults (default 0.25); CHAOS_TRACE=1 prints a
- * book's last events with the first violation; CHAOS_VERBOSE=1 (in the tests) prints one line per run.
+ * book's last events with the first violation; CHAOS_VERBOSE=1 (in the tests) prints one line per run. The types
+ * (ChaosVenue, ChaosOptions, ChaosResult…) are in chaos-types.ts; what the venues share, in chaos-venue.ts.
  * @module
  */
-import type { Feeder } from "../../src/app/feeder.ts";
-import type { FeederConfig } from "../../src/config/types.ts";
 import { openMulticastSender } from "../../src/net/multicast.ts";
 import { Rng } from "../../src/sim/rng.ts";
 import { FeedSubscriber, type SubscriberBook } from "../../src/subscriber/index.ts";
 import { BookState } from "../../src/core/types.ts";
 import { parseFixed } from "../../src/core/fixed.ts";
 import { levelsOfView, sameLevels, waitFor, type Levels } from "../e2e/harness.ts";
+import type { ChaosDestination, ChaosFault, ChaosOptions, ChaosResult, ChaosTopic, ChaosVenue, SimSides } from "./chaos-types.ts";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatagramAuth } from "../../src/wire/auth.ts";
-import { ANSWER_FAULTS, openRetransmitProxy } from "./chaos-retransmit.ts";
+import { ANSWER_FAULTS, openRetransmitProxies, openRetransmitProxy } from "./chaos-retransmit.ts";
 import { makeTempDir } from "./temp-dirs.ts";
-import { openNatsPath, type ChaosNatsServer } from "./chaos-nats.ts";
-import { feederPublisher, openRelay, workersPublisher, type ChaosPublisher, type FeederStats } from "./chaos-publishers.ts";
-
-/** A venue's book as decimal strings (price → qty), as the simulators give it. */
-export interface SimSides {
-  bids: Map<string, string>;
-  asks: Map<string, string>;
-}
-
-export interface ChaosTopic {
-  /** The instrument id the feed carries it under. */
-  id: number;
-  label: string;
-  /** Every book the venue had at this venue sequence (several after a reset; empty when it never had it). */
-  booksAt(seq: number): SimSides[];
-  /** The venue's book now and its sequence (what a book in sync holds). */
-  now(): SimSides & { seq: number };
-}
-
-export interface ChaosFault {
-  name: string;
-  /** Relative frequency in the schedule (default 1). */
-  weight?: number;
-  inject(rng: Rng, target: ChaosTopic): void | Promise<void>;
-}
-
-export interface ChaosVenue {
-  topics: ChaosTopic[];
-  /** n normal messages per subscribed book. */
-  step(n: number): void;
-  faults: ChaosFault[];
-  /** A Feeder publishing to the destination (called again for each publisher restart). */
-  makeFeeder(dest: ChaosDestination, dropFilter: (channelId: number, seqNum: number, bytes: Uint8Array) => boolean): Feeder;
-  /** The same publisher as a config (runs with `workers`: the workers get the config alone, no test hooks). */
-  feederConfig?(dest: ChaosDestination, workers: number): FeederConfig;
-  /** False while the venue cannot converge whatever the feeder does (a stalled server). */
-  ready?(): boolean;
-  /** A price or size text of the simulator → mantissa at exp (default parseFixed: plain decimals). */
-  parse?(text: string, exp: number): number;
-  /** The venue's exponents now ([priceExp, qtyExp]); when given, convergence also waits for books in those units. */
-  exponentsNow?(id: number): [number, number];
-}
-
-/**
- * Where the Feeder publishes; with `retransmitListen`, its publish.retransmit.listen ("127.0.0.1:PORT"; with
- * workers, worker i listens on PORT + i + 1).
- */
-export interface ChaosDestination {
-  group: string;
-  port: number;
-  retransmitListen?: string;
-  /** publish.auth_key_file: sign every datagram (HMAC); the subscriber gets the same key. */
-  authKeyFile?: string;
-}
-
-export interface ChaosOptions {
-  seed: number;
-  /** Schedule length (faults + bursts of traffic). */
-  ops: number;
-  group: string;
-  port: number;
-  /** Share of operations that are faults (default 0.25). */
-  faultRate?: number;
-  /**
-   * The publisher keeps a retransmit ring and the subscriber asks it for lost datagrams (publish.retransmit and the
-   * subscriber's `retransmit`), so losses are repaired by retransmission first and by the refresh otherwise.
-   */
-  retransmit?: boolean;
-  /** Longest wait for convergence (default 30 s). */
-  settleTimeoutMs?: number;
-  /**
-   * The schedule's end waits (the venue still stepping) until this wall-clock time, e.g. the last announced instrument
-   * change's effTime, so the final convergence covers it (with venue.exponentsNow) instead of racing it.
-   */
-  endNotBeforeMs?: number;
-  /**
-   * Run the pipeline on this many Bun Workers under a Supervisor (venue.feederConfig), publishing to port + 1
-   * through a relay that applies the datagram faults; adds the fault workerKill (a worker dies, the supervisor
-   * restarts it while the others keep publishing).
-   */
-  workers?: number;
-  /**
-   * Retransmission (implies `retransmit`) through a proxy that misbehaves (test/support/chaos-retransmit.ts): the
-   * fault retransmitAnswer loses a few datagrams and gives the answer to their request one of ANSWER_FAULTS.
-   */
-  retransmitFaults?: boolean;
-  /** Every datagram signed with an HMAC key (publish.auth_key_file; the subscriber's authKeyFile). */
-  auth?: boolean;
-  /**
-   * Check a consumer of the NATS bridge's JetStream stream instead of a multicast subscriber (chaos-nats.ts): a
-   * ForwardBridge republishes the group into this server; faults bridgeRestart and natsRestart.
-   */
-  nats?: ChaosNatsServer;
-}
-
-export interface ChaosResult {
-  seed: number;
-  /** "op:fault:target" for every fault injected, in order. */
-  schedule: string[];
-  faultsInjected: Record<string, number>;
-  /** Usable books compared with the venue's. */
-  usableChecks: number;
-  /** Times a book was seen not LIVE or not usable (the faults had visible effects). */
-  notUsableSeen: number;
-  violations: string[];
-  subscriberCounters: FeedSubscriber["counters"];
-  /** The in-process Feeder's stats (undefined with workers). */
-  feederStats: FeederStats | undefined;
-  /** Exceptions the publisher contained while applying messages (either form). */
-  applyErrors: number;
-  /** retransmitFaults: the answers the proxy mangled, by fault. */
-  retransmitAnswers: Record<string, number>;
-  /** The exponents of every book at the end (instrument id → [priceExp, qtyExp]). */
-  finalExponents: Map<number, [number, number]>;
-  /** Retransmission counters summed over every subscriber of the run (subscriberCounters: the last one only). */
-  retransmitTotals: { requests: number; recovered: number; fallbacks: number; rejected: number };
-}
+import { openNatsPath } from "./chaos-nats.ts";
+import { feederPublisher, openRelay, shardedPublisher, workersPublisher, type ChaosPublisher, type FeederStats } from "./chaos-publishers.ts";
 
 /**
  * The seeds to run: CHAOS_SEEDS="1,2,3" runs exactly those, CHAOS_RUNS=N runs N seeds from the first default;
@@ -166,9 +52,12 @@ export function chaosOps(defaultOps: number): number {
 /** The subscriber's wait for a retransmission before it falls back to the refresh. */
 const RETX_TIMEOUT_MS = 250;
 
+export type { ChaosDestination, ChaosFault, ChaosOptions, ChaosResult, ChaosTopic, ChaosVenue, SimSides };
+
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<ChaosResult> {
+  const startedMs = Date.now();
   const rng = new Rng(o.seed);
   const violations: string[] = [];
   const schedule: string[] = [];
@@ -248,7 +137,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   };
   /** A new subscriber joining the feed mid-stream (at the start, and for the subscriberRestart fault). */
   const startSubscriber = async () => {
-    // With workers, source s (worker s − 1) answers on retxPort + s.
+    // With workers, source s answers on port + s (through its proxy).
     const port = retxProxy?.port ?? retxPort;
     const retransmit = port > 0 ? { host: "127.0.0.1", port, timeoutMs: RETX_TIMEOUT_MS, ...(workers > 1 ? { sourceIdBase: 0 } : {}) } : undefined;
     const groups = natsPath ? [] : [{ group: o.group, port: o.port, iface: "127.0.0.1" }];
@@ -277,8 +166,12 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   };
   // The publisher first: with retransmission the subscriber needs the port its request server took.
   const workers = o.workers ?? 1;
+  const shards = o.shards ?? 1;
+  if (shards > 1 && workers <= 1) throw new Error("runChaos: shards need workers (each shard is a Supervisor)");
+  /** Source ids per shard: publish.source_id k × stride, its workers the next `workers` ids. */
+  const stride = workers + 1;
+  const sources = workers > 1 ? Array.from({ length: shards * workers }, (_, j) => Math.floor(j / workers) * stride + (j % workers) + 1) : [];
   const withRetransmit = o.retransmit === true || o.retransmitFaults === true;
-  if (o.retransmitFaults && workers > 1) throw new Error("runChaos: retransmitFaults with workers is not supported (one proxy port per source)");
   let authKeyFile: string | undefined;
   let auth: DatagramAuth | undefined;
   if (o.auth) {
@@ -287,19 +180,33 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     writeFileSync(authKeyFile, Buffer.from(key).toString("hex"));
     auth = new DatagramAuth(key);
   }
-  // Workers: a fixed base port (each worker listens on base + its number); alone: the kernel's pick, kept for restarts.
-  let retxPort = withRetransmit && workers > 1 ? 61_000 + Math.floor(Math.random() * 900) * 4 : 0;
-  const dest = (): ChaosDestination => ({ group: o.group, port: workers > 1 ? o.port + 1 : o.port, ...(withRetransmit ? { retransmitListen: `127.0.0.1:${retxPort}` } : {}), ...(authKeyFile ? { authKeyFile } : {}) });
+  // Workers: fixed base ports (source s's server on base + s, its proxy on proxyBase + s); alone: the kernel's pick, kept for restarts.
+  let retxPort = withRetransmit && workers > 1 ? 61_000 + Math.floor(Math.random() * 450) * 8 : 0;
+  const proxyBase = retxPort + 64 * 8;
+  const dest = (k = 0): ChaosDestination => ({
+    group: o.group,
+    port: workers > 1 ? o.port + 1 : o.port,
+    ...(withRetransmit ? { retransmitListen: `127.0.0.1:${retxPort + k * stride}` } : {}),
+    ...(authKeyFile ? { authKeyFile } : {}),
+    ...(shards > 1 ? { shard: { spec: `${k}/${shards}`, sourceId: k * stride } } : {}),
+  });
   const makePublisher = (): ChaosPublisher => {
     if (workers <= 1) return feederPublisher(venue.makeFeeder(dest(), dropFilter));
     if (!venue.feederConfig) throw new Error("runChaos: workers need venue.feederConfig");
+    if (shards > 1) return shardedPublisher(shards, (k) => venue.feederConfig!(dest(k), workers));
     return workersPublisher(venue.feederConfig(dest(), workers));
   };
   const relay = workers > 1 ? await openRelay(o.group, o.port + 1, (bytes) => dropFilter(0, 0, bytes), resend) : undefined;
   let feeder = makePublisher();
   await feeder.start();
   if (withRetransmit && workers <= 1) retxPort = feeder.feeder!.publisher.retransmitAddress()!.port;
-  const retxProxy = o.retransmitFaults ? await openRetransmitProxy(() => retxPort, RETX_TIMEOUT_MS, auth) : undefined;
+  // With workers every source gets a proxy (passing answers through unless retransmitFaults queues a fault).
+  const retxProxy =
+    withRetransmit && workers > 1
+      ? await openRetransmitProxies(sources, proxyBase, () => retxPort, RETX_TIMEOUT_MS, auth)
+      : o.retransmitFaults
+        ? await openRetransmitProxy(() => retxPort, RETX_TIMEOUT_MS, auth)
+        : undefined;
   if (retxProxy) retxProxy.live = captured;
   const natsPath = o.nats ? await openNatsPath(o.nats, o.group, o.port, o.seed) : undefined;
   await startSubscriber();
@@ -313,9 +220,17 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       return b.venueSeq === now.seq && same(levelsOfView(b), levelsOfSim(now, b.instrument.priceExp, b.instrument.qtyExp));
     });
   let polls = 0;
+  const budgetMs = o.timeBudgetMs ?? 100_000;
+  const endByMs = startedMs + budgetMs;
+  const overBudget = () => {
+    if (Date.now() > endByMs) throw new Error(`seed ${o.seed}: the run took longer than its ${budgetMs / 1000} s budget (at op ${op}): a wait that does not end, or a machine too busy`);
+  };
   const converge = (what: string) =>
-    waitFor(() => (venue.ready?.() ?? true) && (natsPath?.ready() ?? true) && equalNow(), `seed ${o.seed}: every book usable and equal to the venue's (${what})`, o.settleTimeoutMs ?? 30_000, () => {
+    waitFor(() => (venue.ready?.() ?? true) && (natsPath?.ready() ?? true) && equalNow(), `seed ${o.seed}: every book usable and equal to the venue's (${what})`, Math.max(0, Math.min(o.settleTimeoutMs ?? 30_000, endByMs - Date.now())), () => {
       if (++polls % 4 === 0 && (venue.ready?.() ?? true)) venue.step(1); // keep the books moving: a resync may need a message
+    }).catch((err: Error) => {
+      overBudget(); // the budget cut the wait short: say so
+      throw err;
     });
 
   const feedFaults: ChaosFault[] = [
@@ -376,7 +291,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   // CHAOS_FAULTS=a,b narrows the schedule to those faults (to isolate a failure).
   const only = process.env.CHAOS_FAULTS?.split(",").map((x) => x.trim());
   if (natsPath) feedFaults.push(...natsPath.faults);
-  if (retxProxy) {
+  if (retxProxy && o.retransmitFaults) {
     // Lose a few datagrams; the answer to the request for them misbehaves.
     feedFaults.push({
       name: "retransmitAnswer",
@@ -389,9 +304,10 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   }
   if (workers > 1) {
     // A worker dies (terminated as by a crash); the supervisor restarts it with backoff, the others keep publishing.
-    feedFaults.push({ name: "workerKill", weight: 1.5, inject: (r) => feeder.supervisor?.kill(r.int(0, workers - 1)) });
+    feedFaults.push({ name: "workerKill", weight: 1.5, inject: (r) => (feeder.shards?.[r.int(0, shards - 1)] ?? feeder.supervisor)?.kill(r.int(0, workers - 1)) });
   }
-  const faults = [...venue.faults, ...feedFaults].filter((f) => !only || only.includes(f.name));
+  if (shards > 1) feedFaults.push({ name: "shardRestart", weight: 0.5, inject: (r) => feeder.restartShard!(r.int(0, shards - 1)) });
+  const faults = [...venue.faults, ...feedFaults].filter((f) => !only || only.includes(f.name)).map((f) => (o.faultWeights?.[f.name] !== undefined ? { ...f, weight: o.faultWeights[f.name] } : f));
   const totalWeight = faults.reduce((n, f) => n + (f.weight ?? 1), 0);
   const pick = (): ChaosFault => {
     let x = rng.next() * totalWeight;
@@ -413,6 +329,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   try {
     await converge("start");
     for (op = 0; op < o.ops; op++) {
+      overBudget();
       if (rng.next() < (o.faultRate ?? (Number(process.env.CHAOS_FAULT_RATE) || 0.25))) {
         const f = pick();
         const target = venue.topics[rng.int(0, venue.topics.length - 1)]!;
@@ -428,6 +345,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     }
     op = o.ops;
     while (o.endNotBeforeMs !== undefined && Date.now() < o.endNotBeforeMs) {
+      overBudget();
       if (venue.ready?.() ?? true) venue.step(1);
       await delay(50);
       checkAll();
@@ -466,7 +384,8 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     retxProxy?.close();
     sender.close();
   }
-  return { seed: o.seed, schedule, faultsInjected, usableChecks, notUsableSeen, violations, subscriberCounters: sub.counters, feederStats: stats, applyErrors, retransmitAnswers: retxProxy?.applied ?? {}, retransmitTotals, finalExponents };
+  const retransmitAnsweredBySource = retxProxy?.answeredBySource ?? {};
+  return { seed: o.seed, schedule, faultsInjected, usableChecks, notUsableSeen, violations, subscriberCounters: sub.counters, feederStats: stats, applyErrors, retransmitAnswers: retxProxy?.applied ?? {}, retransmitTotals, finalExponents, retransmitAnsweredBySource };
 }
 
 /** One line per run (CHAOS_VERBOSE=1): the faults injected and what the subscriber saw. */

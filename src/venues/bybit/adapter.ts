@@ -348,8 +348,10 @@ export class BybitAdapter implements VenueAdapter {
       this.ignoredBeforeSnapshot++;
       return;
     }
-    t.lastMsgMs = this.now();
     if (u === t.lastSeq + 1) {
+      // Only deltas the book applies are liveness: ones at or below its u are ignored, and a run of them (a reset
+      // whose u = 1 snapshot was lost: u restarted below ours) must still let the topic go stale and be resynced.
+      t.lastMsgMs = this.now();
       this.deltas++;
       t.lastSeq = u;
       this.sink!.onBookUpdate(index, update);

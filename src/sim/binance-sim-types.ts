@@ -1,0 +1,107 @@
+/**
+ * The Binance simulator's types (src/sim/binance-sim.ts): its options, faults and public interface, and the state it
+ * keeps per symbol and per connection. A test tool: cold.
+ * @module
+ */
+import type { ServerWebSocket } from "bun";
+import type { MarketName } from "../core/types.ts";
+import type { ReplaySymbol } from "./binance-sim-replay.ts";
+import type { SimBook, SymbolSpec } from "./sim-book.ts";
+
+export type BinanceSimFault = "gap" | "duplicate" | "malformed" | "disconnect" | "stall" | "serverShutdown";
+export const BINANCE_SIM_FAULTS: readonly BinanceSimFault[] = ["gap", "duplicate", "malformed", "disconnect", "stall", "serverShutdown"];
+export type BinanceRestFault = "refuse" | "ban" | "error" | "no_bridge";
+
+export interface BinanceSimOptions {
+  port?: number;
+  markets: { market: "spot" | "linear"; symbols: string[] }[];
+  /** Diff events per second across subscribed symbols (0 = only step()). */
+  messagesPerSecond?: number;
+  seed?: number;
+  specs?: Record<string, Partial<SymbolSpec>>;
+  /** Levels per side of the generated books (default 40: less than any snapshot limit the tests use). */
+  levels?: number;
+  /** Replay a cryptofeed recording (`…/BINANCE.ws.1.0`) on this market instead of generating those symbols. */
+  replay?: { wsFile: string; market: "spot" | "linear" };
+  /** Close every connection this long after it opened (Binance: 24 h). */
+  maxConnectionAgeMs?: number;
+  /** Between the serverShutdown notice and the close (default 1000 ms). */
+  shutdownGraceMs?: number;
+  /** REST weight per minute (default spot 6000, USD-M 2400). */
+  restWeightPerMinute?: number;
+  /** The clock of the REST weight window (default Date.now; a test shares its own with the adapter). */
+  restClock?: () => number;
+  /** Keep every generated book state by update id, for bookAt() (tests that check every published book). */
+  history?: boolean;
+}
+
+export interface ConnData {
+  market: "spot" | "linear";
+  streams: Set<string>;
+  inTimes: number[];
+  openedMs: number;
+  timer: ReturnType<typeof setTimeout> | null;
+}
+export type Ws = ServerWebSocket<ConnData>;
+
+/** Per-connection incoming messages per second [limits]. */
+export const IN_LIMIT: Record<"spot" | "linear", number> = { spot: 5, linear: 10 };
+
+export class SymSim {
+  id: number;
+  lastFrame: string | null = null;
+  gapNext = false;
+  malformNext = false;
+  restFaults: BinanceRestFault[] = [];
+  staleSnapshot: string | null = null;
+  replayCursor = 0;
+  /** Listed as TRADING (setTrading): otherwise exchangeInfo says BREAK, no diffs go out and depth answers -1121. */
+  trading = true;
+  constructor(
+    readonly market: "spot" | "linear",
+    readonly symbol: string,
+    readonly book: SimBook | null,
+    readonly replay: ReplaySymbol | null,
+    /** What exchangeInfo lists (setListing changes it; the generated prices keep their own decimals). */
+    public spec: { tickSize: string; stepSize: string },
+    startId: number,
+  ) {
+    this.id = startId;
+  }
+  get stream(): string {
+    return this.symbol.toLowerCase() + "@depth@100ms";
+  }
+}
+
+export interface BinanceSim {
+  /** ws://127.0.0.1:PORT: spot at /stream, USD-M at /public/stream (the adapter's marketWsUrl rule). */
+  readonly wsUrl: string;
+  readonly restUrl: string;
+  step(n?: number): void;
+  inject(fault: BinanceSimFault, target?: { market: MarketName; symbol: string }, opts?: { stallMs?: number }): number;
+  restFault(kind: BinanceRestFault, target: { market: MarketName; symbol: string }): void;
+  /** REST faults set with restFault and not yet served (a depth request of that symbol serves one). */
+  restFaultsPending(): number;
+  /** Makes the instruments REST endpoint answer 503 (false) or normally (true): the venue's instrument REST down. */
+  setInstrumentsAvailable(ok: boolean): void;
+  /** Changes the tick and/or step exchangeInfo lists for a symbol (a venue-side tick/lot change; prices unchanged). */
+  setListing(market: MarketName, symbol: string, change: { tickSize?: string; stepSize?: string }): void;
+  /**
+   * A tick and/or step change the book follows: the listing changes and the book is re-expressed in the new units
+   * (re-priced around its fair price where a level does not fit), and that move goes out at once as one diff event
+   * (levels gone with size 0, new and changed ones), its numbers printed at the finer of the old and new decimals so
+   * they read in either. The update ids go on. Throws SimSpecError (nothing changed) for a step the book cannot take.
+   */
+  changeInstrument(market: MarketName, symbol: string, change: { tickSize?: string; stepSize?: string }): void;
+  /**
+   * Halted or delisted (false): exchangeInfo lists the symbol with status BREAK, its stream goes silent and REST
+   * depth answers -1121 Invalid symbol; listed again (true), its diffs go on from the same update ids.
+   */
+  setTrading(market: MarketName, symbol: string, trading: boolean): void;
+  /** The true book (decimal strings) and the last update id sent. */
+  book(market: MarketName, symbol: string): { bids: Map<string, string>; asks: Map<string, string>; u: number };
+  /** With `history`: the book as it was at update id `u` (undefined when the symbol never had that id). */
+  bookAt(market: MarketName, symbol: string, u: number): { bids: Map<string, string>; asks: Map<string, string> } | undefined;
+  readonly stats: { connections: number; connectionsTotal: number; messagesSent: number; subscribes: number; depthRequests: number; closedForRate: number };
+  stop(): Promise<void>;
+}
