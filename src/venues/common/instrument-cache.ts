@@ -64,20 +64,32 @@ export async function writeInstrumentCache(path: string, venue: string, entries:
 
 /** The merge last queued per cache path in this thread: merges of one file run one after the other. */
 const merging = new Map<string, Promise<void>>();
+/** Per cache path, the withCacheLock calls of this thread now waiting for a lock another writer holds. */
+const lockWaiters = new Map<string, number>();
 
 /**
  * Adds or updates entries of the disk cache (a symbol resolved while running, a changed tick, what REST answered at
  * start), keeping every other entry, whoever wrote it: re-read and written under the cache's lock file, so two
  * writers (markets, worker threads, processes) never drop each other's entries.
  */
-export function mergeIntoInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
-  const done = (merging.get(path) ?? Promise.resolve()).then(() => withCacheLock(path, () => mergeNow(path, venue, entries)));
+export function mergeIntoInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>, o: { onWait?: () => void } = {}): Promise<void> {
+  // Queued behind a merge of this thread that is waiting for another writer's lock: this one waits as long.
+  if ((lockWaiters.get(path) ?? 0) > 0) o.onWait?.();
+  const done = (merging.get(path) ?? Promise.resolve()).then(() => withCacheLock(path, () => mergeNow(path, venue, entries), { onWait: o.onWait }));
   const tail = done.catch(() => undefined);
   merging.set(path, tail);
   void tail.then(() => {
     if (merging.get(path) === tail) merging.delete(path);
   });
   return done;
+}
+
+/**
+ * Resolves when every merge this thread has queued so far has finished (written, skipped or failed: each logs its
+ * own error). For a caller that needs the file complete before others read it (the supervisor, before its workers).
+ */
+export async function instrumentCacheWritesSettled(): Promise<void> {
+  await Promise.all(merging.values());
 }
 
 async function mergeNow(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
@@ -93,28 +105,45 @@ async function mergeNow(path: string, venue: string, entries: ReadonlyMap<string
   if (dirty) await writeInstrumentCache(path, venue, cache);
 }
 
-/** Runs `fn` holding `<path>.lock` (created with O_EXCL; see the module comment). Throws naming the lock on timeout. */
-export async function withCacheLock<T>(path: string, fn: () => Promise<T>, o: { staleMs?: number; waitMs?: number } = {}): Promise<T> {
+/**
+ * Runs `fn` holding `<path>.lock` (created with O_EXCL; see the module comment). Throws naming the lock on timeout.
+ * `onWait` is called once if the lock is held by another writer (the caller may stop waiting for the result).
+ */
+export async function withCacheLock<T>(path: string, fn: () => Promise<T>, o: { staleMs?: number; waitMs?: number; onWait?: () => void } = {}): Promise<T> {
   const lockPath = `${path}.lock`;
   const staleMs = o.staleMs ?? CACHE_LOCK_STALE_MS;
   const token = `${uniqueSuffix()} ${Date.now()}\n`;
   const giveUpAt = Date.now() + (o.waitMs ?? CACHE_LOCK_WAIT_MS);
   await mkdir(dirname(path), { recursive: true });
-  for (;;) {
-    try {
-      const fh = await open(lockPath, "wx");
+  let waiting = false;
+  try {
+    for (;;) {
       try {
-        await fh.writeFile(token);
-      } finally {
-        await fh.close();
+        const fh = await open(lockPath, "wx");
+        try {
+          await fh.writeFile(token);
+        } finally {
+          await fh.close();
+        }
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new Error(`instrument cache lock ${lockPath}: ${String(err)}`);
       }
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new Error(`instrument cache lock ${lockPath}: ${String(err)}`);
+      if (!waiting) {
+        waiting = true;
+        lockWaiters.set(path, (lockWaiters.get(path) ?? 0) + 1);
+        o.onWait?.();
+      }
+      await breakIfStale(lockPath, staleMs);
+      if (Date.now() > giveUpAt) throw new Error(`instrument cache lock ${lockPath} held by another writer for more than ${o.waitMs ?? CACHE_LOCK_WAIT_MS} ms; not written`);
+      await new Promise((r) => setTimeout(r, LOCK_POLL_MIN_MS + Math.random() * LOCK_POLL_SPREAD_MS));
     }
-    await breakIfStale(lockPath, staleMs);
-    if (Date.now() > giveUpAt) throw new Error(`instrument cache lock ${lockPath} held by another writer for more than ${o.waitMs ?? CACHE_LOCK_WAIT_MS} ms; not written`);
-    await new Promise((r) => setTimeout(r, LOCK_POLL_MIN_MS + Math.random() * LOCK_POLL_SPREAD_MS));
+  } finally {
+    if (waiting) {
+      const n = (lockWaiters.get(path) ?? 1) - 1;
+      if (n > 0) lockWaiters.set(path, n);
+      else lockWaiters.delete(path);
+    }
   }
   try {
     return await fn();
