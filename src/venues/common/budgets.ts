@@ -133,11 +133,16 @@ export class RestWeightBudget {
   }
 }
 
-/** `Retry-After` as delta-seconds or an HTTP date → ms from now; undefined when absent or unreadable. */
+/**
+ * `Retry-After` as delta-seconds (fractional ones too, which some servers send) or an HTTP date → ms from now;
+ * undefined when absent or unreadable. A date names its day or month: Date.parse alone reads "1.5" or "-1" as a
+ * date in 2001 (no hold at all).
+ */
 export function retryAfterMs(value: string | null, nowMs: number): number | undefined {
   if (value === null || value.trim() === "") return undefined;
   const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.ceil(Number(v) * 1000);
+  if (!/[A-Za-z]{3}/.test(v)) return undefined;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
