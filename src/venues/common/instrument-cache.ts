@@ -26,17 +26,34 @@ export const CACHE_LOCK_WAIT_MS = 30_000;
 const LOCK_POLL_MIN_MS = 2;
 const LOCK_POLL_SPREAD_MS = 8;
 
-/** Disk cache: `{"version":1,"venue":"<venue>","savedAt":…,"instruments":{"linear:BTCUSDT":{"tickSize","lotSize"}}}`. */
-export async function readInstrumentCache(path: string): Promise<Map<string, InstrumentSpec>> {
+/**
+ * Disk cache: `{"version":1,"venue":"<venue>","savedAt":…,"instruments":{"linear:BTCUSDT":{"tickSize","lotSize"}}}`.
+ * A missing file is an empty cache. Throws, naming the file and why, for one this feeder cannot take as `venue`'s:
+ * unreadable, not JSON, another version, or another venue's (keys carry no venue: Upbit's and Bithumb's spot:KRW-BTC
+ * would resolve each other's books at the wrong tick). The caller logs it; a merge then leaves the file alone.
+ */
+export async function readInstrumentCache(path: string, venue?: string): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   let text: string;
   try {
     text = await readFile(path, "utf8");
-  } catch {
-    return out;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return out;
+    throw new Error(`instrument cache ${path}: cannot read it: ${String(err)}`);
   }
-  const body = JSON.parse(text) as { version?: number; instruments?: Record<string, InstrumentSpec> };
-  if (body.version !== CACHE_VERSION || typeof body.instruments !== "object" || body.instruments === null) return out;
+  let body: { version?: unknown; venue?: unknown; instruments?: Record<string, InstrumentSpec> };
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch (err) {
+    throw new Error(`instrument cache ${path}: not JSON (${String(err)}); left as it is: fix or delete it`);
+  }
+  if (body === null || typeof body !== "object" || body.version !== CACHE_VERSION) {
+    throw new Error(`instrument cache ${path}: version ${String(body?.version)}, this feeder reads version ${CACHE_VERSION}; left as it is`);
+  }
+  if (venue !== undefined && typeof body.venue === "string" && body.venue !== venue) {
+    throw new Error(`instrument cache ${path} holds ${body.venue}'s instruments, not ${venue}'s: give each venue its own instrument_cache`);
+  }
+  if (typeof body.instruments !== "object" || body.instruments === null) return out;
   for (const [key, spec] of Object.entries(body.instruments)) {
     if (typeof spec?.tickSize === "string" && typeof spec?.lotSize === "string") out.set(key, { tickSize: spec.tickSize, lotSize: spec.lotSize });
   }
@@ -93,8 +110,9 @@ export async function instrumentCacheWritesSettled(): Promise<void> {
 }
 
 async function mergeNow(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
-  // An unreadable file (not JSON) is replaced: every entry it held can be fetched again, and the merge's are new.
-  const cache = await readInstrumentCache(path).catch(() => new Map<string, InstrumentSpec>());
+  // A file that cannot be read as this venue's (not JSON, another version or venue) throws and is left as it is:
+  // replacing it with this merge's few entries would drop every other market's (or another venue's).
+  const cache = await readInstrumentCache(path, venue);
   let dirty = false;
   for (const [key, spec] of entries) {
     const old = cache.get(key);

@@ -79,7 +79,7 @@ export async function resolveInstruments(
   log: Logger,
 ): Promise<ResolvedInstruments> {
   const cachePath = config.instrumentCachePath;
-  const cache = cachePath ? await readInstrumentCache(cachePath).catch((err) => {
+  const cache = cachePath ? await readInstrumentCache(cachePath, config.venue).catch((err) => {
     log.warn("instrument cache unreadable; ignoring it", { path: cachePath, error: String(err) });
     return new Map<string, InstrumentSpec>();
   }) : new Map<string, InstrumentSpec>();
