@@ -14,6 +14,7 @@ import { mergeHistograms, renderMetrics, type LatencySnapshot, type MetricsSnaps
 import { processSnapshot } from "./process-metrics.ts";
 import { mergeReadiness, type ReadinessInput } from "./readiness.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
+import { instrumentCacheWritesSettled } from "../venues/common/instruments.ts";
 
 const REQUEST_TIMEOUT_MS = 2000;
 const RESTART_BASE_MS = 200;
@@ -82,6 +83,8 @@ export class Supervisor implements StatusSource {
     // Resolve every instrument once here: fail before any worker starts if a venue resolves none of its symbols
     // (a symbol that does not resolve is logged and left out; a worker whose share has none starts empty).
     await new Feeder({ config: this.config, log: this.log }).resolveInstruments();
+    // The cache merges resolveInstruments started, written before the workers read the file.
+    await instrumentCacheWritesSettled();
     const starts: Promise<void>[] = [];
     for (let i = 0; i < this.config.workers; i++) {
       const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, lastHeardMs: 0, lastBooks: [], pending: new Map() };

@@ -5,6 +5,7 @@
  */
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
+import { requestTimeout } from "../common/budgets.ts";
 import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
 import { optionBaseCoin } from "./protocol.ts";
 
@@ -50,7 +51,7 @@ export async function fetchInstrumentSpecs(
       if (page >= MAX_PAGES) throw new Error(`bybit REST ${first}: more than ${MAX_PAGES} pages`);
       let res: Response;
       try {
-        res = await fetchFn(url, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
+        res = await fetchFn(url, { signal: requestTimeout(REST_TIMEOUT_MS) });
       } catch (err) {
         // Name the URL beside the OS error (Bun's message carries the code: "ECONNREFUSED: Unable to connect …").
         throw new Error(`bybit REST ${url}: ${err instanceof Error ? err.message : String(err)}`);

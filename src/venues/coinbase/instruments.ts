@@ -7,6 +7,7 @@
 import type { Logger } from "../../core/log.ts";
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
+import { requestTimeout } from "../common/budgets.ts";
 import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
 import { PRODUCTS_PATH } from "./protocol.ts";
 
@@ -30,7 +31,7 @@ export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, 
   const url = productsUrl(restUrl, productIds);
   let res: Response;
   try {
-    res = await fetchFn(url, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
+    res = await fetchFn(url, { signal: requestTimeout(REST_TIMEOUT_MS) });
   } catch (err) {
     throw new Error(`coinbase REST ${url}: ${err instanceof Error ? err.message : String(err)}`);
   }

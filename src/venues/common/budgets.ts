@@ -133,19 +133,39 @@ export class RestWeightBudget {
   }
 }
 
-/** `Retry-After` as delta-seconds or an HTTP date → ms from now; undefined when absent or unreadable. */
+/**
+ * `Retry-After` as delta-seconds (fractional ones too, which some servers send) or an HTTP date → ms from now;
+ * undefined when absent or unreadable. A date names its day or month: Date.parse alone reads "1.5" or "-1" as a
+ * date in 2001 (no hold at all).
+ */
 export function retryAfterMs(value: string | null, nowMs: number): number | undefined {
   if (value === null || value.trim() === "") return undefined;
   const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.ceil(Number(v) * 1000);
+  if (!/[A-Za-z]{3}/.test(v)) return undefined;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+/** Timeout signals made by requestTimeout, with their length: budgetedFetch starts them only when it sends. */
+const sendTimeouts = new WeakMap<AbortSignal, number>();
+
+/**
+ * A request timeout for `init.signal` that counts from when the request is sent: a budgetedFetch ignores it while
+ * the request waits for the budget (a Retry-After may be longer than the timeout: nothing was sent, nothing failed)
+ * and sends with a fresh timeout of the same length. Any other fetch sees a plain AbortSignal.timeout(ms).
+ */
+export function requestTimeout(ms: number): AbortSignal {
+  const signal = AbortSignal.timeout(ms);
+  sendTimeouts.set(signal, ms);
+  return signal;
 }
 
 /**
  * A fetch that spends the REST weight budget: it waits while the budget is spent or blocked, and reads every
  * answer's status and Retry-After into it. `weightOf(url)` is the venue's weight table (default 1). A request whose
- * `init.signal` aborts while it waits gives up its place at once and is never sent nor charged. Cold.
+ * `init.signal` aborts while it waits gives up its place at once and is never sent nor charged; a requestTimeout
+ * signal is not one of those (it starts at the send). Cold.
  */
 export function budgetedFetch(
   fetchFn: typeof fetch,
@@ -156,7 +176,8 @@ export function budgetedFetch(
   const wrapped = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     const weight = weightOf(url);
-    const signal = init?.signal ?? undefined;
+    const timeoutMs = init?.signal ? sendTimeouts.get(init.signal) : undefined;
+    const signal = timeoutMs === undefined ? (init?.signal ?? undefined) : undefined;
     let wait = budget.waitMs(now(), weight);
     if (wait > 0) {
       budget.waiting++;
@@ -172,7 +193,7 @@ export function budgetedFetch(
     // Checked last, just before the weight is taken: an abort during the final wait spends nothing.
     if (signal?.aborted) throw new Error(`REST ${url}: budget wait aborted`);
     budget.take(now(), weight);
-    const res = await fetchFn(input, init);
+    const res = await fetchFn(input, timeoutMs === undefined ? init : { ...init, signal: AbortSignal.timeout(timeoutMs) });
     budget.onResponse(now(), res.status, res.headers.get("retry-after"));
     return res;
   };

@@ -26,17 +26,34 @@ export const CACHE_LOCK_WAIT_MS = 30_000;
 const LOCK_POLL_MIN_MS = 2;
 const LOCK_POLL_SPREAD_MS = 8;
 
-/** Disk cache: `{"version":1,"venue":"<venue>","savedAt":…,"instruments":{"linear:BTCUSDT":{"tickSize","lotSize"}}}`. */
-export async function readInstrumentCache(path: string): Promise<Map<string, InstrumentSpec>> {
+/**
+ * Disk cache: `{"version":1,"venue":"<venue>","savedAt":…,"instruments":{"linear:BTCUSDT":{"tickSize","lotSize"}}}`.
+ * A missing file is an empty cache. Throws, naming the file and why, for one this feeder cannot take as `venue`'s:
+ * unreadable, not JSON, another version, or another venue's (keys carry no venue: Upbit's and Bithumb's spot:KRW-BTC
+ * would resolve each other's books at the wrong tick). The caller logs it; a merge then leaves the file alone.
+ */
+export async function readInstrumentCache(path: string, venue?: string): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   let text: string;
   try {
     text = await readFile(path, "utf8");
-  } catch {
-    return out;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return out;
+    throw new Error(`instrument cache ${path}: cannot read it: ${String(err)}`);
   }
-  const body = JSON.parse(text) as { version?: number; instruments?: Record<string, InstrumentSpec> };
-  if (body.version !== CACHE_VERSION || typeof body.instruments !== "object" || body.instruments === null) return out;
+  let body: { version?: unknown; venue?: unknown; instruments?: Record<string, InstrumentSpec> };
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch (err) {
+    throw new Error(`instrument cache ${path}: not JSON (${String(err)}); left as it is: fix or delete it`);
+  }
+  if (body === null || typeof body !== "object" || body.version !== CACHE_VERSION) {
+    throw new Error(`instrument cache ${path}: version ${String(body?.version)}, this feeder reads version ${CACHE_VERSION}; left as it is`);
+  }
+  if (venue !== undefined && typeof body.venue === "string" && body.venue !== venue) {
+    throw new Error(`instrument cache ${path} holds ${body.venue}'s instruments, not ${venue}'s: give each venue its own instrument_cache`);
+  }
+  if (typeof body.instruments !== "object" || body.instruments === null) return out;
   for (const [key, spec] of Object.entries(body.instruments)) {
     if (typeof spec?.tickSize === "string" && typeof spec?.lotSize === "string") out.set(key, { tickSize: spec.tickSize, lotSize: spec.lotSize });
   }
@@ -64,14 +81,18 @@ export async function writeInstrumentCache(path: string, venue: string, entries:
 
 /** The merge last queued per cache path in this thread: merges of one file run one after the other. */
 const merging = new Map<string, Promise<void>>();
+/** Per cache path, the withCacheLock calls of this thread now waiting for a lock another writer holds. */
+const lockWaiters = new Map<string, number>();
 
 /**
  * Adds or updates entries of the disk cache (a symbol resolved while running, a changed tick, what REST answered at
  * start), keeping every other entry, whoever wrote it: re-read and written under the cache's lock file, so two
  * writers (markets, worker threads, processes) never drop each other's entries.
  */
-export function mergeIntoInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
-  const done = (merging.get(path) ?? Promise.resolve()).then(() => withCacheLock(path, () => mergeNow(path, venue, entries)));
+export function mergeIntoInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>, o: { onWait?: () => void } = {}): Promise<void> {
+  // Queued behind a merge of this thread that is waiting for another writer's lock: this one waits as long.
+  if ((lockWaiters.get(path) ?? 0) > 0) o.onWait?.();
+  const done = (merging.get(path) ?? Promise.resolve()).then(() => withCacheLock(path, () => mergeNow(path, venue, entries), { onWait: o.onWait }));
   const tail = done.catch(() => undefined);
   merging.set(path, tail);
   void tail.then(() => {
@@ -80,9 +101,18 @@ export function mergeIntoInstrumentCache(path: string, venue: string, entries: R
   return done;
 }
 
+/**
+ * Resolves when every merge this thread has queued so far has finished (written, skipped or failed: each logs its
+ * own error). For a caller that needs the file complete before others read it (the supervisor, before its workers).
+ */
+export async function instrumentCacheWritesSettled(): Promise<void> {
+  await Promise.all(merging.values());
+}
+
 async function mergeNow(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
-  // An unreadable file (not JSON) is replaced: every entry it held can be fetched again, and the merge's are new.
-  const cache = await readInstrumentCache(path).catch(() => new Map<string, InstrumentSpec>());
+  // A file that cannot be read as this venue's (not JSON, another version or venue) throws and is left as it is:
+  // replacing it with this merge's few entries would drop every other market's (or another venue's).
+  const cache = await readInstrumentCache(path, venue);
   let dirty = false;
   for (const [key, spec] of entries) {
     const old = cache.get(key);
@@ -93,28 +123,45 @@ async function mergeNow(path: string, venue: string, entries: ReadonlyMap<string
   if (dirty) await writeInstrumentCache(path, venue, cache);
 }
 
-/** Runs `fn` holding `<path>.lock` (created with O_EXCL; see the module comment). Throws naming the lock on timeout. */
-export async function withCacheLock<T>(path: string, fn: () => Promise<T>, o: { staleMs?: number; waitMs?: number } = {}): Promise<T> {
+/**
+ * Runs `fn` holding `<path>.lock` (created with O_EXCL; see the module comment). Throws naming the lock on timeout.
+ * `onWait` is called once if the lock is held by another writer (the caller may stop waiting for the result).
+ */
+export async function withCacheLock<T>(path: string, fn: () => Promise<T>, o: { staleMs?: number; waitMs?: number; onWait?: () => void } = {}): Promise<T> {
   const lockPath = `${path}.lock`;
   const staleMs = o.staleMs ?? CACHE_LOCK_STALE_MS;
   const token = `${uniqueSuffix()} ${Date.now()}\n`;
   const giveUpAt = Date.now() + (o.waitMs ?? CACHE_LOCK_WAIT_MS);
   await mkdir(dirname(path), { recursive: true });
-  for (;;) {
-    try {
-      const fh = await open(lockPath, "wx");
+  let waiting = false;
+  try {
+    for (;;) {
       try {
-        await fh.writeFile(token);
-      } finally {
-        await fh.close();
+        const fh = await open(lockPath, "wx");
+        try {
+          await fh.writeFile(token);
+        } finally {
+          await fh.close();
+        }
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new Error(`instrument cache lock ${lockPath}: ${String(err)}`);
       }
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new Error(`instrument cache lock ${lockPath}: ${String(err)}`);
+      if (!waiting) {
+        waiting = true;
+        lockWaiters.set(path, (lockWaiters.get(path) ?? 0) + 1);
+        o.onWait?.();
+      }
+      await breakIfStale(lockPath, staleMs);
+      if (Date.now() > giveUpAt) throw new Error(`instrument cache lock ${lockPath} held by another writer for more than ${o.waitMs ?? CACHE_LOCK_WAIT_MS} ms; not written`);
+      await new Promise((r) => setTimeout(r, LOCK_POLL_MIN_MS + Math.random() * LOCK_POLL_SPREAD_MS));
     }
-    await breakIfStale(lockPath, staleMs);
-    if (Date.now() > giveUpAt) throw new Error(`instrument cache lock ${lockPath} held by another writer for more than ${o.waitMs ?? CACHE_LOCK_WAIT_MS} ms; not written`);
-    await new Promise((r) => setTimeout(r, LOCK_POLL_MIN_MS + Math.random() * LOCK_POLL_SPREAD_MS));
+  } finally {
+    if (waiting) {
+      const n = (lockWaiters.get(path) ?? 1) - 1;
+      if (n > 0) lockWaiters.set(path, n);
+      else lockWaiters.delete(path);
+    }
   }
   try {
     return await fn();

@@ -14,7 +14,7 @@ import { instrumentSymbolOf, type Subscription } from "../venue.ts";
 import { mergeIntoInstrumentCache, readInstrumentCache } from "./instrument-cache.ts";
 
 // The disk cache lives in instrument-cache.ts; its functions stay importable from here.
-export { mergeIntoInstrumentCache, readInstrumentCache, writeInstrumentCache } from "./instrument-cache.ts";
+export { instrumentCacheWritesSettled, mergeIntoInstrumentCache, readInstrumentCache, writeInstrumentCache } from "./instrument-cache.ts";
 
 export interface InstrumentSpec {
   readonly tickSize: string;
@@ -79,7 +79,7 @@ export async function resolveInstruments(
   log: Logger,
 ): Promise<ResolvedInstruments> {
   const cachePath = config.instrumentCachePath;
-  const cache = cachePath ? await readInstrumentCache(cachePath).catch((err) => {
+  const cache = cachePath ? await readInstrumentCache(cachePath, config.venue).catch((err) => {
     log.warn("instrument cache unreadable; ignoring it", { path: cachePath, error: String(err) });
     return new Map<string, InstrumentSpec>();
   }) : new Map<string, InstrumentSpec>();
@@ -135,8 +135,15 @@ export async function resolveInstruments(
     const old = cache.get(key);
     if (rest && (!old || old.tickSize !== rest.tickSize || old.lotSize !== rest.lotSize)) toCache.set(key, rest);
   }
+  // Written before returning unless another writer holds the cache's lock: the merge may then wait up to
+  // CACHE_LOCK_WAIT_MS, and start-up (no venue connected yet) must not wait with it; it goes on in the background
+  // (instrumentCacheWritesSettled() waits for it where that matters).
   if (toCache.size > 0 && cachePath) {
-    await mergeIntoInstrumentCache(cachePath, config.venue, toCache).catch((err) => log.warn("could not write the instrument cache", { path: cachePath, error: String(err) }));
+    await new Promise<void>((resolve) => {
+      void mergeIntoInstrumentCache(cachePath, config.venue, toCache, { onWait: resolve })
+        .catch((err) => log.warn("could not write the instrument cache", { path: cachePath, error: String(err) }))
+        .finally(resolve);
+    });
   }
   return { instruments: out, problems, unresolved };
 }

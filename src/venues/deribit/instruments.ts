@@ -9,6 +9,7 @@
 import { exponentOf, formatFixed, parseJsonNumberCodes } from "../../core/fixed.ts";
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
+import { requestTimeout } from "../common/budgets.ts";
 import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
 import { parseJsonRaw, RawNumber, type RawJson } from "./parse-json.ts";
 import { currencyOf, ERR_TOO_MANY_REQUESTS, kindOf } from "./protocol.ts";
@@ -70,7 +71,7 @@ export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: strin
     const url = `${base}/api/v2/public/get_instruments?currency=${encodeURIComponent(currency)}&kind=${kindOf(market)}&expired=false`;
     let res: Response;
     try {
-      res = await fetchFn(url, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
+      res = await fetchFn(url, { signal: requestTimeout(REST_TIMEOUT_MS) });
     } catch (err) {
       throw new Error(`deribit REST ${url}: ${err instanceof Error ? err.message : String(err)}`);
     }
