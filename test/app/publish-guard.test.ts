@@ -6,9 +6,9 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { CONFIRM_MS, LOG_EVERY_MS, PublishGuard, QUIET_HEARTBEATS } from "../../src/app/publish-guard.ts";
 import { validateConfig } from "../../src/config/load.ts";
-import type { Logger } from "../../src/core/log.ts";
 import { MAGIC, PKT_CHANNEL_ID_OFFSET, PKT_FLAG_END_OF_SESSION, PKT_FLAGS_OFFSET, PKT_MAGIC_OFFSET, PKT_SESSION_ID_OFFSET, PKT_SOURCE_ID_OFFSET, PKT_VERSION_OFFSET } from "../../src/wire/layout.ts";
 import { waitFor } from "../e2e/harness.ts";
+import { captureLog } from "../support/capture-log.ts";
 
 const GROUP = `239.255.48.${1 + (process.pid % 250)}`;
 const PORT = 48_000 + (process.pid % 2000);
@@ -35,14 +35,7 @@ afterEach(async () => {
 describe("publish guard reporting", () => {
   test("confirmation, end of session, quiet, late own sessions and the rate-limited error log", async () => {
     let nowMs = 1_000_000;
-    const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
-    const log: Logger = {
-      debug: () => undefined,
-      info: () => undefined,
-      warn: (msg, fields = {}) => void lines.push({ level: "warn", msg, fields }),
-      error: (msg, fields = {}) => void lines.push({ level: "error", msg, fields }),
-      child: () => log,
-    };
+    const { log, lines } = captureLog();
     const config = validateConfig({
       publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 0, destinations: [{ group: GROUP, port: PORT, interface: "127.0.0.1", channel: 4 }] },
     }, { requireVenue: false });

@@ -5,22 +5,15 @@
  */
 import { afterAll, afterEach, beforeAll, expect, test, vi } from "vitest";
 import { Supervisor } from "../../src/app/supervisor.ts";
-import type { Logger } from "../../src/core/log.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { FAULT_CHANNEL } from "./support/faulty-worker.ts";
 import { feederConfig, uniqueDestination, waitFor, type Markets } from "../e2e/harness.ts";
+import { captureLog } from "../support/capture-log.ts";
 
 const MARKETS: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }];
 const HANG_AFTER_MS = 1000; // as review-bounds-workers: far above a loaded machine's scheduling delays
 
-const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
-const log: Logger = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (msg, fields = {}) => void lines.push({ level: "warn", msg, fields }),
-  error: (msg, fields = {}) => void lines.push({ level: "error", msg, fields }),
-  child: () => log,
-};
+const { log, lines } = captureLog();
 
 let sim: BybitSim;
 let supervisor: Supervisor;

@@ -9,7 +9,7 @@ import { Feeder } from "../../src/app/feeder.ts";
 import { evaluateReadiness } from "../../src/app/readiness.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
-import { silentLogger, type Logger } from "../../src/core/log.ts";
+import { silentLogger } from "../../src/core/log.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import type { PublishConfig } from "../../src/config/types.ts";
 import { FeedPublisher } from "../../src/net/feed-publisher.ts";
@@ -21,6 +21,7 @@ import { startBybitSimulator } from "../../src/sim/bybit-sim.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { allBooksEqual, rawConfig, uniqueDestination, waitFor as waitUntil, type Markets } from "../e2e/harness.ts";
 import { levelsOf, makeInstrument, randomBookSides, randomChanges, rng, TestBook, waitFor } from "../wire/helpers.ts";
+import { captureLog } from "../support/capture-log.ts";
 
 const BASE_PORT = 47000 + Math.floor(Math.random() * 300) * 3;
 const T0 = 1_764_000_000_000_000;
@@ -30,18 +31,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
-
-function captureLog(): { log: Logger; lines: { level: string; msg: string; fields: Record<string, unknown> }[] } {
-  const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
-  const log: Logger = {
-    debug: () => undefined,
-    info: () => undefined,
-    warn: (msg, fields = {}) => void lines.push({ level: "warn", msg, fields }),
-    error: (msg, fields = {}) => void lines.push({ level: "error", msg, fields }),
-    child: () => log,
-  };
-  return { log, lines };
-}
 
 function unicastConfig(ports: number[]): PublishConfig {
   return {

@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { inWorkerShare } from "../../src/app/feeder.ts";
 import { Supervisor } from "../../src/app/supervisor.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
-import type { Logger } from "../../src/core/log.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { FAULT_CHANNEL } from "./support/faulty-worker.ts";
 import { allBooksEqual, feederConfig, uniqueDestination, waitFor, type Markets } from "../e2e/harness.ts";
+import { captureLog } from "../support/capture-log.ts";
 
 const MARKETS: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT"] }];
 const TOPICS = MARKETS[0]!.symbols.map((symbol) => ({ market: "linear" as const, symbol, id: instrumentIdOf("bybit", "linear", symbol) }));
@@ -21,14 +21,7 @@ const KEEP = TOPICS.filter((t) => shareOf(t.symbol) === 0);
 const FAULTY = TOPICS.filter((t) => shareOf(t.symbol) === 1);
 const HANG_AFTER_MS = 1000;
 
-const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = [];
-const log: Logger = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (msg, fields = {}) => void lines.push({ level: "warn", msg, fields }),
-  error: (msg, fields = {}) => void lines.push({ level: "error", msg, fields }),
-  child: () => log,
-};
+const { log, lines } = captureLog();
 
 let sim: BybitSim;
 let subscriber: FeedSubscriber;

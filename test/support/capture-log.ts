@@ -1,0 +1,20 @@
+/** A Logger that keeps its warn and error lines (debug and info dropped), for tests that assert what was logged. */
+import type { Logger } from "../../src/core/log.ts";
+
+export interface CapturedLine {
+  level: string;
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+export function captureLog(): { log: Logger; lines: CapturedLine[] } {
+  const lines: CapturedLine[] = [];
+  const log: Logger = {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: (msg, fields = {}) => void lines.push({ level: "warn", msg, fields }),
+    error: (msg, fields = {}) => void lines.push({ level: "error", msg, fields }),
+    child: () => log,
+  };
+  return { log, lines };
+}
