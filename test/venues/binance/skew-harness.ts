@@ -58,13 +58,19 @@ export async function setup(stops: (() => Promise<void>)[], market: "spot" | "li
     overrides: new Map(),
   };
   let diffFrames = 0;
+  let maxU = -1;
   const adapter = new BinanceAdapter(config, [sub], {
     log: silentLogger,
     fetch: fetchFn,
     ackTimeoutMs: 5_000,
     reconnectBaseMs: 300,
     reconnectMaxMs: 600,
-    onRawFrame: (_m, _c, f) => void (f.includes("depthUpdate") && diffFrames++),
+    onRawFrame: (_m, _c, f) => {
+      if (!f.includes("depthUpdate")) return;
+      diffFrames++;
+      const u = Number(/"u":(\d+)/.exec(f)?.[1] ?? -1);
+      if (u > maxU) maxU = u;
+    },
     ...opts,
   });
   stops.push(async () => {
@@ -80,7 +86,9 @@ export async function setup(stops: (() => Promise<void>)[], market: "spot" | "li
   await until(() => sink.equalNow(), "the book equal after 3 diffs");
   /** Diff frames the adapter received so far (both sockets). */
   const frames = () => diffFrames;
-  return { sim, proxy, adapter, sink, frames };
+  /** The highest update id (`u`) of the diff frames the adapter received so far. */
+  const receivedU = () => maxU;
+  return { sim, proxy, adapter, sink, frames, receivedU };
 }
 
 /** The downstream frames of the replacement (link 1), recorded as the proxy forwards them. */
