@@ -112,6 +112,8 @@ export class FeedPublisher {
   private readonly channels: PublishChannel[];
   /** Registered books by handle (register): view, destinations, definition. */
   private readonly books: PublishedBooks = { views: [], channels: [], defs: [] };
+  /** books.channels, one load nearer for publish* (HOT PATH). */
+  private readonly handleChannels = this.books.channels;
   private readonly recovery: PublisherRecovery;
   private readonly turnEndBound: () => void;
   private removeTurnEndHook: (() => void) | undefined;
@@ -239,7 +241,7 @@ export class FeedPublisher {
   /** HOT PATH: appends the changed levels of one book event to every destination of the handle. */
   publishDelta(handle: number, view: BookView, changes: ChangeSet): void {
     if (this.stopped) return; // nothing may pile up in the packers after stop()
-    const chans = this.books.channels[handle];
+    const chans = this.handleChannels[handle];
     for (let i = 0; i < chans.length; i++) this.counters.messages += packBookDelta(chans[i].packer, view, changes);
     if (this.receiptToSend !== undefined) this.notePending(view.tsRecvUs);
     this.schedule();
@@ -248,7 +250,7 @@ export class FeedPublisher {
   /** The full book (or its top publish.snapshotDepth) after a venue snapshot; instrSeq as the view has it. */
   publishSnapshot(handle: number, view: BookView): void {
     if (this.stopped) return; // nothing may pile up in the packers after stop()
-    const chans = this.books.channels[handle];
+    const chans = this.handleChannels[handle];
     const depth = this.publish.snapshotDepth;
     for (let i = 0; i < chans.length; i++) this.counters.messages += packBookSnapshot(chans[i].packer, view, depth, false);
     if (this.receiptToSend !== undefined) this.notePending(view.tsRecvUs);
@@ -258,7 +260,7 @@ export class FeedPublisher {
   /** State and reason from the view. */
   publishStatus(handle: number, view: BookView): void {
     if (this.stopped) return; // nothing may pile up in the packers after stop()
-    const chans = this.books.channels[handle];
+    const chans = this.handleChannels[handle];
     for (let i = 0; i < chans.length; i++) packBookStatus(chans[i].packer, view);
     this.counters.messages += chans.length;
     this.schedule();

@@ -6,6 +6,7 @@
  * unicast to 2 receivers (both up). Receivers: node:dgram sockets in a child process (8 MiB buffers), loopback,
  * TTL 1, groups 239.255.46.x. Then heap growth without GC over many flushes (allocation per datagram).
  *   npx bun bench/experiments/send-ab/send-ab.ts [rounds]
+ * SEND_AB_OLD=<rev> compares with another revision's feed-publisher.ts (e.g. 5c10efd, before send-batch.ts).
  */
 import { heapStats } from "bun:jsc";
 import { execFileSync } from "node:child_process";
@@ -18,7 +19,7 @@ import { FeedPublisher } from "../../../src/net/feed-publisher.ts";
 import type { DestinationConfig } from "../../../src/config/types.ts";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
-const OLD_REV = "ac3eaab~1";
+const OLD_REV = process.env.SEND_AB_OLD ?? "ac3eaab~1"; // another revision to compare with: SEND_AB_OLD=<rev>
 const OLD_DIR = `/tmp/send-ab-old-${process.pid}`;
 mkdirSync(OLD_DIR, { recursive: true });
 for (const f of ["feed-publisher.ts", "multicast.ts"]) {
