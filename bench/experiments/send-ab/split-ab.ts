@@ -3,7 +3,8 @@
  * send-batch.ts / publish-channel.ts) against the current one, in ONE process, alternating rounds, medians of the process's CPU time per message. Each
  * channel's socket is replaced by a stand-in whose sendMany takes everything and returns at once, so what is timed
  * is encode → seal (CRC-32) → stage → sendMany call → count, without the kernel's cost and its noise (send-ab.ts
- * times the same with real loopback sockets). Cases: multicast ~5 and ~66 datagrams per flush, unicast ×2.
+ * times the same with real loopback sockets). Cases: multicast ~5 and ~66 datagrams per flush, unicast ×2, and
+ * unicast ×2 with the second receiver down (a stand-in that stops sendMany as a bounce does: the resend path).
  * Then JS heap capacity growth without GC over 200k+ datagrams per case (allocation per datagram).
  *   npx bun bench/experiments/send-ab/split-ab.ts [rounds]
  */
@@ -46,19 +47,42 @@ const match = { venue: "*", market: "*", symbols: ["*"] };
 const publishCfg = (dest: DestinationConfig) =>
   ({ publish: { maxDatagramBytes: 1400, heartbeatIntervalMs: 0, snapshotIntervalMs: 0, snapshotDepth: 0, destinations: [dest] } }) as never;
 const mc = (ch: number): DestinationConfig => ({ name: `m${ch}`, group: `239.255.46.${ch}`, port: 46001, iface: "127.0.0.1", ttl: 1, channelId: ch, match });
-const uc = (ch: number): DestinationConfig => ({ name: `u${ch}`, port: 0, receivers: [{ host: "127.0.0.1", port: 46011 }, { host: "127.0.0.1", port: 46012 }], iface: "127.0.0.1", ttl: 1, channelId: ch, match });
+const uc = (ch: number, second = 46012): DestinationConfig => ({ name: `u${ch}`, port: 0, receivers: [{ host: "127.0.0.1", port: 46011 }, { host: "127.0.0.1", port: second }], iface: "127.0.0.1", ttl: 1, channelId: ch, match });
 
 type Pub = InstanceType<typeof FeedPublisher>;
-async function make(Ctor: typeof FeedPublisher, dest: DestinationConfig, per: number): Promise<{ pub: Pub; h: number }> {
+const DOWN = 46019;
+/**
+ * A stand-in for a unicast socket with one receiver down, as Bun 1.4.5 behaves (send-batch.ts): a datagram to DOWN
+ * goes out and leaves an error pending; the next send meets it and sendMany stops there (throws if it was first).
+ */
+function bouncingSocket() {
+  let pending = false;
+  return {
+    sendMany(a: unknown[]) {
+      let k = 0;
+      for (; k < a.length / 3; k++) {
+        if (pending) {
+          pending = false;
+          if (k === 0) throw new Error("ECONNREFUSED: connection refused");
+          return k;
+        }
+        if (a[k * 3 + 1] === DOWN) pending = true;
+      }
+      return k;
+    },
+    close() {},
+  };
+}
+async function make(Ctor: typeof FeedPublisher, dest: DestinationConfig, per: number, bouncing = false): Promise<{ pub: Pub; h: number }> {
   const pub = new Ctor(publishCfg(dest));
   await pub.start();
   const h = pub.register(instrument, view);
   pub.flush();
-  // Stand-in socket: takes every datagram (nothing leaves the process).
+  // Stand-in socket: takes every datagram (nothing leaves the process), or bounces as above.
   for (const ch of (pub as unknown as { channels: { socket: unknown }[] }).channels) {
     const real = ch.socket as { close(): void };
     real.close();
-    ch.socket = { sendMany: (a: unknown[]) => a.length / per, close() {} };
+    ch.socket = bouncing ? bouncingSocket() : { sendMany: (a: unknown[]) => a.length / per, close() {} };
   }
   return { pub, h };
 }
@@ -80,22 +104,24 @@ function ab(name: string, oldP: { pub: Pub; h: number }, newP: { pub: Pub; h: nu
       out.push(((d.user + d.system) * 1000) / (iters * deltas));
     }
   }
-  const c = (p: Pub) => `${(p.counters.datagrams / p.counters.messages).toFixed(3)}`;
+  const c = (p: Pub) => `${(p.counters.datagrams / p.counters.messages).toFixed(3)}${p.counters.sendErrors > 0 ? `, refused ${p.counters.sendErrors}` : ""}`;
   console.log(`${name.padEnd(40)} old ${median(o).toFixed(1)} ns/msg  new ${median(n).toFixed(1)} ns/msg  new/old ${(median(n) / median(o)).toFixed(3)}  (rounds ${ROUNDS}; datagrams/msg ${c(oldP.pub)} / ${c(newP.pub)})`);
 }
 
 // SPLIT_AB_NEW_FIRST=1 creates the current publishers first (to check that the order does not matter).
 const NEW_FIRST = process.env.SPLIT_AB_NEW_FIRST === "1";
-const pair = async (Old: typeof FeedPublisher, d1: DestinationConfig, d2: DestinationConfig, per: number) => {
-  if (!NEW_FIRST) return [await make(Old, d1, per), await make(NewPublisher, d2, per)] as const;
-  const n = await make(NewPublisher, d2, per);
-  return [await make(Old, d1, per), n] as const;
+const pair = async (Old: typeof FeedPublisher, d1: DestinationConfig, d2: DestinationConfig, per: number, bouncing = false) => {
+  if (!NEW_FIRST) return [await make(Old, d1, per, bouncing), await make(NewPublisher, d2, per, bouncing)] as const;
+  const n = await make(NewPublisher, d2, per, bouncing);
+  return [await make(Old, d1, per, bouncing), n] as const;
 };
 const [mOld, mNew] = await pair(OldPublisher, mc(1), mc(2), 1);
 const [uOld, uNew] = await pair(OldPublisher, uc(3), uc(4), 3);
+const [dOld, dNew] = await pair(OldPublisher, uc(5, DOWN), uc(6, DOWN), 3, true);
 ab("multicast, 64 deltas/flush (~5 dgrams)", mOld, mNew, 64, 2000);
 ab("multicast, 900 deltas/flush (~66 dgrams)", mOld, mNew, 900, 150);
 ab("unicast x2, 64 deltas/flush", uOld, uNew, 64, 2000);
+ab("unicast x2, 2nd down (resend), 64 d/flush", dOld, dNew, 64, 1000);
 
 for (const [name, p] of [["multicast old", mOld], ["multicast new", mNew], ["unicast old", uOld], ["unicast new", uNew]] as const) {
   Bun.gc(true);
@@ -114,4 +140,4 @@ for (const [name, p] of [["multicast old", mOld], ["multicast new", mNew], ["uni
   for (let i = 0; i < 40_000; i++) (step(mNew, 64), (garbage = { i, flush: garbage === undefined }));
   console.log(`heap growth, control (one small object per flush): ${heapStats().heapCapacity - h0} B over 40000 flushes`);
 }
-for (const p of [mOld, mNew, uOld, uNew]) await p.pub.stop();
+for (const p of [mOld, mNew, uOld, uNew, dOld, dNew]) await p.pub.stop();
