@@ -37,6 +37,7 @@ import { destinationText, PublishChannel, type DropFilter, type SendFailure } fr
 import { PublisherRecovery, type PublishedBooks } from "./publisher-recovery.ts";
 import { RetransmitRing } from "./retransmit-ring.ts";
 import { RetransmitServer, type RetransmitServerCounters } from "./retransmit-server.ts";
+import type { SendCounters } from "./send-batch.ts";
 
 export { MAX_DATAGRAMS_PER_SEND, type SendFailure } from "./publish-channel.ts";
 export { REFRESH_TICK_MS } from "./publisher-recovery.ts";
@@ -64,13 +65,8 @@ export interface FeedPublisherOptions {
   receiptToSend?: { observe(us: number): void };
 }
 
-export interface PublisherCounters {
-  /** Datagrams the kernel accepted. */
-  datagrams: number;
-  /** Bytes of those datagrams (UDP payload). */
-  bytes: number;
-  /** Datagrams the kernel refused, that failed to send or came back (dropped; the rest of their batch is sent: send-batch.ts). */
-  sendErrors: number;
+/** datagrams, bytes and sendErrors (SendCounters) over every destination: what the kernel took, and what was lost. */
+export interface PublisherCounters extends SendCounters {
   /** Datagrams the test hook dropped. */
   droppedOnPurpose: number;
   /** Messages encoded (a split delta or a chunked snapshot counts each message). */

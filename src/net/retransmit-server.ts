@@ -23,7 +23,7 @@ import {
   type RetxControl,
 } from "../wire/retransmit.ts";
 import type { RetransmitRing } from "./retransmit-ring.ts";
-import { BatchSender } from "./send-batch.ts";
+import { BatchSender, type SendCounters } from "./send-batch.ts";
 
 /** Requesters remembered for rate limiting; beyond it the table is cleared (each new requester starts full). */
 const MAX_REQUESTERS = 4096;
@@ -34,7 +34,7 @@ const ANSWER_BATCH = 64;
  * What the server did. Every packet received ends in exactly one of refusedNetwork, badRequests, throttled,
  * outOfRange or answered (they add up to received), so /metrics exports them as one counter by result.
  */
-export interface RetransmitServerCounters {
+export interface RetransmitServerCounters extends SendCounters {
   /** Control packets received (any kind, before checks). */
   received: number;
   /** From an address outside publish.retransmit.allow: dropped unanswered. */
@@ -47,11 +47,8 @@ export interface RetransmitServerCounters {
   outOfRange: number;
   /** Requests answered with datagrams. */
   answered: number;
-  /** Datagrams and bytes retransmitted: handed to the kernel (sendMany took them). */
-  datagrams: number;
-  bytes: number;
-  /** Answer datagrams the kernel did not take (a full socket buffer) or that came back (the requester has gone): lost, the requester times out and falls back. */
-  sendErrors: number;
+  // SendCounters: datagrams and bytes retransmitted (the kernel took them); sendErrors, answer datagrams lost
+  // (refused twice, a full socket buffer, or come back because the requester has gone): it times out and falls back.
 }
 
 interface Bucket {
@@ -85,7 +82,7 @@ export class RetransmitServer {
   private readonly reply = new Uint8Array(64);
   private socket: ServerSocket | undefined;
   /** Answers' sendMany: what the kernel did not take is resent or dropped, counted in sendErrors and logged. */
-  private readonly sender = new BatchSender(this.counters, (error, datagrams) => this.badLog.hit(`answer datagrams lost (${datagrams}): ${error}`));
+  private readonly sender = new BatchSender(this.counters, (error, datagrams) => this.badLog.hit(`answer datagrams lost (${datagrams}): ${error}`), true);
 
   constructor(opts: RetransmitServerOptions) {
     this.opts = opts;

@@ -50,6 +50,12 @@ export class BatchSender {
   constructor(
     private readonly counters: SendCounters,
     private readonly onRefused: (error: string, datagrams: number) => void,
+    /**
+     * Empty the resend arrays after use, so they do not keep datagrams alive until the next resend of that length:
+     * for datagrams made per send (the retransmission server's copies). The publisher's are views of its pool,
+     * kept anyway, so it saves the pass (~3 % of the resend path's CPU per message, split-ab.ts).
+     */
+    private readonly releaseDatagrams = false,
   ) {}
 
   /**
@@ -111,7 +117,7 @@ export class BatchSender {
         result = -1;
         err = e as Error;
       }
-      rest.fill(0); // kept for reuse, not holding the datagrams (the retransmission server's are copies)
+      if (this.releaseDatagrams) rest.fill(0);
     }
   }
 

@@ -11,12 +11,9 @@
 import { heapStats } from "bun:jsc";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { ChangeSet } from "../../../src/core/change-set.ts";
-import type { BookView } from "../../../src/core/book-view.ts";
-import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
-import { instrumentIdOf } from "../../../src/core/instrument-id.ts";
 import type { FeedPublisher } from "../../../src/net/feed-publisher.ts";
 import type { DestinationConfig } from "../../../src/config/types.ts";
+import { delta, instrument, match, median, publishCfg, view } from "./fixture.ts";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 const OLD_REV = process.env.SEND_AB_OLD ?? "5c10efd";
@@ -32,20 +29,7 @@ const OldPublisher = await load("old", execFileSync("git", ["-C", ROOT, "show", 
 const NewPublisher = await load("new", readFileSync(`${ROOT}src/net/feed-publisher.ts`, "utf8"));
 
 const ROUNDS = Number(process.argv[2] ?? 31);
-const T0 = 1_764_000_000_000_000;
-const instrument: Instrument = { instrumentId: instrumentIdOf("bybit", "linear", "BTCUSDT"), venue: "bybit", market: "linear", symbol: "BTCUSDT", priceExp: 1, qtyExp: 3, tickSize: "0.10", lotSize: "0.001" };
-const view: BookView = {
-  instrument, state: BookState.LIVE, reason: StatusReason.NONE, instrSeq: 1, venueSeq: 1, tsExchangeUs: T0, tsEventUs: T0, tsRecvUs: T0,
-  bidCount: 200, askCount: 200,
-  bidPriceAt: (r: number) => 302_472 - r, bidQtyAt: (r: number) => 1000 + r, askPriceAt: (r: number) => 302_473 + r, askQtyAt: (r: number) => 2000 + r,
-} as unknown as BookView;
-const delta = new ChangeSet();
-for (let i = 0; i < 3; i++) delta.addBid(302_472 - i, 1500 + i);
-for (let i = 0; i < 4; i++) delta.addAsk(302_473 + i, i === 2 ? 0 : 250 + i);
 
-const match = { venue: "*", market: "*", symbols: ["*"] };
-const publishCfg = (dest: DestinationConfig) =>
-  ({ publish: { maxDatagramBytes: 1400, heartbeatIntervalMs: 0, snapshotIntervalMs: 0, snapshotDepth: 0, destinations: [dest] } }) as never;
 const mc = (ch: number): DestinationConfig => ({ name: `m${ch}`, group: `239.255.46.${ch}`, port: 46001, iface: "127.0.0.1", ttl: 1, channelId: ch, match });
 const uc = (ch: number, second = 46012): DestinationConfig => ({ name: `u${ch}`, port: 0, receivers: [{ host: "127.0.0.1", port: 46011 }, { host: "127.0.0.1", port: second }], iface: "127.0.0.1", ttl: 1, channelId: ch, match });
 
@@ -90,7 +74,6 @@ function step(p: { pub: Pub; h: number }, deltas: number): void {
   for (let i = 0; i < deltas; i++) p.pub.publishDelta(p.h, view, delta);
   p.pub.flush();
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 function ab(name: string, oldP: { pub: Pub; h: number }, newP: { pub: Pub; h: number }, deltas: number, iters: number) {
   const o: number[] = [], n: number[] = [];
