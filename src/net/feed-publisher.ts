@@ -187,7 +187,7 @@ export class FeedPublisher {
         await this.retransmitServer.start();
       }
     } catch (err) {
-      for (const ch of this.channels) ch.socket?.close();
+      for (const ch of this.channels) ch.close();
       this.retransmitServer?.stop();
       this.retransmitServer = undefined;
       throw err;
