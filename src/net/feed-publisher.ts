@@ -1,40 +1,46 @@
 // HOT PATH: no allocation (publishDelta, flush; the rest is cold). With an auth key, node:crypto allocates per datagram.
 /**
- * Publishes books as wire v3 datagrams to multicast destinations (docs/wire-protocol.md).
- * - Each destination is one channel with its own Bun.udpSocket, sequence space and packer. A multicast
- *   destination's socket is connected to its group; a unicast destination's (`receivers`) sends each datagram to
- *   every receiver in the same sendMany ([data, port, address] triples), so its cost grows per receiver.
- * - publish* only append messages to the channel's pending datagrams; one flush per event-loop turn
+ * Publishes books as wire v3 datagrams to multicast destinations (docs/wire-protocol.md): the publisher's session
+ * (id, start, source), which book goes to which destination, encoding each event into the destinations' packers,
+ * and when they are flushed. The rest is in files of their own:
+ * - publish-channel.ts: one destination (channel) with its own Bun.udpSocket, sequence space and packer, and the
+ *   send path from sealed datagrams to the kernel (multicast: a connected socket; unicast `receivers`: every
+ *   datagram to each receiver in the same sendMany); send-batch.ts: one sendMany and what the kernel did not take
+ *   (resent, or dropped and counted: sendErrors, and per destination for /readyz: sendFailures), shared with the
+ *   retransmission server.
+ * - publisher-recovery.ts: heartbeats on idle channels and the periodic refresh (definitions + snapshots of every
+ *   book, each once per snapshot_interval_ms, spread evenly), so late joiners and subscribers that lost datagrams
+ *   recover without any request.
+ * - publish* only append messages to the channels' pending datagrams; one flush per event-loop turn
  *   (core/clock.ts armTurnEnd: one setImmediate per turn, shared with the receipt stamp) hands them to the kernel
  *   with sendMany, so a turn's messages share as few datagrams as fit.
- * - Heartbeats on idle channels and a periodic refresh (definitions + snapshots of every book, each book once per
- *   snapshot_interval_ms, spread evenly: refresh-schedule.ts) let late joiners and subscribers that lost datagrams
- *   recover without any request.
  * - Every datagram carries the session start, the heartbeat interval and a CRC-32; with publish.auth_key_file
  *   an HMAC trailer too (ChannelPacker.seal, once per flush).
  * - With publish.retransmit, every sent data datagram is copied into its channel's RetransmitRing after the
  *   sendMany (preallocated: no allocation), and a RetransmitServer on its own socket answers re-requests.
- * - A datagram the kernel does not take is dropped and counted (sendErrors, and per destination for /readyz:
- *   sendFailures); the rest of its batch is still sent (resend), so one refused datagram or unicast receiver costs
- *   the others nothing. Publishing never blocks and never calls back into a book builder.
+ * Publishing never blocks and never calls back into a book builder.
  * @module
  */
 import type { BookView } from "../core/book-view.ts";
 import type { ChangeSet } from "../core/change-set.ts";
 import { addTurnEndHook, armTurnEnd, nowUs } from "../core/clock.ts";
 import { ConfigError } from "../core/errors.ts";
-import { getU64 } from "../core/i64.ts";
-import { RateLimitedLog, silentLogger, type Logger } from "../core/log.ts";
+import { silentLogger, type Logger } from "../core/log.ts";
 import type { Instrument } from "../core/types.ts";
-import type { DestinationConfig, DestinationRule, PublishConfig, UnicastReceiver } from "../config/types.ts";
+import type { DestinationRule, PublishConfig } from "../config/types.ts";
 import { DatagramAuth, readAuthKeyFile } from "../wire/auth.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../wire/encoder.ts";
-import { PKT_FLAG_END_OF_SESSION, PKT_MSG_COUNT_OFFSET, PKT_SEQ_NUM_OFFSET } from "../wire/layout.ts";
+import { PKT_FLAG_END_OF_SESSION } from "../wire/layout.ts";
 import { ChannelPacker } from "../wire/packer.ts";
-import { isMulticastV4, openMulticastSender, openUnicastSender } from "./multicast.ts";
-import { RefreshSchedule } from "./refresh-schedule.ts";
+import { isMulticastV4 } from "./multicast.ts";
+import { destinationText, PublishChannel, type DropFilter, type SendFailure } from "./publish-channel.ts";
+import { PublisherRecovery, type PublishedBooks } from "./publisher-recovery.ts";
 import { RetransmitRing } from "./retransmit-ring.ts";
 import { RetransmitServer, type RetransmitServerCounters } from "./retransmit-server.ts";
+import type { SendCounters } from "./send-batch.ts";
+
+export { MAX_DATAGRAMS_PER_SEND, type SendFailure } from "./publish-channel.ts";
+export { REFRESH_TICK_MS } from "./publisher-recovery.ts";
 
 export interface FeedPublisherOptions {
   publish: PublishConfig;
@@ -51,7 +57,7 @@ export interface FeedPublisherOptions {
   /** Random non-zero u32 per start unless given (tests). */
   sessionId?: number;
   /** Test hook: return true to drop (not send) a datagram (counted as dropped on purpose). */
-  dropFilter?: (channelId: number, seqNum: number, bytes: Uint8Array) => boolean;
+  dropFilter?: DropFilter;
   /**
    * Observes, per published delta or snapshot event, µs from the frame's local receipt (view.tsRecvUs) to the end
    * of the flush that handed its datagrams to the kernel. The Feeder passes its receiptToSend histogram.
@@ -59,80 +65,25 @@ export interface FeedPublisherOptions {
   receiptToSend?: { observe(us: number): void };
 }
 
-export interface PublisherCounters {
-  /** Datagrams the kernel accepted. */
-  datagrams: number;
-  /** Bytes of those datagrams (UDP payload). */
-  bytes: number;
-  /** Datagrams the kernel refused or that failed to send (dropped, never retried; the rest of their batch is sent). */
-  sendErrors: number;
+/** datagrams, bytes and sendErrors (SendCounters) over every destination: what the kernel took, and what was lost. */
+export interface PublisherCounters extends SendCounters {
   /** Datagrams the test hook dropped. */
   droppedOnPurpose: number;
   /** Messages encoded (a split delta or a chunked snapshot counts each message). */
   messages: number;
 }
 
-/** Datagrams per sendMany call: one sendmmsg per call; bounded so the reused argument arrays stay small. */
-export const MAX_DATAGRAMS_PER_SEND = 64;
-/**
- * The refresh is spread over its interval in ticks of at most this length, so a large universe does not send
- * all its snapshots in one burst (which would delay live deltas behind thousands of datagrams).
- */
-export const REFRESH_TICK_MS = 50;
-/** Heartbeat check runs this many times per heartbeat interval, so an idle channel beats within 1.25 intervals. */
-const HEARTBEAT_TICKS_PER_INTERVAL = 4;
 /**
  * A destination is reported failing (sendFailures, /readyz) while a refusal is at most this many heartbeat
  * intervals old: a failing destination still refuses at least its heartbeat once per interval.
  */
 export const SEND_FAILURE_HEARTBEATS = 3;
 
-type SendSocket = Bun.udp.Socket<"uint8array">;
-/** Error codes of a send that found the socket buffer full (resend drops the rest of its batch at once). */
-const BUFFER_FULL = new Set(["EAGAIN", "EWOULDBLOCK", "ENOBUFS"]);
-const EMPTY = new Uint8Array(0);
-
-interface Channel {
-  readonly dest: DestinationConfig;
-  readonly packer: ChannelPacker;
-  socket: SendSocket | undefined;
-  /** ms timestamp of the last datagram handed to the socket (or of start). */
-  lastSendMs: number;
-  /** The last sent datagrams, for the request server (publish.retransmit); undefined without it. */
-  ring: RetransmitRing | undefined;
-  /** Unicast receivers (undefined: multicast), and sendMany argument arrays by datagram count (created once each). */
-  readonly receivers: readonly UnicastReceiver[] | undefined;
-  readonly unicastArgs: (Uint8Array | number | string)[][];
-  /** Cold, after a refusal: sendMany argument arrays by entry count for the rest of a batch (resend). */
-  readonly resendArgs: (Uint8Array | number | string)[][];
-  /** Datagrams of this destination the kernel refused; the last refusal's time (ms, 0 = none) and error. */
-  sendErrors: number;
-  lastSendErrorMs: number;
-  lastSendError: string;
-  readonly errorLog: RateLimitedLog;
-}
-
-/** A destination the kernel refused datagrams for recently (FeedPublisher.sendFailures). */
-export interface SendFailure {
-  /** The destination's name and where it sends ("group:port" or its receivers). */
-  readonly destination: string;
-  readonly target: string;
-  /** Datagrams refused since start, the last refusal (ms since the epoch) and its error. */
-  readonly errors: number;
-  readonly lastErrorMs: number;
-  readonly lastError: string;
-}
-
 /** True when the rule matches the instrument ("*" = any). */
 export function ruleMatches(rule: DestinationRule, instrument: Instrument): boolean {
   if (rule.venue !== "*" && rule.venue !== instrument.venue) return false;
   if (rule.market !== "*" && rule.market !== instrument.market) return false;
   return rule.symbols.includes("*") || rule.symbols.includes(instrument.symbol);
-}
-
-/** "group:port", or the unicast receivers "host:port,host:port". */
-function destinationText(d: DestinationConfig): string {
-  return d.group !== undefined ? `${d.group}:${d.port}` : d.receivers!.map((r) => `${r.host}:${r.port}`).join(",");
 }
 
 function randomSessionId(): number {
@@ -150,26 +101,21 @@ export class FeedPublisher {
   readonly counters: PublisherCounters = { datagrams: 0, bytes: 0, sendErrors: 0, droppedOnPurpose: 0, messages: 0 };
   private readonly publish: PublishConfig;
   private readonly log: Logger;
-  private readonly dropFilter: FeedPublisherOptions["dropFilter"];
   private readonly receiptToSend: FeedPublisherOptions["receiptToSend"];
   /** tsRecvUs of the events waiting for the next flush (only with receiptToSend); grows by doubling (cold). */
   private pendingRecvUs = new Float64Array(256);
   private pendingCount = 0;
-  private readonly channels: Channel[];
-  private readonly handleViews: BookView[] = [];
-  private readonly handleChannels: Channel[][] = [];
-  private readonly handleDefs: EncodedDefinition[] = [];
-  /** sendMany argument arrays by datagram count, one datagram per entry (sockets are connected); created once per count. */
-  private readonly sendArgs: Uint8Array[][] = [];
+  private readonly channels: PublishChannel[];
+  /** Registered books by handle (register): view, destinations, definition. */
+  private readonly books: PublishedBooks = { views: [], channels: [], defs: [] };
+  /** books.channels, one load nearer for publish* (HOT PATH). */
+  private readonly handleChannels = this.books.channels;
+  private readonly recovery: PublisherRecovery;
   private readonly turnEndBound: () => void;
   private removeTurnEndHook: (() => void) | undefined;
   private flushScheduled = false;
-  private refreshSchedule: RefreshSchedule | undefined;
-  private readonly refreshBound = (h: number) => this.refreshHandle(h);
   private started = false;
   private stopped = false;
-  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  private refreshTimer: ReturnType<typeof setInterval> | undefined;
   private readonly auth: DatagramAuth | undefined;
   private readonly portOffset: number;
   private retransmitServer: RetransmitServer | undefined;
@@ -177,7 +123,6 @@ export class FeedPublisher {
   constructor(opts: FeedPublisherOptions) {
     this.publish = opts.publish;
     this.log = opts.log ?? silentLogger;
-    this.dropFilter = opts.dropFilter;
     this.receiptToSend = opts.receiptToSend;
     this.sourceId = (this.publish.sourceId ?? 0) + (opts.sourceId ?? 0);
     if (!(Number.isInteger(this.sourceId) && this.sourceId >= 0 && this.sourceId <= 0xffff)) {
@@ -207,21 +152,16 @@ export class FeedPublisher {
       } else if (dest.group === undefined || !isMulticastV4(dest.group)) {
         throw new RangeError(`destination ${dest.name}: ${dest.group} is not an IPv4 multicast group`);
       }
-      return {
+      return new PublishChannel(
         dest,
-        packer: new ChannelPacker(this.publish.maxDatagramBytes, dest.channelId, this.sourceId, this.sessionId, packerOptions),
-        socket: undefined,
-        lastSendMs: 0,
-        ring: retx !== undefined ? new RetransmitRing(retx.ringBytes, this.publish.maxDatagramBytes) : undefined,
-        receivers: dest.receivers,
-        unicastArgs: [],
-        resendArgs: [],
-        sendErrors: 0,
-        lastSendErrorMs: 0,
-        lastSendError: "",
-        errorLog: new RateLimitedLog(this.log, "warn", "send failed; datagrams dropped"),
-      };
+        new ChannelPacker(this.publish.maxDatagramBytes, dest.channelId, this.sourceId, this.sessionId, packerOptions),
+        retx !== undefined ? new RetransmitRing(retx.ringBytes, this.publish.maxDatagramBytes) : undefined,
+        this.counters,
+        opts.dropFilter,
+        this.log,
+      );
     });
+    this.recovery = new PublisherRecovery(this.publish, this.channels, this.books, this.counters, () => this.flush());
     this.turnEndBound = () => this.onTurnEnd();
   }
 
@@ -229,18 +169,7 @@ export class FeedPublisher {
   async start(): Promise<void> {
     if (this.started) return;
     try {
-      for (const ch of this.channels) {
-        ch.socket =
-          ch.dest.group !== undefined
-            ? await openMulticastSender({
-                iface: ch.dest.iface,
-                connectTo: { group: ch.dest.group, port: ch.dest.port },
-                ttl: ch.dest.ttl,
-                onError: (err) => this.onSocketError(ch, err),
-              })
-            : await openUnicastSender({ iface: ch.dest.iface, onError: (err) => this.onSocketError(ch, err) });
-        ch.lastSendMs = Date.now();
-      }
+      for (const ch of this.channels) await ch.open();
       const retx = this.publish.retransmit;
       if (retx !== undefined) {
         const rings = new Map<number, RetransmitRing>();
@@ -258,23 +187,14 @@ export class FeedPublisher {
         await this.retransmitServer.start();
       }
     } catch (err) {
-      for (const ch of this.channels) ch.socket?.close();
+      for (const ch of this.channels) ch.close();
       this.retransmitServer?.stop();
       this.retransmitServer = undefined;
       throw err;
     }
     this.started = true;
     this.removeTurnEndHook = addTurnEndHook(this.turnEndBound);
-    const hbMs = this.publish.heartbeatIntervalMs;
-    if (hbMs > 0) {
-      this.heartbeatTimer = setInterval(() => this.heartbeatTick(), Math.max(1, Math.floor(hbMs / HEARTBEAT_TICKS_PER_INTERVAL)));
-      this.heartbeatTimer.unref?.();
-    }
-    if (this.publish.snapshotIntervalMs > 0) {
-      this.refreshSchedule = new RefreshSchedule(this.publish.snapshotIntervalMs);
-      this.refreshTimer = setInterval(() => this.refreshTick(), Math.min(REFRESH_TICK_MS, this.publish.snapshotIntervalMs));
-      this.refreshTimer.unref?.();
-    }
+    this.recovery.start();
     this.log.info("publisher started", {
       sessionId: this.sessionId,
       sessionStartUs: this.sessionStartUs,
@@ -295,16 +215,17 @@ export class FeedPublisher {
   register(instrument: Instrument, view: BookView): number {
     const def = new EncodedDefinition(instrument);
     const chans = this.channels.filter((ch) => ruleMatches(ch.dest.match, instrument));
-    let handle = this.handleDefs.findIndex((d) => d.instrument.instrumentId === instrument.instrumentId);
+    const books = this.books;
+    let handle = books.defs.findIndex((d) => d.instrument.instrumentId === instrument.instrumentId);
     if (handle >= 0) {
-      this.handleViews[handle] = view;
-      this.handleChannels[handle] = chans;
-      this.handleDefs[handle] = def;
+      books.views[handle] = view;
+      books.channels[handle] = chans;
+      books.defs[handle] = def;
     } else {
-      handle = this.handleViews.length;
-      this.handleViews.push(view);
-      this.handleChannels.push(chans);
-      this.handleDefs.push(def);
+      handle = books.views.length;
+      books.views.push(view);
+      books.channels.push(chans);
+      books.defs.push(def);
     }
     if (chans.length === 0) this.log.warn("instrument matches no destination; not published", { symbol: instrument.symbol });
     for (const ch of chans) packInstrumentDefinition(ch.packer, def, false);
@@ -341,46 +262,16 @@ export class FeedPublisher {
     this.schedule();
   }
 
-  /** Sends every pending datagram of every channel (sendMany, ≤ MAX_DATAGRAMS_PER_SEND per call). */
+  /** Sends every pending datagram of every channel (PublishChannel.flush: sealed, then sendMany). */
   flush(): void {
     if (!this.started) return;
     const channels = this.channels;
     let sendTimeUs = -1;
     for (let c = 0; c < channels.length; c++) {
       const ch = channels[c];
-      const packer = ch.packer;
-      const count = packer.count;
-      if (count === 0 || ch.socket === undefined) continue;
+      if (ch.packer.count === 0 || ch.socket === undefined) continue;
       if (sendTimeUs < 0) sendTimeUs = nowUs();
-      packer.seal(sendTimeUs); // send time, HMAC trailer (if keyed), CRC-32
-      const stage = this.argsFor(MAX_DATAGRAMS_PER_SEND);
-      let batched = 0;
-      for (let i = 0; i < count; i++) {
-        // The exact-length view sendMany takes, reused across flushes (wire/exact-views.ts): a flush allocates nothing.
-        const data = packer.exactView(i);
-        if (this.dropFilter !== undefined && this.dropFilter(ch.dest.channelId, getU64(packer.views[i], PKT_SEQ_NUM_OFFSET), data)) {
-          this.counters.droppedOnPurpose++;
-          continue;
-        }
-        stage[batched] = data;
-        batched++;
-        if (batched === MAX_DATAGRAMS_PER_SEND) {
-          this.sendBatchTo(ch, batched);
-          batched = 0;
-        }
-      }
-      if (batched > 0) this.sendBatchTo(ch, batched);
-      const ring = ch.ring;
-      if (ring !== undefined) {
-        // After the send, so the copy never delays a live datagram; heartbeats (no message) are not kept.
-        for (let i = 0; i < count; i++) {
-          const view = packer.views[i];
-          const msgCount = view.getUint16(PKT_MSG_COUNT_OFFSET, true);
-          if (msgCount > 0) ring.push(packer.bytes[i], packer.lengths[i], getU64(view, PKT_SEQ_NUM_OFFSET), msgCount);
-        }
-      }
-      packer.clear();
-      ch.lastSendMs = Date.now();
+      ch.flush(sendTimeUs);
     }
     if (this.pendingCount > 0) this.observePending();
   }
@@ -389,17 +280,13 @@ export class FeedPublisher {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
-    if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    this.recovery.stop();
     if (this.started) {
       this.flush();
       for (const ch of this.channels) ch.packer.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
       this.flush();
     }
-    for (const ch of this.channels) {
-      ch.socket?.close();
-      ch.socket = undefined;
-    }
+    for (const ch of this.channels) ch.close();
     this.retransmitServer?.stop();
     this.retransmitServer = undefined;
     this.started = false;
@@ -410,24 +297,7 @@ export class FeedPublisher {
 
   /** Sends definitions and refresh snapshots of every registered book now (tests, operator request). */
   refreshAll(): void {
-    for (let h = 0; h < this.handleViews.length; h++) this.refreshHandle(h);
-    this.flush();
-  }
-
-  /** One refresh tick: the books that came due (each book once per interval, spread evenly: RefreshSchedule). */
-  private refreshTick(): void {
-    if (this.refreshSchedule === undefined) return;
-    if (this.refreshSchedule.tick(Date.now(), this.handleViews.length, this.refreshBound) > 0) this.flush();
-  }
-
-  private refreshHandle(h: number): void {
-    const view = this.handleViews[h];
-    const chans = this.handleChannels[h];
-    const depth = this.publish.snapshotDepth;
-    for (let i = 0; i < chans.length; i++) {
-      packInstrumentDefinition(chans[i].packer, this.handleDefs[h], true);
-      this.counters.messages += 1 + packBookSnapshot(chans[i].packer, view, depth, true);
-    }
+    this.recovery.refreshAll();
   }
 
   /** Where the retransmission server listens (after start), undefined without publish.retransmit. */
@@ -463,8 +333,22 @@ export class FeedPublisher {
       group: ch.dest.group ?? destinationText(ch.dest),
       port: ch.dest.port,
       nextSeq: ch.packer.nextSeq,
-      instruments: this.handleChannels.filter((cs) => cs.includes(ch)).length,
+      instruments: this.books.channels.filter((cs) => cs.includes(ch)).length,
     }));
+  }
+
+  /**
+   * Destinations with a refused datagram in the last SEND_FAILURE_HEARTBEATS heartbeat intervals (at least 1 s),
+   * for /readyz: their subscribers see gaps, or nothing. Cold.
+   */
+  sendFailures(nowMs: number): SendFailure[] {
+    const windowMs = Math.max(1000, SEND_FAILURE_HEARTBEATS * this.publish.heartbeatIntervalMs);
+    const out: SendFailure[] = [];
+    for (const ch of this.channels) {
+      const failure = ch.failure(nowMs, windowMs);
+      if (failure !== undefined) out.push(failure);
+    }
+    return out;
   }
 
   private schedule(): void {
@@ -479,19 +363,6 @@ export class FeedPublisher {
     if (!this.flushScheduled) return;
     this.flushScheduled = false; // only here: a flush from elsewhere leaves this turn-end request standing
     this.flush();
-  }
-
-  private heartbeatTick(): void {
-    const nowMs = Date.now();
-    const intervalMs = this.publish.heartbeatIntervalMs;
-    let any = false;
-    for (const ch of this.channels) {
-      if (ch.packer.count === 0 && nowMs - ch.lastSendMs >= intervalMs) {
-        ch.packer.appendHeartbeat(0);
-        any = true;
-      }
-    }
-    if (any) this.flush();
   }
 
   private notePending(tsRecvUs: number): void {
@@ -513,148 +384,5 @@ export class FeedPublisher {
       hist.observe(us > 0 ? us : 0);
     }
     this.pendingCount = 0;
-  }
-
-  private argsFor(n: number): Uint8Array[] {
-    let args = this.sendArgs[n];
-    if (args === undefined) {
-      args = new Array<Uint8Array>(n).fill(EMPTY);
-      this.sendArgs[n] = args;
-    }
-    return args;
-  }
-
-  private sendBatchTo(ch: Channel, n: number): void {
-    if (ch.receivers === undefined) this.sendBatch(ch, n);
-    else this.sendBatchUnicast(ch, ch.receivers, n);
-  }
-
-  /** HOT PATH: the staged datagrams to every receiver of a unicast destination, in one sendMany. */
-  private sendBatchUnicast(ch: Channel, receivers: readonly UnicastReceiver[], n: number): void {
-    const stage = this.sendArgs[MAX_DATAGRAMS_PER_SEND]!;
-    const r = receivers.length;
-    let args = ch.unicastArgs[n];
-    if (args === undefined) {
-      args = new Array<Uint8Array | number | string>(n * r * 3).fill(0); // cold: once per batch size
-      ch.unicastArgs[n] = args;
-    }
-    let k = 0;
-    for (let i = 0; i < n; i++) {
-      const data = stage[i]!;
-      for (let j = 0; j < r; j++) {
-        const rc = receivers[j]!;
-        args[k] = data;
-        args[k + 1] = rc.port;
-        args[k + 2] = rc.host;
-        k += 3;
-      }
-    }
-    let sent: number;
-    try {
-      sent = ch.socket!.sendMany(args as never);
-    } catch (err) {
-      return this.resend(ch, args, 3, -1, err as Error);
-    }
-    if (sent !== n * r) return this.resend(ch, args, 3, sent, undefined);
-    this.counters.datagrams += sent;
-    for (let i = 0; i < sent; i++) this.counters.bytes += (args[i * 3] as Uint8Array).byteLength;
-  }
-
-  private sendBatch(ch: Channel, n: number): void {
-    // sendMany takes the whole array: a short final batch is copied into the array of its exact size.
-    let args = this.sendArgs[MAX_DATAGRAMS_PER_SEND];
-    if (n !== MAX_DATAGRAMS_PER_SEND) {
-      const exact = this.argsFor(n);
-      for (let i = 0; i < n; i++) exact[i] = args[i]!;
-      args = exact;
-    }
-    let sent: number;
-    try {
-      sent = ch.socket!.sendMany(args);
-    } catch (err) {
-      return this.resend(ch, args, 1, -1, err as Error);
-    }
-    if (sent !== n) return this.resend(ch, args, 1, sent, undefined);
-    this.counters.datagrams += sent;
-    for (let i = 0; i < sent; i++) this.counters.bytes += args[i]!.byteLength;
-  }
-
-  /**
-   * Cold: a sendMany that stopped before the end of its batch (`result` datagrams taken, or -1: it threw `err`).
-   * Measured with Bun 1.4.5 (test/app/review-bounds-send.test.ts): a datagram to a unicast receiver whose port is
-   * closed goes out, comes back as ICMP port unreachable, and leaves an error pending on the socket; the next
-   * datagram's send fails with it (ECONNREFUSED), so sendMany stops there, returning the count sent, or throws when
-   * it was the first; Bun then calls the socket's error handler, without an error, once per bounced datagram
-   * (onSocketError counts it). The datagram that met the pending error, and every one after it, were never sent,
-   * though nothing is wrong with them: they are sent again from where sendMany stopped, so one receiver that is
-   * down costs the destination's other receivers (and the channel's other instruments) nothing. A datagram that
-   * fails twice in a row (EMSGSIZE) is counted as refused and skipped. Each round takes or skips at least one
-   * datagram, so a batch of n costs at most 2n calls. A full socket buffer (EAGAIN, ENOBUFS: the interface is
-   * not keeping up) drops the rest of the batch at once: trying again at once cannot help, and 2 failing calls per
-   * datagram would add work exactly when there is too much.
-   */
-  private resend(ch: Channel, args: readonly (Uint8Array | number | string)[], per: number, result: number, err: Error | undefined): void {
-    const total = args.length / per;
-    let done = 0;
-    let failedHere = false;
-    for (;;) {
-      if (result > 0) {
-        this.counters.datagrams += result;
-        for (let i = done; i < done + result; i++) this.counters.bytes += (args[i * per] as Uint8Array).byteLength;
-        done += result;
-        failedHere = false;
-      } else if (err !== undefined && BUFFER_FULL.has((err as { code?: string }).code ?? "")) {
-        return this.refused(ch, err.message, total - done);
-      } else if (failedHere) {
-        this.refused(ch, err?.message ?? "sendMany took no datagram");
-        done++;
-        failedHere = false;
-      } else {
-        failedHere = true; // maybe an error left pending by the datagram before: this one is tried once more
-      }
-      if (done >= total) return;
-      let rest = ch.resendArgs[(total - done) * per];
-      if (rest === undefined) {
-        rest = new Array<Uint8Array | number | string>((total - done) * per);
-        ch.resendArgs[rest.length] = rest;
-      }
-      for (let i = 0; i < rest.length; i++) rest[i] = args[done * per + i]!;
-      try {
-        result = ch.socket!.sendMany(rest as never);
-        err = undefined;
-      } catch (e) {
-        result = -1;
-        err = e as Error;
-      }
-    }
-  }
-
-  /** Cold: datagrams of `ch` the kernel refused (one unless given): counted overall and per destination, logged (rate-limited) naming it. */
-  private refused(ch: Channel, error: string, datagrams = 1): void {
-    this.counters.sendErrors += datagrams;
-    ch.sendErrors += datagrams;
-    ch.lastSendErrorMs = Date.now();
-    ch.lastSendError = error;
-    ch.errorLog.hit(`destination ${ch.dest.name} (${destinationText(ch.dest)}): ${error}`);
-  }
-
-  /** The socket's error handler: a datagram sendMany had counted as sent came back (see resend). */
-  private onSocketError(ch: Channel, err: Error): void {
-    if (this.counters.datagrams > 0) this.counters.datagrams--;
-    this.refused(ch, err.message);
-  }
-
-  /**
-   * Destinations with a refused datagram in the last SEND_FAILURE_HEARTBEATS heartbeat intervals (at least 1 s),
-   * for /readyz: their subscribers see gaps, or nothing. Cold.
-   */
-  sendFailures(nowMs: number): SendFailure[] {
-    const windowMs = Math.max(1000, SEND_FAILURE_HEARTBEATS * this.publish.heartbeatIntervalMs);
-    const out: SendFailure[] = [];
-    for (const ch of this.channels) {
-      if (ch.lastSendErrorMs === 0 || nowMs - ch.lastSendErrorMs > windowMs) continue;
-      out.push({ destination: ch.dest.name, target: destinationText(ch.dest), errors: ch.sendErrors, lastErrorMs: ch.lastSendErrorMs, lastError: ch.lastSendError });
-    }
-    return out;
   }
 }

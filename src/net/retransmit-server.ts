@@ -23,6 +23,7 @@ import {
   type RetxControl,
 } from "../wire/retransmit.ts";
 import type { RetransmitRing } from "./retransmit-ring.ts";
+import { BatchSender, type SendCounters } from "./send-batch.ts";
 
 /** Requesters remembered for rate limiting; beyond it the table is cleared (each new requester starts full). */
 const MAX_REQUESTERS = 4096;
@@ -33,7 +34,7 @@ const ANSWER_BATCH = 64;
  * What the server did. Every packet received ends in exactly one of refusedNetwork, badRequests, throttled,
  * outOfRange or answered (they add up to received), so /metrics exports them as one counter by result.
  */
-export interface RetransmitServerCounters {
+export interface RetransmitServerCounters extends SendCounters {
   /** Control packets received (any kind, before checks). */
   received: number;
   /** From an address outside publish.retransmit.allow: dropped unanswered. */
@@ -46,11 +47,8 @@ export interface RetransmitServerCounters {
   outOfRange: number;
   /** Requests answered with datagrams. */
   answered: number;
-  /** Datagrams and bytes retransmitted: handed to the kernel (sendMany took them). */
-  datagrams: number;
-  bytes: number;
-  /** Answer datagrams the kernel did not take (a full socket buffer) or that came back (the requester has gone): lost, the requester times out and falls back. */
-  sendErrors: number;
+  // SendCounters: datagrams and bytes retransmitted (the kernel took them); sendErrors, answer datagrams lost
+  // (refused twice, a full socket buffer, or come back because the requester has gone): it times out and falls back.
 }
 
 interface Bucket {
@@ -83,6 +81,8 @@ export class RetransmitServer {
   private readonly badLog: RateLimitedLog;
   private readonly reply = new Uint8Array(64);
   private socket: ServerSocket | undefined;
+  /** Answers' sendMany: what the kernel did not take is resent or dropped, counted in sendErrors and logged. */
+  private readonly sender = new BatchSender(this.counters, (error, datagrams) => this.badLog.hit(`answer datagrams lost (${datagrams}): ${error}`), true);
 
   constructor(opts: RetransmitServerOptions) {
     this.opts = opts;
@@ -166,6 +166,12 @@ export class RetransmitServer {
     this.sendDatagrams(ring, first, last, fromPort, fromAddr);
   }
 
+  /**
+   * The answer: copies flagged RETRANSMIT, as [datagram, port, address] triples, ANSWER_BATCH per sendMany. An answer
+   * to a requester that has gone bounces and leaves an error pending on this socket, which fails its next send,
+   * maybe the first datagram of another requester's answer when requests came together (measured, Bun 1.4.5:
+   * test/app/rev12-retransmit-bounce.test.ts): send-batch.ts resends the rest from where sendMany stopped.
+   */
   private sendDatagrams(ring: RetransmitRing, first: number, last: number, port: number, address: string): void {
     const socket = this.socket;
     if (socket === undefined) return;
@@ -175,43 +181,8 @@ export class RetransmitServer {
       markRetransmit(copy, copy.length, this.opts.auth);
       args.push(copy, port, address);
       if (args.length === ANSWER_BATCH * 3 || i === last - 1) {
-        this.sendBatch(socket, args);
+        this.sender.send(socket, args, 3);
         args.length = 0;
-      }
-    }
-  }
-
-  /**
-   * sendMany of [datagram, port, address] triples; counts what the kernel took and what it refused. An answer to a
-   * requester that has gone bounces (ICMP port unreachable) and leaves an error pending on this socket, which fails
-   * its next send, maybe the first datagram of another requester's answer when requests came together (measured,
-   * Bun 1.4.5: test/app/rev12-retransmit-bounce.test.ts): so the rest is sent again from where sendMany stopped,
-   * and only a datagram failing twice in a row is counted refused and skipped (at most 2n calls for n datagrams).
-   */
-  private sendBatch(socket: ServerSocket, args: (Uint8Array | number | string)[]): void {
-    const n = args.length / 3;
-    let done = 0;
-    let failedHere = false;
-    while (done < n) {
-      let sent = 0;
-      let error = "sendMany took no datagram";
-      try {
-        sent = socket.sendMany((done === 0 ? args : args.slice(done * 3)) as never);
-      } catch (err) {
-        error = (err as Error).message;
-      }
-      if (sent > 0) {
-        for (let k = done; k < done + sent; k++) this.counters.bytes += (args[k * 3] as Uint8Array).length;
-        this.counters.datagrams += sent;
-        done += sent;
-        failedHere = false;
-      } else if (!failedHere) {
-        failedHere = true; // maybe an error left pending by an earlier bounce: this datagram is tried once more
-      } else {
-        this.counters.sendErrors++;
-        this.badLog.hit(`an answer datagram the kernel refused twice: ${error}`);
-        done++;
-        failedHere = false;
       }
     }
   }
@@ -221,9 +192,7 @@ export class RetransmitServer {
    * was counted as sent; it is a send error.
    */
   private onSocketError(err: Error | undefined): void {
-    if (this.counters.datagrams > 0) this.counters.datagrams--;
-    this.counters.sendErrors++;
-    this.badLog.hit(err?.message ?? "an answer datagram came back: its requester has gone (port unreachable)");
+    this.sender.bounced(err?.message ?? "an answer datagram came back: its requester has gone (port unreachable)");
   }
 
   private answerControl(kind: number, req: RetxControl, firstAvailable: number, nextSeq: number, port: number, address: string): void {

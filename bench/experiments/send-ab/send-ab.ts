@@ -6,19 +6,17 @@
  * unicast to 2 receivers (both up). Receivers: node:dgram sockets in a child process (8 MiB buffers), loopback,
  * TTL 1, groups 239.255.46.x. Then heap growth without GC over many flushes (allocation per datagram).
  *   npx bun bench/experiments/send-ab/send-ab.ts [rounds]
+ * SEND_AB_OLD=<rev> compares with another revision's feed-publisher.ts (e.g. 5c10efd, before send-batch.ts).
  */
 import { heapStats } from "bun:jsc";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { ChangeSet } from "../../../src/core/change-set.ts";
-import type { BookView } from "../../../src/core/book-view.ts";
-import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
-import { instrumentIdOf } from "../../../src/core/instrument-id.ts";
 import { FeedPublisher } from "../../../src/net/feed-publisher.ts";
 import type { DestinationConfig } from "../../../src/config/types.ts";
+import { delta, instrument, match, median, publishCfg, view } from "./fixture.ts";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
-const OLD_REV = "ac3eaab~1";
+const OLD_REV = process.env.SEND_AB_OLD ?? "ac3eaab~1"; // another revision to compare with: SEND_AB_OLD=<rev>
 const OLD_DIR = `/tmp/send-ab-old-${process.pid}`;
 mkdirSync(OLD_DIR, { recursive: true });
 for (const f of ["feed-publisher.ts", "multicast.ts"]) {
@@ -30,16 +28,6 @@ for (const f of ["feed-publisher.ts", "multicast.ts"]) {
 const OldPublisher = (await import(`${OLD_DIR}/feed-publisher.ts`)).FeedPublisher as typeof FeedPublisher;
 
 const ROUNDS = Number(process.argv[2] ?? 15);
-const T0 = 1_764_000_000_000_000;
-const instrument: Instrument = { instrumentId: instrumentIdOf("bybit", "linear", "BTCUSDT"), venue: "bybit", market: "linear", symbol: "BTCUSDT", priceExp: 1, qtyExp: 3, tickSize: "0.10", lotSize: "0.001" };
-const view: BookView = {
-  instrument, state: BookState.LIVE, reason: StatusReason.NONE, instrSeq: 1, venueSeq: 1, tsExchangeUs: T0, tsEventUs: T0, tsRecvUs: T0,
-  bidCount: 200, askCount: 200,
-  bidPriceAt: (r: number) => 302_472 - r, bidQtyAt: (r: number) => 1000 + r, askPriceAt: (r: number) => 302_473 + r, askQtyAt: (r: number) => 2000 + r,
-} as unknown as BookView;
-const delta = new ChangeSet();
-for (let i = 0; i < 3; i++) delta.addBid(302_472 - i, 1500 + i);
-for (let i = 0; i < 4; i++) delta.addAsk(302_473 + i, i === 2 ? 0 : 250 + i);
 
 // Receivers: two groups (old/new) and two unicast ports, drained by a child.
 const G_OLD = "239.255.46.1", G_NEW = "239.255.46.2", MPORT = 46001, U1 = 46011, U2 = 46012;
@@ -59,10 +47,6 @@ async function line(): Promise<string> {
 }
 await line();
 
-const match = { venue: "*", market: "*", symbols: ["*"] };
-function publishCfg(dest: DestinationConfig) {
-  return { publish: { maxDatagramBytes: 1400, heartbeatIntervalMs: 0, snapshotIntervalMs: 0, snapshotDepth: 0, destinations: [dest] } } as never;
-}
 const mc = (group: string, ch: number): DestinationConfig => ({ name: `m${ch}`, group, port: MPORT, iface: "127.0.0.1", ttl: 1, channelId: ch, match });
 const uc = (ch: number, second = U2): DestinationConfig => ({ name: `u${ch}`, port: 0, receivers: [{ host: "127.0.0.1", port: U1 }, { host: "127.0.0.1", port: second }], iface: "127.0.0.1", ttl: 1, channelId: ch, match });
 const DOWN = 46019; // nothing bound: every datagram to it bounces (ICMP port unreachable)
@@ -79,7 +63,6 @@ function step(p: { pub: Pub; h: number }, deltas: number): void {
   for (let i = 0; i < deltas; i++) p.pub.publishDelta(p.h, view, delta);
   p.pub.flush();
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 async function ab(name: string, oldP: { pub: Pub; h: number }, newP: { pub: Pub; h: number }, deltas: number, iters: number) {
   const o: number[] = [], n: number[] = [];

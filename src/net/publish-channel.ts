@@ -1,0 +1,190 @@
+// HOT PATH: no allocation (flush and the sends under it; opening, closing and failures are cold).
+/**
+ * One destination of the publisher, a channel: its packer (pending datagrams, sequence numbers), its socket, its
+ * retransmit ring and its record of refused datagrams, and the send path from sealed datagrams to the kernel.
+ * Apart from feed-publisher.ts (what goes into the packers, and when it is flushed) so that sending reads in one
+ * place: a multicast destination's socket is connected to its group (one entry per datagram); a unicast
+ * destination's (`receivers`) sends each datagram to every receiver in the same sendMany ([data, port, address]
+ * triples), so its cost grows per receiver. What the kernel does not take is resent or dropped and counted by
+ * send-batch.ts, so one refused datagram or unicast receiver costs the others nothing.
+ * @module
+ */
+import { getU64 } from "../core/i64.ts";
+import { RateLimitedLog, type Logger } from "../core/log.ts";
+import type { DestinationConfig, UnicastReceiver } from "../config/types.ts";
+import { PKT_MSG_COUNT_OFFSET, PKT_SEQ_NUM_OFFSET } from "../wire/layout.ts";
+import type { ChannelPacker } from "../wire/packer.ts";
+import { openMulticastSender, openUnicastSender } from "./multicast.ts";
+import type { RetransmitRing } from "./retransmit-ring.ts";
+import { BatchSender, type SendCounters } from "./send-batch.ts";
+
+/** Datagrams per sendMany call: one sendmmsg per call; bounded so the reused argument arrays stay small. */
+export const MAX_DATAGRAMS_PER_SEND = 64;
+
+/** Test hook: return true to drop (not send) a datagram (counted as dropped on purpose). */
+export type DropFilter = (channelId: number, seqNum: number, bytes: Uint8Array) => boolean;
+
+/** A destination the kernel refused datagrams for recently (FeedPublisher.sendFailures). */
+export interface SendFailure {
+  /** The destination's name and where it sends ("group:port" or its receivers). */
+  readonly destination: string;
+  readonly target: string;
+  /** Datagrams refused since start, the last refusal (ms since the epoch) and its error. */
+  readonly errors: number;
+  readonly lastErrorMs: number;
+  readonly lastError: string;
+}
+
+type SendSocket = Bun.udp.Socket<"uint8array">;
+type Entry = Uint8Array | number | string;
+const EMPTY = new Uint8Array(0);
+
+/** "group:port", or the unicast receivers "host:port,host:port". */
+export function destinationText(d: DestinationConfig): string {
+  return d.group !== undefined ? `${d.group}:${d.port}` : d.receivers!.map((r) => `${r.host}:${r.port}`).join(",");
+}
+
+export class PublishChannel {
+  socket: SendSocket | undefined = undefined;
+  /** ms timestamp of the last datagram handed to the socket (or of start). */
+  lastSendMs = 0;
+  /** Datagrams of this destination the kernel refused; the last refusal's time (ms, 0 = none) and error. */
+  sendErrors = 0;
+  lastSendErrorMs = 0;
+  lastSendError = "";
+  /** Unicast receivers (undefined: multicast). */
+  private readonly receivers: readonly UnicastReceiver[] | undefined;
+  /** The datagrams of one sendMany, then sendMany argument arrays by datagram count: created once per count. */
+  private readonly stage: Uint8Array[] = new Array<Uint8Array>(MAX_DATAGRAMS_PER_SEND).fill(EMPTY);
+  private readonly exactArgs: Uint8Array[][] = [];
+  private readonly unicastArgs: Entry[][] = [];
+  private readonly sender: BatchSender;
+  private readonly errorLog: RateLimitedLog;
+
+  constructor(
+    readonly dest: DestinationConfig,
+    readonly packer: ChannelPacker,
+    /** The last sent datagrams, for the request server (publish.retransmit); undefined without it. */
+    readonly ring: RetransmitRing | undefined,
+    /** The publisher's counters, shared by its channels. */
+    private readonly counters: SendCounters & { droppedOnPurpose: number },
+    private readonly dropFilter: DropFilter | undefined,
+    log: Logger,
+  ) {
+    this.receivers = dest.receivers;
+    this.errorLog = new RateLimitedLog(log, "warn", "send failed; datagrams dropped");
+    this.sender = new BatchSender(counters, (error, datagrams) => this.refused(error, datagrams));
+  }
+
+  /** Opens the destination's socket (interface and TTL verified; a multicast one connected to its group). */
+  async open(): Promise<void> {
+    const dest = this.dest;
+    // A datagram sendMany had counted as sent came back (a unicast receiver's port closed): send-batch.ts.
+    const onError = (err: Error) => this.sender.bounced(err.message);
+    this.socket =
+      dest.group !== undefined
+        ? await openMulticastSender({ iface: dest.iface, connectTo: { group: dest.group, port: dest.port }, ttl: dest.ttl, onError })
+        : await openUnicastSender({ iface: dest.iface, onError });
+    this.lastSendMs = Date.now();
+  }
+
+  close(): void {
+    this.socket?.close();
+    this.socket = undefined;
+  }
+
+  /**
+   * HOT PATH: seals the pending datagrams (send time, HMAC trailer if keyed, CRC-32), sends them (sendMany,
+   * ≤ MAX_DATAGRAMS_PER_SEND per call), copies them into the retransmit ring and clears the packer. The socket
+   * must be open and the packer hold at least one datagram.
+   */
+  flush(sendTimeUs: number): void {
+    const packer = this.packer;
+    const count = packer.count;
+    packer.seal(sendTimeUs);
+    const stage = this.stage;
+    const dropFilter = this.dropFilter;
+    let batched = 0;
+    for (let i = 0; i < count; i++) {
+      // The exact-length view sendMany takes, reused across flushes (wire/exact-views.ts): a flush allocates nothing.
+      const data = packer.exactView(i);
+      if (dropFilter !== undefined && dropFilter(this.dest.channelId, getU64(packer.views[i], PKT_SEQ_NUM_OFFSET), data)) {
+        this.counters.droppedOnPurpose++;
+        continue;
+      }
+      stage[batched] = data;
+      batched++;
+      if (batched === MAX_DATAGRAMS_PER_SEND) {
+        this.sendStaged(batched);
+        batched = 0;
+      }
+    }
+    if (batched > 0) this.sendStaged(batched);
+    const ring = this.ring;
+    if (ring !== undefined) {
+      // After the send, so the copy never delays a live datagram; heartbeats (no message) are not kept.
+      for (let i = 0; i < count; i++) {
+        const view = packer.views[i];
+        const msgCount = view.getUint16(PKT_MSG_COUNT_OFFSET, true);
+        if (msgCount > 0) ring.push(packer.bytes[i], packer.lengths[i], getU64(view, PKT_SEQ_NUM_OFFSET), msgCount);
+      }
+    }
+    packer.clear();
+    this.lastSendMs = Date.now();
+  }
+
+  /** This destination if it had a refusal in the last `windowMs` (cold, /readyz). */
+  failure(nowMs: number, windowMs: number): SendFailure | undefined {
+    if (this.lastSendErrorMs === 0 || nowMs - this.lastSendErrorMs > windowMs) return undefined;
+    return { destination: this.dest.name, target: destinationText(this.dest), errors: this.sendErrors, lastErrorMs: this.lastSendErrorMs, lastError: this.lastSendError };
+  }
+
+  /** HOT PATH: the first n staged datagrams, in one sendMany. */
+  private sendStaged(n: number): void {
+    const receivers = this.receivers;
+    if (receivers !== undefined) return this.sendStagedUnicast(receivers, n);
+    // sendMany takes the whole array: a short final batch is copied into the array of its exact size.
+    let args = this.stage;
+    if (n !== MAX_DATAGRAMS_PER_SEND) {
+      let exact = this.exactArgs[n];
+      if (exact === undefined) {
+        exact = new Array<Uint8Array>(n).fill(EMPTY); // cold: once per batch size
+        this.exactArgs[n] = exact;
+      }
+      for (let i = 0; i < n; i++) exact[i] = args[i]!;
+      args = exact;
+    }
+    this.sender.send(this.socket!, args, 1);
+  }
+
+  /** HOT PATH: the first n staged datagrams to every receiver of a unicast destination, in one sendMany. */
+  private sendStagedUnicast(receivers: readonly UnicastReceiver[], n: number): void {
+    const stage = this.stage;
+    const r = receivers.length;
+    let args = this.unicastArgs[n];
+    if (args === undefined) {
+      args = new Array<Entry>(n * r * 3).fill(0); // cold: once per batch size
+      this.unicastArgs[n] = args;
+    }
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const data = stage[i]!;
+      for (let j = 0; j < r; j++) {
+        const rc = receivers[j]!;
+        args[k] = data;
+        args[k + 1] = rc.port;
+        args[k + 2] = rc.host;
+        k += 3;
+      }
+    }
+    this.sender.send(this.socket!, args, 3);
+  }
+
+  /** Cold: datagrams the kernel refused (already counted overall by the sender): per destination, logged (rate-limited) naming it. */
+  private refused(error: string, datagrams: number): void {
+    this.sendErrors += datagrams;
+    this.lastSendErrorMs = Date.now();
+    this.lastSendError = error;
+    this.errorLog.hit(`destination ${this.dest.name} (${destinationText(this.dest)}): ${error}`);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * What lets a subscriber recover without asking: heartbeats on idle channels (so a silent channel is told from a
+ * lost one, and its next sequence number is known) and the periodic refresh (definition + snapshot of every book,
+ * each book once per snapshot_interval_ms, spread evenly: refresh-schedule.ts) for late joiners and subscribers
+ * that lost datagrams. Apart from feed-publisher.ts because it runs from timers, not from the live path; it only
+ * appends to the channels' packers and asks the publisher to flush.
+ * @module
+ */
+import type { BookView } from "../core/book-view.ts";
+import type { PublishConfig } from "../config/types.ts";
+import { packBookSnapshot, packInstrumentDefinition, type EncodedDefinition } from "../wire/encoder.ts";
+import type { PublishChannel } from "./publish-channel.ts";
+import { RefreshSchedule } from "./refresh-schedule.ts";
+
+/**
+ * The refresh is spread over its interval in ticks of at most this length, so a large universe does not send
+ * all its snapshots in one burst (which would delay live deltas behind thousands of datagrams).
+ */
+export const REFRESH_TICK_MS = 50;
+/** Heartbeat check runs this many times per heartbeat interval, so an idle channel beats within 1.25 intervals. */
+const HEARTBEAT_TICKS_PER_INTERVAL = 4;
+
+/** The publisher's registered books by handle: view, destinations and definition (FeedPublisher.register). */
+export interface PublishedBooks {
+  readonly views: BookView[];
+  readonly channels: PublishChannel[][];
+  readonly defs: EncodedDefinition[];
+}
+
+export class PublisherRecovery {
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private refreshTimer: ReturnType<typeof setInterval> | undefined;
+  private refreshSchedule: RefreshSchedule | undefined;
+  private readonly refreshBound = (h: number) => this.refreshBook(h);
+
+  constructor(
+    private readonly publish: PublishConfig,
+    private readonly channels: readonly PublishChannel[],
+    private readonly books: PublishedBooks,
+    /** The publisher's message count (each definition and snapshot message counts). */
+    private readonly counters: { messages: number },
+    private readonly flush: () => void,
+  ) {}
+
+  /** Starts the heartbeat and refresh timers (the intervals from publish; 0 = off). */
+  start(): void {
+    const hbMs = this.publish.heartbeatIntervalMs;
+    if (hbMs > 0) {
+      this.heartbeatTimer = setInterval(() => this.heartbeatTick(), Math.max(1, Math.floor(hbMs / HEARTBEAT_TICKS_PER_INTERVAL)));
+      this.heartbeatTimer.unref?.();
+    }
+    if (this.publish.snapshotIntervalMs > 0) {
+      this.refreshSchedule = new RefreshSchedule(this.publish.snapshotIntervalMs);
+      this.refreshTimer = setInterval(() => this.refreshTick(), Math.min(REFRESH_TICK_MS, this.publish.snapshotIntervalMs));
+      this.refreshTimer.unref?.();
+    }
+  }
+
+  stop(): void {
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    this.heartbeatTimer = undefined;
+    this.refreshTimer = undefined;
+  }
+
+  /** Definitions and refresh snapshots of every registered book now, flushed (tests, operator request). */
+  refreshAll(): void {
+    for (let h = 0; h < this.books.views.length; h++) this.refreshBook(h);
+    this.flush();
+  }
+
+  /** One refresh tick: the books that came due (each book once per interval, spread evenly: RefreshSchedule). */
+  private refreshTick(): void {
+    if (this.refreshSchedule === undefined) return;
+    if (this.refreshSchedule.tick(Date.now(), this.books.views.length, this.refreshBound) > 0) this.flush();
+  }
+
+  private refreshBook(h: number): void {
+    const view = this.books.views[h];
+    const chans = this.books.channels[h];
+    const def = this.books.defs[h];
+    const depth = this.publish.snapshotDepth;
+    for (let i = 0; i < chans.length; i++) {
+      packInstrumentDefinition(chans[i].packer, def, true);
+      this.counters.messages += 1 + packBookSnapshot(chans[i].packer, view, depth, true);
+    }
+  }
+
+  private heartbeatTick(): void {
+    const nowMs = Date.now();
+    const intervalMs = this.publish.heartbeatIntervalMs;
+    let any = false;
+    for (const ch of this.channels) {
+      if (ch.packer.count === 0 && nowMs - ch.lastSendMs >= intervalMs) {
+        ch.packer.appendHeartbeat(0);
+        any = true;
+      }
+    }
+    if (any) this.flush();
+  }
+}

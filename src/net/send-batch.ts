@@ -1,0 +1,128 @@
+/**
+ * One sendMany of a batch of datagrams, and what to do when the kernel does not take all of it: resend the rest,
+ * back off on a full socket buffer, count and name what was lost. Written once for both senders that meet the
+ * same runtime behaviour: the publisher's destinations (publish-channel.ts) and the retransmission server's
+ * answers (retransmit-server.ts).
+ *
+ * Measured with Bun 1.4.5 (test/app/review-bounds-send.test.ts, test/app/rev12-retransmit-bounce.test.ts): a
+ * datagram to a unicast address whose port is closed goes out, comes back as ICMP port unreachable, and leaves an
+ * error pending on the socket; the next datagram's send fails with it (ECONNREFUSED), so sendMany stops there,
+ * returning the count sent, or throws when it was the first; Bun then calls the socket's error handler, without
+ * an error, once per bounced datagram (`bounced`). The datagram that met the pending error, and every one after
+ * it, were never sent, though nothing is wrong with them: they are sent again from where sendMany stopped, so one
+ * receiver or requester that has gone costs the others nothing. A datagram that fails twice in a row (EMSGSIZE)
+ * is counted as refused and skipped. Each round takes or skips at least one datagram, so a batch of n costs at
+ * most 2n calls. A full socket buffer (EAGAIN, ENOBUFS: the interface is not keeping up) drops the rest of the
+ * batch at once: trying again at once cannot help, and 2 failing calls per datagram would add work exactly when
+ * there is too much.
+ * @module
+ */
+
+/** What a sender counts; the publisher's and the retransmission server's counters both have these fields. */
+export interface SendCounters {
+  /** Datagrams the kernel took (less those that came back: `bounced`). */
+  datagrams: number;
+  /** Bytes of those datagrams (UDP payload). */
+  bytes: number;
+  /** Datagrams refused, dropped on a full buffer, or come back. */
+  sendErrors: number;
+}
+
+/** sendMany's argument: datagrams (a connected socket, 1 entry each) or [data, port, address] triples (3 each). */
+export type SendArgs = readonly (Uint8Array | number | string)[];
+
+/** The part of a Bun UDP socket the sender uses (tests substitute a stand-in). */
+export interface SendManySocket {
+  sendMany(args: never): number;
+}
+
+/** Error codes of a send that found the socket buffer full. */
+const BUFFER_FULL = new Set(["EAGAIN", "EWOULDBLOCK", "ENOBUFS"]);
+
+/**
+ * Sends batches on behalf of one owner (a destination, the retransmission server): its counters, and `onRefused`
+ * to name a loss (`datagrams` lost with `error`; cold, after counters.sendErrors has been counted).
+ */
+export class BatchSender {
+  /** Cold, after a refusal: sendMany argument arrays by entry count for the rest of a batch (created once each). */
+  private readonly resendArgs: (Uint8Array | number | string)[][] = [];
+
+  constructor(
+    private readonly counters: SendCounters,
+    private readonly onRefused: (error: string, datagrams: number) => void,
+    /**
+     * Empty the resend arrays after use, so they do not keep datagrams alive until the next resend of that length:
+     * for datagrams made per send (the retransmission server's copies). The publisher's are views of its pool,
+     * kept anyway, so it saves the pass (~3 % of the resend path's CPU per message, split-ab.ts).
+     */
+    private readonly releaseDatagrams = false,
+  ) {}
+
+  /**
+   * HOT PATH (allocates nothing when the kernel takes the batch): one sendMany of `args`, `per` entries a datagram
+   * (1 or 3); what it does not take goes to the cold resend.
+   */
+  send(socket: SendManySocket, args: SendArgs, per: number): void {
+    const total = args.length / per;
+    let sent: number;
+    try {
+      sent = socket.sendMany(args as never);
+    } catch (err) {
+      return this.resend(socket, args, per, -1, err as Error);
+    }
+    if (sent !== total) return this.resend(socket, args, per, sent, undefined);
+    const counters = this.counters;
+    counters.datagrams += sent;
+    for (let i = 0; i < sent; i++) counters.bytes += (args[i * per] as Uint8Array).byteLength;
+  }
+
+  /** The socket's error handler: a datagram sendMany had counted as sent came back (see the module comment). */
+  bounced(error: string): void {
+    if (this.counters.datagrams > 0) this.counters.datagrams--;
+    this.refused(error, 1);
+  }
+
+  /** Cold: a sendMany that stopped before the end of its batch (`result` datagrams taken, or -1: it threw `err`). */
+  private resend(socket: SendManySocket, args: SendArgs, per: number, result: number, err: Error | undefined): void {
+    const counters = this.counters;
+    const total = args.length / per;
+    let done = 0;
+    let failedHere = false;
+    for (;;) {
+      if (result > 0) {
+        counters.datagrams += result;
+        for (let i = done; i < done + result; i++) counters.bytes += (args[i * per] as Uint8Array).byteLength;
+        done += result;
+        failedHere = false;
+      } else if (err !== undefined && BUFFER_FULL.has((err as { code?: string }).code ?? "")) {
+        return this.refused(err.message, total - done);
+      } else if (failedHere) {
+        this.refused(err?.message ?? "sendMany took no datagram", 1);
+        done++;
+        failedHere = false;
+      } else {
+        failedHere = true; // maybe an error left pending by the datagram before: this one is tried once more
+      }
+      if (done >= total) return;
+      let rest = this.resendArgs[(total - done) * per];
+      if (rest === undefined) {
+        rest = new Array<Uint8Array | number | string>((total - done) * per);
+        this.resendArgs[rest.length] = rest;
+      }
+      for (let i = 0; i < rest.length; i++) rest[i] = args[done * per + i]!;
+      try {
+        result = socket.sendMany(rest as never);
+        err = undefined;
+      } catch (e) {
+        result = -1;
+        err = e as Error;
+      }
+      if (this.releaseDatagrams) rest.fill(0);
+    }
+  }
+
+  private refused(error: string, datagrams: number): void {
+    this.counters.sendErrors += datagrams;
+    this.onRefused(error, datagrams);
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * send-batch.ts, the one resend loop of the publisher's destinations and the retransmission server, against a
+ * simple reference model. The socket is a stand-in that behaves as Bun 1.4.5's does (measured in
+ * test/app/review-bounds-send.test.ts and test/app/rev12-retransmit-bounce.test.ts): sendMany stops at the first
+ * datagram it cannot send, returning the count sent, or throws when that was the first; a datagram to a receiver
+ * that has gone is sent but leaves an error pending that fails the next send; an oversized datagram always fails;
+ * a full buffer fails every send from then on. Real sockets cannot be made to do each of these on demand.
+ */
+import { describe, expect, it } from "vitest";
+import type { RetransmitConfig } from "../../src/config/types.ts";
+import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
+import { RetransmitServer } from "../../src/net/retransmit-server.ts";
+import { BatchSender, type SendCounters } from "../../src/net/send-batch.ts";
+import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
+import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
+import { rng } from "../wire/helpers.ts";
+
+/** What happens to a datagram: sent; sent but bounces (error pending); always refused (EMSGSIZE); buffer full from here. */
+type Fate = "ok" | "bounce" | "too_big" | "full";
+
+/** Datagram i is i + 1 bytes long, its first byte its number: what was delivered can be told apart. */
+function datagrams(n: number): Uint8Array[] {
+  return Array.from({ length: n }, (_, i) => new Uint8Array(i + 1).fill(i & 0xff));
+}
+
+function standInSocket(fates: Fate[], lags: number[], per: number) {
+  const delivered: number[] = [];
+  // The socket's one error slot: -1 empty, else how many more send attempts pass before the bounce's error is
+  // pending (an ICMP reply arrives a little later: the error can meet the next call's first datagram).
+  let armed = -1;
+  let full = false;
+  let calls = 0;
+  let thrownPending = 0;
+  const fail = (k: number, code: string): number => {
+    if (k > 0) return k;
+    if (code === "ECONNREFUSED") thrownPending++;
+    throw Object.assign(new Error(`${code}: send`), { code });
+  };
+  return {
+    delivered,
+    calls: () => calls,
+    /** Calls that met a pending error on their first datagram (they throw: the case the retry is for). */
+    thrownPending: () => thrownPending,
+    sendMany(args: never): number {
+      calls++;
+      const a = args as unknown as (Uint8Array | number | string)[];
+      for (let k = 0; k < a.length / per; k++) {
+        const id = (a[k * per] as Uint8Array).length - 1;
+        if (per === 3) expect([a[k * 3 + 1], a[k * 3 + 2]]).toEqual([7000 + id, "127.0.0.1"]);
+        if (armed === 0) {
+          armed = -1;
+          return fail(k, "ECONNREFUSED");
+        }
+        if (armed > 0) armed--;
+        if (full || fates[id] === "full") {
+          full = true;
+          return fail(k, k % 2 === 0 ? "EAGAIN" : "ENOBUFS");
+        }
+        if (fates[id] === "too_big") return fail(k, "EMSGSIZE");
+        delivered.push(id);
+        if (fates[id] === "bounce" && armed < 0) armed = lags[id]!;
+      }
+      return a.length / per;
+    },
+  };
+}
+
+/** The model: every datagram before the first full-buffer one is delivered once, in order, unless it is too big. */
+function expected(fates: Fate[]) {
+  const firstFull = fates.indexOf("full");
+  const end = firstFull < 0 ? fates.length : firstFull;
+  const delivered: number[] = [];
+  for (let i = 0; i < end; i++) if (fates[i] !== "too_big") delivered.push(i);
+  return { delivered, refused: fates.length - delivered.length };
+}
+
+describe("BatchSender", () => {
+  it("random batches: what is delivered, counted and named matches the model, in at most 2n calls", () => {
+    const random = rng(20261205);
+    let thrownFirst = 0;
+    for (let round = 0; round < 400; round++) {
+      const n = 1 + Math.floor(random() * 150);
+      const per = random() < 0.5 ? 1 : 3;
+      const fates: Fate[] = Array.from({ length: n }, () => {
+        const x = random();
+        return x < 0.7 ? "ok" : x < 0.88 ? "bounce" : x < 0.97 ? "too_big" : "full";
+      });
+      const lags = fates.map(() => Math.floor(random() * 3));
+      const data = datagrams(n);
+      const socket = standInSocket(fates, lags, per);
+      const counters: SendCounters = { datagrams: 0, bytes: 0, sendErrors: 0 };
+      let named = 0;
+      const errors: string[] = [];
+      const sender = new BatchSender(counters, (error, count) => {
+        named += count;
+        errors.push(error);
+      });
+      // Consecutive batches of 1..64 datagrams through one sender and socket, as a destination sends them.
+      for (let from = 0; from < n; ) {
+        const to = Math.min(n, from + 1 + Math.floor(random() * 64));
+        const batch = data.slice(from, to);
+        sender.send(socket, per === 1 ? batch : batch.flatMap((d) => [d, 7000 + d.length - 1, "127.0.0.1"]), per);
+        from = to;
+      }
+      const want = expected(fates);
+      const context = `round ${round}, per ${per}, fates ${fates.join(",")}`;
+      expect(socket.delivered, context).toEqual(want.delivered);
+      expect(counters.datagrams, context).toBe(want.delivered.length);
+      expect(counters.bytes, context).toBe(want.delivered.reduce((sum, id) => sum + id + 1, 0));
+      expect(counters.sendErrors, context).toBe(want.refused);
+      expect(named, context).toBe(want.refused);
+      // (a too-big datagram may be named by the pending error its second try met: lost either way)
+      for (const e of errors) expect(e, context).toMatch(/^(EMSGSIZE|EAGAIN|ENOBUFS|ECONNREFUSED): send$/);
+      expect(socket.calls(), context).toBeLessThanOrEqual(2 * n);
+      thrownFirst += socket.thrownPending();
+    }
+    expect(thrownFirst).toBeGreaterThan(50); // the model reached the retry of a call's first datagram
+  });
+
+  it("a bounce reported by the socket's error handler moves one datagram from sent to refused, naming it", () => {
+    const counters: SendCounters = { datagrams: 0, bytes: 0, sendErrors: 0 };
+    const named: string[] = [];
+    const sender = new BatchSender(counters, (error, count) => named.push(`${count} ${error}`));
+    sender.send(standInSocket(["ok", "ok"], [0, 0], 1), datagrams(2), 1);
+    sender.bounced("port unreachable");
+    expect(counters).toEqual({ datagrams: 1, bytes: 3, sendErrors: 1 });
+    expect(named).toEqual(["1 port unreachable"]);
+  });
+});
+
+describe("RetransmitServer through BatchSender", () => {
+  it("a full socket buffer drops the rest of an answer at once, counted, without two calls per datagram", () => {
+    const config: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 24 };
+    const ring = new RetransmitRing(config.ringBytes, 1400);
+    for (let i = 0; i < 100; i++) ring.push(new Uint8Array(PACKET_HEADER_BYTES + 8), PACKET_HEADER_BYTES + 8, i + 1, 1);
+    const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: 77, auth: undefined, maxDatagramBytes: 1400 });
+    let calls = 0;
+    let taken = 0;
+    (server as unknown as { socket: unknown }).socket = {
+      sendMany(args: unknown[]) {
+        calls++;
+        if (taken === 0) return (taken = Math.min(10, args.length / 3));
+        throw Object.assign(new Error("EAGAIN: the socket buffer is full, send"), { code: "EAGAIN" });
+      },
+      send: () => true,
+    };
+    const req = new Uint8Array(64);
+    const n = encodeRetxControl(req, { kind: RETX_KIND_REQUEST, channelId: 3, sourceId: 0, sessionId: 77, seqNum: 1, count: 100, firstAvailable: 0, nextSeq: 0 });
+    server.onRequest(req.subarray(0, n), 40000, "127.0.0.1");
+    expect(server.counters.answered).toBe(1);
+    expect(server.counters.datagrams).toBe(10);
+    expect(server.counters.sendErrors).toBe(90);
+    // Batch of 64: one call took 10, one found the buffer full (54 dropped); batch of 36: one call, all dropped.
+    expect(calls).toBe(3);
+  });
+});
