@@ -3,7 +3,7 @@
  * packet's send time to receive), or prints every update as one JSON object per line (--format ndjson).
  * @module
  */
-import { interfaceProblem } from "../../config/host.ts";
+import { interfaceProblem, isIpv4 } from "../../config/host.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
 import { FeedSubscriber, type GroupSpec, type RetransmitOptions, type UpdateEvent } from "../../subscriber/feed-subscriber.ts";
@@ -155,7 +155,7 @@ function resolveGroups(ctx: CommandContext): {
   }
   if (groups.length === 0) groups.push({ group: DEFAULT_GROUP, port: port ?? DEFAULT_PORT, iface: iface ?? "127.0.0.1" });
   for (const g of groups) {
-    if (g.group !== undefined && !isMulticastV4(g.group)) throw new UsageError(`${g.group} is not an IPv4 multicast group`);
+    if (g.group !== undefined && !(isIpv4(g.group) && isMulticastV4(g.group))) throw new UsageError(`${g.group} is not an IPv4 multicast group`);
     if (!(g.port > 0 && g.port < 65536)) throw new UsageError(`port ${g.port} out of range`);
   }
   // The same group:port twice (e.g. config plus --group) would deliver every datagram twice.
