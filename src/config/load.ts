@@ -360,11 +360,15 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     }
     if (markets.length === 0) v.problem(key, "(table)", `at least one market table: ${marketNames.join(", ")}`);
     const overrides = new Map<string, InstrumentOverride>();
+    const configured = new Set(markets.flatMap((m) => m.symbols.map((sym) => `${m.market}:${sym.split("@")[0]}`)));
     const ot = v.table(vt.overrides ?? {}, `${key}.overrides`);
     for (const [name, o] of Object.entries(ot)) {
       const ok = `${key}.overrides."${name}"`;
       const [market, symbol] = name.split(":");
       if (!symbol || !(market! in spec.markets)) v.problem(ok, name, `a key "market:SYMBOL" with market one of ${marketNames.join(", ")}`);
+      // Looked up by "market:SYMBOL" of a configured symbol (its @depth left out): any other key is never read, so a
+      // typo would silently leave the symbol to REST (or, in a replay, unresolved).
+      else if (!configured.has(name)) v.problem(ok, name, `a configured symbol as "market:SYMBOL" (${[...configured].join(", ") || "none configured"})`);
       const otab = v.table(o, ok);
       v.knownKeys(otab, ok, ["tick_size", "lot_size"]);
       const tickSize = v.str(otab.tick_size, `${ok}.tick_size`, undefined);
