@@ -36,6 +36,8 @@ export interface ExportResult {
   /** Frames no configured venue/market takes (books only). */
   skipped: number;
   truncated: { file: string; why: string }[];
+  /** Per file, records of a kind this version does not read (a newer writer's), skipped. */
+  unknownRecords: { file: string; count: number; first: string }[];
   stoppedEarly: boolean;
 }
 
@@ -46,7 +48,7 @@ export const RAW_CSV_HEADER = "ts_recv_us,venue,market,connection,topic,encoding
 const TOPIC_RE = /"topic"\s*:\s*"([^"\\]{1,200})"/;
 
 export async function exportCaptures(files: readonly string[], sink: ExportSink, opts: ExportOptions): Promise<ExportResult> {
-  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, truncated: [], stoppedEarly: false };
+  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, truncated: [], unknownRecords: [], stoppedEarly: false };
   let stop = false;
   opts.stopSignal?.then(() => (stop = true));
   let buf: string[] = [];
@@ -100,6 +102,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
         }
       }
       if (reader.truncated) result.truncated.push({ file, why: reader.truncated });
+      if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
       if (stop) {
         result.stoppedEarly = true;
         break;

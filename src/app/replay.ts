@@ -35,6 +35,8 @@ export interface ReplayResult {
   skipped: number;
   /** Per file, why reading stopped early (truncated or corrupt tail), if it did. */
   truncated: { file: string; why: string }[];
+  /** Per file, records of a kind this version does not read (a newer writer's), skipped: how many, the first's place. */
+  unknownRecords: { file: string; count: number; first: string }[];
   stoppedEarly: boolean;
   elapsedMs: number;
 }
@@ -43,7 +45,7 @@ export interface ReplayResult {
 const YIELD_EVERY_FRAMES = 512;
 
 export async function replayCaptures(feeder: Feeder, files: readonly string[], opts: ReplayOptions): Promise<ReplayResult> {
-  const result: ReplayResult = { frames: 0, ingested: 0, skipped: 0, truncated: [], stoppedEarly: false, elapsedMs: 0 };
+  const result: ReplayResult = { frames: 0, ingested: 0, skipped: 0, truncated: [], unknownRecords: [], stoppedEarly: false, elapsedMs: 0 };
   let stop = false;
   opts.stopSignal?.then(() => (stop = true));
   const speed = opts.speed ?? 1;
@@ -89,6 +91,7 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
         }
       }
       if (reader.truncated) result.truncated.push({ file, why: reader.truncated });
+      if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
       bytesBefore += sizes[fileIndex]!;
     }
     return result;

@@ -13,7 +13,8 @@
  *
  * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash
  * loses at most the last unflushed block; a reader stops at the first incomplete or corrupt block and still
- * returns everything before it. Files rotate by size and age: `<prefix>-<UTC start time>-<n>.fcap`; rotation
+ * returns everything before it; a record of a kind it does not know (another version's) is skipped and counted.
+ * Files rotate by size and age: `<prefix>-<UTC start time>-<n>.fcap`; rotation
  * and retention deletions are logged.
  * @module
  */
@@ -326,20 +327,16 @@ export interface CaptureReadResult {
   records: CaptureRecord[];
   /** Why reading stopped before the end of the file, or undefined when the file was read completely. */
   truncated: string | undefined;
+  /** Records of a kind this version does not read, skipped (CaptureReader.unknownRecords). */
+  unknownRecords: number;
 }
 
 /** Reads a whole capture; a truncated or corrupt tail is reported, never thrown, and everything before it is returned. */
 export function readCapture(path: string): CaptureReadResult {
   const records: CaptureRecord[] = [];
-  const truncated = scanCapture(readFileSync(path), (r) => records.push(r));
-  return { records, truncated };
-}
-
-/** Calls `onRecord` for each record in file order; returns why it stopped early, or undefined. Throws only for a file that is not a capture. */
-export function scanCapture(bytes: Uint8Array, onRecord: (r: CaptureRecord) => void): string | undefined {
-  const reader = new CaptureReader(bytes);
-  for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) for (const r of block) onRecord(r);
-  return reader.truncated;
+  const reader = CaptureReader.open(path);
+  for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) for (const r of block) records.push(r);
+  return { records, truncated: reader.truncated, unknownRecords: reader.unknownRecords };
 }
 
 /**
@@ -349,6 +346,10 @@ export function scanCapture(bytes: Uint8Array, onRecord: (r: CaptureRecord) => v
 export class CaptureReader {
   /** Why reading stopped before the end of the file, once it has; undefined while reading and after a clean end. */
   truncated: string | undefined;
+  /** Records of a shape this version does not read (another version's record kinds), skipped. */
+  unknownRecords = 0;
+  /** Where the first of them was, e.g. "record 3 of the block at byte 8". */
+  firstUnknown: string | undefined;
   /** Bytes of the file consumed so far (the start of the next block). */
   offset: number;
   private readonly codec: CaptureCodec;
@@ -373,17 +374,17 @@ export class CaptureReader {
   }
 
   /**
-   * The next block's records in file order, or undefined at the end. A damaged block ends the file: its valid
-   * leading records (if any) are returned, `truncated` says why, and the next call returns undefined.
+   * The next block's records in file order (empty when it held only unknown records), or undefined at the end. A
+   * damaged block ends the file: `truncated` says why, and this and every later call return undefined.
    */
   nextBlock(): CaptureRecord[] | undefined {
     const { bytes, dv } = this;
     const off = this.offset;
     if (this.ended || off >= bytes.byteLength) return undefined;
-    const stop = (why: string, records?: CaptureRecord[]) => {
+    const stop = (why: string): undefined => {
       this.ended = true;
       this.truncated = why;
-      return records && records.length > 0 ? records : undefined;
+      return undefined;
     };
     if (off + BLOCK_HEADER_BYTES > bytes.byteLength) return stop(`incomplete block header at byte ${off}`);
     const length = dv.getUint32(off, true);
@@ -401,9 +402,13 @@ export class CaptureReader {
     }
     if (!Array.isArray(block)) return stop(`block at byte ${off} is not an array of records`);
     const records: CaptureRecord[] = [];
-    for (const r of block) {
+    for (const [i, r] of block.entries()) {
       if (!Array.isArray(r) || (r.length !== 5 && !(r.length === 6 && typeof r[5] === "string")) || (typeof r[0] !== "bigint" && typeof r[0] !== "number") || typeof r[1] !== "string" || typeof r[2] !== "string" || typeof r[3] !== "string" || !(typeof r[4] === "string" || r[4] instanceof Uint8Array)) {
-        return stop(`malformed record in block at byte ${off}`, records);
+        // The block's checksum held, so this is what a writer wrote: a record kind of another (newer) version, not
+        // damage. It is skipped and counted; the records after it are still read.
+        this.unknownRecords++;
+        this.firstUnknown ??= `record ${i} of the block at byte ${off}`;
+        continue;
       }
       // msgpackr decodes bin as a Buffer view into the file; copy to a plain Uint8Array the caller owns.
       const frame = typeof r[4] === "string" ? r[4] : new Uint8Array(r[4]);

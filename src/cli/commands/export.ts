@@ -36,7 +36,8 @@ export const exportCommand: CommandSpec = {
     "        bid_px_1,bid_qty_1,…,bid_px_N,bid_qty_N,ask_px_1,ask_qty_1,…  (empty cells past the book's depth)",
     "  jsonl {tsUs, tsExchangeUs, tsEventUs, venue, market, symbol, state, venueSeq, bids: [[px, qty]…], asks}",
     "  state is live, resyncing, stale, halted or awaiting_snapshot: rows of a book that is not live say so.",
-    "A summary {frames, rows, skipped, truncated, stoppedEarly} is logged on stderr at the end. SIGINT stops after",
+    "A summary {frames, rows, skipped, truncated, unknownRecords, stoppedEarly} is logged on stderr at the end",
+    "(records of a kind another version wrote are skipped and counted per file). SIGINT stops after",
     "the current block with what was written so far flushed, and exits 1 (the output is partial).",
   ].join("\n"),
   options: {
@@ -79,6 +80,7 @@ export const exportCommand: CommandSpec = {
       return 1;
     }
     for (const t of result.truncated) log.warn("capture ends early", t);
+    for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
     if (result.stoppedEarly) {
       log.warn("export stopped early: the output holds only the frames read before the signal", { ...result, out: out ?? "stdout" });
       return 1;
