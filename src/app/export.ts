@@ -35,6 +35,8 @@ export interface ExportResult {
   rows: number;
   /** Frames no configured venue/market takes (books only). */
   skipped: number;
+  /** The same by "venue/market" as recorded. */
+  skippedBy: Record<string, number>;
   truncated: { file: string; why: string }[];
   /** Per file, records of a kind this version does not read (a newer writer's), skipped. */
   unknownRecords: { file: string; count: number; first: string }[];
@@ -48,7 +50,7 @@ export const RAW_CSV_HEADER = "ts_recv_us,venue,market,connection,topic,encoding
 const TOPIC_RE = /"topic"\s*:\s*"([^"\\]{1,200})"/;
 
 export async function exportCaptures(files: readonly string[], sink: ExportSink, opts: ExportOptions): Promise<ExportResult> {
-  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, truncated: [], unknownRecords: [], stoppedEarly: false };
+  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, skippedBy: {}, truncated: [], unknownRecords: [], stoppedEarly: false };
   let stop = false;
   opts.stopSignal?.then(() => (stop = true));
   let buf: string[] = [];
@@ -95,7 +97,11 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
             const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
             // REST answers (depth snapshots) go to the adapter's bridge, as in replay.
             const ok = r.url !== undefined ? books.ingestRest(r.venue, r.market, r.connection, r.url, frame, r.tsRecvUs) : books.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs);
-            if (!ok) result.skipped++;
+            if (!ok) {
+              result.skipped++;
+              const key = `${r.venue}/${r.market}`;
+              result.skippedBy[key] = (result.skippedBy[key] ?? 0) + 1;
+            }
             lastUs = r.tsRecvUs;
           }
           if (bufChars >= CHUNK_CHARS) await drain(false);

@@ -33,6 +33,8 @@ export interface ReplayResult {
   ingested: number;
   /** Frames whose venue or market has no subscription in the configuration. */
   skipped: number;
+  /** The same by "venue/market" as recorded (a capture of one venue replayed with another's config: all of it). */
+  skippedBy: Record<string, number>;
   /** Per file, why reading stopped early (truncated or corrupt tail), if it did. */
   truncated: { file: string; why: string }[];
   /** Per file, records of a kind this version does not read (a newer writer's), skipped: how many, the first's place. */
@@ -45,7 +47,7 @@ export interface ReplayResult {
 const YIELD_EVERY_FRAMES = 512;
 
 export async function replayCaptures(feeder: Feeder, files: readonly string[], opts: ReplayOptions): Promise<ReplayResult> {
-  const result: ReplayResult = { frames: 0, ingested: 0, skipped: 0, truncated: [], unknownRecords: [], stoppedEarly: false, elapsedMs: 0 };
+  const result: ReplayResult = { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], unknownRecords: [], stoppedEarly: false, elapsedMs: 0 };
   let stop = false;
   opts.stopSignal?.then(() => (stop = true));
   const speed = opts.speed ?? 1;
@@ -83,7 +85,11 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
           const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
           const ok = r.url !== undefined ? feeder.ingestRest(r.venue, r.market, r.connection, r.url, frame, r.tsRecvUs) : feeder.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs);
           if (ok) result.ingested++;
-          else result.skipped++;
+          else {
+            result.skipped++;
+            const key = `${r.venue}/${r.market}`;
+            result.skippedBy[key] = (result.skippedBy[key] ?? 0) + 1;
+          }
           if (opts.onProgress && performance.now() >= nextProgressMs) {
             nextProgressMs = performance.now() + everyMs;
             opts.onProgress({ frames: result.frames, bytesDone: bytesBefore + reader.offset, bytesTotal, elapsedMs: performance.now() - startedMs, file });
