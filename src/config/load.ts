@@ -69,13 +69,40 @@ export interface ValidateOptions {
 }
 
 export function loadConfigFile(path: string, opts: ValidateOptions = {}): FeederConfig {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = readFileSync(path, "utf8");
+    bytes = readFileSync(path);
   } catch (err) {
     throw new ConfigError([`${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
   }
-  return parseConfigText(text, path, opts);
+  return parseConfigText(utf8Text(bytes, path), path, opts);
+}
+
+/**
+ * The file as text; TOML is UTF-8. A lenient decode would turn a Latin-1 "é" into U+FFFD, silently changing a path
+ * or a token in a string (a comment would hide it), so a byte that is not UTF-8 is an error naming where it is.
+ */
+function utf8Text(bytes: Uint8Array, path: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    // Where: the longest prefix that decodes (a cut inside a valid character fails too, so step back to its start).
+    let good = 0;
+    while (good < bytes.byteLength && bytes[good]! < 0x80) good++;
+    for (let end = good + 1; end <= bytes.byteLength; end++) {
+      try {
+        new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, end));
+        good = end;
+      } catch {
+        if (end - good >= 4) break; // no character is longer than 4 bytes: the byte at `good` starts no valid one
+      }
+    }
+    const before = new TextDecoder().decode(bytes.subarray(0, good));
+    const line = before.split("\n").length;
+    const column = before.length - before.lastIndexOf("\n");
+    const hex = bytes[good]!.toString(16).toUpperCase().padStart(2, "0");
+    throw new ConfigError([`${path}: not UTF-8 text (TOML is UTF-8): byte 0x${hex} at line ${line}, column ${column}`]);
+  }
 }
 
 export function parseConfigText(text: string, source = "config", opts: ValidateOptions = {}): FeederConfig {
