@@ -554,6 +554,7 @@ class Validator {
 function show(value: unknown): string {
   if (typeof value === "string") return value === "(table)" || value === "[]" ? value : JSON.stringify(value);
   if (value === undefined) return "(missing)";
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value); // TOML nan / inf (JSON says null)
   try {
     return JSON.stringify(value);
   } catch {

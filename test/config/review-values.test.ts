@@ -1,7 +1,8 @@
 /**
- * A configuration file that is not UTF-8 (TOML is UTF-8) is refused, naming the byte, line and column. Before, it
- * was decoded leniently: a Latin-1 "é" became U+FFFD, so `instrument_cache = "/var/cache/café.json"` was taken as
- * another path (`caf\uFFFD.json`) without a word, and one in a comment passed unseen.
+ * Values as they are in the file. A configuration file that is not UTF-8 (TOML is UTF-8) is refused, naming the
+ * byte, line and column. Before, it was decoded leniently: a Latin-1 "é" became U+FFFD, so
+ * `instrument_cache = "/var/cache/café.json"` was taken as another path (`caf\uFFFD.json`) without a word, and one in a comment passed unseen. TOML's nan and inf were
+ * named as `null` (their JSON spelling) in the problem.
  */
 import { describe, expect, test } from "vitest";
 import { writeFileSync } from "node:fs";
@@ -40,5 +41,19 @@ describe("a configuration file that is not UTF-8", () => {
   test("UTF-8, with a byte-order mark or without, is read as before", () => {
     expect(problemsOf(Buffer.from("# prix en €\n" + VENUE))).toEqual([]);
     expect(problemsOf(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(VENUE)]))).toEqual([]);
+  });
+});
+
+describe("TOML's nan and inf are named as such", () => {
+  test("not as null (JSON's spelling of them)", () => {
+    const path = join(dir, "n.toml");
+    writeFileSync(path, `workers = nan\n[publish]\nheartbeat_interval_ms = -inf\n${VENUE}`);
+    let problems: string[] = [];
+    try {
+      loadConfigFile(path, { localAddresses: [{ name: "lo", address: "127.0.0.1" }] });
+    } catch (err) {
+      problems = [...(err as ConfigError).problems];
+    }
+    expect(problems).toEqual(["workers: NaN is not an integer 1–64", "publish.heartbeat_interval_ms: -Infinity is not an integer 10–60000"]);
   });
 });
