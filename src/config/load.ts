@@ -142,6 +142,22 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   if ((opts.requireVenue ?? true) && Object.keys(venuesTable).length === 0) {
     v.missing("venues", 'at least one venue market, e.g. [venues.bybit.linear] with symbols = ["BTCUSDT"]');
   }
+  // A routing rule's symbol that no configured instrument of its venue and market has routes nothing: a typo, whose
+  // instrument then goes elsewhere or nowhere. Checked when the file has venues (listen --config reads [publish] alone).
+  if (venues.length > 0) {
+    publish.destinations.forEach((d, i) => {
+      const m = d.match;
+      if (m.symbols.includes("*")) return;
+      const known = new Set(
+        venues
+          .filter((vc) => m.venue === "*" || vc.venue === m.venue)
+          .flatMap((vc) => vc.markets.filter((mc) => m.market === "*" || mc.market === m.market).flatMap((mc) => mc.symbols)),
+      );
+      m.symbols.forEach((sym, j) => {
+        if (!known.has(sym)) v.problem(`publish.destinations[${i}].symbols[${j}]`, sym, `a symbol configured for venue ${m.venue}, market ${m.market} (${[...known].join(", ") || "none"})`);
+      });
+    });
+  }
   // Workers publish as source_id + worker index + 1 (docs/operations.md, "Workers and shards"): all must fit a u16.
   if (workers > 1 && publish.sourceId! + workers > 65535) {
     v.problem("publish.source_id", publish.sourceId, `at most ${65535 - workers} with workers = ${workers} (worker i publishes as source_id + i + 1, a u16)`);
