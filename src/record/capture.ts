@@ -288,12 +288,18 @@ function fileHeader(codec: CaptureCodec): Uint8Array {
   return h;
 }
 
-/** The file's codec and where its first block starts, or a problem naming what is wrong with the header. */
-function parseHeader(bytes: Uint8Array): { codec: CaptureCodec; offset: number } | string {
+/**
+ * The file's codec and where its first block starts, or a problem naming what is wrong with the header. A file that
+ * ends inside a header (empty included: a recorder killed, or a disk full, as it opened the file) holds no records
+ * and is no error: `cut` says so, as for a file cut inside a block.
+ */
+function parseHeader(bytes: Uint8Array): { codec: CaptureCodec; offset: number; cut?: string } | string {
   const magic = new TextDecoder().decode(bytes.subarray(0, Math.min(bytes.byteLength, CAPTURE_MAGIC.length)));
+  if (bytes.byteLength < COMPRESSED_HEADER_BYTES && (CAPTURE_MAGIC.startsWith(magic) || CAPTURE_MAGIC_COMPRESSED.startsWith(magic)) && magic !== CAPTURE_MAGIC) {
+    return { codec: CaptureCodec.NONE, offset: bytes.byteLength, cut: `capture header cut off after ${bytes.byteLength} bytes: no records (the recorder stopped as it opened the file)` };
+  }
   if (magic === CAPTURE_MAGIC) return { codec: CaptureCodec.NONE, offset: CAPTURE_MAGIC.length };
   if (magic === CAPTURE_MAGIC_COMPRESSED) {
-    if (bytes.byteLength < COMPRESSED_HEADER_BYTES) return "truncated capture header";
     const codec = bytes[CODEC_OFFSET]!;
     if (codec === CaptureCodec.NONE || codecName(codec) === undefined) return `unknown compression codec ${codec} in the capture header`;
     return { codec: codec as CaptureCodec, offset: COMPRESSED_HEADER_BYTES };
@@ -362,6 +368,10 @@ export class CaptureReader {
     if (typeof header === "string") throw new Error(header);
     this.codec = header.codec;
     this.offset = header.offset;
+    if (header.cut !== undefined) {
+      this.ended = true;
+      this.truncated = header.cut;
+    }
     this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
