@@ -78,7 +78,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
   const decoder = new TextDecoder();
   try {
     for (const file of files) {
-      // One block in memory at a time: a compressed capture file can hold gigabytes of frames.
+      // One block in memory at a time, read from the file as it goes: a capture file can hold gigabytes of frames.
       const reader = CaptureReader.open(file);
       for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
         // One event-loop turn per block (≤ 1 MiB of frames), so a signal can stop a long export.
@@ -111,6 +111,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
       if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
       if (stop) {
         result.stoppedEarly = true;
+        reader.close();
         break;
       }
     }

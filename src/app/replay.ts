@@ -62,12 +62,13 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
   let firstWallMs = 0;
   try {
     for (const [fileIndex, file] of files.entries()) {
-      // One block in memory at a time: a compressed capture file can hold gigabytes of frames.
+      // One block in memory at a time, read from the file as it goes: a capture file can hold gigabytes of frames.
       const reader = CaptureReader.open(file);
       for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
         for (const r of block) {
           if (stop) {
             result.stoppedEarly = true;
+            reader.close();
             return result;
           }
           result.frames++;

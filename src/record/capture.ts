@@ -18,7 +18,7 @@
  * and retention deletions are logged.
  * @module
  */
-import { closeSync, openSync, readFileSync, readSync, statSync, writeSync, mkdirSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, statSync, writeSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Packr, Unpackr } from "msgpackr";
 import { RateLimitedLog, silentLogger, type Logger } from "../core/log.ts";
@@ -345,9 +345,48 @@ export function readCapture(path: string): CaptureReadResult {
   return { records, truncated: reader.truncated, unknownRecords: reader.unknownRecords };
 }
 
+/** Where a reader's bytes come from: a file read block by block, or bytes in memory. */
+interface CaptureSource {
+  readonly size: number;
+  /** Up to `length` bytes from `position` (fewer only at the end of the source). */
+  read(position: number, length: number): Uint8Array;
+  close(): void;
+}
+
+function fileSource(path: string): CaptureSource {
+  const fd = openSync(path, "r");
+  let size: number;
+  try {
+    size = fstatSync(fd).size;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  let open = true;
+  return {
+    size,
+    read(position, length) {
+      const buf = new Uint8Array(length);
+      let got = 0;
+      while (got < length) {
+        const n = readSync(fd, buf, got, length - got, position + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return got === length ? buf : buf.subarray(0, got);
+    },
+    close() {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
+}
+
 /**
  * Reads a capture one block at a time, so a caller holds one block's records rather than the whole file's: a
- * 256 MiB zstd file holds over 1 GB of frames. Throws only for a file that is not a capture.
+ * 256 MiB zstd file holds over 1 GB of frames. A reader from open() reads the file block by block (one block's
+ * bytes in memory, whatever the file's size; a whole-file read fails beyond 4 GiB) and closes it at the end or on
+ * close(). Throws only for a file that is not a capture.
  */
 export class CaptureReader {
   /** Why reading stopped before the end of the file, once it has; undefined while reading and after a clean end. */
@@ -359,28 +398,40 @@ export class CaptureReader {
   /** Bytes of the file consumed so far (the start of the next block). */
   offset: number;
   private readonly codec: CaptureCodec;
-  private readonly dv: DataView;
+  private readonly source: CaptureSource;
   private readonly unpackr = new Unpackr({ useRecords: false, int64AsType: "bigint" });
   private ended = false;
 
-  constructor(private readonly bytes: Uint8Array) {
-    const header = parseHeader(bytes);
-    if (typeof header === "string") throw new Error(header);
+  constructor(input: Uint8Array | CaptureSource) {
+    this.source = input instanceof Uint8Array ? { size: input.byteLength, read: (p, n) => input.subarray(p, p + n), close: () => {} } : input;
+    const header = parseHeader(this.source.read(0, Math.min(this.source.size, COMPRESSED_HEADER_BYTES)));
+    if (typeof header === "string") {
+      this.source.close();
+      throw new Error(header);
+    }
     this.codec = header.codec;
     this.offset = header.offset;
-    if (header.cut !== undefined) {
-      this.ended = true;
-      this.truncated = header.cut;
-    }
-    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (header.cut !== undefined) this.end(header.cut);
   }
 
   static open(path: string): CaptureReader {
-    return new CaptureReader(readFileSync(path));
+    return new CaptureReader(fileSource(path));
   }
 
   get byteLength(): number {
-    return this.bytes.byteLength;
+    return this.source.size;
+  }
+
+  /** Releases the file (done by itself at the end); further calls to nextBlock return undefined. */
+  close(): void {
+    this.ended = true;
+    this.source.close();
+  }
+
+  private end(why: string | undefined): undefined {
+    this.truncated = why;
+    this.close();
+    return undefined;
   }
 
   /**
@@ -388,21 +439,20 @@ export class CaptureReader {
    * damaged block ends the file: `truncated` says why, and this and every later call return undefined.
    */
   nextBlock(): CaptureRecord[] | undefined {
-    const { bytes, dv } = this;
+    const size = this.source.size;
     const off = this.offset;
-    if (this.ended || off >= bytes.byteLength) return undefined;
-    const stop = (why: string): undefined => {
-      this.ended = true;
-      this.truncated = why;
-      return undefined;
-    };
-    if (off + BLOCK_HEADER_BYTES > bytes.byteLength) return stop(`incomplete block header at byte ${off}`);
-    const length = dv.getUint32(off, true);
-    const crc = dv.getUint32(off + 4, true);
+    if (this.ended) return undefined;
+    if (off >= size) return this.end(undefined);
+    const stop = (why: string): undefined => this.end(why);
+    if (off + BLOCK_HEADER_BYTES > size) return stop(`incomplete block header at byte ${off}`);
+    const head = this.source.read(off, BLOCK_HEADER_BYTES);
+    const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    const length = dv.getUint32(0, true);
+    const crc = dv.getUint32(4, true);
     if (length > MAX_BLOCK_BYTES) return stop(`implausible block length ${length} at byte ${off}`);
     const start = off + BLOCK_HEADER_BYTES;
-    if (start + length > bytes.byteLength) return stop(`incomplete block at byte ${off} (${bytes.byteLength - start} of ${length} bytes)`);
-    const stored = bytes.subarray(start, start + length);
+    if (start + length > size) return stop(`incomplete block at byte ${off} (${size - start} of ${length} bytes)`);
+    const stored = this.source.read(start, length);
     if (Bun.hash.crc32(stored) !== crc) return stop(`checksum mismatch in block at byte ${off}`);
     let block: unknown;
     try {
