@@ -49,7 +49,24 @@ const YIELD_EVERY_FRAMES = 512;
 export async function replayCaptures(feeder: Feeder, files: readonly string[], opts: ReplayOptions): Promise<ReplayResult> {
   const result: ReplayResult = { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], unknownRecords: [], stoppedEarly: false, elapsedMs: 0 };
   let stop = false;
-  opts.stopSignal?.then(() => (stop = true));
+  // A recorded-pace wait ends early on the stop signal: a capture can hold a quiet hour (or a clock step) between frames.
+  let wake: (() => void) | undefined;
+  opts.stopSignal?.then(() => {
+    stop = true;
+    wake?.();
+  });
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        wake = undefined;
+        resolve();
+      }, ms);
+      wake = () => {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      };
+    });
   const speed = opts.speed ?? 1;
   const decoder = new TextDecoder();
   const startedMs = performance.now();
@@ -71,7 +88,6 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
             reader.close();
             return result;
           }
-          result.frames++;
           if (opts.pace === "recorded") {
             if (firstRecUs < 0) {
               firstRecUs = r.tsRecvUs;
@@ -79,10 +95,16 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
             }
             const dueMs = firstWallMs + (r.tsRecvUs - firstRecUs) / 1000 / speed;
             const waitMs = dueMs - performance.now();
-            if (waitMs > 1) await Bun.sleep(waitMs);
-          } else if (result.frames % YIELD_EVERY_FRAMES === 0) {
+            if (waitMs > 1) await sleep(waitMs);
+            if (stop) {
+              result.stoppedEarly = true;
+              reader.close();
+              return result;
+            }
+          } else if ((result.frames + 1) % YIELD_EVERY_FRAMES === 0) {
             await new Promise((resolve) => setImmediate(resolve));
           }
+          result.frames++;
           const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
           const ok = r.url !== undefined ? feeder.ingestRest(r.venue, r.market, r.connection, r.url, frame, r.tsRecvUs) : feeder.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs);
           if (ok) result.ingested++;
