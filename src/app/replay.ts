@@ -70,7 +70,15 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
   const speed = opts.speed ?? 1;
   const decoder = new TextDecoder();
   const startedMs = performance.now();
-  const sizes = files.map((f) => statSync(f).size);
+  // A file can go between the argument check and its turn (retention of a recorder writing the same directory):
+  // it is reported under `truncated` and the others are replayed.
+  const sizes = files.map((f) => {
+    try {
+      return statSync(f).size;
+    } catch {
+      return 0;
+    }
+  });
   const bytesTotal = sizes.reduce((a, b) => a + b, 0);
   const everyMs = opts.progressEveryMs ?? 250;
   let nextProgressMs = startedMs + everyMs;
@@ -80,7 +88,15 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
   try {
     for (const [fileIndex, file] of files.entries()) {
       // One block in memory at a time, read from the file as it goes: a capture file can hold gigabytes of frames.
-      const reader = CaptureReader.open(file);
+      let reader: CaptureReader;
+      try {
+        reader = CaptureReader.open(file);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        result.truncated.push({ file, why: `could not be read: ${code ?? (err as Error).message}` });
+        bytesBefore += sizes[fileIndex]!;
+        continue;
+      }
       for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
         for (const r of block) {
           if (stop) {
