@@ -33,6 +33,8 @@ export const CAPTURE_EXTENSION = ".fcap";
 const BLOCK_HEADER_BYTES = 8;
 /** A block larger than this is treated as corruption (a real block is ≤ FLUSH_BYTES plus one frame). */
 const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
+/** Indexes tried for a new file's name when earlier ones of the same second exist. */
+const MAX_NAME_TRIES = 1000;
 /** How often the writer applies age-based retention between rotations. */
 const RETENTION_CHECK_MS = 60_000;
 
@@ -169,7 +171,7 @@ export class CaptureWriter {
       writeSync(this.fd, header);
       writeSync(this.fd, stored);
     } catch (err) {
-      // Disk full, file system gone, a name taken: the block is lost and counted, the pipeline goes on. The
+      // Disk full, file system or directory gone: the block is lost and counted, the pipeline goes on. The
       // file ends here (a half-written block is where readers stop) and the next block opens a new one.
       this.lostRecords += records;
       this.writeErrors++;
@@ -261,8 +263,17 @@ export class CaptureWriter {
   private rotate(): void {
     this.closeFile();
     const stamp = new Date(this.now()).toISOString().replace(/[-:]/g, "").replace(/\..*$/, "Z");
-    const path = join(this.opts.dir, `${this.prefix}-${stamp}-${this.fileIndex++}${CAPTURE_EXTENSION}`);
-    this.fd = openSync(path, "wx");
+    let path = join(this.opts.dir, `${this.prefix}-${stamp}-${this.fileIndex++}${CAPTURE_EXTENSION}`);
+    // A name an earlier run took in the same second (a recorder restarted at once counts from 0 again): the next index.
+    for (let tries = 0; ; tries++) {
+      try {
+        this.fd = openSync(path, "wx");
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST" || tries >= MAX_NAME_TRIES) throw err;
+        path = join(this.opts.dir, `${this.prefix}-${stamp}-${this.fileIndex++}${CAPTURE_EXTENSION}`);
+      }
+    }
     const header = fileHeader(this.codec);
     writeSync(this.fd, header);
     this.fileBytes = header.byteLength;
