@@ -37,6 +37,11 @@ export interface ReplayResult {
   skippedBy: Record<string, number>;
   /** Per file, why reading stopped early (truncated or corrupt tail), if it did. */
   truncated: { file: string; why: string }[];
+  /**
+   * Files that begin before the previous file's last frame (given out of time order, or captures of two recorders):
+   * replayed as given, in file order, so the frames are not in receive-time order there.
+   */
+  outOfOrder: { file: string; startsUs: number; previousEndsUs: number }[];
   /** Per file, records of a kind this version does not read (a newer writer's), skipped: how many, the first's place. */
   unknownRecords: { file: string; count: number; first: string }[];
   stoppedEarly: boolean;
@@ -47,7 +52,7 @@ export interface ReplayResult {
 const YIELD_EVERY_FRAMES = 512;
 
 export async function replayCaptures(feeder: Feeder, files: readonly string[], opts: ReplayOptions): Promise<ReplayResult> {
-  const result: ReplayResult = { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], unknownRecords: [], stoppedEarly: false, elapsedMs: 0 };
+  const result: ReplayResult = { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], outOfOrder: [], unknownRecords: [], stoppedEarly: false, elapsedMs: 0 };
   let stop = false;
   // A recorded-pace wait ends early on the stop signal: a capture can hold a quiet hour (or a clock step) between frames.
   let wake: (() => void) | undefined;
@@ -84,6 +89,9 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
   let nextProgressMs = startedMs + everyMs;
   let bytesBefore = 0;
   let firstRecUs = -1;
+  /** The receive time of the last frame read, and whether the current file's first frame has been read. */
+  let lastRecUs = -1;
+  let fileStarted = false;
   let firstWallMs = 0;
   try {
     for (const [fileIndex, file] of files.entries()) {
@@ -97,8 +105,14 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
         bytesBefore += sizes[fileIndex]!;
         continue;
       }
+      fileStarted = false;
       for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
         for (const r of block) {
+          if (!fileStarted) {
+            fileStarted = true;
+            if (r.tsRecvUs < lastRecUs) result.outOfOrder.push({ file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs });
+          }
+          lastRecUs = r.tsRecvUs;
           if (stop) {
             result.stoppedEarly = true;
             reader.close();
