@@ -43,3 +43,22 @@ describe("feeder's command line", () => {
     expect(ok.out[0]).toContain("Usage: feeder replay");
   });
 });
+
+describe("feeder listen --port that would do nothing", () => {
+  test("beside --config or --bind (no --group without a port) it is refused; with a portless --group it is used", async () => {
+    const dir = (await import("../support/temp-dirs.ts")).makeTempDir("feeder-review-port-");
+    const config = `${dir}/c.toml`;
+    (await import("node:fs")).writeFileSync(config, '[[publish.destinations]]\ngroup = "239.255.0.1"\nport = 31001\n');
+    const message = "feeder listen: --port applies to --group entries without a port (or the default group): it does nothing beside --config or --bind (see feeder listen --help)";
+    for (const argv of [
+      ["listen", "--config", config, "--port", "5000", "--duration", "0.05"],
+      ["listen", "--bind", "127.0.0.1:5001", "--port", "5000", "--duration", "0.05"],
+      ["listen", "--group", "239.255.0.1:31001", "--port", "5000", "--duration", "0.05"],
+    ]) {
+      const r = await run(...argv);
+      expect(r).toEqual({ code: 2, out: [], err: [message] });
+    }
+    const ok = await run("listen", "--config", config, "--group", "239.255.0.2", "--port", "5002", "--duration", "0.05", "--format", "ndjson");
+    expect(ok).toMatchObject({ code: 0, err: [] });
+  });
+});
