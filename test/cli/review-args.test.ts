@@ -49,7 +49,7 @@ describe("feeder listen --port that would do nothing", () => {
     const dir = (await import("../support/temp-dirs.ts")).makeTempDir("feeder-review-port-");
     const config = `${dir}/c.toml`;
     (await import("node:fs")).writeFileSync(config, '[[publish.destinations]]\ngroup = "239.255.0.1"\nport = 31001\n');
-    const message = "feeder listen: --port applies to --group entries without a port (or the default group): it does nothing beside --config or --bind (see feeder listen --help)";
+    const message = "feeder listen: --port applies to --group entries without a port (or the default group), and there is none here (see feeder listen --help)";
     for (const argv of [
       ["listen", "--config", config, "--port", "5000", "--duration", "0.05"],
       ["listen", "--bind", "127.0.0.1:5001", "--port", "5000", "--duration", "0.05"],

@@ -157,7 +157,7 @@ function resolveGroups(ctx: CommandContext): {
   // --port is the port of --group entries without one, or of the default group; given beside --config or --bind
   // alone it would change nothing, silently.
   if (port !== undefined && groups.length > 0 && !given.some((e) => !/:\d+$/.test(e))) {
-    throw new UsageError("--port applies to --group entries without a port (or the default group): it does nothing beside --config or --bind");
+    throw new UsageError("--port applies to --group entries without a port (or the default group), and there is none here");
   }
   if (groups.length === 0) groups.push({ group: DEFAULT_GROUP, port: port ?? DEFAULT_PORT, iface: iface ?? "127.0.0.1" });
   for (const g of groups) {
