@@ -57,3 +57,17 @@ describe("TOML's nan and inf are named as such", () => {
     expect(problems).toEqual(["workers: NaN is not an integer 1–64", "publish.heartbeat_interval_ms: -Infinity is not an integer 10–60000"]);
   });
 });
+
+describe("symbols given as a string", () => {
+  test("is one problem, not also an empty list", () => {
+    const path = join(dir, "s.toml");
+    writeFileSync(path, '[venues.bybit.linear]\nsymbols = "BTCUSDT"\n');
+    let problems: string[] = [];
+    try {
+      loadConfigFile(path, { localAddresses: [{ name: "lo", address: "127.0.0.1" }] });
+    } catch (err) {
+      problems = [...(err as ConfigError).problems];
+    }
+    expect(problems).toEqual(['venues.bybit.linear.symbols: "BTCUSDT" is not an array of strings']);
+  });
+});
