@@ -35,7 +35,11 @@ export interface ExportResult {
   rows: number;
   /** Frames no configured venue/market takes (books only). */
   skipped: number;
+  /** The same by "venue/market" as recorded. */
+  skippedBy: Record<string, number>;
   truncated: { file: string; why: string }[];
+  /** Per file, records of a kind this version does not read (a newer writer's), skipped. */
+  unknownRecords: { file: string; count: number; first: string }[];
   stoppedEarly: boolean;
 }
 
@@ -46,7 +50,7 @@ export const RAW_CSV_HEADER = "ts_recv_us,venue,market,connection,topic,encoding
 const TOPIC_RE = /"topic"\s*:\s*"([^"\\]{1,200})"/;
 
 export async function exportCaptures(files: readonly string[], sink: ExportSink, opts: ExportOptions): Promise<ExportResult> {
-  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, truncated: [], stoppedEarly: false };
+  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, skippedBy: {}, truncated: [], unknownRecords: [], stoppedEarly: false };
   let stop = false;
   opts.stopSignal?.then(() => (stop = true));
   let buf: string[] = [];
@@ -74,7 +78,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
   const decoder = new TextDecoder();
   try {
     for (const file of files) {
-      // One block in memory at a time: a compressed capture file can hold gigabytes of frames.
+      // One block in memory at a time, read from the file as it goes: a capture file can hold gigabytes of frames.
       const reader = CaptureReader.open(file);
       for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
         // One event-loop turn per block (≤ 1 MiB of frames), so a signal can stop a long export.
@@ -93,15 +97,21 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
             const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
             // REST answers (depth snapshots) go to the adapter's bridge, as in replay.
             const ok = r.url !== undefined ? books.ingestRest(r.venue, r.market, r.connection, r.url, frame, r.tsRecvUs) : books.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs);
-            if (!ok) result.skipped++;
+            if (!ok) {
+              result.skipped++;
+              const key = `${r.venue}/${r.market}`;
+              result.skippedBy[key] = (result.skippedBy[key] ?? 0) + 1;
+            }
             lastUs = r.tsRecvUs;
           }
           if (bufChars >= CHUNK_CHARS) await drain(false);
         }
       }
       if (reader.truncated) result.truncated.push({ file, why: reader.truncated });
+      if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
       if (stop) {
         result.stoppedEarly = true;
+        reader.close();
         break;
       }
     }

@@ -33,8 +33,17 @@ export interface ReplayResult {
   ingested: number;
   /** Frames whose venue or market has no subscription in the configuration. */
   skipped: number;
+  /** The same by "venue/market" as recorded (a capture of one venue replayed with another's config: all of it). */
+  skippedBy: Record<string, number>;
   /** Per file, why reading stopped early (truncated or corrupt tail), if it did. */
   truncated: { file: string; why: string }[];
+  /**
+   * Files that begin before the previous file's last frame (given out of time order, or captures of two recorders):
+   * replayed as given, in file order, so the frames are not in receive-time order there.
+   */
+  outOfOrder: { file: string; startsUs: number; previousEndsUs: number }[];
+  /** Per file, records of a kind this version does not read (a newer writer's), skipped: how many, the first's place. */
+  unknownRecords: { file: string; count: number; first: string }[];
   stoppedEarly: boolean;
   elapsedMs: number;
 }
@@ -43,30 +52,72 @@ export interface ReplayResult {
 const YIELD_EVERY_FRAMES = 512;
 
 export async function replayCaptures(feeder: Feeder, files: readonly string[], opts: ReplayOptions): Promise<ReplayResult> {
-  const result: ReplayResult = { frames: 0, ingested: 0, skipped: 0, truncated: [], stoppedEarly: false, elapsedMs: 0 };
+  const result: ReplayResult = { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], outOfOrder: [], unknownRecords: [], stoppedEarly: false, elapsedMs: 0 };
   let stop = false;
-  opts.stopSignal?.then(() => (stop = true));
+  // A recorded-pace wait ends early on the stop signal: a capture can hold a quiet hour (or a clock step) between frames.
+  let wake: (() => void) | undefined;
+  opts.stopSignal?.then(() => {
+    stop = true;
+    wake?.();
+  });
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        wake = undefined;
+        resolve();
+      }, ms);
+      wake = () => {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      };
+    });
   const speed = opts.speed ?? 1;
   const decoder = new TextDecoder();
   const startedMs = performance.now();
-  const sizes = files.map((f) => statSync(f).size);
+  // A file can go between the argument check and its turn (retention of a recorder writing the same directory):
+  // it is reported under `truncated` and the others are replayed.
+  const sizes = files.map((f) => {
+    try {
+      return statSync(f).size;
+    } catch {
+      return 0;
+    }
+  });
   const bytesTotal = sizes.reduce((a, b) => a + b, 0);
   const everyMs = opts.progressEveryMs ?? 250;
   let nextProgressMs = startedMs + everyMs;
   let bytesBefore = 0;
   let firstRecUs = -1;
+  /** The receive time of the last frame read, and whether the current file's first frame has been read. */
+  let lastRecUs = -1;
+  let fileStarted = false;
   let firstWallMs = 0;
   try {
     for (const [fileIndex, file] of files.entries()) {
-      // One block in memory at a time: a compressed capture file can hold gigabytes of frames.
-      const reader = CaptureReader.open(file);
+      // One block in memory at a time, read from the file as it goes: a capture file can hold gigabytes of frames.
+      let reader: CaptureReader;
+      try {
+        reader = CaptureReader.open(file);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        result.truncated.push({ file, why: `could not be read: ${code ?? (err as Error).message}` });
+        bytesBefore += sizes[fileIndex]!;
+        continue;
+      }
+      fileStarted = false;
       for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
         for (const r of block) {
+          if (!fileStarted) {
+            fileStarted = true;
+            if (r.tsRecvUs < lastRecUs) result.outOfOrder.push({ file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs });
+          }
+          lastRecUs = r.tsRecvUs;
           if (stop) {
             result.stoppedEarly = true;
+            reader.close();
             return result;
           }
-          result.frames++;
           if (opts.pace === "recorded") {
             if (firstRecUs < 0) {
               firstRecUs = r.tsRecvUs;
@@ -74,14 +125,24 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
             }
             const dueMs = firstWallMs + (r.tsRecvUs - firstRecUs) / 1000 / speed;
             const waitMs = dueMs - performance.now();
-            if (waitMs > 1) await Bun.sleep(waitMs);
-          } else if (result.frames % YIELD_EVERY_FRAMES === 0) {
+            if (waitMs > 1) await sleep(waitMs);
+            if (stop) {
+              result.stoppedEarly = true;
+              reader.close();
+              return result;
+            }
+          } else if ((result.frames + 1) % YIELD_EVERY_FRAMES === 0) {
             await new Promise((resolve) => setImmediate(resolve));
           }
+          result.frames++;
           const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
           const ok = r.url !== undefined ? feeder.ingestRest(r.venue, r.market, r.connection, r.url, frame, r.tsRecvUs) : feeder.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs);
           if (ok) result.ingested++;
-          else result.skipped++;
+          else {
+            result.skipped++;
+            const key = `${r.venue}/${r.market}`;
+            result.skippedBy[key] = (result.skippedBy[key] ?? 0) + 1;
+          }
           if (opts.onProgress && performance.now() >= nextProgressMs) {
             nextProgressMs = performance.now() + everyMs;
             opts.onProgress({ frames: result.frames, bytesDone: bytesBefore + reader.offset, bytesTotal, elapsedMs: performance.now() - startedMs, file });
@@ -89,6 +150,7 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
         }
       }
       if (reader.truncated) result.truncated.push({ file, why: reader.truncated });
+      if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
       bytesBefore += sizes[fileIndex]!;
     }
     return result;

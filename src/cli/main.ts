@@ -93,6 +93,10 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
   const [first, ...rest] = argv;
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
     const target = first === "help" ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+    if (first === "help" && rest[0] !== undefined && target === undefined) {
+      io.err(`feeder help: unknown command ${JSON.stringify(rest[0])} (commands: ${COMMANDS.map((c) => c.name).join(", ")})`);
+      return 2;
+    }
     io.out(target ? commandHelp(target) : programHelp());
     return 0;
   }
@@ -105,17 +109,28 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     io.err(`feeder: unknown command ${JSON.stringify(first)} (commands: ${COMMANDS.map((c) => c.name).join(", ")}; see feeder --help)`);
     return 2;
   }
-  let parsed: { values: CommandContext["values"]; positionals: string[] };
+  let parsed: { values: CommandContext["values"]; positionals: string[]; tokens: { kind: string; name?: string }[] };
   try {
     parsed = parseArgs({
       args: rest,
       options: { ...command.options, help: { type: "boolean", short: "h" } },
       allowPositionals: command.allowPositionals ?? false,
       strict: true,
+      tokens: true,
     }) as typeof parsed;
   } catch (err) {
     io.err(`feeder ${command.name}: ${(err as Error).message} (see feeder ${command.name} --help)`);
     return 2;
+  }
+  // parseArgs keeps the last of an option given twice: `-c prod.toml -c test.toml` would run test.toml unsaid.
+  const seen = new Set<string>();
+  for (const t of parsed.tokens) {
+    if (t.kind !== "option" || t.name === undefined || (command.options[t.name] as { multiple?: boolean } | undefined)?.multiple) continue;
+    if (seen.has(t.name)) {
+      io.err(`feeder ${command.name}: --${t.name} given more than once (see feeder ${command.name} --help)`);
+      return 2;
+    }
+    seen.add(t.name);
   }
   if (parsed.values.help) {
     io.out(commandHelp(command));

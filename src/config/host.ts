@@ -5,9 +5,13 @@
  */
 import { networkInterfaces } from "node:os";
 
+/**
+ * Dotted decimal, four octets 0–255 without leading zeros: the resolver behind dgram (inet_aton) reads "010" as
+ * octal 8 and cannot read "09", so such a string would name another address, or none.
+ */
 export function isIpv4(s: string): boolean {
   const parts = s.split(".");
-  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+  return parts.length === 4 && parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255);
 }
 
 /** Every IPv4 address assigned to an interface of this host, with the interface's name. */

@@ -69,13 +69,40 @@ export interface ValidateOptions {
 }
 
 export function loadConfigFile(path: string, opts: ValidateOptions = {}): FeederConfig {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = readFileSync(path, "utf8");
+    bytes = readFileSync(path);
   } catch (err) {
     throw new ConfigError([`${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
   }
-  return parseConfigText(text, path, opts);
+  return parseConfigText(utf8Text(bytes, path), path, opts);
+}
+
+/**
+ * The file as text; TOML is UTF-8. A lenient decode would turn a Latin-1 "é" into U+FFFD, silently changing a path
+ * or a token in a string (a comment would hide it), so a byte that is not UTF-8 is an error naming where it is.
+ */
+function utf8Text(bytes: Uint8Array, path: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    // Where: the longest prefix that decodes (a cut inside a valid character fails too, so step back to its start).
+    let good = 0;
+    while (good < bytes.byteLength && bytes[good]! < 0x80) good++;
+    for (let end = good + 1; end <= bytes.byteLength; end++) {
+      try {
+        new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, end));
+        good = end;
+      } catch {
+        if (end - good >= 4) break; // no character is longer than 4 bytes: the byte at `good` starts no valid one
+      }
+    }
+    const before = new TextDecoder().decode(bytes.subarray(0, good));
+    const line = before.split("\n").length;
+    const column = before.length - before.lastIndexOf("\n");
+    const hex = bytes[good]!.toString(16).toUpperCase().padStart(2, "0");
+    throw new ConfigError([`${path}: not UTF-8 text (TOML is UTF-8): byte 0x${hex} at line ${line}, column ${column}`]);
+  }
 }
 
 export function parseConfigText(text: string, source = "config", opts: ValidateOptions = {}): FeederConfig {
@@ -114,6 +141,22 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   // An empty [venues] or none at all; a venue table without markets is reported by parseVenues.
   if ((opts.requireVenue ?? true) && Object.keys(venuesTable).length === 0) {
     v.missing("venues", 'at least one venue market, e.g. [venues.bybit.linear] with symbols = ["BTCUSDT"]');
+  }
+  // A routing rule's symbol that no configured instrument of its venue and market has routes nothing: a typo, whose
+  // instrument then goes elsewhere or nowhere. Checked when the file has venues (listen --config reads [publish] alone).
+  if (venues.length > 0) {
+    publish.destinations.forEach((d, i) => {
+      const m = d.match;
+      if (m.symbols.includes("*")) return;
+      const known = new Set(
+        venues
+          .filter((vc) => m.venue === "*" || vc.venue === m.venue)
+          .flatMap((vc) => vc.markets.filter((mc) => m.market === "*" || mc.market === m.market).flatMap((mc) => mc.symbols)),
+      );
+      m.symbols.forEach((sym, j) => {
+        if (!known.has(sym)) v.problem(`publish.destinations[${i}].symbols[${j}]`, sym, `a symbol configured for venue ${m.venue}, market ${m.market} (${[...known].join(", ") || "none"})`);
+      });
+    });
   }
   // Workers publish as source_id + worker index + 1 (docs/operations.md, "Workers and shards"): all must fit a u16.
   if (workers > 1 && publish.sourceId! + workers > 65535) {
@@ -332,7 +375,7 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       if (marketWsUrl !== undefined && !/^wss?:\/\/[^\s]+$/.test(marketWsUrl)) v.problem(`${mk}.ws_url`, marketWsUrl, "a ws:// or wss:// URL");
       const marketRestUrl = mt.rest_url === undefined ? undefined : v.str(mt.rest_url, `${mk}.rest_url`, undefined);
       if (marketRestUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(marketRestUrl)) v.problem(`${mk}.rest_url`, marketRestUrl, "an http:// or https:// URL");
-      if (symbols.length === 0 && mt.symbols !== undefined) v.problem(`${mk}.symbols`, "[]", "at least one symbol");
+      if (Array.isArray(mt.symbols) && mt.symbols.length === 0) v.problem(`${mk}.symbols`, "[]", "at least one symbol");
       let staleAfterMs: number | undefined;
       if (mt.stale_after_ms !== undefined) {
         staleAfterMs = v.int(mt.stale_after_ms, `${mk}.stale_after_ms`, 0, 0, STALE_MAX_MS);
@@ -360,11 +403,15 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     }
     if (markets.length === 0) v.problem(key, "(table)", `at least one market table: ${marketNames.join(", ")}`);
     const overrides = new Map<string, InstrumentOverride>();
+    const configured = new Set(markets.flatMap((m) => m.symbols.map((sym) => `${m.market}:${sym.split("@")[0]}`)));
     const ot = v.table(vt.overrides ?? {}, `${key}.overrides`);
     for (const [name, o] of Object.entries(ot)) {
       const ok = `${key}.overrides."${name}"`;
       const [market, symbol] = name.split(":");
       if (!symbol || !(market! in spec.markets)) v.problem(ok, name, `a key "market:SYMBOL" with market one of ${marketNames.join(", ")}`);
+      // Looked up by "market:SYMBOL" of a configured symbol (its @depth left out): any other key is never read, so a
+      // typo would silently leave the symbol to REST (or, in a replay, unresolved).
+      else if (!configured.has(name)) v.problem(ok, name, `a configured symbol as "market:SYMBOL" (${[...configured].join(", ") || "none configured"})`);
       const otab = v.table(o, ok);
       v.knownKeys(otab, ok, ["tick_size", "lot_size"]);
       const tickSize = v.str(otab.tick_size, `${ok}.tick_size`, undefined);
@@ -523,6 +570,7 @@ class Validator {
 function show(value: unknown): string {
   if (typeof value === "string") return value === "(table)" || value === "[]" ? value : JSON.stringify(value);
   if (value === undefined) return "(missing)";
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value); // TOML nan / inf (JSON says null)
   try {
     return JSON.stringify(value);
   } catch {

@@ -13,11 +13,12 @@
  *
  * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash
  * loses at most the last unflushed block; a reader stops at the first incomplete or corrupt block and still
- * returns everything before it. Files rotate by size and age: `<prefix>-<UTC start time>-<n>.fcap`; rotation
+ * returns everything before it; a record of a kind it does not know (another version's) is skipped and counted.
+ * Files rotate by size and age: `<prefix>-<UTC start time>-<n>.fcap`; rotation
  * and retention deletions are logged.
  * @module
  */
-import { closeSync, openSync, readFileSync, readSync, statSync, writeSync, mkdirSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, statSync, writeSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Packr, Unpackr } from "msgpackr";
 import { RateLimitedLog, silentLogger, type Logger } from "../core/log.ts";
@@ -32,6 +33,8 @@ export const CAPTURE_EXTENSION = ".fcap";
 const BLOCK_HEADER_BYTES = 8;
 /** A block larger than this is treated as corruption (a real block is ≤ FLUSH_BYTES plus one frame). */
 const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
+/** Indexes tried for a new file's name when earlier ones of the same second exist. */
+const MAX_NAME_TRIES = 1000;
 /** How often the writer applies age-based retention between rotations. */
 const RETENTION_CHECK_MS = 60_000;
 
@@ -168,7 +171,7 @@ export class CaptureWriter {
       writeSync(this.fd, header);
       writeSync(this.fd, stored);
     } catch (err) {
-      // Disk full, file system gone, a name taken: the block is lost and counted, the pipeline goes on. The
+      // Disk full, file system or directory gone: the block is lost and counted, the pipeline goes on. The
       // file ends here (a half-written block is where readers stop) and the next block opens a new one.
       this.lostRecords += records;
       this.writeErrors++;
@@ -260,8 +263,17 @@ export class CaptureWriter {
   private rotate(): void {
     this.closeFile();
     const stamp = new Date(this.now()).toISOString().replace(/[-:]/g, "").replace(/\..*$/, "Z");
-    const path = join(this.opts.dir, `${this.prefix}-${stamp}-${this.fileIndex++}${CAPTURE_EXTENSION}`);
-    this.fd = openSync(path, "wx");
+    let path = join(this.opts.dir, `${this.prefix}-${stamp}-${this.fileIndex++}${CAPTURE_EXTENSION}`);
+    // A name an earlier run took in the same second (a recorder restarted at once counts from 0 again): the next index.
+    for (let tries = 0; ; tries++) {
+      try {
+        this.fd = openSync(path, "wx");
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST" || tries >= MAX_NAME_TRIES) throw err;
+        path = join(this.opts.dir, `${this.prefix}-${stamp}-${this.fileIndex++}${CAPTURE_EXTENSION}`);
+      }
+    }
     const header = fileHeader(this.codec);
     writeSync(this.fd, header);
     this.fileBytes = header.byteLength;
@@ -287,12 +299,18 @@ function fileHeader(codec: CaptureCodec): Uint8Array {
   return h;
 }
 
-/** The file's codec and where its first block starts, or a problem naming what is wrong with the header. */
-function parseHeader(bytes: Uint8Array): { codec: CaptureCodec; offset: number } | string {
+/**
+ * The file's codec and where its first block starts, or a problem naming what is wrong with the header. A file that
+ * ends inside a header (empty included: a recorder killed, or a disk full, as it opened the file) holds no records
+ * and is no error: `cut` says so, as for a file cut inside a block.
+ */
+function parseHeader(bytes: Uint8Array): { codec: CaptureCodec; offset: number; cut?: string } | string {
   const magic = new TextDecoder().decode(bytes.subarray(0, Math.min(bytes.byteLength, CAPTURE_MAGIC.length)));
+  if (bytes.byteLength < COMPRESSED_HEADER_BYTES && (CAPTURE_MAGIC.startsWith(magic) || CAPTURE_MAGIC_COMPRESSED.startsWith(magic)) && magic !== CAPTURE_MAGIC) {
+    return { codec: CaptureCodec.NONE, offset: bytes.byteLength, cut: `capture header cut off after ${bytes.byteLength} bytes: no records (the recorder stopped as it opened the file)` };
+  }
   if (magic === CAPTURE_MAGIC) return { codec: CaptureCodec.NONE, offset: CAPTURE_MAGIC.length };
   if (magic === CAPTURE_MAGIC_COMPRESSED) {
-    if (bytes.byteLength < COMPRESSED_HEADER_BYTES) return "truncated capture header";
     const codec = bytes[CODEC_OFFSET]!;
     if (codec === CaptureCodec.NONE || codecName(codec) === undefined) return `unknown compression codec ${codec} in the capture header`;
     return { codec: codec as CaptureCodec, offset: COMPRESSED_HEADER_BYTES };
@@ -326,72 +344,126 @@ export interface CaptureReadResult {
   records: CaptureRecord[];
   /** Why reading stopped before the end of the file, or undefined when the file was read completely. */
   truncated: string | undefined;
+  /** Records of a kind this version does not read, skipped (CaptureReader.unknownRecords). */
+  unknownRecords: number;
 }
 
 /** Reads a whole capture; a truncated or corrupt tail is reported, never thrown, and everything before it is returned. */
 export function readCapture(path: string): CaptureReadResult {
   const records: CaptureRecord[] = [];
-  const truncated = scanCapture(readFileSync(path), (r) => records.push(r));
-  return { records, truncated };
+  const reader = CaptureReader.open(path);
+  for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) for (const r of block) records.push(r);
+  return { records, truncated: reader.truncated, unknownRecords: reader.unknownRecords };
 }
 
-/** Calls `onRecord` for each record in file order; returns why it stopped early, or undefined. Throws only for a file that is not a capture. */
-export function scanCapture(bytes: Uint8Array, onRecord: (r: CaptureRecord) => void): string | undefined {
-  const reader = new CaptureReader(bytes);
-  for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) for (const r of block) onRecord(r);
-  return reader.truncated;
+/** Where a reader's bytes come from: a file read block by block, or bytes in memory. */
+interface CaptureSource {
+  readonly size: number;
+  /** Up to `length` bytes from `position` (fewer only at the end of the source). */
+  read(position: number, length: number): Uint8Array;
+  close(): void;
+}
+
+function fileSource(path: string): CaptureSource {
+  const fd = openSync(path, "r");
+  let size: number;
+  try {
+    size = fstatSync(fd).size;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  let open = true;
+  return {
+    size,
+    read(position, length) {
+      const buf = new Uint8Array(length);
+      let got = 0;
+      while (got < length) {
+        const n = readSync(fd, buf, got, length - got, position + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return got === length ? buf : buf.subarray(0, got);
+    },
+    close() {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
 }
 
 /**
  * Reads a capture one block at a time, so a caller holds one block's records rather than the whole file's: a
- * 256 MiB zstd file holds over 1 GB of frames. Throws only for a file that is not a capture.
+ * 256 MiB zstd file holds over 1 GB of frames. A reader from open() reads the file block by block (one block's
+ * bytes in memory, whatever the file's size; a whole-file read fails beyond 4 GiB) and closes it at the end or on
+ * close(). Throws only for a file that is not a capture.
  */
 export class CaptureReader {
   /** Why reading stopped before the end of the file, once it has; undefined while reading and after a clean end. */
   truncated: string | undefined;
+  /** Records of a shape this version does not read (another version's record kinds), skipped. */
+  unknownRecords = 0;
+  /** Where the first of them was, e.g. "record 3 of the block at byte 8". */
+  firstUnknown: string | undefined;
   /** Bytes of the file consumed so far (the start of the next block). */
   offset: number;
   private readonly codec: CaptureCodec;
-  private readonly dv: DataView;
+  private readonly source: CaptureSource;
   private readonly unpackr = new Unpackr({ useRecords: false, int64AsType: "bigint" });
   private ended = false;
 
-  constructor(private readonly bytes: Uint8Array) {
-    const header = parseHeader(bytes);
-    if (typeof header === "string") throw new Error(header);
+  constructor(input: Uint8Array | CaptureSource) {
+    this.source = input instanceof Uint8Array ? { size: input.byteLength, read: (p, n) => input.subarray(p, p + n), close: () => {} } : input;
+    const header = parseHeader(this.source.read(0, Math.min(this.source.size, COMPRESSED_HEADER_BYTES)));
+    if (typeof header === "string") {
+      this.source.close();
+      throw new Error(header);
+    }
     this.codec = header.codec;
     this.offset = header.offset;
-    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (header.cut !== undefined) this.end(header.cut);
   }
 
   static open(path: string): CaptureReader {
-    return new CaptureReader(readFileSync(path));
+    return new CaptureReader(fileSource(path));
   }
 
   get byteLength(): number {
-    return this.bytes.byteLength;
+    return this.source.size;
+  }
+
+  /** Releases the file (done by itself at the end); further calls to nextBlock return undefined. */
+  close(): void {
+    this.ended = true;
+    this.source.close();
+  }
+
+  private end(why: string | undefined): undefined {
+    this.truncated = why;
+    this.close();
+    return undefined;
   }
 
   /**
-   * The next block's records in file order, or undefined at the end. A damaged block ends the file: its valid
-   * leading records (if any) are returned, `truncated` says why, and the next call returns undefined.
+   * The next block's records in file order (empty when it held only unknown records), or undefined at the end. A
+   * damaged block ends the file: `truncated` says why, and this and every later call return undefined.
    */
   nextBlock(): CaptureRecord[] | undefined {
-    const { bytes, dv } = this;
+    const size = this.source.size;
     const off = this.offset;
-    if (this.ended || off >= bytes.byteLength) return undefined;
-    const stop = (why: string, records?: CaptureRecord[]) => {
-      this.ended = true;
-      this.truncated = why;
-      return records && records.length > 0 ? records : undefined;
-    };
-    if (off + BLOCK_HEADER_BYTES > bytes.byteLength) return stop(`incomplete block header at byte ${off}`);
-    const length = dv.getUint32(off, true);
-    const crc = dv.getUint32(off + 4, true);
+    if (this.ended) return undefined;
+    if (off >= size) return this.end(undefined);
+    const stop = (why: string): undefined => this.end(why);
+    if (off + BLOCK_HEADER_BYTES > size) return stop(`incomplete block header at byte ${off}`);
+    const head = this.source.read(off, BLOCK_HEADER_BYTES);
+    const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    const length = dv.getUint32(0, true);
+    const crc = dv.getUint32(4, true);
     if (length > MAX_BLOCK_BYTES) return stop(`implausible block length ${length} at byte ${off}`);
     const start = off + BLOCK_HEADER_BYTES;
-    if (start + length > bytes.byteLength) return stop(`incomplete block at byte ${off} (${bytes.byteLength - start} of ${length} bytes)`);
-    const stored = bytes.subarray(start, start + length);
+    if (start + length > size) return stop(`incomplete block at byte ${off} (${size - start} of ${length} bytes)`);
+    const stored = this.source.read(start, length);
     if (Bun.hash.crc32(stored) !== crc) return stop(`checksum mismatch in block at byte ${off}`);
     let block: unknown;
     try {
@@ -401,9 +473,13 @@ export class CaptureReader {
     }
     if (!Array.isArray(block)) return stop(`block at byte ${off} is not an array of records`);
     const records: CaptureRecord[] = [];
-    for (const r of block) {
+    for (const [i, r] of block.entries()) {
       if (!Array.isArray(r) || (r.length !== 5 && !(r.length === 6 && typeof r[5] === "string")) || (typeof r[0] !== "bigint" && typeof r[0] !== "number") || typeof r[1] !== "string" || typeof r[2] !== "string" || typeof r[3] !== "string" || !(typeof r[4] === "string" || r[4] instanceof Uint8Array)) {
-        return stop(`malformed record in block at byte ${off}`, records);
+        // The block's checksum held, so this is what a writer wrote: a record kind of another (newer) version, not
+        // damage. It is skipped and counted; the records after it are still read.
+        this.unknownRecords++;
+        this.firstUnknown ??= `record ${i} of the block at byte ${off}`;
+        continue;
       }
       // msgpackr decodes bin as a Buffer view into the file; copy to a plain Uint8Array the caller owns.
       const frame = typeof r[4] === "string" ? r[4] : new Uint8Array(r[4]);

@@ -137,7 +137,7 @@ describe("config", () => {
         heartbeat_interval_ms: 250,
         snapshot_interval_ms: 0,
         snapshot_depth: 20,
-        destinations: [{ name: "a b", group: "239.255.9.9", port: 40000, interface: "127.0.0.1", ttl: 3, channel: 0, venue: "bybit", market: "option", symbols: ["X", "Y"] }],
+        destinations: [{ name: "a b", group: "239.255.9.9", port: 40000, interface: "127.0.0.1", ttl: 3, channel: 0, venue: "bybit", market: "option", symbols: ["BTC-27MAR26-70000-P"] }],
       },
       venues: {
         bybit: {

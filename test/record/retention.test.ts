@@ -1,6 +1,6 @@
 /** Capture directories over time: --keep-hours and --keep-bytes delete the oldest finished files and log each; a write error loses one block, counted, and nothing else. */
 import { describe, expect, test } from "vitest";
-import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
@@ -71,20 +71,20 @@ describe("capture retention and write errors", () => {
   test("a block that cannot be written is counted and logged, the writer goes on with a new file, nothing else is lost", () => {
     const dir = makeTempDir("feeder-write-error-");
     const nowMs = Date.UTC(2026, 11, 4, 12, 0, 0);
-    // The name the first file would get is taken: opening it fails like a full or broken disk would.
-    writeFileSync(join(dir, "feeder-20261204T120000Z-0.fcap"), "someone else's file");
+    // The directory is gone when the first block is written: opening the file fails like a broken disk would.
     const { log, lines } = logCapture();
     const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1, log, now: () => nowMs });
+    rmSync(dir, { recursive: true });
     w.write(1, "bybit", "linear", "c", "lost");
+    mkdirSync(dir);
     w.write(2, "bybit", "linear", "c", "kept-1");
     w.write(3, "bybit", "linear", "c", "kept-2");
     w.close();
     expect(w.stats()).toMatchObject({ records: 3, lostRecords: 1, writeErrors: 1, blocks: 2 });
     expect(lines.filter((l) => l.msg === "capture block could not be written; its records are lost")).toEqual([
-      expect.objectContaining({ level: "error", count: 1, total: 1, detail: expect.stringContaining("EEXIST") }),
+      expect.objectContaining({ level: "error", count: 1, total: 1, detail: expect.stringContaining("ENOENT") }),
     ]);
     expect(w.files).toEqual([join(dir, "feeder-20261204T120000Z-1.fcap")]);
     expect(readCapture(w.files[0]!).records.map((r) => r.frame)).toEqual(["kept-1", "kept-2"]);
-    expect(readFileSync(join(dir, "feeder-20261204T120000Z-0.fcap"), "utf8")).toBe("someone else's file");
   });
 });

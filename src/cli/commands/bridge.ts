@@ -5,7 +5,7 @@
  * @module
  */
 import { readAuthKeyFile } from "../../core/auth-key.ts";
-import { interfaceProblem } from "../../config/host.ts";
+import { interfaceProblem, isIpv4 } from "../../config/host.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { ForwardBridge } from "../../bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../bridge/reverse-bridge.ts";
@@ -77,7 +77,7 @@ function intIn(v: unknown, name: string, fallback: number, min: number, max: num
 
 function groupOf(entry: string, iface: string): { group: string; port: number; iface: string } {
   const m = /^([^:]+):(\d+)$/.exec(entry);
-  if (m === null || !isMulticastV4(m[1]!) || !(Number(m[2]) > 0 && Number(m[2]) < 65536)) throw new UsageError(`--group ${JSON.stringify(entry)} is not an IPv4 multicast group:port`);
+  if (m === null || !isIpv4(m[1]!) || !isMulticastV4(m[1]!) || !(Number(m[2]) > 0 && Number(m[2]) < 65536)) throw new UsageError(`--group ${JSON.stringify(entry)} is not an IPv4 multicast group:port`);
   return { group: m[1]!, port: Number(m[2]), iface };
 }
 

@@ -36,7 +36,9 @@ export const exportCommand: CommandSpec = {
     "        bid_px_1,bid_qty_1,…,bid_px_N,bid_qty_N,ask_px_1,ask_qty_1,…  (empty cells past the book's depth)",
     "  jsonl {tsUs, tsExchangeUs, tsEventUs, venue, market, symbol, state, venueSeq, bids: [[px, qty]…], asks}",
     "  state is live, resyncing, stale, halted or awaiting_snapshot: rows of a book that is not live say so.",
-    "A summary {frames, rows, skipped, truncated, stoppedEarly} is logged on stderr at the end. SIGINT stops after",
+    "A summary {frames, rows, skipped, skippedBy, truncated, unknownRecords, stoppedEarly} is logged on stderr at",
+    "the end (skippedBy: frames no configured venue/market takes, by venue/market, also a warning; records of a kind",
+    "another version wrote are skipped and counted per file). SIGINT stops after",
     "the current block with what was written so far flushed, and exits 1 (the output is partial).",
   ].join("\n"),
   options: {
@@ -78,7 +80,9 @@ export const exportCommand: CommandSpec = {
       log.error("export failed", { error: err instanceof Error ? err.message : String(err) });
       return 1;
     }
+    if (result.skipped > 0) log.warn("frames skipped: no subscription of their venue and market in the configuration", { skippedBy: result.skippedBy });
     for (const t of result.truncated) log.warn("capture ends early", t);
+    for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
     if (result.stoppedEarly) {
       log.warn("export stopped early: the output holds only the frames read before the signal", { ...result, out: out ?? "stdout" });
       return 1;

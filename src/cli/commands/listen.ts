@@ -3,7 +3,7 @@
  * packet's send time to receive), or prints every update as one JSON object per line (--format ndjson).
  * @module
  */
-import { interfaceProblem } from "../../config/host.ts";
+import { interfaceProblem, isIpv4 } from "../../config/host.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
 import { FeedSubscriber, type GroupSpec, type RetransmitOptions, type UpdateEvent } from "../../subscriber/feed-subscriber.ts";
@@ -41,7 +41,8 @@ export const listenCommand: CommandSpec = {
     "Options:",
     "  -c, --config FILE    join every destination of the configuration's [publish] section",
     "  -g, --group G[:P]    multicast group to join (repeatable; default 239.255.0.1:31001 without --config)",
-    "  -p, --port N         port for --group entries without one",
+    "  -p, --port N         port for --group entries without one (or the default group); refused when it",
+    "                       would do nothing (beside --config or --bind without such a --group)",
     "      --bind ADDR:PORT receive a unicast destination on this local address and port (repeatable; with",
     "                       --config, a unicast destination's receivers that are addresses of this host are bound)",
     "      --retransmit HOST:PORT  ask this retransmission server (publish.retransmit.listen) for lost ranges",
@@ -153,9 +154,14 @@ function resolveGroups(ctx: CommandContext): {
     if (m === null || p === undefined) throw new UsageError(`--group ${entry}: give a port (G:P or --port)`);
     groups.push({ group: m[1]!, port: p, iface: iface ?? "127.0.0.1" });
   }
+  // --port is the port of --group entries without one, or of the default group; given beside --config or --bind
+  // alone it would change nothing, silently.
+  if (port !== undefined && groups.length > 0 && !given.some((e) => !/:\d+$/.test(e))) {
+    throw new UsageError("--port applies to --group entries without a port (or the default group), and there is none here");
+  }
   if (groups.length === 0) groups.push({ group: DEFAULT_GROUP, port: port ?? DEFAULT_PORT, iface: iface ?? "127.0.0.1" });
   for (const g of groups) {
-    if (g.group !== undefined && !isMulticastV4(g.group)) throw new UsageError(`${g.group} is not an IPv4 multicast group`);
+    if (g.group !== undefined && !(isIpv4(g.group) && isMulticastV4(g.group))) throw new UsageError(`${g.group} is not an IPv4 multicast group`);
     if (!(g.port > 0 && g.port < 65536)) throw new UsageError(`port ${g.port} out of range`);
   }
   // The same group:port twice (e.g. config plus --group) would deliver every datagram twice.

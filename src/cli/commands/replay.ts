@@ -28,10 +28,17 @@ export const replayCommand: CommandSpec = {
     "",
     "Every argument is checked before anything is published: a missing file or one that is not a capture is an",
     "error naming it (exit 2). On a terminal, stderr shows frames, rate, progress and ETA; at the end one JSON",
-    "summary goes to stdout: {frames, ingested, skipped, truncated, stoppedEarly, elapsedMs, datagrams}.",
+    "summary goes to stdout: {frames, ingested, skipped, skippedBy, truncated, outOfOrder, unknownRecords,",
+    "stoppedEarly, elapsedMs, datagrams}. Files are replayed in the order given; one that begins before the",
+    "previous one's last frame is named in outOfOrder and a warning (give them in time order: feeder-<UTC start>).",
+    "A damaged or cut-off block ends its file (truncated: where and why); a record of a kind another version",
+    "wrote is skipped, counted per file (unknownRecords), and the rest of the file is still replayed. Frames of",
+    "venues or markets not in the configuration are skipped, counted by venue/market (skippedBy) and named in a",
+    "warning.",
     "Periodic snapshot refresh is off during a replay, and every frame's output is sent before the next frame",
     "is read, so replaying one capture twice gives byte-identical datagrams apart from session id and send",
-    "times. Frames of venues or markets not in the configuration are skipped and counted.",
+    "times, and the heartbeats of a channel idle for publish.heartbeat_interval_ms of wall time (they carry no",
+    "message and take no sequence number; a paced replay has them where the capture is quiet).",
     "",
     "A replay publishes on the configured destinations, so it makes the destination checks of `feeder run` and",
     "listens for publish.startup_listen_ms first: if another publisher (e.g. the live feed) sends on one of its",
@@ -84,7 +91,10 @@ export const replayCommand: CommandSpec = {
       const rate = result.elapsedMs > 0 ? Math.round((result.frames * 1000) / result.elapsedMs) : 0;
       draw(`replay: ${result.frames.toLocaleString("en-US")} frames in ${formatDuration(result.elapsedMs)} (${rate.toLocaleString("en-US")}/s), ${datagrams} datagrams${result.stoppedEarly ? ", stopped early" : ""}\n`);
     }
+    if (result.skipped > 0) log.warn("frames skipped: no subscription of their venue and market in the configuration", { skippedBy: result.skippedBy });
+    for (const o of result.outOfOrder) log.warn("capture file begins before the previous one ends: replayed in the order given, not in receive-time order", o);
     for (const t of result.truncated) log.warn("capture ends early", t);
+    for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
     ctx.out(JSON.stringify({ ...result, elapsedMs: Math.round(result.elapsedMs), datagrams }));
     return 0;
   },

@@ -1,0 +1,64 @@
+/**
+ * The command line, adversarially: an option given twice (parseArgs silently kept the last, so
+ * `feeder replay -c prod.toml -c test.toml …` ran with test.toml) and `feeder help <unknown>` (printed the program's
+ * help and exited 0, as if the command existed) are usage errors naming what was wrong, exit 2.
+ */
+import { describe, expect, test } from "vitest";
+import { main } from "../../src/cli/main.ts";
+
+async function run(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  return { code, out, err };
+}
+
+describe("feeder's command line", () => {
+  test.each([
+    ["check-config", "--config", "a.toml", "-c", "b.toml"],
+    ["replay", "-c", "a.toml", "--pace", "fast", "--pace", "recorded", "x.fcap"],
+    ["record", "--config=a.toml", "--out", "d", "--compress", "gzip", "--compress", "none"],
+    ["export", "--books", "--books", "x.fcap"],
+  ])("an option given twice is refused, naming it: %s …", async (...argv) => {
+    const r = await run(...argv);
+    expect(r.code).toBe(2);
+    expect(r.out).toEqual([]);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toMatch(new RegExp(`^feeder ${argv[0]}: --(config|pace|compress|books) given more than once \\(see feeder ${argv[0]} --help\\)$`));
+  });
+
+  test("repeatable options stay repeatable", async () => {
+    const r = await run("listen", "--group", "239.255.0.1:31001", "--group", "239.255.0.2:31002", "--duration", "0.05", "--format", "ndjson");
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+  });
+
+  test("feeder help <unknown command> is an error naming it; help <command> still shows that command's help", async () => {
+    const r = await run("help", "replya");
+    expect(r.code).toBe(2);
+    expect(r.out).toEqual([]);
+    expect(r.err[0]).toMatch(/^feeder help: unknown command "replya" \(commands: run, /);
+    const ok = await run("help", "replay");
+    expect(ok.code).toBe(0);
+    expect(ok.out[0]).toContain("Usage: feeder replay");
+  });
+});
+
+describe("feeder listen --port that would do nothing", () => {
+  test("beside --config or --bind (no --group without a port) it is refused; with a portless --group it is used", async () => {
+    const dir = (await import("../support/temp-dirs.ts")).makeTempDir("feeder-review-port-");
+    const config = `${dir}/c.toml`;
+    (await import("node:fs")).writeFileSync(config, '[[publish.destinations]]\ngroup = "239.255.0.1"\nport = 31001\n');
+    const message = "feeder listen: --port applies to --group entries without a port (or the default group), and there is none here (see feeder listen --help)";
+    for (const argv of [
+      ["listen", "--config", config, "--port", "5000", "--duration", "0.05"],
+      ["listen", "--bind", "127.0.0.1:5001", "--port", "5000", "--duration", "0.05"],
+      ["listen", "--group", "239.255.0.1:31001", "--port", "5000", "--duration", "0.05"],
+    ]) {
+      const r = await run(...argv);
+      expect(r).toEqual({ code: 2, out: [], err: [message] });
+    }
+    const ok = await run("listen", "--config", config, "--group", "239.255.0.2", "--port", "5002", "--duration", "0.05", "--format", "ndjson");
+    expect(ok).toMatchObject({ code: 0, err: [] });
+  });
+});
