@@ -225,7 +225,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
   const snapshotIntervalMs = v.int(t.snapshot_interval_ms, "publish.snapshot_interval_ms", DEFAULTS.snapshotIntervalMs, 0, 3_600_000);
   const snapshotDepth = v.int(t.snapshot_depth, "publish.snapshot_depth", DEFAULTS.snapshotDepth, 0, 100_000);
   const sourceId = v.int(t.source_id, "publish.source_id", DEFAULTS.sourceId, 0, 65535);
-  // 1.5 heartbeat intervals: an idle channel of a live publisher beats within 1.25 intervals (feed-publisher.ts).
+  // 1.5 heartbeat intervals: an idle channel of a live publisher beats within 1.25 intervals (publisher-recovery.ts).
   const startupListenMs = v.int(t.startup_listen_ms, "publish.startup_listen_ms", Math.ceil(heartbeatIntervalMs * 1.5), 0, STARTUP_LISTEN_MAX_MS);
   const authKeyFile = v.str(t.auth_key_file, "publish.auth_key_file", "");
   if (authKeyFile !== "") {
