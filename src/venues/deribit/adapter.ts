@@ -364,13 +364,14 @@ export class DeribitAdapter implements VenueAdapter {
     this.onParseError(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
   }
 
-  onParseError(conn: DeribitConnection, entry: number, code: number, frame: string): void {
+  /** `detail`: why, when the code alone does not say (the JSON parser's message). */
+  onParseError(conn: DeribitConnection, entry: number, code: number, frame: string, detail = ""): void {
     conn.parseErrors++;
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
     let t = entry >= 0 ? this.topics[conn.table.indexes[entry]!] : undefined;
     t ??= topicNamedIn(conn.topics, frame);
-    this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    this.parseErrorLog.hit(`${name}${detail === "" ? "" : ` (${detail})`} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     if (!t) {
       // Unreadable down to its channel: the lost message may be any book's, or the snapshot one is waiting for.
       this.unattributedParseErrors++;
