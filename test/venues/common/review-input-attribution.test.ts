@@ -118,4 +118,25 @@ describe("an unreadable frame naming two topics resyncs the connection's books, 
     expectOwnBookResynced(sink, own, 0);
     await adapter.stop();
   });
+
+  test("Upbit (the genuine recording)", async () => {
+    const adapter = UPBIT_VENUE.create(
+      { venue: "upbit", wsUrl: "ws://127.0.0.1:9/none", restUrl: "http://127.0.0.1:9", instrumentCachePath: "", markets: [{ market: "spot", depth: 15, symbols: UPBIT_RECORDING_CODES }], overrides: new Map(UPBIT_RECORDING_CODES.map((c) => [`spot:${c}`, UPBIT_RECORDING_SPECS[c]!])) },
+      UPBIT_RECORDING_CODES.map((symbol) => ({ market: "spot" as MarketName, symbol, depth: 15 })),
+      { log: silentLogger, fetch: (() => Promise.reject(new Error("no REST in replay"))) as unknown as typeof fetch },
+    );
+    const sink = await replay(adapter);
+    const frames = upbitFrames();
+    for (const f of frames) adapter.ingestFrame("spot", "conn0.spot", f.text, f.tsRecvUs);
+    const own = UPBIT_RECORDING_CODES.indexOf("KRW-LAMB");
+    const other = UPBIT_RECORDING_CODES.indexOf("BTC-ITAM"); // earlier in subscription order
+    expect(own).toBeGreaterThan(other);
+    expect([sink.live[own], sink.live[other]]).toEqual([true, true]);
+    // KRW-LAMB's book message, broken before its code (the reader cannot tell whose it is), naming BTC-ITAM first.
+    const lamb = frames.filter((f) => f.text.includes('"cd":"KRW-LAMB"') && f.text.includes('"orderbook"')).at(-1)!;
+    const bad = lamb.text.replace('{"ty":"orderbook"', '{"zz":"BTC-ITAM" x,"ty":"orderbook"');
+    adapter.ingestFrame("spot", "conn0.spot", bad, lamb.tsRecvUs);
+    expectOwnBookResynced(sink, own, other);
+    await adapter.stop();
+  });
 });
