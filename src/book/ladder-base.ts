@@ -127,6 +127,17 @@ export class LadderBase {
     return this.oN === 0 ? NaN : this.oKeys[this.oN - 1] * this.sign + 0;
   }
 
+  /**
+   * Bid side: true when it holds a level at price 0 (or -0), in O(1), the builder's check after every apply. Readers
+   * never produce a negative price (they refuse a sign), so key 0 is the lowest key: the window's slot for it, or
+   * else the first of the sorted overflow. (On the ask side price 0 is the best: bestPrice() === 0.)
+   */
+  holdsBidAtZero(): boolean {
+    const slot = -this.keyBase; // key 0
+    if (slot >= 0 && slot < this.wSize) return this.wQty[slot] !== 0;
+    return this.oN !== 0 && this.oKeys[0] === 0;
+  }
+
   /** Best qty mantissa; 0 if empty. */
   bestQty(): number {
     if (this.wCount !== 0) return this.wQty[this.wTop];

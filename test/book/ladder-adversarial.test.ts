@@ -556,8 +556,9 @@ function runBuilder(seed: number, ops: number): { replaces: number; deltas: numb
     const ba = refA.prices.length !== 0 ? refA.prices[0]! : mid;
     const cross = r.chance(0.02);
     gB.hi = cross ? MAX : Math.max(0, ba - 1);
-    gA.lo = cross ? 0 : Math.min(MAX, bb + 1);
-    gB.lo = 0;
+    // A price must be > 0: BookBuilder refuses a level at 0 (the ladder alone takes it, tested above).
+    gA.lo = cross ? 1 : Math.min(MAX, bb + 1);
+    gB.lo = 1;
     gA.hi = MAX;
   };
   /** A full book for both sides around a new mid: sets gB/gA's levels and the reference. */
@@ -565,13 +566,13 @@ function runBuilder(seed: number, ops: number): { replaces: number; deltas: numb
     const k = r.float();
     if (k < 0.3) mid = mid + r.int(-100, 100);
     else if (k < 0.6) mid = mid + (r.chance(0.5) ? 1 : -1) * r.logInt(1e15);
-    else if (k < 0.75) mid = r.chance(0.5) ? r.int(1, 60) : MAX - r.int(0, 60);
-    mid = Math.min(MAX, Math.max(1, mid));
-    gB.lo = 0;
+    else if (k < 0.75) mid = r.chance(0.5) ? r.int(2, 60) : MAX - r.int(0, 60);
+    mid = Math.min(MAX, Math.max(2, mid));
+    gB.lo = 1;
     gB.hi = mid - 1;
     gA.lo = mid;
     gA.hi = MAX;
-    gB.snapshot(mid - r.int(1, 3), bpx, bq);
+    gB.snapshot(Math.max(1, mid - r.int(1, 3)), bpx, bq);
     gA.snapshot(Math.min(MAX, mid + r.int(0, 2)), apx, aq);
   };
   const fill = (snapshot: boolean): void => {

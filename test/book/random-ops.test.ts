@@ -1,7 +1,7 @@
 /**
  * Randomized differential test: the builder against the reference model (sorted decimal strings) over
  * 30k–80k messages and ≥ 180k level operations per seed, three seeds per profile: realistic dense books, deep
- * books (1000 levels per side), thin books with huge gaps, and prices at the extremes (0 … 2^53 − 1) that jump
+ * books (1000 levels per side), thin books with huge gaps, and prices at the extremes (1 … 2^53 − 1) that jump
  * far; long trends move the price far by deltas alone.
  * After every message: result, state, reason, instrSeq, counters, counts, best levels and the change set.
  * After every snapshot, every max(16, levels/8) messages and at the end: every level of both sides.
@@ -206,7 +206,7 @@ class Generator {
     const nb = r.int(p.depth[0], p.depth[1]);
     const na = r.int(p.depth[0], p.depth[1]);
     let px = this.mid - r.int(0, 2);
-    for (let i = 0; i < nb && px >= 0; i++) {
+    for (let i = 0; i < nb && px >= 1; i++) {
       this.bids.push([this.px(px), this.qty(this.randQty())]);
       px -= p.gap(r);
     }
@@ -265,7 +265,7 @@ class Generator {
         let px = isBid ? ref - off : ref + off;
         if (isBid) px = Math.min(px, bidLimit);
         else px = Math.max(px, askLimit);
-        if (px < 0 || px > MAX_MANTISSA || (isBid && px < 0) || (!isBid && px > MAX_MANTISSA)) continue;
+        if (px < 1 || px > MAX_MANTISSA) continue; // a price must be > 0 (BookBuilder refuses 0)
         out.push([this.px(px), this.qty(this.randQty())]);
         if (isBid) askLimit = Math.max(askLimit, px + 1);
         else bidLimit = Math.min(bidLimit, px - 1);
@@ -298,7 +298,7 @@ class Generator {
     for (let i = 0; i < k; i++) taken.push([this.px(up ? b.askPriceAt(i) : b.bidPriceAt(i)), "0"]);
     const limit = up ? b.askPriceAt(k) : b.bidPriceAt(k); // the new best of the swept side
     let px = up ? b.bidPriceAt(0) + 1 : b.askPriceAt(0) - 1;
-    for (let i = 0; i < k && (up ? px < limit : px > limit) && px >= 0; i++) {
+    for (let i = 0; i < k && (up ? px < limit : px > limit) && px >= 1; i++) {
       filled.push([this.px(px), this.qty(this.randQty())]);
       px += up ? this.p.gap(r) : -this.p.gap(r);
     }
@@ -306,7 +306,7 @@ class Generator {
     const worst = up ? b.askPriceAt(b.askCount - 1) : b.bidPriceAt(b.bidCount - 1);
     for (let i = 0, q = worst; i < k; i++) {
       q += up ? this.p.gap(r) : -this.p.gap(r);
-      if (q < 0 || q > MAX_MANTISSA) break;
+      if (q < 1 || q > MAX_MANTISSA) break;
       taken.push([this.px(q), this.qty(this.randQty())]);
     }
   }

@@ -209,11 +209,12 @@ describe("wire codec round trip", () => {
     u.isSnapshot = true;
     u.venueSeq = 42;
     u.tsExchangeUs = 1_764_000_000_000_000;
-    // Bids from 2^53 − 1 down across the int32 and uint32 boundaries to 0; asks above a mid with gaps of 1–3 ticks.
+    // Bids from 2^53 − 1 down across the int32 and uint32 boundaries to 1 (a price of 0 is refused by BookBuilder);
+    // asks above a mid with gaps of 1–3 ticks.
     const bidPx = [2 ** 53 - 1, 2 ** 53 - 2, 2 ** 40, 2 ** 32 + 1, 2 ** 32, 2 ** 32 - 1, 2 ** 31 + 1, 2 ** 31, 2 ** 31 - 1];
     for (let p = 2 ** 31 - 3; bidPx.length < 700; p -= randInt(r, 1, 3)) bidPx.push(p);
-    bidPx.push(1, 0);
-    for (const px of bidPx) u.pushBid(px, px === 0 ? 2 ** 53 - 1 : randInt(r, 1, 2 ** 33));
+    bidPx.push(1);
+    for (const px of bidPx) u.pushBid(px, px === 1 ? 2 ** 53 - 1 : randInt(r, 1, 2 ** 33));
     for (let i = 0, p = 2 ** 53 - 900 * 3; i < 900; i++, p += randInt(r, 1, 3)) u.pushAsk(p, i % 2 === 0 ? 2 ** 31 : randInt(r, 1, 9_000_000));
     const builder = new BookBuilder(instrument);
     builder.applySnapshot(u);

@@ -40,6 +40,7 @@ import {
   type DeribitInterval,
 } from "./protocol.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+import { topicNamedIn } from "../common/frame-topic.ts";
 
 export interface DeribitAdapterOptions extends CommonAdapterOptions {
   /**
@@ -363,13 +364,14 @@ export class DeribitAdapter implements VenueAdapter {
     this.onParseError(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
   }
 
-  onParseError(conn: DeribitConnection, entry: number, code: number, frame: string): void {
+  /** `detail`: why, when the code alone does not say (the JSON parser's message). */
+  onParseError(conn: DeribitConnection, entry: number, code: number, frame: string, detail = ""): void {
     conn.parseErrors++;
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
     let t = entry >= 0 ? this.topics[conn.table.indexes[entry]!] : undefined;
-    t ??= conn.topics.find((x) => frame.includes(`"${x.topic}"`));
-    this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    t ??= topicNamedIn(conn.topics, frame);
+    this.parseErrorLog.hit(`${name}${detail === "" ? "" : ` (${detail})`} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     if (!t) {
       // Unreadable down to its channel: the lost message may be any book's, or the snapshot one is waiting for.
       this.unattributedParseErrors++;

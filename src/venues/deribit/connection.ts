@@ -91,8 +91,9 @@ export class DeribitConnection extends VenueConnection {
     let msg: RawJson;
     try {
       msg = parseJsonRaw(data);
-    } catch {
-      this.adapter.onParseError(this, scanEntry, SCAN_ERR_SYNTAX, data);
+    } catch (err) {
+      // The parser's reason ("nesting too deep at 70", "bad string at 6") goes into the log line.
+      this.adapter.onParseError(this, scanEntry, SCAN_ERR_SYNTAX, data, err instanceof Error ? err.message : String(err));
       return;
     }
     if (isBookObject(msg)) {

@@ -16,7 +16,29 @@ export class RawNumber {
 export type RawJson = null | boolean | string | RawNumber | RawJson[] | { [key: string]: RawJson };
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+const HEX4 = /^[0-9a-fA-F]{4}$/;
+
+/**
+ * End (after the closing quote) of the JSON string opening at `i`, or -1 if it is not one (a control character,
+ * a bad escape, no closing quote). A loop, not a regular expression: JSC's gave up on strings of some megabytes,
+ * so a valid frame with a long string was refused as a syntax error.
+ */
+function stringEnd(text: string, i: number): number {
+  if (text.charCodeAt(i) !== 34) return -1;
+  for (let j = i + 1; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 34) return j + 1;
+    if (c < 0x20) return -1;
+    if (c !== 92) continue;
+    const e = text[j + 1];
+    if (e === "u") {
+      if (!HEX4.test(text.slice(j + 2, j + 6))) return -1;
+      j += 5;
+    } else if (e !== undefined && '"\\/bfnrt'.includes(e)) j++;
+    else return -1;
+  }
+  return -1;
+}
 const WS = /[ \t\n\r]*/y;
 
 /** Parses JSON text exactly as JSON.parse would accept it (same grammar), numbers kept as RawNumber. Throws SyntaxError. */
@@ -44,11 +66,10 @@ export function parseJsonRaw(text: string): RawJson {
       }
       for (;;) {
         ws();
-        STRING.lastIndex = i;
-        const m = STRING.exec(text);
-        if (!m) fail("expected a key");
-        i = STRING.lastIndex;
-        const key = JSON.parse(m![0]) as string;
+        const end = stringEnd(text, i);
+        if (end < 0) fail("expected a key");
+        const key = JSON.parse(text.slice(i, end)) as string;
+        i = end;
         ws();
         if (text[i] !== ":") fail("expected ':'");
         i++;
@@ -88,11 +109,11 @@ export function parseJsonRaw(text: string): RawJson {
       }
     }
     if (c === '"') {
-      STRING.lastIndex = i;
-      const m = STRING.exec(text);
-      if (!m) fail("bad string");
-      i = STRING.lastIndex;
-      return JSON.parse(m![0]) as string;
+      const end = stringEnd(text, i);
+      if (end < 0) fail("bad string");
+      const str = JSON.parse(text.slice(i, end)) as string;
+      i = end;
+      return str;
     }
     if (text.startsWith("true", i)) {
       i += 4;

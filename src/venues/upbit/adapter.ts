@@ -29,6 +29,7 @@ import { upbitInstrumentSource } from "./instruments.ts";
 import { errorOf, ERROR_WAIT_MS, MAX_CODES_PER_CONNECTION, STALE_AFTER_MS, UPBIT_DEPTHS, UPBIT_KEEPALIVE, type VenueDialect } from "./protocol.ts";
 import { UpbitRequests } from "./requests.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES } from "./scanner.ts";
+import { topicNamedIn } from "../common/frame-topic.ts";
 
 /** REST: Upbit's quotation group allows 10 requests/s per IP; Bithumb's is similar. */
 const REST_REQUESTS_PER_WINDOW = 8;
@@ -310,7 +311,7 @@ export class UpbitAdapter implements VenueAdapter {
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
     let t = entry >= 0 ? conn.byTopic.get(conn.table.codes[entry]!) : undefined;
-    t ??= conn.topics.find((x) => frame.includes(`"${x.topic}"`));
+    t ??= topicNamedIn(conn.topics, frame);
     this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     if (!t) {
       this.unattributedParseErrors++;

@@ -1,0 +1,123 @@
+/**
+ * A bid at price 0 (every venue's reader parses "0" as a valid mantissa) is refused by the book builder: the
+ * publisher's book goes RESYNCING / parse_error, the venue is asked to resync it, the error names the field, and
+ * the subscriber never sees it usable; another book of the same venue stays LIVE. Before, the bid went out LIVE.
+ * Real Feeder, real publisher, real multicast on 127.0.0.1 (TTL 1).
+ */
+import { afterEach, expect, test } from "vitest";
+import { Feeder } from "../../src/app/feeder.ts";
+import { validateConfig } from "../../src/config/load.ts";
+import type { FeederConfig } from "../../src/config/types.ts";
+import { BookUpdate } from "../../src/core/book-update.ts";
+import { instrumentIdOf } from "../../src/core/instrument-id.ts";
+import { captureLog } from "../support/capture-log.ts";
+import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
+import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import type { VenueSpec } from "../../src/venues/registry.ts";
+import type { BookSink, VenueAdapter } from "../../src/venues/venue.ts";
+import { levelsOfView, sameLevels, uniqueDestination, waitFor } from "../e2e/harness.ts";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+/** A venue whose messages the test writes itself. */
+class ScriptedVenue implements VenueAdapter {
+  readonly venue = "okx" as const;
+  sink: BookSink | null = null;
+  readonly resyncs: StatusReason[] = [];
+  constructor(readonly instrument: Instrument) {}
+  loadInstruments(): Promise<(Instrument | undefined)[]> {
+    return Promise.resolve([this.instrument]);
+  }
+  start(sink: BookSink): void {
+    this.sink = sink;
+  }
+  startReplay(sink: BookSink): void {
+    this.sink = sink;
+  }
+  ingestFrame(): boolean {
+    return false;
+  }
+  requestResync(_index: number, reason: StatusReason): void {
+    this.resyncs.push(reason);
+  }
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+  stats(): Record<string, number> {
+    return {};
+  }
+  connections() {
+    return [];
+  }
+  metrics() {
+    return [];
+  }
+}
+
+function update(u: BookUpdate, snapshot: boolean, seq: number, bids: [number, number][], asks: [number, number][]): BookUpdate {
+  u.reset();
+  u.isSnapshot = snapshot;
+  u.venueSeq = seq;
+  for (const [p, q] of bids) u.pushBid(p, q);
+  for (const [p, q] of asks) u.pushAsk(p, q);
+  return u;
+}
+
+
+test("a snapshot with a bid at price 0 is refused: RESYNCING / parse_error, resynced, named; the other book stays LIVE", { timeout: 20_000 }, async () => {
+  const mk = (symbol: string): Instrument => ({ instrumentId: instrumentIdOf("okx", "spot", symbol), venue: "okx", market: "spot", symbol, priceExp: 1, qtyExp: 2, tickSize: "0.1", lotSize: "0.01" });
+  const instrument = mk("BTC-USDT");
+  const other = mk("ETH-USDT");
+  const venue = new ScriptedVenue(instrument);
+  venue.loadInstruments = () => Promise.resolve([instrument, other]);
+  const spec: VenueSpec = {
+    venue: "okx",
+    wsUrl: "ws://127.0.0.1:1/",
+    restUrl: "http://127.0.0.1:1",
+    marketWsUrl: (base) => base,
+    markets: { spot: { depths: [400], defaultDepth: 400, staleAfterMs: () => 60_000, staleFloor: () => ({ ms: 1000 }) } },
+    keepalive: "client_ping",
+    resync: "resubscribe",
+    sequenceScope: "topic",
+    create: () => venue,
+  };
+  const { group, port } = uniqueDestination(78);
+  const base = validateConfig({ publish: { destinations: [{ group, port, interface: "127.0.0.1", ttl: 1, channel: 5 }], snapshot_interval_ms: 0 } }, { requireVenue: false });
+  const config: FeederConfig = {
+    ...base,
+    venues: [{ venue: "okx", wsUrl: spec.wsUrl, restUrl: spec.restUrl, instrumentCachePath: "", markets: [{ market: "spot", depth: 400, symbols: ["BTC-USDT", "ETH-USDT"] }], overrides: new Map() }],
+  };
+  const subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 0 });
+  await subscriber.start();
+  cleanups.push(() => subscriber.stop());
+  const { log, lines } = captureLog();
+  const feeder = new Feeder({ config, log, venues: { okx: spec } });
+  cleanups.push(() => feeder.stop());
+  await feeder.start();
+  const u = new BookUpdate();
+  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
+  const pub = (k: number) => feeder.books()[k]!;
+
+  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
+  await waitFor(() => sub(other)?.usable === true, "the other book, usable");
+  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5], [0, 7]], [[1001, 3], [1002, 1]]));
+  await waitFor(() => sub(instrument)?.state === BookState.RESYNCING, "the refused book's status");
+  expect([pub(0).state, pub(0).reason]).toEqual([BookState.RESYNCING, StatusReason.PARSE_ERROR]);
+  expect(venue.resyncs).toEqual([StatusReason.PARSE_ERROR]);
+  expect(sub(instrument)!.usable).toBe(false);
+  expect(sub(instrument)!.reason).toBe(StatusReason.PARSE_ERROR);
+  expect(lines.map((l) => String(l.fields.error))).toEqual(["BTC-USDT: bid price 0 at level 1 of the message: a price must be > 0"]);
+  // A LIVE book: a delta setting a bid at price 0 is refused the same way.
+  venue.sink!.onBookUpdate(0, update(u, true, 2, [[1000, 5]], [[1001, 3]]));
+  await waitFor(() => sub(instrument)?.usable === true, "the book, LIVE again");
+  venue.sink!.onBookUpdate(0, update(u, false, 3, [[0, 3]], []));
+  await waitFor(() => sub(instrument)?.state === BookState.RESYNCING, "the refused delta's status");
+  expect(pub(0).reason).toBe(StatusReason.PARSE_ERROR);
+  expect(venue.resyncs).toEqual([StatusReason.PARSE_ERROR, StatusReason.PARSE_ERROR]);
+  // The other book of the venue was never touched.
+  expect(pub(1).state).toBe(BookState.LIVE);
+  expect(sub(other)!.usable).toBe(true);
+});

@@ -1,0 +1,128 @@
+/**
+ * A level at price 0 (or -0) is refused by the builder: every venue's reader parses "0" as a valid mantissa, so
+ * before this check a bid at price 0 was published LIVE (and an ask at 0 too when the bid side was empty). The
+ * builder throws BookInputError naming the side, level and value before the update is counted (instrSeq unchanged),
+ * and never makes the book LIVE with it; the app then marks the book RESYNCING / PARSE_ERROR (test/app/
+ * review-input-price.test.ts). Negative, NaN and -0 values never reach it: the readers refuse a sign (the
+ * per-venue review-input tests).
+ */
+import { describe, expect, it } from "vitest";
+import { ApplyResult, BookBuilder, BookInputError } from "../../src/book/book-builder.ts";
+import { BookUpdate } from "../../src/core/book-update.ts";
+import { BookState } from "../../src/core/types.ts";
+import { testInstrument } from "./reference-book.ts";
+
+const instr = testInstrument(2, 3);
+type L = [number, number];
+type Kind = "snapshot" | "delta" | "replace";
+
+function upd(kind: Kind, bids: L[], asks: L[]): BookUpdate {
+  const u = new BookUpdate(4);
+  u.isSnapshot = kind === "snapshot";
+  u.replace = kind === "replace";
+  for (const [p, q] of bids) u.pushBid(p, q);
+  for (const [p, q] of asks) u.pushAsk(p, q);
+  return u;
+}
+function apply(b: BookBuilder, u: BookUpdate): ApplyResult {
+  return u.replace ? b.applyReplace(u) : u.isSnapshot ? b.applySnapshot(u) : b.applyDelta(u);
+}
+function live(bids: L[] = [[1000, 1], [990, 2]], asks: L[] = [[1010, 3], [1020, 4]]): BookBuilder {
+  const b = new BookBuilder(instr);
+  expect(b.applySnapshot(upd("snapshot", bids, asks))).toBe(ApplyResult.APPLIED);
+  return b;
+}
+function levels(b: BookBuilder): string {
+  const out: string[] = [];
+  for (let i = 0; i < b.bidCount; i++) out.push(`b${b.bidPriceAt(i)}=${b.bidQtyAt(i)}`);
+  for (let i = 0; i < b.askCount; i++) out.push(`a${b.askPriceAt(i)}=${b.askQtyAt(i)}`);
+  return out.join(" ");
+}
+function refused(b: BookBuilder, u: BookUpdate): BookInputError {
+  try {
+    apply(b, u);
+  } catch (err) {
+    expect(err).toBeInstanceOf(BookInputError);
+    return err as BookInputError;
+  }
+  throw new Error(`accepted: state ${b.state}, levels ${levels(b)}`);
+}
+
+describe("BookBuilder refuses a level at price 0", () => {
+  it("a snapshot with a bid at price 0 is refused naming the field; the book does not go LIVE", () => {
+    const b = new BookBuilder(instr);
+    const e = refused(b, upd("snapshot", [[1000, 1], [0, 5]], [[1010, 3]]));
+    expect(e.message).toBe("TEST: bid price 0 at level 1 of the message: a price must be > 0");
+    expect([e.field, e.level, e.value]).toEqual(["bid price", 1, 0]);
+    expect(b.state).toBe(BookState.AWAITING_SNAPSHOT);
+    expect(b.instrSeq).toBe(0);
+    expect(b.counters.snapshots).toBe(0);
+  });
+
+  for (const kind of ["delta", "replace", "snapshot"] as const) {
+    it(`${kind} on a LIVE book: bid 0, bid -0, ask 0 (bid side empty or not) are refused, not counted`, () => {
+      const cases: [L[], L[], L[], string][] = [
+        [[[1000, 1]], [[0, 1]], [], "bid price 0 at level 0"],
+        [[[1000, 1]], [[995, 2], [-0, 1]], [], "bid price -0 at level 1"],
+        [[], [], [[1015, 1], [0, 1]], "ask price 0 at level 1"],
+        [[[1000, 1]], [[995, 1]], [[0, 4]], "ask price 0 at level 0"],
+      ];
+      for (const [start, bids, asks, what] of cases) {
+        const b = live(start);
+        const seq = b.instrSeq;
+        const counted = b.counters.deltas + b.counters.replaces + b.counters.snapshots;
+        const e = refused(b, upd(kind, bids, asks));
+        expect(e.message, what).toContain(`: ${what} of the message`);
+        expect(b.instrSeq, what).toBe(seq);
+        expect(b.counters.deltas + b.counters.replaces + b.counters.snapshots, what).toBe(counted);
+      }
+    });
+  }
+
+  it("an ask at price 0 on an empty book (no bids: never crossed) was LIVE before; now refused", () => {
+    const b = new BookBuilder(instr);
+    const e = refused(b, upd("snapshot", [], [[0, 2]]));
+    expect(e.field).toBe("ask price");
+    expect(b.state).not.toBe(BookState.LIVE);
+  });
+
+  it("a delete (qty 0) at price 0 holds no level and is applied as a delete of an absent level", () => {
+    const b = live();
+    expect(apply(b, upd("delta", [[0, 0]], [[0, 0]]))).toBe(ApplyResult.APPLIED);
+    expect(b.counters.deletesOfAbsent).toBe(2);
+  });
+
+  it("randomized against a reference map: refused exactly when the result would hold a level at price 0", () => {
+    let seed = 12345;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const px = (good: number) => (rnd() < 0.04 ? (rnd() < 0.5 ? 0 : -0) : good);
+    let refusedN = 0;
+    let appliedN = 0;
+    for (let round = 0; round < 3000; round++) {
+      // Books of every shape: near 0 (the window holds key 0) and far from it (0 would be in the overflow).
+      const far = rnd() < 0.5;
+      const base = far ? 1_000_000 : 3;
+      const bookBids: L[] = [];
+      for (let i = 0; i < 1 + Math.floor(rnd() * 5); i++) bookBids.push([base + 20 - 2 * i, 1 + i]);
+      const b = live(bookBids, [[base + 100, 1]]);
+      const ref = new Map<number, number>(bookBids.map(([p, q]) => [p, q]));
+      const kind: Kind = (["delta", "replace", "snapshot"] as const)[Math.floor(rnd() * 3)]!;
+      if (kind !== "delta") ref.clear();
+      const bids: L[] = [];
+      for (let i = 0, n = Math.floor(rnd() * 5); i < n; i++) bids.push([px(Math.max(1, base + Math.floor(rnd() * 25) - 2)), Math.floor(rnd() * 3)]);
+      const asks: L[] = rnd() < 0.2 ? [[px(base + 101), Math.floor(rnd() * 2)]] : [];
+      for (const [p, q] of bids) q === 0 ? ref.delete(p) : ref.set(p, q);
+      const zeroAsk = asks.some(([p, q]) => p === 0 && q !== 0);
+      const bad = ref.has(0) || zeroAsk;
+      if (bad) {
+        refused(b, upd(kind, bids, asks));
+        refusedN++;
+      } else {
+        apply(b, upd(kind, bids, asks));
+        appliedN++;
+      }
+    }
+    expect(refusedN).toBeGreaterThan(100);
+    expect(appliedN).toBeGreaterThan(1000);
+  });
+});
