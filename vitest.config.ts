@@ -1,0 +1,16 @@
+/**
+ * Test runner settings (`npm test` = `bun --bun vitest run`). Test files run two at a time even on a 2-vCPU box:
+ * vitest's default (one fewer worker than CPUs) ran them one by one there, and most files spend their time waiting on
+ * sockets, simulators and timers, not on the CPU (a serial run used ~5 of its ~10 minutes on the CPU). Files are
+ * written to run side by side: each opens its own simulators on port 0 and its own multicast group/port pair
+ * (test/e2e/harness.ts uniqueDestination and the per-file groups named in each file). Each file keeps its own
+ * process (isolate): no module state is shared between files.
+ */
+import { availableParallelism } from "node:os";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    maxWorkers: Math.max(2, availableParallelism() - 1),
+  },
+});
