@@ -12,5 +12,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     maxWorkers: Math.max(2, availableParallelism() - 1),
+    // One temporary directory per run (inject("runDir")): artefacts several files need are built once.
+    globalSetup: ["test/support/global-setup.ts"],
   },
 });
