@@ -1,9 +1,11 @@
 /**
  * The compiled executable for the end-to-end tests: exactly `npm run build` (package.json's script), with the output
  * in a temp dir instead of dist/feeder (test files run in parallel; none overwrites another's binary or dist/).
- * Each test file that needs the binary builds it once, in its beforeAll.
+ * The first test file of a run that needs it builds it (sharedBinary, in its beforeAll); the others of the same run
+ * take that build from the run's directory (test/support/global-setup.ts).
  */
-import { expect } from "vitest";
+import { existsSync, mkdtempSync, renameSync } from "node:fs";
+import { expect, inject } from "vitest";
 import { join, resolve } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { tempDir } from "./harness.ts";
@@ -19,6 +21,19 @@ export function buildBinary(dir: string = tempDir("feeder-bin-")): string {
   expect(args).toContain(binary);
   const build = Bun.spawnSync([process.execPath, ...args], { cwd: ROOT, stderr: "pipe", stdout: "pipe" });
   if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`);
+  return binary;
+}
+
+/**
+ * The run's binary: built once per test run into its run directory. Two files asking at once may both build; each
+ * build goes to its own directory and is renamed into place (atomic), so either finds a whole binary.
+ */
+export function sharedBinary(): string {
+  const runDir = inject("runDir");
+  if (runDir === undefined) return buildBinary(); // run without vitest.config.ts's globalSetup
+  const binary = join(runDir, "feeder");
+  if (existsSync(binary)) return binary;
+  renameSync(buildBinary(mkdtempSync(join(runDir, "build-"))), binary);
   return binary;
 }
 

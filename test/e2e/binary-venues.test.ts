@@ -18,7 +18,7 @@ import { startOkxSimulator } from "../../src/sim/okx-sim.ts";
 import { startUpbitSimulator } from "../../src/sim/upbit-sim.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { mantissa } from "../venues/deribit/helpers.ts";
-import { buildBinary, spawnFeeder } from "./binary-build.ts";
+import { sharedBinary, spawnFeeder } from "./binary-build.ts";
 import { levelsOfSim, levelsOfView, sameLevels, tempDir, toToml, uniqueDestination, waitFor, type Levels } from "./harness.ts";
 
 type SimBook = { bids: Map<string, string>; asks: Map<string, string>; seq: number };
@@ -192,7 +192,7 @@ let dir: string;
 
 beforeAll(() => {
   dir = tempDir("feeder-bin-venues-");
-  binary = buildBinary(dir);
+  binary = sharedBinary();
 }, 120_000);
 
 describe("compiled feeder binary against every venue simulator", { timeout: 45_000 }, () => {

@@ -12,7 +12,7 @@ import { BookState, StatusReason } from "../../src/core/types.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import pkg from "../../package.json" with { type: "json" };
-import { buildBinary } from "./binary-build.ts";
+import { sharedBinary } from "./binary-build.ts";
 import { allBooksEqual, levelsOfSim, levelsOfView, rawConfig, sameLevels, tempDir, toToml, uniqueDestination, waitFor, type Markets } from "./harness.ts";
 
 const MARKETS: Markets = [
@@ -26,7 +26,7 @@ let dir: string;
 
 beforeAll(async () => {
   dir = tempDir("feeder-bin-");
-  binary = buildBinary(dir);
+  binary = sharedBinary();
 }, 120_000);
 
 function runBinary(args: string[]) {

@@ -26,12 +26,12 @@ export function productsUrl(restUrl: string, productIds: readonly string[]): str
   return `${restUrl.replace(/\/+$/, "")}${PRODUCTS_PATH}${q ? "?" + q : ""}`;
 }
 
-/** Specs of `productIds` (those the answer lists and that are usable). Throws naming the URL on failure. */
-export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, productIds: readonly string[], log?: Logger): Promise<Map<string, InstrumentSpec>> {
+/** Specs of `productIds` (those the answer lists and that are usable). Throws naming the URL on failure. `timeoutMs`: the request timeout, from its send (tests shorten it). */
+export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, productIds: readonly string[], log?: Logger, timeoutMs = REST_TIMEOUT_MS): Promise<Map<string, InstrumentSpec>> {
   const url = productsUrl(restUrl, productIds);
   let res: Response;
   try {
-    res = await fetchFn(url, { signal: requestTimeout(REST_TIMEOUT_MS) });
+    res = await fetchFn(url, { signal: requestTimeout(timeoutMs) });
   } catch (err) {
     throw new Error(`coinbase REST ${url}: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -62,16 +62,16 @@ export function specOfItem(item: RawJson): { symbol: string; spec: InstrumentSpe
 /**
  * Specs of the instruments of `market` listed under the currencies the symbols need. Throws naming the URL.
  * `onTooManyRequests`: an answer saying 10028 without HTTP 429 (which the budgeted fetch reads itself), so the REST
- * budget waits as for a 429.
+ * budget waits as for a 429. `timeoutMs`: each request's timeout, from its send (tests shorten it).
  */
-export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: string, market: MarketName, symbols: readonly string[], onTooManyRequests?: () => void): Promise<Map<string, InstrumentSpec>> {
+export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: string, market: MarketName, symbols: readonly string[], onTooManyRequests?: () => void, timeoutMs = REST_TIMEOUT_MS): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   const base = restUrl.replace(/\/+$/, "");
   for (const currency of new Set(symbols.map((s) => currencyOf(market, s)))) {
     const url = `${base}/api/v2/public/get_instruments?currency=${encodeURIComponent(currency)}&kind=${kindOf(market)}&expired=false`;
     let res: Response;
     try {
-      res = await fetchFn(url, { signal: requestTimeout(REST_TIMEOUT_MS) });
+      res = await fetchFn(url, { signal: requestTimeout(timeoutMs) });
     } catch (err) {
       throw new Error(`deribit REST ${url}: ${err instanceof Error ? err.message : String(err)}`);
     }

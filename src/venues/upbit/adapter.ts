@@ -52,6 +52,8 @@ export interface UpbitAdapterOptions extends CommonAdapterOptions {
   maxTopicsPerConnection?: number;
   /** How long a bisect probe waits for an error frame before it counts as passed (default ERROR_WAIT_MS). */
   errorWaitMs?: number;
+  /** The least time between two whole-list resends on one connection (default RESEND_MIN_MS; tests shorten it). */
+  resendMinMs?: number;
 }
 
 export class UpbitAdapter implements VenueAdapter {
@@ -106,7 +108,7 @@ export class UpbitAdapter implements VenueAdapter {
     this.planConnections(opts.maxTopicsPerConnection ?? MAX_CODES_PER_CONNECTION);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     this.level = Number(config.markets.find((m) => m.market === "spot")?.options?.level ?? 0);
-    this.control = new UpbitRequests(v, this.log, this.now, invalidate, opts.budgetShare, opts.errorWaitMs ?? ERROR_WAIT_MS, this.level);
+    this.control = new UpbitRequests(v, this.log, this.now, invalidate, opts.budgetShare, opts.errorWaitMs ?? ERROR_WAIT_MS, this.level, opts.resendMinMs);
     this.books = new TopicResync({
       venue: v,
       log: this.log,

@@ -51,6 +51,8 @@ export class UpbitRequests extends SubscriptionControl {
     private readonly errorWaitMs: number,
     /** Upbit's `level` (grouped books) sent with every request; 0 = none. */
     private readonly level = 0,
+    /** The least time between two whole-list resends on one connection (tests shorten it). */
+    private readonly resendMinMs = RESEND_MIN_MS,
   ) {
     super(requestProtocol(venueName, level), logger, clock, undefined, invalidateTopic, budgetShare);
   }
@@ -72,7 +74,7 @@ export class UpbitRequests extends SubscriptionControl {
   /**
    * A topic not subscribed (after a reconnect) is asked for. A subscribed one waits for its next book, except when
    * it went silent (stale): with no ack, a request lost on the way (or a subscription the venue dropped) looks just
-   * like that, so the whole list goes out again, at most once per RESEND_MIN_MS per connection.
+   * like that, so the whole list goes out again, at most once per resendMinMs (RESEND_MIN_MS) per connection.
    */
   override restartTopic(t: TopicState): void {
     if (t.sub === SUB_IDLE && t.conn.open && !t.resyncDelayed) {
@@ -81,7 +83,7 @@ export class UpbitRequests extends SubscriptionControl {
     }
     if ((t.sub === SUB_PENDING || t.sub === SUB_ACTIVE) && t.book === BookState.STALE && t.conn.open && !this.bisects.has(t.conn)) {
       const now = this.clock();
-      if (now - (this.lastResend.get(t.conn) ?? -Infinity) < RESEND_MIN_MS) return;
+      if (now - (this.lastResend.get(t.conn) ?? -Infinity) < this.resendMinMs) return;
       this.lastResend.set(t.conn, now);
       this.resends++;
       this.sendFull(t.conn);

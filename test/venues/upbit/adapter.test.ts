@@ -210,7 +210,8 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
 
     it("a request lost on the way (no ack) is sent again once its books go silent", async () => {
       const subs = SUBS.slice(0, 2);
-      const { sim, adapter, matches } = await setup(spec, subs, { staleAfterMs: () => 200 });
+      // A resend that falls in the stall is lost too; the next waits resendMinMs (500 > the stall, not the 5 s default).
+      const { sim, adapter, matches } = await setup(spec, subs, { staleAfterMs: () => 200, resendMinMs: 500 });
       await until(() => subs.every((_, i) => matches(i)), "books live");
       sim.inject("stall", undefined, { stallMs: 400 }); // the reconnect's request arrives while the server drops everything
       sim.inject("disconnect");
