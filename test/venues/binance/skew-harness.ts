@@ -88,7 +88,31 @@ export async function setup(stops: (() => Promise<void>)[], market: "spot" | "li
   const frames = () => diffFrames;
   /** The highest update id (`u`) of the diff frames the adapter received so far. */
   const receivedU = () => maxU;
-  return { sim, proxy, adapter, sink, frames, receivedU };
+  const afterHousekeeping = housekeepingRounds(adapter);
+  /** The adapter still has the planned reconnect's old socket (its overlap is not over): its own view, not the proxy's. */
+  const overlapOpen = () => (adapter as unknown as { conns: { retiringWs: unknown }[] }).conns[0]!.retiringWs !== null;
+  return { sim, proxy, adapter, sink, frames, receivedU, afterHousekeeping, overlapOpen };
+}
+
+/**
+ * For a "nothing happens" check: resolves once `n` more housekeeping rounds of the adapter have run to their end
+ * (the old socket is closed, or not, in a round: the planned reconnect's completion is looked at there), instead of
+ * sleeping for a time that a loaded machine may fill with no round at all.
+ */
+export function housekeepingRounds(adapter: object): (n: number) => Promise<void> {
+  const lifecycle = (adapter as { lifecycle?: { onHousekeeping?: () => void } }).lifecycle;
+  if (typeof lifecycle?.onHousekeeping !== "function") throw new Error("housekeepingRounds: the adapter has no lifecycle.onHousekeeping to count");
+  const round = lifecycle.onHousekeeping.bind(lifecycle);
+  let rounds = 0;
+  // The lifecycle's timer calls this.onHousekeeping() each time: the instance's own property wins over the prototype's.
+  lifecycle.onHousekeeping = () => {
+    round();
+    rounds++;
+  };
+  return (n) => {
+    const target = rounds + n;
+    return until(() => rounds >= target, `${n} housekeeping rounds`);
+  };
 }
 
 /** The downstream frames of the replacement (link 1), recorded as the proxy forwards them. */
