@@ -170,8 +170,8 @@ describe("Binance adapter", () => {
     for (const i of [0, 1, 2]) adapter.requestResync(i, StatusReason.CROSSED_BOOK);
     sim.step(2);
     await until(() => sim.stats.depthRequests === 9 && adapter.stats().topicsLive === 6, "one resync through, two waiting");
-    // Nothing to await for "nothing more happens": a bounded look (the budget frees weight only after 60 s).
-    await new Promise((r) => setTimeout(r, 300));
+    // "Nothing more happens": both others are in the budget's wait (it frees weight only after 60 s), not sent.
+    await until(() => adapter.stats().restWaiting === 2, "the two other snapshot requests waiting for REST weight");
     expect(sim.stats.depthRequests).toBe(9);
     expect(adapter.stats().topicsLive).toBe(6);
     expect(adapter.stats().restRateLimited).toBe(0);

@@ -34,7 +34,7 @@ for (const market of ["spot", "linear"] as const) {
       const lines: string[] = [];
       const log = createLogger({ level: "info", format: "json", write: (l) => void lines.push(l) });
       const logged = (s: string) => lines.filter((l) => l.includes(s)).length;
-      const { sim, proxy, adapter, sink, frames, receivedU } = await setup(stops, market, market === "spot" ? 91 : 92, fetchFn, { log, housekeepingMs: 20 });
+      const { sim, proxy, adapter, sink, frames, receivedU, afterHousekeeping, overlapOpen } = await setup(stops, market, market === "spot" ? 91 : 92, fetchFn, { log, housekeepingMs: 20 });
       holding = true;
       sim.inject("gap");
       sim.step(2); // a break; the next diff starts a bridge and its snapshot (taken now, handed over at the end)
@@ -79,9 +79,10 @@ for (const market of ["spot", "linear"] as const) {
       holding = false;
       waiting[0]!(); // the snapshot: the bridge completes from the buffer (the old socket's and replacement 1's diffs)
       await until(() => adapter.topicInfo(0).state === "live", "the book live");
-      // Nothing to await: replacement 2 has delivered nothing, so the old socket must still be open after a few
-      // housekeeping rounds (20 ms each). Main before the fix took replacement 1's buffered diffs for its join.
-      await new Promise((r) => setTimeout(r, 150));
+      // Replacement 2 has delivered nothing, so the old socket must still be open after a few housekeeping rounds
+      // (where the overlap's completion is looked at). Main before the fix took replacement 1's buffered diffs for its join.
+      await afterHousekeeping(5);
+      expect(overlapOpen()).toBe(true);
       expect(old.closed).toBe(false);
       proxy.releaseDown(old); // the old socket's diffs on its path
       await until(() => sink.equalNow(), "the book equal through the old socket");

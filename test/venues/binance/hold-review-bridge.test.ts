@@ -95,7 +95,7 @@ for (const market of ["spot", "linear"] as const) {
 
     test("replacement slower: the bridge completing from the old socket's diffs is not the replacement's join; the old socket is kept, nothing on its path is lost", async () => {
       const { g, fetchFn } = earlySnapshots();
-      const { sim, proxy, adapter, sink, frames } = await setup(stops, market, market === "spot" ? 73 : 74, fetchFn, { housekeepingMs: 20 });
+      const { sim, proxy, adapter, sink, frames, afterHousekeeping, overlapOpen } = await setup(stops, market, market === "spot" ? 73 : 74, fetchFn, { housekeepingMs: 20 });
       g.holding = true;
       sim.inject("gap");
       sim.step(2);
@@ -118,8 +118,9 @@ for (const market of ["spot", "linear"] as const) {
       g.waiting[0]!(); // the bridge completes from the old socket's two diffs
       await until(() => adapter.topicInfo(0).state === "live", "the book live");
       expect(frames()).toBe(f0);
-      // Nothing to await: the old socket must still be open after a few housekeeping rounds (20 ms each).
-      await new Promise((r) => setTimeout(r, 150));
+      // The old socket must still be open after a few housekeeping rounds (where the overlap's completion is looked at).
+      await afterHousekeeping(5);
+      expect(overlapOpen()).toBe(true);
       expect(old.closed).toBe(false);
       proxy.releaseDown(old);
       await until(() => sink.equalNow(), "the book equal through the old socket");

@@ -19,7 +19,7 @@ afterEach(async () => {
 for (const market of ["spot", "linear"] as const) {
   describe(`binance ${market}: planned reconnect with skewed sockets`, { timeout: 30_000 }, () => {
     test("replacement faster: its diffs ahead of the book wait for the old socket's; the book stays LIVE and equal, nothing resyncs", async () => {
-      const { sim, proxy, adapter, sink, frames } = await setup(stops, market, market === "spot" ? 31 : 32);
+      const { sim, proxy, adapter, sink, frames, afterHousekeeping, overlapOpen } = await setup(stops, market, market === "spot" ? 31 : 32, fetch, { housekeepingMs: 20 });
       const down = replacementDown(proxy, true);
       sim.inject("serverShutdown");
       await until(() => proxy.links.length === 2 && (proxy.links[1]!.heldUp ?? []).some((m) => m.includes("SUBSCRIBE")), "the replacement's SUBSCRIBE (held)");
@@ -31,9 +31,10 @@ for (const market of ["spot", "linear"] as const) {
       const before = frames();
       sim.step(2); // both sockets: the replacement's copies arrive first, ahead of the book by the two held diffs
       await until(() => frames() >= before + 2, "the replacement's two diffs received");
-      await new Promise((r) => setTimeout(r, 50)); // a housekeeping round or two: the old socket must still be open
+      await afterHousekeeping(3); // where the overlap's completion is looked at: the old socket must still be open
       expect(sink.invalid).toEqual([]);
       expect(adapter.topicInfo(0).state).toBe("live");
+      expect(overlapOpen()).toBe(true);
       expect(old.closed).toBe(false);
       proxy.releaseDown(old); // the old socket's diffs fill the gap
       await until(() => sink.equalNow(), "the book caught up through the old socket's diffs and the replacement's held ones");

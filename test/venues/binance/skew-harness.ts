@@ -12,6 +12,7 @@ import type { VenueConfig } from "../../../src/config/types.ts";
 import { startBinanceSimulator, type BinanceSim } from "../../../src/sim/binance-sim.ts";
 import { BinanceAdapter, type BinanceAdapterOptions } from "../../../src/venues/binance/index.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
+import { housekeepingRounds } from "../../support/housekeeping-rounds.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { BookMaps, until } from "../planned-fallback-harness.ts";
 import { startWsProxy, type WsProxy } from "../ws-proxy.ts";
@@ -88,7 +89,11 @@ export async function setup(stops: (() => Promise<void>)[], market: "spot" | "li
   const frames = () => diffFrames;
   /** The highest update id (`u`) of the diff frames the adapter received so far. */
   const receivedU = () => maxU;
-  return { sim, proxy, adapter, sink, frames, receivedU };
+  /** Resolves once n more housekeeping rounds ran (where the overlap's completion is looked at): for "nothing happens" checks. */
+  const afterHousekeeping = housekeepingRounds(adapter);
+  /** The adapter still has the planned reconnect's old socket (its overlap is not over): its own view, not the proxy's. */
+  const overlapOpen = () => (adapter as unknown as { conns: { retiringWs: unknown }[] }).conns[0]!.retiringWs !== null;
+  return { sim, proxy, adapter, sink, frames, receivedU, afterHousekeeping, overlapOpen };
 }
 
 /** The downstream frames of the replacement (link 1), recorded as the proxy forwards them. */

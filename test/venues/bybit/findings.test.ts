@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { createBybitAdapter, type BybitAdapterOptions } from "../../../src/venues/bybit/index.ts";
+import { housekeepingRounds } from "../../support/housekeeping-rounds.ts";
 import { allResolved, RecordingSink, waitFor } from "./helpers.ts";
 
 type Msg = { op: string; args?: string[]; req_id?: string };
@@ -112,15 +113,18 @@ describe("Bybit findings", { timeout: 15_000 }, () => {
   test("a silent server is detected within 8 s by default (no data, no pong), while a quiet one that answers pings stays up", async () => {
     let nowMs = 1_000_000;
     const state = { answerPings: true, conns: [] as ServerWebSocket<unknown>[], pings: 0 };
-    // The adapter's clock is driven by the test; housekeeping looks every 10 ms of real time.
+    // The adapter's clock is driven by the test, one housekeeping round (every 10 ms of real time) at each step.
     const { adapter, sink } = await adapterFor(server(state), ["AAAUSDT"], { now: () => nowMs, housekeepingMs: 10 });
+    const afterHousekeeping = housekeepingRounds(adapter);
+    const conn = (adapter as unknown as { conns: { pongDeadlineMs: number }[] }).conns[0]!;
     const advance = async (ms: number) => {
       const target = nowMs + ms;
       while (nowMs < target) {
         nowMs = Math.min(target, nowMs + 250);
-        const pings = state.pings;
-        await new Promise((r) => setTimeout(r, 15)); // one housekeeping turn at this time
-        if (state.pings > pings) await waitFor(() => adapter.stats().pongs >= state.pings || !state.answerPings, "pong read");
+        await afterHousekeeping(1); // a round at this time (a sleep may hold none, and the clock would skip it)
+        // A ping that round sent is answered before the clock moves on: the pong takes real time, the deadline is
+        // on the test's clock. (Counting the server's pings misses one still on its way.)
+        if (state.answerPings) await waitFor(() => conn.pongDeadlineMs === 0, "pong read");
       }
     };
     // Quiet but alive: probed by a ping after half the dead time, and its pong keeps it up.

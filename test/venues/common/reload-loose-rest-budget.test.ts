@@ -145,7 +145,8 @@ describe("instrument queries wait out the venue's 429 / Retry-After", { timeout:
       const pending = () => adapter.unresolvedInstruments!();
       // The late retrier's first query (due 1 s after start) is answered 429: the venue's limit was reached.
       clock.ms += 1_000;
-      await waitFor(() => pending()[0]?.detail.includes("429") === true, "the first retry answered 429");
+      // "HTTP 429", not "429": the detail names the URL, whose port (e.g. 127.0.0.1:34299) can hold "429" from the start.
+      await waitFor(() => pending()[0]?.detail.includes(": HTTP 429") === true, "the first retry answered 429");
       expect(sent, JSON.stringify(pending())).toEqual([1_001_000]);
       const limitedAtMs = clock.ms;
       // The retrier asks again after its backoff (2 s): well inside the 30 s the venue asked for.
