@@ -42,8 +42,8 @@ test(`instrument queries held by a Retry-After of ${RETRY_AFTER_S} s (> the ${RE
   const c = counted();
   deribit.rateLimitInstruments(1, RETRY_AFTER_S);
   coinbase.rateLimitInstruments(1, RETRY_AFTER_S);
-  await expect(fetchInstrumentSpecs(d.fetchFn, deribit.restUrl, "inverse", ["BTC-PERPETUAL"], undefined, REST_TIMEOUT_MS)).rejects.toThrow(/429/);
-  await expect(fetchProductSpecs(c.fetchFn, coinbase.restUrl, ["BTC-USD"], undefined, REST_TIMEOUT_MS)).rejects.toThrow(/429/);
+  await expect(fetchInstrumentSpecs(d.fetchFn, deribit.restUrl, "inverse", ["BTC-PERPETUAL"], undefined, REST_TIMEOUT_MS)).rejects.toThrow(/: HTTP 429/);
+  await expect(fetchProductSpecs(c.fetchFn, coinbase.restUrl, ["BTC-USD"], undefined, REST_TIMEOUT_MS)).rejects.toThrow(/: HTTP 429/);
   const [dSpecs, cSpecs] = await Promise.all([
     fetchInstrumentSpecs(d.fetchFn, deribit.restUrl, "inverse", ["BTC-PERPETUAL"], undefined, REST_TIMEOUT_MS),
     fetchProductSpecs(c.fetchFn, coinbase.restUrl, ["BTC-USD"], undefined, REST_TIMEOUT_MS),
