@@ -5,7 +5,10 @@
  * RetransmitRing, flagged RETRANSMIT (CRC and HMAC recomputed: wire/retransmit.ts markRetransmit), or with an
  * OUT_OF_RANGE / THROTTLED control packet. Requests are accepted only from publish.retransmit.allow, verified (CRC;
  * HMAC when the feed is keyed) and rate-limited per requester address (token buckets on requests and on bytes).
- * Cold path: it runs only after a subscriber lost something; it allocates per answer.
+ * Requests are answered on the turn after the one that received them (`setImmediate`), in arrival order: with Bun
+ * 1.4.5, a reply sent from inside the socket's own data callback (or a microtask of it) that bounces is reported to
+ * the error handler twice, sent on a later turn once (test/net/review-bounce.test.ts).
+ * Cold path: it runs only after a subscriber lost something; it allocates per request and per answer.
  * @module
  */
 import { inCidrs, parseCidr, type Cidr } from "../core/cidr.ts";
@@ -47,8 +50,9 @@ export interface RetransmitServerCounters extends SendCounters {
   outOfRange: number;
   /** Requests answered with datagrams. */
   answered: number;
-  // SendCounters: datagrams and bytes retransmitted (the kernel took them); sendErrors, answer datagrams lost
-  // (refused twice, a full socket buffer, or come back because the requester has gone): it times out and falls back.
+  // SendCounters: datagrams and bytes retransmitted (answer datagrams the kernel took, including any that came back
+  // later); sendErrors, answer datagrams lost (refused twice, a full socket buffer) and replies of any kind (answer
+  // datagrams, OUT_OF_RANGE, THROTTLED) come back because the requester has gone: it times out and falls back.
 }
 
 interface Bucket {
@@ -72,6 +76,13 @@ export interface RetransmitServerOptions {
 
 type ServerSocket = Bun.udp.Socket<"uint8array">;
 
+/** A request received, answered on the next turn. */
+interface Pending {
+  data: Uint8Array;
+  port: number;
+  address: string;
+}
+
 export class RetransmitServer {
   readonly counters: RetransmitServerCounters = { received: 0, refusedNetwork: 0, badRequests: 0, throttled: 0, outOfRange: 0, answered: 0, datagrams: 0, bytes: 0, sendErrors: 0 };
   private readonly opts: RetransmitServerOptions;
@@ -81,6 +92,12 @@ export class RetransmitServer {
   private readonly badLog: RateLimitedLog;
   private readonly reply = new Uint8Array(64);
   private socket: ServerSocket | undefined;
+  /**
+   * Requests received and not yet handled, in arrival order. Bounded without a limit of its own: it is emptied on
+   * every turn of the event loop, so it holds at most what one turn reads, which the socket's receive buffer bounds.
+   */
+  private pending: Pending[] = [];
+  private drainTimer: ReturnType<typeof setImmediate> | undefined;
   /** Answers' sendMany: what the kernel did not take is resent or dropped, counted in sendErrors and logged. */
   private readonly sender = new BatchSender(this.counters, (error, datagrams) => this.badLog.hit(`answer datagrams lost (${datagrams}): ${error}`), true);
 
@@ -108,7 +125,7 @@ export class RetransmitServer {
         port,
         binaryType: "uint8array",
         socket: {
-          data: (_s, data, fromPort, fromAddr) => this.onRequest(data, fromPort, fromAddr),
+          data: (_s, data, fromPort, fromAddr) => this.enqueue(data, fromPort, fromAddr),
           error: (_s, err) => this.onSocketError(err),
         },
       });
@@ -121,9 +138,25 @@ export class RetransmitServer {
   stop(): void {
     this.socket?.close();
     this.socket = undefined;
+    if (this.drainTimer !== undefined) clearImmediate(this.drainTimer);
+    this.drainTimer = undefined;
+    this.pending = [];
   }
 
-  /** Handles one request datagram (the socket calls it; public for tests of the checks). */
+  /** The socket's data callback: never replies here (see the module comment); the copy outlives Bun's buffer. */
+  private enqueue(data: Uint8Array, port: number, address: string): void {
+    this.pending.push({ data: data.slice(), port, address });
+    this.drainTimer ??= setImmediate(this.drain);
+  }
+
+  private readonly drain = (): void => {
+    this.drainTimer = undefined;
+    const requests = this.pending;
+    this.pending = [];
+    for (const r of requests) this.onRequest(r.data, r.port, r.address);
+  };
+
+  /** Handles one request datagram (on the turn after the socket received it; public for tests of the checks). */
   onRequest(data: Uint8Array, fromPort: number, fromAddr: string): void {
     this.counters.received++;
     if (!inCidrs(fromAddr, this.allow)) {
@@ -188,11 +221,13 @@ export class RetransmitServer {
   }
 
   /**
-   * Bun calls this, with no error, when an answer datagram came back: its requester has gone (port unreachable). It
-   * was counted as sent; it is a send error.
+   * Bun calls this, with no error, once per reply that came back: its requester has gone (port unreachable). Nothing
+   * says whether it was an answer datagram or a control reply, so it is a send error and `datagrams` (answer
+   * datagrams the kernel took) is left as it is.
    */
   private onSocketError(err: Error | undefined): void {
-    this.sender.bounced(err?.message ?? "an answer datagram came back: its requester has gone (port unreachable)");
+    this.counters.sendErrors++;
+    this.badLog.hit(`reply lost: ${err?.message ?? "a reply came back: its requester has gone (port unreachable)"}`);
   }
 
   private answerControl(kind: number, req: RetxControl, firstAvailable: number, nextSeq: number, port: number, address: string): void {

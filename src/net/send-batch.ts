@@ -20,7 +20,7 @@
 
 /** What a sender counts; the publisher's and the retransmission server's counters both have these fields. */
 export interface SendCounters {
-  /** Datagrams the kernel took (less those that came back: `bounced`). */
+  /** Datagrams the kernel took (the publisher: less those that came back, `bounced`; the retransmission server's include them). */
   datagrams: number;
   /** Bytes of those datagrams (UDP payload). */
   bytes: number;
