@@ -220,6 +220,9 @@ export class Feeder {
   readonly lag = new EventLoopLagMonitor();
   private readonly pipelines: VenuePipeline[] = [];
   private started = false;
+  /** The start-up under way (stop() waits for it), and whether stop() was asked for (start-up goes no further). */
+  private starting: Promise<void> | null = null;
+  private stopRequested = false;
 
   constructor(private readonly opts: FeederOptions) {
     this.publisher = new FeedPublisher({
@@ -268,9 +271,22 @@ export class Feeder {
    * retried by its adapter while running (venues/common/late-instruments.ts): it joins through onInstrumentResolved.
    */
   async start(): Promise<void> {
+    this.stopRequested = false;
+    const starting = this.startOnce();
+    this.starting = starting;
+    try {
+      await starting;
+    } finally {
+      this.starting = null;
+    }
+  }
+
+  private async startOnce(): Promise<void> {
     const { log } = this.opts;
     const instrumentsPerVenue = await this.resolveInstruments();
+    if (this.stopRequested) return; // stop() came during start-up: it closes what was opened once this returns
     await this.publisher.start();
+    if (this.stopRequested) return;
     this.pipelines.forEach((p, i) => p.attach(instrumentsPerVenue[i]!));
     for (const p of this.pipelines) {
       if (this.opts.replay) p.adapter.startReplay(p);
@@ -287,8 +303,12 @@ export class Feeder {
 
   /** Publishes HALTED for every book, flushes, closes venue connections and the publisher. */
   async stop(): Promise<void> {
+    // During start-up (a signal while instruments resolve): start() stops at its next step, then this stops what it opened.
+    this.stopRequested = true;
+    await this.starting?.catch(() => undefined);
     if (!this.started) {
       await Promise.all(this.pipelines.map((p) => p.adapter.stop().catch(() => undefined)));
+      await this.publisher.stop(); // opened by a start-up that stopped or failed after it
       return;
     }
     this.started = false;
