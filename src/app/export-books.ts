@@ -11,7 +11,7 @@ import type { Logger } from "../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument } from "../core/types.ts";
 import type { FeederConfig } from "../config/types.ts";
 import { venueSpec } from "../venues/registry.ts";
-import type { BookSink, Subscription, VenueAdapter } from "../venues/venue.ts";
+import { isConnectionEventUrl, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
 
 export type ExportFormat = "jsonl" | "csv";
 
@@ -101,8 +101,11 @@ export class BookReconstructor {
   /** Feeds one recorded REST answer (a depth snapshot a book bridges to); false when no adapter takes it. */
   ingestRest(venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number): boolean {
     const adapter = this.adapters.get(venue);
-    if (!adapter?.ingestRest) return false;
+    if (!adapter) return false;
     this.currentUs = tsRecvUs;
+    // A recorded connection open/close: the books do what the live run's did (as in replay), or it is ignored.
+    if (isConnectionEventUrl(url)) return adapter.ingestConnectionEvent?.(market as Subscription["market"], connection, url, tsRecvUs) ?? true;
+    if (!adapter.ingestRest) return false;
     return adapter.ingestRest(market as Subscription["market"], connection, url, body, tsRecvUs);
   }
 

@@ -18,7 +18,7 @@ import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument } from "../c
 import type { FeederConfig, VenueConfig } from "../config/types.ts";
 import { FeedPublisher } from "../net/feed-publisher.ts";
 import { venueSpec, type VenueSpec } from "../venues/registry.ts";
-import { instrumentSymbolOf, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
+import { instrumentSymbolOf, isConnectionEventUrl, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
 import { detail, levelsOf, summarize, type BookCounts, type BookDetail, type BookLevels, type BookSummary } from "./book-json.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import type { ReadinessInput } from "./readiness.ts";
@@ -339,7 +339,10 @@ export class Feeder {
   /** Replay: feeds one recorded REST response (a depth snapshot) to its venue, like ingest(). False when none takes it. */
   ingestRest(venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number): boolean {
     const p = this.pipelines.find((x) => x.adapter.venue === venue);
-    if (!p || !p.adapter.ingestRest) return false;
+    if (!p) return false;
+    // A recorded connection open/close (same record shape): the adapter does what the live run did, or ignores it.
+    if (isConnectionEventUrl(url)) return p.adapter.ingestConnectionEvent?.(market as Subscription["market"], connection, url, tsRecvUs) ?? true;
+    if (!p.adapter.ingestRest) return false;
     const ok = p.adapter.ingestRest(market as Subscription["market"], connection, url, body, tsRecvUs);
     this.publisher.flush();
     return ok;

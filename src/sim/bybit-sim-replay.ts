@@ -24,7 +24,7 @@ export function loadReplay(path: string, markets: readonly { market: MarketName;
   if (path.endsWith(CAPTURE_EXTENSION)) {
     const { records, truncated } = readCapture(path);
     if (truncated) process.emitWarning(`sim: capture ${path} ends early: ${truncated}`);
-    for (const r of records) if (typeof r.frame === "string") recorded.push({ line: r.frame, market: r.market as MarketName });
+    for (const r of records) if (typeof r.frame === "string" && r.url === undefined) recorded.push({ line: r.frame, market: r.market as MarketName });
   } else {
     for (const line of readFileSync(path, "utf8").split(/\r?\n/)) if (line.trim().length > 0) recorded.push({ line, market: undefined });
   }

@@ -153,7 +153,7 @@ export class ReplayChannel {
 export function loadDeribitReplay(path: string, market: MarketName): ReplayChannel[] {
   const payloads: string[] = [];
   if (path.endsWith(CAPTURE_EXTENSION)) {
-    for (const r of readCapture(path).records) if (typeof r.frame === "string") payloads.push(r.frame);
+    for (const r of readCapture(path).records) if (typeof r.frame === "string" && r.url === undefined) payloads.push(r.frame);
   } else {
     for (const line of readFileSync(path, "utf8").split(/\r?\n/)) {
       const m = /^\d+(?:\.\d+)?: (\{.*)$/.exec(line);

@@ -76,6 +76,19 @@ export type RawFrameTap = (market: MarketName, connection: string, frame: string
 export type RawRestTap = (market: MarketName, connection: string, url: string, body: string, tsRecvUs: number) => void;
 
 /**
+ * Pseudo-URLs under which the RawRestTap also reports a connection's open and unplanned close (body: the reason),
+ * so a capture holds them where they happened and replay does for that connection's books what the live run did
+ * (VenueAdapter.ingestConnectionEvent). A REST-shaped record: readers without them count it as a skipped REST answer.
+ */
+export const CONNECTION_OPENED_URL = "ws:open";
+export const CONNECTION_CLOSED_URL = "ws:close";
+
+/** True for a recorded connection event (CONNECTION_OPENED_URL, CONNECTION_CLOSED_URL) rather than a REST answer. */
+export function isConnectionEventUrl(url: string): boolean {
+  return url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL;
+}
+
+/**
  * Options every adapter takes, filled by the app (tests override single fields). A venue's own options extend
  * this interface.
  */
@@ -164,6 +177,13 @@ export interface VenueAdapter {
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean;
   /** Feeds one recorded REST response (see RawRestTap); false when the venue takes none. Optional. */
   ingestRest?(market: MarketName, connection: string, url: string, body: string, tsRecvUs: number): boolean;
+  /**
+   * Replay: a recorded connection event (url CONNECTION_OPENED_URL or CONNECTION_CLOSED_URL). A close does what the
+   * live unplanned disconnect did to that connection's books (RESYNCING / DISCONNECTED, then the normal resync on
+   * the next frames); an open changes nothing. False when no connection of that name exists. Optional: a venue
+   * without it ignores the events.
+   */
+  ingestConnectionEvent?(market: MarketName, connection: string, url: string, tsRecvUs: number): boolean;
   /**
    * Integrity hook, optional: the app calls it after every applied update of `index`, before publishing. False =
    * the book differs from the venue's (e.g. a checksum): the app marks it RESYNCING / CHECKSUM_MISMATCH and asks

@@ -63,8 +63,7 @@ describe("Binance record → replay (REST snapshots in the capture)", { timeout:
     const caughtUp = () => live.books().every((b) => b.state === 1 && b.venueSeq === sim.book("spot", b.instrument.symbol).u);
     await waitFor(caughtUp, "live books", 15_000, () => sim.step(1));
     const rest = () => live.stats().venues.binance!.snapshotsFetched ?? 0;
-    // Gaps only: across a reconnect the replay cannot tell that the connection changed (the capture holds frames,
-    // not connection events), so where the diffs chain on it keeps the books live that the live run resynced.
+    // Gaps here; unplanned reconnects (the capture's ws:close records) are test/app/replay-reconnect-binance.test.ts.
     for (const [i, symbol] of [SYMBOLS[0]!, SYMBOLS[1]!, SYMBOLS[0]!].entries()) {
       const fault = `gap ${i} on ${symbol}`;
       const before = rest();

@@ -16,7 +16,7 @@ import { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import type { BookSink, RawFrameTap, RawRestTap, Subscription, VenueAdapter, VenueConnectionState, VenueMetric } from "../venue.ts";
+import { CONNECTION_CLOSED_URL, type BookSink, type RawFrameTap, type RawRestTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { connectionStates } from "../common/metrics.ts";
 import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
@@ -240,6 +240,13 @@ export class BinanceAdapter implements VenueAdapter {
     if (t.book === BookState.LIVE) return true; // the live run fetched it for a resync this replay did not need
     if (!this.bridge.isBridging(t)) this.beginBridge(t);
     this.bridge.supply(t, into, seq);
+    return true;
+  }
+
+  /** A recorded connection close: that connection's books go RESYNCING / DISCONNECTED as live (an open: nothing). */
+  ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
+    if (!this.conns.some((c) => c.name === connection)) return false;
+    if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     return true;
   }
 

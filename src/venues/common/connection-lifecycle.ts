@@ -14,6 +14,7 @@ import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, 
 import type { Keepalive } from "./hooks.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
+import { CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type RawRestTap } from "../venue.ts";
 
 /** Nothing at all received for this long: the connection is dead (every venue, unless configured). */
 export const DEAD_CONNECTION_MS = 7_000;
@@ -57,6 +58,8 @@ export interface LifecycleOptions {
   /** Connects per connectWindowMs for this process (already its share of the venue's per-IP budget). */
   maxConnectsPerWindow: number;
   connectWindowMs: number;
+  /** Told of every open and unplanned close (as CONNECTION_OPENED_URL / CONNECTION_CLOSED_URL), for the capture. */
+  onRawRest?: RawRestTap;
 }
 
 /** What the lifecycle asks of the adapter, which owns book state and sequencing. */
@@ -104,6 +107,7 @@ export class ConnectionLifecycle {
   /** Counter (cold), read by the adapter's stats(). */
   staleResyncs = 0;
   private readonly planned: PlannedReconnects;
+  private readonly eventTap: RawRestTap | undefined;
 
   constructor(
     private readonly venue: string,
@@ -114,6 +118,7 @@ export class ConnectionLifecycle {
   ) {
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
+    this.eventTap = opts.onRawRest;
     this.random = opts.random ?? Math.random;
     this.keepalive = opts.keepalive;
     const ka = opts.keepalive;
@@ -293,6 +298,7 @@ export class ConnectionLifecycle {
       conn.messagesSeen = conn.messages;
       conn.pongDeadlineMs = 0;
       this.log.info(`${this.venue}: connected`, { conn: conn.id, url: conn.url, topics: conn.topics.length });
+      this.eventTap?.(conn.market, conn.name, CONNECTION_OPENED_URL, conn.url, Math.round(conn.openedMs * 1000));
       // Topics waiting out a resync backoff are subscribed by housekeeping when their wait is over.
       const toSubscribe = conn.topics.filter((t) => t.sub === SUB_IDLE && !t.resyncDelayed);
       this.control.sendRequest(conn, "subscribe", toSubscribe);
@@ -349,13 +355,14 @@ export class ConnectionLifecycle {
         // already gone
       }
     }
+    // Recorded before the books leave LIVE, so replay (replayDisconnected) invalidates them at the same place.
+    if (wasOpen) this.eventTap?.(conn.market, conn.name, CONNECTION_CLOSED_URL, why, Math.round(this.now() * 1000));
     for (const t of conn.topics) {
       if (t.sub === SUB_REJECTED) continue;
       t.sub = SUB_IDLE;
       t.resubscribeAfterUnsub = false;
       t.resyncAfterAck = false;
-      if (t.book === BookState.LIVE || t.book === BookState.STALE) this.hooks.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
-      t.lastSeq = 0;
+      this.invalidateDisconnected(t);
     }
     conn.reconnects++;
     // Only a connection that stayed up for a while proves the venue is fine: a server that accepts, acks and then
@@ -374,6 +381,23 @@ export class ConnectionLifecycle {
       this.log.warn(`${this.venue}: disconnected; reconnecting`, { conn: conn.id, market: conn.market, url: conn.url, why, error: conn.lastError, delayMs: Math.round(delay) });
     }
     this.scheduleConnect(conn, delay);
+  }
+
+  private invalidateDisconnected(t: TopicState): void {
+    if (t.book === BookState.LIVE || t.book === BookState.STALE) this.hooks.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
+    t.lastSeq = 0;
+  }
+
+  /**
+   * Replay: the recorded unplanned close of connection `name` (CONNECTION_CLOSED_URL). Its books leave LIVE as the
+   * live run's did (RESYNCING / DISCONNECTED); the subscriptions stay (the capture holds no acks to restore them) and
+   * the next recorded frames resync each book the venue's usual way. False when no connection has that name.
+   */
+  replayDisconnected(name: string): boolean {
+    const conn = this.conns.find((c) => c.name === name);
+    if (!conn) return false;
+    for (const t of conn.topics) if (t.sub !== SUB_REJECTED) this.invalidateDisconnected(t);
+    return true;
   }
 
   /** Exponential backoff with "equal jitter": half fixed, half random, so reconnects of many clients spread out. */
