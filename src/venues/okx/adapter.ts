@@ -19,7 +19,7 @@ import type { BookView } from "../../core/book-view.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import type { BookSink, RawFrameTap, RawRestTap, Subscription, VenueAdapter, VenueConnectionState, VenueMetric } from "../venue.ts";
+import { CONNECTION_CLOSED_URL, type BookSink, type RawFrameTap, type RawRestTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { connectionStates } from "../common/metrics.ts";
 import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
@@ -223,6 +223,13 @@ export class OkxAdapter implements VenueAdapter {
     const conn = this.conns.find((c) => c.name === connection) ?? this.conns.find((c) => c.market === market);
     if (!conn) return false;
     return this.bridge.ingest(conn, url, body, tsRecvUs);
+  }
+
+  /** Replay: a recorded connection close (`ws:close`) invalidates that connection's books as the live close did. */
+  ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
+    if (!this.conns.some((c) => c.name === connection)) return false;
+    if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
+    return true;
   }
 
   requestResync(index: number, reason: StatusReason): void {

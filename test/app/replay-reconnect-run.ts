@@ -1,0 +1,115 @@
+/**
+ * The record → replay across unplanned reconnects scenario of replay-reconnect-<venue>.test.ts for any venue driven by
+ * a simulator: a live run with `disconnects` simulator disconnects, recorded (frames and the ws:open / ws:close
+ * records), then replayed with the simulator stopped. Returns what both runs published, for the test to compare.
+ */
+import { join } from "node:path";
+import { readdirSync } from "node:fs";
+import { Feeder, type FeederOptions } from "../../src/app/feeder.ts";
+import { replayCaptures } from "../../src/app/replay.ts";
+import type { validateConfig } from "../../src/config/load.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { BOOK_STATE_NAMES, STATUS_REASON_NAMES } from "../../src/core/types.ts";
+import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
+import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { CONNECTION_CLOSED_URL } from "../../src/venues/venue.ts";
+import { levelsOfView, tempDir, uniqueDestination, waitFor } from "../e2e/harness.ts";
+
+export interface ReconnectSim {
+  wsUrl: string;
+  restUrl: string;
+  step(n?: number): void;
+  /** Closes every connection. */
+  disconnect(): void;
+  /** The simulator's sequence of the book (what a caught-up client holds as venueSeq). */
+  seqOf(symbol: string): number;
+  stop(): Promise<void>;
+}
+
+export interface ReconnectRun {
+  ids: number[];
+  live: { statuses: Map<number, string[]>; books: Map<string, string>; finalBooks: { id: number; state: number; u: number; levels: string }[] };
+  replay: { statuses: Map<number, string[]>; books: Map<string, string>; finalBooks: { id: number; state: number; u: number; levels: string }[] };
+  closesRecorded: number;
+  result: Awaited<ReturnType<typeof replayCaptures>>;
+}
+
+/** Per book its status sequence ("STATE/REASON"), and every valid book by "id@venueSeq" → its levels. */
+function collect(sub: FeedSubscriber, ids: number[]): { statuses: Map<number, string[]>; books: Map<string, string> } {
+  const statuses = new Map<number, string[]>(ids.map((id) => [id, []]));
+  const books = new Map<string, string>();
+  sub.on("status", (e) => statuses.get(e.book.instrumentId)?.push(`${BOOK_STATE_NAMES[e.state]}/${STATUS_REASON_NAMES[e.reason]}`));
+  sub.on("update", (e) => {
+    if (e.book.valid && ids.includes(e.book.instrumentId)) books.set(`${e.book.instrumentId}@${e.book.venueSeq}`, JSON.stringify(levelsOfView(e.book)));
+  });
+  return { statuses, books };
+}
+
+export async function runReplayReconnect(opts: {
+  venue: string;
+  ids: number[];
+  disconnects: number;
+  destSeed: number;
+  sim: ReconnectSim;
+  config: (dest: { group: string; port: number }, wsUrl: string, restUrl: string, cache: string) => ReturnType<typeof validateConfig>;
+  adapterOptions?: FeederOptions["adapterOptions"];
+  /** The capture ends with a close: the simulator stops under the live run (its books left invalid), then the run stops. */
+  endDisconnected?: boolean;
+}): Promise<ReconnectRun> {
+  const { sim, ids, venue } = opts;
+  const dir = tempDir("feeder-replay-reconnect-");
+  const cache = join(dir, "instruments.json");
+  const liveDest = uniqueDestination(opts.destSeed);
+  const liveSub = new FeedSubscriber({ groups: [{ ...liveDest, iface: "127.0.0.1" }] });
+  const liveSeen = collect(liveSub, ids);
+  await liveSub.start();
+  const writer = new CaptureWriter({ dir: join(dir, "cap"), flushBytes: 8192 });
+  const live = new Feeder({
+    config: opts.config(liveDest, sim.wsUrl, sim.restUrl, cache),
+    log: silentLogger,
+    adapterOptions: { reconnectBaseMs: 5, reconnectMaxMs: 20, ...opts.adapterOptions },
+    onRawFrame: (v, market, connection, frame, tsRecvUs) => writer.write(tsRecvUs, v, market, connection, frame),
+    onRawRest: (v, market, connection, url, body, tsRecvUs) => writer.writeRest(tsRecvUs, v, market, connection, url, body),
+  });
+  await live.start();
+  const caughtUp = () => live.books().every((b) => b.state === 1 && b.venueSeq === sim.seqOf(b.instrument.symbol));
+  await waitFor(caughtUp, "live books", 15_000, () => sim.step(1));
+  const stats = () => live.stats().venues[venue]!;
+  for (let i = 0; i < opts.disconnects; i++) {
+    sim.disconnect();
+    // The subscriber's statuses, not the books' state: a reconnect may bring the snapshot before a poll sees the gap.
+    const disconnectedSeen = (id: number) => liveSeen.statuses.get(id)!.filter((st) => st === "resyncing/disconnected").length;
+    await waitFor(() => ids.every((id) => disconnectedSeen(id) > i), `books invalid after disconnect ${i}`, 15_000);
+    await waitFor(() => stats().connectionsOpen === stats().connections, `reconnected after disconnect ${i}`, 15_000);
+    await waitFor(caughtUp, `live books after disconnect ${i}`, 15_000, () => sim.step(1));
+  }
+  for (let i = 0; i < 5; i++) sim.step(1);
+  await waitFor(caughtUp, "live books at the end", 15_000);
+  if (opts.endDisconnected) {
+    await sim.stop(); // closes every connection; the reconnects fail (no open, so no further close is recorded)
+    await waitFor(() => live.books().every((b) => b.state !== 1), "books invalid after the simulator stopped", 15_000);
+  }
+  const liveBooks = live.books().map((b) => ({ id: b.instrument.instrumentId, state: b.state, u: b.venueSeq, levels: JSON.stringify(levelsOfView(b)) }));
+  await live.stop();
+  const liveSent = live.publisher.counters.datagrams; // after stop: HALTED statuses included
+  writer.close();
+  await waitFor(() => liveSub.counters.datagrams >= liveSent, "every live datagram received");
+  await liveSub.stop();
+  if (!opts.endDisconnected) await sim.stop(); // the replay must need neither the WebSocket nor REST
+  const files = readdirSync(join(dir, "cap")).map((f) => join(dir, "cap", f)).sort();
+  const closesRecorded = files.flatMap((f) => readCapture(f).records).filter((r) => r.url === CONNECTION_CLOSED_URL).length;
+
+  const replayDest = uniqueDestination(opts.destSeed + 1);
+  const sub = new FeedSubscriber({ groups: [{ ...replayDest, iface: "127.0.0.1" }] });
+  const seen = collect(sub, ids);
+  await sub.start();
+  const feeder = new Feeder({ config: opts.config(replayDest, "ws://127.0.0.1:9", "http://127.0.0.1:9", cache), log: silentLogger, replay: true });
+  await feeder.start();
+  const result = await replayCaptures(feeder, files, { pace: "fast" });
+  const books = feeder.books().map((b) => ({ id: b.instrument.instrumentId, state: b.state, u: b.venueSeq, levels: JSON.stringify(levelsOfView(b)) }));
+  await feeder.stop();
+  const sent = feeder.publisher.counters.datagrams;
+  await waitFor(() => sub.counters.datagrams >= sent, "every replayed datagram received");
+  await sub.stop();
+  return { ids, live: { ...liveSeen, finalBooks: liveBooks }, replay: { ...seen, finalBooks: books }, closesRecorded, result };
+}
