@@ -73,7 +73,9 @@ describe("Binance record → replay across unplanned reconnects", { timeout: 90_
       const before = stats().snapshotsFetched ?? 0;
       sim.inject("disconnect", { market: "spot", symbol: SYMBOLS[0]! }); // closes every connection
       // No step while the connection is down: the new connection's first diffs continue the old one's.
-      await waitFor(() => live.books().every((b) => b.state !== 1), `books invalid after disconnect ${i}`, 15_000);
+      // The subscriber's status, not a poll of the books: a snapshot right after the resubscribe may end the gap within a poll.
+      const disconnectedSeen = (id: number) => liveSeen.statuses.get(id)!.filter((st) => st === "resyncing/disconnected").length;
+      await waitFor(() => IDS.every((id) => disconnectedSeen(id) > i), `books invalid after disconnect ${i}`, 15_000);
       await waitFor(() => stats().connectionsOpen === stats().connections, `reconnected after disconnect ${i}`, 15_000);
       await waitFor(() => (stats().snapshotsFetched ?? 0) >= before + SYMBOLS.length, `REST snapshots after disconnect ${i}`, 15_000, () => sim.step(1));
       await waitFor(caughtUp, `live books after disconnect ${i}`, 15_000, () => sim.step(1));
@@ -81,8 +83,8 @@ describe("Binance record → replay across unplanned reconnects", { timeout: 90_
     for (let i = 0; i < 5; i++) sim.step(1);
     await waitFor(caughtUp, "live books at the end", 15_000);
     const liveBooks = live.books().map((b) => ({ id: b.instrument.instrumentId, u: b.venueSeq, levels: JSON.stringify(levelsOfView(b)) }));
-    const liveSent = live.publisher.counters.datagrams;
     await live.stop();
+    const liveSent = live.publisher.counters.datagrams; // after stop: the HALTED statuses included
     writer.close();
     await waitFor(() => liveSub.counters.datagrams >= liveSent, "every live datagram received");
     await liveSub.stop();
@@ -100,8 +102,8 @@ describe("Binance record → replay across unplanned reconnects", { timeout: 90_
     await feeder.start();
     const result = await replayCaptures(feeder, files, { pace: "fast" });
     const books = feeder.books().map((b) => ({ id: b.instrument.instrumentId, u: b.venueSeq, levels: JSON.stringify(levelsOfView(b)) }));
-    const sent = feeder.publisher.counters.datagrams;
     await feeder.stop();
+    const sent = feeder.publisher.counters.datagrams;
     await waitFor(() => sub.counters.datagrams >= sent, "every replayed datagram received");
     await sub.stop();
 
