@@ -81,7 +81,10 @@ export async function checkReplayAcrossReconnects(c: ReconnectCase): Promise<voi
   const stats = () => live.stats().venues[c.venue]!;
   for (let i = 0; i < DISCONNECTS; i++) {
     c.disconnect(); // closes every connection
-    await waitFor(() => live.books().every((b) => b.state !== 1), `books invalid after disconnect ${i}`, 15_000);
+    // The subscriber's statuses, not the books' state: a venue whose new connection sends the full book at once
+    // (Upbit) may be LIVE again before a poll of the state would see it leave.
+    const disconnected = (id: number) => liveSeen.statuses.get(id)!.filter((s) => s === "resyncing/disconnected").length;
+    await waitFor(() => c.ids.every((id) => disconnected(id) === i + 1), `books invalid after disconnect ${i}`, 15_000);
     await waitFor(() => stats().connectionsOpen === stats().connections, `reconnected after disconnect ${i}`, 15_000);
     await waitFor(caughtUp, `live books after disconnect ${i}`, 15_000, c.step);
   }
