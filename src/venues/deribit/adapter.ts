@@ -14,7 +14,7 @@ import type { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import type { BookSink, CommonAdapterOptions, RawFrameTap, Subscription, VenueAdapter, VenueConnectionState, VenueMetric } from "../venue.ts";
+import { CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
@@ -222,6 +222,13 @@ export class DeribitAdapter implements VenueAdapter {
     const conn = this.conns.find((c) => c.name === connection) ?? this.conns.find((c) => c.market === market);
     if (!conn) return false;
     conn.onFrameAt(frame, tsRecvUs);
+    return true;
+  }
+
+  /** Replay: a recorded connection close (`ws:close`) invalidates that connection's books as the live close did. */
+  ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
+    if (!this.conns.some((c) => c.name === connection)) return false;
+    if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     return true;
   }
 
