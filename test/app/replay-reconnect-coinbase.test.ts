@@ -6,11 +6,10 @@
  * sequence_num. The capture ends with one more close (the simulator stops under the live run), which no new
  * socket follows: without the recorded close the replay left those books LIVE where live had them RESYNCING.
  */
-import { describe, expect, test } from "vitest";
-import { validateConfig } from "../../src/config/load.ts";
+import { describe, test } from "vitest";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { startCoinbaseSimulator } from "../../src/sim/coinbase-sim.ts";
-import { runReplayReconnect } from "./replay-reconnect-run.ts";
+import { expectReplayAsLive, reconnectConfig, runReplayReconnect } from "./replay-reconnect-run.ts";
 
 const PRODUCTS = ["BTC-USD", "ETH-USD"];
 const DISCONNECTS = 3;
@@ -25,21 +24,8 @@ describe("Coinbase record → replay across unplanned reconnects", { timeout: 90
       destSeed: 73,
       endDisconnected: true,
       sim: { wsUrl: sim.wsUrl, restUrl: sim.restUrl, step: (n) => sim.step(n), disconnect: () => void sim.inject("disconnect"), seqOf: (p) => sim.book(p).seq, stop: () => sim.stop() },
-      config: (dest, wsUrl, restUrl, cache) =>
-        validateConfig({
-          log: { level: "warn", format: "json" },
-          http: { enabled: false },
-          publish: { heartbeat_interval_ms: 60_000, snapshot_interval_ms: 0, destinations: [{ name: "e2e", ...dest, interface: "127.0.0.1", ttl: 1, channel: 3 }] },
-          venues: { coinbase: { ws_url: wsUrl, rest_url: restUrl, instrument_cache: cache, spot: { symbols: PRODUCTS } } },
-        }),
+      config: reconnectConfig("coinbase", { spot: { symbols: PRODUCTS } }),
     });
-    expect(run.closesRecorded).toBe(DISCONNECTS + 1);
-    for (const id of run.ids) expect(run.live.statuses.get(id)!.filter((s) => s === "resyncing/disconnected").length).toBe(DISCONNECTS + 1);
-    expect(run.result).toMatchObject({ skipped: 0, truncated: [], unknownRecords: [] });
-    expect(run.replay.finalBooks).toEqual(run.live.finalBooks);
-    expect(run.replay.statuses).toEqual(run.live.statuses);
-    const differing = [...run.replay.books].filter(([k, levels]) => run.live.books.get(k) !== levels).map(([k]) => k);
-    expect(differing).toEqual([]);
-    expect(run.replay.books.size).toBe(run.live.books.size);
+    expectReplayAsLive(run, DISCONNECTS + 1, DISCONNECTS + 1);
   });
 });

@@ -5,11 +5,10 @@
  * simulator gone, publishes per book the same status sequence as the live run and the same book at every seqId.
  * A capture of frames alone replayed the new connection's snapshot onto a book that had never left LIVE.
  */
-import { describe, expect, test } from "vitest";
-import { validateConfig } from "../../src/config/load.ts";
+import { describe, test } from "vitest";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { startOkxSimulator } from "../../src/sim/okx-sim.ts";
-import { runReplayReconnect } from "./replay-reconnect-run.ts";
+import { expectReplayAsLive, reconnectConfig, runReplayReconnect } from "./replay-reconnect-run.ts";
 
 const SYMBOLS = ["BTC-USDT", "ETH-USDT"];
 const DEPTH = 400;
@@ -24,21 +23,8 @@ describe("OKX record → replay across unplanned reconnects", { timeout: 90_000 
       disconnects: DISCONNECTS,
       destSeed: 71,
       sim: { wsUrl: sim.wsUrl, restUrl: sim.restUrl, step: (n) => sim.step(n), disconnect: () => sim.inject("disconnect"), seqOf: (s) => sim.book(s, DEPTH).seqId, stop: () => sim.stop() },
-      config: (dest, wsUrl, restUrl, cache) =>
-        validateConfig({
-          log: { level: "warn", format: "json" },
-          http: { enabled: false },
-          publish: { heartbeat_interval_ms: 60_000, snapshot_interval_ms: 0, destinations: [{ name: "e2e", ...dest, interface: "127.0.0.1", ttl: 1, channel: 3 }] },
-          venues: { okx: { ws_url: wsUrl, rest_url: restUrl, instrument_cache: cache, spot: { depth: DEPTH, symbols: SYMBOLS } } },
-        }),
+      config: reconnectConfig("okx", { spot: { depth: DEPTH, symbols: SYMBOLS } }),
     });
-    expect(run.closesRecorded).toBe(DISCONNECTS);
-    for (const id of run.ids) expect(run.live.statuses.get(id)!.filter((s) => s === "resyncing/disconnected").length).toBe(DISCONNECTS);
-    expect(run.result).toMatchObject({ skipped: 0, truncated: [], unknownRecords: [] });
-    expect(run.replay.finalBooks).toEqual(run.live.finalBooks);
-    expect(run.replay.statuses).toEqual(run.live.statuses);
-    const differing = [...run.replay.books].filter(([k, levels]) => run.live.books.get(k) !== levels).map(([k]) => k);
-    expect(differing).toEqual([]);
-    expect(run.replay.books.size).toBe(run.live.books.size);
+    expectReplayAsLive(run, DISCONNECTS, DISCONNECTS);
   });
 });

@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { readdirSync } from "node:fs";
 import { Feeder, type FeederOptions } from "../../src/app/feeder.ts";
 import { replayCaptures } from "../../src/app/replay.ts";
-import type { validateConfig } from "../../src/config/load.ts";
+import { expect } from "vitest";
+import { validateConfig } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { BOOK_STATE_NAMES, STATUS_REASON_NAMES } from "../../src/core/types.ts";
 import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
@@ -112,4 +113,31 @@ export async function runReplayReconnect(opts: {
   await waitFor(() => sub.counters.datagrams >= sent, "every replayed datagram received");
   await sub.stop();
   return { ids, live: { ...liveSeen, finalBooks: liveBooks }, replay: { ...seen, finalBooks: books }, closesRecorded, result };
+}
+
+/** The config of both runs: one venue, its section (`ws_url`, `rest_url`, `instrument_cache` added), one destination. */
+export function reconnectConfig(venue: string, section: Record<string, unknown>): Parameters<typeof runReplayReconnect>[0]["config"] {
+  return (dest, wsUrl, restUrl, cache) =>
+    validateConfig({
+      log: { level: "warn", format: "json" },
+      http: { enabled: false },
+      publish: { heartbeat_interval_ms: 60_000, snapshot_interval_ms: 0, destinations: [{ name: "e2e", ...dest, interface: "127.0.0.1", ttl: 1, channel: 3 }] },
+      venues: { [venue]: { ws_url: wsUrl, rest_url: restUrl, instrument_cache: cache, ...section } },
+    });
+}
+
+/**
+ * The checks every venue's case ends with: the capture holds `closes` ws:close records and the live run published
+ * `disconnects` RESYNCING / DISCONNECTED per book; the replay published the live run's status sequence per book, its
+ * final books, and its book at every update id.
+ */
+export function expectReplayAsLive(run: ReconnectRun, closes: number, disconnects: number): void {
+  expect(run.closesRecorded).toBe(closes);
+  for (const id of run.ids) expect(run.live.statuses.get(id)!.filter((s) => s === "resyncing/disconnected").length).toBe(disconnects);
+  expect(run.result).toMatchObject({ skipped: 0, truncated: [], unknownRecords: [] });
+  expect(run.replay.finalBooks).toEqual(run.live.finalBooks);
+  expect(run.replay.statuses).toEqual(run.live.statuses);
+  const differing = [...run.replay.books].filter(([k, levels]) => run.live.books.get(k) !== levels).map(([k]) => k);
+  expect(differing).toEqual([]);
+  expect(run.replay.books.size).toBe(run.live.books.size);
 }

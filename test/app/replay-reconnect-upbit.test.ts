@@ -1,33 +1,31 @@
 /**
- * record → replay across unplanned reconnects on Upbit (replay-reconnect-harness.ts, as replay-reconnect-bybit):
- * the simulator drops every connection three times; the replay, with the simulator gone, publishes per book the live
- * run's status sequence (RESYNCING / DISCONNECTED at each recorded close) and its book at every timestamp. Without
- * the Upbit adapter's ingestConnectionEvent (which Upbit runs) the books stayed LIVE across the recorded close.
+ * record → replay across unplanned reconnects on Upbit and Bithumb (which runs Upbit's adapter; replay-reconnect-run.ts,
+ * as replay-reconnect-okx): the simulator drops every connection three times; the replay, with the simulator gone,
+ * publishes per book the live run's status sequence (RESYNCING / DISCONNECTED at each recorded close) and its book at
+ * every timestamp. Without the adapter's ingestConnectionEvent the books stayed LIVE across the recorded close.
  */
 import { describe, test } from "vitest";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { startUpbitSimulator } from "../../src/sim/upbit-sim.ts";
-import { UPBIT_VENUE } from "../../src/venues/upbit/index.ts";
-import { checkReplayAcrossReconnects } from "./replay-reconnect-harness.ts";
+import { expectReplayAsLive, reconnectConfig, runReplayReconnect } from "./replay-reconnect-run.ts";
 
 const CODES = ["KRW-BTC", "KRW-XRP"];
 const DEPTH = 15;
+const DISCONNECTS = 3;
 
-describe("Upbit record → replay across unplanned reconnects", { timeout: 90_000 }, () => {
-  test("the replay publishes the live run's status sequence per book and its books at every timestamp", async () => {
-    const sim = await startUpbitSimulator({ venue: "upbit", codes: CODES, seed: 31 });
-    await checkReplayAcrossReconnects({
-      venue: "upbit",
-      spec: UPBIT_VENUE,
-      ids: CODES.map((c) => instrumentIdOf("upbit", "spot", c)),
-      venueConfig: { spot: { depth: DEPTH, symbols: CODES } },
-      wsUrl: sim.wsUrl,
-      restUrl: sim.restUrl,
-      atSim: (b) => b.venueSeq === sim.book(b.instrument.symbol, DEPTH).ts,
-      step: () => sim.step(1),
-      disconnect: () => sim.inject("disconnect"),
-      stopSim: () => sim.stop(),
-      seeds: [76, 79],
+for (const [venue, seed, destSeed] of [["upbit", 31, 76], ["bithumb", 37, 83]] as const) {
+  describe(`${venue} record → replay across unplanned reconnects`, { timeout: 90_000 }, () => {
+    test("the replay publishes the live run's status sequence per book and its books at every timestamp", async () => {
+      const sim = await startUpbitSimulator({ venue, codes: CODES, seed });
+      const run = await runReplayReconnect({
+        venue,
+        ids: CODES.map((c) => instrumentIdOf(venue, "spot", c)),
+        disconnects: DISCONNECTS,
+        destSeed,
+        sim: { wsUrl: sim.wsUrl, restUrl: sim.restUrl, step: (n) => sim.step(n), disconnect: () => void sim.inject("disconnect"), seqOf: (c) => sim.book(c, DEPTH).ts, stop: () => sim.stop() },
+        config: reconnectConfig(venue, { spot: { depth: DEPTH, symbols: CODES } }),
+      });
+      expectReplayAsLive(run, DISCONNECTS, DISCONNECTS);
     });
   });
-});
+}
