@@ -1,6 +1,6 @@
 /**
  * A/B of BookBuilder's level check (price > 0, qty ≥ 0 before anything is applied) in one process:
- * `bun bench/experiments/price-check-ab/ab.ts [rounds]`. Old = the builder before the check (book-builder-old.ts),
+ * `bun bench/experiments/price-check-ab/ab.ts [rounds]`. Old = the builder before the check (src/book/book-builder.ts at PRICE_AB_OLD, default 5c10efd, via ../load-source.ts),
  * new = src/book/book-builder.ts. Frames: the real Bybit XRPUSDT deltas (49, after its 500/side snapshot) and the
  * real Binance spot / USD-M diffs (test/fixtures), scanned once by the project's scanners into BookUpdate copies;
  * timed: applyDelta (+ the change set read, as the encoder would) of every delta, per pass; and applySnapshot of the
@@ -16,12 +16,13 @@ import { BookState, type Instrument, type MarketName } from "../../../src/core/t
 import { BinanceScanner } from "../../../src/venues/binance/scanner.ts";
 import { StreamTable } from "../../../src/venues/binance/topic-table.ts";
 import { BybitScanner, TopicTable } from "../../../src/venues/bybit/scanner.ts";
-import { BookBuilder as OldBuilder } from "./book-builder-old.ts";
+import { loadSource } from "../load-source.ts";
 
 const ROUNDS = Number(process.argv[2] ?? 21);
 const PASS_NS = 100_000_000; // per variant per round
 
-type Builder = NewBuilder | OldBuilder;
+const OldBuilder = (await loadSource<{ BookBuilder: typeof NewBuilder }>("src/book/book-builder.ts", process.env.PRICE_AB_OLD ?? "5c10efd", "price-ab-old")).BookBuilder;
+type Builder = NewBuilder;
 interface Case {
   name: string;
   instruments: Instrument[];

@@ -9,24 +9,16 @@
  *   npx bun bench/experiments/send-ab/split-ab.ts [rounds]
  */
 import { heapStats } from "bun:jsc";
-import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { FeedPublisher } from "../../../src/net/feed-publisher.ts";
 import type { DestinationConfig } from "../../../src/config/types.ts";
+import { loadSource } from "../load-source.ts";
 import { delta, instrument, match, median, publishCfg, view } from "./fixture.ts";
 
-const ROOT = new URL("../../../", import.meta.url).pathname;
 const OLD_REV = process.env.SEND_AB_OLD ?? "5c10efd";
-// Both sides are copies loaded the same way (an A/A run with the current file imported statically on one side
-// showed a 3–6 % bias against it): the old revision's file from git, the current one from this checkout.
-async function load(name: string, text: string): Promise<typeof FeedPublisher> {
-  const dir = `/tmp/split-ab-${name}-${process.pid}`;
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(`${dir}/feed-publisher.ts`, text.replaceAll(`from "../`, `from "${ROOT}src/`).replaceAll(`from "./`, `from "${ROOT}src/net/`));
-  return (await import(`${dir}/feed-publisher.ts`)).FeedPublisher as typeof FeedPublisher;
-}
-const OldPublisher = await load("old", execFileSync("git", ["-C", ROOT, "show", `${OLD_REV}:src/net/feed-publisher.ts`], { encoding: "utf8" }));
-const NewPublisher = await load("new", readFileSync(`${ROOT}src/net/feed-publisher.ts`, "utf8"));
+// Both sides loaded the same way (load-source.ts): the old revision's file from git, the current one from this checkout.
+type PublisherModule = { FeedPublisher: typeof FeedPublisher };
+const OldPublisher = (await loadSource<PublisherModule>("src/net/feed-publisher.ts", OLD_REV, "split-ab-old")).FeedPublisher;
+const NewPublisher = (await loadSource<PublisherModule>("src/net/feed-publisher.ts", null, "split-ab-new")).FeedPublisher;
 
 const ROUNDS = Number(process.argv[2] ?? 31);
 
