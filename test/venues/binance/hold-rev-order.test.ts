@@ -9,7 +9,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { createLogger } from "../../../src/core/log.ts";
 import { HOLD_MAX } from "../../../src/venues/binance/overlap-hold.ts";
 import { until } from "../planned-fallback-harness.ts";
-import { replacementDown, setup } from "./skew-harness.ts";
+import { heldSnapshots, replacementDown, setup } from "./skew-harness.ts";
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -21,27 +21,17 @@ const isDiff = (f: string) => f.includes("depthUpdate");
 for (const market of ["spot", "linear"] as const) {
   describe(`binance ${market}: more than HOLD_MAX diffs of the replacement wait for a bridge`, { timeout: 30_000 }, () => {
     test("the old socket closes: the held diffs go to the bridge in update-id order; it completes without a break", async () => {
-      // Depth snapshots taken when asked for and handed over when the test says.
-      let holding = false;
-      const waiting: (() => void)[] = [];
-      let snapshotU = Infinity; // the held snapshot's lastUpdateId
-      const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
-        if (!String(input).includes("/depth")) return fetch(input, init);
-        const res = await fetch(input, init);
-        snapshotU = ((await res.clone().json()) as { lastUpdateId: number }).lastUpdateId;
-        if (holding) await new Promise<void>((r) => waiting.push(r));
-        return res;
-      }) as typeof fetch;
+      const snaps = heldSnapshots(); // taken when asked for, handed over when the test says
       const lines: string[] = [];
       const log = createLogger({ level: "info", format: "json", write: (l) => void lines.push(l) });
-      const { sim, proxy, adapter, sink, frames, receivedU } = await setup(stops, market, market === "spot" ? 81 : 82, fetchFn, { log });
-      holding = true;
+      const { sim, proxy, adapter, sink, frames, receivedU } = await setup(stops, market, market === "spot" ? 81 : 82, snaps.fetchFn, { log });
+      snaps.held.holding = true;
       sim.inject("gap");
       sim.step(2); // a break; the next diff starts a bridge and its snapshot (taken now, handed over later)
-      await until(() => waiting.length === 1 && adapter.topicInfo(0).bridging, "the bridge's snapshot taken (held)");
+      await until(() => snaps.held.waiting() === 1 && adapter.topicInfo(0).bridging, "the bridge's snapshot taken (held)");
       // The simulator's diff right after the snapshot reaches the bridge through the old socket: it bridges.
       // Not "one more frame": a diff the snapshot includes may still have been on its way when it was asked for.
-      await until(() => receivedU() > snapshotU, "the diff after the snapshot buffered");
+      await until(() => receivedU() > snaps.held.snapshotU, "the diff after the snapshot buffered");
       const old = proxy.links[0]!;
       old.rewriteDown = (f) => (isDiff(f) ? null : f); // the old socket's later diffs never arrive
       replacementDown(proxy, true);
@@ -56,8 +46,8 @@ for (const market of ["spot", "linear"] as const) {
       expect(adapter.stats().overlapHeld).toBe(held0 + HOLD_MAX);
       proxy.closeClient(old); // the venue closes the old socket: the replacement carries on alone
       await until(() => lines.some((l) => l.includes("old socket closed during the planned reconnect")), "the adapter saw the old socket close");
-      holding = false;
-      waiting[0]!(); // the snapshot: before the replacement's first diff, bridged by the old socket's diff after it
+      snaps.held.holding = false;
+      snaps.held.release(); // the snapshot: before the replacement's first diff, bridged by the old socket's diff after it
       // Main before the fix: the bridge delivered a diff past the held ones before them: a second break.
       await until(() => (adapter.topicInfo(0).state === "live" && sink.equalNow()) || adapter.stats().gaps > 1, "the book live and equal, or a break");
       expect(adapter.stats().gaps, lines.join("\n")).toBe(1); // the log names the second break if there is one

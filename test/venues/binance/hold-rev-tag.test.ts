@@ -9,7 +9,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { createLogger } from "../../../src/core/log.ts";
 import { HOLD_MAX } from "../../../src/venues/binance/overlap-hold.ts";
 import { until } from "../planned-fallback-harness.ts";
-import { setup } from "./skew-harness.ts";
+import { heldSnapshots, setup } from "./skew-harness.ts";
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -21,26 +21,17 @@ const isDiff = (f: string) => f.includes("depthUpdate");
 for (const market of ["spot", "linear"] as const) {
   describe(`binance ${market}: a bridge buffered across a failed planned reconnect and the next one`, { timeout: 30_000 }, () => {
     test("the failed replacement's buffered diffs are not the new replacement's join: the old socket is kept until its diffs are in", async () => {
-      let holding = false;
-      const waiting: (() => void)[] = [];
-      let snapshotU = Infinity; // the held snapshot's lastUpdateId
-      const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
-        if (!String(input).includes("/depth")) return fetch(input, init);
-        const res = await fetch(input, init);
-        snapshotU = ((await res.clone().json()) as { lastUpdateId: number }).lastUpdateId;
-        if (holding) await new Promise<void>((r) => waiting.push(r));
-        return res;
-      }) as typeof fetch;
+      const snaps = heldSnapshots(); // taken when asked for, handed over when the test says
       const lines: string[] = [];
       const log = createLogger({ level: "info", format: "json", write: (l) => void lines.push(l) });
       const logged = (s: string) => lines.filter((l) => l.includes(s)).length;
-      const { sim, proxy, adapter, sink, frames, receivedU, afterHousekeeping, overlapOpen } = await setup(stops, market, market === "spot" ? 91 : 92, fetchFn, { log, housekeepingMs: 20 });
-      holding = true;
+      const { sim, proxy, adapter, sink, frames, receivedU, afterHousekeeping, overlapOpen } = await setup(stops, market, market === "spot" ? 91 : 92, snaps.fetchFn, { log, housekeepingMs: 20 });
+      snaps.held.holding = true;
       sim.inject("gap");
       sim.step(2); // a break; the next diff starts a bridge and its snapshot (taken now, handed over at the end)
-      await until(() => waiting.length === 1 && adapter.topicInfo(0).bridging, "the bridge's snapshot taken (held)");
+      await until(() => snaps.held.waiting() === 1 && adapter.topicInfo(0).bridging, "the bridge's snapshot taken (held)");
       // Not "one more frame": a diff the snapshot includes may still have been on its way when it was asked for.
-      await until(() => receivedU() > snapshotU, "the diff after the snapshot buffered");
+      await until(() => receivedU() > snaps.held.snapshotU, "the diff after the snapshot buffered");
       const old = proxy.links[0]!;
 
       // Replacement 1: its diffs come after the old socket's; the last ones past HOLD_MAX are buffered by the bridge.
@@ -76,8 +67,8 @@ for (const market of ["spot", "linear"] as const) {
       await until(() => acked, "replacement 2's SUBSCRIBE acked");
       sim.step(2); // both sockets, both withheld on their paths
       await until(() => r2Late.length >= 2, "replacement 2's diffs on its path");
-      holding = false;
-      waiting[0]!(); // the snapshot: the bridge completes from the buffer (the old socket's and replacement 1's diffs)
+      snaps.held.holding = false;
+      snaps.held.release(); // the snapshot: the bridge completes from the buffer (the old socket's and replacement 1's diffs)
       await until(() => adapter.topicInfo(0).state === "live", "the book live");
       // Replacement 2 has delivered nothing, so the old socket must still be open after a few housekeeping rounds
       // (where the overlap's completion is looked at). Main before the fix took replacement 1's buffered diffs for its join.

@@ -102,3 +102,21 @@ export function replacementDown(proxy: WsProxy, holdUp: boolean): string[] {
   proxy.next = { holdUp, rewriteDown: (f) => (down.push(f), f) };
   return down;
 }
+
+/**
+ * A fetch whose REST depth snapshots are taken when asked for and, while `holding`, handed over only when the test
+ * calls `release()`; `snapshotU` is the last snapshot's lastUpdateId (wait for a diff past it, not for "one more
+ * frame": a diff the snapshot includes may still be on its way when it is asked for).
+ */
+export function heldSnapshots() {
+  const waiting: (() => void)[] = [];
+  const held = { holding: false, snapshotU: Infinity, waiting: () => waiting.length, release: () => waiting.shift()?.() };
+  const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+    if (!String(input).includes("/depth")) return fetch(input, init);
+    const res = await fetch(input, init);
+    held.snapshotU = ((await res.clone().json()) as { lastUpdateId: number }).lastUpdateId;
+    if (held.holding) await new Promise<void>((r) => waiting.push(r));
+    return res;
+  }) as typeof fetch;
+  return { fetchFn, held };
+}
