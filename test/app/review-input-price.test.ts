@@ -14,58 +14,13 @@ import { captureLog } from "../support/capture-log.ts";
 import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import type { VenueSpec } from "../../src/venues/registry.ts";
-import type { BookSink, VenueAdapter } from "../../src/venues/venue.ts";
 import { levelsOfView, sameLevels, uniqueDestination, waitFor } from "../e2e/harness.ts";
+import { ScriptedVenue, update } from "../support/scripted-venue.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
-
-/** A venue whose messages the test writes itself. */
-class ScriptedVenue implements VenueAdapter {
-  readonly venue = "okx" as const;
-  sink: BookSink | null = null;
-  readonly resyncs: StatusReason[] = [];
-  constructor(readonly instrument: Instrument) {}
-  loadInstruments(): Promise<(Instrument | undefined)[]> {
-    return Promise.resolve([this.instrument]);
-  }
-  start(sink: BookSink): void {
-    this.sink = sink;
-  }
-  startReplay(sink: BookSink): void {
-    this.sink = sink;
-  }
-  ingestFrame(): boolean {
-    return false;
-  }
-  requestResync(_index: number, reason: StatusReason): void {
-    this.resyncs.push(reason);
-  }
-  stop(): Promise<void> {
-    return Promise.resolve();
-  }
-  stats(): Record<string, number> {
-    return {};
-  }
-  connections() {
-    return [];
-  }
-  metrics() {
-    return [];
-  }
-}
-
-function update(u: BookUpdate, snapshot: boolean, seq: number, bids: [number, number][], asks: [number, number][]): BookUpdate {
-  u.reset();
-  u.isSnapshot = snapshot;
-  u.venueSeq = seq;
-  for (const [p, q] of bids) u.pushBid(p, q);
-  for (const [p, q] of asks) u.pushAsk(p, q);
-  return u;
-}
-
 
 test("a snapshot with a bid at price 0 is refused: RESYNCING / parse_error, resynced, named; the other book stays LIVE", { timeout: 20_000 }, async () => {
   const mk = (symbol: string): Instrument => ({ instrumentId: instrumentIdOf("okx", "spot", symbol), venue: "okx", market: "spot", symbol, priceExp: 1, qtyExp: 2, tickSize: "0.1", lotSize: "0.01" });
