@@ -27,6 +27,11 @@ export const RECONNECT_MAX_MS = 30_000;
  * acks and then drops us is retried ever more slowly instead of every ~0.5–1 s.
  */
 export const RECONNECT_RESET_AFTER_MS = 30_000;
+/**
+ * A housekeeping round that comes this much later than its interval ran after a stall of this thread (a GC pause, a
+ * deep /books answer, a burst of snapshots): see onHousekeeping.
+ */
+export const STALL_LATE_MS = 100;
 
 export interface LifecycleOptions {
   log: Logger;
@@ -103,6 +108,12 @@ export class ConnectionLifecycle {
   private readonly connectWindowMs: number;
   private readonly connectBudget: SlidingWindowBudget;
   private housekeeping: ReturnType<typeof setInterval> | null = null;
+  /** performance.now() at the last housekeeping round (real time: a fake adapter clock's jump is not a stall). */
+  private lastRoundRealMs = -1;
+  /** The last round judged no deadline (it ran after a stall); the next one always judges. */
+  private skippedAfterStall = false;
+  /** Rounds that judged no deadline because this thread had stalled (cold; tests and logs read it). */
+  stalledRounds = 0;
   private stoppingFlag = false;
   /** Counter (cold), read by the adapter's stats(). */
   staleResyncs = 0;
@@ -426,6 +437,15 @@ export class ConnectionLifecycle {
   private onHousekeeping(): void {
     if (this.stoppingFlag) return;
     const now = this.now();
+    // After a stall of this thread, frames that arrived meanwhile (data, pongs, acks) still sit unread behind this
+    // timer: silence measured across the stall is ours, not the venue's. Such a round judges no deadline and the next
+    // one, after the socket reads, does; never two rounds in a row, so an overloaded thread still finds a dead peer.
+    const realMs = performance.now();
+    const late = this.lastRoundRealMs >= 0 && realMs - this.lastRoundRealMs > this.housekeepingMs + STALL_LATE_MS;
+    this.lastRoundRealMs = realMs;
+    const judge = !late || this.skippedAfterStall;
+    this.skippedAfterStall = !judge;
+    if (!judge) this.stalledRounds++;
     for (const conn of this.conns) {
       if (!conn.used) continue; // never opened: nothing to watch
       for (const t of conn.topics) {
@@ -438,7 +458,7 @@ export class ConnectionLifecycle {
         if (this.hooks.restartAfterBackoff) this.hooks.restartAfterBackoff(t);
         else this.control.restartTopic(t);
       }
-      if (!conn.open && conn.ws && now - conn.connectStartedMs > this.ackTimeoutMs) {
+      if (judge && !conn.open && conn.ws && now - conn.connectStartedMs > this.ackTimeoutMs) {
         // A handshake that neither completes nor fails (e.g. a black-holed SYN) must not stall the topics forever.
         this.onDisconnected(conn, conn.generation, `WebSocket handshake not done within ${this.ackTimeoutMs} ms`);
         continue;
@@ -457,27 +477,8 @@ export class ConnectionLifecycle {
         conn.messagesSeen = conn.messages;
         conn.lastFrameMs = now;
       }
-      if (now - conn.lastFrameMs > this.deadConnectionMs) {
-        // Nothing at all (data, pong, ack) for this long: the server or the path is gone, whatever the keepalive says.
-        conn.deadConnections++;
-        this.onDisconnected(conn, conn.generation, `nothing received for ${this.deadConnectionMs} ms`);
-        continue;
-      }
-      if (conn.pongDeadlineMs !== 0 && now > conn.pongDeadlineMs) {
-        this.onSocketFailed(conn, conn.generation, `no pong within ${this.pongTimeoutMs} ms`, "pongTimeouts");
-        continue;
-      }
-      let expired = false;
-      for (const p of conn.pending.values()) {
-        if (now - p.sentMs > this.ackTimeoutMs) {
-          expired = true;
-          break;
-        }
-      }
-      if (expired) {
-        this.onSocketFailed(conn, conn.generation, `no ack within ${this.ackTimeoutMs} ms`, "ackTimeouts");
-        continue;
-      }
+      // After a stall the verdicts wait one round; pings still go out below, so an idle connection is probed on time.
+      if (judge && this.deadlinePassed(conn, now)) continue;
       if (this.keepalive.kind === "client_ping") {
         const idle = this.probeIdleMs > 0 && now - conn.lastFrameMs >= this.probeIdleMs && now - conn.lastPingMs >= this.probeIdleMs;
         if (now - conn.lastPingMs >= this.pingIntervalMs || idle) {
@@ -493,6 +494,7 @@ export class ConnectionLifecycle {
           this.control.send(conn, this.keepalive.encodeProbe(this.control.nextSeq()));
         }
       }
+      if (!judge) continue;
       for (const t of conn.topics) {
         if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.resyncDelayed) continue;
         if (now - t.lastMsgMs <= this.staleAfter(t.depth, t.market)) continue;
@@ -502,6 +504,27 @@ export class ConnectionLifecycle {
         this.hooks.resync(t, BookState.STALE, StatusReason.STALE_FEED);
       }
     }
+  }
+
+  /** The connection's dead-connection, pong or ack deadline has passed: it is failed (true) and needs nothing more. */
+  private deadlinePassed(conn: VenueConnection, now: number): boolean {
+    if (now - conn.lastFrameMs > this.deadConnectionMs) {
+      // Nothing at all (data, pong, ack) for this long: the server or the path is gone, whatever the keepalive says.
+      conn.deadConnections++;
+      this.onDisconnected(conn, conn.generation, `nothing received for ${this.deadConnectionMs} ms`);
+      return true;
+    }
+    if (conn.pongDeadlineMs !== 0 && now > conn.pongDeadlineMs) {
+      this.onSocketFailed(conn, conn.generation, `no pong within ${this.pongTimeoutMs} ms`, "pongTimeouts");
+      return true;
+    }
+    for (const p of conn.pending.values()) {
+      if (now - p.sentMs > this.ackTimeoutMs) {
+        this.onSocketFailed(conn, conn.generation, `no ack within ${this.ackTimeoutMs} ms`, "ackTimeouts");
+        return true;
+      }
+    }
+    return false;
   }
 }
 
