@@ -6,6 +6,9 @@
  * (test/e2e/harness.ts uniqueDestination and the per-file groups named in each file). Each file keeps its own
  * process (isolate): no module state is shared between files. isolate: false was tried: 3 files failed on state left
  * by others (test/support/temp-dirs.ts, for one, registers its cleanup once per module) and it was no faster.
+ * Timeouts are there to catch a hang, not to time anything: vitest's 5 s default failed CPU-heavy randomized tests
+ * (200k-number oracles, 3000-step replace runs) on a loaded 2-vCPU box, so the default is 60 s; a file that needs
+ * more says so itself.
  */
 import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
@@ -13,6 +16,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     maxWorkers: Math.max(2, availableParallelism() - 1),
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
     // One temporary directory per run (inject("runDir")): artefacts several files need are built once.
     globalSetup: ["test/support/global-setup.ts"],
   },
