@@ -40,7 +40,7 @@ describe("OKX record → replay across unplanned reconnects", { timeout: 90_000 
       venue: "okx",
       ids: SYMBOLS.map((s) => instrumentIdOf("okx", "spot", s)),
       disconnects: DISCONNECTS,
-      destSeed: 73,
+      destSeed: 75,
       sim: { wsUrl: sim.wsUrl, restUrl: sim.restUrl, step: (n) => sim.step(n), disconnect: () => sim.inject("disconnect"), seqOf: (s) => sim.book(s, DEPTH).seqId, stop: () => sim.stop() },
       config: reconnectConfig("okx", { spot: { depth: DEPTH, symbols: SYMBOLS } }),
     });
