@@ -168,3 +168,27 @@ export function expectReplayAsLive(run: ReconnectRun, closes: number, disconnect
   expect(differing).toEqual([]);
   expect(run.replay.books.size).toBe(run.live.books.size);
 }
+
+/**
+ * A drive for venues whose resync is a resubscribe (Bybit, Deribit): `gap()` breaks book `target`'s sequence twice.
+ * The first resync goes out at once; the second waits out its backoff (the case sets resyncBackoffBaseMs 4000: 2–4
+ * s), its topic unsubscribed, and the connection drops meanwhile. `target`, RESYNCING, gets no DISCONNECTED status
+ * (`other`, LIVE, does); the reconnect leaves it unsubscribed until its backoff is over, then its snapshot comes.
+ */
+export function dropWhileResyncing(sim: ReconnectSim, gap: () => void, target: number, other: number): (ctx: DriveContext) => Promise<void> {
+  return async ({ stats, statuses, caughtUp }) => {
+    const gaps = () => statuses.get(target)!.filter((s) => s === "resyncing/sequence_gap").length;
+    gap();
+    await waitFor(() => gaps() === 1, "the first sequence gap", 15_000, () => sim.step(1));
+    await waitFor(caughtUp, "live books after the first resync", 15_000, () => sim.step(1));
+    gap();
+    await waitFor(() => gaps() === 2, "the second sequence gap (its resync backing off)", 15_000, () => sim.step(1));
+    const opened = stats().connects!;
+    sim.disconnect();
+    await waitFor(() => statuses.get(other)!.includes("resyncing/disconnected"), "the other book invalid after the drop", 15_000);
+    // Still backing off at the drop: no snapshot came in between (the 2 s minimum wait is far from over).
+    expect(statuses.get(target)!.at(-1)).toBe("resyncing/sequence_gap");
+    await waitFor(() => stats().connects! > opened && stats().connectionsOpen === stats().connections, "reconnected", 15_000);
+    await waitFor(caughtUp, "live books after the resync's backoff", 15_000, () => sim.step(1));
+  };
+}
