@@ -63,8 +63,8 @@ async function bridgingDrop(opts: { destSeed: number; release: "reconnected" | "
     disconnects: 0,
     destSeed: opts.destSeed,
     sim: { wsUrl: sim.wsUrl, restUrl: sim.restUrl, step: (n) => sim.step(n), disconnect: () => void sim.inject("disconnect"), seqOf: (s) => sim.book("spot", s).u, stop: () => sim.stop() },
-    // "down": the reconnect waits 2–4 s, ample time to hand the held answer over first.
-    adapterOptions: { fetch: fetchFn, resyncBackoffBaseMs: 20, resyncBackoffMaxMs: 100, ...(opts.release === "down" ? { reconnectBaseMs: 4000, reconnectMaxMs: 4000 } : {}) },
+    // "down": the reconnect waits 4–8 s, ample time to hand the held answer over first.
+    adapterOptions: { fetch: fetchFn, resyncBackoffBaseMs: 20, resyncBackoffMaxMs: 100, ...(opts.release === "down" ? { reconnectBaseMs: 8000, reconnectMaxMs: 8000 } : {}) },
     config: reconnectConfig("binance", { spot: { depth: 1000, symbols: SYMBOLS } }),
     drive: async ({ live, stats, statuses, caughtUp, frames }) => {
       held.holding = true;

@@ -41,7 +41,7 @@ describe("Bybit record → replay: a connection dropped while a book's resync ba
       disconnects: 0,
       destSeed: 121,
       sim: reconnectSim,
-      adapterOptions: { resyncBackoffBaseMs: 4000, resyncBackoffMaxMs: 4000 },
+      adapterOptions: { resyncBackoffBaseMs: 8000, resyncBackoffMaxMs: 8000 },
       drive: dropWhileResyncing(reconnectSim, () => void sim.inject("gap", { market: "spot", symbol: SYMBOLS[0]! }), btc, eth),
       config: reconnectConfig("bybit", { spot: { depth: 50, symbols: SYMBOLS } }),
     });

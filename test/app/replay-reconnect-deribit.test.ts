@@ -55,7 +55,7 @@ describe("Deribit record → replay: a connection dropped while a book's resync 
       disconnects: 0,
       destSeed: 123,
       sim: reconnectSim,
-      adapterOptions: { resyncBackoffBaseMs: 4000, resyncBackoffMaxMs: 4000 },
+      adapterOptions: { resyncBackoffBaseMs: 8000, resyncBackoffMaxMs: 8000 },
       drive: dropWhileResyncing(reconnectSim, () => void sim.inject("gap", { market: "inverse", symbol: symbols[0]! }), btc, eth),
       config: reconnectConfig("deribit", { inverse: { depth: 0, symbols } }),
     });

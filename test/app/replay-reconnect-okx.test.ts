@@ -87,8 +87,8 @@ async function okxBridgingDrop(destSeed: number, release: "reconnected" | "down"
     disconnects: 0,
     destSeed,
     sim: { wsUrl: sim.wsUrl, restUrl: sim.restUrl, step: (n) => sim.step(n), disconnect: () => sim.inject("disconnect"), seqOf: (s) => sim.book(s, DEPTH).seqId, stop: () => sim.stop() },
-    // "down": the reconnect waits 2–4 s, ample time to hand the held answer over first.
-    adapterOptions: { fetch: fetchFn, ...(release === "down" ? { reconnectBaseMs: 4000, reconnectMaxMs: 4000 } : {}) },
+    // "down": the reconnect waits 4–8 s, ample time to hand the held answer over first.
+    adapterOptions: { fetch: fetchFn, ...(release === "down" ? { reconnectBaseMs: 8000, reconnectMaxMs: 8000 } : {}) },
     config: reconnectConfig("okx", { spot: { depth: DEPTH, symbols: SYMBOLS } }),
     drive: async ({ live, stats, statuses, caughtUp, frames }) => {
       held.holding = true;

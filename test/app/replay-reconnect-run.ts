@@ -171,7 +171,7 @@ export function expectReplayAsLive(run: ReconnectRun, closes: number, disconnect
 
 /**
  * A drive for venues whose resync is a resubscribe (Bybit, Deribit): `gap()` breaks book `target`'s sequence twice.
- * The first resync goes out at once; the second waits out its backoff (the case sets resyncBackoffBaseMs 4000: 2–4
+ * The first resync goes out at once; the second waits out its backoff (the case sets resyncBackoffBaseMs 8000: 4–8
  * s), its topic unsubscribed, and the connection drops meanwhile. `target`, RESYNCING, gets no DISCONNECTED status
  * (`other`, LIVE, does); the reconnect leaves it unsubscribed until its backoff is over, then its snapshot comes.
  */
@@ -186,7 +186,7 @@ export function dropWhileResyncing(sim: ReconnectSim, gap: () => void, target: n
     const opened = stats().connects!;
     sim.disconnect();
     await waitFor(() => statuses.get(other)!.includes("resyncing/disconnected"), "the other book invalid after the drop", 15_000);
-    // Still backing off at the drop: no snapshot came in between (the 2 s minimum wait is far from over).
+    // Still backing off at the drop: no snapshot came in between (its 4 s minimum wait is far from over).
     expect(statuses.get(target)!.at(-1)).toBe("resyncing/sequence_gap");
     await waitFor(() => stats().connects! > opened && stats().connectionsOpen === stats().connections, "reconnected", 15_000);
     await waitFor(caughtUp, "live books after the resync's backoff", 15_000, () => sim.step(1));
