@@ -5,8 +5,10 @@
  * the simulator gone, publishes per book the same status sequence as the live run and the same book at every
  * sequence_num. The capture ends with one more close (the simulator stops under the live run), which no new
  * socket follows: without the recorded close the replay left those books LIVE where live had them RESYNCING.
+ * A sequence gap, Coinbase's resync by reconnect, replays as live too (passed when first written).
  */
 import { describe, test } from "vitest";
+import { waitFor } from "../e2e/harness.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { startCoinbaseSimulator } from "../../src/sim/coinbase-sim.ts";
 import { expectReplayAsLive, reconnectConfig, runReplayReconnect } from "./replay-reconnect-run.ts";
@@ -27,5 +29,30 @@ describe("Coinbase record → replay across unplanned reconnects", { timeout: 90
       config: reconnectConfig("coinbase", { spot: { symbols: PRODUCTS } }),
     });
     expectReplayAsLive(run, DISCONNECTS + 1, DISCONNECTS + 1);
+  });
+});
+
+describe("Coinbase record → replay: a sequence gap recycles the connection", { timeout: 90_000 }, () => {
+  // Coinbase's resync is the reconnect itself (one sequence per connection): the books go RESYNCING / SEQUENCE_GAP, the
+  // connection is closed (a ws:close record) and the new one's snapshots make them LIVE; no DISCONNECTED on top.
+  test("the replay publishes the live run's statuses and books across the recycle", async () => {
+    const sim = await startCoinbaseSimulator({ products: PRODUCTS, seed: 37, levels: 80, heartbeatMs: 100 });
+    const ids = PRODUCTS.map((p) => instrumentIdOf("coinbase", "spot", p));
+    const run = await runReplayReconnect({
+      venue: "coinbase",
+      ids,
+      disconnects: 0,
+      destSeed: 125,
+      sim: { wsUrl: sim.wsUrl, restUrl: sim.restUrl, step: (n) => sim.step(n), disconnect: () => void sim.inject("disconnect"), seqOf: (p) => sim.book(p).seq, stop: () => sim.stop() },
+      drive: async ({ stats, statuses, caughtUp }) => {
+        const opened = stats().connects!;
+        sim.inject("gap");
+        await waitFor(() => ids.every((id) => statuses.get(id)!.includes("resyncing/sequence_gap")), "every book RESYNCING after the gap", 15_000, () => sim.step(1));
+        await waitFor(() => stats().connects! > opened && stats().connectionsOpen === stats().connections, "reconnected", 15_000);
+        await waitFor(caughtUp, "live books after the recycle", 15_000, () => sim.step(1));
+      },
+      config: reconnectConfig("coinbase", { spot: { symbols: PRODUCTS } }),
+    });
+    expectReplayAsLive(run, 1, [0, 0]);
   });
 });

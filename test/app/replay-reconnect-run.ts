@@ -13,7 +13,7 @@ import { silentLogger } from "../../src/core/log.ts";
 import { BOOK_STATE_NAMES, STATUS_REASON_NAMES } from "../../src/core/types.ts";
 import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
-import { CONNECTION_CLOSED_URL } from "../../src/venues/venue.ts";
+import { CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL } from "../../src/venues/venue.ts";
 import { levelsOfView, tempDir, uniqueDestination, waitFor } from "../e2e/harness.ts";
 
 export interface ReconnectSim {
@@ -32,6 +32,8 @@ export interface ReconnectRun {
   live: { statuses: Map<number, string[]>; books: Map<string, string>; finalBooks: { id: number; state: number; u: number; levels: string }[] };
   replay: { statuses: Map<number, string[]>; books: Map<string, string>; finalBooks: { id: number; state: number; u: number; levels: string }[] };
   closesRecorded: number;
+  /** REST answers in the capture (not the ws:open / ws:close records). */
+  restAnswers: number;
   result: Awaited<ReturnType<typeof replayCaptures>>;
 }
 
@@ -46,6 +48,18 @@ function collect(sub: FeedSubscriber, ids: number[]): { statuses: Map<number, st
   return { statuses, books };
 }
 
+/** What a case's own live scenario (`drive`) gets: the live run, its venue's stats and the statuses seen so far. */
+export interface DriveContext {
+  live: Feeder;
+  stats: () => Record<string, number>;
+  /** Per book, the live run's statuses so far ("STATE/REASON"). */
+  statuses: Map<number, string[]>;
+  /** Every live book LIVE at the simulator's sequence. */
+  caughtUp: () => boolean;
+  /** The frames the live run recorded so far, in order (the tap runs as each frame is handled). */
+  frames: string[];
+}
+
 export async function runReplayReconnect(opts: {
   venue: string;
   ids: number[];
@@ -54,6 +68,11 @@ export async function runReplayReconnect(opts: {
   sim: ReconnectSim;
   config: (dest: { group: string; port: number }, wsUrl: string, restUrl: string, cache: string) => ReturnType<typeof validateConfig>;
   adapterOptions?: FeederOptions["adapterOptions"];
+  /**
+   * The case's own live scenario, run once the books are caught up and before the `disconnects` plain disconnects
+   * (0 for a case that drives its own); it ends with the books caught up again.
+   */
+  drive?: (ctx: DriveContext) => Promise<void>;
   /** The capture ends with a close: the simulator stops under the live run (its books left invalid), then the run stops. */
   endDisconnected?: boolean;
 }): Promise<ReconnectRun> {
@@ -65,17 +84,22 @@ export async function runReplayReconnect(opts: {
   const liveSeen = collect(liveSub, ids);
   await liveSub.start();
   const writer = new CaptureWriter({ dir: join(dir, "cap"), flushBytes: 8192 });
+  const frames: string[] = [];
   const live = new Feeder({
     config: opts.config(liveDest, sim.wsUrl, sim.restUrl, cache),
     log: silentLogger,
     adapterOptions: { reconnectBaseMs: 5, reconnectMaxMs: 20, ...opts.adapterOptions },
-    onRawFrame: (v, market, connection, frame, tsRecvUs) => writer.write(tsRecvUs, v, market, connection, frame),
+    onRawFrame: (v, market, connection, frame, tsRecvUs) => {
+      if (opts.drive) frames.push(frame);
+      writer.write(tsRecvUs, v, market, connection, frame);
+    },
     onRawRest: (v, market, connection, url, body, tsRecvUs) => writer.writeRest(tsRecvUs, v, market, connection, url, body),
   });
   await live.start();
   const caughtUp = () => live.books().every((b) => b.state === 1 && b.venueSeq === sim.seqOf(b.instrument.symbol));
   await waitFor(caughtUp, "live books", 15_000, () => sim.step(1));
   const stats = () => live.stats().venues[venue]!;
+  if (opts.drive) await opts.drive({ live, stats, statuses: liveSeen.statuses, caughtUp, frames });
   for (let i = 0; i < opts.disconnects; i++) {
     sim.disconnect();
     // The subscriber's statuses, not the books' state: a reconnect may bring the snapshot before a poll sees the gap.
@@ -98,7 +122,9 @@ export async function runReplayReconnect(opts: {
   await liveSub.stop();
   if (!opts.endDisconnected) await sim.stop(); // the replay must need neither the WebSocket nor REST
   const files = readdirSync(join(dir, "cap")).map((f) => join(dir, "cap", f)).sort();
-  const closesRecorded = files.flatMap((f) => readCapture(f).records).filter((r) => r.url === CONNECTION_CLOSED_URL).length;
+  const records = files.flatMap((f) => readCapture(f).records);
+  const closesRecorded = records.filter((r) => r.url === CONNECTION_CLOSED_URL).length;
+  const restAnswers = records.filter((r) => r.url !== undefined && r.url !== CONNECTION_CLOSED_URL && r.url !== CONNECTION_OPENED_URL).length;
 
   const replayDest = uniqueDestination(opts.destSeed + 1);
   const sub = new FeedSubscriber({ groups: [{ ...replayDest, iface: "127.0.0.1" }] });
@@ -112,7 +138,7 @@ export async function runReplayReconnect(opts: {
   const sent = feeder.publisher.counters.datagrams;
   await waitFor(() => sub.counters.datagrams >= sent, "every replayed datagram received");
   await sub.stop();
-  return { ids, live: { ...liveSeen, finalBooks: liveBooks }, replay: { ...seen, finalBooks: books }, closesRecorded, result };
+  return { ids, live: { ...liveSeen, finalBooks: liveBooks }, replay: { ...seen, finalBooks: books }, closesRecorded, restAnswers, result };
 }
 
 /** The config of both runs: one venue, its section (`ws_url`, `rest_url`, `instrument_cache` added), one destination. */
@@ -128,16 +154,41 @@ export function reconnectConfig(venue: string, section: Record<string, unknown>)
 
 /**
  * The checks every venue's case ends with: the capture holds `closes` ws:close records and the live run published
- * `disconnects` RESYNCING / DISCONNECTED per book; the replay published the live run's status sequence per book, its
+ * `disconnects` RESYNCING / DISCONNECTED per book (one count for every book, or one per book in `ids` order); the replay published the live run's status sequence per book, its
  * final books, and its book at every update id.
  */
-export function expectReplayAsLive(run: ReconnectRun, closes: number, disconnects: number): void {
+export function expectReplayAsLive(run: ReconnectRun, closes: number, disconnects: number | readonly number[]): void {
   expect(run.closesRecorded).toBe(closes);
-  for (const id of run.ids) expect(run.live.statuses.get(id)!.filter((s) => s === "resyncing/disconnected").length).toBe(disconnects);
+  const seen = run.ids.map((id) => run.live.statuses.get(id)!.filter((s) => s === "resyncing/disconnected").length);
+  expect(seen).toEqual(typeof disconnects === "number" ? run.ids.map(() => disconnects) : disconnects);
   expect(run.result).toMatchObject({ skipped: 0, truncated: [], unknownRecords: [] });
   expect(run.replay.finalBooks).toEqual(run.live.finalBooks);
   expect(run.replay.statuses).toEqual(run.live.statuses);
   const differing = [...run.replay.books].filter(([k, levels]) => run.live.books.get(k) !== levels).map(([k]) => k);
   expect(differing).toEqual([]);
   expect(run.replay.books.size).toBe(run.live.books.size);
+}
+
+/**
+ * A drive for venues whose resync is a resubscribe (Bybit, Deribit): `gap()` breaks book `target`'s sequence twice.
+ * The first resync goes out at once; the second waits out its backoff (the case sets resyncBackoffBaseMs 8000: 4–8
+ * s), its topic unsubscribed, and the connection drops meanwhile. `target`, RESYNCING, gets no DISCONNECTED status
+ * (`other`, LIVE, does); the reconnect leaves it unsubscribed until its backoff is over, then its snapshot comes.
+ */
+export function dropWhileResyncing(sim: ReconnectSim, gap: () => void, target: number, other: number): (ctx: DriveContext) => Promise<void> {
+  return async ({ stats, statuses, caughtUp }) => {
+    const gaps = () => statuses.get(target)!.filter((s) => s === "resyncing/sequence_gap").length;
+    gap();
+    await waitFor(() => gaps() === 1, "the first sequence gap", 15_000, () => sim.step(1));
+    await waitFor(caughtUp, "live books after the first resync", 15_000, () => sim.step(1));
+    gap();
+    await waitFor(() => gaps() === 2, "the second sequence gap (its resync backing off)", 15_000, () => sim.step(1));
+    const opened = stats().connects!;
+    sim.disconnect();
+    await waitFor(() => statuses.get(other)!.includes("resyncing/disconnected"), "the other book invalid after the drop", 15_000);
+    // Still backing off at the drop: no snapshot came in between (its 4 s minimum wait is far from over).
+    expect(statuses.get(target)!.at(-1)).toBe("resyncing/sequence_gap");
+    await waitFor(() => stats().connects! > opened && stats().connectionsOpen === stats().connections, "reconnected", 15_000);
+    await waitFor(caughtUp, "live books after the resync's backoff", 15_000, () => sim.step(1));
+  };
 }

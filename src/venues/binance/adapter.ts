@@ -156,6 +156,8 @@ export class BinanceAdapter implements VenueAdapter {
         resync: (t, state, reason) => this.books.resync(t, state, reason),
         // The stream stays subscribed: diffs buffered during the backoff get their snapshot now, else the next diff starts the bridge.
         restartAfterBackoff: (t) => this.onBackoffOver(t as BinanceTopic),
+        // A bridge ends with its connection: the new connection's first diff starts a new one (and a new snapshot).
+        disconnected: (t) => this.restart(t as BinanceTopic),
         awaitingJoin: (conn) => this.overlap.awaitingJoin(conn),
         overlapOver: (conn, carrier) => this.overlap.overlapOver(conn, carrier),
       },

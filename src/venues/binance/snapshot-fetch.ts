@@ -46,10 +46,24 @@ export class BinanceSnapshotFetch {
     const into = new BookUpdate();
     const abort = new AbortController();
     t.fetchAbort = abort;
-    this.fetch(t, into, abort.signal).then(
-      (id) => {
+    const current = () => t.bridgeSeq === seq && this.d.bridge.isBridging(t) && !this.d.stopping();
+    this.fetch(t, abort.signal).then(
+      ({ url, body }) => {
         if (t.fetchAbort === abort) t.fetchAbort = null;
-        if (t.bridgeSeq !== seq || !this.d.bridge.isBridging(t) || this.d.stopping()) return;
+        if (!current()) {
+          // Its bridge was restarted or cancelled (a resync, a dropped connection): not recorded either, so a
+          // replay never hands it to a later bridge that live never gave it to.
+          this.abandoned++;
+          return;
+        }
+        this.d.rawRestTap?.(t.market, t.conn.name, url, body, Math.round(this.d.now() * 1000));
+        let id: number;
+        try {
+          id = this.readFor(t, body, into);
+        } catch (err) {
+          this.onRefused(t, err);
+          return;
+        }
         this.d.bridge.supply(t, into, id);
       },
       (err: unknown) => {
@@ -58,15 +72,20 @@ export class BinanceSnapshotFetch {
           this.abandoned++; // its bridge was restarted or cancelled: nothing to retry here
           return;
         }
-        if (t.bridgeSeq !== seq || !this.d.bridge.isBridging(t) || this.d.stopping()) return;
-        this.refused++;
-        // The buffered diffs stay valid for a later snapshot (Binance: "go back to step 3"): keep buffering, and
-        // ask again once the resync backoff is over (the adapter's onBackoffOver).
-        t.fetching = false;
-        this.d.refused(t, err instanceof Error ? err.message : String(err));
-        if (!t.resyncDelayed && this.d.bridge.isBridging(t)) this.start(t);
+        if (!current()) return;
+        this.onRefused(t, err);
       },
     );
+  }
+
+  /** A refused or unreadable snapshot of the current bridge. */
+  private onRefused(t: BinanceTopic, err: unknown): void {
+    this.refused++;
+    // The buffered diffs stay valid for a later snapshot (Binance: "go back to step 3"): keep buffering, and
+    // ask again once the resync backoff is over (the adapter's onBackoffOver).
+    t.fetching = false;
+    this.d.refused(t, err instanceof Error ? err.message : String(err));
+    if (!t.resyncDelayed && this.d.bridge.isBridging(t)) this.start(t);
   }
 
   /** A REST depth body → `into`: the scanner, else the JSON path, which decides and names the problem (throws). */
@@ -75,15 +94,20 @@ export class BinanceSnapshotFetch {
     return parseDepthSnapshot(body, priceExp, qtyExp, into);
   }
 
-  /** The snapshot REST call of a bridge (through the market's weight budget); the body is captured for replay. */
-  private async fetch(t: BinanceTopic, into: BookUpdate, signal: AbortSignal): Promise<number> {
-    const inst = this.d.instrumentOf(t);
-    if (!inst) throw new Error("no instrument");
+  /** The snapshot REST call of a bridge (through the market's weight budget): its URL and body. */
+  private async fetch(t: BinanceTopic, signal: AbortSignal): Promise<{ url: string; body: string }> {
+    if (!this.d.instrumentOf(t)) throw new Error("no instrument");
     const url = `${restBaseOf(this.d.config, t.market)}${apiPrefix(t.market)}/depth?symbol=${encodeURIComponent(t.symbol)}&limit=${t.depth}`;
     const res = await this.d.rest.fetchOf(t.market)(url, { signal });
     const body = await res.text();
     if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}: ${body.slice(0, 120)}`);
-    this.d.rawRestTap?.(t.market, t.conn.name, url, body, Math.round(this.d.now() * 1000));
+    return { url, body };
+  }
+
+  /** A snapshot body for `t` read into `into` (its lastUpdateId returned); throws when unreadable. */
+  private readFor(t: BinanceTopic, body: string, into: BookUpdate): number {
+    const inst = this.d.instrumentOf(t);
+    if (!inst) throw new Error("no instrument");
     try {
       return this.read(body, inst.priceExp, inst.qtyExp, into);
     } catch (err) {

@@ -78,6 +78,12 @@ export interface LifecycleHooks {
    * snapshot is bridged) sets its own.
    */
   restartAfterBackoff?: (t: TopicState) => void;
+  /**
+   * The topic's connection dropped (live, or a recorded close in replay), after its book was invalidated: what the old
+   * connection's stream was building ends with it (a REST bridge: its buffered diffs and the snapshot asked for), so
+   * no book is made LIVE from the old stream while the connection is down, nor from it and the new one's together.
+   */
+  disconnected?: (t: TopicState) => void;
   /** Planned reconnect: the old socket is still needed (within the ack deadline), e.g. its diffs fill a gap. */
   awaitingJoin?: (conn: VenueConnection) => boolean;
   /** Planned reconnect: the overlap of the two sockets is over; `carrier` carries the streams on (PlannedHost.overlapOver). */
@@ -397,6 +403,7 @@ export class ConnectionLifecycle {
   private invalidateDisconnected(t: TopicState): void {
     if (t.book === BookState.LIVE || t.book === BookState.STALE) this.hooks.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
     t.lastSeq = 0;
+    this.hooks.disconnected?.(t);
   }
 
   /**

@@ -170,6 +170,11 @@ export class OkxAdapter implements VenueAdapter {
         resync: (t, state, reason) => this.books.resync(t, state, reason),
         // A resync whose backoff is over goes through the hourly request budget too.
         restartAfterBackoff: (t) => this.restart(t as OkxTopic),
+        // A REST bridge ends with its connection: the new connection's first update starts a new one (and a new REST book).
+        disconnected: (t) => {
+          this.bridge.drop(t.index);
+          this.bridgeOpen[t.index] = false;
+        },
       },
       {
         ...opts,

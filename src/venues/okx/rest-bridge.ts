@@ -45,6 +45,8 @@ export class RestBridge {
   refused = 0;
   noBridge = 0;
   overflows = 0;
+  /** Answers whose bridge ended meanwhile (a resync, a dropped connection): neither used nor recorded. */
+  dropped = 0;
 
   constructor(
     private readonly a: OkxAdapter,
@@ -138,7 +140,11 @@ export class RestBridge {
         return;
       }
       b.fetching = false;
-      if (this.bridges[t.index] !== b || this.stopped) return;
+      if (this.stopped) return;
+      if (this.bridges[t.index] !== b) {
+        this.dropped++;
+        return;
+      }
       this.a.rawRestTap?.(t.market, t.conn.name, url, body, nowUs());
       this.onBody(b, body);
     })();
