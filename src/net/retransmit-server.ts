@@ -28,7 +28,7 @@ import {
   type RetxControl,
 } from "../wire/retransmit.ts";
 import type { RetransmitRing } from "./retransmit-ring.ts";
-import { BatchSender, type SendCounters } from "./send-batch.ts";
+import { BatchSender, isBufferFull, type SendCounters } from "./send-batch.ts";
 
 /** Requesters remembered for rate limiting; beyond it the table is cleared (each new requester starts full). */
 const MAX_REQUESTERS = 4096;
@@ -63,8 +63,8 @@ export interface RetransmitServerCounters extends SendCounters {
   /** Requests answered with datagrams. */
   answered: number;
   // SendCounters: datagrams and bytes retransmitted (answer datagrams the kernel took, including any that came back
-  // later); sendErrors, answer datagrams lost (refused twice, a full socket buffer) and replies of any kind (answer
-  // datagrams, OUT_OF_RANGE, THROTTLED) come back because the requester has gone: it times out and falls back.
+  // later); sendErrors, replies lost: refused twice or on a full socket buffer (answer datagrams, OUT_OF_RANGE and
+  // THROTTLED replies alike), or come back because the requester has gone. Its requester times out and falls back.
 }
 
 interface Bucket {
@@ -273,13 +273,29 @@ export class RetransmitServer {
     this.lostLog.hit(err?.message ?? "a reply came back: its requester has gone (port unreachable)");
   }
 
+  /**
+   * An OUT_OF_RANGE or THROTTLED reply. A send that throws may have met the error a requester that has gone left on
+   * the socket (see sendDatagrams), though nothing is wrong with this reply: it is tried once more, as answer
+   * datagrams are, so its requester falls back at once instead of timing out. Lost (a send error) when it fails
+   * again, or at once on a full socket buffer.
+   */
   private answerControl(kind: number, req: RetxControl, firstAvailable: number, nextSeq: number, port: number, address: string): void {
-    const n = encodeRetxControl(this.reply, { ...req, kind, firstAvailable, nextSeq }, this.opts.auth);
-    try {
-      this.socket?.send(this.reply.subarray(0, n), port, address);
-    } catch (err) {
-      this.lostLog.hit((err as Error).message, address);
+    const socket = this.socket;
+    if (socket === undefined) return;
+    const reply = this.reply.subarray(0, encodeRetxControl(this.reply, { ...req, kind, firstAvailable, nextSeq }, this.opts.auth));
+    let error = "";
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        if (socket.send(reply, port, address)) return;
+        error = "socket buffer full";
+        break;
+      } catch (err) {
+        error = (err as Error).message;
+        if (isBufferFull(err)) break;
+      }
     }
+    this.counters.sendErrors++;
+    this.lostLog.hit(`reply lost: ${error}`, address);
   }
 
   private refill(address: string): Bucket {
