@@ -11,17 +11,30 @@ export interface Cidr {
   readonly text: string;
 }
 
-/** The u32 of a dotted-quad IPv4 address, or −1 when it is not one. */
-export function ipv4ToU32(s: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (m === null) return -1;
+/**
+ * The u32 of a dotted-quad IPv4 address (four decimal octets of 1–3 digits, each ≤ 255) from index `from` of `s`,
+ * or −1 when it is not one. Allocates nothing: the retransmission server checks every datagram's sender with it.
+ */
+export function ipv4ToU32(s: string, from = 0): number {
   let v = 0;
-  for (let i = 1; i <= 4; i++) {
-    const o = Number(m[i]);
-    if (o > 255) return -1;
-    v = v * 256 + o;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (++digits > 3) return -1;
+      octet = octet * 10 + (c - 48);
+    } else if (c === 46 && digits > 0 && dots < 3) {
+      if (octet > 255) return -1;
+      v = v * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else return -1;
   }
-  return v;
+  if (dots !== 3 || digits === 0 || octet > 255) return -1;
+  return v * 256 + octet;
 }
 
 /** Parses "a.b.c.d/n" (or a bare address = /32); throws a RangeError naming the text when it is not one. */
@@ -36,7 +49,7 @@ export function parseCidr(text: string): Cidr {
 
 /** True when the dotted-quad address lies in one of the blocks (an IPv4-mapped IPv6 "::ffff:a.b.c.d" counts). */
 export function inCidrs(address: string, blocks: readonly Cidr[]): boolean {
-  const ip = ipv4ToU32(address.startsWith("::ffff:") ? address.slice(7) : address);
+  const ip = ipv4ToU32(address, address.startsWith("::ffff:") ? 7 : 0);
   if (ip < 0) return false;
   for (const b of blocks) if (((ip & b.mask) >>> 0) === b.base) return true;
   return false;

@@ -84,12 +84,13 @@ export class RateLimitedLog {
     private readonly intervalMs = 5000,
   ) {}
 
-  hit(detail?: string): void {
+  /** `from`: who caused it (an address), logged as its own field so a caller need not build a detail string per hit. */
+  hit(detail?: string, from?: string): void {
     this.total++;
     this.pending++;
     const now = Date.now();
     if (now - this.lastLogMs >= this.intervalMs) {
-      this.log[this.level](this.msg, { count: this.pending, total: this.total, detail });
+      this.log[this.level](this.msg, from === undefined ? { count: this.pending, total: this.total, detail } : { count: this.pending, total: this.total, detail, from });
       this.pending = 0;
       this.lastLogMs = now;
     }

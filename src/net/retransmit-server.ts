@@ -7,7 +7,9 @@
  * HMAC when the feed is keyed) and rate-limited per requester address (token buckets on requests and on bytes).
  * Requests are answered on the turn after the one that received them (`setImmediate`), in arrival order: with Bun
  * 1.4.5, a reply sent from inside the socket's own data callback (or a microtask of it) that bounces is reported to
- * the error handler twice, sent on a later turn once (test/net/review-bounce.test.ts).
+ * the error handler twice, sent on a later turn once (test/net/review-bounce.test.ts). The checks that need no
+ * state and answer nothing (allow, then the request's own validity) run in the data callback, so a flood of
+ * refused datagrams costs no allocation and queues nothing.
  * Cold path: it runs only after a subscriber lost something; it allocates per request and per answer.
  * @module
  */
@@ -26,33 +28,43 @@ import {
   type RetxControl,
 } from "../wire/retransmit.ts";
 import type { RetransmitRing } from "./retransmit-ring.ts";
-import { BatchSender, type SendCounters } from "./send-batch.ts";
+import { BatchSender, isBufferFull, type SendCounters } from "./send-batch.ts";
 
 /** Requesters remembered for rate limiting; beyond it the table is cleared (each new requester starts full). */
 const MAX_REQUESTERS = 4096;
 /** Datagrams per sendMany call of an answer. */
 const ANSWER_BATCH = 64;
+/**
+ * Requests held for the next turn at most; beyond it a request is dropped unanswered and counted throttled. A turn
+ * reads the socket until it is empty, so a sender that keeps ahead of the data callback keeps one turn reading
+ * (measured, Bun 1.4.5: 1792 datagrams in one turn, 7× what the 208 KiB receive buffer holds): without a bound, the
+ * queue and the replies of the next turn would grow with the flood.
+ */
+export const MAX_PENDING_REQUESTS = 4096;
 
 /**
  * What the server did. Every packet received ends in exactly one of refusedNetwork, badRequests, throttled,
  * outOfRange or answered (they add up to received), so /metrics exports them as one counter by result.
  */
 export interface RetransmitServerCounters extends SendCounters {
-  /** Control packets received (any kind, before checks). */
+  /**
+   * Control packets received (any kind), counted with their result: refusedNetwork, badRequests and a full queue in
+   * the data callback, the rest on the next turn.
+   */
   received: number;
   /** From an address outside publish.retransmit.allow: dropped unanswered. */
   refusedNetwork: number;
   /** Not a valid request (magic, length, CRC, HMAC, kind, count): dropped unanswered. */
   badRequests: number;
-  /** Over the requester's request or byte bucket: answered THROTTLED. */
+  /** Over the requester's request or byte bucket: answered THROTTLED; beyond MAX_PENDING_REQUESTS in one turn: dropped unanswered. */
   throttled: number;
   /** Another session or source, an unknown channel, or a range not (or no longer) in the ring: answered OUT_OF_RANGE. */
   outOfRange: number;
   /** Requests answered with datagrams. */
   answered: number;
   // SendCounters: datagrams and bytes retransmitted (answer datagrams the kernel took, including any that came back
-  // later); sendErrors, answer datagrams lost (refused twice, a full socket buffer) and replies of any kind (answer
-  // datagrams, OUT_OF_RANGE, THROTTLED) come back because the requester has gone: it times out and falls back.
+  // later); sendErrors, replies lost: refused twice or on a full socket buffer (answer datagrams, OUT_OF_RANGE and
+  // THROTTLED replies alike), or come back because the requester has gone. Its requester times out and falls back.
 }
 
 interface Bucket {
@@ -76,9 +88,9 @@ export interface RetransmitServerOptions {
 
 type ServerSocket = Bun.udp.Socket<"uint8array">;
 
-/** A request received, answered on the next turn. */
+/** A valid request from an allowed address, answered on the next turn. */
 interface Pending {
-  data: Uint8Array;
+  req: RetxControl;
   port: number;
   address: string;
 }
@@ -90,22 +102,25 @@ export class RetransmitServer {
   private readonly buckets = new Map<string, Bucket>();
   private readonly log: Logger;
   private readonly badLog: RateLimitedLog;
+  private readonly refusedLog: RateLimitedLog;
+  private readonly overflowLog: RateLimitedLog;
+  private readonly lostLog: RateLimitedLog;
   private readonly reply = new Uint8Array(64);
   private socket: ServerSocket | undefined;
-  /**
-   * Requests received and not yet handled, in arrival order. Bounded without a limit of its own: it is emptied on
-   * every turn of the event loop, so it holds at most what one turn reads, which the socket's receive buffer bounds.
-   */
+  /** Valid requests from allowed addresses not yet handled, in arrival order; at most MAX_PENDING_REQUESTS. */
   private pending: Pending[] = [];
   private drainTimer: ReturnType<typeof setImmediate> | undefined;
   /** Answers' sendMany: what the kernel did not take is resent or dropped, counted in sendErrors and logged. */
-  private readonly sender = new BatchSender(this.counters, (error, datagrams) => this.badLog.hit(`answer datagrams lost (${datagrams}): ${error}`), true);
+  private readonly sender = new BatchSender(this.counters, (error, datagrams) => this.lostLog.hit(`answer datagrams lost (${datagrams}): ${error}`), true);
 
   constructor(opts: RetransmitServerOptions) {
     this.opts = opts;
     this.allow = opts.config.allow.map(parseCidr);
     this.log = opts.log ?? silentLogger;
-    this.badLog = new RateLimitedLog(this.log, "warn", "retransmission request refused");
+    this.badLog = new RateLimitedLog(this.log, "warn", "retransmission request refused: not a valid request");
+    this.refusedLog = new RateLimitedLog(this.log, "warn", "retransmission request refused: requester not in publish.retransmit.allow");
+    this.lostLog = new RateLimitedLog(this.log, "warn", "retransmission reply lost");
+    this.overflowLog = new RateLimitedLog(this.log, "warn", `retransmission request dropped: ${MAX_PENDING_REQUESTS} already wait for the next turn`);
   }
 
   /** The bound port (config.port + offset, or the kernel's pick for port 0). */
@@ -143,9 +158,20 @@ export class RetransmitServer {
     this.pending = [];
   }
 
-  /** The socket's data callback: never replies here (see the module comment); the copy outlives Bun's buffer. */
+  /**
+   * The socket's data callback: refuses what needs no state to refuse and never replies (see the module comment);
+   * the decoded request outlives Bun's buffer.
+   */
   private enqueue(data: Uint8Array, port: number, address: string): void {
-    this.pending.push({ data: data.slice(), port, address });
+    const req = this.screen(data, address);
+    if (req === undefined) return;
+    if (this.pending.length >= MAX_PENDING_REQUESTS) {
+      this.counters.received++;
+      this.counters.throttled++;
+      this.overflowLog.hit(undefined, address);
+      return;
+    }
+    this.pending.push({ req, port, address });
     this.drainTimer ??= setImmediate(this.drain);
   }
 
@@ -153,23 +179,40 @@ export class RetransmitServer {
     this.drainTimer = undefined;
     const requests = this.pending;
     this.pending = [];
-    for (const r of requests) this.onRequest(r.data, r.port, r.address);
+    for (const r of requests) this.handle(r.req, r.port, r.address);
   };
 
-  /** Handles one request datagram (on the turn after the socket received it; public for tests of the checks). */
+  /** Handles one request datagram at once: the data callback's checks, then the answer (public for tests of the checks). */
   onRequest(data: Uint8Array, fromPort: number, fromAddr: string): void {
-    this.counters.received++;
+    const req = this.screen(data, fromAddr);
+    if (req !== undefined) this.handle(req, fromPort, fromAddr);
+  }
+
+  /**
+   * The checks that need no state and answer nothing: the requester's network, then the request itself. Counts a
+   * refused one (received and its result) and returns undefined; allocates nothing for a datagram from outside
+   * allow or one that is not a well-formed control packet.
+   */
+  private screen(data: Uint8Array, fromAddr: string): RetxControl | undefined {
     if (!inCidrs(fromAddr, this.allow)) {
+      this.counters.received++;
       this.counters.refusedNetwork++;
-      this.badLog.hit(`requester ${fromAddr} is not in publish.retransmit.allow`);
-      return;
+      this.refusedLog.hit(undefined, fromAddr);
+      return undefined;
     }
     const req = decodeRetxControl(data, this.opts.auth);
     if (typeof req === "string" || req.kind !== RETX_KIND_REQUEST || req.count === 0 || req.count > RETX_MAX_COUNT) {
+      this.counters.received++;
       this.counters.badRequests++;
-      this.badLog.hit(`bad request from ${fromAddr}:${fromPort}: ${typeof req === "string" ? req : `kind ${req.kind}, count ${req.count}`}`);
-      return;
+      this.badLog.hit(typeof req === "string" ? req : `kind ${req.kind}, count ${req.count}`, fromAddr);
+      return undefined;
     }
+    return req;
+  }
+
+  /** Answers a valid request from an allowed address: THROTTLED, OUT_OF_RANGE or the datagrams. */
+  private handle(req: RetxControl, fromPort: number, fromAddr: string): void {
+    this.counters.received++;
     const bucket = this.refill(fromAddr);
     if (bucket.requests < 1) {
       this.counters.throttled++;
@@ -227,16 +270,32 @@ export class RetransmitServer {
    */
   private onSocketError(err: Error | undefined): void {
     this.counters.sendErrors++;
-    this.badLog.hit(`reply lost: ${err?.message ?? "a reply came back: its requester has gone (port unreachable)"}`);
+    this.lostLog.hit(err?.message ?? "a reply came back: its requester has gone (port unreachable)");
   }
 
+  /**
+   * An OUT_OF_RANGE or THROTTLED reply. A send that throws may have met the error a requester that has gone left on
+   * the socket (see sendDatagrams), though nothing is wrong with this reply: it is tried once more, as answer
+   * datagrams are, so its requester falls back at once instead of timing out. Lost (a send error) when it fails
+   * again, or at once on a full socket buffer.
+   */
   private answerControl(kind: number, req: RetxControl, firstAvailable: number, nextSeq: number, port: number, address: string): void {
-    const n = encodeRetxControl(this.reply, { ...req, kind, firstAvailable, nextSeq }, this.opts.auth);
-    try {
-      this.socket?.send(this.reply.subarray(0, n), port, address);
-    } catch (err) {
-      this.badLog.hit((err as Error).message);
+    const socket = this.socket;
+    if (socket === undefined) return;
+    const reply = this.reply.subarray(0, encodeRetxControl(this.reply, { ...req, kind, firstAvailable, nextSeq }, this.opts.auth));
+    let error = "";
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        if (socket.send(reply, port, address)) return;
+        error = "socket buffer full";
+        break;
+      } catch (err) {
+        error = (err as Error).message;
+        if (isBufferFull(err)) break;
+      }
     }
+    this.counters.sendErrors++;
+    this.lostLog.hit(`reply lost: ${error}`, address);
   }
 
   private refill(address: string): Bucket {

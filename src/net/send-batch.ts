@@ -39,6 +39,11 @@ export interface SendManySocket {
 /** Error codes of a send that found the socket buffer full. */
 const BUFFER_FULL = new Set(["EAGAIN", "EWOULDBLOCK", "ENOBUFS"]);
 
+/** True when a send threw because the socket buffer was full (trying again at once cannot help). */
+export function isBufferFull(err: unknown): boolean {
+  return BUFFER_FULL.has((err as { code?: string } | undefined)?.code ?? "");
+}
+
 /**
  * Sends batches on behalf of one owner (a destination, the retransmission server): its counters, and `onRefused`
  * to name a loss (`datagrams` lost with `error`; cold, after counters.sendErrors has been counted).
@@ -94,7 +99,7 @@ export class BatchSender {
         for (let i = done; i < done + result; i++) counters.bytes += (args[i * per] as Uint8Array).byteLength;
         done += result;
         failedHere = false;
-      } else if (err !== undefined && BUFFER_FULL.has((err as { code?: string }).code ?? "")) {
+      } else if (err !== undefined && isBufferFull(err)) {
         return this.refused(err.message, total - done);
       } else if (failedHere) {
         this.refused(err?.message ?? "sendMany took no datagram", 1);

@@ -7,7 +7,7 @@
  * refresh. Real sockets on 127.0.0.1.
  */
 import { afterEach, expect, it } from "vitest";
-import { request, retransmitRig } from "../support/retransmit-rig.ts";
+import { request, retransmitRig, SESSION } from "../support/retransmit-rig.ts";
 import { waitFor } from "../wire/helpers.ts";
 
 const cleanups: (() => unknown)[] = [];
@@ -28,6 +28,23 @@ it("a requester that has gone costs the requester asking with it nothing: its an
   await waitFor(() => got.includes(20), 5000, "the answer to the later request");
   expect(got).toEqual([1, 2, 3, 4, 5, 20]);
   // The bounced answer is the one send error.
+  await waitFor(() => server.counters.sendErrors >= 1, 5000, "the bounce counted");
+  expect(server.counters.sendErrors).toBe(1);
+});
+
+it("a requester that has gone costs the requester asking with it nothing: its OUT_OF_RANGE reply arrives", { timeout: 20_000 }, async () => {
+  // The same, with the second request answered by a control reply: it met the pending error and was dropped,
+  // uncounted, so that subscriber waited for its timeout instead of falling back at once.
+  const { server, got, other } = await retransmitRig(cleanups);
+  const gone = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+  gone.send(request(7, 1), server.port, "127.0.0.1");
+  gone.close();
+  other.send(request(1, 5, SESSION + 1), server.port, "127.0.0.1"); // another session: OUT_OF_RANGE
+  await waitFor(() => server.counters.answered === 1 && server.counters.outOfRange === 1, 5000, "both requests handled");
+  other.send(request(20, 1), server.port, "127.0.0.1");
+  await waitFor(() => got.includes(20), 5000, "the answer to the later request");
+  // The reply carries the request's seqNum where a datagram carries its own (both at offset 16).
+  expect(got).toEqual([1, 20]);
   await waitFor(() => server.counters.sendErrors >= 1, 5000, "the bounce counted");
   expect(server.counters.sendErrors).toBe(1);
 });

@@ -72,4 +72,28 @@ describe("RetransmitServer counters", () => {
     expect(c.datagrams).toBe(2);
     expect(c.sendErrors).toBe(0);
   });
+
+  it("a control reply the socket refuses is tried once more, then is a send error", () => {
+    const { server } = serverWith(10, () => false);
+    let sends = 0;
+    let refusals = 1;
+    (server as unknown as { socket: { send: () => boolean } }).socket.send = () => {
+      sends++;
+      if (refusals-- > 0) throw new Error("ECONNREFUSED: connection refused, send");
+      return true;
+    };
+    server.onRequest(request(1, 1, SESSION + 1), 40000, "127.0.0.1"); // OUT_OF_RANGE: refused once, sent
+    expect({ sends, sendErrors: server.counters.sendErrors }).toEqual({ sends: 2, sendErrors: 0 });
+    refusals = 2;
+    server.onRequest(request(1, 1, SESSION + 1), 40000, "127.0.0.1"); // refused twice: lost
+    expect({ sends, sendErrors: server.counters.sendErrors }).toEqual({ sends: 4, sendErrors: 1 });
+    (server as unknown as { socket: { send: () => boolean } }).socket.send = () => (sends++, false); // buffer full: lost at once
+    server.onRequest(request(1, 1, SESSION + 1), 40000, "127.0.0.1");
+    expect({ sends, sendErrors: server.counters.sendErrors, outOfRange: server.counters.outOfRange, datagrams: server.counters.datagrams }).toEqual({
+      sends: 5,
+      sendErrors: 2,
+      outOfRange: 3,
+      datagrams: 0,
+    });
+  });
 });

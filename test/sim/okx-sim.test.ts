@@ -157,4 +157,22 @@ describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
     ws.close();
     await sim.stop();
   });
+  test("--burstiness reaches the simulator: with 1 every step is a burst, many more levels per update than with 0", async () => {
+    // Same seed, same book: only the burst draw differs (the CLI used to drop --burstiness for OKX: equal totals).
+    const levels = async (burstiness: string) => {
+      const sim = await running({ symbols: "spot:BTC-USDT", seed: "7", burstiness });
+      const { ws, frames } = await client(sim.wsUrl);
+      ws.send(JSON.stringify({ id: "a1", op: "subscribe", args: [{ channel: "books", instId: "BTC-USDT" }] }));
+      await until(() => frames.some((f) => f.includes('"action":"snapshot"')), "snapshot");
+      await fetch(`${sim.restUrl}/sim/step?n=10`, { method: "POST" });
+      const updates = () => frames.filter((f) => f.includes('"action":"update"'));
+      await until(() => updates().length >= 10, "ten updates");
+      ws.close();
+      await sim.stop();
+      return updates().reduce((n, f) => n + JSON.parse(f).data[0].bids.length + JSON.parse(f).data[0].asks.length, 0);
+    };
+    const calm = await levels("0");
+    const bursty = await levels("1");
+    expect(bursty).toBeGreaterThan(2 * calm);
+  });
 });

@@ -5,7 +5,7 @@
  */
 import type { MarketName } from "../../core/types.ts";
 import { startDeribitSimulator } from "../../sim/deribit-sim.ts";
-import { UsageError, type CommandContext } from "../command.ts";
+import type { CommandContext } from "../command.ts";
 
 export const DERIBIT_DEFAULT_SYMBOLS = "inverse:BTC-PERPETUAL,inverse:ETH-PERPETUAL,option:BTC-27MAR26-70000-C";
 
@@ -18,7 +18,6 @@ export interface DeribitSimArgs {
 }
 
 export async function runDeribitSim(ctx: CommandContext, a: DeribitSimArgs): Promise<number> {
-  if (ctx.values["replay-depth"] !== undefined) throw new UsageError("--replay-depth is for bybit; a Deribit recording is served as book.<instrument>.100ms");
   const sim = await startDeribitSimulator({ port: a.port, hostname: "127.0.0.1", markets: a.markets, messagesPerSecond: a.rate, seed: a.seed, replayFile: a.replayFile });
   ctx.out(`wsUrl   ${sim.wsUrl}`);
   ctx.out(`restUrl ${sim.restUrl}`);

@@ -31,7 +31,7 @@ export const simCommand: CommandSpec = {
     `  -s, --symbols LIST   market:SYMBOL,… (default ${DEFAULT_SYMBOLS}); markets: ${MARKETS.join(", ")}`,
     `  -r, --rate N         book messages per second across subscribed topics (default ${DEFAULT_RATE}; 0 = idle)`,
     "      --seed N         random seed (default 1): the same seed gives the same books",
-    "      --burstiness P   probability that a step is a burst of many level changes (default 0.05)",
+    "      --burstiness P   probability that a step is a burst of many level changes (default 0.05; bybit, okx)",
     "      --replay FILE    serve a recording to whoever subscribes its topics: JSONL (one WebSocket payload per",
     "                       line; its symbol is served on the market --symbols gives it, default linear) or a",
     "                       `feeder record` capture (.fcap; each frame on the market it was recorded from).",
@@ -39,6 +39,9 @@ export const simCommand: CommandSpec = {
     "      --replay-depth N serve the recording's topics as orderbook.N.SYMBOL (the frames' topic field rewritten",
     "                       too): for recordings of a depth Bybit no longer has, e.g. orderbook.500 → 1000, which",
     "                       a feeder config can subscribe (it accepts 1, 50, 200, 1000). N >= the recorded depth.",
+    "",
+    "--port, --symbols, --rate and --seed apply to every venue; the other options only to the venues whose sections",
+    "name them (--replay: every venue but coinbase). One given for another venue is a usage error (exit 2).",
     "",
     "Clients connect to <wsUrl>/<market> (e.g. ws://127.0.0.1:PORT/v5/public/linear) and query",
     "<restUrl>/v5/market/instruments-info?category=<market>. Point a feeder config's wsUrl/restUrl at them.",
@@ -120,6 +123,35 @@ export const simCommand: CommandSpec = {
   run: runSim,
 };
 
+/** The options every simulator reads. */
+const COMMON_OPTIONS: readonly string[] = ["venue", "port", "symbols", "rate", "seed", "help"];
+/** The other options each venue's simulator reads; any other given is a usage error (it would do nothing). */
+const VENUE_OPTIONS: Readonly<Record<string, readonly string[]>> = {
+  bybit: ["burstiness", "replay", "replay-depth"],
+  okx: ["burstiness", "replay", "okx-checksums", "okx-no-snapshot"],
+  binance: ["replay", "replay-market", "max-connection-age-ms"],
+  deribit: ["replay"],
+  coinbase: [],
+  upbit: ["replay"],
+  bithumb: ["replay"],
+};
+
+/** Refuses an option given that `venue`'s simulator does not read, naming it, the venue and the venues it is for. */
+function refuseInapplicable(venue: string, values: CommandContext["values"]): void {
+  for (const [name, value] of Object.entries(values)) {
+    if (value === undefined || COMMON_OPTIONS.includes(name) || VENUE_OPTIONS[venue]!.includes(name)) continue;
+    const venues = Object.keys(VENUE_OPTIONS).filter((v) => VENUE_OPTIONS[v]!.includes(name));
+    throw new UsageError(`--${name} is for ${venues.join(" and ")} only; it does not apply to --venue ${venue}`);
+  }
+}
+
+function burstinessOption(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const p = Number(v);
+  if (typeof v !== "string" || v.trim() === "" || !(p >= 0 && p <= 1)) throw new UsageError(`--burstiness must be in 0..1, got ${JSON.stringify(v)}`);
+  return p;
+}
+
 function intOption(v: unknown, name: string, fallback: number, min: number, max: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
@@ -151,10 +183,10 @@ export function parseSymbolList(text: string): { market: MarketName; symbols: st
 async function runSim(ctx: CommandContext): Promise<number> {
   const v = ctx.values;
   const venue = typeof v.venue === "string" ? v.venue : "bybit";
+  if (!Object.hasOwn(VENUE_OPTIONS, venue)) throw new UsageError(`--venue: bybit, okx, binance, deribit, coinbase, upbit or bithumb, got ${JSON.stringify(venue)}`);
+  refuseInapplicable(venue, v);
   if (venue === "binance") return runBinanceSim(ctx);
   if (venue === "okx") return runOkxSim(ctx);
-  const VENUES = ["bybit", "deribit", "coinbase", "upbit", "bithumb"];
-  if (!VENUES.includes(venue)) throw new UsageError(`--venue: bybit, okx, binance, deribit, coinbase, upbit or bithumb, got ${JSON.stringify(venue)}`);
   const port = intOption(v.port, "port", 0, 0, 65535);
   const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
   const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
@@ -165,11 +197,7 @@ async function runSim(ctx: CommandContext): Promise<number> {
     const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : UPBIT_SIM_DEFAULT_SYMBOLS);
     return runUpbitSim(ctx, venue, { port, rate, seed, markets, replayFile });
   }
-  let burstiness: number | undefined;
-  if (v.burstiness !== undefined) {
-    burstiness = Number(v.burstiness);
-    if (typeof v.burstiness !== "string" || !(burstiness >= 0 && burstiness <= 1)) throw new UsageError(`--burstiness must be in 0..1, got ${JSON.stringify(v.burstiness)}`);
-  }
+  const burstiness = burstinessOption(v.burstiness);
   const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : venue === "deribit" ? DERIBIT_DEFAULT_SYMBOLS : DEFAULT_SYMBOLS);
   const replayFile = typeof v.replay === "string" ? v.replay : undefined;
   if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
@@ -210,6 +238,7 @@ async function runBinanceSim(ctx: CommandContext): Promise<number> {
   const markets = parsed as { market: "spot" | "linear"; symbols: string[] }[];
   const replayFile = typeof v.replay === "string" ? v.replay : undefined;
   if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
+  if (v["replay-market"] !== undefined && replayFile === undefined) throw new UsageError("--replay-market needs --replay FILE");
   const replayMarket = v["replay-market"] === undefined ? "spot" : v["replay-market"];
   if (replayMarket !== "spot" && replayMarket !== "linear") throw new UsageError(`--replay-market: spot or linear, got ${JSON.stringify(replayMarket)}`);
   const age = v["max-connection-age-ms"] === undefined ? undefined : intOption(v["max-connection-age-ms"], "max-connection-age-ms", 0, 1, 2 ** 31 - 1);
@@ -237,11 +266,11 @@ async function runOkxSim(ctx: CommandContext): Promise<number> {
   const port = intOption(v.port, "port", 0, 0, 65535);
   const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
   const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
-  if (v["replay-depth"] !== undefined) throw new UsageError("--replay-depth is for --venue bybit");
+  const burstiness = burstinessOption(v.burstiness);
   const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : DEFAULT_OKX_SYMBOLS);
   const replayFile = typeof v.replay === "string" ? v.replay : undefined;
   if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
-  const sim = await startOkxSimulator({ port, hostname: "127.0.0.1", markets, messagesPerSecond: rate, seed, replayFile, checksums: v["okx-checksums"] === true, initialSnapshot: v["okx-no-snapshot"] !== true });
+  const sim = await startOkxSimulator({ port, hostname: "127.0.0.1", markets, messagesPerSecond: rate, seed, burstiness, replayFile, checksums: v["okx-checksums"] === true, initialSnapshot: v["okx-no-snapshot"] !== true });
   ctx.out(`wsUrl   ${sim.wsUrl}`);
   ctx.out(`restUrl ${sim.restUrl}`);
   for (const m of markets) ctx.out(`${m.market.padEnd(7)} ${m.symbols.join(" ")}`);

@@ -1,0 +1,76 @@
+/**
+ * A flood at the retransmission server within one turn of the event loop. Bun reads a UDP socket until it is empty
+ * before the turn ends, so a sender that keeps ahead of the data callback puts any number of datagrams into one
+ * turn; a test on loopback cannot (the 208 KiB receive buffer holds a few hundred), so these call the socket's data
+ * callback directly, as Bun does during such a turn, and let the server's next turn (setImmediate) answer. The
+ * socket is a stand-in that counts replies; the checks, the buckets and the ring are the real ones.
+ */
+import { expect, it } from "vitest";
+import type { RetransmitConfig } from "../../src/config/types.ts";
+import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
+import { MAX_PENDING_REQUESTS, RetransmitServer } from "../../src/net/retransmit-server.ts";
+import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
+import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
+import { waitFor } from "../wire/helpers.ts";
+
+const SESSION = 77;
+
+function serverWith(requestsPerSec: number) {
+  const config: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec, bytesPerSec: 1 << 24 };
+  const ring = new RetransmitRing(config.ringBytes, 1400);
+  for (let seq = 1; seq <= 10; seq++) ring.push(new Uint8Array(PACKET_HEADER_BYTES + 8), PACKET_HEADER_BYTES + 8, seq, 1);
+  const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+  const replies = { control: 0, datagrams: 0 };
+  const socket = {
+    sendMany: (args: unknown[]) => ((replies.datagrams += args.length / 3), args.length / 3),
+    send: () => (replies.control++, true),
+  };
+  (server as unknown as { socket: unknown }).socket = socket;
+  /** What Bun calls for each datagram the socket reads. */
+  const receive = (data: Uint8Array, address: string) => (server as unknown as { enqueue(d: Uint8Array, p: number, a: string): void }).enqueue(data, 40000, address);
+  return { server, replies, receive };
+}
+
+function request(seqNum: number, count: number): Uint8Array {
+  const out = new Uint8Array(64);
+  return out.subarray(0, encodeRetxControl(out, { kind: RETX_KIND_REQUEST, channelId: 3, sourceId: 0, sessionId: SESSION, seqNum, count, firstAvailable: 0, nextSeq: 0 }));
+}
+
+it("valid requests beyond MAX_PENDING_REQUESTS in one turn are dropped unanswered, counted throttled", async () => {
+  // One request a second: the first is answered, every other one is over the bucket.
+  const { server, replies, receive } = serverWith(1);
+  const flood = MAX_PENDING_REQUESTS + 904;
+  for (let i = 0; i < flood; i++) receive(request(1, 2), "127.0.0.1");
+  await waitFor(() => server.counters.received === flood, 5000, "every request counted");
+  const c = server.counters;
+  expect({ answered: c.answered, throttled: c.throttled, outOfRange: c.outOfRange, badRequests: c.badRequests, refusedNetwork: c.refusedNetwork }).toEqual({
+    answered: 1,
+    throttled: flood - 1,
+    outOfRange: 0,
+    badRequests: 0,
+    refusedNetwork: 0,
+  });
+  expect(replies.datagrams).toBe(2);
+  // THROTTLED only to the queued requests: the next turn sends no more replies than the queue held.
+  expect(replies.control).toBe(MAX_PENDING_REQUESTS - 1);
+});
+
+it("refused datagrams are counted as they arrive and queue nothing: an allowed request among them is answered", async () => {
+  const { server, replies, receive } = serverWith(1000);
+  const garbage = new Uint8Array(48);
+  for (let i = 0; i < MAX_PENDING_REQUESTS; i++) {
+    receive(request(1, 1), "10.9.9.9"); // outside allow
+    receive(garbage, "127.0.0.1"); // not a control packet
+  }
+  receive(request(3, 2), "127.0.0.1");
+  // Before the next turn: the refused ones counted with their results already; the valid one waits.
+  expect({ received: server.counters.received, refusedNetwork: server.counters.refusedNetwork, badRequests: server.counters.badRequests }).toEqual({
+    received: 2 * MAX_PENDING_REQUESTS,
+    refusedNetwork: MAX_PENDING_REQUESTS,
+    badRequests: MAX_PENDING_REQUESTS,
+  });
+  await waitFor(() => server.counters.answered === 1, 5000, "the allowed request answered");
+  const c = server.counters;
+  expect({ received: c.received, throttled: c.throttled, outOfRange: c.outOfRange }).toEqual({ received: 2 * MAX_PENDING_REQUESTS + 1, throttled: 0, outOfRange: 0 });
+  expect(replies).toEqual({ control: 0, datagrams: 2 });
+});
