@@ -165,6 +165,9 @@ export class BinanceAdapter implements VenueAdapter {
         resync: (t, state, reason) => this.books.resync(t, state, reason),
         // The stream stays subscribed: diffs buffered during the backoff get their snapshot now, else the next diff starts the bridge.
         restartAfterBackoff: (t) => this.onBackoffOver(t as BinanceTopic),
+        // A bridge of the dead socket's diffs is dropped: its snapshot, coming back while no socket feeds the stream
+        // (not subscribed, so never found stale), would make the book LIVE. The new socket's diffs start their own.
+        disconnected: (t) => this.restart(t as BinanceTopic),
         awaitingJoin: (conn) => this.overlap.awaitingJoin(conn),
         overlapOver: (conn, carrier) => this.overlap.overlapOver(conn, carrier),
       },

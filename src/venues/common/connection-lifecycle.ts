@@ -73,6 +73,8 @@ export interface LifecycleHooks {
    * snapshot is bridged) sets its own.
    */
   restartAfterBackoff?: (t: TopicState) => void;
+  /** The topic's socket is lost (replay: its recorded close): drop what was kept of its stream (a REST bridge's diffs). */
+  disconnected?: (t: TopicState) => void;
   /** Planned reconnect: the old socket is still needed (within the ack deadline), e.g. its diffs fill a gap. */
   awaitingJoin?: (conn: VenueConnection) => boolean;
   /** Planned reconnect: the overlap of the two sockets is over; `carrier` carries the streams on (PlannedHost.overlapOver). */
@@ -363,6 +365,7 @@ export class ConnectionLifecycle {
       t.resubscribeAfterUnsub = false;
       t.resyncAfterAck = false;
       this.invalidateDisconnected(t);
+      this.hooks.disconnected?.(t);
     }
     conn.reconnects++;
     // Only a connection that stayed up for a while proves the venue is fine: a server that accepts, acks and then
@@ -396,7 +399,11 @@ export class ConnectionLifecycle {
   replayDisconnected(name: string): boolean {
     const conn = this.conns.find((c) => c.name === name);
     if (!conn) return false;
-    for (const t of conn.topics) if (t.sub !== SUB_REJECTED) this.invalidateDisconnected(t);
+    for (const t of conn.topics) {
+      if (t.sub === SUB_REJECTED) continue;
+      this.invalidateDisconnected(t);
+      this.hooks.disconnected?.(t);
+    }
     return true;
   }
 
