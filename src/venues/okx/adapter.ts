@@ -170,6 +170,12 @@ export class OkxAdapter implements VenueAdapter {
         resync: (t, state, reason) => this.books.resync(t, state, reason),
         // A resync whose backoff is over goes through the hourly request budget too.
         restartAfterBackoff: (t) => this.restart(t as OkxTopic),
+        // A REST bridge of the dead socket's updates is dropped: its snapshot, coming back while no socket feeds the
+        // stream (not subscribed, so never found stale), would make the book LIVE. The new socket's updates start their own.
+        disconnected: (t) => {
+          this.bridge.drop(t.index);
+          this.bridgeOpen[t.index] = false;
+        },
       },
       {
         ...opts,
