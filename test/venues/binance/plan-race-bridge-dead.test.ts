@@ -47,6 +47,7 @@ for (const market of ["spot", "linear"] as const) {
       sim.step(2);
       await until(() => adapter.topicInfo(0).state === "live" && sink.equalNow(), "the book live and equal on the new socket");
       expect(sink.mismatches).toEqual([]);
+      expect(sink.invalid.length).toBe(1); // the break only: RESYNCING already, the disconnect published nothing more
       expect(adapter.stats().reconnects).toBe(1);
     });
   });
