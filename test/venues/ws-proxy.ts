@@ -2,7 +2,8 @@
  * A WebSocket proxy on 127.0.0.1 between an adapter and its simulator, for tests of what one socket's path does:
  * each client socket (a link) gets its own upstream socket to the same path on the simulator. What the next link
  * does is set beforehand (`next`): hold what the simulator sends it (released or dropped later), rewrite or drop
- * single frames either way, or have its client side closed by the test.
+ * single frames either way, or have its client side closed by the test. Opening handshakes can be held too
+ * (`holdUpgrades`): the client's socket stays CONNECTING until they are released.
  */
 import type { Server, ServerWebSocket } from "bun";
 
@@ -36,6 +37,12 @@ export interface WsProxy {
   next: LinkRules | null;
   /** Rules of the link with this index (0 = the first to open), when `next` is not set. */
   readonly byIndex: Map<number, LinkRules>;
+  /** While true, a client's opening handshake waits (its socket stays CONNECTING) until releaseUpgrades(). */
+  holdUpgrades: boolean;
+  /** Handshakes waiting. */
+  readonly upgradesHeld: number;
+  /** Completes the waiting handshakes (a client that gave up meanwhile gets no link). */
+  releaseUpgrades(): void;
   /** Sends what the link held from the simulator (and forwards from then on). */
   releaseDown(link: ProxyLink): void;
   /** Sends what the link held from the adapter (and forwards from then on). */
@@ -52,6 +59,13 @@ export function startWsProxy(upstreamOrigin: string): WsProxy {
     links,
     next: null,
     byIndex: new Map(),
+    holdUpgrades: false,
+    get upgradesHeld() {
+      return heldUpgrades.length;
+    },
+    releaseUpgrades() {
+      for (const go of heldUpgrades.splice(0)) go();
+    },
     releaseDown(link) {
       const held = link.heldDown ?? [];
       link.heldDown = null;
@@ -69,6 +83,7 @@ export function startWsProxy(upstreamOrigin: string): WsProxy {
       server.stop(true);
     },
   };
+  const heldUpgrades: (() => void)[] = [];
   const pendingUp = new Map<ProxyLink, string[]>();
   const sendUp = (link: ProxyLink, m: string) => {
     if (link.up.readyState === WebSocket.OPEN) link.up.send(m);
@@ -77,7 +92,8 @@ export function startWsProxy(upstreamOrigin: string): WsProxy {
   const server: Server<{ link: ProxyLink; path: string }> = Bun.serve<{ link: ProxyLink; path: string }>({
     hostname: "127.0.0.1",
     port: 0,
-    fetch(req, srv) {
+    async fetch(req, srv) {
+      if (proxy.holdUpgrades) await new Promise<void>((go) => heldUpgrades.push(go));
       const u = new URL(req.url);
       if (srv.upgrade(req, { data: { link: null as unknown as ProxyLink, path: u.pathname + u.search } })) return undefined;
       return new Response("websocket only", { status: 400 });

@@ -24,7 +24,7 @@ import type { TopicState } from "../common/connection.ts";
 import { INSTRUMENT_RELOAD_MS, type InstrumentReloader } from "../common/instrument-reload.ts";
 import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
-import { RestBridge } from "../common/rest-bridge.ts";
+import { type DiffRange, RestBridge } from "../common/rest-bridge.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
@@ -43,6 +43,15 @@ import { topicNamedIn } from "../common/frame-topic.ts";
 
 export { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
 
+/** A diff buffered by a bridge, as it arrived: U (first) to u (last), pu (prev; -1 on spot), its socket, and whether the overlap held it first. */
+interface BufferedDiff extends DiffRange {
+  readonly prev: number;
+  /** The delivering socket's generation. */
+  readonly gen: number;
+  /** Held by the overlap (counted in overlapHeld) before it was buffered. */
+  readonly held: boolean;
+}
+
 export class BinanceAdapter implements VenueAdapter {
   readonly venue = "binance" as const;
   private readonly log: Logger;
@@ -54,7 +63,7 @@ export class BinanceAdapter implements VenueAdapter {
   private readonly control: SubscriptionControl;
   private readonly lifecycle: ConnectionLifecycle;
   private readonly books: TopicResync;
-  private readonly bridge: RestBridge;
+  private readonly bridge: RestBridge<BufferedDiff>;
   /** The bridges' REST depth snapshots (snapshot-fetch.ts). */
   private readonly snapshotFetch: BinanceSnapshotFetch;
   /** Per market REST weight budgets and their fetches (rest.ts). */
@@ -87,7 +96,7 @@ export class BinanceAdapter implements VenueAdapter {
     breakStream: (t, first, prev, u) => this.onBreak(t, first, prev, u),
     repeat: () => void this.duplicates++,
     // Through onDiff: the first held diff handed over may complete the bridge, and the ones after it are live diffs.
-    rebuffer: (t, u, first, prev) => this.onDiff(t.index, u, first, prev),
+    rebuffer: (t, u, first, prev) => this.overlap.asFrom(null, true, () => this.onHeldDiff(t, u, first, prev)),
   });
   /** Set while a refused snapshot's resync is booked: the bridge keeps its buffer. */
   private keepBuffer = false;
@@ -120,13 +129,13 @@ export class BinanceAdapter implements VenueAdapter {
       resetMs: opts.resyncBackoffResetMs,
       restart: (t) => this.restart(t as BinanceTopic),
     });
-    this.bridge = new RestBridge({
+    this.bridge = new RestBridge<BufferedDiff>({
       // Never called: every bridge begins without a fetch and gets its snapshot through supply() (startFetch, replay).
       fetchSnapshot: () => Promise.reject(new Error("binance: snapshots are supplied")),
       // Spot: U ≤ lastUpdateId + 1 ≤ u; USD-M: U ≤ lastUpdateId ≤ u (docs/venues/binance.md, "Bridging").
       bridges: (seq, d, t) => (t.market === "spot" ? d.first <= seq + 1 && seq + 1 <= d.last : d.first <= seq && seq <= d.last),
       covered: (seq, d, t) => (t.market === "spot" ? d.last <= seq : d.last < seq),
-      deliver: (t, u) => this.onDelivered(t as BinanceTopic, u),
+      deliver: (t, u, d) => this.onDelivered(t as BinanceTopic, u, d),
       fail: (t, why, detail) => this.onBridgeFailed(t as BinanceTopic, why, detail),
     });
     this.snapshotFetch = new BinanceSnapshotFetch({
@@ -344,12 +353,10 @@ export class BinanceAdapter implements VenueAdapter {
     if (!this.bridge.isBridging(t)) this.beginBridge(t);
     // During a backoff the diffs are buffered and the snapshot waits (onBackoffOver asks for it).
     if (!t.fetching && !t.resyncDelayed && !this.replaying) this.snapshotFetch.start(t);
-    let ids = this.bufferedIds.get(t);
-    if (!ids) this.bufferedIds.set(t, (ids = new Map()));
     // The socket's generation, not "old or not": a bridge can outlive the overlap that buffered it (a go-back and the
     // next planned reconnect; the old socket closed): what is not the current socket's is never a replacement's join.
-    ids.set(update.venueSeq, [first, prev, t.conn.retiringWs !== null && this.overlap.fromOld(t) ? t.conn.retiringGeneration : t.conn.generation]);
-    this.bridge.buffer(t, update, { first, last: update.venueSeq });
+    const gen = t.conn.retiringWs !== null && this.overlap.fromOld(t) ? t.conn.retiringGeneration : t.conn.generation;
+    this.bridge.buffer(t, update, { first, last: update.venueSeq, prev, gen, held: this.overlap.handing });
   }
 
   /**
@@ -361,7 +368,6 @@ export class BinanceAdapter implements VenueAdapter {
     t.fetching = false;
     abandonFetch(t);
     t.bridgeSeq++;
-    this.bufferedIds.delete(t);
     this.bridge.begin(t, false);
   }
 
@@ -371,8 +377,8 @@ export class BinanceAdapter implements VenueAdapter {
     if (this.bridge.isBridging(t) && !t.fetching && !this.replaying) this.snapshotFetch.start(t);
   }
 
-  /** The bridge hands over the snapshot, then each remaining buffered diff, in order. */
-  private onDelivered(t: BinanceTopic, u: BookUpdate): void {
+  /** The bridge hands over the snapshot (d null), then each remaining buffered diff, in order. */
+  private onDelivered(t: BinanceTopic, u: BookUpdate, d: BufferedDiff | null): void {
     if (u.isSnapshot) {
       this.snapshots++;
       t.lastSeq = u.venueSeq;
@@ -386,19 +392,30 @@ export class BinanceAdapter implements VenueAdapter {
       return;
     }
     if (t.book !== BookState.LIVE) return; // a break among the buffered diffs resynced it already
+    if (!d) return;
     if (t.awaitingFirst) {
       t.awaitingFirst = false; // the bridge checked this one against the snapshot
       this.apply(t, u);
+      if (d.held) this.overlap.heldApplied++;
       if (t.conn.retiringWs !== null) this.overlap.settle(t); // what the overlap held for the bridge
       return;
     }
     // The later buffered diffs go through the ordinary chain rule, with the U / pu (and socket) they arrived with.
-    const ids = this.bufferedIds.get(t)?.get(u.venueSeq);
-    this.overlap.asFrom(ids ? ids[2] !== t.conn.generation : null, () => this.onDiff(t.index, u, ids ? ids[0] : -1, ids ? ids[1] : -2));
+    this.overlap.asFrom(d.gen !== t.conn.generation, d.held, () => (d.held ? this.onHeldDiff(t, u, d.first, d.prev) : this.onDiff(t.index, u, d.first, d.prev)));
   }
 
-  /** U, pu and the delivering socket's generation of a bridging topic's buffered diffs by their u (RestBridge keeps the update only). Cold. */
-  private readonly bufferedIds = new Map<BinanceTopic, Map<number, [number, number, number]>>();
+  /**
+   * A diff the overlap held (counted in overlapHeld), handed back: by the hold at the overlap's end, or by the bridge
+   * it was handed to. Counted in overlapHeldApplied when the chain rule applies it now; held again (the next overlap),
+   * it is counted when that hold applies it; buffered by a bridge, when the bridge hands it over. Cold.
+   */
+  private onHeldDiff(t: BinanceTopic, u: BookUpdate, first: number, prev: number): void {
+    const before = t.book === BookState.LIVE ? t.lastSeq : Infinity;
+    this.onDiff(t.index, u, first, prev);
+    // Applied: the book took it (and maybe held diffs after it). A repeat was at or below the book already; held
+    // again, buffered or a break leave lastSeq below it.
+    if (u.venueSeq > before && t.book === BookState.LIVE && t.lastSeq >= u.venueSeq) this.overlap.heldApplied++;
+  }
 
   private onBridgeFailed(t: BinanceTopic, why: string, detail: string): void {
     this.bridgesFailed++;
@@ -421,7 +438,6 @@ export class BinanceAdapter implements VenueAdapter {
     abandonFetch(t);
     t.bridgeSeq++;
     t.fetching = false;
-    this.bufferedIds.delete(t);
     t.awaitingFirst = false;
   }
 

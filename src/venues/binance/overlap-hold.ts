@@ -48,15 +48,24 @@ export class OverlapHold {
   private readonly held = new Map<BinanceTopic, Held[]>();
   /** Per stream, the connection generation (the replacement's) whose stream joined the book. */
   private readonly joined = new Map<BinanceTopic, number>();
-  /** Diffs held so far (cold read). */
+  /**
+   * Diffs taken into the hold (cold read), each once: one held before and handed back (to the bridge at the overlap's
+   * end, then by the bridge to the chain rule during the next overlap) is not counted again if held again.
+   */
   heldTotal = 0;
-  /** Held diffs applied once the gap was filled. */
+  /**
+   * Those held diffs the book applied, each once, whichever way: in order from the hold once the gap was filled, or
+   * handed to the bridge and applied from it (the adapter counts those: `handing`). A held diff the book had by
+   * then (a repeat, in the snapshot), or dropped when the stream resyncs or the overlap ends, is not applied.
+   */
   heldApplied = 0;
   /**
    * Set while the adapter hands over a diff its bridge buffered: whether that diff came from the old socket (null: the
    * frame being handled now, `conn.fromRetiring`). The two sockets must be told apart for the hold and the join.
    */
   origin: boolean | null = null;
+  /** Set while the adapter hands over a diff that was held (and counted in heldTotal) before. */
+  handing = false;
 
   constructor(private readonly host: OverlapHost) {}
 
@@ -83,7 +92,7 @@ export class OverlapHold {
     if (i > 0 && list[i - 1]!.update.venueSeq === seq) return true; // a repeat from the same socket (not one more held)
     if (list.length >= HOLD_MAX) return this.noHold(t);
     list.splice(i, 0, { update: copyUpdate(u), first, prev, fromReplacement });
-    this.heldTotal++;
+    if (!this.handing) this.heldTotal++;
     return true;
   }
 
@@ -109,17 +118,24 @@ export class OverlapHold {
     if (i > 0 && list[i - 1]!.update.venueSeq === seq) return true; // a repeat
     if (list.length >= HOLD_MAX) return false;
     list.splice(i, 0, { update: copyUpdate(u), first, prev, fromReplacement: true });
-    this.heldTotal++;
+    if (!this.handing) this.heldTotal++;
     return true;
   }
 
-  /** Runs `deliver` for a diff a bridge buffered as coming from its own socket (`fromOld`; null: the frame at hand). */
-  asFrom(fromOld: boolean | null, deliver: () => void): void {
+  /**
+   * Runs `deliver` for a diff a bridge buffered or the hold hands back, as coming from its own socket (`fromOld`; null:
+   * the frame at hand) and, with `held`, as one held before (not counted as held again).
+   */
+  asFrom(fromOld: boolean | null, held: boolean, deliver: () => void): void {
+    const origin = this.origin;
+    const handing = this.handing;
     this.origin = fromOld;
+    this.handing = held;
     try {
       deliver();
     } finally {
-      this.origin = null;
+      this.origin = origin;
+      this.handing = handing;
     }
   }
 

@@ -414,7 +414,10 @@ export class ConnectionLifecycle {
   replayDisconnected(name: string): boolean {
     const conn = this.conns.find((c) => c.name === name);
     if (!conn) return false;
-    for (const t of conn.topics) if (t.sub !== SUB_REJECTED) this.invalidateDisconnected(t);
+    for (const t of conn.topics) {
+      if (t.sub === SUB_REJECTED) continue;
+      this.invalidateDisconnected(t);
+    }
     return true;
   }
 

@@ -10,13 +10,16 @@
 import { BookUpdate } from "../../core/book-update.ts";
 import type { TopicState } from "./connection.ts";
 
-/** The sequence range a diff covers (Binance `U`..`u`). */
+/**
+ * The sequence range a diff covers (Binance `U`..`u`). The object buffered with a diff is handed back with it by
+ * deliver(), so a venue may keep more of that diff in it (Binance: `pu`, the socket, whether it was held).
+ */
 export interface DiffRange {
   readonly first: number;
   readonly last: number;
 }
 
-export interface RestBridgeHooks {
+export interface RestBridgeHooks<R extends DiffRange = DiffRange> {
   /** Fetches the topic's REST snapshot into `into` (isSnapshot) and returns its sequence (lastUpdateId). Throws when refused. */
   fetchSnapshot(t: TopicState, into: BookUpdate): Promise<number>;
   /** Does the first diff after a snapshot at `snapSeq` bridge it? (Binance spot: first ≤ snapSeq + 1 ≤ last.) */
@@ -27,14 +30,17 @@ export interface RestBridgeHooks {
    * one adapter can serve markets with different rules.
    */
   covered?(snapSeq: number, diff: DiffRange, t: TopicState): boolean;
-  /** Hands the snapshot, then each remaining diff, to the adapter's sequencing (as if they had just arrived). */
-  deliver(t: TopicState, update: BookUpdate): void;
+  /**
+   * Hands the snapshot (range null), then each remaining diff with the range it was buffered with, to the adapter's
+   * sequencing (as if they had just arrived).
+   */
+  deliver(t: TopicState, update: BookUpdate, range: R | null): void;
   /** The attempt failed: "refused" (REST error) or "no_bridge" (the diffs start after the snapshot). */
   fail(t: TopicState, why: "refused" | "no_bridge" | "overflow", detail: string): void;
 }
 
-interface Bridging {
-  readonly diffs: { update: BookUpdate; range: DiffRange }[];
+interface Bridging<R extends DiffRange> {
+  readonly diffs: { update: BookUpdate; range: R }[];
   snapshot: BookUpdate | null;
   snapSeq: number;
   /** Bumped by cancel(): a late fetch result of an older attempt is dropped. */
@@ -44,15 +50,15 @@ interface Bridging {
 /** Diffs buffered per topic before the attempt is given up (a snapshot that never comes). */
 export const MAX_BUFFERED_DIFFS = 10_000;
 
-export class RestBridge {
-  private readonly topics = new Map<TopicState, Bridging>();
+export class RestBridge<R extends DiffRange = DiffRange> {
+  private readonly topics = new Map<TopicState, Bridging<R>>();
   private attempts = 0;
   // Counters (cold reads).
   snapshotsFetched = 0;
   refused = 0;
   noBridge = 0;
 
-  constructor(private readonly hooks: RestBridgeHooks) {}
+  constructor(private readonly hooks: RestBridgeHooks<R>) {}
 
   /** True while `t` is bridging: the adapter buffers its diffs here instead of applying them. */
   isBridging(t: TopicState): boolean {
@@ -64,7 +70,7 @@ export class RestBridge {
    * the snapshot comes through supply() (replay feeds the one the capture holds, synchronously, in file order).
    */
   begin(t: TopicState, fetch = true): void {
-    const b: Bridging = { diffs: [], snapshot: null, snapSeq: 0, attempt: ++this.attempts };
+    const b: Bridging<R> = { diffs: [], snapshot: null, snapSeq: 0, attempt: ++this.attempts };
     this.topics.set(t, b);
     if (!fetch) return;
     const into = new BookUpdate();
@@ -90,7 +96,7 @@ export class RestBridge {
    * socket's diffs come in order (appended), but a diff handed over late (Binance: the replacement's, held during a
    * planned reconnect's overlap while the diffs after them were buffered) takes its place before later ones.
    */
-  buffer(t: TopicState, update: BookUpdate, range: DiffRange): void {
+  buffer(t: TopicState, update: BookUpdate, range: R): void {
     const b = this.topics.get(t);
     if (!b) return;
     if (b.diffs.length >= MAX_BUFFERED_DIFFS) {
@@ -120,7 +126,7 @@ export class RestBridge {
     this.topics.delete(t);
   }
 
-  private tryBridge(t: TopicState, b: Bridging): void {
+  private tryBridge(t: TopicState, b: Bridging<R>): void {
     const snapSeq = b.snapSeq;
     const covered = this.hooks.covered ?? ((seq: number, d: DiffRange) => d.last <= seq);
     while (b.diffs.length > 0 && covered(snapSeq, b.diffs[0]!.range, t)) b.diffs.shift(); // in the snapshot already
@@ -132,8 +138,8 @@ export class RestBridge {
       this.hooks.fail(t, "no_bridge", `snapshot at ${snapSeq}, first diff covers ${first.range.first}..${first.range.last}`);
       return;
     }
-    this.hooks.deliver(t, b.snapshot!);
-    for (const d of b.diffs) this.hooks.deliver(t, d.update);
+    this.hooks.deliver(t, b.snapshot!, null);
+    for (const d of b.diffs) this.hooks.deliver(t, d.update, d.range);
   }
 }
 

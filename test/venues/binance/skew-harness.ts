@@ -106,16 +106,25 @@ export function replacementDown(proxy: WsProxy, holdUp: boolean): string[] {
 /**
  * A fetch whose REST depth snapshots are taken when asked for and, while `holding`, handed over only when the test
  * calls `release()`; `snapshotU` is the last snapshot's lastUpdateId (wait for a diff past it, not for "one more
- * frame": a diff the snapshot includes may still be on its way when it is asked for).
+ * frame": a diff the snapshot includes may still be on its way when it is asked for); `bodiesRead` counts the
+ * snapshot bodies the adapter has read.
  */
 export function heldSnapshots() {
   const waiting: (() => void)[] = [];
-  const held = { holding: false, snapshotU: Infinity, waiting: () => waiting.length, release: () => waiting.shift()?.() };
+  const held = { holding: false, snapshotU: Infinity, waiting: () => waiting.length, release: () => waiting.shift()?.(), bodiesRead: 0 };
   const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
     if (!String(input).includes("/depth")) return fetch(input, init);
     const res = await fetch(input, init);
     held.snapshotU = ((await res.clone().json()) as { lastUpdateId: number }).lastUpdateId;
     if (held.holding) await new Promise<void>((r) => waiting.push(r));
+    // bodiesRead: the adapter has the snapshot's body (what it does with it follows within that task's microtasks).
+    const text = res.text.bind(res);
+    const read = async () => {
+      const body = await text();
+      held.bodiesRead++;
+      return body;
+    };
+    Object.defineProperty(res, "text", { value: read });
     return res;
   }) as typeof fetch;
   return { fetchFn, held };
