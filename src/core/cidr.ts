@@ -12,8 +12,10 @@ export interface Cidr {
 }
 
 /**
- * The u32 of a dotted-quad IPv4 address (four decimal octets of 1–3 digits, each ≤ 255) from index `from` of `s`,
- * or −1 when it is not one. Allocates nothing: the retransmission server checks every datagram's sender with it.
+ * The u32 of a dotted-quad IPv4 address (four decimal octets 0–255 without leading zeros, as config/host.ts isIpv4:
+ * inet_aton reads "010" as octal 8, so such a block would mean another network to other tools) from index `from`
+ * of `s`, or −1 when it is not one. Allocates nothing: the retransmission server checks every datagram's sender
+ * with it (the kernel never reports a leading zero).
  */
 export function ipv4ToU32(s: string, from = 0): number {
   let v = 0;
@@ -23,6 +25,7 @@ export function ipv4ToU32(s: string, from = 0): number {
   for (let i = from; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return -1; // a leading zero
       if (++digits > 3) return -1;
       octet = octet * 10 + (c - 48);
     } else if (c === 46 && digits > 0 && dots < 3) {

@@ -1,13 +1,16 @@
-/** IPv4 parsing for publish.retransmit.allow: the allocation-free parser agrees with the dotted-quad grammar. */
+/**
+ * IPv4 parsing for publish.retransmit.allow: the allocation-free parser agrees with the dotted-decimal grammar the
+ * rest of the configuration takes (config/host.ts isIpv4: no leading zeros, which inet_aton reads as octal).
+ */
 import { describe, expect, it } from "vitest";
+import { isIpv4 } from "../../src/config/host.ts";
 import { inCidrs, ipv4ToU32, parseCidr } from "../../src/core/cidr.ts";
 import { randInt, rng } from "../wire/helpers.ts";
 
-/** The grammar as a regex (what the parser replaced): four octets of 1–3 digits, each ≤ 255. */
+/** The grammar: isIpv4's (four octets 0–255, no leading zeros), valued octet by octet. */
 function reference(s: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (m === null || m.slice(1).some((o) => Number(o) > 255)) return -1;
-  return m.slice(1).reduce((v, o) => v * 256 + Number(o), 0);
+  if (!/^[0-9.]*$/.test(s) || !isIpv4(s)) return -1;
+  return s.split(".").reduce((v, o) => v * 256 + Number(o), 0);
 }
 
 describe("ipv4ToU32", () => {
@@ -15,8 +18,10 @@ describe("ipv4ToU32", () => {
     expect(ipv4ToU32("127.0.0.1")).toBe(0x7f000001);
     expect(ipv4ToU32("255.255.255.255")).toBe(0xffffffff);
     expect(ipv4ToU32("0.0.0.0")).toBe(0);
-    expect(ipv4ToU32("010.001.000.009")).toBe(0x0a010009);
-    for (const bad of ["", "1.2.3", "1.2.3.4.5", "1.2.3.256", "1..2.3", ".1.2.3", "1.2.3.", "1.2.3.4 ", " 1.2.3.4", "1.2.3.0004", "1.2.3.-4", "::1", "a.b.c.d", "1.2.3.4/8"]) {
+    expect(ipv4ToU32("10.100.0.9")).toBe(0x0a640009);
+    // A leading zero: inet_aton (dgram's resolver) reads "010" as octal 8 and cannot read "09"; listen and every other
+    // address of the configuration refuse it (isIpv4), so allow must not read "010.1.2.0/24" as 10.1.2.0/24.
+    for (const bad of ["010.1.2.0", "10.01.2.0", "10.1.00.0", "10.1.2.09", "00.0.0.0", "", "1.2.3", "1.2.3.4.5", "1.2.3.256", "1..2.3", ".1.2.3", "1.2.3.", "1.2.3.4 ", " 1.2.3.4", "1.2.3.0004", "1.2.3.-4", "::1", "a.b.c.d", "1.2.3.4/8"]) {
       expect(ipv4ToU32(bad), bad).toBe(-1);
     }
   });
@@ -30,6 +35,11 @@ describe("ipv4ToU32", () => {
       for (let i = 0; i < len; i++) s += alphabet[randInt(r, 0, alphabet.length - 1)];
       expect(ipv4ToU32(s), s).toBe(reference(s));
     }
+  });
+
+  it("parseCidr refuses an address with a leading zero, naming the block", () => {
+    expect(() => parseCidr("010.1.2.0/24")).toThrow('"010.1.2.0/24" is not an IPv4 CIDR block');
+    expect(parseCidr("10.1.2.0/24").base).toBe(0x0a010200);
   });
 
   it("inCidrs takes an IPv4-mapped IPv6 address", () => {

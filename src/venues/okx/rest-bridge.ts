@@ -45,7 +45,7 @@ export class RestBridge {
   refused = 0;
   noBridge = 0;
   overflows = 0;
-  /** Answers whose bridge ended meanwhile (a resync, a dropped connection): neither used nor recorded. */
+  /** Answers (or failed requests) whose bridge ended meanwhile (a resync, a dropped connection): neither used nor recorded. */
   dropped = 0;
 
   constructor(
@@ -134,6 +134,11 @@ export class RestBridge {
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
       } catch (err) {
         b.fetching = false;
+        if (this.stopped) return;
+        if (this.bridges[t.index] !== b) {
+          this.dropped++; // its bridge ended (a resync, a dropped connection): nothing to retry, the next bridge asks anew
+          return;
+        }
         this.refused++;
         this.a.log.warn("okx: REST book snapshot failed; retrying", { topic: t.topic, url, error: String(err) });
         this.retry(b);

@@ -133,7 +133,7 @@ export function okxMetrics(s: Record<string, number>, c: OkxCounters, conns: rea
     counter("rest_snapshots_total", "REST book snapshots fetched for bridging", s.restSnapshots!),
     counter("rest_bridged_total", "REST snapshots bridged to the update stream", s.restBridged!),
     counter("rest_buffer_overflows_total", "Books resynced because no REST snapshot bridged before 1000 updates were buffered", s.restOverflows!),
-    counter("rest_snapshots_dropped_total", "REST book snapshots answered after their bridge ended (a resync, a dropped connection): neither used nor recorded", s.restDropped!),
+    counter("rest_snapshots_dropped_total", "REST book snapshots answered (or failed) after their bridge ended (a resync, a dropped connection): neither used nor recorded, nor retried", s.restDropped!),
     counter("instrument_rest_rate_limited_total", "Instrument REST answers 429: every instrument request waits for Retry-After (or 2 s)", s.instrumentRestRateLimited!),
     gauge("instrument_rest_waiting", "Instrument REST requests waiting for the endpoint's budget (20 per 2 s, or a 429's Retry-After)", s.instrumentRestWaiting!),
     counter("stale_resyncs_total", "Books resynced because they went silent", s.staleResyncs!),

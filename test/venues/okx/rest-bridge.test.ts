@@ -113,3 +113,43 @@ describe("okx REST bridge", { timeout: 30_000 }, () => {
     expect(adapter.stats().restSnapshots).toBe(n);
   });
 });
+
+describe("okx REST bridge: a request whose bridge ended with its connection", { timeout: 30_000 }, () => {
+  // s-replay2 counted an answer of an ended bridge as restDropped and left it unrecorded; a request of that bridge
+  // that failed (an HTTP error, a timeout) was still counted restRefused and warned "retrying", though its bridge is
+  // gone and nothing retries it: the new connection's bridge asks for its own.
+  test("fails after the drop: counted restDropped, not restRefused, no retry warned", async () => {
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 5, initialSnapshot: false });
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }];
+    let fail: (() => void) | null = null;
+    let requests = 0;
+    const f = (async (input: string | URL | Request, init?: RequestInit) => {
+      // The first REST book: held until the test fails it; later ones answered.
+      if (String(input).includes("/api/v5/market/books") && requests++ === 0) {
+        await new Promise<void>((resolve) => (fail = resolve));
+        return new Response("busy", { status: 503 });
+      }
+      return fetch(input, init);
+    }) as typeof fetch;
+    const warnings: string[] = [];
+    const log = { ...silentLogger, warn: (msg: string) => void warnings.push(msg), child: () => log };
+    const adapter = new OkxAdapter(okxConfig(sim, subs), subs, { log, fetch: f, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+    cleanups.push(async () => {
+      fail?.();
+      await adapter.stop();
+      await sim.stop();
+    });
+    await adapter.loadInstruments();
+    adapter.start(new Sink());
+    await until(() => fail !== null && adapter.bridge.buffered(0) >= 1, "the first bridge's REST book asked for");
+    sim.inject("disconnect");
+    await until(() => adapter.stats().connects! >= 2 && adapter.stats().connectionsOpen === 1, "reconnected");
+    fail!();
+    await until(() => adapter.stats().restDropped! + adapter.stats().restRefused! === 1, "the failed request handled");
+    expect({ dropped: adapter.stats().restDropped, refused: adapter.stats().restRefused }).toEqual({ dropped: 1, refused: 0 });
+    expect(warnings.filter((w) => w.includes("REST book snapshot failed"))).toEqual([]);
+    // The new connection's bridge asks for its own and the book goes LIVE.
+    sim.step(1);
+    await until(() => adapter.topicInfo(0).state === "live", "the book LIVE on the new connection");
+  });
+});
