@@ -199,11 +199,17 @@ const DATA_ROUTES: Record<string, (source: StatusSource, msgpack: boolean) => Pr
 };
 
 async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: StatusSource, msgpack: boolean): Promise<Response> {
-  const depthParam = url.searchParams.get("depth");
+  // Only `depth`, at most once: a misspelt or repeated one would otherwise be ignored and the whole book sent.
+  for (const key of new Set(url.searchParams.keys())) {
+    if (key !== "depth") throw new BadRequest(400, `unknown query parameter ${JSON.stringify(key.slice(0, 50))} (a book takes only depth)`);
+  }
+  const depths = url.searchParams.getAll("depth");
+  if (depths.length > 1) throw new BadRequest(400, `depth: given ${depths.length} times`);
+  const depthParam = depths[0];
   let depth = 0;
-  if (depthParam !== null) {
+  if (depthParam !== undefined) {
     depth = Number(depthParam);
-    if (!/^\d+$/.test(depthParam) || depth < 1 || depth > MAX_DEPTH) throw new BadRequest(400, `depth: ${JSON.stringify(depthParam)} is not an integer 1–${MAX_DEPTH}`);
+    if (!/^\d+$/.test(depthParam) || depth < 1 || depth > MAX_DEPTH) throw new BadRequest(400, `depth: ${JSON.stringify(depthParam.slice(0, 50))} is not an integer 1–${MAX_DEPTH}`);
   }
   const [venue, market, symbol] = [decodeSegment(m[1]!), decodeSegment(m[2]!), decodeSegment(m[3]!)];
   // A body that may be streamed is not even copied while the deep bodies in progress hold the bound.

@@ -142,6 +142,19 @@ describe("http server", () => {
       expect(r.status, bad).toBe(400);
       expect(((await r.json()) as any).error).toContain("depth");
     }
+    // A repeated or misspelt parameter is named, not ignored (ignored, the whole book would be sent).
+    for (const [query, error] of [
+      ["depth=1&depth=2", "depth: given 2 times"],
+      ["depth=2&dpeth=1", 'unknown query parameter "dpeth"'],
+      ["Depth=1", 'unknown query parameter "Depth"'],
+      ["depth", 'depth: "" is not'],
+    ]) {
+      const r = await fetch(`${server.url}/books/bybit/linear/XRPUSDT?${query}`);
+      expect(r.status, query).toBe(400);
+      expect(((await r.json()) as any).error, query).toContain(error);
+    }
+    const long = (await (await fetch(`${server.url}/books/bybit/linear/XRPUSDT?depth=${"9".repeat(5000)}`)).json()) as any;
+    expect(long.error.length, "a long value is cut in the error").toBeLessThan(200);
   });
 
   test("/status has readiness, every book and the latency histograms; / is the status page", async () => {
