@@ -13,11 +13,12 @@ import { BookUpdate } from "../src/core/book-update.ts";
 import { instrumentIdOf } from "../src/core/instrument-id.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { BookState, type Instrument } from "../src/core/types.ts";
-import { levelsOf, summarize } from "../src/app/book-json.ts";
+import { detailOf, levelsOf, summarize } from "../src/app/book-json.ts";
+import { bookBodyStream } from "../src/app/book-stream.ts";
 import type * as HttpServer from "../src/app/http-server.ts";
 import type { StatusSource } from "../src/app/http-server.ts";
 import { loadSource } from "./experiments/load-source.ts";
-import { printTable } from "./harness.ts";
+import { measure, printTable } from "./harness.ts";
 
 if (process.getuid?.() === 0 && process.env.FEEDER_BENCH_NETNS !== "1") {
   const p = Bun.spawnSync(["unshare", "-n", "sh", "-c", `ip link set lo up && FEEDER_BENCH_NETNS=1 "${process.execPath}" "${import.meta.path}" ${process.argv.slice(2).join(" ")}`], { stdout: "inherit", stderr: "inherit" });
@@ -130,7 +131,30 @@ async function scenario(side: "old" | "new", name: string, path: string, k: numb
   };
 }
 
-console.log(`http bench: Bun ${Bun.version}; ${books.length} books; old = http-server.ts at ${OLD_REV}; clients in another process, ${WINDOW_MS} ms per row`);
+// What one answer costs in the turn it is made in (no HTTP): the most any turn does for HTTP now.
+const deep1k = books.find((b) => b.instrument.symbol === "DEEP1K")!;
+const deep100k = books.find((b) => b.instrument.symbol === "DEEP100K")!;
+const chunk = async () => {
+  const reader = bookBodyStream(levelsOf(deep100k, true, 1000 + 1000), false).getReader(); // 2 chunks of 2,000 levels
+  await reader.read();
+  await reader.cancel();
+};
+console.log(`http bench: Bun ${Bun.version}; one answer, in process`);
+printTable([
+  measure("/status, /books: 1,302 summaries + JSON", () => void JSON.stringify(books.map((b) => summarize(b, true))).length, { inner: 1, durationMs: 1500 }),
+  measure("one book of 1,000 levels a side: copy + format + JSON", () => void JSON.stringify(detailOf(levelsOf(deep1k, true, 0))).length, { inner: 1, durationMs: 1500 }),
+  measure("copy of 100,000 levels a side (levelsOf)", () => void levelsOf(deep100k, true, 0).bidPx.length, { inner: 1, durationMs: 1500 }),
+]);
+const chunkNs: number[] = [];
+for (let i = 0; i < (QUICK ? 50 : 200); i++) {
+  const t0 = Bun.nanoseconds();
+  await chunk();
+  chunkNs.push(Bun.nanoseconds() - t0);
+}
+chunkNs.sort((a, b) => a - b);
+console.log(`one streamed chunk (2,000 levels, JSON), incl. one turn's wait: p50 ${(chunkNs[chunkNs.length >> 1]! / 1e6).toFixed(2)} ms`);
+
+console.log(`\nhttp bench: ${books.length} books; old = http-server.ts at ${OLD_REV}; clients in another process, ${WINDOW_MS} ms per row`);
 const rows: Record<string, unknown>[] = [];
 const cases: [string, string, number][] = [
   ["/status (1,302 books)", "/status", 1],
