@@ -96,10 +96,10 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
         return await route(req, source, authorized);
       } catch (err) {
         if (err instanceof BadRequest) {
-          log.debug("HTTP bad request", { method: req.method, target: req.url, status: err.status, error: err.message });
+          log.debug("HTTP bad request", { method: req.method, target: loggedTarget(req.url), status: err.status, error: err.message });
           return json({ error: err.message }, err.status, err.headers);
         }
-        log.error("HTTP handler failed", { method: req.method, target: req.url, error: err instanceof Error ? err.message : String(err) });
+        log.error("HTTP handler failed", { method: req.method, target: loggedTarget(req.url), error: err instanceof Error ? err.message : String(err) });
         return json({ error: "internal error" }, 500);
       }
     },
@@ -118,6 +118,14 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
       await server.stop(true);
     },
   };
+}
+
+/**
+ * The request target as logged: a `token` in the query (the status page's `?token=`, sent to another route by
+ * hand) is not written to the log, and a long target is cut.
+ */
+function loggedTarget(raw: string): string {
+  return raw.replace(/([?&]token=)[^&#]*/gi, "$1(not logged)").slice(0, 500);
 }
 
 /**

@@ -223,6 +223,12 @@ describe("http server", () => {
       expect(r.headers.get("allow")).toBe("GET, HEAD");
     }
     expect((await fetch(`${server.url}/nope`)).status).toBe(404);
+    // A token in a query is not logged (the page's ?token= sent by hand to another route), nor a target's whole length.
+    expect((await fetch(`${server.url}/nope?a=1&TOKEN=s3cret-in-url&b=2`)).status).toBe(404);
+    expect((await fetch(`${server.url}/books/bybit/linear/XRPUSDT?token=s3cret-in-url`)).status).toBe(400);
+    expect((await fetch(`${server.url}/${"x".repeat(5000)}`)).status).toBe(404);
+    expect(JSON.stringify(logLines)).not.toContain("s3cret-in-url");
+    expect(Math.max(...logLines.map((l) => String((l as { target?: string }).target ?? "").length))).toBeLessThanOrEqual(500);
     expect(logLines.filter((l) => l.level === "error")).toEqual([]);
     expect(logLines.some((l) => l.level === "debug" && l.msg === "HTTP bad request")).toBe(true);
   });
