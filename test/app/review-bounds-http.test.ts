@@ -54,6 +54,9 @@ beforeAll(async () => {
   subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }] });
   await subscriber.start();
   const raw = rawConfig({ sim, markets: MARKETS, group, port, heartbeatIntervalMs: HEARTBEAT_MS, snapshotIntervalMs: 600_000, http: true });
+  // The test's own checks of 10^5-level bodies (JSON.parse, toEqual) hold this thread, the feeder's, for seconds on
+  // a loaded machine: the quiet simulator connection must not be recycled as dead meanwhile (the book would resync).
+  (raw.venues as { bybit: Record<string, unknown> }).bybit.dead_connection_ms = 120_000;
   feeder = new Feeder({ config: validateConfig(raw), log: silentLogger });
   await feeder.start();
   http = startHttpServer(validateConfig(raw).http, localStatusSource(feeder), silentLogger);
