@@ -5,8 +5,17 @@
  * book in one piece took 150–300 ms (JSON: 4.6 MB), and each concurrent request added as much again, all of it
  * a stall of every other book's publishing; a client that did not read held the whole body in memory. Now a turn
  * formats at most one chunk (~1–2 ms), whatever the number of requests, and a client that stops reading stops the
- * formatting (the stream is pulled as the socket drains) and holds only the copied levels (32 B per level).
+ * formatting (the stream is pulled as the socket drains) and holds only the copied levels (16 B per level).
  * The levels were copied at once (book-json.ts levelsOf), so the body is one consistent state of the book.
+ *
+ * Every other response body that takes formatting (one book of at most LEVELS_PER_CHUNK levels, /books, /status,
+ * /readyz, /metrics) is collected and formatted in a turn of its own from the same queue (formattingTurn): before,
+ * concurrent requests that arrived together were all formatted in the turn they arrived in (16 requests of a
+ * 1,000-level book in flight: 16 answers in one turn), however small each was.
+ *
+ * The copies held by streamed bodies in progress are bounded (MAX_HELD_LEVEL_BYTES): each copy stays in memory
+ * until its client has read the body or gone (a client that stops reading holds it until Bun's idle timeout), so
+ * without a bound every concurrent request of a deep book added its copy (100 clients of a 10^5-level book: 320 MB).
  * @module
  */
 import { formatFixed } from "../core/fixed.ts";
@@ -16,12 +25,37 @@ import { pack } from "msgpackr";
 /** Levels formatted per chunk; a book with at most this many levels (both sides) is answered in one piece. */
 export const LEVELS_PER_CHUNK = 2000;
 
+/** Bytes of copied levels all streamed bodies in progress may hold together (16 B a level: price and quantity). */
+export const MAX_HELD_LEVEL_BYTES = 64 * 2 ** 20;
+let heldLevelBytes = 0;
+
+/** What the copied levels of `book` hold in memory. */
+export function levelBytes(book: BookLevels): number {
+  return book.bidPx.byteLength + book.bidQty.byteLength + book.askPx.byteLength + book.askQty.byteLength;
+}
+
+/** Bytes held by streamed bodies in progress (tests). */
+export function heldLevelBytesNow(): number {
+  return heldLevelBytes;
+}
+
+/**
+ * Whether a streamed body of `bytes` fits beside the ones in progress. One is always admitted when none is in
+ * progress, so a book larger than the bound can still be read, one client at a time.
+ */
+export function streamAdmits(bytes: number): boolean {
+  return heldLevelBytes === 0 || heldLevelBytes + bytes <= MAX_HELD_LEVEL_BYTES;
+}
+
 /** Chunk requests of every response in progress, served one per event-loop turn in arrival order. */
 const waiting: (() => void)[] = [];
 let pumping = false;
 
-/** Resolves in a later event-loop turn of its own (the venue connections and the publisher run in between). */
-function ownTurn(): Promise<void> {
+/**
+ * Resolves in a later event-loop turn of its own (the venue connections and the publisher run in between); what
+ * the caller does synchronously after it is the only HTTP formatting of that turn.
+ */
+export function formattingTurn(): Promise<void> {
   return new Promise((resolve) => {
     waiting.push(resolve);
     if (!pumping) {
@@ -43,9 +77,20 @@ function pump(): void {
 
 const encoder = new TextEncoder();
 
-/** The body as JSON (identical to JSON.stringify of detailOf(book)) or MessagePack (decoding to the same value). */
-export function bookBodyStream(book: BookLevels, msgpack: boolean): ReadableStream<Uint8Array> {
+/**
+ * The body as JSON (identical to JSON.stringify of detailOf(book)) or MessagePack (decoding to the same value).
+ * Its copied levels count against MAX_HELD_LEVEL_BYTES (check streamAdmits first) until the body is read to the
+ * end, cancelled (the client went away or timed out), or `signal` aborts, whichever comes first.
+ */
+export function bookBodyStream(book: BookLevels, msgpack: boolean, signal?: AbortSignal): ReadableStream<Uint8Array> {
   const { bidPx, bidQty, askPx, askQty, ...head } = book;
+  let held = levelBytes(book);
+  heldLevelBytes += held;
+  const release = () => {
+    heldLevelBytes -= held;
+    held = 0;
+  };
+  signal?.addEventListener("abort", release, { once: true });
   const sides = [
     { key: "bids", px: bidPx, qty: bidQty },
     { key: "asks", px: askPx, qty: askQty },
@@ -55,7 +100,7 @@ export function bookBodyStream(book: BookLevels, msgpack: boolean): ReadableStre
   let cancelled = false;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      await ownTurn();
+      await formattingTurn();
       if (cancelled) return; // the client went away while this chunk waited for its turn
       const out = msgpack ? new MsgpackChunk() : new JsonChunk();
       if (side < 0) {
@@ -78,10 +123,14 @@ export function bookBodyStream(book: BookLevels, msgpack: boolean): ReadableStre
         }
       }
       controller.enqueue(out.bytes());
-      if (side === 2) controller.close();
+      if (side === 2) {
+        controller.close();
+        release();
+      }
     },
     cancel() {
       cancelled = true;
+      release();
     },
   });
 }

@@ -11,8 +11,11 @@
  * GET /books                                every book with its state (JSON, or MessagePack on Accept: application/msgpack),
  *                                            then every configured symbol without a book (state symbol_unresolved)
  * GET /books/{venue}/{market}/{symbol}?depth=N   one book, top N levels per side (all when absent); a deep one is
- *                                            formatted a chunk per event-loop turn, as fast as the client reads (book-stream.ts)
+ *                                            formatted a chunk per event-loop turn, as fast as the client reads (book-stream.ts);
+ *                                            503 while deep bodies in progress hold MAX_HELD_LEVEL_BYTES of copied levels
  *
+ * Every answer that takes collecting or formatting is made in an event-loop turn of its own, one per turn across
+ * all requests (book-stream.ts formattingTurn): requests that arrive together never add up to one long turn.
  * A bad request (method, target, percent-encoding, query) is a 4xx naming what was wrong and is logged at debug
  * level only; only a failure of the feeder itself is a 500 and an error line.
  * @module
@@ -23,7 +26,7 @@ import { ConfigError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { HttpConfig } from "../config/types.ts";
 import { detailOf, unresolvedSummary, type BookLevels, type BookSummary } from "./book-json.ts";
-import { bookBodyStream, LEVELS_PER_CHUNK } from "./book-stream.ts";
+import { bookBodyStream, formattingTurn, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
 import { VERSION, type LatencySnapshot } from "./metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 import { evaluateReadiness, type ReadinessInput } from "./readiness.ts";
@@ -93,10 +96,10 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
         return await route(req, source, authorized);
       } catch (err) {
         if (err instanceof BadRequest) {
-          log.debug("HTTP bad request", { method: req.method, target: req.url, status: err.status, error: err.message });
+          log.debug("HTTP bad request", { method: req.method, target: loggedTarget(req.url), status: err.status, error: err.message });
           return json({ error: err.message }, err.status, err.headers);
         }
-        log.error("HTTP handler failed", { method: req.method, target: req.url, error: err instanceof Error ? err.message : String(err) });
+        log.error("HTTP handler failed", { method: req.method, target: loggedTarget(req.url), error: err instanceof Error ? err.message : String(err) });
         return json({ error: "internal error" }, 500);
       }
     },
@@ -115,6 +118,14 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
       await server.stop(true);
     },
   };
+}
+
+/**
+ * The request target as logged: a `token` in the query (the status page's `?token=`, sent to another route by
+ * hand) is not written to the log, and a long target is cut.
+ */
+function loggedTarget(raw: string): string {
+  return raw.replace(/([?&]token=)[^&#]*/gi, "$1(not logged)").slice(0, 500);
 }
 
 /**
@@ -163,38 +174,66 @@ async function route(req: Request, source: StatusSource, authorized: (header: st
   if (path === "/") return new Response(STATUS_PAGE_HTML, { headers: STATUS_PAGE_HEADERS });
   if (!authorized(req.headers.get("authorization"))) throw new BadRequest(401, "missing or wrong bearer token", { "www-authenticate": "Bearer" });
   const msgpack = (req.headers.get("accept") ?? "").includes(MSGPACK_CONTENT_TYPE);
-  if (path === "/readyz") {
+  const m = BOOK_PATH.exec(path);
+  if (m) return bookResponse(req, url, m, source, msgpack);
+  const answer = DATA_ROUTES[path];
+  if (answer === undefined) throw new BadRequest(404, `no route ${path}`);
+  await formattingTurn(); // the pipeline runs in between; the numbers are read and formatted in this turn
+  return answer(source, msgpack);
+}
+
+const BOOK_PATH = /^\/books\/([^/]+)\/([^/]+)\/([^/]+)$/;
+
+/** The routes answered from the pipeline's numbers (each in a formatting turn of its own). */
+const DATA_ROUTES: Record<string, (source: StatusSource, msgpack: boolean) => Promise<Response>> = {
+  async "/readyz"(source, msgpack) {
     const r = evaluateReadiness(await source.readiness());
     return body(r, msgpack, r.ready ? 200 : 503);
-  }
-  if (path === "/status") {
+  },
+  async "/status"(source, msgpack) {
     const [input, latency] = await Promise.all([source.readiness(), source.latency()]);
     const readiness = evaluateReadiness(input);
     const books = [...input.books, ...input.unresolved.map(unresolvedSummary)];
     return body({ version: VERSION, nowMs: Date.now(), ready: readiness.ready, reasons: readiness.reasons, books, latency }, msgpack, 200);
-  }
-  if (path === "/metrics") return new Response(await source.metricsText(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" } });
-  if (path === "/books") {
+  },
+  async "/metrics"(source) {
+    return new Response(await source.metricsText(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" } });
+  },
+  async "/books"(source, msgpack) {
     // The configured symbols without a book too, so that one looked for here is found, with why.
     const [books, input] = await Promise.all([source.books(), source.readiness()]);
     return body([...books, ...input.unresolved.map(unresolvedSummary)], msgpack, 200);
+  },
+};
+
+async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: StatusSource, msgpack: boolean): Promise<Response> {
+  // Only `depth`, at most once: a misspelt or repeated one would otherwise be ignored and the whole book sent.
+  for (const key of new Set(url.searchParams.keys())) {
+    if (key !== "depth") throw new BadRequest(400, `unknown query parameter ${JSON.stringify(key.slice(0, 50))} (a book takes only depth)`);
   }
-  const m = /^\/books\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path);
-  if (m) {
-    const depthParam = url.searchParams.get("depth");
-    let depth = 0;
-    if (depthParam !== null) {
-      depth = Number(depthParam);
-      if (!/^\d+$/.test(depthParam) || depth < 1 || depth > MAX_DEPTH) throw new BadRequest(400, `depth: ${JSON.stringify(depthParam)} is not an integer 1–${MAX_DEPTH}`);
-    }
-    const [venue, market, symbol] = [decodeSegment(m[1]!), decodeSegment(m[2]!), decodeSegment(m[3]!)];
-    const book = await source.book(venue, market, symbol, depth);
-    if (!book) throw new BadRequest(404, `no book ${venue}/${market}/${symbol}`);
-    if (book.bidPx.length + book.askPx.length <= LEVELS_PER_CHUNK) return body(detailOf(book), msgpack, 200);
-    const type = msgpack ? MSGPACK_CONTENT_TYPE : "application/json";
-    return new Response(bookBodyStream(book, msgpack), { headers: { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" } });
+  const depths = url.searchParams.getAll("depth");
+  if (depths.length > 1) throw new BadRequest(400, `depth: given ${depths.length} times`);
+  const depthParam = depths[0];
+  let depth = 0;
+  if (depthParam !== undefined) {
+    depth = Number(depthParam);
+    if (!/^\d+$/.test(depthParam) || depth < 1 || depth > MAX_DEPTH) throw new BadRequest(400, `depth: ${JSON.stringify(depthParam.slice(0, 50))} is not an integer 1–${MAX_DEPTH}`);
   }
-  throw new BadRequest(404, `no route ${path}`);
+  const [venue, market, symbol] = [decodeSegment(m[1]!), decodeSegment(m[2]!), decodeSegment(m[3]!)];
+  // A body that may be streamed is not even copied while the deep bodies in progress hold the bound.
+  if ((depth === 0 || 2 * depth > LEVELS_PER_CHUNK) && !streamAdmits(0)) throw busy();
+  await formattingTurn();
+  const book = await source.book(venue, market, symbol, depth);
+  if (!book) throw new BadRequest(404, `no book ${venue}/${market}/${symbol}`);
+  if (book.bidPx.length + book.askPx.length <= LEVELS_PER_CHUNK) return body(detailOf(book), msgpack, 200);
+  if (!streamAdmits(levelBytes(book))) throw busy();
+  const type = msgpack ? MSGPACK_CONTENT_TYPE : "application/json";
+  return new Response(bookBodyStream(book, msgpack, req.signal), { headers: { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" } });
+}
+
+/** Too many deep books being sent at once: 503, retry (each holds a copy of its book until its client has it). */
+function busy(): BadRequest {
+  return new BadRequest(503, `deep book bodies in progress hold ${MAX_HELD_LEVEL_BYTES / 2 ** 20} MiB of copied levels (the bound); retry when they are read`, { "retry-after": "1" });
 }
 
 function body(value: unknown, msgpack: boolean, status: number): Response {

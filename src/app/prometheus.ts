@@ -134,7 +134,8 @@ export function parsePrometheusText(text: string): { samples: ParsedSample[]; ty
       let consumed = 0;
       let lm: RegExpExecArray | null;
       while ((lm = labelRe.exec(m[3])) !== null) {
-        labels[lm[1]!] = lm[2]!.replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
+        // One pass, left to right: `\\n` is a backslash and an n, not a backslash and a newline.
+        labels[lm[1]!] = lm[2]!.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
         consumed = labelRe.lastIndex;
         if (lm[3] === "") break;
       }

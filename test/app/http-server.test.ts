@@ -142,6 +142,19 @@ describe("http server", () => {
       expect(r.status, bad).toBe(400);
       expect(((await r.json()) as any).error).toContain("depth");
     }
+    // A repeated or misspelt parameter is named, not ignored (ignored, the whole book would be sent).
+    for (const [query, error] of [
+      ["depth=1&depth=2", "depth: given 2 times"],
+      ["depth=2&dpeth=1", 'unknown query parameter "dpeth"'],
+      ["Depth=1", 'unknown query parameter "Depth"'],
+      ["depth", 'depth: "" is not'],
+    ]) {
+      const r = await fetch(`${server.url}/books/bybit/linear/XRPUSDT?${query}`);
+      expect(r.status, query).toBe(400);
+      expect(((await r.json()) as any).error, query).toContain(error);
+    }
+    const long = (await (await fetch(`${server.url}/books/bybit/linear/XRPUSDT?depth=${"9".repeat(5000)}`)).json()) as any;
+    expect(long.error.length, "a long value is cut in the error").toBeLessThan(200);
   });
 
   test("/status has readiness, every book and the latency histograms; / is the status page", async () => {
@@ -210,6 +223,12 @@ describe("http server", () => {
       expect(r.headers.get("allow")).toBe("GET, HEAD");
     }
     expect((await fetch(`${server.url}/nope`)).status).toBe(404);
+    // A token in a query is not logged (the page's ?token= sent by hand to another route), nor a target's whole length.
+    expect((await fetch(`${server.url}/nope?a=1&TOKEN=s3cret-in-url&b=2`)).status).toBe(404);
+    expect((await fetch(`${server.url}/books/bybit/linear/XRPUSDT?token=s3cret-in-url`)).status).toBe(400);
+    expect((await fetch(`${server.url}/${"x".repeat(5000)}`)).status).toBe(404);
+    expect(JSON.stringify(logLines)).not.toContain("s3cret-in-url");
+    expect(Math.max(...logLines.map((l) => String((l as { target?: string }).target ?? "").length))).toBeLessThanOrEqual(500);
     expect(logLines.filter((l) => l.level === "error")).toEqual([]);
     expect(logLines.some((l) => l.level === "debug" && l.msg === "HTTP bad request")).toBe(true);
   });

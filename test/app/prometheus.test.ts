@@ -16,6 +16,13 @@ describe("prometheus text format", () => {
     expect(Number.isNaN(samples[2]!.value)).toBe(true);
   });
 
+  test("label values with a backslash before n or a quote round-trip as they were", () => {
+    const values = ["a\\nb", 'x\\"y', "\\\\", "end\\", "\n\\n\n", 'q"\\\n'];
+    const w = new PromWriter().family("feeder_v", "gauge", "v");
+    values.forEach((v, i) => w.sample("feeder_v", { v, i }, i));
+    expect(parsePrometheusText(w.text()).samples.map((s) => s.labels.v)).toEqual(values);
+  });
+
   test("histogram buckets are cumulative in seconds and end with +Inf = count", () => {
     const h = new LatencyHistogram([10, 100, 1000]);
     for (const v of [1, 10, 11, 500, 5000, 5000]) h.observe(v);

@@ -5,7 +5,13 @@
  * Without Chromium the test fails under CI=true (.ci/run installs it) and is skipped elsewhere, saying why.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { levelsOf, summarize } from "../../src/app/book-json.ts";
+import { startHttpServer, type StatusSource } from "../../src/app/http-server.ts";
 import { startRuntime, type Runtime } from "../../src/app/runtime.ts";
+import { BookBuilder } from "../../src/book/book-builder.ts";
+import { BookUpdate } from "../../src/core/book-update.ts";
+import { instrumentIdOf } from "../../src/core/instrument-id.ts";
+import { BookState } from "../../src/core/types.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
@@ -110,6 +116,46 @@ describe.skipIf(CHROMIUM === undefined)("status page in headless Chromium", { ti
     expect(colours.size).toBeGreaterThan(50);
     // The books' rows are drawn: bands of pixel rows holding a badge-wide run of the live badge colour, one per book.
     expect(badgeBands(png, LIVE_BADGE)).toBe(KEYS.length);
+  });
+});
+
+describe.skipIf(CHROMIUM === undefined)("status page of a feeder that stops answering", { timeout: 90_000 }, () => {
+  test("after a failed poll no book is shown usable and the badge is not READY", async () => {
+    const book = new BookBuilder({ instrumentId: instrumentIdOf("bybit", "linear", "BTCUSDT"), venue: "bybit", market: "linear", symbol: "BTCUSDT", priceExp: 1, qtyExp: 3, tickSize: "0.1", lotSize: "0.001" });
+    const u = new BookUpdate();
+    u.isSnapshot = true;
+    u.venueSeq = 1;
+    u.pushBid(1_000_000, 1000);
+    u.pushAsk(1_000_001, 2000);
+    book.applySnapshot(u);
+    expect(book.state).toBe(BookState.LIVE);
+    // The first /status finds the book live; every later one fails (500), as when the feeder's workers are gone.
+    let statusPolls = 0;
+    const source: StatusSource = {
+      books: () => [summarize(book, true)],
+      book: (_venue, _market, _symbol, depth) => levelsOf(book, true, depth),
+      metricsText: () => "",
+      readiness: () => {
+        if (++statusPolls > 1) throw new Error("gone");
+        return { books: [summarize(book, true)], unresolved: [], connections: [], workersDown: [] };
+      },
+      latency: () => ({ receiptToSend: { boundsUs: [], counts: [0], count: 0, sumUs: 0 }, exchangeToReceipt: {} }),
+    };
+    const http = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, source, silentLogger);
+    try {
+      const html = await dumpDom(CHROMIUM!, `${http.url}/`, { budgetMs: 3500 });
+      expect(statusPolls).toBeGreaterThan(1);
+      const row = /<tr class="book[^"]*" data-book="bybit\/linear\/BTCUSDT"[^>]*>(.*?)<\/tr>/.exec(html);
+      expect(row, "the book's row, as last seen").not.toBeNull();
+      const cells = [...row![1]!.matchAll(/<td[^>]*>(?:<span[^>]*>)?([^<]*)/g)].map((m) => m[1]);
+      expect(cells[5]).toBe("unknown");
+      expect(row![0]).toContain("stale");
+      expect(html).toMatch(/<span id="ready" class="ready stale">NO DATA<\/span>/);
+      expect(html).toContain("/status: HTTP 500");
+      expect(html).not.toMatch(/class="c5 usable"/);
+    } finally {
+      await http.stop();
+    }
   });
 });
 

@@ -2,6 +2,9 @@
  * The status page's script, as text (it is served inline: no build step, no external asset). It reads the token
  * once from `?token=` into sessionStorage, removes it from the address bar, and sends it as a bearer header on
  * every poll of /status and of the chosen book. Data is only ever written with textContent, never as HTML.
+ * Data the page can no longer confirm is not shown as current: when a poll fails, or none has succeeded for
+ * STALE_MS (a feeder that stopped answering: a request that hangs is aborted then), the badge says NO DATA and no
+ * book is shown usable, so a dead or stuck feeder never leaves READY and "yes" on the screen.
  * Kept free of backticks and dollar-brace so it can live in this template literal unchanged.
  * @module
  */
@@ -11,6 +14,8 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   const TOKEN_KEY = "feeder.token";
   const POLL_MS = 1000;
   const DEPTH = 20;
+  /** Without a successful poll for this long, what is shown is marked stale (and a hung request aborted). */
+  const STALE_MS = 3 * POLL_MS;
   const params = new URLSearchParams(location.search);
   if (params.has("token")) {
     sessionStorage.setItem(TOKEN_KEY, params.get("token") || "");
@@ -34,7 +39,19 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   async function api(path) {
     const token = sessionStorage.getItem(TOKEN_KEY) || "";
     const headers = token ? { authorization: "Bearer " + token } : {};
-    const r = await fetch(path, { headers, cache: "no-store" });
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), STALE_MS);
+    try {
+      return await answer(path, await fetch(path, { headers, cache: "no-store", signal: abort.signal }));
+    } catch (err) {
+      if (abort.signal.aborted) throw new Error(path + ": no answer within " + STALE_MS / 1000 + " s");
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function answer(path, r) {
     if (r.status === 401) throw new AuthError("this feeder needs its bearer token");
     if (!r.ok) throw new Error(path + ": HTTP " + r.status);
     return r.json();
@@ -200,10 +217,38 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     poll(false);
   });
 
+  // What is on screen is only as current as the last successful poll: past STALE_MS, or on any failure, nothing
+  // is shown ready or usable any more (the rows stay, greyed, for what they last said).
+  let lastOkMs = performance.now();
+  let lastOkAt = "";
+  let stale = false;
+  function markStale(why) {
+    stale = true;
+    const badge = $("ready");
+    badge.textContent = "NO DATA";
+    badge.className = "ready stale";
+    for (const tr of document.querySelectorAll("tr.book")) {
+      tr.classList.add("stale");
+      const usable = tr.children[5];
+      usable.textContent = "unknown";
+      usable.className = "c5 unknown";
+    }
+    $("count").textContent = lastOkAt ? "no current data: shown as of " + lastOkAt + " UTC" : "no data";
+    $("depth-title").textContent = "";
+    $("depth").replaceChildren();
+    $("error").textContent = why;
+  }
+  setInterval(() => {
+    if (!stale && performance.now() - lastOkMs > STALE_MS) markStale("no answer from the feeder for " + STALE_MS / 1000 + " s");
+  }, POLL_MS);
+
   let timer = 0;
   async function poll(again) {
     try {
       const s = await api("/status");
+      lastOkMs = performance.now();
+      lastOkAt = new Date(s.nowMs).toISOString().slice(11, 19);
+      stale = false;
       $("auth").hidden = true;
       $("version").textContent = "feeder " + s.version;
       renderReadiness(s);
@@ -214,10 +259,10 @@ export const STATUS_PAGE_SCRIPT = String.raw`
         renderDepth(await api("/books/" + parts.join("/") + "?depth=" + DEPTH).catch(() => undefined));
       }
       $("error").textContent = "";
-      $("updated").textContent = "updated " + new Date(s.nowMs).toISOString().slice(11, 19) + " UTC";
+      $("updated").textContent = "updated " + lastOkAt + " UTC";
     } catch (err) {
       if (err instanceof AuthError) $("auth").hidden = false;
-      $("error").textContent = String(err.message || err);
+      markStale(String(err.message || err));
     }
     if (again) {
       clearTimeout(timer);

@@ -19,6 +19,8 @@ header h1 { font-size: 16px; margin: 0; }
 .ready { font-weight: 700; padding: 2px 10px; border-radius: 10px; color: #fff; background: #8c959f; }
 .ready.yes { background: #1a7f37; }
 .ready.no { background: #cf222e; }
+.ready.stale { background: #8c959f; }
+tr.book.stale { opacity: 0.45; }
 main { padding: 8px 16px 24px; }
 section { margin-top: 14px; }
 h2 { font-size: 14px; margin: 0 0 6px; }
@@ -32,6 +34,7 @@ tr.book:hover { background: #f3f6fa; }
 tr.book.selected { background: #ddf4ff; }
 td.c5.usable { color: var(--bid); font-weight: 600; }
 td.c5.unusable { color: var(--ask); font-weight: 600; }
+td.c5.unknown { color: var(--muted); font-weight: 600; }
 .state { display: inline-block; min-width: 92px; text-align: center; padding: 1px 6px; border-radius: 4px; color: #fff; font-weight: 600; }
 .state-live { background: #2da44e; }
 .state-awaiting_snapshot { background: #6e7781; }

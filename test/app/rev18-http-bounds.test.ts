@@ -1,0 +1,144 @@
+/**
+ * What HTTP may cost the thread it shares with the venue connections and the publisher (workers = 1), with real
+ * clients on 127.0.0.1: requests that arrive together are answered one per event-loop turn (the pipeline runs in
+ * between), and the copies held by deep book bodies in progress are bounded (a client that stops reading keeps its
+ * copy until it goes or times out): past the bound a deep request is 503 with retry-after, a shallow one still served.
+ */
+import { connect, type Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { levelsOf, summarize } from "../../src/app/book-json.ts";
+import { heldLevelBytesNow, MAX_HELD_LEVEL_BYTES } from "../../src/app/book-stream.ts";
+import { startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
+import { PromWriter } from "../../src/app/prometheus.ts";
+import { BookBuilder } from "../../src/book/book-builder.ts";
+import { BookUpdate } from "../../src/core/book-update.ts";
+import { instrumentIdOf } from "../../src/core/instrument-id.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { BookState } from "../../src/core/types.ts";
+import { waitFor } from "../e2e/harness.ts";
+
+function book(symbol: string, levelsPerSide: number): BookBuilder {
+  const b = new BookBuilder({ instrumentId: instrumentIdOf("bybit", "linear", symbol), venue: "bybit", market: "linear", symbol, priceExp: 2, qtyExp: 3, tickSize: "0.01", lotSize: "0.001" });
+  const u = new BookUpdate();
+  u.isSnapshot = true;
+  u.venueSeq = 1;
+  for (let l = 0; l < levelsPerSide; l++) {
+    u.pushBid(100_000_000 - l, 1000 + l);
+    u.pushAsk(100_000_001 + l, 1000 + l);
+  }
+  b.applySnapshot(u);
+  return b;
+}
+
+/** 250,000 levels a side: a copy of 8 MB, a JSON body of ~11 MB (more than loopback's socket buffers take in). */
+const DEEP_LEVELS = 250_000;
+const books = [book("DEEP", DEEP_LEVELS), book("SHALLOW", 1000)];
+
+/** Event-loop turns of this process, counted by a setImmediate loop while a test runs. */
+let turn = 0;
+let ticking = false;
+function tick(): void {
+  turn++;
+  if (ticking) setImmediate(tick);
+}
+/** The turn each answer read the pipeline's numbers in. */
+const readAt: number[] = [];
+
+const source: StatusSource = {
+  books: () => books.map((b) => summarize(b, b.state === BookState.LIVE)),
+  book: (_venue, _market, symbol, depth) => {
+    readAt.push(turn);
+    const b = books.find((x) => x.instrument.symbol === symbol);
+    return b && levelsOf(b, b.state === BookState.LIVE, depth);
+  },
+  metricsText: () => {
+    readAt.push(turn);
+    return new PromWriter().family("feeder_up", "gauge", "up").sample("feeder_up", {}, 1).text();
+  },
+  readiness: () => ({ books: source.books() as ReturnType<typeof summarize>[], unresolved: [], connections: [], workersDown: [] }),
+  latency: () => {
+    readAt.push(turn); // /status (once per request)
+    return { receiptToSend: { boundsUs: [], counts: [0], count: 0, sumUs: 0 }, exchangeToReceipt: {} };
+  },
+};
+
+let http: HttpServerHandle;
+beforeAll(() => {
+  http = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, source, silentLogger);
+});
+afterAll(async () => {
+  ticking = false;
+  await http?.stop();
+});
+
+/** An open connection to the server. */
+function open(): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect(http.port, "127.0.0.1", () => resolve(s));
+    s.on("error", reject);
+  });
+}
+
+/** Sends `path` on `s` and resolves with the response head (status and headers); the body is then not read. */
+function head(s: Socket, path: string): Promise<{ status: number; head: string }> {
+  return new Promise((resolve) => {
+    let data = "";
+    s.setEncoding("latin1");
+    const onData = (d: string) => {
+      data += d;
+      const end = data.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      s.off("data", onData);
+      s.pause(); // a client that stops reading
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(data)![1]), head: data.slice(0, end) });
+    };
+    s.on("data", onData);
+    s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  });
+}
+
+describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
+  test("requests that arrive together are answered one per event-loop turn", async () => {
+    const paths = ["/books/bybit/linear/SHALLOW", "/status", "/metrics", "/books/bybit/linear/SHALLOW?depth=500"];
+    const sockets = await Promise.all(Array.from({ length: 24 }, open));
+    readAt.length = 0;
+    ticking = true;
+    setImmediate(tick);
+    // All written in one go: they reach the server in the same read of its sockets.
+    const answers = sockets.map((s, i) => head(s, paths[i % paths.length]!));
+    expect((await Promise.all(answers)).map((a) => a.status)).toEqual(sockets.map(() => 200));
+    ticking = false;
+    for (const s of sockets) s.destroy();
+    expect(readAt).toHaveLength(24);
+    expect(new Set(readAt).size, `turns the 24 answers were made in: ${readAt.join(" ")}`).toBe(24);
+  });
+
+  test("copies held by deep bodies in progress are bounded: then 503 for a deep book, a shallow one still served", async () => {
+    const perBody = 4 * 8 * DEEP_LEVELS;
+    const admitted = Math.floor(MAX_HELD_LEVEL_BYTES / perBody);
+    expect(admitted).toBeGreaterThan(1);
+    const readers: Socket[] = [];
+    for (let i = 0; i < admitted; i++) {
+      const s = await open();
+      readers.push(s);
+      expect((await head(s, "/books/bybit/linear/DEEP")).status, `reader ${i}`).toBe(200);
+    }
+    expect(heldLevelBytesNow()).toBe(admitted * perBody);
+    for (const path of ["/books/bybit/linear/DEEP", "/books/bybit/linear/DEEP?depth=100000"]) {
+      const s = await open();
+      const r = await head(s, path);
+      s.destroy();
+      expect(r.status, path).toBe(503);
+      expect(r.head.toLowerCase()).toContain("retry-after: 1");
+    }
+    const shallow = await fetch(`${http.url}/books/bybit/linear/SHALLOW?depth=20`);
+    expect(shallow.status).toBe(200);
+    expect(((await shallow.json()) as { bids: unknown[] }).bids).toHaveLength(20);
+    // The readers go away: their copies are released and a deep book is served again, to the end.
+    for (const s of readers) s.destroy();
+    await waitFor(() => heldLevelBytesNow() === 0, "copies released");
+    const whole = (await (await fetch(`${http.url}/books/bybit/linear/DEEP`)).json()) as { bids: unknown[]; asks: unknown[] };
+    expect([whole.bids.length, whole.asks.length]).toEqual([DEEP_LEVELS, DEEP_LEVELS]);
+    expect(heldLevelBytesNow()).toBe(0);
+  });
+});
