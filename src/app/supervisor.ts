@@ -85,6 +85,8 @@ export class Supervisor implements StatusSource {
     await new Feeder({ config: this.config, log: this.log }).resolveInstruments();
     // The cache merges resolveInstruments started, written before the workers read the file.
     await instrumentCacheWritesSettled();
+    // stop() came while instruments resolved (a SIGTERM during start-up): no worker is started.
+    if (this.stopping) return;
     const starts: Promise<void>[] = [];
     for (let i = 0; i < this.config.workers; i++) {
       const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, lastHeardMs: 0, lastBooks: [], pending: new Map() };
