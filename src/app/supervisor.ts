@@ -14,6 +14,7 @@ import { mergeHistograms, renderMetrics, type LatencySnapshot, type MetricsSnaps
 import { processSnapshot } from "./process-metrics.ts";
 import { mergeReadiness, type ReadinessInput } from "./readiness.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
+import { BudgetAccounts } from "../venues/common/budget-ledger.ts";
 import { instrumentCacheWritesSettled } from "../venues/common/instruments.ts";
 
 const REQUEST_TIMEOUT_MS = 2000;
@@ -52,6 +53,8 @@ interface Slot {
   /** When the worker last sent anything (performance.now() ms; 0: nothing yet): a worker answers its pings, while starting too. */
   lastHeardMs: number;
   lastBooks: BookSummary[];
+  /** Per-IP budget usage of this slot's workers still counted by the venue: the next worker starts from it. */
+  budgets: BudgetAccounts;
   pending: Map<number, (result: unknown) => void>;
   stopped?: () => void;
 }
@@ -89,7 +92,7 @@ export class Supervisor implements StatusSource {
     if (this.stopping) return;
     const starts: Promise<void>[] = [];
     for (let i = 0; i < this.config.workers; i++) {
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, lastHeardMs: 0, lastBooks: [], pending: new Map() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, lastHeardMs: 0, lastBooks: [], budgets: new BudgetAccounts(), pending: new Map() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -211,7 +214,9 @@ export class Supervisor implements StatusSource {
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const msg = event.data;
         slot.lastHeardMs = performance.now();
-        if (msg.type === "session") {
+        if (msg.type === "budget") {
+          slot.budgets.record(msg, Date.now());
+        } else if (msg.type === "session") {
           this.onWorkerSession?.(msg.sourceId, msg.sessionId);
         } else if (msg.type === "started") {
           slot.ready = true;
@@ -251,7 +256,8 @@ export class Supervisor implements StatusSource {
           this.spawn(slot).catch((err) => this.log.error("worker restart failed", { worker: slot.index, error: String(err) }));
         }, delayMs);
       });
-      worker.postMessage({ type: "start", config: this.config, workerIndex: slot.index, workerCount: this.config.workers } satisfies ToWorker);
+      const budgets = slot.budgets.carry(Date.now());
+      worker.postMessage({ type: "start", config: this.config, workerIndex: slot.index, workerCount: this.config.workers, budgets } satisfies ToWorker);
     });
   }
 

@@ -6,6 +6,7 @@
  */
 import { createLogger } from "../core/log.ts";
 import { Feeder, inWorkerShare } from "./feeder.ts";
+import { workerLedger } from "../venues/common/budget-ledger.ts";
 import type { FromWorker, ToWorker } from "./worker-protocol.ts";
 
 declare const self: Worker;
@@ -29,6 +30,8 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         sourceOffset: workerIndex + 1, // the publisher sends as publish.source_id + this (publish-guard.ts workerSourceId)
         subscriptionFilter: (venue, sub) => inWorkerShare(venue, sub, workerIndex, msg.workerCount),
         connectBudgetShare: 1 / msg.workerCount, // one IP: the workers split the venue's connection-rate budget
+        // ... and a restarted worker starts from what its predecessor spent (the venue still counts it).
+        budgetLedger: workerLedger(msg.budgets ?? {}, (event) => send({ type: "budget", ...event })),
         partOfLargerConfig: true,
       });
       send({ type: "session", sourceId: feeder.publisher.sourceId, sessionId: feeder.publisher.sessionId });
