@@ -14,7 +14,7 @@ import { mergeHistograms, renderMetrics, type LatencySnapshot, type MetricsSnaps
 import { processSnapshot } from "./process-metrics.ts";
 import { mergeReadiness, type ReadinessInput } from "./readiness.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
-import { BudgetAccounts } from "../venues/common/budget-ledger.ts";
+import { BudgetAccounts, type BudgetEvent } from "../venues/common/budget-ledger.ts";
 import { instrumentCacheWritesSettled } from "../venues/common/instruments.ts";
 
 const REQUEST_TIMEOUT_MS = 2000;
@@ -85,7 +85,10 @@ export class Supervisor implements StatusSource {
   async start(): Promise<void> {
     // Resolve every instrument once here: fail before any worker starts if a venue resolves none of its symbols
     // (a symbol that does not resolve is logged and left out; a worker whose share has none starts empty).
-    await new Feeder({ config: this.config, log: this.log }).resolveInstruments();
+    // A 429/418 hold the venue answers this thread's requests with holds every worker's requests too (one IP).
+    const holds: BudgetEvent[] = [];
+    const budgetLedger = { carried: () => undefined, report: (e: BudgetEvent) => void ("blockedUntilMs" in e && holds.push(e)) };
+    await new Feeder({ config: this.config, log: this.log, budgetLedger }).resolveInstruments();
     // The cache merges resolveInstruments started, written before the workers read the file.
     await instrumentCacheWritesSettled();
     // stop() came while instruments resolved (a SIGTERM during start-up): no worker is started.
@@ -93,6 +96,7 @@ export class Supervisor implements StatusSource {
     const starts: Promise<void>[] = [];
     for (let i = 0; i < this.config.workers; i++) {
       const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, lastHeardMs: 0, lastBooks: [], budgets: new BudgetAccounts(), pending: new Map() };
+      for (const hold of holds) slot.budgets.record(hold, Date.now());
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }

@@ -4,9 +4,12 @@
  * is then killed: before, its restart queried the instrument REST again at once (a fresh RestWeightBudget, no hold),
  * which is what turns Binance's 429 into a 418 ban. Now the supervisor keeps what each worker slot spent and the
  * holds it got, and the restarted worker's budgets start from them: its first request waits for the Retry-After.
+ * The same for a 429 answered to the supervisor's own instrument request at start: the workers used to ask at once.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { Feeder } from "../../src/app/feeder.ts";
 import { Supervisor } from "../../src/app/supervisor.ts";
+import { instrumentCacheWritesSettled } from "../../src/venues/common/instruments.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
@@ -73,4 +76,39 @@ test("a restarted worker waits out the 429 hold its predecessor was given", { ti
     if (down.length > 0) await Bun.sleep(20);
   }
   expect(down).toEqual([]);
+});
+
+test("a 429 answered to the supervisor's own instrument request holds the workers' first requests too", { timeout: 60_000 }, async () => {
+  const raw = rawConfig({ sim, markets: MARKETS, ...uniqueDestination(176), workers: 2 });
+  const bybit = (raw.venues as { bybit: Record<string, unknown> }).bybit;
+  // The cache the supervisor falls back to (as after an earlier run), filled from the venue directly.
+  await new Feeder({ config: validateConfig(raw), log: silentLogger }).resolveInstruments();
+  await instrumentCacheWritesSettled();
+  const seenAtMs: number[] = [];
+  let limitedAt = 0;
+  const limiter = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const url = new URL(req.url);
+      if (url.pathname === "/v5/market/instruments-info") {
+        seenAtMs.push(Date.now());
+        if (seenAtMs.length === 1) {
+          limitedAt = Date.now();
+          return new Response("too many requests", { status: 429, headers: { "retry-after": String(RETRY_AFTER_S) } });
+        }
+      }
+      return fetch(new URL(url.pathname + url.search, sim.restUrl));
+    },
+  });
+  bybit.rest_url = `http://127.0.0.1:${limiter.port}`;
+  const second = new Supervisor(validateConfig(raw), silentLogger);
+  try {
+    await second.start();
+    expect(seenAtMs.length).toBe(3); // the supervisor's (429, then the cache), then one per worker
+    for (const at of seenAtMs.slice(1)) expect(at - limitedAt).toBeGreaterThanOrEqual(RETRY_AFTER_S * 1000);
+  } finally {
+    await second.stop();
+    limiter.stop(true);
+  }
 });
