@@ -28,10 +28,17 @@ const HEALTHY_RUN_MS = 30_000;
  * busy for even a second is far outside its normal work (a 1000-level snapshot is ~35 µs).
  */
 export const WORKER_HANG_MS = 10_000;
+/**
+ * A worker that has said nothing at all since it was spawned (its module still loading: milliseconds from the
+ * executable) is taken for stuck after this long: one stuck before its first message would otherwise never be restarted.
+ */
+export const WORKER_FIRST_WORD_MS = 30_000;
 
 export interface SupervisorOptions {
   /** WORKER_HANG_MS unless given (tests). */
   readonly hangAfterMs?: number;
+  /** WORKER_FIRST_WORD_MS unless given (tests). */
+  readonly firstWordMs?: number;
 }
 
 /**
@@ -52,6 +59,8 @@ interface Slot {
   ready: boolean;
   /** When the worker last sent anything (performance.now() ms; 0: nothing yet): a worker answers its pings, while starting too. */
   lastHeardMs: number;
+  /** While it has said nothing: when it is taken for stuck (performance.now() ms). */
+  firstWordDueMs: number;
   lastBooks: BookSummary[];
   /** Per-IP budget usage of this slot's workers still counted by the venue: the next worker starts from it. */
   budgets: BudgetAccounts;
@@ -68,6 +77,7 @@ export class Supervisor implements StatusSource {
   /** Called with each worker publisher's (sourceId, sessionId) before it sends (the publish guard's own sessions). */
   onWorkerSession: ((sourceId: number, sessionId: number) => void) | undefined;
   private readonly hangAfterMs: number;
+  private readonly firstWordMs: number;
   private hangTimer: ReturnType<typeof setInterval> | undefined;
   /** When checkHangs last ran (ms; 0: not yet): a check far later than its interval means this thread was held up. */
   private lastHangCheckMs = 0;
@@ -79,6 +89,7 @@ export class Supervisor implements StatusSource {
     opts: SupervisorOptions = {},
   ) {
     this.hangAfterMs = opts.hangAfterMs ?? WORKER_HANG_MS;
+    this.firstWordMs = opts.firstWordMs ?? WORKER_FIRST_WORD_MS;
   }
 
   /** Starts every worker and resolves when each has started (or rejects with the first start failure). */
@@ -95,7 +106,7 @@ export class Supervisor implements StatusSource {
     if (this.stopping) return;
     const starts: Promise<void>[] = [];
     for (let i = 0; i < this.config.workers; i++) {
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, lastHeardMs: 0, lastBooks: [], budgets: new BudgetAccounts(), pending: new Map() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, lastHeardMs: 0, firstWordDueMs: 0, lastBooks: [], budgets: new BudgetAccounts(), pending: new Map() };
       for (const hold of holds) slot.budgets.record(hold, Date.now());
       this.slots.push(slot);
       starts.push(this.spawn(slot));
@@ -214,6 +225,7 @@ export class Supervisor implements StatusSource {
       slot.ready = false;
       slot.startedAtMs = performance.now();
       slot.lastHeardMs = 0; // nothing heard from this worker yet (its module may still be loading)
+      slot.firstWordDueMs = slot.startedAtMs + this.firstWordMs;
       let settled = false;
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const msg = event.data;
@@ -267,7 +279,8 @@ export class Supervisor implements StatusSource {
 
   /**
    * Cold, a timer: pings every worker that has spoken (a starting one too: it answers while its start awaits) and
-   * terminates one silent for hangAfterMs since (its close restarts it).
+   * terminates one silent for hangAfterMs since, or one that has said nothing for firstWordMs since it was
+   * spawned (its close restarts it).
    */
   private checkHangs(): void {
     if (this.stopping) return;
@@ -278,7 +291,15 @@ export class Supervisor implements StatusSource {
     this.lastHangCheckMs = nowMs;
     for (const slot of this.slots) {
       const worker = slot.worker;
-      if (worker === undefined || slot.lastHeardMs === 0) continue;
+      if (worker === undefined) continue;
+      if (slot.lastHeardMs === 0) {
+        if (heldUp) slot.firstWordDueMs = Math.max(slot.firstWordDueMs, nowMs + this.hangAfterMs);
+        if (nowMs > slot.firstWordDueMs) {
+          this.log.error("worker has said nothing since it was started; terminating it to restart it", { worker: slot.index, silentMs: nowMs - slot.startedAtMs });
+          worker.terminate();
+        }
+        continue;
+      }
       if (heldUp) slot.lastHeardMs = Math.max(slot.lastHeardMs, nowMs);
       if (nowMs - slot.lastHeardMs > this.hangAfterMs) {
         this.log.error("worker is not answering; terminating it to restart it", { worker: slot.index, silentMs: nowMs - slot.lastHeardMs });
