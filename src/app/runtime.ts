@@ -59,6 +59,21 @@ export class StoppedDuringStart extends Error {
 }
 
 /**
+ * startRuntime(config, log, { ...opts, stopSignal }), but a stop asked for during start-up ends the wait
+ * `deadlineMs` later at the latest (StoppedDuringStart), like a running feeder's stop: a REST request under way
+ * is not waited for to its timeout (the process exits; nothing was published after the signal).
+ */
+export function startRuntimeUnlessStopped(config: FeederConfig, log: Logger, stopSignal: Promise<unknown>, deadlineMs: number, opts: RuntimeOptions = {}): Promise<Runtime> {
+  const deadline = stopSignal
+    .then(() => Bun.sleep(deadlineMs))
+    .then((): never => {
+      throw new StoppedDuringStart();
+    });
+  void deadline.catch(() => undefined); // once started, the caller's stop has its own deadline
+  return Promise.race([startRuntime(config, log, { ...opts, stopSignal }), deadline]);
+}
+
+/**
  * Start-up checks first (app/preflight.ts: HTTP bind, destination sockets, writable directories, listening for
  * another publisher of our streams), and only then the pipeline: nothing is published unless all pass. The publish
  * guard keeps watching our streams while the runtime runs.

@@ -76,6 +76,24 @@ describe("a stop asked for during start-up", { timeout: 60_000 }, () => {
     });
   }
 
+  test("feeder record: SIGINT while instruments resolve exits 0 without connecting to the venue", async () => {
+    const venue = await heldVenue();
+    const dir = tempDir("feeder-rev20-signal-record-");
+    const file = join(dir, "feeder.toml");
+    writeFileSync(file, toToml(configWith(venue.sim, venue.restUrl, 1, 179)));
+    const proc = Bun.spawn([process.execPath, "src/cli/main.ts", "record", "--config", file, "--out", dir], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    stops.push(() => void proc.kill("SIGKILL"));
+    await waitFor(() => venue.held() > 0, "the instrument request held", 20_000);
+    proc.kill("SIGINT");
+    let bound: ReturnType<typeof setTimeout> | undefined;
+    const code = await Promise.race([proc.exited, new Promise<"still running">((resolve) => (bound = setTimeout(() => resolve("still running"), EXIT_BOUND_MS)))]);
+    clearTimeout(bound);
+    const stderr = await new Response(proc.stderr).text();
+    expect(code, stderr).toBe(0);
+    expect(stderr).toContain("stopped during start-up");
+    expect(venue.sim.stats.connectionsTotal).toBe(0);
+  });
+
   test("Supervisor.stop() while the supervisor resolves instruments: no worker is started after it", async () => {
     const venue = await heldVenue();
     const supervisor = new Supervisor(validateConfig(configWith(venue.sim, venue.restUrl, 2, 174)), silentLogger);

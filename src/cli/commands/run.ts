@@ -1,4 +1,4 @@
-import { startRuntime, StoppedDuringStart, type Runtime } from "../../app/runtime.ts";
+import { startRuntimeUnlessStopped, StoppedDuringStart, type Runtime } from "../../app/runtime.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
@@ -38,11 +38,7 @@ export const runCommand: CommandSpec = {
     let runtime: Runtime;
     try {
       // A signal during start-up stops it where it is, within the same deadline as a running feeder's stop.
-      const deadline = ctx.stopSignal.then(() => Bun.sleep(STOP_DEADLINE_MS)).then(() => {
-        throw new StoppedDuringStart();
-      });
-      void deadline.catch(() => undefined); // once started, the stop below has its own deadline
-      runtime = await Promise.race([startRuntime(config, log, { stopSignal: ctx.stopSignal }), deadline]);
+      runtime = await startRuntimeUnlessStopped(config, log, ctx.stopSignal, STOP_DEADLINE_MS);
     } catch (err) {
       if (err instanceof StoppedDuringStart) {
         log.info("stopped during start-up", { signal: await ctx.stopSignal });
