@@ -2,7 +2,8 @@
  * Runs the pipeline on N Bun Workers (config `workers`): each worker takes a stable share of the subscriptions
  * and owns its connections, builders and publisher socket. The main thread only supervises: it restarts a
  * worker that dies, that fails to start, or that hangs (no answer to its pings for WORKER_HANG_MS: terminated),
- * with backoff, and aggregates books and metrics for HTTP.
+ * with backoff, and aggregates books and metrics for HTTP. It keeps what each worker slot spent of the venues'
+ * per-IP budgets (and the holds it was given) for the slot's next worker (venues/common/budget-ledger.ts).
  * @module
  */
 import type { Logger } from "../core/log.ts";
