@@ -17,6 +17,7 @@ import type { Logger } from "../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument } from "../core/types.ts";
 import type { FeederConfig, VenueConfig } from "../config/types.ts";
 import { FeedPublisher } from "../net/feed-publisher.ts";
+import type { BudgetLedger } from "../venues/common/budget-ledger.ts";
 import { venueSpec, type VenueSpec } from "../venues/registry.ts";
 import { instrumentSymbolOf, isConnectionEventUrl, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
 import { detail, levelsOf, summarize, type BookCounts, type BookDetail, type BookLevels, type BookSummary } from "./book-json.ts";
@@ -47,6 +48,8 @@ export interface FeederOptions {
    * workers on one host pass 1 / workers, so together they stay within the venue's limits. Default 1.
    */
   readonly connectBudgetShare?: number;
+  /** A worker: its slot's budget usage, carried over from the slot's previous worker and reported to the supervisor. */
+  readonly budgetLedger?: BudgetLedger;
   /**
    * A share of a larger config (a worker): start even if none of this share's symbols resolves. The supervisor
    * has already checked that the whole config resolves something. A shard (`shard = "i/n"`, n > 1) starts empty
@@ -472,6 +475,7 @@ export class Feeder {
       onRawRest: restTap && ((market, connection, url, body, tsRecvUs) => restTap(venue, market, connection, url, body, tsRecvUs)),
       recheckInstruments: !this.opts.replay,
       budgetShare: this.opts.connectBudgetShare ?? 1,
+      ...(this.opts.budgetLedger !== undefined ? { budgetLedger: this.opts.budgetLedger } : {}),
       ...(venueConfig.deadConnectionMs !== undefined ? { deadConnectionMs: venueConfig.deadConnectionMs } : {}),
       allowNoInstruments: (this.opts.partOfLargerConfig ?? false) || this.opts.config.shard.count > 1,
       ...this.opts.adapterOptions,

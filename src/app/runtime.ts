@@ -43,6 +43,34 @@ export interface RuntimeOptions {
   readonly writableDirs?: readonly { readonly key: string; readonly dir: string }[];
   /** Called once the start-up checks passed, before anything is published (record opens its capture writer). */
   readonly beforePublishing?: () => void;
+  /**
+   * Resolves when a stop is asked for (SIGINT/SIGTERM). During start-up the start goes no further: what it opened is
+   * stopped and startRuntime rejects with StoppedDuringStart. After start-up it is the caller's to act on.
+   */
+  readonly stopSignal?: Promise<unknown>;
+}
+
+/** startRuntime's answer to a stop asked for (opts.stopSignal) while it started: nothing is left running. */
+export class StoppedDuringStart extends Error {
+  constructor() {
+    super("stopped during start-up");
+    this.name = "StoppedDuringStart";
+  }
+}
+
+/**
+ * startRuntime(config, log, { ...opts, stopSignal }), but a stop asked for during start-up ends the wait
+ * `deadlineMs` later at the latest (StoppedDuringStart), like a running feeder's stop: a REST request under way
+ * is not waited for to its timeout (the process exits; nothing was published after the signal).
+ */
+export function startRuntimeUnlessStopped(config: FeederConfig, log: Logger, stopSignal: Promise<unknown>, deadlineMs: number, opts: RuntimeOptions = {}): Promise<Runtime> {
+  const deadline = stopSignal
+    .then(() => Bun.sleep(deadlineMs))
+    .then((): never => {
+      throw new StoppedDuringStart();
+    });
+  void deadline.catch(() => undefined); // once started, the caller's stop has its own deadline
+  return Promise.race([startRuntime(config, log, { ...opts, stopSignal }), deadline]);
 }
 
 /**
@@ -68,15 +96,30 @@ export async function startRuntime(config: FeederConfig, log: Logger, opts: Runt
   const pipeline = (feeder ?? supervisor)!;
   const status = guardedStatusSource(base, guard);
   const http = await preflight({ config, log, guard, status, instrumentCaches: true, writableDirs: opts.writableDirs });
+  // A signal during the pipeline's start stops it where it is (a step under way, e.g. a REST request, is waited
+  // for): before, the start went on to connect and publish, and only then stopped (or never, if it never ended).
+  let stopAsked = false;
+  let starting = false;
+  let earlyStop: Promise<void> | undefined;
+  void opts.stopSignal?.then(() => {
+    stopAsked = true;
+    if (starting) earlyStop = pipeline.stop();
+  });
   try {
+    await Promise.resolve(); // a signal that came during the start-up checks is seen here
+    if (stopAsked) throw new StoppedDuringStart();
     opts.beforePublishing?.();
     guard.startWatching();
+    starting = true;
     await pipeline.start();
+    starting = false;
+    if (stopAsked) throw new StoppedDuringStart();
   } catch (err) {
-    await pipeline.stop();
+    starting = false;
+    await (earlyStop ?? pipeline.stop());
     await guard.stop();
     await http?.stop();
-    throw err;
+    throw stopAsked ? new StoppedDuringStart() : err;
   }
   return {
     status,

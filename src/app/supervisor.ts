@@ -2,7 +2,8 @@
  * Runs the pipeline on N Bun Workers (config `workers`): each worker takes a stable share of the subscriptions
  * and owns its connections, builders and publisher socket. The main thread only supervises: it restarts a
  * worker that dies, that fails to start, or that hangs (no answer to its pings for WORKER_HANG_MS: terminated),
- * with backoff, and aggregates books and metrics for HTTP.
+ * with backoff, and aggregates books and metrics for HTTP. It keeps what each worker slot spent of the venues'
+ * per-IP budgets (and the holds it was given) for the slot's next worker (venues/common/budget-ledger.ts).
  * @module
  */
 import type { Logger } from "../core/log.ts";
@@ -14,6 +15,7 @@ import { mergeHistograms, renderMetrics, type LatencySnapshot, type MetricsSnaps
 import { processSnapshot } from "./process-metrics.ts";
 import { mergeReadiness, type ReadinessInput } from "./readiness.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
+import { BudgetAccounts, type BudgetEvent } from "../venues/common/budget-ledger.ts";
 import { instrumentCacheWritesSettled } from "../venues/common/instruments.ts";
 
 const REQUEST_TIMEOUT_MS = 2000;
@@ -27,10 +29,17 @@ const HEALTHY_RUN_MS = 30_000;
  * busy for even a second is far outside its normal work (a 1000-level snapshot is ~35 µs).
  */
 export const WORKER_HANG_MS = 10_000;
+/**
+ * A worker that has said nothing at all since it was spawned (its module still loading: milliseconds from the
+ * executable) is taken for stuck after this long: one stuck before its first message would otherwise never be restarted.
+ */
+export const WORKER_FIRST_WORD_MS = 30_000;
 
 export interface SupervisorOptions {
   /** WORKER_HANG_MS unless given (tests). */
   readonly hangAfterMs?: number;
+  /** WORKER_FIRST_WORD_MS unless given (tests). */
+  readonly firstWordMs?: number;
 }
 
 /**
@@ -51,7 +60,11 @@ interface Slot {
   ready: boolean;
   /** When the worker last sent anything (performance.now() ms; 0: nothing yet): a worker answers its pings, while starting too. */
   lastHeardMs: number;
+  /** While it has said nothing: when it is taken for stuck (performance.now() ms). */
+  firstWordDueMs: number;
   lastBooks: BookSummary[];
+  /** Per-IP budget usage of this slot's workers still counted by the venue: the next worker starts from it. */
+  budgets: BudgetAccounts;
   pending: Map<number, (result: unknown) => void>;
   stopped?: () => void;
 }
@@ -65,6 +78,7 @@ export class Supervisor implements StatusSource {
   /** Called with each worker publisher's (sourceId, sessionId) before it sends (the publish guard's own sessions). */
   onWorkerSession: ((sourceId: number, sessionId: number) => void) | undefined;
   private readonly hangAfterMs: number;
+  private readonly firstWordMs: number;
   private hangTimer: ReturnType<typeof setInterval> | undefined;
   /** When checkHangs last ran (ms; 0: not yet): a check far later than its interval means this thread was held up. */
   private lastHangCheckMs = 0;
@@ -76,18 +90,25 @@ export class Supervisor implements StatusSource {
     opts: SupervisorOptions = {},
   ) {
     this.hangAfterMs = opts.hangAfterMs ?? WORKER_HANG_MS;
+    this.firstWordMs = opts.firstWordMs ?? WORKER_FIRST_WORD_MS;
   }
 
   /** Starts every worker and resolves when each has started (or rejects with the first start failure). */
   async start(): Promise<void> {
     // Resolve every instrument once here: fail before any worker starts if a venue resolves none of its symbols
     // (a symbol that does not resolve is logged and left out; a worker whose share has none starts empty).
-    await new Feeder({ config: this.config, log: this.log }).resolveInstruments();
+    // A 429/418 hold the venue answers this thread's requests with holds every worker's requests too (one IP).
+    const holds: BudgetEvent[] = [];
+    const budgetLedger = { carried: () => undefined, report: (e: BudgetEvent) => void ("blockedUntilMs" in e && holds.push(e)) };
+    await new Feeder({ config: this.config, log: this.log, budgetLedger }).resolveInstruments();
     // The cache merges resolveInstruments started, written before the workers read the file.
     await instrumentCacheWritesSettled();
+    // stop() came while instruments resolved (a SIGTERM during start-up): no worker is started.
+    if (this.stopping) return;
     const starts: Promise<void>[] = [];
     for (let i = 0; i < this.config.workers; i++) {
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, lastHeardMs: 0, lastBooks: [], pending: new Map() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, lastHeardMs: 0, firstWordDueMs: 0, lastBooks: [], budgets: new BudgetAccounts(), pending: new Map() };
+      for (const hold of holds) slot.budgets.record(hold, Date.now());
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -205,11 +226,14 @@ export class Supervisor implements StatusSource {
       slot.ready = false;
       slot.startedAtMs = performance.now();
       slot.lastHeardMs = 0; // nothing heard from this worker yet (its module may still be loading)
+      slot.firstWordDueMs = slot.startedAtMs + this.firstWordMs;
       let settled = false;
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const msg = event.data;
         slot.lastHeardMs = performance.now();
-        if (msg.type === "session") {
+        if (msg.type === "budget") {
+          slot.budgets.record(msg, Date.now());
+        } else if (msg.type === "session") {
           this.onWorkerSession?.(msg.sourceId, msg.sessionId);
         } else if (msg.type === "started") {
           slot.ready = true;
@@ -249,13 +273,15 @@ export class Supervisor implements StatusSource {
           this.spawn(slot).catch((err) => this.log.error("worker restart failed", { worker: slot.index, error: String(err) }));
         }, delayMs);
       });
-      worker.postMessage({ type: "start", config: this.config, workerIndex: slot.index, workerCount: this.config.workers } satisfies ToWorker);
+      const budgets = slot.budgets.carry(Date.now());
+      worker.postMessage({ type: "start", config: this.config, workerIndex: slot.index, workerCount: this.config.workers, budgets } satisfies ToWorker);
     });
   }
 
   /**
    * Cold, a timer: pings every worker that has spoken (a starting one too: it answers while its start awaits) and
-   * terminates one silent for hangAfterMs since (its close restarts it).
+   * terminates one silent for hangAfterMs since, or one that has said nothing for firstWordMs since it was
+   * spawned (its close restarts it).
    */
   private checkHangs(): void {
     if (this.stopping) return;
@@ -266,7 +292,15 @@ export class Supervisor implements StatusSource {
     this.lastHangCheckMs = nowMs;
     for (const slot of this.slots) {
       const worker = slot.worker;
-      if (worker === undefined || slot.lastHeardMs === 0) continue;
+      if (worker === undefined) continue;
+      if (slot.lastHeardMs === 0) {
+        if (heldUp) slot.firstWordDueMs = Math.max(slot.firstWordDueMs, nowMs + this.hangAfterMs);
+        if (nowMs > slot.firstWordDueMs) {
+          this.log.error("worker has said nothing since it was started; terminating it to restart it", { worker: slot.index, silentMs: nowMs - slot.startedAtMs });
+          worker.terminate();
+        }
+        continue;
+      }
       if (heldUp) slot.lastHeardMs = Math.max(slot.lastHeardMs, nowMs);
       if (nowMs - slot.lastHeardMs > this.hangAfterMs) {
         this.log.error("worker is not answering; terminating it to restart it", { worker: slot.index, silentMs: nowMs - slot.lastHeardMs });

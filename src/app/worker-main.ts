@@ -4,14 +4,16 @@
  * the main thread; it only answers requests for books and metrics.
  * @module
  */
-import { createLogger } from "../core/log.ts";
+import { createLogger, type Logger } from "../core/log.ts";
 import { Feeder, inWorkerShare } from "./feeder.ts";
-import type { FromWorker, ToWorker } from "./worker-protocol.ts";
+import { workerLedger } from "../venues/common/budget-ledger.ts";
+import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
 
 declare const self: Worker;
 
 let feeder: Feeder | undefined;
 let workerIndex = 0;
+let log: Logger | undefined;
 
 function send(msg: FromWorker): void {
   self.postMessage(msg);
@@ -22,13 +24,15 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
   switch (msg.type) {
     case "start": {
       workerIndex = msg.workerIndex;
-      const log = createLogger({ level: msg.config.log.level, format: msg.config.log.format, base: { worker: workerIndex } });
+      log = createLogger({ level: msg.config.log.level, format: msg.config.log.format, base: { worker: workerIndex } });
       feeder = new Feeder({
         config: msg.config,
         log,
         sourceOffset: workerIndex + 1, // the publisher sends as publish.source_id + this (publish-guard.ts workerSourceId)
         subscriptionFilter: (venue, sub) => inWorkerShare(venue, sub, workerIndex, msg.workerCount),
         connectBudgetShare: 1 / msg.workerCount, // one IP: the workers split the venue's connection-rate budget
+        // ... and a restarted worker starts from what its predecessor spent (the venue still counts it).
+        budgetLedger: workerLedger(msg.budgets ?? {}, (event) => send({ type: "budget", ...event })),
         partOfLargerConfig: true,
       });
       send({ type: "session", sourceId: feeder.publisher.sourceId, sessionId: feeder.publisher.sessionId });
@@ -41,12 +45,14 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       return;
     }
     case "request": {
-      if (!feeder) return send({ type: "response", id: msg.id, result: undefined });
-      if (msg.what === "books") return send({ type: "response", id: msg.id, result: feeder.bookSummaries() });
-      if (msg.what === "book") return send({ type: "response", id: msg.id, result: feeder.bookLevels(msg.venue, msg.market, msg.symbol, msg.depth) ?? null });
-      if (msg.what === "readiness") return send({ type: "response", id: msg.id, result: feeder.readinessInput() });
-      if (msg.what === "latency") return send({ type: "response", id: msg.id, result: feeder.latencySnapshot() });
-      return send({ type: "response", id: msg.id, result: feeder.metricsSnapshot({ worker: String(workerIndex) }) });
+      // An exception answering a status request must not end this thread (its books would go dark and a scrape
+      // every 15 s would restart it in a loop): it is logged and answered as no answer, the HTTP side's "unavailable".
+      try {
+        return send({ type: "response", id: msg.id, result: answer(msg) }); // a result that cannot be cloned throws here
+      } catch (err) {
+        log?.error("could not answer a status request", { what: msg.what, error: err instanceof Error ? err.message : String(err) });
+        return send({ type: "response", id: msg.id, result: undefined });
+      }
     }
     case "ping":
       return send({ type: "pong" });
@@ -57,3 +63,12 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     }
   }
 };
+
+function answer(msg: WorkerRequest): Extract<FromWorker, { type: "response" }>["result"] {
+  if (!feeder) return undefined;
+  if (msg.what === "books") return feeder.bookSummaries();
+  if (msg.what === "book") return feeder.bookLevels(msg.venue, msg.market, msg.symbol, msg.depth) ?? null;
+  if (msg.what === "readiness") return feeder.readinessInput();
+  if (msg.what === "latency") return feeder.latencySnapshot();
+  return feeder.metricsSnapshot({ worker: String(workerIndex) });
+}

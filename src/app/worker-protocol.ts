@@ -6,6 +6,7 @@ import type { FeederConfig } from "../config/types.ts";
 import type { BookLevels, BookSummary } from "./book-json.ts";
 import type { LatencySnapshot, MetricsSnapshot } from "./metrics.ts";
 import type { ReadinessInput } from "./readiness.ts";
+import type { BudgetCarry, BudgetEvent } from "../venues/common/budget-ledger.ts";
 
 /** What the supervisor asks a worker for (HTTP requests, aggregated over workers). */
 export type WorkerRequest =
@@ -16,7 +17,8 @@ export type WorkerRequest =
   | { what: "latency" };
 
 export type ToWorker =
-  | { type: "start"; config: FeederConfig; workerIndex: number; workerCount: number }
+  /** `budgets`: what the slot's previous worker spent of each per-IP budget that the venue still counts. */
+  | { type: "start"; config: FeederConfig; workerIndex: number; workerCount: number; budgets: Record<string, BudgetCarry> }
   | ({ type: "request"; id: number } & WorkerRequest)
   /** The supervisor's liveness check: a worker answers `pong` at once (a hung one does not, and is restarted). */
   | { type: "ping" }
@@ -30,4 +32,6 @@ export type FromWorker =
   | { type: "start-failed"; error: string }
   | { type: "response"; id: number; result: BookSummary[] | BookLevels | null | MetricsSnapshot | ReadinessInput | LatencySnapshot | undefined }
   | { type: "pong" }
+  /** A use of a per-IP budget (a connect, REST weight) or a venue's hold, reported before the request goes out. */
+  | ({ type: "budget" } & BudgetEvent)
   | { type: "stopped" };

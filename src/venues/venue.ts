@@ -8,6 +8,7 @@ import type { BookUpdate } from "../core/book-update.ts";
 import type { BookView } from "../core/book-view.ts";
 import type { Logger } from "../core/log.ts";
 import type { BookState, Instrument, MarketName, StatusReason, VenueName } from "../core/types.ts";
+import type { BudgetLedger } from "./common/budget-ledger.ts";
 import type { UnresolvedInstrument } from "./common/late-instruments.ts";
 
 export type { UnresolvedInstrument } from "./common/late-instruments.ts";
@@ -109,6 +110,11 @@ export interface CommonAdapterOptions {
    * messages per IP, REST weight. Workers on one host pass 1 / workers, so together they stay within the limits.
    */
   budgetShare?: number;
+  /**
+   * With workers: the supervisor's record of this worker slot's budget usage (common/budget-ledger.ts). The budgets
+   * start from what the slot's previous worker spent and report what they spend, so a restart gets no fresh budget.
+   */
+  budgetLedger?: BudgetLedger;
   /**
    * A connection from which nothing at all (data, pong, ack) arrives for this long is dead: closed, its books
    * invalid (DISCONNECTED), reconnected. Default DEAD_CONNECTION_MS (7 s: found within 8 s) on every venue: the keepalive probes

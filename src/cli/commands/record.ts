@@ -4,7 +4,7 @@
  * @module
  */
 import { accessSync, constants, mkdirSync } from "node:fs";
-import { startRuntime, type Runtime } from "../../app/runtime.ts";
+import { startRuntimeUnlessStopped, StoppedDuringStart, type Runtime } from "../../app/runtime.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
 import { CaptureWriter, type CaptureWriterStats } from "../../record/capture.ts";
@@ -37,6 +37,7 @@ export const recordCommand: CommandSpec = {
     "uses them to reproduce the live run's resyncs and DISCONNECTED books).",
     "Files are DIR/feeder-<UTC start>-<n>.fcap; opening, closing (size, records, ratio) and every deletion by",
     "retention are logged. Retention counts files of earlier runs in DIR too, never the file being written.",
+    "A signal during start-up stops it there (nothing recorded, no venue connection opened after it), exit 0.",
     "Each progress line and the summary logged on SIGINT/SIGTERM give records, frames/s, raw and written MB,",
     "the ratio and files opened and deleted. Flags and DIR are checked before the config is read (exit 2).",
     "Recording runs in one process (the config's `workers` setting is ignored).",
@@ -64,7 +65,7 @@ export const recordCommand: CommandSpec = {
     try {
       // Recording runs in one process; the capture directory is checked with the other start-up checks, and the
       // writer opens once they pass (before the first frame can arrive).
-      runtime = await startRuntime({ ...config, workers: 1 }, log, {
+      runtime = await startRuntimeUnlessStopped({ ...config, workers: 1 }, log, ctx.stopSignal, STOP_DEADLINE_MS, {
         feederOptions: {
           onRawFrame: (venue, market, connection, frame, tsRecvUs) => writer!.write(tsRecvUs, venue, market, connection, frame),
           onRawRest: (venue, market, connection, url, body, tsRecvUs) => writer!.writeRest(tsRecvUs, venue, market, connection, url, body),
@@ -83,8 +84,12 @@ export const recordCommand: CommandSpec = {
         },
       });
     } catch (err) {
-      log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
       writer?.close();
+      if (err instanceof StoppedDuringStart) {
+        log.info("stopped during start-up", { signal: await ctx.stopSignal });
+        return 0;
+      }
+      log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
       return 1;
     }
     log.info("recording", { dir: out, compression, keepHours, keepBytes });

@@ -1,4 +1,4 @@
-import { startRuntime, type Runtime } from "../../app/runtime.ts";
+import { startRuntimeUnlessStopped, StoppedDuringStart, type Runtime } from "../../app/runtime.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
@@ -16,6 +16,7 @@ export const runCommand: CommandSpec = {
     "Connects to each configured venue's real endpoints by default (Bybit, OKX, Binance spot and USD-M,",
     "Deribit, Coinbase, Upbit, Bithumb); venues.<venue>.ws_url / rest_url point it at any server (e.g.",
     "`feeder sim --venue okx`). Stops cleanly on SIGINT/SIGTERM: every book is published as halted first.",
+    "A signal during start-up stops it there (no venue connection is opened after it) and exits 0.",
     "",
     "Before the first datagram it checks, in order: HTTP binds http.listen; every destination's interface is",
     "an address of this host and its socket opens; the instrument cache directories are writable; and, for",
@@ -36,8 +37,13 @@ export const runCommand: CommandSpec = {
     const log = createLogger({ level: config.log.level, format: config.log.format });
     let runtime: Runtime;
     try {
-      runtime = await startRuntime(config, log);
+      // A signal during start-up stops it where it is, within the same deadline as a running feeder's stop.
+      runtime = await startRuntimeUnlessStopped(config, log, ctx.stopSignal, STOP_DEADLINE_MS);
     } catch (err) {
+      if (err instanceof StoppedDuringStart) {
+        log.info("stopped during start-up", { signal: await ctx.stopSignal });
+        return 0;
+      }
       log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
       return 1;
     }

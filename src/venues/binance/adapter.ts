@@ -113,7 +113,7 @@ export class BinanceAdapter implements VenueAdapter {
     const random = opts.random ?? Math.random;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "binance: diff frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "binance: diff chain breaks; books resynced");
-    this.rest = new BinanceRest(opts.fetch ?? fetch, this.now, opts.budgetShare);
+    this.rest = new BinanceRest(opts.fetch ?? fetch, this.now, opts.budgetShare, opts.budgetLedger);
     const plan = planConnections(this, config, subscriptions, opts.maxStreamsPerConnection ?? PLANNED_STREAMS_PER_CONNECTION);
     this.conns = plan.conns;
     this.topics = plan.topics;

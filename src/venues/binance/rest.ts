@@ -8,6 +8,7 @@
  */
 import type { MarketName } from "../../core/types.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
+import { budgetLink, type BudgetLedger } from "../common/budget-ledger.ts";
 import {
   EXCHANGE_INFO_WEIGHT,
   FUTURES_REST_WEIGHT_PER_MINUTE,
@@ -41,6 +42,7 @@ export class BinanceRest {
     private readonly rawFetch: typeof fetch,
     private readonly now: () => number,
     private readonly share: number | undefined,
+    private readonly ledger?: BudgetLedger,
   ) {
     this.setWeightLimit("spot", SPOT_REST_WEIGHT_PER_MINUTE);
     this.setWeightLimit("linear", FUTURES_REST_WEIGHT_PER_MINUTE);
@@ -72,7 +74,7 @@ export class BinanceRest {
   setWeightLimit(market: MarketName, perMinute: number): void {
     const own = ownWeight(perMinute, this.share);
     if (this.budgets.get(market)?.maxWeight === own) return;
-    const budget = new RestWeightBudget(own, REST_WINDOW_MS);
+    const budget = new RestWeightBudget(own, REST_WINDOW_MS).track(budgetLink(this.ledger, `binance:rest:${market}`));
     this.budgets.set(market, budget);
     const timed = (async (input: string | URL | Request, init?: RequestInit) => {
       const timeout = AbortSignal.timeout(REST_TIMEOUT_MS);

@@ -19,6 +19,7 @@ import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type Market
 import type { VenueConfig } from "../../config/types.ts";
 import { CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
+import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
@@ -127,7 +128,9 @@ export class BybitAdapter implements VenueAdapter {
     this.venue = config.venue;
     this.log = opts.log;
     // Every REST call spends this process's share of Bybit's per-IP budget and honours its over-limit answers.
-    const restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, opts.budgetShare), REST_WINDOW_MS, REST_BLOCKED_MS, new Map([[403, REST_BLOCKED_MS]]));
+    const restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, opts.budgetShare), REST_WINDOW_MS, REST_BLOCKED_MS, new Map([[403, REST_BLOCKED_MS]])).track(
+      budgetLink(opts.budgetLedger, "bybit:rest"),
+    );
     this.now = opts.now ?? Date.now;
     this.fetchFn = budgetedFetch(opts.fetch ?? fetch, restBudget, this.now);
     const random = opts.random ?? Math.random;

@@ -16,6 +16,7 @@ import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type Market
 import type { VenueConfig } from "../../config/types.ts";
 import { CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
+import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
@@ -103,7 +104,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     // Every instrument query spends this process's share of the public REST limit and honours 429 / Retry-After.
-    this.restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_SECOND, opts.budgetShare), 1_000, REST_LIMITED_MS);
+    this.restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_SECOND, opts.budgetShare), 1_000, REST_LIMITED_MS).track(budgetLink(opts.budgetLedger, "coinbase:rest"));
     this.fetchFn = budgetedFetch(opts.fetch ?? fetch, this.restBudget, this.now);
     this.rawFrameTap = opts.onRawFrame;
     const random = opts.random ?? Math.random;

@@ -2,9 +2,12 @@
  * The per-IP budgets of a venue, shared by its connections (cold): a sliding-window connect budget, token buckets
  * for outgoing messages (per connection and per IP) and a REST weight budget that honours 429, 418 and
  * `Retry-After`. Workers on one host each take a share (shareOf), so together they stay within the venue's limit.
- * Every method takes the time, so tests drive them with a fake clock.
+ * Every method takes the time, so tests drive them with a fake clock. With workers, a budget linked to the
+ * supervisor's ledger (track()) starts from what the slot's previous worker spent and reports what it spends
+ * (budget-ledger.ts): a restarted worker does not get a fresh budget while the venue still counts the old one's.
  * @module
  */
+import type { BudgetLink } from "./budget-ledger.ts";
 
 /** This process's part of a per-IP limit: at least 1, so a worker can always make progress. */
 export function shareOf(limit: number, share: number | undefined): number {
@@ -29,9 +32,20 @@ export class SlidingWindowBudget {
     return times.length < this.max ? 0 : times[0]! + this.windowMs - nowMs;
   }
 
+  private link: BudgetLink | undefined;
+
   /** Records one event (call after waitMs returned 0). */
   take(nowMs: number): void {
     this.times.push(nowMs);
+    this.link?.ledger.report({ key: this.link.key, windowMs: this.windowMs, atMs: nowMs, weight: 1 });
+  }
+
+  /** Starts from the previous worker's events under link's key and reports every new one (cold; once, at construction). */
+  track(link: BudgetLink | undefined): this {
+    this.link = link;
+    const carried = link?.ledger.carried(link.key);
+    if (carried) for (const u of carried.uses) this.times.push(u.atMs);
+    return this;
   }
 }
 
@@ -116,6 +130,20 @@ export class RestWeightBudget {
 
   take(nowMs: number, weight: number): void {
     this.spent.push({ atMs: nowMs, weight });
+    this.link?.ledger.report({ key: this.link.key, windowMs: this.windowMs, atMs: nowMs, weight });
+  }
+
+  private link: BudgetLink | undefined;
+
+  /** Starts from the previous worker's spending and hold under link's key and reports new ones (cold; once, at construction). */
+  track(link: BudgetLink | undefined): this {
+    this.link = link;
+    const carried = link?.ledger.carried(link.key);
+    if (carried) {
+      this.spent.push(...carried.uses);
+      this.blockedUntilMs = Math.max(this.blockedUntilMs, carried.blockedUntilMs);
+    }
+    return this;
   }
 
   /**
@@ -129,6 +157,7 @@ export class RestWeightBudget {
     else this.rateLimited++;
     const waitMs = retryAfterMs(retryAfter, nowMs) ?? extra ?? this.defaultBackoffMs;
     this.blockedUntilMs = Math.max(this.blockedUntilMs, nowMs + waitMs);
+    this.link?.ledger.report({ key: this.link.key, blockedUntilMs: this.blockedUntilMs });
     return this.blockedUntilMs - nowMs;
   }
 }

@@ -9,6 +9,7 @@
 import type { Logger } from "../../core/log.ts";
 import { BookState, StatusReason, type MarketName } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
+import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget } from "./budgets.ts";
 import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
 import type { Keepalive } from "./hooks.ts";
@@ -63,6 +64,8 @@ export interface LifecycleOptions {
   /** Connects per connectWindowMs for this process (already its share of the venue's per-IP budget). */
   maxConnectsPerWindow: number;
   connectWindowMs: number;
+  /** The supervisor's record of this worker slot's connects (CommonAdapterOptions.budgetLedger). */
+  budgetLedger?: BudgetLedger;
   /** Told of every open and unplanned close (as CONNECTION_OPENED_URL / CONNECTION_CLOSED_URL), for the capture. */
   onRawRest?: RawRestTap;
 }
@@ -154,7 +157,7 @@ export class ConnectionLifecycle {
     const resyncBaseMs = opts.resyncBackoffBaseMs;
     this.maxConnectsPerWindow = opts.maxConnectsPerWindow;
     this.connectWindowMs = opts.connectWindowMs;
-    this.connectBudget = new SlidingWindowBudget(this.maxConnectsPerWindow, this.connectWindowMs);
+    this.connectBudget = new SlidingWindowBudget(this.maxConnectsPerWindow, this.connectWindowMs).track(budgetLink(opts.budgetLedger, `${venue}:connect`));
     let minStale = Infinity;
     for (const conn of conns) for (const t of conn.topics) minStale = Math.min(minStale, this.staleAfter(t.depth, t.market));
     // Fine enough for the shortest deadline, including the first delayed resync (base / 2 at the earliest).

@@ -18,6 +18,7 @@ import { CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type R
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
+import { budgetLink } from "../common/budget-ledger.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -112,7 +113,7 @@ export class DeribitAdapter implements VenueAdapter {
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     // Every instrument query spends this process's share of the REST limit and honours 429 / 10028 / Retry-After.
-    this.restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_SECOND, opts.budgetShare), 1_000, REST_LIMITED_MS);
+    this.restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_SECOND, opts.budgetShare), 1_000, REST_LIMITED_MS).track(budgetLink(opts.budgetLedger, "deribit:rest"));
     this.fetchFn = budgetedFetch(opts.fetch ?? fetch, this.restBudget, this.now);
     this.rawFrameTap = opts.onRawFrame;
     this.intervalOverride = opts.interval;

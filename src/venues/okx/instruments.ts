@@ -10,6 +10,7 @@ all until its Retry-After (or one 2 s window) has passed. Resolution order
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { RestWeightBudget, shareOf } from "../common/budgets.ts";
+import type { BudgetLink } from "../common/budget-ledger.ts";
 import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
 
 const REST_TIMEOUT_MS = 10_000;
@@ -33,8 +34,9 @@ export class InstrumentRequestPacer {
   constructor(
     private readonly now: () => number,
     budgetShare?: number,
+    link?: BudgetLink,
   ) {
-    this.budget = new RestWeightBudget(shareOf(INSTRUMENT_REQUESTS_PER_WINDOW, budgetShare), INSTRUMENT_WINDOW_MS, INSTRUMENT_WINDOW_MS);
+    this.budget = new RestWeightBudget(shareOf(INSTRUMENT_REQUESTS_PER_WINDOW, budgetShare), INSTRUMENT_WINDOW_MS, INSTRUMENT_WINDOW_MS).track(link);
   }
 
   /** 429 answers read so far (stats). */

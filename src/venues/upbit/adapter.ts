@@ -17,6 +17,7 @@ import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type Market
 import type { VenueConfig } from "../../config/types.ts";
 import { CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
+import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
@@ -98,7 +99,7 @@ export class UpbitAdapter implements VenueAdapter {
     this.venue = config.venue;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
-    const restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, opts.budgetShare), REST_WINDOW_MS, REST_BLOCKED_MS);
+    const restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, opts.budgetShare), REST_WINDOW_MS, REST_BLOCKED_MS).track(budgetLink(opts.budgetLedger, `${dialect.venue}:rest`));
     this.fetchFn = budgetedFetch(opts.fetch ?? fetch, restBudget, this.now);
     const random = opts.random ?? Math.random;
     this.rawFrameTap = opts.onRawFrame;

@@ -1,0 +1,39 @@
+/**
+ * An exception while a worker answers a status request (/latency, /metrics, /readyz, /books go to every worker)
+ * must cost that answer only. Before, it rejected the worker's async message handler, which ends a Bun Worker: its
+ * venue connections and books went dark until the supervisor restarted it, and a scrape every 15 s would have
+ * kept it in a restart loop. test/app/support/throwing-request-worker.ts makes latencySnapshot() throw.
+ */
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { Supervisor } from "../../src/app/supervisor.ts";
+import { validateConfig } from "../../src/config/load.ts";
+import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
+import { captureLog } from "../support/capture-log.ts";
+import { rawConfig, uniqueDestination, type Markets } from "../e2e/harness.ts";
+
+const MARKETS: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"] }];
+const { log, lines } = captureLog();
+
+let sim: BybitSim;
+let supervisor: Supervisor;
+
+beforeAll(async () => {
+  sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: MARKETS[0]!.symbols }], seed: 3, messagesPerSecond: 0 });
+  const config = validateConfig(rawConfig({ sim, markets: MARKETS, ...uniqueDestination(177), workers: 2 }));
+  supervisor = new Supervisor(config, log, new URL("./support/throwing-request-worker.ts", import.meta.url).href);
+  await supervisor.start();
+}, 30_000);
+
+afterAll(async () => {
+  await supervisor?.stop();
+  await sim?.stop();
+});
+
+test("a status request that throws in a worker is answered as unavailable; the worker keeps running", { timeout: 30_000 }, async () => {
+  const latency = await supervisor.latency();
+  expect(latency.receiptToSend.count).toBe(0); // no worker could answer
+  // Both workers still answer, the same ones: none exited, none restarted.
+  expect((await supervisor.readiness()).workersDown).toEqual([]);
+  expect(lines.some((l) => l.msg.includes("worker exited") || l.msg === "worker error")).toBe(false);
+  expect(supervisor.restarts).toBe(0);
+});

@@ -1,0 +1,10 @@
+/**
+ * The feeder worker (src/app/worker-main.ts), unchanged, except that its Feeder's latencySnapshot() throws, as a
+ * bug in a status path would: a test checks that answering a status request cannot end the worker.
+ */
+import { Feeder } from "../../../src/app/feeder.ts";
+import "../../../src/app/worker-main.ts";
+
+Feeder.prototype.latencySnapshot = function (): never {
+  throw new Error("test: latencySnapshot fails");
+};

@@ -1,0 +1,77 @@
+/**
+ * The budget ledger between a worker slot's workers (src/venues/common/budget-ledger.ts): what one worker spent of
+ * a per-IP budget, and the holds it was given, still count for the next. Before, a restarted worker's budgets started
+ * full: with a connect budget of 3 per window it could connect 3 more times right after its predecessor had.
+ */
+import { describe, expect, test } from "vitest";
+import { BudgetAccounts, budgetLink, workerLedger, type BudgetEvent } from "../../../src/venues/common/budget-ledger.ts";
+import { RestWeightBudget, SlidingWindowBudget } from "../../../src/venues/common/budgets.ts";
+
+/** One worker after another in a slot: the events the first reports go through the accounts into the second's start. */
+function slot(): { accounts: BudgetAccounts; nextWorker: (nowMs: number) => { events: BudgetEvent[]; ledger: ReturnType<typeof workerLedger> } } {
+  const accounts = new BudgetAccounts();
+  return {
+    accounts,
+    nextWorker(nowMs) {
+      const events: BudgetEvent[] = [];
+      const ledger = workerLedger(accounts.carry(nowMs), (e) => {
+        events.push(e);
+        accounts.record(e, nowMs);
+      });
+      return { events, ledger };
+    },
+  };
+}
+
+describe("budget ledger", () => {
+  test("connects of the previous worker still inside the window count for the next one", () => {
+    const s = slot();
+    const first = new SlidingWindowBudget(3, 60_000).track(budgetLink(s.nextWorker(1_000).ledger, "bybit:connect"));
+    for (const at of [1_000, 2_000, 3_000]) {
+      expect(first.waitMs(at)).toBe(0);
+      first.take(at);
+    }
+    // The worker dies at 4 s and is restarted: the venue still counts its three connects until 61 s.
+    const second = new SlidingWindowBudget(3, 60_000).track(budgetLink(s.nextWorker(4_000).ledger, "bybit:connect"));
+    expect(second.waitMs(4_000)).toBe(57_000);
+    expect(second.waitMs(61_000)).toBe(0);
+    // A third worker after the window: nothing carried.
+    expect(s.accounts.carry(70_000)).toEqual({});
+  });
+
+  test("a 429 hold and the spent REST weight carry over; other keys are not mixed in", () => {
+    const s = slot();
+    const w1 = s.nextWorker(0);
+    const rest = new RestWeightBudget(10, 60_000).track(budgetLink(w1.ledger, "binance:rest:spot"));
+    rest.take(0, 8);
+    expect(rest.onResponse(100, 429, "30")).toBe(30_000);
+    expect(w1.events).toEqual([
+      { key: "binance:rest:spot", windowMs: 60_000, atMs: 0, weight: 8 },
+      { key: "binance:rest:spot", blockedUntilMs: 30_100 },
+    ]);
+    const again = new RestWeightBudget(10, 60_000).track(budgetLink(s.nextWorker(500).ledger, "binance:rest:spot"));
+    expect(again.waitMs(500, 1)).toBe(29_600); // the hold
+    expect(again.waitMs(30_100, 2)).toBe(0); // 8 + 2 fit
+    expect(again.waitMs(30_100, 3)).toBe(29_900); // 8 + 3 do not, until the 8 leave the window at 60 s
+    const other = new RestWeightBudget(10, 60_000).track(budgetLink(s.nextWorker(500).ledger, "binance:rest:linear"));
+    expect(other.waitMs(500, 10)).toBe(0);
+  });
+
+  test("the accounts ignore a malformed event and keep only what one window holds", () => {
+    const accounts = new BudgetAccounts();
+    accounts.record(null as unknown as BudgetEvent, 0);
+    accounts.record({ key: "x", windowMs: 0, atMs: 0, weight: 1 }, 0);
+    accounts.record({ key: "x", windowMs: 1_000, atMs: Number.NaN, weight: 1 }, 0);
+    accounts.record({ key: "x", blockedUntilMs: Number.POSITIVE_INFINITY }, 0);
+    expect(accounts.carry(0)).toEqual({});
+    for (let at = 0; at < 10_000; at += 100) accounts.record({ key: "x", windowMs: 1_000, atMs: at, weight: 1 }, at);
+    expect(accounts.carry(9_950).x!.uses.length).toBe(10);
+  });
+
+  test("without a ledger (one process) a budget reports nothing and starts empty", () => {
+    const b = new SlidingWindowBudget(1, 1_000).track(budgetLink(undefined, "k"));
+    expect(b.waitMs(0)).toBe(0);
+    b.take(0);
+    expect(b.waitMs(0)).toBe(1_000);
+  });
+});
