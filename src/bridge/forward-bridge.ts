@@ -101,6 +101,11 @@ export class ForwardBridge {
   private readonly subjects = new Map<number, string>();
   private readonly heartbeatSubject: string;
   private nc: Publisher | undefined;
+  /**
+   * Written into every envelope (ENV_BRIDGE_ID_OFFSET): a reader hearing two bridges on one prefix follows one of
+   * them per upstream stream, since their numberings cannot be read as one (docs/nats.md). Random per process.
+   */
+  readonly bridgeId = (Math.floor(Math.random() * 0xffff_ffff) + 1) >>> 0;
 
   constructor(opts: ForwardBridgeOptions) {
     this.opts = opts;
@@ -188,7 +193,7 @@ export class ForwardBridge {
     const forward = up === UNNUMBERED ? undefined : up.forward;
     if (count === 0) {
       c.heartbeats++;
-      nc.publish(this.heartbeatSubject, envelopeOf(bytes, hbMs, 0, 0, forward));
+      nc.publish(this.heartbeatSubject, envelopeOf(bytes, hbMs, 0, 0, forward, this.bridgeId));
       return;
     }
     let off = PACKET_HEADER_BYTES;
@@ -200,7 +205,7 @@ export class ForwardBridge {
       const subject = this.subjects.get(id);
       if (subject === undefined) c.undefinedInstrument++;
       else {
-        nc.publish(subject, envelopeOf(bytes, hbMs, off, len, forward === undefined ? undefined : up.forward));
+        nc.publish(subject, envelopeOf(bytes, hbMs, off, len, forward === undefined ? undefined : up.forward, this.bridgeId));
         up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
         c.published++;
       }

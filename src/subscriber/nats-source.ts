@@ -8,7 +8,7 @@
  * only when a reader starts, so the subscriber package installs and runs without them (optional peers).
  * @module
  */
-import { EnvelopeRepacker, type RepackerCounters } from "./nats-envelope.ts";
+import { EnvelopeRepacker, type BridgeEvent, type RepackerCounters } from "./nats-envelope.ts";
 import type { FeedSubscriber } from "./feed-subscriber.ts";
 import type { ChannelPacker } from "../wire/packer.ts";
 
@@ -27,6 +27,11 @@ export interface NatsReadOptions {
   /** Heartbeat interval of the repacked stream, ms (sent only while upstream is alive). Default 200. */
   heartbeatIntervalMs?: number;
   maxDatagramBytes?: number;
+  /**
+   * Told when two bridges forward one upstream stream under this prefix (the reader follows one and drops the
+   * other's copies) and when it switches to the other because the followed one went silent (docs/nats.md).
+   */
+  onBridgeEvent?: (e: BridgeEvent) => void;
 }
 
 /** The parts of the NATS client used here (typed locally: the package is an optional, dynamically loaded peer). */
@@ -92,6 +97,7 @@ export class NatsFeedReader {
       sourceId: opts.sourceId ?? 65000,
       heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 200,
       maxDatagramBytes: opts.maxDatagramBytes,
+      onBridgeEvent: opts.onBridgeEvent,
     });
   }
 
