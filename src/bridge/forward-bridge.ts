@@ -188,17 +188,28 @@ export class ForwardBridge {
     }
   }
 
-  /** Creates the stream, or updates its retention (subjects `<prefix>.>`, file storage, oldest discarded). */
+  /**
+   * Creates the stream, or updates its retention (subjects `<prefix>.>`, file storage, oldest discarded). A stream of
+   * that name that keeps other subjects (another prefix's history) is left alone: the bridge does not start.
+   */
   private async ensureStream(nc: Publisher, js: JetStreamOptions): Promise<void> {
     const { jetstreamManager } = (await import("@nats-io/jetstream")) as unknown as {
-      jetstreamManager: (nc: unknown) => Promise<{ streams: { add(c: object): Promise<unknown>; update(n: string, c: object): Promise<unknown> } }>;
+      jetstreamManager: (nc: unknown) => Promise<{
+        streams: { add(c: object): Promise<unknown>; update(n: string, c: object): Promise<unknown>; info(n: string): Promise<{ config: { subjects?: string[] } }> };
+      }>;
     };
     const jsm = await jetstreamManager(nc);
-    const config = { subjects: [`${this.opts.prefix}.>`], max_age: js.maxAgeMs * 1e6, max_bytes: js.maxBytes, storage: "file", discard: "old" };
+    const subject = `${this.opts.prefix}.>`;
+    const config = { subjects: [subject], max_age: js.maxAgeMs * 1e6, max_bytes: js.maxBytes, storage: "file", discard: "old" };
     try {
       await jsm.streams.add({ name: js.stream, ...config });
     } catch (err) {
       if (!/already in use|exists/i.test((err as Error).message)) throw err;
+      // Cold: the update replaces the subjects, so another prefix's stream would silently stop keeping its own.
+      const kept = (await jsm.streams.info(js.stream)).config.subjects ?? [];
+      if (kept.length !== 1 || kept[0] !== subject) {
+        throw new Error(`JetStream stream ${js.stream} keeps ${kept.join(", ") || "no subjects"}, not ${subject}: give this prefix a stream of its own (--stream)`);
+      }
       await jsm.streams.update(js.stream, config);
     }
   }
