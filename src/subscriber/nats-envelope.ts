@@ -76,11 +76,14 @@ function invert(o: Record<string, number>): Map<number, string> {
   return new Map(Object.entries(o).map(([k, v]) => [v, k]));
 }
 
-/** `<prefix>.<venue>.<market>.<symbol>`; characters NATS gives a meaning in subjects (. * > space) become `_`. */
+/**
+ * `<prefix>.<venue>.<market>.<symbol>`; characters NATS gives a meaning in subjects (. * > space) become `_`, and an
+ * empty symbol is `_`: nats-server drops a message whose subject has an empty token, without a word to the client.
+ */
 export function subjectOf(prefix: string, venueId: number, marketId: number, symbol: string): string {
   const venue = VENUE_NAMES.get(venueId) ?? `venue${venueId}`;
   const market = MARKET_NAMES.get(marketId) ?? `market${marketId}`;
-  return `${prefix}.${venue}.${market}.${symbol.replace(/[.*>\s]/g, "_")}`;
+  return `${prefix}.${venue}.${market}.${symbol.replace(/[.*>\s]/g, "_") || "_"}`;
 }
 
 /**
