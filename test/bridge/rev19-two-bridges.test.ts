@@ -185,3 +185,57 @@ describe("two bridges on one prefix: numberings that line up", () => {
     expect(rep.counters.otherBridge).toBe(1);
   });
 });
+
+describe("a restarted bridge", () => {
+  test("whose random start happens to continue the old numbering is still a gap at the reader", () => {
+    const a = recordingBridge();
+    const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+    const sub = newSubscriber();
+    const deliver = (envs: Uint8Array[]) => {
+      for (const env of envs) rep.add(env, 0);
+      ingestAll(sub, take(rep.packer));
+    };
+    const p = packer({ channelId: 3, sourceId: 7, sessionId: 500, sessionStartUs: T0 });
+    let sendUs = T0;
+    const x = new TestBook(X);
+    const y = new TestBook(Y);
+    x.load([[943500, 10]], [[943501, 20]], 1, T0);
+    y.load([[250000, 10]], [[250001, 20]], 1, T0);
+    const change = (book: TestBook, px: number, stepUs: number) => {
+      const cs = new ChangeSet();
+      cs.addBid(px, 7);
+      book.apply(cs, book.venueSeq + 1, T0);
+      packBookDelta(p, book, cs);
+      return take(p, (sendUs += stepUs))[0]!;
+    };
+    for (const book of [x, y]) {
+      packInstrumentDefinition(p, new EncodedDefinition(book.instrument), false);
+      packBookSnapshot(p, book, 0, false);
+    }
+    for (const d of take(p, sendUs)) a.bridge.onDatagram(d);
+    deliver(a.published.splice(0));
+    expect(sub.book(Y.instrumentId)!.usable).toBe(true);
+    const next = (a.bridge as unknown as { upstream: Map<number, { forward: number }> }).upstream.get((3 << 16) | 7)!.forward;
+
+    // The bridge stops; Y's last event goes by while none runs; a new bridge process starts and its random start
+    // for the stream is the number the reader expects next (1 in 32768).
+    change(y, 249990, 1000);
+    const a2 = recordingBridge();
+    p.appendHeartbeat(0);
+    a2.bridge.onDatagram(take(p, (sendUs += 5_000_000))[0]!); // the new bridge's first datagram: a heartbeat
+    (a2.bridge as unknown as { upstream: Map<number, { forward: number }> }).upstream.get((3 << 16) | 7)!.forward = next;
+    a2.published.length = 0;
+    // It forwards an instrument once the refresh brings its definition: X's first, then an event of X.
+    packInstrumentDefinition(p, new EncodedDefinition(X), true);
+    for (const d of take(p, (sendUs += 1000))) a2.bridge.onDatagram(d);
+    a2.bridge.onDatagram(change(x, 943480, 1000));
+    expect(a2.published.length).toBe(2);
+    deliver(a2.published.splice(0));
+    rep.packer.appendHeartbeat(0);
+    deliver([]);
+    // Before: the new bridge's first envelope carried the number expected next: no gap, Y usable without its last
+    // event until its own refresh.
+    expect(sub.book(Y.instrumentId)!.usable).toBe(false);
+    expect(rep.counters.bridgeFailovers).toBe(1);
+  });
+});
