@@ -31,7 +31,7 @@ import {
   TEMPLATE_INSTRUMENT_DEFINITION,
   ABS_MAX_DATAGRAM_BYTES,
 } from "../wire/layout.ts";
-import { FORWARD_SEQ_MASK, HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
+import { FORWARD_SEQ_MASK, HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
 import { connectNats } from "../subscriber/nats-source.ts";
 import { SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "../subscriber/streams.ts";
 
@@ -81,6 +81,11 @@ export interface ForwardBridgeCounters {
   droppedBacklog: number;
   /** Messages the client refused to publish (e.g. larger than the server's max_payload): counted, a number skipped. */
   publishErrors: number;
+  /**
+   * Definitions of further instruments once MAX_TRACKED_INSTRUMENTS have a subject: not kept (their messages count
+   * as undefinedInstrument), so a flood of made-up instrument ids cannot grow the bridge's memory.
+   */
+  instrumentsOverCap: number;
   rejected: Record<string, number>;
 }
 
@@ -129,6 +134,7 @@ export class ForwardBridge {
     droppedDisconnected: 0,
     droppedBacklog: 0,
     publishErrors: 0,
+    instrumentsOverCap: 0,
     rejected: {},
   };
   /** Per upstream stream (channel << 16 | source): its session, the next upstream seqNum expected, the next forward number. */
@@ -137,7 +143,7 @@ export class ForwardBridge {
   private readonly reader: PacketReader;
   private readonly maxBytes: number;
   private readonly sockets: dgram.Socket[] = [];
-  /** Instrument id → subject, from definitions (cold: once per instrument and name change). */
+  /** Instrument id → subject, from definitions (cold: once per instrument and name change); MAX_TRACKED_INSTRUMENTS at most. */
   private readonly subjects = new Map<number, string>();
   private readonly heartbeatSubject: string;
   private nc: Publisher | undefined;
@@ -355,6 +361,10 @@ export class ForwardBridge {
     const symLen = dv.getUint8(body + DEF_SYMBOL_LENGTH_OFFSET);
     const start = body + INSTRUMENT_DEFINITION_BLOCK_BYTES;
     const known = this.subjects.get(id);
+    if (known === undefined && this.subjects.size >= MAX_TRACKED_INSTRUMENTS) {
+      this.counters.instrumentsOverCap++; // made-up ids (forged definitions) cannot grow the bridge's memory
+      return;
+    }
     const subject = subjectOf(this.opts.prefix, dv.getUint16(body + DEF_VENUE_ID_OFFSET, true), dv.getUint16(body + DEF_MARKET_ID_OFFSET, true), textDecoder.decode(bytes.subarray(start, start + symLen)));
     if (known !== subject) this.subjects.set(id, subject);
   }

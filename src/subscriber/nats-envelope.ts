@@ -115,7 +115,10 @@ export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number
  * unnumbered (a flood of envelopes or datagrams with made-up channel and source ids cannot grow memory).
  */
 export const MAX_NUMBERED_STREAMS = 4096;
-/** Instruments whose newest instrSeq a reader keeps (to drop another channel's lagging copies); beyond, not kept. */
+/**
+ * Instruments whose newest instrSeq a reader keeps (to drop another channel's lagging copies), and instruments a
+ * bridge keeps a subject for; beyond, not kept (a flood of made-up instrument ids cannot grow memory).
+ */
 export const MAX_TRACKED_INSTRUMENTS = 65_536;
 
 /**

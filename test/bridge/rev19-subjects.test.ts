@@ -4,11 +4,14 @@
  * instrument never reached any reader (and each of its messages skipped a number there) — is `_`. Real parts:
  * nats-server, the ForwardBridge's own connection (its datagrams handed to onDatagram), the reader (attachNats)
  * feeding an unchanged FeedSubscriber, and a plain subscription on `<prefix>.>` for the subjects.
+ * And the bridge's subjects are bounded: it kept one for every instrument id a definition named, so a flood of
+ * definitions with made-up ids (a valid CRC is no authentication) grew its memory without bound.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { FeedSubscriber, attachNats, type NatsFeedReader } from "../../src/subscriber/index.ts";
+import { MAX_TRACKED_INSTRUMENTS } from "../../src/subscriber/nats-envelope.ts";
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { waitFor } from "../e2e/harness.ts";
 import { packer, T0, take } from "../subscriber/feed-harness.ts";
@@ -66,5 +69,25 @@ describe.skipIf(missing !== undefined)(`subjects of awkward symbols${missing ? `
     await waitFor(() => instruments.every((i) => sub.book(i.instrumentId)?.usable === true), "every instrument usable at the reader");
     expect([...subjects].sort()).toEqual(["_", "BTC_USD", "A_B", "_", "_", "ETH-PERP"].map((s) => `${PREFIX}.bybit.linear.${s}`).concat(`${PREFIX}._hb`).filter((s, i, a) => a.indexOf(s) === i).sort());
     expect(reader.counters.upstreamGaps).toBe(0);
+  });
+});
+
+describe.skipIf(missing !== undefined)(`the bridge's subjects${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 60_000 }, () => {
+  test("definitions of made-up instrument ids beyond MAX_TRACKED_INSTRUMENTS are counted, not kept", async () => {
+    const b = new ForwardBridge({ groups: [], servers: nats.url, prefix: "rev19flood", log: silentLogger });
+    await b.start();
+    try {
+      const p = packer({ channelId: 2, sourceId: 6, sessionId: 43, sessionStartUs: T0 });
+      const n = MAX_TRACKED_INSTRUMENTS + 10;
+      for (let i = 0; i < n; i++) {
+        packInstrumentDefinition(p, new EncodedDefinition({ ...makeInstrument("bybit", "linear", `F${i}`, 1, 3), instrumentId: 0x4000_0000 + i }), false);
+        if (p.count > 64) for (const d of take(p)) b.onDatagram(d);
+      }
+      for (const d of take(p)) b.onDatagram(d);
+      expect((b as unknown as { subjects: Map<number, string> }).subjects.size).toBe(MAX_TRACKED_INSTRUMENTS);
+      expect(b.counters.instrumentsOverCap).toBe(10);
+    } finally {
+      await b.stop();
+    }
   });
 });
