@@ -133,6 +133,9 @@ interface StreamLine {
   lastMs: number;
   /** Another bridge's envelopes on this stream were reported (once per followed bridge). */
   otherReported: boolean;
+  /** Receive time (ms) of the last envelope taken in, and the heartbeat interval it advertised: is the stream alive. */
+  aliveMs: number;
+  hbMs: number;
 }
 
 /**
@@ -142,6 +145,8 @@ interface StreamLine {
  * reader's clock (a followed "bridge" that was one forged envelope with a send time far ahead).
  */
 export const FAILOVER_HEARTBEATS = 3;
+/** Upstream is silent (the reader stops its heartbeats) after this many of its advertised heartbeat intervals. */
+export const UPSTREAM_SILENT_HEARTBEATS = 3;
 export const FAILOVER_RECEIVE_MS = 5000;
 
 /** A second bridge heard on an upstream stream (its envelopes dropped), or the reader switching to it. */
@@ -274,10 +279,22 @@ export class EnvelopeRepacker {
   }
   /** Upstream sourceId → its newest session (a source is one publisher process, whatever channels it sends on). */
   private readonly upstream = new Map<number, UpstreamSession>();
-  /** Most recent receive time (ms) of anything from upstream: the owner stops heartbeats when upstream is silent. */
+  /** Most recent receive time (ms) of anything taken in from upstream. */
   lastUpstreamMs = 0;
-  /** The largest heartbeat interval upstream advertises (0 until known). */
-  upstreamHeartbeatMs = 0;
+
+  /**
+   * Whether upstream is alive: some followed stream brought something within UPSTREAM_SILENT_HEARTBEATS of the
+   * heartbeat interval its last envelope advertised (at least `floorMs`). The owner heartbeats only while it is, so
+   * a dead publisher, bridge or NATS link makes the local books stale. Per stream and from its last envelope: the
+   * largest interval ever advertised (what this was) let one corrupted or forged envelope claiming 65 s keep the
+   * books looking alive for over 3 minutes after every later outage. Cold: the owner's timer.
+   */
+  upstreamAlive(nowMs: number, floorMs: number): boolean {
+    for (const line of this.streams.values()) {
+      if (line.aliveMs > 0 && nowMs - line.aliveMs <= UPSTREAM_SILENT_HEARTBEATS * Math.max(line.hbMs, floorMs)) return true;
+    }
+    return false;
+  }
   private readonly opts: RepackerOptions;
 
   constructor(opts: RepackerOptions) {
@@ -371,7 +388,10 @@ export class EnvelopeRepacker {
       if (++known.newDatagrams >= SESSION_CONFIRM_DATAGRAMS) known.pending = false;
     }
     this.lastUpstreamMs = nowMs;
-    if (hb > this.upstreamHeartbeatMs) this.upstreamHeartbeatMs = hb;
+    if (line !== undefined) {
+      line.aliveMs = nowMs;
+      line.hbMs = hb;
+    }
     if (msgLen === 0) {
       this.counters.heartbeats++;
       return result;
@@ -420,7 +440,7 @@ export class EnvelopeRepacker {
   private lineOf(key: number, bridgeId: number): StreamLine | undefined {
     const line = this.streams.get(key);
     if (line !== undefined || this.streams.size >= MAX_NUMBERED_STREAMS) return line;
-    const created = { bridgeId, next: -1, lastSendNs: 0, lastMs: 0, otherReported: false };
+    const created = { bridgeId, next: -1, lastSendNs: 0, lastMs: 0, otherReported: false, aliveMs: 0, hbMs: 0 };
     this.streams.set(key, created);
     return created;
   }

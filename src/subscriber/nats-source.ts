@@ -137,8 +137,7 @@ export class NatsFeedReader {
   /** Heartbeats only while upstream is alive: a dead upstream, bridge or NATS makes the local stream go stale. */
   private heartbeat(hbMs: number): void {
     const now = Date.now();
-    const upstreamMs = Math.max(this.repacker.upstreamHeartbeatMs, hbMs);
-    if (now - this.repacker.lastUpstreamMs > 3 * upstreamMs) return;
+    if (!this.repacker.upstreamAlive(now, hbMs)) return;
     if (now - this.lastSendMs < hbMs) return;
     this.repacker.packer.appendHeartbeat(0);
     this.flush();
