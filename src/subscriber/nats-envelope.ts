@@ -457,7 +457,10 @@ export class EnvelopeRepacker {
     const followed = line.bridgeId;
     if (sendNs - line.lastSendNs <= silentMs * 1e6 && nowMs - line.lastMs <= Math.max(silentMs, FAILOVER_RECEIVE_MS)) {
       if (!line.otherReported) {
+        // The followed bridge may have just stopped (the other one its restart): what it did not forward before is
+        // unknown, so this is a gap at once, not only at the switch 3 heartbeats later.
         line.otherReported = true;
+        this.skipSeq();
         this.opts.onBridgeEvent?.({ kind: "second_bridge", channelId: key >>> 16, sourceId: key & 0xffff, followed, other: bridgeId });
       }
       return false;

@@ -85,19 +85,25 @@ describe.skipIf(missing !== undefined)(`two bridges on one prefix${missing ? ` (
     const c = () => reader.counters;
     const copies = () => c().messages + (c().otherBridge ?? 0); // (before the fix: no otherBridge, every copy taken)
     await waitFor(() => copies() >= 2 * 2, "both bridges' copies reached the reader");
+    // The second bridge's first envelope is a gap (it could be the restart of the followed one, which may have lost
+    // something on its way out): X is rebuilt from the refresh.
+    packBookSnapshot(p, x, 0, true);
+    await send(p);
+    await waitFor(() => copies() >= 2 * 3, "both bridges' copies of the refresh reached the reader");
     await waitFor(() => sub.book(X.instrumentId)?.usable === true, "X usable");
+    const gaps = sub.counters.gaps;
 
     // Both bridges forward every delta: one copy of each is taken, the other dropped, and nothing reads as a loss.
     for (let i = 0; i < 10; i++) {
       change(943490 - i);
       await send(p);
     }
-    await waitFor(() => copies() >= 2 * 12, "both bridges' copies of every delta reached the reader");
+    await waitFor(() => copies() >= 2 * 13, "both bridges' copies of every delta reached the reader");
     await waitFor(() => sub.book(X.instrumentId)!.instrSeq === x.instrSeq, "X at the last delta");
     expect(c().upstreamGaps).toBe(0);
-    expect(c().messages).toBe(12);
-    expect(c().otherBridge).toBe(12);
-    expect(sub.counters.gaps).toBe(0);
+    expect(c().messages).toBe(13);
+    expect(c().otherBridge).toBe(13);
+    expect(sub.counters.gaps).toBe(gaps);
     expect(sub.book(X.instrumentId)!.usable).toBe(true);
     expect(levelsOf(sub.book(X.instrumentId)!)).toEqual(levelsOf(x));
     const ids = bridges.map((b) => b.bridgeId);
@@ -187,6 +193,38 @@ describe("two bridges on one prefix: numberings that line up", () => {
 });
 
 describe("a restarted bridge", () => {
+  test("its first envelope is a gap at once, before the reader switches to it", () => {
+    const a = recordingBridge();
+    const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+    const sub = newSubscriber();
+    const deliver = (envs: Uint8Array[]) => {
+      for (const env of envs) rep.add(env, 0);
+      ingestAll(sub, take(rep.packer));
+    };
+    const p = packer({ channelId: 3, sourceId: 7, sessionId: 500, sessionStartUs: T0 });
+    const y = new TestBook(Y);
+    y.load([[250000, 10]], [[250001, 20]], 1, T0);
+    packInstrumentDefinition(p, new EncodedDefinition(Y), false);
+    packBookSnapshot(p, y, 0, false);
+    for (const d of take(p, T0)) a.bridge.onDatagram(d);
+    deliver(a.published.splice(0));
+    expect(sub.book(Y.instrumentId)!.usable).toBe(true);
+    // A quick restart (100 ms of upstream time, less than 3 heartbeat intervals): Y's event went by meanwhile.
+    const cs = new ChangeSet();
+    cs.addBid(249990, 7);
+    y.apply(cs, 2, T0);
+    packBookDelta(p, y, cs);
+    take(p, T0 + 50_000); // lost: no bridge ran
+    const a2 = recordingBridge();
+    p.appendHeartbeat(0);
+    for (const d of take(p, T0 + 100_000)) a2.bridge.onDatagram(d);
+    deliver(a2.published.splice(0));
+    rep.packer.appendHeartbeat(0);
+    deliver([]);
+    expect(rep.counters.bridgeFailovers).toBe(0);
+    expect(sub.book(Y.instrumentId)!.usable).toBe(false);
+  });
+
   test("whose random start happens to continue the old numbering is still a gap at the reader", () => {
     const a = recordingBridge();
     const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
