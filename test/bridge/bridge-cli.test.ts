@@ -92,6 +92,8 @@ describe.skipIf(missing !== undefined)(`feeder bridge / listen --nats${missing ?
       [["bridge", "to-nats", "--nats", nats.url], /--config FILE or at least one --group/],
       [["bridge", "to-nats", "--nats", "http://x", "-g", "239.255.1.1:1"], /--nats "http:\/\/x" is not nats:\/\/host:port/],
       [["bridge", "to-nats", "--nats", nats.url, "-g", "239.255.1.1:1", "--max-age", "5"], /--max-age and --max-bytes need --stream/],
+      // rev19: a stream smaller than one message silently stores nothing (before: accepted, the bridge ran).
+      [["bridge", "to-nats", "--nats", nats.url, "-g", "239.255.1.1:1", "--stream", "S", "--max-bytes", "10"], /--max-bytes must be at least 1M/],
       [["bridge", "from-nats", "--nats", nats.url], /exactly one --group/],
       [["bridge", "from-nats", "--nats", nats.url, "-g", "239.255.1.1:1", "--from", "all"], /--from needs --stream/],
       [["listen", "--nats", nats.url, "--prefix", "a.*"], /--prefix must be NATS subject tokens/],

@@ -15,6 +15,7 @@ import { byteSize } from "./capture-args.ts";
 import { NATS_OPTIONS, natsReadOptions, prefixOf, serversOf } from "./nats-args.ts";
 
 const STATS_INTERVAL_MS = 60_000;
+const MIN_STREAM_BYTES = 1024 * 1024;
 
 export const bridgeCommand: CommandSpec = {
   name: "bridge",
@@ -32,7 +33,7 @@ export const bridgeCommand: CommandSpec = {
     "      --stream NAME        to-nats: also keep the feed in this JetStream stream (created or updated);",
     "                           from-nats: read this stream instead of the live subjects",
     "      --max-age S          to-nats with --stream: retention by age, seconds (default 86400)",
-    "      --max-bytes SIZE     to-nats with --stream: retention by size, e.g. 10G (default 10G)",
+    "      --max-bytes SIZE     to-nats with --stream: retention by size, e.g. 10G (default 10G, at least 1M)",
     "      --max-pending SIZE   to-nats: bytes the NATS client may hold unwritten (NATS or the link slower than",
     "                           the feed) before datagrams are dropped, counted and seen as a loss (default 64M)",
     "      --from WHEN          from-nats with --stream: now (default), all, or an ISO time (replay from it)",
@@ -115,6 +116,8 @@ async function toNats(ctx: CommandContext): Promise<number> {
   if (stream === undefined && (v["max-age"] !== undefined || v["max-bytes"] !== undefined)) throw new UsageError("--max-age and --max-bytes need --stream");
   const maxAgeS = intIn(v["max-age"], "max-age", 86_400, 1, 10 * 365 * 86_400);
   const maxBytes = byteSize(v["max-bytes"], "max-bytes") ?? 10 * 1024 ** 3;
+  // A stream smaller than a message stores none of them, silently (the bridge publishes without acknowledgements).
+  if (maxBytes < MIN_STREAM_BYTES) throw new UsageError(`--max-bytes must be at least 1M (the stream keeps whole messages of up to 64 KiB), got ${JSON.stringify(v["max-bytes"])}`);
   const maxPendingBytes = byteSize(v["max-pending"], "max-pending") ?? DEFAULT_MAX_PENDING_BYTES;
   let authKey: Uint8Array | undefined;
   try {
