@@ -115,19 +115,27 @@ export class NatsFeedReader {
         setImmediate(this.flush);
       }
     };
-    if (this.opts.stream === undefined) {
-      this.sub = nc.subscribe(`${prefix}.>`, { callback: (err, msg) => void (err === null && onData(msg.data)) });
-    } else {
-      const { jetstream } = (await import(JETSTREAM)) as { jetstream: (nc: NatsConnection) => { consumers: { get(s: string, o: object): Promise<Consumer> } } };
-      const from = this.opts.from ?? "now";
-      const policy =
-        from === "now" ? { deliver_policy: "new" } : from === "all" ? { deliver_policy: "all" } : { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
-      const consumer = await jetstream(nc).consumers.get(this.opts.stream, policy);
-      const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
-      this.iter = iter;
-      void (async () => {
-        for await (const m of iter) onData(m.data);
-      })().catch(() => undefined);
+    try {
+      if (this.opts.stream === undefined) {
+        this.sub = nc.subscribe(`${prefix}.>`, { callback: (err, msg) => void (err === null && onData(msg.data)) });
+      } else {
+        const { jetstream } = (await import(JETSTREAM)) as { jetstream: (nc: NatsConnection) => { consumers: { get(s: string, o: object): Promise<Consumer> } } };
+        const from = this.opts.from ?? "now";
+        const policy =
+          from === "now" ? { deliver_policy: "new" } : from === "all" ? { deliver_policy: "all" } : { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
+        const consumer = await jetstream(nc).consumers.get(this.opts.stream, policy);
+        const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
+        this.iter = iter;
+        void (async () => {
+          for await (const m of iter) onData(m.data);
+        })().catch(() => undefined);
+      }
+    } catch (err) {
+      // No stream of that name, no JetStream…: the connection is closed with the error, never left reconnecting
+      // forever behind a caller that got only the rejection (attachNats returns no reader to stop).
+      this.nc = undefined;
+      await nc.close().catch(() => undefined);
+      throw err;
     }
     const hbMs = this.repacker.packer.heartbeatIntervalMs;
     this.timer = setInterval(() => this.heartbeat(hbMs), hbMs);
