@@ -167,9 +167,12 @@ async function fromNats(ctx: CommandContext): Promise<number> {
     return 1;
   }
   ctx.log.info("bridging from NATS", { group: `${g.group}:${g.port}@${iface}`, servers: read.servers, prefix: read.prefix, stream: read.stream });
-  const stats = setInterval(() => ctx.log.info("bridge", { ...bridge.reader!.counters }), STATS_INTERVAL_MS);
+  // The local sends the kernel refused (sendErrors) are counted by the bridge, not the reader: both are logged.
+  const counters = () => ({ ...bridge.reader!.counters, sendErrors: bridge.sendErrors });
+  const stats = setInterval(() => ctx.log.info("bridge", counters()), STATS_INTERVAL_MS);
   await ctx.stopSignal;
   clearInterval(stats);
   await bridge.stop();
+  ctx.log.info("stopped", counters());
   return 0;
 }
