@@ -119,7 +119,14 @@ export class NatsFeedReader {
       if (this.opts.stream === undefined) {
         this.sub = nc.subscribe(`${prefix}.>`, { callback: (err, msg) => void (err === null && onData(msg.data)) });
       } else {
-        const { jetstream } = (await import(JETSTREAM)) as { jetstream: (nc: NatsConnection) => { consumers: { get(s: string, o: object): Promise<Consumer> } } };
+        const { jetstream, jetstreamManager } = (await import(JETSTREAM)) as {
+          jetstream: (nc: NatsConnection) => { consumers: { get(s: string, o: object): Promise<Consumer> } };
+          jetstreamManager: (nc: NatsConnection) => Promise<{ streams: { info(s: string): Promise<{ config: { subjects?: string[] } }> } }>;
+        };
+        // The reader takes the whole stream: one keeping another prefix's subjects is another feed, not this one.
+        const kept = (await (await jetstreamManager(nc)).streams.info(this.opts.stream)).config.subjects ?? [];
+        const foreign = kept.filter((s) => s !== `${prefix}.>` && !s.startsWith(`${prefix}.`));
+        if (foreign.length > 0) throw new Error(`JetStream stream ${this.opts.stream} keeps ${foreign.join(", ")}, not only ${prefix}.>: give the prefix it was made for (--prefix)`);
         const from = this.opts.from ?? "now";
         const policy =
           from === "now" ? { deliver_policy: "new" } : from === "all" ? { deliver_policy: "all" } : { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };

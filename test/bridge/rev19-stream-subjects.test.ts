@@ -51,3 +51,16 @@ describe.skipIf(missing !== undefined)(`to-nats on an existing JetStream stream$
     expect(await streamConfig("SHARED")).toMatchObject({ subjects: ["site1.>"], max_age: 120_000 * 1e6 });
   });
 });
+
+describe.skipIf(missing !== undefined)(`a reader of a JetStream stream${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
+  test("of another prefix is refused naming what the stream keeps (it would show another feed as this one)", async () => {
+    const { FeedSubscriber, attachNats } = await import("../../src/subscriber/index.ts");
+    const a = new ForwardBridge({ groups: [], servers: nats.url, prefix: "siteA", jetstream: { stream: "ONLY_A", maxAgeMs: 60_000, maxBytes: 1 << 20 }, log: silentLogger });
+    await a.start();
+    await a.stop();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+    await expect(attachNats(sub, { servers: nats.url, prefix: "siteB", stream: "ONLY_A", from: "all" })).rejects.toThrow(/JetStream stream ONLY_A keeps siteA\.>, not only siteB\.>/);
+    const reader = await attachNats(sub, { servers: nats.url, prefix: "siteA", stream: "ONLY_A", from: "all" });
+    await reader.stop();
+  });
+});
