@@ -133,9 +133,13 @@ interface StreamLine {
   lastMs: number;
   /** Another bridge's envelopes on this stream were reported (once per followed bridge). */
   otherReported: boolean;
-  /** Receive time (ms) of the last envelope taken in, and the heartbeat interval it advertised: is the stream alive. */
+  /**
+   * Receive time (ms) of the last envelope taken in, and the heartbeat intervals the last two advertised: the stream
+   * is alive within UPSTREAM_SILENT_HEARTBEATS of the smaller (one damaged interval field cannot stretch it).
+   */
   aliveMs: number;
   hbMs: number;
+  prevHbMs: number;
 }
 
 /**
@@ -284,14 +288,14 @@ export class EnvelopeRepacker {
 
   /**
    * Whether upstream is alive: some followed stream brought something within UPSTREAM_SILENT_HEARTBEATS of the
-   * heartbeat interval its last envelope advertised (at least `floorMs`). The owner heartbeats only while it is, so
+   * heartbeat interval its last envelopes advertised (the smaller of the last two; at least `floorMs`). The owner heartbeats only while it is, so
    * a dead publisher, bridge or NATS link makes the local books stale. Per stream and from its last envelope: the
    * largest interval ever advertised (what this was) let one corrupted or forged envelope claiming 65 s keep the
    * books looking alive for over 3 minutes after every later outage. Cold: the owner's timer.
    */
   upstreamAlive(nowMs: number, floorMs: number): boolean {
     for (const line of this.streams.values()) {
-      if (line.aliveMs > 0 && nowMs - line.aliveMs <= UPSTREAM_SILENT_HEARTBEATS * Math.max(line.hbMs, floorMs)) return true;
+      if (line.aliveMs > 0 && nowMs - line.aliveMs <= UPSTREAM_SILENT_HEARTBEATS * Math.max(Math.min(line.hbMs, line.prevHbMs), floorMs)) return true;
     }
     return false;
   }
@@ -389,8 +393,9 @@ export class EnvelopeRepacker {
     }
     this.lastUpstreamMs = nowMs;
     if (line !== undefined) {
-      line.aliveMs = nowMs;
+      line.prevHbMs = line.aliveMs > 0 ? line.hbMs : hb;
       line.hbMs = hb;
+      line.aliveMs = nowMs;
     }
     if (msgLen === 0) {
       this.counters.heartbeats++;
@@ -440,7 +445,7 @@ export class EnvelopeRepacker {
   private lineOf(key: number, bridgeId: number): StreamLine | undefined {
     const line = this.streams.get(key);
     if (line !== undefined || this.streams.size >= MAX_NUMBERED_STREAMS) return line;
-    const created = { bridgeId, next: -1, lastSendNs: 0, lastMs: 0, otherReported: false, aliveMs: 0, hbMs: 0 };
+    const created = { bridgeId, next: -1, lastSendNs: 0, lastMs: 0, otherReported: false, aliveMs: 0, hbMs: 0, prevHbMs: 0 };
     this.streams.set(key, created);
     return created;
   }
