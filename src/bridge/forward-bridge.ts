@@ -176,7 +176,9 @@ export class ForwardBridge {
   async start(): Promise<void> {
     const nc = (await connectNats(this.opts.servers, "feeder-bridge")) as unknown as Publisher;
     this.nc = nc;
-    this.protocol = nc.protocol?.outbound !== undefined ? nc.protocol : undefined;
+    const p = nc.protocol;
+    // Both parts or neither: a client without `connected` would otherwise look disconnected for good.
+    this.protocol = p !== undefined && typeof p.connected === "boolean" && typeof p.outbound?.size === "function" ? p : undefined;
     if (this.opts.jetstream) await this.ensureStream(nc, this.opts.jetstream);
     for (const g of this.opts.groups) {
       const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 * 1024 * 1024 });
