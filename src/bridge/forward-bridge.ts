@@ -9,6 +9,8 @@
  * datagram lost before the bridge (a gap in the upstream sequence) skips a number, and a restarted bridge starts
  * from a random one, so the far side knows when it missed something, as a multicast subscriber does from the gap.
  * A jump ahead that two datagrams of the line before it contradict is undone, as a subscriber does (§6.3).
+ * What NATS cannot take (client disconnected, its backlog over maxPendingBytes, a message it refuses) is dropped,
+ * counted, and skips a number too: memory stays bounded and every reader sees the loss.
  * @module
  */
 import dgram from "node:dgram";
@@ -29,7 +31,7 @@ import {
   TEMPLATE_INSTRUMENT_DEFINITION,
   ABS_MAX_DATAGRAM_BYTES,
 } from "../wire/layout.ts";
-import { FORWARD_SEQ_MASK, HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
+import { FORWARD_SEQ_MASK, HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
 import { connectNats } from "../subscriber/nats-source.ts";
 import { SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "../subscriber/streams.ts";
 
@@ -48,8 +50,16 @@ export interface ForwardBridgeOptions {
   jetstream?: JetStreamOptions;
   authKey?: Uint8Array;
   maxDatagramBytes?: number;
+  /**
+   * Bytes the NATS client may hold unwritten (its buffer and its socket's) before the bridge drops datagrams instead
+   * of publishing them (counted, a number skipped). Default DEFAULT_MAX_PENDING_BYTES.
+   */
+  maxPendingBytes?: number;
   log: Logger;
 }
+
+/** Default of ForwardBridgeOptions.maxPendingBytes: a few seconds of a busy feed, far from a memory problem. */
+export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
 export interface ForwardBridgeCounters {
   datagrams: number;
@@ -62,6 +72,20 @@ export interface ForwardBridgeCounters {
   upstreamGaps: number;
   /** Jumps ahead undone: two datagrams continued the line from before the jump (one bogus seqNum). */
   seqJumpsReverted: number;
+  /**
+   * Messages not handed to NATS (each dropped datagram skips a number, so readers see the loss): while the client
+   * is disconnected (its buffer would be discarded at the next connect attempt), and while it holds more than
+   * maxPendingBytes unwritten (NATS or the link slower than the feed: the bridge's memory would grow without bound).
+   */
+  droppedDisconnected: number;
+  droppedBacklog: number;
+  /** Messages the client refused to publish (e.g. larger than the server's max_payload): counted, a number skipped. */
+  publishErrors: number;
+  /**
+   * Definitions of further instruments once MAX_TRACKED_INSTRUMENTS have a subject: not kept (their messages count
+   * as undefinedInstrument), so a flood of made-up instrument ids cannot grow the bridge's memory.
+   */
+  instrumentsOverCap: number;
   rejected: Record<string, number>;
 }
 
@@ -69,6 +93,16 @@ interface Publisher {
   publish(subject: string, data: Uint8Array): void;
   flush(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * The client's protocol handler (@nats-io/nats-core 3.x internals, no public API for it): whether it is connected,
+   * its outbound buffer and its socket. Absent in another client: then nothing is checked.
+   */
+  protocol?: NatsProtocol;
+}
+interface NatsProtocol {
+  connected?: boolean;
+  outbound?: { size(): number };
+  transport?: { socket?: { writableLength?: number } };
 }
 
 const textDecoder = new TextDecoder();
@@ -90,28 +124,61 @@ interface Upstream {
 const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0 };
 
 export class ForwardBridge {
-  readonly counters: ForwardBridgeCounters = { datagrams: 0, heartbeats: 0, published: 0, undefinedInstrument: 0, upstreamGaps: 0, seqJumpsReverted: 0, rejected: {} };
+  readonly counters: ForwardBridgeCounters = {
+    datagrams: 0,
+    heartbeats: 0,
+    published: 0,
+    undefinedInstrument: 0,
+    upstreamGaps: 0,
+    seqJumpsReverted: 0,
+    droppedDisconnected: 0,
+    droppedBacklog: 0,
+    publishErrors: 0,
+    instrumentsOverCap: 0,
+    rejected: {},
+  };
   /** Per upstream stream (channel << 16 | source): its session, the next upstream seqNum expected, the next forward number. */
   private readonly upstream = new Map<number, Upstream>();
   private readonly opts: ForwardBridgeOptions;
   private readonly reader: PacketReader;
   private readonly maxBytes: number;
   private readonly sockets: dgram.Socket[] = [];
-  /** Instrument id → subject, from definitions (cold: once per instrument and name change). */
+  /** Instrument id → subject, from definitions (cold: once per instrument and name change); MAX_TRACKED_INSTRUMENTS at most. */
   private readonly subjects = new Map<number, string>();
   private readonly heartbeatSubject: string;
   private nc: Publisher | undefined;
+  private protocol: NatsProtocol | undefined;
+  private readonly maxPendingBytes: number;
+  /** Datagrams are being dropped (logged when it starts and ends, not per datagram). */
+  private dropping = false;
+  private lastPublishError = "";
+  /**
+   * Written into every envelope (ENV_BRIDGE_ID_OFFSET): a reader hearing two bridges on one prefix follows one of
+   * them per upstream stream, since their numberings cannot be read as one (docs/nats.md). Random per process.
+   */
+  readonly bridgeId = (Math.floor(Math.random() * 0xffff_ffff) + 1) >>> 0;
 
   constructor(opts: ForwardBridgeOptions) {
     this.opts = opts;
     this.reader = new PacketReader(opts.authKey ? new DatagramAuth(opts.authKey) : undefined);
     this.maxBytes = opts.maxDatagramBytes ?? ABS_MAX_DATAGRAM_BYTES;
     this.heartbeatSubject = `${opts.prefix}.${HEARTBEAT_TOKEN}`;
+    this.maxPendingBytes = opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+  }
+
+  /** Bytes the NATS client holds unwritten: its outbound buffer and its socket's (0 if the client hides them). */
+  get pendingBytes(): number {
+    const p = this.protocol;
+    if (p === undefined) return 0;
+    return (p.outbound?.size() ?? 0) + (p.transport?.socket?.writableLength ?? 0);
   }
 
   async start(): Promise<void> {
     const nc = (await connectNats(this.opts.servers, "feeder-bridge")) as unknown as Publisher;
     this.nc = nc;
+    const p = nc.protocol;
+    // Both parts or neither: a client without `connected` would otherwise look disconnected for good.
+    this.protocol = p !== undefined && typeof p.connected === "boolean" && typeof p.outbound?.size === "function" ? p : undefined;
     if (this.opts.jetstream) await this.ensureStream(nc, this.opts.jetstream);
     for (const g of this.opts.groups) {
       const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 * 1024 * 1024 });
@@ -129,17 +196,28 @@ export class ForwardBridge {
     }
   }
 
-  /** Creates the stream, or updates its retention (subjects `<prefix>.>`, file storage, oldest discarded). */
+  /**
+   * Creates the stream, or updates its retention (subjects `<prefix>.>`, file storage, oldest discarded). A stream of
+   * that name that keeps other subjects (another prefix's history) is left alone: the bridge does not start.
+   */
   private async ensureStream(nc: Publisher, js: JetStreamOptions): Promise<void> {
     const { jetstreamManager } = (await import("@nats-io/jetstream")) as unknown as {
-      jetstreamManager: (nc: unknown) => Promise<{ streams: { add(c: object): Promise<unknown>; update(n: string, c: object): Promise<unknown> } }>;
+      jetstreamManager: (nc: unknown) => Promise<{
+        streams: { add(c: object): Promise<unknown>; update(n: string, c: object): Promise<unknown>; info(n: string): Promise<{ config: { subjects?: string[] } }> };
+      }>;
     };
     const jsm = await jetstreamManager(nc);
-    const config = { subjects: [`${this.opts.prefix}.>`], max_age: js.maxAgeMs * 1e6, max_bytes: js.maxBytes, storage: "file", discard: "old" };
+    const subject = `${this.opts.prefix}.>`;
+    const config = { subjects: [subject], max_age: js.maxAgeMs * 1e6, max_bytes: js.maxBytes, storage: "file", discard: "old" };
     try {
       await jsm.streams.add({ name: js.stream, ...config });
     } catch (err) {
       if (!/already in use|exists/i.test((err as Error).message)) throw err;
+      // Cold: the update replaces the subjects, so another prefix's stream would silently stop keeping its own.
+      const kept = (await jsm.streams.info(js.stream)).config.subjects ?? [];
+      if (kept.length !== 1 || kept[0] !== subject) {
+        throw new Error(`JetStream stream ${js.stream} keeps ${kept.join(", ") || "no subjects"}, not ${subject}: give this prefix a stream of its own (--stream)`);
+      }
       await jsm.streams.update(js.stream, config);
     }
   }
@@ -185,10 +263,16 @@ export class ForwardBridge {
       this.continuesOldLine(up, seqNum, count);
     }
     if (seqNum + count > up.nextSeq) up.nextSeq = seqNum + count; // a duplicate or late one never moves it back
+    const p = this.protocol;
+    if (p !== undefined && (p.connected !== true || this.pendingBytes > this.maxPendingBytes)) {
+      this.drop(up, count, p.connected === true);
+      return;
+    }
+    if (this.dropping) this.resumed();
     const forward = up === UNNUMBERED ? undefined : up.forward;
     if (count === 0) {
       c.heartbeats++;
-      nc.publish(this.heartbeatSubject, envelopeOf(bytes, hbMs, 0, 0, forward));
+      this.publish(nc, this.heartbeatSubject, envelopeOf(bytes, hbMs, 0, 0, forward, this.bridgeId));
       return;
     }
     let off = PACKET_HEADER_BYTES;
@@ -200,12 +284,52 @@ export class ForwardBridge {
       const subject = this.subjects.get(id);
       if (subject === undefined) c.undefinedInstrument++;
       else {
-        nc.publish(subject, envelopeOf(bytes, hbMs, off, len, forward === undefined ? undefined : up.forward));
+        // A message the client refuses still takes its number: the readers see it lost.
+        if (this.publish(nc, subject, envelopeOf(bytes, hbMs, off, len, forward === undefined ? undefined : up.forward, this.bridgeId))) c.published++;
         up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
-        c.published++;
       }
       off += len;
     }
+  }
+
+  /** Publishes one envelope; a refusal of the client (it throws) is counted and logged, never thrown into the socket. */
+  private publish(nc: Publisher, subject: string, env: Uint8Array): boolean {
+    try {
+      nc.publish(subject, env);
+      return true;
+    } catch (err) {
+      this.publishFailed(subject, err as Error);
+      return false;
+    }
+  }
+
+  // Cold: logged when the reason changes, counted always.
+  private publishFailed(subject: string, err: Error): void {
+    this.counters.publishErrors++;
+    if (err.message === this.lastPublishError) return;
+    this.lastPublishError = err.message;
+    this.opts.log.warn("NATS refused a message: dropped, its number skipped (readers see the loss)", { subject, error: err.message });
+  }
+
+  // Cold: a datagram NATS cannot take now (disconnected, or the client's backlog over maxPendingBytes). Dropped and
+  // counted; its number is skipped, so every reader sees the loss as a gap (a heartbeat loses nothing).
+  private drop(up: Upstream, count: number, connected: boolean): void {
+    if (connected) this.counters.droppedBacklog += count;
+    else this.counters.droppedDisconnected += count;
+    if (count > 0 && up !== UNNUMBERED) up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
+    if (this.dropping) return;
+    this.dropping = true;
+    this.opts.log.warn(connected ? "NATS is slower than the feed: dropping datagrams (readers see the loss)" : "NATS is disconnected: dropping datagrams (readers see the loss)", {
+      pendingBytes: this.pendingBytes,
+      maxPendingBytes: this.maxPendingBytes,
+    });
+  }
+
+  // Cold: publishing again after drops.
+  private resumed(): void {
+    this.dropping = false;
+    const c = this.counters;
+    this.opts.log.info("publishing to NATS again", { droppedDisconnected: c.droppedDisconnected, droppedBacklog: c.droppedBacklog });
   }
 
   // Cold: a datagram continuing the line from before a pending jump (a loss on it is a gap too); the second undoes
@@ -239,6 +363,10 @@ export class ForwardBridge {
     const symLen = dv.getUint8(body + DEF_SYMBOL_LENGTH_OFFSET);
     const start = body + INSTRUMENT_DEFINITION_BLOCK_BYTES;
     const known = this.subjects.get(id);
+    if (known === undefined && this.subjects.size >= MAX_TRACKED_INSTRUMENTS) {
+      this.counters.instrumentsOverCap++; // made-up ids (forged definitions) cannot grow the bridge's memory
+      return;
+    }
     const subject = subjectOf(this.opts.prefix, dv.getUint16(body + DEF_VENUE_ID_OFFSET, true), dv.getUint16(body + DEF_MARKET_ID_OFFSET, true), textDecoder.decode(bytes.subarray(start, start + symLen)));
     if (known !== subject) this.subjects.set(id, subject);
   }

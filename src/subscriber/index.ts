@@ -27,3 +27,4 @@ export { WireDecodeError, DecodeErrorCode, DECODE_ERROR_NAMES } from "../wire/de
 export { BookState, BOOK_STATE_NAMES, StatusReason, STATUS_REASON_NAMES, type Instrument } from "../core/types.ts";
 export type { BookView } from "../core/book-view.ts";
 export { attachNats, NatsFeedReader, type NatsReadOptions } from "./nats-source.ts";
+export type { BridgeEvent } from "./nats-envelope.ts";

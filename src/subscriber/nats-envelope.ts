@@ -37,7 +37,10 @@ import {
 import { ChannelPacker } from "../wire/packer.ts";
 
 export const ENV_MAGIC = 0x4e46; // "FN" little-endian
-export const ENV_VERSION = 1;
+export const ENV_VERSION = 2;
+/** Envelopes of a bridge before ENV_BRIDGE_ID_OFFSET: 32 bytes, still read (as bridge id 0). */
+export const ENV_VERSION_1 = 1;
+export const ENVELOPE_V1_BYTES = 32;
 export const ENV_MAGIC_OFFSET = 0; // u16
 export const ENV_VERSION_OFFSET = 2; // u8
 export const ENV_FLAGS_OFFSET = 3; // u8, the upstream datagram's flags
@@ -56,7 +59,14 @@ export const FORWARD_SEQ_PRESENT = 0x8000;
 export const FORWARD_SEQ_MASK = 0x7fff;
 export const ENV_SESSION_START_NS_OFFSET = 16; // i64, upstream session start
 export const ENV_SEND_TIME_NS_OFFSET = 24; // i64, upstream datagram send time
-export const ENVELOPE_BYTES = 32;
+/**
+ * u32, the forwarding bridge's random id (never 0; a version 1 envelope reads as 0). Two bridges on one prefix
+ * number each upstream stream from their own random start: the reader follows one of them per stream and drops the
+ * other's envelopes, so their two numberings are never read as one (EnvelopeRepacker, docs/nats.md).
+ */
+export const ENV_BRIDGE_ID_OFFSET = 32;
+export const ENV_RESERVED_OFFSET = 36; // u32, 0: keeps the message 8-byte aligned in the payload
+export const ENVELOPE_BYTES = 40;
 /** Subject token of upstream heartbeats: `<prefix>._hb`. */
 export const HEARTBEAT_TOKEN = "_hb";
 
@@ -66,19 +76,23 @@ function invert(o: Record<string, number>): Map<number, string> {
   return new Map(Object.entries(o).map(([k, v]) => [v, k]));
 }
 
-/** `<prefix>.<venue>.<market>.<symbol>`; characters NATS gives a meaning in subjects (. * > space) become `_`. */
+/**
+ * `<prefix>.<venue>.<market>.<symbol>`; characters NATS gives a meaning in subjects (. * > space) become `_`, and an
+ * empty symbol is `_`: nats-server drops a message whose subject has an empty token, without a word to the client.
+ */
 export function subjectOf(prefix: string, venueId: number, marketId: number, symbol: string): string {
   const venue = VENUE_NAMES.get(venueId) ?? `venue${venueId}`;
   const market = MARKET_NAMES.get(marketId) ?? `market${marketId}`;
-  return `${prefix}.${venue}.${market}.${symbol.replace(/[.*>\s]/g, "_")}`;
+  return `${prefix}.${venue}.${market}.${symbol.replace(/[.*>\s]/g, "_") || "_"}`;
 }
 
 /**
  * Writes an envelope for the message at dv[msgOff, msgOff + msgLen) of the datagram in dv into a new Uint8Array
  * (the NATS client keeps the payload until it is flushed, so it cannot be a reused buffer). msgLen 0: heartbeat.
  * `forwardSeq`: the bridge's number of it in its upstream stream (ENV_FORWARD_SEQ_OFFSET); omitted: not numbered.
+ * `bridgeId`: the forwarding bridge's id (ENV_BRIDGE_ID_OFFSET).
  */
-export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number, msgLen: number, forwardSeq?: number): Uint8Array {
+export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number, msgLen: number, forwardSeq?: number, bridgeId = 0): Uint8Array {
   const out = new Uint8Array(ENVELOPE_BYTES + msgLen);
   const dv = new DataView(out.buffer);
   dv.setUint16(ENV_MAGIC_OFFSET, ENV_MAGIC, true);
@@ -91,6 +105,7 @@ export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number
   if (forwardSeq !== undefined) dv.setUint16(ENV_FORWARD_SEQ_OFFSET, FORWARD_SEQ_PRESENT | (forwardSeq & FORWARD_SEQ_MASK), true);
   out.set(src.subarray(PKT_SESSION_START_NS_OFFSET, PKT_SESSION_START_NS_OFFSET + 8), ENV_SESSION_START_NS_OFFSET);
   out.set(src.subarray(PKT_SEND_TIME_NS_OFFSET, PKT_SEND_TIME_NS_OFFSET + 8), ENV_SEND_TIME_NS_OFFSET);
+  dv.setUint32(ENV_BRIDGE_ID_OFFSET, bridgeId, true);
   if (msgLen > 0) out.set(src.subarray(msgOff, msgOff + msgLen), ENVELOPE_BYTES);
   return out;
 }
@@ -100,8 +115,53 @@ export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number
  * unnumbered (a flood of envelopes or datagrams with made-up channel and source ids cannot grow memory).
  */
 export const MAX_NUMBERED_STREAMS = 4096;
-/** Instruments whose newest instrSeq a reader keeps (to drop another channel's lagging copies); beyond, not kept. */
+/**
+ * Instruments whose newest instrSeq a reader keeps (to drop another channel's lagging copies), and instruments a
+ * bridge keeps a subject for; beyond, not kept (a flood of made-up instrument ids cannot grow memory).
+ */
 export const MAX_TRACKED_INSTRUMENTS = 65_536;
+
+/**
+ * One upstream (channel, source) stream as the reader follows it: the bridge it takes the stream from, the next
+ * forward number expected of that bridge (−1: none yet), and when that bridge last brought something (the upstream
+ * send time, ns, and the reader's receive time, ms), to tell when it went silent.
+ */
+interface StreamLine {
+  bridgeId: number;
+  next: number;
+  lastSendNs: number;
+  lastMs: number;
+  /** Another bridge's envelopes on this stream were reported (once per followed bridge). */
+  otherReported: boolean;
+  /**
+   * Receive time (ms) of the last envelope taken in, and the heartbeat intervals the last two advertised: the stream
+   * is alive within UPSTREAM_SILENT_HEARTBEATS of the smaller (one damaged interval field cannot stretch it).
+   */
+  aliveMs: number;
+  hbMs: number;
+  prevHbMs: number;
+}
+
+/**
+ * The followed bridge of a stream is silent, and another one's envelopes are taken instead, once the other's
+ * upstream send times lead its last by FAILOVER_HEARTBEATS upstream heartbeat intervals (it forwards what the
+ * followed one no longer does), or nothing came from it for that long, and at least FAILOVER_RECEIVE_MS, by the
+ * reader's clock (a followed "bridge" that was one forged envelope with a send time far ahead).
+ */
+export const FAILOVER_HEARTBEATS = 3;
+/** Upstream is silent (the reader stops its heartbeats) after this many of its advertised heartbeat intervals. */
+export const UPSTREAM_SILENT_HEARTBEATS = 3;
+export const FAILOVER_RECEIVE_MS = 5000;
+
+/** A second bridge heard on an upstream stream (its envelopes dropped), or the reader switching to it. */
+export interface BridgeEvent {
+  kind: "second_bridge" | "failover";
+  channelId: number;
+  sourceId: number;
+  /** The bridge followed before the event, and the other one. */
+  followed: number;
+  other: number;
+}
 
 /** The newest book event repacked for one instrument: its instrSeq, the upstream stream and session it came on. */
 interface InstrumentLine {
@@ -157,6 +217,8 @@ export interface RepackerOptions {
   maxDatagramBytes?: number;
   /** Advertised in every header; the owner sends heartbeats at this interval. */
   heartbeatIntervalMs: number;
+  /** Cold: told when a second bridge forwards a followed stream, and at each switch of bridge. */
+  onBridgeEvent?: (e: BridgeEvent) => void;
 }
 
 export interface RepackerCounters {
@@ -179,6 +241,13 @@ export interface RepackerCounters {
   /** Numbered envelopes of upstream streams beyond MAX_NUMBERED_STREAMS followed at once: their numbers not checked. */
   unnumbered: number;
   /**
+   * Envelopes dropped because another bridge forwards the same upstream stream (two `to-nats` bridges on one prefix)
+   * and the reader follows that one: two bridges' numberings are never read as one.
+   */
+  otherBridge: number;
+  /** Switches to another bridge of a stream whose followed bridge went silent: each one a gap of the reader's stream. */
+  bridgeFailovers: number;
+  /**
    * Book messages dropped as another upstream channel's copy of an event older than one already repacked (an
    * instrument routed to two channels): in the reader's one stream they would look like instrSeq going backwards.
    */
@@ -196,22 +265,40 @@ export class EnvelopeRepacker {
     sessionsReverted: 0,
     upstreamGaps: 0,
     unnumbered: 0,
+    otherBridge: 0,
+    bridgeFailovers: 0,
     olderCopies: 0,
   };
   /** instrumentId → the newest book event repacked for it (bounded by MAX_TRACKED_INSTRUMENTS). */
   private readonly lines = new Map<number, InstrumentLine>();
-  /** Upstream (channel << 16 | source) → the next forward number expected from the bridge (numbered envelopes). */
-  private readonly nextForward = new Map<number, number>();
+  /** Upstream (channel << 16 | source) → the bridge it is taken from and that bridge's numbering. */
+  private readonly streams = new Map<number, StreamLine>();
   /** Upstream streams whose numbering is followed (bounded by MAX_NUMBERED_STREAMS). */
   get numberedStreams(): number {
-    return this.nextForward.size;
+    return this.streams.size;
+  }
+  /** The id of the bridge an upstream stream is taken from (undefined: not followed). */
+  followedBridge(channelId: number, sourceId: number): number | undefined {
+    return this.streams.get(((channelId << 16) | sourceId) >>> 0)?.bridgeId;
   }
   /** Upstream sourceId → its newest session (a source is one publisher process, whatever channels it sends on). */
   private readonly upstream = new Map<number, UpstreamSession>();
-  /** Most recent receive time (ms) of anything from upstream: the owner stops heartbeats when upstream is silent. */
+  /** Most recent receive time (ms) of anything taken in from upstream. */
   lastUpstreamMs = 0;
-  /** The largest heartbeat interval upstream advertises (0 until known). */
-  upstreamHeartbeatMs = 0;
+
+  /**
+   * Whether upstream is alive: some followed stream brought something within UPSTREAM_SILENT_HEARTBEATS of the
+   * heartbeat interval its last envelopes advertised (the smaller of the last two; at least `floorMs`). The owner heartbeats only while it is, so
+   * a dead publisher, bridge or NATS link makes the local books stale. Per stream and from its last envelope: the
+   * largest interval ever advertised (what this was) let one corrupted or forged envelope claiming 65 s keep the
+   * books looking alive for over 3 minutes after every later outage. Cold: the owner's timer.
+   */
+  upstreamAlive(nowMs: number, floorMs: number): boolean {
+    for (const line of this.streams.values()) {
+      if (line.aliveMs > 0 && nowMs - line.aliveMs <= UPSTREAM_SILENT_HEARTBEATS * Math.max(Math.min(line.hbMs, line.prevHbMs), floorMs)) return true;
+    }
+    return false;
+  }
   private readonly opts: RepackerOptions;
 
   constructor(opts: RepackerOptions) {
@@ -235,25 +322,41 @@ export class EnvelopeRepacker {
   }
 
   /**
-   * Adds one envelope. Returns true when the repacker started a new session: the owner must send what the old
-   * packer held first (`pendingOld`), then the new packer's datagrams.
+   * Adds one envelope. Returns "new_session" when the repacker started a new session: the owner must send what the
+   * old packer held first (`pendingOld`), then the new packer's datagrams; "other_bridge" when it was dropped as
+   * another bridge's copy of a stream taken from one bridge (`switchesTo`).
    */
-  add(env: Uint8Array, nowMs: number): EnvelopeRefusal | "ok" | "new_session" {
-    if (env.length < ENVELOPE_BYTES) return this.refuse("short");
+  add(env: Uint8Array, nowMs: number): EnvelopeRefusal | "ok" | "new_session" | "other_bridge" {
+    if (env.length < ENVELOPE_V1_BYTES) return this.refuse("short");
     const dv = new DataView(env.buffer, env.byteOffset, env.byteLength);
     if (dv.getUint16(ENV_MAGIC_OFFSET, true) !== ENV_MAGIC) return this.refuse("bad_magic");
-    if (env[ENV_VERSION_OFFSET] !== ENV_VERSION) return this.refuse("unknown_version");
-    const msgLen = env.length - ENVELOPE_BYTES;
-    if (msgLen > 0 && !plausibleMessage(dv, ENVELOPE_BYTES, msgLen, this.packer.maxMessageBytes)) return this.refuse("bad_message");
+    const version = env[ENV_VERSION_OFFSET];
+    const hdr = version === ENV_VERSION ? ENVELOPE_BYTES : version === ENV_VERSION_1 ? ENVELOPE_V1_BYTES : 0;
+    if (hdr === 0) return this.refuse("unknown_version");
+    if (env.length < hdr) return this.refuse("short");
+    const msgLen = env.length - hdr;
+    if (msgLen > 0 && !plausibleMessage(dv, hdr, msgLen, this.packer.maxMessageBytes)) return this.refuse("bad_message");
     const source = dv.getUint16(ENV_SOURCE_ID_OFFSET, true);
-    const streamKey = (dv.getUint16(ENV_CHANNEL_ID_OFFSET, true) << 16) | source;
+    const streamKey = ((dv.getUint16(ENV_CHANNEL_ID_OFFSET, true) << 16) | source) >>> 0;
+    const sendHi = dv.getUint32(ENV_SEND_TIME_NS_OFFSET + 4, true);
+    const sendLo = dv.getUint32(ENV_SEND_TIME_NS_OFFSET, true);
+    const hb = dv.getUint16(ENV_HEARTBEAT_INTERVAL_MS_OFFSET, true);
     const forward = dv.getUint16(ENV_FORWARD_SEQ_OFFSET, true);
-    if ((forward & FORWARD_SEQ_PRESENT) !== 0) this.checkForward(streamKey, forward & FORWARD_SEQ_MASK, msgLen > 0);
+    const bridgeId = hdr === ENVELOPE_BYTES ? dv.getUint32(ENV_BRIDGE_ID_OFFSET, true) : 0;
+    const line = this.lineOf(streamKey, bridgeId);
+    if (line !== undefined) {
+      const sendNs = sendHi * 0x1_0000_0000 + sendLo; // ~256 ns steps: plenty to compare heartbeat intervals
+      if (line.bridgeId !== bridgeId && !this.switchesTo(line, bridgeId, streamKey, sendNs, hb, nowMs)) {
+        this.counters.otherBridge++;
+        return "other_bridge";
+      }
+      line.lastSendNs = sendNs;
+      line.lastMs = nowMs;
+      if ((forward & FORWARD_SEQ_PRESENT) !== 0) this.checkForward(line, forward & FORWARD_SEQ_MASK, msgLen > 0);
+    } else if ((forward & FORWARD_SEQ_PRESENT) !== 0) this.counters.unnumbered++;
     const id = dv.getUint32(ENV_SESSION_ID_OFFSET, true);
     const startHi = dv.getUint32(ENV_SESSION_START_NS_OFFSET + 4, true);
     const startLo = dv.getUint32(ENV_SESSION_START_NS_OFFSET, true);
-    const sendHi = dv.getUint32(ENV_SEND_TIME_NS_OFFSET + 4, true);
-    const sendLo = dv.getUint32(ENV_SEND_TIME_NS_OFFSET, true);
     const known = this.upstream.get(source);
     let result: "ok" | "new_session" = "ok";
     if (known === undefined) {
@@ -289,18 +392,21 @@ export class EnvelopeRepacker {
       if (++known.newDatagrams >= SESSION_CONFIRM_DATAGRAMS) known.pending = false;
     }
     this.lastUpstreamMs = nowMs;
-    const hb = dv.getUint16(ENV_HEARTBEAT_INTERVAL_MS_OFFSET, true);
-    if (hb > this.upstreamHeartbeatMs) this.upstreamHeartbeatMs = hb;
+    if (line !== undefined) {
+      line.prevHbMs = line.aliveMs > 0 ? line.hbMs : hb;
+      line.hbMs = hb;
+      line.aliveMs = nowMs;
+    }
     if (msgLen === 0) {
       this.counters.heartbeats++;
       return result;
     }
-    if (this.olderCopy(dv, streamKey, id)) {
+    if (this.olderCopy(dv, hdr, streamKey, id)) {
       this.counters.olderCopies++;
       return result;
     }
     const p = this.packer;
-    const off = ENVELOPE_BYTES;
+    const off = hdr;
     const body = p.beginMessage(
       msgLen,
       dv.getUint16(off + MSG_TEMPLATE_ID_OFFSET, true),
@@ -320,19 +426,57 @@ export class EnvelopeRepacker {
    * a sequence number — subscribers see a gap and stop trusting every book it carries until their next snapshot,
    * exactly what a multicast subscriber does on the upstream gap itself (docs/wire-protocol.md §6.3).
    */
-  private checkForward(key: number, n: number, isMessage: boolean): void {
-    const expected = this.nextForward.get(key);
-    if (expected === undefined && this.nextForward.size >= MAX_NUMBERED_STREAMS) {
-      this.counters.unnumbered++;
-      return;
-    }
-    if (expected !== undefined && n !== expected) {
-      // Cold: a loss upstream. A gap in our stream: the open datagram is closed so the next message skips a number.
+  private checkForward(line: StreamLine, n: number, isMessage: boolean): void {
+    if (line.next >= 0 && n !== line.next) {
+      // Cold: a loss upstream.
       this.counters.upstreamGaps++;
-      this.packer.closeDatagram();
-      this.packer.nextSeq++;
+      this.skipSeq();
     }
-    this.nextForward.set(key, isMessage ? (n + 1) & FORWARD_SEQ_MASK : n);
+    line.next = isMessage ? (n + 1) & FORWARD_SEQ_MASK : n;
+  }
+
+  /** A gap in our stream: the open datagram is closed so the next message skips a number. */
+  private skipSeq(): void {
+    this.packer.closeDatagram();
+    this.packer.nextSeq++;
+  }
+
+  /** The line of an upstream stream; the first bridge heard on it is followed. Undefined beyond MAX_NUMBERED_STREAMS. */
+  private lineOf(key: number, bridgeId: number): StreamLine | undefined {
+    const line = this.streams.get(key);
+    if (line !== undefined || this.streams.size >= MAX_NUMBERED_STREAMS) return line;
+    const created = { bridgeId, next: -1, lastSendNs: 0, lastMs: 0, otherReported: false, aliveMs: 0, hbMs: 0, prevHbMs: 0 };
+    this.streams.set(key, created);
+    return created;
+  }
+
+  /**
+   * Cold: an envelope of another bridge than the one the stream is taken from (two bridges on one prefix, or the
+   * followed one restarted). Each bridge numbers the stream from its own random start, so the two can never be read
+   * as one line: the other's envelopes are dropped while the followed bridge is alive, and once it is silent
+   * (FAILOVER_HEARTBEATS) the reader switches to the other with a gap of its own stream — what the followed bridge
+   * did not forward before it stopped is unknown, so subscribers stop trusting the books until their refresh.
+   */
+  private switchesTo(line: StreamLine, bridgeId: number, key: number, sendNs: number, hbMs: number, nowMs: number): boolean {
+    const silentMs = FAILOVER_HEARTBEATS * (hbMs > 0 ? hbMs : 1000);
+    const followed = line.bridgeId;
+    if (sendNs - line.lastSendNs <= silentMs * 1e6 && nowMs - line.lastMs <= Math.max(silentMs, FAILOVER_RECEIVE_MS)) {
+      if (!line.otherReported) {
+        // The followed bridge may have just stopped (the other one its restart): what it did not forward before is
+        // unknown, so this is a gap at once, not only at the switch 3 heartbeats later.
+        line.otherReported = true;
+        this.skipSeq();
+        this.opts.onBridgeEvent?.({ kind: "second_bridge", channelId: key >>> 16, sourceId: key & 0xffff, followed, other: bridgeId });
+      }
+      return false;
+    }
+    this.counters.bridgeFailovers++;
+    this.skipSeq();
+    line.bridgeId = bridgeId;
+    line.next = -1;
+    line.otherReported = false;
+    this.opts.onBridgeEvent?.({ kind: "failover", channelId: key >>> 16, sourceId: key & 0xffff, followed, other: bridgeId });
+    return true;
   }
 
   /**
@@ -343,10 +487,10 @@ export class EnvelopeRepacker {
    * lower instrSeq from the stream that set the newer one still goes through: there it does prove the newer one
    * bogus, for the subscriber to see.
    */
-  private olderCopy(dv: DataView, streamKey: number, sessionId: number): boolean {
-    const templateId = dv.getUint16(ENVELOPE_BYTES + MSG_TEMPLATE_ID_OFFSET, true);
+  private olderCopy(dv: DataView, hdr: number, streamKey: number, sessionId: number): boolean {
+    const templateId = dv.getUint16(hdr + MSG_TEMPLATE_ID_OFFSET, true);
     if (templateId !== TEMPLATE_BOOK_DELTA && templateId !== TEMPLATE_BOOK_SNAPSHOT && templateId !== TEMPLATE_BOOK_STATUS) return false;
-    const body = ENVELOPE_BYTES + MESSAGE_HEADER_BYTES;
+    const body = hdr + MESSAGE_HEADER_BYTES;
     const instrumentId = dv.getUint32(body + BOOK_INSTRUMENT_ID_OFFSET, true);
     const instrSeq = dv.getUint32(body + BOOK_INSTR_SEQ_OFFSET, true) + dv.getUint32(body + BOOK_INSTR_SEQ_OFFSET + 4, true) * 0x1_0000_0000;
     const line = this.lines.get(instrumentId);

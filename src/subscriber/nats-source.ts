@@ -8,7 +8,7 @@
  * only when a reader starts, so the subscriber package installs and runs without them (optional peers).
  * @module
  */
-import { EnvelopeRepacker, type RepackerCounters } from "./nats-envelope.ts";
+import { EnvelopeRepacker, type BridgeEvent, type RepackerCounters } from "./nats-envelope.ts";
 import type { FeedSubscriber } from "./feed-subscriber.ts";
 import type { ChannelPacker } from "../wire/packer.ts";
 
@@ -27,6 +27,11 @@ export interface NatsReadOptions {
   /** Heartbeat interval of the repacked stream, ms (sent only while upstream is alive). Default 200. */
   heartbeatIntervalMs?: number;
   maxDatagramBytes?: number;
+  /**
+   * Told when two bridges forward one upstream stream under this prefix (the reader follows one and drops the
+   * other's copies) and when it switches to the other because the followed one went silent (docs/nats.md).
+   */
+  onBridgeEvent?: (e: BridgeEvent) => void;
 }
 
 /** The parts of the NATS client used here (typed locally: the package is an optional, dynamically loaded peer). */
@@ -92,6 +97,7 @@ export class NatsFeedReader {
       sourceId: opts.sourceId ?? 65000,
       heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 200,
       maxDatagramBytes: opts.maxDatagramBytes,
+      onBridgeEvent: opts.onBridgeEvent,
     });
   }
 
@@ -109,19 +115,34 @@ export class NatsFeedReader {
         setImmediate(this.flush);
       }
     };
-    if (this.opts.stream === undefined) {
-      this.sub = nc.subscribe(`${prefix}.>`, { callback: (err, msg) => void (err === null && onData(msg.data)) });
-    } else {
-      const { jetstream } = (await import(JETSTREAM)) as { jetstream: (nc: NatsConnection) => { consumers: { get(s: string, o: object): Promise<Consumer> } } };
-      const from = this.opts.from ?? "now";
-      const policy =
-        from === "now" ? { deliver_policy: "new" } : from === "all" ? { deliver_policy: "all" } : { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
-      const consumer = await jetstream(nc).consumers.get(this.opts.stream, policy);
-      const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
-      this.iter = iter;
-      void (async () => {
-        for await (const m of iter) onData(m.data);
-      })().catch(() => undefined);
+    try {
+      if (this.opts.stream === undefined) {
+        this.sub = nc.subscribe(`${prefix}.>`, { callback: (err, msg) => void (err === null && onData(msg.data)) });
+      } else {
+        const { jetstream, jetstreamManager } = (await import(JETSTREAM)) as {
+          jetstream: (nc: NatsConnection) => { consumers: { get(s: string, o: object): Promise<Consumer> } };
+          jetstreamManager: (nc: NatsConnection) => Promise<{ streams: { info(s: string): Promise<{ config: { subjects?: string[] } }> } }>;
+        };
+        // The reader takes the whole stream: one keeping another prefix's subjects is another feed, not this one.
+        const kept = (await (await jetstreamManager(nc)).streams.info(this.opts.stream)).config.subjects ?? [];
+        const foreign = kept.filter((s) => s !== `${prefix}.>` && !s.startsWith(`${prefix}.`));
+        if (foreign.length > 0) throw new Error(`JetStream stream ${this.opts.stream} keeps ${foreign.join(", ")}, not only ${prefix}.>: give the prefix it was made for (--prefix)`);
+        const from = this.opts.from ?? "now";
+        const policy =
+          from === "now" ? { deliver_policy: "new" } : from === "all" ? { deliver_policy: "all" } : { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
+        const consumer = await jetstream(nc).consumers.get(this.opts.stream, policy);
+        const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
+        this.iter = iter;
+        void (async () => {
+          for await (const m of iter) onData(m.data);
+        })().catch(() => undefined);
+      }
+    } catch (err) {
+      // No stream of that name, no JetStream…: the connection is closed with the error, never left reconnecting
+      // forever behind a caller that got only the rejection (attachNats returns no reader to stop).
+      this.nc = undefined;
+      await nc.close().catch(() => undefined);
+      throw err;
     }
     const hbMs = this.repacker.packer.heartbeatIntervalMs;
     this.timer = setInterval(() => this.heartbeat(hbMs), hbMs);
@@ -131,8 +152,7 @@ export class NatsFeedReader {
   /** Heartbeats only while upstream is alive: a dead upstream, bridge or NATS makes the local stream go stale. */
   private heartbeat(hbMs: number): void {
     const now = Date.now();
-    const upstreamMs = Math.max(this.repacker.upstreamHeartbeatMs, hbMs);
-    if (now - this.repacker.lastUpstreamMs > 3 * upstreamMs) return;
+    if (!this.repacker.upstreamAlive(now, hbMs)) return;
     if (now - this.lastSendMs < hbMs) return;
     this.repacker.packer.appendHeartbeat(0);
     this.flush();

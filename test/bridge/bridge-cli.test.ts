@@ -85,6 +85,35 @@ describe.skipIf(missing !== undefined)(`feeder bridge / listen --nats${missing ?
     expect([...r.symbols].sort()).toEqual([...MARKETS[0]!.symbols].sort());
   });
 
+  test("bridge from-nats logs what it did when stopped, the local sends refused included", async () => {
+    // rev19: from-nats logged its reader's counters once a minute only, and never its sendErrors (multicast sends
+    // the kernel refused): a short run, or local loss, left no trace.
+    const B = uniqueDestination(55);
+    const p = cli(["bridge", "from-nats", "--nats", nats.url, "--prefix", "cli.md", "-g", `${B.group}:${B.port}`, "--iface", "127.0.0.1"]);
+    let log = "";
+    const decoder = new TextDecoder();
+    const reader = (p.stderr as ReadableStream<Uint8Array>).getReader(); // the log
+    while (!log.includes("bridging from NATS")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      log += decoder.decode(value);
+    }
+    p.kill("SIGTERM");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      log += decoder.decode(value);
+    }
+    expect(await p.exited).toBe(0);
+    const stopped = log
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { msg: string; sendErrors?: number; messages?: number })
+      .find((r) => r.msg === "stopped");
+    expect(stopped).toMatchObject({ sendErrors: 0 });
+    expect(typeof stopped!.messages).toBe("number");
+  });
+
   test("bad flags exit 2 naming what was wrong", async () => {
     const cases: [string[], RegExp][] = [
       [["bridge"], /name one direction/],
@@ -92,6 +121,8 @@ describe.skipIf(missing !== undefined)(`feeder bridge / listen --nats${missing ?
       [["bridge", "to-nats", "--nats", nats.url], /--config FILE or at least one --group/],
       [["bridge", "to-nats", "--nats", "http://x", "-g", "239.255.1.1:1"], /--nats "http:\/\/x" is not nats:\/\/host:port/],
       [["bridge", "to-nats", "--nats", nats.url, "-g", "239.255.1.1:1", "--max-age", "5"], /--max-age and --max-bytes need --stream/],
+      // rev19: a stream smaller than one message silently stores nothing (before: accepted, the bridge ran).
+      [["bridge", "to-nats", "--nats", nats.url, "-g", "239.255.1.1:1", "--stream", "S", "--max-bytes", "10"], /--max-bytes must be at least 1M/],
       [["bridge", "from-nats", "--nats", nats.url], /exactly one --group/],
       [["bridge", "from-nats", "--nats", nats.url, "-g", "239.255.1.1:1", "--from", "all"], /--from needs --stream/],
       [["listen", "--nats", nats.url, "--prefix", "a.*"], /--prefix must be NATS subject tokens/],

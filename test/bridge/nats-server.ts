@@ -6,6 +6,8 @@
 import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { connect } from "node:net";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { makeTempDir } from "../support/temp-dirs.ts";
 
 export const NATS_BIN = process.env.NATS_SERVER_BIN ?? "nats-server";
@@ -33,25 +35,34 @@ export class NatsServer {
   readonly port: number;
   readonly storeDir: string;
   private proc: ReturnType<typeof Bun.spawn> | undefined;
+  /** Extra lines of a configuration file (e.g. `max_payload: 512`), or none. */
+  private readonly config: string | undefined;
 
-  private constructor(port: number, storeDir: string) {
+  private constructor(port: number, storeDir: string, config?: string) {
     this.port = port;
     this.storeDir = storeDir;
+    this.config = config;
   }
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<NatsServer> {
-    const s = new NatsServer(await freePort(), makeTempDir("feeder-nats-"));
+  static async start(config?: string): Promise<NatsServer> {
+    const s = new NatsServer(await freePort(), makeTempDir("feeder-nats-"), config);
     await s.restart();
     return s;
   }
 
   /** (Re)starts the server on the same port and store directory; resolves once it accepts connections. */
   async restart(): Promise<void> {
-    this.proc = Bun.spawn([NATS_BIN, "-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.storeDir], { stdout: "ignore", stderr: "ignore" });
+    const args = [NATS_BIN, "-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.storeDir];
+    if (this.config !== undefined) {
+      const file = join(this.storeDir, "server.conf");
+      writeFileSync(file, this.config + "\n");
+      args.push("-c", file);
+    }
+    this.proc = Bun.spawn(args, { stdout: "ignore", stderr: "ignore" });
     const deadline = Date.now() + 10_000;
     while (!(await accepts(this.port))) {
       if (Date.now() > deadline || this.proc.exitCode !== null) throw new Error(`nats-server on port ${this.port} did not start`);
@@ -59,10 +70,20 @@ export class NatsServer {
     }
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is read: NATS slower than any feed. */
+  pause(): void {
+    this.proc?.kill("SIGSTOP");
+  }
+
+  resume(): void {
+    this.proc?.kill("SIGCONT");
+  }
+
   async stop(): Promise<void> {
     const p = this.proc;
     this.proc = undefined;
     if (!p) return;
+    p.kill("SIGCONT"); // a paused server would never see the SIGTERM
     p.kill("SIGTERM");
     await p.exited;
   }

@@ -162,7 +162,7 @@ describe("docs/wire-protocol.md tables = src/wire/layout.ts", () => {
 
   test("docs/nats.md envelope = src/subscriber/nats-envelope.ts", () => {
     const s = section("Subjects and message format", readFileSync(resolve(import.meta.dirname, "../../docs/nats.md"), "utf8"));
-    expect(checkOffsets(tableRows(s, "offset"), "ENV_", N.ENVELOPE_BYTES)).toBe(10);
+    expect(checkOffsets(tableRows(s, "offset"), "ENV_", N.ENVELOPE_BYTES)).toBe(12);
     expect(s).toContain(`\`0x${N.ENV_MAGIC.toString(16).toUpperCase()}\``);
     expect(s).toContain(`${N.ENVELOPE_BYTES}-byte envelope`);
     expect(s).toContain(`<prefix>.${N.HEARTBEAT_TOKEN}`);

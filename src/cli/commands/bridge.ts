@@ -7,7 +7,7 @@
 import { readAuthKeyFile } from "../../core/auth-key.ts";
 import { interfaceProblem, isIpv4 } from "../../config/host.ts";
 import { loadConfigFile } from "../../config/load.ts";
-import { ForwardBridge } from "../../bridge/forward-bridge.ts";
+import { DEFAULT_MAX_PENDING_BYTES, ForwardBridge } from "../../bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../bridge/reverse-bridge.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
@@ -15,6 +15,7 @@ import { byteSize } from "./capture-args.ts";
 import { NATS_OPTIONS, natsReadOptions, prefixOf, serversOf } from "./nats-args.ts";
 
 const STATS_INTERVAL_MS = 60_000;
+const MIN_STREAM_BYTES = 1024 * 1024;
 
 export const bridgeCommand: CommandSpec = {
   name: "bridge",
@@ -32,7 +33,9 @@ export const bridgeCommand: CommandSpec = {
     "      --stream NAME        to-nats: also keep the feed in this JetStream stream (created or updated);",
     "                           from-nats: read this stream instead of the live subjects",
     "      --max-age S          to-nats with --stream: retention by age, seconds (default 86400)",
-    "      --max-bytes SIZE     to-nats with --stream: retention by size, e.g. 10G (default 10G)",
+    "      --max-bytes SIZE     to-nats with --stream: retention by size, e.g. 10G (default 10G, at least 1M)",
+    "      --max-pending SIZE   to-nats: bytes the NATS client may hold unwritten (NATS or the link slower than",
+    "                           the feed) before datagrams are dropped, counted and seen as a loss (default 64M)",
     "      --from WHEN          from-nats with --stream: now (default), all, or an ISO time (replay from it)",
     "  -c, --config FILE        to-nats: join every destination of the configuration's [publish] section",
     "  -g, --group G:P          to-nats: a group to join (repeatable); from-nats: the group to publish to",
@@ -57,6 +60,7 @@ export const bridgeCommand: CommandSpec = {
     channel: { type: "string" },
     "max-age": { type: "string" },
     "max-bytes": { type: "string" },
+    "max-pending": { type: "string" },
     "auth-key-file": { type: "string" },
   },
   async run(ctx) {
@@ -112,13 +116,16 @@ async function toNats(ctx: CommandContext): Promise<number> {
   if (stream === undefined && (v["max-age"] !== undefined || v["max-bytes"] !== undefined)) throw new UsageError("--max-age and --max-bytes need --stream");
   const maxAgeS = intIn(v["max-age"], "max-age", 86_400, 1, 10 * 365 * 86_400);
   const maxBytes = byteSize(v["max-bytes"], "max-bytes") ?? 10 * 1024 ** 3;
+  // A stream smaller than a message stores none of them, silently (the bridge publishes without acknowledgements).
+  if (maxBytes < MIN_STREAM_BYTES) throw new UsageError(`--max-bytes must be at least 1M (the stream keeps whole messages of up to 64 KiB), got ${JSON.stringify(v["max-bytes"])}`);
+  const maxPendingBytes = byteSize(v["max-pending"], "max-pending") ?? DEFAULT_MAX_PENDING_BYTES;
   let authKey: Uint8Array | undefined;
   try {
     authKey = authKeyFile === undefined ? undefined : readAuthKeyFile(authKeyFile, "--auth-key-file");
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
+  const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, maxPendingBytes, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
   try {
     await bridge.start();
   } catch (err) {
@@ -138,7 +145,7 @@ async function toNats(ctx: CommandContext): Promise<number> {
 async function fromNats(ctx: CommandContext): Promise<number> {
   const v = ctx.values;
   const read = natsReadOptions(ctx);
-  for (const k of ["config", "max-age", "max-bytes", "auth-key-file"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for to-nats`);
+  for (const k of ["config", "max-age", "max-bytes", "max-pending", "auth-key-file"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for to-nats`);
   const given = (v.group as string[] | undefined) ?? [];
   if (given.length !== 1) throw new UsageError("from-nats: give exactly one --group G:P to publish to");
   const iface = ifaceOf(ctx) ?? "127.0.0.1";
@@ -160,9 +167,12 @@ async function fromNats(ctx: CommandContext): Promise<number> {
     return 1;
   }
   ctx.log.info("bridging from NATS", { group: `${g.group}:${g.port}@${iface}`, servers: read.servers, prefix: read.prefix, stream: read.stream });
-  const stats = setInterval(() => ctx.log.info("bridge", { ...bridge.reader!.counters }), STATS_INTERVAL_MS);
+  // The local sends the kernel refused (sendErrors) are counted by the bridge, not the reader: both are logged.
+  const counters = () => ({ ...bridge.reader!.counters, sendErrors: bridge.sendErrors });
+  const stats = setInterval(() => ctx.log.info("bridge", counters()), STATS_INTERVAL_MS);
   await ctx.stopSignal;
   clearInterval(stats);
   await bridge.stop();
+  ctx.log.info("stopped", counters());
   return 0;
 }

@@ -1,4 +1,5 @@
 /** NATS flags shared by `feeder bridge` and `feeder listen`: servers, subject prefix, stream, start point. @module */
+import type { BridgeEvent } from "../../subscriber/nats-envelope.ts";
 import type { NatsReadOptions } from "../../subscriber/nats-source.ts";
 import { UsageError, type CommandContext } from "../command.ts";
 
@@ -44,5 +45,9 @@ export function natsReadOptions(ctx: CommandContext): NatsReadOptions {
   const v = ctx.values;
   const stream = typeof v.stream === "string" ? v.stream : undefined;
   if (stream !== undefined && !/^[A-Za-z0-9_-]+$/.test(stream)) throw new UsageError(`--stream must be a JetStream stream name (letters, digits, _ -), got ${JSON.stringify(stream)}`);
-  return { servers: serversOf(v.nats), prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream) };
+  const onBridgeEvent = (e: BridgeEvent) =>
+    e.kind === "second_bridge"
+      ? ctx.log.warn("two bridges forward one upstream stream under this prefix: following one, dropping the other's copies", { ...e })
+      : ctx.log.warn("the followed bridge went silent: switched to the other (a gap: books rebuilt from their next refresh)", { ...e });
+  return { servers: serversOf(v.nats), prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent };
 }

@@ -1,0 +1,66 @@
+/**
+ * `to-nats --stream NAME` on a stream that already exists (rev19). The bridge updated it with its own subjects,
+ * which replaces the stream's: a second bridge with another prefix (another site's feed) given the same stream name
+ * silently ended the first one's history (its messages no longer kept). Now the bridge refuses to start, naming the
+ * stream and what it keeps; the same prefix still updates the retention. Real nats-server with JetStream.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { NatsServer, natsServerMissing } from "./nats-server.ts";
+
+const missing = natsServerMissing();
+let nats: NatsServer;
+
+beforeAll(async () => {
+  if (missing) return;
+  nats = await NatsServer.start();
+}, 30_000);
+
+afterAll(async () => {
+  await nats?.stop();
+});
+
+async function streamConfig(name: string): Promise<{ subjects: string[]; max_age: number }> {
+  const { connect } = await import("@nats-io/transport-node");
+  const { jetstreamManager } = await import("@nats-io/jetstream");
+  const nc = await connect({ servers: nats.url });
+  try {
+    return (await (await jetstreamManager(nc)).streams.info(name)).config as unknown as { subjects: string[]; max_age: number };
+  } finally {
+    await nc.close();
+  }
+}
+
+function bridge(prefix: string, maxAgeMs: number): ForwardBridge {
+  return new ForwardBridge({ groups: [], servers: nats.url, prefix, jetstream: { stream: "SHARED", maxAgeMs, maxBytes: 1 << 20 }, log: silentLogger });
+}
+
+describe.skipIf(missing !== undefined)(`to-nats on an existing JetStream stream${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
+  test("another prefix's stream is left alone and the bridge does not start; the same prefix updates the retention", async () => {
+    const a = bridge("site1", 60_000);
+    await a.start();
+    await a.stop();
+    const b = bridge("site2", 60_000);
+    await expect(b.start()).rejects.toThrow(/JetStream stream SHARED keeps site1\.>, not site2\.>/);
+    await b.stop();
+    expect((await streamConfig("SHARED")).subjects).toEqual(["site1.>"]);
+    const again = bridge("site1", 120_000);
+    await again.start();
+    await again.stop();
+    expect(await streamConfig("SHARED")).toMatchObject({ subjects: ["site1.>"], max_age: 120_000 * 1e6 });
+  });
+});
+
+describe.skipIf(missing !== undefined)(`a reader of a JetStream stream${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
+  test("of another prefix is refused naming what the stream keeps (it would show another feed as this one)", async () => {
+    const { FeedSubscriber, attachNats } = await import("../../src/subscriber/index.ts");
+    const a = new ForwardBridge({ groups: [], servers: nats.url, prefix: "siteA", jetstream: { stream: "ONLY_A", maxAgeMs: 60_000, maxBytes: 1 << 20 }, log: silentLogger });
+    await a.start();
+    await a.stop();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+    await expect(attachNats(sub, { servers: nats.url, prefix: "siteB", stream: "ONLY_A", from: "all" })).rejects.toThrow(/JetStream stream ONLY_A keeps siteA\.>, not only siteB\.>/);
+    const reader = await attachNats(sub, { servers: nats.url, prefix: "siteA", stream: "ONLY_A", from: "all" });
+    await reader.stop();
+  });
+});
