@@ -41,6 +41,8 @@ export class BinanceRest {
     private readonly rawFetch: typeof fetch,
     private readonly now: () => number,
     private readonly share: number | undefined,
+    /** The adapter's RestStop signal: ends budget waits at stop (rawFetch, wrapped by it, ends the requests). */
+    private readonly stop?: AbortSignal,
   ) {
     this.setWeightLimit("spot", SPOT_REST_WEIGHT_PER_MINUTE);
     this.setWeightLimit("linear", FUTURES_REST_WEIGHT_PER_MINUTE);
@@ -84,6 +86,6 @@ export class BinanceRest {
       }
       return res;
     }) as typeof fetch;
-    this.fetches.set(market, budgetedFetch(timed, budget, this.now, (url) => weightOf(market, url)));
+    this.fetches.set(market, budgetedFetch(timed, budget, this.now, (url) => weightOf(market, url), this.stop));
   }
 }

@@ -20,6 +20,7 @@ import type { VenueConfig } from "../../config/types.ts";
 import { CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import { RestStop } from "../common/rest-stop.ts";
 import type { TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
@@ -87,6 +88,8 @@ export class BybitAdapter implements VenueAdapter {
   readonly venue;
   private readonly log: Logger;
   private readonly fetchFn: typeof fetch;
+  /** Ends every REST request and budget wait at stop() (a stop during start-up does not wait for the instrument REST). */
+  private readonly restStop: RestStop;
   private readonly now: () => number;
   /** See BybitAdapterOptions.onRawFrame; read by every connection on the hot path. */
   readonly rawFrameTap: RawFrameTap | undefined;
@@ -129,7 +132,8 @@ export class BybitAdapter implements VenueAdapter {
     // Every REST call spends this process's share of Bybit's per-IP budget and honours its over-limit answers.
     const restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, opts.budgetShare), REST_WINDOW_MS, REST_BLOCKED_MS, new Map([[403, REST_BLOCKED_MS]]));
     this.now = opts.now ?? Date.now;
-    this.fetchFn = budgetedFetch(opts.fetch ?? fetch, restBudget, this.now);
+    this.restStop = new RestStop(config.venue);
+    this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), restBudget, this.now, undefined, this.restStop.signal);
     const random = opts.random ?? Math.random;
     this.rawFrameTap = opts.onRawFrame;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "bybit: order-book frames rejected");
@@ -167,7 +171,7 @@ export class BybitAdapter implements VenueAdapter {
     // No periodic reload: a price or size that does not fit asks for its market's (requestNow).
     this.watch = new InstrumentWatch<TopicState>({
       ...{ venue: "bybit", log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
-      ...{ source: bybitInstrumentSource(config, this.fetchFn), intervalMs: 0 },
+      ...{ source: bybitInstrumentSource(config, this.fetchFn), intervalMs: 0, stop: this.restStop.signal },
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
       addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp),
       apply: (t, inst) => this.applyInstrument(t, inst),
@@ -241,6 +245,7 @@ export class BybitAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
+    this.restStop.stop();
     this.watch.stop();
     return this.lifecycle.stop();
   }

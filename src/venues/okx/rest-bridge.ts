@@ -132,6 +132,7 @@ export class RestBridge {
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
       } catch (err) {
         b.fetching = false;
+        if (this.stopped) return; // the adapter stopped (its RestStop aborted this request): nothing failed
         this.refused++;
         this.a.log.warn("okx: REST book snapshot failed; retrying", { topic: t.topic, url, error: String(err) });
         this.retry(b);
