@@ -43,6 +43,11 @@ export interface RuntimeOptions {
   readonly writableDirs?: readonly { readonly key: string; readonly dir: string }[];
   /** Called once the start-up checks passed, before anything is published (record opens its capture writer). */
   readonly beforePublishing?: () => void;
+  /**
+   * SIGINT/SIGTERM: aborted during start-up, it stops the pipeline's start-up at once (its venue REST requests end,
+   * nothing connects); startRuntime then returns the runtime, whose stop() finishes the job.
+   */
+  readonly stopSignal?: AbortSignal;
 }
 
 /**
@@ -68,15 +73,19 @@ export async function startRuntime(config: FeederConfig, log: Logger, opts: Runt
   const pipeline = (feeder ?? supervisor)!;
   const status = guardedStatusSource(base, guard);
   const http = await preflight({ config, log, guard, status, instrumentCaches: true, writableDirs: opts.writableDirs });
+  const stopDuringStart = () => void pipeline.stop();
+  opts.stopSignal?.addEventListener("abort", stopDuringStart, { once: true });
   try {
     opts.beforePublishing?.();
     guard.startWatching();
-    await pipeline.start();
+    if (!opts.stopSignal?.aborted) await pipeline.start();
   } catch (err) {
     await pipeline.stop();
     await guard.stop();
     await http?.stop();
     throw err;
+  } finally {
+    opts.stopSignal?.removeEventListener("abort", stopDuringStart);
   }
   return {
     status,

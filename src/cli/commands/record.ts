@@ -61,6 +61,9 @@ export const recordCommand: CommandSpec = {
     if (config.workers > 1) log.warn("record runs in one process; workers setting ignored", { workers: config.workers });
     let writer: CaptureWriter | undefined;
     let runtime: Runtime;
+    // A signal during start-up (instruments resolving) stops it at once; the stop below then finishes.
+    const stopping = new AbortController();
+    void ctx.stopSignal.then(() => stopping.abort());
     try {
       // Recording runs in one process; the capture directory is checked with the other start-up checks, and the
       // writer opens once they pass (before the first frame can arrive).
@@ -70,6 +73,7 @@ export const recordCommand: CommandSpec = {
           onRawRest: (venue, market, connection, url, body, tsRecvUs) => writer!.writeRest(tsRecvUs, venue, market, connection, url, body),
         },
         writableDirs: [{ key: "--out", dir: out }],
+        stopSignal: stopping.signal,
         beforePublishing: () => {
           writer = new CaptureWriter({
             dir: out,

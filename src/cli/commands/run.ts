@@ -15,7 +15,8 @@ export const runCommand: CommandSpec = {
     "",
     "Connects to each configured venue's real endpoints by default (Bybit, OKX, Binance spot and USD-M,",
     "Deribit, Coinbase, Upbit, Bithumb); venues.<venue>.ws_url / rest_url point it at any server (e.g.",
-    "`feeder sim --venue okx`). Stops cleanly on SIGINT/SIGTERM: every book is published as halted first.",
+    "`feeder sim --venue okx`). Stops cleanly on SIGINT/SIGTERM: every book is published as halted first;",
+    "during start-up the venue REST requests under way end at once, nothing connects, and it exits 0.",
     "",
     "Before the first datagram it checks, in order: HTTP binds http.listen; every destination's interface is",
     "an address of this host and its socket opens; the instrument cache directories are writable; and, for",
@@ -35,8 +36,11 @@ export const runCommand: CommandSpec = {
     const config = loadConfigFile(path);
     const log = createLogger({ level: config.log.level, format: config.log.format });
     let runtime: Runtime;
+    // A signal during start-up (instruments resolving) stops it at once; the stop below then finishes.
+    const stopping = new AbortController();
+    void ctx.stopSignal.then(() => stopping.abort());
     try {
-      runtime = await startRuntime(config, log);
+      runtime = await startRuntime(config, log, { stopSignal: stopping.signal });
     } catch (err) {
       log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
       return 1;
