@@ -286,10 +286,17 @@ export class Feeder {
 
   private async startOnce(): Promise<void> {
     const { log } = this.opts;
-    const instrumentsPerVenue = await this.resolveInstruments();
-    if (this.stopRequested) return; // stop() came during start-up: it closes what was opened once this returns
+    let instrumentsPerVenue: (Instrument | undefined)[][];
+    try {
+      instrumentsPerVenue = await this.resolveInstruments();
+    } catch (err) {
+      // stop() came during start-up: it stopped the adapters, which ended their REST requests; not a failure.
+      if (this.stopRequested) return this.stoppedDuringStart();
+      throw err;
+    }
+    if (this.stopRequested) return this.stoppedDuringStart(); // stop() closes what was opened once this returns
     await this.publisher.start();
-    if (this.stopRequested) return;
+    if (this.stopRequested) return this.stoppedDuringStart();
     this.pipelines.forEach((p, i) => p.attach(instrumentsPerVenue[i]!));
     for (const p of this.pipelines) {
       if (this.opts.replay) p.adapter.startReplay(p);
@@ -304,11 +311,21 @@ export class Feeder {
     });
   }
 
-  /** Publishes HALTED for every book, flushes, closes venue connections and the publisher. */
+  private stoppedDuringStart(): void {
+    this.opts.log.info("stopped during start-up: no venue connected, nothing published");
+  }
+
+  /**
+   * Publishes HALTED for every book, flushes, closes venue connections and the publisher. During start-up (a signal
+   * while instruments resolve) it stops the adapters first, which ends their REST requests at once (venues/common/
+   * rest-stop.ts); start() then goes no further and this closes what it opened.
+   */
   async stop(): Promise<void> {
-    // During start-up (a signal while instruments resolve): start() stops at its next step, then this stops what it opened.
     this.stopRequested = true;
-    await this.starting?.catch(() => undefined);
+    if (this.starting) {
+      await Promise.all(this.pipelines.map((p) => p.adapter.stop().catch(() => undefined)));
+      await this.starting.catch(() => undefined);
+    }
     if (!this.started) {
       await Promise.all(this.pipelines.map((p) => p.adapter.stop().catch(() => undefined)));
       await this.publisher.stop(); // opened by a start-up that stopped or failed after it

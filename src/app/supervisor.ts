@@ -73,6 +73,11 @@ export class Supervisor implements StatusSource {
   private readonly slots: Slot[] = [];
   private nextRequestId = 1;
   private stopping = false;
+  private stopRun: Promise<void> | undefined;
+  /** The Feeder resolving instruments in start() (stop() stops it), and a promise stop() resolves. */
+  private resolver: Feeder | undefined;
+  private askStop: () => void = () => {};
+  private readonly stopAsked = new Promise<void>((resolve) => (this.askStop = resolve));
   /** Worker restarts since start, for metrics and tests. */
   restarts = 0;
   /** Called with each worker publisher's (sourceId, sessionId) before it sends (the publish guard's own sessions). */
@@ -93,16 +98,29 @@ export class Supervisor implements StatusSource {
     this.firstWordMs = opts.firstWordMs ?? WORKER_FIRST_WORD_MS;
   }
 
-  /** Starts every worker and resolves when each has started (or rejects with the first start failure). */
+  /**
+   * Starts every worker and resolves when each has started (or rejects with the first start failure). A stop()
+   * during it ends the instrument REST under way (or the workers' start-ups) at once; start then resolves, starting
+   * nothing more.
+   */
   async start(): Promise<void> {
     // Resolve every instrument once here: fail before any worker starts if a venue resolves none of its symbols
     // (a symbol that does not resolve is logged and left out; a worker whose share has none starts empty).
     // A 429/418 hold the venue answers this thread's requests with holds every worker's requests too (one IP).
     const holds: BudgetEvent[] = [];
     const budgetLedger = { carried: () => undefined, report: (e: BudgetEvent) => void ("blockedUntilMs" in e && holds.push(e)) };
-    await new Feeder({ config: this.config, log: this.log, budgetLedger }).resolveInstruments();
-    // The cache merges resolveInstruments started, written before the workers read the file.
-    await instrumentCacheWritesSettled();
+    const resolver = new Feeder({ config: this.config, log: this.log, budgetLedger });
+    this.resolver = resolver;
+    try {
+      await resolver.resolveInstruments();
+      // The cache merges resolveInstruments started, written before the workers read the file (a stop does not wait).
+      await Promise.race([instrumentCacheWritesSettled(), this.stopAsked]);
+    } catch (err) {
+      if (this.stopping) return;
+      throw err;
+    } finally {
+      this.resolver = undefined;
+    }
     // stop() came while instruments resolved (a SIGTERM during start-up): no worker is started.
     if (this.stopping) return;
     const starts: Promise<void>[] = [];
@@ -114,11 +132,24 @@ export class Supervisor implements StatusSource {
     }
     this.hangTimer = setInterval(() => this.checkHangs(), this.hangCheckMs());
     this.hangTimer.unref?.();
-    await Promise.all(starts);
+    try {
+      await Promise.all(starts);
+    } catch (err) {
+      if (this.stopping) return; // a worker stopped (and terminated) while starting: no failure
+      throw err;
+    }
   }
 
-  async stop(): Promise<void> {
+  /** Stops every worker (and a start-up under way); a second call waits for the first. */
+  stop(): Promise<void> {
+    this.stopRun ??= this.stopOnce();
+    return this.stopRun;
+  }
+
+  private async stopOnce(): Promise<void> {
     this.stopping = true;
+    this.askStop();
+    await this.resolver?.stop(); // its adapters' REST requests end at once (venues/common/rest-stop.ts)
     if (this.hangTimer !== undefined) clearInterval(this.hangTimer);
     this.hangTimer = undefined;
     await Promise.all(

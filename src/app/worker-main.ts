@@ -14,6 +14,7 @@ declare const self: Worker;
 let feeder: Feeder | undefined;
 let workerIndex = 0;
 let log: Logger | undefined;
+let stopping = false;
 
 function send(msg: FromWorker): void {
   self.postMessage(msg);
@@ -38,6 +39,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       send({ type: "session", sourceId: feeder.publisher.sourceId, sessionId: feeder.publisher.sessionId });
       try {
         await feeder.start();
+        if (stopping) return; // stopped during start-up: nothing started, the supervisor is ending this worker
         send({ type: "started", books: feeder.books().length, sessionId: feeder.publisher.sessionId, summaries: feeder.bookSummaries() });
       } catch (err) {
         send({ type: "start-failed", error: err instanceof Error ? err.message : String(err) });
@@ -57,7 +59,8 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     case "ping":
       return send({ type: "pong" });
     case "stop": {
-      await feeder?.stop();
+      stopping = true;
+      await feeder?.stop(); // during start-up too: its venue REST requests end at once
       send({ type: "stopped" });
       return;
     }

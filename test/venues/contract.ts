@@ -3,7 +3,7 @@
  * A venue's test file calls runVenueContract with a harness; a skipped case must give its reason
  * (docs/add-venue.md). Real WebSocket connections on 127.0.0.1 only; assertions on behaviour, never on timing.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { afterEach, describe, expect, test } from "vitest";
 import type { BookUpdate } from "../../src/core/book-update.ts";
 import type { BookView } from "../../src/core/book-view.ts";
@@ -23,7 +23,8 @@ export type ContractCase =
   | "snapshotOnly"
   | "resyncBackoff"
   | "reconnectBackoff"
-  | "lateInstruments";
+  | "lateInstruments"
+  | "stopDuringLoad";
 
 /** Adapter options a case needs (short deadlines), passed by the harness to the venue's factory. */
 export interface ContractRunOptions {
@@ -42,6 +43,8 @@ export interface ContractRunOptions {
   lateRetryMaxMs?: number;
   listingRetryMs?: number;
   lateCheckMs?: number;
+  /** The adapter's REST client (the stop-during-load case holds every request). */
+  fetch?: typeof fetch;
 }
 
 /** The backoff cases' step: with random 0 the first retry waits half of it, the next one all of it. */
@@ -418,6 +421,39 @@ export function runVenueContract(h: VenueHarness): void {
     expect(sink.invalid).toEqual([]); // no other book ever left LIVE (nor the late one, once live)
   }
 
+  /**
+   * stop() while loadInstruments waits for the venue's instrument REST (a SIGTERM during start-up): the request is
+   * ended at once (no socket left to the REST timeout), loadInstruments rejects, and nothing is written to the cache.
+   * The REST client holds every request until its signal aborts: without the stop it would wait for the timeout.
+   */
+  async function stopDuringLoadCase(): Promise<void> {
+    let sent = 0;
+    let aborted = 0;
+    const held = ((_input: string | URL | Request, init?: RequestInit) => {
+      sent++;
+      return new Promise<Response>((_, reject) => {
+        const signal = init?.signal;
+        signal?.addEventListener("abort", () => {
+          aborted++;
+          reject(signal.reason);
+        });
+      });
+    }) as typeof fetch;
+    const run = await h.start(h.subscriptions, { fetch: held });
+    runs.push(run);
+    let outcome = "";
+    void run.adapter.loadInstruments().then(
+      () => void (outcome = "resolved"),
+      (err: unknown) => void (outcome = `rejected: ${String(err)}`),
+    );
+    await until(() => sent > 0, "an instrument request sent");
+    await run.adapter.stop();
+    await until(() => outcome !== "", "loadInstruments to end once the adapter stopped (its request still unanswered)", 5_000);
+    expect(outcome).toMatch(/^rejected: .*stopped/);
+    expect(aborted).toBe(sent);
+    if (run.instrumentCachePath) expect(existsSync(run.instrumentCachePath)).toBe(false);
+  }
+
   async function snapshotOnlyCase({ run, sink, all }: Awaited<ReturnType<typeof live>>): Promise<void> {
     await recovers(run, sink, all, "full books");
     expect(sink.deltas).toBe(0);
@@ -464,6 +500,12 @@ export function runVenueContract(h: VenueHarness): void {
       const joinTitle = "one symbol left out at start (REST down, not cached) joins once REST answers; no other book leaves LIVE";
       if (reason !== undefined) test.skip(`${joinTitle} (skipped: ${reason})`, () => {});
       else test(joinTitle, lateJoinCase);
+    }
+    {
+      const reason = h.skip?.stopDuringLoad;
+      const title = "stop() while instruments load ends their REST request at once; loading rejects and writes nothing";
+      if (reason !== undefined) test.skip(`${title} (skipped: ${reason})`, () => {});
+      else test(title, stopDuringLoadCase);
     }
     for (const [name, title, body] of extraCases) {
       const reason = h.skip?.[name];

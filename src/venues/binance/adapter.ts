@@ -20,6 +20,7 @@ import { CONNECTION_CLOSED_URL, type BookSink, type RawFrameTap, type RawRestTap
 import { connectionStates } from "../common/metrics.ts";
 import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import { RestStop } from "../common/rest-stop.ts";
 import type { TopicState } from "../common/connection.ts";
 import { INSTRUMENT_RELOAD_MS, type InstrumentReloader } from "../common/instrument-reload.ts";
 import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
@@ -68,6 +69,8 @@ export class BinanceAdapter implements VenueAdapter {
   private readonly snapshotFetch: BinanceSnapshotFetch;
   /** Per market REST weight budgets and their fetches (rest.ts). */
   private readonly rest: BinanceRest;
+  /** Ends every REST request and budget wait at stop() (a stop during start-up does not wait for exchangeInfo). */
+  private readonly restStop: RestStop;
   private instruments: (Instrument | undefined)[] | null = null;
   /**
    * Loading, each market's exchangeInfo reloaded every instrument_reload_ms and when a number does not fit, and the
@@ -113,7 +116,8 @@ export class BinanceAdapter implements VenueAdapter {
     const random = opts.random ?? Math.random;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "binance: diff frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "binance: diff chain breaks; books resynced");
-    this.rest = new BinanceRest(opts.fetch ?? fetch, this.now, opts.budgetShare, opts.budgetLedger);
+    this.restStop = new RestStop(config.venue);
+    this.rest = new BinanceRest(this.restStop.wrap(opts.fetch ?? fetch), this.now, opts.budgetShare, opts.budgetLedger, this.restStop.signal);
     const plan = planConnections(this, config, subscriptions, opts.maxStreamsPerConnection ?? PLANNED_STREAMS_PER_CONNECTION);
     this.conns = plan.conns;
     this.topics = plan.topics;
@@ -186,6 +190,7 @@ export class BinanceAdapter implements VenueAdapter {
       // Each exchangeInfo spends the market's REST weight (rest.ts) and keeps its weight limit current.
       source: binanceInstrumentSource(config, (m) => this.rest.fetchOf(m), (m, info) => this.rest.takeLimits(m, info)),
       intervalMs: config.instrumentReloadMs ?? INSTRUMENT_RELOAD_MS,
+      stop: this.restStop.signal,
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
       addToTable: (t, x) => t.conn.table.addStream(t.topic, t.symbol, t.index, x.priceExp, x.qtyExp),
       apply: (t, inst) => this.applyInstrument(t, inst),
@@ -268,6 +273,7 @@ export class BinanceAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
+    this.restStop.stop(); // exchangeInfo, snapshots and budget waits under way end now
     for (const t of this.topics) {
       this.bridge.cancel(t);
       abandonFetch(t);

@@ -43,6 +43,8 @@ export class BinanceRest {
     private readonly now: () => number,
     private readonly share: number | undefined,
     private readonly ledger?: BudgetLedger,
+    /** The adapter's RestStop signal: ends budget waits at stop (rawFetch, wrapped by it, ends the requests). */
+    private readonly stop?: AbortSignal,
   ) {
     this.setWeightLimit("spot", SPOT_REST_WEIGHT_PER_MINUTE);
     this.setWeightLimit("linear", FUTURES_REST_WEIGHT_PER_MINUTE);
@@ -86,6 +88,6 @@ export class BinanceRest {
       }
       return res;
     }) as typeof fetch;
-    this.fetches.set(market, budgetedFetch(timed, budget, this.now, (url) => weightOf(market, url)));
+    this.fetches.set(market, budgetedFetch(timed, budget, this.now, (url) => weightOf(market, url), this.stop));
   }
 }

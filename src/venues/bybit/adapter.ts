@@ -21,6 +21,7 @@ import { CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type R
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import { RestStop } from "../common/rest-stop.ts";
 import type { TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
@@ -88,6 +89,8 @@ export class BybitAdapter implements VenueAdapter {
   readonly venue;
   private readonly log: Logger;
   private readonly fetchFn: typeof fetch;
+  /** Ends every REST request and budget wait at stop() (a stop during start-up does not wait for the instrument REST). */
+  private readonly restStop: RestStop;
   private readonly now: () => number;
   /** See BybitAdapterOptions.onRawFrame; read by every connection on the hot path. */
   readonly rawFrameTap: RawFrameTap | undefined;
@@ -132,7 +135,8 @@ export class BybitAdapter implements VenueAdapter {
       budgetLink(opts.budgetLedger, "bybit:rest"),
     );
     this.now = opts.now ?? Date.now;
-    this.fetchFn = budgetedFetch(opts.fetch ?? fetch, restBudget, this.now);
+    this.restStop = new RestStop(config.venue);
+    this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), restBudget, this.now, undefined, this.restStop.signal);
     const random = opts.random ?? Math.random;
     this.rawFrameTap = opts.onRawFrame;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "bybit: order-book frames rejected");
@@ -170,7 +174,7 @@ export class BybitAdapter implements VenueAdapter {
     // No periodic reload: a price or size that does not fit asks for its market's (requestNow).
     this.watch = new InstrumentWatch<TopicState>({
       ...{ venue: "bybit", log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
-      ...{ source: bybitInstrumentSource(config, this.fetchFn), intervalMs: 0 },
+      ...{ source: bybitInstrumentSource(config, this.fetchFn), intervalMs: 0, stop: this.restStop.signal },
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
       addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp),
       apply: (t, inst) => this.applyInstrument(t, inst),
@@ -244,6 +248,7 @@ export class BybitAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
+    this.restStop.stop();
     this.watch.stop();
     return this.lifecycle.stop();
   }

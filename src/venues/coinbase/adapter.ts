@@ -18,6 +18,7 @@ import { CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type R
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import { RestStop } from "../common/rest-stop.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
@@ -71,6 +72,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   readonly venue = "coinbase" as const;
   private readonly log: Logger;
   private readonly fetchFn: typeof fetch;
+  /** Ends every REST request and budget wait at stop() (a stop during start-up does not wait for the instrument REST). */
+  private readonly restStop: RestStop;
   /** The public REST limit the instrument queries share (budgets.ts). */
   private readonly restBudget: RestWeightBudget;
   private readonly now: () => number;
@@ -105,7 +108,8 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.now = opts.now ?? Date.now;
     // Every instrument query spends this process's share of the public REST limit and honours 429 / Retry-After.
     this.restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_SECOND, opts.budgetShare), 1_000, REST_LIMITED_MS).track(budgetLink(opts.budgetLedger, "coinbase:rest"));
-    this.fetchFn = budgetedFetch(opts.fetch ?? fetch, this.restBudget, this.now);
+    this.restStop = new RestStop(config.venue);
+    this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), this.restBudget, this.now, undefined, this.restStop.signal);
     this.rawFrameTap = opts.onRawFrame;
     const random = opts.random ?? Math.random;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "coinbase: frames rejected; their connections resynced");
@@ -148,7 +152,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     // No periodic reload: a price or size that does not fit asks for its market's (requestNow).
     this.watch = new InstrumentWatch<Topic>({
       ...{ venue: "coinbase", log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
-      ...{ source: coinbaseInstrumentSource(config, this.fetchFn, this.log), intervalMs: 0 },
+      ...{ source: coinbaseInstrumentSource(config, this.fetchFn, this.log), intervalMs: 0, stop: this.restStop.signal },
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
       addToTable: (t, x) => t.conn.table.add(t.symbol, t.index, x.priceExp, x.qtyExp),
       apply: (t, inst) => this.applyInstrument(t, inst),
@@ -231,6 +235,7 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
+    this.restStop.stop();
     this.watch.stop();
     return this.lifecycle.stop();
   }

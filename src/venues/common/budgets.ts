@@ -194,19 +194,22 @@ export function requestTimeout(ms: number): AbortSignal {
  * A fetch that spends the REST weight budget: it waits while the budget is spent or blocked, and reads every
  * answer's status and Retry-After into it. `weightOf(url)` is the venue's weight table (default 1). A request whose
  * `init.signal` aborts while it waits gives up its place at once and is never sent nor charged; a requestTimeout
- * signal is not one of those (it starts at the send). Cold.
+ * signal is not one of those (it starts at the send). `stop` (the adapter's RestStop signal) ends every wait too: a
+ * stopped adapter's request is never sent. Cold.
  */
 export function budgetedFetch(
   fetchFn: typeof fetch,
   budget: RestWeightBudget,
   now: () => number = Date.now,
   weightOf: (url: string) => number = () => 1,
+  stop?: AbortSignal,
 ): typeof fetch {
   const wrapped = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
     const weight = weightOf(url);
     const timeoutMs = init?.signal ? sendTimeouts.get(init.signal) : undefined;
-    const signal = timeoutMs === undefined ? (init?.signal ?? undefined) : undefined;
+    const own = timeoutMs === undefined ? (init?.signal ?? undefined) : undefined;
+    const signal = own && stop ? AbortSignal.any([own, stop]) : (own ?? stop);
     let wait = budget.waitMs(now(), weight);
     if (wait > 0) {
       budget.waiting++;
@@ -220,6 +223,7 @@ export function budgetedFetch(
       }
     }
     // Checked last, just before the weight is taken: an abort during the final wait spends nothing.
+    if (stop?.aborted) throw stop.reason;
     if (signal?.aborted) throw new Error(`REST ${url}: budget wait aborted`);
     budget.take(now(), weight);
     const res = await fetchFn(input, timeoutMs === undefined ? init : { ...init, signal: AbortSignal.timeout(timeoutMs) });
@@ -230,7 +234,7 @@ export function budgetedFetch(
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts; the timer and the listener are removed either way. */
-function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
+export function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise<void>((resolve) => {
     const done = () => {
       clearTimeout(timer);

@@ -3,25 +3,36 @@
  * unreachable) and merged into when a symbol resolves while running or a tick/lot changes. One file may have several
  * writers at once: markets answered in the same check, worker threads (each with its own copy of this module) and
  * processes (several instances, one cache). A merge therefore re-reads the file and writes it under a lock file
- * created with O_EXCL (`<cache>.lock`), as a temporary file renamed over the cache (a crash never leaves half a
- * cache). A lock older than CACHE_LOCK_STALE_MS is a writer that died holding it: it is broken (moved aside under a
- * unique name and checked to be the one judged stale, so of two waiters that judged it stale the second does not
- * also break the fresh lock the first then took). Merges of one path in one thread also queue behind each other, so
- * a thread never competes with itself for the lock.
+ * (`<cache>.lock`, holding a unique token; created whole, as a temporary file hard-linked to that name, which fails
+ * while it exists), as a temporary file renamed over the cache (a crash never leaves half a cache). A holder touches
+ * its lock while it holds it. A waiter breaks a lock it has itself seen unchanged (token and time) for long enough,
+ * by its own monotonic clock: CACHE_LOCK_STALE_MS less the lock's age, at least LOCK_CONFIRM_MS (a wall clock
+ * stepped forward makes a live lock look old; a step back makes a dead one look new, and it is still broken within
+ * CACHE_LOCK_STALE_MS). Removing a lock (a holder's release, a waiter's break) goes through a tombstone, a hard link
+ * to it named after its token: only one writer at a time can make it, and the token read through it says whether the
+ * path still holds that lock, so nobody ever removes a lock other than the one it meant (two waiters breaking the
+ * same dead lock, a release after a break). Merges of one path in one thread also queue behind each other, so a
+ * thread never competes with itself for the lock. The cache's directory must allow hard links.
  * @module
  */
-import { link, mkdir, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { link, mkdir, readFile, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { InstrumentSpec } from "./instruments.ts";
 
 const CACHE_VERSION = 1;
 /**
- * A lock this old is a writer that died holding it (a merge holds it for one read and one write, milliseconds):
- * broken, so one killed process cannot stop every later merge.
+ * A lock seen unchanged this long is a writer that died holding it (a merge holds it for one read and one write,
+ * milliseconds, and touches it while it holds it): broken, so one killed process cannot stop every later merge.
  */
 export const CACHE_LOCK_STALE_MS = 10_000;
 /** A merge waiting longer than this for the lock gives up with an error naming the lock file (the caller logs it). */
 export const CACHE_LOCK_WAIT_MS = 30_000;
+/**
+ * The least time a waiter must see a lock unchanged before it breaks it, however old its time says it is (a clock
+ * stepped forward). A live holder touches its lock more often than this.
+ */
+export const LOCK_CONFIRM_MS = 2_000;
 /** Between two tries for a held lock: a few ms, jittered so waiters do not retry in step. */
 const LOCK_POLL_MIN_MS = 2;
 const LOCK_POLL_SPREAD_MS = 8;
@@ -124,36 +135,30 @@ async function mergeNow(path: string, venue: string, entries: ReadonlyMap<string
 }
 
 /**
- * Runs `fn` holding `<path>.lock` (created with O_EXCL; see the module comment). Throws naming the lock on timeout.
+ * Runs `fn` holding `<path>.lock` (see the module comment). Throws naming the lock on timeout.
  * `onWait` is called once if the lock is held by another writer (the caller may stop waiting for the result).
  */
 export async function withCacheLock<T>(path: string, fn: () => Promise<T>, o: { staleMs?: number; waitMs?: number; onWait?: () => void } = {}): Promise<T> {
   const lockPath = `${path}.lock`;
   const staleMs = o.staleMs ?? CACHE_LOCK_STALE_MS;
-  const token = `${uniqueSuffix()} ${Date.now()}\n`;
-  const giveUpAt = Date.now() + (o.waitMs ?? CACHE_LOCK_WAIT_MS);
+  const waitMs = o.waitMs ?? CACHE_LOCK_WAIT_MS;
+  const id = uniqueSuffix();
+  const token = `${id} ${Date.now()}\n`;
+  // Monotonic: a step of the wall clock neither cuts the wait short nor stretches it.
+  const giveUpAt = performance.now() + waitMs;
   await mkdir(dirname(path), { recursive: true });
   let waiting = false;
+  let seen: Seen | undefined;
   try {
     for (;;) {
-      try {
-        const fh = await open(lockPath, "wx");
-        try {
-          await fh.writeFile(token);
-        } finally {
-          await fh.close();
-        }
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw new Error(`instrument cache lock ${lockPath}: ${String(err)}`);
-      }
+      if (await tryLock(lockPath, `${lockPath}.${id}.new`, token)) break;
       if (!waiting) {
         waiting = true;
         lockWaiters.set(path, (lockWaiters.get(path) ?? 0) + 1);
         o.onWait?.();
       }
-      await breakIfStale(lockPath, staleMs);
-      if (Date.now() > giveUpAt) throw new Error(`instrument cache lock ${lockPath} held by another writer for more than ${o.waitMs ?? CACHE_LOCK_WAIT_MS} ms; not written`);
+      seen = await breakIfStale(lockPath, staleMs, seen);
+      if (performance.now() > giveUpAt) throw new Error(`instrument cache lock ${lockPath} held by another writer for more than ${waitMs} ms; not written`);
       await new Promise((r) => setTimeout(r, LOCK_POLL_MIN_MS + Math.random() * LOCK_POLL_SPREAD_MS));
     }
   } finally {
@@ -163,35 +168,94 @@ export async function withCacheLock<T>(path: string, fn: () => Promise<T>, o: { 
       else lockWaiters.delete(path);
     }
   }
+  // While held, the lock's time is touched now and then: a waiter breaks only a lock it saw unchanged for a while.
+  const refreshMs = Math.max(5, Math.min(staleMs, LOCK_CONFIRM_MS) / 4);
+  const refresh = setInterval(() => void utimes(lockPath, new Date(), new Date()).catch(() => undefined), refreshMs);
   try {
     return await fn();
   } finally {
-    // Ours unless it was judged stale and broken meanwhile (then it is a newer writer's: leave it).
-    const held = await readFile(lockPath, "utf8").catch(() => "");
-    if (held === token) await unlink(lockPath).catch(() => undefined);
+    clearInterval(refresh);
+    await removeLock(lockPath, token);
+  }
+}
+
+/** Creates the lock whole (a temporary file with the token, hard-linked to the lock path: fails if it exists). */
+async function tryLock(lockPath: string, tmp: string, token: string): Promise<boolean> {
+  try {
+    await writeFile(tmp, token);
+    await link(tmp, lockPath);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw new Error(`instrument cache lock ${lockPath}: ${String(err)}`);
+  } finally {
+    await unlink(tmp).catch(() => undefined);
   }
 }
 
 /**
- * A lock older than `staleMs` is moved aside under a unique name, then removed if it is the lock that was judged
- * stale; if another waiter replaced it in between (a fresh lock was moved), it is put back unless a newer one exists.
+ * The lock as one waiter sees it: its content and time (`key`), since when (performance.now()) it has seen it
+ * unchanged, for how long it must before judging it stale, and since when its break was refused by a tombstone.
  */
-async function breakIfStale(lockPath: string, staleMs: number): Promise<void> {
-  let judged: string;
+interface Seen {
+  readonly key: string;
+  readonly token: string;
+  readonly sinceMs: number;
+  readonly needMs: number;
+  busySinceMs?: number;
+}
+
+/**
+ * Breaks the lock if this waiter has seen it unchanged (token and modification time) for long enough: staleMs less
+ * its age by the wall clock, but never less than LOCK_CONFIRM_MS (a clock stepped forward makes a fresh lock look
+ * old) nor more than staleMs (a clock stepped back makes a dead lock look new). Returns what it saw.
+ */
+async function breakIfStale(lockPath: string, staleMs: number, seen: Seen | undefined): Promise<Seen | undefined> {
+  let token: string;
+  let mtimeMs: number;
   try {
-    const st = await stat(lockPath);
-    if (Date.now() - st.mtimeMs < staleMs) return;
-    judged = await readFile(lockPath, "utf8");
+    mtimeMs = (await stat(lockPath)).mtimeMs;
+    token = await readFile(lockPath, "utf8");
   } catch {
-    return; // released meanwhile
+    return undefined; // released meanwhile
   }
-  const aside = `${lockPath}.${uniqueSuffix()}.stale`;
+  const key = `${mtimeMs} ${token}`;
+  const nowMs = performance.now();
+  if (seen?.key !== key) {
+    const ageMs = Date.now() - mtimeMs;
+    return { key, token, sinceMs: nowMs, needMs: Math.min(staleMs, Math.max(Math.min(LOCK_CONFIRM_MS, staleMs), staleMs - ageMs)) };
+  }
+  if (nowMs - seen.sinceMs < seen.needMs) return seen;
+  if (await removeLock(lockPath, token)) return undefined;
+  // Another waiter's tombstone: it is breaking this lock now. One left that long is a breaker that died in between.
+  seen.busySinceMs ??= nowMs;
+  if (nowMs - seen.busySinceMs >= staleMs) await unlink(tombstoneOf(lockPath, token)).catch(() => undefined);
+  return seen;
+}
+
+/** The tombstone name for a lock holding `token`: one name per lock, so only one writer at a time may remove it. */
+function tombstoneOf(lockPath: string, token: string): string {
+  return `${lockPath}.${createHash("sha1").update(token).digest("hex").slice(0, 16)}.break`;
+}
+
+/**
+ * Removes the lock at `lockPath` if, and only if, it holds `token` (a holder releasing its own, or a waiter breaking
+ * the dead one it judged). First a hard link to it under the token's tombstone name: that fails while another writer
+ * removes the same lock, and once made, the path can change only through its holder (dead, or this writer), so the
+ * token read through the link says whether the path still holds that lock. A different lock there is left alone.
+ * True when the lock is gone (removed, or already gone); false when another writer's tombstone stood in the way.
+ */
+async function removeLock(lockPath: string, token: string): Promise<boolean> {
+  const tomb = tombstoneOf(lockPath, token);
   try {
-    await rename(lockPath, aside);
-  } catch {
-    return; // someone else broke or released it
+    await link(lockPath, tomb);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== "EEXIST";
   }
-  const moved = await readFile(aside, "utf8").catch(() => judged);
-  if (moved !== judged) await link(aside, lockPath).catch(() => undefined);
-  await unlink(aside).catch(() => undefined);
+  try {
+    if ((await readFile(tomb, "utf8")) === token) await unlink(lockPath);
+    return true;
+  } finally {
+    await unlink(tomb).catch(() => undefined);
+  }
 }

@@ -59,6 +59,11 @@ export interface InstrumentWatchOptions<T extends TopicState> extends Pick<LateI
   addToTable: (t: T, inst: Instrument) => number;
   /** A resolved topic's tick or lot changed: new exponents in its table, the sink told, the book resynced. */
   apply: (t: T, inst: Instrument) => void;
+  /**
+   * The adapter's RestStop signal (rest-stop.ts): once aborted, a load under way rejects with its reason (no
+   * warning, no cache write) and a query's failure is not logged nor retried.
+   */
+  stop?: AbortSignal;
   /** After each answered query of a market (OKX: announce its `upcChg`), with when the query started. */
   afterQuery?: (market: MarketName, symbols: readonly string[], startedMs: number) => void;
 }
@@ -119,7 +124,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
    */
   async load(): Promise<(Instrument | undefined)[]> {
     const { config, subscriptions, source, log, venue } = this.o;
-    const { instruments, problems, unresolved } = await resolveInstruments(config, subscriptions, source, log);
+    const { instruments, problems, unresolved } = await resolveInstruments(config, subscriptions, source, log, this.o.stop);
     if (problems.length > 0) {
       const message = `${venue}: cannot resolve instruments for ${problems.join(", ")}`;
       if (!instruments.some((i) => i !== undefined) && !this.o.allowNoInstruments) throw new Error(message);
@@ -233,6 +238,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     try {
       specs = await source.fetchSpecs(market, symbols);
     } catch (err) {
+      if (this.o.stop?.aborted) return; // the adapter stopped: nothing failed
       if (late !== null) this.late.failed(late, err);
       if (topics.length > 0) throw err;
       return;

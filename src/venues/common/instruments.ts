@@ -71,13 +71,17 @@ export interface ResolvedInstruments {
 /**
  * Resolves every (market, symbol) in order. REST failures are logged and covered by the cache; a symbol still
  * unresolved is left undefined and named, with the reason, in `problems` (the caller decides what is fatal).
+ * `stop` (the adapter's RestStop signal) aborted: rejects with its reason once the requests under way have ended
+ * (they end at once), logging nothing and writing nothing to the cache.
  */
 export async function resolveInstruments(
   config: VenueConfig,
   subs: readonly Subscription[],
   source: InstrumentSource,
   log: Logger,
+  stop?: AbortSignal,
 ): Promise<ResolvedInstruments> {
+  stop?.throwIfAborted();
   const cachePath = config.instrumentCachePath;
   const cache = cachePath ? await readInstrumentCache(cachePath, config.venue).catch((err) => {
     log.warn("instrument cache unreadable; ignoring it", { path: cachePath, error: String(err) });
@@ -98,11 +102,13 @@ export async function resolveInstruments(
         const specs = await source.fetchSpecs(market, symbols);
         for (const [sym, spec] of specs) fromRest.set(`${market}:${sym}`, spec);
       } catch (err) {
+        if (stop?.aborted) return; // stopped, not failed: thrown below
         restError.set(market, err instanceof Error ? err.message : String(err));
         log.warn("instrument REST query failed; using the disk cache", { market, error: restError.get(market), cache: cachePath });
       }
     }),
   );
+  stop?.throwIfAborted();
   const out: (Instrument | undefined)[] = [];
   const problems: string[] = [];
   const unresolved: UnresolvedEntry[] = [];

@@ -16,6 +16,7 @@ import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type Market
 import type { VenueConfig } from "../../config/types.ts";
 import { CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import { RestStop } from "../common/rest-stop.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
@@ -74,6 +75,8 @@ export class DeribitAdapter implements VenueAdapter {
   readonly venue = "deribit" as const;
   private readonly log: Logger;
   private readonly fetchFn: typeof fetch;
+  /** Ends every REST request and budget wait at stop() (a stop during start-up does not wait for the instrument REST). */
+  private readonly restStop: RestStop;
   /** The REST limit the instrument queries share (budgets.ts). */
   private readonly restBudget: RestWeightBudget;
   private readonly now: () => number;
@@ -114,7 +117,8 @@ export class DeribitAdapter implements VenueAdapter {
     this.now = opts.now ?? Date.now;
     // Every instrument query spends this process's share of the REST limit and honours 429 / 10028 / Retry-After.
     this.restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_SECOND, opts.budgetShare), 1_000, REST_LIMITED_MS).track(budgetLink(opts.budgetLedger, "deribit:rest"));
-    this.fetchFn = budgetedFetch(opts.fetch ?? fetch, this.restBudget, this.now);
+    this.restStop = new RestStop(config.venue);
+    this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), this.restBudget, this.now, undefined, this.restStop.signal);
     this.rawFrameTap = opts.onRawFrame;
     this.intervalOverride = opts.interval;
     const random = opts.random ?? Math.random;
@@ -151,7 +155,7 @@ export class DeribitAdapter implements VenueAdapter {
     // No periodic reload: a price or size that does not fit asks for its market's (requestNow).
     this.watch = new InstrumentWatch<DeribitTopic>({
       ...{ venue: "deribit", log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
-      ...{ source: deribitInstrumentSource(config, this.fetchFn, () => this.restBudget.onResponse(this.now(), 429, null)), intervalMs: 0 },
+      ...{ source: deribitInstrumentSource(config, this.fetchFn, () => this.restBudget.onResponse(this.now(), 429, null)), intervalMs: 0, stop: this.restStop.signal },
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
       addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp, t.depth > 0),
       apply: (t, inst) => this.applyInstrument(t, inst),
@@ -240,6 +244,7 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
+    this.restStop.stop();
     this.watch.stop();
     return this.lifecycle.stop();
   }

@@ -24,6 +24,7 @@ import { connectionStates } from "../common/metrics.ts";
 import { shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import { RestStop } from "../common/rest-stop.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import type { InstrumentWatch } from "../common/instrument-watch.ts";
@@ -54,6 +55,8 @@ export class OkxAdapter implements VenueAdapter {
   readonly venue;
   readonly log: Logger;
   readonly fetchFn: typeof fetch;
+  /** Ends every REST request and budget wait at stop() (a stop during start-up does not wait for the instrument REST). */
+  readonly restStop: RestStop;
   readonly now: () => number;
   readonly random: () => number;
   private readonly recheck: boolean;
@@ -119,7 +122,8 @@ export class OkxAdapter implements VenueAdapter {
   ) {
     this.venue = config.venue;
     this.log = opts.log;
-    this.fetchFn = opts.fetch ?? fetch;
+    this.restStop = new RestStop(config.venue);
+    this.fetchFn = this.restStop.wrap(opts.fetch ?? fetch);
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.recheck = opts.recheckInstruments ?? true;
@@ -158,7 +162,7 @@ export class OkxAdapter implements VenueAdapter {
     });
     this.bridge = new RestBridge(this, n, opts.budgetShare, budgetLink(opts.budgetLedger, "okx:rest"));
     this.crossed = new CrossedBooks(n, { now: this.now, c: this.c, books: this.books, restart: (t) => this.restart(t) });
-    this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare, budgetLink(opts.budgetLedger, "okx:instruments"));
+    this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare, budgetLink(opts.budgetLedger, "okx:instruments"), this.restStop.signal);
     this.watch = okxInstrumentWatch(this, opts); // instrument-wiring.ts
     this.reloader = this.watch.reloader;
     this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, watch: this.watch });
@@ -254,6 +258,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
+    this.restStop.stop(); // instrument queries and the bridges' REST snapshots under way end now
     this.budgetWaits.stop();
     this.watch.stop();
     this.bridge.stop();

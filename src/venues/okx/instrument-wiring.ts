@@ -19,6 +19,7 @@ export function okxInstrumentWatch(a: OkxAdapter, opts: OkxAdapterOptions): Inst
     ...{ venue: "okx", log: a.log, now: a.now, random: a.random, config: a.config, subscriptions: a.subscriptions, topics: a.topics },
     source: okxInstrumentSource(a.config, a.fetchFn, a.upcoming, a.instrumentPacer),
     intervalMs: a.config.instrumentReloadMs ?? INSTRUMENT_RELOAD_MS,
+    stop: a.restStop.signal,
     ...watchSettings(opts),
     ...{ instruments: () => a.instruments, sink: () => a.sink, lifecycle: () => a.lifecycle },
     addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp),

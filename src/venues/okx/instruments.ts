@@ -9,7 +9,7 @@ all until its Retry-After (or one 2 s window) has passed. Resolution order
  */
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { RestWeightBudget, shareOf } from "../common/budgets.ts";
+import { RestWeightBudget, shareOf, sleepUnlessAborted } from "../common/budgets.ts";
 import type { BudgetLink } from "../common/budget-ledger.ts";
 import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
 
@@ -35,6 +35,8 @@ export class InstrumentRequestPacer {
     private readonly now: () => number,
     budgetShare?: number,
     link?: BudgetLink,
+    /** The adapter's RestStop signal: a wait ends, rejecting with its reason, when the adapter stops. */
+    private readonly stop?: AbortSignal,
   ) {
     this.budget = new RestWeightBudget(shareOf(INSTRUMENT_REQUESTS_PER_WINDOW, budgetShare), INSTRUMENT_WINDOW_MS, INSTRUMENT_WINDOW_MS).track(link);
   }
@@ -50,11 +52,12 @@ export class InstrumentRequestPacer {
     if (waitMs > 0) {
       this.waiting++;
       try {
-        for (; waitMs > 0; waitMs = this.budget.waitMs(this.now(), 1)) await new Promise((r) => setTimeout(r, Math.min(waitMs, PACER_POLL_MS)));
+        for (; waitMs > 0 && !this.stop?.aborted; waitMs = this.budget.waitMs(this.now(), 1)) await sleepUnlessAborted(Math.min(waitMs, PACER_POLL_MS), this.stop);
       } finally {
         this.waiting--;
       }
     }
+    this.stop?.throwIfAborted();
     this.budget.take(this.now(), 1);
   }
 

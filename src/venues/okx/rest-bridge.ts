@@ -136,7 +136,7 @@ export class RestBridge {
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
       } catch (err) {
         b.fetching = false;
-        if (this.stopped) return;
+        if (this.stopped) return; // the adapter stopped (its RestStop aborted this request): nothing failed
         if (this.bridges[t.index] !== b) {
           this.dropped++; // its bridge ended (a resync, a dropped connection): nothing to retry, the next bridge asks anew
           return;

@@ -19,6 +19,7 @@ import { CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type R
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import { RestStop } from "../common/rest-stop.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
@@ -61,6 +62,8 @@ export class UpbitAdapter implements VenueAdapter {
   readonly venue;
   private readonly log: Logger;
   private readonly fetchFn: typeof fetch;
+  /** Ends every REST request and budget wait at stop() (a stop during start-up does not wait for the instrument REST). */
+  private readonly restStop: RestStop;
   private readonly now: () => number;
   readonly rawFrameTap: RawFrameTap | undefined;
   private readonly topics: UpbitTopic[] = [];
@@ -100,7 +103,8 @@ export class UpbitAdapter implements VenueAdapter {
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     const restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, opts.budgetShare), REST_WINDOW_MS, REST_BLOCKED_MS).track(budgetLink(opts.budgetLedger, `${dialect.venue}:rest`));
-    this.fetchFn = budgetedFetch(opts.fetch ?? fetch, restBudget, this.now);
+    this.restStop = new RestStop(config.venue);
+    this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), restBudget, this.now, undefined, this.restStop.signal);
     const random = opts.random ?? Math.random;
     this.rawFrameTap = opts.onRawFrame;
     const v = dialect.venue;
@@ -147,7 +151,7 @@ export class UpbitAdapter implements VenueAdapter {
     // No periodic reload: a price or size that does not fit asks for its market's (requestNow).
     this.watch = new InstrumentWatch<UpbitTopic>({
       ...{ venue: v, log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
-      ...{ source: upbitInstrumentSource(config, this.fetchFn, dialect.tickEndpoint, this.level), intervalMs: 0 },
+      ...{ source: upbitInstrumentSource(config, this.fetchFn, dialect.tickEndpoint, this.level), intervalMs: 0, stop: this.restStop.signal },
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
       addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp),
       apply: (t, inst) => this.applyInstrument(t, inst),
@@ -224,6 +228,7 @@ export class UpbitAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
+    this.restStop.stop();
     this.watch.stop();
     return this.lifecycle.stop();
   }

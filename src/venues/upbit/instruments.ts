@@ -14,6 +14,7 @@
 import { exponentOf, MAX_MANTISSA } from "../../core/fixed.ts";
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
+import { requestTimeout } from "../common/budgets.ts";
 import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
 
 /** Sizes carry up to 8 decimals (Upbit and Bithumb order quantities; docs/venues/upbit.md). */
@@ -67,8 +68,16 @@ export function specFor(symbol: string, lastPrice: number, venueTick: string | u
   return { tickSize: tick, lotSize: LOT_SIZE };
 }
 
-async function getJson(fetchFn: typeof fetch, url: string): Promise<unknown> {
-  const res = await fetchFn(url);
+/** Each REST request's timeout, from its send (budgetedFetch): an endpoint that never answers fails it, naming the URL. */
+const REST_TIMEOUT_MS = 10_000;
+
+async function getJson(fetchFn: typeof fetch, url: string, timeoutMs: number): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetchFn(url, { signal: requestTimeout(timeoutMs) });
+  } catch (err) {
+    throw new Error(`GET ${url} → ${err instanceof Error ? err.message : String(err)}`);
+  }
   if (!res.ok) throw new Error(`GET ${url} → HTTP ${res.status}`);
   try {
     return await res.json();
@@ -93,8 +102,9 @@ export interface UpbitInstrumentSource extends InstrumentSource {
 /**
  * `withTickEndpoint`: Upbit's /v1/orderbook/instruments; Bithumb has none. `level` > 0 (grouped books): a code whose
  * `supported_levels` there does not include it is refused, naming them (Upbit would send it no data [U§2]).
+ * `timeoutMs`: each request's timeout, from its send (tests shorten it).
  */
-export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, withTickEndpoint: boolean, level = 0): UpbitInstrumentSource {
+export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, withTickEndpoint: boolean, level = 0, timeoutMs = REST_TIMEOUT_MS): UpbitInstrumentSource {
   const refused = new Map<string, string>();
   const restOf = (market: MarketName) => (config.markets.find((m) => m.market === market)?.restUrl ?? config.restUrl).replace(/\/+$/, "");
   return {
@@ -105,7 +115,7 @@ export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch
       for (const s of symbols) refused.delete(s); // asked again (a retry while running): only this answer counts
       const base = restOf(market);
       const listUrl = `${base}/v1/market/all`;
-      const listed = new Set(rows(await getJson(fetchFn, listUrl), listUrl).map((r) => r.market).filter((m): m is string => typeof m === "string"));
+      const listed = new Set(rows(await getJson(fetchFn, listUrl, timeoutMs), listUrl).map((r) => r.market).filter((m): m is string => typeof m === "string"));
       const wanted = symbols.filter((s) => listed.has(s));
       const price = new Map<string, number>();
       const tick = new Map<string, string>();
@@ -113,10 +123,10 @@ export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch
       for (let i = 0; i < wanted.length; i += MARKETS_PER_QUERY) {
         const chunk = wanted.slice(i, i + MARKETS_PER_QUERY).join(",");
         const tUrl = `${base}/v1/ticker?markets=${chunk}`;
-        for (const r of rows(await getJson(fetchFn, tUrl), tUrl)) if (typeof r.market === "string" && typeof r.trade_price === "number") price.set(r.market, r.trade_price);
+        for (const r of rows(await getJson(fetchFn, tUrl, timeoutMs), tUrl)) if (typeof r.market === "string" && typeof r.trade_price === "number") price.set(r.market, r.trade_price);
         if (withTickEndpoint) {
           const iUrl = `${base}/v1/orderbook/instruments?markets=${chunk}`;
-          for (const r of rows(await getJson(fetchFn, iUrl), iUrl)) {
+          for (const r of rows(await getJson(fetchFn, iUrl, timeoutMs), iUrl)) {
             if (typeof r.market !== "string") continue;
             if (typeof r.tick_size === "string") tick.set(r.market, r.tick_size);
             if (Array.isArray(r.supported_levels)) levels.set(r.market, r.supported_levels.map(String));

@@ -38,6 +38,8 @@ interface Rig {
   sink: Sink;
   /** Adapter-clock times of the REST book requests, in order. */
   bookRequestsAtMs: number[];
+  /** Held REST book requests whose signal aborted (the adapter gave them up). */
+  booksAborted: () => number;
   clock: { ms: number };
   live: () => number;
 }
@@ -47,13 +49,19 @@ async function start(subs: Subscription[], holdBooks: { release: (() => void) | 
   const clock = { ms: Date.now() };
   const bookRequestsAtMs: number[] = [];
   let gate: Promise<void> | null = null;
+  let aborted = 0;
   const f = (async (input: string | URL | Request, init?: RequestInit) => {
     const url = String(input);
     if (url.includes("/api/v5/market/books")) {
       bookRequestsAtMs.push(clock.ms);
       if (holdBooks.held) {
         gate ??= new Promise<void>((resolve) => (holdBooks.release = resolve));
-        await gate;
+        const signal = init?.signal;
+        await Promise.race([gate, new Promise<void>((resolve) => signal?.addEventListener("abort", () => resolve()))]);
+        if (signal?.aborted) {
+          aborted++;
+          throw signal.reason;
+        }
       }
     }
     return fetch(input, init);
@@ -68,7 +76,7 @@ async function start(subs: Subscription[], holdBooks: { release: (() => void) | 
   const sink = new Sink();
   adapter.start(sink);
   const live = () => subs.filter((_, i) => adapter.topicInfo(i).state === "live").length;
-  return { sim, adapter, sink, bookRequestsAtMs, clock, live };
+  return { sim, adapter, sink, bookRequestsAtMs, booksAborted: () => aborted, clock, live };
 }
 
 describe("okx REST bridge", { timeout: 30_000 }, () => {
@@ -94,6 +102,16 @@ describe("okx REST bridge", { timeout: 30_000 }, () => {
     hold.release!();
     sim.step(1);
     await until(() => live() === 1, "the book LIVE once REST answers");
+  });
+
+  test("stop() while a REST book is in flight ends that request at once (no socket left open until the REST timeout)", async () => {
+    const hold = { release: null as (() => void) | null, held: true };
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }];
+    const { adapter, bookRequestsAtMs, booksAborted } = await start(subs, hold);
+    await until(() => bookRequestsAtMs.length === 1, "a REST book requested (held)");
+    await adapter.stop();
+    await until(() => booksAborted() === 1, "the held REST book request ended by the stop", 5_000);
+    expect(adapter.stats().restRefused ?? 0).toBe(0); // a stop is no refusal: not counted, not retried
   });
 
   test(`REST book requests stay within ${REST_REQUESTS_PER_WINDOW} per ${REST_WINDOW_MS} ms: the others wait for the window`, async () => {
