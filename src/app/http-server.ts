@@ -93,7 +93,7 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
     port: config.port,
     async fetch(req) {
       try {
-        return await route(req, source, authorized);
+        return await route(req, source, authorized, log);
       } catch (err) {
         if (err instanceof BadRequest) {
           log.debug("HTTP bad request", { method: req.method, target: loggedTarget(req.url), status: err.status, error: err.message });
@@ -165,7 +165,7 @@ function decodeSegment(segment: string): string {
   }
 }
 
-async function route(req: Request, source: StatusSource, authorized: (header: string | null) => boolean): Promise<Response> {
+async function route(req: Request, source: StatusSource, authorized: (header: string | null) => boolean, log: Logger): Promise<Response> {
   if (req.method !== "GET" && req.method !== "HEAD") throw new BadRequest(405, `method ${req.method} not allowed`, { allow: "GET, HEAD" });
   const url = targetOf(req.url);
   const path = url.pathname;
@@ -175,7 +175,7 @@ async function route(req: Request, source: StatusSource, authorized: (header: st
   if (!authorized(req.headers.get("authorization"))) throw new BadRequest(401, "missing or wrong bearer token", { "www-authenticate": "Bearer" });
   const msgpack = (req.headers.get("accept") ?? "").includes(MSGPACK_CONTENT_TYPE);
   const m = BOOK_PATH.exec(path);
-  if (m) return bookResponse(req, url, m, source, msgpack);
+  if (m) return bookResponse(req, url, m, source, msgpack, log);
   const answer = DATA_ROUTES[path];
   if (answer === undefined) throw new BadRequest(404, `no route ${path}`);
   await formattingTurn(); // the pipeline runs in between; the numbers are read and formatted in this turn
@@ -206,7 +206,7 @@ const DATA_ROUTES: Record<string, (source: StatusSource, msgpack: boolean) => Pr
   },
 };
 
-async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: StatusSource, msgpack: boolean): Promise<Response> {
+async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: StatusSource, msgpack: boolean, log: Logger): Promise<Response> {
   // Only `depth`, at most once: a misspelt or repeated one would otherwise be ignored and the whole book sent.
   for (const key of new Set(url.searchParams.keys())) {
     if (key !== "depth") throw new BadRequest(400, `unknown query parameter ${JSON.stringify(key.slice(0, 50))} (a book takes only depth)`);
@@ -228,7 +228,9 @@ async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: 
   if (book.bidPx.length + book.askPx.length <= LEVELS_PER_CHUNK) return body(detailOf(book), msgpack, 200);
   if (!streamAdmits(levelBytes(book))) throw busy();
   const type = msgpack ? MSGPACK_CONTENT_TYPE : "application/json";
-  return new Response(bookBodyStream(book, msgpack, req.signal), { headers: { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" } });
+  // A body that fails part-way cannot become a 500 (its status is sent): the connection is cut and this logged.
+  const failed = (err: unknown) => log.error("HTTP book body failed", { target: loggedTarget(req.url), error: err instanceof Error ? err.message : String(err) });
+  return new Response(bookBodyStream(book, msgpack, req.signal, failed), { headers: { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" } });
 }
 
 /** Too many deep books being sent at once: 503, retry (each holds a copy of its book until its client has it). */
