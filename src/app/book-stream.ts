@@ -49,15 +49,18 @@ export function streamAdmits(bytes: number): boolean {
 
 /** Chunk requests of every response in progress, served one per event-loop turn in arrival order. */
 const waiting: (() => void)[] = [];
+/** Health checks' turns (/readyz), served before `waiting`: a load balancer's short timeout never waits on chunks. */
+const checks: (() => void)[] = [];
 let pumping = false;
 
 /**
  * Resolves in a later event-loop turn of its own (the venue connections and the publisher run in between); what
- * the caller does synchronously after it is the only HTTP formatting of that turn.
+ * the caller does synchronously after it is the only HTTP formatting of that turn. A `healthCheck` turn goes ahead
+ * of every chunk and answer waiting (one turn, not one per deep body and request in progress).
  */
-export function formattingTurn(): Promise<void> {
+export function formattingTurn(healthCheck = false): Promise<void> {
   return new Promise((resolve) => {
-    waiting.push(resolve);
+    (healthCheck ? checks : waiting).push(resolve);
     if (!pumping) {
       pumping = true;
       setImmediate(pump);
@@ -66,7 +69,7 @@ export function formattingTurn(): Promise<void> {
 }
 
 function pump(): void {
-  const next = waiting.shift();
+  const next = checks.shift() ?? waiting.shift();
   if (next === undefined) {
     pumping = false;
     return;

@@ -16,6 +16,7 @@
  *
  * Every answer that takes collecting or formatting is made in an event-loop turn of its own, one per turn across
  * all requests (book-stream.ts formattingTurn): requests that arrive together never add up to one long turn.
+ * /readyz's turn comes ahead of the chunks and answers waiting (a load balancer's short timeout never waits on them).
  * A bad request (method, target, percent-encoding, query) is a 4xx naming what was wrong and is logged at debug
  * level only; only a failure of the feeder itself is a 500 and an error line.
  * @module
@@ -178,7 +179,8 @@ async function route(req: Request, source: StatusSource, authorized: (header: st
   if (m) return bookResponse(req, url, m, source, msgpack, log);
   const answer = DATA_ROUTES[path];
   if (answer === undefined) throw new BadRequest(404, `no route ${path}`);
-  await formattingTurn(); // the pipeline runs in between; the numbers are read and formatted in this turn
+  // The pipeline runs in between; the numbers are read and formatted in this turn (a health check's comes first).
+  await formattingTurn(answer === DATA_ROUTES["/readyz"]);
   return answer(source, msgpack);
 }
 

@@ -77,6 +77,16 @@ function fill(n: number): Promise<void> {
 const FILLER = 50_000;
 
 describe("the HTTP turn queue", { timeout: 120_000 }, () => {
+  test("/readyz is answered ahead of the chunks and answers waiting for their turn", async () => {
+    reads.readiness = 0;
+    const filler = fill(FILLER);
+    const r = await fetch(`${http.url}/readyz`);
+    expect(r.status).toBe(200);
+    expect(reads.readiness).toBe(1);
+    expect(fillerDoneAtRead, `filler turns before /readyz was answered (of ${FILLER})`).toBeLessThan(FILLER / 2);
+    await filler;
+  });
+
   test("a deep body that fails part-way releases its copy and is logged; the next one is served", async () => {
     corrupt = true;
     try {
