@@ -16,7 +16,8 @@
  *
  * Every answer that takes collecting or formatting is made in an event-loop turn of its own, one per turn across
  * all requests (book-stream.ts formattingTurn): requests that arrive together never add up to one long turn.
- * /readyz's turn comes ahead of the chunks and answers waiting (a load balancer's short timeout never waits on them).
+ * /readyz's turn comes ahead of the chunks and answers waiting (a load balancer's short timeout never waits on
+ * them); a request whose client went away while it waited is dropped there, nothing read for it.
  * A bad request (method, target, percent-encoding, query) is a 4xx naming what was wrong and is logged at debug
  * level only; only a failure of the feeder itself is a 500 and an error line.
  * @module
@@ -181,7 +182,16 @@ async function route(req: Request, source: StatusSource, authorized: (header: st
   if (answer === undefined) throw new BadRequest(404, `no route ${path}`);
   // The pipeline runs in between; the numbers are read and formatted in this turn (a health check's comes first).
   await formattingTurn(answer === DATA_ROUTES["/readyz"]);
+  if (req.signal.aborted) return gone(); // the client went away (or the server stopped) while this waited
   return answer(source, msgpack);
+}
+
+/**
+ * What a request whose client went away (or whose server stopped) while it waited for its turn gets: nothing is
+ * read or formatted for an answer nobody receives (a client that timed out and retried would otherwise cost twice).
+ */
+function gone(): Response {
+  return new Response(null, { status: 499 });
 }
 
 const BOOK_PATH = /^\/books\/([^/]+)\/([^/]+)\/([^/]+)$/;
@@ -225,6 +235,7 @@ async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: 
   // A body that may be streamed is not even copied while the deep bodies in progress hold the bound.
   if ((depth === 0 || 2 * depth > LEVELS_PER_CHUNK) && !streamAdmits(0)) throw busy();
   await formattingTurn();
+  if (req.signal.aborted) return gone();
   const book = await source.book(venue, market, symbol, depth);
   if (!book) throw new BadRequest(404, `no book ${venue}/${market}/${symbol}`);
   if (book.bidPx.length + book.askPx.length <= LEVELS_PER_CHUNK) return body(detailOf(book), msgpack, 200);

@@ -4,7 +4,8 @@
  * progress (one entry per body being read, each a chunk of ~1 ms): events are counted, not timed.
  * - /readyz (a load balancer's health check, often with a 1 s timeout) waits for no chunk: before, it waited
  *   behind every chunk and answer queued (200 readers of a 5,000-level book: /readyz took up to 1.1 s).
- * - A request whose client went away while it waited reads and formats nothing.
+ * - A request whose client went away while it waited reads and formats nothing (one that only half-closed, as a
+ *   probe piped to nc does, is still answered).
  * - A deep body that fails part-way releases its copy (before, it stayed counted for ever) and is logged.
  */
 import { connect } from "node:net";
@@ -85,6 +86,38 @@ describe("the HTTP turn queue", { timeout: 120_000 }, () => {
     expect(reads.readiness).toBe(1);
     expect(fillerDoneAtRead, `filler turns before /readyz was answered (of ${FILLER})`).toBeLessThan(FILLER / 2);
     await filler;
+  });
+
+  test("a request whose client went away while it waited reads nothing", async () => {
+    for (const path of ["/status", "/books/bybit/linear/DEEP?depth=10"]) {
+      reads.readiness = 0;
+      reads.book = 0;
+      const filler = fill(FILLER);
+      const s = connect(http.port, "127.0.0.1");
+      await new Promise((resolve) => s.on("connect", resolve));
+      await new Promise((resolve) => s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`, resolve));
+      s.destroy(); // the client gives up while its request waits behind the filler
+      // Half the filler's turns later the server has long read the request (and the close) and queued it; a
+      // turn queued now comes after the request's.
+      await waitFor(() => fillerDone >= FILLER / 2, "half the filler");
+      await formattingTurn();
+      await filler;
+      expect(reads, path).toEqual({ readiness: 0, book: 0 });
+    }
+  });
+
+  test("a client that half-closes after its request (a probe piped to nc) is still answered", async () => {
+    for (const path of ["/readyz", "/status", "/books/bybit/linear/DEEP?depth=10"]) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const s = connect(http.port, "127.0.0.1", () => s.end(`GET ${path} HTTP/1.0\r\n\r\n`));
+        let data = "";
+        s.setEncoding("latin1");
+        s.on("data", (d: string) => (data += d));
+        s.on("close", () => resolve(data));
+        s.on("error", reject);
+      });
+      expect(answer.split("\r\n")[0], path).toBe("HTTP/1.1 200 OK");
+    }
   });
 
   test("a deep body that fails part-way releases its copy and is logged; the next one is served", async () => {
