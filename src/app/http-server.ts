@@ -124,10 +124,17 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
 
 /**
  * The request target as logged: a `token` in the query (the status page's `?token=`, sent to another route by
- * hand) is not written to the log, and a long target is cut.
+ * hand) is not written to the log, and a long target is cut. The name is compared decoded, as the page reads it
+ * (`%74oken=` is a token too).
  */
 function loggedTarget(raw: string): string {
-  return raw.replace(/([?&]token=)[^&#]*/gi, "$1(not logged)").slice(0, 500);
+  const q = raw.indexOf("?");
+  if (q < 0) return raw.slice(0, 500);
+  const pairs = raw.slice(q + 1).split("&").map((pair) => {
+    const name = new URLSearchParams(pair).keys().next().value;
+    return name?.toLowerCase() === "token" ? `${pair.split("=")[0]}=(not logged)` : pair;
+  });
+  return (raw.slice(0, q + 1) + pairs.join("&")).slice(0, 500);
 }
 
 /**
