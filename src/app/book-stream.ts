@@ -49,15 +49,18 @@ export function streamAdmits(bytes: number): boolean {
 
 /** Chunk requests of every response in progress, served one per event-loop turn in arrival order. */
 const waiting: (() => void)[] = [];
+/** Health checks' turns (/readyz), served before `waiting`: a load balancer's short timeout never waits on chunks. */
+const checks: (() => void)[] = [];
 let pumping = false;
 
 /**
  * Resolves in a later event-loop turn of its own (the venue connections and the publisher run in between); what
- * the caller does synchronously after it is the only HTTP formatting of that turn.
+ * the caller does synchronously after it is the only HTTP formatting of that turn. A `healthCheck` turn goes ahead
+ * of every chunk and answer waiting (one turn, not one per deep body and request in progress).
  */
-export function formattingTurn(): Promise<void> {
+export function formattingTurn(healthCheck = false): Promise<void> {
   return new Promise((resolve) => {
-    waiting.push(resolve);
+    (healthCheck ? checks : waiting).push(resolve);
     if (!pumping) {
       pumping = true;
       setImmediate(pump);
@@ -66,7 +69,7 @@ export function formattingTurn(): Promise<void> {
 }
 
 function pump(): void {
-  const next = waiting.shift();
+  const next = checks.shift() ?? waiting.shift();
   if (next === undefined) {
     pumping = false;
     return;
@@ -80,9 +83,10 @@ const encoder = new TextEncoder();
 /**
  * The body as JSON (identical to JSON.stringify of detailOf(book)) or MessagePack (decoding to the same value).
  * Its copied levels count against MAX_HELD_LEVEL_BYTES (check streamAdmits first) until the body is read to the
- * end, cancelled (the client went away or timed out), or `signal` aborts, whichever comes first.
+ * end, cancelled (the client went away or timed out), fails (`onError` is told; the stream errors and the client's
+ * connection is cut: the status was sent), or `signal` aborts, whichever comes first.
  */
-export function bookBodyStream(book: BookLevels, msgpack: boolean, signal?: AbortSignal): ReadableStream<Uint8Array> {
+export function bookBodyStream(book: BookLevels, msgpack: boolean, signal?: AbortSignal, onError?: (err: unknown) => void): ReadableStream<Uint8Array> {
   const { bidPx, bidQty, askPx, askQty, ...head } = book;
   let held = levelBytes(book);
   heldLevelBytes += held;
@@ -102,30 +106,14 @@ export function bookBodyStream(book: BookLevels, msgpack: boolean, signal?: Abor
     async pull(controller) {
       await formattingTurn();
       if (cancelled) return; // the client went away while this chunk waited for its turn
-      const out = msgpack ? new MsgpackChunk() : new JsonChunk();
-      if (side < 0) {
-        out.head(head, Object.keys(head).length + 2);
-        side = 0;
-        out.sideStart(sides[0]!.key, bidPx.length);
-      }
-      let budget = LEVELS_PER_CHUNK;
-      while (side < 2 && budget > 0) {
-        const s = sides[side]!;
-        const n = Math.min(budget, s.px.length - rank);
-        for (let r = rank; r < rank + n; r++) out.level(r === 0, formatFixed(s.px[r]!, book.priceExp), formatFixed(s.qty[r]!, book.qtyExp));
-        rank += n;
-        budget -= n;
-        if (rank === s.px.length) {
-          out.sideEnd(side === 1);
-          side++;
-          rank = 0;
-          if (side < 2) out.sideStart(sides[side]!.key, sides[side]!.px.length);
-        }
-      }
-      controller.enqueue(out.bytes());
-      if (side === 2) {
-        controller.close();
+      try {
+        formatChunk(controller);
+      } catch (err) {
+        // Without this the copy stayed counted for ever (an errored stream is not cancelled).
+        cancelled = true;
         release();
+        onError?.(err);
+        controller.error(err);
       }
     },
     cancel() {
@@ -133,6 +121,34 @@ export function bookBodyStream(book: BookLevels, msgpack: boolean, signal?: Abor
       release();
     },
   });
+
+  function formatChunk(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    const out = msgpack ? new MsgpackChunk() : new JsonChunk();
+    if (side < 0) {
+      out.head(head, Object.keys(head).length + 2);
+      side = 0;
+      out.sideStart(sides[0]!.key, bidPx.length);
+    }
+    let budget = LEVELS_PER_CHUNK;
+    while (side < 2 && budget > 0) {
+      const s = sides[side]!;
+      const n = Math.min(budget, s.px.length - rank);
+      for (let r = rank; r < rank + n; r++) out.level(r === 0, formatFixed(s.px[r]!, book.priceExp), formatFixed(s.qty[r]!, book.qtyExp));
+      rank += n;
+      budget -= n;
+      if (rank === s.px.length) {
+        out.sideEnd(side === 1);
+        side++;
+        rank = 0;
+        if (side < 2) out.sideStart(sides[side]!.key, sides[side]!.px.length);
+      }
+    }
+    controller.enqueue(out.bytes());
+    if (side === 2) {
+      controller.close();
+      release();
+    }
+  }
 }
 
 class JsonChunk {

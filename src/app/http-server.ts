@@ -16,6 +16,8 @@
  *
  * Every answer that takes collecting or formatting is made in an event-loop turn of its own, one per turn across
  * all requests (book-stream.ts formattingTurn): requests that arrive together never add up to one long turn.
+ * /readyz's turn comes ahead of the chunks and answers waiting (a load balancer's short timeout never waits on
+ * them); a request whose client went away while it waited is dropped there, nothing read for it.
  * A bad request (method, target, percent-encoding, query) is a 4xx naming what was wrong and is logged at debug
  * level only; only a failure of the feeder itself is a 500 and an error line.
  * @module
@@ -93,7 +95,7 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
     port: config.port,
     async fetch(req) {
       try {
-        return await route(req, source, authorized);
+        return await route(req, source, authorized, log);
       } catch (err) {
         if (err instanceof BadRequest) {
           log.debug("HTTP bad request", { method: req.method, target: loggedTarget(req.url), status: err.status, error: err.message });
@@ -122,10 +124,17 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
 
 /**
  * The request target as logged: a `token` in the query (the status page's `?token=`, sent to another route by
- * hand) is not written to the log, and a long target is cut.
+ * hand) is not written to the log, and a long target is cut. The name is compared decoded, as the page reads it
+ * (`%74oken=` is a token too).
  */
 function loggedTarget(raw: string): string {
-  return raw.replace(/([?&]token=)[^&#]*/gi, "$1(not logged)").slice(0, 500);
+  const q = raw.indexOf("?");
+  if (q < 0) return raw.slice(0, 500);
+  const pairs = raw.slice(q + 1).split("&").map((pair) => {
+    const name = new URLSearchParams(pair).keys().next().value;
+    return name?.toLowerCase() === "token" ? `${pair.split("=")[0]}=(not logged)` : pair;
+  });
+  return (raw.slice(0, q + 1) + pairs.join("&")).slice(0, 500);
 }
 
 /**
@@ -165,7 +174,7 @@ function decodeSegment(segment: string): string {
   }
 }
 
-async function route(req: Request, source: StatusSource, authorized: (header: string | null) => boolean): Promise<Response> {
+async function route(req: Request, source: StatusSource, authorized: (header: string | null) => boolean, log: Logger): Promise<Response> {
   if (req.method !== "GET" && req.method !== "HEAD") throw new BadRequest(405, `method ${req.method} not allowed`, { allow: "GET, HEAD" });
   const url = targetOf(req.url);
   const path = url.pathname;
@@ -175,11 +184,21 @@ async function route(req: Request, source: StatusSource, authorized: (header: st
   if (!authorized(req.headers.get("authorization"))) throw new BadRequest(401, "missing or wrong bearer token", { "www-authenticate": "Bearer" });
   const msgpack = (req.headers.get("accept") ?? "").includes(MSGPACK_CONTENT_TYPE);
   const m = BOOK_PATH.exec(path);
-  if (m) return bookResponse(req, url, m, source, msgpack);
+  if (m) return bookResponse(req, url, m, source, msgpack, log);
   const answer = DATA_ROUTES[path];
   if (answer === undefined) throw new BadRequest(404, `no route ${path}`);
-  await formattingTurn(); // the pipeline runs in between; the numbers are read and formatted in this turn
+  // The pipeline runs in between; the numbers are read and formatted in this turn (a health check's comes first).
+  await formattingTurn(answer === DATA_ROUTES["/readyz"]);
+  if (req.signal.aborted) return gone(); // the client went away (or the server stopped) while this waited
   return answer(source, msgpack);
+}
+
+/**
+ * What a request whose client went away (or whose server stopped) while it waited for its turn gets: nothing is
+ * read or formatted for an answer nobody receives (a client that timed out and retried would otherwise cost twice).
+ */
+function gone(): Response {
+  return new Response(null, { status: 499 });
 }
 
 const BOOK_PATH = /^\/books\/([^/]+)\/([^/]+)\/([^/]+)$/;
@@ -206,7 +225,7 @@ const DATA_ROUTES: Record<string, (source: StatusSource, msgpack: boolean) => Pr
   },
 };
 
-async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: StatusSource, msgpack: boolean): Promise<Response> {
+async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: StatusSource, msgpack: boolean, log: Logger): Promise<Response> {
   // Only `depth`, at most once: a misspelt or repeated one would otherwise be ignored and the whole book sent.
   for (const key of new Set(url.searchParams.keys())) {
     if (key !== "depth") throw new BadRequest(400, `unknown query parameter ${JSON.stringify(key.slice(0, 50))} (a book takes only depth)`);
@@ -223,12 +242,15 @@ async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: 
   // A body that may be streamed is not even copied while the deep bodies in progress hold the bound.
   if ((depth === 0 || 2 * depth > LEVELS_PER_CHUNK) && !streamAdmits(0)) throw busy();
   await formattingTurn();
+  if (req.signal.aborted) return gone();
   const book = await source.book(venue, market, symbol, depth);
   if (!book) throw new BadRequest(404, `no book ${venue}/${market}/${symbol}`);
   if (book.bidPx.length + book.askPx.length <= LEVELS_PER_CHUNK) return body(detailOf(book), msgpack, 200);
   if (!streamAdmits(levelBytes(book))) throw busy();
   const type = msgpack ? MSGPACK_CONTENT_TYPE : "application/json";
-  return new Response(bookBodyStream(book, msgpack, req.signal), { headers: { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" } });
+  // A body that fails part-way cannot become a 500 (its status is sent): the connection is cut and this logged.
+  const failed = (err: unknown) => log.error("HTTP book body failed", { target: loggedTarget(req.url), error: err instanceof Error ? err.message : String(err) });
+  return new Response(bookBodyStream(book, msgpack, req.signal, failed), { headers: { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" } });
 }
 
 /** Too many deep books being sent at once: 503, retry (each holds a copy of its book until its client has it). */

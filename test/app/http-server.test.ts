@@ -226,6 +226,9 @@ describe("http server", () => {
     // A token in a query is not logged (the page's ?token= sent by hand to another route), nor a target's whole length.
     expect((await fetch(`${server.url}/nope?a=1&TOKEN=s3cret-in-url&b=2`)).status).toBe(404);
     expect((await fetch(`${server.url}/books/bybit/linear/XRPUSDT?token=s3cret-in-url`)).status).toBe(400);
+    // Its name percent-encoded is the same parameter to the page (URLSearchParams decodes it) and to the log.
+    expect((await fetch(`${server.url}/books/bybit/linear/XRPUSDT?depth=5&%74oken=s3cret-in-url`)).status).toBe(400);
+    expect((await fetch(`${server.url}/nope?%54%4FKEN=s3cret-in-url#x`)).status).toBe(404);
     expect((await fetch(`${server.url}/${"x".repeat(5000)}`)).status).toBe(404);
     expect(JSON.stringify(logLines)).not.toContain("s3cret-in-url");
     expect(Math.max(...logLines.map((l) => String((l as { target?: string }).target ?? "").length))).toBeLessThanOrEqual(500);
