@@ -1,7 +1,8 @@
 /**
  * The NATS message format of the bridge (docs/nats.md): one wire message per NATS message, its bytes unchanged,
- * behind a 32-byte envelope carrying the multicast header fields the far side needs to sequence (channel, source,
- * session, session start, send time). An envelope with no message is an upstream heartbeat.
+ * behind a 40-byte envelope (32 in version 1) carrying the multicast header fields the far side needs to sequence
+ * (channel, source, session, session start, send time) and the forwarding bridge's id. An envelope with no message
+ * is an upstream heartbeat.
  *
  * `EnvelopeRepacker` turns received envelopes back into ordinary wire v3 datagrams of its own stream (own channel,
  * source and session), so a subscriber sees a plain feed: the messages keep their instrument sequence numbers,
