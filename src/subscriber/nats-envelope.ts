@@ -141,6 +141,8 @@ interface StreamLine {
   aliveMs: number;
   hbMs: number;
   prevHbMs: number;
+  /** Went silent since its last envelope (a gap of the reader's stream was made for it: once per silence). */
+  silent: boolean;
 }
 
 /**
@@ -249,6 +251,12 @@ export interface RepackerCounters {
   /** Switches to another bridge of a stream whose followed bridge went silent: each one a gap of the reader's stream. */
   bridgeFailovers: number;
   /**
+   * Followed upstream streams that went silent (UPSTREAM_SILENT_HEARTBEATS of their heartbeat interval): each one a
+   * gap of the reader's stream, so the silent stream's books are not shown usable while others keep it alive
+   * (checkUpstream).
+   */
+  streamsSilent: number;
+  /**
    * Book messages dropped as another upstream channel's copy of an event older than one already repacked (an
    * instrument routed to two channels): in the reader's one stream they would look like instrSeq going backwards.
    */
@@ -268,6 +276,7 @@ export class EnvelopeRepacker {
     unnumbered: 0,
     otherBridge: 0,
     bridgeFailovers: 0,
+    streamsSilent: 0,
     olderCopies: 0,
   };
   /** instrumentId → the newest book event repacked for it (bounded by MAX_TRACKED_INSTRUMENTS). */
@@ -289,16 +298,28 @@ export class EnvelopeRepacker {
 
   /**
    * Whether upstream is alive: some followed stream brought something within UPSTREAM_SILENT_HEARTBEATS of the
-   * heartbeat interval its last envelopes advertised (the smaller of the last two; at least `floorMs`). The owner heartbeats only while it is, so
-   * a dead publisher, bridge or NATS link makes the local books stale. Per stream and from its last envelope: the
-   * largest interval ever advertised (what this was) let one corrupted or forged envelope claiming 65 s keep the
-   * books looking alive for over 3 minutes after every later outage. Cold: the owner's timer.
+   * heartbeat interval its last envelopes advertised (the smaller of the last two; at least `floorMs`). The owner
+   * heartbeats only while it is, so a dead publisher, bridge or NATS link makes the local books stale. Per stream and
+   * from its last envelope: the largest interval ever advertised (what this was) let one corrupted or forged envelope
+   * claiming 65 s keep the books looking alive for over 3 minutes after every later outage.
+   * A stream that goes silent is also a gap of the reader's stream (once per silence, `streamsSilent`; seen with the
+   * next datagram, whichever stream brings it): the reader's one stream carries every upstream stream's books, and
+   * its heartbeats, kept going by the others, made the books of a dead publisher or bridge look live for good (a
+   * subscriber of the multicast feed sees that stream stale). Now subscribers stop trusting the books until their
+   * refresh, which the silent stream's do not get until it is back. Cold: the owner's timer.
    */
-  upstreamAlive(nowMs: number, floorMs: number): boolean {
+  checkUpstream(nowMs: number, floorMs: number): boolean {
+    let alive = false;
     for (const line of this.streams.values()) {
-      if (line.aliveMs > 0 && nowMs - line.aliveMs <= UPSTREAM_SILENT_HEARTBEATS * Math.max(Math.min(line.hbMs, line.prevHbMs), floorMs)) return true;
+      if (line.aliveMs === 0 || line.silent) continue;
+      if (nowMs - line.aliveMs <= UPSTREAM_SILENT_HEARTBEATS * Math.max(Math.min(line.hbMs, line.prevHbMs), floorMs)) alive = true;
+      else {
+        line.silent = true;
+        this.counters.streamsSilent++;
+        this.skipSeq();
+      }
     }
-    return false;
+    return alive;
   }
   private readonly opts: RepackerOptions;
 
@@ -397,6 +418,7 @@ export class EnvelopeRepacker {
       line.prevHbMs = line.aliveMs > 0 ? line.hbMs : hb;
       line.hbMs = hb;
       line.aliveMs = nowMs;
+      line.silent = false;
     }
     if (msgLen === 0) {
       this.counters.heartbeats++;
@@ -446,7 +468,7 @@ export class EnvelopeRepacker {
   private lineOf(key: number, bridgeId: number): StreamLine | undefined {
     const line = this.streams.get(key);
     if (line !== undefined || this.streams.size >= MAX_NUMBERED_STREAMS) return line;
-    const created = { bridgeId, next: -1, lastSendNs: 0, lastMs: 0, otherReported: false, aliveMs: 0, hbMs: 0, prevHbMs: 0 };
+    const created = { bridgeId, next: -1, lastSendNs: 0, lastMs: 0, otherReported: false, aliveMs: 0, hbMs: 0, prevHbMs: 0, silent: false };
     this.streams.set(key, created);
     return created;
   }

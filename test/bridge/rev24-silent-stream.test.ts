@@ -1,0 +1,95 @@
+/**
+ * One upstream stream going silent at the far side while another goes on (rev24). The reader repacks every upstream
+ * (channel, source) stream into its one stream and heartbeats while any of them is alive: when one publisher (or the
+ * bridge of its groups) died while another stream went on, the dead one's books stayed usable at the far side for
+ * good, frozen while the exchange moved on — a multicast subscriber sees that stream stale. Now a followed stream
+ * that goes silent is a gap of the reader's stream: its books stop being usable, the others' recover at their
+ * refresh. Real parts: nats-server, the ForwardBridge's own connection (its datagrams handed to onDatagram), the
+ * reader (attachNats) feeding an unchanged FeedSubscriber with its default stale check.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { FeedSubscriber, attachNats, type NatsFeedReader } from "../../src/subscriber/index.ts";
+import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import type { ChannelPacker } from "../../src/wire/packer.ts";
+import { waitFor } from "../e2e/harness.ts";
+import { packer, T0, take } from "../subscriber/feed-harness.ts";
+import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { NatsServer, natsServerMissing } from "./nats-server.ts";
+
+const missing = natsServerMissing();
+const PREFIX = "rev24s";
+const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
+const Y = makeInstrument("bybit", "linear", "ETHUSDT", 2, 4);
+
+let nats: NatsServer;
+let bridge: ForwardBridge;
+let sub: FeedSubscriber;
+let reader: NatsFeedReader;
+const beats: ReturnType<typeof setInterval>[] = [];
+
+beforeAll(async () => {
+  if (missing) return;
+  nats = await NatsServer.start();
+  bridge = new ForwardBridge({ groups: [], servers: nats.url, prefix: PREFIX, log: silentLogger });
+  await bridge.start();
+  sub = new FeedSubscriber({ groups: [] });
+  await sub.start();
+  reader = await attachNats(sub, { servers: nats.url, prefix: PREFIX, heartbeatIntervalMs: 100 });
+}, 30_000);
+
+afterAll(async () => {
+  for (const b of beats) clearInterval(b);
+  await reader?.stop();
+  await sub?.stop();
+  await bridge?.stop();
+  await nats?.stop();
+});
+
+/** One upstream publisher stream (its own channel and source) through the bridge. */
+function upstream(channelId: number, sourceId: number, instrument: typeof X) {
+  const p: ChannelPacker = packer({ channelId, sourceId, sessionId: 600 + sourceId, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+  const book = new TestBook(instrument);
+  book.load([[943500, 10]], [[943501, 20]], 1, T0);
+  let sendUs = T0;
+  const through = () => {
+    for (const d of take(p, (sendUs += 50_000))) bridge.onDatagram(d);
+  };
+  return {
+    refresh(): void {
+      packInstrumentDefinition(p, new EncodedDefinition(instrument), true);
+      packBookSnapshot(p, book, 0, true);
+      through();
+    },
+    heartbeat(): void {
+      p.appendHeartbeat(0);
+      through();
+    },
+  };
+}
+
+describe.skipIf(missing !== undefined)(`one upstream stream silent while another goes on${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
+  test("the silent stream's books stop being usable; the other's recover at their refresh", async () => {
+    const s1 = upstream(3, 7, X);
+    const s2 = upstream(4, 8, Y);
+    const b1 = setInterval(() => s1.heartbeat(), 50);
+    beats.push(b1, setInterval(() => s2.heartbeat(), 50));
+    await waitFor(
+      () => sub.book(X.instrumentId)?.usable === true && sub.book(Y.instrumentId)?.usable === true,
+      "X and Y usable while both publishers are alive",
+      20_000,
+      () => {
+        s1.refresh();
+        s2.refresh();
+      },
+    );
+
+    clearInterval(b1); // X's publisher dies; Y's goes on
+    await waitFor(() => sub.book(X.instrumentId)!.usable === false, "X not usable once its stream went silent", 10_000);
+    expect(reader.counters.streamsSilent).toBe(1);
+    s2.refresh();
+    await waitFor(() => sub.book(Y.instrumentId)!.usable === true, "Y usable again at its refresh", 10_000);
+    expect(sub.book(X.instrumentId)!.usable).toBe(false);
+  });
+});
