@@ -154,6 +154,11 @@ interface StreamLine {
 export const FAILOVER_HEARTBEATS = 3;
 /** Upstream is silent (the reader stops its heartbeats) after this many of its advertised heartbeat intervals. */
 export const UPSTREAM_SILENT_HEARTBEATS = 3;
+
+/** How long a followed stream may bring nothing before it is silent: its heartbeat interval (the smaller of its last two), at least `floorMs`. */
+function silentAfterMs(line: StreamLine, floorMs: number): number {
+  return UPSTREAM_SILENT_HEARTBEATS * Math.max(Math.min(line.hbMs, line.prevHbMs), floorMs);
+}
 export const FAILOVER_RECEIVE_MS = 5000;
 
 /** A second bridge heard on an upstream stream (its envelopes dropped), or the reader switching to it. */
@@ -251,9 +256,8 @@ export interface RepackerCounters {
   /** Switches to another bridge of a stream whose followed bridge went silent: each one a gap of the reader's stream. */
   bridgeFailovers: number;
   /**
-   * Followed upstream streams that went silent (UPSTREAM_SILENT_HEARTBEATS of their heartbeat interval): each one a
-   * gap of the reader's stream, so the silent stream's books are not shown usable while others keep it alive
-   * (checkUpstream).
+   * Followed upstream streams that went silent (UPSTREAM_SILENT_HEARTBEATS of their heartbeat interval) while others
+   * were alive: a gap of the reader's stream, so the silent stream's books are not shown usable (markSilent).
    */
   streamsSilent: number;
   /**
@@ -298,28 +302,45 @@ export class EnvelopeRepacker {
 
   /**
    * Whether upstream is alive: some followed stream brought something within UPSTREAM_SILENT_HEARTBEATS of the
-   * heartbeat interval its last envelopes advertised (the smaller of the last two; at least `floorMs`). The owner
-   * heartbeats only while it is, so a dead publisher, bridge or NATS link makes the local books stale. Per stream and
-   * from its last envelope: the largest interval ever advertised (what this was) let one corrupted or forged envelope
-   * claiming 65 s keep the books looking alive for over 3 minutes after every later outage.
-   * A stream that goes silent is also a gap of the reader's stream (once per silence, `streamsSilent`; seen with the
-   * next datagram, whichever stream brings it): the reader's one stream carries every upstream stream's books, and
-   * its heartbeats, kept going by the others, made the books of a dead publisher or bridge look live for good (a
-   * subscriber of the multicast feed sees that stream stale). Now subscribers stop trusting the books until their
-   * refresh, which the silent stream's do not get until it is back. Cold: the owner's timer.
+   * heartbeat interval its last envelopes advertised (the smaller of the last two; at least the repacker's own). The
+   * owner heartbeats only while it is, so a dead publisher, bridge or NATS link makes the local books stale. Per
+   * stream and from its last envelope: the largest interval ever advertised (what this was) let one corrupted or
+   * forged envelope claiming 65 s keep the books looking alive for over 3 minutes after every later outage.
+   * While upstream is alive, the streams silent meanwhile are a gap (markSilent). Cold: the owner's timer.
    */
-  checkUpstream(nowMs: number, floorMs: number): boolean {
+  checkUpstream(nowMs: number): boolean {
+    const floorMs = this.opts.heartbeatIntervalMs;
     let alive = false;
     for (const line of this.streams.values()) {
-      if (line.aliveMs === 0 || line.silent) continue;
-      if (nowMs - line.aliveMs <= UPSTREAM_SILENT_HEARTBEATS * Math.max(Math.min(line.hbMs, line.prevHbMs), floorMs)) alive = true;
-      else {
-        line.silent = true;
-        this.counters.streamsSilent++;
-        this.skipSeq();
+      if (line.aliveMs > 0 && nowMs - line.aliveMs <= silentAfterMs(line, floorMs)) {
+        alive = true;
+        break;
       }
     }
+    if (alive) this.markSilent(undefined, nowMs);
     return alive;
+  }
+
+  /**
+   * Cold: a gap of the reader's stream for the followed streams silent now (but `except`) whose silence has none
+   * yet, counted in `streamsSilent`. Called while some stream is alive: by the timer, and when a stream comes back
+   * after a silence (before its envelope is packed, so no datagram of it shows the others' books live). The reader's
+   * one stream carries every upstream stream's books, and its heartbeats, kept going by the others, made the books of
+   * a dead publisher (or of the dead bridge of its groups) look live for good where a multicast subscriber sees that
+   * stream stale. Now subscribers stop trusting the books until their refresh, which the silent stream's do not get
+   * until it is back. When every stream is silent, the reader's own silence makes the books stale: no gap then.
+   */
+  private markSilent(except: StreamLine | undefined, nowMs: number): void {
+    const floorMs = this.opts.heartbeatIntervalMs;
+    let n = 0;
+    for (const line of this.streams.values()) {
+      if (line === except || line.aliveMs === 0 || line.silent || nowMs - line.aliveMs <= silentAfterMs(line, floorMs)) continue;
+      line.silent = true;
+      n++;
+    }
+    if (n === 0) return;
+    this.counters.streamsSilent += n;
+    this.skipSeq();
   }
   private readonly opts: RepackerOptions;
 
@@ -415,6 +436,8 @@ export class EnvelopeRepacker {
     }
     this.lastUpstreamMs = nowMs;
     if (line !== undefined) {
+      // Cold when taken: the stream is back after a silence (others may be silent still, unmarked while none was alive).
+      if (line.aliveMs > 0 && nowMs - line.aliveMs > silentAfterMs(line, this.opts.heartbeatIntervalMs)) this.markSilent(line, nowMs);
       line.prevHbMs = line.aliveMs > 0 ? line.hbMs : hb;
       line.hbMs = hb;
       line.aliveMs = nowMs;

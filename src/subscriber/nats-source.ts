@@ -155,7 +155,7 @@ export class NatsFeedReader {
    */
   private heartbeat(hbMs: number): void {
     const now = Date.now();
-    if (!this.repacker.checkUpstream(now, hbMs)) return;
+    if (!this.repacker.checkUpstream(now)) return;
     if (now - this.lastSendMs < hbMs) return;
     this.repacker.packer.appendHeartbeat(0);
     this.flush();

@@ -92,4 +92,32 @@ describe.skipIf(missing !== undefined)(`one upstream stream silent while another
     await waitFor(() => sub.book(Y.instrumentId)!.usable === true, "Y usable again at its refresh", 10_000);
     expect(sub.book(X.instrumentId)!.usable).toBe(false);
   });
+
+  test("both silent (stale), then only one back: the other's books stay unusable", async () => {
+    for (const b of beats.splice(0)) clearInterval(b);
+    const s1 = upstream(5, 9, X);
+    const s2 = upstream(6, 10, Y);
+    const b1 = setInterval(() => s1.heartbeat(), 50);
+    let b2 = setInterval(() => s2.heartbeat(), 50);
+    beats.push(b1, b2);
+    await waitFor(
+      () => sub.book(X.instrumentId)?.usable === true && sub.book(Y.instrumentId)?.usable === true,
+      "X and Y usable on their new streams",
+      20_000,
+      () => {
+        s1.refresh();
+        s2.refresh();
+      },
+    );
+    const silent = reader.counters.streamsSilent;
+    clearInterval(b1);
+    clearInterval(b2); // both silent: the reader stops heartbeating, the books go stale (no gap)
+    await waitFor(() => !sub.book(X.instrumentId)!.usable && !sub.book(Y.instrumentId)!.usable, "X and Y stale", 10_000);
+    b2 = setInterval(() => s2.heartbeat(), 50); // only Y's publisher comes back
+    beats.push(b2);
+    // Its first envelope back finds X's stream silent: a gap before it, so Y too needs its refresh.
+    await waitFor(() => sub.book(Y.instrumentId)!.usable, "Y usable again (at a refresh)", 10_000, () => s2.refresh());
+    expect(sub.book(X.instrumentId)!.usable).toBe(false);
+    expect(reader.counters.streamsSilent).toBeGreaterThan(silent); // X's stream (and the first test's Y stream, stopped)
+  });
 });
