@@ -132,7 +132,7 @@ interface StreamLine {
   next: number;
   lastSendNs: number;
   lastMs: number;
-  /** Another bridge's envelopes on this stream were reported (once per followed bridge). */
+  /** Another bridge's envelopes on this stream were reported (once per stream: a switch keeps it). */
   otherReported: boolean;
   /**
    * Receive time (ms) of the last envelope taken in, and the heartbeat intervals the last two advertised: the stream
@@ -520,7 +520,10 @@ export class EnvelopeRepacker {
     this.skipSeq();
     line.bridgeId = bridgeId;
     line.next = -1;
-    line.otherReported = false;
+    // The bridge left behind is known (reported before the switch): its late copies are dropped, no new report and
+    // no new gap. Before, its first one was reported again and made a gap at once, as a restart would: the books
+    // rebuilt after the switch were untrusted again until the next refresh, at every switch.
+    line.otherReported = true;
     this.opts.onBridgeEvent?.({ kind: "failover", channelId: key >>> 16, sourceId: key & 0xffff, followed, other: bridgeId });
     return true;
   }
