@@ -299,6 +299,9 @@ export class EnvelopeRepacker {
   private readonly upstream = new Map<number, UpstreamSession>();
   /** Most recent receive time (ms) of anything taken in from upstream. */
   lastUpstreamMs = 0;
+  /** The owner's last checkUpstream (ms), and since when it has run on time: silences are measured within that. */
+  private lastCheckMs = 0;
+  private listeningSinceMs = 0;
 
   /**
    * Whether upstream is alive: some followed stream brought something within UPSTREAM_SILENT_HEARTBEATS of the
@@ -310,6 +313,9 @@ export class EnvelopeRepacker {
    */
   checkUpstream(nowMs: number): boolean {
     const floorMs = this.opts.heartbeatIntervalMs;
+    // A late timer (this thread held up, or the first call): silences are measured from now, not from before.
+    if (nowMs - this.lastCheckMs > 2 * floorMs) this.listeningSinceMs = nowMs;
+    this.lastCheckMs = nowMs;
     let alive = false;
     for (const line of this.streams.values()) {
       if (line.aliveMs > 0 && nowMs - line.aliveMs <= silentAfterMs(line, floorMs)) {
@@ -329,12 +335,16 @@ export class EnvelopeRepacker {
    * a dead publisher (or of the dead bridge of its groups) look live for good where a multicast subscriber sees that
    * stream stale. Now subscribers stop trusting the books until their refresh, which the silent stream's do not get
    * until it is back. When every stream is silent, the reader's own silence makes the books stale: no gap then.
+   * Silence counts only while the reader was listening (its timer on time): after this thread was held up, the
+   * envelopes that came meanwhile wait behind the first one taken, and their streams are not silent.
    */
   private markSilent(except: StreamLine | undefined, nowMs: number): void {
     const floorMs = this.opts.heartbeatIntervalMs;
+    if (nowMs - this.lastCheckMs > 2 * floorMs) return; // the timer is late (or not run by an owner): not listening
+    const fromMs = this.listeningSinceMs;
     let n = 0;
     for (const line of this.streams.values()) {
-      if (line === except || line.aliveMs === 0 || line.silent || nowMs - line.aliveMs <= silentAfterMs(line, floorMs)) continue;
+      if (line === except || line.aliveMs === 0 || line.silent || nowMs - Math.max(line.aliveMs, fromMs) <= silentAfterMs(line, floorMs)) continue;
       line.silent = true;
       n++;
     }

@@ -4,13 +4,16 @@
  * bridge of its groups) died while another stream went on, the dead one's books stayed usable at the far side for
  * good, frozen while the exchange moved on — a multicast subscriber sees that stream stale. Now a followed stream
  * that goes silent is a gap of the reader's stream: its books stop being usable, the others' recover at their
- * refresh. Real parts: nats-server, the ForwardBridge's own connection (its datagrams handed to onDatagram), the
+ * refresh. Silence counts only while the reader listens: a reader held up (load, a pause) takes none of the
+ * streams whose envelopes waited meanwhile for silent (the last case: the repacker with explicit clocks).
+ * Real parts: nats-server, the ForwardBridge's own connection (its datagrams handed to onDatagram), the
  * reader (attachNats) feeding an unchanged FeedSubscriber with its default stale check.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { FeedSubscriber, attachNats, type NatsFeedReader } from "../../src/subscriber/index.ts";
+import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { waitFor } from "../e2e/harness.ts";
@@ -121,3 +124,53 @@ describe.skipIf(missing !== undefined)(`one upstream stream silent while another
     expect(reader.counters.streamsSilent).toBeGreaterThan(silent); // X's stream (and the first test's Y stream, stopped)
   });
 });
+
+describe("a reader whose own thread was held up", () => {
+  test("takes no stream for silent: the envelopes that came meanwhile wait behind the first one taken", () => {
+    const { bridge, published } = recordingBridge();
+    const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+    const streams = [packer({ channelId: 3, sourceId: 7, sessionId: 1, sessionStartUs: T0, heartbeatIntervalMs: 100 }), packer({ channelId: 4, sourceId: 8, sessionId: 2, sessionStartUs: T0, heartbeatIntervalMs: 100 })];
+    let sendUs = T0;
+    /** Each stream's heartbeat (or stream `only`'s), taken in by the reader at `nowMs`. */
+    const heartbeats = (nowMs: number, only?: number) => {
+      streams.forEach((p, i) => {
+        if (only !== undefined && i !== only) return;
+        p.appendHeartbeat(0);
+        for (const d of take(p, (sendUs += 1000))) bridge.onDatagram(d);
+      });
+      for (const env of published.splice(0)) rep.add(env, nowMs);
+    };
+    let now = 1_000_000;
+    for (let i = 0; i < 10; i++, now += 100) {
+      heartbeats(now);
+      if (i % 2 === 0) rep.checkUpstream(now);
+    }
+    // Held up for 2 s (both streams went on meanwhile); the socket's data is taken in before the late timer runs.
+    now += 2000;
+    heartbeats(now);
+    rep.checkUpstream(now);
+    // And the other order: the late timer first, then what waited.
+    now += 2000;
+    rep.checkUpstream(now);
+    heartbeats(now);
+    for (let i = 0; i < 10; i++, now += 100) {
+      heartbeats(now);
+      if (i % 2 === 0) rep.checkUpstream(now);
+    }
+    expect(rep.counters.streamsSilent).toBe(0);
+    // A real silence of one stream, the reader listening: one gap.
+    for (let i = 0; i < 10; i++, now += 100) {
+      heartbeats(now, 1);
+      if (i % 2 === 0) rep.checkUpstream(now);
+    }
+    expect(rep.counters.streamsSilent).toBe(1);
+  });
+});
+
+/** A ForwardBridge whose NATS connection is a recorder (its onDatagram as is). */
+function recordingBridge(): { bridge: ForwardBridge; published: Uint8Array[] } {
+  const bridge = new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: PREFIX, log: silentLogger });
+  const published: Uint8Array[] = [];
+  (bridge as unknown as { nc: unknown }).nc = { publish: (_s: string, d: Uint8Array) => published.push(d), flush: async () => {}, close: async () => {} };
+  return { bridge, published };
+}
