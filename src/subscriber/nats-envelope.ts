@@ -154,12 +154,15 @@ interface StreamLine {
 export const FAILOVER_HEARTBEATS = 3;
 /** Upstream is silent (the reader stops its heartbeats) after this many of its advertised heartbeat intervals. */
 export const UPSTREAM_SILENT_HEARTBEATS = 3;
+export const FAILOVER_RECEIVE_MS = 5000;
 
-/** How long a followed stream may bring nothing before it is silent: its heartbeat interval (the smaller of its last two), at least `floorMs`. */
+/**
+ * How long a followed stream may bring nothing before it is silent: UPSTREAM_SILENT_HEARTBEATS of its heartbeat
+ * interval (the smaller its last two envelopes advertised), at least `floorMs`.
+ */
 function silentAfterMs(line: StreamLine, floorMs: number): number {
   return UPSTREAM_SILENT_HEARTBEATS * Math.max(Math.min(line.hbMs, line.prevHbMs), floorMs);
 }
-export const FAILOVER_RECEIVE_MS = 5000;
 
 /** A second bridge heard on an upstream stream (its envelopes dropped), or the reader switching to it. */
 export interface BridgeEvent {
