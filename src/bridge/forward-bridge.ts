@@ -1,7 +1,7 @@
 /**
  * Multicast → NATS (docs/nats.md). One more subscriber of the feed, in its own process: it joins the groups,
  * verifies every datagram like any subscriber (checksum, optional HMAC, framing), splits it into its messages and
- * publishes each, bytes unchanged, behind a 32-byte envelope, to `<prefix>.<venue>.<market>.<symbol>` (the
+ * publishes each, bytes unchanged, behind a 40-byte envelope, to `<prefix>.<venue>.<market>.<symbol>` (the
  * instrument's definition names it; the publisher's periodic refresh carries definitions and snapshots, so the
  * far side recovers from any loss). Upstream heartbeats go to `<prefix>._hb`. With `jetstream`, a stream on
  * `<prefix>.>` with retention by age and size keeps the history (the bridge's core publishes land in it).
@@ -10,7 +10,8 @@
  * from a random one, so the far side knows when it missed something, as a multicast subscriber does from the gap.
  * A jump ahead that two datagrams of the line before it contradict is undone, as a subscriber does (§6.3).
  * What NATS cannot take (client disconnected, its backlog over maxPendingBytes, a message it refuses) is dropped,
- * counted, and skips a number too: memory stays bounded and every reader sees the loss.
+ * counted, and skips a number too: memory stays bounded and every reader sees the loss. The first two are read from
+ * the client's internals; a client without them is warned about at start (nothing is dropped for them then).
  * @module
  */
 import dgram from "node:dgram";
@@ -173,12 +174,32 @@ export class ForwardBridge {
     return (p.outbound?.size() ?? 0) + (p.transport?.socket?.writableLength ?? 0);
   }
 
+  /**
+   * Whether the client's connection state and backlog can be read (@nats-io/nats-core 3.x internals). False: nothing
+   * is dropped for a disconnected or slow NATS (the client buffers it), and start() said so in a warning.
+   */
+  get backlogChecked(): boolean {
+    return this.protocol !== undefined;
+  }
+
+  /** The bridge's NATS connection (a seam: a test gives a client of another shape). */
+  protected async connect(): Promise<unknown> {
+    return connectNats(this.opts.servers, "feeder-bridge");
+  }
+
   async start(): Promise<void> {
-    const nc = (await connectNats(this.opts.servers, "feeder-bridge")) as unknown as Publisher;
+    const nc = (await this.connect()) as Publisher;
     this.nc = nc;
     const p = nc.protocol;
     // Both parts or neither: a client without `connected` would otherwise look disconnected for good.
     this.protocol = p !== undefined && typeof p.connected === "boolean" && typeof p.outbound?.size === "function" ? p : undefined;
+    if (this.protocol === undefined) {
+      // Cold: another client version (the internals are not API). The bridge still forwards, but cannot bound the
+      // client's buffer nor number what it loses while disconnected: the operator must know.
+      this.opts.log.warn("the NATS client does not show its connection state and backlog (@nats-io/nats-core 3.x internals): --max-pending is not enforced and nothing is dropped or numbered as lost while NATS is down or slow", {
+        maxPendingBytes: this.maxPendingBytes,
+      });
+    }
     if (this.opts.jetstream) await this.ensureStream(nc, this.opts.jetstream);
     for (const g of this.opts.groups) {
       const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 * 1024 * 1024 });

@@ -1,7 +1,8 @@
 /**
  * The NATS message format of the bridge (docs/nats.md): one wire message per NATS message, its bytes unchanged,
- * behind a 32-byte envelope carrying the multicast header fields the far side needs to sequence (channel, source,
- * session, session start, send time). An envelope with no message is an upstream heartbeat.
+ * behind a 40-byte envelope (32 in version 1) carrying the multicast header fields the far side needs to sequence
+ * (channel, source, session, session start, send time) and the forwarding bridge's id. An envelope with no message
+ * is an upstream heartbeat.
  *
  * `EnvelopeRepacker` turns received envelopes back into ordinary wire v3 datagrams of its own stream (own channel,
  * source and session), so a subscriber sees a plain feed: the messages keep their instrument sequence numbers,
@@ -131,7 +132,7 @@ interface StreamLine {
   next: number;
   lastSendNs: number;
   lastMs: number;
-  /** Another bridge's envelopes on this stream were reported (once per followed bridge). */
+  /** Another bridge's envelopes on this stream were reported (once per stream: a switch keeps it). */
   otherReported: boolean;
   /**
    * Receive time (ms) of the last envelope taken in, and the heartbeat intervals the last two advertised: the stream
@@ -140,6 +141,8 @@ interface StreamLine {
   aliveMs: number;
   hbMs: number;
   prevHbMs: number;
+  /** Went silent since its last envelope (a gap of the reader's stream was made for it: once per silence). */
+  silent: boolean;
 }
 
 /**
@@ -152,6 +155,14 @@ export const FAILOVER_HEARTBEATS = 3;
 /** Upstream is silent (the reader stops its heartbeats) after this many of its advertised heartbeat intervals. */
 export const UPSTREAM_SILENT_HEARTBEATS = 3;
 export const FAILOVER_RECEIVE_MS = 5000;
+
+/**
+ * How long a followed stream may bring nothing before it is silent: UPSTREAM_SILENT_HEARTBEATS of its heartbeat
+ * interval (the smaller its last two envelopes advertised), at least `floorMs`.
+ */
+function silentAfterMs(line: StreamLine, floorMs: number): number {
+  return UPSTREAM_SILENT_HEARTBEATS * Math.max(Math.min(line.hbMs, line.prevHbMs), floorMs);
+}
 
 /** A second bridge heard on an upstream stream (its envelopes dropped), or the reader switching to it. */
 export interface BridgeEvent {
@@ -248,6 +259,11 @@ export interface RepackerCounters {
   /** Switches to another bridge of a stream whose followed bridge went silent: each one a gap of the reader's stream. */
   bridgeFailovers: number;
   /**
+   * Followed upstream streams that went silent (UPSTREAM_SILENT_HEARTBEATS of their heartbeat interval) while others
+   * were alive: a gap of the reader's stream, so the silent stream's books are not shown usable (markSilent).
+   */
+  streamsSilent: number;
+  /**
    * Book messages dropped as another upstream channel's copy of an event older than one already repacked (an
    * instrument routed to two channels): in the reader's one stream they would look like instrSeq going backwards.
    */
@@ -267,6 +283,7 @@ export class EnvelopeRepacker {
     unnumbered: 0,
     otherBridge: 0,
     bridgeFailovers: 0,
+    streamsSilent: 0,
     olderCopies: 0,
   };
   /** instrumentId → the newest book event repacked for it (bounded by MAX_TRACKED_INSTRUMENTS). */
@@ -285,19 +302,58 @@ export class EnvelopeRepacker {
   private readonly upstream = new Map<number, UpstreamSession>();
   /** Most recent receive time (ms) of anything taken in from upstream. */
   lastUpstreamMs = 0;
+  /** The owner's last checkUpstream (ms), and since when it has run on time: silences are measured within that. */
+  private lastCheckMs = 0;
+  private listeningSinceMs = 0;
 
   /**
    * Whether upstream is alive: some followed stream brought something within UPSTREAM_SILENT_HEARTBEATS of the
-   * heartbeat interval its last envelopes advertised (the smaller of the last two; at least `floorMs`). The owner heartbeats only while it is, so
-   * a dead publisher, bridge or NATS link makes the local books stale. Per stream and from its last envelope: the
-   * largest interval ever advertised (what this was) let one corrupted or forged envelope claiming 65 s keep the
-   * books looking alive for over 3 minutes after every later outage. Cold: the owner's timer.
+   * heartbeat interval its last envelopes advertised (the smaller of the last two; at least the repacker's own). The
+   * owner heartbeats only while it is, so a dead publisher, bridge or NATS link makes the local books stale. Per
+   * stream and from its last envelope: the largest interval ever advertised (what this was) let one corrupted or
+   * forged envelope claiming 65 s keep the books looking alive for over 3 minutes after every later outage.
+   * While upstream is alive, the streams silent meanwhile are a gap (markSilent). Cold: the owner's timer.
    */
-  upstreamAlive(nowMs: number, floorMs: number): boolean {
+  checkUpstream(nowMs: number): boolean {
+    const floorMs = this.opts.heartbeatIntervalMs;
+    // A late timer (this thread held up, or the first call): silences are measured from now, not from before.
+    if (nowMs - this.lastCheckMs > 2 * floorMs) this.listeningSinceMs = nowMs;
+    this.lastCheckMs = nowMs;
+    let alive = false;
     for (const line of this.streams.values()) {
-      if (line.aliveMs > 0 && nowMs - line.aliveMs <= UPSTREAM_SILENT_HEARTBEATS * Math.max(Math.min(line.hbMs, line.prevHbMs), floorMs)) return true;
+      if (line.aliveMs > 0 && nowMs - line.aliveMs <= silentAfterMs(line, floorMs)) {
+        alive = true;
+        break;
+      }
     }
-    return false;
+    if (alive) this.markSilent(undefined, nowMs);
+    return alive;
+  }
+
+  /**
+   * Cold: a gap of the reader's stream for the followed streams silent now (but `except`) whose silence has none
+   * yet, counted in `streamsSilent`. Called while some stream is alive: by the timer, and when a stream comes back
+   * after a silence (before its envelope is packed, so no datagram of it shows the others' books live). The reader's
+   * one stream carries every upstream stream's books, and its heartbeats, kept going by the others, made the books of
+   * a dead publisher (or of the dead bridge of its groups) look live for good where a multicast subscriber sees that
+   * stream stale. Now subscribers stop trusting the books until their refresh, which the silent stream's do not get
+   * until it is back. When every stream is silent, the reader's own silence makes the books stale: no gap then.
+   * Silence counts only while the reader was listening (its timer on time): after this thread was held up, the
+   * envelopes that came meanwhile wait behind the first one taken, and their streams are not silent.
+   */
+  private markSilent(except: StreamLine | undefined, nowMs: number): void {
+    const floorMs = this.opts.heartbeatIntervalMs;
+    if (nowMs - this.lastCheckMs > 2 * floorMs) return; // the timer is late (or not run by an owner): not listening
+    const fromMs = this.listeningSinceMs;
+    let n = 0;
+    for (const line of this.streams.values()) {
+      if (line === except || line.aliveMs === 0 || line.silent || nowMs - Math.max(line.aliveMs, fromMs) <= silentAfterMs(line, floorMs)) continue;
+      line.silent = true;
+      n++;
+    }
+    if (n === 0) return;
+    this.counters.streamsSilent += n;
+    this.skipSeq();
   }
   private readonly opts: RepackerOptions;
 
@@ -393,9 +449,12 @@ export class EnvelopeRepacker {
     }
     this.lastUpstreamMs = nowMs;
     if (line !== undefined) {
+      // Cold when taken: the stream is back after a silence (others may be silent still, unmarked while none was alive).
+      if (line.aliveMs > 0 && nowMs - line.aliveMs > silentAfterMs(line, this.opts.heartbeatIntervalMs)) this.markSilent(line, nowMs);
       line.prevHbMs = line.aliveMs > 0 ? line.hbMs : hb;
       line.hbMs = hb;
       line.aliveMs = nowMs;
+      line.silent = false;
     }
     if (msgLen === 0) {
       this.counters.heartbeats++;
@@ -445,7 +504,7 @@ export class EnvelopeRepacker {
   private lineOf(key: number, bridgeId: number): StreamLine | undefined {
     const line = this.streams.get(key);
     if (line !== undefined || this.streams.size >= MAX_NUMBERED_STREAMS) return line;
-    const created = { bridgeId, next: -1, lastSendNs: 0, lastMs: 0, otherReported: false, aliveMs: 0, hbMs: 0, prevHbMs: 0 };
+    const created = { bridgeId, next: -1, lastSendNs: 0, lastMs: 0, otherReported: false, aliveMs: 0, hbMs: 0, prevHbMs: 0, silent: false };
     this.streams.set(key, created);
     return created;
   }
@@ -474,7 +533,10 @@ export class EnvelopeRepacker {
     this.skipSeq();
     line.bridgeId = bridgeId;
     line.next = -1;
-    line.otherReported = false;
+    // The bridge left behind is known (reported before the switch): its late copies are dropped, no new report and
+    // no new gap. Before, its first one was reported again and made a gap at once, as a restart would: the books
+    // rebuilt after the switch were untrusted again until the next refresh, at every switch.
+    line.otherReported = true;
     this.opts.onBridgeEvent?.({ kind: "failover", channelId: key >>> 16, sourceId: key & 0xffff, followed, other: bridgeId });
     return true;
   }

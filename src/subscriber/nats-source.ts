@@ -149,10 +149,13 @@ export class NatsFeedReader {
     this.timer.unref?.();
   }
 
-  /** Heartbeats only while upstream is alive: a dead upstream, bridge or NATS makes the local stream go stale. */
+  /**
+   * Heartbeats only while upstream is alive: a dead upstream, bridge or NATS makes the local stream go stale; one
+   * upstream stream going silent while others are alive is a gap (checkUpstream), carried by the next heartbeat.
+   */
   private heartbeat(hbMs: number): void {
     const now = Date.now();
-    if (!this.repacker.upstreamAlive(now, hbMs)) return;
+    if (!this.repacker.checkUpstream(now)) return;
     if (now - this.lastSendMs < hbMs) return;
     this.repacker.packer.appendHeartbeat(0);
     this.flush();

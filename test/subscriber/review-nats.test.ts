@@ -23,6 +23,11 @@ import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
 import { packer, T0, take } from "./feed-harness.ts";
 
 const missing = natsServerMissing();
+/**
+ * These publishers send no heartbeats between the test's steps: they advertise a minute, so the reader does not take
+ * a stream quiet meanwhile for a dead one while another goes on (a gap of its stream since rev24: silent-stream).
+ */
+const QUIET_HB_MS = 60_000;
 const PREFIX = "rev8";
 const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3); // on channel 2
 const Y = makeInstrument("bybit", "spot", "ETHUSDT", 2, 4); // on channel 1
@@ -77,8 +82,8 @@ afterAll(async () => {
 
 describe.skipIf(missing !== undefined)(`NATS reader and a publisher restart${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
   test("late datagrams of the dead session on another channel never reach the new session's books", async () => {
-    const old1 = packer({ channelId: 1, sessionId: 500, sessionStartUs: T0 });
-    const old2 = packer({ channelId: 2, sessionId: 500, sessionStartUs: T0 });
+    const old1 = packer({ channelId: 1, sessionId: 500, sessionStartUs: T0, heartbeatIntervalMs: QUIET_HB_MS });
+    const old2 = packer({ channelId: 2, sessionId: 500, sessionStartUs: T0, heartbeatIntervalMs: QUIET_HB_MS });
     const oldX = book(X, 943500, 40);
     packInstrumentDefinition(old1, new EncodedDefinition(Y), false);
     packBookSnapshot(old1, book(Y, 3000, 7), 0, false);
@@ -89,7 +94,7 @@ describe.skipIf(missing !== undefined)(`NATS reader and a publisher restart${mis
     await waitFor(() => sub.book(X.instrumentId)?.usable === true && sub.book(Y.instrumentId)?.usable === true, "both books usable in the first session");
 
     // The publisher restarts (a later start, a new id); channel 1 brings the new session first.
-    const new1 = packer({ channelId: 1, sessionId: 77, sessionStartUs: T0 + 60_000_000 });
+    const new1 = packer({ channelId: 1, sessionId: 77, sessionStartUs: T0 + 60_000_000, heartbeatIntervalMs: QUIET_HB_MS });
     const newY = book(Y, 3100, 1);
     packInstrumentDefinition(new1, new EncodedDefinition(Y), false);
     packBookSnapshot(new1, newY, 0, false);
@@ -109,7 +114,7 @@ describe.skipIf(missing !== undefined)(`NATS reader and a publisher restart${mis
     expect(reader.counters.refused.old_session).toBe(2);
 
     // The new session's own snapshot of X makes it usable again, with the new process's levels.
-    const new2 = packer({ channelId: 2, sessionId: 77, sessionStartUs: T0 + 60_000_000 });
+    const new2 = packer({ channelId: 2, sessionId: 77, sessionStartUs: T0 + 60_000_000, heartbeatIntervalMs: QUIET_HB_MS });
     const newX = book(X, 944000, 1);
     packInstrumentDefinition(new2, new EncodedDefinition(X), false);
     packBookSnapshot(new2, newX, 0, false);
@@ -125,7 +130,7 @@ describe.skipIf(missing !== undefined)(`NATS reader and a publisher restart${mis
     // datagram (an event of Q) shows the gap to any multicast subscriber, which then stops trusting P.
     const P = makeInstrument("bybit", "linear", "SOLUSDT", 2, 1);
     const Q = makeInstrument("bybit", "linear", "XRPUSDT", 4, 0);
-    const p = packer({ channelId: 5, sourceId: 3, sessionId: 900, sessionStartUs: T0 });
+    const p = packer({ channelId: 5, sourceId: 3, sessionId: 900, sessionStartUs: T0, heartbeatIntervalMs: QUIET_HB_MS });
     const bp = book(P, 15000, 1);
     const bq = book(Q, 5000, 1);
     packInstrumentDefinition(p, new EncodedDefinition(P), false);
@@ -173,8 +178,8 @@ describe.skipIf(missing !== undefined)(`NATS reader, one instrument on two chann
     // group's socket, then the other's: Z's events k, k+1 (channel 1) then k, k+1 again (channel 2), all in the
     // reader's one stream. On multicast the copies are another stream's and ignored as duplicates.
     const Z = makeInstrument("bybit", "spot", "DOGEUSDT", 5, 0);
-    const c1 = packer({ channelId: 11, sourceId: 4, sessionId: 600, sessionStartUs: T0 });
-    const c2 = packer({ channelId: 12, sourceId: 4, sessionId: 600, sessionStartUs: T0 });
+    const c1 = packer({ channelId: 11, sourceId: 4, sessionId: 600, sessionStartUs: T0, heartbeatIntervalMs: QUIET_HB_MS });
+    const c2 = packer({ channelId: 12, sourceId: 4, sessionId: 600, sessionStartUs: T0, heartbeatIntervalMs: QUIET_HB_MS });
     const z = book(Z, 20000, 1);
     for (const c of [c1, c2]) {
       packInstrumentDefinition(c, new EncodedDefinition(Z), false);

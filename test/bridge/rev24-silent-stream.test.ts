@@ -1,0 +1,176 @@
+/**
+ * One upstream stream going silent at the far side while another goes on (rev24). The reader repacks every upstream
+ * (channel, source) stream into its one stream and heartbeats while any of them is alive: when one publisher (or the
+ * bridge of its groups) died while another stream went on, the dead one's books stayed usable at the far side for
+ * good, frozen while the exchange moved on — a multicast subscriber sees that stream stale. Now a followed stream
+ * that goes silent is a gap of the reader's stream: its books stop being usable, the others' recover at their
+ * refresh. Silence counts only while the reader listens: a reader held up (load, a pause) takes none of the
+ * streams whose envelopes waited meanwhile for silent (the last case: the repacker with explicit clocks).
+ * Real parts: nats-server, the ForwardBridge's own connection (its datagrams handed to onDatagram), the
+ * reader (attachNats) feeding an unchanged FeedSubscriber with its default stale check.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { FeedSubscriber, attachNats, type NatsFeedReader } from "../../src/subscriber/index.ts";
+import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
+import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import type { ChannelPacker } from "../../src/wire/packer.ts";
+import { waitFor } from "../e2e/harness.ts";
+import { packer, T0, take } from "../subscriber/feed-harness.ts";
+import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { NatsServer, natsServerMissing } from "./nats-server.ts";
+
+const missing = natsServerMissing();
+const PREFIX = "rev24s";
+const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
+const Y = makeInstrument("bybit", "linear", "ETHUSDT", 2, 4);
+
+let nats: NatsServer;
+let bridge: ForwardBridge;
+let sub: FeedSubscriber;
+let reader: NatsFeedReader;
+const beats: ReturnType<typeof setInterval>[] = [];
+
+beforeAll(async () => {
+  if (missing) return;
+  nats = await NatsServer.start();
+  bridge = new ForwardBridge({ groups: [], servers: nats.url, prefix: PREFIX, log: silentLogger });
+  await bridge.start();
+  sub = new FeedSubscriber({ groups: [] });
+  await sub.start();
+  reader = await attachNats(sub, { servers: nats.url, prefix: PREFIX, heartbeatIntervalMs: 100 });
+}, 30_000);
+
+afterAll(async () => {
+  for (const b of beats) clearInterval(b);
+  await reader?.stop();
+  await sub?.stop();
+  await bridge?.stop();
+  await nats?.stop();
+});
+
+/** One upstream publisher stream (its own channel and source) through the bridge. */
+function upstream(channelId: number, sourceId: number, instrument: typeof X) {
+  const p: ChannelPacker = packer({ channelId, sourceId, sessionId: 600 + sourceId, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+  const book = new TestBook(instrument);
+  book.load([[943500, 10]], [[943501, 20]], 1, T0);
+  let sendUs = T0;
+  const through = () => {
+    for (const d of take(p, (sendUs += 50_000))) bridge.onDatagram(d);
+  };
+  return {
+    refresh(): void {
+      packInstrumentDefinition(p, new EncodedDefinition(instrument), true);
+      packBookSnapshot(p, book, 0, true);
+      through();
+    },
+    heartbeat(): void {
+      p.appendHeartbeat(0);
+      through();
+    },
+  };
+}
+
+describe.skipIf(missing !== undefined)(`one upstream stream silent while another goes on${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
+  test("the silent stream's books stop being usable; the other's recover at their refresh", async () => {
+    const s1 = upstream(3, 7, X);
+    const s2 = upstream(4, 8, Y);
+    const b1 = setInterval(() => s1.heartbeat(), 50);
+    beats.push(b1, setInterval(() => s2.heartbeat(), 50));
+    await waitFor(
+      () => sub.book(X.instrumentId)?.usable === true && sub.book(Y.instrumentId)?.usable === true,
+      "X and Y usable while both publishers are alive",
+      20_000,
+      () => {
+        s1.refresh();
+        s2.refresh();
+      },
+    );
+
+    clearInterval(b1); // X's publisher dies; Y's goes on
+    await waitFor(() => sub.book(X.instrumentId)!.usable === false, "X not usable once its stream went silent", 10_000);
+    expect(reader.counters.streamsSilent).toBe(1);
+    s2.refresh();
+    await waitFor(() => sub.book(Y.instrumentId)!.usable === true, "Y usable again at its refresh", 10_000);
+    expect(sub.book(X.instrumentId)!.usable).toBe(false);
+  });
+
+  test("both silent (stale), then only one back: the other's books stay unusable", async () => {
+    for (const b of beats.splice(0)) clearInterval(b);
+    const s1 = upstream(5, 9, X);
+    const s2 = upstream(6, 10, Y);
+    const b1 = setInterval(() => s1.heartbeat(), 50);
+    let b2 = setInterval(() => s2.heartbeat(), 50);
+    beats.push(b1, b2);
+    await waitFor(
+      () => sub.book(X.instrumentId)?.usable === true && sub.book(Y.instrumentId)?.usable === true,
+      "X and Y usable on their new streams",
+      20_000,
+      () => {
+        s1.refresh();
+        s2.refresh();
+      },
+    );
+    const silent = reader.counters.streamsSilent;
+    clearInterval(b1);
+    clearInterval(b2); // both silent: the reader stops heartbeating, the books go stale (no gap)
+    await waitFor(() => !sub.book(X.instrumentId)!.usable && !sub.book(Y.instrumentId)!.usable, "X and Y stale", 10_000);
+    b2 = setInterval(() => s2.heartbeat(), 50); // only Y's publisher comes back
+    beats.push(b2);
+    // Its first envelope back finds X's stream silent: a gap before it, so Y too needs its refresh.
+    await waitFor(() => sub.book(Y.instrumentId)!.usable, "Y usable again (at a refresh)", 10_000, () => s2.refresh());
+    expect(sub.book(X.instrumentId)!.usable).toBe(false);
+    expect(reader.counters.streamsSilent).toBeGreaterThan(silent); // X's stream (and the first test's Y stream, stopped)
+  });
+});
+
+describe("a reader whose own thread was held up", () => {
+  test("takes no stream for silent: the envelopes that came meanwhile wait behind the first one taken", () => {
+    const { bridge, published } = recordingBridge();
+    const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+    const streams = [packer({ channelId: 3, sourceId: 7, sessionId: 1, sessionStartUs: T0, heartbeatIntervalMs: 100 }), packer({ channelId: 4, sourceId: 8, sessionId: 2, sessionStartUs: T0, heartbeatIntervalMs: 100 })];
+    let sendUs = T0;
+    /** Each stream's heartbeat (or stream `only`'s), taken in by the reader at `nowMs`. */
+    const heartbeats = (nowMs: number, only?: number) => {
+      streams.forEach((p, i) => {
+        if (only !== undefined && i !== only) return;
+        p.appendHeartbeat(0);
+        for (const d of take(p, (sendUs += 1000))) bridge.onDatagram(d);
+      });
+      for (const env of published.splice(0)) rep.add(env, nowMs);
+    };
+    let now = 1_000_000;
+    for (let i = 0; i < 10; i++, now += 100) {
+      heartbeats(now);
+      if (i % 2 === 0) rep.checkUpstream(now);
+    }
+    // Held up for 2 s (both streams went on meanwhile); the socket's data is taken in before the late timer runs.
+    now += 2000;
+    heartbeats(now);
+    rep.checkUpstream(now);
+    // And the other order: the late timer first, then what waited.
+    now += 2000;
+    rep.checkUpstream(now);
+    heartbeats(now);
+    for (let i = 0; i < 10; i++, now += 100) {
+      heartbeats(now);
+      if (i % 2 === 0) rep.checkUpstream(now);
+    }
+    expect(rep.counters.streamsSilent).toBe(0);
+    // A real silence of one stream, the reader listening: one gap.
+    for (let i = 0; i < 10; i++, now += 100) {
+      heartbeats(now, 1);
+      if (i % 2 === 0) rep.checkUpstream(now);
+    }
+    expect(rep.counters.streamsSilent).toBe(1);
+  });
+});
+
+/** A ForwardBridge whose NATS connection is a recorder (its onDatagram as is). */
+function recordingBridge(): { bridge: ForwardBridge; published: Uint8Array[] } {
+  const bridge = new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: PREFIX, log: silentLogger });
+  const published: Uint8Array[] = [];
+  (bridge as unknown as { nc: unknown }).nc = { publish: (_s: string, d: Uint8Array) => published.push(d), flush: async () => {}, close: async () => {} };
+  return { bridge, published };
+}
