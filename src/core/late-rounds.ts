@@ -33,4 +33,12 @@ export class LateRounds {
     if (!judge) this.skippedRounds++;
     return judge;
   }
+
+  /**
+   * For a verdict asked between rounds (an HTTP request): true when the rounds are on time, i.e. the last one ran
+   * within its interval and judged; false while this thread is (or just was) stalled: the sockets may be unread yet.
+   */
+  onTime(): boolean {
+    return !this.skipped && performance.now() - this.lastRoundMs <= this.intervalMs + STALL_LATE_MS;
+  }
 }

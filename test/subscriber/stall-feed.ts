@@ -14,11 +14,7 @@ export const HEARTBEAT_MS = 200;
 export const BOOK_CHANNEL = 2;
 export const STALL_INSTRUMENT = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
 
-/** Keeps this thread busy: no timer, no socket read, nothing else runs meanwhile. */
-export function stallThread(ms: number): void {
-  const end = performance.now() + ms;
-  while (performance.now() < end);
-}
+export { stallThread } from "../support/stall-thread.ts";
 
 /** Definition and snapshot, then 4 one-datagram deltas of STALL_INSTRUMENT on BOOK_CHANNEL. */
 export function bookFeed(): { head: Uint8Array[]; deltas: Uint8Array[] } {
