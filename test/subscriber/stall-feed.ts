@@ -9,7 +9,7 @@ import { packer, take, T0 } from "./feed-harness.ts";
 
 export const STALL_MS = 2_000;
 /** Advertised by the heartbeat stream: the stale limit is 3 × this. */
-export const HEARTBEAT_MS = 200;
+export const HEARTBEAT_MS = 400;
 /** The book's stream (the heartbeats are on channel 1). */
 export const BOOK_CHANNEL = 2;
 export const STALL_INSTRUMENT = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
