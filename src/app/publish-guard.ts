@@ -12,6 +12,7 @@
  */
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
+import { LateRounds } from "../core/late-rounds.ts";
 import { StreamWatcher, type ForeignSession } from "../net/stream-watcher.ts";
 import type { StatusSource } from "./http-server.ts";
 import { PromWriter } from "./prometheus.ts";
@@ -49,6 +50,8 @@ export class PublishGuard {
   /** Sessions reported as conflicts and not yet over. */
   private readonly active = new Set<ForeignSession>();
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** The timer's rounds: one that runs after a stall of this thread judges no time (see evaluate). */
+  private rounds: LateRounds | undefined;
   private lastLogMs = -Infinity;
   /** Sessions reported since the last error line (the rate limit folds them into the next one). */
   private unlogged = 0;
@@ -92,7 +95,8 @@ export class PublishGuard {
   /** From our first datagram on: evaluates the watcher's findings periodically (cold, a timer). */
   startWatching(): void {
     if (this.timer !== undefined) return;
-    this.timer = setInterval(() => this.evaluate(), EVALUATE_EVERY_MS);
+    const rounds = (this.rounds = new LateRounds(EVALUATE_EVERY_MS));
+    this.timer = setInterval(() => this.evaluate(rounds.judge()), EVALUATE_EVERY_MS);
     this.timer.unref?.();
   }
 
@@ -109,13 +113,13 @@ export class PublishGuard {
 
   /** Conflicts going on now, one sentence each (empty when none): /readyz names them. */
   conflicts(): string[] {
-    this.evaluate();
+    this.evaluate(this.rounds?.onTime() ?? true);
     return [...this.active].map(describeConflict);
   }
 
   /** Prometheus text for the guard's two metrics, appended to the pipeline's. */
   metricsText(): string {
-    this.evaluate();
+    this.evaluate(this.rounds?.onTime() ?? true);
     const w = new PromWriter();
     w.family("feeder_publish_conflicts_total", "counter", "other publishers' sessions detected on our own streams (same group, channel and source id)")
       .sample("feeder_publish_conflicts_total", {}, this.conflictsDetected);
@@ -131,8 +135,12 @@ export class PublishGuard {
    * Reports the watcher's findings and ends the ones that are over. Cold: a timer and HTTP requests. A session is
    * reported (counted, logged) once it is CONFIRM_MS old and still not ours, even if it has already ended: a
    * publisher that sent a few datagrams and stopped did disturb the feed.
+   * judgeTime false (a timer round right after a stall of this thread, or a request while the rounds are late): no
+   * verdict that measures time, neither CONFIRM_MS nor quiet: the datagrams and the workers' announcements that
+   * arrived meanwhile may still be unread, and the stall would end a live conflict (readiness flips to ready, the
+   * conflict is counted again when its next datagram is read) or confirm a worker's own session as foreign.
    */
-  evaluate(): void {
+  evaluate(judgeTime = true): void {
     const nowMs = this.now();
     let fresh: ForeignSession | undefined;
     let endedAny = false;
@@ -142,6 +150,7 @@ export class PublishGuard {
         this.active.delete(f);
         continue;
       }
+      if (!judgeTime && !(this.active.has(f) && f.ended)) continue; // only END_OF_SESSION needs no clock
       if (nowMs - f.firstSeenMs < CONFIRM_MS) continue;
       if (!this.active.has(f)) {
         this.active.add(f);

@@ -11,6 +11,7 @@
  * @module
  */
 import dgram from "node:dgram";
+import { LateRounds } from "../core/late-rounds.ts";
 import { readAuthKeyFile, DatagramAuth } from "../wire/auth.ts";
 import { DECODE_ERROR_NAMES, DecodeErrorCode, PacketReader, WireDecodeError } from "../wire/decoder.ts";
 import {
@@ -122,6 +123,7 @@ export class FeedSubscriber {
     retransmitTimeouts: 0,
     retransmitDatagrams: 0,
     retransmitRejected: 0,
+    stalledRounds: 0,
   };
   /** Books by instrumentId. */
   readonly books: Map<number, SubscriberBook>;
@@ -224,12 +226,23 @@ export class FeedSubscriber {
       socket.on("error", (err: Error) => this.listeners.reportError(err, "retransmit"));
       this.requestSocket = socket;
       const timeoutMs = this.retransmit!.timeoutMs ?? DEFAULT_RETRANSMIT_TIMEOUT_MS;
-      this.recoveryTimer = setInterval(() => this.checkRecovery(Date.now()), Math.max(5, Math.min(50, Math.floor(timeoutMs / 4))));
+      const everyMs = Math.max(5, Math.min(50, Math.floor(timeoutMs / 4)));
+      // After a stall of this thread the answer may sit unread in the request socket: that round times out nothing.
+      const rounds = new LateRounds(everyMs);
+      this.recoveryTimer = setInterval(() => {
+        if (rounds.judge()) this.checkRecovery(Date.now());
+        else this.counters.stalledRounds++;
+      }, everyMs);
       this.recoveryTimer.unref?.();
     }
     if (this.staleAfterMs !== 0) {
       const every = this.staleAfterMs === undefined ? STALE_CHECK_MS : Math.max(10, Math.floor(this.staleAfterMs / 4));
-      this.staleTimer = setInterval(() => this.checkStale(Date.now()), every);
+      // After a stall of this thread the streams' datagrams may sit unread in the sockets: that round calls none stale.
+      const rounds = new LateRounds(every);
+      this.staleTimer = setInterval(() => {
+        if (rounds.judge()) this.checkStale(Date.now());
+        else this.counters.stalledRounds++;
+      }, every);
       this.staleTimer.unref?.();
     }
   }
@@ -293,7 +306,8 @@ export class FeedSubscriber {
 
   /**
    * Runs the stale check as of `nowMs` (the timer calls it; tests may, with their own clock). A stream silent for
-   * staleAfterMs, or for 3 × its advertised heartbeat interval, is stale and its books are not usable.
+   * staleAfterMs, or for 3 × its advertised heartbeat interval, is stale and its books are not usable. The timer skips
+   * the one round that runs right after a stall of this thread (core/late-rounds.ts); a direct call always judges.
    */
   checkStale(nowMs: number): void {
     for (const st of this.streams.values()) {
@@ -312,7 +326,10 @@ export class FeedSubscriber {
     return this.recovery?.active ?? 0;
   }
 
-  /** Runs the retransmission timeouts as of nowMs (the timer calls it) and replays what they released. */
+  /**
+   * Runs the retransmission timeouts as of nowMs (the timer calls it, except for the one round right after a stall of
+   * this thread: core/late-rounds.ts) and replays what they released.
+   */
   checkRecovery(nowMs: number): void {
     const rec = this.recovery;
     if (rec === undefined) return;

@@ -119,7 +119,7 @@ export class StreamTable {
     if (st !== undefined && st.sessionId === sessionId && st.sessionStartUs === sessionStartUs) {
       const src = st.source;
       if (src.pending) return this.duringPending(src, st, r, recvTimeUs);
-      if (sessionId !== src.id || sessionStartUs !== src.startUs) this.olderThanSource(st, src, recvTimeUs);
+      if (sessionId !== src.id || sessionStartUs !== src.startUs) this.olderThanSource(st, src, recvTimeUs, r.sendTimeUs);
       return st;
     }
     // Cold from here: a new stream or another session.
@@ -264,13 +264,16 @@ export class StreamTable {
    * Cold: a datagram of a stream whose session is older than its source's newest (confirmed) one. Right after a
    * restart these are the dead process's late datagrams (their messages are dropped per book, §6.4); still coming
    * SHARED_SOURCE_AFTER_MS later, they are another live process with the same source id, whose books are then
-   * never usable here: named once per stream and session, as an 'error' event.
+   * never usable here: named once per stream and session, as an 'error' event. "Later" twice: read that long after
+   * the newer session was adopted, and sent that long after it started. Read time alone let a stall of this thread
+   * (a slow listener of the restart's events) between the newer session's datagram and the dead process's late
+   * ones still queued on another channel name a plain restart; those were sent before the newer session began.
    */
-  private olderThanSource(st: StreamState, src: SourceState, recvTimeUs: number): void {
+  private olderThanSource(st: StreamState, src: SourceState, recvTimeUs: number, sendTimeUs: number): void {
     if (st.sharedReported) return;
     const afterMs = Math.max(SHARED_SOURCE_AFTER_MS, 3 * st.heartbeatIntervalMs);
     const elapsedMs = (recvTimeUs - src.adoptedAtUs) / 1000;
-    if (elapsedMs < afterMs) return;
+    if (elapsedMs < afterMs || (sendTimeUs - src.startUs) / 1000 < afterMs) return;
     st.sharedReported = true;
     this.counters.sharedSourceIds++;
     this.listeners.reportError(

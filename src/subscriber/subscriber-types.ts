@@ -247,6 +247,12 @@ export interface SubscriberCounters {
   /** RETRANSMIT datagrams applied into a gap, and dropped (not asked for, not the gap's next, or no retransmit option). */
   retransmitDatagrams: number;
   retransmitRejected: number;
+  /**
+   * Rounds of the stale check and of the retransmission timeouts that judged nothing because they ran right after a
+   * stall of this thread (a GC pause, a slow listener): the datagrams and answers that arrived meanwhile were still
+   * unread. The next round judges.
+   */
+  stalledRounds: number;
 }
 
 export interface StreamInfo {

@@ -1,13 +1,16 @@
 /**
  * The publish guard's reporting rules on a controlled clock, with real datagrams on loopback (interface 127.0.0.1,
  * TTL 1, 239.255.x.x): when a foreign session counts, when it is over, how the error log is rate-limited, and a
- * worker's session announced a moment after its first datagram is not a conflict.
+ * worker's session announced a moment after its first datagram is not a conflict. Then a stall of the guard's own
+ * thread: the foreign datagram that arrived meanwhile still waits unread when a request (/readyz, /metrics) asks
+ * first, and the silence across the stall used to end the live conflict there.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { CONFIRM_MS, LOG_EVERY_MS, PublishGuard, QUIET_HEARTBEATS } from "../../src/app/publish-guard.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { MAGIC, PKT_CHANNEL_ID_OFFSET, PKT_FLAG_END_OF_SESSION, PKT_FLAGS_OFFSET, PKT_MAGIC_OFFSET, PKT_SESSION_ID_OFFSET, PKT_SOURCE_ID_OFFSET, PKT_VERSION_OFFSET } from "../../src/wire/layout.ts";
 import { waitFor } from "../e2e/harness.ts";
+import { stallThread } from "../support/stall-thread.ts";
 import { captureLog } from "../support/capture-log.ts";
 
 const GROUP = `239.255.48.${1 + (process.pid % 250)}`;
@@ -95,5 +98,50 @@ describe("publish guard reporting", () => {
     expect(guard.conflicts()).toEqual([]);
     expect(lines.at(-1)).toMatchObject({ level: "warn", msg: "no other publisher on our streams any more" });
     expect(guard.conflictsDetected).toBe(2);
+  });
+
+  test("a stall of this thread is no quiet: a request right after it does not end a live conflict; real quiet still does", async () => {
+    let nowMs = 2_000_000;
+    const { log, lines } = captureLog();
+    const config = validateConfig({
+      publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 0, destinations: [{ group: GROUP, port: PORT + 1, interface: "127.0.0.1", channel: 4 }] },
+    }, { requireVenue: false });
+    const guard = new PublishGuard(config, log, () => nowMs);
+    guard.addOwnSession(0, 1);
+    await guard.listenBeforePublishing();
+    guard.startWatching();
+    cleanups.push(() => guard.stop());
+    const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    tx.setMulticastInterface("127.0.0.1");
+    tx.setMulticastTTL(1);
+    cleanups.push(() => tx.close());
+    let sent = 0;
+    const conflict = `another publisher is sending on group ${GROUP}:${PORT + 1} channel 4 as source 0 (session 9 from 127.0.0.1:${tx.port})`;
+    tx.send(datagram(9), PORT + 1, GROUP);
+    sent++;
+    await waitFor(() => guard.watcherDatagrams() === sent, "the guard's watcher received it");
+    nowMs += CONFIRM_MS;
+    await waitFor(() => guard.conflictsDetected === 1, "the conflict confirmed by the timer");
+    expect(guard.conflicts()).toEqual([conflict]);
+    lines.length = 0;
+
+    // The stranger keeps sending; this thread stalls past the timer's interval while the guard's clock passes the
+    // quiet bound (the silence measured across the stall); a request is answered before the datagram is read.
+    tx.send(datagram(9), PORT + 1, GROUP);
+    sent++;
+    stallThread(500);
+    nowMs += QUIET_MS;
+    expect(guard.conflicts()).toEqual([conflict]);
+    await waitFor(() => guard.watcherDatagrams() === sent, "the datagram sent before the stall read");
+    expect(guard.conflicts()).toEqual([conflict]);
+    expect(guard.conflictsDetected).toBe(1);
+    expect(lines).toEqual([]);
+
+    // It stops sending: after a stall, the timer's next rounds still end it (as soon as the quiet bound passes).
+    stallThread(500);
+    nowMs += QUIET_MS;
+    await waitFor(() => guard.metricsText().includes("feeder_publish_conflicts_active 0"), "the quiet conflict ended");
+    expect(lines.at(-1)).toMatchObject({ level: "warn", msg: "no other publisher on our streams any more" });
+    expect(guard.conflictsDetected).toBe(1);
   });
 });

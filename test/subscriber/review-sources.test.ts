@@ -6,7 +6,8 @@
  * start-up check only guards a process's own streams) therefore made the older process's books never usable again
  * — superseded, every later message dropped as an older session's — and said nothing. The subscriber cannot tell
  * which process a book belongs to; it now names the conflict (an 'error' event and `sharedSourceIds`) once an
- * older session keeps sending SHARED_SOURCE_AFTER_MS after the newer one took over. Datagrams from the real packer
+ * older session keeps sending SHARED_SOURCE_AFTER_MS after the newer one took over (read and sent that late: a stall
+ * of the subscriber's thread between a restart's datagrams is no second publisher). Datagrams from the real packer
  * and encoders through ingest, with receive times 100 ms apart.
  */
 import { describe, expect, it } from "vitest";
@@ -50,14 +51,14 @@ describe("review: one source id, two live publishers", () => {
     start(p1, a);
     start(p2, b);
     let nowUs = T0 + 5_000_000;
-    for (const d of take(p1)) sub.ingest(d, nowUs);
-    for (const d of take(p2)) sub.ingest(d, nowUs);
+    for (const d of take(p1, nowUs)) sub.ingest(d, nowUs);
+    for (const d of take(p2, nowUs)) sub.ingest(d, nowUs);
     for (let i = 0; i < 30; i++) {
       nowUs += 100_000;
       packBookDelta(p1, a, delta(a, 10 + i));
-      for (const d of take(p1)) sub.ingest(d, nowUs);
+      for (const d of take(p1, nowUs)) sub.ingest(d, nowUs);
       packBookDelta(p2, b, delta(b, 10 + i));
-      for (const d of take(p2)) sub.ingest(d, nowUs);
+      for (const d of take(p2, nowUs)) sub.ingest(d, nowUs);
     }
     expect(sub.counters.sharedSourceIds).toBe(1);
     expect(errors.map((e) => e.error.message)).toEqual([expect.stringMatching(/^two publishers share source id 0: channel 1 still sends session 100 .* after channel 2 brought the newer session 200/)]);
@@ -98,6 +99,50 @@ describe("review: one source id, two live publishers", () => {
     }
     expect(sub.counters.sharedSourceIds).toBe(0);
     expect(errors).toEqual([]);
+    expect(sub.book(A.instrumentId)!.usable).toBe(true);
+    expect(sub.book(B.instrumentId)!.usable).toBe(true);
+  });
+
+  it("a stall of this thread between a restart's first datagram and the dead session's late ones is no second publisher", () => {
+    const sub = newSubscriber();
+    const errors: SubscriberErrorEvent[] = [];
+    sub.on("error", (e) => errors.push(e));
+    const o1 = packer({ channelId: 1, sessionId: 100, sessionStartUs: T0 });
+    const o2 = packer({ channelId: 2, sessionId: 100, sessionStartUs: T0 });
+    const a = book(A);
+    const b = book(B);
+    start(o1, a);
+    start(o2, b);
+    let nowUs = T0 + 5_000_000;
+    for (const d of [...take(o1, nowUs), ...take(o2, nowUs)]) sub.ingest(d, nowUs);
+    packBookDelta(o2, b, delta(b, 5));
+    const late = take(o2, nowUs + 100_000); // its last datagram: still queued in channel 2's socket when it is read
+    // The restarted process (its session starts after the old one died) sends on both channels.
+    const n1 = packer({ channelId: 1, sessionId: 300, sessionStartUs: T0 + 6_000_000 });
+    const n2 = packer({ channelId: 2, sessionId: 300, sessionStartUs: T0 + 6_000_000 });
+    const na = book(A);
+    const nb = book(B);
+    start(n1, na);
+    start(n2, nb);
+    nowUs = T0 + 7_000_000;
+    for (const d of take(n1, nowUs)) sub.ingest(d, nowUs);
+    packBookDelta(n1, na, delta(na, 9)); // a second datagram: the newer session is confirmed (§6.2)
+    for (const d of take(n1, nowUs)) sub.ingest(d, nowUs);
+    expect(sub.counters.superseded).toBeGreaterThan(0);
+    // A 4 s stall (a slow listener of the restart's events) before channel 2's socket is read: the dead session's
+    // datagram is read 4 s after the newer session was adopted (the bound is 3 heartbeat intervals: 3 s here), but
+    // it was sent before that session began.
+    for (const d of late) sub.ingest(d, nowUs + 4_000_000);
+    for (const d of take(n2, nowUs)) sub.ingest(d, nowUs + 4_001_000);
+    for (let i = 0; i < 5; i++) {
+      nowUs += 100_000;
+      packBookDelta(n1, na, delta(na, 10 + i));
+      packBookDelta(n2, nb, delta(nb, 10 + i));
+      for (const d of [...take(n1, nowUs), ...take(n2, nowUs)]) sub.ingest(d, nowUs + 4_001_000);
+    }
+    expect(sub.counters.oldSessionDatagrams + sub.counters.oldSessionMessages).toBeGreaterThan(0); // it was read, and dropped
+    expect(errors).toEqual([]);
+    expect(sub.counters.sharedSourceIds).toBe(0);
     expect(sub.book(A.instrumentId)!.usable).toBe(true);
     expect(sub.book(B.instrumentId)!.usable).toBe(true);
   });
