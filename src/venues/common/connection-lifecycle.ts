@@ -6,6 +6,7 @@
  * stays with the adapter, reached through hooks.
  * @module
  */
+import { LateRounds } from "../../core/late-rounds.ts";
 import type { Logger } from "../../core/log.ts";
 import { BookState, StatusReason, type MarketName } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
@@ -28,11 +29,6 @@ export const RECONNECT_MAX_MS = 30_000;
  * acks and then drops us is retried ever more slowly instead of every ~0.5–1 s.
  */
 export const RECONNECT_RESET_AFTER_MS = 30_000;
-/**
- * A housekeeping round that comes this much later than its interval ran after a stall of this thread (a GC pause, a
- * deep /books answer, a burst of snapshots): see onHousekeeping.
- */
-export const STALL_LATE_MS = 100;
 
 export interface LifecycleOptions {
   log: Logger;
@@ -117,12 +113,8 @@ export class ConnectionLifecycle {
   private readonly connectWindowMs: number;
   private readonly connectBudget: SlidingWindowBudget;
   private housekeeping: ReturnType<typeof setInterval> | null = null;
-  /** performance.now() at the last housekeeping round (real time: a fake adapter clock's jump is not a stall). */
-  private lastRoundRealMs = -1;
-  /** The last round judged no deadline (it ran after a stall); the next one always judges. */
-  private skippedAfterStall = false;
-  /** Rounds that judged no deadline because this thread had stalled (cold; tests and logs read it). */
-  stalledRounds = 0;
+  /** Whether a round may judge deadlines or ran after a stall of this thread (core/late-rounds.ts); set at start(). */
+  private rounds: LateRounds | undefined;
   private stoppingFlag = false;
   /** Counter (cold), read by the adapter's stats(). */
   staleResyncs = 0;
@@ -195,6 +187,11 @@ export class ConnectionLifecycle {
     };
   }
 
+  /** Housekeeping rounds that judged no deadline because this thread had stalled (cold; tests read it). */
+  get stalledRounds(): number {
+    return this.rounds?.skippedRounds ?? 0;
+  }
+
   /** Start times of recent connects, oldest first (the connect budget's sliding window; tests read it). */
   get connectTimesMs(): number[] {
     return this.connectBudget.times;
@@ -211,6 +208,7 @@ export class ConnectionLifecycle {
    */
   start(): void {
     for (const conn of this.conns) if (conn.used) this.scheduleConnect(conn, 0);
+    this.rounds = new LateRounds(this.housekeepingMs);
     this.housekeeping = setInterval(() => this.onHousekeeping(), this.housekeepingMs);
   }
 
@@ -453,12 +451,7 @@ export class ConnectionLifecycle {
     // After a stall of this thread, frames that arrived meanwhile (data, pongs, acks) still sit unread behind this
     // timer: silence measured across the stall is ours, not the venue's. Such a round judges no deadline and the next
     // one, after the socket reads, does; never two rounds in a row, so an overloaded thread still finds a dead peer.
-    const realMs = performance.now();
-    const late = this.lastRoundRealMs >= 0 && realMs - this.lastRoundRealMs > this.housekeepingMs + STALL_LATE_MS;
-    this.lastRoundRealMs = realMs;
-    const judge = !late || this.skippedAfterStall;
-    this.skippedAfterStall = !judge;
-    if (!judge) this.stalledRounds++;
+    const judge = this.rounds?.judge() ?? true;
     for (const conn of this.conns) {
       if (!conn.used) continue; // never opened: nothing to watch
       for (const t of conn.topics) {
