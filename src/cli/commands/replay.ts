@@ -11,10 +11,8 @@ import { emptyReplayResult, formatDuration, formatReplayProgress, replayCaptures
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
+import { startOrStop } from "../start-or-stop.ts";
 import { checkCaptureFiles, positiveNumber } from "./capture-args.ts";
-
-/** A stop during start-up closes what the start opened within this (as `feeder run`'s stop). */
-const STOP_DEADLINE_MS = 1500;
 
 export const replayCommand: CommandSpec = {
   name: "replay",
@@ -82,22 +80,17 @@ export const replayCommand: CommandSpec = {
       guard.startWatching();
       await feeder.start(); // feeder.stop() during it ends it at its next step
     })();
+    let outcome: "started" | "stopped";
     try {
-      await Promise.race([starting, ctx.stopSignal]);
+      outcome = await startOrStop(starting, ctx.stopSignal, () => Promise.all([feeder.stop(), guard.stop()]));
     } catch (err) {
-      if (!stopAsked) {
-        log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
-        await feeder.stop();
-        await guard.stop();
-        return 1;
-      }
+      log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
+      await feeder.stop();
+      await guard.stop();
+      return 1;
     }
-    if (stopAsked) {
-      starting.catch(() => undefined); // the step under way ends as it will; nothing follows it
+    if (outcome === "stopped") {
       log.info("stopped during start-up", { signal: await ctx.stopSignal });
-      // What the start opened is closed, within the deadline of a running feeder's stop (a REST request under way is
-      // not waited for to its timeout: the process exits).
-      await Promise.race([Promise.all([feeder.stop(), guard.stop()]), Bun.sleep(STOP_DEADLINE_MS)]);
       ctx.out(JSON.stringify({ ...emptyReplayResult(), stoppedEarly: true, datagrams: feeder.publisher.counters.datagrams }));
       return 0;
     }
