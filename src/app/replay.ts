@@ -51,8 +51,13 @@ export interface ReplayResult {
 /** Frames between yields to the event loop in fast mode, so timers and the HTTP server stay responsive. */
 const YIELD_EVERY_FRAMES = 512;
 
+/** The result of a replay that fed nothing (yet). */
+export function emptyReplayResult(): ReplayResult {
+  return { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], outOfOrder: [], unknownRecords: [], stoppedEarly: false, elapsedMs: 0 };
+}
+
 export async function replayCaptures(feeder: Feeder, files: readonly string[], opts: ReplayOptions): Promise<ReplayResult> {
-  const result: ReplayResult = { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], outOfOrder: [], unknownRecords: [], stoppedEarly: false, elapsedMs: 0 };
+  const result = emptyReplayResult();
   let stop = false;
   // A recorded-pace wait ends early on the stop signal: a capture can hold a quiet hour (or a clock step) between frames.
   let wake: (() => void) | undefined;
@@ -60,6 +65,9 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
     stop = true;
     wake?.();
   });
+  // A signal that came before the replay began is seen before the first frame: its reaction, queued above, runs
+  // first (before, a fast replay fed and published 511 frames before its first yield let it in).
+  if (opts.stopSignal !== undefined) await null;
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(() => {

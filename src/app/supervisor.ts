@@ -126,7 +126,7 @@ export class Supervisor implements StatusSource {
     const starts: Promise<void>[] = [];
     for (let i = 0; i < this.config.workers; i++) {
       const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, lastHeardMs: 0, firstWordDueMs: 0, lastBooks: [], budgets: new BudgetAccounts(), pending: new Map() };
-      for (const hold of holds) slot.budgets.record(hold, Date.now());
+      for (const hold of holds) slot.budgets.record(hold);
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -263,7 +263,7 @@ export class Supervisor implements StatusSource {
         const msg = event.data;
         slot.lastHeardMs = performance.now();
         if (msg.type === "budget") {
-          slot.budgets.record(msg, Date.now());
+          slot.budgets.record(msg);
         } else if (msg.type === "session") {
           this.onWorkerSession?.(msg.sourceId, msg.sessionId);
         } else if (msg.type === "started") {
@@ -304,7 +304,7 @@ export class Supervisor implements StatusSource {
           this.spawn(slot).catch((err) => this.log.error("worker restart failed", { worker: slot.index, error: String(err) }));
         }, delayMs);
       });
-      const budgets = slot.budgets.carry(Date.now());
+      const budgets = slot.budgets.carry();
       worker.postMessage({ type: "start", config: this.config, workerIndex: slot.index, workerCount: this.config.workers, budgets } satisfies ToWorker);
     });
   }

@@ -13,6 +13,7 @@ import { isMulticastV4 } from "../../net/multicast.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { byteSize } from "./capture-args.ts";
 import { NATS_OPTIONS, natsReadOptions, prefixOf, serversOf } from "./nats-args.ts";
+import { startOrStop } from "../start-or-stop.ts";
 
 const STATS_INTERVAL_MS = 60_000;
 const MIN_STREAM_BYTES = 1024 * 1024;
@@ -48,6 +49,9 @@ export const bridgeCommand: CommandSpec = {
     "Examples:",
     "  feeder bridge to-nats -c /etc/feeder/feeder.toml --nats nats://10.0.0.5:4222 --stream FEED --max-age 86400",
     "  feeder bridge from-nats --nats nats://10.0.0.5:4222 -g 239.255.0.9:31009 --iface 10.1.0.7 --source-id 900",
+    "",
+    "Runs until SIGINT/SIGTERM (exit 0); one while it connects to NATS stops it there (exit 0). A NATS server that",
+    "cannot be reached exits 1.",
   ].join("\n"),
   allowPositionals: true,
   options: {
@@ -127,7 +131,7 @@ async function toNats(ctx: CommandContext): Promise<number> {
   }
   const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, maxPendingBytes, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
   try {
-    await bridge.start();
+    if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx);
   } catch (err) {
     ctx.log.error("bridge could not start", { error: (err as Error).message });
     await bridge.stop().catch(() => undefined);
@@ -160,7 +164,7 @@ async function fromNats(ctx: CommandContext): Promise<number> {
     channelId: intIn(v.channel, "channel", 1, 0, 65535),
   });
   try {
-    await bridge.start();
+    if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx);
   } catch (err) {
     ctx.log.error("bridge could not start", { error: (err as Error).message });
     await bridge.stop().catch(() => undefined);
@@ -174,5 +178,11 @@ async function fromNats(ctx: CommandContext): Promise<number> {
   clearInterval(stats);
   await bridge.stop();
   ctx.log.info("stopped", counters());
+  return 0;
+}
+
+/** A signal while the bridge started (e.g. connecting to NATS): stopped there, exit 0. */
+async function stoppedDuringStart(ctx: CommandContext): Promise<number> {
+  ctx.log.info("stopped during start-up", { signal: await ctx.stopSignal });
   return 0;
 }

@@ -13,7 +13,8 @@ import { ABS_MAX_DATAGRAM_BYTES } from "../../wire/layout.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { DEFAULT_TABLE_WIDTH, renderTable } from "./listen-table.ts";
 import { NATS_OPTIONS, natsReadOptions } from "./nats-args.ts";
-import { attachNats, type NatsFeedReader, type NatsReadOptions } from "../../subscriber/nats-source.ts";
+import { NatsFeedReader, type NatsReadOptions } from "../../subscriber/nats-source.ts";
+import { startOrStop } from "../start-or-stop.ts";
 
 const DEFAULT_GROUP = "239.255.0.1";
 const DEFAULT_PORT = 31001;
@@ -72,7 +73,8 @@ export const listenCommand: CommandSpec = {
     "NDJSON: one object per update (type \"update\", with usable, valid, stale, state) and per",
     "gap/session/stale/repair/supersede/exponent/error event (type = event); timestamps are integer µs since",
     "the epoch, prices and quantities exact decimal strings.",
-    "Output closed by its reader (`| head -2`): listen stops quietly with exit code 0.",
+    "Output closed by its reader (`| head -2`): listen stops quietly with exit code 0. SIGINT/SIGTERM stops it",
+    "(exit 0), also while it connects to NATS; a NATS server that cannot be reached exits 1.",
     "",
     "Examples:",
     "  feeder listen -c config/feeder.toml",
@@ -244,8 +246,13 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   await sub.start();
   let reader: NatsFeedReader | undefined;
   if (nats !== undefined) {
+    // A signal while it connects (a NATS server that does not answer holds it for 20 s) stops it there, exit 0.
+    const natsReader = (reader = new NatsFeedReader(nats, (d) => sub.ingest(d)));
     try {
-      reader = await attachNats(sub, nats);
+      if ((await startOrStop(natsReader.start(), ctx.stopSignal, () => Promise.all([natsReader.stop(), sub.stop()]))) === "stopped") {
+        ctx.log.info("stopped during start-up", { signal: await ctx.stopSignal });
+        return 0;
+      }
     } catch (err) {
       ctx.log.error("cannot read NATS", { error: (err as Error).message });
       await sub.stop();

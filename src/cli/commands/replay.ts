@@ -7,10 +7,11 @@
 import { Feeder } from "../../app/feeder.ts";
 import { preflight } from "../../app/preflight.ts";
 import { PublishGuard } from "../../app/publish-guard.ts";
-import { formatDuration, formatReplayProgress, replayCaptures } from "../../app/replay.ts";
+import { emptyReplayResult, formatDuration, formatReplayProgress, replayCaptures } from "../../app/replay.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
+import { startOrStop } from "../start-or-stop.ts";
 import { checkCaptureFiles, positiveNumber } from "./capture-args.ts";
 
 export const replayCommand: CommandSpec = {
@@ -43,6 +44,8 @@ export const replayCommand: CommandSpec = {
     "A replay publishes on the configured destinations, so it makes the destination checks of `feeder run` and",
     "listens for publish.startup_listen_ms first: if another publisher (e.g. the live feed) sends on one of its",
     "streams (same group, channel and source id), it exits 1 without sending anything.",
+    "SIGINT/SIGTERM stops it at the next frame (exit 0, the summary with stoppedEarly); during start-up it stops",
+    "there: no frame is fed, the summary has frames 0.",
   ].join("\n"),
   options: {
     config: { type: "string", short: "c" },
@@ -66,15 +69,30 @@ export const replayCommand: CommandSpec = {
     // to start while another publisher sends on them (and reports one that appears while it replays).
     const guard = new PublishGuard(config, log.child({ part: "publish-guard" }));
     guard.addOwnSession(feeder.publisher.sourceId, feeder.publisher.sessionId);
-    try {
+    // A signal during start-up (the listen for another publisher, instruments from REST) stops it there, as in
+    // `feeder run`: before, the start ran to its end (or failed at a REST timeout: exit 1), then the replay fed
+    // up to 511 frames before it looked at the signal.
+    let stopAsked = false;
+    void ctx.stopSignal.then(() => (stopAsked = true));
+    const starting = (async () => {
       await preflight({ config, log, guard });
+      if (stopAsked) return;
       guard.startWatching();
-      await feeder.start();
+      await feeder.start(); // feeder.stop() during it ends it at its next step
+    })();
+    let outcome: "started" | "stopped";
+    try {
+      outcome = await startOrStop(starting, ctx.stopSignal, () => Promise.all([feeder.stop(), guard.stop()]));
     } catch (err) {
       log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
       await feeder.stop();
       await guard.stop();
       return 1;
+    }
+    if (outcome === "stopped") {
+      log.info("stopped during start-up", { signal: await ctx.stopSignal });
+      ctx.out(JSON.stringify({ ...emptyReplayResult(), stoppedEarly: true, datagrams: feeder.publisher.counters.datagrams }));
+      return 0;
     }
     const tty = process.stderr.isTTY === true;
     const draw = (line: string) => process.stderr.write(`\r\x1b[K${line}`);

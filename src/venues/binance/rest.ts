@@ -72,17 +72,22 @@ export class BinanceRest {
     if (info.weightPerMinute !== undefined) this.setWeightLimit(market, info.weightPerMinute);
   }
 
-  /** (Re)builds a market's budget for a per-minute limit (exchangeInfo `rateLimits`); unchanged limits keep it. */
+  /**
+   * Sets a market's budget for a per-minute limit (exchangeInfo `rateLimits`). A changed limit changes the budget in
+   * place: the weight spent in the window, a 429/418 hold (and what the slot's previous worker spent, carried in at
+   * the first) and the counters stay.
+   */
   setWeightLimit(market: MarketName, perMinute: number): void {
     const own = ownWeight(perMinute, this.share);
-    if (this.budgets.get(market)?.maxWeight === own) return;
+    const existing = this.budgets.get(market);
+    if (existing !== undefined) return existing.setMaxWeight(own);
     const budget = new RestWeightBudget(own, REST_WINDOW_MS).track(budgetLink(this.ledger, `binance:rest:${market}`));
     this.budgets.set(market, budget);
     const timed = (async (input: string | URL | Request, init?: RequestInit) => {
       const timeout = AbortSignal.timeout(REST_TIMEOUT_MS);
       const res = await this.rawFetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
       const used = Number(res.headers.get("x-mbx-used-weight-1m"));
-      if (res.ok && Number.isFinite(used) && used >= own) {
+      if (res.ok && Number.isFinite(used) && used >= budget.maxWeight) {
         this.usedWeightBlocks++;
         budget.onResponse(this.now(), 429, String(60 - (Math.floor(this.now() / 1000) % 60)));
       }

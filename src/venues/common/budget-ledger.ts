@@ -4,7 +4,11 @@
  * budgets would spend its share again on top of them (a crash loop, many times over). So every use and hold is
  * reported as it happens (worker → supervisor message, before the request goes out), the supervisor keeps each
  * worker slot's uses still inside their window, and hands them to the slot's next worker, whose budgets start
- * from them. Times are wall-clock ms (Date.now), the same clock in every thread.
+ * from them. The supervisor keeps time with its monotonic clock (performance.now) and hands uses over as ages and
+ * a hold as the time it still runs; the worker's budgets read the wall clock (Date.now, as a Retry-After date does).
+ * So a wall-clock step (NTP, a VM resumed) while a worker is down neither stretches what is carried (a step back:
+ * uses dated in the future, counted for the step's length too, REST and connects held as long) nor cuts a hold
+ * short (a step forward: requests sent into the venue's hold).
  * @module
  */
 
@@ -14,10 +18,20 @@ export interface BudgetUse {
   readonly weight: number;
 }
 
-/** A budget's uses still inside its window and the end of the venue's hold (0: none), as a worker left them. */
+/** A budget's uses still inside its window and the venue's hold, as the supervisor hands them to a worker. */
 export interface BudgetCarry {
   readonly windowMs: number;
+  /** Oldest first: how long before the hand-over each use was, and its weight. */
+  readonly uses: { readonly ageMs: number; readonly weight: number }[];
+  /** How long the venue's hold still runs after the hand-over (0: none). */
+  readonly holdMs: number;
+}
+
+/** What a worker's budget starts from: a carry in the worker's wall clock. */
+export interface CarriedBudget {
+  readonly windowMs: number;
   readonly uses: BudgetUse[];
+  /** The end of the venue's hold (0: none). */
   readonly blockedUntilMs: number;
 }
 
@@ -28,7 +42,7 @@ export type BudgetEvent =
 
 /** The worker's side: the previous worker's usage to start from, and where new usage goes. */
 export interface BudgetLedger {
-  carried(key: string): BudgetCarry | undefined;
+  carried(key: string): CarriedBudget | undefined;
   report(event: BudgetEvent): void;
 }
 
@@ -42,45 +56,75 @@ export function budgetLink(ledger: BudgetLedger | undefined, key: string): Budge
   return ledger === undefined ? undefined : { key, ledger };
 }
 
-/** A ledger over a start message's carried usage, reporting through `send`. */
-export function workerLedger(carried: Readonly<Record<string, BudgetCarry>>, send: (event: BudgetEvent) => void): BudgetLedger {
-  return { carried: (key) => carried[key], report: send };
+/**
+ * A ledger over a start message's carried usage, dated from `nowMs` (the worker's wall clock when it starts: the
+ * hand-over was a moment ago, so uses look a little younger and a hold a little longer than they are, never the
+ * other way), reporting through `send`.
+ */
+export function workerLedger(carried: Readonly<Record<string, BudgetCarry>>, send: (event: BudgetEvent) => void, nowMs: number = Date.now()): BudgetLedger {
+  const byKey = new Map<string, CarriedBudget>();
+  for (const [key, c] of Object.entries(carried)) {
+    const uses = Array.isArray(c?.uses) ? c.uses.filter((u) => Number.isFinite(u?.ageMs) && Number.isFinite(u?.weight)).map((u) => ({ atMs: nowMs - u.ageMs, weight: u.weight })) : [];
+    byKey.set(key, { windowMs: c.windowMs, uses, blockedUntilMs: c.holdMs > 0 ? nowMs + c.holdMs : 0 });
+  }
+  return { carried: (key) => byKey.get(key), report: send };
 }
 
-/** The supervisor's side, one per worker slot: each budget's uses still inside their window, and its hold. */
-export class BudgetAccounts {
-  private readonly byKey = new Map<string, { windowMs: number; uses: BudgetUse[]; blockedUntilMs: number }>();
+/** One budget's account in the supervisor: times in its monotonic clock. */
+interface Account {
+  windowMs: number;
+  uses: { atMs: number; weight: number }[];
+  holdUntilMs: number;
+}
 
-  /** A malformed event (not from our worker code) is ignored. */
-  record(event: BudgetEvent, nowMs: number): void {
+/**
+ * The supervisor's side, one per worker slot: each budget's uses still inside their window, and its hold, kept in
+ * the monotonic clock `monoMs`. A worker's times (wall clock) are read against the wall clock when they arrive:
+ * the report was made a moment before.
+ */
+export class BudgetAccounts {
+  private readonly byKey = new Map<string, Account>();
+
+  constructor(private readonly monoMs: () => number = () => performance.now()) {}
+
+  /** A malformed event (not from our worker code) is ignored. `wallNowMs`: the wall clock as it arrives. */
+  record(event: BudgetEvent, wallNowMs: number = Date.now()): void {
     if (typeof event?.key !== "string") return;
+    const nowMs = this.monoMs();
     let account = this.byKey.get(event.key);
     if ("blockedUntilMs" in event) {
       if (!Number.isFinite(event.blockedUntilMs)) return;
-      if (account === undefined) this.byKey.set(event.key, (account = { windowMs: 0, uses: [], blockedUntilMs: 0 }));
-      account.blockedUntilMs = Math.max(account.blockedUntilMs, event.blockedUntilMs);
+      const remainingMs = event.blockedUntilMs - wallNowMs;
+      if (remainingMs <= 0) return;
+      if (account === undefined) this.byKey.set(event.key, (account = { windowMs: 0, uses: [], holdUntilMs: 0 }));
+      account.holdUntilMs = Math.max(account.holdUntilMs, nowMs + remainingMs);
       return;
     }
     if (!Number.isFinite(event.atMs) || !Number.isFinite(event.weight) || !(event.windowMs > 0)) return;
-    if (account === undefined) this.byKey.set(event.key, (account = { windowMs: event.windowMs, uses: [], blockedUntilMs: 0 }));
+    if (account === undefined) this.byKey.set(event.key, (account = { windowMs: event.windowMs, uses: [], holdUntilMs: 0 }));
     account.windowMs = event.windowMs;
-    account.uses.push({ atMs: event.atMs, weight: event.weight });
+    // Made a moment ago; a use dated in the future (the wall clock stepped back meanwhile) is taken as made now.
+    const ageMs = Math.max(0, wallNowMs - event.atMs);
+    const last = account.uses.at(-1);
+    account.uses.push({ atMs: Math.max(nowMs - ageMs, last?.atMs ?? -Infinity), weight: event.weight }); // oldest first
     prune(account, nowMs); // bounded by what fits in one window
   }
 
-  /** Every budget's uses still counted by the venue at `nowMs`, for the slot's next worker. */
-  carry(nowMs: number): Record<string, BudgetCarry> {
+  /** Every budget's uses still counted by the venue now, and its hold, for the slot's next worker. */
+  carry(): Record<string, BudgetCarry> {
+    const nowMs = this.monoMs();
     const out: Record<string, BudgetCarry> = {};
     for (const [key, account] of this.byKey) {
       prune(account, nowMs);
-      if (account.uses.length === 0 && account.blockedUntilMs <= nowMs) continue;
-      out[key] = { windowMs: account.windowMs, uses: [...account.uses], blockedUntilMs: account.blockedUntilMs > nowMs ? account.blockedUntilMs : 0 };
+      const holdMs = account.holdUntilMs > nowMs ? account.holdUntilMs - nowMs : 0;
+      if (account.uses.length === 0 && holdMs === 0) continue;
+      out[key] = { windowMs: account.windowMs, uses: account.uses.map((u) => ({ ageMs: nowMs - u.atMs, weight: u.weight })), holdMs };
     }
     return out;
   }
 }
 
-function prune(account: { windowMs: number; uses: BudgetUse[] }, nowMs: number): void {
+function prune(account: Account, nowMs: number): void {
   const uses = account.uses;
   let drop = 0;
   while (drop < uses.length && nowMs - uses[drop]!.atMs >= account.windowMs) drop++;

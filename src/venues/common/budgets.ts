@@ -104,7 +104,8 @@ export class RestWeightBudget {
   waiting = 0;
 
   constructor(
-    readonly maxWeight: number,
+    /** Weight allowed per window; setMaxWeight changes it in place (Binance's exchangeInfo `rateLimits`). */
+    public maxWeight: number,
     readonly windowMs: number,
     /** Wait after a 429/418 that carries no Retry-After. */
     readonly defaultBackoffMs = 60_000,
@@ -126,6 +127,14 @@ export class RestWeightBudget {
       if (used - freed + weight <= this.maxWeight) return s.atMs + this.windowMs - nowMs;
     }
     return this.windowMs;
+  }
+
+  /**
+   * A new limit for the same budget: what was spent in the window, a hold and the counters stay (a new budget in
+   * its place would forget them and send into a 429/418 hold the venue still applies).
+   */
+  setMaxWeight(maxWeight: number): void {
+    this.maxWeight = maxWeight;
   }
 
   take(nowMs: number, weight: number): void {

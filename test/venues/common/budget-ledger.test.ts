@@ -7,17 +7,34 @@ import { describe, expect, test } from "vitest";
 import { BudgetAccounts, budgetLink, workerLedger, type BudgetEvent } from "../../../src/venues/common/budget-ledger.ts";
 import { RestWeightBudget, SlidingWindowBudget } from "../../../src/venues/common/budgets.ts";
 
-/** One worker after another in a slot: the events the first reports go through the accounts into the second's start. */
-function slot(): { accounts: BudgetAccounts; nextWorker: (nowMs: number) => { events: BudgetEvent[]; ledger: ReturnType<typeof workerLedger> } } {
-  const accounts = new BudgetAccounts();
+/**
+ * One worker after another in a slot: the events the first reports go through the accounts into the second's start.
+ * `clock.monoMs` is the supervisor's monotonic clock, `clock.wallMs` the wall clock both threads read; without a
+ * step they move together (at()).
+ */
+function slot(): {
+  accounts: BudgetAccounts;
+  clock: { monoMs: number; wallMs: number };
+  at: (ms: number) => number;
+  nextWorker: (nowMs: number) => { events: BudgetEvent[]; ledger: ReturnType<typeof workerLedger> };
+} {
+  const clock = { monoMs: 0, wallMs: 0 };
+  const accounts = new BudgetAccounts(() => clock.monoMs);
+  const at = (ms: number) => ((clock.monoMs = ms), (clock.wallMs = ms));
   return {
     accounts,
+    clock,
+    at,
     nextWorker(nowMs) {
       const events: BudgetEvent[] = [];
-      const ledger = workerLedger(accounts.carry(nowMs), (e) => {
-        events.push(e);
-        accounts.record(e, nowMs);
-      });
+      const ledger = workerLedger(
+        accounts.carry(),
+        (e) => {
+          events.push(e);
+          accounts.record(e, clock.wallMs);
+        },
+        nowMs,
+      );
       return { events, ledger };
     },
   };
@@ -26,30 +43,31 @@ function slot(): { accounts: BudgetAccounts; nextWorker: (nowMs: number) => { ev
 describe("budget ledger", () => {
   test("connects of the previous worker still inside the window count for the next one", () => {
     const s = slot();
-    const first = new SlidingWindowBudget(3, 60_000).track(budgetLink(s.nextWorker(1_000).ledger, "bybit:connect"));
+    const first = new SlidingWindowBudget(3, 60_000).track(budgetLink(s.nextWorker(s.at(1_000)).ledger, "bybit:connect"));
     for (const at of [1_000, 2_000, 3_000]) {
-      expect(first.waitMs(at)).toBe(0);
+      expect(first.waitMs(s.at(at))).toBe(0);
       first.take(at);
     }
     // The worker dies at 4 s and is restarted: the venue still counts its three connects until 61 s.
-    const second = new SlidingWindowBudget(3, 60_000).track(budgetLink(s.nextWorker(4_000).ledger, "bybit:connect"));
+    const second = new SlidingWindowBudget(3, 60_000).track(budgetLink(s.nextWorker(s.at(4_000)).ledger, "bybit:connect"));
     expect(second.waitMs(4_000)).toBe(57_000);
     expect(second.waitMs(61_000)).toBe(0);
     // A third worker after the window: nothing carried.
-    expect(s.accounts.carry(70_000)).toEqual({});
+    s.at(70_000);
+    expect(s.accounts.carry()).toEqual({});
   });
 
   test("a 429 hold and the spent REST weight carry over; other keys are not mixed in", () => {
     const s = slot();
-    const w1 = s.nextWorker(0);
+    const w1 = s.nextWorker(s.at(0));
     const rest = new RestWeightBudget(10, 60_000).track(budgetLink(w1.ledger, "binance:rest:spot"));
     rest.take(0, 8);
-    expect(rest.onResponse(100, 429, "30")).toBe(30_000);
+    expect(rest.onResponse(s.at(100), 429, "30")).toBe(30_000);
     expect(w1.events).toEqual([
       { key: "binance:rest:spot", windowMs: 60_000, atMs: 0, weight: 8 },
       { key: "binance:rest:spot", blockedUntilMs: 30_100 },
     ]);
-    const again = new RestWeightBudget(10, 60_000).track(budgetLink(s.nextWorker(500).ledger, "binance:rest:spot"));
+    const again = new RestWeightBudget(10, 60_000).track(budgetLink(s.nextWorker(s.at(500)).ledger, "binance:rest:spot"));
     expect(again.waitMs(500, 1)).toBe(29_600); // the hold
     expect(again.waitMs(30_100, 2)).toBe(0); // 8 + 2 fit
     expect(again.waitMs(30_100, 3)).toBe(29_900); // 8 + 3 do not, until the 8 leave the window at 60 s
@@ -58,14 +76,45 @@ describe("budget ledger", () => {
   });
 
   test("the accounts ignore a malformed event and keep only what one window holds", () => {
-    const accounts = new BudgetAccounts();
+    let monoMs = 0;
+    const accounts = new BudgetAccounts(() => monoMs);
     accounts.record(null as unknown as BudgetEvent, 0);
     accounts.record({ key: "x", windowMs: 0, atMs: 0, weight: 1 }, 0);
     accounts.record({ key: "x", windowMs: 1_000, atMs: Number.NaN, weight: 1 }, 0);
     accounts.record({ key: "x", blockedUntilMs: Number.POSITIVE_INFINITY }, 0);
-    expect(accounts.carry(0)).toEqual({});
-    for (let at = 0; at < 10_000; at += 100) accounts.record({ key: "x", windowMs: 1_000, atMs: at, weight: 1 }, at);
-    expect(accounts.carry(9_950).x!.uses.length).toBe(10);
+    expect(accounts.carry()).toEqual({});
+    for (let at = 0; at < 10_000; at += 100) accounts.record({ key: "x", windowMs: 1_000, atMs: at, weight: 1 }, (monoMs = at));
+    monoMs = 9_950;
+    expect(accounts.carry().x!.uses.length).toBe(10);
+  });
+
+  test("a wall-clock step back while the worker is down does not date the carried connects in the future", () => {
+    const s = slot();
+    const first = new SlidingWindowBudget(3, 60_000).track(budgetLink(s.nextWorker(s.at(1_000_000)).ledger, "bybit:connect"));
+    for (const at of [1_000_000, 1_001_000, 1_002_000]) {
+      s.at(at);
+      first.take(at);
+    }
+    // The worker dies; 1 s later the wall clock is stepped back an hour (NTP, a VM resumed) and the next one starts.
+    s.clock.monoMs = 1_003_000;
+    s.clock.wallMs = 1_003_000 - 3_600_000;
+    const second = new SlidingWindowBudget(3, 60_000).track(budgetLink(s.nextWorker(s.clock.wallMs).ledger, "bybit:connect"));
+    // The venue counts them a window from when they were made (59 s from now), not for an hour and a window more.
+    expect(second.waitMs(s.clock.wallMs)).toBe(57_000);
+    expect(second.waitMs(s.clock.wallMs + 57_000)).toBe(0);
+  });
+
+  test("a wall-clock step forward while the worker is down does not end the carried hold", () => {
+    const s = slot();
+    const w1 = s.nextWorker(s.at(5_000_000));
+    const rest = new RestWeightBudget(10, 60_000).track(budgetLink(w1.ledger, "bybit:rest"));
+    rest.take(5_000_000, 1);
+    expect(rest.onResponse(s.at(5_000_100), 429, "600")).toBe(600_000);
+    // 1 s later the wall clock jumps an hour ahead; the venue's 10-minute hold has 599.1 s left.
+    s.clock.monoMs = 5_001_000;
+    s.clock.wallMs = 5_001_000 + 3_600_000;
+    const again = new RestWeightBudget(10, 60_000).track(budgetLink(s.nextWorker(s.clock.wallMs).ledger, "bybit:rest"));
+    expect(again.waitMs(s.clock.wallMs, 1)).toBe(599_100);
   });
 
   test("without a ledger (one process) a budget reports nothing and starts empty", () => {

@@ -1,0 +1,28 @@
+/**
+ * A long-running command's start raced with its stop signal (cold): a SIGINT/SIGTERM while the start waits (a NATS
+ * server that accepts but does not answer holds a connect for its 20 s timeout) stops it there and exits 0, as
+ * `feeder run` does, instead of waiting for the start to end and then failing it (exit 1).
+ * @module
+ */
+
+/** What a stop during start-up gets to close what the start opened (a running feeder's stop has the same). */
+export const STOP_DEADLINE_MS = 1500;
+
+/**
+ * "started" once `start` resolved with no stop asked for; "stopped" when the stop signal came first (or while it
+ * started): `stop()` is called and waited for STOP_DEADLINE_MS at most, the step under way is not waited for. A
+ * start that fails with no stop asked for throws.
+ */
+export async function startOrStop(start: Promise<unknown>, stopSignal: Promise<unknown>, stop: () => Promise<unknown>): Promise<"started" | "stopped"> {
+  let stopAsked = false;
+  void stopSignal.then(() => (stopAsked = true));
+  try {
+    await Promise.race([start, stopSignal]);
+  } catch (err) {
+    if (!stopAsked) throw err;
+  }
+  if (!stopAsked) return "started";
+  start.catch(() => undefined); // it ends as it will; nothing follows it
+  await Promise.race([stop().catch(() => undefined), Bun.sleep(STOP_DEADLINE_MS)]);
+  return "stopped";
+}
