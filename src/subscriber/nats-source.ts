@@ -62,11 +62,28 @@ const PULL_EXPIRES_MS = 2000;
 const TRANSPORT = "@nats-io/transport-node";
 const JETSTREAM = "@nats-io/jetstream";
 
+/** How the optional NATS packages are loaded (useNatsModules). */
+export interface NatsModuleLoaders {
+  transport: () => Promise<unknown>;
+  jetstream: () => Promise<unknown>;
+}
+
+// By a computed name, so that the library (dist/lib) keeps them optional peers: a bundler leaves such imports alone.
+let natsModules: NatsModuleLoaders = { transport: () => import(TRANSPORT), jetstream: () => import(JETSTREAM) };
+
+/**
+ * Loads the NATS packages through these instead. The CLI passes literal `import("@nats-io/…")` calls: `bun build
+ * --compile` bundles only imports it can name, so with the computed names the compiled binary had no NATS at all.
+ */
+export function useNatsModules(loaders: NatsModuleLoaders): void {
+  natsModules = loaders;
+}
+
 /** Connects like the bridge does: reconnect forever, 250 ms apart (a NATS restart is an outage, not an end). */
 export async function connectNats(servers: string | string[], name: string): Promise<NatsConnection> {
   let mod: { connect: (o: Record<string, unknown>) => Promise<NatsConnection> };
   try {
-    mod = await import(TRANSPORT);
+    mod = (await natsModules.transport()) as typeof mod;
   } catch (err) {
     throw new Error(`reading NATS needs the package ${TRANSPORT} (npm install ${TRANSPORT} ${JETSTREAM}): ${(err as Error).message}`);
   }
@@ -119,7 +136,7 @@ export class NatsFeedReader {
       if (this.opts.stream === undefined) {
         this.sub = nc.subscribe(`${prefix}.>`, { callback: (err, msg) => void (err === null && onData(msg.data)) });
       } else {
-        const { jetstream, jetstreamManager } = (await import(JETSTREAM)) as {
+        const { jetstream, jetstreamManager } = (await natsModules.jetstream()) as {
           jetstream: (nc: NatsConnection) => { consumers: { get(s: string, o: object): Promise<Consumer> } };
           jetstreamManager: (nc: NatsConnection) => Promise<{ streams: { info(s: string): Promise<{ config: { subjects?: string[] } }> } }>;
         };

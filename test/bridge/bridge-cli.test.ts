@@ -1,14 +1,17 @@
 /**
  * `feeder bridge to-nats` and `feeder listen --nats` as real processes against a real nats-server: the listen
  * table's NDJSON from the live subjects and from the JetStream stream's start carries every book of the feed, from
- * the reader's own stream; bad flags exit 2 naming the flag.
+ * the reader's own stream; the compiled binary does the same (it once had no NATS packages in it); bad flags exit 2
+ * naming the flag.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Feeder } from "../../src/app/feeder.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { feederConfig, uniqueDestination, type Markets } from "../e2e/harness.ts";
+import { sharedBinary } from "../e2e/binary-build.ts";
 import { NatsServer, natsServerMissing } from "./nats-server.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -21,7 +24,9 @@ let feeder: Feeder;
 let nats: NatsServer;
 let bridge: ReturnType<typeof Bun.spawn> | undefined;
 
-function cli(args: string[]) {
+/** The CLI from source, or the compiled binary `exe` (run away from the checkout: no node_modules to fall back on). */
+function cli(args: string[], exe?: string) {
+  if (exe) return Bun.spawn([exe, ...args], { stdout: "pipe", stderr: "pipe", cwd: tmpdir() });
   return Bun.spawn([process.execPath, join(ROOT, "src/cli/main.ts"), ...args], { stdout: "pipe", stderr: "pipe", cwd: ROOT });
 }
 
@@ -32,8 +37,8 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 /** Reads NDJSON updates until every symbol has a valid one; the process is then stopped (SIGTERM) and must exit 0. */
-async function validUpdates(args: string[]): Promise<{ symbols: Set<string>; sources: Set<number>; code: number }> {
-  const p = cli(["listen", "-f", "ndjson", ...args]);
+async function validUpdates(args: string[], exe?: string): Promise<{ symbols: Set<string>; sources: Set<number>; code: number }> {
+  const p = cli(["listen", "-f", "ndjson", ...args], exe);
   const symbols = new Set<string>();
   const sources = new Set<number>();
   let buf = "";
@@ -84,6 +89,22 @@ describe.skipIf(missing !== undefined)(`feeder bridge / listen --nats${missing ?
     const r = await validUpdates(["--nats", nats.url, "--prefix", "cli.md", "--stream", "CLI", "--from", "all"]);
     expect([...r.symbols].sort()).toEqual([...MARKETS[0]!.symbols].sort());
   });
+
+  test("the compiled binary: bridge to-nats and listen --nats carry every book", async () => {
+    // The CLI's NATS packages were loaded by a computed name, which bun build --compile cannot bundle: the binary's
+    // bridge and listen --nats exited 1 ("reading NATS needs the package @nats-io/transport-node").
+    const binary = sharedBinary();
+    const b = cli(["bridge", "to-nats", "-g", `${A.group}:${A.port}`, "--iface", "127.0.0.1", "--nats", nats.url, "--prefix", "bin.md"], binary);
+    const bridgeLog = new Response(b.stderr as ReadableStream<Uint8Array>).text();
+    try {
+      const r = await validUpdates(["--nats", nats.url, "--prefix", "bin.md"], binary);
+      expect([...r.symbols].sort(), await Promise.race([bridgeLog, Bun.sleep(100).then(() => "(bridge still running)")])).toEqual([...MARKETS[0]!.symbols].sort());
+      expect(r.code).toBe(0);
+    } finally {
+      b.kill("SIGTERM");
+    }
+    expect(await b.exited, await bridgeLog).toBe(0);
+  }, 180_000);
 
   test("bridge from-nats logs what it did when stopped, the local sends refused included", async () => {
     // rev19: from-nats logged its reader's counters once a minute only, and never its sendErrors (multicast sends

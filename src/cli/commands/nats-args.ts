@@ -1,7 +1,11 @@
 /** NATS flags shared by `feeder bridge` and `feeder listen`: servers, subject prefix, stream, start point. @module */
 import type { BridgeEvent } from "../../subscriber/nats-envelope.ts";
-import type { NatsReadOptions } from "../../subscriber/nats-source.ts";
+import { useNatsModules, type NatsReadOptions } from "../../subscriber/nats-source.ts";
 import { UsageError, type CommandContext } from "../command.ts";
+
+// Literal imports, so that `bun build --compile` puts the NATS packages into the binary (the library's own loader
+// names them by a computed string to keep them optional peers, and the bundler cannot follow that).
+useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") });
 
 export const DEFAULT_PREFIX = "feeder";
 
