@@ -141,6 +141,12 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
             }
           } else if ((result.frames + 1) % YIELD_EVERY_FRAMES === 0) {
             await new Promise((resolve) => setImmediate(resolve));
+            // The yield is where a signal gets in: the frame after it is not fed (before, it was, and published).
+            if (stop) {
+              result.stoppedEarly = true;
+              reader.close();
+              return result;
+            }
           }
           result.frames++;
           const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);

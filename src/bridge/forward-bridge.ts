@@ -153,6 +153,8 @@ export class ForwardBridge {
   /** Datagrams are being dropped (logged when it starts and ends, not per datagram). */
   private dropping = false;
   private lastPublishError = "";
+  /** stop() was called: a start still under way goes no further. */
+  private stopped = false;
   /**
    * Written into every envelope (ENV_BRIDGE_ID_OFFSET): a reader hearing two bridges on one prefix follows one of
    * them per upstream stream, since their numberings cannot be read as one (docs/nats.md). Random per process.
@@ -188,7 +190,11 @@ export class ForwardBridge {
   }
 
   async start(): Promise<void> {
+    this.stopped = false;
     const nc = (await this.connect()) as Publisher;
+    // stop() while it connected (a signal during start-up) found no connection to close: this one is closed here
+    // and no group is joined (before, it was kept and the bridge forwarded after the stop).
+    if (this.stopped) return void (await nc.close().catch(() => undefined));
     this.nc = nc;
     const p = nc.protocol;
     // Both parts or neither: a client without `connected` would otherwise look disconnected for good.
@@ -201,6 +207,7 @@ export class ForwardBridge {
       });
     }
     if (this.opts.jetstream) await this.ensureStream(nc, this.opts.jetstream);
+    if (this.stopped) return; // stop() closed the connection while the stream was made
     for (const g of this.opts.groups) {
       const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 * 1024 * 1024 });
       this.sockets.push(socket);
@@ -211,6 +218,7 @@ export class ForwardBridge {
           resolve();
         });
       });
+      if (this.stopped) return; // stop() closed the connection and the sockets opened so far
       socket.addMembership(g.group, g.iface ?? "127.0.0.1");
       socket.on("message", (msg: Buffer) => this.onDatagram(msg));
       socket.on("error", (err: Error) => this.opts.log.warn("bridge socket error", { error: err.message }));
@@ -393,6 +401,7 @@ export class ForwardBridge {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.sockets.length = 0;
     const nc = this.nc;

@@ -21,6 +21,8 @@ export class ReverseBridge {
   private socket: Bun.udp.Socket<"uint8array"> | undefined;
   reader: NatsFeedReader | undefined;
   sendErrors = 0;
+  /** stop() was called: a start still under way goes no further (the reader's own start looks at its stop). */
+  private stopped = false;
 
   constructor(opts: ReverseBridgeOptions) {
     this.opts = opts;
@@ -28,7 +30,12 @@ export class ReverseBridge {
 
   async start(): Promise<void> {
     const o = this.opts;
-    this.socket = await openMulticastSender({ iface: o.iface, ttl: o.ttl });
+    this.stopped = false;
+    const socket = await openMulticastSender({ iface: o.iface, ttl: o.ttl });
+    // stop() while the socket opened (a signal during start-up) had nothing to close: before, the start went on,
+    // connected to NATS and sent after the stop.
+    if (this.stopped) return socket.close();
+    this.socket = socket;
     this.reader = new NatsFeedReader(o, (d) => {
       // After stop() the reader may still drain what it had buffered: drop it, never send on a closed socket.
       const socket = this.socket;
@@ -43,6 +50,7 @@ export class ReverseBridge {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     const socket = this.socket;
     this.socket = undefined; // first: anything the reader still drains is dropped
     await this.reader?.stop();

@@ -104,6 +104,8 @@ export class NatsFeedReader {
   private flushScheduled = false;
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastSendMs = 0;
+  /** stop() was called: a start still under way goes no further. */
+  private stopped = false;
   datagrams = 0;
 
   constructor(opts: NatsReadOptions, sink: (datagram: Uint8Array) => void) {
@@ -124,7 +126,12 @@ export class NatsFeedReader {
 
   async start(): Promise<void> {
     const prefix = this.opts.prefix ?? "feeder";
-    const nc = (this.nc = await connectNats(this.opts.servers, "feeder-reader"));
+    this.stopped = false;
+    const got = await connectNats(this.opts.servers, "feeder-reader");
+    // stop() while it connected (a signal during start-up) found no connection to close: this one is closed here
+    // and nothing is subscribed (before, it was kept, reconnecting forever, and fed the sink after the stop).
+    if (this.stopped) return void (await got.close().catch(() => undefined));
+    const nc = (this.nc = got);
     const onData = (data: Uint8Array) => {
       this.repacker.add(data, Date.now());
       if (!this.flushScheduled) {
@@ -161,6 +168,7 @@ export class NatsFeedReader {
       await nc.close().catch(() => undefined);
       throw err;
     }
+    if (this.stopped) return; // stopped while it subscribed: stop() closed the connection, no heartbeat timer
     const hbMs = this.repacker.packer.heartbeatIntervalMs;
     this.timer = setInterval(() => this.heartbeat(hbMs), hbMs);
     this.timer.unref?.();
@@ -199,6 +207,7 @@ export class NatsFeedReader {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     this.sub?.unsubscribe();
