@@ -420,7 +420,13 @@ export class FeedSubscriber {
         return;
       }
       if (!recovery.accept(st, r.seqNum, r.msgCount)) return;
-      this.applyPacket(r, st, recvTimeUs, nowMs);
+      // Its events must not show the books usable: they are behind until the held datagrams follow (replayReady).
+      this.instrumentBooks.applyingRetransmit = true;
+      try {
+        this.applyPacket(r, st, recvTimeUs, nowMs);
+      } finally {
+        this.instrumentBooks.applyingRetransmit = false;
+      }
       recovery.afterApplied(st);
       return;
     }
@@ -437,7 +443,8 @@ export class FeedSubscriber {
     st.heartbeatIntervalMs = r.heartbeatIntervalMs;
     if (st.stale) {
       st.stale = false;
-      this.instrumentBooks.setStreamStale(st.key, false);
+      // A retransmitted piece of a gap still asked for: the books stay held (behind) until the request ends.
+      if (this.recovery === undefined || !this.recovery.holds(st.key)) this.instrumentBooks.setStreamStale(st.key, false);
     }
     // END_OF_SESSION ends a session's last datagram; more of it means that END was bogus: the stream is alive.
     if (st.ended && (r.flags & PKT_FLAG_END_OF_SESSION) === 0) st.ended = false;
