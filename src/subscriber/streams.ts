@@ -8,6 +8,7 @@
  * @module
  */
 import type { PacketReader } from "../wire/decoder.ts";
+import { monoEpochMs } from "./mono-clock.ts";
 import type { InstrumentBooks } from "./instrument-books.ts";
 import type { Listeners } from "./listeners.ts";
 import type { GapEvent, SessionEvent, StreamInfo, SubscriberCounters } from "./subscriber-types.ts";
@@ -166,7 +167,7 @@ export class StreamTable {
         sessionStartUs,
         heartbeatIntervalMs: r.heartbeatIntervalMs,
         nextSeq: r.seqNum,
-        lastRecvMs: Date.now(),
+        lastRecvMs: monoEpochMs(),
         stale: false,
         ended: false,
         altNext: 0, // the first datagram's seqNum is unproven: the line it starts is a jump from "anywhere"
