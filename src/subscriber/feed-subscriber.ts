@@ -12,6 +12,7 @@
  */
 import dgram from "node:dgram";
 import { LateRounds } from "../core/late-rounds.ts";
+import { monoEpochMs } from "./mono-clock.ts";
 import { readAuthKeyFile, DatagramAuth } from "../wire/auth.ts";
 import { DECODE_ERROR_NAMES, DecodeErrorCode, PacketReader, WireDecodeError } from "../wire/decoder.ts";
 import {
@@ -230,7 +231,7 @@ export class FeedSubscriber {
       // After a stall of this thread the answer may sit unread in the request socket: that round times out nothing.
       const rounds = new LateRounds(everyMs);
       this.recoveryTimer = setInterval(() => {
-        if (rounds.judge()) this.checkRecovery(Date.now());
+        if (rounds.judge()) this.checkRecovery(monoEpochMs());
         else this.counters.stalledRounds++;
       }, everyMs);
       this.recoveryTimer.unref?.();
@@ -240,7 +241,7 @@ export class FeedSubscriber {
       // After a stall of this thread the streams' datagrams may sit unread in the sockets: that round calls none stale.
       const rounds = new LateRounds(every);
       this.staleTimer = setInterval(() => {
-        if (rounds.judge()) this.checkStale(Date.now());
+        if (rounds.judge()) this.checkStale(monoEpochMs());
         else this.counters.stalledRounds++;
       }, every);
       this.staleTimer.unref?.();
@@ -305,7 +306,8 @@ export class FeedSubscriber {
   }
 
   /**
-   * Runs the stale check as of `nowMs` (the timer calls it; tests may, with their own clock). A stream silent for
+   * Runs the stale check as of `nowMs`, epoch ms on the subscriber's monotonic clock (mono-clock.ts; the timer calls
+   * it with monoEpochMs(); tests may, with their own time, Date.now() being close). A stream silent for
    * staleAfterMs, or for 3 × its advertised heartbeat interval, is stale and its books are not usable. The timer skips
    * the one round that runs right after a stall of this thread (core/late-rounds.ts); a direct call always judges.
    */
@@ -411,7 +413,7 @@ export class FeedSubscriber {
     const streams = this.streamTable;
     const st = streams.streamOf(r, recvTimeUs);
     if (st === undefined) return;
-    const nowMs = Date.now();
+    const nowMs = monoEpochMs();
     const recovery = this.recovery;
     if ((r.flags & PKT_FLAG_RETRANSMIT) !== 0) {
       // Only into a gap this subscriber asked for, at its next sequence number (§11.4).
@@ -420,7 +422,13 @@ export class FeedSubscriber {
         return;
       }
       if (!recovery.accept(st, r.seqNum, r.msgCount)) return;
-      this.applyPacket(r, st, recvTimeUs, nowMs);
+      // Its events must not show the books usable: they are behind until the held datagrams follow (replayReady).
+      this.instrumentBooks.applyingRetransmit = true;
+      try {
+        this.applyPacket(r, st, recvTimeUs, nowMs);
+      } finally {
+        this.instrumentBooks.applyingRetransmit = false;
+      }
       recovery.afterApplied(st);
       return;
     }
@@ -437,7 +445,8 @@ export class FeedSubscriber {
     st.heartbeatIntervalMs = r.heartbeatIntervalMs;
     if (st.stale) {
       st.stale = false;
-      this.instrumentBooks.setStreamStale(st.key, false);
+      // A retransmitted piece of a gap still asked for: the books stay held (behind) until the request ends.
+      if (this.recovery === undefined || !this.recovery.holds(st.key)) this.instrumentBooks.setStreamStale(st.key, false);
     }
     // END_OF_SESSION ends a session's last datagram; more of it means that END was bogus: the stream is alive.
     if (st.ended && (r.flags & PKT_FLAG_END_OF_SESSION) === 0) st.ended = false;

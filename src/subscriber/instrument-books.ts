@@ -46,6 +46,11 @@ export class InstrumentBooks {
   readonly budget: AssemblyBudget;
   private readonly bookReader = new BookMessageReader();
   private readonly defReader = new DefinitionReader();
+  /**
+   * The packet being applied is a retransmitted piece of a gap still asked for (recovery.ts): the books it touches
+   * stay held (stale, not usable) until the whole range and the datagrams held behind it are applied.
+   */
+  applyingRetransmit = false;
 
   constructor(
     private readonly counters: SubscriberCounters,
@@ -147,7 +152,7 @@ export class InstrumentBooks {
     const book = this.bookFor(m.instrumentId, m.priceExp, m.qtyExp);
     if (book === undefined || !this.admitSession(book, st)) return;
     book.streamKey = st.key;
-    book.stale = false;
+    book.stale = this.applyingRetransmit;
     const seq = m.instrSeq;
     if (book.instrSeq >= 0 && seq < book.instrSeq && book.seqStreamKey === st.key) this.sequenceBogus(book);
     const known = book.instrSeq;
@@ -251,7 +256,7 @@ export class InstrumentBooks {
     const book = this.bookFor(m.instrumentId, m.priceExp, m.qtyExp);
     if (book === undefined || !this.admitSession(book, st)) return;
     book.streamKey = st.key;
-    book.stale = false;
+    book.stale = this.applyingRetransmit;
     const seq = m.instrSeq;
     const chunkIndex = m.chunkIndex;
     const chunkCount = m.chunkCount;

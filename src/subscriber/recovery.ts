@@ -60,6 +60,11 @@ export class Recovery {
     return this.pending.size;
   }
 
+  /** A request for this stream is in flight: its books are held (not usable) until it ends. */
+  holds(key: number): boolean {
+    return this.pending.has(key);
+  }
+
   /**
    * A live datagram of the stream: held (true) while a request for it is pending, or the start of a request when
    * it reveals a gap (true: held too); false = process it now.

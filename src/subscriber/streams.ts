@@ -8,6 +8,7 @@
  * @module
  */
 import type { PacketReader } from "../wire/decoder.ts";
+import { monoEpochMs } from "./mono-clock.ts";
 import type { InstrumentBooks } from "./instrument-books.ts";
 import type { Listeners } from "./listeners.ts";
 import type { GapEvent, SessionEvent, StreamInfo, SubscriberCounters } from "./subscriber-types.ts";
@@ -74,6 +75,12 @@ export interface StreamState extends StreamInfo {
   prevLineFrom: number;
   /** This stream's session was reported as another live process sharing its source id (SHARED_SOURCE_AFTER_MS). */
   sharedReported: boolean;
+  /**
+   * The send time (its own clock) of the first datagram of this stream's session read after its source adopted a
+   * newer one (olderThanSource), and that adoption's receive time (−1: none yet).
+   */
+  lateFromSendUs: number;
+  lateAdoptedAtUs: number;
 }
 
 /**
@@ -160,7 +167,7 @@ export class StreamTable {
         sessionStartUs,
         heartbeatIntervalMs: r.heartbeatIntervalMs,
         nextSeq: r.seqNum,
-        lastRecvMs: Date.now(),
+        lastRecvMs: monoEpochMs(),
         stale: false,
         ended: false,
         altNext: 0, // the first datagram's seqNum is unproven: the line it starts is a jump from "anywhere"
@@ -173,6 +180,8 @@ export class StreamTable {
         prevAltNext: -1,
         prevLineFrom: 0,
         sharedReported: false,
+        lateFromSendUs: 0,
+        lateAdoptedAtUs: -1,
       };
       this.streams.set(key, created);
       this.emitSession("new", created, undefined);
@@ -196,6 +205,7 @@ export class StreamTable {
     st.altCount = -1;
     st.lineFrom = r.seqNum;
     st.sharedReported = false;
+    st.lateAdoptedAtUs = -1;
     st.ended = false;
     this.instrumentBooks.invalidateStream(key);
     this.emitSession("restarted", st, previous);
@@ -268,12 +278,21 @@ export class StreamTable {
    * the newer session was adopted, and sent that long after it started. Read time alone let a stall of this thread
    * (a slow listener of the restart's events) between the newer session's datagram and the dead process's late
    * ones still queued on another channel name a plain restart; those were sent before the newer session began.
+   * "Sent" is judged on two clocks: against the newer session's start (the other process's clock: exact for a
+   * restart on one host), or against this session's first such datagram (its own clock), so a process on a host
+   * whose clock runs behind, whose send times never pass the newer session's start, is still named. A restart's
+   * late datagrams, all sent before it died, span no such time.
    */
   private olderThanSource(st: StreamState, src: SourceState, recvTimeUs: number, sendTimeUs: number): void {
     if (st.sharedReported) return;
+    if (st.lateAdoptedAtUs !== src.adoptedAtUs) {
+      st.lateAdoptedAtUs = src.adoptedAtUs;
+      st.lateFromSendUs = sendTimeUs;
+    }
     const afterMs = Math.max(SHARED_SOURCE_AFTER_MS, 3 * st.heartbeatIntervalMs);
     const elapsedMs = (recvTimeUs - src.adoptedAtUs) / 1000;
-    if (elapsedMs < afterMs || (sendTimeUs - src.startUs) / 1000 < afterMs) return;
+    if (elapsedMs < afterMs) return;
+    if ((sendTimeUs - src.startUs) / 1000 < afterMs && (sendTimeUs - st.lateFromSendUs) / 1000 < afterMs) return;
     st.sharedReported = true;
     this.counters.sharedSourceIds++;
     this.listeners.reportError(

@@ -264,6 +264,7 @@ export interface StreamInfo {
   /** The publisher's advertised heartbeat interval, ms (0 = none). */
   heartbeatIntervalMs: number;
   nextSeq: number;
+  /** When its last datagram was read, epoch ms on the monotonic clock (mono-clock.ts: a wall-clock step moves it not). */
   lastRecvMs: number;
   stale: boolean;
   ended: boolean;

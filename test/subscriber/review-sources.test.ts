@@ -146,4 +146,31 @@ describe("review: one source id, two live publishers", () => {
     expect(sub.book(A.instrumentId)!.usable).toBe(true);
     expect(sub.book(B.instrumentId)!.usable).toBe(true);
   });
+
+  it("a second publisher on a host whose clock runs an hour behind is named too (its own clock says it kept sending)", () => {
+    // s-rev25: with the send time judged against the newer session's start alone (the other host's clock), the
+    // process whose clock runs behind never sent "after" it, and its books went dark at every subscriber unnamed.
+    const sub = newSubscriber();
+    const errors: SubscriberErrorEvent[] = [];
+    sub.on("error", (e) => errors.push(e));
+    const behindUs = 3_600_000_000;
+    const p1 = packer({ channelId: 1, sourceId: 0, sessionId: 100, sessionStartUs: T0 - behindUs }); // its clock: an hour behind
+    const p2 = packer({ channelId: 2, sourceId: 0, sessionId: 200, sessionStartUs: T0 + 1_000_000 });
+    const a = book(A);
+    const b = book(B);
+    start(p1, a);
+    start(p2, b);
+    let nowUs = T0 + 5_000_000;
+    for (const d of take(p1, nowUs - behindUs)) sub.ingest(d, nowUs);
+    for (const d of take(p2, nowUs)) sub.ingest(d, nowUs);
+    for (let i = 0; i < 40; i++) {
+      nowUs += 100_000;
+      packBookDelta(p1, a, delta(a, 10 + i));
+      for (const d of take(p1, nowUs - behindUs)) sub.ingest(d, nowUs);
+      packBookDelta(p2, b, delta(b, 10 + i));
+      for (const d of take(p2, nowUs)) sub.ingest(d, nowUs);
+    }
+    expect(sub.counters.sharedSourceIds).toBe(1);
+    expect(errors.map((e) => e.error.message)).toEqual([expect.stringMatching(/^two publishers share source id 0: channel 1 still sends session 100 /)]);
+  });
 });

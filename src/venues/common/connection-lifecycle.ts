@@ -478,7 +478,7 @@ export class ConnectionLifecycle {
         continue;
       }
       if (now - conn.openedMs >= this.maxConnectionAgeMs) conn.plannedWhy ||= `connection older than ${this.maxConnectionAgeMs} ms`;
-      this.planned.onHousekeeping(conn, now);
+      this.planned.onHousekeeping(conn, now, judge); // its sockets' deadlines wait with the connection's
       if (conn.messages !== conn.messagesSeen) {
         conn.messagesSeen = conn.messages;
         conn.lastFrameMs = now;

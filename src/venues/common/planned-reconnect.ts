@@ -142,16 +142,19 @@ export class PlannedReconnects {
     h.bind(conn, ws, gen);
   }
 
-  /** Housekeeping, once per connection that is open: deadlines, the deferred swap, completion, retries. */
-  onHousekeeping(conn: VenueConnection, now: number): void {
+  /**
+   * Housekeeping, once per connection that is open: deadlines, the deferred swap, completion, retries. judge false (a
+   * round right after a stall of this thread, core/late-rounds.ts): no deadline, as for the connection itself.
+   */
+  onHousekeeping(conn: VenueConnection, now: number, judge = true): void {
     if (conn.replacing) {
       if (conn.replacingOpen) this.swapWhenSettled(conn);
-      if (conn.replacing && now - conn.connectStartedMs > this.h.ackTimeoutMs) {
+      if (judge && conn.replacing && now - conn.connectStartedMs > this.h.ackTimeoutMs) {
         this.dropReplacement(conn);
         this.abandon(conn, `replacement WebSocket not in use within ${this.h.ackTimeoutMs} ms`);
       }
     }
-    if (conn.retiringWs) this.watchRetiring(conn, now);
+    if (conn.retiringWs) this.watchRetiring(conn, now, judge);
     this.retryDue(conn, now);
   }
 
@@ -426,12 +429,12 @@ export class PlannedReconnects {
    * (a quiet but live old socket stays one to go back to), given up when silent for deadConnectionMs or its pong is
    * late; else closed once the replacement carries every topic it served.
    */
-  private watchRetiring(conn: VenueConnection, now: number): void {
+  private watchRetiring(conn: VenueConnection, now: number, judge: boolean): void {
     const h = this.h;
     this.sampleRetiring(conn, now);
     const idleMs = now - conn.retiringLastFrameMs;
     const silent = idleMs > h.deadConnectionMs;
-    if (silent || (conn.retiringPongDeadlineMs !== 0 && now > conn.retiringPongDeadlineMs)) {
+    if (judge && (silent || (conn.retiringPongDeadlineMs !== 0 && now > conn.retiringPongDeadlineMs))) {
       if (silent) conn.deadConnections++;
       else conn.pongTimeouts++;
       this.retiringDead(conn, silent ? `nothing received on the old socket for ${h.deadConnectionMs} ms` : "no pong on the old socket in time");

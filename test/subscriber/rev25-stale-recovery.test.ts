@@ -1,0 +1,95 @@
+/**
+ * A stream that went stale (silent), then came back with a gap that a retransmission request covers: its books stay
+ * held (not `usable`) until the whole range is applied. The first retransmitted piece used to clear the stream's
+ * staleness and with it the books' hold, so they showed usable while the rest of the range and the held datagrams
+ * were still missing (behind the publisher). Driven through ingest() and checkStale(): no sockets, no timers.
+ */
+import { describe, expect, it } from "vitest";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { markRetransmit } from "../../src/wire/retransmit.ts";
+import { levelsOf, makeInstrument, randomBookSides, randomChanges, rng, TestBook } from "../wire/helpers.ts";
+import { packer, take, T0 } from "./feed-harness.ts";
+
+describe("a stale stream's retransmission", () => {
+  const inst = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
+
+  function feed() {
+    const p = packer();
+    const book = new TestBook(inst);
+    const r = rng(25);
+    const s = randomBookSides(r, 40, 300_000);
+    book.load(s.bids, s.asks, 1, T0);
+    packInstrumentDefinition(p, new EncodedDefinition(inst), false);
+    packBookSnapshot(p, book, 0, false);
+    const head = take(p);
+    const cs = new ChangeSet();
+    const deltas: Uint8Array[] = [];
+    for (let i = 0; i < 7; i++) {
+      randomChanges(r, book, cs, 5, 300_000);
+      book.apply(cs, 2 + i, T0 + i);
+      packBookDelta(p, book, cs);
+      deltas.push(...take(p));
+    }
+    return { book, head, deltas };
+  }
+  const flagged = (d: Uint8Array) => {
+    const c = d.slice();
+    markRetransmit(c, c.length, undefined);
+    return c;
+  };
+
+  it("keeps the books held until the whole range and the held datagrams are applied", () => {
+    const { book, head, deltas } = feed();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 1000, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 60_000 } });
+    for (const d of head) sub.ingest(d, T0);
+    sub.ingest(deltas[0]!, T0);
+    sub.ingest(deltas[1]!, T0); // the stream's line is established
+    const sb = sub.book(inst.instrumentId)!;
+    expect(sb.usable).toBe(true);
+    sub.checkStale(Date.now() + 5000); // the stream went silent
+    expect(sb.stale).toBe(true);
+    // It speaks again: deltas[2..4] were lost, [5] reveals the gap and is held, [6] is held too.
+    sub.ingest(deltas[5]!, T0);
+    sub.ingest(deltas[6]!, T0);
+    expect(sub.retransmitsPending).toBe(1);
+    expect(sb.usable).toBe(false);
+    sub.ingest(flagged(deltas[2]!), T0); // the first piece of the answer: [3], [4] and the held ones still missing
+    expect(sub.retransmitsPending).toBe(1);
+    expect(sb.instrSeq).toBeLessThan(book.instrSeq);
+    expect(sb.usable).toBe(false);
+    sub.ingest(flagged(deltas[3]!), T0);
+    expect(sb.usable).toBe(false);
+    sub.ingest(flagged(deltas[4]!), T0); // the range is complete: the held datagrams follow
+    expect(sub.counters.retransmitRecovered).toBe(1);
+    expect(sb.instrSeq).toBe(book.instrSeq);
+    expect(levelsOf(sb)).toEqual(levelsOf(book));
+    expect(sb.usable).toBe(true);
+    expect(sub.counters.gaps).toBe(0);
+  });
+
+  it("a live stream's books stay held through every piece of the answer, in the update events too", () => {
+    const { book, head, deltas } = feed();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 60_000 } });
+    for (const d of head) sub.ingest(d, T0);
+    sub.ingest(deltas[0]!, T0);
+    sub.ingest(deltas[1]!, T0);
+    const sb = sub.book(inst.instrumentId)!;
+    expect(sb.usable).toBe(true);
+    sub.ingest(deltas[5]!, T0); // [2..4] lost
+    sub.ingest(deltas[6]!, T0);
+    const seen: { instrSeq: number; usable: boolean }[] = [];
+    sub.on("update", (e) => seen.push({ instrSeq: e.book.instrSeq, usable: e.book.usable }));
+    sub.ingest(flagged(deltas[2]!), T0);
+    expect(sb.usable).toBe(false);
+    sub.ingest(flagged(deltas[3]!), T0);
+    expect(sb.usable).toBe(false);
+    sub.ingest(flagged(deltas[4]!), T0);
+    expect(sub.counters.retransmitRecovered).toBe(1);
+    expect(sb.instrSeq).toBe(book.instrSeq);
+    expect(sb.usable).toBe(true);
+    // The three retransmitted events are behind the held datagrams: not usable; the held ones then follow as live.
+    expect(seen.map((x) => x.usable)).toEqual([false, false, false, true, true]);
+  });
+});
