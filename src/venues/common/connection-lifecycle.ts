@@ -454,6 +454,7 @@ export class ConnectionLifecycle {
     const judge = this.rounds?.judge() ?? true;
     for (const conn of this.conns) {
       if (!conn.used) continue; // never opened: nothing to watch
+      this.clampToClock(conn, now);
       for (const t of conn.topics) {
         if (!t.resyncDelayed || now < t.resyncDueMs) continue;
         t.resyncDelayed = false;
@@ -510,6 +511,22 @@ export class ConnectionLifecycle {
         this.hooks.resync(t, BookState.STALE, StatusReason.STALE_FEED);
       }
     }
+  }
+
+  /**
+   * The adapter's clock is the wall clock by default: stepped back (an NTP step, a resumed VM), it puts the times the
+   * deadlines count from in the future, and a connection that died then would stay "alive", its books LIVE, for as
+   * long as the step. Such times are brought back to now, so each deadline runs at most its own length from here.
+   * (A step forward fires deadlines early: a needless reconnect, the safe side.) Cold: once per round.
+   */
+  private clampToClock(conn: VenueConnection, now: number): void {
+    if (conn.lastFrameMs > now) conn.lastFrameMs = now;
+    if (conn.lastPingMs > now) conn.lastPingMs = now;
+    if (conn.pongDeadlineMs > now + this.pongTimeoutMs) conn.pongDeadlineMs = now + this.pongTimeoutMs;
+    if (conn.openedMs > now) conn.openedMs = now;
+    if (conn.connectStartedMs > now) conn.connectStartedMs = now;
+    for (const p of conn.pending.values()) if (p.sentMs > now) p.sentMs = now;
+    for (const t of conn.topics) if (t.lastMsgMs > now) t.lastMsgMs = now;
   }
 
   /** The connection's dead-connection, pong or ack deadline has passed: it is failed (true) and needs nothing more. */

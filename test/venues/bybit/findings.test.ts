@@ -141,6 +141,28 @@ describe("Bybit findings", { timeout: 15_000 }, () => {
   });
 });
 
+describe("the adapter's clock stepped back", { timeout: 20_000 }, () => {
+  test("an hour's step back of the clock does not hide a connection that then goes silent", async () => {
+    // The adapter's default clock is the wall clock. Stepped back (an NTP step, a resumed VM), every time the
+    // deadlines count from lay an hour in the future: no probe was sent, no deadline passed, and a dead connection kept
+    // its books LIVE for the hour (s-rev25's report). Now such times are brought back to the clock.
+    let nowMs = 10_000_000;
+    const state = { answerPings: true, conns: [] as ServerWebSocket<unknown>[], pings: 0 };
+    const { adapter, sink } = await adapterFor(server(state), ["AAAUSDT"], { now: () => nowMs, housekeepingMs: 10 });
+    const afterHousekeeping = housekeepingRounds(adapter);
+    await afterHousekeeping(2);
+    nowMs -= 3_600_000;
+    state.answerPings = false;
+    const target = nowMs + 7_900;
+    while (nowMs < target) {
+      nowMs = Math.min(target, nowMs + 250);
+      await afterHousekeeping(1);
+    }
+    await waitFor(() => adapter.stats().reconnects === 1, "the silent connection replaced within 8 s of the step");
+    expect(sink.invalid).toContainEqual({ index: 0, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
+  });
+});
+
 describe("frame classification", { timeout: 15_000 }, () => {
   test("a bare text pong is a control frame (a keepalive answer), not a parse error that resyncs the connection", async () => {
     const state = { answerPings: true, conns: [] as ServerWebSocket<unknown>[], pings: 0 };
