@@ -20,6 +20,14 @@ beforeAll(() => {
 }, 120_000);
 
 describe("compiled feeder binary, away from the checkout", { timeout: 60_000 }, () => {
+  test("names no path of the build checkout", async () => {
+    // msgpackr's native string extractor was bundled with __dirname = <checkout>/node_modules/msgpackr-extract: every
+    // command of the binary read the build tree's node_modules at start (and a missing one meant another decoder).
+    const bytes = Buffer.from(await Bun.file(binary).arrayBuffer());
+    const at = bytes.indexOf(ROOT);
+    expect(at === -1 ? "" : bytes.subarray(at, at + 120).toString("latin1")).toBe("");
+  });
+
   test("a .env and a bunfig.toml in its working directory are not loaded", () => {
     const dir = tempDir("feeder-away-");
     writeFileSync(join(dir, ".env"), "FEEDER_LOG_LEVEL=bogus\n");
