@@ -20,7 +20,7 @@
  */
 import { formatFixed } from "../core/fixed.ts";
 import type { BookLevels } from "./book-json.ts";
-import { pack } from "msgpackr";
+import { pack } from "msgpackr/pack"; // not the root: see src/record/capture.ts
 
 /** Levels formatted per chunk; a book with at most this many levels (both sides) is answered in one piece. */
 export const LEVELS_PER_CHUNK = 2000;

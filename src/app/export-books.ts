@@ -32,7 +32,8 @@ class BookSinkForExport implements BookSink {
     const b = this.builders[index];
     if (!b) return;
     try {
-      const r = update.isSnapshot ? b.applySnapshot(update) : b.applyDelta(update);
+      // As the Feeder: a whole book (Upbit, Bithumb) replaces the book, and is its snapshot while it is not live.
+      const r = update.replace ? b.applyReplace(update) : update.isSnapshot ? b.applySnapshot(update) : b.applyDelta(update);
       if (r === ApplyResult.CROSSED) this.adapter.requestResync(index, StatusReason.CROSSED_BOOK);
       if (r !== ApplyResult.IGNORED_NOT_LIVE) this.onChange(b);
     } catch (err) {

@@ -23,7 +23,7 @@
  * @module
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { pack } from "msgpackr";
+import { pack } from "msgpackr/pack"; // not the root: see src/record/capture.ts
 import { ConfigError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { HttpConfig } from "../config/types.ts";

@@ -22,7 +22,11 @@
  */
 import { closeSync, fstatSync, openSync, readSync, statSync, writeSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Packr, Unpackr } from "msgpackr";
+// msgpackr's pure-JS entries, not the package root: the root loads the optional native decoder (msgpackr-extract) from
+// a path that `bun build --compile` fixes at build time, so the binary read the build checkout's node_modules (and
+// decoded differently on every other host). Source and binary now decode alike (docs/performance.md §7).
+import { Packr } from "msgpackr/pack";
+import { Unpackr } from "msgpackr/unpack";
 import { RateLimitedLog, silentLogger, type Logger } from "../core/log.ts";
 import { CaptureCodec, codecName, codecOf, compressBlock, decompressBlock, type CompressionName } from "./codec.ts";
 import { applyRetention, type Deletion, type RetentionPolicy } from "./retention.ts";

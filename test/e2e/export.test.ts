@@ -238,6 +238,40 @@ describe("feeder export", { timeout: 30_000 }, () => {
     }
   });
 
+  test("books of an Upbit or Bithumb capture (whole books every frame): a live row per frame with that frame's levels", async () => {
+    // The export applied every non-snapshot update as a delta: Upbit's and Bithumb's whole-book frames (replace
+    // updates) went to a book still awaiting its snapshot and were ignored, so --books wrote no row for them.
+    const capDir = makeTempDir("feeder-export-upbit-");
+    const writer = new CaptureWriter({ dir: capDir, flushBytes: 1 << 20 });
+    const books = [
+      { bids: [["100000000", "1.5"], ["99998000", "2"]], asks: [["100002000", "0.25"], ["100004000", "3"]] },
+      { bids: [["100000000", "1.25"], ["99996000", "4"]], asks: [["100004000", "3"], ["100006000", "0.5"]] },
+      { bids: [["99998000", "2"]], asks: [["100000000", "0.75"], ["100002000", "1"]] },
+    ];
+    for (const venue of ["upbit", "bithumb"]) {
+      books.forEach((b, i) => {
+        const units = b.asks.map(([ap, as], j) => ({ ask_price: Number(ap), ask_size: Number(as), bid_price: Number(b.bids[j]?.[0] ?? 0), bid_size: Number(b.bids[j]?.[1] ?? 0) }));
+        const frame = { type: "orderbook", code: "KRW-BTC", timestamp: 1786613100000 + i * 100, total_ask_size: 1, total_bid_size: 1, orderbook_units: units, stream_type: "REALTIME", level: 0 };
+        writer.write(1_796_000_000_000_000 + i * 100_000, venue, "spot", "conn0.spot", JSON.stringify(frame));
+      });
+    }
+    writer.close();
+    const venue = { spot: { depth: 5, symbols: ["KRW-BTC"] }, overrides: { "spot:KRW-BTC": { tick_size: "1000", lot_size: "0.00000001" } } };
+    const cfg = validateConfig({
+      venues: { upbit: { ...venue, instrument_cache: join(capDir, "u.json") }, bithumb: { ...venue, instrument_cache: join(capDir, "b.json") } },
+    });
+    const chunks: string[] = [];
+    const files = readdirSync(capDir).filter((f) => f.endsWith(".fcap")).map((f) => join(capDir, f));
+    const result = await exportCaptures(files, { write: (c: string) => chunks.push(c), flush: () => undefined }, { format: "jsonl", books: { config: cfg, depth: 5, everyMs: 0 }, log: silentLogger });
+    expect(result.skipped).toBe(0);
+    const rows = chunks.join("").split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l) as { venue: string; state: string; bids: string[][]; asks: string[][] });
+    const n = (levels: string[][]) => levels.map(([p, q]) => [normDecimal(p!), normDecimal(q!)]);
+    for (const v of ["upbit", "bithumb"]) {
+      const got = rows.filter((r) => r.venue === v).map((r) => ({ state: r.state, bids: n(r.bids), asks: n(r.asks) }));
+      expect(got, v).toEqual(books.map((b) => ({ state: "live", bids: n(b.bids), asks: n(b.asks) })));
+    }
+  });
+
   test("a stop signal ends the export between blocks, with what was read so far written and stoppedEarly set", async () => {
     const chunks: string[] = [];
     const sink = { write: (c: string) => chunks.push(c), flush: () => undefined };
