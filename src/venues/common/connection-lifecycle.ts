@@ -526,7 +526,11 @@ export class ConnectionLifecycle {
     if (conn.openedMs > now) conn.openedMs = now;
     if (conn.connectStartedMs > now) conn.connectStartedMs = now;
     for (const p of conn.pending.values()) if (p.sentMs > now) p.sentMs = now;
-    for (const t of conn.topics) if (t.lastMsgMs > now) t.lastMsgMs = now;
+    for (const t of conn.topics) {
+      if (t.lastMsgMs > now) t.lastMsgMs = now;
+      // A resync's backoff: else the book would stay down (unsubscribed) for the step's length.
+      if (t.resyncDelayed && t.resyncDueMs - now > t.resyncWaitMs) t.resyncDueMs = now + t.resyncWaitMs;
+    }
   }
 
   /** The connection's dead-connection, pong or ack deadline has passed: it is failed (true) and needs nothing more. */
