@@ -28,6 +28,9 @@ export class SlidingWindowBudget {
   /** How long until one more event fits (0 = now). */
   waitMs(nowMs: number): number {
     const times = this.times;
+    // A clock stepped back (the venues' default is the wall clock: an NTP step, a resumed VM) leaves events in the
+    // future, which would hold the window shut for the step's length (a reconnect waiting an hour): they count from now.
+    for (let i = times.length - 1; i >= 0 && times[i]! > nowMs; i--) times[i] = nowMs;
     while (times.length > 0 && nowMs - times[0]! >= this.windowMs) times.shift();
     return times.length < this.max ? 0 : times[0]! + this.windowMs - nowMs;
   }

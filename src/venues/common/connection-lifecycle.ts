@@ -526,7 +526,16 @@ export class ConnectionLifecycle {
     if (conn.openedMs > now) conn.openedMs = now;
     if (conn.connectStartedMs > now) conn.connectStartedMs = now;
     for (const p of conn.pending.values()) if (p.sentMs > now) p.sentMs = now;
-    for (const t of conn.topics) if (t.lastMsgMs > now) t.lastMsgMs = now;
+    // A planned reconnect's old socket, watched on its own times during the overlap (planned-reconnect.ts).
+    if (conn.retiringLastFrameMs > now) conn.retiringLastFrameMs = now;
+    if (conn.retiringLastPingMs > now) conn.retiringLastPingMs = now;
+    if (conn.retiringPongDeadlineMs > now + this.pongTimeoutMs) conn.retiringPongDeadlineMs = now + this.pongTimeoutMs;
+    if (conn.retiringOpenedMs > now) conn.retiringOpenedMs = now;
+    for (const t of conn.topics) {
+      if (t.lastMsgMs > now) t.lastMsgMs = now;
+      // A resync's backoff: else the book would stay down (unsubscribed) for the step's length.
+      if (t.resyncDelayed && t.resyncDueMs - now > t.resyncWaitMs) t.resyncDueMs = now + t.resyncWaitMs;
+    }
   }
 
   /** The connection's dead-connection, pong or ack deadline has passed: it is failed (true) and needs nothing more. */

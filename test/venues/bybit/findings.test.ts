@@ -161,6 +161,28 @@ describe("the adapter's clock stepped back", { timeout: 20_000 }, () => {
     await waitFor(() => adapter.stats().reconnects === 1, "the silent connection replaced within 8 s of the step");
     expect(sink.invalid).toContainEqual({ index: 0, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
   });
+
+  test("a resync waiting out its backoff when the clock steps back an hour resubscribes within its backoff, not the hour", async () => {
+    // The topic's resync backoff (resyncDueMs) counts on the same clock: stepped back, the due time lay an hour ahead
+    // and the book stayed unsubscribed, down, for the hour. Now it is due at most its own wait from the step.
+    let nowMs = 10_000_000;
+    const state = { answerPings: true, conns: [] as ServerWebSocket<unknown>[], pings: 0 };
+    const { adapter } = await adapterFor(server(state), ["AAAUSDT"], { now: () => nowMs, housekeepingMs: 10 });
+    const afterHousekeeping = housekeepingRounds(adapter);
+    // The first bad frame resyncs at once; the second, the book not live for long in between, waits out the backoff.
+    state.conns[0]!.send(book("orderbook.50.AAAUSDT", "delta", "1.01e2", "100.6"));
+    await waitFor(() => adapter.stats()["parseErrors.bad_number"] === 1 && adapter.stats().topicsLive === 1, "live again after the first resync");
+    state.conns[0]!.send(book("orderbook.50.AAAUSDT", "delta", "1.01e2", "100.6"));
+    await waitFor(() => adapter.stats().resyncsDelayed === 1, "the second resync waits out its backoff");
+    expect(adapter.stats().topicsLive).toBe(0);
+    nowMs -= 3_600_000;
+    const target = nowMs + 1_000; // the first backoff step is at most 250 ms
+    while (nowMs < target) {
+      nowMs = Math.min(target, nowMs + 250);
+      await afterHousekeeping(1);
+    }
+    await waitFor(() => adapter.stats().topicsLive === 1, "the book live again within the backoff of the step");
+  });
 });
 
 describe("frame classification", { timeout: 15_000 }, () => {

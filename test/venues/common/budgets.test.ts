@@ -24,6 +24,16 @@ describe("budgets", () => {
     expect(b.waitMs(1100)).toBe(300); // 400 + 1000 - 1100
   });
 
+  test("sliding window: a clock stepped back holds the window shut no longer than one window", () => {
+    // The connect budget runs on the adapters' clock, the wall clock by default. Stepped back by an hour after the
+    // window filled, the events lay an hour ahead: the next connect (a reconnect of a dropped connection) waited the
+    // hour plus the window. Now such events count from the clock's new now.
+    const b = new SlidingWindowBudget(1, 1000);
+    b.take(3_600_000);
+    expect(b.waitMs(0)).toBe(1000);
+    expect(b.waitMs(1000)).toBe(0);
+  });
+
   test("token bucket: a burst up to capacity, then the refill rate", () => {
     const t = new TokenBucket(5, 10, 0); // 5 tokens, 10 per second
     for (let i = 0; i < 5; i++) expect(t.tryTake(0)).toBe(true);
