@@ -369,6 +369,12 @@ export class OkxAdapter implements VenueAdapter {
       this.sink!.onBookUpdate(index, update);
       return;
     }
+    // Bridged from a REST book at seqId `last`, nothing chained since: an update that book already holds, delivered
+    // only now (the REST answer overtook it on its way), is one the book has, as the buffered ones it covered were.
+    if (this.bridgeOpen[index] && prev < last && seq <= last) {
+      this.c.duplicates++;
+      return;
+    }
     // Provably one the book has (lagging-stream.ts). `overlap`: live, a planned reconnect's second socket open, or
     // its replacement (the old socket closed) yet to deliver a message the book took.
     const overlap = !this.books.replaying && (t.conn.retiringWs !== null || this.soloGen[index] !== t.conn.generation);

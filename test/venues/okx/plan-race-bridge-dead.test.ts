@@ -62,6 +62,6 @@ test("okx: a REST snapshot coming back while disconnected does not make the book
   await until(() => conn.open, "reconnected");
   run.step(2);
   await until(() => run.equal(0), "the book live and equal on the new socket");
-  expect(run.sink.invalid.length).toBe(1); // the break only: RESYNCING already, the disconnect published nothing more
+  expect(run.sink.invalid.length, JSON.stringify(run.sink.invalid)).toBe(1); // the break only: RESYNCING already, the disconnect published nothing more
   expect(run.adapter.stats().reconnects).toBe(1);
 });

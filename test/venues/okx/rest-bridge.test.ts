@@ -171,3 +171,39 @@ describe("okx REST bridge: a request whose bridge ended with its connection", { 
     await until(() => adapter.topicInfo(0).state === "live", "the book LIVE on the new connection");
   });
 });
+
+describe("okx REST bridge: a REST book ahead of the socket", { timeout: 30_000 }, () => {
+  test("updates the REST book already holds, delivered only after it (the answer overtook them), are dropped, not a break", async () => {
+    // Seen under load in plan-race-bridge-dead: the REST book (seqId S) was read before an update the socket had on
+    // its way (prevSeqId < S, seqId <= S); the book already held it, but it was taken for a break and resynced. Here
+    // the REST answer claims AHEAD more seqIds than the simulator has sent, as one that overtook them would.
+    const AHEAD = 6; // the simulator's next seqId is 1–5 above: its next update is one the book "holds"
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 5, initialSnapshot: false });
+    const f = (async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await fetch(input, init);
+      if (!String(input).includes("/api/v5/market/books")) return res;
+      const body = (await res.json()) as { data: { seqId: number }[] };
+      body.data[0]!.seqId += AHEAD;
+      return new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
+    }) as typeof fetch;
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }];
+    const adapter = new OkxAdapter(okxConfig(sim, subs), subs, { log: silentLogger, fetch: f });
+    cleanups.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    await adapter.loadInstruments();
+    const sink = new Sink();
+    adapter.start(sink);
+    await until(() => adapter.topicInfo(0).state === "live", "bridged to the REST book");
+    const dupsBefore = adapter.stats().duplicates;
+    sim.step(1); // seqId at most S + 5 <= S + AHEAD: held by the book already
+    await until(() => adapter.stats().duplicates > dupsBefore || sink.invalid.length > 0, "the covered update handled");
+    expect(sink.invalid).toEqual([]);
+    // Later updates chain on (the first one past S + AHEAD straddles it) and the book stays LIVE.
+    for (let i = 0; i < 6; i++) sim.step(1);
+    await until(() => adapter.stats().deltas > 0, "updates applied past the REST book");
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.topicInfo(0).state).toBe("live");
+  });
+});
