@@ -529,7 +529,12 @@ export class ConnectionLifecycle {
     if (conn.openedMs > now) conn.openedMs = now;
     if (conn.connectStartedMs > now) conn.connectStartedMs = now;
     for (const p of conn.pending.values()) if (p.sentMs > now) p.sentMs = now;
-    for (const t of conn.topics) if (t.lastMsgMs > now) t.lastMsgMs = now;
+    for (const t of conn.topics) {
+      if (t.lastMsgMs > now) t.lastMsgMs = now;
+      if (t.liveSinceMs > now) t.liveSinceMs = now;
+      // A resync waiting out its backoff would have left the book RESYNCING for the step's length more.
+      if (t.resyncDelayed && t.resyncDueMs > now + t.resyncWaitMs) t.resyncDueMs = now + t.resyncWaitMs;
+    }
     // A planned reconnect's own: the retiring old socket's keepalive (a dead one kept serving books the replacement
     // did not carry yet) and a failed one's retry time (at most its longest backoff step from now).
     if (conn.retiringLastFrameMs > now) conn.retiringLastFrameMs = now;

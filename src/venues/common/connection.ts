@@ -37,6 +37,8 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
   /** A resync is waiting out its backoff: unsubscribed (or unsubscribing), no subscribe before resyncDueMs. */
   resyncDelayed = false;
   resyncDueMs = 0;
+  /** The wait resyncDueMs was set with: a clock stepped back brings it back to at most this from now. */
+  resyncWaitMs = 0;
   /**
    * During a planned reconnect's overlap: subscribed on the old (retiring) socket, which still serves the book, so a
    * refusal or failure of the replacement must not take the book down (the old socket is gone back to instead).

@@ -74,6 +74,7 @@ export class TopicResync {
       const delay = equalJitterMs(attempt - 1, this.baseMs, this.maxMs, this.o.random);
       t.resyncDelayed = true;
       t.resyncDueMs = now + delay;
+      t.resyncWaitMs = delay;
       this.resyncsDelayed++;
       this.delayLog.hit(`${t.market} ${t.topic}: ${STATUS_REASON_NAMES[reason]}, resync ${attempt + 1} in a row, next subscribe in ${Math.round(delay)} ms`);
     }

@@ -61,6 +61,7 @@ export class CrossedBooks {
     t.resyncs++;
     t.resyncDelayed = true;
     t.resyncDueMs = now + waitMs;
+    t.resyncWaitMs = waitMs;
     this.deps.restart(t);
   }
 
