@@ -418,7 +418,7 @@ export class Feeder {
       unresolved: this.pipelines.flatMap((p) => p.unresolvedNow().map((u) => ({ venue: p.adapter.venue, ...u }))),
       connections: this.pipelines.flatMap((p) => p.adapter.connections().map((c) => ({ ...c, venue: p.adapter.venue }))),
       workersDown: [],
-      sendFailures: this.publisher.sendFailures(Date.now()),
+      sendFailures: this.publisher.sendFailures(),
     };
   }
 

@@ -13,6 +13,7 @@
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
 import { LateRounds } from "../core/late-rounds.ts";
+import { monoMs } from "../core/clock.ts";
 import { StreamWatcher, type ForeignSession } from "../net/stream-watcher.ts";
 import type { StatusSource } from "./http-server.ts";
 import { PromWriter } from "./prometheus.ts";
@@ -59,7 +60,9 @@ export class PublishGuard {
   constructor(
     private readonly config: FeederConfig,
     private readonly log: Logger,
-    private readonly now: () => number = Date.now,
+    // Monotonic: on Date.now a clock stepped back an hour kept a stranger first seen just before unconfirmed (not
+    // reported, /readyz ready) and the next conflict's error line unwritten, for the hour.
+    private readonly now: () => number = monoMs,
   ) {
     // Unicast destinations have no group to listen on: another publisher's datagrams go to the receivers only.
     const streams = config.publish.destinations.flatMap((d, i) =>

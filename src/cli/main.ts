@@ -28,7 +28,7 @@ export function programHelp(): string {
     "",
     "Options:",
     "  -h, --help     show help (also: feeder <command> --help)",
-    "  -V, --version  print the version",
+    "  -V, --version  print the version (also after a command)",
     "",
     "Environment: FEEDER_LOG_LEVEL=debug|info|warn|error (default info) sets the level of the log on stderr",
     "(JSON lines unless stderr is a terminal) of every command but run, record and replay, which take the",
@@ -39,7 +39,7 @@ export function programHelp(): string {
 }
 
 export function commandHelp(c: CommandSpec): string {
-  return [`Usage: feeder ${c.name} [options]${c.allowPositionals ? " [args]" : ""}`, "", c.summary, "", c.help.trimEnd(), "  -h, --help  show this help"].join("\n");
+  return [`Usage: feeder ${c.name} [options]${c.allowPositionals ? " [args]" : ""}`, "", c.summary, "", c.help.trimEnd(), "  -h, --help  show this help", "  -V, --version  print the version"].join("\n");
 }
 
 export interface MainIo {
@@ -113,7 +113,7 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
   try {
     parsed = parseArgs({
       args: rest,
-      options: { ...command.options, help: { type: "boolean", short: "h" } },
+      options: { ...command.options, help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "V" } },
       allowPositionals: command.allowPositionals ?? false,
       strict: true,
       tokens: true,
@@ -134,6 +134,10 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
   }
   if (parsed.values.help) {
     io.out(commandHelp(command));
+    return 0;
+  }
+  if (parsed.values.version) {
+    io.out(VERSION);
     return 0;
   }
   // Commands that read no configuration log at FEEDER_LOG_LEVEL; an unknown value would silently log everything.

@@ -12,6 +12,14 @@ export function nowUs(): number {
   return Math.round(ORIGIN_US + performance.now() * 1000);
 }
 
+/**
+ * Monotonic time in ms (process-relative): for deadlines and silences that are neither shown nor sent, so a step of
+ * the host's wall clock (NTP stepping it back, a VM resumed) neither stretches nor ends them. Cold callers.
+ */
+export function monoMs(): number {
+  return performance.now();
+}
+
 /** Bun's ns clock when running under Bun; the library half of the code base also runs in Node (no `Bun`). */
 const bunRuntime = (globalThis as { Bun?: { nanoseconds(): number } }).Bun;
 

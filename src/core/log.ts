@@ -75,7 +75,8 @@ export const silentLogger: Logger = {
  */
 export class RateLimitedLog {
   private pending = 0;
-  private lastLogMs = 0;
+  /** Monotonic (performance.now()): on Date.now a wall clock stepped back an hour kept every line back for the hour. */
+  private lastLogMs = -Infinity;
   total = 0;
   constructor(
     private readonly log: Logger,
@@ -88,7 +89,7 @@ export class RateLimitedLog {
   hit(detail?: string, from?: string): void {
     this.total++;
     this.pending++;
-    const now = Date.now();
+    const now = performance.now();
     if (now - this.lastLogMs >= this.intervalMs) {
       this.log[this.level](this.msg, from === undefined ? { count: this.pending, total: this.total, detail } : { count: this.pending, total: this.total, detail, from });
       this.pending = 0;

@@ -23,7 +23,7 @@
  */
 import type { BookView } from "../core/book-view.ts";
 import type { ChangeSet } from "../core/change-set.ts";
-import { addTurnEndHook, armTurnEnd, nowUs } from "../core/clock.ts";
+import { addTurnEndHook, armTurnEnd, monoMs, nowUs } from "../core/clock.ts";
 import { ConfigError } from "../core/errors.ts";
 import { silentLogger, type Logger } from "../core/log.ts";
 import type { Instrument } from "../core/types.ts";
@@ -339,13 +339,14 @@ export class FeedPublisher {
 
   /**
    * Destinations with a refused datagram in the last SEND_FAILURE_HEARTBEATS heartbeat intervals (at least 1 s),
-   * for /readyz: their subscribers see gaps, or nothing. Cold.
+   * for /readyz: their subscribers see gaps, or nothing. On the monotonic clock: a wall clock stepped back kept a
+   * destination that stopped failing "failing" (/readyz 503) for the step's length. Cold.
    */
-  sendFailures(nowMs: number): SendFailure[] {
+  sendFailures(nowMonoMs: number = monoMs()): SendFailure[] {
     const windowMs = Math.max(1000, SEND_FAILURE_HEARTBEATS * this.publish.heartbeatIntervalMs);
     const out: SendFailure[] = [];
     for (const ch of this.channels) {
-      const failure = ch.failure(nowMs, windowMs);
+      const failure = ch.failure(nowMonoMs, windowMs);
       if (failure !== undefined) out.push(failure);
     }
     return out;

@@ -9,6 +9,7 @@
  * send-batch.ts, so one refused datagram or unicast receiver costs the others nothing.
  * @module
  */
+import { monoMs } from "../core/clock.ts";
 import { getU64 } from "../core/i64.ts";
 import { RateLimitedLog, type Logger } from "../core/log.ts";
 import type { DestinationConfig, UnicastReceiver } from "../config/types.ts";
@@ -46,11 +47,17 @@ export function destinationText(d: DestinationConfig): string {
 
 export class PublishChannel {
   socket: SendSocket | undefined = undefined;
-  /** ms timestamp of the last datagram handed to the socket (or of start). */
+  /**
+   * When the last datagram was handed to the socket (or the socket opened): monotonic ms (core/clock.ts monoMs), as
+   * the idle heartbeat compares it. On Date.now a wall clock stepped back an hour put it an hour ahead and an idle
+   * channel sent no heartbeat for the hour (its subscribers saw the stream stale).
+   */
   lastSendMs = 0;
-  /** Datagrams of this destination the kernel refused; the last refusal's time (ms, 0 = none) and error. */
+  /** Datagrams of this destination the kernel refused; the last refusal's time (ms since the epoch, 0 = none; shown) and error. */
   sendErrors = 0;
   lastSendErrorMs = 0;
+  /** The last refusal on the monotonic clock (0 = none): what the failure window counts from. */
+  private lastSendErrorMonoMs = 0;
   lastSendError = "";
   /** Unicast receivers (undefined: multicast). */
   private readonly receivers: readonly UnicastReceiver[] | undefined;
@@ -85,7 +92,7 @@ export class PublishChannel {
       dest.group !== undefined
         ? await openMulticastSender({ iface: dest.iface, connectTo: { group: dest.group, port: dest.port }, ttl: dest.ttl, onError })
         : await openUnicastSender({ iface: dest.iface, onError });
-    this.lastSendMs = Date.now();
+    this.lastSendMs = monoMs();
   }
 
   close(): void {
@@ -130,12 +137,12 @@ export class PublishChannel {
       }
     }
     packer.clear();
-    this.lastSendMs = Date.now();
+    this.lastSendMs = monoMs();
   }
 
-  /** This destination if it had a refusal in the last `windowMs` (cold, /readyz). */
-  failure(nowMs: number, windowMs: number): SendFailure | undefined {
-    if (this.lastSendErrorMs === 0 || nowMs - this.lastSendErrorMs > windowMs) return undefined;
+  /** This destination if it had a refusal in the last `windowMs` (nowMonoMs: monoMs(); cold, /readyz). */
+  failure(nowMonoMs: number, windowMs: number): SendFailure | undefined {
+    if (this.lastSendErrorMonoMs === 0 || nowMonoMs - this.lastSendErrorMonoMs > windowMs) return undefined;
     return { destination: this.dest.name, target: destinationText(this.dest), errors: this.sendErrors, lastErrorMs: this.lastSendErrorMs, lastError: this.lastSendError };
   }
 
@@ -184,6 +191,7 @@ export class PublishChannel {
   private refused(error: string, datagrams: number): void {
     this.sendErrors += datagrams;
     this.lastSendErrorMs = Date.now();
+    this.lastSendErrorMonoMs = monoMs();
     this.lastSendError = error;
     this.errorLog.hit(`destination ${this.dest.name} (${destinationText(this.dest)}): ${error}`);
   }

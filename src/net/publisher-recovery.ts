@@ -6,6 +6,7 @@
  * appends to the channels' packers and asks the publisher to flush.
  * @module
  */
+import { monoMs } from "../core/clock.ts";
 import type { BookView } from "../core/book-view.ts";
 import type { PublishConfig } from "../config/types.ts";
 import { packBookSnapshot, packInstrumentDefinition, type EncodedDefinition } from "../wire/encoder.ts";
@@ -72,7 +73,9 @@ export class PublisherRecovery {
   /** One refresh tick: the books that came due (each book once per interval, spread evenly: RefreshSchedule). */
   private refreshTick(): void {
     if (this.refreshSchedule === undefined) return;
-    if (this.refreshSchedule.tick(Date.now(), this.books.views.length, this.refreshBound) > 0) this.flush();
+    // Monotonic, as the heartbeats: on Date.now a wall clock stepped back an hour stopped every refresh for the hour
+    // (a subscriber that lost a datagram, or joined late, got no usable book back).
+    if (this.refreshSchedule.tick(monoMs(), this.books.views.length, this.refreshBound) > 0) this.flush();
   }
 
   private refreshBook(h: number): void {
@@ -87,7 +90,7 @@ export class PublisherRecovery {
   }
 
   private heartbeatTick(): void {
-    const nowMs = Date.now();
+    const nowMs = monoMs(); // as PublishChannel.lastSendMs
     const intervalMs = this.publish.heartbeatIntervalMs;
     let any = false;
     for (const ch of this.channels) {

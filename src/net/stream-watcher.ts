@@ -28,6 +28,7 @@ import {
   PKT_SOURCE_ID_OFFSET,
   PKT_VERSION_OFFSET,
 } from "../wire/layout.ts";
+import { monoMs } from "../core/clock.ts";
 
 /** Wire versions whose header carries channelId, sessionId and sourceId at the offsets read here. */
 export const WATCHED_WIRE_VERSIONS: readonly number[] = [1, 2, 3];
@@ -93,7 +94,7 @@ export class StreamWatcher {
   constructor(
     private readonly streams: readonly WatchedStream[],
     ownSourceIds: readonly number[],
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = monoMs, // its times are compared, never shown: a wall-clock step is no silence
   ) {
     this.ownSources = new Set(ownSourceIds);
   }

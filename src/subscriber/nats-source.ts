@@ -11,6 +11,7 @@
 import { EnvelopeRepacker, type BridgeEvent, type RepackerCounters } from "./nats-envelope.ts";
 import type { FeedSubscriber } from "./feed-subscriber.ts";
 import type { ChannelPacker } from "../wire/packer.ts";
+import { monoEpochMs } from "./mono-clock.ts";
 
 export interface NatsReadOptions {
   /** NATS server URL(s), e.g. "nats://127.0.0.1:4222". */
@@ -103,6 +104,11 @@ export class NatsFeedReader {
   private iter: { stop(): Promise<void> | void } | undefined;
   private flushScheduled = false;
   private timer: ReturnType<typeof setInterval> | undefined;
+  /**
+   * Receive, send and silence times are on the monotonic clock (monoEpochMs): on Date.now() a step back of the host's
+   * clock put every stream's last envelope in the future, and a stream that died then was no gap for the step's length
+   * (its books usable far side), nor did the reader heartbeat. Only the datagrams' send times are wall clock.
+   */
   private lastSendMs = 0;
   /** stop() was called: a start still under way goes no further. */
   private stopped = false;
@@ -133,7 +139,7 @@ export class NatsFeedReader {
     if (this.stopped) return void (await got.close().catch(() => undefined));
     const nc = (this.nc = got);
     const onData = (data: Uint8Array) => {
-      this.repacker.add(data, Date.now());
+      this.repacker.add(data, monoEpochMs());
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(this.flush);
@@ -179,7 +185,7 @@ export class NatsFeedReader {
    * upstream stream going silent while others are alive is a gap (checkUpstream), carried by the next heartbeat.
    */
   private heartbeat(hbMs: number): void {
-    const now = Date.now();
+    const now = monoEpochMs();
     if (!this.repacker.checkUpstream(now)) return;
     if (now - this.lastSendMs < hbMs) return;
     this.repacker.packer.appendHeartbeat(0);
@@ -203,7 +209,7 @@ export class NatsFeedReader {
     for (let i = 0; i < p.count; i++) this.sink(p.bytes[i]!.subarray(0, p.lengths[i]));
     this.datagrams += p.count;
     p.clear();
-    this.lastSendMs = Date.now();
+    this.lastSendMs = monoEpochMs();
   }
 
   async stop(): Promise<void> {

@@ -23,6 +23,13 @@ describe("cli", () => {
     expect((await run()).out).toContain("Usage: feeder <command>");
   });
 
+  test("--version and -V after any command print the version and exit 0 (they were an unknown option, exit 2)", async () => {
+    for (const c of COMMANDS) {
+      expect(await run(c.name, "--version")).toMatchObject({ code: 0, out: pkg.version, err: "" });
+      expect(await run(c.name, "-V")).toMatchObject({ code: 0, out: pkg.version, err: "" });
+    }
+  });
+
   test("each command has its own --help", async () => {
     for (const c of COMMANDS) {
       const r = await run(c.name, "--help");

@@ -1,5 +1,7 @@
-import { describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test, vi } from "vitest";
 import { createLogger, RateLimitedLog } from "../../src/core/log.ts";
+
+afterEach(() => vi.restoreAllMocks());
 
 describe("logging", () => {
   test("JSON lines with level filtering and child fields", () => {
@@ -28,5 +30,22 @@ describe("logging", () => {
     expect(r.total).toBe(1000);
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({ msg: "frames rejected", count: 1, total: 1 });
+  });
+
+  test("rate-limited log: a wall clock stepped back an hour does not hold the next line back for the hour", async () => {
+    const lines: string[] = [];
+    const back = { ms: 0 };
+    const realNow = Date.now.bind(Date);
+    vi.spyOn(Date, "now").mockImplementation(() => realNow() - back.ms);
+    const r = new RateLimitedLog(createLogger({ format: "json", write: (l) => lines.push(l) }), "warn", "send failed", 50);
+    r.hit("first");
+    expect(lines).toHaveLength(1);
+    back.ms = 3_600_000;
+    const deadline = performance.now() + 5_000;
+    while (lines.length < 2 && performance.now() < deadline) {
+      r.hit("after the step");
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    expect(lines).toHaveLength(2); // within 5 s of the step, not an hour
   });
 });

@@ -1,7 +1,7 @@
 /**
  * `feeder <command> --help` and the README's CLI reference against the options each command really parses
  * (CommandSpec.options, what node:util parseArgs accepts): an option added without help, or help (or README) naming a
- * flag the command no longer takes, fails here.
+ * flag the command no longer takes, fails here. --help/-h and --version/-V are every command's (cli/main.ts).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -15,7 +15,7 @@ const README = readFileSync(resolve(import.meta.dirname, "../../README.md"), "ut
 /** Flags a text names (`--name`), leaving out examples of other commands (`feeder sim --venue okx`). */
 function flagsNamed(text: string, command: string): Set<string> {
   const own = text.replace(/`feeder ([a-z-]+)[^`]*`/g, (span, cmd: string) => (cmd === command ? span : ""));
-  return new Set([...own.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!).filter((f) => f !== "help"));
+  return new Set([...own.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!).filter((f) => f !== "help" && f !== "version"));
 }
 
 /** The README's CLI reference rows of a command (the table's first cell starts with its name). */
@@ -74,11 +74,11 @@ describe("--help and README describe every option each command parses", () => {
           if (c === undefined) continue;
           for (const f of m[2]!.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)) {
             checked++;
-            if (f[1] !== "help" && !(f[1]! in c.options)) wrong.push(`${file}: feeder ${c.name} --${f[1]}`);
+            if (f[1] !== "help" && f[1] !== "version" && !(f[1]! in c.options)) wrong.push(`${file}: feeder ${c.name} --${f[1]}`);
           }
           for (const f of m[2]!.matchAll(/(?<=\s)-([a-zA-Z])(?=\s|$)/g)) {
             checked++;
-            if (f[1] !== "h" && !Object.values(c.options).some((o) => (o as { short?: string }).short === f[1])) wrong.push(`${file}: feeder ${c.name} -${f[1]}`);
+            if (f[1] !== "h" && f[1] !== "V" && !Object.values(c.options).some((o) => (o as { short?: string }).short === f[1])) wrong.push(`${file}: feeder ${c.name} -${f[1]}`);
           }
         }
       }

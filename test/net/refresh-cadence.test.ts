@@ -1,8 +1,8 @@
 /**
  * Refresh cadence (issue #10): every book is refreshed exactly once per publish.snapshot_interval_ms, spread
  * evenly over the interval. Before wire v2, 3 books with a 5 s interval were each refreshed every 150 ms (one
- * book per 50 ms tick at least), and refreshes were 32 % of the bytes. Time is vitest's fake clock (setInterval
- * and Date), so the counts are exact; datagrams are observed through the drop filter and never sent.
+ * book per 50 ms tick at least), and refreshes were 32 % of the bytes. Time is vitest's fake clock (setInterval,
+ * Date and performance), so the counts are exact; datagrams are observed through the drop filter and never sent.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { PublishConfig } from "../../src/config/types.ts";
@@ -80,7 +80,7 @@ function gapsPerBook(refreshes: Refresh[], books: TestBook[]): { gaps: number[];
 
 describe("refresh cadence", () => {
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "setTimeout", "clearTimeout", "Date"] });
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "setTimeout", "clearTimeout", "Date", "performance"] });
   });
   afterEach(() => {
     vi.useRealTimers();

@@ -28,9 +28,9 @@ export class SlidingWindowBudget {
   /** How long until one more event fits (0 = now). */
   waitMs(nowMs: number): number {
     const times = this.times;
-    // A clock stepped back (the venues' default is the wall clock: an NTP step, a resumed VM) leaves events in the
-    // future, which would hold the window shut for the step's length (a reconnect waiting an hour): they count from now.
-    for (let i = times.length - 1; i >= 0 && times[i]! > nowMs; i--) times[i] = nowMs;
+    // A clock stepped back (the adapters' is the wall clock) put recent events in the future: they would have held a
+    // full window for the step's length more. Counted as now instead (cold: once per connect).
+    if (times.length > 0 && times[times.length - 1]! > nowMs) for (let i = 0; i < times.length; i++) times[i] = Math.min(times[i]!, nowMs);
     while (times.length > 0 && nowMs - times[0]! >= this.windowMs) times.shift();
     return times.length < this.max ? 0 : times[0]! + this.windowMs - nowMs;
   }
@@ -70,6 +70,8 @@ export class TokenBucket {
   }
 
   private refill(nowMs: number): void {
+    // A clock stepped back: refilled from now on (waiting for the old time stopped sending for the step's length).
+    if (nowMs < this.lastMs) this.lastMs = nowMs;
     if (nowMs > this.lastMs) {
       this.tokens = Math.min(this.capacity, this.tokens + ((nowMs - this.lastMs) * this.perSecond) / 1000);
       this.lastMs = nowMs;
@@ -100,6 +102,8 @@ export class TokenBucket {
 export class RestWeightBudget {
   private spent: { atMs: number; weight: number }[] = [];
   private blockedUntilMs = 0;
+  /** The longest hold this budget was given (a clock stepped back cannot make one longer). */
+  private longestHoldMs = Infinity;
   /** Counters (cold). */
   rateLimited = 0;
   banned = 0;
@@ -118,6 +122,10 @@ export class RestWeightBudget {
 
   /** How long until a request of `weight` may go (0 = now). */
   waitMs(nowMs: number, weight: number): number {
+    // A clock stepped back (the adapters' is the wall clock): spending and a hold it put in the future held requests
+    // for the step's length more. Spending counts as now, a hold lasts at most its own length from now.
+    if (this.blockedUntilMs > nowMs + this.longestHoldMs) this.blockedUntilMs = nowMs + this.longestHoldMs;
+    if (this.spent.some((s) => s.atMs > nowMs)) this.spent = this.spent.map((s) => (s.atMs > nowMs ? { atMs: nowMs, weight: s.weight } : s));
     if (nowMs < this.blockedUntilMs) return this.blockedUntilMs - nowMs;
     this.spent = this.spent.filter((s) => nowMs - s.atMs < this.windowMs);
     let used = 0;
@@ -168,6 +176,7 @@ export class RestWeightBudget {
     if (status === 418) this.banned++;
     else this.rateLimited++;
     const waitMs = retryAfterMs(retryAfter, nowMs) ?? extra ?? this.defaultBackoffMs;
+    this.longestHoldMs = this.longestHoldMs === Infinity ? waitMs : Math.max(this.longestHoldMs, waitMs);
     this.blockedUntilMs = Math.max(this.blockedUntilMs, nowMs + waitMs);
     this.link?.ledger.report({ key: this.link.key, blockedUntilMs: this.blockedUntilMs });
     return this.blockedUntilMs - nowMs;

@@ -119,6 +119,8 @@ export class ConnectionLifecycle {
   /** Counter (cold), read by the adapter's stats(). */
   staleResyncs = 0;
   private readonly planned: PlannedReconnects;
+  /** A failed planned reconnect's longest backoff step. */
+  private readonly plannedRetryMaxMs: number;
   private readonly eventTap: RawRestTap | undefined;
 
   constructor(
@@ -156,6 +158,7 @@ export class ConnectionLifecycle {
     this.housekeepingMs =
       opts.housekeepingMs ??
       Math.max(10, Math.min(500, this.pingIntervalMs / 4, this.pongTimeoutMs / 4, this.ackTimeoutMs / 4, this.deadConnectionMs / 8, minStale / 4, resyncBaseMs));
+    this.plannedRetryMaxMs = opts.plannedRetryMaxMs ?? Math.max(PLANNED_RETRY_MAX_MS, this.reconnectMaxMs);
     this.planned = new PlannedReconnects({
       venue,
       log: this.log,
@@ -164,7 +167,7 @@ export class ConnectionLifecycle {
       control,
       ackTimeoutMs: this.ackTimeoutMs,
       reconnectBaseMs: this.reconnectBaseMs,
-      plannedRetryMaxMs: opts.plannedRetryMaxMs ?? Math.max(PLANNED_RETRY_MAX_MS, this.reconnectMaxMs),
+      plannedRetryMaxMs: this.plannedRetryMaxMs,
       deadConnectionMs: this.deadConnectionMs,
       probeIdleMs: this.probeIdleMs,
       keepalive: this.keepalive,
@@ -526,16 +529,19 @@ export class ConnectionLifecycle {
     if (conn.openedMs > now) conn.openedMs = now;
     if (conn.connectStartedMs > now) conn.connectStartedMs = now;
     for (const p of conn.pending.values()) if (p.sentMs > now) p.sentMs = now;
-    // A planned reconnect's old socket, watched on its own times during the overlap (planned-reconnect.ts).
-    if (conn.retiringLastFrameMs > now) conn.retiringLastFrameMs = now;
-    if (conn.retiringLastPingMs > now) conn.retiringLastPingMs = now;
-    if (conn.retiringPongDeadlineMs > now + this.pongTimeoutMs) conn.retiringPongDeadlineMs = now + this.pongTimeoutMs;
-    if (conn.retiringOpenedMs > now) conn.retiringOpenedMs = now;
     for (const t of conn.topics) {
       if (t.lastMsgMs > now) t.lastMsgMs = now;
-      // A resync's backoff: else the book would stay down (unsubscribed) for the step's length.
-      if (t.resyncDelayed && t.resyncDueMs - now > t.resyncWaitMs) t.resyncDueMs = now + t.resyncWaitMs;
+      if (t.liveSinceMs > now) t.liveSinceMs = now;
+      // A resync waiting out its backoff would have left the book RESYNCING for the step's length more.
+      if (t.resyncDelayed && t.resyncDueMs > now + t.resyncWaitMs) t.resyncDueMs = now + t.resyncWaitMs;
     }
+    // A planned reconnect's own: the retiring old socket's keepalive (a dead one kept serving books the replacement
+    // did not carry yet) and a failed one's retry time (at most its longest backoff step from now).
+    if (conn.retiringLastFrameMs > now) conn.retiringLastFrameMs = now;
+    if (conn.retiringLastPingMs > now) conn.retiringLastPingMs = now;
+    if (conn.retiringOpenedMs > now) conn.retiringOpenedMs = now;
+    if (conn.retiringPongDeadlineMs > now + this.pongTimeoutMs) conn.retiringPongDeadlineMs = now + this.pongTimeoutMs;
+    if (conn.plannedRetryAtMs > now + this.plannedRetryMaxMs) conn.plannedRetryAtMs = now + this.plannedRetryMaxMs;
   }
 
   /** The connection's dead-connection, pong or ack deadline has passed: it is failed (true) and needs nothing more. */

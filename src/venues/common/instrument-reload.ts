@@ -109,6 +109,12 @@ export class InstrumentReloader {
   check(): void {
     if (this.stopped) return;
     const now = this.o.now();
+    // The adapter's clock is the wall clock: stepped back (an NTP step, a resumed VM), a deadline set before lies
+    // that much further ahead, and the next reload or retry waited the step's length too. None is ever set further
+    // than the interval or the longest retry wait from now, so one beyond that is brought back to it. (Announced
+    // times are the venue's own and stay.)
+    const longestMs = Math.max(this.o.intervalMs, this.retryMs);
+    for (const [m, due] of this.dueMs) if (Number.isFinite(due) && due > now + longestMs) this.dueMs.set(m, now + longestMs);
     for (const m of this.o.markets) {
       if (this.inFlight.has(m)) continue;
       const due = Math.min(this.dueMs.get(m) ?? Infinity, this.announced.get(m)?.[0] ?? Infinity);

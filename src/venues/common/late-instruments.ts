@@ -174,6 +174,7 @@ export class LateInstruments {
     if (!this.running) return;
     const now = this.o.now();
     for (const [market, m] of this.markets) {
+      this.clampToClock(m, now);
       if (m.inFlight || now < m.dueMs) continue;
       void this.retry(market, m);
     }
@@ -182,7 +183,19 @@ export class LateInstruments {
   /** When the market's pending symbols are to be asked for next; Infinity when none are (or not running). */
   dueMs(market: MarketName): number {
     const m = this.running ? this.markets.get(market) : undefined;
-    return m === undefined || m.inFlight ? Infinity : m.dueMs;
+    if (m === undefined || m.inFlight) return Infinity;
+    this.clampToClock(m, this.o.now());
+    return m.dueMs;
+  }
+
+  /**
+   * The adapter's clock is the wall clock: stepped back (an NTP step, a resumed VM), a retry time set before lies that
+   * much further ahead, and the symbols waited the step's length more. None is set further than the listing cadence
+   * or the longest backoff from now: one beyond is brought back to it.
+   */
+  private clampToClock(m: MarketRetry, now: number): void {
+    const longestMs = Math.max(this.listingMs, this.maxMs);
+    if (m.dueMs > now + longestMs) m.dueMs = now + longestMs;
   }
 
   /** The market's pending symbols for a query about to go out (null: none); count it as a retry. */

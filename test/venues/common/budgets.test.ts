@@ -13,6 +13,24 @@ describe("budgets", () => {
     for (const workers of [1, 2, 3, 5, 7, 64]) expect(shareOf(300, 1 / workers) * workers).toBeLessThanOrEqual(Math.max(300, workers));
   });
 
+  test("a clock stepped back an hour holds no budget for the hour: each waits at most its own length from then", () => {
+    const T = 10_000_000;
+    const back = T - 3_600_000;
+    const window = new SlidingWindowBudget(2, 1000);
+    window.take(T);
+    window.take(T);
+    expect(window.waitMs(back)).toBe(1000); // the full window, counted from the step
+    const bucket = new TokenBucket(1, 1, T);
+    expect(bucket.tryTake(T)).toBe(true);
+    expect(bucket.waitMs(back)).toBe(1000);
+    expect(bucket.waitMs(back + 1000)).toBe(0); // refilled a second after the step
+    const rest = new RestWeightBudget(10, 60_000);
+    rest.take(T, 10);
+    expect(rest.waitMs(back, 1)).toBe(60_000); // the spending leaves the window a window after the step
+    rest.onResponse(T, 429, "5");
+    expect(rest.waitMs(back, 1)).toBe(5_000); // the hold: at most its own length from the step
+  });
+
   test("sliding window: the (max+1)-th event waits until the oldest leaves the window", () => {
     const b = new SlidingWindowBudget(2, 1000);
     expect(b.waitMs(0)).toBe(0);

@@ -54,6 +54,25 @@ describe("instrument reloader", () => {
     expect(off.calls).toEqual([]);
   });
 
+  test("a clock stepped back an hour delays neither the periodic reload nor a failed reload's retry by the hour", async () => {
+    const { r, clock, calls, settle } = rig(600_000);
+    clock.ms -= 3_600_000; // the periodic deadlines were set an hour "ahead" of the clock now
+    r.check(); // the check right after the step (every checkEveryMs)
+    expect(calls).toEqual([]);
+    clock.ms += 600_000;
+    r.check();
+    expect(calls.map((c) => c.market)).toEqual(["spot", "linear"]); // within one interval of the step
+    calls[0]!.done(new Error("venue down"));
+    calls[1]!.done();
+    await settle();
+    clock.ms -= 3_600_000; // the retry (2 s after the failure) now an hour ahead
+    r.check();
+    clock.ms += 600_000;
+    r.check();
+    // The failed market's retry and the other's periodic reload: within the longest wait (the interval) of the step.
+    expect(calls.slice(2).map((c) => c.market)).toEqual(["spot", "linear"]);
+  });
+
   test("an announced time reloads its market once it has come, far beyond what one timer can wait", async () => {
     const { r, clock, calls, settle } = rig(0);
     const atMs = clock.ms + 40 * 86_400_000;

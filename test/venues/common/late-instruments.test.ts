@@ -107,6 +107,15 @@ describe("symbols left out at start", () => {
     expect(at(last + 10_000_000)).toEqual([]); // nothing left to ask for
   });
 
+  test("a clock stepped back an hour: a not-listed symbol is still asked for within the listing interval", async () => {
+    const { late, clock, at } = rig([{ index: 2, kind: "not_listed", detail: "not listed on spot" }]);
+    late.start(SINK);
+    const t0 = clock.ms - 3_600_000; // the clock steps back an hour right after the start
+    expect(at(t0)).toEqual([]); // the check right after the step
+    expect(late.dueMs("spot")).toBe(t0 + 300_000);
+    expect(at(t0 + 300_000)).toEqual(["spot"]);
+  });
+
   test("not listed: asked again every listing interval, logged once; a REST failure meanwhile is logged once and backs off", async () => {
     const { late, calls, settle, at, logs, resolved, clock } = rig([{ index: 2, kind: "not_listed", detail: "not listed on spot" }]);
     late.start(SINK);

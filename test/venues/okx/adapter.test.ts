@@ -10,6 +10,7 @@ import { startOkxSimulator, type OkxSim, type OkxSimOptions } from "../../../src
 import { CROSSED_RESYNC_MS, OkxAdapter, type OkxAdapterOptions } from "../../../src/venues/okx/index.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { okxConfig, sameAsSim, MapSink as Sink, until } from "./helpers.ts";
+import { housekeepingRounds } from "../../support/housekeeping-rounds.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -353,5 +354,23 @@ describe("okx crossed books (call auctions)", { timeout: 20_000 }, () => {
       await until(() => sim.stats.subscribes === subscribes + 1 && equal(0), "subscribed again after the wait");
     }
     expect(adapter.topicInfo(1).state).toBe("live");
+  });
+
+  test("a clock stepped back an hour while a crossed book waits: it is subscribed again after its wait, not the hour", async () => {
+    let clock = 1_000_000;
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }, { market: "spot", symbol: "ETH-USDT", depth: 400 }];
+    const { sim, adapter, equal } = await start(subs, { now: () => clock, pingIntervalMs: 1e9, deadConnectionMs: 1e9 });
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK); // the first: at once
+    await until(() => equal(0) && sim.stats.subscribes === 3, "the first crossing resynced at once");
+    const subscribes = sim.stats.subscribes;
+    const afterRounds = housekeepingRounds(adapter);
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK); // the second waits CROSSED_RESYNC_MS
+    await until(() => adapter.topicInfo(0).subscribed === false, "unsubscribed while it waits");
+    clock -= 3_600_000; // an NTP step back: the due time now lies an hour and 10 s ahead
+    await afterRounds(2); // housekeeping sees the stepped clock
+    clock += CROSSED_RESYNC_MS;
+    await until(() => sim.stats.subscribes === subscribes + 1 && equal(0), "subscribed again after the wait, counted from the step");
   });
 });

@@ -1,0 +1,75 @@
+/**
+ * The publish guard on a wall clock stepped back (an NTP step, a resumed VM). Its clock was Date.now(): an hour's
+ * step back put a stranger's first-seen time an hour ahead (not confirmed, so not reported, /readyz ready, for the
+ * hour) and the last error line's time too (the next conflict not logged for the hour). Its default clock is now
+ * the monotonic one. Real datagrams on loopback (interface 127.0.0.1, TTL 1); Date.now stubbed an hour behind.
+ */
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { PublishGuard } from "../../src/app/publish-guard.ts";
+import { validateConfig } from "../../src/config/load.ts";
+import { MAGIC, PKT_CHANNEL_ID_OFFSET, PKT_FLAGS_OFFSET, PKT_MAGIC_OFFSET, PKT_SESSION_ID_OFFSET, PKT_SOURCE_ID_OFFSET, PKT_VERSION_OFFSET } from "../../src/wire/layout.ts";
+import { waitFor } from "../e2e/harness.ts";
+import { captureLog } from "../support/capture-log.ts";
+
+const GROUP = `239.255.49.${1 + (process.pid % 250)}`;
+const PORT = 47_000 + (process.pid % 2000);
+
+function datagram(sessionId: number, flags = 0): Uint8Array {
+  const b = new Uint8Array(32);
+  const dv = new DataView(b.buffer);
+  dv.setUint16(PKT_MAGIC_OFFSET, MAGIC, true);
+  dv.setUint8(PKT_VERSION_OFFSET, 1);
+  dv.setUint8(PKT_FLAGS_OFFSET, flags);
+  dv.setUint16(PKT_CHANNEL_ID_OFFSET, 4, true);
+  dv.setUint32(PKT_SESSION_ID_OFFSET, sessionId, true);
+  dv.setUint16(PKT_SOURCE_ID_OFFSET, 0, true);
+  return b;
+}
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function start(port: number) {
+  const { log, lines } = captureLog();
+  const config = validateConfig({
+    publish: { heartbeat_interval_ms: 100, startup_listen_ms: 0, destinations: [{ group: GROUP, port, interface: "127.0.0.1", channel: 4 }] },
+  }, { requireVenue: false });
+  const guard = new PublishGuard(config, log);
+  guard.addOwnSession(0, 1);
+  await guard.listenBeforePublishing();
+  guard.startWatching();
+  cleanups.push(() => guard.stop());
+  const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+  tx.setMulticastInterface("127.0.0.1");
+  tx.setMulticastTTL(1);
+  cleanups.push(() => tx.close());
+  let sent = 0;
+  const send = async (d: Uint8Array) => {
+    tx.send(d, port, GROUP);
+    sent++;
+    await waitFor(() => guard.watcherDatagrams() === sent, "the guard's watcher received it");
+  };
+  return { guard, lines, send };
+}
+
+/** Date.now from here on, stepped back by `back.ms` (set later): stubbed before the guard takes its clock. */
+function wallClock(): { ms: number } {
+  const back = { ms: 0 };
+  const realNow = Date.now.bind(Date);
+  vi.spyOn(Date, "now").mockImplementation(() => realNow() - back.ms);
+  return back;
+}
+
+describe("publish guard on a clock stepped back", { timeout: 20_000 }, () => {
+  test("a stranger first seen just before an hour's step back is still reported", async () => {
+    const back = wallClock();
+    const { guard, send } = await start(PORT);
+    await send(datagram(5));
+    back.ms = 3_600_000;
+    await waitFor(() => guard.conflicts().length === 1, "the stranger reported within 5 s of the step", 5_000, () => void send(datagram(5)));
+    expect(guard.conflictsDetected).toBe(1);
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * The NATS reader's silence rules on a wall clock stepped back (an NTP step, a resumed VM). The reader timed
+ * upstream envelopes, its silence checks and its own heartbeats with Date.now(): stepped back an hour, every stream's
+ * last envelope lay an hour in the future, so one that died then was never silent (no gap) and its books stayed usable
+ * at the far side for the hour while another stream kept the reader's stream alive. Now it uses the monotonic clock.
+ * Real parts as in rev24-silent-stream.test.ts: nats-server, the ForwardBridge, the reader feeding a FeedSubscriber;
+ * Date.now is stubbed to run an hour behind from the step on.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { FeedSubscriber, attachNats, type NatsFeedReader } from "../../src/subscriber/index.ts";
+import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import type { ChannelPacker } from "../../src/wire/packer.ts";
+import { waitFor } from "../e2e/harness.ts";
+import { packer, T0, take } from "../subscriber/feed-harness.ts";
+import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { NatsServer, natsServerMissing } from "./nats-server.ts";
+
+const missing = natsServerMissing();
+const PREFIX = "clockstep";
+const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
+const Y = makeInstrument("bybit", "linear", "ETHUSDT", 2, 4);
+
+let nats: NatsServer;
+let bridge: ForwardBridge;
+let sub: FeedSubscriber;
+let reader: NatsFeedReader;
+const beats: ReturnType<typeof setInterval>[] = [];
+
+beforeAll(async () => {
+  if (missing) return;
+  nats = await NatsServer.start();
+  bridge = new ForwardBridge({ groups: [], servers: nats.url, prefix: PREFIX, log: silentLogger });
+  await bridge.start();
+  sub = new FeedSubscriber({ groups: [] });
+  await sub.start();
+  reader = await attachNats(sub, { servers: nats.url, prefix: PREFIX, heartbeatIntervalMs: 100 });
+}, 30_000);
+
+afterEach(() => vi.restoreAllMocks());
+
+afterAll(async () => {
+  for (const b of beats) clearInterval(b);
+  await reader?.stop();
+  await sub?.stop();
+  await bridge?.stop();
+  await nats?.stop();
+});
+
+function upstream(channelId: number, sourceId: number, instrument: typeof X) {
+  const p: ChannelPacker = packer({ channelId, sourceId, sessionId: 700 + sourceId, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+  const book = new TestBook(instrument);
+  book.load([[943500, 10]], [[943501, 20]], 1, T0);
+  let sendUs = T0;
+  const through = () => {
+    for (const d of take(p, (sendUs += 50_000))) bridge.onDatagram(d);
+  };
+  return {
+    refresh(): void {
+      packInstrumentDefinition(p, new EncodedDefinition(instrument), true);
+      packBookSnapshot(p, book, 0, true);
+      through();
+    },
+    heartbeat(): void {
+      p.appendHeartbeat(0);
+      through();
+    },
+  };
+}
+
+describe.skipIf(missing !== undefined)(`the NATS reader on a clock stepped back${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
+  test("an hour's step back: a stream that then goes silent is still a gap, its books not usable, the other's are", async () => {
+    const s1 = upstream(3, 7, X);
+    const s2 = upstream(4, 8, Y);
+    const b1 = setInterval(() => s1.heartbeat(), 50);
+    beats.push(b1, setInterval(() => s2.heartbeat(), 50));
+    await waitFor(
+      () => sub.book(X.instrumentId)?.usable === true && sub.book(Y.instrumentId)?.usable === true,
+      "X and Y usable while both publishers are alive",
+      20_000,
+      () => {
+        s1.refresh();
+        s2.refresh();
+      },
+    );
+    const realNow = Date.now.bind(Date);
+    vi.spyOn(Date, "now").mockImplementation(() => realNow() - 3_600_000);
+    clearInterval(b1); // X's publisher dies just after the step; Y's goes on
+    await waitFor(
+      () => sub.book(X.instrumentId)!.usable === false && sub.book(Y.instrumentId)!.usable === true,
+      "X not usable (its stream silent), Y usable (refreshed), within 10 s of the step",
+      10_000,
+      () => s2.refresh(),
+    );
+    expect(reader.counters.streamsSilent).toBe(1);
+  });
+});
