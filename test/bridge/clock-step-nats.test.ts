@@ -10,12 +10,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vite
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { FeedSubscriber, attachNats, type NatsFeedReader } from "../../src/subscriber/index.ts";
-import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
-import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { waitFor } from "../e2e/harness.ts";
-import { packer, T0, take } from "../subscriber/feed-harness.ts";
-import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { makeInstrument } from "../wire/helpers.ts";
 import { NatsServer, natsServerMissing } from "./nats-server.ts";
+import { upstreamStream } from "./upstream-stream.ts";
 
 const missing = natsServerMissing();
 const PREFIX = "clockstep";
@@ -48,26 +46,7 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-function upstream(channelId: number, sourceId: number, instrument: typeof X) {
-  const p: ChannelPacker = packer({ channelId, sourceId, sessionId: 700 + sourceId, sessionStartUs: T0, heartbeatIntervalMs: 100 });
-  const book = new TestBook(instrument);
-  book.load([[943500, 10]], [[943501, 20]], 1, T0);
-  let sendUs = T0;
-  const through = () => {
-    for (const d of take(p, (sendUs += 50_000))) bridge.onDatagram(d);
-  };
-  return {
-    refresh(): void {
-      packInstrumentDefinition(p, new EncodedDefinition(instrument), true);
-      packBookSnapshot(p, book, 0, true);
-      through();
-    },
-    heartbeat(): void {
-      p.appendHeartbeat(0);
-      through();
-    },
-  };
-}
+const upstream = (channelId: number, sourceId: number, instrument: typeof X) => upstreamStream(() => bridge, channelId, sourceId, 700 + sourceId, instrument);
 
 describe.skipIf(missing !== undefined)(`the NATS reader on a clock stepped back${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
   test("an hour's step back: a stream that then goes silent is still a gap, its books not usable, the other's are", async () => {
