@@ -130,6 +130,17 @@ describe.skipIf(missing !== undefined)(`two bridges on one prefix${missing ? ` (
   });
 });
 
+/** The reader's side without NATS: a repacker whose datagrams `deliver` hands to a subscriber. */
+function farSide() {
+  const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+  const sub = newSubscriber();
+  const deliver = (envs: Uint8Array[]) => {
+    for (const env of envs) rep.add(env, 0);
+    ingestAll(sub, take(rep.packer));
+  };
+  return { rep, sub, deliver };
+}
+
 /** A ForwardBridge whose NATS connection is a recorder (its onDatagram as is). */
 function recordingBridge(): { bridge: ForwardBridge; published: Uint8Array[] } {
   const bridge = new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: PREFIX, log: silentLogger });
@@ -142,12 +153,7 @@ describe("two bridges on one prefix: numberings that line up", () => {
   test("one bridge's envelope does not continue the other's line over a loss", () => {
     const a = recordingBridge();
     const b = recordingBridge();
-    const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
-    const sub = newSubscriber();
-    const deliver = (envs: Uint8Array[]) => {
-      for (const env of envs) rep.add(env, 0);
-      ingestAll(sub, take(rep.packer));
-    };
+    const { rep, sub, deliver } = farSide();
     const p = packer({ channelId: 3, sourceId: 7, sessionId: 500, sessionStartUs: T0 });
     const x = new TestBook(X);
     const y = new TestBook(Y);
@@ -195,12 +201,7 @@ describe("two bridges on one prefix: numberings that line up", () => {
 describe("a restarted bridge", () => {
   test("its first envelope is a gap at once, before the reader switches to it", () => {
     const a = recordingBridge();
-    const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
-    const sub = newSubscriber();
-    const deliver = (envs: Uint8Array[]) => {
-      for (const env of envs) rep.add(env, 0);
-      ingestAll(sub, take(rep.packer));
-    };
+    const { rep, sub, deliver } = farSide();
     const p = packer({ channelId: 3, sourceId: 7, sessionId: 500, sessionStartUs: T0 });
     const y = new TestBook(Y);
     y.load([[250000, 10]], [[250001, 20]], 1, T0);
@@ -227,12 +228,7 @@ describe("a restarted bridge", () => {
 
   test("whose random start happens to continue the old numbering is still a gap at the reader", () => {
     const a = recordingBridge();
-    const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
-    const sub = newSubscriber();
-    const deliver = (envs: Uint8Array[]) => {
-      for (const env of envs) rep.add(env, 0);
-      ingestAll(sub, take(rep.packer));
-    };
+    const { rep, sub, deliver } = farSide();
     const p = packer({ channelId: 3, sourceId: 7, sessionId: 500, sessionStartUs: T0 });
     let sendUs = T0;
     const x = new TestBook(X);
