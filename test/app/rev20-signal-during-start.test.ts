@@ -13,6 +13,7 @@ import { silentLogger } from "../../src/core/log.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { rawConfig, tempDir, toToml, uniqueDestination, waitFor, type Markets } from "../e2e/harness.ts";
+import { exitCodeWithin } from "../support/exit-within.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const MARKETS: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }];
@@ -65,9 +66,7 @@ describe("a stop asked for during start-up", { timeout: 60_000 }, () => {
       stops.push(() => void proc.kill("SIGKILL"));
       await waitFor(() => venue.held() > 0, "the instrument request held", 20_000);
       proc.kill("SIGTERM");
-      let bound: ReturnType<typeof setTimeout> | undefined;
-      const code = await Promise.race([proc.exited, new Promise<"still running">((resolve) => (bound = setTimeout(() => resolve("still running"), EXIT_BOUND_MS)))]);
-      clearTimeout(bound);
+      const code = await exitCodeWithin(proc, EXIT_BOUND_MS);
       const stderr = await new Response(proc.stderr).text();
       expect(code, stderr).toBe(0);
       expect(stderr).toContain("stopped during start-up");
@@ -85,9 +84,7 @@ describe("a stop asked for during start-up", { timeout: 60_000 }, () => {
     stops.push(() => void proc.kill("SIGKILL"));
     await waitFor(() => venue.held() > 0, "the instrument request held", 20_000);
     proc.kill("SIGINT");
-    let bound: ReturnType<typeof setTimeout> | undefined;
-    const code = await Promise.race([proc.exited, new Promise<"still running">((resolve) => (bound = setTimeout(() => resolve("still running"), EXIT_BOUND_MS)))]);
-    clearTimeout(bound);
+    const code = await exitCodeWithin(proc, EXIT_BOUND_MS);
     const stderr = await new Response(proc.stderr).text();
     expect(code, stderr).toBe(0);
     expect(stderr).toContain("stopped during start-up");

@@ -13,6 +13,7 @@ import { loadConfigFile } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { tempDir, uniqueDestination, waitFor } from "../e2e/harness.ts";
 import { writeXrpCapture, writeXrpConfig } from "../support/xrp-capture.ts";
+import { exitCodeWithin } from "../support/exit-within.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 /** Generous bound for the child to exit; it is killed (and the test fails) if it has not. */
@@ -67,9 +68,7 @@ describe("a stop asked for before a replay feeds its first frame", { timeout: 60
     stops.push(() => void proc.kill("SIGKILL"));
     await waitFor(() => held > 0, "the instrument request held", 20_000);
     proc.kill("SIGTERM");
-    let bound: ReturnType<typeof setTimeout> | undefined;
-    const code = await Promise.race([proc.exited, new Promise<"still running">((resolve) => (bound = setTimeout(() => resolve("still running"), EXIT_BOUND_MS)))]);
-    clearTimeout(bound);
+    const code = await exitCodeWithin(proc, EXIT_BOUND_MS);
     const stdout = await new Response(proc.stdout).text();
     const stderr = await new Response(proc.stderr).text();
     expect(code, stderr).toBe(0);

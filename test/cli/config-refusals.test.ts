@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
+import { exitCodeWithin } from "../support/exit-within.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 /** Generous bound for a refusal to come back; a command that starts instead of refusing is killed and fails. */
@@ -18,9 +19,7 @@ const DEST = (extra: string) => `[[publish.destinations]]\nport = 30001\n${extra
 
 async function runChild(args: string[]): Promise<{ code: number | "still running"; stdout: string; stderr: string }> {
   const proc = Bun.spawn([process.execPath, "src/cli/main.ts", ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, FEEDER_LOG_LEVEL: "warn" } });
-  let bound: ReturnType<typeof setTimeout> | undefined;
-  const code = await Promise.race([proc.exited, new Promise<"still running">((resolve) => (bound = setTimeout(() => resolve("still running"), EXIT_BOUND_MS)))]);
-  clearTimeout(bound);
+  const code = await exitCodeWithin(proc, EXIT_BOUND_MS);
   if (code === "still running") proc.kill("SIGKILL");
   return { code, stdout: await new Response(proc.stdout).text(), stderr: await new Response(proc.stderr).text() };
 }

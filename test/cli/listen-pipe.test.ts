@@ -8,6 +8,7 @@ import { ChangeSet } from "../../src/core/change-set.ts";
 import type { PublishConfig } from "../../src/config/types.ts";
 import { FeedPublisher } from "../../src/net/feed-publisher.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { exitCodeWithin } from "../support/exit-within.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const GROUP = "239.255.45.1";
@@ -54,9 +55,7 @@ test("listen -f ndjson | head -2: exits 0, promptly, with no stack trace when th
     for (const pid of Bun.spawnSync(["pgrep", "-P", String(proc.pid)]).stdout.toString().split(/\s+/).filter(Boolean)) process.kill(Number(pid), "SIGKILL");
     proc.kill("SIGKILL");
   });
-  let bound: ReturnType<typeof setTimeout> | undefined;
-  const code = await Promise.race([proc.exited, new Promise<string>((resolve) => (bound = setTimeout(() => resolve("still running"), EXIT_BOUND_MS)))]);
-  clearTimeout(bound);
+  const code = await exitCodeWithin(proc, EXIT_BOUND_MS);
   if (code === "still running") await cleanups.pop()!(); // kill the pipeline so its pipes close and its output can be shown
   const stdout = await new Response(proc.stdout).text();
   const stderr = await new Response(proc.stderr).text();

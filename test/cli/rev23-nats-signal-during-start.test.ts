@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { join } from "node:path";
 import { waitFor } from "../e2e/harness.ts";
+import { exitCodeWithin } from "../support/exit-within.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 /** Generous bound for the child to exit (below the 20 s connect timeout the old code waited for, plus its exit 1). */
@@ -39,9 +40,7 @@ describe("SIGTERM while connecting to a NATS server that does not answer", { tim
       stops.push(() => void proc.kill("SIGKILL"));
       await waitFor(() => nats.accepted() > 0, "the NATS connection accepted", 20_000);
       proc.kill("SIGTERM");
-      let bound: ReturnType<typeof setTimeout> | undefined;
-      const code = await Promise.race([proc.exited, new Promise<"still running">((resolve) => (bound = setTimeout(() => resolve("still running"), EXIT_BOUND_MS)))]);
-      clearTimeout(bound);
+      const code = await exitCodeWithin(proc, EXIT_BOUND_MS);
       const stderr = await new Response(proc.stderr).text();
       expect(code, stderr).toBe(0);
       expect(stderr).toContain("stopped during start-up");
