@@ -8,27 +8,16 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { CONFIRM_MS, LOG_EVERY_MS, PublishGuard, QUIET_HEARTBEATS } from "../../src/app/publish-guard.ts";
 import { validateConfig } from "../../src/config/load.ts";
-import { MAGIC, PKT_CHANNEL_ID_OFFSET, PKT_FLAG_END_OF_SESSION, PKT_FLAGS_OFFSET, PKT_MAGIC_OFFSET, PKT_SESSION_ID_OFFSET, PKT_SOURCE_ID_OFFSET, PKT_VERSION_OFFSET } from "../../src/wire/layout.ts";
+import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import { waitFor } from "../e2e/harness.ts";
 import { stallThread } from "../support/stall-thread.ts";
 import { captureLog } from "../support/capture-log.ts";
+import { guardDatagram as datagram } from "./support/guard-datagram.ts";
 
 const GROUP = `239.255.48.${1 + (process.pid % 250)}`;
 const PORT = 48_000 + (process.pid % 2000);
 const HEARTBEAT_MS = 100;
 const QUIET_MS = QUIET_HEARTBEATS * HEARTBEAT_MS;
-
-function datagram(sessionId: number, flags = 0): Uint8Array {
-  const b = new Uint8Array(32);
-  const dv = new DataView(b.buffer);
-  dv.setUint16(PKT_MAGIC_OFFSET, MAGIC, true);
-  dv.setUint8(PKT_VERSION_OFFSET, 1);
-  dv.setUint8(PKT_FLAGS_OFFSET, flags);
-  dv.setUint16(PKT_CHANNEL_ID_OFFSET, 4, true);
-  dv.setUint32(PKT_SESSION_ID_OFFSET, sessionId, true);
-  dv.setUint16(PKT_SOURCE_ID_OFFSET, 0, true);
-  return b;
-}
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

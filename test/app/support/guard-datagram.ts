@@ -1,0 +1,14 @@
+/** The header the publish guard's watcher reads (channel 4, source 0, a session, flags): all it needs of a datagram. */
+import { MAGIC, PKT_CHANNEL_ID_OFFSET, PKT_FLAGS_OFFSET, PKT_MAGIC_OFFSET, PKT_SESSION_ID_OFFSET, PKT_SOURCE_ID_OFFSET, PKT_VERSION_OFFSET } from "../../../src/wire/layout.ts";
+
+export function guardDatagram(sessionId: number, flags = 0): Uint8Array {
+  const b = new Uint8Array(32);
+  const dv = new DataView(b.buffer);
+  dv.setUint16(PKT_MAGIC_OFFSET, MAGIC, true);
+  dv.setUint8(PKT_VERSION_OFFSET, 1);
+  dv.setUint8(PKT_FLAGS_OFFSET, flags);
+  dv.setUint16(PKT_CHANNEL_ID_OFFSET, 4, true);
+  dv.setUint32(PKT_SESSION_ID_OFFSET, sessionId, true);
+  dv.setUint16(PKT_SOURCE_ID_OFFSET, 0, true);
+  return b;
+}
