@@ -298,7 +298,7 @@ export class UpbitAdapter implements VenueAdapter {
   // HOT PATH: one call per accepted book frame.
   onBook(index: number, update: BookUpdate): void {
     const t = this.topics[index]!;
-    if (t.sub === SUB_IDLE || t.sub === SUB_REJECTED) {
+    if (t.sub === SUB_IDLE || t.sub === SUB_REJECTED || t.offRequest) {
       this.ignoredWhileUnsubscribed++;
       return;
     }
