@@ -375,7 +375,15 @@ class UpbitSimulator implements UpbitSim {
       if (!UPBIT_SIM_FAULTS.includes(type)) return Response.json({ ok: false, field: "type", error: `type: one of ${UPBIT_SIM_FAULTS.join(", ")}` }, { status: 400 });
       const code = p.get("code") ?? undefined;
       if (code !== undefined && !this.books.has(code)) return Response.json({ ok: false, field: "code", error: `code: not generated: ${code}` }, { status: 400 });
-      this.inject(type, code, { stallMs: p.has("stallMs") ? Number(p.get("stallMs")) : undefined, count: p.has("count") ? Number(p.get("count")) : undefined });
+      // Checked before use: a count that is not a number made the 429 fault's counter NaN, silently off for good.
+      const opts: { stallMs?: number; count?: number } = {};
+      for (const [field, max] of [["stallMs", 3_600_000], ["count", 1_000]] as const) {
+        if (!p.has(field)) continue;
+        const v = Number(p.get(field));
+        if (!Number.isInteger(v) || v < 1 || v > max) return Response.json({ ok: false, field, error: `${field}: an integer in 1..${max}, got ${JSON.stringify(p.get(field))}` }, { status: 400 });
+        opts[field] = v;
+      }
+      this.inject(type, code, opts);
       return Response.json({ ok: true });
     }
     return Response.json({ ok: false, error: "not found" }, { status: 404 });

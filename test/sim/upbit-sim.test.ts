@@ -4,6 +4,7 @@ import { describe, expect, test } from "vitest";
 import { UsageError, type CommandContext } from "../../src/cli/command.ts";
 import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { startUpbitSimulator } from "../../src/sim/upbit-sim.ts";
 
 const RECORDING = resolve(import.meta.dirname, "../fixtures/cryptofeed/UPBIT.ws.62.0");
 
@@ -116,6 +117,26 @@ describe("feeder sim --venue upbit|bithumb", { timeout: 15_000 }, () => {
     ws.close();
     stop("SIGINT");
     expect(await done).toBe(0);
+  });
+
+  test("a fault option that is not a whole number in range is a 400 naming it and changes nothing", async () => {
+    const sim = await startUpbitSimulator({ venue: "upbit", codes: ["KRW-BTC"] });
+    try {
+      const post = async (q: string) => {
+        const r = await fetch(`${sim.restUrl}/sim/fault?${q}`, { method: "POST" });
+        return { status: r.status, body: (await r.json()) as { ok: boolean; field?: string } };
+      };
+      // Old: ok, and the 429 counter became NaN: no upgrade was ever refused again.
+      for (const q of ["type=429&count=abc", "type=429&count=0", "type=429&count=1.5", "type=stall&stallMs=x", "type=stall&stallMs=-1"]) {
+        const { status, body } = await post(q);
+        expect([q, status, body.ok, body.field]).toEqual([q, 400, false, q.includes("count") ? "count" : "stallMs"]);
+      }
+      expect((await post("type=429&count=1")).status).toBe(200);
+      expect((await fetch(sim.wsUrl.replace("ws://", "http://"), { headers: { upgrade: "websocket", connection: "upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" } })).status).toBe(429);
+      expect(sim.stats.refused429).toBe(1);
+    } finally {
+      await sim.stop();
+    }
   });
 
   test("usage errors", async () => {

@@ -29,6 +29,11 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
   resubscribeAfterUnsub = false;
   /** A resync was requested while the subscribe was in flight: resync once it is acked. */
   resyncAfterAck = false;
+  /**
+   * Left out of the request its socket carries now (Upbit / Bithumb: a bisect probe, which replaces the subscription):
+   * the venue may no longer send its book, so the book is not LIVE and its frames are ignored until it is asked again.
+   */
+  offRequest = false;
   resyncs = 0;
   /** When the current snapshot made the book LIVE (-1 = not live); a long enough live spell resets the resync backoff. */
   liveSinceMs = -1;

@@ -3,8 +3,9 @@
  * The Upbit / Bithumb adapter (docs/venues/upbit.md, docs/venues/bithumb.md): snapshot-only books. Every message is
  * the whole top N for one code, applied as a replace and published as the delta from the previous book; the only
  * ordering key is `timestamp` (Upbit ms, Bithumb µs): an older one than the newest applied (kept through resyncs and
- * reconnects) is ignored and counted, an equal one is applied (an identical repeat changes nothing). Resync kind `next_full_book`: an invalid book waits
- * for its next message. Sequence scope `topic` (there is no sequence; nothing is shared between books).
+ * reconnects) is ignored and counted, but is no sign of life (a code sending only such books goes stale and forgets
+ * that newest timestamp); an equal one is applied (an identical repeat changes nothing). Resync kind
+ * `next_full_book`: an invalid book waits for its next message. Sequence scope `topic` (there is no sequence; nothing is shared between books).
  *
  * Connections hold each code once (two depths of a code are two connections: frames name the code, not the depth)
  * and at most MAX_CODES_PER_CONNECTION. Requests, error bisection: requests.ts; connecting, keepalive (`PING` →
@@ -72,6 +73,11 @@ export class UpbitAdapter implements VenueAdapter {
    * venue's timestamps do not go back), so a book older than it is ignored even while the book waits for its next.
    */
   private newestTs = new Float64Array(0);
+  /**
+   * By subscription index: 1 while every book met since the last one applied was older than newestTs. Older books do
+   * not keep a book from going stale; a book gone stale so forgets its newest timestamp (restart, below).
+   */
+  private olderOnly = new Uint8Array(0);
   private readonly conns: UpbitConnection[] = [];
   private readonly control: UpbitRequests;
   private readonly lifecycle: ConnectionLifecycle;
@@ -126,6 +132,7 @@ export class UpbitAdapter implements VenueAdapter {
         // next_full_book sends nothing per resync, so its backoff protects nothing; left set, it would keep the
         // code out of the next reconnect's request until it ran out (up to resyncBackoffMaxMs).
         t.resyncDelayed = false;
+        if (t.book === BookState.STALE && this.olderOnly[t.index] === 1) this.forgetNewest(t);
         if (t.sub === SUB_PENDING && t.book === BookState.STALE) {
           this.neverSentData++;
           this.silentLog.hit(`${t.market} ${t.topic}`);
@@ -175,6 +182,7 @@ export class UpbitAdapter implements VenueAdapter {
       this.topics.push(t);
     });
     this.newestTs = new Float64Array(this.subscriptions.length);
+    this.olderOnly = new Uint8Array(this.subscriptions.length);
   }
 
   private wsUrlOf(market: MarketName): string {
@@ -290,7 +298,7 @@ export class UpbitAdapter implements VenueAdapter {
   // HOT PATH: one call per accepted book frame.
   onBook(index: number, update: BookUpdate): void {
     const t = this.topics[index]!;
-    if (t.sub === SUB_IDLE || t.sub === SUB_REJECTED) {
+    if (t.sub === SUB_IDLE || t.sub === SUB_REJECTED || t.offRequest) {
       this.ignoredWhileUnsubscribed++;
       return;
     }
@@ -298,12 +306,16 @@ export class UpbitAdapter implements VenueAdapter {
     // the replacement (it must not mark the topic carried there, or the old socket would be closed for nothing).
     if (t.sub === SUB_PENDING && !t.conn.fromRetiring) t.sub = SUB_ACTIVE;
     const ts = update.venueSeq;
-    const now = this.now();
-    t.lastMsgMs = now;
     if (ts < this.newestTs[index]!) {
+      // Not a sign of life for staleness: a book left LIVE behind a timestamp the venue never reaches again (one
+      // stamped far ahead) would otherwise stay LIVE, frozen, for as long as the venue sends books.
       this.olderTimestamps++;
+      this.olderOnly[index] = 1;
       return;
     }
+    const now = this.now();
+    t.lastMsgMs = now;
+    this.olderOnly[index] = 0;
     if (ts === t.lastSeq) this.repeatedTimestamps++;
     t.lastSeq = ts;
     this.newestTs[index] = ts;
@@ -356,6 +368,16 @@ export class UpbitAdapter implements VenueAdapter {
       return;
     }
     this.control.onControl(conn, msg);
+  }
+
+  /**
+   * Cold: the book went stale while its code sent only books older than the newest applied. That timestamp is not
+   * the venue's clock (a book stamped ahead of it): forgotten, so the next book is taken and the book recovers.
+   */
+  private forgetNewest(t: CommonTopic): void {
+    this.log.error(`${this.venue}: only books older than the newest applied arrived for the stale time; that timestamp is taken for a bad one and forgotten`, { market: t.market, topic: t.topic, newestTimestamp: this.newestTs[t.index] });
+    this.newestTs[t.index] = 0;
+    this.olderOnly[t.index] = 0;
   }
 
   /** A price or size that does not fit: re-derive this code's instrument now (re-checks of a market coalesce into one query). */

@@ -6,7 +6,8 @@
  * a probe of that code alone draws an error twice in a row (one error frame the venue sends for no request, landing
  * while a single code is probed, must not halt a good book for good): that code is rejected (HALTED /
  * SUBSCRIBE_REJECTED); then the whole list goes out again (also when every probe passed: the error named none of the
- * codes). Resync kind
+ * codes). A probe replaces the subscription: the codes it leaves out are not LIVE until a request names them again.
+ * Resync kind
  * `next_full_book`: a subscribed book needs no request, its next message is a full book.
  * @module
  */
@@ -122,6 +123,7 @@ export class UpbitRequests extends SubscriptionControl {
       return;
     }
     const probe = suspects.slice(0, Math.ceil(suspects.length / 2));
+    this.leaveOut(conn, probe);
     this.probes++;
     const b: Bisect = { ws: conn.ws, suspects, probe, timer: null, id: `probe${this.probes}`, wasQueued: false, confirming };
     this.bisects.set(conn, b);
@@ -154,6 +156,21 @@ export class UpbitRequests extends SubscriptionControl {
     const b = this.bisects.get(conn);
     if (b?.timer) clearTimeout(b.timer);
     this.bisects.delete(conn);
+    for (const t of conn.topics) t.offRequest = false; // the whole list goes out next (or the socket is gone)
+  }
+
+  /**
+   * A probe replaces the socket's subscription (each request replaces the last [U§2]): the codes it leaves out may get
+   * no more books while the exchange's move on, so their books leave LIVE (RESYNCING / SUBSCRIBE_REJECTED: the venue
+   * refused the request they were in) and their frames are ignored until a request names them again. Not the codes the
+   * old socket of a planned reconnect still serves (its subscription is not the probe's).
+   */
+  private leaveOut(conn: VenueConnection, probe: readonly TopicState[]): void {
+    for (const t of conn.topics) {
+      const off = (t.sub === SUB_ACTIVE || t.sub === SUB_PENDING) && !probe.includes(t) && !(t.onRetiring && conn.retiringWs !== null);
+      t.offRequest = off;
+      if (off && t.book === BookState.LIVE) this.invalidateTopic(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
+    }
   }
 
   private refuse(t: TopicState, why: string): void {

@@ -155,10 +155,11 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       await until(() => subs.every((_, i) => matches(i)), "books live");
       sim.inject("error_frame", "BTC-ETH");
       sim.inject("disconnect"); // the reconnect's request names BTC-ETH: refused, bisected
-      await until(() => sink.invalid.some((e) => e.index === 3 && e.reason === StatusReason.SUBSCRIBE_REJECTED), "BTC-ETH rejected", 15_000);
+      await until(() => sink.invalid.some((e) => e.index === 3 && e.state === BookState.HALTED), "BTC-ETH rejected", 15_000);
       sim.step(1);
       await until(() => [0, 1, 2, 4].every(matches), "the others recover");
-      expect(sink.invalid.filter((e) => e.reason === StatusReason.SUBSCRIBE_REJECTED)).toEqual([{ index: 3, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+      // Codes a probe left out were RESYNCING meanwhile; the refused one alone is HALTED.
+      expect(sink.invalid.filter((e) => e.state === BookState.HALTED)).toEqual([{ index: 3, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
       expect(adapter.stats().subscribeRejected).toBe(1);
       expect(adapter.stats().bisectProbes).toBeGreaterThan(0);
     });
@@ -171,11 +172,33 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       // Old: one probe, then the last code left was refused unprobed. Now: two probes, then the full list again.
       await until(() => adapter.stats().subscribeRejected > 0 || sim.stats.requests >= before + 3, "the bisection over", 15_000);
       expect(adapter.stats().subscribeRejected).toBe(0);
-      expect(sink.invalid.filter((e) => e.reason === StatusReason.SUBSCRIBE_REJECTED)).toEqual([]);
+      expect(sink.invalid.filter((e) => e.state === BookState.HALTED)).toEqual([]);
       sim.step(1);
       await until(() => SUBS.every((_, i) => matches(i)), "every book carries on");
       expect(adapter.stats().bisectProbes).toBe(2);
     });
+
+    it("a code a bisect probe leaves out is not LIVE while the probe is the venue's subscription (each request replaces the last)", async () => {
+      const { sim, adapter, sink, matches } = await setup(spec, SUBS, { errorWaitMs: 1_500 });
+      await until(() => SUBS.every((_, i) => matches(i)), "books live");
+      const info = (i: number) => (adapter as UpbitAdapter).topicInfo(i).state;
+      const subscribed = (codes: string[]) => sim.subscribed().sort().join() === [...codes].sort().join();
+      sim.inject("error_frame"); // no code caused it: probes of [KRW-BTC, KRW-XRP], then [USDT-BTC], then the whole list
+      await until(() => subscribed(["KRW-BTC", "KRW-XRP"]), "the first probe is the venue's subscription");
+      // Old: USDT-BTC stayed LIVE, its book frozen while the venue sent it nothing.
+      expect(info(2)).not.toBe("live");
+      sim.step(1);
+      await until(() => matches(0) && matches(1), "the probed codes' books");
+      await until(() => subscribed(["USDT-BTC"]), "the second probe is the venue's subscription");
+      expect([info(0), info(1)]).toEqual(["resyncing", "resyncing"]);
+      sim.step(1); // the venue sends the probed code only; the others' frames would be ignored
+      await until(() => subscribed(["KRW-BTC", "KRW-XRP", "USDT-BTC"]), "the whole list again");
+      sim.step(1);
+      await until(() => SUBS.every((_, i) => matches(i) && info(i) === "live"), "every book back");
+      expect(adapter.stats().subscribeRejected).toBe(0);
+      expect(sink.invalid.filter((e) => e.state === BookState.HALTED)).toEqual([]);
+      expect(sink.invalid.filter((e) => e.index === 2)[0]).toEqual({ index: 2, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED });
+    }, 30_000);
 
     it("another error frame no code caused, landing while one code is probed alone, rejects nothing (chaos bithumb seed 802)", async () => {
       const { sim, adapter, sink, matches } = await setup(spec, SUBS, { errorWaitMs: 2_000 });
@@ -192,7 +215,7 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       // No further error: that probe passes (2 s) and the whole list goes out again.
       await until(() => sim.stats.requests >= before + 4, "the bisection over", 20_000);
       expect(adapter.stats().subscribeRejected).toBe(0);
-      expect(sink.invalid.filter((e) => e.reason === StatusReason.SUBSCRIBE_REJECTED)).toEqual([]);
+      expect(sink.invalid.filter((e) => e.state === BookState.HALTED)).toEqual([]);
       sim.step(1);
       await until(() => SUBS.every((_, i) => matches(i)), "every book carries on");
     }, 40_000);
