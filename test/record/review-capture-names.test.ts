@@ -1,8 +1,8 @@
 /**
- * A recorder restarted within the same second as an earlier run (systemd restarting it at once) counts its files
- * from index 0 again, so its first file's name is taken. The writer takes the next free index. Before, the open
- * failed with EEXIST: the first block (the snapshots every book starts from) was lost and counted, and the error
- * logged.
+ * A recorder restarted within the same second as an earlier run (systemd restarting it at once). It counted its files
+ * from index 0 again, so its first file's name was taken, and the open failed with EEXIST: the first block (the
+ * snapshots every book starts from) was lost and counted, and the error logged. The writer now counts on from the
+ * highest index in the directory (review-capture-clocks.test.ts), and would still take the next free one.
  */
 import { describe, expect, test } from "vitest";
 import { readdirSync, writeFileSync } from "node:fs";
