@@ -51,4 +51,16 @@ describe("starting a feeder again", () => {
     await supervisor.stop();
     await expect(supervisor.start()).rejects.toThrow("supervisor: start() after stop(): a stopped Supervisor does not start again; create a new one");
   });
+
+  test("the supervisor: a second start() while the first runs is refused (no second set of workers)", async () => {
+    const dir = tempDir("feeder-restart-sup-");
+    const config = loadConfigFile(writeXrpConfig(dir, uniqueDestination(244)));
+    const supervisor = new Supervisor({ ...config, workers: 2 }, silentLogger);
+    const first = supervisor.start();
+    stops.push(async () => {
+      await supervisor.stop();
+      await first.catch(() => undefined);
+    });
+    await expect(supervisor.start()).rejects.toThrow("supervisor: start() called twice");
+  });
 });
