@@ -226,6 +226,8 @@ export class Feeder {
   /** The start-up under way (stop() waits for it), and whether stop() was asked for (start-up goes no further). */
   private starting: Promise<void> | null = null;
   private stopRequested = false;
+  /** stop() was called: the adapters and the publisher are closed for good, so start() refuses (a new Feeder starts). */
+  private stopCalled = false;
 
   constructor(private readonly opts: FeederOptions) {
     this.publisher = new FeedPublisher({
@@ -272,8 +274,12 @@ export class Feeder {
    * Resolves instruments, opens the publisher, then connects to the venues. Throws before any venue connects if a
    * venue resolves none of its symbols (unless partOfLargerConfig); a symbol that does not resolve is left out and
    * retried by its adapter while running (venues/common/late-instruments.ts): it joins through onInstrumentResolved.
+   * Once only: a second call, or a call after stop(), throws before opening anything (stopped adapters and a stopped
+   * publisher do not run again; a new Feeder does).
    */
   async start(): Promise<void> {
+    if (this.stopCalled) throw new Error("feeder: start() after stop(): a stopped Feeder does not start again; create a new one");
+    if (this.started || this.starting) throw new Error("feeder: start() called twice");
     this.stopRequested = false;
     const starting = this.startOnce();
     this.starting = starting;
@@ -322,6 +328,7 @@ export class Feeder {
    */
   async stop(): Promise<void> {
     this.stopRequested = true;
+    this.stopCalled = true;
     if (this.starting) {
       await Promise.all(this.pipelines.map((p) => p.adapter.stop().catch(() => undefined)));
       await this.starting.catch(() => undefined);

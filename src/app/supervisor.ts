@@ -73,6 +73,7 @@ export class Supervisor implements StatusSource {
   private readonly slots: Slot[] = [];
   private nextRequestId = 1;
   private stopping = false;
+  private startCalled = false;
   private stopRun: Promise<void> | undefined;
   /** The Feeder resolving instruments in start() (stop() stops it), and a promise stop() resolves. */
   private resolver: Feeder | undefined;
@@ -101,9 +102,13 @@ export class Supervisor implements StatusSource {
   /**
    * Starts every worker and resolves when each has started (or rejects with the first start failure). A stop()
    * during it ends the instrument REST under way (or the workers' start-ups) at once; start then resolves, starting
-   * nothing more.
+   * nothing more. Once only: a second call, or one after stop(), throws and starts nothing.
    */
   async start(): Promise<void> {
+    // Once only: a second start would start a second set of workers; after stop() nothing may start (a new one does).
+    if (this.stopping) throw new Error("supervisor: start() after stop(): a stopped Supervisor does not start again; create a new one");
+    if (this.startCalled) throw new Error("supervisor: start() called twice");
+    this.startCalled = true;
     // Resolve every instrument once here: fail before any worker starts if a venue resolves none of its symbols
     // (a symbol that does not resolve is logged and left out; a worker whose share has none starts empty).
     // A 429/418 hold the venue answers this thread's requests with holds every worker's requests too (one IP).

@@ -155,6 +155,8 @@ export class ForwardBridge {
   private lastPublishError = "";
   /** stop() was called: a start still under way goes no further. */
   private stopped = false;
+  /** start() was called and stop() not since. */
+  private running = false;
   /**
    * Written into every envelope (ENV_BRIDGE_ID_OFFSET): a reader hearing two bridges on one prefix follows one of
    * them per upstream stream, since their numberings cannot be read as one (docs/nats.md). Random per process.
@@ -189,7 +191,10 @@ export class ForwardBridge {
     return connectNats(this.opts.servers, "feeder-bridge");
   }
 
+  /** Once per stop(): a second start would leave the first connection and sockets open, forwarding every datagram twice. */
   async start(): Promise<void> {
+    if (this.running) throw new Error("bridge: start() called twice (stop() first)");
+    this.running = true;
     this.stopped = false;
     const nc = (await this.connect()) as Publisher;
     // stop() while it connected (a signal during start-up) found no connection to close: this one is closed here
@@ -402,6 +407,7 @@ export class ForwardBridge {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.running = false;
     await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.sockets.length = 0;
     const nc = this.nc;

@@ -23,12 +23,17 @@ export class ReverseBridge {
   sendErrors = 0;
   /** stop() was called: a start still under way goes no further (the reader's own start looks at its stop). */
   private stopped = false;
+  /** start() was called and stop() not since. */
+  private running = false;
 
   constructor(opts: ReverseBridgeOptions) {
     this.opts = opts;
   }
 
+  /** Once per stop(): a second start would leave the first socket and NATS reader running, sending every datagram twice. */
   async start(): Promise<void> {
+    if (this.running) throw new Error("bridge: start() called twice (stop() first)");
+    this.running = true;
     const o = this.opts;
     this.stopped = false;
     const socket = await openMulticastSender({ iface: o.iface, ttl: o.ttl });
@@ -51,6 +56,7 @@ export class ReverseBridge {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.running = false;
     const socket = this.socket;
     this.socket = undefined; // first: anything the reader still drains is dropped
     await this.reader?.stop();

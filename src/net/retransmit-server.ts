@@ -38,7 +38,9 @@ const ANSWER_BATCH = 64;
  * Requests held for the next turn at most; beyond it a request is dropped unanswered and counted throttled. A turn
  * reads the socket until it is empty, so a sender that keeps ahead of the data callback keeps one turn reading
  * (measured, Bun 1.4.5: 1792 datagrams in one turn, 7× what the 208 KiB receive buffer holds): without a bound, the
- * queue and the replies of the next turn would grow with the flood.
+ * queue and the replies of the next turn would grow with the flood. The bound is shared fairly: when the queue is
+ * full, a request from a requester that holds fewer than the largest holder takes that holder's newest place (see
+ * enqueue), so one flooding address cannot keep every other requester's requests out.
  */
 export const MAX_PENDING_REQUESTS = 4096;
 
@@ -107,8 +109,21 @@ export class RetransmitServer {
   private readonly lostLog: RateLimitedLog;
   private readonly reply = new Uint8Array(64);
   private socket: ServerSocket | undefined;
-  /** Valid requests from allowed addresses not yet handled, in arrival order; at most MAX_PENDING_REQUESTS. */
-  private pending: Pending[] = [];
+  /**
+   * Valid requests from allowed addresses not yet handled, in arrival order; a place a fairer requester took is
+   * undefined. At most MAX_PENDING_REQUESTS of them are defined (`queued`).
+   */
+  private pending: (Pending | undefined)[] = [];
+  private queued = 0;
+  /** Per requester address, the indexes in `pending` of its requests, oldest first. */
+  private held = new Map<string, number[]>();
+  /** The requester found holding the most when the queue was last full (checked again before each use). */
+  private largest: number[] | undefined;
+  /**
+   * While the queue is full, no requester holds more than this (the last scan's answer): an eviction only shrinks a
+   * holder, and the requester it admits holds fewer than the one evicted from.
+   */
+  private heldAtMost = Infinity;
   private drainTimer: ReturnType<typeof setImmediate> | undefined;
   /** Answers' sendMany: what the kernel did not take is resent or dropped, counted in sendErrors and logged. */
   private readonly sender = new BatchSender(this.counters, (error, datagrams) => this.lostLog.hit(`answer datagrams lost (${datagrams}): ${error}`), true);
@@ -155,7 +170,15 @@ export class RetransmitServer {
     this.socket = undefined;
     if (this.drainTimer !== undefined) clearImmediate(this.drainTimer);
     this.drainTimer = undefined;
+    this.clearQueue();
+  }
+
+  private clearQueue(): void {
     this.pending = [];
+    this.queued = 0;
+    this.held = new Map();
+    this.largest = undefined;
+    this.heldAtMost = Infinity;
   }
 
   /**
@@ -165,21 +188,46 @@ export class RetransmitServer {
   private enqueue(data: Uint8Array, port: number, address: string): void {
     const req = this.screen(data, address);
     if (req === undefined) return;
-    if (this.pending.length >= MAX_PENDING_REQUESTS) {
+    let mine = this.held.get(address);
+    if (this.queued >= MAX_PENDING_REQUESTS) {
+      // Full: a requester holding fewer than the largest holder (less one, so two equal holders do not trade places)
+      // takes that holder's newest place; the one dropped is counted and logged under its own address. Otherwise
+      // this request is the one dropped. Either way a dropped request is unanswered and its requester times out.
+      const victim = this.largestHolder((mine?.length ?? 0) + 1);
+      const dropped = victim === undefined ? address : this.pending[victim.at(-1)!]!.address;
       this.counters.received++;
       this.counters.throttled++;
-      this.overflowLog.hit(undefined, address);
-      return;
+      this.overflowLog.hit(undefined, dropped);
+      if (victim === undefined) return;
+      this.pending[victim.pop()!] = undefined;
+      this.queued--;
     }
+    if (mine === undefined) this.held.set(address, (mine = []));
+    mine.push(this.pending.length);
     this.pending.push({ req, port, address });
+    this.queued++;
     this.drainTimer ??= setImmediate(this.drain);
+  }
+
+  /**
+   * The requests of a requester holding more than `than`, the one holding the most when it has to be looked for:
+   * the last one found is kept while it still holds more, and a scan that found none above `than` is not repeated
+   * for as much or more, so a flood from one address or from many costs no scan per request.
+   */
+  private largestHolder(than: number): number[] | undefined {
+    if (this.largest !== undefined && this.largest.length > than) return this.largest;
+    if (than >= this.heldAtMost) return undefined;
+    this.largest = undefined;
+    for (const indexes of this.held.values()) if (indexes.length > (this.largest?.length ?? than)) this.largest = indexes;
+    this.heldAtMost = this.largest?.length ?? than;
+    return this.largest;
   }
 
   private readonly drain = (): void => {
     this.drainTimer = undefined;
     const requests = this.pending;
-    this.pending = [];
-    for (const r of requests) this.handle(r.req, r.port, r.address);
+    this.clearQueue();
+    for (const r of requests) if (r !== undefined) this.handle(r.req, r.port, r.address);
   };
 
   /** Handles one request datagram at once: the data callback's checks, then the answer (public for tests of the checks). */

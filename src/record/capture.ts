@@ -18,6 +18,13 @@
  * returns everything before it; a record of a kind it does not know (another version's) is skipped and counted.
  * Files rotate by size and age: `<prefix>-<UTC start time>-<n>.fcap`; rotation
  * and retention deletions are logged.
+ *
+ * Clocks: the name's start time is the wall clock's (what an operator looks for). `n` counts on from the highest in
+ * the directory, so it orders files by creation across runs whatever the wall clock did, and no name repeats.
+ * Everything measured (a file's age for rotation, the retention check's interval, how long ago this writer last
+ * wrote a file) is on the monotonic clock, so a wall clock stepped back neither holds rotation and retention off
+ * for the step's length, nor does one stepped forward rotate at once or make retention delete files that are not
+ * old. Only files of earlier runs are aged by their mtime, read against the wall clock once when the writer starts.
  * @module
  */
 import { closeSync, fstatSync, openSync, readSync, statSync, writeSync, mkdirSync } from "node:fs";
@@ -27,9 +34,10 @@ import { join } from "node:path";
 // decoded differently on every other host). Source and binary now decode alike (docs/performance.md §7).
 import { Packr } from "msgpackr/pack";
 import { Unpackr } from "msgpackr/unpack";
+import { monoMs } from "../core/clock.ts";
 import { RateLimitedLog, silentLogger, type Logger } from "../core/log.ts";
 import { CaptureCodec, codecName, codecOf, compressBlock, decompressBlock, type CompressionName } from "./codec.ts";
-import { applyRetention, type Deletion, type RetentionPolicy } from "./retention.ts";
+import { applyRetention, listCaptures, type CaptureEntry, type Deletion, type RetentionPolicy } from "./retention.ts";
 
 export const CAPTURE_MAGIC = "FDRCAP01";
 export const CAPTURE_MAGIC_COMPRESSED = "FDRCAP02";
@@ -39,7 +47,7 @@ export const CAPTURE_EXTENSION = ".fcap";
 const BLOCK_HEADER_BYTES = 8;
 /** A block larger than this is treated as corruption (a real block is ≤ FLUSH_BYTES plus one frame). */
 const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
-/** Indexes tried for a new file's name when earlier ones of the same second exist. */
+/** Indexes tried for a new file's name when the one picked is taken all the same (another writer in the directory). */
 const MAX_NAME_TRIES = 1000;
 /** How often the writer applies age-based retention between rotations. */
 const RETENTION_CHECK_MS = 60_000;
@@ -74,7 +82,10 @@ export interface CaptureWriterOptions {
   retention?: RetentionPolicy;
   /** Rotation and retention are logged here (info; a failed deletion warns). */
   log?: Logger;
+  /** Wall clock, ms since the epoch: file names, and the age of earlier runs' files when the writer starts. Defaults to Date.now. */
   now?: () => number;
+  /** Monotonic clock, ms: file age for rotation, the retention check's interval, this writer's files' age. Defaults to core/clock.ts monoMs. */
+  monoNow?: () => number;
 }
 
 /** Totals since the writer started. */
@@ -105,9 +116,17 @@ export class CaptureWriter {
   private fileBytes = 0;
   private fileRawBytes = 0;
   private fileRecords = 0;
-  private fileOpenedMs = 0;
+  /** monoNow() when the open file was opened. */
+  private fileOpenedMonoMs = 0;
+  /** The next file's number, at least (the directory's highest + 1 is taken when higher). */
   private fileIndex = 0;
-  private lastRetentionMs = 0;
+  /** monoNow() at the last retention pass. */
+  private lastRetentionMonoMs = 0;
+  /** monoNow() at the last write of each file this writer opened (for keep-hours). */
+  private readonly lastWriteMonoMs = new Map<string, number>();
+  /** The wall clock and the monotonic clock read together when the writer started: earlier runs' files age from there. */
+  private readonly startWallMs: number;
+  private readonly startMonoMs: number;
   private timer: ReturnType<typeof setInterval> | undefined;
   readonly files: string[] = [];
   readonly deleted: Deletion[] = [];
@@ -126,6 +145,7 @@ export class CaptureWriter {
   private readonly flushBytes: number;
   private readonly codec: CaptureCodec;
   private readonly now: () => number;
+  private readonly monoNow: () => number;
   private readonly writeErrorLog: RateLimitedLog;
 
   constructor(private readonly opts: CaptureWriterOptions) {
@@ -136,6 +156,9 @@ export class CaptureWriter {
     this.flushBytes = opts.flushBytes ?? 1024 * 1024;
     this.codec = codecOf(opts.compression ?? "none");
     this.now = opts.now ?? Date.now;
+    this.monoNow = opts.monoNow ?? monoMs;
+    this.startWallMs = this.now();
+    this.startMonoMs = this.monoNow();
     mkdirSync(opts.dir, { recursive: true });
     this.retain(); // files left by earlier runs count from the start
     this.timer = setInterval(() => this.tick(), opts.flushIntervalMs ?? 200);
@@ -173,9 +196,10 @@ export class CaptureWriter {
     dv.setUint32(0, stored.byteLength, true);
     dv.setUint32(4, Bun.hash.crc32(stored), true);
     try {
-      if (this.fd < 0 || this.fileBytes >= this.maxFileBytes || this.now() - this.fileOpenedMs >= this.maxFileAgeMs) this.rotate();
+      if (this.fd < 0 || this.fileBytes >= this.maxFileBytes || this.monoNow() - this.fileOpenedMonoMs >= this.maxFileAgeMs) this.rotate();
       writeSync(this.fd, header);
       writeSync(this.fd, stored);
+      this.lastWriteMonoMs.set(this.files.at(-1)!, this.monoNow());
     } catch (err) {
       // Disk full, file system or directory gone: the block is lost and counted, the pipeline goes on. The
       // file ends here (a half-written block is where readers stop) and the next block opens a new one.
@@ -197,17 +221,18 @@ export class CaptureWriter {
   retain(): Deletion[] {
     const policy = this.opts.retention;
     if (!policy || (policy.keepMs === undefined && policy.keepBytes === undefined)) return [];
-    this.lastRetentionMs = this.now();
+    this.lastRetentionMonoMs = this.monoNow();
     const open = this.fd >= 0 ? this.files.at(-1) : undefined;
     let done: Deletion[];
     try {
-      done = applyRetention(this.opts.dir, this.prefix, open, { ...policy, reserveBytes: this.maxFileBytes }, this.now());
+      done = applyRetention(this.opts.dir, this.prefix, open, { ...policy, reserveBytes: this.maxFileBytes }, this.ageMs);
     } catch (err) {
       this.opts.log?.warn("capture retention could not list the directory", { dir: this.opts.dir, error: (err as Error).message });
       return [];
     }
     for (const d of done) {
       this.deleted.push(d);
+      if (!d.error) this.lastWriteMonoMs.delete(d.file);
       if (d.error) this.opts.log?.warn("capture file could not be deleted", { file: d.file, reason: d.reason, error: d.error });
       else this.opts.log?.info("capture file deleted", { file: d.file, bytes: d.bytes, reason: d.reason });
     }
@@ -238,9 +263,20 @@ export class CaptureWriter {
     this.closeFile();
   }
 
+  /**
+   * How long ago a file was last written, for keep-hours: this writer's own files by the monotonic clock; an earlier
+   * run's by its mtime against the wall clock when this writer started, plus the monotonic time since. A wall clock
+   * stepped while running changes neither (stepped forward, it made every finished file look old: all deleted).
+   */
+  private readonly ageMs = (e: CaptureEntry): number => {
+    const mono = this.monoNow();
+    const own = this.lastWriteMonoMs.get(e.path);
+    return own !== undefined ? mono - own : this.startWallMs - e.mtimeMs + (mono - this.startMonoMs);
+  };
+
   private tick(): void {
     this.flush();
-    if (this.opts.retention && this.now() - this.lastRetentionMs >= RETENTION_CHECK_MS) this.retain();
+    if (this.opts.retention && this.monoNow() - this.lastRetentionMonoMs >= RETENTION_CHECK_MS) this.retain();
   }
 
   private abandonFile(): void {
@@ -266,11 +302,23 @@ export class CaptureWriter {
     });
   }
 
+  /** The highest file number among the directory's captures of this prefix (-1: none, or the directory unreadable). */
+  private highestIndex(): number {
+    let highest = -1;
+    try {
+      for (const e of listCaptures(this.opts.dir, this.prefix)) highest = Math.max(highest, e.index);
+    } catch {
+      // the directory gone or unreadable: opening the file fails next, and says why
+    }
+    return highest;
+  }
+
   private rotate(): void {
     this.closeFile();
     const stamp = new Date(this.now()).toISOString().replace(/[-:]/g, "").replace(/\..*$/, "Z");
+    this.fileIndex = Math.max(this.fileIndex, this.highestIndex() + 1);
     let path = join(this.opts.dir, `${this.prefix}-${stamp}-${this.fileIndex++}${CAPTURE_EXTENSION}`);
-    // A name an earlier run took in the same second (a recorder restarted at once counts from 0 again): the next index.
+    // Taken all the same (another writer in this directory): the next index.
     for (let tries = 0; ; tries++) {
       try {
         this.fd = openSync(path, "wx");
@@ -286,7 +334,8 @@ export class CaptureWriter {
     this.writtenBytes += header.byteLength;
     this.fileRawBytes = 0;
     this.fileRecords = 0;
-    this.fileOpenedMs = this.now();
+    this.fileOpenedMonoMs = this.monoNow();
+    this.lastWriteMonoMs.set(path, this.fileOpenedMonoMs);
     this.files.push(path);
     this.opts.log?.info("capture file opened", { file: path, compression: codecName(this.codec) });
     this.retain();

@@ -1,7 +1,9 @@
 /**
  * Retention for a capture directory: deletes the oldest finished capture files beyond an age (`keepMs`) or a
  * total size (`keepBytes`). Only files named like the writer's (`<prefix>-<UTC stamp>-<n>.fcap`) are touched,
- * files of earlier runs included, and never the file being written.
+ * files of earlier runs included, and never the file being written. Oldest means created first: by `n`, which the
+ * writer counts on from the highest in the directory (capture.ts), not by the stamp, which a wall clock stepped back
+ * puts behind files written before the step. How old a file is for `keepMs` is the writer's to say (`ageMs`).
  * @module
  */
 import { readdirSync, statSync, unlinkSync } from "node:fs";
@@ -27,34 +29,45 @@ export interface Deletion {
   error?: string;
 }
 
-interface Entry {
+export interface CaptureEntry {
   path: string;
   name: string;
   bytes: number;
+  /** Last write, by the wall clock of whoever wrote it. */
   mtimeMs: number;
-  stampIndex: [string, number];
+  /** The UTC start stamp in the name (the wall clock when the file was opened). */
+  stamp: string;
+  /** The file's number `n` in the name. */
+  index: number;
 }
 
-/** Captures of `prefix` in `dir`, oldest first (by start stamp and file index in the name, then mtime). */
-export function listCaptures(dir: string, prefix: string): Entry[] {
+/**
+ * Captures of `prefix` in `dir`, oldest first: by the number in the name, then the start stamp, then mtime. (Captures
+ * written before the writer counted on across runs number each run from 0: among those, a later run's first files
+ * sort before an earlier run's later ones; every file written since sorts after all of them.)
+ */
+export function listCaptures(dir: string, prefix: string): CaptureEntry[] {
   const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-(\\d{8}T\\d{6}Z)-(\\d+)\\.fcap$`);
-  const out: Entry[] = [];
+  const out: CaptureEntry[] = [];
   for (const name of readdirSync(dir)) {
     const m = re.exec(name);
     if (!m) continue;
     const path = join(dir, name);
     try {
       const st = statSync(path);
-      if (st.isFile()) out.push({ path, name, bytes: st.size, mtimeMs: st.mtimeMs, stampIndex: [m[1]!, Number(m[2])] });
+      if (st.isFile()) out.push({ path, name, bytes: st.size, mtimeMs: st.mtimeMs, stamp: m[1]!, index: Number(m[2]) });
     } catch {
       // deleted between readdir and stat: nothing to retain
     }
   }
-  return out.sort((a, b) => (a.stampIndex[0] < b.stampIndex[0] ? -1 : a.stampIndex[0] > b.stampIndex[0] ? 1 : a.stampIndex[1] - b.stampIndex[1] || a.mtimeMs - b.mtimeMs));
+  return out.sort((a, b) => a.index - b.index || (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : a.mtimeMs - b.mtimeMs));
 }
 
-/** Deletes what the policy says, oldest first, and returns each deletion (failed ones carry `error`). */
-export function applyRetention(dir: string, prefix: string, openFile: string | undefined, policy: RetentionPolicy, nowMs: number): Deletion[] {
+/**
+ * Deletes what the policy says, oldest first, and returns each deletion (failed ones carry `error`). `ageMs` says how
+ * long ago a file was last written (compared with `keepMs`).
+ */
+export function applyRetention(dir: string, prefix: string, openFile: string | undefined, policy: RetentionPolicy, ageMs: (e: CaptureEntry) => number): Deletion[] {
   if (policy.keepMs === undefined && policy.keepBytes === undefined) return [];
   const all = listCaptures(dir, prefix);
   let total = all.reduce((s, e) => s + (e.path === openFile ? Math.max(e.bytes, policy.reserveBytes ?? 0) : e.bytes), 0);
@@ -62,7 +75,7 @@ export function applyRetention(dir: string, prefix: string, openFile: string | u
   for (const e of all) {
     if (e.path === openFile) continue;
     let reason: Deletion["reason"] | undefined;
-    if (policy.keepMs !== undefined && nowMs - e.mtimeMs > policy.keepMs) reason = "keep-hours";
+    if (policy.keepMs !== undefined && ageMs(e) > policy.keepMs) reason = "keep-hours";
     else if (policy.keepBytes !== undefined && total > policy.keepBytes) reason = "keep-bytes";
     if (!reason) continue;
     try {

@@ -144,6 +144,8 @@ export class FeedSubscriber {
   /** instrumentBooks.updateEvent: its packet fields are set here, once per packet. */
   private readonly updateEvent: UpdateEvent;
   private staleTimer: ReturnType<typeof setInterval> | undefined;
+  /** start() was called and stop() not since. */
+  private running = false;
   private readonly retransmit: RetransmitOptions | undefined;
   private readonly auth: DatagramAuth | undefined;
   private readonly recovery: Recovery | undefined;
@@ -208,8 +210,15 @@ export class FeedSubscriber {
     return this;
   }
 
-  /** Binds and joins every group (or binds a unicast address). Rejects if a socket cannot bind or join. */
+  /**
+   * Binds and joins every group (or binds a unicast address). Rejects if a socket cannot bind or join (stop() closes
+   * what it opened). Once per stop(): a second start rejects (it would bind every group twice and leave timers and
+   * the request socket of the first running after stop()); after stop() it starts again, its books and streams as
+   * they were (what it missed meanwhile is a gap).
+   */
   async start(): Promise<void> {
+    if (this.running) throw new Error("subscriber: start() called twice (stop() first)");
+    this.running = true;
     for (const g of this.groups) {
       const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: this.recvBufferBytes });
       this.sockets.push(socket);
@@ -249,6 +258,7 @@ export class FeedSubscriber {
   }
 
   async stop(): Promise<void> {
+    this.running = false;
     if (this.staleTimer !== undefined) clearInterval(this.staleTimer);
     this.staleTimer = undefined;
     if (this.recoveryTimer !== undefined) clearInterval(this.recoveryTimer);

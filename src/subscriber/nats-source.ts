@@ -112,6 +112,8 @@ export class NatsFeedReader {
   private lastSendMs = 0;
   /** stop() was called: a start still under way goes no further. */
   private stopped = false;
+  /** start() was called and stop() not since. */
+  private running = false;
   datagrams = 0;
 
   constructor(opts: NatsReadOptions, sink: (datagram: Uint8Array) => void) {
@@ -130,7 +132,10 @@ export class NatsFeedReader {
     return { ...this.repacker.counters, datagrams: this.datagrams };
   }
 
+  /** Once per stop(): a second start would leave the first connection open, reconnecting and feeding the sink twice. */
   async start(): Promise<void> {
+    if (this.running) throw new Error("nats reader: start() called twice (stop() first)");
+    this.running = true;
     const prefix = this.opts.prefix ?? "feeder";
     this.stopped = false;
     const got = await connectNats(this.opts.servers, "feeder-reader");
@@ -214,6 +219,7 @@ export class NatsFeedReader {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.running = false;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     this.sub?.unsubscribe();

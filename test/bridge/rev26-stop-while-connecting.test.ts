@@ -12,55 +12,16 @@ import { ReverseBridge } from "../../src/bridge/reverse-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { NatsFeedReader } from "../../src/subscriber/nats-source.ts";
 import { waitFor } from "../e2e/harness.ts";
+import { heldNatsServer } from "./held-nats-server.ts";
 
 const stops: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (stops.length > 0) await stops.pop()!();
 });
 
-const INFO = `INFO {"server_id":"rev26","server_name":"rev26","version":"2.10.0","proto":1,"host":"127.0.0.1","port":4222,"headers":true,"max_payload":1048576}\r\n`;
-
-/**
- * A minimal NATS server: it greets (INFO) only once `greet()` is called, answers PING with PONG, and counts the
- * connections it was given, the ones closed, and SUB commands.
- */
-function heldServer() {
-  const state = { opened: 0, closed: 0, subs: 0 };
-  const waiting: { write(s: string): void }[] = [];
-  let greeted = false;
-  const server = Bun.listen({
-    hostname: "127.0.0.1",
-    port: 0,
-    socket: {
-      open(s) {
-        state.opened++;
-        if (greeted) s.write(INFO);
-        else waiting.push(s);
-      },
-      data(s, data) {
-        const text = data.toString();
-        for (const _ of text.matchAll(/PING\r\n/g)) s.write("PONG\r\n");
-        for (const _ of text.matchAll(/(^|\n)SUB /g)) state.subs++;
-      },
-      close() {
-        state.closed++;
-      },
-    },
-  });
-  stops.push(() => server.stop(true));
-  return {
-    url: `nats://127.0.0.1:${server.port}`,
-    state,
-    greet() {
-      greeted = true;
-      for (const s of waiting.splice(0)) s.write(INFO);
-    },
-  };
-}
-
 describe("stop() while the NATS connect is under way", { timeout: 30_000 }, () => {
   test("the forward bridge closes the connection it gets afterwards and joins no group", async () => {
-    const nats = heldServer();
+    const nats = heldNatsServer(stops);
     const bridge = new ForwardBridge({ groups: [{ group: "239.255.26.1", port: 31261, iface: "127.0.0.1" }], servers: nats.url, prefix: "rev26f", log: silentLogger });
     const starting = bridge.start();
     stops.push(() => bridge.stop());
@@ -73,7 +34,7 @@ describe("stop() while the NATS connect is under way", { timeout: 30_000 }, () =
   });
 
   test("the reader closes the connection it gets afterwards, subscribes to nothing and feeds nothing", async () => {
-    const nats = heldServer();
+    const nats = heldNatsServer(stops);
     let fed = 0;
     const reader = new NatsFeedReader({ servers: nats.url, prefix: "rev26r" }, () => void fed++);
     const starting = reader.start();
@@ -88,7 +49,7 @@ describe("stop() while the NATS connect is under way", { timeout: 30_000 }, () =
   });
 
   test("the reverse bridge stopped while its socket opens connects to nothing", async () => {
-    const nats = heldServer();
+    const nats = heldNatsServer(stops);
     nats.greet();
     const bridge = new ReverseBridge({ servers: nats.url, prefix: "rev26b", group: "239.255.26.2", port: 31262, iface: "127.0.0.1", ttl: 1 });
     const starting = bridge.start();

@@ -21,14 +21,17 @@ function serverWith(requestsPerSec: number) {
   for (let seq = 1; seq <= 10; seq++) ring.push(new Uint8Array(PACKET_HEADER_BYTES + 8), PACKET_HEADER_BYTES + 8, seq, 1);
   const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
   const replies = { control: 0, datagrams: 0 };
+  /** Replies of any kind by requester address. */
+  const repliesTo = new Map<string, number>();
+  const to = (address: string, n: number) => repliesTo.set(address, (repliesTo.get(address) ?? 0) + n);
   const socket = {
-    sendMany: (args: unknown[]) => ((replies.datagrams += args.length / 3), args.length / 3),
-    send: () => (replies.control++, true),
+    sendMany: (args: unknown[]) => ((replies.datagrams += args.length / 3), to(args[2] as string, args.length / 3), args.length / 3),
+    send: (_d: Uint8Array, _p: number, address: string) => (replies.control++, to(address, 1), true),
   };
   (server as unknown as { socket: unknown }).socket = socket;
   /** What Bun calls for each datagram the socket reads. */
   const receive = (data: Uint8Array, address: string) => (server as unknown as { enqueue(d: Uint8Array, p: number, a: string): void }).enqueue(data, 40000, address);
-  return { server, replies, receive };
+  return { server, replies, repliesTo, receive };
 }
 
 function request(seqNum: number, count: number): Uint8Array {
@@ -73,4 +76,29 @@ it("refused datagrams are counted as they arrive and queue nothing: an allowed r
   const c = server.counters;
   expect({ received: c.received, throttled: c.throttled, outOfRange: c.outOfRange }).toEqual({ received: 2 * MAX_PENDING_REQUESTS + 1, throttled: 0, outOfRange: 0 });
   expect(replies).toEqual({ control: 0, datagrams: 2 });
+});
+
+it("a full queue is shared: one address flooding it cannot keep another requester's request out", async () => {
+  const { server, replies, repliesTo, receive } = serverWith(1);
+  const flood = MAX_PENDING_REQUESTS + 500;
+  for (let i = 0; i < flood; i++) receive(request(1, 2), "127.0.0.1");
+  // Arrives last in the same turn, the queue full: before, it was dropped unanswered and its requester timed out.
+  receive(request(3, 2), "127.0.0.2");
+  await waitFor(() => server.counters.received === flood + 1, 5000, "every request counted");
+  expect(repliesTo.get("127.0.0.2")).toBe(2); // its two datagrams
+  const c = server.counters;
+  expect({ answered: c.answered, throttled: c.throttled }).toEqual({ answered: 2, throttled: flood - 1 });
+  // The flooder's newest queued request gave its place: MAX_PENDING_REQUESTS − 1 of its requests were handled.
+  expect(replies.control).toBe(MAX_PENDING_REQUESTS - 2);
+});
+
+it("two addresses flooding at once end with equal shares of the queue, whoever came first", async () => {
+  const { server, repliesTo, receive } = serverWith(1);
+  for (let i = 0; i < MAX_PENDING_REQUESTS; i++) receive(request(1, 1), "127.0.0.1");
+  for (let i = 0; i < MAX_PENDING_REQUESTS; i++) receive(request(1, 1), "127.0.0.3");
+  await waitFor(() => server.counters.received === 2 * MAX_PENDING_REQUESTS, 5000, "every request counted");
+  // Each had MAX_PENDING_REQUESTS / 2 requests handled: one answered with its datagram, the rest THROTTLED.
+  expect(repliesTo.get("127.0.0.1")).toBe(MAX_PENDING_REQUESTS / 2);
+  expect(repliesTo.get("127.0.0.3")).toBe(MAX_PENDING_REQUESTS / 2);
+  expect(server.counters.throttled).toBe(2 * MAX_PENDING_REQUESTS - 2);
 });

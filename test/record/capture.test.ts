@@ -60,12 +60,14 @@ describe("capture files", () => {
 
   test("files rotate by size and by age", () => {
     const dir = tempDir();
-    let nowMs = Date.UTC(2026, 10, 26, 8, 0, 0);
-    const w = new CaptureWriter({ dir, maxFileBytes: 25_000, maxFileAgeMs: 60_000, flushBytes: 1, now: () => nowMs });
+    const nowMs = Date.UTC(2026, 10, 26, 8, 0, 0);
+    // Age is on the monotonic clock (a wall-clock step moves no file's age: review-capture-clocks.test.ts).
+    let monoNowMs = 1000;
+    const w = new CaptureWriter({ dir, maxFileBytes: 25_000, maxFileAgeMs: 60_000, flushBytes: 1, now: () => nowMs, monoNow: () => monoNowMs });
     lines.slice(0, 10).forEach((line, i) => w.write(i, "bybit", "linear", "c", line));
     const bySize = w.files.length;
     expect(bySize).toBeGreaterThan(1);
-    nowMs += 61_000;
+    monoNowMs += 61_000;
     w.write(99, "bybit", "linear", "c", "late");
     w.close();
     expect(w.files.length).toBe(bySize + 1);
