@@ -14,7 +14,7 @@
  * 1,000-level book in flight: 16 answers in one turn), however small each was.
  *
  * The copies held by streamed bodies in progress are bounded (MAX_HELD_LEVEL_BYTES): each copy stays in memory
- * until its client has read the body or gone (a client that stops reading holds it until Bun's idle timeout), so
+ * until its client has read the body or gone (a client that stops reading holds it until the idle timeout, http.idle_timeout_s), so
  * without a bound every concurrent request of a deep book added its copy (100 clients of a 10^5-level book: 320 MB).
  * @module
  */

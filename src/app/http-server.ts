@@ -20,12 +20,20 @@
  * them); a request whose client went away while it waited is dropped there, nothing read for it.
  * A bad request (method, target, percent-encoding, query) is a 4xx naming what was wrong and is logged at debug
  * level only; only a failure of the feeder itself is a 500 and an error line.
+ *
+ * Bounds for many or hostile clients (what Bun.serve gives and does not, measured with Bun 1.4.5, is in
+ * docs/operations.md § HTTP): beyond `http.max_in_flight` requests being answered at once (Bun's pendingRequests:
+ * waiting for a turn, formatted, or a body still being sent to a client that reads slowly or not at all) a request is
+ * 503 with retry-after, except the probes /healthz and /readyz; a connection idle for `http.idle_timeout_s` is cut
+ * (a client that stops reading too: its answer is released); a request with a body is 413 and its connection closed
+ * (Bun otherwise reads and discards a body of any size on this thread).
  * @module
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { pack } from "msgpackr/pack"; // not the root: see src/record/capture.ts
 import { ConfigError } from "../core/errors.ts";
-import type { Logger } from "../core/log.ts";
+import { RateLimitedLog, type Logger } from "../core/log.ts";
+import { DEFAULTS } from "../config/load.ts";
 import type { HttpConfig } from "../config/types.ts";
 import { detailOf, unresolvedSummary, type BookLevels, type BookSummary } from "./book-json.ts";
 import { bookBodyStream, formattingTurn, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
@@ -90,12 +98,22 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
   checkHttpExposure(config);
   if (!isLoopbackHost(config.host)) log.warn("HTTP is bound beyond loopback; every request but /healthz needs the bearer token", { host: config.host, port: config.port });
   const authorized = bearerCheck(config.bearerToken);
+  const maxInFlight = config.maxInFlight ?? DEFAULTS.httpMaxInFlight;
+  const refused = new RateLimitedLog(log, "warn", "HTTP requests refused: http.max_in_flight requests are being answered (503, retry-after)");
+  const admit: Admission = () => {
+    // This request is counted too. Every other one holds a slot until its answer is sent, its client has gone or
+    // the idle timeout cut it (a client that stops reading holds its whole answer in memory until then).
+    if (server.pendingRequests <= maxInFlight) return;
+    refused.hit(`${server.pendingRequests - 1} in flight, max ${maxInFlight}`);
+    throw new BadRequest(503, `${maxInFlight} requests are being answered (http.max_in_flight); retry`, { "retry-after": "1" });
+  };
   const server = Bun.serve({
     hostname: config.host,
     port: config.port,
+    idleTimeout: config.idleTimeoutS ?? DEFAULTS.httpIdleTimeoutS,
     async fetch(req) {
       try {
-        return await route(req, source, authorized, log);
+        return await route(req, source, authorized, admit, log);
       } catch (err) {
         if (err instanceof BadRequest) {
           log.debug("HTTP bad request", { method: req.method, target: loggedTarget(req.url), status: err.status, error: err.message });
@@ -174,11 +192,30 @@ function decodeSegment(segment: string): string {
   }
 }
 
-async function route(req: Request, source: StatusSource, authorized: (header: string | null) => boolean, log: Logger): Promise<Response> {
+/** Throws (503) when the requests being answered are at the bound; the probes are not asked. */
+type Admission = () => void;
+
+/**
+ * A request with a body is refused and its connection closed: no route takes one, and Bun otherwise reads and
+ * discards a body of any length (GBs a second from a local client) on the feeder's thread, whatever
+ * maxRequestBodySize says (that bounds only a body that is read).
+ */
+function refuseBody(req: Request): void {
+  const length = req.headers.get("content-length");
+  const chunked = req.headers.has("transfer-encoding");
+  if (!chunked && (length === null || length === "0")) return;
+  const what = chunked ? `transfer-encoding ${req.headers.get("transfer-encoding")!.slice(0, 50)}` : `content-length ${length!.slice(0, 50)}`;
+  throw new BadRequest(413, `a request body is not accepted (${what}): every route is GET or HEAD without one`, { connection: "close" });
+}
+
+async function route(req: Request, source: StatusSource, authorized: (header: string | null) => boolean, admit: Admission, log: Logger): Promise<Response> {
+  refuseBody(req);
   if (req.method !== "GET" && req.method !== "HEAD") throw new BadRequest(405, `method ${req.method} not allowed`, { allow: "GET, HEAD" });
   const url = targetOf(req.url);
   const path = url.pathname;
   if (path === "/healthz") return new Response("ok\n", { headers: { "content-type": "text/plain", "cache-control": "no-store" } });
+  // The probes (Kubernetes', often with a 1 s timeout) are never refused: /healthz costs nothing, /readyz one turn ahead of the queue.
+  if (path !== "/readyz") admit();
   // The page is static and holds no data; everything it shows comes from the endpoints below, with the token.
   if (path === "/") return new Response(STATUS_PAGE_HTML, { headers: STATUS_PAGE_HEADERS });
   if (!authorized(req.headers.get("authorization"))) throw new BadRequest(401, "missing or wrong bearer token", { "www-authenticate": "Bearer" });
