@@ -168,3 +168,70 @@ describe("HTTP bounds on many or hostile clients", { timeout: 60_000 }, () => {
     expect((await fetch(`${http.url}/healthz`)).status).toBe(200);
   });
 });
+
+/** A flood of /readyz from another process (as a scraper's would be): CLIENTS loops, each asking again once answered, until killed. */
+function floodFrom(url: string, clients: number) {
+  const script = `
+    const url = ${JSON.stringify(url)};
+    for (let i = 0; i < ${clients}; i++) (async () => { for (;;) { try { await (await fetch(url)).arrayBuffer(); } catch {} } })();
+  `;
+  return Bun.spawn([process.execPath, "-e", script], { stdout: "ignore", stderr: "ignore" });
+}
+
+describe("/readyz floods", { timeout: 60_000 }, () => {
+  test("/readyz requests that arrive together share one evaluation of readiness", async () => {
+    let reads = 0;
+    const countingSource: StatusSource = { ...source, readiness: () => (reads++, source.readiness()) };
+    const server = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, countingSource, silentLogger);
+    const sockets: Socket[] = [];
+    try {
+      for (let i = 0; i < 20; i++) {
+        sockets.push(await new Promise<Socket>((resolve, reject) => {
+          const s = connect(server.port, "127.0.0.1", () => resolve(s));
+          s.on("error", reject);
+        }));
+      }
+      const answers = sockets.map(
+        (s) =>
+          new Promise<string>((resolve) => {
+            let data = "";
+            s.setEncoding("latin1");
+            s.on("data", (d: string) => (data += d));
+            s.on("end", () => resolve(data));
+          }),
+      );
+      for (const s of sockets) s.write("GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); // in one go
+      const heads = (await Promise.all(answers)).map((a) => a.split("\r\n")[0]);
+      expect(heads).toEqual(Array(20).fill("HTTP/1.1 503 Service Unavailable")); // answered: not ready (no books)
+      // Written together, they reach the server in one or two reads of its sockets: before, 20 evaluations.
+      expect(reads, "readiness evaluations for 20 /readyz").toBeLessThanOrEqual(3);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await server.stop();
+    }
+  });
+
+  test("a flood of /readyz (never refused, ahead of the queue) does not starve the other answers", async () => {
+    let reads = 0;
+    const countingSource: StatusSource = { ...source, readiness: () => (reads++, source.readiness()) };
+    const server = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined, maxInFlight: 1000 }, countingSource, silentLogger);
+    // The connection /metrics is asked on is opened (and kept alive) before the flood.
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(200);
+    const flood = floodFrom(`${server.url}/readyz`, 200);
+    try {
+      await waitFor(() => reads >= 300, "the flood under way", 30_000);
+      const readsBefore = reads;
+      const r = await fetch(`${server.url}/metrics`);
+      const during = reads - readsBefore;
+      expect(r.status).toBe(200);
+      // Every /readyz waiting for a turn shares it, and the turn after a check's is the queue's: while /metrics
+      // waited, a few evaluations (each a turn). Before, each /readyz had a turn of its own ahead of the queue for
+      // as long as any waited (200 clients: hundreds of turns).
+      expect(during, "readiness evaluations while /metrics waited").toBeLessThan(40);
+    } finally {
+      flood.kill();
+      await flood.exited;
+      await server.stop();
+    }
+  });
+});
