@@ -4,7 +4,9 @@
  *   read) a request is 503 with retry-after, while /healthz and /readyz are still answered; before, there was no
  *   bound: every non-reading client held another whole answer in memory until Bun's idle timeout;
  * - a request with a body is 413 and its connection closed; before, it was answered and Bun went on reading and
- *   discarding the body (GBs from one local client) on the feeder's thread.
+ *   discarding the body (GBs from one local client) on the feeder's thread;
+ * - a flood of /readyz (never refused, ahead of the queue) holds no other answer back, and /readyz requests that
+ *   arrive together share one evaluation.
  */
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";

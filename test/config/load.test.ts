@@ -248,10 +248,12 @@ describe("config", () => {
     const c = parseConfigText('[http]\nmax_in_flight = 8\nidle_timeout_s = 30\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n');
     expect(c.http).toMatchObject({ maxInFlight: 8, idleTimeoutS: 30 });
     expect(parseConfigText(formatConfigToml(c)).http).toEqual(c.http);
-    // 0 would be no bound at all (Bun's idleTimeout 0 disables the timeout: a client that stops reading holds its answer for ever).
+    // 0 would be no bound at all (Bun's idleTimeout 0 disables the timeout: a client that stops reading holds its
+    // answer for ever); under 8 Bun's 4 s timer steps could cut a connection at once.
+    expect(problemsOf('[http]\nidle_timeout_s = 7\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n')).toEqual(["http.idle_timeout_s: 7 is not an integer 8–255"]);
     expect(problemsOf('[http]\nmax_in_flight = 0\nidle_timeout_s = 0\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n')).toEqual([
       "http.max_in_flight: 0 is not an integer 1–100000",
-      "http.idle_timeout_s: 0 is not an integer 1–255",
+      "http.idle_timeout_s: 0 is not an integer 8–255",
     ]);
   });
 
