@@ -14,7 +14,7 @@
  * 1,000-level book in flight: 16 answers in one turn), however small each was.
  *
  * The copies held by streamed bodies in progress are bounded (MAX_HELD_LEVEL_BYTES): each copy stays in memory
- * until its client has read the body or gone (a client that stops reading holds it until Bun's idle timeout), so
+ * until its client has read the body or gone (a client that stops reading holds it until the idle timeout, http.idle_timeout_s), so
  * without a bound every concurrent request of a deep book added its copy (100 clients of a 10^5-level book: 320 MB).
  * @module
  */
@@ -49,14 +49,18 @@ export function streamAdmits(bytes: number): boolean {
 
 /** Chunk requests of every response in progress, served one per event-loop turn in arrival order. */
 const waiting: (() => void)[] = [];
-/** Health checks' turns (/readyz), served before `waiting`: a load balancer's short timeout never waits on chunks. */
+/**
+ * Health checks' turns (/readyz), served before `waiting`: a load balancer's short timeout never waits on chunks.
+ * Every /readyz arriving before a check's turn shares it (http-server.ts sharedReadiness).
+ */
 const checks: (() => void)[] = [];
 let pumping = false;
 
 /**
  * Resolves in a later event-loop turn of its own (the venue connections and the publisher run in between); what
  * the caller does synchronously after it is the only HTTP formatting of that turn. A `healthCheck` turn goes ahead
- * of every chunk and answer waiting (one turn, not one per deep body and request in progress).
+ * of every chunk and answer waiting (one turn, not one per deep body and request in progress), but not two in a
+ * row while they wait.
  */
 export function formattingTurn(healthCheck = false): Promise<void> {
   return new Promise((resolve) => {
@@ -68,8 +72,15 @@ export function formattingTurn(healthCheck = false): Promise<void> {
   });
 }
 
+/** Whether the last turn was a health check's: the next goes to `waiting` if anything waits there. */
+let checkLast = false;
+
 function pump(): void {
-  const next = checks.shift() ?? waiting.shift();
+  // Checks go first, but never two turns in a row while anything else waits: a steady stream of health checks (a
+  // flood of /readyz, which is never refused) would otherwise hold every chunk and answer back as long as it lasts.
+  const check = checks.length > 0 && (!checkLast || waiting.length === 0);
+  const next = check ? checks.shift() : waiting.shift();
+  checkLast = check;
   if (next === undefined) {
     pumping = false;
     return;

@@ -17,15 +17,25 @@
  * Every answer that takes collecting or formatting is made in an event-loop turn of its own, one per turn across
  * all requests (book-stream.ts formattingTurn): requests that arrive together never add up to one long turn.
  * /readyz's turn comes ahead of the chunks and answers waiting (a load balancer's short timeout never waits on
- * them); a request whose client went away while it waited is dropped there, nothing read for it.
+ * them), shared by every /readyz that arrives before it, and never two such turns in a row while others wait (a
+ * flood of /readyz starves nothing); a request whose client went away while it waited is dropped there, nothing
+ * read for it.
  * A bad request (method, target, percent-encoding, query) is a 4xx naming what was wrong and is logged at debug
  * level only; only a failure of the feeder itself is a 500 and an error line.
+ *
+ * Bounds for many or hostile clients (what Bun.serve gives and does not, measured with Bun 1.4.5, is in
+ * docs/operations.md § HTTP): beyond `http.max_in_flight` requests being answered at once (Bun's pendingRequests:
+ * waiting for a turn, formatted, or a body still being sent to a client that reads slowly or not at all) a request is
+ * 503 with retry-after, except the probes /healthz and /readyz; a connection idle for `http.idle_timeout_s` is cut
+ * (a client that stops reading too: its answer is released); a request with a body is 413 and its connection closed
+ * (Bun otherwise reads and discards a body of any size on this thread).
  * @module
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { pack } from "msgpackr/pack"; // not the root: see src/record/capture.ts
 import { ConfigError } from "../core/errors.ts";
-import type { Logger } from "../core/log.ts";
+import { RateLimitedLog, type Logger } from "../core/log.ts";
+import { DEFAULTS } from "../config/load.ts";
 import type { HttpConfig } from "../config/types.ts";
 import { detailOf, unresolvedSummary, type BookLevels, type BookSummary } from "./book-json.ts";
 import { bookBodyStream, formattingTurn, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
@@ -90,12 +100,23 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
   checkHttpExposure(config);
   if (!isLoopbackHost(config.host)) log.warn("HTTP is bound beyond loopback; every request but /healthz needs the bearer token", { host: config.host, port: config.port });
   const authorized = bearerCheck(config.bearerToken);
+  const maxInFlight = config.maxInFlight ?? DEFAULTS.httpMaxInFlight;
+  const refused = new RateLimitedLog(log, "warn", "HTTP requests refused: http.max_in_flight requests are being answered (503, retry-after)");
+  const admit: Admission = () => {
+    // This request is counted too. Every other one holds a slot until its answer is sent, its client has gone or
+    // the idle timeout cut it (a client that stops reading holds its whole answer in memory until then).
+    if (server.pendingRequests <= maxInFlight) return;
+    refused.hit(`${server.pendingRequests - 1} in flight, max ${maxInFlight}`);
+    throw new BadRequest(503, `${maxInFlight} requests are being answered (http.max_in_flight); retry`, { "retry-after": "1" });
+  };
+  const readyz = sharedReadiness(source);
   const server = Bun.serve({
     hostname: config.host,
     port: config.port,
+    idleTimeout: config.idleTimeoutS ?? DEFAULTS.httpIdleTimeoutS,
     async fetch(req) {
       try {
-        return await route(req, source, authorized, log);
+        return await route(req, { source, authorized, admit, readyz, log });
       } catch (err) {
         if (err instanceof BadRequest) {
           log.debug("HTTP bad request", { method: req.method, target: loggedTarget(req.url), status: err.status, error: err.message });
@@ -174,23 +195,84 @@ function decodeSegment(segment: string): string {
   }
 }
 
-async function route(req: Request, source: StatusSource, authorized: (header: string | null) => boolean, log: Logger): Promise<Response> {
+/** Throws (503) when the requests being answered are at the bound; the probes are not asked. */
+type Admission = () => void;
+
+/**
+ * A request with a body is refused and its connection closed: no route takes one, and Bun otherwise reads and
+ * discards a body of any length (GBs a second from a local client) on the feeder's thread, whatever
+ * maxRequestBodySize says (that bounds only a body that is read).
+ */
+function refuseBody(req: Request): void {
+  const length = req.headers.get("content-length");
+  const chunked = req.headers.has("transfer-encoding");
+  if (!chunked && (length === null || length === "0")) return;
+  const what = chunked ? `transfer-encoding ${req.headers.get("transfer-encoding")!.slice(0, 50)}` : `content-length ${length!.slice(0, 50)}`;
+  throw new BadRequest(413, `a request body is not accepted (${what}): every route is GET or HEAD without one`, { connection: "close" });
+}
+
+/** What a server's requests are answered with. */
+interface Routing {
+  readonly source: StatusSource;
+  readonly authorized: (header: string | null) => boolean;
+  readonly admit: Admission;
+  /** The next health-check turn's readiness answer (sharedReadiness). */
+  readonly readyz: () => Promise<ReadinessAnswer>;
+  readonly log: Logger;
+}
+
+async function route(req: Request, { source, authorized, admit, readyz, log }: Routing): Promise<Response> {
+  refuseBody(req);
   if (req.method !== "GET" && req.method !== "HEAD") throw new BadRequest(405, `method ${req.method} not allowed`, { allow: "GET, HEAD" });
   const url = targetOf(req.url);
   const path = url.pathname;
   if (path === "/healthz") return new Response("ok\n", { headers: { "content-type": "text/plain", "cache-control": "no-store" } });
+  // The probes (Kubernetes', often with a 1 s timeout) are never refused: /healthz costs nothing, /readyz one turn ahead of the queue.
+  if (path !== "/readyz") admit();
   // The page is static and holds no data; everything it shows comes from the endpoints below, with the token.
   if (path === "/") return new Response(STATUS_PAGE_HTML, { headers: STATUS_PAGE_HEADERS });
   if (!authorized(req.headers.get("authorization"))) throw new BadRequest(401, "missing or wrong bearer token", { "www-authenticate": "Bearer" });
   const msgpack = (req.headers.get("accept") ?? "").includes(MSGPACK_CONTENT_TYPE);
   const m = BOOK_PATH.exec(path);
   if (m) return bookResponse(req, url, m, source, msgpack, log);
+  if (path === "/readyz") {
+    const ready = await readyz();
+    if (req.signal.aborted) return gone();
+    return msgpack ? ready.msgpack() : ready.json();
+  }
   const answer = DATA_ROUTES[path];
   if (answer === undefined) throw new BadRequest(404, `no route ${path}`);
-  // The pipeline runs in between; the numbers are read and formatted in this turn (a health check's comes first).
-  await formattingTurn(answer === DATA_ROUTES["/readyz"]);
+  // The pipeline runs in between; the numbers are read and formatted in this turn.
+  await formattingTurn();
   if (req.signal.aborted) return gone(); // the client went away (or the server stopped) while this waited
   return answer(source, msgpack);
+}
+
+/** One evaluation of readiness, formatted once per encoding on first use, for every /readyz that waited for it. */
+interface ReadinessAnswer {
+  json(): Response;
+  msgpack(): Response;
+}
+
+/**
+ * The answer of the next health-check turn (ahead of every chunk and answer waiting), shared by every /readyz that
+ * arrives before that turn: before, each took a turn of its own ahead of the queue, so a flood of /readyz (never
+ * refused) held every other answer back by one turn per request (200 looping clients: one /metrics by 700–1,000).
+ */
+function sharedReadiness(source: StatusSource): () => Promise<ReadinessAnswer> {
+  let next: Promise<ReadinessAnswer> | undefined;
+  return () =>
+    (next ??= formattingTurn(true).then(async () => {
+      next = undefined; // one arriving from now on waits for fresh numbers
+      const r = evaluateReadiness(await source.readiness());
+      const status = r.ready ? 200 : 503;
+      let text: string | undefined;
+      let packed: Uint8Array | undefined;
+      return {
+        json: () => json((text ??= JSON.stringify(r)), status, {}, true),
+        msgpack: () => new Response((packed ??= pack(r)), { status, headers: { "content-type": MSGPACK_CONTENT_TYPE, "cache-control": "no-store" } }),
+      };
+    }));
 }
 
 /**
@@ -203,12 +285,8 @@ function gone(): Response {
 
 const BOOK_PATH = /^\/books\/([^/]+)\/([^/]+)\/([^/]+)$/;
 
-/** The routes answered from the pipeline's numbers (each in a formatting turn of its own). */
+/** The routes answered from the pipeline's numbers (each in a formatting turn of its own; /readyz: sharedReadiness). */
 const DATA_ROUTES: Record<string, (source: StatusSource, msgpack: boolean) => Promise<Response>> = {
-  async "/readyz"(source, msgpack) {
-    const r = evaluateReadiness(await source.readiness());
-    return body(r, msgpack, r.ready ? 200 : 503);
-  },
   async "/status"(source, msgpack) {
     const [input, latency] = await Promise.all([source.readiness(), source.latency()]);
     const readiness = evaluateReadiness(input);
@@ -263,8 +341,9 @@ function body(value: unknown, msgpack: boolean, status: number): Response {
   return json(value, status);
 }
 
-function json(value: unknown, status: number, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(value), {
+/** `formatted`: `value` is the JSON text already. */
+function json(value: unknown, status: number, headers: Record<string, string> = {}, formatted = false): Response {
+  return new Response(formatted ? (value as string) : JSON.stringify(value), {
     status,
     headers: { "content-type": "application/json", "cache-control": "no-store", "x-content-type-options": "nosniff", ...headers },
   });

@@ -4,6 +4,7 @@
  * token is never printed (a comment says one is set).
  * @module
  */
+import { DEFAULTS } from "./load.ts";
 import type { DestinationConfig, FeederConfig, VenueConfig } from "./types.ts";
 
 /** A TOML value: strings quoted (JSON escapes are valid TOML basic-string escapes), arrays inline. */
@@ -68,6 +69,8 @@ export function formatConfigToml(c: FeederConfig): string {
     `listen = ${value(`${c.http.host}:${c.http.port}`)}`,
     `allow_non_loopback = ${c.http.allowNonLoopback}`,
     c.http.bearerToken === undefined ? 'bearer_token = ""' : "# bearer_token is set (not shown)",
+    `max_in_flight = ${c.http.maxInFlight ?? DEFAULTS.httpMaxInFlight}`,
+    `idle_timeout_s = ${c.http.idleTimeoutS ?? DEFAULTS.httpIdleTimeoutS}`,
     "",
     "[publish]",
     `max_datagram_bytes = ${c.publish.maxDatagramBytes}`,

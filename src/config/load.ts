@@ -35,6 +35,10 @@ export const DEFAULTS = {
   logLevel: "info" as LogLevel,
   logFormat: "auto" as LogFormat,
   httpListen: "127.0.0.1:9464",
+  /** Room for the status page, a few scrapers and 20-odd deep-book readers; what 64 bodies held at once may cost is bounded. */
+  httpMaxInFlight: 64,
+  /** Bun's own default: a client that neither sends nor takes a byte for this long is cut (and its body released). */
+  httpIdleTimeoutS: 10,
   maxDatagramBytes: 1400,
   heartbeatIntervalMs: 1000,
   snapshotIntervalMs: 5000,
@@ -184,11 +188,16 @@ function parseShard(v: Validator, value: unknown): { index: number; count: numbe
 }
 
 function parseHttp(v: Validator, t: Table): HttpConfig {
-  v.knownKeys(t, "http", ["enabled", "listen", "allow_non_loopback", "bearer_token"]);
+  v.knownKeys(t, "http", ["enabled", "listen", "allow_non_loopback", "bearer_token", "max_in_flight", "idle_timeout_s"]);
   const enabled = v.bool(t.enabled, "http.enabled", true);
   const listen = v.str(t.listen, "http.listen", DEFAULTS.httpListen);
   const allowNonLoopback = v.bool(t.allow_non_loopback, "http.allow_non_loopback", false);
   const token = v.str(t.bearer_token, "http.bearer_token", "");
+  const maxInFlight = v.int(t.max_in_flight, "http.max_in_flight", DEFAULTS.httpMaxInFlight, 1, 100_000);
+  // 0 would disable Bun's idle timeout: a client that stops reading would then hold its answer for ever. Bun's timer
+  // moves in 4 s steps on one clock for all sockets, so a value closes after between (steps - 1) and steps × 4 s:
+  // under 8 a connection could be cut at once (measured: 1 s closed one 90 ms after its answer). 255 is Bun's most.
+  const idleTimeoutS = v.int(t.idle_timeout_s, "http.idle_timeout_s", DEFAULTS.httpIdleTimeoutS, 8, 255);
   const m = /^(\d{1,3}(?:\.\d{1,3}){3}|localhost):(\d{1,5})$/.exec(listen);
   let host = "127.0.0.1";
   let port = 9464;
@@ -205,7 +214,7 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
       v.missing("http.bearer_token", `a token: required when http.listen (${listen}) is beyond loopback`);
     }
   }
-  return { enabled, host, port, allowNonLoopback, bearerToken: token === "" ? undefined : token };
+  return { enabled, host, port, allowNonLoopback, bearerToken: token === "" ? undefined : token, maxInFlight, idleTimeoutS };
 }
 
 function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[]): PublishConfig {

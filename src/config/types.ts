@@ -137,6 +137,13 @@ export interface HttpConfig {
   readonly allowNonLoopback: boolean;
   /** When set, every request but /healthz needs `Authorization: Bearer <token>`. */
   readonly bearerToken: string | undefined;
+  /**
+   * Requests being answered at once (waiting for their turn, formatted, or their body still being sent) beyond which
+   * a request is 503 with retry-after; /healthz and /readyz are always answered. Absent: DEFAULTS.httpMaxInFlight.
+   */
+  readonly maxInFlight?: number;
+  /** Seconds a connection may send or take nothing before it is closed (Bun's idleTimeout). Absent: DEFAULTS.httpIdleTimeoutS. */
+  readonly idleTimeoutS?: number;
 }
 
 export interface FeederConfig {

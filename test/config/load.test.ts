@@ -241,6 +241,22 @@ describe("config", () => {
     expect(c.http).toMatchObject({ host: "0.0.0.0", allowNonLoopback: true, bearerToken: "s3cret" });
   });
 
+  test("http.max_in_flight and http.idle_timeout_s: defaults, range, printed by check-config", () => {
+    const d = parseConfigText('[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n');
+    expect(d.http).toMatchObject({ maxInFlight: 64, idleTimeoutS: 10 });
+    expect(formatConfigToml(d)).toMatch(/^max_in_flight = 64\nidle_timeout_s = 10$/m);
+    const c = parseConfigText('[http]\nmax_in_flight = 8\nidle_timeout_s = 30\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n');
+    expect(c.http).toMatchObject({ maxInFlight: 8, idleTimeoutS: 30 });
+    expect(parseConfigText(formatConfigToml(c)).http).toEqual(c.http);
+    // 0 would be no bound at all (Bun's idleTimeout 0 disables the timeout: a client that stops reading holds its
+    // answer for ever); under 8 Bun's 4 s timer steps could cut a connection at once.
+    expect(problemsOf('[http]\nidle_timeout_s = 7\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n')).toEqual(["http.idle_timeout_s: 7 is not an integer 8–255"]);
+    expect(problemsOf('[http]\nmax_in_flight = 0\nidle_timeout_s = 0\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n')).toEqual([
+      "http.max_in_flight: 0 is not an integer 1–100000",
+      "http.idle_timeout_s: 0 is not an integer 8–255",
+    ]);
+  });
+
   test("wrong types are named", () => {
     expect(problemsOf('workers = "two"\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n')).toEqual(['workers: "two" is not an integer 1–64']);
     expect(problemsOf("[venues.bybit]\nlinear = 5")).toContain("venues.bybit.linear: 5 is not a table");

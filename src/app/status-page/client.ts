@@ -5,6 +5,10 @@
  * Data the page can no longer confirm is not shown as current: when a poll fails, or none has succeeded for
  * STALE_MS (a feeder that stopped answering: a request that hangs is aborted then), the badge says NO DATA and no
  * book is shown usable, so a dead or stuck feeder never leaves READY and "yes" on the screen.
+ * One poll at a time: a click or the token form while a poll is in flight asks for one more right after it (before,
+ * each started its own, and an older answer could be drawn over a newer one). After a failure the next poll waits
+ * twice as long each time (2 s, 4 s, … up to BACKOFF_MAX_MS): a feeder that refuses (503 at http.max_in_flight)
+ * or is down is not asked every second by every open tab.
  * Kept free of backticks and dollar-brace so it can live in this template literal unchanged.
  * @module
  */
@@ -16,6 +20,8 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   const DEPTH = 20;
   /** Without a successful poll for this long, what is shown is marked stale (and a hung request aborted). */
   const STALE_MS = 3 * POLL_MS;
+  /** The longest wait between polls after failures (doubling from 2 s). */
+  const BACKOFF_MAX_MS = 30 * POLL_MS;
   const params = new URLSearchParams(location.search);
   if (params.has("token")) {
     sessionStorage.setItem(TOKEN_KEY, params.get("token") || "");
@@ -206,7 +212,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     p.set("book", key);
     history.replaceState(null, "", location.pathname + "?" + p.toString());
     for (const tr of document.querySelectorAll("tr.book")) tr.classList.toggle("selected", tr.dataset.book === key);
-    poll(false);
+    refresh();
   }
 
   $("auth").addEventListener("submit", (ev) => {
@@ -214,7 +220,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     sessionStorage.setItem(TOKEN_KEY, $("token").value);
     $("token").value = "";
     $("auth").hidden = true;
-    poll(false);
+    refresh();
   });
 
   // What is on screen is only as current as the last successful poll: past STALE_MS, or on any failure, nothing
@@ -243,7 +249,24 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   }, POLL_MS);
 
   let timer = 0;
-  async function poll(again) {
+  let inFlight = false;
+  /** Asked for (a click, the token form) while a poll was in flight: run as soon as it ends. */
+  let queued = false;
+  let failures = 0;
+
+  /** A poll now, or right after the one in flight: never two at once. */
+  function refresh() {
+    if (inFlight) {
+      queued = true;
+      return;
+    }
+    poll();
+  }
+
+  async function poll() {
+    clearTimeout(timer);
+    inFlight = true;
+    let ok = false;
     try {
       const s = await api("/status");
       lastOkMs = performance.now();
@@ -260,15 +283,20 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       }
       $("error").textContent = "";
       $("updated").textContent = "updated " + lastOkAt + " UTC";
+      ok = true;
     } catch (err) {
       if (err instanceof AuthError) $("auth").hidden = false;
       markStale(String(err.message || err));
     }
-    if (again) {
-      clearTimeout(timer);
-      timer = setTimeout(() => poll(true), POLL_MS);
+    inFlight = false;
+    failures = ok ? 0 : failures + 1;
+    if (queued) {
+      queued = false;
+      poll();
+      return;
     }
+    timer = setTimeout(poll, ok ? POLL_MS : Math.min(BACKOFF_MAX_MS, POLL_MS * 2 ** failures));
   }
-  poll(true);
+  poll();
 })();
 `;

@@ -1,0 +1,132 @@
+/**
+ * How the status page asks, in headless Chromium against a real HTTP server on 127.0.0.1:
+ * - one poll at a time: a click on a book while a poll is in flight waits for it (before, each click started a
+ *   poll of its own beside the one in flight, and the older answer could be drawn over the newer);
+ * - after failures it backs off (2 s, 4 s, … up to 30 s): before, a feeder that refused or failed was asked every
+ *   second by every open tab. Counted in the page's virtual time (--virtual-time-budget), not timed.
+ * Skipped without Chromium (status-page.test.ts says so, and fails under CI).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { levelsOf, summarize } from "../../src/app/book-json.ts";
+import { startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
+import { BookBuilder } from "../../src/book/book-builder.ts";
+import { BookUpdate } from "../../src/core/book-update.ts";
+import { instrumentIdOf } from "../../src/core/instrument-id.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { waitFor } from "../e2e/harness.ts";
+import { openPage } from "./support/cdp.ts";
+import { dumpDom, findChromium } from "./support/chromium.ts";
+
+const CHROMIUM = findChromium();
+
+function book(symbol: string): BookBuilder {
+  const b = new BookBuilder({ instrumentId: instrumentIdOf("bybit", "linear", symbol), venue: "bybit", market: "linear", symbol, priceExp: 1, qtyExp: 3, tickSize: "0.1", lotSize: "0.001" });
+  const u = new BookUpdate();
+  u.isSnapshot = true;
+  u.venueSeq = 1;
+  u.pushBid(1_000_000, 1000);
+  u.pushAsk(1_000_001, 2000);
+  b.applySnapshot(u);
+  return b;
+}
+const books = [book("AAA"), book("BBB")];
+
+/** /status reads: counted; while `gate` is set, each waits for it (a poll in flight, from the page's side). */
+let statusReads = 0;
+let heldReads = 0;
+let gate: Promise<void> | undefined;
+let failing = false;
+
+const source: StatusSource = {
+  books: () => books.map((b) => summarize(b, true)),
+  book: (_venue, _market, symbol, depth) => {
+    const b = books.find((x) => x.instrument.symbol === symbol);
+    return b && levelsOf(b, true, depth);
+  },
+  metricsText: () => "",
+  readiness: async () => {
+    statusReads++;
+    if (failing) throw new Error("gone");
+    if (gate) {
+      heldReads++;
+      await gate;
+    }
+    return { books: books.map((b) => summarize(b, true)), unresolved: [], connections: [], workersDown: [] };
+  },
+  latency: () => ({ receiptToSend: { boundsUs: [], counts: [0], count: 0, sumUs: 0 }, exchangeToReceipt: {} }),
+};
+
+/** Run in the page before its script: the page's fetches in flight, and the most at once. */
+const COUNT_FETCHES = `
+  window.__fetches = { inFlight: 0, max: 0 };
+  const realFetch = window.fetch.bind(window);
+  window.fetch = (...args) => {
+    const f = window.__fetches;
+    f.inFlight++;
+    f.max = Math.max(f.max, f.inFlight);
+    return realFetch(...args).finally(() => f.inFlight--);
+  };
+`;
+
+async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const v = await read();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what} (last ${JSON.stringify(v)})`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe.skipIf(CHROMIUM === undefined)("status page polls", { timeout: 120_000 }, () => {
+  let http: HttpServerHandle;
+  beforeAll(() => {
+    http = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, source, silentLogger);
+  });
+  afterAll(async () => {
+    await http?.stop();
+  });
+
+  test("a click while a poll is in flight starts none beside it: the page asks once more when it ends", async () => {
+    const page = await openPage(CHROMIUM!, `${http.url}/?book=bybit/linear/AAA`, COUNT_FETCHES);
+    let open: () => void = () => {};
+    try {
+      await until(() => page.evaluate<number>(`document.querySelectorAll("tr.book").length`), (n) => n === 2, "both rows drawn");
+      gate = new Promise((r) => (open = r));
+      heldReads = 0;
+      await waitFor(() => heldReads === 1, "the next poll's /status in flight", 30_000);
+      // Two clicks while it is in flight (the page aborts a request unanswered for 3 s; this takes milliseconds).
+      const maxAtClick = await page.evaluate<number>(`
+        document.querySelector('tr.book[data-book="bybit/linear/BBB"]').click();
+        document.querySelector('tr.book[data-book="bybit/linear/AAA"]').click();
+        document.querySelector('tr.book[data-book="bybit/linear/BBB"]').click();
+        window.__fetches.max`);
+      const readsAtRelease = statusReads;
+      gate = undefined;
+      open();
+      // The poll asked for by the clicks comes once the one in flight has ended, and shows the book clicked last.
+      await waitFor(() => statusReads > readsAtRelease, "the poll the clicks asked for", 30_000);
+      await until(() => page.evaluate<string>(`document.getElementById("depth-title").textContent`), (t) => t.startsWith("bybit/linear/BBB"), "BBB's depth drawn");
+      expect(maxAtClick, "fetches in flight at once when clicked").toBe(1);
+      expect(await page.evaluate<number>(`window.__fetches.max`), "fetches in flight at once").toBe(1);
+    } finally {
+      gate = undefined;
+      open();
+      await page.close();
+    }
+  });
+
+  test("after failed polls the page waits longer each time", async () => {
+    failing = true;
+    statusReads = 0;
+    try {
+      // 20 s of the page's own time: every second before (21 polls); now at 0, 2, 6 and 14 s.
+      const html = await dumpDom(CHROMIUM!, `${http.url}/`, { budgetMs: 20_000 });
+      expect(html).toContain('class="ready stale">NO DATA');
+      expect(statusReads, "polls of /status in 20 s of failures").toBeGreaterThanOrEqual(3);
+      expect(statusReads, "polls of /status in 20 s of failures").toBeLessThanOrEqual(5);
+    } finally {
+      failing = false;
+    }
+  });
+});
