@@ -4,7 +4,7 @@
  * change), out of storage, deleted while bridging — was invisible to it: the live feed went on, the history got a
  * hole, and nothing was counted or logged. Every `checkIntervalMs` this reads the stream's last sequence and compares
  * its growth with what the bridge published before the previous check (surely stored by now, if it was to be):
- * what it did not take is counted (`streamNotStored`) and logged when it starts and ends. A stream that is gone is
+ * what it did not take, two checks in a row, is counted (`streamNotStored`) and logged when it starts and ends. A stream that is gone is
  * logged as an error, counted (`streamMissing`) and created again, so the history goes on. Readers replaying the
  * stream see each hole as numbers skipped (a gap): the bridge numbered those messages when it published them.
  * With two bridges on one prefix the stream grows by both: one bridge's messages not stored may then go unnoticed.
@@ -36,6 +36,7 @@ export class StreamWatch {
   private baseSeq = -1;
   private sentBase = 0;
   private sentAtPrevCheck = 0;
+  private prevDeficit = 0;
   private failing = false;
   private checking = false;
 
@@ -50,6 +51,7 @@ export class StreamWatch {
     this.baseSeq = (await jsm.streams.info(this.name)).state.last_seq;
     this.sentAtPrevCheck = sent;
     this.sentBase = sent;
+    this.prevDeficit = 0;
   }
 
   /** One check (cold: every checkIntervalMs). `sent`: messages the bridge has published so far. */
@@ -73,7 +75,10 @@ export class StreamWatch {
         this.log.warn(`JetStream stream ${this.name} was replaced: its history starts again`, { stream: this.name, lastSeq });
         return void (await this.baseline(jsm, sent));
       }
-      const deficit = this.sentAtPrevCheck - this.sentBase - (lastSeq - this.baseSeq);
+      // Confirmed over two checks: a stream merely slow to store (a loaded server) catches up, a hole stays.
+      const deficitNow = this.sentAtPrevCheck - this.sentBase - (lastSeq - this.baseSeq);
+      const deficit = Math.min(deficitNow, this.prevDeficit);
+      this.prevDeficit = deficitNow;
       this.sentAtPrevCheck = sent;
       if (deficit > c.streamNotStored) {
         const first = !this.failing;

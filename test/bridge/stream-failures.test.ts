@@ -127,4 +127,29 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     expect(reader.counters.upstreamGaps).toBe(1);
     expect(sub.book(X.instrumentId)!.usable).toBe(false);
   });
+
+  test("nats-server restarted with its file store: the stream keeps what it stored, the loss meanwhile is numbered", async () => {
+    const t = await bridging("sfrst", "SFRST");
+    t.refresh();
+    let seq = 0;
+    await waitFor(() => seq >= 2, "the refresh stored", 10_000, () => void lastSeq("SFRST").then((s) => (seq = s)));
+    const connected = () => (t.bridge as unknown as { protocol: { connected: boolean } }).protocol.connected;
+    await nats.stop();
+    await waitFor(() => !connected(), "the bridge saw NATS go");
+    for (let i = 0; i < 3; i++) t.delta(943490 - i); // lost: NATS is down
+    expect(t.bridge.counters.droppedDisconnected).toBe(3);
+    await nats.restart();
+    await waitFor(() => connected(), "the bridge reconnected");
+    t.delta(943480);
+    seq = 0;
+    await waitFor(() => seq >= 3, "stored after the restart", 10_000, () => void lastSeq("SFRST").then((s) => (seq = s), () => undefined));
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+    await sub.start();
+    const reader = await attachNats(sub, { servers: nats.url, prefix: "sfrst", stream: "SFRST", from: "all" });
+    stops.push(async () => (await reader.stop(), await sub.stop()));
+    await waitFor(() => reader.counters.messages >= 3 && sub.book(X.instrumentId) !== undefined, "the replay read the stream");
+    expect(reader.counters.upstreamGaps).toBe(1);
+    expect(sub.book(X.instrumentId)!.usable).toBe(false);
+    expect(t.bridge.counters.streamMissing).toBe(0);
+  });
 });
