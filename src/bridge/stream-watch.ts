@@ -66,7 +66,12 @@ export class StreamWatch {
         if (!/stream not found/i.test((err as Error).message)) return; // NATS down or slow: counted by the bridge as such
         c.streamMissing++;
         this.log.error(`JetStream stream ${this.name} is gone (deleted?): messages published since it went are not in the history; creating it again`, { stream: this.name });
-        await this.recreate();
+        try {
+          await this.recreate();
+        } catch (e) {
+          // Cold: counted and logged again at the next check, until it can be created.
+          return this.log.error(`JetStream stream ${this.name} could not be created again: history is not kept`, { stream: this.name, error: (e as Error).message });
+        }
         await this.baseline(jsm, sent);
         return;
       }

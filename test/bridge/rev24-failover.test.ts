@@ -219,4 +219,33 @@ describe("failover hysteresis: a switch only when the followed bridge is gone", 
     expect(t.rep.counters.bridgeFailovers).toBe(1);
     expect(t.sub.book(X.instrumentId)!.usable).toBe(false);
   });
+
+  test("a followed bridge's envelope with a forward number far ahead (forged) is a gap, hides no later loss", () => {
+    const t = twoBridges();
+    t.change(943490);
+    t.both(1000);
+    t.b.published.length = 0;
+    const env = t.a.published.splice(0)[0]!;
+    const forged = new Uint8Array(env);
+    const dv = new DataView(forged.buffer);
+    dv.setUint16(14, 0x8000 | ((dv.getUint16(14, true) + 10_000) & 0x7fff), true);
+    t.deliver([forged]);
+    expect(t.sub.book(X.instrumentId)!.usable).toBe(false); // what it claims skipped is unknown: a gap
+    t.deliver([env]);
+    expect(t.rep.counters.bridgeFailovers).toBe(0);
+    packBookSnapshot(t.p, t.x, 0, true);
+    t.both(1000);
+    t.b.published.length = 0;
+    t.deliver(t.a.published.splice(0));
+    expect(t.sub.book(X.instrumentId)!.usable).toBe(true);
+    // The line follows the real numbering again: a message lost in NATS afterwards is a gap.
+    t.change(943480);
+    t.both(1000);
+    t.a.published.length = 0; // lost
+    t.change(943479);
+    t.both(1000);
+    t.b.published.length = 0;
+    t.deliver(t.a.published.splice(0));
+    expect(t.sub.book(X.instrumentId)!.usable).toBe(false);
+  });
 });
