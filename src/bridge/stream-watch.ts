@@ -89,7 +89,7 @@ export class StreamWatch {
         const first = !this.failing;
         this.failing = true;
         c.streamNotStored = deficit;
-        if (first) this.log.warn(`JetStream stream ${this.name} is not storing what the bridge publishes (full with discard new? out of storage?): the history has a hole, readers replaying it see the gap`, { stream: this.name, streamNotStored: deficit });
+        if (first) this.log.warn(`JetStream stream ${this.name} is not storing what the bridge publishes (full with discard new? out of storage? or what the client held when NATS went down): the history has a hole, readers replaying it see the gap`, { stream: this.name, streamNotStored: deficit });
       } else if (this.failing) {
         this.failing = false;
         this.log.info(`JetStream stream ${this.name} stores again`, { stream: this.name, streamNotStored: c.streamNotStored });
