@@ -35,6 +35,7 @@ import {
 import { FORWARD_SEQ_MASK, HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
 import { connectNats } from "../subscriber/nats-source.ts";
 import { SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "../subscriber/streams.ts";
+import { StreamWatch, type StreamManager, type StreamWatchCounters } from "./stream-watch.ts";
 
 export interface JetStreamOptions {
   stream: string;
@@ -42,7 +43,12 @@ export interface JetStreamOptions {
   maxAgeMs: number;
   /** Retention by size, bytes (-1 = none). */
   maxBytes: number;
+  /** How often what the stream stores is checked (stream-watch.ts). Default STREAM_CHECK_INTERVAL_MS. */
+  checkIntervalMs?: number;
 }
+
+/** Default of JetStreamOptions.checkIntervalMs. */
+export const STREAM_CHECK_INTERVAL_MS = 5000;
 
 export interface ForwardBridgeOptions {
   groups: { group: string; port: number; iface?: string }[];
@@ -62,7 +68,7 @@ export interface ForwardBridgeOptions {
 /** Default of ForwardBridgeOptions.maxPendingBytes: a few seconds of a busy feed, far from a memory problem. */
 export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
-export interface ForwardBridgeCounters {
+export interface ForwardBridgeCounters extends StreamWatchCounters {
   datagrams: number;
   heartbeats: number;
   /** Messages published to NATS. */
@@ -136,8 +142,13 @@ export class ForwardBridge {
     droppedBacklog: 0,
     publishErrors: 0,
     instrumentsOverCap: 0,
+    streamNotStored: 0,
+    streamMissing: 0,
     rejected: {},
   };
+  /** Envelopes handed to the client (messages and heartbeats): what the JetStream stream should store. */
+  private sent = 0;
+  private streamTimer: ReturnType<typeof setInterval> | undefined;
   /** Per upstream stream (channel << 16 | source): its session, the next upstream seqNum expected, the next forward number. */
   private readonly upstream = new Map<number, Upstream>();
   private readonly opts: ForwardBridgeOptions;
@@ -211,7 +222,15 @@ export class ForwardBridge {
         maxPendingBytes: this.maxPendingBytes,
       });
     }
-    if (this.opts.jetstream) await this.ensureStream(nc, this.opts.jetstream);
+    const js = this.opts.jetstream;
+    if (js) {
+      const jsm = await this.ensureStream(nc, js);
+      const watch = new StreamWatch(js.stream, this.opts.log, async () => void (await this.ensureStream(nc, js)));
+      await watch.baseline(jsm, this.sent);
+      if (this.stopped) return;
+      this.streamTimer = setInterval(() => void watch.check(jsm, this.sent, this.counters).catch(() => undefined), js.checkIntervalMs ?? STREAM_CHECK_INTERVAL_MS);
+      this.streamTimer.unref?.();
+    }
     if (this.stopped) return; // stop() closed the connection while the stream was made
     for (const g of this.opts.groups) {
       const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 * 1024 * 1024 });
@@ -234,12 +253,8 @@ export class ForwardBridge {
    * Creates the stream, or updates its retention (subjects `<prefix>.>`, file storage, oldest discarded). A stream of
    * that name that keeps other subjects (another prefix's history) is left alone: the bridge does not start.
    */
-  private async ensureStream(nc: Publisher, js: JetStreamOptions): Promise<void> {
-    const { jetstreamManager } = (await import("@nats-io/jetstream")) as unknown as {
-      jetstreamManager: (nc: unknown) => Promise<{
-        streams: { add(c: object): Promise<unknown>; update(n: string, c: object): Promise<unknown>; info(n: string): Promise<{ config: { subjects?: string[] } }> };
-      }>;
-    };
+  private async ensureStream(nc: Publisher, js: JetStreamOptions): Promise<StreamManager> {
+    const { jetstreamManager } = (await import("@nats-io/jetstream")) as unknown as { jetstreamManager: (nc: unknown) => Promise<StreamManager> };
     const jsm = await jetstreamManager(nc);
     const subject = `${this.opts.prefix}.>`;
     const config = { subjects: [subject], max_age: js.maxAgeMs * 1e6, max_bytes: js.maxBytes, storage: "file", discard: "old" };
@@ -254,6 +269,7 @@ export class ForwardBridge {
       }
       await jsm.streams.update(js.stream, config);
     }
+    return jsm;
   }
 
   /** Verifies one datagram and publishes its messages (the bridge's hot path). */
@@ -330,6 +346,7 @@ export class ForwardBridge {
   private publish(nc: Publisher, subject: string, env: Uint8Array): boolean {
     try {
       nc.publish(subject, env);
+      this.sent++;
       return true;
     } catch (err) {
       this.publishFailed(subject, err as Error);
@@ -408,6 +425,8 @@ export class ForwardBridge {
   async stop(): Promise<void> {
     this.stopped = true;
     this.running = false;
+    if (this.streamTimer !== undefined) clearInterval(this.streamTimer);
+    this.streamTimer = undefined;
     await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.sockets.length = 0;
     const nc = this.nc;

@@ -130,10 +130,19 @@ export const MAX_TRACKED_INSTRUMENTS = 65_536;
 interface StreamLine {
   bridgeId: number;
   next: number;
-  lastSendNs: number;
-  lastMs: number;
   /** Another bridge's envelopes on this stream were reported (once per stream: a switch keeps it). */
   otherReported: boolean;
+  /**
+   * Other bridges heard since the followed one's last envelope (`others` of MAX_OTHER_BRIDGES slots): their ids, the
+   * upstream send time (ns) of their last envelope, and how much upstream time (ns) past the followed one's last they
+   * have brought, each step capped (failoverProgress). Emptied whenever the followed bridge brings something.
+   */
+  others: number;
+  /** Upstream send time (ns) of the followed bridge's last envelope: only time past it counts as progress. */
+  lastSendNs: number;
+  otherIds: number[];
+  otherLastNs: number[];
+  otherProgressNs: number[];
   /**
    * Receive time (ms) of the last envelope taken in, and the heartbeat intervals the last two advertised: the stream
    * is alive within UPSTREAM_SILENT_HEARTBEATS of the smaller (one damaged interval field cannot stretch it).
@@ -146,15 +155,21 @@ interface StreamLine {
 }
 
 /**
- * The followed bridge of a stream is silent, and another one's envelopes are taken instead, once the other's
- * upstream send times lead its last by FAILOVER_HEARTBEATS upstream heartbeat intervals (it forwards what the
- * followed one no longer does), or nothing came from it for that long, and at least FAILOVER_RECEIVE_MS, by the
- * reader's clock (a followed "bridge" that was one forged envelope with a send time far ahead).
+ * The followed bridge of a stream is gone, and another one's envelopes are taken instead, once it has been silent for
+ * FAILOVER_HEARTBEATS upstream heartbeat intervals and at least FAILOVER_MIN_MS: the other bridge brought that much
+ * upstream time (by its envelopes' send times, so a replay switches like a live reader) since the followed one's
+ * last envelope, or nothing came from the followed one for that long by the reader's clock while it listened. A
+ * briefly slow bridge (a GC pause, a loaded host) is not gone: each switch is a gap, and the books are untrusted
+ * until their refresh.
  */
 export const FAILOVER_HEARTBEATS = 3;
 /** Upstream is silent (the reader stops its heartbeats) after this many of its advertised heartbeat intervals. */
 export const UPSTREAM_SILENT_HEARTBEATS = 3;
-export const FAILOVER_RECEIVE_MS = 5000;
+export const FAILOVER_MIN_MS = 5000;
+/** Other bridges of one stream whose progress is measured at once (further ids replace the least advanced). */
+export const MAX_OTHER_BRIDGES = 4;
+/** A heartbeat interval field of 0 (none advertised) counts as this much. */
+const DEFAULT_UPSTREAM_HEARTBEAT_MS = 1000;
 
 /**
  * How long a followed stream may bring nothing before it is silent: UPSTREAM_SILENT_HEARTBEATS of its heartbeat
@@ -162,6 +177,34 @@ export const FAILOVER_RECEIVE_MS = 5000;
  */
 function silentAfterMs(line: StreamLine, floorMs: number): number {
   return UPSTREAM_SILENT_HEARTBEATS * Math.max(Math.min(line.hbMs, line.prevHbMs), floorMs);
+}
+
+function hbOrDefault(ms: number): number {
+  return ms > 0 ? ms : DEFAULT_UPSTREAM_HEARTBEAT_MS;
+}
+
+/**
+ * Upstream time (ns) bridge `id` has brought on `line` past the followed bridge's last envelope since then: the sum
+ * of the steps between its envelopes' send times (from the followed one's last at least), each at most `capNs`;
+ * steps back count 0, so a late bridge's backlog of older copies is no progress. One envelope with a send time far
+ * off (forged, damaged with a matching CRC, a publisher's clock stepped) moves it by one cap at most, never to a
+ * switch; a bridge first heard counts from its first envelope.
+ */
+function failoverProgress(line: StreamLine, id: number, sendNs: number, capNs: number): number {
+  let i = 0;
+  while (i < line.others && line.otherIds[i] !== id) i++;
+  if (i === line.others) {
+    if (i < MAX_OTHER_BRIDGES) line.others++;
+    else for (let j = (i = 0); j < MAX_OTHER_BRIDGES; j++) if (line.otherProgressNs[j]! < line.otherProgressNs[i]!) i = j;
+    line.otherIds[i] = id;
+    line.otherLastNs[i] = sendNs;
+    line.otherProgressNs[i] = 0;
+    return 0;
+  }
+  const stepNs = sendNs - Math.max(line.otherLastNs[i]!, line.lastSendNs);
+  line.otherLastNs[i] = sendNs;
+  if (stepNs > 0) line.otherProgressNs[i]! += Math.min(stepNs, capNs);
+  return line.otherProgressNs[i]!;
 }
 
 /** A second bridge heard on an upstream stream (its envelopes dropped), or the reader switching to it. */
@@ -406,8 +449,8 @@ export class EnvelopeRepacker {
         this.counters.otherBridge++;
         return "other_bridge";
       }
+      line.others = 0; // the followed bridge speaks: it is not silent
       line.lastSendNs = sendNs;
-      line.lastMs = nowMs;
       if ((forward & FORWARD_SEQ_PRESENT) !== 0) this.checkForward(line, forward & FORWARD_SEQ_MASK, msgLen > 0);
     } else if ((forward & FORWARD_SEQ_PRESENT) !== 0) this.counters.unnumbered++;
     const id = dv.getUint32(ENV_SESSION_ID_OFFSET, true);
@@ -504,31 +547,42 @@ export class EnvelopeRepacker {
   private lineOf(key: number, bridgeId: number): StreamLine | undefined {
     const line = this.streams.get(key);
     if (line !== undefined || this.streams.size >= MAX_NUMBERED_STREAMS) return line;
-    const created = { bridgeId, next: -1, lastSendNs: 0, lastMs: 0, otherReported: false, aliveMs: 0, hbMs: 0, prevHbMs: 0, silent: false };
+    const created = { bridgeId, next: -1, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, silent: false };
     this.streams.set(key, created);
     return created;
   }
 
   /**
-   * Cold: an envelope of another bridge than the one the stream is taken from (two bridges on one prefix, or the
-   * followed one restarted). Each bridge numbers the stream from its own random start, so the two can never be read
-   * as one line: the other's envelopes are dropped while the followed bridge is alive, and once it is silent
-   * (FAILOVER_HEARTBEATS) the reader switches to the other with a gap of its own stream — what the followed bridge
-   * did not forward before it stopped is unknown, so subscribers stop trusting the books until their refresh.
+   * An envelope of another bridge than the one the stream is taken from (two bridges on one prefix, or the followed
+   * one restarted): hot while two bridges run, every message comes twice. Each bridge numbers the stream from its
+   * own random start, so the two can never be read as one: the other's envelopes are dropped while the followed
+   * bridge is alive, and once it is gone (FAILOVER_HEARTBEATS, FAILOVER_MIN_MS) the reader switches to the other with
+   * a gap of its own stream — what the followed bridge did not forward before it stopped is unknown, so subscribers
+   * stop trusting the books until their refresh. Before, the other's send time leading the followed one's last by 3
+   * heartbeat intervals was enough: a bridge held up for that long (300 ms at 100 ms heartbeats) lost the stream,
+   * each switch a gap; so did one envelope with a send time far ahead (forged, a publisher's clock stepped forward)
+   * or a followed one's far behind.
    */
   private switchesTo(line: StreamLine, bridgeId: number, key: number, sendNs: number, hbMs: number, nowMs: number): boolean {
-    const silentMs = FAILOVER_HEARTBEATS * (hbMs > 0 ? hbMs : 1000);
+    const hb = Math.min(hbOrDefault(line.hbMs), hbOrDefault(line.prevHbMs), hbOrDefault(hbMs));
+    const windowMs = Math.max(FAILOVER_HEARTBEATS * hb, FAILOVER_MIN_MS);
+    const progressNs = failoverProgress(line, bridgeId, sendNs, Math.max(2 * hb, windowMs / 4) * 1e6);
+    // The reader's clock counts only while it listens (its timer on time): held up, it would take every bridge for
+    // silent whose envelopes wait behind another's.
+    const listening = nowMs - this.lastCheckMs <= 2 * this.opts.heartbeatIntervalMs;
+    const heardAgoMs = nowMs - Math.max(line.aliveMs, this.listeningSinceMs);
     const followed = line.bridgeId;
-    if (sendNs - line.lastSendNs <= silentMs * 1e6 && nowMs - line.lastMs <= Math.max(silentMs, FAILOVER_RECEIVE_MS)) {
+    if (progressNs < windowMs * 1e6 && !(listening && heardAgoMs > windowMs)) {
       if (!line.otherReported) {
-        // The followed bridge may have just stopped (the other one its restart): what it did not forward before is
-        // unknown, so this is a gap at once, not only at the switch 3 heartbeats later.
+        // Cold: the followed bridge may have just stopped (the other one its restart): what it did not forward
+        // before is unknown, so this is a gap at once, not only at the switch.
         line.otherReported = true;
         this.skipSeq();
         this.opts.onBridgeEvent?.({ kind: "second_bridge", channelId: key >>> 16, sourceId: key & 0xffff, followed, other: bridgeId });
       }
       return false;
     }
+    // Cold: the switch.
     this.counters.bridgeFailovers++;
     this.skipSeq();
     line.bridgeId = bridgeId;

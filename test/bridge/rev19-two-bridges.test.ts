@@ -112,10 +112,11 @@ describe.skipIf(missing !== undefined)(`two bridges on one prefix${missing ? ` (
     const other = ids.find((id) => id !== followed)!;
     expect(events).toEqual([{ kind: "second_bridge", channelId: 3, sourceId: 7, followed, other }]);
 
-    // The followed bridge stops: the other one's copies are taken once their send times lead by 3 heartbeats; what
-    // the stopped one did not forward is unknown, so the book is untrusted until the next refresh.
+    // The followed bridge stops: the other one's copies are taken once they brought 5 s of upstream time since the
+    // stopped one's last (FAILOVER_MIN_MS; 60 datagrams 100 ms apart); what the stopped one did not forward is
+    // unknown, so the book is untrusted until the next refresh.
     await bridges.find((b) => b.bridgeId === followed)!.stop();
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 60; i++) {
       change(943480 - i);
       await send(p, HEARTBEAT_MS * 1000);
     }
@@ -270,6 +271,13 @@ describe("a restarted bridge", () => {
     // Before: the new bridge's first envelope carried the number expected next: no gap, Y usable without its last
     // event until its own refresh.
     expect(sub.book(Y.instrumentId)!.usable).toBe(false);
+    // The switch comes once the new bridge brought 5 s of upstream time (FAILOVER_MIN_MS) with the old one silent.
+    expect(rep.counters.bridgeFailovers).toBe(0);
+    for (let i = 0; i < 60; i++) {
+      p.appendHeartbeat(0);
+      a2.bridge.onDatagram(take(p, (sendUs += 100_000))[0]!);
+    }
+    deliver(a2.published.splice(0));
     expect(rep.counters.bridgeFailovers).toBe(1);
   });
 });

@@ -60,9 +60,9 @@ describe("a reader that switched away from a lagging bridge", () => {
     expect(sub.book(X.instrumentId)!.usable).toBe(true);
     expect(events.map((e) => e.kind)).toEqual(["second_bridge"]);
 
-    // a lags: b's copies lead by more than 3 upstream heartbeats, the reader switches to b (a gap) and X is rebuilt
-    // from the refresh that b brings.
-    for (let i = 0; i < 5; i++) {
+    // a is held up (its copies come later): once b brought 5 s of upstream time without a (FAILOVER_MIN_MS; 60 deltas
+    // 100 ms apart), the reader switches to b (a gap) and X is rebuilt from the refresh that b brings.
+    for (let i = 0; i < 60; i++) {
       const cs = new ChangeSet();
       cs.addBid(943490 - i, 7);
       x.apply(cs, x.venueSeq + 1, T0);
@@ -84,5 +84,168 @@ describe("a reader that switched away from a lagging bridge", () => {
     expect(sub.counters.gaps).toBe(gaps);
     expect(sub.book(X.instrumentId)!.usable).toBe(true);
     expect(levelsOf(sub.book(X.instrumentId)!)).toEqual(levelsOf(x));
+  });
+});
+
+/**
+ * A switch only when the followed bridge is gone (s-natsfo). Before, the other bridge's send time leading the
+ * followed one's last by 3 upstream heartbeat intervals switched the stream, a gap each time (books untrusted until
+ * their refresh): a followed bridge held up for 300 ms (100 ms heartbeats) lost it, and so did one envelope whose
+ * send time was far off: another bridge's forged one an hour ahead, the copy of a publisher's clock stepped forward
+ * that came through the other bridge first, or a followed bridge's damaged one far behind.
+ */
+describe("failover hysteresis: a switch only when the followed bridge is gone", () => {
+  function twoBridges() {
+    const a = recordingBridge();
+    const b = recordingBridge();
+    const events: BridgeEvent[] = [];
+    const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200, onBridgeEvent: (e) => events.push(e) });
+    const sub = newSubscriber();
+    const deliver = (envs: Uint8Array[]) => {
+      for (const env of envs) rep.add(env, 0);
+      rep.packer.appendHeartbeat(0);
+      ingestAll(sub, take(rep.packer));
+    };
+    const p = packer({ channelId: 3, sourceId: 7, sessionId: 500, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+    let sendUs = T0;
+    const x = new TestBook(X);
+    x.load([[943500, 10]], [[943501, 20]], 1, T0);
+    const seal = (stepUs: number) => take(p, (sendUs += stepUs));
+    const both = (stepUs: number) => {
+      for (const d of seal(stepUs)) {
+        a.bridge.onDatagram(d);
+        b.bridge.onDatagram(d);
+      }
+    };
+    const change = (px: number) => {
+      const cs = new ChangeSet();
+      cs.addBid(px, 7);
+      x.apply(cs, x.venueSeq + 1, T0);
+      packBookDelta(p, x, cs);
+    };
+    // a followed, b reported (a gap), X rebuilt from a refresh: usable.
+    packInstrumentDefinition(p, new EncodedDefinition(X), false);
+    packBookSnapshot(p, x, 0, false);
+    both(1000);
+    deliver(a.published.splice(0));
+    deliver(b.published.splice(0));
+    packBookSnapshot(p, x, 0, true);
+    both(1000);
+    deliver(a.published.splice(0));
+    deliver(b.published.splice(0));
+    expect(sub.book(X.instrumentId)!.usable).toBe(true);
+    return { a, b, rep, sub, deliver, p, x, both, seal, change, events, gaps: sub.counters.gaps };
+  }
+
+  test("a followed bridge held up for a second (10 heartbeat intervals) keeps the stream: no switch, no gap", () => {
+    const t = twoBridges();
+    for (let i = 0; i < 10; i++) {
+      t.change(943490 - i);
+      t.both(100_000);
+    }
+    t.deliver(t.b.published.splice(0)); // b's copies first: a is held up (a GC pause, a loaded host)
+    t.deliver(t.a.published.splice(0)); // then a's, all of them: nothing was lost
+    expect(t.events.map((e) => e.kind)).toEqual(["second_bridge"]);
+    expect(t.rep.counters.bridgeFailovers).toBe(0);
+    expect(t.sub.counters.gaps).toBe(t.gaps);
+    expect(t.sub.book(X.instrumentId)!.usable).toBe(true);
+    expect(levelsOf(t.sub.book(X.instrumentId)!)).toEqual(levelsOf(t.x));
+  });
+
+  test("another bridge's envelope with a send time an hour ahead (forged) switches nothing", () => {
+    const t = twoBridges();
+    t.change(943490);
+    const [d] = t.seal(1000);
+    const forged = new Uint8Array(d!);
+    new DataView(forged.buffer).setBigInt64(24, BigInt(T0 + 3_600_000_000) * 1000n, true); // send time +1 h (the CRC is not checked for it)
+    t.b.bridge.onDatagram(d!);
+    t.a.bridge.onDatagram(d!);
+    const env = t.b.published.splice(0)[0]!;
+    new DataView(env.buffer, env.byteOffset).setBigInt64(24, BigInt(T0 + 3_600_000_000) * 1000n, true);
+    t.deliver([env]);
+    t.deliver(t.a.published.splice(0));
+    expect(t.rep.counters.bridgeFailovers).toBe(0);
+    expect(t.rep.followedBridge(3, 7)).toBe(t.a.bridge.bridgeId);
+    expect(t.sub.counters.gaps).toBe(t.gaps);
+    expect(t.sub.book(X.instrumentId)!.usable).toBe(true);
+    expect(levelsOf(t.sub.book(X.instrumentId)!)).toEqual(levelsOf(t.x));
+  });
+
+  test("a publisher's clock stepped an hour forward, seen first through the other bridge, switches nothing", () => {
+    const t = twoBridges();
+    t.change(943490);
+    t.both(3_600_000_000); // the next datagrams are sent an hour later by the publisher's clock
+    t.change(943489);
+    t.both(1000);
+    t.deliver(t.b.published.splice(0)); // b's copies of both first
+    t.deliver(t.a.published.splice(0));
+    expect(t.rep.counters.bridgeFailovers).toBe(0);
+    expect(t.sub.counters.gaps).toBe(t.gaps);
+    expect(t.sub.book(X.instrumentId)!.usable).toBe(true);
+    expect(levelsOf(t.sub.book(X.instrumentId)!)).toEqual(levelsOf(t.x));
+  });
+
+  test("a followed bridge's envelope with a send time an hour behind (damaged) switches nothing", () => {
+    const t = twoBridges();
+    t.change(943490);
+    t.both(1000);
+    const env = t.a.published.splice(0)[0]!;
+    new DataView(env.buffer, env.byteOffset).setBigInt64(24, BigInt(T0 - 3_600_000_000) * 1000n, true);
+    t.deliver([env]);
+    t.b.published.length = 0;
+    t.change(943489);
+    t.both(1000);
+    t.deliver(t.b.published.splice(0)); // b's copy of the next one first
+    t.deliver(t.a.published.splice(0));
+    expect(t.rep.counters.bridgeFailovers).toBe(0);
+    expect(t.sub.counters.gaps).toBe(t.gaps);
+    expect(t.sub.book(X.instrumentId)!.usable).toBe(true);
+    expect(levelsOf(t.sub.book(X.instrumentId)!)).toEqual(levelsOf(t.x));
+  });
+
+  test("a followed bridge that is gone: the switch after 5 s of the other's upstream time, with a gap", () => {
+    const t = twoBridges();
+    for (let i = 0; i < 49; i++) {
+      t.change(943490 - i);
+      t.both(100_000);
+    }
+    t.a.published.length = 0; // a is gone
+    t.deliver(t.b.published.splice(0)); // 4.8 s of b's upstream time since a's last: not yet
+    expect(t.rep.counters.bridgeFailovers).toBe(0);
+    t.change(943400);
+    t.both(300_000);
+    t.a.published.length = 0;
+    t.deliver(t.b.published.splice(0));
+    expect(t.rep.counters.bridgeFailovers).toBe(1);
+    expect(t.sub.book(X.instrumentId)!.usable).toBe(false);
+  });
+
+  test("a followed bridge's envelope with a forward number far ahead (forged) is a gap, hides no later loss", () => {
+    const t = twoBridges();
+    t.change(943490);
+    t.both(1000);
+    t.b.published.length = 0;
+    const env = t.a.published.splice(0)[0]!;
+    const forged = new Uint8Array(env);
+    const dv = new DataView(forged.buffer);
+    dv.setUint16(14, 0x8000 | ((dv.getUint16(14, true) + 10_000) & 0x7fff), true);
+    t.deliver([forged]);
+    expect(t.sub.book(X.instrumentId)!.usable).toBe(false); // what it claims skipped is unknown: a gap
+    t.deliver([env]);
+    expect(t.rep.counters.bridgeFailovers).toBe(0);
+    packBookSnapshot(t.p, t.x, 0, true);
+    t.both(1000);
+    t.b.published.length = 0;
+    t.deliver(t.a.published.splice(0));
+    expect(t.sub.book(X.instrumentId)!.usable).toBe(true);
+    // The line follows the real numbering again: a message lost in NATS afterwards is a gap.
+    t.change(943480);
+    t.both(1000);
+    t.a.published.length = 0; // lost
+    t.change(943479);
+    t.both(1000);
+    t.b.published.length = 0;
+    t.deliver(t.a.published.splice(0));
+    expect(t.sub.book(X.instrumentId)!.usable).toBe(false);
   });
 });

@@ -1,0 +1,101 @@
+/**
+ * What the bridge's JetStream stream keeps (docs/nats.md §JetStream). The bridge publishes with core NATS (no
+ * per-message acknowledgement round trip), so a stream that stops storing — full with `discard new` (an operator's
+ * change), out of storage, deleted while bridging — was invisible to it: the live feed went on, the history got a
+ * hole, and nothing was counted or logged. Every `checkIntervalMs` this reads the stream's last sequence and compares
+ * its growth with what the bridge published before the previous check (surely stored by now, if it was to be):
+ * what it did not take, two checks in a row, is counted (`streamNotStored`) and logged when it starts and ends. A stream that is gone is
+ * logged as an error, counted (`streamMissing`) and created again, so the history goes on. Readers replaying the
+ * stream see each hole as numbers skipped (a gap): the bridge numbered those messages when it published them.
+ * With two bridges on one prefix the stream grows by both: one bridge's messages not stored may then go unnoticed.
+ * @module
+ */
+import type { Logger } from "../core/log.ts";
+
+/** The parts of @nats-io/jetstream's manager used here. */
+export interface StreamManager {
+  streams: {
+    add(c: object): Promise<unknown>;
+    update(n: string, c: object): Promise<unknown>;
+    info(n: string): Promise<{ config: { subjects?: string[] }; state: { last_seq: number } }>;
+  };
+}
+
+export interface StreamWatchCounters {
+  /** Messages published that the stream did not store (its last sequence grew by less): a hole in the history. */
+  streamNotStored: number;
+  /** Checks that found the stream gone (deleted): it was created again. */
+  streamMissing: number;
+}
+
+export class StreamWatch {
+  private readonly name: string;
+  private readonly log: Logger;
+  private readonly recreate: () => Promise<void>;
+  /** Last sequence of the stream and the bridge's published count at the baseline, and that count at the last check. */
+  private baseSeq = -1;
+  private sentBase = 0;
+  private sentAtPrevCheck = 0;
+  private prevDeficit = 0;
+  private failing = false;
+  private checking = false;
+
+  constructor(name: string, log: Logger, recreate: () => Promise<void>) {
+    this.name = name;
+    this.log = log;
+    this.recreate = recreate;
+  }
+
+  /** Starts counting from the stream's state now (`sent`: the bridge's published count now). */
+  async baseline(jsm: StreamManager, sent: number): Promise<void> {
+    this.baseSeq = (await jsm.streams.info(this.name)).state.last_seq;
+    this.sentAtPrevCheck = sent;
+    this.sentBase = sent;
+    this.prevDeficit = 0;
+  }
+
+  /** One check (cold: every checkIntervalMs). `sent`: messages the bridge has published so far. */
+  async check(jsm: StreamManager, sent: number, c: StreamWatchCounters): Promise<void> {
+    if (this.checking || this.baseSeq < 0) return;
+    this.checking = true;
+    try {
+      let lastSeq: number;
+      try {
+        lastSeq = (await jsm.streams.info(this.name)).state.last_seq;
+      } catch (err) {
+        if (!/stream not found/i.test((err as Error).message)) return; // NATS down or slow: counted by the bridge as such
+        c.streamMissing++;
+        this.log.error(`JetStream stream ${this.name} is gone (deleted?): messages published since it went are not in the history; creating it again`, { stream: this.name });
+        try {
+          await this.recreate();
+        } catch (e) {
+          // Cold: counted and logged again at the next check, until it can be created.
+          return this.log.error(`JetStream stream ${this.name} could not be created again: history is not kept`, { stream: this.name, error: (e as Error).message });
+        }
+        await this.baseline(jsm, sent);
+        return;
+      }
+      if (lastSeq < this.baseSeq) {
+        // Cold: the stream was replaced by another of that name (deleted and created again between two checks).
+        this.log.warn(`JetStream stream ${this.name} was replaced: its history starts again`, { stream: this.name, lastSeq });
+        return void (await this.baseline(jsm, sent));
+      }
+      // Confirmed over two checks: a stream merely slow to store (a loaded server) catches up, a hole stays.
+      const deficitNow = this.sentAtPrevCheck - this.sentBase - (lastSeq - this.baseSeq);
+      const deficit = Math.min(deficitNow, this.prevDeficit);
+      this.prevDeficit = deficitNow;
+      this.sentAtPrevCheck = sent;
+      if (deficit > c.streamNotStored) {
+        const first = !this.failing;
+        this.failing = true;
+        c.streamNotStored = deficit;
+        if (first) this.log.warn(`JetStream stream ${this.name} is not storing what the bridge publishes (full with discard new? out of storage? or what the client held when NATS went down): the history has a hole, readers replaying it see the gap`, { stream: this.name, streamNotStored: deficit });
+      } else if (this.failing) {
+        this.failing = false;
+        this.log.info(`JetStream stream ${this.name} stores again`, { stream: this.name, streamNotStored: c.streamNotStored });
+      }
+    } finally {
+      this.checking = false;
+    }
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Two real bridges on one prefix, the followed one briefly held up (s-natsfo): a GC pause or a loaded host holds its
+ * copies while the other bridge's keep arriving. Nothing is lost, so the reader must keep the followed bridge: no
+ * switch and no gap. Before, the other's copies leading by 3 upstream heartbeat intervals (300 ms here) switched the
+ * stream, a gap that left the book unusable until its next refresh, at every such pause of either bridge.
+ * Real parts: nats-server, two ForwardBridges on one loopback multicast group (TTL 1), the reader (attachNats)
+ * feeding an unchanged FeedSubscriber; the hold queues one bridge's datagrams and hands them over later.
+ */
+import dgram from "node:dgram";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ForwardBridge, type ForwardBridgeOptions } from "../../src/bridge/forward-bridge.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { FeedSubscriber, attachNats, type BridgeEvent, type NatsFeedReader } from "../../src/subscriber/index.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import type { ChannelPacker } from "../../src/wire/packer.ts";
+import { uniqueDestination, waitFor } from "../e2e/harness.ts";
+import { packer, T0, take } from "../subscriber/feed-harness.ts";
+import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
+import { NatsServer, natsServerMissing } from "./nats-server.ts";
+
+const missing = natsServerMissing();
+const PREFIX = "natsfo";
+const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
+const G = uniqueDestination(251);
+const HEARTBEAT_MS = 100;
+
+/** A bridge whose datagrams can be held (queued) and handed over later: a bridge briefly held up. */
+class HeldBridge extends ForwardBridge {
+  held: Uint8Array[] | undefined;
+  constructor(opts: ForwardBridgeOptions) {
+    super(opts);
+  }
+  override onDatagram(bytes: Uint8Array): void {
+    if (this.held !== undefined) this.held.push(new Uint8Array(bytes));
+    else super.onDatagram(bytes);
+  }
+  release(): void {
+    const q = this.held ?? [];
+    this.held = undefined;
+    for (const d of q) super.onDatagram(d);
+  }
+}
+
+let nats: NatsServer;
+const bridges: HeldBridge[] = [];
+let sub: FeedSubscriber;
+let reader: NatsFeedReader;
+let sender: dgram.Socket;
+let sendUs = T0;
+const events: BridgeEvent[] = [];
+
+function send(p: ChannelPacker, stepUs = 10_000): Promise<void> {
+  const ds = take(p, (sendUs += stepUs));
+  return ds.reduce((prev, d) => prev.then(() => new Promise<void>((resolve, reject) => sender.send(d, G.port, G.group, (err) => (err ? reject(err) : resolve())))), Promise.resolve());
+}
+
+beforeAll(async () => {
+  if (missing) return;
+  nats = await NatsServer.start();
+  for (let i = 0; i < 2; i++) {
+    const b = new HeldBridge({ groups: [{ ...G, iface: "127.0.0.1" }], servers: nats.url, prefix: PREFIX, log: silentLogger });
+    await b.start();
+    bridges.push(b);
+  }
+  sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+  await sub.start();
+  reader = await attachNats(sub, { servers: nats.url, prefix: PREFIX, onBridgeEvent: (e) => events.push(e) });
+  sender = dgram.createSocket({ type: "udp4" });
+  await new Promise<void>((resolve) => sender.bind(0, "127.0.0.1", () => resolve()));
+  sender.setMulticastInterface("127.0.0.1");
+  sender.setMulticastTTL(1);
+}, 30_000);
+
+afterAll(async () => {
+  sender?.close();
+  await reader?.stop();
+  await sub?.stop();
+  for (const b of bridges) await b.stop();
+  await nats?.stop();
+});
+
+describe.skipIf(missing !== undefined)(`a followed bridge briefly held up${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
+  test("keeps the stream: no switch, no gap, the book usable and exact", async () => {
+    const p = packer({ channelId: 3, sourceId: 7, sessionId: 500, sessionStartUs: T0, heartbeatIntervalMs: HEARTBEAT_MS });
+    const x = new TestBook(X);
+    x.load([[943500, 10]], [[943501, 20]], 1, T0);
+    const c = () => reader.counters;
+    const copies = () => c().messages + c().otherBridge;
+    packInstrumentDefinition(p, new EncodedDefinition(X), false);
+    packBookSnapshot(p, x, 0, false);
+    await send(p);
+    await waitFor(() => copies() >= 2 * 2, "both bridges' copies reached the reader");
+    packBookSnapshot(p, x, 0, true); // the refresh after the second bridge's gap
+    await send(p);
+    await waitFor(() => copies() >= 2 * 3, "both bridges' copies of the refresh reached the reader");
+    await waitFor(() => sub.book(X.instrumentId)?.usable === true, "X usable");
+    const gaps = sub.counters.gaps;
+    const followed = reader.repacker.followedBridge(3, 7)!;
+    const held = bridges.find((b) => b.bridgeId === followed)!;
+
+    // The followed bridge is held up while the feed goes on for a second of upstream time (10 heartbeat intervals).
+    held.held = [];
+    for (let i = 0; i < 10; i++) {
+      const cs = new ChangeSet();
+      cs.addBid(943490 - i, 7);
+      x.apply(cs, x.venueSeq + 1, T0);
+      packBookDelta(p, x, cs);
+      await send(p, HEARTBEAT_MS * 1000);
+    }
+    await waitFor(() => copies() >= 2 * 3 + 10 && held.held!.length === 10, "the other bridge's copies reached the reader");
+    held.release();
+    await waitFor(() => copies() >= 2 * 13, "the held bridge's copies reached the reader");
+    await waitFor(() => sub.book(X.instrumentId)!.instrSeq === x.instrSeq, "X at the last delta");
+    expect(c().bridgeFailovers).toBe(0);
+    expect(events.map((e) => e.kind)).toEqual(["second_bridge"]);
+    expect(reader.repacker.followedBridge(3, 7)).toBe(followed);
+    expect(c().upstreamGaps).toBe(0);
+    expect(sub.counters.gaps).toBe(gaps);
+    expect(sub.book(X.instrumentId)!.usable).toBe(true);
+    expect(levelsOf(sub.book(X.instrumentId)!)).toEqual(levelsOf(x));
+  });
+});

@@ -1,0 +1,158 @@
+/**
+ * JetStream storage failures while bridging (s-natsfo). The bridge publishes with core NATS (no acknowledgements):
+ * a stream that stopped storing — deleted, or full with `discard new` — was invisible to it: the live feed went on,
+ * the history got a hole, nothing was counted or logged, and a deleted stream stayed gone. Now the bridge checks the
+ * stream (src/bridge/stream-watch.ts): what it did not store is counted and logged, a deleted stream is logged as
+ * an error, counted and created again. A reader replaying the stream over such a hole sees the gap (the numbers the
+ * bridge gave those messages are missing): its books are not shown usable until their refresh.
+ * Real parts: nats-server, ForwardBridge (datagrams handed to onDatagram), the reader (attachNats) feeding an
+ * unchanged FeedSubscriber; the stream is changed and deleted through a second connection, as an operator would.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { FeedSubscriber, attachNats } from "../../src/subscriber/index.ts";
+import { connectNats } from "../../src/subscriber/nats-source.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { waitFor } from "../e2e/harness.ts";
+import { packer, T0, take } from "../subscriber/feed-harness.ts";
+import { captureLog } from "../support/capture-log.ts";
+import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { NatsServer, natsServerMissing } from "./nats-server.ts";
+
+const missing = natsServerMissing();
+const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
+
+interface Jsm {
+  streams: {
+    info(n: string): Promise<{ state: { last_seq: number; messages: number } }>;
+    update(n: string, c: object): Promise<unknown>;
+    delete(n: string): Promise<boolean>;
+  };
+}
+
+let nats: NatsServer;
+let admin: Awaited<ReturnType<typeof connectNats>>;
+let jsm: Jsm;
+const stops: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  if (missing) return;
+  nats = await NatsServer.start();
+  admin = await connectNats(nats.url, "operator");
+  const { jetstreamManager } = (await import("@nats-io/jetstream")) as unknown as { jetstreamManager: (nc: unknown) => Promise<Jsm> };
+  jsm = await jetstreamManager(admin);
+}, 30_000);
+
+afterAll(async () => {
+  for (const stop of stops.reverse()) await stop();
+  await admin?.close();
+  await nats?.stop();
+});
+
+/** A started bridge keeping `stream` (checked every 100 ms) and an upstream stream of X fed into it. */
+async function bridging(prefix: string, stream: string) {
+  const { log, lines } = captureLog();
+  const bridge = new ForwardBridge({ groups: [], servers: nats.url, prefix, jetstream: { stream, maxAgeMs: 0, maxBytes: 64 << 20, checkIntervalMs: 100 }, log });
+  await bridge.start();
+  stops.push(() => bridge.stop());
+  const p = packer({ channelId: 3, sourceId: 7, sessionId: 500, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+  const x = new TestBook(X);
+  x.load([[943500, 10]], [[943501, 20]], 1, T0);
+  let sendUs = T0;
+  const through = () => {
+    for (const d of take(p, (sendUs += 10_000))) bridge.onDatagram(d);
+  };
+  return {
+    bridge,
+    lines,
+    x,
+    refresh(): void {
+      packInstrumentDefinition(p, new EncodedDefinition(X), true);
+      packBookSnapshot(p, x, 0, true);
+      through();
+    },
+    delta(px: number): void {
+      const cs = new ChangeSet();
+      cs.addBid(px, 7);
+      x.apply(cs, x.venueSeq + 1, T0);
+      packBookDelta(p, x, cs);
+      through();
+    },
+  };
+}
+
+const lastSeq = async (stream: string) => (await jsm.streams.info(stream)).state.last_seq;
+
+describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
+  test("a stream deleted while bridging: logged as an error, counted, created again; the history goes on", async () => {
+    const t = await bridging("sfdel", "SFDEL");
+    t.refresh();
+    let seq = 0;
+    await waitFor(() => seq >= 2, "the refresh stored", 10_000, () => void lastSeq("SFDEL").then((s) => (seq = s)));
+    await jsm.streams.delete("SFDEL");
+    await waitFor(() => (t.bridge.counters.streamMissing ?? 0) >= 1, "the bridge saw the stream gone");
+    expect(t.lines.some((l) => l.level === "error" && /SFDEL is gone/.test(l.msg))).toBe(true);
+    // (the stream is created again just after the count: the feed goes on until the new one holds some of it)
+    seq = 0;
+    await waitFor(() => seq >= 2, "the new stream stores the feed again", 10_000, () => {
+      t.refresh();
+      void lastSeq("SFDEL").then((s) => (seq = s), () => undefined);
+    });
+  });
+
+  test("a stream full with discard new: what it did not store is counted and logged; a replay over the hole sees the gap", async () => {
+    const t = await bridging("sffull", "SFFULL");
+    t.refresh(); // definition + snapshot: stored (sequences 1, 2)
+    let seq = 0;
+    await waitFor(() => seq >= 2, "the refresh stored", 10_000, () => void lastSeq("SFFULL").then((s) => (seq = s)));
+    // An operator caps the stream at 3 messages, refusing new ones: X's second delta onwards is not stored.
+    await jsm.streams.update("SFFULL", { max_msgs: 3, discard: "new" });
+    for (let i = 0; i < 4; i++) t.delta(943490 - i);
+    await waitFor(() => (t.bridge.counters.streamNotStored ?? 0) >= 3, "the bridge counted what the stream did not store");
+    expect(t.bridge.counters.streamNotStored).toBeGreaterThanOrEqual(3); // 3, more only if the server lagged two checks
+    expect(t.lines.some((l) => l.level === "warn" && /SFFULL is not storing/.test(l.msg))).toBe(true);
+    expect(await lastSeq("SFFULL")).toBe(3);
+
+    // The cap is lifted: the stream stores again; X's next delta goes in after the hole.
+    await jsm.streams.update("SFFULL", { max_msgs: -1, discard: "old" });
+    t.delta(943480);
+    seq = 0;
+    await waitFor(() => seq >= 4, "stored again", 10_000, () => void lastSeq("SFFULL").then((s) => (seq = s)));
+
+    // A reader replaying the stream from its start: the definition, the snapshot, the first delta, then the hole.
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+    await sub.start();
+    const reader = await attachNats(sub, { servers: nats.url, prefix: "sffull", stream: "SFFULL", from: "all" });
+    stops.push(async () => (await reader.stop(), await sub.stop()));
+    await waitFor(() => reader.counters.messages >= 4, "the replay read the stream");
+    await waitFor(() => reader.datagrams > 0 && sub.book(X.instrumentId) !== undefined, "X replayed");
+    expect(reader.counters.upstreamGaps).toBe(1);
+    expect(sub.book(X.instrumentId)!.usable).toBe(false);
+  });
+
+  test("nats-server restarted with its file store: the stream keeps what it stored, the loss meanwhile is numbered", async () => {
+    const t = await bridging("sfrst", "SFRST");
+    t.refresh();
+    let seq = 0;
+    await waitFor(() => seq >= 2, "the refresh stored", 10_000, () => void lastSeq("SFRST").then((s) => (seq = s)));
+    const connected = () => (t.bridge as unknown as { protocol: { connected: boolean } }).protocol.connected;
+    await nats.stop();
+    await waitFor(() => !connected(), "the bridge saw NATS go");
+    for (let i = 0; i < 3; i++) t.delta(943490 - i); // lost: NATS is down
+    expect(t.bridge.counters.droppedDisconnected).toBe(3);
+    await nats.restart();
+    await waitFor(() => connected(), "the bridge reconnected");
+    t.delta(943480);
+    seq = 0;
+    await waitFor(() => seq >= 3, "stored after the restart", 10_000, () => void lastSeq("SFRST").then((s) => (seq = s), () => undefined));
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+    await sub.start();
+    const reader = await attachNats(sub, { servers: nats.url, prefix: "sfrst", stream: "SFRST", from: "all" });
+    stops.push(async () => (await reader.stop(), await sub.stop()));
+    await waitFor(() => reader.counters.messages >= 3 && sub.book(X.instrumentId) !== undefined, "the replay read the stream");
+    expect(reader.counters.upstreamGaps).toBe(1);
+    expect(sub.book(X.instrumentId)!.usable).toBe(false);
+    expect(t.bridge.counters.streamMissing).toBe(0);
+  });
+});
