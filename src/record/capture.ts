@@ -49,6 +49,11 @@ const BLOCK_HEADER_BYTES = 8;
 const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
 /** Indexes tried for a new file's name when the one picked is taken all the same (another writer in the directory). */
 const MAX_NAME_TRIES = 1000;
+/**
+ * The largest file number `n` the writer counts on from (a file a second for 30 million years): above it a name is
+ * foreign, and n stays an exact integer that prints as digits with MAX_NAME_TRIES to spare.
+ */
+const MAX_FILE_INDEX = 1e15;
 /** How often the writer applies age-based retention between rotations. */
 const RETENTION_CHECK_MS = 60_000;
 
@@ -147,6 +152,8 @@ export class CaptureWriter {
   private readonly now: () => number;
   private readonly monoNow: () => number;
   private readonly writeErrorLog: RateLimitedLog;
+  /** Foreign names (n above MAX_FILE_INDEX) already warned about. */
+  private readonly warnedForeign = new Set<string>();
 
   constructor(private readonly opts: CaptureWriterOptions) {
     this.writeErrorLog = new RateLimitedLog(opts.log ?? silentLogger, "error", "capture block could not be written; its records are lost", 10_000);
@@ -302,11 +309,22 @@ export class CaptureWriter {
     });
   }
 
-  /** The highest file number among the directory's captures of this prefix (-1: none, or the directory unreadable). */
+  /**
+   * The highest file number among the directory's captures of this prefix (-1: none, or the directory unreadable).
+   * A number above MAX_FILE_INDEX is no writer's (a foreign name): counted on from, n would leave the exact integers
+   * (1e23 + 1 is 1e23: the same name again at every try, every block lost) or print as "1e+23" (a name retention does
+   * not read); it is left out, with a warning naming it once.
+   */
   private highestIndex(): number {
     let highest = -1;
     try {
-      for (const e of listCaptures(this.opts.dir, this.prefix)) highest = Math.max(highest, e.index);
+      for (const e of listCaptures(this.opts.dir, this.prefix)) {
+        if (e.index <= MAX_FILE_INDEX) highest = Math.max(highest, e.index);
+        else if (this.warnedForeign.size < 100 && !this.warnedForeign.has(e.name)) {
+          this.warnedForeign.add(e.name);
+          this.opts.log?.warn("capture file number too large for a writer's; not counted on from", { file: e.path, maxIndex: MAX_FILE_INDEX });
+        }
+      }
     } catch {
       // the directory gone or unreadable: opening the file fails next, and says why
     }

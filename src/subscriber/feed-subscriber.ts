@@ -214,7 +214,7 @@ export class FeedSubscriber {
    * Binds and joins every group (or binds a unicast address). Rejects if a socket cannot bind or join (stop() closes
    * what it opened). Once per stop(): a second start rejects (it would bind every group twice and leave timers and
    * the request socket of the first running after stop()); after stop() it starts again, its books and streams as
-   * they were (what it missed meanwhile is a gap).
+   * stop() left them (stale: not usable until their stream's next datagram; what it missed meanwhile is a gap).
    */
   async start(): Promise<void> {
     if (this.running) throw new Error("subscriber: start() called twice (stop() first)");
@@ -257,12 +257,22 @@ export class FeedSubscriber {
     }
   }
 
+  /**
+   * Closes the sockets and stops the stale and retransmission timers. Nothing is heard from then on, so no book may
+   * show `usable`: every stream not already stale or ended is marked stale, with a 'stale' event (`stopped: true`),
+   * and every book with it. After start() a stream's next datagram clears it, as after any silence (what was missed
+   * meanwhile is a gap: its books are invalid until their next snapshot).
+   */
   async stop(): Promise<void> {
     this.running = false;
     if (this.staleTimer !== undefined) clearInterval(this.staleTimer);
     this.staleTimer = undefined;
     if (this.recoveryTimer !== undefined) clearInterval(this.recoveryTimer);
     this.recoveryTimer = undefined;
+    const nowMs = monoEpochMs();
+    for (const st of this.streams.values()) if (!st.stale && !st.ended) this.markStale(st, nowMs, true);
+    // Books of a stream already stale are so; of an ended stream, invalid; any other (no stream known) made stale too.
+    for (const book of this.books.values()) book.stale = true;
     if (this.requestSocket !== undefined) this.sockets.push(this.requestSocket);
     this.requestSocket = undefined;
     const closing = this.sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
@@ -326,11 +336,16 @@ export class FeedSubscriber {
       if (st.stale || st.ended) continue;
       const limit = this.staleAfterMs ?? STALE_HEARTBEAT_INTERVALS * st.heartbeatIntervalMs;
       if (limit <= 0 || nowMs - st.lastRecvMs < limit) continue;
-      st.stale = true;
-      const books = this.instrumentBooks.setStreamStale(st.key, true);
-      const e: StaleEvent = { channelId: st.channelId, sourceId: st.sourceId, sessionId: st.sessionId, silentMs: nowMs - st.lastRecvMs, books };
-      for (const l of this.listeners.stale) this.listeners.call(l, e);
+      this.markStale(st, nowMs, false);
     }
+  }
+
+  /** The stream and its books stale (cleared by its next datagram), and the 'stale' event. Cold. */
+  private markStale(st: StreamState, nowMs: number, stopped: boolean): void {
+    st.stale = true;
+    const books = this.instrumentBooks.setStreamStale(st.key, true);
+    const e: StaleEvent = { channelId: st.channelId, sourceId: st.sourceId, sessionId: st.sessionId, silentMs: nowMs - st.lastRecvMs, books, stopped };
+    for (const l of this.listeners.stale) this.listeners.call(l, e);
   }
 
   /** Requests in flight (options.retransmit). */

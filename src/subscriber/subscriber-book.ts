@@ -38,7 +38,10 @@ export class SubscriberBook extends LadderBook implements BookView {
    * still applied while invalid (best effort).
    */
   valid = false;
-  /** The stream that last carried this book is silent beyond the stale limit (cleared when it speaks again). */
+  /**
+   * The stream that last carried this book is silent beyond the stale limit, or the subscriber was stopped (cleared
+   * when the stream speaks again, or by the book's own next message).
+   */
   stale = false;
   /**
    * The definition announces other exponents than the book messages' (a change in flight, or an old definition):

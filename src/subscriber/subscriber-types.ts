@@ -128,6 +128,8 @@ export interface StaleEvent {
   silentMs: number;
   /** Books whose last stream this is (now not `usable`). */
   books: number;
+  /** stop() was called: the subscriber hears nothing now (not the stream's own silence; silentMs is the time since its last datagram). */
+  stopped: boolean;
 }
 /** A snapshot with the book's own instrSeq (a refresh, or the same event on another channel) differed from it and replaced it. */
 export interface RepairEvent {

@@ -15,7 +15,7 @@ test("feeder demo runs simulator, feeder and view offline, and every book is sho
   const code = await main(["demo", "--duration", "3", "--port", String(port), "--rate", "600"], { out: onOut, err: (t) => err.push(t) });
   expect(err.join("\n")).toBe("");
   expect(code).toBe(0);
-  const last = out.at(-1)!; // the final table, drawn after the listener stopped
+  const last = out.at(-1)!; // the final table, drawn as the listener stops (the books as last heard)
   for (const name of ["linear BTCUSDT", "linear ETHUSDT", "linear SOLUSDT", "linear XRPUSDT", "spot BTCUSDT", "spot ETHUSDT"]) {
     expect(last).toMatch(new RegExp(`^${name}\\s+yes\\s+live\\s+yes\\s`, "m"));
   }

@@ -7,7 +7,9 @@
 import { describe, expect, test } from "vitest";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { silentLogger } from "../../src/core/log.ts";
 import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
+import { listCaptures } from "../../src/record/retention.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 
 describe("capture file names taken by an earlier run", () => {
@@ -37,5 +39,29 @@ describe("capture file names taken by an earlier run", () => {
     w.close();
     expect(w.stats()).toMatchObject({ lostRecords: 0, writeErrors: 0 });
     expect(w.files).toEqual([join(dir, "feeder-20261205T150000Z-1.fcap")]);
+  });
+});
+
+describe("a file of this prefix whose number no writer reaches (a foreign name)", () => {
+  test("is not counted on from: the writer's names stay numbers, rotation within one second works, retention sees them", () => {
+    const dir = makeTempDir("feeder-review-names-");
+    const now = () => Date.UTC(2026, 11, 5, 15, 0, 0, 250);
+    const foreign = "feeder-20261205T150000Z-99999999999999999999999.fcap";
+    writeFileSync(join(dir, foreign), "FDRCAP01");
+    const warnings: string[] = [];
+    const log = { ...silentLogger, warn: (msg: string) => void warnings.push(msg) };
+    // Every block rotates (16-byte files), all in the same second. Old: n became 1e+23 + 1 = "1e+23" (not a number
+    // retention reads), and the second file's name was the first's again however many indexes it tried: that block
+    // and every later one were lost.
+    const w = new CaptureWriter({ dir, prefix: "feeder", now, maxFileBytes: 16, log });
+    for (let i = 0; i < 3; i++) {
+      w.write(i, "bybit", "linear", "linear-0", `frame ${i}`);
+      w.flush();
+    }
+    w.close();
+    expect(w.stats()).toMatchObject({ lostRecords: 0, writeErrors: 0, records: 3 });
+    expect(w.files.map((f) => f.slice(dir.length + 1))).toEqual([0, 1, 2].map((n) => `feeder-20261205T150000Z-${n}.fcap`));
+    expect(listCaptures(dir, "feeder").map((e) => e.name)).toEqual([...w.files.map((f) => f.slice(dir.length + 1)), foreign]);
+    expect(warnings.some((m) => m.includes("not counted on from"))).toBe(true);
   });
 });

@@ -10,8 +10,10 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { parseFixed } from "../../src/core/fixed.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { BookState, StatusReason } from "../../src/core/types.ts";
 import { startUpbitSimulator, type UpbitSim } from "../../src/sim/upbit-sim.ts";
 import { venueSpec } from "../../src/venues/registry.ts";
+import type { UpbitAdapter } from "../../src/venues/upbit/adapter.ts";
 import type { Subscription, VenueAdapter } from "../../src/venues/venue.ts";
 import { tempCachePath } from "./bybit/helpers.ts";
 import { BookMaps, TEST_TIMINGS, until } from "./planned-fallback-harness.ts";
@@ -121,4 +123,39 @@ test("upbit: an error frame on the old socket during the overlap answers no requ
   expect(replacement.fromClient).toHaveLength(1); // its subscription only
   await until(() => equal(0) && equal(1), "books equal on the new socket");
   expect(sink.invalid).toEqual([]);
+});
+
+test("upbit: the old socket gone while a bisect probe is out on the replacement: a code the probe leaves out, which only the old socket fed, is not LIVE", { timeout: 30_000 }, async () => {
+  // The replacement's link answers its first request with an error frame in place of KRW-XRP's book (and drops
+  // KRW-XRP's books until the old socket is gone): the bisection probes KRW-BTC alone on the replacement, sparing
+  // KRW-XRP, which the old socket still feeds. Then the old socket closes: the probe is the replacement's whole
+  // subscription, so nothing feeds KRW-XRP any more. Old: KRW-XRP stayed LIVE, frozen, until the probes were over.
+  let errorSent = false;
+  let oldGone = false;
+  const infos: string[] = [];
+  const log = { ...silentLogger, info: (msg: string) => void infos.push(msg) };
+  const { proxy, adapter, sink, equal } = await start(
+    "upbit",
+    (p) =>
+      p.byIndex.set(1, {
+        rewriteDown: (f) => {
+          if (oldGone || !f.includes('"KRW-XRP"')) return f;
+          if (errorSent) return null;
+          errorSent = true;
+          return JSON.stringify({ error: { name: "INVALID_PARAM", message: "no code's doing" } });
+        },
+      }),
+    { errorWaitMs: 2_000, ackTimeoutMs: 10_000, log },
+  );
+  const upbit = adapter as UpbitAdapter;
+  await until(() => adapter.stats().bisectProbes === 1, "the probe of KRW-BTC out on the replacement");
+  expect(upbit.topicInfo(1).state).toBe("live"); // fed by the old socket meanwhile
+  oldGone = true;
+  proxy.closeClient(proxy.links[0]!);
+  await until(() => infos.some((m) => m.includes("old socket closed during the planned reconnect")), "the old socket's close handled");
+  expect(upbit.topicInfo(1).state).not.toBe("live");
+  expect(sink.invalid).toContainEqual({ index: 1, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED });
+  // The probes go on (KRW-XRP alone next), then the whole list: every book back, none refused.
+  await until(() => equal(0) && equal(1) && upbit.topicInfo(1).state === "live", "books equal again", 20_000);
+  expect(adapter.stats().subscribeRejected).toBe(0);
 });

@@ -233,7 +233,8 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   if (ndjson) {
     sub.on("gap", (e) => ctx.out(JSON.stringify({ type: "gap", ...e })));
     sub.on("session", (e) => ctx.out(JSON.stringify({ type: "session", ...e })));
-    sub.on("stale", (e) => ctx.out(JSON.stringify({ type: "stale", ...e })));
+    // The subscriber's own stop (every stream marked stale, `stopped`) is no news about the feed: listen is ending.
+    sub.on("stale", (e) => void (e.stopped || ctx.out(JSON.stringify({ type: "stale", ...e }))));
     sub.on("repair", (e) => ctx.out(JSON.stringify({ type: "repair", ...bookRef(e.book), instrSeq: e.instrSeq, refresh: e.refresh, levelsDiffered: e.levelsDiffered, channelId: e.channelId })));
     sub.on("supersede", (e) => ctx.out(JSON.stringify({ type: "supersede", ...bookRef(e.book), previousSessionId: e.previousSessionId, sessionId: e.sessionId, channelId: e.channelId })));
     sub.on("exponent", (e) => ctx.out(JSON.stringify({ type: "exponent", ...bookRef(e.book), previousPriceExp: e.previousPriceExp, previousQtyExp: e.previousQtyExp, priceExp: e.priceExp, qtyExp: e.qtyExp })));
@@ -298,8 +299,8 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   if (timer !== undefined) clearInterval(timer);
   if (durationTimer !== undefined) clearTimeout(durationTimer);
   await reader?.stop();
+  if (!ndjson) draw(); // the books as last heard: once stopped, the subscriber shows none usable
   await sub.stop();
-  if (!ndjson) draw();
   return 0;
 }
 

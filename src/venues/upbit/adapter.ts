@@ -144,7 +144,8 @@ export class UpbitAdapter implements VenueAdapter {
       v,
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason) },
+      // overlapOver: a probe out on the replacement when the old socket goes leaves the codes it spared unserved.
+      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier) => this.control.overlapOver(conn, carrier) },
       {
         ...opts,
         random,

@@ -6,7 +6,8 @@
  * a probe of that code alone draws an error twice in a row (one error frame the venue sends for no request, landing
  * while a single code is probed, must not halt a good book for good): that code is rejected (HALTED /
  * SUBSCRIBE_REJECTED); then the whole list goes out again (also when every probe passed: the error named none of the
- * codes). A probe replaces the subscription: the codes it leaves out are not LIVE until a request names them again.
+ * codes). A probe replaces the subscription: the codes it leaves out are not LIVE until a request names them again
+ * (those the old socket of a planned reconnect feeds are spared until that socket goes: overlapOver).
  * Resync kind
  * `next_full_book`: a subscribed book needs no request, its next message is a full book.
  * @module
@@ -14,6 +15,7 @@
 import type { Logger } from "../../core/log.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState, type VenueConnection } from "../common/connection.ts";
+import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { SubscriptionControl, type InvalidateTopic } from "../common/subscription-control.ts";
 import { encodeOrderbookRequest, requestCode, requestProtocol } from "./protocol.ts";
 
@@ -171,6 +173,17 @@ export class UpbitRequests extends SubscriptionControl {
       t.offRequest = off;
       if (off && t.book === BookState.LIVE) this.invalidateTopic(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
     }
+  }
+
+  /**
+   * A planned reconnect's overlap is over and the replacement carries on alone while one of its probes is out: the
+   * codes the old socket served that the probe leaves out now have no socket (the probe is the replacement's whole
+   * subscription), so they leave LIVE as any code a probe leaves out (leaveOut spared them while the old socket fed
+   * them). Gone back to the old socket: the bisection ended there (sendRequest), nothing to do.
+   */
+  overlapOver(conn: VenueConnection, carrier: OverlapCarrier): void {
+    const b = this.bisects.get(conn);
+    if (carrier === "replacement" && b !== undefined && b.ws === conn.ws) this.leaveOut(conn, b.probe);
   }
 
   private refuse(t: TopicState, why: string): void {
