@@ -1,6 +1,6 @@
 /**
  * Instrument metadata for Bybit v5: `GET /v5/market/instruments-info` (docs/venues/bybit.md, "Instruments") → tick
- * size and lot step. Resolution order and the disk cache are common (../common/instruments.ts). Cold path.
+ * size and lot step, Trading (and PreLaunch) symbols only. Resolution order and the disk cache are common (../common/instruments.ts). Cold path.
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
@@ -74,10 +74,18 @@ export async function fetchInstrumentSpecs(
   return out;
 }
 
-/** Spot has no qtyStep: its quantity step is lotSizeFilter.basePrecision [§1.3]. */
+/**
+ * `status` values whose book we subscribe: Trading, and PreLaunch (a pre-market contract: no feed until continuous
+ * trading, so its book waits for its first snapshot). The option list also holds Delivering (settling at expiry), and
+ * a query that names its status may return Settling or Closed: none of them trades, so none is "listed" for us.
+ */
+const TRADING_STATUSES = new Set(["Trading", "PreLaunch"]);
+
+/** Spot has no qtyStep: its quantity step is lotSizeFilter.basePrecision [§1.3]. No `status` counts as Trading. */
 function specOf(market: MarketName, item: unknown): { symbol: string; tickSize: string; lotSize: string } | null {
   if (typeof item !== "object" || item === null) return null;
-  const it = item as { symbol?: unknown; priceFilter?: { tickSize?: unknown }; lotSizeFilter?: { qtyStep?: unknown; basePrecision?: unknown } };
+  const it = item as { symbol?: unknown; status?: unknown; priceFilter?: { tickSize?: unknown }; lotSizeFilter?: { qtyStep?: unknown; basePrecision?: unknown } };
+  if (typeof it.status === "string" && !TRADING_STATUSES.has(it.status)) return null;
   const tickSize = it.priceFilter?.tickSize;
   const lotSize = market === "spot" ? it.lotSizeFilter?.basePrecision : it.lotSizeFilter?.qtyStep;
   if (typeof it.symbol !== "string" || typeof tickSize !== "string" || typeof lotSize !== "string") return null;
