@@ -15,6 +15,8 @@ export interface SimInstrument {
   priceDecimals: number;
   /** Trading status (default Trading). */
   status?: string;
+  /** Options: deliveryTime in ms (default 2100-01-01, never reached in a test). */
+  deliveryMs?: number;
 }
 
 /** The statuses a query without `status` lists (§1.3): Trading only, and for options PreLaunch, Trading, Delivering. */
@@ -81,7 +83,7 @@ function instrumentItem(category: MarketName, i: SimInstrument): Record<string, 
       quoteCoin: "USD",
       settleCoin: "USDT",
       launchTime: "1700000000000",
-      deliveryTime: "1790000000000",
+      deliveryTime: String(i.deliveryMs ?? 4_102_444_800_000),
       deliveryFeeRate: "0.00015",
       priceFilter: { minPrice: i.tickSize, maxPrice: "10000000", tickSize: i.tickSize },
       lotSizeFilter: { maxOrderQty: "10000", minOrderQty: i.lotSize, qtyStep: i.lotSize },

@@ -65,6 +65,8 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   private readonly unlisted = new Set<string>();
   /** "market:SYMBOL" → a status other than Trading (setStatus): silent, listed as instruments-info's default query does. */
   private readonly statuses = new Map<string, string>();
+  /** "market:SYMBOL" → an option's deliveryTime (setDeliveryTime). */
+  private readonly deliveries = new Map<string, number>();
   /** Errors caught by guardedTick (logged, never thrown out of the timer). */
   tickErrors = 0;
   private lastTickErrorLogMs = 0;
@@ -150,7 +152,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     const all: SimInstrument[] = [];
     for (const s of this.symbols.values()) {
       const key = `${s.market}:${s.symbol}`;
-      if (!this.unlisted.has(key)) all.push({ market: s.market, symbol: s.symbol, tickSize: s.book.spec.tickSize, lotSize: s.book.spec.lotSize, priceDecimals: s.book.spec.priceDecimals, status: this.statuses.get(key) ?? "Trading" });
+      if (!this.unlisted.has(key)) all.push({ market: s.market, symbol: s.symbol, tickSize: s.book.spec.tickSize, lotSize: s.book.spec.lotSize, priceDecimals: s.book.spec.priceDecimals, status: this.statuses.get(key) ?? "Trading", deliveryMs: this.deliveries.get(key) });
     }
     for (const r of this.replay.values()) all.push({ market: r.market, symbol: r.symbol, tickSize: r.tickSize, lotSize: r.lotSize, priceDecimals: exponentOf(r.tickSize) });
     return instrumentsInfo(url, all, this.opts.restPageLimit ?? 1000);
@@ -198,6 +200,12 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
       t.asks = { px: [], qty: [] };
       if (t.subs.size > 0) this.publish(t, emptyDeltaFrame(t, this.rng));
     }
+  }
+
+  setDeliveryTime(market: MarketName, symbol: string, atMs: number): void {
+    if (market !== "option") throw new Error("sim: deliveryTime is listed for options only");
+    if (!this.symbols.has(`${market}:${symbol}`)) throw new Error(`sim: no such generated symbol ${market}:${symbol}`);
+    this.deliveries.set(`${market}:${symbol}`, atMs);
   }
 
   private trading(sym: SymbolSim): boolean {

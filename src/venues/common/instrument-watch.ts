@@ -16,7 +16,8 @@
  *   too, at least every `listingRetryMs` (5 min), and once listed as trading again it is subscribed (at the new
  *   exponents if they changed) and LIVE on its first snapshot. A book that goes stale asks for its market's query
  *   (at most once per STALE_RECHECK_MS per market), so a symbol that stops trading silently is found within a stale
- *   period, not at the next hourly reload.
+ *   period, not at the next hourly reload. Where the listing gives an expiry (InstrumentSpec.expiresMs: Deribit, Bybit), the
+ *   book is closed when it comes (checked every second), so an expired book is never left LIVE and frozen.
  * The venue writes only its REST parsing (the InstrumentSource) and these hooks: how a topic enters its table and
  * how a changed instrument is applied. Replay never queries.
  * @module
@@ -117,12 +118,24 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /** When a stale book last asked for its market's query (STALE_RECHECK_MS). */
   private readonly staleAsked = new Map<MarketName, number>();
   private readonly listingMs: number;
+  /** Expiry times the listing gave (InstrumentSpec.expiresMs), by index: the book is closed when it comes. */
+  private readonly expiries = new Map<number, number>();
+  private expiryTimer: ReturnType<typeof setInterval> | null = null;
+  private readonly checkEveryMs: number;
+  /** The venue's source, noting each answer's expiry times and handing on tick and lot only. */
+  private readonly source: InstrumentSource;
   private readonly markets: MarketName[];
 
   constructor(private readonly o: InstrumentWatchOptions<T>) {
     const { venue, log, now, random, config, subscriptions } = o;
     this.markets = [...new Set(subscriptions.map((s) => s.market))];
     this.listingMs = o.listingRetryMs ?? LISTING_RETRY_MS;
+    this.checkEveryMs = Math.min(o.instrumentCheckMs ?? RELOAD_CHECK_MS, o.lateCheckMs ?? RELOAD_CHECK_MS);
+    const inner = o.source;
+    this.source = {
+      ...inner,
+      fetchSpecs: async (market, symbols) => this.noteExpiries(market, await inner.fetchSpecs(market, symbols)),
+    };
     this.late = new LateInstruments({
       ...{ venue, log, now, random, config, subscriptions, ...lateTimings(o) },
       onResolved: (i, inst) => joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x), sinkBooks: this.sinkBooks }, i, inst),
@@ -131,7 +144,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       ...{ venue, log, now },
       markets: this.markets,
       intervalMs: o.recheck ? o.intervalMs : 0,
-      checkEveryMs: Math.min(o.instrumentCheckMs ?? RELOAD_CHECK_MS, o.lateCheckMs ?? RELOAD_CHECK_MS),
+      checkEveryMs: this.checkEveryMs,
       lateDueMs: (market) => Math.min(this.late.dueMs(market), this.closedDueMs(market)),
       reload: (market, own) => this.query(market, own),
     });
@@ -142,7 +155,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
    * error naming it and why, and retried while running; none resolvable throws unless allowNoInstruments.
    */
   async load(): Promise<(Instrument | undefined)[]> {
-    const { config, subscriptions, source, log, venue } = this.o;
+    const { config, subscriptions, log, venue } = this.o;
+    const source = this.source;
     const { instruments, problems, unresolved } = await resolveInstruments(config, subscriptions, source, log, this.o.stop);
     if (problems.length > 0) {
       const message = `${venue}: cannot resolve instruments for ${problems.join(", ")}`;
@@ -182,10 +196,45 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     this.late.start(sink, false);
     this.reloader.start();
     this.o.lifecycle().onTopicStale = (t) => this.onStale(t as T);
+    this.expiryTimer = setInterval(() => this.checkExpiries(), this.checkEveryMs);
+  }
+
+  /** Records the answer's expiry times for the market's topics and returns the specs without them. */
+  private noteExpiries(market: MarketName, specs: Map<string, InstrumentSpec>): Map<string, InstrumentSpec> {
+    const out = new Map<string, InstrumentSpec>();
+    for (const [symbol, spec] of specs) {
+      out.set(symbol, spec.expiresMs === undefined ? spec : { tickSize: spec.tickSize, lotSize: spec.lotSize });
+    }
+    for (const t of this.o.topics) {
+      if (t.market !== market || !specs.has(t.symbol)) continue;
+      const at = specs.get(t.symbol)!.expiresMs;
+      if (at !== undefined && Number.isFinite(at) && at > 0) this.expiries.set(t.index, at);
+      else this.expiries.delete(t.index);
+    }
+    return out;
+  }
+
+  /**
+   * A book whose instrument reached the expiry time its listing gave is closed at once: after it nothing the stream
+   * could still send (or fail to send) is the venue's book, and a quiet expired book would otherwise stay LIVE for a
+   * whole stale period. Checked every checkEveryMs (1 s).
+   */
+  private checkExpiries(): void {
+    if (!this.live || this.o.lifecycle().stopping) return;
+    const now = this.o.now();
+    const current = this.o.instruments();
+    for (const [index, at] of this.expiries) {
+      if (now < at || this.closed.has(index) || current?.[index] === undefined) continue;
+      const t = this.o.topics[index]!;
+      if (this.o.config.overrides.has(`${t.market}:${t.symbol}`)) continue;
+      this.close(t.market, t, `expired at ${new Date(at).toISOString()}`);
+    }
   }
 
   stop(): void {
     this.live = false;
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    this.expiryTimer = null;
     this.reloader.stop();
     this.late.stop();
   }
@@ -289,7 +338,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
    * ones. Rejects only for a reload (`own`): the reloader retries it; the late retrier backs off on its own.
    */
   private async query(market: MarketName, own: boolean): Promise<void> {
-    const { config, source } = this.o;
+    const { config } = this.o;
+    const source = this.source;
     const current = this.o.instruments();
     const wanted = (t: T) => !this.o.applyAskedOnly || this.asked.has(t.index);
     const topics = own ? this.o.topics.filter((t) => t.market === market && current?.[t.index] !== undefined && !this.closed.has(t.index) && !config.overrides.has(`${t.market}:${t.symbol}`) && wanted(t)) : [];
@@ -321,7 +371,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
    * A resolved symbol the answer does not list (as trading): its book is halted and unsubscribed, and its market asked
    * for it again every listing period. A symbol the source listed but refused the spec of (Upbit) is not closed.
    */
-  private close(market: MarketName, t: T): void {
+  private close(market: MarketName, t: T, why?: string): void {
     const { log, venue, source } = this.o;
     this.closed.set(t.index, { dueMs: this.o.now() + this.listingMs });
     bump(this.closures, market);
@@ -329,7 +379,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       market,
       symbol: t.symbol,
       topic: t.topic,
-      detail: source.notListed(market),
+      detail: why ?? source.notListed(market),
     });
     this.o.lifecycle().retire(t, StatusReason.INSTRUMENT_CLOSED);
   }
@@ -344,7 +394,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       if (c === undefined) continue;
       const spec = specs.get(t.symbol);
       const cur = current[t.index]!;
-      if (!spec) {
+      // Not listed, or listed still but past the expiry time the listing gives (settling): closed on.
+      if (!spec || (this.expiries.get(t.index) ?? Infinity) <= this.o.now()) {
         c.dueMs = this.o.now() + this.listingMs;
         continue;
       }
@@ -385,7 +436,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       const cur = current[t.index];
       // Not listed as trading any more (a halt, a delisting, an expiry): the book is halted until it is listed again.
       // (One whose spec the source refused while listing it keeps its instrument: a tick rule, not the venue, said no.)
-      if (!spec && cur && this.o.source.whyRefused?.(market, t.symbol) === undefined) {
+      if (!spec && cur && this.source.whyRefused?.(market, t.symbol) === undefined) {
         this.close(market, t);
         continue;
       }
