@@ -260,11 +260,6 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     this.requestNow(t.market, t.index);
   }
 
-  /** The books closed now (no longer listed as trading), by index (status, tests). */
-  closedIndexes(): number[] {
-    return [...this.closed.keys()].sort((a, b) => a - b);
-  }
-
   /** When the market's closed symbols are to be asked for next (Infinity: none). */
   private closedDueMs(market: MarketName): number {
     if (!this.live) return Infinity;
