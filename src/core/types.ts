@@ -17,7 +17,7 @@ export const BookState = {
   RESYNCING: 2,
   /** No message within the topic's expected cadence; a resync has been requested. */
   STALE: 3,
-  /** The publisher is stopping or the instrument is no longer published. */
+  /** The publisher is stopping, the instrument is no longer published, or the venue stopped trading it. */
   HALTED: 4,
 } as const;
 export type BookState = (typeof BookState)[keyof typeof BookState];
@@ -40,6 +40,11 @@ export const StatusReason = {
   SNAPSHOT_APPLIED: 11,
   /** The venue's integrity check (e.g. a book checksum) disagrees with the book after an update. */
   CHECKSUM_MISMATCH: 12,
+  /**
+   * The venue no longer lists the instrument as trading (delisted, expired, halted, settling): HALTED, unsubscribed,
+   * asked for again on the listing cadence, LIVE again on its first snapshot once listed as trading.
+   */
+  INSTRUMENT_CLOSED: 13,
 } as const;
 export type StatusReason = (typeof StatusReason)[keyof typeof StatusReason];
 
@@ -57,6 +62,7 @@ export const STATUS_REASON_NAMES: readonly string[] = [
   "instrument_changed",
   "snapshot_applied",
   "checksum_mismatch",
+  "instrument_closed",
 ];
 
 /** Venue ids on the wire (InstrumentDefinition.venueId). Append only. */

@@ -1,6 +1,6 @@
 /**
  * The Bybit simulator's REST endpoint `/v5/market/instruments-info` (§1.3): category and baseCoin filters, option's
- * default base coin BTC, cursor pagination except on spot, and each category's item shape.
+ * default base coin BTC, the default status filter (Trading; options also PreLaunch and Delivering), cursor pagination except on spot, and each category's item shape.
  * @module
  */
 import type { MarketName } from "../core/types.ts";
@@ -13,6 +13,15 @@ export interface SimInstrument {
   tickSize: string;
   lotSize: string;
   priceDecimals: number;
+  /** Trading status (default Trading). */
+  status?: string;
+  /** Options: deliveryTime in ms (default 2100-01-01, never reached in a test). */
+  deliveryMs?: number;
+}
+
+/** The statuses a query without `status` lists (§1.3): Trading only, and for options PreLaunch, Trading, Delivering. */
+function listedByDefault(category: MarketName, status: string): boolean {
+  return category === "option" ? status === "PreLaunch" || status === "Trading" || status === "Delivering" : status === "Trading";
 }
 
 /** Answers one instruments-info request over `instruments` (every market); `pageLimit` caps the page size. */
@@ -21,7 +30,7 @@ export function instrumentsInfo(url: URL, instruments: readonly SimInstrument[],
   if (!category || !(category in BYBIT_DEPTHS)) return json({ retCode: 10001, retMsg: "params error: category is invalid", result: {}, retExtInfo: {}, time: Date.now() });
   const symbol = url.searchParams.get("symbol");
   const baseCoin = url.searchParams.get("baseCoin") ?? (category === "option" ? "BTC" : null); // option default is BTC (§1.3)
-  let items = instruments.filter((i) => i.market === category && (symbol === null || i.symbol === symbol) && (baseCoin === null || baseOf(category, i.symbol) === baseCoin));
+  let items = instruments.filter((i) => i.market === category && (symbol === null || i.symbol === symbol) && (baseCoin === null || baseOf(category, i.symbol) === baseCoin) && listedByDefault(category, i.status ?? "Trading"));
   items.sort((a, b) => a.symbol.localeCompare(b.symbol));
   let nextPageCursor = "";
   if (category !== "spot") {
@@ -59,7 +68,7 @@ function instrumentItem(category: MarketName, i: SimInstrument): Record<string, 
       baseCoin: base,
       quoteCoin: i.symbol.slice(base.length) || "USDT",
       innovation: "0",
-      status: "Trading",
+      status: i.status ?? "Trading",
       marginTrading: "utaOnly",
       lotSizeFilter: { basePrecision: i.lotSize, quotePrecision: "0.0000001", minOrderQty: i.lotSize, maxOrderQty: "10000", minOrderAmt: "1", maxOrderAmt: "4000000" },
       priceFilter: { tickSize: i.tickSize },
@@ -69,12 +78,12 @@ function instrumentItem(category: MarketName, i: SimInstrument): Record<string, 
     return {
       symbol: i.symbol,
       optionsType: i.symbol.split("-")[3] === "C" ? "Call" : "Put",
-      status: "Trading",
+      status: i.status ?? "Trading",
       baseCoin: base,
       quoteCoin: "USD",
       settleCoin: "USDT",
       launchTime: "1700000000000",
-      deliveryTime: "1790000000000",
+      deliveryTime: String(i.deliveryMs ?? 4_102_444_800_000),
       deliveryFeeRate: "0.00015",
       priceFilter: { minPrice: i.tickSize, maxPrice: "10000000", tickSize: i.tickSize },
       lotSizeFilter: { maxOrderQty: "10000", minOrderQty: i.lotSize, qtyStep: i.lotSize },
@@ -83,7 +92,7 @@ function instrumentItem(category: MarketName, i: SimInstrument): Record<string, 
   return {
     symbol: i.symbol,
     contractType: category === "inverse" ? "InversePerpetual" : "LinearPerpetual",
-    status: "Trading",
+    status: i.status ?? "Trading",
     baseCoin: base,
     quoteCoin: category === "inverse" ? "USD" : "USDT",
     launchTime: "1585526400000",

@@ -125,6 +125,11 @@ export function snapshotFrame(t: TopicSim, rng: Rng): string {
   return bookFrame(t, "snapshot", pairs(t.bids), pairs(t.asks), rng);
 }
 
+/** The delisting push: a delta at the topic's u (1) with both sides empty. */
+export function emptyDeltaFrame(t: TopicSim, rng: Rng): string {
+  return bookFrame(t, "delta", [], [], rng);
+}
+
 /** Key order as Bybit sends it: spot and futures level 1 put ts before type; option adds id (§4.2, §4.3). */
 function bookFrame(t: TopicSim, type: "snapshot" | "delta", bids: [number, number][], asks: [number, number][], rng: Rng): string {
   const book = t.sym.book;

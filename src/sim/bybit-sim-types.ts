@@ -97,6 +97,16 @@ export interface BybitSim {
   setRestAvailable(ok: boolean, market?: MarketName): void;
   /** Hides a simulated symbol from instruments-info (a listing not live yet: false) or lists it (true). */
   setListed(market: MarketName, symbol: string, listed: boolean): void;
+  /**
+   * A generated symbol's trading status, as instruments-info reports it: `Trading` (the default), or one that stops
+   * trading (`Delivering`, `Settling`, `Closed`, `PreLaunch`). Leaving Trading, each subscribed topic gets the
+   * delisting push (a delta with u = 1 and empty sides, docs/venues/bybit.md) and its stream goes silent (a subscribe
+   * gets no snapshot); instruments-info lists it only where Bybit's default query does (spot, linear, inverse:
+   * Trading only; option: PreLaunch, Trading, Delivering). Back to Trading, u restarts at 1 and a subscribe gets a snapshot.
+   */
+  setStatus(market: MarketName, symbol: string, status: string): void;
+  /** An option's `deliveryTime` as instruments-info lists it (ms; default 2100-01-01). Only the listing changes. */
+  setDeliveryTime(market: MarketName, symbol: string, atMs: number): void;
   readonly stats: SimStats;
   /** Every topic served: generated ones once subscribed, replayed ones from the start. */
   topics(): SimTopicInfo[];

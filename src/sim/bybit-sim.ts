@@ -23,7 +23,7 @@ import { handleControl, type SimControlHost } from "./bybit-sim-control.ts";
 import { handleClientMessage, type SimProtocolHost } from "./bybit-sim-protocol.ts";
 import { loadReplay, nextReplayLine, replaySnapshotFrame, skipToSnapshot } from "./bybit-sim-replay.ts";
 import { instrumentsInfo, type SimInstrument } from "./bybit-sim-rest.ts";
-import { ReplayTopic, SymbolSim, TopicSim, advanceTopic, corruptFrame, crossedFrame, snapshotFrame, type ConnData, type Ws } from "./bybit-sim-topics.ts";
+import { ReplayTopic, SymbolSim, TopicSim, advanceTopic, corruptFrame, crossedFrame, emptyDeltaFrame, snapshotFrame, type ConnData, type Ws } from "./bybit-sim-topics.ts";
 import { Rng } from "./rng.ts";
 import { DEFAULT_STEP_S, defaultSpec, formatNumber, stepExponent, type Levels } from "./sim-book.ts";
 import type { BybitSim, BybitSimOptions, SimFault, SimFaultSummary, SimStats, SimTopicInfo } from "./bybit-sim-types.ts";
@@ -63,6 +63,10 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   private readonly restDown = new Set<MarketName>();
   /** "market:SYMBOL" simulated but not listed by instruments-info yet (options.unlisted, setListed). */
   private readonly unlisted = new Set<string>();
+  /** "market:SYMBOL" → a status other than Trading (setStatus): silent, listed as instruments-info's default query does. */
+  private readonly statuses = new Map<string, string>();
+  /** "market:SYMBOL" → an option's deliveryTime (setDeliveryTime). */
+  private readonly deliveries = new Map<string, number>();
   /** Errors caught by guardedTick (logged, never thrown out of the timer). */
   tickErrors = 0;
   private lastTickErrorLogMs = 0;
@@ -146,7 +150,10 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     this.stats.restRequests++;
     if (!this.restAvailable || this.restDown.has(url.searchParams.get("category") as MarketName)) return new Response("service unavailable", { status: 503 });
     const all: SimInstrument[] = [];
-    for (const s of this.symbols.values()) if (!this.unlisted.has(`${s.market}:${s.symbol}`)) all.push({ market: s.market, symbol: s.symbol, tickSize: s.book.spec.tickSize, lotSize: s.book.spec.lotSize, priceDecimals: s.book.spec.priceDecimals });
+    for (const s of this.symbols.values()) {
+      const key = `${s.market}:${s.symbol}`;
+      if (!this.unlisted.has(key)) all.push({ market: s.market, symbol: s.symbol, tickSize: s.book.spec.tickSize, lotSize: s.book.spec.lotSize, priceDecimals: s.book.spec.priceDecimals, status: this.statuses.get(key) ?? "Trading", deliveryMs: this.deliveries.get(key) });
+    }
     for (const r of this.replay.values()) all.push({ market: r.market, symbol: r.symbol, tickSize: r.tickSize, lotSize: r.lotSize, priceDecimals: exponentOf(r.tickSize) });
     return instrumentsInfo(url, all, this.opts.restPageLimit ?? 1000);
   }
@@ -162,6 +169,47 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   setListed(market: MarketName, symbol: string, listed: boolean): void {
     if (listed) this.unlisted.delete(`${market}:${symbol}`);
     else this.unlisted.add(`${market}:${symbol}`);
+  }
+
+  setStatus(market: MarketName, symbol: string, status: string): void {
+    const key = `${market}:${symbol}`;
+    const sym = this.symbols.get(key);
+    if (!sym) throw new Error(`sim: no such generated symbol ${key}`);
+    const wasTrading = !this.statuses.has(key);
+    if (status === "Trading") {
+      if (wasTrading) return;
+      this.statuses.delete(key);
+      for (const t of sym.topics) {
+        t.u = 0; // u restarts at 1: a subscribe's snapshot is u = 1
+        if (t.subs.size === 0) continue;
+        // Still subscribed: trading again starts with a snapshot at u = 1.
+        t.bids = sym.book.windowLevels(true, t.depth);
+        t.asks = sym.book.windowLevels(false, t.depth);
+        t.u = 1;
+        this.remember(t);
+        this.publish(t, snapshotFrame(t, this.rng));
+      }
+      return;
+    }
+    this.statuses.set(key, status);
+    if (!wasTrading) return;
+    // Delisted (full-ob.mdx's reset table): u = 1 with empty sides, then nothing.
+    for (const t of sym.topics) {
+      t.u = 1;
+      t.bids = { px: [], qty: [] };
+      t.asks = { px: [], qty: [] };
+      if (t.subs.size > 0) this.publish(t, emptyDeltaFrame(t, this.rng));
+    }
+  }
+
+  setDeliveryTime(market: MarketName, symbol: string, atMs: number): void {
+    if (market !== "option") throw new Error("sim: deliveryTime is listed for options only");
+    if (!this.symbols.has(`${market}:${symbol}`)) throw new Error(`sim: no such generated symbol ${market}:${symbol}`);
+    this.deliveries.set(`${market}:${symbol}`, atMs);
+  }
+
+  private trading(sym: SymbolSim): boolean {
+    return !this.statuses.has(`${sym.market}:${sym.symbol}`);
   }
 
   // ───────────────────────── WebSocket protocol (bybit-sim-protocol.ts) ─────────────────────────
@@ -209,6 +257,10 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
       this.topicSims.set(key, t);
       sym.topics.push(t);
     }
+    if (!this.trading(sym)) {
+      t.subs.add(ws); // subscribed, but a symbol that does not trade sends nothing
+      return;
+    }
     if (t.subs.size === 0) {
       // Nobody listened: move the window to the present (u advances once, as if changes happened meanwhile).
       t.bids = sym.book.windowLevels(true, t.depth);
@@ -234,7 +286,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     const now = Date.now();
     if (now < this.globalStallUntilMs) return;
     for (let i = 0; i < n; i++) {
-      for (const sym of this.symbols.values()) if (this.hasSubscribers(sym) && now >= sym.stalledUntilMs) this.stepSymbol(sym, true);
+      for (const sym of this.symbols.values()) if (this.hasSubscribers(sym) && now >= sym.stalledUntilMs && this.trading(sym)) this.stepSymbol(sym, true);
       for (const r of this.replay.values()) if (r.subs.size > 0 && now >= r.stalledUntilMs) this.replayNext(r, true);
     }
   }
@@ -270,7 +322,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate > 0) {
       this.stepBudget = Math.min(this.stepBudget + (rate * dt) / 1000, rate); // at most 1 s of backlog
-      const active = [...this.symbols.values()].filter((s) => this.hasSubscribers(s) && now >= s.stalledUntilMs);
+      const active = [...this.symbols.values()].filter((s) => this.hasSubscribers(s) && now >= s.stalledUntilMs && this.trading(s));
       const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.lines.length && now >= r.stalledUntilMs);
       const n = active.length + replaying.length;
       while (this.stepBudget >= 1 && n > 0) {
@@ -286,7 +338,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     // Level 1 re-pushes an unchanged snapshot with the same u every 3 s (§4.2).
     const repush = this.opts.l1RepushMs ?? L1_REPUSH_MS;
     for (const t of this.topicSims.values()) {
-      if (t.depth === 1 && t.subs.size > 0 && now - t.lastSentMs >= repush && now >= t.sym.stalledUntilMs) this.publish(t, snapshotFrame(t, this.rng));
+      if (t.depth === 1 && t.subs.size > 0 && now - t.lastSentMs >= repush && now >= t.sym.stalledUntilMs && this.trading(t.sym)) this.publish(t, snapshotFrame(t, this.rng));
     }
   }
 

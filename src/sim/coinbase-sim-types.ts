@@ -75,6 +75,11 @@ export interface CoinbaseSim {
   step(n?: number): void;
   inject(fault: CoinbaseSimFault, product?: string, opts?: { stallMs?: number }): CoinbaseSimFaultSummary;
   setRestAvailable(ok: boolean): void;
+  /**
+   * A product's status while running (`online`, or `delisted`, `offline`: then `trading_disabled` too): not online, it
+   * is silent (no updates; a subscribe gets no snapshot) until online again.
+   */
+  setProductStatus(productId: string, status: string): void;
   /** The next `count` products requests answer 429 (with Retry-After: `retryAfterS` when given). */
   rateLimitInstruments(count: number, retryAfterS?: number): void;
   readonly stats: CoinbaseSimStats;

@@ -156,7 +156,7 @@ class CoinbaseSimulator implements CoinbaseSim {
     const list = [...this.products.values()]
       .filter((p) => wanted.length === 0 || wanted.includes(p.id))
       .map((p) => {
-        const status = this.opts.productStatus?.[p.id] ?? "online";
+        const status = this.statusOf(p);
         const [base, quote] = p.id.split("-");
         return {
           product_id: p.id, price_increment: p.book.spec.tickSize, base_increment: p.book.spec.lotSize, quote_increment: p.book.spec.tickSize,
@@ -165,6 +165,18 @@ class CoinbaseSimulator implements CoinbaseSim {
         };
       });
     return Response.json({ products: list, num_products: list.length });
+  }
+
+  /** Products whose status setProductStatus changed (over opts.productStatus). */
+  private readonly statuses = new Map<string, string>();
+
+  setProductStatus(productId: string, status: string): void {
+    if (!this.products.has(productId)) throw new Error(`sim: no such product ${productId}`);
+    this.statuses.set(productId, status);
+  }
+
+  private statusOf(p: Product): string {
+    return this.statuses.get(p.id) ?? this.opts.productStatus?.[p.id] ?? "online";
   }
 
   setRestAvailable(ok: boolean): void {
@@ -220,7 +232,7 @@ class CoinbaseSimulator implements CoinbaseSim {
     d.subscribed = true;
     for (const id of known) d.products.add(id);
     if (this.opts.ackFirst) this.sendSubscriptions(ws);
-    for (const id of known) this.sendSnapshot(ws, this.products.get(id)!);
+    for (const id of known) if (this.statusOf(this.products.get(id)!) === "online") this.sendSnapshot(ws, this.products.get(id)!); // not online: silent
     if (!this.opts.ackFirst) this.sendSubscriptions(ws);
   }
 
@@ -305,7 +317,7 @@ class CoinbaseSimulator implements CoinbaseSim {
 
   step(n = 1): void {
     if (Date.now() < this.stallUntilMs) return;
-    for (let i = 0; i < n; i++) this.publish(this.advance([...this.products.values()].filter((p) => this.subscribed(p))));
+    for (let i = 0; i < n; i++) this.publish(this.advance([...this.products.values()].filter((p) => this.subscribed(p) && this.statusOf(p) === "online")));
   }
 
   private onTick(): void {
@@ -321,7 +333,7 @@ class CoinbaseSimulator implements CoinbaseSim {
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate > 0) {
       this.stepBudget = Math.min(this.stepBudget + (rate * dt) / 1000, rate);
-      const active = [...this.products.values()].filter((p) => this.subscribed(p));
+      const active = [...this.products.values()].filter((p) => this.subscribed(p) && this.statusOf(p) === "online");
       while (this.stepBudget >= 1 && active.length > 0) {
         // One product at a time: most frames carry one event; step() shows frames with several.
         this.stepBudget -= Math.max(1, this.publish(this.advance([active[this.rng.int(0, active.length - 1)]!])));

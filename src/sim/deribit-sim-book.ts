@@ -42,6 +42,8 @@ export class InstrumentSim {
   readonly book: SimBook;
   changeId: number;
   stalledUntilMs = 0;
+  /** Its expiry (ms since the epoch; setExpiration): listed with it, silent and not listed (`expired=false`) from then. */
+  expiresMs: number | undefined = undefined;
   readonly channels: ChannelSim[] = [];
   constructor(
     readonly market: MarketName,

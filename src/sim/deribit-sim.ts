@@ -79,6 +79,11 @@ export interface DeribitSim {
   channels(): { name: string; subscribers: number; changeId: number; cursor?: number; frames?: number }[];
   /** Makes the instruments REST endpoint answer 503 (false) or normally (true): the venue's instrument REST down. */
   setInstrumentsAvailable(ok: boolean): void;
+  /**
+   * Gives a generated instrument an expiry (`expiration_timestamp`, ms since the epoch): from then on its channels
+   * are silent, get_instruments with `expired=false` leaves it out and a subscribe to it is not taken.
+   */
+  setExpiration(market: MarketName, symbol: string, atMs: number): void;
   /** The next `count` get_instruments requests answer 429 / 10028 (with Retry-After: `retryAfterS` when given). */
   rateLimitInstruments(count: number, retryAfterS?: number): void;
   stop(): Promise<void>;
@@ -192,6 +197,16 @@ class DeribitSimulator implements DeribitSim {
     this.instrumentsOk = ok;
   }
 
+  setExpiration(market: MarketName, symbol: string, atMs: number): void {
+    const i = this.insts.get(`${market}:${symbol}`);
+    if (!i) throw new Error(`sim: no such generated instrument ${market}:${symbol}`);
+    i.expiresMs = atMs;
+  }
+
+  private trading(i: InstrumentSim, now = Date.now()): boolean {
+    return i.expiresMs === undefined || now < i.expiresMs;
+  }
+
   private getInstruments(url: URL): Response {
     this.stats.restRequests++;
     if (!this.instrumentsOk) return new Response("service unavailable", { status: 503 });
@@ -200,13 +215,16 @@ class DeribitSimulator implements DeribitSim {
     const currency = url.searchParams.get("currency") ?? "";
     const kind = url.searchParams.get("kind") ?? "";
     const items: string[] = [];
-    const add = (market: MarketName, symbol: string, tick: string, lot: string) => {
+    const liveOnly = url.searchParams.get("expired") !== "true";
+    const add = (market: MarketName, symbol: string, tick: string, lot: string, expiresMs?: number) => {
       if (currencyOf(market, symbol) !== currency || kindOf(market) !== kind) return;
+      if (liveOnly && expiresMs !== undefined && Date.now() >= expiresMs) return;
+      const expiry = expiresMs !== undefined ? `"expiration_timestamp":${expiresMs},` : "";
       const type = market === "inverse" || market === "option" ? "reversed" : "linear";
       const steps = market === "option" ? `[{"above_price":0.005,"tick_size":${Number(tick) * 2}}]` : "[]";
-      items.push(`{"tick_size_steps":${steps},"tick_size":${tick},"min_trade_amount":${lot},"contract_size":${market === "inverse" ? 10 : 1},"kind":"${kind}","instrument_type":"${type}","instrument_name":"${symbol}","is_active":true,"base_currency":"${currencyOf("spot", symbol)}","settlement_currency":"${currencyOf(market, symbol)}"}`);
+      items.push(`{${expiry}"tick_size_steps":${steps},"tick_size":${tick},"min_trade_amount":${lot},"contract_size":${market === "inverse" ? 10 : 1},"kind":"${kind}","instrument_type":"${type}","instrument_name":"${symbol}","is_active":true,"base_currency":"${currencyOf("spot", symbol)}","settlement_currency":"${currencyOf(market, symbol)}"}`);
     };
-    for (const i of this.insts.values()) add(i.market, i.symbol, i.spec.tickSize, i.spec.lotSize);
+    for (const i of this.insts.values()) add(i.market, i.symbol, i.spec.tickSize, i.spec.lotSize, i.expiresMs);
     const rs = this.opts.replaySpec ?? { tickSize: "0.0005", lotSize: "0.1" };
     for (const r of this.replay.values()) add(r.market, r.symbol, rs.tickSize, rs.lotSize);
     return new Response(`{"jsonrpc":"2.0","result":[${items.join(",")}],"usIn":0,"usOut":0,"usDiff":0,"testnet":false}`, { headers: { "content-type": "application/json" } });
@@ -305,7 +323,7 @@ class DeribitSimulator implements DeribitSim {
     if (this.replay.has(c)) return true;
     const m = /^book\.([^.]+)\.(?:none\.(\d+)\.)?(100ms|agg2)$/.exec(c);
     if (!m || (m[2] !== undefined && !DERIBIT_DEPTHS.includes(Number(m[2])))) return false;
-    return [...this.insts.values()].some((i) => i.symbol === m[1]);
+    return [...this.insts.values()].some((i) => i.symbol === m[1] && this.trading(i));
   }
 
   private attach(ws: DWs, name: string): void {
@@ -343,7 +361,7 @@ class DeribitSimulator implements DeribitSim {
     if (Date.now() < this.stallUntilMs) return;
     const now = Date.now();
     for (let k = 0; k < n; k++) {
-      for (const i of this.insts.values()) if (this.subscribed(i) && now >= i.stalledUntilMs) this.stepInstrument(i, "send");
+      for (const i of this.insts.values()) if (this.subscribed(i) && now >= i.stalledUntilMs && this.trading(i, now)) this.stepInstrument(i, "send");
       for (const r of this.replay.values()) if (r.subs.size > 0 && now >= r.stalledUntilMs) this.replayNext(r, true, false);
     }
   }
@@ -402,7 +420,7 @@ class DeribitSimulator implements DeribitSim {
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate > 0) {
       this.stepBudget = Math.min(this.stepBudget + (rate * dt) / 1000, rate);
-      const active = [...this.insts.values()].filter((i) => this.subscribed(i) && now >= i.stalledUntilMs);
+      const active = [...this.insts.values()].filter((i) => this.subscribed(i) && now >= i.stalledUntilMs && this.trading(i, now));
       const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.frames.length && now >= r.stalledUntilMs);
       const n = active.length + replaying.length;
       while (this.stepBudget >= 1 && n > 0) {

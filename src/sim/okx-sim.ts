@@ -184,7 +184,7 @@ export class OkxSim {
     const now = Date.now();
     if (now < this.stallUntilMs) return;
     for (let i = 0; i < n; i++) {
-      for (const sym of this.symbols.values()) if (sym.topics.some((t) => t.subs.size > 0) && now >= sym.stalledUntilMs) this.stepSymbol(sym);
+      for (const sym of this.symbols.values()) if (sym.topics.some((t) => t.subs.size > 0) && now >= sym.stalledUntilMs && this.trading(sym.instId)) this.stepSymbol(sym);
       for (const r of this.replay.values()) if (r.subs.size > 0) this.replayNext(r);
     }
   }
@@ -345,7 +345,7 @@ export class OkxSim {
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate > 0) {
       this.stepBudget = Math.min(this.stepBudget + (rate * dt) / 1000, rate);
-      const active = [...this.symbols.values()].filter((s) => s.topics.some((t) => t.subs.size > 0));
+      const active = [...this.symbols.values()].filter((s) => s.topics.some((t) => t.subs.size > 0) && this.trading(s.instId));
       const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.frames.length);
       const n = active.length + replaying.length;
       while (this.stepBudget >= 1 && n > 0) {
@@ -357,7 +357,7 @@ export class OkxSim {
     }
     const keepaliveMs = this.opts.keepaliveMs ?? 60_000;
     for (const t of this.topicsByName.values()) {
-      if (!t.fullBook && t.subs.size > 0 && now - t.lastChangeMs >= keepaliveMs) {
+      if (!t.fullBook && t.subs.size > 0 && now - t.lastChangeMs >= keepaliveMs && this.trading(t.sym.instId)) {
         t.lastChangeMs = now;
         this.publish(t, keepaliveFrame(t));
       }
@@ -435,6 +435,7 @@ export class OkxSim {
       }
       const t = this.topic(instId, depthOfChannel(channel));
       t.subs.add(ws);
+      if (!this.trading(instId)) continue; // subscribed; an instId that does not trade sends nothing
       if (t.stale !== null) {
         // This socket starts behind the others: an old snapshot, then what they were sent since.
         for (const f of [t.stale.snapshot, ...t.stale.frames]) this.sendRaw(ws, f);
@@ -469,6 +470,23 @@ export class OkxSim {
     this.instrumentsOk = ok;
   }
 
+  /** instIds whose `state` is not live (setState). */
+  private readonly states = new Map<string, string>();
+
+  /**
+   * A generated instId's `state` as instruments lists it: `live` (the default), or one that does not trade
+   * (`suspend`, `expired`): then it is silent (no updates, no keepalive, no snapshot on subscribe) until live again.
+   */
+  setState(instId: string, state: string): void {
+    if (!this.symbols.has(instId)) throw new Error(`sim: ${instId} is not generated`);
+    if (state === "live") this.states.delete(instId);
+    else this.states.set(instId, state);
+  }
+
+  private trading(instId: string): boolean {
+    return !this.states.has(instId);
+  }
+
   private instruments(url: URL): Response {
     this.stats.restRequests++;
     if (!this.instrumentsOk) return new Response("service unavailable", { status: 503 });
@@ -494,7 +512,7 @@ export class OkxSim {
         if (c.effTimeMs <= now) spec[c.param] = c.newValue;
         else upcChg.push({ param: c.param, newValue: c.newValue, effTime: String(c.effTimeMs) });
       }
-      data.push({ instId, instType: type, tickSz: spec.tickSz, lotSz: spec.lotSz, state: "live", ctType: market === "linear" || market === "inverse" ? market : "", upcChg });
+      data.push({ instId, instType: type, tickSz: spec.tickSz, lotSz: spec.lotSz, state: this.states.get(instId) ?? "live", ctType: market === "linear" || market === "inverse" ? market : "", upcChg });
     }
     return Response.json({ code: "0", msg: "", data });
   }

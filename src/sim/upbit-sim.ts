@@ -68,6 +68,11 @@ export interface UpbitSim {
   /** Codes that are subscribed on some connection now. */
   subscribed(): string[];
   setRestAvailable(ok: boolean): void;
+  /**
+   * Delists a generated code (false): `/v1/market/all` leaves it out and it sends nothing, not even the SNAPSHOT a
+   * request asks for; listed again (true), a request gets its SNAPSHOT and its books go on.
+   */
+  setListed(code: string, listed: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -181,7 +186,7 @@ class UpbitSimulator implements UpbitSim {
   private rest(url: URL): Response {
     this.stats.restRequests++;
     if (!this.restOk) return new Response("service unavailable", { status: 503 });
-    const all = [...this.books.keys(), ...this.replay.keys()];
+    const all = [...this.books.keys(), ...this.replay.keys()].filter((c) => !this.delisted.has(c));
     const asked = (url.searchParams.get("markets") ?? "").split(",").filter((c) => all.includes(c));
     const spec = (c: string) => this.books.get(c)?.spec ?? defaultCodeSpec(c);
     if (url.pathname === "/v1/market/all") return Response.json(all.map((market) => ({ market, korean_name: market, english_name: market })));
@@ -194,6 +199,15 @@ class UpbitSimulator implements UpbitSim {
 
   setRestAvailable(ok: boolean): void {
     this.restOk = ok;
+  }
+
+  /** Codes delisted by setListed(…, false). */
+  private readonly delisted = new Set<string>();
+
+  setListed(code: string, listed: boolean): void {
+    if (!this.books.has(code)) throw new Error(`sim: ${code} is not generated`);
+    if (listed) this.delisted.delete(code);
+    else this.delisted.add(code);
   }
 
   // ───────────────────────── WebSocket ─────────────────────────
@@ -249,7 +263,7 @@ class UpbitSimulator implements UpbitSim {
     // A SNAPSHOT of each code at once (codes the venue does not list send nothing).
     for (const [code, units] of subs) {
       const b = this.books.get(code);
-      if (b) this.sendTo(ws, b.frame(units, ws.data.simple, "SNAPSHOT", this.level(ws), this.unitsFor(ws, b)));
+      if (b && !this.delisted.has(code)) this.sendTo(ws, b.frame(units, ws.data.simple, "SNAPSHOT", this.level(ws), this.unitsFor(ws, b)));
     }
     return undefined;
   }
@@ -288,6 +302,7 @@ class UpbitSimulator implements UpbitSim {
 
   /** The next message of one code to its subscribers. */
   private stepCode(code: string): void {
+    if (this.delisted.has(code)) return; // delisted: silent
     const b = this.books.get(code);
     if (!b) {
       const frames = this.replay.get(code);

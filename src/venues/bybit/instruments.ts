@@ -1,6 +1,7 @@
 /**
  * Instrument metadata for Bybit v5: `GET /v5/market/instruments-info` (docs/venues/bybit.md, "Instruments") → tick
- * size and lot step. Resolution order and the disk cache are common (../common/instruments.ts). Cold path.
+ * size and lot step, Trading (and PreLaunch) symbols only, and `deliveryTime` (options, dated futures: when the
+ * book is halted, common/instrument-watch.ts). Resolution order and the disk cache are common (../common/instruments.ts). Cold path.
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
@@ -63,7 +64,7 @@ export async function fetchInstrumentSpecs(
       }
       for (const item of body.result.list) {
         const spec = specOf(market, item);
-        if (spec) out.set(spec.symbol, { tickSize: spec.tickSize, lotSize: spec.lotSize });
+        if (spec) out.set(spec.symbol, spec.expiresMs > 0 ? { tickSize: spec.tickSize, lotSize: spec.lotSize, expiresMs: spec.expiresMs } : { tickSize: spec.tickSize, lotSize: spec.lotSize });
       }
       const cursor = body.result.nextPageCursor;
       if (market === "spot" || oneSymbol !== undefined || typeof cursor !== "string" || cursor === "") break;
@@ -74,14 +75,24 @@ export async function fetchInstrumentSpecs(
   return out;
 }
 
-/** Spot has no qtyStep: its quantity step is lotSizeFilter.basePrecision [§1.3]. */
-function specOf(market: MarketName, item: unknown): { symbol: string; tickSize: string; lotSize: string } | null {
+/**
+ * `status` values whose book we subscribe: Trading, and PreLaunch (a pre-market contract: no feed until continuous
+ * trading, so its book waits for its first snapshot). The option list also holds Delivering (settling at expiry), and
+ * a query that names its status may return Settling or Closed: none of them trades, so none is "listed" for us.
+ */
+const TRADING_STATUSES = new Set(["Trading", "PreLaunch"]);
+
+/** Spot has no qtyStep: its quantity step is lotSizeFilter.basePrecision [§1.3]. No `status` counts as Trading. */
+function specOf(market: MarketName, item: unknown): { symbol: string; tickSize: string; lotSize: string; expiresMs: number } | null {
   if (typeof item !== "object" || item === null) return null;
-  const it = item as { symbol?: unknown; priceFilter?: { tickSize?: unknown }; lotSizeFilter?: { qtyStep?: unknown; basePrecision?: unknown } };
+  const it = item as { symbol?: unknown; status?: unknown; deliveryTime?: unknown; priceFilter?: { tickSize?: unknown }; lotSizeFilter?: { qtyStep?: unknown; basePrecision?: unknown } };
+  if (typeof it.status === "string" && !TRADING_STATUSES.has(it.status)) return null;
   const tickSize = it.priceFilter?.tickSize;
   const lotSize = market === "spot" ? it.lotSizeFilter?.basePrecision : it.lotSizeFilter?.qtyStep;
   if (typeof it.symbol !== "string" || typeof tickSize !== "string" || typeof lotSize !== "string") return null;
-  return { symbol: it.symbol, tickSize, lotSize };
+  // Options and dated futures settle at deliveryTime (ms; "0" on perpetuals, none on spot): the book is halted then.
+  const delivery = typeof it.deliveryTime === "string" && /^\d{1,16}$/.test(it.deliveryTime) ? Number(it.deliveryTime) : 0;
+  return { symbol: it.symbol, tickSize, lotSize, expiresMs: delivery };
 }
 
 /** Bybit as an instrument source for common/instruments.ts; the REST base is the market's (`rest_url`). */

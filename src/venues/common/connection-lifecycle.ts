@@ -118,6 +118,8 @@ export class ConnectionLifecycle {
   private stoppingFlag = false;
   /** Counter (cold), read by the adapter's stats(). */
   staleResyncs = 0;
+  /** Told after each stale resync (InstrumentWatch.start: is the instrument still listed as trading?). */
+  onTopicStale: ((t: TopicState) => void) | null = null;
   private readonly planned: PlannedReconnects;
   /** A failed planned reconnect's longest backoff step. */
   private readonly plannedRetryMaxMs: number;
@@ -233,6 +235,27 @@ export class ConnectionLifecycle {
       this.control.sendRequest(conn, "subscribe", [t]);
     }
     // Else a socket is opening (or reconnecting): its onopen subscribes every idle topic, this one included.
+  }
+
+  /**
+   * A topic whose instrument the venue no longer lists as trading (instrument-watch.ts): unsubscribed if it is, left
+   * out of every later subscribe, stale check and resync (SUB_REJECTED: a symbol that is gone is not asked for
+   * again and again), what its stream was building ended (a REST bridge), and its book HALTED with `reason`.
+   * activate() brings it back. Cold.
+   */
+  retire(t: TopicState, reason: StatusReason): void {
+    if (t.sub === SUB_REJECTED) return;
+    if (t.sub === SUB_ACTIVE && t.conn.open) this.control.sendRequest(t.conn, "unsubscribe", [t]); // its ack finds it rejected: nothing follows
+    t.sub = SUB_REJECTED;
+    t.resyncDelayed = false;
+    t.resyncDueMs = 0;
+    t.resyncAttempt = 0;
+    t.resubscribeAfterUnsub = false;
+    t.resyncAfterAck = false;
+    t.restartWanted = false;
+    this.hooks.invalidate(t, BookState.HALTED, reason);
+    t.lastSeq = 0;
+    this.hooks.disconnected?.(t);
   }
 
   /** Stops housekeeping and reconnects and closes every socket; resolves when they are closed (≤ 1 s each). */
@@ -512,6 +535,7 @@ export class ConnectionLifecycle {
         this.log.warn(`${this.venue}: topic stale; resyncing`, { market: t.market, topic: t.topic, silentMs: now - t.lastMsgMs });
         t.lastMsgMs = now;
         this.hooks.resync(t, BookState.STALE, StatusReason.STALE_FEED);
+        this.onTopicStale?.(t); // a silent book may be one the venue stopped trading: the watch asks REST
       }
     }
   }

@@ -9,7 +9,15 @@
  * - one query per market run (`source.fetchSpecs`): a reload asks for the market's resolved symbols and carries its
  *   pending ones along; a run only the late retrier is due for asks for the pending ones alone (as before);
  * - a changed tick/lot of a resolved symbol goes to the venue's `apply` (new exponents, the sink told, a resync) and
- *   into the disk cache; a pending symbol REST now lists joins (LateInstruments.answer → joinLate).
+ *   into the disk cache; a pending symbol REST now lists joins (LateInstruments.answer → joinLate);
+ * - a resolved symbol an answered query no longer lists as trading (delisted, expired, halted, settling: each venue's
+ *   source leaves such symbols out) is closed: its book HALTED (INSTRUMENT_CLOSED), unsubscribed, out of every
+ *   resync and stale check (ConnectionLifecycle.retire), logged once; every later query of its market asks for it
+ *   too, at least every `listingRetryMs` (5 min), and once listed as trading again it is subscribed (at the new
+ *   exponents if they changed) and LIVE on its first snapshot. A book that goes stale asks for its market's query
+ *   (at most once per STALE_RECHECK_MS per market), so a symbol that stops trading silently is found within a stale
+ *   period, not at the next hourly reload. Where the listing gives an expiry (InstrumentSpec.expiresMs: Deribit, Bybit), the
+ *   book is closed when it comes (checked every second), so an expired book is never left LIVE and frozen.
  * The venue writes only its REST parsing (the InstrumentSource) and these hooks: how a topic enters its table and
  * how a changed instrument is applied. Replay never queries.
  * @module
@@ -18,11 +26,14 @@ import { BookState, StatusReason, type Instrument, type MarketName } from "../..
 import type { BookSink, CommonAdapterOptions, VenueMetric } from "../venue.ts";
 import type { ConnectionLifecycle } from "./connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_REJECTED, type TopicState } from "./connection.ts";
-import { InstrumentReloader, RELOAD_CHECK_MS } from "./instrument-reload.ts";
+import { InstrumentReloader, RELOAD_CHECK_MS, RELOAD_RETRY_MS } from "./instrument-reload.ts";
 import { makeInstrument, mergeIntoInstrumentCache, resolveInstruments, type InstrumentSource, type InstrumentSpec } from "./instruments.ts";
-import { joinLate, LateInstruments, lateTimings, type LateInstrumentOptions, type LateQuery, type UnresolvedInstrument } from "./late-instruments.ts";
-import { counter } from "./metrics.ts";
+import { joinLate, LateInstruments, lateTimings, LISTING_RETRY_MS, type LateInstrumentOptions, type LateQuery, type UnresolvedInstrument } from "./late-instruments.ts";
+import { counter, gauge } from "./metrics.ts";
 import type { TopicResync } from "./topic-resync.ts";
+
+/** A stale book asks for its market's instrument query at most this often (per market): is it still trading? */
+export const STALE_RECHECK_MS = 60_000;
 
 function bump(m: Map<MarketName, number>, market: MarketName): void {
   m.set(market, (m.get(market) ?? 0) + 1);
@@ -99,11 +110,32 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /** Tick/lot changes applied, and re-checks asked for (requestNow), per market (metrics; stats() sums them). */
   private readonly changes = new Map<MarketName, number>();
   private readonly rechecks = new Map<MarketName, number>();
+  /** Closed topics (no longer listed as trading) by index: when their market is asked for them at the latest. */
+  private readonly closed = new Map<number, { dueMs: number }>();
+  /** Closures and reopenings per market (metrics). */
+  private readonly closures = new Map<MarketName, number>();
+  private readonly reopens = new Map<MarketName, number>();
+  /** When a stale book last asked for its market's query (STALE_RECHECK_MS). */
+  private readonly staleAsked = new Map<MarketName, number>();
+  private readonly listingMs: number;
+  /** Expiry times the listing gave (InstrumentSpec.expiresMs), by index: the book is closed when it comes. */
+  private readonly expiries = new Map<number, number>();
+  private expiryTimer: ReturnType<typeof setInterval> | null = null;
+  private readonly checkEveryMs: number;
+  /** The venue's source, noting each answer's expiry times and handing on tick and lot only. */
+  private readonly source: InstrumentSource;
   private readonly markets: MarketName[];
 
   constructor(private readonly o: InstrumentWatchOptions<T>) {
     const { venue, log, now, random, config, subscriptions } = o;
     this.markets = [...new Set(subscriptions.map((s) => s.market))];
+    this.listingMs = o.listingRetryMs ?? LISTING_RETRY_MS;
+    this.checkEveryMs = Math.min(o.instrumentCheckMs ?? RELOAD_CHECK_MS, o.lateCheckMs ?? RELOAD_CHECK_MS);
+    const inner = o.source;
+    this.source = {
+      ...inner,
+      fetchSpecs: async (market, symbols) => this.noteExpiries(market, await inner.fetchSpecs(market, symbols)),
+    };
     this.late = new LateInstruments({
       ...{ venue, log, now, random, config, subscriptions, ...lateTimings(o) },
       onResolved: (i, inst) => joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x), sinkBooks: this.sinkBooks }, i, inst),
@@ -112,8 +144,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       ...{ venue, log, now },
       markets: this.markets,
       intervalMs: o.recheck ? o.intervalMs : 0,
-      checkEveryMs: Math.min(o.instrumentCheckMs ?? RELOAD_CHECK_MS, o.lateCheckMs ?? RELOAD_CHECK_MS),
-      lateDueMs: (market) => this.late.dueMs(market),
+      checkEveryMs: this.checkEveryMs,
+      lateDueMs: (market) => Math.min(this.late.dueMs(market), this.closedDueMs(market)),
       reload: (market, own) => this.query(market, own),
     });
   }
@@ -123,7 +155,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
    * error naming it and why, and retried while running; none resolvable throws unless allowNoInstruments.
    */
   async load(): Promise<(Instrument | undefined)[]> {
-    const { config, subscriptions, source, log, venue } = this.o;
+    const { config, subscriptions, log, venue } = this.o;
+    const source = this.source;
     const { instruments, problems, unresolved } = await resolveInstruments(config, subscriptions, source, log, this.o.stop);
     if (problems.length > 0) {
       const message = `${venue}: cannot resolve instruments for ${problems.join(", ")}`;
@@ -162,10 +195,46 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     this.live = true;
     this.late.start(sink, false);
     this.reloader.start();
+    this.o.lifecycle().onTopicStale = (t) => this.onStale(t as T);
+    this.expiryTimer = setInterval(() => this.checkExpiries(), this.checkEveryMs);
+  }
+
+  /** Records the answer's expiry times for the market's topics and returns the specs without them. */
+  private noteExpiries(market: MarketName, specs: Map<string, InstrumentSpec>): Map<string, InstrumentSpec> {
+    const out = new Map<string, InstrumentSpec>();
+    for (const [symbol, spec] of specs) {
+      out.set(symbol, spec.expiresMs === undefined ? spec : { tickSize: spec.tickSize, lotSize: spec.lotSize });
+    }
+    for (const t of this.o.topics) {
+      if (t.market !== market || !specs.has(t.symbol)) continue;
+      const at = specs.get(t.symbol)!.expiresMs;
+      if (at !== undefined && Number.isFinite(at) && at > 0) this.expiries.set(t.index, at);
+      else this.expiries.delete(t.index);
+    }
+    return out;
+  }
+
+  /**
+   * A book whose instrument reached the expiry time its listing gave is closed at once: after it nothing the stream
+   * could still send (or fail to send) is the venue's book, and a quiet expired book would otherwise stay LIVE for a
+   * whole stale period. Checked every checkEveryMs (1 s).
+   */
+  private checkExpiries(): void {
+    if (!this.live || this.o.lifecycle().stopping) return;
+    const now = this.o.now();
+    const current = this.o.instruments();
+    for (const [index, at] of this.expiries) {
+      if (now < at || this.closed.has(index) || current?.[index] === undefined) continue;
+      const t = this.o.topics[index]!;
+      if (this.o.config.overrides.has(`${t.market}:${t.symbol}`)) continue;
+      this.close(t.market, t, `expired at ${new Date(at).toISOString()}`);
+    }
   }
 
   stop(): void {
     this.live = false;
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    this.expiryTimer = null;
     this.reloader.stop();
     this.late.stop();
   }
@@ -176,6 +245,32 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (index !== undefined) this.asked.add(index);
     bump(this.rechecks, market);
     this.reloader.requestNow(market);
+  }
+
+  /**
+   * A book went stale: the venue may have stopped trading it (Binance BREAK and Deribit expiry go silent), so its
+   * market is asked, at most once per STALE_RECHECK_MS per market (a quiet market's stale books share one query).
+   */
+  private onStale(t: T): void {
+    if (!this.live || !this.o.recheck || this.o.config.overrides.has(`${t.market}:${t.symbol}`) || this.closed.has(t.index)) return;
+    const now = this.o.now();
+    const last = this.staleAsked.get(t.market);
+    if (last !== undefined && now - last < STALE_RECHECK_MS && now >= last) return; // (a clock stepped back asks again)
+    this.staleAsked.set(t.market, now);
+    this.requestNow(t.market, t.index);
+  }
+
+  /** When the market's closed symbols are to be asked for next (Infinity: none). */
+  private closedDueMs(market: MarketName): number {
+    if (!this.live) return Infinity;
+    let due = Infinity;
+    const now = this.o.now();
+    for (const [index, c] of this.closed) {
+      if (this.o.topics[index]!.market !== market) continue;
+      if (c.dueMs > now + this.listingMs) c.dueMs = now + this.listingMs; // a clock stepped back
+      due = Math.min(due, c.dueMs);
+    }
+    return due;
   }
 
   /** A change the venue announced for `atMs` (OKX upcChg). */
@@ -201,7 +296,10 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         counter("instrument_reloads_total", "Instrument reloads of the market while running (periodic, an announced change, or asked for by re-checks), answered", r.reloadsByMarket.get(market) ?? 0, l),
         counter("instrument_reload_failures_total", "Instrument reloads that failed (retried after 2 s, doubling to 1 min)", r.failuresByMarket.get(market) ?? 0, l),
         counter("instrument_changes_total", "Tick or lot changes applied (the book rebuilt at the new exponents)", this.changes.get(market) ?? 0, l),
-        counter("instrument_rechecks_total", "Re-checks asked for by a price or size that did not fit (or a venue reset); a market's re-checks coalesce into one reload", this.rechecks.get(market) ?? 0, l),
+        counter("instrument_rechecks_total", "Re-checks asked for by a price or size that did not fit, a venue reset or a stale book; a market's re-checks coalesce into one reload", this.rechecks.get(market) ?? 0, l),
+        gauge("instruments_closed", "Books halted because the venue no longer lists their instrument as trading (asked for again every listing period)", this.closedIn(market), l),
+        counter("instrument_closures_total", "Instruments found no longer listed as trading while running (book halted, reason instrument_closed)", this.closures.get(market) ?? 0, l),
+        counter("instrument_reopens_total", "Closed instruments listed as trading again and subscribed", this.reopens.get(market) ?? 0, l),
       );
     }
     out.push(...this.late.metrics());
@@ -218,7 +316,16 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       instrumentReloadFailures: this.reloader.failures,
       instrumentsUnresolved: this.late.count,
       instrumentsResolvedLate: this.late.resolvedLate,
+      instrumentsClosed: this.closed.size,
+      instrumentClosures: sum(this.closures),
+      instrumentReopens: sum(this.reopens),
     };
+  }
+
+  private closedIn(market: MarketName): number {
+    let n = 0;
+    for (const index of this.closed.keys()) if (this.o.topics[index]!.market === market) n++;
+    return n;
   }
 
   /**
@@ -226,13 +333,16 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
    * ones. Rejects only for a reload (`own`): the reloader retries it; the late retrier backs off on its own.
    */
   private async query(market: MarketName, own: boolean): Promise<void> {
-    const { config, source } = this.o;
+    const { config } = this.o;
+    const source = this.source;
     const current = this.o.instruments();
     const wanted = (t: T) => !this.o.applyAskedOnly || this.asked.has(t.index);
-    const topics = own ? this.o.topics.filter((t) => t.market === market && current?.[t.index] !== undefined && !config.overrides.has(`${t.market}:${t.symbol}`) && wanted(t)) : [];
+    const topics = own ? this.o.topics.filter((t) => t.market === market && current?.[t.index] !== undefined && !this.closed.has(t.index) && !config.overrides.has(`${t.market}:${t.symbol}`) && wanted(t)) : [];
+    // Closed symbols ride every query of their market (their own deadline is the listing cadence).
+    const closed = this.o.topics.filter((t) => t.market === market && this.closed.has(t.index));
     const late: LateQuery | null = this.late.queryOf(market);
-    if (topics.length === 0 && late === null) return;
-    const symbols = [...new Set([...topics.map((t) => t.symbol), ...(late?.symbols ?? [])])];
+    if (topics.length === 0 && late === null && closed.length === 0) return;
+    const symbols = [...new Set([...topics.map((t) => t.symbol), ...closed.map((t) => t.symbol), ...(late?.symbols ?? [])])];
     const startedMs = this.o.now();
     let specs: Map<string, InstrumentSpec>;
     try {
@@ -240,6 +350,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     } catch (err) {
       if (this.o.stop?.aborted) return; // the adapter stopped: nothing failed
       if (late !== null) this.late.failed(late, err);
+      for (const t of closed) this.closed.get(t.index)!.dueMs = this.o.now() + Math.min(this.listingMs, RELOAD_RETRY_MS);
       if (topics.length > 0) throw err;
       return;
     }
@@ -247,7 +358,67 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     for (const t of topics) this.asked.delete(t.index); // answered (a failed query keeps them for the retry)
     this.o.afterQuery?.(market, symbols, startedMs);
     if (topics.length > 0) await this.applyChanges(market, topics, specs);
+    if (closed.length > 0) await this.reopenListed(market, closed, specs);
     if (late !== null) await this.late.answer(late, specs);
+  }
+
+  /**
+   * A resolved symbol the answer does not list (as trading): its book is halted and unsubscribed, and its market asked
+   * for it again every listing period. A symbol the source listed but refused the spec of (Upbit) is not closed.
+   */
+  private close(market: MarketName, t: T, why?: string): void {
+    const { log, venue, source } = this.o;
+    this.closed.set(t.index, { dueMs: this.o.now() + this.listingMs });
+    bump(this.closures, market);
+    log.warn(`${venue}: instrument no longer listed as trading; its book is halted (instrument_closed) and asked for again every ${this.listingMs / 1000} s`, {
+      market,
+      symbol: t.symbol,
+      topic: t.topic,
+      detail: why ?? source.notListed(market),
+    });
+    this.o.lifecycle().retire(t, StatusReason.INSTRUMENT_CLOSED);
+  }
+
+  /** Closed symbols the answer lists as trading again are subscribed (at the new tick/lot, if it changed). */
+  private async reopenListed(market: MarketName, closed: readonly T[], specs: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
+    const { config, log, venue } = this.o;
+    const current = this.o.instruments()!;
+    const changed = new Map<string, InstrumentSpec>();
+    for (const t of closed) {
+      const c = this.closed.get(t.index);
+      if (c === undefined) continue;
+      const spec = specs.get(t.symbol);
+      const cur = current[t.index]!;
+      // Not listed, or listed still but past the expiry time the listing gives (settling): closed on.
+      if (!spec || (this.expiries.get(t.index) ?? Infinity) <= this.o.now()) {
+        c.dueMs = this.o.now() + this.listingMs;
+        continue;
+      }
+      let inst = cur;
+      if (spec.tickSize !== cur.tickSize || spec.lotSize !== cur.lotSize) {
+        try {
+          inst = makeInstrument(config, this.o.subscriptions[t.index]!, spec);
+        } catch (err) {
+          log.warn(`${venue}: instrument listed as trading again, at a tick/lot that cannot be used; it stays halted`, { market, symbol: t.symbol, tickSize: spec.tickSize, lotSize: spec.lotSize, error: String(err) });
+          c.dueMs = this.o.now() + this.listingMs;
+          continue;
+        }
+        // The book is HALTED and unsubscribed: new exponents in the table, the sink told; the subscribe below rebuilds it.
+        t.entry = this.o.addToTable(t, inst);
+        current[t.index] = inst;
+        this.o.sink()?.onInstrumentChanged(t.index, inst);
+        bump(this.changes, market);
+        changed.set(`${market}:${t.symbol}`, spec);
+      }
+      this.closed.delete(t.index);
+      bump(this.reopens, market);
+      log.info(`${venue}: instrument listed as trading again; subscribing`, { market, symbol: t.symbol, topic: t.topic, tickSize: inst.tickSize, lotSize: inst.lotSize });
+      this.o.lifecycle().activate(t);
+    }
+    const path = config.instrumentCachePath;
+    if (changed.size > 0 && path) {
+      await mergeIntoInstrumentCache(path, venue, changed).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
+    }
   }
 
   /** Each resolved topic whose tick or lot the answer changed: applied and written to the disk cache. */
@@ -258,7 +429,12 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     for (const t of topics) {
       const spec = specs.get(t.symbol);
       const cur = current[t.index];
-      // Not listed any more (a halt, a delisting): the book keeps its instrument; its stream says the rest.
+      // Not listed as trading any more (a halt, a delisting, an expiry): the book is halted until it is listed again.
+      // (One whose spec the source refused while listing it keeps its instrument: a tick rule, not the venue, said no.)
+      if (!spec && cur && this.source.whyRefused?.(market, t.symbol) === undefined) {
+        this.close(market, t);
+        continue;
+      }
       if (!spec || !cur || (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize)) continue;
       let inst: Instrument;
       try {

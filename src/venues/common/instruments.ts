@@ -19,6 +19,12 @@ export { instrumentCacheWritesSettled, mergeIntoInstrumentCache, readInstrumentC
 export interface InstrumentSpec {
   readonly tickSize: string;
   readonly lotSize: string;
+  /**
+   * When the instrument stops trading (ms since the epoch), where the venue's listing says (Deribit
+   * `expiration_timestamp`, Bybit `deliveryTime`): the InstrumentWatch halts its book then (instrument-watch.ts) and takes it off the spec
+   * before anything else sees it (the cache holds tick and lot only).
+   */
+  readonly expiresMs?: number;
 }
 
 /** The venue's side of resolution. */

@@ -2,8 +2,8 @@
  * Instrument metadata for Deribit: `GET /api/v2/public/get_instruments?currency=…&kind=…&expired=false`, one query
  * per (currency, kind) the configured symbols need (docs/venues/deribit.md, "Instruments"). The tick is the finest
  * of `tick_size` and every `tick_size_steps[].tick_size` (a price-dependent tick: the exponent must hold all of
- * them); the lot is `min_trade_amount` (USD on inverse futures and perpetuals). Numbers are read from the response
- * text, never through a double. Resolution order and the disk cache are common (../common/instruments.ts). Cold.
+ * them); the lot is `min_trade_amount` (USD on inverse futures and perpetuals); `expiration_timestamp` is when its
+ * book is halted (common/instrument-watch.ts). Numbers are read from the response text, never through a double. Resolution order and the disk cache are common (../common/instruments.ts). Cold.
  * @module
  */
 import { exponentOf, formatFixed, parseJsonNumberCodes } from "../../core/fixed.ts";
@@ -53,7 +53,10 @@ export function specOfItem(item: RawJson): { symbol: string; spec: InstrumentSpe
   try {
     const tickSize = plainStep(finestTick(ticks));
     const lotSize = plainStep(it.min_trade_amount.text);
-    return { symbol: it.instrument_name, spec: { tickSize, lotSize }, ...(typeof it.instrument_type === "string" ? { instrumentType: it.instrument_type } : {}) };
+    // When it expires (options daily at 08:00 UTC; perpetuals far in the future): its book is halted then.
+    const expiresMs = it.expiration_timestamp instanceof RawNumber ? Number(it.expiration_timestamp.text) : NaN;
+    const spec: InstrumentSpec = Number.isSafeInteger(expiresMs) && expiresMs > 0 ? { tickSize, lotSize, expiresMs } : { tickSize, lotSize };
+    return { symbol: it.instrument_name, spec, ...(typeof it.instrument_type === "string" ? { instrumentType: it.instrument_type } : {}) };
   } catch {
     return null;
   }

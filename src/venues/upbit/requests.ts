@@ -62,7 +62,13 @@ export class UpbitRequests extends SubscriptionControl {
 
   /** Subscribes `topics` by sending the connection's whole list (unsubscribe: nothing; next_full_book needs none). */
   override sendRequest(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[]): void {
-    if (op !== "subscribe" || !conn.ws || !conn.open) return;
+    if (!conn.ws || !conn.open) return;
+    if (op === "unsubscribe") {
+      // No unsubscribe here: the list without them replaces the last one (ConnectionLifecycle.retire: a closed code).
+      for (const t of topics) if (t.sub === SUB_PENDING || t.sub === SUB_ACTIVE) t.sub = SUB_IDLE;
+      if (!this.bisects.has(conn)) this.sendFull(conn);
+      return;
+    }
     const b = this.bisects.get(conn);
     if (b && b.ws !== conn.ws) this.endBisect(conn);
     const now = this.clock();

@@ -1,0 +1,69 @@
+/**
+ * A Deribit option that expires while the feeder runs: at its `expiration_timestamp` its channel goes silent and
+ * get_instruments (`expired=false`) stops listing it. Before, the adapter read no expiry and asked for no listing
+ * until the book went stale, 600 s by default for options: for ten minutes the expired book was published LIVE,
+ * frozen. Now the expiry the listing gave halts the book when it comes (HALTED / instrument_closed), unsubscribed,
+ * the other option untouched; asked for again, it stays closed (no longer listed). Real simulator on 127.0.0.1.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import type { BookUpdate } from "../../../src/core/book-update.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
+import { startDeribitSimulator } from "../../../src/sim/deribit-sim.ts";
+import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
+import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import { waitFor } from "../../e2e/harness.ts";
+import { makeTempDir } from "../../support/temp-dirs.ts";
+
+const running: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (running.length > 0) await running.pop()!();
+});
+
+describe("Deribit: an instrument that expires", { timeout: 60_000 }, () => {
+  test("HALTED / instrument_closed at its expiration_timestamp, not LIVE and frozen until it goes stale", async () => {
+    const symbols = ["BTC-27MAR26-70000-C", "BTC-27MAR26-80000-C"];
+    const sim = await startDeribitSimulator({ markets: [{ market: "option", symbols }], seed: 9 });
+    const expiresMs = Date.now() + 1_500;
+    sim.setExpiration("option", symbols[0]!, expiresMs);
+    const subs: Subscription[] = symbols.map((symbol) => ({ market: "option", symbol, depth: 0 }));
+    const config = { venue: "deribit" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: `${makeTempDir("deribit-expiry-")}/i.json`, markets: [{ market: "option" as const, depth: 0, symbols }], overrides: new Map() };
+    // Default staleness (600 s for options): only the expiry can halt the book within this test.
+    const adapter = new DeribitAdapter(config, subs, { log: silentLogger, lateCheckMs: 20, listingRetryMs: 300 });
+    running.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const halted: { index: number; state: BookState; reason: StatusReason; atMs: number }[] = [];
+    const updatesAfterHalt = [0, 0];
+    const sink: BookSink = {
+      onBookUpdate: (i: number, _u: BookUpdate) => void (halted.some((h) => h.index === i) && updatesAfterHalt[i]!++),
+      onBookInvalid: (index, state, reason) => void halted.push({ index, state, reason, atMs: Date.now() }),
+      onInstrumentChanged: () => {},
+    };
+    await adapter.loadInstruments();
+    adapter.start(sink);
+    await waitFor(() => {
+      sim.step(1);
+      return adapter.stats().topicsLive === 2;
+    }, "both books live", 20_000);
+
+    await waitFor(() => {
+      sim.step(1);
+      return halted.some((h) => h.index === 0);
+    }, "the expired option halted", 20_000);
+    const h = halted.find((x) => x.index === 0)!;
+    expect(h).toMatchObject({ state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED });
+    expect(h.atMs).toBeGreaterThanOrEqual(expiresMs); // at its expiry, not before
+    expect(halted.filter((x) => x.index === 1)).toEqual([]); // the other option is untouched
+    expect(adapter.stats()).toMatchObject({ topicsLive: 1, instrumentsClosed: 1 });
+    // Asked for again every listing period: not listed (expired), so it stays closed.
+    const asked = sim.stats.restRequests;
+    await waitFor(() => {
+      sim.step(1);
+      return sim.stats.restRequests >= asked + 3;
+    }, "a few listing checks", 20_000);
+    expect(adapter.stats()).toMatchObject({ topicsLive: 1, instrumentsClosed: 1, instrumentReopens: 0 });
+    expect(updatesAfterHalt[0]).toBe(0);
+  });
+});
