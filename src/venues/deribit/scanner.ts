@@ -32,9 +32,11 @@ export const SCAN_ERR_LEVEL = -7;
 export const SCAN_ERR_PRICE = -8;
 export const SCAN_ERR_QTY = -9;
 export const SCAN_ERR_NUMBER = -10;
+/** `instrument_name` is not the channel's instrument: the data may be another book's. */
+export const SCAN_ERR_INSTRUMENT = -11;
 
 /** By -code. */
-export const SCAN_RESULT_NAMES: readonly string[] = ["", "not_book", "fallback", "unknown_topic", "syntax", "missing_field", "bad_type", "bad_level", "bad_price", "bad_amount", "bad_number"];
+export const SCAN_RESULT_NAMES: readonly string[] = ["", "not_book", "fallback", "unknown_topic", "syntax", "missing_field", "bad_type", "bad_level", "bad_price", "bad_amount", "bad_number", "instrument_mismatch"];
 
 const PREFIX = '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"';
 const DATA = '","data":{';

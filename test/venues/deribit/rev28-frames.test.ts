@@ -1,0 +1,89 @@
+/**
+ * Deribit frames read as an adversary (rev28): a book notification whose `instrument_name` is not its channel's
+ * instrument is refused (`instrument_mismatch`, that book alone resynced) instead of being applied to the channel's
+ * book.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import type { BookUpdate } from "../../../src/core/book-update.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import { startDeribitSimulator, type DeribitSim } from "../../../src/sim/deribit-sim.ts";
+import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
+import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import { makeTempDir } from "../../support/temp-dirs.ts";
+import { applyToMaps } from "../contract.ts";
+import { until } from "../planned-fallback-harness.ts";
+import { mantissa } from "./helpers.ts";
+
+class Sink implements BookSink {
+  bids: (Map<number, number> | undefined)[] = [];
+  asks: (Map<number, number> | undefined)[] = [];
+  seq: number[] = [];
+  updates = 0;
+  invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
+  onBookUpdate(i: number, u: BookUpdate): void {
+    this.updates++;
+    if (u.isSnapshot || u.replace) {
+      this.bids[i] = new Map();
+      this.asks[i] = new Map();
+    }
+    if (!this.bids[i]) throw new Error("delta before snapshot");
+    applyToMaps(u, this.bids[i]!, this.asks[i]!);
+    this.seq[i] = u.venueSeq;
+  }
+  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
+    this.invalid.push({ index, state, reason });
+    this.bids[index] = undefined;
+  }
+  onInstrumentChanged(): void {}
+}
+
+const SUBS: Subscription[] = [
+  { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
+  { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
+];
+const CHANNEL = "book.BTC-PERPETUAL.100ms";
+const frame = (data: string) => `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"${CHANNEL}","data":${data}}}`;
+
+const running: { stop(): Promise<void> }[] = [];
+afterEach(async () => {
+  while (running.length > 0) await running.pop()!.stop();
+});
+
+async function live(): Promise<{ sim: DeribitSim; adapter: DeribitAdapter; sink: Sink; equal: (i: number) => boolean; feed: (f: string) => void }> {
+  const markets = [{ market: "inverse" as const, symbols: SUBS.map((s) => s.symbol) }];
+  const sim = await startDeribitSimulator({ markets, seed: 5 });
+  const config = { venue: "deribit" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: `${makeTempDir("deribit-rev28-")}/i.json`, markets: [{ market: "inverse" as const, depth: 0, symbols: markets[0]!.symbols }], overrides: new Map() };
+  const adapter = new DeribitAdapter(config, SUBS, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+  running.push({ stop: async () => (await adapter.stop(), await sim.stop()) });
+  const instruments = (await adapter.loadInstruments()) as Instrument[];
+  const sink = new Sink();
+  const equal = (i: number) => {
+    const b = sim.book("inverse", SUBS[i]!.symbol, 0);
+    const conv = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [mantissa(p, instruments[i]!.priceExp), mantissa(q, instruments[i]!.qtyExp)]));
+    const same = (a: Map<number, number> | undefined, e: Map<number, number>) => a !== undefined && a.size === e.size && [...e].every(([k, v]) => a.get(k) === v);
+    return sink.seq[i] === b.changeId && same(sink.bids[i], conv(b.bids)) && same(sink.asks[i], conv(b.asks));
+  };
+  adapter.start(sink);
+  sim.step(1);
+  await until(() => equal(0) && equal(1), "both books live");
+  // Frames as if they came on the books' socket (the adapter's frame entry, as replay uses it).
+  const feed = (f: string) => expect(adapter.ingestFrame("inverse", `conn${adapter.topicInfo(0).connection}.inverse`, f, 0)).toBe(true);
+  return { sim, adapter, sink, equal, feed };
+}
+
+describe("deribit: frames read as an adversary", { timeout: 20_000 }, () => {
+  test("a change naming another instrument than its channel's is refused (instrument_mismatch): that book alone resyncs, nothing applied", async () => {
+    const { sim, adapter, sink, equal, feed } = await live();
+    const last = adapter.topicInfo(0).lastChangeId;
+    const updates = sink.updates;
+    // Linked to the book and readable in every other way: only instrument_name says it is ETH's data.
+    feed(frame(`{"type":"change","timestamp":1,"instrument_name":"ETH-PERPETUAL","change_id":${last + 1},"prev_change_id":${last},"bids":[["new",100.5,10]],"asks":[]}`));
+    expect(sink.updates, "nothing applied").toBe(updates);
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+    expect(adapter.stats()["parseErrors.instrument_mismatch"]).toBe(1);
+    sim.step(2);
+    await until(() => equal(0) && equal(1), "BTC resubscribed, ETH untouched");
+    expect(sink.invalid).toHaveLength(1);
+  });
+});
