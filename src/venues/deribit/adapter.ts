@@ -106,6 +106,9 @@ export class DeribitAdapter implements VenueAdapter {
   private ignoredWhileUnsubscribed = 0;
   private repeatedSnapshots = 0;
   private olderSnapshots = 0;
+  private venueResets = 0;
+  /** Per topic: 1 while a subscribe we sent has not had its snapshot yet (an older one is then the second socket's). */
+  private readonly snapshotDue: Uint8Array;
   private readonly parseErrorsByCode = new Map<string, number>();
 
   constructor(
@@ -125,6 +128,8 @@ export class DeribitAdapter implements VenueAdapter {
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "deribit: book frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "deribit: change_id chain broken; channels resynced");
     this.plan(opts.maxTopicsPerConnection ?? MAX_CHANNELS_PER_CONNECTION);
+    this.snapshotDue = new Uint8Array(this.topics.length);
+    this.requests.onSubscribe = (t) => (this.snapshotDue[t.index] = 1);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     this.control = new SubscriptionControl(this.requests, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare);
     this.books = new TopicResync({
@@ -277,7 +282,8 @@ export class DeribitAdapter implements VenueAdapter {
       ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Changes ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book frames in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["repeatedSnapshots", "repeated_snapshots_total", "Snapshots repeating the last change_id (no change)", this.repeatedSnapshots],
-      ["olderSnapshots", "older_snapshots_total", "Snapshots older than the live book (ignored)", this.olderSnapshots],
+      ["olderSnapshots", "older_snapshots_total", "Snapshots older than the live book, answering a subscribe of ours (ignored)", this.olderSnapshots],
+      ["venueResets", "venue_resets_total", "Snapshots older than the live book that no subscribe asked for: the venue reset the book (resynced)", this.venueResets],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their channel went silent", this.lifecycle.staleResyncs],
       ["subscribeRejected", "subscribe_rejected_total", "Channels the venue refused", this.control.subscribeRejected],
       ["subscribeRetries", "subscribe_retries_total", "Subscribe batches sent again after a refused batch", this.control.subscribeRetries],
@@ -331,12 +337,15 @@ export class DeribitAdapter implements VenueAdapter {
       const now = this.now();
       t.lastMsgMs = now;
       if (t.book === BookState.LIVE && cid <= t.lastSeq) {
-        // The same id: nothing changed. An older one: the book is already past it (a make-before-break's second socket).
+        // The same id: nothing changed. An older one: the book is already past it, or the venue started it again.
         if (update.replace) this.duplicates++;
-        else if (cid === t.lastSeq) this.repeatedSnapshots++;
-        else this.olderSnapshots++;
+        else if (cid === t.lastSeq) {
+          this.repeatedSnapshots++;
+          this.snapshotDue[index] = 0;
+        } else this.onOlderSnapshot(t, cid);
         return;
       }
+      if (update.isSnapshot) this.snapshotDue[index] = 0;
       if (update.replace && t.book === BookState.LIVE) this.replaces++;
       else this.snapshots++;
       t.lastSeq = cid;
@@ -359,6 +368,24 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   // ───────────────────────── cold paths ─────────────────────────
+
+  /**
+   * A snapshot below the live book's change_id. Answering a subscribe of ours (a make-before-break's second socket,
+   * behind the old one), or in replay (which cannot tell): ignored. Otherwise the venue rebuilt the book with lower
+   * ids, and ignoring it would ignore every change after it as a duplicate (the book frozen and LIVE), so the
+   * channel is resynced and its fresh snapshot decides.
+   */
+  private onOlderSnapshot(t: DeribitTopic, cid: number): void {
+    const asked = this.snapshotDue[t.index] === 1;
+    this.snapshotDue[t.index] = 0;
+    if (asked || this.books.replaying) {
+      this.olderSnapshots++;
+      return;
+    }
+    this.venueResets++;
+    this.gapLog.hit(`${t.market} ${t.topic}: snapshot change_id ${cid} below the book's ${t.lastSeq}, not asked for (venue reset)`);
+    this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
+  }
 
   private onChainBreak(t: DeribitTopic, cid: number, prev: number): void {
     if (cid <= t.lastSeq) {

@@ -1,7 +1,9 @@
 /**
  * Deribit frames read as an adversary (rev28): a book notification whose `instrument_name` is not its channel's
  * instrument is refused (`instrument_mismatch`, that book alone resynced) instead of being applied to the channel's
- * book.
+ * book; a snapshot below a live book's change_id that no subscribe asked for (the venue rebuilt the book with lower
+ * ids) resyncs the book instead of being ignored with every change after it (the book frozen and LIVE), while an
+ * older snapshot answering our own subscribe (a make-before-break's second socket) is still ignored.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
@@ -12,7 +14,7 @@ import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { applyToMaps } from "../contract.ts";
-import { until } from "../planned-fallback-harness.ts";
+import { startDeribit, until, type PlannedRun } from "../planned-fallback-harness.ts";
 import { mantissa } from "./helpers.ts";
 
 class Sink implements BookSink {
@@ -85,5 +87,44 @@ describe("deribit: frames read as an adversary", { timeout: 20_000 }, () => {
     sim.step(2);
     await until(() => equal(0) && equal(1), "BTC resubscribed, ETH untouched");
     expect(sink.invalid).toHaveLength(1);
+  });
+
+  test("a snapshot below the live book's change_id that no subscribe asked for resyncs the book (venue reset); the changes after it are not ignored as duplicates", async () => {
+    const { sim, adapter, sink, equal, feed } = await live();
+    const updates = sink.updates;
+    // The venue rebuilt BTC's book with ids starting low: a snapshot at 5, then a change linked to it.
+    feed(frame(`{"type":"snapshot","timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":5,"bids":[["new",100.5,10]],"asks":[["new",101,10]]}`));
+    feed(frame(`{"type":"change","timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":6,"prev_change_id":5,"bids":[["new",100.5,20]],"asks":[]}`));
+    // Before: both ignored (olderSnapshots, duplicates), the book LIVE with the old levels for good.
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+    expect(sink.updates).toBe(updates);
+    expect(adapter.stats().venueResets).toBe(1);
+    expect(adapter.topicInfo(1).state).toBe("live");
+    sim.step(2);
+    await until(() => equal(0) && equal(1), "BTC resubscribed with a fresh snapshot, ETH untouched");
+    expect(sink.invalid).toHaveLength(1);
+  });
+});
+
+describe("deribit: an older snapshot answering our own subscribe", { timeout: 30_000 }, () => {
+  const runs: PlannedRun[] = [];
+  afterEach(async () => {
+    while (runs.length > 0) await runs.pop()!.stop();
+  });
+
+  test("a make-before-break replacement whose snapshot is behind the old socket is ignored, and its changes go on from the book", async () => {
+    // Replacement (link 1): its BTC snapshot claims an id one below the one the book holds (the replacement behind).
+    const behind = (f: string) => (f.includes('"type":"snapshot"') && f.includes(CHANNEL) ? f.replace(/"change_id":(\d+)/, (_m, d: string) => `"change_id":${Number(d) - 1}`) : f);
+    const run = await startDeribit(["BTC-PERPETUAL", "ETH-PERPETUAL"], 1_500, { prepare: (p) => p.byIndex.set(1, { rewriteDown: behind }) });
+    runs.push(run);
+    run.step(1);
+    await until(() => run.equal(0) && run.equal(1), "both books live");
+    await until(() => run.proxy.links.length >= 2 && run.proxy.links[0]!.closed, "the replacement took over, the old socket closed");
+    run.step(2);
+    await until(() => run.equal(0) && run.equal(1), "both books equal on the replacement");
+    expect(run.sink.invalid).toEqual([]);
+    const stats = run.adapter.stats();
+    expect(stats.olderSnapshots).toBeGreaterThanOrEqual(1);
+    expect(stats.venueResets).toBe(0);
   });
 });
