@@ -335,9 +335,10 @@ export class DeribitAdapter implements VenueAdapter {
     const cid = update.venueSeq;
     if (update.isSnapshot || update.replace) {
       const now = this.now();
-      t.lastMsgMs = now;
       if (t.book === BookState.LIVE && cid <= t.lastSeq) {
-        // The same id: nothing changed. An older one: the book is already past it, or the venue started it again.
+        // The same id: nothing changed (and the channel is alive). An older one: the book is already past it, or
+        // the venue started it again; no sign of life either way (a book whose channel sends only those must go stale).
+        if (cid === t.lastSeq) t.lastMsgMs = now;
         if (update.replace) this.duplicates++;
         else if (cid === t.lastSeq) {
           this.repeatedSnapshots++;
@@ -345,6 +346,7 @@ export class DeribitAdapter implements VenueAdapter {
         } else this.onOlderSnapshot(t, cid);
         return;
       }
+      t.lastMsgMs = now;
       if (update.isSnapshot) this.snapshotDue[index] = 0;
       if (update.replace && t.book === BookState.LIVE) this.replaces++;
       else this.snapshots++;
@@ -357,8 +359,8 @@ export class DeribitAdapter implements VenueAdapter {
       this.ignoredBeforeSnapshot++; // not liveness: a channel that only gets changes must still go stale
       return;
     }
-    t.lastMsgMs = this.now();
     if (prev === t.lastSeq) {
+      t.lastMsgMs = this.now();
       this.deltas++;
       t.lastSeq = cid;
       this.sink!.onBookUpdate(index, update);
@@ -390,6 +392,7 @@ export class DeribitAdapter implements VenueAdapter {
   private onChainBreak(t: DeribitTopic, cid: number, prev: number): void {
     if (cid <= t.lastSeq) {
       this.duplicates++; // a change the book already has (repeated, or from the other socket of a make-before-break)
+      if (cid === t.lastSeq) t.lastMsgMs = this.now(); // the last one again: the channel is alive; an older one is no sign of it
       return;
     }
     this.gaps++;
