@@ -1,7 +1,7 @@
 /**
  * Deribit frames read as an adversary (rev28): a book notification whose `instrument_name` is not its channel's
  * instrument is refused (`instrument_mismatch`, that book alone resynced) instead of being applied to the channel's
- * book; a snapshot below a live book's change_id that no subscribe asked for (the venue rebuilt the book with lower
+ * book, and so is a change whose change_id goes below its own prev_change_id (`change_id_below_prev`); a snapshot below a live book's change_id that no subscribe asked for (the venue rebuilt the book with lower
  * ids) resyncs the book instead of being ignored with every change after it (the book frozen and LIVE), while an
  * older snapshot answering our own subscribe (a make-before-break's second socket) is still ignored; and frames
  * older than a live book (a grouped channel whose ids restarted low) no longer count as the channel being alive, so
@@ -86,6 +86,20 @@ describe("deribit: frames read as an adversary", { timeout: 20_000 }, () => {
     expect(sink.updates, "nothing applied").toBe(updates);
     expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
     expect(adapter.stats()["parseErrors.instrument_mismatch"]).toBe(1);
+    sim.step(2);
+    await until(() => equal(0) && equal(1), "BTC resubscribed, ETH untouched");
+    expect(sink.invalid).toHaveLength(1);
+  });
+
+  test("a change whose change_id is below its own prev_change_id is refused (change_id_below_prev): nothing applied, that book alone resyncs", async () => {
+    const { sim, adapter, sink, equal, feed } = await live();
+    const last = adapter.topicInfo(0).lastChangeId;
+    const updates = sink.updates;
+    // Linked to the book (prev_change_id = its last id) but going back: before, applied and published LIVE.
+    feed(frame(`{"type":"change","timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${last - 10},"prev_change_id":${last},"bids":[["new",100.5,10]],"asks":[]}`));
+    expect(sink.updates, "nothing applied").toBe(updates);
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+    expect(adapter.stats()["parseErrors.change_id_below_prev"]).toBe(1);
     sim.step(2);
     await until(() => equal(0) && equal(1), "BTC resubscribed, ETH untouched");
     expect(sink.invalid).toHaveLength(1);
