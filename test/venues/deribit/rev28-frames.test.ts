@@ -17,6 +17,7 @@ import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { applyToMaps } from "../contract.ts";
 import { startDeribit, until, type PlannedRun } from "../planned-fallback-harness.ts";
+import type { WsProxy } from "../ws-proxy.ts";
 import { mantissa } from "./helpers.ts";
 
 class Sink implements BookSink {
@@ -158,9 +159,13 @@ describe("deribit: an older snapshot answering our own subscribe", { timeout: 30
   });
 
   test("a make-before-break replacement whose snapshot is behind the old socket is ignored, and its changes go on from the book", async () => {
-    // Replacement (link 1): its BTC snapshot claims an id one below the one the book holds (the replacement behind).
-    const behind = (f: string) => (f.includes('"type":"snapshot"') && f.includes(CHANNEL) ? f.replace(/"change_id":(\d+)/, (_m, d: string) => `"change_id":${Number(d) - 1}`) : f);
-    const run = await startDeribit(["BTC-PERPETUAL", "ETH-PERPETUAL"], 1_500, { prepare: (p) => p.byIndex.set(1, { rewriteDown: behind }) });
+    // Replacement (link 1, while the first socket is still open: a replacement, not a reconnect): its BTC snapshot
+    // claims an id one below the one the book holds (the replacement behind the old socket). Acks get room (the
+    // machine may be loaded): a recycled first socket would make link 1 a reconnect, which this test is not about.
+    let proxy: WsProxy | null = null;
+    const behind = (f: string) => (!proxy!.links[0]!.closed && f.includes('"type":"snapshot"') && f.includes(CHANNEL) ? f.replace(/"change_id":(\d+)/, (_m, d: string) => `"change_id":${Number(d) - 1}`) : f);
+    const prepare = (p: WsProxy) => ((proxy = p), p.byIndex.set(1, { rewriteDown: behind }));
+    const run = await startDeribit(["BTC-PERPETUAL", "ETH-PERPETUAL"], 1_500, { prepare, adapter: { ackTimeoutMs: 5_000 } });
     runs.push(run);
     run.step(1);
     await until(() => run.equal(0) && run.equal(1), "both books live");
