@@ -3,8 +3,10 @@
  * The Deribit venue adapter and its per-channel sequencing rule (docs/venues/deribit.md, "Sequencing"): the first
  * notification of a channel is a snapshot, and every `change` must carry `prev_change_id` equal to the last
  * `change_id` (ids are not consecutive); otherwise that channel alone is resynced by unsubscribe + subscribe. A
- * snapshot at any time replaces the book (one older than a live book, or repeating its id, changes nothing). A
- * change repeating or older than the last id is a duplicate (ignored, counted). Grouped channels
+ * snapshot at any time replaces the book; one repeating its id changes nothing, one older than a live book changes
+ * nothing when it answers a subscribe of ours (a make-before-break's second socket) and otherwise means the venue
+ * reset the book (resynced). A change repeating or older than the last id is a duplicate (ignored, counted; an
+ * older one is no sign of the channel being alive). Grouped channels
  * (`book.X.none.N.100ms`) are whole books applied as replace. Changes before the first snapshot are ignored and
  * counted. Connecting, keepalive (answering `test_request`), deadlines, requests, acks, pacing and resync
  * backoff are the common modules in ../common/.
