@@ -2,9 +2,9 @@
 /**
  * The Coinbase Advanced Trade venue adapter (docs/venues/coinbase.md). Its sequence is the connection's:
  * `sequence_num` counts every message on a socket (l2_data, heartbeats, subscriptions), next = last + 1; lower or
- * equal is ignored and counted; a gap (or a frame that cannot be read, whose number is unknown) marks every book of
- * that connection RESYNCING and reconnects it (ConnectionLifecycle.recycle), which resubscribes them all with fresh
- * snapshots. One book found bad (requestResync, stale) is unsubscribed and subscribed alone: the connection's
+ * equal is ignored and counted (but on a new heartbeat it means the sequence went back: handled as a gap); a gap
+ * (or a frame that cannot be read, whose number is unknown) marks every book of that connection RESYNCING and
+ * reconnects it (ConnectionLifecycle.recycle), which resubscribes them all with fresh snapshots. One book found bad (requestResync, stale) is unsubscribed and subscribed alone: the connection's
  * sequence is intact. A snapshot event replaces its book; an update applies absolute sizes ("0" deletes); updates
  * before the snapshot are ignored and counted. Snapshots are taken whenever they come, before or after the
  * `subscriptions` event; a product missing from that event is HALTED / SUBSCRIBE_REJECTED alone.
@@ -326,12 +326,29 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   onHeartbeat(conn: Conn, seq: number, counter: number): void {
+    // A heartbeat newer than the last (its counter past it) with a sequence_num not past the last is no repeat: the
+    // socket's sequence went back, and every frame after it would be ignored as one (the books frozen and LIVE).
+    if (seq <= conn.lastSeq && conn.lastHeartbeat >= 0 && counter > conn.lastHeartbeat && !(seq === 0 && this.books.replaying)) {
+      this.onSequenceBack(conn, seq, counter);
+      return;
+    }
     if (!this.sequenceOk(conn, seq)) return;
     conn.heartbeats++;
     if (conn.lastHeartbeat >= 0 && counter !== conn.lastHeartbeat + 1) {
       conn.heartbeatCounterBreaks++;
       this.heartbeatLog.hit(`${conn.name}: ${counter} after ${conn.lastHeartbeat}`);
     }
+    conn.lastHeartbeat = counter;
+  }
+
+  /** sequence_num went back on a socket (seen on a new heartbeat): every book of the connection resyncs, as on a gap. Cold. */
+  private onSequenceBack(conn: Conn, seq: number, counter: number): void {
+    conn.gaps++;
+    const why = `sequence_num ${seq} after ${conn.lastSeq} on a new heartbeat (heartbeat_counter ${counter} after ${conn.lastHeartbeat})`;
+    this.gapLog.hit(`${conn.name}: ${why}`);
+    this.resyncConnection(conn, StatusReason.SEQUENCE_GAP, why);
+    if (!this.books.replaying) return;
+    conn.lastSeq = seq; // replay follows the new sequence, as after a gap
     conn.lastHeartbeat = counter;
   }
 
