@@ -4,9 +4,10 @@
  * `sequence_num` counts every message on a socket (l2_data, heartbeats, subscriptions), next = last + 1; lower or
  * equal is ignored and counted (but on a new heartbeat it means the sequence went back: handled as a gap); a gap
  * (or a frame that cannot be read, whose number is unknown) marks every book of that connection RESYNCING and
- * reconnects it (ConnectionLifecycle.recycle), which resubscribes them all with fresh snapshots. One book found bad (requestResync, stale) is unsubscribed and subscribed alone: the connection's
- * sequence is intact. A snapshot event replaces its book; an update applies absolute sizes ("0" deletes); updates
- * before the snapshot are ignored and counted. Snapshots are taken whenever they come, before or after the
+ * reconnects it (ConnectionLifecycle.recycle), which resubscribes them all with fresh snapshots. One book found bad
+ * (requestResync, stale) is unsubscribed and subscribed alone: the connection's sequence is intact. A snapshot event
+ * replaces its book; an update applies absolute sizes ("0" deletes); updates before the snapshot are ignored and
+ * counted. Snapshots are taken whenever they come, before or after the
  * `subscriptions` event; a product missing from that event is HALTED / SUBSCRIBE_REJECTED alone.
  * @module
  */
