@@ -2,8 +2,9 @@
  * Coinbase's sequence read as an adversary (rev28): a heartbeat newer than the last one seen on its socket (its
  * heartbeat_counter past the last) whose sequence_num is not past the last is no repeat: the socket's sequence went
  * back. Before, it was ignored as a duplicate, and so would every frame after it have been (all at or below the
- * last number): the connection's books frozen and LIVE. Now every book of that connection resyncs, as on a gap;
- * the other connection's are untouched. A repeated heartbeat (same counter) is still a duplicate.
+ * last number): the connection's books frozen and LIVE. Likewise a frame stamped later than every frame taken on
+ * its socket: a repeat carries its original time. Now every book of that connection resyncs, as on a gap; the other
+ * connection's are untouched. A repeated heartbeat (same counter, an old time) is still a duplicate.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
@@ -57,7 +58,8 @@ afterEach(async () => {
 });
 
 const PRODUCTS = ["BTC-USD", "ETH-USD", "SOL-USD"];
-const TS = "2026-12-05T20:00:00.000000Z";
+/** A time before anything the simulator stamps in these tests (a repeat carries its original, earlier time). */
+const TS = "2026-01-01T00:00:00.000000Z";
 const heartbeat = (seq: number, counter: number) =>
   `{"channel":"heartbeats","client_id":"","timestamp":"${TS}","sequence_num":${seq},"events":[{"current_time":"${TS}","heartbeat_counter":${counter}}]}`;
 
@@ -95,10 +97,27 @@ describe("coinbase: sequence_num going back on a socket", { timeout: 20_000 }, (
     expect(sink.invalid).toHaveLength(2);
   });
 
+  test("an l2_data frame stamped after every frame taken, with a sequence_num not past the last, resyncs its connection: a young socket's restarted numbering cannot catch up unseen", async () => {
+    const { sim, adapter, sink, allMatch, conn0 } = await setup();
+    const gaps = adapter.stats().gaps!;
+    // Sequence 0 again (a repeat would carry its own, earlier time), stamped a day after anything the socket sent.
+    const later = "2099-01-01T00:00:00.000000Z";
+    const frame = `{"channel":"l2_data","client_id":"","timestamp":"${later}","sequence_num":0,"events":[{"type":"update","product_id":"BTC-USD","updates":[]}]}`;
+    expect(adapter.ingestFrame("spot", conn0, frame, 0)).toBe(true);
+    expect(sink.invalid).toEqual([
+      { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+      { index: 1, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+    ]);
+    expect(adapter.stats().gaps).toBe(gaps + 1);
+    sim.step(2);
+    await waitFor(allMatch, "books equal again on a new socket");
+    expect(sink.invalid).toHaveLength(2);
+  });
+
   test("a heartbeat repeated as it was (same counter) is still a duplicate: ignored, nothing resynced", async () => {
     const { adapter, sink, conn0 } = await setup();
     const dups = adapter.stats().duplicates!;
-    // The first heartbeat the simulator sends a socket has counter 0: that one again, at sequence 0.
+    // The first heartbeat the simulator sends a socket has counter 0: that one again, at sequence 0 (an old time).
     expect(adapter.ingestFrame("spot", conn0, heartbeat(0, 0), 0)).toBe(true);
     expect(sink.invalid).toEqual([]);
     expect(adapter.stats().duplicates).toBe(dups + 1);
