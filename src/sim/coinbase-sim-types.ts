@@ -8,10 +8,11 @@ import type { SymbolSpec } from "./sim-book.ts";
  * The common faults, on the connection(s) carrying a product: `gap` (a frame of that connection is produced but
  * not sent: a sequence_num gap across all its products), `malformed` (the next frame garbled), `duplicate` (the
  * last frame again), `reset` (the product's book rebuilt and sent as a new snapshot event), `disconnect`, `stall`
- * (nothing sent or answered, heartbeats included) and `error` (an error frame).
+ * (nothing sent or answered, heartbeats included), `error` (an error frame) and `sequence_reset` (the connection's
+ * sequence_num starts again at 0 while everything else goes on: heartbeat_counter, books, frames).
  */
-export type CoinbaseSimFault = "gap" | "reset" | "disconnect" | "stall" | "malformed" | "duplicate" | "error";
-export const COINBASE_SIM_FAULTS: readonly CoinbaseSimFault[] = ["gap", "reset", "disconnect", "stall", "malformed", "duplicate", "error"];
+export type CoinbaseSimFault = "gap" | "reset" | "disconnect" | "stall" | "malformed" | "duplicate" | "error" | "sequence_reset";
+export const COINBASE_SIM_FAULTS: readonly CoinbaseSimFault[] = ["gap", "reset", "disconnect", "stall", "malformed", "duplicate", "error", "sequence_reset"];
 
 export interface CoinbaseSimOptions {
   /** 0 = ephemeral. */

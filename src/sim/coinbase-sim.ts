@@ -400,6 +400,9 @@ class CoinbaseSimulator implements CoinbaseSim {
       case "error":
         for (const ws of targets) this.sendError(ws, "simulated error");
         break;
+      case "sequence_reset":
+        for (const ws of targets) ws.data.seq = 0;
+        break;
     }
     return summary;
   }

@@ -6,7 +6,7 @@
  * `public/set_heartbeat` then a `test_request` every interval (a connection that leaves one unanswered until the
  * next is closed), `public/test`. Book channels `book.X.100ms` (snapshot, then changes linked by prev_change_id)
  * and `book.X.none.{1,10,20}.100ms` (whole books). Books are generated or replayed from a recording; faults: gap,
- * reset, disconnect, stall, malformed, duplicate, and change_id_break, rate_limit, test_request. Cold code.
+ * reset, reset_low, disconnect, stall, malformed, duplicate, and change_id_break, rate_limit, test_request. Cold code.
  * @module
  */
 import { instrumentsLimitControl, RestLimitFault } from "./rest-limit.ts";
@@ -32,8 +32,8 @@ import { handleDeribitControl } from "./deribit-sim-control.ts";
 import { Rng } from "./rng.ts";
 import type { SymbolSpec } from "./sim-book.ts";
 
-export type DeribitSimFault = "gap" | "reset" | "disconnect" | "stall" | "malformed" | "duplicate" | "change_id_break" | "rate_limit" | "test_request";
-export const DERIBIT_SIM_FAULTS: readonly DeribitSimFault[] = ["gap", "reset", "disconnect", "stall", "malformed", "duplicate", "change_id_break", "rate_limit", "test_request"];
+export type DeribitSimFault = "gap" | "reset" | "reset_low" | "disconnect" | "stall" | "malformed" | "duplicate" | "change_id_break" | "rate_limit" | "test_request";
+export const DERIBIT_SIM_FAULTS: readonly DeribitSimFault[] = ["gap", "reset", "reset_low", "disconnect", "stall", "malformed", "duplicate", "change_id_break", "rate_limit", "test_request"];
 
 export interface DeribitSimOptions {
   port?: number;
@@ -470,9 +470,10 @@ class DeribitSimulator implements DeribitSim {
         for (const r of reps) if (r.subs.size > 0 && r.lastMessage !== "") for (const ws of r.subs) this.send(ws, r.lastMessage);
         break;
       case "reset": // the instrument's book is rebuilt and a snapshot replaces it, with a change_id far ahead
+      case "reset_low": // the same, its change_ids starting again far below the ones sent so far (generated books only)
         for (const i of insts) {
           i.book.rebuild(i.spec.mid);
-          i.changeId += this.rng.int(1_000, 100_000);
+          i.changeId = fault === "reset" ? i.changeId + this.rng.int(1_000, 100_000) : this.rng.int(1, 1_000);
           for (const c of i.channels) {
             advanceChannel(c, this.rng);
             c.changeId = i.changeId;
@@ -482,7 +483,7 @@ class DeribitSimulator implements DeribitSim {
             out.topics++;
           }
         }
-        for (const r of reps) {
+        for (const r of fault === "reset" ? reps : []) {
           r.changeId += 1_000;
           r.lastMessage = replaySnapshot(r);
           for (const ws of r.subs) this.send(ws, r.lastMessage);

@@ -123,7 +123,7 @@ describe("coinbase: simulator → feeder → multicast → subscriber", { timeou
     expect(violations).toEqual([]);
   });
 
-  const FAULTS: CoinbaseSimFault[] = ["gap", "reset", "malformed", "duplicate", "disconnect", "stall", "error"];
+  const FAULTS: CoinbaseSimFault[] = ["gap", "reset", "malformed", "duplicate", "disconnect", "stall", "error", "sequence_reset"];
   for (const fault of FAULTS) {
     test(`recovers from ${fault} and never shows a differing book as valid`, async () => {
       const before = feeder.stats().venues.coinbase!;
@@ -134,7 +134,7 @@ describe("coinbase: simulator → feeder → multicast → subscriber", { timeou
       recordHistory();
       step(3);
       const invalidSeen = (i: number) => [...(statesSeen.get(IDS[i]!) ?? [])].some((s) => s !== BookState.LIVE);
-      if (fault === "gap" || fault === "malformed" || fault === "disconnect" || fault === "stall") {
+      if (fault === "gap" || fault === "malformed" || fault === "disconnect" || fault === "stall" || fault === "sequence_reset") {
         await waitFor(() => invalidSeen(TARGET), `status not live after ${fault}`, 20_000, () => step(1));
       }
       await waitFor(allEqualAndValid, `recovery from ${fault}`, 20_000, () => step(1));
@@ -143,12 +143,12 @@ describe("coinbase: simulator → feeder → multicast → subscriber", { timeou
         await waitFor(allEqualAndValid, `after ${fault}, message ${i}`, 15_000);
       }
       const after = feeder.stats().venues.coinbase!;
-      if (fault === "gap" || fault === "malformed") {
+      if (fault === "gap" || fault === "malformed" || fault === "sequence_reset") {
         // The connection's scope exactly: both books of the target's connection went invalid, the other never did.
         expect(SAME_CONNECTION.every(invalidSeen)).toBe(true);
         expect(OTHER_CONNECTION.some(invalidSeen)).toBe(false);
       }
-      if (fault === "gap") expect(after.gaps).toBeGreaterThan(before.gaps!);
+      if (fault === "gap" || fault === "sequence_reset") expect(after.gaps).toBeGreaterThan(before.gaps!);
       if (fault === "malformed") expect(after.parseErrors).toBeGreaterThan(before.parseErrors!);
       if (fault === "duplicate") expect(after.duplicates).toBeGreaterThan(before.duplicates!);
       if (fault === "error") expect(after.errorFrames).toBeGreaterThan(before.errorFrames!);

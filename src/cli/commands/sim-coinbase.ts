@@ -13,7 +13,7 @@ export const COINBASE_SIM_HELP = [
   "Coinbase (--venue coinbase): --symbols spot:BTC-USD,… (spot only; default",
   `${COINBASE_DEFAULT_SYMBOLS}). Clients connect to <wsUrl> (level2, heartbeats) and query`,
   "<restUrl>/api/v3/brokerage/market/products. A client that sends no subscribe within 5 s is closed.",
-  "  POST <restUrl>/sim/fault       type=gap|reset|disconnect|stall|malformed|duplicate|error [product=P]",
+  "  POST <restUrl>/sim/fault       type=gap|reset|disconnect|stall|malformed|duplicate|error|sequence_reset [product=P]",
   "                                 [stallMs=N]  (gap: a frame of P's connection is lost, a sequence_num",
   "                                 gap across all its products)",
   "  POST <restUrl>/sim/step        [n=N]  emit N steps (one l2_data frame per connection per step)",

@@ -2,11 +2,13 @@
 /**
  * The Coinbase Advanced Trade venue adapter (docs/venues/coinbase.md). Its sequence is the connection's:
  * `sequence_num` counts every message on a socket (l2_data, heartbeats, subscriptions), next = last + 1; lower or
- * equal is ignored and counted; a gap (or a frame that cannot be read, whose number is unknown) marks every book of
- * that connection RESYNCING and reconnects it (ConnectionLifecycle.recycle), which resubscribes them all with fresh
- * snapshots. One book found bad (requestResync, stale) is unsubscribed and subscribed alone: the connection's
- * sequence is intact. A snapshot event replaces its book; an update applies absolute sizes ("0" deletes); updates
- * before the snapshot are ignored and counted. Snapshots are taken whenever they come, before or after the
+ * equal is ignored and counted (but on a new frame, a heartbeat past the last counter or a frame stamped after every
+ * one taken, it means the sequence went back: handled as a gap); a gap
+ * (or a frame that cannot be read, whose number is unknown) marks every book of that connection RESYNCING and
+ * reconnects it (ConnectionLifecycle.recycle), which resubscribes them all with fresh snapshots. One book found bad
+ * (requestResync, stale) is unsubscribed and subscribed alone: the connection's sequence is intact. A snapshot event
+ * replaces its book; an update applies absolute sizes ("0" deletes); updates before the snapshot are ignored and
+ * counted. Snapshots are taken whenever they come, before or after the
  * `subscriptions` event; a product missing from that event is HALTED / SUBSCRIBE_REJECTED alone.
  * @module
  */
@@ -225,6 +227,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.lifecycle.replayDisconnected(connection);
     conn.lastSeq = -1;
     conn.lastHeartbeat = -1;
+    conn.lastTsUs = 0;
     return true;
   }
 
@@ -253,8 +256,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   // ───────────────────────── hot path ─────────────────────────
 
   /** HOT PATH: an l2_data frame scanned into conn.pool: check the connection's sequence, then each event in order. */
-  onL2(conn: Conn, seq: number, recvUs: number): void {
-    if (!this.sequenceOk(conn, seq)) return;
+  onL2(conn: Conn, seq: number, tsUs: number, recvUs: number): void {
+    if (!this.sequenceOk(conn, seq, tsUs)) return;
     const pool = conn.pool;
     const indexes = conn.table.indexes;
     for (let i = 0; i < pool.count; i++) {
@@ -264,15 +267,24 @@ export class CoinbaseAdapter implements VenueAdapter {
     }
   }
 
-  /** HOT PATH: next = last + 1 on this socket; lower or equal is a repeat (ignored, counted); higher is a gap. */
-  private sequenceOk(conn: Conn, seq: number): boolean {
+  /**
+   * HOT PATH: next = last + 1 on this socket; lower or equal is a repeat (ignored, counted), unless the frame is
+   * stamped later than every frame taken so far (tsUs, the envelope time; 0 = unknown): a repeat cannot be, so the
+   * socket's sequence went back; higher is a gap.
+   */
+  private sequenceOk(conn: Conn, seq: number, tsUs: number): boolean {
     const last = conn.lastSeq;
     if (seq === last + 1 || last < 0) {
       conn.lastSeq = seq;
+      if (tsUs > conn.lastTsUs) conn.lastTsUs = tsUs;
       return true;
     }
     if (seq <= last) {
       if (seq === 0 && this.books.replaying) return this.onReplayedSocket(conn);
+      if (tsUs > conn.lastTsUs && conn.lastTsUs > 0) {
+        this.onSequenceBack(conn, seq, `a frame stamped ${tsUs} µs, after every frame taken (${conn.lastTsUs} µs)`);
+        return false;
+      }
       conn.duplicates++;
       return false;
     }
@@ -322,17 +334,39 @@ export class CoinbaseAdapter implements VenueAdapter {
     for (const t of conn.topics) if (t.sub !== SUB_REJECTED) this.books.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
     conn.lastSeq = 0;
     conn.lastHeartbeat = -1;
+    conn.lastTsUs = 0;
     return true;
   }
 
-  onHeartbeat(conn: Conn, seq: number, counter: number): void {
-    if (!this.sequenceOk(conn, seq)) return;
+  onHeartbeat(conn: Conn, seq: number, counter: number, tsUs: number): void {
+    // A heartbeat newer than the last (its counter past it) with a sequence_num not past the last is no repeat: the
+    // socket's sequence went back, and every frame after it would be ignored as one (the books frozen and LIVE).
+    if (seq <= conn.lastSeq && conn.lastHeartbeat >= 0 && counter > conn.lastHeartbeat && !(seq === 0 && this.books.replaying)) {
+      this.onSequenceBack(conn, seq, `a new heartbeat (heartbeat_counter ${counter} after ${conn.lastHeartbeat})`);
+      return;
+    }
+    if (!this.sequenceOk(conn, seq, tsUs)) return;
     conn.heartbeats++;
     if (conn.lastHeartbeat >= 0 && counter !== conn.lastHeartbeat + 1) {
       conn.heartbeatCounterBreaks++;
       this.heartbeatLog.hit(`${conn.name}: ${counter} after ${conn.lastHeartbeat}`);
     }
     conn.lastHeartbeat = counter;
+  }
+
+  /**
+   * sequence_num went back on a socket (`on`: the new frame that shows it): every book of the connection resyncs, as
+   * on a gap; replay follows the new sequence from there. Cold.
+   */
+  private onSequenceBack(conn: Conn, seq: number, on: string): void {
+    conn.gaps++;
+    const why = `sequence_num ${seq} after ${conn.lastSeq} on ${on}: the sequence went back`;
+    this.gapLog.hit(`${conn.name}: ${why}`);
+    this.resyncConnection(conn, StatusReason.SEQUENCE_GAP, why);
+    if (!this.books.replaying) return;
+    conn.lastSeq = seq;
+    conn.lastHeartbeat = -1;
+    conn.lastTsUs = 0;
   }
 
   /** Once the socket is open (the lifecycle has queued the level2 subscribe): subscribe heartbeats, in order. */
@@ -343,7 +377,7 @@ export class CoinbaseAdapter implements VenueAdapter {
 
   /** A frame that is not l2_data or heartbeats; it counts in the connection's sequence when it carries one. */
   onControl(conn: Conn, seq: number, msg: unknown): void {
-    if (seq >= 0 && !this.sequenceOk(conn, seq)) return;
+    if (seq >= 0 && !this.sequenceOk(conn, seq, 0)) return;
     const m = msg as Record<string, unknown>;
     if (isErrorFrame(m)) {
       conn.errorFrames++;
@@ -387,7 +421,10 @@ export class CoinbaseAdapter implements VenueAdapter {
     const t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
     if (t && (code === CB_ERR_PRICE || code === CB_ERR_QTY)) this.recheckInstrument(t);
     this.resyncConnection(conn, StatusReason.PARSE_ERROR, `unreadable frame (${name})`);
-    if (this.books.replaying) conn.lastSeq = -1;
+    if (this.books.replaying) {
+      conn.lastSeq = -1;
+      conn.lastTsUs = 0;
+    }
   }
 
   /** A price or size that does not fit (or a venue reset): reload its market's instruments now (re-checks of a market coalesce). */

@@ -27,6 +27,8 @@ export class CoinbaseConnection extends VenueConnection {
   lastSeq = -1;
   /** The last heartbeat_counter of this socket; -1 = none yet. */
   lastHeartbeat = -1;
+  /** The latest envelope timestamp (µs) of the frames taken in sequence on this socket; 0 = none yet. */
+  lastTsUs = 0;
   /**
    * Request ids (or HEARTBEATS_ACK) in the order their messages were queued: a subscriptions event carries no
    * request id, and Coinbase answers messages in order, so each event answers the oldest.
@@ -60,6 +62,7 @@ export class CoinbaseConnection extends VenueConnection {
   bindMessages(ws: WebSocket, gen: number): void {
     this.lastSeq = -1;
     this.lastHeartbeat = -1;
+    this.lastTsUs = 0;
     this.expectedAcks.length = 0;
     ws.onmessage = (ev: MessageEvent) => {
       if (gen !== this.generation) return;
@@ -84,11 +87,11 @@ export class CoinbaseConnection extends VenueConnection {
     this.bytes += data.length;
     const r = this.scanner.scan(data, this.table, this.pool);
     if (r === CB_L2) {
-      this.adapter.onL2(this, this.scanner.seq, recvUs);
+      this.adapter.onL2(this, this.scanner.seq, this.scanner.tsUs, recvUs);
       return;
     }
     if (r === CB_HEARTBEAT) {
-      this.adapter.onHeartbeat(this, this.scanner.seq, this.scanner.heartbeatCounter);
+      this.adapter.onHeartbeat(this, this.scanner.seq, this.scanner.heartbeatCounter, this.scanner.tsUs);
       return;
     }
     this.onSlowFrame(data, recvUs);
@@ -100,9 +103,9 @@ export class CoinbaseConnection extends VenueConnection {
     const r = parseSlowFrame(data, this.table, this.pool, out);
     if (r === CB_L2) {
       this.fallbacks++;
-      this.adapter.onL2(this, out.seq, recvUs);
+      this.adapter.onL2(this, out.seq, out.tsUs, recvUs);
     } else if (r === CB_HEARTBEAT) {
-      this.adapter.onHeartbeat(this, out.seq, out.heartbeatCounter);
+      this.adapter.onHeartbeat(this, out.seq, out.heartbeatCounter, out.tsUs);
     } else if (r === CB_CONTROL) {
       this.adapter.onControl(this, out.seq, out.msg);
     } else {

@@ -76,7 +76,10 @@ export function classifyControl(msg: unknown): ControlFrame {
   return { kind: "other" };
 }
 
-/** Coinbase names no product in an error frame; a refused batch is split to single products by the common code. */
+/**
+ * Never consulted for a refused batch: every ack is a per-product list (classifyControl), so a product missing from a
+ * subscriptions event is rejected alone; an error frame names no product and answers no request (adapter.ts onControl).
+ */
 export function parseAckError(_retMsg: string): AckError {
   return { kind: "other" };
 }

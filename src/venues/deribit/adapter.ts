@@ -3,8 +3,10 @@
  * The Deribit venue adapter and its per-channel sequencing rule (docs/venues/deribit.md, "Sequencing"): the first
  * notification of a channel is a snapshot, and every `change` must carry `prev_change_id` equal to the last
  * `change_id` (ids are not consecutive); otherwise that channel alone is resynced by unsubscribe + subscribe. A
- * snapshot at any time replaces the book (one older than a live book, or repeating its id, changes nothing). A
- * change repeating or older than the last id is a duplicate (ignored, counted). Grouped channels
+ * snapshot at any time replaces the book; one repeating its id changes nothing, one older than a live book changes
+ * nothing when it answers a subscribe of ours (a make-before-break's second socket) and otherwise means the venue
+ * reset the book (resynced). A change repeating or older than the last id is a duplicate (ignored, counted; an
+ * older one is no sign of the channel being alive). Grouped channels
  * (`book.X.none.N.100ms`) are whole books applied as replace. Changes before the first snapshot are ignored and
  * counted. Connecting, keepalive (answering `test_request`), deadlines, requests, acks, pacing and resync
  * backoff are the common modules in ../common/.
@@ -106,6 +108,9 @@ export class DeribitAdapter implements VenueAdapter {
   private ignoredWhileUnsubscribed = 0;
   private repeatedSnapshots = 0;
   private olderSnapshots = 0;
+  private venueResets = 0;
+  /** Per topic: 1 while a subscribe we sent has not had its snapshot yet (an older one is then the second socket's). */
+  private readonly snapshotDue: Uint8Array;
   private readonly parseErrorsByCode = new Map<string, number>();
 
   constructor(
@@ -125,6 +130,8 @@ export class DeribitAdapter implements VenueAdapter {
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "deribit: book frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "deribit: change_id chain broken; channels resynced");
     this.plan(opts.maxTopicsPerConnection ?? MAX_CHANNELS_PER_CONNECTION);
+    this.snapshotDue = new Uint8Array(this.topics.length);
+    this.requests.onSubscribe = (t) => (this.snapshotDue[t.index] = 1);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     this.control = new SubscriptionControl(this.requests, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare);
     this.books = new TopicResync({
@@ -277,7 +284,8 @@ export class DeribitAdapter implements VenueAdapter {
       ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Changes ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book frames in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["repeatedSnapshots", "repeated_snapshots_total", "Snapshots repeating the last change_id (no change)", this.repeatedSnapshots],
-      ["olderSnapshots", "older_snapshots_total", "Snapshots older than the live book (ignored)", this.olderSnapshots],
+      ["olderSnapshots", "older_snapshots_total", "Snapshots older than the live book, answering a subscribe of ours (ignored)", this.olderSnapshots],
+      ["venueResets", "venue_resets_total", "Snapshots older than the live book that no subscribe asked for: the venue reset the book (resynced)", this.venueResets],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their channel went silent", this.lifecycle.staleResyncs],
       ["subscribeRejected", "subscribe_rejected_total", "Channels the venue refused", this.control.subscribeRejected],
       ["subscribeRetries", "subscribe_retries_total", "Subscribe batches sent again after a refused batch", this.control.subscribeRetries],
@@ -329,14 +337,19 @@ export class DeribitAdapter implements VenueAdapter {
     const cid = update.venueSeq;
     if (update.isSnapshot || update.replace) {
       const now = this.now();
-      t.lastMsgMs = now;
       if (t.book === BookState.LIVE && cid <= t.lastSeq) {
-        // The same id: nothing changed. An older one: the book is already past it (a make-before-break's second socket).
+        // The same id: nothing changed (and the channel is alive). An older one: the book is already past it, or
+        // the venue started it again; no sign of life either way (a book whose channel sends only those must go stale).
+        if (cid === t.lastSeq) t.lastMsgMs = now;
         if (update.replace) this.duplicates++;
-        else if (cid === t.lastSeq) this.repeatedSnapshots++;
-        else this.olderSnapshots++;
+        else if (cid === t.lastSeq) {
+          this.repeatedSnapshots++;
+          this.snapshotDue[index] = 0;
+        } else this.onOlderSnapshot(t, cid);
         return;
       }
+      t.lastMsgMs = now;
+      if (update.isSnapshot) this.snapshotDue[index] = 0;
       if (update.replace && t.book === BookState.LIVE) this.replaces++;
       else this.snapshots++;
       t.lastSeq = cid;
@@ -348,8 +361,8 @@ export class DeribitAdapter implements VenueAdapter {
       this.ignoredBeforeSnapshot++; // not liveness: a channel that only gets changes must still go stale
       return;
     }
-    t.lastMsgMs = this.now();
     if (prev === t.lastSeq) {
+      t.lastMsgMs = this.now();
       this.deltas++;
       t.lastSeq = cid;
       this.sink!.onBookUpdate(index, update);
@@ -360,9 +373,28 @@ export class DeribitAdapter implements VenueAdapter {
 
   // ───────────────────────── cold paths ─────────────────────────
 
+  /**
+   * A snapshot below the live book's change_id. Answering a subscribe of ours (a make-before-break's second socket,
+   * behind the old one), or in replay (which cannot tell): ignored. Otherwise the venue rebuilt the book with lower
+   * ids, and ignoring it would ignore every change after it as a duplicate (the book frozen and LIVE), so the
+   * channel is resynced and its fresh snapshot decides.
+   */
+  private onOlderSnapshot(t: DeribitTopic, cid: number): void {
+    const asked = this.snapshotDue[t.index] === 1;
+    this.snapshotDue[t.index] = 0;
+    if (asked || this.books.replaying) {
+      this.olderSnapshots++;
+      return;
+    }
+    this.venueResets++;
+    this.gapLog.hit(`${t.market} ${t.topic}: snapshot change_id ${cid} below the book's ${t.lastSeq}, not asked for (venue reset)`);
+    this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
+  }
+
   private onChainBreak(t: DeribitTopic, cid: number, prev: number): void {
     if (cid <= t.lastSeq) {
       this.duplicates++; // a change the book already has (repeated, or from the other socket of a make-before-break)
+      if (cid === t.lastSeq) t.lastMsgMs = this.now(); // the last one again: the channel is alive; an older one is no sign of it
       return;
     }
     this.gaps++;

@@ -7,7 +7,7 @@
 import type { BookUpdate } from "../../core/book-update.ts";
 import { parseJsonNumberCodes } from "../../core/fixed.ts";
 import type { ChannelTable } from "./channel-table.ts";
-import { SCAN_ERR_LEVEL, SCAN_ERR_MISSING, SCAN_ERR_NUMBER, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_TYPE, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+import { SCAN_ERR_CHANGE_ID, SCAN_ERR_INSTRUMENT, SCAN_ERR_LEVEL, SCAN_ERR_MISSING, SCAN_ERR_NUMBER, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_TYPE, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
 
 /** A JSON number as written. */
 export class RawNumber {
@@ -175,6 +175,8 @@ export function parseBookObject(msg: RawJson, table: ChannelTable, out: BookUpda
   info.entry = entry;
   const data = params.data;
   if (!isObject(data)) return SCAN_ERR_MISSING;
+  // The channel names the book; data naming another instrument is not this book's (the scanner leaves it to us).
+  if (data.instrument_name !== undefined && data.instrument_name !== table.symbols[entry]) return SCAN_ERR_INSTRUMENT;
   const grouped = table.grouped[entry]!;
   out.replace = grouped;
   if (!grouped) {
@@ -189,6 +191,7 @@ export function parseBookObject(msg: RawJson, table: ChannelTable, out: BookUpda
     if (data.prev_change_id === undefined) return SCAN_ERR_MISSING;
     info.prev = intOf(data.prev_change_id);
     if (info.prev < 0) return SCAN_ERR_NUMBER;
+    if (cid < info.prev) return SCAN_ERR_CHANGE_ID;
   }
   if (data.timestamp !== undefined) {
     const ts = intOf(data.timestamp);

@@ -76,6 +76,8 @@ export class DeribitRequests implements RequestProtocol {
   private testSeq = 0;
   /** Set when a request was refused with 13778 (raw needs auth): the adapter names it as a config error. */
   rawRefused = 0;
+  /** Told of every topic a subscribe is encoded for: its next snapshot is one we asked for (adapter.ts onBook). */
+  onSubscribe: ((t: TopicState) => void) | null = null;
 
   maxArgsPerRequest(_market: MarketName): number {
     return MAX_CHANNELS_PER_REQUEST;
@@ -87,6 +89,7 @@ export class DeribitRequests implements RequestProtocol {
     // Sent (or queued) on the connection's current socket: subscription control sends only while it is open.
     const conn = topics[0]!.conn;
     this.requests.set(id, { reqId, op, channels, conn, ws: conn.ws });
+    if (op === "subscribe" && this.onSubscribe) for (const t of topics) this.onSubscribe(t);
     return JSON.stringify({ jsonrpc: "2.0", id, method: `public/${op}`, params: { channels } });
   }
 

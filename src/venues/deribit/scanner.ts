@@ -32,9 +32,13 @@ export const SCAN_ERR_LEVEL = -7;
 export const SCAN_ERR_PRICE = -8;
 export const SCAN_ERR_QTY = -9;
 export const SCAN_ERR_NUMBER = -10;
+/** `instrument_name` is not the channel's instrument: the data may be another book's. */
+export const SCAN_ERR_INSTRUMENT = -11;
+/** A change whose change_id is below its own prev_change_id: ids only grow, so the frame is not what it claims. */
+export const SCAN_ERR_CHANGE_ID = -12;
 
 /** By -code. */
-export const SCAN_RESULT_NAMES: readonly string[] = ["", "not_book", "fallback", "unknown_topic", "syntax", "missing_field", "bad_type", "bad_level", "bad_price", "bad_amount", "bad_number"];
+export const SCAN_RESULT_NAMES: readonly string[] = ["", "not_book", "fallback", "unknown_topic", "syntax", "missing_field", "bad_type", "bad_level", "bad_price", "bad_amount", "bad_number", "instrument_mismatch", "change_id_below_prev"];
 
 const PREFIX = '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"';
 const DATA = '","data":{';
@@ -193,8 +197,8 @@ export class DeribitScanner {
     if ((seen & need) !== need) return this.fail(i, SCAN_FALLBACK);
     if (grouped) {
       if ((seen & (K_TYPE | K_PREV)) !== 0) return this.fail(i, SCAN_FALLBACK);
-    } else if (out.isSnapshot ? (seen & K_PREV) !== 0 : (seen & K_PREV) === 0) {
-      // A snapshot with prev_change_id, or a change without: unusual, the JSON path decides.
+    } else if (out.isSnapshot ? (seen & K_PREV) !== 0 : (seen & K_PREV) === 0 || cid < prev) {
+      // A snapshot with prev_change_id, or a change without (or going back): unusual, the JSON path decides.
       return this.fail(i, SCAN_FALLBACK);
     }
     out.venueSeq = cid;

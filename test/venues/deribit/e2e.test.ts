@@ -136,7 +136,7 @@ describe("Deribit: simulator → feeder → multicast → subscriber", { timeout
   });
 
   // stall last: the stalled instrument stays silent for a while after its book has recovered.
-  const FAULTS: DeribitSimFault[] = ["gap", "change_id_break", "reset", "malformed", "duplicate", "disconnect", "rate_limit", "stall"];
+  const FAULTS: DeribitSimFault[] = ["gap", "change_id_break", "reset", "reset_low", "malformed", "duplicate", "disconnect", "rate_limit", "stall"];
   for (const fault of FAULTS) {
     test(`recovers from ${fault} and never shows a differing book as valid`, async () => {
       const before = feeder.stats().venues.deribit!;
@@ -162,6 +162,7 @@ describe("Deribit: simulator → feeder → multicast → subscriber", { timeout
       if (fault === "gap" || fault === "change_id_break") expect(after.gaps).toBeGreaterThan(before.gaps!);
       if (fault === "malformed") expect(after.parseErrors).toBeGreaterThan(before.parseErrors!);
       if (fault === "duplicate") expect(after.duplicates).toBeGreaterThan(before.duplicates!);
+      if (fault === "reset_low") expect(after.venueResets).toBeGreaterThan(before.venueResets!);
       if (fault === "disconnect") expect(after.reconnects).toBeGreaterThan(before.reconnects!);
       if (fault === "stall") expect(after.staleResyncs).toBeGreaterThan(before.staleResyncs!);
       if (fault === "rate_limit") expect(after.rateLimited).toBeGreaterThanOrEqual(before.rateLimited! + 2);

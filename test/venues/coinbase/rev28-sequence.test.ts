@@ -1,0 +1,125 @@
+/**
+ * Coinbase's sequence read as an adversary (rev28): a heartbeat newer than the last one seen on its socket (its
+ * heartbeat_counter past the last) whose sequence_num is not past the last is no repeat: the socket's sequence went
+ * back. Before, it was ignored as a duplicate, and so would every frame after it have been (all at or below the
+ * last number): the connection's books frozen and LIVE. Likewise a frame stamped later than every frame taken on
+ * its socket: a repeat carries its original time. Now every book of that connection resyncs, as on a gap; the other
+ * connection's are untouched. A repeated heartbeat (same counter, an old time) is still a duplicate.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import type { BookUpdate } from "../../../src/core/book-update.ts";
+import { parseFixed } from "../../../src/core/fixed.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import { startCoinbaseSimulator, type CoinbaseSim } from "../../../src/sim/coinbase-sim.ts";
+import { createCoinbaseAdapter, type CoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
+import type { BookSink } from "../../../src/venues/venue.ts";
+import { applyToMaps } from "../contract.ts";
+import { coinbaseConfig, subsOf } from "./helpers.ts";
+
+class Sink implements BookSink {
+  bids: Map<number, number>[] = [];
+  asks: Map<number, number>[] = [];
+  seq: number[] = [];
+  readonly invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
+  constructor(public instruments: Instrument[]) {}
+  onBookUpdate(index: number, u: BookUpdate): void {
+    if (u.isSnapshot) {
+      this.bids[index] = new Map();
+      this.asks[index] = new Map();
+    }
+    applyToMaps(u, this.bids[index]!, this.asks[index]!);
+    this.seq[index] = u.venueSeq;
+  }
+  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
+    this.invalid.push({ index, state, reason });
+  }
+  onInstrumentChanged(): void {}
+  matches(sim: CoinbaseSim, index: number, product: string): boolean {
+    const inst = this.instruments[index]!;
+    const b = sim.book(product);
+    const same = (m: Map<number, number> | undefined, e: Map<string, string>) =>
+      m !== undefined && m.size === e.size && [...e].every(([p, q]) => m.get(parseFixed(p, inst.priceExp)) === parseFixed(q, inst.qtyExp));
+    return this.seq[index] === b.seq && same(this.bids[index], b.bids) && same(this.asks[index], b.asks);
+  }
+}
+
+async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()!().catch(() => undefined);
+});
+
+const PRODUCTS = ["BTC-USD", "ETH-USD", "SOL-USD"];
+/** A time before anything the simulator stamps in these tests (a repeat carries its original, earlier time). */
+const TS = "2026-01-01T00:00:00.000000Z";
+const heartbeat = (seq: number, counter: number) =>
+  `{"channel":"heartbeats","client_id":"","timestamp":"${TS}","sequence_num":${seq},"events":[{"current_time":"${TS}","heartbeat_counter":${counter}}]}`;
+
+async function setup(): Promise<{ sim: CoinbaseSim; adapter: CoinbaseAdapter; sink: Sink; allMatch: () => boolean; conn0: string }> {
+  const sim = await startCoinbaseSimulator({ products: PRODUCTS, seed: 21, levels: 20, heartbeatMs: 20 });
+  const adapter = createCoinbaseAdapter(coinbaseConfig(sim, PRODUCTS), subsOf(PRODUCTS), { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, maxProductsPerConnection: 2 });
+  cleanup.push(async () => {
+    await adapter.stop();
+    await sim.stop();
+  });
+  const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
+  adapter.start(sink);
+  sim.step(1);
+  const allMatch = () => PRODUCTS.every((p, i) => sink.matches(sim, i, p));
+  await waitFor(allMatch, "books live");
+  const conn0 = adapter.connectionOf(0);
+  const heartbeatsOn = (c: string) => adapter.metrics().find((m) => m.name === "heartbeats_total" && m.labels.connection === c)?.value ?? 0;
+  await waitFor(() => heartbeatsOn(conn0) >= 2, "heartbeats on the first connection");
+  return { sim, adapter, sink, allMatch, conn0 };
+}
+
+describe("coinbase: sequence_num going back on a socket", { timeout: 20_000 }, () => {
+  test("a new heartbeat (counter past the last) with a sequence_num at or below the last resyncs every book of its connection, not the other's", async () => {
+    const { sim, adapter, sink, allMatch, conn0 } = await setup();
+    const gaps = adapter.stats().gaps!;
+    // The socket's numbering restarted: sequence_num 0 on a heartbeat no earlier one can be (its counter is past all).
+    expect(adapter.ingestFrame("spot", conn0, heartbeat(0, 1_000_000_000), 0)).toBe(true);
+    expect(sink.invalid).toEqual([
+      { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+      { index: 1, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+    ]);
+    expect(adapter.stats().gaps).toBe(gaps + 1);
+    sim.step(2);
+    await waitFor(allMatch, "books equal again on a new socket");
+    expect(sink.invalid).toHaveLength(2);
+  });
+
+  test("an l2_data frame stamped after every frame taken, with a sequence_num not past the last, resyncs its connection: a young socket's restarted numbering cannot catch up unseen", async () => {
+    const { sim, adapter, sink, allMatch, conn0 } = await setup();
+    const gaps = adapter.stats().gaps!;
+    // Sequence 0 again (a repeat would carry its own, earlier time), stamped a day after anything the socket sent.
+    const later = "2099-01-01T00:00:00.000000Z";
+    const frame = `{"channel":"l2_data","client_id":"","timestamp":"${later}","sequence_num":0,"events":[{"type":"update","product_id":"BTC-USD","updates":[]}]}`;
+    expect(adapter.ingestFrame("spot", conn0, frame, 0)).toBe(true);
+    expect(sink.invalid).toEqual([
+      { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+      { index: 1, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+    ]);
+    expect(adapter.stats().gaps).toBe(gaps + 1);
+    sim.step(2);
+    await waitFor(allMatch, "books equal again on a new socket");
+    expect(sink.invalid).toHaveLength(2);
+  });
+
+  test("a heartbeat repeated as it was (same counter) is still a duplicate: ignored, nothing resynced", async () => {
+    const { adapter, sink, conn0 } = await setup();
+    const dups = adapter.stats().duplicates!;
+    // The first heartbeat the simulator sends a socket has counter 0: that one again, at sequence 0 (an old time).
+    expect(adapter.ingestFrame("spot", conn0, heartbeat(0, 0), 0)).toBe(true);
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.stats().duplicates).toBe(dups + 1);
+  });
+});
