@@ -4,7 +4,7 @@
  *   poll of its own beside the one in flight, and the older answer could be drawn over the newer);
  * - after failures it backs off (2 s, 4 s, … up to 30 s): before, a feeder that refused or failed was asked every
  *   second by every open tab. Counted in the page's virtual time (--virtual-time-budget), not timed.
- * Skipped without Chromium (status-page.test.ts says so, and fails under CI).
+ * Without Chromium it fails under CI=true and is skipped elsewhere, saying why (before, it was skipped under CI too).
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { levelsOf, summarize } from "../../src/app/book-json.ts";
@@ -15,9 +15,9 @@ import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { waitFor } from "../e2e/harness.ts";
 import { openPage } from "./support/cdp.ts";
-import { dumpDom, findChromium } from "./support/chromium.ts";
+import { chromiumForTests, dumpDom } from "./support/chromium.ts";
 
-const CHROMIUM = findChromium();
+const CHROMIUM = chromiumForTests("status-page-polls.test.ts");
 
 function book(symbol: string): BookBuilder {
   const b = new BookBuilder({ instrumentId: instrumentIdOf("bybit", "linear", symbol), venue: "bybit", market: "linear", symbol, priceExp: 1, qtyExp: 3, tickSize: "0.1", lotSize: "0.001" });
@@ -88,7 +88,7 @@ describe.skipIf(CHROMIUM === undefined)("status page polls", { timeout: 120_000 
   });
 
   test("a click while a poll is in flight starts none beside it: the page asks once more when it ends", async () => {
-    const page = await openPage(CHROMIUM!, `${http.url}/?book=bybit/linear/AAA`, COUNT_FETCHES);
+    const page = await openPage(CHROMIUM!, `${http.url}/?book=bybit/linear/AAA`, { beforeLoad: COUNT_FETCHES });
     let open: () => void = () => {};
     try {
       await until(() => page.evaluate<number>(`document.querySelectorAll("tr.book").length`), (n) => n === 2, "both rows drawn");
