@@ -65,8 +65,9 @@ export async function openPage(bin: string, url: string, opts: OpenOptions = {})
     const wsUrl = await devtoolsUrl(proc.stderr as ReadableStream<Uint8Array>);
     const socket = (ws = new WebSocket(wsUrl));
     await new Promise<void>((resolve, reject) => {
-      socket.onopen = () => resolve();
-      socket.onerror = () => reject(new Error(`cannot connect to ${wsUrl}`));
+      const deadline = setTimeout(() => reject(new Error(`cannot connect to ${wsUrl} within ${commandTimeoutMs} ms`)), commandTimeoutMs);
+      socket.onopen = () => (clearTimeout(deadline), resolve());
+      socket.onerror = () => (clearTimeout(deadline), reject(new Error(`cannot connect to ${wsUrl}`)));
     });
     let nextId = 1;
     let gone: Error | undefined;
