@@ -206,7 +206,8 @@ type Admission = () => void;
 function refuseBody(req: Request): void {
   const length = req.headers.get("content-length");
   const chunked = req.headers.has("transfer-encoding");
-  if (!chunked && (length === null || length === "0")) return;
+  // Any number of zeros is no body (RFC 9110 allows leading zeros, and Bun passes "00" on as it came).
+  if (!chunked && (length === null || /^0+$/.test(length))) return;
   const what = chunked ? `transfer-encoding ${req.headers.get("transfer-encoding")!.slice(0, 50)}` : `content-length ${length!.slice(0, 50)}`;
   throw new BadRequest(413, `a request body is not accepted (${what}): every route is GET or HEAD without one`, { connection: "close" });
 }

@@ -4,20 +4,20 @@
  *   poll of its own beside the one in flight, and the older answer could be drawn over the newer);
  * - after failures it backs off (2 s, 4 s, … up to 30 s): before, a feeder that refused or failed was asked every
  *   second by every open tab. Counted in the page's virtual time (--virtual-time-budget), not timed.
- * Skipped without Chromium (status-page.test.ts says so, and fails under CI).
+ * Without Chromium it fails under CI=true and is skipped elsewhere, saying why (before, it was skipped under CI too).
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { levelsOf, summarize } from "../../src/app/book-json.ts";
-import { startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
+import { startHttpServer, Unavailable, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
 import { BookBuilder } from "../../src/book/book-builder.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { waitFor } from "../e2e/harness.ts";
 import { openPage } from "./support/cdp.ts";
-import { dumpDom, findChromium } from "./support/chromium.ts";
+import { chromiumForTests, dumpDom } from "./support/chromium.ts";
 
-const CHROMIUM = findChromium();
+const CHROMIUM = chromiumForTests("status-page-polls.test.ts");
 
 function book(symbol: string): BookBuilder {
   const b = new BookBuilder({ instrumentId: instrumentIdOf("bybit", "linear", symbol), venue: "bybit", market: "linear", symbol, priceExp: 1, qtyExp: 3, tickSize: "0.1", lotSize: "0.001" });
@@ -36,10 +36,13 @@ let statusReads = 0;
 let heldReads = 0;
 let gate: Promise<void> | undefined;
 let failing = false;
+/** While set, a book's request is 503 (as at http.max_in_flight). */
+let bookRefused = false;
 
 const source: StatusSource = {
   books: () => books.map((b) => summarize(b, true)),
   book: (_venue, _market, symbol, depth) => {
+    if (bookRefused) throw new Unavailable("refused for the test");
     const b = books.find((x) => x.instrument.symbol === symbol);
     return b && levelsOf(b, true, depth);
   },
@@ -88,7 +91,7 @@ describe.skipIf(CHROMIUM === undefined)("status page polls", { timeout: 120_000 
   });
 
   test("a click while a poll is in flight starts none beside it: the page asks once more when it ends", async () => {
-    const page = await openPage(CHROMIUM!, `${http.url}/?book=bybit/linear/AAA`, COUNT_FETCHES);
+    const page = await openPage(CHROMIUM!, `${http.url}/?book=bybit/linear/AAA`, { beforeLoad: COUNT_FETCHES });
     let open: () => void = () => {};
     try {
       await until(() => page.evaluate<number>(`document.querySelectorAll("tr.book").length`), (n) => n === 2, "both rows drawn");
@@ -112,6 +115,27 @@ describe.skipIf(CHROMIUM === undefined)("status page polls", { timeout: 120_000 
     } finally {
       gate = undefined;
       open();
+      await page.close();
+    }
+  });
+
+  test("a book whose request fails is said to be not shown, with why: not \"no book selected\"", async () => {
+    const page = await openPage(CHROMIUM!, `${http.url}/?book=bybit/linear/AAA`);
+    const title = () => page.evaluate<string>(`document.getElementById("depth-title")?.textContent ?? ""`);
+    const drawn = (t: string) => t.startsWith("bybit/linear/AAA  ") && !t.includes("not shown");
+    try {
+      await until(title, drawn, "AAA's depth drawn");
+      bookRefused = true;
+      // Before, the title read "no book selected" and the error line was blank while the book was refused.
+      await until(title, (t) => !drawn(t), "the depth view after a refused book request");
+      expect(await title()).toMatch(/^bybit\/linear\/AAA {2}not shown: \/books\/bybit\/linear\/AAA\?depth=20: HTTP 503$/);
+      expect(await page.evaluate<string>(`document.getElementById("error").textContent`)).toContain("HTTP 503");
+      expect(await page.evaluate<number>(`document.querySelectorAll("#depth tr").length`), "levels shown").toBe(0);
+      bookRefused = false;
+      await until(title, drawn, "AAA's depth drawn again");
+      expect(await page.evaluate<string>(`document.getElementById("error").textContent`)).toBe("");
+    } finally {
+      bookRefused = false;
       await page.close();
     }
   });

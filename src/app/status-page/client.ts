@@ -277,11 +277,22 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       renderReadiness(s);
       renderBooks(s);
       renderLatency(s);
+      // A failed book request (503 at http.max_in_flight, 404, no answer) is said, with the book it was for: before,
+      // it read "no book selected" and the error line was cleared, as though nothing had been asked.
+      let bookError = "";
       if (selected) {
-        const parts = selected.split("/").map(encodeURIComponent);
-        renderDepth(await api("/books/" + parts.join("/") + "?depth=" + DEPTH).catch(() => undefined));
+        const key = selected;
+        const parts = key.split("/").map(encodeURIComponent);
+        try {
+          renderDepth(await api("/books/" + parts.join("/") + "?depth=" + DEPTH));
+        } catch (err) {
+          if (err instanceof AuthError) throw err;
+          bookError = String(err.message || err);
+          renderDepth(undefined);
+          $("depth-title").textContent = key + "  not shown: " + bookError;
+        }
       }
-      $("error").textContent = "";
+      $("error").textContent = bookError;
       $("updated").textContent = "updated " + lastOkAt + " UTC";
       ok = true;
     } catch (err) {
