@@ -4,7 +4,8 @@
  * has timed before (its cache, node_modules/.vite) longest first; a clean checkout (CI) has no cache, and vitest
  * then starts the largest files first, which are not the longest (the slowest ones wait on sockets and backoffs, not
  * on code). Here, with no timings cached, the files in LONG_FILES start first, in that order, then the rest in
- * vitest's order. The list only changes when files start, never what they test: a file missing from it just starts later.
+ * vitest's order. The list only changes when files start, never what they test: a file missing from it just starts
+ * later.
  */
 import { relative } from "node:path";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
@@ -54,8 +55,10 @@ export default class LongFirstSequencer extends BaseSequencer {
     // Timed before: vitest's own order (longest first, by its cache) is the better one.
     if (sorted.every((f) => this.ctx.cache.getFileTestResults(keyOf(f)) !== undefined)) return sorted;
     const rank = new Map(LONG_FILES.map((p, i) => [p, i]));
-    const rankOf = (f: TestSpecification) => rank.get(relative(root, f.moduleId).split("\\").join("/")) ?? LONG_FILES.length;
+    const pathOf = (f: TestSpecification) => relative(root, f.moduleId).split("\\").join("/");
+    const rankOf = (f: TestSpecification) => rank.get(pathOf(f)) ?? LONG_FILES.length;
     // Array.prototype.sort is stable: the unlisted files keep vitest's order among themselves.
-    return sorted.map((f, i) => ({ f, i })).sort((a, b) => rankOf(a.f) - rankOf(b.f) || a.i - b.i).map((x) => x.f);
+    const ranked = sorted.map((f, i) => ({ f, i }));
+    return ranked.sort((a, b) => rankOf(a.f) - rankOf(b.f) || a.i - b.i).map((x) => x.f);
   }
 }
