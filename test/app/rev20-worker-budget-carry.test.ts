@@ -5,6 +5,10 @@
  * which is what turns Binance's 429 into a 418 ban. Now the supervisor keeps what each worker slot spent and the
  * holds it got, and the restarted worker's budgets start from them: its first request waits for the Retry-After.
  * The same for a 429 answered to the supervisor's own instrument request at start: the workers used to ask at once.
+ *
+ * Both cases wait out a Retry-After of RETRY_AFTER_S, so they run side by side (test.concurrent): each has its own
+ * supervisor, REST proxy, instrument cache and multicast destination; they share only the simulator's instrument
+ * REST, which answers both alike. Neither bound is an upper one: a slower run only makes the waits longer.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { Feeder } from "../../src/app/feeder.ts";
@@ -57,7 +61,7 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-test("a restarted worker waits out the 429 hold its predecessor was given", { timeout: 60_000 }, async () => {
+test.concurrent("a restarted worker waits out the 429 hold its predecessor was given", { timeout: 60_000 }, async () => {
   // The supervisor's resolve, then one request per worker, each answered 429 (each worker then used the cache).
   expect(requestsAtMs.length).toBe(3);
   expect(limitedAtMs.length).toBe(2);
@@ -78,7 +82,7 @@ test("a restarted worker waits out the 429 hold its predecessor was given", { ti
   expect(down).toEqual([]);
 });
 
-test("a 429 answered to the supervisor's own instrument request holds the workers' first requests too", { timeout: 60_000 }, async () => {
+test.concurrent("a 429 answered to the supervisor's own instrument request holds the workers' first requests too", { timeout: 60_000 }, async () => {
   const raw = rawConfig({ sim, markets: MARKETS, ...uniqueDestination(176), workers: 2 });
   const bybit = (raw.venues as { bybit: Record<string, unknown> }).bybit;
   // The cache the supervisor falls back to (as after an earlier run), filled from the venue directly.

@@ -7,7 +7,7 @@
  * book invalid until a refresh). Prints one JSON line.
  */
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
-import { bookFeed, STALL_INSTRUMENT, STALL_MS, stallThread } from "./stall-feed.ts";
+import { bookFeed, RETX_TIMEOUT_MS, STALL_INSTRUMENT, STALL_MS, stallThread } from "./stall-feed.ts";
 
 const port = Number(process.argv[2]);
 const retxPort = Number(process.argv[3]);
@@ -21,7 +21,7 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   }
 }
 
-const sub = new FeedSubscriber({ groups: [{ port, bind: "127.0.0.1" }], retransmit: { host: "127.0.0.1", port: retxPort, timeoutMs: 1000 } });
+const sub = new FeedSubscriber({ groups: [{ port, bind: "127.0.0.1" }], retransmit: { host: "127.0.0.1", port: retxPort, timeoutMs: RETX_TIMEOUT_MS } });
 let staleEvents = 0;
 sub.on("stale", () => staleEvents++);
 let judged = 0; // stale-check rounds that judged (the timer calls checkStale for those)

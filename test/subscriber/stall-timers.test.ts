@@ -22,7 +22,7 @@ import { FeedSubscriber, type StaleEvent } from "../../src/subscriber/index.ts";
 import { decodeRetxControl, markRetransmit } from "../../src/wire/retransmit.ts";
 import { waitFor } from "../wire/helpers.ts";
 import { packer, take } from "./feed-harness.ts";
-import { bookFeed, HEARTBEAT_MS, STALL_INSTRUMENT, STALL_MS, stallThread } from "./stall-feed.ts";
+import { bookFeed, HEARTBEAT_MS, RETX_TIMEOUT_MS, STALL_INSTRUMENT, STALL_MS, stallThread } from "./stall-feed.ts";
 
 const inst = STALL_INSTRUMENT;
 
@@ -101,7 +101,7 @@ describe("the subscriber's retransmission timeout after a stall of its thread", 
   /** A subscriber whose stream has a gap (deltas[2] lost) and whose request reached `server`: resolves with it. */
   async function gapAsked(server: Socket) {
     const { head, deltas } = bookFeed();
-    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: server.address().port, timeoutMs: 1000 } });
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: server.address().port, timeoutMs: RETX_TIMEOUT_MS } });
     await sub.start();
     cleanups.push(() => sub.stop());
     const request = new Promise<{ port: number; seqNum: number }>((resolve) => server.once("message", (msg, rinfo) => {
