@@ -1,19 +1,19 @@
 /**
  * Test runner settings (`npm test` = `bun --bun vitest run`). Test files run side by side, one more than there are
- * CPUs (3 on a 2-vCPU box): most files spend their time waiting on sockets, simulators, backoffs and timers, not on the
- * CPU, and two at a time kept about one of two vCPUs busy (test/e2e two at a time: 117 s of CPU in 119 s; the OKX
+ * CPUs (3 on a 2-vCPU box): most files spend their time waiting on sockets, simulators, backoffs and timers, not on
+ * the CPU, and two at a time kept about one of two vCPUs busy (test/e2e two at a time: 117 s of CPU in 119 s; the OKX
  * contract file alone: 15 s of CPU in 35 s). On a machine already busy with other work, VITEST_MAX_WORKERS=2 (vitest's
  * own override) runs fewer: the tests' deadlines allow a slower CPU, not one shared with a dozen other processes (a
  * full run beside ~20 others' failed ten files on their deadlines; twice the CPUs was modelled at ~260 s idle against
- * ~290 s for this, and not taken: it leaves the short deadlines no margin for a slower CI box).
- * Files are written to run side by side: each opens its own simulators on port 0 and its own multicast group/port pair
- * (test/e2e/harness.ts uniqueDestination and the per-file groups named in each file), and every wait is a deadline polled for an event, never a fixed sleep, so a
- * busier CPU makes a test slower, not wrong. Each file keeps its own process (isolate): no module state is shared
- * between files. isolate: false was tried: 3 files failed on state left by others (test/support/temp-dirs.ts, for one,
- * registers its cleanup once per module) and it was no faster. The longest files start first
- * (test/support/sequencer.ts): the run ends with its last file. Timeouts are there to catch a hang, not to time
- * anything: vitest's 5 s default failed CPU-heavy randomized tests (200k-number oracles, 3000-step replace runs) on a
- * loaded 2-vCPU box, so the default is 60 s; a file that needs more says so itself.
+ * ~290 s for this, and not taken: it leaves the short deadlines no margin for a slower CI box). Files are written to
+ * run side by side: each opens its own simulators on port 0 and its own multicast group/port pair (test/e2e/harness.ts
+ * uniqueDestination and the per-file groups named in each file), and every wait is a deadline polled for an event,
+ * never a fixed sleep, so a busier CPU makes a test slower, not wrong. Each file keeps its own process (isolate): no
+ * module state is shared between files. isolate: false was tried: 3 files failed on state left by others
+ * (test/support/temp-dirs.ts, for one, registers its cleanup once per module) and it was no faster. The longest files
+ * start first (test/support/sequencer.ts): the run ends with its last file. Timeouts are there to catch a hang, not to
+ * time anything: vitest's 5 s default failed CPU-heavy randomized tests (200k-number oracles, 3000-step replace runs)
+ * on a loaded 2-vCPU box, so the default is 60 s; a file that needs more says so itself.
  */
 import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
