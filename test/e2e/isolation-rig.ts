@@ -41,6 +41,8 @@ export interface RigOptions {
    * A venue served by a simulator in another process (test/support/sim-child.ts): coinbase replaces the in-process
    * Coinbase simulator, okx is added. Its books are the broken ones: never compared.
    */
+  /** The Binance REST URL the feeder is given instead of the simulator's (a proxy in front of it). */
+  binanceRestUrl?: (simRestUrl: string) => string;
   /** Keys merged into the config's [publish] table. */
   publish?: Record<string, unknown>;
   external?: { venue: "coinbase" | "okx"; wsUrl: string; restUrl: string; symbols: string[] };
@@ -124,7 +126,7 @@ export async function startRig(o: RigOptions): Promise<Rig> {
     },
     venues: {
       bybit: { ws_url: bybit.wsUrl, rest_url: bybit.restUrl, instrument_cache: cache("bybit"), linear: { depth: 50, symbols: SYMBOLS.bybit } },
-      binance: { ws_url: binance.wsUrl, rest_url: binance.restUrl, instrument_cache: cache("binance"), spot: { depth: 1000, symbols: SYMBOLS.binance } },
+      binance: { ws_url: binance.wsUrl, rest_url: o.binanceRestUrl?.(binance.restUrl) ?? binance.restUrl, instrument_cache: cache("binance"), spot: { depth: 1000, symbols: SYMBOLS.binance } },
       coinbase: { ws_url: coinbase.wsUrl, rest_url: coinbase.restUrl, instrument_cache: cache("coinbase"), spot: { symbols: SYMBOLS.coinbase } },
       ...(o.external && {
         [o.external.venue]: {

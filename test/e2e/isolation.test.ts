@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { spawnSim } from "../support/sim-child.ts";
 import { waitFor } from "./harness.ts";
-import { allLiveAndEqual, runRounds, startRig, type Rig } from "./isolation-rig.ts";
+import { allLiveAndEqual, equal, runRounds, startRig, type Rig } from "./isolation-rig.ts";
 
 let rig: Rig | undefined;
 afterEach(async () => {
@@ -17,6 +17,7 @@ afterEach(async () => {
 });
 
 const ROUNDS = 40;
+const equalNow = (r: Rig, label: string) => equal(r.subscriber, r.topics.find((t) => t.label === label)!);
 
 describe("isolation: one broken symbol or venue, the others stay LIVE and equal", { timeout: 90_000 }, () => {
   test("(e) a symbol whose sequence breaks on every message resyncs in a loop; no other book leaves LIVE", async () => {
@@ -52,6 +53,47 @@ describe("isolation: one broken symbol or venue, the others stay LIVE and equal"
     expect(r.logLines.length).toBeLessThan(ROUNDS);
   });
 
+  test("(c) one symbol's REST snapshot hangs for good; the same venue's other symbol resyncs through REST meanwhile", async () => {
+    // A proxy in front of the Binance simulator's REST: BTCUSDT's depth requests are accepted and never answered.
+    let upstream = "";
+    let hung = 0;
+    const proxy = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: async (req) => {
+        const url = new URL(req.url);
+        if (url.pathname.endsWith("/depth") && url.searchParams.get("symbol") === "BTCUSDT" && hanging) {
+          hung++;
+          return new Promise<Response>(() => undefined);
+        }
+        const res = await fetch(upstream + url.pathname + url.search, { headers: req.headers });
+        return new Response(await res.arrayBuffer(), { status: res.status, headers: res.headers });
+      },
+    });
+    let hanging = false;
+    try {
+      rig = await startRig({ seed: 18, broken: ["binance:BTCUSDT"], binanceRestUrl: (u) => ((upstream = u), `http://127.0.0.1:${proxy.port}`) });
+      await allLiveAndEqual(rig);
+      const r = rig;
+      hanging = true;
+      r.binance.inject("gap", { market: "spot", symbol: "BTCUSDT" });
+      await waitFor(() => hung > 0, "BTCUSDT's snapshot request hanging", 10_000, () => r.step());
+      // From here BTCUSDT waits on its request; ETHUSDT's own gaps must still resync through REST.
+      const resyncs = () => r.feeder.stats().venues.binance!.resyncs ?? 0;
+      for (let i = 0; i < 3; i++) {
+        r.binance.inject("gap", { market: "spot", symbol: "ETHUSDT" });
+        r.step();
+        await waitFor(() => equalNow(r, "binance:ETHUSDT"), `ETHUSDT resynced (gap ${i}) while BTCUSDT's request hangs`, 10_000, () => r.step());
+      }
+      r.watch();
+      await runRounds(r, ROUNDS, () => undefined);
+      expect(r.violations).toEqual([]);
+      expect(resyncs()).toBeGreaterThan(0);
+    } finally {
+      await proxy.stop(true);
+    }
+  });
+
   test("(d) one venue's WebSocket closes every round; no other venue's book leaves LIVE", async () => {
     rig = await startRig({ seed: 14, broken: ["coinbase:*"] });
     await allLiveAndEqual(rig);
@@ -85,6 +127,36 @@ describe("isolation: one broken symbol or venue, the others stay LIVE and equal"
       expect(r.violations).toEqual([]);
     } finally {
       await huge.stop();
+    }
+  });
+});
+
+describe("isolation: a venue whose simulator is stopped with SIGSTOP", { timeout: 90_000 }, () => {
+  test("(f) its books leave LIVE (dead connection); every other venue's book stays LIVE and equal, while stopped and after SIGCONT", async () => {
+    const okx = await spawnSim({ venue: "okx", symbols: ["BTC-USDT"], rate: 50, seed: 17 });
+    try {
+      rig = await startRig({ seed: 17, broken: [], external: { venue: "okx", wsUrl: okx.wsUrl, restUrl: okx.restUrl, symbols: ["BTC-USDT"] } });
+      const r = rig;
+      const okxState = () => r.feeder.bookSummaries().find((b) => b.venue === "okx")?.state;
+      await allLiveAndEqual(r);
+      await waitFor(() => okxState() === "live", "the OKX book LIVE", 20_000, () => r.step());
+      r.watch();
+      okx.proc.kill("SIGSTOP");
+      // The stopped venue's book leaves LIVE within its dead-connection deadline; the others go on meanwhile.
+      let round = 0;
+      while (okxState() === "live") {
+        if (round > 200) throw new Error("the OKX book still LIVE 200 rounds after SIGSTOP");
+        await runRounds(r, 1, () => undefined);
+        round++;
+      }
+      await runRounds(r, ROUNDS, () => undefined);
+      okx.proc.kill("SIGCONT");
+      await waitFor(() => okxState() === "live", "the OKX book LIVE again after SIGCONT", 30_000, () => r.step());
+      await runRounds(r, 5, () => undefined);
+      expect(r.violations).toEqual([]);
+      expect(r.logLines.length).toBeLessThan(ROUNDS);
+    } finally {
+      await okx.stop();
     }
   });
 });
