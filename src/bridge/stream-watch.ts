@@ -35,6 +35,12 @@ export class StreamWatch {
   /** Last sequence of the stream and the bridge's published count at the baseline, and that count at the last check. */
   private baseSeq = -1;
   private sentBase = 0;
+  /**
+   * streamNotStored at the baseline: the deficit since then adds to it. Before, a new baseline (the stream created
+   * again or replaced) compared its deficit, from 0, with the whole count: the next hole was neither counted nor
+   * logged until it outgrew every earlier one.
+   */
+  private notStoredBase = 0;
   private sentAtPrevCheck = 0;
   private prevDeficit = 0;
   private failing = false;
@@ -47,8 +53,9 @@ export class StreamWatch {
   }
 
   /** Starts counting from the stream's state now (`sent`: the bridge's published count now). */
-  async baseline(jsm: StreamManager, sent: number): Promise<void> {
+  async baseline(jsm: StreamManager, sent: number, c: StreamWatchCounters): Promise<void> {
     this.baseSeq = (await jsm.streams.info(this.name)).state.last_seq;
+    this.notStoredBase = c.streamNotStored;
     this.sentAtPrevCheck = sent;
     this.sentBase = sent;
     this.prevDeficit = 0;
@@ -72,17 +79,17 @@ export class StreamWatch {
           // Cold: counted and logged again at the next check, until it can be created.
           return this.log.error(`JetStream stream ${this.name} could not be created again: history is not kept`, { stream: this.name, error: (e as Error).message });
         }
-        await this.baseline(jsm, sent);
+        await this.baseline(jsm, sent, c);
         return;
       }
       if (lastSeq < this.baseSeq) {
         // Cold: the stream was replaced by another of that name (deleted and created again between two checks).
         this.log.warn(`JetStream stream ${this.name} was replaced: its history starts again`, { stream: this.name, lastSeq });
-        return void (await this.baseline(jsm, sent));
+        return void (await this.baseline(jsm, sent, c));
       }
       // Confirmed over two checks: a stream merely slow to store (a loaded server) catches up, a hole stays.
       const deficitNow = this.sentAtPrevCheck - this.sentBase - (lastSeq - this.baseSeq);
-      const deficit = Math.min(deficitNow, this.prevDeficit);
+      const deficit = this.notStoredBase + Math.min(deficitNow, this.prevDeficit);
       this.prevDeficit = deficitNow;
       this.sentAtPrevCheck = sent;
       if (deficit > c.streamNotStored) {

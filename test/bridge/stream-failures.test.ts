@@ -25,7 +25,7 @@ const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
 
 interface Jsm {
   streams: {
-    info(n: string): Promise<{ state: { last_seq: number; messages: number } }>;
+    info(n: string): Promise<{ config: Record<string, unknown>; state: { last_seq: number; messages: number } }>;
     update(n: string, c: object): Promise<unknown>;
     delete(n: string): Promise<boolean>;
   };
@@ -129,6 +129,35 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     await waitFor(() => reader.datagrams > 0 && sub.book(X.instrumentId) !== undefined, "X replayed");
     expect(reader.counters.upstreamGaps).toBe(1);
     expect(sub.book(X.instrumentId)!.usable).toBe(false);
+  });
+
+  test("a hole after the stream was created again is counted on top of the earlier ones, and logged", async () => {
+    const t = await bridging("sfagain", "SFAGAIN");
+    t.refresh();
+    let seq = 0;
+    await waitFor(() => seq >= 2, "the refresh stored", 10_000, () => void lastSeq("SFAGAIN").then((s) => (seq = s)));
+    const original = (await jsm.streams.info("SFAGAIN")).config;
+    // First hole: the stream capped at what it holds, refusing new ones: 3 deltas not stored.
+    await jsm.streams.update("SFAGAIN", { max_msgs: 2, discard: "new" });
+    for (let i = 0; i < 3; i++) t.delta(943490 - i);
+    await waitFor(() => t.bridge.counters.streamNotStored >= 3, "the first hole counted");
+    const first = t.bridge.counters.streamNotStored;
+    // The stream is deleted: created again (the bridge's configuration), the count starts from a new baseline.
+    await jsm.streams.delete("SFAGAIN");
+    await waitFor(() => t.bridge.counters.streamMissing >= 1, "the bridge saw the stream gone");
+    let exists = false;
+    await waitFor(() => exists, "the stream created again", 10_000, () => void lastSeq("SFAGAIN").then(() => (exists = true), () => undefined));
+    t.refresh();
+    seq = 0;
+    await waitFor(() => seq >= 2, "the new stream stores the feed", 10_000, () => void lastSeq("SFAGAIN").then((s) => (seq = s)));
+    const again = (await jsm.streams.info("SFAGAIN")).config;
+    for (const k of ["subjects", "retention", "storage", "max_age", "max_bytes", "discard", "max_msgs", "num_replicas"] as const) expect(again[k]).toEqual(original[k]);
+    // Second hole, smaller than the first: 2 deltas not stored. Before, it was compared with the whole count (3)
+    // from 0: neither counted nor logged.
+    await jsm.streams.update("SFAGAIN", { max_msgs: 2, discard: "new" });
+    for (let i = 0; i < 2; i++) t.delta(943480 - i);
+    await waitFor(() => t.bridge.counters.streamNotStored >= first + 2, "the second hole counted on top of the first");
+    expect(t.lines.filter((l) => l.level === "warn" && /SFAGAIN is not storing/.test(l.msg)).length).toBe(2);
   });
 
   test("nats-server restarted with its file store: the stream keeps what it stored, the loss meanwhile is numbered", async () => {
