@@ -144,6 +144,7 @@ export class ForwardBridge {
     instrumentsOverCap: 0,
     streamNotStored: 0,
     streamMissing: 0,
+    streamCheckFailures: 0,
     rejected: {},
   };
   /** Envelopes handed to the client (messages and heartbeats): what the JetStream stream should store. */

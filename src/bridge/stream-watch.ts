@@ -5,7 +5,9 @@
  * hole, and nothing was counted or logged. Every `checkIntervalMs` this reads the stream's last sequence and compares
  * its growth with what the bridge published before the previous check (surely stored by now, if it was to be):
  * what it did not take, two checks in a row, is counted (`streamNotStored`) and logged when it starts and ends. A stream that is gone is
- * logged as an error, counted (`streamMissing`) and created again, so the history goes on. Readers replaying the
+ * logged as an error, counted (`streamMissing`) and created again, so the history goes on. A check that cannot read
+ * the stream (NATS down, JetStream unavailable) is counted (`streamCheckFailures`) and logged when such checks start
+ * and end. Readers replaying the
  * stream see each hole as numbers skipped (a gap): the bridge numbered those messages when it published them.
  * With two bridges on one prefix the stream grows by both: one bridge's messages not stored may then go unnoticed.
  * @module
@@ -24,8 +26,14 @@ export interface StreamManager {
 export interface StreamWatchCounters {
   /** Messages published that the stream did not store (its last sequence grew by less): a hole in the history. */
   streamNotStored: number;
-  /** Checks that found the stream gone (deleted): it was created again. */
+  /** Checks that found the stream gone (deleted): it is created again (tried again at each check until it is). */
   streamMissing: number;
+  /**
+   * Checks that could not read the stream: NATS down or slow, or JetStream unavailable (a server restarted without
+   * it). What the bridge publishes meanwhile may not be stored: logged when it starts and ends; a hole is counted
+   * in streamNotStored once a check can read the stream again.
+   */
+  streamCheckFailures: number;
 }
 
 export class StreamWatch {
@@ -44,6 +52,8 @@ export class StreamWatch {
   private sentAtPrevCheck = 0;
   private prevDeficit = 0;
   private failing = false;
+  /** The last check could not read the stream (logged once per run of such checks). */
+  private unreadable = false;
   private checking = false;
 
   constructor(name: string, log: Logger, recreate: () => Promise<void>) {
@@ -70,7 +80,8 @@ export class StreamWatch {
       try {
         lastSeq = (await jsm.streams.info(this.name)).state.last_seq;
       } catch (err) {
-        if (!/stream not found/i.test((err as Error).message)) return; // NATS down or slow: counted by the bridge as such
+        if (!/stream not found/i.test((err as Error).message)) return this.unreadableNow(c, err as Error);
+        this.readable();
         c.streamMissing++;
         this.log.error(`JetStream stream ${this.name} is gone (deleted?): messages published since it went are not in the history; creating it again`, { stream: this.name });
         try {
@@ -82,6 +93,7 @@ export class StreamWatch {
         await this.baseline(jsm, sent, c);
         return;
       }
+      this.readable();
       if (lastSeq < this.baseSeq) {
         // Cold: the stream was replaced by another of that name (deleted and created again between two checks).
         this.log.warn(`JetStream stream ${this.name} was replaced: its history starts again`, { stream: this.name, lastSeq });
@@ -104,5 +116,23 @@ export class StreamWatch {
     } finally {
       this.checking = false;
     }
+  }
+
+  /**
+   * Cold: the stream could not be read. Before, this was passed over without a word: with NATS down the bridge says
+   * so itself, but a server up without JetStream (restarted without it) took every message while the stream stored
+   * none, and nothing was logged or counted.
+   */
+  private unreadableNow(c: StreamWatchCounters, err: Error): void {
+    c.streamCheckFailures++;
+    if (this.unreadable) return;
+    this.unreadable = true;
+    this.log.warn(`JetStream stream ${this.name} cannot be checked (NATS down or slow? JetStream unavailable?): what the bridge publishes may not be stored`, { stream: this.name, error: err.message });
+  }
+
+  private readable(): void {
+    if (!this.unreadable) return;
+    this.unreadable = false;
+    this.log.info(`JetStream stream ${this.name} can be checked again`, { stream: this.name });
   }
 }

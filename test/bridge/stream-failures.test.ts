@@ -18,7 +18,7 @@ import { waitFor } from "../e2e/harness.ts";
 import { packer, T0, take } from "../subscriber/feed-harness.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
-import { NatsServer, natsServerMissing } from "./nats-server.ts";
+import { NATS_BIN, NatsServer, natsServerMissing } from "./nats-server.ts";
 
 const missing = natsServerMissing();
 const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
@@ -184,4 +184,40 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     expect(sub.book(X.instrumentId)!.usable).toBe(false);
     expect(t.bridge.counters.streamMissing).toBe(0);
   });
+
+  test("JetStream unavailable (nats-server restarted without it): warned while the stream cannot be checked, the hole counted once it can", async () => {
+    // Its own server: this one is restarted without JetStream, then with it (the same store).
+    const own = await NatsServer.start();
+    stops.push(() => own.stop());
+    const { log, lines } = captureLog();
+    const bridge = new ForwardBridge({ groups: [], servers: own.url, prefix: "sfnojs", jetstream: { stream: "SFNOJS", maxAgeMs: 0, maxBytes: 64 << 20, checkIntervalMs: 100 }, log });
+    await bridge.start();
+    stops.push(() => bridge.stop());
+    const connected = () => (bridge as unknown as { protocol: { connected: boolean } }).protocol.connected;
+    const p = packer({ channelId: 3, sourceId: 7, sessionId: 500, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+    let sendUs = T0;
+    const beat = () => {
+      p.appendHeartbeat(0);
+      for (const d of take(p, (sendUs += 100_000))) bridge.onDatagram(d);
+    };
+    await own.stop();
+    await waitFor(() => !connected(), "the bridge saw NATS go");
+    const plain = Bun.spawn([NATS_BIN, "-a", "127.0.0.1", "-p", String(own.port)], { stdout: "ignore", stderr: "ignore" });
+    try {
+      await waitFor(() => connected(), "the bridge reconnected (no JetStream)");
+      // The bridge publishes (NATS is up), the stream stores none of it: before, no word of it.
+      for (let i = 0; i < 5; i++) beat();
+      const failed = bridge.counters.streamCheckFailures;
+      await waitFor(() => bridge.counters.streamCheckFailures >= failed + 2, "checks failed while connected", 20_000);
+      expect(lines.filter((l) => l.level === "warn" && /SFNOJS cannot be checked/.test(l.msg)).length).toBe(1);
+    } finally {
+      plain.kill("SIGTERM");
+      await plain.exited;
+    }
+    await own.restart();
+    await waitFor(() => connected(), "the bridge reconnected (JetStream)");
+    beat();
+    await waitFor(() => bridge.counters.streamNotStored >= 5, "the hole counted once the stream could be checked", 20_000);
+    expect(bridge.counters.streamMissing).toBe(0);
+  }, 60_000);
 });
