@@ -19,7 +19,7 @@ export interface StreamManager {
   streams: {
     add(c: object): Promise<unknown>;
     update(n: string, c: object): Promise<unknown>;
-    info(n: string): Promise<{ config: { subjects?: string[] }; state: { last_seq: number } }>;
+    info(n: string): Promise<{ config: { subjects?: string[] }; state: { last_seq: number }; created: string }>;
   };
 }
 
@@ -43,6 +43,8 @@ export class StreamWatch {
   /** Last sequence of the stream and the bridge's published count at the baseline, and that count at the last check. */
   private baseSeq = -1;
   private sentBase = 0;
+  /** When the stream was made (its info's `created`) at the baseline: another time is another stream of that name. */
+  private created = "";
   /**
    * streamNotStored at the baseline: the deficit since then adds to it. Before, a new baseline (the stream created
    * again or replaced) compared its deficit, from 0, with the whole count: the next hole was neither counted nor
@@ -64,7 +66,9 @@ export class StreamWatch {
 
   /** Starts counting from the stream's state now (`sent`: the bridge's published count now). */
   async baseline(jsm: StreamManager, sent: number, c: StreamWatchCounters): Promise<void> {
-    this.baseSeq = (await jsm.streams.info(this.name)).state.last_seq;
+    const info = await jsm.streams.info(this.name);
+    this.baseSeq = info.state.last_seq;
+    this.created = info.created;
     this.notStoredBase = c.streamNotStored;
     this.sentAtPrevCheck = sent;
     this.sentBase = sent;
@@ -77,8 +81,9 @@ export class StreamWatch {
     this.checking = true;
     try {
       let lastSeq: number;
+      let created: string;
       try {
-        lastSeq = (await jsm.streams.info(this.name)).state.last_seq;
+        ({ state: { last_seq: lastSeq }, created } = await jsm.streams.info(this.name));
       } catch (err) {
         if (!/stream not found/i.test((err as Error).message)) return this.unreadableNow(c, err as Error);
         this.readable();
@@ -94,8 +99,11 @@ export class StreamWatch {
         return;
       }
       this.readable();
-      if (lastSeq < this.baseSeq) {
-        // Cold: the stream was replaced by another of that name (deleted and created again between two checks).
+      if (lastSeq < this.baseSeq || created !== this.created) {
+        // Cold: the stream was replaced by another of that name (deleted and created again between two checks: by an
+        // operator, or by another bridge's watch). By its last sequence alone, one made again that already held more
+        // than the baseline (always so for a stream the bridge made at its start, baseline 0) was taken for the
+        // same: everything the old one had stored was counted as not stored.
         this.log.warn(`JetStream stream ${this.name} was replaced: its history starts again`, { stream: this.name, lastSeq });
         return void (await this.baseline(jsm, sent, c));
       }

@@ -160,6 +160,29 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     expect(t.lines.filter((l) => l.level === "warn" && /SFAGAIN is not storing/.test(l.msg)).length).toBe(2);
   });
 
+  test("a stream deleted and made again between two checks (another bridge, an operator): seen as replaced, nothing counted as not stored", async () => {
+    const t = await bridging("sfrepl", "SFREPL"); // a stream the bridge makes at its start: baseline 0
+    t.refresh();
+    for (let i = 0; i < 8; i++) t.delta(943490 - i);
+    let seq = 0;
+    await waitFor(() => seq >= 10, "the feed stored", 10_000, () => void lastSeq("SFREPL").then((s) => (seq = s)));
+    // Deleted and made again at once (with a mark of its own: should a check fall in between, the bridge makes it
+    // itself and the operator's add fails; then again).
+    const operators = async () => (await jsm.streams.info("SFREPL").then((i) => (i as unknown as { config: { description?: string } }).config.description, () => "")) === "operator's";
+    while (!(await operators())) {
+      await jsm.streams.delete("SFREPL").catch(() => undefined);
+      await (jsm as unknown as { streams: { add(c: object): Promise<unknown> } }).streams.add({ name: "SFREPL", subjects: ["sfrepl.>"], storage: "file", description: "operator's" }).catch(() => undefined);
+    }
+    t.refresh(); // stored in the new stream, which holds less than the bridge published
+    await waitFor(() => t.lines.some((l) => l.level === "warn" && /SFREPL was replaced/.test(l.msg)), "the bridge saw the stream replaced");
+    seq = 0;
+    await waitFor(() => seq >= 2, "the new stream stores the feed", 10_000, () => void lastSeq("SFREPL").then((s) => (seq = s)));
+    t.delta(943400);
+    await waitFor(() => seq >= 3, "stored", 10_000, () => void lastSeq("SFREPL").then((s) => (seq = s)));
+    expect(t.bridge.counters.streamNotStored).toBe(0);
+    expect(t.lines.some((l) => /SFREPL is not storing/.test(l.msg))).toBe(false);
+  });
+
   test("nats-server restarted with its file store: the stream keeps what it stored, the loss meanwhile is numbered", async () => {
     const t = await bridging("sfrst", "SFRST");
     t.refresh();
