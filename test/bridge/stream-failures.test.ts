@@ -206,6 +206,7 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     expect(reader.counters.upstreamGaps).toBe(1);
     expect(sub.book(X.instrumentId)!.usable).toBe(false);
     expect(t.bridge.counters.streamMissing).toBe(0);
+    expect(t.lines.some((l) => /SFRST was replaced/.test(l.msg))).toBe(false); // the same stream (its creation time kept)
   });
 
   test("JetStream unavailable (nats-server restarted without it): warned while the stream cannot be checked, the hole counted once it can", async () => {
