@@ -144,6 +144,7 @@ export class ForwardBridge {
     instrumentsOverCap: 0,
     streamNotStored: 0,
     streamMissing: 0,
+    streamCheckFailures: 0,
     rejected: {},
   };
   /** Envelopes handed to the client (messages and heartbeats): what the JetStream stream should store. */
@@ -226,7 +227,7 @@ export class ForwardBridge {
     if (js) {
       const jsm = await this.ensureStream(nc, js);
       const watch = new StreamWatch(js.stream, this.opts.log, async () => void (await this.ensureStream(nc, js)));
-      await watch.baseline(jsm, this.sent);
+      await watch.baseline(jsm, this.sent, this.counters);
       if (this.stopped) return;
       this.streamTimer = setInterval(() => void watch.check(jsm, this.sent, this.counters).catch(() => undefined), js.checkIntervalMs ?? STREAM_CHECK_INTERVAL_MS);
       this.streamTimer.unref?.();

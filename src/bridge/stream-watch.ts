@@ -5,7 +5,9 @@
  * hole, and nothing was counted or logged. Every `checkIntervalMs` this reads the stream's last sequence and compares
  * its growth with what the bridge published before the previous check (surely stored by now, if it was to be):
  * what it did not take, two checks in a row, is counted (`streamNotStored`) and logged when it starts and ends. A stream that is gone is
- * logged as an error, counted (`streamMissing`) and created again, so the history goes on. Readers replaying the
+ * logged as an error, counted (`streamMissing`) and created again, so the history goes on. A check that cannot read
+ * the stream (NATS down, JetStream unavailable) is counted (`streamCheckFailures`) and logged when such checks start
+ * and end. Readers replaying the
  * stream see each hole as numbers skipped (a gap): the bridge numbered those messages when it published them.
  * With two bridges on one prefix the stream grows by both: one bridge's messages not stored may then go unnoticed.
  * @module
@@ -17,15 +19,21 @@ export interface StreamManager {
   streams: {
     add(c: object): Promise<unknown>;
     update(n: string, c: object): Promise<unknown>;
-    info(n: string): Promise<{ config: { subjects?: string[] }; state: { last_seq: number } }>;
+    info(n: string): Promise<{ config: { subjects?: string[] }; state: { last_seq: number }; created: string }>;
   };
 }
 
 export interface StreamWatchCounters {
   /** Messages published that the stream did not store (its last sequence grew by less): a hole in the history. */
   streamNotStored: number;
-  /** Checks that found the stream gone (deleted): it was created again. */
+  /** Checks that found the stream gone (deleted): it is created again (tried again at each check until it is). */
   streamMissing: number;
+  /**
+   * Checks that could not read the stream: NATS down or slow, or JetStream unavailable (a server restarted without
+   * it). What the bridge publishes meanwhile may not be stored: logged when it starts and ends; a hole is counted
+   * in streamNotStored once a check can read the stream again.
+   */
+  streamCheckFailures: number;
 }
 
 export class StreamWatch {
@@ -35,9 +43,19 @@ export class StreamWatch {
   /** Last sequence of the stream and the bridge's published count at the baseline, and that count at the last check. */
   private baseSeq = -1;
   private sentBase = 0;
+  /** When the stream was made (its info's `created`) at the baseline: another time is another stream of that name. */
+  private created = "";
+  /**
+   * streamNotStored at the baseline: the deficit since then adds to it. Before, a new baseline (the stream created
+   * again or replaced) compared its deficit, from 0, with the whole count: the next hole was neither counted nor
+   * logged until it outgrew every earlier one.
+   */
+  private notStoredBase = 0;
   private sentAtPrevCheck = 0;
   private prevDeficit = 0;
   private failing = false;
+  /** The last check could not read the stream (logged once per run of such checks). */
+  private unreadable = false;
   private checking = false;
 
   constructor(name: string, log: Logger, recreate: () => Promise<void>) {
@@ -47,8 +65,11 @@ export class StreamWatch {
   }
 
   /** Starts counting from the stream's state now (`sent`: the bridge's published count now). */
-  async baseline(jsm: StreamManager, sent: number): Promise<void> {
-    this.baseSeq = (await jsm.streams.info(this.name)).state.last_seq;
+  async baseline(jsm: StreamManager, sent: number, c: StreamWatchCounters): Promise<void> {
+    const info = await jsm.streams.info(this.name);
+    this.baseSeq = info.state.last_seq;
+    this.created = info.created;
+    this.notStoredBase = c.streamNotStored;
     this.sentAtPrevCheck = sent;
     this.sentBase = sent;
     this.prevDeficit = 0;
@@ -60,10 +81,12 @@ export class StreamWatch {
     this.checking = true;
     try {
       let lastSeq: number;
+      let created: string;
       try {
-        lastSeq = (await jsm.streams.info(this.name)).state.last_seq;
+        ({ state: { last_seq: lastSeq }, created } = await jsm.streams.info(this.name));
       } catch (err) {
-        if (!/stream not found/i.test((err as Error).message)) return; // NATS down or slow: counted by the bridge as such
+        if (!/stream not found/i.test((err as Error).message)) return this.unreadableNow(c, err as Error);
+        this.readable();
         c.streamMissing++;
         this.log.error(`JetStream stream ${this.name} is gone (deleted?): messages published since it went are not in the history; creating it again`, { stream: this.name });
         try {
@@ -72,17 +95,21 @@ export class StreamWatch {
           // Cold: counted and logged again at the next check, until it can be created.
           return this.log.error(`JetStream stream ${this.name} could not be created again: history is not kept`, { stream: this.name, error: (e as Error).message });
         }
-        await this.baseline(jsm, sent);
+        await this.baseline(jsm, sent, c);
         return;
       }
-      if (lastSeq < this.baseSeq) {
-        // Cold: the stream was replaced by another of that name (deleted and created again between two checks).
+      this.readable();
+      if (lastSeq < this.baseSeq || created !== this.created) {
+        // Cold: the stream was replaced by another of that name (deleted and created again between two checks: by an
+        // operator, or by another bridge's watch). By its last sequence alone, one made again that already held more
+        // than the baseline (always so for a stream the bridge made at its start, baseline 0) was taken for the
+        // same: everything the old one had stored was counted as not stored.
         this.log.warn(`JetStream stream ${this.name} was replaced: its history starts again`, { stream: this.name, lastSeq });
-        return void (await this.baseline(jsm, sent));
+        return void (await this.baseline(jsm, sent, c));
       }
       // Confirmed over two checks: a stream merely slow to store (a loaded server) catches up, a hole stays.
       const deficitNow = this.sentAtPrevCheck - this.sentBase - (lastSeq - this.baseSeq);
-      const deficit = Math.min(deficitNow, this.prevDeficit);
+      const deficit = this.notStoredBase + Math.min(deficitNow, this.prevDeficit);
       this.prevDeficit = deficitNow;
       this.sentAtPrevCheck = sent;
       if (deficit > c.streamNotStored) {
@@ -97,5 +124,23 @@ export class StreamWatch {
     } finally {
       this.checking = false;
     }
+  }
+
+  /**
+   * Cold: the stream could not be read. Before, this was passed over without a word: with NATS down the bridge says
+   * so itself, but a server up without JetStream (restarted without it) took every message while the stream stored
+   * none, and nothing was logged or counted.
+   */
+  private unreadableNow(c: StreamWatchCounters, err: Error): void {
+    c.streamCheckFailures++;
+    if (this.unreadable) return;
+    this.unreadable = true;
+    this.log.warn(`JetStream stream ${this.name} cannot be checked (NATS down or slow? JetStream unavailable?): what the bridge publishes may not be stored`, { stream: this.name, error: err.message });
+  }
+
+  private readable(): void {
+    if (!this.unreadable) return;
+    this.unreadable = false;
+    this.log.info(`JetStream stream ${this.name} can be checked again`, { stream: this.name });
   }
 }

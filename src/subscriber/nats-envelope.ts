@@ -143,6 +143,8 @@ interface StreamLine {
   otherIds: number[];
   otherLastNs: number[];
   otherProgressNs: number[];
+  /** The same upstream time with each step at most one heartbeat interval: the followed one's silence by it (replays). */
+  otherSilentNs: number[];
   /**
    * Receive time (ms) of the last envelope taken in, and the heartbeat intervals the last two advertised: the stream
    * is alive within UPSTREAM_SILENT_HEARTBEATS of the smaller (one damaged interval field cannot stretch it).
@@ -188,9 +190,10 @@ function hbOrDefault(ms: number): number {
  * of the steps between its envelopes' send times (from the followed one's last at least), each at most `capNs`;
  * steps back count 0, so a late bridge's backlog of older copies is no progress. One envelope with a send time far
  * off (forged, damaged with a matching CRC, a publisher's clock stepped) moves it by one cap at most, never to a
- * switch; a bridge first heard counts from its first envelope.
+ * switch; a bridge first heard counts from its first envelope. Returns the bridge's slot in `line`; its sum with
+ * steps of at most `hbNs` (otherSilentNs) tells the followed bridge silent in a replay.
  */
-function failoverProgress(line: StreamLine, id: number, sendNs: number, capNs: number): number {
+function failoverProgress(line: StreamLine, id: number, sendNs: number, capNs: number, hbNs: number): number {
   let i = 0;
   while (i < line.others && line.otherIds[i] !== id) i++;
   if (i === line.others) {
@@ -199,12 +202,16 @@ function failoverProgress(line: StreamLine, id: number, sendNs: number, capNs: n
     line.otherIds[i] = id;
     line.otherLastNs[i] = sendNs;
     line.otherProgressNs[i] = 0;
-    return 0;
+    line.otherSilentNs[i] = 0;
+    return i;
   }
   const stepNs = sendNs - Math.max(line.otherLastNs[i]!, line.lastSendNs);
   line.otherLastNs[i] = sendNs;
-  if (stepNs > 0) line.otherProgressNs[i]! += Math.min(stepNs, capNs);
-  return line.otherProgressNs[i]!;
+  if (stepNs > 0) {
+    line.otherProgressNs[i]! += Math.min(stepNs, capNs);
+    line.otherSilentNs[i]! += Math.min(stepNs, hbNs);
+  }
+  return i;
 }
 
 /** A second bridge heard on an upstream stream (its envelopes dropped), or the reader switching to it. */
@@ -303,7 +310,8 @@ export interface RepackerCounters {
   bridgeFailovers: number;
   /**
    * Followed upstream streams that went silent (UPSTREAM_SILENT_HEARTBEATS of their heartbeat interval) while others
-   * were alive: a gap of the reader's stream, so the silent stream's books are not shown usable (markSilent).
+   * were alive: a gap of the reader's stream, so the silent stream's books are not shown usable (markSilent). Also
+   * in a replay, a followed bridge silent by the upstream time another bridge brought (switchesTo).
    */
   streamsSilent: number;
   /**
@@ -547,7 +555,7 @@ export class EnvelopeRepacker {
   private lineOf(key: number, bridgeId: number): StreamLine | undefined {
     const line = this.streams.get(key);
     if (line !== undefined || this.streams.size >= MAX_NUMBERED_STREAMS) return line;
-    const created = { bridgeId, next: -1, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, silent: false };
+    const created = { bridgeId, next: -1, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], otherSilentNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, silent: false };
     this.streams.set(key, created);
     return created;
   }
@@ -566,13 +574,24 @@ export class EnvelopeRepacker {
   private switchesTo(line: StreamLine, bridgeId: number, key: number, sendNs: number, hbMs: number, nowMs: number): boolean {
     const hb = Math.min(hbOrDefault(line.hbMs), hbOrDefault(line.prevHbMs), hbOrDefault(hbMs));
     const windowMs = Math.max(FAILOVER_HEARTBEATS * hb, FAILOVER_MIN_MS);
-    const progressNs = failoverProgress(line, bridgeId, sendNs, Math.max(2 * hb, windowMs / 4) * 1e6);
+    const slot = failoverProgress(line, bridgeId, sendNs, Math.max(2 * hb, windowMs / 4) * 1e6, hb * 1e6);
+    const progressNs = line.otherProgressNs[slot]!;
     // The reader's clock counts only while it listens (its timer on time): held up, it would take every bridge for
     // silent whose envelopes wait behind another's.
     const listening = nowMs - this.lastCheckMs <= 2 * this.opts.heartbeatIntervalMs;
     const heardAgoMs = nowMs - Math.max(line.aliveMs, this.listeningSinceMs);
     const followed = line.bridgeId;
     if (progressNs < windowMs * 1e6 && !(listening && heardAgoMs > windowMs)) {
+      // Cold when taken: the followed bridge silent for longer than its stream may be, by the upstream time the
+      // other one brought, while the reader's clock saw much less: envelopes coming faster than real time (a replay
+      // of the stream), where that clock cannot make the books stale. A gap once, as markSilent makes live; before,
+      // the books stayed usable, the other's copies dropped, for the whole failover window (5 s of history).
+      const silentNs = line.otherSilentNs[slot]!;
+      if (!line.silent && silentNs > silentAfterMs(line, this.opts.heartbeatIntervalMs) * 1e6 && 2 * (nowMs - line.aliveMs) * 1e6 < silentNs) {
+        line.silent = true;
+        this.counters.streamsSilent++;
+        this.skipSeq();
+      }
       if (!line.otherReported) {
         // Cold: the followed bridge may have just stopped (the other one its restart): what it did not forward
         // before is unknown, so this is a gap at once, not only at the switch.

@@ -99,7 +99,9 @@ describe.skipIf(missing !== undefined)(`a followed bridge briefly held up${missi
     const followed = reader.repacker.followedBridge(3, 7)!;
     const held = bridges.find((b) => b.bridgeId === followed)!;
 
-    // The followed bridge is held up while the feed goes on for a second of upstream time (10 heartbeat intervals).
+    // The followed bridge is held up while the feed goes on for a second of upstream time (10 heartbeat intervals),
+    // sent in real time: live, the reader's clock sees the silence (the book stale meanwhile, no gap); a second of
+    // upstream time in a few ms would be a replay, where the silence is a gap (rev24-failover.test.ts).
     held.held = [];
     for (let i = 0; i < 10; i++) {
       const cs = new ChangeSet();
@@ -107,6 +109,7 @@ describe.skipIf(missing !== undefined)(`a followed bridge briefly held up${missi
       x.apply(cs, x.venueSeq + 1, T0);
       packBookDelta(p, x, cs);
       await send(p, HEARTBEAT_MS * 1000);
+      await new Promise((r) => setTimeout(r, HEARTBEAT_MS)); // pacing: upstream time runs with the reader's clock
     }
     await waitFor(() => copies() >= 2 * 3 + 10 && held.held!.length === 10, "the other bridge's copies reached the reader");
     held.release();

@@ -137,7 +137,7 @@ describe("failover hysteresis: a switch only when the followed bridge is gone", 
     return { a, b, rep, sub, deliver, p, x, both, seal, change, events, gaps: sub.counters.gaps };
   }
 
-  test("a followed bridge held up for a second (10 heartbeat intervals) keeps the stream: no switch, no gap", () => {
+  test("a followed bridge held up for a second (10 heartbeat intervals) keeps the stream: no switch", () => {
     const t = twoBridges();
     for (let i = 0; i < 10; i++) {
       t.change(943490 - i);
@@ -147,7 +147,17 @@ describe("failover hysteresis: a switch only when the followed bridge is gone", 
     t.deliver(t.a.published.splice(0)); // then a's, all of them: nothing was lost
     expect(t.events.map((e) => e.kind)).toEqual(["second_bridge"]);
     expect(t.rep.counters.bridgeFailovers).toBe(0);
-    expect(t.sub.counters.gaps).toBe(t.gaps);
+    // The reader's clock stands still (as in a replay of the stream): meanwhile a may have been gone, its books
+    // differing, so that silence was a gap (live, the reader's clock makes them stale instead:
+    // failover-hysteresis.test.ts). The refresh makes X usable again, from a's numbering still.
+    expect(t.rep.counters.streamsSilent).toBe(1);
+    expect(t.sub.counters.gaps).toBe(t.gaps + 1);
+    expect(t.sub.book(X.instrumentId)!.usable).toBe(false);
+    packBookSnapshot(t.p, t.x, 0, true);
+    t.both(1000);
+    t.b.published.length = 0;
+    t.deliver(t.a.published.splice(0));
+    expect(t.rep.followedBridge(3, 7)).toBe(t.a.bridge.bridgeId);
     expect(t.sub.book(X.instrumentId)!.usable).toBe(true);
     expect(levelsOf(t.sub.book(X.instrumentId)!)).toEqual(levelsOf(t.x));
   });
@@ -217,6 +227,22 @@ describe("failover hysteresis: a switch only when the followed bridge is gone", 
     t.a.published.length = 0;
     t.deliver(t.b.published.splice(0));
     expect(t.rep.counters.bridgeFailovers).toBe(1);
+    expect(t.sub.book(X.instrumentId)!.usable).toBe(false);
+  });
+
+  test("a replay over a followed bridge gone: its books are not usable once the other brought more than the stream's silence, long before the switch", () => {
+    // The reader's clock stands still here (a replay of the stream: its envelopes come faster than real time), so
+    // only the upstream time the other bridge brings can tell the followed one silent. Before, X stayed usable, with
+    // b's deltas dropped, until the switch 5 s of history later (300 ms before s-natsfo).
+    const t = twoBridges();
+    for (let i = 0; i < 8; i++) {
+      t.change(943490 - i);
+      t.both(100_000);
+    }
+    t.a.published.length = 0; // a is gone
+    t.deliver(t.b.published.splice(0)); // 0.8 s of b's upstream time since a's last: over 3 × 200 ms
+    expect(t.rep.counters.bridgeFailovers).toBe(0);
+    expect(t.rep.counters.streamsSilent).toBe(1);
     expect(t.sub.book(X.instrumentId)!.usable).toBe(false);
   });
 

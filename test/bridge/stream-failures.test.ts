@@ -18,14 +18,14 @@ import { waitFor } from "../e2e/harness.ts";
 import { packer, T0, take } from "../subscriber/feed-harness.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
-import { NatsServer, natsServerMissing } from "./nats-server.ts";
+import { NATS_BIN, NatsServer, natsServerMissing } from "./nats-server.ts";
 
 const missing = natsServerMissing();
 const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
 
 interface Jsm {
   streams: {
-    info(n: string): Promise<{ state: { last_seq: number; messages: number } }>;
+    info(n: string): Promise<{ config: Record<string, unknown>; state: { last_seq: number; messages: number } }>;
     update(n: string, c: object): Promise<unknown>;
     delete(n: string): Promise<boolean>;
   };
@@ -131,6 +131,58 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     expect(sub.book(X.instrumentId)!.usable).toBe(false);
   });
 
+  test("a hole after the stream was created again is counted on top of the earlier ones, and logged", async () => {
+    const t = await bridging("sfagain", "SFAGAIN");
+    t.refresh();
+    let seq = 0;
+    await waitFor(() => seq >= 2, "the refresh stored", 10_000, () => void lastSeq("SFAGAIN").then((s) => (seq = s)));
+    const original = (await jsm.streams.info("SFAGAIN")).config;
+    // First hole: the stream capped at what it holds, refusing new ones: 3 deltas not stored.
+    await jsm.streams.update("SFAGAIN", { max_msgs: 2, discard: "new" });
+    for (let i = 0; i < 3; i++) t.delta(943490 - i);
+    await waitFor(() => t.bridge.counters.streamNotStored >= 3, "the first hole counted");
+    const first = t.bridge.counters.streamNotStored;
+    // The stream is deleted: created again (the bridge's configuration), the count starts from a new baseline.
+    await jsm.streams.delete("SFAGAIN");
+    await waitFor(() => t.bridge.counters.streamMissing >= 1, "the bridge saw the stream gone");
+    let exists = false;
+    await waitFor(() => exists, "the stream created again", 10_000, () => void lastSeq("SFAGAIN").then(() => (exists = true), () => undefined));
+    t.refresh();
+    seq = 0;
+    await waitFor(() => seq >= 2, "the new stream stores the feed", 10_000, () => void lastSeq("SFAGAIN").then((s) => (seq = s)));
+    const again = (await jsm.streams.info("SFAGAIN")).config;
+    for (const k of ["subjects", "retention", "storage", "max_age", "max_bytes", "discard", "max_msgs", "num_replicas"] as const) expect(again[k]).toEqual(original[k]);
+    // Second hole, smaller than the first: 2 deltas not stored. Before, it was compared with the whole count (3)
+    // from 0: neither counted nor logged.
+    await jsm.streams.update("SFAGAIN", { max_msgs: 2, discard: "new" });
+    for (let i = 0; i < 2; i++) t.delta(943480 - i);
+    await waitFor(() => t.bridge.counters.streamNotStored >= first + 2, "the second hole counted on top of the first");
+    expect(t.lines.filter((l) => l.level === "warn" && /SFAGAIN is not storing/.test(l.msg)).length).toBe(2);
+  });
+
+  test("a stream deleted and made again between two checks (another bridge, an operator): seen as replaced, nothing counted as not stored", async () => {
+    const t = await bridging("sfrepl", "SFREPL"); // a stream the bridge makes at its start: baseline 0
+    t.refresh();
+    for (let i = 0; i < 8; i++) t.delta(943490 - i);
+    let seq = 0;
+    await waitFor(() => seq >= 10, "the feed stored", 10_000, () => void lastSeq("SFREPL").then((s) => (seq = s)));
+    // Deleted and made again at once (with a mark of its own: should a check fall in between, the bridge makes it
+    // itself and the operator's add fails; then again).
+    const operators = async () => (await jsm.streams.info("SFREPL").then((i) => (i as unknown as { config: { description?: string } }).config.description, () => "")) === "operator's";
+    while (!(await operators())) {
+      await jsm.streams.delete("SFREPL").catch(() => undefined);
+      await (jsm as unknown as { streams: { add(c: object): Promise<unknown> } }).streams.add({ name: "SFREPL", subjects: ["sfrepl.>"], storage: "file", description: "operator's" }).catch(() => undefined);
+    }
+    t.refresh(); // stored in the new stream, which holds less than the bridge published
+    await waitFor(() => t.lines.some((l) => l.level === "warn" && /SFREPL was replaced/.test(l.msg)), "the bridge saw the stream replaced");
+    seq = 0;
+    await waitFor(() => seq >= 2, "the new stream stores the feed", 10_000, () => void lastSeq("SFREPL").then((s) => (seq = s)));
+    t.delta(943400);
+    await waitFor(() => seq >= 3, "stored", 10_000, () => void lastSeq("SFREPL").then((s) => (seq = s)));
+    expect(t.bridge.counters.streamNotStored).toBe(0);
+    expect(t.lines.some((l) => /SFREPL is not storing/.test(l.msg))).toBe(false);
+  });
+
   test("nats-server restarted with its file store: the stream keeps what it stored, the loss meanwhile is numbered", async () => {
     const t = await bridging("sfrst", "SFRST");
     t.refresh();
@@ -154,5 +206,42 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     expect(reader.counters.upstreamGaps).toBe(1);
     expect(sub.book(X.instrumentId)!.usable).toBe(false);
     expect(t.bridge.counters.streamMissing).toBe(0);
+    expect(t.lines.some((l) => /SFRST was replaced/.test(l.msg))).toBe(false); // the same stream (its creation time kept)
   });
+
+  test("JetStream unavailable (nats-server restarted without it): warned while the stream cannot be checked, the hole counted once it can", async () => {
+    // Its own server: this one is restarted without JetStream, then with it (the same store).
+    const own = await NatsServer.start();
+    stops.push(() => own.stop());
+    const { log, lines } = captureLog();
+    const bridge = new ForwardBridge({ groups: [], servers: own.url, prefix: "sfnojs", jetstream: { stream: "SFNOJS", maxAgeMs: 0, maxBytes: 64 << 20, checkIntervalMs: 100 }, log });
+    await bridge.start();
+    stops.push(() => bridge.stop());
+    const connected = () => (bridge as unknown as { protocol: { connected: boolean } }).protocol.connected;
+    const p = packer({ channelId: 3, sourceId: 7, sessionId: 500, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+    let sendUs = T0;
+    const beat = () => {
+      p.appendHeartbeat(0);
+      for (const d of take(p, (sendUs += 100_000))) bridge.onDatagram(d);
+    };
+    await own.stop();
+    await waitFor(() => !connected(), "the bridge saw NATS go");
+    const plain = Bun.spawn([NATS_BIN, "-a", "127.0.0.1", "-p", String(own.port)], { stdout: "ignore", stderr: "ignore" });
+    try {
+      await waitFor(() => connected(), "the bridge reconnected (no JetStream)");
+      // The bridge publishes (NATS is up), the stream stores none of it: before, no word of it.
+      for (let i = 0; i < 5; i++) beat();
+      const failed = bridge.counters.streamCheckFailures;
+      await waitFor(() => bridge.counters.streamCheckFailures >= failed + 2, "checks failed while connected", 20_000);
+      expect(lines.filter((l) => l.level === "warn" && /SFNOJS cannot be checked/.test(l.msg)).length).toBe(1);
+    } finally {
+      plain.kill("SIGTERM");
+      await plain.exited;
+    }
+    await own.restart();
+    await waitFor(() => connected(), "the bridge reconnected (JetStream)");
+    beat();
+    await waitFor(() => bridge.counters.streamNotStored >= 5, "the hole counted once the stream could be checked", 20_000);
+    expect(bridge.counters.streamMissing).toBe(0);
+  }, 60_000);
 });
