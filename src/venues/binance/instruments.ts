@@ -28,6 +28,8 @@ export function parseExchangeInfo(body: unknown): ExchangeInfo {
   if (typeof body !== "object" || body === null) throw new Error("exchangeInfo is not a JSON object");
   const b = body as { symbols?: unknown; rateLimits?: unknown };
   if (!Array.isArray(b.symbols)) throw new Error("exchangeInfo without a symbols array");
+  // No symbol at all (maintenance, a broken answer): not "every symbol delisted" (common/instruments.ts emptyListing).
+  if (b.symbols.length === 0) throw new Error("exchangeInfo: the listing is empty (venue maintenance or a broken answer); not taken as every instrument delisted");
   for (const item of b.symbols) {
     if (typeof item !== "object" || item === null) continue;
     const it = item as { symbol?: unknown; status?: unknown; filters?: unknown };

@@ -7,7 +7,7 @@
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
-import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
+import { emptyListing, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 import { optionBaseCoin } from "./protocol.ts";
 
 /** linear/inverse list more than 500 symbols: ask for the maximum page size and follow the cursor [§1.3]. */
@@ -62,6 +62,8 @@ export async function fetchInstrumentSpecs(
       if (body.retCode !== 0 || !body.result || !Array.isArray(body.result.list)) {
         throw new Error(`bybit REST ${url}: retCode ${String(body.retCode)} ${String(body.retMsg ?? "")}`);
       }
+      // A first page that lists nothing at all: maintenance or a broken answer, not every symbol delisted.
+      if (page === 0 && body.result.list.length === 0) throw emptyListing(`bybit REST ${url}`);
       for (const item of body.result.list) {
         const spec = specOf(market, item);
         if (spec) out.set(spec.symbol, spec.expiresMs > 0 ? { tickSize: spec.tickSize, lotSize: spec.lotSize, expiresMs: spec.expiresMs } : { tickSize: spec.tickSize, lotSize: spec.lotSize });

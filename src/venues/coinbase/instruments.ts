@@ -8,7 +8,7 @@ import type { Logger } from "../../core/log.ts";
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
-import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
+import { emptyListing, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 import { PRODUCTS_PATH } from "./protocol.ts";
 
 const REST_TIMEOUT_MS = 10_000;
@@ -38,6 +38,8 @@ export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, 
   if (!res.ok) throw new Error(`coinbase REST ${url}: HTTP ${res.status}`);
   const body = (await res.json().catch(() => null)) as { products?: unknown } | null;
   if (!body || !Array.isArray(body.products)) throw new Error(`coinbase REST ${url}: no products array in the answer`);
+  // Asked for products and none listed in any status (a delisted one is listed, not online): a broken answer.
+  if (productIds.length > 0 && body.products.length === 0) throw emptyListing(`coinbase REST ${url}`);
   const out = new Map<string, InstrumentSpec>();
   for (const item of body.products as unknown[]) {
     if (typeof item !== "object" || item === null) continue;

@@ -10,7 +10,7 @@ import { exponentOf, formatFixed, parseJsonNumberCodes } from "../../core/fixed.
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
-import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
+import { emptyListing, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 import { parseJsonRaw, RawNumber, type RawJson } from "./parse-json.ts";
 import { currencyOf, ERR_TOO_MANY_REQUESTS, kindOf } from "./protocol.ts";
 
@@ -91,6 +91,8 @@ export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: strin
       const why = err ? ` error ${err.code instanceof RawNumber ? err.code.text : "?"} ${typeof err.message === "string" ? err.message : ""}` : "";
       throw new Error(`deribit REST ${url}: HTTP ${res.status}${why}`);
     }
+    // Nothing at all for the currency: maintenance or a broken answer, not every instrument of it expired.
+    if (body.result.length === 0) throw emptyListing(`deribit REST ${url}`);
     for (const item of body.result) {
       const s = specOfItem(item);
       if (!s) continue;

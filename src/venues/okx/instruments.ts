@@ -11,7 +11,7 @@ import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { RestWeightBudget, shareOf, sleepUnlessAborted } from "../common/budgets.ts";
 import type { BudgetLink } from "../common/budget-ledger.ts";
-import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
+import { emptyListing, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 
 const REST_TIMEOUT_MS = 10_000;
 /** `state` values whose book we subscribe: live, and preopen (call auction before listing). */
@@ -96,6 +96,9 @@ export async function fetchOkxSpecs(
 ): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   const base = `${restUrl.replace(/\/+$/, "")}/api/v5/public/instruments`;
+  // Instruments the answers list in any state: none at all is no answer (emptyListing), not every symbol delisted.
+  let listed = 0;
+  let lastUrl = base;
   for (const q of queriesOf(market, symbols)) {
     const url = `${base}?instType=${q.instType}${q.instFamily ? `&instFamily=${encodeURIComponent(q.instFamily)}` : ""}`;
     await pacer?.take();
@@ -104,6 +107,10 @@ export async function fetchOkxSpecs(
     if (!res.ok) throw new Error(`okx REST ${url}: HTTP ${res.status}`);
     const body = (await res.json()) as { code?: unknown; msg?: unknown; data?: unknown };
     if (String(body.code) !== "0" || !Array.isArray(body.data)) throw new Error(`okx REST ${url}: code ${String(body.code)} ${String(body.msg ?? "")}`);
+    lastUrl = url;
+    // An option family lists nothing at all: a broken answer, not every option of it delisted.
+    if (q.instFamily !== undefined && body.data.length === 0) throw emptyListing(`okx REST ${url}`);
+    listed += body.data.length;
     for (const item of body.data as Record<string, unknown>[]) {
       if (typeof item !== "object" || item === null) continue;
       const { instId, tickSz, lotSz, state, ctType } = item;
@@ -119,6 +126,8 @@ export async function fetchOkxSpecs(
       }
     }
   }
+  // SWAP and FUTURES together (one of them may be empty): nothing in either is no answer.
+  if (listed === 0) throw emptyListing(`okx REST ${lastUrl}`);
   return out;
 }
 
