@@ -427,6 +427,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const current = this.o.instruments()!;
     const changed = new Map<string, InstrumentSpec>();
     for (const t of topics) {
+      // Closed while the query was out (its expiry came): not a change nor a second closure; reopenListed's, later.
+      if (this.closed.has(t.index)) continue;
       const spec = specs.get(t.symbol);
       const cur = current[t.index];
       // Not listed as trading any more (a halt, a delisting, an expiry): the book is halted until it is listed again.
