@@ -22,7 +22,7 @@ const SUBS: Subscription[] = SYMBOLS.map((symbol) => ({ market: "linear", symbol
 const SPEC: InstrumentSpec = { tickSize: "0.1", lotSize: "0.001" };
 
 async function rig(expiresMs: number) {
-  const clock = { ms: 1_000_000 };
+  const clock = { ms: 1_780_000_000_000 };
   const validated = validateConfig({
     publish: { destinations: [{ name: "t", group: "239.255.1.1", port: 30000, interface: "127.0.0.1" }] },
     venues: { bybit: { linear: { depth: 50, symbols: SYMBOLS } } },
@@ -67,10 +67,10 @@ async function rig(expiresMs: number) {
 
 describe("a book closed by its expiry while its market's query is out", () => {
   test("the answer not listing it closes it no second time (counted and logged once)", async () => {
-    const { watch, clock, calls, retired, lines, until } = await rig(1_010_000);
+    const { watch, clock, calls, retired, lines, until } = await rig(1_780_000_010_000);
     watch.requestNow("linear"); // the delivery's u = 1 asks for the listing
     await until(() => calls.length === 1);
-    clock.ms = 1_010_000; // the deliveryTime comes while the query is out
+    clock.ms = 1_780_000_010_000; // the deliveryTime comes while the query is out
     await until(() => retired.length === 1);
     calls.shift()!.answer({ ETHUSDT: SPEC }); // Delivering: not listed as trading
     await until(() => watch.stats().instrumentReloads === 1);
@@ -80,12 +80,12 @@ describe("a book closed by its expiry while its market's query is out", () => {
   });
 
   test("the answer listing it at a new tick is not applied to the closed book", async () => {
-    const { watch, clock, calls, applied, retired, until } = await rig(1_010_000);
+    const { watch, clock, calls, applied, retired, until } = await rig(1_780_000_010_000);
     watch.requestNow("linear");
     await until(() => calls.length === 1);
-    clock.ms = 1_010_000;
+    clock.ms = 1_780_000_010_000;
     await until(() => retired.length === 1);
-    calls.shift()!.answer({ BTCUSDT: { tickSize: "0.5", lotSize: "0.001", expiresMs: 1_010_000 }, ETHUSDT: SPEC });
+    calls.shift()!.answer({ BTCUSDT: { tickSize: "0.5", lotSize: "0.001", expiresMs: 1_780_000_010_000 }, ETHUSDT: SPEC });
     await until(() => watch.stats().instrumentReloads === 1);
     expect(applied).toEqual([]); // the closed book stays HALTED / instrument_closed
     expect(watch.stats()).toMatchObject({ instrumentsClosed: 1, instrumentClosures: 1, instrumentChanges: 0 });
