@@ -38,8 +38,9 @@ export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, 
   if (!res.ok) throw new Error(`coinbase REST ${url}: HTTP ${res.status}`);
   const body = (await res.json().catch(() => null)) as { products?: unknown } | null;
   if (!body || !Array.isArray(body.products)) throw new Error(`coinbase REST ${url}: no products array in the answer`);
-  // Asked for products and none listed in any status (a delisted one is listed, not online): a broken answer.
-  if (productIds.length > 0 && body.products.length === 0) throw emptyListing(`coinbase REST ${url}`);
+  // Asked for several products and none listed in any status (a delisted one is listed, not online): a broken answer.
+  // (One product asked and not listed may be one Coinbase removed: not listed, as before, not a failure every minute.)
+  if (productIds.length > 1 && body.products.length === 0) throw emptyListing(`coinbase REST ${url}`);
   const out = new Map<string, InstrumentSpec>();
   for (const item of body.products as unknown[]) {
     if (typeof item !== "object" || item === null) continue;

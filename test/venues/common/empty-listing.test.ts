@@ -34,7 +34,9 @@ describe("an empty instrument listing is a failed query, not every symbol delist
     await expect(fetchBybitSpecs(answering({ retCode: 0, result: { list: [], nextPageCursor: "" } }), "http://127.0.0.1:1", "linear", ["BTCUSDT"])).rejects.toThrow(/instruments-info.*listing is empty/);
     await expect(fetchOkxSpecs(answering({ code: "0", data: [] }), "http://127.0.0.1:1", "linear", ["BTC-USDT-SWAP"])).rejects.toThrow(/instType=FUTURES.*listing is empty/);
     await expect(fetchOkxSpecs(answering({ code: "0", data: [] }), "http://127.0.0.1:1", "option", ["BTC-USD-261225-100000-C"])).rejects.toThrow(/instFamily=BTC-USD.*listing is empty/);
-    await expect(fetchProductSpecs(answering({ products: [], num_products: 0 }), "http://127.0.0.1:1", ["BTC-USD"], silentLogger)).rejects.toThrow(/product_ids=BTC-USD.*listing is empty/);
+    await expect(fetchProductSpecs(answering({ products: [], num_products: 0 }), "http://127.0.0.1:1", ["BTC-USD", "ETH-USD"], silentLogger)).rejects.toThrow(/product_ids=BTC-USD.*listing is empty/);
+    // One product asked and not listed at all: not listed (a product Coinbase removed), not a failure.
+    expect((await fetchProductSpecs(answering({ products: [], num_products: 0 }), "http://127.0.0.1:1", ["BTC-USD"], silentLogger)).size).toBe(0);
     await expect(fetchDeribitSpecs(answering({ jsonrpc: "2.0", result: [] }), "http://127.0.0.1:1", "option", ["BTC-27MAR26-70000-C"])).rejects.toThrow(/currency=BTC.*listing is empty/);
     const config = { venue: "upbit", wsUrl: "ws://127.0.0.1:1", restUrl: "http://127.0.0.1:1", markets: [], overrides: new Map() } as unknown as VenueConfig;
     await expect(upbitInstrumentSource(config, answering([]), true).fetchSpecs("spot", ["KRW-BTC"])).rejects.toThrow(/market\/all.*listing is empty/);
