@@ -14,6 +14,8 @@ export interface ExchangeInfo {
   specs: Map<string, InstrumentSpec>;
   /** REQUEST_WEIGHT per minute from `rateLimits`, when listed. */
   weightPerMinute: number | undefined;
+  /** TRADING symbols whose tick or step could not be read, and why: listed, so never taken as delisted. */
+  unreadable: Map<string, string>;
 }
 
 interface Filter {
@@ -25,13 +27,20 @@ interface Filter {
 /** Reads an exchangeInfo body. Symbols not TRADING are left out (they are "not listed" for us). */
 export function parseExchangeInfo(body: unknown): ExchangeInfo {
   const specs = new Map<string, InstrumentSpec>();
+  const unreadable = new Map<string, string>();
   if (typeof body !== "object" || body === null) throw new Error("exchangeInfo is not a JSON object");
   const b = body as { symbols?: unknown; rateLimits?: unknown };
   if (!Array.isArray(b.symbols)) throw new Error("exchangeInfo without a symbols array");
+  // No symbol at all (maintenance, a broken answer): not "every symbol delisted" (common/instruments.ts emptyListing).
+  if (b.symbols.length === 0) throw new Error("exchangeInfo: the listing is empty (venue maintenance or a broken answer); not taken as every instrument delisted");
   for (const item of b.symbols) {
     if (typeof item !== "object" || item === null) continue;
     const it = item as { symbol?: unknown; status?: unknown; filters?: unknown };
-    if (typeof it.symbol !== "string" || it.status !== "TRADING" || !Array.isArray(it.filters)) continue;
+    if (typeof it.symbol !== "string" || it.status !== "TRADING") continue;
+    if (!Array.isArray(it.filters)) {
+      unreadable.set(it.symbol, "listed as TRADING without a filters array");
+      continue;
+    }
     let tick: unknown;
     let step: unknown;
     for (const f of it.filters as Filter[]) {
@@ -39,6 +48,7 @@ export function parseExchangeInfo(body: unknown): ExchangeInfo {
       else if (f?.filterType === "LOT_SIZE") step = f.stepSize;
     }
     if (typeof tick === "string" && typeof step === "string") specs.set(it.symbol, { tickSize: tick, lotSize: step });
+    else unreadable.set(it.symbol, "listed as TRADING without PRICE_FILTER.tickSize and LOT_SIZE.stepSize");
   }
   let weightPerMinute: number | undefined;
   if (Array.isArray(b.rateLimits)) {
@@ -46,7 +56,7 @@ export function parseExchangeInfo(body: unknown): ExchangeInfo {
       if (r?.rateLimitType === "REQUEST_WEIGHT" && r.interval === "MINUTE" && r.intervalNum === 1 && typeof r.limit === "number" && r.limit > 0) weightPerMinute = r.limit;
     }
   }
-  return { specs, weightPerMinute };
+  return { specs, weightPerMinute, unreadable };
 }
 
 /** The market's REST base: its own `rest_url`, else the venue's (USD-M's default host for the default). */
@@ -70,11 +80,18 @@ export async function fetchExchangeInfo(fetchFn: typeof fetch, url: string): Pro
 
 /** Binance as an instrument source; `onInfo` hears each market's rateLimits. */
 export function binanceInstrumentSource(config: VenueConfig, fetchOf: (m: MarketName) => typeof fetch, onInfo: (m: MarketName, info: ExchangeInfo) => void): InstrumentSource {
+  const unreadable = new Map<MarketName, Map<string, string>>();
   return {
     async fetchSpecs(market) {
       const info = await fetchExchangeInfo(fetchOf(market), exchangeInfoUrl(config, market));
       onInfo(market, info);
+      unreadable.set(market, info.unreadable); // only the last answer counts
       return info.specs;
+    },
+    // Listed as TRADING but unreadable: a bad_spec at start, and never closed while running (not delisted).
+    whyRefused: (market, symbol) => {
+      const why = unreadable.get(market)?.get(symbol);
+      return why === undefined ? undefined : `${why} at ${exchangeInfoUrl(config, market)}`;
     },
     notListed: (market) => `not listed as TRADING by ${exchangeInfoUrl(config, market)}; check the symbol (Binance does not refuse unknown streams)`,
   };

@@ -7,7 +7,7 @@
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
-import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
+import { emptyListing, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 import { optionBaseCoin } from "./protocol.ts";
 
 /** linear/inverse list more than 500 symbols: ask for the maximum page size and follow the cursor [§1.3]. */
@@ -32,6 +32,8 @@ export async function fetchInstrumentSpecs(
   market: MarketName,
   symbols: readonly string[],
   oneSymbol?: string,
+  /** Filled with the symbols listed as trading whose tick or step could not be read, and why. */
+  unreadable?: Map<string, string>,
 ): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   const base = `${restUrl.replace(/\/+$/, "")}/v5/market/instruments-info?category=${market}`;
@@ -62,8 +64,14 @@ export async function fetchInstrumentSpecs(
       if (body.retCode !== 0 || !body.result || !Array.isArray(body.result.list)) {
         throw new Error(`bybit REST ${url}: retCode ${String(body.retCode)} ${String(body.retMsg ?? "")}`);
       }
+      // A first page that lists nothing at all: maintenance or a broken answer, not every symbol delisted.
+      if (page === 0 && body.result.list.length === 0) throw emptyListing(`bybit REST ${url}`);
       for (const item of body.result.list) {
         const spec = specOf(market, item);
+        if (typeof spec === "string") {
+          unreadable?.set((item as { symbol: string }).symbol, spec);
+          continue;
+        }
         if (spec) out.set(spec.symbol, spec.expiresMs > 0 ? { tickSize: spec.tickSize, lotSize: spec.lotSize, expiresMs: spec.expiresMs } : { tickSize: spec.tickSize, lotSize: spec.lotSize });
       }
       const cursor = body.result.nextPageCursor;
@@ -83,13 +91,15 @@ export async function fetchInstrumentSpecs(
 const TRADING_STATUSES = new Set(["Trading", "PreLaunch"]);
 
 /** Spot has no qtyStep: its quantity step is lotSizeFilter.basePrecision [§1.3]. No `status` counts as Trading. */
-function specOf(market: MarketName, item: unknown): { symbol: string; tickSize: string; lotSize: string; expiresMs: number } | null {
+function specOf(market: MarketName, item: unknown): { symbol: string; tickSize: string; lotSize: string; expiresMs: number } | string | null {
   if (typeof item !== "object" || item === null) return null;
   const it = item as { symbol?: unknown; status?: unknown; deliveryTime?: unknown; priceFilter?: { tickSize?: unknown }; lotSizeFilter?: { qtyStep?: unknown; basePrecision?: unknown } };
   if (typeof it.status === "string" && !TRADING_STATUSES.has(it.status)) return null;
   const tickSize = it.priceFilter?.tickSize;
   const lotSize = market === "spot" ? it.lotSizeFilter?.basePrecision : it.lotSizeFilter?.qtyStep;
-  if (typeof it.symbol !== "string" || typeof tickSize !== "string" || typeof lotSize !== "string") return null;
+  if (typeof it.symbol !== "string") return null;
+  // Listed as trading but unreadable: why (the caller keeps it: not delisted, so never closed for it).
+  if (typeof tickSize !== "string" || typeof lotSize !== "string") return `listed without priceFilter.tickSize and ${market === "spot" ? "lotSizeFilter.basePrecision" : "lotSizeFilter.qtyStep"}`;
   // Options and dated futures settle at deliveryTime (ms; "0" on perpetuals, none on spot): the book is halted then.
   const delivery = typeof it.deliveryTime === "string" && /^\d{1,16}$/.test(it.deliveryTime) ? Number(it.deliveryTime) : 0;
   return { symbol: it.symbol, tickSize, lotSize, expiresMs: delivery };
@@ -97,8 +107,19 @@ function specOf(market: MarketName, item: unknown): { symbol: string; tickSize: 
 
 /** Bybit as an instrument source for common/instruments.ts; the REST base is the market's (`rest_url`). */
 export function bybitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch): InstrumentSource {
+  const unreadable = new Map<MarketName, Map<string, string>>();
   return {
-    fetchSpecs: (market, symbols) => fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols),
+    fetchSpecs: async (market, symbols) => {
+      const found = new Map<string, string>();
+      const specs = await fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, undefined, found);
+      unreadable.set(market, found); // only the last answer counts
+      return specs;
+    },
+    // Listed as trading but unreadable: a bad_spec at start, and never closed while running (not delisted).
+    whyRefused: (market, symbol) => {
+      const why = unreadable.get(market)?.get(symbol);
+      return why === undefined ? undefined : `${why} at ${restUrlOf(config, market)}/v5/market/instruments-info`;
+    },
     notListed: (market) => `not listed by ${restUrlOf(config, market)}/v5/market/instruments-info?category=${market}; check the symbol and that it is Trading`,
   };
 }

@@ -8,7 +8,7 @@ import type { Logger } from "../../core/log.ts";
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
-import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
+import { emptyListing, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 import { PRODUCTS_PATH } from "./protocol.ts";
 
 const REST_TIMEOUT_MS = 10_000;
@@ -27,7 +27,7 @@ export function productsUrl(restUrl: string, productIds: readonly string[]): str
 }
 
 /** Specs of `productIds` (those the answer lists and that are usable). Throws naming the URL on failure. `timeoutMs`: the request timeout, from its send (tests shorten it). */
-export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, productIds: readonly string[], log?: Logger, timeoutMs = REST_TIMEOUT_MS): Promise<Map<string, InstrumentSpec>> {
+export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, productIds: readonly string[], log?: Logger, timeoutMs = REST_TIMEOUT_MS, unreadable?: Map<string, string>): Promise<Map<string, InstrumentSpec>> {
   const url = productsUrl(restUrl, productIds);
   let res: Response;
   try {
@@ -38,15 +38,22 @@ export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, 
   if (!res.ok) throw new Error(`coinbase REST ${url}: HTTP ${res.status}`);
   const body = (await res.json().catch(() => null)) as { products?: unknown } | null;
   if (!body || !Array.isArray(body.products)) throw new Error(`coinbase REST ${url}: no products array in the answer`);
+  // Asked for several products and none listed in any status (a delisted one is listed, not online): a broken answer.
+  // (One product asked and not listed may be one Coinbase removed: not listed, as before, not a failure every minute.)
+  if (productIds.length > 1 && body.products.length === 0) throw emptyListing(`coinbase REST ${url}`);
   const out = new Map<string, InstrumentSpec>();
   for (const item of body.products as unknown[]) {
     if (typeof item !== "object" || item === null) continue;
     const p = item as Record<string, unknown>;
     const id = p.product_id;
-    if (typeof id !== "string" || typeof p.price_increment !== "string" || typeof p.base_increment !== "string") continue;
+    if (typeof id !== "string") continue;
     const why = unusableReason(p);
     if (why !== "") {
       if (productIds.includes(id)) log?.warn("coinbase: product listed but not usable; leaving it out", { product: id, why });
+      continue;
+    }
+    if (typeof p.price_increment !== "string" || typeof p.base_increment !== "string") {
+      unreadable?.set(id, "listed online without price_increment and base_increment"); // listed: never closed for it
       continue;
     }
     out.set(id, { tickSize: p.price_increment, lotSize: p.base_increment });
@@ -56,8 +63,19 @@ export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, 
 
 /** Coinbase as an instrument source for common/instruments.ts; the REST base is the market's (`rest_url`). */
 export function coinbaseInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, log: Logger): InstrumentSource {
+  const unreadable = new Map<MarketName, Map<string, string>>();
   return {
-    fetchSpecs: (market: MarketName, symbols) => fetchProductSpecs(fetchFn, restUrlOf(config, market), symbols, log),
+    fetchSpecs: async (market: MarketName, symbols) => {
+      const found = new Map<string, string>();
+      const specs = await fetchProductSpecs(fetchFn, restUrlOf(config, market), symbols, log, undefined, found);
+      unreadable.set(market, found); // only the last answer counts
+      return specs;
+    },
+    // Listed online but unreadable: a bad_spec at start, and never closed while running (not delisted).
+    whyRefused: (market, symbol) => {
+      const why = unreadable.get(market)?.get(symbol);
+      return why === undefined ? undefined : `${why} at ${restUrlOf(config, market)}${PRODUCTS_PATH}`;
+    },
     notListed: (market) => `not listed (or not online) by ${restUrlOf(config, market)}${PRODUCTS_PATH}; check the product id, e.g. BTC-USD`,
   };
 }

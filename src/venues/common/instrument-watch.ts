@@ -32,6 +32,12 @@ import { joinLate, LateInstruments, lateTimings, LISTING_RETRY_MS, type LateInst
 import { counter, gauge } from "./metrics.ts";
 import type { TopicResync } from "./topic-resync.ts";
 
+/**
+ * An expiry before this (2001-09-09 in ms) is no expiry in ms: seconds (1.7e9) or garbage, which taken as ms would
+ * close every such book at once. Ignored (logged): the listing and the stream still tell.
+ */
+export const MIN_EXPIRY_MS = 1e12;
+
 /** A stale book asks for its market's instrument query at most this often (per market): is it still trading? */
 export const STALE_RECHECK_MS = 60_000;
 
@@ -120,6 +126,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   private readonly listingMs: number;
   /** Expiry times the listing gave (InstrumentSpec.expiresMs), by index: the book is closed when it comes. */
   private readonly expiries = new Map<number, number>();
+  /** Topics whose listed expiry was not a time in ms (MIN_EXPIRY_MS), logged once while it lasts. */
+  private readonly badExpiry = new Set<number>();
   private expiryTimer: ReturnType<typeof setInterval> | null = null;
   private readonly checkEveryMs: number;
   /** The venue's source, noting each answer's expiry times and handing on tick and lot only. */
@@ -208,8 +216,14 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     for (const t of this.o.topics) {
       if (t.market !== market || !specs.has(t.symbol)) continue;
       const at = specs.get(t.symbol)!.expiresMs;
-      if (at !== undefined && Number.isFinite(at) && at > 0) this.expiries.set(t.index, at);
+      const plausible = at !== undefined && Number.isFinite(at) && at >= MIN_EXPIRY_MS;
+      if (plausible) this.expiries.set(t.index, at!);
       else this.expiries.delete(t.index);
+      if (plausible || at === undefined || !(at > 0)) this.badExpiry.delete(t.index);
+      else if (!this.badExpiry.has(t.index)) {
+        this.badExpiry.add(t.index); // logged once while it lasts
+        this.o.log.warn(`${this.o.venue}: listed expiry is not a time in ms; ignored`, { market, symbol: t.symbol, expiresMs: at });
+      }
     }
     return out;
   }
@@ -427,6 +441,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const current = this.o.instruments()!;
     const changed = new Map<string, InstrumentSpec>();
     for (const t of topics) {
+      // Closed while the query was out (its expiry came): not a change nor a second closure; reopenListed's, later.
+      if (this.closed.has(t.index)) continue;
       const spec = specs.get(t.symbol);
       const cur = current[t.index];
       // Not listed as trading any more (a halt, a delisting, an expiry): the book is halted until it is listed again.

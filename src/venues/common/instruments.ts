@@ -27,9 +27,21 @@ export interface InstrumentSpec {
   readonly expiresMs?: number;
 }
 
+/**
+ * The error a source throws for a listing that holds no instrument at all (`url`'s list empty): a venue in
+ * maintenance or a broken answer, never "every instrument delisted". Taken as a failed query, it closes no book
+ * while running (instrument-watch.ts) and lets the disk cache answer at start.
+ */
+export function emptyListing(url: string): Error {
+  return new Error(`${url}: the listing is empty (venue maintenance or a broken answer); not taken as every instrument delisted`);
+}
+
 /** The venue's side of resolution. */
 export interface InstrumentSource {
-  /** Specs of a market's listed instruments, at least `symbols` (venue symbols); throws naming the URL on failure. */
+  /**
+   * Specs of a market's listed instruments, at least `symbols` (venue symbols); throws naming the URL on failure,
+   * and (emptyListing) when a list it reads holds no instrument at all.
+   */
   fetchSpecs(market: MarketName, symbols: readonly string[]): Promise<Map<string, InstrumentSpec>>;
   /** Why a symbol REST answered for is missing, e.g. "not listed by <url>; check the symbol and that it is Trading". */
   notListed(market: MarketName): string;

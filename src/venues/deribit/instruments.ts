@@ -10,7 +10,7 @@ import { exponentOf, formatFixed, parseJsonNumberCodes } from "../../core/fixed.
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
-import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
+import { emptyListing, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 import { parseJsonRaw, RawNumber, type RawJson } from "./parse-json.ts";
 import { currencyOf, ERR_TOO_MANY_REQUESTS, kindOf } from "./protocol.ts";
 
@@ -67,7 +67,7 @@ export function specOfItem(item: RawJson): { symbol: string; spec: InstrumentSpe
  * `onTooManyRequests`: an answer saying 10028 without HTTP 429 (which the budgeted fetch reads itself), so the REST
  * budget waits as for a 429. `timeoutMs`: each request's timeout, from its send (tests shorten it).
  */
-export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: string, market: MarketName, symbols: readonly string[], onTooManyRequests?: () => void, timeoutMs = REST_TIMEOUT_MS): Promise<Map<string, InstrumentSpec>> {
+export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: string, market: MarketName, symbols: readonly string[], onTooManyRequests?: () => void, timeoutMs = REST_TIMEOUT_MS, unreadable?: Map<string, string>): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   const base = restUrl.replace(/\/+$/, "");
   for (const currency of new Set(symbols.map((s) => currencyOf(market, s)))) {
@@ -91,9 +91,16 @@ export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: strin
       const why = err ? ` error ${err.code instanceof RawNumber ? err.code.text : "?"} ${typeof err.message === "string" ? err.message : ""}` : "";
       throw new Error(`deribit REST ${url}: HTTP ${res.status}${why}`);
     }
+    // Nothing at all for the currency: maintenance or a broken answer, not every instrument of it expired.
+    if (body.result.length === 0) throw emptyListing(`deribit REST ${url}`);
     for (const item of body.result) {
       const s = specOfItem(item);
-      if (!s) continue;
+      if (!s) {
+        // Listed (active) but its tick or lot unreadable: never taken as expired.
+        const name = obj(item)?.instrument_name;
+        if (typeof name === "string") unreadable?.set(name, "listed without a usable tick_size and min_trade_amount");
+        continue;
+      }
       // Linear (USDC/USDT-settled) and inverse futures share kind=future: keep each market's own where the venue says.
       if (market === "linear" && s.instrumentType === "reversed") continue;
       if (market === "inverse" && s.instrumentType === "linear") continue;
@@ -108,8 +115,19 @@ export function restUrlOf(config: VenueConfig, market: MarketName): string {
 }
 
 export function deribitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, onTooManyRequests?: () => void): InstrumentSource {
+  const unreadable = new Map<MarketName, Map<string, string>>();
   return {
-    fetchSpecs: (market, symbols) => fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, onTooManyRequests),
+    fetchSpecs: async (market, symbols) => {
+      const found = new Map<string, string>();
+      const specs = await fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, onTooManyRequests, undefined, found);
+      unreadable.set(market, found); // only the last answer counts
+      return specs;
+    },
+    // Listed but unreadable: a bad_spec at start, and never closed while running (not expired).
+    whyRefused: (market, symbol) => {
+      const why = unreadable.get(market)?.get(symbol);
+      return why === undefined ? undefined : `${why} at ${restUrlOf(config, market)}/api/v2/public/get_instruments`;
+    },
     notListed: (market) => `not listed by ${restUrlOf(config, market)}/api/v2/public/get_instruments (kind=${kindOf(market)}, expired=false); check the name and that it is active`,
   };
 }

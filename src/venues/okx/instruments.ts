@@ -11,7 +11,7 @@ import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { RestWeightBudget, shareOf, sleepUnlessAborted } from "../common/budgets.ts";
 import type { BudgetLink } from "../common/budget-ledger.ts";
-import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
+import { emptyListing, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 
 const REST_TIMEOUT_MS = 10_000;
 /** `state` values whose book we subscribe: live, and preopen (call auction before listing). */
@@ -93,9 +93,14 @@ export async function fetchOkxSpecs(
   symbols: readonly string[],
   upcoming?: UpcomingChange[],
   pacer?: InstrumentRequestPacer,
+  /** Filled with the instIds listed as live or preopen whose tickSz or lotSz could not be read, and why. */
+  unreadable?: Map<string, string>,
 ): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   const base = `${restUrl.replace(/\/+$/, "")}/api/v5/public/instruments`;
+  // Instruments the answers list in any state: none at all is no answer (emptyListing), not every symbol delisted.
+  let listed = 0;
+  let lastUrl = base;
   for (const q of queriesOf(market, symbols)) {
     const url = `${base}?instType=${q.instType}${q.instFamily ? `&instFamily=${encodeURIComponent(q.instFamily)}` : ""}`;
     await pacer?.take();
@@ -104,12 +109,20 @@ export async function fetchOkxSpecs(
     if (!res.ok) throw new Error(`okx REST ${url}: HTTP ${res.status}`);
     const body = (await res.json()) as { code?: unknown; msg?: unknown; data?: unknown };
     if (String(body.code) !== "0" || !Array.isArray(body.data)) throw new Error(`okx REST ${url}: code ${String(body.code)} ${String(body.msg ?? "")}`);
+    lastUrl = url;
+    // An option family lists nothing at all: a broken answer, not every option of it delisted.
+    if (q.instFamily !== undefined && body.data.length === 0) throw emptyListing(`okx REST ${url}`);
+    listed += body.data.length;
     for (const item of body.data as Record<string, unknown>[]) {
       if (typeof item !== "object" || item === null) continue;
       const { instId, tickSz, lotSz, state, ctType } = item;
-      if (typeof instId !== "string" || typeof tickSz !== "string" || typeof lotSz !== "string") continue;
+      if (typeof instId !== "string") continue;
       if (q.ctType !== undefined && ctType !== q.ctType) continue;
       if (typeof state === "string" && !TRADING_STATES.has(state)) continue;
+      if (typeof tickSz !== "string" || typeof lotSz !== "string") {
+        unreadable?.set(instId, `listed as ${String(state ?? "live")} without tickSz and lotSz`); // listed: never closed for it
+        continue;
+      }
       out.set(instId, { tickSize: tickSz, lotSize: lotSz });
       if (upcoming && Array.isArray(item.upcChg)) {
         for (const c of item.upcChg as Record<string, unknown>[]) {
@@ -119,6 +132,8 @@ export async function fetchOkxSpecs(
       }
     }
   }
+  // SWAP and FUTURES together (one of them may be empty): nothing in either is no answer.
+  if (listed === 0) throw emptyListing(`okx REST ${lastUrl}`);
   return out;
 }
 
@@ -127,8 +142,19 @@ export function restUrlOf(config: VenueConfig, market: MarketName): string {
 }
 
 export function okxInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, upcoming: UpcomingChange[], pacer?: InstrumentRequestPacer): InstrumentSource {
+  const unreadable = new Map<MarketName, Map<string, string>>();
   return {
-    fetchSpecs: (market, symbols) => fetchOkxSpecs(fetchFn, restUrlOf(config, market), market, symbols, upcoming, pacer),
+    fetchSpecs: async (market, symbols) => {
+      const found = new Map<string, string>();
+      const specs = await fetchOkxSpecs(fetchFn, restUrlOf(config, market), market, symbols, upcoming, pacer, found);
+      unreadable.set(market, found); // only the last answer counts
+      return specs;
+    },
+    // Listed as live but unreadable: a bad_spec at start, and never closed while running (not delisted).
+    whyRefused: (market, symbol) => {
+      const why = unreadable.get(market)?.get(symbol);
+      return why === undefined ? undefined : `${why} at ${restUrlOf(config, market)}/api/v5/public/instruments`;
+    },
     notListed: (market) => `not listed as live or preopen by ${restUrlOf(config, market)}/api/v5/public/instruments for market ${market}; check the instId (e.g. BTC-USDT, BTC-USDT-SWAP) and its market (SWAP/FUTURES by ctType)`,
   };
 }

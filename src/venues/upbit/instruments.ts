@@ -15,7 +15,7 @@ import { exponentOf, MAX_MANTISSA } from "../../core/fixed.ts";
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
-import type { InstrumentSource, InstrumentSpec } from "../common/instruments.ts";
+import { emptyListing, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 
 /** Sizes carry up to 8 decimals (Upbit and Bithumb order quantities; docs/venues/upbit.md). */
 export const QTY_DECIMALS = 8;
@@ -116,6 +116,8 @@ export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch
       const base = restOf(market);
       const listUrl = `${base}/v1/market/all`;
       const listed = new Set(rows(await getJson(fetchFn, listUrl, timeoutMs), listUrl).map((r) => r.market).filter((m): m is string => typeof m === "string"));
+      // No market at all: maintenance or a broken answer, not every code delisted.
+      if (listed.size === 0) throw emptyListing(`GET ${listUrl}`);
       const wanted = symbols.filter((s) => listed.has(s));
       const price = new Map<string, number>();
       const tick = new Map<string, string>();

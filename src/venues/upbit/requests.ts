@@ -111,7 +111,8 @@ export class UpbitRequests extends SubscriptionControl {
   onError(conn: VenueConnection, name: string, message: string): void {
     this.errorFrames++;
     const b = this.bisects.get(conn);
-    const suspects = b ? b.probe : (this.lastRequest.get(conn) ?? []).filter((t) => t.sub !== SUB_REJECTED);
+    // Never a refused or closed code (ConnectionLifecycle.retire during the probe): probing it alone would ask for it.
+    const suspects = (b ? b.probe : (this.lastRequest.get(conn) ?? [])).filter((t) => t.sub !== SUB_REJECTED);
     this.logger.warn(`${this.venueName}: error frame; finding the code it refuses`, { conn: conn.id, name, message, suspects: suspects.length });
     if (suspects.length === 0) return;
     if (b && b.timer) clearTimeout(b.timer);
