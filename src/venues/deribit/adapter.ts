@@ -109,7 +109,7 @@ export class DeribitAdapter implements VenueAdapter {
   private repeatedSnapshots = 0;
   private olderSnapshots = 0;
   private venueResets = 0;
-  /** Per topic: 1 while a subscribe we sent has not had its snapshot yet (an older one is then the second socket's). */
+  /** Per topic: 1 while a subscribe we sent (replay: a recorded answer naming it) has not had its snapshot yet (an older one is then the second socket's). */
   private readonly snapshotDue: Uint8Array;
   private readonly parseErrorsByCode = new Map<string, number>();
 
@@ -375,14 +375,14 @@ export class DeribitAdapter implements VenueAdapter {
 
   /**
    * A snapshot below the live book's change_id. Answering a subscribe of ours (a make-before-break's second socket,
-   * behind the old one), or in replay (which cannot tell): ignored. Otherwise the venue rebuilt the book with lower
-   * ids, and ignoring it would ignore every change after it as a duplicate (the book frozen and LIVE), so the
-   * channel is resynced and its fresh snapshot decides.
+   * behind the old one; in replay, one whose subscribe answer was recorded before it): ignored. Otherwise the venue
+   * rebuilt the book with lower ids, and ignoring it would ignore every change after it as a duplicate (the book
+   * frozen and LIVE), so the channel is resynced and its fresh snapshot decides.
    */
   private onOlderSnapshot(t: DeribitTopic, cid: number): void {
     const asked = this.snapshotDue[t.index] === 1;
     this.snapshotDue[t.index] = 0;
-    if (asked || this.books.replaying) {
+    if (asked) {
       this.olderSnapshots++;
       return;
     }
@@ -429,6 +429,21 @@ export class DeribitAdapter implements VenueAdapter {
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
 
+  /**
+   * Replay: a capture holds no request of ours, but it holds their answers. A recorded `result` naming our channels
+   * (a subscribe's, or an unsubscribe's, which a resync's subscribe follows) stands for the subscribe live sent: the
+   * next snapshot of each is one asked for (onOlderSnapshot), as live's marker had it. Before, replay took every
+   * older snapshot as asked for, and a venue reset in the capture left the book LIVE with its old levels for good.
+   */
+  private markRecordedAnswer(conn: DeribitConnection, msg: unknown): void {
+    const result = typeof msg === "object" && msg !== null ? (msg as { result?: unknown }).result : undefined;
+    if (!Array.isArray(result)) return;
+    for (const ch of result) {
+      const entry = typeof ch === "string" ? conn.table.entryOf(ch) : -1;
+      if (entry >= 0) this.snapshotDue[conn.table.indexes[entry]!] = 1;
+    }
+  }
+
   /** A price or size that does not fit (or a venue reset): reload its market's instruments now (re-checks of a market coalesce). */
   private recheckInstrument(t: DeribitTopic): void {
     if (!this.config.overrides.has(`${t.market}:${t.symbol}`)) this.watch.requestNow(t.market);
@@ -442,6 +457,7 @@ export class DeribitAdapter implements VenueAdapter {
 
   /** A frame that is not a book notification (acks, errors, heartbeats). Cold. */
   onControl(conn: DeribitConnection, msg: unknown): void {
+    if (this.books.replaying) this.markRecordedAnswer(conn, msg);
     const before = this.requests.rawRefused;
     this.control.onControl(conn, msg);
     if (this.requests.rawRefused !== before) {
