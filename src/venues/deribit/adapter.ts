@@ -7,7 +7,8 @@
  * nothing when it answers a subscribe of ours (a make-before-break's second socket) and otherwise means the venue
  * reset the book (resynced). A change repeating or older than the last id is a duplicate (ignored, counted; an
  * older one is no sign of the channel being alive). Grouped channels
- * (`book.X.none.N.100ms`) are whole books applied as replace. Changes before the first snapshot are ignored and
+ * (`book.X.none.N.100ms`) are whole books applied as replace (one older than a live book is taken as an older
+ * snapshot is). Changes before the first snapshot are ignored and
  * counted. Connecting, keepalive (answering `test_request`), deadlines, requests, acks, pacing and resync
  * backoff are the common modules in ../common/.
  * @module
@@ -285,7 +286,7 @@ export class DeribitAdapter implements VenueAdapter {
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book frames in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["repeatedSnapshots", "repeated_snapshots_total", "Snapshots repeating the last change_id (no change)", this.repeatedSnapshots],
       ["olderSnapshots", "older_snapshots_total", "Snapshots older than the live book, answering a subscribe of ours (ignored)", this.olderSnapshots],
-      ["venueResets", "venue_resets_total", "Snapshots older than the live book that no subscribe asked for: the venue reset the book (resynced)", this.venueResets],
+      ["venueResets", "venue_resets_total", "Snapshots (or grouped whole books) older than the live book that no subscribe asked for: the venue reset the book (resynced)", this.venueResets],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their channel went silent", this.lifecycle.staleResyncs],
       ["subscribeRejected", "subscribe_rejected_total", "Channels the venue refused", this.control.subscribeRejected],
       ["subscribeRetries", "subscribe_retries_total", "Subscribe batches sent again after a refused batch", this.control.subscribeRetries],
@@ -340,16 +341,19 @@ export class DeribitAdapter implements VenueAdapter {
       if (t.book === BookState.LIVE && cid <= t.lastSeq) {
         // The same id: nothing changed (and the channel is alive). An older one: the book is already past it, or
         // the venue started it again; no sign of life either way (a book whose channel sends only those must go stale).
-        if (cid === t.lastSeq) t.lastMsgMs = now;
+        if (cid < t.lastSeq) {
+          this.onOlderSnapshot(t, cid, update.replace);
+          return;
+        }
+        t.lastMsgMs = now;
+        if (!update.replace || t.conn.retiringWs === null) this.snapshotDue[index] = 0;
         if (update.replace) this.duplicates++;
-        else if (cid === t.lastSeq) {
-          this.repeatedSnapshots++;
-          this.snapshotDue[index] = 0;
-        } else this.onOlderSnapshot(t, cid);
+        else this.repeatedSnapshots++;
         return;
       }
       t.lastMsgMs = now;
-      if (update.isSnapshot) this.snapshotDue[index] = 0;
+      // A grouped channel's mark stays while a make-before-break's two sockets race (onOlderSnapshot).
+      if (!update.replace || t.conn.retiringWs === null) this.snapshotDue[index] = 0;
       if (update.replace && t.book === BookState.LIVE) this.replaces++;
       else this.snapshots++;
       t.lastSeq = cid;
@@ -374,20 +378,31 @@ export class DeribitAdapter implements VenueAdapter {
   // ───────────────────────── cold paths ─────────────────────────
 
   /**
-   * A snapshot below the live book's change_id. Answering a subscribe of ours (a make-before-break's second socket,
-   * behind the old one; in replay, one whose subscribe answer was recorded before it): ignored. Otherwise the venue
-   * rebuilt the book with lower ids, and ignoring it would ignore every change after it as a duplicate (the book
-   * frozen and LIVE), so the channel is resynced and its fresh snapshot decides.
+   * A snapshot (or a grouped channel's whole book: `grouped`) below the live book's change_id. Answering a subscribe
+   * of ours (a make-before-break's second socket, behind the old one; in replay, one whose subscribe answer was
+   * recorded before it): ignored. Otherwise the venue rebuilt the book with lower ids, and ignoring it would ignore
+   * every change (every grouped book) after it as a duplicate, the book frozen and LIVE until its channel went stale,
+   * so the channel is resynced and its fresh snapshot decides.
    */
-  private onOlderSnapshot(t: DeribitTopic, cid: number): void {
+  private onOlderSnapshot(t: DeribitTopic, cid: number, grouped: boolean): void {
     const asked = this.snapshotDue[t.index] === 1;
-    this.snapshotDue[t.index] = 0;
-    if (asked) {
-      this.olderSnapshots++;
-      return;
+    if (grouped) {
+      // Whole books keep coming from both sockets of a make-before-break, either one behind the other: duplicates
+      // while the old socket is open, and after it until the replacement's stream has caught up with the book (one
+      // of its books taken or equal clears the mark).
+      if (asked || t.conn.retiringWs !== null) {
+        this.duplicates++;
+        return;
+      }
+    } else {
+      this.snapshotDue[t.index] = 0;
+      if (asked) {
+        this.olderSnapshots++;
+        return;
+      }
     }
     this.venueResets++;
-    this.gapLog.hit(`${t.market} ${t.topic}: snapshot change_id ${cid} below the book's ${t.lastSeq}, not asked for (venue reset)`);
+    this.gapLog.hit(`${t.market} ${t.topic}: ${grouped ? "book" : "snapshot"} change_id ${cid} below the book's ${t.lastSeq}, not asked for (venue reset)`);
     this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
   }
 
