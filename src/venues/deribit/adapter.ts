@@ -19,8 +19,9 @@ import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type Market
 import type { VenueConfig } from "../../config/types.ts";
 import { CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic, type VenueConnection } from "../common/connection.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
@@ -149,7 +150,7 @@ export class DeribitAdapter implements VenueAdapter {
       "deribit",
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason) },
+      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier) => this.onOverlapOver(conn, carrier) },
       {
         ...opts,
         random,
@@ -404,6 +405,17 @@ export class DeribitAdapter implements VenueAdapter {
     this.venueResets++;
     this.gapLog.hit(`${t.market} ${t.topic}: ${grouped ? "book" : "snapshot"} change_id ${cid} below the book's ${t.lastSeq}, not asked for (venue reset)`);
     this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
+  }
+
+  /**
+   * A make-before-break is over. Gone back to the old socket (`old`): the replacement's subscribe marked every channel,
+   * and those the old socket serves get no new subscribe, so a mark left by a snapshot that never came would take
+   * the next venue reset for its answer (ignored, the book frozen and LIVE until stale). A grouped channel keeps its
+   * mark until one of the old socket's books is taken (it may be behind the replacement's). Cold.
+   */
+  private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier): void {
+    if (carrier !== "old") return;
+    for (const t of conn.topics) if (t.sub === SUB_ACTIVE && t.depth === 0) this.snapshotDue[t.index] = 0;
   }
 
   private onChainBreak(t: DeribitTopic, cid: number, prev: number): void {
