@@ -11,7 +11,7 @@ import type { BookState, Instrument, MarketName, StatusReason } from "../../src/
 import type { VenueConfig } from "../../src/config/types.ts";
 import { startBinanceSimulator } from "../../src/sim/binance-sim.ts";
 import { startBybitSimulator } from "../../src/sim/bybit-sim.ts";
-import { startDeribitSimulator } from "../../src/sim/deribit-sim.ts";
+import { startDeribitSimulator, type DeribitSim } from "../../src/sim/deribit-sim.ts";
 import { startOkxSimulator, type OkxSim } from "../../src/sim/okx-sim.ts";
 import { BinanceAdapter } from "../../src/venues/binance/index.ts";
 import { createBybitAdapter } from "../../src/venues/bybit/index.ts";
@@ -183,8 +183,9 @@ export async function startBybit(symbols: string[], maxConnectionAgeMs: number, 
  * Deribit inverse perpetuals, replaced make-before-break at maxConnectionAgeMs; the simulator sends each socket a
  * `test_request` every 100 ms and closes a socket that leaves one unanswered when the next is due.
  */
-export async function startDeribit(symbols: string[], maxConnectionAgeMs: number, opts: { prepare?: (p: WsProxy) => void; adapter?: AdapterExtras } = {}): Promise<PlannedRun> {
+export async function startDeribit(symbols: string[], maxConnectionAgeMs: number, opts: { prepare?: (p: WsProxy) => void; adapter?: AdapterExtras; onSim?: (sim: DeribitSim) => void } = {}): Promise<PlannedRun> {
   const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols }], seed: 24, heartbeatIntervalMs: 100 });
+  opts.onSim?.(sim);
   const proxy = startWsProxy(new URL(sim.wsUrl).origin);
   opts.prepare?.(proxy);
   const subs: Subscription[] = symbols.map((symbol) => ({ market: "inverse", symbol, depth: 0 }));

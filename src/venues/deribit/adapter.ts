@@ -7,7 +7,8 @@
  * nothing when it answers a subscribe of ours (a make-before-break's second socket) and otherwise means the venue
  * reset the book (resynced). A change repeating or older than the last id is a duplicate (ignored, counted; an
  * older one is no sign of the channel being alive). Grouped channels
- * (`book.X.none.N.100ms`) are whole books applied as replace. Changes before the first snapshot are ignored and
+ * (`book.X.none.N.100ms`) are whole books applied as replace (one older than a live book is taken as an older
+ * snapshot is). Changes before the first snapshot are ignored and
  * counted. Connecting, keepalive (answering `test_request`), deadlines, requests, acks, pacing and resync
  * backoff are the common modules in ../common/.
  * @module
@@ -18,8 +19,9 @@ import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type Market
 import type { VenueConfig } from "../../config/types.ts";
 import { CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic, type VenueConnection } from "../common/connection.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
@@ -109,7 +111,7 @@ export class DeribitAdapter implements VenueAdapter {
   private repeatedSnapshots = 0;
   private olderSnapshots = 0;
   private venueResets = 0;
-  /** Per topic: 1 while a subscribe we sent has not had its snapshot yet (an older one is then the second socket's). */
+  /** Per topic: 1 while a subscribe we sent (replay: a recorded answer naming it) has not had its snapshot yet (an older one is then the second socket's). */
   private readonly snapshotDue: Uint8Array;
   private readonly parseErrorsByCode = new Map<string, number>();
 
@@ -148,7 +150,7 @@ export class DeribitAdapter implements VenueAdapter {
       "deribit",
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason) },
+      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier) => this.onOverlapOver(conn, carrier) },
       {
         ...opts,
         random,
@@ -285,7 +287,7 @@ export class DeribitAdapter implements VenueAdapter {
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book frames in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["repeatedSnapshots", "repeated_snapshots_total", "Snapshots repeating the last change_id (no change)", this.repeatedSnapshots],
       ["olderSnapshots", "older_snapshots_total", "Snapshots older than the live book, answering a subscribe of ours (ignored)", this.olderSnapshots],
-      ["venueResets", "venue_resets_total", "Snapshots older than the live book that no subscribe asked for: the venue reset the book (resynced)", this.venueResets],
+      ["venueResets", "venue_resets_total", "Snapshots (or grouped whole books) older than the live book that no subscribe asked for: the venue reset the book (resynced)", this.venueResets],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their channel went silent", this.lifecycle.staleResyncs],
       ["subscribeRejected", "subscribe_rejected_total", "Channels the venue refused", this.control.subscribeRejected],
       ["subscribeRetries", "subscribe_retries_total", "Subscribe batches sent again after a refused batch", this.control.subscribeRetries],
@@ -340,16 +342,19 @@ export class DeribitAdapter implements VenueAdapter {
       if (t.book === BookState.LIVE && cid <= t.lastSeq) {
         // The same id: nothing changed (and the channel is alive). An older one: the book is already past it, or
         // the venue started it again; no sign of life either way (a book whose channel sends only those must go stale).
-        if (cid === t.lastSeq) t.lastMsgMs = now;
+        if (cid < t.lastSeq) {
+          this.onOlderSnapshot(t, cid, update.replace);
+          return;
+        }
+        t.lastMsgMs = now;
+        if (!update.replace || t.conn.retiringWs === null) this.snapshotDue[index] = 0;
         if (update.replace) this.duplicates++;
-        else if (cid === t.lastSeq) {
-          this.repeatedSnapshots++;
-          this.snapshotDue[index] = 0;
-        } else this.onOlderSnapshot(t, cid);
+        else this.repeatedSnapshots++;
         return;
       }
       t.lastMsgMs = now;
-      if (update.isSnapshot) this.snapshotDue[index] = 0;
+      // A grouped channel's mark stays while a make-before-break's two sockets race (onOlderSnapshot).
+      if (!update.replace || t.conn.retiringWs === null) this.snapshotDue[index] = 0;
       if (update.replace && t.book === BookState.LIVE) this.replaces++;
       else this.snapshots++;
       t.lastSeq = cid;
@@ -374,21 +379,43 @@ export class DeribitAdapter implements VenueAdapter {
   // ───────────────────────── cold paths ─────────────────────────
 
   /**
-   * A snapshot below the live book's change_id. Answering a subscribe of ours (a make-before-break's second socket,
-   * behind the old one), or in replay (which cannot tell): ignored. Otherwise the venue rebuilt the book with lower
-   * ids, and ignoring it would ignore every change after it as a duplicate (the book frozen and LIVE), so the
-   * channel is resynced and its fresh snapshot decides.
+   * A snapshot (or a grouped channel's whole book: `grouped`) below the live book's change_id. Answering a subscribe
+   * of ours (a make-before-break's second socket, behind the old one; in replay, one whose subscribe answer was
+   * recorded before it): ignored. Otherwise the venue rebuilt the book with lower ids, and ignoring it would ignore
+   * every change (every grouped book) after it as a duplicate, the book frozen and LIVE until its channel went stale,
+   * so the channel is resynced and its fresh snapshot decides.
    */
-  private onOlderSnapshot(t: DeribitTopic, cid: number): void {
+  private onOlderSnapshot(t: DeribitTopic, cid: number, grouped: boolean): void {
     const asked = this.snapshotDue[t.index] === 1;
-    this.snapshotDue[t.index] = 0;
-    if (asked || this.books.replaying) {
-      this.olderSnapshots++;
-      return;
+    if (grouped) {
+      // Whole books keep coming from both sockets of a make-before-break, either one behind the other: duplicates
+      // while the old socket is open, and after it until the replacement's stream has caught up with the book (one
+      // of its books taken or equal clears the mark).
+      if (asked || t.conn.retiringWs !== null) {
+        this.duplicates++;
+        return;
+      }
+    } else {
+      this.snapshotDue[t.index] = 0;
+      if (asked) {
+        this.olderSnapshots++;
+        return;
+      }
     }
     this.venueResets++;
-    this.gapLog.hit(`${t.market} ${t.topic}: snapshot change_id ${cid} below the book's ${t.lastSeq}, not asked for (venue reset)`);
+    this.gapLog.hit(`${t.market} ${t.topic}: ${grouped ? "book" : "snapshot"} change_id ${cid} below the book's ${t.lastSeq}, not asked for (venue reset)`);
     this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
+  }
+
+  /**
+   * A make-before-break is over. Gone back to the old socket (`old`): the replacement's subscribe marked every channel,
+   * and those the old socket serves get no new subscribe, so a mark left by a snapshot that never came would take
+   * the next venue reset for its answer (ignored, the book frozen and LIVE until stale). A grouped channel keeps its
+   * mark until one of the old socket's books is taken (it may be behind the replacement's). Cold.
+   */
+  private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier): void {
+    if (carrier !== "old") return;
+    for (const t of conn.topics) if (t.sub === SUB_ACTIVE && t.depth === 0) this.snapshotDue[t.index] = 0;
   }
 
   private onChainBreak(t: DeribitTopic, cid: number, prev: number): void {
@@ -429,6 +456,21 @@ export class DeribitAdapter implements VenueAdapter {
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
 
+  /**
+   * Replay: a capture holds no request of ours, but it holds their answers. A recorded `result` naming our channels
+   * (a subscribe's, or an unsubscribe's, which a resync's subscribe follows) stands for the subscribe live sent: the
+   * next snapshot of each is one asked for (onOlderSnapshot), as live's marker had it. Before, replay took every
+   * older snapshot as asked for, and a venue reset in the capture left the book LIVE with its old levels for good.
+   */
+  private markRecordedAnswer(conn: DeribitConnection, msg: unknown): void {
+    const result = typeof msg === "object" && msg !== null ? (msg as { result?: unknown }).result : undefined;
+    if (!Array.isArray(result)) return;
+    for (const ch of result) {
+      const entry = typeof ch === "string" ? conn.table.entryOf(ch) : -1;
+      if (entry >= 0) this.snapshotDue[conn.table.indexes[entry]!] = 1;
+    }
+  }
+
   /** A price or size that does not fit (or a venue reset): reload its market's instruments now (re-checks of a market coalesce). */
   private recheckInstrument(t: DeribitTopic): void {
     if (!this.config.overrides.has(`${t.market}:${t.symbol}`)) this.watch.requestNow(t.market);
@@ -442,6 +484,7 @@ export class DeribitAdapter implements VenueAdapter {
 
   /** A frame that is not a book notification (acks, errors, heartbeats). Cold. */
   onControl(conn: DeribitConnection, msg: unknown): void {
+    if (this.books.replaying) this.markRecordedAnswer(conn, msg);
     const before = this.requests.rawRefused;
     this.control.onControl(conn, msg);
     if (this.requests.rawRefused !== before) {

@@ -4,8 +4,8 @@
  * book, and so is a change whose change_id goes below its own prev_change_id (`change_id_below_prev`); a snapshot below a live book's change_id that no subscribe asked for (the venue rebuilt the book with lower
  * ids) resyncs the book instead of being ignored with every change after it (the book frozen and LIVE), while an
  * older snapshot answering our own subscribe (a make-before-break's second socket) is still ignored; and frames
- * older than a live book (a grouped channel whose ids restarted low) no longer count as the channel being alive, so
- * such a book goes stale and is resynced instead of staying LIVE and frozen.
+ * older than a live book (changes whose ids restarted low) no longer count as the channel being alive, so such a
+ * book goes stale and is resynced instead of staying LIVE and frozen.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
@@ -124,10 +124,11 @@ describe("deribit: frames read as an adversary", { timeout: 20_000 }, () => {
 });
 
 describe("deribit: frames older than the book are no sign of life", { timeout: 20_000 }, () => {
-  test("a grouped channel sending only books older than the live one (ids restarted low) goes stale and is resynced", async () => {
-    const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 10 }];
+  test("a channel sending only changes older than the live book (ids restarted low, the reset's snapshot lost) goes stale and is resynced", async () => {
+    // (rev34: a grouped channel's whole book below the live one is a venue reset, resynced at once: rev34-grouped-reset.test.ts.)
+    const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
     const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols: ["BTC-PERPETUAL"] }], seed: 5 });
-    const config = { venue: "deribit" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: `${makeTempDir("deribit-rev28-")}/i.json`, markets: [{ market: "inverse" as const, depth: 10, symbols: ["BTC-PERPETUAL"] }], overrides: new Map() };
+    const config = { venue: "deribit" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: `${makeTempDir("deribit-rev28-")}/i.json`, markets: [{ market: "inverse" as const, depth: 0, symbols: ["BTC-PERPETUAL"] }], overrides: new Map() };
     // The adapter's clock is ours: only the steps below move it (no dead-connection rule in the way).
     let clock = 1_000_000;
     const adapter = new DeribitAdapter(config, subs, { log: silentLogger, now: () => clock, staleAfterMs: () => 10_000, housekeepingMs: 5, deadConnectionMs: 1e12 });
@@ -136,19 +137,18 @@ describe("deribit: frames older than the book are no sign of life", { timeout: 2
     const sink = new Sink();
     adapter.start(sink);
     sim.step(1);
-    await until(() => adapter.topicInfo(0).state === "live", "the grouped book live");
-    const grouped = "book.BTC-PERPETUAL.none.10.100ms";
+    await until(() => adapter.topicInfo(0).state === "live", "the book live");
     for (let k = 0; k < 5; k++) {
       clock += 3_000;
-      // Whole books with ids far below the book's: ignored as duplicates (the book stays as it was) ...
-      adapter.ingestFrame("inverse", "conn0.inverse", `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"${grouped}","data":{"timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${5 + k},"bids":[[100.5,${10 + k}]],"asks":[[101,10]]}}}`, 0);
+      // Changes with ids far below the book's: ignored as duplicates (the book stays as it was) ...
+      adapter.ingestFrame("inverse", "conn0.inverse", frame(`{"type":"change","timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${6 + k},"prev_change_id":${5 + k},"bids":[["new",100.5,${10 + k}]],"asks":[]}`), 0);
     }
     // ... and, 15 s of the adapter's clock on, no longer taken as the channel being alive: before, each one was, and
     // the frozen book stayed LIVE for as long as they came.
     await until(() => sink.invalid.length > 0, "the book found stale");
     expect(sink.invalid[0]).toEqual({ index: 0, state: BookState.STALE, reason: StatusReason.STALE_FEED });
     expect(adapter.stats().duplicates).toBe(5);
-    await until(() => adapter.topicInfo(0).state === "live" && adapter.topicInfo(0).lastChangeId === sim.book("inverse", "BTC-PERPETUAL", 10).changeId, "resubscribed: the venue's book again");
+    await until(() => adapter.topicInfo(0).state === "live" && adapter.topicInfo(0).lastChangeId === sim.book("inverse", "BTC-PERPETUAL", 0).changeId, "resubscribed: the venue's book again");
   });
 });
 

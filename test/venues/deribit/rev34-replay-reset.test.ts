@@ -1,0 +1,83 @@
+/**
+ * Replay of a capture in which the venue reset a book (rev34): live, a snapshot below the live book's change_id that
+ * no subscribe asked for resyncs the book (venue_reset) and the resubscribe's snapshot makes it LIVE again. Replay,
+ * which has no marker of its own, took every older snapshot for a make-before-break's (ignored): the reset snapshot,
+ * the changes after it and the resubscribe's snapshot were all ignored, and the book stayed LIVE with the levels of
+ * before the reset for the rest of the capture. Now a recorded subscribe answer (`result` naming the channel) stands
+ * for the subscribe live sent, so replay tells the two apart as live did.
+ */
+import { describe, expect, test } from "vitest";
+import type { BookUpdate } from "../../../src/core/book-update.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason, type MarketName } from "../../../src/core/types.ts";
+import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
+import type { BookSink } from "../../../src/venues/venue.ts";
+
+const CHANNEL = "book.BTC-PERPETUAL.100ms";
+const CONN = "conn0.inverse";
+const note = (data: string) => `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"${CHANNEL}","data":${data}}}`;
+const snapshot = (id: number, bid: number) => note(`{"type":"snapshot","timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${id},"bids":[["new",${bid},10]],"asks":[["new",200,10]]}`);
+const change = (id: number, prev: number, bid: number) => note(`{"type":"change","timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${id},"prev_change_id":${prev},"bids":[["new",${bid},5]],"asks":[]}`);
+const answer = (id: number) => `{"jsonrpc":"2.0","id":${id},"result":["${CHANNEL}"],"usIn":0,"usOut":0,"usDiff":0,"testnet":false}`;
+
+async function replay(frames: string[]) {
+  const adapter = new DeribitAdapter(
+    { venue: "deribit", wsUrl: "ws://127.0.0.1:1/ws/api/v2", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 0, symbols: ["BTC-PERPETUAL"] }], overrides: new Map([["inverse:BTC-PERPETUAL", { tickSize: "0.5", lotSize: "1" }]]) },
+    [{ market: "inverse" as MarketName, symbol: "BTC-PERPETUAL", depth: 0 }],
+    { log: silentLogger },
+  );
+  await adapter.loadInstruments();
+  const applied: number[] = [];
+  const invalid: { state: BookState; reason: StatusReason }[] = [];
+  const sink: BookSink = {
+    onBookUpdate: (_i: number, u: BookUpdate) => void applied.push(u.venueSeq),
+    onBookInvalid: (_i: number, state: BookState, reason: StatusReason) => void invalid.push({ state, reason }),
+    onInstrumentChanged: () => undefined,
+  };
+  adapter.startReplay(sink);
+  for (const f of frames) expect(adapter.ingestFrame("inverse", CONN, f, 1)).toBe(true);
+  const info = adapter.topicInfo(0);
+  const stats = adapter.stats();
+  await adapter.stop();
+  return { applied, invalid, info, stats };
+}
+
+describe("deribit replay: an older snapshot, asked for or not, as live", () => {
+  test("a venue reset in the capture resyncs the book, and the resubscribe's snapshot (below the old ids) makes it LIVE with the venue's book", async () => {
+    const r = await replay([
+      answer(1),
+      snapshot(1000, 100),
+      change(1001, 1000, 101),
+      // The venue rebuilt the book with low ids: live resynced it (venue_reset), unsubscribed and subscribed again.
+      snapshot(5, 90),
+      change(6, 5, 91),
+      answer(2),
+      answer(3),
+      snapshot(8, 92),
+      change(9, 8, 93),
+    ]);
+    // Before: the reset, its change and the resubscribe's snapshot all ignored; the book LIVE at 1001 (bid 101) for good.
+    expect(r.invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+    expect(r.applied).toEqual([1000, 1001, 8, 9]);
+    expect(r.info.state).toBe("live");
+    expect(r.info.lastChangeId).toBe(9);
+    expect(r.stats.venueResets).toBe(1);
+  });
+
+  test("a make-before-break replacement's snapshot behind the book (its subscribe answer recorded before it) is ignored, as live", async () => {
+    const r = await replay([
+      answer(1),
+      snapshot(1000, 100),
+      change(1001, 1000, 101),
+      change(1002, 1001, 102),
+      answer(2), // the replacement's subscribe
+      snapshot(1001, 101), // the replacement, behind the old socket
+      change(1002, 1001, 102), // the replacement's, a duplicate
+      change(1003, 1002, 103), // the old socket's
+    ]);
+    expect(r.invalid).toEqual([]);
+    expect(r.applied).toEqual([1000, 1001, 1002, 1003]);
+    expect(r.stats.olderSnapshots).toBe(1);
+    expect(r.stats.venueResets).toBe(0);
+  });
+});
