@@ -55,6 +55,8 @@ export interface CoinbaseSimStats {
   idleClosedNoHeartbeats: number;
   /** Client messages beyond 8 per second (the documented per-IP limit). */
   overRate: number;
+  /** Frames the socket dropped (its send buffer over backpressureLimit): a gap the client will see. */
+  framesDropped: number;
 }
 
 export interface CoinbaseSimFaultSummary {

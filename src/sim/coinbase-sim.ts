@@ -63,7 +63,7 @@ export async function startCoinbaseSimulator(opts: CoinbaseSimOptions): Promise<
 class CoinbaseSimulator implements CoinbaseSim {
   readonly stats: CoinbaseSimStats = {
     connections: 0, connectionsTotal: 0, messagesSent: 0, bytesSent: 0, subscribes: 0, unsubscribes: 0, heartbeatsSent: 0,
-    errorsSent: 0, restRequests: 0, idleClosedNoSubscribe: 0, idleClosedNoHeartbeats: 0, overRate: 0,
+    errorsSent: 0, restRequests: 0, idleClosedNoSubscribe: 0, idleClosedNoHeartbeats: 0, overRate: 0, framesDropped: 0,
   };
   private server: Server<ConnData> | null = null;
   private readonly rng: Rng;
@@ -116,6 +116,11 @@ class CoinbaseSimulator implements CoinbaseSim {
       },
       websocket: {
         perMessageDeflate: false,
+        // Bun's default (16 MiB) silently drops every frame sent while more than that is buffered, its sequence_num
+        // spent: a full-depth snapshot of 100k levels a side is ~22 MB, so the frames after it were lost and the
+        // feeder saw a sequence gap after every snapshot (and resynced in a loop). Room for the largest snapshot;
+        // a frame dropped anyway is counted (stats.framesDropped).
+        backpressureLimit: 1 << 30,
         open: (ws) => {
           this.conns.add(ws);
           this.stats.connections++;
@@ -265,7 +270,7 @@ class CoinbaseSimulator implements CoinbaseSim {
   private send(ws: Ws, frame: string): void {
     if (Date.now() < this.stallUntilMs) return;
     ws.data.lastSentMs = Date.now();
-    ws.send(frame);
+    if (ws.send(frame) === 0) this.stats.framesDropped++;
     this.stats.messagesSent++;
     this.stats.bytesSent += frame.length;
   }
