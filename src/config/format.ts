@@ -4,6 +4,7 @@
  * token is never printed (a comment says one is set).
  * @module
  */
+import { DEFAULT_PRODUCTS_PER_CONNECTION } from "../venues/coinbase/protocol.ts";
 import { DEFAULTS } from "./load.ts";
 import type { DestinationConfig, FeederConfig, VenueConfig } from "./types.ts";
 
@@ -44,6 +45,8 @@ function venue(v: VenueConfig): string[] {
     if (m.wsUrl !== undefined) out.push(`ws_url = ${value(m.wsUrl)}`);
     if (m.restUrl !== undefined) out.push(`rest_url = ${value(m.restUrl)}`);
     if (m.symbolsPerConnection !== undefined) out.push(`symbols_per_connection = ${m.symbolsPerConnection}`);
+    // Only Coinbase reads it (other venues ignore it): its default is the adapter's, so absent stays absent.
+    else if (v.venue === "coinbase") out.push(`# symbols_per_connection not set: the adapter's default (${DEFAULT_PRODUCTS_PER_CONNECTION})`);
     for (const [k, o] of Object.entries(m.options ?? {})) out.push(`${key(k)} = ${value(o)}`);
     // Absent means the adapter's default for the depth; printing 0 would say the same, but not round-trip.
     if (m.staleAfterMs !== undefined) out.push(`stale_after_ms = ${m.staleAfterMs}`);

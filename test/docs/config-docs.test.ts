@@ -4,7 +4,9 @@
  * "unknown key (expected one of …)" answers, so a key added to load.ts without a row fails here); every default
  * written as a literal is what `feeder check-config` prints for that key when the file leaves it out; and the table
  * "Venues, markets and defaults" gives each venue's URLs, markets, depths (default in bold) and stale defaults and
- * floors as src/venues/registry.ts has them.
+ * floors as src/venues/registry.ts has them. config/feeder.example.toml names every key the loader accepts too (set,
+ * or in a comment as `key =` / `key:`; a key only some venues take, on a line naming each of them), and check-config's
+ * output names every key a venue uses (its value, or a `# key not set: …` comment where the default is the adapter's).
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -239,5 +241,50 @@ describe("README.md § Venues, markets and defaults = src/venues/registry.ts", (
     for (const ms of stale) expect(staleCell, `${venue}: stale default ${ms} ms`).toMatch(new RegExp(`(^|[^\\d])${ms / 1000} s`));
     const written = [...staleCell!.matchAll(/floor (\d+) s/g)].map((m) => Number(m[1]) * 1000);
     expect(written.sort(), `${venue}: floors other than 1 s`).toEqual([...floors].sort());
+  });
+});
+
+describe("config/feeder.example.toml names every key the loader accepts", () => {
+  test("each key, set or in a comment; a venue-specific key beside the venues that take it", () => {
+    const example = readFileSync(resolve(import.meta.dirname, "../../config/feeder.example.toml"), "utf8").split("\n");
+    const byKey = new Map<string, Set<string>>();
+    for (const a of acceptedPaths()) {
+      if (a.table || a.path.includes(OVERRIDE)) continue;
+      const parts = a.path.split(".");
+      const key = parts.at(-1)!;
+      if (!byKey.has(key)) byKey.set(key, new Set());
+      if (parts[0] === "venues") byKey.get(key)!.add(parts[1]!);
+    }
+    const missing: string[] = [];
+    for (const [key, venues] of byKey) {
+      const lines = example.filter((l) => new RegExp(`(^|[\\s#\\]])${key}\\s*[=:]`).test(l));
+      // A key every venue takes needs no venue named; one only some take must name them where it is written.
+      const some = venues.size !== 0 && venues.size < supportedVenues().length;
+      const ok = lines.length !== 0 && (!some || [...venues].every((v) => lines.some((l) => l.includes(`venues.${v}`))));
+      if (!ok) missing.push(some ? `${key} (${[...venues].join(", ")})` : key);
+    }
+    expect(byKey.size).toBeGreaterThan(30);
+    expect(missing).toEqual([]);
+  });
+});
+
+describe("check-config prints every key a venue uses", () => {
+  test("each venue and market key, with its value or a `# key not set` comment", () => {
+    const venues: Record<string, any> = {};
+    for (const venue of supportedVenues()) venues[venue] = Object.fromEntries(marketsOf(venue).map((m) => [m, { symbols: [symbolOf(venue)] }]));
+    const text = formatConfigToml(validateConfig({ venues }, { localAddresses: LOCAL }));
+    const missing: string[] = [];
+    for (const a of acceptedPaths()) {
+      const parts = a.path.split(".");
+      if (a.table || parts[0] !== "venues" || a.path.includes(OVERRIDE)) continue;
+      // symbols_per_connection: only Coinbase reads it; the other venues accept and ignore it.
+      if (parts.at(-1) === "symbols_per_connection" && parts[1] !== "coinbase") continue;
+      if (parts.at(-1) === "ws_url" || parts.at(-1) === "rest_url") if (parts.length === 4) continue; // a market's own URL: the venue's unless set
+      const table = `[${parts.slice(0, -1).join(".")}]`;
+      const start = text.indexOf(`${table}\n`);
+      const body = start === -1 ? "" : text.slice(start, text.indexOf("\n[", start + 1) === -1 ? undefined : text.indexOf("\n[", start + 1));
+      if (!new RegExp(`^(?:# )?${parts.at(-1)}[ =]`, "m").test(body)) missing.push(a.path);
+    }
+    expect(missing).toEqual([]);
   });
 });

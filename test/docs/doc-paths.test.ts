@@ -1,9 +1,9 @@
 /**
  * Every file of this repository that README.md, docs/ or test/fixtures/README.md names exists: backticked paths
- * under src/, test/, bench/, scripts/, deploy/, config/, docs/ and .ci/ (a `:line` or `#anchor` after them ignored),
- * and relative markdown links. Paths of other repositories that the venue docs cite as sources (tardis-node
- * `src/realtimefeeds/…`, Bybit's `docs/v5/…`) do not start with one of this repository's directories at their
- * second level, so they are not taken for ours. (Section numbers cited in the docs: test/architecture/doc-refs.test.ts.)
+ * under src/, test/, bench/, scripts/, deploy/, config/, docs/ and .ci/ (a `:line` or `#anchor` after them ignored;
+ * `{a,b}` names each; a `*` in the last segment must match a file), and relative markdown links. Paths of other
+ * repositories that the venue docs cite as sources (tardis-node `src/realtimefeeds/…`, Bybit's `docs/v5/…`) do not
+ * start with one of this repository's directories at their second level, so they are not taken for ours. (Section numbers cited in the docs: test/architecture/doc-refs.test.ts.)
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -33,6 +33,21 @@ function isOwnPath(path: string): boolean {
   return existsSync(join(ROOT, top!, second)); // src/app/x.ts: ours when src/app exists
 }
 
+/** `test/venues/{upbit,bithumb}/x.ts` → both paths (one brace group, as the docs write them). */
+function expandBraces(path: string): string[] {
+  const m = /\{([^{}]*)\}/.exec(path);
+  if (!m) return [path];
+  return m[1]!.split(",").map((alt) => path.slice(0, m.index) + alt + path.slice(m.index + m[0].length));
+}
+
+/** A `*` in the last segment (`test/app/replay-reconnect-*.test.ts`, `test/book/*`): at least one file matches. */
+function globMatches(path: string): boolean {
+  const dir = dirname(path);
+  if (dir.includes("*") || !existsSync(join(ROOT, dir))) return false;
+  const re = new RegExp(`^${path.slice(dir.length + 1).replace(/[.+?^$()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
+  return readdirSync(join(ROOT, dir)).some((f) => re.test(f));
+}
+
 describe("paths and links in the docs exist", () => {
   test.each(markdownFiles().map((f) => [f]))("%s", (file) => {
     const text = readFileSync(join(ROOT, file), "utf8");
@@ -40,9 +55,10 @@ describe("paths and links in the docs exist", () => {
     let checked = 0;
     for (const m of text.matchAll(/`([^`\s]+)`/g)) {
       const path = m[1]!.replace(/[.,;:]+$/, "").split(/[#:(]/)[0]!.replace(/\/$/, "");
-      if (!/^\.?[a-z]+\//.test(path) || /[*<{…]/.test(path) || !isOwnPath(path)) continue;
-      checked++;
-      if (!existsSync(join(ROOT, path))) missing.push(`\`${m[1]}\``);
+      if (!/^\.?[a-z]+\//.test(path) || /[<…]/.test(path)) continue;
+      const paths = expandBraces(path).filter(isOwnPath);
+      checked += paths.length;
+      for (const p of paths) if (!(p.includes("*") ? globMatches(p) : existsSync(join(ROOT, p)))) missing.push(`\`${m[1]}\``);
     }
     for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
       const target = m[1]!.split("#")[0]!;

@@ -3,7 +3,9 @@
  * from the registry for every market of the venue, plus the names its source passes to counter()/gauge() or lists
  * in its counter tables, which cover the series that only appear once something happened, e.g. by parse error code)
  * is in docs/operations.md § Metrics or in the venue's docs/venues/<venue>.md § Counters, as `feeder_venue_<name>`;
- * and every name a venue doc lists there is one that venue exports. Every metric name written anywhere in README.md,
+ * and every name a venue doc lists there is one that venue exports; every `feeder_…`/`process_…` name the rest of src/
+ * writes (app, supervisor, publish guard, process) is in docs/operations.md § Metrics, workers-only ones included,
+ * which a single-process scrape never shows. Every metric name written anywhere in README.md,
  * docs/ or deploy/ is one the code exports. (test/app/metrics-live.test.ts checks the operations.md table against a
  * running Bybit feeder.)
  */
@@ -79,6 +81,20 @@ describe("every venue's metrics are documented", () => {
     expect(missing, `${venue}: not in docs/operations.md § Metrics nor docs/venues/${venue}.md § Counters`).toEqual([]);
     const gone = [...documented].filter((n) => !exported.has(n));
     expect(gone.map((n) => `feeder_venue_${n}`), `docs/venues/${venue}.md § Counters lists series ${venue} does not export`).toEqual([]);
+  });
+
+  test("every feeder_/process_ name src/ writes is in docs/operations.md § Metrics", () => {
+    const names = new Set<string>();
+    const walk = (dir: string) => {
+      for (const e of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+        if (e.isDirectory()) walk(join(dir, e.name));
+        else for (const m of read(join(dir, e.name)).matchAll(/"((?:feeder|process)_[a-z0-9_]*[a-z0-9])"/g)) names.add(m[1]!);
+      }
+    };
+    walk("src");
+    const documented = new Set([...section(read("docs/operations.md"), "Metrics").matchAll(/`((?:feeder|process)_[a-z0-9_]*[a-z0-9])`/g)].map((m) => m[1]!));
+    expect(names.size).toBeGreaterThan(25);
+    expect([...names].filter((n) => !documented.has(n))).toEqual([]);
   });
 
   test("every metric name the docs mention anywhere is one the code exports", () => {

@@ -2,12 +2,14 @@
  * docs/operations.md § Simulator describes `feeder sim --venue V` for every venue the command accepts: a row in the
  * endpoints table and a row in the control table naming every fault type that venue's simulator injects (the
  * simulators' own fault lists), so a venue or fault added to a simulator without its operations docs fails here.
+ * `feeder sim --help` names every fault of every simulator and every `/sim/…` control endpoint their source serves.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 import { UsageError, type CommandContext } from "../../src/cli/command.ts";
 import { simCommand } from "../../src/cli/commands/sim.ts";
+import { commandHelp } from "../../src/cli/main.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { SIM_FAULTS } from "../../src/sim/bybit-sim-types.ts";
 import { BINANCE_SIM_FAULTS } from "../../src/sim/binance-sim.ts";
@@ -57,5 +59,22 @@ describe("docs/operations.md § Simulator", () => {
       expect(control, `${venue}: a control row naming its faults`).toBeDefined();
       for (const fault of FAULTS[venue]!) expect(control, `${venue}: fault ${fault}`).toContain("`" + fault + "`");
     }
+  });
+});
+
+describe("feeder sim --help", () => {
+  const help = commandHelp(simCommand);
+
+  test("names every fault of every simulator", () => {
+    const missing = Object.entries(FAULTS).flatMap(([venue, faults]) => faults.filter((f) => !new RegExp(`[=|\\s]${f}\\b`).test(help)).map((f) => `${venue}: ${f}`));
+    expect(missing).toEqual([]);
+  });
+
+  test("names every /sim/… control endpoint the simulators serve", () => {
+    const dir = resolve(import.meta.dirname, "../../src/sim");
+    const served = new Set<string>();
+    for (const f of readdirSync(dir)) for (const m of readFileSync(resolve(dir, f), "utf8").matchAll(/"(\/sim\/[a-z-]+)"/g)) served.add(m[1]!);
+    expect(served.size).toBeGreaterThan(5);
+    expect([...served].filter((p) => !new RegExp(`${p}(?![a-z-])`).test(help))).toEqual([]);
   });
 });

@@ -17,8 +17,9 @@ export const checkConfigCommand: CommandSpec = {
     "Checks everything `feeder run` checks before opening any socket (keys, values, that a venue is configured,",
     "that each destination's interface is an address of this host) and prints every problem with its key, or a",
     "TOML syntax error with its line and column; exit 2 when there is any. A valid file is printed back as TOML",
-    "with its own key names and every default filled in (a bearer token is not shown); loading that output gives",
-    "the same configuration.",
+    "with its own key names and every default filled in (a bearer token is not shown); a key whose default is the",
+    "adapter's (stale_after_ms, Coinbase's symbols_per_connection) is a `# … not set` comment when the file leaves",
+    "it out. Loading that output gives the same configuration.",
   ].join("\n"),
   options: { config: { type: "string", short: "c" } },
   async run(ctx) {

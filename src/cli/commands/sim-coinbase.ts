@@ -17,7 +17,7 @@ export const COINBASE_SIM_HELP = [
   "                                 [stallMs=N]  (gap: a frame of P's connection is lost, a sequence_num",
   "                                 gap across all its products)",
   "  POST <restUrl>/sim/step        [n=N]  emit N steps (one l2_data frame per connection per step)",
-  "  POST <restUrl>/sim/rest        available=true|false;  GET <restUrl>/sim/stats",
+  "  POST <restUrl>/sim/rest        available=true|false;  GET <restUrl>/sim/stats;  /sim/instruments-limit as for OKX",
 ];
 
 export async function runCoinbaseSim(ctx: CommandContext, o: { port: number; rate: number; seed: number; symbols: string | undefined }): Promise<number> {
