@@ -52,7 +52,7 @@ export interface FeederOptions {
   readonly budgetLedger?: BudgetLedger;
   /**
    * A share of a larger config (a worker): start even if none of this share's symbols resolves. The supervisor
-   * has already checked that the whole config resolves something. A shard (`shard = "i/n"`, n > 1) starts empty
+   * has already checked that no venue's symbols are all answered as not listed (a configuration error). A shard (`shard = "i/n"`, n > 1) starts empty
    * the same way, with the error logged, rather than exit and be restarted in a loop.
    */
   readonly partOfLargerConfig?: boolean;
@@ -250,8 +250,9 @@ export class Feeder {
 
   /**
    * Resolves every instrument (REST, cache, overrides) without connecting or opening sockets; undefined where a
-   * symbol cannot be resolved (the adapter logs which and why), and a clear error when a venue resolves none
-   * (unless partOfLargerConfig). The supervisor calls it once before starting workers, so the workers
+   * symbol cannot be resolved (the adapter logs which and why), and a clear error when a venue's symbols are all
+   * answered as not listed or unusable (unless partOfLargerConfig; REST unreachable is no error: they are retried).
+   * Every venue together (the supervisor's one pass); start() resolves and starts each venue on its own. The supervisor calls it once before starting workers, so the workers
    * find a complete instrument cache instead of racing to write their shares of it.
    */
   async resolveInstruments(): Promise<(Instrument | undefined)[][]> {
