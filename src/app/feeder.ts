@@ -316,8 +316,11 @@ export class Feeder {
     const results = await Promise.allSettled(this.pipelines.map((p) => this.startVenue(p, () => (opening ??= this.publisher.start()))));
     // stop() came during start-up: it stopped the adapters still resolving, which ended their REST requests; not a failure.
     if (this.stopRequested) return this.stoppedDuringStart();
-    const failed = results.flatMap((r) => (r.status === "rejected" ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : []));
-    if (failed.length > 0) throw new Error(failed.join("; "));
+    // One failure (the publisher's, shared by every venue, counts once) is thrown as it is; several, named together.
+    const failed = new Map<string, unknown>();
+    for (const r of results) if (r.status === "rejected") failed.set(r.reason instanceof Error ? r.reason.message : String(r.reason), r.reason);
+    if (failed.size === 1) throw [...failed.values()][0];
+    if (failed.size > 1) throw new Error([...failed.keys()].join("; "));
     this.started = true;
     log.info("feeder started", {
       books: this.books().length,
