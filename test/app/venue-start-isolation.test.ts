@@ -119,6 +119,28 @@ describe("one venue's instrument REST at start-up", { timeout: 60_000 }, () => {
     expect(evaluateReadiness(feeder.readinessInput()).ready).toBe(true);
   });
 
+  test("stop() while one venue runs and the other's REST hangs: the REST ends at once, the running venue is halted", async () => {
+    const { bybit, coinbase } = await sims(84);
+    const front = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Promise<Response>(() => undefined) }); // never answers
+    cleanups.push(() => front.stop(true));
+    const feeder = feederOf(84, bybit, coinbase, `http://127.0.0.1:${front.port}`);
+    let settled = false;
+    const starting = feeder.start().finally(() => (settled = true));
+    await waitFor(() => liveOf(feeder, "bybit").length === 2 || settled, "bybit books LIVE (or start settled)", 20_000);
+    expect(settled).toBe(false);
+    let stopped = false;
+    const stopping = feeder.stop().then(() => (stopped = true));
+    // Stopped during start-up: start() resolves (not a failure) without waiting out Coinbase's 10 s REST timeout.
+    await waitFor(() => stopped && settled, "stop() and start() settled", 8_000);
+    await starting;
+    await stopping;
+    expect(feeder.bookSummaries().map((b) => [b.venue, b.symbol, b.state, b.reason])).toEqual([
+      ["bybit", "BTCUSDT", "halted", "shutdown"],
+      ["bybit", "ETHUSDT", "halted", "shutdown"],
+    ]);
+    expect(logLines.some((l) => l.msg === "stopped during start-up: the venues connected by then are halted")).toBe(true);
+  });
+
   test("a venue whose symbols are all not listed still fails the start, naming them", async () => {
     const { bybit, coinbase } = await sims(83);
     const { group, port } = uniqueDestination(83);
