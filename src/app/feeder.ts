@@ -52,8 +52,9 @@ export interface FeederOptions {
   readonly budgetLedger?: BudgetLedger;
   /**
    * A share of a larger config (a worker): start even if none of this share's symbols resolves. The supervisor
-   * has already checked that no venue's symbols are all answered as not listed (a configuration error). A shard (`shard = "i/n"`, n > 1) starts empty
-   * the same way, with the error logged, rather than exit and be restarted in a loop.
+   * has already checked that no venue's symbols are all answered as not listed (a configuration error). A shard
+   * (`shard = "i/n"`, n > 1) starts empty the same way, with the error logged, rather than exit and be restarted in
+   * a loop.
    */
   readonly partOfLargerConfig?: boolean;
 }
@@ -252,8 +253,8 @@ export class Feeder {
    * Resolves every instrument (REST, cache, overrides) without connecting or opening sockets; undefined where a
    * symbol cannot be resolved (the adapter logs which and why), and a clear error when a venue's symbols are all
    * answered as not listed or unusable (unless partOfLargerConfig; REST unreachable is no error: they are retried).
-   * Every venue together (the supervisor's one pass); start() resolves and starts each venue on its own. The supervisor calls it once before starting workers, so the workers
-   * find a complete instrument cache instead of racing to write their shares of it.
+   * Every venue together: the supervisor calls it once before starting workers, so the workers find a complete
+   * instrument cache instead of racing to write their shares of it (start() resolves and starts each venue on its own).
    */
   async resolveInstruments(): Promise<(Instrument | undefined)[][]> {
     this.createPipelines();
