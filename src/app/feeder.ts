@@ -52,8 +52,9 @@ export interface FeederOptions {
   readonly budgetLedger?: BudgetLedger;
   /**
    * A share of a larger config (a worker): start even if none of this share's symbols resolves. The supervisor
-   * has already checked that the whole config resolves something. A shard (`shard = "i/n"`, n > 1) starts empty
-   * the same way, with the error logged, rather than exit and be restarted in a loop.
+   * has already checked that no venue's symbols are all answered as not listed (a configuration error). A shard
+   * (`shard = "i/n"`, n > 1) starts empty the same way, with the error logged, rather than exit and be restarted in
+   * a loop.
    */
   readonly partOfLargerConfig?: boolean;
 }
@@ -66,6 +67,10 @@ class VenuePipeline implements BookSink {
   applyErrors = 0;
   /** Subscriptions left out at start because their instrument did not resolve; one leaves when it resolves late. */
   readonly unresolved: Subscription[] = [];
+  /** attach() ran: the venue's instruments were answered (before, every symbol counts as unresolved, "resolving"). */
+  attached = false;
+  /** The adapter was started: the venue connects (or replays) and its books are this Feeder's to halt at stop. */
+  running = false;
   /** By subscription index (cold: bumped only when a book is invalidated): gaps reported, times it stopped being live. */
   private readonly gaps: number[] = [];
   private readonly invalidations: number[] = [];
@@ -91,6 +96,7 @@ class VenuePipeline implements BookSink {
 
   /** Builders by subscription index; an unresolved instrument leaves a hole (the adapter never subscribes it). */
   attach(instruments: readonly (Instrument | undefined)[]): void {
+    this.attached = true;
     instruments.forEach((instrument, index) => {
       this.gaps[index] = 0;
       this.invalidations[index] = 0;
@@ -169,6 +175,10 @@ class VenuePipeline implements BookSink {
 
   /** The configured symbols still without a book, with why when the adapter says (it retries them). Cold. */
   unresolvedNow(): { market: string; symbol: string; reason: string; detail: string; nextAttemptMs: number }[] {
+    if (!this.attached) {
+      const detail = `${this.adapter.venue}: instrument REST not answered yet (start-up); the venue connects once it is`;
+      return this.subscriptions.map((u) => ({ market: u.market, symbol: instrumentSymbolOf(u), reason: "resolving", detail, nextAttemptMs: 0 }));
+    }
     const fromAdapter = this.adapter.unresolvedInstruments?.();
     if (fromAdapter !== undefined) return fromAdapter.map((u) => ({ market: u.market, symbol: u.symbol, reason: u.kind, detail: u.detail, nextAttemptMs: u.nextAttemptMs }));
     return this.unresolved.map((u) => ({ market: u.market, symbol: instrumentSymbolOf(u), reason: "", detail: "", nextAttemptMs: 0 }));
@@ -241,11 +251,20 @@ export class Feeder {
 
   /**
    * Resolves every instrument (REST, cache, overrides) without connecting or opening sockets; undefined where a
-   * symbol cannot be resolved (the adapter logs which and why), and a clear error when a venue resolves none
-   * (unless partOfLargerConfig). The supervisor calls it once before starting workers, so the workers
-   * find a complete instrument cache instead of racing to write their shares of it.
+   * symbol cannot be resolved (the adapter logs which and why), and a clear error when a venue's symbols are all
+   * answered as not listed or unusable (unless partOfLargerConfig; REST unreachable is no error: they are retried).
+   * Every venue together: the supervisor calls it once before starting workers, so the workers find a complete
+   * instrument cache instead of racing to write their shares of it (start() resolves and starts each venue on its own).
    */
   async resolveInstruments(): Promise<(Instrument | undefined)[][]> {
+    this.createPipelines();
+    const instrumentsPerVenue = await Promise.all(this.pipelines.map((p) => p.adapter.loadInstruments()));
+    checkIdCollisions(instrumentsPerVenue.flat().filter((i): i is Instrument => i !== undefined));
+    return instrumentsPerVenue;
+  }
+
+  /** One pipeline per venue with subscriptions (once); throws when two configured symbols share an instrument id. */
+  private createPipelines(): void {
     const { config, log } = this.opts;
     if (this.pipelines.length === 0) {
       for (const venueConfig of config.venues) {
@@ -265,21 +284,22 @@ export class Feeder {
         }),
       ),
     );
-    const instrumentsPerVenue = await Promise.all(this.pipelines.map((p) => p.adapter.loadInstruments()));
-    checkIdCollisions(instrumentsPerVenue.flat().filter((i): i is Instrument => i !== undefined));
-    return instrumentsPerVenue;
   }
 
   /**
-   * Resolves instruments, opens the publisher, then connects to the venues. Throws before any venue connects if a
-   * venue resolves none of its symbols (unless partOfLargerConfig); a symbol that does not resolve is left out and
-   * retried by its adapter while running (venues/common/late-instruments.ts): it joins through onInstrumentResolved.
+   * Resolves each venue's instruments and connects each venue as soon as its own resolved (the publisher is opened
+   * once, before the first venue starts): one venue's slow instrument REST holds no other venue. A symbol that does
+   * not resolve is left out and retried by its adapter while running (venues/common/late-instruments.ts): it joins
+   * through onInstrumentResolved; a venue whose REST could not be answered at all (no cache) starts that way with
+   * none. Resolves once every venue has started; throws, naming them, when a venue's symbols are all answered as
+   * not listed or unusable (a configuration error; unless partOfLargerConfig): the venues started by then are
+   * running, and the caller's stop() halts them.
    * Once only: a second call, or a call after stop(), throws before opening anything (stopped adapters and a stopped
    * publisher do not run again; a new Feeder does).
    */
   async start(): Promise<void> {
     if (this.stopCalled) throw new Error("feeder: start() after stop(): a stopped Feeder does not start again; create a new one");
-    if (this.started || this.starting) throw new Error("feeder: start() called twice");
+    if (this.started || this.starting || this.pipelines.some((p) => p.running)) throw new Error("feeder: start() called twice");
     this.stopRequested = false;
     const starting = this.startOnce();
     this.starting = starting;
@@ -292,23 +312,16 @@ export class Feeder {
 
   private async startOnce(): Promise<void> {
     const { log } = this.opts;
-    let instrumentsPerVenue: (Instrument | undefined)[][];
-    try {
-      instrumentsPerVenue = await this.resolveInstruments();
-    } catch (err) {
-      // stop() came during start-up: it stopped the adapters, which ended their REST requests; not a failure.
-      if (this.stopRequested) return this.stoppedDuringStart();
-      throw err;
-    }
-    if (this.stopRequested) return this.stoppedDuringStart(); // stop() closes what was opened once this returns
-    await this.publisher.start();
+    this.createPipelines();
+    let opening: Promise<void> | null = null;
+    const results = await Promise.allSettled(this.pipelines.map((p) => this.startVenue(p, () => (opening ??= this.publisher.start()))));
+    // stop() came during start-up: it stopped the adapters still resolving, which ended their REST requests; not a failure.
     if (this.stopRequested) return this.stoppedDuringStart();
-    this.pipelines.forEach((p, i) => p.attach(instrumentsPerVenue[i]!));
-    for (const p of this.pipelines) {
-      if (this.opts.replay) p.adapter.startReplay(p);
-      else p.adapter.start(p);
-    }
-    if (!this.opts.replay) this.lag.start();
+    // One failure (the publisher's, shared by every venue, counts once) is thrown as it is; several, named together.
+    const failed = new Map<string, unknown>();
+    for (const r of results) if (r.status === "rejected") failed.set(r.reason instanceof Error ? r.reason.message : String(r.reason), r.reason);
+    if (failed.size === 1) throw [...failed.values()][0];
+    if (failed.size > 1) throw new Error([...failed.keys()].join("; "));
     this.started = true;
     log.info("feeder started", {
       books: this.books().length,
@@ -317,8 +330,28 @@ export class Feeder {
     });
   }
 
+  /** One venue: its instruments, then (the publisher open) its books and its connections. Nothing after stop(). */
+  private async startVenue(p: VenuePipeline, openPublisher: () => Promise<void>): Promise<void> {
+    const instruments = await p.adapter.loadInstruments();
+    if (this.stopRequested) return;
+    await openPublisher();
+    if (this.stopRequested) return;
+    const resolved = instruments.filter((i): i is Instrument => i !== undefined);
+    checkIdCollisions([...this.pipelines.flatMap((x) => x.builders.filter((b) => b !== undefined).map((b) => b.instrument)), ...resolved]);
+    p.attach(instruments);
+    p.running = true;
+    if (this.opts.replay) p.adapter.startReplay(p);
+    else {
+      p.adapter.start(p);
+      this.lag.start(); // with the first venue; later calls do nothing
+    }
+    if (this.pipelines.length > 1) this.opts.log.info("venue started", { venue: p.adapter.venue, books: resolved.length, unresolved: instruments.length - resolved.length });
+  }
+
   private stoppedDuringStart(): void {
-    this.opts.log.info("stopped during start-up: no venue connected, nothing published");
+    const running = this.pipelines.filter((p) => p.running).map((p) => p.adapter.venue);
+    if (running.length === 0) this.opts.log.info("stopped during start-up: no venue connected, nothing published");
+    else this.opts.log.info("stopped during start-up: the venues connected by then are halted", { venues: running });
   }
 
   /**
@@ -330,10 +363,11 @@ export class Feeder {
     this.stopRequested = true;
     this.stopCalled = true;
     if (this.starting) {
-      await Promise.all(this.pipelines.map((p) => p.adapter.stop().catch(() => undefined)));
+      // The venues still resolving: their REST requests end at once. Those running are halted below.
+      await Promise.all(this.pipelines.filter((p) => !p.running).map((p) => p.adapter.stop().catch(() => undefined)));
       await this.starting.catch(() => undefined);
     }
-    if (!this.started) {
+    if (!this.started && !this.pipelines.some((p) => p.running)) {
       await Promise.all(this.pipelines.map((p) => p.adapter.stop().catch(() => undefined)));
       await this.publisher.stop(); // opened by a start-up that stopped or failed after it
       return;

@@ -23,6 +23,7 @@ export class EventLoopLagMonitor {
   constructor(private readonly intervalMs = 100) {}
 
   start(): void {
+    if (this.timer) return; // running already (the Feeder starts it with its first venue)
     let expected = performance.now() + this.intervalMs;
     this.timer = setInterval(() => {
       const now = performance.now();

@@ -109,8 +109,10 @@ export class Supervisor implements StatusSource {
     if (this.stopping) throw new Error("supervisor: start() after stop(): a stopped Supervisor does not start again; create a new one");
     if (this.startCalled) throw new Error("supervisor: start() called twice");
     this.startCalled = true;
-    // Resolve every instrument once here: fail before any worker starts if a venue resolves none of its symbols
-    // (a symbol that does not resolve is logged and left out; a worker whose share has none starts empty).
+    // Resolve every instrument once here: fail before any worker starts if a venue's symbols are all answered as not
+    // listed (a symbol that does not resolve is logged and left out; a worker whose share has none starts empty and
+    // retries it; a venue whose REST cannot be answered is retried the same way, not a failure). Every venue together:
+    // one whose REST hangs delays the workers' start by up to its timeout.
     // A 429/418 hold the venue answers this thread's requests with holds every worker's requests too (one IP).
     const holds: BudgetEvent[] = [];
     const budgetLedger = { carried: () => undefined, report: (e: BudgetEvent) => void ("blockedUntilMs" in e && holds.push(e)) };

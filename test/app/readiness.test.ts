@@ -56,13 +56,24 @@ describe("/readyz", { timeout: 30_000 }, () => {
     }
   });
 
+  // An outage, not a configuration error: the process starts (it used to exit), the venue retries, /readyz names it.
   test("an unreachable instruments REST endpoint is named with its URL and the OS error", async () => {
     const raw = rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }], ...uniqueDestination(33), http: true });
     const restUrl = `http://127.0.0.1:${closedPort()}`;
     (raw.venues as { bybit: Record<string, unknown> }).bybit.rest_url = restUrl;
-    await expect(startRuntime(validateConfig(raw), silentLogger)).rejects.toThrow(
-      new RegExp(`linear:BTCUSDT \\(REST unreachable: bybit REST ${restUrl}/v5/market/instruments-info\\?category=linear[^:]*: ECONNREFUSED`),
-    );
+    const named = new RegExp(`linear:BTCUSDT \\(REST unreachable: bybit REST ${restUrl}/v5/market/instruments-info\\?category=linear[^:]*: ECONNREFUSED`);
+    const lines: { level: string; msg: string }[] = [];
+    const rt = await startRuntime(validateConfig(raw), createLogger({ level: "warn", format: "json", write: (l) => lines.push(JSON.parse(l)) }));
+    try {
+      expect(lines.find((l) => named.test(l.msg))?.level).toBe("error");
+      const { status, body } = await readyz(rt);
+      expect(status).toBe(503);
+      const unresolved = body.reasons.filter((r) => r.check === "symbol_unresolved");
+      expect(unresolved.map((r) => [r.venue, r.symbol, r.reason])).toEqual([["bybit", "BTCUSDT", "rest_unreachable"]]);
+      expect(String(unresolved[0]!.detail)).toMatch(/REST unreachable: bybit REST http:\/\/127\.0\.0\.1:\d+\/v5\/market\/instruments-info\?category=linear.*ECONNREFUSED/);
+    } finally {
+      await rt.stop();
+    }
   });
 
   const unreachable: [what: string, url: () => string, code: string][] = [

@@ -20,6 +20,11 @@ export const checkConfigCommand: CommandSpec = {
     "with its own key names and every default filled in (a bearer token is not shown); a key whose default is the",
     "adapter's (stale_after_ms, Coinbase's symbols_per_connection) is a `# … not set` comment when the file leaves",
     "it out. Loading that output gives the same configuration.",
+    "",
+    "It asks no venue. Symbols are checked by `feeder run` at start: a venue whose symbols are all answered as not",
+    "listed (or with an unusable tick/lot) fails the start naming them (a configuration error); a venue whose",
+    "instrument REST cannot be answered (network, 5xx, timeout, 429; no instrument cache) is an outage: the others",
+    "start and it joins, retried, when its REST comes back (its symbols are not ready in /readyz until then).",
   ].join("\n"),
   options: { config: { type: "string", short: "c" } },
   async run(ctx) {

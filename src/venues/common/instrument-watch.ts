@@ -160,7 +160,10 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
 
   /**
    * Resolves every subscription (common/instruments.ts). A symbol that cannot be resolved is left out, logged as an
-   * error naming it and why, and retried while running; none resolvable throws unless allowNoInstruments.
+   * error naming it and why, and retried while running. None resolvable throws (unless allowNoInstruments) only when
+   * REST answered for every one of them (not listed, refused: a configuration error); a venue whose REST could not be
+   * answered (network, 5xx, timeout, 429 hold; no cache) is an outage, not an error: it starts with its symbols left
+   * out and they join when REST comes back, while the other venues run.
    */
   async load(): Promise<(Instrument | undefined)[]> {
     const { config, subscriptions, log, venue } = this.o;
@@ -168,8 +171,11 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const { instruments, problems, unresolved } = await resolveInstruments(config, subscriptions, source, log, this.o.stop);
     if (problems.length > 0) {
       const message = `${venue}: cannot resolve instruments for ${problems.join(", ")}`;
-      if (!instruments.some((i) => i !== undefined) && !this.o.allowNoInstruments) throw new Error(message);
-      log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
+      const none = !instruments.some((i) => i !== undefined);
+      const outage = unresolved.some((u) => u.kind === "rest_unreachable");
+      if (none && !outage && !this.o.allowNoInstruments) throw new Error(message);
+      if (none) log.error(`${message}; the venue starts with no books and retries them while running (REST unreachable, not a configuration error)`, { unresolved: problems.length, of: instruments.length });
+      else log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
     }
     this.late.track(source, unresolved);
     return instruments;
