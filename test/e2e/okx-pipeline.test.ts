@@ -27,7 +27,11 @@ const TARGET = "BTC-USDT";
  * changes): the stall is caught by the unanswered ping (pong timeout 1 s) instead.
  */
 const STALE_AFTER_MS = 5_000;
-const STALL_MS = 1_800;
+/**
+ * The stall lasts until the feeder noticed it (a book not LIVE), then ends: a fixed stall just over the pong timeout
+ * could end, under load, before a late housekeeping round judged the unanswered ping (its pong then came).
+ */
+const STALL_MAX_MS = 20_000;
 
 let sim: OkxSim;
 let feeder: Feeder;
@@ -122,40 +126,55 @@ describe("okx: simulator → feeder → multicast → subscriber", { timeout: 40
   });
 
   const FAULTS: OkxSimFault[] = ["gap", "reset", "malformed", "duplicate", "keepalive", "checksum", "disconnect", "stall"];
+  /**
+   * Connections replaced (ordinary reconnects) during a fault round. The simulator, the feeder and the subscriber share this one thread:
+   * on a loaded machine it can fall more than the 1 s pong timeout behind, and the feeder then rightly replaces its
+   * connections. A fault round with such a reconnect tests the reconnect, not the fault (a reset or gap sent into the
+   * replaced socket is never read; a book DISCONNECTED meanwhile was not LIVE): that round is done again.
+   */
+  const ROUNDS_MAX = 3;
   for (const fault of FAULTS) {
     test(`recovers from ${fault} and never shows a differing book as valid`, async () => {
-      statesSeen.clear();
-      const before = feeder.stats().venues.okx!;
-      const checksBefore = validChecks;
-      if (fault === "reset") history.get(TARGET)?.clear();
-      sim.inject(fault, fault === "stall" ? undefined : TARGET, { stallMs: STALL_MS });
-      recordHistory();
-      step(3);
-      const target = TOPICS.find((t) => t.symbol === TARGET)!;
-      const sawInvalid = () => [...(statesSeen.get(target.id) ?? [])].some((s) => s !== BookState.LIVE);
-      if (fault === "gap" || fault === "malformed" || fault === "stall" || fault === "disconnect" || fault === "checksum") {
-        await waitFor(sawInvalid, `status not live after ${fault}`, 20_000, () => step(1));
+      for (let round = 1; ; round++) {
+        statesSeen.clear();
+        const before = feeder.stats().venues.okx!;
+        const checksBefore = validChecks;
+        if (fault === "reset") history.get(TARGET)?.clear();
+        sim.inject(fault, fault === "stall" ? undefined : TARGET, { stallMs: STALL_MAX_MS });
+        recordHistory();
+        step(3);
+        const target = TOPICS.find((t) => t.symbol === TARGET)!;
+        const sawInvalid = () => [...(statesSeen.get(target.id) ?? [])].some((s) => s !== BookState.LIVE);
+        if (fault === "gap" || fault === "malformed" || fault === "stall" || fault === "disconnect" || fault === "checksum") {
+          await waitFor(sawInvalid, `status not live after ${fault}`, 20_000, () => step(1));
+        }
+        if (fault === "stall") sim.inject("stall", undefined, { stallMs: 0 }); // noticed: the server is back
+        // A stalled server sends nothing: recovery is only possible once the stall is over.
+        if (fault === "stall") await waitFor(() => !sim.stalled, "the stall over", 20_000);
+        await waitFor(allEqualAndValid, `recovery from ${fault}`, 20_000, () => step(1));
+        for (let i = 0; i < 5; i++) {
+          step(1);
+          await waitFor(allEqualAndValid, `after ${fault}, message ${i}`, 15_000);
+        }
+        expect(violations).toEqual([]); // whatever happened meanwhile, no book was valid while it differed
+        const after = feeder.stats().venues.okx!;
+        if (fault !== "disconnect" && fault !== "stall" && after.reconnects !== before.reconnects) {
+          if (round < ROUNDS_MAX) continue;
+          throw new Error(`${ROUNDS_MAX} rounds of ${fault}, each with a reconnect (pong timeouts ${after.pongTimeouts}): the fault itself never tested`);
+        }
+        if (fault === "gap") expect(after.gaps).toBeGreaterThan(before.gaps!);
+        if (fault === "reset") expect(after.maintenanceResets).toBe(before.maintenanceResets! + 1);
+        if (fault === "keepalive") expect(after.keepalives).toBeGreaterThan(before.keepalives!);
+        if (fault === "checksum") expect(after.checksumMismatches).toBe(before.checksumMismatches! + 1);
+        if (fault === "malformed") expect(after.parseErrors).toBeGreaterThan(before.parseErrors!);
+        if (fault === "disconnect") expect(after.reconnects).toBeGreaterThan(before.reconnects!);
+        if (fault === "stall") expect(after.staleResyncs! + after.pongTimeouts!).toBeGreaterThan(before.staleResyncs! + before.pongTimeouts!);
+        if (fault === "reset" || fault === "keepalive" || fault === "duplicate") expect(sawInvalid()).toBe(false);
+        expect(validChecks).toBeGreaterThan(checksBefore);
+        statesSeen.clear();
+        return;
       }
-      // A stalled server sends nothing: recovery is only possible once the stall is over.
-      if (fault === "stall") await waitFor(() => !sim.stalled, "the stall over", 20_000);
-      await waitFor(allEqualAndValid, `recovery from ${fault}`, 20_000, () => step(1));
-      for (let i = 0; i < 5; i++) {
-        step(1);
-        await waitFor(allEqualAndValid, `after ${fault}, message ${i}`, 15_000);
-      }
-      const after = feeder.stats().venues.okx!;
-      if (fault === "gap") expect(after.gaps).toBeGreaterThan(before.gaps!);
-      if (fault === "reset") expect(after.maintenanceResets).toBe(before.maintenanceResets! + 1);
-      if (fault === "keepalive") expect(after.keepalives).toBeGreaterThan(before.keepalives!);
-      if (fault === "checksum") expect(after.checksumMismatches).toBe(before.checksumMismatches! + 1);
-      if (fault === "malformed") expect(after.parseErrors).toBeGreaterThan(before.parseErrors!);
-      if (fault === "disconnect") expect(after.reconnects).toBeGreaterThan(before.reconnects!);
-      if (fault === "stall") expect(after.staleResyncs! + after.pongTimeouts!).toBeGreaterThan(before.staleResyncs! + before.pongTimeouts!);
-      if (fault === "reset" || fault === "keepalive" || fault === "duplicate") expect(sawInvalid()).toBe(false);
-      expect(validChecks).toBeGreaterThan(checksBefore);
-      expect(violations).toEqual([]);
-      statesSeen.clear();
-    });
+    }, 40_000 * ROUNDS_MAX);
   }
 
   test("a 64008 notice (planned reconnect) leaves every book LIVE", async () => {

@@ -22,12 +22,26 @@ async function equal(run: PlannedRun, indexes: number[], what: string): Promise<
   await until(() => indexes.every((i) => run.equal(i)), `books ${indexes.join(", ")} equal ${what}`);
 }
 
-/** Starts OKX with the replacement's link (index 1) holding everything the simulator sends it, and announces 64008. */
-async function overlapping(symbols: string[], vipOnly?: string[]): Promise<OkxRun> {
-  const run = await startOkx(symbols, { vipOnly, prepare: (p) => p.byIndex.set(1, { holdDown: true }) });
+/**
+ * The adapter's clock: the wall clock until hold(), then standing still. A test whose steps must all happen before
+ * the replacement's ack deadline (500 ms of wall clock) holds it at the notice: on a loaded machine the test's own
+ * polling and the proxy can take longer than that, and the deadline would fail the replacement first.
+ */
+function heldClock(): { now: () => number; hold(): void } {
+  let heldAtMs: number | undefined;
+  return { now: () => heldAtMs ?? Date.now(), hold: () => void (heldAtMs = Date.now()) };
+}
+
+/**
+ * Starts OKX with the replacement's link (index 1) holding everything the simulator sends it, and announces 64008;
+ * with `clock`, the adapter's clock stands still from the notice on (no deadline of the replacement passes).
+ */
+async function overlapping(symbols: string[], vipOnly?: string[], clock?: ReturnType<typeof heldClock>): Promise<OkxRun> {
+  const run = await startOkx(symbols, { vipOnly, prepare: (p) => p.byIndex.set(1, { holdDown: true }), adapter: clock ? { now: clock.now } : undefined });
   runs.push(run);
   const live = symbols.map((_, i) => i).filter((i) => !vipOnly?.includes(symbols[i]!));
   await equal(run, live, "at start");
+  clock?.hold();
   run.announce!();
   await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.some((m) => m.includes('"subscribe"')), "the replacement subscribing");
   return run;
@@ -68,7 +82,7 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
   });
 
   test("the old socket closes while the replacement's acks are pending: the replacement carries on, no book leaves LIVE", async () => {
-    const run = await overlapping(["BTC-USDT", "ETH-USDT"]);
+    const run = await overlapping(["BTC-USDT", "ETH-USDT"], undefined, heldClock()); // the acks stay pending until released
     const [old, replacement] = [run.proxy.links[0]!, run.proxy.links[1]!];
     run.proxy.closeClient(old, 1012);
     await until(() => old.closed, "the old socket closed");
@@ -90,9 +104,12 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
   test("a refusal by the replacement once the old socket has closed is the venue's: that book alone is HALTED", async () => {
     const refuseEth = (f: string) =>
       f.includes('"event":"subscribe","arg":{"channel":"books","instId":"ETH-USDT"}') ? JSON.stringify({ id: JSON.parse(f).id, event: "error", code: "60018", msg: "Wrong URL or channel:books,instId:ETH-USDT doesn't exist." }) : f;
-    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { prepare: (p) => p.byIndex.set(1, { holdDown: true, rewriteDown: refuseEth }) });
+    // The acks stay pending until released: the adapter's clock stands still from the notice on (heldClock).
+    const clock = heldClock();
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { prepare: (p) => p.byIndex.set(1, { holdDown: true, rewriteDown: refuseEth }), adapter: { now: clock.now } });
     runs.push(run);
     await equal(run, [0, 1], "at start");
+    clock.hold();
     run.announce!();
     await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.some((m) => m.includes('"subscribe"')), "the replacement subscribing");
     run.proxy.closeClient(run.proxy.links[0]!, 1012);
@@ -107,11 +124,17 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
   test("books without its snapshot, the replacement's path faster, then it closes: the old socket's copies of what the book took from the replacement are repeats, no book leaves LIVE", async () => {
     // ETH-USDT's ack is lost, so the replacement never carries every topic; BTC-USDT's messages flow on it.
     const dropEthAck = (f: string) => (f.includes('"event":"subscribe","arg":{"channel":"books","instId":"ETH-USDT"}') ? null : f);
-    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { initialSnapshot: false, prepare: (p) => p.byIndex.set(1, { rewriteDown: dropEthAck }) });
+    // The replacement fails when the test closes it, never first by its ack deadline: the clock stands still from the notice on.
+    const clock = heldClock();
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { initialSnapshot: false, prepare: (p) => p.byIndex.set(1, { rewriteDown: dropEthAck }), adapter: { now: clock.now } });
     runs.push(run);
     await equal(run, [0, 1], "at start (bridged to REST snapshots)");
+    const subscribes = run.sim.stats.subscribes;
+    clock.hold();
     run.announce!();
-    await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.some((m) => m.includes('"subscribe"')), "the replacement subscribing");
+    // Subscribed at the simulator, not only sent by the adapter: each topic's first message on the replacement (a
+    // keepalive, no snapshot) is then at the book's seqId; stepped before, it would be ahead of the book (a gap).
+    await until(() => run.sim.stats.subscribes >= subscribes + 2, "the replacement subscribed at the simulator");
     const old = run.proxy.links[0]!;
     old.heldDown = []; // the old socket's path is slow from now on: the replacement delivers first
     run.step(2);
