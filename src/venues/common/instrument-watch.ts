@@ -163,7 +163,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
    * error naming it and why, and retried while running. None resolvable throws (unless allowNoInstruments) only when
    * REST answered for every one of them (not listed, refused: a configuration error); a venue whose REST could not be
    * answered (network, 5xx, timeout, 429 hold; no cache) is an outage, not an error: it starts with its symbols left
-   * out and they join when REST comes back, while the other venues run.
+   * out and they join when REST comes back, while the other venues run. Not so without rechecks (replay, export):
+   * there an unresolved venue throws as before.
    */
   async load(): Promise<(Instrument | undefined)[]> {
     const { config, subscriptions, log, venue } = this.o;
@@ -172,7 +173,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (problems.length > 0) {
       const message = `${venue}: cannot resolve instruments for ${problems.join(", ")}`;
       const none = !instruments.some((i) => i !== undefined);
-      const outage = unresolved.some((u) => u.kind === "rest_unreachable");
+      // Only a live run can wait for REST to come back; replay and export (no rechecks) have nothing to wait with.
+      const outage = this.o.recheck && unresolved.some((u) => u.kind === "rest_unreachable");
       if (none && !outage && !this.o.allowNoInstruments) throw new Error(message);
       if (none) log.error(`${message}; the venue starts with no books and retries them while running (REST unreachable, not a configuration error)`, { unresolved: problems.length, of: instruments.length });
       else log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
