@@ -322,6 +322,9 @@ export class Feeder {
     for (const r of results) if (r.status === "rejected") failed.set(r.reason instanceof Error ? r.reason.message : String(r.reason), r.reason);
     if (failed.size === 1) throw [...failed.values()][0];
     if (failed.size > 1) throw new Error([...failed.keys()].join("; "));
+    // A worker or shard given no symbol at all still opens its publisher: its heartbeats say its source is alive.
+    if (opening === null) await this.publisher.start();
+    if (this.stopRequested) return this.stoppedDuringStart();
     this.started = true;
     log.info("feeder started", {
       books: this.books().length,
