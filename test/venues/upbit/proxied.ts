@@ -6,7 +6,7 @@
 import { parseFixed } from "../../../src/core/fixed.ts";
 import { startUpbitSimulator, type UpbitSim } from "../../../src/sim/upbit-sim.ts";
 import { venueSpec } from "../../../src/venues/registry.ts";
-import type { Subscription, VenueAdapter } from "../../../src/venues/venue.ts";
+import type { CommonAdapterOptions, Subscription, VenueAdapter } from "../../../src/venues/venue.ts";
 import { tempCachePath } from "../bybit/helpers.ts";
 import { BookMaps, until } from "../planned-fallback-harness.ts";
 import { startWsProxy, type WsProxy } from "../ws-proxy.ts";
@@ -29,7 +29,7 @@ export async function startProxiedUpbit(
   venue: "upbit" | "bithumb",
   sim: { seed: number; messagesPerSecond: number },
   prepare: (p: WsProxy) => void,
-  options: Record<string, unknown>,
+  options: CommonAdapterOptions & Record<string, unknown>,
   cleanups: (() => Promise<void>)[],
 ): Promise<ProxiedUpbit> {
   const SUBS = PROXIED_SUBS;
