@@ -13,7 +13,7 @@ import type { BridgeEvent, FeedSubscriber, NatsFeedReader } from "../../src/subs
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { uniqueDestination, waitFor } from "../e2e/harness.ts";
-import { packer, T0, take } from "../subscriber/feed-harness.ts";
+import { packer, T0 } from "../subscriber/feed-harness.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
 import { natsServerMissing } from "./nats-server.ts";
 import { ReaderRig } from "./reader-rig.ts";
@@ -46,11 +46,7 @@ const rig = new ReaderRig({ prefix: PREFIX, groups: [G], bridges: 2, makeBridge:
 const bridges = rig.bridges;
 let sub: FeedSubscriber;
 let reader: NatsFeedReader;
-let sendUs = T0;
-
-function send(p: ChannelPacker, stepUs = 10_000): Promise<void> {
-  return rig.sendAll(take(p, (sendUs += stepUs)), G);
-}
+const send = (p: ChannelPacker, stepUs = 10_000) => rig.send(p, G, stepUs);
 
 beforeAll(async () => {
   if (missing) return;

@@ -7,6 +7,8 @@ import dgram from "node:dgram";
 import { ForwardBridge, type ForwardBridgeOptions } from "../../src/bridge/forward-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { FeedSubscriber, attachNats, type BridgeEvent, type NatsFeedReader } from "../../src/subscriber/index.ts";
+import type { ChannelPacker } from "../../src/wire/packer.ts";
+import { T0, take } from "../subscriber/feed-harness.ts";
 import { NatsServer } from "./nats-server.ts";
 
 export interface Destination {
@@ -29,6 +31,8 @@ export class ReaderRig<B extends ForwardBridge = ForwardBridge> {
   sub!: FeedSubscriber;
   reader!: NatsFeedReader;
   sender!: dgram.Socket;
+  /** The upstream send time of the datagrams send() sealed last. */
+  sendUs = T0;
 
   constructor(private readonly opts: ReaderRigOptions<B>) {}
 
@@ -54,6 +58,11 @@ export class ReaderRig<B extends ForwardBridge = ForwardBridge> {
   /** Sends the datagrams to `to` one after another (each once the previous one is handed to the kernel). */
   sendAll(datagrams: Uint8Array[], to: Destination): Promise<void> {
     return datagrams.reduce((prev, d) => prev.then(() => new Promise<void>((resolve, reject) => this.sender.send(d, to.port, to.group, (err) => (err ? reject(err) : resolve())))), Promise.resolve());
+  }
+
+  /** Seals the packer's datagrams `stepUs` after the last ones (their upstream send time) and sends them to `to` in order. */
+  send(p: ChannelPacker, to: Destination, stepUs: number): Promise<void> {
+    return this.sendAll(take(p, (this.sendUs += stepUs)), to);
   }
 
   async stop(): Promise<void> {

@@ -12,7 +12,7 @@ import type { FeedSubscriber, NatsFeedReader } from "../../src/subscriber/index.
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { uniqueDestination, waitFor } from "../e2e/harness.ts";
-import { packer, T0, take } from "../subscriber/feed-harness.ts";
+import { packer, T0 } from "../subscriber/feed-harness.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
 import { natsServerMissing } from "./nats-server.ts";
 import { ReaderRig } from "./reader-rig.ts";
@@ -25,12 +25,8 @@ const G = uniqueDestination(141);
 const rig = new ReaderRig({ prefix: PREFIX, groups: [G] });
 let sub: FeedSubscriber;
 let reader: NatsFeedReader;
-let sendUs = T0;
-
 /** Seals the packer's datagrams (a send time of their own) and sends them to the group in order. */
-function send(p: ChannelPacker): Promise<void> {
-  return rig.sendAll(take(p, (sendUs += 1000)), G);
-}
+const send = (p: ChannelPacker) => rig.send(p, G, 1000);
 
 beforeAll(async () => {
   if (missing) return;

@@ -34,12 +34,7 @@ const rig = new ReaderRig({ prefix: PREFIX, groups: [G], bridges: 2, onBridgeEve
 const bridges = rig.bridges;
 let sub: FeedSubscriber;
 let reader: NatsFeedReader;
-let sendUs = T0;
-
-/** Seals the packer's datagrams `stepUs` after the last ones (their upstream send time) and sends them in order. */
-function send(p: ChannelPacker, stepUs = 10_000): Promise<void> {
-  return rig.sendAll(take(p, (sendUs += stepUs)), G);
-}
+const send = (p: ChannelPacker, stepUs = 10_000) => rig.send(p, G, stepUs);
 
 beforeAll(async () => {
   if (missing) return;
