@@ -42,37 +42,40 @@ async function setup(): Promise<{ sim: CoinbaseSim; adapter: CoinbaseAdapter; si
   return { sim, adapter, sink, allMatch, conn0 };
 }
 
+/**
+ * Every book of the first connection (0 and 1) resynced as on a gap, once, the other connection's (2) untouched; all
+ * equal to the simulator's again on a new socket, with nothing more invalidated.
+ */
+async function expectConnectionResynced({ sim, adapter, sink, allMatch }: Awaited<ReturnType<typeof setup>>, gapsBefore: number): Promise<void> {
+  expect(sink.invalid).toEqual([
+    { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+    { index: 1, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+  ]);
+  expect(adapter.stats().gaps).toBe(gapsBefore + 1);
+  sim.step(2);
+  await waitFor(allMatch, "books equal again on a new socket");
+  expect(sink.invalid).toHaveLength(2);
+}
+
 describe("coinbase: sequence_num going back on a socket", { timeout: 20_000 }, () => {
   test("a new heartbeat (counter past the last) with a sequence_num at or below the last resyncs every book of its connection, not the other's", async () => {
-    const { sim, adapter, sink, allMatch, conn0 } = await setup();
+    const run = await setup();
+    const { adapter, conn0 } = run;
     const gaps = adapter.stats().gaps!;
     // The socket's numbering restarted: sequence_num 0 on a heartbeat no earlier one can be (its counter is past all).
     expect(adapter.ingestFrame("spot", conn0, heartbeat(0, 1_000_000_000), 0)).toBe(true);
-    expect(sink.invalid).toEqual([
-      { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
-      { index: 1, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
-    ]);
-    expect(adapter.stats().gaps).toBe(gaps + 1);
-    sim.step(2);
-    await waitFor(allMatch, "books equal again on a new socket");
-    expect(sink.invalid).toHaveLength(2);
+    await expectConnectionResynced(run, gaps);
   });
 
   test("an l2_data frame stamped after every frame taken, with a sequence_num not past the last, resyncs its connection: a young socket's restarted numbering cannot catch up unseen", async () => {
-    const { sim, adapter, sink, allMatch, conn0 } = await setup();
+    const run = await setup();
+    const { adapter, conn0 } = run;
     const gaps = adapter.stats().gaps!;
     // Sequence 0 again (a repeat would carry its own, earlier time), stamped a day after anything the socket sent.
     const later = "2099-01-01T00:00:00.000000Z";
     const frame = `{"channel":"l2_data","client_id":"","timestamp":"${later}","sequence_num":0,"events":[{"type":"update","product_id":"BTC-USD","updates":[]}]}`;
     expect(adapter.ingestFrame("spot", conn0, frame, 0)).toBe(true);
-    expect(sink.invalid).toEqual([
-      { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
-      { index: 1, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
-    ]);
-    expect(adapter.stats().gaps).toBe(gaps + 1);
-    sim.step(2);
-    await waitFor(allMatch, "books equal again on a new socket");
-    expect(sink.invalid).toHaveLength(2);
+    await expectConnectionResynced(run, gaps);
   });
 
   test("a heartbeat repeated as it was (same counter) is still a duplicate: ignored, nothing resynced", async () => {
