@@ -12,24 +12,17 @@ import { afterEach, describe, expect, test } from "vitest";
 import { Feeder } from "../../src/app/feeder.ts";
 import { evaluateReadiness } from "../../src/app/readiness.ts";
 import { validateConfig } from "../../src/config/load.ts";
-import type { Logger } from "../../src/core/log.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { startCoinbaseSimulator, type CoinbaseSim } from "../../src/sim/coinbase-sim.ts";
 import { tempDir, uniqueDestination, waitFor } from "../e2e/harness.ts";
+import { captureLog } from "../support/capture-log.ts";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-const logLines: { level: string; msg: string }[] = [];
-const log: Logger = {
-  debug: () => undefined,
-  info: (msg) => void logLines.push({ level: "info", msg }),
-  warn: (msg) => void logLines.push({ level: "warn", msg }),
-  error: (msg) => void logLines.push({ level: "error", msg }),
-  child: () => log,
-};
+const { log, lines: logLines } = captureLog({ info: true });
 
 async function sims(seed: number): Promise<{ bybit: BybitSim; coinbase: CoinbaseSim }> {
   const bybit = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["BTCUSDT", "ETHUSDT"] }], seed, messagesPerSecond: 0 });

@@ -6,18 +6,17 @@
  * Real parts: nats-server, two ForwardBridges on one loopback multicast group (TTL 1), the reader (attachNats)
  * feeding an unchanged FeedSubscriber; the hold queues one bridge's datagrams and hands them over later.
  */
-import dgram from "node:dgram";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ForwardBridge, type ForwardBridgeOptions } from "../../src/bridge/forward-bridge.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
-import { silentLogger } from "../../src/core/log.ts";
-import { FeedSubscriber, attachNats, type BridgeEvent, type NatsFeedReader } from "../../src/subscriber/index.ts";
+import type { BridgeEvent, FeedSubscriber, NatsFeedReader } from "../../src/subscriber/index.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { uniqueDestination, waitFor } from "../e2e/harness.ts";
-import { packer, T0, take } from "../subscriber/feed-harness.ts";
+import { packer, T0 } from "../subscriber/feed-harness.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
-import { NatsServer, natsServerMissing } from "./nats-server.ts";
+import { natsServerMissing } from "./nats-server.ts";
+import { ReaderRig } from "./reader-rig.ts";
 
 const missing = natsServerMissing();
 const PREFIX = "natsfo";
@@ -42,43 +41,20 @@ class HeldBridge extends ForwardBridge {
   }
 }
 
-let nats: NatsServer;
-const bridges: HeldBridge[] = [];
+const events: BridgeEvent[] = [];
+const rig = new ReaderRig({ prefix: PREFIX, groups: [G], bridges: 2, makeBridge: (o) => new HeldBridge(o), onBridgeEvent: (e) => events.push(e) });
+const bridges = rig.bridges;
 let sub: FeedSubscriber;
 let reader: NatsFeedReader;
-let sender: dgram.Socket;
-let sendUs = T0;
-const events: BridgeEvent[] = [];
-
-function send(p: ChannelPacker, stepUs = 10_000): Promise<void> {
-  const ds = take(p, (sendUs += stepUs));
-  return ds.reduce((prev, d) => prev.then(() => new Promise<void>((resolve, reject) => sender.send(d, G.port, G.group, (err) => (err ? reject(err) : resolve())))), Promise.resolve());
-}
+const send = (p: ChannelPacker, stepUs = 10_000) => rig.send(p, G, stepUs);
 
 beforeAll(async () => {
   if (missing) return;
-  nats = await NatsServer.start();
-  for (let i = 0; i < 2; i++) {
-    const b = new HeldBridge({ groups: [{ ...G, iface: "127.0.0.1" }], servers: nats.url, prefix: PREFIX, log: silentLogger });
-    await b.start();
-    bridges.push(b);
-  }
-  sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
-  await sub.start();
-  reader = await attachNats(sub, { servers: nats.url, prefix: PREFIX, onBridgeEvent: (e) => events.push(e) });
-  sender = dgram.createSocket({ type: "udp4" });
-  await new Promise<void>((resolve) => sender.bind(0, "127.0.0.1", () => resolve()));
-  sender.setMulticastInterface("127.0.0.1");
-  sender.setMulticastTTL(1);
+  await rig.start();
+  ({ sub, reader } = rig);
 }, 30_000);
 
-afterAll(async () => {
-  sender?.close();
-  await reader?.stop();
-  await sub?.stop();
-  for (const b of bridges) await b.stop();
-  await nats?.stop();
-});
+afterAll(() => rig.stop());
 
 describe.skipIf(missing !== undefined)(`a followed bridge briefly held up${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
   test("keeps the stream: no switch, no gap, the book usable and exact", async () => {

@@ -7,57 +7,34 @@
  * (docs/wire-protocol.md §6.4); the reader now does too. Real parts: nats-server, the ForwardBridge on a loopback
  * multicast group (TTL 1), the reader (attachNats) feeding an unchanged FeedSubscriber.
  */
-import dgram from "node:dgram";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
-import { silentLogger } from "../../src/core/log.ts";
-import { FeedSubscriber, attachNats, type NatsFeedReader } from "../../src/subscriber/index.ts";
+import type { FeedSubscriber, NatsFeedReader } from "../../src/subscriber/index.ts";
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { uniqueDestination, waitFor } from "../e2e/harness.ts";
-import { packer, T0, take } from "../subscriber/feed-harness.ts";
+import { packer, T0 } from "../subscriber/feed-harness.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
-import { NatsServer, natsServerMissing } from "./nats-server.ts";
+import { natsServerMissing } from "./nats-server.ts";
+import { ReaderRig } from "./reader-rig.ts";
 
 const missing = natsServerMissing();
 const PREFIX = "rev14";
 const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
 const G = uniqueDestination(141);
 
-let nats: NatsServer;
-let forward: ForwardBridge;
+const rig = new ReaderRig({ prefix: PREFIX, groups: [G] });
 let sub: FeedSubscriber;
 let reader: NatsFeedReader;
-let sender: dgram.Socket;
-let sendUs = T0;
-
 /** Seals the packer's datagrams (a send time of their own) and sends them to the group in order. */
-function send(p: ChannelPacker): Promise<void> {
-  const ds = take(p, (sendUs += 1000));
-  return ds.reduce((prev, d) => prev.then(() => new Promise<void>((resolve, reject) => sender.send(d, G.port, G.group, (err) => (err ? reject(err) : resolve())))), Promise.resolve());
-}
+const send = (p: ChannelPacker) => rig.send(p, G, 1000);
 
 beforeAll(async () => {
   if (missing) return;
-  nats = await NatsServer.start();
-  forward = new ForwardBridge({ groups: [{ ...G, iface: "127.0.0.1" }], servers: nats.url, prefix: PREFIX, log: silentLogger });
-  await forward.start();
-  sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
-  await sub.start();
-  reader = await attachNats(sub, { servers: nats.url, prefix: PREFIX });
-  sender = dgram.createSocket({ type: "udp4" });
-  await new Promise<void>((resolve) => sender.bind(0, "127.0.0.1", () => resolve()));
-  sender.setMulticastInterface("127.0.0.1");
-  sender.setMulticastTTL(1);
+  await rig.start();
+  ({ sub, reader } = rig);
 }, 30_000);
 
-afterAll(async () => {
-  sender?.close();
-  await reader?.stop();
-  await sub?.stop();
-  await forward?.stop();
-  await nats?.stop();
-});
+afterAll(() => rig.stop());
 
 describe.skipIf(missing !== undefined)(`NATS reader and one bogus upstream session${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
   test("the real publisher's feed goes on through NATS after one datagram of a future session", async () => {

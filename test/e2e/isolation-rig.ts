@@ -11,12 +11,12 @@ import { join } from "node:path";
 import { Feeder } from "../../src/app/feeder.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
-import type { Logger } from "../../src/core/log.ts";
 import { BOOK_STATE_NAMES, BookState, type MarketName, type VenueName } from "../../src/core/types.ts";
 import { startBinanceSimulator, type BinanceSim } from "../../src/sim/binance-sim.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { startCoinbaseSimulator, type CoinbaseSim } from "../../src/sim/coinbase-sim.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { captureLog } from "../support/capture-log.ts";
 import { levelsOfSim, levelsOfView, sameLevels, tempDir, uniqueDestination, waitFor } from "./harness.ts";
 
 export const DEADLINE_MS = 1500;
@@ -104,14 +104,7 @@ export async function startRig(o: RigOptions): Promise<Rig> {
   });
   await subscriber.start();
 
-  const logLines: { level: string; msg: string }[] = [];
-  const log: Logger = {
-    debug: () => undefined,
-    info: (msg) => void logLines.push({ level: "info", msg }),
-    warn: (msg) => void logLines.push({ level: "warn", msg }),
-    error: (msg) => void logLines.push({ level: "error", msg }),
-    child: () => log,
-  };
+  const { log, lines: logLines } = captureLog({ info: true });
   const cache = (v: string) => join(tempDir(`feeder-iso-${v}-`), "instruments.json");
   const config = validateConfig({
     workers: 1,

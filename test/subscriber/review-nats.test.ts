@@ -8,16 +8,15 @@
  * publisher's levels. Real parts: nats-server, the ForwardBridge on two loopback multicast groups (TTL 1), the
  * reader (attachNats) feeding an unchanged FeedSubscriber.
  */
-import dgram from "node:dgram";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
-import { silentLogger } from "../../src/core/log.ts";
-import { FeedSubscriber, attachNats, type NatsFeedReader } from "../../src/subscriber/index.ts";
+import type { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import type { FeedSubscriber, NatsFeedReader } from "../../src/subscriber/index.ts";
 import { ENV_CHANNEL_ID_OFFSET, ENV_SOURCE_ID_OFFSET, EnvelopeRepacker, envelopeOf, MAX_NUMBERED_STREAMS } from "../../src/subscriber/nats-envelope.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
-import { NatsServer, natsServerMissing } from "../bridge/nats-server.ts";
+import { natsServerMissing } from "../bridge/nats-server.ts";
+import { ReaderRig } from "../bridge/reader-rig.ts";
 import { uniqueDestination, waitFor } from "../e2e/harness.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
 import { packer, T0, take } from "./feed-harness.ts";
@@ -34,11 +33,10 @@ const Y = makeInstrument("bybit", "spot", "ETHUSDT", 2, 4); // on channel 1
 const G1 = uniqueDestination(81);
 const G2 = uniqueDestination(82);
 
-let nats: NatsServer;
+const rig = new ReaderRig({ prefix: PREFIX, groups: [G1, G2] });
 let forward: ForwardBridge;
 let sub: FeedSubscriber;
 let reader: NatsFeedReader;
-let sender: dgram.Socket;
 
 function book(inst: typeof X, px: number, instrSeq: number): TestBook {
   const b = new TestBook(inst);
@@ -48,8 +46,7 @@ function book(inst: typeof X, px: number, instrSeq: number): TestBook {
 }
 
 function send(p: ChannelPacker, to: { group: string; port: number }): Promise<void> {
-  const ds = take(p);
-  return ds.reduce((prev, d) => prev.then(() => new Promise<void>((resolve, reject) => sender.send(d, to.port, to.group, (err) => (err ? reject(err) : resolve())))), Promise.resolve());
+  return rig.sendAll(take(p), to);
 }
 
 /** Envelopes the reader took in or refused, whatever the reason. */
@@ -60,25 +57,12 @@ function envelopesSeen(): number {
 
 beforeAll(async () => {
   if (missing) return;
-  nats = await NatsServer.start();
-  forward = new ForwardBridge({ groups: [{ ...G1, iface: "127.0.0.1" }, { ...G2, iface: "127.0.0.1" }], servers: nats.url, prefix: PREFIX, log: silentLogger });
-  await forward.start();
-  sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
-  await sub.start();
-  reader = await attachNats(sub, { servers: nats.url, prefix: PREFIX });
-  sender = dgram.createSocket({ type: "udp4" });
-  await new Promise<void>((resolve) => sender.bind(0, "127.0.0.1", () => resolve()));
-  sender.setMulticastInterface("127.0.0.1");
-  sender.setMulticastTTL(1);
+  await rig.start();
+  ({ sub, reader } = rig);
+  forward = rig.bridges[0]!;
 }, 30_000);
 
-afterAll(async () => {
-  sender?.close();
-  await reader?.stop();
-  await sub?.stop();
-  await forward?.stop();
-  await nats?.stop();
-});
+afterAll(() => rig.stop());
 
 describe.skipIf(missing !== undefined)(`NATS reader and a publisher restart${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
   test("late datagrams of the dead session on another channel never reach the new session's books", async () => {

@@ -1,4 +1,7 @@
-/** A Logger that keeps its warn and error lines (debug and info dropped), for tests that assert what was logged. */
+/**
+ * A Logger that keeps its warn and error lines (debug dropped; info too unless `info`), for tests that assert what was
+ * logged.
+ */
 import type { Logger } from "../../src/core/log.ts";
 
 export interface CapturedLine {
@@ -7,11 +10,11 @@ export interface CapturedLine {
   fields: Record<string, unknown>;
 }
 
-export function captureLog(): { log: Logger; lines: CapturedLine[] } {
+export function captureLog(opts: { info?: boolean } = {}): { log: Logger; lines: CapturedLine[] } {
   const lines: CapturedLine[] = [];
   const log: Logger = {
     debug: () => undefined,
-    info: () => undefined,
+    info: opts.info ? (msg, fields = {}) => void lines.push({ level: "info", msg, fields }) : () => undefined,
     warn: (msg, fields = {}) => void lines.push({ level: "warn", msg, fields }),
     error: (msg, fields = {}) => void lines.push({ level: "error", msg, fields }),
     child: () => log,

@@ -8,57 +8,23 @@
  * starts no bisection on the replacement.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { parseFixed } from "../../src/core/fixed.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { BookState, StatusReason } from "../../src/core/types.ts";
-import { startUpbitSimulator, type UpbitSim } from "../../src/sim/upbit-sim.ts";
-import { venueSpec } from "../../src/venues/registry.ts";
 import type { UpbitAdapter } from "../../src/venues/upbit/adapter.ts";
-import type { Subscription, VenueAdapter } from "../../src/venues/venue.ts";
-import { tempCachePath } from "./bybit/helpers.ts";
-import { BookMaps, TEST_TIMINGS, until } from "./planned-fallback-harness.ts";
-import { startWsProxy, type WsProxy } from "./ws-proxy.ts";
+import { TEST_TIMINGS, until } from "./planned-fallback-harness.ts";
+import { startProxiedUpbit } from "./upbit/proxied.ts";
+import type { WsProxy } from "./ws-proxy.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-const SUBS: Subscription[] = [
-  { market: "spot", symbol: "KRW-BTC", depth: 15 },
-  { market: "spot", symbol: "KRW-XRP", depth: 15 },
-];
 
 async function start(venue: "upbit" | "bithumb", prepare: (p: WsProxy) => void, opts: Record<string, unknown> = {}) {
-  const sim: UpbitSim = await startUpbitSimulator({ venue, codes: SUBS.map((s) => s.symbol), seed: 5, messagesPerSecond: 200, frames: "text" });
-  const proxy: WsProxy = startWsProxy(new URL(sim.wsUrl).origin);
-  prepare(proxy);
-  const config = {
-    venue,
-    wsUrl: `${proxy.origin}${new URL(sim.wsUrl).pathname}`,
-    restUrl: sim.restUrl,
-    instrumentCachePath: tempCachePath(),
-    markets: [{ market: "spot" as const, depth: 15, symbols: SUBS.map((s) => s.symbol) }],
-    overrides: new Map(),
-  };
-  const adapter: VenueAdapter = venueSpec(venue)!.create(config, SUBS, { log: silentLogger, ...TEST_TIMINGS, maxConnectionAgeMs: 1_000, ...opts });
-  cleanups.push(async () => {
-    await adapter.stop();
-    proxy.stop();
-    await sim.stop();
-  });
-  const sink = new BookMaps(await adapter.loadInstruments());
-  adapter.start(sink);
-  const equal = (i: number) => {
-    const inst = sink.instruments[i]!;
-    const b = sim.book(SUBS[i]!.symbol, SUBS[i]!.depth);
-    const conv = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [parseFixed(p, inst.priceExp), parseFixed(q, inst.qtyExp)] as [number, number]));
-    const same = (a: Map<number, number> | undefined, e: Map<number, number>) => a !== undefined && a.size === e.size && [...e].every(([k, v]) => a.get(k) === v);
-    return sink.seq[i] === b.ts && same(sink.bids[i], conv(b.bids)) && same(sink.asks[i], conv(b.asks));
-  };
-  await until(() => equal(0) && equal(1), "books equal at start");
-  await until(() => proxy.links.length >= 2 && proxy.links[1]!.fromClient.length > 0, "the replacement subscribing");
-  return { sim, proxy, adapter, sink, equal };
+  const run = await startProxiedUpbit(venue, { seed: 5, messagesPerSecond: 200 }, prepare, { log: silentLogger, ...TEST_TIMINGS, maxConnectionAgeMs: 1_000, ...opts }, cleanups);
+  await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.length > 0, "the replacement subscribing");
+  return run;
 }
 
 describe.each(["upbit", "bithumb"] as const)("%s: a planned reconnect whose replacement delivers nothing", { timeout: 30_000 }, (venue) => {

@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { headlessArgs } from "./chromium-args.ts";
 
 export interface CdpPage {
   /** The browser's process id (tests). */
@@ -30,21 +31,7 @@ export async function openPage(bin: string, url: string, opts: OpenOptions = {})
   if (!url.startsWith("http://127.0.0.1:")) throw new Error(`refusing to load ${url}: loopback only`);
   const commandTimeoutMs = opts.commandTimeoutMs ?? 30_000;
   const profile = mkdtempSync(join(tmpdir(), "feeder-cdp-"));
-  const args = [
-    "--headless",
-    "--disable-gpu",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-extensions",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--remote-debugging-address=127.0.0.1",
-    "--remote-debugging-port=0",
-    `--user-data-dir=${profile}`,
-    ...(process.getuid?.() === 0 ? ["--no-sandbox"] : []),
-    "about:blank",
-  ];
+  const args = [...headlessArgs(profile), "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank"];
   let proc: ReturnType<typeof Bun.spawn> | undefined;
   let ws: WebSocket | undefined;
   let closing: Promise<void> | undefined;

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "vitest";
+import { headlessArgs } from "./chromium-args.ts";
 
 const CANDIDATES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"];
 
@@ -52,20 +53,11 @@ async function run(bin: string, mode: string[], url: string, opts: CaptureOption
   if (!url.startsWith("http://127.0.0.1:")) throw new Error(`refusing to load ${url}: loopback only`);
   const profile = mkdtempSync(join(tmpdir(), "feeder-chromium-"));
   const args = [
-    "--headless",
-    "--disable-gpu",
+    ...headlessArgs(profile),
     "--hide-scrollbars",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-extensions",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
     "--force-device-scale-factor=1",
-    `--user-data-dir=${profile}`,
     `--window-size=${opts.width ?? 1400},${opts.height ?? 1000}`,
     `--virtual-time-budget=${opts.budgetMs ?? 4000}`,
-    ...(process.getuid?.() === 0 ? ["--no-sandbox"] : []), // the sandbox refuses to run as root (CI containers)
     ...mode,
     url,
   ];

@@ -8,21 +8,18 @@
  */
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
-import { createLogger } from "../../../src/core/log.ts";
-import { BookState, StatusReason } from "../../../src/core/types.ts";
+import { BookState } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { startBinanceSimulator } from "../../../src/sim/binance-sim.ts";
 import { BinanceAdapter } from "../../../src/venues/binance/index.ts";
-import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
-import { waitFor } from "../../e2e/harness.ts";
+import type { Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
+import { CLOSED, closeThenReopen, lastStatusSink, recordedLog } from "../common/instrument-closed-scenario.ts";
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (stops.length > 0) await stops.pop()!();
 });
-
-const until = (cond: () => boolean, what: string) => waitFor(cond, what, 15_000);
 
 describe("Binance: a symbol that stops trading", () => {
   test("BREAK: HALTED / instrument_closed once its stream goes silent, unsubscribed, logged once; TRADING again: LIVE", async () => {
@@ -38,8 +35,7 @@ describe("Binance: a symbol that stops trading", () => {
       overrides: new Map(),
       instrumentReloadMs: 0, // no periodic reload: only the stale book's question finds the halt
     };
-    const lines: string[] = [];
-    const log = createLogger({ level: "info", format: "json", write: (l) => void lines.push(l) });
+    const { log, lines } = recordedLog();
     let infoRequests = 0;
     const counting = ((input: string | URL | Request, init?: RequestInit) => {
       if (String(input).includes("/exchangeInfo")) infoRequests++;
@@ -50,41 +46,27 @@ describe("Binance: a symbol that stops trading", () => {
       await adapter.stop();
       await sim.stop();
     });
-    const last: { state: BookState; reason: StatusReason }[] = [];
-    const sink: BookSink = { onBookUpdate: () => {}, onBookInvalid: (i, state, reason) => void (last[i] = { state, reason }), onInstrumentChanged: () => {} };
+    const { sink, last } = lastStatusSink();
     await adapter.loadInstruments();
     adapter.start(sink);
-    const live = () => adapter.stats().topicsLive;
-    await until(() => {
-      sim.step(1);
-      return live() === 2;
-    }, "both books live");
-
-    sim.setTrading("spot", "BTCUSDT", false);
-    // ETHUSDT keeps trading (its stream never goes stale); BTCUSDT's is silent from now on.
-    await until(() => {
-      sim.step(1);
-      return last[0]?.state === BookState.HALTED;
-    }, "the halted symbol's book HALTED");
-    expect(last[0]).toEqual({ state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED });
-    expect(live()).toBe(1);
-    expect(adapter.stats()).toMatchObject({ instrumentsClosed: 1, instrumentClosures: 1 });
-    // Several stale periods later: no stale resync, no new warning, still halted.
-    const staleResyncs = adapter.stats().staleResyncs;
-    const asked = infoRequests;
-    await until(() => {
-      sim.step(1);
-      return infoRequests >= asked + 3; // the listing checks (every 300 ms)
-    }, "a few listing checks");
-    expect(adapter.stats().staleResyncs).toBe(staleResyncs);
-    expect(last[0]!.state).toBe(BookState.HALTED);
-    expect(lines.filter((l) => l.includes("no longer listed as trading"))).toHaveLength(1);
-
-    sim.setTrading("spot", "BTCUSDT", true);
-    await until(() => {
-      sim.step(1);
-      return live() === 2;
-    }, "live again once TRADING");
-    expect(adapter.stats()).toMatchObject({ instrumentsClosed: 0, instrumentReopens: 1 });
+    // ETHUSDT keeps trading (its stream never goes stale); BTCUSDT's is silent once closed.
+    await closeThenReopen({
+      adapter,
+      sim,
+      lines,
+      waitMs: 15_000,
+      close: () => sim.setTrading("spot", "BTCUSDT", false),
+      reopen: () => sim.setTrading("spot", "BTCUSDT", true),
+      halted: () => last[0]?.state === BookState.HALTED,
+      haltedWhat: "the halted symbol's book HALTED",
+      afterHalt: () => {
+        expect(last[0]).toEqual(CLOSED);
+        expect(adapter.stats().topicsLive).toBe(1);
+        expect(adapter.stats()).toMatchObject({ instrumentsClosed: 1, instrumentClosures: 1 });
+      },
+      listingChecks: () => infoRequests, // the listing checks (every 300 ms)
+      afterChecks: () => expect(last[0]!.state).toBe(BookState.HALTED),
+      reopenedWhat: "live again once TRADING",
+    });
   });
 });

@@ -5,55 +5,11 @@
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { parseConfigText } from "../../../src/config/load.ts";
-import type { BookUpdate } from "../../../src/core/book-update.ts";
-import { parseFixed } from "../../../src/core/fixed.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
-import { startCoinbaseSimulator, type CoinbaseSim } from "../../../src/sim/coinbase-sim.ts";
+import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter, type CoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
-import type { BookSink } from "../../../src/venues/venue.ts";
-import { applyToMaps } from "../contract.ts";
-import { coinbaseConfig, subsOf } from "./helpers.ts";
-
-class Sink implements BookSink {
-  bids: Map<number, number>[] = [];
-  asks: Map<number, number>[] = [];
-  seq: number[] = [];
-  readonly invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
-  /** Every update in arrival order: [index, venueSeq, snapshot]. */
-  readonly log: [number, number, boolean][] = [];
-  constructor(public instruments: Instrument[]) {}
-  onBookUpdate(index: number, u: BookUpdate): void {
-    this.log.push([index, u.venueSeq, u.isSnapshot]);
-    if (u.isSnapshot) {
-      this.bids[index] = new Map();
-      this.asks[index] = new Map();
-    }
-    applyToMaps(u, this.bids[index]!, this.asks[index]!);
-    this.seq[index] = u.venueSeq;
-  }
-  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
-    this.invalid.push({ index, state, reason });
-  }
-  onInstrumentChanged(index: number, instrument: Instrument): void {
-    this.instruments[index] = instrument;
-  }
-  matches(sim: CoinbaseSim, index: number, product: string): boolean {
-    const inst = this.instruments[index]!;
-    const b = sim.book(product);
-    const same = (m: Map<number, number> | undefined, e: Map<string, string>) =>
-      m !== undefined && m.size === e.size && [...e].every(([p, q]) => m.get(parseFixed(p, inst.priceExp)) === parseFixed(q, inst.qtyExp));
-    return this.seq[index] === b.seq && same(this.bids[index], b.bids) && same(this.asks[index], b.asks);
-  }
-}
-
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -1,8 +1,13 @@
-/** Test helpers for Coinbase: config for a simulator, a temp instrument cache. */
+/** Test helpers for Coinbase: config for a simulator, a temp instrument cache, a sink compared with the simulator. */
 import { join } from "node:path";
+import type { BookUpdate } from "../../../src/core/book-update.ts";
+import { parseFixed } from "../../../src/core/fixed.ts";
+import type { BookState, Instrument, StatusReason } from "../../../src/core/types.ts";
+import type { CoinbaseSim } from "../../../src/sim/coinbase-sim.ts";
+import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import { applyToMaps } from "../contract.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
-import type { Subscription } from "../../../src/venues/venue.ts";
 
 export function coinbaseConfig(sim: { wsUrl: string; restUrl: string }, products: string[]): VenueConfig {
   return {
@@ -17,4 +22,46 @@ export function coinbaseConfig(sim: { wsUrl: string; restUrl: string }, products
 
 export function subsOf(products: string[]): Subscription[] {
   return products.map((symbol) => ({ market: "spot" as const, symbol, depth: 0 }));
+}
+
+/** Each book as price → qty maps, its last venueSeq, every invalid status and update, to compare with the simulator. */
+export class Sink implements BookSink {
+  bids: Map<number, number>[] = [];
+  asks: Map<number, number>[] = [];
+  seq: number[] = [];
+  readonly invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
+  /** Every update in arrival order: [index, venueSeq, snapshot]. */
+  readonly log: [number, number, boolean][] = [];
+  constructor(public instruments: Instrument[]) {}
+  onBookUpdate(index: number, u: BookUpdate): void {
+    this.log.push([index, u.venueSeq, u.isSnapshot]);
+    if (u.isSnapshot) {
+      this.bids[index] = new Map();
+      this.asks[index] = new Map();
+    }
+    applyToMaps(u, this.bids[index]!, this.asks[index]!);
+    this.seq[index] = u.venueSeq;
+  }
+  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
+    this.invalid.push({ index, state, reason });
+  }
+  onInstrumentChanged(index: number, instrument: Instrument): void {
+    this.instruments[index] = instrument;
+  }
+  matches(sim: CoinbaseSim, index: number, product: string): boolean {
+    const inst = this.instruments[index]!;
+    const b = sim.book(product);
+    const same = (m: Map<number, number> | undefined, e: Map<string, string>) =>
+      m !== undefined && m.size === e.size && [...e].every(([p, q]) => m.get(parseFixed(p, inst.priceExp)) === parseFixed(q, inst.qtyExp));
+    return this.seq[index] === b.seq && same(this.bids[index], b.bids) && same(this.asks[index], b.asks);
+  }
+}
+
+/** Polls `cond` every 2 ms; fails naming `what` after `timeoutMs`. */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
 }

@@ -7,50 +7,11 @@
  * connection's are untouched. A repeated heartbeat (same counter, an old time) is still a duplicate.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import type { BookUpdate } from "../../../src/core/book-update.ts";
-import { parseFixed } from "../../../src/core/fixed.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startCoinbaseSimulator, type CoinbaseSim } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter, type CoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
-import type { BookSink } from "../../../src/venues/venue.ts";
-import { applyToMaps } from "../contract.ts";
-import { coinbaseConfig, subsOf } from "./helpers.ts";
-
-class Sink implements BookSink {
-  bids: Map<number, number>[] = [];
-  asks: Map<number, number>[] = [];
-  seq: number[] = [];
-  readonly invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
-  constructor(public instruments: Instrument[]) {}
-  onBookUpdate(index: number, u: BookUpdate): void {
-    if (u.isSnapshot) {
-      this.bids[index] = new Map();
-      this.asks[index] = new Map();
-    }
-    applyToMaps(u, this.bids[index]!, this.asks[index]!);
-    this.seq[index] = u.venueSeq;
-  }
-  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
-    this.invalid.push({ index, state, reason });
-  }
-  onInstrumentChanged(): void {}
-  matches(sim: CoinbaseSim, index: number, product: string): boolean {
-    const inst = this.instruments[index]!;
-    const b = sim.book(product);
-    const same = (m: Map<number, number> | undefined, e: Map<string, string>) =>
-      m !== undefined && m.size === e.size && [...e].every(([p, q]) => m.get(parseFixed(p, inst.priceExp)) === parseFixed(q, inst.qtyExp));
-    return this.seq[index] === b.seq && same(this.bids[index], b.bids) && same(this.asks[index], b.asks);
-  }
-}
-
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -81,37 +42,40 @@ async function setup(): Promise<{ sim: CoinbaseSim; adapter: CoinbaseAdapter; si
   return { sim, adapter, sink, allMatch, conn0 };
 }
 
+/**
+ * Every book of the first connection (0 and 1) resynced as on a gap, once, the other connection's (2) untouched; all
+ * equal to the simulator's again on a new socket, with nothing more invalidated.
+ */
+async function expectConnectionResynced({ sim, adapter, sink, allMatch }: Awaited<ReturnType<typeof setup>>, gapsBefore: number): Promise<void> {
+  expect(sink.invalid).toEqual([
+    { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+    { index: 1, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+  ]);
+  expect(adapter.stats().gaps).toBe(gapsBefore + 1);
+  sim.step(2);
+  await waitFor(allMatch, "books equal again on a new socket");
+  expect(sink.invalid).toHaveLength(2);
+}
+
 describe("coinbase: sequence_num going back on a socket", { timeout: 20_000 }, () => {
   test("a new heartbeat (counter past the last) with a sequence_num at or below the last resyncs every book of its connection, not the other's", async () => {
-    const { sim, adapter, sink, allMatch, conn0 } = await setup();
+    const run = await setup();
+    const { adapter, conn0 } = run;
     const gaps = adapter.stats().gaps!;
     // The socket's numbering restarted: sequence_num 0 on a heartbeat no earlier one can be (its counter is past all).
     expect(adapter.ingestFrame("spot", conn0, heartbeat(0, 1_000_000_000), 0)).toBe(true);
-    expect(sink.invalid).toEqual([
-      { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
-      { index: 1, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
-    ]);
-    expect(adapter.stats().gaps).toBe(gaps + 1);
-    sim.step(2);
-    await waitFor(allMatch, "books equal again on a new socket");
-    expect(sink.invalid).toHaveLength(2);
+    await expectConnectionResynced(run, gaps);
   });
 
   test("an l2_data frame stamped after every frame taken, with a sequence_num not past the last, resyncs its connection: a young socket's restarted numbering cannot catch up unseen", async () => {
-    const { sim, adapter, sink, allMatch, conn0 } = await setup();
+    const run = await setup();
+    const { adapter, conn0 } = run;
     const gaps = adapter.stats().gaps!;
     // Sequence 0 again (a repeat would carry its own, earlier time), stamped a day after anything the socket sent.
     const later = "2099-01-01T00:00:00.000000Z";
     const frame = `{"channel":"l2_data","client_id":"","timestamp":"${later}","sequence_num":0,"events":[{"type":"update","product_id":"BTC-USD","updates":[]}]}`;
     expect(adapter.ingestFrame("spot", conn0, frame, 0)).toBe(true);
-    expect(sink.invalid).toEqual([
-      { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
-      { index: 1, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
-    ]);
-    expect(adapter.stats().gaps).toBe(gaps + 1);
-    sim.step(2);
-    await waitFor(allMatch, "books equal again on a new socket");
-    expect(sink.invalid).toHaveLength(2);
+    await expectConnectionResynced(run, gaps);
   });
 
   test("a heartbeat repeated as it was (same counter) is still a duplicate: ignored, nothing resynced", async () => {

@@ -5,46 +5,18 @@
  * alone, instruments from get_instruments (tick_size_steps), and the simulator's own protocol with a raw client.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { type Logger, silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
-import { startDeribitSimulator, type DeribitSim } from "../../../src/sim/deribit-sim.ts";
-import { DeribitAdapter, type DeribitAdapterOptions } from "../../../src/venues/deribit/adapter.ts";
+import { startDeribitSimulator } from "../../../src/sim/deribit-sim.ts";
+import type { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
 import { finestTick, specOfItem } from "../../../src/venues/deribit/instruments.ts";
 import { parseJsonRaw } from "../../../src/venues/deribit/parse-json.ts";
-import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import type { Subscription } from "../../../src/venues/venue.ts";
 import { validateConfig } from "../../../src/config/load.ts";
 import { venueSpec } from "../../../src/venues/registry.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { RawClient } from "../../sim/raw-client.ts";
-import { applyToMaps } from "../contract.ts";
-import { mantissa } from "./helpers.ts";
-
-class Sink implements BookSink {
-  bids: (Map<number, number> | undefined)[] = [];
-  asks: (Map<number, number> | undefined)[] = [];
-  seq: number[] = [];
-  replaces = 0;
-  invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
-  onBookUpdate(i: number, u: BookUpdate): void {
-    if (u.isSnapshot || u.replace) {
-      if (u.replace) this.replaces++;
-      this.bids[i] = new Map();
-      this.asks[i] = new Map();
-    }
-    if (!this.bids[i]) throw new Error("delta before snapshot");
-    applyToMaps(u, this.bids[i]!, this.asks[i]!);
-    this.seq[i] = u.venueSeq;
-  }
-  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
-    this.invalid.push({ index, state, reason });
-    this.bids[index] = undefined;
-  }
-  changed: Instrument[] = [];
-  onInstrumentChanged(_i: number, instrument: Instrument): void {
-    this.changed.push(instrument);
-  }
-}
+import { equalsSim as equal, Sink, startAdapter } from "./helpers.ts";
 
 const running: { stop(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -72,31 +44,12 @@ function capture(): { log: Logger; lines: { level: string; msg: string; fields: 
   return { log: mk(), lines };
 }
 
-async function setup(subs: Subscription[], opts: Partial<DeribitAdapterOptions> = {}, simOpts: Partial<Parameters<typeof startDeribitSimulator>[0]> = {}) {
-  const markets = [...new Set(subs.map((s) => s.market))].map((market) => ({ market, symbols: [...new Set(subs.filter((s) => s.market === market).map((s) => s.symbol))] }));
-  const sim = await startDeribitSimulator({ markets, seed: 5, ...simOpts });
-  const config = { venue: "deribit" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: `${makeTempDir("deribit-adapter-")}/i.json`, markets: markets.map((m) => ({ market: m.market, depth: 0, symbols: m.symbols })), overrides: new Map() };
-  const adapter = new DeribitAdapter(config, subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, ...opts });
-  running.push({ stop: async () => (await adapter.stop(), await sim.stop()) });
-  const instruments = (await adapter.loadInstruments()) as Instrument[];
-  const sink = new Sink();
-  return { sim, adapter, sink, instruments };
-}
-
-function equal(sim: DeribitSim, sink: Sink, subs: Subscription[], instruments: Instrument[], i: number): boolean {
-  const s = subs[i]!;
-  const b = sim.book(s.market, s.symbol, s.depth);
-  const conv = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [mantissa(p, instruments[i]!.priceExp), mantissa(q, instruments[i]!.qtyExp)]));
-  const same = (a: Map<number, number> | undefined, e: Map<number, number>) => a !== undefined && a.size === e.size && [...e].every(([k, v]) => a.get(k) === v);
-  return sink.seq[i] === b.changeId && same(sink.bids[i], conv(b.bids)) && same(sink.asks[i], conv(b.asks));
-}
-
 describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
   test("set_heartbeat on connect; every test_request is answered with public/test, and the books stay live", async () => {
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
     // 250 ms, not less: the server closes a connection whose answer is late by one interval, and a suite loading
     // both vCPUs can stall this process for ~100 ms (a 50 ms interval made the test flaky under load).
-    const { sim, adapter, sink, instruments } = await setup(subs, {}, { heartbeatIntervalMs: 250 });
+    const { sim, adapter, sink, instruments } = await startAdapter(running, subs, {}, { heartbeatIntervalMs: 250 });
     adapter.start(sink);
     await until(() => sim.stats.testRequests >= 4, "four test_requests sent by the server");
     await until(() => sim.stats.testAnswers >= 4, "four answered");
@@ -113,7 +66,8 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     // messages: only the adapter's probes and their answers cross the socket.
     let clock = 1_000_000;
     let lastFrameAt = clock;
-    const { sim, adapter, sink, instruments } = await setup(
+    const { sim, adapter, sink, instruments } = await startAdapter(
+      running,
       subs,
       { now: () => clock, housekeepingMs: 5, onRawFrame: () => void (lastFrameAt = clock) },
       { heartbeatIntervalMs: 60_000 },
@@ -144,7 +98,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
   test("raw channels: 13778 is a clear config error and the books are HALTED / SUBSCRIBE_REJECTED", async () => {
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
     const { log, lines } = capture();
-    const { adapter, sink } = await setup(subs, { interval: "raw", log });
+    const { adapter, sink } = await startAdapter(running, subs, { interval: "raw", log });
     adapter.start(sink);
     await until(() => sink.invalid.length > 0, "the refusal");
     expect(sink.invalid).toEqual([{ index: 0, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
@@ -158,7 +112,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
       { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
       { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
     ];
-    const { sim, adapter, sink, instruments } = await setup(subs);
+    const { sim, adapter, sink, instruments } = await startAdapter(running, subs);
     sim.inject("rate_limit", undefined, { count: 2 });
     adapter.start(sink);
     sim.step(1);
@@ -173,7 +127,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
       { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
       { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
     ];
-    const { sim, adapter, sink, instruments } = await setup(subs);
+    const { sim, adapter, sink, instruments } = await startAdapter(running, subs);
     adapter.start(sink);
     sim.step(1);
     await until(() => [0, 1].every((i) => equal(sim, sink, subs, instruments, i)), "books live");
@@ -194,7 +148,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
       { market: "option", symbol: "BTC-27MAR26-70000-C", depth: 20 },
       { market: "option", symbol: "ETH-27MAR26-4000-P", depth: 0 },
     ];
-    const { sim, adapter, sink, instruments } = await setup(subs);
+    const { sim, adapter, sink, instruments } = await startAdapter(running, subs);
     adapter.start(sink);
     for (let k = 0; k < 5; k++) {
       sim.step(3);
@@ -211,7 +165,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
       { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
       { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
     ];
-    const { sim, adapter, sink, instruments } = await setup(subs);
+    const { sim, adapter, sink, instruments } = await startAdapter(running, subs);
     adapter.start(sink);
     sim.step(1);
     const bothEqual = () => [0, 1].every((i) => equal(sim, sink, subs, instruments, i));
@@ -235,7 +189,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
       { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
       { market: "inverse", symbol: "BTC-PERPETUAL", depth: 5 }, // not a Deribit depth: the venue leaves it out
     ];
-    const { sim, adapter, sink, instruments } = await setup(subs);
+    const { sim, adapter, sink, instruments } = await startAdapter(running, subs);
     adapter.start(sink);
     sim.step(1);
     await until(() => sink.invalid.length > 0 && equal(sim, sink, subs, instruments, 0), "one refused, one live");
@@ -290,7 +244,7 @@ describe("Deribit instrument re-check", { timeout: 20_000 }, () => {
       const text = await res.text();
       return new Response(calls++ === 0 ? text.replace('"tick_size":0.5', '"tick_size":1') : text, { status: res.status });
     }) as typeof fetch;
-    const { sim, adapter, sink } = await setup(subs, { fetch: fetchFn });
+    const { sim, adapter, sink } = await startAdapter(running, subs, { fetch: fetchFn });
     const instruments = [...((adapter as unknown as { instruments: Instrument[] }).instruments)];
     expect(instruments[0]!.priceExp).toBe(0);
     adapter.start(sink);
@@ -319,7 +273,7 @@ describe("Deribit instruments", () => {
       { market: "option", symbol: "ETH-27MAR26-4000-P", depth: 0 },
       { market: "linear", symbol: "BTC_USDC-PERPETUAL", depth: 0 },
     ];
-    const { instruments } = await setup(subs);
+    const { instruments } = await startAdapter(running, subs);
     expect(instruments.map((i) => [i.symbol, i.tickSize, i.lotSize, i.priceExp, i.qtyExp])).toEqual([
       ["BTC-PERPETUAL", "0.5", "10", 1, 0],
       ["ETH-27MAR26-4000-P", "0.0005", "0.1", 4, 1],

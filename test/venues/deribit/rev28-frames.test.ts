@@ -8,40 +8,15 @@
  * book goes stale and is resynced instead of staying LIVE and frozen.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { silentLogger } from "../../../src/core/log.ts";
-import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { startDeribitSimulator, type DeribitSim } from "../../../src/sim/deribit-sim.ts";
 import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
-import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import type { Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
-import { applyToMaps } from "../contract.ts";
 import { startDeribit, until, type PlannedRun } from "../planned-fallback-harness.ts";
 import type { WsProxy } from "../ws-proxy.ts";
-import { mantissa } from "./helpers.ts";
-
-class Sink implements BookSink {
-  bids: (Map<number, number> | undefined)[] = [];
-  asks: (Map<number, number> | undefined)[] = [];
-  seq: number[] = [];
-  updates = 0;
-  invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
-  onBookUpdate(i: number, u: BookUpdate): void {
-    this.updates++;
-    if (u.isSnapshot || u.replace) {
-      this.bids[i] = new Map();
-      this.asks[i] = new Map();
-    }
-    if (!this.bids[i]) throw new Error("delta before snapshot");
-    applyToMaps(u, this.bids[i]!, this.asks[i]!);
-    this.seq[i] = u.venueSeq;
-  }
-  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
-    this.invalid.push({ index, state, reason });
-    this.bids[index] = undefined;
-  }
-  onInstrumentChanged(): void {}
-}
+import { equalsSim, Sink, startAdapter } from "./helpers.ts";
 
 const SUBS: Subscription[] = [
   { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
@@ -56,19 +31,8 @@ afterEach(async () => {
 });
 
 async function live(): Promise<{ sim: DeribitSim; adapter: DeribitAdapter; sink: Sink; equal: (i: number) => boolean; feed: (f: string) => void }> {
-  const markets = [{ market: "inverse" as const, symbols: SUBS.map((s) => s.symbol) }];
-  const sim = await startDeribitSimulator({ markets, seed: 5 });
-  const config = { venue: "deribit" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: `${makeTempDir("deribit-rev28-")}/i.json`, markets: [{ market: "inverse" as const, depth: 0, symbols: markets[0]!.symbols }], overrides: new Map() };
-  const adapter = new DeribitAdapter(config, SUBS, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20 });
-  running.push({ stop: async () => (await adapter.stop(), await sim.stop()) });
-  const instruments = (await adapter.loadInstruments()) as Instrument[];
-  const sink = new Sink();
-  const equal = (i: number) => {
-    const b = sim.book("inverse", SUBS[i]!.symbol, 0);
-    const conv = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [mantissa(p, instruments[i]!.priceExp), mantissa(q, instruments[i]!.qtyExp)]));
-    const same = (a: Map<number, number> | undefined, e: Map<number, number>) => a !== undefined && a.size === e.size && [...e].every(([k, v]) => a.get(k) === v);
-    return sink.seq[i] === b.changeId && same(sink.bids[i], conv(b.bids)) && same(sink.asks[i], conv(b.asks));
-  };
+  const { sim, adapter, sink, instruments } = await startAdapter(running, SUBS);
+  const equal = (i: number) => equalsSim(sim, sink, SUBS, instruments, i);
   adapter.start(sink);
   sim.step(1);
   await until(() => equal(0) && equal(1), "both books live");

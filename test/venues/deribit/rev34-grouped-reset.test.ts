@@ -5,37 +5,10 @@
  * one that no subscribe asked for is a venue reset, as a snapshot is: the book resyncs at once and is resubscribed.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import type { BookUpdate } from "../../../src/core/book-update.ts";
-import { silentLogger } from "../../../src/core/log.ts";
-import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
-import { startDeribitSimulator } from "../../../src/sim/deribit-sim.ts";
-import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
-import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
-import { makeTempDir } from "../../support/temp-dirs.ts";
-import { applyToMaps } from "../contract.ts";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
+import type { Subscription } from "../../../src/venues/venue.ts";
 import { until } from "../planned-fallback-harness.ts";
-import { mantissa } from "./helpers.ts";
-
-class Sink implements BookSink {
-  bids: (Map<number, number> | undefined)[] = [];
-  asks: (Map<number, number> | undefined)[] = [];
-  seq: number[] = [];
-  invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
-  onBookUpdate(i: number, u: BookUpdate): void {
-    if (u.isSnapshot || u.replace) {
-      this.bids[i] = new Map();
-      this.asks[i] = new Map();
-    }
-    if (!this.bids[i]) throw new Error("delta before snapshot");
-    applyToMaps(u, this.bids[i]!, this.asks[i]!);
-    this.seq[i] = u.venueSeq;
-  }
-  onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
-    this.invalid.push({ index, state, reason });
-    this.bids[index] = undefined;
-  }
-  onInstrumentChanged(): void {}
-}
+import { equalsSim, startAdapter } from "./helpers.ts";
 
 const running: { stop(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -48,20 +21,9 @@ describe("deribit: a grouped channel's venue reset", { timeout: 20_000 }, () => 
       { market: "inverse", symbol: "BTC-PERPETUAL", depth: 10 },
       { market: "inverse", symbol: "ETH-PERPETUAL", depth: 10 },
     ];
-    const symbols = subs.map((s) => s.symbol);
-    const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols }], seed: 9 });
-    const config = { venue: "deribit" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: `${makeTempDir("deribit-rev34-")}/i.json`, markets: [{ market: "inverse" as const, depth: 10, symbols }], overrides: new Map() };
     // Stale only long after the test (the default 120 s): before, the frozen book stayed LIVE that long.
-    const adapter = new DeribitAdapter(config, subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20 });
-    running.push({ stop: async () => (await adapter.stop(), await sim.stop()) });
-    const instruments = (await adapter.loadInstruments()) as Instrument[];
-    const sink = new Sink();
-    const equal = (i: number) => {
-      const b = sim.book("inverse", symbols[i]!, 10);
-      const conv = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [mantissa(p, instruments[i]!.priceExp), mantissa(q, instruments[i]!.qtyExp)]));
-      const same = (a: Map<number, number> | undefined, e: Map<number, number>) => a !== undefined && a.size === e.size && [...e].every(([k, v]) => a.get(k) === v);
-      return sink.seq[i] === b.changeId && same(sink.bids[i], conv(b.bids)) && same(sink.asks[i], conv(b.asks));
-    };
+    const { sim, adapter, sink, instruments } = await startAdapter(running, subs, {}, { seed: 9 }, 10);
+    const equal = (i: number) => equalsSim(sim, sink, subs, instruments, i);
     adapter.start(sink);
     sim.step(2);
     await until(() => equal(0) && equal(1), "both grouped books live");

@@ -7,13 +7,11 @@
  * its next book. Real simulator on 127.0.0.1.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { createLogger } from "../../../src/core/log.ts";
-import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { startUpbitSimulator } from "../../../src/sim/upbit-sim.ts";
 import { BITHUMB_VENUE } from "../../../src/venues/bithumb/index.ts";
 import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
 import type { Subscription, VenueAdapter } from "../../../src/venues/venue.ts";
-import { waitFor } from "../../e2e/harness.ts";
+import { CLOSED, closeThenReopen, recordedLog } from "../common/instrument-closed-scenario.ts";
 import { allResolved, RecordingSink, tempCachePath } from "../bybit/helpers.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -31,8 +29,7 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       const subs: Subscription[] = codes.map((symbol) => ({ market: "spot", symbol, depth: 15 }));
       const sim = await startUpbitSimulator({ venue, codes, seed: 4 });
       const config = { venue, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: codes }], overrides: new Map() };
-      const lines: string[] = [];
-      const log = createLogger({ level: "info", format: "json", write: (l) => void lines.push(l) });
+      const { log, lines } = recordedLog();
       const adapter = spec.create(config, subs, { log, staleAfterMs: () => 400, housekeepingMs: 50, resendMinMs: 100, listingRetryMs: 300, lateCheckMs: 20 }) as VenueAdapter & { topicInfo(i: number): { state: string } };
       cleanups.push(async () => {
         await adapter.stop();
@@ -40,35 +37,23 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       });
       const sink = new RecordingSink(allResolved(await adapter.loadInstruments()));
       adapter.start(sink);
-      const live = () => adapter.stats().topicsLive;
-      await waitFor(() => {
-        sim.step(1);
-        return live() === 2;
-      }, "both books live", W);
-
-      sim.setListed("KRW-BTC", false);
-      await waitFor(() => {
-        sim.step(1); // KRW-ETH goes on; KRW-BTC is silent
-        return adapter.topicInfo(0).state === "halted";
-      }, "the delisted code halted", W);
-      expect(sink.invalid.filter((e) => e.index === 0).at(-1)).toEqual({ index: 0, state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED });
-      expect(adapter.topicInfo(1).state).toBe("live");
-      const rest = sim.stats.restRequests;
-      const stale = adapter.stats().staleResyncs;
-      await waitFor(() => {
-        sim.step(1);
-        return sim.stats.restRequests >= rest + 3; // the listing checks
-      }, "a few listing checks", W);
-      expect(adapter.stats().staleResyncs).toBe(stale); // no stale resync of a closed book
-      expect(sim.subscribed()).toEqual(["KRW-ETH"]); // the next request left it out
-      expect(lines.filter((l) => l.includes("no longer listed as trading"))).toHaveLength(1);
-
-      sim.setListed("KRW-BTC", true);
-      await waitFor(() => {
-        sim.step(1);
-        return live() === 2;
-      }, "live again once listed", W);
-      expect(adapter.stats()).toMatchObject({ instrumentsClosed: 0, instrumentReopens: 1 });
+      await closeThenReopen({
+        adapter,
+        sim, // KRW-ETH goes on; KRW-BTC is silent once delisted
+        lines,
+        waitMs: W,
+        close: () => sim.setListed("KRW-BTC", false),
+        reopen: () => sim.setListed("KRW-BTC", true),
+        halted: () => adapter.topicInfo(0).state === "halted",
+        haltedWhat: "the delisted code halted",
+        afterHalt: () => {
+          expect(sink.invalid.filter((e) => e.index === 0).at(-1)).toEqual({ index: 0, ...CLOSED });
+          expect(adapter.topicInfo(1).state).toBe("live");
+        },
+        listingChecks: () => sim.stats.restRequests,
+        afterChecks: () => expect(sim.subscribed()).toEqual(["KRW-ETH"]), // the next request left it out
+        reopenedWhat: "live again once listed",
+      });
     });
   });
 }

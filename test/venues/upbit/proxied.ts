@@ -1,0 +1,64 @@
+/**
+ * Upbit or Bithumb behind a WebSocket proxy (../ws-proxy.ts), for tests that rewrite, hold or answer frames on the
+ * way: the simulator (text frames), the proxy, the adapter through it, a sink of price → qty maps and `equal(i)`,
+ * whether book i is the simulator's, level for level, at its timestamp. Returns once both books are equal.
+ */
+import { parseFixed } from "../../../src/core/fixed.ts";
+import { startUpbitSimulator, type UpbitSim } from "../../../src/sim/upbit-sim.ts";
+import { venueSpec } from "../../../src/venues/registry.ts";
+import type { CommonAdapterOptions, Subscription, VenueAdapter } from "../../../src/venues/venue.ts";
+import { tempCachePath } from "../bybit/helpers.ts";
+import { BookMaps, until } from "../planned-fallback-harness.ts";
+import { startWsProxy, type WsProxy } from "../ws-proxy.ts";
+
+export const PROXIED_SUBS: Subscription[] = [
+  { market: "spot", symbol: "KRW-BTC", depth: 15 },
+  { market: "spot", symbol: "KRW-XRP", depth: 15 },
+];
+
+export interface ProxiedUpbit {
+  sim: UpbitSim;
+  proxy: WsProxy;
+  adapter: VenueAdapter;
+  sink: BookMaps;
+  equal(i: number): boolean;
+}
+
+/** `prepare` sets the proxy's rules before the adapter connects; `options` are the adapter's (a log among them). */
+export async function startProxiedUpbit(
+  venue: "upbit" | "bithumb",
+  sim: { seed: number; messagesPerSecond: number },
+  prepare: (p: WsProxy) => void,
+  options: CommonAdapterOptions & Record<string, unknown>,
+  cleanups: (() => Promise<void>)[],
+): Promise<ProxiedUpbit> {
+  const SUBS = PROXIED_SUBS;
+  const upbit = await startUpbitSimulator({ venue, codes: SUBS.map((s) => s.symbol), ...sim, frames: "text" });
+  const proxy = startWsProxy(new URL(upbit.wsUrl).origin);
+  prepare(proxy);
+  const config = {
+    venue,
+    wsUrl: `${proxy.origin}${new URL(upbit.wsUrl).pathname}`,
+    restUrl: upbit.restUrl,
+    instrumentCachePath: tempCachePath(),
+    markets: [{ market: "spot" as const, depth: 15, symbols: SUBS.map((s) => s.symbol) }],
+    overrides: new Map(),
+  };
+  const adapter: VenueAdapter = venueSpec(venue)!.create(config, SUBS, options);
+  cleanups.push(async () => {
+    await adapter.stop();
+    proxy.stop();
+    await upbit.stop();
+  });
+  const sink = new BookMaps(await adapter.loadInstruments());
+  adapter.start(sink);
+  const equal = (i: number) => {
+    const inst = sink.instruments[i]!;
+    const b = upbit.book(SUBS[i]!.symbol, SUBS[i]!.depth);
+    const conv = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [parseFixed(p, inst.priceExp), parseFixed(q, inst.qtyExp)] as [number, number]));
+    const same = (a: Map<number, number> | undefined, e: Map<number, number>) => a !== undefined && a.size === e.size && [...e].every(([k, v]) => a.get(k) === v);
+    return sink.seq[i] === b.ts && same(sink.bids[i], conv(b.bids)) && same(sink.asks[i], conv(b.asks));
+  };
+  await until(() => equal(0) && equal(1), "books equal at start");
+  return { sim: upbit, proxy, adapter, sink, equal };
+}
