@@ -12,6 +12,7 @@ import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { EnvelopeRepacker, type BridgeEvent } from "../../src/subscriber/nats-envelope.ts";
+import { NatsFeedReader } from "../../src/subscriber/nats-source.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "../subscriber/feed-harness.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
@@ -293,5 +294,17 @@ describe("failover hysteresis: a switch only when the followed bridge is gone", 
     t.b.published.length = 0;
     t.deliver(t.a.published.splice(0));
     expect(t.sub.book(X.instrumentId)!.usable).toBe(false);
+  });
+});
+
+describe("which NATS reader is a replay", () => {
+  test("a JetStream reader from its start or a time; a live one (core subjects, or JetStream from now) is not", () => {
+    const replay = (o: Partial<ConstructorParameters<typeof NatsFeedReader>[0]>) =>
+      (new NatsFeedReader({ servers: "nats://127.0.0.1:1", ...o }, () => undefined).repacker as unknown as { opts: { replay?: boolean } }).opts.replay;
+    expect(replay({})).toBe(false);
+    expect(replay({ stream: "s" })).toBe(false);
+    expect(replay({ stream: "s", from: "now" })).toBe(false);
+    expect(replay({ stream: "s", from: "all" })).toBe(true);
+    expect(replay({ stream: "s", from: new Date(0) })).toBe(true);
   });
 });
