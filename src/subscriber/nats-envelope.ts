@@ -280,6 +280,12 @@ export interface RepackerOptions {
   heartbeatIntervalMs: number;
   /** Cold: told when a second bridge forwards a followed stream, and at each switch of bridge. */
   onBridgeEvent?: (e: BridgeEvent) => void;
+  /**
+   * The envelopes are a replay of history (JetStream from its start or a time), coming faster than real time: a
+   * followed bridge silent by the upstream time another one brought is a gap even while the reader's clock saw
+   * little (switchesTo). Live, a burst after a stall of the reader looks the same and that silence was no loss.
+   */
+  replay?: boolean;
 }
 
 export interface RepackerCounters {
@@ -586,8 +592,11 @@ export class EnvelopeRepacker {
       // other one brought, while the reader's clock saw much less: envelopes coming faster than real time (a replay
       // of the stream), where that clock cannot make the books stale. A gap once, as markSilent makes live; before,
       // the books stayed usable, the other's copies dropped, for the whole failover window (5 s of history).
+      // Replays only: live, envelopes come that fast only in a burst after a stall of this thread (or of delivery),
+      // whose silence of the followed bridge lost nothing (its numbering says so); before, that was a needless gap,
+      // every book untrusted until its refresh.
       const silentNs = line.otherSilentNs[slot]!;
-      if (!line.silent && silentNs > silentAfterMs(line, this.opts.heartbeatIntervalMs) * 1e6 && 2 * (nowMs - line.aliveMs) * 1e6 < silentNs) {
+      if (this.opts.replay === true && !line.silent && silentNs > silentAfterMs(line, this.opts.heartbeatIntervalMs) * 1e6 && 2 * (nowMs - line.aliveMs) * 1e6 < silentNs) {
         line.silent = true;
         this.counters.streamsSilent++;
         this.skipSeq();

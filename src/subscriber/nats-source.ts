@@ -125,6 +125,7 @@ export class NatsFeedReader {
       heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 200,
       maxDatagramBytes: opts.maxDatagramBytes,
       onBridgeEvent: opts.onBridgeEvent,
+      replay: opts.stream !== undefined && (opts.from ?? "now") !== "now",
     });
   }
 
