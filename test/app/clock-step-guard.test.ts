@@ -9,7 +9,7 @@ import { PublishGuard } from "../../src/app/publish-guard.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { waitFor } from "../e2e/harness.ts";
 import { captureLog } from "../support/capture-log.ts";
-import { guardDatagram as datagram } from "./support/guard-datagram.ts";
+import { guardDatagram as datagram, guardSender } from "./support/guard-datagram.ts";
 
 const GROUP = `239.255.49.${1 + (process.pid % 250)}`;
 const PORT = 47_000 + (process.pid % 2000);
@@ -30,16 +30,7 @@ async function start(port: number) {
   await guard.listenBeforePublishing();
   guard.startWatching();
   cleanups.push(() => guard.stop());
-  const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-  tx.setMulticastInterface("127.0.0.1");
-  tx.setMulticastTTL(1);
-  cleanups.push(() => tx.close());
-  let sent = 0;
-  const send = async (d: Uint8Array) => {
-    tx.send(d, port, GROUP);
-    sent++;
-    await waitFor(() => guard.watcherDatagrams() === sent, "the guard's watcher received it");
-  };
+  const { send } = await guardSender(guard, GROUP, port, cleanups);
   return { guard, lines, send };
 }
 

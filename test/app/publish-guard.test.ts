@@ -12,7 +12,7 @@ import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import { waitFor } from "../e2e/harness.ts";
 import { stallThread } from "../support/stall-thread.ts";
 import { captureLog } from "../support/capture-log.ts";
-import { guardDatagram as datagram } from "./support/guard-datagram.ts";
+import { guardDatagram as datagram, guardSender } from "./support/guard-datagram.ts";
 
 const GROUP = `239.255.48.${1 + (process.pid % 250)}`;
 const PORT = 48_000 + (process.pid % 2000);
@@ -35,16 +35,7 @@ describe("publish guard reporting", () => {
     guard.addOwnSession(0, 1);
     await guard.listenBeforePublishing();
     cleanups.push(() => guard.stop());
-    const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-    tx.setMulticastInterface("127.0.0.1");
-    tx.setMulticastTTL(1);
-    cleanups.push(() => tx.close());
-    let sent = 0;
-    const send = async (d: Uint8Array) => {
-      tx.send(d, PORT, GROUP);
-      sent++;
-      await waitFor(() => guard.watcherDatagrams() === sent, "the guard's watcher received it");
-    };
+    const { tx, send } = await guardSender(guard, GROUP, PORT, cleanups);
 
     // Our own session is never a conflict; a stranger that sends and ends at once is still reported, once.
     await send(datagram(1));

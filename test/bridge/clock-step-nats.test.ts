@@ -7,13 +7,12 @@
  * Date.now is stubbed to run an hour behind from the step on.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
-import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
-import { silentLogger } from "../../src/core/log.ts";
-import { FeedSubscriber, attachNats, type NatsFeedReader } from "../../src/subscriber/index.ts";
+import type { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import type { FeedSubscriber, NatsFeedReader } from "../../src/subscriber/index.ts";
 import { waitFor } from "../e2e/harness.ts";
 import { makeInstrument } from "../wire/helpers.ts";
-import { NatsServer, natsServerMissing } from "./nats-server.ts";
-import { upstreamStream } from "./upstream-stream.ts";
+import { type NatsServer, natsServerMissing } from "./nats-server.ts";
+import { bothLive, startSilenceParts, type SilenceParts, upstreamStream } from "./upstream-stream.ts";
 
 const missing = natsServerMissing();
 const PREFIX = "clockstep";
@@ -28,12 +27,12 @@ const beats: ReturnType<typeof setInterval>[] = [];
 
 beforeAll(async () => {
   if (missing) return;
-  nats = await NatsServer.start();
-  bridge = new ForwardBridge({ groups: [], servers: nats.url, prefix: PREFIX, log: silentLogger });
-  await bridge.start();
-  sub = new FeedSubscriber({ groups: [] });
-  await sub.start();
-  reader = await attachNats(sub, { servers: nats.url, prefix: PREFIX, heartbeatIntervalMs: 100 });
+  const parts: Partial<SilenceParts> = {};
+  try {
+    await startSilenceParts(PREFIX, parts);
+  } finally {
+    ({ nats, bridge, sub, reader } = parts as SilenceParts); // whatever started, for afterAll
+  }
 }, 30_000);
 
 afterEach(() => vi.restoreAllMocks());
@@ -52,17 +51,7 @@ describe.skipIf(missing !== undefined)(`the NATS reader on a clock stepped back$
   test("an hour's step back: a stream that then goes silent is still a gap, its books not usable, the other's are", async () => {
     const s1 = upstream(3, 7, X);
     const s2 = upstream(4, 8, Y);
-    const b1 = setInterval(() => s1.heartbeat(), 50);
-    beats.push(b1, setInterval(() => s2.heartbeat(), 50));
-    await waitFor(
-      () => sub.book(X.instrumentId)?.usable === true && sub.book(Y.instrumentId)?.usable === true,
-      "X and Y usable while both publishers are alive",
-      20_000,
-      () => {
-        s1.refresh();
-        s2.refresh();
-      },
-    );
+    const { b1 } = await bothLive(sub, s1, s2, X.instrumentId, Y.instrumentId, beats, "X and Y usable while both publishers are alive");
     const realNow = Date.now.bind(Date);
     vi.spyOn(Date, "now").mockImplementation(() => realNow() - 3_600_000);
     clearInterval(b1); // X's publisher dies just after the step; Y's goes on

@@ -12,13 +12,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
-import { FeedSubscriber, attachNats, type NatsFeedReader } from "../../src/subscriber/index.ts";
+import type { FeedSubscriber, NatsFeedReader } from "../../src/subscriber/index.ts";
 import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
 import { waitFor } from "../e2e/harness.ts";
 import { packer, T0, take } from "../subscriber/feed-harness.ts";
 import { makeInstrument } from "../wire/helpers.ts";
-import { NatsServer, natsServerMissing } from "./nats-server.ts";
-import { upstreamStream } from "./upstream-stream.ts";
+import { type NatsServer, natsServerMissing } from "./nats-server.ts";
+import { bothLive, startSilenceParts, type SilenceParts, upstreamStream } from "./upstream-stream.ts";
 
 const missing = natsServerMissing();
 const PREFIX = "rev24s";
@@ -33,12 +33,12 @@ const beats: ReturnType<typeof setInterval>[] = [];
 
 beforeAll(async () => {
   if (missing) return;
-  nats = await NatsServer.start();
-  bridge = new ForwardBridge({ groups: [], servers: nats.url, prefix: PREFIX, log: silentLogger });
-  await bridge.start();
-  sub = new FeedSubscriber({ groups: [] });
-  await sub.start();
-  reader = await attachNats(sub, { servers: nats.url, prefix: PREFIX, heartbeatIntervalMs: 100 });
+  const parts: Partial<SilenceParts> = {};
+  try {
+    await startSilenceParts(PREFIX, parts);
+  } finally {
+    ({ nats, bridge, sub, reader } = parts as SilenceParts); // whatever started, for afterAll
+  }
 }, 30_000);
 
 afterAll(async () => {
@@ -55,17 +55,7 @@ describe.skipIf(missing !== undefined)(`one upstream stream silent while another
   test("the silent stream's books stop being usable; the other's recover at their refresh", async () => {
     const s1 = upstream(3, 7, X);
     const s2 = upstream(4, 8, Y);
-    const b1 = setInterval(() => s1.heartbeat(), 50);
-    beats.push(b1, setInterval(() => s2.heartbeat(), 50));
-    await waitFor(
-      () => sub.book(X.instrumentId)?.usable === true && sub.book(Y.instrumentId)?.usable === true,
-      "X and Y usable while both publishers are alive",
-      20_000,
-      () => {
-        s1.refresh();
-        s2.refresh();
-      },
-    );
+    const { b1 } = await bothLive(sub, s1, s2, X.instrumentId, Y.instrumentId, beats, "X and Y usable while both publishers are alive");
 
     clearInterval(b1); // X's publisher dies; Y's goes on
     await waitFor(() => sub.book(X.instrumentId)!.usable === false, "X not usable once its stream went silent", 10_000);
@@ -79,18 +69,9 @@ describe.skipIf(missing !== undefined)(`one upstream stream silent while another
     for (const b of beats.splice(0)) clearInterval(b);
     const s1 = upstream(5, 9, X);
     const s2 = upstream(6, 10, Y);
-    const b1 = setInterval(() => s1.heartbeat(), 50);
-    let b2 = setInterval(() => s2.heartbeat(), 50);
-    beats.push(b1, b2);
-    await waitFor(
-      () => sub.book(X.instrumentId)?.usable === true && sub.book(Y.instrumentId)?.usable === true,
-      "X and Y usable on their new streams",
-      20_000,
-      () => {
-        s1.refresh();
-        s2.refresh();
-      },
-    );
+    const live = await bothLive(sub, s1, s2, X.instrumentId, Y.instrumentId, beats, "X and Y usable on their new streams");
+    const b1 = live.b1;
+    let b2 = live.b2;
     const silent = reader.counters.streamsSilent;
     clearInterval(b1);
     clearInterval(b2); // both silent: the reader stops heartbeating, the books go stale (no gap)

@@ -4,15 +4,15 @@
  * datagram is applied only into a gap it asked for (fed through ingest(); the request itself goes nowhere).
  */
 import { describe, expect, it } from "vitest";
-import { ChangeSet } from "../../src/core/change-set.ts";
 import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
 import { decodeDatagram } from "../../src/wire/decode-objects.ts";
-import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { EncodedDefinition, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { PKT_FLAG_RETRANSMIT } from "../../src/wire/layout.ts";
 import { decodeRetxControl, encodeRetxControl, markRetransmit, RETX_KIND_OUT_OF_RANGE, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
-import { levelsOf, makeInstrument, randInt, randomBookSides, randomChanges, rng, TestBook } from "../wire/helpers.ts";
+import { levelsOf, makeInstrument, randInt, rng } from "../wire/helpers.ts";
+import { deltaFeed, flagged } from "./delta-feed.ts";
 import { packer, take, T0 } from "./feed-harness.ts";
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => 0x51 + i);
@@ -111,30 +111,7 @@ describe("control packets", () => {
 describe("the subscriber applies RETRANSMIT datagrams only into a gap it asked for", () => {
   const inst = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
 
-  function feed() {
-    const p = packer();
-    const book = new TestBook(inst);
-    const r = rng(4);
-    const s = randomBookSides(r, 40, 300_000);
-    book.load(s.bids, s.asks, 1, T0);
-    packInstrumentDefinition(p, new EncodedDefinition(inst), false);
-    packBookSnapshot(p, book, 0, false);
-    const head = take(p);
-    const cs = new ChangeSet();
-    const deltas: Uint8Array[] = [];
-    for (let i = 0; i < 6; i++) {
-      randomChanges(r, book, cs, 5, 300_000);
-      book.apply(cs, 2 + i, T0 + i);
-      packBookDelta(p, book, cs);
-      deltas.push(...take(p));
-    }
-    return { book, head, deltas };
-  }
-  const flagged = (d: Uint8Array) => {
-    const c = d.slice();
-    markRetransmit(c, c.length, undefined);
-    return c;
-  };
+  const feed = () => deltaFeed(inst, 4, 6);
 
   it("without the retransmit option every RETRANSMIT datagram is dropped", () => {
     const { head, deltas } = feed();

@@ -5,40 +5,15 @@
  * were still missing (behind the publisher). Driven through ingest() and checkStale(): no sockets, no timers.
  */
 import { describe, expect, it } from "vitest";
-import { ChangeSet } from "../../src/core/change-set.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
-import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
-import { markRetransmit } from "../../src/wire/retransmit.ts";
-import { levelsOf, makeInstrument, randomBookSides, randomChanges, rng, TestBook } from "../wire/helpers.ts";
-import { packer, take, T0 } from "./feed-harness.ts";
+import { levelsOf, makeInstrument } from "../wire/helpers.ts";
+import { deltaFeed, flagged } from "./delta-feed.ts";
+import { T0 } from "./feed-harness.ts";
 
 describe("a stale stream's retransmission", () => {
   const inst = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
 
-  function feed() {
-    const p = packer();
-    const book = new TestBook(inst);
-    const r = rng(25);
-    const s = randomBookSides(r, 40, 300_000);
-    book.load(s.bids, s.asks, 1, T0);
-    packInstrumentDefinition(p, new EncodedDefinition(inst), false);
-    packBookSnapshot(p, book, 0, false);
-    const head = take(p);
-    const cs = new ChangeSet();
-    const deltas: Uint8Array[] = [];
-    for (let i = 0; i < 7; i++) {
-      randomChanges(r, book, cs, 5, 300_000);
-      book.apply(cs, 2 + i, T0 + i);
-      packBookDelta(p, book, cs);
-      deltas.push(...take(p));
-    }
-    return { book, head, deltas };
-  }
-  const flagged = (d: Uint8Array) => {
-    const c = d.slice();
-    markRetransmit(c, c.length, undefined);
-    return c;
-  };
+  const feed = () => deltaFeed(inst, 25, 7);
 
   it("keeps the books held until the whole range and the held datagrams are applied", () => {
     const { book, head, deltas } = feed();

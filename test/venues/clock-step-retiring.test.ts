@@ -6,7 +6,7 @@
  * replaced at the maximum connection age, on the adapter's clock; housekeeping rounds run by hand.
  */
 import { afterEach, expect, test } from "vitest";
-import { startBybit, until, type PlannedRun } from "./planned-fallback-harness.ts";
+import { ageToRetiring, startBybit, type PlannedRun } from "./planned-fallback-harness.ts";
 
 const runs: PlannedRun[] = [];
 afterEach(async () => {
@@ -26,16 +26,7 @@ test("bybit: an hour's step back of the clock does not keep a retiring old socke
     adapter: { now: () => clock, housekeepingMs: 2, random: () => 0.5, ackTimeoutMs: 600_000, staleAfterMs: () => 6_000_000 },
   });
   runs.push(run);
-  const conn = (run.adapter as unknown as { conns: Conn[] }).conns[0]!;
-  const lc = (run.adapter as unknown as { lifecycle: Lifecycle }).lifecycle;
-  run.step(1);
-  await until(() => run.equal(0) && run.equal(1), "both books live at start");
-  while (clock < conn.openedMs + AGE_MS - TICK_MS) {
-    clock += TICK_MS;
-    await new Promise((r) => setTimeout(r, 3));
-  }
-  clock += TICK_MS; // the age limit: the replacement opens and swaps in, the old socket retires
-  await until(() => conn.retiringWs !== null, "the replacement swapped in");
+  const { conn, lc } = await ageToRetiring<Conn, Lifecycle>(run, AGE_MS, TICK_MS, () => clock, (ms) => (clock += ms));
   clearInterval(lc.housekeeping!);
   lc.housekeeping = null;
   lc.onHousekeeping();

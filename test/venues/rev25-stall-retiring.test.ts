@@ -8,7 +8,7 @@
  * stalled one told so (as LateRounds.judge() says after a stall), so nothing here depends on timing.
  */
 import { afterEach, expect, test } from "vitest";
-import { startBybit, until, type PlannedRun } from "./planned-fallback-harness.ts";
+import { ageToRetiring, startBybit, until, type PlannedRun } from "./planned-fallback-harness.ts";
 
 const runs: PlannedRun[] = [];
 afterEach(async () => {
@@ -27,16 +27,7 @@ test("bybit: the round after a stall does not give up the old socket of a planne
     adapter: { now: () => clock, housekeepingMs: 2, random: () => 0.5, ackTimeoutMs: 60_000, staleAfterMs: () => 600_000 },
   });
   runs.push(run);
-  const conn = (run.adapter as unknown as { conns: Conn[] }).conns[0]!;
-  const lc = (run.adapter as unknown as { lifecycle: Lifecycle }).lifecycle;
-  run.step(1);
-  await until(() => run.equal(0) && run.equal(1), "both books live at start");
-  while (clock < conn.openedMs + AGE_MS - TICK_MS) {
-    clock += TICK_MS;
-    await new Promise((r) => setTimeout(r, 3));
-  }
-  clock += TICK_MS; // the age limit: the replacement opens and swaps in, the old socket retires
-  await until(() => conn.retiringWs !== null, "the replacement swapped in");
+  const { conn, lc } = await ageToRetiring<Conn, Lifecycle>(run, AGE_MS, TICK_MS, () => clock, (ms) => (clock += ms));
   // From here the rounds are ours.
   clearInterval(lc.housekeeping!);
   lc.housekeeping = null;

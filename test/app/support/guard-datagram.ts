@@ -1,4 +1,5 @@
 /** The header the publish guard's watcher reads (channel 4, source 0, a session, flags): all it needs of a datagram. */
+import { waitFor } from "../../e2e/harness.ts";
 import { MAGIC, PKT_CHANNEL_ID_OFFSET, PKT_FLAGS_OFFSET, PKT_MAGIC_OFFSET, PKT_SESSION_ID_OFFSET, PKT_SOURCE_ID_OFFSET, PKT_VERSION_OFFSET } from "../../../src/wire/layout.ts";
 
 export function guardDatagram(sessionId: number, flags = 0): Uint8Array {
@@ -11,4 +12,22 @@ export function guardDatagram(sessionId: number, flags = 0): Uint8Array {
   dv.setUint32(PKT_SESSION_ID_OFFSET, sessionId, true);
   dv.setUint16(PKT_SOURCE_ID_OFFSET, 0, true);
   return b;
+}
+
+/**
+ * A loopback sender socket `tx` (interface 127.0.0.1, TTL 1) and send(d) to `group`:`port`, resolved once the guard's
+ * watcher has received d. The socket closes through `cleanups`.
+ */
+export async function guardSender(guard: { watcherDatagrams(): number }, group: string, port: number, cleanups: (() => unknown)[]): Promise<{ tx: { readonly port: number }; send: (d: Uint8Array) => Promise<void> }> {
+  const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+  tx.setMulticastInterface("127.0.0.1");
+  tx.setMulticastTTL(1);
+  cleanups.push(() => tx.close());
+  let sent = 0;
+  const send = async (d: Uint8Array) => {
+    tx.send(d, port, group);
+    sent++;
+    await waitFor(() => guard.watcherDatagrams() === sent, "the guard's watcher received it");
+  };
+  return { tx, send };
 }
