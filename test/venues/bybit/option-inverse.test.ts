@@ -52,3 +52,25 @@ describe("option instruments, one query per base coin", { timeout: 30_000 }, () 
     await waitFor(() => adapter.topicInfo(0).state === "live", "the BTC option live");
   });
 });
+
+describe("option symbols with a decimal strike", { timeout: 30_000 }, () => {
+  // The symbol holds a dot after the topic's own `orderbook.25.`: the topic table, the scanner's `data.s` check and
+  // the simulator's topic parsing split at the first dot after the depth only.
+  test("XRP-30OCT26-0.4-P-USDT at depths 25 and 100: live, equal to the simulator's books through deltas", async () => {
+    const symbol = "XRP-30OCT26-0.4-P-USDT";
+    const markets: Markets = [{ market: "option", depth: 25, symbols: [symbol] }, { market: "option", depth: 100, symbols: [symbol] }];
+    const sim = await startBybitSimulator({ markets: [{ market: "option", symbols: [symbol] }], seed: 11, specs: { [`option:${symbol}`]: { tickSize: "0.0001", lotSize: "10", priceDecimals: 4, mid: 0.05 } } });
+    cleanups.push(() => sim.stop());
+    const adapter = createBybitAdapter(venueConfig(sim, markets), subsOf(markets), { log: silentLogger, pingIntervalMs: 200, pongTimeoutMs: 5_000 });
+    cleanups.push(() => adapter.stop());
+    const instruments = await adapter.loadInstruments();
+    expect(instruments.map((i) => [i?.symbol, i?.tickSize, i?.lotSize])).toEqual([[symbol, "0.0001", "10"], [symbol, "0.0001", "10"]]);
+    const sink = new RecordingSink(instruments.map((i) => i!));
+    adapter.start(sink);
+    await waitFor(() => adapter.stats().topicsLive === 2, "both depths live");
+    sim.step(20);
+    await waitFor(() => sink.matches(sim, 0, 25) && sink.matches(sim, 1, 100), "both books equal the simulator's");
+    expect(adapter.stats()).toMatchObject({ gaps: 0, parseErrors: 0, subscribeRejected: 0 });
+  });
+});
+
