@@ -53,8 +53,11 @@ const MIN_DATAGRAM_BYTES = 256;
 const MAX_WORKERS = 64;
 /** IPv4 UDP payload limit. */
 const MAX_DATAGRAM_BYTES = 65507;
-/** A venue symbol, optionally `@depth` for a further depth of it beside the market's (venues/venue.ts). */
-const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9_\-]{0,63}(@\d{1,6})?$/;
+/**
+ * A venue symbol, optionally `@depth` for a further depth of it beside the market's (venues/venue.ts). A dot is a
+ * decimal strike: Bybit's USDT options on small coins (XRP-30OCT26-0.4-P-USDT, docs/venues/bybit.md).
+ */
+const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9_.\-]{0,63}(@\d{1,6})?$/;
 const DECIMAL_STEP_PATTERN = /^(0|[1-9]\d*)(\.\d+)?$/;
 const STALE_MAX_MS = 3_600_000;
 /** The default startup window follows heartbeat_interval_ms (≤ 60 s), so 1.5 × that is the useful ceiling. */
@@ -370,7 +373,7 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       const seen = new Set<string>();
       symbols.forEach((s, i) => {
         const wellFormed = SYMBOL_PATTERN.test(s);
-        if (!wellFormed) v.problem(`${mk}.symbols[${i}]`, s, "an upper-case venue symbol such as BTCUSDT or BTC-27MAR26-70000-P, optionally with @depth for a further depth (BTCUSDT@1)");
+        if (!wellFormed) v.problem(`${mk}.symbols[${i}]`, s, "an upper-case venue symbol such as BTCUSDT, BTC-27MAR26-70000-P or XRP-30OCT26-0.4-P-USDT, optionally with @depth for a further depth (BTCUSDT@1)");
         const at = s.indexOf("@");
         if (wellFormed && at > 0) {
           const extra = Number(s.slice(at + 1));

@@ -15,7 +15,7 @@ export interface SimInstrument {
   priceDecimals: number;
   /** Trading status (default Trading). */
   status?: string;
-  /** Options: deliveryTime in ms (default 2100-01-01, never reached in a test). */
+  /** deliveryTime in ms: options default 2100-01-01 (never reached in a test), linear and inverse 0 (perpetual). */
   deliveryMs?: number;
 }
 
@@ -96,7 +96,8 @@ function instrumentItem(category: MarketName, i: SimInstrument): Record<string, 
     baseCoin: base,
     quoteCoin: category === "inverse" ? "USD" : "USDT",
     launchTime: "1585526400000",
-    deliveryTime: "0",
+    // Dated futures deliver, perpetuals being delisted stop, at deliveryTime; "0" otherwise (INSTR).
+    deliveryTime: String(i.deliveryMs ?? 0),
     priceScale: String(i.priceDecimals),
     priceFilter: { minPrice: i.tickSize, maxPrice: "1999999.80", tickSize: i.tickSize },
     lotSizeFilter: { maxOrderQty: "1190.000", minOrderQty: i.lotSize, qtyStep: i.lotSize, postOnlyMaxOrderQty: "1190.000", maxMktOrderQty: "500.000", minNotionalValue: "5" },

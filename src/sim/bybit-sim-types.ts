@@ -105,7 +105,10 @@ export interface BybitSim {
    * Trading only; option: PreLaunch, Trading, Delivering). Back to Trading, u restarts at 1 and a subscribe gets a snapshot.
    */
   setStatus(market: MarketName, symbol: string, status: string): void;
-  /** An option's `deliveryTime` as instruments-info lists it (ms; default 2100-01-01). Only the listing changes. */
+  /**
+   * `deliveryTime` as instruments-info lists it (ms): an option's or a dated future's delivery, a perpetual's delisting
+   * time (INSTR). Default: options 2100-01-01, linear and inverse "0" (a perpetual). Only the listing changes.
+   */
   setDeliveryTime(market: MarketName, symbol: string, atMs: number): void;
   readonly stats: SimStats;
   /** Every topic served: generated ones once subscribed, replayed ones from the start. */

@@ -65,7 +65,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   private readonly unlisted = new Set<string>();
   /** "market:SYMBOL" → a status other than Trading (setStatus): silent, listed as instruments-info's default query does. */
   private readonly statuses = new Map<string, string>();
-  /** "market:SYMBOL" → an option's deliveryTime (setDeliveryTime). */
+  /** "market:SYMBOL" → its listed deliveryTime (setDeliveryTime): an option's or dated future's expiry, a perpetual's delisting. */
   private readonly deliveries = new Map<string, number>();
   /** Errors caught by guardedTick (logged, never thrown out of the timer). */
   tickErrors = 0;
@@ -203,7 +203,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   }
 
   setDeliveryTime(market: MarketName, symbol: string, atMs: number): void {
-    if (market !== "option") throw new Error("sim: deliveryTime is listed for options only");
+    if (market === "spot") throw new Error("sim: spot lists no deliveryTime");
     if (!this.symbols.has(`${market}:${symbol}`)) throw new Error(`sim: no such generated symbol ${market}:${symbol}`);
     this.deliveries.set(`${market}:${symbol}`, atMs);
   }

@@ -48,6 +48,10 @@ export async function fetchInstrumentSpecs(
   } else {
     queries.push(`${base}&limit=${PAGE_LIMIT}`);
   }
+  // Items listed over every query: an option base coin may list nothing (its options all delivered, none launched yet,
+  // a misspelt coin) while the others answer; only nothing in any of them is no answer (emptyListing).
+  let listed = 0;
+  let emptyUrl = "";
   for (const first of queries) {
     let url = first;
     for (let page = 0; ; page++) {
@@ -64,8 +68,8 @@ export async function fetchInstrumentSpecs(
       if (body.retCode !== 0 || !body.result || !Array.isArray(body.result.list)) {
         throw new Error(`bybit REST ${url}: retCode ${String(body.retCode)} ${String(body.retMsg ?? "")}`);
       }
-      // A first page that lists nothing at all: maintenance or a broken answer, not every symbol delisted.
-      if (page === 0 && body.result.list.length === 0) throw emptyListing(`bybit REST ${url}`);
+      if (page === 0 && body.result.list.length === 0) emptyUrl ||= url;
+      listed += body.result.list.length;
       for (const item of body.result.list) {
         const spec = specOf(market, item);
         if (typeof spec === "string") {
@@ -80,6 +84,8 @@ export async function fetchInstrumentSpecs(
       url = `${first}&cursor=${cursor}`;
     }
   }
+  // A listing that holds nothing at all: maintenance or a broken answer, not every symbol delisted.
+  if (listed === 0 && queries.length > 0) throw emptyListing(`bybit REST ${emptyUrl}`);
   return out;
 }
 

@@ -279,7 +279,9 @@ export class SubscriptionControl {
 
   /** Per-topic success and failure lists (Bybit option COMMAND_RESP). */
   private onTopicAck(conn: VenueConnection, ok: string[], failed: string[], retMsg: string): void {
-    const resolve = (name: string): TopicState | undefined => {
+    // The op answered is that of the oldest pending request naming the topic (a topic given up sends an unsubscribe
+    // and stays rejected, so its state cannot tell); with none pending, the topic's state.
+    const resolve = (name: string): { t: TopicState; op: "subscribe" | "unsubscribe" } | undefined => {
       const t = conn.byTopic.get(name);
       if (!t) return undefined;
       for (const [id, p] of conn.pending) {
@@ -287,25 +289,33 @@ export class SubscriptionControl {
         if (i >= 0) {
           p.topics.splice(i, 1);
           if (p.topics.length === 0) conn.pending.delete(id);
-          break;
+          return { t, op: p.op };
         }
       }
-      return t;
+      return { t, op: t.sub === SUB_UNSUBSCRIBING ? "unsubscribe" : "subscribe" };
     };
     for (const name of ok) {
-      const t = resolve(name);
-      if (t) this.onTopicConfirmed(conn, t, t.sub === SUB_UNSUBSCRIBING ? "unsubscribe" : "subscribe");
+      const r = resolve(name);
+      if (r) this.onTopicConfirmed(conn, r.t, r.op);
     }
     for (const name of failed) {
-      const t = resolve(name);
-      if (!t) continue;
-      if (t.sub === SUB_UNSUBSCRIBING) this.onTopicConfirmed(conn, t, "unsubscribe");
-      else this.reject(t, retMsg || "listed in failTopics");
+      const r = resolve(name);
+      if (!r) continue;
+      if (r.op === "unsubscribe") this.onTopicConfirmed(conn, r.t, "unsubscribe");
+      else this.reject(r.t, retMsg || "listed in failTopics");
     }
   }
 
   private onTopicConfirmed(conn: VenueConnection, t: TopicState, op: "subscribe" | "unsubscribe"): void {
     if (op === "subscribe") {
+      if (t.sub === SUB_REJECTED) {
+        // Given up while its subscribe was out (an instrument closed: the lifecycle's retire() sends an unsubscribe
+        // only for an active topic): the venue now serves it unasked for, and a later subscribe would be refused as
+        // already subscribed. Unsubscribe it; that ack finds it rejected, so nothing follows.
+        if (conn.open) this.sendRequest(conn, "unsubscribe", [t]);
+        t.sub = SUB_REJECTED;
+        return;
+      }
       if (t.sub !== SUB_PENDING) return;
       t.sub = SUB_ACTIVE;
       if (t.resyncAfterAck) {

@@ -105,4 +105,20 @@ describe("bybit: an instrument that stops trading", { timeout: 90_000 }, () => {
     expect(adapter.topicInfo(1).state).toBe("live");
     expect(adapter.stats()).toMatchObject({ instrumentsClosed: 1, instrumentReopens: 0 });
   });
+
+  // Inverse (and linear) dated futures list their delivery in deliveryTime too (BTCUSDZ26), perpetuals their delisting
+  // time (INSTR); before, the simulator listed "0" for every contract and refused setDeliveryTime outside options.
+  test("an inverse dated future reaching its deliveryTime is halted then; the perpetual beside it stays live", async () => {
+    const symbols = ["BTCUSDZ26", "BTCUSD"];
+    const deliveryMs = Date.now() + 1_500;
+    const { sim, adapter, sink } = await setup("inverse", 50, symbols, (s) => s.setDeliveryTime("inverse", symbols[0]!, deliveryMs));
+    await waitFor(() => {
+      sim.step(1);
+      return adapter.topicInfo(0).state === "halted";
+    }, "the delivered future halted", W);
+    expect(Date.now()).toBeGreaterThanOrEqual(deliveryMs);
+    expect(sink.invalid.filter((e) => e.index === 0).at(-1)).toEqual({ index: 0, state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED });
+    expect(adapter.topicInfo(1).state).toBe("live");
+    expect(sink.invalid.filter((e) => e.index === 1 && e.state === BookState.HALTED)).toEqual([]);
+  });
 });

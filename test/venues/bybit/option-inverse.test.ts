@@ -1,0 +1,76 @@
+/**
+ * Bybit's option and inverse categories where they differ from spot and linear (docs/venues/bybit.md): option
+ * instruments are listed one base coin per query, option symbols carry a strike (decimal for small coins).
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { silentLogger, type Logger } from "../../../src/core/log.ts";
+import type { MarketName } from "../../../src/core/types.ts";
+import { startBybitSimulator } from "../../../src/sim/bybit-sim.ts";
+import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
+import { fetchInstrumentSpecs } from "../../../src/venues/bybit/instruments.ts";
+import { RecordingSink, subsOf, venueConfig, waitFor } from "./helpers.ts";
+
+type Markets = { market: MarketName; depth: number; symbols: string[] }[];
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!().catch(() => undefined);
+});
+
+/** instruments-info answering per option base coin: `byCoin[coin]` lists those symbols, any other coin nothing. */
+function optionListing(byCoin: Record<string, string[]>): typeof fetch {
+  return (async (input: string | URL | Request) => {
+    const coin = new URL(String(input)).searchParams.get("baseCoin") ?? "BTC";
+    const list = (byCoin[coin] ?? []).map((symbol) => ({ symbol, status: "Trading", priceFilter: { tickSize: "5" }, lotSizeFilter: { qtyStep: "0.01" }, deliveryTime: "1774598400000" }));
+    return Response.json({ retCode: 0, retMsg: "OK", result: { category: "option", list, nextPageCursor: "" } });
+  }) as unknown as typeof fetch;
+}
+
+describe("option instruments, one query per base coin", { timeout: 30_000 }, () => {
+  // Before: an empty first page of any base coin threw emptyListing for the whole option market, so a coin whose
+  // options are all delivered (or not launched, or misspelt) left every other option unresolved (or never re-checked).
+  test("a base coin listing nothing is that coin's symbols not listed, not a failed query; all empty still is", async () => {
+    const btc = "BTC-27MAR26-70000-P-USDT";
+    const sol = "SOL-27MAR26-200-C-USDT";
+    const specs = await fetchInstrumentSpecs(optionListing({ BTC: [btc] }), "http://127.0.0.1:1", "option", [btc, sol]);
+    expect([...specs.keys()]).toEqual([btc]);
+    await expect(fetchInstrumentSpecs(optionListing({}), "http://127.0.0.1:1", "option", [btc, sol])).rejects.toThrow(/baseCoin=BTC.*listing is empty/);
+  });
+
+  test("against the simulator: the listed coin's option starts, the other is named as not listed", async () => {
+    const markets: Markets = [{ market: "option", depth: 25, symbols: ["BTC-27MAR26-70000-P-USDT", "SOL-27MAR26-200-C-USDT"] }];
+    const sim = await startBybitSimulator({ markets: [{ market: "option", symbols: ["BTC-27MAR26-70000-P-USDT"] }], seed: 7 });
+    cleanups.push(() => sim.stop());
+    const errors: string[] = [];
+    const log: Logger = { ...silentLogger, error: (msg: string, fields?: unknown) => void errors.push(msg + " " + JSON.stringify(fields ?? {})), child: () => log };
+    const adapter = createBybitAdapter(venueConfig(sim, markets), subsOf(markets), { log, pingIntervalMs: 200, pongTimeoutMs: 5_000 });
+    cleanups.push(() => adapter.stop());
+    const instruments = await adapter.loadInstruments();
+    expect(instruments.map((i) => i?.symbol)).toEqual(["BTC-27MAR26-70000-P-USDT", undefined]);
+    expect(errors.join("\n")).toMatch(/option:SOL-27MAR26-200-C-USDT \(not listed/);
+    adapter.start(new RecordingSink([instruments[0]!]));
+    await waitFor(() => adapter.topicInfo(0).state === "live", "the BTC option live");
+  });
+});
+
+describe("option symbols with a decimal strike", { timeout: 30_000 }, () => {
+  // The symbol holds a dot after the topic's own `orderbook.25.`: the topic table, the scanner's `data.s` check and
+  // the simulator's topic parsing split at the first dot after the depth only.
+  test("XRP-30OCT26-0.4-P-USDT at depths 25 and 100: live, equal to the simulator's books through deltas", async () => {
+    const symbol = "XRP-30OCT26-0.4-P-USDT";
+    const markets: Markets = [{ market: "option", depth: 25, symbols: [symbol] }, { market: "option", depth: 100, symbols: [symbol] }];
+    const sim = await startBybitSimulator({ markets: [{ market: "option", symbols: [symbol] }], seed: 11, specs: { [`option:${symbol}`]: { tickSize: "0.0001", lotSize: "10", priceDecimals: 4, mid: 0.05 } } });
+    cleanups.push(() => sim.stop());
+    const adapter = createBybitAdapter(venueConfig(sim, markets), subsOf(markets), { log: silentLogger, pingIntervalMs: 200, pongTimeoutMs: 5_000 });
+    cleanups.push(() => adapter.stop());
+    const instruments = await adapter.loadInstruments();
+    expect(instruments.map((i) => [i?.symbol, i?.tickSize, i?.lotSize])).toEqual([[symbol, "0.0001", "10"], [symbol, "0.0001", "10"]]);
+    const sink = new RecordingSink(instruments.map((i) => i!));
+    adapter.start(sink);
+    await waitFor(() => adapter.stats().topicsLive === 2, "both depths live");
+    sim.step(20);
+    await waitFor(() => sink.matches(sim, 0, 25) && sink.matches(sim, 1, 100), "both books equal the simulator's");
+    expect(adapter.stats()).toMatchObject({ gaps: 0, parseErrors: 0, subscribeRejected: 0 });
+  });
+});
+
