@@ -6,7 +6,7 @@
 import { describe, expect, test } from "vitest";
 import { venueStartFailure, type VenueStart } from "../../src/app/venue-start.ts";
 
-const left = (symbol: string, kind: VenueStart["unresolved"][number]["kind"], detail = kind) => ({ market: "spot", symbol, kind, detail });
+const left = (symbol: string, kind: VenueStart["unresolved"][number]["kind"], detail: string = kind) => ({ market: "spot", symbol, kind, detail });
 
 describe("venueStartFailure", () => {
   test("every share not listed or unusable: fails naming every symbol, in the single process's words", () => {
