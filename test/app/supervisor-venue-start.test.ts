@@ -123,7 +123,7 @@ describe("workers = 2: each venue starts on its own", { timeout: 60_000 }, () =>
     const starting = supervisor.start().finally(() => (settled = true));
     await waitFor(() => bybitUsable(sub) || front.gone() > 0, "bybit books usable at the subscriber (or a coinbase request given up)", 30_000);
     // The old code started no worker before the supervisor's own Coinbase request had timed out (given up).
-    expect(front.gone()).toBe(0);
+    expect(front.gone(), "a coinbase request given up at its 10 s REST timeout before the bybit books were usable").toBe(0);
     expect(settled).toBe(false);
     expect(liveOf(await supervisor.books(), "bybit")).toEqual([...BYBIT].sort());
     const reasons = evaluateReadiness(await supervisor.readiness()).reasons;
@@ -149,7 +149,7 @@ describe("workers = 2: each venue starts on its own", { timeout: 60_000 }, () =>
     let settled = false;
     const starting = supervisor.start().finally(() => (settled = true));
     await waitFor(() => bybitUsable(sub) || front.gone() > 0, "bybit books usable at the subscriber (or a coinbase request given up)", 30_000);
-    expect(front.gone()).toBe(0);
+    expect(front.gone(), "a coinbase request given up at its 10 s REST timeout before the bybit books were usable").toBe(0);
     expect(settled).toBe(false);
     const held = front.held();
     await supervisor.stop();
