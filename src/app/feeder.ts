@@ -23,6 +23,7 @@ import { instrumentSymbolOf, isConnectionEventUrl, type BookSink, type Subscript
 import { detail, levelsOf, summarize, type BookCounts, type BookDetail, type BookLevels, type BookSummary } from "./book-json.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import type { ReadinessInput } from "./readiness.ts";
+import type { VenueStart } from "./venue-start.ts";
 
 export interface FeederOptions {
   readonly config: FeederConfig;
@@ -52,9 +53,9 @@ export interface FeederOptions {
   readonly budgetLedger?: BudgetLedger;
   /**
    * A share of a larger config (a worker): start even if none of this share's symbols resolves. The supervisor
-   * has already checked that no venue's symbols are all answered as not listed (a configuration error). A shard
-   * (`shard = "i/n"`, n > 1) starts empty the same way, with the error logged, rather than exit and be restarted in
-   * a loop.
+   * checks, over every worker's venueStarts(), that no venue's symbols are all answered as not listed (a
+   * configuration error). A shard (`shard = "i/n"`, n > 1) starts empty the same way, with the error logged, rather
+   * than exit and be restarted in a loop.
    */
   readonly partOfLargerConfig?: boolean;
 }
@@ -71,6 +72,8 @@ class VenuePipeline implements BookSink {
   attached = false;
   /** The adapter was started: the venue connects (or replays) and its books are this Feeder's to halt at stop. */
   running = false;
+  /** What its instrument load at start found (set once loaded): a worker reports it for the supervisor's start check. */
+  started: VenueStart | undefined;
   /** By subscription index (cold: bumped only when a book is invalidated): gaps reported, times it stopped being live. */
   private readonly gaps: number[] = [];
   private readonly invalidations: number[] = [];
@@ -92,6 +95,16 @@ class VenuePipeline implements BookSink {
     private readonly exchangeToReceipt: LatencyHistogram,
   ) {
     this.verify = adapter.verify?.bind(adapter);
+  }
+
+  /** Notes what the start's load found: the books it resolved and the symbols left out, with the adapter's why. Cold. */
+  noteLoaded(instruments: readonly (Instrument | undefined)[]): void {
+    const books = instruments.filter((i) => i !== undefined).length;
+    const fromAdapter = this.adapter.unresolvedInstruments?.();
+    const unresolved =
+      fromAdapter?.map((u) => ({ market: u.market, symbol: u.symbol, kind: u.kind, detail: u.detail })) ??
+      this.subscriptions.filter((_, i) => instruments[i] === undefined).map((u) => ({ market: u.market, symbol: instrumentSymbolOf(u), kind: "" as const, detail: "" }));
+    this.started = { venue: this.adapter.venue, books, unresolved };
   }
 
   /** Builders by subscription index; an unresolved instrument leaves a hole (the adapter never subscribes it). */
@@ -253,8 +266,7 @@ export class Feeder {
    * Resolves every instrument (REST, cache, overrides) without connecting or opening sockets; undefined where a
    * symbol cannot be resolved (the adapter logs which and why), and a clear error when a venue's symbols are all
    * answered as not listed or unusable (unless partOfLargerConfig; REST unreachable is no error: they are retried).
-   * Every venue together: the supervisor calls it once before starting workers, so the workers find a complete
-   * instrument cache instead of racing to write their shares of it (start() resolves and starts each venue on its own).
+   * Every venue together, for tools and tests (start() resolves and starts each venue on its own).
    */
   async resolveInstruments(): Promise<(Instrument | undefined)[][]> {
     this.createPipelines();
@@ -337,6 +349,7 @@ export class Feeder {
   private async startVenue(p: VenuePipeline, openPublisher: () => Promise<void>): Promise<void> {
     const instruments = await p.adapter.loadInstruments();
     if (this.stopRequested) return;
+    p.noteLoaded(instruments);
     await openPublisher();
     if (this.stopRequested) return;
     const resolved = instruments.filter((i): i is Instrument => i !== undefined);
@@ -453,6 +466,11 @@ export class Feeder {
       if (i >= 0) return levelsOf(p.builders[i]!, p.builders[i]!.state === BookState.LIVE, depth, p.countsOf(i));
     }
     return undefined;
+  }
+
+  /** What each venue's start found, for the venues whose instruments have loaded (a worker posts it when started). */
+  venueStarts(): VenueStart[] {
+    return this.pipelines.flatMap((p) => (p.started === undefined ? [] : [p.started]));
   }
 
   /** What /readyz judges (plain data: a worker posts it to the supervisor). */

@@ -1,6 +1,7 @@
 /**
  * Runs the pipeline on N Bun Workers (config `workers`): each worker takes a stable share of the subscriptions
- * and owns its connections, builders and publisher socket. The main thread only supervises: it restarts a
+ * and owns its connections, builders and publisher socket, and resolves its share of each venue's instruments on its
+ * own (one venue's REST holds no other venue, in no worker). The main thread only supervises: it restarts a
  * worker that dies, that fails to start, or that hangs (no answer to its pings for WORKER_HANG_MS: terminated),
  * with backoff, and aggregates books and metrics for HTTP. It keeps what each worker slot spent of the venues'
  * per-IP budgets (and the holds it was given) for the slot's next worker (venues/common/budget-ledger.ts).
@@ -9,14 +10,13 @@
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
 import type { BookLevels, BookSummary } from "./book-json.ts";
-import { Feeder } from "./feeder.ts";
 import { Unavailable, type StatusSource } from "./http-server.ts";
 import { mergeHistograms, renderMetrics, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { processSnapshot } from "./process-metrics.ts";
 import { mergeReadiness, type ReadinessInput } from "./readiness.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
-import { BudgetAccounts, type BudgetEvent } from "../venues/common/budget-ledger.ts";
-import { instrumentCacheWritesSettled } from "../venues/common/instruments.ts";
+import { venueStartFailure, type VenueStart } from "./venue-start.ts";
+import { BudgetAccounts } from "../venues/common/budget-ledger.ts";
 
 const REQUEST_TIMEOUT_MS = 2000;
 const RESTART_BASE_MS = 200;
@@ -58,6 +58,8 @@ interface Slot {
   restarts: number;
   consecutiveFailures: number;
   ready: boolean;
+  /** The worker has its pipeline (it said "session"): it answers requests, while it starts too. */
+  answering: boolean;
   /** When the worker last sent anything (performance.now() ms; 0: nothing yet): a worker answers its pings, while starting too. */
   lastHeardMs: number;
   /** While it has said nothing: when it is taken for stuck (performance.now() ms). */
@@ -75,10 +77,6 @@ export class Supervisor implements StatusSource {
   private stopping = false;
   private startCalled = false;
   private stopRun: Promise<void> | undefined;
-  /** The Feeder resolving instruments in start() (stop() stops it), and a promise stop() resolves. */
-  private resolver: Feeder | undefined;
-  private askStop: () => void = () => {};
-  private readonly stopAsked = new Promise<void>((resolve) => (this.askStop = resolve));
   /** Worker restarts since start, for metrics and tests. */
   restarts = 0;
   /** Called with each worker publisher's (sourceId, sessionId) before it sends (the publish guard's own sessions). */
@@ -100,51 +98,39 @@ export class Supervisor implements StatusSource {
   }
 
   /**
-   * Starts every worker and resolves when each has started (or rejects with the first start failure). A stop()
-   * during it ends the instrument REST under way (or the workers' start-ups) at once; start then resolves, starting
-   * nothing more. Once only: a second call, or one after stop(), throws and starts nothing.
+   * Starts every worker at once and resolves when each has started (or rejects with the first start failure). Each
+   * worker resolves its share of each venue's instruments on its own and connects each venue as soon as its own
+   * resolved, as the single process does: a venue whose REST hangs or is down holds (or empties) only its own books,
+   * in every worker, and each worker answers /books and /readyz while it starts. Rejects, naming them, when a venue's
+   * symbols were all answered as not listed or unusable over every worker's share (a configuration error, as
+   * Feeder.start; not with shards): the workers are then running, and the caller's stop() halts them. A stop()
+   * during it ends the workers' start-ups (their REST requests under way) at once; start then resolves. Once only:
+   * a second call, or one after stop(), throws and starts nothing.
    */
   async start(): Promise<void> {
     // Once only: a second start would start a second set of workers; after stop() nothing may start (a new one does).
     if (this.stopping) throw new Error("supervisor: start() after stop(): a stopped Supervisor does not start again; create a new one");
     if (this.startCalled) throw new Error("supervisor: start() called twice");
     this.startCalled = true;
-    // Resolve every instrument once here: fail before any worker starts if a venue's symbols are all answered as not
-    // listed (a symbol that does not resolve is logged and left out; a worker whose share has none starts empty and
-    // retries it; a venue whose REST cannot be answered is retried the same way, not a failure). Every venue together:
-    // one whose REST hangs delays the workers' start by up to its timeout.
-    // A 429/418 hold the venue answers this thread's requests with holds every worker's requests too (one IP).
-    const holds: BudgetEvent[] = [];
-    const budgetLedger = { carried: () => undefined, report: (e: BudgetEvent) => void ("blockedUntilMs" in e && holds.push(e)) };
-    const resolver = new Feeder({ config: this.config, log: this.log, budgetLedger });
-    this.resolver = resolver;
-    try {
-      await resolver.resolveInstruments();
-      // The cache merges resolveInstruments started, written before the workers read the file (a stop does not wait).
-      await Promise.race([instrumentCacheWritesSettled(), this.stopAsked]);
-    } catch (err) {
-      if (this.stopping) return;
-      throw err;
-    } finally {
-      this.resolver = undefined;
-    }
-    // stop() came while instruments resolved (a SIGTERM during start-up): no worker is started.
-    if (this.stopping) return;
-    const starts: Promise<void>[] = [];
+    const starts: Promise<VenueStart[]>[] = [];
     for (let i = 0; i < this.config.workers; i++) {
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, lastHeardMs: 0, firstWordDueMs: 0, lastBooks: [], budgets: new BudgetAccounts(), pending: new Map() };
-      for (const hold of holds) slot.budgets.record(hold);
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, lastBooks: [], budgets: new BudgetAccounts(), pending: new Map() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
     this.hangTimer = setInterval(() => this.checkHangs(), this.hangCheckMs());
     this.hangTimer.unref?.();
+    let shares: VenueStart[][];
     try {
-      await Promise.all(starts);
+      shares = await Promise.all(starts);
     } catch (err) {
       if (this.stopping) return; // a worker stopped (and terminated) while starting: no failure
       throw err;
     }
+    if (this.stopping) return;
+    // A shard's share of a venue may hold only bad symbols while another shard has good ones (Feeder's allowNoInstruments).
+    const failure = this.config.shard.count > 1 ? undefined : venueStartFailure(shares.flat());
+    if (failure !== undefined) throw new Error(failure);
   }
 
   /** Stops every worker (and a start-up under way); a second call waits for the first. */
@@ -155,8 +141,6 @@ export class Supervisor implements StatusSource {
 
   private async stopOnce(): Promise<void> {
     this.stopping = true;
-    this.askStop();
-    await this.resolver?.stop(); // its adapters' REST requests end at once (venues/common/rest-stop.ts)
     if (this.hangTimer !== undefined) clearInterval(this.hangTimer);
     this.hangTimer = undefined;
     await Promise.all(
@@ -257,11 +241,13 @@ export class Supervisor implements StatusSource {
     return { receiptToSend, exchangeToReceipt };
   }
 
-  private spawn(slot: Slot): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  /** Resolves with what the worker's share of each venue found at start (VenueStart), once it has started. */
+  private spawn(slot: Slot): Promise<VenueStart[]> {
+    return new Promise<VenueStart[]>((resolve, reject) => {
       const worker = new Worker(this.workerUrl);
       slot.worker = worker;
       slot.ready = false;
+      slot.answering = false;
       slot.startedAtMs = performance.now();
       slot.lastHeardMs = 0; // nothing heard from this worker yet (its module may still be loading)
       slot.firstWordDueMs = slot.startedAtMs + this.firstWordMs;
@@ -272,12 +258,13 @@ export class Supervisor implements StatusSource {
         if (msg.type === "budget") {
           slot.budgets.record(msg);
         } else if (msg.type === "session") {
+          slot.answering = true;
           this.onWorkerSession?.(msg.sourceId, msg.sessionId);
         } else if (msg.type === "started") {
           slot.ready = true;
           slot.lastBooks = msg.summaries;
           this.log.info("worker started", { worker: slot.index, books: msg.books, sessionId: msg.sessionId });
-          if (!settled) (settled = true), resolve();
+          if (!settled) (settled = true), resolve(msg.venues);
         } else if (msg.type === "start-failed") {
           this.log.error("worker could not start", { worker: slot.index, error: msg.error });
           if (!settled) (settled = true), reject(new Error(`worker ${slot.index}: ${msg.error}`));
@@ -295,6 +282,7 @@ export class Supervisor implements StatusSource {
       };
       worker.addEventListener("close", () => {
         slot.ready = false;
+        slot.answering = false;
         slot.worker = undefined;
         for (const done of slot.pending.values()) done(undefined);
         slot.pending.clear();
@@ -343,6 +331,7 @@ export class Supervisor implements StatusSource {
       if (nowMs - slot.lastHeardMs > this.hangAfterMs) {
         this.log.error("worker is not answering; terminating it to restart it", { worker: slot.index, silentMs: nowMs - slot.lastHeardMs });
         slot.ready = false;
+        slot.answering = false;
         worker.terminate();
         continue;
       }
@@ -356,7 +345,7 @@ export class Supervisor implements StatusSource {
 
   private request(slot: Slot, body: WorkerRequest): Promise<unknown> {
     const worker = slot.worker;
-    if (!worker || !slot.ready) return Promise.resolve(undefined);
+    if (!worker || !slot.answering) return Promise.resolve(undefined);
     const id = this.nextRequestId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {

@@ -40,7 +40,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       try {
         await feeder.start();
         if (stopping) return; // stopped during start-up: nothing started, the supervisor is ending this worker
-        send({ type: "started", books: feeder.books().length, sessionId: feeder.publisher.sessionId, summaries: feeder.bookSummaries() });
+        send({ type: "started", books: feeder.books().length, sessionId: feeder.publisher.sessionId, summaries: feeder.bookSummaries(), venues: feeder.venueStarts() });
       } catch (err) {
         send({ type: "start-failed", error: err instanceof Error ? err.message : String(err) });
       }

@@ -6,6 +6,7 @@ import type { FeederConfig } from "../config/types.ts";
 import type { BookLevels, BookSummary } from "./book-json.ts";
 import type { LatencySnapshot, MetricsSnapshot } from "./metrics.ts";
 import type { ReadinessInput } from "./readiness.ts";
+import type { VenueStart } from "./venue-start.ts";
 import type { BudgetCarry, BudgetEvent } from "../venues/common/budget-ledger.ts";
 
 /** What the supervisor asks a worker for (HTTP requests, aggregated over workers). */
@@ -25,10 +26,16 @@ export type ToWorker =
   | { type: "stop" };
 
 export type FromWorker =
-  /** Sent before the worker's publisher sends anything, so the main thread's publish guard knows it as ours. */
+  /**
+   * Sent before the worker's publisher sends anything, so the main thread's publish guard knows it as ours; from
+   * then on the worker answers requests, while it starts too (its venues start each on their own).
+   */
   | { type: "session"; sourceId: number; sessionId: number }
-  /** `summaries`: its books as they start, so the supervisor can list them (as unavailable) even if the worker dies before it is ever asked. */
-  | { type: "started"; books: number; sessionId: number; summaries: BookSummary[] }
+  /**
+   * `summaries`: its books as they start, so the supervisor can list them (as unavailable) even if the worker dies
+   * before it is ever asked. `venues`: what its share of each venue found at start (the supervisor's start check).
+   */
+  | { type: "started"; books: number; sessionId: number; summaries: BookSummary[]; venues: VenueStart[] }
   | { type: "start-failed"; error: string }
   | { type: "response"; id: number; result: BookSummary[] | BookLevels | null | MetricsSnapshot | ReadinessInput | LatencySnapshot | undefined }
   | { type: "pong" }

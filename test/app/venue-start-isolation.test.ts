@@ -6,6 +6,8 @@
  *   threw ("cannot resolve instruments … REST unreachable") and the process exited: no venue ran.
  * - Coinbase's REST hangs: Bybit's books go LIVE while it hangs (start() not settled yet), Coinbase's symbols show as
  *   "resolving"; released, Coinbase joins. Before, no venue connected until every venue's REST had answered.
+ * - A worker's share whose Coinbase symbols are all not listed starts empty, logged as such (before: as an outage,
+ *   "REST unreachable, not a configuration error"), and reports what it found (Feeder.venueStarts).
  */
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
@@ -132,6 +134,33 @@ describe("one venue's instrument REST at start-up", { timeout: 60_000 }, () => {
       ["bybit", "ETHUSDT", "halted", "shutdown"],
     ]);
     expect(logLines.some((l) => l.msg === "stopped during start-up: the venues connected by then are halted")).toBe(true);
+  });
+
+  test("a worker's share (partOfLargerConfig) whose symbols are all not listed starts empty, logged as not listed, and reports it", async () => {
+    const { bybit, coinbase } = await sims(85);
+    const { group, port } = uniqueDestination(85);
+    const config = validateConfig({
+      workers: 1,
+      log: { level: "info", format: "json" },
+      http: { enabled: false, listen: "127.0.0.1:0" },
+      publish: { heartbeat_interval_ms: 200, startup_listen_ms: 0, destinations: [{ name: "startiso", group, port, interface: "127.0.0.1", ttl: 1, channel: 6 }] },
+      venues: {
+        bybit: { ws_url: bybit.wsUrl, rest_url: bybit.restUrl, instrument_cache: join(tempDir("feeder-startiso-"), "i.json"), linear: { depth: 50, symbols: ["BTCUSDT"] } },
+        coinbase: { ws_url: coinbase.wsUrl, rest_url: coinbase.restUrl, instrument_cache: join(tempDir("feeder-startiso-"), "i.json"), spot: { symbols: ["NOPE-USD"] } },
+      },
+    });
+    const feeder = new Feeder({ config, log, partOfLargerConfig: true });
+    cleanups.push(() => feeder.stop());
+    await feeder.start();
+    const line = logLines.find((l) => l.level === "error" && l.msg.startsWith("coinbase: cannot resolve instruments for spot:NOPE-USD (not listed"));
+    // The old line called it an outage: "… the venue starts with no books and retries them while running (REST unreachable, not a configuration error)".
+    expect(line?.msg).toMatch(/; this share of the venue \(a worker's or a shard's\) starts with no books and retries them while running$/);
+    // What the supervisor's start check reads (app/venue-start.ts).
+    const starts = feeder.venueStarts().map((v) => [v.venue, v.books, v.unresolved.map((u) => [u.symbol, u.kind])]);
+    expect(starts).toEqual([
+      ["bybit", 1, []],
+      ["coinbase", 0, [["NOPE-USD", "not_listed"]]],
+    ]);
   });
 
   test("a venue whose symbols are all not listed still fails the start, naming them", async () => {

@@ -114,7 +114,7 @@ export function mergeIntoInstrumentCache(path: string, venue: string, entries: R
 
 /**
  * Resolves when every merge this thread has queued so far has finished (written, skipped or failed: each logs its
- * own error). For a caller that needs the file complete before others read it (the supervisor, before its workers).
+ * own error). For a caller that needs the file complete before others read it (tests, tools).
  */
 export async function instrumentCacheWritesSettled(): Promise<void> {
   await Promise.all(merging.values());
