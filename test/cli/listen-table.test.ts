@@ -111,3 +111,11 @@ describe("listen table: why a book is not live", () => {
     expect(renderTable(ROWS, { title: ["t"], waitingFor: "-", counters: COUNTERS, width: 200 })).not.toContain("REASON");
   });
 });
+
+test("at 80 columns what the empty table waits for is wrapped at spaces, not cut: the hint at its end stays", () => {
+  const waitingFor = "waiting for the first datagram on 239.255.0.1:31001 on 127.0.0.1 (is a feeder publishing to this group, on this interface?)";
+  const text = renderTable([], { title: ["feeder listen"], waitingFor, counters: COUNTERS, width: 80 });
+  const lines = text.split("\n");
+  for (const l of lines) expect(l.length).toBeLessThanOrEqual(80);
+  expect(lines.slice(1, 3).join(" ")).toBe(waitingFor);
+});

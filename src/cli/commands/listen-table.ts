@@ -1,8 +1,9 @@
 /**
  * The table `feeder listen` draws: a title line, one row per book, a footer of counters. It fits the given width
  * (the terminal's, 80 when there is none): columns are given up in a fixed order until it fits, and the footer
- * wraps. The INVAL column and the footer's `invalidations` count the same thing (SubscriberBook.invalidations),
- * so the footer is the column's sum; channel gaps are a separate count (one gap invalidates every book on it).
+ * wraps (what an empty table waits for wraps at spaces). The INVAL column and the footer's `invalidations` count
+ * the same thing (SubscriberBook.invalidations), so the footer is the column's sum; channel gaps are a separate
+ * count (one gap invalidates every book on it).
  * STATE carries a `*` while the book's stream is stale; REASON (shown while a book is not live) says why the
  * publisher's book left LIVE, from the wire's status reason; REP counts refreshes that repaired the book.
  * @module
@@ -139,16 +140,16 @@ function fit(s: string, n: number): string {
   return s.length <= n ? s : n <= 1 ? s.slice(0, n) : s.slice(0, n - 1) + "…";
 }
 
-/** Items joined by the gutter, wrapped so no line is wider than `width`. */
-function wrap(items: readonly string[], width: number): string[] {
+/** Items joined by `sep` (the gutter), wrapped so no line is wider than `width` (an item wider alone is cut). */
+function wrap(items: readonly string[], width: number, sep = GUTTER): string[] {
   const lines: string[] = [];
   let line = "";
   for (const item of items) {
-    if (line !== "" && line.length + GUTTER.length + item.length > width) {
+    if (line !== "" && line.length + sep.length + item.length > width) {
       lines.push(line);
       line = "";
     }
-    line = line === "" ? fit(item, width) : line + GUTTER + item;
+    line = line === "" ? fit(item, width) : line + sep + item;
   }
   if (line !== "") lines.push(line);
   return lines;
@@ -180,7 +181,8 @@ export function renderTable(rowsIn: readonly TableRow[], frame: TableFrame): str
   const title = !layout.venue && venues.length === 1 ? [...frame.title, `venue ${venues[0]}`] : frame.title;
   const lines: string[] = wrap(title, width);
   if (rows.length === 0) {
-    lines.push(...wrap([frame.waitingFor], width));
+    // Word-wrapped, not cut: at 80 columns (output not a terminal) the cut took the hint at its end.
+    lines.push(...wrap(frame.waitingFor.split(" "), width, " "));
   } else {
     // Cut as a last resort (a terminal narrower than even the narrowest layout): a line never wraps.
     const line = (cells: readonly string[]) =>
