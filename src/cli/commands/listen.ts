@@ -21,6 +21,8 @@ const DEFAULT_PORT = 31001;
 const DEFAULT_DEPTH = 5;
 const TTY_REDRAW_MS = 250;
 const PLAIN_REDRAW_MS = 1000;
+/** The longest --duration a timer holds (2^31 - 1 ms). */
+const MAX_DURATION_S = Math.floor((2 ** 31 - 1) / 1000);
 /** Latency samples kept per book for p50/p99 (a ring of the most recent ones). */
 const LATENCY_SAMPLES = 1024;
 /** SO_RCVBUF request: absorbs refresh bursts while the table redraws. */
@@ -53,7 +55,7 @@ export const listenCommand: CommandSpec = {
     "                       the configuration's publish.auth_key_file)",
     "  -f, --format F       table (default) | ndjson",
     "  -d, --depth N        levels per side in ndjson records (default 5)",
-    "      --duration S     exit after S seconds",
+    "      --duration S     exit after S seconds (at most 2147483, 24.8 days)",
     "      --nats URL       read the feed from NATS instead of multicast (a `feeder bridge to-nats`), from",
     "                       <prefix>.> live, or with --stream NAME from a JetStream stream",
     "      --prefix P       subject prefix (default feeder)",
@@ -99,6 +101,16 @@ export const listenCommand: CommandSpec = {
   },
   run: (ctx) => listen(ctx),
 };
+
+/** --duration in seconds (undefined: none); also checked by `demo` before it starts anything. */
+export function durationSeconds(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const s = Number(v);
+  if (typeof v !== "string" || !(s > 0)) throw new UsageError(`--duration must be a positive number of seconds, got ${JSON.stringify(v)}`);
+  // A timer beyond 2^31 - 1 ms fires at once: listen would end as it started, exit 0.
+  if (s > MAX_DURATION_S) throw new UsageError(`--duration must be at most ${MAX_DURATION_S} s (24.8 days), got ${JSON.stringify(v)}: leave it out to run until stopped`);
+  return s;
+}
 
 function positiveInt(v: unknown, name: string, fallback: number | undefined): number | undefined {
   if (v === undefined) return fallback;
@@ -196,8 +208,7 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   if (format !== "table" && format !== "ndjson") throw new UsageError(`--format must be table or ndjson, got ${JSON.stringify(format)}`);
   const depth = positiveInt(v.depth, "depth", DEFAULT_DEPTH)!;
   const count = positiveInt(v.count, "count", undefined);
-  const durationS = v.duration === undefined ? undefined : Number(v.duration);
-  if (durationS !== undefined && !(durationS > 0)) throw new UsageError(`--duration must be a positive number of seconds`);
+  const durationS = durationSeconds(v.duration);
   const nats: NatsReadOptions | undefined = v.nats !== undefined || v.stream !== undefined ? natsReadOptions(ctx) : undefined;
   if (nats !== undefined && (v.group !== undefined || v.config !== undefined || v.bind !== undefined)) throw new UsageError("--nats reads NATS: leave out --group, --bind and --config");
   const resolved = nats === undefined ? resolveGroups(ctx) : { groups: [], maxDatagramBytes: ABS_MAX_DATAGRAM_BYTES, authKeyFile: undefined, snapshotDepth: 0, retransmit: undefined };
