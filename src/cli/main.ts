@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
 /**
  * `feeder <command> [options]`: parses the command line with node:util parseArgs and dispatches.
- * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
+ * Exit codes: 0 ok, 1 runtime failure (also standard output failing, but for its reader going away), 2 usage or
+ * configuration error.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -151,8 +152,12 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => resolve(sig));
     io.outClosed?.then(resolve);
   });
+  // A reader gone (EPIPE) ends a filter normally; any other failure of the output (a full disk) is the command's.
+  let outFailed: string | undefined;
+  io.outClosed?.then((why) => void (why !== "EPIPE" && (outFailed = why)));
   try {
-    return await command.run({ values: parsed.values, positionals: parsed.positionals, log, out: io.out, stopSignal });
+    const code = await command.run({ values: parsed.values, positionals: parsed.positionals, log, out: io.out, stopSignal });
+    return code === 0 && outFailed !== undefined ? 1 : code;
   } catch (err) {
     if (err instanceof ConfigError) {
       io.err(`feeder ${command.name}: invalid configuration:\n${err.problems.map((p) => "  " + p).join("\n")}`);
