@@ -93,7 +93,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
               if (nextSampleUs < 0) nextSampleUs = Math.ceil(r.tsRecvUs / everyUs) * everyUs;
               // The book at grid time t is the one after every frame received at or before t. A quiet hour (or the
               // time between two files) is many grid rows: handed on chunk by chunk, not held until the next frame.
-              for (; nextSampleUs < r.tsRecvUs; nextSampleUs += everyUs) {
+              for (; nextSampleUs < r.tsRecvUs && !stop; nextSampleUs += everyUs) {
                 for (const row of books.rowsAt(nextSampleUs)) emit(row);
                 if (bufChars >= CHUNK_CHARS) await drain(false);
               }

@@ -49,3 +49,19 @@ test("a quiet stretch's grid rows go out in chunks of the usual size, all of the
   expect(ordered).toBe(true);
   expect(maxChunk).toBeLessThan(2 * CHUNK_CHARS);
 });
+
+test("a stop signal ends the export inside a quiet stretch's grid rows, not after all of them", { timeout: 60_000 }, async () => {
+  const dir = makeTempDir("feeder-export-grid-stop-");
+  const config = loadConfigFile(writeXrpConfig(dir, uniqueDestination(53)));
+  const w = new CaptureWriter({ dir, prefix: "feeder", compression: "none" });
+  // An hour of nothing at a 1 ms grid: 3.6 million rows; the stop comes after the first chunk (~2,000 rows).
+  XRP_LINES.forEach((f, i) => w.write(XRP_T0_US + i * 1000 + (i >= 10 ? 3_600 * 1e6 : 0), "bybit", "linear", "linear-0", f));
+  w.close();
+  let stopNow: (why: string) => void = () => {};
+  const stopSignal = new Promise<string>((resolve) => (stopNow = resolve));
+  let chunks = 0;
+  const sink = { write: () => void (++chunks === 1 && stopNow("SIGINT")), flush: () => undefined };
+  const r = await exportCaptures([w.files[0]!], sink, { format: "jsonl", books: { config, depth: 1, everyMs: 1 }, log: silentLogger, stopSignal });
+  expect(r.stoppedEarly).toBe(true);
+  expect(r.rows).toBeLessThan(100_000);
+});
