@@ -51,6 +51,8 @@ export interface MainIo {
    * commands then stop as on a signal. Absent: output never closes (tests collecting lines).
    */
   outClosed?: Promise<string>;
+  /** Why standard output failed, if it did otherwise than by its reader going away (ENOSPC): the command then exits 1. */
+  outFailure?: () => string | undefined;
 }
 
 let processIoMemo: MainIo | undefined;
@@ -63,6 +65,7 @@ let processIoMemo: MainIo | undefined;
 function processIo(): MainIo {
   if (processIoMemo !== undefined) return processIoMemo;
   let closed = false;
+  let failure: string | undefined;
   let close: (why: string) => void = () => {};
   const outClosed = new Promise<string>((resolve) => (close = resolve));
   const onOutError = (err: unknown): void => {
@@ -70,7 +73,10 @@ function processIo(): MainIo {
       closed = true;
       const code = (err as NodeJS.ErrnoException).code;
       // Anything but EPIPE is worth a line on stderr; the command stops either way (its output has nowhere to go).
-      if (code !== "EPIPE") process.stderr.write(`feeder: standard output failed (${code ?? String(err)}); stopping\n`);
+      if (code !== "EPIPE") {
+        failure = code ?? String(err);
+        process.stderr.write(`feeder: standard output failed (${failure}); stopping\n`);
+      }
       close(code ?? "error");
     }
   };
@@ -86,6 +92,7 @@ function processIo(): MainIo {
     },
     err: (t) => process.stderr.write(t.endsWith("\n") ? t : t + "\n"),
     outClosed,
+    outFailure: () => failure,
   };
   return processIoMemo;
 }
@@ -152,12 +159,10 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => resolve(sig));
     io.outClosed?.then(resolve);
   });
-  // A reader gone (EPIPE) ends a filter normally; any other failure of the output (a full disk) is the command's.
-  let outFailed: string | undefined;
-  io.outClosed?.then((why) => void (why !== "EPIPE" && (outFailed = why)));
   try {
     const code = await command.run({ values: parsed.values, positionals: parsed.positionals, log, out: io.out, stopSignal });
-    return code === 0 && outFailed !== undefined ? 1 : code;
+    // A reader gone (EPIPE) ends a filter normally; any other failure of the output (a full disk) is the command's.
+    return code === 0 && io.outFailure?.() !== undefined ? 1 : code;
   } catch (err) {
     if (err instanceof ConfigError) {
       io.err(`feeder ${command.name}: invalid configuration:\n${err.problems.map((p) => "  " + p).join("\n")}`);

@@ -62,8 +62,8 @@ test("listen -f ndjson > /dev/full: stops, names ENOSPC, exits 1", { timeout: 60
   expect(code).toBe(1);
 });
 
-test("in process: an output closed by a failure (not EPIPE) makes a command that returned 0 exit 1; EPIPE stays 0", async () => {
+test("in process: an output that failed (not EPIPE) makes a command that returned 0 exit 1; a reader gone stays 0", async () => {
   const args = ["listen", "-f", "ndjson", "-g", "239.255.45.4:45999", "--duration", "600"];
-  expect(await main(args, { out: () => {}, err: () => {}, outClosed: Promise.resolve("ENOSPC") })).toBe(1);
-  expect(await main(args, { out: () => {}, err: () => {}, outClosed: Promise.resolve("EPIPE") })).toBe(0);
+  expect(await main(args, { out: () => {}, err: () => {}, outClosed: Promise.resolve("ENOSPC"), outFailure: () => "ENOSPC" })).toBe(1);
+  expect(await main(args, { out: () => {}, err: () => {}, outClosed: Promise.resolve("EPIPE"), outFailure: () => undefined })).toBe(0);
 });
