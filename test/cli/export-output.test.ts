@@ -3,6 +3,7 @@
  * quietly, exit 0, without reading on; a full disk (/dev/full) and an --out whose directory is missing are errors
  * naming what was wrong (exit 1 / 2), never "export finished" with exit 0, never a stack trace.
  */
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 import { main } from "../../src/cli/main.ts";
@@ -58,5 +59,19 @@ describe("feeder export: where the output goes", { timeout: 60_000 }, () => {
     const out = join(dir, "no-such-dir", "frames.jsonl");
     const r = await run(["export", "--out", out, capture]);
     expect(r).toEqual({ code: 2, out: [], err: [`feeder export: --out ${out}: cannot be written (ENOENT) (see feeder export --help)`] });
+  });
+});
+
+describe("feeder export -o onto one of its captures", () => {
+  test("is refused, exit 2, naming both, and the capture is left as it was (before: overwritten with JSON, exit 0)", async () => {
+    const sub = makeTempDir("feeder-export-victim-");
+    const victim = join(sub, "feeder-20261205T000000Z-0.fcap");
+    writeFileSync(victim, readFileSync(capture));
+    const before = readFileSync(victim);
+    const alias = `${sub}/./feeder-20261205T000000Z-0.fcap`; // the same file by another name, as a glob may give it
+    const r = await run(["export", "-o", victim, alias]);
+    expect(r.code).toBe(2);
+    expect(r.err[0]).toContain(`--out ${victim} is the capture ${alias}: it would be overwritten while it is read`);
+    expect(readFileSync(victim).equals(before)).toBe(true);
   });
 });

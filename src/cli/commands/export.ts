@@ -5,6 +5,7 @@
  */
 import type { FileSink } from "bun";
 import { exportCaptures, type ExportSink } from "../../app/export.ts";
+import { statSync } from "node:fs";
 import { loadConfigFile } from "../../config/load.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
 import { checkCaptureFiles, nonNegativeNumber, positiveInteger } from "./capture-args.ts";
@@ -42,8 +43,8 @@ export const exportCommand: CommandSpec = {
     "another version wrote are skipped and counted per file). SIGINT stops after",
     "the current block with what was written so far flushed, and exits 1 (the output is partial).",
     "Output closed by its reader (`| head`): the export stops there, quietly, exit 0. An --out that cannot be",
-    "opened (no such directory, a directory) exits 2 naming it; an output that fails while written (a full disk)",
-    "is logged as \"export failed\" with the error, exit 1.",
+    "opened (no such directory, a directory) or that is one of the captures exits 2 naming it; an output that",
+    "fails while written (a full disk) is logged as \"export failed\" with the error, exit 1.",
   ].join("\n"),
   options: {
     format: { type: "string" },
@@ -68,6 +69,7 @@ export const exportCommand: CommandSpec = {
     const everyMs = nonNegativeNumber(ctx.values["every-ms"], "every-ms", 0);
     checkCaptureFiles(ctx.positionals);
     const out = ctx.values.out;
+    if (typeof out === "string") refuseOutOverInput(out, ctx.positionals);
     const config = books ? loadConfigFile(configPath as string) : undefined;
     // The summary is for the person running the export: the config's log level (set for the feeder) does not hide it.
     const log = ctx.log;
@@ -130,4 +132,18 @@ function checkedSink(writer: FileSink): ExportSink & { end(): Promise<void> } {
       await writer.end();
     },
   };
+}
+
+/** `-o` naming one of the captures (a glob that takes in the output too) would replace it while it is read. */
+function refuseOutOverInput(out: string, captures: readonly string[]): void {
+  let o;
+  try {
+    o = statSync(out);
+  } catch {
+    return; // no such file yet: it cannot be a capture
+  }
+  for (const c of captures) {
+    const s = statSync(c);
+    if (s.dev === o.dev && s.ino === o.ino) throw new UsageError(`--out ${out} is the capture ${c}: it would be overwritten while it is read`);
+  }
 }
