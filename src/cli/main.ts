@@ -35,7 +35,8 @@ export function programHelp(): string {
     "(JSON lines unless stderr is a terminal) of every command but run, record and replay, which take the",
     "configuration's [log] section.",
     "",
-    "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.",
+    "Exit codes: 0 ok (also when the reader of standard output goes away: | head), 1 runtime failure (also",
+    "standard output failing otherwise, e.g. a full disk), 2 usage or configuration error.",
   ].join("\n");
 }
 
