@@ -5,6 +5,8 @@
  * configuration error.
  * @module
  */
+import { fstatSync, writeSync } from "node:fs";
+import { isatty } from "node:tty";
 import { parseArgs } from "node:util";
 import pkg from "../../package.json" with { type: "json" };
 import { ConfigError } from "../core/errors.ts";
@@ -82,11 +84,16 @@ function processIo(): MainIo {
     }
   };
   process.stdout.on("error", onOutError);
+  // A file or a device (not a terminal, not a pipe) is written synchronously: Bun reports a failed write to it
+  // (ENOSPC) only after the process decided its exit code, so `check-config > full-disk/x.toml` exited 0.
+  const direct = stdoutIsFileOrDevice();
   processIoMemo = {
     out: (t) => {
       if (closed) return;
+      const line = t.endsWith("\n") ? t : t + "\n";
       try {
-        process.stdout.write(t.endsWith("\n") ? t : t + "\n");
+        if (direct) writeAllSync(1, line);
+        else process.stdout.write(line);
       } catch (err) {
         onOutError(err);
       }
@@ -96,6 +103,20 @@ function processIo(): MainIo {
     outFailure: () => failure,
   };
   return processIoMemo;
+}
+
+function stdoutIsFileOrDevice(): boolean {
+  try {
+    const st = fstatSync(1);
+    return st.isFile() || (st.isCharacterDevice() && !isatty(1));
+  } catch {
+    return false;
+  }
+}
+
+function writeAllSync(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  for (let off = 0; off < bytes.byteLength; ) off += writeSync(fd, bytes, off);
 }
 
 export async function main(argv: string[], io: MainIo = processIo()): Promise<number> {
@@ -179,6 +200,7 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
 }
 
 if (import.meta.main) {
-  const code = await main(process.argv.slice(2));
-  process.exit(code);
+  const io = processIo();
+  const code = await main(process.argv.slice(2), io);
+  process.exit(code === 0 && io.outFailure?.() !== undefined ? 1 : code); // also --help and --version
 }

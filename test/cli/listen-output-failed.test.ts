@@ -67,3 +67,13 @@ test("in process: an output that failed (not EPIPE) makes a command that returne
   expect(await main(args, { out: () => {}, err: () => {}, outClosed: Promise.resolve("ENOSPC"), outFailure: () => "ENOSPC" })).toBe(1);
   expect(await main(args, { out: () => {}, err: () => {}, outClosed: Promise.resolve("EPIPE"), outFailure: () => undefined })).toBe(0);
 });
+
+test("one-shot output to a full disk: check-config and --help exit 1 naming ENOSPC (before: exit 0, the error reported after the exit code was decided, if at all)", { timeout: 60_000 }, async () => {
+  const config = join(ROOT, "config", "feeder.example.toml");
+  for (const args of [["check-config", "--config", config], ["--help"]]) {
+    const proc = Bun.spawn([process.execPath, "src/cli/main.ts", ...args], { cwd: ROOT, stdout: Bun.file("/dev/full"), stderr: "pipe" });
+    const code = await exitCodeWithin(proc, EXIT_BOUND_MS);
+    expect(await new Response(proc.stderr).text(), args[0]).toContain("standard output failed (ENOSPC)");
+    expect(code, args[0]).toBe(1);
+  }
+});
