@@ -91,8 +91,12 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
           } else {
             if (everyUs > 0) {
               if (nextSampleUs < 0) nextSampleUs = Math.ceil(r.tsRecvUs / everyUs) * everyUs;
-              // The book at grid time t is the one after every frame received at or before t.
-              for (; nextSampleUs < r.tsRecvUs; nextSampleUs += everyUs) for (const row of books.rowsAt(nextSampleUs)) emit(row);
+              // The book at grid time t is the one after every frame received at or before t. A quiet hour (or the
+              // time between two files) is many grid rows: handed on chunk by chunk, not held until the next frame.
+              for (; nextSampleUs < r.tsRecvUs && !stop; nextSampleUs += everyUs) {
+                for (const row of books.rowsAt(nextSampleUs)) emit(row);
+                if (bufChars >= CHUNK_CHARS) await drain(false);
+              }
             }
             const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
             // REST answers (depth snapshots) go to the adapter's bridge, as in replay.
@@ -115,7 +119,12 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
         break;
       }
     }
-    if (books && everyUs > 0 && lastUs >= 0 && !result.stoppedEarly) for (; nextSampleUs <= lastUs; nextSampleUs += everyUs) for (const row of books.rowsAt(nextSampleUs)) emit(row);
+    if (books && everyUs > 0 && lastUs >= 0 && !result.stoppedEarly) {
+      for (; nextSampleUs <= lastUs; nextSampleUs += everyUs) {
+        for (const row of books.rowsAt(nextSampleUs)) emit(row);
+        if (bufChars >= CHUNK_CHARS) await drain(false);
+      }
+    }
     await drain(true);
   } finally {
     await books?.stop();

@@ -1,9 +1,12 @@
 #!/usr/bin/env bun
 /**
  * `feeder <command> [options]`: parses the command line with node:util parseArgs and dispatches.
- * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
+ * Exit codes: 0 ok, 1 runtime failure (also standard output failing, but for its reader going away), 2 usage or
+ * configuration error.
  * @module
  */
+import { fstatSync, writeSync } from "node:fs";
+import { isatty } from "node:tty";
 import { parseArgs } from "node:util";
 import pkg from "../../package.json" with { type: "json" };
 import { ConfigError } from "../core/errors.ts";
@@ -34,7 +37,8 @@ export function programHelp(): string {
     "(JSON lines unless stderr is a terminal) of every command but run, record and replay, which take the",
     "configuration's [log] section.",
     "",
-    "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.",
+    "Exit codes: 0 ok (also when the reader of standard output goes away: | head), 1 runtime failure (also",
+    "standard output failing otherwise, e.g. a full disk), 2 usage or configuration error.",
   ].join("\n");
 }
 
@@ -50,6 +54,8 @@ export interface MainIo {
    * commands then stop as on a signal. Absent: output never closes (tests collecting lines).
    */
   outClosed?: Promise<string>;
+  /** Why standard output failed, if it did otherwise than by its reader going away (ENOSPC): the command then exits 1. */
+  outFailure?: () => string | undefined;
 }
 
 let processIoMemo: MainIo | undefined;
@@ -62,6 +68,7 @@ let processIoMemo: MainIo | undefined;
 function processIo(): MainIo {
   if (processIoMemo !== undefined) return processIoMemo;
   let closed = false;
+  let failure: string | undefined;
   let close: (why: string) => void = () => {};
   const outClosed = new Promise<string>((resolve) => (close = resolve));
   const onOutError = (err: unknown): void => {
@@ -69,24 +76,47 @@ function processIo(): MainIo {
       closed = true;
       const code = (err as NodeJS.ErrnoException).code;
       // Anything but EPIPE is worth a line on stderr; the command stops either way (its output has nowhere to go).
-      if (code !== "EPIPE") process.stderr.write(`feeder: standard output failed (${code ?? String(err)}); stopping\n`);
+      if (code !== "EPIPE") {
+        failure = code ?? String(err);
+        process.stderr.write(`feeder: standard output failed (${failure}); stopping\n`);
+      }
       close(code ?? "error");
     }
   };
   process.stdout.on("error", onOutError);
+  // A file or a device (not a terminal, not a pipe) is written synchronously: Bun reports a failed write to it
+  // (ENOSPC) only after the process decided its exit code, so `check-config > full-disk/x.toml` exited 0.
+  const direct = stdoutIsFileOrDevice();
   processIoMemo = {
     out: (t) => {
       if (closed) return;
+      const line = t.endsWith("\n") ? t : t + "\n";
       try {
-        process.stdout.write(t.endsWith("\n") ? t : t + "\n");
+        if (direct) writeAllSync(1, line);
+        else process.stdout.write(line);
       } catch (err) {
         onOutError(err);
       }
     },
     err: (t) => process.stderr.write(t.endsWith("\n") ? t : t + "\n"),
     outClosed,
+    outFailure: () => failure,
   };
   return processIoMemo;
+}
+
+function stdoutIsFileOrDevice(): boolean {
+  try {
+    const st = fstatSync(1);
+    return st.isFile() || (st.isCharacterDevice() && !isatty(1));
+  } catch {
+    return false;
+  }
+}
+
+function writeAllSync(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  for (let off = 0; off < bytes.byteLength; ) off += writeSync(fd, bytes, off);
 }
 
 export async function main(argv: string[], io: MainIo = processIo()): Promise<number> {
@@ -152,7 +182,9 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     io.outClosed?.then(resolve);
   });
   try {
-    return await command.run({ values: parsed.values, positionals: parsed.positionals, log, out: io.out, stopSignal });
+    const code = await command.run({ values: parsed.values, positionals: parsed.positionals, log, out: io.out, stopSignal });
+    // A reader gone (EPIPE) ends a filter normally; any other failure of the output (a full disk) is the command's.
+    return code === 0 && io.outFailure?.() !== undefined ? 1 : code;
   } catch (err) {
     if (err instanceof ConfigError) {
       io.err(`feeder ${command.name}: invalid configuration:\n${err.problems.map((p) => "  " + p).join("\n")}`);
@@ -168,6 +200,7 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
 }
 
 if (import.meta.main) {
-  const code = await main(process.argv.slice(2));
-  process.exit(code);
+  const io = processIo();
+  const code = await main(process.argv.slice(2), io);
+  process.exit(code === 0 && io.outFailure?.() !== undefined ? 1 : code); // also --help and --version
 }

@@ -388,6 +388,10 @@ function parseHeader(bytes: Uint8Array): { codec: CaptureCodec; offset: number; 
     if (codec === CaptureCodec.NONE || codecName(codec) === undefined) return `unknown compression codec ${codec} in the capture header`;
     return { codec: codec as CaptureCodec, offset: COMPRESSED_HEADER_BYTES };
   }
+  // A later format keeps the "FDRCAP" stem: that file is a capture this version cannot read, not a foreign file.
+  if (bytes.byteLength >= CAPTURE_MAGIC.length && /^FDRCAP\d\d$/.test(magic)) {
+    return `a capture in format ${magic}, which this feeder version does not read (it reads ${CAPTURE_MAGIC} and ${CAPTURE_MAGIC_COMPRESSED}): read it with the feeder version that wrote it, or a newer one`;
+  }
   return `not a feeder capture file (expected the header ${CAPTURE_MAGIC} or ${CAPTURE_MAGIC_COMPRESSED})`;
 }
 

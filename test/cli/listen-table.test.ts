@@ -72,3 +72,50 @@ describe("listen table layout", () => {
     expect(text).toContain("books 0 (0 usable, 0 valid)");
   });
 });
+
+describe("listen table: why a book is not live", () => {
+  /** A row whose publisher's book is in `state` for `reason` (wire values). */
+  function notLive(symbol: string, state: number, reason: number): TableRow {
+    const r = row("linear", symbol, [2, 2], [349_999, 551], [350_000, 503], 0);
+    (r.book as { state: number }).state = state;
+    (r.book as { reason: number }).reason = reason;
+    return r;
+  }
+
+  test("REASON names the status reason of every book that is not live (instrument_closed, a gap, a stale venue feed, a newer value as its number)", () => {
+    const rows = [
+      notLive("BTCUSDT", 4, 13), // halted, instrument_closed
+      notLive("DOTUSDT", 2, 2), // resyncing, sequence_gap
+      notLive("SOLUSDT", 3, 7), // stale, stale_feed
+      notLive("XRPUSDT", 4, 9), // halted, subscribe_rejected
+      notLive("ADAUSDT", 2, 99), // a reason this version does not know
+      ROWS[1]!, // live: no reason shown
+    ];
+    const text = renderTable(rows, { title: ["t"], waitingFor: "-", counters: COUNTERS, width: 200 });
+    expect(text).toMatch(/^INSTRUMENT +USABLE +STATE +REASON +VALID /m);
+    expect(text).toMatch(/^bybit linear BTCUSDT +NO +halted +closed +yes /m);
+    expect(text).toMatch(/^bybit linear DOTUSDT +NO +resync +gap +yes /m);
+    expect(text).toMatch(/^bybit linear SOLUSDT +NO +stale +stale +yes /m);
+    expect(text).toMatch(/^bybit linear XRPUSDT +NO +halted +rejected +yes /m);
+    expect(text).toMatch(/^bybit linear ADAUSDT +NO +resync +99 +yes /m);
+    expect(text).toMatch(/^bybit linear ETHUSDT +\S+ +live +- +yes /m);
+  });
+
+  test("at 80 columns (output not a terminal) the reason stays and names are not cut", () => {
+    const text = renderTable([notLive("BTCUSDT", 4, 13), ROWS[1]!], { title: ["t"], waitingFor: "-", counters: COUNTERS, width: 80 });
+    for (const l of text.split("\n")) expect(l.length).toBeLessThanOrEqual(80);
+    expect(text).toMatch(/^linear BTCUSDT +NO +halted +closed +yes /m);
+  });
+
+  test("every book live: no REASON column", () => {
+    expect(renderTable(ROWS, { title: ["t"], waitingFor: "-", counters: COUNTERS, width: 200 })).not.toContain("REASON");
+  });
+});
+
+test("at 80 columns what the empty table waits for is wrapped at spaces, not cut: the hint at its end stays", () => {
+  const waitingFor = "waiting for the first datagram on 239.255.0.1:31001 on 127.0.0.1 (is a feeder publishing to this group, on this interface?)";
+  const text = renderTable([], { title: ["feeder listen"], waitingFor, counters: COUNTERS, width: 80 });
+  const lines = text.split("\n");
+  for (const l of lines) expect(l.length).toBeLessThanOrEqual(80);
+  expect(lines.slice(1, 3).join(" ")).toBe(waitingFor);
+});

@@ -62,3 +62,12 @@ describe("feeder listen --port that would do nothing", () => {
     expect(ok).toMatchObject({ code: 0, err: [] });
   });
 });
+
+describe("--duration beyond what a timer holds", () => {
+  test("listen --duration 3000000 (35 days) is refused, exit 2: before, the timer fired at once and listen exited 0 as it started", async () => {
+    const r = await run("listen", "--duration", "3000000", "-f", "ndjson");
+    expect(r).toEqual({ code: 2, out: [], err: ['feeder listen: --duration must be at most 2147483 s (24.8 days), got "3000000": leave it out to run until stopped (see feeder listen --help)'] });
+    expect((await run("listen", "--duration", "Infinity")).code).toBe(2);
+    expect((await run("demo", "--duration", "1e9")).err[0]).toContain("feeder demo: --duration must be at most 2147483 s");
+  });
+});

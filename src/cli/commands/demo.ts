@@ -11,7 +11,7 @@ import { createLogger } from "../../core/log.ts";
 import { startRuntime } from "../../app/runtime.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
-import { listen } from "./listen.ts";
+import { durationSeconds, listen } from "./listen.ts";
 
 const DEMO_GROUP = "239.255.0.1";
 const DEMO_PORT = 31001;
@@ -28,7 +28,7 @@ export const demoCommand: CommandSpec = {
     "      --rate N        simulator book messages per second across all symbols (default 2000)",
     "      --port N        multicast port (default 31001, group 239.255.0.1 on 127.0.0.1, TTL 1)",
     "      --http PORT     status/metrics HTTP port on 127.0.0.1 (default 0 = any free port)",
-    "      --duration S    stop after S seconds (default: run until Ctrl-C)",
+    "      --duration S    stop after S seconds (at most 2147483; default: run until Ctrl-C)",
     "",
     "The simulator serves Bybit v5 order books for linear BTCUSDT ETHUSDT SOLUSDT XRPUSDT (depth 50) and",
     "spot BTCUSDT ETHUSDT (depth 200) on 127.0.0.1; the feeder connects to it exactly as to Bybit and",
@@ -46,6 +46,7 @@ export const demoCommand: CommandSpec = {
     const rate = intOption(ctx.values.rate, "rate", 2000, 1, 1_000_000);
     const port = intOption(ctx.values.port, "port", DEMO_PORT, 1, 65535);
     const httpPort = intOption(ctx.values.http, "http", 0, 0, 65535);
+    durationSeconds(ctx.values.duration); // refused before the simulator and the feeder start
     const log = createLogger({ level: "warn" });
     const sim = await startBybitSimulator({ markets: DEMO_MARKETS.map((m) => ({ market: m.market, symbols: m.symbols })), messagesPerSecond: rate, seed: Date.now() % 1_000_000 });
     const cachePath = join(tmpdir(), `feeder-demo-instruments-${process.pid}.json`);

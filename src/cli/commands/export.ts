@@ -3,7 +3,9 @@
  * tools, on stdout or into a file.
  * @module
  */
+import type { FileSink } from "bun";
 import { exportCaptures, type ExportSink } from "../../app/export.ts";
+import { statSync } from "node:fs";
 import { loadConfigFile } from "../../config/load.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
 import { checkCaptureFiles, nonNegativeNumber, positiveInteger } from "./capture-args.ts";
@@ -40,6 +42,9 @@ export const exportCommand: CommandSpec = {
     "the end (skippedBy: frames no configured venue/market takes, by venue/market, also a warning; records of a kind",
     "another version wrote are skipped and counted per file). SIGINT stops after",
     "the current block with what was written so far flushed, and exits 1 (the output is partial).",
+    "Output closed by its reader (`| head`): the export stops there, quietly, exit 0. An --out that cannot be",
+    "opened (no such directory, a directory) or that is one of the captures exits 2 naming it; an output that",
+    "fails while written (a full disk) is logged as \"export failed\" with the error, exit 1.",
   ].join("\n"),
   options: {
     format: { type: "string" },
@@ -64,20 +69,26 @@ export const exportCommand: CommandSpec = {
     const everyMs = nonNegativeNumber(ctx.values["every-ms"], "every-ms", 0);
     checkCaptureFiles(ctx.positionals);
     const out = ctx.values.out;
+    if (typeof out === "string") refuseOutOverInput(out, ctx.positionals);
     const config = books ? loadConfigFile(configPath as string) : undefined;
     // The summary is for the person running the export: the config's log level (set for the feeder) does not hide it.
     const log = ctx.log;
-    const writer = typeof out === "string" ? Bun.file(out).writer() : Bun.stdout.writer();
-    const sink: ExportSink = { write: (c) => writer.write(c), flush: () => writer.flush() };
+    let writer: FileSink;
+    try {
+      writer = typeof out === "string" ? Bun.file(out).writer() : Bun.stdout.writer();
+    } catch (err) {
+      throw new UsageError(`--out ${out}: cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    const sink = checkedSink(writer);
     let result;
     try {
       result = await exportCaptures(ctx.positionals, sink, { format, books: config && { config, depth, everyMs }, log, stopSignal: ctx.stopSignal });
-      await writer.end();
+      await sink.end();
     } catch (err) {
       // `feeder export … | head`: the reader is gone, which is how a pipeline ends, not a failure.
       if ((err as NodeJS.ErrnoException).code === "EPIPE") return 0;
-      // E.g. instruments that resolve from neither overrides, cache nor REST: the message names them.
-      log.error("export failed", { error: err instanceof Error ? err.message : String(err) });
+      // E.g. instruments that resolve from neither overrides, cache nor REST (the message names them), or a full disk.
+      log.error("export failed", { error: err instanceof Error ? err.message : String(err), out: out ?? "stdout" });
       return 1;
     }
     if (result.skipped > 0) log.warn("frames skipped: no subscription of their venue and market in the configuration", { skippedBy: result.skippedBy });
@@ -91,3 +102,48 @@ export const exportCommand: CommandSpec = {
     return 0;
   },
 };
+
+/**
+ * The export's sink over Bun's FileSink, whose failures otherwise reach no one: once the output would block (a pipe,
+ * a slow disk) write() returns a promise that rejects on EPIPE or ENOSPC, and flush() may throw. Each pending write is
+ * awaited at the next flush (also the back-pressure) and its error rethrown there: unawaited, `| head` printed a stack
+ * trace per chunk while the export read on to the end, and a full disk ended in "export finished", exit 0.
+ */
+function checkedSink(writer: FileSink): ExportSink & { end(): Promise<void> } {
+  let failed: unknown;
+  const pending: Promise<unknown>[] = [];
+  const settle = async () => {
+    await Promise.all(pending.splice(0));
+    if (failed !== undefined) throw failed;
+  };
+  return {
+    write(chunk) {
+      if (failed !== undefined) throw failed;
+      const r = writer.write(chunk);
+      if (r instanceof Promise) pending.push(r.catch((err: unknown) => void (failed ??= err)));
+    },
+    async flush() {
+      await settle();
+      await writer.flush();
+      await settle();
+    },
+    async end() {
+      await this.flush();
+      await writer.end();
+    },
+  };
+}
+
+/** `-o` naming one of the captures (a glob that takes in the output too) would replace it while it is read. */
+function refuseOutOverInput(out: string, captures: readonly string[]): void {
+  let o;
+  try {
+    o = statSync(out);
+  } catch {
+    return; // no such file yet: it cannot be a capture
+  }
+  for (const c of captures) {
+    const s = statSync(c);
+    if (s.dev === o.dev && s.ino === o.ino) throw new UsageError(`--out ${out} is the capture ${c}: it would be overwritten while it is read`);
+  }
+}

@@ -1,20 +1,49 @@
 /**
  * The table `feeder listen` draws: a title line, one row per book, a footer of counters. It fits the given width
  * (the terminal's, 80 when there is none): columns are given up in a fixed order until it fits, and the footer
- * wraps. The INVAL column and the footer's `invalidations` count the same thing (SubscriberBook.invalidations),
- * so the footer is the column's sum; channel gaps are a separate count (one gap invalidates every book on it).
- * STATE carries a `*` while the book's stream is stale; REP counts refreshes that repaired the book.
+ * wraps (what an empty table waits for wraps at spaces). The INVAL column and the footer's `invalidations` count
+ * the same thing (SubscriberBook.invalidations), so the footer is the column's sum; channel gaps are a separate
+ * count (one gap invalidates every book on it).
+ * STATE carries a `*` while the book's stream is stale; REASON (shown while a book is not live) says why the
+ * publisher's book left LIVE, from the wire's status reason; REP counts refreshes that repaired the book.
  * @module
  */
 import type { SubscriberCounters } from "../../subscriber/subscriber-types.ts";
 import { formatDecimal } from "../../subscriber/format.ts";
 import type { SubscriberBook } from "../../subscriber/subscriber-book.ts";
+import { BookState, StatusReason } from "../../core/types.ts";
 
 export const DEFAULT_TABLE_WIDTH = 80;
 const GUTTER = "  ";
 
 /** Short state names so the column stays narrow (BOOK_STATE_NAMES order). */
 const STATE_SHORT: readonly string[] = ["await", "live", "resync", "stale", "halted"];
+/**
+ * Short status-reason names (STATUS_REASON_NAMES order) so the column fits 80 columns beside the prices; NDJSON
+ * and the docs carry the full names. An unknown (newer) value is shown as its number.
+ */
+export const REASON_SHORT: readonly string[] = [
+  "-",
+  "startup",
+  "gap",
+  "reset",
+  "crossed",
+  "parse",
+  "disconn",
+  "stale",
+  "shutdown",
+  "rejected",
+  "changed",
+  "snapshot",
+  "checksum",
+  "closed",
+];
+
+/** Why the publisher's book is not live, or undefined when it is (a live book's reason is how it got there). */
+function reasonOf(b: SubscriberBook): string | undefined {
+  if (b.state === BookState.LIVE || b.reason === StatusReason.NONE) return undefined;
+  return REASON_SHORT[b.reason] ?? String(b.reason);
+}
 
 export interface TableRow {
   readonly book: SubscriberBook;
@@ -70,6 +99,8 @@ function columns(rows: readonly TableRow[], l: Layout): Column[] {
   // USABLE first: the one flag to trade on (identical to the publisher's book, which is live, stream not stale).
   add("USABLE", false, (r) => (r.book.usable ? "yes" : "NO"));
   add("STATE", false, (r) => (STATE_SHORT[r.book.state] ?? String(r.book.state)) + (r.book.stale ? "*" : ""));
+  // Only while some book is not live: a halted or resyncing book's reason outranks sizes, rate and latency.
+  if (rows.some((r) => reasonOf(r.book) !== undefined)) add("REASON", false, (r) => reasonOf(r.book) ?? "-");
   add("VALID", false, (r) => (r.book.valid ? "yes" : "NO"));
   add(l.qty ? "BID QTY@PX" : "BID", true, (r) => {
     const b = r.book;
@@ -109,16 +140,16 @@ function fit(s: string, n: number): string {
   return s.length <= n ? s : n <= 1 ? s.slice(0, n) : s.slice(0, n - 1) + "…";
 }
 
-/** Items joined by the gutter, wrapped so no line is wider than `width`. */
-function wrap(items: readonly string[], width: number): string[] {
+/** Items joined by `sep` (the gutter), wrapped so no line is wider than `width` (an item wider alone is cut). */
+function wrap(items: readonly string[], width: number, sep = GUTTER): string[] {
   const lines: string[] = [];
   let line = "";
   for (const item of items) {
-    if (line !== "" && line.length + GUTTER.length + item.length > width) {
+    if (line !== "" && line.length + sep.length + item.length > width) {
       lines.push(line);
       line = "";
     }
-    line = line === "" ? fit(item, width) : line + GUTTER + item;
+    line = line === "" ? fit(item, width) : line + sep + item;
   }
   if (line !== "") lines.push(line);
   return lines;
@@ -150,7 +181,8 @@ export function renderTable(rowsIn: readonly TableRow[], frame: TableFrame): str
   const title = !layout.venue && venues.length === 1 ? [...frame.title, `venue ${venues[0]}`] : frame.title;
   const lines: string[] = wrap(title, width);
   if (rows.length === 0) {
-    lines.push(...wrap([frame.waitingFor], width));
+    // Word-wrapped, not cut: at 80 columns (output not a terminal) the cut took the hint at its end.
+    lines.push(...wrap(frame.waitingFor.split(" "), width, " "));
   } else {
     // Cut as a last resort (a terminal narrower than even the narrowest layout): a line never wraps.
     const line = (cells: readonly string[]) =>

@@ -21,6 +21,8 @@ const DEFAULT_PORT = 31001;
 const DEFAULT_DEPTH = 5;
 const TTY_REDRAW_MS = 250;
 const PLAIN_REDRAW_MS = 1000;
+/** The longest --duration a timer holds (2^31 - 1 ms). */
+const MAX_DURATION_S = Math.floor((2 ** 31 - 1) / 1000);
 /** Latency samples kept per book for p50/p99 (a ring of the most recent ones). */
 const LATENCY_SAMPLES = 1024;
 /** SO_RCVBUF request: absorbs refresh bursts while the table redraws. */
@@ -53,7 +55,7 @@ export const listenCommand: CommandSpec = {
     "                       the configuration's publish.auth_key_file)",
     "  -f, --format F       table (default) | ndjson",
     "  -d, --depth N        levels per side in ndjson records (default 5)",
-    "      --duration S     exit after S seconds",
+    "      --duration S     exit after S seconds (at most 2147483, 24.8 days)",
     "      --nats URL       read the feed from NATS instead of multicast (a `feeder bridge to-nats`), from",
     "                       <prefix>.> live, or with --stream NAME from a JetStream stream",
     "      --prefix P       subject prefix (default feeder)",
@@ -61,19 +63,23 @@ export const listenCommand: CommandSpec = {
     "      --from WHEN      with --stream: now (default) | all | an ISO time (replay from it)",
     "  -n, --count N        exit after N updates",
     "",
-    "Table: a title line (groups joined), one row per book, a footer of counters. Columns: instrument, USABLE",
-    "(yes = safe to trade on: identical to the publisher's book, which is live, on a stream that is not stale),",
-    "state (await = awaiting snapshot, live, resync, stale, halted), valid (identical to the publisher's book),",
-    "best bid qty@px, best ask px@qty, updates/s, INVAL (times the book was invalidated: channel gap, sequence",
-    "jump, publisher restart, silent stream; the footer's invalidations is the column's sum, channel gaps count",
-    "gaps on the wire), REP (refreshes that repaired the book), latency p50/p99 in µs (packet send time →",
-    "receive; across hosts this includes the clock offset). The table fits the terminal's width (80 columns when",
-    "stdout is not a terminal); narrower, it leaves out the venue (named in the title), then latency, updates/s",
-    "and sizes. Until the first book arrives it says what it is waiting for.",
-    "NDJSON: one object per update (type \"update\", with usable, valid, stale, state) and per",
-    "gap/session/stale/repair/supersede/exponent/error event (type = event); timestamps are integer µs since",
-    "the epoch, prices and quantities exact decimal strings.",
-    "Output closed by its reader (`| head -2`): listen stops quietly with exit code 0. SIGINT/SIGTERM stops it",
+    "Table: a title line (groups joined), one row per book, a footer of counters. Columns: instrument, USABLE (yes",
+    "= safe to trade on: identical to the publisher's book, which is live, on a stream that is not stale), state",
+    "(the publisher's: await = awaiting snapshot, live, resync, stale, halted; a * = the book's stream is silent),",
+    "REASON (only while a book is not live: why, from the wire's status reason: startup, gap, reset, crossed,",
+    "parse, disconn, stale, shutdown, rejected = the venue refused the subscription, changed, snapshot, checksum,",
+    "closed = the venue no longer trades it; - for a live book; a reason newer than this version as its number),",
+    "valid (identical to the publisher's book), best bid qty@px, best ask px@qty, updates/s, INVAL (times the book",
+    "was invalidated: channel gap, sequence jump, publisher restart, silent stream; the footer's invalidations is",
+    "the column's sum, channel gaps count gaps on the wire), REP (refreshes that repaired the book), latency",
+    "p50/p99 in µs (packet send time → receive; across hosts this includes the clock offset). The table fits the",
+    "terminal's width (80 columns when stdout is not a terminal); narrower, it leaves out the venue (named in the",
+    "title), then latency, updates/s and sizes. Until the first book arrives it says what it is waiting for.",
+    "NDJSON: one object per update (type \"update\", with usable, valid, stale, and state and reason by their wire",
+    "names, e.g. \"halted\" and \"instrument_closed\") and per gap/session/stale/repair/supersede/exponent/error event",
+    "(type = event); timestamps are integer µs since the epoch, prices and quantities exact decimal strings.",
+    "Output closed by its reader (`| head -2`): listen stops quietly with exit code 0; an output that fails",
+    "otherwise (a full disk) stops it too, named on stderr, exit 1. SIGINT/SIGTERM stops it",
     "(exit 0), also while it connects to NATS; a NATS server that cannot be reached exits 1.",
     "",
     "Examples:",
@@ -96,6 +102,16 @@ export const listenCommand: CommandSpec = {
   },
   run: (ctx) => listen(ctx),
 };
+
+/** --duration in seconds (undefined: none); also checked by `demo` before it starts anything. */
+export function durationSeconds(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const s = Number(v);
+  if (typeof v !== "string" || !(s > 0)) throw new UsageError(`--duration must be a positive number of seconds, got ${JSON.stringify(v)}`);
+  // A timer beyond 2^31 - 1 ms fires at once: listen would end as it started, exit 0.
+  if (s > MAX_DURATION_S) throw new UsageError(`--duration must be at most ${MAX_DURATION_S} s (24.8 days), got ${JSON.stringify(v)}: leave it out to run until stopped`);
+  return s;
+}
 
 function positiveInt(v: unknown, name: string, fallback: number | undefined): number | undefined {
   if (v === undefined) return fallback;
@@ -193,8 +209,7 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   if (format !== "table" && format !== "ndjson") throw new UsageError(`--format must be table or ndjson, got ${JSON.stringify(format)}`);
   const depth = positiveInt(v.depth, "depth", DEFAULT_DEPTH)!;
   const count = positiveInt(v.count, "count", undefined);
-  const durationS = v.duration === undefined ? undefined : Number(v.duration);
-  if (durationS !== undefined && !(durationS > 0)) throw new UsageError(`--duration must be a positive number of seconds`);
+  const durationS = durationSeconds(v.duration);
   const nats: NatsReadOptions | undefined = v.nats !== undefined || v.stream !== undefined ? natsReadOptions(ctx) : undefined;
   if (nats !== undefined && (v.group !== undefined || v.config !== undefined || v.bind !== undefined)) throw new UsageError("--nats reads NATS: leave out --group, --bind and --config");
   const resolved = nats === undefined ? resolveGroups(ctx) : { groups: [], maxDatagramBytes: ABS_MAX_DATAGRAM_BYTES, authKeyFile: undefined, snapshotDepth: 0, retransmit: undefined };
