@@ -237,7 +237,8 @@ export class ForwardBridge {
       const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 * 1024 * 1024 });
       this.sockets.push(socket);
       await new Promise<void>((resolve, reject) => {
-        // Closed by stop() mid-bind, the socket never calls back: before, start() never settled (the check below returns).
+        // Closed by stop() mid-bind, the socket never calls back: before, start() never settled. The check
+        // below returns.
         const onClose = () => resolve();
         socket.once("error", reject);
         socket.once("close", onClose);

@@ -41,8 +41,8 @@ export interface CoinbaseSimOptions {
   /**
    * A connection with more than this many bytes sent and not yet taken by the client is closed, as Coinbase's
    * Exchange and International feeds document for a slow consumer (stats.slowConsumerCloses); its frames are never
-   * dropped silently. Default
-   * SLOW_CONSUMER_BYTES (256 MiB: room for a full-depth snapshot of 100k levels a side, ~22 MB, many times).
+   * dropped silently. Default SLOW_CONSUMER_BYTES (256 MiB: room for many full-depth snapshots of 100k levels a
+   * side, ~22 MB each).
    */
   slowConsumerBytes?: number;
 }

@@ -119,7 +119,8 @@ class CoinbaseSimulator implements CoinbaseSim {
         // Bun's default (16 MiB) silently drops every frame sent while more than that is buffered, its sequence_num
         // spent: a full-depth snapshot of 100k levels a side is ~22 MB, so the frames after it were lost and the
         // feeder saw a sequence gap after every snapshot (and resynced in a loop). Room for the largest snapshot;
-        // a client that falls further behind is disconnected first, as Coinbase does (slowConsumerBytes, in send);
+        // a client that falls further behind is disconnected first (slowConsumerBytes, in send), as Coinbase's feeds
+        // document for a slow consumer;
         // a frame dropped anyway is counted (stats.framesDropped).
         backpressureLimit: 1 << 30,
         open: (ws) => {
