@@ -237,9 +237,14 @@ export class ForwardBridge {
       const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 * 1024 * 1024 });
       this.sockets.push(socket);
       await new Promise<void>((resolve, reject) => {
+        // Closed by stop() mid-bind, the socket never calls back: before, start() never settled. The check
+        // below returns.
+        const onClose = () => resolve();
         socket.once("error", reject);
+        socket.once("close", onClose);
         socket.bind({ port: g.port, address: g.group, exclusive: false }, () => {
           socket.off("error", reject);
+          socket.off("close", onClose);
           resolve();
         });
       });

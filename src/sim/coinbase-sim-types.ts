@@ -38,7 +38,17 @@ export interface CoinbaseSimOptions {
   productStatus?: Record<string, string>;
   /** Keep every book a product had by the sequence_num that carried it, for booksAt() (tests that check every book). */
   history?: boolean;
+  /**
+   * A connection with more than this many bytes sent and not yet taken by the client is closed, as Coinbase's
+   * Exchange and International feeds document for a slow consumer (stats.slowConsumerCloses); its frames are never
+   * dropped silently. Default SLOW_CONSUMER_BYTES (256 MiB: room for many full-depth snapshots of 100k levels a
+   * side, ~22 MB each).
+   */
+  slowConsumerBytes?: number;
 }
+
+/** What a connection may have unsent before it is closed as a slow consumer (CoinbaseSimOptions.slowConsumerBytes). */
+export const SLOW_CONSUMER_BYTES = 256 * 1024 * 1024;
 
 export interface CoinbaseSimStats {
   connections: number;
@@ -55,8 +65,10 @@ export interface CoinbaseSimStats {
   idleClosedNoHeartbeats: number;
   /** Client messages beyond 8 per second (the documented per-IP limit). */
   overRate: number;
-  /** Frames the socket dropped (its send buffer over backpressureLimit): a gap the client will see. */
+  /** Frames the socket dropped (its send buffer over backpressureLimit, 1 GiB): a gap the client will see. */
   framesDropped: number;
+  /** Connections closed because the client took too little of what was sent (slowConsumerBytes unsent). */
+  slowConsumerCloses: number;
 }
 
 export interface CoinbaseSimFaultSummary {

@@ -18,10 +18,10 @@ import { formatFixed } from "../core/fixed.ts";
 import { HEARTBEAT_INTERVAL_MS, IDLE_CLOSE_MS, MESSAGES_PER_SECOND, PRODUCTS_PATH, SUBSCRIBE_DEADLINE_MS } from "../venues/coinbase/protocol.ts";
 import { handleCoinbaseControl } from "./coinbase-sim-control.ts";
 import { envelope, errorFrame, eventJson, heartbeatEvent, subscriptionsEvent, timestamp } from "./coinbase-sim-frames.ts";
-import type { CoinbaseSim, CoinbaseSimFault, CoinbaseSimFaultSummary, CoinbaseSimOptions, CoinbaseSimStats } from "./coinbase-sim-types.ts";
+import { SLOW_CONSUMER_BYTES, type CoinbaseSim, type CoinbaseSimFault, type CoinbaseSimFaultSummary, type CoinbaseSimOptions, type CoinbaseSimStats } from "./coinbase-sim-types.ts";
 
 export type { CoinbaseSim, CoinbaseSimFault, CoinbaseSimFaultSummary, CoinbaseSimOptions, CoinbaseSimStats } from "./coinbase-sim-types.ts";
-export { COINBASE_SIM_FAULTS } from "./coinbase-sim-types.ts";
+export { COINBASE_SIM_FAULTS, SLOW_CONSUMER_BYTES } from "./coinbase-sim-types.ts";
 
 const TICK_MS = 10;
 
@@ -63,7 +63,7 @@ export async function startCoinbaseSimulator(opts: CoinbaseSimOptions): Promise<
 class CoinbaseSimulator implements CoinbaseSim {
   readonly stats: CoinbaseSimStats = {
     connections: 0, connectionsTotal: 0, messagesSent: 0, bytesSent: 0, subscribes: 0, unsubscribes: 0, heartbeatsSent: 0,
-    errorsSent: 0, restRequests: 0, idleClosedNoSubscribe: 0, idleClosedNoHeartbeats: 0, overRate: 0, framesDropped: 0,
+    errorsSent: 0, restRequests: 0, idleClosedNoSubscribe: 0, idleClosedNoHeartbeats: 0, overRate: 0, framesDropped: 0, slowConsumerCloses: 0,
   };
   private server: Server<ConnData> | null = null;
   private readonly rng: Rng;
@@ -119,6 +119,8 @@ class CoinbaseSimulator implements CoinbaseSim {
         // Bun's default (16 MiB) silently drops every frame sent while more than that is buffered, its sequence_num
         // spent: a full-depth snapshot of 100k levels a side is ~22 MB, so the frames after it were lost and the
         // feeder saw a sequence gap after every snapshot (and resynced in a loop). Room for the largest snapshot;
+        // a client that falls further behind is disconnected first (slowConsumerBytes, in send), as Coinbase's feeds
+        // document for a slow consumer;
         // a frame dropped anyway is counted (stats.framesDropped).
         backpressureLimit: 1 << 30,
         open: (ws) => {
@@ -268,11 +270,19 @@ class CoinbaseSimulator implements CoinbaseSim {
   }
 
   private send(ws: Ws, frame: string): void {
-    if (Date.now() < this.stallUntilMs) return;
+    if (Date.now() < this.stallUntilMs || !this.conns.has(ws)) return;
     ws.data.lastSentMs = Date.now();
     if (ws.send(frame) === 0) this.stats.framesDropped++;
     this.stats.messagesSent++;
     this.stats.bytesSent += frame.length;
+    // A slow consumer is disconnected, never sent a stream with holes: before, nothing bounded what a client that
+    // stopped reading (SIGSTOPped, its thread held) had queued here but the socket's 1 GiB, then frames were dropped.
+    if (ws.getBufferedAmount() > (this.opts.slowConsumerBytes ?? SLOW_CONSUMER_BYTES)) {
+      this.stats.slowConsumerCloses++;
+      this.conns.delete(ws);
+      this.stats.connections--;
+      ws.terminate();
+    }
   }
 
   // ───────────────────────── generation ─────────────────────────

@@ -7,6 +7,7 @@
  * @module
  */
 import type { BookMessageReader } from "../wire/decoder.ts";
+import { MAX_SNAPSHOT_LEVELS_PER_SIDE } from "../wire/layout.ts";
 import { grownLevels, type SubscriberBook } from "./subscriber-book.ts";
 
 /** Scratch arrays up to this many levels stay with their book after an assembly; larger ones are released. */
@@ -125,19 +126,32 @@ export class AssemblyBudget {
 }
 
 /**
- * True when the book's levels equal the assembled snapshot's, level for level. With `depth` > 0 (the publisher's
- * publish.snapshot_depth) a side of exactly `depth` levels was cut there: the book may hold more below it.
+ * A snapshot side of `n` levels may have been cut there (the publisher's book deeper): at the publisher's
+ * publish.snapshot_depth (`depth` > 0, when the subscriber was told it) or at the wire's 65,535 levels a side.
+ */
+export function snapshotCut(n: number, depth: number): boolean {
+  return n >= MAX_SNAPSHOT_LEVELS_PER_SIDE || (depth > 0 && n >= depth);
+}
+
+/**
+ * True when the book's levels equal the assembled snapshot's as far as both reach: level for level, except that a
+ * book may hold more than a cut side (snapshotCut) and fewer than one it knows only down to its floor (levels removed
+ * since its last snapshot, SubscriberBook.bidFloorPx), the snapshot's next level then lying beyond that floor.
  */
 export function sameAsSnapshot(book: SubscriberBook, depth: number): boolean {
   const nb = book.snapBidN;
   const na = book.snapAskN;
-  if (book.bidCount !== nb && !(depth > 0 && nb === depth && book.bidCount > nb)) return false;
-  if (book.askCount !== na && !(depth > 0 && na === depth && book.askCount > na)) return false;
+  const kb = book.bidCount;
+  const ka = book.askCount;
+  if (kb > nb && !snapshotCut(nb, depth)) return false;
+  if (ka > na && !snapshotCut(na, depth)) return false;
+  if (kb < nb && !(book.snapBidPx[kb]! < book.bidFloorPx)) return false;
+  if (ka < na && !(book.snapAskPx[ka]! > book.askCeilPx)) return false;
   const bpx = book.snapBidPx;
   const bq = book.snapBidQty;
-  for (let i = 0; i < nb; i++) if (book.bidPriceAt(i) !== bpx[i] || book.bidQtyAt(i) !== bq[i]) return false;
+  for (let i = 0, n = Math.min(kb, nb); i < n; i++) if (book.bidPriceAt(i) !== bpx[i] || book.bidQtyAt(i) !== bq[i]) return false;
   const apx = book.snapAskPx;
   const aq = book.snapAskQty;
-  for (let i = 0; i < na; i++) if (book.askPriceAt(i) !== apx[i] || book.askQtyAt(i) !== aq[i]) return false;
+  for (let i = 0, n = Math.min(ka, na); i < n; i++) if (book.askPriceAt(i) !== apx[i] || book.askQtyAt(i) !== aq[i]) return false;
   return true;
 }

@@ -146,6 +146,8 @@ export class FeedSubscriber {
   private staleTimer: ReturnType<typeof setInterval> | undefined;
   /** start() was called and stop() not since. */
   private running = false;
+  /** Counts start() and stop() calls: a start() that finds it changed after an await was stopped meanwhile. */
+  private generation = 0;
   private readonly retransmit: RetransmitOptions | undefined;
   private readonly auth: DatagramAuth | undefined;
   private readonly recovery: Recovery | undefined;
@@ -215,15 +217,27 @@ export class FeedSubscriber {
    * what it opened). Once per stop(): a second start rejects (it would bind every group twice and leave timers and
    * the request socket of the first running after stop()); after stop() it starts again, its books and streams as
    * stop() left them (stale: not usable until their stream's next datagram; what it missed meanwhile is a gap).
+   * stop() while it binds makes it reject ("stop() called while start() was under way"), nothing of it left open.
    */
   async start(): Promise<void> {
     if (this.running) throw new Error("subscriber: start() called twice (stop() first)");
     this.running = true;
+    const gen = ++this.generation;
+    // stop() while a bind is under way closes the sockets opened so far: start() goes no further (before, it bound
+    // the groups left, opened the request socket and started both timers after the stop, or never settled).
+    const bound = async (socket: dgram.Socket, port: number, address: string | undefined): Promise<void> => {
+      try {
+        await bindSocket(socket, port, address);
+      } catch (err) {
+        if (gen === this.generation) throw err;
+      }
+      if (gen !== this.generation) throw new Error("subscriber: stop() called while start() was under way");
+    };
     for (const g of this.groups) {
       const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: this.recvBufferBytes });
       this.sockets.push(socket);
       // Binding to the group address (Linux) receives only that group's datagrams on this port.
-      await bindSocket(socket, g.port, g.group ?? g.bind!);
+      await bound(socket, g.port, g.group ?? g.bind!);
       if (g.group !== undefined) socket.addMembership(g.group, g.iface ?? "127.0.0.1");
       socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onSocketMessage(msg, rinfo));
       socket.on("error", (err: Error) => this.listeners.reportError(err, ""));
@@ -231,10 +245,10 @@ export class FeedSubscriber {
     if (this.recovery !== undefined) {
       // Requests go out and answers come back on one unicast socket of its own (any free port).
       const socket = dgram.createSocket({ type: "udp4", recvBufferSize: this.recvBufferBytes });
-      await bindSocket(socket, 0, undefined);
+      this.requestSocket = socket; // before the bind, so that stop() closes it (also after a failed bind)
+      await bound(socket, 0, undefined);
       socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onAnswer(msg, rinfo));
       socket.on("error", (err: Error) => this.listeners.reportError(err, "retransmit"));
-      this.requestSocket = socket;
       const timeoutMs = this.retransmit!.timeoutMs ?? DEFAULT_RETRANSMIT_TIMEOUT_MS;
       const everyMs = Math.max(5, Math.min(50, Math.floor(timeoutMs / 4)));
       // After a stall of this thread the answer may sit unread in the request socket: that round times out nothing.
@@ -265,6 +279,7 @@ export class FeedSubscriber {
    */
   async stop(): Promise<void> {
     this.running = false;
+    this.generation++;
     if (this.staleTimer !== undefined) clearInterval(this.staleTimer);
     this.staleTimer = undefined;
     if (this.recoveryTimer !== undefined) clearInterval(this.recoveryTimer);
@@ -527,9 +542,13 @@ export class FeedSubscriber {
 function bindSocket(socket: dgram.Socket, port: number, address: string | undefined): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => reject(err);
+    // Closed by stop() while binding: the bind's callback never comes.
+    const onClose = () => reject(new Error("socket closed while binding"));
     socket.once("error", onError);
+    socket.once("close", onClose);
     socket.bind({ port, address, exclusive: false }, () => {
       socket.off("error", onError);
+      socket.off("close", onClose);
       resolve();
     });
   });

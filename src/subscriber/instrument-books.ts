@@ -10,7 +10,7 @@
 import { BookState, type StatusReason } from "../core/types.ts";
 import { BookMessageReader, DefinitionReader, type PacketReader } from "../wire/decoder.ts";
 import { MSG_FLAG_REFRESH, TEMPLATE_BOOK_DELTA } from "../wire/layout.ts";
-import { AppendResult, AssemblyBudget, sameAsSnapshot } from "./assembly.ts";
+import { AppendResult, AssemblyBudget, sameAsSnapshot, snapshotCut } from "./assembly.ts";
 import { applyDefinition } from "./definitions.ts";
 import type { Listeners } from "./listeners.ts";
 import { compareSessions, type StreamRef } from "./streams.ts";
@@ -191,16 +191,25 @@ export class InstrumentBooks {
     if (isDelta) {
       const bids = book.bids;
       const asks = book.asks;
+      // Levels beyond a cut snapshot's last are unknown here: not applied (SubscriberBook.bidFloorPx).
+      const floor = book.bidFloorPx;
+      const ceil = book.askCeilPx;
       if (split) {
-        for (let i = 0, n = book.pendBidN; i < n; i++) bids.set(book.pendBidPx[i], book.pendBidQty[i]);
-        for (let i = 0, n = book.pendAskN; i < n; i++) asks.set(book.pendAskPx[i], book.pendAskQty[i]);
+        for (let i = 0, n = book.pendBidN; i < n; i++) if (book.pendBidPx[i]! >= floor) bids.set(book.pendBidPx[i]!, book.pendBidQty[i]!);
+        for (let i = 0, n = book.pendAskN; i < n; i++) if (book.pendAskPx[i]! <= ceil) asks.set(book.pendAskPx[i]!, book.pendAskQty[i]!);
         book.pendBidN = book.pendAskN = 0;
         this.budget.settle(book);
       } else {
         const nb = m.bidCount;
         const na = m.askCount;
-        for (let i = 0; i < nb; i++) bids.set(m.priceAt(i), m.qtyAt(i));
-        for (let i = nb, end = nb + na; i < end; i++) asks.set(m.priceAt(i), m.qtyAt(i));
+        for (let i = 0; i < nb; i++) {
+          const px = m.priceAt(i);
+          if (px >= floor) bids.set(px, m.qtyAt(i));
+        }
+        for (let i = nb, end = nb + na; i < end; i++) {
+          const px = m.priceAt(i);
+          if (px <= ceil) asks.set(px, m.qtyAt(i));
+        }
       }
       const cap = this.limits.maxLevelsPerSide;
       if (bids.count > cap || asks.count > cap) this.overCap(book);
@@ -331,19 +340,23 @@ export class InstrumentBooks {
     if (known >= 0 && seq === known) {
       levelsDiffered = !sameAsSnapshot(book, this.limits.snapshotDepth);
       const stateDiffered = book.state !== m.state || book.reason !== m.reason;
-      if (!levelsDiffered && !stateDiffered) {
+      if (!levelsDiffered && !stateDiffered && book.bidCount >= book.snapBidN && book.askCount >= book.snapAskN) {
         if (book.valid) return; // exact at `known`: nothing to add
         book.valid = true; // lost something earlier, but identical at this instrSeq after all
         book.seqStreamKey = st.key;
         this.emitUpdate("snapshot", book, sendTimeUs, refresh);
         return;
       }
-      repaired = true; // a book must never stay wrong past one refresh
+      // A book that is the snapshot's top levels (a cut side thinned by removals) takes its depth back: no repair.
+      repaired = levelsDiffered || stateDiffered; // a book must never stay wrong past one refresh
     } else if (!refresh && known >= 0 && seq !== known + 1 && book.valid) {
       this.counters.instrSeqJumps++;
     }
     book.bids.loadSorted(book.snapBidPx, book.snapBidQty, book.snapBidN);
     book.asks.loadSorted(book.snapAskPx, book.snapAskQty, book.snapAskN);
+    const depth = this.limits.snapshotDepth;
+    book.bidFloorPx = snapshotCut(book.snapBidN, depth) ? book.snapBidPx[book.snapBidN - 1]! : -Infinity;
+    book.askCeilPx = snapshotCut(book.snapAskN, depth) ? book.snapAskPx[book.snapAskN - 1]! : Infinity;
     this.applyEventHeader(book, m, seq, st.key);
     book.valid = true;
     if (repaired) {
@@ -408,6 +421,8 @@ export class InstrumentBooks {
     this.counters.exponentChanges++;
     book.bids.clear();
     book.asks.clear();
+    book.bidFloorPx = -Infinity;
+    book.askCeilPx = Infinity;
     this.invalidate(book);
     if (book.asmSeq >= 0) this.discardAssembly(book);
     if (book.snapSeq >= 0 && !completing) this.endSnapshot(book);

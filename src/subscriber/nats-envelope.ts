@@ -284,6 +284,7 @@ export interface RepackerOptions {
    * The envelopes are a replay of history (JetStream from its start or a time), coming faster than real time: a
    * followed bridge silent by the upstream time another one brought is a gap even while the reader's clock saw
    * little (switchesTo). Live, a burst after a stall of the reader looks the same and that silence was no loss.
+   * Until `caughtUp()`: from then on the envelopes are live.
    */
   replay?: boolean;
 }
@@ -415,8 +416,21 @@ export class EnvelopeRepacker {
   private readonly opts: RepackerOptions;
 
   constructor(opts: RepackerOptions) {
-    this.opts = opts;
+    this.opts = { ...opts };
     this.packer = this.newPacker();
+  }
+
+  /** Still judging envelopes as a replay of history (RepackerOptions.replay, until caughtUp). */
+  get replaying(): boolean {
+    return this.opts.replay === true;
+  }
+
+  /**
+   * A replay reached the stream's live end (JetStream: nothing pending): from here envelopes come as they are sent,
+   * faster only in a burst after a stall of the reader, which the replay rule would make a needless gap. Cold.
+   */
+  caughtUp(): void {
+    this.opts.replay = false;
   }
 
   /** Start (µs) of the repacker's latest session: each new one starts strictly later. */

@@ -38,6 +38,8 @@ export interface NatsReadOptions {
 /** The parts of the NATS client used here (typed locally: the package is an optional, dynamically loaded peer). */
 interface NatsMsg {
   data: Uint8Array;
+  /** JetStream messages: `pending` is what the consumer still holds after this one (0: at the stream's live end). */
+  info?: { pending: number };
 }
 interface NatsSub {
   unsubscribe(): void;
@@ -169,8 +171,15 @@ export class NatsFeedReader {
         const consumer = await jetstream(nc).consumers.get(this.opts.stream, policy);
         const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
         this.iter = iter;
+        const repacker = this.repacker;
         void (async () => {
-          for await (const m of iter) onData(m.data);
+          for await (const m of iter) {
+            onData(m.data);
+            // A replay that reached the live end reads live from here: before, it kept the replay rule for good, and
+            // every burst after a stall of this reader (a bridge only paused) was a gap, each book untrusted until
+            // its refresh.
+            if (repacker.replaying && m.info?.pending === 0) repacker.caughtUp();
+          }
         })().catch(() => undefined);
       }
     } catch (err) {

@@ -48,6 +48,15 @@ export class SubscriberBook extends LadderBook implements BookView {
    * the book is not usable until a book message settles which units are current.
    */
   exponentsInDoubt = false;
+  /**
+   * The worst bid and ask prices down to which the book holds every level of the publisher's: the last level of a
+   * side its snapshot cut (publish.snapshot_depth, the wire's 65,535 a side); −Infinity / Infinity for a side that
+   * came whole. Nothing of the levels beyond is known, so deltas there are not applied: once a level above was
+   * removed they would show at ranks where the publisher has others. The book is thus always the publisher's top
+   * levels exactly, fewer than the snapshot's after removals until the next snapshot.
+   */
+  bidFloorPx = -Infinity;
+  askCeilPx = Infinity;
   /** Times this book was invalidated (gaps, jumps, restarts, exponent changes, caps). */
   invalidations = 0;
   /** Times a snapshot at the book's own instrSeq differed from it and replaced it. */

@@ -55,8 +55,12 @@ export interface FeedSubscriberOptions {
   /** File holding the HMAC key (raw bytes or hex text), read at construction; the alternative to `authKey`. */
   authKeyFile?: string;
   /**
-   * The publisher's publish.snapshot_depth: with N > 0 snapshots hold the top N levels per side, so a refresh is
-   * compared with the book's top N only (deeper levels are not a difference). Default 0 (whole books).
+   * The publisher's publish.snapshot_depth: with N > 0 snapshots hold the top N levels per side. A side of N levels
+   * is then known only down to its last price: deltas below it are not applied (the book stays the publisher's top
+   * levels exactly, fewer than N after removals until the next snapshot) and a refresh is compared that far only.
+   * Without it such a book applies deltas below the cut and can show, usable, a level at a rank where the publisher
+   * has another until its next refresh repairs it. Sides of 65,535 levels (the wire's most) are treated so always.
+   * Default 0 (whole books).
    */
   snapshotDepth?: number;
   /** Books (instrument ids) kept at most; messages for further ids are dropped and counted (`booksOverCap`). Default 10 000. */
