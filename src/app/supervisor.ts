@@ -57,6 +57,7 @@ interface Slot {
   startedAtMs: number;
   restarts: number;
   consecutiveFailures: number;
+  /** Its start() resolved (every venue started); feeder_workers_ready counts these. */
   ready: boolean;
   /** When the worker last sent anything (performance.now() ms; 0: nothing yet): a worker answers its pings, while starting too. */
   lastHeardMs: number;
@@ -356,7 +357,10 @@ export class Supervisor implements StatusSource {
 
   private request(slot: Slot, body: WorkerRequest): Promise<unknown> {
     const worker = slot.worker;
-    if (!worker || !slot.ready) return Promise.resolve(undefined);
+    // A starting worker that has spoken is asked too: it answers while its start awaits, and its venues start one by
+    // one (a venue whose instrument REST hangs, or waits out a carried 429/418 hold, holds its start() but none of
+    // the others): their books are shown and the late venue's symbols are `resolving`, not the worker "down".
+    if (!worker || slot.lastHeardMs === 0) return Promise.resolve(undefined);
     const id = this.nextRequestId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
