@@ -233,6 +233,9 @@ export class Supervisor implements StatusSource {
 
   /** Every worker's share; a worker that does not answer is reported down, with its last known books as stale. */
   async readiness(): Promise<ReadinessInput> {
+    // Still resolving every venue's instruments, no worker started yet: each configured symbol is `resolving` (as
+    // in one process), not "no configured book". /books lists them from this too (http-server.ts).
+    if (this.slots.length === 0 && this.resolver !== undefined) return this.resolver.readinessInput();
     const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness" }) as Promise<ReadinessInput | undefined>));
     const down: number[] = [];
     const answered: ReadinessInput[] = [];
