@@ -220,6 +220,8 @@ export class Supervisor implements StatusSource {
     const snapshots = (await Promise.all(this.slots.map((slot) => this.request(slot, { what: "metrics" })))).filter(
       (s): s is MetricsSnapshot => s !== undefined,
     );
+    // Still resolving every venue's instruments, no worker yet: the configured symbols counted as unresolved (readiness()).
+    if (this.slots.length === 0 && this.resolver !== undefined) snapshots.push(this.resolver.metricsSnapshot());
     return renderMetrics({
       pipelines: snapshots,
       process: processSnapshot(),

@@ -2,11 +2,12 @@
  * With workers, the supervisor resolves every venue's instruments once before it starts any worker; while a venue's
  * instrument REST hangs there (up to its 10 s timeout), /readyz and /books name each configured symbol `resolving`,
  * as a single process does. Before, the supervisor had no worker to ask yet: /readyz said `no_books` ("this instance
- * has no configured book") and /books was empty. The REST is a local server that never answers; no worker starts.
+ * has no configured book"), /books was empty and /metrics had no feeder_symbols_unresolved. The REST is a local server that never answers; no worker starts.
  */
 import { afterEach, expect, test } from "vitest";
 import { Supervisor } from "../../src/app/supervisor.ts";
 import { evaluateReadiness } from "../../src/app/readiness.ts";
+import { parsePrometheusText } from "../../src/app/prometheus.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { uniqueDestination, waitFor } from "../e2e/harness.ts";
 import { captureLog } from "../support/capture-log.ts";
@@ -52,4 +53,7 @@ test("workers: while the supervisor's instrument REST hangs, every configured sy
   ]);
   expect(input.unresolved.every((u) => u.venue === "bybit" && u.market === "linear")).toBe(true);
   expect(supervisor.workerCount()).toBe(0);
+  // /metrics counts them too (the old code: no feeder_symbols_unresolved series at all).
+  const unresolved = parsePrometheusText(await supervisor.metricsText()).samples.filter((x) => x.name === "feeder_symbols_unresolved");
+  expect(unresolved.map((x) => [x.labels.venue, x.labels.market, x.value])).toEqual([["bybit", "linear", 2]]);
 });
