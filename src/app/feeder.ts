@@ -305,7 +305,8 @@ export class Feeder {
    * through onInstrumentResolved; a venue whose REST could not be answered at all (no cache) starts that way with
    * none. Resolves once every venue has started; throws, naming them, when a venue's symbols are all answered as
    * not listed or unusable (a configuration error; unless partOfLargerConfig): the venues started by then are
-   * running, and the caller's stop() halts them.
+   * running, and the caller's stop() halts them. Replay starts every venue at once, in config order, once all
+   * resolved (startInOrder).
    * Once only: a second call, or a call after stop(), throws before opening anything (stopped adapters and a stopped
    * publisher do not run again; a new Feeder does).
    */
@@ -326,7 +327,8 @@ export class Feeder {
     const { log } = this.opts;
     this.createPipelines();
     let opening: Promise<void> | null = null;
-    const results = await Promise.allSettled(this.pipelines.map((p) => this.startVenue(p, () => (opening ??= this.publisher.start()))));
+    const openPublisher = () => (opening ??= this.publisher.start());
+    const results: PromiseSettledResult<unknown>[] = this.opts.replay ? await this.startInOrder(openPublisher) : await Promise.allSettled(this.pipelines.map((p) => this.startVenue(p, openPublisher)));
     // stop() came during start-up: it stopped the adapters still resolving, which ended their REST requests; not a failure.
     if (this.stopRequested) return this.stoppedDuringStart();
     // One failure (the publisher's, shared by every venue, counts once) is thrown as it is; several, named together.
@@ -352,6 +354,27 @@ export class Feeder {
     p.noteLoaded(instruments);
     await openPublisher();
     if (this.stopRequested) return;
+    this.launch(p, instruments);
+  }
+
+  /**
+   * Replay: every venue's instruments first, then every venue's books registered and started in config order, in
+   * one turn; none when a venue failed (nothing published, as before per-venue start-up). There is no connection to
+   * hurry, and the definitions (and every handle) must not depend on whose instruments came first: a capture
+   * replayed twice gives the same datagrams (registered as they came, their order and packing followed REST and
+   * cache timing).
+   */
+  private async startInOrder(openPublisher: () => Promise<void>): Promise<PromiseSettledResult<unknown>[]> {
+    const loaded = await Promise.allSettled(this.pipelines.map((p) => p.adapter.loadInstruments()));
+    if (this.stopRequested || loaded.some((r) => r.status === "rejected")) return loaded;
+    await openPublisher();
+    if (this.stopRequested) return loaded;
+    loaded.forEach((r, i) => r.status === "fulfilled" && this.launch(this.pipelines[i]!, r.value));
+    return loaded;
+  }
+
+  /** A venue whose instruments resolved (the publisher open): its books registered, its adapter started. */
+  private launch(p: VenuePipeline, instruments: (Instrument | undefined)[]): void {
     const resolved = instruments.filter((i): i is Instrument => i !== undefined);
     checkIdCollisions([...this.pipelines.flatMap((x) => x.builders.filter((b) => b !== undefined).map((b) => b.instrument)), ...resolved]);
     p.attach(instruments);

@@ -57,6 +57,7 @@ interface Slot {
   startedAtMs: number;
   restarts: number;
   consecutiveFailures: number;
+  /** Its start() resolved (every venue started); feeder_workers_ready counts these. */
   ready: boolean;
   /** The worker has its pipeline (it said "session"): it answers requests, while it starts too. */
   answering: boolean;
@@ -345,6 +346,9 @@ export class Supervisor implements StatusSource {
 
   private request(slot: Slot, body: WorkerRequest): Promise<unknown> {
     const worker = slot.worker;
+    // A starting worker with its pipeline is asked too: its venues start one by one (a venue whose instrument REST
+    // hangs, or waits out a 429/418 hold, holds its start() but none of the others): their books are shown and the
+    // late venue's symbols are `resolving`, not the worker "down".
     if (!worker || !slot.answering) return Promise.resolve(undefined);
     const id = this.nextRequestId++;
     return new Promise((resolve) => {

@@ -177,9 +177,10 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       const outage = this.o.recheck && unresolved.some((u) => u.kind === "rest_unreachable");
       if (none && !outage && !this.o.allowNoInstruments) throw new Error(message);
       // Allowed (a worker's or shard's share) with REST answered: not listed here, perhaps listed in another share.
-      if (none && !outage) log.error(`${message}; this share of the venue (a worker's or a shard's) starts with no books and retries them while running`, { unresolved: problems.length, of: instruments.length });
-      else if (none) log.error(`${message}; the venue starts with no books and retries them while running (REST unreachable, not a configuration error)`, { unresolved: problems.length, of: instruments.length });
-      else log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
+      if (none && outage) log.error(`${message}; the venue starts with no books and retries them while running (REST unreachable, not a configuration error)`, { unresolved: problems.length, of: instruments.length });
+      else if (none) log.error(`${message}; this share of the venue (a worker's or a shard's) starts with no books and retries them while running`, { unresolved: problems.length, of: instruments.length });
+      else if (this.o.recheck) log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
+      else log.error(`${message}; those books are left out (a replay or export does not ask for them again), the others start`, { unresolved: problems.length, of: instruments.length });
     }
     this.late.track(source, unresolved);
     return instruments;

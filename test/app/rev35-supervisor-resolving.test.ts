@@ -1,0 +1,66 @@
+/**
+ * With workers, while a venue's instrument REST hangs (up to its 10 s timeout), /readyz and /books name each
+ * configured symbol `resolving` and /metrics counts them, as a single process does. (Written when the supervisor
+ * resolved every venue before starting any worker and had no worker to ask: /readyz said `no_books`; since s-supres
+ * the workers start at once and each answers for its share while it resolves.) The REST is a local server that never
+ * answers.
+ */
+import { afterEach, expect, test } from "vitest";
+import { Supervisor } from "../../src/app/supervisor.ts";
+import { evaluateReadiness } from "../../src/app/readiness.ts";
+import { parsePrometheusText } from "../../src/app/prometheus.ts";
+import { validateConfig } from "../../src/config/load.ts";
+import { uniqueDestination, waitFor } from "../e2e/harness.ts";
+import { captureLog } from "../support/capture-log.ts";
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+test("workers: while the instrument REST hangs, every configured symbol is resolving (not no_books)", { timeout: 30_000 }, async () => {
+  const { log } = captureLog();
+  let requests = 0;
+  const front = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: () => {
+      requests++;
+      return new Promise<Response>(() => undefined); // never answers
+    },
+  });
+  cleanups.push(() => front.stop(true));
+  const { group, port } = uniqueDestination(353);
+  const config = validateConfig({
+    workers: 2,
+    log: { level: "warn", format: "json" },
+    http: { enabled: false, listen: "127.0.0.1:0" },
+    publish: { heartbeat_interval_ms: 200, startup_listen_ms: 0, destinations: [{ name: "rev35", group, port, interface: "127.0.0.1", ttl: 1, channel: 6 }] },
+    venues: { bybit: { ws_url: "ws://127.0.0.1:9", rest_url: `http://127.0.0.1:${front.port}`, linear: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] } } },
+  });
+  const supervisor = new Supervisor(config, log);
+  const starting = supervisor.start();
+  cleanups.push(() => starting.catch(() => undefined));
+  cleanups.push(() => supervisor.stop()); // ends the REST requests at once
+  await waitFor(() => requests >= 1, "a worker's instrument request");
+
+  // Both workers answer once they have their pipelines (a moment after their requests went out).
+  let reasons: unknown[][] = [];
+  let input = await supervisor.readiness();
+  for (const deadline = performance.now() + 10_000; ; await Bun.sleep(20)) {
+    input = await supervisor.readiness();
+    reasons = evaluateReadiness(input).reasons.map((r) => [r.check, r.symbol, r.reason]);
+    if (reasons.length === 2 && reasons.every((r) => r[0] === "symbol_unresolved")) break;
+    if (performance.now() > deadline) throw new Error(`both symbols resolving: still ${JSON.stringify(reasons)}`);
+  }
+  expect(evaluateReadiness(input).ready).toBe(false);
+  expect([...reasons].sort()).toEqual([
+    ["symbol_unresolved", "BTCUSDT", "resolving"],
+    ["symbol_unresolved", "ETHUSDT", "resolving"],
+  ]);
+  expect(input.unresolved.every((u) => u.venue === "bybit" && u.market === "linear")).toBe(true);
+  // /metrics counts them too (the old code: no feeder_symbols_unresolved series at all).
+  const unresolved = parsePrometheusText(await supervisor.metricsText()).samples.filter((x) => x.name === "feeder_symbols_unresolved");
+  expect(unresolved.reduce((sum, x) => sum + x.value, 0)).toBe(2);
+  expect(unresolved.every((x) => x.labels.venue === "bybit" && x.labels.market === "linear")).toBe(true);
+});
