@@ -24,6 +24,8 @@ export type { CoinbaseSim, CoinbaseSimFault, CoinbaseSimFaultSummary, CoinbaseSi
 export { COINBASE_SIM_FAULTS } from "./coinbase-sim-types.ts";
 
 const TICK_MS = 10;
+/** Longest request target the products endpoint takes (a common server limit, e.g. nginx's 8 KB line buffer): longer is 414. */
+export const MAX_REQUEST_TARGET_CHARS = 8_192;
 
 interface ConnData {
   id: number;
@@ -154,6 +156,7 @@ class CoinbaseSimulator implements CoinbaseSim {
 
   private productsRest(url: URL): Response {
     this.stats.restRequests++;
+    if (url.pathname.length + url.search.length > MAX_REQUEST_TARGET_CHARS) return new Response("request URI too long", { status: 414 });
     if (!this.restAvailable) return new Response("service unavailable", { status: 503 });
     const limited = this.instrumentsLimit.take();
     if (limited) return limited;

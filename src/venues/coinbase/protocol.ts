@@ -11,6 +11,12 @@ export const COINBASE_WS_URL = "wss://advanced-trade-ws.coinbase.com";
 /** Public REST base; products at /api/v3/brokerage/market/products (nautilus coinbase http client). */
 export const COINBASE_REST_URL = "https://api.coinbase.com";
 export const PRODUCTS_PATH = "/api/v3/brokerage/market/products";
+/**
+ * Product ids per products request: each adds `product_ids=<id>&` (~20-30 chars) to the URL, and servers refuse
+ * request lines past ~8 KB (414); 50 keeps a URL near 1.5 KB. Hundreds of products take a few requests, paced by
+ * the REST budget (10 per second).
+ */
+export const PRODUCTS_PER_REQUEST = 50;
 
 /** The book channel as subscribed, and the channel its messages arrive on (websocket-channels, level2). */
 export const LEVEL2_CHANNEL = "level2";
