@@ -9,7 +9,8 @@
  * (requestResync, stale) is unsubscribed and subscribed alone: the connection's sequence is intact. A snapshot event
  * replaces its book; an update applies absolute sizes ("0" deletes); updates before the snapshot are ignored and
  * counted. Snapshots are taken whenever they come, before or after the
- * `subscriptions` event; a product missing from that event is HALTED / SUBSCRIBE_REJECTED alone.
+ * `subscriptions` event; a product missing from that event is HALTED / SUBSCRIBE_REJECTED alone, and so is a product
+ * an error frame refuses (named, or found by splitting its batch: onErrorFrame).
  * @module
  */
 import type { BookUpdate } from "../../core/book-update.ts";
@@ -39,8 +40,10 @@ import {
   REST_LIMITED_MS,
   REST_REQUESTS_PER_SECOND,
   SUBSCRIPTIONS_CHANNEL,
+  answersRequest,
   coinbaseRequests,
   encodeChannelRequest,
+  errorText,
   isErrorFrame,
 } from "./protocol.ts";
 
@@ -380,8 +383,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     if (seq >= 0 && !this.sequenceOk(conn, seq, 0)) return;
     const m = msg as Record<string, unknown>;
     if (isErrorFrame(m)) {
-      conn.errorFrames++;
-      this.errorLog.hit(`${conn.name}: ${typeof m.message === "string" ? m.message : JSON.stringify(m).slice(0, 200)}`);
+      this.onErrorFrame(conn, m);
       return;
     }
     if (m.channel === SUBSCRIPTIONS_CHANNEL) {
@@ -389,6 +391,23 @@ export class CoinbaseAdapter implements VenueAdapter {
       return;
     }
     this.control.onControl(conn, msg);
+  }
+
+  /**
+   * An error frame is counted and logged. One about subscribing answers the oldest message still unanswered, as a
+   * subscriptions event would (Coinbase answers in order; a refused subscribe gets no event, coinbase-pro-node#174):
+   * a level2 request's products go to the common recovery (a product named as not valid rejected alone, the rest
+   * sent again; else the batch split to single products); a heartbeats subscribe's answer is taken. Cold.
+   */
+  private onErrorFrame(conn: Conn, m: Record<string, unknown>): void {
+    conn.errorFrames++;
+    const text = errorText(m);
+    this.errorLog.hit(`${conn.name}: ${text}`);
+    if (!answersRequest(text)) return;
+    const head = conn.expectedAcks.shift();
+    if (head === undefined || head === HEARTBEATS_ACK) return;
+    const req = conn.pending.get(head);
+    if (req) this.control.onControl(conn, { coinbaseAck: true, op: req.op, reqId: head, ok: [], failed: [], refused: text });
   }
 
   /**
