@@ -2,8 +2,8 @@
 /**
  * The Coinbase Advanced Trade venue adapter (docs/venues/coinbase.md). Its sequence is the connection's:
  * `sequence_num` counts every message on a socket (l2_data, heartbeats, subscriptions), next = last + 1; lower or
- * equal is ignored and counted (but on a new frame, a heartbeat past the last counter or a frame stamped after every
- * one taken, it means the sequence went back: handled as a gap); a gap
+ * equal is ignored and counted when it is the frame taken with that number (a repeat), else (a heartbeat past the
+ * last counter, any other frame) the sequence went back: handled as a gap; a gap
  * (or a frame that cannot be read, whose number is unknown) marks every book of that connection RESYNCING and
  * reconnects it (ConnectionLifecycle.recycle), which resubscribes them all with fresh snapshots. One book found bad
  * (requestResync, stale) is unsubscribed and subscribed alone: the connection's sequence is intact. A snapshot event
@@ -228,9 +228,8 @@ export class CoinbaseAdapter implements VenueAdapter {
     if (!conn) return false;
     if (url !== CONNECTION_CLOSED_URL) return true;
     this.lifecycle.replayDisconnected(connection);
-    conn.lastSeq = -1;
+    conn.resetTaken();
     conn.lastHeartbeat = -1;
-    conn.lastTsUs = 0;
     return true;
   }
 
@@ -271,21 +270,21 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   /**
-   * HOT PATH: next = last + 1 on this socket; lower or equal is a repeat (ignored, counted), unless the frame is
-   * stamped later than every frame taken so far (tsUs, the envelope time; 0 = unknown): a repeat cannot be, so the
-   * socket's sequence went back; higher is a gap.
+   * HOT PATH: next = last + 1 on this socket (taken: conn.take); lower or equal is a repeat (ignored, counted) only
+   * when it is the frame taken with that number (the same envelope time, tsUs, and length: conn.isRepeat), else the
+   * socket's numbering went back; higher is a gap. Nothing is assumed about a repeat's time but that it is the same
+   * frame: a repeat stamped anew, or older than the ring, resyncs (safe), and a restarted numbering is never ignored.
    */
   private sequenceOk(conn: Conn, seq: number, tsUs: number): boolean {
     const last = conn.lastSeq;
     if (seq === last + 1 || last < 0) {
-      conn.lastSeq = seq;
-      if (tsUs > conn.lastTsUs) conn.lastTsUs = tsUs;
+      conn.take(seq, tsUs);
       return true;
     }
     if (seq <= last) {
-      if (seq === 0 && this.books.replaying) return this.onReplayedSocket(conn);
-      if (tsUs > conn.lastTsUs && conn.lastTsUs > 0) {
-        this.onSequenceBack(conn, seq, `a frame stamped ${tsUs} µs, after every frame taken (${conn.lastTsUs} µs)`);
+      if (seq === 0 && this.books.replaying) return this.onReplayedSocket(conn, tsUs);
+      if (!conn.isRepeat(seq, tsUs)) {
+        this.onSequenceBack(conn, seq, `a frame that is not the one taken with that number (stamped ${tsUs} µs, ${conn.frameLen} chars)`);
         return false;
       }
       conn.duplicates++;
@@ -333,11 +332,11 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   /** Replay: sequence_num 0 again is the recording's next socket: its books wait for that socket's snapshots. */
-  private onReplayedSocket(conn: Conn): boolean {
+  private onReplayedSocket(conn: Conn, tsUs: number): boolean {
     for (const t of conn.topics) if (t.sub !== SUB_REJECTED) this.books.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
-    conn.lastSeq = 0;
+    conn.resetTaken();
+    conn.take(0, tsUs);
     conn.lastHeartbeat = -1;
-    conn.lastTsUs = 0;
     return true;
   }
 
@@ -367,9 +366,9 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.gapLog.hit(`${conn.name}: ${why}`);
     this.resyncConnection(conn, StatusReason.SEQUENCE_GAP, why);
     if (!this.books.replaying) return;
-    conn.lastSeq = seq;
+    conn.resetTaken();
+    conn.take(seq, 0);
     conn.lastHeartbeat = -1;
-    conn.lastTsUs = 0;
   }
 
   /** Once the socket is open (the lifecycle has queued the level2 subscribe): subscribe heartbeats, in order. */
@@ -379,8 +378,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   /** A frame that is not l2_data or heartbeats; it counts in the connection's sequence when it carries one. */
-  onControl(conn: Conn, seq: number, msg: unknown): void {
-    if (seq >= 0 && !this.sequenceOk(conn, seq, 0)) return;
+  onControl(conn: Conn, seq: number, msg: unknown, tsUs: number): void {
+    if (seq >= 0 && !this.sequenceOk(conn, seq, tsUs)) return;
     const m = msg as Record<string, unknown>;
     if (isErrorFrame(m)) {
       this.onErrorFrame(conn, m);
@@ -440,10 +439,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     const t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
     if (t && (code === CB_ERR_PRICE || code === CB_ERR_QTY)) this.recheckInstrument(t);
     this.resyncConnection(conn, StatusReason.PARSE_ERROR, `unreadable frame (${name})`);
-    if (this.books.replaying) {
-      conn.lastSeq = -1;
-      conn.lastTsUs = 0;
-    }
+    if (this.books.replaying) conn.resetTaken();
   }
 
   /** A price or size that does not fit (or a venue reset): reload its market's instruments now (re-checks of a market coalesce). */
