@@ -472,8 +472,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   private static readonly PER_CONN = [
-    ["duplicates", "duplicates_total", "Messages whose sequence_num was not above the last (ignored)"],
-    ["gaps", "sequence_gaps_total", "sequence_num gaps (every book of the connection resynced)"],
+    ["duplicates", "duplicates_total", "Repeats of a frame taken (its sequence_num, time and length again): ignored"],
+    ["gaps", "sequence_gaps_total", "sequence_num gaps, or the numbering gone back (every book of the connection resynced)"],
     ["heartbeats", "heartbeats_total", "Heartbeat messages received"],
     ["heartbeatCounterBreaks", "heartbeat_counter_breaks_total", "Heartbeats whose heartbeat_counter was not the last + 1"],
     ["errorFrames", "error_frames_total", "Error frames received from the venue"],
