@@ -4,9 +4,10 @@
  * channel per subscribe message (`level2`, `heartbeats`), data on `l2_data` with events[] of several products, a
  * full-depth `snapshot` event per product (sent before the `subscriptions` event unless ackFirst), `update` events
  * with absolute sizes, sides `bid`/`offer`, one `sequence_num` per connection counting every message, heartbeats
- * each second with `heartbeat_counter`, unknown products left out of the subscriptions event (or, with
- * unknownProductReply, the whole subscribe refused by an error frame), error frames for bad requests, a close for a client that does not subscribe within 5 s or idles without heartbeats. Generates books
- * (sim-book.ts) and injects faults (coinbase-sim-types.ts) from code or over HTTP (coinbase-sim-control.ts).
+ * each second with `heartbeat_counter` (its subscribe needs no products), unknown products left out of the
+ * subscriptions event (or, with unknownProductReply, the whole subscribe, of either channel, refused by an error
+ * frame), error frames for bad requests, a close for a client that does not subscribe within 5 s or idles without
+ * heartbeats. Generates books (sim-book.ts) and injects faults (coinbase-sim-types.ts) from code or over HTTP (coinbase-sim-control.ts).
  * Loopback only; a test tool, so cold code.
  * @module
  */
@@ -220,6 +221,13 @@ class CoinbaseSimulator implements CoinbaseSim {
       return;
     }
     if (m.type !== "subscribe" && m.type !== "unsubscribe") return this.sendError(ws, `unknown type ${JSON.stringify(m.type)}`);
+    const unknown = Array.isArray(m.product_ids) ? (m.product_ids as unknown[]).filter((id) => typeof id !== "string" || !this.products.has(id)) : [];
+    const reply = this.opts.unknownProductReply ?? "omit";
+    if (m.type === "subscribe" && unknown.length > 0 && reply !== "omit") {
+      // The whole subscribe refused, as the Exchange feed does (coinbase-pro-node#174): nothing subscribed, no event.
+      if (m.channel === "level2") this.stats.subscribes++;
+      return this.sendError(ws, "Failed to subscribe", reply === "error_named" ? `${String(unknown[0])} is not a valid product` : undefined);
+    }
     if (m.channel === "heartbeats") {
       d.subscribed = true;
       d.heartbeats = m.type === "subscribe";
@@ -237,12 +245,6 @@ class CoinbaseSimulator implements CoinbaseSim {
       return;
     }
     this.stats.subscribes++;
-    const unknown = (ids as string[]).filter((id) => !this.products.has(id));
-    const reply = this.opts.unknownProductReply ?? "omit";
-    if (unknown.length > 0 && reply !== "omit") {
-      // The whole subscribe refused, as the Exchange feed does (coinbase-pro-node#174): nothing subscribed, no event.
-      return this.sendError(ws, "Failed to subscribe", reply === "error_named" ? `${unknown[0]} is not a valid product` : undefined);
-    }
     d.subscribed = true;
     for (const id of known) d.products.add(id);
     if (this.opts.ackFirst) this.sendSubscriptions(ws);

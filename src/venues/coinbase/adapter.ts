@@ -371,10 +371,13 @@ export class CoinbaseAdapter implements VenueAdapter {
     conn.lastHeartbeat = -1;
   }
 
-  /** Once the socket is open (the lifecycle has queued the level2 subscribe): subscribe heartbeats, in order. */
+  /**
+   * Once the socket is open (the lifecycle has queued the level2 subscribe): subscribe heartbeats, in order, naming
+   * no product (it needs none [F4]), so a product Coinbase refuses cannot take the socket's heartbeats with it.
+   */
   onOpen(conn: Conn): void {
     conn.expectedAcks.push(HEARTBEATS_ACK);
-    this.control.send(conn, encodeChannelRequest("subscribe", HEARTBEATS_CHANNEL, conn.topics.filter((t) => t.sub !== SUB_REJECTED).map((t) => t.symbol)));
+    this.control.send(conn, encodeChannelRequest("subscribe", HEARTBEATS_CHANNEL, []));
   }
 
   /** A frame that is not l2_data or heartbeats; it counts in the connection's sequence when it carries one. */

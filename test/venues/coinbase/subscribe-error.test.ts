@@ -25,8 +25,8 @@ afterEach(async () => {
 const PRODUCTS = ["BTC-USD", "NOPE-USD", "ETH-USD", "SOL-USD"];
 const GOOD = [0, 2, 3];
 
-async function run(reply: CoinbaseSimOptions["unknownProductReply"]) {
-  const sim = await startCoinbaseSimulator({ products: ["BTC-USD", "ETH-USD", "SOL-USD"], seed: 5, levels: 20, unknownProductReply: reply });
+async function run(reply: CoinbaseSimOptions["unknownProductReply"], heartbeatMs?: number) {
+  const sim = await startCoinbaseSimulator({ products: ["BTC-USD", "ETH-USD", "SOL-USD"], seed: 5, levels: 20, unknownProductReply: reply, heartbeatMs });
   const config = { ...coinbaseConfig(sim, PRODUCTS), overrides: new Map([["spot:NOPE-USD", { tickSize: "0.01", lotSize: "0.01" }]]) };
   const adapter = createCoinbaseAdapter(config, subsOf(PRODUCTS), { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20 });
   cleanup.push(async () => {
@@ -56,6 +56,14 @@ describe("coinbase: a subscribe refused by an error frame halts only the bad pro
   test("the frame names none: the batch is split to single products and only the one refused alone is rejected", async () => {
     const { sim } = await run("error");
     expect(sim.stats.subscribes).toBe(1 + PRODUCTS.length);
+  });
+
+  test("the heartbeats subscribe names no product, so the refused product cannot refuse it: heartbeats on the first socket", async () => {
+    // Before, it named the connection's products: the simulator (as the Exchange feed) refused it for NOPE-USD too,
+    // and the socket went without heartbeats (its quiet channels closed after 60-90 s, the socket replaced as dead).
+    const { adapter } = await run("error_named", 20);
+    await waitFor(() => (adapter.stats().heartbeats ?? 0) >= 3, "heartbeats");
+    expect(adapter.stats().reconnects).toBe(0);
   });
 
   test("the product named in the frame's reason is read as the topic to reject", () => {
