@@ -33,6 +33,7 @@ export function heartbeatEvent(counter: number, time: string): string {
   return `{"current_time":"${time.replace("T", " ").replace("Z", " +0000 UTC")}","heartbeat_counter":${counter}}`;
 }
 
-export function errorFrame(message: string): string {
-  return JSON.stringify({ type: "error", message });
+/** `{"type":"error","message":…}`, with `reason` when given (the Exchange feed names a bad product there). */
+export function errorFrame(message: string, reason?: string): string {
+  return JSON.stringify(reason === undefined ? { type: "error", message } : { type: "error", message, reason });
 }

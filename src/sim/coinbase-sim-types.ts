@@ -30,6 +30,13 @@ export interface CoinbaseSimOptions {
   subscribeDeadlineMs?: number;
   /** A connection without heartbeats that was sent nothing for this long is closed (default 60000 ms). */
   idleCloseMs?: number;
+  /**
+   * A subscribe naming a product not served: `omit` (default) leaves it out of the subscriptions event and
+   * subscribes the rest; `error_named` refuses the whole subscribe (level2 or heartbeats) with one error frame
+   * naming it (`{"type":"error","message":"Failed to subscribe","reason":"X is not a valid product"}`, the Exchange
+   * feed's words) and sends nothing else for it; `error` likewise without the reason.
+   */
+  unknownProductReply?: "omit" | "error_named" | "error";
   /** Send the subscriptions event before the snapshots (default false: snapshots first, as recorded). */
   ackFirst?: boolean;
   /** Per-product tick/lot/price overrides. */

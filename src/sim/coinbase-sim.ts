@@ -4,9 +4,10 @@
  * channel per subscribe message (`level2`, `heartbeats`), data on `l2_data` with events[] of several products, a
  * full-depth `snapshot` event per product (sent before the `subscriptions` event unless ackFirst), `update` events
  * with absolute sizes, sides `bid`/`offer`, one `sequence_num` per connection counting every message, heartbeats
- * each second with `heartbeat_counter`, unknown products left out of the subscriptions event, error frames for bad
- * requests, a close for a client that does not subscribe within 5 s or idles without heartbeats. Generates books
- * (sim-book.ts) and injects faults (coinbase-sim-types.ts) from code or over HTTP (coinbase-sim-control.ts).
+ * each second with `heartbeat_counter` (its subscribe needs no products), unknown products left out of the
+ * subscriptions event (or, with unknownProductReply, the whole subscribe, of either channel, refused by an error
+ * frame), error frames for bad requests, a close for a client that does not subscribe within 5 s or idles without
+ * heartbeats. Generates books (sim-book.ts) and injects faults (coinbase-sim-types.ts) from code or over HTTP (coinbase-sim-control.ts).
  * Loopback only; a test tool, so cold code.
  * @module
  */
@@ -24,6 +25,8 @@ export type { CoinbaseSim, CoinbaseSimFault, CoinbaseSimFaultSummary, CoinbaseSi
 export { COINBASE_SIM_FAULTS, SLOW_CONSUMER_BYTES } from "./coinbase-sim-types.ts";
 
 const TICK_MS = 10;
+/** Longest request target the products endpoint takes (a common server limit, e.g. nginx's 8 KB line buffer): longer is 414. */
+export const MAX_REQUEST_TARGET_CHARS = 8_192;
 
 interface ConnData {
   id: number;
@@ -156,6 +159,7 @@ class CoinbaseSimulator implements CoinbaseSim {
 
   private productsRest(url: URL): Response {
     this.stats.restRequests++;
+    if (url.pathname.length + url.search.length > MAX_REQUEST_TARGET_CHARS) return new Response("request URI too long", { status: 414 });
     if (!this.restAvailable) return new Response("service unavailable", { status: 503 });
     const limited = this.instrumentsLimit.take();
     if (limited) return limited;
@@ -219,6 +223,13 @@ class CoinbaseSimulator implements CoinbaseSim {
       return;
     }
     if (m.type !== "subscribe" && m.type !== "unsubscribe") return this.sendError(ws, `unknown type ${JSON.stringify(m.type)}`);
+    const unknown = Array.isArray(m.product_ids) ? (m.product_ids as unknown[]).filter((id) => typeof id !== "string" || !this.products.has(id)) : [];
+    const reply = this.opts.unknownProductReply ?? "omit";
+    if (m.type === "subscribe" && unknown.length > 0 && reply !== "omit") {
+      // The whole subscribe refused, as the Exchange feed does (coinbase-pro-node#174): nothing subscribed, no event.
+      if (m.channel === "level2") this.stats.subscribes++;
+      return this.sendError(ws, "Failed to subscribe", reply === "error_named" ? `${String(unknown[0])} is not a valid product` : undefined);
+    }
     if (m.channel === "heartbeats") {
       d.subscribed = true;
       d.heartbeats = m.type === "subscribe";
@@ -255,9 +266,9 @@ class CoinbaseSimulator implements CoinbaseSim {
     this.remember(p, seq);
   }
 
-  private sendError(ws: Ws, message: string): void {
+  private sendError(ws: Ws, message: string, reason?: string): void {
     this.stats.errorsSent++;
-    this.send(ws, errorFrame(message));
+    this.send(ws, errorFrame(message, reason));
   }
 
   /** Sends one message on the connection's sequence; returns its sequence_num. */

@@ -2,14 +2,15 @@
 /**
  * The Coinbase Advanced Trade venue adapter (docs/venues/coinbase.md). Its sequence is the connection's:
  * `sequence_num` counts every message on a socket (l2_data, heartbeats, subscriptions), next = last + 1; lower or
- * equal is ignored and counted (but on a new frame, a heartbeat past the last counter or a frame stamped after every
- * one taken, it means the sequence went back: handled as a gap); a gap
+ * equal is ignored and counted when it is the frame taken with that number (a repeat), else (a heartbeat past the
+ * last counter, any other frame) the sequence went back: handled as a gap; a gap
  * (or a frame that cannot be read, whose number is unknown) marks every book of that connection RESYNCING and
  * reconnects it (ConnectionLifecycle.recycle), which resubscribes them all with fresh snapshots. One book found bad
  * (requestResync, stale) is unsubscribed and subscribed alone: the connection's sequence is intact. A snapshot event
  * replaces its book; an update applies absolute sizes ("0" deletes); updates before the snapshot are ignored and
  * counted. Snapshots are taken whenever they come, before or after the
- * `subscriptions` event; a product missing from that event is HALTED / SUBSCRIBE_REJECTED alone.
+ * `subscriptions` event; a product missing from that event is HALTED / SUBSCRIBE_REJECTED alone, and so is a product
+ * an error frame refuses (named, or found by splitting its batch: onErrorFrame).
  * @module
  */
 import type { BookUpdate } from "../../core/book-update.ts";
@@ -39,8 +40,10 @@ import {
   REST_LIMITED_MS,
   REST_REQUESTS_PER_SECOND,
   SUBSCRIPTIONS_CHANNEL,
+  answersRequest,
   coinbaseRequests,
   encodeChannelRequest,
+  errorText,
   isErrorFrame,
 } from "./protocol.ts";
 
@@ -225,9 +228,8 @@ export class CoinbaseAdapter implements VenueAdapter {
     if (!conn) return false;
     if (url !== CONNECTION_CLOSED_URL) return true;
     this.lifecycle.replayDisconnected(connection);
-    conn.lastSeq = -1;
+    conn.resetTaken();
     conn.lastHeartbeat = -1;
-    conn.lastTsUs = 0;
     return true;
   }
 
@@ -268,21 +270,21 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   /**
-   * HOT PATH: next = last + 1 on this socket; lower or equal is a repeat (ignored, counted), unless the frame is
-   * stamped later than every frame taken so far (tsUs, the envelope time; 0 = unknown): a repeat cannot be, so the
-   * socket's sequence went back; higher is a gap.
+   * HOT PATH: next = last + 1 on this socket (taken: conn.take); lower or equal is a repeat (ignored, counted) only
+   * when it is the frame taken with that number (the same envelope time, tsUs, and length: conn.isRepeat), else the
+   * socket's numbering went back; higher is a gap. Nothing is assumed about a repeat's time but that it is the same
+   * frame: a repeat stamped anew, or older than the ring, resyncs (safe), and a restarted numbering is never ignored.
    */
   private sequenceOk(conn: Conn, seq: number, tsUs: number): boolean {
     const last = conn.lastSeq;
     if (seq === last + 1 || last < 0) {
-      conn.lastSeq = seq;
-      if (tsUs > conn.lastTsUs) conn.lastTsUs = tsUs;
+      conn.take(seq, tsUs);
       return true;
     }
     if (seq <= last) {
-      if (seq === 0 && this.books.replaying) return this.onReplayedSocket(conn);
-      if (tsUs > conn.lastTsUs && conn.lastTsUs > 0) {
-        this.onSequenceBack(conn, seq, `a frame stamped ${tsUs} µs, after every frame taken (${conn.lastTsUs} µs)`);
+      if (seq === 0 && this.books.replaying) return this.onReplayedSocket(conn, tsUs);
+      if (!conn.isRepeat(seq, tsUs)) {
+        this.onSequenceBack(conn, seq, `a frame that is not the one taken with that number (stamped ${tsUs} µs, ${conn.frameLen} chars)`);
         return false;
       }
       conn.duplicates++;
@@ -330,11 +332,11 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   /** Replay: sequence_num 0 again is the recording's next socket: its books wait for that socket's snapshots. */
-  private onReplayedSocket(conn: Conn): boolean {
+  private onReplayedSocket(conn: Conn, tsUs: number): boolean {
     for (const t of conn.topics) if (t.sub !== SUB_REJECTED) this.books.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
-    conn.lastSeq = 0;
+    conn.resetTaken();
+    conn.take(0, tsUs);
     conn.lastHeartbeat = -1;
-    conn.lastTsUs = 0;
     return true;
   }
 
@@ -364,24 +366,26 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.gapLog.hit(`${conn.name}: ${why}`);
     this.resyncConnection(conn, StatusReason.SEQUENCE_GAP, why);
     if (!this.books.replaying) return;
-    conn.lastSeq = seq;
+    conn.resetTaken();
+    conn.take(seq, 0);
     conn.lastHeartbeat = -1;
-    conn.lastTsUs = 0;
   }
 
-  /** Once the socket is open (the lifecycle has queued the level2 subscribe): subscribe heartbeats, in order. */
+  /**
+   * Once the socket is open (the lifecycle has queued the level2 subscribe): subscribe heartbeats, in order, naming
+   * no product (it needs none [F4]), so a product Coinbase refuses cannot take the socket's heartbeats with it.
+   */
   onOpen(conn: Conn): void {
     conn.expectedAcks.push(HEARTBEATS_ACK);
-    this.control.send(conn, encodeChannelRequest("subscribe", HEARTBEATS_CHANNEL, conn.topics.filter((t) => t.sub !== SUB_REJECTED).map((t) => t.symbol)));
+    this.control.send(conn, encodeChannelRequest("subscribe", HEARTBEATS_CHANNEL, []));
   }
 
   /** A frame that is not l2_data or heartbeats; it counts in the connection's sequence when it carries one. */
-  onControl(conn: Conn, seq: number, msg: unknown): void {
-    if (seq >= 0 && !this.sequenceOk(conn, seq, 0)) return;
+  onControl(conn: Conn, seq: number, msg: unknown, tsUs: number): void {
+    if (seq >= 0 && !this.sequenceOk(conn, seq, tsUs)) return;
     const m = msg as Record<string, unknown>;
     if (isErrorFrame(m)) {
-      conn.errorFrames++;
-      this.errorLog.hit(`${conn.name}: ${typeof m.message === "string" ? m.message : JSON.stringify(m).slice(0, 200)}`);
+      this.onErrorFrame(conn, m);
       return;
     }
     if (m.channel === SUBSCRIPTIONS_CHANNEL) {
@@ -389,6 +393,23 @@ export class CoinbaseAdapter implements VenueAdapter {
       return;
     }
     this.control.onControl(conn, msg);
+  }
+
+  /**
+   * An error frame is counted and logged. One about subscribing answers the oldest message still unanswered, as a
+   * subscriptions event would (Coinbase answers in order; a refused subscribe gets no event, coinbase-pro-node#174):
+   * a level2 request's products go to the common recovery (a product named as not valid rejected alone, the rest
+   * sent again; else the batch split to single products); a heartbeats subscribe's answer is taken. Cold.
+   */
+  private onErrorFrame(conn: Conn, m: Record<string, unknown>): void {
+    conn.errorFrames++;
+    const text = errorText(m);
+    this.errorLog.hit(`${conn.name}: ${text}`);
+    if (!answersRequest(text)) return;
+    const head = conn.expectedAcks.shift();
+    if (head === undefined || head === HEARTBEATS_ACK) return;
+    const req = conn.pending.get(head);
+    if (req) this.control.onControl(conn, { coinbaseAck: true, op: req.op, reqId: head, ok: [], failed: [], refused: text });
   }
 
   /**
@@ -421,10 +442,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     const t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
     if (t && (code === CB_ERR_PRICE || code === CB_ERR_QTY)) this.recheckInstrument(t);
     this.resyncConnection(conn, StatusReason.PARSE_ERROR, `unreadable frame (${name})`);
-    if (this.books.replaying) {
-      conn.lastSeq = -1;
-      conn.lastTsUs = 0;
-    }
+    if (this.books.replaying) conn.resetTaken();
   }
 
   /** A price or size that does not fit (or a venue reset): reload its market's instruments now (re-checks of a market coalesce). */
@@ -457,8 +475,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   private static readonly PER_CONN = [
-    ["duplicates", "duplicates_total", "Messages whose sequence_num was not above the last (ignored)"],
-    ["gaps", "sequence_gaps_total", "sequence_num gaps (every book of the connection resynced)"],
+    ["duplicates", "duplicates_total", "Repeats of a frame taken (its sequence_num, time and length again): ignored"],
+    ["gaps", "sequence_gaps_total", "sequence_num gaps, or the numbering gone back (every book of the connection resynced)"],
     ["heartbeats", "heartbeats_total", "Heartbeat messages received"],
     ["heartbeatCounterBreaks", "heartbeat_counter_breaks_total", "Heartbeats whose heartbeat_counter was not the last + 1"],
     ["errorFrames", "error_frames_total", "Error frames received from the venue"],

@@ -15,6 +15,10 @@ import { CB_HEARTBEAT, CB_L2, CoinbaseScanner, EventPool } from "./scanner.ts";
 
 export type CoinbaseTopic = TopicState<CoinbaseConnection>;
 
+/** Frames remembered per socket to tell a repeat from a restarted numbering (a power of two: `seq & TAKEN_MASK`). */
+export const TAKEN_RING = 256;
+export const TAKEN_MASK = TAKEN_RING - 1;
+
 /** The heartbeats subscribe in the queue of expected subscriptions events (not a level2 request). */
 export const HEARTBEATS_ACK = "heartbeats";
 
@@ -27,8 +31,16 @@ export class CoinbaseConnection extends VenueConnection {
   lastSeq = -1;
   /** The last heartbeat_counter of this socket; -1 = none yet. */
   lastHeartbeat = -1;
-  /** The latest envelope timestamp (µs) of the frames taken in sequence on this socket; 0 = none yet. */
-  lastTsUs = 0;
+  /**
+   * The last TAKEN_RING frames taken on this socket, at sequence_num % TAKEN_RING: their number, envelope time (µs)
+   * and length. A frame numbered at or below the last is a repeat only if it is the frame taken with that number
+   * (adapter.ts sequenceOk); typed arrays, so recording one is three stores.
+   */
+  readonly takenSeq = new Float64Array(TAKEN_RING).fill(-1);
+  readonly takenTsUs = new Float64Array(TAKEN_RING);
+  readonly takenLen = new Int32Array(TAKEN_RING);
+  /** The length of the frame being handled (onFrameAt), for the ring. */
+  frameLen = 0;
   /**
    * Request ids (or HEARTBEATS_ACK) in the order their messages were queued: a subscriptions event carries no
    * request id, and Coinbase answers messages in order, so each event answers the oldest.
@@ -50,6 +62,30 @@ export class CoinbaseConnection extends VenueConnection {
     super(id, market, url);
   }
 
+  /** HOT PATH: the frame being handled is taken with number `seq`, stamped `tsUs`. */
+  take(seq: number, tsUs: number): void {
+    this.lastSeq = seq;
+    const i = seq & TAKEN_MASK;
+    this.takenSeq[i] = seq;
+    this.takenTsUs[i] = tsUs;
+    this.takenLen[i] = this.frameLen;
+  }
+
+  /**
+   * Whether the frame being handled, numbered `seq` (taken before) and stamped `tsUs`, is the frame taken with that
+   * number: the same envelope time and length. An unknown time (0) or a number out of the ring proves nothing.
+   */
+  isRepeat(seq: number, tsUs: number): boolean {
+    const i = seq & TAKEN_MASK;
+    return tsUs > 0 && this.takenSeq[i] === seq && this.takenTsUs[i] === tsUs && this.takenLen[i] === this.frameLen;
+  }
+
+  /** A new sequence from here (a new socket, or replay's next one): nothing taken yet. */
+  resetTaken(): void {
+    this.lastSeq = -1;
+    this.takenSeq.fill(-1);
+  }
+
   /** "conn<id>.<market>": names this connection in stats and in capture files. */
   get name(): string {
     return `conn${this.id}.${this.market}`;
@@ -62,7 +98,7 @@ export class CoinbaseConnection extends VenueConnection {
   bindMessages(ws: WebSocket, gen: number): void {
     this.lastSeq = -1;
     this.lastHeartbeat = -1;
-    this.lastTsUs = 0;
+    this.takenSeq.fill(-1);
     this.expectedAcks.length = 0;
     ws.onmessage = (ev: MessageEvent) => {
       if (gen !== this.generation) return;
@@ -85,6 +121,7 @@ export class CoinbaseConnection extends VenueConnection {
     if (tap !== undefined) tap(this.market, this.name, data, recvUs);
     this.messages++;
     this.bytes += data.length;
+    this.frameLen = data.length;
     const r = this.scanner.scan(data, this.table, this.pool);
     if (r === CB_L2) {
       this.adapter.onL2(this, this.scanner.seq, this.scanner.tsUs, recvUs);
@@ -107,7 +144,7 @@ export class CoinbaseConnection extends VenueConnection {
     } else if (r === CB_HEARTBEAT) {
       this.adapter.onHeartbeat(this, out.seq, out.heartbeatCounter, out.tsUs);
     } else if (r === CB_CONTROL) {
-      this.adapter.onControl(this, out.seq, out.msg);
+      this.adapter.onControl(this, out.seq, out.msg, out.tsUs);
     } else {
       this.adapter.onParseError(this, r, out.entry, data);
     }

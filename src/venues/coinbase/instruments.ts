@@ -1,6 +1,6 @@
 /**
  * Instrument metadata for Coinbase Advanced Trade: the public `GET /api/v3/brokerage/market/products` filtered by
- * `product_ids` (docs/venues/coinbase.md, "Instruments") → `price_increment` (tick) and `base_increment` (lot).
+ * `product_ids`, at most PRODUCTS_PER_REQUEST a request (docs/venues/coinbase.md, "Instruments") → `price_increment` (tick) and `base_increment` (lot).
  * A product that is not online or is disabled is left out (named by the common resolver). Cold path.
  * @module
  */
@@ -9,7 +9,7 @@ import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
 import { emptyListing, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
-import { PRODUCTS_PATH } from "./protocol.ts";
+import { PRODUCTS_PATH, PRODUCTS_PER_REQUEST } from "./protocol.ts";
 
 const REST_TIMEOUT_MS = 10_000;
 
@@ -26,9 +26,25 @@ export function productsUrl(restUrl: string, productIds: readonly string[]): str
   return `${restUrl.replace(/\/+$/, "")}${PRODUCTS_PATH}${q ? "?" + q : ""}`;
 }
 
-/** Specs of `productIds` (those the answer lists and that are usable). Throws naming the URL on failure. `timeoutMs`: the request timeout, from its send (tests shorten it). */
+/**
+ * Specs of `productIds` (those the answers list and that are usable), asked PRODUCTS_PER_REQUEST ids a request, one
+ * request after another (each through the caller's REST budget): every id in one URL would pass the length servers
+ * accept (414) with a few hundred products. All or nothing: a failed request fails the whole query, naming its URL,
+ * because a product of a request that failed is unknown, not delisted (the watch closes no book on a failed query).
+ * `timeoutMs`: each request's timeout, from its send (tests shorten it).
+ */
 export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, productIds: readonly string[], log?: Logger, timeoutMs = REST_TIMEOUT_MS, unreadable?: Map<string, string>): Promise<Map<string, InstrumentSpec>> {
-  const url = productsUrl(restUrl, productIds);
+  const out = new Map<string, InstrumentSpec>();
+  const requests = Math.max(1, Math.ceil(productIds.length / PRODUCTS_PER_REQUEST));
+  for (let i = 0; i < requests; i++) {
+    const ids = productIds.slice(i * PRODUCTS_PER_REQUEST, (i + 1) * PRODUCTS_PER_REQUEST);
+    await fetchProductsOnce(fetchFn, productsUrl(restUrl, ids), ids, out, log, timeoutMs, unreadable);
+  }
+  return out;
+}
+
+/** One products request for `ids` into `out`. Throws naming the URL on failure. */
+async function fetchProductsOnce(fetchFn: typeof fetch, url: string, ids: readonly string[], out: Map<string, InstrumentSpec>, log: Logger | undefined, timeoutMs: number, unreadable?: Map<string, string>): Promise<void> {
   let res: Response;
   try {
     res = await fetchFn(url, { signal: requestTimeout(timeoutMs) });
@@ -40,8 +56,7 @@ export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, 
   if (!body || !Array.isArray(body.products)) throw new Error(`coinbase REST ${url}: no products array in the answer`);
   // Asked for several products and none listed in any status (a delisted one is listed, not online): a broken answer.
   // (One product asked and not listed may be one Coinbase removed: not listed, as before, not a failure every minute.)
-  if (productIds.length > 1 && body.products.length === 0) throw emptyListing(`coinbase REST ${url}`);
-  const out = new Map<string, InstrumentSpec>();
+  if (ids.length > 1 && body.products.length === 0) throw emptyListing(`coinbase REST ${url}`);
   for (const item of body.products as unknown[]) {
     if (typeof item !== "object" || item === null) continue;
     const p = item as Record<string, unknown>;
@@ -49,7 +64,7 @@ export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, 
     if (typeof id !== "string") continue;
     const why = unusableReason(p);
     if (why !== "") {
-      if (productIds.includes(id)) log?.warn("coinbase: product listed but not usable; leaving it out", { product: id, why });
+      if (ids.includes(id)) log?.warn("coinbase: product listed but not usable; leaving it out", { product: id, why });
       continue;
     }
     if (typeof p.price_increment !== "string" || typeof p.base_increment !== "string") {
@@ -58,7 +73,6 @@ export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, 
     }
     out.set(id, { tickSize: p.price_increment, lotSize: p.base_increment });
   }
-  return out;
 }
 
 /** Coinbase as an instrument source for common/instruments.ts; the REST base is the market's (`rest_url`). */

@@ -10,7 +10,7 @@ import { CB_HEARTBEAT, CB_L2, type EventPool, rfc3339Us } from "./scanner.ts";
 import type { ProductTable } from "./product-table.ts";
 import { HEARTBEATS_CHANNEL, L2_DATA_CHANNEL } from "./protocol.ts";
 
-/** A control frame (subscriptions, error, another channel): `out.msg`, and `out.seq` when it carries one (else -1). */
+/** A control frame (subscriptions, error, another channel): `out.msg`, `out.seq` when it carries one (else -1), `out.tsUs`. */
 export const CB_CONTROL = 3;
 export const CB_ERR_SYNTAX = -1;
 export const CB_ERR_SHAPE = -2;
@@ -65,6 +65,8 @@ export function parseSlowFrame(text: string, table: ProductTable, pool: EventPoo
   out.msg = msg;
   if (!isObj(msg)) return CB_ERR_SHAPE;
   const channel = msg.channel;
+  const ts = typeof msg.timestamp === "string" ? rfc3339Us(msg.timestamp, 0, msg.timestamp.length) : -1;
+  out.tsUs = ts < 0 ? 0 : ts;
   if (channel !== L2_DATA_CHANNEL && channel !== HEARTBEATS_CHANNEL) {
     if ("sequence_num" in msg) {
       out.seq = integerField(text, "sequence_num");
@@ -75,8 +77,6 @@ export function parseSlowFrame(text: string, table: ProductTable, pool: EventPoo
   const seq = integerField(text, "sequence_num");
   if (seq < 0 || msg.sequence_num !== seq) return CB_ERR_SEQUENCE;
   out.seq = seq;
-  const ts = typeof msg.timestamp === "string" ? rfc3339Us(msg.timestamp, 0, msg.timestamp.length) : -1;
-  out.tsUs = ts < 0 ? 0 : ts;
   const events = msg.events;
   if (!Array.isArray(events)) return CB_ERR_SHAPE;
   if (channel === HEARTBEATS_CHANNEL) {

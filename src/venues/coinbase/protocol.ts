@@ -11,6 +11,12 @@ export const COINBASE_WS_URL = "wss://advanced-trade-ws.coinbase.com";
 /** Public REST base; products at /api/v3/brokerage/market/products (nautilus coinbase http client). */
 export const COINBASE_REST_URL = "https://api.coinbase.com";
 export const PRODUCTS_PATH = "/api/v3/brokerage/market/products";
+/**
+ * Product ids per products request: each adds `product_ids=<id>&` (~20-30 chars) to the URL, and servers refuse
+ * request lines past ~8 KB (414); 50 keeps a URL near 1.5 KB. Hundreds of products take a few requests, paced by
+ * the REST budget (10 per second).
+ */
+export const PRODUCTS_PER_REQUEST = 50;
 
 /** The book channel as subscribed, and the channel its messages arrive on (websocket-channels, level2). */
 export const LEVEL2_CHANNEL = "level2";
@@ -42,13 +48,17 @@ export const DEFAULT_PRODUCTS_PER_CONNECTION = 20;
 /** Products per subscribe message: no documented cap; one message per batch keeps within 8 messages/s. */
 export const MAX_PRODUCTS_PER_REQUEST = 100;
 
-/** A subscriptions event turned into a per-topic ack by the adapter (adapter.ts onSubscriptions). */
+/**
+ * A subscriptions event turned into a per-topic ack by the adapter (adapter.ts onSubscriptions), or an error frame
+ * that answers a request (`refused`: its text; adapter.ts onErrorFrame).
+ */
 export interface CoinbaseAck {
   readonly coinbaseAck: true;
   readonly op: "subscribe" | "unsubscribe";
   readonly reqId: string;
   readonly ok: string[];
   readonly failed: string[];
+  readonly refused?: string;
 }
 
 function isCoinbaseAck(m: Record<string, unknown>): m is Record<string, unknown> & CoinbaseAck {
@@ -57,12 +67,14 @@ function isCoinbaseAck(m: Record<string, unknown>): m is Record<string, unknown>
 
 /**
  * Control frames: the adapter hands over a subscriptions event already matched to its request (CoinbaseAck); a
- * product missing from the event after a subscribe failed. Everything else (errors, unknown channels) is "other".
+ * product missing from the event after a subscribe failed. An error frame matched to its request (`refused`) fails
+ * the whole request, for parseAckError to read. Everything else (unknown channels) is "other".
  */
 export function classifyControl(msg: unknown): ControlFrame {
   if (typeof msg !== "object" || msg === null || Array.isArray(msg)) return { kind: "other" };
   const m = msg as Record<string, unknown>;
   if (isCoinbaseAck(m)) {
+    if (m.refused !== undefined) return { kind: "ack", op: m.op, success: false, retMsg: m.refused, reqId: m.reqId, successTopics: undefined, failTopics: undefined };
     return {
       kind: "ack",
       op: m.op,
@@ -76,12 +88,33 @@ export function classifyControl(msg: unknown): ControlFrame {
   return { kind: "other" };
 }
 
+/** `<product> is not a valid product`: how Coinbase's error frame names the product a subscribe failed on [F7]. */
+const NOT_VALID_PRODUCT = /([^\s"',:]+) is not a valid product/;
+
 /**
- * Never consulted for a refused batch: every ack is a per-product list (classifyControl), so a product missing from a
- * subscriptions event is rejected alone; an error frame names no product and answers no request (adapter.ts onControl).
+ * An error frame that answered a request (classifyControl, `refused`): a product it names as not valid is rejected
+ * alone and the rest of the batch sent again; anything else splits the batch to single products, so only the one
+ * refused alone is rejected (../common/subscription-control.ts onSubscribeFailed).
  */
-export function parseAckError(_retMsg: string): AckError {
-  return { kind: "other" };
+export function parseAckError(retMsg: string): AckError {
+  const named = NOT_VALID_PRODUCT.exec(retMsg);
+  return named ? { kind: "handler_not_found", topic: named[1]! } : { kind: "other" };
+}
+
+/**
+ * Whether an error frame answers a request: its words are about subscribing (`Failed to subscribe`, the Exchange
+ * feed's [F7]). Anything else (a notice, a simulated fault) answers none, so it cannot take a request's place.
+ */
+export function answersRequest(text: string): boolean {
+  return /subscri/i.test(text);
+}
+
+/** An error frame's text: `message`, and `reason` (where Coinbase names what failed) after it. */
+export function errorText(m: Record<string, unknown>): string {
+  const message = typeof m.message === "string" ? m.message : "";
+  const reason = typeof m.reason === "string" ? m.reason : "";
+  if (message === "" && reason === "") return JSON.stringify(m).slice(0, 200);
+  return reason === "" ? message : message === "" ? reason : `${message}: ${reason}`;
 }
 
 /** `{"type":"subscribe","product_ids":[…],"channel":"level2"}`: one channel per message (websocket-overview). */
@@ -89,7 +122,10 @@ export function encodeChannelRequest(op: "subscribe" | "unsubscribe", channel: s
   return JSON.stringify(productIds.length > 0 ? { type: op, product_ids: productIds, channel } : { type: op, channel });
 }
 
-/** An error frame: `{"type":"error","message":…}`, or `channel:"error"` (the shape is unverified: accept both). */
+/**
+ * An error frame: `{"type":"error","message":…}` (seen on Advanced Trade: a forum thread, "subscribe or unsubscribe
+ * required"; the Exchange feed adds `reason`), or `channel:"error"` (unseen; taken too) [F7].
+ */
 export function isErrorFrame(m: Record<string, unknown>): boolean {
   return m.type === "error" || m.channel === "error";
 }

@@ -4,7 +4,7 @@
  * `snapshot` or an `update` with absolute `new_quantity`) → one reused BookUpdate per event in an EventPool, or a
  * `heartbeats` frame → its sequence_num and heartbeat_counter; no JSON.parse, no substring, numbers exact through
  * core/fixed.ts. It accepts only the canonical layout (docs/venues/coinbase.md, "Frames"): key order as Coinbase
- * sends it, strings without escapes, integer literals. Anything else returns CB_NOT_FAST and goes to parse-json.ts,
+ * sends it (client_id optional), strings without escapes, integer literals. Anything else returns CB_NOT_FAST and goes to parse-json.ts,
  * which validates it the same way from JSON.parse: whatever this accepts, that accepts with the same result.
  * @module
  */
@@ -61,10 +61,12 @@ export class CoinbaseScanner {
       if (q < 0) return CB_NOT_FAST;
       heartbeat = true;
     }
+    // client_id: in the prose docs' frames, absent from the production feed's (the AsyncAPI, verified against it).
     p = lit(s, q, ',"client_id":"');
-    if (p < 0) return CB_NOT_FAST;
-    p = skipString(s, p);
-    if (p < 0) return CB_NOT_FAST;
+    if (p >= 0) {
+      p = skipString(s, p);
+      if (p < 0) return CB_NOT_FAST;
+    } else p = q;
     p = lit(s, p, ',"timestamp":"');
     if (p < 0) return CB_NOT_FAST;
     const tsStart = p;

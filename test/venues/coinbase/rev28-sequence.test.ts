@@ -2,9 +2,10 @@
  * Coinbase's sequence read as an adversary (rev28): a heartbeat newer than the last one seen on its socket (its
  * heartbeat_counter past the last) whose sequence_num is not past the last is no repeat: the socket's sequence went
  * back. Before, it was ignored as a duplicate, and so would every frame after it have been (all at or below the
- * last number): the connection's books frozen and LIVE. Likewise a frame stamped later than every frame taken on
- * its socket: a repeat carries its original time. Now every book of that connection resyncs, as on a gap; the other
- * connection's are untouched. A repeated heartbeat (same counter, an old time) is still a duplicate.
+ * last number): the connection's books frozen and LIVE. Likewise any frame numbered as one taken that is not that
+ * frame (s-coinb: before, only one stamped later than every frame taken, which assumed a repeat keeps its original
+ * time and missed a restarted numbering stamped earlier). Now every book of that connection resyncs, as on a gap;
+ * the other connection's are untouched. A frame repeated as it was is still a duplicate.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
@@ -24,9 +25,11 @@ const TS = "2026-01-01T00:00:00.000000Z";
 const heartbeat = (seq: number, counter: number) =>
   `{"channel":"heartbeats","client_id":"","timestamp":"${TS}","sequence_num":${seq},"events":[{"current_time":"${TS}","heartbeat_counter":${counter}}]}`;
 
-async function setup(): Promise<{ sim: CoinbaseSim; adapter: CoinbaseAdapter; sink: Sink; allMatch: () => boolean; conn0: string }> {
+async function setup(): Promise<{ sim: CoinbaseSim; adapter: CoinbaseAdapter; sink: Sink; allMatch: () => boolean; conn0: string; framesOf: (c: string) => string[] }> {
   const sim = await startCoinbaseSimulator({ products: PRODUCTS, seed: 21, levels: 20, heartbeatMs: 20 });
-  const adapter = createCoinbaseAdapter(coinbaseConfig(sim, PRODUCTS), subsOf(PRODUCTS), { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, maxProductsPerConnection: 2 });
+  const frames = new Map<string, string[]>();
+  const onRawFrame = (_m: string, c: string, f: string) => void (frames.get(c) ?? frames.set(c, []).get(c)!).push(f);
+  const adapter = createCoinbaseAdapter(coinbaseConfig(sim, PRODUCTS), subsOf(PRODUCTS), { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, maxProductsPerConnection: 2, onRawFrame });
   cleanup.push(async () => {
     await adapter.stop();
     await sim.stop();
@@ -39,7 +42,7 @@ async function setup(): Promise<{ sim: CoinbaseSim; adapter: CoinbaseAdapter; si
   const conn0 = adapter.connectionOf(0);
   const heartbeatsOn = (c: string) => adapter.metrics().find((m) => m.name === "heartbeats_total" && m.labels.connection === c)?.value ?? 0;
   await waitFor(() => heartbeatsOn(conn0) >= 2, "heartbeats on the first connection");
-  return { sim, adapter, sink, allMatch, conn0 };
+  return { sim, adapter, sink, allMatch, conn0, framesOf: (c) => frames.get(c) ?? [] };
 }
 
 /**
@@ -78,12 +81,24 @@ describe("coinbase: sequence_num going back on a socket", { timeout: 20_000 }, (
     await expectConnectionResynced(run, gaps);
   });
 
-  test("a heartbeat repeated as it was (same counter) is still a duplicate: ignored, nothing resynced", async () => {
-    const { adapter, sink, conn0 } = await setup();
+  test("a frame with a number already taken, stamped before the last frame taken, that is not the frame taken with that number resyncs its connection", async () => {
+    const run = await setup();
+    const { adapter, conn0 } = run;
+    const gaps = adapter.stats().gaps!;
+    // Before, only a frame stamped after every frame taken counted as the numbering going back: this one (sequence 1,
+    // an earlier time, an update no frame 1 carried) was ignored as a repeat, and so would the restarted numbering be.
+    const frame = `{"channel":"l2_data","client_id":"","timestamp":"${TS}","sequence_num":1,"events":[{"type":"update","product_id":"BTC-USD","updates":[]}]}`;
+    expect(adapter.ingestFrame("spot", conn0, frame, 0)).toBe(true);
+    await expectConnectionResynced(run, gaps);
+  });
+
+  test("a frame repeated as it was (the same text as the one taken with its number) is still a duplicate: ignored, nothing resynced", async () => {
+    const { adapter, sink, conn0, framesOf } = await setup();
     const dups = adapter.stats().duplicates!;
-    // The first heartbeat the simulator sends a socket has counter 0: that one again, at sequence 0 (an old time).
-    expect(adapter.ingestFrame("spot", conn0, heartbeat(0, 0), 0)).toBe(true);
+    const taken = framesOf(conn0);
+    // The first frames the socket took (a snapshot, the subscriptions event, heartbeats) and the latest one, again.
+    for (const f of [taken[0]!, taken[1]!, taken.at(-1)!]) expect(adapter.ingestFrame("spot", conn0, f, 0)).toBe(true);
     expect(sink.invalid).toEqual([]);
-    expect(adapter.stats().duplicates).toBe(dups + 1);
+    expect(adapter.stats().duplicates).toBe(dups + 3);
   });
 });

@@ -104,6 +104,20 @@ describe("coinbase scanner", () => {
     expect(pool.updates[0]!.venueSeq).toBe(1);
   });
 
+  test("without client_id (the production envelope, per Coinbase's AsyncAPI) the scanner takes the frame, the same as with it", () => {
+    // Before, the scanner required client_id: every production frame went to the JSON path (JSON.parse per frame).
+    const t = table();
+    const pool = new EventPool();
+    const s = new CoinbaseScanner();
+    const bare = DOC_UPDATE.replace(',"client_id":""', "");
+    expect(s.scan(bare, t, pool)).toBe(CB_L2);
+    expect([s.seq, s.tsUs]).toEqual([1, Date.parse("2026-04-07T14:30:01.456Z") * 1000 + 789]);
+    expect(read(pool, t)).toEqual([{ product: "BTC-USD", snapshot: false, bids: [[6890000, 200000000]], asks: [[6890100, 0]] }]);
+    const hb = '{"channel":"heartbeats","timestamp":"2026-04-07T14:30:01.1Z","sequence_num":7,"events":[{"current_time":"2026-04-07 14:30:01.1 +0000 UTC m=+1.0","heartbeat_counter":3049}]}';
+    expect(s.scan(hb, t, pool)).toBe(CB_HEARTBEAT);
+    expect([s.seq, s.heartbeatCounter]).toEqual([7, 3049]);
+  });
+
   test("a frame of several products yields one update per event, in order", () => {
     const t = table();
     const pool = new EventPool();

@@ -1,0 +1,56 @@
+/**
+ * The products REST with many products. Before, every product id went into one URL (`product_ids=…&product_ids=…`):
+ * 400 products made a ~9 KB request target, which servers refuse (414; the simulator's limit is 8 KB), so every
+ * product was left without an instrument. Now the ids go PRODUCTS_PER_REQUEST a request, one request after another
+ * through the REST budget; a request that fails fails the whole query (naming its URL): its products are unknown,
+ * not delisted, so nothing is taken as not listed.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import { MAX_REQUEST_TARGET_CHARS, startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
+import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
+import { fetchProductSpecs } from "../../../src/venues/coinbase/instruments.ts";
+import { PRODUCTS_PER_REQUEST } from "../../../src/venues/coinbase/protocol.ts";
+import { coinbaseConfig, subsOf } from "./helpers.ts";
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()!().catch(() => undefined);
+});
+
+const ids = (n: number) => Array.from({ length: n }, (_, i) => `PROD${i}-USD`);
+
+describe("coinbase products REST with many products", { timeout: 30_000 }, () => {
+  test("400 products resolve, in requests of at most PRODUCTS_PER_REQUEST ids, each URL within the simulator's limit", async () => {
+    const products = ids(400);
+    expect(products.map((p) => `product_ids=${p}&`).join("").length).toBeGreaterThan(MAX_REQUEST_TARGET_CHARS); // one URL would be refused
+    const sim = await startCoinbaseSimulator({ products, seed: 3, levels: 2 });
+    const urls: string[] = [];
+    const recording = (async (url: string, init?: RequestInit) => {
+      urls.push(url);
+      return fetch(url, init);
+    }) as unknown as typeof fetch;
+    const adapter = createCoinbaseAdapter(coinbaseConfig(sim, products), subsOf(products), { log: silentLogger, fetch: recording });
+    cleanup.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const loaded = await adapter.loadInstruments();
+    expect(loaded.filter((x) => x === undefined)).toHaveLength(0);
+    expect(adapter.unresolvedInstruments()).toEqual([]);
+    expect(urls).toHaveLength(Math.ceil(400 / PRODUCTS_PER_REQUEST));
+    for (const u of urls) expect(new URL(u).searchParams.getAll("product_ids").length).toBeLessThanOrEqual(PRODUCTS_PER_REQUEST);
+    expect(new Set(urls.flatMap((u) => new URL(u).searchParams.getAll("product_ids")))).toEqual(new Set(products));
+  });
+
+  test("one request of several failing fails the whole query, naming that request's URL: its products are not taken as unlisted", async () => {
+    const products = ids(PRODUCTS_PER_REQUEST + 20);
+    const sim = await startCoinbaseSimulator({ products, seed: 3, levels: 2 });
+    cleanup.push(() => sim.stop());
+    let n = 0;
+    const secondFails = (async (url: string, init?: RequestInit) => (++n === 2 ? new Response("unavailable", { status: 503 }) : fetch(url, init))) as unknown as typeof fetch;
+    await expect(fetchProductSpecs(secondFails, sim.restUrl, products, silentLogger)).rejects.toThrow(new RegExp(`product_ids=PROD${PRODUCTS_PER_REQUEST}-USD.*HTTP 503`));
+    // Answered in full, every product resolves.
+    expect((await fetchProductSpecs(fetch, sim.restUrl, products, silentLogger)).size).toBe(products.length);
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * A level2 subscribe refused whole by an error frame (the Exchange feed's `{"type":"error","message":"Failed to
+ * subscribe","reason":"X is not a valid product"}`: one bad product and nothing of the request subscribed, no
+ * subscriptions event; the simulator's unknownProductReply). Before, an error frame answered no request: the next
+ * subscriptions event (the heartbeats subscribe's) was taken as the level2 request's answer, none of its products
+ * listed, so every product of the batch was HALTED / SUBSCRIBE_REJECTED, the good ones too. Now an error frame about
+ * subscribing answers the oldest request: the product it names is rejected alone and the rest sent again; one that
+ * names none splits the batch to single products, so only the bad one is rejected. A notice that is not about
+ * subscribing (the simulator's `error` fault) still answers nothing.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import { startCoinbaseSimulator, type CoinbaseSimOptions } from "../../../src/sim/coinbase-sim.ts";
+import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
+import { parseAckError } from "../../../src/venues/coinbase/protocol.ts";
+import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()!().catch(() => undefined);
+});
+
+/** BTC, ETH and SOL are served; NOPE-USD (index 1) resolves through an override, so it is in the first subscribe. */
+const PRODUCTS = ["BTC-USD", "NOPE-USD", "ETH-USD", "SOL-USD"];
+const GOOD = [0, 2, 3];
+
+async function run(reply: CoinbaseSimOptions["unknownProductReply"], heartbeatMs?: number) {
+  const sim = await startCoinbaseSimulator({ products: ["BTC-USD", "ETH-USD", "SOL-USD"], seed: 5, levels: 20, unknownProductReply: reply, heartbeatMs });
+  const config = { ...coinbaseConfig(sim, PRODUCTS), overrides: new Map([["spot:NOPE-USD", { tickSize: "0.01", lotSize: "0.01" }]]) };
+  const adapter = createCoinbaseAdapter(config, subsOf(PRODUCTS), { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+  cleanup.push(async () => {
+    await adapter.stop();
+    await sim.stop();
+  });
+  const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
+  adapter.start(sink);
+  sim.step(1);
+  const goodLive = () => GOOD.every((i) => sink.matches(sim, i, PRODUCTS[i]!));
+  await waitFor(() => sink.invalid.length > 0 && goodLive(), "the bad product rejected and the good books live");
+  sim.step(3);
+  await waitFor(goodLive, "the good books go on");
+  expect(sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+  expect(GOOD.map((i) => adapter.topicState(i).state)).toEqual(["live", "live", "live"]);
+  expect(adapter.stats().subscribeRejected).toBe(1);
+  expect(adapter.stats().errorFrames).toBeGreaterThanOrEqual(1);
+  return { sim, adapter };
+}
+
+describe("coinbase: a subscribe refused by an error frame halts only the bad product", { timeout: 20_000 }, () => {
+  test("the frame names the product: it alone is rejected, the rest sent again in one request", async () => {
+    const { sim } = await run("error_named");
+    expect(sim.stats.subscribes).toBe(2); // the refused batch, then the three good products together
+  });
+
+  test("the frame names none: the batch is split to single products and only the one refused alone is rejected", async () => {
+    const { sim } = await run("error");
+    expect(sim.stats.subscribes).toBe(1 + PRODUCTS.length);
+  });
+
+  test("the heartbeats subscribe names no product, so the refused product cannot refuse it: heartbeats on the first socket", async () => {
+    // Before, it named the connection's products: the simulator (as the Exchange feed) refused it for NOPE-USD too,
+    // and the socket went without heartbeats (its quiet channels closed after 60-90 s, the socket replaced as dead).
+    const { adapter } = await run("error_named", 20);
+    await waitFor(() => (adapter.stats().heartbeats ?? 0) >= 3, "heartbeats");
+    expect(adapter.stats().reconnects).toBe(0);
+  });
+
+  test("the product named in the frame's reason is read as the topic to reject", () => {
+    expect(parseAckError("Failed to subscribe: NOPE-USD is not a valid product")).toEqual({ kind: "handler_not_found", topic: "NOPE-USD" });
+    expect(parseAckError("Failed to subscribe")).toEqual({ kind: "other" });
+  });
+});
