@@ -23,7 +23,8 @@ const PER_TURN = 16;
 const TURNS = Number(process.env.GUARD_TURNS ?? 4000);
 const ROUNDS = Number(process.env.GUARD_ROUNDS ?? 5);
 
-const config = validateConfig({ publish: { startup_listen_ms: 0, destinations: [{ group: GROUP, port: PORT, interface: "127.0.0.1", ttl: 1, channel: 1 }] } });
+// Only the publish section matters here: no venue (validateConfig refuses a config without one by default).
+const config = validateConfig({ publish: { startup_listen_ms: 0, destinations: [{ group: GROUP, port: PORT, interface: "127.0.0.1", ttl: 1, channel: 1 }] } }, { requireVenue: false });
 const socket = await openMulticastSender({ iface: "127.0.0.1", ttl: 1, connectTo: { group: GROUP, port: PORT } });
 const batch: Uint8Array[] = [];
 for (let i = 0; i < PER_TURN; i++) {
