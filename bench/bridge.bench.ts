@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { reexecInPrivateNetns } from "./e2e-common.ts";
-import { measure, printTable, type Measurement } from "./harness.ts";
+import { measure, printTable, type Measurement, QUICK, SMOKE } from "./harness.ts";
 import { ForwardBridge } from "../src/bridge/forward-bridge.ts";
 import { ReverseBridge } from "../src/bridge/reverse-bridge.ts";
 import { ChangeSet } from "../src/core/change-set.ts";
@@ -31,13 +31,12 @@ import { ChannelPacker } from "../src/wire/packer.ts";
 
 reexecInPrivateNetns(import.meta.url);
 
-const QUICK = process.env.BENCH_QUICK === "1";
 const INSTRUMENTS = 20;
 const A = { group: "239.255.77.1", port: 47701 };
 const B = { group: "239.255.77.2", port: 47702 };
-const FLOOD_MS = QUICK ? 1500 : 4000;
+const FLOOD_MS = SMOKE ? 200 : QUICK ? 1500 : 4000;
 const PACED_PER_S = 2000;
-const PACED_MS = QUICK ? 1500 : 4000;
+const PACED_MS = SMOKE ? 200 : QUICK ? 1500 : 4000;
 
 class FlatView implements BookView {
   state: BookState = BookState.LIVE;

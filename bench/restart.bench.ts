@@ -12,9 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startBybitSimulator } from "../src/sim/bybit-sim.ts";
 import { FeedSubscriber } from "../src/subscriber/index.ts";
-import { printTable } from "./harness.ts";
+import { printTable, SMOKE } from "./harness.ts";
 
-const ROUNDS = Number(process.env.RESTART_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.RESTART_ROUNDS ?? (SMOKE ? 1 : 5));
 const SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"];
 const GROUP = "239.255.48.1";
 const PORT = 48001;

@@ -14,10 +14,11 @@ import type { PublishConfig, RetransmitConfig } from "../src/config/types.ts";
 import { FeedPublisher } from "../src/net/feed-publisher.ts";
 import { FeedSubscriber } from "../src/subscriber/index.ts";
 import { makeInstrument, randomBookSides, randomChanges, rng, TestBook } from "../test/wire/helpers.ts";
-import { measure, printTable } from "./harness.ts";
+import { measure, printTable, QUICK, SMOKE } from "./harness.ts";
 
-const QUICK = process.env.BENCH_QUICK === "1";
-const RUN_MS = Number(process.env.RETX_BENCH_MS ?? (QUICK ? 2500 : 8000));
+const RUN_MS = Number(process.env.RETX_BENCH_MS ?? (SMOKE ? 400 : QUICK ? 2500 : 8000));
+/** Flushes timed for the ring's heap growth. */
+const HEAP_FLUSHES = SMOKE ? 2_000 : 200_000;
 const REFRESH_MS = 1000;
 const DATAGRAMS_PER_SEC = 5000;
 const T0 = 1_764_000_000_000_000;
@@ -67,14 +68,14 @@ async function livePath(): Promise<void> {
     if (withRing) {
       Bun.gc(true);
       const before = process.memoryUsage().heapUsed;
-      for (let i = 0; i < 200_000; i++) {
+      for (let i = 0; i < HEAP_FLUSHES; i++) {
         pub.publishDelta(h, book!, cs);
         pub.flush();
       }
       Bun.gc(true);
       heapGrowth = process.memoryUsage().heapUsed - before;
     }
-    rows.push({ ...m, datagramBytes: Math.round(pub.counters.bytes / Math.max(1, pub.counters.datagrams)), heapGrowthBytesPer200k: heapGrowth });
+    rows.push({ ...m, datagramBytes: Math.round(pub.counters.bytes / Math.max(1, pub.counters.datagrams)), [`heapGrowthBytesPer${HEAP_FLUSHES / 1000}k`]: heapGrowth });
     await pub.stop();
   }
   console.log("\n1. live path: one 6-level delta per datagram (sendMany of 1), real loopback multicast socket");
@@ -196,7 +197,7 @@ async function recovery(loss: Loss, withRetransmit: boolean): Promise<Record<str
 
 await livePath();
 const rows: Record<string, unknown>[] = [];
-for (const loss of LOSSES) for (const withRetransmit of [true, false]) rows.push(await recovery(loss, withRetransmit));
+for (const loss of SMOKE ? LOSSES.slice(1, 2) : LOSSES) for (const withRetransmit of [true, false]) rows.push(await recovery(loss, withRetransmit));
 console.log(
   `\n2. loss → every book of the stream usable again (ms), ${DATAGRAMS_PER_SEC} datagrams/s over 4 books for ${RUN_MS} ms, refresh every ${REFRESH_MS} ms; bytes: live vs retransmitted + requests`,
 );
