@@ -38,7 +38,7 @@ import { validateConfig } from "../src/config/load.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { BookState } from "../src/core/types.ts";
 import { printTable, SMOKE } from "./harness.ts";
-import { Child, involuntaryCtxReader, loopbackDestination, mainThreadCtxSwitches, pct, reexecInPrivateNetns, udpRcvbufErrors } from "./e2e-common.ts";
+import { Child, highestCarried, involuntaryCtxReader, loopbackDestination, mainThreadCtxSwitches, pct, reexecInPrivateNetns, udpRcvbufErrors } from "./e2e-common.ts";
 
 reexecInPrivateNetns(import.meta.url); // as root (npm run bench): inside `unshare -n`, only lo
 
@@ -439,10 +439,7 @@ if (results.every((r) => r.noLoss)) {
   }
 }
 const paced = results.slice();
-const firstLoss = paced.findIndex((r) => !r.noLoss);
-// A rate the source did not reach (it sent < 90 % of it: a busy machine) was not carried at that rate, lost or not.
-const offered = (r: PhaseResult) => (r.row["sent/s"] as number) >= r.rate * 0.9;
-const highest = (firstLoss < 0 ? paced : paced.slice(0, firstLoss)).filter(offered).at(-1);
+const highest = highestCarried(paced, (r) => r.row["sent/s"] as number);
 const firstBehind = paced.findIndex((r) => !(r.noLoss && r.keptUp));
 const highestKeptUp = (firstBehind < 0 ? paced : paced.slice(0, firstBehind)).at(-1);
 
