@@ -27,8 +27,8 @@
  * E2E_SUB_SCHED=batch runs the subscriber as SCHED_BATCH; E2E_SUB_PLAIN=1 (bench/e2e-sub.ts).
  * @module
  */
-import { mkdtempSync, readFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Feeder } from "../src/app/feeder.ts";
@@ -37,7 +37,7 @@ import { addTurnEndHook, nowUs } from "../src/core/clock.ts";
 import { validateConfig } from "../src/config/load.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { BookState } from "../src/core/types.ts";
-import { printTable, SMOKE } from "./harness.ts";
+import { printTable, SMOKE, benchTempDir } from "./harness.ts";
 import { Child, highestCarried, involuntaryCtxReader, loopbackDestination, mainThreadCtxSwitches, pct, reexecInPrivateNetns, udpRcvbufErrors } from "./e2e-common.ts";
 
 reexecInPrivateNetns(import.meta.url); // as root (npm run bench): inside `unshare -n`, only lo
@@ -95,7 +95,7 @@ const config = validateConfig({
     bybit: {
       ws_url: src.wsUrl,
       rest_url: src.restUrl,
-      instrument_cache: join(mkdtempSync(join(tmpdir(), "feeder-e2e-bench-")), "instruments.json"),
+      instrument_cache: join(benchTempDir("feeder-e2e-bench-"), "instruments.json"),
       linear: { depth: DEPTH, symbols: SYMBOLS },
     },
   },

@@ -7,6 +7,16 @@
  * samples per measure), only to show that it still runs and prints its result lines: its figures mean nothing.
  * @module
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** A fresh directory under the OS temp dir, removed when the process exits (test/bench-smoke runs every bench each time). */
+export function benchTempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 /** BENCH_SMOKE=1: tiny counts and durations everywhere; the output's shape is checked, never its figures. */
 export const SMOKE = process.env.BENCH_SMOKE === "1";

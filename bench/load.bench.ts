@@ -20,11 +20,11 @@
  * Env: LOAD_SPOT (500), LOAD_LINEAR (500), LOAD_OPTION (300), LOAD_RATE (10000), LOAD_MEASURE_MS (60000; quick 12000).
  * @module
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { printTable, QUICK, SMOKE } from "./harness.ts";
+import { printTable, QUICK, SMOKE, benchTempDir } from "./harness.ts";
 import { Child, inPrivateNetns, loopbackDestination, reexecInPrivateNetns, udpRcvbufErrors } from "./e2e-common.ts";
 
 reexecInPrivateNetns(import.meta.url); // as root: inside `unshare -n`, only lo
@@ -118,7 +118,7 @@ children.push(subscriber);
 await subscriber.next();
 
 // ------------------------------------------------------------------------------------------ feeder ----
-const dir = mkdtempSync(join(tmpdir(), "feeder-load-bench-"));
+const dir = benchTempDir("feeder-load-bench-");
 const configPath = join(dir, "feeder.toml");
 const list = (xs: string[]) => `[${xs.map((x) => JSON.stringify(x)).join(", ")}]`;
 writeFileSync(

@@ -11,14 +11,14 @@
  * The machine has 2 vCPUs; the source and the subscriber run on them too.
  * @module
  */
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startRuntime, type Runtime } from "../src/app/runtime.ts";
 import { validateConfig } from "../src/config/load.ts";
 import { silentLogger } from "../src/core/log.ts";
-import { printTable, SMOKE } from "./harness.ts";
+import { printTable, SMOKE, benchTempDir } from "./harness.ts";
 import { Child, loopbackDestination, udpRcvbufErrors } from "./e2e-common.ts";
 
 const SYMBOLS = (process.env.E2E_SYMBOLS ?? "BTCUSDT,ETHUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,LINKUSDT,AVAXUSDT").split(",");
@@ -46,7 +46,7 @@ function configFor(workers: number) {
       bybit: {
         ws_url: src.wsUrl,
         rest_url: src.restUrl,
-        instrument_cache: join(mkdtempSync(join(tmpdir(), "feeder-workers-bench-")), "instruments.json"),
+        instrument_cache: join(benchTempDir("feeder-workers-bench-"), "instruments.json"),
         linear: { depth: DEPTH, symbols: SYMBOLS },
       },
     },
