@@ -124,8 +124,9 @@ const LOSSES: Loss[] = [
   },
 ];
 
-function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
+/** "–" when nothing recovered in the run (notRecovered says how many did not). */
+function pct(sorted: number[], p: number): number | string {
+  if (sorted.length === 0) return "–";
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
@@ -191,7 +192,7 @@ async function recovery(loss: Loss, withRetransmit: boolean): Promise<Record<str
     notRecovered: drops.length,
     p50Ms: pct(sorted, 0.5),
     p99Ms: pct(sorted, 0.99),
-    maxMs: sorted.at(-1) ?? NaN,
+    maxMs: sorted.at(-1) ?? "–",
     liveKB: Math.round((pub.counters.bytes - liveBytes0) / 1024),
     retxKB: rc === undefined ? 0 : Math.round((rc.bytes + sub.counters.retransmitRequests * 48) / 1024),
     retxPctOfLive: rc === undefined ? 0 : (100 * (rc.bytes + sub.counters.retransmitRequests * 48)) / (pub.counters.bytes - liveBytes0),
