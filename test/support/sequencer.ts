@@ -16,7 +16,7 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
  */
 export const LONG_FILES: readonly string[] = [
   "test/venues/okx/contract.test.ts",
-  // Not from the CI log: 22 benches run one after another, ~160 s of wall time at a load average of 30 (32 s of CPU).
+  // Not from the CI log: 22 benches one after another, 92 s of wall time at a load average of ~20 (one run, 2026-12-05).
   "test/bench-smoke/benches.test.ts",
   "test/book/random-ops.test.ts",
   "test/venues/common/stall-housekeeping.test.ts",
