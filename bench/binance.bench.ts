@@ -35,9 +35,8 @@ import { StreamTable } from "../src/venues/binance/topic-table.ts";
 import { datagramCrc32Zeroed } from "../src/wire/crc32.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
-import { measure, measureRounds, median, printTable, type Contender, type Measurement } from "./harness.ts";
+import { agreed, measure, measureRounds, median, printTable, type Contender, type Measurement, QUICK, SMOKE } from "./harness.ts";
 
-const QUICK = process.env.BENCH_QUICK === "1";
 const ROUNDS = QUICK ? 3 : 7;
 const ROUND_MS = QUICK ? 150 : 300;
 const SNAPSHOT_SAMPLE_NS = 20_000;
@@ -138,8 +137,8 @@ class OursPath {
 }
 
 type CcxtBook = InstanceType<typeof CcxtOrderBook> & {
-  bids: { storeArray(l: number[]): void; length: number };
-  asks: { storeArray(l: number[]): void; length: number };
+  bids: { storeArray(l: number[]): void; [i: number]: number[]; length: number };
+  asks: { storeArray(l: number[]): void; [i: number]: number[]; length: number };
 };
 
 function ccxtDiff(books: Map<string, CcxtBook>, frame: string): void {
@@ -168,6 +167,50 @@ function tardisSnapshot(book: TardisOrderBook, body: string): void {
   const m = JSON.parse(body) as { bids: Lvl[]; asks: Lvl[] };
   const level = (l: Lvl) => ({ price: Number(l[0]), amount: Number(l[1]) });
   book.update({ type: "book_change", symbol: "X", exchange: "binance", isSnapshot: true, bids: m.bids.map(level), asks: m.asks.map(level), timestamp: new Date(), localTimestamp: new Date() } as never);
+}
+
+/** Ours, ccxt and tardis after every symbol's REST snapshot and then every diff in order: the same levels in each book. */
+function checkAgreement(rec: Rec): string {
+  const ours = new OursPath(rec);
+  const ccxt = new Map<string, CcxtBook>();
+  const tardis = new Map<string, TardisOrderBook>();
+  [...rec.symbols.entries()].forEach(([sym, e], i) => {
+    ours.onSnapshot(i, e.body);
+    ccxt.set(sym, new CcxtOrderBook({}, undefined) as CcxtBook);
+    ccxtSnapshot(ccxt.get(sym)!, e.body);
+    tardis.set(sym, new TardisOrderBook());
+    tardisSnapshot(tardis.get(sym)!, e.body);
+  });
+  for (const f of rec.diffs) {
+    ours.onDiff(f);
+    ccxtDiff(ccxt, f);
+    tardisDiff(tardis, f);
+  }
+  let levels = 0;
+  for (const b of ours.builders) {
+    const sym = b.instrument.symbol;
+    const c = ccxt.get(sym)!;
+    const tb = [...tardis.get(sym)!.bids()];
+    const ta = [...tardis.get(sym)!.asks()];
+    const ps = 10 ** b.instrument.priceExp;
+    const qs = 10 ** b.instrument.qtyExp;
+    const near = (x: number, y: number) => Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(y));
+    if (b.bidCount !== c.bids.length || b.bidCount !== tb.length || b.askCount !== c.asks.length || b.askCount !== ta.length) {
+      return `NO: level counts differ for ${sym} (ours ${b.bidCount}+${b.askCount}, ccxt ${c.bids.length}+${c.asks.length}, tardis ${tb.length}+${ta.length})`;
+    }
+    for (let i = 0; i < b.bidCount; i++) {
+      const p = b.bidPriceAt(i) / ps;
+      const q = b.bidQtyAt(i) / qs;
+      if (!near(p, c.bids[i]![0]!) || !near(q, c.bids[i]![1]!) || !near(p, tb[i]!.price) || !near(q, tb[i]!.amount)) return `NO: bid ${i} of ${sym}`;
+    }
+    for (let i = 0; i < b.askCount; i++) {
+      const p = b.askPriceAt(i) / ps;
+      const q = b.askQtyAt(i) / qs;
+      if (!near(p, c.asks[i]![0]!) || !near(q, c.asks[i]![1]!) || !near(p, ta[i]!.price) || !near(q, ta[i]!.amount)) return `NO: ask ${i} of ${sym}`;
+    }
+    levels += b.bidCount + b.askCount;
+  }
+  return `yes (${ours.builders.length} ${rec.market} books, ${levels} levels after their snapshots + ${rec.diffs.length} diffs)`;
 }
 
 interface Row {
@@ -241,6 +284,7 @@ function snapshotRow(rec: Rec, sym: string): Row {
 const spot = load("BINANCE", "spot");
 const usdm = load("BINANCE_FUTURES", "linear");
 console.log(`binance bench — Bun ${Bun.version}; spot ${spot.diffs.length} real diffs, USD-M ${usdm.diffs.length} real diffs; ${ROUNDS} interleaved rounds of ${ROUND_MS} ms\n`);
+console.log(`ours, ccxt and tardis books agree after the replay: ${agreed(checkAgreement(spot))}; ${agreed(checkAgreement(usdm))}\n`);
 const results: Row[] = [];
 for (const r of [diffRow(spot, "spot diffs"), diffRow(usdm, "USD-M diffs"), snapshotRow(spot, [...spot.symbols.keys()][0]!), snapshotRow(usdm, [...usdm.symbols.keys()][0]!)]) {
   console.log(`== ${r.case} ==`);
@@ -417,9 +461,9 @@ snapshotBreakdown(usdm, "USD-M");
       k = k + 1 === rec.diffs.length ? 0 : k + 1;
     }
   };
-  run(200_000);
+  run(SMOKE ? 2_000 : 200_000);
   Bun.gc(true);
-  const frames = QUICK ? 200_000 : 1_000_000;
+  const frames = SMOKE ? 2_000 : QUICK ? 200_000 : 1_000_000;
   const h0 = heapStats().heapSize;
   run(frames);
   const h1 = heapStats().heapSize;

@@ -23,7 +23,7 @@ import { parseFixed, parseFixedCodes } from "../src/core/fixed.ts";
 import { type Instrument, Side } from "../src/core/types.ts";
 import { DenseLadder, SortedLadder } from "./book-alternatives.ts";
 import { benchRecordings } from "./book-recordings.ts";
-import { measure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable } from "./harness.ts";
+import { agreed, measure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable, QUICK, SMOKE } from "./harness.ts";
 
 const FIXTURE = fileURLToPath(
   new URL("../test/fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl", import.meta.url),
@@ -40,7 +40,6 @@ const INSTRUMENT: Instrument = {
   tickSize: "0.0001",
   lotSize: "1",
 };
-const QUICK = process.env.BENCH_QUICK === "1";
 const DURATION_MS = QUICK ? 300 : 1000;
 /** Interleaved rounds per comparison and sampling time per round. */
 const ROUNDS = QUICK ? 3 : 7;
@@ -519,7 +518,7 @@ function steadyState(applies: number): Record<string, unknown>[] {
       k = k + 1 === n ? 0 : k + 1;
     }
   };
-  run(200_000); // warm-up: JIT tiers, change set and ladders at their final capacity
+  run(SMOKE ? 2_000 : 200_000); // warm-up: JIT tiers, change set and ladders at their final capacity
   const rows: Record<string, unknown>[] = [];
   Bun.gc(true);
   let h0 = heapStats().heapSize;
@@ -557,7 +556,7 @@ function steadyState(applies: number): Record<string, unknown>[] {
 
 console.log(`book engine bench — Bybit XRPUSDT ob500 recording: 1 snapshot (500/side) + ${deltas.length} deltas, ` +
   `${levelsPerDelta.toFixed(1)} levels per delta on average`);
-console.log(`all three books agree after the replay: ${checkAgreement()}\n`);
+console.log(`all three books agree after the replay: ${agreed(checkAgreement())}\n`);
 
 console.log(`== apply one real delta (ns per delta message; median of ${ROUNDS} interleaved rounds) ==`);
 const deltaRows = rounds(deltaContenders(), ROUNDS);
@@ -594,7 +593,7 @@ console.log("\n== memory (heapStats().heapSize after full GC, typed-array stores
 printTable([memory(1000, 200, true), memory(1000, 200, false), memory(100, 1000, true), memory(100, 1000, false)]);
 
 console.log("\n== allocation in steady state (heap growth without GC) ==");
-printTable(steadyState(QUICK ? 200_000 : 1_000_000));
+printTable(steadyState(SMOKE ? 2_000 : QUICK ? 200_000 : 1_000_000));
 
 benchRecordings(DURATION_MS);
 

@@ -11,11 +11,9 @@
  */
 import dgram from "node:dgram";
 import { createServer } from "node:net";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { reexecInPrivateNetns } from "./e2e-common.ts";
-import { measure, printTable, type Measurement } from "./harness.ts";
+import { measure, printTable, type Measurement, QUICK, SMOKE, benchTempDir } from "./harness.ts";
 import { ForwardBridge } from "../src/bridge/forward-bridge.ts";
 import { ReverseBridge } from "../src/bridge/reverse-bridge.ts";
 import { ChangeSet } from "../src/core/change-set.ts";
@@ -31,13 +29,12 @@ import { ChannelPacker } from "../src/wire/packer.ts";
 
 reexecInPrivateNetns(import.meta.url);
 
-const QUICK = process.env.BENCH_QUICK === "1";
 const INSTRUMENTS = 20;
 const A = { group: "239.255.77.1", port: 47701 };
 const B = { group: "239.255.77.2", port: 47702 };
-const FLOOD_MS = QUICK ? 1500 : 4000;
+const FLOOD_MS = SMOKE ? 200 : QUICK ? 1500 : 4000;
 const PACED_PER_S = 2000;
-const PACED_MS = QUICK ? 1500 : 4000;
+const PACED_MS = SMOKE ? 200 : QUICK ? 1500 : 4000;
 
 class FlatView implements BookView {
   state: BookState = BookState.LIVE;
@@ -120,7 +117,7 @@ if (Bun.which("nats-server") === null) {
   process.exit(0);
 }
 const natsPort = await freePort();
-const server = Bun.spawn(["nats-server", "-a", "127.0.0.1", "-p", String(natsPort), "-sd", mkdtempSync(join(tmpdir(), "bridge-bench-"))], { stdout: "ignore", stderr: "ignore" });
+const server = Bun.spawn(["nats-server", "-a", "127.0.0.1", "-p", String(natsPort), "-sd", benchTempDir("bridge-bench-")], { stdout: "ignore", stderr: "ignore" });
 const url = `nats://127.0.0.1:${natsPort}`;
 for (let i = 0; i < 200; i++) {
   const ok = await new Promise<boolean>((r) => {

@@ -33,7 +33,7 @@ import type { Instrument } from "../src/core/types.ts";
 import { BybitScanner, TopicTable } from "../src/venues/bybit/scanner.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
-import { measure as harnessMeasure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable } from "./harness.ts";
+import { agreed, measure as harnessMeasure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable, QUICK, SMOKE } from "./harness.ts";
 
 /** harness.measure after a full GC, so garbage left by the previous (JSON.parse-based) row is not collected inside this one. */
 function measure(name: string, fn: () => void, opts?: MeasureOptions): Measurement {
@@ -55,7 +55,6 @@ const INSTRUMENT: Instrument = {
   lotSize: "1",
 };
 const MAX_DATAGRAM_BYTES = 1400; // the config default
-const QUICK = process.env.BENCH_QUICK === "1";
 const DURATION_MS = QUICK ? 300 : 1000;
 /**
  * The three paths of a comparison are measured in interleaved rounds (ours, ccxt, tardis, ours, …), as in
@@ -350,7 +349,7 @@ function steadyState(frames: number): Record<string, unknown>[] {
       k = k + 1 === n ? 0 : k + 1;
     }
   };
-  run(200_000); // warm-up: JIT tiers; ladders, change set and packer pool at their final capacity
+  run(SMOKE ? 2_000 : 200_000); // warm-up: JIT tiers; ladders, change set and packer pool at their final capacity
   const rows: Record<string, unknown>[] = [];
   Bun.gc(true);
   let h0 = heapStats().heapSize;
@@ -366,17 +365,17 @@ function steadyState(frames: number): Record<string, unknown>[] {
     nsPerFrame: (t1 - t0) / (frames + snapshotsIn),
   });
   const big = snapshotFrames[2]![1];
-  for (let i = 0; i < 2000; i++) ours.onFrame(big);
+  for (let i = 0; i < (SMOKE ? 20 : 2000); i++) ours.onFrame(big);
   Bun.gc(true);
   h0 = heapStats().heapSize;
-  const snaps = QUICK ? 5_000 : 20_000;
+  const snaps = SMOKE ? 50 : QUICK ? 5_000 : 20_000;
   for (let i = 0; i < snaps; i++) ours.onFrame(big);
   h1 = heapStats().heapSize;
   rows.push({ case: `ours: ${snaps.toLocaleString("en-US")} snapshots 1000/side`, heapGrowthB: h1 - h0, bytesPerFrame: (h1 - h0) / snaps, nsPerFrame: undefined });
   // Control: the same method sees a JSON.parse path's garbage.
   const tardis = new TardisOrderBook();
   tardisOnFrame(tardis, snapshot500Frame);
-  const control = 20_000;
+  const control = SMOKE ? 200 : 20_000;
   Bun.gc(true);
   h0 = heapStats().heapSize;
   for (let i = 0, k = 0; i < control; i++) {
@@ -395,7 +394,7 @@ const bytesPerDelta = deltaFrames.reduce((s, f) => s + f.length, 0) / deltaFrame
 console.log(`bybit bench — Bun ${Bun.version}; XRPUSDT ob500 recording: ${deltaFrames.length} real deltas ` +
   `(${levelsPerDelta.toFixed(1)} levels, ${bytesPerDelta.toFixed(0)} B per frame on average); ` +
   `snapshot frames ${snapshotFrames.map(([l, f]) => `${l}/side ${f.length} B`).join(", ")}`);
-console.log(`ours, ccxt and tardis books agree after the replay: ${checkAgreement()}\n`);
+console.log(`ours, ccxt and tardis books agree after the replay: ${agreed(checkAgreement())}\n`);
 
 interface RatioRow {
   case: string;
@@ -461,7 +460,7 @@ function summaryP50(name: string): number {
 }
 
 console.log("\n== allocation in steady state (heapStats().heapSize growth without GC) ==");
-printTable(steadyState(QUICK ? 200_000 : 1_000_000));
+printTable(steadyState(SMOKE ? 2_000 : QUICK ? 200_000 : 1_000_000));
 
 console.log("\n== summary: ratios = faster peer / ours, per round, median over rounds (mean: total time ratio; p50: ratio of per-sample medians) ==");
 printTable(

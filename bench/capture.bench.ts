@@ -19,12 +19,11 @@ import { BookState } from "../src/core/types.ts";
 import { CaptureWriter, readCapture } from "../src/record/capture.ts";
 import type { CompressionName } from "../src/record/codec.ts";
 import { startBybitSimulator } from "../src/sim/bybit-sim.ts";
-import { printTable } from "./harness.ts";
+import { printTable, QUICK, SMOKE } from "./harness.ts";
 
-const QUICK = process.env.BENCH_QUICK === "1";
-const RECORD_SECONDS = QUICK ? 5 : 20;
+const RECORD_SECONDS = SMOKE ? 0.5 : QUICK ? 5 : 20;
 const SIM_RATE = 2000;
-const REPEATS = QUICK ? 5 : 21;
+const REPEATS = SMOKE ? 1 : QUICK ? 5 : 21;
 const CODECS: { name: CompressionName; level?: number }[] = [
   { name: "none" },
   { name: "zstd", level: 1 },

@@ -31,9 +31,8 @@ import { CB_L2, CoinbaseScanner, EventPool } from "../src/venues/coinbase/scanne
 import { ProductTable } from "../src/venues/coinbase/product-table.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
-import { measure, measureRounds, median, printTable, type Contender, type Measurement } from "./harness.ts";
+import { agreed, measure, measureRounds, median, printTable, type Contender, type Measurement, QUICK, SMOKE } from "./harness.ts";
 
-const QUICK = process.env.BENCH_QUICK === "1";
 const ROUNDS = QUICK ? 3 : 7;
 const ROUND_MS = QUICK ? 150 : 300;
 const SNAPSHOT_SAMPLE_NS = 20_000;
@@ -73,7 +72,7 @@ function stepEvent(i: number): string {
   published[i] = { bids, asks };
   return e;
 }
-const STEPS = 2_000;
+const STEPS = SMOKE ? 200 : 2_000;
 const single: string[] = [];
 const multi: string[] = [];
 for (let k = 0; k < STEPS; k++) {
@@ -157,11 +156,24 @@ function agreement(): string {
     ccxtOnFrame(ccxt, f);
     tardisOnFrame(tardis, f);
   }
+  // Prices and sizes of both sides against both peers (mantissas at 2 and 8 decimals, as instrument() gives them).
+  const near = (x: number, y: number) => Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(y));
   for (let k = 0; k < PRODUCTS.length; k++) {
     const b = ours.builders[k]!;
+    const c = ccxt[k]!;
     const tb = [...tardis[k]!.bids()];
-    if (b.bidCount !== ccxt[k]!.bids.length || b.bidCount !== tb.length || b.askCount !== ccxt[k]!.asks.length) return `NO: ${PRODUCTS[k]} level counts differ`;
-    for (let i = 0; i < b.bidCount; i++) if (b.bidPriceAt(i) / 100 !== ccxt[k]!.bids[i]![0] || b.bidPriceAt(i) / 100 !== tb[i]!.price) return `NO: ${PRODUCTS[k]} bid ${i}`;
+    const ta = [...tardis[k]!.asks()];
+    if (b.bidCount !== c.bids.length || b.bidCount !== tb.length || b.askCount !== c.asks.length || b.askCount !== ta.length) return `NO: ${PRODUCTS[k]} level counts differ`;
+    for (let i = 0; i < b.bidCount; i++) {
+      const p = b.bidPriceAt(i) / 100;
+      const q = b.bidQtyAt(i) / 1e8;
+      if (!near(p, c.bids[i]![0]!) || !near(p, tb[i]!.price) || !near(q, c.bids[i]![1]!) || !near(q, tb[i]!.amount)) return `NO: ${PRODUCTS[k]} bid ${i}`;
+    }
+    for (let i = 0; i < b.askCount; i++) {
+      const p = b.askPriceAt(i) / 100;
+      const q = b.askQtyAt(i) / 1e8;
+      if (!near(p, c.asks[i]![0]!) || !near(p, ta[i]!.price) || !near(q, c.asks[i]![1]!) || !near(q, ta[i]!.amount)) return `NO: ${PRODUCTS[k]} ask ${i}`;
+    }
   }
   return `yes (${PRODUCTS.map((_, k) => `${ours.builders[k]!.bidCount} + ${ours.builders[k]!.askCount}`).join(", ")} levels after ${multi.length} two-product frames)`;
 }
@@ -202,7 +214,7 @@ const avg = (fs: string[]) => (fs.reduce((s, f) => s + f.length, 0) / fs.length)
 const levelsPer = (fs: string[]) => (fs.reduce((s, f) => s + (f.match(/"side"/g)?.length ?? 0), 0) / fs.length).toFixed(1);
 console.log(`coinbase bench — Bun ${Bun.version}; simulator frames: ${STEPS} single-product updates (${avg(single)} B, ${levelsPer(single)} levels avg), ${STEPS} two-product frames (${avg(multi)} B, ${levelsPer(multi)} levels avg); ` +
   `snapshots ${snapshots.map(([n, f]) => `${n}/side ${(f.length / 1024).toFixed(0)} KB`).join(", ")}`);
-console.log(`ours, ccxt and tardis books agree: ${agreement()}\n`);
+console.log(`ours, ccxt and tardis books agree: ${agreed(agreement())}\n`);
 
 const summary: Record<string, unknown>[] = [];
 const fmt = (ns: number) => (ns < 1000 ? `${ns.toFixed(0)} ns` : ns < 1e6 ? `${(ns / 1000).toFixed(2)} µs` : `${(ns / 1e6).toFixed(2)} ms`);
@@ -234,10 +246,10 @@ console.log("\n== allocation in steady state (heapSize growth without GC) ==");
 {
   const ours = new OursPath();
   const run = (n: number) => { for (let i = 0; i < n; i++) { if (i % STEPS === 0) ours.onFrame(startBoth); ours.onFrame(multi[i % STEPS]!); } };
-  run(50_000);
+  run(SMOKE ? 2_000 : 50_000);
   Bun.gc(true);
   const h0 = heapStats().heapSize;
-  const frames = QUICK ? 100_000 : 400_000;
+  const frames = SMOKE ? 2_000 : QUICK ? 100_000 : 400_000;
   run(frames);
   const h1 = heapStats().heapSize;
   printTable([{ case: `ours: ${frames.toLocaleString("en-US")} two-product frames (+ a 1,000/side snapshot pair every ${STEPS})`, heapGrowthB: h1 - h0, bytesPerFrame: (h1 - h0) / frames }]);

@@ -29,10 +29,9 @@ import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { advanceChannel, ChannelSim, deribitSpec, InstrumentSim, snapshotFrame } from "../src/sim/deribit-sim-book.ts";
 import { Rng } from "../src/sim/rng.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
-import { measure, measureRounds, median, printTable, type Contender, type Measurement } from "./harness.ts";
+import { agreed, measure, measureRounds, median, printTable, type Contender, type Measurement, QUICK, SMOKE } from "./harness.ts";
 
 const FIXTURE = fileURLToPath(new URL("../test/fixtures/cryptofeed/DERIBIT.ws.1.0", import.meta.url));
-const QUICK = process.env.BENCH_QUICK === "1";
 const ROUNDS = QUICK ? 3 : 7;
 const ROUND_MS = QUICK ? 150 : 300;
 const PRICE_EXP = 4; // options: tick 0.0005
@@ -216,7 +215,7 @@ function parts(): Measurement[] {
 
 function steadyState(passes: number): Record<string, unknown>[] {
   const ours = new OursPath();
-  for (let p = 0; p < 20_000; p++) for (const f of frames) ours.onFrame(f);
+  for (let p = 0; p < (SMOKE ? 20 : 20_000); p++) for (const f of frames) ours.onFrame(f);
   Bun.gc(true);
   const h0 = heapStats().heapSize;
   const t0 = Bun.nanoseconds();
@@ -229,7 +228,7 @@ function steadyState(passes: number): Record<string, unknown>[] {
 
 const levelsPerFrame = frames.reduce((s, f) => s + (f.match(/\["(?:new|change|delete)"/g)?.length ?? 0), 0) / frames.length;
 console.log(`deribit bench — Bun ${Bun.version}; recording: ${frames.length} book frames (${snapshots.length} snapshots, ${changes.length} changes) over ${names.length} options, ${levelsPerFrame.toFixed(1)} levels and ${(frames.reduce((s, f) => s + f.length, 0) / frames.length).toFixed(0)} B per frame on average`);
-console.log(`ours, ccxt and tardis books agree after the replay: ${checkAgreement()}\n`);
+console.log(`ours, ccxt and tardis books agree after the replay: ${agreed(checkAgreement())}\n`);
 const summary: Record<string, unknown>[] = [];
 function report(c: Compared, label: string): void {
   printTable(c.rows);
@@ -248,6 +247,6 @@ report(compare([genSnapshot], "generated snapshot"), "generated: snapshot 200+/s
 console.log("== parts ==");
 printTable(parts());
 console.log("\n== allocation in steady state (heapStats().heapSize growth without GC) ==");
-printTable(steadyState(QUICK ? 5_000 : 20_000));
+printTable(steadyState(SMOKE ? 20 : QUICK ? 5_000 : 20_000));
 console.log("\n== summary: faster peer / ours, per round, median over rounds ==");
 printTable(summary);

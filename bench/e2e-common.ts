@@ -96,6 +96,15 @@ export function loopbackDestination(seed: number): { group: string; port: number
   return { group: `239.255.${180 + ((pid + seed) % 60)}.${1 + (pid % 250)}`, port: 40_000 + ((pid * 7 + seed * 131) % 20_000) };
 }
 
+/**
+ * The highest paced phase carried with nothing lost, among those before the first that lost anything. A rate the
+ * source did not reach (it sent < 90 % of it: a busy machine) was not carried at that rate, lost or not.
+ */
+export function highestCarried<T extends { rate: number; noLoss: boolean }>(phases: readonly T[], sentPerSec: (p: T) => number): T | undefined {
+  const firstLoss = phases.findIndex((p) => !p.noLoss);
+  return (firstLoss < 0 ? phases : phases.slice(0, firstLoss)).filter((p) => sentPerSec(p) >= p.rate * 0.9).at(-1);
+}
+
 /** Percentiles of raw samples (sorts a copy). */
 export function pct(values: Float64Array): Record<string, number> {
   const n = values.length;

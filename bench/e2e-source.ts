@@ -21,10 +21,11 @@ import type { ServerWebSocket } from "bun";
 import { nowUs } from "../src/core/clock.ts";
 import { startBybitSimulator } from "../src/sim/bybit-sim.ts";
 import { parentCommands } from "./e2e-common.ts";
+import { SMOKE } from "./harness.ts";
 
 const SYMBOLS = (process.argv[2] ?? "BTCUSDT,ETHUSDT").split(",");
 const DEPTH = Number(process.argv[3] ?? 50);
-const SIM_STEPS = Number(process.env.E2E_SIM_STEPS ?? 3000);
+const SIM_STEPS = Number(process.env.E2E_SIM_STEPS ?? (SMOKE ? 300 : 3000));
 const MIN_SLEEP_US = 20;
 
 type Lvl = [string, string];

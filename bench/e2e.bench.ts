@@ -27,8 +27,8 @@
  * E2E_SUB_SCHED=batch runs the subscriber as SCHED_BATCH; E2E_SUB_PLAIN=1 (bench/e2e-sub.ts).
  * @module
  */
-import { mkdtempSync, readFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Feeder } from "../src/app/feeder.ts";
@@ -37,23 +37,26 @@ import { addTurnEndHook, nowUs } from "../src/core/clock.ts";
 import { validateConfig } from "../src/config/load.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { BookState } from "../src/core/types.ts";
-import { printTable } from "./harness.ts";
-import { Child, involuntaryCtxReader, loopbackDestination, mainThreadCtxSwitches, pct, reexecInPrivateNetns, udpRcvbufErrors } from "./e2e-common.ts";
+import { printTable, SMOKE, benchTempDir } from "./harness.ts";
+import { Child, highestCarried, involuntaryCtxReader, loopbackDestination, mainThreadCtxSwitches, pct, reexecInPrivateNetns, udpRcvbufErrors } from "./e2e-common.ts";
 
 reexecInPrivateNetns(import.meta.url); // as root (npm run bench): inside `unshare -n`, only lo
 
-const PHASE_MS = Number(process.env.E2E_PHASE_MS ?? 4000);
+const PHASE_MS = Number(process.env.E2E_PHASE_MS ?? (SMOKE ? 300 : 4000));
 const SYMBOLS = (process.env.E2E_SYMBOLS ?? "BTCUSDT,ETHUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,LINKUSDT,AVAXUSDT").split(",");
 const DEPTH = Number(process.env.E2E_DEPTH ?? 50);
 // E2E_RATES=10000,50000 measures only those paced rates, no step-up and a short 20k-frame flood (quick comparisons).
-const ONLY_RATES = process.env.E2E_RATES?.split(",").map(Number);
+// BENCH_SMOKE=1: one slow rate (with its one A/B round), a short flood and short warm-ups.
+const ONLY_RATES = (process.env.E2E_RATES ?? (SMOKE ? "2000" : undefined))?.split(",").map(Number);
 const FIXED_RATES = ONLY_RATES ?? [10_000, 50_000, 100_000];
 const STEP_RATES = ONLY_RATES ? [] : [150_000, 200_000, 250_000, 300_000, 400_000];
-const AB_RATES = (process.env.E2E_AB_RATES ?? "10000,50000").split(",").map(Number).filter((r) => FIXED_RATES.includes(r));
+const AB_RATES = (process.env.E2E_AB_RATES ?? (SMOKE ? "2000" : "10000,50000")).split(",").map(Number).filter((r) => FIXED_RATES.includes(r));
 // Many short rounds rather than a few long ones: the VM's slow phases last seconds, and a median over many
 // alternations lets fewer of them decide the ratio.
-const AB_ROUNDS = Number(process.env.E2E_AB_ROUNDS ?? 8);
-const AB_PHASE_MS = Number(process.env.E2E_AB_PHASE_MS ?? 2000);
+const AB_ROUNDS = Number(process.env.E2E_AB_ROUNDS ?? (SMOKE ? 1 : 8));
+const AB_PHASE_MS = Number(process.env.E2E_AB_PHASE_MS ?? (SMOKE ? 300 : 2000));
+/** The untimed warm-up phase of each contender (JIT, buffers). */
+const WARM = SMOKE ? { rate: 2_000, ms: 200 } : { rate: 20_000, ms: 1500 };
 const bench = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
 const { group, port } = loopbackDestination(1);
@@ -92,7 +95,7 @@ const config = validateConfig({
     bybit: {
       ws_url: src.wsUrl,
       rest_url: src.restUrl,
-      instrument_cache: join(mkdtempSync(join(tmpdir(), "feeder-e2e-bench-")), "instruments.json"),
+      instrument_cache: join(benchTempDir("feeder-e2e-bench-"), "instruments.json"),
       linear: { depth: DEPTH, symbols: SYMBOLS },
     },
   },
@@ -345,7 +348,7 @@ console.log(
 );
 console.log(`subscriber scheduling: ${SUB_SCHED === "batch" ? "SCHED_BATCH (its wake-ups do not preempt the sender)" : "normal"}`);
 console.log(`load average at start: ${loadavg().map((x) => x.toFixed(2)).join(" ")} (other processes on this 2-vCPU VM compete with all three)`);
-await phase(20_000, 1500); // warm-up (JIT, buffers), not reported
+await phase(WARM.rate, WARM.ms); // warm-up (JIT, buffers), not reported
 
 interface FloorResult {
   internal: Record<string, number>;
@@ -384,7 +387,7 @@ interface AbRound {
   floor: FloorResult;
 }
 const abRounds: AbRound[] = [];
-await floorPhase(20_000, 1500); // the floor's warm-up, not reported
+await floorPhase(WARM.rate, WARM.ms); // the floor's warm-up, not reported
 
 const results: PhaseResult[] = [];
 for (const rate of FIXED_RATES) {
@@ -436,14 +439,13 @@ if (results.every((r) => r.noLoss)) {
   }
 }
 const paced = results.slice();
-const firstLoss = paced.findIndex((r) => !r.noLoss);
-const highest = (firstLoss < 0 ? paced : paced.slice(0, firstLoss)).at(-1);
+const highest = highestCarried(paced, (r) => r.row["sent/s"] as number);
 const firstBehind = paced.findIndex((r) => !(r.noLoss && r.keptUp));
 const highestKeptUp = (firstBehind < 0 ? paced : paced.slice(0, firstBehind)).at(-1);
 
 // Flood: the source sends as fast as the feeder takes frames (1 MiB socket queue at most) — the feeder's ceiling
 // with the source and the subscriber on the same 2 vCPUs.
-const FLOOD_N = ONLY_RATES ? 20_000 : Number(process.env.E2E_FLOOD_N ?? 600_000);
+const FLOOD_N = Number(process.env.E2E_FLOOD_N ?? (SMOKE ? 2_000 : ONLY_RATES ? 20_000 : 600_000));
 const flood = await phase(0, 0, "", FLOOD_N);
 results.push(flood);
 console.log(`  flood: ${flood.noLoss ? "no loss" : "LOSS"}, ${flood.row["feeder msgs/s"]} msgs/s through the feeder`);

@@ -3,8 +3,25 @@
  * A sample times `inner` calls (calibrated so one sample lasts ≥ minSampleNs, because Bun.nanoseconds() itself
  * costs ~50 ns on this VM) and divides by inner × opsPerCall. p50/p99 are over those per-sample means; nsPerOp is
  * total time / total ops. This VM is noisy (±20–40 % between runs): compare ratios measured in one run.
+ * BENCH_SMOKE=1 (test/bench-smoke) runs every bench with tiny counts and durations (here: ≤ 2 ms warm-up, ≤ 5 ms of
+ * samples per measure), only to show that it still runs and prints its result lines: its figures mean nothing.
  * @module
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** A fresh directory under the OS temp dir, removed when the process exits (test/bench-smoke runs every bench each time). */
+export function benchTempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** BENCH_SMOKE=1: tiny counts and durations everywhere; the output's shape is checked, never its figures. */
+export const SMOKE = process.env.BENCH_SMOKE === "1";
+/** BENCH_QUICK=1: the shorter runs of the benches that have them (implied by BENCH_SMOKE). */
+export const QUICK = SMOKE || process.env.BENCH_QUICK === "1";
 
 export interface MeasureOptions {
   /** Untimed warm-up before sampling, for the JIT. Defaults to 300 ms. */
@@ -34,8 +51,8 @@ export interface Measurement {
 }
 
 export function measure(name: string, fn: () => void, opts: MeasureOptions = {}): Measurement {
-  const warmupNs = (opts.warmupMs ?? 300) * 1e6;
-  const durationNs = (opts.durationMs ?? 1000) * 1e6;
+  const warmupNs = Math.min(opts.warmupMs ?? 300, SMOKE ? 2 : Infinity) * 1e6;
+  const durationNs = Math.min(opts.durationMs ?? 1000, SMOKE ? 5 : Infinity) * 1e6;
   const minSampleNs = opts.minSampleNs ?? 2000;
   const opsPerCall = opts.opsPerCall ?? 1;
   const maxSamples = opts.maxSamples ?? 200_000;
@@ -73,6 +90,15 @@ export function measure(name: string, fn: () => void, opts: MeasureOptions = {})
     p99Ns: sorted[Math.floor((n - 1) * 0.99)] ?? NaN,
     ops: calls * opsPerCall,
   };
+}
+
+/**
+ * A comparison's agreement check ("yes …", or "NO: what differs" when a peer's book is not ours after the same
+ * frames): the bench stops there (exit 1), since ratios against a peer that failed would compare different work.
+ */
+export function agreed(verdict: string): string {
+  if (!verdict.startsWith("yes")) throw new Error(`the books do not agree (ours against the peers): ${verdict}`);
+  return verdict;
 }
 
 /** Formats ns with a unit that keeps 3 significant digits. */

@@ -18,15 +18,14 @@ import { bookBodyStream } from "../src/app/book-stream.ts";
 import type * as HttpServer from "../src/app/http-server.ts";
 import type { StatusSource } from "../src/app/http-server.ts";
 import { loadSource } from "./experiments/load-source.ts";
-import { measure, printTable } from "./harness.ts";
+import { measure, printTable, QUICK, SMOKE } from "./harness.ts";
 
 if (process.getuid?.() === 0 && process.env.FEEDER_BENCH_NETNS !== "1") {
   const p = Bun.spawnSync(["unshare", "-n", "sh", "-c", `ip link set lo up && FEEDER_BENCH_NETNS=1 "${process.execPath}" "${import.meta.path}" ${process.argv.slice(2).join(" ")}`], { stdout: "inherit", stderr: "inherit" });
   process.exit(p.exitCode ?? 1);
 }
 
-const QUICK = process.env.BENCH_QUICK === "1";
-const WINDOW_MS = QUICK ? 1500 : 4000;
+const WINDOW_MS = SMOKE ? 150 : QUICK ? 1500 : 4000;
 /** The server before answers took a turn of their own each (the parent of that change). */
 const OLD_REV = process.argv[2] ?? "5f221c9";
 
@@ -146,7 +145,7 @@ printTable([
   measure("copy of 100,000 levels a side (levelsOf)", () => void levelsOf(deep100k, true, 0).bidPx.length, { inner: 1, durationMs: 1500 }),
 ]);
 const chunkNs: number[] = [];
-for (let i = 0; i < (QUICK ? 50 : 200); i++) {
+for (let i = 0; i < (SMOKE ? 3 : QUICK ? 50 : 200); i++) {
   const t0 = Bun.nanoseconds();
   await chunk();
   chunkNs.push(Bun.nanoseconds() - t0);
@@ -163,7 +162,7 @@ const cases: [string, string, number][] = [
   ["/books/… 1,000 levels a side", "/books/bybit/linear/DEEP1K", 16],
   ["/books/… 100,000 levels a side", "/books/bybit/linear/DEEP100K", 8],
 ];
-for (const [name, path, k] of cases) for (const side of ["old", "new"] as const) rows.push(await scenario(side, name, path, k));
+for (const [name, path, k] of SMOKE ? cases.filter(([, , k]) => k !== 16) : cases) for (const side of ["old", "new"] as const) rows.push(await scenario(side, name, path, k));
 printTable(rows);
 await sides.old.stop();
 await sides.new.stop();

@@ -20,35 +20,35 @@
  * Env: LOAD_SPOT (500), LOAD_LINEAR (500), LOAD_OPTION (300), LOAD_RATE (10000), LOAD_MEASURE_MS (60000; quick 12000).
  * @module
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { printTable } from "./harness.ts";
+import { printTable, QUICK, SMOKE, benchTempDir } from "./harness.ts";
 import { Child, inPrivateNetns, loopbackDestination, reexecInPrivateNetns, udpRcvbufErrors } from "./e2e-common.ts";
 
 reexecInPrivateNetns(import.meta.url); // as root: inside `unshare -n`, only lo
 
-const QUICK = process.env.BENCH_QUICK === "1";
 // Bounded: every child is killed on exit, and a run that overstays its budget ends with an error.
 const children: { kill(): void }[] = [];
 process.on("exit", () => {
   for (const c of children) c.kill();
 });
 for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => process.exit(130));
-const DEADLINE_MS = QUICK ? 40_000 : 180_000;
+// Smoke: a few books, but run beside a whole test suite (test/bench-smoke): more slack than its work needs.
+const DEADLINE_MS = SMOKE ? 80_000 : QUICK ? 40_000 : 180_000;
 setTimeout(() => {
   console.error(`!!! load bench: not done within ${DEADLINE_MS / 1000} s, stopping`);
   process.exit(1);
 }, DEADLINE_MS).unref();
-const N_SPOT = Number(process.env.LOAD_SPOT ?? 500);
-const N_LINEAR = Number(process.env.LOAD_LINEAR ?? 500);
-const N_OPTION = Number(process.env.LOAD_OPTION ?? 300);
-const RATE = Number(process.env.LOAD_RATE ?? 10_000);
-const MEASURE_MS = Number(process.env.LOAD_MEASURE_MS ?? (QUICK ? 12_000 : 60_000));
+const N_SPOT = Number(process.env.LOAD_SPOT ?? (SMOKE ? 6 : 500));
+const N_LINEAR = Number(process.env.LOAD_LINEAR ?? (SMOKE ? 6 : 500));
+const N_OPTION = Number(process.env.LOAD_OPTION ?? (SMOKE ? 3 : 300));
+const RATE = Number(process.env.LOAD_RATE ?? (SMOKE ? 1_000 : 10_000));
+const MEASURE_MS = Number(process.env.LOAD_MEASURE_MS ?? (SMOKE ? 2_500 : QUICK ? 12_000 : 60_000));
 const CONNECT_TIMEOUT_MS = 60_000;
 const QUIESCE_MS = 400;
-const IDLE_MS = 2_000;
+const IDLE_MS = SMOKE ? 300 : 2_000;
 const root = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
 // ------------------------------------------------------------------------------------------ symbols ----
@@ -119,7 +119,7 @@ children.push(subscriber);
 await subscriber.next();
 
 // ------------------------------------------------------------------------------------------ feeder ----
-const dir = mkdtempSync(join(tmpdir(), "feeder-load-bench-"));
+const dir = benchTempDir("feeder-load-bench-");
 const configPath = join(dir, "feeder.toml");
 const list = (xs: string[]) => `[${xs.map((x) => JSON.stringify(x)).join(", ")}]`;
 writeFileSync(
@@ -206,7 +206,7 @@ const connect = {
 };
 if (!Number.isFinite(connectMs)) console.log(`!!! not every book LIVE within ${CONNECT_TIMEOUT_MS / 1000} s: ${liveAt.at(-1)?.live} of ${nBooks}`);
 
-await Bun.sleep(1000);
+await Bun.sleep(SMOKE ? 200 : 1000);
 const memLive = (await feeder.ask({ cmd: "mem" })) as unknown as Mem;
 
 // --------------------------------------------------------------------------------- measured window ----
@@ -255,6 +255,8 @@ const windowS = (b.t - a.t) / 1000;
 
 const simSent = b.sim.messagesSent - a.sim.messagesSent;
 const feederFrames = dv("messages");
+// The window opens inside the first stall (QUIESCE_MS + 1000 ms): a shorter LOAD_MEASURE_MS sees no frame at all.
+if (feederFrames === 0) throw new Error(`load bench: no venue frame in the ${(b.t - a.t).toFixed(0)} ms window (LOAD_MEASURE_MS ${MEASURE_MS}: give it more than ${QUIESCE_MS + 1000} ms)`);
 const cpuUs = b.feeder.cpuUs - a.feeder.cpuUs;
 const bookFrames = dv("deltas") + dv("snapshots");
 const published = dp("messages");

@@ -30,7 +30,7 @@ import { OkxScanner } from "../src/venues/okx/scanner.ts";
 import { OkxTopicTable } from "../src/venues/okx/topic-table.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
-import { measure as harnessMeasure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable } from "./harness.ts";
+import { agreed, measure as harnessMeasure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable, QUICK, SMOKE } from "./harness.ts";
 
 function measure(name: string, fn: () => void, opts?: MeasureOptions): Measurement {
   Bun.gc(true);
@@ -38,7 +38,6 @@ function measure(name: string, fn: () => void, opts?: MeasureOptions): Measureme
 }
 
 const FIXTURE = fileURLToPath(new URL("../test/fixtures/cryptofeed/OKX.ws.1.0", import.meta.url));
-const QUICK = process.env.BENCH_QUICK === "1";
 const DURATION_MS = QUICK ? 300 : 1000;
 const ROUNDS = QUICK ? 3 : 7;
 const ROUND_MS = QUICK ? 150 : 300;
@@ -290,7 +289,7 @@ function steadyState(count: number): Record<string, unknown>[] {
       ours.onFrame(deltaFrames[i % deltaFrames.length]!);
     }
   };
-  run(100_000);
+  run(SMOKE ? 2_000 : 100_000);
   Bun.gc(true);
   const h0 = heapStats().heapSize;
   const t0 = Bun.nanoseconds();
@@ -308,7 +307,7 @@ function formatUs(ns: number): string {
 const levelsPerUpdate = deltaFrames.reduce((s, f) => { const d = (JSON.parse(f) as OkxFrame).data[0]!; return s + d.bids.length + d.asks.length; }, 0) / deltaFrames.length;
 console.log(`okx bench — Bun ${Bun.version}; OKX.ws.1.0 recording: ${deltaFrames.length} real updates (${levelsPerUpdate.toFixed(1)} levels, ` +
   `${(deltaFrames.reduce((s, f) => s + f.length, 0) / deltaFrames.length).toFixed(0)} B per frame on average), ${snapshotFrames.length} snapshots (400/side, ${snapshotFrames.map((f) => f.length).join(" / ")} B)`);
-console.log(`ours, ccxt and tardis books agree: ${checkAgreement()}\n`);
+console.log(`ours, ccxt and tardis books agree: ${agreed(checkAgreement())}\n`);
 console.log(`(${ROUNDS} interleaved rounds of ${ROUND_MS} ms per contender; figures are medians over rounds)\n`);
 const summary: Record<string, unknown>[] = [];
 for (const [name, contenders] of [["real update", deltaContenders()], ["snapshot 400/side", snapshotContenders()]] as const) {
@@ -335,6 +334,6 @@ for (const [name, contenders] of [["real update", deltaContenders()], ["snapshot
 console.log("== JSON.parse alone, our parts alone (scan; book; book + encode, on pre-scanned frames), and ours with verify() on real checksums ==");
 printTable(others());
 console.log("\n== allocation in steady state (heapStats().heapSize growth without GC) ==");
-printTable(steadyState(QUICK ? 100_000 : 500_000));
+printTable(steadyState(SMOKE ? 2_000 : QUICK ? 100_000 : 500_000));
 console.log("\n== summary: ratios = faster peer / ours, per round, median over rounds ==");
 printTable(summary);

@@ -19,12 +19,14 @@ import { RefreshSchedule } from "../src/net/refresh-schedule.ts";
 import { startBybitSimulator } from "../src/sim/bybit-sim.ts";
 import { BookMessageReader, DecodeErrorCode, PacketReader } from "../src/wire/decoder.ts";
 import { MSG_FLAG_REFRESH, PACKET_HEADER_BYTES, TEMPLATE_BOOK_SNAPSHOT } from "../src/wire/layout.ts";
-import { printTable } from "./harness.ts";
+import { printTable, SMOKE } from "./harness.ts";
 
 const GROUP = "239.255.46.1";
 const PORT = 46001;
 const INTERVAL_MS = 5000;
-const RUN_MS = Number(process.env.REFRESH_BENCH_MS ?? 12_000);
+const RUN_MS = Number(process.env.REFRESH_BENCH_MS ?? (SMOKE ? 500 : 12_000));
+/** Before counting: the books live and their first refreshes out. */
+const SETTLE_MS = SMOKE ? 500 : 1500;
 const RATE = Number(process.env.REFRESH_BENCH_RATE ?? 400); // simulator book messages per second, all symbols (400: the 32 %)
 const SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
 
@@ -79,7 +81,7 @@ async function run(cadence: "v1" | "v2"): Promise<Record<string, unknown>> {
   await new Promise<void>((res) => sock.bind({ port: PORT, address: GROUP }, () => res()));
   sock.addMembership(GROUP, "127.0.0.1");
   const runtime = await startRuntime(config, createLogger({ level: "warn" }));
-  await new Promise((res) => setTimeout(res, 1500)); // books live, first refreshes out
+  await new Promise((res) => setTimeout(res, SETTLE_MS)); // books live, first refreshes out
   counting = true;
   const t0 = Date.now();
   await new Promise((res) => setTimeout(res, RUN_MS));

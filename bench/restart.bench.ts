@@ -7,21 +7,20 @@
  * Multicast stays on loopback (127.0.0.1, TTL 1, 239.255.48.1).
  *   unshare -n bash -c 'ip link set lo up && ./node_modules/.bin/bun bench/restart.bench.ts'
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startBybitSimulator } from "../src/sim/bybit-sim.ts";
 import { FeedSubscriber } from "../src/subscriber/index.ts";
-import { printTable } from "./harness.ts";
+import { printTable, SMOKE, benchTempDir } from "./harness.ts";
 
-const ROUNDS = Number(process.env.RESTART_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.RESTART_ROUNDS ?? (SMOKE ? 1 : 5));
 const SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"];
 const GROUP = "239.255.48.1";
 const PORT = 48001;
 const ROOT = join(import.meta.dirname, "..");
 
 const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: SYMBOLS }], messagesPerSecond: 1000, seed: 3 });
-const dir = mkdtempSync(join(tmpdir(), "feeder-restart-bench-"));
+const dir = benchTempDir("feeder-restart-bench-");
 const config = join(dir, "feeder.toml");
 writeFileSync(
   config,

@@ -1,8 +1,9 @@
 /**
  * Runs every bench/*.bench.ts (or the ones named on the command line) one after another, each in its own
  * Bun process so one benchmark's heap and JIT state never colour the next. `npm run bench [-- book wire]`.
- * Among them e2e (with its floor contender) and load (1,300 books from the simulator); as root both re-run
- * themselves inside a private network namespace. BENCH_QUICK=1 shortens the benches that have a quick mode.
+ * Among them e2e (with its floor contender) and load (1,300 books from the simulator); as root e2e, load, bridge and
+ * http re-run themselves inside a private network namespace. BENCH_QUICK=1 shortens the benches that have a quick
+ * mode; BENCH_SMOKE=1 runs each with tiny counts, only to show it still runs (test/bench-smoke runs them so).
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";

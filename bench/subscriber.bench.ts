@@ -14,9 +14,8 @@ import { LadderBook } from "../src/book/ladder-book.ts";
 import { FeedSubscriber } from "../src/subscriber/index.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
-import { printTable } from "./harness.ts";
+import { printTable, QUICK, SMOKE } from "./harness.ts";
 
-const QUICK = process.env.BENCH_QUICK === "1";
 const T0 = 1_764_000_000_000_000;
 const instrument: Instrument = {
   instrumentId: instrumentIdOf("bybit", "linear", "BTCUSDT"),
@@ -107,7 +106,7 @@ function run(name: string, datagrams: Uint8Array[], warm: number): Record<string
   return { case: name, datagrams: n, nsPerDatagram: Math.round((t1 - t0) / n), heapGrowthB: h1 - h0, bytesPerDatagram: ((h1 - h0) / n).toFixed(3), repairs: sub.counters.repairs, updates };
 }
 
-const N = QUICK ? 60_000 : 300_000;
+const N = SMOKE ? 1_200 : QUICK ? 60_000 : 300_000;
 const rows = [
   run("delta, 7 levels, 1 per datagram", stream(N, 7, 0, 1400), N / 3),
   run("same + refresh 50/side every 100 (compared)", stream(N, 7, 100, 1400), N / 3),

@@ -20,9 +20,8 @@ import type { Instrument } from "../src/core/types.ts";
 import { CodeTable, UpbitScanner } from "../src/venues/upbit/scanner.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
-import { measure, measureRounds, median, printTable, type Contender, type Measurement } from "./harness.ts";
+import { agreed, measure, measureRounds, median, printTable, type Contender, type Measurement, QUICK } from "./harness.ts";
 
-const QUICK = process.env.BENCH_QUICK === "1";
 const ROUNDS = QUICK ? 3 : 7;
 const ROUND_MS = QUICK ? 150 : 300;
 const DURATION_MS = QUICK ? 300 : 1000;
@@ -98,7 +97,49 @@ function tardisOnFrame(books: Map<string, TardisOrderBook>, b: Uint8Array): void
   } as never);
 }
 
+type Levels = { [i: number]: number[]; length: number };
+
+/** Ours, ccxt and tardis fed every frame once from empty books: the same levels in every book (or what differs). */
+function checkAgreement(frames: BenchFrame[], instruments: Instrument[], tsUnitUs: number): string {
+  const ours = new OursPath(instruments, tsUnitUs);
+  const ccxt = new Map<string, InstanceType<typeof CcxtOrderBook>>();
+  const tardis = new Map<string, TardisOrderBook>();
+  for (const f of frames) {
+    ours.onFrame(f.bytes);
+    ccxtOnFrame(ccxt, f.bytes);
+    tardisOnFrame(tardis, f.bytes);
+  }
+  const near = (x: number, y: number) => Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(y));
+  let levels = 0;
+  for (const b of ours.builders) {
+    const sym = b.instrument.symbol;
+    const c = ccxt.get(sym) as unknown as { bids: Levels; asks: Levels } | undefined;
+    const t = tardis.get(sym);
+    if (c === undefined || t === undefined) return `NO: no peer book for ${sym}`;
+    const tb = [...t.bids()];
+    const ta = [...t.asks()];
+    const ps = 10 ** b.instrument.priceExp;
+    const qs = 10 ** b.instrument.qtyExp;
+    if (b.bidCount !== c.bids.length || b.bidCount !== tb.length || b.askCount !== c.asks.length || b.askCount !== ta.length) {
+      return `NO: level counts differ for ${sym} (ours ${b.bidCount}+${b.askCount}, ccxt ${c.bids.length}+${c.asks.length}, tardis ${tb.length}+${ta.length})`;
+    }
+    for (let i = 0; i < b.bidCount; i++) {
+      const p = b.bidPriceAt(i) / ps;
+      const q = b.bidQtyAt(i) / qs;
+      if (!near(p, c.bids[i]![0]!) || !near(q, c.bids[i]![1]!) || !near(p, tb[i]!.price) || !near(q, tb[i]!.amount)) return `NO: bid ${i} of ${sym}`;
+    }
+    for (let i = 0; i < b.askCount; i++) {
+      const p = b.askPriceAt(i) / ps;
+      const q = b.askQtyAt(i) / qs;
+      if (!near(p, c.asks[i]![0]!) || !near(q, c.asks[i]![1]!) || !near(p, ta[i]!.price) || !near(q, ta[i]!.amount)) return `NO: ask ${i} of ${sym}`;
+    }
+    levels += b.bidCount + b.askCount;
+  }
+  return `yes (${ours.builders.length} books, ${levels} levels after ${frames.length} frames)`;
+}
+
 export function runUpbitBench(title: string, frames: BenchFrame[], instruments: Instrument[], tsUnitUs: number): void {
+  console.log(`ours, ccxt and tardis books agree after the frames: ${agreed(checkAgreement(frames, instruments, tsUnitUs))}`);
   const n = frames.length;
   const ours = new OursPath(instruments, tsUnitUs);
   const ccxt = new Map<string, InstanceType<typeof CcxtOrderBook>>();

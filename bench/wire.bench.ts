@@ -22,7 +22,7 @@ import { PKT_SEND_TIME_NS_OFFSET } from "../src/wire/layout.ts";
 import { BookMessageReader, PacketReader } from "../src/wire/decoder.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
-import { measure, measureRounds, median, printTable, type Measurement } from "./harness.ts";
+import { measure, measureRounds, median, printTable, type Measurement, QUICK } from "./harness.ts";
 
 const GROUP = "239.255.45.1";
 const PORT = 45001;
@@ -353,7 +353,7 @@ const small = measureRounds(
       opts: {},
     },
   ],
-  { rounds: process.env.BENCH_QUICK === "1" ? 5 : 9, roundMs: 150 },
+  { rounds: QUICK ? 5 : 9, roundMs: 150 },
 );
 rows.push(...small.rows);
 const sealBeyondCrc = median(small.perRound.map(([, seal, crc]) => seal!.p50Ns - crc!.p50Ns));

@@ -11,21 +11,23 @@
  * The machine has 2 vCPUs; the source and the subscriber run on them too.
  * @module
  */
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startRuntime, type Runtime } from "../src/app/runtime.ts";
 import { validateConfig } from "../src/config/load.ts";
 import { silentLogger } from "../src/core/log.ts";
-import { printTable } from "./harness.ts";
+import { printTable, SMOKE, benchTempDir } from "./harness.ts";
 import { Child, loopbackDestination, udpRcvbufErrors } from "./e2e-common.ts";
 
 const SYMBOLS = (process.env.E2E_SYMBOLS ?? "BTCUSDT,ETHUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,LINKUSDT,AVAXUSDT").split(",");
 const DEPTH = 50;
-const FLOOD_N = Number(process.env.WORKERS_FLOOD_N ?? 600_000);
-const PACED_RATE = Number(process.env.WORKERS_PACED_RATE ?? 100_000);
-const PACED_MS = Number(process.env.WORKERS_PACED_MS ?? 4000);
+const FLOOD_N = Number(process.env.WORKERS_FLOOD_N ?? (SMOKE ? 2_000 : 600_000));
+const PACED_RATE = Number(process.env.WORKERS_PACED_RATE ?? (SMOKE ? 5_000 : 100_000));
+const PACED_MS = Number(process.env.WORKERS_PACED_MS ?? (SMOKE ? 300 : 4000));
+/** The untimed flood before each measurement (JIT). */
+const WARM_N = SMOKE ? 1_000 : 100_000;
 const bench = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
 const { group, port } = loopbackDestination(2);
@@ -44,7 +46,7 @@ function configFor(workers: number) {
       bybit: {
         ws_url: src.wsUrl,
         rest_url: src.restUrl,
-        instrument_cache: join(mkdtempSync(join(tmpdir(), "feeder-workers-bench-")), "instruments.json"),
+        instrument_cache: join(benchTempDir("feeder-workers-bench-"), "instruments.json"),
         linear: { depth: DEPTH, symbols: SYMBOLS },
       },
     },
@@ -150,7 +152,7 @@ for (const workers of [1, 2]) {
   const rt = await startRuntime(configFor(workers), silentLogger);
   try {
     await waitLive(rt);
-    await source.ask({ cmd: "flood", n: 100_000 }); // warm-up (JIT), not reported
+    await source.ask({ cmd: "flood", n: WARM_N }); // warm-up (JIT), not reported
     await Bun.sleep(300);
     rows.push(await measure(rt, workers, "flood"));
     rows.push(await measure(rt, workers, "paced"));

@@ -6,7 +6,7 @@
  * @module
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -18,6 +18,7 @@ export async function loadSource<M>(relPath: string, rev: string | null, tag: st
   // Under node_modules (ignored by git): the file's package imports (msgpackr …) resolve as from src/.
   const dir = join(ROOT, "node_modules", ".load-source", `${tag}-${process.pid}`);
   mkdirSync(dir, { recursive: true });
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true })); // one per process: test/bench-smoke runs http.bench each time
   const file = join(dir, relPath.split("/").pop()!);
   writeFileSync(file, text.replaceAll(`from "../`, `from "${dirname(srcDir)}/`).replaceAll(`from "./`, `from "${srcDir}/`));
   return (await import(file)) as M;

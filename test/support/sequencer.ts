@@ -16,6 +16,8 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
  */
 export const LONG_FILES: readonly string[] = [
   "test/venues/okx/contract.test.ts",
+  // Not from the CI log: 22 benches one after another, 92 s of wall time at a load average of ~20 (one run, 2026-12-05).
+  "test/bench-smoke/benches.test.ts",
   "test/book/random-ops.test.ts",
   "test/venues/common/stall-housekeeping.test.ts",
   "test/e2e/chaos-okx.test.ts",
