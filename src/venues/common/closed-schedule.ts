@@ -4,7 +4,7 @@
  * listing query together, so hundreds of closed symbols or many markets never make more than one query per market at
  * a time, each through the venue's REST budget:
  * - a closure, or a reopening (a venue-wide break may be ending symbol by symbol), asks again CLOSED_RETRY_BASE_MS
- *   (15 s) later;
+ *   (15 s) later; a closure at a listed expiry does not (that symbol never comes back);
  * - each query since that still leaves a closed symbol (answered or failed) waits twice as long as the one before, up
  *   to CLOSED_RETRY_MAX_MS (60 s): a break of any length (Binance BREAK during maintenance, a Bybit or OKX
  *   suspension) has its books back within a minute of trading resuming;
@@ -45,9 +45,13 @@ export class ClosedSchedule {
     return this.kindOf(market) === "may_reopen" ? Math.min(this.maxMs, this.baseMs * 2 ** Math.min(step, 30)) : this.listingMs;
   }
 
-  /** A symbol of the market closed or reopened: its closed symbols are asked for after the first wait (no later). */
-  soon(market: MarketName): void {
+  /**
+   * A symbol of the market closed or reopened: its closed symbols are asked for after the first wait (no later). One
+   * closed past its listed expiry (`expired`) never comes back, so it starts a schedule if none is kept, and shortens none.
+   */
+  soon(market: MarketName, expired = false): void {
     if (this.kindOf(market) === "none") return void this.markets.delete(market);
+    if (expired && this.markets.has(market)) return;
     const dueMs = this.now() + this.waitMs(market, 0);
     this.markets.set(market, { dueMs: Math.min(dueMs, this.markets.get(market)?.dueMs ?? Infinity), step: 1 });
   }

@@ -401,10 +401,10 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
    */
   private close(market: MarketName, t: T, why?: string): void {
     const { log, venue, source } = this.o;
-    this.closed.add(t.index);
-    this.closedSchedule.soon(market);
-    bump(this.closures, market);
     const expired = (this.expiries.get(t.index) ?? Infinity) <= this.o.now();
+    this.closed.add(t.index);
+    this.closedSchedule.soon(market, expired);
+    bump(this.closures, market);
     const s = this.closedSchedule;
     const again = expired ? `every ${this.listingMs / 1000} s (past its listed expiry)` : `after ${s.baseMs / 1000} s, the wait doubling to ${s.maxMs / 1000} s`;
     log.warn(`${venue}: instrument no longer listed as trading; its book is halted (instrument_closed) and asked for again ${again}`, {

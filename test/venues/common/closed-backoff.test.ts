@@ -153,4 +153,22 @@ describe("closed instruments asked for again", () => {
     expect(at(t + LISTING_MS - 1)).toEqual([]); // not on the 15 s back-off: they never come back
     expect(at(t + LISTING_MS)).toEqual(["linear"]);
   });
+
+  test("a book closed by its listed expiry does not pull the others' query forward (it never comes back)", async () => {
+    const { clock, retired, at, answer, watch } = await rig(3);
+    const t = clock.ms;
+    const expiresMs = t + 50_000; // S1's and S2's (delivery), as the listing gives it
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"], { expiresMs });
+    expect(at(t + 15_000)).toEqual(["linear"]);
+    await answer(["linear:S0USDT"], { expiresMs });
+    expect(at(t + 45_000)).toEqual(["linear"]);
+    await answer(["linear:S0USDT"], { expiresMs }); // S0's next query: 60 s on, at t + 105 s
+    clock.ms = expiresMs;
+    (watch as unknown as { checkExpiries(): void }).checkExpiries();
+    expect(retired).toEqual([0, 1, 2]);
+    expect(at(expiresMs + 15_000)).toEqual([]); // not 15 s after the expiry
+    expect(at(t + 105_000 - 1)).toEqual([]);
+    expect(at(t + 105_000)).toEqual(["linear"]);
+  });
 });
