@@ -171,4 +171,15 @@ describe("closed instruments asked for again", () => {
     expect(at(t + 105_000 - 1)).toEqual([]);
     expect(at(t + 105_000)).toEqual(["linear"]);
   });
+
+  test("a clock stepped back an hour delays the closed symbols' query by no more than the longest wait", async () => {
+    const { clock, retired, at, answer, watch } = await rig(2);
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"]);
+    expect(retired).toEqual([0]);
+    const back = clock.ms - 3_600_000; // the deadline (15 s on) now lies an hour and 15 s ahead
+    expect(at(back)).toEqual([]);
+    expect(at(back + 60_000 - 1)).toEqual([]);
+    expect(at(back + 60_000)).toEqual(["linear"]);
+  });
 });
