@@ -122,6 +122,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   private readonly closed = new Set<number>();
   /** When each market's closed topics are asked for next. */
   private readonly closedSchedule: ClosedSchedule;
+  /** Closed topics listed again at a tick/lot that cannot be used, by index: that tick/lot, logged once while it lasts. */
+  private readonly unusable = new Map<number, string>();
   /** Closures and reopenings per market (metrics). */
   private readonly closures = new Map<MarketName, number>();
   private readonly reopens = new Map<MarketName, number>();
@@ -433,7 +435,10 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         try {
           inst = makeInstrument(config, this.o.subscriptions[t.index]!, spec);
         } catch (err) {
-          log.warn(`${venue}: instrument listed as trading again, at a tick/lot that cannot be used; it stays halted`, { market, symbol: t.symbol, tickSize: spec.tickSize, lotSize: spec.lotSize, error: String(err) });
+          // Asked for again within a minute: logged once per tick/lot, not every query.
+          const what = `${spec.tickSize}/${spec.lotSize}`;
+          if (this.unusable.get(t.index) !== what) log.warn(`${venue}: instrument listed as trading again, at a tick/lot that cannot be used; it stays halted`, { market, symbol: t.symbol, tickSize: spec.tickSize, lotSize: spec.lotSize, error: String(err) });
+          this.unusable.set(t.index, what);
           continue;
         }
         // The book is HALTED and unsubscribed: new exponents in the table, the sink told; the subscribe below rebuilds it.
@@ -444,6 +449,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         changed.set(`${market}:${t.symbol}`, spec);
       }
       this.closed.delete(t.index);
+      this.unusable.delete(t.index);
       reopened = true;
       bump(this.reopens, market);
       log.info(`${venue}: instrument listed as trading again; subscribing`, { market, symbol: t.symbol, topic: t.topic, tickSize: inst.tickSize, lotSize: inst.lotSize });

@@ -9,7 +9,7 @@
  */
 import { describe, expect, onTestFinished, test } from "vitest";
 import { validateConfig } from "../../../src/config/load.ts";
-import { silentLogger } from "../../../src/core/log.ts";
+import { createLogger } from "../../../src/core/log.ts";
 import type { Instrument, MarketName } from "../../../src/core/types.ts";
 import type { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
@@ -35,11 +35,13 @@ async function rig(perMarket: number) {
   const calls: { market: MarketName; symbols: readonly string[]; answer: (specs: Record<string, InstrumentSpec> | Error) => void }[] = [];
   let instruments: (Instrument | undefined)[] | null = null;
   const retired: number[] = [];
+  const lines: string[] = [];
+  const log = createLogger({ level: "info", format: "json", write: (l) => void lines.push(l) });
   const activated: number[] = [];
   const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} };
   const lifecycle = { stopping: false, activate: (t: TopicState) => void activated.push(t.index), retire: (t: TopicState) => void retired.push(t.index), onTopicStale: null } as unknown as ConnectionLifecycle;
   const watch = new InstrumentWatch({
-    ...{ venue: "bybit", log: silentLogger, now: () => clock.ms, random: () => 1, config, subscriptions: subs, topics },
+    ...{ venue: "bybit", log, now: () => clock.ms, random: () => 1, config, subscriptions: subs, topics },
     source: {
       notListed: () => "not listed",
       fetchSpecs: (market, symbols) => new Promise((resolve, reject) => calls.push({ market, symbols, answer: (a) => (a instanceof Error ? reject(a) : resolve(new Map(Object.entries(a)))) })),
@@ -80,7 +82,7 @@ async function rig(perMarket: number) {
     for (let i = 0; i < 20; i++) await settle();
     return { reloaded: watch.reloader.reloads > r, retired: retired.length - before[0]!, activated: activated.length - before[1]! };
   };
-  return { watch, clock, calls, retired, activated, at, answer, until, names };
+  return { watch, clock, calls, retired, activated, lines, at, answer, until, names };
 }
 
 describe("closed instruments asked for again", () => {
@@ -181,5 +183,23 @@ describe("closed instruments asked for again", () => {
     expect(at(back)).toEqual([]);
     expect(at(back + 60_000 - 1)).toEqual([]);
     expect(at(back + 60_000)).toEqual(["linear"]);
+  });
+
+  test("listed again at a tick that cannot be used: halted on, logged once however often it is asked for", async () => {
+    const { clock, retired, activated, lines, at, answer, watch } = await rig(1);
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"]);
+    expect(retired).toEqual([0]);
+    let t = clock.ms;
+    for (const waitMs of [15_000, 30_000, 60_000, 60_000]) {
+      expect(at(t + waitMs)).toEqual(["linear"]);
+      t = clock.ms;
+      await answer([], { tickSize: "not a number" });
+    }
+    expect(activated).toEqual([]);
+    expect(lines.filter((l) => l.includes("cannot be used; it stays halted"))).toHaveLength(1);
+    expect(at(t + 60_000)).toEqual(["linear"]);
+    await answer([]); // usable again: subscribed
+    expect(activated).toEqual([0]);
   });
 });
