@@ -15,10 +15,11 @@
  *   resync and stale check (ConnectionLifecycle.retire), logged once; every later query of its market asks for it
  *   too, and its market is asked for its closed symbols 15 s after a closure, the wait doubling to 1 min (one query
  *   per market for all of them; every listing period once all are past a listed expiry: closed-schedule.ts), and once
- *   listed as trading again it is subscribed (at the new exponents if they changed) and LIVE on its first snapshot. A book that goes stale asks for its market's query
- *   (at most once per STALE_RECHECK_MS per market), so a symbol that stops trading silently is found within a stale
- *   period, not at the next hourly reload. Where the listing gives an expiry (InstrumentSpec.expiresMs: Deribit, Bybit, OKX), the
- *   book is closed when it comes (checked every second), so an expired book is never left LIVE and frozen.
+ *   listed as trading again it is subscribed (at the new exponents if they changed) and LIVE on its first snapshot.
+ *   A book that goes stale asks for its market's query (at most once per STALE_RECHECK_MS per market), so a symbol
+ *   that stops trading silently is found within a stale period, not at the next hourly reload. Where the listing
+ *   gives an expiry (InstrumentSpec.expiresMs: Deribit, Bybit, OKX), the book is closed when it comes (checked every
+ *   second), so an expired book is never left LIVE and frozen.
  * The venue writes only its REST parsing (the InstrumentSource) and these hooks: how a topic enters its table and
  * how a changed instrument is applied. Replay never queries.
  * @module
