@@ -475,7 +475,7 @@ export class OkxSim {
 
   /**
    * A generated instId's `state` as instruments lists it: `live` (the default), or one that does not trade
-   * (`suspend`, `expired`): then it is silent (no updates, no keepalive, no snapshot on subscribe) until live again.
+   * (`suspend`, `rebase`, `test`): then it is silent (no updates, no keepalive, no snapshot on subscribe) until live again.
    */
   setState(instId: string, state: string): void {
     if (!this.symbols.has(instId)) throw new Error(`sim: ${instId} is not generated`);
