@@ -475,7 +475,7 @@ export class OkxSim {
 
   /**
    * A generated instId's `state` as instruments lists it: `live` (the default), or one that does not trade
-   * (`suspend`, `expired`): then it is silent (no updates, no keepalive, no snapshot on subscribe) until live again.
+   * (`suspend`, `rebase`, `test`): then it is silent (no updates, no keepalive, no snapshot on subscribe) until live again.
    */
   setState(instId: string, state: string): void {
     if (!this.symbols.has(instId)) throw new Error(`sim: ${instId} is not generated`);
@@ -483,8 +483,20 @@ export class OkxSim {
     else this.states.set(instId, state);
   }
 
+  /** instIds listed with an `expTime` (setExpTime), in ms. */
+  private readonly expTimes = new Map<string, number>();
+
+  /**
+   * Lists `expTime` (ms) for a generated instId, as OKX does for futures and options (delivery or exercise) and for a
+   * delisting announced: from then on (by the `now` option's clock) it is not listed, as OKX removes it, and silent.
+   */
+  setExpTime(instId: string, atMs: number): void {
+    if (!this.symbols.has(instId)) throw new Error(`sim: ${instId} is not generated`);
+    this.expTimes.set(instId, atMs);
+  }
+
   private trading(instId: string): boolean {
-    return !this.states.has(instId);
+    return !this.states.has(instId) && (this.opts.now ?? Date.now)() < (this.expTimes.get(instId) ?? Infinity);
   }
 
   private instruments(url: URL): Response {
@@ -512,7 +524,9 @@ export class OkxSim {
         if (c.effTimeMs <= now) spec[c.param] = c.newValue;
         else upcChg.push({ param: c.param, newValue: c.newValue, effTime: String(c.effTimeMs) });
       }
-      data.push({ instId, instType: type, tickSz: spec.tickSz, lotSz: spec.lotSz, state: this.states.get(instId) ?? "live", ctType: market === "linear" || market === "inverse" ? market : "", upcChg });
+      const expTime = this.expTimes.get(instId);
+      if (expTime !== undefined && now >= expTime) continue; // delivered or delisted: OKX lists it no more
+      data.push({ instId, instType: type, tickSz: spec.tickSz, lotSz: spec.lotSz, state: this.states.get(instId) ?? "live", ctType: market === "linear" || market === "inverse" ? market : "", expTime: expTime === undefined ? "" : String(expTime), upcChg });
     }
     return Response.json({ code: "0", msg: "", data });
   }

@@ -51,8 +51,11 @@ export class InstrumentReloader {
   /** Announced change times per market, ascending. */
   private readonly announced = new Map<MarketName, number[]>();
   private readonly inFlight = new Set<MarketName>();
-  /** requestNow calls so far: one made while a reload is in flight gets a reload of its own after it. */
-  private asks = 0;
+  /**
+   * requestNow calls so far, per market: one made while that market's reload is in flight gets a reload of its own
+   * after it (another market's ask is no reason to ask this one again).
+   */
+  private readonly asks = new Map<MarketName, number>();
   private readonly checkEveryMs: number;
   private readonly retryBaseMs: number;
   private readonly retryMs: number;
@@ -100,7 +103,7 @@ export class InstrumentReloader {
 
   /** Reload the market now (or as soon as its reload in flight is done). */
   requestNow(market: MarketName): void {
-    this.asks++;
+    this.asks.set(market, (this.asks.get(market) ?? 0) + 1);
     this.dueMs.set(market, Math.min(this.dueMs.get(market) ?? Infinity, this.o.now()));
     this.check();
   }
@@ -137,7 +140,7 @@ export class InstrumentReloader {
 
   private run(market: MarketName, startedMs: number): void {
     this.inFlight.add(market);
-    const asksBefore = this.asks;
+    const asksBefore = this.asks.get(market);
     this.o
       .reload(market, true)
       .then(
@@ -149,7 +152,7 @@ export class InstrumentReloader {
           const list = this.announced.get(market);
           if (list) this.announced.set(market, list.filter((at) => at > startedMs));
           // Asked again meanwhile (a number that did not fit may predate what this reload saw): once more, now.
-          const asked = this.asks !== asksBefore && this.dueMs.get(market)! <= this.o.now();
+          const asked = this.asks.get(market) !== asksBefore && this.dueMs.get(market)! <= this.o.now();
           if (!asked) this.dueMs.set(market, this.o.intervalMs > 0 ? this.o.now() + this.o.intervalMs : Infinity);
         },
         (err: unknown) => {

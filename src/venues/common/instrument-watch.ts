@@ -13,20 +13,23 @@
  * - a resolved symbol an answered query no longer lists as trading (delisted, expired, halted, settling: each venue's
  *   source leaves such symbols out) is closed: its book HALTED (INSTRUMENT_CLOSED), unsubscribed, out of every
  *   resync and stale check (ConnectionLifecycle.retire), logged once; every later query of its market asks for it
- *   too, at least every `listingRetryMs` (5 min), and once listed as trading again it is subscribed (at the new
- *   exponents if they changed) and LIVE on its first snapshot. A book that goes stale asks for its market's query
- *   (at most once per STALE_RECHECK_MS per market), so a symbol that stops trading silently is found within a stale
- *   period, not at the next hourly reload. Where the listing gives an expiry (InstrumentSpec.expiresMs: Deribit, Bybit), the
- *   book is closed when it comes (checked every second), so an expired book is never left LIVE and frozen.
+ *   too, and its market is asked for its closed symbols 15 s after a closure, the wait doubling to 1 min (one query
+ *   per market for all of them; every listing period once all are past a listed expiry: closed-schedule.ts), and once
+ *   listed as trading again it is subscribed (at the new exponents if they changed) and LIVE on its first snapshot.
+ *   A book that goes stale asks for its market's query (at most once per STALE_RECHECK_MS per market), so a symbol
+ *   that stops trading silently is found within a stale period, not at the next hourly reload. Where the listing
+ *   gives an expiry (InstrumentSpec.expiresMs: Deribit, Bybit, OKX), the book is closed when it comes (checked every
+ *   second), so an expired book is never left LIVE and frozen.
  * The venue writes only its REST parsing (the InstrumentSource) and these hooks: how a topic enters its table and
  * how a changed instrument is applied. Replay never queries.
  * @module
  */
 import { BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { BookSink, CommonAdapterOptions, VenueMetric } from "../venue.ts";
+import { ClosedSchedule, type ClosedKind } from "./closed-schedule.ts";
 import type { ConnectionLifecycle } from "./connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_REJECTED, type TopicState } from "./connection.ts";
-import { InstrumentReloader, RELOAD_CHECK_MS, RELOAD_RETRY_MS } from "./instrument-reload.ts";
+import { InstrumentReloader, RELOAD_CHECK_MS } from "./instrument-reload.ts";
 import { makeInstrument, mergeIntoInstrumentCache, resolveInstruments, type InstrumentSource, type InstrumentSpec } from "./instruments.ts";
 import { joinLate, LateInstruments, lateTimings, LISTING_RETRY_MS, type LateInstrumentOptions, type LateQuery, type UnresolvedInstrument } from "./late-instruments.ts";
 import { counter, gauge } from "./metrics.ts";
@@ -116,8 +119,12 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /** Tick/lot changes applied, and re-checks asked for (requestNow), per market (metrics; stats() sums them). */
   private readonly changes = new Map<MarketName, number>();
   private readonly rechecks = new Map<MarketName, number>();
-  /** Closed topics (no longer listed as trading) by index: when their market is asked for them at the latest. */
-  private readonly closed = new Map<number, { dueMs: number }>();
+  /** Closed topics (no longer listed as trading) by index. */
+  private readonly closed = new Set<number>();
+  /** When each market's closed topics are asked for next. */
+  private readonly closedSchedule: ClosedSchedule;
+  /** Closed topics listed again at a tick/lot that cannot be used, by index: that tick/lot, logged once while it lasts. */
+  private readonly unusable = new Map<number, string>();
   /** Closures and reopenings per market (metrics). */
   private readonly closures = new Map<MarketName, number>();
   private readonly reopens = new Map<MarketName, number>();
@@ -138,6 +145,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const { venue, log, now, random, config, subscriptions } = o;
     this.markets = [...new Set(subscriptions.map((s) => s.market))];
     this.listingMs = o.listingRetryMs ?? LISTING_RETRY_MS;
+    this.closedSchedule = new ClosedSchedule(this.listingMs, now, (m) => this.closedKind(m));
     this.checkEveryMs = Math.min(o.instrumentCheckMs ?? RELOAD_CHECK_MS, o.lateCheckMs ?? RELOAD_CHECK_MS);
     const inner = o.source;
     this.source = {
@@ -287,15 +295,19 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
 
   /** When the market's closed symbols are to be asked for next (Infinity: none). */
   private closedDueMs(market: MarketName): number {
-    if (!this.live) return Infinity;
-    let due = Infinity;
+    return this.live ? this.closedSchedule.dueMs(market) : Infinity;
+  }
+
+  /** The market's closed symbols: none, some that may be listed again, or all past the expiry their listing gave. */
+  private closedKind(market: MarketName): ClosedKind {
     const now = this.o.now();
-    for (const [index, c] of this.closed) {
+    let kind: ClosedKind = "none";
+    for (const index of this.closed) {
       if (this.o.topics[index]!.market !== market) continue;
-      if (c.dueMs > now + this.listingMs) c.dueMs = now + this.listingMs; // a clock stepped back
-      due = Math.min(due, c.dueMs);
+      if ((this.expiries.get(index) ?? Infinity) > now) return "may_reopen";
+      kind = "expired";
     }
-    return due;
+    return kind;
   }
 
   /** A change the venue announced for `atMs` (OKX upcChg). */
@@ -322,7 +334,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         counter("instrument_reload_failures_total", "Instrument reloads that failed (retried after 2 s, doubling to 1 min)", r.failuresByMarket.get(market) ?? 0, l),
         counter("instrument_changes_total", "Tick or lot changes applied (the book rebuilt at the new exponents)", this.changes.get(market) ?? 0, l),
         counter("instrument_rechecks_total", "Re-checks asked for by a price or size that did not fit, a venue reset or a stale book; a market's re-checks coalesce into one reload", this.rechecks.get(market) ?? 0, l),
-        gauge("instruments_closed", "Books halted because the venue no longer lists their instrument as trading (asked for again every listing period)", this.closedIn(market), l),
+        gauge("instruments_closed", "Books halted because the venue no longer lists their instrument as trading (asked for again 15 s after a closure, doubling to 1 min)", this.closedIn(market), l),
         counter("instrument_closures_total", "Instruments found no longer listed as trading while running (book halted, reason instrument_closed)", this.closures.get(market) ?? 0, l),
         counter("instrument_reopens_total", "Closed instruments listed as trading again and subscribed", this.reopens.get(market) ?? 0, l),
       );
@@ -349,7 +361,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
 
   private closedIn(market: MarketName): number {
     let n = 0;
-    for (const index of this.closed.keys()) if (this.o.topics[index]!.market === market) n++;
+    for (const index of this.closed) if (this.o.topics[index]!.market === market) n++;
     return n;
   }
 
@@ -375,12 +387,14 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     } catch (err) {
       if (this.o.stop?.aborted) return; // the adapter stopped: nothing failed
       if (late !== null) this.late.failed(late, err);
-      for (const t of closed) this.closed.get(t.index)!.dueMs = this.o.now() + Math.min(this.listingMs, RELOAD_RETRY_MS);
+      if (closed.length > 0) this.closedSchedule.asked(market, true);
       if (topics.length > 0) throw err;
       return;
     }
     if (!this.live || this.o.lifecycle().stopping) return;
     for (const t of topics) this.asked.delete(t.index); // answered (a failed query keeps them for the retry)
+    // The closed symbols' next wait; a closure or a reopening below brings it back to the first.
+    if (closed.length > 0) this.closedSchedule.asked(market, false);
     this.o.afterQuery?.(market, symbols, startedMs);
     if (topics.length > 0) await this.applyChanges(market, topics, specs);
     if (closed.length > 0) await this.reopenListed(market, closed, specs);
@@ -389,13 +403,17 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
 
   /**
    * A resolved symbol the answer does not list (as trading): its book is halted and unsubscribed, and its market asked
-   * for it again every listing period. A symbol the source listed but refused the spec of (Upbit) is not closed.
+   * for it again (closed-schedule.ts). A symbol the source listed but refused the spec of (Upbit) is not closed.
    */
   private close(market: MarketName, t: T, why?: string): void {
     const { log, venue, source } = this.o;
-    this.closed.set(t.index, { dueMs: this.o.now() + this.listingMs });
+    const expired = (this.expiries.get(t.index) ?? Infinity) <= this.o.now();
+    this.closed.add(t.index);
+    this.closedSchedule.soon(market, expired);
     bump(this.closures, market);
-    log.warn(`${venue}: instrument no longer listed as trading; its book is halted (instrument_closed) and asked for again every ${this.listingMs / 1000} s`, {
+    const s = this.closedSchedule;
+    const again = expired ? `every ${this.listingMs / 1000} s (past its listed expiry)` : `after ${s.baseMs / 1000} s, the wait doubling to ${s.maxMs / 1000} s`;
+    log.warn(`${venue}: instrument no longer listed as trading; its book is halted (instrument_closed) and asked for again ${again}`, {
       market,
       symbol: t.symbol,
       topic: t.topic,
@@ -409,23 +427,22 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const { config, log, venue } = this.o;
     const current = this.o.instruments()!;
     const changed = new Map<string, InstrumentSpec>();
+    let reopened = false;
     for (const t of closed) {
-      const c = this.closed.get(t.index);
-      if (c === undefined) continue;
+      if (!this.closed.has(t.index)) continue;
       const spec = specs.get(t.symbol);
       const cur = current[t.index]!;
       // Not listed, or listed still but past the expiry time the listing gives (settling): closed on.
-      if (!spec || (this.expiries.get(t.index) ?? Infinity) <= this.o.now()) {
-        c.dueMs = this.o.now() + this.listingMs;
-        continue;
-      }
+      if (!spec || (this.expiries.get(t.index) ?? Infinity) <= this.o.now()) continue;
       let inst = cur;
       if (spec.tickSize !== cur.tickSize || spec.lotSize !== cur.lotSize) {
         try {
           inst = makeInstrument(config, this.o.subscriptions[t.index]!, spec);
         } catch (err) {
-          log.warn(`${venue}: instrument listed as trading again, at a tick/lot that cannot be used; it stays halted`, { market, symbol: t.symbol, tickSize: spec.tickSize, lotSize: spec.lotSize, error: String(err) });
-          c.dueMs = this.o.now() + this.listingMs;
+          // Asked for again within a minute: logged once per tick/lot, not every query.
+          const what = `${spec.tickSize}/${spec.lotSize}`;
+          if (this.unusable.get(t.index) !== what) log.warn(`${venue}: instrument listed as trading again, at a tick/lot that cannot be used; it stays halted`, { market, symbol: t.symbol, tickSize: spec.tickSize, lotSize: spec.lotSize, error: String(err) });
+          this.unusable.set(t.index, what);
           continue;
         }
         // The book is HALTED and unsubscribed: new exponents in the table, the sink told; the subscribe below rebuilds it.
@@ -436,10 +453,14 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         changed.set(`${market}:${t.symbol}`, spec);
       }
       this.closed.delete(t.index);
+      this.unusable.delete(t.index);
+      reopened = true;
       bump(this.reopens, market);
       log.info(`${venue}: instrument listed as trading again; subscribing`, { market, symbol: t.symbol, topic: t.topic, tickSize: inst.tickSize, lotSize: inst.lotSize });
       this.o.lifecycle().activate(t);
     }
+    // A break may end symbol by symbol (Binance reopens a market in turns): the others are asked for again soon.
+    if (reopened) this.closedSchedule.soon(market);
     const path = config.instrumentCachePath;
     if (changed.size > 0 && path) {
       await mergeIntoInstrumentCache(path, venue, changed).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));

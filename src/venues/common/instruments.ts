@@ -21,7 +21,7 @@ export interface InstrumentSpec {
   readonly lotSize: string;
   /**
    * When the instrument stops trading (ms since the epoch), where the venue's listing says (Deribit
-   * `expiration_timestamp`, Bybit `deliveryTime`): the InstrumentWatch halts its book then (instrument-watch.ts) and takes it off the spec
+   * `expiration_timestamp`, Bybit `deliveryTime`, OKX `expTime`): the InstrumentWatch halts its book then (instrument-watch.ts) and takes it off the spec
    * before anything else sees it (the cache holds tick and lot only).
    */
   readonly expiresMs?: number;

@@ -1,7 +1,7 @@
 /**
  * Instrument metadata for OKX v5: `GET /api/v5/public/instruments?instType=` (docs/venues/okx.md, "Instruments")
  * → tick size (`tickSz`) and lot step (`lotSz`, contracts for derivatives), `state`, `ctType` (linear / inverse for
- * SWAP and FUTURES), `upcChg` (announced tick/lot changes: the market is reloaded just after `effTime`). OPTION needs
+ * SWAP and FUTURES), `expTime` (the book is closed then), `upcChg` (announced tick/lot changes: the market is reloaded just after `effTime`). OPTION needs
  * `instFamily`. Every request waits for the endpoint's budget (20 per 2 s; InstrumentRequestPacer), and a 429 blocks them
 all until its Retry-After (or one 2 s window) has passed. Resolution order
  * and the disk cache are common (../common/instruments.ts). Cold path.
@@ -14,8 +14,12 @@ import type { BudgetLink } from "../common/budget-ledger.ts";
 import { emptyListing, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 
 const REST_TIMEOUT_MS = 10_000;
-/** `state` values whose book we subscribe: live, and preopen (call auction before listing). */
-const TRADING_STATES = new Set(["live", "preopen"]);
+/**
+ * `state` values whose book we subscribe: live; post_only (SWAP: only post-only orders are taken, so the book stands and
+ * moves, it just does not trade); preopen (a new contract, or a spot call auction: the book may be empty or crossed).
+ * suspend, rebase (SWAP), test (a test pair) and settling (EVENTS) do not trade: not listed for us, so a book is closed.
+ */
+const TRADING_STATES = new Set(["live", "post_only", "preopen"]);
 
 /** GET /api/v5/public/instruments: 20 requests per 2 s (per IP and instType; counted here for all instTypes). */
 export const INSTRUMENT_REQUESTS_PER_WINDOW = 20;
@@ -93,7 +97,7 @@ export async function fetchOkxSpecs(
   symbols: readonly string[],
   upcoming?: UpcomingChange[],
   pacer?: InstrumentRequestPacer,
-  /** Filled with the instIds listed as live or preopen whose tickSz or lotSz could not be read, and why. */
+  /** Filled with the instIds listed as trading (TRADING_STATES) whose tickSz or lotSz could not be read, and why. */
   unreadable?: Map<string, string>,
 ): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
@@ -115,7 +119,7 @@ export async function fetchOkxSpecs(
     listed += body.data.length;
     for (const item of body.data as Record<string, unknown>[]) {
       if (typeof item !== "object" || item === null) continue;
-      const { instId, tickSz, lotSz, state, ctType } = item;
+      const { instId, tickSz, lotSz, state, ctType, expTime } = item;
       if (typeof instId !== "string") continue;
       if (q.ctType !== undefined && ctType !== q.ctType) continue;
       if (typeof state === "string" && !TRADING_STATES.has(state)) continue;
@@ -123,7 +127,10 @@ export async function fetchOkxSpecs(
         unreadable?.set(instId, `listed as ${String(state ?? "live")} without tickSz and lotSz`); // listed: never closed for it
         continue;
       }
-      out.set(instId, { tickSize: tickSz, lotSize: lotSz });
+      // Delivery or exercise (FUTURES, OPTION), or the offline time of a delisting announced (any instType), in ms;
+      // "" when none: the common watch closes the book at that moment (its check rejects a value not in ms).
+      const expiresMs = typeof expTime === "string" && /^\d{1,16}$/.test(expTime) ? Number(expTime) : 0;
+      out.set(instId, expiresMs > 0 ? { tickSize: tickSz, lotSize: lotSz, expiresMs } : { tickSize: tickSz, lotSize: lotSz });
       if (upcoming && Array.isArray(item.upcChg)) {
         for (const c of item.upcChg as Record<string, unknown>[]) {
           const eff = Number(c?.effTime);
@@ -155,6 +162,6 @@ export function okxInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, 
       const why = unreadable.get(market)?.get(symbol);
       return why === undefined ? undefined : `${why} at ${restUrlOf(config, market)}/api/v5/public/instruments`;
     },
-    notListed: (market) => `not listed as live or preopen by ${restUrlOf(config, market)}/api/v5/public/instruments for market ${market}; check the instId (e.g. BTC-USDT, BTC-USDT-SWAP) and its market (SWAP/FUTURES by ctType)`,
+    notListed: (market) => `not listed as live, post_only or preopen by ${restUrlOf(config, market)}/api/v5/public/instruments for market ${market}; check the instId (e.g. BTC-USDT, BTC-USDT-SWAP) and its market (SWAP/FUTURES by ctType)`,
   };
 }

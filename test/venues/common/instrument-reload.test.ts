@@ -105,6 +105,21 @@ describe("instrument reloader", () => {
     expect(calls.length).toBe(2); // then the periodic deadline again
   });
 
+  test("a re-check of another market while one's reload is in flight does not run that one again", async () => {
+    // Before, the count of re-checks was one for all markets: linear's ask (every market's books going stale in a
+    // venue-wide break asks for each) made spot's in-flight reload, asked for before it, run a second, needless time.
+    const { r, calls, settle } = rig(3_600_000);
+    r.requestNow("spot");
+    r.requestNow("linear");
+    expect(calls.map((c) => c.market)).toEqual(["spot", "linear"]);
+    calls[0]!.done();
+    calls[1]!.done();
+    await settle();
+    r.check();
+    expect(calls.map((c) => c.market)).toEqual(["spot", "linear"]); // each once
+    expect(r.reloads).toBe(2);
+  });
+
   test("a failed reload is retried after retryBaseMs, doubling per failure in a row up to retryMs; the announced time that passed waits with it", async () => {
     const { r, clock, calls, settle } = rig(3_600_000);
     r.announce("spot", clock.ms);

@@ -54,6 +54,30 @@ describe("okx instruments", () => {
     ]);
   });
 
+  test("state: live, post_only and preopen are listed, suspend, rebase and test are not; expTime is the expiry in ms", async () => {
+    const listing = [
+      { instId: "A-USDT-SWAP", tickSz: "0.1", lotSz: "1", state: "live", ctType: "linear", expTime: "" },
+      { instId: "B-USDT-SWAP", tickSz: "0.1", lotSz: "1", state: "post_only", ctType: "linear", expTime: "" },
+      { instId: "C-USDT-SWAP", tickSz: "0.1", lotSz: "1", state: "suspend", ctType: "linear" },
+      { instId: "D-USDT-SWAP", tickSz: "0.1", lotSz: "1", state: "rebase", ctType: "linear" },
+      { instId: "E-USDT-SWAP", tickSz: "0.1", lotSz: "1", state: "test", ctType: "linear" },
+      // A delisting announced: the offline time as expTime, on a SWAP too.
+      { instId: "F-USDT-SWAP", tickSz: "0.1", lotSz: "1", state: "live", ctType: "linear", expTime: "1900000000000" },
+    ];
+    const futures = [{ instId: "BTC-USDT-261225", tickSz: "0.1", lotSz: "1", state: "preopen", ctType: "linear", expTime: "1798185600000" }];
+    const f = (async (input: string | URL | Request) => {
+      const type = new URL(String(input)).searchParams.get("instType");
+      return Response.json({ code: "0", msg: "", data: type === "SWAP" ? listing : futures });
+    }) as typeof fetch;
+    const specs = await fetchOkxSpecs(f, "http://x", "linear", []);
+    expect(Object.fromEntries(specs)).toEqual({
+      "A-USDT-SWAP": { tickSize: "0.1", lotSize: "1" },
+      "B-USDT-SWAP": { tickSize: "0.1", lotSize: "1" },
+      "F-USDT-SWAP": { tickSize: "0.1", lotSize: "1", expiresMs: 1900000000000 },
+      "BTC-USDT-261225": { tickSize: "0.1", lotSize: "1", expiresMs: 1798185600000 },
+    });
+  });
+
   test("a suspended or unknown instId is named as unresolved; the others start", async () => {
     const subs = [
       { market: "spot" as const, symbol: "BTC-USDT", depth: 400 },

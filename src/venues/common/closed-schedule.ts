@@ -1,0 +1,82 @@
+/**
+ * When a market's closed instruments (instrument-watch.ts: no longer listed as trading, their books HALTED /
+ * instrument_closed) are asked for next (cold). One deadline per market for all its closed symbols, which ride one
+ * listing query together, so hundreds of closed symbols or many markets never make more than one query per market at
+ * a time, each through the venue's REST budget:
+ * - a closure, or a reopening (a venue-wide break may be ending symbol by symbol), asks again CLOSED_RETRY_BASE_MS
+ *   (15 s) later; a closure at a listed expiry does not (that symbol never comes back);
+ * - each query since that still leaves a closed symbol (answered or failed) waits twice as long as the one before, up
+ *   to CLOSED_RETRY_MAX_MS (60 s): a break of any length (Binance BREAK during maintenance, a Bybit or OKX
+ *   suspension) has its books back within a minute of trading resuming;
+ * - a market whose closed symbols are all past the expiry their listing gave (delivered, exercised: never listed
+ *   again) is asked every listing period (`listingMs`, 5 min), a failed query after at most RELOAD_RETRY_MS.
+ * No wait is longer than the listing period (tests shorten it). Deadlines are against the adapter's clock; one a clock
+ * stepped back left further ahead than any wait is brought back.
+ * @module
+ */
+import type { MarketName } from "../../core/types.ts";
+import { RELOAD_RETRY_MS } from "./instrument-reload.ts";
+
+/** The first wait after a closure or a reopening. */
+export const CLOSED_RETRY_BASE_MS = 15_000;
+/** The longest wait while a closed symbol may come back (not past its listed expiry). */
+export const CLOSED_RETRY_MAX_MS = 60_000;
+
+/** A market's closed symbols: none, some that may come back, or only ones past their listed expiry. */
+export type ClosedKind = "none" | "may_reopen" | "expired";
+
+export class ClosedSchedule {
+  private readonly markets = new Map<MarketName, { dueMs: number; step: number }>();
+  readonly baseMs: number;
+  readonly maxMs: number;
+
+  constructor(
+    private readonly listingMs: number,
+    private readonly now: () => number,
+    /** What the market's closed symbols are now (the watch's closed set and listed expiries). */
+    private readonly kindOf: (market: MarketName) => ClosedKind,
+  ) {
+    this.maxMs = Math.min(CLOSED_RETRY_MAX_MS, listingMs);
+    this.baseMs = Math.min(CLOSED_RETRY_BASE_MS, this.maxMs);
+  }
+
+  /** The wait after `step` queries since the last closure or reopening. */
+  waitMs(market: MarketName, step: number): number {
+    return this.kindOf(market) === "may_reopen" ? Math.min(this.maxMs, this.baseMs * 2 ** Math.min(step, 30)) : this.listingMs;
+  }
+
+  /**
+   * A symbol of the market closed or reopened: its closed symbols are asked for after the first wait (no later). One
+   * closed past its listed expiry (`expired`) never comes back, so it starts a schedule if none is kept, and shortens none.
+   */
+  soon(market: MarketName, expired = false): void {
+    if (this.kindOf(market) === "none") return void this.markets.delete(market);
+    if (expired && this.markets.has(market)) return;
+    const dueMs = this.now() + this.waitMs(market, 0);
+    this.markets.set(market, { dueMs: Math.min(dueMs, this.markets.get(market)?.dueMs ?? Infinity), step: 1 });
+  }
+
+  /** A query carrying the market's closed symbols was answered (`failed` false) or failed: the next wait. */
+  asked(market: MarketName, failed: boolean): void {
+    const kind = this.kindOf(market);
+    if (kind === "none") return void this.markets.delete(market);
+    const m = this.markets.get(market) ?? { dueMs: 0, step: 0 };
+    const waitMs = kind === "expired" && failed ? Math.min(this.listingMs, RELOAD_RETRY_MS) : this.waitMs(market, m.step);
+    this.markets.set(market, { dueMs: this.now() + waitMs, step: m.step + 1 });
+  }
+
+  /** When the market's closed symbols are to be asked for next (Infinity: none closed). */
+  dueMs(market: MarketName): number {
+    const m = this.markets.get(market);
+    if (m === undefined) return Infinity;
+    const kind = this.kindOf(market);
+    if (kind === "none") {
+      this.markets.delete(market);
+      return Infinity;
+    }
+    const longestMs = kind === "may_reopen" ? this.maxMs : this.listingMs;
+    const now = this.now();
+    if (m.dueMs > now + longestMs) m.dueMs = now + longestMs; // a clock stepped back
+    return m.dueMs;
+  }
+}

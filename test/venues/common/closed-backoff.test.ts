@@ -1,0 +1,205 @@
+/**
+ * How soon a closed instrument (no longer listed as trading, its book HALTED / instrument_closed) is asked for again.
+ * Before, its market was asked for it every listing period (5 min), so after a venue-wide break (Binance BREAK in
+ * maintenance, a Bybit or OKX suspension) books came back up to 5 minutes after trading resumed. Now the market is
+ * asked 15 s after a closure, the wait doubling to 1 min while the symbol is not listed, so a break of any length
+ * has its books back within a minute; one query per market carries all its closed symbols, however many; a
+ * reopening brings the others' wait back to 15 s; symbols all past their listed expiry stay on the 5 min cadence.
+ * The watch on a clock the test moves, its checks called by the test, REST answered by the test.
+ */
+import { describe, expect, onTestFinished, test } from "vitest";
+import { validateConfig } from "../../../src/config/load.ts";
+import { createLogger } from "../../../src/core/log.ts";
+import type { Instrument, MarketName } from "../../../src/core/types.ts";
+import type { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
+import type { InstrumentSpec } from "../../../src/venues/common/instruments.ts";
+import { InstrumentWatch } from "../../../src/venues/common/instrument-watch.ts";
+import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+
+const SPEC: InstrumentSpec = { tickSize: "0.1", lotSize: "0.001" };
+const LISTING_MS = 300_000;
+
+/** `perMarket` symbols in each of linear and spot, all listed at start. */
+async function rig(perMarket: number) {
+  const clock = { ms: 1_780_000_000_000 };
+  const names = Array.from({ length: perMarket }, (_, i) => `S${i}USDT`);
+  const validated = validateConfig({
+    publish: { destinations: [{ name: "t", group: "239.255.1.1", port: 30000, interface: "127.0.0.1" }] },
+    venues: { bybit: { linear: { depth: 50, symbols: names }, spot: { depth: 50, symbols: names } } },
+  }).venues[0]!;
+  const config = { ...validated, instrumentCachePath: "" };
+  const subs: Subscription[] = (["linear", "spot"] as const).flatMap((market) => names.map((symbol) => ({ market, symbol, depth: 50 })));
+  const conn = { used: false } as VenueConnection;
+  const topics = subs.map((s, i) => new TopicState(i, s.market, s.symbol, s.depth, `orderbook.50.${s.symbol}`, conn));
+  const calls: { market: MarketName; symbols: readonly string[]; answer: (specs: Record<string, InstrumentSpec> | Error) => void }[] = [];
+  let instruments: (Instrument | undefined)[] | null = null;
+  const retired: number[] = [];
+  const lines: string[] = [];
+  const log = createLogger({ level: "info", format: "json", write: (l) => void lines.push(l) });
+  const activated: number[] = [];
+  const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} };
+  const lifecycle = { stopping: false, activate: (t: TopicState) => void activated.push(t.index), retire: (t: TopicState) => void retired.push(t.index), onTopicStale: null } as unknown as ConnectionLifecycle;
+  const watch = new InstrumentWatch({
+    ...{ venue: "bybit", log, now: () => clock.ms, random: () => 1, config, subscriptions: subs, topics },
+    source: {
+      notListed: () => "not listed",
+      fetchSpecs: (market, symbols) => new Promise((resolve, reject) => calls.push({ market, symbols, answer: (a) => (a instanceof Error ? reject(a) : resolve(new Map(Object.entries(a)))) })),
+    },
+    ...{ intervalMs: 0, recheck: true, allowNoInstruments: false, instrumentCheckMs: 1_000_000_000, lateCheckMs: 1_000_000_000, listingRetryMs: LISTING_MS },
+    ...{ instruments: () => instruments, sink: () => sink, lifecycle: () => lifecycle },
+    addToTable: () => 0,
+    apply: () => {},
+  });
+  onTestFinished(() => watch.stop());
+  const settle = () => new Promise((r) => setTimeout(r, 1));
+  const until = async (cond: () => boolean) => {
+    for (let i = 0; i < 2_000 && !cond(); i++) await settle();
+    expect(cond()).toBe(true);
+  };
+  const listing = (market: MarketName, without: readonly string[], extra: Partial<InstrumentSpec> = {}) =>
+    Object.fromEntries(names.filter((n) => !without.includes(`${market}:${n}`)).map((n) => [n, { ...SPEC, ...extra }]));
+  const loading = watch.load();
+  await until(() => calls.length === 2); // both markets at once
+  for (const c of calls.splice(0)) c.answer(listing(c.market, []));
+  instruments = await loading;
+  watch.bindTopics(false);
+  watch.start(sink);
+  /** Moves the clock and checks; returns the markets each new query asked. */
+  const at = (ms: number) => {
+    clock.ms = ms;
+    const before = calls.length;
+    watch.reloader.check();
+    return calls.slice(before).map((c) => c.market);
+  };
+  /** Answers the oldest query with its market's listing, less `without`; waits for the answer to be applied. */
+  const answer = async (without: readonly string[], extra: Partial<InstrumentSpec> = {}) => {
+    const c = calls.shift()!;
+    const r = watch.reloader.reloads;
+    const before = [retired.length, activated.length];
+    c.answer(listing(c.market, without, extra));
+    // Applied once the reloader counted it (a reload) or the watch acted; a closed-only query is neither: settle.
+    for (let i = 0; i < 20; i++) await settle();
+    return { reloaded: watch.reloader.reloads > r, retired: retired.length - before[0]!, activated: activated.length - before[1]! };
+  };
+  return { watch, clock, calls, retired, activated, lines, at, answer, until, names };
+}
+
+describe("closed instruments asked for again", () => {
+  test("15 s after the closure, then 30 s, 60 s, 60 s …; listed again: subscribed at the next query, not minutes later", async () => {
+    const { watch, clock, calls, retired, activated, at, answer } = await rig(2);
+    watch.requestNow("linear"); // a stale book's question
+    await answer(["linear:S0USDT"]); // not listed: closed
+    expect(retired).toEqual([0]);
+    let t = clock.ms;
+    for (const waitMs of [15_000, 30_000, 60_000, 60_000, 60_000]) {
+      expect(at(t + waitMs - 1)).toEqual([]); // not before
+      expect(at(t + waitMs)).toEqual(["linear"]); // one query of its market
+      expect(calls[0]!.symbols).toEqual(["S0USDT"]); // the closed symbol alone (no reload was due)
+      t = clock.ms;
+      await answer(["linear:S0USDT"]); // still not listed
+    }
+    expect(activated).toEqual([]);
+    // Trading resumes; the next query (within a minute) lists it: subscribed.
+    expect(at(t + 60_000)).toEqual(["linear"]);
+    await answer([]);
+    expect(activated).toEqual([0]);
+    expect(watch.stats()).toMatchObject({ instrumentsClosed: 0, instrumentReopens: 1 });
+    expect(at(t + 60_000 + LISTING_MS)).toEqual([]); // nothing closed: no more queries
+  });
+
+  test("hundreds closed in two markets: one query per market per wait, each carrying all of them; a failed query backs off too", async () => {
+    const { clock, calls, retired, at, answer, names, watch } = await rig(300);
+    watch.requestNow("linear");
+    await answer(names.map((n) => `linear:${n}`)); // a venue-wide break: nothing listed as trading
+    watch.requestNow("spot");
+    await answer(names.map((n) => `spot:${n}`));
+    expect(retired).toHaveLength(600);
+    const t = clock.ms;
+    // Checked every second for 15 s: no query until the wait is over, then one per market.
+    for (let s = 1; s < 15; s++) expect(at(t + s * 1_000)).toEqual([]);
+    expect(at(t + 15_000).sort()).toEqual(["linear", "spot"]);
+    expect(calls.map((c) => c.symbols.length)).toEqual([300, 300]);
+    calls.shift()!.answer(new Error("HTTP 503")); // linear's failed
+    await answer(names.map((n) => `spot:${n}`)); // spot's still closed
+    for (let s = 16; s < 45; s++) expect(at(t + s * 1_000)).toEqual([]);
+    expect(at(t + 45_000).sort()).toEqual(["linear", "spot"]); // both waited 30 s
+  });
+
+  test("a reopening brings the others' wait back to 15 s; closed only by a listed expiry: every listing period", async () => {
+    const { clock, retired, activated, at, answer, watch } = await rig(3);
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT", "linear:S1USDT"]);
+    expect(retired).toEqual([0, 1]);
+    let t = clock.ms;
+    for (const waitMs of [15_000, 30_000, 60_000]) {
+      expect(at(t + waitMs)).toEqual(["linear"]);
+      t = clock.ms;
+      await answer(["linear:S0USDT", "linear:S1USDT"]);
+    }
+    // S0 trades again (the market reopening in turns); S1 is asked for again 15 s later, not 60 s.
+    expect(at(t + 60_000)).toEqual(["linear"]);
+    t = clock.ms;
+    await answer(["linear:S1USDT"]);
+    expect(activated).toEqual([0]);
+    expect(at(t + 14_999)).toEqual([]);
+    expect(at(t + 15_000)).toEqual(["linear"]);
+    t = clock.ms;
+    // Listed again with an expiry that then passes: closed by it (every listing period from then on).
+    await answer([], { expiresMs: t + 1_000 });
+    expect(activated).toEqual([0, 1]);
+    clock.ms = t + 1_000;
+    (watch as unknown as { checkExpiries(): void }).checkExpiries(); // (its own timer is off in this rig)
+    expect(retired).toEqual([0, 1, 0, 1, 2]);
+    t = clock.ms;
+    expect(at(t + LISTING_MS - 1)).toEqual([]); // not on the 15 s back-off: they never come back
+    expect(at(t + LISTING_MS)).toEqual(["linear"]);
+  });
+
+  test("a book closed by its listed expiry does not pull the others' query forward (it never comes back)", async () => {
+    const { clock, retired, at, answer, watch } = await rig(3);
+    const t = clock.ms;
+    const expiresMs = t + 50_000; // S1's and S2's (delivery), as the listing gives it
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"], { expiresMs });
+    expect(at(t + 15_000)).toEqual(["linear"]);
+    await answer(["linear:S0USDT"], { expiresMs });
+    expect(at(t + 45_000)).toEqual(["linear"]);
+    await answer(["linear:S0USDT"], { expiresMs }); // S0's next query: 60 s on, at t + 105 s
+    clock.ms = expiresMs;
+    (watch as unknown as { checkExpiries(): void }).checkExpiries();
+    expect(retired).toEqual([0, 1, 2]);
+    expect(at(expiresMs + 15_000)).toEqual([]); // not 15 s after the expiry
+    expect(at(t + 105_000 - 1)).toEqual([]);
+    expect(at(t + 105_000)).toEqual(["linear"]);
+  });
+
+  test("a clock stepped back an hour delays the closed symbols' query by no more than the longest wait", async () => {
+    const { clock, retired, at, answer, watch } = await rig(2);
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"]);
+    expect(retired).toEqual([0]);
+    const back = clock.ms - 3_600_000; // the deadline (15 s on) now lies an hour and 15 s ahead
+    expect(at(back)).toEqual([]);
+    expect(at(back + 60_000 - 1)).toEqual([]);
+    expect(at(back + 60_000)).toEqual(["linear"]);
+  });
+
+  test("listed again at a tick that cannot be used: halted on, logged once however often it is asked for", async () => {
+    const { clock, retired, activated, lines, at, answer, watch } = await rig(1);
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"]);
+    expect(retired).toEqual([0]);
+    let t = clock.ms;
+    for (const waitMs of [15_000, 30_000, 60_000, 60_000]) {
+      expect(at(t + waitMs)).toEqual(["linear"]);
+      t = clock.ms;
+      await answer([], { tickSize: "not a number" });
+    }
+    expect(activated).toEqual([]);
+    expect(lines.filter((l) => l.includes("cannot be used; it stays halted"))).toHaveLength(1);
+    expect(at(t + 60_000)).toEqual(["linear"]);
+    await answer([]); // usable again: subscribed
+    expect(activated).toEqual([0]);
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * An OKX future that expires while the feeder runs: OKX lists its delivery time as `expTime` (ms), and after it the
+ * instId is no longer listed and its book is silent. Before, the adapter did not read `expTime`: the expired book was
+ * published LIVE, frozen, until it went stale (90 s for `books` by default), then found not listed. Now the expiry the
+ * listing gave halts the book when it comes (HALTED / instrument_closed), unsubscribed, the other book untouched; asked
+ * for again, it stays closed (no longer listed). Real simulator on 127.0.0.1.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import type { BookUpdate } from "../../../src/core/book-update.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
+import { startOkxSimulator } from "../../../src/sim/okx-sim.ts";
+import { OkxAdapter } from "../../../src/venues/okx/index.ts";
+import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import { waitFor } from "../../e2e/harness.ts";
+import { okxConfig } from "./helpers.ts";
+
+const running: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (running.length > 0) await running.pop()!();
+});
+
+describe("OKX: an instrument that expires", { timeout: 60_000 }, () => {
+  test("HALTED / instrument_closed at its expTime, not LIVE and frozen until it goes stale", async () => {
+    const symbols = ["BTC-USDT-261225", "BTC-USDT-SWAP"];
+    const subs: Subscription[] = symbols.map((symbol) => ({ market: "linear", symbol, depth: 400 }));
+    const sim = await startOkxSimulator({ markets: [{ market: "linear", symbols }], seed: 31 });
+    const expiresMs = Date.now() + 1_500;
+    sim.setExpTime(symbols[0]!, expiresMs);
+    // Default staleness (90 s for books): only the expiry can halt the book within this test.
+    const adapter = new OkxAdapter(okxConfig(sim, subs), subs, { log: silentLogger, lateCheckMs: 20, listingRetryMs: 300 });
+    running.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const halted: { index: number; state: BookState; reason: StatusReason; atMs: number }[] = [];
+    const updatesAfterHalt = [0, 0];
+    const sink: BookSink = {
+      onBookUpdate: (i: number, _u: BookUpdate) => void (halted.some((h) => h.index === i) && updatesAfterHalt[i]!++),
+      onBookInvalid: (index, state, reason) => void halted.push({ index, state, reason, atMs: Date.now() }),
+      onInstrumentChanged: () => {},
+    };
+    await adapter.loadInstruments();
+    adapter.start(sink);
+    const step = (cond: () => boolean, what: string) =>
+      waitFor(() => {
+        sim.step(1);
+        return cond();
+      }, what, 20_000);
+    await step(() => adapter.stats().topicsLive === 2, "both books live");
+
+    await step(() => halted.some((h) => h.index === 0), "the expired future halted");
+    const h = halted.find((x) => x.index === 0)!;
+    expect(h).toMatchObject({ state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED });
+    expect(h.atMs).toBeGreaterThanOrEqual(expiresMs); // at its expiry, not before
+    expect(halted.filter((x) => x.index === 1)).toEqual([]); // the swap is untouched
+    expect(adapter.stats()).toMatchObject({ topicsLive: 1, instrumentsClosed: 1 });
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "halted", subscribed: false });
+    // Asked for again: no longer listed (delivered), so it stays closed.
+    const asked = sim.stats.restRequests;
+    await step(() => sim.stats.restRequests >= asked + 3, "a few listing checks");
+    expect(adapter.stats()).toMatchObject({ topicsLive: 1, instrumentsClosed: 1, instrumentReopens: 0 });
+    expect(updatesAfterHalt[0]).toBe(0);
+  });
+});
