@@ -43,6 +43,7 @@ import {
   answersRequest,
   coinbaseRequests,
   encodeChannelRequest,
+  errorAnswers,
   errorText,
   isErrorFrame,
 } from "./protocol.ts";
@@ -396,20 +397,27 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   /**
-   * An error frame is counted and logged. One about subscribing answers the oldest message still unanswered, as a
-   * subscriptions event would (Coinbase answers in order; a refused subscribe gets no event, coinbase-pro-node#174):
-   * a level2 request's products go to the common recovery (a product named as not valid rejected alone, the rest
-   * sent again; else the batch split to single products); a heartbeats subscribe's answer is taken. Cold.
+   * An error frame is counted and logged. One about subscribing answers a message still unanswered, as a
+   * subscriptions event would (a refused subscribe gets no event, coinbase-pro-node#174), only one it can be the
+   * answer to (protocol.ts errorAnswers: the oldest subscribe naming the product it names; naming none, the oldest
+   * message if of the op it names): a level2 request's products go to the common recovery (a product named as not
+   * valid rejected alone, the rest sent again; else the batch split to single products); a heartbeats subscribe's
+   * answer is taken. Cold.
    */
   private onErrorFrame(conn: Conn, m: Record<string, unknown>): void {
     conn.errorFrames++;
     const text = errorText(m);
     this.errorLog.hit(`${conn.name}: ${text}`);
     if (!answersRequest(text)) return;
-    const head = conn.expectedAcks.shift();
-    if (head === undefined || head === HEARTBEATS_ACK) return;
-    const req = conn.pending.get(head);
-    if (req) this.control.onControl(conn, { coinbaseAck: true, op: req.op, reqId: head, ok: [], failed: [], refused: text });
+    const at = errorAnswers(text, conn.expectedAcks, (id) => {
+      if (id === HEARTBEATS_ACK) return { op: "subscribe", products: [] };
+      const req = conn.pending.get(id);
+      return req && { op: req.op, products: req.topics.map((t) => t.topic) };
+    });
+    if (at < 0) return;
+    const id = conn.expectedAcks.splice(at, 1)[0]!;
+    const req = id === HEARTBEATS_ACK ? undefined : conn.pending.get(id);
+    if (req) this.control.onControl(conn, { coinbaseAck: true, op: req.op, reqId: id, ok: [], failed: [], refused: text });
   }
 
   /**

@@ -109,6 +109,25 @@ export function answersRequest(text: string): boolean {
   return /subscri/i.test(text);
 }
 
+/**
+ * Which unanswered message (`queue`: request ids in the order sent, oldest first; `request`: each one's op and
+ * products) an error frame about subscribing answers, or -1 for none. Coinbase answers in order, yet an error may
+ * come besides a subscriptions event (the same refusal twice, or a notice) or ahead of an earlier request's event, and
+ * a wrong match costs good books (an answer taken by the wrong request rejects products for good), a missed one only
+ * an ack timeout (a reconnect). So: a product named as not valid picks the oldest message of the text's op naming it,
+ * wherever it is (none: no answer, e.g. a product refused already); an error naming none answers the oldest message
+ * only if it is of the op the text names ("unsubscribe", else "subscribe"; the heartbeats subscribe is one).
+ */
+export function errorAnswers(text: string, queue: readonly string[], request: (id: string) => { op: "subscribe" | "unsubscribe"; products: readonly string[] } | undefined): number {
+  const op = /unsubscri/i.test(text) ? "unsubscribe" : "subscribe";
+  const named = NOT_VALID_PRODUCT.exec(text)?.[1];
+  if (named === undefined) return queue.length > 0 && request(queue[0]!)?.op === op ? 0 : -1;
+  return queue.findIndex((id) => {
+    const r = request(id);
+    return r !== undefined && r.op === op && r.products.includes(named);
+  });
+}
+
 /** An error frame's text: `message`, and `reason` (where Coinbase names what failed) after it. */
 export function errorText(m: Record<string, unknown>): string {
   const message = typeof m.message === "string" ? m.message : "";
