@@ -475,6 +475,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book events in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their product went silent", this.lifecycle.staleResyncs],
       ["subscribeRejected", "subscribe_rejected_total", "Products missing from the subscriptions event", this.control.subscribeRejected],
+      ["rateLimited", "rate_limited_total", "Requests refused by an error frame for a passing reason (rate limit, try again, …): sent again after a backoff", this.control.rateLimited],
       ["instrumentRestRateLimited", "instrument_rest_rate_limited_total", "Instrument REST answers 429: every instrument query waits for Retry-After (or 2 s)", this.restBudget.rateLimited + this.restBudget.banned],
       ["instrumentRestWaiting", "instrument_rest_waiting", "Instrument REST requests waiting for the REST budget", this.restBudget.waiting],
       ["topics", "topics", "Products configured", this.topics.length],

@@ -92,13 +92,21 @@ export function classifyControl(msg: unknown): ControlFrame {
 const NOT_VALID_PRODUCT = /([^\s"',:]+) is not a valid product/;
 
 /**
+ * Words of a refusal that passes (Coinbase's are unrecorded: a rate limit, a server hiccup): the request is sent
+ * again after a backoff, nothing rejected for it.
+ */
+const PASSING_REFUSAL = /rate.?limit|too many (requests|messages)|try again|temporar|time(d)? ?out|unavailable|internal|busy/i;
+
+/**
  * An error frame that answered a request (classifyControl, `refused`): a product it names as not valid is rejected
- * alone and the rest of the batch sent again; anything else splits the batch to single products, so only the one
- * refused alone is rejected (../common/subscription-control.ts onSubscribeFailed).
+ * alone and the rest of the batch sent again; words of a passing refusal (PASSING_REFUSAL) send the same request
+ * again after a backoff (rate_limited: a book is never given up for them); anything else splits the batch to single
+ * products, so only the one refused alone is rejected (../common/subscription-control.ts onSubscribeFailed).
  */
 export function parseAckError(retMsg: string): AckError {
   const named = NOT_VALID_PRODUCT.exec(retMsg);
-  return named ? { kind: "handler_not_found", topic: named[1]! } : { kind: "other" };
+  if (named) return { kind: "handler_not_found", topic: named[1]! };
+  return PASSING_REFUSAL.test(retMsg) ? { kind: "rate_limited" } : { kind: "other" };
 }
 
 /**

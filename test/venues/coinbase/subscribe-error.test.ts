@@ -134,3 +134,50 @@ describe("coinbase: an error frame answers only a request it can be the answer t
     expect(errorAnswers("Failed to subscribe", queue.slice(1), req)).toBe(0); // the heartbeats subscribe
   });
 });
+
+/**
+ * A subscribe refused for a passing reason (s-rev40). Before, an error frame naming no product refused a single
+ * product's subscribe for good (HALTED / SUBSCRIBE_REJECTED), whatever it said: a rate limit or a server hiccup during
+ * one book's resync lost that book until a restart (a batch was split to singles first, each more messages within the
+ * same limit). Now words of a passing refusal (rate limit, too many requests, try again, temporarily, timeout,
+ * unavailable, internal error, busy) send the same request again after a backoff on the same socket, nothing rejected.
+ */
+describe("coinbase: a subscribe refused for a passing reason is sent again, not rejected", { timeout: 20_000 }, () => {
+  test("a single book's resubscribe refused with a rate-limit error goes live again", async () => {
+    const sim = await startCoinbaseSimulator({ products: ["BTC-USD", "ETH-USD"], seed: 9, levels: 20 });
+    const products = ["BTC-USD", "ETH-USD"];
+    let adapter: ReturnType<typeof createCoinbaseAdapter> | undefined;
+    let armed = false;
+    // The error comes right after the resubscribe went out (the unsubscribe's answer handled), before its answer.
+    const onRawFrame = (_m: string, c: string, f: string) => {
+      if (!armed || !f.includes('"channel":"subscriptions"')) return;
+      armed = false;
+      queueMicrotask(() => adapter!.ingestFrame("spot", c, JSON.stringify({ type: "error", message: "Failed to subscribe", reason: "rate limit exceeded" }), 0));
+    };
+    adapter = createCoinbaseAdapter(coinbaseConfig(sim, products), subsOf(products), { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, onRawFrame });
+    cleanup.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.start(sink);
+    sim.step(1);
+    const live = (i: number) => sink.matches(sim, i, products[i]!) && adapter.topicState(i).subscribed;
+    await waitFor(() => live(0) && live(1), "books live");
+    armed = true;
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+    await waitFor(() => !armed, "the error frame sent");
+    sim.step(2);
+    await waitFor(() => live(0) && live(1) && adapter.topicState(0).state === "live", "BTC-USD live and subscribed again");
+    expect(adapter.stats().subscribeRejected).toBe(0);
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.CROSSED_BOOK }]);
+  });
+
+  test("the words of a passing refusal are read as a rate limit; a named product or other words are not", () => {
+    for (const text of ["Failed to subscribe: rate limit exceeded", "Failed to subscribe: Too Many Requests", "Failed to subscribe: internal error, try again", "Failed to subscribe: service temporarily unavailable", "Failed to subscribe: timeout"]) {
+      expect(parseAckError(text)).toEqual({ kind: "rate_limited" });
+    }
+    expect(parseAckError("Failed to subscribe: NOPE-USD is not a valid product")).toEqual({ kind: "handler_not_found", topic: "NOPE-USD" });
+    expect(parseAckError("Failed to subscribe: level2 requires authentication")).toEqual({ kind: "other" });
+  });
+});
