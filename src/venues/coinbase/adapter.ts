@@ -283,12 +283,13 @@ export class CoinbaseAdapter implements VenueAdapter {
       return true;
     }
     if (seq <= last) {
-      if (seq === 0 && this.books.replaying) return this.onReplayedSocket(conn, tsUs);
-      if (!conn.isRepeat(seq, tsUs)) {
-        this.onSequenceBack(conn, seq, `a frame that is not the one taken with that number (stamped ${tsUs} µs, ${conn.frameLen} chars)`);
+      // A repeat first: replay's "sequence_num 0 again is the next socket" must not take a repeated frame 0 (live ignored it).
+      if (conn.isRepeat(seq, tsUs)) {
+        conn.duplicates++;
         return false;
       }
-      conn.duplicates++;
+      if (seq === 0 && this.books.replaying) return this.onReplayedSocket(conn, tsUs);
+      this.onSequenceBack(conn, seq, `a frame that is not the one taken with that number (stamped ${tsUs} µs, ${conn.frameLen} chars)`);
       return false;
     }
     conn.gaps++;
@@ -332,7 +333,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     if (!this.books.replaying) this.lifecycle.recycle(conn, why);
   }
 
-  /** Replay: sequence_num 0 again is the recording's next socket: its books wait for that socket's snapshots. */
+  /** Replay: sequence_num 0 again, not a repeat, is the recording's next socket: its books wait for that socket's snapshots. */
   private onReplayedSocket(conn: Conn, tsUs: number): boolean {
     for (const t of conn.topics) if (t.sub !== SUB_REJECTED) this.books.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
     conn.resetTaken();
