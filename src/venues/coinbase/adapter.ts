@@ -475,7 +475,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Update events ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book events in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their product went silent", this.lifecycle.staleResyncs],
-      ["subscribeRejected", "subscribe_rejected_total", "Products missing from the subscriptions event", this.control.subscribeRejected],
+      ["subscribeRejected", "subscribe_rejected_total", "Products refused: missing from the subscriptions event, or refused by an error frame (named, or alone)", this.control.subscribeRejected],
       ["rateLimited", "rate_limited_total", "Requests refused by an error frame for a passing reason (rate limit, try again, …): sent again after a backoff", this.control.rateLimited],
       ["instrumentRestRateLimited", "instrument_rest_rate_limited_total", "Instrument REST answers 429: every instrument query waits for Retry-After (or 2 s)", this.restBudget.rateLimited + this.restBudget.banned],
       ["instrumentRestWaiting", "instrument_rest_waiting", "Instrument REST requests waiting for the REST budget", this.restBudget.waiting],
