@@ -95,7 +95,7 @@ const NOT_VALID_PRODUCT = /([^\s"',:]+) is not a valid product/;
  * Words of a refusal that passes (Coinbase's are unrecorded: a rate limit, a server hiccup): the request is sent
  * again after a backoff, nothing rejected for it.
  */
-const PASSING_REFUSAL = /rate.?limit|too many (requests|messages)|try again|temporar|time(d)? ?out|unavailable|internal|busy/i;
+const PASSING_REFUSAL = /rate.?limit|too many (requests|messages)|try again|temporar|time(d)? ?out|service unavailable|internal (server )?error|busy/i;
 
 /**
  * An error frame that answered a request (classifyControl, `refused`): a product it names as not valid is rejected

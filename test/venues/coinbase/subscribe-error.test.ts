@@ -140,7 +140,7 @@ describe("coinbase: an error frame answers only a request it can be the answer t
  * product's subscribe for good (HALTED / SUBSCRIBE_REJECTED), whatever it said: a rate limit or a server hiccup during
  * one book's resync lost that book until a restart (a batch was split to singles first, each more messages within the
  * same limit). Now words of a passing refusal (rate limit, too many requests, try again, temporarily, timeout,
- * unavailable, internal error, busy) send the same request again after a backoff on the same socket, nothing rejected.
+ * service unavailable, internal error, busy) send the same request again after a backoff on the same socket, nothing rejected.
  */
 describe("coinbase: a subscribe refused for a passing reason is sent again, not rejected", { timeout: 20_000 }, () => {
   test("a single book's resubscribe refused with a rate-limit error goes live again", async () => {
@@ -179,5 +179,6 @@ describe("coinbase: a subscribe refused for a passing reason is sent again, not 
     }
     expect(parseAckError("Failed to subscribe: NOPE-USD is not a valid product")).toEqual({ kind: "handler_not_found", topic: "NOPE-USD" });
     expect(parseAckError("Failed to subscribe: level2 requires authentication")).toEqual({ kind: "other" });
+    expect(parseAckError("Failed to subscribe: product unavailable")).toEqual({ kind: "other" }); // maybe the product's, for good
   });
 });
