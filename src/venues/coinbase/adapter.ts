@@ -43,6 +43,7 @@ import {
   answersRequest,
   coinbaseRequests,
   encodeChannelRequest,
+  errorAnswers,
   errorText,
   isErrorFrame,
 } from "./protocol.ts";
@@ -282,12 +283,13 @@ export class CoinbaseAdapter implements VenueAdapter {
       return true;
     }
     if (seq <= last) {
-      if (seq === 0 && this.books.replaying) return this.onReplayedSocket(conn, tsUs);
-      if (!conn.isRepeat(seq, tsUs)) {
-        this.onSequenceBack(conn, seq, `a frame that is not the one taken with that number (stamped ${tsUs} µs, ${conn.frameLen} chars)`);
+      // A repeat first: replay's "sequence_num 0 again is the next socket" must not take a repeated frame 0 (live ignored it).
+      if (conn.isRepeat(seq, tsUs)) {
+        conn.duplicates++;
         return false;
       }
-      conn.duplicates++;
+      if (seq === 0 && this.books.replaying) return this.onReplayedSocket(conn, tsUs);
+      this.onSequenceBack(conn, seq, `a frame that is not the one taken with that number (stamped ${tsUs} µs, ${conn.frameLen} chars)`);
       return false;
     }
     conn.gaps++;
@@ -331,7 +333,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     if (!this.books.replaying) this.lifecycle.recycle(conn, why);
   }
 
-  /** Replay: sequence_num 0 again is the recording's next socket: its books wait for that socket's snapshots. */
+  /** Replay: sequence_num 0 again, not a repeat, is the recording's next socket: its books wait for that socket's snapshots. */
   private onReplayedSocket(conn: Conn, tsUs: number): boolean {
     for (const t of conn.topics) if (t.sub !== SUB_REJECTED) this.books.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
     conn.resetTaken();
@@ -396,20 +398,27 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   /**
-   * An error frame is counted and logged. One about subscribing answers the oldest message still unanswered, as a
-   * subscriptions event would (Coinbase answers in order; a refused subscribe gets no event, coinbase-pro-node#174):
-   * a level2 request's products go to the common recovery (a product named as not valid rejected alone, the rest
-   * sent again; else the batch split to single products); a heartbeats subscribe's answer is taken. Cold.
+   * An error frame is counted and logged. One about subscribing answers a message still unanswered, as a
+   * subscriptions event would (a refused subscribe gets no event, coinbase-pro-node#174), only one it can be the
+   * answer to (protocol.ts errorAnswers: the oldest subscribe naming the product it names; naming none, the oldest
+   * message if of the op it names): a level2 request's products go to the common recovery (a product named as not
+   * valid rejected alone, the rest sent again; else the batch split to single products); a heartbeats subscribe's
+   * answer is taken. Cold.
    */
   private onErrorFrame(conn: Conn, m: Record<string, unknown>): void {
     conn.errorFrames++;
     const text = errorText(m);
     this.errorLog.hit(`${conn.name}: ${text}`);
     if (!answersRequest(text)) return;
-    const head = conn.expectedAcks.shift();
-    if (head === undefined || head === HEARTBEATS_ACK) return;
-    const req = conn.pending.get(head);
-    if (req) this.control.onControl(conn, { coinbaseAck: true, op: req.op, reqId: head, ok: [], failed: [], refused: text });
+    const at = errorAnswers(text, conn.expectedAcks, (id) => {
+      if (id === HEARTBEATS_ACK) return { op: "subscribe", products: [] };
+      const req = conn.pending.get(id);
+      return req && { op: req.op, products: req.topics.map((t) => t.topic) };
+    });
+    if (at < 0) return;
+    const id = conn.expectedAcks.splice(at, 1)[0]!;
+    const req = id === HEARTBEATS_ACK ? undefined : conn.pending.get(id);
+    if (req) this.control.onControl(conn, { coinbaseAck: true, op: req.op, reqId: id, ok: [], failed: [], refused: text });
   }
 
   /**
@@ -466,7 +475,8 @@ export class CoinbaseAdapter implements VenueAdapter {
       ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Update events ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book events in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their product went silent", this.lifecycle.staleResyncs],
-      ["subscribeRejected", "subscribe_rejected_total", "Products missing from the subscriptions event", this.control.subscribeRejected],
+      ["subscribeRejected", "subscribe_rejected_total", "Products refused: missing from the subscriptions event, or refused by an error frame (named, or alone)", this.control.subscribeRejected],
+      ["rateLimited", "rate_limited_total", "Requests refused by an error frame for a passing reason (rate limit, try again, …): sent again after a backoff", this.control.rateLimited],
       ["instrumentRestRateLimited", "instrument_rest_rate_limited_total", "Instrument REST answers 429: every instrument query waits for Retry-After (or 2 s)", this.restBudget.rateLimited + this.restBudget.banned],
       ["instrumentRestWaiting", "instrument_rest_waiting", "Instrument REST requests waiting for the REST budget", this.restBudget.waiting],
       ["topics", "topics", "Products configured", this.topics.length],

@@ -31,20 +31,29 @@ export function productsUrl(restUrl: string, productIds: readonly string[]): str
  * request after another (each through the caller's REST budget): every id in one URL would pass the length servers
  * accept (414) with a few hundred products. All or nothing: a failed request fails the whole query, naming its URL,
  * because a product of a request that failed is unknown, not delisted (the watch closes no book on a failed query).
- * `timeoutMs`: each request's timeout, from its send (tests shorten it).
+ * Several ids asked and nothing listed by any request is no answer (emptyListing); one request listing none of its
+ * ids while another lists some is those products not listed (a page of typos or removed products must not fail
+ * the rest). `timeoutMs`: each request's timeout, from its send (tests shorten it).
  */
 export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, productIds: readonly string[], log?: Logger, timeoutMs = REST_TIMEOUT_MS, unreadable?: Map<string, string>): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   const requests = Math.max(1, Math.ceil(productIds.length / PRODUCTS_PER_REQUEST));
+  let listed = 0;
+  let firstUrl = "";
   for (let i = 0; i < requests; i++) {
     const ids = productIds.slice(i * PRODUCTS_PER_REQUEST, (i + 1) * PRODUCTS_PER_REQUEST);
-    await fetchProductsOnce(fetchFn, productsUrl(restUrl, ids), ids, out, log, timeoutMs, unreadable);
+    const url = productsUrl(restUrl, ids);
+    if (i === 0) firstUrl = url;
+    listed += await fetchProductsOnce(fetchFn, url, ids, out, log, timeoutMs, unreadable);
   }
+  // Asked for several products and none listed in any status (a delisted one is listed, not online): a broken answer.
+  // (One product asked and not listed may be one Coinbase removed: not listed, as before, not a failure every minute.)
+  if (productIds.length > 1 && listed === 0) throw emptyListing(`coinbase REST ${firstUrl}`);
   return out;
 }
 
-/** One products request for `ids` into `out`. Throws naming the URL on failure. */
-async function fetchProductsOnce(fetchFn: typeof fetch, url: string, ids: readonly string[], out: Map<string, InstrumentSpec>, log: Logger | undefined, timeoutMs: number, unreadable?: Map<string, string>): Promise<void> {
+/** One products request for `ids` into `out`; returns how many products it lists (in any status). Throws naming the URL on failure. */
+async function fetchProductsOnce(fetchFn: typeof fetch, url: string, ids: readonly string[], out: Map<string, InstrumentSpec>, log: Logger | undefined, timeoutMs: number, unreadable?: Map<string, string>): Promise<number> {
   let res: Response;
   try {
     res = await fetchFn(url, { signal: requestTimeout(timeoutMs) });
@@ -54,9 +63,6 @@ async function fetchProductsOnce(fetchFn: typeof fetch, url: string, ids: readon
   if (!res.ok) throw new Error(`coinbase REST ${url}: HTTP ${res.status}`);
   const body = (await res.json().catch(() => null)) as { products?: unknown } | null;
   if (!body || !Array.isArray(body.products)) throw new Error(`coinbase REST ${url}: no products array in the answer`);
-  // Asked for several products and none listed in any status (a delisted one is listed, not online): a broken answer.
-  // (One product asked and not listed may be one Coinbase removed: not listed, as before, not a failure every minute.)
-  if (ids.length > 1 && body.products.length === 0) throw emptyListing(`coinbase REST ${url}`);
   for (const item of body.products as unknown[]) {
     if (typeof item !== "object" || item === null) continue;
     const p = item as Record<string, unknown>;
@@ -73,6 +79,7 @@ async function fetchProductsOnce(fetchFn: typeof fetch, url: string, ids: readon
     }
     out.set(id, { tickSize: p.price_increment, lotSize: p.base_increment });
   }
+  return body.products.length;
 }
 
 /** Coinbase as an instrument source for common/instruments.ts; the REST base is the market's (`rest_url`). */

@@ -92,13 +92,21 @@ export function classifyControl(msg: unknown): ControlFrame {
 const NOT_VALID_PRODUCT = /([^\s"',:]+) is not a valid product/;
 
 /**
+ * Words of a refusal that passes (Coinbase's are unrecorded: a rate limit, a server hiccup): the request is sent
+ * again after a backoff, nothing rejected for it.
+ */
+const PASSING_REFUSAL = /rate.?limit|too many (requests|messages)|try again|temporar|time(d)? ?out|service unavailable|internal (server )?error|busy/i;
+
+/**
  * An error frame that answered a request (classifyControl, `refused`): a product it names as not valid is rejected
- * alone and the rest of the batch sent again; anything else splits the batch to single products, so only the one
- * refused alone is rejected (../common/subscription-control.ts onSubscribeFailed).
+ * alone and the rest of the batch sent again; words of a passing refusal (PASSING_REFUSAL) send the same request
+ * again after a backoff (rate_limited: a book is never given up for them); anything else splits the batch to single
+ * products, so only the one refused alone is rejected (../common/subscription-control.ts onSubscribeFailed).
  */
 export function parseAckError(retMsg: string): AckError {
   const named = NOT_VALID_PRODUCT.exec(retMsg);
-  return named ? { kind: "handler_not_found", topic: named[1]! } : { kind: "other" };
+  if (named) return { kind: "handler_not_found", topic: named[1]! };
+  return PASSING_REFUSAL.test(retMsg) ? { kind: "rate_limited" } : { kind: "other" };
 }
 
 /**
@@ -107,6 +115,25 @@ export function parseAckError(retMsg: string): AckError {
  */
 export function answersRequest(text: string): boolean {
   return /subscri/i.test(text);
+}
+
+/**
+ * Which unanswered message (`queue`: request ids in the order sent, oldest first; `request`: each one's op and
+ * products) an error frame about subscribing answers, or -1 for none. Coinbase answers in order, yet an error may
+ * come besides a subscriptions event (the same refusal twice, or a notice) or ahead of an earlier request's event, and
+ * a wrong match costs good books (an answer taken by the wrong request rejects products for good), a missed one only
+ * an ack timeout (a reconnect). So: a product named as not valid picks the oldest message of the text's op naming it,
+ * wherever it is (none: no answer, e.g. a product refused already); an error naming none answers the oldest message
+ * only if it is of the op the text names ("unsubscribe", else "subscribe"; the heartbeats subscribe is one).
+ */
+export function errorAnswers(text: string, queue: readonly string[], request: (id: string) => { op: "subscribe" | "unsubscribe"; products: readonly string[] } | undefined): number {
+  const op = /unsubscri/i.test(text) ? "unsubscribe" : "subscribe";
+  const named = NOT_VALID_PRODUCT.exec(text)?.[1];
+  if (named === undefined) return queue.length > 0 && request(queue[0]!)?.op === op ? 0 : -1;
+  return queue.findIndex((id) => {
+    const r = request(id);
+    return r !== undefined && r.op === op && r.products.includes(named);
+  });
 }
 
 /** An error frame's text: `message`, and `reason` (where Coinbase names what failed) after it. */

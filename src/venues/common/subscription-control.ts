@@ -294,6 +294,7 @@ export class SubscriptionControl {
       }
       return { t, op: t.sub === SUB_UNSUBSCRIBING ? "unsubscribe" : "subscribe" };
     };
+    if (ok.length > 0) this.rateLimitStreak = 0; // an accepted request, as in onAck
     for (const name of ok) {
       const r = resolve(name);
       if (r) this.onTopicConfirmed(conn, r.t, r.op);
@@ -369,7 +370,8 @@ export class SubscriptionControl {
 
   /**
    * The venue refused a request as over its rate limit: the same request goes again after an equal-jitter backoff
-   * (0.5 s doubling to 10 s while refusals continue), on the same socket only; nothing is rejected for it.
+   * (0.5 s doubling to 10 s while refusals continue; an accepted request, answered by id or per topic, starts it
+   * over), on the same socket only; nothing is rejected for it.
    */
   private retryLater(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], retMsg: string): void {
     this.rateLimited++;

@@ -3,7 +3,8 @@
  * 400 products made a ~9 KB request target, which servers refuse (414; the simulator's limit is 8 KB), so every
  * product was left without an instrument. Now the ids go PRODUCTS_PER_REQUEST a request, one request after another
  * through the REST budget; a request that fails fails the whole query (naming its URL): its products are unknown,
- * not delisted, so nothing is taken as not listed.
+ * not delisted, so nothing is taken as not listed. A request listing none of its ids is those products not listed,
+ * unless no request lists anything (s-rev40: before, it failed the whole query).
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
@@ -41,6 +42,26 @@ describe("coinbase products REST with many products", { timeout: 30_000 }, () =>
     expect(urls).toHaveLength(Math.ceil(400 / PRODUCTS_PER_REQUEST));
     for (const u of urls) expect(new URL(u).searchParams.getAll("product_ids").length).toBeLessThanOrEqual(PRODUCTS_PER_REQUEST);
     expect(new Set(urls.flatMap((u) => new URL(u).searchParams.getAll("product_ids")))).toEqual(new Set(products));
+  });
+
+  test("a request whose ids are all not listed is no broken answer while another request lists products: the listed resolve, those not listed are named", async () => {
+    // Before (s-coinb), each request of several ids with nothing listed threw emptyListing, which fails the whole
+    // query: with the last PRODUCTS_PER_REQUEST page holding only products Coinbase does not list (typos, removed),
+    // every product went unresolved, at start and on every retry.
+    const listed = ids(PRODUCTS_PER_REQUEST);
+    const products = [...listed, "NOPE1-USD", "NOPE2-USD"];
+    const sim = await startCoinbaseSimulator({ products: listed, seed: 3, levels: 2 });
+    const adapter = createCoinbaseAdapter(coinbaseConfig(sim, products), subsOf(products), { log: silentLogger });
+    cleanup.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const loaded = await adapter.loadInstruments();
+    expect(loaded.slice(0, PRODUCTS_PER_REQUEST).every((x) => x !== undefined)).toBe(true);
+    expect(loaded.slice(PRODUCTS_PER_REQUEST)).toEqual([undefined, undefined]);
+    expect(adapter.unresolvedInstruments().map((u) => u.symbol)).toEqual(["NOPE1-USD", "NOPE2-USD"]);
+    // Nothing listed by any request is still no answer (a venue in maintenance), not every product delisted.
+    await expect(fetchProductSpecs(fetch, sim.restUrl, ["NOPE1-USD", "NOPE2-USD"], silentLogger)).rejects.toThrow(/the listing is empty/);
   });
 
   test("one request of several failing fails the whole query, naming that request's URL: its products are not taken as unlisted", async () => {

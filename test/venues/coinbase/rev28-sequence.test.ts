@@ -102,3 +102,26 @@ describe("coinbase: sequence_num going back on a socket", { timeout: 20_000 }, (
     expect(adapter.stats().duplicates).toBe(dups + 3);
   });
 });
+
+describe("coinbase replay: a repeat of a socket's first frame", { timeout: 20_000 }, () => {
+  test("a capture holding a repeat of the frame taken with sequence_num 0 replays as live took it: a duplicate, not the recording's next socket", async () => {
+    // Before (s-rev40), replay read any sequence_num 0 at or below the last as the next socket before asking whether
+    // it was a repeat: live ignored the repeated frame, replay invalidated the connection's books and, the numbering
+    // going on from the old socket's, saw a gap and kept them waiting for snapshots the capture never holds.
+    const { sim, adapter, sink, conn0, framesOf, allMatch } = await setup();
+    const dups = adapter.stats().duplicates!;
+    expect(adapter.ingestFrame("spot", conn0, framesOf(conn0)[0]!, 0)).toBe(true); // recorded by the tap, as a live repeat would be
+    expect(adapter.stats().duplicates).toBe(dups + 1);
+    sim.step(2);
+    await waitFor(allMatch, "books equal");
+    expect(sink.invalid).toEqual([]);
+    const replay = createCoinbaseAdapter(coinbaseConfig(sim, PRODUCTS), subsOf(PRODUCTS), { log: silentLogger, maxProductsPerConnection: 2 });
+    cleanup.push(() => replay.stop());
+    const rs = new Sink((await replay.loadInstruments()) as Instrument[]);
+    replay.startReplay(rs);
+    for (const c of [conn0, adapter.connectionOf(2)]) for (const f of [...framesOf(c)]) replay.ingestFrame("spot", c, f, 0);
+    expect(rs.invalid).toEqual([]);
+    expect(PRODUCTS.every((p, i) => rs.matches(sim, i, p))).toBe(true);
+    expect(replay.stats().duplicates).toBe(1);
+  });
+});

@@ -13,7 +13,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startCoinbaseSimulator, type CoinbaseSimOptions } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
-import { parseAckError } from "../../../src/venues/coinbase/protocol.ts";
+import { errorAnswers, parseAckError } from "../../../src/venues/coinbase/protocol.ts";
 import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -69,5 +69,116 @@ describe("coinbase: a subscribe refused by an error frame halts only the bad pro
   test("the product named in the frame's reason is read as the topic to reject", () => {
     expect(parseAckError("Failed to subscribe: NOPE-USD is not a valid product")).toEqual({ kind: "handler_not_found", topic: "NOPE-USD" });
     expect(parseAckError("Failed to subscribe")).toEqual({ kind: "other" });
+  });
+});
+
+/**
+ * An error frame that is no answer to the message at the head of the queue (s-rev40). Coinbase answers in order, but
+ * an error frame can come besides a subscriptions event (the same refusal twice, or a notice) or ahead of an earlier
+ * request's event. Before, any error about subscribing answered the head: here the head is BTC-USD's unsubscribe
+ * (a single-book resync), taken as done, so its subscribe went out and the unsubscribe's own event (BTC-USD gone)
+ * was read as that subscribe's answer: BTC-USD HALTED / SUBSCRIBE_REJECTED for good, a good product. Now an error
+ * naming a product answers only the oldest unanswered subscribe naming it, and one naming none only a head of the
+ * op it names ("subscribe" or "unsubscribe"); otherwise it answers nothing.
+ */
+describe("coinbase: an error frame answers only a request it can be the answer to", { timeout: 20_000 }, () => {
+  async function resyncWithError(error: Record<string, string>) {
+    // The default simulator leaves NOPE-USD out of the subscriptions event: rejected alone, the rest live.
+    const sim = await startCoinbaseSimulator({ products: ["BTC-USD", "ETH-USD", "SOL-USD"], seed: 7, levels: 20 });
+    const config = { ...coinbaseConfig(sim, PRODUCTS), overrides: new Map([["spot:NOPE-USD", { tickSize: "0.01", lotSize: "0.01" }]]) };
+    const adapter = createCoinbaseAdapter(config, subsOf(PRODUCTS), { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+    cleanup.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.start(sink);
+    sim.step(1);
+    const goodLive = () => GOOD.every((i) => sink.matches(sim, i, PRODUCTS[i]!) && adapter.topicState(i).subscribed);
+    await waitFor(() => sink.invalid.length === 1 && goodLive(), "NOPE-USD rejected, the good books live");
+    const connects = adapter.stats().connects;
+    // BTC-USD found bad by the app: its unsubscribe goes out; the error frame comes before that unsubscribe's answer.
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+    expect(adapter.ingestFrame("spot", adapter.connectionOf(0), JSON.stringify({ type: "error", ...error }), 0)).toBe(true);
+    sim.step(1);
+    await waitFor(() => sink.invalid.length === 2 && adapter.topicState(0).subscribed && sink.matches(sim, 0, "BTC-USD"), "BTC-USD live again");
+    sim.step(2);
+    await waitFor(goodLive, "the good books go on");
+    expect(sink.invalid).toEqual([
+      { index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED },
+      { index: 0, state: BookState.RESYNCING, reason: StatusReason.CROSSED_BOOK },
+    ]);
+    expect(adapter.stats().subscribeRejected).toBe(1);
+    expect(adapter.stats().connects).toBe(connects); // no reconnect: every request answered
+  }
+
+  test("an error naming a product no unanswered subscribe names (it was refused already) answers nothing", async () => {
+    await resyncWithError({ message: "Failed to subscribe", reason: "NOPE-USD is not a valid product" });
+  });
+
+  test("an error about subscribing that names no product answers no unsubscribe", async () => {
+    await resyncWithError({ message: "Failed to subscribe" });
+  });
+
+  test("an error naming a product answers the oldest unanswered subscribe naming it, wherever it is in the queue", () => {
+    const queue = ["u1", "heartbeats", "s2", "s3"];
+    const req = (id: string) =>
+      ({ u1: { op: "unsubscribe", products: ["BTC-USD"] }, heartbeats: { op: "subscribe", products: [] }, s2: { op: "subscribe", products: ["ETH-USD"] }, s3: { op: "subscribe", products: ["NOPE-USD", "SOL-USD"] } })[id] as {
+        op: "subscribe" | "unsubscribe";
+        products: string[];
+      };
+    expect(errorAnswers("Failed to subscribe: NOPE-USD is not a valid product", queue, req)).toBe(3);
+    expect(errorAnswers("Failed to subscribe: XRP-USD is not a valid product", queue, req)).toBe(-1);
+    expect(errorAnswers("Failed to subscribe", queue, req)).toBe(-1); // the head is an unsubscribe
+    expect(errorAnswers("Failed to unsubscribe", queue, req)).toBe(0);
+    expect(errorAnswers("Failed to subscribe", queue.slice(1), req)).toBe(0); // the heartbeats subscribe
+  });
+});
+
+/**
+ * A subscribe refused for a passing reason (s-rev40). Before, an error frame naming no product refused a single
+ * product's subscribe for good (HALTED / SUBSCRIBE_REJECTED), whatever it said: a rate limit or a server hiccup during
+ * one book's resync lost that book until a restart (a batch was split to singles first, each more messages within the
+ * same limit). Now words of a passing refusal (rate limit, too many requests, try again, temporarily, timeout,
+ * service unavailable, internal error, busy) send the same request again after a backoff on the same socket, nothing rejected.
+ */
+describe("coinbase: a subscribe refused for a passing reason is sent again, not rejected", { timeout: 20_000 }, () => {
+  test("a single book's resubscribe refused with a rate-limit error goes live again", async () => {
+    const sim = await startCoinbaseSimulator({ products: ["BTC-USD", "ETH-USD"], seed: 9, levels: 20 });
+    const products = ["BTC-USD", "ETH-USD"];
+    let adapter: ReturnType<typeof createCoinbaseAdapter> | undefined;
+    let armed = false;
+    // The error comes right after the resubscribe went out (the unsubscribe's answer handled), before its answer.
+    const onRawFrame = (_m: string, c: string, f: string) => {
+      if (!armed || !f.includes('"channel":"subscriptions"')) return;
+      armed = false;
+      queueMicrotask(() => adapter!.ingestFrame("spot", c, JSON.stringify({ type: "error", message: "Failed to subscribe", reason: "rate limit exceeded" }), 0));
+    };
+    adapter = createCoinbaseAdapter(coinbaseConfig(sim, products), subsOf(products), { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, onRawFrame });
+    cleanup.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.start(sink);
+    sim.step(1);
+    const live = (i: number) => sink.matches(sim, i, products[i]!) && adapter.topicState(i).subscribed;
+    await waitFor(() => live(0) && live(1), "books live");
+    armed = true;
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+    await waitFor(() => !armed, "the error frame sent");
+    sim.step(2);
+    await waitFor(() => live(0) && live(1) && adapter.topicState(0).state === "live", "BTC-USD live and subscribed again");
+    expect(adapter.stats().subscribeRejected).toBe(0);
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.CROSSED_BOOK }]);
+  });
+
+  test("the words of a passing refusal are read as a rate limit; a named product or other words are not", () => {
+    for (const text of ["Failed to subscribe: rate limit exceeded", "Failed to subscribe: Too Many Requests", "Failed to subscribe: internal error, try again", "Failed to subscribe: service temporarily unavailable", "Failed to subscribe: timeout"]) {
+      expect(parseAckError(text)).toEqual({ kind: "rate_limited" });
+    }
+    expect(parseAckError("Failed to subscribe: NOPE-USD is not a valid product")).toEqual({ kind: "handler_not_found", topic: "NOPE-USD" });
+    expect(parseAckError("Failed to subscribe: level2 requires authentication")).toEqual({ kind: "other" });
+    expect(parseAckError("Failed to subscribe: product unavailable")).toEqual({ kind: "other" }); // maybe the product's, for good
   });
 });

@@ -148,6 +148,37 @@ describe("common subscription control", () => {
     control.stop();
   });
 
+  test("rate limited: an accepted request answered per topic (successTopics) starts the backoff over, as one answered by id does", () => {
+    // Before (s-rev40), only an ack matched by request id reset the rate-limit streak: a venue answering per topic
+    // (Coinbase's subscriptions event, Bybit option acks) kept every later refusal at the longest backoff (up to 10 s).
+    const delays: number[] = [];
+    const log = { ...silentLogger, warn: (_m: string, f?: Record<string, unknown>) => void (typeof f?.delayMs === "number" && delays.push(f.delayMs)) };
+    const base = protocol();
+    const perTopic: RequestProtocol = {
+      ...base,
+      classifyControl: (msg: unknown) => {
+        const m = msg as { okTopics?: string[] };
+        return m.okTopics ? { kind: "ack", op: "subscribe", success: true, retMsg: "", reqId: undefined, successTopics: m.okTopics, failTopics: [] } : base.classifyControl(msg);
+      },
+    };
+    const control = new SubscriptionControl(perTopic, log, () => 0, undefined, () => undefined);
+    const conn = new FakeConnection(0);
+    const topics = Array.from({ length: 5 }, (_, i) => new TopicState(i, "spot", `S${i}`, 10, `book.S${i}`, conn));
+    for (const t of topics) conn.byTopic.set(t.topic, t);
+    for (const t of topics.slice(0, 3)) {
+      control.sendRequest(conn, "subscribe", [t]);
+      control.onControl(conn, { id: ids(conn.sent).at(-1), error: "slow down" }); // three refusals in a row
+    }
+    control.sendRequest(conn, "subscribe", [topics[3]!]);
+    control.onControl(conn, { okTopics: [topics[3]!.topic] }); // accepted, answered per topic
+    expect(topics[3]!.sub).toBe(SUB_ACTIVE);
+    control.sendRequest(conn, "subscribe", [topics[4]!]);
+    control.onControl(conn, { id: ids(conn.sent).at(-1), error: "slow down" });
+    expect(delays).toHaveLength(4);
+    expect(delays[3]).toBeLessThanOrEqual(500); // the first step again (0.25-0.5 s), not the fourth (2-4 s)
+    control.stop();
+  });
+
   test("a server test request is answered at once, ahead of requests waiting for pacing tokens", () => {
     const { control, all, at } = setup({ perConnection: { capacity: 1, perSecond: 1 } }, 8);
     const { conn, topics } = all[0]!;
