@@ -340,14 +340,12 @@ export class InstrumentBooks {
     if (known >= 0 && seq === known) {
       levelsDiffered = !sameAsSnapshot(book, this.limits.snapshotDepth);
       const stateDiffered = book.state !== m.state || book.reason !== m.reason;
-      if (!levelsDiffered && !stateDiffered && book.bidCount >= book.snapBidN && book.askCount >= book.snapAskN) {
-        if (book.valid) return; // exact at `known`: nothing to add
-        book.valid = true; // lost something earlier, but identical at this instrSeq after all
-        book.seqStreamKey = st.key;
-        this.emitUpdate("snapshot", book, sendTimeUs, refresh);
-        return;
-      }
-      // A book that is the snapshot's top levels (a cut side thinned by removals) takes its depth back: no repair.
+      // Exact at `known`: nothing to add. Only a valid book the same size: levels a valid book holds below a cut
+      // side's last were never compared (a forged delta may have set one), and an invalid one may have lost a delta
+      // there; either would show, usable, at a rank the publisher has otherwise once a level above is removed.
+      if (!levelsDiffered && !stateDiffered && book.valid && book.bidCount === book.snapBidN && book.askCount === book.snapAskN) return;
+      // Otherwise the snapshot is loaded: a book that is its top levels (a cut side thinned by removals) takes its
+      // depth back, one deeper is cut back to it, an invalid one identical after all becomes valid: no repair.
       repaired = levelsDiffered || stateDiffered; // a book must never stay wrong past one refresh
     } else if (!refresh && known >= 0 && seq !== known + 1 && book.valid) {
       this.counters.instrSeqJumps++;
