@@ -7,7 +7,7 @@
  * @module
  */
 import type { BookMessageReader } from "../wire/decoder.ts";
-import { MAX_SNAPSHOT_LEVELS_PER_SIDE } from "../wire/layout.ts";
+import { MAX_SNAPSHOT_LEVELS_PER_SIDE, SNAP_CUT_ASKS, SNAP_CUT_BIDS, SNAP_CUT_MARKED } from "../wire/layout.ts";
 import { grownLevels, type SubscriberBook } from "./subscriber-book.ts";
 
 /** Scratch arrays up to this many levels stay with their book after an assembly; larger ones are released. */
@@ -126,10 +126,13 @@ export class AssemblyBudget {
 }
 
 /**
- * A snapshot side of `n` levels may have been cut there (the publisher's book deeper): at the publisher's
- * publish.snapshot_depth (`depth` > 0, when the subscriber was told it) or at the wire's 65,535 levels a side.
+ * Whether a snapshot side of `n` levels was cut (the publisher's book deeper there): as the snapshot's cutFlags say
+ * (`bit`, SNAP_CUT_BIDS or SNAP_CUT_ASKS) when its publisher marks cuts (SNAP_CUT_MARKED). From an older publisher
+ * (no mark) it may have been: at publish.snapshot_depth (`depth` > 0, when the subscriber was told it) or at the
+ * wire's 65,535 levels a side.
  */
-export function snapshotCut(n: number, depth: number): boolean {
+export function snapshotCut(n: number, depth: number, cutFlags: number, bit: number): boolean {
+  if ((cutFlags & SNAP_CUT_MARKED) !== 0) return (cutFlags & bit) !== 0;
   return n >= MAX_SNAPSHOT_LEVELS_PER_SIDE || (depth > 0 && n >= depth);
 }
 
@@ -143,8 +146,9 @@ export function sameAsSnapshot(book: SubscriberBook, depth: number): boolean {
   const na = book.snapAskN;
   const kb = book.bidCount;
   const ka = book.askCount;
-  if (kb > nb && !snapshotCut(nb, depth)) return false;
-  if (ka > na && !snapshotCut(na, depth)) return false;
+  const flags = book.snapCutFlags;
+  if (kb > nb && !snapshotCut(nb, depth, flags, SNAP_CUT_BIDS)) return false;
+  if (ka > na && !snapshotCut(na, depth, flags, SNAP_CUT_ASKS)) return false;
   if (kb < nb && !(book.snapBidPx[kb]! < book.bidFloorPx)) return false;
   if (ka < na && !(book.snapAskPx[ka]! > book.askCeilPx)) return false;
   const bpx = book.snapBidPx;

@@ -9,7 +9,7 @@
  */
 import { BookState, type StatusReason } from "../core/types.ts";
 import { BookMessageReader, DefinitionReader, type PacketReader } from "../wire/decoder.ts";
-import { MSG_FLAG_REFRESH, TEMPLATE_BOOK_DELTA } from "../wire/layout.ts";
+import { MSG_FLAG_REFRESH, SNAP_CUT_ASKS, SNAP_CUT_BIDS, TEMPLATE_BOOK_DELTA } from "../wire/layout.ts";
 import { AppendResult, AssemblyBudget, sameAsSnapshot, snapshotCut } from "./assembly.ts";
 import { applyDefinition } from "./definitions.ts";
 import type { Listeners } from "./listeners.ts";
@@ -294,11 +294,16 @@ export class InstrumentBooks {
       book.snapNextChunk = 0;
       book.snapChunkCount = chunkCount;
       book.snapFlags = r.msgFlags;
+      book.snapCutFlags = m.cutFlags;
       book.snapBidN = book.snapAskN = 0;
     } else if (book.snapSeq !== seq || book.snapChunkCount !== chunkCount) {
       // A chunk of another snapshot whose start was lost: dropped; a newer one ends the set being assembled.
       this.counters.snapshotsAbandoned++;
       if (book.snapSeq >= 0 && seq > book.snapSeq) this.endSnapshot(book);
+      return;
+    } else if (m.cutFlags !== book.snapCutFlags) {
+      this.counters.snapshotsAbandoned++; // chunks disagree on which sides were cut: the set is not one snapshot
+      this.endSnapshot(book);
       return;
     }
     const rc = this.budget.appendChunk(book, m);
@@ -340,23 +345,22 @@ export class InstrumentBooks {
     if (known >= 0 && seq === known) {
       levelsDiffered = !sameAsSnapshot(book, this.limits.snapshotDepth);
       const stateDiffered = book.state !== m.state || book.reason !== m.reason;
-      if (!levelsDiffered && !stateDiffered && book.bidCount >= book.snapBidN && book.askCount >= book.snapAskN) {
-        if (book.valid) return; // exact at `known`: nothing to add
-        book.valid = true; // lost something earlier, but identical at this instrSeq after all
-        book.seqStreamKey = st.key;
-        this.emitUpdate("snapshot", book, sendTimeUs, refresh);
+      // Exact at `known`: nothing to add. Only a valid book the same size: levels a valid book holds below a cut
+      // side's last were never compared (a forged delta may have set one), and an invalid one may have lost a delta
+      // there; either would show, usable, at a rank the publisher has otherwise once a level above is removed.
+      if (!levelsDiffered && !stateDiffered && book.valid && book.bidCount === book.snapBidN && book.askCount === book.snapAskN) {
+        this.takeFloors(book); // the book is the snapshot: a side no longer cut takes the deltas below it again
         return;
       }
-      // A book that is the snapshot's top levels (a cut side thinned by removals) takes its depth back: no repair.
+      // Otherwise the snapshot is loaded: a book that is its top levels (a cut side thinned by removals) takes its
+      // depth back, one deeper is cut back to it, an invalid one identical after all becomes valid: no repair.
       repaired = levelsDiffered || stateDiffered; // a book must never stay wrong past one refresh
     } else if (!refresh && known >= 0 && seq !== known + 1 && book.valid) {
       this.counters.instrSeqJumps++;
     }
     book.bids.loadSorted(book.snapBidPx, book.snapBidQty, book.snapBidN);
     book.asks.loadSorted(book.snapAskPx, book.snapAskQty, book.snapAskN);
-    const depth = this.limits.snapshotDepth;
-    book.bidFloorPx = snapshotCut(book.snapBidN, depth) ? book.snapBidPx[book.snapBidN - 1]! : -Infinity;
-    book.askCeilPx = snapshotCut(book.snapAskN, depth) ? book.snapAskPx[book.snapAskN - 1]! : Infinity;
+    this.takeFloors(book);
     this.applyEventHeader(book, m, seq, st.key);
     book.valid = true;
     if (repaired) {
@@ -366,6 +370,16 @@ export class InstrumentBooks {
       for (const l of this.listeners.repair) this.listeners.call(l, e);
     }
     this.emitUpdate("snapshot", book, sendTimeUs, refresh);
+  }
+
+  /** A cut side of the assembled snapshot is known down to its last level (none: nothing of it); a whole side all the way. */
+  private takeFloors(book: SubscriberBook): void {
+    const depth = this.limits.snapshotDepth;
+    const nb = book.snapBidN;
+    const na = book.snapAskN;
+    const cut = book.snapCutFlags;
+    book.bidFloorPx = !snapshotCut(nb, depth, cut, SNAP_CUT_BIDS) ? -Infinity : nb > 0 ? book.snapBidPx[nb - 1]! : Infinity;
+    book.askCeilPx = !snapshotCut(na, depth, cut, SNAP_CUT_ASKS) ? Infinity : na > 0 ? book.snapAskPx[na - 1]! : -Infinity;
   }
 
   private endSnapshot(book: SubscriberBook): void {

@@ -50,8 +50,8 @@ export class SubscriberBook extends LadderBook implements BookView {
   exponentsInDoubt = false;
   /**
    * The worst bid and ask prices down to which the book holds every level of the publisher's: the last level of a
-   * side its snapshot cut (publish.snapshot_depth, the wire's 65,535 a side); −Infinity / Infinity for a side that
-   * came whole. Nothing of the levels beyond is known, so deltas there are not applied: once a level above was
+   * side its snapshot cut (publish.snapshot_depth, the wire's 65,535 a side: the snapshot's cutFlags say so, or
+   * from an older publisher a guess, assembly.ts snapshotCut); −Infinity / Infinity for a side that came whole. Nothing of the levels beyond is known, so deltas there are not applied: once a level above was
    * removed they would show at ranks where the publisher has others. The book is thus always the publisher's top
    * levels exactly, fewer than the snapshot's after removals until the next snapshot.
    */
@@ -91,6 +91,8 @@ export class SubscriberBook extends LadderBook implements BookView {
   snapNextChunk = 0;
   snapChunkCount = 0;
   snapFlags = 0;
+  /** The set's cutFlags (SNAP_CUT_*), the same in every chunk. */
+  snapCutFlags = 0;
   snapStreamKey = -1;
   snapBidN = 0;
   snapAskN = 0;

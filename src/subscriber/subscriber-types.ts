@@ -55,12 +55,13 @@ export interface FeedSubscriberOptions {
   /** File holding the HMAC key (raw bytes or hex text), read at construction; the alternative to `authKey`. */
   authKeyFile?: string;
   /**
-   * The publisher's publish.snapshot_depth: with N > 0 snapshots hold the top N levels per side. A side of N levels
-   * is then known only down to its last price: deltas below it are not applied (the book stays the publisher's top
-   * levels exactly, fewer than N after removals until the next snapshot) and a refresh is compared that far only.
-   * Without it such a book applies deltas below the cut and can show, usable, a level at a rank where the publisher
-   * has another until its next refresh repairs it. Sides of 65,535 levels (the wire's most) are treated so always.
-   * Default 0 (whole books).
+   * The publisher's publish.snapshot_depth, needed only for a publisher from before 2026-12-06: later ones mark each
+   * snapshot side they cut (cutFlags, docs/wire-protocol.md §4.4), and the mark decides. For an unmarked snapshot
+   * with N > 0, a side of N levels is taken as cut: known only down to its last price, deltas below it are not
+   * applied (the book stays the publisher's top levels exactly, fewer than N after removals until the next snapshot)
+   * and a refresh is compared that far only. Not told, such a book applies deltas below the cut and can show,
+   * usable, a level at a rank where the publisher has another until its next refresh repairs it. Unmarked sides of
+   * 65,535 levels (the wire's most) are taken as cut always. Default 0.
    */
   snapshotDepth?: number;
   /** Books (instrument ids) kept at most; messages for further ids are dropped and counted (`booksOverCap`). Default 10 000. */

@@ -58,6 +58,8 @@ export type DecodedMessage =
       chunkCount: number;
       totalBidCount: number;
       totalAskCount: number;
+      /** SNAP_CUT_* bits: which sides hold fewer levels than the publisher's book (0: an older publisher, unknown). */
+      cutFlags: number;
       bids: DecodedLevel[];
       asks: DecodedLevel[];
     } & DecodedBookCommon)
@@ -155,6 +157,7 @@ export function decodeDatagram(bytes: Uint8Array, maxBytes = ABS_MAX_DATAGRAM_BY
           chunkCount: book.chunkCount,
           totalBidCount: book.totalBidCount,
           totalAskCount: book.totalAskCount,
+          cutFlags: book.cutFlags,
           bids,
           asks,
         });

@@ -60,7 +60,10 @@ import {
   SNAP_CHUNK_COUNT_OFFSET,
   SNAP_CHUNK_INDEX_OFFSET,
   SNAP_LEVEL_LENGTH_OFFSET,
-  SNAP_RESERVED_OFFSET,
+  SNAP_CUT_ASKS,
+  SNAP_CUT_BIDS,
+  SNAP_CUT_FLAGS_OFFSET,
+  SNAP_CUT_MARKED,
   SNAP_TOTAL_ASK_COUNT_OFFSET,
   SNAP_TOTAL_BID_COUNT_OFFSET,
   TEMPLATE_BOOK_DELTA,
@@ -155,7 +158,7 @@ if (
   SNAP_CHUNK_COUNT_OFFSET !== 56 ||
   SNAP_TOTAL_BID_COUNT_OFFSET !== 58 ||
   SNAP_TOTAL_ASK_COUNT_OFFSET !== 60 ||
-  SNAP_RESERVED_OFFSET !== 62 ||
+  SNAP_CUT_FLAGS_OFFSET !== 62 ||
   BOOK_SNAPSHOT_BLOCK_BYTES !== 64 ||
   LEVEL_PRICE_OFFSET !== 0 ||
   LEVEL_QTY_OFFSET !== 8 ||
@@ -271,13 +274,15 @@ function writeDeltaMessage(
 
 /**
  * Appends the book (top `depth` levels per side, 0 = all, at most 65535) as BookSnapshot chunks with the view's
- * instrSeq. `refresh` marks a periodic refresh (REFRESH flag: instrSeq was not incremented for it).
- * Returns the number of chunks.
+ * instrSeq. `refresh` marks a periodic refresh (REFRESH flag: instrSeq was not incremented for it). Every chunk's
+ * cutFlags says which sides hold fewer levels than the book (SNAP_CUT_*). Returns the number of chunks.
  */
 export function packBookSnapshot(p: ChannelPacker, view: BookView, depth: number, refresh: boolean): number {
   const limit = depth > 0 && depth < MAX_SNAPSHOT_LEVELS_PER_SIDE ? depth : MAX_SNAPSHOT_LEVELS_PER_SIDE;
   const nb = view.bidCount < limit ? view.bidCount : limit;
   const na = view.askCount < limit ? view.askCount : limit;
+  // Which sides hold less than the book: a subscriber knows such a side down to its last level only (§6.6).
+  const cutFlags = SNAP_CUT_MARKED | (nb < view.bidCount ? SNAP_CUT_BIDS : 0) | (na < view.askCount ? SNAP_CUT_ASKS : 0);
   const cap = Math.floor((p.maxMessageBytes - MESSAGE_HEADER_BYTES - BOOK_SNAPSHOT_BLOCK_BYTES) / LEVEL_BYTES);
   const chunkCount = nb + na === 0 ? 1 : Math.ceil((nb + na) / cap);
   let flags = bookFlags(view) | MSG_FLAG_SNAPSHOT;
@@ -297,7 +302,7 @@ export function packBookSnapshot(p: ChannelPacker, view: BookView, depth: number
     if (LITTLE_ENDIAN && (off & 3) === 0) {
       // The root block as 16 word stores: the common block encoded for the first chunk and copied (12 words) into
       // the next ones, then bidCount | askCount, levelLength | chunkIndex, chunkCount | totalBidCount,
-      // totalAskCount | reserved.
+      // totalAskCount | cutFlags.
       const words = p.currentWords;
       const k = off >> 2;
       if (firstK < 0) {
@@ -310,7 +315,7 @@ export function packBookSnapshot(p: ChannelPacker, view: BookView, depth: number
       words[k + 12] = bidTake | (askTake << 16);
       words[k + 13] = LEVEL_BYTES | (chunk << 16);
       words[k + 14] = (chunkCount & 0xffff) | (nb << 16);
-      words[k + 15] = na;
+      words[k + 15] = na | (cutFlags << 16);
     } else {
       writeBookCommon(dv, off, view);
       dv.setUint16(off + SNAP_BID_COUNT_OFFSET, bidTake, true);
@@ -320,7 +325,7 @@ export function packBookSnapshot(p: ChannelPacker, view: BookView, depth: number
       dv.setUint16(off + SNAP_CHUNK_COUNT_OFFSET, chunkCount, true);
       dv.setUint16(off + SNAP_TOTAL_BID_COUNT_OFFSET, nb, true);
       dv.setUint16(off + SNAP_TOTAL_ASK_COUNT_OFFSET, na, true);
-      dv.setUint16(off + SNAP_RESERVED_OFFSET, 0, true);
+      dv.setUint16(off + SNAP_CUT_FLAGS_OFFSET, cutFlags, true);
     }
     const take = bidTake + askTake;
     if (take > chunkPx.length) growChunkScratch(take);

@@ -128,8 +128,18 @@ export const SNAP_CHUNK_INDEX_OFFSET = 54; // u16, 0-based
 export const SNAP_CHUNK_COUNT_OFFSET = 56; // u16, ≥ 1
 export const SNAP_TOTAL_BID_COUNT_OFFSET = 58; // u16, bid levels in the whole snapshot
 export const SNAP_TOTAL_ASK_COUNT_OFFSET = 60; // u16
-export const SNAP_RESERVED_OFFSET = 62; // u16, 0
+export const SNAP_CUT_FLAGS_OFFSET = 62; // u16, SNAP_CUT_* bits (reserved, 0, before 2026-12-06)
 export const BOOK_SNAPSHOT_BLOCK_BYTES = 64;
+
+/**
+ * cutFlags: the publisher marks cuts (set by every publisher since 2026-12-06). Without it (an older publisher
+ * wrote 0 here) the other bits mean nothing and a subscriber must guess which sides were cut (docs/wire-protocol.md §6.6).
+ */
+export const SNAP_CUT_MARKED = 0x8000;
+/** cutFlags: the publisher's book has more bid levels than the snapshot holds (publish.snapshot_depth, 65,535). */
+export const SNAP_CUT_BIDS = 0x0001;
+/** cutFlags: likewise for the asks. */
+export const SNAP_CUT_ASKS = 0x0002;
 
 // BookStatus root block (48 B) = common only.
 export const BOOK_STATUS_BLOCK_BYTES = 48;

@@ -38,6 +38,7 @@ import {
   SNAP_BID_COUNT_OFFSET,
   SNAP_CHUNK_COUNT_OFFSET,
   SNAP_CHUNK_INDEX_OFFSET,
+  SNAP_CUT_FLAGS_OFFSET,
   SNAP_LEVEL_LENGTH_OFFSET,
   SNAP_TOTAL_ASK_COUNT_OFFSET,
   SNAP_TOTAL_BID_COUNT_OFFSET,
@@ -132,6 +133,10 @@ export class BookMessageReader {
   }
   get totalAskCount(): number {
     return this.dv.getUint16(this.b + SNAP_TOTAL_ASK_COUNT_OFFSET, true);
+  }
+  /** BookSnapshot: SNAP_CUT_* bits; without SNAP_CUT_MARKED (an older publisher) nothing is known of cuts. */
+  get cutFlags(): number {
+    return this.dv.getUint16(this.b + SNAP_CUT_FLAGS_OFFSET, true);
   }
   /** Byte offset of level i of this message (bids first, then asks: ask j is level bidCount + j). */
   levelOffset(i: number): number {

@@ -134,6 +134,12 @@ describe("docs/wire-protocol.md tables = src/wire/layout.ts", () => {
     expect(delta).toContain(`**${L.deltaLevelsPerDatagram(1400, true)}** when authenticated`);
     expect(checkOffsets(tableRows(section("4.4 BookSnapshot"), "off"), "SNAP_", L.BOOK_SNAPSHOT_BLOCK_BYTES, { levelLength: "SNAP_LEVEL_LENGTH_OFFSET" })).toBe(8);
     expect(section("4.4 BookSnapshot")).toContain(`C = ${L.snapshotLevelsPerDatagram(1400)} for 1400-byte datagrams, ${L.snapshotLevelsPerDatagram(1400, true)} authenticated`);
+    const cutBits = tableRows(section("4.4 BookSnapshot"), "bit").filter((r) => r[2] !== "");
+    expect(cutBits.map((r) => untick(r[2]!))).toEqual(["MARKED", "BIDS", "ASKS"]);
+    for (const [bit, value, name] of cutBits) {
+      expect(CONSTANTS[`SNAP_CUT_${untick(name!)}`], `cutFlags bit ${name}`).toBe(Number(value));
+      expect(1 << Number(bit)).toBe(Number(value));
+    }
     expect(checkOffsets(tableRows(section("4.6 InstrumentDefinition"), "off"), "DEF_", L.INSTRUMENT_DEFINITION_BLOCK_BYTES)).toBe(9);
   });
 

@@ -92,6 +92,22 @@ const vectors: Omit<Vector, "datagrams">[] = [
   },
   {
     ...base,
+    name: "cut_snapshot",
+    description:
+      "The snapshot vector's book published with publish.snapshot_depth = 1: its top level a side, both sides cut (cutFlags 0x8003 = MARKED | BIDS | ASKS).",
+    ops: [
+      {
+        op: "snapshot",
+        book: liveBook,
+        bids: [[302472, 1500], [302470, 3000]],
+        asks: [[302473, 250], [302475, 10]],
+        depth: 1,
+        refresh: false,
+      },
+    ],
+  },
+  {
+    ...base,
     name: "status",
     description: "BookStatus: RESYNCING because of a SEQUENCE_GAP at the venue (instrSeq 43). MAYBE_BAD_BOOK is set.",
     ops: [{ op: "status", book: { ...liveBook, instrSeq: 43, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP } }],

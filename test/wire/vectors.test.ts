@@ -89,6 +89,7 @@ function specRead(bytes: Uint8Array) {
             chunkCount: dv.getUint16(b + 56, true),
             totalBidCount: dv.getUint16(b + 58, true),
             totalAskCount: dv.getUint16(b + 60, true),
+            cutFlags: dv.getUint16(b + 62, true),
           });
         }
       }
@@ -122,6 +123,7 @@ describe("golden vectors", () => {
       "definition",
       "delta",
       "snapshot",
+      "cut_snapshot",
       "status",
       "packed_turn",
       "split_snapshot",
@@ -258,12 +260,15 @@ describe("golden vectors", () => {
                 expect(sm.blockLength).toBe(64);
               }
               if (dm.type === "snapshot") {
-                expect([sm.chunkIndex, sm.chunkCount, sm.totalBidCount, sm.totalAskCount]).toEqual([
+                expect([sm.chunkIndex, sm.chunkCount, sm.totalBidCount, sm.totalAskCount, sm.cutFlags]).toEqual([
                   dm.chunkIndex,
                   dm.chunkCount,
                   dm.totalBidCount,
                   dm.totalAskCount,
+                  dm.cutFlags,
                 ]);
+                // §4.4: every publisher since 2026-12-06 marks its cuts; only cut_snapshot's book was deeper.
+                expect(sm.cutFlags).toBe(v.name === "cut_snapshot" ? 0x8003 : 0x8000);
               }
             } else if (dm.type === "definition") {
               expect(sm).toMatchObject({

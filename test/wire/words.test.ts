@@ -184,6 +184,7 @@ describe("wire word stores", () => {
           w.setUint16(L.SNAP_CHUNK_COUNT_OFFSET, chunks, true);
           w.setUint16(L.SNAP_TOTAL_BID_COUNT_OFFSET, tb, true);
           w.setUint16(L.SNAP_TOTAL_ASK_COUNT_OFFSET, ta, true);
+          w.setUint16(L.SNAP_CUT_FLAGS_OFFSET, L.SNAP_CUT_MARKED | (tb < nb ? L.SNAP_CUT_BIDS : 0) | (ta < na ? L.SNAP_CUT_ASKS : 0), true);
           expect([...new Uint8Array(got.buffer, body, L.BOOK_SNAPSHOT_BLOCK_BYTES)], `trial ${trial} chunk ${chunk}`).toEqual([...new Uint8Array(w.buffer)]);
           off += got.getUint16(off + L.MSG_LENGTH_OFFSET, true);
         }

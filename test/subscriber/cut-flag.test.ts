@@ -1,0 +1,242 @@
+/**
+ * A snapshot says on the wire which of its sides were cut (cutFlags, docs/wire-protocol.md §4.4, §6.6): the
+ * publisher's book holds more levels there (publish.snapshot_depth, or the wire's 65,535 a side). Before, only a
+ * subscriber told the publisher's snapshot_depth knew: one not told applied the deltas below the cut, and once a
+ * level above was removed its usable book showed, near rank N, levels where the publisher has others. Now the mark
+ * gives every subscriber the cut side's floor, and only the side really cut (a side of exactly N levels that is the
+ * whole book takes its deltas below).
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import type { BookView } from "../../src/core/book-view.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import type { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { EnvelopeRepacker, envelopeOf } from "../../src/subscriber/nats-envelope.ts";
+import { decodeDatagram } from "../../src/wire/decode-objects.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import {
+  MESSAGE_HEADER_BYTES,
+  MSG_LENGTH_OFFSET,
+  MSG_TEMPLATE_ID_OFFSET,
+  PACKET_HEADER_BYTES,
+  PKT_MSG_COUNT_OFFSET,
+  SNAP_CUT_ASKS,
+  SNAP_CUT_BIDS,
+  SNAP_CUT_FLAGS_OFFSET,
+  SNAP_CUT_MARKED,
+  TEMPLATE_BOOK_SNAPSHOT,
+} from "../../src/wire/layout.ts";
+import { makeInstrument, randInt, resealCrc, rng, TestBook } from "../wire/helpers.ts";
+import { newSubscriber, packer, take, T0 } from "./feed-harness.ts";
+
+let sub: FeedSubscriber | undefined;
+afterEach(async () => {
+  await sub?.stop();
+  sub = undefined;
+});
+
+/** First rank where the subscriber's book shows a level the publisher's does not have there, or "". */
+function firstWrongRank(sb: BookView, pub: TestBook): string {
+  for (let r = 0; r < sb.bidCount; r++) if (sb.bidPriceAt(r) !== pub.bidPriceAt(r) || sb.bidQtyAt(r) !== pub.bidQtyAt(r)) return `bid rank ${r}: ${sb.bidPriceAt(r)} × ${sb.bidQtyAt(r)} where the publisher has ${pub.bidPriceAt(r)} × ${pub.bidQtyAt(r)}`;
+  for (let r = 0; r < sb.askCount; r++) if (sb.askPriceAt(r) !== pub.askPriceAt(r) || sb.askQtyAt(r) !== pub.askQtyAt(r)) return `ask rank ${r}: ${sb.askPriceAt(r)} × ${sb.askQtyAt(r)} where the publisher has ${pub.askPriceAt(r)} × ${pub.askQtyAt(r)}`;
+  return "";
+}
+
+/** `levels` a side, bids from 1,000,000 down and asks from 1,000,002 up, `stepTicks` apart. */
+function deepBook(levels: number, stepTicks = 1): TestBook {
+  const book = new TestBook(makeInstrument("coinbase", "spot", "BTC-USD", 2, 8));
+  const bids: [number, number][] = [];
+  const asks: [number, number][] = [];
+  for (let i = 0; i < levels; i++) {
+    bids.push([1_000_000 - i * stepTicks, 100 + i]);
+    asks.push([1_000_002 + i * stepTicks, 100 + i]);
+  }
+  book.load(bids, asks, 1, T0);
+  return book;
+}
+
+/** Each snapshot message of the datagrams with its cutFlags rewritten by `f` (checksums resealed). */
+function rewriteCutFlags(datagrams: Uint8Array[], f: (flags: number, chunk: number) => number): Uint8Array[] {
+  let chunk = 0;
+  for (const d of datagrams) {
+    const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
+    let off = PACKET_HEADER_BYTES;
+    for (let i = 0, n = dv.getUint16(PKT_MSG_COUNT_OFFSET, true); i < n; i++) {
+      if (dv.getUint16(off + MSG_TEMPLATE_ID_OFFSET, true) === TEMPLATE_BOOK_SNAPSHOT) {
+        const at = off + MESSAGE_HEADER_BYTES + SNAP_CUT_FLAGS_OFFSET;
+        dv.setUint16(at, f(dv.getUint16(at, true), chunk++), true);
+      }
+      off += dv.getUint16(off + MSG_LENGTH_OFFSET, true);
+    }
+    resealCrc(d);
+  }
+  return datagrams;
+}
+
+function cutFlagsOf(datagrams: Uint8Array[]): number[] {
+  const out: number[] = [];
+  for (const d of datagrams) {
+    const r = decodeDatagram(d);
+    if (!r.ok) throw r.error;
+    for (const m of r.packet.messages) if (m.type === "snapshot") out.push(m.cutFlags);
+  }
+  return out;
+}
+
+describe("the publisher marks the cut sides", () => {
+  it("cutFlags: MARKED always, BIDS / ASKS on a side holding fewer levels than the book, in every chunk", () => {
+    const pub = deepBook(12);
+    pub.asks.delete(pub.askPriceAt(11)); // 11 asks
+    (pub as unknown as { dirty: boolean }).dirty = true;
+    const p = packer({ maxBytes: 320 });
+    packBookSnapshot(p, pub, 11, false); // bids cut at 11 of 12, asks whole (11 of 11)
+    const flags = cutFlagsOf(take(p));
+    expect(flags.length).toBeGreaterThan(1);
+    expect(new Set(flags)).toEqual(new Set([SNAP_CUT_MARKED | SNAP_CUT_BIDS]));
+    packBookSnapshot(p, pub, 0, true);
+    expect(new Set(cutFlagsOf(take(p)))).toEqual(new Set([SNAP_CUT_MARKED]));
+    packBookSnapshot(p, pub, 3, true);
+    expect(new Set(cutFlagsOf(take(p)))).toEqual(new Set([SNAP_CUT_MARKED | SNAP_CUT_BIDS | SNAP_CUT_ASKS]));
+  });
+
+  it("the NATS reader's repacker copies a snapshot message as it is: the mark with it", () => {
+    const pub = deepBook(12);
+    const p = packer({ channelId: 1, sourceId: 0, sessionId: 5 });
+    packBookSnapshot(p, pub, 5, false);
+    const d = take(p)[0]!;
+    const msgLen = new DataView(d.buffer, d.byteOffset).getUint16(PACKET_HEADER_BYTES + MSG_LENGTH_OFFSET, true);
+    const rep = new EnvelopeRepacker({ channelId: 9, sourceId: 65000, heartbeatIntervalMs: 200 });
+    expect(rep.add(envelopeOf(d, 1000, PACKET_HEADER_BYTES, msgLen), 0)).not.toMatch(/short|bad_|unknown|old_/);
+    expect(cutFlagsOf(take(rep.packer))).toEqual([SNAP_CUT_MARKED | SNAP_CUT_BIDS | SNAP_CUT_ASKS]);
+  });
+});
+
+describe("a subscriber not told publish.snapshot_depth", () => {
+  it("random events at every rank of a book 3× deeper than its snapshots (split deltas, refreshes): never usable while it differs from the publisher's, never a repair", () => {
+    const pub = deepBook(60);
+    const p = packer({ maxBytes: 320 }); // deltas of more than a few levels are split into parts
+    packInstrumentDefinition(p, new EncodedDefinition(pub.instrument), false);
+    packBookSnapshot(p, pub, 20, false);
+    sub = newSubscriber(); // snapshotDepth not given
+    for (const d of take(p)) sub.ingest(d, T0);
+    const sb = sub.book(pub.instrument.instrumentId)!;
+    expect(sb.usable).toBe(true);
+    const r = rng(37);
+    const cs = new ChangeSet();
+    let parts = 0;
+    for (let i = 0; i < 400; i++) {
+      cs.clear();
+      const used = new Set<number>();
+      for (let n = randInt(r, 1, 30); n > 0; n--) {
+        const bid = r() < 0.5;
+        const px = bid ? 1_000_000 - randInt(r, 0, 90) : 1_000_002 + randInt(r, 0, 90);
+        if (used.has(px)) continue;
+        used.add(px);
+        const exists = (bid ? pub.bids : pub.asks).has(px);
+        const qty = exists && r() < 0.5 ? 0 : randInt(r, 1, 1000);
+        if (bid) cs.addBid(px, qty);
+        else cs.addAsk(px, qty);
+      }
+      pub.apply(cs, 10 + i, T0 + i);
+      parts += packBookDelta(p, pub, cs) > 1 ? 1 : 0;
+      const refresh = i % 40 === 39;
+      if (refresh) packBookSnapshot(p, pub, 20, true);
+      for (const d of take(p, T0 + i)) sub.ingest(d, T0 + i);
+      // Old: a delta below the cut was applied, and after a removal above showed at rank ≤ 19, usable.
+      expect(firstWrongRank(sb, pub), `after event ${i}`).toBe("");
+      expect(sb.usable).toBe(true);
+      if (refresh) expect([sb.bidCount, sb.askCount], `refresh after event ${i}`).toEqual([Math.min(20, pub.bidCount), Math.min(20, pub.askCount)]);
+    }
+    expect(parts).toBeGreaterThan(0);
+    expect(sub.counters.repairs).toBe(0);
+  });
+
+  it("a side of exactly N levels that is the publisher's whole side takes a level added below it (not cut)", () => {
+    const pub = deepBook(5);
+    const p = packer();
+    packInstrumentDefinition(p, new EncodedDefinition(pub.instrument), false);
+    packBookSnapshot(p, pub, 5, false);
+    sub = newSubscriber({ snapshotDepth: 5 }); // told N: without the mark it would take every 5-level side as cut
+    for (const d of take(p)) sub.ingest(d, T0);
+    const cs = new ChangeSet();
+    cs.addBid(pub.bidPriceAt(4) - 1, 9);
+    cs.addAsk(pub.askPriceAt(4) + 1, 9);
+    pub.apply(cs, 2, T0 + 1);
+    packBookDelta(p, pub, cs);
+    cs.clear();
+    cs.addBid(pub.bidPriceAt(0), 0);
+    pub.apply(cs, 3, T0 + 2);
+    packBookDelta(p, pub, cs);
+    for (const d of take(p, T0 + 2)) sub.ingest(d, T0 + 2);
+    const sb = sub.book(pub.instrument.instrumentId)!;
+    expect(sb.usable).toBe(true);
+    expect(firstWrongRank(sb, pub)).toBe("");
+    // Old: 4 bids and 5 asks, the levels below the snapshot's last dropped as if that side had been cut.
+    expect([sb.bidCount, sb.askCount]).toEqual([5, 6]);
+  });
+});
+
+it("a side cut before and whole at a refresh equal to the book: deltas below its last level apply again", () => {
+  const pub = deepBook(6);
+  const p = packer();
+  packInstrumentDefinition(p, new EncodedDefinition(pub.instrument), false);
+  packBookSnapshot(p, pub, 5, false); // bids and asks cut at 5 of 6
+  sub = newSubscriber();
+  for (const d of take(p)) sub.ingest(d, T0);
+  const cs = new ChangeSet();
+  cs.addBid(pub.bidPriceAt(5), 0); // the 6th level, below the cut: the publisher's sides are now 5 levels, whole
+  cs.addAsk(pub.askPriceAt(5), 0);
+  pub.apply(cs, 2, T0 + 1);
+  packBookDelta(p, pub, cs);
+  packBookSnapshot(p, pub, 5, true); // equal to the book; nothing cut now
+  for (const d of take(p, T0 + 1)) sub.ingest(d, T0 + 1);
+  cs.clear();
+  cs.addBid(pub.bidPriceAt(4) - 1, 3);
+  cs.addAsk(pub.askPriceAt(4) + 1, 3);
+  pub.apply(cs, 3, T0 + 2);
+  packBookDelta(p, pub, cs);
+  for (const d of take(p, T0 + 2)) sub.ingest(d, T0 + 2);
+  const sb = sub.book(pub.instrument.instrumentId)!;
+  expect(firstWrongRank(sb, pub)).toBe("");
+  expect(sb.usable).toBe(true);
+  expect([sb.bidCount, sb.askCount]).toEqual([6, 6]); // the floor from the first snapshot kept them out before
+});
+
+describe("an older publisher (no mark): the guesses still hold", () => {
+  it("the subscriber told N takes an N-level side as cut; deltas below it are not applied", () => {
+    const pub = deepBook(12);
+    const p = packer();
+    packInstrumentDefinition(p, new EncodedDefinition(pub.instrument), false);
+    packBookSnapshot(p, pub, 5, false);
+    sub = newSubscriber({ snapshotDepth: 5 });
+    for (const d of rewriteCutFlags(take(p), () => 0)) sub.ingest(d, T0);
+    const cs = new ChangeSet();
+    cs.addBid(pub.bidPriceAt(7), 7); // below the cut
+    cs.addAsk(pub.askPriceAt(7), 7);
+    pub.apply(cs, 2, T0 + 1);
+    packBookDelta(p, pub, cs);
+    cs.clear();
+    cs.addBid(pub.bidPriceAt(0), 0);
+    cs.addAsk(pub.askPriceAt(0), 0);
+    pub.apply(cs, 3, T0 + 2);
+    packBookDelta(p, pub, cs);
+    for (const d of take(p, T0 + 2)) sub.ingest(d, T0 + 2);
+    const sb = sub.book(pub.instrument.instrumentId)!;
+    expect(sb.usable).toBe(true);
+    expect(firstWrongRank(sb, pub)).toBe("");
+    expect([sb.bidCount, sb.askCount]).toEqual([4, 4]);
+  });
+});
+
+it("chunks of one snapshot disagreeing on cutFlags: the set is abandoned, never applied", () => {
+  const pub = deepBook(12);
+  const p = packer({ maxBytes: 320 });
+  packInstrumentDefinition(p, new EncodedDefinition(pub.instrument), false);
+  packBookSnapshot(p, pub, 11, false);
+  sub = newSubscriber();
+  const datagrams = rewriteCutFlags(take(p), (f, chunk) => (chunk === 1 ? f & ~SNAP_CUT_BIDS : f));
+  expect(datagrams.length).toBeGreaterThan(2);
+  for (const d of datagrams) sub.ingest(d, T0);
+  // Old: the field was ignored and the snapshot applied.
+  expect(sub.counters.snapshotsAbandoned).toBe(1);
+  expect(sub.book(pub.instrument.instrumentId)?.valid ?? false).toBe(false);
+});
