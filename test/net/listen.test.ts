@@ -172,7 +172,7 @@ describe("feeder listen", () => {
     for (const u of updates) expect(u).toMatchObject({ symbol: "BTCUSDT", state: "resyncing", valid: true, usable: false });
     const table: string[] = [];
     expect(await listenCommand.run(ctxFor({ group: [`${GROUP}:${port}`], duration: "0.5" }, table))).toBe(0);
-    expect(table.at(-1)).toMatch(/linear BTCUSDT\s+NO\s+resync\s+yes\s/);
+    expect(table.at(-1)).toMatch(/linear BTCUSDT\s+NO\s+resync\s+disconn\s+yes\s/); // STATE, REASON, VALID
   });
 
   it("--format ndjson reports a restarted publisher taking the book over (supersede), then its book", async () => {
