@@ -257,6 +257,7 @@ export class Supervisor implements StatusSource {
         slot.lastHeardMs = performance.now();
         if (msg.type === "budget") {
           slot.budgets.record(msg);
+          if ("blockedUntilMs" in msg) this.shareHold(slot, msg.key, msg.blockedUntilMs);
         } else if (msg.type === "session") {
           slot.answering = true;
           this.onWorkerSession?.(msg.sourceId, msg.sessionId);
@@ -302,6 +303,21 @@ export class Supervisor implements StatusSource {
       const budgets = slot.budgets.carry();
       worker.postMessage({ type: "start", config: this.config, workerIndex: slot.index, workerCount: this.config.workers, budgets } satisfies ToWorker);
     });
+  }
+
+  /**
+   * A 429/418 hold the venue gave one worker holds every worker (one IP): it is kept for every slot's next worker
+   * and relayed to the other workers running. Before, a worker honoured only its own holds: since the workers
+   * resolve their own shares at start, one answered 429 left the others asking into the venue's hold. Cold.
+   */
+  private shareHold(from: Slot, key: string, blockedUntilMs: number): void {
+    const holdMs = blockedUntilMs - Date.now(); // the worker's wall clock; carried on as a length (budget-ledger.ts)
+    if (typeof key !== "string" || !Number.isFinite(holdMs) || holdMs <= 0) return;
+    for (const slot of this.slots) {
+      if (slot === from) continue;
+      slot.budgets.record({ key, blockedUntilMs });
+      slot.worker?.postMessage({ type: "hold", key, holdMs } satisfies ToWorker);
+    }
   }
 
   /**
