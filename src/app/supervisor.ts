@@ -16,6 +16,8 @@ import { processSnapshot } from "./process-metrics.ts";
 import { mergeReadiness, type ReadinessInput } from "./readiness.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
 import { venueStartFailure, type VenueStart } from "./venue-start.ts";
+import { configuredSubscriptions, inWorkerShare } from "./feeder.ts";
+import { instrumentSymbolOf } from "../venues/venue.ts";
 import { BudgetAccounts } from "../venues/common/budget-ledger.ts";
 
 const REQUEST_TIMEOUT_MS = 2000;
@@ -69,6 +71,8 @@ interface Slot {
   budgets: BudgetAccounts;
   pending: Map<number, (result: unknown) => void>;
   stopped?: () => void;
+  /** The slot's configured symbols (its share of each venue): what a first worker not yet heard from is starting. */
+  share: ReadinessInput["unresolved"];
 }
 
 export class Supervisor implements StatusSource {
@@ -114,7 +118,16 @@ export class Supervisor implements StatusSource {
     this.startCalled = true;
     const starts: Promise<VenueStart[]>[] = [];
     for (let i = 0; i < this.config.workers; i++) {
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, lastBooks: [], budgets: new BudgetAccounts(), pending: new Map() };
+      const share = this.config.venues.flatMap((v) =>
+        configuredSubscriptions(this.config, v, (venue, sub) => inWorkerShare(venue, sub, i, this.config.workers)).map((sub) => ({
+          venue: v.venue,
+          market: sub.market,
+          symbol: instrumentSymbolOf(sub),
+          reason: "resolving",
+          detail: `worker ${i} is starting (its share's instruments not resolved yet); its books start once they are`,
+        })),
+      );
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, lastBooks: [], budgets: new BudgetAccounts(), pending: new Map(), share };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -224,6 +237,12 @@ export class Supervisor implements StatusSource {
       if (p) {
         slot.lastBooks = p.books;
         answered.push(p);
+        return;
+      }
+      // The slot's first worker, not heard from yet (its module loading: at every start): starting, not down. Before,
+      // /readyz said worker_down ('not running (restarting)') and no_books then, and /books listed nothing.
+      if (slot.worker !== undefined && slot.restarts === 0 && slot.lastHeardMs === 0) {
+        answered.push({ books: [], unresolved: slot.share, connections: [], workersDown: [] });
         return;
       }
       down.push(slot.index);
