@@ -205,10 +205,13 @@ export class Supervisor implements StatusSource {
     const results = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "book", venue, market, symbol, depth })));
     const found = results.find((r) => r !== undefined && r !== null);
     if (found !== undefined) return found as BookLevels;
-    const silent = this.slots.filter((_, i) => results[i] === undefined).map((slot) => slot.index);
-    if (silent.length > 0) {
-      throw new Unavailable(`worker ${silent.join(", ")} is not answering (restarting or hung): ${venue}/${market}/${symbol} may be one of its books; /books lists them`);
+    const silent = this.slots.filter((_, i) => results[i] === undefined);
+    const starting = silent.filter((slot) => this.firstStarting(slot)).map((slot) => slot.index);
+    const down = silent.filter((slot) => !this.firstStarting(slot)).map((slot) => slot.index);
+    if (down.length > 0) {
+      throw new Unavailable(`worker ${down.join(", ")} is not answering (restarting or hung): ${venue}/${market}/${symbol} may be one of its books; /books lists them`);
     }
+    if (starting.length > 0) throw new Unavailable(`worker ${starting.join(", ")} is starting: ${venue}/${market}/${symbol} may be one of its books; /books lists them`);
     return undefined;
   }
 
@@ -241,7 +244,7 @@ export class Supervisor implements StatusSource {
       }
       // The slot's first worker, not heard from yet (its module loading: at every start): starting, not down. Before,
       // /readyz said worker_down ('not running (restarting)') and no_books then, and /books listed nothing.
-      if (slot.worker !== undefined && slot.restarts === 0 && slot.lastHeardMs === 0) {
+      if (this.firstStarting(slot)) {
         answered.push({ books: [], unresolved: slot.share, connections: [], workersDown: [] });
         return;
       }
@@ -258,6 +261,11 @@ export class Supervisor implements StatusSource {
     for (const v of venues) exchangeToReceipt[v] = mergeHistograms(parts.flatMap((p) => (p.exchangeToReceipt[v] ? [p.exchangeToReceipt[v]] : [])))!;
     const receiptToSend = mergeHistograms(parts.map((p) => p.receiptToSend)) ?? { boundsUs: [], counts: [0], count: 0, sumUs: 0 };
     return { receiptToSend, exchangeToReceipt };
+  }
+
+  /** The slot's first worker, not heard from yet (its module loading: at every start): starting, not down. */
+  private firstStarting(slot: Slot): boolean {
+    return slot.worker !== undefined && slot.restarts === 0 && slot.lastHeardMs === 0;
   }
 
   /** Resolves with what the worker's share of each venue found at start (VenueStart), once it has started. */

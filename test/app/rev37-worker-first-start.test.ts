@@ -4,7 +4,7 @@
  * worker having answered yet, `no_books` ('this instance has no configured book'), and /books listed nothing: at
  * every start, with nothing down or restarting. Now a worker still on its first start that has not spoken yet is
  * starting: its share of the configured symbols is `symbol_unresolved` / `resolving`, as in one process while a
- * venue's instruments resolve. A restarted worker before its first message is still `worker_down` (restarting:
+ * venue's instruments resolve, and a book asked for names it as starting. A restarted worker before its first message is still `worker_down` (restarting:
  * test/app/rev20-worker-first-word). The workers here hold their start until the test lets them go.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
@@ -51,6 +51,8 @@ test("a worker that has not spoken yet on its first start is starting, its symbo
   expect(input.unresolved.map((u) => `${u.venue}:${u.market}:${u.symbol}:${u.reason}`).sort()).toEqual(SYMBOLS.map((s) => `bybit:linear:${s}:resolving`).sort());
   // No book yet (/books' rows are these and readiness's unresolved symbols above, as in one process).
   expect(await supervisor.books()).toEqual([]);
+  // A book asked for: unavailable for now, the worker named as starting (it was 'not answering (restarting or hung)').
+  await expect(supervisor.book("bybit", "linear", "BTCUSDT", 5)).rejects.toThrow(/^worker 0, 1 is starting: bybit\/linear\/BTCUSDT may be one of its books/);
   for (const worker of [0, 1]) channel.postMessage({ worker, go: true });
   await starting;
   // Started: every symbol has its book, no worker down.
