@@ -28,8 +28,9 @@ export const runCommand: CommandSpec = {
     "instrument REST hangs or is down holds or empties only its own books. A symbol whose instrument does not",
     "resolve at start (its market's instrument REST down and not in instrument_cache, or not listed yet) is",
     "left out with one error; the others start (only a venue whose symbols are all answered as not listed or",
-    "unusable exits 1). It is asked for again while running (REST down: after 5 s, doubling to 5 min; not",
-    "listed: every 5 min) and joins when it resolves; /readyz names it with why until then.",
+    "unusable exits 1: with workers = N, over every worker's share; not with shard = i/n, whose share starts",
+    "empty). It is asked for again while running (REST down: after 5 s, doubling to 5 min; not listed: every",
+    "5 min) and joins when it resolves; /readyz names it with why until then.",
   ].join("\n"),
   options: { config: { type: "string", short: "c" } },
   async run(ctx) {
