@@ -8,7 +8,8 @@
  * a hold as the time it still runs; the worker's budgets read the wall clock (Date.now, as a Retry-After date does).
  * So a wall-clock step (NTP, a VM resumed) while a worker is down neither stretches what is carried (a step back:
  * uses dated in the future, counted for the step's length too, REST and connects held as long) nor cuts a hold
- * short (a step forward: requests sent into the venue's hold).
+ * short (a step forward: requests sent into the venue's hold). A hold is the IP's: the supervisor also relays one
+ * worker's to every other running worker (WorkerLedger.hold), and keeps it for every slot.
  * @module
  */
 
