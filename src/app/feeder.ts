@@ -549,20 +549,7 @@ export class Feeder {
   }
 
   private subscriptionsOf(venueConfig: VenueConfig): Subscription[] {
-    const { shard } = this.opts.config;
-    const subs: Subscription[] = [];
-    for (const m of venueConfig.markets) {
-      for (const symbol of m.symbols) {
-        // "SYMBOL@depth" is a further depth of SYMBOL beside the market's, published as its own instrument.
-        const at = symbol.indexOf("@");
-        const sub: Subscription =
-          at > 0 ? { market: m.market, symbol: symbol.slice(0, at), depth: Number(symbol.slice(at + 1)), extraDepth: true } : { market: m.market, symbol, depth: m.depth };
-        if (!inShard(venueConfig.venue, sub, shard.index, shard.count)) continue;
-        if (this.opts.subscriptionFilter && !this.opts.subscriptionFilter(venueConfig.venue, sub)) continue;
-        subs.push(sub);
-      }
-    }
-    return subs;
+    return configuredSubscriptions(this.opts.config, venueConfig, this.opts.subscriptionFilter);
   }
 
   private createAdapter(venueConfig: VenueConfig, subs: Subscription[]): VenueAdapter {
@@ -588,6 +575,24 @@ export class Feeder {
 /** A stable share of the symbols: the instrument id decides, so every host computes the same split. */
 export function inShard(venue: string, sub: Subscription, index: number, count: number): boolean {
   return count <= 1 || instrumentIdOf(venue, sub.market, instrumentSymbolOf(sub)) % count === index;
+}
+
+/** A venue's configured subscriptions in this shard (and in `filter`: a worker's share), in config order. */
+export function configuredSubscriptions(config: FeederConfig, venueConfig: VenueConfig, filter?: (venue: string, sub: Subscription) => boolean): Subscription[] {
+  const { shard } = config;
+  const subs: Subscription[] = [];
+  for (const m of venueConfig.markets) {
+    for (const symbol of m.symbols) {
+      // "SYMBOL@depth" is a further depth of SYMBOL beside the market's, published as its own instrument.
+      const at = symbol.indexOf("@");
+      const sub: Subscription =
+        at > 0 ? { market: m.market, symbol: symbol.slice(0, at), depth: Number(symbol.slice(at + 1)), extraDepth: true } : { market: m.market, symbol, depth: m.depth };
+      if (!inShard(venueConfig.venue, sub, shard.index, shard.count)) continue;
+      if (filter && !filter(venueConfig.venue, sub)) continue;
+      subs.push(sub);
+    }
+  }
+  return subs;
 }
 
 /** A worker's share within this instance: other bits of the id than the shard uses, so both splits stay even. */

@@ -4,7 +4,8 @@
  * own (one venue's REST holds no other venue, in no worker). The main thread only supervises: it restarts a
  * worker that dies, that fails to start, or that hangs (no answer to its pings for WORKER_HANG_MS: terminated),
  * with backoff, and aggregates books and metrics for HTTP. It keeps what each worker slot spent of the venues'
- * per-IP budgets (and the holds it was given) for the slot's next worker (venues/common/budget-ledger.ts).
+ * per-IP budgets (and the holds it was given) for the slot's next worker, and relays a hold one worker is given to
+ * every other (one IP: venues/common/budget-ledger.ts).
  * @module
  */
 import type { Logger } from "../core/log.ts";
@@ -16,6 +17,8 @@ import { processSnapshot } from "./process-metrics.ts";
 import { mergeReadiness, type ReadinessInput } from "./readiness.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
 import { venueStartFailure, type VenueStart } from "./venue-start.ts";
+import { configuredSubscriptions, inWorkerShare } from "./feeder.ts";
+import { instrumentSymbolOf } from "../venues/venue.ts";
 import { BudgetAccounts } from "../venues/common/budget-ledger.ts";
 
 const REQUEST_TIMEOUT_MS = 2000;
@@ -70,6 +73,8 @@ interface Slot {
   budgets: BudgetAccounts;
   pending: Map<number, (result: unknown) => void>;
   stopped?: () => void;
+  /** The slot's configured symbols (its share of each venue): what a first worker not yet heard from is starting. */
+  share: ReadinessInput["unresolved"];
 }
 
 export class Supervisor implements StatusSource {
@@ -115,7 +120,16 @@ export class Supervisor implements StatusSource {
     this.startCalled = true;
     const starts: Promise<VenueStart[]>[] = [];
     for (let i = 0; i < this.config.workers; i++) {
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, lastBooks: [], budgets: new BudgetAccounts(), pending: new Map() };
+      const share = this.config.venues.flatMap((v) =>
+        configuredSubscriptions(this.config, v, (venue, sub) => inWorkerShare(venue, sub, i, this.config.workers)).map((sub) => ({
+          venue: v.venue,
+          market: sub.market,
+          symbol: instrumentSymbolOf(sub),
+          reason: "resolving",
+          detail: `worker ${i} is starting (its share's instruments not resolved yet); its books start once they are`,
+        })),
+      );
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, lastBooks: [], budgets: new BudgetAccounts(), pending: new Map(), share };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -193,10 +207,13 @@ export class Supervisor implements StatusSource {
     const results = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "book", venue, market, symbol, depth })));
     const found = results.find((r) => r !== undefined && r !== null);
     if (found !== undefined) return found as BookLevels;
-    const silent = this.slots.filter((_, i) => results[i] === undefined).map((slot) => slot.index);
-    if (silent.length > 0) {
-      throw new Unavailable(`worker ${silent.join(", ")} is not answering (restarting or hung): ${venue}/${market}/${symbol} may be one of its books; /books lists them`);
+    const silent = this.slots.filter((_, i) => results[i] === undefined);
+    const starting = silent.filter((slot) => this.firstStarting(slot)).map((slot) => slot.index);
+    const down = silent.filter((slot) => !this.firstStarting(slot)).map((slot) => slot.index);
+    if (down.length > 0) {
+      throw new Unavailable(`worker ${down.join(", ")} is not answering (restarting or hung): ${venue}/${market}/${symbol} may be one of its books; /books lists them`);
     }
+    if (starting.length > 0) throw new Unavailable(`worker ${starting.join(", ")} is starting: ${venue}/${market}/${symbol} may be one of its books; /books lists them`);
     return undefined;
   }
 
@@ -227,6 +244,12 @@ export class Supervisor implements StatusSource {
         answered.push(p);
         return;
       }
+      // The slot's first worker, not heard from yet (its module loading: at every start): starting, not down. Before,
+      // /readyz said worker_down ('not running (restarting)') and no_books then, and /books listed nothing.
+      if (this.firstStarting(slot)) {
+        answered.push({ books: [], unresolved: slot.share, connections: [], workersDown: [] });
+        return;
+      }
       down.push(slot.index);
       answered.push({ books: slot.lastBooks.map((b) => ({ ...b, state: "stale", reason: "worker_unavailable", valid: false })), unresolved: [], connections: [], workersDown: [] });
     });
@@ -240,6 +263,11 @@ export class Supervisor implements StatusSource {
     for (const v of venues) exchangeToReceipt[v] = mergeHistograms(parts.flatMap((p) => (p.exchangeToReceipt[v] ? [p.exchangeToReceipt[v]] : [])))!;
     const receiptToSend = mergeHistograms(parts.map((p) => p.receiptToSend)) ?? { boundsUs: [], counts: [0], count: 0, sumUs: 0 };
     return { receiptToSend, exchangeToReceipt };
+  }
+
+  /** The slot's first worker, not heard from yet (its module loading: at every start): starting, not down. */
+  private firstStarting(slot: Slot): boolean {
+    return slot.worker !== undefined && slot.restarts === 0 && slot.lastHeardMs === 0;
   }
 
   /** Resolves with what the worker's share of each venue found at start (VenueStart), once it has started. */
@@ -258,6 +286,7 @@ export class Supervisor implements StatusSource {
         slot.lastHeardMs = performance.now();
         if (msg.type === "budget") {
           slot.budgets.record(msg);
+          if ("blockedUntilMs" in msg) this.shareHold(slot, msg.key, msg.blockedUntilMs);
         } else if (msg.type === "session") {
           slot.answering = true;
           this.onWorkerSession?.(msg.sourceId, msg.sessionId);
@@ -303,6 +332,21 @@ export class Supervisor implements StatusSource {
       const budgets = slot.budgets.carry();
       worker.postMessage({ type: "start", config: this.config, workerIndex: slot.index, workerCount: this.config.workers, budgets } satisfies ToWorker);
     });
+  }
+
+  /**
+   * A 429/418 hold the venue gave one worker holds every worker (one IP): it is kept for every slot's next worker
+   * and relayed to the other workers running. Before, a worker honoured only its own holds: since the workers
+   * resolve their own shares at start, one answered 429 left the others asking into the venue's hold. Cold.
+   */
+  private shareHold(from: Slot, key: string, blockedUntilMs: number): void {
+    const holdMs = blockedUntilMs - Date.now(); // the worker's wall clock; carried on as a length (budget-ledger.ts)
+    if (typeof key !== "string" || !Number.isFinite(holdMs) || holdMs <= 0) return;
+    for (const slot of this.slots) {
+      if (slot === from) continue;
+      slot.budgets.record({ key, blockedUntilMs });
+      slot.worker?.postMessage({ type: "hold", key, holdMs } satisfies ToWorker);
+    }
   }
 
   /**

@@ -6,7 +6,7 @@
  */
 import { createLogger, type Logger } from "../core/log.ts";
 import { Feeder, inWorkerShare } from "./feeder.ts";
-import { workerLedger } from "../venues/common/budget-ledger.ts";
+import { workerLedger, type WorkerLedger } from "../venues/common/budget-ledger.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
 
 declare const self: Worker;
@@ -15,6 +15,7 @@ let feeder: Feeder | undefined;
 let workerIndex = 0;
 let log: Logger | undefined;
 let stopping = false;
+let ledger: WorkerLedger | undefined;
 
 function send(msg: FromWorker): void {
   self.postMessage(msg);
@@ -26,6 +27,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     case "start": {
       workerIndex = msg.workerIndex;
       log = createLogger({ level: msg.config.log.level, format: msg.config.log.format, base: { worker: workerIndex } });
+      ledger = workerLedger(msg.budgets ?? {}, (event) => send({ type: "budget", ...event }));
       feeder = new Feeder({
         config: msg.config,
         log,
@@ -33,7 +35,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         subscriptionFilter: (venue, sub) => inWorkerShare(venue, sub, workerIndex, msg.workerCount),
         connectBudgetShare: 1 / msg.workerCount, // one IP: the workers split the venue's connection-rate budget
         // ... and a restarted worker starts from what its predecessor spent (the venue still counts it).
-        budgetLedger: workerLedger(msg.budgets ?? {}, (event) => send({ type: "budget", ...event })),
+        budgetLedger: ledger,
         partOfLargerConfig: true,
       });
       send({ type: "session", sourceId: feeder.publisher.sourceId, sessionId: feeder.publisher.sessionId });
@@ -58,6 +60,8 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     }
     case "ping":
       return send({ type: "pong" });
+    case "hold":
+      return ledger?.hold(msg.key, msg.holdMs);
     case "stop": {
       stopping = true;
       await feeder?.stop(); // during start-up too: its venue REST requests end at once

@@ -23,6 +23,8 @@ export type ToWorker =
   | ({ type: "request"; id: number } & WorkerRequest)
   /** The supervisor's liveness check: a worker answers `pong` at once (a hung one does not, and is restarted). */
   | { type: "ping" }
+  /** The venue gave another worker a 429/418 hold on budget `key` that runs `holdMs` more: one IP, so this worker waits too. */
+  | { type: "hold"; key: string; holdMs: number }
   | { type: "stop" };
 
 export type FromWorker =

@@ -8,7 +8,8 @@
  * a hold as the time it still runs; the worker's budgets read the wall clock (Date.now, as a Retry-After date does).
  * So a wall-clock step (NTP, a VM resumed) while a worker is down neither stretches what is carried (a step back:
  * uses dated in the future, counted for the step's length too, REST and connects held as long) nor cuts a hold
- * short (a step forward: requests sent into the venue's hold).
+ * short (a step forward: requests sent into the venue's hold). A hold is the IP's: the supervisor also relays one
+ * worker's to every other running worker (WorkerLedger.hold), and keeps it for every slot.
  * @module
  */
 
@@ -44,6 +45,17 @@ export type BudgetEvent =
 export interface BudgetLedger {
   carried(key: string): CarriedBudget | undefined;
   report(event: BudgetEvent): void;
+  /**
+   * Calls `apply` with the end of each hold (wall clock) the venue gave another worker on this budget while this one
+   * runs: the workers share one IP, so a 429/418 answered to one holds every worker's requests.
+   */
+  onHold?(key: string, apply: (blockedUntilMs: number) => void): void;
+}
+
+/** A worker's ledger: also takes the holds the supervisor relays from the other workers. */
+export interface WorkerLedger extends BudgetLedger {
+  /** Another worker was given a hold on `key` that runs `holdMs` from now: this worker's budgets under it wait too. */
+  hold(key: string, holdMs: number, nowMs?: number): void;
 }
 
 /** A budget's link to the ledger under its key (undefined when there is no ledger: one process, tests). */
@@ -61,13 +73,22 @@ export function budgetLink(ledger: BudgetLedger | undefined, key: string): Budge
  * hand-over was a moment ago, so uses look a little younger and a hold a little longer than they are, never the
  * other way), reporting through `send`.
  */
-export function workerLedger(carried: Readonly<Record<string, BudgetCarry>>, send: (event: BudgetEvent) => void, nowMs: number = Date.now()): BudgetLedger {
+export function workerLedger(carried: Readonly<Record<string, BudgetCarry>>, send: (event: BudgetEvent) => void, nowMs: number = Date.now()): WorkerLedger {
   const byKey = new Map<string, CarriedBudget>();
   for (const [key, c] of Object.entries(carried)) {
     const uses = Array.isArray(c?.uses) ? c.uses.filter((u) => Number.isFinite(u?.ageMs) && Number.isFinite(u?.weight)).map((u) => ({ atMs: nowMs - u.ageMs, weight: u.weight })) : [];
     byKey.set(key, { windowMs: c.windowMs, uses, blockedUntilMs: c.holdMs > 0 ? nowMs + c.holdMs : 0 });
   }
-  return { carried: (key) => byKey.get(key), report: send };
+  const listeners = new Map<string, ((blockedUntilMs: number) => void)[]>();
+  return {
+    carried: (key) => byKey.get(key),
+    report: send,
+    onHold: (key, apply) => listeners.set(key, [...(listeners.get(key) ?? []), apply]),
+    hold: (key, holdMs, atMs = Date.now()) => {
+      if (!(holdMs > 0) || !Number.isFinite(holdMs)) return; // a malformed relay (not from our supervisor) is ignored
+      for (const apply of listeners.get(key) ?? []) apply(atMs + holdMs);
+    },
+  };
 }
 
 /** One budget's account in the supervisor: times in its monotonic clock. */

@@ -155,7 +155,10 @@ export class RestWeightBudget {
 
   private link: BudgetLink | undefined;
 
-  /** Starts from the previous worker's spending and hold under link's key and reports new ones (cold; once, at construction). */
+  /**
+   * Starts from the previous worker's spending and hold under link's key, reports new ones, and takes the holds the
+   * venue gives the other workers on this IP (cold; once, at construction).
+   */
   track(link: BudgetLink | undefined): this {
     this.link = link;
     const carried = link?.ledger.carried(link.key);
@@ -163,7 +166,17 @@ export class RestWeightBudget {
       this.spent.push(...carried.uses);
       this.blockedUntilMs = Math.max(this.blockedUntilMs, carried.blockedUntilMs);
     }
+    // In the wall clock, as a carried hold is (the adapters' clock: budget-ledger.ts).
+    link?.ledger.onHold?.(link.key, (untilMs) => this.heldElsewhere(Date.now(), untilMs));
     return this;
+  }
+
+  /** A hold the venue gave another worker on this IP, until `untilMs`: this budget waits as long (not reported back). */
+  heldElsewhere(nowMs: number, untilMs: number): void {
+    const waitMs = untilMs - nowMs;
+    if (!(waitMs > 0)) return;
+    this.longestHoldMs = this.longestHoldMs === Infinity ? waitMs : Math.max(this.longestHoldMs, waitMs);
+    this.blockedUntilMs = Math.max(this.blockedUntilMs, untilMs);
   }
 
   /**

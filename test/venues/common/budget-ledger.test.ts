@@ -123,4 +123,22 @@ describe("budget ledger", () => {
     b.take(0);
     expect(b.waitMs(0)).toBe(1_000);
   });
+
+  test("a hold relayed from another worker holds this worker's budget under that key only, and is not reported back", () => {
+    const events: BudgetEvent[] = [];
+    const ledger = workerLedger({}, (e) => events.push(e));
+    const now = Date.now();
+    const held = new RestWeightBudget(100, 60_000).track(budgetLink(ledger, "bybit:rest"));
+    const other = new RestWeightBudget(100, 60_000).track(budgetLink(ledger, "okx:rest"));
+    ledger.hold("bybit:rest", 30_000, now);
+    expect(held.waitMs(now, 1)).toBe(30_000);
+    expect(other.waitMs(now, 1)).toBe(0);
+    expect(events).toEqual([]);
+    // A malformed relay (not from our supervisor) is ignored; a shorter hold does not shorten the longer one.
+    ledger.hold("okx:rest", Number.NaN, now);
+    ledger.hold("okx:rest", -5, now);
+    ledger.hold("bybit:rest", 1_000, now);
+    expect(other.waitMs(now, 1)).toBe(0);
+    expect(held.waitMs(now, 1)).toBe(30_000);
+  });
 });
