@@ -114,9 +114,12 @@ function stdoutIsFileOrDevice(): boolean {
   }
 }
 
+/** The string written as it is (no Buffer per line: listen -f ndjson writes one per update); bytes only for a rest. */
 function writeAllSync(fd: number, text: string): void {
+  const written = writeSync(fd, text);
+  if (written >= Buffer.byteLength(text)) return;
   const bytes = Buffer.from(text);
-  for (let off = 0; off < bytes.byteLength; ) off += writeSync(fd, bytes, off);
+  for (let off = written; off < bytes.byteLength; ) off += writeSync(fd, bytes, off);
 }
 
 export async function main(argv: string[], io: MainIo = processIo()): Promise<number> {
