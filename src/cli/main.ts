@@ -10,7 +10,7 @@ import { isatty } from "node:tty";
 import { parseArgs } from "node:util";
 import pkg from "../../package.json" with { type: "json" };
 import { ConfigError } from "../core/errors.ts";
-import { createLogger } from "../core/log.ts";
+import { createLogger, writeStderr } from "../core/log.ts";
 import type { LogLevel } from "../config/types.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "./command.ts";
 import { COMMANDS } from "./commands/index.ts";
@@ -83,7 +83,7 @@ function processIo(): MainIo {
       // Anything but EPIPE is worth a line on stderr; the command stops either way (its output has nowhere to go).
       if (code !== "EPIPE") {
         failure = code ?? String(err);
-        process.stderr.write(`feeder: standard output failed (${failure}); stopping\n`);
+        writeStderr(`feeder: standard output failed (${failure}); stopping\n`);
       }
       close(code ?? "error");
     }
@@ -105,7 +105,7 @@ function processIo(): MainIo {
         onOutError(err);
       }
     },
-    err: (t) => process.stderr.write(t.endsWith("\n") ? t : t + "\n"),
+    err: (t) => writeStderr(t.endsWith("\n") ? t : t + "\n"),
     outClosed,
     outFailure: () => failure,
     // end()'s callback runs once every write is out (an empty write's runs at once in Bun). Nothing written (run):
