@@ -25,6 +25,7 @@ export const exportCommand: CommandSpec = {
     "  -c, --config FILE   with --books: the venues, symbols and instruments (cache or overrides), as for replay",
     "      --depth N       with --books: levels per side (default 10, at most 1000)",
     "      --every-ms T    with --books: one row per book every T ms of recorded time instead of one per change",
+    "                      (whole microseconds: 0.001 at least)",
     "",
     "Raw frames, one per row, in capture order:",
     "  jsonl {tsRecvUs, venue, market, connection, topic, frame}  (binary frames: frameBase64 instead of frame)",
@@ -68,6 +69,11 @@ export const exportCommand: CommandSpec = {
     const depth = positiveInteger(ctx.values.depth, "depth", 10);
     if (depth > MAX_DEPTH) throw new UsageError(`--depth must be at most ${MAX_DEPTH}, got ${depth}`);
     const everyMs = nonNegativeNumber(ctx.values["every-ms"], "every-ms", 0);
+    // Receive times are whole µs: a finer step (0.0001 ms) added to one (~1.7e15) leaves it as it was, and the
+    // grid repeated one instant forever.
+    if (everyMs > 0 && (everyMs < 0.001 || Math.abs(everyMs * 1000 - Math.round(everyMs * 1000)) > 1e-6)) {
+      throw new UsageError(`--every-ms must be a whole number of microseconds (0.001 at least, 0 = off), got ${JSON.stringify(ctx.values["every-ms"])}`);
+    }
     checkCaptureFiles(ctx.positionals);
     const out = ctx.values.out;
     refuseOutOverInput(out, ctx.positionals);
