@@ -50,6 +50,8 @@ export interface ReplayResult {
 
 /** Frames between yields to the event loop in fast mode, so timers and the HTTP server stay responsive. */
 const YIELD_EVERY_FRAMES = 512;
+/** The longest wait one timer holds (2^31 - 1 ms); a longer one fires at once, so it is waited in parts. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The result of a replay that fed nothing (yet). */
 export function emptyReplayResult(): ReplayResult {
@@ -132,8 +134,9 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
               firstWallMs = performance.now();
             }
             const dueMs = firstWallMs + (r.tsRecvUs - firstRecUs) / 1000 / speed;
-            const waitMs = dueMs - performance.now();
-            if (waitMs > 1) await sleep(waitMs);
+            // A gap beyond one timer (a quiet day at --speed 0.01, a tiny --speed) is waited in parts: one timer
+            // set beyond 2^31 - 1 ms fires at once, and the frame was fed then.
+            for (let waitMs = dueMs - performance.now(); waitMs > 1 && !stop; waitMs = dueMs - performance.now()) await sleep(Math.min(waitMs, MAX_TIMER_MS));
             if (stop) {
               result.stoppedEarly = true;
               reader.close();

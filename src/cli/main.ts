@@ -10,7 +10,7 @@ import { isatty } from "node:tty";
 import { parseArgs } from "node:util";
 import pkg from "../../package.json" with { type: "json" };
 import { ConfigError } from "../core/errors.ts";
-import { createLogger } from "../core/log.ts";
+import { createLogger, writeStderr } from "../core/log.ts";
 import type { LogLevel } from "../config/types.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "./command.ts";
 import { COMMANDS } from "./commands/index.ts";
@@ -56,6 +56,11 @@ export interface MainIo {
   outClosed?: Promise<string>;
   /** Why standard output failed, if it did otherwise than by its reader going away (ENOSPC): the command then exits 1. */
   outFailure?: () => string | undefined;
+  /**
+   * Resolves once what was written to standard output has been handed to the kernel (or the output failed): a
+   * process exiting sooner drops what its pipe had no room for (`check-config | slow-reader` got the first 64 KiB).
+   */
+  drained?: () => Promise<void>;
 }
 
 let processIoMemo: MainIo | undefined;
@@ -78,7 +83,7 @@ function processIo(): MainIo {
       // Anything but EPIPE is worth a line on stderr; the command stops either way (its output has nowhere to go).
       if (code !== "EPIPE") {
         failure = code ?? String(err);
-        process.stderr.write(`feeder: standard output failed (${failure}); stopping\n`);
+        writeStderr(`feeder: standard output failed (${failure}); stopping\n`);
       }
       close(code ?? "error");
     }
@@ -87,9 +92,11 @@ function processIo(): MainIo {
   // A file or a device (not a terminal, not a pipe) is written synchronously: Bun reports a failed write to it
   // (ENOSPC) only after the process decided its exit code, so `check-config > full-disk/x.toml` exited 0.
   const direct = stdoutIsFileOrDevice();
+  let wrote = false;
   processIoMemo = {
     out: (t) => {
       if (closed) return;
+      wrote = true;
       const line = t.endsWith("\n") ? t : t + "\n";
       try {
         if (direct) writeAllSync(1, line);
@@ -98,9 +105,18 @@ function processIo(): MainIo {
         onOutError(err);
       }
     },
-    err: (t) => process.stderr.write(t.endsWith("\n") ? t : t + "\n"),
+    err: (t) => writeStderr(t.endsWith("\n") ? t : t + "\n"),
     outClosed,
     outFailure: () => failure,
+    // end()'s callback runs once every write is out (an empty write's runs at once in Bun). Nothing written (run):
+    // nothing to wait for, and nothing done to a standard output that may be closed.
+    drained: () =>
+      !wrote || direct || closed
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            void outClosed.then(() => resolve());
+            process.stdout.end(() => resolve());
+          }),
   };
   return processIoMemo;
 }
@@ -114,9 +130,12 @@ function stdoutIsFileOrDevice(): boolean {
   }
 }
 
+/** The string written as it is (no Buffer per line: listen -f ndjson writes one per update); bytes only for a rest. */
 function writeAllSync(fd: number, text: string): void {
+  const written = writeSync(fd, text);
+  if (written >= Buffer.byteLength(text)) return;
   const bytes = Buffer.from(text);
-  for (let off = 0; off < bytes.byteLength; ) off += writeSync(fd, bytes, off);
+  for (let off = written; off < bytes.byteLength; ) off += writeSync(fd, bytes, off);
 }
 
 export async function main(argv: string[], io: MainIo = processIo()): Promise<number> {
@@ -202,5 +221,7 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
 if (import.meta.main) {
   const io = processIo();
   const code = await main(process.argv.slice(2), io);
+  // A reader that never reads holds the exit; another Ctrl-C (or SIGTERM) ends it with the output left behind.
+  await Promise.race([io.drained?.(), new Promise((resolve) => ["SIGINT", "SIGTERM"].forEach((sig) => process.once(sig, resolve)))]);
   process.exit(code === 0 && io.outFailure?.() !== undefined ? 1 : code); // also --help and --version
 }

@@ -23,9 +23,31 @@ export interface LoggerOptions {
   base?: Record<string, unknown>;
 }
 
+let stderrGuarded = false;
+let stderrGone = false;
+
+/**
+ * Text to stderr, as it is (a log line ends in "\n"). A stderr whose reader went away (`feeder run 2>&1 | tee x.log`
+ * and tee ended: EPIPE) costs the lines from then on, nothing else: unhandled, its 'error' event ended the thread,
+ * so with workers = N each worker died at its next log line, was restarted and died again, its books stale. Per
+ * thread (each worker has its own process.stderr).
+ */
+export function writeStderr(text: string): void {
+  if (!stderrGuarded) {
+    stderrGuarded = true;
+    process.stderr.on("error", () => (stderrGone = true));
+  }
+  if (stderrGone) return;
+  try {
+    process.stderr.write(text);
+  } catch {
+    stderrGone = true;
+  }
+}
+
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const minRank = LEVEL_RANK[opts.level ?? "info"];
-  const write = opts.write ?? ((line: string) => process.stderr.write(line + "\n"));
+  const write = opts.write ?? ((line: string) => writeStderr(line + "\n"));
   const pretty = opts.format === "pretty" || (opts.format !== "json" && process.stderr.isTTY === true);
   const base = opts.base ?? {};
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {

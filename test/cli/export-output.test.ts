@@ -3,7 +3,7 @@
  * quietly, exit 0, without reading on; a full disk (/dev/full) and an --out whose directory is missing are errors
  * naming what was wrong (exit 1 / 2), never "export finished" with exit 0, never a stack trace.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { closeSync, linkSync, openSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 import { main } from "../../src/cli/main.ts";
@@ -73,5 +73,47 @@ describe("feeder export -o onto one of its captures", () => {
     expect(r.code).toBe(2);
     expect(r.err[0]).toContain(`--out ${victim} is the capture ${alias}: it would be overwritten while it is read`);
     expect(readFileSync(victim).equals(before)).toBe(true);
+  });
+});
+
+describe("feeder export -o onto a capture by a symlink or a hard link", () => {
+  test("each is the same file (device and inode): refused, exit 2, the capture left as it was", async () => {
+    const sub = makeTempDir("feeder-export-links-");
+    const victim = join(sub, "feeder-20261205T000000Z-0.fcap");
+    writeFileSync(victim, readFileSync(capture));
+    const before = readFileSync(victim);
+    symlinkSync(victim, join(sub, "sym.fcap"));
+    linkSync(victim, join(sub, "hard.fcap"));
+    for (const [out, input] of [
+      [join(sub, "sym.fcap"), victim],
+      [join(sub, "hard.fcap"), victim],
+      [victim, join(sub, "sym.fcap")],
+    ] as const) {
+      const r = await run(["export", "-o", out, input]);
+      expect(r.code, `-o ${out} ${input}`).toBe(2);
+      expect(r.err[0]).toContain(`--out ${out} is the capture ${input}`);
+    }
+    expect(readFileSync(victim).equals(before)).toBe(true);
+  });
+});
+
+describe("feeder export with standard output opened onto one of its captures (>> capture)", { timeout: 60_000 }, () => {
+  test("is refused, exit 2, naming it, and the capture is left as it was (before: the JSON appended to it, 'export finished', exit 0)", async () => {
+    const sub = makeTempDir("feeder-export-stdout-victim-");
+    const victim = join(sub, "feeder-20261205T000000Z-0.fcap");
+    writeFileSync(victim, readFileSync(capture));
+    const before = readFileSync(victim);
+    const fd = openSync(victim, "a"); // what the shell's `>> victim` gives the process as its stdout
+    try {
+      const proc = Bun.spawn([process.execPath, "src/cli/main.ts", "export", victim], { cwd: ROOT, stdout: fd, stderr: "pipe" });
+      const code = await exitCodeWithin(proc, EXIT_BOUND_MS);
+      if (code === "still running") proc.kill("SIGKILL");
+      const stderr = await new Response(proc.stderr).text();
+      expect(readFileSync(victim).equals(before), "the capture was written into").toBe(true);
+      expect(stderr).toContain(`feeder export: standard output is the capture ${victim}: the export would be written into it while it is read`);
+      expect(code).toBe(2);
+    } finally {
+      closeSync(fd);
+    }
   });
 });

@@ -1,6 +1,8 @@
 /** The listen table at any width: columns given up in order, every line within the width, footer = column sums. */
 import { describe, expect, test } from "vitest";
-import { renderTable, type TableRow } from "../../src/cli/commands/listen-table.ts";
+import { REASON_SHORT, renderTable, type TableRow } from "../../src/cli/commands/listen-table.ts";
+import { listenCommand } from "../../src/cli/commands/listen.ts";
+import { STATUS_REASON_NAMES } from "../../src/core/types.ts";
 import { FeedSubscriber } from "../../src/subscriber/feed-subscriber.ts";
 import { SubscriberBook } from "../../src/subscriber/subscriber-book.ts";
 import type { SubscriberCounters } from "../../src/subscriber/subscriber-types.ts";
@@ -105,6 +107,12 @@ describe("listen table: why a book is not live", () => {
     const text = renderTable([notLive("BTCUSDT", 4, 13), ROWS[1]!], { title: ["t"], waitingFor: "-", counters: COUNTERS, width: 80 });
     for (const l of text.split("\n")) expect(l.length).toBeLessThanOrEqual(80);
     expect(text).toMatch(/^linear BTCUSDT +NO +halted +closed +yes /m);
+  });
+
+  test("every wire status reason (docs/wire-protocol.md §4) has its own short name, and listen --help names each", () => {
+    expect(REASON_SHORT).toHaveLength(STATUS_REASON_NAMES.length);
+    expect(new Set(REASON_SHORT).size).toBe(REASON_SHORT.length);
+    for (const short of REASON_SHORT.slice(1)) expect(listenCommand.help).toMatch(new RegExp(`\\b${short}\\b`));
   });
 
   test("every book live: no REASON column", () => {

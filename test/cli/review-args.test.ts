@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { main } from "../../src/cli/main.ts";
+import { makeTempDir } from "../support/temp-dirs.ts";
 
 async function run(...argv: string[]) {
   const out: string[] = [];
@@ -69,5 +70,12 @@ describe("--duration beyond what a timer holds", () => {
     expect(r).toEqual({ code: 2, out: [], err: ['feeder listen: --duration must be at most 2147483 s (24.8 days), got "3000000": leave it out to run until stopped (see feeder listen --help)'] });
     expect((await run("listen", "--duration", "Infinity")).code).toBe(2);
     expect((await run("demo", "--duration", "1e9")).err[0]).toContain("feeder demo: --duration must be at most 2147483 s");
+  });
+});
+
+describe("record --progress-seconds beyond what a timer holds", () => {
+  test("--progress-seconds 3000000 is refused, exit 2, before anything starts: before, the interval fired every 1 ms (a progress line per millisecond)", async () => {
+    const r = await run("record", "-c", "no-such.toml", "--out", makeTempDir("feeder-progress-"), "--progress-seconds", "3000000");
+    expect(r).toEqual({ code: 2, out: [], err: ['feeder record: --progress-seconds must be at most 2147483 (24.8 days; 0 = off), got "3000000" (see feeder record --help)'] });
   });
 });

@@ -5,7 +5,7 @@
  */
 import type { FileSink } from "bun";
 import { exportCaptures, type ExportSink } from "../../app/export.ts";
-import { statSync } from "node:fs";
+import { fstatSync, statSync } from "node:fs";
 import { loadConfigFile } from "../../config/load.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
 import { checkCaptureFiles, nonNegativeNumber, positiveInteger } from "./capture-args.ts";
@@ -25,6 +25,7 @@ export const exportCommand: CommandSpec = {
     "  -c, --config FILE   with --books: the venues, symbols and instruments (cache or overrides), as for replay",
     "      --depth N       with --books: levels per side (default 10, at most 1000)",
     "      --every-ms T    with --books: one row per book every T ms of recorded time instead of one per change",
+    "                      (whole microseconds: 0.001 at least)",
     "",
     "Raw frames, one per row, in capture order:",
     "  jsonl {tsRecvUs, venue, market, connection, topic, frame}  (binary frames: frameBase64 instead of frame)",
@@ -43,8 +44,9 @@ export const exportCommand: CommandSpec = {
     "another version wrote are skipped and counted per file). SIGINT stops after",
     "the current block with what was written so far flushed, and exits 1 (the output is partial).",
     "Output closed by its reader (`| head`): the export stops there, quietly, exit 0. An --out that cannot be",
-    "opened (no such directory, a directory) or that is one of the captures exits 2 naming it; an output that",
-    "fails while written (a full disk) is logged as \"export failed\" with the error, exit 1.",
+    "opened (no such directory, a directory) or that is one of the captures (also standard output: >> capture)",
+    "exits 2 naming it, before anything is written; an output that fails while written (a full disk) is logged",
+    "as \"export failed\" with the error, exit 1.",
   ].join("\n"),
   options: {
     format: { type: "string" },
@@ -67,9 +69,14 @@ export const exportCommand: CommandSpec = {
     const depth = positiveInteger(ctx.values.depth, "depth", 10);
     if (depth > MAX_DEPTH) throw new UsageError(`--depth must be at most ${MAX_DEPTH}, got ${depth}`);
     const everyMs = nonNegativeNumber(ctx.values["every-ms"], "every-ms", 0);
+    // Receive times are whole µs: a finer step (0.0001 ms) added to one (~1.7e15) leaves it as it was, and the
+    // grid repeated one instant forever.
+    if (everyMs > 0 && (everyMs < 0.001 || Math.abs(everyMs * 1000 - Math.round(everyMs * 1000)) > 1e-6)) {
+      throw new UsageError(`--every-ms must be a whole number of microseconds (0.001 at least, 0 = off), got ${JSON.stringify(ctx.values["every-ms"])}`);
+    }
     checkCaptureFiles(ctx.positionals);
     const out = ctx.values.out;
-    if (typeof out === "string") refuseOutOverInput(out, ctx.positionals);
+    refuseOutOverInput(out, ctx.positionals);
     const config = books ? loadConfigFile(configPath as string) : undefined;
     // The summary is for the person running the export: the config's log level (set for the feeder) does not hide it.
     const log = ctx.log;
@@ -134,16 +141,22 @@ function checkedSink(writer: FileSink): ExportSink & { end(): Promise<void> } {
   };
 }
 
-/** `-o` naming one of the captures (a glob that takes in the output too) would replace it while it is read. */
-function refuseOutOverInput(out: string, captures: readonly string[]): void {
+/**
+ * `-o` naming one of the captures (a glob that takes in the output too) would replace it while it is read; standard
+ * output opened onto one (`>> capture`) would have the JSON appended to it. The same file by any name: device, inode.
+ */
+function refuseOutOverInput(out: unknown, captures: readonly string[]): void {
   let o;
   try {
-    o = statSync(out);
+    o = typeof out === "string" ? statSync(out) : fstatSync(1);
   } catch {
-    return; // no such file yet: it cannot be a capture
+    return; // no such file yet (or no standard output): it cannot be a capture
   }
+  if (!o.isFile()) return;
   for (const c of captures) {
     const s = statSync(c);
-    if (s.dev === o.dev && s.ino === o.ino) throw new UsageError(`--out ${out} is the capture ${c}: it would be overwritten while it is read`);
+    if (s.dev !== o.dev || s.ino !== o.ino) continue;
+    if (typeof out === "string") throw new UsageError(`--out ${out} is the capture ${c}: it would be overwritten while it is read`);
+    throw new UsageError(`standard output is the capture ${c}: the export would be written into it while it is read`);
   }
 }

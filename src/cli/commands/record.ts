@@ -14,6 +14,8 @@ import { byteSize, nonNegativeNumber, positiveNumber } from "./capture-args.ts";
 
 const STOP_DEADLINE_MS = 1500;
 const MIB = 1024 * 1024;
+/** The longest interval a timer holds (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export const recordCommand: CommandSpec = {
   name: "record",
@@ -28,7 +30,7 @@ export const recordCommand: CommandSpec = {
     "      --keep-hours H         delete finished captures in DIR last written more than H hours ago",
     "      --keep-bytes SIZE      delete the oldest finished captures while DIR's captures exceed SIZE",
     "                             (500M, 20G, …; at least twice --max-file-mb)",
-    "      --progress-seconds N   one progress line every N seconds (default 60; 0 = off)",
+    "      --progress-seconds N   one progress line every N seconds (default 60, at most 2147483; 0 = off)",
     "",
     "Books are published exactly as by `feeder run`. Every frame (book data, acks, pongs, errors) is stored with",
     "its receive time (ns), venue, market and connection, in MessagePack blocks with a CRC32 each, written every",
@@ -139,6 +141,8 @@ export function recordSettings(values: CommandContext["values"]): RecordSettings
     throw new UsageError(`--keep-bytes ${values["keep-bytes"]} is less than twice --max-file-mb ${maxMb}: every rotation would delete all earlier files`);
   }
   const progressMs = nonNegativeNumber(values["progress-seconds"], "progress-seconds", 60) * 1000;
+  // An interval beyond 2^31 - 1 ms fires every 1 ms: a progress line per millisecond, not one a month.
+  if (progressMs > MAX_TIMER_MS) throw new UsageError(`--progress-seconds must be at most ${Math.floor(MAX_TIMER_MS / 1000)} (24.8 days; 0 = off), got ${JSON.stringify(values["progress-seconds"])}`);
   return { path, out, compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs };
 }
 

@@ -9,7 +9,7 @@ import { preflight } from "../../app/preflight.ts";
 import { PublishGuard } from "../../app/publish-guard.ts";
 import { emptyReplayResult, formatDuration, formatReplayProgress, replayCaptures } from "../../app/replay.ts";
 import { loadConfigFile } from "../../config/load.ts";
-import { createLogger } from "../../core/log.ts";
+import { createLogger, writeStderr } from "../../core/log.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
 import { startOrStop } from "../start-or-stop.ts";
 import { checkCaptureFiles, positiveNumber } from "./capture-args.ts";
@@ -95,7 +95,7 @@ export const replayCommand: CommandSpec = {
       return 0;
     }
     const tty = process.stderr.isTTY === true;
-    const draw = (line: string) => process.stderr.write(`\r\x1b[K${line}`);
+    const draw = (line: string) => writeStderr(`\r\x1b[K${line}`);
     const result = await replayCaptures(feeder, ctx.positionals, {
       pace,
       speed,
