@@ -45,7 +45,7 @@ function bump(m: Map<MarketName, number>, market: MarketName): void {
   m.set(market, (m.get(market) ?? 0) + 1);
 }
 
-export interface InstrumentWatchOptions<T extends TopicState> extends Pick<LateInstrumentOptions, "venue" | "log" | "now" | "random" | "config" | "subscriptions"> {
+export interface InstrumentWatchOptions<T extends TopicState> extends Pick<LateInstrumentOptions, "venue" | "log" | "now" | "random" | "config" | "subscriptions" | "restHeldUntilMs"> {
   /** By subscription index. */
   topics: readonly T[];
   /** The venue's REST parsing: a market's specs, the words for "not listed". */
@@ -135,7 +135,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   private readonly markets: MarketName[];
 
   constructor(private readonly o: InstrumentWatchOptions<T>) {
-    const { venue, log, now, random, config, subscriptions } = o;
+    const { venue, log, now, random, config, subscriptions, restHeldUntilMs } = o;
     this.markets = [...new Set(subscriptions.map((s) => s.market))];
     this.listingMs = o.listingRetryMs ?? LISTING_RETRY_MS;
     this.checkEveryMs = Math.min(o.instrumentCheckMs ?? RELOAD_CHECK_MS, o.lateCheckMs ?? RELOAD_CHECK_MS);
@@ -145,7 +145,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       fetchSpecs: async (market, symbols) => this.noteExpiries(market, await inner.fetchSpecs(market, symbols)),
     };
     this.late = new LateInstruments({
-      ...{ venue, log, now, random, config, subscriptions, ...lateTimings(o) },
+      ...{ venue, log, now, random, config, subscriptions, restHeldUntilMs, ...lateTimings(o) },
       onResolved: (i, inst) => joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x), sinkBooks: this.sinkBooks }, i, inst),
     });
     this.reloader = new InstrumentReloader({

@@ -46,7 +46,10 @@ export interface UnresolvedInstrument {
   readonly kind: UnresolvedKind;
   /** Why, in words (the URL and error, or the venue's "not listed by …"). */
   readonly detail: string;
-  /** When its market is asked next (ms since the epoch, the adapter's clock); 0 = not retried (replay). */
+  /**
+   * When its market is asked next (ms since the epoch, the adapter's clock): its deadline, or the end of the venue's
+   * 429/418 REST hold if later; 0 = not retried (replay).
+   */
   readonly nextAttemptMs: number;
 }
 
@@ -61,6 +64,11 @@ export interface LateInstrumentOptions {
   maxMs?: number;
   listingMs?: number;
   checkEveryMs?: number;
+  /**
+   * When the venue's REST hold (a 429/418 and its Retry-After, RestWeightBudget.heldUntilMs) on the market's instrument
+   * query ends; 0 (or absent) when none. A query due before it waits in the budget until then, so list() says so.
+   */
+  restHeldUntilMs?: (market: MarketName) => number;
   /**
    * The adapter's part: tell the sink, add the topic to its table, subscribe it (joinLate). Throws when the symbol
    * did not join (why); it then stays pending and is retried.
@@ -163,10 +171,19 @@ export class LateInstruments {
         symbol: sub.extraDepth === true ? `${sub.symbol}@${sub.depth}` : sub.symbol,
         kind: p.kind,
         detail: p.detail,
-        nextAttemptMs: this.running ? (this.markets.get(sub.market)?.dueMs ?? 0) : 0,
+        nextAttemptMs: this.running ? this.nextAttemptMs(sub.market) : 0,
       });
     }
     return out;
+  }
+
+  /**
+   * When the market is really asked next: its deadline, or the end of the venue's REST hold if later (a query that
+   * comes due, or went out, during a 429's hold waits in the budget until it ends: minutes to hours, not "now").
+   */
+  private nextAttemptMs(market: MarketName): number {
+    const due = this.markets.get(market)?.dueMs ?? 0;
+    return due === 0 ? 0 : Math.max(due, this.o.restHeldUntilMs?.(market) ?? 0);
   }
 
   /** Asks every market whose deadline has come. Cold, every checkEveryMs standalone (tests call it). */

@@ -46,6 +46,11 @@ export class InstrumentRequestPacer {
     return this.budget.rateLimited + this.budget.banned;
   }
 
+  /** When a 429's hold on every instrument request ends (0: none). */
+  heldUntilMs(): number {
+    return this.budget.heldUntilMs(this.now());
+  }
+
   /** Resolves once one more request fits, and counts it. */
   async take(): Promise<void> {
     let waitMs = this.budget.waitMs(this.now(), 1);
