@@ -34,6 +34,8 @@ export const LATE_RETRY_MAX_MS = 300_000;
  * later joins within this long). One query per market per 5 min is far inside every venue's REST budget.
  */
 export const LISTING_RETRY_MS = 300_000;
+/** The instruments_unresolved gauge's help. */
+const UNRESOLVED_HELP = "Configured symbols without an instrument (no book yet): resolving at start, or left out and retried while running";
 /** How often deadlines are compared with the clock. */
 export const LATE_CHECK_MS = 1_000;
 
@@ -106,6 +108,8 @@ export class LateInstruments {
   private timer: ReturnType<typeof setInterval> | null = null;
   private running = false;
   private source: InstrumentSource | null = null;
+  /** track() ran: the start's load has answered (before it, every subscription is still `resolving`). */
+  private tracked = false;
   // Counters (cold).
   /** REST queries made for pending symbols, and how many of them failed. */
   attempts = 0;
@@ -123,6 +127,7 @@ export class LateInstruments {
   /** What loadInstruments left out (resolveInstruments' `unresolved`) and the source to ask again. */
   track(source: InstrumentSource, unresolved: readonly UnresolvedEntry[]): void {
     this.source = source;
+    this.tracked = true;
     this.pending.clear();
     for (const u of unresolved) this.pending.set(u.index, { kind: u.kind, detail: u.detail });
   }
@@ -228,15 +233,21 @@ export class LateInstruments {
     return { market, indexes, symbols: [...new Set(indexes.map((i) => subs[i]!.symbol))] };
   }
 
-  /** Venue metrics: pending symbols by market and reason (zeros included), retries, failures and late joins. */
+  /**
+   * Venue metrics: pending symbols by market and reason (zeros included), retries, failures and late joins. Until the
+   * start's load has answered (track()), every subscription is `resolving`, as the app's feeder_symbols_unresolved and
+   * /readyz count it (before, the gauge read 0 for every reason while that counted them all).
+   */
   metrics(): VenueMetric[] {
     const out: VenueMetric[] = [];
     const markets = [...new Set(this.o.subscriptions.map((s) => s.market))];
     for (const market of markets) {
+      const resolving = this.tracked ? 0 : this.o.subscriptions.filter((s) => s.market === market).length;
+      out.push(gauge("instruments_unresolved", UNRESOLVED_HELP, resolving, { market, reason: "resolving" }));
       for (const kind of UNRESOLVED_KINDS) {
         let n = 0;
         for (const [index, p] of this.pending) if (p.kind === kind && this.o.subscriptions[index]!.market === market) n++;
-        out.push(gauge("instruments_unresolved", "Configured symbols without an instrument (no book yet), retried while running", n, { market, reason: kind }));
+        out.push(gauge("instruments_unresolved", UNRESOLVED_HELP, n, { market, reason: kind }));
       }
     }
     out.push(counter("instrument_retries_total", "Instrument REST queries made for symbols left out at start", this.attempts));
