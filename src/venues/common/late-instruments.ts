@@ -23,7 +23,7 @@ import type { BookSink, Subscription, VenueMetric } from "../venue.ts";
 import { equalJitterMs } from "./backoff.ts";
 import type { ConnectionLifecycle } from "./connection-lifecycle.ts";
 import { SUB_REJECTED, type TopicState } from "./connection.ts";
-import { badSpec, makeInstrument, mergeIntoInstrumentCache, UNRESOLVED_KINDS, type InstrumentSource, type InstrumentSpec, type UnresolvedEntry, type UnresolvedKind } from "./instruments.ts";
+import { badSpec, makeInstrument, mergeIntoInstrumentCache, PartialAnswer, UNRESOLVED_KINDS, type InstrumentSource, type InstrumentSpec, type UnresolvedEntry, type UnresolvedKind } from "./instruments.ts";
 import { counter, gauge } from "./metrics.ts";
 
 /** First retry of a market whose instrument REST failed; doubles per failure up to LATE_RETRY_MAX_MS. */
@@ -266,7 +266,8 @@ export class LateInstruments {
       specs = await this.source!.fetchSpecs(market, q.symbols);
     } catch (err) {
       m.inFlight = false;
-      this.failed(q, err);
+      if (err instanceof PartialAnswer) await this.answer(q, err.specs, err.failure);
+      else this.failed(q, err);
       return;
     }
     m.inFlight = false;
@@ -282,15 +283,18 @@ export class LateInstruments {
 
   /**
    * REST answered the query for `q`: each symbol it lists with a usable tick/lot joins (onResolved); one that did
-   * not join, or is still missing or refused, stays pending and is asked again on the listing cadence.
+   * not join, or is still missing or refused, stays pending and is asked again on the listing cadence. `failure`: it
+   * answered in part (PartialAnswer); a symbol missing from `specs` (not refused) may be in the part that failed, so
+   * it stays `rest_unreachable` and the market backs off as for a failed query.
    */
-  async answer(q: LateQuery, specs: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
+  async answer(q: LateQuery, specs: ReadonlyMap<string, InstrumentSpec>, failure?: Error): Promise<void> {
     const { market } = q;
     const m = this.markets.get(market);
     if (!this.running || m === undefined) return;
     const subs = this.o.subscriptions;
     const source = this.source!;
-    m.failures = 0;
+    if (failure === undefined) m.failures = 0;
+    const unanswered: number[] = [];
     const resolved = new Map<string, InstrumentSpec>();
     for (const index of q.indexes) {
       const p = this.pending.get(index);
@@ -300,7 +304,8 @@ export class LateInstruments {
       const spec = this.o.config.overrides.get(key) ?? specs.get(sub.symbol);
       if (spec === undefined) {
         const refused = source.whyRefused?.(market, sub.symbol);
-        this.setPending(index, sub, refused !== undefined ? "bad_spec" : "not_listed", refused ?? source.notListed(market));
+        if (refused === undefined && failure !== undefined) unanswered.push(index);
+        else this.setPending(index, sub, refused !== undefined ? "bad_spec" : "not_listed", refused ?? source.notListed(market));
         continue;
       }
       let instrument: Instrument;
@@ -331,7 +336,8 @@ export class LateInstruments {
     if (resolved.size > 0 && cachePath) {
       await mergeIntoInstrumentCache(cachePath, this.o.venue, resolved).catch((err) => this.o.log.warn("could not write the instrument cache", { path: cachePath, error: String(err) }));
     }
-    if ([...this.pending.keys()].some((i) => subs[i]!.market === market)) m.dueMs = this.o.now() + this.listingMs;
+    if (unanswered.length > 0) this.onFailure(market, m, unanswered, failure!.message);
+    else if ([...this.pending.keys()].some((i) => subs[i]!.market === market)) m.dueMs = this.o.now() + this.listingMs;
     else this.markets.delete(market);
   }
 
