@@ -36,6 +36,15 @@ export interface ReadinessInput {
   sendFailures?: SendFailure[];
 }
 
+/**
+ * "retried in 9 s"; a minute or more away (the end of a venue's 429/418 REST hold: minutes to hours) also says
+ * when, so the hold is not read as a retry that is about to come.
+ */
+function retriedIn(atMs: number, nowMs: number): string {
+  const inS = Math.max(0, Math.ceil((atMs - nowMs) / 1000));
+  return inS < 60 ? `retried in ${inS} s` : `retried in ${inS} s (at ${new Date(atMs).toISOString()})`;
+}
+
 export type ReadinessCheck = (input: ReadinessInput, nowMs: number) => NotReadyReason[];
 
 export const READINESS_CHECKS: readonly ReadinessCheck[] = [
@@ -47,7 +56,7 @@ export const READINESS_CHECKS: readonly ReadinessCheck[] = [
   },
   function symbolsUnresolved(s, nowMs) {
     return s.unresolved.map((u) => {
-      const retry = u.nextAttemptMs !== undefined && u.nextAttemptMs > 0 ? `; retried in ${Math.max(0, Math.ceil((u.nextAttemptMs - nowMs) / 1000))} s` : "";
+      const retry = u.nextAttemptMs !== undefined && u.nextAttemptMs > 0 ? `; ${retriedIn(u.nextAttemptMs, nowMs)}` : "";
       const why = u.detail ? `: ${u.detail}${retry}` : "; the start log says why";
       return {
         check: "symbol_unresolved",

@@ -49,7 +49,7 @@ describe("/readyz", { timeout: 30_000 }, () => {
       expect(body.books).toBe(2);
       expect(body.live).toBe(2);
       expect(body.reasons).toEqual([
-        { check: "symbol_unresolved", venue: "bybit", market: "linear", symbol: "NOSUCHUSDT", reason: "not_listed", detail: expect.stringMatching(/linear:NOSUCHUSDT.*not listed by .*; retried in \d+ s$/) },
+        { check: "symbol_unresolved", venue: "bybit", market: "linear", symbol: "NOSUCHUSDT", reason: "not_listed", detail: expect.stringMatching(/linear:NOSUCHUSDT.*not listed by .*; retried in \d+ s \(at \d{4}-[^)]+Z\)$/) },
       ]);
     } finally {
       await rt.stop();

@@ -191,6 +191,7 @@ export class BinanceAdapter implements VenueAdapter {
       source: binanceInstrumentSource(config, (m) => this.rest.fetchOf(m), (m, info) => this.rest.takeLimits(m, info)),
       intervalMs: config.instrumentReloadMs ?? INSTRUMENT_RELOAD_MS,
       stop: this.restStop.signal,
+      restHeldUntilMs: (m) => this.rest.heldUntilMs(m), // a 429/418 hold: when the late symbols are really asked
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
       addToTable: (t, x) => t.conn.table.addStream(t.topic, t.symbol, t.index, x.priceExp, x.qtyExp),
       apply: (t, inst) => this.applyInstrument(t, inst),

@@ -54,6 +54,11 @@ export class BinanceRest {
     return this.fetches.get(market)!;
   }
 
+  /** When a 429/418 hold on the market's REST ends (0: none). */
+  heldUntilMs(market: MarketName): number {
+    return this.budgets.get(market)?.heldUntilMs(this.now()) ?? 0;
+  }
+
   rateLimited(): number {
     return [...this.budgets.values()].reduce((n, b) => n + b.rateLimited, 0);
   }

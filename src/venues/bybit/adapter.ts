@@ -175,6 +175,7 @@ export class BybitAdapter implements VenueAdapter {
     this.watch = new InstrumentWatch<TopicState>({
       ...{ venue: "bybit", log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
       ...{ source: bybitInstrumentSource(config, this.fetchFn), intervalMs: 0, stop: this.restStop.signal },
+      restHeldUntilMs: () => restBudget.heldUntilMs(this.now()), // a 429/403 hold: when the late symbols are really asked
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
       addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp),
       apply: (t, inst) => this.applyInstrument(t, inst),

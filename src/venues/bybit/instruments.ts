@@ -7,7 +7,7 @@
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
-import { emptyListing, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
+import { asError, emptyListing, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 import { optionBaseCoin } from "./protocol.ts";
 
 /** linear/inverse list more than 500 symbols: ask for the maximum page size and follow the cursor [§1.3]. */
@@ -52,37 +52,43 @@ export async function fetchInstrumentSpecs(
   // a misspelt coin) while the others answer; only nothing in any of them is no answer (emptyListing).
   let listed = 0;
   let emptyUrl = "";
-  for (const first of queries) {
-    let url = first;
-    for (let page = 0; ; page++) {
-      if (page >= MAX_PAGES) throw new Error(`bybit REST ${first}: more than ${MAX_PAGES} pages`);
-      let res: Response;
-      try {
-        res = await fetchFn(url, { signal: requestTimeout(REST_TIMEOUT_MS) });
-      } catch (err) {
-        // Name the URL beside the OS error (Bun's message carries the code: "ECONNREFUSED: Unable to connect …").
-        throw new Error(`bybit REST ${url}: ${err instanceof Error ? err.message : String(err)}`);
-      }
-      if (!res.ok) throw new Error(`bybit REST ${url}: HTTP ${res.status}`);
-      const body = (await res.json()) as RestEnvelope;
-      if (body.retCode !== 0 || !body.result || !Array.isArray(body.result.list)) {
-        throw new Error(`bybit REST ${url}: retCode ${String(body.retCode)} ${String(body.retMsg ?? "")}`);
-      }
-      if (page === 0 && body.result.list.length === 0) emptyUrl ||= url;
-      listed += body.result.list.length;
-      for (const item of body.result.list) {
-        const spec = specOf(market, item);
-        if (typeof spec === "string") {
-          unreadable?.set((item as { symbol: string }).symbol, spec);
-          continue;
+  try {
+    for (const first of queries) {
+      let url = first;
+      for (let page = 0; ; page++) {
+        if (page >= MAX_PAGES) throw new Error(`bybit REST ${first}: more than ${MAX_PAGES} pages`);
+        let res: Response;
+        try {
+          res = await fetchFn(url, { signal: requestTimeout(REST_TIMEOUT_MS) });
+        } catch (err) {
+          // Name the URL beside the OS error (Bun's message carries the code: "ECONNREFUSED: Unable to connect …").
+          throw new Error(`bybit REST ${url}: ${err instanceof Error ? err.message : String(err)}`);
         }
-        if (spec) out.set(spec.symbol, spec.expiresMs > 0 ? { tickSize: spec.tickSize, lotSize: spec.lotSize, expiresMs: spec.expiresMs } : { tickSize: spec.tickSize, lotSize: spec.lotSize });
+        if (!res.ok) throw new Error(`bybit REST ${url}: HTTP ${res.status}`);
+        const body = (await res.json()) as RestEnvelope;
+        if (body.retCode !== 0 || !body.result || !Array.isArray(body.result.list)) {
+          throw new Error(`bybit REST ${url}: retCode ${String(body.retCode)} ${String(body.retMsg ?? "")}`);
+        }
+        if (page === 0 && body.result.list.length === 0) emptyUrl ||= url;
+        listed += body.result.list.length;
+        for (const item of body.result.list) {
+          const spec = specOf(market, item);
+          if (typeof spec === "string") {
+            unreadable?.set((item as { symbol: string }).symbol, spec);
+            continue;
+          }
+          if (spec) out.set(spec.symbol, spec.expiresMs > 0 ? { tickSize: spec.tickSize, lotSize: spec.lotSize, expiresMs: spec.expiresMs } : { tickSize: spec.tickSize, lotSize: spec.lotSize });
+        }
+        const cursor = body.result.nextPageCursor;
+        if (market === "spot" || oneSymbol !== undefined || typeof cursor !== "string" || cursor === "") break;
+        // The cursor comes URL-encoded already; sending it back as-is avoids double encoding [§1.3].
+        url = `${first}&cursor=${cursor}`;
       }
-      const cursor = body.result.nextPageCursor;
-      if (market === "spot" || oneSymbol !== undefined || typeof cursor !== "string" || cursor === "") break;
-      // The cursor comes URL-encoded already; sending it back as-is avoids double encoding [§1.3].
-      url = `${first}&cursor=${cursor}`;
     }
+  } catch (err) {
+    // A later page or option base coin failed after earlier ones answered: what they list is known, the rest is not
+    // (what comes after it is not asked: a 429 would hold it anyway).
+    throw out.size > 0 ? new PartialAnswer(out, asError(err)) : err;
   }
   // A listing that holds nothing at all: maintenance or a broken answer, not every symbol delisted.
   if (listed === 0 && queries.length > 0) throw emptyListing(`bybit REST ${emptyUrl}`);
@@ -117,9 +123,14 @@ export function bybitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch
   return {
     fetchSpecs: async (market, symbols) => {
       const found = new Map<string, string>();
-      const specs = await fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, undefined, found);
-      unreadable.set(market, found); // only the last answer counts
-      return specs;
+      try {
+        const specs = await fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, undefined, found);
+        unreadable.set(market, found); // only the last answer counts
+        return specs;
+      } catch (err) {
+        if (err instanceof PartialAnswer) unreadable.set(market, found); // the answered parts' refusals count
+        throw err;
+      }
     },
     // Listed as trading but unreadable: a bad_spec at start, and never closed while running (not delisted).
     whyRefused: (market, symbol) => {

@@ -159,6 +159,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.watch = new InstrumentWatch<Topic>({
       ...{ venue: "coinbase", log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
       ...{ source: coinbaseInstrumentSource(config, this.fetchFn, this.log), intervalMs: 0, stop: this.restStop.signal },
+      restHeldUntilMs: () => this.restBudget.heldUntilMs(this.now()), // a 429 hold: when the late symbols are really asked
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
       addToTable: (t, x) => t.conn.table.add(t.symbol, t.index, x.priceExp, x.qtyExp),
       apply: (t, inst) => this.applyInstrument(t, inst),

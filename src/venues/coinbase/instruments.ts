@@ -8,7 +8,7 @@ import type { Logger } from "../../core/log.ts";
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
-import { emptyListing, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
+import { asError, emptyListing, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 import { PRODUCTS_PATH, PRODUCTS_PER_REQUEST } from "./protocol.ts";
 
 const REST_TIMEOUT_MS = 10_000;
@@ -29,8 +29,9 @@ export function productsUrl(restUrl: string, productIds: readonly string[]): str
 /**
  * Specs of `productIds` (those the answers list and that are usable), asked PRODUCTS_PER_REQUEST ids a request, one
  * request after another (each through the caller's REST budget): every id in one URL would pass the length servers
- * accept (414) with a few hundred products. All or nothing: a failed request fails the whole query, naming its URL,
- * because a product of a request that failed is unknown, not delisted (the watch closes no book on a failed query).
+ * accept (414) with a few hundred products. A failed request ends the query, naming its URL: with earlier requests
+ * answered it throws PartialAnswer (their products are known; any other is unknown, not delisted: the watch closes
+ * no book for it and it is asked again), else the error.
  * Several ids asked and nothing listed by any request is no answer (emptyListing); one request listing none of its
  * ids while another lists some is those products not listed (a page of typos or removed products must not fail
  * the rest). `timeoutMs`: each request's timeout, from its send (tests shorten it).
@@ -44,7 +45,11 @@ export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, 
     const ids = productIds.slice(i * PRODUCTS_PER_REQUEST, (i + 1) * PRODUCTS_PER_REQUEST);
     const url = productsUrl(restUrl, ids);
     if (i === 0) firstUrl = url;
-    listed += await fetchProductsOnce(fetchFn, url, ids, out, log, timeoutMs, unreadable);
+    try {
+      listed += await fetchProductsOnce(fetchFn, url, ids, out, log, timeoutMs, unreadable);
+    } catch (err) {
+      throw out.size > 0 ? new PartialAnswer(out, asError(err)) : err;
+    }
   }
   // Asked for several products and none listed in any status (a delisted one is listed, not online): a broken answer.
   // (One product asked and not listed may be one Coinbase removed: not listed, as before, not a failure every minute.)
@@ -88,9 +93,14 @@ export function coinbaseInstrumentSource(config: VenueConfig, fetchFn: typeof fe
   return {
     fetchSpecs: async (market: MarketName, symbols) => {
       const found = new Map<string, string>();
-      const specs = await fetchProductSpecs(fetchFn, restUrlOf(config, market), symbols, log, undefined, found);
-      unreadable.set(market, found); // only the last answer counts
-      return specs;
+      try {
+        const specs = await fetchProductSpecs(fetchFn, restUrlOf(config, market), symbols, log, undefined, found);
+        unreadable.set(market, found); // only the last answer counts
+        return specs;
+      } catch (err) {
+        if (err instanceof PartialAnswer) unreadable.set(market, found); // the answered requests' refusals count
+        throw err;
+      }
     },
     // Listed online but unreadable: a bad_spec at start, and never closed while running (not delisted).
     whyRefused: (market, symbol) => {

@@ -141,6 +141,15 @@ export class RestWeightBudget {
   }
 
   /**
+   * When the venue's 429/418 hold ends (ms, the `now` clock); 0 when there is none. A request asked for before
+   * waits for it, so this, not when it was asked, is when it goes (/readyz's "retried in"). Cold.
+   */
+  heldUntilMs(nowMs: number): number {
+    if (this.blockedUntilMs > nowMs + this.longestHoldMs) this.blockedUntilMs = nowMs + this.longestHoldMs; // a clock stepped back
+    return this.blockedUntilMs > nowMs ? this.blockedUntilMs : 0;
+  }
+
+  /**
    * A new limit for the same budget: what was spent in the window, a hold and the counters stay (a new budget in
    * its place would forget them and send into a 429/418 hold the venue still applies).
    */

@@ -20,6 +20,9 @@
  *   that stops trading silently is found within a stale period, not at the next hourly reload. Where the listing
  *   gives an expiry (InstrumentSpec.expiresMs: Deribit, Bybit, OKX), the book is closed when it comes (checked every
  *   second), so an expired book is never left LIVE and frozen.
+ * - a query answered in part (PartialAnswer: one of the market's requests failed) is used for what it lists; any other
+ *   symbol of the market is unknown: not changed, closed nor reopened, the reload retried, a late one backed off as
+ *   for a failed query (never `not_listed`), its closed symbols' wait backed off as after a failed query.
  * The venue writes only its REST parsing (the InstrumentSource) and these hooks: how a topic enters its table and
  * how a changed instrument is applied. Replay never queries.
  * @module
@@ -30,7 +33,7 @@ import { ClosedSchedule, type ClosedKind } from "./closed-schedule.ts";
 import type { ConnectionLifecycle } from "./connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_REJECTED, type TopicState } from "./connection.ts";
 import { InstrumentReloader, RELOAD_CHECK_MS } from "./instrument-reload.ts";
-import { makeInstrument, mergeIntoInstrumentCache, resolveInstruments, type InstrumentSource, type InstrumentSpec } from "./instruments.ts";
+import { makeInstrument, mergeIntoInstrumentCache, PartialAnswer, resolveInstruments, type InstrumentSource, type InstrumentSpec } from "./instruments.ts";
 import { joinLate, LateInstruments, lateTimings, LISTING_RETRY_MS, type LateInstrumentOptions, type LateQuery, type UnresolvedInstrument } from "./late-instruments.ts";
 import { counter, gauge } from "./metrics.ts";
 import type { TopicResync } from "./topic-resync.ts";
@@ -48,7 +51,7 @@ function bump(m: Map<MarketName, number>, market: MarketName): void {
   m.set(market, (m.get(market) ?? 0) + 1);
 }
 
-export interface InstrumentWatchOptions<T extends TopicState> extends Pick<LateInstrumentOptions, "venue" | "log" | "now" | "random" | "config" | "subscriptions"> {
+export interface InstrumentWatchOptions<T extends TopicState> extends Pick<LateInstrumentOptions, "venue" | "log" | "now" | "random" | "config" | "subscriptions" | "restHeldUntilMs"> {
   /** By subscription index. */
   topics: readonly T[];
   /** The venue's REST parsing: a market's specs, the words for "not listed". */
@@ -142,7 +145,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   private readonly markets: MarketName[];
 
   constructor(private readonly o: InstrumentWatchOptions<T>) {
-    const { venue, log, now, random, config, subscriptions } = o;
+    const { venue, log, now, random, config, subscriptions, restHeldUntilMs } = o;
     this.markets = [...new Set(subscriptions.map((s) => s.market))];
     this.listingMs = o.listingRetryMs ?? LISTING_RETRY_MS;
     this.closedSchedule = new ClosedSchedule(this.listingMs, now, (m) => this.closedKind(m));
@@ -150,10 +153,18 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const inner = o.source;
     this.source = {
       ...inner,
-      fetchSpecs: async (market, symbols) => this.noteExpiries(market, await inner.fetchSpecs(market, symbols)),
+      fetchSpecs: async (market, symbols) => {
+        try {
+          return this.noteExpiries(market, await inner.fetchSpecs(market, symbols));
+        } catch (err) {
+          // Answered in part: the answered parts' expiry times count too, and leave the specs the same way.
+          if (err instanceof PartialAnswer) throw new PartialAnswer(this.noteExpiries(market, err.specs), err.failure);
+          throw err;
+        }
+      },
     };
     this.late = new LateInstruments({
-      ...{ venue, log, now, random, config, subscriptions, ...lateTimings(o) },
+      ...{ venue, log, now, random, config, subscriptions, restHeldUntilMs, ...lateTimings(o) },
       onResolved: (i, inst) => joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x), sinkBooks: this.sinkBooks }, i, inst),
     });
     this.reloader = new InstrumentReloader({
@@ -382,23 +393,34 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const symbols = [...new Set([...topics.map((t) => t.symbol), ...closed.map((t) => t.symbol), ...(late?.symbols ?? [])])];
     const startedMs = this.o.now();
     let specs: Map<string, InstrumentSpec>;
+    let partial: PartialAnswer | null = null;
     try {
       specs = await source.fetchSpecs(market, symbols);
     } catch (err) {
       if (this.o.stop?.aborted) return; // the adapter stopped: nothing failed
-      if (late !== null) this.late.failed(late, err);
-      if (closed.length > 0) this.closedSchedule.asked(market, true);
-      if (topics.length > 0) throw err;
-      return;
+      if (!(err instanceof PartialAnswer)) {
+        if (late !== null) this.late.failed(late, err);
+        if (closed.length > 0) this.closedSchedule.asked(market, true);
+        if (topics.length > 0) throw err;
+        return;
+      }
+      partial = err;
+      specs = err.specs;
     }
     if (!this.live || this.o.lifecycle().stopping) return;
-    for (const t of topics) this.asked.delete(t.index); // answered (a failed query keeps them for the retry)
-    // The closed symbols' next wait; a closure or a reopening below brings it back to the first.
-    if (closed.length > 0) this.closedSchedule.asked(market, false);
+    // Answered in part: only what an answered part lists (or refused) is known; the rest is neither changed, closed
+    // nor reopened, and is asked again as after a failed query.
+    const answered = (t: T) => partial === null || specs.has(t.symbol) || source.whyRefused?.(market, t.symbol) !== undefined;
+    const known = topics.filter(answered);
+    for (const t of known) this.asked.delete(t.index); // answered (a failed query keeps them for the retry)
+    // The closed symbols' next wait (as after a failed query if some went unanswered); a closure or a reopening below
+    // brings it back to the first.
+    if (closed.length > 0) this.closedSchedule.asked(market, !closed.every(answered));
     this.o.afterQuery?.(market, symbols, startedMs);
-    if (topics.length > 0) await this.applyChanges(market, topics, specs);
-    if (closed.length > 0) await this.reopenListed(market, closed, specs);
-    if (late !== null) await this.late.answer(late, specs);
+    if (known.length > 0) await this.applyChanges(market, known, specs);
+    if (closed.length > 0) await this.reopenListed(market, closed.filter(answered), specs);
+    if (late !== null) await this.late.answer(late, specs, partial?.failure);
+    if (known.length < topics.length) throw partial!; // the reloader retries the market
   }
 
   /**

@@ -36,6 +36,29 @@ export function emptyListing(url: string): Error {
   return new Error(`${url}: the listing is empty (venue maintenance or a broken answer); not taken as every instrument delisted`);
 }
 
+/**
+ * What a source throws when its market's listing takes several requests (Deribit one per currency, OKX SWAP and
+ * FUTURES, Bybit one per option base coin, Upbit/Bithumb tickers per 100 codes) and some answered while another
+ * failed: `specs` holds what the answered ones list. A symbol in `specs` (or refused by whyRefused) was answered;
+ * any other may be in the part that failed, so it counts as REST unreachable, never as not listed: not left out as
+ * `not_listed`, not closed while running; it is asked again like a failed query's (instrument-watch.ts,
+ * late-instruments.ts). A source throws the plain error when nothing answered.
+ */
+export class PartialAnswer extends Error {
+  constructor(
+    readonly specs: Map<string, InstrumentSpec>,
+    /** The first failure, named in the unanswered symbols' detail. */
+    readonly failure: Error,
+  ) {
+    super(`${failure.message} (the market's other instrument requests answered)`);
+  }
+}
+
+/** A part's failure as an Error (sources collect them while the other parts are asked). */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 /** The venue's side of resolution. */
 export interface InstrumentSource {
   /**
@@ -114,6 +137,8 @@ export async function resolveInstruments(
   }
   const fromRest = new Map<string, InstrumentSpec>();
   const restError = new Map<MarketName, string>();
+  /** Markets a part of whose listing failed (PartialAnswer): a symbol not in the answered parts is unreachable. */
+  const partError = new Map<MarketName, string>();
   await Promise.all(
     [...needRest].map(async ([market, symbols]) => {
       try {
@@ -121,6 +146,12 @@ export async function resolveInstruments(
         for (const [sym, spec] of specs) fromRest.set(`${market}:${sym}`, spec);
       } catch (err) {
         if (stop?.aborted) return; // stopped, not failed: thrown below
+        if (err instanceof PartialAnswer) {
+          for (const [sym, spec] of err.specs) fromRest.set(`${market}:${sym}`, spec);
+          partError.set(market, err.message);
+          log.warn("instrument REST query failed in part; the answered symbols start, the others use the disk cache", { market, error: err.message, cache: cachePath });
+          return;
+        }
         restError.set(market, err instanceof Error ? err.message : String(err));
         log.warn("instrument REST query failed; using the disk cache", { market, error: restError.get(market), cache: cachePath });
       }
@@ -139,9 +170,12 @@ export async function resolveInstruments(
   const toCache = new Map<string, InstrumentSpec>();
   for (const [index, s] of subs.entries()) {
     const key = `${s.market}:${s.symbol}`;
-    const spec = config.overrides.get(key) ?? fromRest.get(key) ?? (restError.has(s.market) ? cache.get(key) : undefined);
+    // Not in an answered part of a partly answered listing (and not refused there): perhaps in the part that failed.
+    const unanswered = partError.has(s.market) && !fromRest.has(key) && source.whyRefused?.(s.market, s.symbol) === undefined;
+    const failure = restError.get(s.market) ?? (unanswered ? partError.get(s.market) : undefined);
+    const spec = config.overrides.get(key) ?? fromRest.get(key) ?? (failure !== undefined ? cache.get(key) : undefined);
     if (!spec) {
-      if (restError.has(s.market)) leaveOut(index, key, "rest_unreachable", `REST unreachable: ${restError.get(s.market)}; not in cache ${cachePath || "(none)"}`);
+      if (failure !== undefined) leaveOut(index, key, "rest_unreachable", `REST unreachable: ${failure}; not in cache ${cachePath || "(none)"}`);
       else {
         const refused = source.whyRefused?.(s.market, s.symbol);
         if (refused !== undefined) leaveOut(index, key, "bad_spec", refused);

@@ -23,7 +23,7 @@ import type { BookSink, Subscription, VenueMetric } from "../venue.ts";
 import { equalJitterMs } from "./backoff.ts";
 import type { ConnectionLifecycle } from "./connection-lifecycle.ts";
 import { SUB_REJECTED, type TopicState } from "./connection.ts";
-import { badSpec, makeInstrument, mergeIntoInstrumentCache, UNRESOLVED_KINDS, type InstrumentSource, type InstrumentSpec, type UnresolvedEntry, type UnresolvedKind } from "./instruments.ts";
+import { badSpec, makeInstrument, mergeIntoInstrumentCache, PartialAnswer, UNRESOLVED_KINDS, type InstrumentSource, type InstrumentSpec, type UnresolvedEntry, type UnresolvedKind } from "./instruments.ts";
 import { counter, gauge } from "./metrics.ts";
 
 /** First retry of a market whose instrument REST failed; doubles per failure up to LATE_RETRY_MAX_MS. */
@@ -34,6 +34,8 @@ export const LATE_RETRY_MAX_MS = 300_000;
  * later joins within this long). One query per market per 5 min is far inside every venue's REST budget.
  */
 export const LISTING_RETRY_MS = 300_000;
+/** The instruments_unresolved gauge's help. */
+const UNRESOLVED_HELP = "Configured symbols without an instrument (no book yet): resolving at start, or left out and retried while running";
 /** How often deadlines are compared with the clock. */
 export const LATE_CHECK_MS = 1_000;
 
@@ -46,7 +48,10 @@ export interface UnresolvedInstrument {
   readonly kind: UnresolvedKind;
   /** Why, in words (the URL and error, or the venue's "not listed by …"). */
   readonly detail: string;
-  /** When its market is asked next (ms since the epoch, the adapter's clock); 0 = not retried (replay). */
+  /**
+   * When its market is asked next (ms since the epoch, the adapter's clock): its deadline, or the end of the venue's
+   * 429/418 REST hold if later; 0 = not retried (replay).
+   */
   readonly nextAttemptMs: number;
 }
 
@@ -61,6 +66,11 @@ export interface LateInstrumentOptions {
   maxMs?: number;
   listingMs?: number;
   checkEveryMs?: number;
+  /**
+   * When the venue's REST hold (a 429/418 and its Retry-After, RestWeightBudget.heldUntilMs) on the market's instrument
+   * query ends; 0 (or absent) when none. A query due before it waits in the budget until then, so list() says so.
+   */
+  restHeldUntilMs?: (market: MarketName) => number;
   /**
    * The adapter's part: tell the sink, add the topic to its table, subscribe it (joinLate). Throws when the symbol
    * did not join (why); it then stays pending and is retried.
@@ -98,6 +108,8 @@ export class LateInstruments {
   private timer: ReturnType<typeof setInterval> | null = null;
   private running = false;
   private source: InstrumentSource | null = null;
+  /** track() ran: the start's load has answered (before it, every subscription is still `resolving`). */
+  private tracked = false;
   // Counters (cold).
   /** REST queries made for pending symbols, and how many of them failed. */
   attempts = 0;
@@ -115,6 +127,7 @@ export class LateInstruments {
   /** What loadInstruments left out (resolveInstruments' `unresolved`) and the source to ask again. */
   track(source: InstrumentSource, unresolved: readonly UnresolvedEntry[]): void {
     this.source = source;
+    this.tracked = true;
     this.pending.clear();
     for (const u of unresolved) this.pending.set(u.index, { kind: u.kind, detail: u.detail });
   }
@@ -163,10 +176,19 @@ export class LateInstruments {
         symbol: sub.extraDepth === true ? `${sub.symbol}@${sub.depth}` : sub.symbol,
         kind: p.kind,
         detail: p.detail,
-        nextAttemptMs: this.running ? (this.markets.get(sub.market)?.dueMs ?? 0) : 0,
+        nextAttemptMs: this.running ? this.nextAttemptMs(sub.market) : 0,
       });
     }
     return out;
+  }
+
+  /**
+   * When the market is really asked next: its deadline, or the end of the venue's REST hold if later (a query that
+   * comes due, or went out, during a 429's hold waits in the budget until it ends: minutes to hours, not "now").
+   */
+  private nextAttemptMs(market: MarketName): number {
+    const due = this.markets.get(market)?.dueMs ?? 0;
+    return due === 0 ? 0 : Math.max(due, this.o.restHeldUntilMs?.(market) ?? 0);
   }
 
   /** Asks every market whose deadline has come. Cold, every checkEveryMs standalone (tests call it). */
@@ -211,15 +233,21 @@ export class LateInstruments {
     return { market, indexes, symbols: [...new Set(indexes.map((i) => subs[i]!.symbol))] };
   }
 
-  /** Venue metrics: pending symbols by market and reason (zeros included), retries, failures and late joins. */
+  /**
+   * Venue metrics: pending symbols by market and reason (zeros included), retries, failures and late joins. Until the
+   * start's load has answered (track()), every subscription is `resolving`, as the app's feeder_symbols_unresolved and
+   * /readyz count it (before, the gauge read 0 for every reason while that counted them all).
+   */
   metrics(): VenueMetric[] {
     const out: VenueMetric[] = [];
     const markets = [...new Set(this.o.subscriptions.map((s) => s.market))];
     for (const market of markets) {
+      const resolving = this.tracked ? 0 : this.o.subscriptions.filter((s) => s.market === market).length;
+      out.push(gauge("instruments_unresolved", UNRESOLVED_HELP, resolving, { market, reason: "resolving" }));
       for (const kind of UNRESOLVED_KINDS) {
         let n = 0;
         for (const [index, p] of this.pending) if (p.kind === kind && this.o.subscriptions[index]!.market === market) n++;
-        out.push(gauge("instruments_unresolved", "Configured symbols without an instrument (no book yet), retried while running", n, { market, reason: kind }));
+        out.push(gauge("instruments_unresolved", UNRESOLVED_HELP, n, { market, reason: kind }));
       }
     }
     out.push(counter("instrument_retries_total", "Instrument REST queries made for symbols left out at start", this.attempts));
@@ -238,7 +266,8 @@ export class LateInstruments {
       specs = await this.source!.fetchSpecs(market, q.symbols);
     } catch (err) {
       m.inFlight = false;
-      this.failed(q, err);
+      if (err instanceof PartialAnswer) await this.answer(q, err.specs, err.failure);
+      else this.failed(q, err);
       return;
     }
     m.inFlight = false;
@@ -254,15 +283,18 @@ export class LateInstruments {
 
   /**
    * REST answered the query for `q`: each symbol it lists with a usable tick/lot joins (onResolved); one that did
-   * not join, or is still missing or refused, stays pending and is asked again on the listing cadence.
+   * not join, or is still missing or refused, stays pending and is asked again on the listing cadence. `failure`: it
+   * answered in part (PartialAnswer); a symbol missing from `specs` (not refused) may be in the part that failed, so
+   * it stays `rest_unreachable` and the market backs off as for a failed query.
    */
-  async answer(q: LateQuery, specs: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
+  async answer(q: LateQuery, specs: ReadonlyMap<string, InstrumentSpec>, failure?: Error): Promise<void> {
     const { market } = q;
     const m = this.markets.get(market);
     if (!this.running || m === undefined) return;
     const subs = this.o.subscriptions;
     const source = this.source!;
-    m.failures = 0;
+    if (failure === undefined) m.failures = 0;
+    const unanswered: number[] = [];
     const resolved = new Map<string, InstrumentSpec>();
     for (const index of q.indexes) {
       const p = this.pending.get(index);
@@ -272,7 +304,8 @@ export class LateInstruments {
       const spec = this.o.config.overrides.get(key) ?? specs.get(sub.symbol);
       if (spec === undefined) {
         const refused = source.whyRefused?.(market, sub.symbol);
-        this.setPending(index, sub, refused !== undefined ? "bad_spec" : "not_listed", refused ?? source.notListed(market));
+        if (refused === undefined && failure !== undefined) unanswered.push(index);
+        else this.setPending(index, sub, refused !== undefined ? "bad_spec" : "not_listed", refused ?? source.notListed(market));
         continue;
       }
       let instrument: Instrument;
@@ -303,7 +336,8 @@ export class LateInstruments {
     if (resolved.size > 0 && cachePath) {
       await mergeIntoInstrumentCache(cachePath, this.o.venue, resolved).catch((err) => this.o.log.warn("could not write the instrument cache", { path: cachePath, error: String(err) }));
     }
-    if ([...this.pending.keys()].some((i) => subs[i]!.market === market)) m.dueMs = this.o.now() + this.listingMs;
+    if (unanswered.length > 0) this.onFailure(market, m, unanswered, failure!.message);
+    else if ([...this.pending.keys()].some((i) => subs[i]!.market === market)) m.dueMs = this.o.now() + this.listingMs;
     else this.markets.delete(market);
   }
 

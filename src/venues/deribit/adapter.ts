@@ -165,6 +165,7 @@ export class DeribitAdapter implements VenueAdapter {
     this.watch = new InstrumentWatch<DeribitTopic>({
       ...{ venue: "deribit", log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
       ...{ source: deribitInstrumentSource(config, this.fetchFn, () => this.restBudget.onResponse(this.now(), 429, null)), intervalMs: 0, stop: this.restStop.signal },
+      restHeldUntilMs: () => this.restBudget.heldUntilMs(this.now()), // a 429/10028 hold: when the late symbols are really asked
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
       addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp, t.depth > 0),
       apply: (t, inst) => this.applyInstrument(t, inst),

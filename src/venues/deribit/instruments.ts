@@ -10,7 +10,7 @@ import { exponentOf, formatFixed, parseJsonNumberCodes } from "../../core/fixed.
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
-import { emptyListing, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
+import { asError, emptyListing, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 import { parseJsonRaw, RawNumber, type RawJson } from "./parse-json.ts";
 import { currencyOf, ERR_TOO_MANY_REQUESTS, kindOf } from "./protocol.ts";
 
@@ -70,42 +70,48 @@ export function specOfItem(item: RawJson): { symbol: string; spec: InstrumentSpe
 export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: string, market: MarketName, symbols: readonly string[], onTooManyRequests?: () => void, timeoutMs = REST_TIMEOUT_MS, unreadable?: Map<string, string>): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   const base = restUrl.replace(/\/+$/, "");
-  for (const currency of new Set(symbols.map((s) => currencyOf(market, s)))) {
-    const url = `${base}/api/v2/public/get_instruments?currency=${encodeURIComponent(currency)}&kind=${kindOf(market)}&expired=false`;
-    let res: Response;
-    try {
-      res = await fetchFn(url, { signal: requestTimeout(timeoutMs) });
-    } catch (err) {
-      throw new Error(`deribit REST ${url}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    const text = await res.text();
-    let body: Record<string, RawJson> | undefined;
-    try {
-      body = obj(parseJsonRaw(text));
-    } catch {
-      body = undefined;
-    }
-    if (!res.ok || !body || !Array.isArray(body.result)) {
-      const err = obj(body?.error);
-      if (res.status !== 429 && err?.code instanceof RawNumber && err.code.text === String(ERR_TOO_MANY_REQUESTS)) onTooManyRequests?.();
-      const why = err ? ` error ${err.code instanceof RawNumber ? err.code.text : "?"} ${typeof err.message === "string" ? err.message : ""}` : "";
-      throw new Error(`deribit REST ${url}: HTTP ${res.status}${why}`);
-    }
-    // Nothing at all for the currency: maintenance or a broken answer, not every instrument of it expired.
-    if (body.result.length === 0) throw emptyListing(`deribit REST ${url}`);
-    for (const item of body.result) {
-      const s = specOfItem(item);
-      if (!s) {
-        // Listed (active) but its tick or lot unreadable: never taken as expired.
-        const name = obj(item)?.instrument_name;
-        if (typeof name === "string") unreadable?.set(name, "listed without a usable tick_size and min_trade_amount");
-        continue;
+  try {
+    for (const currency of new Set(symbols.map((s) => currencyOf(market, s)))) {
+      const url = `${base}/api/v2/public/get_instruments?currency=${encodeURIComponent(currency)}&kind=${kindOf(market)}&expired=false`;
+      let res: Response;
+      try {
+        res = await fetchFn(url, { signal: requestTimeout(timeoutMs) });
+      } catch (err) {
+        throw new Error(`deribit REST ${url}: ${err instanceof Error ? err.message : String(err)}`);
       }
-      // Linear (USDC/USDT-settled) and inverse futures share kind=future: keep each market's own where the venue says.
-      if (market === "linear" && s.instrumentType === "reversed") continue;
-      if (market === "inverse" && s.instrumentType === "linear") continue;
-      out.set(s.symbol, s.spec);
+      const text = await res.text();
+      let body: Record<string, RawJson> | undefined;
+      try {
+        body = obj(parseJsonRaw(text));
+      } catch {
+        body = undefined;
+      }
+      if (!res.ok || !body || !Array.isArray(body.result)) {
+        const err = obj(body?.error);
+        if (res.status !== 429 && err?.code instanceof RawNumber && err.code.text === String(ERR_TOO_MANY_REQUESTS)) onTooManyRequests?.();
+        const why = err ? ` error ${err.code instanceof RawNumber ? err.code.text : "?"} ${typeof err.message === "string" ? err.message : ""}` : "";
+        throw new Error(`deribit REST ${url}: HTTP ${res.status}${why}`);
+      }
+      // Nothing at all for the currency: maintenance or a broken answer, not every instrument of it expired.
+      if (body.result.length === 0) throw emptyListing(`deribit REST ${url}`);
+      for (const item of body.result) {
+        const s = specOfItem(item);
+        if (!s) {
+          // Listed (active) but its tick or lot unreadable: never taken as expired.
+          const name = obj(item)?.instrument_name;
+          if (typeof name === "string") unreadable?.set(name, "listed without a usable tick_size and min_trade_amount");
+          continue;
+        }
+        // Linear (USDC/USDT-settled) and inverse futures share kind=future: keep each market's own where the venue says.
+        if (market === "linear" && s.instrumentType === "reversed") continue;
+        if (market === "inverse" && s.instrumentType === "linear") continue;
+        out.set(s.symbol, s.spec);
+      }
     }
+  } catch (err) {
+    // A later currency failed after earlier ones answered: what they list is known, the rest is not (the currencies
+    // after it are not asked: a 429 would hold them anyway).
+    throw out.size > 0 ? new PartialAnswer(out, asError(err)) : err;
   }
   return out;
 }
@@ -119,9 +125,14 @@ export function deribitInstrumentSource(config: VenueConfig, fetchFn: typeof fet
   return {
     fetchSpecs: async (market, symbols) => {
       const found = new Map<string, string>();
-      const specs = await fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, onTooManyRequests, undefined, found);
-      unreadable.set(market, found); // only the last answer counts
-      return specs;
+      try {
+        const specs = await fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, onTooManyRequests, undefined, found);
+        unreadable.set(market, found); // only the last answer counts
+        return specs;
+      } catch (err) {
+        if (err instanceof PartialAnswer) unreadable.set(market, found); // the answered currencies' refusals count
+        throw err;
+      }
     },
     // Listed but unreadable: a bad_spec at start, and never closed while running (not expired).
     whyRefused: (market, symbol) => {

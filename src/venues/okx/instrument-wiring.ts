@@ -20,6 +20,7 @@ export function okxInstrumentWatch(a: OkxAdapter, opts: OkxAdapterOptions): Inst
     source: okxInstrumentSource(a.config, a.fetchFn, a.upcoming, a.instrumentPacer),
     intervalMs: a.config.instrumentReloadMs ?? INSTRUMENT_RELOAD_MS,
     stop: a.restStop.signal,
+    restHeldUntilMs: () => a.instrumentPacer.heldUntilMs(), // a 429 hold: when the late symbols are really asked
     ...watchSettings(opts),
     ...{ instruments: () => a.instruments, sink: () => a.sink, lifecycle: () => a.lifecycle },
     addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp),

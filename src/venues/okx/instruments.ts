@@ -11,7 +11,7 @@ import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { RestWeightBudget, shareOf, sleepUnlessAborted } from "../common/budgets.ts";
 import type { BudgetLink } from "../common/budget-ledger.ts";
-import { emptyListing, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
+import { asError, emptyListing, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 
 const REST_TIMEOUT_MS = 10_000;
 /**
@@ -48,6 +48,11 @@ export class InstrumentRequestPacer {
   /** 429 answers read so far (stats). */
   get rateLimited(): number {
     return this.budget.rateLimited + this.budget.banned;
+  }
+
+  /** When a 429's hold on every instrument request ends (0: none). */
+  heldUntilMs(): number {
+    return this.budget.heldUntilMs(this.now());
   }
 
   /** Resolves once one more request fits, and counts it. */
@@ -105,39 +110,45 @@ export async function fetchOkxSpecs(
   // Instruments the answers list in any state: none at all is no answer (emptyListing), not every symbol delisted.
   let listed = 0;
   let lastUrl = base;
-  for (const q of queriesOf(market, symbols)) {
-    const url = `${base}?instType=${q.instType}${q.instFamily ? `&instFamily=${encodeURIComponent(q.instFamily)}` : ""}`;
-    await pacer?.take();
-    const res = await fetchFn(url, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
-    pacer?.onResponse?.(res.status, res.headers.get("retry-after"));
-    if (!res.ok) throw new Error(`okx REST ${url}: HTTP ${res.status}`);
-    const body = (await res.json()) as { code?: unknown; msg?: unknown; data?: unknown };
-    if (String(body.code) !== "0" || !Array.isArray(body.data)) throw new Error(`okx REST ${url}: code ${String(body.code)} ${String(body.msg ?? "")}`);
-    lastUrl = url;
-    // An option family lists nothing at all: a broken answer, not every option of it delisted.
-    if (q.instFamily !== undefined && body.data.length === 0) throw emptyListing(`okx REST ${url}`);
-    listed += body.data.length;
-    for (const item of body.data as Record<string, unknown>[]) {
-      if (typeof item !== "object" || item === null) continue;
-      const { instId, tickSz, lotSz, state, ctType, expTime } = item;
-      if (typeof instId !== "string") continue;
-      if (q.ctType !== undefined && ctType !== q.ctType) continue;
-      if (typeof state === "string" && !TRADING_STATES.has(state)) continue;
-      if (typeof tickSz !== "string" || typeof lotSz !== "string") {
-        unreadable?.set(instId, `listed as ${String(state ?? "live")} without tickSz and lotSz`); // listed: never closed for it
-        continue;
-      }
-      // Delivery or exercise (FUTURES, OPTION), or the offline time of a delisting announced (any instType), in ms;
-      // "" when none: the common watch closes the book at that moment (its check rejects a value not in ms).
-      const expiresMs = typeof expTime === "string" && /^\d{1,16}$/.test(expTime) ? Number(expTime) : 0;
-      out.set(instId, expiresMs > 0 ? { tickSize: tickSz, lotSize: lotSz, expiresMs } : { tickSize: tickSz, lotSize: lotSz });
-      if (upcoming && Array.isArray(item.upcChg)) {
-        for (const c of item.upcChg as Record<string, unknown>[]) {
-          const eff = Number(c?.effTime);
-          if ((c?.param === "tickSz" || c?.param === "lotSz" || c?.param === "minSz") && Number.isFinite(eff)) upcoming.push({ market, symbol: instId, effTimeMs: eff });
+  try {
+    for (const q of queriesOf(market, symbols)) {
+      const url = `${base}?instType=${q.instType}${q.instFamily ? `&instFamily=${encodeURIComponent(q.instFamily)}` : ""}`;
+      await pacer?.take();
+      const res = await fetchFn(url, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
+      pacer?.onResponse?.(res.status, res.headers.get("retry-after"));
+      if (!res.ok) throw new Error(`okx REST ${url}: HTTP ${res.status}`);
+      const body = (await res.json()) as { code?: unknown; msg?: unknown; data?: unknown };
+      if (String(body.code) !== "0" || !Array.isArray(body.data)) throw new Error(`okx REST ${url}: code ${String(body.code)} ${String(body.msg ?? "")}`);
+      lastUrl = url;
+      // An option family lists nothing at all: a broken answer, not every option of it delisted.
+      if (q.instFamily !== undefined && body.data.length === 0) throw emptyListing(`okx REST ${url}`);
+      listed += body.data.length;
+      for (const item of body.data as Record<string, unknown>[]) {
+        if (typeof item !== "object" || item === null) continue;
+        const { instId, tickSz, lotSz, state, ctType, expTime } = item;
+        if (typeof instId !== "string") continue;
+        if (q.ctType !== undefined && ctType !== q.ctType) continue;
+        if (typeof state === "string" && !TRADING_STATES.has(state)) continue;
+        if (typeof tickSz !== "string" || typeof lotSz !== "string") {
+          unreadable?.set(instId, `listed as ${String(state ?? "live")} without tickSz and lotSz`); // listed: never closed for it
+          continue;
+        }
+        // Delivery or exercise (FUTURES, OPTION), or the offline time of a delisting announced (any instType), in ms;
+        // "" when none: the common watch closes the book at that moment (its check rejects a value not in ms).
+        const expiresMs = typeof expTime === "string" && /^\d{1,16}$/.test(expTime) ? Number(expTime) : 0;
+        out.set(instId, expiresMs > 0 ? { tickSize: tickSz, lotSize: lotSz, expiresMs } : { tickSize: tickSz, lotSize: lotSz });
+        if (upcoming && Array.isArray(item.upcChg)) {
+          for (const c of item.upcChg as Record<string, unknown>[]) {
+            const eff = Number(c?.effTime);
+            if ((c?.param === "tickSz" || c?.param === "lotSz" || c?.param === "minSz") && Number.isFinite(eff)) upcoming.push({ market, symbol: instId, effTimeMs: eff });
+          }
         }
       }
     }
+  } catch (err) {
+    // FUTURES failed after SWAP answered (or a later option family): what the answered ones list is known, the rest
+    // is not.
+    throw out.size > 0 ? new PartialAnswer(out, asError(err)) : err;
   }
   // SWAP and FUTURES together (one of them may be empty): nothing in either is no answer.
   if (listed === 0) throw emptyListing(`okx REST ${lastUrl}`);
@@ -153,9 +164,14 @@ export function okxInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, 
   return {
     fetchSpecs: async (market, symbols) => {
       const found = new Map<string, string>();
-      const specs = await fetchOkxSpecs(fetchFn, restUrlOf(config, market), market, symbols, upcoming, pacer, found);
-      unreadable.set(market, found); // only the last answer counts
-      return specs;
+      try {
+        const specs = await fetchOkxSpecs(fetchFn, restUrlOf(config, market), market, symbols, upcoming, pacer, found);
+        unreadable.set(market, found); // only the last answer counts
+        return specs;
+      } catch (err) {
+        if (err instanceof PartialAnswer) unreadable.set(market, found); // the answered parts' refusals count
+        throw err;
+      }
     },
     // Listed as live but unreadable: a bad_spec at start, and never closed while running (not delisted).
     whyRefused: (market, symbol) => {

@@ -160,6 +160,7 @@ export class UpbitAdapter implements VenueAdapter {
     this.watch = new InstrumentWatch<UpbitTopic>({
       ...{ venue: v, log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
       ...{ source: upbitInstrumentSource(config, this.fetchFn, dialect.tickEndpoint, this.level), intervalMs: 0, stop: this.restStop.signal },
+      restHeldUntilMs: () => restBudget.heldUntilMs(this.now()), // a 429/418 hold: when the late symbols are really asked
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
       addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp),
       apply: (t, inst) => this.applyInstrument(t, inst),

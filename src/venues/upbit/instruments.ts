@@ -15,7 +15,7 @@ import { exponentOf, MAX_MANTISSA } from "../../core/fixed.ts";
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
-import { emptyListing, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
+import { asError, emptyListing, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 
 /** Sizes carry up to 8 decimals (Upbit and Bithumb order quantities; docs/venues/upbit.md). */
 export const QTY_DECIMALS = 8;
@@ -122,21 +122,29 @@ export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch
       const price = new Map<string, number>();
       const tick = new Map<string, string>();
       const levels = new Map<string, string[]>();
+      // Codes whose ticker (and tick) requests answered; a failed chunk ends the asking (a 429 would hold the rest).
+      let asked = 0;
+      let failure: Error | undefined;
       for (let i = 0; i < wanted.length; i += MARKETS_PER_QUERY) {
         const chunk = wanted.slice(i, i + MARKETS_PER_QUERY).join(",");
         const tUrl = `${base}/v1/ticker?markets=${chunk}`;
-        for (const r of rows(await getJson(fetchFn, tUrl, timeoutMs), tUrl)) if (typeof r.market === "string" && typeof r.trade_price === "number") price.set(r.market, r.trade_price);
-        if (withTickEndpoint) {
-          const iUrl = `${base}/v1/orderbook/instruments?markets=${chunk}`;
-          for (const r of rows(await getJson(fetchFn, iUrl, timeoutMs), iUrl)) {
+        try {
+          const tickers = rows(await getJson(fetchFn, tUrl, timeoutMs), tUrl);
+          const instruments = withTickEndpoint ? rows(await getJson(fetchFn, `${base}/v1/orderbook/instruments?markets=${chunk}`, timeoutMs), `${base}/v1/orderbook/instruments?markets=${chunk}`) : [];
+          for (const r of tickers) if (typeof r.market === "string" && typeof r.trade_price === "number") price.set(r.market, r.trade_price);
+          for (const r of instruments) {
             if (typeof r.market !== "string") continue;
             if (typeof r.tick_size === "string") tick.set(r.market, r.tick_size);
             if (Array.isArray(r.supported_levels)) levels.set(r.market, r.supported_levels.map(String));
           }
+        } catch (err) {
+          failure = asError(err);
+          break;
         }
+        asked = Math.min(wanted.length, i + MARKETS_PER_QUERY);
       }
       const out = new Map<string, InstrumentSpec>();
-      for (const s of wanted) {
+      for (const s of wanted.slice(0, asked)) {
         if (withTickEndpoint && !tick.has(s)) {
           refused.set(s, `no tick_size for it at ${base}/v1/orderbook/instruments`);
           continue;
@@ -150,6 +158,8 @@ export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch
         if (typeof spec === "string") refused.set(s, spec);
         else out.set(s, spec);
       }
+      // A chunk failed after others answered: those codes are known; the rest (listed, unpriced) are not.
+      if (failure !== undefined) throw out.size > 0 || refused.size > 0 ? new PartialAnswer(out, failure) : failure;
       return out;
     },
   };

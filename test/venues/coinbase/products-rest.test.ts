@@ -2,15 +2,17 @@
  * The products REST with many products. Before, every product id went into one URL (`product_ids=…&product_ids=…`):
  * 400 products made a ~9 KB request target, which servers refuse (414; the simulator's limit is 8 KB), so every
  * product was left without an instrument. Now the ids go PRODUCTS_PER_REQUEST a request, one request after another
- * through the REST budget; a request that fails fails the whole query (naming its URL): its products are unknown,
- * not delisted, so nothing is taken as not listed. A request listing none of its ids is those products not listed,
- * unless no request lists anything (s-rev40: before, it failed the whole query).
+ * through the REST budget; a request that fails ends the query (naming its URL): the earlier requests' products
+ * are known (PartialAnswer), the rest unknown, not delisted, so nothing is taken as not listed. A request listing
+ * none of its ids is those products not listed, unless no request lists anything (s-rev40: before, it failed the
+ * whole query).
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { MAX_REQUEST_TARGET_CHARS, startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
 import { fetchProductSpecs } from "../../../src/venues/coinbase/instruments.ts";
+import { PartialAnswer } from "../../../src/venues/common/instruments.ts";
 import { PRODUCTS_PER_REQUEST } from "../../../src/venues/coinbase/protocol.ts";
 import { coinbaseConfig, subsOf } from "./helpers.ts";
 
@@ -64,13 +66,16 @@ describe("coinbase products REST with many products", { timeout: 30_000 }, () =>
     await expect(fetchProductSpecs(fetch, sim.restUrl, ["NOPE1-USD", "NOPE2-USD"], silentLogger)).rejects.toThrow(/the listing is empty/);
   });
 
-  test("one request of several failing fails the whole query, naming that request's URL: its products are not taken as unlisted", async () => {
+  test("one request of several failing: the answered ones' products are known, the rest not taken as unlisted; its URL named", async () => {
     const products = ids(PRODUCTS_PER_REQUEST + 20);
     const sim = await startCoinbaseSimulator({ products, seed: 3, levels: 2 });
     cleanup.push(() => sim.stop());
     let n = 0;
     const secondFails = (async (url: string, init?: RequestInit) => (++n === 2 ? new Response("unavailable", { status: 503 }) : fetch(url, init))) as unknown as typeof fetch;
-    await expect(fetchProductSpecs(secondFails, sim.restUrl, products, silentLogger)).rejects.toThrow(new RegExp(`product_ids=PROD${PRODUCTS_PER_REQUEST}-USD.*HTTP 503`));
+    const err = await fetchProductSpecs(secondFails, sim.restUrl, products, silentLogger).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PartialAnswer);
+    expect((err as PartialAnswer).message).toMatch(new RegExp(`product_ids=PROD${PRODUCTS_PER_REQUEST}-USD.*HTTP 503`));
+    expect([...(err as PartialAnswer).specs.keys()]).toEqual(products.slice(0, PRODUCTS_PER_REQUEST));
     // Answered in full, every product resolves.
     expect((await fetchProductSpecs(fetch, sim.restUrl, products, silentLogger)).size).toBe(products.length);
   });
