@@ -19,7 +19,8 @@
  *   A book that goes stale asks for its market's query (at most once per STALE_RECHECK_MS per market), so a symbol
  *   that stops trading silently is found within a stale period, not at the next hourly reload. Where the listing
  *   gives an expiry (InstrumentSpec.expiresMs: Deribit, Bybit, OKX), the book is closed when it comes (checked every
- *   second), so an expired book is never left LIVE and frozen.
+ *   second, and at once at start: one listed already past it is never subscribed), so an expired book is never left
+ *   LIVE and frozen.
  * The venue writes only its REST parsing (the InstrumentSource) and these hooks: how a topic enters its table and
  * how a changed instrument is applied. Replay never queries.
  * @module
@@ -224,6 +225,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     this.reloader.start();
     this.o.lifecycle().onTopicStale = (t) => this.onStale(t as T);
     this.expiryTimer = setInterval(() => this.checkExpiries(), this.checkEveryMs);
+    // A listing may give an expiry already past (OKX lists a delivered future for a while): that book is closed now,
+    // before its connection opens, so it is never subscribed nor LIVE (the first check came after its snapshot).
+    this.checkExpiries();
   }
 
   /** Records the answer's expiry times for the market's topics and returns the specs without them. */
