@@ -260,12 +260,14 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (!this.live || this.o.lifecycle().stopping) return;
     const now = this.o.now();
     const current = this.o.instruments();
+    const retiring: T[] = [];
     for (const [index, at] of this.expiries) {
       if (now < at || this.closed.has(index) || current?.[index] === undefined) continue;
       const t = this.o.topics[index]!;
       if (this.o.config.overrides.has(`${t.market}:${t.symbol}`)) continue;
-      this.close(t.market, t, `expired at ${new Date(at).toISOString()}`);
+      this.close(t.market, t, retiring, `expired at ${new Date(at).toISOString()}`);
     }
+    if (retiring.length > 0) this.o.lifecycle().retireAll(retiring, StatusReason.INSTRUMENT_CLOSED); // an expiry's options together: one unsubscribe
   }
 
   stop(): void {
@@ -406,10 +408,11 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   }
 
   /**
-   * A resolved symbol the answer does not list (as trading): its book is halted and unsubscribed, and its market asked
+   * A resolved symbol the answer does not list (as trading): its book is to be halted and unsubscribed (pushed to
+   * `retiring`, which the caller retires together: one unsubscribe request per connection), and its market asked
    * for it again (closed-schedule.ts). A symbol the source listed but refused the spec of (Upbit) is not closed.
    */
-  private close(market: MarketName, t: T, why?: string): void {
+  private close(market: MarketName, t: T, retiring: T[], why?: string): void {
     const { log, venue, source } = this.o;
     const expired = (this.expiries.get(t.index) ?? Infinity) <= this.o.now();
     this.closed.add(t.index);
@@ -423,7 +426,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       topic: t.topic,
       detail: why ?? source.notListed(market),
     });
-    this.o.lifecycle().retire(t, StatusReason.INSTRUMENT_CLOSED);
+    retiring.push(t);
   }
 
   /** Closed symbols the answer lists as trading again are subscribed (at the new tick/lot, if it changed). */
@@ -431,7 +434,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const { config, log, venue } = this.o;
     const current = this.o.instruments()!;
     const changed = new Map<string, InstrumentSpec>();
-    let reopened = false;
+    const reopened: T[] = [];
     for (const t of closed) {
       if (!this.closed.has(t.index)) continue;
       const spec = specs.get(t.symbol);
@@ -458,13 +461,16 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       }
       this.closed.delete(t.index);
       this.unusable.delete(t.index);
-      reopened = true;
+      reopened.push(t);
       bump(this.reopens, market);
       log.info(`${venue}: instrument listed as trading again; subscribing`, { market, symbol: t.symbol, topic: t.topic, tickSize: inst.tickSize, lotSize: inst.lotSize });
-      this.o.lifecycle().activate(t);
     }
-    // A break may end symbol by symbol (Binance reopens a market in turns): the others are asked for again soon.
-    if (reopened) this.closedSchedule.soon(market);
+    // A break's end lists many again at once: one subscribe request per connection for all of them, not one each.
+    if (reopened.length > 0) {
+      this.o.lifecycle().activateAll(reopened);
+      // A break may end symbol by symbol (Binance reopens a market in turns): the others are asked for again soon.
+      this.closedSchedule.soon(market);
+    }
     const path = config.instrumentCachePath;
     if (changed.size > 0 && path) {
       await mergeIntoInstrumentCache(path, venue, changed).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
@@ -476,6 +482,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const { config, log, venue } = this.o;
     const current = this.o.instruments()!;
     const changed = new Map<string, InstrumentSpec>();
+    const retiring: T[] = [];
     for (const t of topics) {
       // Closed while the query was out (its expiry came): not a change nor a second closure; reopenListed's, later.
       if (this.closed.has(t.index)) continue;
@@ -484,7 +491,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       // Not listed as trading any more (a halt, a delisting, an expiry): the book is halted until it is listed again.
       // (One whose spec the source refused while listing it keeps its instrument: a tick rule, not the venue, said no.)
       if (!spec && cur && this.source.whyRefused?.(market, t.symbol) === undefined) {
-        this.close(market, t);
+        this.close(market, t, retiring);
         continue;
       }
       if (!spec || !cur || (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize)) continue;
@@ -501,6 +508,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       bump(this.changes, market);
       changed.set(`${market}:${t.symbol}`, spec);
     }
+    // A venue-wide break closes many at once: one unsubscribe request per connection for all of them, not one each.
+    if (retiring.length > 0) this.o.lifecycle().retireAll(retiring, StatusReason.INSTRUMENT_CLOSED);
     const path = config.instrumentCachePath;
     if (changed.size > 0 && path) {
       await mergeIntoInstrumentCache(path, venue, changed).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
