@@ -223,18 +223,33 @@ export class ConnectionLifecycle {
    * (never opened) is opened now. Cold.
    */
   activate(t: TopicState): void {
-    if (t.sub !== SUB_REJECTED) return;
-    t.sub = SUB_IDLE;
-    t.book = BookState.AWAITING_SNAPSHOT;
-    t.lastSeq = 0;
-    const conn = t.conn;
-    if (!conn.used) {
-      conn.used = true;
-      this.scheduleConnect(conn, 0);
-    } else if (conn.open) {
-      this.control.sendRequest(conn, "subscribe", [t]);
+    this.activateAll([t]);
+  }
+
+  /**
+   * activate() for several topics at once (closed instruments listed again together, instrument-watch.ts): one
+   * subscribe request per open connection for all of them, not one each (a venue-wide break's end would otherwise
+   * spend a request per book of OKX's 480 an hour per connection, or queue behind Binance's 5 messages a second).
+   */
+  activateAll(ts: readonly TopicState[]): void {
+    const subscribe = new Map<VenueConnection, TopicState[]>();
+    for (const t of ts) {
+      if (t.sub !== SUB_REJECTED) continue;
+      t.sub = SUB_IDLE;
+      t.book = BookState.AWAITING_SNAPSHOT;
+      t.lastSeq = 0;
+      const conn = t.conn;
+      if (!conn.used) {
+        conn.used = true;
+        this.scheduleConnect(conn, 0);
+      } else if (conn.open) {
+        const list = subscribe.get(conn);
+        if (list) list.push(t);
+        else subscribe.set(conn, [t]);
+      }
+      // Else a socket is opening (or reconnecting): its onopen subscribes every idle topic, this one included.
     }
-    // Else a socket is opening (or reconnecting): its onopen subscribes every idle topic, this one included.
+    for (const [conn, list] of subscribe) this.control.sendRequest(conn, "subscribe", list);
   }
 
   /**
@@ -244,18 +259,33 @@ export class ConnectionLifecycle {
    * activate() brings it back. Cold.
    */
   retire(t: TopicState, reason: StatusReason): void {
-    if (t.sub === SUB_REJECTED) return;
-    if (t.sub === SUB_ACTIVE && t.conn.open) this.control.sendRequest(t.conn, "unsubscribe", [t]); // its ack finds it rejected: nothing follows
-    t.sub = SUB_REJECTED;
-    t.resyncDelayed = false;
-    t.resyncDueMs = 0;
-    t.resyncAttempt = 0;
-    t.resubscribeAfterUnsub = false;
-    t.resyncAfterAck = false;
-    t.restartWanted = false;
-    this.hooks.invalidate(t, BookState.HALTED, reason);
-    t.lastSeq = 0;
-    this.hooks.disconnected?.(t);
+    this.retireAll([t], reason);
+  }
+
+  /** retire() for several topics at once: one unsubscribe request per open connection for all of them (activateAll). */
+  retireAll(ts: readonly TopicState[], reason: StatusReason): void {
+    const unsubscribe = new Map<VenueConnection, TopicState[]>();
+    for (const t of ts) {
+      if (t.sub !== SUB_ACTIVE || !t.conn.open) continue;
+      const list = unsubscribe.get(t.conn);
+      if (list) list.push(t);
+      else unsubscribe.set(t.conn, [t]);
+    }
+    // Their acks find them rejected: nothing follows.
+    for (const [conn, list] of unsubscribe) this.control.sendRequest(conn, "unsubscribe", list);
+    for (const t of ts) {
+      if (t.sub === SUB_REJECTED) continue;
+      t.sub = SUB_REJECTED;
+      t.resyncDelayed = false;
+      t.resyncDueMs = 0;
+      t.resyncAttempt = 0;
+      t.resubscribeAfterUnsub = false;
+      t.resyncAfterAck = false;
+      t.restartWanted = false;
+      this.hooks.invalidate(t, BookState.HALTED, reason);
+      t.lastSeq = 0;
+      this.hooks.disconnected?.(t);
+    }
   }
 
   /** Stops housekeeping and reconnects and closes every socket; resolves when they are closed (≤ 1 s each). */

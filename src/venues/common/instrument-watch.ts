@@ -19,7 +19,8 @@
  *   A book that goes stale asks for its market's query (at most once per STALE_RECHECK_MS per market), so a symbol
  *   that stops trading silently is found within a stale period, not at the next hourly reload. Where the listing
  *   gives an expiry (InstrumentSpec.expiresMs: Deribit, Bybit, OKX), the book is closed when it comes (checked every
- *   second), so an expired book is never left LIVE and frozen.
+ *   second, and at once at start: one listed already past it is never subscribed), so an expired book is never left
+ *   LIVE and frozen.
  * - a query answered in part (PartialAnswer: one of the market's requests failed) is used for what it lists; any other
  *   symbol of the market is unknown: not changed, closed nor reopened, the reload retried, a late one backed off as
  *   for a failed query (never `not_listed`), its closed symbols' wait backed off as after a failed query.
@@ -235,6 +236,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     this.reloader.start();
     this.o.lifecycle().onTopicStale = (t) => this.onStale(t as T);
     this.expiryTimer = setInterval(() => this.checkExpiries(), this.checkEveryMs);
+    // A listing may give an expiry already past (OKX lists a delivered future for a while): that book is closed now,
+    // before its connection opens, so it is never subscribed nor LIVE (the first check came after its snapshot).
+    this.checkExpiries();
   }
 
   /** Records the answer's expiry times for the market's topics and returns the specs without them. */
@@ -267,12 +271,14 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (!this.live || this.o.lifecycle().stopping) return;
     const now = this.o.now();
     const current = this.o.instruments();
+    const retiring: T[] = [];
     for (const [index, at] of this.expiries) {
       if (now < at || this.closed.has(index) || current?.[index] === undefined) continue;
       const t = this.o.topics[index]!;
       if (this.o.config.overrides.has(`${t.market}:${t.symbol}`)) continue;
-      this.close(t.market, t, `expired at ${new Date(at).toISOString()}`);
+      this.close(t.market, t, retiring, `expired at ${new Date(at).toISOString()}`);
     }
+    if (retiring.length > 0) this.o.lifecycle().retireAll(retiring, StatusReason.INSTRUMENT_CLOSED); // an expiry's options together: one unsubscribe
   }
 
   stop(): void {
@@ -424,10 +430,11 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   }
 
   /**
-   * A resolved symbol the answer does not list (as trading): its book is halted and unsubscribed, and its market asked
+   * A resolved symbol the answer does not list (as trading): its book is to be halted and unsubscribed (pushed to
+   * `retiring`, which the caller retires together: one unsubscribe request per connection), and its market asked
    * for it again (closed-schedule.ts). A symbol the source listed but refused the spec of (Upbit) is not closed.
    */
-  private close(market: MarketName, t: T, why?: string): void {
+  private close(market: MarketName, t: T, retiring: T[], why?: string): void {
     const { log, venue, source } = this.o;
     const expired = (this.expiries.get(t.index) ?? Infinity) <= this.o.now();
     this.closed.add(t.index);
@@ -441,7 +448,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       topic: t.topic,
       detail: why ?? source.notListed(market),
     });
-    this.o.lifecycle().retire(t, StatusReason.INSTRUMENT_CLOSED);
+    retiring.push(t);
   }
 
   /** Closed symbols the answer lists as trading again are subscribed (at the new tick/lot, if it changed). */
@@ -449,7 +456,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const { config, log, venue } = this.o;
     const current = this.o.instruments()!;
     const changed = new Map<string, InstrumentSpec>();
-    let reopened = false;
+    const reopened: T[] = [];
     for (const t of closed) {
       if (!this.closed.has(t.index)) continue;
       const spec = specs.get(t.symbol);
@@ -476,13 +483,16 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       }
       this.closed.delete(t.index);
       this.unusable.delete(t.index);
-      reopened = true;
+      reopened.push(t);
       bump(this.reopens, market);
       log.info(`${venue}: instrument listed as trading again; subscribing`, { market, symbol: t.symbol, topic: t.topic, tickSize: inst.tickSize, lotSize: inst.lotSize });
-      this.o.lifecycle().activate(t);
     }
-    // A break may end symbol by symbol (Binance reopens a market in turns): the others are asked for again soon.
-    if (reopened) this.closedSchedule.soon(market);
+    // A break's end lists many again at once: one subscribe request per connection for all of them, not one each.
+    if (reopened.length > 0) {
+      this.o.lifecycle().activateAll(reopened);
+      // A break may end symbol by symbol (Binance reopens a market in turns): the others are asked for again soon.
+      this.closedSchedule.soon(market);
+    }
     const path = config.instrumentCachePath;
     if (changed.size > 0 && path) {
       await mergeIntoInstrumentCache(path, venue, changed).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
@@ -494,6 +504,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const { config, log, venue } = this.o;
     const current = this.o.instruments()!;
     const changed = new Map<string, InstrumentSpec>();
+    const retiring: T[] = [];
     for (const t of topics) {
       // Closed while the query was out (its expiry came): not a change nor a second closure; reopenListed's, later.
       if (this.closed.has(t.index)) continue;
@@ -502,7 +513,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       // Not listed as trading any more (a halt, a delisting, an expiry): the book is halted until it is listed again.
       // (One whose spec the source refused while listing it keeps its instrument: a tick rule, not the venue, said no.)
       if (!spec && cur && this.source.whyRefused?.(market, t.symbol) === undefined) {
-        this.close(market, t);
+        this.close(market, t, retiring);
         continue;
       }
       if (!spec || !cur || (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize)) continue;
@@ -519,6 +530,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       bump(this.changes, market);
       changed.set(`${market}:${t.symbol}`, spec);
     }
+    // A venue-wide break closes many at once: one unsubscribe request per connection for all of them, not one each.
+    if (retiring.length > 0) this.o.lifecycle().retireAll(retiring, StatusReason.INSTRUMENT_CLOSED);
     const path = config.instrumentCachePath;
     if (changed.size > 0 && path) {
       await mergeIntoInstrumentCache(path, venue, changed).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));

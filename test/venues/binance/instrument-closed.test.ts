@@ -13,6 +13,7 @@ import type { VenueConfig } from "../../../src/config/types.ts";
 import { startBinanceSimulator } from "../../../src/sim/binance-sim.ts";
 import { BinanceAdapter } from "../../../src/venues/binance/index.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
+import { waitFor } from "../../e2e/harness.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { CLOSED, closeThenReopen, lastStatusSink, recordedLog } from "../common/instrument-closed-scenario.ts";
 
@@ -68,5 +69,44 @@ describe("Binance: a symbol that stops trading", () => {
       afterChecks: () => expect(last[0]!.state).toBe(BookState.HALTED),
       reopenedWhat: "live again once TRADING",
     });
+  });
+
+  test("a break of several symbols on one connection: closed together, reopened with one SUBSCRIBE request, not one each", async () => {
+    const halted = ["BTCUSDT", "BNBUSDT", "SOLUSDT"];
+    const symbols = [...halted, "ETHUSDT"]; // ETHUSDT keeps trading: the connection stays open and busy
+    const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols }], seed: 6 });
+    const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
+    const config: VenueConfig = {
+      venue: "binance",
+      wsUrl: sim.wsUrl,
+      restUrl: sim.restUrl,
+      instrumentCachePath: join(makeTempDir("binance-closed"), "i.json"),
+      markets: [{ market: "spot", depth: 100, symbols }],
+      overrides: new Map(),
+      instrumentReloadMs: 0,
+    };
+    const adapter = new BinanceAdapter(config, subs, { log: recordedLog().log, instrumentCheckMs: 10, staleAfterMs: () => 400, housekeepingMs: 50, listingRetryMs: 300, lateCheckMs: 20 });
+    stops.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const { sink, last } = lastStatusSink();
+    await adapter.loadInstruments();
+    adapter.start(sink);
+    const step = (cond: () => boolean, what: string) =>
+      waitFor(() => {
+        sim.step(1);
+        return cond();
+      }, what, 15_000);
+    await step(() => adapter.stats().topicsLive === 4, "all four live");
+    for (const s of halted) sim.setTrading("spot", s, false);
+    await step(() => [0, 1, 2].every((i) => last[i]?.state === BookState.HALTED), "the three halted");
+    expect(adapter.stats()).toMatchObject({ instrumentsClosed: 3, topicsLive: 1 });
+    const subscribes = sim.stats.subscribes;
+    for (const s of halted) sim.setTrading("spot", s, true);
+    await step(() => adapter.stats().topicsLive === 4, "all four live again");
+    // One request for the three (Binance takes 5 messages a second per connection; OKX counts 480 an hour).
+    expect(sim.stats.subscribes - subscribes).toBe(1);
+    expect(adapter.stats()).toMatchObject({ instrumentsClosed: 0, instrumentReopens: 3 });
   });
 });

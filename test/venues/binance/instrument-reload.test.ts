@@ -63,18 +63,25 @@ describe("Binance instrument reload", () => {
     // Then a finer one: the book comes back LIVE at the finer exponent.
     const finer = (10 ** -(before.priceExp + 1)).toFixed(before.priceExp + 1);
     sim.setListing("linear", "BTCUSDT", { tickSize: finer });
-    // The reload counts as done after its cache write, which can finish after the book is live again (a busy disk).
+    // The finer tick's cache write can finish after the book is live again (a busy disk), and a reload count is no
+    // sign of it (an earlier reload that found no change counts too): wait for the write itself.
+    const cachedTick = () => {
+      try {
+        return (JSON.parse(readFileSync(config.instrumentCachePath, "utf8")) as { instruments: Record<string, { tickSize: string }> }).instruments["linear:BTCUSDT"]?.tickSize;
+      } catch {
+        return undefined; // not written yet, or caught mid-write
+      }
+    };
     await until(() => {
       sim.step(1);
-      return changed.length === 2 && adapter.stats().topicsLive === 2 && adapter.stats().instrumentReloads! >= 2;
-    }, "the finer tick picked up, the reload done and the book live again");
+      return changed.length === 2 && adapter.stats().topicsLive === 2 && cachedTick() === finer && adapter.stats().instrumentReloads! >= 2;
+    }, "the finer tick picked up, written to the cache and the book live again");
     expect(changed[1]).toMatchObject({ symbol: "BTCUSDT", tickSize: finer, priceExp: before.priceExp + 1 });
     expect(changed.every((i) => i.symbol === "BTCUSDT")).toBe(true); // ETHUSDT did not change
     expect(adapter.stats().instrumentChanges).toBe(2);
     expect(adapter.stats().instrumentReloads).toBeGreaterThanOrEqual(2);
     expect(adapter.metrics().find((m) => m.name === "instrument_reloads_total")!.value).toBeGreaterThanOrEqual(2);
-    const cache = JSON.parse(readFileSync(config.instrumentCachePath, "utf8")) as { instruments: Record<string, { tickSize: string }> };
-    expect(cache.instruments["linear:BTCUSDT"]!.tickSize).toBe(finer);
+    expect(cachedTick()).toBe(finer);
   });
 
   test("instrument_reload_ms = 0: no periodic reload, the coarser tick stays unnoticed", async () => {

@@ -39,7 +39,7 @@ async function rig(perMarket: number) {
   const log = createLogger({ level: "info", format: "json", write: (l) => void lines.push(l) });
   const activated: number[] = [];
   const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} };
-  const lifecycle = { stopping: false, activate: (t: TopicState) => void activated.push(t.index), retire: (t: TopicState) => void retired.push(t.index), onTopicStale: null } as unknown as ConnectionLifecycle;
+  const lifecycle = { stopping: false, activateAll: (ts: TopicState[]) => void activated.push(...ts.map((t) => t.index)), retireAll: (ts: TopicState[]) => void retired.push(...ts.map((t) => t.index)), onTopicStale: null } as unknown as ConnectionLifecycle;
   const watch = new InstrumentWatch({
     ...{ venue: "bybit", log, now: () => clock.ms, random: () => 1, config, subscriptions: subs, topics },
     source: {

@@ -5,7 +5,7 @@
  * counted twice, "no longer listed" logged twice); listed at a new tick, the venue's apply ran on the closed book,
  * which left HALTED / instrument_closed for RESYNCING / instrument_changed with nothing to resync it. Now a book
  * closed while the query was out is left to the closed symbols' own rule (reopenListed, the next query).
- * The watch on a clock the test moves, REST answered by the test, a fake lifecycle counting retire().
+ * The watch on a clock the test moves, REST answered by the test, a fake lifecycle counting retireAll().
  */
 import { describe, expect, onTestFinished, test } from "vitest";
 import { validateConfig } from "../../../src/config/load.ts";
@@ -37,7 +37,7 @@ async function rig(expiresMs: number) {
   const lines: string[] = [];
   const log = createLogger({ level: "info", format: "json", write: (l) => void lines.push(l) });
   const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} };
-  const lifecycle = { stopping: false, activate: () => {}, retire: (t: TopicState, r: StatusReason) => void retired.push([t.index, r]), onTopicStale: null } as unknown as ConnectionLifecycle;
+  const lifecycle = { stopping: false, activateAll: () => {}, retireAll: (ts: TopicState[], r: StatusReason) => void retired.push(...ts.map((t): [number, StatusReason] => [t.index, r])), onTopicStale: null } as unknown as ConnectionLifecycle;
   const watch = new InstrumentWatch({
     ...{ venue: "bybit", log, now: () => clock.ms, random: () => 1, config, subscriptions: SUBS, topics },
     source: {

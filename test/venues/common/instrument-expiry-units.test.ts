@@ -3,7 +3,7 @@
  * the watch took it as ms (January 1970): every such book was closed (HALTED / instrument_closed) at the first check
  * after start and never listed back (its "expiry" always past). Now an expiry before MIN_EXPIRY_MS is ignored and
  * logged once; a plausible past one still closes its book (the witness here: it proves the check ran).
- * The watch on a clock the test sets, REST answered by the test, a fake lifecycle counting retire().
+ * The watch on a clock the test sets, REST answered by the test, a fake lifecycle counting retireAll().
  */
 import { describe, expect, onTestFinished, test } from "vitest";
 import { validateConfig } from "../../../src/config/load.ts";
@@ -33,7 +33,7 @@ describe("a listed expiry that is not a time in ms", () => {
     const lines: string[] = [];
     const log = createLogger({ level: "info", format: "json", write: (l) => void lines.push(l) });
     const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} };
-    const lifecycle = { stopping: false, activate: () => {}, retire: (t: TopicState, r: StatusReason) => void retired.push([t.index, r]), onTopicStale: null } as unknown as ConnectionLifecycle;
+    const lifecycle = { stopping: false, activateAll: () => {}, retireAll: (ts: TopicState[], r: StatusReason) => void retired.push(...ts.map((t): [number, StatusReason] => [t.index, r])), onTopicStale: null } as unknown as ConnectionLifecycle;
     const answer: Record<string, InstrumentSpec> = {
       "BTC-26SEP26": { tickSize: "0.5", lotSize: "1", expiresMs: 1_790_380_800 }, // 2026-09-26 08:00 UTC in seconds
       "ETH-26SEP26": { tickSize: "0.05", lotSize: "1", expiresMs: NOW_MS - 1 }, // the witness: expired, in ms

@@ -62,4 +62,38 @@ describe("OKX: an instrument that expires", { timeout: 60_000 }, () => {
     expect(adapter.stats()).toMatchObject({ topicsLive: 1, instrumentsClosed: 1, instrumentReopens: 0 });
     expect(updatesAfterHalt[0]).toBe(0);
   });
+
+  test("an expTime already past when the feeder starts: the book is never subscribed nor LIVE, halted at once", async () => {
+    const symbols = ["BTC-USDT-261225", "BTC-USDT-SWAP"];
+    const subs: Subscription[] = symbols.map((symbol) => ({ market: "linear", symbol, depth: 400 }));
+    // OKX lists a delivered future for a while after its expTime; the simulator's clock a minute behind ours lists it
+    // (with its expTime 10 s ago by ours) and streams it.
+    const sim = await startOkxSimulator({ markets: [{ market: "linear", symbols }], seed: 32, now: () => Date.now() - 60_000 });
+    const expiresMs = Date.now() - 10_000;
+    sim.setExpTime(symbols[0]!, expiresMs);
+    // The default expiry check (every second): before, the first check came after the book was subscribed and LIVE.
+    const adapter = new OkxAdapter(okxConfig(sim, subs), subs, { log: silentLogger });
+    running.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
+    const updates = [0, 0];
+    const sink: BookSink = {
+      onBookUpdate: (i: number) => void updates[i]!++,
+      onBookInvalid: (index, state, reason) => void invalid.push({ index, state, reason }),
+      onInstrumentChanged: () => {},
+    };
+    await adapter.loadInstruments();
+    adapter.start(sink);
+    await waitFor(() => {
+      sim.step(1);
+      return adapter.stats().topicsLive === 1 && updates[1]! > 1;
+    }, "the swap live and updating", 20_000);
+    expect(invalid.filter((x) => x.index === 0)).toEqual([{ index: 0, state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED }]);
+    expect(updates[0]).toBe(0); // never built from the venue's stream, so never shown usable
+    expect(sim.stats.subscribes).toBe(1); // the swap's only
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "halted", subscribed: false });
+    expect(adapter.stats()).toMatchObject({ topicsLive: 1, instrumentsClosed: 1 });
+  });
 });
