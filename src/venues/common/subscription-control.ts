@@ -245,8 +245,9 @@ export class SubscriptionControl {
       return;
     }
     let req = c.reqId !== undefined ? conn.pending.get(c.reqId) : undefined;
-    if (!req) {
-      // Acks without req_id (Bybit spot examples omit it): the oldest request with that op.
+    if (c.reqId === undefined) {
+      // Acks without req_id (Bybit spot examples omit it): the oldest request with that op. One naming a request no
+      // longer out (a repeat) answers none: taken for the oldest, it would confirm a request the venue has not answered.
       for (const p of conn.pending.values()) {
         if (c.op === "" || p.op === c.op) {
           req = p;
@@ -292,6 +293,9 @@ export class SubscriptionControl {
           return { t, op: p.op };
         }
       }
+      // None pending names it: a repeated answer. A topic given up has had its unsubscribe; one more per repeat would
+      // be answered in turn, and a venue repeating every answer would keep them going.
+      if (t.sub === SUB_REJECTED) return undefined;
       return { t, op: t.sub === SUB_UNSUBSCRIBING ? "unsubscribe" : "subscribe" };
     };
     for (const name of ok) {
@@ -312,8 +316,7 @@ export class SubscriptionControl {
         // Given up while its subscribe was out (an instrument closed: the lifecycle's retire() sends an unsubscribe
         // only for an active topic): the venue now serves it unasked for, and a later subscribe would be refused as
         // already subscribed. Unsubscribe it; that ack finds it rejected, so nothing follows.
-        if (conn.open) this.sendRequest(conn, "unsubscribe", [t]);
-        t.sub = SUB_REJECTED;
+        this.unsubscribeGivenUp(conn, [t]);
         return;
       }
       if (t.sub !== SUB_PENDING) return;
@@ -380,11 +383,22 @@ export class SubscriptionControl {
       this.retryTimers.delete(timer);
       if (conn.generation !== gen || !conn.open) return; // the socket went: its reconnect subscribes afresh
       const still = topics.filter((t) => t.sub === (op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING));
+      // A topic given up meanwhile (or whose unsubscribe this was: ConnectionLifecycle.retire) is still subscribed at
+      // the venue, which refused the unsubscribe: it goes again too, the topic staying given up.
+      const givenUp = op === "unsubscribe" ? topics.filter((t) => t.sub === SUB_REJECTED) : [];
+      this.unsubscribeGivenUp(conn, givenUp);
       if (still.length === 0) return;
       if (op === "subscribe") for (const t of still) t.sub = SUB_IDLE;
       this.sendRequest(conn, op, still);
     }, delayMs);
     this.retryTimers.add(timer);
+  }
+
+  /** Unsubscribes topics given up (SUB_REJECTED) that the venue may still serve; they stay given up, so the ack ends it. */
+  private unsubscribeGivenUp(conn: VenueConnection, topics: TopicState[]): void {
+    if (topics.length === 0 || !conn.open) return;
+    this.sendRequest(conn, "unsubscribe", topics);
+    for (const t of topics) t.sub = SUB_REJECTED;
   }
 
   private retry(conn: VenueConnection, topics: TopicState[]): void {
