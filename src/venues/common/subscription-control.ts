@@ -348,10 +348,14 @@ export class SubscriptionControl {
       return;
     }
     if (err.kind === "already_subscribed" && named) {
-      // Subscribed on the venue side after all. Our book is not live, so get a fresh snapshot the safe way.
+      // Subscribed on the venue side after all. Our book is not live, so get a fresh snapshot the safe way; given up
+      // while this subscribe was out (instrument closed), it is unsubscribed instead, not brought back.
       this.alreadySubscribed++;
-      named.sub = SUB_ACTIVE;
-      if (named.book !== BookState.LIVE) this.restartTopic(named);
+      if (named.sub === SUB_REJECTED) this.unsubscribeGivenUp(conn, [named]);
+      else {
+        named.sub = SUB_ACTIVE;
+        if (named.book !== BookState.LIVE) this.restartTopic(named);
+      }
       this.retry(conn, topics.filter((t) => t !== named));
       return;
     }

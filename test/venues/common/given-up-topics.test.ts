@@ -38,7 +38,11 @@ const PROTOCOL: RequestProtocol = {
     if (typeof m.id !== "string") return { kind: "other" };
     return { kind: "ack", op: "", success: m.error === undefined, retMsg: String(m.error ?? ""), reqId: m.id, successTopics: undefined, failTopics: undefined };
   },
-  parseAckError: (retMsg: string): AckError => (retMsg === "slow down" ? { kind: "rate_limited" } : { kind: "other" }),
+  parseAckError(retMsg: string): AckError {
+    const already = /^already (\S+)$/.exec(retMsg);
+    if (already) return { kind: "already_subscribed", topic: already[1]! };
+    return retMsg === "slow down" ? { kind: "rate_limited" } : { kind: "other" };
+  },
   rejectHint: () => "",
 };
 
@@ -110,6 +114,23 @@ describe("a topic given up while its requests are answered", () => {
     expect([a.sub, b.sub]).toEqual([SUB_ACTIVE, SUB_PENDING]);
     control.onControl(conn, { id: s2.id, error: "no such book" }); // b's own answer refuses it
     expect(b.sub).toBe(SUB_REJECTED);
+    expect(conn.pending.size).toBe(0);
+  });
+
+  test("its subscribe refused as already subscribed unsubscribes it: it is not brought back", () => {
+    const { control, conn, topics, sent } = setup();
+    const [a, b] = topics as [TopicState, TopicState];
+    control.sendRequest(conn, "subscribe", [a, b]);
+    retire(control, a); // while its subscribe is out
+    control.onControl(conn, { id: sent()[0]!.id, error: `already ${a.topic}` }); // the venue serves it already
+    expect(control.alreadySubscribed).toBe(1);
+    expect(a.sub).toBe(SUB_REJECTED);
+    const after = sent().slice(1).map((r) => [r.method, r.params]);
+    expect(after).toContainEqual(["unsubscribe", [a.topic]]);
+    expect(after).toContainEqual(["subscribe", [b.topic]]); // the rest of the batch goes again
+    for (const r of sent().slice(1)) control.onControl(conn, { id: r.id, result: null });
+    expect([a.sub, b.sub]).toEqual([SUB_REJECTED, SUB_ACTIVE]);
+    expect(sent()).toHaveLength(3); // nothing subscribes it again
     expect(conn.pending.size).toBe(0);
   });
 });
