@@ -67,7 +67,7 @@ function retire(control: SubscriptionControl, t: TopicState): void {
 describe("a topic given up while its requests are answered", () => {
   test("its unsubscribe refused as over the rate limit is sent again after the backoff", async () => {
     const { control, conn, topics, sent } = setup();
-    const [a] = topics as [TopicState];
+    const a = topics[0]!;
     control.sendRequest(conn, "subscribe", [a]);
     control.onControl(conn, { ok: [a.topic] });
     expect(a.sub).toBe(SUB_ACTIVE);
@@ -87,7 +87,7 @@ describe("a topic given up while its requests are answered", () => {
 
   test("a repeated ack of its unsubscribe (no request of it still out) sends no further unsubscribe", () => {
     const { control, conn, topics, sent } = setup();
-    const [a, b] = topics as [TopicState, TopicState];
+    const [a, b] = [topics[0]!, topics[1]!];
     control.sendRequest(conn, "subscribe", [a, b]);
     retire(control, a); // while its subscribe is out
     control.onControl(conn, { ok: [a.topic, b.topic] });
@@ -105,10 +105,10 @@ describe("a topic given up while its requests are answered", () => {
 
   test("a repeated ack naming a request already answered answers no other request", () => {
     const { control, conn, topics, sent } = setup();
-    const [a, b] = topics as [TopicState, TopicState];
+    const [a, b] = [topics[0]!, topics[1]!];
     control.sendRequest(conn, "subscribe", [a]);
     control.sendRequest(conn, "subscribe", [b]);
-    const [s1, s2] = sent() as [{ id: string }, { id: string }];
+    const [s1, s2] = [sent()[0]!, sent()[1]!];
     control.onControl(conn, { id: s1.id, result: null });
     control.onControl(conn, { id: s1.id, result: null }); // the same ack again: not b's
     expect([a.sub, b.sub]).toEqual([SUB_ACTIVE, SUB_PENDING]);
@@ -119,7 +119,7 @@ describe("a topic given up while its requests are answered", () => {
 
   test("its subscribe refused as already subscribed unsubscribes it: it is not brought back", () => {
     const { control, conn, topics, sent } = setup();
-    const [a, b] = topics as [TopicState, TopicState];
+    const [a, b] = [topics[0]!, topics[1]!];
     control.sendRequest(conn, "subscribe", [a, b]);
     retire(control, a); // while its subscribe is out
     control.onControl(conn, { id: sent()[0]!.id, error: `already ${a.topic}` }); // the venue serves it already
