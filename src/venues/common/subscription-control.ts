@@ -298,6 +298,7 @@ export class SubscriptionControl {
       if (t.sub === SUB_REJECTED) return undefined;
       return { t, op: t.sub === SUB_UNSUBSCRIBING ? "unsubscribe" : "subscribe" };
     };
+    if (ok.length > 0) this.rateLimitStreak = 0; // accepted (OKX acks only this way): the backoff starts over
     for (const name of ok) {
       const r = resolve(name);
       if (r) this.onTopicConfirmed(conn, r.t, r.op);

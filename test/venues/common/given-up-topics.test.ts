@@ -2,11 +2,14 @@
  * A topic given up (SUB_REJECTED: its instrument closed, ConnectionLifecycle.retire) whose requests are still being
  * answered: its unsubscribe must reach the venue even when the venue first refuses it as over its rate limit, and
  * an answer that matches no request still out (a repeated ack) must not send one more unsubscribe (on a venue that
- * repeated every answer, each unsubscribe's repeat would send the next, for good). The common machinery with a venue
- * of its own on fake sockets; per-topic acks as Bybit's option socket gives them (no request id, no op).
+ * repeated every answer, each unsubscribe's repeat would send the next, for good); its subscribe refused as already
+ * subscribed must not bring it back. Also how acks are matched: a repeated ack naming a request no longer out answers
+ * no other, and a per-topic ack (OKX's only kind) that accepts a request starts the rate-limit backoff over. The
+ * common machinery with a venue of its own on fake sockets; per-topic acks as Bybit's option socket gives them (no
+ * request id, no op).
  */
 import { describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
+import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { SUB_ACTIVE, SUB_PENDING, SUB_REJECTED, TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
 import type { AckError, ControlFrame, RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
@@ -46,10 +49,10 @@ const PROTOCOL: RequestProtocol = {
   rejectHint: () => "",
 };
 
-function setup() {
-  const control = new SubscriptionControl(PROTOCOL, silentLogger, () => 0, undefined, () => undefined);
+function setup(log: Logger = silentLogger) {
+  const control = new SubscriptionControl(PROTOCOL, log, () => 0, undefined, () => undefined);
   const conn = new FakeConnection();
-  const topics = ["book.A", "book.B"].map((name, i) => new TopicState(i, "option", name.slice(5), 25, name, conn));
+  const topics = ["book.A", "book.B", "book.C"].map((name, i) => new TopicState(i, "option", name.slice(5), 25, name, conn));
   for (const t of topics) {
     conn.topics.push(t);
     conn.byTopic.set(t.topic, t);
@@ -132,5 +135,25 @@ describe("a topic given up while its requests are answered", () => {
     expect([a.sub, b.sub]).toEqual([SUB_REJECTED, SUB_ACTIVE]);
     expect(sent()).toHaveLength(3); // nothing subscribes it again
     expect(conn.pending.size).toBe(0);
+  });
+
+  test("a per-topic ack accepting a request starts the rate-limit backoff over, as a whole-request ack does", () => {
+    const delays: number[] = [];
+    const log: Logger = { ...silentLogger, warn: (_m, f) => void (typeof f?.delayMs === "number" && delays.push(f.delayMs)) };
+    const { control, conn, topics, sent } = setup(log);
+    const [a, b, c] = [topics[0]!, topics[1]!, topics[2]!];
+    for (const t of [a, b]) {
+      control.sendRequest(conn, "subscribe", [t]);
+      control.onControl(conn, { id: sent().at(-1)!.id, error: "slow down" }); // 0.25–0.5 s, then 0.5–1 s
+    }
+    control.sendRequest(conn, "subscribe", [c]);
+    control.onControl(conn, { ok: [c.topic] }); // accepted (OKX acks every topic on its own)
+    expect(c.sub).toBe(SUB_ACTIVE);
+    control.sendRequest(conn, "unsubscribe", [c]);
+    control.onControl(conn, { id: sent().at(-1)!.id, error: "slow down" });
+    expect(delays).toHaveLength(3);
+    expect(delays[1]!).toBeGreaterThanOrEqual(500);
+    expect(delays[2]!).toBeLessThanOrEqual(500); // the first step again, not 1–2 s
+    control.stop();
   });
 });
