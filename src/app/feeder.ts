@@ -126,7 +126,8 @@ class VenuePipeline implements BookSink {
   // HOT PATH: one call per venue book message.
   onBookUpdate(index: number, update: BookUpdate): void {
     const builder = this.builders[index]!;
-    if (update.tsEventUs > 0) {
+    // A snapshot's matching-engine time is the book's last match, minutes old on a quiet book: not an event's way here.
+    if (update.tsEventUs > 0 && !update.isSnapshot) {
       const latencyUs = update.tsRecvUs - update.tsEventUs;
       this.exchangeToReceipt.observe(latencyUs > 0 ? latencyUs : 0);
     }

@@ -41,7 +41,7 @@ export class EventLoopLagMonitor {
 
 /** Latency histograms the pipeline fills on its hot path (observe() is allocation-free, buckets preallocated). */
 export class PipelineLatency {
-  /** Exchange matching-engine time (Bybit cts) → local frame receipt, per venue. */
+  /** Exchange matching-engine time (Bybit cts, Binance T) of a delta → local frame receipt, per venue (not snapshots: VenuePipeline.onBookUpdate). */
   readonly exchangeToReceipt = new Map<string, LatencyHistogram>();
   /** Local frame receipt → datagram handed to the kernel. */
   readonly receiptToSend = new LatencyHistogram();
@@ -138,7 +138,7 @@ export function renderMetrics(input: MetricsInput): string {
       w.family("feeder_retransmit_history_datagrams", "gauge", "datagrams held in the retransmit ring, by channel");
       for (const h of s.retransmitHistory) w.sample("feeder_retransmit_history_datagrams", { ...base, channel: h.channel }, h.datagrams);
     }
-    w.family("feeder_exchange_to_receipt_seconds", "histogram", "exchange matching-engine time (Bybit cts) to local frame receipt");
+    w.family("feeder_exchange_to_receipt_seconds", "histogram", "exchange matching-engine time (Bybit cts, Binance T) of a delta to local frame receipt (snapshots are not measured)");
     for (const [venue, h] of Object.entries(s.exchangeToReceipt)) w.histogram("feeder_exchange_to_receipt_seconds", { ...base, venue }, h);
     w.family("feeder_receipt_to_send_seconds", "histogram", "local frame receipt to its datagram handed to the kernel");
     w.histogram("feeder_receipt_to_send_seconds", base, s.receiptToSend);

@@ -218,9 +218,10 @@ export class ConnectionLifecycle {
   }
 
   /**
-   * A topic whose instrument resolved after start (late-instruments.ts; the adapter has added it to its table): it is
-   * subscribed now if its connection is open, when it opens otherwise; a connection that had nothing to subscribe
-   * (never opened) is opened now. Cold.
+   * A topic whose instrument resolved after start (late-instruments.ts; the adapter has added it to its table), or
+   * that is listed as trading again (instrument-watch.ts): it is subscribed now if its connection is open, when it
+   * opens otherwise; a connection that had nothing to subscribe (never opened) is opened now. One closed while its
+   * subscribe was out, not answered yet, waits for that subscribe's ack instead. Cold.
    */
   activate(t: TopicState): void {
     this.activateAll([t]);
@@ -235,10 +236,17 @@ export class ConnectionLifecycle {
     const subscribe = new Map<VenueConnection, TopicState[]>();
     for (const t of ts) {
       if (t.sub !== SUB_REJECTED) continue;
-      t.sub = SUB_IDLE;
       t.book = BookState.AWAITING_SNAPSHOT;
       t.lastSeq = 0;
       const conn = t.conn;
+      if (subscribeOut(conn, t)) {
+        // Closed while its subscribe was out (retire) and not answered yet: a second one would be refused as already
+        // subscribed (Bybit option: failTopics, the book rejected for good). That one's ack makes it active.
+        t.sub = SUB_PENDING;
+        t.lastMsgMs = this.now(); // staleness counts from the reopen
+        continue;
+      }
+      t.sub = SUB_IDLE;
       if (!conn.used) {
         conn.used = true;
         this.scheduleConnect(conn, 0);
@@ -618,6 +626,12 @@ export class ConnectionLifecycle {
     }
     return false;
   }
+}
+
+/** Whether a subscribe naming `t` is out on its connection (sent or queued, not answered). */
+function subscribeOut(conn: VenueConnection, t: TopicState): boolean {
+  for (const p of conn.pending.values()) if (p.op === "subscribe" && p.topics.includes(t)) return true;
+  return false;
 }
 
 /** "ECONNREFUSED: WebSocket connection to '…' failed: Failed to connect" from a WebSocket error event (Bun puts the OS code on `error.code`). */

@@ -245,8 +245,9 @@ export class SubscriptionControl {
       return;
     }
     let req = c.reqId !== undefined ? conn.pending.get(c.reqId) : undefined;
-    if (!req) {
-      // Acks without req_id (Bybit spot examples omit it): the oldest request with that op.
+    if (c.reqId === undefined) {
+      // Acks without req_id (Bybit spot examples omit it): the oldest request with that op. One naming a request no
+      // longer out (a repeat) answers none: taken for the oldest, it would confirm a request the venue has not answered.
       for (const p of conn.pending.values()) {
         if (c.op === "" || p.op === c.op) {
           req = p;
@@ -292,9 +293,12 @@ export class SubscriptionControl {
           return { t, op: p.op };
         }
       }
+      // None pending names it: a repeated answer. A topic given up has had its unsubscribe; one more per repeat would
+      // be answered in turn, and a venue repeating every answer would keep them going.
+      if (t.sub === SUB_REJECTED) return undefined;
       return { t, op: t.sub === SUB_UNSUBSCRIBING ? "unsubscribe" : "subscribe" };
     };
-    if (ok.length > 0) this.rateLimitStreak = 0; // an accepted request, as in onAck
+    if (ok.length > 0) this.rateLimitStreak = 0; // accepted (OKX acks only this way): the backoff starts over
     for (const name of ok) {
       const r = resolve(name);
       if (r) this.onTopicConfirmed(conn, r.t, r.op);
@@ -313,8 +317,7 @@ export class SubscriptionControl {
         // Given up while its subscribe was out (an instrument closed: the lifecycle's retire() sends an unsubscribe
         // only for an active topic): the venue now serves it unasked for, and a later subscribe would be refused as
         // already subscribed. Unsubscribe it; that ack finds it rejected, so nothing follows.
-        if (conn.open) this.sendRequest(conn, "unsubscribe", [t]);
-        t.sub = SUB_REJECTED;
+        this.unsubscribeGivenUp(conn, [t]);
         return;
       }
       if (t.sub !== SUB_PENDING) return;
@@ -346,10 +349,14 @@ export class SubscriptionControl {
       return;
     }
     if (err.kind === "already_subscribed" && named) {
-      // Subscribed on the venue side after all. Our book is not live, so get a fresh snapshot the safe way.
+      // Subscribed on the venue side after all. Our book is not live, so get a fresh snapshot the safe way; given up
+      // while this subscribe was out (instrument closed), it is unsubscribed instead, not brought back.
       this.alreadySubscribed++;
-      named.sub = SUB_ACTIVE;
-      if (named.book !== BookState.LIVE) this.restartTopic(named);
+      if (named.sub === SUB_REJECTED) this.unsubscribeGivenUp(conn, [named]);
+      else {
+        named.sub = SUB_ACTIVE;
+        if (named.book !== BookState.LIVE) this.restartTopic(named);
+      }
       this.retry(conn, topics.filter((t) => t !== named));
       return;
     }
@@ -382,11 +389,22 @@ export class SubscriptionControl {
       this.retryTimers.delete(timer);
       if (conn.generation !== gen || !conn.open) return; // the socket went: its reconnect subscribes afresh
       const still = topics.filter((t) => t.sub === (op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING));
+      // A topic given up meanwhile (or whose unsubscribe this was: ConnectionLifecycle.retire) is still subscribed at
+      // the venue, which refused the unsubscribe: it goes again too, the topic staying given up.
+      const givenUp = op === "unsubscribe" ? topics.filter((t) => t.sub === SUB_REJECTED) : [];
+      this.unsubscribeGivenUp(conn, givenUp);
       if (still.length === 0) return;
       if (op === "subscribe") for (const t of still) t.sub = SUB_IDLE;
       this.sendRequest(conn, op, still);
     }, delayMs);
     this.retryTimers.add(timer);
+  }
+
+  /** Unsubscribes topics given up (SUB_REJECTED) that the venue may still serve; they stay given up, so the ack ends it. */
+  private unsubscribeGivenUp(conn: VenueConnection, topics: TopicState[]): void {
+    if (topics.length === 0 || !conn.open) return;
+    this.sendRequest(conn, "unsubscribe", topics);
+    for (const t of topics) t.sub = SUB_REJECTED;
   }
 
   private retry(conn: VenueConnection, topics: TopicState[]): void {
