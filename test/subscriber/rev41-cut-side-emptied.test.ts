@@ -8,6 +8,7 @@
 import { afterEach, expect, it } from "vitest";
 import type { BookView } from "../../src/core/book-view.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
+import { updateRecord } from "../../src/subscriber/format.ts";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { makeInstrument, randInt, rng, TestBook } from "../wire/helpers.ts";
@@ -150,4 +151,21 @@ it("random events on a book 3× deeper than its snapshots, a falling and rising 
   }
   expect(emptiedCutSide).toBeGreaterThan(0); // the case this test is about did happen
   expect(sub.counters.repairs).toBe(0);
+});
+
+it("feeder listen's ndjson says how deep each side is known: bidFloor / askCeil, the cut side's last price, null for a side sent whole", () => {
+  const pub = deepBook(6);
+  pub.asks.clear(); // asks 2 levels only: sent whole
+  pub.asks.set(1_000_001, 5);
+  pub.asks.set(1_000_002, 6);
+  (pub as unknown as { dirty: boolean }).dirty = true;
+  const p = packer();
+  packInstrumentDefinition(p, new EncodedDefinition(pub.instrument), false);
+  packBookSnapshot(p, pub, 3, false);
+  sub = newSubscriber();
+  let rec: Record<string, unknown> | undefined;
+  sub.on("update", (e) => (rec = updateRecord(e, 5)));
+  for (const d of take(p)) sub.ingest(d, T0);
+  // Old: no such fields; bidCount 3 could not be told from a publisher holding 3 bids.
+  expect([rec?.bidCount, rec?.bidFloor, rec?.askCount, rec?.askCeil]).toEqual([3, "9999.97", 2, null]);
 });
