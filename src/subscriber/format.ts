@@ -31,6 +31,16 @@ export function topLevels(book: SubscriberBook, depth: number): { bids: [string,
 }
 
 /**
+ * How deep a side is known (SubscriberBook.bidFloorPx / askCeilPx): the price of the last level of a side its
+ * snapshot cut, null for a side sent whole (every level known). A cut side of no level (only from a forged
+ * snapshot) is known nowhere: "Infinity" for bids, "-Infinity" for asks.
+ */
+function floorText(px: number, whole: number, exp: number): string | null {
+  if (px === whole) return null;
+  return Number.isFinite(px) ? formatDecimal(px, exp) : String(px);
+}
+
+/**
  * The NDJSON record of one update. Timestamps are integer µs since the epoch (exact in JSON numbers; the wire
  * carries ns, and feeder's clocks have µs resolution). Sequences are numbers (< 2^53).
  */
@@ -62,6 +72,9 @@ export function updateRecord(e: UpdateEvent, depth: number): Record<string, unkn
     latencyUs: e.latencyUs,
     bidCount: b.bidCount,
     askCount: b.askCount,
+    // A cut side lists the publisher's levels down to this price only (its levels beyond were never sent).
+    bidFloor: floorText(b.bidFloorPx, -Infinity, b.instrument.priceExp),
+    askCeil: floorText(b.askCeilPx, Infinity, b.instrument.priceExp),
     bids,
     asks,
   };

@@ -49,11 +49,13 @@ export class SubscriberBook extends LadderBook implements BookView {
    */
   exponentsInDoubt = false;
   /**
-   * The worst bid and ask prices down to which the book holds every level of the publisher's: the last level of a
-   * side its snapshot cut (publish.snapshot_depth, the wire's 65,535 a side: the snapshot's cutFlags say so, or
-   * from an older publisher a guess, assembly.ts snapshotCut); −Infinity / Infinity for a side that came whole. Nothing of the levels beyond is known, so deltas there are not applied: once a level above was
-   * removed they would show at ranks where the publisher has others. The book is thus always the publisher's top
-   * levels exactly, fewer than the snapshot's after removals until the next snapshot.
+   * The worst bid and ask prices down to which the book holds every level of the publisher's: how deep the book is
+   * known. The last level of a side its snapshot cut (publish.snapshot_depth, the wire's 65,535 a side: the
+   * snapshot's cutFlags say so, or from an older publisher a guess, assembly.ts snapshotCut); −Infinity / Infinity
+   * for a side that came whole. Nothing of the levels beyond is known, so deltas there are not applied: once a level
+   * above was removed they would show at ranks where the publisher has others. The book is thus always the
+   * publisher's top levels exactly, fewer than the snapshot's after removals until the next snapshot (none: not
+   * `usable`, bestLevelsKnown).
    */
   bidFloorPx = -Infinity;
   askCeilPx = Infinity;
@@ -109,10 +111,21 @@ export class SubscriberBook extends LadderBook implements BookView {
 
   /**
    * Safe to trade on: identical to the publisher's book (`valid`), the publisher's book is LIVE, the stream is not
-   * stale and the exponents are settled. (A superseded book is invalid; an exponent change empties the book.)
+   * stale, the exponents are settled and each side shows its best level when the publisher has one: a cut side
+   * (bidFloorPx above −Infinity, askCeilPx below Infinity) whose every known level was removed shows none while the publisher may still
+   * have levels beyond the floor (bestLevelsKnown). (A superseded book is invalid; an exponent change empties the book.)
    */
   get usable(): boolean {
-    return this.valid && this.state === BookState.LIVE && !this.stale && !this.exponentsInDoubt;
+    return this.valid && this.state === BookState.LIVE && !this.stale && !this.exponentsInDoubt && this.bestLevelsKnown;
+  }
+
+  /**
+   * Each side shows the publisher's best level, or is empty at the publisher too. False when a cut side lost every
+   * level it knew (removed since its snapshot): the publisher's levels beyond the floor are unknown, so the side's
+   * "no level" would be a guess. True again once a level from the floor up arrives, or the next snapshot.
+   */
+  get bestLevelsKnown(): boolean {
+    return (this.bidCount > 0 || this.bidFloorPx === -Infinity) && (this.askCount > 0 || this.askCeilPx === Infinity);
   }
 
   /** Levels the assembly scratch arrays hold (both sides, pending and snapshot): what the assembly budget counts. */

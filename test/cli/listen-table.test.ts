@@ -53,6 +53,18 @@ describe("listen table layout", () => {
     for (const l of text.split("\n")) expect(l.length).toBeLessThanOrEqual(width);
   });
 
+  test("a side shown empty: '-' when the publisher's is empty too, '?' when it was cut at publish.snapshot_depth and lost every level it knew (its best unknown, the book not usable)", () => {
+    const cut = row("linear", "ETHUSDT", [2, 2], [349_999, 551], [350_000, 503], 0);
+    cut.book.bids.clear();
+    cut.book.bidFloorPx = 349_999; // known down to there: the publisher may have bids below
+    const whole = row("linear", "SOLUSDT", [2, 2], [14_999, 5], [15_000, 7], 0);
+    whole.book.bids.clear();
+    const text = renderTable([cut, whole], { title: ["t"], waitingFor: "-", counters: COUNTERS, width: 200 });
+    // Old: both rows showed "-" (and the cut one USABLE yes).
+    expect(text).toMatch(/^bybit linear ETHUSDT +NO +live +yes +\? +3500\.00@5\.03 /m);
+    expect(text).toMatch(/^bybit linear SOLUSDT +yes +live +yes +- +150\.00@0\.07 /m);
+  });
+
   test("columns are given up in order: venue (then named in the title), latency, rate, sizes", () => {
     const at = (width: number) => renderTable(ROWS, { title: ["t"], waitingFor: "-", counters: COUNTERS, width });
     expect(at(200)).toMatch(/^bybit spot BTCUSDT +NO +live +NO +0\.006328@94914\.9 +94915\.0@2\.578000 +321 +1 +0 +45\/300$/m);

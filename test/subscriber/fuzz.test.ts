@@ -5,7 +5,8 @@
  * injects random bytes and forges header and body fields (with a valid CRC, as a forger would); the subscriber's
  * datagram handler (ingest) gets the result in-process. TestBook (test/wire/helpers.ts) is the reference model of
  * the publisher's books. After every clean refresh round:
- * - no `usable` book differs from the publisher's (levels, instrSeq, state);
+ * - no `usable` book differs from the publisher's (levels, instrSeq, state; with publish.snapshot_depth N its top N
+ *   levels a side, a side cut there known down to its last price only);
  * - memory stays within the caps (books, levels per side, assembly scratch);
  * and nothing ever throws out of the handler or reaches the 'error' event other than a decode error.
  *
@@ -53,7 +54,11 @@ class PublisherModel {
   routes: number[][] = [];
   private nextSessionId = 1000;
 
-  constructor(private readonly r: () => number) {
+  /** `depth`: publish.snapshot_depth (0: whole books), so snapshots of deeper sides are cut (cutFlags). */
+  constructor(
+    private readonly r: () => number,
+    readonly depth = 0,
+  ) {
     SYMBOLS.forEach((s) => this.books.push(new TestBook(makeInstrument("bybit", "linear", s, 1, 2))));
     this.startSession(T0);
   }
@@ -82,7 +87,7 @@ class PublisherModel {
     b.load(s.bids, s.asks, b.venueSeq + 1, T0);
     b.state = BookState.LIVE;
     b.reason = StatusReason.SNAPSHOT_APPLIED;
-    this.each(k, (p) => packBookSnapshot(p, b, 0, false));
+    this.each(k, (p) => packBookSnapshot(p, b, this.depth, false));
   }
 
   step(): void {
@@ -112,7 +117,7 @@ class PublisherModel {
     } else if (x < 0.96) {
       this.changeExponents(k);
     } else {
-      this.each(k, (p) => packBookSnapshot(p, b, 0, true));
+      this.each(k, (p) => packBookSnapshot(p, b, this.depth, true));
     }
   }
 
@@ -133,7 +138,7 @@ class PublisherModel {
     this.books.forEach((b, k) =>
       this.each(k, (p) => {
         packInstrumentDefinition(p, new EncodedDefinition(b.instrument), true);
-        packBookSnapshot(p, b, 0, true);
+        packBookSnapshot(p, b, this.depth, true);
       }),
     );
   }
@@ -254,9 +259,15 @@ class Mutator {
   }
 }
 
-function runFuzz(seed: number, steps: number): { mutated: number; checkedUsable: number; datagrams: number } {
+/** The publisher's top `depth` levels a side (0: all), as a subscriber knows them after a snapshot. */
+function topOf(b: TestBook, depth: number): { bids: [number, number][]; asks: [number, number][] } {
+  const l = levelsOf(b);
+  return depth === 0 ? l : { bids: l.bids.slice(0, depth), asks: l.asks.slice(0, depth) };
+}
+
+function runFuzz(seed: number, steps: number, depth = 0): { mutated: number; checkedUsable: number; datagrams: number } {
   const r = rng(seed);
-  const pub = new PublisherModel(r);
+  const pub = new PublisherModel(r, depth);
   const mut = new Mutator(r);
   const sub = newSubscriber({ ...CAPS, maxDatagramBytes: 1400 });
   const bugs: string[] = [];
@@ -277,7 +288,9 @@ function runFuzz(seed: number, steps: number): { mutated: number; checkedUsable:
       expect(sb.instrSeq, what).toBe(b.instrSeq);
       expect(sb.state, what).toBe(b.state);
       expect(sb.instrument.priceExp, what).toBe(b.instrument.priceExp);
-      expect(levelsOf(sb), what).toEqual(levelsOf(b));
+      expect(levelsOf(sb), what).toEqual(topOf(b, depth));
+      // A cut side is known down to the snapshot's last price; a whole one all the way (no floor).
+      expect([sb.bidFloorPx === -Infinity, sb.askCeilPx === Infinity], what).toEqual([b.bidCount <= depth || depth === 0, b.askCount <= depth || depth === 0]);
     });
     expect(sub.books.size).toBeLessThanOrEqual(CAPS.maxBooks);
     expect(sub.assemblyScratchLevels).toBeLessThanOrEqual(CAPS.maxAssemblyLevels);
@@ -329,5 +342,11 @@ describe("subscriber fuzz", () => {
     expect(mutated).toBeGreaterThanOrEqual(200_000);
     expect(checkedUsable).toBeGreaterThan(1000); // the invariant was exercised on many usable books
     console.log(`fuzz: ${datagrams} datagrams ingested, ${mutated} mutated, ${checkedUsable} usable books checked`);
+  }, 120_000);
+
+  it("publish.snapshot_depth 8 (cut snapshot sides, their floors through gaps, forged fields, exponent changes and a restart): after a clean refresh no usable book differs from the publisher's top 8", () => {
+    let checkedUsable = 0;
+    for (const seed of [5, 6]) checkedUsable += runFuzz(seed, 25_000, 8).checkedUsable;
+    expect(checkedUsable).toBeGreaterThan(300); // 454 with these seeds
   }, 120_000);
 });

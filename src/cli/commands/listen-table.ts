@@ -104,13 +104,13 @@ function columns(rows: readonly TableRow[], l: Layout): Column[] {
   add("VALID", false, (r) => (r.book.valid ? "yes" : "NO"));
   add(l.qty ? "BID QTY@PX" : "BID", true, (r) => {
     const b = r.book;
-    if (b.bidCount === 0) return "-";
+    if (b.bidCount === 0) return b.bidFloorPx === -Infinity ? "-" : "?"; // ?: a cut side that lost every level it knew
     const px = formatDecimal(b.bidPriceAt(0), b.instrument.priceExp);
     return l.qty ? `${formatDecimal(b.bidQtyAt(0), b.instrument.qtyExp)}@${px}` : px;
   });
   add(l.qty ? "ASK PX@QTY" : "ASK", true, (r) => {
     const b = r.book;
-    if (b.askCount === 0) return "-";
+    if (b.askCount === 0) return b.askCeilPx === Infinity ? "-" : "?";
     const px = formatDecimal(b.askPriceAt(0), b.instrument.priceExp);
     return l.qty ? `${px}@${formatDecimal(b.askQtyAt(0), b.instrument.qtyExp)}` : px;
   });
