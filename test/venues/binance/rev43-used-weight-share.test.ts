@@ -13,7 +13,7 @@ import type { BudgetEvent } from "../../../src/venues/common/budget-ledger.ts";
 const DEPTH_URL = "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000"; // spot weight 50
 
 function restWith(usedWeights: number[], share: number): { rest: BinanceRest; events: BudgetEvent[] } {
-  const fetchFn = (async () => new Response("{}", { status: 200, headers: { "x-mbx-used-weight-1m": String(usedWeights.shift() ?? 0) } })) as typeof fetch;
+  const fetchFn = (async (_input: string | URL | Request) => new Response("{}", { status: 200, headers: { "x-mbx-used-weight-1m": String(usedWeights.shift() ?? 0) } })) as typeof fetch;
   const events: BudgetEvent[] = [];
   const ledger = { carried: () => undefined, report: (e: BudgetEvent) => void events.push(e) };
   return { rest: new BinanceRest(fetchFn, () => 1_700_000_000_000, share, ledger), events };
