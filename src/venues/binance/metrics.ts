@@ -49,7 +49,7 @@ export function binanceMetrics(s: Record<string, number>, conns: readonly VenueC
     counter("rest_snapshots_not_bridging_total", "REST depth snapshots the buffered diffs did not bridge", v("snapshotsNotBridging")),
     counter("rest_snapshots_abandoned_total", "REST depth snapshot requests dropped because their bridge restarted or its connection dropped (unspent while still queued; answered later: neither used nor recorded)", v("snapshotsAbandoned")),
     counter("levels_beyond_depth_total", "Diff levels dropped as beyond the snapshot's depth", v("levelsBeyondDepth")),
-    counter("rest_weight_blocks_total", "Times X-MBX-USED-WEIGHT-1M reached our share and REST waited for the next minute", v("usedWeightBlocks")),
+    counter("rest_weight_blocks_total", "Times X-MBX-USED-WEIGHT-1M (the IP's weight) reached 80 % of the limit and REST waited for the next minute", v("usedWeightBlocks")),
     counter("rest_rate_limited_total", "REST answers 429 or 418 (requests wait for Retry-After)", v("restRateLimited") + v("restBanned")),
     counter("stale_resyncs_total", "Books resynced because their stream went silent", v("staleResyncs")),
     counter("subscribe_rejected_total", "Subscriptions the venue refused", v("subscribeRejected")),

@@ -2,8 +2,8 @@
  * Binance REST budgets (cold): per market (spot and USD-M are separate hosts with separate limits) a weight budget
  * of 80 % of the per-minute limit, split by budgetShare, and a fetch that spends it (common/budgets.ts
  * budgetedFetch: 429 / 418 / Retry-After), weighs each URL by Binance's table, times a request out once the budget
- * let it go, and blocks the market until the minute is over when X-MBX-USED-WEIGHT-1M reaches our share
- * (docs/venues/binance.md, "REST weight").
+ * let it go, and blocks the market until the minute is over when X-MBX-USED-WEIGHT-1M (the IP's weight, every
+ * worker's) reaches 80 % of the limit (docs/venues/binance.md, "REST weight").
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
@@ -35,7 +35,9 @@ export function weightOf(market: MarketName, url: string): number {
 export class BinanceRest {
   private readonly budgets = new Map<MarketName, RestWeightBudget>();
   private readonly fetches = new Map<MarketName, typeof fetch>();
-  /** Times X-MBX-USED-WEIGHT-1M reached our share (cold read). */
+  /** The IP's weight a minute we allow (80 % of the limit, every worker's together): X-MBX-USED-WEIGHT-1M's bound. */
+  private readonly ipWeights = new Map<MarketName, number>();
+  /** Times X-MBX-USED-WEIGHT-1M reached 80 % of the IP's limit (cold read). */
   usedWeightBlocks = 0;
 
   constructor(
@@ -84,6 +86,7 @@ export class BinanceRest {
    */
   setWeightLimit(market: MarketName, perMinute: number): void {
     const own = ownWeight(perMinute, this.share);
+    this.ipWeights.set(market, ownWeight(perMinute, 1));
     const existing = this.budgets.get(market);
     if (existing !== undefined) return existing.setMaxWeight(own);
     const budget = new RestWeightBudget(own, REST_WINDOW_MS).track(budgetLink(this.ledger, `binance:rest:${market}`));
@@ -92,7 +95,10 @@ export class BinanceRest {
       const timeout = AbortSignal.timeout(REST_TIMEOUT_MS);
       const res = await this.rawFetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
       const used = Number(res.headers.get("x-mbx-used-weight-1m"));
-      if (res.ok && Number.isFinite(used) && used >= budget.maxWeight) {
+      // The header is the IP's weight (every worker's and other clients'): compared with the IP's 80 %, not this
+      // worker's share (each worker's budget keeps it to its share). Before, the workers together stopped at one
+      // share a minute: the block, relayed to every worker as a hold, came once they had spent 1 / workers of it.
+      if (res.ok && Number.isFinite(used) && used >= (this.ipWeights.get(market) ?? budget.maxWeight)) {
         this.usedWeightBlocks++;
         budget.onResponse(this.now(), 429, String(60 - (Math.floor(this.now() / 1000) % 60)));
       }

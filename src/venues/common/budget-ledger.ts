@@ -34,6 +34,11 @@ export interface CarriedBudget {
   readonly uses: BudgetUse[];
   /** The end of the venue's hold (0: none). */
   readonly blockedUntilMs: number;
+  /**
+   * How long the hold ran at the hand-over (0: none): a wall clock stepped back later cannot make the budget wait
+   * longer than that from then (before, a restarted worker waited out the step too).
+   */
+  readonly holdMs: number;
 }
 
 /** What a budget reports (key: venue and budget, e.g. "bybit:connect"): a use, or a hold from an over-limit answer. */
@@ -47,9 +52,10 @@ export interface BudgetLedger {
   report(event: BudgetEvent): void;
   /**
    * Calls `apply` with the end of each hold (wall clock) the venue gave another worker on this budget while this one
-   * runs: the workers share one IP, so a 429/418 answered to one holds every worker's requests.
+   * runs, and how long it runs from then: the workers share one IP, so a 429/418 answered to one holds every
+   * worker's requests.
    */
-  onHold?(key: string, apply: (blockedUntilMs: number) => void): void;
+  onHold?(key: string, apply: (blockedUntilMs: number, holdMs: number) => void): void;
 }
 
 /** A worker's ledger: also takes the holds the supervisor relays from the other workers. */
@@ -77,16 +83,17 @@ export function workerLedger(carried: Readonly<Record<string, BudgetCarry>>, sen
   const byKey = new Map<string, CarriedBudget>();
   for (const [key, c] of Object.entries(carried)) {
     const uses = Array.isArray(c?.uses) ? c.uses.filter((u) => Number.isFinite(u?.ageMs) && Number.isFinite(u?.weight)).map((u) => ({ atMs: nowMs - u.ageMs, weight: u.weight })) : [];
-    byKey.set(key, { windowMs: c.windowMs, uses, blockedUntilMs: c.holdMs > 0 ? nowMs + c.holdMs : 0 });
+    const holdMs = c.holdMs > 0 && Number.isFinite(c.holdMs) ? c.holdMs : 0;
+    byKey.set(key, { windowMs: c.windowMs, uses, blockedUntilMs: holdMs > 0 ? nowMs + holdMs : 0, holdMs });
   }
-  const listeners = new Map<string, ((blockedUntilMs: number) => void)[]>();
+  const listeners = new Map<string, ((blockedUntilMs: number, holdMs: number) => void)[]>();
   return {
     carried: (key) => byKey.get(key),
     report: send,
     onHold: (key, apply) => listeners.set(key, [...(listeners.get(key) ?? []), apply]),
     hold: (key, holdMs, atMs = Date.now()) => {
       if (!(holdMs > 0) || !Number.isFinite(holdMs)) return; // a malformed relay (not from our supervisor) is ignored
-      for (const apply of listeners.get(key) ?? []) apply(atMs + holdMs);
+      for (const apply of listeners.get(key) ?? []) apply(atMs + holdMs, holdMs);
     },
   };
 }

@@ -173,18 +173,22 @@ export class RestWeightBudget {
     const carried = link?.ledger.carried(link.key);
     if (carried) {
       this.spent.push(...carried.uses);
-      this.blockedUntilMs = Math.max(this.blockedUntilMs, carried.blockedUntilMs);
+      if (carried.blockedUntilMs > 0) this.heldElsewhere(carried.blockedUntilMs, carried.holdMs);
     }
     // In the wall clock, as a carried hold is (the adapters' clock: budget-ledger.ts).
-    link?.ledger.onHold?.(link.key, (untilMs) => this.heldElsewhere(Date.now(), untilMs));
+    link?.ledger.onHold?.(link.key, (untilMs, holdMs) => this.heldElsewhere(untilMs, holdMs));
     return this;
   }
 
-  /** A hold the venue gave another worker on this IP, until `untilMs`: this budget waits as long (not reported back). */
-  heldElsewhere(nowMs: number, untilMs: number): void {
-    const waitMs = untilMs - nowMs;
-    if (!(waitMs > 0)) return;
-    this.longestHoldMs = this.longestHoldMs === Infinity ? waitMs : Math.max(this.longestHoldMs, waitMs);
+  /**
+   * A hold given before this budget (its slot's previous worker's) or to another worker on this IP, until `untilMs`
+   * and `holdMs` long from when it was handed over: this budget waits as long (not reported back), and, as for its
+   * own holds, a clock stepped back cannot make it wait longer than `holdMs` from then (before, a carried hold was
+   * unbounded: a restarted worker waited out the step too).
+   */
+  heldElsewhere(untilMs: number, holdMs: number): void {
+    if (!(holdMs > 0) || !Number.isFinite(untilMs)) return;
+    this.longestHoldMs = this.longestHoldMs === Infinity ? holdMs : Math.max(this.longestHoldMs, holdMs);
     this.blockedUntilMs = Math.max(this.blockedUntilMs, untilMs);
   }
 

@@ -117,6 +117,20 @@ describe("budget ledger", () => {
     expect(again.waitMs(s.clock.wallMs, 1)).toBe(599_100);
   });
 
+  test("a wall-clock step back after a restarted worker started does not stretch the carried hold (rev43)", () => {
+    const s = slot();
+    const w1 = s.nextWorker(s.at(5_000_000));
+    const rest = new RestWeightBudget(10, 60_000).track(budgetLink(w1.ledger, "bybit:rest"));
+    expect(rest.onResponse(s.at(5_000_000), 429, "600")).toBe(600_000);
+    // The next worker starts 1 s later with the 599 s left; another second on, the wall clock is stepped back an hour.
+    const again = new RestWeightBudget(10, 60_000).track(budgetLink(s.nextWorker(s.at(5_001_000)).ledger, "bybit:rest"));
+    const steppedMs = 5_002_000 - 3_600_000;
+    // At most the hold's own length from now, as its predecessor's budget would wait (before: 599 s and the hour).
+    expect(again.waitMs(steppedMs, 1)).toBeLessThanOrEqual(599_000);
+    expect(again.heldUntilMs(steppedMs)).toBeLessThanOrEqual(steppedMs + 599_000);
+    expect(again.waitMs(steppedMs, 1)).toBeGreaterThan(0); // still held: the venue's hold has not ended
+  });
+
   test("without a ledger (one process) a budget reports nothing and starts empty", () => {
     const b = new SlidingWindowBudget(1, 1_000).track(budgetLink(undefined, "k"));
     expect(b.waitMs(0)).toBe(0);

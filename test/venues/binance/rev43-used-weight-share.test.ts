@@ -1,0 +1,45 @@
+/**
+ * X-MBX-USED-WEIGHT-1M with workers (BinanceRest, rev43). The header is the IP's weight: every worker's and any other
+ * client's. It was compared with this worker's share (1 / workers of 80 % of the limit), so once the workers
+ * together had spent one share the one that saw it blocked its market to the minute's end, and since s-rev37 that
+ * block is a hold relayed to every worker: the workers together never got past one worker's share a minute (with
+ * 4 workers, 20 % of the limit: a reconnect's snapshots queued four times as long). Each worker's own budget already
+ * keeps it to its share; the header guards the IP, so it is compared with the IP's 80 %.
+ */
+import { describe, expect, test } from "vitest";
+import { BinanceRest } from "../../../src/venues/binance/rest.ts";
+import type { BudgetEvent } from "../../../src/venues/common/budget-ledger.ts";
+
+const DEPTH_URL = "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000"; // spot weight 50
+
+function restWith(usedWeights: number[], share: number): { rest: BinanceRest; events: BudgetEvent[] } {
+  const fetchFn = (async (_input: string | URL | Request) => new Response("{}", { status: 200, headers: { "x-mbx-used-weight-1m": String(usedWeights.shift() ?? 0) } })) as typeof fetch;
+  const events: BudgetEvent[] = [];
+  const ledger = { carried: () => undefined, report: (e: BudgetEvent) => void events.push(e) };
+  return { rest: new BinanceRest(fetchFn, () => 1_700_000_000_000, share, ledger), events };
+}
+
+describe("BinanceRest: X-MBX-USED-WEIGHT-1M is the IP's weight", () => {
+  test("with 2 workers, the IP at 3000 of spot's 6000 (over one worker's 2400, under the IP's 4800) holds nothing", async () => {
+    const { rest, events } = restWith([3000], 0.5);
+    await rest.fetchOf("spot")(DEPTH_URL);
+    expect(rest.usedWeightBlocks).toBe(0);
+    expect(rest.heldUntilMs("spot")).toBe(0);
+    expect(events.filter((e) => "blockedUntilMs" in e)).toEqual([]); // no hold relayed to the other workers
+  });
+
+  test("the IP at 80 % of the limit holds the market to the minute's end (and the hold goes to the other workers)", async () => {
+    const { rest, events } = restWith([4800], 0.5);
+    await rest.fetchOf("spot")(DEPTH_URL);
+    expect(rest.usedWeightBlocks).toBe(1);
+    expect(rest.heldUntilMs("spot")).toBeGreaterThan(0);
+    expect(events.filter((e) => "blockedUntilMs" in e)).toHaveLength(1);
+  });
+
+  test("a new limit from exchangeInfo moves the IP's threshold too", async () => {
+    const { rest } = restWith([900], 0.5);
+    rest.takeLimits("spot", { weightPerMinute: 1000 }); // 800 the IP's, 400 this worker's
+    await rest.fetchOf("spot")(DEPTH_URL);
+    expect(rest.usedWeightBlocks).toBe(1);
+  });
+});
