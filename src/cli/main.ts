@@ -241,7 +241,10 @@ if (import.meta.main) {
     if (signalledAtMs !== undefined) bound = setTimeout(resolve, Math.max(0, signalledAtMs + SIGNALLED_DRAIN_MS - performance.now()));
   });
   const left = await Promise.race([io.drained?.().then(() => false), signalled.then(() => true)]);
-  clearTimeout(bound);
   if (left) writeStderr("feeder: standard output's reader took nothing more; what it had not taken is left behind\n");
+  // Standard error too: `check-config` of a config with 3000 bad symbols into `2>&1 | less` got its first 128 KiB of
+  // problems, the rest dropped at exit (as a fatal start error's line after a log that filled the pipe).
+  await Promise.race([new Promise<void>((resolve) => process.stderr.end(() => resolve())), signalled]);
+  clearTimeout(bound);
   process.exit(code === 0 && io.outFailure?.() !== undefined ? 1 : code); // also --help and --version
 }

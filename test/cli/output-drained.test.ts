@@ -24,6 +24,14 @@ function bigConfig(): string {
   return path;
 }
 
+/** A config whose refusal (one problem per bad symbol, on stderr) is far more than a pipe holds. */
+function badConfig(): string {
+  const path = join(makeTempDir("feeder-output-drained-"), "bad.toml");
+  const symbols = Array.from({ length: 3000 }, (_, i) => `"s${String(i).padStart(5, "0")} usdt"`).join(", ");
+  writeFileSync(path, ["http = { enabled = false }", "[venues.bybit]", "[venues.bybit.linear]", `symbols = [${symbols}]`, ""].join("\n"));
+  return path;
+}
+
 async function inProcessBytes(config: string): Promise<number> {
   const out: string[] = [];
   const code = await main(["check-config", "-c", config], { out: (t) => out.push(t.endsWith("\n") ? t : t + "\n"), err: () => {} });
@@ -50,6 +58,17 @@ describe("standard output into a slow pipe", { timeout: 60_000 }, () => {
     expect(r.stderr).toBe("");
     expect(Number(r.stdout.trim())).toBe(expected);
     expect(r.code).toBe(0);
+  });
+
+  test("a refused config's problems on stderr into a pipe: every one arrives, exit 2 (before: the first 128 KiB)", async () => {
+    const config = badConfig();
+    const err: string[] = [];
+    expect(await main(["check-config", "-c", config], { out: () => {}, err: (t) => err.push(t.endsWith("\n") ? t : t + "\n") })).toBe(2);
+    const expected = Buffer.byteLength(err.join(""));
+    expect(expected).toBeGreaterThan(4 * 65536);
+    const r = await bash(`"$0" src/cli/main.ts check-config -c "$1" 2>&1 >/dev/null | { dd bs=1 count=1 status=none; sleep 1; cat; } | wc -c; exit "\${PIPESTATUS[0]}"`, config);
+    expect(Number(r.stdout.trim())).toBe(expected);
+    expect(r.code).toBe(2);
   });
 
   test("check-config | head -c 10: the reader gone ends it at once, exit 0, nothing on stderr", async () => {
