@@ -138,6 +138,14 @@ function writeAllSync(fd: number, text: string): void {
   for (let off = written; off < bytes.byteLength; ) off += writeSync(fd, bytes, off);
 }
 
+/** When a SIGINT/SIGTERM stopped the command (performance.now()): its output is then waited for only a while. */
+let signalledAtMs: number | undefined;
+/**
+ * How long output written before a stop signal may take to reach its reader: `systemctl stop` of `feeder sim` or
+ * `listen` whose standard output's reader took nothing waited for a second signal (systemd: SIGKILL at 90 s).
+ */
+const SIGNALLED_DRAIN_MS = 2000;
+
 export async function main(argv: string[], io: MainIo = processIo()): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
@@ -197,7 +205,11 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
   }
   const log = createLogger({ level: level as LogLevel });
   const stopSignal = new Promise<string>((resolve) => {
-    for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => resolve(sig));
+    for (const sig of ["SIGINT", "SIGTERM"] as const)
+      process.once(sig, () => {
+        signalledAtMs ??= performance.now();
+        resolve(sig);
+      });
     io.outClosed?.then(resolve);
   });
   try {
@@ -221,7 +233,18 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
 if (import.meta.main) {
   const io = processIo();
   const code = await main(process.argv.slice(2), io);
-  // A reader that never reads holds the exit; another Ctrl-C (or SIGTERM) ends it with the output left behind.
-  await Promise.race([io.drained?.(), new Promise((resolve) => ["SIGINT", "SIGTERM"].forEach((sig) => process.once(sig, resolve)))]);
+  // A reader that never reads holds the exit; another Ctrl-C (or SIGTERM) ends it with the output left behind, and
+  // so does the signal that stopped the command once the output has had SIGNALLED_DRAIN_MS since.
+  let bound: ReturnType<typeof setTimeout> | undefined;
+  const signalled = new Promise<void>((resolve) => {
+    ["SIGINT", "SIGTERM"].forEach((sig) => process.once(sig, () => resolve()));
+    if (signalledAtMs !== undefined) bound = setTimeout(resolve, Math.max(0, signalledAtMs + SIGNALLED_DRAIN_MS - performance.now()));
+  });
+  const left = await Promise.race([io.drained?.().then(() => false), signalled.then(() => true)]);
+  if (left) writeStderr("feeder: standard output's reader took nothing more; what it had not taken is left behind\n");
+  // Standard error too: `check-config` of a config with 3000 bad symbols into `2>&1 | less` got its first 128 KiB of
+  // problems, the rest dropped at exit (as a fatal start error's line after a log that filled the pipe).
+  await Promise.race([new Promise<void>((resolve) => process.stderr.end(() => resolve())), signalled]);
+  clearTimeout(bound);
   process.exit(code === 0 && io.outFailure?.() !== undefined ? 1 : code); // also --help and --version
 }

@@ -23,26 +23,40 @@ export interface LoggerOptions {
   base?: Record<string, unknown>;
 }
 
-let stderrGuarded = false;
-let stderrGone = false;
+/** Errors after which a stream takes nothing ever again: its reader went away (EPIPE), or it is closed or ended. */
+const GONE_FOR_GOOD = new Set(["EPIPE", "ECONNRESET", "EBADF", "ERR_STREAM_DESTROYED", "ERR_STREAM_WRITE_AFTER_END"]);
+
+/**
+ * A writer of text to `stream` that no error of it can end the thread with: one 'error' listener, a throw caught.
+ * Lines are dropped from then on only when the stream is gone for good (EPIPE, closed); after another error (a full
+ * disk under `2>> feeder.log`: ENOSPC) the next line is tried again, and is written once there is room.
+ */
+export function guardedWriter(stream: { write(text: string): unknown; on(event: "error", listener: (err: unknown) => void): unknown }): (text: string) => void {
+  let gone = false;
+  const onError = (err: unknown): void => {
+    if (GONE_FOR_GOOD.has(String((err as { code?: unknown } | null)?.code))) gone = true;
+  };
+  stream.on("error", onError);
+  return (text) => {
+    if (gone) return;
+    try {
+      stream.write(text);
+    } catch (err) {
+      onError(err);
+    }
+  };
+}
+
+let stderrWriter: ((text: string) => void) | undefined;
 
 /**
  * Text to stderr, as it is (a log line ends in "\n"). A stderr whose reader went away (`feeder run 2>&1 | tee x.log`
  * and tee ended: EPIPE) costs the lines from then on, nothing else: unhandled, its 'error' event ended the thread,
- * so with workers = N each worker died at its next log line, was restarted and died again, its books stale. Per
- * thread (each worker has its own process.stderr).
+ * so with workers = N each worker died at its next log line, was restarted and died again, its books stale. A
+ * passing failure (ENOSPC) costs only the lines it hit. Per thread (each worker has its own process.stderr).
  */
 export function writeStderr(text: string): void {
-  if (!stderrGuarded) {
-    stderrGuarded = true;
-    process.stderr.on("error", () => (stderrGone = true));
-  }
-  if (stderrGone) return;
-  try {
-    process.stderr.write(text);
-  } catch {
-    stderrGone = true;
-  }
+  (stderrWriter ??= guardedWriter(process.stderr))(text);
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
-import { createLogger, RateLimitedLog } from "../../src/core/log.ts";
+import { createLogger, guardedWriter, RateLimitedLog } from "../../src/core/log.ts";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -47,5 +47,58 @@ describe("logging", () => {
       await new Promise((res) => setTimeout(res, 10));
     }
     expect(lines).toHaveLength(2); // within 5 s of the step, not an hour
+  });
+});
+
+describe("guardedWriter: a stream's errors", () => {
+  /** A stream whose write fails with `code` (as an 'error' event) while `failing`, and keeps what it takes. */
+  function stream(code: string) {
+    const taken: string[] = [];
+    const listeners: ((err: unknown) => void)[] = [];
+    const s = {
+      failing: false,
+      taken,
+      write(text: string) {
+        if (s.failing) for (const l of listeners) l(Object.assign(new Error(code), { code }));
+        else taken.push(text);
+      },
+      on(_event: "error", l: (err: unknown) => void) {
+        listeners.push(l);
+      },
+    };
+    return s;
+  }
+
+  test("a passing error (ENOSPC) costs only the lines it hit", () => {
+    const s = stream("ENOSPC");
+    const write = guardedWriter(s);
+    write("a\n");
+    s.failing = true;
+    write("b\n");
+    s.failing = false;
+    write("c\n");
+    expect(s.taken).toEqual(["a\n", "c\n"]);
+  });
+
+  test("the reader gone (EPIPE) or the stream closed: nothing is tried again", () => {
+    for (const code of ["EPIPE", "ERR_STREAM_DESTROYED"]) {
+      const s = stream(code);
+      const write = guardedWriter(s);
+      s.failing = true;
+      write("b\n");
+      s.failing = false;
+      write("c\n");
+      expect(s.taken).toEqual([]);
+    }
+  });
+
+  test("a write that throws is caught, not passed on", () => {
+    const write = guardedWriter({
+      write() {
+        throw Object.assign(new Error("EIO"), { code: "EIO" });
+      },
+      on() {},
+    });
+    expect(() => write("x\n")).not.toThrow();
   });
 });
