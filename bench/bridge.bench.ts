@@ -12,7 +12,7 @@
 import dgram from "node:dgram";
 import { createServer } from "node:net";
 import { readFileSync } from "node:fs";
-import { reexecInPrivateNetns } from "./e2e-common.ts";
+import { loopbackDestination, reexecInPrivateNetns } from "./e2e-common.ts";
 import { measure, printTable, type Measurement, QUICK, SMOKE, benchTempDir } from "./harness.ts";
 import { ForwardBridge } from "../src/bridge/forward-bridge.ts";
 import { ReverseBridge } from "../src/bridge/reverse-bridge.ts";
@@ -30,8 +30,8 @@ import { ChannelPacker } from "../src/wire/packer.ts";
 reexecInPrivateNetns(import.meta.url);
 
 const INSTRUMENTS = 20;
-const A = { group: "239.255.77.1", port: 47701 };
-const B = { group: "239.255.77.2", port: 47702 };
+const A = loopbackDestination(10);
+const B = loopbackDestination(11);
 const FLOOD_MS = SMOKE ? 200 : QUICK ? 1500 : 4000;
 const PACED_PER_S = 2000;
 const PACED_MS = SMOKE ? 200 : QUICK ? 1500 : 4000;

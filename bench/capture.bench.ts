@@ -6,7 +6,7 @@
  *   - sim: frames recorded from the simulator (demo's symbols and depths) through a Feeder's raw-frame tap, as
  *     `feeder record` sees them, for RECORD_SECONDS at SIM_RATE messages/s; its raw MB/min is printed too.
  * Cost is compress time per MB of MessagePack input (ms/MB), and the read side (readCapture) per MB.
- * Multicast from the recording Feeder stays on loopback (127.0.0.1, TTL 1, 239.255.47.1).
+ * Multicast from the recording Feeder stays on loopback (127.0.0.1, TTL 1, a per-run group: e2e-common loopbackDestination).
  *   npx bun bench/capture.bench.ts        (BENCH_QUICK=1: shorter recording, fewer repeats)
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -19,7 +19,8 @@ import { BookState } from "../src/core/types.ts";
 import { CaptureWriter, readCapture } from "../src/record/capture.ts";
 import type { CompressionName } from "../src/record/codec.ts";
 import { startBybitSimulator } from "../src/sim/bybit-sim.ts";
-import { printTable, QUICK, SMOKE } from "./harness.ts";
+import { loopbackDestination } from "./e2e-common.ts";
+import { printTable, QUICK, SMOKE, waitBoundMs } from "./harness.ts";
 
 const RECORD_SECONDS = SMOKE ? 0.5 : QUICK ? 5 : 20;
 const SIM_RATE = 2000;
@@ -97,7 +98,7 @@ for (const m of MARKETS) bybit[m.market] = { depth: m.depth, symbols: m.symbols 
 const config = validateConfig({
   log: { level: "warn", format: "json" },
   http: { enabled: false },
-  publish: { destinations: [{ name: "bench", group: "239.255.47.1", port: 47001, interface: "127.0.0.1", ttl: 1, channel: 1 }] },
+  publish: { destinations: [{ name: "bench", ...loopbackDestination(9), interface: "127.0.0.1", ttl: 1, channel: 1 }] },
   venues: { bybit },
 });
 const simFrames: Frame[] = [];
@@ -110,9 +111,9 @@ const feeder = new Feeder({
   },
 });
 await feeder.start();
-const liveBy = Date.now() + 15_000;
+const liveBy = Date.now() + waitBoundMs(15_000);
 while (feeder.books().some((b) => b.state !== BookState.LIVE)) {
-  if (Date.now() > liveBy) throw new Error("books not live within 15 s");
+  if (Date.now() > liveBy) throw new Error(`books not live within ${waitBoundMs(15_000) / 1000} s`);
   await Bun.sleep(10);
 }
 recording = true;

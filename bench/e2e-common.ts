@@ -1,7 +1,7 @@
 /**
  * Helpers shared by bench/e2e.bench.ts and bench/workers.bench.ts (and their children): child processes spoken to
  * with JSON lines,
- * a per-run loopback multicast destination, percentiles of raw samples, and the kernel's UDP receive-buffer drops.
+ * a per-run loopback multicast destination (used by every bench that multicasts), percentiles of raw samples, and the kernel's UDP receive-buffer drops.
  * @module
  */
 import type { Subprocess } from "bun";
@@ -90,10 +90,15 @@ export class Child {
   }
 }
 
-/** 239.255.x.y and a port from this process id, so runs and concurrent test files do not share a group. */
+/**
+ * 239.255.x.y and a port from this process id and `seed` (one per destination of a run), so runs and concurrent
+ * test files do not share a group: every bench takes its destinations here (test/bench-smoke runs them beside other
+ * test files). Groups 239.255.180–239.x and ports 50000–59999 are outside those the test files use (test/e2e/harness.ts
+ * uniqueDestination: 239.255.60–159.x, ports 20000–49999; fixed ones: 239.255.0–48.x, ports below 50000).
+ */
 export function loopbackDestination(seed: number): { group: string; port: number } {
   const pid = process.pid;
-  return { group: `239.255.${180 + ((pid + seed) % 60)}.${1 + (pid % 250)}`, port: 40_000 + ((pid * 7 + seed * 131) % 20_000) };
+  return { group: `239.255.${180 + ((pid + seed) % 60)}.${1 + (pid % 250)}`, port: 50_000 + ((pid * 7 + seed * 131) % 10_000) };
 }
 
 /**

@@ -37,7 +37,7 @@ import { addTurnEndHook, nowUs } from "../src/core/clock.ts";
 import { validateConfig } from "../src/config/load.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { BookState } from "../src/core/types.ts";
-import { printTable, SMOKE, benchTempDir } from "./harness.ts";
+import { printTable, SMOKE, benchTempDir, waitBoundMs } from "./harness.ts";
 import { Child, highestCarried, involuntaryCtxReader, loopbackDestination, mainThreadCtxSwitches, pct, reexecInPrivateNetns, udpRcvbufErrors } from "./e2e-common.ts";
 
 reexecInPrivateNetns(import.meta.url); // as root (npm run bench): inside `unshare -n`, only lo
@@ -184,9 +184,9 @@ addTurnEndHook(() => {
     samplesAtLastTurn = nSamples;
   }
 });
-const deadline = Date.now() + 15_000;
+const deadline = Date.now() + waitBoundMs(15_000);
 while (feeder.books().some((b) => b.state !== BookState.LIVE)) {
-  if (Date.now() > deadline) throw new Error("books not LIVE within 15 s");
+  if (Date.now() > deadline) throw new Error(`books not LIVE within ${waitBoundMs(15_000) / 1000} s`);
   await Bun.sleep(10);
 }
 

@@ -20,6 +20,14 @@ export function benchTempDir(prefix: string): string {
 
 /** BENCH_SMOKE=1: tiny counts and durations everywhere; the output's shape is checked, never its figures. */
 export const SMOKE = process.env.BENCH_SMOKE === "1";
+/**
+ * A bench's bound on a wait that is not measured (books LIVE, a restart done): `ms`, or 120 s at least in a smoke run,
+ * which may share the CPU with a whole test suite (test/bench-smoke: a bench that is slow there must not fail).
+ */
+export function waitBoundMs(ms: number): number {
+  return SMOKE ? Math.max(ms, 120_000) : ms;
+}
+
 /** BENCH_QUICK=1: the shorter runs of the benches that have them (implied by BENCH_SMOKE). */
 export const QUICK = SMOKE || process.env.BENCH_QUICK === "1";
 

@@ -17,10 +17,12 @@ import { detailOf, levelsOf, summarize } from "../src/app/book-json.ts";
 import { bookBodyStream } from "../src/app/book-stream.ts";
 import type * as HttpServer from "../src/app/http-server.ts";
 import type { StatusSource } from "../src/app/http-server.ts";
+import { inPrivateNetns } from "./e2e-common.ts";
 import { loadSource } from "./experiments/load-source.ts";
 import { measure, printTable, QUICK, SMOKE } from "./harness.ts";
 
-if (process.getuid?.() === 0 && process.env.FEEDER_BENCH_NETNS !== "1") {
+// Not again when already in a private namespace (test/bench-smoke's): a second unshare there only costs a process.
+if (process.getuid?.() === 0 && process.env.FEEDER_BENCH_NETNS !== "1" && !inPrivateNetns()) {
   const p = Bun.spawnSync(["unshare", "-n", "sh", "-c", `ip link set lo up && FEEDER_BENCH_NETNS=1 "${process.execPath}" "${import.meta.path}" ${process.argv.slice(2).join(" ")}`], { stdout: "inherit", stderr: "inherit" });
   process.exit(p.exitCode ?? 1);
 }

@@ -5,7 +5,7 @@
  * per event-loop turn, as the publisher does, and the process CPU (user + system, the kernel's delivery to the
  * extra socket included) per datagram sent is compared with the watcher on and off, in interleaved rounds.
  * There is no other receiver, so "off" has no multicast member at all: the difference is the whole added cost.
- * Loopback only: interface 127.0.0.1, TTL 1, group 239.255.46.1.
+ * Loopback only: interface 127.0.0.1, TTL 1, a per-run group (e2e-common loopbackDestination).
  *   unshare -n bash -c 'ip link set lo up && ./node_modules/.bin/bun bench/publish-guard.bench.ts'
  */
 import { PublishGuard } from "../src/app/publish-guard.ts";
@@ -13,10 +13,10 @@ import { validateConfig } from "../src/config/load.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { openMulticastSender } from "../src/net/multicast.ts";
 import { MAGIC, PKT_CHANNEL_ID_OFFSET, PKT_MAGIC_OFFSET, PKT_SESSION_ID_OFFSET, PKT_SOURCE_ID_OFFSET, PKT_VERSION_OFFSET, WIRE_VERSION } from "../src/wire/layout.ts";
+import { loopbackDestination } from "./e2e-common.ts";
 import { printTable, SMOKE } from "./harness.ts";
 
-const GROUP = "239.255.46.1";
-const PORT = 46001;
+const { group: GROUP, port: PORT } = loopbackDestination(7);
 const SESSION = 0x1234_5678;
 const DGRAM_BYTES = 400;
 const PER_TURN = 16;

@@ -4,7 +4,7 @@
  * a node:dgram capture that sums, per message, the bytes of REFRESH messages against all bytes. Run twice in this
  * process: with the v1 refresh cadence (at least one book per 50 ms tick, round robin: the pre-v2 publisher,
  * reproduced by replacing RefreshSchedule.tick) and with the v2 cadence (each book once per interval).
- * Interface 127.0.0.1, TTL 1, group 239.255.46.1.
+ * Interface 127.0.0.1, TTL 1, a per-run group (e2e-common loopbackDestination).
  *   unshare -n bash -c 'ip link set lo up && ./node_modules/.bin/bun bench/refresh.bench.ts'    # ~30 s
  */
 import dgram from "node:dgram";
@@ -19,10 +19,10 @@ import { RefreshSchedule } from "../src/net/refresh-schedule.ts";
 import { startBybitSimulator } from "../src/sim/bybit-sim.ts";
 import { BookMessageReader, DecodeErrorCode, PacketReader } from "../src/wire/decoder.ts";
 import { MSG_FLAG_REFRESH, PACKET_HEADER_BYTES, TEMPLATE_BOOK_SNAPSHOT } from "../src/wire/layout.ts";
+import { loopbackDestination } from "./e2e-common.ts";
 import { printTable, SMOKE } from "./harness.ts";
 
-const GROUP = "239.255.46.1";
-const PORT = 46001;
+const { group: GROUP, port: PORT } = loopbackDestination(6);
 const INTERVAL_MS = 5000;
 const RUN_MS = Number(process.env.REFRESH_BENCH_MS ?? (SMOKE ? 500 : 12_000));
 /** Before counting: the books live and their first refreshes out. */

@@ -4,19 +4,19 @@
  * FeedSubscriber in this process measures, per round: from the first book going invalid (halted) to the old
  * process's exit, and to every book valid again in the new session. The simulator is local, so the venue's
  * connect and snapshot round trips are near zero here; on a real link add them.
- * Multicast stays on loopback (127.0.0.1, TTL 1, 239.255.48.1).
+ * Multicast stays on loopback (127.0.0.1, TTL 1, a per-run group: e2e-common loopbackDestination).
  *   unshare -n bash -c 'ip link set lo up && ./node_modules/.bin/bun bench/restart.bench.ts'
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startBybitSimulator } from "../src/sim/bybit-sim.ts";
 import { FeedSubscriber } from "../src/subscriber/index.ts";
-import { printTable, SMOKE, benchTempDir } from "./harness.ts";
+import { loopbackDestination } from "./e2e-common.ts";
+import { printTable, SMOKE, benchTempDir, waitBoundMs } from "./harness.ts";
 
 const ROUNDS = Number(process.env.RESTART_ROUNDS ?? (SMOKE ? 1 : 5));
 const SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"];
-const GROUP = "239.255.48.1";
-const PORT = 48001;
+const { group: GROUP, port: PORT } = loopbackDestination(8);
 const ROOT = join(import.meta.dirname, "..");
 
 const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: SYMBOLS }], messagesPerSecond: 1000, seed: 3 });
@@ -46,7 +46,7 @@ const sub = new FeedSubscriber({ groups: [{ group: GROUP, port: PORT, iface: "12
 await sub.start();
 const allValid = () => sub.books.size === SYMBOLS.length && [...sub.books.values()].every((b) => b.valid);
 const spawn = () => Bun.spawn([process.execPath, "src/cli/main.ts", "run", "--config", config], { cwd: ROOT, stdout: "ignore", stderr: "inherit" });
-async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<number> {
+async function until(cond: () => boolean, what: string, timeoutMs = waitBoundMs(20_000)): Promise<number> {
   const deadline = performance.now() + timeoutMs;
   while (!cond()) {
     if (performance.now() > deadline) throw new Error(`timed out: ${what}`);

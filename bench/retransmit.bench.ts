@@ -7,7 +7,7 @@
  *    dropped datagram's send) until every book of the stream is usable again, with retransmission against waiting
  *    for the refresh (snapshot_interval_ms 1000 here; the default 5000 makes the refresh wait 5× longer), and the
  *    bytes each costs. Publisher and subscriber share this process; 5000 datagrams/s over 4 books.
- * Interface 127.0.0.1, TTL 1, group 239.255.49.x.
+ * Interface 127.0.0.1, TTL 1, a new group and port per run (e2e-common loopbackDestination).
  *   unshare -n bash -c 'ip link set lo up && ./node_modules/.bin/bun bench/retransmit.bench.ts'   # ~60 s (BENCH_QUICK=1: ~20 s)
  */
 import { ChangeSet } from "../src/core/change-set.ts";
@@ -15,6 +15,7 @@ import type { PublishConfig, RetransmitConfig } from "../src/config/types.ts";
 import { FeedPublisher } from "../src/net/feed-publisher.ts";
 import { FeedSubscriber } from "../src/subscriber/index.ts";
 import { makeInstrument, randomBookSides, randomChanges, rng, TestBook } from "../test/wire/helpers.ts";
+import { loopbackDestination } from "./e2e-common.ts";
 import { measureRounds, median, printTable, QUICK, SMOKE } from "./harness.ts";
 
 const RUN_MS = Number(process.env.RETX_BENCH_MS ?? (SMOKE ? 400 : QUICK ? 2500 : 8000));
@@ -23,7 +24,9 @@ const HEAP_FLUSHES = SMOKE ? 2_000 : 200_000;
 const REFRESH_MS = 1000;
 const DATAGRAMS_PER_SEC = 5000;
 const T0 = 1_764_000_000_000_000;
-let port = 49100;
+/** Each publisher its own destination (the last one made is the subscriber's). */
+let destSeed = 12;
+let dest = loopbackDestination(destSeed);
 
 const RETX: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 8 << 20, allow: ["127.0.0.0/8"], requestsPerSec: 10_000, bytesPerSec: 1 << 28 };
 
@@ -33,7 +36,7 @@ function config(retransmit: boolean, snapshotIntervalMs: number): PublishConfig 
     heartbeatIntervalMs: 100,
     snapshotIntervalMs,
     snapshotDepth: 0,
-    destinations: [{ name: "b", group: "239.255.49.1", port: port++, iface: "127.0.0.1", ttl: 1, channelId: 1, match: { venue: "*", market: "*", symbols: ["*"] } }],
+    destinations: [{ name: "b", ...(dest = loopbackDestination(destSeed++)), iface: "127.0.0.1", ttl: 1, channelId: 1, match: { venue: "*", market: "*", symbols: ["*"] } }],
     retransmit: retransmit ? RETX : undefined,
   };
 }
@@ -146,7 +149,7 @@ async function recovery(loss: Loss, withRetransmit: boolean): Promise<Record<str
   await pub.start();
   const addr = pub.retransmitAddress();
   const sub = new FeedSubscriber({
-    groups: [{ group: "239.255.49.1", port: port - 1, iface: "127.0.0.1" }],
+    groups: [{ ...dest, iface: "127.0.0.1" }],
     staleAfterMs: 0,
     retransmit: addr !== undefined ? { host: addr.host, port: addr.port } : undefined,
   });

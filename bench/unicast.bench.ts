@@ -11,6 +11,7 @@ import { ChangeSet } from "../src/core/change-set.ts";
 import type { DestinationConfig, PublishConfig } from "../src/config/types.ts";
 import { FeedPublisher } from "../src/net/feed-publisher.ts";
 import { makeInstrument, randomBookSides, randomChanges, rng, TestBook } from "../test/wire/helpers.ts";
+import { loopbackDestination } from "./e2e-common.ts";
 import { measure, printTable, QUICK, SMOKE } from "./harness.ts";
 
 const T0 = 1_764_000_000_000_000;
@@ -78,7 +79,7 @@ async function run(label: string, dest: DestinationConfig, expectedReceivers: nu
 
 const rows: Record<string, unknown>[] = [];
 const match = { venue: "*", market: "*", symbols: ["*"] };
-rows.push(await run("multicast group (no local member)", { name: "m", group: "239.255.49.3", port: 49300, iface: "127.0.0.1", ttl: 1, channelId: 1, match }, 1, () => 0));
+rows.push(await run("multicast group (no local member)", { name: "m", ...loopbackDestination(40), iface: "127.0.0.1", ttl: 1, channelId: 1, match }, 1, () => 0));
 for (const n of SMOKE ? [1, 2] : [1, 2, 4, 8, 16]) {
   const rx = await receivers(n);
   const dest: DestinationConfig = { name: "u", port: 0, receivers: rx.ports.map((port) => ({ host: "127.0.0.1", port })), iface: "127.0.0.1", ttl: 1, channelId: 1, match };

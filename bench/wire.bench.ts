@@ -4,7 +4,7 @@
  * Integrity: the datagram checksum at 100 / 600 / 1400 B (v3's CRC-32, native and TypeScript; v2's CRC-32C, word and
  * byte paths; Bun.hash.crc32 as a reference floor), HMAC-SHA256 sign and verify per datagram, and the encode → seal → sendMany path with
  * neither (the v1 path: send time only), with the CRC, and with CRC + HMAC, all in this one run.
- * Multicast stays on loopback: interface 127.0.0.1, TTL 1, group 239.255.45.1; a receiver child process (node:dgram,
+ * Multicast stays on loopback: interface 127.0.0.1, TTL 1, a per-run group (e2e-common loopbackDestination); a receiver child process (node:dgram,
  * 8 MiB buffer) drains the group so the sender pays the realistic cost of waking a local subscriber.
  *   npx bun bench/wire.bench.ts
  */
@@ -22,10 +22,10 @@ import { PKT_SEND_TIME_NS_OFFSET } from "../src/wire/layout.ts";
 import { BookMessageReader, PacketReader } from "../src/wire/decoder.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
+import { loopbackDestination } from "./e2e-common.ts";
 import { measure, measureRounds, median, printTable, type Measurement, QUICK } from "./harness.ts";
 
-const GROUP = "239.255.45.1";
-const PORT = 45001;
+const { group: GROUP, port: PORT } = loopbackDestination(5);
 const T0 = 1_764_000_000_000_000;
 
 const instrument: Instrument = {

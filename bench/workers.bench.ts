@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { startRuntime, type Runtime } from "../src/app/runtime.ts";
 import { validateConfig } from "../src/config/load.ts";
 import { silentLogger } from "../src/core/log.ts";
-import { printTable, SMOKE, benchTempDir } from "./harness.ts";
+import { printTable, SMOKE, benchTempDir, waitBoundMs } from "./harness.ts";
 import { Child, loopbackDestination, udpRcvbufErrors } from "./e2e-common.ts";
 
 const SYMBOLS = (process.env.E2E_SYMBOLS ?? "BTCUSDT,ETHUSDT,SOLUSDT,XRPUSDT,DOGEUSDT,ADAUSDT,LINKUSDT,AVAXUSDT").split(",");
@@ -85,11 +85,11 @@ function runQueueWaitNs(): number {
 }
 
 async function waitLive(rt: Runtime): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + waitBoundMs(20_000);
   for (;;) {
     const books = await rt.status.books();
     if (books.length === SYMBOLS.length && books.every((b) => b.valid)) return;
-    if (Date.now() > deadline) throw new Error("books not live within 20 s");
+    if (Date.now() > deadline) throw new Error(`books not live within ${waitBoundMs(20_000) / 1000} s`);
     await Bun.sleep(20);
   }
 }

@@ -16,7 +16,8 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
  */
 export const LONG_FILES: readonly string[] = [
   "test/venues/okx/contract.test.ts",
-  // Not from the CI log: 22 benches one after another, 92 s of wall time at a load average of ~20 (one run, 2026-12-05).
+  // Not from the CI log: 22 benches one after another, CPU-bound, so it stretches with the box's load: 47 s of wall
+  // time at a load average of ~6-11, 91 s at ~24-29 (2026-12-06). Early, so it never starts last beside idle workers.
   "test/bench-smoke/benches.test.ts",
   "test/book/random-ops.test.ts",
   "test/venues/common/stall-housekeeping.test.ts",
