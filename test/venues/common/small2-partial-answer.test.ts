@@ -77,7 +77,7 @@ describe("an instrument listing answered in part", () => {
     const applied: [string, string][] = [];
     const retired: string[] = [];
     const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {}, onInstrumentResolved() {} };
-    const lifecycle = { stopping: false, activate: () => {}, retire: (t: TopicState) => void retired.push(t.symbol) } as unknown as ConnectionLifecycle;
+    const lifecycle = { stopping: false, activateAll: () => {}, retireAll: (ts: TopicState[]) => void retired.push(...ts.map((t) => t.symbol)) } as unknown as ConnectionLifecycle;
     const watch = new InstrumentWatch({
       ...{ venue: "deribit", log: silentLogger, now: () => clock.ms, random: () => 1, config, subscriptions: SUBS, topics },
       source: deribitInstrumentSource(config, rest.fetchFn),
