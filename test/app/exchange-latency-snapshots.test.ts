@@ -6,15 +6,12 @@
  */
 import { afterEach, expect, test } from "vitest";
 import { Feeder } from "../../src/app/feeder.ts";
-import { validateConfig } from "../../src/config/load.ts";
-import type { FeederConfig } from "../../src/config/types.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { BookState, type Instrument } from "../../src/core/types.ts";
-import type { VenueSpec } from "../../src/venues/registry.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
-import { ScriptedVenue, update } from "../support/scripted-venue.ts";
+import { ScriptedVenue, scriptedFeederConfig, update } from "../support/scripted-venue.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -24,23 +21,8 @@ afterEach(async () => {
 test("a snapshot's old matching-engine time is not measured as exchange → receipt latency; a delta's is", { timeout: 20_000 }, async () => {
   const instrument: Instrument = { instrumentId: instrumentIdOf("bybit", "option", "BTC-27MAR26-70000-P-USDT"), venue: "bybit", market: "option", symbol: "BTC-27MAR26-70000-P-USDT", priceExp: 1, qtyExp: 2, tickSize: "0.1", lotSize: "0.01" };
   const venue = new ScriptedVenue(instrument);
-  const spec: VenueSpec = {
-    venue: "bybit",
-    wsUrl: "ws://127.0.0.1:1/",
-    restUrl: "http://127.0.0.1:1",
-    marketWsUrl: (base) => base,
-    markets: { option: { depths: [25], defaultDepth: 25, staleAfterMs: () => 60_000, staleFloor: () => ({ ms: 1000 }) } },
-    keepalive: "client_ping",
-    resync: "resubscribe",
-    sequenceScope: "topic",
-    create: () => venue,
-  };
   const { group, port } = uniqueDestination(78);
-  const base = validateConfig({ publish: { destinations: [{ group, port, interface: "127.0.0.1", ttl: 1, channel: 5 }], snapshot_interval_ms: 0 } }, { requireVenue: false });
-  const config: FeederConfig = {
-    ...base,
-    venues: [{ venue: "bybit", wsUrl: spec.wsUrl, restUrl: spec.restUrl, instrumentCachePath: "", markets: [{ market: "option", depth: 25, symbols: [instrument.symbol] }], overrides: new Map() }],
-  };
+  const { spec, config } = scriptedFeederConfig({ venue, venueName: "bybit", market: "option", depth: 25, symbols: [instrument.symbol], group, port });
   const feeder = new Feeder({ config, log: silentLogger, venues: { bybit: spec } });
   cleanups.push(() => feeder.stop());
   await feeder.start();

@@ -12,6 +12,7 @@ import { parsePrometheusText } from "../../src/app/prometheus.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { uniqueDestination, waitFor } from "../e2e/harness.ts";
 import { captureLog } from "../support/capture-log.ts";
+import { startSilentRest } from "../support/silent-rest.ts";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -20,29 +21,21 @@ afterEach(async () => {
 
 test("workers: while the instrument REST hangs, every configured symbol is resolving (not no_books)", { timeout: 30_000 }, async () => {
   const { log } = captureLog();
-  let requests = 0;
-  const front = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch: () => {
-      requests++;
-      return new Promise<Response>(() => undefined); // never answers
-    },
-  });
-  cleanups.push(() => front.stop(true));
+  const front = startSilentRest();
+  cleanups.push(() => front.stop());
   const { group, port } = uniqueDestination(353);
   const config = validateConfig({
     workers: 2,
     log: { level: "warn", format: "json" },
     http: { enabled: false, listen: "127.0.0.1:0" },
     publish: { heartbeat_interval_ms: 200, startup_listen_ms: 0, destinations: [{ name: "rev35", group, port, interface: "127.0.0.1", ttl: 1, channel: 6 }] },
-    venues: { bybit: { ws_url: "ws://127.0.0.1:9", rest_url: `http://127.0.0.1:${front.port}`, linear: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] } } },
+    venues: { bybit: { ws_url: "ws://127.0.0.1:9", rest_url: front.url, linear: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] } } },
   });
   const supervisor = new Supervisor(config, log);
   const starting = supervisor.start();
   cleanups.push(() => starting.catch(() => undefined));
   cleanups.push(() => supervisor.stop()); // ends the REST requests at once
-  await waitFor(() => requests >= 1, "a worker's instrument request");
+  await waitFor(() => front.requests() >= 1, "a worker's instrument request");
 
   // Both workers answer once they have their pipelines (a moment after their requests went out).
   let reasons: unknown[][] = [];

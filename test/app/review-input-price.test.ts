@@ -6,16 +6,13 @@
  */
 import { afterEach, expect, test } from "vitest";
 import { Feeder } from "../../src/app/feeder.ts";
-import { validateConfig } from "../../src/config/load.ts";
-import type { FeederConfig } from "../../src/config/types.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
-import type { VenueSpec } from "../../src/venues/registry.ts";
 import { levelsOfView, sameLevels, uniqueDestination, waitFor } from "../e2e/harness.ts";
-import { ScriptedVenue, update } from "../support/scripted-venue.ts";
+import { ScriptedVenue, scriptedFeederConfig, update } from "../support/scripted-venue.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -28,23 +25,8 @@ test("a snapshot with a bid at price 0 is refused: RESYNCING / parse_error, resy
   const other = mk("ETH-USDT");
   const venue = new ScriptedVenue(instrument);
   venue.loadInstruments = () => Promise.resolve([instrument, other]);
-  const spec: VenueSpec = {
-    venue: "okx",
-    wsUrl: "ws://127.0.0.1:1/",
-    restUrl: "http://127.0.0.1:1",
-    marketWsUrl: (base) => base,
-    markets: { spot: { depths: [400], defaultDepth: 400, staleAfterMs: () => 60_000, staleFloor: () => ({ ms: 1000 }) } },
-    keepalive: "client_ping",
-    resync: "resubscribe",
-    sequenceScope: "topic",
-    create: () => venue,
-  };
   const { group, port } = uniqueDestination(78);
-  const base = validateConfig({ publish: { destinations: [{ group, port, interface: "127.0.0.1", ttl: 1, channel: 5 }], snapshot_interval_ms: 0 } }, { requireVenue: false });
-  const config: FeederConfig = {
-    ...base,
-    venues: [{ venue: "okx", wsUrl: spec.wsUrl, restUrl: spec.restUrl, instrumentCachePath: "", markets: [{ market: "spot", depth: 400, symbols: ["BTC-USDT", "ETH-USDT"] }], overrides: new Map() }],
-  };
+  const { spec, config } = scriptedFeederConfig({ venue, venueName: "okx", market: "spot", depth: 400, symbols: ["BTC-USDT", "ETH-USDT"], group, port });
   const subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 0 });
   await subscriber.start();
   cleanups.push(() => subscriber.stop());

@@ -12,6 +12,7 @@ import { evaluateReadiness } from "../../src/app/readiness.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { uniqueDestination, waitFor } from "../e2e/harness.ts";
 import { captureLog } from "../support/capture-log.ts";
+import { startSilentRest } from "../support/silent-rest.ts";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -20,29 +21,21 @@ afterEach(async () => {
 
 test("instrument REST not answered yet: feeder_venue_instruments_unresolved counts the symbols as resolving, like feeder_symbols_unresolved", { timeout: 30_000 }, async () => {
   const { log } = captureLog();
-  let requests = 0;
-  const front = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch: () => {
-      requests++;
-      return new Promise<Response>(() => undefined); // never answers
-    },
-  });
-  cleanups.push(() => front.stop(true));
+  const front = startSilentRest();
+  cleanups.push(() => front.stop());
   const { group, port } = uniqueDestination(362);
   const config = validateConfig({
     workers: 1,
     log: { level: "warn", format: "json" },
     http: { enabled: false, listen: "127.0.0.1:0" },
     publish: { heartbeat_interval_ms: 200, startup_listen_ms: 0, destinations: [{ name: "small2", group, port, interface: "127.0.0.1", ttl: 1, channel: 6 }] },
-    venues: { bybit: { ws_url: "ws://127.0.0.1:9", rest_url: `http://127.0.0.1:${front.port}`, linear: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "BTCUSDT@1"] }, spot: { depth: 50, symbols: ["BTCUSDT"] } } },
+    venues: { bybit: { ws_url: "ws://127.0.0.1:9", rest_url: front.url, linear: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "BTCUSDT@1"] }, spot: { depth: 50, symbols: ["BTCUSDT"] } } },
   });
   const feeder = new Feeder({ config, log });
   const starting = feeder.start();
   cleanups.push(() => starting.catch(() => undefined));
   cleanups.push(() => feeder.stop()); // ends the REST requests at once
-  await waitFor(() => requests >= 2, "both markets' instrument requests");
+  await waitFor(() => front.requests() >= 2, "both markets' instrument requests");
 
   const reasons = evaluateReadiness(feeder.readinessInput()).reasons.map((r) => [r.check, r.market, r.symbol, r.reason]);
   expect(reasons.map((r) => r.join(" ")).sort()).toEqual([

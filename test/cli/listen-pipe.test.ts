@@ -4,16 +4,12 @@
  */
 import { join } from "node:path";
 import { afterEach, expect, test } from "vitest";
-import { ChangeSet } from "../../src/core/change-set.ts";
-import type { PublishConfig } from "../../src/config/types.ts";
-import { FeedPublisher } from "../../src/net/feed-publisher.ts";
-import { makeInstrument, TestBook } from "../wire/helpers.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
+import { startTickingPublisher } from "./ticking-publisher.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const GROUP = "239.255.45.1";
 const PORT = 45000 + Math.floor(Math.random() * 900);
-const T0 = 1_764_000_000_000_000;
 /** Generous bound on how long listen may take to exit after the pipe closes; a hang fails the test. */
 const EXIT_BOUND_MS = 20_000;
 
@@ -23,29 +19,7 @@ afterEach(async () => {
 });
 
 test("listen -f ndjson | head -2: exits 0, promptly, with no stack trace when the pipe closes", { timeout: 60_000 }, async () => {
-  const publish: PublishConfig = {
-    maxDatagramBytes: 1400,
-    heartbeatIntervalMs: 1000,
-    snapshotIntervalMs: 50,
-    snapshotDepth: 0,
-    destinations: [{ name: "t", group: GROUP, port: PORT, iface: "127.0.0.1", ttl: 1, channelId: 3, match: { venue: "*", market: "*", symbols: ["*"] } }],
-  };
-  const pub = new FeedPublisher({ publish });
-  await pub.start();
-  cleanups.push(() => pub.stop());
-  const book = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
-  book.load([[302472, 1500]], [[302473, 250]], 1, T0);
-  const handle = pub.register(book.instrument, book);
-  pub.publishSnapshot(handle, book);
-  const cs = new ChangeSet();
-  // Updates keep coming for as long as the test runs, as on a live feed.
-  const ticker = setInterval(() => {
-    cs.clear();
-    cs.addBid(302472, 1000 + book.instrSeq);
-    book.apply(cs, book.venueSeq + 1, T0 + book.instrSeq);
-    pub.publishDelta(handle, book, cs);
-  }, 5);
-  cleanups.push(() => clearInterval(ticker));
+  await startTickingPublisher(GROUP, PORT, 3, cleanups);
 
   // bash's exit status is listen's (PIPESTATUS[0]); listen's stderr is bash's stderr.
   const script = `"$0" src/cli/main.ts listen -f ndjson -g ${GROUP}:${PORT} --iface 127.0.0.1 | head -2; exit "\${PIPESTATUS[0]}"`;

@@ -7,7 +7,6 @@
  * whole book takes its deltas below).
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { BookView } from "../../src/core/book-view.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { EnvelopeRepacker, envelopeOf } from "../../src/subscriber/nats-envelope.ts";
@@ -25,7 +24,8 @@ import {
   SNAP_CUT_MARKED,
   TEMPLATE_BOOK_SNAPSHOT,
 } from "../../src/wire/layout.ts";
-import { makeInstrument, randInt, resealCrc, rng, TestBook } from "../wire/helpers.ts";
+import { resealCrc, rng } from "../wire/helpers.ts";
+import { deepBook, firstWrongRank, randomChange } from "./cut-books.ts";
 import { newSubscriber, packer, take, T0 } from "./feed-harness.ts";
 
 let sub: FeedSubscriber | undefined;
@@ -33,26 +33,6 @@ afterEach(async () => {
   await sub?.stop();
   sub = undefined;
 });
-
-/** First rank where the subscriber's book shows a level the publisher's does not have there, or "". */
-function firstWrongRank(sb: BookView, pub: TestBook): string {
-  for (let r = 0; r < sb.bidCount; r++) if (sb.bidPriceAt(r) !== pub.bidPriceAt(r) || sb.bidQtyAt(r) !== pub.bidQtyAt(r)) return `bid rank ${r}: ${sb.bidPriceAt(r)} × ${sb.bidQtyAt(r)} where the publisher has ${pub.bidPriceAt(r)} × ${pub.bidQtyAt(r)}`;
-  for (let r = 0; r < sb.askCount; r++) if (sb.askPriceAt(r) !== pub.askPriceAt(r) || sb.askQtyAt(r) !== pub.askQtyAt(r)) return `ask rank ${r}: ${sb.askPriceAt(r)} × ${sb.askQtyAt(r)} where the publisher has ${pub.askPriceAt(r)} × ${pub.askQtyAt(r)}`;
-  return "";
-}
-
-/** `levels` a side, bids from 1,000,000 down and asks from 1,000,002 up, `stepTicks` apart. */
-function deepBook(levels: number, stepTicks = 1): TestBook {
-  const book = new TestBook(makeInstrument("coinbase", "spot", "BTC-USD", 2, 8));
-  const bids: [number, number][] = [];
-  const asks: [number, number][] = [];
-  for (let i = 0; i < levels; i++) {
-    bids.push([1_000_000 - i * stepTicks, 100 + i]);
-    asks.push([1_000_002 + i * stepTicks, 100 + i]);
-  }
-  book.load(bids, asks, 1, T0);
-  return book;
-}
 
 /** Each snapshot message of the datagrams with its cutFlags rewritten by `f` (checksums resealed). */
 function rewriteCutFlags(datagrams: Uint8Array[], f: (flags: number, chunk: number) => number): Uint8Array[] {
@@ -124,18 +104,7 @@ describe("a subscriber not told publish.snapshot_depth", () => {
     const cs = new ChangeSet();
     let parts = 0;
     for (let i = 0; i < 400; i++) {
-      cs.clear();
-      const used = new Set<number>();
-      for (let n = randInt(r, 1, 30); n > 0; n--) {
-        const bid = r() < 0.5;
-        const px = bid ? 1_000_000 - randInt(r, 0, 90) : 1_000_002 + randInt(r, 0, 90);
-        if (used.has(px)) continue;
-        used.add(px);
-        const exists = (bid ? pub.bids : pub.asks).has(px);
-        const qty = exists && r() < 0.5 ? 0 : randInt(r, 1, 1000);
-        if (bid) cs.addBid(px, qty);
-        else cs.addAsk(px, qty);
-      }
+      randomChange(cs, r, pub, 1_000_000);
       pub.apply(cs, 10 + i, T0 + i);
       parts += packBookDelta(p, pub, cs) > 1 ? 1 : 0;
       const refresh = i % 40 === 39;

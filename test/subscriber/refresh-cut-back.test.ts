@@ -11,7 +11,8 @@ import type { BookView } from "../../src/core/book-view.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
-import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import type { TestBook } from "../wire/helpers.ts";
+import { deepBook, firstWrongRank } from "./cut-books.ts";
 import { newSubscriber, packer, take, T0 } from "./feed-harness.ts";
 
 let sub: FeedSubscriber | undefined;
@@ -19,26 +20,6 @@ afterEach(async () => {
   await sub?.stop();
   sub = undefined;
 });
-
-/** First rank where the subscriber's book shows a level the publisher's does not have there, or "". */
-function firstWrongRank(sb: BookView, pub: TestBook): string {
-  for (let r = 0; r < sb.bidCount; r++) if (sb.bidPriceAt(r) !== pub.bidPriceAt(r) || sb.bidQtyAt(r) !== pub.bidQtyAt(r)) return `bid rank ${r}: ${sb.bidPriceAt(r)} × ${sb.bidQtyAt(r)} where the publisher has ${pub.bidPriceAt(r)} × ${pub.bidQtyAt(r)}`;
-  for (let r = 0; r < sb.askCount; r++) if (sb.askPriceAt(r) !== pub.askPriceAt(r) || sb.askQtyAt(r) !== pub.askQtyAt(r)) return `ask rank ${r}: ${sb.askPriceAt(r)} × ${sb.askQtyAt(r)} where the publisher has ${pub.askPriceAt(r)} × ${pub.askQtyAt(r)}`;
-  return "";
-}
-
-/** `levels` a side, bids from 1,000,000 down and asks from 1,000,002 up, `stepTicks` apart. */
-function deepBook(levels: number, stepTicks = 1): TestBook {
-  const book = new TestBook(makeInstrument("coinbase", "spot", "BTC-USD", 2, 8));
-  const bids: [number, number][] = [];
-  const asks: [number, number][] = [];
-  for (let i = 0; i < levels; i++) {
-    bids.push([1_000_000 - i * stepTicks, 100 + i]);
-    asks.push([1_000_002 + i * stepTicks, 100 + i]);
-  }
-  book.load(bids, asks, 1, T0);
-  return book;
-}
 
 describe("a refresh at the book's instrSeq checks only the snapshot's levels: a deeper book is cut back to it", () => {
   /**

@@ -13,7 +13,8 @@ import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { MAX_SNAPSHOT_LEVELS_PER_SIDE } from "../../src/wire/layout.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
-import { makeInstrument, randInt, rng, TestBook } from "../wire/helpers.ts";
+import { rng, type TestBook } from "../wire/helpers.ts";
+import { deepBook, firstWrongRank, randomChange } from "./cut-books.ts";
 import { newSubscriber, packer, take, T0 } from "./feed-harness.ts";
 
 let sub: FeedSubscriber | undefined;
@@ -22,32 +23,12 @@ afterEach(async () => {
   sub = undefined;
 });
 
-/** First rank where the subscriber's book shows a level the publisher's does not have there, or "". */
-function firstWrongRank(sb: BookView, pub: TestBook): string {
-  for (let r = 0; r < sb.bidCount; r++) if (sb.bidPriceAt(r) !== pub.bidPriceAt(r) || sb.bidQtyAt(r) !== pub.bidQtyAt(r)) return `bid rank ${r}: ${sb.bidPriceAt(r)} where the publisher has ${pub.bidPriceAt(r)}`;
-  for (let r = 0; r < sb.askCount; r++) if (sb.askPriceAt(r) !== pub.askPriceAt(r) || sb.askQtyAt(r) !== pub.askQtyAt(r)) return `ask rank ${r}: ${sb.askPriceAt(r)} where the publisher has ${pub.askPriceAt(r)}`;
-  return "";
-}
-
-/** `levels` a side around 1,000,000 ticks, one tick apart. */
-function deepBook(levels: number): TestBook {
-  const book = new TestBook(makeInstrument("coinbase", "spot", "BTC-USD", 2, 8));
-  const bids: [number, number][] = [];
-  const asks: [number, number][] = [];
-  for (let i = 0; i < levels; i++) {
-    bids.push([999_999 - i, 100 + i]);
-    asks.push([1_000_001 + i, 100 + i]);
-  }
-  book.load(bids, asks, 1, T0);
-  return book;
-}
-
 /**
  * The publisher's top `depth` a side as its snapshot, then two deltas: a level below the cut changed on each side,
  * then the best level of each side removed. Returns what the subscriber saw after each step.
  */
 function cutThenDelete(sendDepth: number, subscriberDepth: number, levels: number): { pub: TestBook; sb: () => BookView & { usable: boolean; repairs: number }; p: ChannelPacker } {
-  const pub = deepBook(levels);
+  const pub = deepBook(levels, 1, 999_999);
   const p = packer();
   packInstrumentDefinition(p, new EncodedDefinition(pub.instrument), false);
   packBookSnapshot(p, pub, sendDepth, false);
@@ -105,7 +86,7 @@ it("the wire's 65,535 levels a side (a deeper book, the subscriber told nothing)
 });
 
 it("random events at every rank of a book 3× deeper than its snapshots (split deltas among them), refreshed now and then: always its top levels exactly, never a repair", () => {
-  const pub = deepBook(60);
+  const pub = deepBook(60, 1, 999_999);
   const p = packer({ maxBytes: 320 }); // deltas of more than a few levels are split into parts
   packInstrumentDefinition(p, new EncodedDefinition(pub.instrument), false);
   packBookSnapshot(p, pub, 20, false);
@@ -116,18 +97,7 @@ it("random events at every rank of a book 3× deeper than its snapshots (split d
   const cs = new ChangeSet();
   let parts = 0;
   for (let i = 0; i < 400; i++) {
-    cs.clear();
-    const used = new Set<number>();
-    for (let n = randInt(r, 1, 30); n > 0; n--) {
-      const bid = r() < 0.5;
-      const px = bid ? 999_999 - randInt(r, 0, 90) : 1_000_001 + randInt(r, 0, 90);
-      if (used.has(px)) continue;
-      used.add(px);
-      const exists = (bid ? pub.bids : pub.asks).has(px);
-      const qty = exists && r() < 0.5 ? 0 : randInt(r, 1, 1000);
-      if (bid) cs.addBid(px, qty);
-      else cs.addAsk(px, qty);
-    }
+    randomChange(cs, r, pub, 999_999);
     pub.apply(cs, 10 + i, T0 + i);
     parts += packBookDelta(p, pub, cs) > 1 ? 1 : 0;
     if (i % 40 === 39) packBookSnapshot(p, pub, 20, true);

@@ -11,7 +11,8 @@ import { ChangeSet } from "../../src/core/change-set.ts";
 import { updateRecord } from "../../src/subscriber/format.ts";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
-import { makeInstrument, randInt, rng, TestBook } from "../wire/helpers.ts";
+import { randInt, rng, type TestBook } from "../wire/helpers.ts";
+import { deepBook } from "./cut-books.ts";
 import { newSubscriber, packer, take, T0 } from "./feed-harness.ts";
 
 let sub: FeedSubscriber | undefined;
@@ -19,19 +20,6 @@ afterEach(async () => {
   await sub?.stop();
   sub = undefined;
 });
-
-/** `levels` a side, bids from 999,999 down and asks from 1,000,001 up, one tick apart. */
-function deepBook(levels: number): TestBook {
-  const book = new TestBook(makeInstrument("coinbase", "spot", "BTC-USD", 2, 8));
-  const bids: [number, number][] = [];
-  const asks: [number, number][] = [];
-  for (let i = 0; i < levels; i++) {
-    bids.push([999_999 - i, 100 + i]);
-    asks.push([1_000_001 + i, 100 + i]);
-  }
-  book.load(bids, asks, 1, T0);
-  return book;
-}
 
 /**
  * What a usable book must be: each side the publisher's top levels exactly, and a side shown empty empty at the
@@ -46,7 +34,7 @@ function usableWrong(sb: BookView, pub: TestBook): string {
 }
 
 it("publish.snapshot_depth 2: both known bids removed leaves no bid while the publisher has 4: not usable until a bid above the floor or the next refresh", () => {
-  const pub = deepBook(6);
+  const pub = deepBook(6, 1, 999_999);
   const p = packer();
   packInstrumentDefinition(p, new EncodedDefinition(pub.instrument), false);
   packBookSnapshot(p, pub, 2, false);
@@ -94,7 +82,7 @@ it("publish.snapshot_depth 2: both known bids removed leaves no bid while the pu
 });
 
 it("a side the publisher sent whole stays usable when emptied (the publisher's side is empty too)", () => {
-  const pub = deepBook(2);
+  const pub = deepBook(2, 1, 999_999);
   const p = packer();
   packInstrumentDefinition(p, new EncodedDefinition(pub.instrument), false);
   packBookSnapshot(p, pub, 2, false); // 2 levels of 2: not cut
@@ -111,7 +99,7 @@ it("a side the publisher sent whole stays usable when emptied (the publisher's s
 });
 
 it("random events on a book 3× deeper than its snapshots, a falling and rising market: whenever usable, each side is the publisher's top levels exactly and shown empty only when the publisher's is", () => {
-  const pub = deepBook(30);
+  const pub = deepBook(30, 1, 999_999);
   const p = packer({ maxBytes: 320 }); // larger deltas are split into parts
   packInstrumentDefinition(p, new EncodedDefinition(pub.instrument), false);
   packBookSnapshot(p, pub, 10, false);
@@ -154,7 +142,7 @@ it("random events on a book 3× deeper than its snapshots, a falling and rising 
 });
 
 it("feeder listen's ndjson says how deep each side is known: bidFloor / askCeil, the cut side's last price, null for a side sent whole", () => {
-  const pub = deepBook(6);
+  const pub = deepBook(6, 1, 999_999);
   pub.asks.clear(); // asks 2 levels only: sent whole
   pub.asks.set(1_000_001, 5);
   pub.asks.set(1_000_002, 6);

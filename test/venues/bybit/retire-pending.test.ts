@@ -9,12 +9,9 @@
  * ('its topic unsubscribed') under load; here the order is forced: the subscribe and the listing are held by the test.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
-import { startBybitSimulator } from "../../../src/sim/bybit-sim.ts";
-import { SUB_PENDING } from "../../../src/venues/common/connection.ts";
-import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
-import { allResolved, RecordingSink, subsOf, venueConfig, waitFor } from "./helpers.ts";
+import { closeWhileSubscribePending } from "./closed-while-pending.ts";
+import { waitFor } from "./helpers.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -29,43 +26,7 @@ describe("a book closed while its subscribe is out", { timeout: 90_000 }, () => 
     ["option", 25, ["BTC-27MAR26-70000-P-USDT", "BTC-27MAR26-80000-C-USDT"]],
   ] as const) {
     test(`${market}: the subscribe's ack unsubscribes it; listed as trading again, it is LIVE again`, async () => {
-      const markets = [{ market, depth, symbols: [...symbols] }];
-      const sim = await startBybitSimulator({ markets: [{ market, symbols: [...symbols] }], seed: 5, messagesPerSecond: 0 });
-      cleanups.push(() => sim.stop());
-      // The listing is held while `holdRest` is set (the re-check a delisting asks for).
-      let holdRest = false;
-      let releaseRest: () => void = () => undefined;
-      const restHeld = new Promise<void>((r) => (releaseRest = r));
-      let restWaiting = 0;
-      const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
-        if (holdRest && String(input).includes("instruments-info")) {
-          restWaiting++;
-          await restHeld;
-        }
-        return fetch(input, init);
-      }) as typeof fetch;
-      const adapter = createBybitAdapter(venueConfig(sim, markets), subsOf(markets), { log: silentLogger, fetch: fetchFn, pingIntervalMs: 200, pongTimeoutMs: 5_000, listingRetryMs: 300, lateCheckMs: 20 });
-      cleanups.push(() => adapter.stop());
-      const sink = new RecordingSink(allResolved(await adapter.loadInstruments()));
-      adapter.start(sink);
-      await waitFor(() => adapter.stats().topicsLive === 2, "both books live", W);
-
-      // Subscribes of the first topic are held by the test (the socket's send wrapped).
-      const a = adapter as unknown as { conns: { ws: WebSocket }[]; topics: { sub: number }[] };
-      const ws = a.conns[0]!.ws;
-      const send = ws.send.bind(ws);
-      const held: string[] = [];
-      const topic = `orderbook.${depth}.${symbols[0]}`;
-      ws.send = ((text: string) => {
-        if (text.includes('"op":"subscribe"') && text.includes(topic)) held.push(text);
-        else send(text);
-      }) as typeof ws.send;
-      holdRest = true;
-
-      sim.setStatus(market, symbols[0], market === "option" ? "Delivering" : "Closed"); // u = 1, empty sides, then silence
-      await waitFor(() => held.length === 1 && a.topics[0]!.sub === SUB_PENDING && restWaiting > 0, "the resync's subscribe out (held) and the listing asked for", W);
-      releaseRest();
-      await waitFor(() => adapter.topicInfo(0).state === "halted", "the book closed while its subscribe is out", W);
+      const { sim, adapter, sink, ws, send, held, topic } = await closeWhileSubscribePending({ market, depth, symbols, seed: 5, holdFirstOnly: false, waitMs: W, cleanups });
       expect(sink.invalid.filter((e) => e.index === 0).at(-1)).toEqual({ index: 0, state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED });
 
       const subscribers = () => sim.topics().find((t) => t.topic === topic)?.subscribers ?? 0;

@@ -25,8 +25,9 @@ afterEach(async () => {
 const PRODUCTS = ["BTC-USD", "NOPE-USD", "ETH-USD", "SOL-USD"];
 const GOOD = [0, 2, 3];
 
-async function run(reply: CoinbaseSimOptions["unknownProductReply"], heartbeatMs?: number) {
-  const sim = await startCoinbaseSimulator({ products: ["BTC-USD", "ETH-USD", "SOL-USD"], seed: 5, levels: 20, unknownProductReply: reply, heartbeatMs });
+/** PRODUCTS on a simulator serving all but NOPE-USD, started and stepped once; adapter and simulator stopped after the test. */
+async function startWithNope(simOptions: Partial<CoinbaseSimOptions> & { seed: number }) {
+  const sim = await startCoinbaseSimulator({ products: ["BTC-USD", "ETH-USD", "SOL-USD"], levels: 20, ...simOptions });
   const config = { ...coinbaseConfig(sim, PRODUCTS), overrides: new Map([["spot:NOPE-USD", { tickSize: "0.01", lotSize: "0.01" }]]) };
   const adapter = createCoinbaseAdapter(config, subsOf(PRODUCTS), { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20 });
   cleanup.push(async () => {
@@ -36,6 +37,11 @@ async function run(reply: CoinbaseSimOptions["unknownProductReply"], heartbeatMs
   const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
   adapter.start(sink);
   sim.step(1);
+  return { sim, adapter, sink };
+}
+
+async function run(reply: CoinbaseSimOptions["unknownProductReply"], heartbeatMs?: number) {
+  const { sim, adapter, sink } = await startWithNope({ seed: 5, unknownProductReply: reply, heartbeatMs });
   const goodLive = () => GOOD.every((i) => sink.matches(sim, i, PRODUCTS[i]!));
   await waitFor(() => sink.invalid.length > 0 && goodLive(), "the bad product rejected and the good books live");
   sim.step(3);
@@ -84,16 +90,7 @@ describe("coinbase: a subscribe refused by an error frame halts only the bad pro
 describe("coinbase: an error frame answers only a request it can be the answer to", { timeout: 20_000 }, () => {
   async function resyncWithError(error: Record<string, string>) {
     // The default simulator leaves NOPE-USD out of the subscriptions event: rejected alone, the rest live.
-    const sim = await startCoinbaseSimulator({ products: ["BTC-USD", "ETH-USD", "SOL-USD"], seed: 7, levels: 20 });
-    const config = { ...coinbaseConfig(sim, PRODUCTS), overrides: new Map([["spot:NOPE-USD", { tickSize: "0.01", lotSize: "0.01" }]]) };
-    const adapter = createCoinbaseAdapter(config, subsOf(PRODUCTS), { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20 });
-    cleanup.push(async () => {
-      await adapter.stop();
-      await sim.stop();
-    });
-    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
-    adapter.start(sink);
-    sim.step(1);
+    const { sim, adapter, sink } = await startWithNope({ seed: 7 });
     const goodLive = () => GOOD.every((i) => sink.matches(sim, i, PRODUCTS[i]!) && adapter.topicState(i).subscribed);
     await waitFor(() => sink.invalid.length === 1 && goodLive(), "NOPE-USD rejected, the good books live");
     const connects = adapter.stats().connects;

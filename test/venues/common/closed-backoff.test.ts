@@ -78,8 +78,10 @@ async function rig(perMarket: number) {
     const r = watch.reloader.reloads;
     const before = [retired.length, activated.length];
     c.answer(listing(c.market, without, extra));
-    // Applied once the reloader counted it (a reload) or the watch acted; a closed-only query is neither: settle.
-    for (let i = 0; i < 20; i++) await settle();
+    // Applied once the reloader no longer has the market's query in flight (its finally runs after the watch acted);
+    // a closed-only query counts no reload, so that, not a count, is what to wait for.
+    const inFlight = (watch.reloader as unknown as { inFlight: Set<MarketName> }).inFlight;
+    await until(() => !inFlight.has(c.market));
     return { reloaded: watch.reloader.reloads > r, retired: retired.length - before[0]!, activated: activated.length - before[1]! };
   };
   return { watch, clock, calls, retired, activated, lines, at, answer, until, names };

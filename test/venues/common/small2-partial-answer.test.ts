@@ -77,7 +77,8 @@ describe("an instrument listing answered in part", () => {
     const applied: [string, string][] = [];
     const retired: string[] = [];
     const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {}, onInstrumentResolved() {} };
-    const lifecycle = { stopping: false, activateAll: () => {}, retireAll: (ts: TopicState[]) => void retired.push(...ts.map((t) => t.symbol)) } as unknown as ConnectionLifecycle;
+    // The watch closes and reopens symbols in batches (retireAll / activateAll, one request per connection).
+    const lifecycle = { stopping: false, activate: () => {}, activateAll: () => {}, retireAll: (ts: readonly TopicState[]) => void retired.push(...ts.map((t) => t.symbol)) } as unknown as ConnectionLifecycle;
     const watch = new InstrumentWatch({
       ...{ venue: "deribit", log: silentLogger, now: () => clock.ms, random: () => 1, config, subscriptions: SUBS, topics },
       source: deribitInstrumentSource(config, rest.fetchFn),
@@ -123,7 +124,7 @@ describe("an instrument listing answered in part", () => {
     let instruments: (Instrument | undefined)[] | null = null;
     const joined: number[] = [];
     const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {}, onInstrumentResolved: (i) => void joined.push(i) };
-    const lifecycle = { stopping: false, activate: () => {} } as unknown as ConnectionLifecycle;
+    const lifecycle = { stopping: false, activate: () => {}, activateAll: () => {} } as unknown as ConnectionLifecycle;
     const watch = new InstrumentWatch({
       ...{ venue: "deribit", log: silentLogger, now: () => clock.ms, random: () => 1, config, subscriptions: SUBS, topics },
       source: deribitInstrumentSource(config, rest.fetchFn),

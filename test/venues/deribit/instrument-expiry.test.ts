@@ -6,13 +6,13 @@
  * the other option untouched; asked for again, it stays closed (no longer listed). Real simulator on 127.0.0.1.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { startDeribitSimulator } from "../../../src/sim/deribit-sim.ts";
 import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
-import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import type { Subscription } from "../../../src/venues/venue.ts";
 import { waitFor } from "../../e2e/harness.ts";
+import { haltRecorder } from "../halt-recorder.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 
 const running: (() => Promise<void>)[] = [];
@@ -34,13 +34,7 @@ describe("Deribit: an instrument that expires", { timeout: 60_000 }, () => {
       await adapter.stop();
       await sim.stop();
     });
-    const halted: { index: number; state: BookState; reason: StatusReason; atMs: number }[] = [];
-    const updatesAfterHalt = [0, 0];
-    const sink: BookSink = {
-      onBookUpdate: (i: number, _u: BookUpdate) => void (halted.some((h) => h.index === i) && updatesAfterHalt[i]!++),
-      onBookInvalid: (index, state, reason) => void halted.push({ index, state, reason, atMs: Date.now() }),
-      onInstrumentChanged: () => {},
-    };
+    const { sink, halted, updatesAfterHalt } = haltRecorder(2);
     await adapter.loadInstruments();
     adapter.start(sink);
     await waitFor(() => {
