@@ -36,6 +36,7 @@ import { datagramCrc32Zeroed } from "../src/wire/crc32.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
 import { agreed, measure, measureRounds, median, printTable, type Contender, type Measurement, QUICK, SMOKE } from "./harness.ts";
+import { peerDifference } from "./peer-agreement.ts";
 
 const ROUNDS = QUICK ? 3 : 7;
 const ROUND_MS = QUICK ? 150 : 300;
@@ -189,25 +190,8 @@ function checkAgreement(rec: Rec): string {
   let levels = 0;
   for (const b of ours.builders) {
     const sym = b.instrument.symbol;
-    const c = ccxt.get(sym)!;
-    const tb = [...tardis.get(sym)!.bids()];
-    const ta = [...tardis.get(sym)!.asks()];
-    const ps = 10 ** b.instrument.priceExp;
-    const qs = 10 ** b.instrument.qtyExp;
-    const near = (x: number, y: number) => Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(y));
-    if (b.bidCount !== c.bids.length || b.bidCount !== tb.length || b.askCount !== c.asks.length || b.askCount !== ta.length) {
-      return `NO: level counts differ for ${sym} (ours ${b.bidCount}+${b.askCount}, ccxt ${c.bids.length}+${c.asks.length}, tardis ${tb.length}+${ta.length})`;
-    }
-    for (let i = 0; i < b.bidCount; i++) {
-      const p = b.bidPriceAt(i) / ps;
-      const q = b.bidQtyAt(i) / qs;
-      if (!near(p, c.bids[i]![0]!) || !near(q, c.bids[i]![1]!) || !near(p, tb[i]!.price) || !near(q, tb[i]!.amount)) return `NO: bid ${i} of ${sym}`;
-    }
-    for (let i = 0; i < b.askCount; i++) {
-      const p = b.askPriceAt(i) / ps;
-      const q = b.askQtyAt(i) / qs;
-      if (!near(p, c.asks[i]![0]!) || !near(q, c.asks[i]![1]!) || !near(p, ta[i]!.price) || !near(q, ta[i]!.amount)) return `NO: ask ${i} of ${sym}`;
-    }
+    const differs = peerDifference(b, ccxt.get(sym)!, tardis.get(sym)!);
+    if (differs !== undefined) return differs;
     levels += b.bidCount + b.askCount;
   }
   return `yes (${ours.builders.length} ${rec.market} books, ${levels} levels after their snapshots + ${rec.diffs.length} diffs)`;
