@@ -7,7 +7,7 @@
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
-import { asError, emptyListing, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
+import { asError, emptyListing, ListedUnreadable, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 import { optionBaseCoin } from "./protocol.ts";
 
 /** linear/inverse list more than 500 symbols: ask for the maximum page size and follow the cursor [§1.3]. */
@@ -119,22 +119,12 @@ function specOf(market: MarketName, item: unknown): { symbol: string; tickSize: 
 
 /** Bybit as an instrument source for common/instruments.ts; the REST base is the market's (`rest_url`). */
 export function bybitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch): InstrumentSource {
-  const unreadable = new Map<MarketName, Map<string, string>>();
+  const unreadable = new ListedUnreadable();
   return {
-    fetchSpecs: async (market, symbols) => {
-      const found = new Map<string, string>();
-      try {
-        const specs = await fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, undefined, found);
-        unreadable.set(market, found); // only the last answer counts
-        return specs;
-      } catch (err) {
-        if (err instanceof PartialAnswer) unreadable.set(market, found); // the answered parts' refusals count
-        throw err;
-      }
-    },
+    fetchSpecs: (market, symbols) => unreadable.track(market, (found) => fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, undefined, found)),
     // Listed as trading but unreadable: a bad_spec at start, and never closed while running (not delisted).
     whyRefused: (market, symbol) => {
-      const why = unreadable.get(market)?.get(symbol);
+      const why = unreadable.why(market, symbol);
       return why === undefined ? undefined : `${why} at ${restUrlOf(config, market)}/v5/market/instruments-info`;
     },
     notListed: (market) => `not listed by ${restUrlOf(config, market)}/v5/market/instruments-info?category=${market}; check the symbol and that it is Trading`,

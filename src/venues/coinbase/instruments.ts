@@ -8,7 +8,7 @@ import type { Logger } from "../../core/log.ts";
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
-import { asError, emptyListing, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
+import { asError, emptyListing, ListedUnreadable, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 import { PRODUCTS_PATH, PRODUCTS_PER_REQUEST } from "./protocol.ts";
 
 const REST_TIMEOUT_MS = 10_000;
@@ -89,22 +89,12 @@ async function fetchProductsOnce(fetchFn: typeof fetch, url: string, ids: readon
 
 /** Coinbase as an instrument source for common/instruments.ts; the REST base is the market's (`rest_url`). */
 export function coinbaseInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, log: Logger): InstrumentSource {
-  const unreadable = new Map<MarketName, Map<string, string>>();
+  const unreadable = new ListedUnreadable();
   return {
-    fetchSpecs: async (market: MarketName, symbols) => {
-      const found = new Map<string, string>();
-      try {
-        const specs = await fetchProductSpecs(fetchFn, restUrlOf(config, market), symbols, log, undefined, found);
-        unreadable.set(market, found); // only the last answer counts
-        return specs;
-      } catch (err) {
-        if (err instanceof PartialAnswer) unreadable.set(market, found); // the answered requests' refusals count
-        throw err;
-      }
-    },
+    fetchSpecs: (market: MarketName, symbols) => unreadable.track(market, (found) => fetchProductSpecs(fetchFn, restUrlOf(config, market), symbols, log, undefined, found)),
     // Listed online but unreadable: a bad_spec at start, and never closed while running (not delisted).
     whyRefused: (market, symbol) => {
-      const why = unreadable.get(market)?.get(symbol);
+      const why = unreadable.why(market, symbol);
       return why === undefined ? undefined : `${why} at ${restUrlOf(config, market)}${PRODUCTS_PATH}`;
     },
     notListed: (market) => `not listed (or not online) by ${restUrlOf(config, market)}${PRODUCTS_PATH}; check the product id, e.g. BTC-USD`,

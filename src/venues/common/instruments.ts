@@ -54,6 +54,32 @@ export class PartialAnswer extends Error {
   }
 }
 
+/**
+ * Per market, the symbols its last answer listed as trading but with a tick/lot that cannot be read, and why: a
+ * source's whyRefused (a bad_spec at start, never closed while running: listed, not delisted). A PartialAnswer's
+ * answered parts count; a failed query leaves the previous answer's.
+ */
+export class ListedUnreadable {
+  private readonly byMarket = new Map<MarketName, Map<string, string>>();
+
+  /** Runs one query, `fetch` filling `found` with the symbols it refuses. */
+  async track(market: MarketName, fetch: (found: Map<string, string>) => Promise<Map<string, InstrumentSpec>>): Promise<Map<string, InstrumentSpec>> {
+    const found = new Map<string, string>();
+    try {
+      const specs = await fetch(found);
+      this.byMarket.set(market, found); // only the last answer counts
+      return specs;
+    } catch (err) {
+      if (err instanceof PartialAnswer) this.byMarket.set(market, found); // the answered parts' refusals count
+      throw err;
+    }
+  }
+
+  why(market: MarketName, symbol: string): string | undefined {
+    return this.byMarket.get(market)?.get(symbol);
+  }
+}
+
 /** A part's failure as an Error (sources collect them while the other parts are asked). */
 export function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));

@@ -10,7 +10,7 @@ import { exponentOf, formatFixed, parseJsonNumberCodes } from "../../core/fixed.
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
-import { asError, emptyListing, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
+import { asError, emptyListing, ListedUnreadable, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 import { parseJsonRaw, RawNumber, type RawJson } from "./parse-json.ts";
 import { currencyOf, ERR_TOO_MANY_REQUESTS, kindOf } from "./protocol.ts";
 
@@ -121,22 +121,12 @@ export function restUrlOf(config: VenueConfig, market: MarketName): string {
 }
 
 export function deribitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, onTooManyRequests?: () => void): InstrumentSource {
-  const unreadable = new Map<MarketName, Map<string, string>>();
+  const unreadable = new ListedUnreadable();
   return {
-    fetchSpecs: async (market, symbols) => {
-      const found = new Map<string, string>();
-      try {
-        const specs = await fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, onTooManyRequests, undefined, found);
-        unreadable.set(market, found); // only the last answer counts
-        return specs;
-      } catch (err) {
-        if (err instanceof PartialAnswer) unreadable.set(market, found); // the answered currencies' refusals count
-        throw err;
-      }
-    },
+    fetchSpecs: (market, symbols) => unreadable.track(market, (found) => fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, onTooManyRequests, undefined, found)),
     // Listed but unreadable: a bad_spec at start, and never closed while running (not expired).
     whyRefused: (market, symbol) => {
-      const why = unreadable.get(market)?.get(symbol);
+      const why = unreadable.why(market, symbol);
       return why === undefined ? undefined : `${why} at ${restUrlOf(config, market)}/api/v2/public/get_instruments`;
     },
     notListed: (market) => `not listed by ${restUrlOf(config, market)}/api/v2/public/get_instruments (kind=${kindOf(market)}, expired=false); check the name and that it is active`,

@@ -11,7 +11,7 @@ import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { RestWeightBudget, shareOf, sleepUnlessAborted } from "../common/budgets.ts";
 import type { BudgetLink } from "../common/budget-ledger.ts";
-import { asError, emptyListing, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
+import { asError, emptyListing, ListedUnreadable, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 
 const REST_TIMEOUT_MS = 10_000;
 /**
@@ -160,22 +160,12 @@ export function restUrlOf(config: VenueConfig, market: MarketName): string {
 }
 
 export function okxInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, upcoming: UpcomingChange[], pacer?: InstrumentRequestPacer): InstrumentSource {
-  const unreadable = new Map<MarketName, Map<string, string>>();
+  const unreadable = new ListedUnreadable();
   return {
-    fetchSpecs: async (market, symbols) => {
-      const found = new Map<string, string>();
-      try {
-        const specs = await fetchOkxSpecs(fetchFn, restUrlOf(config, market), market, symbols, upcoming, pacer, found);
-        unreadable.set(market, found); // only the last answer counts
-        return specs;
-      } catch (err) {
-        if (err instanceof PartialAnswer) unreadable.set(market, found); // the answered parts' refusals count
-        throw err;
-      }
-    },
+    fetchSpecs: (market, symbols) => unreadable.track(market, (found) => fetchOkxSpecs(fetchFn, restUrlOf(config, market), market, symbols, upcoming, pacer, found)),
     // Listed as live but unreadable: a bad_spec at start, and never closed while running (not delisted).
     whyRefused: (market, symbol) => {
-      const why = unreadable.get(market)?.get(symbol);
+      const why = unreadable.why(market, symbol);
       return why === undefined ? undefined : `${why} at ${restUrlOf(config, market)}/api/v5/public/instruments`;
     },
     notListed: (market) => `not listed as live, post_only or preopen by ${restUrlOf(config, market)}/api/v5/public/instruments for market ${market}; check the instId (e.g. BTC-USDT, BTC-USDT-SWAP) and its market (SWAP/FUTURES by ctType)`,
