@@ -349,7 +349,11 @@ export class InstrumentBooks {
       // side's last were never compared (a forged delta may have set one), and an invalid one may have lost a delta
       // there; either would show, usable, at a rank the publisher has otherwise once a level above is removed.
       if (!levelsDiffered && !stateDiffered && book.valid && book.bidCount === book.snapBidN && book.askCount === book.snapAskN) {
+        const floor = book.bidFloorPx;
+        const ceil = book.askCeilPx;
         this.takeFloors(book); // the book is the snapshot: a side no longer cut takes the deltas below it again
+        // A floor it changed is news (a cut side emptied may be whole now, so the book usable): said in an update.
+        if (book.bidFloorPx !== floor || book.askCeilPx !== ceil) this.emitUpdate("snapshot", book, sendTimeUs, refresh);
         return;
       }
       // Otherwise the snapshot is loaded: a book that is its top levels (a cut side thinned by removals) takes its
