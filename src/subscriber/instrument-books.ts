@@ -295,14 +295,16 @@ export class InstrumentBooks {
       book.snapChunkCount = chunkCount;
       book.snapFlags = r.msgFlags;
       book.snapCutFlags = m.cutFlags;
+      book.snapTotalBidN = m.totalBidCount;
+      book.snapTotalAskN = m.totalAskCount;
       book.snapBidN = book.snapAskN = 0;
     } else if (book.snapSeq !== seq || book.snapChunkCount !== chunkCount) {
       // A chunk of another snapshot whose start was lost: dropped; a newer one ends the set being assembled.
       this.counters.snapshotsAbandoned++;
       if (book.snapSeq >= 0 && seq > book.snapSeq) this.endSnapshot(book);
       return;
-    } else if (m.cutFlags !== book.snapCutFlags) {
-      this.counters.snapshotsAbandoned++; // chunks disagree on which sides were cut: the set is not one snapshot
+    } else if (m.cutFlags !== book.snapCutFlags || m.totalBidCount !== book.snapTotalBidN || m.totalAskCount !== book.snapTotalAskN) {
+      this.counters.snapshotsAbandoned++; // chunks disagree on the totals or on which sides were cut: not one snapshot
       this.endSnapshot(book);
       return;
     }
@@ -315,7 +317,7 @@ export class InstrumentBooks {
       return;
     }
     if (++book.snapNextChunk < book.snapChunkCount) return;
-    if (book.snapBidN !== m.totalBidCount || book.snapAskN !== m.totalAskCount) {
+    if (book.snapBidN !== book.snapTotalBidN || book.snapAskN !== book.snapTotalAskN) {
       this.counters.snapshotsAbandoned++; // chunks disagree with the announced totals
       this.endSnapshot(book);
       return;

@@ -93,8 +93,10 @@ export class SubscriberBook extends LadderBook implements BookView {
   snapNextChunk = 0;
   snapChunkCount = 0;
   snapFlags = 0;
-  /** The set's cutFlags (SNAP_CUT_*), the same in every chunk. */
+  /** The set's cutFlags (SNAP_CUT_*) and totals, from its chunk 0: every chunk must carry the same. */
   snapCutFlags = 0;
+  snapTotalBidN = 0;
+  snapTotalAskN = 0;
   snapStreamKey = -1;
   snapBidN = 0;
   snapAskN = 0;
