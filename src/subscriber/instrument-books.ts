@@ -7,9 +7,10 @@
  * only for new books, scratch growth (bounded, see assembly.ts) and cold events (status, repair, supersede, …).
  * @module
  */
+import type { Ladder } from "../book/ladder.ts";
 import { BookState, type StatusReason } from "../core/types.ts";
 import { BookMessageReader, DefinitionReader, type PacketReader } from "../wire/decoder.ts";
-import { MSG_FLAG_REFRESH, SNAP_CUT_ASKS, SNAP_CUT_BIDS, TEMPLATE_BOOK_DELTA } from "../wire/layout.ts";
+import { MAX_SNAPSHOT_LEVELS_PER_SIDE, MSG_FLAG_REFRESH, SNAP_CUT_ASKS, SNAP_CUT_BIDS, TEMPLATE_BOOK_DELTA } from "../wire/layout.ts";
 import { AppendResult, AssemblyBudget, sameAsSnapshot, snapshotCut } from "./assembly.ts";
 import { applyDefinition } from "./definitions.ts";
 import type { Listeners } from "./listeners.ts";
@@ -458,12 +459,30 @@ export class InstrumentBooks {
     book.seqStreamKey = -1;
   }
 
-  // Cold: a book over maxLevelsPerSide is emptied, not kept growing.
+  /**
+   * Cold: a book over maxLevelsPerSide is not kept growing. With a cap of the wire's 65,535 or more (the default),
+   * which every snapshot side fits, a side over it keeps its best `cap` levels, known down to the last of them (a
+   * floor, as a cut snapshot side's): still the publisher's top levels exactly, and each refresh still checks it. A
+   * publisher's book deeper than 65,535 reaches the cap at every level added above the floor. A smaller cap, which
+   * a refresh may not fit (so that it could never check the book), empties the book instead, invalid.
+   */
   private overCap(book: SubscriberBook): void {
-    this.counters.levelsOverCap++;
-    book.bids.clear();
-    book.asks.clear();
-    this.invalidate(book);
+    const cap = this.limits.maxLevelsPerSide;
+    if (cap < MAX_SNAPSHOT_LEVELS_PER_SIDE) {
+      this.counters.levelsOverCap++;
+      book.bids.clear();
+      book.asks.clear();
+      this.invalidate(book);
+      return;
+    }
+    if (book.bids.count > cap) {
+      this.counters.levelsOverCap++;
+      book.bidFloorPx = keepBest(book.bids, cap);
+    }
+    if (book.asks.count > cap) {
+      this.counters.levelsOverCap++;
+      book.askCeilPx = keepBest(book.asks, cap);
+    }
   }
 
   private emitUpdate(kind: UpdateKind, book: SubscriberBook, sendTimeUs: number, refresh: boolean): void {
@@ -517,4 +536,13 @@ export class InstrumentBooks {
     }
     return n;
   }
+}
+
+/** Drops the side's levels beyond its best `keep` (cold; one walk of the ranks); returns the last kept price. */
+function keepBest(side: Ladder, keep: number): number {
+  const last = side.priceAt(keep - 1);
+  const drop = new Float64Array(side.count - keep); // at most the levels of the delta that went over
+  for (let i = 0; i < drop.length; i++) drop[i] = side.priceAt(keep + i);
+  for (let i = 0; i < drop.length; i++) side.set(drop[i]!, 0);
+  return last;
 }
