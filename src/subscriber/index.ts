@@ -23,6 +23,8 @@ export {
 } from "./feed-subscriber.ts";
 export { SubscriberBook, UNKNOWN_NAME } from "./subscriber-book.ts";
 export { decodeDatagram, type DecodedPacket, type DecodedMessage, type DecodeResult } from "../wire/decode-objects.ts";
+// The bits of a decoded snapshot's cutFlags (docs/wire-protocol.md §4.4).
+export { SNAP_CUT_MARKED, SNAP_CUT_BIDS, SNAP_CUT_ASKS } from "../wire/layout.ts";
 export { WireDecodeError, DecodeErrorCode, DECODE_ERROR_NAMES } from "../wire/decoder.ts";
 export { BookState, BOOK_STATE_NAMES, StatusReason, STATUS_REASON_NAMES, type Instrument } from "../core/types.ts";
 export type { BookView } from "../core/book-view.ts";

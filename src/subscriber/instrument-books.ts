@@ -7,9 +7,10 @@
  * only for new books, scratch growth (bounded, see assembly.ts) and cold events (status, repair, supersede, …).
  * @module
  */
+import type { Ladder } from "../book/ladder.ts";
 import { BookState, type StatusReason } from "../core/types.ts";
 import { BookMessageReader, DefinitionReader, type PacketReader } from "../wire/decoder.ts";
-import { MSG_FLAG_REFRESH, SNAP_CUT_ASKS, SNAP_CUT_BIDS, TEMPLATE_BOOK_DELTA } from "../wire/layout.ts";
+import { MAX_SNAPSHOT_LEVELS_PER_SIDE, MSG_FLAG_REFRESH, SNAP_CUT_ASKS, SNAP_CUT_BIDS, TEMPLATE_BOOK_DELTA } from "../wire/layout.ts";
 import { AppendResult, AssemblyBudget, sameAsSnapshot, snapshotCut } from "./assembly.ts";
 import { applyDefinition } from "./definitions.ts";
 import type { Listeners } from "./listeners.ts";
@@ -295,14 +296,16 @@ export class InstrumentBooks {
       book.snapChunkCount = chunkCount;
       book.snapFlags = r.msgFlags;
       book.snapCutFlags = m.cutFlags;
+      book.snapTotalBidN = m.totalBidCount;
+      book.snapTotalAskN = m.totalAskCount;
       book.snapBidN = book.snapAskN = 0;
     } else if (book.snapSeq !== seq || book.snapChunkCount !== chunkCount) {
       // A chunk of another snapshot whose start was lost: dropped; a newer one ends the set being assembled.
       this.counters.snapshotsAbandoned++;
       if (book.snapSeq >= 0 && seq > book.snapSeq) this.endSnapshot(book);
       return;
-    } else if (m.cutFlags !== book.snapCutFlags) {
-      this.counters.snapshotsAbandoned++; // chunks disagree on which sides were cut: the set is not one snapshot
+    } else if (m.cutFlags !== book.snapCutFlags || m.totalBidCount !== book.snapTotalBidN || m.totalAskCount !== book.snapTotalAskN) {
+      this.counters.snapshotsAbandoned++; // chunks disagree on the totals or on which sides were cut: not one snapshot
       this.endSnapshot(book);
       return;
     }
@@ -315,7 +318,7 @@ export class InstrumentBooks {
       return;
     }
     if (++book.snapNextChunk < book.snapChunkCount) return;
-    if (book.snapBidN !== m.totalBidCount || book.snapAskN !== m.totalAskCount) {
+    if (book.snapBidN !== book.snapTotalBidN || book.snapAskN !== book.snapTotalAskN) {
       this.counters.snapshotsAbandoned++; // chunks disagree with the announced totals
       this.endSnapshot(book);
       return;
@@ -349,7 +352,11 @@ export class InstrumentBooks {
       // side's last were never compared (a forged delta may have set one), and an invalid one may have lost a delta
       // there; either would show, usable, at a rank the publisher has otherwise once a level above is removed.
       if (!levelsDiffered && !stateDiffered && book.valid && book.bidCount === book.snapBidN && book.askCount === book.snapAskN) {
+        const floor = book.bidFloorPx;
+        const ceil = book.askCeilPx;
         this.takeFloors(book); // the book is the snapshot: a side no longer cut takes the deltas below it again
+        // A floor it changed is news (a cut side emptied may be whole now, so the book usable): said in an update.
+        if (book.bidFloorPx !== floor || book.askCeilPx !== ceil) this.emitUpdate("snapshot", book, sendTimeUs, refresh);
         return;
       }
       // Otherwise the snapshot is loaded: a book that is its top levels (a cut side thinned by removals) takes its
@@ -452,12 +459,30 @@ export class InstrumentBooks {
     book.seqStreamKey = -1;
   }
 
-  // Cold: a book over maxLevelsPerSide is emptied, not kept growing.
+  /**
+   * Cold: a book over maxLevelsPerSide is not kept growing. With a cap of the wire's 65,535 or more (the default),
+   * which every snapshot side fits, a side over it keeps its best `cap` levels, known down to the last of them (a
+   * floor, as a cut snapshot side's): still the publisher's top levels exactly, and each refresh still checks it. A
+   * publisher's book deeper than 65,535 reaches the cap at every level added above the floor. A smaller cap, which
+   * a refresh may not fit (so that it could never check the book), empties the book instead, invalid.
+   */
   private overCap(book: SubscriberBook): void {
-    this.counters.levelsOverCap++;
-    book.bids.clear();
-    book.asks.clear();
-    this.invalidate(book);
+    const cap = this.limits.maxLevelsPerSide;
+    if (cap < MAX_SNAPSHOT_LEVELS_PER_SIDE) {
+      this.counters.levelsOverCap++;
+      book.bids.clear();
+      book.asks.clear();
+      this.invalidate(book);
+      return;
+    }
+    if (book.bids.count > cap) {
+      this.counters.levelsOverCap++;
+      book.bidFloorPx = keepBest(book.bids, cap);
+    }
+    if (book.asks.count > cap) {
+      this.counters.levelsOverCap++;
+      book.askCeilPx = keepBest(book.asks, cap);
+    }
   }
 
   private emitUpdate(kind: UpdateKind, book: SubscriberBook, sendTimeUs: number, refresh: boolean): void {
@@ -511,4 +536,13 @@ export class InstrumentBooks {
     }
     return n;
   }
+}
+
+/** Drops the side's levels beyond its best `keep` (cold; one walk of the ranks); returns the last kept price. */
+function keepBest(side: Ladder, keep: number): number {
+  const last = side.priceAt(keep - 1);
+  const drop = new Float64Array(side.count - keep); // at most the levels of the delta that went over
+  for (let i = 0; i < drop.length; i++) drop[i] = side.priceAt(keep + i);
+  for (let i = 0; i < drop.length; i++) side.set(drop[i]!, 0);
+  return last;
 }

@@ -93,8 +93,10 @@ export class SubscriberBook extends LadderBook implements BookView {
   snapNextChunk = 0;
   snapChunkCount = 0;
   snapFlags = 0;
-  /** The set's cutFlags (SNAP_CUT_*), the same in every chunk. */
+  /** The set's cutFlags (SNAP_CUT_*) and totals, from its chunk 0: every chunk must carry the same. */
   snapCutFlags = 0;
+  snapTotalBidN = 0;
+  snapTotalAskN = 0;
   snapStreamKey = -1;
   snapBidN = 0;
   snapAskN = 0;
@@ -122,7 +124,8 @@ export class SubscriberBook extends LadderBook implements BookView {
   /**
    * Each side shows the publisher's best level, or is empty at the publisher too. False when a cut side lost every
    * level it knew (removed since its snapshot): the publisher's levels beyond the floor are unknown, so the side's
-   * "no level" would be a guess. True again once a level from the floor up arrives, or the next snapshot.
+   * "no level" would be a guess. True again once a level from the floor up arrives, or the next snapshot (a refresh
+   * that finds the side whole now says so in an 'update' too, though it loads nothing).
    */
   get bestLevelsKnown(): boolean {
     return (this.bidCount > 0 || this.bidFloorPx === -Infinity) && (this.askCount > 0 || this.askCeilPx === Infinity);

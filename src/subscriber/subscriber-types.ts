@@ -69,8 +69,10 @@ export interface FeedSubscriberOptions {
   /** Streams (channel, source) tracked at most; datagrams of further streams are dropped (`streamsOverCap`). Default 1024. */
   maxStreams?: number;
   /**
-   * Levels per side of one book, one snapshot or one split delta. A snapshot announcing more, or a book growing
-   * beyond it, is refused (`levelsOverCap`): the book is emptied and invalid until a snapshot within the cap. Default 65 535.
+   * Levels per side of one book, one snapshot or one split delta. A snapshot announcing more is refused
+   * (`levelsOverCap`). A book side growing beyond it keeps its best levels, known down to the last of them (as a
+   * cut snapshot side: still exact and valid) when the cap is 65,535 or more, which every snapshot side fits; under
+   * that the book is emptied and invalid until a snapshot within the cap. Default 65 535.
    */
   maxLevelsPerSide?: number;
   /**
@@ -238,7 +240,7 @@ export interface SubscriberCounters {
   booksOverCap: number;
   /** Datagrams of new streams beyond maxStreams, dropped. */
   streamsOverCap: number;
-  /** Snapshots or books over maxLevelsPerSide: refused, the book emptied and invalid. */
+  /** Snapshots over maxLevelsPerSide (refused) and book sides over it (kept to their best levels, or emptied: the option). */
   levelsOverCap: number;
   /** Assemblies abandoned because all unfinished ones together would exceed maxAssemblyLevels. */
   assemblyOverBudget: number;
