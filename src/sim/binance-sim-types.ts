@@ -33,6 +33,8 @@ export interface BinanceSimOptions {
   restClock?: () => number;
   /** Keep every generated book state by update id, for bookAt() (tests that check every published book). */
   history?: boolean;
+  /** Streams a SUBSCRIBE naming them is refused for, as Binance refuses one: `{"error":{"code":2,"msg":"Invalid request: invalid stream"},"id":…}`. */
+  refuseStreams?: string[];
 }
 
 export interface ConnData {
