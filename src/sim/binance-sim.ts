@@ -56,11 +56,18 @@ class Simulator implements BinanceSim {
     const b = diffLevels(scaled(prev[0], oldPriceExp, oldQtyExp), scaled(book.windowLevels(true, Infinity), book.priceExp, book.qtyExp), true);
     const a = diffLevels(scaled(prev[1], oldPriceExp, oldQtyExp), scaled(book.windowLevels(false, Infinity), book.priceExp, book.qtyExp), false);
     this.sendDiff(s, this.diffEvent(s, b, a, pe, qe));
+    s.lagBodies = []; // bodies in the old units: a lagging REST starts over from the re-priced book
   }
   setTrading(market: MarketName, symbol: string, trading: boolean): void {
     const s = this.syms.get(`${market}:${symbol}`);
     if (!s) throw new Error(`binance sim: ${market}:${symbol} is not simulated`);
     s.trading = trading;
+  }
+  setRestLag(market: MarketName, symbol: string, diffs: number): void {
+    const s = this.syms.get(`${market}:${symbol}`);
+    if (!s) throw new Error(`binance sim: ${market}:${symbol} is not simulated`);
+    s.restLagDiffs = diffs;
+    s.lagBodies = [];
   }
   readonly stats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, depthRequests: 0, closedForRate: 0 };
   private server: Server<ConnData> | null = null;
@@ -339,6 +346,7 @@ class Simulator implements BinanceSim {
     const prevB = book.windowLevels(true, Infinity);
     const prevA = book.windowLevels(false, Infinity);
     this.rememberNow(s);
+    this.keepLagBody(s);
     book.mutate(1 + this.rng.int(0, 3));
     const b = diffLevels(prevB, book.windowLevels(true, Infinity), true);
     const a = diffLevels(prevA, book.windowLevels(false, Infinity), false);
@@ -381,6 +389,13 @@ class Simulator implements BinanceSim {
     return { bids: side(true), asks: side(false), u: s.id };
   }
 
+  /** REST lagging the stream (setRestLag): the book now, before a diff event moves it, kept for the answers. */
+  private keepLagBody(s: SymSim): void {
+    if (s.restLagDiffs <= 0) return;
+    s.lagBodies.push(this.depthBody(s, 5000, true));
+    if (s.lagBodies.length > s.restLagDiffs) s.lagBodies.shift();
+  }
+
   /** With `history`: the book now under its update id, unless kept already (before a change moves it). */
   private rememberNow(s: SymSim): void {
     const key = `${s.market}:${s.symbol}:${s.id}`;
@@ -391,8 +406,9 @@ class Simulator implements BinanceSim {
     return this.history.get(`${market}:${symbol}:${u}`);
   }
 
-  private depthBody(s: SymSim, limit: number): string {
+  private depthBody(s: SymSim, limit: number, now = false): string {
     if (s.replay) return s.replay.snapshot;
+    if (!now && s.restLagDiffs > 0 && s.lagBodies.length > 0) return s.lagBodies[0]!;
     const lv = (bid: boolean) => {
       const l = s.book!.windowLevels(bid, limit);
       return l.px.map((p, i) => `["${this.price(s, p)}","${this.qty(s, l.qty[i]!)}"]`).join(",");

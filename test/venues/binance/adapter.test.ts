@@ -234,4 +234,32 @@ describe("Binance adapter", () => {
     expect(adapter.stats().reconnects).toBe(0);
     expect(invalid).toContain(`1:${StatusReason.SUBSCRIBE_REJECTED}`);
   });
+
+  test("a REST depth that lags the stream (the snapshot older than the first buffered diff) is asked for again with the diffs kept: the book goes LIVE (before: each attempt dropped them and never bridged)", async () => {
+    const { sim, adapter } = await setup("spot", ["BTCUSDT"], ["BTCUSDT"], { resyncBackoffBaseMs: 50, resyncBackoffMaxMs: 200 });
+    await adapter.loadInstruments();
+    adapter.start(nullSink);
+    await until(() => adapter.stats().topicsLive === 1, "BTCUSDT live");
+    // From now every answer is the book as it was two diff events back. The simulator sends one diff after each
+    // answer, so a bridge that starts at the newest diff is always one event past the answer.
+    sim.setRestLag("spot", "BTCUSDT", 2);
+    sim.inject("gap", { market: "spot", symbol: "BTCUSDT" });
+    sim.step(1);
+    await until(() => adapter.stats().gaps === 1, "the gap seen");
+    const fetched = adapter.stats().snapshotsFetched;
+    sim.step(1); // the diff the new bridge starts with
+    await until(() => adapter.stats().topicsLive === 1, "BTCUSDT live again");
+    // The first answer was older than the buffered diff; the next one bridged with the diffs kept.
+    expect(adapter.stats().snapshotsNotBridging).toBeGreaterThanOrEqual(1);
+    expect(adapter.stats().snapshotsFetched - fetched).toBeLessThanOrEqual(3);
+    // The book is the venue's: fresh diffs chain on it.
+    sim.setRestLag("spot", "BTCUSDT", 0);
+    const deltas = adapter.stats().deltas;
+    await until(() => {
+      sim.step(1);
+      return adapter.stats().deltas > deltas + 2;
+    }, "diffs applied");
+    expect(adapter.stats().gaps).toBe(1);
+    expect(adapter.stats().topicsLive).toBe(1);
+  });
 });
