@@ -33,6 +33,8 @@ export interface BinanceSimOptions {
   restClock?: () => number;
   /** Keep every generated book state by update id, for bookAt() (tests that check every published book). */
   history?: boolean;
+  /** Streams a SUBSCRIBE naming them is refused for, as Binance refuses one: `{"error":{"code":2,"msg":"Invalid request: invalid stream"},"id":…}`. */
+  refuseStreams?: string[];
 }
 
 export interface ConnData {
@@ -54,6 +56,10 @@ export class SymSim {
   malformNext = false;
   restFaults: BinanceRestFault[] = [];
   staleSnapshot: string | null = null;
+  /** setRestLag: REST answers the book as it was this many diff events back (0: now). */
+  restLagDiffs = 0;
+  /** With restLagDiffs: the depth bodies before each of the latest diff events, oldest first. */
+  lagBodies: string[] = [];
   replayCursor = 0;
   /** Listed as TRADING (setTrading): otherwise exchangeInfo says BREAK, no diffs go out and depth answers -1121. */
   trading = true;
@@ -98,6 +104,12 @@ export interface BinanceSim {
    * depth answers -1121 Invalid symbol; listed again (true), its diffs go on from the same update ids.
    */
   setTrading(market: MarketName, symbol: string, trading: boolean): void;
+  /**
+   * REST depth lags the stream (a cached or replica book, which Binance's step 4 allows for: a snapshot older than
+   * the first buffered event): from now each answer is the book as it was before the `diffs`-th latest diff event
+   * (the oldest kept when fewer were sent since); 0 answers the current book again.
+   */
+  setRestLag(market: MarketName, symbol: string, diffs: number): void;
   /** The true book (decimal strings) and the last update id sent. */
   book(market: MarketName, symbol: string): { bids: Map<string, string>; asks: Map<string, string>; u: number };
   /** With `history`: the book as it was at update id `u` (undefined when the symbol never had that id). */

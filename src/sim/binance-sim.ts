@@ -1,7 +1,8 @@
 /**
  * A Binance spot and USD-M public-market simulator on 127.0.0.1 (docs/venues/binance.md): combined streams at
  * `/stream` (spot) and `/public/stream` (USD-M) with `SUBSCRIBE` / `UNSUBSCRIBE` / `GET_PROPERTY` /
- * `LIST_SUBSCRIPTIONS` and their acks and `{"code","msg"}` errors, unknown symbols accepted (and silent), the
+ * `LIST_SUBSCRIPTIONS` and their acks and `{"error":{"code","msg"},"id"}` errors (USD-M refuses an id that is not an
+ * unsigned integer), unknown symbols accepted (and silent), streams refused (refuseStreams), the
  * incoming-message limit (5 / 10 per second, then a close), diff events with `U`/`u` (spot) and `pu` (USD-M, whose
  * `U` does not follow the previous `u`), REST `/api/v3|/fapi/v1` `depth` (weights, `X-MBX-USED-WEIGHT-1M`, 429)
  * and `exchangeInfo` (filters, status, rateLimits). Generated books, or a cryptofeed recording replayed. Faults:
@@ -55,11 +56,18 @@ class Simulator implements BinanceSim {
     const b = diffLevels(scaled(prev[0], oldPriceExp, oldQtyExp), scaled(book.windowLevels(true, Infinity), book.priceExp, book.qtyExp), true);
     const a = diffLevels(scaled(prev[1], oldPriceExp, oldQtyExp), scaled(book.windowLevels(false, Infinity), book.priceExp, book.qtyExp), false);
     this.sendDiff(s, this.diffEvent(s, b, a, pe, qe));
+    s.lagBodies = []; // bodies in the old units: a lagging REST starts over from the re-priced book
   }
   setTrading(market: MarketName, symbol: string, trading: boolean): void {
     const s = this.syms.get(`${market}:${symbol}`);
     if (!s) throw new Error(`binance sim: ${market}:${symbol} is not simulated`);
     s.trading = trading;
+  }
+  setRestLag(market: MarketName, symbol: string, diffs: number): void {
+    const s = this.syms.get(`${market}:${symbol}`);
+    if (!s) throw new Error(`binance sim: ${market}:${symbol} is not simulated`);
+    s.restLagDiffs = diffs;
+    s.lagBodies = [];
   }
   readonly stats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, depthRequests: 0, closedForRate: 0 };
   private server: Server<ConnData> | null = null;
@@ -216,12 +224,24 @@ class Simulator implements BinanceSim {
     try {
       req = JSON.parse(text) as typeof req;
     } catch {
-      this.send(ws, JSON.stringify({ code: 3, msg: "Invalid JSON: expected value at line 1 column 1" }));
+      this.refuse(ws, 3, "Invalid JSON: expected value at line 1 column 1", undefined);
       return;
     }
+    if (typeof req !== "object" || req === null) {
+      this.refuse(ws, 2, "Invalid request: expected an object", undefined);
+      return;
+    }
+    // Ids: USD-M takes an unsigned integer only, spot an int64, an alphanumeric string of ≤ 36 characters or null
+    // [subscribe]; a request with another id is refused without one.
     const id = req.id === undefined ? null : req.id;
-    if (typeof req !== "object" || req === null || typeof req.method !== "string") {
-      this.send(ws, JSON.stringify({ code: 2, msg: "Invalid request: request must have a method", id }));
+    const intId = typeof id === "number" && Number.isSafeInteger(id) && (id >= 0 || ws.data.market === "spot");
+    const strId = ws.data.market === "spot" && typeof id === "string" && /^[A-Za-z0-9]{1,36}$/.test(id);
+    if (!(intId || strId || id === null)) {
+      this.refuse(ws, 2, `Invalid request: request ID must be ${ws.data.market === "spot" ? "an integer, a string of at most 36 alphanumerics or null" : "an unsigned integer"}`, undefined);
+      return;
+    }
+    if (typeof req.method !== "string") {
+      this.refuse(ws, 2, "Invalid request: request must have a method", id);
       return;
     }
     const params = Array.isArray(req.params) ? req.params : [];
@@ -229,7 +249,11 @@ class Simulator implements BinanceSim {
       case "SUBSCRIBE":
       case "UNSUBSCRIBE": {
         if (!params.every((p) => typeof p === "string" && p === p.toLowerCase())) {
-          this.send(ws, JSON.stringify({ code: 2, msg: "Invalid request: stream names must be lower case strings", id }));
+          this.refuse(ws, 2, "Invalid request: stream names must be lower case strings", id);
+          return;
+        }
+        if (req.method === "SUBSCRIBE" && params.some((p) => this.opts.refuseStreams?.includes(p as string))) {
+          this.refuse(ws, 2, "Invalid request: invalid stream", id); // the whole request; the error names no stream
           return;
         }
         for (const p of params as string[]) {
@@ -255,8 +279,16 @@ class Simulator implements BinanceSim {
         this.send(ws, JSON.stringify({ result: [...ws.data.streams], id }));
         return;
       default:
-        this.send(ws, JSON.stringify({ code: 2, msg: `Invalid request: unknown method ${req.method}`, id }));
+        this.refuse(ws, 2, `Invalid request: unknown method ${req.method}`, id);
     }
+  }
+
+  /**
+   * An error as Binance sends it: `{"error":{"code","msg"},"id"}` (the doc's table prints the inner object alone),
+   * without an id when the request's id could not be read.
+   */
+  private refuse(ws: Ws, code: number, msg: string, id: unknown): void {
+    this.send(ws, JSON.stringify(id === undefined ? { error: { code, msg } } : { error: { code, msg }, id }));
   }
 
   private send(ws: Ws, text: string): void {
@@ -314,6 +346,7 @@ class Simulator implements BinanceSim {
     const prevB = book.windowLevels(true, Infinity);
     const prevA = book.windowLevels(false, Infinity);
     this.rememberNow(s);
+    this.keepLagBody(s);
     book.mutate(1 + this.rng.int(0, 3));
     const b = diffLevels(prevB, book.windowLevels(true, Infinity), true);
     const a = diffLevels(prevA, book.windowLevels(false, Infinity), false);
@@ -356,6 +389,13 @@ class Simulator implements BinanceSim {
     return { bids: side(true), asks: side(false), u: s.id };
   }
 
+  /** REST lagging the stream (setRestLag): the book now, before a diff event moves it, kept for the answers. */
+  private keepLagBody(s: SymSim): void {
+    if (s.restLagDiffs <= 0) return;
+    s.lagBodies.push(this.depthBody(s, 5000, true));
+    if (s.lagBodies.length > s.restLagDiffs) s.lagBodies.shift();
+  }
+
   /** With `history`: the book now under its update id, unless kept already (before a change moves it). */
   private rememberNow(s: SymSim): void {
     const key = `${s.market}:${s.symbol}:${s.id}`;
@@ -366,8 +406,9 @@ class Simulator implements BinanceSim {
     return this.history.get(`${market}:${symbol}:${u}`);
   }
 
-  private depthBody(s: SymSim, limit: number): string {
+  private depthBody(s: SymSim, limit: number, now = false): string {
     if (s.replay) return s.replay.snapshot;
+    if (!now && s.restLagDiffs > 0 && s.lagBodies.length > 0) return s.lagBodies[0]!;
     const lv = (bid: boolean) => {
       const l = s.book!.windowLevels(bid, limit);
       return l.px.map((p, i) => `["${this.price(s, p)}","${this.qty(s, l.qty[i]!)}"]`).join(",");

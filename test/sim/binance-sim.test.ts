@@ -46,7 +46,7 @@ async function client(url: string) {
 }
 
 describe("Binance simulator protocol", () => {
-  test("SUBSCRIBE is acked with its id; unknown symbols are accepted and silent; errors carry code and msg", async () => {
+  test("SUBSCRIBE is acked with its id; unknown symbols are accepted and silent; errors are {error:{code,msg},id}", async () => {
     const s = await sim();
     const c = await client(`${s.wsUrl}/stream`);
     c.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["btcusdt@depth@100ms", "nosuchusdt@depth@100ms"], id: "s1" }));
@@ -56,9 +56,10 @@ describe("Binance simulator protocol", () => {
     c.ws.send(JSON.stringify({ method: "FROB", id: 7 }));
     c.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["BTCUSDT@depth"], id: 8 }));
     await c.until(() => c.got.filter((m) => m.includes('"code"')).length === 3);
-    const errors = c.got.filter((m) => m.includes('"code"')).map((m) => JSON.parse(m) as { code: number; msg: string; id?: unknown });
-    expect(errors.map((e) => e.code)).toEqual([3, 2, 2]);
+    const errors = c.got.filter((m) => m.includes('"code"')).map((m) => JSON.parse(m) as { error: { code: number; msg: string }; id?: unknown });
+    expect(errors.map((e) => e.error.code)).toEqual([3, 2, 2]);
     expect(errors[1]!.id).toBe(7);
+    expect("id" in errors[0]!).toBe(false); // not JSON: no id to echo
     s.step(3);
     await c.until(() => c.got.filter((m) => m.includes("depthUpdate")).length >= 3);
     expect(c.got.filter((m) => m.includes("nosuchusdt"))).toEqual([]);
@@ -66,6 +67,16 @@ describe("Binance simulator protocol", () => {
     const diffs = c.got.filter((m) => m.includes("depthUpdate")).map((m) => (JSON.parse(m) as { data: { U: number; u: number; pu?: number } }).data);
     for (let i = 1; i < diffs.length; i++) expect(diffs[i]!.U).toBe(diffs[i - 1]!.u + 1);
     expect(diffs[0]!.pu).toBeUndefined();
+  });
+
+  test("USD-M takes unsigned integer ids only: a string id is refused without an id, an integer one acked", async () => {
+    const s = await sim();
+    const c = await client(`${s.wsUrl}/public/stream`);
+    c.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["btcusdt@depth@100ms"], id: "s1" }));
+    c.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["btcusdt@depth@100ms"], id: 112 }));
+    await c.until(() => c.got.some((m) => m.includes('"id":112')));
+    expect(JSON.parse(c.got[0]!)).toEqual({ error: { code: 2, msg: "Invalid request: request ID must be an unsigned integer" } });
+    expect(JSON.parse(c.got.find((m) => m.includes('"id":112'))!)).toEqual({ result: null, id: 112 });
   });
 
   test("USD-M diffs carry pu = previous u and U not following it; REST depth and exchangeInfo", async () => {

@@ -12,6 +12,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { startBinance, startBybit, startDeribit, startOkx, until, type PlannedRun } from "./planned-fallback-harness.ts";
 import type { LinkRules, WsProxy } from "./ws-proxy.ts";
+import { reqIdOf } from "../../src/venues/binance/protocol.ts";
 
 const runs: PlannedRun[] = [];
 afterEach(async () => {
@@ -28,14 +29,15 @@ type How = "acks never come" | "closes after it opened" | "refuses a topic" | "d
 function refuse(frame: string): string {
   const okx = /^\{"id":"([^"]+)","event":"subscribe","arg":\{"channel":"books","instId":"ETH-USDT"\}/.exec(frame);
   if (okx) return JSON.stringify({ id: okx[1], event: "error", code: "60018", msg: "Wrong URL or channel:books,instId:ETH-USDT doesn't exist. Please use the correct URL, channel and parameters referring to API document." });
-  const binance = /^\{"result":null,"id":"(s\d+)"\}$/.exec(frame);
-  if (binance) return JSON.stringify({ code: 2, msg: "Invalid request: refused by this server", id: binance[1] });
+  const binance = /^\{"result":null,"id":(\d+)\}$/.exec(frame);
+  if (binance && reqIdOf(Number(binance[1]))?.startsWith("s")) return JSON.stringify({ error: { code: 2, msg: "Invalid request: refused by this server" }, id: Number(binance[1]) });
   return frame;
 }
 
 /** The replacement's messages flow, but an ack is lost: OKX ETH-USDT's, Binance's (one per request). */
 function dropAck(frame: string): string | null {
-  return frame.includes('"event":"subscribe","arg":{"channel":"books","instId":"ETH-USDT"}') || /^\{"result":null,"id":"s\d+"\}$/.test(frame) ? null : frame;
+  const binance = /^\{"result":null,"id":(\d+)\}$/.exec(frame);
+  return frame.includes('"event":"subscribe","arg":{"channel":"books","instId":"ETH-USDT"}') || (binance && reqIdOf(Number(binance[1]))?.startsWith("s")) ? null : frame;
 }
 
 /** The rules of the replacement's link: hold what the simulator sends it, hold what it sends (closed below), refuse, or lose an ack. */

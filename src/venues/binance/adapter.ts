@@ -140,7 +140,7 @@ export class BinanceAdapter implements VenueAdapter {
       bridges: (seq, d, t) => (t.market === "spot" ? d.first <= seq + 1 && seq + 1 <= d.last : d.first <= seq && seq <= d.last),
       covered: (seq, d, t) => (t.market === "spot" ? d.last <= seq : d.last < seq),
       deliver: (t, u, d) => this.onDelivered(t as BinanceTopic, u, d),
-      fail: (t, why, detail) => this.onBridgeFailed(t as BinanceTopic, why, detail),
+      fail: (t, why, detail) => (why === "no_bridge" ? this.onOlderSnapshot(t as BinanceTopic, detail) : this.onBridgeFailed(t as BinanceTopic, why, detail)),
     });
     this.snapshotFetch = new BinanceSnapshotFetch({
       config,
@@ -429,6 +429,23 @@ export class BinanceAdapter implements VenueAdapter {
     this.log.warn("binance: snapshot did not bridge; trying again", { market: t.market, symbol: t.symbol, why, detail });
     if (this.lifecycle.stopping) return;
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  }
+
+  /**
+   * The snapshot is older than the buffered diffs (spot step 4: lastUpdateId below the first U; "go back to step 3"):
+   * they stay buffered and the next snapshot is asked for after the resync backoff, as for a refused one. Before, the
+   * buffer was dropped and the next bridge started at the newest diff, so a REST answer that keeps lagging the
+   * stream (a cached or replica book) never bridged.
+   */
+  private onOlderSnapshot(t: BinanceTopic, detail: string): void {
+    t.fetching = false;
+    this.keepBuffer = true; // restart() keeps the buffer
+    try {
+      this.onBridgeFailed(t, "no_bridge", detail);
+    } finally {
+      this.keepBuffer = false;
+    }
+    if (!t.resyncDelayed && this.bridge.isBridging(t) && !this.replaying && !this.lifecycle.stopping) this.snapshotFetch.start(t);
   }
 
   private onBreak(t: BinanceTopic, first: number, prev: number, u: number): void {

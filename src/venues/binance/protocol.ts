@@ -113,8 +113,35 @@ export function apiPrefix(market: MarketName): string {
 }
 
 /**
- * Acks `{"result":null,"id":…}`; errors `{"code":2,"msg":"Invalid request: …","id":…}` (id absent when the request
- * could not be read) [subscribe]; `serverShutdown`, bare or in a combined envelope, announces a close [limits].
+ * Request ids on the wire are unsigned integers: USD-M (and the other derivatives stream servers) take nothing else
+ * ("The `id` used in the JSON payloads is an unsigned INT") and refuse a string id ("request ID must be an unsigned
+ * integer"); spot takes an int64 too [subscribe]. Our ids "s12" (subscribe), "u3" (unsubscribe) and "p7" (keepalive
+ * probe) go out as the kind's digit then the number: 112, 23, 37 (unique: the number has no leading zero).
+ */
+const KIND_DIGIT: Readonly<Record<string, string>> = { s: "1", u: "2", p: "3" };
+const DIGIT_KIND: Readonly<Record<string, string>> = { "1": "s", "2": "u", "3": "p" };
+
+/** Our request id ("s12") as sent: 112. */
+export function wireId(reqId: string): number {
+  const digit = KIND_DIGIT[reqId.charAt(0)];
+  const n = reqId.slice(1);
+  if (digit === undefined || !/^(0|[1-9]\d{0,13})$/.test(n)) throw new Error(`binance: request id ${reqId} has no wire form`);
+  return Number(digit + n);
+}
+
+/** The request id an answer echoes: 112 → "s12"; a string id (a capture recorded before ids were numbers) as it is. */
+export function reqIdOf(id: unknown): string | undefined {
+  if (typeof id === "string") return id === "" ? undefined : id;
+  if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 10) return undefined;
+  const text = String(id);
+  const kind = DIGIT_KIND[text.charAt(0)];
+  return kind === undefined ? text : kind + text.slice(1);
+}
+
+/**
+ * Acks `{"result":null,"id":…}`. Errors as Binance sends them, `{"error":{"code":2,"msg":"Invalid request: …"},"id":…}`
+ * (id null or absent when the request could not be read), and as its doc table prints them, bare
+ * `{"code":2,"msg":…,"id":…}` [subscribe]; `serverShutdown`, bare or in a combined envelope, announces a close [limits].
  */
 export function classifyControl(msg: unknown): ControlFrame {
   if (typeof msg !== "object" || msg === null || Array.isArray(msg)) return { kind: "other" };
@@ -122,13 +149,14 @@ export function classifyControl(msg: unknown): ControlFrame {
   const data = m.data;
   const ev = typeof data === "object" && data !== null ? (data as Record<string, unknown>).e : m.e;
   if (ev === "serverShutdown") return { kind: "planned_close" };
-  const reqId = typeof m.id === "string" || typeof m.id === "number" ? String(m.id) : undefined;
+  const reqId = reqIdOf(m.id);
   if (reqId !== undefined && reqId.startsWith("p") && "result" in m) return { kind: "pong" }; // our keepalive probe
   if ("result" in m && "id" in m) {
     return { kind: "ack", op: "", success: true, retMsg: "", reqId, successTopics: undefined, failTopics: undefined };
   }
-  if (typeof m.code === "number" && typeof m.msg === "string") {
-    return { kind: "ack", op: "", success: false, retMsg: `code ${m.code}: ${m.msg}`, reqId, successTopics: undefined, failTopics: undefined };
+  const err = typeof m.error === "object" && m.error !== null ? (m.error as Record<string, unknown>) : m;
+  if (typeof err.code === "number" && typeof err.msg === "string") {
+    return { kind: "ack", op: "", success: false, retMsg: `code ${err.code}: ${err.msg}`, reqId, successTopics: undefined, failTopics: undefined };
   }
   return { kind: "other" };
 }
@@ -142,7 +170,7 @@ export function parseAckError(_retMsg: string): AckError {
  * Bun answers the server's WebSocket pings itself (test/venues/common/ws-ping.test.ts), which keeps Binance
  * content. Those pings come every 20 s (spot) or 3 min (USD-M), far apart for our dead-connection rule, and a
  * connection of quiet symbols may carry no diff for seconds: so we probe an idle connection with a cheap request
- * whose answer proves the path alive, `GET_PROPERTY combined` → `{"result":true,"id":"p…"}` [subscribe]. It counts
+ * whose answer proves the path alive, `GET_PROPERTY combined` → `{"result":true,"id":3…}` [subscribe]. It counts
  * as an incoming message and goes through the same pacing as requests.
  */
 export const KEEPALIVE_INTERVAL_MS = 60_000;
@@ -151,16 +179,16 @@ export const BINANCE_KEEPALIVE: Keepalive = {
   kind: "client_ping",
   intervalMs: KEEPALIVE_INTERVAL_MS,
   pongTimeoutMs: KEEPALIVE_PONG_TIMEOUT_MS,
-  encodePing: (seq) => `{"method":"GET_PROPERTY","params":["combined"],"id":"p${seq}"}`,
+  encodePing: (seq) => `{"method":"GET_PROPERTY","params":["combined"],"id":${wireId(`p${seq}`)}}`,
 };
 
 export const BINANCE_REQUESTS: RequestProtocol = {
   venue: "binance",
   pacing: { perConnection: { capacity: MESSAGE_BURST, perSecond: MESSAGES_PER_SECOND } },
   maxArgsPerRequest: () => STREAMS_PER_REQUEST,
-  // The id is ours ("s12"): alphanumeric, ≤ 36 characters, as the API allows [subscribe].
+  // Our id ("s12") as an unsigned integer (112): USD-M refuses a string id [subscribe].
   encodeRequest: (op, topics: readonly TopicState[], reqId) =>
-    JSON.stringify({ method: op === "subscribe" ? "SUBSCRIBE" : "UNSUBSCRIBE", params: topics.map((t) => t.topic), id: reqId }),
+    JSON.stringify({ method: op === "subscribe" ? "SUBSCRIBE" : "UNSUBSCRIBE", params: topics.map((t) => t.topic), id: wireId(reqId) }),
   classifyControl,
   parseAckError,
   rejectHint: () => "check that the symbol is listed (exchangeInfo) and TRADING",

@@ -4,7 +4,8 @@
  * snapshot is fetched; diffs the snapshot already covers are dropped; the first remaining diff must bridge it by
  * the venue's rule (Binance spot: U ≤ lastUpdateId + 1 ≤ u); then the snapshot and the remaining diffs are
  * delivered in order to the adapter's own sequencing. A refused snapshot (HTTP error) or one that cannot bridge (the
- * diffs already start after it) fails the attempt, and the adapter's resync backoff decides when to try again.
+ * diffs already start after it: older than them) fails the attempt, and the adapter's resync backoff decides when to
+ * try again; a snapshot too old keeps the topic bridging, its diffs buffered for the next one.
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
@@ -35,7 +36,10 @@ export interface RestBridgeHooks<R extends DiffRange = DiffRange> {
    * sequencing (as if they had just arrived).
    */
   deliver(t: TopicState, update: BookUpdate, range: R | null): void;
-  /** The attempt failed: "refused" (REST error) or "no_bridge" (the diffs start after the snapshot). */
+  /**
+   * The attempt failed: "refused" (REST error), "no_bridge" (the diffs start after the snapshot: still bridging, the
+   * diffs stay buffered for the next snapshot) or "overflow" (too many diffs buffered: no longer bridging).
+   */
   fail(t: TopicState, why: "refused" | "no_bridge" | "overflow", detail: string): void;
 }
 
@@ -132,12 +136,15 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     while (b.diffs.length > 0 && covered(snapSeq, b.diffs[0]!.range, t)) b.diffs.shift(); // in the snapshot already
     if (b.diffs.length === 0) return; // wait for a diff that reaches past the snapshot
     const first = b.diffs[0]!;
-    this.topics.delete(t);
     if (!this.hooks.bridges(snapSeq, first.range, t)) {
+      // Older than the buffered diffs (the ones it covers are dropped, so the first left starts after it): Binance's
+      // step 4, "go back to step 3". The diffs stay buffered for the next snapshot, which the adapter asks for.
       this.noBridge++;
+      b.snapshot = null;
       this.hooks.fail(t, "no_bridge", `snapshot at ${snapSeq}, first diff covers ${first.range.first}..${first.range.last}`);
       return;
     }
+    this.topics.delete(t);
     this.hooks.deliver(t, b.snapshot!, null);
     for (const d of b.diffs) this.hooks.deliver(t, d.update, d.range);
   }

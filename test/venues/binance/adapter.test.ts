@@ -198,4 +198,68 @@ describe("Binance adapter", () => {
     await until(live(2), "ETHUSDT live after its backoff", 8_000);
     expect(adapter.topicInfo(1).state).toBe("live");
   }, 30_000);
+
+  test("USD-M: the simulator refuses a string id as the derivatives servers do; our integer ids are acked and the book goes LIVE without an ack timeout", async () => {
+    const { adapter } = await setup("linear", ["BTCUSDT"], ["BTCUSDT"], { ackTimeoutMs: 2_000 });
+    await adapter.loadInstruments();
+    adapter.start(nullSink);
+    await until(() => adapter.stats().topicsLive === 1, "BTCUSDT live");
+    expect(adapter.stats().subscribeRejected).toBe(0);
+    expect(adapter.stats().ackTimeouts).toBe(0);
+  });
+
+  test("a stream Binance refuses ({error:{code:2,msg:'Invalid request: invalid stream'},id}) is rejected alone; the others go LIVE and the connection is never recycled", async () => {
+    const sim: BinanceSim = await startBinanceSimulator({ markets: [{ market: "spot", symbols: ["BTCUSDT", "ETHUSDT", "BNBUSDT"] }], seed: 9, refuseStreams: ["ethusdt@depth@100ms"] });
+    const symbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT"];
+    const config: VenueConfig = {
+      venue: "binance",
+      wsUrl: sim.wsUrl,
+      restUrl: sim.restUrl,
+      instrumentCachePath: join(makeTempDir("binance-adapter"), "i.json"),
+      markets: [{ market: "spot", depth: 100, symbols }],
+      overrides: new Map(),
+    };
+    const invalid: string[] = [];
+    const adapter = new BinanceAdapter(config, symbols.map((symbol) => ({ market: "spot" as const, symbol, depth: 100 })), { log: silentLogger, ackTimeoutMs: 2_000 });
+    stops.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    await adapter.loadInstruments();
+    adapter.start({ ...nullSink, onBookInvalid: (i: number, _s: BookState, why: StatusReason) => void invalid.push(`${i}:${why}`) });
+    // Before: the refusal was an unhandled frame, the request's ack never came, and every 2 s the connection was
+    // recycled (ack timeout) with every book on it; ETHUSDT was never named.
+    await until(() => adapter.stats().subscribeRejected === 1 && adapter.stats().topicsLive === 2, "ETHUSDT rejected, the other two live");
+    expect(adapter.stats().ackTimeouts).toBe(0);
+    expect(adapter.stats().reconnects).toBe(0);
+    expect(invalid).toContain(`1:${StatusReason.SUBSCRIBE_REJECTED}`);
+  });
+
+  test("a REST depth that lags the stream (the snapshot older than the first buffered diff) is asked for again with the diffs kept: the book goes LIVE (before: each attempt dropped them and never bridged)", async () => {
+    const { sim, adapter } = await setup("spot", ["BTCUSDT"], ["BTCUSDT"], { resyncBackoffBaseMs: 50, resyncBackoffMaxMs: 200 });
+    await adapter.loadInstruments();
+    adapter.start(nullSink);
+    await until(() => adapter.stats().topicsLive === 1, "BTCUSDT live");
+    // From now every answer is the book as it was two diff events back. The simulator sends one diff after each
+    // answer, so a bridge that starts at the newest diff is always one event past the answer.
+    sim.setRestLag("spot", "BTCUSDT", 2);
+    sim.inject("gap", { market: "spot", symbol: "BTCUSDT" });
+    sim.step(1);
+    await until(() => adapter.stats().gaps === 1, "the gap seen");
+    const fetched = adapter.stats().snapshotsFetched;
+    sim.step(1); // the diff the new bridge starts with
+    await until(() => adapter.stats().topicsLive === 1, "BTCUSDT live again");
+    // The first answer was older than the buffered diff; the next one bridged with the diffs kept.
+    expect(adapter.stats().snapshotsNotBridging).toBeGreaterThanOrEqual(1);
+    expect(adapter.stats().snapshotsFetched - fetched).toBeLessThanOrEqual(3);
+    // The book is the venue's: fresh diffs chain on it.
+    sim.setRestLag("spot", "BTCUSDT", 0);
+    const deltas = adapter.stats().deltas;
+    await until(() => {
+      sim.step(1);
+      return adapter.stats().deltas > deltas + 2;
+    }, "diffs applied");
+    expect(adapter.stats().gaps).toBe(1);
+    expect(adapter.stats().topicsLive).toBe(1);
+  });
 });

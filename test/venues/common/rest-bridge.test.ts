@@ -1,7 +1,8 @@
 /**
  * Resync kind rest_snapshot (src/venues/common/rest-bridge.ts) with Binance spot's bridging rule
  * (U ≤ lastUpdateId + 1 ≤ u): covered diffs dropped, the snapshot and the rest delivered in order; a snapshot the
- * diffs already start after, or a refused one, fails the attempt; a snapshot before any diff waits for one.
+ * diffs already start after (kept bridging for the next one), or a refused one, fails the attempt; a snapshot before
+ * any diff waits for one.
  */
 import { describe, expect, test } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
@@ -85,6 +86,26 @@ describe("RestBridge (rest_snapshot resync)", () => {
     expect(b.failed).toEqual(["refused"]);
     expect(b.bridge.refused).toBe(1);
     expect(b.bridge.isBridging(b.t)).toBe(false);
+  });
+
+  test("a snapshot older than the buffered diffs keeps them bridging for the next snapshot (Binance step 4: 'go back to step 3'; before: dropped)", () => {
+    const { t, bridge, delivered, failed } = setup(() => new Promise<number>(() => {}));
+    bridge.begin(t, false);
+    bridge.buffer(t, diff(10, 12, 1), { first: 10, last: 12 });
+    const old = new BookUpdate();
+    old.isSnapshot = true;
+    old.venueSeq = 5;
+    expect(bridge.supply(t, old, 5)).toBe(true); // lastUpdateId 5 < U 10 - 1: older than the diffs
+    expect(failed).toEqual(["no_bridge"]);
+    expect(bridge.isBridging(t)).toBe(true);
+    bridge.buffer(t, diff(13, 14, 2), { first: 13, last: 14 });
+    expect(delivered).toEqual([]); // no snapshot to bridge until the next one
+    const fresh = new BookUpdate();
+    fresh.isSnapshot = true;
+    fresh.venueSeq = 11;
+    expect(bridge.supply(t, fresh, 11)).toBe(true); // 10 ≤ 12 ≤ 12: the kept diff bridges it
+    expect(delivered).toEqual(["snapshot@11", "diff@12", "diff@14"]);
+    expect(bridge.isBridging(t)).toBe(false);
   });
 
   test("the buffer is bounded: one diff past MAX_BUFFERED_DIFFS without a usable snapshot fails the attempt (overflow)", () => {
