@@ -1,6 +1,6 @@
 /**
  * The workers' one log stream (app/worker-log.ts): a worker's lines go to the main thread, which writes them whole
- * and in order; what a worker has on the way is bounded, its drops counted and reported. The last test runs real
+ * and in order; what a worker has on the way is bounded, its drops counted and reported. The last tests run real
  * worker threads: before, each worker wrote its own stderr and the supervisor's writer saw none of their lines.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -96,5 +96,37 @@ describe("with workers = 2, real worker threads", () => {
       expect(text.indexOf("\n")).toBe(text.length - 1); // one line per write
     }
     expect(started().map((r) => r.worker).sort()).toEqual([0, 1]);
+  });
+});
+
+describe("a worker that dies right after logging", () => {
+  let sim: BybitSim;
+  let supervisor: Supervisor;
+  const written: string[] = [];
+
+  beforeAll(async () => {
+    sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["BTCUSDT", "ETHUSDT"] }], seed: 65, messagesPerSecond: 0 });
+    const raw = rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }], ...uniqueDestination(165), workers: 1 });
+    raw.log = { level: "info", format: "json" };
+    supervisor = new Supervisor(validateConfig(raw), createLogger({ format: "json", write: () => {} }), new URL("./support/last-words-worker.ts", import.meta.url).href, {
+      writeLog: (text, done) => {
+        written.push(text);
+        done();
+      },
+    });
+    await supervisor.start();
+  }, 30_000);
+
+  afterAll(async () => {
+    await supervisor?.stop();
+    await sim?.stop();
+  });
+
+  test("its last lines are all written, in the order it logged them", async () => {
+    await supervisor.latency(); // the worker logs 100 lines and exits while answering
+    await waitFor(() => supervisor.restarts >= 1, "the worker restarted", 20_000);
+    const last = written.map((t) => JSON.parse(t) as Record<string, unknown>).filter((r) => r.msg === "last words");
+    expect(last.map((r) => r.i)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(last.every((r) => r.worker === 0)).toBe(true);
   });
 });
