@@ -1,7 +1,8 @@
 /**
  * Entry point of one feeder worker (a Bun Worker): it owns its venue connections, builders and publisher
  * socket (source id = publish.source_id + worker index + 1) for its share of the subscriptions, and shares nothing mutable with
- * the main thread; it only answers requests for books and metrics.
+ * the main thread; it answers requests for books and metrics, and sends its log lines to the main thread, which
+ * writes them (worker-log.ts).
  * @module
  */
 import { createLogger, type Logger } from "../core/log.ts";
