@@ -3,12 +3,13 @@
  * and owns its connections, builders and publisher socket, and resolves its share of each venue's instruments on its
  * own (one venue's REST holds no other venue, in no worker). The main thread only supervises: it restarts a
  * worker that dies, that fails to start, or that hangs (no answer to its pings for WORKER_HANG_MS: terminated),
- * with backoff, and aggregates books and metrics for HTTP. It keeps what each worker slot spent of the venues'
+ * with backoff, aggregates books and metrics for HTTP, and writes the workers' log lines (the process's one log
+ * stream: worker-log.ts). It keeps what each worker slot spent of the venues'
  * per-IP budgets (and the holds it was given) for the slot's next worker, and relays a hold one worker is given to
  * every other (one IP: venues/common/budget-ledger.ts).
  * @module
  */
-import type { Logger } from "../core/log.ts";
+import { writeStderr, type Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
 import type { BookLevels, BookSummary } from "./book-json.ts";
 import { Unavailable, type StatusSource } from "./http-server.ts";
@@ -20,6 +21,7 @@ import { venueStartFailure, type VenueStart } from "./venue-start.ts";
 import { configuredSubscriptions, inWorkerShare } from "./feeder.ts";
 import { instrumentSymbolOf } from "../venues/venue.ts";
 import { BudgetAccounts } from "../venues/common/budget-ledger.ts";
+import { WorkerLogIntake } from "./worker-log.ts";
 
 const REQUEST_TIMEOUT_MS = 2000;
 const RESTART_BASE_MS = 200;
@@ -43,6 +45,11 @@ export interface SupervisorOptions {
   readonly hangAfterMs?: number;
   /** WORKER_FIRST_WORD_MS unless given (tests). */
   readonly firstWordMs?: number;
+  /**
+   * Where the workers' log lines are written (each a whole line, "\n" included), `done` once it has left: the
+   * process's stderr (writeStderr), which only this thread writes (worker-log.ts). Tests give their own.
+   */
+  readonly writeLog?: (text: string, done: () => void) => void;
 }
 
 /**
@@ -89,6 +96,7 @@ export class Supervisor implements StatusSource {
   onWorkerSession: ((sourceId: number, sessionId: number) => void) | undefined;
   private readonly hangAfterMs: number;
   private readonly firstWordMs: number;
+  private readonly writeLog: (text: string, done: () => void) => void;
   private hangTimer: ReturnType<typeof setInterval> | undefined;
   /** When checkHangs last ran (ms; 0: not yet): a check far later than its interval means this thread was held up. */
   private lastHangCheckMs = 0;
@@ -101,6 +109,7 @@ export class Supervisor implements StatusSource {
   ) {
     this.hangAfterMs = opts.hangAfterMs ?? WORKER_HANG_MS;
     this.firstWordMs = opts.firstWordMs ?? WORKER_FIRST_WORD_MS;
+    this.writeLog = opts.writeLog ?? writeStderr;
   }
 
   /**
@@ -281,10 +290,17 @@ export class Supervisor implements StatusSource {
       slot.lastHeardMs = 0; // nothing heard from this worker yet (its module may still be loading)
       slot.firstWordDueMs = slot.startedAtMs + this.firstWordMs;
       let settled = false;
+      // This worker's log lines, written here in the order it sent them; it is told as they leave (a terminated
+      // worker is told nothing: postMessage to it is a no-op).
+      const logs = new WorkerLogIntake(this.writeLog, (chars) => worker.postMessage({ type: "log-taken", chars } satisfies ToWorker));
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const msg = event.data;
         slot.lastHeardMs = performance.now();
-        if (msg.type === "budget") {
+        if (msg.type === "log") {
+          if (typeof msg.line === "string") logs.line(msg.line);
+        } else if (msg.type === "log-dropped") {
+          this.log.warn("worker log lines dropped: this thread had not written the worker's earlier lines yet (a standard error that takes them slowly, or this thread held up)", { worker: slot.index, lines: msg.lines });
+        } else if (msg.type === "budget") {
           slot.budgets.record(msg);
           if ("blockedUntilMs" in msg) this.shareHold(slot, msg.key, msg.blockedUntilMs);
         } else if (msg.type === "session") {

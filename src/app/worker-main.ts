@@ -1,13 +1,15 @@
 /**
  * Entry point of one feeder worker (a Bun Worker): it owns its venue connections, builders and publisher
  * socket (source id = publish.source_id + worker index + 1) for its share of the subscriptions, and shares nothing mutable with
- * the main thread; it only answers requests for books and metrics.
+ * the main thread; it answers requests for books and metrics, and sends its log lines to the main thread, which
+ * writes them (worker-log.ts).
  * @module
  */
 import { createLogger, type Logger } from "../core/log.ts";
 import { Feeder, inWorkerShare } from "./feeder.ts";
 import { workerLedger, type WorkerLedger } from "../venues/common/budget-ledger.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
+import { WorkerLogOutbox } from "./worker-log.ts";
 
 declare const self: Worker;
 
@@ -16,6 +18,8 @@ let workerIndex = 0;
 let log: Logger | undefined;
 let stopping = false;
 let ledger: WorkerLedger | undefined;
+/** Log lines go to the main thread, which writes the process's one log stream (worker-log.ts). */
+const logOutbox = new WorkerLogOutbox(send);
 
 function send(msg: FromWorker): void {
   self.postMessage(msg);
@@ -26,7 +30,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
   switch (msg.type) {
     case "start": {
       workerIndex = msg.workerIndex;
-      log = createLogger({ level: msg.config.log.level, format: msg.config.log.format, base: { worker: workerIndex } });
+      log = createLogger({ level: msg.config.log.level, format: msg.config.log.format, base: { worker: workerIndex }, write: (line) => logOutbox.write(line) });
       ledger = workerLedger(msg.budgets ?? {}, (event) => send({ type: "budget", ...event }));
       feeder = new Feeder({
         config: msg.config,
@@ -62,6 +66,8 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       return send({ type: "pong" });
     case "hold":
       return ledger?.hold(msg.key, msg.holdMs);
+    case "log-taken":
+      return logOutbox.taken(msg.chars);
     case "stop": {
       stopping = true;
       await feeder?.stop(); // during start-up too: its venue REST requests end at once

@@ -25,6 +25,8 @@ export type ToWorker =
   | { type: "ping" }
   /** The venue gave another worker a 429/418 hold on budget `key` that runs `holdMs` more: one IP, so this worker waits too. */
   | { type: "hold"; key: string; holdMs: number }
+  /** `chars` of the worker's log lines have left for stderr (worker-log.ts): it may send that much more. */
+  | { type: "log-taken"; chars: number }
   | { type: "stop" };
 
 export type FromWorker =
@@ -43,4 +45,8 @@ export type FromWorker =
   | { type: "pong" }
   /** A use of a per-IP budget (a connect, REST weight) or a venue's hold, reported before the request goes out. */
   | ({ type: "budget" } & BudgetEvent)
+  /** One log line, formatted (with the worker's `worker` field), for the main thread to write (worker-log.ts). */
+  | { type: "log"; line: string }
+  /** `lines` log lines were dropped: the main thread had not taken the worker's earlier ones (worker-log.ts). */
+  | { type: "log-dropped"; lines: number }
   | { type: "stopped" };

@@ -29,34 +29,44 @@ const GONE_FOR_GOOD = new Set(["EPIPE", "ECONNRESET", "EBADF", "ERR_STREAM_DESTR
 /**
  * A writer of text to `stream` that no error of it can end the thread with: one 'error' listener, a throw caught.
  * Lines are dropped from then on only when the stream is gone for good (EPIPE, closed); after another error (a full
- * disk under `2>> feeder.log`: ENOSPC) the next line is tried again, and is written once there is room.
+ * disk under `2>> feeder.log`: ENOSPC) the next line is tried again, and is written once there is room. `done`, when
+ * given, is called once the stream has handed the text on or failed it (at once when it is dropped): the supervisor
+ * takes a worker's next lines only as its earlier ones leave (app/worker-log.ts).
  */
-export function guardedWriter(stream: { write(text: string): unknown; on(event: "error", listener: (err: unknown) => void): unknown }): (text: string) => void {
+export function guardedWriter(stream: {
+  write(text: string, done?: (err?: unknown) => void): unknown;
+  on(event: "error", listener: (err: unknown) => void): unknown;
+}): (text: string, done?: () => void) => void {
   let gone = false;
   const onError = (err: unknown): void => {
     if (GONE_FOR_GOOD.has(String((err as { code?: unknown } | null)?.code))) gone = true;
   };
   stream.on("error", onError);
-  return (text) => {
-    if (gone) return;
+  return (text, done) => {
+    if (gone) return done?.();
     try {
-      stream.write(text);
+      if (done === undefined) stream.write(text);
+      else stream.write(text, () => done());
     } catch (err) {
       onError(err);
+      done?.();
     }
   };
 }
 
-let stderrWriter: ((text: string) => void) | undefined;
+let stderrWriter: ((text: string, done?: () => void) => void) | undefined;
 
 /**
  * Text to stderr, as it is (a log line ends in "\n"). A stderr whose reader went away (`feeder run 2>&1 | tee x.log`
  * and tee ended: EPIPE) costs the lines from then on, nothing else: unhandled, its 'error' event ended the thread,
  * so with workers = N each worker died at its next log line, was restarted and died again, its books stale. A
- * passing failure (ENOSPC) costs only the lines it hit. Per thread (each worker has its own process.stderr).
+ * passing failure (ENOSPC) costs only the lines it hit. Per thread (each worker has its own process.stderr), but
+ * with workers only the main thread writes: a worker's log lines come to it as messages (app/worker-log.ts), so the
+ * lines of several threads never interleave mid-line on a stderr that takes text in pieces (a pipe that is full).
+ * `done`: see guardedWriter.
  */
-export function writeStderr(text: string): void {
-  (stderrWriter ??= guardedWriter(process.stderr))(text);
+export function writeStderr(text: string, done?: () => void): void {
+  (stderrWriter ??= guardedWriter(process.stderr as unknown as Parameters<typeof guardedWriter>[0]))(text, done);
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {

@@ -134,6 +134,11 @@ export interface CommonAdapterOptions {
   plannedAgeGraceMs?: number;
   /** A failed planned reconnect is tried again after reconnectBaseMs doubling to this (equal jitter). Default 5 min. */
   plannedRetryMaxMs?: number;
+  /**
+   * The first hold of every connect after a handshake answered 429, 418 or 403, by status (doubling while refused in
+   * a row, to 10 min). Default CONNECT_HOLD_MS (common/connect-hold.ts: 10 s, 60 s, 60 s); tests shorten it.
+   */
+  connectHoldMs?: Readonly<Record<number, number>>;
   /** Re-check an instrument over REST after a venue reset or a price/qty that does not fit. Default true. */
   recheckInstruments?: boolean;
   /**

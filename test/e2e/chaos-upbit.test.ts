@@ -100,7 +100,7 @@ async function upbitVenue(venue: "upbit" | "bithumb", seed: number): Promise<Cha
     makeFeeder: chaosFeeder(
       () => ({ [venue]: { ws_url: sim.wsUrl, rest_url: sim.restUrl, instrument_cache: cache, spot: { depth: 30, symbols: CODES.map(configSymbol) } } }),
       // Requests and pings share the venue's pacing (1.5/s per connection): pings no faster than that.
-      { pingIntervalMs: 2000, pongTimeoutMs: 5000, reconnectBaseMs: 20, reconnectMaxMs: 200, staleAfterMs: () => STALE_AFTER_MS, errorWaitMs: 700 },
+      { pingIntervalMs: 2000, pongTimeoutMs: 5000, reconnectBaseMs: 20, reconnectMaxMs: 200, staleAfterMs: () => STALE_AFTER_MS, errorWaitMs: 700, connectHoldMs: { 429: 50 } },
       { channel: 7 },
     ),
   };

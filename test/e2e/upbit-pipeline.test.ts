@@ -98,7 +98,7 @@ for (const [n, venue] of (["upbit", "bithumb"] as const).entries()) {
         config,
         log: process.env.DBG ? createLogger({ level: "warn", format: "json" }) : silentLogger,
         // Requests and pings share the venue's pacing (1.5/s per connection): pings and bisect probes no faster than that.
-        adapterOptions: { pingIntervalMs: 2000, pongTimeoutMs: 5000, reconnectBaseMs: 20, reconnectMaxMs: 200, staleAfterMs: () => STALE_AFTER_MS, errorWaitMs: 700 },
+        adapterOptions: { pingIntervalMs: 2000, pongTimeoutMs: 5000, reconnectBaseMs: 20, reconnectMaxMs: 200, staleAfterMs: () => STALE_AFTER_MS, errorWaitMs: 700, connectHoldMs: { 429: 50 } },
       });
       await feeder.start();
       await waitFor(() => topics.every((t) => subscriber.books.get(t.id)?.instrument !== undefined), "instruments received", 15_000);

@@ -3,7 +3,8 @@
  * each client socket (a link) gets its own upstream socket to the same path on the simulator. What the next link
  * does is set beforehand (`next`): hold what the simulator sends it (released or dropped later), rewrite or drop
  * single frames either way, or have its client side closed by the test. Opening handshakes can be held too
- * (`holdUpgrades`): the client's socket stays CONNECTING until they are released.
+ * (`holdUpgrades`): the client's socket stays CONNECTING until they are released, or refused with a status
+ * (`refuseUpgrade`: a venue's 429/418/403 on connect).
  */
 import type { Server, ServerWebSocket } from "bun";
 
@@ -41,6 +42,10 @@ export interface WsProxy {
   holdUpgrades: boolean;
   /** Handshakes waiting. */
   readonly upgradesHeld: number;
+  /** Asked at each opening handshake (0 = the first): a status answers it instead of 101, undefined lets it through. */
+  refuseUpgrade: ((attempt: number) => number | undefined) | null;
+  /** When each opening handshake arrived (Date.now()), refused or not. */
+  readonly upgradesAtMs: number[];
   /** Completes the waiting handshakes (a client that gave up meanwhile gets no link). */
   releaseUpgrades(): void;
   /** Sends what the link held from the simulator (and forwards from then on). */
@@ -60,6 +65,8 @@ export function startWsProxy(upstreamOrigin: string): WsProxy {
     next: null,
     byIndex: new Map(),
     holdUpgrades: false,
+    refuseUpgrade: null,
+    upgradesAtMs: [],
     get upgradesHeld() {
       return heldUpgrades.length;
     },
@@ -95,6 +102,9 @@ export function startWsProxy(upstreamOrigin: string): WsProxy {
     async fetch(req, srv) {
       if (proxy.holdUpgrades) await new Promise<void>((go) => heldUpgrades.push(go));
       const u = new URL(req.url);
+      proxy.upgradesAtMs.push(Date.now());
+      const status = proxy.refuseUpgrade?.(proxy.upgradesAtMs.length - 1);
+      if (status !== undefined) return new Response("refused by the test", { status });
       if (srv.upgrade(req, { data: { link: null as unknown as ProxyLink, path: u.pathname + u.search } })) return undefined;
       return new Response("websocket only", { status: 400 });
     },

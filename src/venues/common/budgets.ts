@@ -1,7 +1,7 @@
 /**
- * The per-IP budgets of a venue, shared by its connections (cold): a sliding-window connect budget, token buckets
- * for outgoing messages (per connection and per IP) and a REST weight budget that honours 429, 418 and
- * `Retry-After`. Workers on one host each take a share (shareOf), so together they stay within the venue's limit.
+ * The per-IP budgets of a venue, shared by its connections (cold): a sliding-window connect budget that honours a
+ * refused handshake's hold, token buckets for outgoing messages (per connection and per IP) and a REST weight budget
+ * that honours 429, 418 and `Retry-After`. Workers on one host each take a share (shareOf), so together they stay within the venue's limit.
  * Every method takes the time, so tests drive them with a fake clock. With workers, a budget linked to the
  * supervisor's ledger (track()) starts from what the slot's previous worker spent and reports what it spends
  * (budget-ledger.ts): a restarted worker does not get a fresh budget while the venue still counts the old one's.
@@ -15,10 +15,38 @@ export function shareOf(limit: number, share: number | undefined): number {
   return Math.max(1, Math.floor(limit * Math.min(1, Math.max(0, share ?? 1))));
 }
 
-/** At most `max` events per sliding `windowMs` (e.g. Bybit: 500 connects per 5 min per domain). */
+/**
+ * A venue's hold on a budget (a 429/418 answer, Bybit's 403): nothing goes until its end (the `now` clock: the wall
+ * clock, as a Retry-After date is). A clock stepped back cannot make it last longer than the longest hold it was
+ * given from now (before, a hold given before the step held requests for the step's length too).
+ */
+export class VenueHold {
+  /** The end (0: none). */
+  untilMs = 0;
+  private longestMs = Infinity;
+
+  /** The hold's end if it still runs at `nowMs`, 0 otherwise. */
+  endMs(nowMs: number): number {
+    if (this.untilMs > nowMs + this.longestMs) this.untilMs = nowMs + this.longestMs; // a clock stepped back
+    return this.untilMs > nowMs ? this.untilMs : 0;
+  }
+
+  /** A hold until `untilMs`, `holdMs` long when it was given. */
+  add(untilMs: number, holdMs: number): void {
+    this.longestMs = this.longestMs === Infinity ? holdMs : Math.max(this.longestMs, holdMs);
+    this.untilMs = Math.max(this.untilMs, untilMs);
+  }
+}
+
+/**
+ * At most `max` events per sliding `windowMs` (e.g. Bybit: 500 connects per 5 min per domain), and none while the
+ * venue holds them: a connect refused with 429/418/403 (connect-hold.ts), given to this worker, another one on this
+ * IP or its slot's previous worker.
+ */
 export class SlidingWindowBudget {
   /** Times of recent events, oldest first. */
   readonly times: number[] = [];
+  private readonly held = new VenueHold();
 
   constructor(
     readonly max: number,
@@ -27,6 +55,8 @@ export class SlidingWindowBudget {
 
   /** How long until one more event fits (0 = now). */
   waitMs(nowMs: number): number {
+    const heldUntilMs = this.held.endMs(nowMs);
+    if (heldUntilMs > 0) return heldUntilMs - nowMs;
     const times = this.times;
     // A clock stepped back (the adapters' is the wall clock) put recent events in the future: they would have held a
     // full window for the step's length more. Counted as now instead (cold: once per connect).
@@ -43,11 +73,36 @@ export class SlidingWindowBudget {
     this.link?.ledger.report({ key: this.link.key, windowMs: this.windowMs, atMs: nowMs, weight: 1 });
   }
 
-  /** Starts from the previous worker's events under link's key and reports every new one (cold; once, at construction). */
+  /** When the venue's hold ends (the `now` clock); 0 when there is none. */
+  heldUntilMs(nowMs: number): number {
+    return this.held.endMs(nowMs);
+  }
+
+  /** The venue refused an event (a connect answered 429/418/403): none for `holdMs` from `nowMs`, on every worker (reported). */
+  hold(nowMs: number, holdMs: number): void {
+    if (!(holdMs > 0) || !Number.isFinite(holdMs)) return;
+    this.held.add(nowMs + holdMs, holdMs);
+    this.link?.ledger.report({ key: this.link.key, blockedUntilMs: this.held.untilMs });
+  }
+
+  /** A hold given to another worker on this IP or to the slot's previous worker (not reported back). */
+  heldElsewhere(untilMs: number, holdMs: number): void {
+    if (!(holdMs > 0) || !Number.isFinite(untilMs)) return;
+    this.held.add(untilMs, holdMs);
+  }
+
+  /**
+   * Starts from the previous worker's events and hold under link's key, reports every new one, and takes the holds
+   * the venue gives the other workers on this IP (cold; once, at construction).
+   */
   track(link: BudgetLink | undefined): this {
     this.link = link;
     const carried = link?.ledger.carried(link.key);
-    if (carried) for (const u of carried.uses) this.times.push(u.atMs);
+    if (carried) {
+      for (const u of carried.uses) this.times.push(u.atMs);
+      if (carried.blockedUntilMs > 0) this.heldElsewhere(carried.blockedUntilMs, carried.holdMs);
+    }
+    link?.ledger.onHold?.(link.key, (untilMs, holdMs) => this.heldElsewhere(untilMs, holdMs));
     return this;
   }
 }
@@ -101,9 +156,7 @@ export class TokenBucket {
  */
 export class RestWeightBudget {
   private spent: { atMs: number; weight: number }[] = [];
-  private blockedUntilMs = 0;
-  /** The longest hold this budget was given (a clock stepped back cannot make one longer). */
-  private longestHoldMs = Infinity;
+  private readonly held = new VenueHold();
   /** Counters (cold). */
   rateLimited = 0;
   banned = 0;
@@ -123,10 +176,10 @@ export class RestWeightBudget {
   /** How long until a request of `weight` may go (0 = now). */
   waitMs(nowMs: number, weight: number): number {
     // A clock stepped back (the adapters' is the wall clock): spending and a hold it put in the future held requests
-    // for the step's length more. Spending counts as now, a hold lasts at most its own length from now.
-    if (this.blockedUntilMs > nowMs + this.longestHoldMs) this.blockedUntilMs = nowMs + this.longestHoldMs;
+    // for the step's length more. Spending counts as now, a hold lasts at most its own length from now (VenueHold).
+    const heldUntilMs = this.held.endMs(nowMs);
     if (this.spent.some((s) => s.atMs > nowMs)) this.spent = this.spent.map((s) => (s.atMs > nowMs ? { atMs: nowMs, weight: s.weight } : s));
-    if (nowMs < this.blockedUntilMs) return this.blockedUntilMs - nowMs;
+    if (heldUntilMs > 0) return heldUntilMs - nowMs;
     this.spent = this.spent.filter((s) => nowMs - s.atMs < this.windowMs);
     let used = 0;
     for (const s of this.spent) used += s.weight;
@@ -145,8 +198,7 @@ export class RestWeightBudget {
    * waits for it, so this, not when it was asked, is when it goes (/readyz's "retried in"). Cold.
    */
   heldUntilMs(nowMs: number): number {
-    if (this.blockedUntilMs > nowMs + this.longestHoldMs) this.blockedUntilMs = nowMs + this.longestHoldMs; // a clock stepped back
-    return this.blockedUntilMs > nowMs ? this.blockedUntilMs : 0;
+    return this.held.endMs(nowMs);
   }
 
   /**
@@ -188,8 +240,7 @@ export class RestWeightBudget {
    */
   heldElsewhere(untilMs: number, holdMs: number): void {
     if (!(holdMs > 0) || !Number.isFinite(untilMs)) return;
-    this.longestHoldMs = this.longestHoldMs === Infinity ? holdMs : Math.max(this.longestHoldMs, holdMs);
-    this.blockedUntilMs = Math.max(this.blockedUntilMs, untilMs);
+    this.held.add(untilMs, holdMs);
   }
 
   /**
@@ -202,10 +253,9 @@ export class RestWeightBudget {
     if (status === 418) this.banned++;
     else this.rateLimited++;
     const waitMs = retryAfterMs(retryAfter, nowMs) ?? extra ?? this.defaultBackoffMs;
-    this.longestHoldMs = this.longestHoldMs === Infinity ? waitMs : Math.max(this.longestHoldMs, waitMs);
-    this.blockedUntilMs = Math.max(this.blockedUntilMs, nowMs + waitMs);
-    this.link?.ledger.report({ key: this.link.key, blockedUntilMs: this.blockedUntilMs });
-    return this.blockedUntilMs - nowMs;
+    this.held.add(nowMs + waitMs, waitMs);
+    this.link?.ledger.report({ key: this.link.key, blockedUntilMs: this.held.untilMs });
+    return this.held.untilMs - nowMs;
   }
 }
 

@@ -12,6 +12,7 @@ import { BookState, StatusReason, type MarketName } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
 import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget } from "./budgets.ts";
+import { connectHoldMs, handshakeStatus } from "./connect-hold.ts";
 import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
 import type { Keepalive } from "./hooks.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
@@ -62,6 +63,8 @@ export interface LifecycleOptions {
   connectWindowMs: number;
   /** The supervisor's record of this worker slot's connects (CommonAdapterOptions.budgetLedger). */
   budgetLedger?: BudgetLedger;
+  /** See CommonAdapterOptions.connectHoldMs. */
+  connectHoldMs?: Readonly<Record<number, number>>;
   /** Told of every open and unplanned close (as CONNECTION_OPENED_URL / CONNECTION_CLOSED_URL), for the capture. */
   onRawRest?: RawRestTap;
 }
@@ -112,6 +115,11 @@ export class ConnectionLifecycle {
   readonly maxConnectsPerWindow: number;
   private readonly connectWindowMs: number;
   private readonly connectBudget: SlidingWindowBudget;
+  /** Handshakes refused with an over-limit status since a connection last opened: each doubles the hold (connect-hold.ts). */
+  private connectRefusedInRow = 0;
+  /** Handshakes the venue refused with 429/418/403 (cold; tests read it). */
+  connectsRefused = 0;
+  private readonly firstHoldMs: Readonly<Record<number, number>> | undefined;
   private housekeeping: ReturnType<typeof setInterval> | null = null;
   /** Whether a round may judge deadlines or ran after a stall of this thread (core/late-rounds.ts); set at start(). */
   private rounds: LateRounds | undefined;
@@ -154,6 +162,7 @@ export class ConnectionLifecycle {
     this.maxConnectsPerWindow = opts.maxConnectsPerWindow;
     this.connectWindowMs = opts.connectWindowMs;
     this.connectBudget = new SlidingWindowBudget(this.maxConnectsPerWindow, this.connectWindowMs).track(budgetLink(opts.budgetLedger, `${venue}:connect`));
+    this.firstHoldMs = opts.connectHoldMs;
     let minStale = Infinity;
     for (const conn of conns) for (const t of conn.topics) minStale = Math.min(minStale, this.staleAfter(t.depth, t.market));
     // Fine enough for the shortest deadline, including the first delayed resync (base / 2 at the earliest).
@@ -372,6 +381,7 @@ export class ConnectionLifecycle {
       if (gen !== conn.generation) return;
       conn.open = true;
       conn.openedMs = this.now();
+      this.connectRefusedInRow = 0;
       conn.lastError = "";
       conn.downSinceMs = 0;
       conn.failedConnects = 0;
@@ -399,8 +409,30 @@ export class ConnectionLifecycle {
     };
     ws.onerror = (ev: Event) => {
       // onclose follows and reconnects; keep the cause (OS error code: ECONNREFUSED, ENOTFOUND, TLS) for the log and /readyz.
-      if (gen === conn.generation) conn.lastError = describeSocketError(ev);
+      const error = describeSocketError(ev);
+      if (gen === conn.generation) conn.lastError = error;
+      this.onHandshakeRefused(conn, error); // before onclose: its reconnect waits for the hold
     };
+  }
+
+  /**
+   * A handshake answered 429/418/403 (any socket of the connection: a planned replacement's too): no connect of this
+   * venue until the hold ends, here and, reported through the ledger, in every other worker on this IP and the
+   * slot's next worker (connect-hold.ts). Before, each connection reconnected on its own backoff into the venue's
+   * limit or ban, and every other worker kept connecting too.
+   */
+  private onHandshakeRefused(conn: VenueConnection, error: string): void {
+    if (this.stoppingFlag) return;
+    const status = handshakeStatus(error);
+    const holdMs = status === undefined ? undefined : connectHoldMs(status, this.connectRefusedInRow, this.firstHoldMs);
+    if (holdMs === undefined) return;
+    this.connectRefusedInRow++;
+    this.connectsRefused++;
+    this.connectBudget.hold(this.now(), holdMs);
+    const fields = { conn: conn.id, market: conn.market, url: conn.url, status, holdMs, refusedInRow: this.connectRefusedInRow };
+    const msg = `${this.venue}: the venue refused a connect (HTTP ${status}: too many connects, or this address blocked); no connect for ${holdMs / 1000} s, nor from the other workers`;
+    if (status === 429) this.log.warn(msg, fields);
+    else this.log.error(msg, fields);
   }
 
   /**
@@ -456,7 +488,9 @@ export class ConnectionLifecycle {
     if (!wasOpen) {
       // Never got up: the venue cannot be reached. The first failure of a streak is an error, the retries warnings.
       conn.failedConnects++;
-      const fields = { conn: conn.id, market: conn.market, url: conn.url, error: conn.lastError, attempts: conn.failedConnects, retryInMs: Math.round(delay) };
+      // The connect waits for the connect budget too (a refused handshake's hold: connect-hold.ts).
+      const retryInMs = Math.round(Math.max(delay, this.connectBudgetWaitMs()));
+      const fields = { conn: conn.id, market: conn.market, url: conn.url, error: conn.lastError, attempts: conn.failedConnects, retryInMs };
       if (conn.failedConnects === 1) this.log.error(`${this.venue}: cannot reach the venue; retrying`, fields);
       else this.log.warn(`${this.venue}: venue still unreachable; retrying`, fields);
     } else {

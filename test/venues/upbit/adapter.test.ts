@@ -244,7 +244,8 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
     });
 
     it("connects again after HTTP 429 on the upgrade; sends no Origin header; PING is answered", async () => {
-      const { sim, adapter, matches } = await setup(spec, SUBS, { pingIntervalMs: 50 });
+      // The hold after a refused upgrade (10 s, then 20 s: connect-hold.ts) shortened to 50 ms.
+      const { sim, adapter, matches } = await setup(spec, SUBS, { pingIntervalMs: 50, connectHoldMs: { 429: 50 } });
       await until(() => SUBS.every((_, i) => matches(i)), "books live");
       sim.inject("429", undefined, { count: 2 });
       sim.inject("disconnect");

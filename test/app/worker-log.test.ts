@@ -1,0 +1,132 @@
+/**
+ * The workers' one log stream (app/worker-log.ts): a worker's lines go to the main thread, which writes them whole
+ * and in order; what a worker has on the way is bounded, its drops counted and reported. The last tests run real
+ * worker threads: before, each worker wrote its own stderr and the supervisor's writer saw none of their lines.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { LOG_IN_FLIGHT_MAX_CHARS, WorkerLogIntake, WorkerLogOutbox } from "../../src/app/worker-log.ts";
+import type { FromWorker } from "../../src/app/worker-protocol.ts";
+import { Supervisor } from "../../src/app/supervisor.ts";
+import { createLogger } from "../../src/core/log.ts";
+import { validateConfig } from "../../src/config/load.ts";
+import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
+import { rawConfig, uniqueDestination, waitFor } from "../e2e/harness.ts";
+
+describe("WorkerLogOutbox: a worker's lines on the way to the main thread", () => {
+  test("past the bound lines are dropped and counted; the count is reported once lines leave, then lines go again", () => {
+    const posted: FromWorker[] = [];
+    const outbox = new WorkerLogOutbox((m) => posted.push(m), 100);
+    for (let i = 0; i < 10; i++) outbox.write("x".repeat(29) + i); // 30 chars each: three fit
+    expect(posted).toEqual([0, 1, 2].map((i) => ({ type: "log", line: "x".repeat(29) + i })));
+    outbox.taken(30);
+    expect(posted.slice(3)).toEqual([{ type: "log-dropped", lines: 7 }]);
+    outbox.write("after");
+    expect(posted.at(-1)).toEqual({ type: "log", line: "after" });
+    outbox.taken(5);
+    expect(posted.length).toBe(5); // nothing dropped since: no second report
+  });
+
+  test("one line longer than the bound still goes when nothing is on the way", () => {
+    const posted: FromWorker[] = [];
+    const outbox = new WorkerLogOutbox((m) => posted.push(m), 10);
+    outbox.write("y".repeat(50));
+    outbox.write("z");
+    expect(posted).toEqual([{ type: "log", line: "y".repeat(50) }]);
+    outbox.taken(50);
+    outbox.write("z");
+    expect(posted.slice(1)).toEqual([{ type: "log-dropped", lines: 1 }, { type: "log", line: "z" }]);
+  });
+
+  test("the default bound is a megabyte's worth of characters", () => {
+    expect(LOG_IN_FLIGHT_MAX_CHARS).toBe(1 << 20);
+  });
+});
+
+describe("WorkerLogIntake: the main thread's side", () => {
+  test("each line written whole with its newline, in order; what left is acknowledged once per turn", async () => {
+    const written: string[] = [];
+    const dones: (() => void)[] = [];
+    const acks: number[] = [];
+    const intake = new WorkerLogIntake(
+      (text, done) => {
+        written.push(text);
+        dones.push(done);
+      },
+      (chars) => acks.push(chars),
+    );
+    intake.line("first");
+    intake.line("second line");
+    expect(written).toEqual(["first\n", "second line\n"]);
+    for (const d of dones) d();
+    expect(acks).toEqual([]); // once per turn
+    await waitFor(() => acks.length > 0, "the acknowledgement", 5_000);
+    expect(acks).toEqual(["first".length + "second line".length]);
+  });
+});
+
+describe("with workers = 2, real worker threads", () => {
+  let sim: BybitSim;
+  let supervisor: Supervisor;
+  const written: string[] = [];
+
+  beforeAll(async () => {
+    sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"] }], seed: 62, messagesPerSecond: 0 });
+    const raw = rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"] }], ...uniqueDestination(162), workers: 2 });
+    raw.log = { level: "info", format: "json" };
+    const mainLines: string[] = [];
+    supervisor = new Supervisor(validateConfig(raw), createLogger({ format: "json", write: (l) => mainLines.push(l) }), undefined, {
+      writeLog: (text, done) => {
+        written.push(text);
+        done();
+      },
+    });
+    await supervisor.start();
+  }, 30_000);
+
+  afterAll(async () => {
+    await supervisor?.stop();
+    await sim?.stop();
+  });
+
+  test("every worker's log lines reach the main thread's writer: whole JSON lines carrying the worker's id", async () => {
+    const started = () => written.map((t) => JSON.parse(t) as Record<string, unknown>).filter((r) => r.msg === "feeder started");
+    await waitFor(() => started().length === 2, "both workers' 'feeder started' lines", 20_000);
+    for (const text of written) {
+      expect(text.endsWith("\n")).toBe(true);
+      expect(text.indexOf("\n")).toBe(text.length - 1); // one line per write
+    }
+    expect(started().map((r) => r.worker).sort()).toEqual([0, 1]);
+  });
+});
+
+describe("a worker that dies right after logging", () => {
+  let sim: BybitSim;
+  let supervisor: Supervisor;
+  const written: string[] = [];
+
+  beforeAll(async () => {
+    sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["BTCUSDT", "ETHUSDT"] }], seed: 65, messagesPerSecond: 0 });
+    const raw = rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }], ...uniqueDestination(165), workers: 1 });
+    raw.log = { level: "info", format: "json" };
+    supervisor = new Supervisor(validateConfig(raw), createLogger({ format: "json", write: () => {} }), new URL("./support/last-words-worker.ts", import.meta.url).href, {
+      writeLog: (text, done) => {
+        written.push(text);
+        done();
+      },
+    });
+    await supervisor.start();
+  }, 30_000);
+
+  afterAll(async () => {
+    await supervisor?.stop();
+    await sim?.stop();
+  });
+
+  test("its last lines are all written, in the order it logged them", async () => {
+    await supervisor.latency(); // the worker logs 100 lines and exits while answering
+    await waitFor(() => supervisor.restarts >= 1, "the worker restarted", 20_000);
+    const last = written.map((t) => JSON.parse(t) as Record<string, unknown>).filter((r) => r.msg === "last words");
+    expect(last.map((r) => r.i)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(last.every((r) => r.worker === 0)).toBe(true);
+  });
+});
