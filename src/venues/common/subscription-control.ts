@@ -32,7 +32,8 @@ export class SubscriptionControl {
   rateLimited = 0;
   /** Rate-limited refusals in a row (the backoff's step); an accepted request starts it over. */
   private rateLimitStreak = 0;
-  private readonly retryTimers = new Set<ReturnType<typeof setTimeout>>();
+  /** Requests refused as over the rate limit, each waiting out its backoff (retryLater): its timer → what it sends again. */
+  private readonly retryTimers = new Map<ReturnType<typeof setTimeout>, { conn: VenueConnection; gen: number; op: "subscribe" | "unsubscribe"; topics: TopicState[] }>();
 
   /** Per-IP bucket shared by every connection of the venue (this process's share); null = no per-IP limit. */
   private readonly ipBucket: TokenBucket | null;
@@ -108,6 +109,16 @@ export class SubscriptionControl {
     }
   }
 
+  /**
+   * Whether a subscribe naming `t` is out on its connection's current socket: sent or queued and not answered, or
+   * refused as over the rate limit and waiting to go again (retryLater sends it for a topic still PENDING).
+   */
+  subscribeOut(conn: VenueConnection, t: TopicState): boolean {
+    for (const p of conn.pending.values()) if (p.op === "subscribe" && p.topics.includes(t)) return true;
+    for (const r of this.retryTimers.values()) if (r.op === "subscribe" && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
+    return false;
+  }
+
   /** Sends a keepalive or reply text; a ping's number shares the request numbering. */
   nextSeq(): number {
     return ++this.reqSeq;
@@ -180,7 +191,7 @@ export class SubscriptionControl {
   stop(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    for (const t of this.retryTimers) clearTimeout(t);
+    for (const t of this.retryTimers.keys()) clearTimeout(t);
     this.retryTimers.clear();
   }
 
@@ -397,7 +408,7 @@ export class SubscriptionControl {
       if (op === "subscribe") for (const t of still) t.sub = SUB_IDLE;
       this.sendRequest(conn, op, still);
     }, delayMs);
-    this.retryTimers.add(timer);
+    this.retryTimers.set(timer, { conn, gen, op, topics });
   }
 
   /** Unsubscribes topics given up (SUB_REJECTED) that the venue may still serve; they stay given up, so the ack ends it. */
