@@ -389,11 +389,14 @@ export class SubscriptionControl {
   /**
    * The venue refused a request as over its rate limit: the same request goes again after an equal-jitter backoff
    * (0.5 s doubling to 10 s while refusals continue; an accepted request, answered by id or per topic, starts it
-   * over), on the same socket only; nothing is rejected for it.
+   * over), or once the venue's request count has room (RequestProtocol.requestWaitMs) if that is later, on the same
+   * socket only; nothing is rejected for it.
    */
   private retryLater(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], retMsg: string): void {
     this.rateLimited++;
-    const delayMs = equalJitterMs(this.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, Math.random);
+    // Never before the venue's own count allows one more request (OKX's hour): each retry sooner is refused again.
+    const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
+    const delayMs = Math.max(equalJitterMs(this.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, Math.random), budgetWaitMs);
     const gen = conn.generation;
     this.log.warn(`${this.protocol.venue}: request over the venue's rate limit; sending it again`, { conn: conn.id, op, topics: topics.length, retMsg, delayMs: Math.round(delayMs) });
     const timer = setTimeout(() => {

@@ -179,6 +179,26 @@ describe("common subscription control", () => {
     control.stop();
   });
 
+  test("rate limited: the request goes again no sooner than the venue's own request count allows (requestWaitMs), not every backoff step", () => {
+    // Before, a venue whose count of a socket's requests says the budget is spent for a while (OKX: 480 per hour)
+    // got the refused request again every 0.5-10 s step meanwhile, each one more request refused (and counted).
+    const delays: number[] = [];
+    const log = { ...silentLogger, warn: (_m: string, f?: Record<string, unknown>) => void (typeof f?.delayMs === "number" && delays.push(f.delayMs)) };
+    const counted: RequestProtocol = { ...protocol(), requestWaitMs: () => 60_000 };
+    const control = new SubscriptionControl(counted, log, () => 0, undefined, () => undefined);
+    const conn = new FakeConnection(0);
+    const t = new TopicState(0, "spot", "S0", 10, "book.S0", conn);
+    conn.byTopic.set(t.topic, t);
+    control.sendRequest(conn, "subscribe", [t]);
+    control.onControl(conn, { id: ids(conn.sent)[0], error: "slow down" });
+    expect(control.rateLimited).toBe(1);
+    expect(delays).toHaveLength(1);
+    expect(delays[0]).toBeGreaterThanOrEqual(60_000); // not the first step (0.25-0.5 s)
+    expect(t.sub).toBe(SUB_PENDING);
+    expect(conn.sent).toHaveLength(1);
+    control.stop();
+  });
+
   test("a server test request is answered at once, ahead of requests waiting for pacing tokens", () => {
     const { control, all, at } = setup({ perConnection: { capacity: 1, perSecond: 1 } }, 8);
     const { conn, topics } = all[0]!;
