@@ -273,7 +273,9 @@ export class SubscriptionControl {
     conn.pending.delete(req.reqId);
     if (c.success) {
       this.rateLimitStreak = 0;
-      for (const t of req.topics) this.onTopicConfirmed(conn, t, req.op);
+      const givenUp: TopicState[] = [];
+      for (const t of req.topics) this.onTopicConfirmed(conn, t, req.op, givenUp);
+      this.unsubscribeGivenUp(conn, givenUp);
       return;
     }
     if (this.protocol.parseAckError(c.retMsg).kind === "rate_limited") {
@@ -283,7 +285,7 @@ export class SubscriptionControl {
     if (req.op === "unsubscribe") {
       // Not subscribed after all (e.g. it never took effect): proceed as if unsubscribed.
       this.log.warn(`${this.protocol.venue}: unsubscribe rejected; treating topics as unsubscribed`, { conn: conn.id, retMsg: c.retMsg, topics: req.topics.map((t) => t.topic) });
-      for (const t of req.topics) this.onTopicConfirmed(conn, t, "unsubscribe");
+      for (const t of req.topics) this.onTopicConfirmed(conn, t, "unsubscribe", []);
       return;
     }
     this.onSubscribeFailed(conn, req.topics, c.retMsg);
@@ -310,25 +312,29 @@ export class SubscriptionControl {
       return { t, op: t.sub === SUB_UNSUBSCRIBING ? "unsubscribe" : "subscribe" };
     };
     if (ok.length > 0) this.rateLimitStreak = 0; // accepted (OKX acks only this way): the backoff starts over
+    const givenUp: TopicState[] = [];
     for (const name of ok) {
       const r = resolve(name);
-      if (r) this.onTopicConfirmed(conn, r.t, r.op);
+      if (r) this.onTopicConfirmed(conn, r.t, r.op, givenUp);
     }
+    this.unsubscribeGivenUp(conn, givenUp);
     for (const name of failed) {
       const r = resolve(name);
       if (!r) continue;
-      if (r.op === "unsubscribe") this.onTopicConfirmed(conn, r.t, "unsubscribe");
+      if (r.op === "unsubscribe") this.onTopicConfirmed(conn, r.t, "unsubscribe", []);
       else this.reject(r.t, retMsg || "listed in failTopics");
     }
   }
 
-  private onTopicConfirmed(conn: VenueConnection, t: TopicState, op: "subscribe" | "unsubscribe"): void {
+  /** `givenUp`: topics of the answer to unsubscribe, collected so that one request (per batch) unsubscribes them all. */
+  private onTopicConfirmed(conn: VenueConnection, t: TopicState, op: "subscribe" | "unsubscribe", givenUp: TopicState[]): void {
     if (op === "subscribe") {
       if (t.sub === SUB_REJECTED) {
         // Given up while its subscribe was out (an instrument closed: the lifecycle's retire() sends an unsubscribe
         // only for an active topic): the venue now serves it unasked for, and a later subscribe would be refused as
-        // already subscribed. Unsubscribe it; that ack finds it rejected, so nothing follows.
-        this.unsubscribeGivenUp(conn, [t]);
+        // already subscribed. Unsubscribed (with the answer's others: a venue-wide break closes a whole batch, and
+        // one request each would spend OKX's hourly budget); that ack finds it rejected, so nothing follows.
+        givenUp.push(t);
         return;
       }
       if (t.sub !== SUB_PENDING) return;
