@@ -332,8 +332,8 @@ export class SubscriptionControl {
       if (t.sub === SUB_REJECTED) {
         // Given up while its subscribe was out (an instrument closed: the lifecycle's retire() sends an unsubscribe
         // only for an active topic): the venue now serves it unasked for, and a later subscribe would be refused as
-        // already subscribed. Unsubscribed (with the answer's others: a venue-wide break closes a whole batch, and
-        // one request each would spend OKX's hourly budget); that ack finds it rejected, so nothing follows.
+        // already subscribed. Unsubscribed with the answer's others (a venue-wide break closes a whole batch: one
+        // request, not one per book); that ack finds it rejected, so nothing follows.
         givenUp.push(t);
         return;
       }
