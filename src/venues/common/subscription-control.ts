@@ -30,8 +30,6 @@ export class SubscriptionControl {
   alreadySubscribed = 0;
   /** Requests the venue refused as over its rate limit (AckError rate_limited), each sent again after a backoff. */
   rateLimited = 0;
-  /** Rate-limited refusals in a row (the backoff's step); an accepted request starts it over. */
-  private rateLimitStreak = 0;
   /** Requests refused as over the rate limit, each waiting out its backoff (retryLater): its timer → what it sends again. */
   private readonly retryTimers = new Map<ReturnType<typeof setTimeout>, { conn: VenueConnection; gen: number; op: "subscribe" | "unsubscribe"; topics: TopicState[] }>();
 
@@ -272,7 +270,7 @@ export class SubscriptionControl {
     }
     conn.pending.delete(req.reqId);
     if (c.success) {
-      this.rateLimitStreak = 0;
+      conn.rateLimitStreak = 0;
       const givenUp: TopicState[] = [];
       for (const t of req.topics) this.onTopicConfirmed(conn, t, req.op, givenUp);
       this.unsubscribeGivenUp(conn, givenUp);
@@ -311,7 +309,7 @@ export class SubscriptionControl {
       if (t.sub === SUB_REJECTED) return undefined;
       return { t, op: t.sub === SUB_UNSUBSCRIBING ? "unsubscribe" : "subscribe" };
     };
-    if (ok.length > 0) this.rateLimitStreak = 0; // accepted (OKX acks only this way): the backoff starts over
+    if (ok.length > 0) conn.rateLimitStreak = 0; // accepted (OKX acks only this way): the backoff starts over
     const givenUp: TopicState[] = [];
     for (const name of ok) {
       const r = resolve(name);
@@ -394,15 +392,16 @@ export class SubscriptionControl {
 
   /**
    * The venue refused a request as over its rate limit: the same request goes again after an equal-jitter backoff
-   * (0.5 s doubling to 10 s while refusals continue; an accepted request, answered by id or per topic, starts it
-   * over), or once the venue's request count has room (RequestProtocol.requestWaitMs) if that is later, on the same
+   * (0.5 s doubling to 10 s while the connection's refusals continue; a request it has accepted, answered by id or
+   * per topic, starts it over: one accepted on another connection does not, as the limit may be the connection's,
+   * OKX's hour), or once the venue's request count has room (RequestProtocol.requestWaitMs) if that is later, on the same
    * socket only; nothing is rejected for it.
    */
   private retryLater(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], retMsg: string): void {
     this.rateLimited++;
     // Never before the venue's own count allows one more request (OKX's hour): each retry sooner is refused again.
     const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
-    const delayMs = Math.max(equalJitterMs(this.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, Math.random), budgetWaitMs);
+    const delayMs = Math.max(equalJitterMs(conn.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, Math.random), budgetWaitMs);
     const gen = conn.generation;
     this.log.warn(`${this.protocol.venue}: request over the venue's rate limit; sending it again`, { conn: conn.id, op, topics: topics.length, retMsg, delayMs: Math.round(delayMs) });
     const timer = setTimeout(() => {
