@@ -292,7 +292,7 @@ export class SubscriptionControl {
   /** Per-topic success and failure lists (Bybit option COMMAND_RESP). */
   private onTopicAck(conn: VenueConnection, ok: string[], failed: string[], retMsg: string): void {
     // The op answered is that of the oldest pending request naming the topic (a topic given up sends an unsubscribe
-    // and stays rejected, so its state cannot tell); with none pending, the topic's state.
+    // and stays rejected, so its state cannot tell).
     const resolve = (name: string): { t: TopicState; op: "subscribe" | "unsubscribe" } | undefined => {
       const t = conn.byTopic.get(name);
       if (!t) return undefined;
@@ -304,10 +304,11 @@ export class SubscriptionControl {
           return { t, op: p.op };
         }
       }
-      // None pending names it: a repeated answer. A topic given up has had its unsubscribe; one more per repeat would
-      // be answered in turn, and a venue repeating every answer would keep them going.
-      if (t.sub === SUB_REJECTED) return undefined;
-      return { t, op: t.sub === SUB_UNSUBSCRIBING ? "unsubscribe" : "subscribe" };
+      // None pending names it: a repeated answer (or none of ours), which answers nothing. Taken by the topic's state,
+      // a repeated refusal rejected a live book for good, a repeated acceptance made a topic whose subscribe waits out
+      // a rate-limit backoff active (the retry then never went), and a given-up topic sent one more unsubscribe per
+      // repeat (a venue repeating every answer would keep them going).
+      return undefined;
     };
     if (ok.length > 0) conn.rateLimitStreak = 0; // accepted (OKX acks only this way): the backoff starts over
     const givenUp: TopicState[] = [];

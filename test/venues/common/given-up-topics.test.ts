@@ -122,6 +122,30 @@ describe("a topic given up while its requests are answered", () => {
     }
   });
 
+  test("a per-topic answer naming a topic no request of which is out (a repeat) answers nothing, whatever the topic's state", () => {
+    // Before, such an answer was taken by the topic's state: a repeated failTopics entry rejected a LIVE book for good
+    // (HALTED / SUBSCRIBE_REJECTED), and a repeated acceptance made a topic whose subscribe waits out a rate-limit
+    // backoff active, so the retry never went and the venue never served it.
+    const invalid: string[] = [];
+    const control = new SubscriptionControl(PROTOCOL, silentLogger, () => 0, undefined, (t) => void invalid.push(t.topic));
+    const { conn, topics, sent } = setup();
+    const [a, b] = [topics[0]!, topics[1]!];
+    control.sendRequest(conn, "subscribe", [a]);
+    control.onControl(conn, { ok: [a.topic] });
+    expect(a.sub).toBe(SUB_ACTIVE);
+    control.onControl(conn, { ok: [], failed: [a.topic] }); // a refusal repeated (or meant for no request of ours)
+    expect(a.sub).toBe(SUB_ACTIVE);
+    expect(invalid).toEqual([]);
+    expect(control.subscribeRejected).toBe(0);
+
+    control.sendRequest(conn, "subscribe", [b]);
+    control.onControl(conn, { id: sent().at(-1)!.id, error: "slow down" }); // b waits out its backoff, PENDING
+    control.onControl(conn, { ok: [b.topic] }); // an acceptance repeated: not b's subscribe, which has not gone yet
+    expect(b.sub).toBe(SUB_PENDING);
+    expect(conn.pending.size).toBe(0);
+    control.stop();
+  });
+
   test("a repeated ack naming a request already answered answers no other request", () => {
     const { control, conn, topics, sent } = setup();
     const [a, b] = [topics[0]!, topics[1]!];
