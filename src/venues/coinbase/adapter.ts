@@ -409,8 +409,8 @@ export class CoinbaseAdapter implements VenueAdapter {
    * subscriptions event would (a refused subscribe gets no event, coinbase-pro-node#174), only one it can be the
    * answer to (protocol.ts errorAnswers: the oldest subscribe naming the product it names; naming none, the oldest
    * message if of the op it names): a level2 request's products go to the common recovery (a product named as not
-   * valid rejected alone, the rest sent again; else the batch split to single products); a heartbeats subscribe's
-   * answer is taken. Cold.
+   * valid rejected alone, the rest sent again; else the batch split to single products); a heartbeats subscribe
+   * refused for a passing reason goes again (heartbeatsAgain), else its answer is taken. Cold.
    */
   private onErrorFrame(conn: Conn, m: Record<string, unknown>): void {
     conn.errorFrames++;
