@@ -37,6 +37,11 @@ export interface CoinbaseSimOptions {
    * feed's words) and sends nothing else for it; `error` likewise without the reason.
    */
   unknownProductReply?: "omit" | "error_named" | "error";
+  /**
+   * The first N heartbeats subscribes (over all connections) are refused with a passing refusal's error frame
+   * (`{"type":"error","message":"Failed to subscribe","reason":"rate limit exceeded"}`). Default 0.
+   */
+  refuseHeartbeats?: number;
   /** Send the subscriptions event before the snapshots (default false: snapshots first, as recorded). */
   ackFirst?: boolean;
   /** Per-product tick/lot/price overrides. */

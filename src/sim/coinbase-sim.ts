@@ -73,6 +73,8 @@ class CoinbaseSimulator implements CoinbaseSim {
   private readonly products = new Map<string, Product>();
   private readonly conns = new Set<Ws>();
   private connSeq = 0;
+  /** Heartbeats subscribes refused so far (opts.refuseHeartbeats). */
+  private heartbeatsRefused = 0;
   private timer: ReturnType<typeof setInterval> | null = null;
   private stepBudget = 0;
   private lastTickMs = 0;
@@ -229,6 +231,10 @@ class CoinbaseSimulator implements CoinbaseSim {
       // The whole subscribe refused, as the Exchange feed does (coinbase-pro-node#174): nothing subscribed, no event.
       if (m.channel === "level2") this.stats.subscribes++;
       return this.sendError(ws, "Failed to subscribe", reply === "error_named" ? `${String(unknown[0])} is not a valid product` : undefined);
+    }
+    if (m.channel === "heartbeats" && m.type === "subscribe" && this.heartbeatsRefused < (this.opts.refuseHeartbeats ?? 0)) {
+      this.heartbeatsRefused++;
+      return this.sendError(ws, "Failed to subscribe", "rate limit exceeded");
     }
     if (m.channel === "heartbeats") {
       d.subscribed = true;

@@ -18,6 +18,7 @@ import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { equalJitterMs } from "../common/backoff.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
@@ -27,7 +28,7 @@ import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../commo
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
-import { SubscriptionControl } from "../common/subscription-control.ts";
+import { RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
 import { type CoinbaseConnection as Conn, CoinbaseConnection, type CoinbaseTopic, HEARTBEATS_ACK } from "./connection.ts";
 import { coinbaseInstrumentSource } from "./instruments.ts";
@@ -46,6 +47,7 @@ import {
   errorAnswers,
   errorText,
   isErrorFrame,
+  parseAckError,
 } from "./protocol.ts";
 
 export type { RawFrameTap } from "../venue.ts";
@@ -80,6 +82,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   private readonly fetchFn: typeof fetch;
   /** Ends every REST request and budget wait at stop() (a stop during start-up does not wait for the instrument REST). */
   private readonly restStop: RestStop;
+  /** Heartbeats subscribes refused for a passing reason, waiting to go again (heartbeatsAgain). */
+  private readonly heartbeatRetries = new Set<ReturnType<typeof setTimeout>>();
   /** The public REST limit the instrument queries share (budgets.ts). */
   private readonly restBudget: RestWeightBudget;
   private readonly now: () => number;
@@ -242,6 +246,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
+    for (const timer of this.heartbeatRetries) clearTimeout(timer);
+    this.heartbeatRetries.clear();
     this.restStop.stop();
     this.watch.stop();
     return this.lifecycle.stop();
@@ -403,8 +409,8 @@ export class CoinbaseAdapter implements VenueAdapter {
    * subscriptions event would (a refused subscribe gets no event, coinbase-pro-node#174), only one it can be the
    * answer to (protocol.ts errorAnswers: the oldest subscribe naming the product it names; naming none, the oldest
    * message if of the op it names): a level2 request's products go to the common recovery (a product named as not
-   * valid rejected alone, the rest sent again; else the batch split to single products); a heartbeats subscribe's
-   * answer is taken. Cold.
+   * valid rejected alone, the rest sent again; else the batch split to single products); a heartbeats subscribe
+   * refused for a passing reason goes again (heartbeatsAgain), else its answer is taken. Cold.
    */
   private onErrorFrame(conn: Conn, m: Record<string, unknown>): void {
     conn.errorFrames++;
@@ -418,8 +424,30 @@ export class CoinbaseAdapter implements VenueAdapter {
     });
     if (at < 0) return;
     const id = conn.expectedAcks.splice(at, 1)[0]!;
-    const req = id === HEARTBEATS_ACK ? undefined : conn.pending.get(id);
+    if (id === HEARTBEATS_ACK) {
+      // Refused for a passing reason (a rate limit): asked again after a backoff; taken otherwise.
+      if (parseAckError(text).kind === "rate_limited") this.heartbeatsAgain(conn);
+      return;
+    }
+    const req = conn.pending.get(id);
     if (req) this.control.onControl(conn, { coinbaseAck: true, op: req.op, reqId: id, ok: [], failed: [], refused: text });
+  }
+
+  /**
+   * The heartbeats subscribe refused for a passing reason goes again on the same socket after the rate-limit backoff
+   * (as a level2 request's: ../common/subscription-control.ts retryLater). Before, the socket went without heartbeats
+   * for good: a quiet one was taken for dead after 7 s and every book on it resynced. Cold.
+   */
+  private heartbeatsAgain(conn: Conn): void {
+    this.control.rateLimited++;
+    const gen = conn.generation;
+    const delayMs = equalJitterMs(conn.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, Math.random);
+    this.log.warn("coinbase: heartbeats subscribe refused for a passing reason; sending it again", { conn: conn.id, delayMs: Math.round(delayMs) });
+    const timer = setTimeout(() => {
+      this.heartbeatRetries.delete(timer);
+      if (conn.generation === gen && conn.open && !this.lifecycle.stopping) this.onOpen(conn);
+    }, delayMs);
+    this.heartbeatRetries.add(timer);
   }
 
   /**

@@ -248,9 +248,10 @@ export class ConnectionLifecycle {
       t.book = BookState.AWAITING_SNAPSHOT;
       t.lastSeq = 0;
       const conn = t.conn;
-      if (subscribeOut(conn, t)) {
+      if (this.control.subscribeOut(conn, t)) {
         // Closed while its subscribe was out (retire) and not answered yet: a second one would be refused as already
-        // subscribed (Bybit option: failTopics, the book rejected for good). That one's ack makes it active.
+        // subscribed (Bybit option: failTopics, the book rejected for good). That one's ack makes it active. One
+        // refused as over the rate limit and waiting to go again goes for it then (a second now would be a duplicate).
         t.sub = SUB_PENDING;
         t.lastMsgMs = this.now(); // staleness counts from the reopen
         continue;
@@ -660,12 +661,6 @@ export class ConnectionLifecycle {
     }
     return false;
   }
-}
-
-/** Whether a subscribe naming `t` is out on its connection (sent or queued, not answered). */
-function subscribeOut(conn: VenueConnection, t: TopicState): boolean {
-  for (const p of conn.pending.values()) if (p.op === "subscribe" && p.topics.includes(t)) return true;
-  return false;
 }
 
 /** "ECONNREFUSED: WebSocket connection to '…' failed: Failed to connect" from a WebSocket error event (Bun puts the OS code on `error.code`). */

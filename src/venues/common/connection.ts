@@ -135,6 +135,11 @@ export abstract class VenueConnection {
   plannedLoggedStepMs = 0;
   plannedLoggedWhy = "";
   attempt = 0;
+  /**
+   * Requests of this connection refused as over the rate limit in a row (subscription-control.ts retryLater's backoff
+   * step); one it has accepted starts it over (not one of another connection: the limit may be per connection).
+   */
+  rateLimitStreak = 0;
   reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   lastPingMs = 0;
   /** 0 = no ping outstanding. */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
-import type { TopicState } from "./connection.ts";
+import type { TopicState, VenueConnection } from "./connection.ts";
 
 /** A control frame (anything that is not a book push), classified by the venue. */
 export type ControlFrame =
@@ -103,4 +103,10 @@ export interface RequestProtocol {
   parseAckError(retMsg: string): AckError;
   /** Extra words for the log line when the venue refuses a topic (valid depths, …). */
   rejectHint(t: TopicState): string;
+  /**
+   * How long the venue's own count of `conn`'s requests says one more must wait (0 = now; OKX: 480 per hour per
+   * socket). A request refused as over the rate limit goes again no sooner, not every backoff step meanwhile. Absent:
+   * the venue keeps no such count.
+   */
+  requestWaitMs?(conn: VenueConnection): number;
 }

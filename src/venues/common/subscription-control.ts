@@ -30,9 +30,8 @@ export class SubscriptionControl {
   alreadySubscribed = 0;
   /** Requests the venue refused as over its rate limit (AckError rate_limited), each sent again after a backoff. */
   rateLimited = 0;
-  /** Rate-limited refusals in a row (the backoff's step); an accepted request starts it over. */
-  private rateLimitStreak = 0;
-  private readonly retryTimers = new Set<ReturnType<typeof setTimeout>>();
+  /** Requests refused as over the rate limit, each waiting out its backoff (retryLater): its timer → what it sends again. */
+  private readonly retryTimers = new Map<ReturnType<typeof setTimeout>, { conn: VenueConnection; gen: number; op: "subscribe" | "unsubscribe"; topics: TopicState[] }>();
 
   /** Per-IP bucket shared by every connection of the venue (this process's share); null = no per-IP limit. */
   private readonly ipBucket: TokenBucket | null;
@@ -108,6 +107,16 @@ export class SubscriptionControl {
     }
   }
 
+  /**
+   * Whether a subscribe naming `t` is out on its connection's current socket: sent or queued and not answered, or
+   * refused as over the rate limit and waiting to go again (retryLater sends it for a topic still PENDING).
+   */
+  subscribeOut(conn: VenueConnection, t: TopicState): boolean {
+    for (const p of conn.pending.values()) if (p.op === "subscribe" && p.topics.includes(t)) return true;
+    for (const r of this.retryTimers.values()) if (r.op === "subscribe" && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
+    return false;
+  }
+
   /** Sends a keepalive or reply text; a ping's number shares the request numbering. */
   nextSeq(): number {
     return ++this.reqSeq;
@@ -180,7 +189,7 @@ export class SubscriptionControl {
   stop(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    for (const t of this.retryTimers) clearTimeout(t);
+    for (const t of this.retryTimers.keys()) clearTimeout(t);
     this.retryTimers.clear();
   }
 
@@ -261,8 +270,10 @@ export class SubscriptionControl {
     }
     conn.pending.delete(req.reqId);
     if (c.success) {
-      this.rateLimitStreak = 0;
-      for (const t of req.topics) this.onTopicConfirmed(conn, t, req.op);
+      conn.rateLimitStreak = 0;
+      const givenUp: TopicState[] = [];
+      for (const t of req.topics) this.onTopicConfirmed(conn, t, req.op, givenUp);
+      this.unsubscribeGivenUp(conn, givenUp);
       return;
     }
     if (this.protocol.parseAckError(c.retMsg).kind === "rate_limited") {
@@ -272,7 +283,7 @@ export class SubscriptionControl {
     if (req.op === "unsubscribe") {
       // Not subscribed after all (e.g. it never took effect): proceed as if unsubscribed.
       this.log.warn(`${this.protocol.venue}: unsubscribe rejected; treating topics as unsubscribed`, { conn: conn.id, retMsg: c.retMsg, topics: req.topics.map((t) => t.topic) });
-      for (const t of req.topics) this.onTopicConfirmed(conn, t, "unsubscribe");
+      for (const t of req.topics) this.onTopicConfirmed(conn, t, "unsubscribe", []);
       return;
     }
     this.onSubscribeFailed(conn, req.topics, c.retMsg);
@@ -281,7 +292,7 @@ export class SubscriptionControl {
   /** Per-topic success and failure lists (Bybit option COMMAND_RESP). */
   private onTopicAck(conn: VenueConnection, ok: string[], failed: string[], retMsg: string): void {
     // The op answered is that of the oldest pending request naming the topic (a topic given up sends an unsubscribe
-    // and stays rejected, so its state cannot tell); with none pending, the topic's state.
+    // and stays rejected, so its state cannot tell).
     const resolve = (name: string): { t: TopicState; op: "subscribe" | "unsubscribe" } | undefined => {
       const t = conn.byTopic.get(name);
       if (!t) return undefined;
@@ -293,31 +304,36 @@ export class SubscriptionControl {
           return { t, op: p.op };
         }
       }
-      // None pending names it: a repeated answer. A topic given up has had its unsubscribe; one more per repeat would
-      // be answered in turn, and a venue repeating every answer would keep them going.
-      if (t.sub === SUB_REJECTED) return undefined;
-      return { t, op: t.sub === SUB_UNSUBSCRIBING ? "unsubscribe" : "subscribe" };
+      // None pending names it: a repeated answer (or none of ours), which answers nothing. Taken by the topic's state,
+      // a repeated refusal rejected a live book for good, a repeated acceptance made a topic whose subscribe waits out
+      // a rate-limit backoff active (the retry then never went), and a given-up topic sent one more unsubscribe per
+      // repeat (a venue repeating every answer would keep them going).
+      return undefined;
     };
-    if (ok.length > 0) this.rateLimitStreak = 0; // accepted (OKX acks only this way): the backoff starts over
+    if (ok.length > 0) conn.rateLimitStreak = 0; // accepted (OKX acks only this way): the backoff starts over
+    const givenUp: TopicState[] = [];
     for (const name of ok) {
       const r = resolve(name);
-      if (r) this.onTopicConfirmed(conn, r.t, r.op);
+      if (r) this.onTopicConfirmed(conn, r.t, r.op, givenUp);
     }
+    this.unsubscribeGivenUp(conn, givenUp);
     for (const name of failed) {
       const r = resolve(name);
       if (!r) continue;
-      if (r.op === "unsubscribe") this.onTopicConfirmed(conn, r.t, "unsubscribe");
+      if (r.op === "unsubscribe") this.onTopicConfirmed(conn, r.t, "unsubscribe", []);
       else this.reject(r.t, retMsg || "listed in failTopics");
     }
   }
 
-  private onTopicConfirmed(conn: VenueConnection, t: TopicState, op: "subscribe" | "unsubscribe"): void {
+  /** `givenUp`: topics of the answer to unsubscribe, collected so that one request (per batch) unsubscribes them all. */
+  private onTopicConfirmed(conn: VenueConnection, t: TopicState, op: "subscribe" | "unsubscribe", givenUp: TopicState[]): void {
     if (op === "subscribe") {
       if (t.sub === SUB_REJECTED) {
         // Given up while its subscribe was out (an instrument closed: the lifecycle's retire() sends an unsubscribe
         // only for an active topic): the venue now serves it unasked for, and a later subscribe would be refused as
-        // already subscribed. Unsubscribe it; that ack finds it rejected, so nothing follows.
-        this.unsubscribeGivenUp(conn, [t]);
+        // already subscribed. Unsubscribed with the answer's others (a venue-wide break closes a whole batch: one
+        // request, not one per book); that ack finds it rejected, so nothing follows.
+        givenUp.push(t);
         return;
       }
       if (t.sub !== SUB_PENDING) return;
@@ -377,12 +393,16 @@ export class SubscriptionControl {
 
   /**
    * The venue refused a request as over its rate limit: the same request goes again after an equal-jitter backoff
-   * (0.5 s doubling to 10 s while refusals continue; an accepted request, answered by id or per topic, starts it
-   * over), on the same socket only; nothing is rejected for it.
+   * (0.5 s doubling to 10 s while the connection's refusals continue; a request it has accepted, answered by id or
+   * per topic, starts it over: one accepted on another connection does not, as the limit may be the connection's,
+   * OKX's hour), or once the venue's request count has room (RequestProtocol.requestWaitMs) if that is later, on the same
+   * socket only; nothing is rejected for it.
    */
   private retryLater(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], retMsg: string): void {
     this.rateLimited++;
-    const delayMs = equalJitterMs(this.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, Math.random);
+    // Never before the venue's own count allows one more request (OKX's hour): each retry sooner is refused again.
+    const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
+    const delayMs = Math.max(equalJitterMs(conn.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, Math.random), budgetWaitMs);
     const gen = conn.generation;
     this.log.warn(`${this.protocol.venue}: request over the venue's rate limit; sending it again`, { conn: conn.id, op, topics: topics.length, retMsg, delayMs: Math.round(delayMs) });
     const timer = setTimeout(() => {
@@ -397,7 +417,7 @@ export class SubscriptionControl {
       if (op === "subscribe") for (const t of still) t.sub = SUB_IDLE;
       this.sendRequest(conn, op, still);
     }, delayMs);
-    this.retryTimers.add(timer);
+    this.retryTimers.set(timer, { conn, gen, op, topics });
   }
 
   /** Unsubscribes topics given up (SUB_REJECTED) that the venue may still serve; they stay given up, so the ack ends it. */

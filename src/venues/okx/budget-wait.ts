@@ -61,11 +61,13 @@ export class BudgetWaits {
 
 /**
  * OKX's requests, each counted against its connection's 480 per hour. A subscribe (a new socket's, say) is the
- * fresh start a topic waiting for the budget waited for: its wait is over.
+ * fresh start a topic waiting for the budget waited for: its wait is over. A request refused with 60014 goes again
+ * once the hour has room for it (requestWaitMs), not every backoff step (each one more request refused).
  */
 export function budgetedRequests(budget: OkxRequestBudget, waits: BudgetWaits): RequestProtocol {
   return {
     ...OKX_REQUESTS,
+    requestWaitMs: (conn) => budget.waitMs(conn as OkxConnection, 1),
     encodeRequest: (op, topics, reqId) => {
       const conn = topics[0]?.conn as OkxConnection | undefined;
       if (conn) budget.spend(conn);

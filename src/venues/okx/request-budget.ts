@@ -30,6 +30,11 @@ export class OkxRequestBudget {
     if (n === 0) return 0;
     const conn = t.conn;
     for (const x of conn.topics) if (x !== t) n += requestsStillToSend(x);
+    return this.waitMs(conn, n);
+  }
+
+  /** How long until `n` more requests fit `conn`'s current socket's budget (0 = now). */
+  waitMs(conn: OkxConnection, n: number): number {
     const now = this.now();
     const times = conn.requestTimesMs;
     while (times.length > 0 && now - times[0]! >= this.windowMs) times.shift();

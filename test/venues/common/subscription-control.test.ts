@@ -179,6 +179,53 @@ describe("common subscription control", () => {
     control.stop();
   });
 
+  test("rate limited: the request goes again no sooner than the venue's own request count allows (requestWaitMs), not every backoff step", () => {
+    // Before, a venue whose count of a socket's requests says the budget is spent for a while (OKX: 480 per hour)
+    // got the refused request again every 0.5-10 s step meanwhile, each one more request refused (and counted).
+    const delays: number[] = [];
+    const log = { ...silentLogger, warn: (_m: string, f?: Record<string, unknown>) => void (typeof f?.delayMs === "number" && delays.push(f.delayMs)) };
+    const counted: RequestProtocol = { ...protocol(), requestWaitMs: () => 60_000 };
+    const control = new SubscriptionControl(counted, log, () => 0, undefined, () => undefined);
+    const conn = new FakeConnection(0);
+    const t = new TopicState(0, "spot", "S0", 10, "book.S0", conn);
+    conn.byTopic.set(t.topic, t);
+    control.sendRequest(conn, "subscribe", [t]);
+    control.onControl(conn, { id: ids(conn.sent)[0], error: "slow down" });
+    expect(control.rateLimited).toBe(1);
+    expect(delays).toHaveLength(1);
+    expect(delays[0]).toBeGreaterThanOrEqual(60_000); // not the first step (0.25-0.5 s)
+    expect(t.sub).toBe(SUB_PENDING);
+    expect(conn.sent).toHaveLength(1);
+    control.stop();
+  });
+
+  test("rate limited: a request accepted on another connection does not start this connection's backoff over", () => {
+    // Before, one streak for all connections: a connection whose own limit is spent (OKX's hour, a per-connection
+    // credit pool) was sent its refused request again at the first step (0.25-0.5 s) every time any other connection
+    // had a request accepted, never backing off.
+    const delays: number[] = [];
+    const log = { ...silentLogger, warn: (_m: string, f?: Record<string, unknown>) => void (typeof f?.delayMs === "number" && delays.push(f.delayMs)) };
+    const control = new SubscriptionControl(protocol(), log, () => 0, undefined, () => undefined);
+    const [a, b] = [new FakeConnection(0), new FakeConnection(1)];
+    const [ta1, ta2, tb] = [new TopicState(0, "spot", "A1", 10, "book.A1", a), new TopicState(1, "spot", "A2", 10, "book.A2", a), new TopicState(2, "spot", "B", 10, "book.B", b)];
+    control.sendRequest(a, "subscribe", [ta1]);
+    control.onControl(a, { id: ids(a.sent).at(-1), error: "slow down" }); // a's first refusal: 0.25-0.5 s
+    control.sendRequest(b, "subscribe", [tb]);
+    control.onControl(b, { id: ids(b.sent).at(-1), result: null }); // b's request accepted
+    expect(tb.sub).toBe(SUB_ACTIVE);
+    control.sendRequest(a, "subscribe", [ta2]);
+    control.onControl(a, { id: ids(a.sent).at(-1), error: "slow down" }); // a's second refusal in a row
+    expect(delays).toHaveLength(2);
+    expect(delays[1]).toBeGreaterThanOrEqual(500); // the second step (0.5-1 s), not the first again
+    const ta3 = new TopicState(3, "spot", "A3", 10, "book.A3", a);
+    control.sendRequest(a, "subscribe", [ta3]);
+    control.onControl(a, { id: ids(a.sent).at(-1), result: null }); // a's own accepted request starts it over
+    control.sendRequest(a, "unsubscribe", [ta3]);
+    control.onControl(a, { id: ids(a.sent).at(-1), error: "slow down" });
+    expect(delays[2]).toBeLessThanOrEqual(500);
+    control.stop();
+  });
+
   test("a server test request is answered at once, ahead of requests waiting for pacing tokens", () => {
     const { control, all, at } = setup({ perConnection: { capacity: 1, perSecond: 1 } }, 8);
     const { conn, topics } = all[0]!;

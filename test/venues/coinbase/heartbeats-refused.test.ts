@@ -1,0 +1,37 @@
+/**
+ * The heartbeats subscribe refused for a passing reason (`Failed to subscribe: rate limit exceeded`). Before, the
+ * refusal was taken as that subscribe's answer and nothing more was asked: the socket went without heartbeats for
+ * good, so a quiet one was taken for dead after 7 s (deadConnectionMs) and every book on it resynced. Now it goes
+ * again after the rate-limit backoff, on the same socket. Real simulator on 127.0.0.1 (option refuseHeartbeats).
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import type { Instrument } from "../../../src/core/types.ts";
+import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
+import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
+import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()!().catch(() => undefined);
+});
+
+describe("coinbase: a heartbeats subscribe refused for a passing reason", { timeout: 30_000 }, () => {
+  test("goes again on the same socket: heartbeats come, no reconnect", async () => {
+    const products = ["BTC-USD"];
+    const sim = await startCoinbaseSimulator({ products, levels: 5, seed: 3, refuseHeartbeats: 1 });
+    const adapter = createCoinbaseAdapter(coinbaseConfig(sim, products), subsOf(products), { log: silentLogger });
+    cleanup.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.start(sink);
+    await waitFor(() => sim.stats.errorsSent === 1, "the heartbeats subscribe refused");
+    // Nothing stepped: the socket carries nothing but heartbeats, which must come on this socket (else it is dead at 7 s).
+    await waitFor(() => (adapter.stats().heartbeats ?? 0) >= 2, "heartbeats", 15_000);
+    expect(adapter.stats().reconnects).toBe(0);
+    expect(adapter.stats().rateLimited).toBe(1);
+    expect(sim.stats.errorsSent).toBe(1);
+  });
+});
