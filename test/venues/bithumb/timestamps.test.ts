@@ -4,8 +4,13 @@
  * (tsExchangeUs), on the scanner and on the JSON path, and a book in one unit must order right against the last in
  * the other (the timestamp is the only ordering key: a newer ms book taken as older than a µs one is ignored).
  */
-import { describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { startUpbitSimulator } from "../../../src/sim/upbit-sim.ts";
+import { BITHUMB_VENUE } from "../../../src/venues/bithumb/index.ts";
+import type { VenueAdapter } from "../../../src/venues/venue.ts";
+import { allResolved, RecordingSink, tempCachePath, waitFor } from "../bybit/helpers.ts";
 import { exponentOf } from "../../../src/core/fixed.ts";
 import { BITHUMB_DIALECT, UPBIT_DIALECT } from "../../../src/venues/upbit/protocol.ts";
 import { parseBookObject, parseRawJson, type RawJson } from "../../../src/venues/upbit/parse-json.ts";
@@ -54,5 +59,42 @@ describe.each([["scanner", viaScanner], ["JSON path", viaJson]] as const)("Bithu
     const u = read(frame("1786613105466"), UPBIT_DIALECT.tsUnitUs);
     expect(u.venueSeq).toBe(1_786_613_105_466);
     expect(u.tsExchangeUs).toBe(1_786_613_105_466_000);
+  });
+});
+
+/** Keeps each book's key and exchange time (the books are replaces: their levels are not kept). */
+class TimedSink extends RecordingSink {
+  readonly tsExchangeUs: number[] = [];
+  readonly key: number[] = [];
+  override onBookUpdate(index: number, u: BookUpdate): void {
+    this.updates[index] = (this.updates[index] ?? 0) + 1;
+    this.tsExchangeUs[index] = u.tsExchangeUs;
+    this.key[index] = u.venueSeq;
+  }
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+describe.each([false, true])("Bithumb adapter against the simulator, timestamps in µs: %s", { timeout: 20_000 }, (us) => {
+  test("every book is applied, with its exchange time exact and its key in ms", async () => {
+    const sim = await startUpbitSimulator({ venue: "bithumb", codes: ["KRW-BTC"], seed: 5, timestampsUs: us });
+    const config = { venue: "bithumb" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map() };
+    const adapter = BITHUMB_VENUE.create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log: silentLogger }) as VenueAdapter;
+    cleanups.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const sink = new TimedSink(allResolved(await adapter.loadInstruments()));
+    adapter.start(sink);
+    await waitFor(() => sink.updates[0]! >= 1, "the first book");
+    sim.step(3);
+    const ts = () => sim.book("KRW-BTC", 15).ts;
+    await waitFor(() => sink.tsExchangeUs[0] === (us ? ts() : ts() * 1000), "the simulator's latest book, at its time");
+    expect(sink.key[0]).toBe(us ? Math.floor(ts() / 1000) : ts());
+    expect(ts()).toBeGreaterThan(us ? 1e15 : 1e12);
+    expect(adapter.stats().olderTimestamps ?? 0).toBe(0);
   });
 });
