@@ -4,8 +4,8 @@
  * Upbit `/v1/orderbook/instruments`), speaking the protocol as docs/venues/upbit.md and bithumb.md describe it: one
  * request array `[{ticket},{type,codes},{format}]` replacing the last, codes `CODE.units` (1/5/15/30, others 30),
  * a SNAPSHOT per code at once then REALTIME ones, no ack, `{"error":{"name","message"}}` naming no market, text
- * `PING` → `{"status":"UP"}`, JSON in binary frames (Bithumb: text, binary or both), timestamps ms (Upbit) or µs
- * (Bithumb). Generated books (upbit-sim-book.ts) or a replayed recording; faults on demand, from code or over HTTP
+ * `PING` → `{"status":"UP"}`, JSON in binary frames (Bithumb: text, binary or both), timestamps ms (both venues;
+ * Bithumb's optionally µs, as also seen). Generated books (upbit-sim-book.ts) or a replayed recording; faults on demand, from code or over HTTP
  * (POST /sim/fault, /sim/step; GET /sim/stats). A test tool: cold code.
  * @module
  */
@@ -29,6 +29,8 @@ export interface UpbitSimOptions {
   /** A recording to replay (cryptofeed `ts: b'…'` lines or one JSON frame per line); its codes are served as recorded. */
   replayFile?: string;
   specs?: Record<string, CodeSpec>;
+  /** Bithumb only: timestamps in µs instead of ms (its samples and docs say ms; µs was also seen). */
+  timestampsUs?: boolean;
 }
 
 export interface UpbitSimStats {
@@ -103,7 +105,7 @@ class UpbitSimulator implements UpbitSim {
 
   constructor(private readonly opts: UpbitSimOptions) {
     this.rng = new Rng(opts.seed ?? 1);
-    this.tsUnit = opts.venue === "upbit" ? 1 : 1000;
+    this.tsUnit = opts.venue === "bithumb" && opts.timestampsUs === true ? 1000 : 1;
     this.qe = opts.venue === "upbit" ? 8 : 4; // Bithumb sizes carry at most 4 decimals
     const t0 = 1_786_613_100_000 * this.tsUnit;
     for (const code of opts.codes) this.books.set(code, new CodeBook(code, opts.specs?.[code] ?? defaultCodeSpec(code), this.qe, t0, this.rng));

@@ -1,7 +1,7 @@
 /**
  * Bithumb's public v1 WebSocket (`wss://ws-api.bithumb.com/websocket/v1`, not the legacy delta feed) as the registry
  * sees it: Upbit-compatible requests and fields, so it runs on the Upbit adapter with Bithumb's dialect
- * (µs timestamps, 10 connects/s per IP, no tick endpoint). docs/venues/bithumb.md.
+ * (timestamps ms or µs, read from each value; 10 connects/s per IP; no tick endpoint). docs/venues/bithumb.md.
  * @module
  */
 import type { VenueSpec } from "../registry.ts";

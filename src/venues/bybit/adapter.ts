@@ -341,14 +341,18 @@ export class BybitAdapter implements VenueAdapter {
     if (update.isSnapshot) {
       // Only frames the book can use count as liveness (stale detection): see the delta branch below.
       const now = this.now();
-      t.lastMsgMs = now;
       if (t.book === BookState.LIVE && u <= t.lastSeq && u !== 1) {
-        // The same u: level 1's re-push (§4.2), nothing changed. An older u: the book is already past it (during a
-        // make-before-break the replacement's snapshot may trail the old socket's deltas); u < local u is ignored.
-        if (u === t.lastSeq) this.repeatedSnapshots++;
-        else this.olderSnapshots++;
+        // The same u: level 1's re-push (§4.2), nothing changed: liveness. An older u: the book is already past it
+        // (during a make-before-break the replacement's snapshot may trail the old socket's deltas); u < local u is
+        // ignored, and is no liveness: level 1 sends only snapshots, so after a reset whose u = 1 was lost every one
+        // is older, and counting them would keep the book LIVE at its old levels for good instead of going stale.
+        if (u === t.lastSeq) {
+          this.repeatedSnapshots++;
+          t.lastMsgMs = now;
+        } else this.olderSnapshots++;
         return;
       }
+      t.lastMsgMs = now;
       // A venue reset: u below the last u, or below the last u before the book was invalidated (u = 1 missed then).
       if (u < (t.lastSeq || t.seqBeforeInvalid)) this.onVenueReset(t);
       this.snapshots++;

@@ -2,7 +2,7 @@
 /**
  * The Upbit / Bithumb adapter (docs/venues/upbit.md, docs/venues/bithumb.md): snapshot-only books. Every message is
  * the whole top N for one code, applied as a replace and published as the delta from the previous book; the only
- * ordering key is `timestamp` (Upbit ms, Bithumb µs): an older one than the newest applied (kept through resyncs and
+ * ordering key is `timestamp` (Upbit ms; Bithumb ms or µs, keyed in ms): an older one than the newest applied (kept through resyncs and
  * reconnects) is ignored and counted, but is no sign of life (a code sending only such books goes stale and forgets
  * that newest timestamp); an equal one is applied (an identical repeat changes nothing). Resync kind
  * `next_full_book`: an invalid book waits for its next message. Sequence scope `topic` (there is no sequence; nothing is shared between books).

@@ -8,7 +8,7 @@
 import { MAX_MANTISSA, parseJsonNumber } from "../../core/fixed.ts";
 import type { BookUpdate } from "../../core/book-update.ts";
 import type { CodeTable } from "./scanner.ts";
-import { SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE } from "./scanner.ts";
+import { SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, setTimestamp } from "./scanner.ts";
 
 export class RawNumber {
   constructor(readonly raw: string) {}
@@ -139,8 +139,7 @@ export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u
     if (m[1]! > 0 && m[3]! > 0) u.pushBid(m[1]!, m[3]!);
   }
   u.replace = true;
-  u.venueSeq = Number(ts.raw);
-  u.tsExchangeUs = u.venueSeq * tsUnitUs;
+  setTimestamp(u, Number(ts.raw), tsUnitUs);
   return table.index[entry]!;
 }
 

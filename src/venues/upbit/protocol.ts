@@ -6,6 +6,7 @@
 import type { MarketName } from "../../core/types.ts";
 import type { ControlFrame, Keepalive, RequestProtocol } from "../common/hooks.ts";
 import type { TopicState } from "../common/connection.ts";
+import { TS_UNIT_BY_MAGNITUDE } from "./scanner.ts";
 
 /** `{code}.{units}`: 1, 5, 15, 30 since 2025-07-02; anything else becomes 30 (docs/venues/upbit.md). */
 export const UPBIT_DEPTHS: readonly number[] = [1, 5, 15, 30];
@@ -28,7 +29,7 @@ export const UPBIT_KEEPALIVE: Keepalive = { kind: "client_ping", intervalMs: PIN
 /** What differs between Upbit and Bithumb. */
 export interface VenueDialect {
   readonly venue: "upbit" | "bithumb";
-  /** Microseconds per `timestamp` unit: Upbit ms (1000), Bithumb µs (1). */
+  /** Microseconds per `timestamp` unit: Upbit ms (1000); Bithumb ms or µs, read from each value (TS_UNIT_BY_MAGNITUDE, 0). */
   readonly tsUnitUs: number;
   /** Connects per window per IP (this process's share is taken of it). */
   readonly connectsPerWindow: number;
@@ -40,7 +41,7 @@ export interface VenueDialect {
 /** Upbit: connects 5/s and 100/min per IP → 5 per 3 s satisfies both. */
 export const UPBIT_DIALECT: VenueDialect = { venue: "upbit", tsUnitUs: 1000, connectsPerWindow: 5, connectWindowMs: 3_000, tickEndpoint: true };
 /** Bithumb: connection requests ≤ 10/s per IP (429 beyond, a 10-minute block if it persists): 8 per second. */
-export const BITHUMB_DIALECT: VenueDialect = { venue: "bithumb", tsUnitUs: 1, connectsPerWindow: 8, connectWindowMs: 1_000, tickEndpoint: false };
+export const BITHUMB_DIALECT: VenueDialect = { venue: "bithumb", tsUnitUs: TS_UNIT_BY_MAGNITUDE, connectsPerWindow: 8, connectWindowMs: 1_000, tickEndpoint: false };
 
 /** The code as requested: `KRW-BTC.30` (upper case; the depth after a dot). */
 export function requestCode(t: TopicState): string {

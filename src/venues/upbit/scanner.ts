@@ -85,6 +85,32 @@ function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
+/**
+ * A dialect's timestamp unit that is read from each value: Bithumb's are documented in ms (orderbook doc; a 2024
+ * WebSocket sample; its REST book moved from µs to ms in 2025-11) but were also seen in µs (docs/venues/bithumb.md).
+ */
+export const TS_UNIT_BY_MAGNITUDE = 0;
+/** At or above this an epoch timestamp is µs (ms reach it in the year 5138; µs passed it in 1973). */
+export const US_EPOCH_MIN = 1e14;
+
+/**
+ * The book's timestamp → u.venueSeq (the ordering key) and u.tsExchangeUs. The key is in the venue's documented unit,
+ * ms: by magnitude a µs value is keyed by its ms, so a book in one unit orders right against the last in the other
+ * (two in one ms are equal keys, and an equal key is applied: arrival order decides, as on one socket it does).
+ */
+export function setTimestamp(u: BookUpdate, ts: number, tsUnitUs: number): void {
+  if (tsUnitUs !== TS_UNIT_BY_MAGNITUDE) {
+    u.venueSeq = ts;
+    u.tsExchangeUs = ts * tsUnitUs;
+  } else if (ts < US_EPOCH_MIN) {
+    u.venueSeq = ts;
+    u.tsExchangeUs = ts * 1000;
+  } else {
+    u.venueSeq = Math.floor(ts / 1000);
+    u.tsExchangeUs = ts;
+  }
+}
+
 /** Subscribed codes → entries (subscription index and exponents), built at subscribe time, read per frame. */
 export class CodeTable {
   readonly codes: string[] = [];
@@ -148,7 +174,7 @@ export class UpbitScanner {
   private strEnd = 0;
 
   constructor(
-    /** Microseconds per timestamp unit: 1000 for Upbit's ms, 1 for Bithumb's µs. */
+    /** Microseconds per timestamp unit: 1000 for Upbit's ms; TS_UNIT_BY_MAGNITUDE for Bithumb (ms or µs). */
     readonly tsUnitUs: number,
   ) {}
 
@@ -237,8 +263,7 @@ export class UpbitScanner {
       if (r2 !== 0) return r2;
     }
     u.replace = true;
-    u.venueSeq = ts;
-    u.tsExchangeUs = ts * this.tsUnitUs;
+    setTimestamp(u, ts, this.tsUnitUs);
     return table.index[this.entry]!;
   }
 

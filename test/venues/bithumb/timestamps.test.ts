@@ -1,0 +1,100 @@
+/**
+ * Bithumb's book timestamps are ms in its documented v1 WebSocket sample (`"tms":1732796700425`, recorded 2024-11-28)
+ * and its REST book was unified to ms in 2025-11, but µs were also seen. Both must give the right exchange time
+ * (tsExchangeUs), on the scanner and on the JSON path, and a book in one unit must order right against the last in
+ * the other (the timestamp is the only ordering key: a newer ms book taken as older than a µs one is ignored).
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { BookUpdate } from "../../../src/core/book-update.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { startUpbitSimulator } from "../../../src/sim/upbit-sim.ts";
+import { BITHUMB_VENUE } from "../../../src/venues/bithumb/index.ts";
+import type { VenueAdapter } from "../../../src/venues/venue.ts";
+import { allResolved, RecordingSink, tempCachePath, waitFor } from "../bybit/helpers.ts";
+import { exponentOf } from "../../../src/core/fixed.ts";
+import { BITHUMB_DIALECT, UPBIT_DIALECT } from "../../../src/venues/upbit/protocol.ts";
+import { parseBookObject, parseRawJson, type RawJson } from "../../../src/venues/upbit/parse-json.ts";
+import { CodeTable, UpbitScanner } from "../../../src/venues/upbit/scanner.ts";
+
+const table = new CodeTable();
+table.add("KRW-BTC", 0, exponentOf("1000"), 8);
+/** Bithumb's documented sample (SIMPLE names, one unit; its code anonymised there as USD-ABC). */
+const frame = (tms: string) => `{"ty":"orderbook","cd":"KRW-BTC","tas":0.6545,"tbs":1.1161,"obu":[{"ap":133314000,"bp":133289000,"as":0.0,"bs":0.1052}],"lv":1,"tms":${tms},"st":"REALTIME"}`;
+
+function viaScanner(text: string, tsUnitUs: number): BookUpdate {
+  const u = new BookUpdate();
+  const b = new TextEncoder().encode(text);
+  expect(new UpbitScanner(tsUnitUs).scan(b, b.length, table, u)).toBe(0);
+  return u;
+}
+function viaJson(text: string, tsUnitUs: number): BookUpdate {
+  const u = new BookUpdate();
+  expect(parseBookObject(parseRawJson(text) as { [k: string]: RawJson }, table, u, tsUnitUs, { entry: -1 })).toBe(0);
+  return u;
+}
+
+describe.each([["scanner", viaScanner], ["JSON path", viaJson]] as const)("Bithumb timestamps (%s)", (_name, read) => {
+  test("a ms timestamp (the documented sample) is the exchange time in µs", () => {
+    const u = read(frame("1732796700425"), BITHUMB_DIALECT.tsUnitUs);
+    // Old: taken for µs, 1,732,796,700 µs: 20 days into 1970.
+    expect(u.tsExchangeUs).toBe(1_732_796_700_425_000);
+    expect(u.bidCount).toBe(1);
+    expect(u.askCount).toBe(0); // "as":0.0 skipped
+  });
+
+  test("a µs timestamp is still read as µs", () => {
+    expect(read(frame("1732796700425123"), BITHUMB_DIALECT.tsUnitUs).tsExchangeUs).toBe(1_732_796_700_425_123);
+  });
+
+  test("a later book in ms orders after one in µs, and the other way round", () => {
+    const us = read(frame("1732796700425123"), BITHUMB_DIALECT.tsUnitUs).venueSeq;
+    const msLater = read(frame("1732796700426"), BITHUMB_DIALECT.tsUnitUs).venueSeq;
+    const msEarlier = read(frame("1732796700424"), BITHUMB_DIALECT.tsUnitUs).venueSeq;
+    expect(msLater).toBeGreaterThan(us); // old: 1.7e12 < 1.7e15, so every ms book after a µs one was ignored as older
+    expect(msEarlier).toBeLessThan(us);
+    expect(us).toBe(1_732_796_700_425); // keyed by its ms, as a ms book of that ms
+  });
+
+  test("Upbit's ms timestamps are unchanged: the key is the venue's value", () => {
+    const u = read(frame("1786613105466"), UPBIT_DIALECT.tsUnitUs);
+    expect(u.venueSeq).toBe(1_786_613_105_466);
+    expect(u.tsExchangeUs).toBe(1_786_613_105_466_000);
+  });
+});
+
+/** Keeps each book's key and exchange time (the books are replaces: their levels are not kept). */
+class TimedSink extends RecordingSink {
+  readonly tsExchangeUs: number[] = [];
+  readonly key: number[] = [];
+  override onBookUpdate(index: number, u: BookUpdate): void {
+    this.updates[index] = (this.updates[index] ?? 0) + 1;
+    this.tsExchangeUs[index] = u.tsExchangeUs;
+    this.key[index] = u.venueSeq;
+  }
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+describe.each([false, true])("Bithumb adapter against the simulator, timestamps in µs: %s", { timeout: 20_000 }, (us) => {
+  test("every book is applied, with its exchange time exact and its key in ms", async () => {
+    const sim = await startUpbitSimulator({ venue: "bithumb", codes: ["KRW-BTC"], seed: 5, timestampsUs: us });
+    const config = { venue: "bithumb" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map() };
+    const adapter = BITHUMB_VENUE.create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log: silentLogger }) as VenueAdapter;
+    cleanups.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const sink = new TimedSink(allResolved(await adapter.loadInstruments()));
+    adapter.start(sink);
+    await waitFor(() => sink.updates[0]! >= 1, "the first book");
+    sim.step(3);
+    const ts = () => sim.book("KRW-BTC", 15).ts;
+    await waitFor(() => sink.tsExchangeUs[0] === (us ? ts() : ts() * 1000), "the simulator's latest book, at its time");
+    expect(sink.key[0]).toBe(us ? Math.floor(ts() / 1000) : ts());
+    expect(ts()).toBeGreaterThan(us ? 1e15 : 1e12);
+    expect(adapter.stats().olderTimestamps ?? 0).toBe(0);
+  });
+});
