@@ -300,6 +300,11 @@ export class InstrumentBooks {
       book.snapTotalAskN = m.totalAskCount;
       book.snapBidN = book.snapAskN = 0;
     } else if (book.snapSeq !== seq || book.snapChunkCount !== chunkCount) {
+      if (book.snapSeq < 0 && seq === book.snapDoneSeq && chunkCount === book.snapDoneChunkCount) {
+        // The other channel's copy of the set just completed (its chunks interleaved with the copy that completed it).
+        this.counters.duplicateEvents++;
+        return;
+      }
       // A chunk of another snapshot whose start was lost: dropped; a newer one ends the set being assembled.
       this.counters.snapshotsAbandoned++;
       if (book.snapSeq >= 0 && seq > book.snapSeq) this.endSnapshot(book);
@@ -323,6 +328,8 @@ export class InstrumentBooks {
       this.endSnapshot(book);
       return;
     }
+    book.snapDoneSeq = seq;
+    book.snapDoneChunkCount = chunkCount;
     this.onCompleteSnapshot(book, m, st, sendTimeUs);
     this.endSnapshot(book);
   }
@@ -457,6 +464,7 @@ export class InstrumentBooks {
     this.invalidate(book);
     book.instrSeq = -1;
     book.seqStreamKey = -1;
+    book.snapDoneSeq = -1;
   }
 
   /**
@@ -515,6 +523,7 @@ export class InstrumentBooks {
   private forgetSequence(book: SubscriberBook): void {
     book.instrSeq = -1;
     book.seqStreamKey = -1;
+    book.snapDoneSeq = -1; // a set of the session forgotten: a later session's chunk at that instrSeq is no copy of it
     if (book.asmSeq >= 0) this.discardAssembly(book);
     if (book.snapSeq >= 0) this.endSnapshot(book);
   }

@@ -98,6 +98,9 @@ export class SubscriberBook extends LadderBook implements BookView {
   snapTotalBidN = 0;
   snapTotalAskN = 0;
   snapStreamKey = -1;
+  /** The set last completed (instrSeq, chunkCount; −1: none since the sequence was forgotten): its copies' late chunks are duplicates. */
+  snapDoneSeq = -1;
+  snapDoneChunkCount = 0;
   snapBidN = 0;
   snapAskN = 0;
   snapBidPx: Float64Array = NO_LEVELS;

@@ -129,10 +129,15 @@ export function wireId(reqId: string): number {
   return Number(digit + n);
 }
 
-/** The request id an answer echoes: 112 → "s12"; a string id (a capture recorded before ids were numbers) as it is. */
+/**
+ * The request id an answer echoes: 112 → "s12"; a string id (a capture recorded before ids were numbers) as it is.
+ * Undefined only for none (null or absent: the request's id could not be read), which answers the oldest pending
+ * request; an id we never send (under 10, negative, not an exact integer, "") is kept, so it answers none.
+ */
 export function reqIdOf(id: unknown): string | undefined {
-  if (typeof id === "string") return id === "" ? undefined : id;
-  if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 10) return undefined;
+  if (id === null || id === undefined) return undefined;
+  if (typeof id === "string") return id;
+  if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 10) return `?${String(id)}`;
   const text = String(id);
   const kind = DIGIT_KIND[text.charAt(0)];
   return kind === undefined ? text : kind + text.slice(1);
