@@ -61,6 +61,8 @@ export interface MainIo {
    * process exiting sooner drops what its pipe had no room for (`check-config | slow-reader` got the first 64 KiB).
    */
   drained?: () => Promise<void>;
+  /** Bytes handed to standard output that its reader has not taken yet (0 for a file or device: written at once). */
+  outPendingBytes?: () => number;
 }
 
 let processIoMemo: MainIo | undefined;
@@ -93,6 +95,16 @@ function processIo(): MainIo {
   // (ENOSPC) only after the process decided its exit code, so `check-config > full-disk/x.toml` exited 0.
   const direct = stdoutIsFileOrDevice();
   let wrote = false;
+  // A pipe's writes wait in the process when its reader is slower (Bun reports none of it: writableLength stays 0);
+  // each write's callback runs in order once it is out, so the bytes still waiting are counted here.
+  let pendingBytes = 0;
+  const pendingLengths: number[] = [];
+  let pendingHead = 0;
+  const onWritten = (): void => {
+    pendingBytes -= pendingLengths[pendingHead++] ?? 0;
+    if (pendingHead === pendingLengths.length) pendingLengths.length = pendingHead = 0;
+    else if (pendingHead >= 4096) pendingLengths.splice(0, pendingHead), (pendingHead = 0);
+  };
   processIoMemo = {
     out: (t) => {
       if (closed) return;
@@ -100,7 +112,12 @@ function processIo(): MainIo {
       const line = t.endsWith("\n") ? t : t + "\n";
       try {
         if (direct) writeAllSync(1, line);
-        else process.stdout.write(line);
+        else {
+          const bytes = Buffer.byteLength(line);
+          pendingBytes += bytes;
+          pendingLengths.push(bytes);
+          process.stdout.write(line, onWritten);
+        }
       } catch (err) {
         onOutError(err);
       }
@@ -108,6 +125,7 @@ function processIo(): MainIo {
     err: (t) => writeStderr(t.endsWith("\n") ? t : t + "\n"),
     outClosed,
     outFailure: () => failure,
+    outPendingBytes: () => pendingBytes,
     // end()'s callback runs once every write is out (an empty write's runs at once in Bun). Nothing written (run):
     // nothing to wait for, and nothing done to a standard output that may be closed.
     drained: () =>
@@ -213,7 +231,7 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     io.outClosed?.then(resolve);
   });
   try {
-    const code = await command.run({ values: parsed.values, positionals: parsed.positionals, log, out: io.out, stopSignal });
+    const code = await command.run({ values: parsed.values, positionals: parsed.positionals, log, out: io.out, outPendingBytes: io.outPendingBytes, stopSignal });
     // A reader gone (EPIPE) ends a filter normally; any other failure of the output (a full disk) is the command's.
     return code === 0 && io.outFailure?.() !== undefined ? 1 : code;
   } catch (err) {
