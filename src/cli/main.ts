@@ -39,6 +39,8 @@ export function programHelp(): string {
     "",
     "Exit codes: 0 ok (also when the reader of standard output goes away: | head), 1 runtime failure (also",
     "standard output failing otherwise, e.g. a full disk), 2 usage or configuration error.",
+    "Signals: SIGINT, SIGTERM and SIGHUP (the terminal closed) stop a command cleanly, as its help says; once",
+    "stopped, its output into a pipe gets 2 s more to reach its reader (another signal ends that wait).",
   ].join("\n");
 }
 
@@ -156,7 +158,13 @@ function writeAllSync(fd: number, text: string): void {
   for (let off = written; off < bytes.byteLength; ) off += writeSync(fd, bytes, off);
 }
 
-/** When a SIGINT/SIGTERM stopped the command (performance.now()): its output is then waited for only a while. */
+/**
+ * The signals that stop a command cleanly. SIGHUP (the terminal closed: an ssh session dropped) too: by default it
+ * killed the process where it stood, so `feeder record` lost its last unflushed block and `feeder run` never
+ * published its books as halted (subscribers took them as live until the stale timeout).
+ */
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+/** When a stop signal stopped the command (performance.now()): its output is then waited for only a while. */
 let signalledAtMs: number | undefined;
 /**
  * How long output written before a stop signal may take to reach its reader: `systemctl stop` of `feeder sim` or
@@ -223,7 +231,7 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
   }
   const log = createLogger({ level: level as LogLevel });
   const stopSignal = new Promise<string>((resolve) => {
-    for (const sig of ["SIGINT", "SIGTERM"] as const)
+    for (const sig of STOP_SIGNALS)
       process.once(sig, () => {
         signalledAtMs ??= performance.now();
         resolve(sig);
@@ -251,11 +259,11 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
 if (import.meta.main) {
   const io = processIo();
   const code = await main(process.argv.slice(2), io);
-  // A reader that never reads holds the exit; another Ctrl-C (or SIGTERM) ends it with the output left behind, and
+  // A reader that never reads holds the exit; another Ctrl-C (or SIGTERM, SIGHUP) ends it with the output left behind, and
   // so does the signal that stopped the command once the output has had SIGNALLED_DRAIN_MS since.
   let bound: ReturnType<typeof setTimeout> | undefined;
   const signalled = new Promise<void>((resolve) => {
-    ["SIGINT", "SIGTERM"].forEach((sig) => process.once(sig, () => resolve()));
+    STOP_SIGNALS.forEach((sig) => process.once(sig, () => resolve()));
     if (signalledAtMs !== undefined) bound = setTimeout(resolve, Math.max(0, signalledAtMs + SIGNALLED_DRAIN_MS - performance.now()));
   });
   const left = await Promise.race([io.drained?.().then(() => false), signalled.then(() => true)]);
