@@ -27,23 +27,62 @@ export interface LoggerOptions {
 const GONE_FOR_GOOD = new Set(["EPIPE", "ECONNRESET", "EBADF", "ERR_STREAM_DESTROYED", "ERR_STREAM_WRITE_AFTER_END"]);
 
 /**
+ * What a stream's reader may fall behind by (bytes written, not yet taken) before lines are dropped: a pipe's writes
+ * wait in the process, so a log reader that stopped reading (`feeder run 2>&1 | tee x.log` with tee's terminal
+ * paused by Ctrl-S, a stalled journald) grew the feeder's memory by every log line, without bound.
+ */
+export const MAX_PENDING_LOG_BYTES = 4 * 1024 * 1024;
+
+/** The stream a guardedWriter writes to: `done` runs once a write is out (or failed), in the order written. */
+export interface GuardedStream {
+  write(text: string, done?: (err?: unknown) => void): unknown;
+  on(event: "error", listener: (err: unknown) => void): unknown;
+}
+
+/**
  * A writer of text to `stream` that no error of it can end the thread with: one 'error' listener, a throw caught.
  * Lines are dropped from then on only when the stream is gone for good (EPIPE, closed); after another error (a full
- * disk under `2>> feeder.log`: ENOSPC) the next line is tried again, and is written once there is room.
+ * disk under `2>> feeder.log`: ENOSPC) the next line is tried again, and is written once there is room. While the
+ * reader is behind by more than `maxPendingBytes`, lines are dropped and counted until half of it is taken; the next
+ * line written is then a warning that says how many (a JSON log line).
  */
-export function guardedWriter(stream: { write(text: string): unknown; on(event: "error", listener: (err: unknown) => void): unknown }): (text: string) => void {
+export function guardedWriter(stream: GuardedStream, maxPendingBytes = MAX_PENDING_LOG_BYTES): (text: string) => void {
   let gone = false;
+  let pendingBytes = 0;
+  const pendingLengths: number[] = [];
+  let pendingHead = 0;
+  let dropped = 0;
   const onError = (err: unknown): void => {
     if (GONE_FOR_GOOD.has(String((err as { code?: unknown } | null)?.code))) gone = true;
+  };
+  const onWritten = (): void => {
+    pendingBytes -= pendingLengths[pendingHead++] ?? 0;
+    if (pendingHead === pendingLengths.length) pendingLengths.length = pendingHead = 0;
+    else if (pendingHead >= 4096) pendingLengths.splice(0, pendingHead), (pendingHead = 0);
+  };
+  const put = (text: string): void => {
+    const bytes = Buffer.byteLength(text);
+    pendingBytes += bytes;
+    pendingLengths.push(bytes);
+    try {
+      stream.write(text, onWritten);
+    } catch (err) {
+      onWritten(); // a write that threw is not pending
+      onError(err);
+    }
   };
   stream.on("error", onError);
   return (text) => {
     if (gone) return;
-    try {
-      stream.write(text);
-    } catch (err) {
-      onError(err);
+    if (dropped > 0 ? pendingBytes > maxPendingBytes / 2 : pendingBytes > maxPendingBytes) {
+      dropped++;
+      return;
     }
+    if (dropped > 0) {
+      put(safeJson({ ts: new Date().toISOString(), level: "warn", msg: "log lines dropped: standard error's reader was behind", dropped }) + "\n");
+      dropped = 0;
+    }
+    put(text);
   };
 }
 
@@ -53,7 +92,8 @@ let stderrWriter: ((text: string) => void) | undefined;
  * Text to stderr, as it is (a log line ends in "\n"). A stderr whose reader went away (`feeder run 2>&1 | tee x.log`
  * and tee ended: EPIPE) costs the lines from then on, nothing else: unhandled, its 'error' event ended the thread,
  * so with workers = N each worker died at its next log line, was restarted and died again, its books stale. A
- * passing failure (ENOSPC) costs only the lines it hit. Per thread (each worker has its own process.stderr).
+ * passing failure (ENOSPC) costs only the lines it hit; a reader that stops reading, the lines beyond
+ * MAX_PENDING_LOG_BYTES (counted). Per thread (each worker has its own process.stderr).
  */
 export function writeStderr(text: string): void {
   (stderrWriter ??= guardedWriter(process.stderr))(text);
