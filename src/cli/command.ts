@@ -16,7 +16,7 @@ export interface CommandContext {
    * them in the process, without bound unless the command stops writing (listen skips rows, counted). Absent: 0.
    */
   readonly outPendingBytes?: () => number;
-  /** Resolves when SIGINT/SIGTERM arrives; long-running commands await it to stop cleanly. */
+  /** Resolves when SIGINT, SIGTERM or SIGHUP arrives; long-running commands await it to stop cleanly. */
   readonly stopSignal: Promise<string>;
 }
 

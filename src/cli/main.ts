@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import pkg from "../../package.json" with { type: "json" };
 import { ConfigError } from "../core/errors.ts";
 import { createLogger, writeStderr } from "../core/log.ts";
+import { WriteBacklog } from "../core/write-backlog.ts";
 import type { LogLevel } from "../config/types.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "./command.ts";
 import { COMMANDS } from "./commands/index.ts";
@@ -97,16 +98,7 @@ function processIo(): MainIo {
   // (ENOSPC) only after the process decided its exit code, so `check-config > full-disk/x.toml` exited 0.
   const direct = stdoutIsFileOrDevice();
   let wrote = false;
-  // A pipe's writes wait in the process when its reader is slower (Bun reports none of it: writableLength stays 0);
-  // each write's callback runs in order once it is out, so the bytes still waiting are counted here.
-  let pendingBytes = 0;
-  const pendingLengths: number[] = [];
-  let pendingHead = 0;
-  const onWritten = (): void => {
-    pendingBytes -= pendingLengths[pendingHead++] ?? 0;
-    if (pendingHead === pendingLengths.length) pendingLengths.length = pendingHead = 0;
-    else if (pendingHead >= 4096) pendingLengths.splice(0, pendingHead), (pendingHead = 0);
-  };
+  const backlog = new WriteBacklog(); // a pipe's writes its reader has not taken (listen bounds them)
   processIoMemo = {
     out: (t) => {
       if (closed) return;
@@ -115,10 +107,8 @@ function processIo(): MainIo {
       try {
         if (direct) writeAllSync(1, line);
         else {
-          const bytes = Buffer.byteLength(line);
-          pendingBytes += bytes;
-          pendingLengths.push(bytes);
-          process.stdout.write(line, onWritten);
+          backlog.add(Buffer.byteLength(line));
+          process.stdout.write(line, backlog.written);
         }
       } catch (err) {
         onOutError(err);
@@ -127,7 +117,7 @@ function processIo(): MainIo {
     err: (t) => writeStderr(t.endsWith("\n") ? t : t + "\n"),
     outClosed,
     outFailure: () => failure,
-    outPendingBytes: () => pendingBytes,
+    outPendingBytes: () => backlog.bytes,
     // end()'s callback runs once every write is out (an empty write's runs at once in Bun). Nothing written (run):
     // nothing to wait for, and nothing done to a standard output that may be closed.
     drained: () =>

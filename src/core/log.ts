@@ -3,6 +3,7 @@
  * Never call on hot paths; use counters there and log them rate-limited (see RateLimitedLog).
  * @module
  */
+import { WriteBacklog } from "./write-backlog.ts";
 
 export type Level = "debug" | "info" | "warn" | "error";
 const LEVEL_RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -48,33 +49,24 @@ export interface GuardedStream {
  */
 export function guardedWriter(stream: GuardedStream, maxPendingBytes = MAX_PENDING_LOG_BYTES): (text: string) => void {
   let gone = false;
-  let pendingBytes = 0;
-  const pendingLengths: number[] = [];
-  let pendingHead = 0;
+  const backlog = new WriteBacklog();
   let dropped = 0;
   const onError = (err: unknown): void => {
     if (GONE_FOR_GOOD.has(String((err as { code?: unknown } | null)?.code))) gone = true;
   };
-  const onWritten = (): void => {
-    pendingBytes -= pendingLengths[pendingHead++] ?? 0;
-    if (pendingHead === pendingLengths.length) pendingLengths.length = pendingHead = 0;
-    else if (pendingHead >= 4096) pendingLengths.splice(0, pendingHead), (pendingHead = 0);
-  };
   const put = (text: string): void => {
-    const bytes = Buffer.byteLength(text);
-    pendingBytes += bytes;
-    pendingLengths.push(bytes);
+    backlog.add(Buffer.byteLength(text));
     try {
-      stream.write(text, onWritten);
+      stream.write(text, backlog.written);
     } catch (err) {
-      onWritten(); // a write that threw is not pending
+      backlog.written(); // a write that threw is not pending
       onError(err);
     }
   };
   stream.on("error", onError);
   return (text) => {
     if (gone) return;
-    if (dropped > 0 ? pendingBytes > maxPendingBytes / 2 : pendingBytes > maxPendingBytes) {
+    if (dropped > 0 ? backlog.bytes > maxPendingBytes / 2 : backlog.bytes > maxPendingBytes) {
       dropped++;
       return;
     }
