@@ -30,6 +30,7 @@ import { FeedPublisher } from "../../src/net/feed-publisher.ts";
 import { PublisherRecovery } from "../../src/net/publisher-recovery.ts";
 import { PublishChannel } from "../../src/net/publish-channel.ts";
 import { CoinbaseScanner } from "../../src/venues/coinbase/scanner.ts";
+import { loopbackDestination } from "../e2e-common.ts";
 const timings = new Map<string, { calls: number; totalMs: number; maxMs: number; long: string[] }>();
 function time(proto: object, name: string, label: string, info?: (args: unknown[]) => string): void {
   const p = proto as Record<string, (...a: unknown[]) => unknown>;
@@ -62,8 +63,8 @@ time(FeedSubscriber.prototype, "onSocketMessage", "subscriber datagram");
 
 const sim = await spawnSim({ venue: "coinbase", symbols: ["BTC-USD"], levels: LEVELS, rate: RATE, seed: 16 });
 mark(`simulator listening (levels ${LEVELS} a side, ${RATE} msg/s)`);
-const group = "239.255.77.7";
-const port = 40_000 + (process.pid % 20_000);
+// Per process, outside the test files' ranges (a run beside the suite or another run shares no group).
+const { group, port } = loopbackDestination(77);
 const subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], maxLevelsPerSide: 250_000, maxAssemblyLevels: 2_000_000 });
 await subscriber.start();
 const log: Logger = { debug: () => undefined, info: (m) => mark(`log: ${m}`), warn: (m) => mark(`warn: ${m}`), error: (m) => mark(`error: ${m}`), child: () => log };

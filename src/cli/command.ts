@@ -11,7 +11,12 @@ export interface CommandContext {
   readonly log: Logger;
   /** Standard output (tables, ndjson); logs go to stderr. */
   readonly out: (text: string) => void;
-  /** Resolves when SIGINT/SIGTERM arrives; long-running commands await it to stop cleanly. */
+  /**
+   * Bytes given to `out` that its reader has not taken yet: a pipe whose reader is slower than the command holds
+   * them in the process, without bound unless the command stops writing (listen skips rows, counted). Absent: 0.
+   */
+  readonly outPendingBytes?: () => number;
+  /** Resolves when SIGINT, SIGTERM or SIGHUP arrives; long-running commands await it to stop cleanly. */
   readonly stopSignal: Promise<string>;
 }
 

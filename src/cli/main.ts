@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import pkg from "../../package.json" with { type: "json" };
 import { ConfigError } from "../core/errors.ts";
 import { createLogger, writeStderr } from "../core/log.ts";
+import { WriteBacklog } from "../core/write-backlog.ts";
 import type { LogLevel } from "../config/types.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "./command.ts";
 import { COMMANDS } from "./commands/index.ts";
@@ -39,6 +40,8 @@ export function programHelp(): string {
     "",
     "Exit codes: 0 ok (also when the reader of standard output goes away: | head), 1 runtime failure (also",
     "standard output failing otherwise, e.g. a full disk), 2 usage or configuration error.",
+    "Signals: SIGINT, SIGTERM and SIGHUP (the terminal closed) stop a command cleanly, as its help says; once",
+    "stopped, its output into a pipe gets 2 s more to reach its reader (another signal ends that wait).",
   ].join("\n");
 }
 
@@ -61,6 +64,8 @@ export interface MainIo {
    * process exiting sooner drops what its pipe had no room for (`check-config | slow-reader` got the first 64 KiB).
    */
   drained?: () => Promise<void>;
+  /** Bytes handed to standard output that its reader has not taken yet (0 for a file or device: written at once). */
+  outPendingBytes?: () => number;
 }
 
 let processIoMemo: MainIo | undefined;
@@ -93,6 +98,7 @@ function processIo(): MainIo {
   // (ENOSPC) only after the process decided its exit code, so `check-config > full-disk/x.toml` exited 0.
   const direct = stdoutIsFileOrDevice();
   let wrote = false;
+  const backlog = new WriteBacklog(); // a pipe's writes its reader has not taken (listen bounds them)
   processIoMemo = {
     out: (t) => {
       if (closed) return;
@@ -100,7 +106,10 @@ function processIo(): MainIo {
       const line = t.endsWith("\n") ? t : t + "\n";
       try {
         if (direct) writeAllSync(1, line);
-        else process.stdout.write(line);
+        else {
+          backlog.add(Buffer.byteLength(line));
+          process.stdout.write(line, backlog.written);
+        }
       } catch (err) {
         onOutError(err);
       }
@@ -108,6 +117,7 @@ function processIo(): MainIo {
     err: (t) => writeStderr(t.endsWith("\n") ? t : t + "\n"),
     outClosed,
     outFailure: () => failure,
+    outPendingBytes: () => backlog.bytes,
     // end()'s callback runs once every write is out (an empty write's runs at once in Bun). Nothing written (run):
     // nothing to wait for, and nothing done to a standard output that may be closed.
     drained: () =>
@@ -138,7 +148,13 @@ function writeAllSync(fd: number, text: string): void {
   for (let off = written; off < bytes.byteLength; ) off += writeSync(fd, bytes, off);
 }
 
-/** When a SIGINT/SIGTERM stopped the command (performance.now()): its output is then waited for only a while. */
+/**
+ * The signals that stop a command cleanly. SIGHUP (the terminal closed: an ssh session dropped) too: by default it
+ * killed the process where it stood, so `feeder record` lost its last unflushed block and `feeder run` never
+ * published its books as halted (subscribers took them as live until the stale timeout).
+ */
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+/** When a stop signal stopped the command (performance.now()): its output is then waited for only a while. */
 let signalledAtMs: number | undefined;
 /**
  * How long output written before a stop signal may take to reach its reader: `systemctl stop` of `feeder sim` or
@@ -205,7 +221,7 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
   }
   const log = createLogger({ level: level as LogLevel });
   const stopSignal = new Promise<string>((resolve) => {
-    for (const sig of ["SIGINT", "SIGTERM"] as const)
+    for (const sig of STOP_SIGNALS)
       process.once(sig, () => {
         signalledAtMs ??= performance.now();
         resolve(sig);
@@ -213,7 +229,7 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     io.outClosed?.then(resolve);
   });
   try {
-    const code = await command.run({ values: parsed.values, positionals: parsed.positionals, log, out: io.out, stopSignal });
+    const code = await command.run({ values: parsed.values, positionals: parsed.positionals, log, out: io.out, outPendingBytes: io.outPendingBytes, stopSignal });
     // A reader gone (EPIPE) ends a filter normally; any other failure of the output (a full disk) is the command's.
     return code === 0 && io.outFailure?.() !== undefined ? 1 : code;
   } catch (err) {
@@ -233,11 +249,11 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
 if (import.meta.main) {
   const io = processIo();
   const code = await main(process.argv.slice(2), io);
-  // A reader that never reads holds the exit; another Ctrl-C (or SIGTERM) ends it with the output left behind, and
+  // A reader that never reads holds the exit; another Ctrl-C (or SIGTERM, SIGHUP) ends it with the output left behind, and
   // so does the signal that stopped the command once the output has had SIGNALLED_DRAIN_MS since.
   let bound: ReturnType<typeof setTimeout> | undefined;
   const signalled = new Promise<void>((resolve) => {
-    ["SIGINT", "SIGTERM"].forEach((sig) => process.once(sig, () => resolve()));
+    STOP_SIGNALS.forEach((sig) => process.once(sig, () => resolve()));
     if (signalledAtMs !== undefined) bound = setTimeout(resolve, Math.max(0, signalledAtMs + SIGNALLED_DRAIN_MS - performance.now()));
   });
   const left = await Promise.race([io.drained?.().then(() => false), signalled.then(() => true)]);

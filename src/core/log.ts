@@ -3,6 +3,7 @@
  * Never call on hot paths; use counters there and log them rate-limited (see RateLimitedLog).
  * @module
  */
+import { WriteBacklog } from "./write-backlog.ts";
 
 export type Level = "debug" | "info" | "warn" | "error";
 const LEVEL_RANK: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -27,30 +28,67 @@ export interface LoggerOptions {
 const GONE_FOR_GOOD = new Set(["EPIPE", "ECONNRESET", "EBADF", "ERR_STREAM_DESTROYED", "ERR_STREAM_WRITE_AFTER_END"]);
 
 /**
- * A writer of text to `stream` that no error of it can end the thread with: one 'error' listener, a throw caught.
- * Lines are dropped from then on only when the stream is gone for good (EPIPE, closed); after another error (a full
- * disk under `2>> feeder.log`: ENOSPC) the next line is tried again, and is written once there is room. `done`, when
- * given, is called once the stream has handed the text on or failed it (at once when it is dropped): the supervisor
- * takes a worker's next lines only as its earlier ones leave (app/worker-log.ts).
+ * What a stream's reader may fall behind by (bytes written, not yet taken) before lines are dropped: a pipe's writes
+ * wait in the process, so a log reader that stopped reading (`feeder run 2>&1 | tee x.log` with tee's terminal
+ * paused by Ctrl-S, a stalled journald) grew the feeder's memory by every log line, without bound.
  */
-export function guardedWriter(stream: {
+export const MAX_PENDING_LOG_BYTES = 4 * 1024 * 1024;
+
+/** The stream a guardedWriter writes to: `done` runs once a write is out (or failed), in the order written. */
+export interface GuardedStream {
   write(text: string, done?: (err?: unknown) => void): unknown;
   on(event: "error", listener: (err: unknown) => void): unknown;
-}): (text: string, done?: () => void) => void {
+}
+
+/**
+ * A writer of text to `stream` that no error of it can end the thread with: one 'error' listener, a throw caught.
+ * Lines are dropped from then on only when the stream is gone for good (EPIPE, closed); after another error (a full
+ * disk under `2>> feeder.log`: ENOSPC) the next line is tried again, and is written once there is room. While the
+ * reader is behind by more than `maxPendingBytes`, lines are dropped and counted until half of it is taken; the next
+ * line written is then a warning that says how many (a JSON log line). `done`, when given, is called once the stream
+ * has handed the text on or failed it (at once when it is dropped): the supervisor takes a worker's next lines only
+ * as its earlier ones leave (app/worker-log.ts).
+ */
+export function guardedWriter(
+  stream: GuardedStream,
+  maxPendingBytes = MAX_PENDING_LOG_BYTES,
+): (text: string, done?: () => void) => void {
   let gone = false;
+  const backlog = new WriteBacklog();
+  let dropped = 0;
   const onError = (err: unknown): void => {
     if (GONE_FOR_GOOD.has(String((err as { code?: unknown } | null)?.code))) gone = true;
+  };
+  const put = (text: string, done?: () => void): void => {
+    backlog.add(Buffer.byteLength(text));
+    try {
+      stream.write(
+        text,
+        done === undefined
+          ? backlog.written
+          : () => {
+              backlog.written();
+              done();
+            },
+      );
+    } catch (err) {
+      backlog.written(); // a write that threw is not pending
+      onError(err);
+      done?.();
+    }
   };
   stream.on("error", onError);
   return (text, done) => {
     if (gone) return done?.();
-    try {
-      if (done === undefined) stream.write(text);
-      else stream.write(text, () => done());
-    } catch (err) {
-      onError(err);
-      done?.();
+    if (dropped > 0 ? backlog.bytes > maxPendingBytes / 2 : backlog.bytes > maxPendingBytes) {
+      dropped++;
+      return done?.();
     }
+    if (dropped > 0) {
+      put(safeJson({ ts: new Date().toISOString(), level: "warn", msg: "log lines dropped: standard error's reader was behind", dropped }) + "\n");
+      dropped = 0;
+    }
+    put(text, done);
   };
 }
 
@@ -60,10 +98,11 @@ let stderrWriter: ((text: string, done?: () => void) => void) | undefined;
  * Text to stderr, as it is (a log line ends in "\n"). A stderr whose reader went away (`feeder run 2>&1 | tee x.log`
  * and tee ended: EPIPE) costs the lines from then on, nothing else: unhandled, its 'error' event ended the thread,
  * so with workers = N each worker died at its next log line, was restarted and died again, its books stale. A
- * passing failure (ENOSPC) costs only the lines it hit. Per thread (each worker has its own process.stderr), but
- * with workers only the main thread writes: a worker's log lines come to it as messages (app/worker-log.ts), so the
- * lines of several threads never interleave mid-line on a stderr that takes text in pieces (a pipe that is full).
- * `done`: see guardedWriter.
+ * passing failure (ENOSPC) costs only the lines it hit; a reader that stops reading, the lines beyond
+ * MAX_PENDING_LOG_BYTES (counted). Per thread (each worker has its own process.stderr), but with workers only the
+ * main thread writes: a worker's log lines come to it as messages (app/worker-log.ts), so the lines of several
+ * threads never interleave mid-line on a stderr that takes text in pieces (a pipe that is full). `done`: see
+ * guardedWriter.
  */
 export function writeStderr(text: string, done?: () => void): void {
   (stderrWriter ??= guardedWriter(process.stderr as unknown as Parameters<typeof guardedWriter>[0]))(text, done);

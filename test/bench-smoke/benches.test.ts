@@ -4,8 +4,8 @@
  * only share the CPU), asserting that it exits 0 and prints its result lines, and no NaN or Infinity. Behaviour only,
  * never a figure or a verdict that depends on speed: a smoke run's figures mean nothing, and a loaded CI box may
  * well lose datagrams or miss a target ("LOSS", "target not met" pass here; a crash, a hang, a missing line or peers
- * that disagree fail). Every bench multicasts on interface 127.0.0.1 with TTL 1, to a group and port of its own
- * process (bench/e2e-common.ts loopbackDestination: outside the ranges the test files use); those that re-run
+ * that disagree fail). Every bench (and bench/experiments) multicasts on interface 127.0.0.1 with TTL 1, to a group
+ * and port of its own process (bench/e2e-common.ts loopbackDestination: outside the ranges the test files use); those that re-run
  * themselves in `unshare -n` as root do not when they are already in a private network namespace (the test
  * runner's). Each bench runs in a process group of its own with TMPDIR a fresh directory: a bench past its deadline
  * is killed with everything it started, and whatever it left in TMPDIR is removed.
@@ -59,8 +59,25 @@ test("every bench/*.bench.ts has its expected lines here (a new bench is smoke-r
   expect(benches).toEqual(Object.keys(EXPECTED).sort());
 });
 
+/**
+ * How long a bench's output may stay open after the bench exited (a child it stopped, still closing its copy of the
+ * pipe). Past it, what holds the output is a process the bench left running: its group is killed and that is a
+ * failure. Before, such a bench (exit 0, its lines printed) was waited for until the deadline and then passed.
+ */
+const LEFT_RUNNING_GRACE_MS = 30_000;
+
+interface BenchRun {
+  out: string;
+  err: string;
+  code: number;
+  /** Still running at the deadline: its process group was killed. */
+  killed: boolean;
+  /** It exited, but a process it started held its output past LEFT_RUNNING_GRACE_MS (killed then). */
+  leftRunning: boolean;
+}
+
 /** Runs `file` (a bench) to its end, or kills its process group at the deadline; TMPDIR is removed either way. */
-async function runBench(file: string, deadlineMs = BENCH_DEADLINE_MS): Promise<{ out: string; err: string; code: number; killed: boolean }> {
+async function runBench(file: string, deadlineMs = BENCH_DEADLINE_MS, graceMs = LEFT_RUNNING_GRACE_MS): Promise<BenchRun> {
   const tmp = mkdtempSync(join(tmpdir(), "bench-smoke-"));
   // detached: setsid, so the bench's children (clients, nats-server, feeder workers) share its group and die with it.
   const proc = Bun.spawn([process.execPath, file], {
@@ -76,15 +93,26 @@ async function runBench(file: string, deadlineMs = BENCH_DEADLINE_MS): Promise<{
     } catch {} // ESRCH: the group is gone already
   };
   let killed = false;
+  let leftRunning = false;
   const deadline = setTimeout(() => {
     killed = true;
     killGroup();
   }, deadlineMs);
+  let grace: ReturnType<typeof setTimeout> | undefined;
+  void proc.exited.then(() => {
+    if (killed) return;
+    clearTimeout(deadline);
+    grace = setTimeout(() => {
+      leftRunning = true;
+      killGroup();
+    }, graceMs);
+  });
   try {
     const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-    return { out, err, code, killed };
+    return { out, err, code, killed, leftRunning };
   } finally {
     clearTimeout(deadline);
+    clearTimeout(grace);
     killGroup(); // a child the bench left running (it must not keep a port or a group for the next bench)
     rmSync(tmp, { recursive: true, force: true });
     // bench/experiments/load-source.ts writes under node_modules/.load-source/<tag>-<pid>, removed at the bench's exit.
@@ -95,15 +123,37 @@ async function runBench(file: string, deadlineMs = BENCH_DEADLINE_MS): Promise<{
   }
 }
 
+/** Why a smoke run of bench `name` fails, or undefined when it passes. */
+function smokeFailure(name: string, r: BenchRun): string | undefined {
+  const said = `bench/${name}.bench.ts exited ${r.code}\n--- stdout\n${r.out}\n--- stderr\n${r.err}`;
+  if (r.killed) return `killed: still running after ${BENCH_DEADLINE_MS / 1000} s\n${said}`;
+  if (r.leftRunning) return `left a process running that held its output ${LEFT_RUNNING_GRACE_MS / 1000} s after it exited (killed)\n${said}`;
+  if (r.code !== 0) return said;
+  for (const line of EXPECTED[name] ?? []) if (!line.test(r.out)) return `${line} not printed\n${said}`;
+  if (/\bNaN\b|\bInfinity\b/.test(r.out)) return `NaN or Infinity printed\n${said}`;
+  return undefined;
+}
+
 test("a verdict that depends on speed passes: a loaded box may lose datagrams", () => {
   expect("  flood: LOSS, 20000 msgs/s through the feeder").toMatch(EXPECTED.e2e!.at(-1)!);
   expect("loss: feeder YES, subscriber 12 msgs, 3 gaps; …").toMatch(EXPECTED.load!.at(-1)!);
 });
 
-test("no bench multicasts to a fixed group or port (test files run beside it): each takes loopbackDestination", () => {
-  const fixed = benches.flatMap((name) => {
-    const text = readFileSync(join(ROOT, "bench", `${name}.bench.ts`), "utf8");
-    return [...text.matchAll(/group:\s*"|239\.255\.\d+\.\d+"|\bport\s*[:=]\s*[1-9]\d{3}/g)].map((m) => `${name}: ${m[0]}`);
+/** Every .ts under bench/ (benches, their helpers and bench/experiments), relative to bench/. */
+function benchSources(dir = join(ROOT, "bench"), under = ""): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? benchSources(join(dir, e.name), `${under}${e.name}/`) : e.name.endsWith(".ts") ? [`${under}${e.name}`] : [],
+  );
+}
+
+test("no bench or experiment multicasts to a fixed group or port (test files run beside it): each takes loopbackDestination", () => {
+  // bench/experiments are run by hand, but beside a test suite as often: their fixed 239.255.46.x:46001 and
+  // 239.255.77.7 were inside the test files' ranges.
+  const files = benchSources();
+  expect(files).toContain("experiments/send-ab/send-ab.ts");
+  const fixed = files.flatMap((file) => {
+    const text = readFileSync(join(ROOT, "bench", file), "utf8");
+    return [...text.matchAll(/group:\s*"|239\.255\.\d+\.(?:\d+|\$\{)|port\s*[:=]\s*[1-9]\d{3}/gi)].map((m) => `${file}: ${m[0]}`);
   });
   expect(fixed).toEqual([]);
 });
@@ -135,14 +185,31 @@ test("a bench past its deadline is killed with the processes it started, and its
   expect(alive()).toBe(false);
 }, 60_000);
 
+test("a bench that prints its lines and exits 0 but leaves a process holding its output fails (before: waited 180 s, passed)", async () => {
+  const dir = makeTempDir("bench-smoke-leaver-");
+  const file = join(dir, "leaver.ts");
+  writeFileSync(file, `
+    Bun.spawn(["sleep", "600"], { stdout: "inherit", stderr: "inherit" });
+    console.log("first invalid→all valid ms\\n1 5");
+    process.exit(0);
+  `);
+  const r = await runBench(file, BENCH_DEADLINE_MS, 2_000);
+  expect(r.code).toBe(0);
+  expect(r.out).toMatch(EXPECTED.restart![0]!);
+  expect(smokeFailure("restart", r)).toMatch(/^left a process running/);
+  expect(smokeFailure("restart", { ...r, leftRunning: false })).toBeUndefined(); // the lines alone would pass
+}, 60_000);
+
+test("a bench that fails after printing its lines, or hangs after them, fails", () => {
+  const lines = "first invalid→all valid ms\n1 5\n";
+  expect(smokeFailure("restart", { out: lines, err: "", code: 1, killed: false, leftRunning: false })).toMatch(/exited 1/);
+  expect(smokeFailure("restart", { out: lines, err: "", code: 137, killed: true, leftRunning: false })).toMatch(/^killed/);
+});
+
 describe("bench/*.bench.ts with BENCH_SMOKE=1", () => {
   for (const name of benches) {
     test(name, async () => {
-      const { out, err, code, killed } = await runBench(join(ROOT, "bench", `${name}.bench.ts`));
-      const said = `bench/${name}.bench.ts exited ${code}${killed ? ` (killed: still running after ${BENCH_DEADLINE_MS / 1000} s)` : ""}\n--- stdout\n${out}\n--- stderr\n${err}`;
-      expect(code, said).toBe(0);
-      for (const line of EXPECTED[name] ?? []) expect(out, `${line} not printed\n${said}`).toMatch(line);
-      expect(out, said).not.toMatch(/\bNaN\b|\bInfinity\b/);
-    }, BENCH_DEADLINE_MS + 30_000);
+      expect(smokeFailure(name, await runBench(join(ROOT, "bench", `${name}.bench.ts`)))).toBeUndefined();
+    }, BENCH_DEADLINE_MS + LEFT_RUNNING_GRACE_MS + 30_000);
   }
 });

@@ -101,4 +101,21 @@ describe("guardedWriter: a stream's errors", () => {
     });
     expect(() => write("x\n")).not.toThrow();
   });
+
+  test("a reader behind by more than the bound: lines dropped until half is taken, then a warning with the count", () => {
+    const taken: string[] = [];
+    const waiting: (() => void)[] = []; // the done callbacks of writes the reader has not taken
+    const write = guardedWriter({ write: (text: string, done?: () => void) => void (taken.push(text), waiting.push(done!)), on() {} }, 100);
+    for (let i = 0; i < 20; i++) write(`line ${String(i).padStart(2, "0")}\n`); // 8 B each: 13 fit in 100 B
+    expect(taken).toHaveLength(13);
+    for (const done of waiting.splice(0, 6)) done(); // 56 B waiting: above half the bound, still dropping
+    write("next\n");
+    expect(taken).toHaveLength(13);
+    waiting.shift()!(); // 48 B waiting: half taken
+    write("after\n");
+    expect(taken.slice(13).map((t) => (t.startsWith("{") ? JSON.parse(t) : t))).toEqual([
+      expect.objectContaining({ level: "warn", msg: "log lines dropped: standard error's reader was behind", dropped: 8 }),
+      "after\n",
+    ]);
+  });
 });

@@ -4,7 +4,7 @@
  * relative imports pointed at this checkout's src/ (only feed-publisher.ts and multicast.ts differ).
  * Cases: multicast, ~5 datagrams per flush (64 deltas) and ~66 per flush (two sendMany calls: 64 + short);
  * unicast to 2 receivers (both up). Receivers: node:dgram sockets in a child process (8 MiB buffers), loopback,
- * TTL 1, groups 239.255.46.x. Then heap growth without GC over many flushes (allocation per datagram).
+ * TTL 1, groups and ports of this process (bench/e2e-common.ts loopbackDestination). Then heap growth without GC over many flushes (allocation per datagram).
  *   npx bun bench/experiments/send-ab/send-ab.ts [rounds]
  * SEND_AB_OLD=<rev> compares with another revision's feed-publisher.ts (e.g. 5c10efd, before send-batch.ts).
  */
@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { FeedPublisher } from "../../../src/net/feed-publisher.ts";
 import type { DestinationConfig } from "../../../src/config/types.ts";
 import { delta, instrument, match, median, publishCfg, view } from "./fixture.ts";
+import { loopbackDestination } from "../../e2e-common.ts";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 const OLD_REV = process.env.SEND_AB_OLD ?? "ac3eaab~1"; // another revision to compare with: SEND_AB_OLD=<rev>
@@ -30,7 +31,9 @@ const OldPublisher = (await import(`${OLD_DIR}/feed-publisher.ts`)).FeedPublishe
 const ROUNDS = Number(process.argv[2] ?? 15);
 
 // Receivers: two groups (old/new) and two unicast ports, drained by a child.
-const G_OLD = "239.255.46.1", G_NEW = "239.255.46.2", MPORT = 46001, U1 = 46011, U2 = 46012;
+// Per process, outside the test files' ranges: a run beside the suite (or another run) shares no group or port.
+const G_OLD = loopbackDestination(1).group, G_NEW = loopbackDestination(2).group, MPORT = loopbackDestination(0).port;
+const U1 = loopbackDestination(3).port, U2 = loopbackDestination(4).port;
 const receiverCode = `
 const dgram = require("node:dgram"); let n = 0;
 function m(g){ const s = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 << 20 }); s.on("message", () => n++); s.bind({ port: ${MPORT}, address: g }, () => s.addMembership(g, "127.0.0.1")); }
@@ -49,7 +52,7 @@ await line();
 
 const mc = (group: string, ch: number): DestinationConfig => ({ name: `m${ch}`, group, port: MPORT, iface: "127.0.0.1", ttl: 1, channelId: ch, match });
 const uc = (ch: number, second = U2): DestinationConfig => ({ name: `u${ch}`, port: 0, receivers: [{ host: "127.0.0.1", port: U1 }, { host: "127.0.0.1", port: second }], iface: "127.0.0.1", ttl: 1, channelId: ch, match });
-const DOWN = 46019; // nothing bound: every datagram to it bounces (ICMP port unreachable)
+const DOWN = loopbackDestination(5).port; // nothing bound: every datagram to it bounces (ICMP port unreachable)
 
 type Pub = InstanceType<typeof FeedPublisher>;
 async function make(Ctor: typeof FeedPublisher, dest: DestinationConfig): Promise<{ pub: Pub; h: number }> {

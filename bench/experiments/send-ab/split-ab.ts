@@ -13,6 +13,7 @@ import type { FeedPublisher } from "../../../src/net/feed-publisher.ts";
 import type { DestinationConfig } from "../../../src/config/types.ts";
 import { loadSource } from "../load-source.ts";
 import { delta, instrument, match, median, publishCfg, view } from "./fixture.ts";
+import { loopbackDestination } from "../../e2e-common.ts";
 
 const OLD_REV = process.env.SEND_AB_OLD ?? "5c10efd";
 // Both sides loaded the same way (load-source.ts): the old revision's file from git, the current one from this checkout.
@@ -22,11 +23,12 @@ const NewPublisher = (await loadSource<PublisherModule>("src/net/feed-publisher.
 
 const ROUNDS = Number(process.argv[2] ?? 31);
 
-const mc = (ch: number): DestinationConfig => ({ name: `m${ch}`, group: `239.255.46.${ch}`, port: 46001, iface: "127.0.0.1", ttl: 1, channelId: ch, match });
-const uc = (ch: number, second = 46012): DestinationConfig => ({ name: `u${ch}`, port: 0, receivers: [{ host: "127.0.0.1", port: 46011 }, { host: "127.0.0.1", port: second }], iface: "127.0.0.1", ttl: 1, channelId: ch, match });
+// Destinations of this process, outside the test files' ranges (the sockets are stand-ins, but a config is a config).
+const mc = (ch: number): DestinationConfig => ({ name: `m${ch}`, ...loopbackDestination(ch), iface: "127.0.0.1", ttl: 1, channelId: ch, match });
+const uc = (ch: number, second = loopbackDestination(12).port): DestinationConfig => ({ name: `u${ch}`, port: 0, receivers: [{ host: "127.0.0.1", port: loopbackDestination(11).port }, { host: "127.0.0.1", port: second }], iface: "127.0.0.1", ttl: 1, channelId: ch, match });
 
 type Pub = InstanceType<typeof FeedPublisher>;
-const DOWN = 46019;
+const DOWN = loopbackDestination(19).port;
 /**
  * A stand-in for a unicast socket with one receiver down, as Bun 1.4.5 behaves (send-batch.ts): a datagram to DOWN
  * goes out and leaves an error pending; the next send meets it and sendMany stops there (throws if it was first).

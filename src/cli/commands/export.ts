@@ -41,7 +41,7 @@ export const exportCommand: CommandSpec = {
     "  state is live, resyncing, stale, halted or awaiting_snapshot: rows of a book that is not live say so.",
     "A summary {frames, rows, skipped, skippedBy, truncated, unknownRecords, stoppedEarly} is logged on stderr at",
     "the end (skippedBy: frames no configured venue/market takes, by venue/market, also a warning; records of a kind",
-    "another version wrote are skipped and counted per file). SIGINT stops after",
+    "another version wrote are skipped and counted per file). SIGINT (SIGTERM, SIGHUP) stops after",
     "the current block with what was written so far flushed, and exits 1 (the output is partial).",
     "Output closed by its reader (`| head`): the export stops there, quietly, exit 0. An --out that cannot be",
     "opened (no such directory, a directory) or that is one of the captures (also standard output: >> capture)",

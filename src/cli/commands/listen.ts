@@ -25,6 +25,11 @@ const PLAIN_REDRAW_MS = 1000;
 const MAX_DURATION_S = Math.floor((2 ** 31 - 1) / 1000);
 /** Latency samples kept per book for p50/p99 (a ring of the most recent ones). */
 const LATENCY_SAMPLES = 1024;
+/**
+ * Output a reader slower than the feed has not taken, held before rows are skipped (16 MiB): unbounded, `listen -f
+ * ndjson | slow-consumer` grew by the feed's rate until the process ran out of memory.
+ */
+const DEFAULT_MAX_UNREAD_KIB = 16 * 1024;
 /** SO_RCVBUF request: absorbs refresh bursts while the table redraws. */
 const RECV_BUFFER_BYTES = 8 * 1024 * 1024;
 
@@ -62,6 +67,9 @@ export const listenCommand: CommandSpec = {
     "      --stream NAME    read this JetStream stream instead of the live subjects",
     "      --from WHEN      with --stream: now (default) | all | an ISO time (replay from it)",
     "  -n, --count N        exit after N updates",
+    "      --max-unread-kib N  output its reader has not taken yet held at most (default 16384, 16 MiB): beyond,",
+    "                       rows are skipped until half of it is taken, each run of them then counted in one",
+    "                       {\"type\":\"skipped\",\"rows\":N} line (a table is not redrawn meanwhile)",
     "",
     "Table: a title line (groups joined), one row per book, a footer of counters. Columns: instrument, USABLE (yes",
     "= safe to trade on: identical to the publisher's book, which is live, on a stream that is not stale, and no",
@@ -82,7 +90,8 @@ export const listenCommand: CommandSpec = {
     "names, e.g. \"halted\" and \"instrument_closed\"; bidFloor/askCeil: the price down to which a side cut at",
     "publish.snapshot_depth is known, null for a side sent whole) and per gap/session/stale/repair/supersede/",
     "exponent/error event (type = event); timestamps are integer µs since the epoch, prices and quantities exact",
-    "decimal strings.",
+    "decimal strings. A reader slower than the feed (--max-unread-kib) costs rows, never memory: skipped rows",
+    "are said on stderr as they begin, counted in the output where it goes on, and in total at the end, exit 1.",
     "Output closed by its reader (`| head -2`): listen stops quietly with exit code 0; an output that fails",
     "otherwise (a full disk) stops it too, named on stderr, exit 1. SIGINT/SIGTERM stops it",
     "(exit 0), also while it connects to NATS; a NATS server that cannot be reached exits 1.",
@@ -103,6 +112,7 @@ export const listenCommand: CommandSpec = {
     depth: { type: "string", short: "d" },
     duration: { type: "string" },
     count: { type: "string", short: "n" },
+    "max-unread-kib": { type: "string" },
     ...NATS_OPTIONS,
   },
   run: (ctx) => listen(ctx),
@@ -215,6 +225,7 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const depth = positiveInt(v.depth, "depth", DEFAULT_DEPTH)!;
   const count = positiveInt(v.count, "count", undefined);
   const durationS = durationSeconds(v.duration);
+  const maxUnreadBytes = positiveInt(v["max-unread-kib"], "max-unread-kib", DEFAULT_MAX_UNREAD_KIB)! * 1024;
   const nats: NatsReadOptions | undefined = v.nats !== undefined || v.stream !== undefined ? natsReadOptions(ctx) : undefined;
   if (nats !== undefined && (v.group !== undefined || v.config !== undefined || v.bind !== undefined)) throw new UsageError("--nats reads NATS: leave out --group, --bind and --config");
   const resolved = nats === undefined ? resolveGroups(ctx) : { groups: [], maxDatagramBytes: ABS_MAX_DATAGRAM_BYTES, authKeyFile: undefined, snapshotDepth: 0, retransmit: undefined };
@@ -231,12 +242,31 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   let finish: (why: string) => void = () => {};
   const done = new Promise<string>((resolve) => (finish = resolve));
   const ndjson = format === "ndjson";
+  const pendingBytes = ctx.outPendingBytes ?? (() => 0);
+  let skipping = 0; // rows skipped since the reader fell behind (0: rows are written)
+  let skippedTotal = 0;
+  /** True when the row at hand is skipped: the reader is behind by more than the bound (until half is taken). */
+  const behind = (): boolean => {
+    const pending = pendingBytes();
+    if (skipping > 0 ? pending > maxUnreadBytes / 2 : pending > maxUnreadBytes) {
+      if (skipping === 0) ctx.log.warn("standard output's reader is behind: rows skipped until it catches up", { unreadBytes: pending, skippedRowsBefore: skippedTotal });
+      skipping++;
+      skippedTotal++;
+      return true;
+    }
+    if (skipping > 0) {
+      ctx.out(JSON.stringify({ type: "skipped", rows: skipping }));
+      skipping = 0;
+    }
+    return false;
+  };
+  const row = (record: object): void => void (behind() || ctx.out(JSON.stringify(record)));
 
   sub.on("update", (e: UpdateEvent) => {
     if (count !== undefined && updates >= count) return;
     updates++;
     if (ndjson) {
-      ctx.out(JSON.stringify(updateRecord(e, depth)));
+      if (!behind()) ctx.out(JSON.stringify(updateRecord(e, depth)));
     } else {
       let row = rows.get(e.book.instrumentId);
       if (row === undefined) {
@@ -251,14 +281,14 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
     if (count !== undefined && updates >= count) finish("count");
   });
   if (ndjson) {
-    sub.on("gap", (e) => ctx.out(JSON.stringify({ type: "gap", ...e })));
-    sub.on("session", (e) => ctx.out(JSON.stringify({ type: "session", ...e })));
+    sub.on("gap", (e) => row({ type: "gap", ...e }));
+    sub.on("session", (e) => row({ type: "session", ...e }));
     // The subscriber's own stop (every stream marked stale, `stopped`) is no news about the feed: listen is ending.
-    sub.on("stale", (e) => void (e.stopped || ctx.out(JSON.stringify({ type: "stale", ...e }))));
-    sub.on("repair", (e) => ctx.out(JSON.stringify({ type: "repair", ...bookRef(e.book), instrSeq: e.instrSeq, refresh: e.refresh, levelsDiffered: e.levelsDiffered, channelId: e.channelId })));
-    sub.on("supersede", (e) => ctx.out(JSON.stringify({ type: "supersede", ...bookRef(e.book), previousSessionId: e.previousSessionId, sessionId: e.sessionId, channelId: e.channelId })));
-    sub.on("exponent", (e) => ctx.out(JSON.stringify({ type: "exponent", ...bookRef(e.book), previousPriceExp: e.previousPriceExp, previousQtyExp: e.previousQtyExp, priceExp: e.priceExp, qtyExp: e.qtyExp })));
-    sub.on("error", (e) => ctx.out(JSON.stringify({ type: "error", message: e.error.message, from: e.from })));
+    sub.on("stale", (e) => void (e.stopped || row({ type: "stale", ...e })));
+    sub.on("repair", (e) => row({ type: "repair", ...bookRef(e.book), instrSeq: e.instrSeq, refresh: e.refresh, levelsDiffered: e.levelsDiffered, channelId: e.channelId }));
+    sub.on("supersede", (e) => row({ type: "supersede", ...bookRef(e.book), previousSessionId: e.previousSessionId, sessionId: e.sessionId, channelId: e.channelId }));
+    sub.on("exponent", (e) => row({ type: "exponent", ...bookRef(e.book), previousPriceExp: e.previousPriceExp, previousQtyExp: e.previousQtyExp, priceExp: e.priceExp, qtyExp: e.qtyExp }));
+    sub.on("error", (e) => row({ type: "error", message: e.error.message, from: e.from }));
   } else {
     sub.on("session", (e) => ctx.log.info(`session ${e.kind}`, { channelId: e.channelId, sourceId: e.sourceId, sessionId: e.sessionId }));
     sub.on("gap", (e) => ctx.log.warn("gap", { channelId: e.channelId, sourceId: e.sourceId, expected: e.expected, got: e.got }));
@@ -295,6 +325,7 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const title = opts.title ?? ["feeder listen", ...where];
   let lastDrawMs = Date.now();
   const draw = () => {
+    if (pendingBytes() > maxUnreadBytes) return; // a reader that takes nothing: the next table says it all anyway
     const nowMs = Date.now();
     const elapsedS = Math.max(0.001, (nowMs - lastDrawMs) / 1000);
     lastDrawMs = nowMs;
@@ -321,7 +352,11 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   await reader?.stop();
   if (!ndjson) draw(); // the books as last heard: once stopped, the subscriber shows none usable
   await sub.stop();
-  return 0;
+  if (skipping > 0) ctx.out(JSON.stringify({ type: "skipped", rows: skipping }));
+  if (skippedTotal === 0) return 0;
+  // The output is not the feed's every update: say so, and fail the command (a script must not take it as whole).
+  ctx.log.error(`${skippedTotal} rows skipped: standard output's reader was slower than the feed (see --max-unread-kib)`, { skippedRows: skippedTotal });
+  return 1;
 }
 
 /** Names a book in an NDJSON event record. */
