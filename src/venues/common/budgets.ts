@@ -102,8 +102,13 @@ export class TokenBucket {
 export class RestWeightBudget {
   private spent: { atMs: number; weight: number }[] = [];
   private blockedUntilMs = 0;
-  /** The longest hold this budget was given (a clock stepped back cannot make one longer). */
-  private longestHoldMs = Infinity;
+  /**
+   * The length of the hold that ends at blockedUntilMs: a clock stepped back cannot make it last longer from now.
+   * (Bounded by the longest hold ever given instead, a 60 s 429 after an hour's 418 waited out up to the hour.)
+   */
+  private holdLenMs = 0;
+  /** 418s in a row without Retry-After (a longer ban each: BAN_DEFAULT_MS doubling); an answer below 400 ends it. */
+  private bansInRow = 0;
   /** Counters (cold). */
   rateLimited = 0;
   banned = 0;
@@ -124,7 +129,7 @@ export class RestWeightBudget {
   waitMs(nowMs: number, weight: number): number {
     // A clock stepped back (the adapters' is the wall clock): spending and a hold it put in the future held requests
     // for the step's length more. Spending counts as now, a hold lasts at most its own length from now.
-    if (this.blockedUntilMs > nowMs + this.longestHoldMs) this.blockedUntilMs = nowMs + this.longestHoldMs;
+    this.boundHold(nowMs);
     if (this.spent.some((s) => s.atMs > nowMs)) this.spent = this.spent.map((s) => (s.atMs > nowMs ? { atMs: nowMs, weight: s.weight } : s));
     if (nowMs < this.blockedUntilMs) return this.blockedUntilMs - nowMs;
     this.spent = this.spent.filter((s) => nowMs - s.atMs < this.windowMs);
@@ -145,7 +150,7 @@ export class RestWeightBudget {
    * waits for it, so this, not when it was asked, is when it goes (/readyz's "retried in"). Cold.
    */
   heldUntilMs(nowMs: number): number {
-    if (this.blockedUntilMs > nowMs + this.longestHoldMs) this.blockedUntilMs = nowMs + this.longestHoldMs; // a clock stepped back
+    this.boundHold(nowMs); // a clock stepped back
     return this.blockedUntilMs > nowMs ? this.blockedUntilMs : 0;
   }
 
@@ -188,39 +193,65 @@ export class RestWeightBudget {
    */
   heldElsewhere(untilMs: number, holdMs: number): void {
     if (!(holdMs > 0) || !Number.isFinite(untilMs)) return;
-    this.longestHoldMs = this.longestHoldMs === Infinity ? holdMs : Math.max(this.longestHoldMs, holdMs);
-    this.blockedUntilMs = Math.max(this.blockedUntilMs, untilMs);
+    this.extendHold(untilMs, holdMs);
+  }
+
+  /** A hold until `untilMs`, `lenMs` long: the one that ends last is the budget's (overlapping holds: the longest wins). */
+  private extendHold(untilMs: number, lenMs: number): void {
+    if (untilMs <= this.blockedUntilMs) return;
+    this.blockedUntilMs = untilMs;
+    this.holdLenMs = lenMs;
+  }
+
+  /** A clock stepped back put the hold's end further away: it lasts at most its own length from now. */
+  private boundHold(nowMs: number): void {
+    if (this.blockedUntilMs > nowMs + this.holdLenMs) this.blockedUntilMs = nowMs + this.holdLenMs;
   }
 
   /**
    * Reads a response: 429 (rate limited) and 418 (banned) block every request until Retry-After (seconds, or an
-   * HTTP date) or the default; returns how long requests are now blocked (0 = not blocked).
+   * HTTP date, read against the response's `Date` when it has one: the server's clock, not ours) or the default (a
+   * 418 without Retry-After: at least BAN_DEFAULT_MS, doubling while 418s follow); returns how long requests are
+   * now blocked (0 = not blocked).
    */
-  onResponse(nowMs: number, status: number, retryAfter: string | null): number {
+  onResponse(nowMs: number, status: number, retryAfter: string | null, serverDate: string | null = null): number {
     const extra = this.extraBlocking.get(status);
+    if (status < 400) this.bansInRow = 0;
     if (status !== 429 && status !== 418 && extra === undefined) return 0;
     if (status === 418) this.banned++;
     else this.rateLimited++;
-    const waitMs = retryAfterMs(retryAfter, nowMs) ?? extra ?? this.defaultBackoffMs;
-    this.longestHoldMs = this.longestHoldMs === Infinity ? waitMs : Math.max(this.longestHoldMs, waitMs);
-    this.blockedUntilMs = Math.max(this.blockedUntilMs, nowMs + waitMs);
+    const given = retryAfterMs(retryAfter, nowMs, serverDate);
+    let waitMs = given ?? extra ?? this.defaultBackoffMs;
+    if (status === 418 && given === undefined) waitMs = Math.max(waitMs, Math.min(BAN_MAX_DEFAULT_MS, BAN_DEFAULT_MS * 2 ** Math.min(this.bansInRow++, 30)));
+    this.extendHold(nowMs + waitMs, waitMs);
     this.link?.ledger.report({ key: this.link.key, blockedUntilMs: this.blockedUntilMs });
-    return this.blockedUntilMs - nowMs;
+    return Math.max(0, this.blockedUntilMs - nowMs);
   }
 }
 
 /**
+ * A 418 (an IP ban) without Retry-After holds at least this long, doubling with each 418 in a row to
+ * BAN_MAX_DEFAULT_MS: Binance bans for 2 minutes to 3 days, and a request sent into the ban lengthens it.
+ */
+export const BAN_DEFAULT_MS = 120_000;
+export const BAN_MAX_DEFAULT_MS = 3_600_000;
+
+/**
  * `Retry-After` as delta-seconds (fractional ones too, which some servers send) or an HTTP date → ms from now;
  * undefined when absent or unreadable. A date names its day or month: Date.parse alone reads "1.5" or "-1" as a
- * date in 2001 (no hold at all).
+ * date in 2001 (no hold at all). A date is the server's clock: read against the response's `Date` header
+ * (`serverDate`) when that is readable, so a clock of ours running ahead does not cut the hold short (or to nothing:
+ * requests sent into a 429's hold are what earns the 418 ban), else against `nowMs`.
  */
-export function retryAfterMs(value: string | null, nowMs: number): number | undefined {
+export function retryAfterMs(value: string | null, nowMs: number, serverDate: string | null = null): number | undefined {
   if (value === null || value.trim() === "") return undefined;
   const v = value.trim();
   if (/^\d+(\.\d+)?$/.test(v)) return Math.ceil(Number(v) * 1000);
   if (!/[A-Za-z]{3}/.test(v)) return undefined;
   const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+  if (Number.isNaN(at)) return undefined;
+  const serverNowMs = serverDate !== null && /[A-Za-z]{3}/.test(serverDate) ? Date.parse(serverDate) : NaN;
+  return Math.max(0, at - (Number.isNaN(serverNowMs) ? nowMs : serverNowMs));
 }
 
 /** Timeout signals made by requestTimeout, with their length: budgetedFetch starts them only when it sends. */
@@ -274,7 +305,7 @@ export function budgetedFetch(
     if (signal?.aborted) throw new Error(`REST ${url}: budget wait aborted`);
     budget.take(now(), weight);
     const res = await fetchFn(input, timeoutMs === undefined ? init : { ...init, signal: AbortSignal.timeout(timeoutMs) });
-    budget.onResponse(now(), res.status, res.headers.get("retry-after"));
+    budget.onResponse(now(), res.status, res.headers.get("retry-after"), res.headers.get("date"));
     return res;
   };
   return wrapped as typeof fetch;
