@@ -209,6 +209,16 @@ export class RestWeightBudget {
   }
 
   /**
+   * Holds every request for `waitMs` from now without an over-limit answer (Binance: X-MBX-USED-WEIGHT-1M near the
+   * limit): reported as a hold, not counted as a 429. Cold.
+   */
+  holdFor(nowMs: number, waitMs: number): void {
+    if (!(waitMs > 0)) return;
+    this.extendHold(nowMs + waitMs, waitMs);
+    this.link?.ledger.report({ key: this.link.key, blockedUntilMs: this.blockedUntilMs });
+  }
+
+  /**
    * Reads a response: 429 (rate limited) and 418 (banned) block every request until Retry-After (seconds, or an
    * HTTP date, read against the response's `Date` when it has one: the server's clock, not ours) or the default (a
    * 418 without Retry-After: at least BAN_DEFAULT_MS, doubling while 418s follow); returns how long requests are
@@ -250,8 +260,14 @@ export function retryAfterMs(value: string | null, nowMs: number, serverDate: st
   if (!/[A-Za-z]{3}/.test(v)) return undefined;
   const at = Date.parse(v);
   if (Number.isNaN(at)) return undefined;
-  const serverNowMs = serverDate !== null && /[A-Za-z]{3}/.test(serverDate) ? Date.parse(serverDate) : NaN;
-  return Math.max(0, at - (Number.isNaN(serverNowMs) ? nowMs : serverNowMs));
+  return Math.max(0, at - (serverTimeMs(serverDate) ?? nowMs));
+}
+
+/** A response's `Date` header (the server's clock, to the second) in ms; undefined when absent or unreadable. */
+export function serverTimeMs(date: string | null): number | undefined {
+  if (date === null || !/[A-Za-z]{3}/.test(date)) return undefined;
+  const at = Date.parse(date);
+  return Number.isNaN(at) ? undefined : at;
 }
 
 /** Timeout signals made by requestTimeout, with their length: budgetedFetch starts them only when it sends. */
