@@ -209,12 +209,16 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /**
    * At start, live or replay: a topic with an instrument enters its connection's table (the connection is used; in
    * replay the topic counts as subscribed); one without is not subscribed (SUB_REJECTED) unless it joins late.
-   * Returns the topics with an instrument, for the venue's own checks. Throws before load().
+   * Live, one listed already past its expiry does not make its connection used (start() closes it): a connection
+   * with nothing else is not opened (before, it was opened, spending a connect, pinged and watched, for nothing);
+   * its reopening opens it (ConnectionLifecycle.activateAll). Returns the topics with an instrument, for the venue's
+   * own checks. Throws before load().
    */
   bindTopics(replaying: boolean): T[] {
     const list = this.o.instruments();
     if (list === null) throw new Error(`${this.o.venue}: start before loadInstruments()`);
     const bound: T[] = [];
+    const now = this.o.now();
     for (const t of this.o.topics) {
       const inst = list[t.index];
       if (inst === undefined) {
@@ -222,7 +226,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         continue;
       }
       t.entry = this.o.addToTable(t, inst);
-      t.conn.used = true;
+      if (replaying || !this.expiredAt(t, now)) t.conn.used = true;
       if (replaying) t.sub = SUB_ACTIVE;
       bound.push(t);
     }
@@ -273,12 +277,17 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const current = this.o.instruments();
     const retiring: T[] = [];
     for (const [index, at] of this.expiries) {
-      if (now < at || this.closed.has(index) || current?.[index] === undefined) continue;
       const t = this.o.topics[index]!;
-      if (this.o.config.overrides.has(`${t.market}:${t.symbol}`)) continue;
+      if (!this.expiredAt(t, now) || this.closed.has(index) || current?.[index] === undefined) continue;
       this.close(t.market, t, retiring, `expired at ${new Date(at).toISOString()}`);
     }
     if (retiring.length > 0) this.o.lifecycle().retireAll(retiring, StatusReason.INSTRUMENT_CLOSED); // an expiry's options together: one unsubscribe
+  }
+
+  /** Whether the topic's listed expiry has come by `now` (a config override's tick/lot keeps it: no expiry then). */
+  private expiredAt(t: T, now: number): boolean {
+    const at = this.expiries.get(t.index);
+    return at !== undefined && now >= at && !this.o.config.overrides.has(`${t.market}:${t.symbol}`);
   }
 
   stop(): void {
