@@ -89,6 +89,14 @@ export interface LifecycleHooks {
   overlapOver?: (conn: VenueConnection, carrier: OverlapCarrier) => void;
 }
 
+/**
+ * What the instrument watch and a late join use of the lifecycle: a topic joins or leaves (alone or with others:
+ * one request per connection), whether it is stopping, the stale-book callback. Test stand-ins implement this
+ * (test/support/fake-lifecycle.ts), so a call the watch starts making cannot be missing from them (s-rev42's
+ * retireAll / activateAll were, in three: a closure threw there).
+ */
+export type TopicMembership = Pick<ConnectionLifecycle, "stopping" | "onTopicStale" | "activate" | "activateAll" | "retire" | "retireAll">;
+
 export class ConnectionLifecycle {
   private readonly log: Logger;
   private readonly now: () => number;

@@ -31,7 +31,7 @@
 import { BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { BookSink, CommonAdapterOptions, VenueMetric } from "../venue.ts";
 import { ClosedSchedule, type ClosedKind } from "./closed-schedule.ts";
-import type { ConnectionLifecycle } from "./connection-lifecycle.ts";
+import type { TopicMembership } from "./connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_REJECTED, type TopicState } from "./connection.ts";
 import { InstrumentReloader, RELOAD_CHECK_MS } from "./instrument-reload.ts";
 import { makeInstrument, mergeIntoInstrumentCache, PartialAnswer, resolveInstruments, type InstrumentSource, type InstrumentSpec } from "./instruments.ts";
@@ -78,7 +78,7 @@ export interface InstrumentWatchOptions<T extends TopicState> extends Pick<LateI
   /** The adapter's instruments by subscription index (null before load). */
   instruments: () => (Instrument | undefined)[] | null;
   sink: () => BookSink | null;
-  lifecycle: () => ConnectionLifecycle;
+  lifecycle: () => TopicMembership;
   /** Adds the topic to its connection's hot-path table at the instrument's exponents; returns the entry. */
   addToTable: (t: T, inst: Instrument) => number;
   /** A resolved topic's tick or lot changed: new exponents in its table, the sink told, the book resynced. */

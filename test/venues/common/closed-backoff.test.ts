@@ -11,7 +11,7 @@ import { describe, expect, onTestFinished, test } from "vitest";
 import { validateConfig } from "../../../src/config/load.ts";
 import { createLogger } from "../../../src/core/log.ts";
 import type { Instrument, MarketName } from "../../../src/core/types.ts";
-import type { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import { fakeLifecycle } from "../../support/fake-lifecycle.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
 import type { InstrumentSpec } from "../../../src/venues/common/instruments.ts";
 import { InstrumentWatch } from "../../../src/venues/common/instrument-watch.ts";
@@ -39,7 +39,7 @@ async function rig(perMarket: number) {
   const log = createLogger({ level: "info", format: "json", write: (l) => void lines.push(l) });
   const activated: number[] = [];
   const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} };
-  const lifecycle = { stopping: false, activateAll: (ts: TopicState[]) => void activated.push(...ts.map((t) => t.index)), retireAll: (ts: TopicState[]) => void retired.push(...ts.map((t) => t.index)), onTopicStale: null } as unknown as ConnectionLifecycle;
+  const lifecycle = fakeLifecycle({ onActivate: (t) => void activated.push(t.index), onRetire: (t) => void retired.push(t.index) });
   const watch = new InstrumentWatch({
     ...{ venue: "bybit", log, now: () => clock.ms, random: () => 1, config, subscriptions: subs, topics },
     source: {
