@@ -132,6 +132,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /** Closures and reopenings per market (metrics). */
   private readonly closures = new Map<MarketName, number>();
   private readonly reopens = new Map<MarketName, number>();
+  /** Queries that carried the market's closed symbols, and those that failed or left some unanswered (metrics). */
+  private readonly closedQueries = new Map<MarketName, number>();
+  private readonly closedQueryFailures = new Map<MarketName, number>();
   /** When a stale book last asked for its market's query (STALE_RECHECK_MS). */
   private readonly staleAsked = new Map<MarketName, number>();
   private readonly listingMs: number;
@@ -363,6 +366,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         gauge("instruments_closed", "Books halted because the venue no longer lists their instrument as trading (asked for again 15 s after a closure, doubling to 1 min)", this.closedIn(market), l),
         counter("instrument_closures_total", "Instruments found no longer listed as trading while running (book halted, reason instrument_closed)", this.closures.get(market) ?? 0, l),
         counter("instrument_reopens_total", "Closed instruments listed as trading again and subscribed", this.reopens.get(market) ?? 0, l),
+        counter("instrument_closed_queries_total", "Instrument REST queries that asked for the market's closed instruments (one per query, however many it carried; on their own schedule or riding a reload)", this.closedQueries.get(market) ?? 0, l),
+        counter("instrument_closed_query_failures_total", "Those queries that failed, or were answered in part without some of the closed instruments (their wait backs off)", this.closedQueryFailures.get(market) ?? 0, l),
       );
     }
     out.push(...this.late.metrics());
@@ -382,6 +387,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       instrumentsClosed: this.closed.size,
       instrumentClosures: sum(this.closures),
       instrumentReopens: sum(this.reopens),
+      instrumentClosedQueries: sum(this.closedQueries),
+      instrumentClosedQueryFailures: sum(this.closedQueryFailures),
     };
   }
 
@@ -407,6 +414,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (topics.length === 0 && late === null && closed.length === 0) return;
     const symbols = [...new Set([...topics.map((t) => t.symbol), ...closed.map((t) => t.symbol), ...(late?.symbols ?? [])])];
     const startedMs = this.o.now();
+    if (closed.length > 0) bump(this.closedQueries, market);
     let specs: Map<string, InstrumentSpec>;
     let partial: PartialAnswer | null = null;
     try {
@@ -415,7 +423,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       if (this.o.stop?.aborted) return; // the adapter stopped: nothing failed
       if (!(err instanceof PartialAnswer)) {
         if (late !== null) this.late.failed(late, err);
-        if (closed.length > 0) this.closedSchedule.asked(market, true);
+        if (closed.length > 0) this.closedAsked(market, true);
         if (topics.length > 0) throw err;
         return;
       }
@@ -430,12 +438,18 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     for (const t of known) this.asked.delete(t.index); // answered (a failed query keeps them for the retry)
     // The closed symbols' next wait (as after a failed query if some went unanswered); a closure or a reopening below
     // brings it back to the first.
-    if (closed.length > 0) this.closedSchedule.asked(market, !closed.every(answered));
+    if (closed.length > 0) this.closedAsked(market, !closed.every(answered));
     this.o.afterQuery?.(market, symbols, startedMs);
     if (known.length > 0) await this.applyChanges(market, known, specs);
     if (closed.length > 0) await this.reopenListed(market, closed.filter(answered), specs);
     if (late !== null) await this.late.answer(late, specs, partial?.failure);
     if (known.length < topics.length) throw partial!; // the reloader retries the market
+  }
+
+  /** A query carrying the market's closed symbols ended: answered for all of them, or not (`failed`). */
+  private closedAsked(market: MarketName, failed: boolean): void {
+    if (failed) bump(this.closedQueryFailures, market);
+    this.closedSchedule.asked(market, failed);
   }
 
   /**

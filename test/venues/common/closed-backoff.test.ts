@@ -126,6 +126,10 @@ describe("closed instruments asked for again", () => {
     await answer(names.map((n) => `spot:${n}`)); // spot's still closed
     for (let s = 16; s < 45; s++) expect(at(t + s * 1_000)).toEqual([]);
     expect(at(t + 45_000).sort()).toEqual(["linear", "spot"]); // both waited 30 s
+    // s-rev47: the re-queries are counted per market (before, no metric showed them): one each per wait, linear's failure too.
+    const series = (name: string) => Object.fromEntries(watch.metrics().filter((m) => m.name === name).map((m) => [m.labels!.market, m.value]));
+    expect(series("instrument_closed_queries_total")).toEqual({ linear: 2, spot: 2 });
+    expect(series("instrument_closed_query_failures_total")).toEqual({ linear: 1, spot: 0 });
   });
 
   test("a reopening brings the others' wait back to 15 s; closed only by a listed expiry: every listing period", async () => {
