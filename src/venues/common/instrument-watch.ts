@@ -344,6 +344,20 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (this.o.recheck) this.reloader.announce(market, atMs);
   }
 
+  /**
+   * Closed books whose listed expiry has passed (delivered futures, exercised options: never listed again), by
+   * subscription index, with that expiry: /books shows it, /readyz does not count them (VenueAdapter.expiredInstruments).
+   */
+  expiredClosed(): Map<number, number> {
+    const now = this.o.now();
+    const out = new Map<number, number>();
+    for (const index of this.closed) {
+      const at = this.expiries.get(index);
+      if (at !== undefined && at <= now) out.set(index, at);
+    }
+    return out;
+  }
+
   /** The symbols still without an instrument (status page, /readyz). */
   unresolved(): UnresolvedInstrument[] {
     return this.late.list();
@@ -364,6 +378,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         counter("instrument_changes_total", "Tick or lot changes applied (the book rebuilt at the new exponents)", this.changes.get(market) ?? 0, l),
         counter("instrument_rechecks_total", "Re-checks asked for by a price or size that did not fit, a venue reset or a stale book; a market's re-checks coalesce into one reload", this.rechecks.get(market) ?? 0, l),
         gauge("instruments_closed", "Books halted because the venue no longer lists their instrument as trading (asked for again 15 s after a closure, doubling to 1 min)", this.closedIn(market), l),
+        gauge("instruments_expired", "Of those, books past the expiry their listing gave (delivered, exercised): never trading again, not counted against readiness", this.expiredIn(market), l),
         counter("instrument_closures_total", "Instruments found no longer listed as trading while running (book halted, reason instrument_closed)", this.closures.get(market) ?? 0, l),
         counter("instrument_reopens_total", "Closed instruments listed as trading again and subscribed", this.reopens.get(market) ?? 0, l),
         counter("instrument_closed_queries_total", "Instrument REST queries that asked for the market's closed instruments (one per query, however many it carried; on their own schedule or riding a reload)", this.closedQueries.get(market) ?? 0, l),
@@ -390,6 +405,12 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       instrumentClosedQueries: sum(this.closedQueries),
       instrumentClosedQueryFailures: sum(this.closedQueryFailures),
     };
+  }
+
+  private expiredIn(market: MarketName): number {
+    let n = 0;
+    for (const index of this.expiredClosed().keys()) if (this.o.topics[index]!.market === market) n++;
+    return n;
   }
 
   private closedIn(market: MarketName): number {
