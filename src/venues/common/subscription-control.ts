@@ -401,7 +401,7 @@ export class SubscriptionControl {
   }
 
   /** Unsubscribes topics given up (SUB_REJECTED) that the venue may still serve; they stay given up, so the ack ends it. */
-  private unsubscribeGivenUp(conn: VenueConnection, topics: TopicState[]): void {
+  unsubscribeGivenUp(conn: VenueConnection, topics: TopicState[]): void {
     if (topics.length === 0 || !conn.open) return;
     this.sendRequest(conn, "unsubscribe", topics);
     for (const t of topics) t.sub = SUB_REJECTED;
