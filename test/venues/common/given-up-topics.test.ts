@@ -159,7 +159,7 @@ describe("a topic given up while its requests are answered", () => {
 
   test("s-rev47: closed books unsubscribed together, the request refused as a whole (one topic the venue no longer knows): each half goes again, down to the one refused alone", () => {
     const { control, conn, topics, sent } = setup();
-    const [a, b, c] = topics as [TopicState, TopicState, TopicState];
+    const [a, b, c] = [topics[0]!, topics[1]!, topics[2]!];
     control.sendRequest(conn, "subscribe", [a, b, c]);
     control.onControl(conn, { ok: [a.topic, b.topic, c.topic] });
     // ConnectionLifecycle.retireAll: one unsubscribe for the three, then given up.
