@@ -34,6 +34,11 @@ export interface BookSummary {
   detail?: string;
   /** Same: when its instrument is asked for next (ms since the epoch; 0 = not retried). */
   nextAttemptMs?: number;
+  /**
+   * A book closed (halted / instrument_closed) past the expiry its listing gave: that expiry (ms since the epoch). It
+   * never trades again, so /readyz does not count it (readiness.ts).
+   */
+  expiredAtMs?: number;
 }
 
 /** The state of a configured symbol whose instrument is not resolved (yet): it has no book. */

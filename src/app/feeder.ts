@@ -468,7 +468,12 @@ export class Feeder {
   bookSummaries(): BookSummary[] {
     const out: BookSummary[] = [];
     for (const p of this.pipelines) {
-      p.builders.forEach((b, i) => out.push(summarize(b, b.state === BookState.LIVE, p.countsOf(i))));
+      const expired = p.adapter.expiredInstruments?.();
+      p.builders.forEach((b, i) => {
+        const s = summarize(b, b.state === BookState.LIVE, p.countsOf(i));
+        const at = b.state === BookState.HALTED ? expired?.get(i) : undefined;
+        out.push(at === undefined ? s : { ...s, expiredAtMs: at, detail: `expired at ${new Date(at).toISOString()}: no longer traded` });
+      });
     }
     return out;
   }

@@ -1,6 +1,6 @@
 /**
  * What /readyz checks. Ready means every configured book is live: no symbol left unresolved, no venue connection
- * down, every book LIVE (README: "every configured book"). Each rule is a function from the plain ReadinessInput
+ * down, every book LIVE (README: "every configured book") except one closed past the expiry its listing gave. Each rule is a function from the plain ReadinessInput
  * to the reasons it finds; /readyz answers 503 with all of them.
  *
  * To add a rule: add what it needs to ReadinessInput (filled by Feeder.readinessInput(), concatenated across
@@ -95,8 +95,10 @@ export const READINESS_CHECKS: readonly ReadinessCheck[] = [
     }));
   },
   function booksNotLive(s) {
+    // A book closed past its listed expiry (a delivered future, an exercised option) never trades again: not a
+    // failure of this instance (before, /readyz was 503 for good once one configured future expired).
     return s.books
-      .filter((b) => b.state !== "live")
+      .filter((b) => b.state !== "live" && !(b.expiredAtMs !== undefined && b.state === "halted" && b.reason === "instrument_closed"))
       .map((b) => ({
         check: "book_not_live",
         venue: b.venue,

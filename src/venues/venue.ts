@@ -208,6 +208,12 @@ export interface VenueAdapter {
    * /readyz). Optional: without it the app reports the symbols that were unresolved at start.
    */
   unresolvedInstruments?(): UnresolvedInstrument[];
+  /**
+   * Cold: books closed (HALTED / instrument_closed) past the expiry their listing gave, by subscription index, with
+   * that expiry (ms): an expired future or option never trades again, so it is no readiness failure; /books shows
+   * it. Optional: venues whose listings give no expiry leave it out.
+   */
+  expiredInstruments?(): ReadonlyMap<number, number>;
   /** Cold: counters for the status JSON (messages, bytes, parseErrors, gaps, resyncs, reconnects, …). */
   stats(): Record<string, number>;
   /** Cold: every venue counter and gauge as metric samples (Prometheus conventions). */

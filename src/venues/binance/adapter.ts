@@ -287,6 +287,10 @@ export class BinanceAdapter implements VenueAdapter {
     return this.watch.unresolved(); // status page, /readyz
   }
 
+  expiredInstruments(): ReadonlyMap<number, number> {
+    return this.watch.expiredClosed();
+  }
+
   // ───────────────────────── hot path ─────────────────────────
 
   // HOT PATH: one call per accepted diff. first = U, prev = pu (-1 on spot).

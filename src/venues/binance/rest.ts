@@ -7,7 +7,7 @@
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
-import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
+import { budgetedFetch, RestWeightBudget, serverTimeMs, shareOf } from "../common/budgets.ts";
 import { budgetLink, type BudgetLedger } from "../common/budget-ledger.ts";
 import {
   EXCHANGE_INFO_WEIGHT,
@@ -100,7 +100,11 @@ export class BinanceRest {
       // share a minute: the block, relayed to every worker as a hold, came once they had spent 1 / workers of it.
       if (res.ok && Number.isFinite(used) && used >= (this.ipWeights.get(market) ?? budget.maxWeight)) {
         this.usedWeightBlocks++;
-        budget.onResponse(this.now(), 429, String(60 - (Math.floor(this.now() / 1000) % 60)));
+        // Until the end of the minute the header counts, by the answer's Date (Binance's clock): one sent late in a
+        // minute and read in the next (or our clock off Binance's) blocked the whole next minute, its weight not yet
+        // spent. Not an answer 429 (rest_rate_limited_total): the block is rest_weight_blocks_total's.
+        const minuteOfMs = serverTimeMs(res.headers.get("date")) ?? this.now();
+        budget.holdFor(this.now(), 60_000 - ((Math.floor(minuteOfMs / 1000) * 1000) % 60_000));
       }
       return res;
     }) as typeof fetch;

@@ -197,6 +197,10 @@ export class BybitAdapter implements VenueAdapter {
     return this.watch.unresolved();
   }
 
+  expiredInstruments(): ReadonlyMap<number, number> {
+    return this.watch.expiredClosed();
+  }
+
   start(sink: BookSink): void {
     if (this.sink) throw new Error("bybit: start() called twice");
     const bound = this.watch.bindTopics(false);

@@ -258,6 +258,10 @@ export class CoinbaseAdapter implements VenueAdapter {
     return this.watch.unresolved();
   }
 
+  expiredInstruments(): ReadonlyMap<number, number> {
+    return this.watch.expiredClosed();
+  }
+
   /** The name of the connection carrying a subscription (tests; sequence scope is the connection). */
   connectionOf(index: number): string {
     return this.topics[index]!.conn.name;

@@ -23,18 +23,23 @@ export function shareOf(limit: number, share: number | undefined): number {
 export class VenueHold {
   /** The end (0: none). */
   untilMs = 0;
-  private longestMs = Infinity;
+  /**
+   * The length of the hold that ends at untilMs: a clock stepped back cannot make it last longer from now. (Bounded
+   * by the longest hold ever given instead, a 60 s 429 after an hour's 418 waited out up to the hour.)
+   */
+  private lenMs = 0;
 
   /** The hold's end if it still runs at `nowMs`, 0 otherwise. */
   endMs(nowMs: number): number {
-    if (this.untilMs > nowMs + this.longestMs) this.untilMs = nowMs + this.longestMs; // a clock stepped back
+    if (this.untilMs > nowMs + this.lenMs) this.untilMs = nowMs + this.lenMs; // a clock stepped back
     return this.untilMs > nowMs ? this.untilMs : 0;
   }
 
-  /** A hold until `untilMs`, `holdMs` long when it was given. */
+  /** A hold until `untilMs`, `holdMs` long when it was given: the one that ends last is kept (overlapping holds). */
   add(untilMs: number, holdMs: number): void {
-    this.longestMs = this.longestMs === Infinity ? holdMs : Math.max(this.longestMs, holdMs);
-    this.untilMs = Math.max(this.untilMs, untilMs);
+    if (untilMs <= this.untilMs) return;
+    this.untilMs = untilMs;
+    this.lenMs = holdMs;
   }
 }
 
@@ -157,6 +162,8 @@ export class TokenBucket {
 export class RestWeightBudget {
   private spent: { atMs: number; weight: number }[] = [];
   private readonly held = new VenueHold();
+  /** 418s in a row without Retry-After (a longer ban each: BAN_DEFAULT_MS doubling); an answer below 400 ends it. */
+  private bansInRow = 0;
   /** Counters (cold). */
   rateLimited = 0;
   banned = 0;
@@ -244,33 +251,65 @@ export class RestWeightBudget {
   }
 
   /**
-   * Reads a response: 429 (rate limited) and 418 (banned) block every request until Retry-After (seconds, or an
-   * HTTP date) or the default; returns how long requests are now blocked (0 = not blocked).
+   * Holds every request for `waitMs` from now without an over-limit answer (Binance: X-MBX-USED-WEIGHT-1M near the
+   * limit): reported as a hold, not counted as a 429. Cold.
    */
-  onResponse(nowMs: number, status: number, retryAfter: string | null): number {
+  holdFor(nowMs: number, waitMs: number): void {
+    if (!(waitMs > 0)) return;
+    this.held.add(nowMs + waitMs, waitMs);
+    this.link?.ledger.report({ key: this.link.key, blockedUntilMs: this.held.untilMs });
+  }
+
+  /**
+   * Reads a response: 429 (rate limited) and 418 (banned) block every request until Retry-After (seconds, or an
+   * HTTP date, read against the response's `Date` when it has one: the server's clock, not ours) or the default (a
+   * 418 without Retry-After: at least BAN_DEFAULT_MS, doubling while 418s follow); returns how long requests are
+   * now blocked (0 = not blocked).
+   */
+  onResponse(nowMs: number, status: number, retryAfter: string | null, serverDate: string | null = null): number {
     const extra = this.extraBlocking.get(status);
+    if (status < 400) this.bansInRow = 0;
     if (status !== 429 && status !== 418 && extra === undefined) return 0;
     if (status === 418) this.banned++;
     else this.rateLimited++;
-    const waitMs = retryAfterMs(retryAfter, nowMs) ?? extra ?? this.defaultBackoffMs;
+    const given = retryAfterMs(retryAfter, nowMs, serverDate);
+    let waitMs = given ?? extra ?? this.defaultBackoffMs;
+    if (status === 418 && given === undefined) waitMs = Math.max(waitMs, Math.min(BAN_MAX_DEFAULT_MS, BAN_DEFAULT_MS * 2 ** Math.min(this.bansInRow++, 30)));
     this.held.add(nowMs + waitMs, waitMs);
     this.link?.ledger.report({ key: this.link.key, blockedUntilMs: this.held.untilMs });
-    return this.held.untilMs - nowMs;
+    return Math.max(0, this.held.untilMs - nowMs);
   }
 }
 
 /**
+ * A 418 (an IP ban) without Retry-After holds at least this long, doubling with each 418 in a row to
+ * BAN_MAX_DEFAULT_MS: Binance bans for 2 minutes to 3 days, and a request sent into the ban lengthens it.
+ */
+export const BAN_DEFAULT_MS = 120_000;
+export const BAN_MAX_DEFAULT_MS = 3_600_000;
+
+/**
  * `Retry-After` as delta-seconds (fractional ones too, which some servers send) or an HTTP date → ms from now;
  * undefined when absent or unreadable. A date names its day or month: Date.parse alone reads "1.5" or "-1" as a
- * date in 2001 (no hold at all).
+ * date in 2001 (no hold at all). A date is the server's clock: read against the response's `Date` header
+ * (`serverDate`) when that is readable, so a clock of ours running ahead does not cut the hold short (or to nothing:
+ * requests sent into a 429's hold are what earns the 418 ban), else against `nowMs`.
  */
-export function retryAfterMs(value: string | null, nowMs: number): number | undefined {
+export function retryAfterMs(value: string | null, nowMs: number, serverDate: string | null = null): number | undefined {
   if (value === null || value.trim() === "") return undefined;
   const v = value.trim();
   if (/^\d+(\.\d+)?$/.test(v)) return Math.ceil(Number(v) * 1000);
   if (!/[A-Za-z]{3}/.test(v)) return undefined;
   const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - (serverTimeMs(serverDate) ?? nowMs));
+}
+
+/** A response's `Date` header (the server's clock, to the second) in ms; undefined when absent or unreadable. */
+export function serverTimeMs(date: string | null): number | undefined {
+  if (date === null || !/[A-Za-z]{3}/.test(date)) return undefined;
+  const at = Date.parse(date);
+  return Number.isNaN(at) ? undefined : at;
 }
 
 /** Timeout signals made by requestTimeout, with their length: budgetedFetch starts them only when it sends. */
@@ -324,7 +363,7 @@ export function budgetedFetch(
     if (signal?.aborted) throw new Error(`REST ${url}: budget wait aborted`);
     budget.take(now(), weight);
     const res = await fetchFn(input, timeoutMs === undefined ? init : { ...init, signal: AbortSignal.timeout(timeoutMs) });
-    budget.onResponse(now(), res.status, res.headers.get("retry-after"));
+    budget.onResponse(now(), res.status, res.headers.get("retry-after"), res.headers.get("date"));
     return res;
   };
   return wrapped as typeof fetch;

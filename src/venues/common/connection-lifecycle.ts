@@ -92,6 +92,14 @@ export interface LifecycleHooks {
   overlapOver?: (conn: VenueConnection, carrier: OverlapCarrier) => void;
 }
 
+/**
+ * What the instrument watch and a late join use of the lifecycle: a topic joins or leaves (alone or with others:
+ * one request per connection), whether it is stopping, the stale-book callback. Test stand-ins implement this
+ * (test/support/fake-lifecycle.ts), so a call the watch starts making cannot be missing from them (s-rev42's
+ * retireAll / activateAll were, in three: a closure threw there).
+ */
+export type TopicMembership = Pick<ConnectionLifecycle, "stopping" | "onTopicStale" | "activate" | "activateAll" | "retire" | "retireAll">;
+
 export class ConnectionLifecycle {
   private readonly log: Logger;
   private readonly now: () => number;
@@ -128,6 +136,9 @@ export class ConnectionLifecycle {
   staleResyncs = 0;
   /** Told after each stale resync (InstrumentWatch.start: is the instrument still listed as trading?). */
   onTopicStale: ((t: TopicState) => void) | null = null;
+  /** Topics activated this turn, per open connection, whose subscribe flushActivated sends. */
+  private readonly activated = new Map<VenueConnection, Set<TopicState>>();
+  private activatedFlush = false;
   private readonly planned: PlannedReconnects;
   /** A failed planned reconnect's longest backoff step. */
   private readonly plannedRetryMaxMs: number;
@@ -228,8 +239,8 @@ export class ConnectionLifecycle {
 
   /**
    * A topic whose instrument resolved after start (late-instruments.ts; the adapter has added it to its table), or
-   * that is listed as trading again (instrument-watch.ts): it is subscribed now if its connection is open, when it
-   * opens otherwise; a connection that had nothing to subscribe (never opened) is opened now. One closed while its
+   * that is listed as trading again (instrument-watch.ts): it is subscribed if its connection is open (at the end of
+   * this turn, with every topic activated in it: one request per connection), when it opens otherwise; a connection that had nothing to subscribe (never opened) is opened now. One closed while its
    * subscribe was out, not answered yet, waits for that subscribe's ack instead. Cold.
    */
   activate(t: TopicState): void {
@@ -242,7 +253,7 @@ export class ConnectionLifecycle {
    * spend a request per book of OKX's 480 an hour per connection, or queue behind Binance's 5 messages a second).
    */
   activateAll(ts: readonly TopicState[]): void {
-    const subscribe = new Map<VenueConnection, TopicState[]>();
+    const subscribe = this.activated;
     for (const t of ts) {
       if (t.sub !== SUB_REJECTED) continue;
       t.book = BookState.AWAITING_SNAPSHOT;
@@ -262,12 +273,32 @@ export class ConnectionLifecycle {
         this.scheduleConnect(conn, 0);
       } else if (conn.open) {
         const list = subscribe.get(conn);
-        if (list) list.push(t);
-        else subscribe.set(conn, [t]);
+        if (list) list.add(t);
+        else subscribe.set(conn, new Set([t]));
       }
       // Else a socket is opening (or reconnecting): its onopen subscribes every idle topic, this one included.
     }
-    for (const [conn, list] of subscribe) this.control.sendRequest(conn, "subscribe", list);
+    if (subscribe.size > 0 && !this.activatedFlush) {
+      this.activatedFlush = true;
+      queueMicrotask(() => this.flushActivated());
+    }
+  }
+
+  /**
+   * The subscribes activations need, sent once the current turn's activations are in: one request per connection
+   * for all of them. Symbols left out at start that one answer lists join one by one (joinLate → activate()), and
+   * each sent its own request (a new options expiry listed together spent a request per book of OKX's 480 an hour).
+   * A topic closed again meanwhile, or whose socket went (its onopen subscribes it), is left out.
+   */
+  private flushActivated(): void {
+    this.activatedFlush = false;
+    const queued = [...this.activated];
+    this.activated.clear();
+    if (this.stoppingFlag) return;
+    for (const [conn, set] of queued) {
+      if (!conn.open) continue;
+      this.control.sendRequest(conn, "subscribe", [...set].filter((t) => t.sub === SUB_IDLE && !t.resyncDelayed));
+    }
   }
 
   /**

@@ -31,7 +31,7 @@
 import { BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { BookSink, CommonAdapterOptions, VenueMetric } from "../venue.ts";
 import { ClosedSchedule, type ClosedKind } from "./closed-schedule.ts";
-import type { ConnectionLifecycle } from "./connection-lifecycle.ts";
+import type { TopicMembership } from "./connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_REJECTED, type TopicState } from "./connection.ts";
 import { InstrumentReloader, RELOAD_CHECK_MS } from "./instrument-reload.ts";
 import { makeInstrument, mergeIntoInstrumentCache, PartialAnswer, resolveInstruments, type InstrumentSource, type InstrumentSpec } from "./instruments.ts";
@@ -78,7 +78,7 @@ export interface InstrumentWatchOptions<T extends TopicState> extends Pick<LateI
   /** The adapter's instruments by subscription index (null before load). */
   instruments: () => (Instrument | undefined)[] | null;
   sink: () => BookSink | null;
-  lifecycle: () => ConnectionLifecycle;
+  lifecycle: () => TopicMembership;
   /** Adds the topic to its connection's hot-path table at the instrument's exponents; returns the entry. */
   addToTable: (t: T, inst: Instrument) => number;
   /** A resolved topic's tick or lot changed: new exponents in its table, the sink told, the book resynced. */
@@ -132,6 +132,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /** Closures and reopenings per market (metrics). */
   private readonly closures = new Map<MarketName, number>();
   private readonly reopens = new Map<MarketName, number>();
+  /** Queries that carried the market's closed symbols, and those that failed or left some unanswered (metrics). */
+  private readonly closedQueries = new Map<MarketName, number>();
+  private readonly closedQueryFailures = new Map<MarketName, number>();
   /** When a stale book last asked for its market's query (STALE_RECHECK_MS). */
   private readonly staleAsked = new Map<MarketName, number>();
   private readonly listingMs: number;
@@ -209,12 +212,16 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /**
    * At start, live or replay: a topic with an instrument enters its connection's table (the connection is used; in
    * replay the topic counts as subscribed); one without is not subscribed (SUB_REJECTED) unless it joins late.
-   * Returns the topics with an instrument, for the venue's own checks. Throws before load().
+   * Live, one listed already past its expiry does not make its connection used (start() closes it): a connection
+   * with nothing else is not opened (before, it was opened, spending a connect, pinged and watched, for nothing);
+   * its reopening opens it (ConnectionLifecycle.activateAll). Returns the topics with an instrument, for the venue's
+   * own checks. Throws before load().
    */
   bindTopics(replaying: boolean): T[] {
     const list = this.o.instruments();
     if (list === null) throw new Error(`${this.o.venue}: start before loadInstruments()`);
     const bound: T[] = [];
+    const now = this.o.now();
     for (const t of this.o.topics) {
       const inst = list[t.index];
       if (inst === undefined) {
@@ -222,7 +229,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         continue;
       }
       t.entry = this.o.addToTable(t, inst);
-      t.conn.used = true;
+      if (replaying || !this.expiredAt(t, now)) t.conn.used = true;
       if (replaying) t.sub = SUB_ACTIVE;
       bound.push(t);
     }
@@ -273,12 +280,17 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const current = this.o.instruments();
     const retiring: T[] = [];
     for (const [index, at] of this.expiries) {
-      if (now < at || this.closed.has(index) || current?.[index] === undefined) continue;
       const t = this.o.topics[index]!;
-      if (this.o.config.overrides.has(`${t.market}:${t.symbol}`)) continue;
+      if (!this.expiredAt(t, now) || this.closed.has(index) || current?.[index] === undefined) continue;
       this.close(t.market, t, retiring, `expired at ${new Date(at).toISOString()}`);
     }
     if (retiring.length > 0) this.o.lifecycle().retireAll(retiring, StatusReason.INSTRUMENT_CLOSED); // an expiry's options together: one unsubscribe
+  }
+
+  /** Whether the topic's listed expiry has come by `now` (a config override's tick/lot keeps it: no expiry then). */
+  private expiredAt(t: T, now: number): boolean {
+    const at = this.expiries.get(t.index);
+    return at !== undefined && now >= at && !this.o.config.overrides.has(`${t.market}:${t.symbol}`);
   }
 
   stop(): void {
@@ -332,6 +344,20 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (this.o.recheck) this.reloader.announce(market, atMs);
   }
 
+  /**
+   * Closed books whose listed expiry has passed (delivered futures, exercised options: never listed again), by
+   * subscription index, with that expiry: /books shows it, /readyz does not count them (VenueAdapter.expiredInstruments).
+   */
+  expiredClosed(): Map<number, number> {
+    const now = this.o.now();
+    const out = new Map<number, number>();
+    for (const index of this.closed) {
+      const at = this.expiries.get(index);
+      if (at !== undefined && at <= now) out.set(index, at);
+    }
+    return out;
+  }
+
   /** The symbols still without an instrument (status page, /readyz). */
   unresolved(): UnresolvedInstrument[] {
     return this.late.list();
@@ -352,8 +378,11 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         counter("instrument_changes_total", "Tick or lot changes applied (the book rebuilt at the new exponents)", this.changes.get(market) ?? 0, l),
         counter("instrument_rechecks_total", "Re-checks asked for by a price or size that did not fit, a venue reset or a stale book; a market's re-checks coalesce into one reload", this.rechecks.get(market) ?? 0, l),
         gauge("instruments_closed", "Books halted because the venue no longer lists their instrument as trading (asked for again 15 s after a closure, doubling to 1 min)", this.closedIn(market), l),
+        gauge("instruments_expired", "Of those, books past the expiry their listing gave (delivered, exercised): never trading again, not counted against readiness", this.expiredIn(market), l),
         counter("instrument_closures_total", "Instruments found no longer listed as trading while running (book halted, reason instrument_closed)", this.closures.get(market) ?? 0, l),
         counter("instrument_reopens_total", "Closed instruments listed as trading again and subscribed", this.reopens.get(market) ?? 0, l),
+        counter("instrument_closed_queries_total", "Instrument REST queries that asked for the market's closed instruments (one per query, however many it carried; on their own schedule or riding a reload)", this.closedQueries.get(market) ?? 0, l),
+        counter("instrument_closed_query_failures_total", "Those queries that failed, or were answered in part without some of the closed instruments (their wait backs off)", this.closedQueryFailures.get(market) ?? 0, l),
       );
     }
     out.push(...this.late.metrics());
@@ -373,7 +402,15 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       instrumentsClosed: this.closed.size,
       instrumentClosures: sum(this.closures),
       instrumentReopens: sum(this.reopens),
+      instrumentClosedQueries: sum(this.closedQueries),
+      instrumentClosedQueryFailures: sum(this.closedQueryFailures),
     };
+  }
+
+  private expiredIn(market: MarketName): number {
+    let n = 0;
+    for (const index of this.expiredClosed().keys()) if (this.o.topics[index]!.market === market) n++;
+    return n;
   }
 
   private closedIn(market: MarketName): number {
@@ -398,6 +435,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (topics.length === 0 && late === null && closed.length === 0) return;
     const symbols = [...new Set([...topics.map((t) => t.symbol), ...closed.map((t) => t.symbol), ...(late?.symbols ?? [])])];
     const startedMs = this.o.now();
+    if (closed.length > 0) bump(this.closedQueries, market);
     let specs: Map<string, InstrumentSpec>;
     let partial: PartialAnswer | null = null;
     try {
@@ -406,7 +444,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       if (this.o.stop?.aborted) return; // the adapter stopped: nothing failed
       if (!(err instanceof PartialAnswer)) {
         if (late !== null) this.late.failed(late, err);
-        if (closed.length > 0) this.closedSchedule.asked(market, true);
+        if (closed.length > 0) this.closedAsked(market, true);
         if (topics.length > 0) throw err;
         return;
       }
@@ -421,12 +459,18 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     for (const t of known) this.asked.delete(t.index); // answered (a failed query keeps them for the retry)
     // The closed symbols' next wait (as after a failed query if some went unanswered); a closure or a reopening below
     // brings it back to the first.
-    if (closed.length > 0) this.closedSchedule.asked(market, !closed.every(answered));
+    if (closed.length > 0) this.closedAsked(market, !closed.every(answered));
     this.o.afterQuery?.(market, symbols, startedMs);
     if (known.length > 0) await this.applyChanges(market, known, specs);
     if (closed.length > 0) await this.reopenListed(market, closed.filter(answered), specs);
     if (late !== null) await this.late.answer(late, specs, partial?.failure);
     if (known.length < topics.length) throw partial!; // the reloader retries the market
+  }
+
+  /** A query carrying the market's closed symbols ended: answered for all of them, or not (`failed`). */
+  private closedAsked(market: MarketName, failed: boolean): void {
+    if (failed) bump(this.closedQueryFailures, market);
+    this.closedSchedule.asked(market, failed);
   }
 
   /**

@@ -21,7 +21,7 @@ import type { Instrument, MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import type { BookSink, Subscription, VenueMetric } from "../venue.ts";
 import { equalJitterMs } from "./backoff.ts";
-import type { ConnectionLifecycle } from "./connection-lifecycle.ts";
+import type { TopicMembership } from "./connection-lifecycle.ts";
 import { SUB_REJECTED, type TopicState } from "./connection.ts";
 import { badSpec, makeInstrument, mergeIntoInstrumentCache, PartialAnswer, UNRESOLVED_KINDS, type InstrumentSource, type InstrumentSpec, type UnresolvedEntry, type UnresolvedKind } from "./instruments.ts";
 import { counter, gauge } from "./metrics.ts";
@@ -384,7 +384,7 @@ export interface LateJoin {
   /** The adapter's instruments by subscription index (null before loadInstruments). */
   readonly instruments: (Instrument | undefined)[] | null;
   readonly sink: BookSink | null;
-  readonly lifecycle: ConnectionLifecycle;
+  readonly lifecycle: TopicMembership;
   /** Adds the topic to its connection's hot-path table at the instrument's exponents; returns the entry. */
   addToTable(t: TopicState, inst: Instrument): number;
   /**

@@ -8,7 +8,8 @@
  *
  * A replacement that fails (it does not open, an ack does not come within the ack deadline, it closes, its ping goes
  * unanswered, or it refuses a topic the old socket still serves) is abandoned while the old socket is open: the old
- * socket is the connection's socket again with its topics as they were (their sequences continue, nothing resyncs;
+ * socket is the connection's socket again with its topics as they were (one closed meanwhile is unsubscribed there;
+their sequences continue, nothing resyncs;
  * it gets a new generation, as a replacement would, so the venue treats the two streams as it does during a swap),
  * the failure is counted (`plannedReconnectFailures`), and the planned reconnect is tried again after a backoff
  * (equal jitter, reconnectBaseMs doubling to plannedRetryMaxMs, 5 min by default: the old socket still works, and
@@ -291,12 +292,18 @@ export class PlannedReconnects {
     h.control.dropQueued(conn);
     const resubscribe: TopicState[] = [];
     const restart: TopicState[] = [];
+    const givenUp: TopicState[] = [];
     for (const t of conn.topics) {
       const served = t.onRetiring;
       const wanted = t.restartWanted;
       t.onRetiring = false;
       t.restartWanted = false;
-      if (t.sub === SUB_REJECTED) continue; // refused by the venue for a topic the old socket did not serve
+      if (t.sub === SUB_REJECTED) {
+        // Closed during the overlap (ConnectionLifecycle.retire) while the old socket served it: still subscribed
+        // there (its unsubscribe, if any, went on the replacement). Else refused for a topic the old socket did not serve.
+        if (served) givenUp.push(t);
+        continue;
+      }
       t.resubscribeAfterUnsub = false;
       t.resyncAfterAck = false;
       if (served) {
@@ -307,6 +314,7 @@ export class PlannedReconnects {
         if (!t.resyncDelayed) resubscribe.push(t);
       }
     }
+    h.control.unsubscribeGivenUp(conn, givenUp);
     h.control.sendRequest(conn, "subscribe", resubscribe);
     for (const t of restart) h.restart(t);
     h.overlapOver?.(conn, "old");

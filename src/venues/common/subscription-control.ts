@@ -280,6 +280,18 @@ export class SubscriptionControl {
       this.retryLater(conn, req.op, req.topics, c.retMsg);
       return;
     }
+    if (req.op === "unsubscribe" && req.topics.length > 1 && req.topics.some((t) => t.sub === SUB_REJECTED)) {
+      // Closed books unsubscribed together (ConnectionLifecycle.retireAll): one the venue no longer knows (a delisted
+      // symbol's topic) fails the whole request, and the others are still subscribed there. Each half goes again, down
+      // to the one refused alone (then taken as unsubscribed, below). Any other topic of it proceeds as before.
+      const givenUp = req.topics.filter((t) => t.sub === SUB_REJECTED);
+      this.log.warn(`${this.protocol.venue}: unsubscribe of closed books refused as a whole; sending it again in halves`, { conn: conn.id, retMsg: c.retMsg, topics: givenUp.length });
+      for (const t of req.topics) if (t.sub !== SUB_REJECTED) this.onTopicConfirmed(conn, t, "unsubscribe");
+      const half = Math.ceil(givenUp.length / 2);
+      this.unsubscribeGivenUp(conn, givenUp.slice(0, half));
+      this.unsubscribeGivenUp(conn, givenUp.slice(half));
+      return;
+    }
     if (req.op === "unsubscribe") {
       // Not subscribed after all (e.g. it never took effect): proceed as if unsubscribed.
       this.log.warn(`${this.protocol.venue}: unsubscribe rejected; treating topics as unsubscribed`, { conn: conn.id, retMsg: c.retMsg, topics: req.topics.map((t) => t.topic) });
@@ -421,7 +433,7 @@ export class SubscriptionControl {
   }
 
   /** Unsubscribes topics given up (SUB_REJECTED) that the venue may still serve; they stay given up, so the ack ends it. */
-  private unsubscribeGivenUp(conn: VenueConnection, topics: TopicState[]): void {
+  unsubscribeGivenUp(conn: VenueConnection, topics: TopicState[]): void {
     if (topics.length === 0 || !conn.open) return;
     this.sendRequest(conn, "unsubscribe", topics);
     for (const t of topics) t.sub = SUB_REJECTED;

@@ -264,6 +264,10 @@ export class DeribitAdapter implements VenueAdapter {
     return this.watch.unresolved();
   }
 
+  expiredInstruments(): ReadonlyMap<number, number> {
+    return this.watch.expiredClosed();
+  }
+
   /** A socket opened: ask for heartbeats (the server then sends test_request, answered in classifyControl). Cold. */
   onOpen(conn: DeribitConnection): void {
     this.control.send(conn, this.requests.setHeartbeat());

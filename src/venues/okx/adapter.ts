@@ -269,6 +269,10 @@ export class OkxAdapter implements VenueAdapter {
     return this.watch.unresolved(); // status page, /readyz
   }
 
+  expiredInstruments(): ReadonlyMap<number, number> {
+    return this.watch.expiredClosed();
+  }
+
   // ───────────────────────── hot path ─────────────────────────
 
   // HOT PATH: one call per accepted order-book frame; the scanner's fields describe it.

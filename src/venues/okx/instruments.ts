@@ -71,8 +71,8 @@ export class InstrumentRequestPacer {
   }
 
   /** Reads an answer's status: a 429 holds every instrument request until its Retry-After (or one window). */
-  onResponse(status: number, retryAfter: string | null): void {
-    this.budget.onResponse(this.now(), status, retryAfter);
+  onResponse(status: number, retryAfter: string | null, serverDate: string | null = null): void {
+    this.budget.onResponse(this.now(), status, retryAfter, serverDate);
   }
 }
 
@@ -115,7 +115,7 @@ export async function fetchOkxSpecs(
       const url = `${base}?instType=${q.instType}${q.instFamily ? `&instFamily=${encodeURIComponent(q.instFamily)}` : ""}`;
       await pacer?.take();
       const res = await fetchFn(url, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
-      pacer?.onResponse?.(res.status, res.headers.get("retry-after"));
+      pacer?.onResponse?.(res.status, res.headers.get("retry-after"), res.headers.get("date"));
       if (!res.ok) throw new Error(`okx REST ${url}: HTTP ${res.status}`);
       const body = (await res.json()) as { code?: unknown; msg?: unknown; data?: unknown };
       if (String(body.code) !== "0" || !Array.isArray(body.data)) throw new Error(`okx REST ${url}: code ${String(body.code)} ${String(body.msg ?? "")}`);

@@ -248,6 +248,10 @@ export class UpbitAdapter implements VenueAdapter {
     return this.watch.unresolved();
   }
 
+  expiredInstruments(): ReadonlyMap<number, number> {
+    return this.watch.expiredClosed();
+  }
+
   private counterTable(): [string, string, string, number][] {
     return [
       ["replaces", "replaces_total", "Full books applied (each message replaces its book)", this.replaces],

@@ -12,11 +12,12 @@ import type { BudgetEvent } from "../../../src/venues/common/budget-ledger.ts";
 
 const DEPTH_URL = "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000"; // spot weight 50
 
-function restWith(usedWeights: number[], share: number): { rest: BinanceRest; events: BudgetEvent[] } {
-  const fetchFn = (async (_input: string | URL | Request) => new Response("{}", { status: 200, headers: { "x-mbx-used-weight-1m": String(usedWeights.shift() ?? 0) } })) as typeof fetch;
+function restWith(usedWeights: number[], share: number, o: { nowMs?: number; date?: string } = {}): { rest: BinanceRest; events: BudgetEvent[] } {
+  const headers = () => ({ "x-mbx-used-weight-1m": String(usedWeights.shift() ?? 0), ...(o.date !== undefined ? { date: o.date } : {}) });
+  const fetchFn = (async (_input: string | URL | Request) => new Response("{}", { status: 200, headers: headers() })) as typeof fetch;
   const events: BudgetEvent[] = [];
   const ledger = { carried: () => undefined, report: (e: BudgetEvent) => void events.push(e) };
-  return { rest: new BinanceRest(fetchFn, () => 1_700_000_000_000, share, ledger), events };
+  return { rest: new BinanceRest(fetchFn, () => o.nowMs ?? 1_700_000_000_000, share, ledger), events };
 }
 
 describe("BinanceRest: X-MBX-USED-WEIGHT-1M is the IP's weight", () => {
@@ -41,5 +42,14 @@ describe("BinanceRest: X-MBX-USED-WEIGHT-1M is the IP's weight", () => {
     rest.takeLimits("spot", { weightPerMinute: 1000 }); // 800 the IP's, 400 this worker's
     await rest.fetchOf("spot")(DEPTH_URL);
     expect(rest.usedWeightBlocks).toBe(1);
+  });
+
+  test("s-rev47: the header of a minute already over (sent at :59, read at :00) holds to that minute's end by the answer's Date, not through the next minute; it is no 429", async () => {
+    const nowMs = Date.parse("2026-12-06T02:01:00.300Z");
+    const { rest } = restWith([4800], 1, { nowMs, date: "Sun, 06 Dec 2026 02:00:59 GMT" });
+    await rest.fetchOf("spot")(DEPTH_URL);
+    expect(rest.usedWeightBlocks).toBe(1);
+    expect(rest.heldUntilMs("spot")).toBe(nowMs + 1000); // by our clock's minute: nowMs + 60 000
+    expect(rest.rateLimited()).toBe(0); // no answer was a 429 (rest_rate_limited_total)
   });
 });

@@ -1,7 +1,7 @@
 /** The per-IP budgets every venue shares (src/venues/common/budgets.ts), on a fake clock. */
 import { describe, expect, test } from "vitest";
 import { equalJitterMs } from "../../../src/venues/common/backoff.ts";
-import { budgetedFetch, RestWeightBudget, retryAfterMs, shareOf, SlidingWindowBudget, TokenBucket } from "../../../src/venues/common/budgets.ts";
+import { BAN_DEFAULT_MS, budgetedFetch, RestWeightBudget, retryAfterMs, shareOf, SlidingWindowBudget, TokenBucket } from "../../../src/venues/common/budgets.ts";
 
 describe("budgets", () => {
   test("shareOf splits a per-IP limit between workers, never below 1", () => {
@@ -80,8 +80,8 @@ describe("budgets", () => {
     expect(r.onResponse(0, 429, "7")).toBe(7000);
     expect(r.waitMs(1000, 1)).toBe(6000);
     expect(r.waitMs(7000, 1)).toBe(0);
-    expect(r.onResponse(10_000, 418, null)).toBe(30_000);
-    expect(r.waitMs(20_000, 1)).toBe(20_000);
+    expect(r.onResponse(10_000, 418, null)).toBe(120_000); // a ban without Retry-After: at least Binance's shortest (2 min)
+    expect(r.waitMs(20_000, 1)).toBe(110_000);
     expect(r.rateLimited).toBe(1);
     expect(r.banned).toBe(1);
     const at = Date.parse("2026-12-04T12:00:00Z");
@@ -145,5 +145,51 @@ describe("budgetedFetch", () => {
     const budget = new RestWeightBudget(600, 5_000, 60_000, new Map([[403, 600_000]]));
     expect(budget.onResponse(0, 403, null)).toBe(600_000);
     expect(budget.onResponse(0, 404, null)).toBe(0);
+  });
+});
+
+describe("holds (s-rev47)", () => {
+  test("a clock stepped back bounds a hold by its own length, not by the longest hold the budget was ever given", () => {
+    // An hour's 418, long over; then a 60 s 429. Bounded by the longest hold ever, a step back of 30 min held REST
+    // for 30 min more; by its own length, 60 s from the step.
+    const T = 100_000_000;
+    const r = new RestWeightBudget(1000, 60_000);
+    r.onResponse(T, 418, "3600");
+    const later = T + 4_000_000;
+    expect(r.waitMs(later, 1)).toBe(0);
+    r.onResponse(later, 429, "60");
+    const back = later - 1_800_000;
+    expect(r.waitMs(back, 1)).toBe(60_000);
+    expect(r.heldUntilMs(back)).toBe(back + 60_000);
+    // Relayed holds: the one that ends last is the budget's, bounded by its own length.
+    const s = new RestWeightBudget(1000, 60_000);
+    s.heldElsewhere(T + 600_000, 600_000);
+    s.heldElsewhere(T + 30_000, 30_000); // overlapping, shorter: the longer one stays
+    expect(s.waitMs(T, 1)).toBe(600_000);
+    expect(s.waitMs(T - 3_600_000, 1)).toBe(600_000);
+  });
+
+  test("a Retry-After date is read against the response's Date (the server's clock), not ours", async () => {
+    // Our clock 2 min ahead of the server's: the date, 60 s after the server's now, is in our past. Read against our
+    // clock the 429 held nothing, and the next request went into the venue's hold (the way to a 418 ban).
+    const serverNow = Date.parse("2026-12-06T02:00:00Z");
+    const ours = serverNow + 120_000;
+    expect(retryAfterMs("Sun, 06 Dec 2026 02:01:00 GMT", ours, "Sun, 06 Dec 2026 02:00:00 GMT")).toBe(60_000);
+    expect(retryAfterMs("Sun, 06 Dec 2026 02:01:00 GMT", ours, "garbage")).toBe(0); // no readable Date: our clock
+    const budget = new RestWeightBudget(100, 60_000);
+    const fake = (async () => new Response("{}", { status: 429, headers: { "retry-after": "Sun, 06 Dec 2026 02:01:00 GMT", date: "Sun, 06 Dec 2026 02:00:00 GMT" } })) as unknown as typeof fetch;
+    const f = budgetedFetch(fake, budget, () => ours);
+    expect((await f("http://127.0.0.1/x")).status).toBe(429);
+    expect(budget.waitMs(ours, 1)).toBe(60_000);
+  });
+
+  test("a 418 without Retry-After holds at least 2 min, doubling while 418s follow; an answer that is not an error starts over", () => {
+    const r = new RestWeightBudget(1000, 60_000); // default 60 s: below the shortest ban
+    expect(r.onResponse(0, 418, null)).toBe(BAN_DEFAULT_MS);
+    expect(r.onResponse(BAN_DEFAULT_MS, 418, null)).toBe(2 * BAN_DEFAULT_MS);
+    expect(r.onResponse(3 * BAN_DEFAULT_MS, 200, null)).toBe(0);
+    expect(r.onResponse(3 * BAN_DEFAULT_MS, 418, null)).toBe(BAN_DEFAULT_MS);
+    expect(r.onResponse(10 * BAN_DEFAULT_MS, 418, "30")).toBe(30_000); // the venue's own length wins
+    expect(r.onResponse(20 * BAN_DEFAULT_MS, 429, null)).toBe(60_000); // a 429 keeps the default
   });
 });

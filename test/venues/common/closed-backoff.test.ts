@@ -11,7 +11,7 @@ import { describe, expect, onTestFinished, test } from "vitest";
 import { validateConfig } from "../../../src/config/load.ts";
 import { createLogger } from "../../../src/core/log.ts";
 import type { Instrument, MarketName } from "../../../src/core/types.ts";
-import type { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import { fakeLifecycle } from "../../support/fake-lifecycle.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
 import type { InstrumentSpec } from "../../../src/venues/common/instruments.ts";
 import { InstrumentWatch } from "../../../src/venues/common/instrument-watch.ts";
@@ -39,7 +39,7 @@ async function rig(perMarket: number) {
   const log = createLogger({ level: "info", format: "json", write: (l) => void lines.push(l) });
   const activated: number[] = [];
   const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} };
-  const lifecycle = { stopping: false, activateAll: (ts: TopicState[]) => void activated.push(...ts.map((t) => t.index)), retireAll: (ts: TopicState[]) => void retired.push(...ts.map((t) => t.index)), onTopicStale: null } as unknown as ConnectionLifecycle;
+  const lifecycle = fakeLifecycle({ onActivate: (t) => void activated.push(t.index), onRetire: (t) => void retired.push(t.index) });
   const watch = new InstrumentWatch({
     ...{ venue: "bybit", log, now: () => clock.ms, random: () => 1, config, subscriptions: subs, topics },
     source: {
@@ -126,6 +126,10 @@ describe("closed instruments asked for again", () => {
     await answer(names.map((n) => `spot:${n}`)); // spot's still closed
     for (let s = 16; s < 45; s++) expect(at(t + s * 1_000)).toEqual([]);
     expect(at(t + 45_000).sort()).toEqual(["linear", "spot"]); // both waited 30 s
+    // s-rev47: the re-queries are counted per market (before, no metric showed them): one each per wait, linear's failure too.
+    const series = (name: string) => Object.fromEntries(watch.metrics().filter((m) => m.name === name).map((m) => [m.labels!.market, m.value]));
+    expect(series("instrument_closed_queries_total")).toEqual({ linear: 2, spot: 2 });
+    expect(series("instrument_closed_query_failures_total")).toEqual({ linear: 1, spot: 0 });
   });
 
   test("a reopening brings the others' wait back to 15 s; closed only by a listed expiry: every listing period", async () => {

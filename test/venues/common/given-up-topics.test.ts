@@ -196,4 +196,27 @@ describe("a topic given up while its requests are answered", () => {
     expect(delays[2]!).toBeLessThanOrEqual(500); // the first step again, not 1–2 s
     control.stop();
   });
+
+  test("s-rev47: closed books unsubscribed together, the request refused as a whole (one topic the venue no longer knows): each half goes again, down to the one refused alone", () => {
+    const { control, conn, topics, sent } = setup();
+    const [a, b, c] = [topics[0]!, topics[1]!, topics[2]!];
+    control.sendRequest(conn, "subscribe", [a, b, c]);
+    control.onControl(conn, { ok: [a.topic, b.topic, c.topic] });
+    // ConnectionLifecycle.retireAll: one unsubscribe for the three, then given up.
+    control.sendRequest(conn, "unsubscribe", [a, b, c]);
+    for (const t of [a, b, c]) t.sub = SUB_REJECTED;
+    const all = sent()[1]!;
+    control.onControl(conn, { id: all.id, error: `handler not found: ${c.topic}` });
+    // Before, all three were taken as unsubscribed: a and b stayed subscribed at the venue, streaming, for good.
+    expect(sent().slice(2).map((r) => [r.method, r.params])).toEqual([
+      ["unsubscribe", [a.topic, b.topic]],
+      ["unsubscribe", [c.topic]],
+    ]);
+    const [ab, cOnly] = [sent()[2]!, sent()[3]!];
+    control.onControl(conn, { id: ab.id });
+    control.onControl(conn, { id: cOnly.id, error: `handler not found: ${c.topic}` }); // alone: taken as unsubscribed
+    expect(sent()).toHaveLength(4);
+    expect(conn.pending.size).toBe(0);
+    expect([a.sub, b.sub, c.sub]).toEqual([SUB_REJECTED, SUB_REJECTED, SUB_REJECTED]);
+  });
 });

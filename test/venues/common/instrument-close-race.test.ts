@@ -11,7 +11,7 @@ import { describe, expect, onTestFinished, test } from "vitest";
 import { validateConfig } from "../../../src/config/load.ts";
 import { createLogger } from "../../../src/core/log.ts";
 import type { Instrument, MarketName, StatusReason } from "../../../src/core/types.ts";
-import type { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import { fakeLifecycle } from "../../support/fake-lifecycle.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
 import type { InstrumentSpec } from "../../../src/venues/common/instruments.ts";
 import { InstrumentWatch } from "../../../src/venues/common/instrument-watch.ts";
@@ -37,7 +37,7 @@ async function rig(expiresMs: number) {
   const lines: string[] = [];
   const log = createLogger({ level: "info", format: "json", write: (l) => void lines.push(l) });
   const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} };
-  const lifecycle = { stopping: false, activateAll: () => {}, retireAll: (ts: TopicState[], r: StatusReason) => void retired.push(...ts.map((t): [number, StatusReason] => [t.index, r])), onTopicStale: null } as unknown as ConnectionLifecycle;
+  const lifecycle = fakeLifecycle({ onRetire: (t, r) => void retired.push([t.index, r]) });
   const watch = new InstrumentWatch({
     ...{ venue: "bybit", log, now: () => clock.ms, random: () => 1, config, subscriptions: SUBS, topics },
     source: {

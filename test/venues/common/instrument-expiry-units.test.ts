@@ -9,7 +9,7 @@ import { describe, expect, onTestFinished, test } from "vitest";
 import { validateConfig } from "../../../src/config/load.ts";
 import { createLogger } from "../../../src/core/log.ts";
 import type { Instrument, StatusReason } from "../../../src/core/types.ts";
-import type { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import { fakeLifecycle } from "../../support/fake-lifecycle.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
 import type { InstrumentSpec } from "../../../src/venues/common/instruments.ts";
 import { InstrumentWatch } from "../../../src/venues/common/instrument-watch.ts";
@@ -33,7 +33,7 @@ describe("a listed expiry that is not a time in ms", () => {
     const lines: string[] = [];
     const log = createLogger({ level: "info", format: "json", write: (l) => void lines.push(l) });
     const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} };
-    const lifecycle = { stopping: false, activateAll: () => {}, retireAll: (ts: TopicState[], r: StatusReason) => void retired.push(...ts.map((t): [number, StatusReason] => [t.index, r])), onTopicStale: null } as unknown as ConnectionLifecycle;
+    const lifecycle = fakeLifecycle({ onRetire: (t, r) => void retired.push([t.index, r]) });
     const answer: Record<string, InstrumentSpec> = {
       "BTC-26SEP26": { tickSize: "0.5", lotSize: "1", expiresMs: 1_790_380_800 }, // 2026-09-26 08:00 UTC in seconds
       "ETH-26SEP26": { tickSize: "0.05", lotSize: "1", expiresMs: NOW_MS - 1 }, // the witness: expired, in ms

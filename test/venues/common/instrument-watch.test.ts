@@ -9,7 +9,7 @@ import { describe, expect, onTestFinished, test } from "vitest";
 import { validateConfig } from "../../../src/config/load.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import type { Instrument, MarketName } from "../../../src/core/types.ts";
-import type { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import { fakeLifecycle } from "../../support/fake-lifecycle.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
 import type { InstrumentSpec } from "../../../src/venues/common/instruments.ts";
 import { InstrumentWatch } from "../../../src/venues/common/instrument-watch.ts";
@@ -34,7 +34,7 @@ async function rig() {
   const applied: [number, string][] = [];
   const joined: number[] = [];
   const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {}, onInstrumentResolved: (i) => void joined.push(i) };
-  const lifecycle = { stopping: false, activate: () => {} } as unknown as ConnectionLifecycle;
+  const lifecycle = fakeLifecycle();
   const watch = new InstrumentWatch({
     ...{ venue: "bybit", log: silentLogger, now: () => clock.ms, random: () => 1, config, subscriptions: SUBS, topics },
     source: {

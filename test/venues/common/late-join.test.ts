@@ -11,7 +11,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, type Instrument } from "../../../src/core/types.ts";
 import { startBybitSimulator } from "../../../src/sim/bybit-sim.ts";
 import { createBybitAdapter, type BybitAdapter } from "../../../src/venues/bybit/index.ts";
-import type { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import { fakeLifecycle } from "../../support/fake-lifecycle.ts";
 import { SUB_REJECTED, TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
 import type { InstrumentSource, InstrumentSpec } from "../../../src/venues/common/instruments.ts";
 import { joinLate, LateInstruments } from "../../../src/venues/common/late-instruments.ts";
@@ -87,13 +87,13 @@ describe("joinLate", () => {
         books.push(i);
       },
     };
-    const lifecycle = {
+    const lifecycle = fakeLifecycle({
       stopping: o.stopping ?? false,
-      activate: (x: TopicState) => {
+      onActivate: (x) => {
         x.sub = 0;
         if (o.activateThrows) throw new Error("socket closed under the subscribe");
       },
-    } as unknown as ConnectionLifecycle;
+    });
     const instruments: (Instrument | undefined)[] = [undefined];
     const j = { topics: [t], instruments, sink, lifecycle, addToTable: (x: TopicState) => (table.set(x.topic, 7), 7) };
     return { t, table, books, instruments, j };

@@ -15,7 +15,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import { startBybitSimulator, type BybitSim } from "../../../src/sim/bybit-sim.ts";
 import { FeedSubscriber } from "../../../src/subscriber/index.ts";
 import type { Instrument } from "../../../src/core/types.ts";
-import type { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import { fakeLifecycle } from "../../support/fake-lifecycle.ts";
 import { SUB_REJECTED, TopicState, type VenueConnection } from "../../../src/venues/common/connection.ts";
 import { joinLate } from "../../../src/venues/common/late-instruments.ts";
 import { venueSpec, type VenueSpec } from "../../../src/venues/registry.ts";
@@ -85,13 +85,12 @@ describe("joinLate after an attempt whose subscribe failed", () => {
       onInstrumentResolved: (_i, x) => void calls.push(`resolved ${x.tickSize}`),
     };
     let fail = true;
-    const lifecycle = {
-      stopping: false,
-      activate: (x: TopicState) => {
+    const lifecycle = fakeLifecycle({
+      onActivate: (x) => {
         x.sub = 0;
         if (fail) throw new Error("socket closed");
       },
-    } as unknown as ConnectionLifecycle;
+    });
     const exps: number[] = [];
     const j = { topics: [t], instruments: [undefined] as (Instrument | undefined)[], sink, lifecycle, sinkBooks: new Map<number, Instrument>(), addToTable: (_x: TopicState, i: Instrument) => (exps.push(i.priceExp), 0) };
     return { j, calls, exps, succeed: () => void (fail = false) };

@@ -13,7 +13,7 @@ import { describe, expect, onTestFinished, test } from "vitest";
 import { validateConfig } from "../../../src/config/load.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import type { Instrument, MarketName } from "../../../src/core/types.ts";
-import type { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import { fakeLifecycle } from "../../support/fake-lifecycle.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
 import { InstrumentWatch } from "../../../src/venues/common/instrument-watch.ts";
 import { resolveInstruments, type InstrumentSource } from "../../../src/venues/common/instruments.ts";
@@ -78,7 +78,7 @@ describe("an instrument listing answered in part", () => {
     const retired: string[] = [];
     const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {}, onInstrumentResolved() {} };
     // The watch closes and reopens symbols in batches (retireAll / activateAll, one request per connection).
-    const lifecycle = { stopping: false, activate: () => {}, activateAll: () => {}, retireAll: (ts: readonly TopicState[]) => void retired.push(...ts.map((t) => t.symbol)) } as unknown as ConnectionLifecycle;
+    const lifecycle = fakeLifecycle({ onRetire: (t) => void retired.push(t.symbol) });
     const watch = new InstrumentWatch({
       ...{ venue: "deribit", log: silentLogger, now: () => clock.ms, random: () => 1, config, subscriptions: SUBS, topics },
       source: deribitInstrumentSource(config, rest.fetchFn),
@@ -124,7 +124,7 @@ describe("an instrument listing answered in part", () => {
     let instruments: (Instrument | undefined)[] | null = null;
     const joined: number[] = [];
     const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {}, onInstrumentResolved: (i) => void joined.push(i) };
-    const lifecycle = { stopping: false, activate: () => {}, activateAll: () => {} } as unknown as ConnectionLifecycle;
+    const lifecycle = fakeLifecycle();
     const watch = new InstrumentWatch({
       ...{ venue: "deribit", log: silentLogger, now: () => clock.ms, random: () => 1, config, subscriptions: SUBS, topics },
       source: deribitInstrumentSource(config, rest.fetchFn),

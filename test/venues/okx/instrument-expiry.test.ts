@@ -90,4 +90,27 @@ describe("OKX: an instrument that expires", { timeout: 60_000 }, () => {
     expect(adapter.topicInfo(0)).toMatchObject({ state: "halted", subscribed: false });
     expect(adapter.stats()).toMatchObject({ topicsLive: 1, instrumentsClosed: 1 });
   });
+
+  test("s-rev47: a connection whose only book is listed already past its expTime is never opened (no connect spent, nothing to watch)", async () => {
+    const symbols = ["BTC-USDT-261225"];
+    const subs: Subscription[] = symbols.map((symbol) => ({ market: "linear", symbol, depth: 400 }));
+    const sim = await startOkxSimulator({ markets: [{ market: "linear", symbols }], seed: 33, now: () => Date.now() - 60_000 });
+    sim.setExpTime(symbols[0]!, Date.now() - 10_000);
+    const adapter = new OkxAdapter(okxConfig(sim, subs), subs, { log: silentLogger, lateCheckMs: 20, listingRetryMs: 300 });
+    running.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const { sink, halted } = haltRecorder(1);
+    await adapter.loadInstruments();
+    adapter.start(sink);
+    // Before, start() opened the connection (its book still to be closed a moment later): up for nothing, in
+    // /readyz's connections, pinged; a venue down meanwhile kept /readyz 503 for a book that cannot be.
+    expect(adapter.connections()).toEqual([]);
+    expect(halted).toMatchObject([{ index: 0, state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED }]);
+    const asked = sim.stats.restRequests;
+    await waitFor(() => sim.stats.restRequests >= asked + 2, "the closed future asked for again", 20_000);
+    expect(sim.stats.connectionsTotal).toBe(0);
+    expect(adapter.connections()).toEqual([]);
+  });
 });
