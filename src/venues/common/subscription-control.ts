@@ -286,7 +286,7 @@ export class SubscriptionControl {
       // to the one refused alone (then taken as unsubscribed, below). Any other topic of it proceeds as before.
       const givenUp = req.topics.filter((t) => t.sub === SUB_REJECTED);
       this.log.warn(`${this.protocol.venue}: unsubscribe of closed books refused as a whole; sending it again in halves`, { conn: conn.id, retMsg: c.retMsg, topics: givenUp.length });
-      for (const t of req.topics) if (t.sub !== SUB_REJECTED) this.onTopicConfirmed(conn, t, "unsubscribe");
+      for (const t of req.topics) if (t.sub !== SUB_REJECTED) this.onTopicConfirmed(conn, t, "unsubscribe", []);
       const half = Math.ceil(givenUp.length / 2);
       this.unsubscribeGivenUp(conn, givenUp.slice(0, half));
       this.unsubscribeGivenUp(conn, givenUp.slice(half));
