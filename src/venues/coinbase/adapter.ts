@@ -461,7 +461,12 @@ export class CoinbaseAdapter implements VenueAdapter {
    */
   private onSubscriptions(conn: Conn, m: Record<string, unknown>): void {
     const head = conn.expectedAcks.shift();
-    if (head === undefined || head === HEARTBEATS_ACK) return;
+    if (head === undefined) return;
+    if (head === HEARTBEATS_ACK) {
+      // Accepted: like any request of this connection's, it starts the rate-limit backoff over (heartbeatsAgain).
+      conn.rateLimitStreak = 0;
+      return;
+    }
     const req = conn.pending.get(head);
     if (!req) return;
     const listed = new Set<string>();

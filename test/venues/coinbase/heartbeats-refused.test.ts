@@ -34,4 +34,23 @@ describe("coinbase: a heartbeats subscribe refused for a passing reason", { time
     expect(adapter.stats().rateLimited).toBe(1);
     expect(sim.stats.errorsSent).toBe(1);
   });
+
+  test("its acceptance starts the connection's rate-limit backoff over, as any request the connection has accepted", async () => {
+    // Refused twice (backoff steps 0 and 1), then accepted: a later refusal of this connection must start at the first
+    // step again. Before, only a level2 request's acceptance reset the step, so the next refusal waited 1-2 s, not 0.25-0.5 s.
+    const products = ["BTC-USD"];
+    const sim = await startCoinbaseSimulator({ products, levels: 5, seed: 3, refuseHeartbeats: 2 });
+    const adapter = createCoinbaseAdapter(coinbaseConfig(sim, products), subsOf(products), { log: silentLogger });
+    cleanup.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.start(sink);
+    await waitFor(() => sim.stats.errorsSent === 2, "the heartbeats subscribe refused twice");
+    await waitFor(() => (adapter.stats().heartbeats ?? 0) >= 1, "heartbeats", 15_000);
+    const conns = (adapter as unknown as { conns: { rateLimitStreak: number }[] }).conns;
+    expect(conns[0]!.rateLimitStreak).toBe(0);
+    expect(adapter.stats().rateLimited).toBe(2);
+  });
 });
