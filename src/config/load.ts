@@ -68,7 +68,8 @@ type Table = Record<string, unknown>;
 export interface ValidateOptions {
   /**
    * Refuse a configuration without any venue market (default true: run, record, replay, check-config). `feeder
-   * listen --config` reads only [publish], so it accepts one.
+   * listen --config` reads only [publish], so it accepts one; false also leaves publish.retransmit.listen unchecked
+   * against this host's addresses (for a subscriber it is the publisher's server to ask).
    */
   readonly requireVenue?: boolean;
   /** This host's IPv4 addresses, which a destination's `interface` must be one of (default: os.networkInterfaces()). */
@@ -142,7 +143,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   };
 
   const http = parseHttp(v, v.table(root.http ?? {}, "http"));
-  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), opts.localAddresses ?? localIpv4Addresses());
+  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), opts.localAddresses ?? localIpv4Addresses(), opts.requireVenue ?? true);
   const venuesTable = v.table(root.venues ?? {}, "venues");
   const venues = parseVenues(v, venuesTable);
   // An empty [venues] or none at all; a venue table without markets is reported by parseVenues.
@@ -164,6 +165,11 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
         if (!known.has(sym)) v.problem(`publish.destinations[${i}].symbols[${j}]`, sym, `a symbol configured for venue ${m.venue}, market ${m.market} (${[...known].join(", ") || "none"})`);
       });
     });
+  }
+  // Worker i's request server listens on port + i + 1 (port 0: each its own free port); Bun refuses a port past 65535.
+  const rt = publish.retransmit;
+  if (workers > 1 && rt !== undefined && rt.port !== 0 && rt.port + workers > 65535) {
+    v.problem("publish.retransmit.listen", `${rt.host}:${rt.port}`, `an address:port whose port leaves room for the workers: at most ${65535 - workers} with workers = ${workers} (worker i listens on port + i + 1)`);
   }
   // Workers publish as source_id + worker index + 1 (docs/operations.md, "Workers and shards"): all must fit a u16.
   if (workers > 1 && publish.sourceId! + workers > 65535) {
@@ -220,7 +226,8 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
   return { enabled, host, port, allowNonLoopback, bearerToken: token === "" ? undefined : token, maxInFlight, idleTimeoutS };
 }
 
-function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[]): PublishConfig {
+/** `publisher`: the file configures this host's publisher (not read for its [publish] alone, as listen --config does). */
+function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[], publisher: boolean): PublishConfig {
   v.knownKeys(t, "publish", [
     "max_datagram_bytes",
     "heartbeat_interval_ms",
@@ -295,7 +302,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       });
     });
   }
-  const retransmit = t.retransmit === undefined ? undefined : parseRetransmit(v, v.table(t.retransmit, "publish.retransmit"), maxDatagramBytes);
+  const retransmit = t.retransmit === undefined ? undefined : parseRetransmit(v, v.table(t.retransmit, "publish.retransmit"), maxDatagramBytes, publisher ? localAddresses : undefined);
   return { maxDatagramBytes, heartbeatIntervalMs, snapshotIntervalMs, snapshotDepth, sourceId, startupListenMs, authKeyFile: authKeyFile === "" ? undefined : authKeyFile, destinations, retransmit };
 }
 
@@ -318,7 +325,7 @@ function parseReceivers(v: Validator, raw: unknown, key: string): UnicastReceive
 }
 
 /** publish.retransmit (docs/operations.md "Retransmission"): present = the request server runs. */
-function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number): RetransmitConfig {
+function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, localAddresses: readonly { name: string; address: string }[] | undefined): RetransmitConfig {
   v.knownKeys(t, "publish.retransmit", ["listen", "ring_bytes", "allow", "requests_per_sec", "bytes_per_sec"]);
   const listen = v.str(t.listen, "publish.retransmit.listen", "127.0.0.1:31900");
   const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(listen);
@@ -328,6 +335,10 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number): Retr
   else {
     host = m[1]!;
     port = Number(m[2]);
+    // The server binds it when the publisher opens, after the venues resolved: an address this host lacks failed then.
+    // Not for a file read for its [publish] alone (listen --config, bridge): there it is the server to ask, elsewhere.
+    const why = host === "0.0.0.0" || localAddresses === undefined ? null : interfaceProblem(host, localAddresses);
+    if (why !== null) v.problem("publish.retransmit.listen", listen, `${why}, or 0.0.0.0`);
   }
   const ringBytes = v.int(t.ring_bytes, "publish.retransmit.ring_bytes", 8 * 1024 * 1024, Math.max(65_536, maxDatagramBytes), 1 << 30);
   const allow = v.strList(t.allow, "publish.retransmit.allow", ["127.0.0.0/8"]);
