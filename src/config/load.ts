@@ -165,6 +165,18 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
         if (!known.has(sym)) v.problem(`publish.destinations[${i}].symbols[${j}]`, sym, `a symbol configured for venue ${m.venue}, market ${m.market} (${[...known].join(", ") || "none"})`);
       });
     });
+    // The other way round: an instrument no rule matches is built and fed, and never published (FeedPublisher
+    // warns once running). Not said when the destinations themselves could not be read.
+    if (publish.destinations.length > 0) {
+      for (const vc of venues) {
+        for (const mc of vc.markets) {
+          mc.symbols.forEach((sym, j) => {
+            const routed = publish.destinations.some(({ match: r }) => (r.venue === "*" || r.venue === vc.venue) && (r.market === "*" || r.market === mc.market) && (r.symbols.includes("*") || r.symbols.includes(sym)));
+            if (!routed) v.problem(`venues.${vc.venue}.${mc.market}.symbols[${j}]`, sym, "a symbol some publish.destinations rule matches (its book would be built and never published)");
+          });
+        }
+      }
+    }
   }
   // Worker i's request server listens on port + i + 1 (port 0: each its own free port); Bun refuses a port past 65535.
   const rt = publish.retransmit;
@@ -263,6 +275,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
     v.problem("publish.destinations", t.destinations, "a non-empty array of tables ([[publish.destinations]])");
   } else {
     const channels = new Map<number, string>();
+    const names = new Map<string, number>();
     t.destinations.forEach((d, i) => {
       const key = `publish.destinations[${i}]`;
       const dt = v.table(d, key);
@@ -274,6 +287,9 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       const group = unicast ? undefined : v.str(dt.group, `${key}.group`, undefined);
       // A missing group is already reported by str(); a present one, "" included, must be a multicast address.
       if (!unicast && typeof dt.group === "string" && !isMulticast(group!)) v.problem(`${key}.group`, group, "an IPv4 multicast address (224.0.0.0 – 239.255.255.255)");
+      else if (!unicast && group!.startsWith("224.0.0.")) {
+        v.problem(`${key}.group`, group, "a multicast group outside 224.0.0.0/24 (reserved for local network control: all hosts, routers and mDNS listen there)");
+      }
       const iface = v.str(dt.interface, `${key}.interface`, DEFAULTS.destination.iface);
       if (!isIpv4(iface) || iface === "0.0.0.0") v.problem(`${key}.interface`, iface, "the IPv4 address of a local interface, e.g. 127.0.0.1 (not 0.0.0.0: the outgoing interface is always named)");
       else {
@@ -283,6 +299,10 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       const channelId = v.int(dt.channel, `${key}.channel`, i + 1, 0, 65535);
       const name = v.str(dt.name, `${key}.name`, `destination-${i}`);
       if (name === "") v.problem(`${key}.name`, name, "a non-empty label (it names the destination in logs and metrics)");
+      // The name labels the destination in logs, /readyz and metric series: two alike could not be told apart.
+      const sameName = names.get(name);
+      if (sameName !== undefined && name !== "") v.problem(`${key}.name`, name, `a name not already used (destination ${sameName} has it)`);
+      names.set(name, i);
       const prev = channels.get(channelId);
       if (prev !== undefined) v.problem(`${key}.channel`, channelId, `a channel id not already used (destination "${prev}" has it)`);
       channels.set(channelId, name);
