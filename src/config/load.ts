@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError } from "../core/errors.ts";
+import { MAX_FIXED_EXP } from "../core/fixed.ts";
 import { parseCidr } from "../core/cidr.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
 import { locateTomlError } from "./toml-position.ts";
@@ -462,6 +463,8 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       for (const [k, s] of [["tick_size", tickSize], ["lot_size", lotSize]] as const) {
         // Missing keys are reported by str(); a present string, "" included, must be a positive decimal.
         if (typeof otab[k] === "string" && (!DECIMAL_STEP_PATTERN.test(s) || !/[1-9]/.test(s))) v.problem(`${ok}.${k}`, s, 'a positive decimal string such as "0.01"');
+        // Its decimals are the instrument's exponent (makeInstrument): beyond MAX_FIXED_EXP the symbol was left out at start.
+        else if (typeof otab[k] === "string" && decimalsOf(s) > MAX_FIXED_EXP) v.problem(`${ok}.${k}`, s, `a step with at most ${MAX_FIXED_EXP} decimals (it needs ${decimalsOf(s)})`);
       }
       overrides.set(name, { tickSize, lotSize });
     }
@@ -619,6 +622,12 @@ function show(value: unknown): string {
   } catch {
     return String(value);
   }
+}
+
+/** Decimals a plain positive step needs, trailing zeros aside: "0.10" → 1, "10" → 0 (core/fixed.ts exponentOf, without its limit). */
+function decimalsOf(step: string): number {
+  const dot = step.indexOf(".");
+  return dot < 0 ? 0 : step.slice(dot + 1).replace(/0+$/, "").length;
 }
 
 function isMulticast(s: string): boolean {
