@@ -61,6 +61,8 @@ const MAX_DATAGRAM_BYTES = 65507;
 const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9_.\-]{0,63}(@\d{1,6})?$/;
 const DECIMAL_STEP_PATTERN = /^(0|[1-9]\d*)(\.\d+)?$/;
 const STALE_MAX_MS = 3_600_000;
+/** publish.snapshot_interval_ms above 0: every book refreshed at most 10 times a second. */
+const MIN_SNAPSHOT_INTERVAL_MS = 100;
 /** The default startup window follows heartbeat_interval_ms (≤ 60 s), so 1.5 × that is the useful ceiling. */
 const STARTUP_LISTEN_MAX_MS = 90_000;
 
@@ -255,10 +257,19 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
   const maxDatagramBytes = v.int(t.max_datagram_bytes, "publish.max_datagram_bytes", DEFAULTS.maxDatagramBytes, MIN_DATAGRAM_BYTES, MAX_DATAGRAM_BYTES);
   const heartbeatIntervalMs = v.int(t.heartbeat_interval_ms, "publish.heartbeat_interval_ms", DEFAULTS.heartbeatIntervalMs, 10, 60_000);
   const snapshotIntervalMs = v.int(t.snapshot_interval_ms, "publish.snapshot_interval_ms", DEFAULTS.snapshotIntervalMs, 0, 3_600_000);
+  // Under 100 ms is seconds written as milliseconds far more often than a wish to refresh every book 10+ times a second.
+  if (snapshotIntervalMs > 0 && snapshotIntervalMs < MIN_SNAPSHOT_INTERVAL_MS) {
+    v.problem("publish.snapshot_interval_ms", snapshotIntervalMs, `0 (off) or ${MIN_SNAPSHOT_INTERVAL_MS}–3600000 milliseconds (5000 is 5 s)`);
+  }
   const snapshotDepth = v.int(t.snapshot_depth, "publish.snapshot_depth", DEFAULTS.snapshotDepth, 0, 100_000);
   const sourceId = v.int(t.source_id, "publish.source_id", DEFAULTS.sourceId, 0, 65535);
   // 1.5 heartbeat intervals: an idle channel of a live publisher beats within 1.25 intervals (publisher-recovery.ts).
   const startupListenMs = v.int(t.startup_listen_ms, "publish.startup_listen_ms", Math.ceil(heartbeatIntervalMs * 1.5), 0, STARTUP_LISTEN_MAX_MS);
+  // A shorter window can end before a running instance's idle channel beats: the start it should refuse goes ahead.
+  const heardWithinMs = Math.ceil(heartbeatIntervalMs * 1.25);
+  if (startupListenMs > 0 && startupListenMs < heardWithinMs) {
+    v.problem("publish.startup_listen_ms", startupListenMs, `0 (no window) or ${heardWithinMs}–${STARTUP_LISTEN_MAX_MS} milliseconds (a running publisher's idle channel beats within 1.25 × heartbeat_interval_ms = ${heardWithinMs})`);
+  }
   const authKeyFile = v.str(t.auth_key_file, "publish.auth_key_file", "");
   if (authKeyFile !== "") {
     // Checked here so check-config and run report a bad key file with the other problems (exit 2, no socket
