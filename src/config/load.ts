@@ -408,7 +408,10 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       const mk = `${key}.${market}`;
       const mt = v.table(vt[market], mk);
       const ms = spec.markets[market]!;
-      v.knownKeys(mt, mk, ["depth", "symbols", "stale_after_ms", "ws_url", "rest_url", "symbols_per_connection", ...Object.keys(ms.options ?? {})]);
+      // symbols_per_connection: only Coinbase's adapter reads it (its sequence_num counts per connection); elsewhere it
+      // would be a silent no-op, so it is an unknown key there.
+      const perConnection = venueName === "coinbase" ? ["symbols_per_connection"] : [];
+      v.knownKeys(mt, mk, ["depth", "symbols", "stale_after_ms", "ws_url", "rest_url", ...perConnection, ...Object.keys(ms.options ?? {})]);
       const allowed = ms.depths;
       const depth = v.int(mt.depth, `${mk}.depth`, ms.defaultDepth, 0, Number.MAX_SAFE_INTEGER);
       if (!allowed.includes(depth)) v.problem(`${mk}.depth`, depth, `one of ${allowed.join(", ")}`);
@@ -443,7 +446,7 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       }
       // Books sharing one connection: for venues whose sequence counts per connection (Coinbase), a gap resyncs all
       // of them, so fewer per connection bounds the damage; absent = the venue's default.
-      const symbolsPerConnection = mt.symbols_per_connection === undefined ? undefined : v.int(mt.symbols_per_connection, `${mk}.symbols_per_connection`, 0, 1, 1000);
+      const symbolsPerConnection = mt.symbols_per_connection === undefined || venueName !== "coinbase" ? undefined : v.int(mt.symbols_per_connection, `${mk}.symbols_per_connection`, 0, 1, 1000);
       const options = ms.options === undefined ? undefined : parseMarketOptions(v, mt, mk, ms.options, symbols);
       markets.push({
         market,
