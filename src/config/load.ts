@@ -5,6 +5,7 @@
  * @module
  */
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError } from "../core/errors.ts";
 import { MAX_FIXED_EXP } from "../core/fixed.ts";
@@ -388,6 +389,8 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, local
 
 function parseVenues(v: Validator, t: Table): VenueConfig[] {
   const out: VenueConfig[] = [];
+  /** Each instrument_cache, resolved, and the venue that has it. */
+  const caches = new Map<string, string>();
   for (const [venueName, value] of Object.entries(t)) {
     const key = `venues.${venueName}`;
     const spec = venueSpec(venueName);
@@ -484,6 +487,13 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     }
     const instrumentCachePath = v.str(vt.instrument_cache, `${key}.instrument_cache`, `var/instruments-${venueName}.json`);
     if (instrumentCachePath === "") v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path (the instrument cache is written there)");
+    else {
+      // Entries are keyed market:SYMBOL, one venue's per file: a second venue would find "another venue's" file
+      // at every start and write, and never cache (docs/operations.md, the instrument cache with several writers).
+      const sharedWith = caches.get(resolve(instrumentCachePath));
+      if (sharedWith !== undefined) v.problem(`${key}.instrument_cache`, instrumentCachePath, `a file of its own (venues.${sharedWith}.instrument_cache is the same file: a cache holds one venue's instruments)`);
+      caches.set(resolve(instrumentCachePath), venueName);
+    }
     // 0 = the venue layer's default (7 s); a quiet connection is probed at half the time, so not below 1 s.
     const deadMs = v.int(vt.dead_connection_ms, `${key}.dead_connection_ms`, 0, 0, 600_000);
     if (deadMs !== 0 && deadMs < 1_000) v.problem(`${key}.dead_connection_ms`, deadMs, "0 (the default, 7 s) or 1000 to 600000");
