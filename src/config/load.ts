@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError } from "../core/errors.ts";
 import { MAX_FIXED_EXP } from "../core/fixed.ts";
+import { instrumentIdOf } from "../core/instrument-id.ts";
 import { parseCidr } from "../core/cidr.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
 import { locateTomlError } from "./toml-position.ts";
@@ -186,6 +187,19 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   const rt = publish.retransmit;
   if (workers > 1 && rt !== undefined && rt.port !== 0 && rt.port + workers > 65535) {
     v.problem("publish.retransmit.listen", `${rt.host}:${rt.port}`, `an address:port whose port leaves room for the workers: at most ${65535 - workers} with workers = ${workers} (worker i listens on port + i + 1)`);
+  }
+  // Instrument ids are a 32-bit hash of venue:market:SYMBOL (a further depth's symbol is SYMBOL@N): two alike made the
+  // start fail (app/feeder.ts checkIdCollisions) after check-config had called the file valid.
+  const ids = new Map<number, string>();
+  for (const vc of venues) {
+    for (const mc of vc.markets) {
+      mc.symbols.forEach((sym, j) => {
+        const id = instrumentIdOf(vc.venue, mc.market, sym);
+        const other = ids.get(id);
+        if (other !== undefined) v.problem(`venues.${vc.venue}.${mc.market}.symbols[${j}]`, sym, `a symbol whose instrument id (${id}) no other has (${other} has it; remove one of them)`);
+        else ids.set(id, `${vc.venue}:${mc.market}:${sym}`);
+      });
+    }
   }
   // Workers publish as source_id + worker index + 1 (docs/operations.md, "Workers and shards"): all must fit a u16.
   if (workers > 1 && publish.sourceId! + workers > 65535) {
