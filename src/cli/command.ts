@@ -16,7 +16,10 @@ export interface CommandContext {
    * them in the process, without bound unless the command stops writing (listen skips rows, counted). Absent: 0.
    */
   readonly outPendingBytes?: () => number;
-  /** Resolves when SIGINT, SIGTERM or SIGHUP arrives; long-running commands await it to stop cleanly. */
+  /**
+   * Resolves when SIGINT, SIGTERM or SIGHUP arrives (SIGHUP not for a command with `hangupChecksConfig`); long-running
+   * commands await it to stop cleanly.
+   */
   readonly stopSignal: Promise<string>;
 }
 
@@ -28,6 +31,11 @@ export interface CommandSpec {
   readonly help: string;
   readonly options: NonNullable<ParseArgsConfig["options"]>;
   readonly allowPositionals?: boolean;
+  /**
+   * SIGHUP is this command's own (`run`, `record`: the daemon's "reload your configuration", config-reload.ts), not a
+   * stop signal: systemd's ExecReload and a dropped ssh session alike leave it running.
+   */
+  readonly hangupChecksConfig?: boolean;
   /** Exit code: 0 ok, 1 runtime failure, 2 usage or configuration error. */
   run(ctx: CommandContext): Promise<number>;
 }

@@ -41,7 +41,8 @@ export function programHelp(): string {
     "Exit codes: 0 ok (also when the reader of standard output goes away: | head), 1 runtime failure (also",
     "standard output failing otherwise, e.g. a full disk), 2 usage or configuration error.",
     "Signals: SIGINT, SIGTERM and SIGHUP (the terminal closed) stop a command cleanly, as its help says; once",
-    "stopped, its output into a pipe gets 2 s more to reach its reader (another signal ends that wait).",
+    "stopped, its output into a pipe gets 2 s more to reach its reader (another signal ends that wait). For run",
+    "and record SIGHUP is not a stop: it re-checks the configuration file and logs what a restart would change.",
   ].join("\n");
 }
 
@@ -150,8 +151,8 @@ function writeAllSync(fd: number, text: string): void {
 
 /**
  * The signals that stop a command cleanly. SIGHUP (the terminal closed: an ssh session dropped) too: by default it
- * killed the process where it stood, so `feeder record` lost its last unflushed block and `feeder run` never
- * published its books as halted (subscribers took them as live until the stale timeout).
+ * killed the process where it stood, so `feeder sim` or `listen` never stopped cleanly. Not for `run` and `record`
+ * (`hangupChecksConfig`): for them SIGHUP re-checks the configuration file (config-reload.ts), as a daemon's does.
  */
 const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 /** When a stop signal stopped the command (performance.now()): its output is then waited for only a while. */
@@ -221,11 +222,13 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
   }
   const log = createLogger({ level: level as LogLevel });
   const stopSignal = new Promise<string>((resolve) => {
-    for (const sig of STOP_SIGNALS)
+    for (const sig of STOP_SIGNALS) {
+      if (sig === "SIGHUP" && command.hangupChecksConfig === true) continue; // the command's own (config-reload.ts)
       process.once(sig, () => {
         signalledAtMs ??= performance.now();
         resolve(sig);
       });
+    }
     io.outClosed?.then(resolve);
   });
   try {

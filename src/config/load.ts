@@ -5,8 +5,11 @@
  * @module
  */
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError } from "../core/errors.ts";
+import { MAX_FIXED_EXP } from "../core/fixed.ts";
+import { instrumentIdOf } from "../core/instrument-id.ts";
 import { parseCidr } from "../core/cidr.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
 import { locateTomlError } from "./toml-position.ts";
@@ -60,6 +63,8 @@ const MAX_DATAGRAM_BYTES = 65507;
 const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9_.\-]{0,63}(@\d{1,6})?$/;
 const DECIMAL_STEP_PATTERN = /^(0|[1-9]\d*)(\.\d+)?$/;
 const STALE_MAX_MS = 3_600_000;
+/** publish.snapshot_interval_ms above 0: every book refreshed at most 10 times a second. */
+const MIN_SNAPSHOT_INTERVAL_MS = 100;
 /** The default startup window follows heartbeat_interval_ms (≤ 60 s), so 1.5 × that is the useful ceiling. */
 const STARTUP_LISTEN_MAX_MS = 90_000;
 
@@ -68,7 +73,8 @@ type Table = Record<string, unknown>;
 export interface ValidateOptions {
   /**
    * Refuse a configuration without any venue market (default true: run, record, replay, check-config). `feeder
-   * listen --config` reads only [publish], so it accepts one.
+   * listen --config` reads only [publish], so it accepts one; false also leaves publish.retransmit.listen unchecked
+   * against this host's addresses (for a subscriber it is the publisher's server to ask).
    */
   readonly requireVenue?: boolean;
   /** This host's IPv4 addresses, which a destination's `interface` must be one of (default: os.networkInterfaces()). */
@@ -142,7 +148,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   };
 
   const http = parseHttp(v, v.table(root.http ?? {}, "http"));
-  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), opts.localAddresses ?? localIpv4Addresses());
+  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), opts.localAddresses ?? localIpv4Addresses(), opts.requireVenue ?? true);
   const venuesTable = v.table(root.venues ?? {}, "venues");
   const venues = parseVenues(v, venuesTable);
   // An empty [venues] or none at all; a venue table without markets is reported by parseVenues.
@@ -164,6 +170,36 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
         if (!known.has(sym)) v.problem(`publish.destinations[${i}].symbols[${j}]`, sym, `a symbol configured for venue ${m.venue}, market ${m.market} (${[...known].join(", ") || "none"})`);
       });
     });
+    // The other way round: an instrument no rule matches is built and fed, and never published (FeedPublisher
+    // warns once running). Not said when the destinations themselves could not be read.
+    if (publish.destinations.length > 0) {
+      for (const vc of venues) {
+        for (const mc of vc.markets) {
+          mc.symbols.forEach((sym, j) => {
+            const routed = publish.destinations.some(({ match: r }) => (r.venue === "*" || r.venue === vc.venue) && (r.market === "*" || r.market === mc.market) && (r.symbols.includes("*") || r.symbols.includes(sym)));
+            if (!routed) v.problem(`venues.${vc.venue}.${mc.market}.symbols[${j}]`, sym, "a symbol some publish.destinations rule matches (its book would be built and never published)");
+          });
+        }
+      }
+    }
+  }
+  // Worker i's request server listens on port + i + 1 (port 0: each its own free port); Bun refuses a port past 65535.
+  const rt = publish.retransmit;
+  if (workers > 1 && rt !== undefined && rt.port !== 0 && rt.port + workers > 65535) {
+    v.problem("publish.retransmit.listen", `${rt.host}:${rt.port}`, `an address:port whose port leaves room for the workers: at most ${65535 - workers} with workers = ${workers} (worker i listens on port + i + 1)`);
+  }
+  // Instrument ids are a 32-bit hash of venue:market:SYMBOL (a further depth's symbol is SYMBOL@N): two alike made the
+  // start fail (app/feeder.ts checkIdCollisions) after check-config had called the file valid.
+  const ids = new Map<number, string>();
+  for (const vc of venues) {
+    for (const mc of vc.markets) {
+      mc.symbols.forEach((sym, j) => {
+        const id = instrumentIdOf(vc.venue, mc.market, sym);
+        const other = ids.get(id);
+        if (other !== undefined) v.problem(`venues.${vc.venue}.${mc.market}.symbols[${j}]`, sym, `a symbol whose instrument id (${id}) no other has (${other} has it; remove one of them)`);
+        else ids.set(id, `${vc.venue}:${mc.market}:${sym}`);
+      });
+    }
   }
   // Workers publish as source_id + worker index + 1 (docs/operations.md, "Workers and shards"): all must fit a u16.
   if (workers > 1 && publish.sourceId! + workers > 65535) {
@@ -220,7 +256,8 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
   return { enabled, host, port, allowNonLoopback, bearerToken: token === "" ? undefined : token, maxInFlight, idleTimeoutS };
 }
 
-function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[]): PublishConfig {
+/** `publisher`: the file configures this host's publisher (not read for its [publish] alone, as listen --config does). */
+function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[], publisher: boolean): PublishConfig {
   v.knownKeys(t, "publish", [
     "max_datagram_bytes",
     "heartbeat_interval_ms",
@@ -235,10 +272,19 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
   const maxDatagramBytes = v.int(t.max_datagram_bytes, "publish.max_datagram_bytes", DEFAULTS.maxDatagramBytes, MIN_DATAGRAM_BYTES, MAX_DATAGRAM_BYTES);
   const heartbeatIntervalMs = v.int(t.heartbeat_interval_ms, "publish.heartbeat_interval_ms", DEFAULTS.heartbeatIntervalMs, 10, 60_000);
   const snapshotIntervalMs = v.int(t.snapshot_interval_ms, "publish.snapshot_interval_ms", DEFAULTS.snapshotIntervalMs, 0, 3_600_000);
+  // Under 100 ms is seconds written as milliseconds far more often than a wish to refresh every book 10+ times a second.
+  if (snapshotIntervalMs > 0 && snapshotIntervalMs < MIN_SNAPSHOT_INTERVAL_MS) {
+    v.problem("publish.snapshot_interval_ms", snapshotIntervalMs, `0 (off) or ${MIN_SNAPSHOT_INTERVAL_MS}–3600000 milliseconds (5000 is 5 s)`);
+  }
   const snapshotDepth = v.int(t.snapshot_depth, "publish.snapshot_depth", DEFAULTS.snapshotDepth, 0, 100_000);
   const sourceId = v.int(t.source_id, "publish.source_id", DEFAULTS.sourceId, 0, 65535);
   // 1.5 heartbeat intervals: an idle channel of a live publisher beats within 1.25 intervals (publisher-recovery.ts).
   const startupListenMs = v.int(t.startup_listen_ms, "publish.startup_listen_ms", Math.ceil(heartbeatIntervalMs * 1.5), 0, STARTUP_LISTEN_MAX_MS);
+  // A shorter window can end before a running instance's idle channel beats: the start it should refuse goes ahead.
+  const heardWithinMs = Math.ceil(heartbeatIntervalMs * 1.25);
+  if (startupListenMs > 0 && startupListenMs < heardWithinMs) {
+    v.problem("publish.startup_listen_ms", startupListenMs, `0 (no window) or ${heardWithinMs}–${STARTUP_LISTEN_MAX_MS} milliseconds (a running publisher's idle channel beats within 1.25 × heartbeat_interval_ms = ${heardWithinMs})`);
+  }
   const authKeyFile = v.str(t.auth_key_file, "publish.auth_key_file", "");
   if (authKeyFile !== "") {
     // Checked here so check-config and run report a bad key file with the other problems (exit 2, no socket
@@ -256,6 +302,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
     v.problem("publish.destinations", t.destinations, "a non-empty array of tables ([[publish.destinations]])");
   } else {
     const channels = new Map<number, string>();
+    const names = new Map<string, number>();
     t.destinations.forEach((d, i) => {
       const key = `publish.destinations[${i}]`;
       const dt = v.table(d, key);
@@ -267,6 +314,9 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       const group = unicast ? undefined : v.str(dt.group, `${key}.group`, undefined);
       // A missing group is already reported by str(); a present one, "" included, must be a multicast address.
       if (!unicast && typeof dt.group === "string" && !isMulticast(group!)) v.problem(`${key}.group`, group, "an IPv4 multicast address (224.0.0.0 – 239.255.255.255)");
+      else if (!unicast && group!.startsWith("224.0.0.")) {
+        v.problem(`${key}.group`, group, "a multicast group outside 224.0.0.0/24 (reserved for local network control: all hosts, routers and mDNS listen there)");
+      }
       const iface = v.str(dt.interface, `${key}.interface`, DEFAULTS.destination.iface);
       if (!isIpv4(iface) || iface === "0.0.0.0") v.problem(`${key}.interface`, iface, "the IPv4 address of a local interface, e.g. 127.0.0.1 (not 0.0.0.0: the outgoing interface is always named)");
       else {
@@ -276,6 +326,10 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       const channelId = v.int(dt.channel, `${key}.channel`, i + 1, 0, 65535);
       const name = v.str(dt.name, `${key}.name`, `destination-${i}`);
       if (name === "") v.problem(`${key}.name`, name, "a non-empty label (it names the destination in logs and metrics)");
+      // The name labels the destination in logs, /readyz and metric series: two alike could not be told apart.
+      const sameName = names.get(name);
+      if (sameName !== undefined && name !== "") v.problem(`${key}.name`, name, `a name not already used (destination ${sameName} has it)`);
+      names.set(name, i);
       const prev = channels.get(channelId);
       if (prev !== undefined) v.problem(`${key}.channel`, channelId, `a channel id not already used (destination "${prev}" has it)`);
       channels.set(channelId, name);
@@ -295,7 +349,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       });
     });
   }
-  const retransmit = t.retransmit === undefined ? undefined : parseRetransmit(v, v.table(t.retransmit, "publish.retransmit"), maxDatagramBytes);
+  const retransmit = t.retransmit === undefined ? undefined : parseRetransmit(v, v.table(t.retransmit, "publish.retransmit"), maxDatagramBytes, publisher ? localAddresses : undefined);
   return { maxDatagramBytes, heartbeatIntervalMs, snapshotIntervalMs, snapshotDepth, sourceId, startupListenMs, authKeyFile: authKeyFile === "" ? undefined : authKeyFile, destinations, retransmit };
 }
 
@@ -318,7 +372,7 @@ function parseReceivers(v: Validator, raw: unknown, key: string): UnicastReceive
 }
 
 /** publish.retransmit (docs/operations.md "Retransmission"): present = the request server runs. */
-function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number): RetransmitConfig {
+function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, localAddresses: readonly { name: string; address: string }[] | undefined): RetransmitConfig {
   v.knownKeys(t, "publish.retransmit", ["listen", "ring_bytes", "allow", "requests_per_sec", "bytes_per_sec"]);
   const listen = v.str(t.listen, "publish.retransmit.listen", "127.0.0.1:31900");
   const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(listen);
@@ -328,6 +382,10 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number): Retr
   else {
     host = m[1]!;
     port = Number(m[2]);
+    // The server binds it when the publisher opens, after the venues resolved: an address this host lacks failed then.
+    // Not for a file read for its [publish] alone (listen --config, bridge): there it is the server to ask, elsewhere.
+    const why = host === "0.0.0.0" || localAddresses === undefined ? null : interfaceProblem(host, localAddresses);
+    if (why !== null) v.problem("publish.retransmit.listen", listen, `${why}, or 0.0.0.0`);
   }
   const ringBytes = v.int(t.ring_bytes, "publish.retransmit.ring_bytes", 8 * 1024 * 1024, Math.max(65_536, maxDatagramBytes), 1 << 30);
   const allow = v.strList(t.allow, "publish.retransmit.allow", ["127.0.0.0/8"]);
@@ -345,6 +403,8 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number): Retr
 
 function parseVenues(v: Validator, t: Table): VenueConfig[] {
   const out: VenueConfig[] = [];
+  /** Each instrument_cache, resolved, and the venue that has it. */
+  const caches = new Map<string, string>();
   for (const [venueName, value] of Object.entries(t)) {
     const key = `venues.${venueName}`;
     const spec = venueSpec(venueName);
@@ -365,7 +425,10 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       const mk = `${key}.${market}`;
       const mt = v.table(vt[market], mk);
       const ms = spec.markets[market]!;
-      v.knownKeys(mt, mk, ["depth", "symbols", "stale_after_ms", "ws_url", "rest_url", "symbols_per_connection", ...Object.keys(ms.options ?? {})]);
+      // symbols_per_connection: only Coinbase's adapter reads it (its sequence_num counts per connection); elsewhere it
+      // would be a silent no-op, so it is an unknown key there.
+      const perConnection = venueName === "coinbase" ? ["symbols_per_connection"] : [];
+      v.knownKeys(mt, mk, ["depth", "symbols", "stale_after_ms", "ws_url", "rest_url", ...perConnection, ...Object.keys(ms.options ?? {})]);
       const allowed = ms.depths;
       const depth = v.int(mt.depth, `${mk}.depth`, ms.defaultDepth, 0, Number.MAX_SAFE_INTEGER);
       if (!allowed.includes(depth)) v.problem(`${mk}.depth`, depth, `one of ${allowed.join(", ")}`);
@@ -375,6 +438,8 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
         const wellFormed = SYMBOL_PATTERN.test(s);
         if (!wellFormed) v.problem(`${mk}.symbols[${i}]`, s, "an upper-case venue symbol such as BTCUSDT, BTC-27MAR26-70000-P or XRP-30OCT26-0.4-P-USDT, optionally with @depth for a further depth (BTCUSDT@1)");
         const at = s.indexOf("@");
+        const shape = ms.symbolShape;
+        if (wellFormed && shape !== undefined && !shape.pattern.test(at > 0 ? s.slice(0, at) : s)) v.problem(`${mk}.symbols[${i}]`, s, shape.expected);
         if (wellFormed && at > 0) {
           const extra = Number(s.slice(at + 1));
           if (!allowed.includes(extra)) v.problem(`${mk}.symbols[${i}]`, s, `a further depth that is one of ${allowed.join(", ")}`);
@@ -400,7 +465,7 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       }
       // Books sharing one connection: for venues whose sequence counts per connection (Coinbase), a gap resyncs all
       // of them, so fewer per connection bounds the damage; absent = the venue's default.
-      const symbolsPerConnection = mt.symbols_per_connection === undefined ? undefined : v.int(mt.symbols_per_connection, `${mk}.symbols_per_connection`, 0, 1, 1000);
+      const symbolsPerConnection = mt.symbols_per_connection === undefined || venueName !== "coinbase" ? undefined : v.int(mt.symbols_per_connection, `${mk}.symbols_per_connection`, 0, 1, 1000);
       const options = ms.options === undefined ? undefined : parseMarketOptions(v, mt, mk, ms.options, symbols);
       markets.push({
         market,
@@ -431,11 +496,20 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       for (const [k, s] of [["tick_size", tickSize], ["lot_size", lotSize]] as const) {
         // Missing keys are reported by str(); a present string, "" included, must be a positive decimal.
         if (typeof otab[k] === "string" && (!DECIMAL_STEP_PATTERN.test(s) || !/[1-9]/.test(s))) v.problem(`${ok}.${k}`, s, 'a positive decimal string such as "0.01"');
+        // Its decimals are the instrument's exponent (makeInstrument): beyond MAX_FIXED_EXP the symbol was left out at start.
+        else if (typeof otab[k] === "string" && decimalsOf(s) > MAX_FIXED_EXP) v.problem(`${ok}.${k}`, s, `a step with at most ${MAX_FIXED_EXP} decimals (it needs ${decimalsOf(s)})`);
       }
       overrides.set(name, { tickSize, lotSize });
     }
     const instrumentCachePath = v.str(vt.instrument_cache, `${key}.instrument_cache`, `var/instruments-${venueName}.json`);
     if (instrumentCachePath === "") v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path (the instrument cache is written there)");
+    else {
+      // Entries are keyed market:SYMBOL, one venue's per file: a second venue would find "another venue's" file
+      // at every start and write, and never cache (docs/operations.md, the instrument cache with several writers).
+      const sharedWith = caches.get(resolve(instrumentCachePath));
+      if (sharedWith !== undefined) v.problem(`${key}.instrument_cache`, instrumentCachePath, `a file of its own (venues.${sharedWith}.instrument_cache is the same file: a cache holds one venue's instruments)`);
+      caches.set(resolve(instrumentCachePath), venueName);
+    }
     // 0 = the venue layer's default (7 s); a quiet connection is probed at half the time, so not below 1 s.
     const deadMs = v.int(vt.dead_connection_ms, `${key}.dead_connection_ms`, 0, 0, 600_000);
     if (deadMs !== 0 && deadMs < 1_000) v.problem(`${key}.dead_connection_ms`, deadMs, "0 (the default, 7 s) or 1000 to 600000");
@@ -588,6 +662,12 @@ function show(value: unknown): string {
   } catch {
     return String(value);
   }
+}
+
+/** Decimals a plain positive step needs, trailing zeros aside: "0.10" → 1, "10" → 0 (core/fixed.ts exponentOf, without its limit). */
+function decimalsOf(step: string): number {
+  const dot = step.indexOf(".");
+  return dot < 0 ? 0 : step.slice(dot + 1).replace(/0+$/, "").length;
 }
 
 function isMulticast(s: string): boolean {

@@ -34,6 +34,12 @@ export interface MarketSpec {
    * as MarketConfig.options (docs/add-venue.md).
    */
   readonly options?: Readonly<Record<string, MarketOptionSpec>>;
+  /**
+   * The shape of the market's symbols (without `@depth`), where the venue spells them one way, and its words for the
+   * config error: a symbol of another venue's spelling (BTCUSDT on OKX) is refused by check-config rather than left
+   * out as not listed at start. Absent: any symbol config/load.ts takes.
+   */
+  readonly symbolShape?: { readonly pattern: RegExp; readonly expected: string };
 }
 
 /** One venue-specific market key: what it takes, its default, and why a value is refused. */

@@ -137,7 +137,10 @@ describe("config", () => {
         heartbeat_interval_ms: 250,
         snapshot_interval_ms: 0,
         snapshot_depth: 20,
-        destinations: [{ name: "a b", group: "239.255.9.9", port: 40000, interface: "127.0.0.1", ttl: 3, channel: 0, venue: "bybit", market: "option", symbols: ["BTC-27MAR26-70000-P"] }],
+        destinations: [
+          { name: "a b", group: "239.255.9.9", port: 40000, interface: "127.0.0.1", ttl: 3, channel: 0, venue: "bybit", market: "option", symbols: ["BTC-27MAR26-70000-P"] },
+          { name: "inverse", group: "239.255.9.10", port: 40001, channel: 1, market: "inverse" },
+        ],
       },
       venues: {
         bybit: {

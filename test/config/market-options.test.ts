@@ -57,8 +57,8 @@ describe("venues.upbit.spot.level", () => {
 describe("venue-specific keys elsewhere", () => {
   test("other venues know neither key (Bithumb shares Upbit's adapter but not level)", () => {
     expect(problemsOf('[venues.bithumb.spot]\nsymbols = ["KRW-BTC"]\nlevel = 10000\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\ninterval = "100ms"\n')).toEqual([
-      "venues.bithumb.spot.level: unknown key (expected one of depth, symbols, stale_after_ms, ws_url, rest_url, symbols_per_connection)",
-      "venues.bybit.linear.interval: unknown key (expected one of depth, symbols, stale_after_ms, ws_url, rest_url, symbols_per_connection)",
+      "venues.bithumb.spot.level: unknown key (expected one of depth, symbols, stale_after_ms, ws_url, rest_url)",
+      "venues.bybit.linear.interval: unknown key (expected one of depth, symbols, stale_after_ms, ws_url, rest_url)",
     ]);
     expect(options('[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n')).toEqual([["bybit.linear", undefined]]);
   });

@@ -277,8 +277,6 @@ describe("check-config prints every key a venue uses", () => {
     for (const a of acceptedPaths()) {
       const parts = a.path.split(".");
       if (a.table || parts[0] !== "venues" || a.path.includes(OVERRIDE)) continue;
-      // symbols_per_connection: only Coinbase reads it; the other venues accept and ignore it.
-      if (parts.at(-1) === "symbols_per_connection" && parts[1] !== "coinbase") continue;
       if (parts.at(-1) === "ws_url" || parts.at(-1) === "rest_url") if (parts.length === 4) continue; // a market's own URL: the venue's unless set
       const table = `[${parts.slice(0, -1).join(".")}]`;
       const start = text.indexOf(`${table}\n`);

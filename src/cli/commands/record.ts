@@ -9,7 +9,9 @@ import { loadConfigFile } from "../../config/load.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
 import { CaptureWriter, type CaptureWriterStats } from "../../record/capture.ts";
 import { COMPRESSION_NAMES, type CompressionName } from "../../record/codec.ts";
+import type { FeederConfig } from "../../config/types.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
+import { reloadOnHangup } from "../config-reload.ts";
 import { byteSize, nonNegativeNumber, positiveNumber } from "./capture-args.ts";
 
 const STOP_DEADLINE_MS = 1500;
@@ -52,7 +54,9 @@ export const recordCommand: CommandSpec = {
     "Recording runs in one process (the config's `workers` setting is ignored).",
     "It makes the start-up checks of `feeder run` (see `feeder run --help`), with DIR among the directories that",
     "must be writable, and exits 1 before recording or publishing anything if one fails.",
+    "SIGHUP, as for `feeder run`, re-checks the config file and logs what a restart would change; it stops nothing.",
   ].join("\n"),
+  hangupChecksConfig: true,
   options: {
     config: { type: "string", short: "c" },
     out: { type: "string", short: "o" },
@@ -69,50 +73,61 @@ export const recordCommand: CommandSpec = {
     const config = loadConfigFile(path);
     const log = createLogger({ level: config.log.level, format: config.log.format });
     if (config.workers > 1) log.warn("record runs in one process; workers setting ignored", { workers: config.workers });
-    let writer: CaptureWriter | undefined;
-    let runtime: Runtime;
+    const endReload = reloadOnHangup(path, config, log);
     try {
-      // Recording runs in one process; the capture directory is checked with the other start-up checks, and the
-      // writer opens once they pass (before the first frame can arrive).
-      runtime = await startRuntimeUnlessStopped({ ...config, workers: 1 }, log, ctx.stopSignal, STOP_DEADLINE_MS, {
-        feederOptions: {
-          onRawFrame: (venue, market, connection, frame, tsRecvUs) => writer!.write(tsRecvUs, venue, market, connection, frame),
-          onRawRest: (venue, market, connection, url, body, tsRecvUs) => writer!.writeRest(tsRecvUs, venue, market, connection, url, body),
-        },
-        writableDirs: [{ key: "--out", dir: out }],
-        beforePublishing: () => {
-          writer = new CaptureWriter({
-            dir: out,
-            prefix: "feeder",
-            compression,
-            maxFileBytes: maxMb * MIB,
-            maxFileAgeMs: maxMinutes * 60_000,
-            retention: { keepMs: keepHours === undefined ? undefined : keepHours * 3_600_000, keepBytes },
-            log: log.child({ part: "capture" }),
-          });
-        },
-      });
-    } catch (err) {
-      writer?.close();
-      if (err instanceof StoppedDuringStart) {
-        log.info("stopped during start-up", { signal: await ctx.stopSignal });
-        return 0;
-      }
-      log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
-      return 1;
+      return await recordWith(ctx, config, log, out, { compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs });
+    } finally {
+      endReload();
     }
-    log.info("recording", { dir: out, compression, keepHours, keepBytes });
-    const startedMs = performance.now();
-    const progress = progressMs > 0 ? startProgress(writer!, log, progressMs) : undefined;
-    const signal = await ctx.stopSignal;
-    log.info("stopping", { signal });
-    if (progress) clearInterval(progress);
-    await Promise.race([runtime.stop(), Bun.sleep(STOP_DEADLINE_MS)]);
-    writer!.close();
-    log.info("stopped", { ...summary(writer!.stats(), performance.now() - startedMs), files: writer!.files });
-    return 0;
   },
 };
+
+/** Starts the runtime with the capture writer and records until the stop signal. */
+async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger, out: string, o: Omit<RecordSettings, "path" | "out">): Promise<number> {
+  const { compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs } = o;
+  let writer: CaptureWriter | undefined;
+  let runtime: Runtime;
+  try {
+    // Recording runs in one process; the capture directory is checked with the other start-up checks, and the
+    // writer opens once they pass (before the first frame can arrive).
+    runtime = await startRuntimeUnlessStopped({ ...config, workers: 1 }, log, ctx.stopSignal, STOP_DEADLINE_MS, {
+      feederOptions: {
+        onRawFrame: (venue, market, connection, frame, tsRecvUs) => writer!.write(tsRecvUs, venue, market, connection, frame),
+        onRawRest: (venue, market, connection, url, body, tsRecvUs) => writer!.writeRest(tsRecvUs, venue, market, connection, url, body),
+      },
+      writableDirs: [{ key: "--out", dir: out }],
+      beforePublishing: () => {
+        writer = new CaptureWriter({
+          dir: out,
+          prefix: "feeder",
+          compression,
+          maxFileBytes: maxMb * MIB,
+          maxFileAgeMs: maxMinutes * 60_000,
+          retention: { keepMs: keepHours === undefined ? undefined : keepHours * 3_600_000, keepBytes },
+          log: log.child({ part: "capture" }),
+        });
+      },
+    });
+  } catch (err) {
+    writer?.close();
+    if (err instanceof StoppedDuringStart) {
+      log.info("stopped during start-up", { signal: await ctx.stopSignal });
+      return 0;
+    }
+    log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
+    return 1;
+  }
+  log.info("recording", { dir: out, compression, keepHours, keepBytes });
+  const startedMs = performance.now();
+  const progress = progressMs > 0 ? startProgress(writer!, log, progressMs) : undefined;
+  const signal = await ctx.stopSignal;
+  log.info("stopping", { signal });
+  if (progress) clearInterval(progress);
+  await Promise.race([runtime.stop(), Bun.sleep(STOP_DEADLINE_MS)]);
+  writer!.close();
+  log.info("stopped", { ...summary(writer!.stats(), performance.now() - startedMs), files: writer!.files });
+  return 0;
+}
 
 export interface RecordSettings {
   path: string;

@@ -2,6 +2,7 @@ import { startRuntimeUnlessStopped, StoppedDuringStart, type Runtime } from "../
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
+import { reloadOnHangup } from "../config-reload.ts";
 
 /** SIGINT/SIGTERM must end the process within 2 s even if a venue hangs on close. */
 const STOP_DEADLINE_MS = 1500;
@@ -17,6 +18,9 @@ export const runCommand: CommandSpec = {
     "Deribit, Coinbase, Upbit, Bithumb); venues.<venue>.ws_url / rest_url point it at any server (e.g.",
     "`feeder sim --venue okx`). Stops cleanly on SIGINT/SIGTERM: every book is published as halted first.",
     "A signal during start-up stops it there (no venue connection is opened after it) and exits 0.",
+    "SIGHUP neither stops it nor changes anything: the configuration applies at start only. It re-reads and",
+    "validates the file and logs what a restart would change (warn, the keys), that nothing would (info), or",
+    "why the file cannot be used (error: missing, half-written, invalid); the process runs on as started.",
     "",
     "Before the first datagram it checks, in order: HTTP binds http.listen; every destination's interface is",
     "an address of this host and its socket opens; the instrument cache directories are writable; and, for",
@@ -34,28 +38,35 @@ export const runCommand: CommandSpec = {
     "left out is asked for again while running (REST down: after 5 s, doubling to 5 min; not listed: every 5",
     "min) and joins when it resolves; /readyz names it with why until then.",
   ].join("\n"),
+  hangupChecksConfig: true,
   options: { config: { type: "string", short: "c" } },
   async run(ctx) {
     const path = ctx.values.config;
     if (typeof path !== "string") throw new UsageError("--config FILE is required");
     const config = loadConfigFile(path);
     const log = createLogger({ level: config.log.level, format: config.log.format });
-    let runtime: Runtime;
+    // SIGHUP re-checks the file and says what a restart would change; it neither applies nor stops anything.
+    const endReload = reloadOnHangup(path, config, log);
     try {
-      // A signal during start-up stops it where it is, within the same deadline as a running feeder's stop.
-      runtime = await startRuntimeUnlessStopped(config, log, ctx.stopSignal, STOP_DEADLINE_MS);
-    } catch (err) {
-      if (err instanceof StoppedDuringStart) {
-        log.info("stopped during start-up", { signal: await ctx.stopSignal });
-        return 0;
+      let runtime: Runtime;
+      try {
+        // A signal during start-up stops it where it is, within the same deadline as a running feeder's stop.
+        runtime = await startRuntimeUnlessStopped(config, log, ctx.stopSignal, STOP_DEADLINE_MS);
+      } catch (err) {
+        if (err instanceof StoppedDuringStart) {
+          log.info("stopped during start-up", { signal: await ctx.stopSignal });
+          return 0;
+        }
+        log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
+        return 1;
       }
-      log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
-      return 1;
+      const signal = await ctx.stopSignal;
+      log.info("stopping", { signal });
+      await Promise.race([runtime.stop(), Bun.sleep(STOP_DEADLINE_MS)]);
+      log.info("stopped");
+      return 0;
+    } finally {
+      endReload();
     }
-    const signal = await ctx.stopSignal;
-    log.info("stopping", { signal });
-    await Promise.race([runtime.stop(), Bun.sleep(STOP_DEADLINE_MS)]);
-    log.info("stopped");
-    return 0;
   },
 };

@@ -10,8 +10,9 @@ import { BINANCE_DEPTHS, DEFAULT_DEPTH, SPOT_REST_BASE, SPOT_WS_BASE, marketWsUr
 /** Below 1 s a healthy book would flap (diffs come every 100 ms at most). */
 const STALE_MIN_MS = 1_000;
 
-function market(depths: readonly number[]): MarketSpec {
-  return { depths, defaultDepth: DEFAULT_DEPTH, staleAfterMs: () => defaultStaleAfterMs(), staleFloor: () => ({ ms: STALE_MIN_MS }) };
+/** Binance symbols have no separator (BTCUSDT); USD-M delivery contracts end in _YYMMDD (BTCUSDT_251226). */
+function market(depths: readonly number[], pattern: RegExp, expected: string): MarketSpec {
+  return { depths, defaultDepth: DEFAULT_DEPTH, staleAfterMs: () => defaultStaleAfterMs(), staleFloor: () => ({ ms: STALE_MIN_MS }), symbolShape: { pattern, expected } };
 }
 
 export const BINANCE_VENUE: VenueSpec = {
@@ -19,7 +20,10 @@ export const BINANCE_VENUE: VenueSpec = {
   wsUrl: SPOT_WS_BASE,
   restUrl: SPOT_REST_BASE,
   marketWsUrl,
-  markets: { spot: market(BINANCE_DEPTHS.spot), linear: market(BINANCE_DEPTHS.linear) },
+  markets: {
+    spot: market(BINANCE_DEPTHS.spot, /^[A-Z0-9]+$/, "a Binance symbol without separators, e.g. BTCUSDT"),
+    linear: market(BINANCE_DEPTHS.linear, /^[A-Z0-9]+(_\d{6})?$/, "a Binance USD-M symbol without separators, e.g. BTCUSDT (a delivery contract: BTCUSDT_251226)"),
+  },
   keepalive: "client_ping",
   resync: "rest_snapshot",
   sequenceScope: "topic",

@@ -9,13 +9,15 @@ import { COINBASE_REST_URL, COINBASE_WS_URL } from "./protocol.ts";
 
 /** Below 1 s a quiet but healthy book would flap. */
 const STALE_MIN_MS = 1_000;
+/** Product ids are BASE-QUOTE (BTC-USD). */
+const PRODUCT_ID = { pattern: /^[A-Z0-9]+-[A-Z0-9]+$/, expected: "a product id BASE-QUOTE, e.g. BTC-USD" };
 
 export const COINBASE_VENUE: VenueSpec = {
   venue: "coinbase",
   wsUrl: COINBASE_WS_URL,
   restUrl: COINBASE_REST_URL,
   marketWsUrl: (base) => base,
-  markets: { spot: { depths: [0], defaultDepth: 0, staleAfterMs: () => defaultStaleAfterMs(), staleFloor: () => ({ ms: STALE_MIN_MS }) } },
+  markets: { spot: { depths: [0], defaultDepth: 0, staleAfterMs: () => defaultStaleAfterMs(), staleFloor: () => ({ ms: STALE_MIN_MS }), symbolShape: PRODUCT_ID } },
   keepalive: "heartbeat_channel",
   resync: "reconnect",
   sequenceScope: "connection",

@@ -12,6 +12,8 @@ export const UPBIT_SPOT: MarketSpec = {
   defaultDepth: UPBIT_DEFAULT_DEPTH,
   staleAfterMs: () => STALE_AFTER_MS,
   staleFloor: () => ({ ms: STALE_MIN_MS }),
+  // Codes are QUOTE-BASE [U§2]; BASE-QUOTE (BTC-KRW) is the usual slip.
+  symbolShape: { pattern: /^(KRW|BTC|USDT)-(?!KRW$)[A-Z0-9]+$/, expected: "a code QUOTE-BASE with quote KRW, BTC or USDT, e.g. KRW-BTC, BTC-ETH" },
 };
 
 /** `venues.upbit.spot.level`: grouped books (KRW price units); 0, the default, is Upbit's ungrouped book [U§2]. */

@@ -1,0 +1,57 @@
+/**
+ * SIGHUP for `feeder run` and `feeder record`, the usual "reload your configuration" signal. feeder applies its
+ * configuration at start only (sockets, venue connections, books, the workers' split are built from it), so a
+ * reload never changes the running process, not even in part: the signal re-reads and validates the file and logs
+ * what a restart would change, or why the file could not be used (missing, half-written, invalid), and the process
+ * runs on as started. Before, SIGHUP ended the process at once: no book was published halted, and systemd, which
+ * takes SIGHUP as a clean exit, did not restart it.
+ * @module
+ */
+import { formatConfigToml } from "../config/format.ts";
+import { loadConfigFile } from "../config/load.ts";
+import type { FeederConfig } from "../config/types.ts";
+import { ConfigError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+
+/** The file's settings that differ from the running ones (the file's key names), or why it cannot be used. */
+export type ReloadCheck = { readonly changed: readonly string[] } | { readonly problems: readonly string[] };
+
+export function checkReload(path: string, running: FeederConfig): ReloadCheck {
+  let next: FeederConfig;
+  try {
+    next = loadConfigFile(path);
+  } catch (err) {
+    return { problems: err instanceof ConfigError ? err.problems : [String(err)] };
+  }
+  return { changed: changedKeys(running, next) };
+}
+
+/** Keys whose resolved value differs, compared as check-config prints them (defaults filled in). */
+export function changedKeys(a: FeederConfig, b: FeederConfig): string[] {
+  const fa = flatten(Bun.TOML.parse(formatConfigToml(a)), "", new Map());
+  const fb = flatten(Bun.TOML.parse(formatConfigToml(b)), "", new Map());
+  const out = [...new Set([...fa.keys(), ...fb.keys()])].filter((k) => fa.get(k) !== fb.get(k));
+  // check-config never prints the token.
+  if (a.http.bearerToken !== b.http.bearerToken) out.push("http.bearer_token");
+  return out;
+}
+
+function flatten(v: unknown, prefix: string, out: Map<string, string>): Map<string, string> {
+  if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+    for (const [k, x] of Object.entries(v)) flatten(x, prefix === "" ? k : `${prefix}.${k}`, out);
+  } else if (Array.isArray(v) && v.some((x) => typeof x === "object")) v.forEach((x, i) => flatten(x, `${prefix}[${i}]`, out));
+  else out.set(prefix, JSON.stringify(v));
+  return out;
+}
+
+/** Answers SIGHUP with checkReload until the returned function is called. */
+export function reloadOnHangup(path: string, running: FeederConfig, log: Logger): () => void {
+  const onHangup = () => {
+    const r = checkReload(path, running);
+    if ("problems" in r) log.error("configuration reload refused: the file cannot be used; running on as started", { path, problems: r.problems });
+    else if (r.changed.length === 0) log.info("configuration reload: the file is valid and the same as the running configuration", { path });
+    else log.warn("configuration reload refused: feeder applies its configuration at start only; running on as started (restart to apply)", { path, changed: r.changed });
+  };
+  process.on("SIGHUP", onHangup);
+  return () => process.off("SIGHUP", onHangup);
+}

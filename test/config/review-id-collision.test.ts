@@ -1,0 +1,33 @@
+/**
+ * Two configured instruments whose ids (FNV-1a 32 of "venue:market:SYMBOL", core/instrument-id.ts) are the same.
+ * `feeder run` refuses them at start (exit 1, "instrument id … is shared by …"), but `feeder check-config` called
+ * the file valid, so systemd's ExecStartPre let it through and the unit failed on every restart. The loader
+ * refuses it now, naming both. OHAJQFQUSDT and SDMJULKUSDT on bybit linear share id 3474722274 (found by search).
+ */
+import { describe, expect, test } from "vitest";
+import { ConfigError } from "../../src/core/errors.ts";
+import { parseConfigText } from "../../src/config/load.ts";
+import { instrumentIdOf } from "../../src/core/instrument-id.ts";
+
+function problemsOf(toml: string): string[] {
+  try {
+    parseConfigText(toml, "test.toml", { localAddresses: [{ name: "lo", address: "127.0.0.1" }] });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return [...(err as ConfigError).problems];
+  }
+  return [];
+}
+
+describe("instrument ids", () => {
+  test("two configured symbols with one id are refused", () => {
+    expect(instrumentIdOf("bybit", "linear", "OHAJQFQUSDT")).toBe(instrumentIdOf("bybit", "linear", "SDMJULKUSDT"));
+    expect(problemsOf('[venues.bybit.linear]\nsymbols = ["BTCUSDT", "OHAJQFQUSDT", "SDMJULKUSDT"]\n')).toEqual([
+      'venues.bybit.linear.symbols[2]: "SDMJULKUSDT" is not a symbol whose instrument id (3474722274) no other has (bybit:linear:OHAJQFQUSDT has it; remove one of them)',
+    ]);
+  });
+
+  test("the same symbol in two markets or venues has ids of its own", () => {
+    expect(problemsOf('[venues.bybit.linear]\nsymbols = ["BTCUSDT", "BTCUSDT@1"]\n[venues.bybit.spot]\nsymbols = ["BTCUSDT"]\n[venues.binance.spot]\nsymbols = ["BTCUSDT"]\n')).toEqual([]);
+  });
+});

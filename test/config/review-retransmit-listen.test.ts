@@ -1,0 +1,39 @@
+/**
+ * `publish.retransmit.listen` that `feeder check-config` called valid and `feeder run` failed on (exit 1, once the
+ * venues had resolved and the publisher opened its request server): a port that leaves no room for the workers'
+ * servers (worker i binds port + i + 1, which Bun refuses beyond 65535), or an address this host does not have.
+ */
+import { describe, expect, test } from "vitest";
+import { ConfigError } from "../../src/core/errors.ts";
+import { parseConfigText } from "../../src/config/load.ts";
+
+const LOCAL = [{ name: "lo", address: "127.0.0.1" }];
+const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
+
+function problemsOf(toml: string, requireVenue = true): string[] {
+  try {
+    parseConfigText(toml, "test.toml", { localAddresses: LOCAL, requireVenue });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return [...(err as ConfigError).problems];
+  }
+  return [];
+}
+
+describe("publish.retransmit.listen", () => {
+  test("a port that leaves no room for the workers' ports (port + i + 1) is refused", () => {
+    expect(problemsOf(`workers = 2\n[publish.retransmit]\nlisten = "127.0.0.1:65534"\n${VENUE}`)).toEqual([
+      "publish.retransmit.listen: \"127.0.0.1:65534\" is not an address:port whose port leaves room for the workers: at most 65533 with workers = 2 (worker i listens on port + i + 1)",
+    ]);
+    expect(problemsOf(`workers = 2\n[publish.retransmit]\nlisten = "127.0.0.1:65533"\n${VENUE}`)).toEqual([]);
+    expect(problemsOf(`workers = 64\n[publish.retransmit]\nlisten = "127.0.0.1:0"\n${VENUE}`)).toEqual([]);
+    expect(problemsOf(`[publish.retransmit]\nlisten = "127.0.0.1:65535"\n${VENUE}`)).toEqual([]);
+  });
+
+  test("an address this host does not have is refused; 0.0.0.0 (every address) is taken", () => {
+    expect(problemsOf(`[publish.retransmit]\nlisten = "10.9.9.9:31900"\n${VENUE}`)).toEqual([
+      'publish.retransmit.listen: "10.9.9.9:31900" is not an address of this host (it has 127.0.0.1 on lo), or 0.0.0.0',
+    ]);
+    expect(problemsOf(`[publish.retransmit]\nlisten = "0.0.0.0:31900"\n${VENUE}`)).toEqual([]);
+  });
+});

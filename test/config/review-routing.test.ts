@@ -1,0 +1,51 @@
+/**
+ * Destinations that `feeder check-config` called valid and `feeder run` then used wrongly without a word at start:
+ * two destinations with one `name` (logs, /readyz's failing destination and the per-channel metric series
+ * `feeder_retransmit_history_*{channel}` named them alike); a configured symbol that no destination's rule matches
+ * (its book was built, fed and never published: one warning per instrument once running); a group in 224.0.0.0/24,
+ * the local network control block (all hosts, routers and mDNS listen there, and routers never forward it).
+ */
+import { describe, expect, test } from "vitest";
+import { ConfigError } from "../../src/core/errors.ts";
+import { parseConfigText } from "../../src/config/load.ts";
+
+const LOCAL = [{ name: "lo", address: "127.0.0.1" }];
+const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
+
+function problemsOf(toml: string, requireVenue = true): string[] {
+  try {
+    parseConfigText(toml, "test.toml", { localAddresses: LOCAL, requireVenue });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return [...(err as ConfigError).problems];
+  }
+  return [];
+}
+
+describe("[[publish.destinations]]", () => {
+  const dest = (body: string) => `[[publish.destinations]]\n${body}\n`;
+
+  test("two destinations with one name are refused", () => {
+    const toml = dest('name = "feed"\ngroup = "239.255.0.1"\nport = 31001') + dest('name = "feed"\ngroup = "239.255.0.2"\nport = 31002') + VENUE;
+    expect(problemsOf(toml)).toEqual(['publish.destinations[1].name: "feed" is not a name not already used (destination 0 has it)']);
+  });
+
+  test("a configured symbol no destination's rule matches is refused, naming the symbol", () => {
+    const venues = '[venues.bybit.linear]\nsymbols = ["BTCUSDT", "BTCUSDT@1"]\n[venues.bybit.spot]\nsymbols = ["SOLUSDT"]\n';
+    const toml = dest('group = "239.255.0.1"\nport = 31001\nmarket = "linear"\nsymbols = ["BTCUSDT"]') + venues;
+    expect(problemsOf(toml)).toEqual([
+      'venues.bybit.spot.symbols[0]: "SOLUSDT" is not a symbol some publish.destinations rule matches (its book would be built and never published)',
+      'venues.bybit.linear.symbols[1]: "BTCUSDT@1" is not a symbol some publish.destinations rule matches (its book would be built and never published)',
+    ]);
+    // Routed by another rule: nothing to say. A file without venues (feeder listen --config) is not checked.
+    expect(problemsOf(toml + dest('group = "239.255.0.2"\nport = 31002\nchannel = 2\nvenue = "bybit"'))).toEqual([]);
+    expect(problemsOf(dest('group = "239.255.0.1"\nport = 31001\nvenue = "okx"'), false)).toEqual([]);
+  });
+
+  test("a group in 224.0.0.0/24 (local network control) is refused", () => {
+    expect(problemsOf(dest('group = "224.0.0.251"\nport = 31001') + VENUE)).toEqual([
+      'publish.destinations[0].group: "224.0.0.251" is not a multicast group outside 224.0.0.0/24 (reserved for local network control: all hosts, routers and mDNS listen there)',
+    ]);
+    expect(problemsOf(dest('group = "224.0.1.250"\nport = 31001') + VENUE)).toEqual([]);
+  });
+});
