@@ -115,10 +115,18 @@ export class ConnectionLifecycle {
   readonly maxConnectsPerWindow: number;
   private readonly connectWindowMs: number;
   private readonly connectBudget: SlidingWindowBudget;
-  /** Handshakes refused with an over-limit status since a connection last opened: each doubles the hold (connect-hold.ts). */
+  /**
+   * Handshakes refused with an over-limit status since a socket last opened (a planned replacement's too): each
+   * doubles the hold (connect-hold.ts), except one of a connect already under way when the last was read (below).
+   */
   private connectRefusedInRow = 0;
-  /** Handshakes the venue refused with 429/418/403 (cold; tests read it). */
-  connectsRefused = 0;
+  /**
+   * When the last refusal that doubled the hold was read (this.now()). A connect started before it was under way
+   * already (every connection connecting at start, or after a network outage) and is refused in the same burst: it
+   * does not double the hold again. Before, N connections refused at once held the venue 10 s · 2^(N-1) (10 min
+   * from 7 connections on a first 429).
+   */
+  private lastRefusalMs = -Infinity;
   private readonly firstHoldMs: Readonly<Record<number, number>> | undefined;
   private housekeeping: ReturnType<typeof setInterval> | null = null;
   /** Whether a round may judge deadlines or ran after a stall of this thread (core/late-rounds.ts); set at start(). */
@@ -381,7 +389,6 @@ export class ConnectionLifecycle {
       if (gen !== conn.generation) return;
       conn.open = true;
       conn.openedMs = this.now();
-      this.connectRefusedInRow = 0;
       conn.lastError = "";
       conn.downSinceMs = 0;
       conn.failedConnects = 0;
@@ -400,7 +407,14 @@ export class ConnectionLifecycle {
 
   /** Frames (the venue's handler), close and error of socket generation `gen`: the first, a reconnect's or a replacement. */
   private bindSocket(conn: VenueConnection, ws: WebSocket, gen: number): void {
+    const connectStartedMs = conn.connectStartedMs; // this socket's (connect and planned replacement set it first)
     conn.bindMessages(ws, gen);
+    // Any socket that opens (a planned replacement's too) shows the venue takes connects again: the next refusal's
+    // hold starts from the first step. Before, only an ordinary connect reset it, so refusals of planned
+    // replacements over days, each followed by a replacement that opened, doubled the hold up to 10 min.
+    ws.addEventListener("open", () => {
+      this.connectRefusedInRow = 0;
+    });
     ws.onclose = (ev: CloseEvent) => {
       const why = `close ${ev.code} ${ev.reason}`;
       if (this.stoppingFlag || this.planned.onReplacementClosed(conn, ws, ev.code)) return;
@@ -411,7 +425,7 @@ export class ConnectionLifecycle {
       // onclose follows and reconnects; keep the cause (OS error code: ECONNREFUSED, ENOTFOUND, TLS) for the log and /readyz.
       const error = describeSocketError(ev);
       if (gen === conn.generation) conn.lastError = error;
-      this.onHandshakeRefused(conn, error); // before onclose: its reconnect waits for the hold
+      this.onHandshakeRefused(conn, error, connectStartedMs); // before onclose: its reconnect waits for the hold
     };
   }
 
@@ -421,14 +435,21 @@ export class ConnectionLifecycle {
    * slot's next worker (connect-hold.ts). Before, each connection reconnected on its own backoff into the venue's
    * limit or ban, and every other worker kept connecting too.
    */
-  private onHandshakeRefused(conn: VenueConnection, error: string): void {
+  private onHandshakeRefused(conn: VenueConnection, error: string, connectStartedMs: number): void {
     if (this.stoppingFlag) return;
     const status = handshakeStatus(error);
-    const holdMs = status === undefined ? undefined : connectHoldMs(status, this.connectRefusedInRow, this.firstHoldMs);
+    if (status === undefined) return;
+    const nowMs = this.now();
+    const sameBurst = connectStartedMs <= this.lastRefusalMs; // under way when the last refusal was read
+    const inRow = sameBurst ? Math.max(0, this.connectRefusedInRow - 1) : this.connectRefusedInRow;
+    const holdMs = connectHoldMs(status, inRow, this.firstHoldMs);
     if (holdMs === undefined) return;
-    this.connectRefusedInRow++;
-    this.connectsRefused++;
-    this.connectBudget.hold(this.now(), holdMs);
+    if (!sameBurst) {
+      this.connectRefusedInRow++;
+      this.lastRefusalMs = nowMs;
+    }
+    conn.connectsRefused++;
+    this.connectBudget.hold(nowMs, holdMs);
     const fields = { conn: conn.id, market: conn.market, url: conn.url, status, holdMs, refusedInRow: this.connectRefusedInRow };
     const msg = `${this.venue}: the venue refused a connect (HTTP ${status}: too many connects, or this address blocked); no connect for ${holdMs / 1000} s, nor from the other workers`;
     if (status === 429) this.log.warn(msg, fields);
