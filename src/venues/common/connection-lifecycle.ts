@@ -127,6 +127,8 @@ export class ConnectionLifecycle {
    * from 7 connections on a first 429).
    */
   private lastRefusalMs = -Infinity;
+  /** Connections past their age deadline whose break waits for a connect to be allowed (logged once per wait). */
+  private readonly ageBreakWaiting = new Set<VenueConnection>();
   private readonly firstHoldMs: Readonly<Record<number, number>> | undefined;
   private housekeeping: ReturnType<typeof setInterval> | null = null;
   /** Whether a round may judge deadlines or ran after a stall of this thread (core/late-rounds.ts); set at start(). */
@@ -364,6 +366,21 @@ export class ConnectionLifecycle {
     }, wait);
   }
 
+  /**
+   * Whether `conn`, past its age deadline, keeps its socket because no connect may go now (the venue's hold, the
+   * budget spent): logged once per wait. Cold (housekeeping, past the deadline only).
+   */
+  private ageBreakWaits(conn: VenueConnection): boolean {
+    const waitMs = this.connectBudgetWaitMs();
+    if (waitMs <= 0) return false;
+    if (!this.ageBreakWaiting.has(conn)) {
+      this.ageBreakWaiting.add(conn);
+      const fields = { conn: conn.id, market: conn.market, heldUntilMs: this.connectBudget.heldUntilMs(this.now()), waitMs: Math.round(waitMs) };
+      this.log.warn(`${this.venue}: connection past its age deadline kept until a connect may go (the venue's hold or the connect budget)`, fields);
+    }
+    return true;
+  }
+
   /** Sliding-window connection budget shared by all connections of the venue (per IP or domain). */
   private connectBudgetWaitMs(): number {
     return this.connectBudget.waitMs(this.now());
@@ -590,9 +607,14 @@ export class ConnectionLifecycle {
         continue;
       }
       if (!conn.open || !conn.ws) continue;
-      if (now - conn.openedMs >= this.ageDeadlineMs && !conn.retiringWs) {
+      if (this.ageBreakWaiting.size > 0 && now - conn.openedMs < this.ageDeadlineMs) this.ageBreakWaiting.delete(conn); // replaced meanwhile
+      if (now - conn.openedMs >= this.ageDeadlineMs && !conn.retiringWs && this.ageBreakWaits(conn)) {
+        // No connect may go now (the venue's connect hold, the budget spent): breaking the old socket, which still
+        // delivers, would only leave its books down until one may. Before, a hold at the age deadline did just that.
+      } else if (now - conn.openedMs >= this.ageDeadlineMs && !conn.retiringWs) {
         // Every make-before-break since the age limit failed (or none could start): break before make, as the venue
         // would (Binance at 24 h). During an overlap openedMs is the replacement's, so this is the old socket alone.
+        this.ageBreakWaiting.delete(conn);
         const why = `connection older than ${this.ageDeadlineMs} ms, not replaced make-before-break (${conn.plannedFailuresInRow} failed in a row)`;
         this.onDisconnected(conn, conn.generation, why);
         continue;

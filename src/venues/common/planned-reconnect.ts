@@ -15,7 +15,7 @@
  * each attempt spends a connect and the replacement's subscribes); a failure is logged as a warning when its retry
  * step or its reason differs from the last one logged, else at debug. The venue's close (or a dead old socket)
  * still forces the ordinary reconnect if it comes first, and so does the age deadline (connection-lifecycle.ts:
- * maxConnectionAgeMs + plannedAgeGraceMs). If the old socket closes first, the replacement carries on alone.
+ * maxConnectionAgeMs + plannedAgeGraceMs; once a connect may go: not during the venue's connect hold). If the old socket closes first, the replacement carries on alone.
  *
  * Keepalive: during the overlap the connection's ping and pong deadline are the replacement's; the old socket keeps
  * its own (its last ping, its outstanding pong, its frames: retiring*), so a pong is credited to the socket it came
