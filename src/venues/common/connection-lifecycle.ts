@@ -197,6 +197,7 @@ export class ConnectionLifecycle {
       stopping: () => this.stoppingFlag,
       connectBudgetWaitMs: () => this.connectBudgetWaitMs(),
       takeConnect: (nowMs) => this.connectBudget.take(nowMs),
+      connectOpened: () => this.connectOpened(),
       bind: (conn, ws, gen) => this.bindSocket(conn, ws, gen),
       restart: (t) => (hooks.restartAfterBackoff ? hooks.restartAfterBackoff(t) : control.restartTopic(t)),
       awaitingJoin: hooks.awaitingJoin,
@@ -381,6 +382,15 @@ export class ConnectionLifecycle {
     return true;
   }
 
+  /**
+   * A socket opened (a connect's or a planned replacement's): the venue takes connects again, so the next refusal's
+   * hold starts from the first step. Before, only an ordinary connect reset the count, so refused planned
+   * replacements over days, each followed by one that opened, doubled the hold up to 10 min.
+   */
+  private connectOpened(): void {
+    this.connectRefusedInRow = 0;
+  }
+
   /** Sliding-window connection budget shared by all connections of the venue (per IP or domain). */
   private connectBudgetWaitMs(): number {
     return this.connectBudget.waitMs(this.now());
@@ -406,6 +416,7 @@ export class ConnectionLifecycle {
       if (gen !== conn.generation) return;
       conn.open = true;
       conn.openedMs = this.now();
+      this.connectOpened();
       conn.lastError = "";
       conn.downSinceMs = 0;
       conn.failedConnects = 0;
@@ -426,12 +437,6 @@ export class ConnectionLifecycle {
   private bindSocket(conn: VenueConnection, ws: WebSocket, gen: number): void {
     const connectStartedMs = conn.connectStartedMs; // this socket's (connect and planned replacement set it first)
     conn.bindMessages(ws, gen);
-    // Any socket that opens (a planned replacement's too) shows the venue takes connects again: the next refusal's
-    // hold starts from the first step. Before, only an ordinary connect reset it, so refusals of planned
-    // replacements over days, each followed by a replacement that opened, doubled the hold up to 10 min.
-    ws.addEventListener("open", () => {
-      this.connectRefusedInRow = 0;
-    });
     ws.onclose = (ev: CloseEvent) => {
       const why = `close ${ev.code} ${ev.reason}`;
       if (this.stoppingFlag || this.planned.onReplacementClosed(conn, ws, ev.code)) return;

@@ -67,6 +67,8 @@ export interface PlannedHost {
   /** How long until the venue's connect budget allows one more connect (0 = now). */
   connectBudgetWaitMs(): number;
   takeConnect(nowMs: number): void;
+  /** The replacement's handshake completed: the venue takes connects again (the connect hold's count starts over). */
+  connectOpened(): void;
   /** Installs the socket's message, close and error handlers for generation `gen`. */
   bind(conn: VenueConnection, ws: WebSocket, gen: number): void;
   /** Gets a topic its fresh start (the venue's restart, as after a resync backoff). */
@@ -135,6 +137,7 @@ export class PlannedReconnects {
     conn.replacingGeneration = gen;
     conn.replacingOpen = false;
     ws.onopen = () => {
+      h.connectOpened();
       if (conn.replacing !== ws) return;
       conn.replacingOpen = true;
       this.swapWhenSettled(conn);
