@@ -49,6 +49,12 @@ export interface DeribitSimOptions {
   replaySpec?: { tickSize: string; lotSize: string };
   /** Heartbeat period instead of the interval the client asks for (tests; Deribit's minimum is 10 s). */
   heartbeatIntervalMs?: number;
+  /**
+   * How long a test_request may stay unanswered before the connection is closed (judged when a test_request is due;
+   * default: the interval, i.e. unanswered when the next is due). Tests with a short interval give more room: their
+   * process, loaded, may read the answer late.
+   */
+  heartbeatTimeoutMs?: number;
   /** Subscribe/unsubscribe requests per connection: a burst and a refill per second (Deribit's credits). */
   credits?: { burst: number; perSecond: number };
   specs?: Record<string, Partial<SymbolSpec>>;
@@ -418,6 +424,8 @@ class DeribitSimulator implements DeribitSim {
       d.lastHeartbeatMs = now;
       if (d.testPendingSinceMs !== 0 && heldUp) continue;
       if (d.testPendingSinceMs !== 0) {
+        const timeoutMs = this.opts.heartbeatTimeoutMs;
+        if (timeoutMs !== undefined && now - d.testPendingSinceMs < timeoutMs) continue; // still within its time
         this.stats.heartbeatCloses++;
         ws.close(1000, "test_request not answered");
         continue;
