@@ -5,7 +5,8 @@
  * the threads' pieces interleaved mid-line: records a log shipper could not read.
  * The lines a worker has sent and the main thread has not yet handed on to stderr are bounded (a stuck main thread
  * or a stderr that takes nothing must not grow a worker's memory without end): past the bound a worker drops its
- * lines, counts them, and reports the count once lines leave again; the main thread logs it. Cold: no book path logs.
+ * lines, counts them, and reports the count once lines leave again or as it stops; the main thread logs it (a
+ * worker that dies or is terminated with drops unreported loses that count). Cold: no book path logs.
  * @module
  */
 import type { FromWorker } from "./worker-protocol.ts";
@@ -38,6 +39,14 @@ export class WorkerLogOutbox {
   taken(chars: number): void {
     if (!(chars > 0)) return;
     this.inFlightChars = Math.max(0, this.inFlightChars - chars);
+    this.reportDropped();
+  }
+
+  /**
+   * Reports the lines dropped since the last report, if any: as lines leave, and as the worker stops (before, drops
+   * after the last lines that left went unreported when the worker then stopped: no `taken` came any more).
+   */
+  reportDropped(): void {
     if (this.dropped === 0) return;
     this.post({ type: "log-dropped", lines: this.dropped });
     this.dropped = 0;

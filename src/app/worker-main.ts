@@ -71,6 +71,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     case "stop": {
       stopping = true;
       await feeder?.stop(); // during start-up too: its venue REST requests end at once
+      logOutbox.reportDropped(); // no `log-taken` may come any more
       send({ type: "stopped" });
       return;
     }

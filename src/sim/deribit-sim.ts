@@ -4,7 +4,7 @@
  * with the channels taken (an unknown one is left out, refused alone), `raw` channels refused with 13778
  * (unauthorised), a credit pool per connection (over it: 10028 too_many_requests), `public/unsubscribe`,
  * `public/set_heartbeat` then a `test_request` every interval (a connection that leaves one unanswered until the
- * next is closed), `public/test`. Book channels `book.X.100ms` (snapshot, then changes linked by prev_change_id)
+ * next is closed; not judged on a late tick: this process held up), `public/test`. Book channels `book.X.100ms` (snapshot, then changes linked by prev_change_id)
  * and `book.X.none.{1,10,20}.100ms` (whole books). Books are generated or replayed from a recording; faults: gap,
  * reset, reset_low, disconnect, stall, malformed, duplicate, and change_id_break, rate_limit, test_request. Cold code.
  * @module
@@ -49,6 +49,12 @@ export interface DeribitSimOptions {
   replaySpec?: { tickSize: string; lotSize: string };
   /** Heartbeat period instead of the interval the client asks for (tests; Deribit's minimum is 10 s). */
   heartbeatIntervalMs?: number;
+  /**
+   * How long a test_request may stay unanswered before the connection is closed (judged when a test_request is due;
+   * default: the interval, i.e. unanswered when the next is due). Tests with a short interval give more room: their
+   * process, loaded, may read the answer late.
+   */
+  heartbeatTimeoutMs?: number;
   /** Subscribe/unsubscribe requests per connection: a burst and a refill per second (Deribit's credits). */
   credits?: { burst: number; perSecond: number };
   specs?: Record<string, Partial<SymbolSpec>>;
@@ -90,6 +96,8 @@ export interface DeribitSim {
 }
 
 const TICK_MS = 10;
+/** A tick this long after the previous one finds this process held up: no heartbeat is judged on it. */
+const HELD_UP_MS = 5 * TICK_MS;
 
 export async function startDeribitSimulator(opts: DeribitSimOptions): Promise<DeribitSim> {
   const sim = new DeribitSimulator(opts);
@@ -406,11 +414,18 @@ class DeribitSimulator implements DeribitSim {
       for (const m of inbox) if (this.conns.has(m.ws)) this.onClientMessage(m.ws, m.text);
     }
     // Heartbeats: a test_request every interval; one still unanswered when the next is due closes the connection.
+    // A tick this late means this process was held up (a loaded machine, a collection): the answers may be waiting
+    // unread in the sockets (timers run before reads), so none is judged now; each gets a whole interval from now.
+    // Before, a client that answered at once was closed after a stall longer than a test's 100 ms interval.
+    const heldUp = dt > HELD_UP_MS;
     for (const ws of this.conns) {
       const d = ws.data;
       if (d.heartbeatMs === 0 || now - d.lastHeartbeatMs < d.heartbeatMs) continue;
       d.lastHeartbeatMs = now;
+      if (d.testPendingSinceMs !== 0 && heldUp) continue;
       if (d.testPendingSinceMs !== 0) {
+        const timeoutMs = this.opts.heartbeatTimeoutMs;
+        if (timeoutMs !== undefined && now - d.testPendingSinceMs < timeoutMs) continue; // still within its time
         this.stats.heartbeatCloses++;
         ws.close(1000, "test_request not answered");
         continue;

@@ -11,6 +11,7 @@ import { createLogger } from "../../src/core/log.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { rawConfig, uniqueDestination, waitFor } from "../e2e/harness.ts";
+import { FLOOD_LINES } from "./support/stop-flood-worker.ts";
 
 describe("WorkerLogOutbox: a worker's lines on the way to the main thread", () => {
   test("past the bound lines are dropped and counted; the count is reported once lines leave, then lines go again", () => {
@@ -128,5 +129,31 @@ describe("a worker that dies right after logging", () => {
     const last = written.map((t) => JSON.parse(t) as Record<string, unknown>).filter((r) => r.msg === "last words");
     expect(last.map((r) => r.i)).toEqual(Array.from({ length: 100 }, (_, i) => i));
     expect(last.every((r) => r.worker === 0)).toBe(true);
+  });
+});
+
+describe("a worker that drops lines as it stops (a standard error that takes nothing)", () => {
+  test("the count is still reported: sent with its stop, before it ends", { timeout: 60_000 }, async () => {
+    const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["BTCUSDT"] }], seed: 66, messagesPerSecond: 0 });
+    const raw = rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }], ...uniqueDestination(166), workers: 1 });
+    raw.log = { level: "info", format: "json" };
+    const mainLines: Record<string, unknown>[] = [];
+    const written: string[] = [];
+    const supervisor = new Supervisor(validateConfig(raw), createLogger({ format: "json", write: (l) => mainLines.push(JSON.parse(l)) }), new URL("./support/stop-flood-worker.ts", import.meta.url).href, {
+      writeLog: (text) => void written.push(text), // never done: nothing leaves, the worker's bound fills
+    });
+    try {
+      await supervisor.start();
+    } finally {
+      await supervisor.stop(); // the worker floods as it stops, then says it stopped
+      await sim.stop();
+    }
+    const floodWritten = written.filter((t) => t.includes('"msg":"flood"')).length;
+    expect(floodWritten).toBeLessThan(FLOOD_LINES); // the bound was reached
+    const reports = mainLines.filter((r) => String(r.msg).startsWith("worker log lines dropped"));
+    expect(reports).toHaveLength(1);
+    expect(reports[0]!.worker).toBe(0);
+    // Every flood line not written was dropped (and counted); the feeder's own stop lines past the bound too.
+    expect(reports[0]!.lines as number).toBeGreaterThanOrEqual(FLOOD_LINES - floodWritten);
   });
 });

@@ -181,10 +181,15 @@ export async function startBybit(symbols: string[], maxConnectionAgeMs: number, 
 
 /**
  * Deribit inverse perpetuals, replaced make-before-break at maxConnectionAgeMs; the simulator sends each socket a
- * `test_request` every 100 ms and closes a socket that leaves one unanswered when the next is due.
+ * `test_request` every 100 ms and closes a socket that leaves one unanswered when the next is due (or for
+ * `heartbeatTimeoutMs`).
  */
-export async function startDeribit(symbols: string[], maxConnectionAgeMs: number, opts: { prepare?: (p: WsProxy) => void; adapter?: AdapterExtras; onSim?: (sim: DeribitSim) => void } = {}): Promise<PlannedRun> {
-  const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols }], seed: 24, heartbeatIntervalMs: 100 });
+export async function startDeribit(
+  symbols: string[],
+  maxConnectionAgeMs: number,
+  opts: { prepare?: (p: WsProxy) => void; adapter?: AdapterExtras; onSim?: (sim: DeribitSim) => void; heartbeatTimeoutMs?: number } = {},
+): Promise<PlannedRun> {
+  const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols }], seed: 24, heartbeatIntervalMs: 100, heartbeatTimeoutMs: opts.heartbeatTimeoutMs });
   opts.onSim?.(sim);
   const proxy = startWsProxy(new URL(sim.wsUrl).origin);
   opts.prepare?.(proxy);

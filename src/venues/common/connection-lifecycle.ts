@@ -123,10 +123,20 @@ export class ConnectionLifecycle {
   readonly maxConnectsPerWindow: number;
   private readonly connectWindowMs: number;
   private readonly connectBudget: SlidingWindowBudget;
-  /** Handshakes refused with an over-limit status since a connection last opened: each doubles the hold (connect-hold.ts). */
+  /**
+   * Handshakes refused with an over-limit status since a socket last opened (a planned replacement's too): each
+   * doubles the hold (connect-hold.ts), except one of a connect already under way when the last was read (below).
+   */
   private connectRefusedInRow = 0;
-  /** Handshakes the venue refused with 429/418/403 (cold; tests read it). */
-  connectsRefused = 0;
+  /**
+   * When the last refusal that doubled the hold was read (this.now()). A connect started before it was under way
+   * already (every connection connecting at start, or after a network outage) and is refused in the same burst: it
+   * does not double the hold again. Before, N connections refused at once held the venue 10 s · 2^(N-1) (10 min
+   * from 7 connections on a first 429).
+   */
+  private lastRefusalMs = -Infinity;
+  /** Connections past their age deadline whose break waits for a connect to be allowed (logged once per wait). */
+  private readonly ageBreakWaiting = new Set<VenueConnection>();
   private readonly firstHoldMs: Readonly<Record<number, number>> | undefined;
   private housekeeping: ReturnType<typeof setInterval> | null = null;
   /** Whether a round may judge deadlines or ran after a stall of this thread (core/late-rounds.ts); set at start(). */
@@ -198,6 +208,7 @@ export class ConnectionLifecycle {
       stopping: () => this.stoppingFlag,
       connectBudgetWaitMs: () => this.connectBudgetWaitMs(),
       takeConnect: (nowMs) => this.connectBudget.take(nowMs),
+      connectOpened: () => this.connectOpened(),
       bind: (conn, ws, gen) => this.bindSocket(conn, ws, gen),
       restart: (t) => (hooks.restartAfterBackoff ? hooks.restartAfterBackoff(t) : control.restartTopic(t)),
       awaitingJoin: hooks.awaitingJoin,
@@ -388,6 +399,30 @@ export class ConnectionLifecycle {
     }, wait);
   }
 
+  /**
+   * Whether `conn`, past its age deadline, keeps its socket because no connect may go now (the venue's hold, the
+   * budget spent): logged once per wait. Cold (housekeeping, past the deadline only).
+   */
+  private ageBreakWaits(conn: VenueConnection): boolean {
+    const waitMs = this.connectBudgetWaitMs();
+    if (waitMs <= 0) return false;
+    if (!this.ageBreakWaiting.has(conn)) {
+      this.ageBreakWaiting.add(conn);
+      const fields = { conn: conn.id, market: conn.market, heldUntilMs: this.connectBudget.heldUntilMs(this.now()), waitMs: Math.round(waitMs) };
+      this.log.warn(`${this.venue}: connection past its age deadline kept until a connect may go (the venue's hold or the connect budget)`, fields);
+    }
+    return true;
+  }
+
+  /**
+   * A socket opened (a connect's or a planned replacement's): the venue takes connects again, so the next refusal's
+   * hold starts from the first step. Before, only an ordinary connect reset the count, so refused planned
+   * replacements over days, each followed by one that opened, doubled the hold up to 10 min.
+   */
+  private connectOpened(): void {
+    this.connectRefusedInRow = 0;
+  }
+
   /** Sliding-window connection budget shared by all connections of the venue (per IP or domain). */
   private connectBudgetWaitMs(): number {
     return this.connectBudget.waitMs(this.now());
@@ -413,7 +448,7 @@ export class ConnectionLifecycle {
       if (gen !== conn.generation) return;
       conn.open = true;
       conn.openedMs = this.now();
-      this.connectRefusedInRow = 0;
+      this.connectOpened();
       conn.lastError = "";
       conn.downSinceMs = 0;
       conn.failedConnects = 0;
@@ -432,6 +467,7 @@ export class ConnectionLifecycle {
 
   /** Frames (the venue's handler), close and error of socket generation `gen`: the first, a reconnect's or a replacement. */
   private bindSocket(conn: VenueConnection, ws: WebSocket, gen: number): void {
+    const connectStartedMs = conn.connectStartedMs; // this socket's (connect and planned replacement set it first)
     conn.bindMessages(ws, gen);
     ws.onclose = (ev: CloseEvent) => {
       const why = `close ${ev.code} ${ev.reason}`;
@@ -443,7 +479,7 @@ export class ConnectionLifecycle {
       // onclose follows and reconnects; keep the cause (OS error code: ECONNREFUSED, ENOTFOUND, TLS) for the log and /readyz.
       const error = describeSocketError(ev);
       if (gen === conn.generation) conn.lastError = error;
-      this.onHandshakeRefused(conn, error); // before onclose: its reconnect waits for the hold
+      this.onHandshakeRefused(conn, error, connectStartedMs); // before onclose: its reconnect waits for the hold
     };
   }
 
@@ -453,14 +489,21 @@ export class ConnectionLifecycle {
    * slot's next worker (connect-hold.ts). Before, each connection reconnected on its own backoff into the venue's
    * limit or ban, and every other worker kept connecting too.
    */
-  private onHandshakeRefused(conn: VenueConnection, error: string): void {
+  private onHandshakeRefused(conn: VenueConnection, error: string, connectStartedMs: number): void {
     if (this.stoppingFlag) return;
     const status = handshakeStatus(error);
-    const holdMs = status === undefined ? undefined : connectHoldMs(status, this.connectRefusedInRow, this.firstHoldMs);
+    if (status === undefined) return;
+    const nowMs = this.now();
+    const sameBurst = connectStartedMs <= this.lastRefusalMs; // under way when the last refusal was read
+    const inRow = sameBurst ? Math.max(0, this.connectRefusedInRow - 1) : this.connectRefusedInRow;
+    const holdMs = connectHoldMs(status, inRow, this.firstHoldMs);
     if (holdMs === undefined) return;
-    this.connectRefusedInRow++;
-    this.connectsRefused++;
-    this.connectBudget.hold(this.now(), holdMs);
+    if (!sameBurst) {
+      this.connectRefusedInRow++;
+      this.lastRefusalMs = nowMs;
+    }
+    conn.connectsRefused++;
+    this.connectBudget.hold(nowMs, holdMs);
     const fields = { conn: conn.id, market: conn.market, url: conn.url, status, holdMs, refusedInRow: this.connectRefusedInRow };
     const msg = `${this.venue}: the venue refused a connect (HTTP ${status}: too many connects, or this address blocked); no connect for ${holdMs / 1000} s, nor from the other workers`;
     if (status === 429) this.log.warn(msg, fields);
@@ -601,9 +644,14 @@ export class ConnectionLifecycle {
         continue;
       }
       if (!conn.open || !conn.ws) continue;
-      if (now - conn.openedMs >= this.ageDeadlineMs && !conn.retiringWs) {
+      if (this.ageBreakWaiting.size > 0 && now - conn.openedMs < this.ageDeadlineMs) this.ageBreakWaiting.delete(conn); // replaced meanwhile
+      if (now - conn.openedMs >= this.ageDeadlineMs && !conn.retiringWs && this.ageBreakWaits(conn)) {
+        // No connect may go now (the venue's connect hold, the budget spent): breaking the old socket, which still
+        // delivers, would only leave its books down until one may. Before, a hold at the age deadline did just that.
+      } else if (now - conn.openedMs >= this.ageDeadlineMs && !conn.retiringWs) {
         // Every make-before-break since the age limit failed (or none could start): break before make, as the venue
         // would (Binance at 24 h). During an overlap openedMs is the replacement's, so this is the old socket alone.
+        this.ageBreakWaiting.delete(conn);
         const why = `connection older than ${this.ageDeadlineMs} ms, not replaced make-before-break (${conn.plannedFailuresInRow} failed in a row)`;
         this.onDisconnected(conn, conn.generation, why);
         continue;

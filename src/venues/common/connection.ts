@@ -167,6 +167,8 @@ export abstract class VenueConnection {
   plannedReconnects = 0;
   /** Planned reconnects abandoned because the replacement failed (the old socket kept the connection). */
   plannedReconnectFailures = 0;
+  /** Handshakes (its own or a planned replacement's) the venue refused with 429, 418 or 403: a hold followed (connect-hold.ts). */
+  connectsRefused = 0;
   pongs = 0;
 
   constructor(

@@ -36,6 +36,7 @@ export function connectionMetrics(conns: readonly VenueConnection[]): VenueMetri
       counter("ack_timeouts_total", "Connections recycled because a request went unanswered", c.ackTimeouts, l),
       counter("planned_reconnects_total", "Planned reconnects started make-before-break (venue notice or maximum age)", c.plannedReconnects, l),
       counter("planned_reconnect_failures_total", "Planned reconnects abandoned: the replacement failed, the old socket kept the connection (tried again later)", c.plannedReconnectFailures, l),
+      counter("connects_refused_total", "WebSocket handshakes the venue refused with 429, 418 or 403 (each held the venue's connects: connect-hold.ts)", c.connectsRefused, l),
       counter("dead_connections_total", "Connections recycled because nothing at all arrived for the dead-connection time", c.deadConnections, l),
     );
   }
@@ -43,7 +44,7 @@ export function connectionMetrics(conns: readonly VenueConnection[]): VenueMetri
 }
 
 /** Per-connection counter names summed over the used connections in stats() (the status JSON). */
-const SUMMED = ["messages", "bytes", "parseErrors", "fallbacks", "unknownTopic", "connects", "reconnects", "pongs", "pongTimeouts", "ackTimeouts", "deadConnections", "plannedReconnects", "plannedReconnectFailures"] as const;
+const SUMMED = ["messages", "bytes", "parseErrors", "fallbacks", "unknownTopic", "connects", "reconnects", "pongs", "pongTimeouts", "ackTimeouts", "deadConnections", "plannedReconnects", "plannedReconnectFailures", "connectsRefused"] as const;
 /** Per-connection keys `conn<N>.<market>.<key>` in stats(). */
 const PER_CONNECTION = ["messages", "bytes", "parseErrors", "connects", "reconnects", "pongs", "pongTimeouts"] as const;
 

@@ -16,7 +16,7 @@ their sequences continue, nothing resyncs;
  * each attempt spends a connect and the replacement's subscribes); a failure is logged as a warning when its retry
  * step or its reason differs from the last one logged, else at debug. The venue's close (or a dead old socket)
  * still forces the ordinary reconnect if it comes first, and so does the age deadline (connection-lifecycle.ts:
- * maxConnectionAgeMs + plannedAgeGraceMs). If the old socket closes first, the replacement carries on alone.
+ * maxConnectionAgeMs + plannedAgeGraceMs; once a connect may go: not during the venue's connect hold). If the old socket closes first, the replacement carries on alone.
  *
  * Keepalive: during the overlap the connection's ping and pong deadline are the replacement's; the old socket keeps
  * its own (its last ping, its outstanding pong, its frames: retiring*), so a pong is credited to the socket it came
@@ -68,6 +68,8 @@ export interface PlannedHost {
   /** How long until the venue's connect budget allows one more connect (0 = now). */
   connectBudgetWaitMs(): number;
   takeConnect(nowMs: number): void;
+  /** The replacement's handshake completed: the venue takes connects again (the connect hold's count starts over). */
+  connectOpened(): void;
   /** Installs the socket's message, close and error handlers for generation `gen`. */
   bind(conn: VenueConnection, ws: WebSocket, gen: number): void;
   /** Gets a topic its fresh start (the venue's restart, as after a resync backoff). */
@@ -136,6 +138,7 @@ export class PlannedReconnects {
     conn.replacingGeneration = gen;
     conn.replacingOpen = false;
     ws.onopen = () => {
+      h.connectOpened();
       if (conn.replacing !== ws) return;
       conn.replacingOpen = true;
       this.swapWhenSettled(conn);
