@@ -9,6 +9,8 @@
  * datagram lost before the bridge (a gap in the upstream sequence) skips a number, and a restarted bridge starts
  * from a random one, so the far side knows when it missed something, as a multicast subscriber does from the gap.
  * A jump ahead that two datagrams of the line before it contradict is undone, as a subscriber does (§6.3).
+ * With a key (authKey) every datagram must carry a valid HMAC trailer and every envelope is signed with that key
+ * (nats-envelope.ts ENV_VERSION_SIGNED), so a reader with the key takes nothing anyone else put on the subjects.
  * What NATS cannot take (client disconnected, its backlog over maxPendingBytes, a message it refuses) is dropped,
  * counted, and skips a number too: memory stays bounded and every reader sees the loss. The first two are read from
  * the client's internals; a client without them is warned about at start (nothing is dropped for them then).
@@ -154,6 +156,8 @@ export class ForwardBridge {
   private readonly upstream = new Map<number, Upstream>();
   private readonly opts: ForwardBridgeOptions;
   private readonly reader: PacketReader;
+  /** Signs every envelope (with authKey): the key covers the feed from publisher to the far side's books. */
+  private readonly auth: DatagramAuth | undefined;
   private readonly maxBytes: number;
   private readonly sockets: dgram.Socket[] = [];
   /** Instrument id → subject, from definitions (cold: once per instrument and name change); MAX_TRACKED_INSTRUMENTS at most. */
@@ -177,7 +181,8 @@ export class ForwardBridge {
 
   constructor(opts: ForwardBridgeOptions) {
     this.opts = opts;
-    this.reader = new PacketReader(opts.authKey ? new DatagramAuth(opts.authKey) : undefined);
+    this.auth = opts.authKey ? new DatagramAuth(opts.authKey) : undefined;
+    this.reader = new PacketReader(this.auth);
     this.maxBytes = opts.maxDatagramBytes ?? ABS_MAX_DATAGRAM_BYTES;
     this.heartbeatSubject = `${opts.prefix}.${HEARTBEAT_TOKEN}`;
     this.maxPendingBytes = opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
@@ -328,7 +333,7 @@ export class ForwardBridge {
     const forward = up === UNNUMBERED ? undefined : up.forward;
     if (count === 0) {
       c.heartbeats++;
-      this.publish(nc, this.heartbeatSubject, envelopeOf(bytes, hbMs, 0, 0, forward, this.bridgeId));
+      this.publish(nc, this.heartbeatSubject, envelopeOf(bytes, hbMs, 0, 0, forward, this.bridgeId, this.auth));
       return;
     }
     let off = PACKET_HEADER_BYTES;
@@ -341,7 +346,7 @@ export class ForwardBridge {
       if (subject === undefined) c.undefinedInstrument++;
       else {
         // A message the client refuses still takes its number: the readers see it lost.
-        if (this.publish(nc, subject, envelopeOf(bytes, hbMs, off, len, forward === undefined ? undefined : up.forward, this.bridgeId))) c.published++;
+        if (this.publish(nc, subject, envelopeOf(bytes, hbMs, off, len, forward === undefined ? undefined : up.forward, this.bridgeId, this.auth))) c.published++;
         up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
       }
       off += len;

@@ -11,11 +11,15 @@
  * subscribers drop the books of the old one (instrSeq restarts with it); a message of an older session than the
  * newest seen for its source (late datagrams of a restarted publisher, on any of its channels) is refused, never
  * repacked into the new session.
+ * A bridge with the feed's HMAC key signs every envelope (version 3: a 16-byte trailer), and a repacker given the
+ * key refuses every envelope without a valid one and signs the datagrams it makes: anyone who may publish on the
+ * subjects could otherwise put books of their own making into every reader (docs/nats.md § Authentication).
  * No Bun API and no NATS client here: the Node subscriber package compiles it.
  * @module
  */
 import { VENUE_IDS, MARKET_IDS } from "../core/types.ts";
 import {
+  AUTH_TRAILER_BYTES,
   BOOK_INSTR_SEQ_OFFSET,
   BOOK_INSTRUMENT_ID_OFFSET,
   MESSAGE_ALIGN_BYTES,
@@ -35,10 +39,17 @@ import {
   TEMPLATE_BOOK_STATUS,
   TEMPLATE_INSTRUMENT_DEFINITION,
 } from "../wire/layout.ts";
+import { DatagramAuth } from "../wire/auth.ts";
 import { ChannelPacker } from "../wire/packer.ts";
 
 export const ENV_MAGIC = 0x4e46; // "FN" little-endian
 export const ENV_VERSION = 2;
+/**
+ * Version 2's layout followed by a 16-byte HMAC trailer after the message: the first 16 bytes of HMAC-SHA256(key,
+ * every byte before the trailer), as the wire's (docs/wire-protocol.md §3.3) but with no checksum field to zero.
+ * Written by a bridge given the feed's key; a reader with the key takes nothing else.
+ */
+export const ENV_VERSION_SIGNED = 3;
 /** Envelopes of a bridge before ENV_BRIDGE_ID_OFFSET: 32 bytes, still read (as bridge id 0). */
 export const ENV_VERSION_1 = 1;
 export const ENVELOPE_V1_BYTES = 32;
@@ -91,13 +102,13 @@ export function subjectOf(prefix: string, venueId: number, marketId: number, sym
  * Writes an envelope for the message at dv[msgOff, msgOff + msgLen) of the datagram in dv into a new Uint8Array
  * (the NATS client keeps the payload until it is flushed, so it cannot be a reused buffer). msgLen 0: heartbeat.
  * `forwardSeq`: the bridge's number of it in its upstream stream (ENV_FORWARD_SEQ_OFFSET); omitted: not numbered.
- * `bridgeId`: the forwarding bridge's id (ENV_BRIDGE_ID_OFFSET).
+ * `bridgeId`: the forwarding bridge's id (ENV_BRIDGE_ID_OFFSET). `auth`: signed with it (ENV_VERSION_SIGNED).
  */
-export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number, msgLen: number, forwardSeq?: number, bridgeId = 0): Uint8Array {
-  const out = new Uint8Array(ENVELOPE_BYTES + msgLen);
+export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number, msgLen: number, forwardSeq?: number, bridgeId = 0, auth?: DatagramAuth): Uint8Array {
+  const out = new Uint8Array(ENVELOPE_BYTES + msgLen + (auth === undefined ? 0 : AUTH_TRAILER_BYTES));
   const dv = new DataView(out.buffer);
   dv.setUint16(ENV_MAGIC_OFFSET, ENV_MAGIC, true);
-  out[ENV_VERSION_OFFSET] = ENV_VERSION;
+  out[ENV_VERSION_OFFSET] = auth === undefined ? ENV_VERSION : ENV_VERSION_SIGNED;
   out[ENV_FLAGS_OFFSET] = src[3]!;
   out.set(src.subarray(PKT_CHANNEL_ID_OFFSET, PKT_CHANNEL_ID_OFFSET + 2), ENV_CHANNEL_ID_OFFSET);
   out.set(src.subarray(PKT_SOURCE_ID_OFFSET, PKT_SOURCE_ID_OFFSET + 2), ENV_SOURCE_ID_OFFSET);
@@ -108,6 +119,7 @@ export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number
   out.set(src.subarray(PKT_SEND_TIME_NS_OFFSET, PKT_SEND_TIME_NS_OFFSET + 8), ENV_SEND_TIME_NS_OFFSET);
   dv.setUint32(ENV_BRIDGE_ID_OFFSET, bridgeId, true);
   if (msgLen > 0) out.set(src.subarray(msgOff, msgOff + msgLen), ENVELOPE_BYTES);
+  auth?.sign(out, out.length);
   return out;
 }
 
@@ -232,7 +244,7 @@ interface InstrumentLine {
 }
 
 /** Why an envelope was refused (counted by the repacker, never thrown). */
-export type EnvelopeRefusal = "short" | "bad_magic" | "unknown_version" | "bad_message" | "old_session";
+export type EnvelopeRefusal = "short" | "bad_magic" | "unknown_version" | "bad_message" | "old_session" | "bad_auth";
 
 /** An upstream session: ordered by (sessionStartNs, sessionId), unsigned (§3.4). */
 interface SessionKey {
@@ -287,6 +299,11 @@ export interface RepackerOptions {
    * Until `caughtUp()`: from then on the envelopes are live.
    */
   replay?: boolean;
+  /**
+   * The feed's HMAC key: only envelopes signed with it (ENV_VERSION_SIGNED, a valid trailer) are taken, the rest
+   * refused as `bad_auth`, and the repacked datagrams are signed with it (AUTHENTICATED), for keyed subscribers.
+   */
+  authKey?: Uint8Array;
 }
 
 export interface RepackerCounters {
@@ -334,7 +351,7 @@ export class EnvelopeRepacker {
   readonly counters: RepackerCounters = {
     messages: 0,
     heartbeats: 0,
-    refused: { short: 0, bad_magic: 0, unknown_version: 0, bad_message: 0, old_session: 0 },
+    refused: { short: 0, bad_magic: 0, unknown_version: 0, bad_message: 0, old_session: 0, bad_auth: 0 },
     sessions: 1,
     sessionsReverted: 0,
     upstreamGaps: 0,
@@ -414,9 +431,12 @@ export class EnvelopeRepacker {
     this.skipSeq();
   }
   private readonly opts: RepackerOptions;
+  /** With RepackerOptions.authKey: checks every envelope's trailer and signs the repacked datagrams. */
+  private readonly auth: DatagramAuth | undefined;
 
   constructor(opts: RepackerOptions) {
     this.opts = { ...opts };
+    this.auth = opts.authKey === undefined ? undefined : new DatagramAuth(opts.authKey);
     this.packer = this.newPacker();
   }
 
@@ -445,6 +465,7 @@ export class EnvelopeRepacker {
     return new ChannelPacker(this.opts.maxDatagramBytes ?? 1400, this.opts.channelId, this.opts.sourceId, sessionId, {
       heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
       sessionStartUs,
+      auth: this.auth,
     });
   }
 
@@ -458,10 +479,14 @@ export class EnvelopeRepacker {
     const dv = new DataView(env.buffer, env.byteOffset, env.byteLength);
     if (dv.getUint16(ENV_MAGIC_OFFSET, true) !== ENV_MAGIC) return this.refuse("bad_magic");
     const version = env[ENV_VERSION_OFFSET];
-    const hdr = version === ENV_VERSION ? ENVELOPE_BYTES : version === ENV_VERSION_1 ? ENVELOPE_V1_BYTES : 0;
+    const hdr = version === ENV_VERSION || version === ENV_VERSION_SIGNED ? ENVELOPE_BYTES : version === ENV_VERSION_1 ? ENVELOPE_V1_BYTES : 0;
     if (hdr === 0) return this.refuse("unknown_version");
-    if (env.length < hdr) return this.refuse("short");
-    const msgLen = env.length - hdr;
+    const trailer = version === ENV_VERSION_SIGNED ? AUTH_TRAILER_BYTES : 0;
+    if (env.length < hdr + trailer) return this.refuse("short");
+    // Keyed: before anything is looked at, so nothing unsigned moves a stream's numbering, liveness or session.
+    // Without a key a signed envelope is read as before, its trailer unchecked.
+    if (this.auth !== undefined && (trailer === 0 || !this.auth.verifyTrailer(env, env.length))) return this.refuse("bad_auth");
+    const msgLen = env.length - hdr - trailer;
     if (msgLen > 0 && !plausibleMessage(dv, hdr, msgLen, this.packer.maxMessageBytes)) return this.refuse("bad_message");
     const source = dv.getUint16(ENV_SOURCE_ID_OFFSET, true);
     const streamKey = ((dv.getUint16(ENV_CHANNEL_ID_OFFSET, true) << 16) | source) >>> 0;
@@ -545,7 +570,7 @@ export class EnvelopeRepacker {
       dv.getUint8(off + MSG_FLAGS_OFFSET),
     );
     const view = p.currentView;
-    new Uint8Array(view.buffer, view.byteOffset, view.byteLength).set(env.subarray(off + MESSAGE_HEADER_BYTES), body);
+    new Uint8Array(view.buffer, view.byteOffset, view.byteLength).set(env.subarray(off + MESSAGE_HEADER_BYTES, off + msgLen), body);
     this.counters.messages++;
     return result;
   }
