@@ -34,7 +34,7 @@ import {
   TEMPLATE_INSTRUMENT_DEFINITION,
   ABS_MAX_DATAGRAM_BYTES,
 } from "../wire/layout.ts";
-import { FORWARD_SEQ_MASK, HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
+import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
 import { connectNats } from "../subscriber/nats-source.ts";
 import { SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "../subscriber/streams.ts";
 import { StreamWatch, type StreamManager, type StreamWatchCounters } from "./stream-watch.ts";
@@ -48,6 +48,13 @@ export interface JetStreamOptions {
   /** How often what the stream stores is checked (stream-watch.ts). Default STREAM_CHECK_INTERVAL_MS. */
   checkIntervalMs?: number;
 }
+
+/**
+ * A stream's first forward number is random below this (2^44): the 46-bit numbers (nats-envelope.ts
+ * ENV_FORWARD_SEQ_HIGH_OFFSET) then never wrap, 3/4 of their range ahead (10^13 messages), while the low 15 bits
+ * that readers before the high part compare are as random as before.
+ */
+const FORWARD_START_RANGE = 2 ** 44;
 
 /** Default of JetStreamOptions.checkIntervalMs. */
 export const STREAM_CHECK_INTERVAL_MS = 5000;
@@ -313,7 +320,7 @@ export class ForwardBridge {
       // Cold: datagrams of this stream were lost before the bridge. Skipping a number tells the far side. The line
       // before the jump is kept (the older one if a jump is pending: the real line is the earliest).
       c.upstreamGaps++;
-      up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
+      up.forward++;
       if (up.altNext < 0) {
         up.altNext = up.nextSeq;
         up.altCount = 0;
@@ -347,7 +354,7 @@ export class ForwardBridge {
       else {
         // A message the client refuses still takes its number: the readers see it lost.
         if (this.publish(nc, subject, envelopeOf(bytes, hbMs, off, len, forward === undefined ? undefined : up.forward, this.bridgeId, this.auth))) c.published++;
-        up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
+        up.forward++;
       }
       off += len;
     }
@@ -378,7 +385,7 @@ export class ForwardBridge {
   private drop(up: Upstream, count: number, connected: boolean): void {
     if (connected) this.counters.droppedBacklog += count;
     else this.counters.droppedDisconnected += count;
-    if (count > 0 && up !== UNNUMBERED) up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
+    if (count > 0 && up !== UNNUMBERED) up.forward++;
     if (this.dropping) return;
     this.dropping = true;
     this.opts.log.warn(connected ? "NATS is slower than the feed: dropping datagrams (readers see the loss)" : "NATS is disconnected: dropping datagrams (readers see the loss)", {
@@ -399,7 +406,7 @@ export class ForwardBridge {
   private continuesOldLine(up: Upstream, seqNum: number, count: number): void {
     if (seqNum > up.altNext) {
       this.counters.upstreamGaps++;
-      up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
+      up.forward++;
     }
     up.altNext = seqNum + count;
     if (++up.altCount < SEQ_REVERT_DATAGRAMS) return;
@@ -414,7 +421,7 @@ export class ForwardBridge {
     let up = this.upstream.get(key);
     if (up === undefined) {
       if (this.upstream.size >= MAX_NUMBERED_STREAMS) return UNNUMBERED;
-      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * (FORWARD_SEQ_MASK + 1)), altNext: -1, altCount: 0 };
+      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0 };
       this.upstream.set(key, up);
     }
     return up;

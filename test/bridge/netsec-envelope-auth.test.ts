@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { FeedSubscriber, NatsFeedReader, attachNats } from "../../src/subscriber/index.ts";
-import { ENV_BRIDGE_ID_OFFSET, ENV_FORWARD_SEQ_OFFSET, FORWARD_SEQ_MASK, envelopeOf } from "../../src/subscriber/nats-envelope.ts";
+import { ENV_BRIDGE_ID_OFFSET, ENV_FORWARD_SEQ_HIGH_OFFSET, ENV_FORWARD_SEQ_OFFSET, FORWARD_SEQ_MASK, envelopeOf } from "../../src/subscriber/nats-envelope.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
@@ -89,7 +89,8 @@ describe.skipIf(missing !== undefined)(`envelopes signed end to end${missing ? `
 
     // What the forger read: the bridge id and the next number (a heartbeat carries it).
     const dv = new DataView(last!.buffer, last!.byteOffset, last!.byteLength);
-    const nextForward = dv.getUint16(ENV_FORWARD_SEQ_OFFSET, true) & FORWARD_SEQ_MASK;
+    const high = dv.getUint32(ENV_FORWARD_SEQ_HIGH_OFFSET, true) & 0x7fff_ffff; // 0 from a bridge before the field
+    const nextForward = high * (FORWARD_SEQ_MASK + 1) + (dv.getUint16(ENV_FORWARD_SEQ_OFFSET, true) & FORWARD_SEQ_MASK);
     const bridgeId = dv.getUint32(ENV_BRIDGE_ID_OFFSET, true);
     const fake = new TestBook(X);
     fake.load([[100, 1]], [[101, 1]], 5, T0);
