@@ -28,9 +28,7 @@
  * waiting for a turn, formatted, or a body still being sent to a client that reads slowly or not at all) a request is
  * 503 with retry-after, except the probes /healthz and /readyz; a connection idle for `http.idle_timeout_s` is cut
  * (a client that stops reading too: its answer is released); a request with a body is 413 and its connection closed
- * (Bun otherwise reads and discards a body of any size on this thread); beyond `http.max_connections` connections,
- * or `http.max_connections_per_client` from one address, a new one is closed at once (http-gate.ts: the public
- * address is a relay in front of Bun.serve, which has no cap nor hook per connection).
+ * (Bun otherwise reads and discards a body of any size on this thread).
  * @module
  */
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -45,7 +43,6 @@ import { VERSION, type LatencySnapshot } from "./metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 import { evaluateReadiness, type ReadinessInput } from "./readiness.ts";
 import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from "./status-page/page.ts";
-import { HttpGate, type HttpGateCounters } from "./http-gate.ts";
 
 export const MSGPACK_CONTENT_TYPE = "application/msgpack";
 const MAX_DEPTH = 100_000;
@@ -63,8 +60,6 @@ export interface StatusSource {
 export interface HttpServerHandle {
   readonly url: string;
   readonly port: number;
-  /** Connections taken and refused by the connection caps (http-gate.ts). */
-  readonly gate: HttpGateCounters;
   stop(): Promise<void>;
 }
 
@@ -115,13 +110,10 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
     throw new BadRequest(503, `${maxInFlight} requests are being answered (http.max_in_flight); retry`, { "retry-after": "1" });
   };
   const readyz = sharedReadiness(source);
-  const idleTimeoutS = config.idleTimeoutS ?? DEFAULTS.httpIdleTimeoutS;
-  // The public address is the gate (connection caps); Bun.serve listens behind it on a private unix socket.
-  const gate = new HttpGate(config.maxConnections ?? DEFAULTS.httpMaxConnections, config.maxConnectionsPerClient ?? DEFAULTS.httpMaxConnectionsPerClient, idleTimeoutS, log);
-  // (idleTimeout is typed for host:port servers only; Bun applies it on a unix socket too: test/app/http-caps.test.ts)
-  const server = Bun.serve<undefined>({
-    unix: gate.unixPath,
-    ...({ idleTimeout: idleTimeoutS } as object),
+  const server = Bun.serve({
+    hostname: config.host,
+    port: config.port,
+    idleTimeout: config.idleTimeoutS ?? DEFAULTS.httpIdleTimeoutS,
     async fetch(req) {
       try {
         return await route(req, { source, authorized, admit, readyz, log });
@@ -140,21 +132,12 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
       return json({ error: "internal error" }, 500);
     },
   });
-  let port: number;
-  try {
-    port = gate.listen(config.host, config.port);
-  } catch (err) {
-    void server.stop(true);
-    void gate.stop();
-    throw err;
-  }
+  const port = server.port ?? config.port;
   log.info("HTTP listening", { url: `http://${config.host}:${port}` });
   return {
     url: `http://${config.host}:${port}`,
     port,
-    gate: gate.counters,
     stop: async () => {
-      await gate.stop();
       await server.stop(true);
     },
   };

@@ -74,8 +74,6 @@ export function formatConfigToml(c: FeederConfig): string {
     c.http.bearerToken === undefined ? 'bearer_token = ""' : "# bearer_token is set (not shown)",
     `max_in_flight = ${c.http.maxInFlight ?? DEFAULTS.httpMaxInFlight}`,
     `idle_timeout_s = ${c.http.idleTimeoutS ?? DEFAULTS.httpIdleTimeoutS}`,
-    `max_connections = ${c.http.maxConnections ?? DEFAULTS.httpMaxConnections}`,
-    `max_connections_per_client = ${c.http.maxConnectionsPerClient ?? DEFAULTS.httpMaxConnectionsPerClient}`,
     "",
     "[publish]",
     `max_datagram_bytes = ${c.publish.maxDatagramBytes}`,

@@ -39,10 +39,6 @@ export const DEFAULTS = {
   httpMaxInFlight: 64,
   /** Bun's own default: a client that neither sends nor takes a byte for this long is cut (and its body released). */
   httpIdleTimeoutS: 10,
-  /** Connections the HTTP listener keeps open at once (each a descriptor); beyond, a new one is closed at once. */
-  httpMaxConnections: 1024,
-  /** Of them, from one client address: one client cannot take every place (a load balancer's probes need some). */
-  httpMaxConnectionsPerClient: 256,
   maxDatagramBytes: 1400,
   heartbeatIntervalMs: 1000,
   snapshotIntervalMs: 5000,
@@ -195,7 +191,7 @@ function parseShard(v: Validator, value: unknown): { index: number; count: numbe
 }
 
 function parseHttp(v: Validator, t: Table): HttpConfig {
-  v.knownKeys(t, "http", ["enabled", "listen", "allow_non_loopback", "bearer_token", "max_in_flight", "idle_timeout_s", "max_connections", "max_connections_per_client"]);
+  v.knownKeys(t, "http", ["enabled", "listen", "allow_non_loopback", "bearer_token", "max_in_flight", "idle_timeout_s"]);
   const enabled = v.bool(t.enabled, "http.enabled", true);
   const listen = v.str(t.listen, "http.listen", DEFAULTS.httpListen);
   const allowNonLoopback = v.bool(t.allow_non_loopback, "http.allow_non_loopback", false);
@@ -205,8 +201,6 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
   // moves in 4 s steps on one clock for all sockets, so a value closes after between (steps - 1) and steps × 4 s:
   // under 8 a connection could be cut at once (measured: 1 s closed one 90 ms after its answer). 255 is Bun's most.
   const idleTimeoutS = v.int(t.idle_timeout_s, "http.idle_timeout_s", DEFAULTS.httpIdleTimeoutS, 8, 255);
-  const maxConnections = v.int(t.max_connections, "http.max_connections", DEFAULTS.httpMaxConnections, 1, 65_536);
-  const maxConnectionsPerClient = v.int(t.max_connections_per_client, "http.max_connections_per_client", DEFAULTS.httpMaxConnectionsPerClient, 1, 65_536);
   const m = /^(\d{1,3}(?:\.\d{1,3}){3}|localhost):(\d{1,5})$/.exec(listen);
   let host = "127.0.0.1";
   let port = 9464;
@@ -223,7 +217,7 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
       v.missing("http.bearer_token", `a token: required when http.listen (${listen}) is beyond loopback`);
     }
   }
-  return { enabled, host, port, allowNonLoopback, bearerToken: token === "" ? undefined : token, maxInFlight, idleTimeoutS, maxConnections, maxConnectionsPerClient };
+  return { enabled, host, port, allowNonLoopback, bearerToken: token === "" ? undefined : token, maxInFlight, idleTimeoutS };
 }
 
 function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[]): PublishConfig {

@@ -149,12 +149,6 @@ export interface HttpConfig {
   readonly maxInFlight?: number;
   /** Seconds a connection may send or take nothing before it is closed (Bun's idleTimeout). Absent: DEFAULTS.httpIdleTimeoutS. */
   readonly idleTimeoutS?: number;
-  /**
-   * Connections open at once, and of them from one client address, beyond which a new one is closed at once
-   * (app/http-gate.ts). Absent: DEFAULTS.httpMaxConnections, DEFAULTS.httpMaxConnectionsPerClient.
-   */
-  readonly maxConnections?: number;
-  readonly maxConnectionsPerClient?: number;
 }
 
 export interface FeederConfig {
