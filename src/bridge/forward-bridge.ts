@@ -86,6 +86,11 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
   undefinedInstrument: number;
   /** Gaps in an upstream stream's sequence (datagrams lost before the bridge): each skips a forward number. */
   upstreamGaps: number;
+  /**
+   * Datagrams of a followed stream wholly behind its sequence (copies, or later than what came after them): dropped,
+   * as a subscriber drops them; forwarded, a copy of a snapshot rolled the far side's book back.
+   */
+  duplicates: number;
   /** Jumps ahead undone: two datagrams continued the line from before the jump (one bogus seqNum). */
   seqJumpsReverted: number;
   /**
@@ -146,6 +151,7 @@ export class ForwardBridge {
     published: 0,
     undefinedInstrument: 0,
     upstreamGaps: 0,
+    duplicates: 0,
     seqJumpsReverted: 0,
     droppedDisconnected: 0,
     droppedBacklog: 0,
@@ -329,6 +335,13 @@ export class ForwardBridge {
       up.altNext = -1; // the line after the jump goes on: it was real
     } else if (up.altNext >= 0 && seqNum >= up.altNext && seqNum - up.altNext <= SEQ_REVERT_WINDOW) {
       this.continuesOldLine(up, seqNum, count);
+    } else if (count > 0 && seqNum + count <= up.nextSeq) {
+      // Cold: a copy (the network duplicating a datagram, or a recorded signed one sent again) or one later than
+      // what came after it, dropped as a subscriber drops it (docs/wire-protocol.md §6.3). Before, it went on under
+      // a fresh number: the far side could not tell it from news, and a copy of a snapshot after a later delta
+      // rolled the book back to that snapshot, usable. A heartbeat (the next seqNum, no message) still goes.
+      c.duplicates++;
+      return;
     }
     if (seqNum + count > up.nextSeq) up.nextSeq = seqNum + count; // a duplicate or late one never moves it back
     const p = this.protocol;
