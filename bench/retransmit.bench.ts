@@ -28,7 +28,7 @@ const T0 = 1_764_000_000_000_000;
 let destSeed = 12;
 let dest = loopbackDestination(destSeed);
 
-const RETX: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 8 << 20, allow: ["127.0.0.0/8"], requestsPerSec: 10_000, bytesPerSec: 1 << 28 };
+const RETX: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 8 << 20, allow: ["127.0.0.0/8"], requestsPerSec: 10_000, bytesPerSec: 1 << 28, totalBytesPerSec: 1 << 28 };
 
 function config(retransmit: boolean, snapshotIntervalMs: number): PublishConfig {
   return {

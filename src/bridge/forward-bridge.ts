@@ -9,6 +9,8 @@
  * datagram lost before the bridge (a gap in the upstream sequence) skips a number, and a restarted bridge starts
  * from a random one, so the far side knows when it missed something, as a multicast subscriber does from the gap.
  * A jump ahead that two datagrams of the line before it contradict is undone, as a subscriber does (§6.3).
+ * With a key (authKey) every datagram must carry a valid HMAC trailer and every envelope is signed with that key
+ * (nats-envelope.ts ENV_VERSION_SIGNED), so a reader with the key takes nothing anyone else put on the subjects.
  * What NATS cannot take (client disconnected, its backlog over maxPendingBytes, a message it refuses) is dropped,
  * counted, and skips a number too: memory stays bounded and every reader sees the loss. The first two are read from
  * the client's internals; a client without them is warned about at start (nothing is dropped for them then).
@@ -32,7 +34,7 @@ import {
   TEMPLATE_INSTRUMENT_DEFINITION,
   ABS_MAX_DATAGRAM_BYTES,
 } from "../wire/layout.ts";
-import { FORWARD_SEQ_MASK, HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
+import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
 import { connectNats } from "../subscriber/nats-source.ts";
 import { SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "../subscriber/streams.ts";
 import { StreamWatch, type StreamManager, type StreamWatchCounters } from "./stream-watch.ts";
@@ -46,6 +48,13 @@ export interface JetStreamOptions {
   /** How often what the stream stores is checked (stream-watch.ts). Default STREAM_CHECK_INTERVAL_MS. */
   checkIntervalMs?: number;
 }
+
+/**
+ * A stream's first forward number is random below this (2^44): the 46-bit numbers (nats-envelope.ts
+ * ENV_FORWARD_SEQ_HIGH_OFFSET) then never wrap, 3/4 of their range ahead (10^13 messages), while the low 15 bits
+ * that readers before the high part compare are as random as before.
+ */
+const FORWARD_START_RANGE = 2 ** 44;
 
 /** Default of JetStreamOptions.checkIntervalMs. */
 export const STREAM_CHECK_INTERVAL_MS = 5000;
@@ -77,6 +86,11 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
   undefinedInstrument: number;
   /** Gaps in an upstream stream's sequence (datagrams lost before the bridge): each skips a forward number. */
   upstreamGaps: number;
+  /**
+   * Datagrams of a followed stream wholly behind its sequence (copies, or later than what came after them): dropped,
+   * as a subscriber drops them; forwarded, a copy of a snapshot rolled the far side's book back.
+   */
+  duplicates: number;
   /** Jumps ahead undone: two datagrams continued the line from before the jump (one bogus seqNum). */
   seqJumpsReverted: number;
   /**
@@ -137,6 +151,7 @@ export class ForwardBridge {
     published: 0,
     undefinedInstrument: 0,
     upstreamGaps: 0,
+    duplicates: 0,
     seqJumpsReverted: 0,
     droppedDisconnected: 0,
     droppedBacklog: 0,
@@ -154,6 +169,8 @@ export class ForwardBridge {
   private readonly upstream = new Map<number, Upstream>();
   private readonly opts: ForwardBridgeOptions;
   private readonly reader: PacketReader;
+  /** Signs every envelope (with authKey): the key covers the feed from publisher to the far side's books. */
+  private readonly auth: DatagramAuth | undefined;
   private readonly maxBytes: number;
   private readonly sockets: dgram.Socket[] = [];
   /** Instrument id → subject, from definitions (cold: once per instrument and name change); MAX_TRACKED_INSTRUMENTS at most. */
@@ -177,7 +194,8 @@ export class ForwardBridge {
 
   constructor(opts: ForwardBridgeOptions) {
     this.opts = opts;
-    this.reader = new PacketReader(opts.authKey ? new DatagramAuth(opts.authKey) : undefined);
+    this.auth = opts.authKey ? new DatagramAuth(opts.authKey) : undefined;
+    this.reader = new PacketReader(this.auth);
     this.maxBytes = opts.maxDatagramBytes ?? ABS_MAX_DATAGRAM_BYTES;
     this.heartbeatSubject = `${opts.prefix}.${HEARTBEAT_TOKEN}`;
     this.maxPendingBytes = opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
@@ -308,7 +326,7 @@ export class ForwardBridge {
       // Cold: datagrams of this stream were lost before the bridge. Skipping a number tells the far side. The line
       // before the jump is kept (the older one if a jump is pending: the real line is the earliest).
       c.upstreamGaps++;
-      up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
+      up.forward++;
       if (up.altNext < 0) {
         up.altNext = up.nextSeq;
         up.altCount = 0;
@@ -317,6 +335,13 @@ export class ForwardBridge {
       up.altNext = -1; // the line after the jump goes on: it was real
     } else if (up.altNext >= 0 && seqNum >= up.altNext && seqNum - up.altNext <= SEQ_REVERT_WINDOW) {
       this.continuesOldLine(up, seqNum, count);
+    } else if (count > 0 && seqNum + count <= up.nextSeq) {
+      // Cold: a copy (the network duplicating a datagram, or a recorded signed one sent again) or one later than
+      // what came after it, dropped as a subscriber drops it (docs/wire-protocol.md §6.3). Before, it went on under
+      // a fresh number: the far side could not tell it from news, and a copy of a snapshot after a later delta
+      // rolled the book back to that snapshot, usable. A heartbeat (the next seqNum, no message) still goes.
+      c.duplicates++;
+      return;
     }
     if (seqNum + count > up.nextSeq) up.nextSeq = seqNum + count; // a duplicate or late one never moves it back
     const p = this.protocol;
@@ -328,7 +353,7 @@ export class ForwardBridge {
     const forward = up === UNNUMBERED ? undefined : up.forward;
     if (count === 0) {
       c.heartbeats++;
-      this.publish(nc, this.heartbeatSubject, envelopeOf(bytes, hbMs, 0, 0, forward, this.bridgeId));
+      this.publish(nc, this.heartbeatSubject, envelopeOf(bytes, hbMs, 0, 0, forward, this.bridgeId, this.auth));
       return;
     }
     let off = PACKET_HEADER_BYTES;
@@ -341,8 +366,8 @@ export class ForwardBridge {
       if (subject === undefined) c.undefinedInstrument++;
       else {
         // A message the client refuses still takes its number: the readers see it lost.
-        if (this.publish(nc, subject, envelopeOf(bytes, hbMs, off, len, forward === undefined ? undefined : up.forward, this.bridgeId))) c.published++;
-        up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
+        if (this.publish(nc, subject, envelopeOf(bytes, hbMs, off, len, forward === undefined ? undefined : up.forward, this.bridgeId, this.auth))) c.published++;
+        up.forward++;
       }
       off += len;
     }
@@ -373,7 +398,7 @@ export class ForwardBridge {
   private drop(up: Upstream, count: number, connected: boolean): void {
     if (connected) this.counters.droppedBacklog += count;
     else this.counters.droppedDisconnected += count;
-    if (count > 0 && up !== UNNUMBERED) up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
+    if (count > 0 && up !== UNNUMBERED) up.forward++;
     if (this.dropping) return;
     this.dropping = true;
     this.opts.log.warn(connected ? "NATS is slower than the feed: dropping datagrams (readers see the loss)" : "NATS is disconnected: dropping datagrams (readers see the loss)", {
@@ -394,7 +419,7 @@ export class ForwardBridge {
   private continuesOldLine(up: Upstream, seqNum: number, count: number): void {
     if (seqNum > up.altNext) {
       this.counters.upstreamGaps++;
-      up.forward = (up.forward + 1) & FORWARD_SEQ_MASK;
+      up.forward++;
     }
     up.altNext = seqNum + count;
     if (++up.altCount < SEQ_REVERT_DATAGRAMS) return;
@@ -409,7 +434,7 @@ export class ForwardBridge {
     let up = this.upstream.get(key);
     if (up === undefined) {
       if (this.upstream.size >= MAX_NUMBERED_STREAMS) return UNNUMBERED;
-      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * (FORWARD_SEQ_MASK + 1)), altNext: -1, altCount: 0 };
+      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0 };
       this.upstream.set(key, up);
     }
     return up;

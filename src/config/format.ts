@@ -94,6 +94,7 @@ export function formatConfigToml(c: FeederConfig): string {
       `allow = ${value(rt.allow)}`,
       `requests_per_sec = ${rt.requestsPerSec}`,
       `bytes_per_sec = ${rt.bytesPerSec}`,
+      `total_bytes_per_sec = ${rt.totalBytesPerSec}`,
     );
   } else lines.push("", "# [publish.retransmit] not set: no retransmission server");
   for (const v of c.venues) lines.push("", ...venue(v));

@@ -373,7 +373,7 @@ function parseReceivers(v: Validator, raw: unknown, key: string): UnicastReceive
 
 /** publish.retransmit (docs/operations.md "Retransmission"): present = the request server runs. */
 function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, localAddresses: readonly { name: string; address: string }[] | undefined): RetransmitConfig {
-  v.knownKeys(t, "publish.retransmit", ["listen", "ring_bytes", "allow", "requests_per_sec", "bytes_per_sec"]);
+  v.knownKeys(t, "publish.retransmit", ["listen", "ring_bytes", "allow", "requests_per_sec", "bytes_per_sec", "total_bytes_per_sec"]);
   const listen = v.str(t.listen, "publish.retransmit.listen", "127.0.0.1:31900");
   const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(listen);
   let host = "127.0.0.1";
@@ -398,7 +398,8 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, local
   }
   const requestsPerSec = v.int(t.requests_per_sec, "publish.retransmit.requests_per_sec", 100, 1, 1_000_000);
   const bytesPerSec = v.int(t.bytes_per_sec, "publish.retransmit.bytes_per_sec", 16 * 1024 * 1024, 1400, 1 << 30);
-  return { host, port, ringBytes, allow, requestsPerSec, bytesPerSec };
+  const totalBytesPerSec = v.int(t.total_bytes_per_sec, "publish.retransmit.total_bytes_per_sec", 64 * 1024 * 1024, 1400, 1 << 30);
+  return { host, port, ringBytes, allow, requestsPerSec, bytesPerSec, totalBytesPerSec };
 }
 
 function parseVenues(v: Validator, t: Table): VenueConfig[] {

@@ -127,6 +127,11 @@ export interface RetransmitConfig {
   readonly requestsPerSec: number;
   /** Token bucket per requester address: retransmitted bytes per second (burst: one second's worth). */
   readonly bytesPerSec: number;
+  /**
+   * Token bucket for all requesters together, per server: retransmitted bytes per second (burst: one second's
+   * worth). Bounds what spoofed requester addresses can make the server send.
+   */
+  readonly totalBytesPerSec: number;
 }
 
 export interface HttpConfig {

@@ -4,7 +4,9 @@
  * sendmmsg) answers `(channel, source, session, seqNum, count)` with the original datagrams from the channel's
  * RetransmitRing, flagged RETRANSMIT (CRC and HMAC recomputed: wire/retransmit.ts markRetransmit), or with an
  * OUT_OF_RANGE / THROTTLED control packet. Requests are accepted only from publish.retransmit.allow, verified (CRC;
- * HMAC when the feed is keyed) and rate-limited per requester address (token buckets on requests and on bytes).
+ * HMAC when the feed is keyed) and rate-limited per requester address (token buckets on requests and on bytes) and
+ * for all requesters together (a bucket on bytes: a request's source address is whatever it claims, so per-address
+ * buckets alone let spoofed addresses multiply what a small request makes the server send).
  * Requests are answered on the turn after the one that received them (`setImmediate`), in arrival order: with Bun
  * 1.4.5, a reply sent from inside the socket's own data callback (or a microtask of it) that bounces is reported to
  * the error handler twice, sent on a later turn once (test/net/review-bounce.test.ts). The checks that need no
@@ -58,7 +60,10 @@ export interface RetransmitServerCounters extends SendCounters {
   refusedNetwork: number;
   /** Not a valid request (magic, length, CRC, HMAC, kind, count): dropped unanswered. */
   badRequests: number;
-  /** Over the requester's request or byte bucket: answered THROTTLED; beyond MAX_PENDING_REQUESTS in one turn: dropped unanswered. */
+  /**
+   * Over the requester's request or byte bucket, or the byte bucket of all requesters: answered THROTTLED; beyond
+   * MAX_PENDING_REQUESTS in one turn: dropped unanswered.
+   */
   throttled: number;
   /** Another session or source, an unknown channel, or a range not (or no longer) in the ring: answered OUT_OF_RANGE. */
   outOfRange: number;
@@ -102,6 +107,13 @@ export class RetransmitServer {
   private readonly opts: RetransmitServerOptions;
   private readonly allow: Cidr[];
   private readonly buckets = new Map<string, Bucket>();
+  /**
+   * Bytes all requesters together may still be sent (total_bytes_per_sec, burst one second's worth). Before, only
+   * per address: requests claiming many addresses (UDP: any in allow) each began with a full bucket, and what one
+   * small request could make the server send (up to a whole ring) was multiplied by the addresses, towards the
+   * hosts they named.
+   */
+  private readonly total: Bucket;
   private readonly log: Logger;
   private readonly badLog: RateLimitedLog;
   private readonly refusedLog: RateLimitedLog;
@@ -131,6 +143,7 @@ export class RetransmitServer {
   constructor(opts: RetransmitServerOptions) {
     this.opts = opts;
     this.allow = opts.config.allow.map(parseCidr);
+    this.total = { requests: 0, bytes: opts.config.totalBytesPerSec, lastMs: Date.now() };
     this.log = opts.log ?? silentLogger;
     this.badLog = new RateLimitedLog(this.log, "warn", "retransmission request refused: not a valid request");
     this.refusedLog = new RateLimitedLog(this.log, "warn", "retransmission request refused: requester not in publish.retransmit.allow");
@@ -280,12 +293,14 @@ export class RetransmitServer {
     let last = first;
     let bytes = 0;
     while (last < ring.size && ring.seqOf(last) < endSeq) bytes += ring.datagram(last++).length;
-    if (bucket.bytes < bytes) {
+    const total = this.refillTotal();
+    if (bucket.bytes < bytes || total.bytes < bytes) {
       this.counters.throttled++;
       this.answerControl(RETX_KIND_THROTTLED, req, ring.firstSeq, ring.nextSeq, fromPort, fromAddr);
       return;
     }
     bucket.bytes -= bytes;
+    total.bytes -= bytes;
     this.counters.answered++;
     this.sendDatagrams(ring, first, last, fromPort, fromAddr);
   }
@@ -344,6 +359,15 @@ export class RetransmitServer {
     }
     this.counters.sendErrors++;
     this.lostLog.hit(`reply lost: ${error}`, address);
+  }
+
+  private refillTotal(): Bucket {
+    const nowMs = Date.now();
+    const t = this.total;
+    const rate = this.opts.config.totalBytesPerSec;
+    t.bytes = Math.min(rate, t.bytes + (Math.max(0, nowMs - t.lastMs) / 1000) * rate);
+    t.lastMs = nowMs;
+    return t;
   }
 
   private refill(address: string): Bucket {

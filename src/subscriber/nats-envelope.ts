@@ -11,11 +11,15 @@
  * subscribers drop the books of the old one (instrSeq restarts with it); a message of an older session than the
  * newest seen for its source (late datagrams of a restarted publisher, on any of its channels) is refused, never
  * repacked into the new session.
+ * A bridge with the feed's HMAC key signs every envelope (version 3: a 16-byte trailer), and a repacker given the
+ * key refuses every envelope without a valid one and signs the datagrams it makes: anyone who may publish on the
+ * subjects could otherwise put books of their own making into every reader (docs/nats.md § Authentication).
  * No Bun API and no NATS client here: the Node subscriber package compiles it.
  * @module
  */
 import { VENUE_IDS, MARKET_IDS } from "../core/types.ts";
 import {
+  AUTH_TRAILER_BYTES,
   BOOK_INSTR_SEQ_OFFSET,
   BOOK_INSTRUMENT_ID_OFFSET,
   MESSAGE_ALIGN_BYTES,
@@ -35,10 +39,18 @@ import {
   TEMPLATE_BOOK_STATUS,
   TEMPLATE_INSTRUMENT_DEFINITION,
 } from "../wire/layout.ts";
+import { DatagramAuth } from "../wire/auth.ts";
 import { ChannelPacker } from "../wire/packer.ts";
+import { SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "./streams.ts";
 
 export const ENV_MAGIC = 0x4e46; // "FN" little-endian
 export const ENV_VERSION = 2;
+/**
+ * Version 2's layout followed by a 16-byte HMAC trailer after the message: the first 16 bytes of HMAC-SHA256(key,
+ * every byte before the trailer), as the wire's (docs/wire-protocol.md §3.3) but with no checksum field to zero.
+ * Written by a bridge given the feed's key; a reader with the key takes nothing else.
+ */
+export const ENV_VERSION_SIGNED = 3;
 /** Envelopes of a bridge before ENV_BRIDGE_ID_OFFSET: 32 bytes, still read (as bridge id 0). */
 export const ENV_VERSION_1 = 1;
 export const ENVELOPE_V1_BYTES = 32;
@@ -53,11 +65,13 @@ export const ENV_HEARTBEAT_INTERVAL_MS_OFFSET = 12; // u16, upstream heartbeat i
  * u16, the bridge's number of this envelope in its upstream (channel, source) stream: FORWARD_SEQ_PRESENT | (n mod
  * 2^15), n counting the messages forwarded; a heartbeat carries the next n. A number skipped is something the far
  * side did not get (a datagram lost before the bridge, a message lost in NATS, a bridge restart). 0: not numbered
- * (a bridge before this field).
+ * (a bridge before this field). The rest of n is in ENV_FORWARD_SEQ_HIGH_OFFSET.
  */
 export const ENV_FORWARD_SEQ_OFFSET = 14;
 export const FORWARD_SEQ_PRESENT = 0x8000;
 export const FORWARD_SEQ_MASK = 0x7fff;
+/** 2^15: the low part's range. */
+const FORWARD_SEQ_LOW_RANGE = FORWARD_SEQ_MASK + 1;
 export const ENV_SESSION_START_NS_OFFSET = 16; // i64, upstream session start
 export const ENV_SEND_TIME_NS_OFFSET = 24; // i64, upstream datagram send time
 /**
@@ -66,7 +80,14 @@ export const ENV_SEND_TIME_NS_OFFSET = 24; // i64, upstream datagram send time
  * other's envelopes, so their two numberings are never read as one (EnvelopeRepacker, docs/nats.md).
  */
 export const ENV_BRIDGE_ID_OFFSET = 32;
-export const ENV_RESERVED_OFFSET = 36; // u32, 0: keeps the message 8-byte aligned in the payload
+/**
+ * u32, FORWARD_SEQ_HIGH_PRESENT | (n >> 15 mod 2^31): the forward number's high bits (46 bits in all, never wrapping),
+ * so a loss of exactly 2^15 numbers (a bridge dropping that many datagrams while NATS is down) cannot come back to the
+ * number expected, and a number behind it is a copy. 0: the low 15 bits are all there is (a bridge before this
+ * field wrote 0 here, reserved: its readers ignore the field).
+ */
+export const ENV_FORWARD_SEQ_HIGH_OFFSET = 36;
+export const FORWARD_SEQ_HIGH_PRESENT = 0x8000_0000;
 export const ENVELOPE_BYTES = 40;
 /** Subject token of upstream heartbeats: `<prefix>._hb`. */
 export const HEARTBEAT_TOKEN = "_hb";
@@ -91,23 +112,27 @@ export function subjectOf(prefix: string, venueId: number, marketId: number, sym
  * Writes an envelope for the message at dv[msgOff, msgOff + msgLen) of the datagram in dv into a new Uint8Array
  * (the NATS client keeps the payload until it is flushed, so it cannot be a reused buffer). msgLen 0: heartbeat.
  * `forwardSeq`: the bridge's number of it in its upstream stream (ENV_FORWARD_SEQ_OFFSET); omitted: not numbered.
- * `bridgeId`: the forwarding bridge's id (ENV_BRIDGE_ID_OFFSET).
+ * `bridgeId`: the forwarding bridge's id (ENV_BRIDGE_ID_OFFSET). `auth`: signed with it (ENV_VERSION_SIGNED).
  */
-export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number, msgLen: number, forwardSeq?: number, bridgeId = 0): Uint8Array {
-  const out = new Uint8Array(ENVELOPE_BYTES + msgLen);
+export function envelopeOf(src: Uint8Array, hbIntervalMs: number, msgOff: number, msgLen: number, forwardSeq?: number, bridgeId = 0, auth?: DatagramAuth): Uint8Array {
+  const out = new Uint8Array(ENVELOPE_BYTES + msgLen + (auth === undefined ? 0 : AUTH_TRAILER_BYTES));
   const dv = new DataView(out.buffer);
   dv.setUint16(ENV_MAGIC_OFFSET, ENV_MAGIC, true);
-  out[ENV_VERSION_OFFSET] = ENV_VERSION;
+  out[ENV_VERSION_OFFSET] = auth === undefined ? ENV_VERSION : ENV_VERSION_SIGNED;
   out[ENV_FLAGS_OFFSET] = src[3]!;
   out.set(src.subarray(PKT_CHANNEL_ID_OFFSET, PKT_CHANNEL_ID_OFFSET + 2), ENV_CHANNEL_ID_OFFSET);
   out.set(src.subarray(PKT_SOURCE_ID_OFFSET, PKT_SOURCE_ID_OFFSET + 2), ENV_SOURCE_ID_OFFSET);
   out.set(src.subarray(PKT_SESSION_ID_OFFSET, PKT_SESSION_ID_OFFSET + 4), ENV_SESSION_ID_OFFSET);
   dv.setUint16(ENV_HEARTBEAT_INTERVAL_MS_OFFSET, hbIntervalMs, true);
-  if (forwardSeq !== undefined) dv.setUint16(ENV_FORWARD_SEQ_OFFSET, FORWARD_SEQ_PRESENT | (forwardSeq & FORWARD_SEQ_MASK), true);
+  if (forwardSeq !== undefined) {
+    dv.setUint16(ENV_FORWARD_SEQ_OFFSET, FORWARD_SEQ_PRESENT | (forwardSeq % FORWARD_SEQ_LOW_RANGE), true);
+    dv.setUint32(ENV_FORWARD_SEQ_HIGH_OFFSET, (FORWARD_SEQ_HIGH_PRESENT | Math.floor(forwardSeq / FORWARD_SEQ_LOW_RANGE)) >>> 0, true);
+  }
   out.set(src.subarray(PKT_SESSION_START_NS_OFFSET, PKT_SESSION_START_NS_OFFSET + 8), ENV_SESSION_START_NS_OFFSET);
   out.set(src.subarray(PKT_SEND_TIME_NS_OFFSET, PKT_SEND_TIME_NS_OFFSET + 8), ENV_SEND_TIME_NS_OFFSET);
   dv.setUint32(ENV_BRIDGE_ID_OFFSET, bridgeId, true);
   if (msgLen > 0) out.set(src.subarray(msgOff, msgOff + msgLen), ENVELOPE_BYTES);
+  auth?.sign(out, out.length);
   return out;
 }
 
@@ -129,7 +154,16 @@ export const MAX_TRACKED_INSTRUMENTS = 65_536;
  */
 interface StreamLine {
   bridgeId: number;
+  /** The next forward number: all 46 bits when `wide` (the bridge sends its high bits), else mod 2^15. */
   next: number;
+  wide: boolean;
+  /**
+   * With `wide`: the line before the last jump ahead (−1: none pending) and the envelopes seen continuing it. As a
+   * subscriber does with seqNum (docs/wire-protocol.md §6.3), SEQ_REVERT_DATAGRAMS of them prove the jump bogus (one
+   * forged number far ahead): the line goes back, so such an envelope cannot make the real ones look like copies.
+   */
+  altNext: number;
+  altCount: number;
   /** Another bridge's envelopes on this stream were reported (once per stream: a switch keeps it). */
   otherReported: boolean;
   /**
@@ -214,6 +248,12 @@ function failoverProgress(line: StreamLine, id: number, sendNs: number, capNs: n
   return i;
 }
 
+/** The forward number of an envelope: all 46 bits when the high part is present, else the low 15. */
+function forwardNumber(low: number, high: number): number {
+  const lo = low & FORWARD_SEQ_MASK;
+  return high === 0 ? lo : (high & ~FORWARD_SEQ_HIGH_PRESENT) * FORWARD_SEQ_LOW_RANGE + lo;
+}
+
 /** A second bridge heard on an upstream stream (its envelopes dropped), or the reader switching to it. */
 export interface BridgeEvent {
   kind: "second_bridge" | "failover";
@@ -232,7 +272,7 @@ interface InstrumentLine {
 }
 
 /** Why an envelope was refused (counted by the repacker, never thrown). */
-export type EnvelopeRefusal = "short" | "bad_magic" | "unknown_version" | "bad_message" | "old_session";
+export type EnvelopeRefusal = "short" | "bad_magic" | "unknown_version" | "bad_message" | "old_session" | "bad_auth" | "repeated";
 
 /** An upstream session: ordered by (sessionStartNs, sessionId), unsigned (§3.4). */
 interface SessionKey {
@@ -287,6 +327,11 @@ export interface RepackerOptions {
    * Until `caughtUp()`: from then on the envelopes are live.
    */
   replay?: boolean;
+  /**
+   * The feed's HMAC key: only envelopes signed with it (ENV_VERSION_SIGNED, a valid trailer) are taken, the rest
+   * refused as `bad_auth`, and the repacked datagrams are signed with it (AUTHENTICATED), for keyed subscribers.
+   */
+  authKey?: Uint8Array;
 }
 
 export interface RepackerCounters {
@@ -306,6 +351,11 @@ export interface RepackerCounters {
    * Each one is a gap in the repacker's own stream, so subscribers stop trusting its books until their refresh.
    */
   upstreamGaps: number;
+  /**
+   * Jumps ahead of a followed bridge's numbering undone: two envelopes continued the line from before it (one forged
+   * number far ahead). Each is a gap too; the first of the two is refused as `repeated`.
+   */
+  forwardJumpsReverted: number;
   /** Numbered envelopes of upstream streams beyond MAX_NUMBERED_STREAMS followed at once: their numbers not checked. */
   unnumbered: number;
   /**
@@ -334,10 +384,11 @@ export class EnvelopeRepacker {
   readonly counters: RepackerCounters = {
     messages: 0,
     heartbeats: 0,
-    refused: { short: 0, bad_magic: 0, unknown_version: 0, bad_message: 0, old_session: 0 },
+    refused: { short: 0, bad_magic: 0, unknown_version: 0, bad_message: 0, old_session: 0, bad_auth: 0, repeated: 0 },
     sessions: 1,
     sessionsReverted: 0,
     upstreamGaps: 0,
+    forwardJumpsReverted: 0,
     unnumbered: 0,
     otherBridge: 0,
     bridgeFailovers: 0,
@@ -414,9 +465,12 @@ export class EnvelopeRepacker {
     this.skipSeq();
   }
   private readonly opts: RepackerOptions;
+  /** With RepackerOptions.authKey: checks every envelope's trailer and signs the repacked datagrams. */
+  private readonly auth: DatagramAuth | undefined;
 
   constructor(opts: RepackerOptions) {
     this.opts = { ...opts };
+    this.auth = opts.authKey === undefined ? undefined : new DatagramAuth(opts.authKey);
     this.packer = this.newPacker();
   }
 
@@ -445,6 +499,7 @@ export class EnvelopeRepacker {
     return new ChannelPacker(this.opts.maxDatagramBytes ?? 1400, this.opts.channelId, this.opts.sourceId, sessionId, {
       heartbeatIntervalMs: this.opts.heartbeatIntervalMs,
       sessionStartUs,
+      auth: this.auth,
     });
   }
 
@@ -458,10 +513,14 @@ export class EnvelopeRepacker {
     const dv = new DataView(env.buffer, env.byteOffset, env.byteLength);
     if (dv.getUint16(ENV_MAGIC_OFFSET, true) !== ENV_MAGIC) return this.refuse("bad_magic");
     const version = env[ENV_VERSION_OFFSET];
-    const hdr = version === ENV_VERSION ? ENVELOPE_BYTES : version === ENV_VERSION_1 ? ENVELOPE_V1_BYTES : 0;
+    const hdr = version === ENV_VERSION || version === ENV_VERSION_SIGNED ? ENVELOPE_BYTES : version === ENV_VERSION_1 ? ENVELOPE_V1_BYTES : 0;
     if (hdr === 0) return this.refuse("unknown_version");
-    if (env.length < hdr) return this.refuse("short");
-    const msgLen = env.length - hdr;
+    const trailer = version === ENV_VERSION_SIGNED ? AUTH_TRAILER_BYTES : 0;
+    if (env.length < hdr + trailer) return this.refuse("short");
+    // Keyed: before anything is looked at, so nothing unsigned moves a stream's numbering, liveness or session.
+    // Without a key a signed envelope is read as before, its trailer unchecked.
+    if (this.auth !== undefined && (trailer === 0 || !this.auth.verifyTrailer(env, env.length))) return this.refuse("bad_auth");
+    const msgLen = env.length - hdr - trailer;
     if (msgLen > 0 && !plausibleMessage(dv, hdr, msgLen, this.packer.maxMessageBytes)) return this.refuse("bad_message");
     const source = dv.getUint16(ENV_SOURCE_ID_OFFSET, true);
     const streamKey = ((dv.getUint16(ENV_CHANNEL_ID_OFFSET, true) << 16) | source) >>> 0;
@@ -469,6 +528,7 @@ export class EnvelopeRepacker {
     const sendLo = dv.getUint32(ENV_SEND_TIME_NS_OFFSET, true);
     const hb = dv.getUint16(ENV_HEARTBEAT_INTERVAL_MS_OFFSET, true);
     const forward = dv.getUint16(ENV_FORWARD_SEQ_OFFSET, true);
+    const high = hdr === ENVELOPE_BYTES ? dv.getUint32(ENV_FORWARD_SEQ_HIGH_OFFSET, true) : 0;
     const bridgeId = hdr === ENVELOPE_BYTES ? dv.getUint32(ENV_BRIDGE_ID_OFFSET, true) : 0;
     const line = this.lineOf(streamKey, bridgeId);
     if (line !== undefined) {
@@ -477,9 +537,10 @@ export class EnvelopeRepacker {
         this.counters.otherBridge++;
         return "other_bridge";
       }
+      // A number behind the next is refused before anything of it is taken (checkForward).
+      if ((forward & FORWARD_SEQ_PRESENT) !== 0 && !this.checkForward(line, forwardNumber(forward, high), high !== 0, msgLen > 0)) return this.refuse("repeated");
       line.others = 0; // the followed bridge speaks: it is not silent
       line.lastSendNs = sendNs;
-      if ((forward & FORWARD_SEQ_PRESENT) !== 0) this.checkForward(line, forward & FORWARD_SEQ_MASK, msgLen > 0);
     } else if ((forward & FORWARD_SEQ_PRESENT) !== 0) this.counters.unnumbered++;
     const id = dv.getUint32(ENV_SESSION_ID_OFFSET, true);
     const startHi = dv.getUint32(ENV_SESSION_START_NS_OFFSET + 4, true);
@@ -545,7 +606,7 @@ export class EnvelopeRepacker {
       dv.getUint8(off + MSG_FLAGS_OFFSET),
     );
     const view = p.currentView;
-    new Uint8Array(view.buffer, view.byteOffset, view.byteLength).set(env.subarray(off + MESSAGE_HEADER_BYTES), body);
+    new Uint8Array(view.buffer, view.byteOffset, view.byteLength).set(env.subarray(off + MESSAGE_HEADER_BYTES, off + msgLen), body);
     this.counters.messages++;
     return result;
   }
@@ -556,13 +617,49 @@ export class EnvelopeRepacker {
    * a sequence number — subscribers see a gap and stop trusting every book it carries until their next snapshot,
    * exactly what a multicast subscriber does on the upstream gap itself (docs/wire-protocol.md §6.3).
    */
-  private checkForward(line: StreamLine, n: number, isMessage: boolean): void {
-    if (line.next >= 0 && n !== line.next) {
-      // Cold: a loss upstream.
-      this.counters.upstreamGaps++;
-      this.skipSeq();
+  private checkForward(line: StreamLine, n: number, wide: boolean, isMessage: boolean): boolean {
+    const after = isMessage ? n + 1 : n;
+    if (line.next < 0 || !wide || !line.wide) {
+      // The first envelope, or numbers of 15 bits (a bridge before forwardSeqHigh): any other number is a loss.
+      if (line.next >= 0 && (n !== line.next || wide !== line.wide)) this.forwardGap();
+      line.wide = wide;
+      line.next = wide ? after : after & FORWARD_SEQ_MASK;
+      line.altNext = -1;
+      return true;
     }
-    line.next = isMessage ? (n + 1) & FORWARD_SEQ_MASK : n;
+    if (n === line.next) {
+      line.altNext = -1; // the line after a jump goes on: the jump was real
+      line.next = after;
+      return true;
+    }
+    if (n > line.next) {
+      this.forwardGap();
+      if (line.altNext < 0) {
+        line.altNext = line.next;
+        line.altCount = 0;
+      }
+      line.next = after;
+      return true;
+    }
+    // Behind the next: a copy of an envelope already taken (published again by someone who recorded the subjects,
+    // or delivered twice), refused. Before, it was a gap and then taken in: a copy of an old snapshot showed that
+    // book usable at its old state until the next envelope. Or, close after the line a jump ahead left, the real
+    // line back after one forged number far ahead: the second such envelope undoes the jump (a gap: what the bogus
+    // line brought is not trusted) and is taken.
+    if (line.altNext < 0 || n < line.altNext || n - line.altNext > SEQ_REVERT_WINDOW) return false;
+    line.altNext = after;
+    if (++line.altCount < SEQ_REVERT_DATAGRAMS) return false;
+    this.counters.forwardJumpsReverted++;
+    this.forwardGap();
+    line.next = after;
+    line.altNext = -1;
+    return true;
+  }
+
+  /** Cold: envelopes of an upstream stream were lost (or a bogus jump undone): a gap of the reader's stream. */
+  private forwardGap(): void {
+    this.counters.upstreamGaps++;
+    this.skipSeq();
   }
 
   /** A gap in our stream: the open datagram is closed so the next message skips a number. */
@@ -575,7 +672,7 @@ export class EnvelopeRepacker {
   private lineOf(key: number, bridgeId: number): StreamLine | undefined {
     const line = this.streams.get(key);
     if (line !== undefined || this.streams.size >= MAX_NUMBERED_STREAMS) return line;
-    const created = { bridgeId, next: -1, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], otherSilentNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, silent: false };
+    const created = { bridgeId, next: -1, wide: false, altNext: -1, altCount: 0, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], otherSilentNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, silent: false };
     this.streams.set(key, created);
     return created;
   }
@@ -629,6 +726,7 @@ export class EnvelopeRepacker {
     this.skipSeq();
     line.bridgeId = bridgeId;
     line.next = -1;
+    line.altNext = -1;
     // The bridge left behind is known (reported before the switch): its late copies are dropped, no new report and
     // no new gap. Before, its first one was reported again and made a gap at once, as a restart would: the books
     // rebuilt after the switch were untrusted again until the next refresh, at every switch.

@@ -33,6 +33,12 @@ export interface NatsReadOptions {
    * other's copies) and when it switches to the other because the followed one went silent (docs/nats.md).
    */
   onBridgeEvent?: (e: BridgeEvent) => void;
+  /**
+   * The feed's HMAC key (as the bridge's --auth-key-file): envelopes not signed with it are refused
+   * (`counters.refused.bad_auth`), so nobody without the key can put a message into the books; the repacked
+   * datagrams are signed with it, for subscribers that require it. Without it, envelopes are taken unchecked.
+   */
+  authKey?: Uint8Array;
 }
 
 /** The parts of the NATS client used here (typed locally: the package is an optional, dynamically loaded peer). */
@@ -128,6 +134,7 @@ export class NatsFeedReader {
       maxDatagramBytes: opts.maxDatagramBytes,
       onBridgeEvent: opts.onBridgeEvent,
       replay: opts.stream !== undefined && (opts.from ?? "now") !== "now",
+      authKey: opts.authKey,
     });
   }
 

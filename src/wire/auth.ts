@@ -28,6 +28,16 @@ export class DatagramAuth {
   }
 
   /**
+   * True when bytes[0, length) end in a valid trailer over everything before it, no checksum field taken as 0 (the
+   * NATS bridge's signed envelopes, subscriber/nats-envelope.ts). Constant-time compare.
+   */
+  verifyTrailer(bytes: Uint8Array, length: number): boolean {
+    if (length < AUTH_TRAILER_BYTES || length > bytes.length) return false;
+    const mac = createHmac("sha256", this.key).update(bytes.subarray(0, length - AUTH_TRAILER_BYTES)).digest();
+    return timingSafeEqual(mac.subarray(0, AUTH_TRAILER_BYTES), bytes.subarray(length - AUTH_TRAILER_BYTES, length));
+  }
+
+  /**
    * True when the trailer of bytes[0, pktLength) is valid (constant-time compare). The checksum field is zeroed for the
    * computation and restored, so `bytes` is unchanged afterwards.
    */

@@ -148,6 +148,10 @@ describe.skipIf(missing !== undefined)(`feeder bridge / listen --nats${missing ?
       [["bridge", "from-nats", "--nats", nats.url, "-g", "239.255.1.1:1", "--from", "all"], /--from needs --stream/],
       [["listen", "--nats", nats.url, "--prefix", "a.*"], /--prefix must be NATS subject tokens/],
       [["listen", "--nats", nats.url, "--stream", "S", "--from", "yesterday"], /--from must be now, all or an ISO time/],
+      // netsec: readers take the feed's key (only envelopes signed with it are read). Before, from-nats refused the
+      // flag and listen --nats ignored it: the operator believed the feed checked while anything was taken.
+      [["bridge", "from-nats", "--nats", nats.url, "-g", "239.255.1.1:1", "--auth-key-file", "/nonexistent/feed.key"], /--auth-key-file: cannot read key file/],
+      [["listen", "--nats", nats.url, "--duration", "1", "--auth-key-file", "/nonexistent/feed.key"], /--auth-key-file: cannot read key file/],
     ];
     for (const [args, why] of cases) {
       const r = await run(args);

@@ -85,7 +85,7 @@ describe.skipIf(missing !== undefined)(`NATS bridge${missing ? ` (skipped: ${mis
     expect(remote.streamInfo().map((s) => s.sourceId)).toEqual([BRIDGE_SOURCE_ID]);
     expect(forward.counters.published).toBeGreaterThan(0);
     expect(forward.counters.rejected).toEqual({});
-    expect(reverse.reader!.counters.refused).toEqual({ short: 0, bad_magic: 0, unknown_version: 0, bad_message: 0, old_session: 0 });
+    expect(reverse.reader!.counters.refused).toEqual({ short: 0, bad_magic: 0, unknown_version: 0, bad_message: 0, old_session: 0, bad_auth: 0, repeated: 0 });
     expect(remote.counters.errors).toBe(0);
   });
 

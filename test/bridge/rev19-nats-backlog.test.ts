@@ -109,8 +109,8 @@ describe.skipIf(missing !== undefined)(`the forward bridge when NATS cannot take
 
   test("NATS slower than the feed: the client's backlog stays under maxPendingBytes, the rest dropped and counted", async () => {
     await readerHears();
-    // One datagram of ~1400 bytes (a snapshot of many levels), forwarded again and again (the bridge forwards
-    // duplicates: the far side drops them), while the server reads nothing.
+    // Datagrams of ~1400 bytes (a snapshot of many levels, again and again: each a datagram of its own, since the
+    // bridge drops a copy of one it forwarded), while the server reads nothing.
     const big = new TestBook(X);
     big.load(
       Array.from({ length: 200 }, (_, i): [number, number] => [943000 - i, 5]),
@@ -123,7 +123,10 @@ describe.skipIf(missing !== undefined)(`the forward bridge when NATS cannot take
     expect(datagram.length).toBeGreaterThan(1000);
     nats.pause();
     try {
-      for (let i = 0; i < 30_000; i++) bridge.onDatagram(datagram); // ~40 MB
+      for (let i = 0; i < 30_000; i++) {
+        packBookSnapshot(p, big, 0, true);
+        for (const d of take(p, (sendUs += 1))) bridge.onDatagram(d); // ~40 MB in all
+      }
       expect(clientPendingBytes()).toBeLessThanOrEqual(MAX_PENDING + 2 * datagram.length);
       expect(bridge.counters.droppedBacklog).toBeGreaterThan(0);
     } finally {

@@ -20,12 +20,12 @@ describe("publish.retransmit", () => {
   test("absent: no server; present: defaults filled in", () => {
     expect(parseConfigText(VENUE, "t.toml").publish.retransmit).toBeUndefined();
     const c = parseConfigText(`[publish.retransmit]\n${VENUE}`, "t.toml");
-    expect(c.publish.retransmit).toEqual({ host: "127.0.0.1", port: 31900, ringBytes: 8 << 20, allow: ["127.0.0.0/8"], requestsPerSec: 100, bytesPerSec: 16 << 20 });
+    expect(c.publish.retransmit).toEqual({ host: "127.0.0.1", port: 31900, ringBytes: 8 << 20, allow: ["127.0.0.0/8"], requestsPerSec: 100, bytesPerSec: 16 << 20, totalBytesPerSec: 64 << 20 });
   });
 
   test("bad values are named with their key", () => {
     expect(problemsOf(`[publish.retransmit]\nlisten = "nowhere"\nallow = ["10.0.0.0/33", "10.1.0.0/16"]\nring_bytes = 10\nbogus = 1\n${VENUE}`)).toEqual([
-      "publish.retransmit.bogus: unknown key (expected one of listen, ring_bytes, allow, requests_per_sec, bytes_per_sec)",
+      "publish.retransmit.bogus: unknown key (expected one of listen, ring_bytes, allow, requests_per_sec, bytes_per_sec, total_bytes_per_sec)",
       'publish.retransmit.listen: "nowhere" is not an IPv4 "address:port" of this host, e.g. "127.0.0.1:31900" (port 0 picks a free port)',
       "publish.retransmit.ring_bytes: 10 is not an integer 65536–1073741824",
       'publish.retransmit.allow: "10.0.0.0/33" is not IPv4 CIDR blocks like "10.0.0.0/8" (requesters outside them are not answered)',

@@ -12,7 +12,7 @@ import { RetransmitServer } from "../../src/net/retransmit-server.ts";
 import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
 import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
 
-const CONFIG: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 24 };
+const CONFIG: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 24, totalBytesPerSec: 1 << 24 };
 const SESSION = 77;
 
 function serverWith(datagrams: number, refuses: (length: number) => boolean) {

@@ -20,7 +20,7 @@ const KEY = Uint8Array.from({ length: 32 }, (_, i) => 0x30 + i);
 let portSeq = 0;
 
 function retx(over: Partial<RetransmitConfig> = {}): RetransmitConfig {
-  return { host: "127.0.0.1", port: 0, ringBytes: 1 << 20, allow: ["127.0.0.0/8"], requestsPerSec: 10_000, bytesPerSec: 1 << 28, ...over };
+  return { host: "127.0.0.1", port: 0, ringBytes: 1 << 20, allow: ["127.0.0.0/8"], requestsPerSec: 10_000, bytesPerSec: 1 << 28, totalBytesPerSec: 1 << 28, ...over };
 }
 
 function publishConfig(over: Partial<PublishConfig> = {}): PublishConfig {

@@ -22,7 +22,7 @@ afterEach(async () => {
 });
 
 function retx(over: Partial<RetransmitConfig> = {}): RetransmitConfig {
-  return { host: "127.0.0.1", port: 0, ringBytes: 1 << 20, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 26, ...over };
+  return { host: "127.0.0.1", port: 0, ringBytes: 1 << 20, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 26, totalBytesPerSec: 1 << 26, ...over };
 }
 
 function publishConfig(retransmit: RetransmitConfig): PublishConfig {

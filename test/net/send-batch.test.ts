@@ -130,7 +130,7 @@ describe("BatchSender", () => {
 
 describe("RetransmitServer through BatchSender", () => {
   it("a full socket buffer drops the rest of an answer at once, counted, without two calls per datagram", () => {
-    const config: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 24 };
+    const config: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 24, totalBytesPerSec: 1 << 24 };
     const ring = new RetransmitRing(config.ringBytes, 1400);
     for (let i = 0; i < 100; i++) ring.push(new Uint8Array(PACKET_HEADER_BYTES + 8), PACKET_HEADER_BYTES + 8, i + 1, 1);
     const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: 77, auth: undefined, maxDatagramBytes: 1400 });

@@ -93,7 +93,7 @@ describe("unicast destinations", () => {
 
   it("a unicast destination with retransmission: a receiver that lost datagrams asks and recovers", async () => {
     const port = BASE_PORT + 3 > 48999 ? BASE_PORT - 1 : BASE_PORT + 3;
-    const cfg = unicastConfig([port], { retransmit: { host: "127.0.0.1", port: 0, ringBytes: 1 << 20, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 26 } });
+    const cfg = unicastConfig([port], { retransmit: { host: "127.0.0.1", port: 0, ringBytes: 1 << 20, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 26, totalBytesPerSec: 1 << 26 } });
     const lossy = rng(8);
     const pub = new FeedPublisher({ publish: cfg, dropFilter: (_c, seq) => seq > 5 && lossy() < 0.1 });
     await pub.start();

@@ -46,7 +46,10 @@ export const bridgeCommand: CommandSpec = {
     "      --ttl N              from-nats: multicast TTL (default 1)",
     "      --source-id N        from-nats: source id of the local stream (default 65000)",
     "      --channel N          from-nats: channel id of the local stream (default 1)",
-    "      --auth-key-file F    to-nats: drop datagrams without a valid HMAC trailer",
+    "      --auth-key-file F    to-nats: drop datagrams without a valid HMAC trailer and sign every envelope",
+    "                           with the key (readers before envelope version 3 refuse them: upgrade readers first);",
+    "                           from-nats: read only envelopes signed with the key (others refused, counted)",
+    "                           and sign the local datagrams with it",
     "",
     "Examples:",
     "  feeder bridge to-nats -c /etc/feeder/feeder.toml --nats nats://10.0.0.5:4222 --stream FEED --max-age 86400",
@@ -151,7 +154,7 @@ async function toNats(ctx: CommandContext): Promise<number> {
 async function fromNats(ctx: CommandContext): Promise<number> {
   const v = ctx.values;
   const read = natsReadOptions(ctx);
-  for (const k of ["config", "max-age", "max-bytes", "max-pending", "auth-key-file"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for to-nats`);
+  for (const k of ["config", "max-age", "max-bytes", "max-pending"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for to-nats`);
   const given = (v.group as string[] | undefined) ?? [];
   if (given.length !== 1) throw new UsageError("from-nats: give exactly one --group G:P to publish to");
   const iface = ifaceOf(ctx) ?? "127.0.0.1";

@@ -1,4 +1,5 @@
 /** NATS flags shared by `feeder bridge` and `feeder listen`: servers, subject prefix, stream, start point. @module */
+import { readAuthKeyFile } from "../../core/auth-key.ts";
 import type { BridgeEvent } from "../../subscriber/nats-envelope.ts";
 import { useNatsModules, type NatsReadOptions } from "../../subscriber/nats-source.ts";
 import { UsageError, type CommandContext } from "../command.ts";
@@ -53,5 +54,12 @@ export function natsReadOptions(ctx: CommandContext): NatsReadOptions {
     e.kind === "second_bridge"
       ? ctx.log.warn("two bridges forward one upstream stream under this prefix: following one, dropping the other's copies", { ...e })
       : ctx.log.warn("the followed bridge went silent: switched to the other (a gap: books rebuilt from their next refresh)", { ...e });
-  return { servers: serversOf(v.nats), prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent };
+  // --auth-key-file: only envelopes signed with the key (a bridge given it) are read; the rest are refused, counted.
+  let authKey: Uint8Array | undefined;
+  try {
+    authKey = typeof v["auth-key-file"] === "string" ? readAuthKeyFile(v["auth-key-file"], "--auth-key-file") : undefined;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return { servers: serversOf(v.nats), prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, ...(authKey === undefined ? {} : { authKey }) };
 }
