@@ -7,23 +7,43 @@
  * takes SIGHUP as a clean exit, did not restart it.
  * @module
  */
+import { createHash } from "node:crypto";
 import { formatConfigToml } from "../config/format.ts";
 import { loadConfigFile } from "../config/load.ts";
 import type { FeederConfig } from "../config/types.ts";
+import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 
 /** The file's settings that differ from the running ones (the file's key names), or why it cannot be used. */
 export type ReloadCheck = { readonly changed: readonly string[] } | { readonly problems: readonly string[] };
 
-export function checkReload(path: string, running: FeederConfig): ReloadCheck {
+/**
+ * `runningKey`: keyDigest of the key the process signs with, taken at start. The file names the key by path only,
+ * so a key rotated in place is a change the configuration alone does not show.
+ */
+export function checkReload(path: string, running: FeederConfig, runningKey?: string): ReloadCheck {
   let next: FeederConfig;
   try {
     next = loadConfigFile(path);
   } catch (err) {
     return { problems: err instanceof ConfigError ? err.problems : [String(err)] };
   }
-  return { changed: changedKeys(running, next) };
+  const changed = changedKeys(running, next);
+  // loadConfigFile has just read the key (a file it could not read is a problem above); only its digest is kept.
+  if (runningKey !== undefined && !changed.includes("publish.auth_key_file") && keyDigest(next) !== runningKey) changed.push("publish.auth_key_file (the key it holds)");
+  return { changed };
+}
+
+/** SHA-256 of the configured HMAC key ("" without one): compared, never logged. */
+export function keyDigest(config: FeederConfig): string {
+  const file = config.publish.authKeyFile;
+  if (file === undefined) return "";
+  try {
+    return createHash("sha256").update(readAuthKeyFile(file, "publish.auth_key_file")).digest("hex");
+  } catch {
+    return "unreadable";
+  }
 }
 
 /** Keys whose resolved value differs, compared as check-config prints them (defaults filled in). */
@@ -46,8 +66,10 @@ function flatten(v: unknown, prefix: string, out: Map<string, string>): Map<stri
 
 /** Answers SIGHUP with checkReload until the returned function is called. */
 export function reloadOnHangup(path: string, running: FeederConfig, log: Logger): () => void {
+  // Called just after the start's load: the key read now is the one the publisher reads when it opens.
+  const runningKey = keyDigest(running);
   const onHangup = () => {
-    const r = checkReload(path, running);
+    const r = checkReload(path, running, runningKey);
     if ("problems" in r) log.error("configuration reload refused: the file cannot be used; running on as started", { path, problems: r.problems });
     else if (r.changed.length === 0) log.info("configuration reload: the file is valid and the same as the running configuration", { path });
     else log.warn("configuration reload refused: feeder applies its configuration at start only; running on as started (restart to apply)", { path, changed: r.changed });

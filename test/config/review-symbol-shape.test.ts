@@ -33,6 +33,8 @@ describe("a symbol in another venue's spelling", () => {
   test.each([
     ["okx", "spot", ["BTC-USDT", "BTC-USDT@5"]],
     ["okx", "linear", ["BTC-USDT-SWAP", "BTC-USD-261225"]],
+    // USD-margined contracts (instFamily BTC-USD_UM, settled in USD stablecoins): the quote part has an underscore.
+    ["okx", "linear", ["BTC-USD_UM-SWAP", "BTC-USD_UM-261225"]],
     ["okx", "option", ["BTC-USD-261225-100000-C"]],
     ["coinbase", "spot", ["BTC-USD", "ETH-USDC"]],
     ["upbit", "spot", ["KRW-BTC", "BTC-ETH", "USDT-XRP", "KRW-XRP@5"]],

@@ -17,8 +17,9 @@ const market: MarketSpec = {
   defaultDepth: OKX_DEFAULT_DEPTH,
   staleAfterMs: (depth) => defaultStaleAfterMs(depth),
   staleFloor: (depth) => (depth === 400 ? { ms: STALE_MIN_BOOKS_MS, why: "for depth 400 (books sends its keepalive after ~60 s without change)" } : { ms: STALE_MIN_MS }),
-  // instIds are BASE-QUOTE, then the contract's parts: BTC-USDT, BTC-USDT-SWAP, BTC-USD-261225-100000-C.
-  symbolShape: { pattern: /^[A-Z0-9]+-[A-Z0-9]+(-[A-Z0-9.]+)*$/, expected: "an OKX instId BASE-QUOTE[-…], e.g. BTC-USDT, BTC-USDT-SWAP, BTC-USD-261225-100000-C" },
+  // instIds are BASE-QUOTE, then the contract's parts: BTC-USDT, BTC-USDT-SWAP, BTC-USD-261225-100000-C; USD-margined
+  // contracts (instFamily BTC-USD_UM) carry an underscore: BTC-USD_UM-SWAP.
+  symbolShape: { pattern: /^[A-Z0-9]+-[A-Z0-9]+(_[A-Z0-9]+)?(-[A-Z0-9.]+)*$/, expected: "an OKX instId BASE-QUOTE[-…], e.g. BTC-USDT, BTC-USDT-SWAP, BTC-USD-261225-100000-C" },
 };
 
 export const OKX_VENUE: VenueSpec = {
