@@ -17,8 +17,9 @@ export function shareOf(limit: number, share: number | undefined): number {
 
 /**
  * A venue's hold on a budget (a 429/418 answer, Bybit's 403): nothing goes until its end (the `now` clock: the wall
- * clock, as a Retry-After date is). A clock stepped back cannot make it last longer than the longest hold it was
- * given from now (before, a hold given before the step held requests for the step's length too).
+ * clock, as a Retry-After date is). Of overlapping holds the one that ends last is kept, with its own length: a
+ * later hold ending sooner never shortens it, and a clock stepped back cannot make it last longer than that length
+ * from now (before, a hold given before the step held requests for the step's length too).
  */
 export class VenueHold {
   /** The end (0: none). */

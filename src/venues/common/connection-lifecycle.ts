@@ -251,8 +251,9 @@ export class ConnectionLifecycle {
   /**
    * A topic whose instrument resolved after start (late-instruments.ts; the adapter has added it to its table), or
    * that is listed as trading again (instrument-watch.ts): it is subscribed if its connection is open (at the end of
-   * this turn, with every topic activated in it: one request per connection), when it opens otherwise; a connection that had nothing to subscribe (never opened) is opened now. One closed while its
-   * subscribe was out, not answered yet, waits for that subscribe's ack instead. Cold.
+   * this turn, with every topic activated in it: one request per connection), when it opens otherwise; a connection
+   * that had nothing to subscribe (never opened) is opened now. One closed while its subscribe was out, not answered
+   * yet, waits for that subscribe's ack instead. Cold.
    */
   activate(t: TopicState): void {
     this.activateAll([t]);

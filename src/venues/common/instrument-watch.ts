@@ -169,7 +169,12 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     };
     this.late = new LateInstruments({
       ...{ venue, log, now, random, config, subscriptions, restHeldUntilMs, ...lateTimings(o) },
-      onResolved: (i, inst) => joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x), sinkBooks: this.sinkBooks }, i, inst),
+      onResolved: (i, inst) => {
+        const pastExpiry = (t: TopicState) => this.expiredAt(t as T, o.now());
+        joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x), sinkBooks: this.sinkBooks, pastExpiry }, i, inst);
+        // Listed already past its expiry (OKX lists a delivered future for a while): closed now, as at start.
+        if (pastExpiry(o.topics[i]!)) this.checkExpiries();
+      },
     });
     this.reloader = new InstrumentReloader({
       ...{ venue, log, now },

@@ -22,7 +22,7 @@ import type { VenueConfig } from "../../config/types.ts";
 import type { BookSink, Subscription, VenueMetric } from "../venue.ts";
 import { equalJitterMs } from "./backoff.ts";
 import type { TopicMembership } from "./connection-lifecycle.ts";
-import { SUB_REJECTED, type TopicState } from "./connection.ts";
+import { SUB_IDLE, SUB_REJECTED, type TopicState } from "./connection.ts";
 import { badSpec, makeInstrument, mergeIntoInstrumentCache, PartialAnswer, UNRESOLVED_KINDS, type InstrumentSource, type InstrumentSpec, type UnresolvedEntry, type UnresolvedKind } from "./instruments.ts";
 import { counter, gauge } from "./metrics.ts";
 
@@ -392,6 +392,11 @@ export interface LateJoin {
    * the caller across attempts): the sink keeps that book, so a retry must not ask it to build one again.
    */
   readonly sinkBooks?: Map<number, Instrument>;
+  /**
+   * Whether the topic's listing gave an expiry already past (instrument-watch.ts): it joins unsubscribed, its
+   * connection not opened for it, and the watch closes it at once, as one listed so at start is.
+   */
+  pastExpiry?(t: TopicState): boolean;
 }
 
 /**
@@ -420,7 +425,10 @@ export function joinLate(j: LateJoin, index: number, inst: Instrument): void {
   try {
     t.entry = j.addToTable(t, inst);
     list[index] = inst;
-    j.lifecycle.activate(t);
+    // Past its expiry: resolved but idle (as bindTopics leaves it), for the watch to close now. Before, it was
+    // subscribed, its connection opened for it, and its book could go LIVE until the next expiry check.
+    if (j.pastExpiry?.(t)) t.sub = SUB_IDLE;
+    else j.lifecycle.activate(t);
     j.sinkBooks?.delete(index);
   } catch (err) {
     // The topic stays out: not subscribed, no instrument. A table entry already added is never looked up while the

@@ -9,9 +9,8 @@
  * A replacement that fails (it does not open, an ack does not come within the ack deadline, it closes, its ping goes
  * unanswered, or it refuses a topic the old socket still serves) is abandoned while the old socket is open: the old
  * socket is the connection's socket again with its topics as they were (one closed meanwhile is unsubscribed there;
-their sequences continue, nothing resyncs;
- * it gets a new generation, as a replacement would, so the venue treats the two streams as it does during a swap),
- * the failure is counted (`plannedReconnectFailures`), and the planned reconnect is tried again after a backoff
+ * their sequences continue, nothing resyncs; it gets a new generation, as a replacement would, so the venue treats
+ * the two streams as it does during a swap), the failure is counted (`plannedReconnectFailures`), and the planned reconnect is tried again after a backoff
  * (equal jitter, reconnectBaseMs doubling to plannedRetryMaxMs, 5 min by default: the old socket still works, and
  * each attempt spends a connect and the replacement's subscribes); a failure is logged as a warning when its retry
  * step or its reason differs from the last one logged, else at debug. The venue's close (or a dead old socket)

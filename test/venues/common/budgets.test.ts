@@ -1,6 +1,7 @@
 /** The per-IP budgets every venue shares (src/venues/common/budgets.ts), on a fake clock. */
 import { describe, expect, test } from "vitest";
 import { equalJitterMs } from "../../../src/venues/common/backoff.ts";
+import type { BudgetLedger } from "../../../src/venues/common/budget-ledger.ts";
 import { BAN_DEFAULT_MS, budgetedFetch, RestWeightBudget, retryAfterMs, shareOf, SlidingWindowBudget, TokenBucket } from "../../../src/venues/common/budgets.ts";
 
 describe("budgets", () => {
@@ -167,6 +168,27 @@ describe("holds (s-rev47)", () => {
     s.heldElsewhere(T + 30_000, 30_000); // overlapping, shorter: the longer one stays
     expect(s.waitMs(T, 1)).toBe(600_000);
     expect(s.waitMs(T - 3_600_000, 1)).toBe(600_000);
+  });
+
+  test("s-rev52: the connect budget's holds (its own, relayed, carried): a later one ending sooner never shortens the running one; a step back bounds it by its own length", () => {
+    const T = 100_000_000;
+    const reported: number[] = [];
+    const ledger: BudgetLedger = {
+      carried: () => ({ windowMs: 300_000, uses: [], blockedUntilMs: T + 60_000, holdMs: 60_000 }), // the slot's previous worker's
+      report: (e) => void ("blockedUntilMs" in e && reported.push(e.blockedUntilMs)),
+    };
+    const b = new SlidingWindowBudget(500, 300_000).track({ key: "bybit:connect", ledger });
+    expect(b.waitMs(T)).toBe(60_000);
+    b.hold(T + 1_000, 10_000); // this worker's 429 (10 s), ending before the carried hold: it stays, and is reported
+    expect(b.waitMs(T + 1_000)).toBe(59_000);
+    expect(reported).toEqual([T + 60_000]);
+    b.heldElsewhere(T + 20_000, 18_000); // relayed from another worker, shorter still
+    expect(b.heldUntilMs(T + 2_000)).toBe(T + 60_000);
+    b.heldElsewhere(T + 2_000 + 600_000, 600_000); // a 10 min hold relayed: it ends last, so it is the budget's
+    const back = T + 3_000 - 3_600_000; // the wall clock stepped back an hour
+    expect(b.waitMs(back)).toBe(600_000); // its own length from the step, not the hour more
+    b.hold(back, 10_000); // a refusal after the step, ending sooner: the 10 min hold runs on
+    expect(b.waitMs(back + 5_000)).toBe(595_000);
   });
 
   test("a Retry-After date is read against the response's Date (the server's clock), not ours", async () => {

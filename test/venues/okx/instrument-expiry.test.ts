@@ -113,4 +113,34 @@ describe("OKX: an instrument that expires", { timeout: 60_000 }, () => {
     expect(sim.stats.connectionsTotal).toBe(0);
     expect(adapter.connections()).toEqual([]);
   });
+
+  test("s-rev52: a symbol that joins late (REST down at start) listed already past its expTime is closed at once: never subscribed, its connection never opened", async () => {
+    const symbols = ["BTC-USDT-261225"];
+    const subs: Subscription[] = symbols.map((symbol) => ({ market: "linear", symbol, depth: 400 }));
+    const sim = await startOkxSimulator({ markets: [{ market: "linear", symbols }], seed: 34, now: () => Date.now() - 60_000 });
+    sim.setExpTime(symbols[0]!, Date.now() - 10_000);
+    const adapter = new OkxAdapter(okxConfig(sim, subs), subs, { log: silentLogger, allowNoInstruments: true, lateRetryBaseMs: 50, lateCheckMs: 5, listingRetryMs: 300 });
+    running.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    sim.setInstrumentsAvailable(false);
+    expect(await adapter.loadInstruments()).toEqual([undefined]);
+    const { sink, halted } = haltRecorder(1);
+    const resolved: number[] = [];
+    adapter.start(Object.assign(sink, { onInstrumentResolved: (i: number) => void resolved.push(i) }));
+    expect(adapter.connections()).toEqual([]);
+    sim.setInstrumentsAvailable(true);
+    await waitFor(() => resolved.length === 1, "the future resolved late", 20_000);
+    // Before, the late join subscribed it as any, opening its connection for it (a connect spent, up for nothing, in
+    // /readyz's connections), and the book could go LIVE until the next expiry check (1 s) closed it. As at start:
+    // closed as it joins.
+    expect(halted).toMatchObject([{ index: 0, state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED }]);
+    expect(adapter.connections()).toEqual([]);
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "halted", subscribed: false });
+    const asked = sim.stats.restRequests;
+    await waitFor(() => sim.stats.restRequests >= asked + 2, "the closed future asked for again", 20_000);
+    expect(sim.stats.connectionsTotal).toBe(0);
+    expect(adapter.connections()).toEqual([]);
+  });
 });
