@@ -4,18 +4,12 @@
  * to every other venue.
  */
 import { describe, expect, test } from "vitest";
-import { ConfigError } from "../../src/core/errors.ts";
 import { formatConfigToml } from "../../src/config/format.ts";
 import { parseConfigText } from "../../src/config/load.ts";
+import { refusedProblems } from "../support/config-problems.ts";
 
 function problemsOf(toml: string): string[] {
-  try {
-    parseConfigText(toml, "test.toml");
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return [...(err as ConfigError).problems];
-  }
-  throw new Error("expected a ConfigError");
+  return refusedProblems(toml);
 }
 
 const options = (toml: string) => parseConfigText(toml).venues.flatMap((v) => v.markets.map((m) => [`${v.venue}.${m.market}`, m.options]));

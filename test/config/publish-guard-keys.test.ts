@@ -4,23 +4,17 @@
  */
 import { describe, expect, test } from "vitest";
 import { resolve } from "node:path";
-import { ConfigError } from "../../src/core/errors.ts";
 import { loadConfigFile, parseConfigText } from "../../src/config/load.ts";
 
 /** These cases are about [publish] alone; a run config also needs a venue (tested in test/cli/config-refusals.test.ts). */
 const PUBLISH_ONLY = { requireVenue: false };
 import { ownSourceIds } from "../../src/app/publish-guard.ts";
+import { refusedProblems } from "../support/config-problems.ts";
 
 const EXAMPLE = resolve(import.meta.dirname, "../../config/feeder.example.toml");
 
 function problemsOf(toml: string): string[] {
-  try {
-    parseConfigText(toml, "test.toml", PUBLISH_ONLY);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return [...(err as ConfigError).problems];
-  }
-  throw new Error("expected a ConfigError");
+  return refusedProblems(toml, PUBLISH_ONLY);
 }
 
 describe("publish.source_id and publish.startup_listen_ms", () => {

@@ -1,19 +1,13 @@
 /** publish.retransmit: defaults, bad values named, and check-config's TOML round-trips it. */
 import { describe, expect, test } from "vitest";
-import { ConfigError } from "../../src/core/errors.ts";
 import { parseConfigText } from "../../src/config/load.ts";
 import { formatConfigToml } from "../../src/config/format.ts";
+import { refusedProblems } from "../support/config-problems.ts";
 
 const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
 
 function problemsOf(toml: string): string[] {
-  try {
-    parseConfigText(toml, "test.toml");
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return [...(err as ConfigError).problems];
-  }
-  throw new Error("expected a ConfigError");
+  return refusedProblems(toml);
 }
 
 describe("publish.retransmit", () => {

@@ -6,21 +6,13 @@
  * [publish] alone: a file without venues is not checked.
  */
 import { describe, expect, test } from "vitest";
-import { ConfigError } from "../../src/core/errors.ts";
-import { parseConfigText } from "../../src/config/load.ts";
+import { configProblems, LOOPBACK_ONLY } from "../support/config-problems.ts";
 
-const LOCAL = [{ name: "lo", address: "127.0.0.1" }];
 const VENUES = '[venues.bybit.linear]\nsymbols = ["BTCUSDT", "ETHUSDT@1"]\n[venues.bybit.spot]\nsymbols = ["SOLUSDT"]\n';
 const dest = (rule: string) => `[[publish.destinations]]\ngroup = "239.255.0.1"\nport = 31001\n${rule}\n`;
 
 function problemsOf(toml: string, requireVenue = true): string[] {
-  try {
-    parseConfigText(toml, "test.toml", { localAddresses: LOCAL, requireVenue });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return [...(err as ConfigError).problems];
-  }
-  return [];
+  return configProblems(toml, { localAddresses: LOOPBACK_ONLY, requireVenue });
 }
 
 describe("a destination's symbol that no configured instrument has is refused", () => {

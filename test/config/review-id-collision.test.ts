@@ -5,18 +5,11 @@
  * refuses it now, naming both. OHAJQFQUSDT and SDMJULKUSDT on bybit linear share id 3474722274 (found by search).
  */
 import { describe, expect, test } from "vitest";
-import { ConfigError } from "../../src/core/errors.ts";
-import { parseConfigText } from "../../src/config/load.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
+import { configProblems } from "../support/config-problems.ts";
 
 function problemsOf(toml: string): string[] {
-  try {
-    parseConfigText(toml, "test.toml", { localAddresses: [{ name: "lo", address: "127.0.0.1" }] });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return [...(err as ConfigError).problems];
-  }
-  return [];
+  return configProblems(toml);
 }
 
 describe("instrument ids", () => {

@@ -5,21 +5,13 @@
  * "239.255.0.09" was accepted and failed at the first send with getaddrinfo ENOTFOUND.
  */
 import { describe, expect, test } from "vitest";
-import { ConfigError } from "../../src/core/errors.ts";
-import { parseConfigText } from "../../src/config/load.ts";
 import { main } from "../../src/cli/main.ts";
+import { configProblems } from "../support/config-problems.ts";
 
 const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
-const LOCAL = [{ name: "lo", address: "127.0.0.1" }];
 
 function problemsOf(toml: string): string[] {
-  try {
-    parseConfigText(toml, "test.toml", { localAddresses: LOCAL });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return [...(err as ConfigError).problems];
-  }
-  return [];
+  return configProblems(toml);
 }
 
 describe("IPv4 addresses with a leading zero in an octet are refused, naming the key", () => {

@@ -4,20 +4,14 @@
  * symbol it was meant for silently took its tick and lot from REST, or stayed unresolved in a replay.
  */
 import { describe, expect, test } from "vitest";
-import { ConfigError } from "../../src/core/errors.ts";
 import { parseConfigText } from "../../src/config/load.ts";
+import { configProblems } from "../support/config-problems.ts";
 
 const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT", "ETHUSDT@1"]\n';
 const override = (key: string) => `[venues.bybit.overrides."${key}"]\ntick_size = "0.1"\nlot_size = "0.001"\n`;
 
 function problemsOf(toml: string): string[] {
-  try {
-    parseConfigText(toml, "test.toml", { localAddresses: [{ name: "lo", address: "127.0.0.1" }] });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return [...(err as ConfigError).problems];
-  }
-  return [];
+  return configProblems(toml);
 }
 
 describe("an override that names no configured symbol is refused, naming its key", () => {

@@ -4,20 +4,12 @@
  * servers (worker i binds port + i + 1, which Bun refuses beyond 65535), or an address this host does not have.
  */
 import { describe, expect, test } from "vitest";
-import { ConfigError } from "../../src/core/errors.ts";
-import { parseConfigText } from "../../src/config/load.ts";
+import { configProblems, LOOPBACK_ONLY } from "../support/config-problems.ts";
 
-const LOCAL = [{ name: "lo", address: "127.0.0.1" }];
 const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
 
 function problemsOf(toml: string, requireVenue = true): string[] {
-  try {
-    parseConfigText(toml, "test.toml", { localAddresses: LOCAL, requireVenue });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return [...(err as ConfigError).problems];
-  }
-  return [];
+  return configProblems(toml, { localAddresses: LOOPBACK_ONLY, requireVenue });
 }
 
 describe("publish.retransmit.listen", () => {

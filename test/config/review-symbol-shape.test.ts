@@ -5,17 +5,10 @@
  * have one shape (registry MarketSpec.symbolShape) now refuse another at load, naming the symbol and the shape.
  */
 import { describe, expect, test } from "vitest";
-import { ConfigError } from "../../src/core/errors.ts";
-import { parseConfigText } from "../../src/config/load.ts";
+import { configProblems } from "../support/config-problems.ts";
 
 function problemsOf(toml: string): string[] {
-  try {
-    parseConfigText(toml, "test.toml", { localAddresses: [{ name: "lo", address: "127.0.0.1" }] });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return [...(err as ConfigError).problems];
-  }
-  return [];
+  return configProblems(toml);
 }
 
 describe("a symbol in another venue's spelling", () => {

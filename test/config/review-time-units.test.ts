@@ -5,20 +5,12 @@
  * heartbeat intervals, is not heard: the start it should refuse went ahead (the running check found it later).
  */
 import { describe, expect, test } from "vitest";
-import { ConfigError } from "../../src/core/errors.ts";
-import { parseConfigText } from "../../src/config/load.ts";
+import { configProblems } from "../support/config-problems.ts";
 
-const LOCAL = [{ name: "lo", address: "127.0.0.1" }];
 const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
 
 function problemsOf(publish: string): string[] {
-  try {
-    parseConfigText(`[publish]\n${publish}\n${VENUE}`, "test.toml", { localAddresses: LOCAL });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return [...(err as ConfigError).problems];
-  }
-  return [];
+  return configProblems(`[publish]\n${publish}\n${VENUE}`);
 }
 
 describe("millisecond keys given in seconds", () => {

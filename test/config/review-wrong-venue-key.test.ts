@@ -6,17 +6,10 @@
  * that do not reload their instruments.
  */
 import { describe, expect, test } from "vitest";
-import { ConfigError } from "../../src/core/errors.ts";
-import { parseConfigText } from "../../src/config/load.ts";
+import { configProblems } from "../support/config-problems.ts";
 
 function problemsOf(toml: string): string[] {
-  try {
-    parseConfigText(toml, "test.toml", { localAddresses: [{ name: "lo", address: "127.0.0.1" }] });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return [...(err as ConfigError).problems];
-  }
-  return [];
+  return configProblems(toml);
 }
 
 describe("symbols_per_connection", () => {
