@@ -311,7 +311,9 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
       return 1;
     }
   }
-  ctx.log.info("listening", { groups: groups.map((g) => (g.group !== undefined ? `${g.group}:${g.port}@${g.iface}` : `unicast ${g.bind}:${g.port}`)), nats, format });
+  // The NATS options by name: they hold the HMAC key (authKey), which is never logged; its file is.
+  const natsLogged = nats === undefined ? undefined : { servers: nats.servers, prefix: nats.prefix, stream: nats.stream, from: nats.from, authKeyFile: v["auth-key-file"] };
+  ctx.log.info("listening", { groups: groups.map((g) => (g.group !== undefined ? `${g.group}:${g.port}@${g.iface}` : `unicast ${g.bind}:${g.port}`)), nats: natsLogged, format });
   const effective = Math.min(...sub.recvBufferSizes());
   if (effective < RECV_BUFFER_BYTES) {
     // The kernel keeps min(request, net.core.rmem_max) and reports double that.
