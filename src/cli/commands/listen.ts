@@ -58,7 +58,7 @@ export const listenCommand: CommandSpec = {
     "      --iface ADDR     local interface to join on (default 127.0.0.1, or each destination's interface)",
     "      --auth-key-file FILE  HMAC key: drop every datagram without a valid trailer (default with --config:",
     "                       the configuration's publish.auth_key_file); with --nats, every envelope not signed",
-    "                       with it (by a bridge given the key) is refused and counted",
+    "                       with it (by a bridge given the key) is refused, counted and warned of",
     "  -f, --format F       table (default) | ndjson",
     "  -d, --depth N        levels per side in ndjson records (default 5)",
     "      --duration S     exit after S seconds (at most 2147483, 24.8 days)",
