@@ -332,6 +332,11 @@ export interface RepackerOptions {
    * refused as `bad_auth`, and the repacked datagrams are signed with it (AUTHENTICATED), for keyed subscribers.
    */
   authKey?: Uint8Array;
+  /**
+   * Told of every refused envelope (cold: bad input), after it is counted: the CLI warns of `bad_auth`, which with a
+   * key and a bridge without it (or with another key) is every envelope, the books never filled.
+   */
+  onRefused?: (why: EnvelopeRefusal) => void;
 }
 
 export interface RepackerCounters {
@@ -794,6 +799,7 @@ export class EnvelopeRepacker {
 
   private refuse(why: EnvelopeRefusal): EnvelopeRefusal {
     this.counters.refused[why]++;
+    this.opts.onRefused?.(why);
     return why;
   }
 }

@@ -8,7 +8,7 @@
  * only when a reader starts, so the subscriber package installs and runs without them (optional peers).
  * @module
  */
-import { EnvelopeRepacker, type BridgeEvent, type RepackerCounters } from "./nats-envelope.ts";
+import { EnvelopeRepacker, type BridgeEvent, type EnvelopeRefusal, type RepackerCounters } from "./nats-envelope.ts";
 import type { FeedSubscriber } from "./feed-subscriber.ts";
 import type { ChannelPacker } from "../wire/packer.ts";
 import { monoEpochMs } from "./mono-clock.ts";
@@ -39,6 +39,8 @@ export interface NatsReadOptions {
    * datagrams are signed with it, for subscribers that require it. Without it, envelopes are taken unchecked.
    */
   authKey?: Uint8Array;
+  /** Told of every envelope refused (`counters.refused` names the reasons), e.g. to warn of `bad_auth`. */
+  onRefused?: (why: EnvelopeRefusal) => void;
 }
 
 /** The parts of the NATS client used here (typed locally: the package is an optional, dynamically loaded peer). */
@@ -135,6 +137,7 @@ export class NatsFeedReader {
       onBridgeEvent: opts.onBridgeEvent,
       replay: opts.stream !== undefined && (opts.from ?? "now") !== "now",
       authKey: opts.authKey,
+      onRefused: opts.onRefused,
     });
   }
 

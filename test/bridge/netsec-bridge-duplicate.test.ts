@@ -84,4 +84,22 @@ describe("the bridge and a duplicated datagram", () => {
     expect(book.usable).toBe(true);
     expect(bridge.counters.duplicates).toBe(1);
   });
+
+  // rev54 guard: a restarted publisher's new session starts its sequence again, below the bridge's nextSeq for the
+  // stream: it is news, not a copy (the session is compared first), and reaches the far side.
+  test("a restarted publisher's datagrams (sequence from the start again) are forwarded, not dropped as behind", () => {
+    const p = packer({ channelId: 3, sourceId: 7, sessionId: 501, sessionStartUs: T0 + 5_000_000, heartbeatIntervalMs: 60_000 });
+    const x = new TestBook(X);
+    x.load([[943600, 11]], [[943601, 21]], 1, T0 + 5_000_000);
+    packInstrumentDefinition(p, new EncodedDefinition(X), false);
+    packBookSnapshot(p, x, 0, false);
+    const before = bridge.counters.published;
+    for (const d of take(p, T0 + 6_000_000)) bridge.onDatagram(d);
+    expect(bridge.counters.duplicates).toBe(1); // the first test's copy only
+    expect(bridge.counters.published).toBe(before + 2);
+    deliverPublished();
+    const book = sub.book(X.instrumentId)!;
+    expect(levelsOf(book)).toEqual(levelsOf(x));
+    expect(book.usable).toBe(true);
+  });
 });

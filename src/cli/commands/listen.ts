@@ -58,7 +58,7 @@ export const listenCommand: CommandSpec = {
     "      --iface ADDR     local interface to join on (default 127.0.0.1, or each destination's interface)",
     "      --auth-key-file FILE  HMAC key: drop every datagram without a valid trailer (default with --config:",
     "                       the configuration's publish.auth_key_file); with --nats, every envelope not signed",
-    "                       with it (by a bridge given the key) is refused and counted",
+    "                       with it (by a bridge given the key) is refused, counted and warned of",
     "  -f, --format F       table (default) | ndjson",
     "  -d, --depth N        levels per side in ndjson records (default 5)",
     "      --duration S     exit after S seconds (at most 2147483, 24.8 days)",
@@ -311,7 +311,9 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
       return 1;
     }
   }
-  ctx.log.info("listening", { groups: groups.map((g) => (g.group !== undefined ? `${g.group}:${g.port}@${g.iface}` : `unicast ${g.bind}:${g.port}`)), nats, format });
+  // The NATS options by name: they hold the HMAC key (authKey), which is never logged; its file is.
+  const natsLogged = nats === undefined ? undefined : { servers: nats.servers, prefix: nats.prefix, stream: nats.stream, from: nats.from, authKeyFile: v["auth-key-file"] };
+  ctx.log.info("listening", { groups: groups.map((g) => (g.group !== undefined ? `${g.group}:${g.port}@${g.iface}` : `unicast ${g.bind}:${g.port}`)), nats: natsLogged, format });
   const effective = Math.min(...sub.recvBufferSizes());
   if (effective < RECV_BUFFER_BYTES) {
     // The kernel keeps min(request, net.core.rmem_max) and reports double that.

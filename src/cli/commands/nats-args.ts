@@ -1,6 +1,7 @@
 /** NATS flags shared by `feeder bridge` and `feeder listen`: servers, subject prefix, stream, start point. @module */
 import { readAuthKeyFile } from "../../core/auth-key.ts";
-import type { BridgeEvent } from "../../subscriber/nats-envelope.ts";
+import { RateLimitedLog } from "../../core/log.ts";
+import type { BridgeEvent, EnvelopeRefusal } from "../../subscriber/nats-envelope.ts";
 import { useNatsModules, type NatsReadOptions } from "../../subscriber/nats-source.ts";
 import { UsageError, type CommandContext } from "../command.ts";
 
@@ -61,5 +62,14 @@ export function natsReadOptions(ctx: CommandContext): NatsReadOptions {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return { servers: serversOf(v.nats), prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, ...(authKey === undefined ? {} : { authKey }) };
+  if (authKey === undefined) return { servers: serversOf(v.nats), prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent };
+  // With a key and a bridge without it (or with another key) every envelope is refused: said at once, then at most
+  // every 5 s. Before, listen --nats showed an empty table and logged nothing.
+  const badAuth = new RateLimitedLog(
+    ctx.log,
+    "warn",
+    "NATS envelopes refused: not signed with the --auth-key-file key (the bridge needs the same key: to-nats --auth-key-file; a bridge without it has every envelope refused)",
+  );
+  const onRefused = (why: EnvelopeRefusal) => void (why === "bad_auth" && badAuth.hit());
+  return { servers: serversOf(v.nats), prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, authKey, onRefused };
 }
