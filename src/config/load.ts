@@ -399,6 +399,12 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, local
   const requestsPerSec = v.int(t.requests_per_sec, "publish.retransmit.requests_per_sec", 100, 1, 1_000_000);
   const bytesPerSec = v.int(t.bytes_per_sec, "publish.retransmit.bytes_per_sec", 16 * 1024 * 1024, 1400, 1 << 30);
   const totalBytesPerSec = v.int(t.total_bytes_per_sec, "publish.retransmit.total_bytes_per_sec", 64 * 1024 * 1024, 1400, 1 << 30);
+  // A bucket holds one second's worth: under one full datagram, a request for one is THROTTLED every time, for ever.
+  for (const [key, rate] of [["bytes_per_sec", bytesPerSec], ["total_bytes_per_sec", totalBytesPerSec]] as const) {
+    if (rate < maxDatagramBytes) {
+      v.problem(`publish.retransmit.${key}`, rate, `at least publish.max_datagram_bytes (${maxDatagramBytes}): its bucket holds one second's worth, so a full-size datagram could never be resent (always THROTTLED)`);
+    }
+  }
   return { host, port, ringBytes, allow, requestsPerSec, bytesPerSec, totalBytesPerSec };
 }
 

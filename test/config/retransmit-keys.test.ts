@@ -34,6 +34,16 @@ describe("publish.retransmit", () => {
     ]);
   });
 
+  test("a byte bucket smaller than one full datagram is refused, naming both keys (s-rev56)", () => {
+    // The bucket holds one second's worth: a full-size datagram (max_datagram_bytes) was THROTTLED for ever.
+    expect(problemsOf(`[publish]\nmax_datagram_bytes = 9000\n[publish.retransmit]\nbytes_per_sec = 8999\ntotal_bytes_per_sec = 4000\n${VENUE}`)).toEqual([
+      "publish.retransmit.bytes_per_sec: 8999 is not at least publish.max_datagram_bytes (9000): its bucket holds one second's worth, so a full-size datagram could never be resent (always THROTTLED)",
+      "publish.retransmit.total_bytes_per_sec: 4000 is not at least publish.max_datagram_bytes (9000): its bucket holds one second's worth, so a full-size datagram could never be resent (always THROTTLED)",
+    ]);
+    const c = parseConfigText(`[publish]\nmax_datagram_bytes = 9000\n[publish.retransmit]\nbytes_per_sec = 9000\ntotal_bytes_per_sec = 9000\n${VENUE}`, "t.toml");
+    expect(c.publish.retransmit).toMatchObject({ bytesPerSec: 9000, totalBytesPerSec: 9000 });
+  });
+
   test("check-config's TOML loads back to the same settings", () => {
     const c = parseConfigText(`[publish.retransmit]\nlisten = "127.0.0.1:0"\nallow = ["10.0.0.0/8", "127.0.0.1"]\nrequests_per_sec = 7\n${VENUE}`, "t.toml");
     const again = parseConfigText(formatConfigToml(c), "again.toml");

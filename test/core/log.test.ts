@@ -102,6 +102,50 @@ describe("guardedWriter: a stream's errors", () => {
     expect(() => write("x\n")).not.toThrow();
   });
 
+  test("done runs once per line in every path: written, failed, dropped over the bound, stream gone, write threw (s-rev56)", () => {
+    // A worker's log credit (app/worker-log.ts) is given back by `done`: never run, the worker's lines stop for good;
+    // run twice, its bound is overrun. The warning line is the writer's own (no done) and counts in the backlog.
+    const dones = new Map<string, number>();
+    const doneFor = (line: string) => () => void dones.set(line, (dones.get(line) ?? 0) + 1);
+    const waiting: ((err?: unknown) => void)[] = [];
+    const listeners: ((err: unknown) => void)[] = [];
+    let mode: "take" | "throw" | "epipe" = "take";
+    const taken: string[] = [];
+    const write = guardedWriter(
+      {
+        write(text: string, cb?: (err?: unknown) => void) {
+          if (mode === "throw") throw Object.assign(new Error("EIO"), { code: "EIO" });
+          taken.push(text);
+          if (mode === "epipe") {
+            const err = Object.assign(new Error("EPIPE"), { code: "EPIPE" });
+            cb?.(err);
+            for (const l of listeners) l(err);
+          } else waiting.push(cb!);
+        },
+        on(_e: "error", l: (err: unknown) => void) {
+          listeners.push(l);
+        },
+      },
+      29,
+    );
+    for (let i = 0; i < 6; i++) write(`line${i}\n`, doneFor(`line${i}`)); // 6 B each: past 29 B after 5, the 6th dropped
+    expect(dones.get("line5")).toBe(1); // dropped: done at once
+    expect(dones.get("line0")).toBeUndefined(); // written: done only once the reader takes it
+    waiting.shift()!(Object.assign(new Error("ENOSPC"), { code: "ENOSPC" })); // failed: done all the same
+    for (const cb of waiting.splice(0, 2)) cb(); // 12 B waiting: half taken
+    write("line6\n", doneFor("line6")); // the warning first, counted in the backlog, then the line
+    expect(taken.slice(5).map((t) => (t.startsWith("{") ? JSON.parse(t).dropped : t))).toEqual([1, "line6\n"]);
+    for (const cb of waiting.splice(0)) cb(); // all taken (the warning's too: no done of its own)
+    mode = "throw";
+    write("line7\n", doneFor("line7"));
+    expect(dones.get("line7")).toBe(1);
+    mode = "epipe";
+    write("line8\n", doneFor("line8"));
+    write("line9\n", doneFor("line9")); // gone: not tried, done at once
+    expect(taken.at(-1)).toBe("line8\n");
+    expect([...dones.entries()].sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => [`line${i}`, 1]));
+  });
+
   test("a reader behind by more than the bound: lines dropped until half is taken, then a warning with the count", () => {
     const taken: string[] = [];
     const waiting: (() => void)[] = []; // the done callbacks of writes the reader has not taken
