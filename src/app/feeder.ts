@@ -30,6 +30,8 @@ export interface FeederOptions {
   readonly log: Logger;
   /** Added to `publish.source_id` for the packet header's source id: a worker passes its number (index + 1); default 0. */
   readonly sourceOffset?: number;
+  /** publish.auth_key_file's key already read (a worker: the supervisor's copy); undefined: the publisher reads the file. */
+  readonly authKey?: Uint8Array;
   /** Test hook passed to the publisher: drop chosen datagrams on purpose. */
   readonly dropFilter?: (channelId: number, seqNum: number, bytes: Uint8Array) => boolean;
   /** Adapter knobs for tests (short ping/stale intervals); merged into every adapter's options. */
@@ -257,6 +259,7 @@ export class Feeder {
     this.publisher = new FeedPublisher({
       publish: opts.config.publish,
       sourceId: opts.sourceOffset ?? 0,
+      authKey: opts.authKey,
       log: opts.log.child({ part: "publisher" }),
       dropFilter: opts.dropFilter,
       receiptToSend: this.latency.receiptToSend,

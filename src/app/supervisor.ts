@@ -10,6 +10,8 @@
  * @module
  */
 import { writeStderr, type Logger } from "../core/log.ts";
+import { readAuthKeyFile } from "../core/auth-key.ts";
+import { ConfigError } from "../core/errors.ts";
 import type { FeederConfig } from "../config/types.ts";
 import type { BookLevels, BookSummary } from "./book-json.ts";
 import { Unavailable, type StatusSource } from "./http-server.ts";
@@ -100,6 +102,8 @@ export class Supervisor implements StatusSource {
   private hangTimer: ReturnType<typeof setInterval> | undefined;
   /** When checkHangs last ran (ms; 0: not yet): a check far later than its interval means this thread was held up. */
   private lastHangCheckMs = 0;
+  /** publish.auth_key_file's key, read once at start() and given to every worker, restarted ones too. */
+  private authKey: Uint8Array | undefined;
 
   constructor(
     private readonly config: FeederConfig,
@@ -127,6 +131,17 @@ export class Supervisor implements StatusSource {
     if (this.stopping) throw new Error("supervisor: start() after stop(): a stopped Supervisor does not start again; create a new one");
     if (this.startCalled) throw new Error("supervisor: start() called twice");
     this.startCalled = true;
+    // The key is read once, here: each worker used to read the file as it started, so after the file was rotated in
+    // place a worker restarted by the supervisor (crashed, hung) signed with the new key and the others with the old
+    // one, and subscribers with either key refused part of the feed. A restart of the process applies a new key.
+    const keyFile = this.config.publish.authKeyFile;
+    if (keyFile !== undefined) {
+      try {
+        this.authKey = readAuthKeyFile(keyFile, "publish.auth_key_file");
+      } catch (err) {
+        throw new ConfigError([(err as Error).message]); // as FeedPublisher: a bad key file is a configuration problem
+      }
+    }
     const starts: Promise<VenueStart[]>[] = [];
     for (let i = 0; i < this.config.workers; i++) {
       const share = this.config.venues.flatMap((v) =>
@@ -346,7 +361,7 @@ export class Supervisor implements StatusSource {
         }, delayMs);
       });
       const budgets = slot.budgets.carry();
-      worker.postMessage({ type: "start", config: this.config, workerIndex: slot.index, workerCount: this.config.workers, budgets } satisfies ToWorker);
+      worker.postMessage({ type: "start", config: this.config, workerIndex: slot.index, workerCount: this.config.workers, budgets, authKey: this.authKey } satisfies ToWorker);
     });
   }
 

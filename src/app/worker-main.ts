@@ -34,6 +34,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       ledger = workerLedger(msg.budgets ?? {}, (event) => send({ type: "budget", ...event }));
       feeder = new Feeder({
         config: msg.config,
+        authKey: msg.authKey,
         log,
         sourceOffset: workerIndex + 1, // the publisher sends as publish.source_id + this (publish-guard.ts workerSourceId)
         subscriptionFilter: (venue, sub) => inWorkerShare(venue, sub, workerIndex, msg.workerCount),

@@ -19,7 +19,11 @@ export type WorkerRequest =
 
 export type ToWorker =
   /** `budgets`: what the slot's previous worker spent of each per-IP budget that the venue still counts. */
-  | { type: "start"; config: FeederConfig; workerIndex: number; workerCount: number; budgets: Record<string, BudgetCarry> }
+  /**
+   * `authKey`: publish.auth_key_file's key as the supervisor read it once at its start, so a restarted worker signs
+   * with the key every other worker signs with, even after the file was rotated in place (a restart applies it).
+   */
+  | { type: "start"; config: FeederConfig; workerIndex: number; workerCount: number; budgets: Record<string, BudgetCarry>; authKey?: Uint8Array }
   | ({ type: "request"; id: number } & WorkerRequest)
   /** The supervisor's liveness check: a worker answers `pong` at once (a hung one does not, and is restarted). */
   | { type: "ping" }

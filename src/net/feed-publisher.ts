@@ -49,7 +49,7 @@ export interface FeedPublisherOptions {
    * per channel): a worker passes its number (worker index + 1), a single process nothing (0).
    */
   sourceId?: number;
-  /** HMAC key instead of publish.auth_key_file (tests). */
+  /** HMAC key instead of publish.auth_key_file (read once by a supervisor for all its workers; tests). */
   authKey?: Uint8Array;
   /** Session start in µs since the epoch (sessionStartNs in every header); now unless given (tests). */
   sessionStartUs?: number;
