@@ -11,6 +11,7 @@ import type { CommandContext } from "../../src/cli/command.ts";
 import { listen } from "../../src/cli/commands/listen.ts";
 import type { Logger } from "../../src/core/log.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
+import { until } from "../support/until.ts";
 import { startTickingPublisher } from "./ticking-publisher.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -23,14 +24,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
-
-async function until(what: string, cond: () => boolean): Promise<void> {
-  const deadline = Date.now() + BOUND_MS;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`not within ${BOUND_MS} ms: ${what}`);
-    await Bun.sleep(10);
-  }
-}
 
 test("in process: rows beyond --max-unread-kib are skipped while the reader is behind, counted where it goes on, exit 1", { timeout: 120_000 }, async () => {
   await startTickingPublisher(GROUP, PORT, 6, cleanups);
