@@ -13,6 +13,7 @@ import { describe, expect, test } from "vitest";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
+import { loopbackDestinationToml, unreachableBybitToml } from "../support/config-toml.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const BOUND_MS = 30_000;
@@ -45,15 +46,8 @@ describe("feeder run with workers = 2 whose stderr reader goes away", { timeout:
         `http = { enabled = true, listen = "127.0.0.1:${httpPort}" }`,
         "[publish]",
         "startup_listen_ms = 0",
-        "[[publish.destinations]]",
-        `group = "${dest.group}"`,
-        `port = ${dest.port}`,
-        'interface = "127.0.0.1"',
-        "ttl = 1",
-        "[venues.bybit]",
-        'ws_url = "ws://127.0.0.1:9/v5/public"',
-        'rest_url = "http://127.0.0.1:9"',
-        `instrument_cache = "${join(dir, "instruments.json")}"`,
+        ...loopbackDestinationToml(dest),
+        ...unreachableBybitToml(dir),
         "[venues.bybit.linear]",
         "depth = 50",
         'symbols = ["XRPUSDT", "BTCUSDT"]',

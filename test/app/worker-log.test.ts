@@ -65,23 +65,40 @@ describe("WorkerLogIntake: the main thread's side", () => {
   });
 });
 
+/**
+ * A Bybit simulator (seed `seed`, linear `symbols`) and a Supervisor of `workers` over it, logging JSON at info: every
+ * text its workers log goes into `written`, taken at once (done). `workerUrl` replaces the worker's script.
+ */
+async function startWritingWorkerLog(
+  o: { symbols: string[]; seed: number; workers: number; workerUrl?: string },
+  written: string[],
+): Promise<{ sim: BybitSim; supervisor: Supervisor }> {
+  const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: o.symbols }], seed: o.seed, messagesPerSecond: 0 });
+  const raw = rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: o.symbols }], ...uniqueDestination(100 + o.seed), workers: o.workers });
+  raw.log = { level: "info", format: "json" };
+  const supervisor = new Supervisor(validateConfig(raw), createLogger({ format: "json", write: () => {} }), o.workerUrl, {
+    writeLog: (text, done) => {
+      written.push(text);
+      done();
+    },
+  });
+  try {
+    await supervisor.start();
+  } catch (e) {
+    await supervisor.stop();
+    await sim.stop();
+    throw e;
+  }
+  return { sim, supervisor };
+}
+
 describe("with workers = 2, real worker threads", () => {
   let sim: BybitSim;
   let supervisor: Supervisor;
   const written: string[] = [];
 
   beforeAll(async () => {
-    sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"] }], seed: 62, messagesPerSecond: 0 });
-    const raw = rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"] }], ...uniqueDestination(162), workers: 2 });
-    raw.log = { level: "info", format: "json" };
-    const mainLines: string[] = [];
-    supervisor = new Supervisor(validateConfig(raw), createLogger({ format: "json", write: (l) => mainLines.push(l) }), undefined, {
-      writeLog: (text, done) => {
-        written.push(text);
-        done();
-      },
-    });
-    await supervisor.start();
+    ({ sim, supervisor } = await startWritingWorkerLog({ symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"], seed: 62, workers: 2 }, written));
   }, 30_000);
 
   afterAll(async () => {
@@ -106,16 +123,8 @@ describe("a worker that dies right after logging", () => {
   const written: string[] = [];
 
   beforeAll(async () => {
-    sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["BTCUSDT", "ETHUSDT"] }], seed: 65, messagesPerSecond: 0 });
-    const raw = rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }], ...uniqueDestination(165), workers: 1 });
-    raw.log = { level: "info", format: "json" };
-    supervisor = new Supervisor(validateConfig(raw), createLogger({ format: "json", write: () => {} }), new URL("./support/last-words-worker.ts", import.meta.url).href, {
-      writeLog: (text, done) => {
-        written.push(text);
-        done();
-      },
-    });
-    await supervisor.start();
+    const workerUrl = new URL("./support/last-words-worker.ts", import.meta.url).href;
+    ({ sim, supervisor } = await startWritingWorkerLog({ symbols: ["BTCUSDT", "ETHUSDT"], seed: 65, workers: 1, workerUrl }, written));
   }, 30_000);
 
   afterAll(async () => {

@@ -11,7 +11,6 @@
  * rev19-nats-backlog reads it), the EnvelopeRepacker and an unchanged FeedSubscriber.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
@@ -20,27 +19,10 @@ import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefin
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { newSubscriber, packer, T0, take } from "../subscriber/feed-harness.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
+import { RecordedBridge } from "./recorded-bridge.ts";
 
 const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
 const Y = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
-
-/** The NATS client's parts the bridge reads: what it published, and whether it is connected. */
-class RecordingClient {
-  readonly published: Uint8Array[] = [];
-  readonly protocol = { connected: true, outbound: { size: () => 0 } };
-  publish(_subject: string, data: Uint8Array): void {
-    this.published.push(data);
-  }
-  async flush(): Promise<void> {}
-  async close(): Promise<void> {}
-}
-
-class RecordedBridge extends ForwardBridge {
-  readonly client = new RecordingClient();
-  protected override async connect(): Promise<unknown> {
-    return this.client;
-  }
-}
 
 let bridge: RecordedBridge;
 let sub: FeedSubscriber;

@@ -11,6 +11,8 @@ import type { CommandContext } from "../../src/cli/command.ts";
 import { listen } from "../../src/cli/commands/listen.ts";
 import type { Logger } from "../../src/core/log.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
+import { until } from "../support/until.ts";
+import { stderrReader } from "./stderr-reader.ts";
 import { startTickingPublisher } from "./ticking-publisher.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -23,14 +25,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
-
-async function until(what: string, cond: () => boolean): Promise<void> {
-  const deadline = Date.now() + BOUND_MS;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`not within ${BOUND_MS} ms: ${what}`);
-    await Bun.sleep(10);
-  }
-}
 
 test("in process: rows beyond --max-unread-kib are skipped while the reader is behind, counted where it goes on, exit 1", { timeout: 120_000 }, async () => {
   await startTickingPublisher(GROUP, PORT, 6, cleanups);
@@ -82,26 +76,15 @@ test("as a process into a pipe whose reader takes nothing: rows are skipped, not
     `exec "$0" src/cli/main.ts listen -f ndjson -g ${GROUP}:${PORT + 1} --iface 127.0.0.1 --max-unread-kib 64`,
   ].join("\n");
   const proc = Bun.spawn(["bash", "-c", script, process.execPath], { cwd: ROOT, stdout: "ignore", stderr: "pipe", env: { ...process.env, FEEDER_LOG_LEVEL: "warn" } });
-  let readerPid: number | undefined;
+  const err = stderrReader(proc);
   cleanups.push(() => {
     proc.kill("SIGKILL");
-    if (readerPid !== undefined) process.kill(readerPid, "SIGKILL");
+    if (err.readerPid !== undefined) process.kill(err.readerPid, "SIGKILL");
   });
-  const reader = proc.stderr.getReader();
-  const decoder = new TextDecoder();
-  let stderr = "";
-  const readUntil = async (text: string) => {
-    while (!stderr.includes(text)) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      stderr += decoder.decode(value, { stream: true });
-      readerPid ??= Number(/reader (\d+)/.exec(stderr)?.[1]) || undefined;
-    }
-  };
-  await Promise.race([readUntil("rows skipped until it catches up"), Bun.sleep(BOUND_MS)]);
-  expect(stderr).toContain("standard output's reader is behind: rows skipped until it catches up");
+  await Promise.race([err.readUntil("rows skipped until it catches up"), Bun.sleep(BOUND_MS)]);
+  expect(err.text).toContain("standard output's reader is behind: rows skipped until it catches up");
   proc.kill("SIGTERM");
   expect(await exitCodeWithin(proc, BOUND_MS)).toBe(1);
-  await readUntil("\u0000"); // to its end
-  expect(stderr).toMatch(/"\d+ rows skipped: standard output's reader was slower than the feed/);
+  await err.readUntil("\u0000"); // to its end
+  expect(err.text).toMatch(/"\d+ rows skipped: standard output's reader was slower than the feed/);
 });

@@ -12,6 +12,7 @@ import { describe, expect, test } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
+import { stderrReader } from "./stderr-reader.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const EXIT_BOUND_MS = 30_000;
@@ -87,30 +88,18 @@ describe("standard output into a slow pipe", { timeout: 60_000 }, () => {
       `exec "$0" src/cli/main.ts sim --port 0 --rate 0`,
     ].join("\n");
     const proc = Bun.spawn(["bash", "-c", script, process.execPath], { cwd: ROOT, stdout: "ignore", stderr: "pipe" });
-    const reader = proc.stderr.getReader();
-    const decoder = new TextDecoder();
-    let stderr = "";
-    let readerPid: number | undefined;
-    /** Reads stderr until it holds `text` or ends (the bash and the sleep have let go of it by then). */
-    const readUntil = async (text: string) => {
-      while (!stderr.includes(text)) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        stderr += decoder.decode(value, { stream: true });
-        readerPid ??= Number(/reader (\d+)/.exec(stderr)?.[1]) || undefined;
-      }
-    };
+    const err = stderrReader(proc);
     try {
-      await readUntil("simulator running");
-      expect(stderr).toContain("simulator running");
+      await err.readUntil("simulator running");
+      expect(err.text).toContain("simulator running");
       proc.kill("SIGTERM");
       expect(await exitCodeWithin(proc, EXIT_BOUND_MS)).toBe(0);
-      await readUntil("left behind");
-      expect(stderr).toContain("stopping simulator");
-      expect(stderr).toContain("feeder: standard output's reader took nothing more; what it had not taken is left behind");
+      await err.readUntil("left behind");
+      expect(err.text).toContain("stopping simulator");
+      expect(err.text).toContain("feeder: standard output's reader took nothing more; what it had not taken is left behind");
     } finally {
       proc.kill("SIGKILL");
-      if (readerPid !== undefined) process.kill(readerPid, "SIGKILL");
+      if (err.readerPid !== undefined) process.kill(err.readerPid, "SIGKILL");
     }
   });
 });

@@ -9,9 +9,9 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, expect, test } from "vitest";
 import { makeTempDir } from "../support/temp-dirs.ts";
+import { until } from "../support/until.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
-const BOUND_MS = 30_000;
 /** Lines of ~330 B written while the reader takes nothing: ~16 MB, four times what the bound lets wait. */
 const LINES = 50_000;
 
@@ -19,14 +19,6 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
-
-async function until(what: string, cond: () => boolean): Promise<void> {
-  const deadline = Date.now() + BOUND_MS;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`not within ${BOUND_MS} ms: ${what}`);
-    await Bun.sleep(20);
-  }
-}
 
 test("a stderr reader that stops: lines beyond the bound are dropped, then counted in a warning (before: all held in memory)", { timeout: 90_000 }, async () => {
   const dir = makeTempDir("feeder-log-stuck-");

@@ -13,44 +13,23 @@ import { EnvelopeRepacker, envelopeOf } from "../../src/subscriber/nats-envelope
 import { decodeDatagram } from "../../src/wire/decode-objects.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import {
-  MESSAGE_HEADER_BYTES,
   MSG_LENGTH_OFFSET,
-  MSG_TEMPLATE_ID_OFFSET,
   PACKET_HEADER_BYTES,
-  PKT_MSG_COUNT_OFFSET,
   SNAP_CUT_ASKS,
   SNAP_CUT_BIDS,
   SNAP_CUT_FLAGS_OFFSET,
   SNAP_CUT_MARKED,
-  TEMPLATE_BOOK_SNAPSHOT,
 } from "../../src/wire/layout.ts";
-import { resealCrc, rng } from "../wire/helpers.ts";
+import { rng } from "../wire/helpers.ts";
 import { deepBook, firstWrongRank, randomChange } from "./cut-books.ts";
 import { newSubscriber, packer, take, T0 } from "./feed-harness.ts";
+import { rewriteSnapshotU16 } from "./snapshot-fields.ts";
 
 let sub: FeedSubscriber | undefined;
 afterEach(async () => {
   await sub?.stop();
   sub = undefined;
 });
-
-/** Each snapshot message of the datagrams with its cutFlags rewritten by `f` (checksums resealed). */
-function rewriteCutFlags(datagrams: Uint8Array[], f: (flags: number, chunk: number) => number): Uint8Array[] {
-  let chunk = 0;
-  for (const d of datagrams) {
-    const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
-    let off = PACKET_HEADER_BYTES;
-    for (let i = 0, n = dv.getUint16(PKT_MSG_COUNT_OFFSET, true); i < n; i++) {
-      if (dv.getUint16(off + MSG_TEMPLATE_ID_OFFSET, true) === TEMPLATE_BOOK_SNAPSHOT) {
-        const at = off + MESSAGE_HEADER_BYTES + SNAP_CUT_FLAGS_OFFSET;
-        dv.setUint16(at, f(dv.getUint16(at, true), chunk++), true);
-      }
-      off += dv.getUint16(off + MSG_LENGTH_OFFSET, true);
-    }
-    resealCrc(d);
-  }
-  return datagrams;
-}
 
 function cutFlagsOf(datagrams: Uint8Array[]): number[] {
   const out: number[] = [];
@@ -177,7 +156,7 @@ describe("an older publisher (no mark): the guesses still hold", () => {
     packInstrumentDefinition(p, new EncodedDefinition(pub.instrument), false);
     packBookSnapshot(p, pub, 5, false);
     sub = newSubscriber({ snapshotDepth: 5 });
-    for (const d of rewriteCutFlags(take(p), () => 0)) sub.ingest(d, T0);
+    for (const d of rewriteSnapshotU16(take(p), SNAP_CUT_FLAGS_OFFSET, () => 0)) sub.ingest(d, T0);
     const cs = new ChangeSet();
     cs.addBid(pub.bidPriceAt(7), 7); // below the cut
     cs.addAsk(pub.askPriceAt(7), 7);
@@ -202,7 +181,7 @@ it("chunks of one snapshot disagreeing on cutFlags: the set is abandoned, never 
   packInstrumentDefinition(p, new EncodedDefinition(pub.instrument), false);
   packBookSnapshot(p, pub, 11, false);
   sub = newSubscriber();
-  const datagrams = rewriteCutFlags(take(p), (f, chunk) => (chunk === 1 ? f & ~SNAP_CUT_BIDS : f));
+  const datagrams = rewriteSnapshotU16(take(p), SNAP_CUT_FLAGS_OFFSET, (f, chunk) => (chunk === 1 ? f & ~SNAP_CUT_BIDS : f));
   expect(datagrams.length).toBeGreaterThan(2);
   for (const d of datagrams) sub.ingest(d, T0);
   // Old: the field was ignored and the snapshot applied.

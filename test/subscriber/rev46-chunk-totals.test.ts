@@ -8,42 +8,16 @@
 import { afterEach, expect, it } from "vitest";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
-import {
-  MESSAGE_HEADER_BYTES,
-  MSG_LENGTH_OFFSET,
-  MSG_TEMPLATE_ID_OFFSET,
-  PACKET_HEADER_BYTES,
-  PKT_MSG_COUNT_OFFSET,
-  SNAP_TOTAL_ASK_COUNT_OFFSET,
-  SNAP_TOTAL_BID_COUNT_OFFSET,
-  TEMPLATE_BOOK_SNAPSHOT,
-} from "../../src/wire/layout.ts";
-import { resealCrc } from "../wire/helpers.ts";
+import { SNAP_TOTAL_ASK_COUNT_OFFSET, SNAP_TOTAL_BID_COUNT_OFFSET } from "../../src/wire/layout.ts";
 import { deepBook } from "./cut-books.ts";
 import { newSubscriber, packer, take, T0 } from "./feed-harness.ts";
+import { rewriteSnapshotU16 } from "./snapshot-fields.ts";
 
 let sub: FeedSubscriber | undefined;
 afterEach(async () => {
   await sub?.stop();
   sub = undefined;
 });
-
-/** Adds `add` to the u16 at root-block offset `field` of snapshot chunk `which` (checksums resealed). */
-function bumpChunkField(datagrams: Uint8Array[], which: number, field: number, add: number): void {
-  let chunk = 0;
-  for (const d of datagrams) {
-    const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
-    let off = PACKET_HEADER_BYTES;
-    for (let i = 0, n = dv.getUint16(PKT_MSG_COUNT_OFFSET, true); i < n; i++) {
-      if (dv.getUint16(off + MSG_TEMPLATE_ID_OFFSET, true) === TEMPLATE_BOOK_SNAPSHOT && chunk++ === which) {
-        const at = off + MESSAGE_HEADER_BYTES + field;
-        dv.setUint16(at, dv.getUint16(at, true) + add, true);
-      }
-      off += dv.getUint16(off + MSG_LENGTH_OFFSET, true);
-    }
-    resealCrc(d);
-  }
-}
 
 for (const [name, which, field] of [
   ["the first chunk announces one bid more than the rest", 0, SNAP_TOTAL_BID_COUNT_OFFSET],
@@ -56,7 +30,7 @@ for (const [name, which, field] of [
     packBookSnapshot(p, pub, 0, false);
     const datagrams = take(p);
     expect(datagrams.length).toBeGreaterThan(3); // 4 chunks of 12 levels or fewer (320-byte datagrams)
-    bumpChunkField(datagrams, which, field, 1);
+    rewriteSnapshotU16(datagrams, field, (v, chunk) => (chunk === which ? v + 1 : v));
     sub = newSubscriber();
     for (const d of datagrams) sub.ingest(d, T0);
     // Old: applied (the last chunk's totals matched the sums), the book valid.

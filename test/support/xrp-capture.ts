@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CaptureWriter } from "../../src/record/capture.ts";
+import { loopbackDestinationToml, unreachableBybitToml } from "./config-toml.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
 export const XRP_LINES = readFileSync(FIXTURE, "utf8")
@@ -45,15 +46,8 @@ export function writeXrpConfig(dir: string, dest: { group: string; port: number 
       "http = { enabled = false }",
       "[publish]",
       "snapshot_interval_ms = 0",
-      "[[publish.destinations]]",
-      `group = "${dest.group}"`,
-      `port = ${dest.port}`,
-      'interface = "127.0.0.1"',
-      "ttl = 1",
-      "[venues.bybit]",
-      'ws_url = "ws://127.0.0.1:9/v5/public"',
-      'rest_url = "http://127.0.0.1:9"',
-      `instrument_cache = "${join(dir, "instruments.json")}"`,
+      ...loopbackDestinationToml(dest),
+      ...unreachableBybitToml(dir),
       "[venues.bybit.linear]",
       "depth = 1000",
       'symbols = ["XRPUSDT"]',

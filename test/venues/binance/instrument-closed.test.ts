@@ -6,16 +6,12 @@
  * the book is HALTED / instrument_closed, unsubscribed, logged once, and asked for every listing period; TRADING
  * again, it is subscribed, bridged to a REST snapshot and LIVE. Real simulator on 127.0.0.1.
  */
-import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { BookState } from "../../../src/core/types.ts";
-import type { VenueConfig } from "../../../src/config/types.ts";
 import { startBinanceSimulator } from "../../../src/sim/binance-sim.ts";
 import { BinanceAdapter } from "../../../src/venues/binance/index.ts";
-import type { Subscription } from "../../../src/venues/venue.ts";
-import { waitFor } from "../../e2e/harness.ts";
-import { makeTempDir } from "../../support/temp-dirs.ts";
-import { CLOSED, closeThenReopen, lastStatusSink, recordedLog } from "../common/instrument-closed-scenario.ts";
+import { CLOSED, closeThenReopen, lastStatusSink, recordedLog, stepSimUntil } from "../common/instrument-closed-scenario.ts";
+import { spotDepth100 } from "./spot-config.ts";
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -26,16 +22,8 @@ describe("Binance: a symbol that stops trading", () => {
   test("BREAK: HALTED / instrument_closed once its stream goes silent, unsubscribed, logged once; TRADING again: LIVE", async () => {
     const symbols = ["BTCUSDT", "ETHUSDT"];
     const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols }], seed: 5 });
-    const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
-    const config: VenueConfig = {
-      venue: "binance",
-      wsUrl: sim.wsUrl,
-      restUrl: sim.restUrl,
-      instrumentCachePath: join(makeTempDir("binance-closed"), "i.json"),
-      markets: [{ market: "spot", depth: 100, symbols }],
-      overrides: new Map(),
-      instrumentReloadMs: 0, // no periodic reload: only the stale book's question finds the halt
-    };
+    // No periodic instrument reload (spotDepth100): only the stale book's question finds the halt.
+    const { subs, config } = spotDepth100(sim, symbols, "binance-closed");
     const { log, lines } = recordedLog();
     let infoRequests = 0;
     const counting = ((input: string | URL | Request, init?: RequestInit) => {
@@ -75,16 +63,7 @@ describe("Binance: a symbol that stops trading", () => {
     const halted = ["BTCUSDT", "BNBUSDT", "SOLUSDT"];
     const symbols = [...halted, "ETHUSDT"]; // ETHUSDT keeps trading: the connection stays open and busy
     const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols }], seed: 6 });
-    const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
-    const config: VenueConfig = {
-      venue: "binance",
-      wsUrl: sim.wsUrl,
-      restUrl: sim.restUrl,
-      instrumentCachePath: join(makeTempDir("binance-closed"), "i.json"),
-      markets: [{ market: "spot", depth: 100, symbols }],
-      overrides: new Map(),
-      instrumentReloadMs: 0,
-    };
+    const { subs, config } = spotDepth100(sim, symbols, "binance-closed");
     const adapter = new BinanceAdapter(config, subs, { log: recordedLog().log, instrumentCheckMs: 10, staleAfterMs: () => 400, housekeepingMs: 50, listingRetryMs: 300, lateCheckMs: 20 });
     stops.push(async () => {
       await adapter.stop();
@@ -93,11 +72,7 @@ describe("Binance: a symbol that stops trading", () => {
     const { sink, last } = lastStatusSink();
     await adapter.loadInstruments();
     adapter.start(sink);
-    const step = (cond: () => boolean, what: string) =>
-      waitFor(() => {
-        sim.step(1);
-        return cond();
-      }, what, 15_000);
+    const step = (cond: () => boolean, what: string) => stepSimUntil(sim, cond, what, 15_000);
     await step(() => adapter.stats().topicsLive === 4, "all four live");
     for (const s of halted) sim.setTrading("spot", s, false);
     await step(() => [0, 1, 2].every((i) => last[i]?.state === BookState.HALTED), "the three halted");

@@ -8,13 +8,10 @@
  */
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
-import type { VenueConfig } from "../../../src/config/types.ts";
 import { startBinanceSimulator } from "../../../src/sim/binance-sim.ts";
 import { BinanceAdapter } from "../../../src/venues/binance/index.ts";
-import type { Subscription } from "../../../src/venues/venue.ts";
-import { waitFor } from "../../e2e/harness.ts";
-import { makeTempDir } from "../../support/temp-dirs.ts";
-import { lastStatusSink, recordedLog } from "../common/instrument-closed-scenario.ts";
+import { lastStatusSink, recordedLog, stepSimUntil } from "../common/instrument-closed-scenario.ts";
+import { spotDepth100 } from "./spot-config.ts";
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -27,16 +24,7 @@ describe("binance: symbols that join late together", { timeout: 40_000 }, () => 
     const symbols = ["ETHUSDT", ...late]; // ETHUSDT trades from the start: the connection is open
     const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols }], seed: 47 });
     for (const s of late) sim.setTrading("spot", s, false); // not listed as trading at start: left out
-    const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
-    const config: VenueConfig = {
-      venue: "binance",
-      wsUrl: sim.wsUrl,
-      restUrl: sim.restUrl,
-      instrumentCachePath: join(makeTempDir("binance-late-batch"), "i.json"),
-      markets: [{ market: "spot", depth: 100, symbols }],
-      overrides: new Map(),
-      instrumentReloadMs: 0,
-    };
+    const { subs, config } = spotDepth100(sim, symbols, "binance-late-batch");
     const adapter = new BinanceAdapter(config, subs, { log: recordedLog().log, allowNoInstruments: true, listingRetryMs: 300, lateCheckMs: 20 });
     stops.push(async () => {
       await adapter.stop();
@@ -45,11 +33,7 @@ describe("binance: symbols that join late together", { timeout: 40_000 }, () => 
     const sink = { ...lastStatusSink().sink, onInstrumentResolved: () => {} }; // takes books added while running
     await adapter.loadInstruments();
     adapter.start(sink);
-    const step = (cond: () => boolean, what: string) =>
-      waitFor(() => {
-        sim.step(1);
-        return cond();
-      }, what, 15_000);
+    const step = (cond: () => boolean, what: string) => stepSimUntil(sim, cond, what, 15_000);
     await step(() => adapter.stats().topicsLive === 1, "ETHUSDT live");
     expect(adapter.stats().instrumentsUnresolved).toBe(3);
     const subscribes = sim.stats.subscribes;

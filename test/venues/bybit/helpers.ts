@@ -8,6 +8,8 @@ import type { InstrumentOverride, VenueConfig } from "../../../src/config/types.
 import type { BybitSim } from "../../../src/sim/bybit-sim.ts";
 import type { BookSink } from "../../../src/venues/venue.ts";
 import { applyToMaps } from "../contract.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
 
 export interface InvalidEvent {
   index: number;
@@ -120,4 +122,25 @@ export function venueConfig(
 
 export function subsOf(markets: { market: MarketName; depth: number; symbols: string[] }[]) {
   return markets.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol, depth: m.depth })));
+}
+
+/**
+ * Linear AAAUSDT (tick 0.1, lot 0.1) at `depth` against a scripted server on 127.0.0.1:`port`, started into a
+ * RecordingSink: stale after 300 ms, a ping every 20 ms (so the script can answer pings with frames). Stopping the
+ * adapter is pushed onto `cleanups`.
+ */
+export async function startPingedAAAUSDT(port: number, depth: number, cleanups: (() => Promise<void> | void)[]) {
+  const config = {
+    venue: "bybit" as const,
+    wsUrl: `ws://127.0.0.1:${port}/v5/public`,
+    restUrl: `http://127.0.0.1:${port}`,
+    instrumentCachePath: "",
+    markets: [{ market: "linear" as const, depth, symbols: ["AAAUSDT"] }],
+    overrides: new Map([["linear:AAAUSDT", { tickSize: "0.1", lotSize: "0.1" }]]),
+  };
+  const adapter = createBybitAdapter(config, [{ market: "linear", symbol: "AAAUSDT", depth }], { log: silentLogger, staleAfterMs: () => 300, pingIntervalMs: 20, pongTimeoutMs: 5_000 });
+  cleanups.push(() => adapter.stop());
+  const sink = new RecordingSink(allResolved(await adapter.loadInstruments()));
+  adapter.start(sink);
+  return { adapter, sink };
 }

@@ -7,10 +7,8 @@
  */
 import type { Server, ServerWebSocket } from "bun";
 import { afterEach, describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
-import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
-import { allResolved, RecordingSink, waitFor } from "./helpers.ts";
+import { startPingedAAAUSDT, waitFor } from "./helpers.ts";
 
 const TOPIC = "orderbook.1.AAAUSDT";
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -48,18 +46,7 @@ describe("bybit level 1: a reset whose snapshot was lost", { timeout: 15_000 }, 
       },
     });
     cleanups.push(() => server.stop(true));
-    const config = {
-      venue: "bybit" as const,
-      wsUrl: `ws://127.0.0.1:${server.port}/v5/public`,
-      restUrl: `http://127.0.0.1:${server.port}`,
-      instrumentCachePath: "",
-      markets: [{ market: "linear" as const, depth: 1, symbols: ["AAAUSDT"] }],
-      overrides: new Map([["linear:AAAUSDT", { tickSize: "0.1", lotSize: "0.1" }]]),
-    };
-    const adapter = createBybitAdapter(config, [{ market: "linear", symbol: "AAAUSDT", depth: 1 }], { log: silentLogger, staleAfterMs: () => 300, pingIntervalMs: 20, pongTimeoutMs: 5_000 });
-    cleanups.push(() => adapter.stop());
-    const sink = new RecordingSink(allResolved(await adapter.loadInstruments()));
-    adapter.start(sink);
+    const { adapter, sink } = await startPingedAAAUSDT(server.port!, 1, cleanups);
     // Old: every ignored snapshot refreshed the topic's liveness; it stayed LIVE at u 500 (bid 100.5) for good.
     await waitFor(() => subscribes === 2 && adapter.topicInfo(0).state === "live", "resynced after the ignored snapshots");
     expect(adapter.stats().repeatedSnapshots).toBe(2);

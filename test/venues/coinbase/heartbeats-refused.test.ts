@@ -5,11 +5,7 @@
  * again after the rate-limit backoff, on the same socket. Real simulator on 127.0.0.1 (option refuseHeartbeats).
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
-import type { Instrument } from "../../../src/core/types.ts";
-import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
-import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
-import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
+import { startSimAndAdapter, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -18,15 +14,7 @@ afterEach(async () => {
 
 describe("coinbase: a heartbeats subscribe refused for a passing reason", { timeout: 30_000 }, () => {
   test("goes again on the same socket: heartbeats come, no reconnect", async () => {
-    const products = ["BTC-USD"];
-    const sim = await startCoinbaseSimulator({ products, levels: 5, seed: 3, refuseHeartbeats: 1 });
-    const adapter = createCoinbaseAdapter(coinbaseConfig(sim, products), subsOf(products), { log: silentLogger });
-    cleanup.push(async () => {
-      await adapter.stop();
-      await sim.stop();
-    });
-    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
-    adapter.start(sink);
+    const { sim, adapter } = await startSimAndAdapter({ products: ["BTC-USD"], levels: 5, seed: 3, refuseHeartbeats: 1 }, cleanup);
     await waitFor(() => sim.stats.errorsSent === 1, "the heartbeats subscribe refused");
     // Nothing stepped: the socket carries nothing but heartbeats, which must come on this socket (else it is dead at 7 s).
     await waitFor(() => (adapter.stats().heartbeats ?? 0) >= 2, "heartbeats", 15_000);
@@ -38,15 +26,7 @@ describe("coinbase: a heartbeats subscribe refused for a passing reason", { time
   test("its acceptance starts the connection's rate-limit backoff over, as any request the connection has accepted", async () => {
     // Refused twice (backoff steps 0 and 1), then accepted: a later refusal of this connection must start at the first
     // step again. Before, only a level2 request's acceptance reset the step, so the next refusal waited 1-2 s, not 0.25-0.5 s.
-    const products = ["BTC-USD"];
-    const sim = await startCoinbaseSimulator({ products, levels: 5, seed: 3, refuseHeartbeats: 2 });
-    const adapter = createCoinbaseAdapter(coinbaseConfig(sim, products), subsOf(products), { log: silentLogger });
-    cleanup.push(async () => {
-      await adapter.stop();
-      await sim.stop();
-    });
-    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
-    adapter.start(sink);
+    const { sim, adapter } = await startSimAndAdapter({ products: ["BTC-USD"], levels: 5, seed: 3, refuseHeartbeats: 2 }, cleanup);
     await waitFor(() => sim.stats.errorsSent === 2, "the heartbeats subscribe refused twice");
     await waitFor(() => (adapter.stats().heartbeats ?? 0) >= 1, "heartbeats", 15_000);
     const conns = (adapter as unknown as { conns: { rateLimitStreak: number }[] }).conns;

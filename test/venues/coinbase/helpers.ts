@@ -3,7 +3,9 @@ import { join } from "node:path";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { parseFixed } from "../../../src/core/fixed.ts";
 import type { BookState, Instrument, StatusReason } from "../../../src/core/types.ts";
-import type { CoinbaseSim } from "../../../src/sim/coinbase-sim.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { type CoinbaseSim, type CoinbaseSimOptions, startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
+import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { applyToMaps } from "../contract.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
@@ -64,4 +66,20 @@ export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 2));
   }
+}
+
+/**
+ * A simulator with `simOptions` and an adapter on its products, started into a Sink; stopping both (adapter first)
+ * is pushed onto `cleanup`.
+ */
+export async function startSimAndAdapter(simOptions: CoinbaseSimOptions, cleanup: (() => Promise<void>)[]) {
+  const sim = await startCoinbaseSimulator(simOptions);
+  const adapter = createCoinbaseAdapter(coinbaseConfig(sim, simOptions.products), subsOf(simOptions.products), { log: silentLogger });
+  cleanup.push(async () => {
+    await adapter.stop();
+    await sim.stop();
+  });
+  const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
+  adapter.start(sink);
+  return { sim, adapter, sink };
 }

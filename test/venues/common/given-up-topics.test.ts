@@ -10,22 +10,10 @@
  */
 import { describe, expect, test } from "vitest";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
-import { SUB_ACTIVE, SUB_PENDING, SUB_REJECTED, TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
+import { SUB_ACTIVE, SUB_PENDING, SUB_REJECTED, TopicState } from "../../../src/venues/common/connection.ts";
 import type { AckError, ControlFrame, RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
-
-class FakeConnection extends VenueConnection {
-  readonly sent: string[] = [];
-  constructor() {
-    super(0, "option", "ws://127.0.0.1:1/");
-    this.ws = { send: (t: string) => void this.sent.push(t) } as unknown as WebSocket;
-    this.open = true;
-  }
-  get name(): string {
-    return "fake-0";
-  }
-  bindMessages(): void {}
-}
+import { SendRecordingConnection } from "./fake-connection.ts";
 
 /**
  * Requests `{"id","method","params"}`. Acks: `{"id","error"}` fails the request; `{"ok":[…],"failed":[…]}` is a
@@ -51,12 +39,8 @@ const PROTOCOL: RequestProtocol = {
 
 function setup(log: Logger = silentLogger) {
   const control = new SubscriptionControl(PROTOCOL, log, () => 0, undefined, () => undefined);
-  const conn = new FakeConnection();
-  const topics = ["book.A", "book.B", "book.C"].map((name, i) => new TopicState(i, "option", name.slice(5), 25, name, conn));
-  for (const t of topics) {
-    conn.topics.push(t);
-    conn.byTopic.set(t.topic, t);
-  }
+  const conn = new SendRecordingConnection(0, "option");
+  const topics = conn.addTopics(["book.A", "book.B", "book.C"], 25);
   const sent = () => conn.sent.map((s) => JSON.parse(s) as { id: string; method: string; params: string[] });
   return { control, conn, topics, sent };
 }

@@ -12,6 +12,14 @@ import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { waitFor } from "../../e2e/harness.ts";
 
 /** A JSON logger at info whose lines the test reads. */
+/** Waits up to `waitMs` for `cond`, the simulator stepped one message before each check (at rate 0 it moves only so). */
+export function stepSimUntil(sim: { step(messages: number): unknown }, cond: () => boolean, what: string, waitMs: number): Promise<void> {
+  return waitFor(() => {
+    sim.step(1);
+    return cond();
+  }, what, waitMs);
+}
+
 export function recordedLog(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
   return { log: createLogger({ level: "info", format: "json", write: (l) => void lines.push(l) }), lines };
@@ -45,11 +53,7 @@ export interface ClosedScenario {
 /** Runs the scenario on a started adapter whose two books are coming up. */
 export async function closeThenReopen(s: ClosedScenario): Promise<void> {
   const live = () => s.adapter.stats().topicsLive;
-  const stepUntil = (cond: () => boolean, what: string) =>
-    waitFor(() => {
-      s.sim.step(1);
-      return cond();
-    }, what, s.waitMs);
+  const stepUntil = (cond: () => boolean, what: string) => stepSimUntil(s.sim, cond, what, s.waitMs);
   await stepUntil(() => live() === 2, "both books live");
 
   s.close();

@@ -7,24 +7,11 @@
 import { describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { StatusReason } from "../../../src/core/types.ts";
-import { SUB_ACTIVE, SUB_PENDING, SUB_REJECTED, TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
+import { SUB_ACTIVE, SUB_PENDING, SUB_REJECTED } from "../../../src/venues/common/connection.ts";
 import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import type { ControlFrame, RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
-
-class FakeConnection extends VenueConnection {
-  readonly sent: string[] = [];
-  constructor() {
-    super(0, "spot", "ws://127.0.0.1:1/");
-    this.ws = { send: (t: string) => void this.sent.push(t) } as unknown as WebSocket;
-    this.open = true;
-    this.used = true;
-  }
-  get name(): string {
-    return "fake-0";
-  }
-  bindMessages(): void {}
-}
+import { SendRecordingConnection } from "./fake-connection.ts";
 
 /** Requests `{"id","method","params"}`; acks `{"id","result":null}` or `{"id","error"}` ("slow down": the rate limit). */
 const PROTOCOL: RequestProtocol = {
@@ -42,12 +29,9 @@ const PROTOCOL: RequestProtocol = {
 
 function setup() {
   const control = new SubscriptionControl(PROTOCOL, silentLogger, Date.now, undefined, () => undefined);
-  const conn = new FakeConnection();
-  const topics = ["book.A", "book.B"].map((name, i) => new TopicState(i, "spot", name.slice(5), 10, name, conn));
-  for (const t of topics) {
-    conn.topics.push(t);
-    conn.byTopic.set(t.topic, t);
-  }
+  const conn = new SendRecordingConnection(0, "spot");
+  conn.used = true;
+  const topics = conn.addTopics(["book.A", "book.B"], 10);
   // Never started: only its retire / activate are used here (no socket opened, no housekeeping).
   const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate: () => undefined, resync: () => undefined }, {
     log: silentLogger,

@@ -6,22 +6,10 @@
 import { describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
-import { SUB_ACTIVE, SUB_PENDING, SUB_REJECTED, TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
+import { SUB_ACTIVE, SUB_PENDING, SUB_REJECTED, TopicState } from "../../../src/venues/common/connection.ts";
 import type { AckError, ControlFrame, RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
-
-class FakeConnection extends VenueConnection {
-  readonly sent: string[] = [];
-  constructor(id: number) {
-    super(id, "spot", "ws://127.0.0.1:1/");
-    this.ws = { send: (t: string) => void this.sent.push(t) } as unknown as WebSocket;
-    this.open = true;
-  }
-  get name(): string {
-    return `fake-${this.id}`;
-  }
-  bindMessages(): void {}
-}
+import { SendRecordingConnection } from "./fake-connection.ts";
 
 /** Requests `{"id":…,"method":…,"params":[…]}`; acks `{"id":…,"result":null}` or `{"id":…,"error":"…"}`. */
 function protocol(pacing?: RequestProtocol["pacing"]): RequestProtocol {
@@ -52,7 +40,7 @@ function setup(pacing?: RequestProtocol["pacing"], topicsPerConn = 8, conns = 1)
   const invalid: { topic: string; state: BookState; reason: StatusReason }[] = [];
   const control = new SubscriptionControl(protocol(pacing), silentLogger, () => nowMs, undefined, (t, state, reason) => invalid.push({ topic: t.topic, state, reason }));
   const all = Array.from({ length: conns }, (_, c) => {
-    const conn = new FakeConnection(c);
+    const conn = new SendRecordingConnection(c);
     const topics = Array.from({ length: topicsPerConn }, (_, i) => new TopicState(i, "spot", `S${c}x${i}`, 10, `book.S${c}x${i}`, conn));
     for (const t of topics) {
       conn.topics.push(t);
@@ -60,7 +48,7 @@ function setup(pacing?: RequestProtocol["pacing"], topicsPerConn = 8, conns = 1)
     }
     return { conn, topics };
   });
-  return { control, all, invalid, at: (ms: number) => (nowMs = ms), ack: (conn: FakeConnection, id: string, error?: string) => control.onControl(conn, error ? { id, error } : { id, result: null }) };
+  return { control, all, invalid, at: (ms: number) => (nowMs = ms), ack: (conn: SendRecordingConnection, id: string, error?: string) => control.onControl(conn, error ? { id, error } : { id, result: null }) };
 }
 
 const ids = (sent: string[]) => sent.map((s) => (JSON.parse(s) as { id: string }).id);
@@ -162,7 +150,7 @@ describe("common subscription control", () => {
       },
     };
     const control = new SubscriptionControl(perTopic, log, () => 0, undefined, () => undefined);
-    const conn = new FakeConnection(0);
+    const conn = new SendRecordingConnection(0);
     const topics = Array.from({ length: 5 }, (_, i) => new TopicState(i, "spot", `S${i}`, 10, `book.S${i}`, conn));
     for (const t of topics) conn.byTopic.set(t.topic, t);
     for (const t of topics.slice(0, 3)) {
@@ -186,7 +174,7 @@ describe("common subscription control", () => {
     const log = { ...silentLogger, warn: (_m: string, f?: Record<string, unknown>) => void (typeof f?.delayMs === "number" && delays.push(f.delayMs)) };
     const counted: RequestProtocol = { ...protocol(), requestWaitMs: () => 60_000 };
     const control = new SubscriptionControl(counted, log, () => 0, undefined, () => undefined);
-    const conn = new FakeConnection(0);
+    const conn = new SendRecordingConnection(0);
     const t = new TopicState(0, "spot", "S0", 10, "book.S0", conn);
     conn.byTopic.set(t.topic, t);
     control.sendRequest(conn, "subscribe", [t]);
@@ -206,7 +194,7 @@ describe("common subscription control", () => {
     const delays: number[] = [];
     const log = { ...silentLogger, warn: (_m: string, f?: Record<string, unknown>) => void (typeof f?.delayMs === "number" && delays.push(f.delayMs)) };
     const control = new SubscriptionControl(protocol(), log, () => 0, undefined, () => undefined);
-    const [a, b] = [new FakeConnection(0), new FakeConnection(1)];
+    const [a, b] = [new SendRecordingConnection(0), new SendRecordingConnection(1)];
     const [ta1, ta2, tb] = [new TopicState(0, "spot", "A1", 10, "book.A1", a), new TopicState(1, "spot", "A2", 10, "book.A2", a), new TopicState(2, "spot", "B", 10, "book.B", b)];
     control.sendRequest(a, "subscribe", [ta1]);
     control.onControl(a, { id: ids(a.sent).at(-1), error: "slow down" }); // a's first refusal: 0.25-0.5 s

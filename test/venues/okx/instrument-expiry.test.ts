@@ -12,6 +12,7 @@ import { startOkxSimulator } from "../../../src/sim/okx-sim.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { waitFor } from "../../e2e/harness.ts";
+import { stepSimUntil } from "../common/instrument-closed-scenario.ts";
 import { haltRecorder } from "../halt-recorder.ts";
 import { okxConfig } from "./helpers.ts";
 
@@ -36,11 +37,7 @@ describe("OKX: an instrument that expires", { timeout: 60_000 }, () => {
     const { sink, halted, updatesAfterHalt } = haltRecorder(2);
     await adapter.loadInstruments();
     adapter.start(sink);
-    const step = (cond: () => boolean, what: string) =>
-      waitFor(() => {
-        sim.step(1);
-        return cond();
-      }, what, 20_000);
+    const step = (cond: () => boolean, what: string) => stepSimUntil(sim, cond, what, 20_000);
     await step(() => adapter.stats().topicsLive === 2, "both books live");
 
     await step(() => halted.some((h) => h.index === 0), "the expired future halted");
