@@ -129,12 +129,13 @@ export class ConnectionLifecycle {
    */
   private connectRefusedInRow = 0;
   /**
-   * When the last refusal that doubled the hold was read (this.now()). A connect started before it was under way
-   * already (every connection connecting at start, or after a network outage) and is refused in the same burst: it
-   * does not double the hold again. Before, N connections refused at once held the venue 10 s · 2^(N-1) (10 min
-   * from 7 connections on a first 429).
+   * Refusals that doubled the hold, read so far (never reset). A connect bound while fewer had been read was under
+   * way already when the last one was (every connection connecting at start, or after a network outage) and is
+   * refused in the same burst: it does not double the hold again. Before, N connections refused at once held the
+   * venue 10 s · 2^(N-1) (10 min from 7 connections on a first 429). A count, not a time: with the wall clock stepped
+   * back, every later connect looked started before the last refusal, and a repeated ban never doubled the hold.
    */
-  private lastRefusalMs = -Infinity;
+  private doublingRefusalsRead = 0;
   /** Connections past their age deadline whose break waits for a connect to be allowed (logged once per wait). */
   private readonly ageBreakWaiting = new Set<VenueConnection>();
   private readonly firstHoldMs: Readonly<Record<number, number>> | undefined;
@@ -468,7 +469,7 @@ export class ConnectionLifecycle {
 
   /** Frames (the venue's handler), close and error of socket generation `gen`: the first, a reconnect's or a replacement. */
   private bindSocket(conn: VenueConnection, ws: WebSocket, gen: number): void {
-    const connectStartedMs = conn.connectStartedMs; // this socket's (connect and planned replacement set it first)
+    const refusalsBefore = this.doublingRefusalsRead; // bound as its connect starts (connect, planned replacement)
     conn.bindMessages(ws, gen);
     ws.onclose = (ev: CloseEvent) => {
       const why = `close ${ev.code} ${ev.reason}`;
@@ -480,7 +481,7 @@ export class ConnectionLifecycle {
       // onclose follows and reconnects; keep the cause (OS error code: ECONNREFUSED, ENOTFOUND, TLS) for the log and /readyz.
       const error = describeSocketError(ev);
       if (gen === conn.generation) conn.lastError = error;
-      this.onHandshakeRefused(conn, error, connectStartedMs); // before onclose: its reconnect waits for the hold
+      this.onHandshakeRefused(conn, error, refusalsBefore); // before onclose: its reconnect waits for the hold
     };
   }
 
@@ -490,18 +491,18 @@ export class ConnectionLifecycle {
    * slot's next worker (connect-hold.ts). Before, each connection reconnected on its own backoff into the venue's
    * limit or ban, and every other worker kept connecting too.
    */
-  private onHandshakeRefused(conn: VenueConnection, error: string, connectStartedMs: number): void {
+  private onHandshakeRefused(conn: VenueConnection, error: string, refusalsBefore: number): void {
     if (this.stoppingFlag) return;
     const status = handshakeStatus(error);
     if (status === undefined) return;
     const nowMs = this.now();
-    const sameBurst = connectStartedMs <= this.lastRefusalMs; // under way when the last refusal was read
+    const sameBurst = refusalsBefore < this.doublingRefusalsRead; // under way when the last refusal was read
     const inRow = sameBurst ? Math.max(0, this.connectRefusedInRow - 1) : this.connectRefusedInRow;
     const holdMs = connectHoldMs(status, inRow, this.firstHoldMs);
     if (holdMs === undefined) return;
     if (!sameBurst) {
       this.connectRefusedInRow++;
-      this.lastRefusalMs = nowMs;
+      this.doublingRefusalsRead++;
     }
     conn.connectsRefused++;
     this.connectBudget.hold(nowMs, holdMs);
