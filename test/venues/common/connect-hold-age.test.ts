@@ -5,6 +5,7 @@
  * were down for the rest of the hold (up to 10 min). Bybit through a proxy, on the adapter's clock (the test moves it).
  */
 import { afterEach, expect, test } from "vitest";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { captureLog } from "../../support/capture-log.ts";
 import { startBybit, until, type PlannedRun } from "../planned-fallback-harness.ts";
 
@@ -43,3 +44,28 @@ async function allEqualAgain(run: PlannedRun): Promise<void> {
   run.step(2);
   await until(() => run.equal(0), "the book equal on the old socket");
 }
+
+test("s-rev55: the kept socket closed by the venue itself during the hold (Binance's 24 h close): its books leave LIVE at once, nothing connects into the hold, and after it the connection reconnects and the book is equal again", { timeout: 30_000 }, async () => {
+  let offsetMs = 0; // the test moves the adapter's clock forward; the hold (real time) runs out on its own
+  const { log, lines } = captureLog();
+  const holdMs = GRACE_MS + 1_000 + 1_500; // on the adapter clock: 1.5 s left after the step past the deadline
+  const run = await startBybit(["BTCUSDT"], AGE_MS, {
+    prepare: (p) => (p.refuseUpgrade = (attempt) => (attempt === 1 ? 429 : undefined)), // only the planned replacement
+    adapter: { log, now: () => Date.now() + offsetMs, housekeepingMs: 2, connectHoldMs: { 429: holdMs }, plannedAgeGraceMs: GRACE_MS, deadConnectionMs: 60_000 }, // the steps are no silence
+  });
+  runs.push(run);
+  run.step(1);
+  await until(() => run.equal(0), "the book live at start");
+  offsetMs += AGE_MS;
+  await until(() => lines.some((l) => l.msg.includes("refused a connect")), "the replacement refused");
+  offsetMs += GRACE_MS + 1_000;
+  await until(() => lines.some((l) => l.msg.includes("past its age deadline kept")), "the old socket kept");
+  run.proxy.closeClient(run.proxy.links[0]!, 1000); // the venue's own close of the kept socket
+  await until(() => run.sink.invalid.length > 0, "the book invalidated");
+  expect(run.sink.invalid[0]).toMatchObject({ index: 0, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
+  expect(run.proxy.upgradesAtMs).toHaveLength(2); // no connect into the hold
+  await until(() => run.proxy.upgradesAtMs.length >= 3, "the reconnect once the hold is over");
+  run.step(2);
+  await until(() => run.equal(0), "the book equal again on the new socket");
+  expect(run.adapter.stats().reconnects).toBe(1);
+});
