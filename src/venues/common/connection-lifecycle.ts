@@ -138,6 +138,8 @@ export class ConnectionLifecycle {
   private doublingRefusalsRead = 0;
   /** Connections past their age deadline whose break waits for a connect to be allowed (logged once per wait). */
   private readonly ageBreakWaiting = new Set<VenueConnection>();
+  /** Those whose wait ended: their one make-before-break before the break (makeAfterAgeWait). */
+  private readonly ageRetryAfterWait = new Set<VenueConnection>();
   private readonly firstHoldMs: Readonly<Record<number, number>> | undefined;
   private housekeeping: ReturnType<typeof setInterval> | null = null;
   /** Whether a round may judge deadlines or ran after a stall of this thread (core/late-rounds.ts); set at start(). */
@@ -417,6 +419,21 @@ export class ConnectionLifecycle {
   }
 
   /**
+   * Whether `conn`, past its age deadline after waiting for a connect, has a make-before-break under way: started
+   * here once when the wait ends. Before, the break came first (the replacement, if its wake came first, was dropped
+   * with it): its books went down and two connects went out right after the venue's hold. Cold.
+   */
+  private makeAfterAgeWait(conn: VenueConnection, now: number): boolean {
+    if (this.ageBreakWaiting.delete(conn)) {
+      this.ageRetryAfterWait.add(conn);
+      this.planned.retryDue(conn, now);
+    }
+    if (conn.replacing && this.ageRetryAfterWait.has(conn)) return true;
+    this.ageRetryAfterWait.delete(conn);
+    return false;
+  }
+
+  /**
    * A socket opened (a connect's or a planned replacement's): the venue takes connects again, so the next refusal's
    * hold starts from the first step. Before, only an ordinary connect reset the count, so refused planned
    * replacements over days, each followed by one that opened, doubled the hold up to 10 min.
@@ -646,11 +663,17 @@ export class ConnectionLifecycle {
         continue;
       }
       if (!conn.open || !conn.ws) continue;
-      if (this.ageBreakWaiting.size > 0 && now - conn.openedMs < this.ageDeadlineMs) this.ageBreakWaiting.delete(conn); // replaced meanwhile
-      if (now - conn.openedMs >= this.ageDeadlineMs && !conn.retiringWs && this.ageBreakWaits(conn)) {
+      if (now - conn.openedMs < this.ageDeadlineMs && this.ageBreakWaiting.size + this.ageRetryAfterWait.size > 0) {
+        this.ageBreakWaiting.delete(conn); // replaced meanwhile
+        this.ageRetryAfterWait.delete(conn);
+      }
+      const pastAge = now - conn.openedMs >= this.ageDeadlineMs && !conn.retiringWs;
+      if (pastAge && this.ageBreakWaits(conn)) {
         // No connect may go now (the venue's connect hold, the budget spent): breaking the old socket, which still
         // delivers, would only leave its books down until one may. Before, a hold at the age deadline did just that.
-      } else if (now - conn.openedMs >= this.ageDeadlineMs && !conn.retiringWs) {
+      } else if (pastAge && this.makeAfterAgeWait(conn, now)) {
+        // The wait is over: one more make-before-break (its own deadline bounds it; failed, the break follows).
+      } else if (pastAge) {
         // Every make-before-break since the age limit failed (or none could start): break before make, as the venue
         // would (Binance at 24 h). During an overlap openedMs is the replacement's, so this is the old socket alone.
         this.ageBreakWaiting.delete(conn);
