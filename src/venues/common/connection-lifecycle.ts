@@ -129,14 +129,17 @@ export class ConnectionLifecycle {
    */
   private connectRefusedInRow = 0;
   /**
-   * When the last refusal that doubled the hold was read (this.now()). A connect started before it was under way
-   * already (every connection connecting at start, or after a network outage) and is refused in the same burst: it
-   * does not double the hold again. Before, N connections refused at once held the venue 10 s · 2^(N-1) (10 min
-   * from 7 connections on a first 429).
+   * Refusals that doubled the hold, read so far (never reset). A connect bound while fewer had been read was under
+   * way already when the last one was (every connection connecting at start, or after a network outage) and is
+   * refused in the same burst: it does not double the hold again. Before, N connections refused at once held the
+   * venue 10 s · 2^(N-1) (10 min from 7 connections on a first 429). A count, not a time: with the wall clock stepped
+   * back, every later connect looked started before the last refusal, and a repeated ban never doubled the hold.
    */
-  private lastRefusalMs = -Infinity;
+  private doublingRefusalsRead = 0;
   /** Connections past their age deadline whose break waits for a connect to be allowed (logged once per wait). */
   private readonly ageBreakWaiting = new Set<VenueConnection>();
+  /** Those whose wait ended: their one make-before-break before the break (makeAfterAgeWait). */
+  private readonly ageRetryAfterWait = new Set<VenueConnection>();
   private readonly firstHoldMs: Readonly<Record<number, number>> | undefined;
   private housekeeping: ReturnType<typeof setInterval> | null = null;
   /** Whether a round may judge deadlines or ran after a stall of this thread (core/late-rounds.ts); set at start(). */
@@ -416,6 +419,21 @@ export class ConnectionLifecycle {
   }
 
   /**
+   * Whether `conn`, past its age deadline after waiting for a connect, has a make-before-break under way: started
+   * here once when the wait ends. Before, the break came first (the replacement, if its wake came first, was dropped
+   * with it): its books went down and two connects went out right after the venue's hold. Cold.
+   */
+  private makeAfterAgeWait(conn: VenueConnection, now: number): boolean {
+    if (this.ageBreakWaiting.delete(conn)) {
+      this.ageRetryAfterWait.add(conn);
+      this.planned.retryDue(conn, now);
+    }
+    if (conn.replacing && this.ageRetryAfterWait.has(conn)) return true;
+    this.ageRetryAfterWait.delete(conn);
+    return false;
+  }
+
+  /**
    * A socket opened (a connect's or a planned replacement's): the venue takes connects again, so the next refusal's
    * hold starts from the first step. Before, only an ordinary connect reset the count, so refused planned
    * replacements over days, each followed by one that opened, doubled the hold up to 10 min.
@@ -468,7 +486,7 @@ export class ConnectionLifecycle {
 
   /** Frames (the venue's handler), close and error of socket generation `gen`: the first, a reconnect's or a replacement. */
   private bindSocket(conn: VenueConnection, ws: WebSocket, gen: number): void {
-    const connectStartedMs = conn.connectStartedMs; // this socket's (connect and planned replacement set it first)
+    const refusalsBefore = this.doublingRefusalsRead; // bound as its connect starts (connect, planned replacement)
     conn.bindMessages(ws, gen);
     ws.onclose = (ev: CloseEvent) => {
       const why = `close ${ev.code} ${ev.reason}`;
@@ -480,7 +498,7 @@ export class ConnectionLifecycle {
       // onclose follows and reconnects; keep the cause (OS error code: ECONNREFUSED, ENOTFOUND, TLS) for the log and /readyz.
       const error = describeSocketError(ev);
       if (gen === conn.generation) conn.lastError = error;
-      this.onHandshakeRefused(conn, error, connectStartedMs); // before onclose: its reconnect waits for the hold
+      this.onHandshakeRefused(conn, error, refusalsBefore); // before onclose: its reconnect waits for the hold
     };
   }
 
@@ -490,18 +508,18 @@ export class ConnectionLifecycle {
    * slot's next worker (connect-hold.ts). Before, each connection reconnected on its own backoff into the venue's
    * limit or ban, and every other worker kept connecting too.
    */
-  private onHandshakeRefused(conn: VenueConnection, error: string, connectStartedMs: number): void {
+  private onHandshakeRefused(conn: VenueConnection, error: string, refusalsBefore: number): void {
     if (this.stoppingFlag) return;
     const status = handshakeStatus(error);
     if (status === undefined) return;
     const nowMs = this.now();
-    const sameBurst = connectStartedMs <= this.lastRefusalMs; // under way when the last refusal was read
+    const sameBurst = refusalsBefore < this.doublingRefusalsRead; // under way when the last refusal was read
     const inRow = sameBurst ? Math.max(0, this.connectRefusedInRow - 1) : this.connectRefusedInRow;
     const holdMs = connectHoldMs(status, inRow, this.firstHoldMs);
     if (holdMs === undefined) return;
     if (!sameBurst) {
       this.connectRefusedInRow++;
-      this.lastRefusalMs = nowMs;
+      this.doublingRefusalsRead++;
     }
     conn.connectsRefused++;
     this.connectBudget.hold(nowMs, holdMs);
@@ -645,11 +663,17 @@ export class ConnectionLifecycle {
         continue;
       }
       if (!conn.open || !conn.ws) continue;
-      if (this.ageBreakWaiting.size > 0 && now - conn.openedMs < this.ageDeadlineMs) this.ageBreakWaiting.delete(conn); // replaced meanwhile
-      if (now - conn.openedMs >= this.ageDeadlineMs && !conn.retiringWs && this.ageBreakWaits(conn)) {
+      if (now - conn.openedMs < this.ageDeadlineMs && this.ageBreakWaiting.size + this.ageRetryAfterWait.size > 0) {
+        this.ageBreakWaiting.delete(conn); // replaced meanwhile
+        this.ageRetryAfterWait.delete(conn);
+      }
+      const pastAge = now - conn.openedMs >= this.ageDeadlineMs && !conn.retiringWs;
+      if (pastAge && this.ageBreakWaits(conn)) {
         // No connect may go now (the venue's connect hold, the budget spent): breaking the old socket, which still
         // delivers, would only leave its books down until one may. Before, a hold at the age deadline did just that.
-      } else if (now - conn.openedMs >= this.ageDeadlineMs && !conn.retiringWs) {
+      } else if (pastAge && this.makeAfterAgeWait(conn, now)) {
+        // The wait is over: one more make-before-break (its own deadline bounds it; failed, the break follows).
+      } else if (pastAge) {
         // Every make-before-break since the age limit failed (or none could start): break before make, as the venue
         // would (Binance at 24 h). During an overlap openedMs is the replacement's, so this is the old socket alone.
         this.ageBreakWaiting.delete(conn);

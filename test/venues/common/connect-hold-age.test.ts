@@ -2,11 +2,14 @@
  * A connection past its age deadline (maxConnectionAgeMs + plannedAgeGraceMs, every make-before-break failed) while
  * the venue holds connects (its planned replacement was refused 429: connect-hold.ts) keeps its socket, which still
  * delivers, until a connect may go; logged once. Before, the old socket was broken at the deadline and its books
- * were down for the rest of the hold (up to 10 min). Bybit through a proxy, on the adapter's clock (the test moves it).
+ * were down for the rest of the hold (up to 10 min). Once the hold is over, one make-before-break goes before the
+ * break (s-rev55; before, the break came first: books down and two connects right after the venue's hold). Bybit
+ * through a proxy, on the adapter's clock (the test moves it).
  */
 import { afterEach, expect, test } from "vitest";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { captureLog } from "../../support/capture-log.ts";
-import { startBybit, until, type PlannedRun } from "../planned-fallback-harness.ts";
+import { startBybit, until, type AdapterExtras, type PlannedRun } from "../planned-fallback-harness.ts";
 
 const runs: PlannedRun[] = [];
 afterEach(async () => {
@@ -46,3 +49,61 @@ async function allEqualAgain(run: PlannedRun): Promise<void> {
   run.step(2);
   await until(() => run.equal(0), "the book equal on the old socket");
 }
+
+test("s-rev55: the kept socket closed by the venue itself during the hold (Binance's 24 h close): its books leave LIVE at once, nothing connects into the hold, and after it the connection reconnects and the book is equal again", { timeout: 30_000 }, async () => {
+  let offsetMs = 0; // the test moves the adapter's clock forward; the hold (real time) runs out on its own
+  const { log, lines } = captureLog();
+  const holdMs = GRACE_MS + 1_000 + 1_500; // on the adapter clock: 1.5 s left after the step past the deadline
+  const run = await startBybit(["BTCUSDT"], AGE_MS, {
+    prepare: (p) => (p.refuseUpgrade = (attempt) => (attempt === 1 ? 429 : undefined)), // only the planned replacement
+    adapter: { log, now: () => Date.now() + offsetMs, housekeepingMs: 2, connectHoldMs: { 429: holdMs }, plannedAgeGraceMs: GRACE_MS, deadConnectionMs: 60_000 }, // the steps are no silence
+  });
+  runs.push(run);
+  run.step(1);
+  await until(() => run.equal(0), "the book live at start");
+  offsetMs += AGE_MS;
+  await until(() => lines.some((l) => l.msg.includes("refused a connect")), "the replacement refused");
+  offsetMs += GRACE_MS + 1_000;
+  await until(() => lines.some((l) => l.msg.includes("past its age deadline kept")), "the old socket kept");
+  run.proxy.closeClient(run.proxy.links[0]!, 1000); // the venue's own close of the kept socket
+  await until(() => run.sink.invalid.length > 0, "the book invalidated");
+  expect(run.sink.invalid[0]).toMatchObject({ index: 0, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
+  expect(run.proxy.upgradesAtMs).toHaveLength(2); // no connect into the hold
+  await until(() => run.proxy.upgradesAtMs.length >= 3, "the reconnect once the hold is over");
+  run.step(2);
+  await until(() => run.equal(0), "the book equal again on the new socket");
+  expect(run.adapter.stats().reconnects).toBe(1);
+});
+
+test("s-rev55: the hold over, the kept connection is replaced make-before-break (one connect), not broken first", { timeout: 30_000 }, async () => {
+  let offsetMs = 0;
+  const { log, lines } = captureLog();
+  // pingIntervalMs: Bybit's own option (not in the harness's type); a ping each 20 ms counts housekeeping rounds below.
+  const bybitExtras: AdapterExtras & { pingIntervalMs: number } = { log, now: () => Date.now() + offsetMs, housekeepingMs: 2, connectHoldMs: { 429: GRACE_MS + 1_000 + 1_500 }, plannedAgeGraceMs: GRACE_MS, deadConnectionMs: 60_000, ackTimeoutMs: 5_000, pingIntervalMs: 20 };
+  const run = await startBybit(["BTCUSDT"], AGE_MS, {
+    prepare: (p) => (p.refuseUpgrade = (attempt) => (attempt === 1 ? 429 : undefined)), // only the first replacement
+    adapter: bybitExtras,
+  });
+  runs.push(run);
+  run.step(1);
+  await until(() => run.equal(0), "the book live at start");
+  offsetMs += AGE_MS;
+  await until(() => lines.some((l) => l.msg.includes("refused a connect")), "the replacement refused");
+  offsetMs += GRACE_MS + 1_000;
+  await until(() => lines.some((l) => l.msg.includes("past its age deadline kept")), "the old socket kept");
+  run.proxy.holdUpgrades = true; // the next handshake (after the hold) takes long, as over a real network: rounds run meanwhile
+  await until(() => run.proxy.upgradesHeld >= 1, "a connect once the hold is over");
+  // Two more pings on the old socket: housekeeping rounds ran while that handshake was under way (the old code broke
+  // the old socket in the first of them, its pings ending: the wait ends at its reconnect instead).
+  const sentMs = run.proxy.links[0]!.fromClient.length;
+  const pings = () => run.proxy.links[0]!.fromClient.slice(sentMs).filter((f) => f.includes("ping")).length;
+  await until(() => pings() >= 2 || run.adapter.stats().reconnects > 0, "rounds during the replacement's handshake");
+  run.proxy.holdUpgrades = false;
+  run.proxy.releaseUpgrades();
+  await until(() => run.proxy.links[0]!.closed || run.adapter.stats().reconnects > 0, "the old socket gone once the hold is over");
+  expect(run.adapter.stats().reconnects).toBe(0); // old code: 1 (broken before make)
+  expect(run.proxy.upgradesAtMs).toHaveLength(3); // the connection, the refused replacement, the one after the hold
+  expect(run.sink.invalid).toEqual([]);
+  run.step(2);
+  await until(() => run.equal(0), "the book equal on the replacement");
+});

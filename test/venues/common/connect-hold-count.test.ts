@@ -62,6 +62,25 @@ describe("the connect hold's doubling", { timeout: 30_000 }, () => {
     expect(adapter.stats().connectsRefused).toBe(2);
   });
 
+  test("s-rev55: the wall clock stepped back after a refusal: the reconnect's refusal (a repeated ban) still doubles the hold", async () => {
+    const { log, lines } = captureLog();
+    let offsetMs = 0;
+    const now = () => Date.now() + offsetMs;
+    const run = await startBybit(["BTCUSDT"], Infinity, {
+      prepare: (p) => (p.refuseUpgrade = () => 429), // every handshake: a ban that lasts
+      adapter: { log, now, connectHoldMs: { 429: 200 } },
+    });
+    cleanups.push(() => run.stop());
+    await until(() => refusalsOf(lines).length >= 1, "the first handshake refused");
+    offsetMs = -3_600_000; // an NTP step back of an hour: the next connect starts "before" the first refusal was read
+    await until(() => refusalsOf(lines).length >= 2, "the reconnect refused too", 20_000);
+    expect(run.proxy.upgradesAtMs.length).toBeGreaterThanOrEqual(2);
+    expect(refusalsOf(lines).slice(0, 2).map((f) => [f.status, f.holdMs, f.refusedInRow])).toEqual([
+      [429, 200, 1],
+      [429, 400, 2], // old code: 200 ms, 1 in a row (taken for the first refusal's burst), so the ban never grew
+    ]);
+  });
+
   test("a planned replacement refused, the next one opening, then another refused: the hold starts over from the first length", async () => {
     const { log, lines } = captureLog({ info: true });
     // Handshakes: 0 the connection, 1 its first planned replacement (refused), 2 the retry (opens), 3 the next one (refused).
