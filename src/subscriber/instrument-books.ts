@@ -547,11 +547,8 @@ export class InstrumentBooks {
   }
 }
 
-/** Drops the side's levels beyond its best `keep` (cold; one walk of the ranks); returns the last kept price. */
+/** Drops the side's levels beyond its best `keep`, the worst first (cold); returns the last kept price. */
 function keepBest(side: Ladder, keep: number): number {
-  const last = side.priceAt(keep - 1);
-  const drop = new Float64Array(side.count - keep); // at most the levels of the delta that went over
-  for (let i = 0; i < drop.length; i++) drop[i] = side.priceAt(keep + i);
-  for (let i = 0; i < drop.length; i++) side.set(drop[i]!, 0);
-  return last;
+  while (side.count > keep) side.set(side.priceAt(side.count - 1), 0); // at most the levels of the delta that went over
+  return side.priceAt(keep - 1);
 }
