@@ -170,7 +170,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     this.late = new LateInstruments({
       ...{ venue, log, now, random, config, subscriptions, restHeldUntilMs, ...lateTimings(o) },
       onResolved: (i, inst) => {
-        const pastExpiry = (t: TopicState) => this.expiredAt(t as T, o.now());
+        const now = o.now(); // one reading for both checks: a clock step between them left the topic neither joined nor closed
+        const pastExpiry = (t: TopicState) => this.expiredAt(t as T, now);
         joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x), sinkBooks: this.sinkBooks, pastExpiry }, i, inst);
         // Listed already past its expiry (OKX lists a delivered future for a while): closed now, as at start.
         if (pastExpiry(o.topics[i]!)) this.checkExpiries();
