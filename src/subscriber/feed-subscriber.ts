@@ -202,6 +202,10 @@ export class FeedSubscriber {
     }
   }
 
+  /**
+   * Adds a listener. on() and off() may be called from inside a listener: the event under way still reaches every
+   * listener it started with (one removed meanwhile included) and none added meanwhile.
+   */
   on<K extends keyof FeedSubscriberEvents>(event: K, listener: FeedSubscriberEvents[K]): this {
     this.listeners.add(event, listener);
     return this;
