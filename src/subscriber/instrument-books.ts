@@ -119,13 +119,14 @@ export class InstrumentBooks {
   }
 
   /**
-   * A stream saw a newer session of its source: every book of an older session of that source is superseded now,
-   * not when (or if) its own next message arrives (it may have moved to another channel, or gone).
+   * A stream saw a newer session of its source: every book of another (older) session of that source is superseded
+   * now, not when (or if) its own next message arrives (it may have moved to another channel, or gone). Another:
+   * a restart whose clock stepped back is older by start time than the dead session it replaces (streams.ts).
    */
   supersedeSource(st: StreamRef): void {
     for (const book of this.books.values()) {
       if (book.sourceId !== st.sourceId || book.sessionStartUs < 0) continue;
-      if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) > 0) this.supersede(book, st);
+      if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) !== 0) this.supersede(book, st);
     }
   }
 

@@ -5,6 +5,7 @@
 import { expect, it } from "vitest";
 import type { GapEvent, UpdateEvent } from "../../src/subscriber/index.ts";
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
@@ -67,4 +68,59 @@ it("a listener added while an event is dispatched hears the next event, not the 
   packBookSnapshot(p, b, 0, false);
   ingestAll(sub, take(p));
   expect(heard).toEqual(["first:snapshot", "first:snapshot", "late:snapshot"]);
+});
+
+/**
+ * A publisher restarted after its host's clock stepped back (NTP, a VM resumed) starts a session whose start time is
+ * earlier than the dead one's. Sessions order by start time, so the old code took every datagram of the new run for a
+ * late one of an older run and dropped it: the books never became usable again until the subscriber was restarted.
+ */
+function clockStepRestart(how: "ended" | "crashed" | "alive"): { sub: ReturnType<typeof newSubscriber>; sessions: string[] } {
+  const sub = newSubscriber({ staleAfterMs: 1000 });
+  const sessions: string[] = [];
+  sub.on("session", (e) => sessions.push(`${e.kind}:${e.sessionId}`));
+  const first = packer({ sessionId: 500, sessionStartUs: T0 + 600_000_000 }); // the clock was 10 min fast
+  packInstrumentDefinition(first, new EncodedDefinition(inst), false);
+  packBookSnapshot(first, liveBook(), 0, false);
+  first.appendHeartbeat(how === "ended" ? PKT_FLAG_END_OF_SESSION : 0); // its second datagram: the session is confirmed
+  ingestAll(sub, take(first, T0 + 600_000_000));
+  const sb = sub.book(inst.instrumentId)!;
+  expect(sb.usable).toBe(how !== "ended");
+  if (how === "crashed") sub.checkStale(sub.streamInfo()[0]!.lastRecvMs + 1500); // silent: its books not usable
+  // The clock stepped back 10 min; the publisher starts again (new session, earlier start).
+  const second = packer({ sessionId: 600, sessionStartUs: T0 + 1_000_000 });
+  packInstrumentDefinition(second, new EncodedDefinition(inst), false);
+  const b = liveBook();
+  b.load([[943503, 900]], [[943505, 10]], 7, T0);
+  packBookSnapshot(second, b, 0, false);
+  second.appendHeartbeat(0);
+  for (const d of take(second, T0 + 2_000_000)) sub.ingest(d, T0 + 2_000_000);
+  return { sub, sessions };
+}
+
+it("a publisher restarted after its clock stepped back (earlier session start) is taken once the old session ended", () => {
+  const { sub, sessions } = clockStepRestart("ended");
+  const sb = sub.book(inst.instrumentId)!;
+  expect(sb.usable).toBe(true); // old: false for good (oldSessionDatagrams 2)
+  expect(sb.bidQtyAt(0)).toBe(900);
+  expect(sb.sessionId).toBe(600);
+  expect(sub.counters.oldSessionDatagrams).toBe(0);
+  expect(sessions).toEqual(["new:500", "ended:500", "restarted:600"]);
+});
+
+it("a publisher restarted after its clock stepped back is taken once the old session went stale (crash)", () => {
+  const { sub } = clockStepRestart("crashed");
+  const sb = sub.book(inst.instrumentId)!;
+  expect(sb.usable).toBe(true); // old: false for good
+  expect(sb.bidQtyAt(0)).toBe(900);
+  expect(sub.counters.superseded).toBe(1);
+});
+
+it("while the newest session is alive, an older session's datagrams are still dropped (late datagrams of a dead run)", () => {
+  const { sub } = clockStepRestart("alive");
+  const sb = sub.book(inst.instrumentId)!;
+  expect(sb.usable).toBe(true);
+  expect(sb.bidQtyAt(0)).toBe(1500); // the live session's book, untouched
+  expect(sb.sessionId).toBe(500);
+  expect(sub.counters.oldSessionDatagrams).toBe(2);
 });
