@@ -29,7 +29,7 @@ import {
 } from "../wire/layout.ts";
 import { decodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_THROTTLED, RETX_MAGIC } from "../wire/retransmit.ts";
 import { InstrumentBooks } from "./instrument-books.ts";
-import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_RETRANSMIT_TIMEOUT_MS, Recovery } from "./recovery.ts";
+import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
 import { StreamTable, type StreamState } from "./streams.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
@@ -466,21 +466,33 @@ export class FeedSubscriber {
         return;
       }
       if (!recovery.accept(st, r.seqNum, r.msgCount)) return;
-      // Its events must not show the books usable: they are behind until the held datagrams follow (replayReady).
-      this.instrumentBooks.applyingRetransmit = true;
-      try {
-        this.applyPacket(r, st, recvTimeUs, nowMs);
-      } finally {
-        this.instrumentBooks.applyingRetransmit = false;
-      }
-      recovery.afterApplied(st);
+      this.applyIntoGap(r, st, recvTimeUs, nowMs, recovery);
       return;
     }
-    if (recovery !== undefined && recovery.divert(st, r.seqNum, r.msgCount, this.rxBytes.subarray(0, length), recvTimeUs, nowMs)) {
-      st.lastRecvMs = nowMs; // held, but the stream is alive
-      return;
+    if (recovery !== undefined) {
+      const d = recovery.divert(st, r.seqNum, r.msgCount, this.rxBytes, length, recvTimeUs, nowMs);
+      if (d === Divert.HELD) {
+        st.lastRecvMs = nowMs; // held, but the stream is alive
+        return;
+      }
+      if (d === Divert.FILLS) {
+        this.applyIntoGap(r, st, recvTimeUs, nowMs, recovery); // a live datagram reordered into the gap asked for
+        return;
+      }
     }
     this.applyPacket(r, st, recvTimeUs, nowMs);
+  }
+
+  /** The next piece of a gap asked for (an answer, or the live datagram itself, late): applied, the books held. */
+  private applyIntoGap(r: PacketReader, st: StreamState, recvTimeUs: number, nowMs: number, recovery: Recovery): void {
+    // Its events must not show the books usable: they are behind until the held datagrams follow (replayReady).
+    this.instrumentBooks.applyingRetransmit = true;
+    try {
+      this.applyPacket(r, st, recvTimeUs, nowMs);
+    } finally {
+      this.instrumentBooks.applyingRetransmit = false;
+    }
+    recovery.afterApplied(st);
   }
 
   private applyPacket(r: PacketReader, st: StreamState, recvTimeUs: number, nowMs: number): void {

@@ -7,6 +7,8 @@ import type { GapEvent, UpdateEvent } from "../../src/subscriber/index.ts";
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { levelsOf } from "../wire/helpers.ts";
+import { deltaFeed } from "./delta-feed.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
@@ -123,4 +125,34 @@ it("while the newest session is alive, an older session's datagrams are still dr
   expect(sb.bidQtyAt(0)).toBe(1500); // the live session's book, untouched
   expect(sb.sessionId).toBe(500);
   expect(sub.counters.oldSessionDatagrams).toBe(2);
+});
+
+/**
+ * Datagrams reordered by one with retransmission on: the later one reveals a "gap" and a request goes out, then the
+ * missing datagram itself arrives on the group. The old code held it behind the request like any later datagram,
+ * so the book waited for the server's answer; with the server down (or throttling) the timeout fell back and the
+ * book went invalid until the next refresh, though not one datagram was lost.
+ */
+it("a live datagram that arrives late into a gap asked for is applied into it: recovered without the server", () => {
+  const eth = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
+  const { book, head, deltas } = deltaFeed(eth, 4, 6);
+  const sub = newSubscriber({ retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 1000 } }); // no server answers
+  for (const d of head) sub.ingest(d, T0);
+  sub.ingest(deltas[0]!, T0);
+  sub.ingest(deltas[1]!, T0); // the stream's line is established
+  sub.ingest(deltas[3]!, T0); // [2] and [3] swapped on the way
+  expect(sub.retransmitsPending).toBe(1);
+  const sb = sub.book(eth.instrumentId)!;
+  expect(sb.usable).toBe(false); // behind while the gap is open
+  sub.ingest(deltas[2]!, T0);
+  expect(sub.retransmitsPending).toBe(0); // old: 1, until the timeout
+  expect(sub.counters.retransmitRecovered).toBe(1);
+  sub.ingest(deltas[4]!, T0);
+  sub.ingest(deltas[5]!, T0);
+  sub.checkRecovery(Date.now() + 2000); // the server never answered: nothing is left to time out
+  expect(sub.counters.retransmitTimeouts).toBe(0); // old: 1, then a gap
+  expect(sub.counters.gaps).toBe(0);
+  expect(sb.valid).toBe(true);
+  expect(sb.usable).toBe(true);
+  expect(levelsOf(sb)).toEqual(levelsOf(book));
 });
