@@ -226,6 +226,7 @@ export class FeedSubscriber {
   async start(): Promise<void> {
     if (this.running) throw new Error("subscriber: start() called twice (stop() first)");
     this.running = true;
+    this.instrumentBooks.stopped = false;
     const gen = ++this.generation;
     // stop() while a bind is under way closes the sockets opened so far: start() goes no further (before, it bound
     // the groups left, opened the request socket and started both timers after the stop, or never settled).
@@ -279,10 +280,12 @@ export class FeedSubscriber {
    * Closes the sockets and stops the stale and retransmission timers. Nothing is heard from then on, so no book may
    * show `usable`: every stream not already stale or ended is marked stale, with a 'stale' event (`stopped: true`),
    * and every book with it. After start() a stream's next datagram clears it, as after any silence (what was missed
-   * meanwhile is a gap: its books are invalid until their next snapshot).
+   * meanwhile is a gap: its books are invalid until their next snapshot). Until start(), a message still applied (the
+   * rest of the datagram under way when a listener called stop(), or one given to ingest()) leaves its book stale.
    */
   async stop(): Promise<void> {
     this.running = false;
+    this.instrumentBooks.stopped = true; // before the streams are marked: a listener of that may apply nothing usable
     this.generation++;
     if (this.staleTimer !== undefined) clearInterval(this.staleTimer);
     this.staleTimer = undefined;
@@ -499,7 +502,7 @@ export class FeedSubscriber {
     const streams = this.streamTable;
     st.lastRecvMs = nowMs;
     st.heartbeatIntervalMs = r.heartbeatIntervalMs;
-    if (st.stale) {
+    if (st.stale && !this.instrumentBooks.stopped) {
       st.stale = false;
       // A retransmitted piece of a gap still asked for: the books stay held (behind) until the request ends.
       if (this.recovery === undefined || !this.recovery.holds(st.key)) this.instrumentBooks.setStreamStale(st.key, false);

@@ -52,6 +52,11 @@ export class InstrumentBooks {
    * stay held (stale, not usable) until the whole range and the datagrams held behind it are applied.
    */
   applyingRetransmit = false;
+  /**
+   * stop() was called and start() not since: nothing watches the books, so a message applied meanwhile (the rest of
+   * the datagram under way when a listener called stop(), or ingest() after it) leaves its book stale, not usable.
+   */
+  stopped = false;
 
   constructor(
     private readonly counters: SubscriberCounters,
@@ -154,7 +159,7 @@ export class InstrumentBooks {
     const book = this.bookFor(m.instrumentId, m.priceExp, m.qtyExp);
     if (book === undefined || !this.admitSession(book, st)) return;
     book.streamKey = st.key;
-    book.stale = this.applyingRetransmit;
+    book.stale = this.applyingRetransmit || this.stopped;
     const seq = m.instrSeq;
     if (book.instrSeq >= 0 && seq < book.instrSeq && book.seqStreamKey === st.key) this.sequenceBogus(book);
     const known = book.instrSeq;
@@ -267,7 +272,7 @@ export class InstrumentBooks {
     const book = this.bookFor(m.instrumentId, m.priceExp, m.qtyExp);
     if (book === undefined || !this.admitSession(book, st)) return;
     book.streamKey = st.key;
-    book.stale = this.applyingRetransmit;
+    book.stale = this.applyingRetransmit || this.stopped;
     const seq = m.instrSeq;
     const chunkIndex = m.chunkIndex;
     const chunkCount = m.chunkCount;

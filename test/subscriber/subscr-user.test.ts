@@ -156,3 +156,44 @@ it("a live datagram that arrives late into a gap asked for is applied into it: r
   expect(sb.usable).toBe(true);
   expect(levelsOf(sb)).toEqual(levelsOf(book));
 });
+
+/**
+ * stop() called from inside a listener: the datagram under way goes on being applied (its messages are already
+ * counted in the stream's sequence), and the old code cleared `stale` on each book it touched after the stop, so a
+ * stopped subscriber showed those books usable although nothing watched them any more.
+ */
+it("stop() from inside an 'update' listener: no book the rest of that datagram touches is usable after it", async () => {
+  const eth = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
+  const sub = newSubscriber({ staleAfterMs: 60_000 });
+  await sub.start(); // no groups: no socket
+  let stopping: Promise<void> | undefined;
+  sub.on("update", () => {
+    stopping ??= sub.stop();
+  });
+  const p = packer();
+  for (const i of [inst, eth]) {
+    const b = new TestBook(i);
+    b.load([[943503, 1500]], [[943504, 250]], 1, T0);
+    packInstrumentDefinition(p, new EncodedDefinition(i), false);
+    packBookSnapshot(p, b, 0, false);
+  }
+  const datagrams = take(p);
+  expect(datagrams).toHaveLength(1); // both books in one datagram
+  ingestAll(sub, datagrams);
+  await stopping;
+  expect([sub.book(inst.instrumentId)!.usable, sub.book(eth.instrumentId)!.usable]).toEqual([false, false]); // old: [false, true]
+  expect(sub.book(eth.instrumentId)!.valid).toBe(true); // applied: exact as of the stop, just not watched
+  // A datagram ingested while stopped is still applied, and still leaves the books not usable until start().
+  const again = new TestBook(eth);
+  again.load([[943503, 1400]], [[943504, 250]], 2, T0);
+  again.instrSeq = 2;
+  packBookSnapshot(p, again, 0, false);
+  ingestAll(sub, take(p));
+  expect(sub.book(eth.instrumentId)!.bidQtyAt(0)).toBe(1400);
+  expect(sub.book(eth.instrumentId)!.usable).toBe(false); // old: true
+  await sub.start();
+  packBookSnapshot(p, again, 0, true); // the stream's next datagram after start(): usable again
+  ingestAll(sub, take(p));
+  expect([sub.book(inst.instrumentId)!.usable, sub.book(eth.instrumentId)!.usable]).toEqual([true, true]);
+  await sub.stop();
+});
