@@ -3,7 +3,7 @@
  * Datagrams come from the real packer and encoders (feed-harness.ts), fed through ingest().
  */
 import { expect, it } from "vitest";
-import type { GapEvent, UpdateEvent } from "../../src/subscriber/index.ts";
+import type { GapEvent, RetransmitOptions, UpdateEvent } from "../../src/subscriber/index.ts";
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
@@ -136,7 +136,8 @@ it("while the newest session is alive, an older session's datagrams are still dr
 it("a live datagram that arrives late into a gap asked for is applied into it: recovered without the server", () => {
   const eth = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
   const { book, head, deltas } = deltaFeed(eth, 4, 6);
-  const sub = newSubscriber({ retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 1000 } }); // no server answers
+  const retransmit: RetransmitOptions = { host: "127.0.0.1", port: 9, timeoutMs: 1000 }; // no server answers (the type: exported since s-subscr)
+  const sub = newSubscriber({ retransmit });
   for (const d of head) sub.ingest(d, T0);
   sub.ingest(deltas[0]!, T0);
   sub.ingest(deltas[1]!, T0); // the stream's line is established
