@@ -280,12 +280,12 @@ export class FeedSubscriber {
    * Closes the sockets and stops the stale and retransmission timers. Nothing is heard from then on, so no book may
    * show `usable`: every stream not already stale or ended is marked stale, with a 'stale' event (`stopped: true`),
    * and every book with it. After start() a stream's next datagram clears it, as after any silence (what was missed
-   * meanwhile is a gap: its books are invalid until their next snapshot). Until start(), a message still applied (the
-   * rest of the datagram under way when a listener called stop(), or one given to ingest()) leaves its book stale.
+   * meanwhile is a gap: its books are invalid until their next snapshot). The rest of the datagram under way when a
+   * listener calls stop() is still applied (its sequence is taken) but leaves its books stale.
    */
   async stop(): Promise<void> {
     this.running = false;
-    this.instrumentBooks.stopped = true; // before the streams are marked: a listener of that may apply nothing usable
+    this.instrumentBooks.stopped = true; // until start() or ingest(): what the datagram under way still applies stays stale
     this.generation++;
     if (this.staleTimer !== undefined) clearInterval(this.staleTimer);
     this.staleTimer = undefined;
@@ -336,6 +336,8 @@ export class FeedSubscriber {
    * Never throws for bad input: it is counted and reported as an 'error' event.
    */
   ingest(bytes: Uint8Array, recvTimeUs: number = wallUs(), from = ""): void {
+    // The caller is the feed here: after stop() too its datagram is processed as by a subscriber never started.
+    this.instrumentBooks.stopped = false;
     const length = bytes.byteLength;
     this.counters.datagrams++;
     this.counters.bytes += length;

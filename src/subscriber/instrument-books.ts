@@ -53,8 +53,8 @@ export class InstrumentBooks {
    */
   applyingRetransmit = false;
   /**
-   * stop() was called and start() not since: nothing watches the books, so a message applied meanwhile (the rest of
-   * the datagram under way when a listener called stop(), or ingest() after it) leaves its book stale, not usable.
+   * stop() was called, and neither start() nor ingest() since: nothing watches the books, so a message still applied
+   * (the rest of the datagram under way when a listener called stop(), held ones replayed) leaves its book stale.
    */
   stopped = false;
 

@@ -161,7 +161,8 @@ it("a live datagram that arrives late into a gap asked for is applied into it: r
 /**
  * stop() called from inside a listener: the datagram under way goes on being applied (its messages are already
  * counted in the stream's sequence), and the old code cleared `stale` on each book it touched after the stop, so a
- * stopped subscriber showed those books usable although nothing watched them any more.
+ * stopped subscriber showed those books usable although nothing watched them any more. (A datagram given to
+ * ingest() after stop() is processed as by a subscriber never started: node-entry.ts relies on it.)
  */
 it("stop() from inside an 'update' listener: no book the rest of that datagram touches is usable after it", async () => {
   const eth = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
@@ -184,17 +185,13 @@ it("stop() from inside an 'update' listener: no book the rest of that datagram t
   await stopping;
   expect([sub.book(inst.instrumentId)!.usable, sub.book(eth.instrumentId)!.usable]).toEqual([false, false]); // old: [false, true]
   expect(sub.book(eth.instrumentId)!.valid).toBe(true); // applied: exact as of the stop, just not watched
-  // A datagram ingested while stopped is still applied, and still leaves the books not usable until start().
+  await sub.start();
   const again = new TestBook(eth);
   again.load([[943503, 1400]], [[943504, 250]], 2, T0);
   again.instrSeq = 2;
-  packBookSnapshot(p, again, 0, false);
+  packBookSnapshot(p, again, 0, false); // the stream's next datagram after start(): usable again
   ingestAll(sub, take(p));
   expect(sub.book(eth.instrumentId)!.bidQtyAt(0)).toBe(1400);
-  expect(sub.book(eth.instrumentId)!.usable).toBe(false); // old: true
-  await sub.start();
-  packBookSnapshot(p, again, 0, true); // the stream's next datagram after start(): usable again
-  ingestAll(sub, take(p));
   expect([sub.book(inst.instrumentId)!.usable, sub.book(eth.instrumentId)!.usable]).toEqual([true, true]);
   await sub.stop();
 });
