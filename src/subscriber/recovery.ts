@@ -3,7 +3,8 @@
  * subscriber asks the publisher's request server for the missing range at once, holds the stream's later datagrams
  * (its books are not `usable` meanwhile: behind, not wrong), applies the answer in order and then the held datagrams.
  * A RETRANSMIT datagram is accepted only for a range asked for and only at the gap's next sequence number, and so is
- * the live datagram itself arriving late there (reordered: it fills the gap without the server). When the
+ * the live datagram itself arriving late there, or held and now next (reordered: it fills the gap without the
+ * server). When the
  * range is gone (OUT_OF_RANGE), the request is refused (THROTTLED), the answer does not come within timeoutMs or
  * too many datagrams wait, it falls back: the held datagrams are processed as if no request had been made (the
  * gap invalidates the books, and the next refresh repairs them, §6.3).
@@ -11,6 +12,7 @@
  * @module
  */
 import type { DatagramAuth } from "../wire/auth.ts";
+import { PKT_MSG_COUNT_OFFSET, PKT_SEQ_NUM_OFFSET } from "../wire/layout.ts";
 import { encodeRetxControl, RETX_KIND_REQUEST, RETX_MAX_COUNT, type RetxControl } from "../wire/retransmit.ts";
 import type { InstrumentBooks } from "./instrument-books.ts";
 import type { StreamState } from "./streams.ts";
@@ -48,6 +50,8 @@ export class Recovery {
   /** Streams whose held datagrams are replayed after a fallback: no new request for their first gap. */
   private readonly suppressed = new Set<number>();
   private readonly ready: Pending[] = [];
+  /** Held live datagrams that became their gap's next piece (reordered by more than one): applied next, in order. */
+  private readonly fills: { bytes: Uint8Array; recvTimeUs: number }[] = [];
   private readonly out = new Uint8Array(64);
 
   constructor(
@@ -136,10 +140,28 @@ export class Recovery {
     return true;
   }
 
-  /** After a datagram was processed: a gap whose range is now complete is recovered. */
+  /**
+   * After a piece of the gap was applied: a gap whose range is now complete is recovered; otherwise a held live
+   * datagram that is now its next piece (reordered by more than one) is taken out to be applied next (replayReady).
+   */
   afterApplied(st: StreamState): void {
     const p = this.pending.get(st.key);
-    if (p !== undefined && p.done === "" && st.nextSeq >= p.to) this.finish(p, "recovered");
+    if (p === undefined || p.done !== "") return;
+    if (st.nextSeq >= p.to) {
+      this.finish(p, "recovered");
+      return;
+    }
+    for (let i = 0; i < p.held.length; i++) {
+      const b = p.held[i]!;
+      const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      const seqNum = dv.getUint32(PKT_SEQ_NUM_OFFSET, true) + dv.getUint32(PKT_SEQ_NUM_OFFSET + 4, true) * 0x1_0000_0000;
+      const msgCount = dv.getUint16(PKT_MSG_COUNT_OFFSET, true);
+      if (msgCount === 0 || seqNum !== st.nextSeq || seqNum + msgCount > p.to) continue;
+      this.fills.push({ bytes: b, recvTimeUs: p.heldRecvUs[i]! });
+      p.held.splice(i, 1);
+      p.heldRecvUs.splice(i, 1);
+      return;
+    }
   }
 
   /** A reply of the request server (OUT_OF_RANGE or THROTTLED) for one stream's request: fall back. */
@@ -164,11 +186,15 @@ export class Recovery {
 
   /** True when held datagrams wait to be replayed (call replayReady). */
   get hasReady(): boolean {
-    return this.ready.length > 0;
+    return this.ready.length > 0 || this.fills.length > 0;
   }
 
-  /** Replays the held datagrams of finished requests, in arrival order. */
+  /** Applies the held datagrams that fill their gap next, then replays those of finished requests, in arrival order. */
   replayReady(): void {
+    while (this.fills.length > 0) {
+      const f = this.fills.shift()!;
+      this.host.replay(f.bytes, f.recvTimeUs); // a live datagram at the gap's next seq: divert says FILLS
+    }
     while (this.ready.length > 0) {
       const p = this.ready.shift()!;
       const key = p.st.key;

@@ -195,3 +195,23 @@ it("stop() from inside an 'update' listener: no book the rest of that datagram t
   expect([sub.book(inst.instrumentId)!.usable, sub.book(eth.instrumentId)!.usable]).toEqual([true, true]);
   await sub.stop();
 });
+
+it("datagrams reordered by a few into a gap asked for (the later ones first): each, once next, fills it; no server needed", () => {
+  const eth = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
+  const { book, head, deltas } = deltaFeed(eth, 5, 8);
+  const sub = newSubscriber({ retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 1000 } }); // no server answers
+  for (const d of head) sub.ingest(d, T0);
+  sub.ingest(deltas[0]!, T0);
+  sub.ingest(deltas[1]!, T0);
+  // 5, 4, 3, 2 arrive in that order: [5] opens the gap [2, 5), [4] and [3] are held, [2] fills, then the held ones.
+  for (const i of [5, 4, 3, 2]) sub.ingest(deltas[i]!, T0);
+  expect(sub.retransmitsPending).toBe(0); // old: 1 (and with the fix for [2] alone: 1, [3] and [4] waiting held)
+  sub.ingest(deltas[6]!, T0);
+  sub.ingest(deltas[7]!, T0);
+  sub.checkRecovery(Date.now() + 2000);
+  expect(sub.counters.retransmitTimeouts).toBe(0);
+  expect(sub.counters.gaps).toBe(0);
+  const sb = sub.book(eth.instrumentId)!;
+  expect(sb.usable).toBe(true);
+  expect(levelsOf(sb)).toEqual(levelsOf(book));
+});
