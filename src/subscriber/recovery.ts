@@ -12,7 +12,6 @@
  * @module
  */
 import type { DatagramAuth } from "../wire/auth.ts";
-import { PKT_MSG_COUNT_OFFSET, PKT_SEQ_NUM_OFFSET } from "../wire/layout.ts";
 import { encodeRetxControl, RETX_KIND_REQUEST, RETX_MAX_COUNT, type RetxControl } from "../wire/retransmit.ts";
 import type { InstrumentBooks } from "./instrument-books.ts";
 import type { StreamState } from "./streams.ts";
@@ -34,6 +33,10 @@ interface Pending {
   deadlineMs: number;
   held: Uint8Array[];
   heldRecvUs: number[];
+  /** Each held datagram's seqNum and seqNum + msgCount, and how many of them lie wholly within the gap (reordered). */
+  heldSeq: number[];
+  heldEnd: number[];
+  heldInGap: number;
   /** Set when done (recovered) or failed: the held datagrams are to be processed. */
   done: "" | "recovered" | "fallback";
 }
@@ -91,6 +94,9 @@ export class Recovery {
       if (p.held.length >= this.maxHeld) this.finish(p, "fallback");
       p.held.push(bytes.slice(0, length));
       p.heldRecvUs.push(recvTimeUs);
+      p.heldSeq.push(seqNum);
+      p.heldEnd.push(seqNum + msgCount);
+      if (msgCount > 0 && seqNum + msgCount <= p.to) p.heldInGap++;
       return Divert.HELD;
     }
     // A gap on a stream whose line is established (altNext −1: no unproven jump pending, §6.3).
@@ -106,6 +112,9 @@ export class Recovery {
       deadlineMs: nowMs + this.timeoutMs,
       held: [bytes.slice(0, length)],
       heldRecvUs: [recvTimeUs],
+      heldSeq: [seqNum],
+      heldEnd: [seqNum + msgCount],
+      heldInGap: 0, // it starts where the gap ends
       done: "",
     };
     this.pending.set(st.key, np);
@@ -151,15 +160,13 @@ export class Recovery {
       this.finish(p, "recovered");
       return;
     }
+    if (p.heldInGap === 0) return; // none reordered into the gap (the usual case: no scan)
+    const next = st.nextSeq;
     for (let i = 0; i < p.held.length; i++) {
-      const b = p.held[i]!;
-      const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-      const seqNum = dv.getUint32(PKT_SEQ_NUM_OFFSET, true) + dv.getUint32(PKT_SEQ_NUM_OFFSET + 4, true) * 0x1_0000_0000;
-      const msgCount = dv.getUint16(PKT_MSG_COUNT_OFFSET, true);
-      if (msgCount === 0 || seqNum !== st.nextSeq || seqNum + msgCount > p.to) continue;
-      this.fills.push({ bytes: b, recvTimeUs: p.heldRecvUs[i]! });
-      p.held.splice(i, 1);
-      p.heldRecvUs.splice(i, 1);
+      if (p.heldSeq[i] !== next || p.heldEnd[i]! <= next || p.heldEnd[i]! > p.to) continue;
+      this.fills.push({ bytes: p.held[i]!, recvTimeUs: p.heldRecvUs[i]! });
+      for (const a of [p.held, p.heldRecvUs, p.heldSeq, p.heldEnd] as unknown[][]) a.splice(i, 1);
+      p.heldInGap--;
       return;
     }
   }
