@@ -29,7 +29,7 @@ import {
 } from "../wire/layout.ts";
 import { decodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_THROTTLED, RETX_MAGIC } from "../wire/retransmit.ts";
 import { InstrumentBooks } from "./instrument-books.ts";
-import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_RETRANSMIT_TIMEOUT_MS, Recovery } from "./recovery.ts";
+import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
 import { StreamTable, type StreamState } from "./streams.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
@@ -202,6 +202,10 @@ export class FeedSubscriber {
     }
   }
 
+  /**
+   * Adds a listener. on() and off() may be called from inside a listener: the event under way still reaches every
+   * listener it started with (one removed meanwhile included) and none added meanwhile.
+   */
   on<K extends keyof FeedSubscriberEvents>(event: K, listener: FeedSubscriberEvents[K]): this {
     this.listeners.add(event, listener);
     return this;
@@ -222,6 +226,7 @@ export class FeedSubscriber {
   async start(): Promise<void> {
     if (this.running) throw new Error("subscriber: start() called twice (stop() first)");
     this.running = true;
+    this.instrumentBooks.stopped = false;
     const gen = ++this.generation;
     // stop() while a bind is under way closes the sockets opened so far: start() goes no further (before, it bound
     // the groups left, opened the request socket and started both timers after the stop, or never settled).
@@ -275,10 +280,12 @@ export class FeedSubscriber {
    * Closes the sockets and stops the stale and retransmission timers. Nothing is heard from then on, so no book may
    * show `usable`: every stream not already stale or ended is marked stale, with a 'stale' event (`stopped: true`),
    * and every book with it. After start() a stream's next datagram clears it, as after any silence (what was missed
-   * meanwhile is a gap: its books are invalid until their next snapshot).
+   * meanwhile is a gap: its books are invalid until their next snapshot). The rest of the datagram under way when a
+   * listener calls stop() is still applied (its sequence is taken) but leaves its books stale.
    */
   async stop(): Promise<void> {
     this.running = false;
+    this.instrumentBooks.stopped = true; // until start() or ingest(): what the datagram under way still applies stays stale
     this.generation++;
     if (this.staleTimer !== undefined) clearInterval(this.staleTimer);
     this.staleTimer = undefined;
@@ -329,6 +336,8 @@ export class FeedSubscriber {
    * Never throws for bad input: it is counted and reported as an 'error' event.
    */
   ingest(bytes: Uint8Array, recvTimeUs: number = wallUs(), from = ""): void {
+    // The caller is the feed here: after stop() too its datagram is processed as by a subscriber never started.
+    this.instrumentBooks.stopped = false;
     const length = bytes.byteLength;
     this.counters.datagrams++;
     this.counters.bytes += length;
@@ -462,28 +471,40 @@ export class FeedSubscriber {
         return;
       }
       if (!recovery.accept(st, r.seqNum, r.msgCount)) return;
-      // Its events must not show the books usable: they are behind until the held datagrams follow (replayReady).
-      this.instrumentBooks.applyingRetransmit = true;
-      try {
-        this.applyPacket(r, st, recvTimeUs, nowMs);
-      } finally {
-        this.instrumentBooks.applyingRetransmit = false;
-      }
-      recovery.afterApplied(st);
+      this.applyIntoGap(r, st, recvTimeUs, nowMs, recovery);
       return;
     }
-    if (recovery !== undefined && recovery.divert(st, r.seqNum, r.msgCount, this.rxBytes.subarray(0, length), recvTimeUs, nowMs)) {
-      st.lastRecvMs = nowMs; // held, but the stream is alive
-      return;
+    if (recovery !== undefined) {
+      const d = recovery.divert(st, r.seqNum, r.msgCount, this.rxBytes, length, recvTimeUs, nowMs);
+      if (d === Divert.HELD) {
+        st.lastRecvMs = nowMs; // held, but the stream is alive
+        return;
+      }
+      if (d === Divert.FILLS) {
+        this.applyIntoGap(r, st, recvTimeUs, nowMs, recovery); // a live datagram reordered into the gap asked for
+        return;
+      }
     }
     this.applyPacket(r, st, recvTimeUs, nowMs);
+  }
+
+  /** The next piece of a gap asked for (an answer, or the live datagram itself, late): applied, the books held. */
+  private applyIntoGap(r: PacketReader, st: StreamState, recvTimeUs: number, nowMs: number, recovery: Recovery): void {
+    // Its events must not show the books usable: they are behind until the held datagrams follow (replayReady).
+    this.instrumentBooks.applyingRetransmit = true;
+    try {
+      this.applyPacket(r, st, recvTimeUs, nowMs);
+    } finally {
+      this.instrumentBooks.applyingRetransmit = false;
+    }
+    recovery.afterApplied(st);
   }
 
   private applyPacket(r: PacketReader, st: StreamState, recvTimeUs: number, nowMs: number): void {
     const streams = this.streamTable;
     st.lastRecvMs = nowMs;
     st.heartbeatIntervalMs = r.heartbeatIntervalMs;
-    if (st.stale) {
+    if (st.stale && !this.instrumentBooks.stopped) {
       st.stale = false;
       // A retransmitted piece of a gap still asked for: the books stay held (behind) until the request ends.
       if (this.recovery === undefined || !this.recovery.holds(st.key)) this.instrumentBooks.setStreamStale(st.key, false);

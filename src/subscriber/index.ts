@@ -19,6 +19,7 @@ export {
   type ExponentEvent,
   type SubscriberErrorEvent,
   type SubscriberCounters,
+  type RetransmitOptions,
   type StreamInfo,
 } from "./feed-subscriber.ts";
 export { SubscriberBook, UNKNOWN_NAME } from "./subscriber-book.ts";

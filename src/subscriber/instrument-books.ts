@@ -52,6 +52,11 @@ export class InstrumentBooks {
    * stay held (stale, not usable) until the whole range and the datagrams held behind it are applied.
    */
   applyingRetransmit = false;
+  /**
+   * stop() was called, and neither start() nor ingest() since: nothing watches the books, so a message still applied
+   * (the rest of the datagram under way when a listener called stop(), held ones replayed) leaves its book stale.
+   */
+  stopped = false;
 
   constructor(
     private readonly counters: SubscriberCounters,
@@ -119,13 +124,14 @@ export class InstrumentBooks {
   }
 
   /**
-   * A stream saw a newer session of its source: every book of an older session of that source is superseded now,
-   * not when (or if) its own next message arrives (it may have moved to another channel, or gone).
+   * A stream saw a newer session of its source: every book of another (older) session of that source is superseded
+   * now, not when (or if) its own next message arrives (it may have moved to another channel, or gone). Another:
+   * a restart whose clock stepped back is older by start time than the dead session it replaces (streams.ts).
    */
   supersedeSource(st: StreamRef): void {
     for (const book of this.books.values()) {
       if (book.sourceId !== st.sourceId || book.sessionStartUs < 0) continue;
-      if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) > 0) this.supersede(book, st);
+      if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) !== 0) this.supersede(book, st);
     }
   }
 
@@ -153,7 +159,7 @@ export class InstrumentBooks {
     const book = this.bookFor(m.instrumentId, m.priceExp, m.qtyExp);
     if (book === undefined || !this.admitSession(book, st)) return;
     book.streamKey = st.key;
-    book.stale = this.applyingRetransmit;
+    book.stale = this.applyingRetransmit || this.stopped;
     const seq = m.instrSeq;
     if (book.instrSeq >= 0 && seq < book.instrSeq && book.seqStreamKey === st.key) this.sequenceBogus(book);
     const known = book.instrSeq;
@@ -266,7 +272,7 @@ export class InstrumentBooks {
     const book = this.bookFor(m.instrumentId, m.priceExp, m.qtyExp);
     if (book === undefined || !this.admitSession(book, st)) return;
     book.streamKey = st.key;
-    book.stale = this.applyingRetransmit;
+    book.stale = this.applyingRetransmit || this.stopped;
     const seq = m.instrSeq;
     const chunkIndex = m.chunkIndex;
     const chunkCount = m.chunkCount;

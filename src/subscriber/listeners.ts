@@ -7,28 +7,30 @@ import type { WireDecodeError } from "../wire/decoder.ts";
 import type { FeedSubscriberEvents, SubscriberCounters } from "./subscriber-types.ts";
 
 export class Listeners {
-  // Read directly by the receive path (`listeners.update`), so plain arrays.
-  readonly update: FeedSubscriberEvents["update"][] = [];
-  readonly gap: FeedSubscriberEvents["gap"][] = [];
-  readonly session: FeedSubscriberEvents["session"][] = [];
-  readonly status: FeedSubscriberEvents["status"][] = [];
-  readonly stale: FeedSubscriberEvents["stale"][] = [];
-  readonly repair: FeedSubscriberEvents["repair"][] = [];
-  readonly supersede: FeedSubscriberEvents["supersede"][] = [];
-  readonly exponent: FeedSubscriberEvents["exponent"][] = [];
-  readonly definition: FeedSubscriberEvents["definition"][] = [];
-  readonly error: FeedSubscriberEvents["error"][] = [];
+  // Read directly by the receive path (`listeners.update`), so plain arrays. Copied on write (add, remove: cold), never
+  // changed in place: a dispatch loop holds the array it started with, so a listener calling off() or on() while an
+  // event is dispatched neither makes the loop skip the listener after it nor adds one to the event under way.
+  update: FeedSubscriberEvents["update"][] = [];
+  gap: FeedSubscriberEvents["gap"][] = [];
+  session: FeedSubscriberEvents["session"][] = [];
+  status: FeedSubscriberEvents["status"][] = [];
+  stale: FeedSubscriberEvents["stale"][] = [];
+  repair: FeedSubscriberEvents["repair"][] = [];
+  supersede: FeedSubscriberEvents["supersede"][] = [];
+  exponent: FeedSubscriberEvents["exponent"][] = [];
+  definition: FeedSubscriberEvents["definition"][] = [];
+  error: FeedSubscriberEvents["error"][] = [];
 
   constructor(private readonly counters: SubscriberCounters) {}
 
   add<K extends keyof FeedSubscriberEvents>(event: K, listener: FeedSubscriberEvents[K]): void {
-    (this[event] as FeedSubscriberEvents[K][]).push(listener);
+    (this as unknown as Record<K, FeedSubscriberEvents[K][]>)[event] = [...(this[event] as FeedSubscriberEvents[K][]), listener];
   }
 
   remove<K extends keyof FeedSubscriberEvents>(event: K, listener: FeedSubscriberEvents[K]): void {
     const list = this[event] as FeedSubscriberEvents[K][];
     const i = list.indexOf(listener);
-    if (i >= 0) list.splice(i, 1);
+    if (i >= 0) (this as unknown as Record<K, FeedSubscriberEvents[K][]>)[event] = [...list.slice(0, i), ...list.slice(i + 1)];
   }
 
   /** Calls a cold-path listener; a throwing listener is reported and never corrupts sequencing state. */

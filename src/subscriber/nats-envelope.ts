@@ -30,6 +30,7 @@ import {
   MSG_TEMPLATE_ID_OFFSET,
   MSG_VERSION_OFFSET,
   PKT_CHANNEL_ID_OFFSET,
+  PKT_FLAG_END_OF_SESSION,
   PKT_SEND_TIME_NS_OFFSET,
   PKT_SESSION_ID_OFFSET,
   PKT_SESSION_START_NS_OFFSET,
@@ -188,6 +189,8 @@ interface StreamLine {
   prevHbMs: number;
   /** Went silent since its last envelope (a gap of the reader's stream was made for it: once per silence). */
   silent: boolean;
+  /** Its last envelope taken in was an END_OF_SESSION heartbeat: the upstream session ended on this stream. */
+  ended: boolean;
 }
 
 /**
@@ -560,10 +563,12 @@ export class EnvelopeRepacker {
       // Cold: another session of a known source. An older one is a restarted publisher's late datagram: its
       // messages must never reach the new session's books (unless it proves the newer session bogus); a newer one
       // is the restart.
-      if (compareKey(startHi, startLo, id, known) < 0) {
-        if (!this.provesBogus(known, startHi, startLo, id, sendHi, sendLo)) return this.refuse("old_session");
-        this.counters.sessionsReverted++;
-      } else {
+      // An older one once every stream of the newest has ended or gone silent is a restart whose host clock
+      // stepped back (its start earlier than the dead run's): taken as a newer one. Refused, it was for good.
+      const older = compareKey(startHi, startLo, id, known) < 0;
+      if (older && this.provesBogus(known, startHi, startLo, id, sendHi, sendLo)) this.counters.sessionsReverted++;
+      else if (older && (known.pending || !this.upstreamOver(source, nowMs))) return this.refuse("old_session");
+      else {
         if (!known.pending) known.prev = { startHi: known.startHi, startLo: known.startLo, id: known.id };
         known.pending = true;
         known.newDatagrams = 1;
@@ -592,6 +597,7 @@ export class EnvelopeRepacker {
       line.hbMs = hb;
       line.aliveMs = nowMs;
       line.silent = false;
+      line.ended = msgLen === 0 && (env[ENV_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0;
     }
     if (msgLen === 0) {
       this.counters.heartbeats++;
@@ -677,7 +683,7 @@ export class EnvelopeRepacker {
   private lineOf(key: number, bridgeId: number): StreamLine | undefined {
     const line = this.streams.get(key);
     if (line !== undefined || this.streams.size >= MAX_NUMBERED_STREAMS) return line;
-    const created = { bridgeId, next: -1, wide: false, altNext: -1, altCount: 0, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], otherSilentNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, silent: false };
+    const created = { bridgeId, next: -1, wide: false, altNext: -1, altCount: 0, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], otherSilentNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, silent: false, ended: false };
     this.streams.set(key, created);
     return created;
   }
@@ -791,6 +797,18 @@ export class EnvelopeRepacker {
     known.lastOldSendLo = sendLo;
     if (++known.oldDatagrams < SESSION_CONFIRM_DATAGRAMS) return false;
     known.pending = false;
+    return true;
+  }
+
+  /**
+   * Cold: no upstream stream of `source` is alive, each ended (END_OF_SESSION) or silent by the reader's clock (in a
+   * replay, whose clock runs ahead of upstream time, an END_OF_SESSION alone tells).
+   */
+  private upstreamOver(source: number, nowMs: number): boolean {
+    for (const [key, line] of this.streams) {
+      if ((key & 0xffff) !== source || line.ended) continue;
+      if (this.opts.replay || nowMs - line.aliveMs <= silentAfterMs(line, this.opts.heartbeatIntervalMs)) return false;
+    }
     return true;
   }
 

@@ -2,7 +2,9 @@
  * Gap recovery by retransmission (docs/wire-protocol.md §11.4): when a stream's datagram skips sequence numbers, the
  * subscriber asks the publisher's request server for the missing range at once, holds the stream's later datagrams
  * (its books are not `usable` meanwhile: behind, not wrong), applies the answer in order and then the held datagrams.
- * A RETRANSMIT datagram is accepted only for a range asked for and only at the gap's next sequence number. When the
+ * A RETRANSMIT datagram is accepted only for a range asked for and only at the gap's next sequence number, and so is
+ * the live datagram itself arriving late there, or held and now next (reordered: it fills the gap without the
+ * server). When the
  * range is gone (OUT_OF_RANGE), the request is refused (THROTTLED), the answer does not come within timeoutMs or
  * too many datagrams wait, it falls back: the held datagrams are processed as if no request had been made (the
  * gap invalidates the books, and the next refresh repairs them, §6.3).
@@ -16,6 +18,9 @@ import type { StreamState } from "./streams.ts";
 import type { SubscriberCounters } from "./subscriber-types.ts";
 
 export const DEFAULT_RETRANSMIT_TIMEOUT_MS = 250;
+/** What Recovery.divert makes of a live datagram. */
+export const Divert = { PROCESS: 0, HELD: 1, FILLS: 2 } as const;
+export type Divert = (typeof Divert)[keyof typeof Divert];
 export const DEFAULT_MAX_HELD_DATAGRAMS = 8192;
 
 interface Pending {
@@ -28,6 +33,10 @@ interface Pending {
   deadlineMs: number;
   held: Uint8Array[];
   heldRecvUs: number[];
+  /** Each held datagram's seqNum and seqNum + msgCount, and how many of them lie wholly within the gap (reordered). */
+  heldSeq: number[];
+  heldEnd: number[];
+  heldInGap: number;
   /** Set when done (recovered) or failed: the held datagrams are to be processed. */
   done: "" | "recovered" | "fallback";
 }
@@ -44,6 +53,8 @@ export class Recovery {
   /** Streams whose held datagrams are replayed after a fallback: no new request for their first gap. */
   private readonly suppressed = new Set<number>();
   private readonly ready: Pending[] = [];
+  /** Held live datagrams that became their gap's next piece (reordered by more than one): applied next, in order. */
+  private readonly fills: { bytes: Uint8Array; recvTimeUs: number }[] = [];
   private readonly out = new Uint8Array(64);
 
   constructor(
@@ -66,31 +77,32 @@ export class Recovery {
   }
 
   /**
-   * A live datagram of the stream: held (true) while a request for it is pending, or the start of a request when
-   * it reveals a gap (true: held too); false = process it now.
+   * A live datagram of the stream (its first `length` bytes of `bytes`, copied only when held): HELD while a request
+   * for the stream is pending, or when it reveals a gap and starts one; FILLS when it is the pending gap's next piece
+   * (reordered on the way: apply it into the gap as an answer, then afterApplied); PROCESS = process it now.
    */
-  divert(st: StreamState, seqNum: number, msgCount: number, bytes: Uint8Array, recvTimeUs: number, nowMs: number): boolean {
+  divert(st: StreamState, seqNum: number, msgCount: number, bytes: Uint8Array, length: number, recvTimeUs: number, nowMs: number): Divert {
     const p = this.pending.get(st.key);
     if (p !== undefined) {
       if (p.sessionId !== st.sessionId || p.sessionStartUs !== st.sessionStartUs) {
         this.finish(p, "fallback"); // the stream moved to another session: the range is of no use
-        return false;
+        return Divert.PROCESS;
       }
-      if (p.held.length >= this.maxHeld) {
-        this.finish(p, "fallback");
-        p.held.push(bytes.slice());
-        p.heldRecvUs.push(recvTimeUs);
-        return true;
-      }
-      p.held.push(bytes.slice());
+      // The gap's own next datagram, late on the live path (reordered): as good as the answer, which is then not
+      // needed (with the server down or throttling, waiting for it left the books invalid for nothing).
+      if (msgCount > 0 && seqNum === st.nextSeq && seqNum + msgCount <= p.to) return Divert.FILLS;
+      if (p.held.length >= this.maxHeld) this.finish(p, "fallback");
+      p.held.push(bytes.slice(0, length));
       p.heldRecvUs.push(recvTimeUs);
-      return true;
+      p.heldSeq.push(seqNum);
+      p.heldEnd.push(seqNum + msgCount);
+      if (msgCount > 0 && seqNum + msgCount <= p.to) p.heldInGap++;
+      return Divert.HELD;
     }
     // A gap on a stream whose line is established (altNext −1: no unproven jump pending, §6.3).
-    if (seqNum <= st.nextSeq || st.altNext >= 0 || this.suppressed.has(st.key)) return false;
+    if (seqNum <= st.nextSeq || st.altNext >= 0 || this.suppressed.has(st.key)) return Divert.PROCESS;
     const count = seqNum - st.nextSeq;
-    if (count > RETX_MAX_COUNT) return false; // too much to ask: the refresh is the faster repair
-    void msgCount;
+    if (count > RETX_MAX_COUNT) return Divert.PROCESS; // too much to ask: the refresh is the faster repair
     const np: Pending = {
       st,
       sessionId: st.sessionId,
@@ -98,8 +110,11 @@ export class Recovery {
       from: st.nextSeq,
       to: seqNum,
       deadlineMs: nowMs + this.timeoutMs,
-      held: [bytes.slice()],
+      held: [bytes.slice(0, length)],
       heldRecvUs: [recvTimeUs],
+      heldSeq: [seqNum],
+      heldEnd: [seqNum + msgCount],
+      heldInGap: 0, // it starts where the gap ends
       done: "",
     };
     this.pending.set(st.key, np);
@@ -108,7 +123,7 @@ export class Recovery {
     const req: RetxControl = { kind: RETX_KIND_REQUEST, channelId: st.channelId, sourceId: st.sourceId, sessionId: st.sessionId, seqNum: np.from, count, firstAvailable: 0, nextSeq: 0 };
     const n = encodeRetxControl(this.out, req, this.auth);
     this.host.send(this.out.subarray(0, n), st.sourceId);
-    return true;
+    return Divert.HELD;
   }
 
   /**
@@ -134,10 +149,26 @@ export class Recovery {
     return true;
   }
 
-  /** After a datagram was processed: a gap whose range is now complete is recovered. */
+  /**
+   * After a piece of the gap was applied: a gap whose range is now complete is recovered; otherwise a held live
+   * datagram that is now its next piece (reordered by more than one) is taken out to be applied next (replayReady).
+   */
   afterApplied(st: StreamState): void {
     const p = this.pending.get(st.key);
-    if (p !== undefined && p.done === "" && st.nextSeq >= p.to) this.finish(p, "recovered");
+    if (p === undefined || p.done !== "") return;
+    if (st.nextSeq >= p.to) {
+      this.finish(p, "recovered");
+      return;
+    }
+    if (p.heldInGap === 0) return; // none reordered into the gap (the usual case: no scan)
+    const next = st.nextSeq;
+    for (let i = 0; i < p.held.length; i++) {
+      if (p.heldSeq[i] !== next || p.heldEnd[i]! <= next || p.heldEnd[i]! > p.to) continue;
+      this.fills.push({ bytes: p.held[i]!, recvTimeUs: p.heldRecvUs[i]! });
+      for (const a of [p.held, p.heldRecvUs, p.heldSeq, p.heldEnd] as unknown[][]) a.splice(i, 1);
+      p.heldInGap--;
+      return;
+    }
   }
 
   /** A reply of the request server (OUT_OF_RANGE or THROTTLED) for one stream's request: fall back. */
@@ -162,11 +193,15 @@ export class Recovery {
 
   /** True when held datagrams wait to be replayed (call replayReady). */
   get hasReady(): boolean {
-    return this.ready.length > 0;
+    return this.ready.length > 0 || this.fills.length > 0;
   }
 
-  /** Replays the held datagrams of finished requests, in arrival order. */
+  /** Applies the held datagrams that fill their gap next, then replays those of finished requests, in arrival order. */
   replayReady(): void {
+    while (this.fills.length > 0) {
+      const f = this.fills.shift()!;
+      this.host.replay(f.bytes, f.recvTimeUs); // a live datagram at the gap's next seq: divert says FILLS
+    }
     while (this.ready.length > 0) {
       const p = this.ready.shift()!;
       const key = p.st.key;

@@ -135,7 +135,11 @@ export class StreamTable {
       return undefined;
     }
     const src = this.sourceOf(sourceId);
-    const vsSource = src.startUs < 0 ? 1 : compareSessions(sessionStartUs, sessionId, src.startUs, src.id);
+    let vsSource = src.startUs < 0 ? 1 : compareSessions(sessionStartUs, sessionId, src.startUs, src.id);
+    // An older session arriving once the source's newest is over (every stream of it ended or stale) is a restart
+    // whose host clock stepped back (its start time earlier than the dead run's): taken as a newer one, provisional
+    // the same way. Dropped, it would keep the restarted publisher's books unusable until this process restarted.
+    if (vsSource < 0 && !src.pending && this.sessionOver(src)) vsSource = 1;
     if (vsSource > 0) {
       // A newer session of this source (or its first): adopted at once, provisional until it sends again. The
       // session to go back to is the last confirmed one (a second bogus session must not replace it); none
@@ -188,7 +192,7 @@ export class StreamTable {
       this.instrumentBooks.supersedeSource(created);
       return created;
     }
-    if (compareSessions(sessionStartUs, sessionId, st.sessionStartUs, st.sessionId) < 0) {
+    if (compareSessions(sessionStartUs, sessionId, st.sessionStartUs, st.sessionId) < 0 && !st.stale && !st.ended) {
       this.counters.oldSessionDatagrams++; // late datagram of a session already superseded on this stream
       return undefined;
     }
@@ -211,6 +215,14 @@ export class StreamTable {
     this.emitSession("restarted", st, previous);
     this.instrumentBooks.supersedeSource(st);
     return st;
+  }
+
+  /** Cold: no stream of the source's newest session is alive (each ended or stale). */
+  private sessionOver(src: SourceState): boolean {
+    for (const s of this.streams.values()) {
+      if (s.source === src && s.sessionId === src.id && s.sessionStartUs === src.startUs && !s.stale && !s.ended) return false;
+    }
+    return true;
   }
 
   // Cold: a source's sessions while its newest one is provisional.

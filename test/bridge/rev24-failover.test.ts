@@ -275,7 +275,11 @@ describe("failover hysteresis: a switch only when the followed bridge is gone", 
     const env = t.a.published.splice(0)[0]!;
     const forged = new Uint8Array(env);
     const dv = new DataView(forged.buffer);
-    dv.setUint16(14, 0x8000 | ((dv.getUint16(14, true) + 10_000) & 0x7fff), true);
+    // 10 000 ahead in the whole 46-bit number (low 15 bits at 14, high bits at 36): the low part alone wrapped,
+    // from a bridge's random start above 22 767, to a number behind (refused as repeated: no gap, a third of runs).
+    const ahead = ((dv.getUint32(36, true) & 0x7fff_ffff) * 0x8000 + (dv.getUint16(14, true) & 0x7fff)) + 10_000;
+    dv.setUint16(14, 0x8000 | (ahead % 0x8000), true);
+    dv.setUint32(36, (0x8000_0000 | Math.floor(ahead / 0x8000)) >>> 0, true);
     t.deliver([forged]);
     expect(t.sub.book(X.instrumentId)!.usable).toBe(false); // what it claims skipped is unknown: a gap
     t.deliver([env]);
