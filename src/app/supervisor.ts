@@ -102,8 +102,8 @@ export class Supervisor implements StatusSource {
   private hangTimer: ReturnType<typeof setInterval> | undefined;
   /** When checkHangs last ran (ms; 0: not yet): a check far later than its interval means this thread was held up. */
   private lastHangCheckMs = 0;
-  /** publish.auth_key_file's key, read once at start() and given to every worker, restarted ones too. */
-  private authKey: Uint8Array | undefined;
+  /** publish.auth_key_file's key, read once as the supervisor is made and given to every worker, restarted ones too. */
+  private readonly authKey: Uint8Array | undefined;
 
   constructor(
     private readonly config: FeederConfig,
@@ -114,6 +114,20 @@ export class Supervisor implements StatusSource {
     this.hangAfterMs = opts.hangAfterMs ?? WORKER_HANG_MS;
     this.firstWordMs = opts.firstWordMs ?? WORKER_FIRST_WORD_MS;
     this.writeLog = opts.writeLog ?? writeStderr;
+    // The key is read once, here: each worker used to read the file as it started, so after the file was rotated in
+    // place a worker restarted by the supervisor (crashed, hung) signed with the new key and the others with the old
+    // one, and subscribers with either key refused part of the feed. Here, not in start(): SIGHUP's check takes the
+    // running key's digest as run starts (config-reload.ts), and start() comes after the start-up checks, which
+    // listen for a while; a rotation then made the workers sign with a key SIGHUP called a change to restart for.
+    // (With workers = 1 the Feeder's publisher reads it as it is made, as here.) A restart applies a new key.
+    const keyFile = config.publish.authKeyFile;
+    if (keyFile !== undefined) {
+      try {
+        this.authKey = readAuthKeyFile(keyFile, "publish.auth_key_file");
+      } catch (err) {
+        throw new ConfigError([(err as Error).message]); // as FeedPublisher: a bad key file is a configuration problem
+      }
+    }
   }
 
   /**
@@ -131,17 +145,6 @@ export class Supervisor implements StatusSource {
     if (this.stopping) throw new Error("supervisor: start() after stop(): a stopped Supervisor does not start again; create a new one");
     if (this.startCalled) throw new Error("supervisor: start() called twice");
     this.startCalled = true;
-    // The key is read once, here: each worker used to read the file as it started, so after the file was rotated in
-    // place a worker restarted by the supervisor (crashed, hung) signed with the new key and the others with the old
-    // one, and subscribers with either key refused part of the feed. A restart of the process applies a new key.
-    const keyFile = this.config.publish.authKeyFile;
-    if (keyFile !== undefined) {
-      try {
-        this.authKey = readAuthKeyFile(keyFile, "publish.auth_key_file");
-      } catch (err) {
-        throw new ConfigError([(err as Error).message]); // as FeedPublisher: a bad key file is a configuration problem
-      }
-    }
     const starts: Promise<VenueStart[]>[] = [];
     for (let i = 0; i < this.config.workers; i++) {
       const share = this.config.venues.flatMap((v) =>

@@ -221,9 +221,15 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     return 2;
   }
   const log = createLogger({ level: level as LogLevel });
+  // SIGHUP is the command's own (config-reload.ts), from when its file is loaded; listened for here from the start all
+  // the same: with no listener while the file was read, its default action killed the process (a signal exit,
+  // which systemd takes as clean: not restarted), while a SIGTERM then stopped it cleanly. One that comes meanwhile
+  // is answered by the command's re-check once it listens (signals are handed to listeners from the event loop).
+  const hangupIsCommands = command.hangupChecksConfig === true;
+  if (hangupIsCommands) process.on("SIGHUP", hangupBeforeCommandListens);
   const stopSignal = new Promise<string>((resolve) => {
     for (const sig of STOP_SIGNALS) {
-      if (sig === "SIGHUP" && command.hangupChecksConfig === true) continue; // the command's own (config-reload.ts)
+      if (sig === "SIGHUP" && hangupIsCommands) continue;
       process.once(sig, () => {
         signalledAtMs ??= performance.now();
         resolve(sig);
@@ -246,8 +252,13 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     }
     io.err(`feeder ${command.name}: ${(err as Error).stack ?? String(err)}`);
     return 1;
+  } finally {
+    if (hangupIsCommands) process.off("SIGHUP", hangupBeforeCommandListens);
   }
 }
+
+/** Keeps SIGHUP's default action (the process killed) away until a `hangupChecksConfig` command listens itself. */
+function hangupBeforeCommandListens(): void {}
 
 if (import.meta.main) {
   const io = processIo();

@@ -170,11 +170,13 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     this.late = new LateInstruments({
       ...{ venue, log, now, random, config, subscriptions, restHeldUntilMs, ...lateTimings(o) },
       onResolved: (i, inst) => {
-        const now = o.now(); // one reading for both checks: a clock step between them left the topic neither joined nor closed
+        // One reading for the join's check and the close: with two, a clock step between them (the join calls the
+        // sink in between) left the topic idle, neither joined nor closed.
+        const now = o.now();
         const pastExpiry = (t: TopicState) => this.expiredAt(t as T, now);
         joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x), sinkBooks: this.sinkBooks, pastExpiry }, i, inst);
         // Listed already past its expiry (OKX lists a delivered future for a while): closed now, as at start.
-        if (pastExpiry(o.topics[i]!)) this.checkExpiries();
+        if (pastExpiry(o.topics[i]!)) this.checkExpiries(now);
       },
     });
     this.reloader = new InstrumentReloader({
@@ -280,9 +282,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
    * could still send (or fail to send) is the venue's book, and a quiet expired book would otherwise stay LIVE for a
    * whole stale period. Checked every checkEveryMs (1 s).
    */
-  private checkExpiries(): void {
+  /** `now`: a reading the caller already judged by (a late join's); else the clock is read here. */
+  private checkExpiries(now = this.o.now()): void {
     if (!this.live || this.o.lifecycle().stopping) return;
-    const now = this.o.now();
     const current = this.o.instruments();
     const retiring: T[] = [];
     for (const [index, at] of this.expiries) {

@@ -11,7 +11,6 @@ import type { BookSink, VenueAdapter } from "../../../src/venues/venue.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { waitFor } from "../../e2e/harness.ts";
 
-/** A JSON logger at info whose lines the test reads. */
 /** Waits up to `waitMs` for `cond`, the simulator stepped one message before each check (at rate 0 it moves only so). */
 export function stepSimUntil(sim: { step(messages: number): unknown }, cond: () => boolean, what: string, waitMs: number): Promise<void> {
   return waitFor(() => {
@@ -20,6 +19,7 @@ export function stepSimUntil(sim: { step(messages: number): unknown }, cond: () 
   }, what, waitMs);
 }
 
+/** A JSON logger at info whose lines the test reads. */
 export function recordedLog(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
   return { log: createLogger({ level: "info", format: "json", write: (l) => void lines.push(l) }), lines };
