@@ -263,7 +263,11 @@ export class Ladder extends LadderBase {
     this.curRank = -1;
     let j = 0;
     while (j < n && qty[j] === 0) j++;
-    if (j === n) return this.clear();
+    if (j === n) {
+      this.clear();
+      if (this.oKeys.length > 4 * DEFAULT_LADDER_CAPACITY) this.shrinkOverflow(0); // as below: an empty side holds none
+      return;
+    }
     const bestKey = px[j] * sign;
     // Sized by the input's levels from the best on (real snapshots have no qty 0 levels, so this is their count) and
     // by their tick span (the last level, if the input is ordered; if not, loadUnsorted takes over anyway).
@@ -309,7 +313,12 @@ export class Ladder extends LadderBase {
     for (let x = w - 1; x >= 0; x--) if (wBits[x] !== 0) zeroStale(wQty, wBits, x, 0);
     this.wCount = inWindow;
     this.wTop = inWindow === 0 ? -1 : bestKey - base;
-    if (j === n) return;
+    if (j === n) {
+      // All in the window: give back what a deeper side left in the overflow, as the overflow's own load does below
+      // (until 2026-12-06 only that one did: a 100k-level side kept its 2 MiB after a 50-level snapshot).
+      if (this.oKeys.length > 4 * DEFAULT_LADDER_CAPACITY) this.shrinkOverflow(0);
+      return;
+    }
     // The rest goes into the overflow, written from index restMax − 1 down so its best ends last; qty 0 levels in
     // the input (never in real snapshots) leave a gap at the bottom, closed afterwards.
     const restMax = n - j;
