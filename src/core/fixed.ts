@@ -233,8 +233,12 @@ export function parseJsonNumberCodes(s: string, start: number, end: number, exp:
   return mantissa;
 }
 
-/** Exponents beyond this are not read further (any such non-zero value overflows or needs rounding anyway). */
-const MAX_E10_DIGITS_VALUE = 100_000;
+/**
+ * Exponents beyond this are not read further: it exceeds the digit count of any string or frame, so no fraction or
+ * integer part can bring such a value back into range (any non-zero one overflows or needs rounding), and e10 × 10 + 9
+ * stays exact. It was 100,000 until 2026-12-06, which a 100,001-digit fraction did offset: "0.0…01e1000010" read as 1.
+ */
+const MAX_E10_DIGITS_VALUE = 100_000_000_000_000;
 
 /**
  * Parses the JSON number `b[start, end)` (UTF-8 bytes) at exponent `exp`, exactly: `int [ "." digits ] [ (e|E)
