@@ -5,7 +5,8 @@
  *   between the window and the overflow again and again; snapshots that replace a deep book with a shallow one
  *   and back; a level twice in one delta; deletes of absent levels; crossed results (CROSSED, the book RESYNCING /
  *   crossed_book, the level still applied and in the change set);
- * - every delta's change set replayed on a copy of the book (a reference side, not a ladder) equals the book, and
+ * - every delta's (and LIVE full book's, "replace") change set replayed on a copy of the book (a reference side,
+ *   not a ladder) equals the book, and
  *   the best levels and the top N by rank and in bulk equal the reference's after every message;
  * - prices at 1 and at 2^53 − 1, quantities up to 2^53 − 1.
  * The 100k-level overflow and the decimal strings at the exponents' limits are in extremes-deep.test.ts.
@@ -41,7 +42,7 @@ const deepOrShallow = (r: Rng): number => {
 const PROFILES: Profile[] = [
   {
     name: "dense, mid 10^9–10^13",
-    steps: 2500,
+    steps: 2000,
     lo: 1_000_000_000n,
     hi: 10_000_000_000_000n,
     gap: (r) => BigInt(r.chance(0.7) ? 1 : r.int(2, 6)),
@@ -265,7 +266,7 @@ function run(p: Profile, seed: number) {
   const u = new BookUpdate();
   let absent = 0;
   let untilFull = 0;
-  const stats = { crossed: 0, snapshots: 0, withOverflow: 0, maxDepth: 0, changes: 0 };
+  const stats = { crossed: 0, snapshots: 0, replaces: 0, withOverflow: 0, maxDepth: 0, changes: 0 };
   for (let step = 0; step < p.steps; step++) {
     const at = `${p.name}, seed ${seed}, step ${step}`;
     const fail = (msg: string): never => {
@@ -284,6 +285,24 @@ function run(p: Profile, seed: number) {
       copyInto(b, replica.asks);
       stats.snapshots++;
       untilFull = 0;
+    } else if (r.chance(0.03)) {
+      // A full book applied LIVE as "replace" (snapshot-only venues): published as a delta, so the copy follows it
+      // by its change set alone. Deep full books are not sent this way (replaceSide compares unsorted input level
+      // by level), so a deep one goes as a snapshot.
+      g.snapshot();
+      const deepBook = g.bids.length > 2000 || g.asks.length > 2000;
+      fill(u, g.bids, g.asks, true, step).replace = !deepBook;
+      res = deepBook ? b.applySnapshot(u) : b.applyReplace(u);
+      ref.load(g.bids, g.asks);
+      want = ref.crossed() ? ApplyResult.CROSSED : ApplyResult.APPLIED;
+      const cs = b.changes;
+      for (let i = 0; i < cs.bidCount; i++) replica.bids.set(BigInt(cs.bidPx[i]!), BigInt(cs.bidQty[i]!));
+      for (let i = 0; i < cs.askCount; i++) replica.asks.set(BigInt(cs.askPx[i]!), BigInt(cs.askQty[i]!));
+      if (deepBook) {
+        copyInto(b, replica.bids);
+        copyInto(b, replica.asks);
+      } else stats.replaces++;
+      untilFull = 0; // the copy is compared whole below
     } else {
       g.delta(r.chance(0.01));
       res = b.applyDelta(fill(u, g.bids, g.asks, false, step));
@@ -338,6 +357,7 @@ describe("book at its extremes vs an exact bigint reference", () => {
         expect(s.repeats).toBeGreaterThan(p.steps / 10);
         expect(s.absent).toBeGreaterThan(p.steps / 20);
         expect(s.snapshots).toBeGreaterThan(20);
+        expect(s.replaces).toBeGreaterThan(10);
       }, 60_000);
     }
   }
