@@ -125,7 +125,11 @@ export function exponentOf(step: string): number {
   const frac = (m[2] ?? "").replace(/0+$/, "");
   const e10 = m[3] === undefined ? 0 : Number(m[3]);
   if (!/[1-9]/.test(intDigits + frac)) throw new FixedPointError(step, "out_of_range", "a step must be > 0");
-  const exp = Math.max(0, frac.length - e10);
+  // step = digits × 10^-scale; the integer part's trailing zeros count too when the exponent moves them behind the
+  // point ("10e-1" is 1: 0 decimals; "100e-24" is 1e-22: 22). Until 2026-12-06 only the fraction's were dropped.
+  let scale = frac.length - e10;
+  for (let i = intDigits.length - 1; frac.length === 0 && scale > 0 && i > 0 && intDigits[i] === "0"; i--) scale--;
+  const exp = Math.max(0, scale);
   if (exp > MAX_FIXED_EXP) throw new FixedPointError(step, "bad_exponent", `needs ${exp} decimals (max ${MAX_FIXED_EXP})`);
   return exp;
 }
