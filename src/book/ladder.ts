@@ -255,8 +255,8 @@ export class Ladder extends LadderBase {
    * skipped (they never delete, even a duplicate). Strictly ordered input is loaded in one linear pass that checks
    * the order as it goes, with the window sized for the input; anything else (wrong order, duplicate prices) is
    * sorted into a copy that is loaded the same way (loadUnsorted), so the result is always valid (the last duplicate
-   * wins). One pass instead of a
-   * separate order-checking pass: measured ~25 % less time per snapshot apply (bench/book.bench.ts).
+   * wins). One pass instead of a separate order-checking pass: measured ~25 % less time per snapshot apply
+   * (bench/book.bench.ts).
    */
   loadSorted(px: Float64Array, qty: Float64Array, n: number): void {
     const sign = this.sign;
