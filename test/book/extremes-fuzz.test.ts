@@ -42,7 +42,7 @@ const deepOrShallow = (r: Rng): number => {
 const PROFILES: Profile[] = [
   {
     name: "dense, mid 10^9–10^13",
-    steps: 2000,
+    steps: 1500,
     lo: 1_000_000_000n,
     hi: 10_000_000_000_000n,
     gap: (r) => BigInt(r.chance(0.7) ? 1 : r.int(2, 6)),
@@ -51,7 +51,7 @@ const PROFILES: Profile[] = [
   },
   {
     name: "at the top: prices up to 2^53 − 1",
-    steps: 2000,
+    steps: 1500,
     lo: MAX - 50_000_000n,
     hi: MAX,
     gap: (r) => BigInt(r.chance(0.5) ? 1 : r.logInt(5000)),
@@ -60,7 +60,7 @@ const PROFILES: Profile[] = [
   },
   {
     name: "at the bottom: prices down to 1 (options' tiny prices)",
-    steps: 2000,
+    steps: 1500,
     lo: 1n,
     hi: 2_000_000n,
     gap: (r) => BigInt(r.chance(0.6) ? 1 : r.int(2, 40)),
@@ -69,7 +69,7 @@ const PROFILES: Profile[] = [
   },
   {
     name: "sparse, gaps up to 10^12 ticks over the whole range",
-    steps: 2000,
+    steps: 1500,
     lo: 1n,
     hi: MAX,
     gap: (r) => BigInt(r.logInt(1e12)),
