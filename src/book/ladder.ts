@@ -253,9 +253,10 @@ export class Ladder extends LadderBase {
   /**
    * Replaces the side with a snapshot side given best-first (bids descending, asks ascending); qty 0 levels are
    * skipped (they never delete, even a duplicate). Strictly ordered input is loaded in one linear pass that checks
-   * the order as it goes, with the window sized for the input; anything else (wrong order, duplicate prices) falls
-   * back to `set()` per level, so the result is always valid (the last duplicate wins). One pass instead of a
-   * separate order-checking pass: measured ~25 % less time per snapshot apply (bench/book.bench.ts).
+   * the order as it goes, with the window sized for the input; anything else (wrong order, duplicate prices) is
+   * sorted into a copy that is loaded the same way (loadUnsorted), so the result is always valid (the last duplicate
+   * wins). One pass instead of a separate order-checking pass: measured ~25 % less time per snapshot apply
+   * (bench/book.bench.ts).
    */
   loadSorted(px: Float64Array, qty: Float64Array, n: number): void {
     const sign = this.sign;
@@ -263,7 +264,11 @@ export class Ladder extends LadderBase {
     this.curRank = -1;
     let j = 0;
     while (j < n && qty[j] === 0) j++;
-    if (j === n) return this.clear();
+    if (j === n) {
+      this.clear();
+      if (this.oKeys.length > 4 * DEFAULT_LADDER_CAPACITY) this.shrinkOverflow(0); // as below: an empty side holds none
+      return;
+    }
     const bestKey = px[j] * sign;
     // Sized by the input's levels from the best on (real snapshots have no qty 0 levels, so this is their count) and
     // by their tick span (the last level, if the input is ordered; if not, loadUnsorted takes over anyway).
@@ -309,7 +314,12 @@ export class Ladder extends LadderBase {
     for (let x = w - 1; x >= 0; x--) if (wBits[x] !== 0) zeroStale(wQty, wBits, x, 0);
     this.wCount = inWindow;
     this.wTop = inWindow === 0 ? -1 : bestKey - base;
-    if (j === n) return;
+    if (j === n) {
+      // All in the window: give back what a deeper side left in the overflow, as the overflow's own load does below
+      // (until 2026-12-06 only that one did: a 100k-level side kept its 2 MiB after a 50-level snapshot).
+      if (this.oKeys.length > 4 * DEFAULT_LADDER_CAPACITY) this.shrinkOverflow(0);
+      return;
+    }
     // The rest goes into the overflow, written from index restMax − 1 down so its best ends last; qty 0 levels in
     // the input (never in real snapshots) leave a gap at the bottom, closed afterwards.
     const restMax = n - j;
@@ -334,15 +344,34 @@ export class Ladder extends LadderBase {
     this.oN = restMax - 1 - i;
   }
 
-  /** Cold: loadSorted's input was not strictly best-first. Starts over with set() per level. */
+  /**
+   * Cold: loadSorted's input was not strictly best-first (out of order, or a price repeated). Loads a best-first copy
+   * of its levels (the last entry of a repeated price kept, qty 0 entries dropped) through loadSorted: O(n log n),
+   * allocating the copy. Until 2026-12-06 it started over with set() per level in the input's order, which put each
+   * level deeper than those before it at the overflow's index 0, a shift of the whole overflow: O(n²), 0.76 s for a
+   * 100k-level snapshot with one repeated price (test/book/ladder.test.ts TC6b counts the entries moved).
+   */
   private loadUnsorted(px: Float64Array, qty: Float64Array, n: number): void {
-    // The window may be partly written and wCount not yet set: clear all of it.
+    // The window may be partly written (qtys of a bitmap word not yet stored) and wCount not yet set: clear all of it.
     this.wQty.fill(0);
     this.wBits.fill(0);
     this.wCount = 0;
     this.wTop = -1;
     this.oN = 0;
     this.curRank = -1;
-    for (let j = 0; j < n; j++) if (qty[j] !== 0) this.set(px[j], qty[j]);
+    const sign = this.sign;
+    const order: number[] = [];
+    for (let j = 0; j < n; j++) if (qty[j] !== 0) order.push(j);
+    // Best first; of entries at one price the later first, so that it is the one kept below.
+    order.sort((a, b) => px[b]! * sign - px[a]! * sign || b - a);
+    const sortedPx = new Float64Array(order.length);
+    const sortedQty = new Float64Array(order.length);
+    let k = 0;
+    for (const j of order) {
+      if (k !== 0 && sortedPx[k - 1] === px[j]) continue; // an earlier entry of a price already taken
+      sortedPx[k] = px[j]!;
+      sortedQty[k++] = qty[j]!;
+    }
+    this.loadSorted(sortedPx, sortedQty, k); // strictly best-first now: it does not come back here
   }
 }

@@ -125,7 +125,11 @@ export function exponentOf(step: string): number {
   const frac = (m[2] ?? "").replace(/0+$/, "");
   const e10 = m[3] === undefined ? 0 : Number(m[3]);
   if (!/[1-9]/.test(intDigits + frac)) throw new FixedPointError(step, "out_of_range", "a step must be > 0");
-  const exp = Math.max(0, frac.length - e10);
+  // step = digits × 10^-scale; the integer part's trailing zeros count too when the exponent moves them behind the
+  // point ("10e-1" is 1: 0 decimals; "100e-24" is 1e-22: 22). Until 2026-12-06 only the fraction's were dropped.
+  let scale = frac.length - e10;
+  for (let i = intDigits.length - 1; frac.length === 0 && scale > 0 && i > 0 && intDigits[i] === "0"; i--) scale--;
+  const exp = Math.max(0, scale);
   if (exp > MAX_FIXED_EXP) throw new FixedPointError(step, "bad_exponent", `needs ${exp} decimals (max ${MAX_FIXED_EXP})`);
   return exp;
 }
@@ -233,8 +237,12 @@ export function parseJsonNumberCodes(s: string, start: number, end: number, exp:
   return mantissa;
 }
 
-/** Exponents beyond this are not read further (any such non-zero value overflows or needs rounding anyway). */
-const MAX_E10_DIGITS_VALUE = 100_000;
+/**
+ * Exponents beyond this are not read further: it exceeds the digit count of any string or frame, so no fraction or
+ * integer part can bring such a value back into range (any non-zero one overflows or needs rounding), and e10 × 10 + 9
+ * stays exact. It was 100,000 until 2026-12-06, which a 100,001-digit fraction did offset: "0.0…01e1000010" read as 1.
+ */
+const MAX_E10_DIGITS_VALUE = 100_000_000_000_000;
 
 /**
  * Parses the JSON number `b[start, end)` (UTF-8 bytes) at exponent `exp`, exactly: `int [ "." digits ] [ (e|E)

@@ -20,7 +20,10 @@ export function getI64(view: DataView, offset: number): number {
   return view.getInt32(offset + 4, true) * TWO_32 + view.getUint32(offset, true);
 }
 
-/** True when the i64 at offset is within ±(2^53 − 1), i.e. getI64 is exact. */
+/**
+ * True when the i64 at offset is in [−2^53, 2^53), where getI64 is exact: ±(2^53 − 1) and also −2^53, which a double
+ * holds exactly though it is not a safe integer (test/book/extremes-values.test.ts).
+ */
 export function isSafeI64(view: DataView, offset: number): boolean {
   const hi = view.getInt32(offset + 4, true);
   return hi >= -2097152 && hi < 2097152; // 2^21 × 2^32 = 2^53

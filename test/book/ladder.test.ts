@@ -314,6 +314,48 @@ describe("Ladder", () => {
     expect(levels(bids)).toEqual([[50, 2]]);
   });
 
+  it("TC6b: a snapshot out of order or with a repeated price is loaded in work proportional to its levels, as its sorted levels", () => {
+    // Work counted, not timed: entries moved by the overflow's copyWithin (every insert or delete that shifts more
+    // than SMALL_MOVE entries uses it). set() per level in the input's order put each level deeper than the ones
+    // before it at the overflow's index 0: a shift of the whole overflow per level, O(levels²): 0.76 s for a
+    // 100k-level snapshot with one repeated price (load ~4), the thread held.
+    const typedArrayProto = Object.getPrototypeOf(Float64Array.prototype) as { copyWithin: (t: number, s: number, e?: number) => unknown };
+    const copyWithin = typedArrayProto.copyWithin;
+    let moved = 0;
+    typedArrayProto.copyWithin = function (this: Float64Array, t: number, s: number, e?: number) {
+      moved += (e ?? this.length) - s;
+      return copyWithin.call(this, t, s, e);
+    };
+    try {
+      for (const side of [Side.BID, Side.ASK]) {
+        const sign = side === Side.BID ? 1 : -1;
+        const n = 20_000; // more than the largest window holds one tick apart
+        const px = Array.from({ length: n }, (_, i) => 1_000_000 - sign * i); // best first, one tick apart
+        const qty = Array.from({ length: n }, (_, i) => 1 + i);
+        const sorted = new Ladder(side);
+        sorted.loadSorted(f64(px), f64(qty), n);
+        // The same levels with one price repeated (its later qty wins), and the same levels worst first.
+        const repeated = new Ladder(side);
+        const reversed = new Ladder(side);
+        const rPx = f64([...px.slice(0, 501), px[500]!, ...px.slice(501)]);
+        const rQty = f64([...qty.slice(0, 501), 7, ...qty.slice(501)]);
+        moved = 0;
+        repeated.loadSorted(rPx, rQty, n + 1);
+        reversed.loadSorted(f64([...px].reverse()), f64([...qty].reverse()), n);
+        expect(moved).toBeLessThan(8 * n); // was 5.9 × 10^7 entries (the bids: both loads, both arrays)
+        for (const l of [repeated, reversed]) {
+          expect(l.count).toBe(n);
+          expect(l.windowSize).toBe(sorted.windowSize);
+          expect(l.windowCount).toBe(sorted.windowCount);
+        }
+        expect(levels(reversed)).toEqual(levels(sorted));
+        expect(levels(repeated)).toEqual(levels(sorted).map(([p, q]) => [p, p === px[500] ? 7 : q]));
+      }
+    } finally {
+      typedArrayProto.copyWithin = copyWithin;
+    }
+  });
+
   it("TC7: only the first n input levels are used", () => {
     const l = new Ladder(Side.BID);
     l.loadSorted(f64([9, 8, 7, 6]), f64([1, 1, 1, 1]), 2);

@@ -43,7 +43,7 @@ interface Profile {
   /** Centre of a new snapshot; `far` asks for a jump anywhere in the profile's range. */
   mid: (r: Rng, current: number, far: boolean) => number;
   maxQty: number;
-  /** The window moved at least this often per seed (default 50): proof that the re-centring path ran. */
+  /** The window moved more often than this per seed (default 50): proof that the re-centring path ran (−1: not asked). */
   minWindowMoves?: number;
 }
 
@@ -101,8 +101,10 @@ const PROFILES: Profile[] = [
     mid: (r, cur, far) => (far ? r.int(100_000, 100_000_000_000) : Math.max(100_000, cur + r.int(-5000, 5000))),
     maxQty: 1e12,
     // The window covers these books' whole span (~9000 ticks, sized by span): it moves only when the price
-    // travels a quarter of it.
-    minWindowMoves: 5,
+    // travels a quarter of it, 0–2 times a seed. Until 2026-12-06 the set() per level that loaded an unsorted or
+    // repeated-price snapshot re-centred it too (now such a snapshot is sorted and loaded as any other), so this
+    // profile no longer proves the re-centring ran; extremes-fuzz.test.ts and extremes-deep.test.ts do, far and often.
+    minWindowMoves: -1,
   },
   {
     // OKX books (400): levels ~10 ticks apart, so the window is sized by the span (~4000 ticks); inserts and

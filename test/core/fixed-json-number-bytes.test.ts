@@ -54,6 +54,22 @@ describe("parseJsonNumberBytes", () => {
     expect(() => parseJsonNumber(s, exp)).toThrow();
   });
 
+  it("an exponent of 7 digits is read whole: a long fraction cannot offset a cut exponent into an accepted value", () => {
+    // 10^-100,001 × 10^1,000,010 = 10^900,009 and 10^100,001 × 10^-1,000,010: both refused. The exponent's digits
+    // were read only up to 100,000 (e10 = 100,001 here), which the 100,001 fraction (integer) digits offset to 10^0.
+    const longFraction = `0.${"0".repeat(100_000)}1e1000010`;
+    const longInteger = `1${"0".repeat(100_001)}e-1000010`;
+    for (const s of [longFraction, longInteger]) {
+      expect(parse(s, 0)).toBe(-1); // was 1
+      expect(() => parseJsonNumber(s, 0)).toThrow();
+      expect(oracle(s, 0)).toBeNull();
+    }
+    // Zero stays zero at any exponent; a value the long digits do bring back into range is read.
+    expect(parse(`0.${"0".repeat(100_000)}e1000010`, 0)).toBe(0);
+    expect(parse(`0.${"0".repeat(100_000)}5e100001`, 0)).toBe(5);
+    expect(oracle(`0.${"0".repeat(100_000)}5e100001`, 0)).toBe(5n);
+  });
+
   it("agrees with the BigInt oracle on random JSON numbers", () => {
     let seed = 12345;
     const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);

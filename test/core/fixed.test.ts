@@ -174,6 +174,14 @@ describe("exponentOf", () => {
     ["2.5e-3", 4],
     ["1E2", 0],
     ["0.00000100", 6],
+    // The integer part's trailing zeros behind the point: "10e-1" is 1 (was 1 decimal), "100e-24" is 1e-22 (was
+    // refused as needing 24), "50e-10" is 5e-9 (was 10).
+    ["10e-1", 0],
+    ["100e-24", 22],
+    ["50e-10", 9],
+    ["1200e-2", 0],
+    ["1200e-3", 1],
+    ["10.5e-1", 2],
   ] as const)("%s → %i", (step, want) => {
     expect(exponentOf(step)).toBe(want);
   });
