@@ -307,6 +307,32 @@ describe("config/feeder.example.toml names every key the loader accepts", () => 
   });
 });
 
+describe("config/feeder.example.toml shows defaults, as its first line says", () => {
+  test("every top-level, [log], [http] and [publish] value set, and every `# key = value` of [publish.retransmit], is the default", () => {
+    const text = readFileSync(resolve(import.meta.dirname, "../../config/feeder.example.toml"), "utf8");
+    const example = Bun.TOML.parse(text) as Record<string, any>;
+    const printed = printedDefaults();
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const section of ["", "log", "http", "publish"]) {
+      for (const [key, value] of Object.entries(section === "" ? example : example[section])) {
+        if (typeof value === "object") continue; // tables: destinations (examples, not defaults), venues
+        const path = section === "" ? key : `${section}.${key}`;
+        if (JSON.stringify(value) !== JSON.stringify(valueAt(printed, path))) wrong.push(`${path} = ${JSON.stringify(value)}, default ${JSON.stringify(valueAt(printed, path))}`);
+        checked++;
+      }
+    }
+    const retx = text.slice(text.indexOf("# [publish.retransmit]"), text.indexOf("\n\n", text.indexOf("# [publish.retransmit]")));
+    for (const m of retx.matchAll(/^# ([a-z_]+) = (.*?)(?:\s+#.*)?$/gm)) {
+      const value = (Bun.TOML.parse(`v = ${m[2]}`) as { v: unknown }).v;
+      if (JSON.stringify(value) !== JSON.stringify(valueAt(printed, `publish.retransmit.${m[1]}`))) wrong.push(`publish.retransmit.${m[1]} = ${m[2]}`);
+      checked++;
+    }
+    expect(wrong).toEqual([]);
+    expect(checked).toBeGreaterThan(20);
+  });
+});
+
 describe("check-config prints every key a venue uses", () => {
   test("each venue and market key, with its value or a `# key not set` comment", () => {
     const venues: Record<string, any> = {};
