@@ -180,7 +180,7 @@ describe("README.md § Configuration reference = src/config/load.ts", () => {
 
   test("every integer key's row names the bounds the loader enforces", () => {
     /** A minimal valid file (every venue and market, a destination, retransmit on) with `path` set to a string. */
-    const problemsWithText = (path: string): string[] => {
+    const problemsWithText = (path: string): readonly string[] => {
       const venues: Record<string, any> = {};
       for (const venue of supportedVenues()) venues[venue] = Object.fromEntries(marketsOf(venue).map((m) => [m, { symbols: [symbolOf(venue)] }]));
       const raw: Record<string, any> = { publish: { destinations: [{ group: "239.255.9.9", port: 31999 }], retransmit: {} }, venues };

@@ -19,7 +19,7 @@ import { RESEND_MIN_MS } from "../../src/venues/upbit/requests.ts";
 const doc = (venue: string) => readFileSync(resolve(import.meta.dirname, `../../docs/venues/${venue}.md`), "utf8").replace(/\s+/g, " ");
 const s = (ms: number) => `${ms / 1000} s`;
 const thousands = (n: number) => n.toLocaleString("en-US");
-const pacing = (p: { perConnection?: { capacity: number; perSecond: number } }) => p.perConnection!;
+const upbitPacing = Upbit.requestProtocol("upbit").pacing!.perConnection!;
 
 const PHRASES: Record<string, string[]> = {
   bybit: [
@@ -67,7 +67,7 @@ const PHRASES: Record<string, string[]> = {
   upbit: [
     `text \`PING\` every ${s(Upbit.PING_INTERVAL_MS)}`,
     `At most ${Upbit.MAX_CODES_PER_CONNECTION} codes per connection`,
-    `paced ${pacing(Upbit.requestProtocol("upbit").pacing).capacity} at once, ${pacing(Upbit.requestProtocol("upbit").pacing).perSecond}/s per connection`,
+    `paced ${upbitPacing.capacity} at once, ${upbitPacing.perSecond}/s per connection`,
     `connects ${Upbit.UPBIT_DIALECT.connectsPerWindow} per ${s(Upbit.UPBIT_DIALECT.connectWindowMs)} per IP`,
     `at most once per ${s(RESEND_MIN_MS)} per connection`,
     `defaults to ${s(Upbit.STALE_AFTER_MS)} (floor ${s(Upbit.STALE_MIN_MS)})`,
