@@ -1,7 +1,8 @@
 /**
  * `feeder <command> --help` and the README's CLI reference against the options each command really parses
  * (CommandSpec.options, what node:util parseArgs accepts): an option added without help, or help (or README) naming a
- * flag the command no longer takes, fails here. --help/-h and --version/-V are every command's (cli/main.ts).
+ * flag the command no longer takes, fails here. --help/-h and --version/-V are every command's (cli/main.ts). Each
+ * README `sim --venue V` row names exactly the options V's simulator reads (sim.ts refuses the others, exit 2).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -9,6 +10,7 @@ import { describe, expect, test } from "vitest";
 import { COMMANDS } from "../../src/cli/commands/index.ts";
 import { commandHelp } from "../../src/cli/main.ts";
 import type { CommandSpec } from "../../src/cli/command.ts";
+import { COMMON_OPTIONS, VENUE_OPTIONS } from "../../src/cli/commands/sim.ts";
 
 const README = readFileSync(resolve(import.meta.dirname, "../../README.md"), "utf8");
 
@@ -45,6 +47,17 @@ describe("--help and README describe every option each command parses", () => {
     const named = flagsNamed(rows, c.name);
     for (const name of Object.keys(c.options)) expect([...named], `README.md § CLI reference, ${c.name}: --${name}`).toContain(name);
     for (const flag of named) expect(Object.keys(c.options), `README.md § CLI reference, ${c.name} names --${flag}`).toContain(flag);
+  });
+
+  test("each `sim --venue V …` row of the README names exactly the options V's simulator reads", () => {
+    const rows = readmeRows(COMMANDS.find((c) => c.name === "sim")!).split("\n");
+    for (const venue of Object.keys(VENUE_OPTIONS)) {
+      const row = rows.find((r) => new RegExp(`^\\| \`sim --venue (?:[a-z]+\\\\\\|)*${venue}[ \\\\\`]`).test(r));
+      expect(row, `README.md § CLI reference: a sim --venue ${venue} row`).toBeDefined();
+      const synopsis = /^\| `([^`]*)`/.exec(row!)![1]!;
+      const named = [...synopsis.matchAll(/--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!).sort();
+      expect(named, `sim --venue ${venue}`).toEqual([...COMMON_OPTIONS.filter((o) => o !== "help"), ...VENUE_OPTIONS[venue]!].sort());
+    }
   });
 
   test("the program's help lists every command with its summary", async () => {
