@@ -11,6 +11,7 @@ import { COMMANDS } from "../../src/cli/commands/index.ts";
 import { commandHelp } from "../../src/cli/main.ts";
 import type { CommandSpec } from "../../src/cli/command.ts";
 import { COMMON_OPTIONS, VENUE_OPTIONS } from "../../src/cli/commands/sim.ts";
+import { REASON_SHORT, STATE_SHORT } from "../../src/cli/commands/listen-table.ts";
 
 const README = readFileSync(resolve(import.meta.dirname, "../../README.md"), "utf8");
 
@@ -58,6 +59,14 @@ describe("--help and README describe every option each command parses", () => {
       const named = [...synopsis.matchAll(/--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!).sort();
       expect(named, `sim --venue ${venue}`).toEqual([...COMMON_OPTIONS.filter((o) => o !== "help"), ...VENUE_OPTIONS[venue]!].sort());
     }
+  });
+
+  test("listen --help names every short state and reason its table shows", () => {
+    const help = commandHelp(COMMANDS.find((c) => c.name === "listen")!).replace(/\s+/g, " ");
+    const states = /state \(the publisher's: ([^;)]*);/.exec(help)![1]!;
+    expect(states.split(", ").map((s) => s.split(" = ")[0])).toEqual(STATE_SHORT);
+    const reasons = /REASON \(only while a book is not live: why, from the wire's status reason: (.*?); - for a live book/.exec(help)![1]!;
+    expect(reasons.split(", ").map((r) => r.split(" = ")[0])).toEqual(REASON_SHORT.slice(1));
   });
 
   test("the program's help lists every command with its summary", async () => {
