@@ -114,6 +114,19 @@ describe("every venue's metrics are documented", () => {
     expect(checked).toBeGreaterThan(15);
   });
 
+  test("docs/venues/bybit.md § Counters lists every stats() total of the Bybit adapter, and only those", () => {
+    const text = section(read("docs/venues/bybit.md"), "Counters").replace(/\s+/g, " ");
+    const totals = text.slice(text.indexOf("Totals:"), text.indexOf("; per connection"));
+    const documented = [...totals.matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]!).sort();
+    const spec = venueSpec("bybit")!;
+    const table = Object.fromEntries(Object.keys(spec.markets).map((m) => [m, { symbols: ["BTCUSDT"] }]));
+    const config = validateConfig({ venues: { bybit: table } }).venues[0]!;
+    const subs = config.markets.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol, depth: m.depth })));
+    const adapter = spec.create(config, subs, { log: silentLogger, fetch: (async () => { throw new Error("no network in this test"); }) as unknown as typeof fetch });
+    const keys = Object.keys(adapter.stats()).filter((k) => !/^conn\d/.test(k)).sort(); // per connection: conn<N>.<market>.…
+    expect(documented).toEqual(keys);
+  });
+
   test("every feeder_/process_ name src/ writes is in docs/operations.md § Metrics", () => {
     const names = new Set<string>();
     const walk = (dir: string) => {
