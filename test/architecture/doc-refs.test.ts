@@ -1,6 +1,7 @@
 /**
  * Every "docs/performance.md §N" and "docs/wire-protocol.md §N.M" cited in src/, bench/, test/, docs/ and the README
  * names a numbered section that exists there: a figure or a rule cited from a section nobody wrote cannot be checked.
+ * Inside those two docs, a bare §N.M is one of their own sections (an item of a section is "§6.5 item 3").
  * (The venue docs number their protocol facts differently and are not checked here.)
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -44,5 +45,22 @@ describe("section references between docs and code", () => {
     }
     expect(missing).toEqual([]);
     expect(refs).toBeGreaterThan(20);
+  });
+
+  it("every bare §N.M inside docs/wire-protocol.md and docs/performance.md is a section of that doc", () => {
+    const missing: string[] = [];
+    let refs = 0;
+    for (const doc of CHECKED) {
+      const own = sectionsOf(doc);
+      const text = readFileSync(join(ROOT, doc), "utf8").replace(/\s+/g, " ");
+      // Not one citing another document ("RFC 9110 §15", "runtime-costs.md §5"): a bare § after a word that is no name.
+      for (const m of text.matchAll(/(\S*)[ ,(]*§ ?([0-9]+(?:\.[0-9]+)*)/g)) {
+        if (/\.md|RFC|[A-Z]{2,}/.test(m[1]!)) continue;
+        refs++;
+        if (!own.has(m[2]!)) missing.push(`${doc}: ${m[0]}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(refs).toBeGreaterThan(50);
   });
 });
