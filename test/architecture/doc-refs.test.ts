@@ -1,6 +1,7 @@
 /**
- * Every "docs/performance.md §N" and "docs/wire-protocol.md §N.M" cited in src/, bench/, test/, docs/ and the README
- * names a numbered section that exists there: a figure or a rule cited from a section nobody wrote cannot be checked.
+ * Every "(docs/)performance.md §N", "(docs/)wire-protocol.md §N.M" and "runtime-costs.md §N" cited in src/, bench/,
+ * test/, docs/ and the README names a numbered section that exists there: a figure or a rule cited from a section
+ * nobody wrote cannot be checked.
  * Inside those two docs, a bare §N.M is one of their own sections (an item of a section is "§6.5 item 3").
  * (The venue docs number their protocol facts differently and are not checked here.)
  */
@@ -10,6 +11,8 @@ import { describe, expect, it } from "vitest";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const CHECKED = ["docs/performance.md", "docs/wire-protocol.md"];
+/** Cited by number too (README: "cited as runtime-costs.md §N"). */
+const CITED = [...CHECKED, "docs/runtime-costs.md"];
 
 function* sources(dir: string): Generator<string> {
   for (const name of readdirSync(dir)) {
@@ -31,16 +34,17 @@ function sectionsOf(doc: string): Set<string> {
 }
 
 describe("section references between docs and code", () => {
-  it("every cited section of docs/performance.md and docs/wire-protocol.md exists", () => {
-    const sections = new Map(CHECKED.map((d) => [d, sectionsOf(d)]));
+  it("every cited section of docs/performance.md, docs/wire-protocol.md and docs/runtime-costs.md exists", () => {
+    const sections = new Map(CITED.map((d) => [d, sectionsOf(d)]));
     const missing: string[] = [];
     let refs = 0;
     const files = [...["src", "bench", "test", "docs"].flatMap((d) => [...sources(join(ROOT, d))]), join(ROOT, "README.md")];
     for (const file of files) {
       const text = readFileSync(file, "utf8");
-      for (const m of text.matchAll(/(docs\/(?:performance|wire-protocol)\.md)[ ,]*\(?§ ?([0-9]+(?:\.[0-9]+)*)/g)) {
+      for (const m of text.matchAll(/(?<![\w-])((?:docs\/)?(?:performance|wire-protocol|runtime-costs)\.md)[ ,]*\(?§ ?([0-9]+(?:\.[0-9]+)*)/g)) {
         refs++;
-        if (!sections.get(m[1]!)!.has(m[2]!)) missing.push(`${file.slice(ROOT.length + 1)}: ${m[0]}`);
+        const doc = m[1]!.startsWith("docs/") ? m[1]! : `docs/${m[1]}`;
+        if (!sections.get(doc)!.has(m[2]!)) missing.push(`${file.slice(ROOT.length + 1)}: ${m[0]}`);
       }
     }
     expect(missing).toEqual([]);
