@@ -750,8 +750,8 @@ export class EnvelopeRepacker {
    * A book message (delta, snapshot chunk, status) of an instrument whose newer event another upstream stream already
    * brought: the other channel's lagging copy. A subscriber of two channels ignores it as that channel's
    * (docs/wire-protocol.md §6.5); in the reader's one stream it would come from "the stream that set" the newer
-   * instrSeq and look like a bogus one (§6.5.2): the book made invalid at every such copy. So it is dropped here. A
-   * lower instrSeq from the stream that set the newer one still goes through: there it does prove the newer one
+   * instrSeq and look like a bogus one (§6.5 item 2): the book made invalid at every such copy. So it is dropped here.
+   * A lower instrSeq from the stream that set the newer one still goes through: there it does prove the newer one
    * bogus, for the subscriber to see.
    */
   private olderCopy(dv: DataView, hdr: number, streamKey: number, sessionId: number): boolean {

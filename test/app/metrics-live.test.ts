@@ -2,7 +2,7 @@
  * /metrics of a running feeder (simulator → runtime, one process, retransmission on): every family follows the
  * Prometheus conventions and never double-counts, docs/operations.md lists every family, every query of the Grafana
  * dashboard (deploy/grafana/feeder-dashboard.json) names metrics and labels this feeder really exports, and the
- * retransmission server's counters are exported by result.
+ * retransmission server's counters are exported by result; the table also gives each family's type and labels as /metrics has them.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import dgram from "node:dgram";
@@ -172,6 +172,31 @@ describe("/metrics of a running feeder", () => {
       if (WORKERS_ONLY.has(name)) continue;
       expect(types.has(name) || types.has(familyOf(name)), `docs/operations.md lists ${name}, which is not exported`).toBe(true);
     }
+  });
+
+  test("docs/operations.md gives every exported family's type and labels as /metrics has them", () => {
+    const doc = readFileSync(resolve(ROOT, "docs/operations.md"), "utf8");
+    const section = doc.slice(doc.indexOf("## Metrics"), doc.indexOf("\n## ", doc.indexOf("## Metrics") + 5));
+    // Rows `| \`a\`, \`b\` | type[, type] | labels | meaning |`: one type for all names, or one per name.
+    const rows = new Map<string, { type: string; labels: string }>();
+    for (const line of section.split("\n")) {
+      const cells = line.split(" | ");
+      if (!line.startsWith("| `") || cells.length < 4) continue;
+      const names = [...cells[0]!.matchAll(/`([a-z0-9_]+)`/g)].map((m) => m[1]!);
+      const typeCells = cells[1]!.split(", ");
+      names.forEach((n, i) => rows.set(n, { type: typeCells.length === names.length ? typeCells[i]! : typeCells[0]!, labels: cells[2]!.trim() }));
+    }
+    let checked = 0;
+    for (const [name, type] of types) {
+      const row = rows.get(name);
+      if (row === undefined) continue; // the test above names it
+      expect(row.type, `${name}: type`).toBe(type);
+      const exported = new Set(samples.filter((s) => familyOf(s.name) === name).flatMap((s) => Object.keys(s.labels).filter((k) => k !== "le")));
+      const documented = row.labels === "" ? [] : row.labels.split(", ");
+      expect(documented.sort(), `${name}: labels`).toEqual([...exported].sort());
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(30);
   });
 
   test("every query of the Grafana dashboard names exported metrics and labels", () => {

@@ -1,7 +1,8 @@
 /**
  * `feeder <command> --help` and the README's CLI reference against the options each command really parses
  * (CommandSpec.options, what node:util parseArgs accepts): an option added without help, or help (or README) naming a
- * flag the command no longer takes, fails here. --help/-h and --version/-V are every command's (cli/main.ts).
+ * flag the command no longer takes, fails here. --help/-h and --version/-V are every command's (cli/main.ts). Each
+ * README `sim --venue V` row names exactly the options V's simulator reads (sim.ts refuses the others, exit 2).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -9,6 +10,8 @@ import { describe, expect, test } from "vitest";
 import { COMMANDS } from "../../src/cli/commands/index.ts";
 import { commandHelp } from "../../src/cli/main.ts";
 import type { CommandSpec } from "../../src/cli/command.ts";
+import { COMMON_OPTIONS, VENUE_OPTIONS } from "../../src/cli/commands/sim.ts";
+import { REASON_SHORT, STATE_SHORT } from "../../src/cli/commands/listen-table.ts";
 
 const README = readFileSync(resolve(import.meta.dirname, "../../README.md"), "utf8");
 
@@ -45,6 +48,25 @@ describe("--help and README describe every option each command parses", () => {
     const named = flagsNamed(rows, c.name);
     for (const name of Object.keys(c.options)) expect([...named], `README.md § CLI reference, ${c.name}: --${name}`).toContain(name);
     for (const flag of named) expect(Object.keys(c.options), `README.md § CLI reference, ${c.name} names --${flag}`).toContain(flag);
+  });
+
+  test("each `sim --venue V …` row of the README names exactly the options V's simulator reads", () => {
+    const rows = readmeRows(COMMANDS.find((c) => c.name === "sim")!).split("\n");
+    for (const venue of Object.keys(VENUE_OPTIONS)) {
+      const row = rows.find((r) => new RegExp(`^\\| \`sim --venue (?:[a-z]+\\\\\\|)*${venue}[ \\\\\`]`).test(r));
+      expect(row, `README.md § CLI reference: a sim --venue ${venue} row`).toBeDefined();
+      const synopsis = /^\| `([^`]*)`/.exec(row!)![1]!;
+      const named = [...synopsis.matchAll(/--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!).sort();
+      expect(named, `sim --venue ${venue}`).toEqual([...COMMON_OPTIONS.filter((o) => o !== "help"), ...VENUE_OPTIONS[venue]!].sort());
+    }
+  });
+
+  test("listen --help names every short state and reason its table shows", () => {
+    const help = commandHelp(COMMANDS.find((c) => c.name === "listen")!).replace(/\s+/g, " ");
+    const states = /state \(the publisher's: ([^;)]*);/.exec(help)![1]!;
+    expect(states.split(", ").map((s) => s.split(" = ")[0])).toEqual(STATE_SHORT);
+    const reasons = /REASON \(only while a book is not live: why, from the wire's status reason: (.*?); - for a live book/.exec(help)![1]!;
+    expect(reasons.split(", ").map((r) => r.split(" = ")[0])).toEqual(REASON_SHORT.slice(1));
   });
 
   test("the program's help lists every command with its summary", async () => {

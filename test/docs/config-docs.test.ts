@@ -7,6 +7,7 @@
  * floors as src/venues/registry.ts has them. config/feeder.example.toml names every key the loader accepts too (set,
  * or in a comment as `key =` / `key:`; a key only some venues take, on a line naming each of them), and check-config's
  * output names every key a venue uses (its value, or a `# key not set: …` comment where the default is the adapter's).
+ * Every integer key's row names both bounds the loader enforces (read from its "is not an integer MIN–MAX" answer).
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -176,6 +177,44 @@ describe("README.md § Configuration reference = src/config/load.ts", () => {
     }
     expect(checked).toBeGreaterThan(30);
   });
+
+  test("every integer key's row names the bounds the loader enforces", () => {
+    /** A minimal valid file (every venue and market, a destination, retransmit on) with `path` set to a string. */
+    const problemsWithText = (path: string): readonly string[] => {
+      const venues: Record<string, any> = {};
+      for (const venue of supportedVenues()) venues[venue] = Object.fromEntries(marketsOf(venue).map((m) => [m, { symbols: [symbolOf(venue)] }]));
+      const raw: Record<string, any> = { publish: { destinations: [{ group: "239.255.9.9", port: 31999 }], retransmit: {} }, venues };
+      const segs = path.split(".");
+      let t = raw;
+      for (const seg of segs.slice(0, -1)) t = seg === "destinations" ? t[seg][0] : (t[seg] ??= {});
+      t[segs.at(-1)!] = "text";
+      try {
+        validateConfig(raw, { localAddresses: LOCAL });
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+    };
+    const unchecked: string[] = [];
+    let checked = 0;
+    for (const a of accepted) {
+      if (a.table || a.path.includes(OVERRIDE)) continue;
+      const concrete = a.path.replace("publish.destinations.", "publish.destinations[0].");
+      const range = problemsWithText(a.path)
+        .map((p) => new RegExp(`^${concrete.replace(/[.[\]]/g, "\\$&")}: .* is not an integer (\\d+)–(\\d+)$`).exec(p))
+        .find((m) => m !== null);
+      if (range === undefined || range === null) continue; // not an integer key
+      const [min, max] = [range[1]!, range[2]!];
+      if (Number(max) === Number.MAX_SAFE_INTEGER) continue; // depth: one of the venue's depths, its own table
+      const row = rows.find((r) => r.keys.some((k) => matches(k.replace(/overrides\."market:[A-Z]+"/, `overrides.${OVERRIDE}`), a.path)));
+      expect(row, `${a.path} has a row`).toBeDefined();
+      const numbers = new Set([...row!.line.matchAll(/(?<![\d.])\d[\d,]*(?![\d.])/g)].map((m) => m[0].replace(/,/g, "")));
+      if (!numbers.has(min) || !numbers.has(max)) unchecked.push(`${a.path}: the loader takes ${min}–${max}; the row: ${row!.line.slice(0, 160)}`);
+      checked++;
+    }
+    expect(unchecked).toEqual([]);
+    expect(checked).toBeGreaterThan(20);
+  });
 });
 
 describe("README.md's promises about [http]", () => {
@@ -265,6 +304,32 @@ describe("config/feeder.example.toml names every key the loader accepts", () => 
     }
     expect(byKey.size).toBeGreaterThan(30);
     expect(missing).toEqual([]);
+  });
+});
+
+describe("config/feeder.example.toml shows defaults, as its first line says", () => {
+  test("every top-level, [log], [http] and [publish] value set, and every `# key = value` of [publish.retransmit], is the default", () => {
+    const text = readFileSync(resolve(import.meta.dirname, "../../config/feeder.example.toml"), "utf8");
+    const example = Bun.TOML.parse(text) as Record<string, any>;
+    const printed = printedDefaults();
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const section of ["", "log", "http", "publish"]) {
+      for (const [key, value] of Object.entries(section === "" ? example : example[section])) {
+        if (typeof value === "object") continue; // tables: destinations (examples, not defaults), venues
+        const path = section === "" ? key : `${section}.${key}`;
+        if (JSON.stringify(value) !== JSON.stringify(valueAt(printed, path))) wrong.push(`${path} = ${JSON.stringify(value)}, default ${JSON.stringify(valueAt(printed, path))}`);
+        checked++;
+      }
+    }
+    const retx = text.slice(text.indexOf("# [publish.retransmit]"), text.indexOf("\n\n", text.indexOf("# [publish.retransmit]")));
+    for (const m of retx.matchAll(/^# ([a-z_]+) = (.*?)(?:\s+#.*)?$/gm)) {
+      const value = (Bun.TOML.parse(`v = ${m[2]}`) as { v: unknown }).v;
+      if (JSON.stringify(value) !== JSON.stringify(valueAt(printed, `publish.retransmit.${m[1]}`))) wrong.push(`publish.retransmit.${m[1]} = ${m[2]}`);
+      checked++;
+    }
+    expect(wrong).toEqual([]);
+    expect(checked).toBeGreaterThan(20);
   });
 });
 

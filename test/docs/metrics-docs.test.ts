@@ -5,7 +5,9 @@
  * is in docs/operations.md § Metrics or in the venue's docs/venues/<venue>.md § Counters, as `feeder_venue_<name>`;
  * and every name a venue doc lists there is one that venue exports; every `feeder_…`/`process_…` name the rest of src/
  * writes (app, supervisor, publish guard, process) is in docs/operations.md § Metrics, workers-only ones included,
- * which a single-process scrape never shows. Every metric name written anywhere in README.md,
+ * which a single-process scrape never shows. Each series an adapter has before it starts has the type and labels its
+ * row gives (the app adds `venue`; per-connection series appear once connected: metrics-live checks those). Every
+ * metric name written anywhere in README.md,
  * docs/ or deploy/ is one the code exports. (test/app/metrics-live.test.ts checks the operations.md table against a
  * running Bybit feeder.)
  */
@@ -16,6 +18,7 @@ import { validateConfig } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import type { MarketName } from "../../src/core/types.ts";
 import { supportedVenues, venueSpec } from "../../src/venues/registry.ts";
+import type { VenueMetric } from "../../src/venues/venue.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const read = (path: string) => readFileSync(join(ROOT, path), "utf8");
@@ -41,6 +44,11 @@ const SYMBOLS: Record<string, Partial<Record<MarketName, string>>> = {
 
 /** The names an adapter of the venue returns from metrics() before it starts (nothing connected, nothing fetched). */
 function runtimeNames(venue: string): string[] {
+  return runtimeSamples(venue).map((m) => m.name);
+}
+
+/** The series an adapter of the venue returns from metrics() before it starts. */
+function runtimeSamples(venue: string): VenueMetric[] {
   const spec = venueSpec(venue)!;
   const markets = Object.keys(spec.markets) as MarketName[];
   const table = Object.fromEntries(markets.map((m) => [m, { symbols: [SYMBOLS[venue]?.[m] ?? "BTCUSDT"] }]));
@@ -50,7 +58,7 @@ function runtimeNames(venue: string): string[] {
     throw new Error("no network in this test");
   }) as unknown as typeof fetch;
   const adapter = spec.create(config, subs, { log: silentLogger, fetch: refuse });
-  return adapter.metrics().map((m) => m.name);
+  return adapter.metrics();
 }
 
 /** Names the venue's own source and the common per-connection code give counter()/gauge() or list in counter tables. */
@@ -81,6 +89,42 @@ describe("every venue's metrics are documented", () => {
     expect(missing, `${venue}: not in docs/operations.md § Metrics nor docs/venues/${venue}.md § Counters`).toEqual([]);
     const gone = [...documented].filter((n) => !exported.has(n));
     expect(gone.map((n) => `feeder_venue_${n}`), `docs/venues/${venue}.md § Counters lists series ${venue} does not export`).toEqual([]);
+  });
+
+  test.each(supportedVenues().map((v) => [v]))("%s: each series metrics() has before start has its row's type and labels", (venue) => {
+    // Rows `| \`feeder_venue_x\` | type | labels | meaning |` of operations.md § Metrics and the venue's § Counters.
+    const rows = new Map<string, { type: string; labels: string[] }>();
+    const texts = [section(read("docs/operations.md"), "Metrics"), ...(DOC_OF[venue] ?? [`docs/venues/${venue}.md`]).map((p) => section(read(p), "Counters"))];
+    for (const text of texts) {
+      for (const line of text.split("\n")) {
+        const m = /^\| `feeder_venue_([a-z0-9_]+)` \| (counter|gauge) \| ([a-z_, ]*) \|/.exec(line);
+        if (m) rows.set(m[1]!, { type: m[2]!, labels: m[3]!.split(", ").filter((l) => l !== "") });
+      }
+    }
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const sample of runtimeSamples(venue)) {
+      const row = rows.get(sample.name);
+      if (row === undefined) continue; // the test above names it
+      const labels = ["venue", ...Object.keys(sample.labels)].sort(); // the app adds `venue`
+      if (row.type !== sample.type || row.labels.sort().join() !== labels.join()) wrong.push(`feeder_venue_${sample.name}: ${sample.type} {${labels}}, documented ${row.type} {${row.labels}}`);
+      checked++;
+    }
+    expect(wrong).toEqual([]);
+    expect(checked).toBeGreaterThan(15);
+  });
+
+  test("docs/venues/bybit.md § Counters lists every stats() total of the Bybit adapter, and only those", () => {
+    const text = section(read("docs/venues/bybit.md"), "Counters").replace(/\s+/g, " ");
+    const totals = text.slice(text.indexOf("Totals:"), text.indexOf("; per connection"));
+    const documented = [...totals.matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]!).sort();
+    const spec = venueSpec("bybit")!;
+    const table = Object.fromEntries(Object.keys(spec.markets).map((m) => [m, { symbols: ["BTCUSDT"] }]));
+    const config = validateConfig({ venues: { bybit: table } }).venues[0]!;
+    const subs = config.markets.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol, depth: m.depth })));
+    const adapter = spec.create(config, subs, { log: silentLogger, fetch: (async () => { throw new Error("no network in this test"); }) as unknown as typeof fetch });
+    const keys = Object.keys(adapter.stats()).filter((k) => !/^conn\d/.test(k)).sort(); // per connection: conn<N>.<market>.…
+    expect(documented).toEqual(keys);
   });
 
   test("every feeder_/process_ name src/ writes is in docs/operations.md § Metrics", () => {

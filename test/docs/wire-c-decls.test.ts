@@ -2,12 +2,14 @@
  * docs/wire-protocol.md §10's C declarations against src/wire/layout.ts byte for byte: every struct field's offset
  * (packed in order, each naturally aligned) is the named constant, every struct is its block's size, and every
  * #define and enum value is the constant's. The layout tables are checked by wire-layout.test.ts; a C reader
- * copies these declarations, so they must not drift from the code either (cut_flags at 62 among them).
+ * copies these declarations, so they must not drift from the code either (cut_flags at 62 among them). §11's control
+ * packet declaration is held to src/wire/retransmit.ts the same way.
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { expect, test } from "vitest";
 import * as L from "../../src/wire/layout.ts";
+import * as Retx from "../../src/wire/retransmit.ts";
 
 const DOC = readFileSync(resolve(import.meta.dirname, "../../docs/wire-protocol.md"), "utf8");
 const CONSTANTS = L as unknown as Record<string, number>;
@@ -34,13 +36,13 @@ const RENAMED: Record<string, string | null> = {
 /** #define / enum names whose constant is not FD_ stripped. */
 const DEFINES: Record<string, string> = { FD_VERSION: "WIRE_VERSION", FD_VERSION_V2: "WIRE_VERSION_V2", FD_HEADER_BYTES: "PACKET_HEADER_BYTES" };
 
-test("every struct field of §10 sits at its layout.ts offset, every struct is its block's size", () => {
-  expect(C.length).toBeGreaterThan(0);
+/** Walks the structs of `c`: each field at its constant's offset (packed, naturally aligned), each struct its size; returns the constants checked. */
+function checkStructs(c: string, structs: Record<string, [string, string]>, constants: Record<string, number>, renamed: Record<string, string | null>) {
   const sizes: Record<string, number> = {};
   const checked: string[] = [];
-  for (const m of C.matchAll(/typedef struct \{([^}]*)\} (\w+);/g)) {
+  for (const m of c.matchAll(/typedef struct \{([^}]*)\} (\w+);/g)) {
     const [, body, name] = m as unknown as [string, string, string];
-    const [prefix, sizeName] = STRUCTS[name] ?? ["?", "?"];
+    const [prefix, sizeName] = structs[name] ?? ["?", "?"];
     let off = 0;
     for (const decl of body.split(";").map((d) => d.trim()).filter((d) => d !== "")) {
       const [type, ...rest] = decl.split(/\s+/);
@@ -55,9 +57,9 @@ test("every struct field of §10 sits at its layout.ts offset, every struct is i
         } else {
           expect(off % Math.min(elem, 8), `${name}.${field} at ${off} naturally aligned`).toBe(0);
           const upper = field.toUpperCase();
-          const constName = `${name}.${field}` in RENAMED ? RENAMED[`${name}.${field}`] : (upper.startsWith(prefix) ? "" : prefix) + upper + "_OFFSET";
+          const constName = `${name}.${field}` in renamed ? renamed[`${name}.${field}`] : (upper.startsWith(prefix) ? "" : prefix) + upper + "_OFFSET";
           if (constName !== null) {
-            expect(CONSTANTS[constName!], `${name}.${field} at ${off}: ${constName}`).toBe(off);
+            expect(constants[constName!], `${name}.${field} at ${off}: ${constName}`).toBe(off);
             checked.push(constName!);
           }
         }
@@ -65,9 +67,15 @@ test("every struct field of §10 sits at its layout.ts offset, every struct is i
       }
     }
     sizes[name] = off;
-    expect(off, `sizeof(${name}) = ${sizeName}`).toBe(CONSTANTS[sizeName]);
+    expect(off, `sizeof(${name}) = ${sizeName}`).toBe(constants[sizeName]);
   }
-  expect(Object.keys(sizes).sort()).toEqual(Object.keys(STRUCTS).sort());
+  expect(Object.keys(sizes).sort()).toEqual(Object.keys(structs).sort());
+  return checked;
+}
+
+test("every struct field of §10 sits at its layout.ts offset, every struct is its block's size", () => {
+  expect(C.length).toBeGreaterThan(0);
+  const checked = checkStructs(C, STRUCTS, CONSTANTS, RENAMED);
   expect(checked).toContain("SNAP_CUT_FLAGS_OFFSET");
   expect(checked.length).toBeGreaterThan(40);
 });
@@ -92,4 +100,15 @@ test("every #define and enum value of §10 is its layout.ts constant", () => {
   }
   expect(unmatched).toEqual([]);
   expect(pairs.map((p) => p[0])).toContain("FD_SNAP_CUT_MARKED");
+});
+
+test("§11's control packet declaration = src/wire/retransmit.ts", () => {
+  const c = /C declaration of a control packet:\s*```c\n([\s\S]*?)```/.exec(DOC)?.[1] ?? "";
+  const R = Retx as unknown as Record<string, number>;
+  const checked = checkStructs(c, { fd_retx_control: ["RETX_", "RETX_PACKET_BYTES"] }, R, { "fd_retx_control.pkt_length": "RETX_LENGTH_OFFSET" });
+  expect(checked.length).toBe(13);
+  expect(c).toContain(`_Static_assert(sizeof(fd_retx_control) == ${Retx.RETX_PACKET_BYTES}`);
+  expect(c).toContain(`/* ${Retx.RETX_PACKET_BYTES}, + ${L.AUTH_TRAILER_BYTES} trailer */`);
+  expect(c).toContain(`#define FD_RETX_MAGIC 0x${Retx.RETX_MAGIC.toString(16)}u`);
+  expect(c).toContain(`enum { FD_RETX_REQUEST = ${Retx.RETX_KIND_REQUEST}, FD_RETX_OUT_OF_RANGE = ${Retx.RETX_KIND_OUT_OF_RANGE}, FD_RETX_THROTTLED = ${Retx.RETX_KIND_THROTTLED} };`);
 });

@@ -3,7 +3,8 @@
  * byte: every field row's offset is the named constant, the rows of a table tile their block without gap or overlap
  * (offset + size of its type = the next row's offset; the last ends at the block's size), every flag and template
  * row has its constant's value, and the enumerations list exactly the values the code has. The golden vectors
- * (test/wire/vectors.test.ts) check the encoder against hand-copied offsets; this checks the tables themselves.
+ * (test/wire/vectors.test.ts) check the encoder against hand-copied offsets; this checks the tables themselves, and
+ * the trailer, key and heartbeat sizes §3.3 and §4.7 state.
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -172,6 +173,14 @@ describe("docs/wire-protocol.md tables = src/wire/layout.ts", () => {
     expect(s).toContain(`\`0x${N.ENV_MAGIC.toString(16).toUpperCase()}\``);
     expect(s).toContain(`${N.ENVELOPE_BYTES}-byte envelope`);
     expect(s).toContain(`<prefix>.${N.HEARTBEAT_TOKEN}`);
+  });
+
+  test("§3.3 trailer and key sizes, §4.7 heartbeat lengths", () => {
+    const auth = section("3.3 Authentication").replace(/\n/g, " ");
+    expect(auth).toContain(`**at least ${L.MIN_AUTH_KEY_BYTES} bytes**`);
+    expect(auth).toContain(`ends with a ${L.AUTH_TRAILER_BYTES}-byte trailer: the first ${L.AUTH_TRAILER_BYTES} bytes of **HMAC-SHA256(key, bytes [0, pktLength − ${L.AUTH_TRAILER_BYTES}))**`);
+    const hb = section("4.7 Heartbeat").replace(/\n/g, " ");
+    expect(hb).toContain(`\`pktLength = ${L.PACKET_HEADER_BYTES}\` (${L.PACKET_HEADER_BYTES + L.AUTH_TRAILER_BYTES} when authenticated: header + trailer)`);
   });
 
   test("§7.2 rejection codes = the decoder's DECODE_ERROR_NAMES", () => {

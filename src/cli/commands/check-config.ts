@@ -24,9 +24,10 @@ export const checkConfigCommand: CommandSpec = {
     "it out. Loading that output gives the same configuration.",
     "",
     "It asks no venue. Symbols are checked by `feeder run` at start: a venue whose symbols are all answered as not",
-    "listed (or with an unusable tick/lot) fails the start naming them (a configuration error); a venue whose",
-    "instrument REST cannot be answered (network, 5xx, timeout, 429; no instrument cache) is an outage: the others",
-    "start and it joins, retried, when its REST comes back (its symbols are not ready in /readyz until then).",
+    "listed (or with an unusable tick/lot) fails the start naming them (exit 1: the file is valid, the venue says",
+    "the symbols are wrong); a venue whose instrument REST cannot be answered (network, 5xx, timeout, 429; no",
+    "instrument cache) is an outage: the others start and it joins, retried, when its REST comes back (its symbols",
+    "are not ready in /readyz until then).",
   ].join("\n"),
   options: { config: { type: "string", short: "c" } },
   async run(ctx) {

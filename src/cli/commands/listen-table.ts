@@ -17,7 +17,7 @@ export const DEFAULT_TABLE_WIDTH = 80;
 const GUTTER = "  ";
 
 /** Short state names so the column stays narrow (BOOK_STATE_NAMES order). */
-const STATE_SHORT: readonly string[] = ["await", "live", "resync", "stale", "halted"];
+export const STATE_SHORT: readonly string[] = ["await", "live", "resync", "stale", "halted"];
 /**
  * Short status-reason names (STATUS_REASON_NAMES order) so the column fits 80 columns beside the prices; NDJSON
  * and the docs carry the full names. An unknown (newer) value is shown as its number.

@@ -126,9 +126,9 @@ export const simCommand: CommandSpec = {
 };
 
 /** The options every simulator reads. */
-const COMMON_OPTIONS: readonly string[] = ["venue", "port", "symbols", "rate", "seed", "help"];
+export const COMMON_OPTIONS: readonly string[] = ["venue", "port", "symbols", "rate", "seed", "help"];
 /** The other options each venue's simulator reads; any other given is a usage error (it would do nothing). */
-const VENUE_OPTIONS: Readonly<Record<string, readonly string[]>> = {
+export const VENUE_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   bybit: ["burstiness", "replay", "replay-depth"],
   okx: ["burstiness", "replay", "okx-checksums", "okx-no-snapshot"],
   binance: ["replay", "replay-market", "max-connection-age-ms"],
