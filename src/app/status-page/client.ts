@@ -18,6 +18,8 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   const TOKEN_KEY = "feeder.token";
   const POLL_MS = 1000;
   const DEPTH = 20;
+  /** Book rows drawn at most (every poll redraws them): the rest are counted in a last row. */
+  const MAX_ROWS = 500;
   /** Without a successful poll for this long, what is shown is marked stale (and a hung request aborted). */
   const STALE_MS = 3 * POLL_MS;
   /** The longest wait between polls after failures (doubling from 2 s). */
@@ -106,17 +108,31 @@ export const STATUS_PAGE_SCRIPT = String.raw`
 
   function renderBooks(s) {
     const body = $("books");
-    const books = s.books.slice().sort((a, b) => (a.venue + a.market + a.symbol).localeCompare(b.venue + b.market + b.symbol));
+    const keyed = s.books.map((b) => ({ b, key: keyOf(b) }));
+    keyed.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    const books = keyed.map((x) => x.b);
     if (!selected && books.length > 0) selected = keyOf(books.find((b) => b.valid) || books[0]);
+    const rates = new Map();
+    for (const { b, key } of keyed) rates.set(key, rateOf(key, b.instrSeq, s.nowMs));
+    for (const key of lastSeq.keys()) if (!rates.has(key)) lastSeq.delete(key); // books gone (a restart, a delisting)
+    // Drawing every row each second kept a tab with 20,000 books busy for good (it stopped answering). Beyond
+    // MAX_ROWS only MAX_ROWS are drawn: the selected book, then those not usable (none hidden behind usable ones),
+    // then the usable ones; the last row says how many are not drawn.
+    let drawn = keyed;
+    if (keyed.length > MAX_ROWS) {
+      const rank = (x) => (x.key === selected ? 0 : x.b.valid ? 2 : 1);
+      drawn = [0, 1, 2].flatMap((r) => keyed.filter((x) => rank(x) === r)).slice(0, MAX_ROWS);
+    }
     const rows = [];
-    for (const b of books) {
-      const key = keyOf(b);
-      const rate = rateOf(key, b.instrSeq, s.nowMs);
+    for (const { b, key } of drawn) {
+      const rate = rates.get(key);
       const tr = el("tr", "book" + (key === selected ? " selected" : ""));
       tr.dataset.book = key;
       tr.dataset.state = b.state;
       const state = el("span", "state state-" + b.state, b.state);
-      const cells = [b.venue, b.market, b.symbol, state, b.reason, b.valid ? "yes" : "no", level(b.bestBid), level(b.bestAsk),
+      // A book that is not usable (resyncing, stale, halted, expired, awaiting its snapshot) keeps the levels it last
+      // held, for inspection through /books: they are not current, so they are not drawn as its best bid and ask.
+      const cells = [b.venue, b.market, b.symbol, state, b.reason, b.valid ? "yes" : "no", b.valid ? level(b.bestBid) : "—", b.valid ? level(b.bestAsk) : "—",
         b.bidLevels + " / " + b.askLevels, fmtRate(rate), b.gaps, b.invalidations,
         b.tsRecvUs > 0 ? fmtUs(Math.max(0, s.nowMs * 1000 - b.tsRecvUs)) : "—"];
       cells.forEach((c, i) => {
@@ -126,7 +142,14 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       });
       tr.children[5].className += b.valid ? " usable" : " unusable";
       if (b.detail) tr.title = b.detail; // a configured symbol without a book: why
-      tr.addEventListener("click", () => select(key));
+      rows.push(tr);
+    }
+    if (drawn.length < keyed.length) {
+      const hiddenUnusable = keyed.length - drawn.length - books.filter((b) => b.valid).length + drawn.filter((x) => x.b.valid).length;
+      const tr = el("tr", "more");
+      const td = el("td", "", "… " + (keyed.length - drawn.length) + " more books not drawn (" + hiddenUnusable + " of them not usable); /books lists every one");
+      td.colSpan = 13;
+      tr.append(td);
       rows.push(tr);
     }
     body.replaceChildren(...rows);
@@ -184,9 +207,10 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   }
 
   function renderDepth(book) {
-    $("depth-title").textContent = book ? keyOf(book) + "  " + book.state + (book.valid ? "" : " (not usable)") + "  tick " + book.tickSize + "  lot " + book.lotSize : "no book selected";
+    const notCurrent = book && !book.valid ? " (" + book.reason + "): not usable, its levels are not current and not shown" : "";
+    $("depth-title").textContent = book ? keyOf(book) + "  " + book.state + notCurrent + "  tick " + book.tickSize + "  lot " + book.lotSize : "no book selected";
     const body = $("depth");
-    if (!book) return body.replaceChildren();
+    if (!book || !book.valid) return body.replaceChildren();
     const max = Math.max(1e-300, ...book.bids.map((l) => +l[1]), ...book.asks.map((l) => +l[1]));
     const row = (side, l) => {
       const tr = el("tr", "level " + side);
@@ -205,6 +229,11 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     for (const l of book.bids) rows.push(row("bid", l));
     body.replaceChildren(...rows);
   }
+
+  $("books").addEventListener("click", (ev) => {
+    const tr = ev.target.closest("tr.book");
+    if (tr) select(tr.dataset.book);
+  });
 
   function select(key) {
     selected = key;
