@@ -44,15 +44,16 @@ export const STATUS_PAGE_SCRIPT = String.raw`
 
   class AuthError extends Error {}
 
-  async function api(path) {
+  /** "name": what an error calls the request (its path without the query unless given). */
+  async function api(path, name = path) {
     const token = sessionStorage.getItem(TOKEN_KEY) || "";
     const headers = token ? { authorization: "Bearer " + token } : {};
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), STALE_MS);
     try {
-      return await answer(path, await fetch(path, { headers, cache: "no-store", signal: abort.signal }));
+      return await answer(name, await fetch(path, { headers, cache: "no-store", signal: abort.signal }));
     } catch (err) {
-      if (abort.signal.aborted) throw new Error(path + ": no answer within " + STALE_MS / 1000 + " s");
+      if (abort.signal.aborted) throw new Error(name + ": no answer within " + STALE_MS / 1000 + " s");
       throw err;
     } finally {
       clearTimeout(timer);
@@ -103,7 +104,8 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       li.dataset.check = r.check;
       list.append(li);
     }
-    if (s.reasons.length > 50) list.append(el("li", "reason", "… and " + (s.reasons.length - 50) + " more"));
+    const total = s.totals ? s.totals.reasons : s.reasons.length;
+    if (total > 50) list.append(el("li", "reason", "… and " + (total - 50) + " more"));
   }
 
   function renderBooks(s) {
@@ -114,14 +116,17 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     if (!selected && books.length > 0) selected = keyOf(books.find((b) => b.valid) || books[0]);
     const rates = new Map();
     for (const { b, key } of keyed) rates.set(key, rateOf(key, b.instrSeq, s.nowMs));
-    for (const key of lastSeq.keys()) if (!rates.has(key)) lastSeq.delete(key); // books gone (a restart, a delisting)
-    // Drawing every row each second kept a tab with 20,000 books busy for good (it stopped answering). Beyond
-    // MAX_ROWS only MAX_ROWS are drawn: the selected book, then those not usable (none hidden behind usable ones),
-    // then the usable ones; the last row says how many are not drawn.
+    for (const key of lastSeq.keys()) if (!rates.has(key)) lastSeq.delete(key); // books gone (a restart, a delisting) or not asked for
+    // Drawing every row each second kept a tab with 20,000 books busy for good (it stopped answering), and their
+    // /status was 7.6 MB each second. The page asks for MAX_ROWS books (/status?books=): the selected one, then those
+    // not usable (none hidden behind usable ones), then usable ones; drawn in that order when some are left out,
+    // and the last row says how many.
+    const t = s.totals || { books: books.length, usable: books.filter((b) => b.valid).length, unresolved: 0 };
+    const total = t.books + t.unresolved;
     let drawn = keyed;
-    if (keyed.length > MAX_ROWS) {
+    if (total > keyed.length) {
       const rank = (x) => (x.key === selected ? 0 : x.b.valid ? 2 : 1);
-      drawn = [0, 1, 2].flatMap((r) => keyed.filter((x) => rank(x) === r)).slice(0, MAX_ROWS);
+      drawn = [0, 1, 2].flatMap((r) => keyed.filter((x) => rank(x) === r));
     }
     const rows = [];
     for (const { b, key } of drawn) {
@@ -144,17 +149,18 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       if (b.detail) tr.title = b.detail; // a configured symbol without a book: why
       rows.push(tr);
     }
-    if (drawn.length < keyed.length) {
-      const hiddenUnusable = keyed.length - drawn.length - books.filter((b) => b.valid).length + drawn.filter((x) => x.b.valid).length;
+    if (total > drawn.length) {
+      const hiddenUnusable = total - t.usable - drawn.filter((x) => !x.b.valid).length;
       const tr = el("tr", "more");
-      const td = el("td", "", "… " + (keyed.length - drawn.length) + " more books not drawn (" + hiddenUnusable + " of them not usable); /books lists every one");
+      const td = el("td", "", "… " + (total - drawn.length) + " more books not drawn (" + hiddenUnusable + " of them not usable); /books lists every one");
       td.colSpan = 13;
       tr.append(td);
       rows.push(tr);
     }
     body.replaceChildren(...rows);
-    const unresolved = books.filter((b) => b.state === "symbol_unresolved").length;
-    $("count").textContent = (books.length - unresolved) + " books, " + books.filter((b) => b.valid).length + " usable" + (unresolved > 0 ? ", " + unresolved + " symbols unresolved (no book)" : "");
+    const unresolved = s.totals ? t.unresolved : books.filter((b) => b.state === "symbol_unresolved").length;
+    const built = s.totals ? t.books : books.length - unresolved;
+    $("count").textContent = built + " books, " + t.usable + " usable" + (unresolved > 0 ? ", " + unresolved + " symbols unresolved (no book)" : "");
   }
 
   // Events per second over the last RATE_WINDOW_MS of polls (server clock), from the book's instrSeq.
@@ -297,7 +303,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     inFlight = true;
     let ok = false;
     try {
-      const s = await api("/status");
+      const s = await api("/status?books=" + MAX_ROWS + (selected ? "&book=" + encodeURIComponent(selected) : ""), "/status");
       lastOkMs = performance.now();
       lastOkAt = new Date(s.nowMs).toISOString().slice(11, 19);
       stale = false;
