@@ -13,7 +13,7 @@ import type { RetransmitServerCounters } from "../net/retransmit-server.ts";
 import type { VenueMetric } from "../venues/venue.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { type ProcessSnapshot, writeProcessMetrics } from "./process-metrics.ts";
-import { PromWriter, type HistogramData } from "./prometheus.ts";
+import { PromWriter, type CounterAdjust, type HistogramData } from "./prometheus.ts";
 
 /** Samples event-loop lag: how late a timer fires compared with when it was due. */
 export class EventLoopLagMonitor {
@@ -95,6 +95,8 @@ export interface MetricsSnapshot {
 
 export interface MetricsInput {
   pipelines: readonly MetricsSnapshot[];
+  /** By pipeline (same order): what its worker's predecessors counted, added to its counters (the supervisor's). */
+  carries?: readonly (CounterCarry | undefined)[];
   /** The process's own numbers (main thread only: one set per process). */
   process?: ProcessSnapshot;
   /** More families (the supervisor's worker gauges). */
@@ -112,7 +114,8 @@ export function renderMetrics(input: MetricsInput): string {
   const w = new PromWriter();
   w.family("feeder_build_info", "gauge", "always 1; the labels say which build runs").sample("feeder_build_info", { version: VERSION, bun_version: Bun.version }, 1);
   const rejected = new Map<string, number>();
-  for (const s of input.pipelines) {
+  input.pipelines.forEach((s, index) => {
+    w.carry = input.carries?.[index];
     const base = s.labels;
     for (const [venue, samples] of Object.entries(s.venues)) {
       rejected.set(venue, rejected.get(venue) ?? 0);
@@ -146,7 +149,8 @@ export function renderMetrics(input: MetricsInput): string {
       w.family("feeder_event_loop_lag_seconds", "histogram", "event-loop lag, sampled every 100 ms").histogram("feeder_event_loop_lag_seconds", base, s.eventLoopLag);
     }
     w.family("feeder_js_heap_used_bytes", "gauge", "JS heap in use by the pipeline's thread").sample("feeder_js_heap_used_bytes", base, s.heapUsedBytes);
-  }
+  });
+  w.carry = undefined;
   w.family("feeder_venue_metrics_rejected", "gauge", "venue samples left out of this scrape for breaking the naming rules (an adapter bug)");
   for (const [venue, n] of rejected) w.sample("feeder_venue_metrics_rejected", { venue }, n);
   if (input.process) writeProcessMetrics(w, input.process);
@@ -185,6 +189,34 @@ function writeVenueSample(w: PromWriter, base: Record<string, string>, venue: st
   if (!Number.isFinite(m.value)) return false;
   w.family(name, m.type, m.help).sample(name, { ...base, venue, ...m.labels }, m.value);
   return true;
+}
+
+/**
+ * Keeps one worker slot's counters (and histograms) from going down when the supervisor restarts its worker: the
+ * new thread counts from 0 under the same `worker` label, so before, every counter of that worker fell back, which a
+ * dashboard's sum() over workers (and any tool that does not treat a drop as a reset) read as negative traffic.
+ * Each series written is remembered with the value shown; when the worker is replaced those values are carried and
+ * added to what its successor counts. A series the successor never writes is carried on unseen until it does.
+ * Cold: one map lookup per counter series per scrape.
+ */
+export class CounterCarry implements CounterAdjust {
+  private readonly carried = new Map<string, number>();
+  private shown = new Map<string, number>();
+  /** Bumped by each restart: a snapshot asked of the worker before it is not written with the new carry. */
+  generation = 0;
+
+  value(head: string, counted: number): number {
+    const v = counted + (this.carried.get(head) ?? 0);
+    this.shown.set(head, v);
+    return v;
+  }
+
+  /** The slot's worker is gone: what it last showed is where its successor's counts start. */
+  restarted(): void {
+    for (const [head, v] of this.shown) this.carried.set(head, v);
+    this.shown = new Map();
+    this.generation++;
+  }
 }
 
 /** Copies a histogram into plain data (for postMessage). */

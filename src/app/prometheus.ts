@@ -14,11 +14,21 @@ export interface HistogramData {
 
 export type Labels = Readonly<Record<string, string | number>>;
 
+/** What a counter series (`head`: its name and labels as written) is written as, given what its source counts. */
+export interface CounterAdjust {
+  value(head: string, counted: number): number;
+}
+
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 export class PromWriter {
   /** Lines per family, so samples added in any order come out grouped as the format requires. */
   private readonly families = new Map<string, { type: string; lines: string[] }>();
+  /**
+   * While set, every counter and histogram sample written goes through it (a restarted worker's counts carried:
+   * metrics.ts CounterCarry); gauges never do.
+   */
+  carry: CounterAdjust | undefined;
 
   /** Declares a family once (HELP and TYPE); samples are then added with `sample` or `histogram`. */
   family(name: string, type: "counter" | "gauge" | "histogram", help: string): this {
@@ -34,7 +44,9 @@ export class PromWriter {
   }
 
   sample(name: string, labels: Labels, value: number): this {
-    this.familyOf(name).lines.push(`${name}${renderLabels(labels)} ${renderValue(value)}`);
+    const f = this.familyOf(name);
+    const head = `${name}${renderLabels(labels)}`;
+    f.lines.push(`${head} ${renderValue(this.carry !== undefined && f.type !== "gauge" ? this.carry.value(head, value) : value)}`);
     return this;
   }
 
@@ -46,14 +58,17 @@ export class PromWriter {
     const pairs = labelPairs(labels);
     const open = pairs === "" ? "{" : `{${pairs},`;
     const les = leStrings(h.boundsUs);
+    const carry = this.carry;
+    const line = (head: string, value: number) => f.lines.push(`${head} ${renderValue(carry === undefined ? value : carry.value(head, value))}`);
     let cumulative = 0;
     for (let i = 0; i < h.boundsUs.length; i++) {
       cumulative += h.counts[i]!;
-      f.lines.push(`${name}_bucket${open}le="${les[i]}"} ${cumulative}`);
+      line(`${name}_bucket${open}le="${les[i]}"}`, cumulative);
     }
-    f.lines.push(`${name}_bucket${open}le="+Inf"} ${h.count}`);
+    line(`${name}_bucket${open}le="+Inf"}`, h.count);
     const plain = pairs === "" ? "" : `{${pairs}}`;
-    f.lines.push(`${name}_sum${plain} ${renderValue(h.sumUs / 1e6)}`, `${name}_count${plain} ${h.count}`);
+    line(`${name}_sum${plain}`, h.sumUs / 1e6);
+    line(`${name}_count${plain}`, h.count);
     return this;
   }
 

@@ -15,7 +15,7 @@ import { ConfigError } from "../core/errors.ts";
 import type { FeederConfig } from "../config/types.ts";
 import type { BookLevels, BookSummary } from "./book-json.ts";
 import { Unavailable, type StatusSource } from "./http-server.ts";
-import { mergeHistograms, renderMetrics, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
+import { CounterCarry, mergeHistograms, renderMetrics, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { processSnapshot } from "./process-metrics.ts";
 import { mergeReadiness, type ReadinessInput } from "./readiness.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
@@ -84,6 +84,8 @@ interface Slot {
   stopped?: () => void;
   /** The slot's configured symbols (its share of each venue): what a first worker not yet heard from is starting. */
   share: ReadinessInput["unresolved"];
+  /** Its workers' counters as /metrics last showed them: a restarted worker's start from there, never going down. */
+  carry: CounterCarry;
 }
 
 export class Supervisor implements StatusSource {
@@ -156,7 +158,7 @@ export class Supervisor implements StatusSource {
           detail: `worker ${i} is starting (its share's instruments not resolved yet); its books start once they are`,
         })),
       );
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, lastBooks: [], budgets: new BudgetAccounts(), pending: new Map(), share };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, lastBooks: [], budgets: new BudgetAccounts(), pending: new Map(), share, carry: new CounterCarry() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -245,11 +247,16 @@ export class Supervisor implements StatusSource {
   }
 
   async metricsText(): Promise<string> {
-    const snapshots = (await Promise.all(this.slots.map((slot) => this.request(slot, { what: "metrics" })))).filter(
-      (s): s is MetricsSnapshot => s !== undefined,
-    );
+    const generations = this.slots.map((slot) => slot.carry.generation);
+    const snapshots = (await Promise.all(this.slots.map((slot) => this.request(slot, { what: "metrics" })))) as (MetricsSnapshot | undefined)[];
+    // A snapshot of a worker replaced since it was asked for: its counts are in the carry now, not to be added twice.
+    const answered = this.slots.flatMap((slot, i) => {
+      const snapshot = snapshots[i];
+      return snapshot === undefined || slot.carry.generation !== generations[i] ? [] : [{ snapshot, carry: slot.carry }];
+    });
     return renderMetrics({
-      pipelines: snapshots,
+      pipelines: answered.map((a) => a.snapshot),
+      carries: answered.map((a) => a.carry),
       process: processSnapshot(),
       extra: (w) => {
         w.family("feeder_workers", "gauge", "configured workers").sample("feeder_workers", {}, this.slots.length);
@@ -350,6 +357,7 @@ export class Supervisor implements StatusSource {
         slot.worker = undefined;
         for (const done of slot.pending.values()) done(undefined);
         slot.pending.clear();
+        slot.carry.restarted();
         if (!settled) (settled = true), reject(new Error(`worker ${slot.index} exited during start`));
         if (this.stopping) return;
         const ranMs = performance.now() - slot.startedAtMs;

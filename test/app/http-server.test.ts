@@ -174,6 +174,30 @@ describe("http server", () => {
     expect(() => new Function(STATUS_PAGE_SCRIPT)).not.toThrow(); // the inline script at least parses
   });
 
+  test("/status?books=N: at most N books and reasons, the chosen book and those not usable first, with totals", async () => {
+    extraReadiness = { unresolved: [{ venue: "bybit", market: "linear", symbol: "SOLUSDT", reason: "not_listed" }] };
+    try {
+      const get = async (q: string) => (await (await fetch(`${server.url}/status?${q}`)).json()) as any;
+      const one = await get("books=1");
+      expect(one.books.map((b: any) => b.symbol)).toEqual(["ETHUSDT"]); // not usable before usable
+      expect(one.reasons).toHaveLength(1);
+      expect(one.totals).toEqual({ reasons: 2, books: 2, usable: 1, unresolved: 1 });
+      expect(one.latency.receiptToSend.count).toBe(4);
+      expect((await get("books=1&book=bybit%2Flinear%2FXRPUSDT")).books.map((b: any) => b.symbol)).toEqual(["XRPUSDT"]);
+      expect((await get("books=3&book=bybit/linear/XRPUSDT")).books.map((b: any) => b.symbol)).toEqual(["XRPUSDT", "ETHUSDT", "SOLUSDT"]);
+      expect((await get("books=500")).books.map((b: any) => b.symbol)).toEqual(["ETHUSDT", "SOLUSDT", "XRPUSDT"]);
+      // Without books=: every book, as before, and no totals.
+      expect((await get("")).totals).toBeUndefined();
+      for (const bad of ["books=0", "books=x", "books=1&books=2", "books=100001"]) {
+        const r = await fetch(`${server.url}/status?${bad}`);
+        expect(r.status, bad).toBe(400);
+        expect(((await r.json()) as any).error, bad).toMatch(/^books: .* is not one integer 1–100000$/);
+      }
+    } finally {
+      extraReadiness = {};
+    }
+  });
+
   test("/metrics is Prometheus text", async () => {
     const r = await fetch(`${server.url}/metrics`);
     expect(r.headers.get("content-type")).toContain("text/plain; version=0.0.4");

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { LatencyHistogram } from "../../src/core/histogram.ts";
-import { histogramData, mergeHistograms, renderMetrics, type MetricsSnapshot } from "../../src/app/metrics.ts";
+import { CounterCarry, histogramData, mergeHistograms, renderMetrics, type MetricsSnapshot } from "../../src/app/metrics.ts";
 import { parsePrometheusText } from "../../src/app/prometheus.ts";
 import type { VenueMetric } from "../../src/venues/venue.ts";
 
@@ -78,6 +78,35 @@ describe("renderMetrics", () => {
     for (const v of [5, 5]) b.observe(v);
     expect(mergeHistograms([histogramData(a), histogramData(b)])).toEqual({ boundsUs: [10, 100], counts: [3, 1, 1], count: 5, sumUs: 561 });
     expect(mergeHistograms([])).toBeUndefined();
+  });
+
+  test("a restarted worker's counters and histograms are carried, gauges are not; HELP and TYPE once per family", () => {
+    const carries = [new CounterCarry(), new CounterCarry()];
+    const scrape = (w1: MetricsSnapshot) => renderMetrics({ pipelines: [snapshot({ worker: "0" }, []), w1], carries });
+    const valuesOf = (text: string, name: string) => parsePrometheusText(text).samples.filter((s) => s.name === name && s.labels.worker === "1").map((s) => s.value);
+    const labels = { market: "linear", connection: 'c"0\\n\n' };
+    const first = scrape(snapshot({ worker: "1" }, [counter("messages_received_total", labels, 7)]));
+    carries[1]!.restarted();
+    const fresh = { ...snapshot({ worker: "1" }, [counter("messages_received_total", labels, 2)]), heapUsedBytes: 5 };
+    fresh.publisher = { datagrams: 1, bytes: 100, sendErrors: 0, messages: 3 };
+    const second = scrape(fresh);
+    expect(valuesOf(first, "feeder_datagrams_sent_total")).toEqual([10]);
+    expect(valuesOf(second, "feeder_datagrams_sent_total")).toEqual([11]);
+    expect(parsePrometheusText(second).samples.filter((s) => s.name === "feeder_venue_messages_received_total" && s.labels.worker === "1")).toEqual([
+      { name: "feeder_venue_messages_received_total", labels: { worker: "1", venue: "bybit", ...labels }, value: 9 },
+    ]);
+    expect(valuesOf(second, "feeder_receipt_to_send_seconds_count")).toEqual([2]);
+    expect(valuesOf(second, "feeder_receipt_to_send_seconds_bucket").at(-1)).toBe(2);
+    expect(valuesOf(second, "feeder_js_heap_used_bytes")).toEqual([5]); // a gauge: the new worker's own
+    expect(valuesOf(second, "feeder_books")).toEqual([2, 1]);
+    // Worker 0 was not restarted: its own numbers.
+    expect(parsePrometheusText(second).samples.find((s) => s.name === "feeder_datagrams_sent_total" && s.labels.worker === "0")?.value).toBe(10);
+    for (const text of [first, second]) {
+      const help = text.split("\n").filter((l) => l.startsWith("# HELP ")).map((l) => l.split(" ")[2]);
+      const type = text.split("\n").filter((l) => l.startsWith("# TYPE ")).map((l) => l.split(" ")[2]);
+      expect(new Set(help).size).toBe(help.length);
+      expect(type).toEqual(help);
+    }
   });
 });
 

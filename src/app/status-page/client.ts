@@ -18,6 +18,8 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   const TOKEN_KEY = "feeder.token";
   const POLL_MS = 1000;
   const DEPTH = 20;
+  /** Book rows drawn at most (every poll redraws them): the rest are counted in a last row. */
+  const MAX_ROWS = 500;
   /** Without a successful poll for this long, what is shown is marked stale (and a hung request aborted). */
   const STALE_MS = 3 * POLL_MS;
   /** The longest wait between polls after failures (doubling from 2 s). */
@@ -42,15 +44,16 @@ export const STATUS_PAGE_SCRIPT = String.raw`
 
   class AuthError extends Error {}
 
-  async function api(path) {
+  /** "name": what an error calls the request (its path without the query unless given). */
+  async function api(path, name = path) {
     const token = sessionStorage.getItem(TOKEN_KEY) || "";
     const headers = token ? { authorization: "Bearer " + token } : {};
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), STALE_MS);
     try {
-      return await answer(path, await fetch(path, { headers, cache: "no-store", signal: abort.signal }));
+      return await answer(name, await fetch(path, { headers, cache: "no-store", signal: abort.signal }));
     } catch (err) {
-      if (abort.signal.aborted) throw new Error(path + ": no answer within " + STALE_MS / 1000 + " s");
+      if (abort.signal.aborted) throw new Error(name + ": no answer within " + STALE_MS / 1000 + " s");
       throw err;
     } finally {
       clearTimeout(timer);
@@ -101,22 +104,40 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       li.dataset.check = r.check;
       list.append(li);
     }
-    if (s.reasons.length > 50) list.append(el("li", "reason", "… and " + (s.reasons.length - 50) + " more"));
+    const total = s.totals ? s.totals.reasons : s.reasons.length;
+    if (total > 50) list.append(el("li", "reason", "… and " + (total - 50) + " more"));
   }
 
   function renderBooks(s) {
     const body = $("books");
-    const books = s.books.slice().sort((a, b) => (a.venue + a.market + a.symbol).localeCompare(b.venue + b.market + b.symbol));
+    const keyed = s.books.map((b) => ({ b, key: keyOf(b) }));
+    keyed.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    const books = keyed.map((x) => x.b);
     if (!selected && books.length > 0) selected = keyOf(books.find((b) => b.valid) || books[0]);
+    const rates = new Map();
+    for (const { b, key } of keyed) rates.set(key, rateOf(key, b.instrSeq, s.nowMs));
+    for (const key of lastSeq.keys()) if (!rates.has(key)) lastSeq.delete(key); // books gone (a restart, a delisting) or not asked for
+    // Drawing every row each second kept a tab with 20,000 books busy for good (it stopped answering), and their
+    // /status was 7.6 MB each second. The page asks for MAX_ROWS books (/status?books=): the selected one, then those
+    // not usable (none hidden behind usable ones), then usable ones; drawn in that order when some are left out,
+    // and the last row says how many.
+    const t = s.totals || { books: books.length, usable: books.filter((b) => b.valid).length, unresolved: 0 };
+    const total = t.books + t.unresolved;
+    let drawn = keyed;
+    if (total > keyed.length) {
+      const rank = (x) => (x.key === selected ? 0 : x.b.valid ? 2 : 1);
+      drawn = [0, 1, 2].flatMap((r) => keyed.filter((x) => rank(x) === r));
+    }
     const rows = [];
-    for (const b of books) {
-      const key = keyOf(b);
-      const rate = rateOf(key, b.instrSeq, s.nowMs);
+    for (const { b, key } of drawn) {
+      const rate = rates.get(key);
       const tr = el("tr", "book" + (key === selected ? " selected" : ""));
       tr.dataset.book = key;
       tr.dataset.state = b.state;
       const state = el("span", "state state-" + b.state, b.state);
-      const cells = [b.venue, b.market, b.symbol, state, b.reason, b.valid ? "yes" : "no", level(b.bestBid), level(b.bestAsk),
+      // A book that is not usable (resyncing, stale, halted, expired, awaiting its snapshot) keeps the levels it last
+      // held, for inspection through /books: they are not current, so they are not drawn as its best bid and ask.
+      const cells = [b.venue, b.market, b.symbol, state, b.reason, b.valid ? "yes" : "no", b.valid ? level(b.bestBid) : "—", b.valid ? level(b.bestAsk) : "—",
         b.bidLevels + " / " + b.askLevels, fmtRate(rate), b.gaps, b.invalidations,
         b.tsRecvUs > 0 ? fmtUs(Math.max(0, s.nowMs * 1000 - b.tsRecvUs)) : "—"];
       cells.forEach((c, i) => {
@@ -126,12 +147,20 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       });
       tr.children[5].className += b.valid ? " usable" : " unusable";
       if (b.detail) tr.title = b.detail; // a configured symbol without a book: why
-      tr.addEventListener("click", () => select(key));
+      rows.push(tr);
+    }
+    if (total > drawn.length) {
+      const hiddenUnusable = total - t.usable - drawn.filter((x) => !x.b.valid).length;
+      const tr = el("tr", "more");
+      const td = el("td", "", "… " + (total - drawn.length) + " more books not drawn (" + hiddenUnusable + " of them not usable); /books lists every one");
+      td.colSpan = 13;
+      tr.append(td);
       rows.push(tr);
     }
     body.replaceChildren(...rows);
-    const unresolved = books.filter((b) => b.state === "symbol_unresolved").length;
-    $("count").textContent = (books.length - unresolved) + " books, " + books.filter((b) => b.valid).length + " usable" + (unresolved > 0 ? ", " + unresolved + " symbols unresolved (no book)" : "");
+    const unresolved = s.totals ? t.unresolved : books.filter((b) => b.state === "symbol_unresolved").length;
+    const built = s.totals ? t.books : books.length - unresolved;
+    $("count").textContent = built + " books, " + t.usable + " usable" + (unresolved > 0 ? ", " + unresolved + " symbols unresolved (no book)" : "");
   }
 
   // Events per second over the last RATE_WINDOW_MS of polls (server clock), from the book's instrSeq.
@@ -184,9 +213,10 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   }
 
   function renderDepth(book) {
-    $("depth-title").textContent = book ? keyOf(book) + "  " + book.state + (book.valid ? "" : " (not usable)") + "  tick " + book.tickSize + "  lot " + book.lotSize : "no book selected";
+    const notCurrent = book && !book.valid ? " (" + book.reason + "): not usable, its levels are not current and not shown" : "";
+    $("depth-title").textContent = book ? keyOf(book) + "  " + book.state + notCurrent + "  tick " + book.tickSize + "  lot " + book.lotSize : "no book selected";
     const body = $("depth");
-    if (!book) return body.replaceChildren();
+    if (!book || !book.valid) return body.replaceChildren();
     const max = Math.max(1e-300, ...book.bids.map((l) => +l[1]), ...book.asks.map((l) => +l[1]));
     const row = (side, l) => {
       const tr = el("tr", "level " + side);
@@ -205,6 +235,11 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     for (const l of book.bids) rows.push(row("bid", l));
     body.replaceChildren(...rows);
   }
+
+  $("books").addEventListener("click", (ev) => {
+    const tr = ev.target.closest("tr.book");
+    if (tr) select(tr.dataset.book);
+  });
 
   function select(key) {
     selected = key;
@@ -268,7 +303,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     inFlight = true;
     let ok = false;
     try {
-      const s = await api("/status");
+      const s = await api("/status?books=" + MAX_ROWS + (selected ? "&book=" + encodeURIComponent(selected) : ""), "/status");
       lastOkMs = performance.now();
       lastOkAt = new Date(s.nowMs).toISOString().slice(11, 19);
       stale = false;
