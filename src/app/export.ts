@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
-import { CaptureReader } from "../record/capture.ts";
+import { CaptureReader, truncationOf, type TruncatedCapture } from "../record/capture.ts";
 import { BookReconstructor, type ExportFormat } from "./export-books.ts";
 
 export interface ExportSink {
@@ -37,7 +37,7 @@ export interface ExportResult {
   skipped: number;
   /** The same by "venue/market" as recorded. */
   skippedBy: Record<string, number>;
-  truncated: { file: string; why: string }[];
+  truncated: TruncatedCapture[];
   /** Per file, records of a kind this version does not read (a newer writer's), skipped. */
   unknownRecords: { file: string; count: number; first: string }[];
   stoppedEarly: boolean;
@@ -111,7 +111,8 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
           if (bufChars >= CHUNK_CHARS) await drain(false);
         }
       }
-      if (reader.truncated) result.truncated.push({ file, why: reader.truncated });
+      const cut = truncationOf(file, reader);
+      if (cut) result.truncated.push(cut);
       if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
       if (stop) {
         result.stoppedEarly = true;

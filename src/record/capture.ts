@@ -487,6 +487,22 @@ export interface CaptureReadResult {
   unknownRecords: number;
 }
 
+/** A capture that ended early: why, and (when it could be opened) where reading stopped and how much was left unread. */
+export interface TruncatedCapture {
+  file: string;
+  why: string;
+  /** Bytes of the file read and replayed: the damaged or cut-off block starts here. */
+  atByte?: number;
+  /** Bytes from there to the end of the file, not replayed. */
+  bytesLeft?: number;
+}
+
+/** The truncation entry of a reader that stopped early, or undefined when it read its file to the end. */
+export function truncationOf(file: string, reader: CaptureReader): TruncatedCapture | undefined {
+  if (reader.truncated === undefined) return undefined;
+  return { file, why: reader.truncated, atByte: reader.offset, bytesLeft: reader.byteLength - reader.offset };
+}
+
 /** Reads a whole capture; a truncated or corrupt tail is reported, never thrown, and everything before it is returned. */
 export function readCapture(path: string): CaptureReadResult {
   const records: CaptureRecord[] = [];
