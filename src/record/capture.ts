@@ -629,7 +629,7 @@ export class CaptureReader {
     if (!Array.isArray(block)) return stop(`block at byte ${off} is not an array of records`);
     const records: CaptureRecord[] = [];
     for (const [i, r] of block.entries()) {
-      if (!Array.isArray(r) || (r.length !== 5 && !(r.length === 6 && typeof r[5] === "string")) || (typeof r[0] !== "bigint" && typeof r[0] !== "number") || typeof r[1] !== "string" || typeof r[2] !== "string" || typeof r[3] !== "string" || !(typeof r[4] === "string" || r[4] instanceof Uint8Array)) {
+      if (!Array.isArray(r) || (r.length !== 5 && !(r.length === 6 && typeof r[5] === "string")) || (typeof r[0] !== "bigint" && !Number.isInteger(r[0])) || typeof r[1] !== "string" || typeof r[2] !== "string" || typeof r[3] !== "string" || !(typeof r[4] === "string" || r[4] instanceof Uint8Array)) {
         // The block's checksum held, so this is what a writer wrote: a record kind of another (newer) version, not
         // damage. It is skipped and counted; the records after it are still read.
         this.unknownRecords++;
