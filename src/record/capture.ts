@@ -211,6 +211,7 @@ export class CaptureWriter {
     dv.setUint32(0, stored.byteLength, true);
     dv.setUint32(4, Bun.hash.crc32(stored), true);
     try {
+      if (this.fd >= 0 && fstatSync(this.fd).nlink === 0) this.fileDeleted();
       if (this.fd < 0 || this.fileBytes >= this.maxFileBytes || this.monoNow() - this.fileOpenedMonoMs >= this.maxFileAgeMs) this.rotate();
       // At the file's length so far (not the descriptor's offset, which a cut-back block leaves past it); a short
       // write (the disk filling) is continued, and the next write says why it stopped.
@@ -325,6 +326,18 @@ export class CaptureWriter {
   private tick(): void {
     this.flush();
     if (this.opts.retention && this.monoNow() - this.lastRetentionMonoMs >= RETENTION_CHECK_MS) this.retain();
+  }
+
+  /**
+   * The open file was deleted by someone else (`rm DIR/*.fcap` to make room, a cleanup job): writing on into it would
+   * lose every block until the next rotation and keep its space taken. It is closed, which frees the space, and
+   * the block goes to a new file.
+   */
+  private fileDeleted(): void {
+    closeSync(this.fd);
+    this.fd = -1;
+    this.lastWriteMonoMs.delete(this.files.at(-1)!);
+    this.opts.log?.warn("capture file was deleted while being written; its records are gone, a new file is opened", { file: this.files.at(-1), bytes: this.fileBytes, records: this.fileRecords });
   }
 
   private abandonFile(): void {
