@@ -7,7 +7,8 @@
  *   block*        u32 storedLength, u32 crc32(stored), stored = payload, or the payload compressed on its own
  *   payload       MessagePack array of records
  *   record        MessagePack array [tsRecvNs: uint64, venue: string, market: string, connection: string, frame: string | bin]
- *                 (receive time in ns since the Unix epoch; the clock behind it has µs resolution, core/clock.ts),
+ *                 (receive time in ns since the Unix epoch; the clock behind it has µs resolution, core/clock.ts,
+ *                 and is the same for every record kind, so a file's records are in time order),
  *                 or with a sixth element, url: string, for a REST response a book depends on (frame = its body;
  *                 e.g. a depth snapshot diffs are bridged to), which replay feeds back in file order; a connection
  *                 event has the same shape with a pseudo-URL (venues/venue.ts): url "ws:open" (frame = the WebSocket
@@ -501,14 +502,14 @@ export interface CaptureReadResult {
 }
 
 /** A capture that ended early: why, and (when it could be opened) where reading stopped and how much was left unread. */
-export interface TruncatedCapture {
+export type TruncatedCapture = {
   file: string;
   why: string;
   /** Bytes of the file read and replayed: the damaged or cut-off block starts here. */
   atByte?: number;
   /** Bytes from there to the end of the file, not replayed. */
   bytesLeft?: number;
-}
+};
 
 /** The truncation entry of a reader that stopped early, or undefined when it read its file to the end. */
 export function truncationOf(file: string, reader: CaptureReader): TruncatedCapture | undefined {
