@@ -212,7 +212,7 @@ export class CaptureWriter {
     dv.setUint32(0, stored.byteLength, true);
     dv.setUint32(4, Bun.hash.crc32(stored), true);
     try {
-      if (this.fd >= 0 && fstatSync(this.fd).nlink === 0) this.fileDeleted();
+      if (this.fd >= 0) this.checkOpenFile();
       if (this.fd < 0 || this.fileBytes >= this.maxFileBytes || this.monoNow() - this.fileOpenedMonoMs >= this.maxFileAgeMs) this.rotate();
       // At the file's length so far (not the descriptor's offset, which a cut-back block leaves past it); a short
       // write (the disk filling) is continued, and the next write says why it stopped.
@@ -330,15 +330,19 @@ export class CaptureWriter {
   }
 
   /**
-   * The open file was deleted by someone else (`rm DIR/*.fcap` to make room, a cleanup job): writing on into it would
-   * lose every block until the next rotation and keep its space taken. It is closed, which frees the space, and
-   * the block goes to a new file.
+   * The open file deleted by someone else (`rm DIR/*.fcap` to make room, a cleanup job) or cut shorter than written
+   * (logrotate's copytruncate): writing on into it would lose every block until the next rotation (a deleted file
+   * also keeps its space taken; a cut one gets zeros where its header and blocks were: no reader reads it). It is
+   * closed, which frees a deleted file's space, and the block goes to a new file.
    */
-  private fileDeleted(): void {
+  private checkOpenFile(): void {
+    const st = fstatSync(this.fd);
+    const why = st.nlink === 0 ? "deleted" : st.size < this.fileBytes ? "cut shorter" : undefined;
+    if (why === undefined) return;
     closeSync(this.fd);
     this.fd = -1;
-    this.lastWriteMonoMs.delete(this.files.at(-1)!);
-    this.opts.log?.warn("capture file was deleted while being written; its records are gone, a new file is opened", { file: this.files.at(-1), bytes: this.fileBytes, records: this.fileRecords });
+    if (why === "deleted") this.lastWriteMonoMs.delete(this.files.at(-1)!);
+    this.opts.log?.warn(`capture file was ${why} while being written; its records are gone, a new file is opened`, { file: this.files.at(-1), bytes: this.fileBytes, size: st.size, records: this.fileRecords });
   }
 
   private abandonFile(): void {

@@ -4,7 +4,7 @@
  * wrote on into the deleted file until its next rotation (an hour by default): every block of that hour lost
  * without a word, and the disk space the operator meant to free stayed taken.
  */
-import { existsSync, unlinkSync } from "node:fs";
+import { existsSync, statSync, truncateSync, unlinkSync } from "node:fs";
 import { expect, test } from "vitest";
 import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
 import { createLogger } from "../../src/core/log.ts";
@@ -27,5 +27,23 @@ test("the next block opens a new file; the deletion is logged with what was lost
   expect(readCapture(w.files[1]!).records.map((r) => r.frame)).toEqual(["kept-1", "kept-2"]);
   expect(lines.filter((l) => l.msg === "capture file was deleted while being written; its records are gone, a new file is opened")).toEqual([
     expect.objectContaining({ level: "warn", file: first, records: 2 }),
+  ]);
+});
+
+test("cut to nothing under the writer (logrotate copytruncate): the next block opens a new file, nothing is written into the cut one", () => {
+  const dir = makeTempDir("feeder-capture-cut-");
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({ format: "json", write: (l) => lines.push(JSON.parse(l)) });
+  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1, log });
+  w.write(1, "bybit", "linear", "c", "copied-1");
+  const first = w.files[0]!;
+  truncateSync(first, 0);
+  w.write(2, "bybit", "linear", "c", "kept-1");
+  w.close();
+  expect(statSync(first).size).toBe(0);
+  expect(w.files.length).toBe(2);
+  expect(readCapture(w.files[1]!).records.map((r) => r.frame)).toEqual(["kept-1"]);
+  expect(lines.filter((l) => l.msg === "capture file was cut shorter while being written; its records are gone, a new file is opened")).toEqual([
+    expect.objectContaining({ level: "warn", file: first, size: 0, records: 1 }),
   ]);
 });
