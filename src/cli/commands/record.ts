@@ -16,6 +16,8 @@ import { byteSize, nonNegativeNumber, positiveNumber } from "./capture-args.ts";
 
 const STOP_DEADLINE_MS = 1500;
 const MIB = 1024 * 1024;
+/** Files named in the `stopped` line (the last ones opened). */
+const STOPPED_FILES_LISTED = 100;
 /** The longest interval a timer holds (2^31 - 1 ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -128,7 +130,7 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
   if (progress) clearInterval(progress);
   await Promise.race([runtime.stop(), Bun.sleep(STOP_DEADLINE_MS)]);
   writer!.close();
-  log.info("stopped", { ...summary(writer!.stats(), performance.now() - startedMs), files: writer!.files });
+  log.info("stopped", stoppedFields(writer!, performance.now() - startedMs));
   return 0;
 }
 
@@ -191,6 +193,16 @@ function startProgress(writer: CaptureWriter, log: Logger, everyMs: number): Ret
   }, everyMs);
   timer.unref?.();
   return timer;
+}
+
+/**
+ * The `stopped` line: the totals and the last STOPPED_FILES_LISTED files opened (filesNotListed: how many before
+ * them). All of them made one line grow by a name an hour for as long as the recorder ran: past journald's
+ * 48 KiB LineMax after about 25 days, where the journal splits it and the JSON no longer parses.
+ */
+export function stoppedFields(writer: CaptureWriter, elapsedMs: number): Record<string, unknown> {
+  const files = writer.files.slice(-STOPPED_FILES_LISTED);
+  return { ...summary(writer.stats(), elapsedMs), files, filesNotListed: writer.files.length - files.length };
 }
 
 function summary(s: CaptureWriterStats, elapsedMs: number): Record<string, number> {
