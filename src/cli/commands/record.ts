@@ -198,7 +198,7 @@ function startProgress(writer: CaptureWriter, log: Logger, everyMs: number): Ret
 /**
  * The `stopped` line: the totals and the last STOPPED_FILES_LISTED files opened (filesNotListed: how many before
  * them). All of them made one line grow by a name an hour for as long as the recorder ran: past journald's
- * 48 KiB LineMax after about 25 days, where the journal splits it and the JSON no longer parses.
+ * 48 KiB LineMax after about a month, where the journal splits it and the JSON no longer parses.
  */
 export function stoppedFields(writer: CaptureWriter, elapsedMs: number): Record<string, unknown> {
   const files = writer.files.slice(-STOPPED_FILES_LISTED);
