@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
-import { CaptureReader } from "../record/capture.ts";
+import { CaptureReader, truncationOf, type TruncatedCapture } from "../record/capture.ts";
 import { BookReconstructor, type ExportFormat } from "./export-books.ts";
 
 export interface ExportSink {
@@ -37,7 +37,7 @@ export interface ExportResult {
   skipped: number;
   /** The same by "venue/market" as recorded. */
   skippedBy: Record<string, number>;
-  truncated: { file: string; why: string }[];
+  truncated: TruncatedCapture[];
   /** Per file, records of a kind this version does not read (a newer writer's), skipped. */
   unknownRecords: { file: string; count: number; first: string }[];
   stoppedEarly: boolean;
@@ -69,7 +69,9 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
   };
 
   const b = opts.books;
-  const everyUs = b ? b.everyMs * 1000 : 0;
+  // Whole µs (the command takes only those): 1.001 ms * 1000 is 1000.9999999999999, and a grid on that step put
+  // rows at 1733011200700779.8 µs, none of them on a multiple of 1,001.
+  const everyUs = b ? Math.round(b.everyMs * 1000) : 0;
   const books = b ? new BookReconstructor(b.config, b.depth, opts.format, everyUs > 0 ? null : emit, opts.log) : undefined;
   if (books) await books.start();
   if (opts.format === "csv") sink.write((books ? books.header() : RAW_CSV_HEADER) + "\n");
@@ -90,7 +92,8 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
             emit(rawRow(opts.format, r.tsRecvUs, r.venue, r.market, r.connection, r.frame, r.url));
           } else {
             if (everyUs > 0) {
-              if (nextSampleUs < 0) nextSampleUs = Math.ceil(r.tsRecvUs / everyUs) * everyUs;
+              // The first multiple of the step at or after the first frame, in integers (exact below 2^53).
+              if (nextSampleUs < 0) nextSampleUs = r.tsRecvUs + ((everyUs - (r.tsRecvUs % everyUs)) % everyUs);
               // The book at grid time t is the one after every frame received at or before t. A quiet hour (or the
               // time between two files) is many grid rows: handed on chunk by chunk, not held until the next frame.
               for (; nextSampleUs < r.tsRecvUs && !stop; nextSampleUs += everyUs) {
@@ -111,7 +114,8 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
           if (bufChars >= CHUNK_CHARS) await drain(false);
         }
       }
-      if (reader.truncated) result.truncated.push({ file, why: reader.truncated });
+      const cut = truncationOf(file, reader);
+      if (cut) result.truncated.push(cut);
       if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
       if (stop) {
         result.stoppedEarly = true;

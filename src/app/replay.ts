@@ -4,7 +4,7 @@
  * @module
  */
 import { statSync } from "node:fs";
-import { CaptureReader } from "../record/capture.ts";
+import { CaptureReader, truncationOf, type TruncatedCapture } from "../record/capture.ts";
 import type { Feeder } from "./feeder.ts";
 
 export interface ReplayProgress {
@@ -36,7 +36,7 @@ export interface ReplayResult {
   /** The same by "venue/market" as recorded (a capture of one venue replayed with another's config: all of it). */
   skippedBy: Record<string, number>;
   /** Per file, why reading stopped early (truncated or corrupt tail), if it did. */
-  truncated: { file: string; why: string }[];
+  truncated: TruncatedCapture[];
   /**
    * Files that begin before the previous file's last frame (given out of time order, or captures of two recorders):
    * replayed as given, in file order, so the frames are not in receive-time order there.
@@ -166,7 +166,8 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
           }
         }
       }
-      if (reader.truncated) result.truncated.push({ file, why: reader.truncated });
+      const cut = truncationOf(file, reader);
+      if (cut) result.truncated.push(cut);
       if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
       bytesBefore += sizes[fileIndex]!;
     }

@@ -7,7 +7,8 @@
  *   block*        u32 storedLength, u32 crc32(stored), stored = payload, or the payload compressed on its own
  *   payload       MessagePack array of records
  *   record        MessagePack array [tsRecvNs: uint64, venue: string, market: string, connection: string, frame: string | bin]
- *                 (receive time in ns since the Unix epoch; the clock behind it has µs resolution, core/clock.ts),
+ *                 (receive time in ns since the Unix epoch; the clock behind it has µs resolution, core/clock.ts,
+ *                 and is the same for every record kind, so a file's records are in time order),
  *                 or with a sixth element, url: string, for a REST response a book depends on (frame = its body;
  *                 e.g. a depth snapshot diffs are bridged to), which replay feeds back in file order; a connection
  *                 event has the same shape with a pseudo-URL (venues/venue.ts): url "ws:open" (frame = the WebSocket
@@ -16,6 +17,8 @@
  * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash
  * loses at most the last unflushed block; a reader stops at the first incomplete or corrupt block and still
  * returns everything before it; a record of a kind it does not know (another version's) is skipped and counted.
+ * A block that cannot be written (a full disk) is lost and counted, and cut off the file again, so a file always
+ * ends at a whole block and writing goes on in it once there is room.
  * Files rotate by size and age: `<prefix>-<UTC start time>-<n>.fcap`; rotation
  * and retention deletions are logged.
  *
@@ -27,7 +30,7 @@
  * old. Only files of earlier runs are aged by their mtime, read against the wall clock once when the writer starts.
  * @module
  */
-import { closeSync, fstatSync, openSync, readSync, statSync, writeSync, mkdirSync } from "node:fs";
+import { closeSync, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 // msgpackr's pure-JS entries, not the package root: the root loads the optional native decoder (msgpackr-extract) from
 // a path that `bun build --compile` fixes at build time, so the binary read the build checkout's node_modules (and
@@ -35,7 +38,7 @@ import { join } from "node:path";
 import { Packr } from "msgpackr/pack";
 import { Unpackr } from "msgpackr/unpack";
 import { monoMs } from "../core/clock.ts";
-import { RateLimitedLog, silentLogger, type Logger } from "../core/log.ts";
+import type { Logger } from "../core/log.ts";
 import { CaptureCodec, codecName, codecOf, compressBlock, decompressBlock, type CompressionName } from "./codec.ts";
 import { applyRetention, listCaptures, type CaptureEntry, type Deletion, type RetentionPolicy } from "./retention.ts";
 
@@ -56,6 +59,8 @@ const MAX_NAME_TRIES = 1000;
 const MAX_FILE_INDEX = 1e15;
 /** How often the writer applies age-based retention between rotations. */
 const RETENTION_CHECK_MS = 60_000;
+/** A run of write errors (a full disk) is logged at most this often, with the count since the last line. */
+const WRITE_ERROR_LOG_MS = 10_000;
 
 export interface CaptureRecord {
   /** Receive time, µs since the epoch (exact: the file stores ns = µs × 1000). */
@@ -151,12 +156,16 @@ export class CaptureWriter {
   private readonly codec: CaptureCodec;
   private readonly now: () => number;
   private readonly monoNow: () => number;
-  private readonly writeErrorLog: RateLimitedLog;
+  /** Since the last block written: records and blocks lost (reported when writing works again). */
+  private failedRecords = 0;
+  private failedBlocks = 0;
+  /** performance.now() of the last write-error line, and the errors since it. */
+  private lastWriteErrorLogMs = -Infinity;
+  private unloggedWriteErrors = 0;
   /** Foreign names (n above MAX_FILE_INDEX) already warned about. */
   private readonly warnedForeign = new Set<string>();
 
   constructor(private readonly opts: CaptureWriterOptions) {
-    this.writeErrorLog = new RateLimitedLog(opts.log ?? silentLogger, "error", "capture block could not be written; its records are lost", 10_000);
     this.prefix = opts.prefix ?? "capture";
     this.maxFileBytes = opts.maxFileBytes ?? 256 * 1024 * 1024;
     this.maxFileAgeMs = opts.maxFileAgeMs ?? 3_600_000;
@@ -203,17 +212,15 @@ export class CaptureWriter {
     dv.setUint32(0, stored.byteLength, true);
     dv.setUint32(4, Bun.hash.crc32(stored), true);
     try {
+      if (this.fd >= 0) this.checkOpenFile();
       if (this.fd < 0 || this.fileBytes >= this.maxFileBytes || this.monoNow() - this.fileOpenedMonoMs >= this.maxFileAgeMs) this.rotate();
-      writeSync(this.fd, header);
-      writeSync(this.fd, stored);
+      // At the file's length so far (not the descriptor's offset, which a cut-back block leaves past it); a short
+      // write (the disk filling) is continued, and the next write says why it stopped.
+      writeAllAt(this.fd, header, this.fileBytes);
+      writeAllAt(this.fd, stored, this.fileBytes + BLOCK_HEADER_BYTES);
       this.lastWriteMonoMs.set(this.files.at(-1)!, this.monoNow());
     } catch (err) {
-      // Disk full, file system or directory gone: the block is lost and counted, the pipeline goes on. The
-      // file ends here (a half-written block is where readers stop) and the next block opens a new one.
-      this.lostRecords += records;
-      this.writeErrors++;
-      this.writeErrorLog.hit((err as Error).message);
-      this.abandonFile();
+      this.blockLost(records, err as Error);
       return;
     }
     this.fileBytes += BLOCK_HEADER_BYTES + stored.byteLength;
@@ -222,6 +229,42 @@ export class CaptureWriter {
     this.rawBytes += payload.byteLength;
     this.fileRecords += records;
     this.blocks++;
+    if (this.failedRecords > 0) {
+      this.opts.log?.warn("capture blocks written again after write errors", { file: this.files.at(-1), lostRecords: this.failedRecords, writeErrors: this.failedBlocks });
+      this.failedRecords = 0;
+      this.failedBlocks = 0;
+    }
+  }
+
+  /**
+   * A block that could not be written (disk full, file system or directory gone): its records are lost, counted and
+   * logged (rate-limited), and the pipeline goes on. What part of it reached the file is cut off, so the file ends
+   * at its last whole block and the next block, once there is room, follows on in the same file (before, the part
+   * stayed: readers stopped there and every later block of the file was unreadable). If it cannot be cut, or the
+   * file may not grow (EFBIG), the file ends here and the next block opens a new one.
+   */
+  private blockLost(records: number, err: Error): void {
+    this.lostRecords += records;
+    this.writeErrors++;
+    this.failedRecords += records;
+    this.failedBlocks++;
+    this.unloggedWriteErrors++;
+    const file = this.fd >= 0 ? this.files.at(-1) : this.opts.dir;
+    const nowMs = performance.now();
+    if (nowMs - this.lastWriteErrorLogMs >= WRITE_ERROR_LOG_MS) {
+      this.opts.log?.error("capture block could not be written; its records are lost", { file, detail: err.message, count: this.unloggedWriteErrors, total: this.writeErrors });
+      this.lastWriteErrorLogMs = nowMs;
+      this.unloggedWriteErrors = 0;
+    }
+    if (this.fd < 0) return;
+    try {
+      ftruncateSync(this.fd, this.fileBytes);
+    } catch {
+      this.abandonFile();
+      return;
+    }
+    // The file may grow no further (a file size limit, `ulimit -f`): it ends at its last block, the next opens a new one.
+    if ((err as NodeJS.ErrnoException).code === "EFBIG") this.abandonFile();
   }
 
   /** Applies the retention policy now (also done at every rotation and every minute); returns what it deleted. */
@@ -286,6 +329,22 @@ export class CaptureWriter {
     if (this.opts.retention && this.monoNow() - this.lastRetentionMonoMs >= RETENTION_CHECK_MS) this.retain();
   }
 
+  /**
+   * The open file deleted by someone else (`rm DIR/*.fcap` to make room, a cleanup job) or cut shorter than written
+   * (logrotate's copytruncate): writing on into it would lose every block until the next rotation (a deleted file
+   * also keeps its space taken; a cut one gets zeros where its header and blocks were: no reader reads it). It is
+   * closed, which frees a deleted file's space, and the block goes to a new file.
+   */
+  private checkOpenFile(): void {
+    const st = fstatSync(this.fd);
+    const why = st.nlink === 0 ? "deleted" : st.size < this.fileBytes ? "cut shorter" : undefined;
+    if (why === undefined) return;
+    closeSync(this.fd);
+    this.fd = -1;
+    if (why === "deleted") this.lastWriteMonoMs.delete(this.files.at(-1)!);
+    this.opts.log?.warn(`capture file was ${why} while being written; its records are gone, a new file is opened`, { file: this.files.at(-1), bytes: this.fileBytes, size: st.size, records: this.fileRecords });
+  }
+
   private abandonFile(): void {
     if (this.fd < 0) return;
     try {
@@ -347,7 +406,19 @@ export class CaptureWriter {
       }
     }
     const header = fileHeader(this.codec);
-    writeSync(this.fd, header);
+    try {
+      writeAllAt(this.fd, header, 0);
+    } catch (err) {
+      // No room even for the header (a full disk): the empty file goes, or one would be left per block until there is room.
+      closeSync(this.fd);
+      this.fd = -1;
+      try {
+        unlinkSync(path);
+      } catch {
+        // gone already
+      }
+      throw err;
+    }
     this.fileBytes = header.byteLength;
     this.writtenBytes += header.byteLength;
     this.fileRawBytes = 0;
@@ -357,6 +428,15 @@ export class CaptureWriter {
     this.files.push(path);
     this.opts.log?.info("capture file opened", { file: path, compression: codecName(this.codec) });
     this.retain();
+  }
+}
+
+/** Writes all of `bytes` at `position`, continuing a short write; throws what stopped it (ENOSPC, EIO). */
+function writeAllAt(fd: number, bytes: Uint8Array, position: number): void {
+  for (let done = 0; done < bytes.byteLength; ) {
+    const n = writeSync(fd, bytes, done, bytes.byteLength - done, position + done);
+    if (n <= 0) throw new Error(`write returned ${n} at byte ${position + done}`);
+    done += n;
   }
 }
 
@@ -423,6 +503,22 @@ export interface CaptureReadResult {
   truncated: string | undefined;
   /** Records of a kind this version does not read, skipped (CaptureReader.unknownRecords). */
   unknownRecords: number;
+}
+
+/** A capture that ended early: why, and (when it could be opened) where reading stopped and how much was left unread. */
+export type TruncatedCapture = {
+  file: string;
+  why: string;
+  /** Bytes of the file read and replayed: the damaged or cut-off block starts here. */
+  atByte?: number;
+  /** Bytes from there to the end of the file, not replayed. */
+  bytesLeft?: number;
+};
+
+/** The truncation entry of a reader that stopped early, or undefined when it read its file to the end. */
+export function truncationOf(file: string, reader: CaptureReader): TruncatedCapture | undefined {
+  if (reader.truncated === undefined) return undefined;
+  return { file, why: reader.truncated, atByte: reader.offset, bytesLeft: reader.byteLength - reader.offset };
 }
 
 /** Reads a whole capture; a truncated or corrupt tail is reported, never thrown, and everything before it is returned. */
@@ -551,7 +647,7 @@ export class CaptureReader {
     if (!Array.isArray(block)) return stop(`block at byte ${off} is not an array of records`);
     const records: CaptureRecord[] = [];
     for (const [i, r] of block.entries()) {
-      if (!Array.isArray(r) || (r.length !== 5 && !(r.length === 6 && typeof r[5] === "string")) || (typeof r[0] !== "bigint" && typeof r[0] !== "number") || typeof r[1] !== "string" || typeof r[2] !== "string" || typeof r[3] !== "string" || !(typeof r[4] === "string" || r[4] instanceof Uint8Array)) {
+      if (!Array.isArray(r) || (r.length !== 5 && !(r.length === 6 && typeof r[5] === "string")) || (typeof r[0] !== "bigint" && !Number.isInteger(r[0])) || typeof r[1] !== "string" || typeof r[2] !== "string" || typeof r[3] !== "string" || !(typeof r[4] === "string" || r[4] instanceof Uint8Array)) {
         // The block's checksum held, so this is what a writer wrote: a record kind of another (newer) version, not
         // damage. It is skipped and counted; the records after it are still read.
         this.unknownRecords++;

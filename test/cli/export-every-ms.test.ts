@@ -43,4 +43,12 @@ describe("export --books --every-ms finer than the receive times", { timeout: 60
     expect(times.length).toBeGreaterThan(10);
     for (const t of times) expect(t % 7, `${t}`).toBe(0);
   });
+
+  test("--every-ms 1.001 (1.001 * 1000 is 1000.9999999999999): every row on a multiple of 1,001 µs (before: 1733011200700779.8, …)", async () => {
+    const r = await exportWith("1.001");
+    expect(r.code).toBe(0);
+    const times = r.out.trim().split("\n").map((l) => (JSON.parse(l) as { tsUs: number }).tsUs);
+    expect(times.length).toBeGreaterThan(10);
+    for (const t of times) expect(t % 1001, `${t}`).toBe(0);
+  });
 });

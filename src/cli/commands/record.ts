@@ -16,6 +16,8 @@ import { byteSize, nonNegativeNumber, positiveNumber } from "./capture-args.ts";
 
 const STOP_DEADLINE_MS = 1500;
 const MIB = 1024 * 1024;
+/** Files named in the `stopped` line (the last ones opened). */
+const STOPPED_FILES_LISTED = 100;
 /** The longest interval a timer holds (2^31 - 1 ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -36,7 +38,10 @@ export const recordCommand: CommandSpec = {
     "",
     "Books are published exactly as by `feeder run`. Every frame (book data, acks, pongs, errors) is stored with",
     "its receive time (ns), venue, market and connection, in MessagePack blocks with a CRC32 each, written every",
-    "200 ms: a crash loses at most the last block, and a truncated file is readable up to the break. The REST",
+    "200 ms: a crash loses at most the last block, and a truncated file is readable up to the break. A block that",
+    "cannot be written (a full disk) is lost, counted (lostRecords) and logged with the error; its file still ends",
+    "at a whole block, and writing goes on in it once there is room. The open file deleted or cut short under the",
+    "recorder (rm, logrotate's copytruncate) is warned about and writing goes on in a new file. The REST",
     "depth snapshots books bridge to, and each connection's open and unplanned close, are stored too (replay",
     "uses them to reproduce the live run's resyncs and DISCONNECTED books).",
     "Files are DIR/feeder-<UTC start>-<n>.fcap; opening, closing (size, records, ratio) and every deletion by",
@@ -125,7 +130,7 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
   if (progress) clearInterval(progress);
   await Promise.race([runtime.stop(), Bun.sleep(STOP_DEADLINE_MS)]);
   writer!.close();
-  log.info("stopped", { ...summary(writer!.stats(), performance.now() - startedMs), files: writer!.files });
+  log.info("stopped", stoppedFields(writer!, performance.now() - startedMs));
   return 0;
 }
 
@@ -188,6 +193,16 @@ function startProgress(writer: CaptureWriter, log: Logger, everyMs: number): Ret
   }, everyMs);
   timer.unref?.();
   return timer;
+}
+
+/**
+ * The `stopped` line: the totals and the last STOPPED_FILES_LISTED files opened (filesNotListed: how many before
+ * them). All of them made one line grow by a name an hour for as long as the recorder ran: past journald's
+ * 48 KiB LineMax after about a month, where the journal splits it and the JSON no longer parses.
+ */
+export function stoppedFields(writer: CaptureWriter, elapsedMs: number): Record<string, unknown> {
+  const files = writer.files.slice(-STOPPED_FILES_LISTED);
+  return { ...summary(writer.stats(), elapsedMs), files, filesNotListed: writer.files.length - files.length };
 }
 
 function summary(s: CaptureWriterStats, elapsedMs: number): Record<string, number> {

@@ -14,6 +14,9 @@ import { UsageError, type CommandSpec } from "../command.ts";
 import { startOrStop } from "../start-or-stop.ts";
 import { checkCaptureFiles, positiveNumber } from "./capture-args.ts";
 
+/** `replay --strict`: the files were not replayed whole (distinct from 1, a failure, and 2, a usage error). */
+export const STRICT_EXIT_CODE = 3;
+
 export const replayCommand: CommandSpec = {
   name: "replay",
   summary: "feed capture files through the pipeline and publish the books as `run` would",
@@ -26,14 +29,18 @@ export const replayCommand: CommandSpec = {
     "                      from the instrument cache or overrides (REST is not needed when they are cached)",
     "      --pace P        fast (default) | recorded",
     "      --speed X       only with --pace recorded: X times the recorded speed (default 1)",
+    "      --strict        exit 3 instead of 0 when not every record of the files was replayed: a file ended",
+    "                      early (truncated) or held records of an unknown kind (unknownRecords)",
     "",
     "Every argument is checked before anything is published: a missing file or one that is not a capture is an",
     "error naming it (exit 2). On a terminal, stderr shows frames, rate, progress and ETA; at the end one JSON",
     "summary goes to stdout: {frames, ingested, skipped, skippedBy, truncated, outOfOrder, unknownRecords,",
     "stoppedEarly, elapsedMs, datagrams}. Files are replayed in the order given; one that begins before the",
     "previous one's last frame is named in outOfOrder and a warning (give them in time order: feeder-<UTC start>).",
-    "A damaged or cut-off block ends its file (truncated: where and why); a record of a kind another version",
-    "wrote is skipped, counted per file (unknownRecords), and the rest of the file is still replayed. Frames of",
+    "A damaged or cut-off block ends its file (truncated: {file, why, atByte, bytesLeft}: the bytes replayed and",
+    "those left unread; also a warning), which is how a recorder that crashed or was killed leaves its last file:",
+    "exit 0 all the same unless --strict. A record of a kind another version wrote is skipped, counted per file",
+    "(unknownRecords), and the rest of the file is still replayed. Frames of",
     "venues or markets not in the configuration are skipped, counted by venue/market (skippedBy) and named in a",
     "warning.",
     "Periodic snapshot refresh is off during a replay, and every frame's output is sent before the next frame",
@@ -44,13 +51,14 @@ export const replayCommand: CommandSpec = {
     "A replay publishes on the configured destinations, so it makes the destination checks of `feeder run` and",
     "listens for publish.startup_listen_ms first: if another publisher (e.g. the live feed) sends on one of its",
     "streams (same group, channel and source id), it exits 1 without sending anything.",
-    "SIGINT/SIGTERM stops it at the next frame (exit 0, the summary with stoppedEarly); during start-up it stops",
-    "there: no frame is fed, the summary has frames 0.",
+    "SIGINT/SIGTERM stops it at the next frame (exit 0, also with --strict; the summary with stoppedEarly); during",
+    "start-up it stops there: no frame is fed, the summary has frames 0.",
   ].join("\n"),
   options: {
     config: { type: "string", short: "c" },
     pace: { type: "string" },
     speed: { type: "string" },
+    strict: { type: "boolean" },
   },
   allowPositionals: true,
   async run(ctx) {
@@ -111,9 +119,11 @@ export const replayCommand: CommandSpec = {
     }
     if (result.skipped > 0) log.warn("frames skipped: no subscription of their venue and market in the configuration", { skippedBy: result.skippedBy });
     for (const o of result.outOfOrder) log.warn("capture file begins before the previous one ends: replayed in the order given, not in receive-time order", o);
-    for (const t of result.truncated) log.warn("capture ends early", t);
+    for (const t of result.truncated) log.warn("capture ends early: the rest of the file is not replayed", t);
     for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
     ctx.out(JSON.stringify({ ...result, elapsedMs: Math.round(result.elapsedMs), datagrams }));
+    // --strict: a script can tell a replay of whole files from one that left records out (a stop by signal is asked for).
+    if (ctx.values.strict === true && !result.stoppedEarly && (result.truncated.length > 0 || result.unknownRecords.length > 0)) return STRICT_EXIT_CODE;
     return 0;
   },
 };

@@ -5,6 +5,7 @@
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
+import { nowUs } from "../../core/clock.ts";
 import type { Instrument } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import type { RawRestTap } from "../venue.ts";
@@ -56,7 +57,8 @@ export class BinanceSnapshotFetch {
           this.abandoned++;
           return;
         }
-        this.d.rawRestTap?.(t.market, t.conn.name, url, body, Math.round(this.d.now() * 1000));
+        // On the frames' clock (core/clock.ts), not the adapter's wall clock, which steps: the capture stays in time order.
+        this.d.rawRestTap?.(t.market, t.conn.name, url, body, nowUs());
         let id: number;
         try {
           id = this.readFor(t, body, into);

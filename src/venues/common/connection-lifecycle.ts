@@ -6,6 +6,7 @@
  * stays with the adapter, reached through hooks.
  * @module
  */
+import { nowUs } from "../../core/clock.ts";
 import { LateRounds } from "../../core/late-rounds.ts";
 import type { Logger } from "../../core/log.ts";
 import { BookState, StatusReason, type MarketName } from "../../core/types.ts";
@@ -476,7 +477,8 @@ export class ConnectionLifecycle {
       conn.messagesSeen = conn.messages;
       conn.pongDeadlineMs = 0;
       this.log.info(`${this.venue}: connected`, { conn: conn.id, url: conn.url, topics: conn.topics.length });
-      this.eventTap?.(conn.market, conn.name, CONNECTION_OPENED_URL, conn.url, Math.round(conn.openedMs * 1000));
+      // Stamped on the frames' clock (core/clock.ts), not this.now (the wall clock, which steps): a capture's records stay in time order.
+      this.eventTap?.(conn.market, conn.name, CONNECTION_OPENED_URL, conn.url, nowUs());
       // Topics waiting out a resync backoff are subscribed by housekeeping when their wait is over.
       const toSubscribe = conn.topics.filter((t) => t.sub === SUB_IDLE && !t.resyncDelayed);
       this.control.sendRequest(conn, "subscribe", toSubscribe);
@@ -564,7 +566,7 @@ export class ConnectionLifecycle {
       }
     }
     // Recorded before the books leave LIVE, so replay (replayDisconnected) invalidates them at the same place.
-    if (wasOpen) this.eventTap?.(conn.market, conn.name, CONNECTION_CLOSED_URL, why, Math.round(this.now() * 1000));
+    if (wasOpen) this.eventTap?.(conn.market, conn.name, CONNECTION_CLOSED_URL, why, nowUs());
     for (const t of conn.topics) {
       if (t.sub === SUB_REJECTED) continue;
       t.sub = SUB_IDLE;

@@ -1,0 +1,53 @@
+/**
+ * `feeder replay` of a capture cut off mid-block (a recorder that crashed or was killed -9 leaves its last file so):
+ * the frames before the break are replayed, exit 0, and the summary and the warning say where reading stopped
+ * (atByte) and how much of the file was left unread (bytesLeft). With --strict the same replay exits 3, so a
+ * script can tell it from a replay of whole files (exit 0 with --strict too). Before: no byte offset but inside
+ * the `why` text, and no way to get anything but exit 0 (--strict was an unknown flag: exit 2).
+ */
+import { describe, expect, test } from "vitest";
+import { mkdirSync, statSync, truncateSync } from "node:fs";
+import { join } from "node:path";
+import { main } from "../../src/cli/main.ts";
+import { makeTempDir } from "../support/temp-dirs.ts";
+import { uniqueDestination } from "../e2e/harness.ts";
+import { writeXrpCapture, writeXrpConfig } from "../support/xrp-capture.ts";
+
+async function replay(args: string[]): Promise<{ code: number; summary: Record<string, unknown> | undefined; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(["replay", ...args], { out: (t) => out.push(t), err: (t) => err.push(t) });
+  return { code, summary: out.length > 0 ? JSON.parse(out.at(-1)!) : undefined, err };
+}
+
+describe("feeder replay of a capture cut off mid-block", { timeout: 60_000 }, () => {
+  const dir = makeTempDir("feeder-replay-strict-");
+  const config = writeXrpConfig(dir, uniqueDestination(381));
+  mkdirSync(join(dir, "whole"));
+  mkdirSync(join(dir, "cut"));
+  const { file: whole, frames } = writeXrpCapture(join(dir, "whole"));
+  const { file: cut } = writeXrpCapture(join(dir, "cut"));
+  const size = statSync(cut).size;
+  truncateSync(cut, size - 100);
+
+  test("exit 0; the summary says where reading stopped and how many bytes were left unread", async () => {
+    const r = await replay(["--config", config, cut]);
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    const t = (r.summary!.truncated as { file: string; why: string; atByte: number; bytesLeft: number }[])[0]!;
+    expect(t).toEqual({ file: cut, why: `incomplete block at byte ${t.atByte} (${t.bytesLeft - 8} of ${t.bytesLeft + 92} bytes)`, atByte: expect.any(Number), bytesLeft: expect.any(Number) });
+    expect(t.atByte + t.bytesLeft).toBe(size - 100);
+    expect(r.summary!.frames).toBeGreaterThan(0);
+    expect(r.summary!.frames).toBeLessThan(frames.length);
+  });
+
+  test("--strict: the cut capture exits 3 (after the same summary); whole files exit 0", async () => {
+    const r = await replay(["--config", config, "--strict", whole, cut]);
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(3);
+    expect((r.summary!.truncated as { file: string }[]).map((t) => t.file)).toEqual([cut]);
+    const w = await replay(["--config", config, "--strict", whole]);
+    expect(w).toMatchObject({ code: 0, err: [] });
+    expect(w.summary).toMatchObject({ frames: frames.length, truncated: [] });
+  });
+});
