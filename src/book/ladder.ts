@@ -347,7 +347,8 @@ export class Ladder extends LadderBase {
   /**
    * Cold: loadSorted's input was not strictly best-first (out of order, or a price repeated). Loads a best-first copy
    * of its levels (the last entry of a repeated price kept, qty 0 entries dropped) through loadSorted: O(n log n),
-   * allocating the copy. Until 2026-12-06 it started over with set() per level in the input's order, which put each
+   * allocating the copy. Throws RangeError naming the first level whose price is NaN or infinite (the side is left
+   * empty). Until 2026-12-06 it started over with set() per level in the input's order, which put each
    * level deeper than those before it at the overflow's index 0, a shift of the whole overflow: O(n²), 0.76 s for a
    * 100k-level snapshot with one repeated price (test/book/ladder.test.ts TC6b counts the entries moved).
    */
@@ -361,7 +362,13 @@ export class Ladder extends LadderBase {
     this.curRank = -1;
     const sign = this.sign;
     const order: number[] = [];
-    for (let j = 0; j < n; j++) if (qty[j] !== 0) order.push(j);
+    for (let j = 0; j < n; j++) {
+      if (qty[j] === 0) continue;
+      // A NaN or infinite price has no place in the order: loadSorted would refuse the sorted copy too and come back
+      // here until the stack ran out (RangeError "Maximum call stack size exceeded", naming nothing).
+      if (!Number.isFinite(px[j])) throw new RangeError(`Ladder.loadSorted: price ${px[j]} at level ${j} is not a finite number`);
+      order.push(j);
+    }
     // Best first; of entries at one price the later first, so that it is the one kept below.
     order.sort((a, b) => px[b]! * sign - px[a]! * sign || b - a);
     const sortedPx = new Float64Array(order.length);

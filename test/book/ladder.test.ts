@@ -356,6 +356,26 @@ describe("Ladder", () => {
     }
   });
 
+  it("TC6c: a snapshot with a NaN or infinite price is refused naming the level; the side then loads the next one", () => {
+    // The sorted copy loadUnsorted made of such input was no more ordered than the input, so loadSorted handed it
+    // back to loadUnsorted until the stack ran out: "Maximum call stack size exceeded", which names nothing.
+    for (const side of [Side.BID, Side.ASK]) {
+      const sign = side === Side.BID ? 1 : -1;
+      // Prices that never compare in order (NaN), or better than any (a bid's +∞, an ask's −∞), at the top and below.
+      for (const [bad, at] of [[NaN, 1], [NaN, 0], [sign * Infinity, 0], [sign * Infinity, 2]] as const) {
+        const px = [100, 100 - sign, 100 - 2 * sign];
+        px[at] = bad;
+        const l = new Ladder(side);
+        expect(() => l.loadSorted(f64(px), f64([1, 2, 3]), 3)).toThrow(`Ladder.loadSorted: price ${bad} at level ${at} is not a finite number`);
+        expect(l.count).toBe(0);
+        l.loadSorted(f64([50, 50 - sign]), f64([4, 5]), 2);
+        expect(levels(l)).toEqual([[50, 4], [50 - sign, 5]]);
+        l.set(50 + sign, 6);
+        expect(levels(l)).toEqual([[50 + sign, 6], [50, 4], [50 - sign, 5]]);
+      }
+    }
+  });
+
   it("TC7: only the first n input levels are used", () => {
     const l = new Ladder(Side.BID);
     l.loadSorted(f64([9, 8, 7, 6]), f64([1, 1, 1, 1]), 2);
