@@ -2,10 +2,10 @@
  * The compiled executable end to end, per venue and per fault: `npm run build` once for the run (binary-build.ts)
  * → `feeder run --config FILE` against each venue's simulator (in process) → real multicast (239.255.x.x, interface
  * 127.0.0.1, TTL 1) → FeedSubscriber. One feeder process per venue runs that venue's faults one after another:
- * Bybit (spot and option; linear and inverse in binary.test.ts), OKX, Binance (spot and USD-M), Deribit, Coinbase,
+ * Bybit (spot, linear, inverse, option), OKX, Binance (spot and USD-M), Deribit, Coinbase,
  * Upbit, Bithumb. Whatever event the subscriber raises, a book it shows usable must equal the simulator's book at that
- * venue sequence. Per fault: the feeder met it (its own counter on /metrics grew: the fault happened, not skipped by
- * timing); a fault that breaks the target's stream makes the target not usable while it lasts; a harmless one
+ * venue sequence. Per fault: the feeder met it (its own counter on /metrics grew, or for Upbit's zero-size level,
+ * which it counts nowhere, the simulator's count of such books served: the fault happened, not skipped by timing); a fault that breaks the target's stream makes the target not usable while it lasts; a harmless one
  * (a repeat, a keepalive) and a planned reconnect (OKX's 64008 notice, Binance's serverShutdown) leave every book
  * LIVE throughout; after each, every book is usable and equal again. SIGTERM publishes every book halted; exit 0.
  * The venue × fault table (this file, the in-process e2e files and the chaos runs) is in docs/add-venue.md.
@@ -41,6 +41,8 @@ interface Fault {
   inject(): void;
   /** The feeder's counters (`feeder_venue_<name>`, summed over their labels) of which one must grow: it met the fault. */
   counters: string[];
+  /** Where the feeder counts nothing for it: the simulator's count of the fault served, which must grow instead. */
+  served?(): number;
   /** The simulator's side is over too (e.g. the old sockets of a planned reconnect closed): waited for before the checks. */
   settled?(): boolean;
 }
@@ -92,11 +94,15 @@ const CASES: Case[] = [
       { market: "spot", symbol: "BTCUSDT" },
       { market: "spot", symbol: "ETHUSDT" },
       { market: "option", symbol: "BTC-27MAR26-70000-C" },
+      { market: "linear", symbol: "BTCUSDT" },
+      { market: "inverse", symbol: "BTCUSD" },
     ],
     async start() {
       const markets = [
         { market: "spot" as const, depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] },
         { market: "option" as const, depth: 25, symbols: ["BTC-27MAR26-70000-C"] },
+        { market: "linear" as const, depth: 50, symbols: ["BTCUSDT"] },
+        { market: "inverse" as const, depth: 200, symbols: ["BTCUSD"] },
       ];
       const sim = await startBybitSimulator({ markets: markets.map((m) => ({ market: m.market, symbols: m.symbols })), seed: 13, messagesPerSecond: 0, history: true });
       const depthOf = (t: Topic) => markets.find((m) => m.market === t.market)!.depth;
@@ -315,7 +321,7 @@ const CASES: Case[] = [
       ],
       async start() {
         const sim = await startUpbitSimulator({ venue, codes: ["KRW-BTC", "KRW-XRP"], seed: 21 + n });
-        const fault = (name: "duplicate" | "older" | "malformed" | "disconnect", expect: Fault["expect"], counters: string[]): Fault => ({ name, expect, counters, inject: () => sim.inject(name, "KRW-BTC") });
+        const fault = (name: "duplicate" | "older" | "zero_size" | "malformed" | "disconnect", expect: Fault["expect"], counters: string[]): Fault => ({ name, expect, counters, inject: () => sim.inject(name, "KRW-BTC") });
         return {
           wsUrl: sim.wsUrl,
           restUrl: sim.restUrl,
@@ -329,6 +335,8 @@ const CASES: Case[] = [
           faults: [
             fault("duplicate", "keep", ["repeated_timestamps_total"]),
             fault("older", "keep", ["older_timestamps_total"]),
+            // A level of size 0 in a whole book: left out of the book, nothing counted by the feeder.
+            { ...fault("zero_size", "keep", []), served: () => sim.stats.zeroSizeSent },
             fault("malformed", "break", ["parse_errors_total"]),
             fault("disconnect", "break", ["reconnects_total"]),
           ],
@@ -476,7 +484,7 @@ describe("compiled feeder binary against every venue simulator, fault by fault",
         }
 
         for (const fault of sim.faults) {
-          const before = await counter(fault.counters);
+          const before = (await counter(fault.counters)) + (fault.served?.() ?? 0);
           notUsable.clear();
           leftLive.clear();
           fault.inject();
@@ -484,7 +492,7 @@ describe("compiled feeder binary against every venue simulator, fault by fault",
           // The feeder met the fault: its counter grew (the simulator kept moving meanwhile).
           const deadline = Date.now() + 20_000;
           let met = before;
-          while ((met = await counter(fault.counters)) <= before) {
+          while ((met = (await counter(fault.counters)) + (fault.served?.() ?? 0)) <= before) {
             if (Date.now() > deadline) {
               const text = await (await fetch(`${metricsUrl}/metrics`)).text();
               const counted = text.split("\n").filter((l) => l.startsWith("feeder_venue_") && /_total\{/.test(l) && !l.endsWith(" 0"));
