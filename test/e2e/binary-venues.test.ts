@@ -2,7 +2,7 @@
  * The compiled executable end to end, per venue and per fault: `npm run build` once for the run (binary-build.ts)
  * → `feeder run --config FILE` against each venue's simulator (in process) → real multicast (239.255.x.x, interface
  * 127.0.0.1, TTL 1) → FeedSubscriber. One feeder process per venue runs that venue's faults one after another:
- * Bybit (spot, linear, inverse, option), OKX, Binance (spot and USD-M), Deribit, Coinbase,
+ * Bybit (spot, linear, inverse, option), OKX (with `books`' snapshot, and bridged from REST snapshots), Binance (spot and USD-M), Deribit, Coinbase,
  * Upbit, Bithumb. Whatever event the subscriber raises, a book it shows usable must equal the simulator's book at that
  * venue sequence. Per fault: the feeder met it (its own counter on /metrics grew, or for Upbit's zero-size level,
  * which it counts nowhere, the simulator's count of such books served: the fault happened, not skipped by timing); a fault that breaks the target's stream makes the target not usable while it lasts; a harmless one
@@ -73,6 +73,8 @@ interface Topic {
 
 interface Case {
   venue: VenueName;
+  /** In the test's name where a venue runs twice. */
+  label?: string;
   topics: { market: MarketName; symbol: string }[];
   start(): Promise<Venue>;
 }
@@ -165,6 +167,48 @@ const CASES: Case[] = [
             inject: () => sim.inject("notice"),
             settled: () => sim.stats.connections === 1,
           },
+        ],
+        stop: () => sim.stop(),
+      };
+    },
+  },
+  {
+    // `books` without its snapshot (the sim's initialSnapshot false): each book bridged from a REST snapshot by seqId.
+    venue: "okx",
+    label: "okx (REST snapshots bridged)",
+    topics: [
+      { market: "spot", symbol: "BTC-USDT" },
+      { market: "spot", symbol: "ETH-USDT" },
+    ],
+    async start() {
+      const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT", "ETH-USDT"] }], seed: 6, checksums: true, initialSnapshot: false, noticeCloseMs: 1500 });
+      /** The next REST book refused (429) or older than the buffered updates, met by the resync a gap starts. */
+      const rest = (kind: "refuse" | "no_bridge", name: string, counters: string[], target: number): Fault => ({
+        name,
+        expect: "break",
+        counters,
+        target,
+        inject: () => {
+          const instId = target === 0 ? "BTC-USDT" : "ETH-USDT";
+          sim.restFault(kind, instId);
+          sim.inject("gap", instId);
+        },
+        settled: () => sim.restFaultsPending() === 0,
+      });
+      return {
+        wsUrl: sim.wsUrl,
+        restUrl: sim.restUrl,
+        markets: { spot: { depth: 400, symbols: ["BTC-USDT", "ETH-USDT"] } },
+        book: (t) => {
+          const b = sim.book(t.symbol, 400);
+          return { ...b, seq: b.seqId };
+        },
+        step: () => sim.step(1),
+        faults: [
+          { name: "gap", expect: "break", counters: ["sequence_gaps_total"], inject: () => sim.inject("gap", "BTC-USDT") },
+          rest("no_bridge", "stale REST snapshot", ["rest_snapshots_not_bridging_total"], 0),
+          rest("refuse", "REST 429", ["rest_snapshots_refused_total"], 1),
+          { name: "64008 notice", expect: "keep", counters: ["planned_reconnects_total"], inject: () => sim.inject("notice"), settled: () => sim.stats.connections === 1 },
         ],
         stop: () => sim.stop(),
       };
@@ -367,7 +411,7 @@ beforeAll(() => {
 
 describe("compiled feeder binary against every venue simulator, fault by fault", { timeout: 90_000 }, () => {
   for (const [n, c] of CASES.entries()) {
-    test(`${c.venue}: usable only while equal; each fault met, breaking the target or keeping every book LIVE; recovered equal; SIGTERM exits 0`, async () => {
+    test(`${c.label ?? c.venue}: usable only while equal; each fault met, breaking the target or keeping every book LIVE; recovered equal; SIGTERM exits 0`, async () => {
       const topics: Topic[] = c.topics.map((t) => ({ ...t, id: instrumentIdOf(c.venue, t.market, t.symbol) }));
       const sim = await c.start();
       const { group, port } = uniqueDestination(70 + n);
