@@ -44,6 +44,8 @@ export interface UpbitSimStats {
   /** Upgrades that carried an Origin header (Upbit limits those to 1 request per 10 s; clients must send none). */
   originHeaders: number;
   restRequests: number;
+  /** Books sent with a level of size 0 (the zero_size fault), so a test knows the fault was served. */
+  zeroSizeSent: number;
 }
 
 interface Conn {
@@ -85,7 +87,7 @@ export async function startUpbitSimulator(opts: UpbitSimOptions): Promise<UpbitS
 }
 
 class UpbitSimulator implements UpbitSim {
-  readonly stats: UpbitSimStats = { connections: 0, connectionsTotal: 0, requests: 0, errorsSent: 0, pings: 0, messagesSent: 0, refused429: 0, originHeaders: 0, restRequests: 0 };
+  readonly stats: UpbitSimStats = { connections: 0, connectionsTotal: 0, requests: 0, errorsSent: 0, pings: 0, messagesSent: 0, refused429: 0, originHeaders: 0, restRequests: 0, zeroSizeSent: 0 };
   private server: Server<Conn> | null = null;
   private readonly rng: Rng;
   private readonly books = new Map<string, CodeBook>();
@@ -316,8 +318,12 @@ class UpbitSimulator implements UpbitSim {
       return;
     }
     b.ts += 100 * this.tsUnit; // Upbit's timestamps sit on a 100 ms grid
+    const zero = b.zeroNext;
     b.regenerate();
-    for (const ws of this.subscribersOf(code)) this.sendTo(ws, b.frame(ws.data.subs.get(code)!, ws.data.simple, "REALTIME", this.level(ws), this.unitsFor(ws, b)));
+    for (const ws of this.subscribersOf(code)) {
+      this.sendTo(ws, b.frame(ws.data.subs.get(code)!, ws.data.simple, "REALTIME", this.level(ws), this.unitsFor(ws, b)));
+      if (zero) this.stats.zeroSizeSent++;
+    }
   }
 
   /** n messages of every subscribed code; none while stalled (the books do not move, as in the Bybit simulator). */

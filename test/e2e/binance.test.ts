@@ -2,7 +2,8 @@
  * Binance end to end, per market and fault: the Binance simulator → the real Feeder (in process) → real multicast
  * on 127.0.0.1, TTL 1, a group private to this file → the FeedSubscriber library. Every valid book the subscriber
  * sees must equal the simulator's book at that update id (its history), books converge after each fault, and a
- * planned reconnect (serverShutdown, the maximum connection age) leaves every book valid throughout.
+ * planned reconnect (serverShutdown; the maximum connection age, each in its own run) leaves every book valid
+ * throughout.
  */
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
@@ -129,15 +130,30 @@ describe("Binance simulator → feeder → multicast → subscriber", { timeout:
       expect(v.snapshotsNotBridging).toBeGreaterThan(0);
     });
 
-    test(`${market}: planned reconnects (serverShutdown, the maximum connection age) keep every book valid (make-before-break)`, async () => {
+    // Apart: with a short maximum age beside it, the age's make-before-break could replace the socket before the
+    // serverShutdown's close came, so a serverShutdown handled as an ordinary close passed unseen (s-efault).
+    test(`${market}: serverShutdown (a planned reconnect) keeps every book valid (make-before-break)`, async () => {
+      const r = await start(market);
+      r.sim.step(1);
+      await converge(r, "start");
+      r.invalidSeen.clear(); // whatever start-up showed: from here on no book may leave LIVE
+      const opened = r.sim.stats.connectionsTotal;
+      r.sim.inject("serverShutdown");
+      const planned = () => r.feeder.stats().venues.binance!.plannedReconnects ?? 0;
+      await waitFor(() => planned() >= 1 && r.sim.stats.connectionsTotal > opened && r.sim.stats.connections === 1, "the replacement made and the old socket closed", 15_000, () => r.sim.step(1));
+      await converge(r, "serverShutdown");
+      expect([...r.invalidSeen]).toEqual([]);
+      expect(r.violations).toEqual([]);
+    });
+
+    test(`${market}: the maximum connection age (planned reconnects) keeps every book valid (make-before-break)`, async () => {
       const r = await start(market, 400);
       r.sim.step(1);
       await converge(r, "start");
-      const before = r.invalidSeen.size;
-      r.sim.inject("serverShutdown");
-      await waitFor(() => (r.feeder.stats().venues.binance!.plannedReconnects ?? 0) >= 3, "serverShutdown and age replacements", 15_000, () => r.sim.step(1));
+      r.invalidSeen.clear();
+      await waitFor(() => (r.feeder.stats().venues.binance!.plannedReconnects ?? 0) >= 3, "three age replacements", 15_000, () => r.sim.step(1));
       await converge(r, "planned reconnects");
-      expect(r.invalidSeen.size).toBe(before);
+      expect([...r.invalidSeen]).toEqual([]);
       expect(r.violations).toEqual([]);
     });
   }

@@ -151,6 +151,7 @@ describe("coinbase: simulator → feeder → multicast → subscriber", { timeou
       if (fault === "gap" || fault === "sequence_reset") expect(after.gaps).toBeGreaterThan(before.gaps!);
       if (fault === "malformed") expect(after.parseErrors).toBeGreaterThan(before.parseErrors!);
       if (fault === "duplicate") expect(after.duplicates).toBeGreaterThan(before.duplicates!);
+      if (fault === "reset") expect(after.snapshots).toBeGreaterThan(before.snapshots!);
       if (fault === "error") expect(after.errorFrames).toBeGreaterThan(before.errorFrames!);
       if (fault === "disconnect" || fault === "stall") expect(after.reconnects).toBeGreaterThan(before.reconnects!);
       if (fault === "duplicate" || fault === "reset" || fault === "error") expect(PRODUCTS.some((_, i) => invalidSeen(i))).toBe(false);

@@ -165,6 +165,7 @@ describe("okx: simulator → feeder → multicast → subscriber", { timeout: 40
         if (fault === "gap") expect(after.gaps).toBeGreaterThan(before.gaps!);
         if (fault === "reset") expect(after.maintenanceResets).toBe(before.maintenanceResets! + 1);
         if (fault === "keepalive") expect(after.keepalives).toBeGreaterThan(before.keepalives!);
+        if (fault === "duplicate") expect(after.duplicates).toBeGreaterThan(before.duplicates!);
         if (fault === "checksum") expect(after.checksumMismatches).toBe(before.checksumMismatches! + 1);
         if (fault === "malformed") expect(after.parseErrors).toBeGreaterThan(before.parseErrors!);
         if (fault === "disconnect") expect(after.reconnects).toBeGreaterThan(before.reconnects!);

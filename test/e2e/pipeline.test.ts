@@ -156,6 +156,8 @@ describe("simulator → feeder → multicast → subscriber", { timeout: 30_000 
       }
       const after = feeder.stats().venues.bybit!;
       if (fault === "gap") expect(after.gaps).toBeGreaterThan(before.gaps!);
+      if (fault === "reset") expect(after.venueResets).toBeGreaterThan(before.venueResets!);
+      if (fault === "duplicate") expect(after.duplicates).toBeGreaterThan(before.duplicates!);
       if (fault === "malformed") expect(after.parseErrors).toBeGreaterThan(before.parseErrors!);
       if (fault === "disconnect") expect(after.reconnects).toBeGreaterThan(before.reconnects!);
       if (fault === "stall") expect(after.staleResyncs).toBeGreaterThan(before.staleResyncs!);

@@ -126,6 +126,7 @@ for (const [n, venue] of (["upbit", "bithumb"] as const).entries()) {
       test(`recovers from ${fault} and never shows a differing book as valid`, async () => {
         const target = fault === "error_frame" ? topics[3]! : topics[0]!;
         const before = feeder.stats().venues[venue]!;
+        const zeroSentBefore = sim.stats.zeroSizeSent;
         const checksBefore = validChecks;
         if (fault === "429") {
           sim.inject("429", undefined, { count: 2 });
@@ -148,6 +149,9 @@ for (const [n, venue] of (["upbit", "bithumb"] as const).entries()) {
           await waitFor(allEqual, `after ${fault}, message ${i}`, 15_000);
         }
         const after = feeder.stats().venues[venue]!;
+        // The fault happened: the feeder counted it, or (a zero-size level, counted nowhere) the simulator served it.
+        if (fault === "duplicate") expect(after.repeatedTimestamps).toBeGreaterThan(before.repeatedTimestamps!);
+        if (fault === "zero_size") expect(sim.stats.zeroSizeSent).toBeGreaterThan(zeroSentBefore);
         if (fault === "older") expect(after.olderTimestamps).toBeGreaterThan(before.olderTimestamps!);
         if (fault === "malformed") expect(after.parseErrors).toBeGreaterThan(before.parseErrors!);
         if (fault === "disconnect" || fault === "429") expect(after.reconnects).toBeGreaterThan(before.reconnects!);

@@ -132,6 +132,8 @@ export function okxMetrics(s: Record<string, number>, c: OkxCounters, conns: rea
     counter("checksum_mismatches_total", "Checksums that disagreed with the book", s.checksumMismatches!),
     counter("rest_snapshots_total", "REST book snapshots fetched for bridging", s.restSnapshots!),
     counter("rest_bridged_total", "REST snapshots bridged to the update stream", s.restBridged!),
+    counter("rest_snapshots_refused_total", "REST book snapshots refused (429, an error) or unreadable: fetched again after a backoff", s.restRefused!),
+    counter("rest_snapshots_not_bridging_total", "REST book snapshots older than the buffered updates: fetched again", s.restNoBridge!),
     counter("rest_buffer_overflows_total", "Books resynced because no REST snapshot bridged before 1000 updates were buffered", s.restOverflows!),
     counter("rest_snapshots_dropped_total", "REST book snapshots answered (or failed) after their bridge ended (a resync, a dropped connection): neither used nor recorded, nor retried", s.restDropped!),
     counter("instrument_rest_rate_limited_total", "Instrument REST answers 429: every instrument request waits for Retry-After (or 2 s)", s.instrumentRestRateLimited!),

@@ -162,6 +162,7 @@ describe("Deribit: simulator → feeder → multicast → subscriber", { timeout
       if (fault === "gap" || fault === "change_id_break") expect(after.gaps).toBeGreaterThan(before.gaps!);
       if (fault === "malformed") expect(after.parseErrors).toBeGreaterThan(before.parseErrors!);
       if (fault === "duplicate") expect(after.duplicates).toBeGreaterThan(before.duplicates!);
+      if (fault === "reset") expect(after.snapshots).toBeGreaterThan(before.snapshots!);
       if (fault === "reset_low") expect(after.venueResets).toBeGreaterThan(before.venueResets!);
       if (fault === "disconnect") expect(after.reconnects).toBeGreaterThan(before.reconnects!);
       if (fault === "stall") expect(after.staleResyncs).toBeGreaterThan(before.staleResyncs!);
