@@ -307,6 +307,17 @@ interface UpstreamSession extends SessionKey {
   /** The same for the older session's datagrams counted against a provisional one. */
   lastOldSendHi: number;
   lastOldSendLo: number;
+  /**
+   * Sessions a confirmed newer one replaced (the last RETIRED_SESSIONS): refused for good, whatever their start
+   * time. A dead run's late envelope after every stream went silent a moment is no clock-step restart.
+   */
+  retired: SessionKey[];
+}
+
+const RETIRED_SESSIONS = 8;
+
+function sameKey(aHi: number, aLo: number, aId: number, b: SessionKey | undefined): boolean {
+  return b !== undefined && aHi === b.startHi && aLo === b.startLo && aId === b.id;
 }
 
 function compareKey(aHi: number, aLo: number, aId: number, b: SessionKey): number {
@@ -558,16 +569,19 @@ export class EnvelopeRepacker {
     if (known === undefined) {
       // The first session seen may itself be the bogus datagram: provisional, with nothing to go back to.
       const old = { startHi: 0, startLo: 0, id: 0 };
-      this.upstream.set(source, { startHi, startLo, id, pending: true, prev: undefined, newDatagrams: 1, old, oldDatagrams: 0, lastSendHi: sendHi, lastSendLo: sendLo, lastOldSendHi: -1, lastOldSendLo: 0 });
+      this.upstream.set(source, { startHi, startLo, id, pending: true, prev: undefined, newDatagrams: 1, old, oldDatagrams: 0, lastSendHi: sendHi, lastSendLo: sendLo, lastOldSendHi: -1, lastOldSendLo: 0, retired: [] });
     } else if (known.id !== id || known.startLo !== startLo || known.startHi !== startHi) {
       // Cold: another session of a known source. An older one is a restarted publisher's late datagram: its
       // messages must never reach the new session's books (unless it proves the newer session bogus); a newer one
       // is the restart.
       // An older one once every stream of the newest has ended or gone silent is a restart whose host clock
       // stepped back (its start earlier than the dead run's): taken as a newer one. Refused, it was for good.
-      const older = compareKey(startHi, startLo, id, known) < 0;
-      if (older && this.provesBogus(known, startHi, startLo, id, sendHi, sendLo)) this.counters.sessionsReverted++;
-      else if (older && (known.pending || !this.upstreamOver(source, nowMs))) return this.refuse("old_session");
+      // Never one left behind (retired), nor while a restart is provisional the one it replaced, which counts against
+      // it as an older one's would even when it starts later (the run a clock-step restart replaced).
+      const retired = known.retired.some((k) => sameKey(startHi, startLo, id, k));
+      const older = retired || compareKey(startHi, startLo, id, known) < 0 || (known.pending && sameKey(startHi, startLo, id, known.prev));
+      if (older && !retired && this.provesBogus(known, startHi, startLo, id, sendHi, sendLo)) this.counters.sessionsReverted++;
+      else if (older && (retired || known.pending || !this.upstreamOver(source, nowMs))) return this.refuse("old_session");
       else {
         if (!known.pending) known.prev = { startHi: known.startHi, startLo: known.startLo, id: known.id };
         known.pending = true;
@@ -587,7 +601,13 @@ export class EnvelopeRepacker {
     } else if (known.pending && (sendHi !== known.lastSendHi || sendLo !== known.lastSendLo)) {
       known.lastSendHi = sendHi;
       known.lastSendLo = sendLo;
-      if (++known.newDatagrams >= SESSION_CONFIRM_DATAGRAMS) known.pending = false;
+      if (++known.newDatagrams >= SESSION_CONFIRM_DATAGRAMS) {
+        known.pending = false;
+        if (known.prev !== undefined) {
+          if (known.retired.length >= RETIRED_SESSIONS) known.retired.shift();
+          known.retired.push(known.prev);
+        }
+      }
     }
     this.lastUpstreamMs = nowMs;
     if (line !== undefined) {

@@ -56,6 +56,8 @@ export class Recovery {
   /** Held live datagrams that became their gap's next piece (reordered by more than one): applied next, in order. */
   private readonly fills: { bytes: Uint8Array; recvTimeUs: number }[] = [];
   private readonly out = new Uint8Array(64);
+  /** replayReady is applying fills: a call from inside leaves the next to that loop (no recursion per datagram). */
+  private drainingFills = false;
 
   constructor(
     private readonly counters: SubscriberCounters,
@@ -196,11 +198,23 @@ export class Recovery {
     return this.ready.length > 0 || this.fills.length > 0;
   }
 
-  /** Applies the held datagrams that fill their gap next, then replays those of finished requests, in arrival order. */
+  /**
+   * Applies the held datagrams that fill their gap next, then replays those of finished requests, in arrival order.
+   * Each fill's processing queues the next (afterApplied) and calls this again: that call leaves the fills to the
+   * loop already draining them, so a long run reordered into a gap is a loop, not a stack frame set per datagram
+   * (8000 of them overflowed Node's stack: 'Maximum call stack size exceeded', the rest left to the timeout).
+   */
   replayReady(): void {
-    while (this.fills.length > 0) {
-      const f = this.fills.shift()!;
-      this.host.replay(f.bytes, f.recvTimeUs); // a live datagram at the gap's next seq: divert says FILLS
+    if (!this.drainingFills) {
+      this.drainingFills = true;
+      try {
+        while (this.fills.length > 0) {
+          const f = this.fills.shift()!;
+          this.host.replay(f.bytes, f.recvTimeUs); // a live datagram at the gap's next seq: divert says FILLS
+        }
+      } finally {
+        this.drainingFills = false;
+      }
     }
     while (this.ready.length > 0) {
       const p = this.ready.shift()!;

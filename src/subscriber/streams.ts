@@ -40,6 +40,21 @@ export interface StreamRef {
   readonly sessionStartUs: number;
 }
 
+/** Cold: the source's provisional newest session is confirmed; the one it replaced is retired for good. */
+function confirm(src: SourceState): void {
+  src.pending = false;
+  if (src.prevStartUs < 0) return;
+  if (src.retired.length >= 2 * RETIRED_SESSIONS) src.retired.splice(0, 2);
+  src.retired.push(src.prevStartUs, src.prevId);
+}
+
+/** Cold: the session was replaced by a confirmed newer one of the source. */
+function isRetired(src: SourceState, startUs: number, id: number): boolean {
+  const r = src.retired;
+  for (let i = 0; i < r.length; i += 2) if (r[i] === startUs && r[i + 1] === id) return true;
+  return false;
+}
+
 /** Orders publisher sessions by (sessionStartUs, sessionId): < 0 when a is older than b, 0 when the same. */
 export function compareSessions(aStartUs: number, aId: number, bStartUs: number, bId: number): number {
   if (aStartUs !== bStartUs) return aStartUs < bStartUs ? -1 : 1;
@@ -102,7 +117,15 @@ export interface SourceState {
   /** Receive time (µs) when the newest session was adopted, and the channel that brought it. */
   adoptedAtUs: number;
   adoptedOnChannel: number;
+  /**
+   * Sessions a confirmed newer one replaced (start, id pairs; the last RETIRED_SESSIONS): never taken again as a
+   * restart. Their late or duplicated datagrams must not pass for one whose clock stepped back (sessionOver).
+   */
+  retired: number[];
 }
+
+/** Replaced sessions remembered per source (cold: one entry per confirmed restart). */
+export const RETIRED_SESSIONS = 8;
 
 export class StreamTable {
   readonly streams = new Map<number, StreamState>();
@@ -139,7 +162,13 @@ export class StreamTable {
     // An older session arriving once the source's newest is over (every stream of it ended or stale) is a restart
     // whose host clock stepped back (its start time earlier than the dead run's): taken as a newer one, provisional
     // the same way. Dropped, it would keep the restarted publisher's books unusable until this process restarted.
-    if (vsSource < 0 && !src.pending && this.sessionOver(src)) vsSource = 1;
+    // Not one this source already left behind: a dead run's late or duplicated datagram after a blip is no restart.
+    if (vsSource < 0 && !src.pending && this.sessionOver(src) && !isRetired(src, sessionStartUs, sessionId)) vsSource = 1;
+    // A later-starting session replaced by a clock-step restart: its late datagrams are as old as any other's.
+    if (vsSource > 0 && isRetired(src, sessionStartUs, sessionId)) vsSource = -1;
+    // While a clock-step restart is provisional, the later-starting session it replaced is the one to go back to:
+    // its datagram is evidence against the restart (as an older one's is against a newer), not a newer session.
+    if (vsSource > 0 && src.pending && sessionStartUs === src.prevStartUs && sessionId === src.prevId) return this.duringPending(src, st, r, recvTimeUs);
     if (vsSource > 0) {
       // A newer session of this source (or its first): adopted at once, provisional until it sends again. The
       // session to go back to is the last confirmed one (a second bogus session must not replace it); none
@@ -160,7 +189,7 @@ export class StreamTable {
       this.counters.oldSessionDatagrams++; // a late datagram of a session already superseded
       return undefined;
     } else if (src.pending && ++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) {
-      src.pending = false;
+      confirm(src);
     }
     if (st === undefined) {
       const created: StreamState = {
@@ -229,7 +258,7 @@ export class StreamTable {
   private sourceOf(sourceId: number): SourceState {
     let src = this.sources.get(sourceId);
     if (src === undefined) {
-      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, adoptedAtUs: 0, adoptedOnChannel: 0 };
+      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, adoptedAtUs: 0, adoptedOnChannel: 0, retired: [] };
       this.sources.set(sourceId, src);
     }
     return src;
@@ -245,7 +274,7 @@ export class StreamTable {
     const sessionId = r.sessionId;
     const sessionStartUs = r.sessionStartUs;
     if (sessionId === src.id && sessionStartUs === src.startUs) {
-      if (++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) src.pending = false;
+      if (++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) confirm(src);
       return st; // the stream is on the newest session (the caller only passes one whose session matched)
     }
     if (sessionStartUs !== src.oldStartUs || sessionId !== src.oldId) {

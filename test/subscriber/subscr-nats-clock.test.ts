@@ -97,3 +97,36 @@ it("NATS: while the newest session is alive, an older session's envelopes are st
   expect(rep.counters.refused.old_session).toBe(3);
   expect(levelsOf(sub.book(X.instrumentId)!).bids[0]![0]).toBe(943500);
 });
+
+/** A datagram of session A, late (delayed, or a duplicate) on the way to the bridge. */
+function lateA(): ChannelPacker {
+  const a = packer({ sessionId: 500, sessionStartUs: T0 + 600_000_000, heartbeatIntervalMs: 1000 });
+  packBookSnapshot(a, book(943500), 0, false);
+  return a;
+}
+
+it("NATS (s-rev58): after a clock-step restart, a late envelope of the run it replaced is refused, not a newer session", () => {
+  const { rep, sub, feed } = rig();
+  const x = restart(feed, 5000);
+  feed(lateA());
+  expect(rep.counters.refused.old_session).toBe(1); // old: 0, taken as a newer session
+  const sb = sub.book(X.instrumentId)!;
+  expect(levelsOf(sb)).toEqual(levelsOf(x)); // old: A's 943500, usable
+  expect(sb.usable).toBe(true);
+});
+
+it("NATS (s-rev58): a dead run's late envelope once the live session went silent a moment (a blip) is refused", () => {
+  const { rep, sub, feed } = rig();
+  const c = packer({ sessionId: 700, sessionStartUs: T0 + 700_000_000, heartbeatIntervalMs: 1000 }); // a restart, later start
+  const x = book(945000);
+  packInstrumentDefinition(c, new EncodedDefinition(X), false);
+  packBookSnapshot(c, x, 0, false);
+  feed(c);
+  c.appendHeartbeat(0);
+  feed(c);
+  feed(lateA(), 5000); // 5 s without a word: C's stream is silent
+  expect(rep.counters.refused.old_session).toBe(1); // old: 0, taken as a clock-step restart
+  c.appendHeartbeat(0);
+  feed(c);
+  expect(levelsOf(sub.book(X.instrumentId)!)).toEqual(levelsOf(x)); // old: A's 943500
+});
