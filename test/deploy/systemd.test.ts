@@ -119,7 +119,7 @@ describe.each(UNITS)("deploy/systemd/$file", ({ file, verb, config, source, iden
     const bareMetal = guide.slice(guide.indexOf("## Bare-metal install")).split("```")[1]!.split("\n");
     for (const lines of verb === "run" ? [steps, bareMetal] : [bareMetal]) {
       const created = lines.findIndex((l) => /useradd .*\bfeeder$/.test(l.trim()));
-      const named = lines.findIndex((l) => /(-g|-o|chgrp|chown)\s+feeder\b/.test(l));
+      const named = lines.findIndex((l) => /(-g|-o|-u|chgrp|chown)\s+feeder\b/.test(l));
       expect(created, lines.join("\n")).toBeGreaterThanOrEqual(0);
       expect(named === -1 || created < named, `"${lines[named]}" comes before the group exists`).toBe(true);
     }
