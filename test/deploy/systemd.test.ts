@@ -6,7 +6,7 @@
  * command's SIGHUP re-check, and install steps in an order that works.
  */
 import { describe, expect, test } from "vitest";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, constants, existsSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { main } from "../../src/cli/main.ts";
@@ -14,6 +14,8 @@ import { COMMANDS } from "../../src/cli/commands/index.ts";
 import { recordCommand, recordSettings } from "../../src/cli/commands/record.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
+import { loopbackDestinationToml, unreachableBybitToml } from "../support/config-toml.ts";
+import { uniqueDestination } from "../e2e/harness.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const BINARY = "/usr/local/bin/feeder";
@@ -111,6 +113,57 @@ describe.each(UNITS)("deploy/systemd/$file", ({ file, verb, config, source, iden
     expect(section.get("ExecReload")).toEqual(["/bin/kill -HUP $MAINPID"]);
     expect(existsSync("/bin/kill")).toBe(true);
     expect(COMMANDS.find((c) => c.name === verb)!.hangupChecksConfig).toBe(true);
+  });
+
+  test("a reload before the process has read its configuration: the process survives it, or the unit restarts it", async () => {
+    // The command's SIGHUP listener (config-reload.ts) comes after the bundle has loaded and the file has been read;
+    // before it SIGHUP ends the process, which systemd counts as a clean exit (SuccessExitStatus includes SIGHUP by
+    // default): without RestartForceExitStatus=SIGHUP, `systemctl reload` just after a start left the unit down.
+    // The configuration is a FIFO, so the process is held in that read, after start-up, when the signal comes.
+    const dir = makeTempDir("feeder-unit-early-hup-");
+    const fifo = join(dir, "feeder.toml");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const args = one("ExecStart")
+      .split(/\s+/)
+      .slice(1)
+      .map((a) => (a === config ? fifo : a.startsWith("/var/lib/") ? join(dir, "captures") : a));
+    const proc = Bun.spawn([process.execPath, join(ROOT, "src/cli/main.ts"), ...args], { cwd: dir, stdout: "ignore", stderr: "pipe" });
+    let err = "";
+    void (async () => {
+      for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) err += new TextDecoder().decode(chunk);
+    })();
+    try {
+      let writer: number | undefined;
+      for (const deadline = Date.now() + 20_000; writer === undefined; await Bun.sleep(5)) {
+        if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`the process never opened its configuration: ${err}`);
+        try {
+          writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK); // ENXIO until the process opens it
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "ENXIO") throw e;
+        }
+      }
+      proc.kill("SIGHUP");
+      const toml = ["[http]", "enabled = false", "[publish]", "startup_listen_ms = 0", ...loopbackDestinationToml(uniqueDestination(93)), ...unreachableBybitToml(dir)];
+      toml.push("[venues.bybit.linear]", 'symbols = ["BTCUSDT"]', '[venues.bybit.overrides."linear:BTCUSDT"]', 'tick_size = "0.1"', 'lot_size = "0.001"');
+      try {
+        writeSync(writer, toml.join("\n") + "\n");
+      } catch {
+        // EPIPE: the process is gone already
+      }
+      closeSync(writer);
+      for (const deadline = Date.now() + 20_000; proc.exitCode === null && proc.signalCode === null && !err.includes('"publisher started"'); await Bun.sleep(10)) {
+        if (Date.now() > deadline) throw new Error(`neither ended nor started: ${err}`);
+      }
+      if (proc.signalCode !== null) {
+        expect(section.get("RestartForceExitStatus")?.join(" ").split(/\s+/) ?? [], `ended by ${proc.signalCode}, which systemd takes as a clean exit`).toContain(proc.signalCode);
+      } else {
+        expect(proc.exitCode, err).toBeNull(); // started: the SIGHUP stopped nothing
+        proc.kill("SIGTERM");
+        expect(await proc.exited).toBe(0);
+      }
+    } finally {
+      proc.kill("SIGKILL");
+    }
   });
 
   test("the install steps create the user and group feeder before any step names them", () => {
