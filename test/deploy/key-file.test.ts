@@ -4,10 +4,9 @@
  * feeder standing for nogroup) and the key is then read as user nobody, group nogroup, as `feeder run` reads it.
  * Needs root (to run as another user); skipped, saying why, otherwise.
  */
-import { describe, expect, test } from "vitest";
-import { chmodSync, readFileSync, statSync } from "node:fs";
+import { describe, expect, onTestFinished, test } from "vitest";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { makeTempDir } from "../support/temp-dirs.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const GUIDE = readFileSync(join(ROOT, "docs/operations.md"), "utf8");
@@ -30,7 +29,9 @@ describe("publish.auth_key_file made as docs/operations.md says", () => {
   });
 
   test.skipIf(!isRoot)("the unit's user reads the key; other users cannot", () => {
-    const dir = makeTempDir("feeder-key-");
+    // Under /tmp itself, not $TMPDIR: every directory above the key must be one the other user may pass through.
+    const dir = mkdtempSync("/tmp/feeder-key-");
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     chmodSync(dir, 0o755); // /etc/feeder: a directory anyone may traverse
     const script = keyCommands()
       .replaceAll("/etc/feeder", dir)
