@@ -52,6 +52,7 @@ async function ciRun(script: string, opts: { noUnshare?: boolean; lockOutOfSync?
     TMPDIR: dir,
     CI_FAKE_MARK: mark,
     npm_config_offline: "true",
+    npm_config_cache: join(dir, "npm-cache"), // its logs too: nothing written to $HOME
     npm_config_update_notifier: "false",
   };
   delete env.FEEDER_CI_KEEP;
