@@ -1,7 +1,12 @@
-/** deploy/sysctl/90-feeder.conf: every key is a real kernel setting, and rmem_max fits the subscriber's request. */
+/**
+ * deploy/sysctl/90-feeder.conf: every key is a real kernel setting, rmem_max fits the subscriber's request, and the
+ * send side sets what the publisher's sockets really take: net.core.wmem_default (the publisher cannot ask for a
+ * size; net.core.wmem_max only caps a request, and no socket in src/ makes one).
+ */
 import { describe, expect, test } from "vitest";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { openMulticastSender } from "../../src/net/multicast.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const settings = readFileSync(join(ROOT, "deploy/sysctl/90-feeder.conf"), "utf8")
@@ -13,6 +18,22 @@ const settings = readFileSync(join(ROOT, "deploy/sysctl/90-feeder.conf"), "utf8"
     if (!m) throw new Error(`not a sysctl line: ${l}`);
     return [m[1]!, Number(m[2])] as const;
   });
+const byKey = Object.fromEntries(settings);
+
+/** Every .ts file under src/, as text. */
+function sources(dir = join(ROOT, "src")): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith(".ts") ? [readFileSync(join(dir, e.name), "utf8")] : [],
+  );
+}
+
+/** The kernel's send buffer of the UDP socket bound to 127.0.0.1:port (`ss`'s skmem tb), undefined without ss. */
+function sendBufferOf(port: number): number | undefined {
+  const r = Bun.spawnSync(["ss", "-uamnH", `src 127.0.0.1:${port}`], { stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) return undefined;
+  const m = /\btb(\d+)/.exec(r.stdout.toString());
+  return m ? Number(m[1]) : undefined;
+}
 
 describe("deploy/sysctl/90-feeder.conf", () => {
   test("every key exists under /proc/sys", () => {
@@ -25,6 +46,23 @@ describe("deploy/sysctl/90-feeder.conf", () => {
     const m = /DEFAULT_RECV_BUFFER_BYTES = ([\d\s*]+);/.exec(src)!;
     const requested = m[1]!.split("*").reduce((p, x) => p * Number(x), 1);
     expect(requested).toBe(8 * 1024 * 1024);
-    expect(Object.fromEntries(settings)["net.core.rmem_max"]).toBeGreaterThanOrEqual(requested);
+    expect(byKey["net.core.rmem_max"]).toBeGreaterThanOrEqual(requested);
+  });
+
+  test("send side: the publisher's sockets take net.core.wmem_default, which the file raises; no wmem_max without a request", async () => {
+    // No socket in src/ asks for a send buffer (Bun.udpSocket has no such option; node:dgram's sendBufferSize is not used).
+    const requests = sources().filter((t) => /sendBufferSize|setSendBufferSize|SO_SNDBUF/.test(t));
+    expect(requests).toEqual([]);
+    expect(byKey["net.core.wmem_max"], "net.core.wmem_max caps SO_SNDBUF requests, and nothing requests one").toBeUndefined();
+    // ~2.3 KiB of buffer per 1400-byte datagram: at least ~1,000 datagrams of a burst before the kernel refuses.
+    expect(byKey["net.core.wmem_default"]).toBeGreaterThanOrEqual(4 * 1024 * 1024);
+    // What a publisher socket gets, where `ss` can tell: the host's wmem_default.
+    const socket = await openMulticastSender({ iface: "127.0.0.1", ttl: 1, connectTo: { group: "239.255.77.9", port: 31977 } });
+    try {
+      const tb = sendBufferOf(socket.port);
+      if (tb !== undefined) expect(tb).toBe(Number(readFileSync("/proc/sys/net/core/wmem_default", "utf8")));
+    } finally {
+      socket.close();
+    }
   });
 });

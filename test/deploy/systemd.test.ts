@@ -1,16 +1,21 @@
 /**
  * deploy/systemd/feeder.service and feeder-record.service: the directives the deployment guide promises,
- * `systemd-analyze verify` clean (systemd is a Debian package; .ci/run installs it when missing), and every
- * command line in them accepted by the real CLI against the config the units' install steps put in place.
+ * `systemd-analyze verify` clean (systemd is a Debian package; .ci/run installs it when missing), every command
+ * line in them accepted by the real CLI against the config the units' install steps put in place, a bad config
+ * refused by the main process (the only one RestartPreventExitStatus applies to), `systemctl reload` as the
+ * command's SIGHUP re-check, and install steps in an order that works.
  */
 import { describe, expect, test } from "vitest";
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, constants, existsSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { main } from "../../src/cli/main.ts";
+import { COMMANDS } from "../../src/cli/commands/index.ts";
 import { recordCommand, recordSettings } from "../../src/cli/commands/record.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
+import { loopbackDestinationToml, unreachableBybitToml } from "../support/config-toml.ts";
+import { uniqueDestination } from "../e2e/harness.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const BINARY = "/usr/local/bin/feeder";
@@ -60,6 +65,7 @@ describe.each(UNITS)("deploy/systemd/$file", ({ file, verb, config, source, iden
   const unit = parseUnit(text);
   const one = service(text);
   const local = (args: string[]) => args.slice(1).map((a) => (a === config ? join(ROOT, source) : a));
+  const section = unit.get("Service")!;
 
   test("runs as a dedicated user, restarts on failure but not on a configuration error, logs to the journal", async () => {
     expect(one("User")).toBe("feeder");
@@ -77,6 +83,101 @@ describe.each(UNITS)("deploy/systemd/$file", ({ file, verb, config, source, iden
     expect(unit.get("Install")!.get("WantedBy")).toEqual(["multi-user.target"]);
   });
 
+  test("a bad configuration is refused by the main process (exit 2), so RestartPreventExitStatus=2 stops the restarts", async () => {
+    // systemd.service(5): RestartPreventExitStatus= is matched against the main service process's exit status only
+    // (service_shall_restart tests main_exec_status, reset at every start). A control process (ExecStartPre) that
+    // exits 2 fails the start with result exit-code, which Restart=on-failure restarts: every RestartSec until
+    // StartLimitBurst, then start-limit-hit. So no command before ExecStart may be what meets a bad file first.
+    const dir = makeTempDir("feeder-unit-bad-");
+    const bad = join(dir, "bad.toml");
+    writeFileSync(bad, "workers = 0\n");
+    const out = join(dir, "captures"); // record's --out: never a directory of the test host
+    const withBad = (line: string) =>
+      line
+        .replace(/^[-@:+!]+/, "") // systemd's prefixes
+        .split(/\s+/)
+        .slice(1)
+        .map((a) => (a === config ? bad : a.startsWith("/var/lib/") ? out : a));
+    for (const line of section.get("ExecStartPre") ?? []) {
+      const { code } = await cli(withBad(line));
+      expect(code, `${line} exits ${code} on a bad configuration: a control process's exit code does not stop the restarts`).toBe(0);
+    }
+    const started = await cli(withBad(one("ExecStart")));
+    expect(started.code).toBe(2);
+    expect(started.err.join("")).toContain("workers");
+    expect(one("RestartPreventExitStatus").split(/\s+/)).toContain(String(started.code));
+  });
+
+  test("systemctl reload sends SIGHUP, which the command takes as a configuration re-check (it keeps running)", () => {
+    // ExecReload absent, `systemctl reload` failed ("Job type reload is not applicable") though the command has a reload.
+    expect(section.get("ExecReload")).toEqual(["/bin/kill -HUP $MAINPID"]);
+    expect(existsSync("/bin/kill")).toBe(true);
+    expect(COMMANDS.find((c) => c.name === verb)!.hangupChecksConfig).toBe(true);
+  });
+
+  test("a reload before the process has read its configuration: the process survives it, or the unit restarts it", async () => {
+    // The command's SIGHUP listener (config-reload.ts) comes after the bundle has loaded and the file has been read;
+    // before it SIGHUP ends the process, which systemd counts as a clean exit (SuccessExitStatus includes SIGHUP by
+    // default): without RestartForceExitStatus=SIGHUP, `systemctl reload` just after a start left the unit down.
+    // The configuration is a FIFO, so the process is held in that read, after start-up, when the signal comes.
+    const dir = makeTempDir("feeder-unit-early-hup-");
+    const fifo = join(dir, "feeder.toml");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const args = one("ExecStart")
+      .split(/\s+/)
+      .slice(1)
+      .map((a) => (a === config ? fifo : a.startsWith("/var/lib/") ? join(dir, "captures") : a));
+    const proc = Bun.spawn([process.execPath, join(ROOT, "src/cli/main.ts"), ...args], { cwd: dir, stdout: "ignore", stderr: "pipe" });
+    let err = "";
+    void (async () => {
+      for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) err += new TextDecoder().decode(chunk);
+    })();
+    try {
+      let writer: number | undefined;
+      for (const deadline = Date.now() + 20_000; writer === undefined; await Bun.sleep(5)) {
+        if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`the process never opened its configuration: ${err}`);
+        try {
+          writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK); // ENXIO until the process opens it
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "ENXIO") throw e;
+        }
+      }
+      proc.kill("SIGHUP");
+      const toml = ["[http]", "enabled = false", "[publish]", "startup_listen_ms = 0", ...loopbackDestinationToml(uniqueDestination(93)), ...unreachableBybitToml(dir)];
+      toml.push("[venues.bybit.linear]", 'symbols = ["BTCUSDT"]', '[venues.bybit.overrides."linear:BTCUSDT"]', 'tick_size = "0.1"', 'lot_size = "0.001"');
+      try {
+        writeSync(writer, toml.join("\n") + "\n");
+      } catch {
+        // EPIPE: the process is gone already
+      }
+      closeSync(writer);
+      for (const deadline = Date.now() + 20_000; proc.exitCode === null && proc.signalCode === null && !err.includes('"publisher started"'); await Bun.sleep(10)) {
+        if (Date.now() > deadline) throw new Error(`neither ended nor started: ${err}`);
+      }
+      if (proc.signalCode !== null) {
+        expect(section.get("RestartForceExitStatus")?.join(" ").split(/\s+/) ?? [], `ended by ${proc.signalCode}, which systemd takes as a clean exit`).toContain(proc.signalCode);
+      } else {
+        expect(proc.exitCode, err).toBeNull(); // started: the SIGHUP stopped nothing
+        proc.kill("SIGTERM");
+        expect(await proc.exited).toBe(0);
+      }
+    } finally {
+      proc.kill("SIGKILL");
+    }
+  });
+
+  test("the install steps create the user and group feeder before any step names them", () => {
+    const steps = text.split("\n").filter((l) => /^#\s+(install|useradd|systemctl)\b/.test(l));
+    const guide = readFileSync(join(ROOT, "docs/deployment.md"), "utf8");
+    const bareMetal = guide.slice(guide.indexOf("## Bare-metal install")).split("```")[1]!.split("\n");
+    for (const lines of verb === "run" ? [steps, bareMetal] : [bareMetal]) {
+      const created = lines.findIndex((l) => /useradd .*\bfeeder$/.test(l.trim()));
+      const named = lines.findIndex((l) => /(-g|-o|-u|chgrp|chown)\s+feeder\b/.test(l));
+      expect(created, lines.join("\n")).toBeGreaterThanOrEqual(0);
+      expect(named === -1 || created < named, `"${lines[named]}" comes before the group exists`).toBe(true);
+    }
+  });
+
   test("limits, scheduling and capabilities: LimitNOFILE, Nice, CPUAffinity guidance, no capabilities, no W^X lock for the JIT", () => {
     expect(Number(one("LimitNOFILE"))).toBeGreaterThanOrEqual(65536);
     const nice = Number(one("Nice"));
@@ -91,15 +192,13 @@ describe.each(UNITS)("deploy/systemd/$file", ({ file, verb, config, source, iden
     expect(one("WorkingDirectory")).toBe(`/var/lib/${one("StateDirectory")}`);
   });
 
-  test("ExecStartPre and ExecStart are command lines the real CLI accepts, with the installed example config", async () => {
-    const pre = one("ExecStartPre").split(/\s+/);
+  test("ExecStart is a command line the real CLI accepts, with the installed example config", async () => {
     const start = one("ExecStart").split(/\s+/);
-    expect(pre[0]).toBe(BINARY);
     expect(start[0]).toBe(BINARY);
     expect(start[1]).toBe(verb);
-    expect(pre.slice(1)).toEqual(["check-config", "--config", config]);
+    expect(start.slice(2, 4)).toEqual(["--config", config]);
     expect(text).toContain(`${source} ${config}`); // the install step the mapping stands for
-    expect(await cli(local(pre))).toEqual({ code: 0, err: [] });
+    expect(await cli(["check-config", "--config", join(ROOT, source)])).toEqual({ code: 0, err: [] });
     // `--help` after the unit's flags: parseArgs (strict) rejects any flag the command does not know, with exit 2.
     expect(await cli([...local(start), "--help"])).toEqual({ code: 0, err: [] });
     expect((await cli([verb, "--config", join(ROOT, source), "--no-such-flag", "--help"])).code).toBe(2);

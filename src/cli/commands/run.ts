@@ -21,6 +21,7 @@ export const runCommand: CommandSpec = {
     "SIGHUP neither stops it nor changes anything: the configuration applies at start only. It re-reads and",
     "validates the file and logs what a restart would change (warn, the keys), that nothing would (info), or",
     "why the file cannot be used (error: missing, half-written, invalid); the process runs on as started.",
+    "It takes SIGHUP from when it has read the file; one before that ends it (deploy/systemd restarts it).",
     "",
     "Before the first datagram it checks, in order: HTTP binds http.listen; every destination's interface is",
     "an address of this host and its socket opens; the instrument cache directories are writable; and, for",
