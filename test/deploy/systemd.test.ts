@@ -6,7 +6,7 @@
  * command's SIGHUP re-check, and install steps in an order that works.
  */
 import { describe, expect, test } from "vitest";
-import { chmodSync, closeSync, constants, existsSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, constants, existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { main } from "../../src/cli/main.ts";
@@ -116,7 +116,7 @@ describe.each(UNITS)("deploy/systemd/$file", ({ file, verb, config, source, iden
   });
 
   test("a reload before the process has read its configuration: the process survives it, or the unit restarts it", async () => {
-    // The command's SIGHUP listener (config-reload.ts) comes after the bundle has loaded and the file has been read;
+    // The command's SIGHUP listener (main.ts, then config-reload.ts) comes once the bundle has loaded and runs;
     // before it SIGHUP ends the process, which systemd counts as a clean exit (SuccessExitStatus includes SIGHUP by
     // default): without RestartForceExitStatus=SIGHUP, `systemctl reload` just after a start left the unit down.
     // The configuration is a FIFO, so the process is held in that read, after start-up, when the signal comes.
@@ -150,6 +150,10 @@ describe.each(UNITS)("deploy/systemd/$file", ({ file, verb, config, source, iden
       } catch {
         // EPIPE: the process is gone already
       }
+      // A process that survives the SIGHUP answers it with a re-check, which reads the path again: a regular file by
+      // then (a second read of the FIFO would wait for a writer for good).
+      writeFileSync(join(dir, "regular.toml"), toml.join("\n") + "\n");
+      renameSync(join(dir, "regular.toml"), fifo);
       closeSync(writer);
       for (const deadline = Date.now() + 20_000; proc.exitCode === null && proc.signalCode === null && !err.includes('"publisher started"'); await Bun.sleep(10)) {
         if (Date.now() > deadline) throw new Error(`neither ended nor started: ${err}`);

@@ -60,7 +60,8 @@ export const recordCommand: CommandSpec = {
     "It makes the start-up checks of `feeder run` (see `feeder run --help`), with DIR among the directories that",
     "must be writable, and exits 1 before recording or publishing anything if one fails.",
     "SIGHUP, as for `feeder run`, re-checks the config file and logs what a restart would change; it stops nothing",
-    "(from when the file has been read; one before that ends it, and deploy/systemd restarts it).",
+    "(once its code runs; one while the file is read is answered when it is loaded; one before that, while Bun",
+    "loads the program, ends it, and deploy/systemd restarts it).",
   ].join("\n"),
   hangupChecksConfig: true,
   options: {
