@@ -9,7 +9,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import type { OkxSim } from "../../../src/sim/okx-sim.ts";
 import type { OkxAdapter } from "../../../src/venues/okx/index.ts";
-import { startOkx, until, type PlannedRun } from "../planned-fallback-harness.ts";
+import { startOkx, TEST_TIMINGS, until, type PlannedRun } from "../planned-fallback-harness.ts";
 
 type OkxRun = PlannedRun & { sim: OkxSim };
 const runs: PlannedRun[] = [];
@@ -27,9 +27,14 @@ async function equal(run: PlannedRun, indexes: number[], what: string): Promise<
  * the replacement's ack deadline (500 ms of wall clock) holds it at the notice: on a loaded machine the test's own
  * polling and the proxy can take longer than that, and the deadline would fail the replacement first.
  */
-function heldClock(): { now: () => number; hold(): void } {
+function heldClock(): { now: () => number; hold(): void; advance(ms: number): void; release(): void } {
   let heldAtMs: number | undefined;
-  return { now: () => heldAtMs ?? Date.now(), hold: () => void (heldAtMs = Date.now()) };
+  return {
+    now: () => heldAtMs ?? Date.now(),
+    hold: () => void (heldAtMs = Date.now()),
+    advance: (ms) => void (heldAtMs = (heldAtMs ?? Date.now()) + ms),
+    release: () => void (heldAtMs = undefined),
+  };
 }
 
 /**
@@ -149,18 +154,27 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
 
   test("a book waiting out its resync backoff at the swap (unsubscribed) is not asked of the replacement; after the fallback it recovers once its wait is over; the others stay LIVE", async () => {
     // A second resync within the reset time waits 1–2 s (base 2 s, equal jitter): longer than the swap and the fallback.
-    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { resyncBackoffBaseMs: 2_000, prepare: (p) => p.byIndex.set(1, { holdDown: true }) });
+    // The adapter's clock stands still from that resync until the replacement has subscribed (a loaded machine took
+    // longer than the wait from the notice to the replacement's subscribe, and the wait was over by then: CI, 05:47
+    // UTC), then moves on 700 ms: past the replacement's 500 ms ack deadline, not past the wait's 1 s minimum.
+    const clock = heldClock();
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { resyncBackoffBaseMs: 2_000, prepare: (p) => p.byIndex.set(1, { holdDown: true }), adapter: { now: clock.now } });
     runs.push(run);
     const adapter = run.adapter as OkxAdapter;
     await equal(run, [0, 1], "at start");
     adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // the first resync goes out at once
     await equal(run, [0, 1], "after the first resync");
+    clock.hold();
     adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // the second waits: only its unsubscribe goes out
     await until(() => adapter.topicInfo(0).subscribed === false && !run.proxy.links[0]!.fromClient.at(-1)!.includes('"subscribe"'), "BTC-USDT unsubscribed, waiting");
     run.announce!();
     await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.some((m) => m.includes('"subscribe"')), "the replacement subscribing");
     expect(run.proxy.links[1]!.fromClient.filter((m) => m.includes("BTC-USDT"))).toEqual([]); // not asked while it waits
+    clock.advance(TEST_TIMINGS.ackTimeoutMs + 200);
     await until(() => adapter.stats().plannedReconnectFailures === 1, "the replacement failed");
+    expect(adapter.topicInfo(0).subscribed, "the wait is not over yet").toBe(false);
+    expect(run.proxy.links[1]!.fromClient.filter((m) => m.includes("BTC-USDT"))).toEqual([]);
+    clock.release();
     await equal(run, [0, 1], "once the wait is over");
     expect(run.sink.invalid).toEqual([
       { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
