@@ -386,8 +386,17 @@ export class CaptureWriter {
 
   private closeFile(): void {
     if (this.fd < 0) return;
-    closeSync(this.fd);
+    const fd = this.fd;
     this.fd = -1;
+    try {
+      closeSync(fd);
+    } catch (err) {
+      // NFS reports a write it could not store at close (EIO, ENOSPC, EDQUOT). The descriptor is released all the
+      // same: said, and not thrown (before, a rotation's close failing lost the block meant for the next file, and
+      // the stop's threw past the `stopped` line).
+      this.opts.log?.warn("capture file could not be closed; what the system had not yet stored of it may be lost", { file: this.files.at(-1), bytes: this.fileBytes, records: this.fileRecords, error: (err as Error).message });
+      return;
+    }
     this.opts.log?.info("capture file closed", {
       file: this.files.at(-1),
       bytes: this.fileBytes,
@@ -438,8 +447,16 @@ export class CaptureWriter {
       writeAllAt(this.fd, header, 0);
     } catch (err) {
       // No room even for the header (a full disk): the empty file goes, or one would be left per block until there is room.
-      closeSync(this.fd);
+      // Its close failing too (NFS reports deferred write errors there) changes neither that nor the error reported:
+      // before, the close's error went up with the descriptor still set, so the file stayed and the previous file
+      // was said to have ended early.
+      const fd = this.fd;
       this.fd = -1;
+      try {
+        closeSync(fd);
+      } catch {
+        // the descriptor is released all the same
+      }
       try {
         unlinkSync(path);
       } catch {
