@@ -356,8 +356,13 @@ export class CaptureWriter {
         // left as it is: a reader refuses it by its header, naming it
       }
     }
-    closeSync(this.fd);
+    const fd = this.fd;
     this.fd = -1;
+    try {
+      closeSync(fd);
+    } catch {
+      // released all the same; the file is given up either way (before, the error lost the block meant for the next file)
+    }
     if (why === "deleted") this.lastWriteMonoMs.delete(this.files.at(-1)!);
     this.opts.log?.warn(`capture file was ${why} while being written; its records are gone, a new file is opened`, { file: this.files.at(-1), bytes: this.fileBytes, size: st.size, records: this.fileRecords });
   }

@@ -153,3 +153,19 @@ test("a finished file's close failing (rotation, stop): named in a warning; the 
     expect.objectContaining({ level: "warn", file: w.files[1], error: expect.stringMatching(/EIO/) }),
   ]);
 });
+
+test("the open file deleted under the writer and its close failing: the block still goes to a new file", async () => {
+  const { unlinkSync } = await vi.importActual<typeof import("node:fs")>("node:fs");
+  const dir = makeTempDir("feeder-capture-deleted-close-");
+  const lines: Record<string, unknown>[] = [];
+  const w = writerIn(dir, lines);
+  w.write(1, "bybit", "linear", "c", frame(1));
+  unlinkSync(w.files[0]!);
+  faults.nextClose = true;
+  w.write(2, "bybit", "linear", "c", frame(2));
+  w.close();
+  expect(w.files.length).toBe(2);
+  expect(framesOf(w.files[1]!)).toEqual([2]);
+  expect(w.stats()).toMatchObject({ lostRecords: 0, writeErrors: 0 });
+  expect(lines.filter((l) => l.msg === "capture file ended early by a write error")).toEqual([]);
+});
