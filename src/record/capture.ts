@@ -164,6 +164,9 @@ export class CaptureWriter {
   private unloggedWriteErrors = 0;
   /** Foreign names (n above MAX_FILE_INDEX) already warned about. */
   private readonly warnedForeign = new Set<string>();
+  /** Every file's header, and room to read it back before each block (checkOpenFile). */
+  private readonly fileHeaderBytes: Uint8Array;
+  private readonly headRead: Uint8Array;
 
   constructor(private readonly opts: CaptureWriterOptions) {
     this.prefix = opts.prefix ?? "capture";
@@ -171,6 +174,8 @@ export class CaptureWriter {
     this.maxFileAgeMs = opts.maxFileAgeMs ?? 3_600_000;
     this.flushBytes = opts.flushBytes ?? 1024 * 1024;
     this.codec = codecOf(opts.compression ?? "none");
+    this.fileHeaderBytes = fileHeader(this.codec);
+    this.headRead = new Uint8Array(this.fileHeaderBytes.byteLength);
     this.now = opts.now ?? Date.now;
     this.monoNow = opts.monoNow ?? monoMs;
     this.startWallMs = this.now();
@@ -333,16 +338,44 @@ export class CaptureWriter {
    * The open file deleted by someone else (`rm DIR/*.fcap` to make room, a cleanup job) or cut shorter than written
    * (logrotate's copytruncate): writing on into it would lose every block until the next rotation (a deleted file
    * also keeps its space taken; a cut one gets zeros where its header and blocks were: no reader reads it). It is
-   * closed, which frees a deleted file's space, and the block goes to a new file.
+   * closed, which frees a deleted file's space, and the block goes to a new file. The header is read back too: a
+   * cut between this check and the write leaves the length as written, and only the zeros at the start show it.
    */
   private checkOpenFile(): void {
     const st = fstatSync(this.fd);
-    const why = st.nlink === 0 ? "deleted" : st.size < this.fileBytes ? "cut shorter" : undefined;
+    const head = st.nlink === 0 || st.size < this.fileBytes ? "intact" : this.headState();
+    const why = st.nlink === 0 ? "deleted" : st.size < this.fileBytes || head !== "intact" ? "cut shorter" : undefined;
     if (why === undefined) return;
-    closeSync(this.fd);
+    // Cut between the last check and the last write: that block went after a hole of zeros where the header was, and
+    // the file's length looked right. What was written past the cut goes, so the file is again what the cut left
+    // (empty), which readers take; the block is lost with the file's other records.
+    if (head === "zeros") {
+      try {
+        ftruncateSync(this.fd, 0);
+      } catch {
+        // left as it is: a reader refuses it by its header, naming it
+      }
+    }
+    const fd = this.fd;
     this.fd = -1;
+    try {
+      closeSync(fd);
+    } catch {
+      // released all the same; the file is given up either way (before, the error lost the block meant for the next file)
+    }
     if (why === "deleted") this.lastWriteMonoMs.delete(this.files.at(-1)!);
     this.opts.log?.warn(`capture file was ${why} while being written; its records are gone, a new file is opened`, { file: this.files.at(-1), bytes: this.fileBytes, size: st.size, records: this.fileRecords });
+  }
+
+  /**
+   * Whether the open file still starts with the header written when it was opened. A cut (copytruncate) that came
+   * after the length check and before the write leaves zeros there and the length as written: only this shows it.
+   */
+  private headState(): "intact" | "zeros" | "other" {
+    const head = this.headRead;
+    const n = readSync(this.fd, head, 0, head.byteLength, 0);
+    if (n === head.byteLength && head.every((b, i) => b === this.fileHeaderBytes[i])) return "intact";
+    return head.subarray(0, n).every((b) => b === 0) ? "zeros" : "other";
   }
 
   private abandonFile(): void {
@@ -358,8 +391,17 @@ export class CaptureWriter {
 
   private closeFile(): void {
     if (this.fd < 0) return;
-    closeSync(this.fd);
+    const fd = this.fd;
     this.fd = -1;
+    try {
+      closeSync(fd);
+    } catch (err) {
+      // NFS reports a write it could not store at close (EIO, ENOSPC, EDQUOT). The descriptor is released all the
+      // same: said, and not thrown (before, a rotation's close failing lost the block meant for the next file, and
+      // the stop's threw past the `stopped` line).
+      this.opts.log?.warn("capture file could not be closed; what the system had not yet stored of it may be lost", { file: this.files.at(-1), bytes: this.fileBytes, records: this.fileRecords, error: (err as Error).message });
+      return;
+    }
     this.opts.log?.info("capture file closed", {
       file: this.files.at(-1),
       bytes: this.fileBytes,
@@ -398,20 +440,28 @@ export class CaptureWriter {
     // Taken all the same (another writer in this directory): the next index.
     for (let tries = 0; ; tries++) {
       try {
-        this.fd = openSync(path, "wx");
+        this.fd = openSync(path, "wx+"); // read too: the header is read back before each block (checkOpenFile)
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST" || tries >= MAX_NAME_TRIES) throw err;
         path = join(this.opts.dir, `${this.prefix}-${stamp}-${this.fileIndex++}${CAPTURE_EXTENSION}`);
       }
     }
-    const header = fileHeader(this.codec);
+    const header = this.fileHeaderBytes;
     try {
       writeAllAt(this.fd, header, 0);
     } catch (err) {
       // No room even for the header (a full disk): the empty file goes, or one would be left per block until there is room.
-      closeSync(this.fd);
+      // Its close failing too (NFS reports deferred write errors there) changes neither that nor the error reported:
+      // before, the close's error went up with the descriptor still set, so the file stayed and the previous file
+      // was said to have ended early.
+      const fd = this.fd;
       this.fd = -1;
+      try {
+        closeSync(fd);
+      } catch {
+        // the descriptor is released all the same
+      }
       try {
         unlinkSync(path);
       } catch {

@@ -1,0 +1,171 @@
+/**
+ * Write faults a real disk gives rarely, injected into the writer's node:fs: an EIO (not ENOSPC) in the middle of a
+ * block, then the cut-back (ftruncate) failing too, and a close that fails (NFS reports deferred write errors at
+ * close) when a new file's header could not be written. In each the process goes on, the loss is counted and named
+ * under the right file, and what is on disk reads to its end or stops where the log says.
+ */
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { expect, test, vi } from "vitest";
+import { makeTempDir } from "../support/temp-dirs.ts";
+
+/** Faults armed by a test: each is used once. */
+const faults = vi.hoisted(() => ({
+  /** The next write of a block (not a header) stops after this many bytes with EIO. */
+  writeEioAfter: undefined as number | undefined,
+  ftruncate: false,
+  /** The next write of a file header (at position 0) fails with ENOSPC, and that file's close with EIO. */
+  headerAndClose: false,
+  closeFd: -1,
+  /** The next close of any file fails with EIO (after releasing it, as Linux does). */
+  nextClose: false,
+}));
+
+function errno(code: string): NodeJS.ErrnoException {
+  const e = new Error(`${code}: injected`) as NodeJS.ErrnoException;
+  e.code = code;
+  return e;
+}
+
+vi.mock("node:fs", async (importOriginal) => {
+  const real = await importOriginal<typeof import("node:fs")>();
+  return {
+    ...real,
+    default: real,
+    writeSync: (fd: number, buf: Uint8Array, off: number, len: number, pos: number): number => {
+      if (faults.headerAndClose && pos === 0) {
+        faults.headerAndClose = false;
+        faults.closeFd = fd;
+        throw errno("ENOSPC");
+      }
+      if (faults.writeEioAfter !== undefined && pos > 0 && len > 8) {
+        const n = faults.writeEioAfter;
+        faults.writeEioAfter = undefined;
+        real.writeSync(fd, buf, off, n, pos);
+        throw errno("EIO");
+      }
+      return real.writeSync(fd, buf, off, len, pos);
+    },
+    ftruncateSync: (fd: number, len?: number): void => {
+      if (faults.ftruncate) {
+        faults.ftruncate = false;
+        throw errno("EIO");
+      }
+      real.ftruncateSync(fd, len);
+    },
+    closeSync: (fd: number): void => {
+      real.closeSync(fd);
+      if (faults.nextClose) {
+        faults.nextClose = false;
+        throw errno("EIO");
+      }
+      if (fd === faults.closeFd) {
+        faults.closeFd = -1;
+        throw errno("EIO");
+      }
+    },
+  };
+});
+
+const { CaptureWriter, readCapture } = await import("../../src/record/capture.ts");
+const { createLogger } = await import("../../src/core/log.ts");
+
+function writerIn(dir: string, lines: Record<string, unknown>[], maxFileBytes?: number) {
+  const log = createLogger({ format: "json", write: (l) => lines.push(JSON.parse(l)) });
+  return new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1, log, compression: "none", maxFileBytes });
+}
+
+const frame = (n: number) => String(n).padStart(6, "0") + "x".repeat(200);
+const framesOf = (file: string) => readCapture(file).records.map((r) => Number((r.frame as string).slice(0, 6)));
+
+test("EIO mid-block: the part is cut off, the file reads to its end and writing goes on in it", () => {
+  const dir = makeTempDir("feeder-capture-eio-");
+  const lines: Record<string, unknown>[] = [];
+  const w = writerIn(dir, lines);
+  w.write(1, "bybit", "linear", "c", frame(1));
+  faults.writeEioAfter = 50;
+  w.write(2, "bybit", "linear", "c", frame(2));
+  w.write(3, "bybit", "linear", "c", frame(3));
+  w.close();
+  expect(w.files.length).toBe(1);
+  expect(readCapture(w.files[0]!).truncated).toBeUndefined();
+  expect(framesOf(w.files[0]!)).toEqual([1, 3]);
+  expect(w.stats()).toMatchObject({ lostRecords: 1, writeErrors: 1 });
+  expect(lines.find((l) => l.msg === "capture block could not be written; its records are lost")).toMatchObject({ file: w.files[0], detail: expect.stringMatching(/EIO/) });
+});
+
+test("EIO mid-block and the cut-back failing: the file ends there (a reader stops at the part, naming it) and the next block opens a new file", () => {
+  const dir = makeTempDir("feeder-capture-eio-cut-");
+  const lines: Record<string, unknown>[] = [];
+  const w = writerIn(dir, lines);
+  w.write(1, "bybit", "linear", "c", frame(1));
+  faults.writeEioAfter = 50;
+  faults.ftruncate = true;
+  w.write(2, "bybit", "linear", "c", frame(2));
+  w.write(3, "bybit", "linear", "c", frame(3));
+  w.close();
+  expect(w.files.length).toBe(2);
+  const first = readCapture(w.files[0]!);
+  expect(first.records.map((r) => Number((r.frame as string).slice(0, 6)))).toEqual([1]);
+  expect(first.truncated).toMatch(/incomplete block/);
+  expect(framesOf(w.files[1]!)).toEqual([3]);
+  expect(lines.filter((l) => l.msg === "capture file ended early by a write error")).toEqual([expect.objectContaining({ file: w.files[0] })]);
+});
+
+test("a new file's header not written and its close failing too: the file is removed, and no other file is said to have ended early", () => {
+  const dir = makeTempDir("feeder-capture-header-close-");
+  const lines: Record<string, unknown>[] = [];
+  // Each block fills a file: the second block rotates.
+  const w = writerIn(dir, lines, 100);
+  w.write(1, "bybit", "linear", "c", frame(1));
+  faults.headerAndClose = true;
+  w.write(2, "bybit", "linear", "c", frame(2));
+  w.write(3, "bybit", "linear", "c", frame(3));
+  w.close();
+  // The first file closed whole; the one whose header failed is gone; the third block is in a third file.
+  const names = readdirSync(dir).sort();
+  expect(names.map((n) => join(dir, n))).toEqual(w.files);
+  expect(w.files.length).toBe(2);
+  expect(framesOf(w.files[0]!)).toEqual([1]);
+  expect(framesOf(w.files[1]!)).toEqual([3]);
+  expect(w.stats()).toMatchObject({ lostRecords: 1, writeErrors: 1 });
+  expect(lines.filter((l) => l.msg === "capture file ended early by a write error")).toEqual([]);
+  const error = lines.find((l) => l.msg === "capture block could not be written; its records are lost");
+  // The header's error, not the close's that came after it.
+  expect(error).toMatchObject({ detail: expect.stringMatching(/ENOSPC/) });
+  expect(existsSync(w.files[0]!)).toBe(true);
+});
+
+test("a finished file's close failing (rotation, stop): named in a warning; the block goes to the new file, and close() does not throw", () => {
+  const dir = makeTempDir("feeder-capture-close-fails-");
+  const lines: Record<string, unknown>[] = [];
+  const w = writerIn(dir, lines, 100);
+  w.write(1, "bybit", "linear", "c", frame(1));
+  faults.nextClose = true;
+  w.write(2, "bybit", "linear", "c", frame(2));
+  faults.nextClose = true;
+  expect(() => w.close()).not.toThrow();
+  expect(w.files.length).toBe(2);
+  expect(w.files.map(framesOf)).toEqual([[1], [2]]);
+  expect(w.stats()).toMatchObject({ lostRecords: 0, writeErrors: 0, file: undefined });
+  expect(lines.filter((l) => l.msg === "capture file could not be closed; what the system had not yet stored of it may be lost")).toEqual([
+    expect.objectContaining({ level: "warn", file: w.files[0], error: expect.stringMatching(/EIO/) }),
+    expect.objectContaining({ level: "warn", file: w.files[1], error: expect.stringMatching(/EIO/) }),
+  ]);
+});
+
+test("the open file deleted under the writer and its close failing: the block still goes to a new file", async () => {
+  const { unlinkSync } = await vi.importActual<typeof import("node:fs")>("node:fs");
+  const dir = makeTempDir("feeder-capture-deleted-close-");
+  const lines: Record<string, unknown>[] = [];
+  const w = writerIn(dir, lines);
+  w.write(1, "bybit", "linear", "c", frame(1));
+  unlinkSync(w.files[0]!);
+  faults.nextClose = true;
+  w.write(2, "bybit", "linear", "c", frame(2));
+  w.close();
+  expect(w.files.length).toBe(2);
+  expect(framesOf(w.files[1]!)).toEqual([2]);
+  expect(w.stats()).toMatchObject({ lostRecords: 0, writeErrors: 0 });
+  expect(lines.filter((l) => l.msg === "capture file ended early by a write error")).toEqual([]);
+});
