@@ -13,7 +13,7 @@ import type { RetransmitServerCounters } from "../net/retransmit-server.ts";
 import type { VenueMetric } from "../venues/venue.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { type ProcessSnapshot, writeProcessMetrics } from "./process-metrics.ts";
-import { PromWriter, type CounterAdjust, type HistogramData } from "./prometheus.ts";
+import { PromWriter, type CounterAdjust, type FamilyMeta, type HistogramData } from "./prometheus.ts";
 
 /** Samples event-loop lag: how late a timer fires compared with when it was due. */
 export class EventLoopLagMonitor {
@@ -115,7 +115,9 @@ export function renderMetrics(input: MetricsInput): string {
   w.family("feeder_build_info", "gauge", "always 1; the labels say which build runs").sample("feeder_build_info", { version: VERSION, bun_version: Bun.version }, 1);
   const rejected = new Map<string, number>();
   input.pipelines.forEach((s, index) => {
-    w.carry = input.carries?.[index];
+    const carry = input.carries?.[index];
+    w.carry = carry;
+    carry?.begin();
     const base = s.labels;
     for (const [venue, samples] of Object.entries(s.venues)) {
       rejected.set(venue, rejected.get(venue) ?? 0);
@@ -149,6 +151,7 @@ export function renderMetrics(input: MetricsInput): string {
       w.family("feeder_event_loop_lag_seconds", "histogram", "event-loop lag, sampled every 100 ms").histogram("feeder_event_loop_lag_seconds", base, s.eventLoopLag);
     }
     w.family("feeder_js_heap_used_bytes", "gauge", "JS heap in use by the pipeline's thread").sample("feeder_js_heap_used_bytes", base, s.heapUsedBytes);
+    carry?.writeUnseen(w);
   });
   w.carry = undefined;
   w.family("feeder_venue_metrics_rejected", "gauge", "venue samples left out of this scrape for breaking the naming rules (an adapter bug)");
@@ -196,19 +199,39 @@ function writeVenueSample(w: PromWriter, base: Record<string, string>, venue: st
  * new thread counts from 0 under the same `worker` label, so before, every counter of that worker fell back, which a
  * dashboard's sum() over workers (and any tool that does not treat a drop as a reset) read as negative traffic.
  * Each series written is remembered with the value shown; when the worker is replaced those values are carried and
- * added to what its successor counts. A series the successor never writes is carried on unseen until it does.
- * Cold: one map lookup per counter series per scrape.
+ * added to what its successor counts. A series the successor has not written yet (a venue not resolved or connected
+ * yet, a latency histogram with nothing observed) is written at its carried value: before, it was left out until
+ * the successor wrote it, so sum() over workers dipped meanwhile (for as long as the venue stayed unreachable).
+ * Cold: a few map lookups per counter series per scrape.
  */
 export class CounterCarry implements CounterAdjust {
-  private readonly carried = new Map<string, number>();
-  private shown = new Map<string, number>();
+  private readonly carried = new Map<string, Shown>();
+  private shown = new Map<string, Shown>();
+  /** The series written in the scrape being rendered (begin() clears it). */
+  private readonly written = new Set<string>();
   /** Bumped by each restart: a snapshot asked of the worker before it is not written with the new carry. */
   generation = 0;
 
-  value(head: string, counted: number): number {
-    const v = counted + (this.carried.get(head) ?? 0);
-    this.shown.set(head, v);
+  value(family: FamilyMeta, head: string, counted: number): number {
+    const v = counted + (this.carried.get(head)?.value ?? 0);
+    this.shown.set(head, { family, value: v });
+    this.written.add(head);
     return v;
+  }
+
+  /** A scrape starts writing the slot's pipeline. */
+  begin(): void {
+    this.written.clear();
+  }
+
+  /** The pipeline is written: the carried series it did not write, at their carried values (in carried order). */
+  writeUnseen(w: PromWriter): void {
+    for (const [head, { family }] of this.carried) {
+      if (this.written.has(head)) continue;
+      const declared = w.typeOf(family.name);
+      if (declared !== undefined && declared !== family.type) continue; // cannot happen with one build; never a bad family
+      w.family(family.name, family.type, family.help).line(family.name, head, this.value(family, head, 0));
+    }
   }
 
   /** The slot's worker is gone: what it last showed is where its successor's counts start. */
@@ -217,6 +240,11 @@ export class CounterCarry implements CounterAdjust {
     this.shown = new Map();
     this.generation++;
   }
+}
+
+interface Shown {
+  family: FamilyMeta;
+  value: number;
 }
 
 /** Copies a histogram into plain data (for postMessage). */

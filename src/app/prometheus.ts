@@ -14,16 +14,28 @@ export interface HistogramData {
 
 export type Labels = Readonly<Record<string, string | number>>;
 
-/** What a counter series (`head`: its name and labels as written) is written as, given what its source counts. */
+export type FamilyType = "counter" | "gauge" | "histogram";
+
+/** A family's declaration (what `family()` was given). */
+export interface FamilyMeta {
+  readonly name: string;
+  readonly type: FamilyType;
+  readonly help: string;
+}
+
+/**
+ * What a counter series (`head`: its name and labels as written, in `family`) is written as, given what its source
+ * counts.
+ */
 export interface CounterAdjust {
-  value(head: string, counted: number): number;
+  value(family: FamilyMeta, head: string, counted: number): number;
 }
 
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 export class PromWriter {
   /** Lines per family, so samples added in any order come out grouped as the format requires. */
-  private readonly families = new Map<string, { type: string; lines: string[] }>();
+  private readonly families = new Map<string, { type: FamilyType; meta: FamilyMeta; lines: string[] }>();
   /**
    * While set, every counter and histogram sample written goes through it (a restarted worker's counts carried:
    * metrics.ts CounterCarry); gauges never do.
@@ -31,10 +43,10 @@ export class PromWriter {
   carry: CounterAdjust | undefined;
 
   /** Declares a family once (HELP and TYPE); samples are then added with `sample` or `histogram`. */
-  family(name: string, type: "counter" | "gauge" | "histogram", help: string): this {
+  family(name: string, type: FamilyType, help: string): this {
     if (this.families.has(name)) return this;
     if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new Error(`invalid metric name ${JSON.stringify(name)}`);
-    this.families.set(name, { type, lines: [`# HELP ${name} ${help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`, `# TYPE ${name} ${type}`] });
+    this.families.set(name, { type, meta: { name, type, help }, lines: [`# HELP ${name} ${help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`, `# TYPE ${name} ${type}`] });
     return this;
   }
 
@@ -46,7 +58,15 @@ export class PromWriter {
   sample(name: string, labels: Labels, value: number): this {
     const f = this.familyOf(name);
     const head = `${name}${renderLabels(labels)}`;
-    f.lines.push(`${head} ${renderValue(this.carry !== undefined && f.type !== "gauge" ? this.carry.value(head, value) : value)}`);
+    f.lines.push(`${head} ${renderValue(this.carry !== undefined && f.type !== "gauge" ? this.carry.value(f.meta, head, value) : value)}`);
+    return this;
+  }
+
+  /** One sample line as given (`head`: name and labels already rendered) in a declared family; never adjusted. */
+  line(family: string, head: string, value: number): this {
+    const f = this.families.get(family);
+    if (!f) throw new Error(`metric ${family} was not declared with family()`);
+    f.lines.push(`${head} ${renderValue(value)}`);
     return this;
   }
 
@@ -59,7 +79,7 @@ export class PromWriter {
     const open = pairs === "" ? "{" : `{${pairs},`;
     const les = leStrings(h.boundsUs);
     const carry = this.carry;
-    const line = (head: string, value: number) => f.lines.push(`${head} ${renderValue(carry === undefined ? value : carry.value(head, value))}`);
+    const line = (head: string, value: number) => f.lines.push(`${head} ${renderValue(carry === undefined ? value : carry.value(f.meta, head, value))}`);
     let cumulative = 0;
     for (let i = 0; i < h.boundsUs.length; i++) {
       cumulative += h.counts[i]!;
@@ -78,7 +98,7 @@ export class PromWriter {
     return out.join("\n") + "\n";
   }
 
-  private familyOf(sampleName: string): { type: string; lines: string[] } {
+  private familyOf(sampleName: string): { type: FamilyType; meta: FamilyMeta; lines: string[] } {
     const direct = this.families.get(sampleName);
     if (direct) return direct;
     const base = sampleName.replace(/_(bucket|sum|count)$/, "");

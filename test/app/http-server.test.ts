@@ -198,6 +198,21 @@ describe("http server", () => {
     }
   });
 
+  test("/status (s-rev61): a repeated or misspelt parameter, or book= without books=, is a 400 naming it (was ignored: every book sent)", async () => {
+    const cases: [string, RegExp][] = [
+      ["books=5&book=bybit/linear/XRPUSDT&book=bybit/linear/ETHUSDT", /^book: given 2 times$/],
+      ["boks=5", /^unknown query parameter "boks" \(\/status takes only books and book\)$/],
+      ["books=5&bok=bybit/linear/XRPUSDT", /^unknown query parameter "bok"/],
+      ["book=bybit/linear/XRPUSDT", /^book: chooses the first of books=N; books= not given$/],
+    ];
+    for (const [q, error] of cases) {
+      const r = await fetch(`${server.url}/status?${q}`);
+      expect(r.status, q).toBe(400);
+      expect(((await r.json()) as any).error, q).toMatch(error);
+    }
+    expect((await fetch(`${server.url}/status?books=5&book=bybit/linear/XRPUSDT`)).status).toBe(200);
+  });
+
   test("/metrics is Prometheus text", async () => {
     const r = await fetch(`${server.url}/metrics`);
     expect(r.headers.get("content-type")).toContain("text/plain; version=0.0.4");

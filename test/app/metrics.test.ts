@@ -108,6 +108,35 @@ describe("renderMetrics", () => {
       expect(type).toEqual(help);
     }
   });
+
+  test("s-rev61: a carried series the successor has not written yet (a venue it has not resolved or connected) is still shown, no dip and no jump; histograms stay whole", () => {
+    const carry = new CounterCarry();
+    const scrape = (s: MetricsSnapshot) => parsePrometheusText(renderMetrics({ pipelines: [s], carries: [carry] })).samples;
+    const h = new LatencyHistogram();
+    for (const us of [30, 3_000, 300_000]) h.observe(us);
+    const old = snapshot({ worker: "1" }, [counter("messages_received_total", { market: "linear", connection: "linear-0" }, 7)]);
+    old.exchangeToReceipt = { bybit: histogramData(h) };
+    const was = scrape(old);
+    carry.restarted();
+    // The new worker has not connected bybit yet: no venue sample, no exchange_to_receipt histogram for it.
+    const fresh = { ...snapshot({ worker: "1" }, []), venues: {}, exchangeToReceipt: {} };
+    const key = (x: { name: string; labels: Record<string, string> }) => x.name + JSON.stringify(x.labels);
+    const carried = (samples: ReturnType<typeof scrape>) =>
+      samples.filter((x) => x.name.startsWith("feeder_venue_messages_received_total") || x.name.startsWith("feeder_exchange_to_receipt_seconds"));
+    for (let i = 0; i < 2; i++) {
+      const now = scrape(fresh);
+      const values = (samples: ReturnType<typeof scrape>) => new Map(carried(samples).map((x) => [key(x), x.value]));
+      expect(values(now)).toEqual(values(was)); // families may come in another order: a family's lines stay together
+      expect(values(now).size).toBe(26);
+      carry.restarted(); // a second restart with nothing written by the worker in between: still carried
+    }
+    const buckets = scrape(fresh).filter((x) => x.name === "feeder_exchange_to_receipt_seconds_bucket").map((x) => x.value);
+    expect(buckets.at(-1)).toBe(3);
+    expect(buckets.every((v, i) => i === 0 || v >= buckets[i - 1]!)).toBe(true);
+    // Once it connects and counts 2: 9, in one series.
+    const joined = scrape(snapshot({ worker: "1" }, [counter("messages_received_total", { market: "linear", connection: "linear-0" }, 2)]));
+    expect(joined.filter((x) => x.name === "feeder_venue_messages_received_total").map((x) => x.value)).toEqual([9]);
+  });
 });
 
 // The Bybit adapter's own samples (names, labels, no double counting) are tested in test/venues/bybit/metrics.test.ts.
