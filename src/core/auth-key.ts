@@ -3,7 +3,7 @@
  * the publisher and the subscriber. Cold path. Plain Node API (the subscriber runs under Node 20 too).
  * @module
  */
-import { readFileSync } from "node:fs";
+import { readRegularFileSync } from "./regular-file.ts";
 
 /** Shortest accepted HMAC key: 128 bits. */
 export const MIN_AUTH_KEY_BYTES = 16;
@@ -15,7 +15,7 @@ export const MIN_AUTH_KEY_BYTES = 16;
 export function readAuthKeyFile(path: string, what: string): Uint8Array {
   let raw: Uint8Array;
   try {
-    raw = readFileSync(path);
+    raw = readRegularFileSync(path); // read at start more than once and on SIGHUP: no FIFO, no device
   } catch (err) {
     throw new Error(`${what}: cannot read key file ${JSON.stringify(path)}: ${(err as Error).message}`);
   }
