@@ -3,7 +3,8 @@
  * thread that runs the feed. A path that was no longer a regular file held that thread: a FIFO waited for a writer
  * for good (the books unpublished, SIGTERM unanswered), /dev/zero's read grew until memory ran out. Such a path is
  * now refused by what it is, the process running on. At load, a device or a directory is refused the same way (a
- * FIFO is read once there: `-c <(render-config)`); a key file, read more than once at start, never may be a FIFO.
+ * FIFO is read once there: `-c <(render-config)`); publish.auth_key_file, read more than once at start, never may
+ * be a FIFO, while a key read once (listen's and the bridge's --auth-key-file) may.
  * The re-check runs in a child process, which the test kills if it does not answer: the old code's blocked read
  * cannot hold the test's own thread.
  */
@@ -11,6 +12,7 @@ import { mkdirSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, expect, test } from "vitest";
 import { loadConfigFile } from "../../src/config/load.ts";
+import { readAuthKeyFile } from "../../src/core/auth-key.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
@@ -104,4 +106,16 @@ test("at load: a configuration or key path that is a device or a directory is a 
   expect(problems(() => loadConfigFile(dir))).toEqual([`${dir}: not a regular file but a directory: the configuration must be a regular file`]);
   replaceWith(keyPath, "/dev/zero");
   expect(problems(() => loadConfigFile(path))).toContain(`publish.auth_key_file: cannot read key file ${JSON.stringify(keyPath)}: not a regular file but a character device`);
+});
+
+test("a key read once (listen, bridge: --auth-key-file <(pass show feed-key)) may still be a FIFO; a device may not", { timeout: 60_000 }, async () => {
+  const { dir } = setup();
+  const fifo = join(dir, "once.key");
+  expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+  // The writer is another process: this thread's read waits for it and ends at its close.
+  const writer = Bun.spawn(["sh", "-c", `printf '%s' ${KEY} > "$1"`, "sh", fifo], { stdin: "ignore", stdout: "ignore", stderr: "inherit" });
+  cleanups.push(() => writer.kill("SIGKILL"));
+  expect(Buffer.from(readAuthKeyFile(fifo, "--auth-key-file", { fifo: true })).toString("hex")).toBe(KEY);
+  expect(await writer.exited).toBe(0);
+  expect(() => readAuthKeyFile("/dev/zero", "--auth-key-file", { fifo: true })).toThrow('--auth-key-file: cannot read key file "/dev/zero": not a regular file but a character device');
 });
