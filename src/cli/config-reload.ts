@@ -25,7 +25,7 @@ export type ReloadCheck = { readonly changed: readonly string[] } | { readonly p
 export function checkReload(path: string, running: FeederConfig, runningKey?: string): ReloadCheck {
   let next: FeederConfig;
   try {
-    next = loadConfigFile(path);
+    next = loadConfigFile(path, { reread: true });
   } catch (err) {
     return { problems: err instanceof ConfigError ? err.problems : [String(err)] };
   }

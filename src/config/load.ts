@@ -4,10 +4,10 @@
  * The keys and defaults are documented in README.md ("Configuration") and config/feeder.example.toml.
  * @module
  */
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError } from "../core/errors.ts";
+import { NotRegularFileError, readRegularFileSync } from "../core/regular-file.ts";
 import { MAX_FIXED_EXP } from "../core/fixed.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import { parseCidr } from "../core/cidr.ts";
@@ -79,13 +79,19 @@ export interface ValidateOptions {
   readonly requireVenue?: boolean;
   /** This host's IPv4 addresses, which a destination's `interface` must be one of (default: os.networkInterfaces()). */
   readonly localAddresses?: readonly { name: string; address: string }[];
+  /**
+   * The file is read again while the process runs (SIGHUP's re-check, config-reload.ts): a FIFO is refused then, as a
+   * device or a directory always is (its read would wait for a writer on the thread that publishes).
+   */
+  readonly reread?: boolean;
 }
 
 export function loadConfigFile(path: string, opts: ValidateOptions = {}): FeederConfig {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readRegularFileSync(path, { fifo: opts.reread !== true });
   } catch (err) {
+    if (err instanceof NotRegularFileError) throw new ConfigError([`${path}: ${err.message}: the configuration must be a regular file`]);
     throw new ConfigError([`${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
   }
   return parseConfigText(utf8Text(bytes, path), path, opts);

@@ -3,7 +3,7 @@
  * the publisher and the subscriber. Cold path. Plain Node API (the subscriber runs under Node 20 too).
  * @module
  */
-import { readFileSync } from "node:fs";
+import { readRegularFileSync } from "./regular-file.ts";
 
 /** Shortest accepted HMAC key: 128 bits. */
 export const MIN_AUTH_KEY_BYTES = 16;
@@ -11,11 +11,14 @@ export const MIN_AUTH_KEY_BYTES = 16;
 /**
  * Reads an HMAC key file: the raw bytes of the file or, when the file is text of hex digits only (an optional
  * trailing newline allowed), the bytes they spell. Errors name `what` (the config key or option) and the file.
+ * The path must be a regular file (a device would be read for ever), or a FIFO where `opts.fifo` says the key is
+ * read once (a subscriber's `--auth-key-file <(pass show feed-key)`); publish.auth_key_file is read more than once
+ * at start and again on SIGHUP.
  */
-export function readAuthKeyFile(path: string, what: string): Uint8Array {
+export function readAuthKeyFile(path: string, what: string, opts: { readonly fifo?: boolean } = {}): Uint8Array {
   let raw: Uint8Array;
   try {
-    raw = readFileSync(path);
+    raw = readRegularFileSync(path, opts);
   } catch (err) {
     throw new Error(`${what}: cannot read key file ${JSON.stringify(path)}: ${(err as Error).message}`);
   }

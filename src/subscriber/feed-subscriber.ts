@@ -169,7 +169,7 @@ export class FeedSubscriber {
     }
     this.maxStreams = positiveLimit(opts.maxStreams, DEFAULT_MAX_STREAMS, "maxStreams");
     if (opts.authKey !== undefined && opts.authKeyFile !== undefined) throw new RangeError("give authKey or authKeyFile, not both");
-    const key = opts.authKeyFile !== undefined ? readAuthKeyFile(opts.authKeyFile, "authKeyFile") : opts.authKey;
+    const key = opts.authKeyFile !== undefined ? readAuthKeyFile(opts.authKeyFile, "authKeyFile", { fifo: true }) : opts.authKey;
     this.auth = key !== undefined ? new DatagramAuth(key) : undefined;
     this.reader = new PacketReader(this.auth);
     const snapshotDepth = opts.snapshotDepth ?? 0;

@@ -29,7 +29,7 @@ function exe(path: string, body: string): void {
 }
 
 /** .ci/run on a checkout whose `npm test` runs `script`; `opts.noUnshare` puts a failing `unshare` first on PATH. */
-async function ciRun(script: string, opts: { noUnshare?: boolean; lockOutOfSync?: boolean } = {}): Promise<CiRun> {
+async function ciRun(script: string, opts: { noUnshare?: boolean; lockOutOfSync?: boolean; tmpMissing?: boolean } = {}): Promise<CiRun> {
   const dir = makeTempDir("feeder-ci-run-");
   const repo = join(dir, "repo");
   const stubs = join(dir, "stubs");
@@ -49,7 +49,7 @@ async function ciRun(script: string, opts: { noUnshare?: boolean; lockOutOfSync?
     ...(process.env as Record<string, string>),
     CI: "true",
     PATH: `${stubs}:${process.env.PATH}`,
-    TMPDIR: dir,
+    TMPDIR: opts.tmpMissing ? join(dir, "missing") : dir,
     CI_FAKE_MARK: mark,
     npm_config_offline: "true",
     npm_config_cache: join(dir, "npm-cache"), // its logs too: nothing written to $HOME
@@ -96,6 +96,14 @@ describe.concurrent(".ci/run", { timeout: 120_000 }, () => {
     expect(r.ran).toBeUndefined();
     expect(r.code).not.toBe(0);
     expect(r.err).toContain("ci: npm ci failed: no test ran");
+    expect(r.last).toBe("tests: 0 passed, 0 failed");
+  });
+
+  test("failing before any test can run (no temporary directory for the copy): non-zero, and still the count as the last line", async () => {
+    // mktemp failing under set -e ended the script with mktemp's error alone.
+    const r = await ciRun("echo ' Tests  2 passed (2)'", { tmpMissing: true });
+    expect(r.ran).toBeUndefined();
+    expect(r.code).not.toBe(0);
     expect(r.last).toBe("tests: 0 passed, 0 failed");
   });
 });

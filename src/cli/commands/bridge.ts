@@ -131,7 +131,7 @@ async function toNats(ctx: CommandContext): Promise<number> {
   const maxPendingBytes = byteSize(v["max-pending"], "max-pending") ?? DEFAULT_MAX_PENDING_BYTES;
   let authKey: Uint8Array | undefined;
   try {
-    authKey = authKeyFile === undefined ? undefined : readAuthKeyFile(authKeyFile, "--auth-key-file");
+    authKey = authKeyFile === undefined ? undefined : readAuthKeyFile(authKeyFile, "--auth-key-file", { fifo: true });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

@@ -58,7 +58,7 @@ export function natsReadOptions(ctx: CommandContext): NatsReadOptions {
   // --auth-key-file: only envelopes signed with the key (a bridge given it) are read; the rest are refused, counted.
   let authKey: Uint8Array | undefined;
   try {
-    authKey = typeof v["auth-key-file"] === "string" ? readAuthKeyFile(v["auth-key-file"], "--auth-key-file") : undefined;
+    authKey = typeof v["auth-key-file"] === "string" ? readAuthKeyFile(v["auth-key-file"], "--auth-key-file", { fifo: true }) : undefined;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

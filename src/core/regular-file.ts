@@ -1,0 +1,44 @@
+/**
+ * Reads a configuration or key file that may be read again while the process runs (SIGHUP's re-check). A path
+ * that is not a regular file would hold or spin the thread reading it: /dev/zero never ends (the read grows
+ * until memory runs out), a FIFO waits for a writer, a directory is no file. Such a path is refused by what it is.
+ * Cold path. Plain Node API (the subscriber reads keys under Node 20 too).
+ * @module
+ */
+import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, type Stats } from "node:fs";
+
+/** What a path is, when it is not a regular file. */
+function kindOf(st: Stats): string | undefined {
+  if (st.isFile()) return undefined;
+  if (st.isFIFO()) return "a FIFO (named pipe)";
+  if (st.isDirectory()) return "a directory";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isSocket()) return "a socket";
+  return "not a regular file";
+}
+
+/** A path that is not a regular file: `message` names what it is. */
+export class NotRegularFileError extends Error {
+  constructor(readonly kind: string) {
+    super(`not a regular file but ${kind}`);
+  }
+}
+
+/**
+ * The file's bytes; a path that is not a regular file throws NotRegularFileError, other failures the errno error.
+ * `fifo: true` reads a FIFO once to its end (a start's one read of `-c <(render-config)`): only where it is read once.
+ */
+export function readRegularFileSync(path: string, opts: { readonly fifo?: boolean } = {}): Uint8Array {
+  // stat first for a FIFO: opening one, even without blocking, lets its writer in before the read that waits for it.
+  if (opts.fifo === true && statSync(path).isFIFO()) return readFileSync(path);
+  // O_NONBLOCK: opening a FIFO does not wait for a writer; nothing else is read differently.
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const kind = kindOf(fstatSync(fd));
+    if (kind !== undefined) throw new NotRegularFileError(kind);
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
