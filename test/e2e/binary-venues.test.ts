@@ -449,6 +449,10 @@ describe("compiled feeder binary against every venue simulator, fault by fault",
         const notUsable = new Set<number>();
         const leftLive = new Set<string>();
         let validChecks = 0;
+        /** Valid checks per topic since the current fault was injected; of its target since the feeder met it. */
+        const faultChecks = new Map<number, number>();
+        let metTarget = -1;
+        let targetChecksAfterMet = 0;
         const lastChecked = new Map<number, string>();
         const check = (book: SubscriberBook, event: string) => {
           const t = topics.find((x) => x.id === book.instrumentId);
@@ -472,7 +476,18 @@ describe("compiled feeder binary against every venue simulator, fault by fault",
           }
           if (ok === undefined) violations.push(`${t.market}:${t.symbol} usable at ${book.venueSeq} (${event}), a sequence the simulator never had`);
           else if (!ok) violations.push(`${t.market}:${t.symbol} usable at ${book.venueSeq} (${event}) but differs from the simulator's book there`);
-          else validChecks++;
+          else {
+            validChecks++;
+            faultChecks.set(t.id, (faultChecks.get(t.id) ?? 0) + 1);
+            if (t.id === metTarget) targetChecksAfterMet++;
+          }
+        };
+        /**
+         * A book can turn usable with no event of its own (its stream's staleness ended by a heartbeat, a held gap's
+         * request over): every poll looks at each book too, so such a book is compared before any wait can end.
+         */
+        const sweep = () => {
+          for (const b of subscriber.books.values()) check(b, "poll");
         };
         // Every event that can show a book usable or take it out of LIVE.
         subscriber.on("update", ({ book }) => check(book, "update"));
@@ -509,7 +524,7 @@ describe("compiled feeder binary against every venue simulator, fault by fault",
         /** waitFor, its failure naming the feeder's state and stderr at that moment. */
         const until = async (cond: () => boolean, what: string, timeoutMs = 10_000, onPoll?: () => void) => {
           try {
-            await waitFor(cond, what, timeoutMs, onPoll);
+            await waitFor(() => (sweep(), cond()), what, timeoutMs, onPoll);
           } catch (e) {
             throw new Error(`${(e as Error).message} (violations: ${violations.slice(0, 3).join("; ") || "none"}; feeder exit code ${f.proc.exitCode}, stderr: ${stderrTail()})`);
           }
@@ -531,6 +546,10 @@ describe("compiled feeder binary against every venue simulator, fault by fault",
           const before = (await counter(fault.counters)) + (fault.served?.() ?? 0);
           notUsable.clear();
           leftLive.clear();
+          faultChecks.clear();
+          metTarget = -1;
+          targetChecksAfterMet = 0;
+          const target = topics[fault.target ?? 0]!;
           fault.inject();
           step();
           // The feeder met the fault: its counter grew (the simulator kept moving meanwhile).
@@ -545,10 +564,17 @@ describe("compiled feeder binary against every venue simulator, fault by fault",
             pace();
             await new Promise((r) => setTimeout(r, 20));
           }
-          const target = topics[fault.target ?? 0]!;
+          // From here the fault has hit: the target must be compared again (its recovery, or its next update) before
+          // the checks, and every book at least once since the injection, or "none usable while different" held
+          // vacuously over this fault. A step makes every book move past what it showed before the fault was met.
+          metTarget = target.id;
+          step();
           if (fault.expect === "break") await until(() => notUsable.has(target.id), `${target.market}:${target.symbol} not usable after ${fault.name}`, 15_000, pace);
           if (fault.settled) await until(fault.settled, `${c.venue} ${fault.name}: the simulator's side over`, 20_000, pace);
           await until(allEqual, `${c.venue} books equal after recovering from ${fault.name}`, 20_000, pace);
+          const unchecked = topics.filter((t) => !faultChecks.get(t.id)).map((t) => `${t.market}:${t.symbol}`);
+          expect(unchecked, `${c.venue} ${fault.name}: books never compared from the injection to the recovery`).toEqual([]);
+          expect(targetChecksAfterMet, `${c.venue} ${fault.name}: ${target.market}:${target.symbol} compared after the feeder met the fault`).toBeGreaterThan(0);
           for (let i = 0; i < 3; i++) {
             step();
             await until(allEqual, `${c.venue} books equal after ${fault.name}, step ${i}`);
