@@ -19,37 +19,9 @@ import { BookUpdate } from "../../src/core/book-update.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { BookState, Side } from "../../src/core/types.ts";
 import { testInstrument } from "./reference-book.ts";
+import { Rng } from "./rng.ts";
 
 const MAX = Number.MAX_SAFE_INTEGER;
-
-/** mulberry32 with a 53-bit float helper. */
-class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  u32(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  float(): number {
-    return ((this.u32() >>> 5) * 67108864 + (this.u32() >>> 6)) / 9007199254740992;
-  }
-  /** Integer in [lo, hi]. */
-  int(lo: number, hi: number): number {
-    return Math.min(hi, lo + Math.floor(this.float() * (hi - lo + 1)));
-  }
-  chance(p: number): boolean {
-    return this.float() < p;
-  }
-  /** Log-uniform integer in [1, max]. */
-  logInt(max: number): number {
-    return Math.max(1, Math.min(max, Math.floor(Math.exp(this.float() * Math.log(max)))));
-  }
-}
 
 /** The reference side: a Map price → qty, and its prices sorted best-first (kept by binary search + splice). */
 class RefSide {
