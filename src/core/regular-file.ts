@@ -55,6 +55,8 @@ function openNonBlocking(path: string): number {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if ((code === "EAGAIN" || code === "EWOULDBLOCK") && statSync(path).isFile()) return openSync(path, constants.O_RDONLY);
+    // A Unix socket cannot be opened (ENXIO): named by what it is, as a FIFO or a device is, not by the errno.
+    if (code === "ENXIO" && statSync(path).isSocket()) throw new NotRegularFileError("a socket");
     throw err;
   }
 }
