@@ -32,13 +32,31 @@ export class NotRegularFileError extends Error {
 export function readRegularFileSync(path: string, opts: { readonly fifo?: boolean } = {}): Uint8Array {
   // stat first for a FIFO: opening one, even without blocking, lets its writer in before the read that waits for it.
   if (opts.fifo === true && statSync(path).isFIFO()) return readFileSync(path);
-  // O_NONBLOCK: opening a FIFO does not wait for a writer; nothing else is read differently.
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const fd = openNonBlocking(path);
   try {
     const kind = kindOf(fstatSync(fd));
     if (kind !== undefined) throw new NotRegularFileError(kind);
     return readFileSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * O_NONBLOCK: opening a FIFO does not wait for a writer; a regular file is read no differently. But a regular file
+ * another process holds a write lease on (Samba's oplocks, the NFS server's delegations, fcntl F_SETLEASE) answers a
+ * non-blocking open with EAGAIN (open(2)) where a plain open waits for the lease to be broken (at most
+ * /proc/sys/fs/lease-break-time, 45 s by default): before, such a file was refused. A path still a regular file
+ * after EAGAIN is opened plainly (the caller's fstat checks what was opened).
+ */
+function openNonBlocking(path: string): number {
+  try {
+    return openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if ((code === "EAGAIN" || code === "EWOULDBLOCK") && statSync(path).isFile()) return openSync(path, constants.O_RDONLY);
+    // A Unix socket cannot be opened (ENXIO): named by what it is, as a FIFO or a device is, not by the errno.
+    if (code === "ENXIO" && statSync(path).isSocket()) throw new NotRegularFileError("a socket");
+    throw err;
   }
 }

@@ -167,6 +167,8 @@ export class CaptureWriter {
   /** Every file's header, and room to read it back before each block (checkOpenFile). */
   private readonly fileHeaderBytes: Uint8Array;
   private readonly headRead: Uint8Array;
+  /** The open file's header could not be read back and that was said (once per file). */
+  private headReadFailed = false;
 
   constructor(private readonly opts: CaptureWriterOptions) {
     this.prefix = opts.prefix ?? "capture";
@@ -344,7 +346,7 @@ export class CaptureWriter {
   private checkOpenFile(): void {
     const st = fstatSync(this.fd);
     const head = st.nlink === 0 || st.size < this.fileBytes ? "intact" : this.headState();
-    const why = st.nlink === 0 ? "deleted" : st.size < this.fileBytes || head !== "intact" ? "cut shorter" : undefined;
+    const why = st.nlink === 0 ? "deleted" : st.size < this.fileBytes || head === "zeros" || head === "other" ? "cut shorter" : undefined;
     if (why === undefined) return;
     // Cut between the last check and the last write: that block went after a hole of zeros where the header was, and
     // the file's length looked right. What was written past the cut goes, so the file is again what the cut left
@@ -370,10 +372,23 @@ export class CaptureWriter {
   /**
    * Whether the open file still starts with the header written when it was opened. A cut (copytruncate) that came
    * after the length check and before the write leaves zeros there and the length as written: only this shows it.
+   * "unread": the read failed (named once per file); the length check is all there is for that block.
    */
-  private headState(): "intact" | "zeros" | "other" {
+  private headState(): "intact" | "unread" | "zeros" | "other" {
     const head = this.headRead;
-    const n = readSync(this.fd, head, 0, head.byteLength, 0);
+    let n: number;
+    try {
+      n = readSync(this.fd, head, 0, head.byteLength, 0);
+    } catch (err) {
+      // Not a failed write: the block is written all the same (the length check still holds). Before, the error went
+      // up as the block's, before the rotation, so this block and every later one were lost and the file never
+      // rotated. Said once per file.
+      if (!this.headReadFailed) {
+        this.headReadFailed = true;
+        this.opts.log?.warn("capture file header could not be read back; a cut of the file between checks may go unseen", { file: this.files.at(-1), error: (err as Error).message });
+      }
+      return "unread";
+    }
     if (n === head.byteLength && head.every((b, i) => b === this.fileHeaderBytes[i])) return "intact";
     return head.subarray(0, n).every((b) => b === 0) ? "zeros" : "other";
   }
@@ -473,6 +488,7 @@ export class CaptureWriter {
     this.writtenBytes += header.byteLength;
     this.fileRawBytes = 0;
     this.fileRecords = 0;
+    this.headReadFailed = false;
     this.fileOpenedMonoMs = this.monoNow();
     this.lastWriteMonoMs.set(path, this.fileOpenedMonoMs);
     this.files.push(path);
