@@ -35,7 +35,7 @@ export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8
 
 export class PromWriter {
   /** Lines per family, so samples added in any order come out grouped as the format requires. */
-  private readonly families = new Map<string, { type: FamilyType; meta: FamilyMeta; lines: string[] }>();
+  private readonly families = new Map<string, { meta: FamilyMeta; lines: string[] }>();
   /**
    * While set, every counter and histogram sample written goes through it (a restarted worker's counts carried:
    * metrics.ts CounterCarry); gauges never do.
@@ -46,19 +46,19 @@ export class PromWriter {
   family(name: string, type: FamilyType, help: string): this {
     if (this.families.has(name)) return this;
     if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new Error(`invalid metric name ${JSON.stringify(name)}`);
-    this.families.set(name, { type, meta: { name, type, help }, lines: [`# HELP ${name} ${help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`, `# TYPE ${name} ${type}`] });
+    this.families.set(name, { meta: { name, type, help }, lines: [`# HELP ${name} ${help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`, `# TYPE ${name} ${type}`] });
     return this;
   }
 
   /** The declared type of a family, undefined when it was not declared. */
   typeOf(name: string): string | undefined {
-    return this.families.get(name)?.type;
+    return this.families.get(name)?.meta.type;
   }
 
   sample(name: string, labels: Labels, value: number): this {
     const f = this.familyOf(name);
     const head = `${name}${renderLabels(labels)}`;
-    f.lines.push(`${head} ${renderValue(this.carry !== undefined && f.type !== "gauge" ? this.carry.value(f.meta, head, value) : value)}`);
+    f.lines.push(`${head} ${renderValue(this.carry !== undefined && f.meta.type !== "gauge" ? this.carry.value(f.meta, head, value) : value)}`);
     return this;
   }
 
@@ -73,7 +73,7 @@ export class PromWriter {
   /** Writes a histogram family's _bucket (cumulative), _sum and _count samples; values in seconds. */
   histogram(name: string, labels: Labels, h: HistogramData): this {
     const f = this.families.get(name);
-    if (!f || f.type !== "histogram") throw new Error(`histogram ${name} was not declared with family()`);
+    if (!f || f.meta.type !== "histogram") throw new Error(`histogram ${name} was not declared with family()`);
     // Built once per series (not per bucket): the label text, and the le values of these bounds.
     const pairs = labelPairs(labels);
     const open = pairs === "" ? "{" : `{${pairs},`;
@@ -98,12 +98,12 @@ export class PromWriter {
     return out.join("\n") + "\n";
   }
 
-  private familyOf(sampleName: string): { type: FamilyType; meta: FamilyMeta; lines: string[] } {
+  private familyOf(sampleName: string): { meta: FamilyMeta; lines: string[] } {
     const direct = this.families.get(sampleName);
     if (direct) return direct;
     const base = sampleName.replace(/_(bucket|sum|count)$/, "");
     const hist = this.families.get(base);
-    if (hist && hist.type === "histogram") return hist;
+    if (hist && hist.meta.type === "histogram") return hist;
     throw new Error(`metric ${sampleName} was not declared with family()`);
   }
 }
