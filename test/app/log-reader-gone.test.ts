@@ -7,9 +7,9 @@
  * after the reader went away are the worker's log lines into the closed pipe. Loopback only, TTL 1.
  */
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
+import { freePort } from "../support/free-port.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
@@ -17,14 +17,6 @@ import { loopbackDestinationToml, unreachableBybitToml } from "../support/config
 
 const ROOT = join(import.meta.dirname, "../..");
 const BOUND_MS = 30_000;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 function metric(text: string, name: string): number {
   let sum = 0;

@@ -4,10 +4,10 @@
  * with the reason.
  */
 import { spawnSync } from "node:child_process";
-import { createServer } from "node:net";
 import { connect } from "node:net";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { freePort } from "../support/free-port.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 
 export const NATS_BIN = process.env.NATS_SERVER_BIN ?? "nats-server";
@@ -18,17 +18,6 @@ export function natsServerMissing(): string | undefined {
   const why = `${NATS_BIN} not found (Debian package nats-server; .ci/run installs it)`;
   if (process.env.CI === "true") throw new Error(`CI: ${why}`);
   return why;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export class NatsServer {

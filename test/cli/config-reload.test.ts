@@ -7,9 +7,9 @@
  * HTTP on a free loopback port shows the process still answers. Loopback only, TTL 1.
  */
 import { renameSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
+import { freePort } from "../support/free-port.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
@@ -17,14 +17,6 @@ import { loopbackDestinationToml, unreachableBybitToml } from "../support/config
 
 const ROOT = join(import.meta.dirname, "../..");
 const DEADLINE_MS = 20_000;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 function configText(httpPort: number, dir: string, depth: number): string {
   const dest = uniqueDestination(77);
