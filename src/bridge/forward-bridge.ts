@@ -140,9 +140,18 @@ interface Upstream {
    */
   altNext: number;
   altCount: number;
+  /**
+   * The session before (sessionStartUs −1: none) and its next seqNum, taken up again when that session comes back.
+   * Before, a datagram of another session reset the one line: a late one of the session a restart replaced (or a
+   * recorded signed one sent again) reset it to that session, the new session's next datagram reset it back
+   * unchecked, and a loss of the new session right then, or a copy of its snapshot, went by as news.
+   */
+  prevSessionId: number;
+  prevSessionStartUs: number;
+  prevNextSeq: number;
 }
 /** Scratch state of streams beyond MAX_NUMBERED_STREAMS: never published as numbered. */
-const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0 };
+const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, prevSessionId: 0, prevSessionStartUs: -1, prevNextSeq: 0 };
 
 export class ForwardBridge {
   readonly counters: ForwardBridgeCounters = {
@@ -314,14 +323,10 @@ export class ForwardBridge {
     const r = this.reader;
     const up = this.upstreamOf((r.channelId << 16) | r.sourceId);
     const seqNum = r.seqNum;
+    // Cold: a stream's first datagram, or another session (the reader orders sessions): its own line, below.
+    if (up !== UNNUMBERED && (r.sessionId !== up.sessionId || r.sessionStartUs !== up.sessionStartUs)) this.switchSession(up, r.sessionId, r.sessionStartUs, seqNum);
     if (up === UNNUMBERED) {
       // Streams beyond MAX_NUMBERED_STREAMS (made-up channel and source ids): forwarded unnumbered, not followed.
-    } else if (r.sessionId !== up.sessionId || r.sessionStartUs !== up.sessionStartUs) {
-      // Cold: a stream's first datagram, or another session (its sequence starts again; the reader orders sessions).
-      up.sessionId = r.sessionId;
-      up.sessionStartUs = r.sessionStartUs;
-      up.nextSeq = seqNum;
-      up.altNext = -1;
     } else if (seqNum > up.nextSeq) {
       // Cold: datagrams of this stream were lost before the bridge. Skipping a number tells the far side. The line
       // before the jump is kept (the older one if a jump is pending: the real line is the earliest).
@@ -414,6 +419,23 @@ export class ForwardBridge {
     this.opts.log.info("publishing to NATS again", { droppedDisconnected: c.droppedDisconnected, droppedBacklog: c.droppedBacklog });
   }
 
+  // Cold: a datagram of another session than the last one's. The session before comes back to its own line (a gap,
+  // a copy behind it are seen as on any line); any other starts a line at this datagram, the current one kept as the
+  // session before. A pending jump is dropped with the line it was on.
+  private switchSession(up: Upstream, sessionId: number, startUs: number, seqNum: number): void {
+    const back = sessionId === up.prevSessionId && startUs === up.prevSessionStartUs;
+    const next = back ? up.prevNextSeq : seqNum;
+    if (up.sessionStartUs !== -1) {
+      up.prevSessionId = up.sessionId;
+      up.prevSessionStartUs = up.sessionStartUs;
+      up.prevNextSeq = up.nextSeq;
+    }
+    up.sessionId = sessionId;
+    up.sessionStartUs = startUs;
+    up.nextSeq = next;
+    up.altNext = -1;
+  }
+
   // Cold: a datagram continuing the line from before a pending jump (a loss on it is a gap too); the second undoes
   // the jump, so the losses after it are seen again.
   private continuesOldLine(up: Upstream, seqNum: number, count: number): void {
@@ -434,7 +456,7 @@ export class ForwardBridge {
     let up = this.upstream.get(key);
     if (up === undefined) {
       if (this.upstream.size >= MAX_NUMBERED_STREAMS) return UNNUMBERED;
-      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0 };
+      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, prevSessionId: 0, prevSessionStartUs: -1, prevNextSeq: 0 };
       this.upstream.set(key, up);
     }
     return up;
