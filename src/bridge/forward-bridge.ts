@@ -71,8 +71,16 @@ export interface ForwardBridgeOptions {
    * of publishing them (counted, a number skipped). Default DEFAULT_MAX_PENDING_BYTES.
    */
   maxPendingBytes?: number;
+  /** How long after the client closed its connection for good the bridge connects again. Default RECONNECT_AFTER_CLOSE_MS. */
+  reconnectAfterCloseMs?: number;
   log: Logger;
 }
+
+/**
+ * Default of ForwardBridgeOptions.reconnectAfterCloseMs. The client reconnects by itself (connectNats), except after
+ * two authorization errors in a row (a server restarted requiring credentials), when it closes for good.
+ */
+export const RECONNECT_AFTER_CLOSE_MS = 2000;
 
 /** Default of ForwardBridgeOptions.maxPendingBytes: a few seconds of a busy feed, far from a memory problem. */
 export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
@@ -107,6 +115,12 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
    * as undefinedInstrument), so a flood of made-up instrument ids cannot grow the bridge's memory.
    */
   instrumentsOverCap: number;
+  /**
+   * Times the client closed its connection for good (two authorization errors in a row): the bridge connects again
+   * (every reconnectAfterCloseMs until it can). Before, it stayed up dropping every datagram for good, even once
+   * the server took it again.
+   */
+  natsClosed: number;
   rejected: Record<string, number>;
 }
 
@@ -114,6 +128,8 @@ interface Publisher {
   publish(subject: string, data: Uint8Array): void;
   flush(): Promise<void>;
   close(): Promise<void>;
+  /** Resolves when the connection is closed for good (by close(), or by the client itself), with the client's reason. */
+  closed?(): Promise<void | Error>;
   /**
    * The client's protocol handler (@nats-io/nats-core 3.x internals, no public API for it): whether it is connected,
    * its outbound buffer and its socket. Absent in another client: then nothing is checked.
@@ -166,6 +182,7 @@ export class ForwardBridge {
     droppedBacklog: 0,
     publishErrors: 0,
     instrumentsOverCap: 0,
+    natsClosed: 0,
     streamNotStored: 0,
     streamMissing: 0,
     streamCheckFailures: 0,
@@ -174,6 +191,11 @@ export class ForwardBridge {
   /** Envelopes handed to the client (messages and heartbeats): what the JetStream stream should store. */
   private sent = 0;
   private streamTimer: ReturnType<typeof setInterval> | undefined;
+  /** The next connect after the client closed for good (connectAgain). */
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private reconnectFailures = 0;
+  /** connectAgain is under way: a connection it opened and closes again is not a new close to answer. */
+  private reconnecting = false;
   /** Per upstream stream (channel << 16 | source): its session, the next upstream seqNum expected, the next forward number. */
   private readonly upstream = new Map<number, Upstream>();
   private readonly opts: ForwardBridgeOptions;
@@ -239,26 +261,7 @@ export class ForwardBridge {
     // stop() while it connected (a signal during start-up) found no connection to close: this one is closed here
     // and no group is joined (before, it was kept and the bridge forwarded after the stop).
     if (this.stopped) return void (await nc.close().catch(() => undefined));
-    this.nc = nc;
-    const p = nc.protocol;
-    // Both parts or neither: a client without `connected` would otherwise look disconnected for good.
-    this.protocol = p !== undefined && typeof p.connected === "boolean" && typeof p.outbound?.size === "function" ? p : undefined;
-    if (this.protocol === undefined) {
-      // Cold: another client version (the internals are not API). The bridge still forwards, but cannot bound the
-      // client's buffer nor number what it loses while disconnected: the operator must know.
-      this.opts.log.warn("the NATS client does not show its connection state and backlog (@nats-io/nats-core 3.x internals): --max-pending is not enforced and nothing is dropped or numbered as lost while NATS is down or slow", {
-        maxPendingBytes: this.maxPendingBytes,
-      });
-    }
-    const js = this.opts.jetstream;
-    if (js) {
-      const jsm = await this.ensureStream(nc, js);
-      const watch = new StreamWatch(js.stream, this.opts.log, async () => void (await this.ensureStream(nc, js)));
-      await watch.baseline(jsm, this.sent, this.counters);
-      if (this.stopped) return;
-      this.streamTimer = setInterval(() => void watch.check(jsm, this.sent, this.counters).catch(() => undefined), js.checkIntervalMs ?? STREAM_CHECK_INTERVAL_MS);
-      this.streamTimer.unref?.();
-    }
+    await this.attach(nc);
     if (this.stopped) return; // stop() closed the connection while the stream was made
     for (const g of this.opts.groups) {
       const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 * 1024 * 1024 });
@@ -279,6 +282,69 @@ export class ForwardBridge {
       socket.addMembership(g.group, g.iface ?? "127.0.0.1");
       socket.on("message", (msg: Buffer) => this.onDatagram(msg));
       socket.on("error", (err: Error) => this.opts.log.warn("bridge socket error", { error: err.message }));
+    }
+  }
+
+  /** Publishes through this connection from now on: its internals, the stream and its watch, its closing watched. */
+  private async attach(nc: Publisher): Promise<void> {
+    this.nc = nc;
+    const p = nc.protocol;
+    // Both parts or neither: a client without `connected` would otherwise look disconnected for good.
+    this.protocol = p !== undefined && typeof p.connected === "boolean" && typeof p.outbound?.size === "function" ? p : undefined;
+    if (this.protocol === undefined) {
+      // Cold: another client version (the internals are not API). The bridge still forwards, but cannot bound the
+      // client's buffer nor number what it loses while disconnected: the operator must know.
+      this.opts.log.warn("the NATS client does not show its connection state and backlog (@nats-io/nats-core 3.x internals): --max-pending is not enforced and nothing is dropped or numbered as lost while NATS is down or slow", {
+        maxPendingBytes: this.maxPendingBytes,
+      });
+    }
+    void nc.closed?.().then((why) => this.closedByClient(nc, why), () => undefined);
+    const js = this.opts.jetstream;
+    if (js) {
+      const jsm = await this.ensureStream(nc, js);
+      const watch = new StreamWatch(js.stream, this.opts.log, async () => void (await this.ensureStream(nc, js)));
+      await watch.baseline(jsm, this.sent, this.counters);
+      if (this.stopped || this.nc !== nc) return;
+      this.streamTimer = setInterval(() => void watch.check(jsm, this.sent, this.counters).catch(() => undefined), js.checkIntervalMs ?? STREAM_CHECK_INTERVAL_MS);
+      this.streamTimer.unref?.();
+    }
+  }
+
+  /**
+   * Cold: the client closed the connection for good without stop() (two authorization errors in a row, e.g. a server
+   * restarted requiring credentials). It would never connect again: the bridge does, every reconnectAfterCloseMs;
+   * meanwhile datagrams are dropped and numbered as lost (the closed client shows itself disconnected).
+   */
+  private closedByClient(nc: Publisher, why: void | Error): void {
+    if (this.stopped || this.nc !== nc || this.reconnecting || this.reconnectTimer !== undefined) return;
+    this.counters.natsClosed++;
+    if (this.streamTimer !== undefined) clearInterval(this.streamTimer);
+    this.streamTimer = undefined;
+    this.reconnectFailures = 0;
+    const afterMs = this.opts.reconnectAfterCloseMs ?? RECONNECT_AFTER_CLOSE_MS;
+    this.opts.log.error("the NATS client closed its connection for good: datagrams are dropped (readers see the loss); connecting again", { error: why instanceof Error ? why.message : "closed", afterMs });
+    this.reconnectTimer = setTimeout(() => void this.connectAgain(), afterMs);
+  }
+
+  // Cold: one attempt to connect after the client closed for good; on failure the next is scheduled.
+  private async connectAgain(): Promise<void> {
+    this.reconnectTimer = undefined;
+    if (this.stopped) return;
+    this.reconnecting = true;
+    let nc: Publisher | undefined;
+    try {
+      nc = (await this.connect()) as Publisher;
+      if (this.stopped) return void (await nc.close().catch(() => undefined));
+      await this.attach(nc);
+      this.opts.log.info("connected to NATS again", { attempts: this.reconnectFailures + 1 });
+    } catch (err) {
+      // The first failure and every 30th are logged (one a minute at the default interval).
+      if (this.reconnectFailures++ % 30 === 0) this.opts.log.warn("connecting to NATS again failed: trying again", { error: (err as Error).message, failures: this.reconnectFailures });
+      if (nc !== undefined) await nc.close().catch(() => undefined);
+      if (this.stopped) return;
+      this.reconnectTimer = setTimeout(() => void this.connectAgain(), this.opts.reconnectAfterCloseMs ?? RECONNECT_AFTER_CLOSE_MS);
+    } finally {
+      this.reconnecting = false;
     }
   }
 
@@ -480,13 +546,15 @@ export class ForwardBridge {
     this.running = false;
     if (this.streamTimer !== undefined) clearInterval(this.streamTimer);
     this.streamTimer = undefined;
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
     await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.sockets.length = 0;
     const nc = this.nc;
     this.nc = undefined;
     if (nc) {
       await nc.flush().catch(() => undefined);
-      await nc.close();
+      await nc.close().catch(() => undefined); // closed already by the client itself (natsClosed)
     }
   }
 }

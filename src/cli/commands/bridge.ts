@@ -58,7 +58,8 @@ export const bridgeCommand: CommandSpec = {
     "  feeder bridge from-nats --nats nats://10.0.0.5:4222 -g 239.255.0.9:31009 --iface 10.1.0.7 --source-id 900",
     "",
     "Runs until SIGINT/SIGTERM (exit 0); one while it connects to NATS stops it there (exit 0). A NATS server that",
-    "cannot be reached exits 1.",
+    "cannot be reached exits 1. to-nats connects again every 2 s when the client closes its connection for good",
+    "(two authorization errors in a row).",
   ].join("\n"),
   allowPositionals: true,
   options: {
