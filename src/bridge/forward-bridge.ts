@@ -17,7 +17,7 @@
  * @module
  */
 import dgram from "node:dgram";
-import type { Logger } from "../core/log.ts";
+import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { DECODE_ERROR_NAMES, DecodeErrorCode, PacketReader } from "../wire/decoder.ts";
 import { DatagramAuth } from "../wire/auth.ts";
 import {
@@ -121,6 +121,12 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
    * the server took it again.
    */
   natsClosed: number;
+  /**
+   * Errors the NATS server reported (its -ERR; e.g. a publish the bridge's permissions do not allow, which the server
+   * drops: readers see the loss as a gap, or nothing if it refuses them all). Before, not logged nor counted: a
+   * bridge without publish rights on the prefix looked healthy, everything counted as published.
+   */
+  natsErrors: number;
   rejected: Record<string, number>;
 }
 
@@ -130,6 +136,8 @@ interface Publisher {
   close(): Promise<void>;
   /** Resolves when the connection is closed for good (by close(), or by the client itself), with the client's reason. */
   closed?(): Promise<void | Error>;
+  /** The client's events (connects, disconnects, the server's errors); ends when the connection is closed. */
+  status?(): AsyncIterable<{ type: string; error?: Error }>;
   /**
    * The client's protocol handler (@nats-io/nats-core 3.x internals, no public API for it): whether it is connected,
    * its outbound buffer and its socket. Absent in another client: then nothing is checked.
@@ -183,6 +191,7 @@ export class ForwardBridge {
     publishErrors: 0,
     instrumentsOverCap: 0,
     natsClosed: 0,
+    natsErrors: 0,
     streamNotStored: 0,
     streamMissing: 0,
     streamCheckFailures: 0,
@@ -213,6 +222,8 @@ export class ForwardBridge {
   /** Datagrams are being dropped (logged when it starts and ends, not per datagram). */
   private dropping = false;
   private lastPublishError = "";
+  /** The server's errors: the first at once, then at most one line per 5 s with the count. */
+  private readonly serverErrors: RateLimitedLog;
   /** stop() was called: a start still under way goes no further. */
   private stopped = false;
   /** start() was called and stop() not since. */
@@ -230,6 +241,7 @@ export class ForwardBridge {
     this.maxBytes = opts.maxDatagramBytes ?? ABS_MAX_DATAGRAM_BYTES;
     this.heartbeatSubject = `${opts.prefix}.${HEARTBEAT_TOKEN}`;
     this.maxPendingBytes = opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+    this.serverErrors = new RateLimitedLog(opts.log, "warn", "the NATS server reported an error (a publish it refuses is dropped: readers see the loss, or nothing if it refuses all)");
   }
 
   /** Bytes the NATS client holds unwritten: its outbound buffer and its socket's (0 if the client hides them). */
@@ -299,6 +311,8 @@ export class ForwardBridge {
       });
     }
     void nc.closed?.().then((why) => this.closedByClient(nc, why), () => undefined);
+    const events = nc.status?.();
+    if (events !== undefined) void this.watchServerErrors(events).catch(() => undefined);
     const js = this.opts.jetstream;
     if (js) {
       const jsm = await this.ensureStream(nc, js);
@@ -307,6 +321,15 @@ export class ForwardBridge {
       if (this.stopped || this.nc !== nc) return;
       this.streamTimer = setInterval(() => void watch.check(jsm, this.sent, this.counters).catch(() => undefined), js.checkIntervalMs ?? STREAM_CHECK_INTERVAL_MS);
       this.streamTimer.unref?.();
+    }
+  }
+
+  // Cold: once per server error (a refused publish's -ERR comes once per message: counted, logged rate-limited).
+  private async watchServerErrors(events: AsyncIterable<{ type: string; error?: Error }>): Promise<void> {
+    for await (const e of events) {
+      if (e.type !== "error") continue;
+      this.counters.natsErrors++;
+      this.serverErrors.hit(e.error?.message ?? "unknown");
     }
   }
 
