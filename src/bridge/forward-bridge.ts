@@ -177,6 +177,24 @@ interface Upstream {
 /** Scratch state of streams beyond MAX_NUMBERED_STREAMS: never published as numbered. */
 const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, prevSessionId: 0, prevSessionStartUs: -1, prevNextSeq: 0 };
 
+/**
+ * One socket per group and port, joined on each of its interfaces. Two sockets bound to one group and port each get
+ * every datagram of it (Linux hands a group's datagrams to every socket bound to it, whatever interface joined):
+ * before, a group given twice (two `--config` destinations sharing it with other channels, or `--group` too) had
+ * every datagram read twice, its heartbeats forwarded twice and its messages counted as the network's duplicates.
+ */
+function socketsOf(groups: ForwardBridgeOptions["groups"]): { group: string; port: number; ifaces: string[] }[] {
+  const byKey = new Map<string, { group: string; port: number; ifaces: string[] }>();
+  for (const g of groups) {
+    const key = `${g.group}:${g.port}`;
+    const iface = g.iface ?? "127.0.0.1";
+    const s = byKey.get(key);
+    if (s === undefined) byKey.set(key, { group: g.group, port: g.port, ifaces: [iface] });
+    else if (!s.ifaces.includes(iface)) s.ifaces.push(iface);
+  }
+  return [...byKey.values()];
+}
+
 export class ForwardBridge {
   readonly counters: ForwardBridgeCounters = {
     datagrams: 0,
@@ -275,7 +293,7 @@ export class ForwardBridge {
     if (this.stopped) return void (await nc.close().catch(() => undefined));
     await this.attach(nc);
     if (this.stopped) return; // stop() closed the connection while the stream was made
-    for (const g of this.opts.groups) {
+    for (const g of socketsOf(this.opts.groups)) {
       const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 * 1024 * 1024 });
       this.sockets.push(socket);
       await new Promise<void>((resolve, reject) => {
@@ -291,7 +309,7 @@ export class ForwardBridge {
         });
       });
       if (this.stopped) return; // stop() closed the connection and the sockets opened so far
-      socket.addMembership(g.group, g.iface ?? "127.0.0.1");
+      for (const iface of g.ifaces) socket.addMembership(g.group, iface);
       socket.on("message", (msg: Buffer) => this.onDatagram(msg));
       socket.on("error", (err: Error) => this.opts.log.warn("bridge socket error", { error: err.message }));
     }

@@ -3,9 +3,7 @@
  * takes no credentials from a URL: it connected without them (an auth-requiring server refused it as an
  * authorization violation, the operator's password seemingly wrong), a password of digits became the port, and the
  * URL, password and all, was written to the log at start. `to-nats` took `--ttl`, `--source-id` and `--channel`
- * (from-nats flags) without a word, and a group given twice: two sockets on it each got every datagram, heartbeats
- * forwarded twice, messages counted as the network's duplicates. Each now exits 2 naming the flag. In-process: the
- * command's run() with its values.
+ * (from-nats flags) without a word. Both now exit 2 naming the flag. In-process: the command's run() with its values.
  */
 import { describe, expect, test } from "vitest";
 import type { CommandContext } from "../../src/cli/command.ts";
@@ -44,10 +42,5 @@ describe("feeder bridge flags", () => {
     expect(await usageError(["to-nats"], { ...base, ttl: "4" })).toMatch(/--ttl is for from-nats/);
     expect(await usageError(["to-nats"], { ...base, "source-id": "900" })).toMatch(/--source-id is for from-nats/);
     expect(await usageError(["to-nats"], { ...base, channel: "2" })).toMatch(/--channel is for from-nats/);
-  });
-
-  test("to-nats refuses a group given twice (each datagram was read, and heartbeats forwarded, twice)", async () => {
-    const values = { nats: "nats://127.0.0.1:1", group: ["239.255.1.1:31001", "239.255.1.2:31001", "239.255.1.1:31001"] };
-    expect(await usageError(["to-nats"], values)).toMatch(/group 239\.255\.1\.1:31001 given twice/);
   });
 });

@@ -42,8 +42,7 @@ export const bridgeCommand: CommandSpec = {
     "                           the feed) before datagrams are dropped, counted and seen as a loss (default 64M)",
     "      --from WHEN          from-nats with --stream: now (default), all, or an ISO time (replay from it)",
     "  -c, --config FILE        to-nats: join every destination of the configuration's [publish] section",
-    "  -g, --group G:P          to-nats: a group to join (repeatable, each group:port once, --config's",
-    "                           destinations included); from-nats: the group to publish to",
+    "  -g, --group G:P          to-nats: a group to join (repeatable); from-nats: the group to publish to",
     "      --iface ADDR         local interface (default 127.0.0.1, or each destination's interface)",
     "      --ttl N              from-nats: multicast TTL (default 1)",
     "      --source-id N        from-nats: source id of the local stream (default 65000)",
@@ -125,14 +124,6 @@ async function toNats(ctx: CommandContext): Promise<number> {
   }
   for (const g of (v.group as string[] | undefined) ?? []) groups.push(groupOf(g, iface ?? "127.0.0.1"));
   if (groups.length === 0) throw new UsageError("to-nats: give --config FILE or at least one --group G:P");
-  // Two sockets on one group and port each get every datagram (whatever their interfaces): before, each was
-  // forwarded twice (heartbeats) or counted as the network's duplicate, and read twice.
-  const seen = new Set<string>();
-  for (const g of groups) {
-    const key = `${g.group}:${g.port}`;
-    if (seen.has(key)) throw new UsageError(`to-nats: group ${key} given twice (--group, or a --config destination): every datagram would be read twice`);
-    seen.add(key);
-  }
   const stream = typeof v.stream === "string" ? v.stream : undefined;
   if (stream !== undefined && !/^[A-Za-z0-9_-]+$/.test(stream)) throw new UsageError(`--stream must be a JetStream stream name (letters, digits, _ -), got ${JSON.stringify(stream)}`);
   if (stream === undefined && (v["max-age"] !== undefined || v["max-bytes"] !== undefined)) throw new UsageError("--max-age and --max-bytes need --stream");
