@@ -24,8 +24,8 @@ import {
   DEF_MARKET_ID_OFFSET,
   DEF_SYMBOL_LENGTH_OFFSET,
   DEF_VENUE_ID_OFFSET,
-  INSTRUMENT_DEFINITION_BLOCK_BYTES,
   MESSAGE_HEADER_BYTES,
+  MSG_BLOCK_LENGTH_OFFSET,
   MSG_LENGTH_OFFSET,
   MSG_TEMPLATE_ID_OFFSET,
   PACKET_HEADER_BYTES,
@@ -572,7 +572,9 @@ export class ForwardBridge {
   // Cold: a definition names the instrument's subject (the same definition repeats every refresh).
   private define(bytes: Uint8Array, dv: DataView, body: number, id: number): void {
     const symLen = dv.getUint8(body + DEF_SYMBOL_LENGTH_OFFSET);
-    const start = body + INSTRUMENT_DEFINITION_BLOCK_BYTES;
+    // After the root block as the message says it is (a later template version appends fields to it, §8): at
+    // today's fixed block size, a longer block's new fields were read as the symbol, the subject made up.
+    const start = body + dv.getUint16(body - MESSAGE_HEADER_BYTES + MSG_BLOCK_LENGTH_OFFSET, true);
     const known = this.subjects.get(id);
     if (known === undefined && this.subjects.size >= MAX_TRACKED_INSTRUMENTS) {
       this.counters.instrumentsOverCap++; // made-up ids (forged definitions) cannot grow the bridge's memory
