@@ -1,5 +1,5 @@
 /**
- * Templates evolve append-only (docs/wire-protocol.md §8): a later InstrumentDefinition may have a longer root block,
+ * Templates evolve append-only (docs/wire-protocol.md §7): a later InstrumentDefinition may have a longer root block,
  * its strings after `blockLength` bytes, as every subscriber reads them. The forward bridge read the symbol at the
  * fixed offset of today's block: with a longer block it took the new fields' bytes for the symbol, and published
  * that instrument's messages to a made-up subject (a reader of `<prefix>.bybit.linear.*` got none of them). It reads
