@@ -572,8 +572,8 @@ export class ForwardBridge {
   // Cold: a definition names the instrument's subject (the same definition repeats every refresh).
   private define(bytes: Uint8Array, dv: DataView, body: number, id: number): void {
     const symLen = dv.getUint8(body + DEF_SYMBOL_LENGTH_OFFSET);
-    // After the root block as the message says it is (a later template version appends fields to it, wire-protocol §7): at
-    // today's fixed block size, a longer block's new fields were read as the symbol, the subject made up.
+    // After the root block as the message says it is (a later template version appends fields to it, wire-protocol
+    // §7): at today's fixed block size, a longer block's new fields were read as the symbol, the subject made up.
     const start = body + dv.getUint16(body - MESSAGE_HEADER_BYTES + MSG_BLOCK_LENGTH_OFFSET, true);
     const known = this.subjects.get(id);
     if (known === undefined && this.subjects.size >= MAX_TRACKED_INSTRUMENTS) {
