@@ -25,7 +25,7 @@ describe("forward bridge: a group given twice", () => {
     expect((bridge as unknown as { sockets: unknown[] }).sockets.length).toBe(1);
 
     const sender = dgram.createSocket("udp4");
-    stops.push(() => sender.close());
+    stops.push(() => void sender.close());
     await new Promise<void>((r) => sender.bind(0, "127.0.0.1", () => r()));
     sender.setMulticastInterface("127.0.0.1");
     sender.setMulticastTTL(1);
