@@ -17,15 +17,15 @@
  * @module
  */
 import dgram from "node:dgram";
-import type { Logger } from "../core/log.ts";
+import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { DECODE_ERROR_NAMES, DecodeErrorCode, PacketReader } from "../wire/decoder.ts";
 import { DatagramAuth } from "../wire/auth.ts";
 import {
   DEF_MARKET_ID_OFFSET,
   DEF_SYMBOL_LENGTH_OFFSET,
   DEF_VENUE_ID_OFFSET,
-  INSTRUMENT_DEFINITION_BLOCK_BYTES,
   MESSAGE_HEADER_BYTES,
+  MSG_BLOCK_LENGTH_OFFSET,
   MSG_LENGTH_OFFSET,
   MSG_TEMPLATE_ID_OFFSET,
   PACKET_HEADER_BYTES,
@@ -71,8 +71,16 @@ export interface ForwardBridgeOptions {
    * of publishing them (counted, a number skipped). Default DEFAULT_MAX_PENDING_BYTES.
    */
   maxPendingBytes?: number;
+  /** How long after the client closed its connection for good the bridge connects again. Default RECONNECT_AFTER_CLOSE_MS. */
+  reconnectAfterCloseMs?: number;
   log: Logger;
 }
+
+/**
+ * Default of ForwardBridgeOptions.reconnectAfterCloseMs. The client reconnects by itself (connectNats), except after
+ * two authorization errors in a row (a server restarted requiring credentials), when it closes for good.
+ */
+export const RECONNECT_AFTER_CLOSE_MS = 2000;
 
 /** Default of ForwardBridgeOptions.maxPendingBytes: a few seconds of a busy feed, far from a memory problem. */
 export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
@@ -107,6 +115,18 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
    * as undefinedInstrument), so a flood of made-up instrument ids cannot grow the bridge's memory.
    */
   instrumentsOverCap: number;
+  /**
+   * Times the client closed its connection for good (two authorization errors in a row): the bridge connects again
+   * (every reconnectAfterCloseMs until it can). Before, it stayed up dropping every datagram for good, even once
+   * the server took it again.
+   */
+  natsClosed: number;
+  /**
+   * Errors the NATS server reported (its -ERR; e.g. a publish the bridge's permissions do not allow, which the server
+   * drops: readers see the loss as a gap, or nothing if it refuses them all). Before, not logged nor counted: a
+   * bridge without publish rights on the prefix looked healthy, everything counted as published.
+   */
+  natsErrors: number;
   rejected: Record<string, number>;
 }
 
@@ -114,6 +134,10 @@ interface Publisher {
   publish(subject: string, data: Uint8Array): void;
   flush(): Promise<void>;
   close(): Promise<void>;
+  /** Resolves when the connection is closed for good (by close(), or by the client itself), with the client's reason. */
+  closed?(): Promise<void | Error>;
+  /** The client's events (connects, disconnects, the server's errors); ends when the connection is closed. */
+  status?(): AsyncIterable<{ type: string; error?: Error }>;
   /**
    * The client's protocol handler (@nats-io/nats-core 3.x internals, no public API for it): whether it is connected,
    * its outbound buffer and its socket. Absent in another client: then nothing is checked.
@@ -140,9 +164,36 @@ interface Upstream {
    */
   altNext: number;
   altCount: number;
+  /**
+   * The session before (sessionStartUs −1: none) and its next seqNum, taken up again when that session comes back.
+   * Before, a datagram of another session reset the one line: a late one of the session a restart replaced (or a
+   * recorded signed one sent again) reset it to that session, the new session's next datagram reset it back
+   * unchecked, and a loss of the new session right then, or a copy of its snapshot, went by as news.
+   */
+  prevSessionId: number;
+  prevSessionStartUs: number;
+  prevNextSeq: number;
 }
 /** Scratch state of streams beyond MAX_NUMBERED_STREAMS: never published as numbered. */
-const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0 };
+const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, prevSessionId: 0, prevSessionStartUs: -1, prevNextSeq: 0 };
+
+/**
+ * One socket per group and port, joined on each of its interfaces. Two sockets bound to one group and port each get
+ * every datagram of it (Linux hands a group's datagrams to every socket bound to it, whatever interface joined):
+ * before, a group given twice (two `--config` destinations sharing it with other channels, or `--group` too) had
+ * every datagram read twice, its heartbeats forwarded twice and its messages counted as the network's duplicates.
+ */
+function socketsOf(groups: ForwardBridgeOptions["groups"]): { group: string; port: number; ifaces: string[] }[] {
+  const byKey = new Map<string, { group: string; port: number; ifaces: string[] }>();
+  for (const g of groups) {
+    const key = `${g.group}:${g.port}`;
+    const iface = g.iface ?? "127.0.0.1";
+    const s = byKey.get(key);
+    if (s === undefined) byKey.set(key, { group: g.group, port: g.port, ifaces: [iface] });
+    else if (!s.ifaces.includes(iface)) s.ifaces.push(iface);
+  }
+  return [...byKey.values()];
+}
 
 export class ForwardBridge {
   readonly counters: ForwardBridgeCounters = {
@@ -157,6 +208,8 @@ export class ForwardBridge {
     droppedBacklog: 0,
     publishErrors: 0,
     instrumentsOverCap: 0,
+    natsClosed: 0,
+    natsErrors: 0,
     streamNotStored: 0,
     streamMissing: 0,
     streamCheckFailures: 0,
@@ -165,6 +218,11 @@ export class ForwardBridge {
   /** Envelopes handed to the client (messages and heartbeats): what the JetStream stream should store. */
   private sent = 0;
   private streamTimer: ReturnType<typeof setInterval> | undefined;
+  /** The next connect after the client closed for good (connectAgain). */
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private reconnectFailures = 0;
+  /** connectAgain is under way: a connection it opened and closes again is not a new close to answer. */
+  private reconnecting = false;
   /** Per upstream stream (channel << 16 | source): its session, the next upstream seqNum expected, the next forward number. */
   private readonly upstream = new Map<number, Upstream>();
   private readonly opts: ForwardBridgeOptions;
@@ -182,6 +240,8 @@ export class ForwardBridge {
   /** Datagrams are being dropped (logged when it starts and ends, not per datagram). */
   private dropping = false;
   private lastPublishError = "";
+  /** The server's errors: the first at once, then at most one line per 5 s with the count. */
+  private readonly serverErrors: RateLimitedLog;
   /** stop() was called: a start still under way goes no further. */
   private stopped = false;
   /** start() was called and stop() not since. */
@@ -199,6 +259,7 @@ export class ForwardBridge {
     this.maxBytes = opts.maxDatagramBytes ?? ABS_MAX_DATAGRAM_BYTES;
     this.heartbeatSubject = `${opts.prefix}.${HEARTBEAT_TOKEN}`;
     this.maxPendingBytes = opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+    this.serverErrors = new RateLimitedLog(opts.log, "warn", "the NATS server reported an error (a publish it refuses is dropped: readers see the loss, or nothing if it refuses all)");
   }
 
   /** Bytes the NATS client holds unwritten: its outbound buffer and its socket's (0 if the client hides them). */
@@ -230,28 +291,9 @@ export class ForwardBridge {
     // stop() while it connected (a signal during start-up) found no connection to close: this one is closed here
     // and no group is joined (before, it was kept and the bridge forwarded after the stop).
     if (this.stopped) return void (await nc.close().catch(() => undefined));
-    this.nc = nc;
-    const p = nc.protocol;
-    // Both parts or neither: a client without `connected` would otherwise look disconnected for good.
-    this.protocol = p !== undefined && typeof p.connected === "boolean" && typeof p.outbound?.size === "function" ? p : undefined;
-    if (this.protocol === undefined) {
-      // Cold: another client version (the internals are not API). The bridge still forwards, but cannot bound the
-      // client's buffer nor number what it loses while disconnected: the operator must know.
-      this.opts.log.warn("the NATS client does not show its connection state and backlog (@nats-io/nats-core 3.x internals): --max-pending is not enforced and nothing is dropped or numbered as lost while NATS is down or slow", {
-        maxPendingBytes: this.maxPendingBytes,
-      });
-    }
-    const js = this.opts.jetstream;
-    if (js) {
-      const jsm = await this.ensureStream(nc, js);
-      const watch = new StreamWatch(js.stream, this.opts.log, async () => void (await this.ensureStream(nc, js)));
-      await watch.baseline(jsm, this.sent, this.counters);
-      if (this.stopped) return;
-      this.streamTimer = setInterval(() => void watch.check(jsm, this.sent, this.counters).catch(() => undefined), js.checkIntervalMs ?? STREAM_CHECK_INTERVAL_MS);
-      this.streamTimer.unref?.();
-    }
+    await this.attach(nc);
     if (this.stopped) return; // stop() closed the connection while the stream was made
-    for (const g of this.opts.groups) {
+    for (const g of socketsOf(this.opts.groups)) {
       const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 * 1024 * 1024 });
       this.sockets.push(socket);
       await new Promise<void>((resolve, reject) => {
@@ -267,9 +309,83 @@ export class ForwardBridge {
         });
       });
       if (this.stopped) return; // stop() closed the connection and the sockets opened so far
-      socket.addMembership(g.group, g.iface ?? "127.0.0.1");
+      for (const iface of g.ifaces) socket.addMembership(g.group, iface);
       socket.on("message", (msg: Buffer) => this.onDatagram(msg));
       socket.on("error", (err: Error) => this.opts.log.warn("bridge socket error", { error: err.message }));
+    }
+  }
+
+  /** Publishes through this connection from now on: its internals, the stream and its watch, its closing watched. */
+  private async attach(nc: Publisher): Promise<void> {
+    this.nc = nc;
+    const p = nc.protocol;
+    // Both parts or neither: a client without `connected` would otherwise look disconnected for good.
+    this.protocol = p !== undefined && typeof p.connected === "boolean" && typeof p.outbound?.size === "function" ? p : undefined;
+    if (this.protocol === undefined) {
+      // Cold: another client version (the internals are not API). The bridge still forwards, but cannot bound the
+      // client's buffer nor number what it loses while disconnected: the operator must know.
+      this.opts.log.warn("the NATS client does not show its connection state and backlog (@nats-io/nats-core 3.x internals): --max-pending is not enforced and nothing is dropped or numbered as lost while NATS is down or slow", {
+        maxPendingBytes: this.maxPendingBytes,
+      });
+    }
+    void nc.closed?.().then((why) => this.closedByClient(nc, why), () => undefined);
+    const events = nc.status?.();
+    if (events !== undefined) void this.watchServerErrors(events).catch(() => undefined);
+    const js = this.opts.jetstream;
+    if (js) {
+      const jsm = await this.ensureStream(nc, js);
+      const watch = new StreamWatch(js.stream, this.opts.log, async () => void (await this.ensureStream(nc, js)));
+      await watch.baseline(jsm, this.sent, this.counters);
+      if (this.stopped || this.nc !== nc) return;
+      this.streamTimer = setInterval(() => void watch.check(jsm, this.sent, this.counters).catch(() => undefined), js.checkIntervalMs ?? STREAM_CHECK_INTERVAL_MS);
+      this.streamTimer.unref?.();
+    }
+  }
+
+  // Cold: once per server error (a refused publish's -ERR comes once per message: counted, logged rate-limited).
+  private async watchServerErrors(events: AsyncIterable<{ type: string; error?: Error }>): Promise<void> {
+    for await (const e of events) {
+      if (e.type !== "error") continue;
+      this.counters.natsErrors++;
+      this.serverErrors.hit(e.error?.message ?? "unknown");
+    }
+  }
+
+  /**
+   * Cold: the client closed the connection for good without stop() (two authorization errors in a row, e.g. a server
+   * restarted requiring credentials). It would never connect again: the bridge does, every reconnectAfterCloseMs;
+   * meanwhile datagrams are dropped and numbered as lost (the closed client shows itself disconnected).
+   */
+  private closedByClient(nc: Publisher, why: void | Error): void {
+    if (this.stopped || this.nc !== nc || this.reconnecting || this.reconnectTimer !== undefined) return;
+    this.counters.natsClosed++;
+    if (this.streamTimer !== undefined) clearInterval(this.streamTimer);
+    this.streamTimer = undefined;
+    this.reconnectFailures = 0;
+    const afterMs = this.opts.reconnectAfterCloseMs ?? RECONNECT_AFTER_CLOSE_MS;
+    this.opts.log.error("the NATS client closed its connection for good: datagrams are dropped (readers see the loss); connecting again", { error: why instanceof Error ? why.message : "closed", afterMs });
+    this.reconnectTimer = setTimeout(() => void this.connectAgain(), afterMs);
+  }
+
+  // Cold: one attempt to connect after the client closed for good; on failure the next is scheduled.
+  private async connectAgain(): Promise<void> {
+    this.reconnectTimer = undefined;
+    if (this.stopped) return;
+    this.reconnecting = true;
+    let nc: Publisher | undefined;
+    try {
+      nc = (await this.connect()) as Publisher;
+      if (this.stopped) return void (await nc.close().catch(() => undefined));
+      await this.attach(nc);
+      this.opts.log.info("connected to NATS again", { attempts: this.reconnectFailures + 1 });
+    } catch (err) {
+      // The first failure and every 30th are logged (one a minute at the default interval).
+      if (this.reconnectFailures++ % 30 === 0) this.opts.log.warn("connecting to NATS again failed: trying again", { error: (err as Error).message, failures: this.reconnectFailures });
+      if (nc !== undefined) await nc.close().catch(() => undefined);
+      if (this.stopped) return;
+      this.reconnectTimer = setTimeout(() => void this.connectAgain(), this.opts.reconnectAfterCloseMs ?? RECONNECT_AFTER_CLOSE_MS);
+    } finally {
+      this.reconnecting = false;
     }
   }
 
@@ -314,14 +430,10 @@ export class ForwardBridge {
     const r = this.reader;
     const up = this.upstreamOf((r.channelId << 16) | r.sourceId);
     const seqNum = r.seqNum;
+    // Cold: a stream's first datagram, or another session (the reader orders sessions): its own line, below.
+    if (up !== UNNUMBERED && (r.sessionId !== up.sessionId || r.sessionStartUs !== up.sessionStartUs)) this.switchSession(up, r.sessionId, r.sessionStartUs, seqNum);
     if (up === UNNUMBERED) {
       // Streams beyond MAX_NUMBERED_STREAMS (made-up channel and source ids): forwarded unnumbered, not followed.
-    } else if (r.sessionId !== up.sessionId || r.sessionStartUs !== up.sessionStartUs) {
-      // Cold: a stream's first datagram, or another session (its sequence starts again; the reader orders sessions).
-      up.sessionId = r.sessionId;
-      up.sessionStartUs = r.sessionStartUs;
-      up.nextSeq = seqNum;
-      up.altNext = -1;
     } else if (seqNum > up.nextSeq) {
       // Cold: datagrams of this stream were lost before the bridge. Skipping a number tells the far side. The line
       // before the jump is kept (the older one if a jump is pending: the real line is the earliest).
@@ -414,6 +526,23 @@ export class ForwardBridge {
     this.opts.log.info("publishing to NATS again", { droppedDisconnected: c.droppedDisconnected, droppedBacklog: c.droppedBacklog });
   }
 
+  // Cold: a datagram of another session than the last one's. The session before comes back to its own line (a gap,
+  // a copy behind it are seen as on any line); any other starts a line at this datagram, the current one kept as the
+  // session before. A pending jump is dropped with the line it was on.
+  private switchSession(up: Upstream, sessionId: number, startUs: number, seqNum: number): void {
+    const back = sessionId === up.prevSessionId && startUs === up.prevSessionStartUs;
+    const next = back ? up.prevNextSeq : seqNum;
+    if (up.sessionStartUs !== -1) {
+      up.prevSessionId = up.sessionId;
+      up.prevSessionStartUs = up.sessionStartUs;
+      up.prevNextSeq = up.nextSeq;
+    }
+    up.sessionId = sessionId;
+    up.sessionStartUs = startUs;
+    up.nextSeq = next;
+    up.altNext = -1;
+  }
+
   // Cold: a datagram continuing the line from before a pending jump (a loss on it is a gap too); the second undoes
   // the jump, so the losses after it are seen again.
   private continuesOldLine(up: Upstream, seqNum: number, count: number): void {
@@ -434,7 +563,7 @@ export class ForwardBridge {
     let up = this.upstream.get(key);
     if (up === undefined) {
       if (this.upstream.size >= MAX_NUMBERED_STREAMS) return UNNUMBERED;
-      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0 };
+      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, prevSessionId: 0, prevSessionStartUs: -1, prevNextSeq: 0 };
       this.upstream.set(key, up);
     }
     return up;
@@ -443,7 +572,9 @@ export class ForwardBridge {
   // Cold: a definition names the instrument's subject (the same definition repeats every refresh).
   private define(bytes: Uint8Array, dv: DataView, body: number, id: number): void {
     const symLen = dv.getUint8(body + DEF_SYMBOL_LENGTH_OFFSET);
-    const start = body + INSTRUMENT_DEFINITION_BLOCK_BYTES;
+    // After the root block as the message says it is (a later template version appends fields to it, wire-protocol
+    // §7): at today's fixed block size, a longer block's new fields were read as the symbol, the subject made up.
+    const start = body + dv.getUint16(body - MESSAGE_HEADER_BYTES + MSG_BLOCK_LENGTH_OFFSET, true);
     const known = this.subjects.get(id);
     if (known === undefined && this.subjects.size >= MAX_TRACKED_INSTRUMENTS) {
       this.counters.instrumentsOverCap++; // made-up ids (forged definitions) cannot grow the bridge's memory
@@ -458,13 +589,15 @@ export class ForwardBridge {
     this.running = false;
     if (this.streamTimer !== undefined) clearInterval(this.streamTimer);
     this.streamTimer = undefined;
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
     await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.sockets.length = 0;
     const nc = this.nc;
     this.nc = undefined;
     if (nc) {
       await nc.flush().catch(() => undefined);
-      await nc.close();
+      await nc.close().catch(() => undefined); // closed already by the client itself (natsClosed)
     }
   }
 }

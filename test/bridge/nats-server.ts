@@ -25,7 +25,7 @@ export class NatsServer {
   readonly storeDir: string;
   private proc: ReturnType<typeof Bun.spawn> | undefined;
   /** Extra lines of a configuration file (e.g. `max_payload: 512`), or none. */
-  private readonly config: string | undefined;
+  private config: string | undefined;
 
   private constructor(port: number, storeDir: string, config?: string) {
     this.port = port;
@@ -43,8 +43,12 @@ export class NatsServer {
     return s;
   }
 
-  /** (Re)starts the server on the same port and store directory; resolves once it accepts connections. */
-  async restart(): Promise<void> {
+  /**
+   * (Re)starts the server on the same port and store directory; resolves once it accepts connections. `config`:
+   * other configuration lines from now on ("" for none).
+   */
+  async restart(config?: string): Promise<void> {
+    if (config !== undefined) this.config = config === "" ? undefined : config;
     const args = [NATS_BIN, "-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", this.storeDir];
     if (this.config !== undefined) {
       const file = join(this.storeDir, "server.conf");

@@ -98,9 +98,14 @@ it("NATS: while the newest session is alive, an older session's envelopes are st
   expect(levelsOf(sub.book(X.instrumentId)!).bids[0]![0]).toBe(943500);
 });
 
-/** A datagram of session A, late (delayed, or a duplicate) on the way to the bridge. */
+/**
+ * A datagram of session A, late (delayed) on the way to the bridge: the one A sent next (seqNum 3). A copy of one
+ * the bridge forwarded already (seqNum 1, as here before) is dropped by the bridge itself now, as a duplicate on A's
+ * line (test/bridge/bridge-late-session.test.ts), and would never reach the reader this test is about.
+ */
 function lateA(): ChannelPacker {
   const a = packer({ sessionId: 500, sessionStartUs: T0 + 600_000_000, heartbeatIntervalMs: 1000 });
+  a.nextSeq = 3;
   packBookSnapshot(a, book(943500), 0, false);
   return a;
 }

@@ -29,7 +29,8 @@ export const bridgeCommand: CommandSpec = {
     "             with its own --source-id and session, so local subscribers need no change",
     "",
     "Options:",
-    "      --nats URL[,URL]     NATS server(s), nats://host:port (required)",
+    "      --nats URL[,URL]     NATS server(s), nats://host:port (required; no credentials: the bridge",
+    "                           connects without, a user:password@ in the URL is refused)",
     "      --prefix P           subject prefix (default feeder)",
     "      --stream NAME        to-nats: also keep the feed in this JetStream stream (created or updated;",
     "                           checked every 5 s: what it does not store is counted and logged, a deleted",
@@ -57,7 +58,8 @@ export const bridgeCommand: CommandSpec = {
     "  feeder bridge from-nats --nats nats://10.0.0.5:4222 -g 239.255.0.9:31009 --iface 10.1.0.7 --source-id 900",
     "",
     "Runs until SIGINT/SIGTERM (exit 0); one while it connects to NATS stops it there (exit 0). A NATS server that",
-    "cannot be reached exits 1.",
+    "cannot be reached exits 1. to-nats connects again every 2 s when the client closes its connection for good",
+    "(two authorization errors in a row).",
   ].join("\n"),
   allowPositionals: true,
   options: {
@@ -108,7 +110,8 @@ async function toNats(ctx: CommandContext): Promise<number> {
   const iface = ifaceOf(ctx);
   const servers = serversOf(v.nats);
   const prefix = prefixOf(v.prefix);
-  if (v.from !== undefined) throw new UsageError("--from is for from-nats");
+  // Before, the from-nats flags were taken here without a word (the operator believed them in effect).
+  for (const k of ["from", "ttl", "source-id", "channel"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for from-nats`);
   const groups: { group: string; port: number; iface: string }[] = [];
   let authKeyFile = typeof v["auth-key-file"] === "string" ? v["auth-key-file"] : undefined;
   let maxDatagramBytes: number | undefined;

@@ -32,6 +32,9 @@ export function serversOf(v: unknown): string[] {
   if (typeof v !== "string" || v === "") throw new UsageError("--nats URL is required, e.g. nats://127.0.0.1:4222");
   const servers = v.split(",").map((s) => s.trim());
   for (const s of servers) {
+    // The client takes no credentials from a URL: it connected without them (refused by a server requiring them), a
+    // password of digits became the port, and the URL went to the log as given. Said without echoing the URL.
+    if (s.includes("@")) throw new UsageError(`--nats takes no credentials (user:password@ or token@): the NATS client would connect without them; the bridge and readers connect without credentials (docs/nats.md#authentication)`);
     if (!/^(nats|tls):\/\/[^\s/]+:\d+$/.test(s) && !/^[^\s/:]+:\d+$/.test(s)) throw new UsageError(`--nats ${JSON.stringify(s)} is not nats://host:port`);
   }
   return servers;

@@ -1,0 +1,46 @@
+/**
+ * `feeder bridge` flags the code did not act on. `--nats nats://user:pass@host:port` was accepted, but the NATS client
+ * takes no credentials from a URL: it connected without them (an auth-requiring server refused it as an
+ * authorization violation, the operator's password seemingly wrong), a password of digits became the port, and the
+ * URL, password and all, was written to the log at start. `to-nats` took `--ttl`, `--source-id` and `--channel`
+ * (from-nats flags) without a word. Both now exit 2 naming the flag. In-process: the command's run() with its values.
+ */
+import { describe, expect, test } from "vitest";
+import type { CommandContext } from "../../src/cli/command.ts";
+import { UsageError } from "../../src/cli/command.ts";
+import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
+import { serversOf } from "../../src/cli/commands/nats-args.ts";
+import { silentLogger } from "../../src/core/log.ts";
+
+function ctxOf(positionals: string[], values: CommandContext["values"]): CommandContext {
+  return { values, positionals, log: silentLogger, out: () => {}, stopSignal: new Promise<string>(() => {}) } as unknown as CommandContext;
+}
+
+async function usageError(positionals: string[], values: CommandContext["values"]): Promise<string> {
+  try {
+    await bridgeCommand.run(ctxOf(positionals, values));
+  } catch (err) {
+    if (err instanceof UsageError) return err.message;
+    throw err;
+  }
+  return "(no usage error)";
+}
+
+describe("feeder bridge flags", () => {
+  test("credentials in --nats are refused, naming the flag (the client would drop them)", () => {
+    for (const url of ["nats://bridge:s3cret@127.0.0.1:4222", "nats://bridge:1234@127.0.0.1:4222", "tok@127.0.0.1:4222"]) {
+      expect(() => serversOf(url), url).toThrow(UsageError);
+      expect(() => serversOf(url), url).toThrow(/--nats .*credentials/);
+    }
+    // The refusal does not repeat the password (stderr ends up in logs too).
+    expect(() => serversOf("nats://bridge:s3cret@127.0.0.1:4222")).not.toThrow(/s3cret/);
+    expect(serversOf("nats://127.0.0.1:4222,127.0.0.2:4223")).toEqual(["nats://127.0.0.1:4222", "127.0.0.2:4223"]);
+  });
+
+  test("to-nats refuses the from-nats flags", async () => {
+    const base = { nats: "nats://127.0.0.1:1", group: ["239.255.1.1:31001"] };
+    expect(await usageError(["to-nats"], { ...base, ttl: "4" })).toMatch(/--ttl is for from-nats/);
+    expect(await usageError(["to-nats"], { ...base, "source-id": "900" })).toMatch(/--source-id is for from-nats/);
+    expect(await usageError(["to-nats"], { ...base, channel: "2" })).toMatch(/--channel is for from-nats/);
+  });
+});

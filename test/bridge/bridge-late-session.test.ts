@@ -1,0 +1,101 @@
+/**
+ * The forward bridge kept one sequence line per upstream stream: a datagram of another session reset it. A late
+ * datagram of the session a restart replaced (or a recorded signed one sent again) therefore reset the line to the
+ * old session, and the new session's next datagram reset it back, unchecked: a loss of the new session right then
+ * skipped no number (every reader kept that book usable and wrong), and a copy of one of its snapshot datagrams sent
+ * after the old one went on as news (the duplicate drop of netsec-bridge-duplicate bypassed). Now the line of the
+ * session before is kept and taken up again when that session comes back.
+ * Real parts: the ForwardBridge (its NATS client a recorder), the reader's repacker, an unchanged FeedSubscriber.
+ */
+import { describe, expect, it } from "vitest";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import type { ChannelPacker } from "../../src/wire/packer.ts";
+import { ingestAll, newSubscriber, packer, T0, take } from "../subscriber/feed-harness.ts";
+import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { RecordedBridge } from "./recorded-bridge.ts";
+
+const P = makeInstrument("bybit", "linear", "SOLUSDT", 2, 1);
+
+async function rig() {
+  const bridge = new RecordedBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "late", log: silentLogger });
+  await bridge.start();
+  const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+  const sub = newSubscriber();
+  let nowMs = 0;
+  const through = (ds: Uint8Array[]) => {
+    for (const d of ds) bridge.onDatagram(d);
+    for (const env of bridge.client.published.splice(0)) rep.add(env, nowMs);
+    ingestAll(sub, take(rep.packer));
+    nowMs += 10;
+  };
+  return { bridge, rep, sub, through };
+}
+
+/** One publisher run: its packer and book, a refresh and a delta, each sealed at its own send time. */
+function run(sessionId: number, startUs: number) {
+  const p = packer({ channelId: 5, sourceId: 3, sessionId, sessionStartUs: startUs });
+  const b = new TestBook(P);
+  b.load([[15000, 10]], [[15001, 20]], 1, startUs);
+  let sendUs = startUs;
+  const sealed = (): Uint8Array[] => take(p, (sendUs += 1000));
+  const refresh = (): Uint8Array[] => {
+    packInstrumentDefinition(p, new EncodedDefinition(P), false);
+    packBookSnapshot(p, b, 0, false);
+    return sealed();
+  };
+  const delta = (px: number): Uint8Array[] => {
+    const cs = new ChangeSet();
+    cs.addBid(px, 99);
+    b.apply(cs, b.venueSeq + 1, startUs);
+    packBookDelta(p, b, cs);
+    return sealed();
+  };
+  const heartbeat = (): Uint8Array[] => (p.appendHeartbeat(0), sealed());
+  return { p, b, refresh, delta, heartbeat };
+}
+
+describe("forward bridge: a late datagram of the session before", () => {
+  it("does not hide a loss of the new session", async () => {
+    const { bridge, rep, sub, through } = await rig();
+    const old = run(900, T0);
+    through(old.refresh());
+    const late = old.heartbeat(); // still on its way when the publisher restarts
+    const cur = run(901, T0 + 60_000_000);
+    through(cur.refresh());
+    through(cur.delta(14990)); // the new session confirmed at the reader (a second send time)
+    expect(sub.book(P.instrumentId)!.usable).toBe(true);
+
+    through(late);
+    const gaps = bridge.counters.upstreamGaps;
+    cur.delta(14980); // lost before the bridge
+    through(cur.heartbeat()); // the publisher's next heartbeat shows the gap
+    rep.packer.appendHeartbeat(0); // the reader's own heartbeat (NatsFeedReader's timer) carries it
+    through([]);
+    expect(bridge.counters.upstreamGaps).toBe(gaps + 1);
+    expect(sub.book(P.instrumentId)!.usable).toBe(false); // it missed its last event
+    await bridge.stop();
+  });
+
+  it("does not forward a copy of the new session's snapshot sent after it", async () => {
+    const { bridge, through } = await rig();
+    const old = run(900, T0);
+    const recordedOld = old.refresh();
+    through(recordedOld);
+    const cur = run(901, T0 + 60_000_000);
+    const snapshot = cur.refresh();
+    through(snapshot);
+    through(cur.delta(14990));
+    const published = bridge.counters.published;
+    const dups = bridge.counters.duplicates;
+    // Someone sends recorded datagrams again (signed ones verify like the originals): the old session's, then the
+    // new session's snapshot, which the delta since made stale.
+    through(recordedOld);
+    through(snapshot);
+    expect(bridge.counters.duplicates).toBe(dups + 2);
+    expect(bridge.counters.published).toBe(published); // neither went on as news
+    await bridge.stop();
+  });
+});
