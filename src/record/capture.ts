@@ -31,7 +31,7 @@
  * @module
  */
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 // msgpackr's pure-JS entries, not the package root: the root loads the optional native decoder (msgpackr-extract) from
 // a path that `bun build --compile` fixes at build time, so the binary read the build checkout's node_modules (and
 // decoded differently on every other host). Source and binary now decode alike (docs/performance.md §7).
@@ -40,7 +40,8 @@ import { Unpackr } from "msgpackr/unpack";
 import { monoMs } from "../core/clock.ts";
 import type { Logger } from "../core/log.ts";
 import { CaptureCodec, codecName, codecOf, compressBlock, decompressBlock, type CompressionName } from "./codec.ts";
-import { applyRetention, listCaptures, type CaptureEntry, type Deletion, type RetentionPolicy } from "./retention.ts";
+import { CaptureIndex } from "./capture-index.ts";
+import { applyRetention, type CaptureEntry, type Deletion, type RetentionPolicy } from "./retention.ts";
 
 export const CAPTURE_MAGIC = "FDRCAP01";
 export const CAPTURE_MAGIC_COMPRESSED = "FDRCAP02";
@@ -169,6 +170,8 @@ export class CaptureWriter {
   private readonly headRead: Uint8Array;
   /** The open file's header could not be read back and that was said (once per file). */
   private headReadFailed = false;
+  /** The directory's captures, listed when the writer starts and again only when someone else changed it. */
+  private readonly index: CaptureIndex;
 
   constructor(private readonly opts: CaptureWriterOptions) {
     this.prefix = opts.prefix ?? "capture";
@@ -183,6 +186,7 @@ export class CaptureWriter {
     this.startWallMs = this.now();
     this.startMonoMs = this.monoNow();
     mkdirSync(opts.dir, { recursive: true });
+    this.index = new CaptureIndex(opts.dir, this.prefix, this.monoNow);
     this.retain(); // files left by earlier runs count from the start
     this.timer = setInterval(() => this.tick(), opts.flushIntervalMs ?? 200);
     this.timer.unref?.();
@@ -280,12 +284,19 @@ export class CaptureWriter {
     if (!policy || (policy.keepMs === undefined && policy.keepBytes === undefined)) return [];
     this.lastRetentionMonoMs = this.monoNow();
     const open = this.fd >= 0 ? this.files.at(-1) : undefined;
-    let done: Deletion[];
+    let entries: CaptureEntry[];
     try {
-      done = applyRetention(this.opts.dir, this.prefix, open, { ...policy, reserveBytes: this.maxFileBytes }, this.ageMs);
+      entries = this.index.entries();
     } catch (err) {
       this.opts.log?.warn("capture retention could not list the directory", { dir: this.opts.dir, error: (err as Error).message });
       return [];
+    }
+    const gone: CaptureEntry[] = [];
+    const done = applyRetention(entries, open, { ...policy, reserveBytes: this.maxFileBytes }, this.ageMs, gone);
+    if (done.length > 0 || gone.length > 0) {
+      this.index.removed([...done.filter((d) => !d.error).map((d) => d.file), ...gone.map((e) => e.path)]);
+      if (gone.length > 0) this.index.invalidate(); // removed by someone else: what else changed is seen by listing again
+      else this.index.ownChange();
     }
     for (const d of done) {
       this.deleted.push(d);
@@ -328,7 +339,20 @@ export class CaptureWriter {
   private readonly ageMs = (e: CaptureEntry): number => {
     const mono = this.monoNow();
     const own = this.lastWriteMonoMs.get(e.path);
-    return own !== undefined ? mono - own : this.startWallMs - e.mtimeMs + (mono - this.startMonoMs);
+    if (own !== undefined) return mono - own;
+    const age = (mtimeMs: number) => this.startWallMs - mtimeMs + (mono - this.startMonoMs);
+    // Old by its mtime when listed: read again before it goes (the list is not re-read every pass; another writer in
+    // the directory may have written it since). A stat per file about to be deleted, not per file.
+    if (age(e.mtimeMs) > (this.opts.retention?.keepMs ?? Infinity)) {
+      try {
+        const st = statSync(e.path);
+        e.mtimeMs = st.mtimeMs;
+        e.bytes = st.size;
+      } catch {
+        // gone: the deletion finds that and says nothing
+      }
+    }
+    return age(e.mtimeMs);
   };
 
   private tick(): void {
@@ -366,6 +390,7 @@ export class CaptureWriter {
       // released all the same; the file is given up either way (before, the error lost the block meant for the next file)
     }
     if (why === "deleted") this.lastWriteMonoMs.delete(this.files.at(-1)!);
+    this.index.invalidate(); // gone or another size: listed again before retention counts it
     this.opts.log?.warn(`capture file was ${why} while being written; its records are gone, a new file is opened`, { file: this.files.at(-1), bytes: this.fileBytes, size: st.size, records: this.fileRecords });
   }
 
@@ -401,6 +426,7 @@ export class CaptureWriter {
       // already unusable: nothing more to lose
     }
     this.fd = -1;
+    this.index.invalidate(); // its size on disk is not known here
     this.opts.log?.warn("capture file ended early by a write error", { file: this.files.at(-1), bytes: this.fileBytes, records: this.fileRecords });
   }
 
@@ -408,6 +434,7 @@ export class CaptureWriter {
     if (this.fd < 0) return;
     const fd = this.fd;
     this.fd = -1;
+    this.index.resized(this.files.at(-1)!, this.fileBytes);
     try {
       closeSync(fd);
     } catch (err) {
@@ -434,7 +461,7 @@ export class CaptureWriter {
   private highestIndex(): number {
     let highest = -1;
     try {
-      for (const e of listCaptures(this.opts.dir, this.prefix)) {
+      for (const e of this.index.entries()) {
         if (e.index <= MAX_FILE_INDEX) highest = Math.max(highest, e.index);
         else if (this.warnedForeign.size < 100 && !this.warnedForeign.has(e.name)) {
           this.warnedForeign.add(e.name);
@@ -462,6 +489,7 @@ export class CaptureWriter {
         path = join(this.opts.dir, `${this.prefix}-${stamp}-${this.fileIndex++}${CAPTURE_EXTENSION}`);
       }
     }
+    const opened = this.fileIndex - 1;
     const header = this.fileHeaderBytes;
     try {
       writeAllAt(this.fd, header, 0);
@@ -482,6 +510,7 @@ export class CaptureWriter {
       } catch {
         // gone already
       }
+      this.index.ownChange(); // created and deleted again: no need to list the directory for it at every block
       throw err;
     }
     this.fileBytes = header.byteLength;
@@ -492,6 +521,8 @@ export class CaptureWriter {
     this.fileOpenedMonoMs = this.monoNow();
     this.lastWriteMonoMs.set(path, this.fileOpenedMonoMs);
     this.files.push(path);
+    this.index.added({ path, name: basename(path), bytes: header.byteLength, mtimeMs: this.now(), stamp, index: opened });
+    this.index.ownChange();
     this.opts.log?.info("capture file opened", { file: path, compression: codecName(this.codec) });
     this.retain();
   }
