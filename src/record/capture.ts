@@ -30,7 +30,7 @@
  * old. Only files of earlier runs are aged by their mtime, read against the wall clock once when the writer starts.
  * @module
  */
-import { closeSync, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync, mkdirSync } from "node:fs";
+import { chmodSync, closeSync, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 // msgpackr's pure-JS entries, not the package root: the root loads the optional native decoder (msgpackr-extract) from
 // a path that `bun build --compile` fixes at build time, so the binary read the build checkout's node_modules (and
@@ -172,6 +172,8 @@ export class CaptureWriter {
   private headReadFailed = false;
   /** The directory's captures, listed when the writer starts and again only when someone else changed it. */
   private readonly index: CaptureIndex;
+  /** The directory's permission bits when the writer started: a directory deleted under it is made again with them. */
+  private readonly dirMode: number;
 
   constructor(private readonly opts: CaptureWriterOptions) {
     this.prefix = opts.prefix ?? "capture";
@@ -186,6 +188,7 @@ export class CaptureWriter {
     this.startWallMs = this.now();
     this.startMonoMs = this.monoNow();
     mkdirSync(opts.dir, { recursive: true });
+    this.dirMode = statSync(opts.dir).mode & 0o7777;
     this.index = new CaptureIndex(opts.dir, this.prefix, this.monoNow);
     this.retain(); // files left by earlier runs count from the start
     this.timer = setInterval(() => this.tick(), opts.flushIntervalMs ?? 200);
@@ -469,9 +472,20 @@ export class CaptureWriter {
         }
       }
     } catch {
-      // the directory gone or unreadable: opening the file fails next, and says why
+      // the directory gone or unreadable: opening the file fails next, and says why (or the directory is made again)
     }
     return highest;
+  }
+
+  /**
+   * The directory was deleted under the writer (`rm -rf` by an operator or a cleaner): made again with the mode it had
+   * when the writer started, and said (before, every later block was lost: ENOENT until a restart).
+   */
+  private recreateDir(): void {
+    mkdirSync(this.opts.dir, { recursive: true });
+    chmodSync(this.opts.dir, this.dirMode); // mkdir's mode is cut by the umask
+    this.index.invalidate();
+    this.opts.log?.warn("capture directory was gone; made again", { dir: this.opts.dir, mode: `0${this.dirMode.toString(8)}` });
   }
 
   private rotate(): void {
@@ -480,12 +494,19 @@ export class CaptureWriter {
     this.fileIndex = Math.max(this.fileIndex, this.highestIndex() + 1);
     let path = join(this.opts.dir, `${this.prefix}-${stamp}-${this.fileIndex++}${CAPTURE_EXTENSION}`);
     // Taken all the same (another writer in this directory): the next index.
+    let recreated = false;
     for (let tries = 0; ; tries++) {
       try {
         this.fd = openSync(path, "wx+"); // read too: the header is read back before each block (checkOpenFile)
         break;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST" || tries >= MAX_NAME_TRIES) throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "ENOENT" && !recreated) {
+          recreated = true;
+          this.recreateDir();
+          continue;
+        }
+        if (code !== "EEXIST" || tries >= MAX_NAME_TRIES) throw err;
         path = join(this.opts.dir, `${this.prefix}-${stamp}-${this.fileIndex++}${CAPTURE_EXTENSION}`);
       }
     }
