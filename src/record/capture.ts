@@ -8,7 +8,11 @@
  *   payload       MessagePack array of records
  *   record        MessagePack array [tsRecvNs: uint64, venue: string, market: string, connection: string, frame: string | bin]
  *                 (receive time in ns since the Unix epoch; the clock behind it has µs resolution, core/clock.ts,
- *                 and is the same for every record kind, so a file's records are in time order),
+ *                 and is the same for every record kind; records are in the order the pipeline handled them, which
+ *                 replay keeps: a frame carries its event-loop turn's receipt time and an event or REST response the
+ *                 time it was handled, so within one turn a frame handled after an event is stamped before it, by
+ *                 at most the turn's processing time; a writer's next file never begins before its previous file's
+ *                 last record, holdRotation),
  *                 or with a sixth element, url: string, for a REST response a book depends on (frame = its body;
  *                 e.g. a depth snapshot diffs are bridged to), which replay feeds back in file order; a connection
  *                 event has the same shape with a pseudo-URL (venues/venue.ts): url "ws:open" (frame = the WebSocket
@@ -58,6 +62,8 @@ const MAX_NAME_TRIES = 1000;
  * foreign, and n stays an exact integer that prints as digits with MAX_NAME_TRIES to spare.
  */
 const MAX_FILE_INDEX = 1e15;
+/** Blocks at most that a due rotation waits for one that does not begin before the file's last record (holdRotation). */
+const MAX_HELD_BLOCKS = 16;
 /** How often the writer applies age-based retention between rotations. */
 const RETENTION_CHECK_MS = 60_000;
 /** A run of write errors (a full disk) is logged at most this often, with the count since the last line. */
@@ -123,6 +129,12 @@ export class CaptureWriter {
   private readonly packr = new Packr({ useRecords: false });
   private pending: unknown[] = [];
   private pendingBytes = 0;
+  /** Receive times (µs) of the first and last buffered record, and of the last record written to a file. */
+  private pendingFirstUs = 0;
+  private pendingLastUs = 0;
+  private lastWrittenUs = -Infinity;
+  /** Blocks written into the open file after its rotation was due (holdRotation). */
+  private heldBlocks = 0;
   private fd = -1;
   private fileBytes = 0;
   private fileRawBytes = 0;
@@ -197,6 +209,8 @@ export class CaptureWriter {
 
   write(tsRecvUs: number, venue: string, market: string, connection: string, frame: string | Uint8Array): void {
     // ns exceed 2^53, so they travel as a uint64 (BigInt); recording is off the book's hot path.
+    if (this.pending.length === 0) this.pendingFirstUs = tsRecvUs;
+    this.pendingLastUs = tsRecvUs;
     this.pending.push([BigInt(tsRecvUs) * 1000n, venue, market, connection, frame]);
     this.pendingBytes += typeof frame === "string" ? frame.length : frame.byteLength;
     this.records++;
@@ -205,6 +219,8 @@ export class CaptureWriter {
 
   /** A REST response a book depends on (its body), so replay can feed it back where the live run read it. */
   writeRest(tsRecvUs: number, venue: string, market: string, connection: string, url: string, body: string): void {
+    if (this.pending.length === 0) this.pendingFirstUs = tsRecvUs;
+    this.pendingLastUs = tsRecvUs;
     this.pending.push([BigInt(tsRecvUs) * 1000n, venue, market, connection, body, url]);
     this.pendingBytes += body.length;
     this.records++;
@@ -216,6 +232,8 @@ export class CaptureWriter {
     if (this.pending.length === 0) return;
     const payload = this.packr.pack(this.pending);
     const records = this.pending.length;
+    const firstUs = this.pendingFirstUs;
+    const lastUs = this.pendingLastUs;
     this.pending = [];
     this.pendingBytes = 0;
     const t0 = Bun.nanoseconds();
@@ -227,12 +245,14 @@ export class CaptureWriter {
     dv.setUint32(4, Bun.hash.crc32(stored), true);
     try {
       if (this.fd >= 0) this.checkOpenFile();
-      if (this.fd < 0 || this.fileBytes >= this.maxFileBytes || this.monoNow() - this.fileOpenedMonoMs >= this.maxFileAgeMs) this.rotate();
+      const due = this.fileBytes >= this.maxFileBytes || this.monoNow() - this.fileOpenedMonoMs >= this.maxFileAgeMs;
+      if (this.fd < 0 || (due && !this.holdRotation(firstUs))) this.rotate();
       // At the file's length so far (not the descriptor's offset, which a cut-back block leaves past it); a short
       // write (the disk filling) is continued, and the next write says why it stopped.
       writeAllAt(this.fd, header, this.fileBytes);
       writeAllAt(this.fd, stored, this.fileBytes + BLOCK_HEADER_BYTES);
       this.lastWriteMonoMs.set(this.files.at(-1)!, this.monoNow());
+      this.lastWrittenUs = lastUs;
     } catch (err) {
       this.blockLost(records, err as Error);
       return;
@@ -248,6 +268,21 @@ export class CaptureWriter {
       this.failedRecords = 0;
       this.failedBlocks = 0;
     }
+  }
+
+  /**
+   * Whether a due rotation waits for the next block: this one begins before the open file's last record. Records of
+   * one event-loop turn are stamped out of order (frames with the turn's receipt time, core/clock.ts turnReceiptUs;
+   * a connection event or REST response with the time it was handled, later), so a block flushed inside a turn
+   * (flushBytes reached) can begin with a frame stamped before the event that ended the previous block. A new file
+   * begun there would begin before the previous one ends, which replay reports as files given out of order
+   * (ReplayResult.outOfOrder): a false report. So a writer's next file never begins before its previous file's last
+   * record; the file grows by a block or a few beyond its rotation size or age (MAX_HELD_BLOCKS at most).
+   */
+  private holdRotation(firstUs: number): boolean {
+    if (firstUs >= this.lastWrittenUs || this.heldBlocks >= MAX_HELD_BLOCKS) return false;
+    this.heldBlocks++;
+    return true;
   }
 
   /**
@@ -540,6 +575,7 @@ export class CaptureWriter {
     this.fileRecords = 0;
     this.headReadFailed = false;
     this.fileOpenedMonoMs = this.monoNow();
+    this.heldBlocks = 0;
     this.lastWriteMonoMs.set(path, this.fileOpenedMonoMs);
     this.files.push(path);
     this.index.added({ path, name: basename(path), bytes: header.byteLength, mtimeMs: this.now(), stamp, index: opened });
