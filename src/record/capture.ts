@@ -101,6 +101,8 @@ export interface CaptureWriterOptions {
   log?: Logger;
   /** Wall clock, ms since the epoch: file names, and the age of earlier runs' files when the writer starts. Defaults to Date.now. */
   now?: () => number;
+  /** How many of the latest files opened and deletions `files` and `deleted` keep (at least; at most twice). Defaults to 1000. */
+  remember?: number;
   /** Monotonic clock, ms: file age for rotation, the retention check's interval, this writer's files' age. Defaults to core/clock.ts monoMs. */
   monoNow?: () => number;
 }
@@ -151,8 +153,16 @@ export class CaptureWriter {
   private readonly startWallMs: number;
   private readonly startMonoMs: number;
   private timer: ReturnType<typeof setInterval> | undefined;
+  /**
+   * The files this writer opened and its retention deletions, the latest `remember` of each (between that and twice
+   * that): all of them grew by a name a file for as long as the writer ran (a month of one-minute files: 43,000), and
+   * stats() went through every deletion at each progress line. The totals are counted (stats()).
+   */
   readonly files: string[] = [];
   readonly deleted: Deletion[] = [];
+  private filesOpened = 0;
+  private deletedFiles = 0;
+  private deletedBytes = 0;
   records = 0;
   blocks = 0;
   /** Records in blocks that could not be written (counted, logged rate-limited). */
@@ -163,6 +173,7 @@ export class CaptureWriter {
   compressNs = 0;
 
   private readonly prefix: string;
+  private readonly remember: number;
   private readonly maxFileBytes: number;
   private readonly maxFileAgeMs: number;
   private readonly flushBytes: number;
@@ -189,6 +200,7 @@ export class CaptureWriter {
 
   constructor(private readonly opts: CaptureWriterOptions) {
     this.prefix = opts.prefix ?? "capture";
+    this.remember = Math.max(1, opts.remember ?? 1000);
     this.maxFileBytes = opts.maxFileBytes ?? 256 * 1024 * 1024;
     this.maxFileAgeMs = opts.maxFileAgeMs ?? 3_600_000;
     this.flushBytes = opts.flushBytes ?? 1024 * 1024;
@@ -338,6 +350,11 @@ export class CaptureWriter {
     }
     for (const d of done) {
       this.deleted.push(d);
+      trimToLatest(this.deleted, this.remember);
+      if (!d.error) {
+        this.deletedFiles++;
+        this.deletedBytes += d.bytes;
+      }
       if (!d.error) this.lastWriteMonoMs.delete(d.file);
       if (d.error) this.opts.log?.warn("capture file could not be deleted", { file: d.file, reason: d.reason, error: d.error });
       else this.opts.log?.info("capture file deleted", { file: d.file, bytes: d.bytes, reason: d.reason });
@@ -346,18 +363,17 @@ export class CaptureWriter {
   }
 
   stats(): CaptureWriterStats {
-    const ok = this.deleted.filter((d) => !d.error);
     return {
       records: this.records,
       blocks: this.blocks,
       rawBytes: this.rawBytes,
       writtenBytes: this.writtenBytes,
       compressNs: this.compressNs,
-      files: this.files.length,
+      files: this.filesOpened,
       lostRecords: this.lostRecords,
       writeErrors: this.writeErrors,
-      deletedFiles: ok.length,
-      deletedBytes: ok.reduce((s, d) => s + d.bytes, 0),
+      deletedFiles: this.deletedFiles,
+      deletedBytes: this.deletedBytes,
       file: this.fd >= 0 ? this.files.at(-1) : undefined,
     };
   }
@@ -578,6 +594,8 @@ export class CaptureWriter {
     this.heldBlocks = 0;
     this.lastWriteMonoMs.set(path, this.fileOpenedMonoMs);
     this.files.push(path);
+    trimToLatest(this.files, this.remember);
+    this.filesOpened++;
     this.index.added({ path, name: basename(path), bytes: header.byteLength, mtimeMs: this.now(), stamp, index: opened });
     this.index.ownChange();
     this.opts.log?.info("capture file opened", { file: path, compression: codecName(this.codec) });
@@ -592,6 +610,11 @@ function writeAllAt(fd: number, bytes: Uint8Array, position: number): void {
     if (n <= 0) throw new Error(`write returned ${n} at byte ${position + done}`);
     done += n;
   }
+}
+
+/** Drops the oldest entries once there are twice `keep` (amortized: a splice every `keep` pushes). */
+function trimToLatest(list: unknown[], keep: number): void {
+  if (list.length >= 2 * keep) list.splice(0, list.length - keep);
 }
 
 function round3(x: number): number {

@@ -204,7 +204,8 @@ function startProgress(writer: CaptureWriter, log: Logger, everyMs: number): Ret
  */
 export function stoppedFields(writer: CaptureWriter, elapsedMs: number): Record<string, unknown> {
   const files = writer.files.slice(-STOPPED_FILES_LISTED);
-  return { ...summary(writer.stats(), elapsedMs), files, filesNotListed: writer.files.length - files.length };
+  const stats = writer.stats();
+  return { ...summary(stats, elapsedMs), files, filesNotListed: stats.files - files.length };
 }
 
 function summary(s: CaptureWriterStats, elapsedMs: number): Record<string, number> {
