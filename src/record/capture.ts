@@ -149,6 +149,8 @@ export class CaptureWriter {
   private lastRetentionMonoMs = 0;
   /** monoNow() at the last write of each file this writer opened (for keep-hours). */
   private readonly lastWriteMonoMs = new Map<string, number>();
+  /** Only with --keep-hours: without it, lastWriteMonoMs grew by a file a rotation and was never read. */
+  private readonly agesFiles: boolean;
   /** The wall clock and the monotonic clock read together when the writer started: earlier runs' files age from there. */
   private readonly startWallMs: number;
   private readonly startMonoMs: number;
@@ -201,6 +203,7 @@ export class CaptureWriter {
   constructor(private readonly opts: CaptureWriterOptions) {
     this.prefix = opts.prefix ?? "capture";
     this.remember = Math.max(1, opts.remember ?? 1000);
+    this.agesFiles = opts.retention?.keepMs !== undefined;
     this.maxFileBytes = opts.maxFileBytes ?? 256 * 1024 * 1024;
     this.maxFileAgeMs = opts.maxFileAgeMs ?? 3_600_000;
     this.flushBytes = opts.flushBytes ?? 1024 * 1024;
@@ -263,7 +266,7 @@ export class CaptureWriter {
       // write (the disk filling) is continued, and the next write says why it stopped.
       writeAllAt(this.fd, header, this.fileBytes);
       writeAllAt(this.fd, stored, this.fileBytes + BLOCK_HEADER_BYTES);
-      this.lastWriteMonoMs.set(this.files.at(-1)!, this.monoNow());
+      if (this.agesFiles) this.lastWriteMonoMs.set(this.files.at(-1)!, this.monoNow());
       this.lastWrittenUs = lastUs;
     } catch (err) {
       this.blockLost(records, err as Error);
@@ -336,7 +339,9 @@ export class CaptureWriter {
     const open = this.fd >= 0 ? this.files.at(-1) : undefined;
     let entries: CaptureEntry[];
     try {
+      const listings = this.index.listings;
       entries = this.index.entries();
+      if (this.index.listings !== listings) this.forgetGone(entries);
     } catch (err) {
       this.opts.log?.warn("capture retention could not list the directory", { dir: this.opts.dir, error: (err as Error).message });
       return [];
@@ -345,6 +350,7 @@ export class CaptureWriter {
     const done = applyRetention(entries, open, { ...policy, reserveBytes: this.maxFileBytes }, this.ageMs, gone);
     if (done.length > 0 || gone.length > 0) {
       this.index.removed([...done.filter((d) => !d.error).map((d) => d.file), ...gone.map((e) => e.path)]);
+      for (const e of gone) this.lastWriteMonoMs.delete(e.path);
       if (gone.length > 0) this.index.invalidate(); // removed by someone else: what else changed is seen by listing again
       else this.index.ownChange();
     }
@@ -360,6 +366,13 @@ export class CaptureWriter {
       else this.opts.log?.info("capture file deleted", { file: d.file, bytes: d.bytes, reason: d.reason });
     }
     return done;
+  }
+
+  /** Last writes of files no longer in the directory (deleted by someone else) are dropped: the map stays its size. */
+  private forgetGone(entries: readonly CaptureEntry[]): void {
+    if (this.lastWriteMonoMs.size === 0) return;
+    const present = new Set(entries.map((e) => e.path));
+    for (const path of this.lastWriteMonoMs.keys()) if (!present.has(path)) this.lastWriteMonoMs.delete(path);
   }
 
   stats(): CaptureWriterStats {
@@ -592,7 +605,7 @@ export class CaptureWriter {
     this.headReadFailed = false;
     this.fileOpenedMonoMs = this.monoNow();
     this.heldBlocks = 0;
-    this.lastWriteMonoMs.set(path, this.fileOpenedMonoMs);
+    if (this.agesFiles) this.lastWriteMonoMs.set(path, this.fileOpenedMonoMs);
     this.files.push(path);
     trimToLatest(this.files, this.remember);
     this.filesOpened++;

@@ -4,7 +4,7 @@
  * deletion at each progress line. Now it keeps the latest `remember` (1000 by default) of each, and counts the totals.
  */
 import { expect, test } from "vitest";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, rmSync, statSync } from "node:fs";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { CaptureWriter } from "../../src/record/capture.ts";
 import { stoppedFields } from "../../src/cli/commands/record.ts";
@@ -24,4 +24,22 @@ test("files and deletions are kept to the latest few; the totals in stats() and 
   expect(stats.deletedFiles).toBeGreaterThan(45);
   expect(stats.deletedBytes).toBe(stats.deletedFiles * statSync(w.files.at(-1)!).size); // every file one block of one record
   expect(stoppedFields(w, 1000)).toMatchObject({ filesOpened: 60, filesNotListed: 60 - w.files.length, filesDeleted: stats.deletedFiles });
+});
+
+test("without --keep-hours no file's last write is kept (it is only read for that); with it, a file deleted by someone else is forgotten", () => {
+  const lastWrites = (w: CaptureWriter) => (w as unknown as { lastWriteMonoMs: Map<string, number> }).lastWriteMonoMs;
+  const dir = makeTempDir("feeder-capture-months-");
+  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1, maxFileBytes: 300, flushIntervalMs: 3_600_000 });
+  for (let i = 0; i < 20; i++) w.write(i, "bybit", "linear", "c", "x".repeat(300));
+  w.close();
+  expect(lastWrites(w).size).toBe(0);
+  const dir2 = makeTempDir("feeder-capture-months-");
+  const w2 = new CaptureWriter({ dir: dir2, prefix: "feeder", flushBytes: 1, maxFileBytes: 300, flushIntervalMs: 3_600_000, retention: { keepMs: 3_600_000, keepBytes: 1e9 } });
+  for (let i = 0; i < 5; i++) w2.write(i, "bybit", "linear", "c", "x".repeat(300));
+  expect(lastWrites(w2).size).toBe(5);
+  // Someone else deletes the finished files: the next retention pass lists the directory again and forgets them.
+  for (const f of w2.files.slice(0, 4)) rmSync(f);
+  w2.retain();
+  expect([...lastWrites(w2).keys()]).toEqual([w2.files[4]]);
+  w2.close();
 });
