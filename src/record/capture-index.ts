@@ -59,10 +59,13 @@ export class CaptureIndex {
     else this.list.splice(i, 0, e);
   }
 
-  /** A file's size now (this writer's file closed). */
+  /** A file's size now (this writer's open file, or the one it closed: the last or near it, looked for from there). */
   resized(path: string, bytes: number): void {
-    const e = this.list.find((x) => x.path === path);
-    if (e) e.bytes = bytes;
+    for (let i = this.list.length - 1; i >= 0; i--) {
+      if (this.list[i]!.path !== path) continue;
+      this.list[i]!.bytes = bytes;
+      return;
+    }
   }
 
   removed(paths: readonly string[]): void {

@@ -342,6 +342,9 @@ export class CaptureWriter {
       const listings = this.index.listings;
       entries = this.index.entries();
       if (this.index.listings !== listings) this.forgetGone(entries);
+      // The open file at its size now (it counts at least at its rotation size): past that by the last block, or a
+      // few when its rotation waited (holdRotation), as a listing's stat would have said.
+      if (open !== undefined) this.index.resized(open, this.fileBytes);
     } catch (err) {
       this.opts.log?.warn("capture retention could not list the directory", { dir: this.opts.dir, error: (err as Error).message });
       return [];

@@ -6,6 +6,7 @@
  * as given out of order. Now a due rotation waits for a block that does not begin before the file's last record.
  */
 import { expect, test } from "vitest";
+import { existsSync, statSync } from "node:fs";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
 import { replayCaptures } from "../../src/app/replay.ts";
@@ -39,4 +40,19 @@ test("the wait is bounded: a file held open past its rotation by blocks that all
   for (let i = 0; i < 40; i++) w.write(1_000_000 - i, "bybit", "linear", "c", `f${i}`);
   w.close();
   expect(w.files.map((f) => readCapture(f).records.length)).toEqual([17, 17, 6]);
+});
+
+test("--keep-bytes counts the open file at its size when a held rotation grew it past its rotation size", () => {
+  const dir = makeTempDir("feeder-capture-turn-");
+  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1, maxFileBytes: 300, flushIntervalMs: 3_600_000, retention: { keepBytes: 1500 } });
+  const frame = "x".repeat(300);
+  w.write(10, "bybit", "linear", "c", frame); // file 1
+  w.write(20, "bybit", "linear", "c", frame); // file 2 (file 1 is full)
+  for (let ts = 19; ts >= 16; ts--) w.write(ts, "bybit", "linear", "c", frame); // each begins before the last: held in file 2
+  expect(w.files.length).toBe(2);
+  expect(statSync(w.files[1]!).size).toBeGreaterThan(1500 - statSync(w.files[0]!).size);
+  w.retain();
+  expect(existsSync(w.files[0]!)).toBe(false);
+  expect(w.stats().deletedFiles).toBe(1);
+  w.close();
 });
