@@ -8,7 +8,11 @@
  *   payload       MessagePack array of records
  *   record        MessagePack array [tsRecvNs: uint64, venue: string, market: string, connection: string, frame: string | bin]
  *                 (receive time in ns since the Unix epoch; the clock behind it has µs resolution, core/clock.ts,
- *                 and is the same for every record kind, so a file's records are in time order),
+ *                 and is the same for every record kind; records are in the order the pipeline handled them, which
+ *                 replay keeps: a frame carries its event-loop turn's receipt time and an event or REST response the
+ *                 time it was handled, so within one turn a frame handled after an event is stamped before it, by
+ *                 at most the turn's processing time; a writer's next file never begins before its previous file's
+ *                 last record, holdRotation),
  *                 or with a sixth element, url: string, for a REST response a book depends on (frame = its body;
  *                 e.g. a depth snapshot diffs are bridged to), which replay feeds back in file order; a connection
  *                 event has the same shape with a pseudo-URL (venues/venue.ts): url "ws:open" (frame = the WebSocket
@@ -30,8 +34,8 @@
  * old. Only files of earlier runs are aged by their mtime, read against the wall clock once when the writer starts.
  * @module
  */
-import { closeSync, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, closeSync, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync, mkdirSync } from "node:fs";
+import { basename, join } from "node:path";
 // msgpackr's pure-JS entries, not the package root: the root loads the optional native decoder (msgpackr-extract) from
 // a path that `bun build --compile` fixes at build time, so the binary read the build checkout's node_modules (and
 // decoded differently on every other host). Source and binary now decode alike (docs/performance.md §7).
@@ -40,7 +44,8 @@ import { Unpackr } from "msgpackr/unpack";
 import { monoMs } from "../core/clock.ts";
 import type { Logger } from "../core/log.ts";
 import { CaptureCodec, codecName, codecOf, compressBlock, decompressBlock, type CompressionName } from "./codec.ts";
-import { applyRetention, listCaptures, type CaptureEntry, type Deletion, type RetentionPolicy } from "./retention.ts";
+import { CaptureIndex } from "./capture-index.ts";
+import { applyRetention, type CaptureEntry, type Deletion, type RetentionPolicy } from "./retention.ts";
 
 export const CAPTURE_MAGIC = "FDRCAP01";
 export const CAPTURE_MAGIC_COMPRESSED = "FDRCAP02";
@@ -57,6 +62,8 @@ const MAX_NAME_TRIES = 1000;
  * foreign, and n stays an exact integer that prints as digits with MAX_NAME_TRIES to spare.
  */
 const MAX_FILE_INDEX = 1e15;
+/** Blocks at most that a due rotation waits for one that does not begin before the file's last record (holdRotation). */
+const MAX_HELD_BLOCKS = 16;
 /** How often the writer applies age-based retention between rotations. */
 const RETENTION_CHECK_MS = 60_000;
 /** A run of write errors (a full disk) is logged at most this often, with the count since the last line. */
@@ -94,6 +101,8 @@ export interface CaptureWriterOptions {
   log?: Logger;
   /** Wall clock, ms since the epoch: file names, and the age of earlier runs' files when the writer starts. Defaults to Date.now. */
   now?: () => number;
+  /** How many of the latest files opened and deletions `files` and `deleted` keep (at least; at most twice). Defaults to 1000. */
+  remember?: number;
   /** Monotonic clock, ms: file age for rotation, the retention check's interval, this writer's files' age. Defaults to core/clock.ts monoMs. */
   monoNow?: () => number;
 }
@@ -122,6 +131,12 @@ export class CaptureWriter {
   private readonly packr = new Packr({ useRecords: false });
   private pending: unknown[] = [];
   private pendingBytes = 0;
+  /** Receive times (µs) of the first and last buffered record, and of the last record written to a file. */
+  private pendingFirstUs = 0;
+  private pendingLastUs = 0;
+  private lastWrittenUs = -Infinity;
+  /** Blocks written into the open file after its rotation was due (holdRotation). */
+  private heldBlocks = 0;
   private fd = -1;
   private fileBytes = 0;
   private fileRawBytes = 0;
@@ -134,12 +149,22 @@ export class CaptureWriter {
   private lastRetentionMonoMs = 0;
   /** monoNow() at the last write of each file this writer opened (for keep-hours). */
   private readonly lastWriteMonoMs = new Map<string, number>();
+  /** Only with --keep-hours: without it, lastWriteMonoMs grew by a file a rotation and was never read. */
+  private readonly agesFiles: boolean;
   /** The wall clock and the monotonic clock read together when the writer started: earlier runs' files age from there. */
   private readonly startWallMs: number;
   private readonly startMonoMs: number;
   private timer: ReturnType<typeof setInterval> | undefined;
+  /**
+   * The files this writer opened and its retention deletions, the latest `remember` of each (between that and twice
+   * that): all of them grew by a name a file for as long as the writer ran (a month of one-minute files: 43,000), and
+   * stats() went through every deletion at each progress line. The totals are counted (stats()).
+   */
   readonly files: string[] = [];
   readonly deleted: Deletion[] = [];
+  private filesOpened = 0;
+  private deletedFiles = 0;
+  private deletedBytes = 0;
   records = 0;
   blocks = 0;
   /** Records in blocks that could not be written (counted, logged rate-limited). */
@@ -150,6 +175,7 @@ export class CaptureWriter {
   compressNs = 0;
 
   private readonly prefix: string;
+  private readonly remember: number;
   private readonly maxFileBytes: number;
   private readonly maxFileAgeMs: number;
   private readonly flushBytes: number;
@@ -169,9 +195,15 @@ export class CaptureWriter {
   private readonly headRead: Uint8Array;
   /** The open file's header could not be read back and that was said (once per file). */
   private headReadFailed = false;
+  /** The directory's captures, listed when the writer starts and again only when someone else changed it. */
+  private readonly index: CaptureIndex;
+  /** The directory's permission bits when the writer started: a directory deleted under it is made again with them. */
+  private readonly dirMode: number;
 
   constructor(private readonly opts: CaptureWriterOptions) {
     this.prefix = opts.prefix ?? "capture";
+    this.remember = Math.max(1, opts.remember ?? 1000);
+    this.agesFiles = opts.retention?.keepMs !== undefined;
     this.maxFileBytes = opts.maxFileBytes ?? 256 * 1024 * 1024;
     this.maxFileAgeMs = opts.maxFileAgeMs ?? 3_600_000;
     this.flushBytes = opts.flushBytes ?? 1024 * 1024;
@@ -183,6 +215,8 @@ export class CaptureWriter {
     this.startWallMs = this.now();
     this.startMonoMs = this.monoNow();
     mkdirSync(opts.dir, { recursive: true });
+    this.dirMode = statSync(opts.dir).mode & 0o7777;
+    this.index = new CaptureIndex(opts.dir, this.prefix, this.monoNow);
     this.retain(); // files left by earlier runs count from the start
     this.timer = setInterval(() => this.tick(), opts.flushIntervalMs ?? 200);
     this.timer.unref?.();
@@ -190,6 +224,8 @@ export class CaptureWriter {
 
   write(tsRecvUs: number, venue: string, market: string, connection: string, frame: string | Uint8Array): void {
     // ns exceed 2^53, so they travel as a uint64 (BigInt); recording is off the book's hot path.
+    if (this.pending.length === 0) this.pendingFirstUs = tsRecvUs;
+    this.pendingLastUs = tsRecvUs;
     this.pending.push([BigInt(tsRecvUs) * 1000n, venue, market, connection, frame]);
     this.pendingBytes += typeof frame === "string" ? frame.length : frame.byteLength;
     this.records++;
@@ -198,6 +234,8 @@ export class CaptureWriter {
 
   /** A REST response a book depends on (its body), so replay can feed it back where the live run read it. */
   writeRest(tsRecvUs: number, venue: string, market: string, connection: string, url: string, body: string): void {
+    if (this.pending.length === 0) this.pendingFirstUs = tsRecvUs;
+    this.pendingLastUs = tsRecvUs;
     this.pending.push([BigInt(tsRecvUs) * 1000n, venue, market, connection, body, url]);
     this.pendingBytes += body.length;
     this.records++;
@@ -209,6 +247,8 @@ export class CaptureWriter {
     if (this.pending.length === 0) return;
     const payload = this.packr.pack(this.pending);
     const records = this.pending.length;
+    const firstUs = this.pendingFirstUs;
+    const lastUs = this.pendingLastUs;
     this.pending = [];
     this.pendingBytes = 0;
     const t0 = Bun.nanoseconds();
@@ -220,12 +260,14 @@ export class CaptureWriter {
     dv.setUint32(4, Bun.hash.crc32(stored), true);
     try {
       if (this.fd >= 0) this.checkOpenFile();
-      if (this.fd < 0 || this.fileBytes >= this.maxFileBytes || this.monoNow() - this.fileOpenedMonoMs >= this.maxFileAgeMs) this.rotate();
+      const due = this.fileBytes >= this.maxFileBytes || this.monoNow() - this.fileOpenedMonoMs >= this.maxFileAgeMs;
+      if (this.fd < 0 || (due && !this.holdRotation(firstUs))) this.rotate();
       // At the file's length so far (not the descriptor's offset, which a cut-back block leaves past it); a short
       // write (the disk filling) is continued, and the next write says why it stopped.
       writeAllAt(this.fd, header, this.fileBytes);
       writeAllAt(this.fd, stored, this.fileBytes + BLOCK_HEADER_BYTES);
-      this.lastWriteMonoMs.set(this.files.at(-1)!, this.monoNow());
+      if (this.agesFiles) this.lastWriteMonoMs.set(this.files.at(-1)!, this.monoNow());
+      this.lastWrittenUs = lastUs;
     } catch (err) {
       this.blockLost(records, err as Error);
       return;
@@ -241,6 +283,21 @@ export class CaptureWriter {
       this.failedRecords = 0;
       this.failedBlocks = 0;
     }
+  }
+
+  /**
+   * Whether a due rotation waits for the next block: this one begins before the open file's last record. Records of
+   * one event-loop turn are stamped out of order (frames with the turn's receipt time, core/clock.ts turnReceiptUs;
+   * a connection event or REST response with the time it was handled, later), so a block flushed inside a turn
+   * (flushBytes reached) can begin with a frame stamped before the event that ended the previous block. A new file
+   * begun there would begin before the previous one ends, which replay reports as files given out of order
+   * (ReplayResult.outOfOrder): a false report. So a writer's next file never begins before its previous file's last
+   * record; the file grows by a block or a few beyond its rotation size or age (MAX_HELD_BLOCKS at most).
+   */
+  private holdRotation(firstUs: number): boolean {
+    if (firstUs >= this.lastWrittenUs || this.heldBlocks >= MAX_HELD_BLOCKS) return false;
+    this.heldBlocks++;
+    return true;
   }
 
   /**
@@ -280,15 +337,33 @@ export class CaptureWriter {
     if (!policy || (policy.keepMs === undefined && policy.keepBytes === undefined)) return [];
     this.lastRetentionMonoMs = this.monoNow();
     const open = this.fd >= 0 ? this.files.at(-1) : undefined;
-    let done: Deletion[];
+    let entries: CaptureEntry[];
     try {
-      done = applyRetention(this.opts.dir, this.prefix, open, { ...policy, reserveBytes: this.maxFileBytes }, this.ageMs);
+      const listings = this.index.listings;
+      entries = this.index.entries();
+      if (this.index.listings !== listings) this.forgetGone(entries);
+      // The open file at its size now (it counts at least at its rotation size): past that by the last block, or a
+      // few when its rotation waited (holdRotation), as a listing's stat would have said.
+      if (open !== undefined) this.index.resized(open, this.fileBytes);
     } catch (err) {
       this.opts.log?.warn("capture retention could not list the directory", { dir: this.opts.dir, error: (err as Error).message });
       return [];
     }
+    const gone: CaptureEntry[] = [];
+    const done = applyRetention(entries, open, { ...policy, reserveBytes: this.maxFileBytes }, this.ageMs, gone);
+    if (done.length > 0 || gone.length > 0) {
+      this.index.removed([...done.filter((d) => !d.error).map((d) => d.file), ...gone.map((e) => e.path)]);
+      for (const e of gone) this.lastWriteMonoMs.delete(e.path);
+      if (gone.length > 0) this.index.invalidate(); // removed by someone else: what else changed is seen by listing again
+      else this.index.ownChange();
+    }
     for (const d of done) {
       this.deleted.push(d);
+      trimToLatest(this.deleted, this.remember);
+      if (!d.error) {
+        this.deletedFiles++;
+        this.deletedBytes += d.bytes;
+      }
       if (!d.error) this.lastWriteMonoMs.delete(d.file);
       if (d.error) this.opts.log?.warn("capture file could not be deleted", { file: d.file, reason: d.reason, error: d.error });
       else this.opts.log?.info("capture file deleted", { file: d.file, bytes: d.bytes, reason: d.reason });
@@ -296,19 +371,25 @@ export class CaptureWriter {
     return done;
   }
 
+  /** Last writes of files no longer in the directory (deleted by someone else) are dropped: the map stays its size. */
+  private forgetGone(entries: readonly CaptureEntry[]): void {
+    if (this.lastWriteMonoMs.size === 0) return;
+    const present = new Set(entries.map((e) => e.path));
+    for (const path of this.lastWriteMonoMs.keys()) if (!present.has(path)) this.lastWriteMonoMs.delete(path);
+  }
+
   stats(): CaptureWriterStats {
-    const ok = this.deleted.filter((d) => !d.error);
     return {
       records: this.records,
       blocks: this.blocks,
       rawBytes: this.rawBytes,
       writtenBytes: this.writtenBytes,
       compressNs: this.compressNs,
-      files: this.files.length,
+      files: this.filesOpened,
       lostRecords: this.lostRecords,
       writeErrors: this.writeErrors,
-      deletedFiles: ok.length,
-      deletedBytes: ok.reduce((s, d) => s + d.bytes, 0),
+      deletedFiles: this.deletedFiles,
+      deletedBytes: this.deletedBytes,
       file: this.fd >= 0 ? this.files.at(-1) : undefined,
     };
   }
@@ -328,7 +409,20 @@ export class CaptureWriter {
   private readonly ageMs = (e: CaptureEntry): number => {
     const mono = this.monoNow();
     const own = this.lastWriteMonoMs.get(e.path);
-    return own !== undefined ? mono - own : this.startWallMs - e.mtimeMs + (mono - this.startMonoMs);
+    if (own !== undefined) return mono - own;
+    const age = (mtimeMs: number) => this.startWallMs - mtimeMs + (mono - this.startMonoMs);
+    // Old by its mtime when listed: read again before it goes (the list is not re-read every pass; another writer in
+    // the directory may have written it since). A stat per file about to be deleted, not per file.
+    if (age(e.mtimeMs) > (this.opts.retention?.keepMs ?? Infinity)) {
+      try {
+        const st = statSync(e.path);
+        e.mtimeMs = st.mtimeMs;
+        e.bytes = st.size;
+      } catch {
+        // gone: the deletion finds that and says nothing
+      }
+    }
+    return age(e.mtimeMs);
   };
 
   private tick(): void {
@@ -366,6 +460,7 @@ export class CaptureWriter {
       // released all the same; the file is given up either way (before, the error lost the block meant for the next file)
     }
     if (why === "deleted") this.lastWriteMonoMs.delete(this.files.at(-1)!);
+    this.index.invalidate(); // gone or another size: listed again before retention counts it
     this.opts.log?.warn(`capture file was ${why} while being written; its records are gone, a new file is opened`, { file: this.files.at(-1), bytes: this.fileBytes, size: st.size, records: this.fileRecords });
   }
 
@@ -401,6 +496,7 @@ export class CaptureWriter {
       // already unusable: nothing more to lose
     }
     this.fd = -1;
+    this.index.invalidate(); // its size on disk is not known here
     this.opts.log?.warn("capture file ended early by a write error", { file: this.files.at(-1), bytes: this.fileBytes, records: this.fileRecords });
   }
 
@@ -408,6 +504,7 @@ export class CaptureWriter {
     if (this.fd < 0) return;
     const fd = this.fd;
     this.fd = -1;
+    this.index.resized(this.files.at(-1)!, this.fileBytes);
     try {
       closeSync(fd);
     } catch (err) {
@@ -434,7 +531,7 @@ export class CaptureWriter {
   private highestIndex(): number {
     let highest = -1;
     try {
-      for (const e of listCaptures(this.opts.dir, this.prefix)) {
+      for (const e of this.index.entries()) {
         if (e.index <= MAX_FILE_INDEX) highest = Math.max(highest, e.index);
         else if (this.warnedForeign.size < 100 && !this.warnedForeign.has(e.name)) {
           this.warnedForeign.add(e.name);
@@ -442,9 +539,20 @@ export class CaptureWriter {
         }
       }
     } catch {
-      // the directory gone or unreadable: opening the file fails next, and says why
+      // the directory gone or unreadable: opening the file fails next, and says why (or the directory is made again)
     }
     return highest;
+  }
+
+  /**
+   * The directory was deleted under the writer (`rm -rf` by an operator or a cleaner): made again with the mode it had
+   * when the writer started, and said (before, every later block was lost: ENOENT until a restart).
+   */
+  private recreateDir(): void {
+    mkdirSync(this.opts.dir, { recursive: true });
+    chmodSync(this.opts.dir, this.dirMode); // mkdir's mode is cut by the umask
+    this.index.invalidate();
+    this.opts.log?.warn("capture directory was gone; made again", { dir: this.opts.dir, mode: `0${this.dirMode.toString(8)}` });
   }
 
   private rotate(): void {
@@ -453,15 +561,23 @@ export class CaptureWriter {
     this.fileIndex = Math.max(this.fileIndex, this.highestIndex() + 1);
     let path = join(this.opts.dir, `${this.prefix}-${stamp}-${this.fileIndex++}${CAPTURE_EXTENSION}`);
     // Taken all the same (another writer in this directory): the next index.
+    let recreated = false;
     for (let tries = 0; ; tries++) {
       try {
         this.fd = openSync(path, "wx+"); // read too: the header is read back before each block (checkOpenFile)
         break;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST" || tries >= MAX_NAME_TRIES) throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "ENOENT" && !recreated) {
+          recreated = true;
+          this.recreateDir();
+          continue;
+        }
+        if (code !== "EEXIST" || tries >= MAX_NAME_TRIES) throw err;
         path = join(this.opts.dir, `${this.prefix}-${stamp}-${this.fileIndex++}${CAPTURE_EXTENSION}`);
       }
     }
+    const opened = this.fileIndex - 1;
     const header = this.fileHeaderBytes;
     try {
       writeAllAt(this.fd, header, 0);
@@ -482,6 +598,7 @@ export class CaptureWriter {
       } catch {
         // gone already
       }
+      this.index.ownChange(); // created and deleted again: no need to list the directory for it at every block
       throw err;
     }
     this.fileBytes = header.byteLength;
@@ -490,8 +607,13 @@ export class CaptureWriter {
     this.fileRecords = 0;
     this.headReadFailed = false;
     this.fileOpenedMonoMs = this.monoNow();
-    this.lastWriteMonoMs.set(path, this.fileOpenedMonoMs);
+    this.heldBlocks = 0;
+    if (this.agesFiles) this.lastWriteMonoMs.set(path, this.fileOpenedMonoMs);
     this.files.push(path);
+    trimToLatest(this.files, this.remember);
+    this.filesOpened++;
+    this.index.added({ path, name: basename(path), bytes: header.byteLength, mtimeMs: this.now(), stamp, index: opened });
+    this.index.ownChange();
     this.opts.log?.info("capture file opened", { file: path, compression: codecName(this.codec) });
     this.retain();
   }
@@ -504,6 +626,11 @@ function writeAllAt(fd: number, bytes: Uint8Array, position: number): void {
     if (n <= 0) throw new Error(`write returned ${n} at byte ${position + done}`);
     done += n;
   }
+}
+
+/** Drops the oldest entries once there are twice `keep` (amortized: a splice every `keep` pushes). */
+function trimToLatest(list: unknown[], keep: number): void {
+  if (list.length >= 2 * keep) list.splice(0, list.length - keep);
 }
 
 function round3(x: number): number {

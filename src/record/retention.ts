@@ -64,12 +64,13 @@ export function listCaptures(dir: string, prefix: string): CaptureEntry[] {
 }
 
 /**
- * Deletes what the policy says, oldest first, and returns each deletion (failed ones carry `error`). `ageMs` says how
- * long ago a file was last written (compared with `keepMs`).
+ * Deletes what the policy says among `all` (captures oldest first, as listCaptures gives them; the writer keeps that
+ * list, capture-index.ts, rather than listing the directory at every pass), and returns each deletion (failed ones
+ * carry `error`). `ageMs` says how long ago a file was last written (compared with `keepMs`). A file already gone
+ * (an operator's rm) is no deletion and no error: it is left out of the total and reported in `gone`.
  */
-export function applyRetention(dir: string, prefix: string, openFile: string | undefined, policy: RetentionPolicy, ageMs: (e: CaptureEntry) => number): Deletion[] {
+export function applyRetention(all: readonly CaptureEntry[], openFile: string | undefined, policy: RetentionPolicy, ageMs: (e: CaptureEntry) => number, gone: CaptureEntry[] = []): Deletion[] {
   if (policy.keepMs === undefined && policy.keepBytes === undefined) return [];
-  const all = listCaptures(dir, prefix);
   let total = all.reduce((s, e) => s + (e.path === openFile ? Math.max(e.bytes, policy.reserveBytes ?? 0) : e.bytes), 0);
   const deletions: Deletion[] = [];
   for (const e of all) {
@@ -83,6 +84,11 @@ export function applyRetention(dir: string, prefix: string, openFile: string | u
       total -= e.bytes;
       deletions.push({ file: e.path, bytes: e.bytes, reason });
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+        total -= e.bytes;
+        gone.push(e);
+        continue;
+      }
       deletions.push({ file: e.path, bytes: e.bytes, reason, error: (err as Error).message });
     }
   }

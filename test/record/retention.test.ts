@@ -71,18 +71,21 @@ describe("capture retention and write errors", () => {
   test("a block that cannot be written is counted and logged, the writer goes on with a new file, nothing else is lost", () => {
     const dir = makeTempDir("feeder-write-error-");
     const nowMs = Date.UTC(2026, 11, 4, 12, 0, 0);
-    // The directory is gone when the first block is written: opening the file fails like a broken disk would.
+    // A file where the directory was when the first block is written: opening the file fails like a broken disk
+    // would. (A directory deleted is made again: capture-dir-recreated.test.ts.)
     const { log, lines } = logCapture();
     const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1, log, now: () => nowMs });
     rmSync(dir, { recursive: true });
+    writeFileSync(dir, "not a directory");
     w.write(1, "bybit", "linear", "c", "lost");
+    rmSync(dir);
     mkdirSync(dir);
     w.write(2, "bybit", "linear", "c", "kept-1");
     w.write(3, "bybit", "linear", "c", "kept-2");
     w.close();
     expect(w.stats()).toMatchObject({ records: 3, lostRecords: 1, writeErrors: 1, blocks: 2 });
     expect(lines.filter((l) => l.msg === "capture block could not be written; its records are lost")).toEqual([
-      expect.objectContaining({ level: "error", count: 1, total: 1, detail: expect.stringContaining("ENOENT") }),
+      expect.objectContaining({ level: "error", count: 1, total: 1, detail: expect.stringContaining("ENOTDIR") }),
     ]);
     expect(w.files).toEqual([join(dir, "feeder-20261204T120000Z-1.fcap")]);
     expect(readCapture(w.files[0]!).records.map((r) => r.frame)).toEqual(["kept-1", "kept-2"]);

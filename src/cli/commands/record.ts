@@ -41,11 +41,16 @@ export const recordCommand: CommandSpec = {
     "200 ms: a crash loses at most the last block, and a truncated file is readable up to the break. A block that",
     "cannot be written (a full disk) is lost, counted (lostRecords) and logged with the error; its file still ends",
     "at a whole block, and writing goes on in it once there is room. The open file deleted or cut short under the",
-    "recorder (rm, logrotate's copytruncate) is warned about and writing goes on in a new file. The REST",
+    "recorder (rm, logrotate's copytruncate) is warned about and writing goes on in a new file; DIR itself",
+    "deleted (rm -rf) is made again with the mode it had at start, warned about each time. The REST",
     "depth snapshots books bridge to, and each connection's open and unplanned close, are stored too (replay",
     "uses them to reproduce the live run's resyncs and DISCONNECTED books).",
     "Files are DIR/feeder-<UTC start>-<n>.fcap; opening, closing (size, records, ratio) and every deletion by",
     "retention are logged. Retention counts files of earlier runs in DIR too, never the file being written.",
+    "DIR is listed at start and then only when someone else changed it (its mtime moved) or hourly; the",
+    "recorder keeps track of its own files, so a month of small files costs no listing per rotation.",
+    "A rotation due inside an event-loop turn waits (16 blocks at most) for a block that does not begin before",
+    "the file's last record, so a file never begins before the previous one ends (replay's outOfOrder).",
     "n counts on from the highest in DIR (one above 10^15 is foreign: warned about, not counted on from), so",
     "files sort by creation (retention deletes the oldest first) whatever",
     "the wall clock did. While recording, ages (rotation, retention passes, --keep-hours) are measured on the",
@@ -204,7 +209,8 @@ function startProgress(writer: CaptureWriter, log: Logger, everyMs: number): Ret
  */
 export function stoppedFields(writer: CaptureWriter, elapsedMs: number): Record<string, unknown> {
   const files = writer.files.slice(-STOPPED_FILES_LISTED);
-  return { ...summary(writer.stats(), elapsedMs), files, filesNotListed: writer.files.length - files.length };
+  const stats = writer.stats();
+  return { ...summary(stats, elapsedMs), files, filesNotListed: stats.files - files.length };
 }
 
 function summary(s: CaptureWriterStats, elapsedMs: number): Record<string, number> {
