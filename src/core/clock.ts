@@ -6,6 +6,7 @@
  * @module
  */
 const ORIGIN_US = performance.timeOrigin * 1000;
+const ORIGIN_MS = performance.timeOrigin;
 
 /** Current time, integer µs since the Unix epoch. */
 export function nowUs(): number {
@@ -27,7 +28,7 @@ export function monoMs(): number {
  * as a time of day nor compared with a venue's time (that is CommonAdapterOptions.wallNow). Cold callers.
  */
 export function monoEpochMs(): number {
-  return performance.timeOrigin + performance.now();
+  return ORIGIN_MS + performance.now();
 }
 
 /** Bun's ns clock when running under Bun; the library half of the code base also runs in Node (no `Bun`). */
