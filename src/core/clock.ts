@@ -6,6 +6,7 @@
  * @module
  */
 const ORIGIN_US = performance.timeOrigin * 1000;
+const ORIGIN_MS = performance.timeOrigin;
 
 /** Current time, integer µs since the Unix epoch. */
 export function nowUs(): number {
@@ -18,6 +19,16 @@ export function nowUs(): number {
  */
 export function monoMs(): number {
   return performance.now();
+}
+
+/**
+ * Monotonic time in ms that reads like epoch ms (performance.timeOrigin + performance.now(): the wall clock at this
+ * thread's start plus the time since): the venues' deadline clock (CommonAdapterOptions.now). A wall-clock step
+ * neither ends nor stretches a deadline on it; after one it differs from Date.now by the step, so it is never shown
+ * as a time of day nor compared with a venue's time (that is CommonAdapterOptions.wallNow). Cold callers.
+ */
+export function monoEpochMs(): number {
+  return ORIGIN_MS + performance.now();
 }
 
 /** Bun's ns clock when running under Bun; the library half of the code base also runs in Node (no `Bun`). */

@@ -4,6 +4,7 @@
  * app implements BookSink, asks the registry (registry.ts) for adapters and wires them to books.
  * @module
  */
+import { monoEpochMs } from "../core/clock.ts";
 import type { BookUpdate } from "../core/book-update.ts";
 import type { BookView } from "../core/book-view.ts";
 import type { Logger } from "../core/log.ts";
@@ -97,8 +98,21 @@ export interface CommonAdapterOptions {
   log: Logger;
   /** REST client (tests pass one bound to the simulator). Defaults to the global fetch. */
   fetch?: typeof fetch;
-  /** Wall clock in ms for heartbeats, staleness, budgets and backoff. Defaults to Date.now. */
+  /**
+   * The deadline clock in ms: heartbeats, pong/ack/handshake deadlines, staleness, resync and reconnect backoff,
+   * connection age, connect and request budgets, REST weight windows and holds, instrument retry and reload intervals.
+   * Defaults to monoEpochMs (core/clock.ts: monotonic, reads like epoch ms), so a step of the host's wall clock (NTP,
+   * a VM resumed, `date -s`) neither drops every connection at once nor stretches a deadline. Tests pass their own
+   * and jump it to make a deadline come.
+   */
   now?: () => number;
+  /**
+   * The wall clock in ms, for what is compared with the venue's own times or shown as a time of day: listed expiries
+   * (delivery, exercise, delisting), OKX `upcChg` `effTime`, an HTTP-date `Retry-After` without a `Date` header,
+   * Binance's weight minute, a connection's downSinceMs. Defaults to `now` when that is given (a test's one clock),
+   * else Date.now.
+   */
+  wallNow?: () => number;
   /** Jitter source in [0, 1). Defaults to Math.random. */
   random?: () => number;
   /** Called with every raw frame received, before parsing (feeder record). */
@@ -220,4 +234,9 @@ export interface VenueAdapter {
   metrics(): VenueMetric[];
   /** Cold: every connection the adapter opens (none when replaying), so /readyz can say which venue is down and why. */
   connections(): VenueConnectionState[];
+}
+
+/** The adapter's two clocks from its options (CommonAdapterOptions.now, wallNow). */
+export function adapterClocks(opts: Pick<CommonAdapterOptions, "now" | "wallNow">): { now: () => number; wallNow: () => number } {
+  return { now: opts.now ?? monoEpochMs, wallNow: opts.wallNow ?? opts.now ?? Date.now };
 }

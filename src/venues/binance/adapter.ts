@@ -16,7 +16,7 @@ import { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { CONNECTION_CLOSED_URL, type BookSink, type RawFrameTap, type RawRestTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, type BookSink, type RawFrameTap, type RawRestTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { connectionStates } from "../common/metrics.ts";
 import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
@@ -57,6 +57,8 @@ export class BinanceAdapter implements VenueAdapter {
   readonly venue = "binance" as const;
   private readonly log: Logger;
   private readonly now: () => number;
+  /** For what is compared with the venue's own times or shown (CommonAdapterOptions.wallNow). */
+  private readonly wallNow: () => number;
   readonly rawFrameTap: RawFrameTap | undefined;
   private readonly rawRestTap: RawRestTap | undefined;
   private readonly topics: BinanceTopic[];
@@ -110,14 +112,16 @@ export class BinanceAdapter implements VenueAdapter {
     opts: BinanceAdapterOptions,
   ) {
     this.log = opts.log;
-    this.now = opts.now ?? Date.now;
+    const clocks = adapterClocks(opts);
+    this.now = clocks.now; // deadlines: monotonic by default
+    this.wallNow = clocks.wallNow;
     this.rawFrameTap = opts.onRawFrame;
     this.rawRestTap = opts.onRawRest;
     const random = opts.random ?? Math.random;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "binance: diff frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "binance: diff chain breaks; books resynced");
     this.restStop = new RestStop(config.venue);
-    this.rest = new BinanceRest(this.restStop.wrap(opts.fetch ?? fetch), this.now, opts.budgetShare, opts.budgetLedger, this.restStop.signal);
+    this.rest = new BinanceRest(this.restStop.wrap(opts.fetch ?? fetch), this.now, opts.budgetShare, opts.budgetLedger, this.restStop.signal, this.wallNow);
     const plan = planConnections(this, config, subscriptions, opts.maxStreamsPerConnection ?? PLANNED_STREAMS_PER_CONNECTION);
     this.conns = plan.conns;
     this.topics = plan.topics;
@@ -176,6 +180,7 @@ export class BinanceAdapter implements VenueAdapter {
       },
       {
         ...opts,
+        ...{ now: this.now, wallNow: this.wallNow },
         random,
         keepalive: BINANCE_KEEPALIVE,
         maxConnectionAgeMs: opts.maxConnectionAgeMs ?? MAX_CONNECTION_AGE_MS,
@@ -186,7 +191,7 @@ export class BinanceAdapter implements VenueAdapter {
       },
     );
     this.watch = new InstrumentWatch<BinanceTopic>({
-      ...{ venue: "binance", log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
+      ...{ venue: "binance", log: this.log, now: this.now, wallNow: this.wallNow, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
       // Each exchangeInfo spends the market's REST weight (rest.ts) and keeps its weight limit current.
       source: binanceInstrumentSource(config, (m) => this.rest.fetchOf(m), (m, info) => this.rest.takeLimits(m, info)),
       intervalMs: config.instrumentReloadMs ?? INSTRUMENT_RELOAD_MS,

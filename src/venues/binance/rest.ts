@@ -47,6 +47,8 @@ export class BinanceRest {
     private readonly ledger?: BudgetLedger,
     /** The adapter's RestStop signal: ends budget waits at stop (rawFetch, wrapped by it, ends the requests). */
     private readonly stop?: AbortSignal,
+    /** The wall clock (Binance's weight minute without a Date header, an HTTP-date Retry-After); default `now`. */
+    private readonly wallNow: () => number = now,
   ) {
     this.setWeightLimit("spot", SPOT_REST_WEIGHT_PER_MINUTE);
     this.setWeightLimit("linear", FUTURES_REST_WEIGHT_PER_MINUTE);
@@ -103,11 +105,11 @@ export class BinanceRest {
         // Until the end of the minute the header counts, by the answer's Date (Binance's clock): one sent late in a
         // minute and read in the next (or our clock off Binance's) blocked the whole next minute, its weight not yet
         // spent. Not an answer 429 (rest_rate_limited_total): the block is rest_weight_blocks_total's.
-        const minuteOfMs = serverTimeMs(res.headers.get("date")) ?? this.now();
+        const minuteOfMs = serverTimeMs(res.headers.get("date")) ?? this.wallNow(); // a time of day: the wall clock
         budget.holdFor(this.now(), 60_000 - ((Math.floor(minuteOfMs / 1000) * 1000) % 60_000));
       }
       return res;
     }) as typeof fetch;
-    this.fetches.set(market, budgetedFetch(timed, budget, this.now, (url) => weightOf(market, url), this.stop));
+    this.fetches.set(market, budgetedFetch(timed, budget, this.now, (url) => weightOf(market, url), this.stop, this.wallNow));
   }
 }

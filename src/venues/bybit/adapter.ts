@@ -17,7 +17,7 @@ import type { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
@@ -92,6 +92,8 @@ export class BybitAdapter implements VenueAdapter {
   /** Ends every REST request and budget wait at stop() (a stop during start-up does not wait for the instrument REST). */
   private readonly restStop: RestStop;
   private readonly now: () => number;
+  /** For what is compared with the venue's own times or shown (CommonAdapterOptions.wallNow). */
+  private readonly wallNow: () => number;
   /** See BybitAdapterOptions.onRawFrame; read by every connection on the hot path. */
   readonly rawFrameTap: RawFrameTap | undefined;
 
@@ -134,9 +136,11 @@ export class BybitAdapter implements VenueAdapter {
     const restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, opts.budgetShare), REST_WINDOW_MS, REST_BLOCKED_MS, new Map([[403, REST_BLOCKED_MS]])).track(
       budgetLink(opts.budgetLedger, "bybit:rest"),
     );
-    this.now = opts.now ?? Date.now;
+    const clocks = adapterClocks(opts);
+    this.now = clocks.now; // deadlines: monotonic by default
+    this.wallNow = clocks.wallNow;
     this.restStop = new RestStop(config.venue);
-    this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), restBudget, this.now, undefined, this.restStop.signal);
+    this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), restBudget, this.now, undefined, this.restStop.signal, this.wallNow);
     const random = opts.random ?? Math.random;
     this.rawFrameTap = opts.onRawFrame;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "bybit: order-book frames rejected");
@@ -163,6 +167,7 @@ export class BybitAdapter implements VenueAdapter {
       { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason) },
       {
         ...opts,
+        ...{ now: this.now, wallNow: this.wallNow },
         random,
         keepalive: BYBIT_KEEPALIVE,
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config),
@@ -173,7 +178,7 @@ export class BybitAdapter implements VenueAdapter {
     );
     // No periodic reload: a price or size that does not fit asks for its market's (requestNow).
     this.watch = new InstrumentWatch<TopicState>({
-      ...{ venue: "bybit", log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
+      ...{ venue: "bybit", log: this.log, now: this.now, wallNow: this.wallNow, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
       ...{ source: bybitInstrumentSource(config, this.fetchFn), intervalMs: 0, stop: this.restStop.signal },
       restHeldUntilMs: () => restBudget.heldUntilMs(this.now()), // a 429/403 hold: when the late symbols are really asked
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },

@@ -17,7 +17,7 @@ import type { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { equalJitterMs } from "../common/backoff.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
@@ -87,6 +87,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   /** The public REST limit the instrument queries share (budgets.ts). */
   private readonly restBudget: RestWeightBudget;
   private readonly now: () => number;
+  /** For what is compared with the venue's own times or shown (CommonAdapterOptions.wallNow). */
+  private readonly wallNow: () => number;
   readonly rawFrameTap: RawFrameTap | undefined;
   private readonly topics: Topic[] = [];
   private readonly conns: Conn[] = [];
@@ -115,11 +117,13 @@ export class CoinbaseAdapter implements VenueAdapter {
     opts: CoinbaseAdapterOptions,
   ) {
     this.log = opts.log;
-    this.now = opts.now ?? Date.now;
+    const clocks = adapterClocks(opts);
+    this.now = clocks.now; // deadlines: monotonic by default
+    this.wallNow = clocks.wallNow;
     // Every instrument query spends this process's share of the public REST limit and honours 429 / Retry-After.
     this.restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_SECOND, opts.budgetShare), 1_000, REST_LIMITED_MS).track(budgetLink(opts.budgetLedger, "coinbase:rest"));
     this.restStop = new RestStop(config.venue);
-    this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), this.restBudget, this.now, undefined, this.restStop.signal);
+    this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), this.restBudget, this.now, undefined, this.restStop.signal, this.wallNow);
     this.rawFrameTap = opts.onRawFrame;
     const random = opts.random ?? Math.random;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "coinbase: frames rejected; their connections resynced");
@@ -149,6 +153,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason) },
       {
         ...opts,
+        ...{ now: this.now, wallNow: this.wallNow },
         random,
         keepalive: COINBASE_KEEPALIVE,
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, defaultStaleAfterMs),
@@ -161,7 +166,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     );
     // No periodic reload: a price or size that does not fit asks for its market's (requestNow).
     this.watch = new InstrumentWatch<Topic>({
-      ...{ venue: "coinbase", log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
+      ...{ venue: "coinbase", log: this.log, now: this.now, wallNow: this.wallNow, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
       ...{ source: coinbaseInstrumentSource(config, this.fetchFn, this.log), intervalMs: 0, stop: this.restStop.signal },
       restHeldUntilMs: () => this.restBudget.heldUntilMs(this.now()), // a 429 hold: when the late symbols are really asked
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },

@@ -5,15 +5,19 @@
  * reported as it happens (worker → supervisor message, before the request goes out), the supervisor keeps each
  * worker slot's uses still inside their window, and hands them to the slot's next worker, whose budgets start
  * from them. The supervisor keeps time with its monotonic clock (performance.now) and hands uses over as ages and
- * a hold as the time it still runs; the worker's budgets read the wall clock (Date.now, as a Retry-After date does).
- * So a wall-clock step (NTP, a VM resumed) while a worker is down neither stretches what is carried (a step back:
- * uses dated in the future, counted for the step's length too, REST and connects held as long) nor cuts a hold
- * short (a step forward: requests sent into the venue's hold). A hold is the IP's: the supervisor also relays one
- * worker's to every other running worker (WorkerLedger.hold), and keeps it for every slot.
+ * a hold as the time it still runs; the worker's budgets read the adapters' deadline clock (monotonic too:
+ * CommonAdapterOptions.now), and the worker's ledger dates what it sends in the wall clock (the reading's distance
+ * from now added to Date.now), which the supervisor reads against its own wall clock on arrival: the two threads'
+ * monotonic clocks do not share an origin. So a wall-clock step (NTP, a VM resumed) while a worker is down neither
+ * stretches what is carried (a step back: uses dated in the future, counted for the step's length too, REST and
+ * connects held as long) nor cuts a hold short (a step forward: requests sent into the venue's hold). A hold is the
+ * IP's: the supervisor also relays one worker's to every other running worker (WorkerLedger.hold), and keeps it for
+ * every slot.
  * @module
  */
+import { monoEpochMs } from "../../core/clock.ts";
 
-/** One use of a budget: a connect (weight 1) or a REST request's weight, at wall-clock `atMs`. */
+/** One use of a budget: a connect (weight 1) or a REST request's weight, at `atMs` (the budget's clock). */
 export interface BudgetUse {
   readonly atMs: number;
   readonly weight: number;
@@ -28,7 +32,7 @@ export interface BudgetCarry {
   readonly holdMs: number;
 }
 
-/** What a worker's budget starts from: a carry in the worker's wall clock. */
+/** What a worker's budget starts from: a carry in the budgets' (deadline) clock. */
 export interface CarriedBudget {
   readonly windowMs: number;
   readonly uses: BudgetUse[];
@@ -41,7 +45,10 @@ export interface CarriedBudget {
   readonly holdMs: number;
 }
 
-/** What a budget reports (key: venue and budget, e.g. "bybit:connect"): a use, or a hold from an over-limit answer. */
+/**
+ * What a budget reports (key: venue and budget, e.g. "bybit:connect"): a use, or a hold from an over-limit answer.
+ * In the budget's clock as reported; in the worker's wall clock as sent to the supervisor (workerLedger).
+ */
 export type BudgetEvent =
   | { readonly key: string; readonly windowMs: number; readonly atMs: number; readonly weight: number }
   | { readonly key: string; readonly blockedUntilMs: number };
@@ -51,7 +58,7 @@ export interface BudgetLedger {
   carried(key: string): CarriedBudget | undefined;
   report(event: BudgetEvent): void;
   /**
-   * Calls `apply` with the end of each hold (wall clock) the venue gave another worker on this budget while this one
+   * Calls `apply` with the end of each hold (the budgets' clock) the venue gave another worker on this budget while this one
    * runs, and how long it runs from then: the workers share one IP, so a 429/418 answered to one holds every
    * worker's requests.
    */
@@ -74,12 +81,26 @@ export function budgetLink(ledger: BudgetLedger | undefined, key: string): Budge
   return ledger === undefined ? undefined : { key, ledger };
 }
 
+/** The worker's two clocks: the budgets' (the adapters' deadline clock) and the wall clock events are sent in. */
+export interface LedgerClock {
+  readonly now: () => number;
+  readonly wallNow: () => number;
+}
+
+const PROCESS_CLOCK: LedgerClock = { now: monoEpochMs, wallNow: Date.now };
+
 /**
- * A ledger over a start message's carried usage, dated from `nowMs` (the worker's wall clock when it starts: the
+ * A ledger over a start message's carried usage, dated from `nowMs` (the budgets' clock when the worker starts: the
  * hand-over was a moment ago, so uses look a little younger and a hold a little longer than they are, never the
- * other way), reporting through `send`.
+ * other way), reporting through `send` in the wall clock (a time's distance from `clock.now()` added to
+ * `clock.wallNow()`). Tests pass one clock as both.
  */
-export function workerLedger(carried: Readonly<Record<string, BudgetCarry>>, send: (event: BudgetEvent) => void, nowMs: number = Date.now()): WorkerLedger {
+export function workerLedger(
+  carried: Readonly<Record<string, BudgetCarry>>,
+  send: (event: BudgetEvent) => void,
+  nowMs: number = PROCESS_CLOCK.now(),
+  clock: LedgerClock = PROCESS_CLOCK,
+): WorkerLedger {
   const byKey = new Map<string, CarriedBudget>();
   for (const [key, c] of Object.entries(carried)) {
     const uses = Array.isArray(c?.uses) ? c.uses.filter((u) => Number.isFinite(u?.ageMs) && Number.isFinite(u?.weight)).map((u) => ({ atMs: nowMs - u.ageMs, weight: u.weight })) : [];
@@ -89,9 +110,12 @@ export function workerLedger(carried: Readonly<Record<string, BudgetCarry>>, sen
   const listeners = new Map<string, ((blockedUntilMs: number, holdMs: number) => void)[]>();
   return {
     carried: (key) => byKey.get(key),
-    report: send,
+    report: (event) => {
+      const toWallMs = clock.wallNow() - clock.now();
+      send("blockedUntilMs" in event ? { key: event.key, blockedUntilMs: event.blockedUntilMs + toWallMs } : { ...event, atMs: event.atMs + toWallMs });
+    },
     onHold: (key, apply) => listeners.set(key, [...(listeners.get(key) ?? []), apply]),
-    hold: (key, holdMs, atMs = Date.now()) => {
+    hold: (key, holdMs, atMs = clock.now()) => {
       if (!(holdMs > 0) || !Number.isFinite(holdMs)) return; // a malformed relay (not from our supervisor) is ignored
       for (const apply of listeners.get(key) ?? []) apply(atMs + holdMs, holdMs);
     },

@@ -7,6 +7,7 @@
  * (budget-ledger.ts): a restarted worker does not get a fresh budget while the venue still counts the old one's.
  * @module
  */
+import { monoEpochMs } from "../../core/clock.ts";
 import type { BudgetLink } from "./budget-ledger.ts";
 
 /** This process's part of a per-IP limit: at least 1, so a worker can always make progress. */
@@ -16,8 +17,8 @@ export function shareOf(limit: number, share: number | undefined): number {
 }
 
 /**
- * A venue's hold on a budget (a 429/418 answer, Bybit's 403): nothing goes until its end (the `now` clock: the wall
- * clock, as a Retry-After date is). Of overlapping holds the one that ends last is kept, with its own length: a
+ * A venue's hold on a budget (a 429/418 answer, Bybit's 403): nothing goes until its end (the `now` clock: the adapters'
+ * deadline clock, monotonic in production; a Retry-After date is turned into a length first). Of overlapping holds the one that ends last is kept, with its own length: a
  * later hold ending sooner never shortens it, and a clock stepped back cannot make it last longer than that length
  * from now (before, a hold given before the step held requests for the step's length too).
  */
@@ -64,7 +65,7 @@ export class SlidingWindowBudget {
     const heldUntilMs = this.held.endMs(nowMs);
     if (heldUntilMs > 0) return heldUntilMs - nowMs;
     const times = this.times;
-    // A clock stepped back (the adapters' is the wall clock) put recent events in the future: they would have held a
+    // A clock stepped back (an injected one: the adapters' default is monotonic) put recent events in the future: they would have held a
     // full window for the step's length more. Counted as now instead (cold: once per connect).
     if (times.length > 0 && times[times.length - 1]! > nowMs) for (let i = 0; i < times.length; i++) times[i] = Math.min(times[i]!, nowMs);
     while (times.length > 0 && nowMs - times[0]! >= this.windowMs) times.shift();
@@ -183,7 +184,7 @@ export class RestWeightBudget {
 
   /** How long until a request of `weight` may go (0 = now). */
   waitMs(nowMs: number, weight: number): number {
-    // A clock stepped back (the adapters' is the wall clock): spending and a hold it put in the future held requests
+    // A clock stepped back (an injected one: the adapters' default is monotonic): spending and a hold it put in the future held requests
     // for the step's length more. Spending counts as now, a hold lasts at most its own length from now (VenueHold).
     const heldUntilMs = this.held.endMs(nowMs);
     if (this.spent.some((s) => s.atMs > nowMs)) this.spent = this.spent.map((s) => (s.atMs > nowMs ? { atMs: nowMs, weight: s.weight } : s));
@@ -235,7 +236,7 @@ export class RestWeightBudget {
       this.spent.push(...carried.uses);
       if (carried.blockedUntilMs > 0) this.heldElsewhere(carried.blockedUntilMs, carried.holdMs);
     }
-    // In the wall clock, as a carried hold is (the adapters' clock: budget-ledger.ts).
+    // In the budgets' clock, as a carried hold is (the worker's ledger dates both so: budget-ledger.ts).
     link?.ledger.onHold?.(link.key, (untilMs, holdMs) => this.heldElsewhere(untilMs, holdMs));
     return this;
   }
@@ -265,15 +266,16 @@ export class RestWeightBudget {
    * Reads a response: 429 (rate limited) and 418 (banned) block every request until Retry-After (seconds, or an
    * HTTP date, read against the response's `Date` when it has one: the server's clock, not ours) or the default (a
    * 418 without Retry-After: at least BAN_DEFAULT_MS, doubling while 418s follow); returns how long requests are
-   * now blocked (0 = not blocked).
+   * now blocked (0 = not blocked). `wallNowMs`: the wall clock, which an HTTP-date Retry-After without a readable
+   * `Date` is read against (`nowMs` is the deadline clock, monotonic in production; default: the same reading).
    */
-  onResponse(nowMs: number, status: number, retryAfter: string | null, serverDate: string | null = null): number {
+  onResponse(nowMs: number, status: number, retryAfter: string | null, serverDate: string | null = null, wallNowMs = nowMs): number {
     const extra = this.extraBlocking.get(status);
     if (status < 400) this.bansInRow = 0;
     if (status !== 429 && status !== 418 && extra === undefined) return 0;
     if (status === 418) this.banned++;
     else this.rateLimited++;
-    const given = retryAfterMs(retryAfter, nowMs, serverDate);
+    const given = retryAfterMs(retryAfter, wallNowMs, serverDate);
     let waitMs = given ?? extra ?? this.defaultBackoffMs;
     if (status === 418 && given === undefined) waitMs = Math.max(waitMs, Math.min(BAN_MAX_DEFAULT_MS, BAN_DEFAULT_MS * 2 ** Math.min(this.bansInRow++, 30)));
     this.held.add(nowMs + waitMs, waitMs);
@@ -332,14 +334,17 @@ export function requestTimeout(ms: number): AbortSignal {
  * answer's status and Retry-After into it. `weightOf(url)` is the venue's weight table (default 1). A request whose
  * `init.signal` aborts while it waits gives up its place at once and is never sent nor charged; a requestTimeout
  * signal is not one of those (it starts at the send). `stop` (the adapter's RestStop signal) ends every wait too: a
- * stopped adapter's request is never sent. Cold.
+ * stopped adapter's request is never sent. `now` is the budget's (deadline) clock; `wallNow` the wall clock an HTTP-date
+ * Retry-After without a readable `Date` is read against (default `now`: a test's one clock; the adapters pass theirs).
+ * Cold.
  */
 export function budgetedFetch(
   fetchFn: typeof fetch,
   budget: RestWeightBudget,
-  now: () => number = Date.now,
+  now: () => number = monoEpochMs,
   weightOf: (url: string) => number = () => 1,
   stop?: AbortSignal,
+  wallNow: () => number = now,
 ): typeof fetch {
   const wrapped = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
@@ -364,7 +369,7 @@ export function budgetedFetch(
     if (signal?.aborted) throw new Error(`REST ${url}: budget wait aborted`);
     budget.take(now(), weight);
     const res = await fetchFn(input, timeoutMs === undefined ? init : { ...init, signal: AbortSignal.timeout(timeoutMs) });
-    budget.onResponse(now(), res.status, res.headers.get("retry-after"), res.headers.get("date"));
+    budget.onResponse(now(), res.status, res.headers.get("retry-after"), res.headers.get("date"), wallNow());
     return res;
   };
   return wrapped as typeof fetch;

@@ -18,7 +18,7 @@ import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, 
 import type { Keepalive } from "./hooks.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
-import { CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type RawRestTap } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type RawRestTap } from "../venue.ts";
 
 /** Nothing at all received for this long: the connection is dead (every venue, unless configured). */
 export const DEAD_CONNECTION_MS = 7_000;
@@ -34,7 +34,10 @@ export const RECONNECT_RESET_AFTER_MS = 30_000;
 
 export interface LifecycleOptions {
   log: Logger;
+  /** The deadline clock (CommonAdapterOptions.now: monotonic by default). */
   now?: () => number;
+  /** The wall clock, for downSinceMs (CommonAdapterOptions.wallNow). */
+  wallNow?: () => number;
   random?: () => number;
   /** The venue's keepalive; a client_ping's interval and pong deadline may be overridden below. */
   keepalive: Keepalive;
@@ -104,6 +107,7 @@ export type TopicMembership = Pick<ConnectionLifecycle, "stopping" | "onTopicSta
 export class ConnectionLifecycle {
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly wallNow: () => number;
   private readonly random: () => number;
   private readonly pingIntervalMs: number;
   private readonly pongTimeoutMs: number;
@@ -166,7 +170,9 @@ export class ConnectionLifecycle {
     opts: LifecycleOptions,
   ) {
     this.log = opts.log;
-    this.now = opts.now ?? Date.now;
+    const clocks = adapterClocks(opts);
+    this.now = clocks.now;
+    this.wallNow = clocks.wallNow;
     this.eventTap = opts.onRawRest;
     this.random = opts.random ?? Math.random;
     this.keepalive = opts.keepalive;
@@ -413,7 +419,10 @@ export class ConnectionLifecycle {
     if (waitMs <= 0) return false;
     if (!this.ageBreakWaiting.has(conn)) {
       this.ageBreakWaiting.add(conn);
-      const fields = { conn: conn.id, market: conn.market, heldUntilMs: this.connectBudget.heldUntilMs(this.now()), waitMs: Math.round(waitMs) };
+      const now = this.now();
+      const held = this.connectBudget.heldUntilMs(now);
+      // Logged as a time of day: the wall clock's reading of when the (monotonic) hold ends.
+      const fields = { conn: conn.id, market: conn.market, heldUntilMs: held > 0 ? Math.round(this.wallNow() + held - now) : 0, waitMs: Math.round(waitMs) };
       this.log.warn(`${this.venue}: connection past its age deadline kept until a connect may go (the venue's hold or the connect budget)`, fields);
     }
     return true;
@@ -451,7 +460,7 @@ export class ConnectionLifecycle {
   private connect(conn: VenueConnection): void {
     if (this.stoppingFlag) return;
     conn.connectStartedMs = this.now();
-    if (conn.downSinceMs === 0) conn.downSinceMs = conn.connectStartedMs; // not up yet: down since the first attempt
+    if (conn.downSinceMs === 0) conn.downSinceMs = this.wallNow(); // not up yet: down since the first attempt (shown: wall clock)
     this.connectBudget.take(conn.connectStartedMs);
     conn.connects++;
     const gen = (conn.generation = ++conn.genSeq);
@@ -477,7 +486,7 @@ export class ConnectionLifecycle {
       conn.messagesSeen = conn.messages;
       conn.pongDeadlineMs = 0;
       this.log.info(`${this.venue}: connected`, { conn: conn.id, url: conn.url, topics: conn.topics.length });
-      // Stamped on the frames' clock (core/clock.ts), not this.now (the wall clock, which steps): a capture's records stay in time order.
+      // Stamped on the frames' clock (core/clock.ts), not this.now (a test's clock jumps): a capture's records stay in time order.
       this.eventTap?.(conn.market, conn.name, CONNECTION_OPENED_URL, conn.url, nowUs());
       // Topics waiting out a resync backoff are subscribed by housekeeping when their wait is over.
       const toSubscribe = conn.topics.filter((t) => t.sub === SUB_IDLE && !t.resyncDelayed);
@@ -579,7 +588,7 @@ export class ConnectionLifecycle {
     // drops us keeps growing the backoff (an ack alone does not reset it).
     if (wasOpen && this.now() - conn.openedMs >= this.reconnectResetAfterMs) conn.attempt = 0;
     const delay = this.backoffMs(conn);
-    if (conn.downSinceMs === 0) conn.downSinceMs = this.now();
+    if (conn.downSinceMs === 0) conn.downSinceMs = this.wallNow();
     if (conn.lastError === "") conn.lastError = why;
     if (!wasOpen) {
       // Never got up: the venue cannot be reached. The first failure of a streak is an error, the retries warnings.
@@ -720,10 +729,11 @@ export class ConnectionLifecycle {
   }
 
   /**
-   * The adapter's clock is the wall clock by default: stepped back (an NTP step, a resumed VM), it puts the times the
-   * deadlines count from in the future, and a connection that died then would stay "alive", its books LIVE, for as
-   * long as the step. Such times are brought back to now, so each deadline runs at most its own length from here.
-   * (A step forward fires deadlines early: a needless reconnect, the safe side.) Cold: once per round.
+   * The adapter's deadline clock is monotonic by default (CommonAdapterOptions.now), but an injected one may step
+   * back: that puts the times the deadlines count from in the future, and a connection that died then would stay
+   * "alive", its books LIVE, for as long as the step. Such times are brought back to now, so each deadline runs at
+   * most its own length from here. (A step forward fires deadlines early: a needless reconnect, the safe side.)
+   * Cold: once per round.
    */
   private clampToClock(conn: VenueConnection, now: number): void {
     if (conn.lastFrameMs > now) conn.lastFrameMs = now;

@@ -2,9 +2,10 @@
  * Reloading a venue's instruments per market while it runs (cold): every `intervalMs` (config
  * `venues.<venue>.instrument_reload_ms`, default 1 hour; 0 = never), at times the venue announced a change for
  * (OKX `upcChg` `effTime`), and at once when asked (a price or size that does not fit: a market's re-checks
- * coalesce into one reload). Deadlines are kept against the adapter's clock and checked every `checkEveryMs`, so no
- * timer ever waits long: a change announced 40 days ahead is neither fired early by the 2^31 ms cap of setTimeout
- * nor lost, and a changed wall clock moves the deadlines with it. The venue's `reload` fetches the market and
+ * coalesce into one reload). Intervals and retries are kept against the adapter's deadline clock (`now`, monotonic),
+ * announced times against the wall clock (`wallNow`: they are the venue's times of day), and both are checked every
+ * `checkEveryMs`, so no timer ever waits long: a change announced 40 days ahead is neither fired early by the 2^31 ms
+ * cap of setTimeout nor lost, and a stepped wall clock moves only the announced times with it. The venue's `reload` fetches the market and
  * applies what changed; a failed reload is retried after `retryBaseMs` (2 s), doubling per failure in a row up to
  * `retryMs` (1 min; or the interval, if shorter). A client's deadline
  * (`lateDueMs`: the late retrier's, instrument-watch.ts) runs the market's query too, so one schedule owns every
@@ -29,7 +30,10 @@ export const RELOAD_RETRY_MS = 60_000;
 export interface InstrumentReloadOptions {
   venue: string;
   log: Logger;
+  /** The deadline clock: intervals and retries. */
   now: () => number;
+  /** The wall clock announced times are compared with (default `now`). */
+  wallNow?: () => number;
   markets: readonly MarketName[];
   /** 0: no periodic reload (announced changes and asked-for reloads still run). */
   intervalMs: number;
@@ -48,7 +52,7 @@ export interface InstrumentReloadOptions {
 
 export class InstrumentReloader {
   private readonly dueMs = new Map<MarketName, number>();
-  /** Announced change times per market, ascending. */
+  /** Announced change times per market (wall clock), ascending. */
   private readonly announced = new Map<MarketName, number[]>();
   private readonly inFlight = new Set<MarketName>();
   /**
@@ -57,6 +61,7 @@ export class InstrumentReloader {
    */
   private readonly asks = new Map<MarketName, number>();
   private readonly checkEveryMs: number;
+  private readonly wallNow: () => number;
   private readonly retryBaseMs: number;
   private readonly retryMs: number;
   /** Failed reloads in a row per market (the retry's doubling step). */
@@ -70,6 +75,7 @@ export class InstrumentReloader {
   readonly failuresByMarket = new Map<MarketName, number>();
 
   constructor(private readonly o: InstrumentReloadOptions) {
+    this.wallNow = o.wallNow ?? o.now;
     this.checkEveryMs = o.checkEveryMs ?? RELOAD_CHECK_MS;
     this.retryMs = o.retryMs ?? RELOAD_RETRY_MS;
     this.retryBaseMs = Math.min(o.retryBaseMs ?? RELOAD_RETRY_BASE_MS, this.retryMs);
@@ -112,16 +118,15 @@ export class InstrumentReloader {
   check(): void {
     if (this.stopped) return;
     const now = this.o.now();
-    // The adapter's clock is the wall clock: stepped back (an NTP step, a resumed VM), a deadline set before lies
-    // that much further ahead, and the next reload or retry waited the step's length too. None is ever set further
-    // than the interval or the longest retry wait from now, so one beyond that is brought back to it. (Announced
-    // times are the venue's own and stay.)
+    const wallNow = this.wallNow();
+    // An injected clock (tests) may step back: a deadline set before would lie that much further ahead, and the next
+    // reload or retry wait the step's length too. None is ever set further than the interval or the longest retry
+    // wait from now, so one beyond that is brought back to it. (Announced times are the venue's own and stay.)
     const longestMs = Math.max(this.o.intervalMs, this.retryMs);
     for (const [m, due] of this.dueMs) if (Number.isFinite(due) && due > now + longestMs) this.dueMs.set(m, now + longestMs);
     for (const m of this.o.markets) {
       if (this.inFlight.has(m)) continue;
-      const due = Math.min(this.dueMs.get(m) ?? Infinity, this.announced.get(m)?.[0] ?? Infinity);
-      if (now >= due) this.run(m, now);
+      if (now >= (this.dueMs.get(m) ?? Infinity) || wallNow >= (this.announced.get(m)?.[0] ?? Infinity)) this.run(m, wallNow);
       else if (now >= (this.o.lateDueMs?.(m) ?? Infinity)) this.runForClient(m);
     }
   }
@@ -138,7 +143,8 @@ export class InstrumentReloader {
       });
   }
 
-  private run(market: MarketName, startedMs: number): void {
+  /** `startedWallMs`: the wall clock when it starts (announcements that had come by then are done by it). */
+  private run(market: MarketName, startedWallMs: number): void {
     this.inFlight.add(market);
     const asksBefore = this.asks.get(market);
     this.o
@@ -150,7 +156,7 @@ export class InstrumentReloader {
           this.failuresInRow.delete(market);
           // Announcements that had come when this reload started are done; later ones stay.
           const list = this.announced.get(market);
-          if (list) this.announced.set(market, list.filter((at) => at > startedMs));
+          if (list) this.announced.set(market, list.filter((at) => at > startedWallMs));
           // Asked again meanwhile (a number that did not fit may predate what this reload saw): once more, now.
           const asked = this.asks.get(market) !== asksBefore && this.dueMs.get(market)! <= this.o.now();
           if (!asked) this.dueMs.set(market, this.o.intervalMs > 0 ? this.o.now() + this.o.intervalMs : Infinity);
@@ -165,7 +171,7 @@ export class InstrumentReloader {
           this.o.log.warn(`${this.o.venue}: instrument reload failed; retrying`, { market, error: String(err), retryInMs: waitMs });
           // Announced times that have passed wait for the retry too, instead of asking again every check.
           const list = this.announced.get(market);
-          if (list) this.announced.set(market, list.map((at) => Math.max(at, this.o.now() + waitMs)));
+          if (list) this.announced.set(market, list.map((at) => Math.max(at, this.wallNow() + waitMs)));
           this.dueMs.set(market, this.o.now() + waitMs);
         },
       )

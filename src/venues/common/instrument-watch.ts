@@ -52,7 +52,7 @@ function bump(m: Map<MarketName, number>, market: MarketName): void {
   m.set(market, (m.get(market) ?? 0) + 1);
 }
 
-export interface InstrumentWatchOptions<T extends TopicState> extends Pick<LateInstrumentOptions, "venue" | "log" | "now" | "random" | "config" | "subscriptions" | "restHeldUntilMs"> {
+export interface InstrumentWatchOptions<T extends TopicState> extends Pick<LateInstrumentOptions, "venue" | "log" | "now" | "wallNow" | "random" | "config" | "subscriptions" | "restHeldUntilMs"> {
   /** By subscription index. */
   topics: readonly T[];
   /** The venue's REST parsing: a market's specs, the words for "not listed". */
@@ -88,7 +88,7 @@ export interface InstrumentWatchOptions<T extends TopicState> extends Pick<LateI
    * warning, no cache write) and a query's failure is not logged nor retried.
    */
   stop?: AbortSignal;
-  /** After each answered query of a market (OKX: announce its `upcChg`), with when the query started. */
+  /** After each answered query of a market (OKX: announce its `upcChg`), with when the query started (wall clock). */
   afterQuery?: (market: MarketName, symbols: readonly string[], startedMs: number) => void;
 }
 
@@ -138,6 +138,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /** When a stale book last asked for its market's query (STALE_RECHECK_MS). */
   private readonly staleAsked = new Map<MarketName, number>();
   private readonly listingMs: number;
+  /** The wall clock (InstrumentWatchOptions.wallNow, default `now`): listed expiries and announced changes. */
+  private readonly wallNow: () => number;
   /** Expiry times the listing gave (InstrumentSpec.expiresMs), by index: the book is closed when it comes. */
   private readonly expiries = new Map<number, number>();
   /** Topics whose listed expiry was not a time in ms (MIN_EXPIRY_MS), logged once while it lasts. */
@@ -149,7 +151,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   private readonly markets: MarketName[];
 
   constructor(private readonly o: InstrumentWatchOptions<T>) {
-    const { venue, log, now, random, config, subscriptions, restHeldUntilMs } = o;
+    const { venue, log, now, wallNow, random, config, subscriptions, restHeldUntilMs } = o;
+    // Listed expiries and announced changes are the venue's times of day: compared with the wall clock, not `now`.
+    this.wallNow = wallNow ?? now;
     this.markets = [...new Set(subscriptions.map((s) => s.market))];
     this.listingMs = o.listingRetryMs ?? LISTING_RETRY_MS;
     this.closedSchedule = new ClosedSchedule(this.listingMs, now, (m) => this.closedKind(m));
@@ -168,11 +172,11 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       },
     };
     this.late = new LateInstruments({
-      ...{ venue, log, now, random, config, subscriptions, restHeldUntilMs, ...lateTimings(o) },
+      ...{ venue, log, now, wallNow: this.wallNow, random, config, subscriptions, restHeldUntilMs, ...lateTimings(o) },
       onResolved: (i, inst) => {
         // One reading for the join's check and the close: with two, a clock step between them (the join calls the
         // sink in between) left the topic idle, neither joined nor closed.
-        const now = o.now();
+        const now = this.wallNow();
         const pastExpiry = (t: TopicState) => this.expiredAt(t as T, now);
         joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x), sinkBooks: this.sinkBooks, pastExpiry }, i, inst);
         // Listed already past its expiry (OKX lists a delivered future for a while): closed now, as at start.
@@ -180,7 +184,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       },
     });
     this.reloader = new InstrumentReloader({
-      ...{ venue, log, now },
+      ...{ venue, log, now, wallNow: this.wallNow },
       markets: this.markets,
       intervalMs: o.recheck ? o.intervalMs : 0,
       checkEveryMs: this.checkEveryMs,
@@ -229,7 +233,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const list = this.o.instruments();
     if (list === null) throw new Error(`${this.o.venue}: start before loadInstruments()`);
     const bound: T[] = [];
-    const now = this.o.now();
+    const now = this.wallNow();
     for (const t of this.o.topics) {
       const inst = list[t.index];
       if (inst === undefined) {
@@ -283,7 +287,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
    * whole stale period. Checked every checkEveryMs (1 s).
    */
   /** `now`: a reading the caller already judged by (a late join's); else the clock is read here. */
-  private checkExpiries(now = this.o.now()): void {
+  private checkExpiries(now = this.wallNow()): void {
     if (!this.live || this.o.lifecycle().stopping) return;
     const current = this.o.instruments();
     const retiring: T[] = [];
@@ -337,7 +341,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
 
   /** The market's closed symbols: none, some that may be listed again, or all past the expiry their listing gave. */
   private closedKind(market: MarketName): ClosedKind {
-    const now = this.o.now();
+    const now = this.wallNow();
     let kind: ClosedKind = "none";
     for (const index of this.closed) {
       if (this.o.topics[index]!.market !== market) continue;
@@ -357,7 +361,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
    * subscription index, with that expiry: /books shows it, /readyz does not count them (VenueAdapter.expiredInstruments).
    */
   expiredClosed(): Map<number, number> {
-    const now = this.o.now();
+    const now = this.wallNow();
     const out = new Map<number, number>();
     for (const index of this.closed) {
       const at = this.expiries.get(index);
@@ -442,7 +446,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const late: LateQuery | null = this.late.queryOf(market);
     if (topics.length === 0 && late === null && closed.length === 0) return;
     const symbols = [...new Set([...topics.map((t) => t.symbol), ...closed.map((t) => t.symbol), ...(late?.symbols ?? [])])];
-    const startedMs = this.o.now();
+    const startedMs = this.wallNow(); // for afterQuery: OKX compares it with upcChg effTime
     if (closed.length > 0) bump(this.closedQueries, market);
     let specs: Map<string, InstrumentSpec>;
     let partial: PartialAnswer | null = null;
@@ -488,7 +492,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
    */
   private close(market: MarketName, t: T, retiring: T[], why?: string): void {
     const { log, venue, source } = this.o;
-    const expired = (this.expiries.get(t.index) ?? Infinity) <= this.o.now();
+    const expired = (this.expiries.get(t.index) ?? Infinity) <= this.wallNow();
     this.closed.add(t.index);
     this.closedSchedule.soon(market, expired);
     bump(this.closures, market);
@@ -514,7 +518,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       const spec = specs.get(t.symbol);
       const cur = current[t.index]!;
       // Not listed, or listed still but past the expiry time the listing gives (settling): closed on.
-      if (!spec || (this.expiries.get(t.index) ?? Infinity) <= this.o.now()) continue;
+      if (!spec || (this.expiries.get(t.index) ?? Infinity) <= this.wallNow()) continue;
       let inst = cur;
       if (spec.tickSize !== cur.tickSize || spec.lotSize !== cur.lotSize) {
         try {

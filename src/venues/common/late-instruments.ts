@@ -49,8 +49,8 @@ export interface UnresolvedInstrument {
   /** Why, in words (the URL and error, or the venue's "not listed by …"). */
   readonly detail: string;
   /**
-   * When its market is asked next (ms since the epoch, the adapter's clock): its deadline, or the end of the venue's
-   * 429/418 REST hold if later; 0 = not retried (replay).
+   * When its market is asked next (ms since the epoch, the wall clock: the deadline's distance from now added to
+   * wallNow): its deadline, or the end of the venue's 429/418 REST hold if later; 0 = not retried (replay).
    */
   readonly nextAttemptMs: number;
 }
@@ -58,7 +58,10 @@ export interface UnresolvedInstrument {
 export interface LateInstrumentOptions {
   venue: string;
   log: Logger;
+  /** The deadline clock (CommonAdapterOptions.now). */
   now: () => number;
+  /** The wall clock nextAttemptMs is shown in (CommonAdapterOptions.wallNow); default `now`. */
+  wallNow?: () => number;
   random: () => number;
   config: VenueConfig;
   subscriptions: readonly Subscription[];
@@ -188,7 +191,9 @@ export class LateInstruments {
    */
   private nextAttemptMs(market: MarketName): number {
     const due = this.markets.get(market)?.dueMs ?? 0;
-    return due === 0 ? 0 : Math.max(due, this.o.restHeldUntilMs?.(market) ?? 0);
+    if (due === 0) return 0;
+    const inMs = Math.max(due, this.o.restHeldUntilMs?.(market) ?? 0) - this.o.now();
+    return (this.o.wallNow ?? this.o.now)() + inMs; // shown: a wall-clock time (the deadlines are monotonic)
   }
 
   /** Asks every market whose deadline has come. Cold, every checkEveryMs standalone (tests call it). */
@@ -211,8 +216,8 @@ export class LateInstruments {
   }
 
   /**
-   * The adapter's clock is the wall clock: stepped back (an NTP step, a resumed VM), a retry time set before lies that
-   * much further ahead, and the symbols waited the step's length more. None is set further than the listing cadence
+   * The adapter's deadline clock is monotonic by default, but an injected one may step back: a retry time set before
+   * lies that much further ahead, and the symbols waited the step's length more. None is set further than the listing cadence
    * or the longest backoff from now: one beyond is brought back to it.
    */
   private clampToClock(m: MarketRetry, now: number): void {

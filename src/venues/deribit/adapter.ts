@@ -17,7 +17,7 @@ import type { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { RestStop } from "../common/rest-stop.ts";
@@ -84,6 +84,8 @@ export class DeribitAdapter implements VenueAdapter {
   /** The REST limit the instrument queries share (budgets.ts). */
   private readonly restBudget: RestWeightBudget;
   private readonly now: () => number;
+  /** For what is compared with the venue's own times or shown (CommonAdapterOptions.wallNow). */
+  private readonly wallNow: () => number;
   readonly rawFrameTap: RawFrameTap | undefined;
   readonly requests = new DeribitRequests();
   private readonly topics: DeribitTopic[] = [];
@@ -121,11 +123,13 @@ export class DeribitAdapter implements VenueAdapter {
     opts: DeribitAdapterOptions,
   ) {
     this.log = opts.log;
-    this.now = opts.now ?? Date.now;
+    const clocks = adapterClocks(opts);
+    this.now = clocks.now; // deadlines: monotonic by default
+    this.wallNow = clocks.wallNow;
     // Every instrument query spends this process's share of the REST limit and honours 429 / 10028 / Retry-After.
     this.restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_SECOND, opts.budgetShare), 1_000, REST_LIMITED_MS).track(budgetLink(opts.budgetLedger, "deribit:rest"));
     this.restStop = new RestStop(config.venue);
-    this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), this.restBudget, this.now, undefined, this.restStop.signal);
+    this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), this.restBudget, this.now, undefined, this.restStop.signal, this.wallNow);
     this.rawFrameTap = opts.onRawFrame;
     this.intervalOverride = opts.interval;
     const random = opts.random ?? Math.random;
@@ -153,6 +157,7 @@ export class DeribitAdapter implements VenueAdapter {
       { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier) => this.onOverlapOver(conn, carrier) },
       {
         ...opts,
+        ...{ now: this.now, wallNow: this.wallNow },
         random,
         keepalive: DERIBIT_KEEPALIVE,
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, defaultStaleAfterMs),
@@ -163,7 +168,7 @@ export class DeribitAdapter implements VenueAdapter {
     );
     // No periodic reload: a price or size that does not fit asks for its market's (requestNow).
     this.watch = new InstrumentWatch<DeribitTopic>({
-      ...{ venue: "deribit", log: this.log, now: this.now, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
+      ...{ venue: "deribit", log: this.log, now: this.now, wallNow: this.wallNow, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
       ...{ source: deribitInstrumentSource(config, this.fetchFn, () => this.restBudget.onResponse(this.now(), 429, null)), intervalMs: 0, stop: this.restStop.signal },
       restHeldUntilMs: () => this.restBudget.heldUntilMs(this.now()), // a 429/10028 hold: when the late symbols are really asked
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },

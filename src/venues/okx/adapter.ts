@@ -19,7 +19,7 @@ import type { BookView } from "../../core/book-view.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { CONNECTION_CLOSED_URL, type BookSink, type RawFrameTap, type RawRestTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, type BookSink, type RawFrameTap, type RawRestTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { connectionStates } from "../common/metrics.ts";
 import { shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
@@ -58,6 +58,8 @@ export class OkxAdapter implements VenueAdapter {
   /** Ends every REST request and budget wait at stop() (a stop during start-up does not wait for the instrument REST). */
   readonly restStop: RestStop;
   readonly now: () => number;
+  /** For what is compared with the venue's own times or shown (CommonAdapterOptions.wallNow). */
+  readonly wallNow: () => number;
   readonly random: () => number;
   private readonly recheck: boolean;
   readonly rawFrameTap: RawFrameTap | undefined;
@@ -124,7 +126,9 @@ export class OkxAdapter implements VenueAdapter {
     this.log = opts.log;
     this.restStop = new RestStop(config.venue);
     this.fetchFn = this.restStop.wrap(opts.fetch ?? fetch);
-    this.now = opts.now ?? Date.now;
+    const clocks = adapterClocks(opts);
+    this.now = clocks.now; // deadlines: monotonic by default
+    this.wallNow = clocks.wallNow;
     this.random = opts.random ?? Math.random;
     this.recheck = opts.recheckInstruments ?? true;
     this.rawFrameTap = opts.onRawFrame;
@@ -162,7 +166,7 @@ export class OkxAdapter implements VenueAdapter {
     });
     this.bridge = new RestBridge(this, n, opts.budgetShare, budgetLink(opts.budgetLedger, "okx:rest"));
     this.crossed = new CrossedBooks(n, { now: this.now, c: this.c, books: this.books, restart: (t) => this.restart(t) });
-    this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare, budgetLink(opts.budgetLedger, "okx:instruments"), this.restStop.signal);
+    this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare, budgetLink(opts.budgetLedger, "okx:instruments"), this.restStop.signal, this.wallNow);
     this.watch = okxInstrumentWatch(this, opts); // instrument-wiring.ts
     this.reloader = this.watch.reloader;
     this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, watch: this.watch });
@@ -183,6 +187,7 @@ export class OkxAdapter implements VenueAdapter {
       },
       {
         ...opts,
+        ...{ now: this.now, wallNow: this.wallNow },
         random: this.random,
         keepalive: OKX_KEEPALIVE,
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, (depth) => defaultStaleAfterMs(depth)),

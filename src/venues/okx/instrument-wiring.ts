@@ -16,7 +16,7 @@ import type { OkxAdapterOptions } from "./options.ts";
 /** Periodic (instrument_reload_ms), announced (upcChg) and asked-for reloads, and the late retrier, on one schedule. */
 export function okxInstrumentWatch(a: OkxAdapter, opts: OkxAdapterOptions): InstrumentWatch<OkxTopic> {
   const watch: InstrumentWatch<OkxTopic> = new InstrumentWatch<OkxTopic>({
-    ...{ venue: "okx", log: a.log, now: a.now, random: a.random, config: a.config, subscriptions: a.subscriptions, topics: a.topics },
+    ...{ venue: "okx", log: a.log, now: a.now, wallNow: a.wallNow, random: a.random, config: a.config, subscriptions: a.subscriptions, topics: a.topics },
     source: okxInstrumentSource(a.config, a.fetchFn, a.upcoming, a.instrumentPacer),
     intervalMs: a.config.instrumentReloadMs ?? INSTRUMENT_RELOAD_MS,
     stop: a.restStop.signal,

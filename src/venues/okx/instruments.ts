@@ -41,6 +41,8 @@ export class InstrumentRequestPacer {
     link?: BudgetLink,
     /** The adapter's RestStop signal: a wait ends, rejecting with its reason, when the adapter stops. */
     private readonly stop?: AbortSignal,
+    /** The wall clock an HTTP-date Retry-After without a Date header is read against (default `now`). */
+    private readonly wallNow: () => number = now,
   ) {
     this.budget = new RestWeightBudget(shareOf(INSTRUMENT_REQUESTS_PER_WINDOW, budgetShare), INSTRUMENT_WINDOW_MS, INSTRUMENT_WINDOW_MS).track(link);
   }
@@ -72,7 +74,7 @@ export class InstrumentRequestPacer {
 
   /** Reads an answer's status: a 429 holds every instrument request until its Retry-After (or one window). */
   onResponse(status: number, retryAfter: string | null, serverDate: string | null = null): void {
-    this.budget.onResponse(this.now(), status, retryAfter, serverDate);
+    this.budget.onResponse(this.now(), status, retryAfter, serverDate, this.wallNow());
   }
 }
 

@@ -131,7 +131,7 @@ export class RestBridge {
       let body: string;
       try {
         const res = await this.a.fetchFn(url, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
-        this.budget.onResponse(this.a.now(), res.status, res.headers.get("retry-after"), res.headers.get("date"));
+        this.budget.onResponse(this.a.now(), res.status, res.headers.get("retry-after"), res.headers.get("date"), this.a.wallNow());
         body = await res.text();
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
       } catch (err) {

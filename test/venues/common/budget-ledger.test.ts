@@ -34,6 +34,7 @@ function slot(): {
           accounts.record(e, clock.wallMs);
         },
         nowMs,
+        { now: () => clock.wallMs, wallNow: () => clock.wallMs }, // one clock: the budgets' is the wall clock here
       );
       return { events, ledger };
     },
@@ -154,5 +155,23 @@ describe("budget ledger", () => {
     ledger.hold("bybit:rest", 1_000, now);
     expect(other.waitMs(now, 1)).toBe(0);
     expect(held.waitMs(now, 1)).toBe(30_000);
+  });
+});
+
+describe("the worker's two clocks", () => {
+  test("uses and holds are sent in the wall clock though the budgets read the monotonic one, an hour apart after a step", () => {
+    // The worker's budgets read the adapters' deadline clock (monotonic); the wall clock was stepped an hour ahead
+    // since the thread started. The supervisor reads what arrives against its wall clock. Before, the budgets' times
+    // were sent as they were: a use made now looked an hour old (left out of what the next worker is handed) and a
+    // 60 s hold looked over already (the next worker sent into the venue's hold).
+    const clock = { monoMs: 5_000, wallMs: 5_000 + 3_600_000 };
+    const accounts = new BudgetAccounts(() => clock.monoMs);
+    const ledger = workerLedger({}, (e) => accounts.record(e, clock.wallMs), clock.monoMs, { now: () => clock.monoMs, wallNow: () => clock.wallMs });
+    const rest = new RestWeightBudget(10, 60_000).track(budgetLink(ledger, "bybit:rest"));
+    rest.take(clock.monoMs, 4);
+    expect(rest.onResponse(clock.monoMs, 429, "60")).toBe(60_000);
+    clock.monoMs += 1_000;
+    clock.wallMs += 1_000;
+    expect(accounts.carry()).toEqual({ "bybit:rest": { windowMs: 60_000, uses: [{ ageMs: 1_000, weight: 4 }], holdMs: 59_000 } });
   });
 });

@@ -191,6 +191,17 @@ describe("holds (s-rev47)", () => {
     expect(b.waitMs(back + 5_000)).toBe(595_000);
   });
 
+  test("a Retry-After date without a Date header is read against the wall clock, not the budget's monotonic one", async () => {
+    // The budget runs on the deadline clock (monotonic: not the time of day after a wall-clock step, here far from
+    // any date). Before, the date was read against it: a 60 s Retry-After held requests for ~56 years.
+    const wallMs = Date.parse("2026-12-06T02:00:00Z");
+    const budget = new RestWeightBudget(100, 60_000);
+    const fake = (async () => new Response("{}", { status: 429, headers: { "retry-after": "Sun, 06 Dec 2026 02:01:00 GMT" } })) as unknown as typeof fetch;
+    const f = budgetedFetch(fake, budget, () => 5_000, undefined, undefined, () => wallMs);
+    expect((await f("http://127.0.0.1/x")).status).toBe(429);
+    expect(budget.waitMs(5_000, 1)).toBe(60_000);
+  });
+
   test("a Retry-After date is read against the response's Date (the server's clock), not ours", async () => {
     // Our clock 2 min ahead of the server's: the date, 60 s after the server's now, is in our past. Read against our
     // clock the 429 held nothing, and the next request went into the venue's hold (the way to a 418 ban).

@@ -16,6 +16,9 @@ import { rawConfig, uniqueDestination, type Markets } from "../../e2e/harness.ts
 import { startWsProxy, type WsProxy } from "../ws-proxy.ts";
 import { captureLog } from "../../support/capture-log.ts";
 
+/** The budgets and the ledger on one test clock (as the worker has them once `now` is stepped by hand). */
+const ONE_CLOCK = { now: () => 0, wallNow: () => 0 };
+
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
@@ -47,7 +50,7 @@ describe("the status of a refused handshake", () => {
 describe("SlidingWindowBudget: the venue's hold on connects", () => {
   test("its own hold is waited for and reported; another worker's (relayed) and the previous worker's (carried) too", () => {
     const events: BudgetEvent[] = [];
-    const ledger = workerLedger({ "bybit:connect": { windowMs: 1000, uses: [], holdMs: 5_000 } }, (e) => events.push(e), 100_000);
+    const ledger = workerLedger({ "bybit:connect": { windowMs: 1000, uses: [], holdMs: 5_000 } }, (e) => events.push(e), 100_000, ONE_CLOCK);
     const b = new SlidingWindowBudget(10, 1000).track({ key: "bybit:connect", ledger });
     expect(b.waitMs(100_000)).toBe(5_000); // carried
     expect(b.waitMs(105_000)).toBe(0);

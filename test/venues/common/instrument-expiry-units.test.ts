@@ -57,3 +57,42 @@ describe("a listed expiry that is not a time in ms", () => {
     expect(lines.find((l) => l.includes("listed expiry is not a time in ms"))).toContain('"symbol":"BTC-26SEP26"');
   });
 });
+
+describe("a listed expiry and the two clocks", () => {
+  test("is a time of day: compared with the wall clock (wallNow), not the monotonic deadline clock (now)", async () => {
+    // The deadline clock is monotonic (epoch-like only until the wall clock steps): here far from any epoch time, as
+    // it is after a step. The wall clock is an hour past ETH's expiry and before BTC's: ETH closes, BTC stays open.
+    // Before, the expiry was compared with `now`: with `now` monotonic, a step of the wall clock moved no expiry.
+    const validated = validateConfig({
+      publish: { destinations: [{ name: "t", group: "239.255.1.1", port: 30000, interface: "127.0.0.1" }] },
+      venues: { bybit: { inverse: { depth: 50, symbols: SYMBOLS } } },
+    }).venues[0]!;
+    const config = { ...validated, instrumentCachePath: "" };
+    const conn = { used: false } as VenueConnection;
+    const topics = SUBS.map((s, i) => new TopicState(i, s.market, s.symbol, s.depth, `orderbook.50.${s.symbol}`, conn));
+    let instruments: (Instrument | undefined)[] | null = null;
+    const retired: [number, StatusReason][] = [];
+    const log = createLogger({ level: "error", format: "json", write: () => {} });
+    const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} };
+    const lifecycle = fakeLifecycle({ onRetire: (t, r) => void retired.push([t.index, r]) });
+    const answer: Record<string, InstrumentSpec> = {
+      "BTC-26SEP26": { tickSize: "0.5", lotSize: "1", expiresMs: NOW_MS + 7_200_000 },
+      "ETH-26SEP26": { tickSize: "0.05", lotSize: "1", expiresMs: NOW_MS - 1_800_000 },
+    };
+    const watch = new InstrumentWatch({
+      ...{ venue: "bybit", log, now: () => 5_000, wallNow: () => NOW_MS, random: () => 1, config, subscriptions: SUBS, topics },
+      source: { notListed: () => "not listed", fetchSpecs: async () => new Map(Object.entries(answer)) },
+      ...{ intervalMs: 0, recheck: true, allowNoInstruments: false, instrumentCheckMs: 5, lateCheckMs: 1_000_000_000 },
+      ...{ instruments: () => instruments, sink: () => sink, lifecycle: () => lifecycle },
+      addToTable: () => 0,
+      apply: () => {},
+    });
+    onTestFinished(() => watch.stop());
+    instruments = await watch.load();
+    watch.bindTopics(false);
+    watch.start(sink);
+    for (let i = 0; i < 5_000 && retired.length === 0; i++) await new Promise((r) => setTimeout(r, 1));
+    expect(retired.map(([i]) => i)).toEqual([1]);
+    expect([...watch.expiredClosed()]).toEqual([[1, NOW_MS - 1_800_000]]);
+  });
+});

@@ -152,3 +152,44 @@ describe("instrument reloader", () => {
   });
 
 });
+
+describe("instrument reloader: two clocks", () => {
+  function twoClocks() {
+    const mono = { ms: 5_000 };
+    const wall = { ms: 1_800_000_000_000 };
+    const calls: { market: MarketName; done: () => void }[] = [];
+    const r = new InstrumentReloader({
+      ...{ venue: "test", log: silentLogger, markets: ["spot"] as MarketName[], intervalMs: 3_600_000, checkEveryMs: 1_000_000_000 },
+      now: () => mono.ms,
+      wallNow: () => wall.ms,
+      reload: (market) => new Promise<void>((resolve) => calls.push({ market, done: resolve })),
+    });
+    reloaders.push(r);
+    r.start();
+    return { r, mono, wall, calls };
+  }
+
+  test("an announced time (the venue's time of day) comes by the wall clock; the interval by the monotonic one", async () => {
+    // Before, announced times were compared with the deadline clock: monotonic in production, it is not epoch ms
+    // after a wall-clock step, so a change announced for 30 min ahead waited for the monotonic clock to get there.
+    const { r, mono, wall, calls } = twoClocks();
+    r.announce("spot", wall.ms + 1_800_000);
+    mono.ms += 1_800_000 - 1;
+    wall.ms += 1_800_000 - 1;
+    r.check();
+    expect(calls).toEqual([]);
+    wall.ms += 3_600_000; // the wall clock stepped an hour ahead: the announced time has come, the interval has not
+    r.check();
+    expect(calls.map((c) => c.market)).toEqual(["spot"]);
+    calls[0]!.done();
+    await new Promise((res) => setImmediate(res));
+    expect(r.nextAnnouncedMs("spot")).toBeUndefined(); // done by that reload
+    // The periodic deadline counts from that reload on the monotonic clock: an hour of it, whatever the wall says.
+    wall.ms += 10 * 3_600_000;
+    r.check();
+    expect(calls.length).toBe(1);
+    mono.ms += 3_600_000;
+    r.check();
+    expect(calls.length).toBe(2);
+  });
+});

@@ -30,6 +30,8 @@ const SPEC: InstrumentSpec = { tickSize: "0.1", lotSize: "0.001" };
 
 function rig(unresolved: UnresolvedEntry[]) {
   const clock = { ms: 1_000_000 };
+  /** How far the wall clock (what nextAttemptMs is shown in) is ahead of the deadline clock: 0 but for a step. */
+  const wall = { aheadMs: 0 };
   const calls: { market: MarketName; symbols: readonly string[]; answer: (specs: Record<string, InstrumentSpec> | Error) => void }[] = [];
   const resolved: [number, Instrument][] = [];
   const logs: { level: string; msg: string; symbol?: string; reason?: string }[] = [];
@@ -41,6 +43,7 @@ function rig(unresolved: UnresolvedEntry[]) {
     venue: "bybit",
     log: createLogger({ level: "debug", format: "json", write: (l) => logs.push(JSON.parse(l)) }),
     now: () => clock.ms,
+    wallNow: () => clock.ms + wall.aheadMs,
     random: () => 1, // the longest wait of each step: base, 2·base, …
     config,
     subscriptions: SUBS,
@@ -65,10 +68,22 @@ function rig(unresolved: UnresolvedEntry[]) {
     late.check();
     return calls.slice(before).map((c) => c.market);
   };
-  return { late, clock, calls, resolved, logs, settle, at };
+  return { late, clock, wall, calls, resolved, logs, settle, at };
 }
 
 describe("symbols left out at start", () => {
+  test("nextAttemptMs is shown in the wall clock: the monotonic deadline's distance from now added to it", () => {
+    // The deadlines are on the monotonic clock, which after a wall-clock step is an hour off the time of day. Before,
+    // the deadline itself was shown: /readyz and the status page, reading it against Date.now, said "retried an
+    // hour ago" (or in an hour) for a retry due in 5 s.
+    const { late, wall, at } = rig([{ index: 2, kind: "rest_unreachable", detail: "REST unreachable: HTTP 503" }]);
+    late.start(SINK);
+    wall.aheadMs = 3_600_000;
+    expect(late.list()[0]!.nextAttemptMs).toBe(1_000_000 + 3_600_000 + 5_000);
+    expect(at(1_000_000 + 5_000 - 1)).toEqual([]); // asked by the deadline clock, the step notwithstanding
+    expect(at(1_000_000 + 5_000)).toEqual(["spot"]);
+  });
+
   test("REST down: retried per market after 5 s, doubling to the cap, never sooner; all the market's symbols in one query", async () => {
     const down = "REST unreachable: HTTP 503";
     const { late, calls, settle, at, resolved } = rig([
