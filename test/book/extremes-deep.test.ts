@@ -8,6 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { ApplyResult, BookBuilder } from "../../src/book/book-builder.ts";
 import { Ladder } from "../../src/book/ladder.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { BookState, Side } from "../../src/core/types.ts";
 import { BigBook, type BigLevel, diffSide } from "./bigint-book.ts";
@@ -198,6 +199,42 @@ describe("the ladder's overflow at 100k levels", () => {
       l.loadSorted(px, new Float64Array(n), n); // an empty side (every qty 0)
       expect(l.count).toBe(0);
       expect(l.bytesAllocated()).toBeLessThan(fresh.bytesAllocated() + 200_000); // its window may stay; the overflow goes
+    }
+  });
+
+  it("deltas that take a deep side down give the overflow's memory back, whichever end they delete from", () => {
+    // Only a snapshot gave it back: a side that was 50k levels deep kept ~1 MiB of overflow arrays (2 MiB at 100k)
+    // while its deltas took it down to 50 levels, for as long as no snapshot came (a full-depth feed resyncs rarely).
+    for (const sideOf of [Side.BID, Side.ASK]) {
+      const sign = sideOf === Side.BID ? 1 : -1;
+      const n = 50_000;
+      const px = Float64Array.from({ length: n }, (_, i) => 1e9 - sign * 2 * i); // 2 ticks apart: most in the overflow
+      const qty = Float64Array.from({ length: n }, (_, i) => 1 + i);
+      const fresh = new Ladder(sideOf);
+      fresh.loadSorted(px.subarray(n - 50), qty.subarray(n - 50), 50);
+      // Best first through applyLevels (the window follows the best down, pulling levels out of the overflow), and
+      // from the overflow's best end through set() (each delete an overflow delete: the window keeps its levels).
+      for (const how of ["best first", "overflow first"]) {
+        const l = new Ladder(sideOf);
+        l.loadSorted(px, qty, n);
+        expect(l.bytesAllocated()).toBeGreaterThan(n * 16);
+        if (how === "best first") {
+          const changes = new ChangeSet();
+          for (let from = 0; from < n - 50; from += 1000) {
+            const k = Math.min(1000, n - 50 - from);
+            changes.clear();
+            l.applyLevels(px.subarray(from, from + k), new Float64Array(k), k, changes);
+          }
+        } else {
+          for (let rank = l.windowCount; rank < n - 50; rank++) l.set(px[rank]!, 0);
+        }
+        const left = how === "best first" ? [...px.subarray(n - 50)] : [...px.subarray(0, l.windowCount), ...px.subarray(n - 50)];
+        expect(l.count).toBe(left.length);
+        for (let r = 0; r < left.length; r++) expect(l.priceAt(r)).toBe(left[r]);
+        expect(l.qtyAt(left.length - 1)).toBe(n);
+        // The window (≤ 16,384 slots, 130 KiB) may stay within its hysteresis; the overflow goes.
+        expect(l.bytesAllocated()).toBeLessThan(fresh.bytesAllocated() + 140_000); // was ~1.2 MB
+      }
     }
   });
 });
