@@ -227,8 +227,8 @@ interface ReplaceScratch {
  * (test/book/replace.test.ts counts the entries moved).
  * The list is read as a snapshot is: a qty 0 entry is no level, and a price listed twice takes its last non-zero
  * qty, so a full book gives the same book LIVE (here) or not (as a snapshot). A list not strictly best first (never
- * from a venue so far) is sorted into a copy first (cold, allocates): its change set then names each price once,
- * best first, which applied to the old book gives the same book as the list's order did.
+ * from a venue so far) is sorted into a copy first (cold, allocates, O(n log n)); its change entries keep the list's
+ * order (listedChanges).
  */
 function replaceSide(
   side: Ladder,
@@ -252,6 +252,10 @@ function replaceSide(
     if (!(key < prevKey)) sorted = false; // also a NaN price, or a bid's +∞ first
     prevKey = key;
   }
+  // The list as given (for the change set's order when it is not best first), then the side's new levels best first.
+  const listPx = px;
+  const listQty = qty;
+  const listN = n;
   if (!sorted) {
     const s = sortedLevels(px, qty, n, sign);
     px = s.px;
@@ -288,15 +292,19 @@ function replaceSide(
   const cQty = isBid ? changes.bidQty : changes.askQty;
   // New levels whose qty changed or that are new, in the list's order.
   let j = 0;
-  for (let i = 0; i < n; i++) {
-    const p = px[i]!;
-    const key = p * sign;
-    while (j < old && oldPx[j]! * sign > key) j++;
-    const q = qty[i]!;
-    if (j < old && oldPx[j] === p ? oldQty[j] !== q : true) {
-      cPx[cN] = p;
-      cQty[cN++] = q;
+  if (sorted) {
+    for (let i = 0; i < n; i++) {
+      const p = px[i]!;
+      const key = p * sign;
+      while (j < old && oldPx[j]! * sign > key) j++;
+      const q = qty[i]!;
+      if (j < old && oldPx[j] === p ? oldQty[j] !== q : true) {
+        cPx[cN] = p;
+        cQty[cN++] = q;
+      }
     }
+  } else {
+    cN = listedChanges(listPx, listQty, listN, px, n, oldPx, oldQty, old, sign, cPx, cQty, cN);
   }
   // Old levels the list lacks, best first.
   j = 0;
@@ -311,6 +319,55 @@ function replaceSide(
   if (isBid) changes.bidCount = cN;
   else changes.askCount = cN;
   side.loadSorted(px, qty, n);
+}
+
+/**
+ * Cold: replaceSide's change entries for a list not strictly best first, as applying it level by level records
+ * them: each entry (qty 0 entries skipped) whose qty differs from its price's qty at that point (the old book's, or
+ * an earlier entry's), in the list's order; a price listed twice can so appear twice. O(list × log(levels)): each
+ * entry's price is found by bisection in the side's new levels (`px`, best first, each price once). Returns the new
+ * change count.
+ */
+function listedChanges(
+  listPx: Float64Array,
+  listQty: Float64Array,
+  listN: number,
+  px: Float64Array,
+  n: number,
+  oldPx: Float64Array,
+  oldQty: Float64Array,
+  old: number,
+  sign: number,
+  cPx: Float64Array,
+  cQty: Float64Array,
+  cN: number,
+): number {
+  // Each new price's current qty, starting from the old book's (0 = absent).
+  const cur = new Float64Array(n);
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    const key = px[i]! * sign;
+    while (j < old && oldPx[j]! * sign > key) j++;
+    cur[i] = j < old && oldPx[j] === px[i] ? oldQty[j]! : 0;
+  }
+  for (let i = 0; i < listN; i++) {
+    const q = listQty[i]!;
+    if (q === 0) continue;
+    const p = listPx[i]!;
+    const key = p * sign;
+    let lo = 0;
+    let hi = n - 1; // px holds p: the first index whose key is ≤ p's
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (px[mid]! * sign > key) lo = mid + 1;
+      else hi = mid;
+    }
+    if (cur[lo] === q) continue;
+    cur[lo] = q;
+    cPx[cN] = p;
+    cQty[cN++] = q;
+  }
+  return cN;
 }
 
 /**

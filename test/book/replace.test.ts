@@ -237,6 +237,21 @@ describe("BookBuilder.applyReplace on deep books", () => {
       expect(b.changes.askCount).toBe(2 * n);
       expect(b.bidPriceAt(n - 1)).toBe(1_000_000 - 2 * (n - 1) - 1);
       expect(b.askPriceAt(n - 1)).toBe(1_000_001 + 2 * (n - 1) + 1);
+      // Worst first (not best first: sorted into a copy), back to the first prices: each old price looked up in the
+      // list was O(old × new) too.
+      fill(0);
+      const px = { bid: u.bidPx.slice(0, n).reverse(), bidQty: u.bidQty.slice(0, n).reverse(), ask: u.askPx.slice(0, n).reverse(), askQty: u.askQty.slice(0, n).reverse() };
+      u.reset();
+      u.replace = true;
+      for (let i = 0; i < n; i++) u.pushBid(px.bid[i]!, px.bidQty[i]!);
+      for (let i = 0; i < n; i++) u.pushAsk(px.ask[i]!, px.askQty[i]!);
+      moved = 0;
+      expect(b.applyReplace(u)).toBe(ApplyResult.APPLIED);
+      expect(moved).toBeLessThan(8 * n);
+      expect(b.changes.bidCount).toBe(2 * n);
+      expect(b.changes.bidPx[0]).toBe(1_000_000 - 2 * (n - 1)); // the list's order: its first entry first
+      expect(b.bidPriceAt(0)).toBe(1_000_000);
+      expect(b.askPriceAt(n - 1)).toBe(1_000_001 + 2 * (n - 1));
     } finally {
       typedArrayProto.copyWithin = copyWithin;
     }
