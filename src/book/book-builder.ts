@@ -218,12 +218,17 @@ interface ReplaceScratch {
 }
 
 /**
- * One side of applyReplace: remembers the old levels, applies the new ones as a delta (recording real changes),
- * then deletes every old price the new book lacks. New levels sorted best-first (as venues send them) are merged
- * in O(old + new); otherwise each old price is looked up in the new list (O(old · new), small snapshot-only books).
- * The new list is read as a snapshot is (Ladder.loadSorted): a qty 0 entry is no level, and a price listed twice
- * takes its last non-zero qty. So a full book gives the same book whether it arrives LIVE (here) or not (as a
- * snapshot); before, a price listed with a qty and then with 0 was kept by one path and deleted by the other.
+ * One side of applyReplace in O(old + new): the change set from a merge of the old levels and the new list (both
+ * best first), then the side loaded from the list as a snapshot (Ladder.loadSorted). The change set is what
+ * applying the list as a delta and then deleting the levels it lacks records: each new level whose qty differs from
+ * the old one (absent = 0), in the list's order, then each old level the list lacks (qty 0), best first. Until
+ * 2026-12-06 it did just that, through the ladder: every level below the window inserted into or deleted from the
+ * sorted overflow shifted the overflow, O(old × new), ~1 s for 50k levels a side, the feed thread held
+ * (test/book/replace.test.ts counts the entries moved).
+ * The list is read as a snapshot is: a qty 0 entry is no level, and a price listed twice takes its last non-zero
+ * qty, so a full book gives the same book LIVE (here) or not (as a snapshot). A list not strictly best first (never
+ * from a venue so far) is sorted into a copy first (cold, allocates, O(n log n)); its change entries keep the list's
+ * order (listedChanges).
  */
 function replaceSide(
   side: Ladder,
@@ -234,9 +239,29 @@ function replaceSide(
   scratch: ReplaceScratch,
   isBid: boolean,
 ): void {
+  const sign = isBid ? 1 : -1; // best first = descending key
   let zeros = 0;
-  for (let i = 0; i < n; i++) if (qty[i] === 0) zeros++;
-  if (zeros !== 0) {
+  let sorted = true;
+  let prevKey = Infinity;
+  for (let i = 0; i < n; i++) {
+    if (qty[i] === 0) {
+      zeros++;
+      continue;
+    }
+    const key = px[i]! * sign;
+    if (!(key < prevKey)) sorted = false; // also a NaN price, or a bid's +∞ first
+    prevKey = key;
+  }
+  // The list as given (for the change set's order when it is not best first), then the side's new levels best first.
+  const listPx = px;
+  const listQty = qty;
+  const listN = n;
+  if (!sorted) {
+    const s = sortedLevels(px, qty, n, sign);
+    px = s.px;
+    qty = s.qty;
+    n = s.n;
+  } else if (zeros !== 0) {
     // Cold (real full books carry no qty 0 level): continue on the list without them.
     if (scratch.newPx.length < n) {
       scratch.newPx = new Float64Array(Math.max(n, 64));
@@ -258,30 +283,114 @@ function replaceSide(
     scratch.qty = new Float64Array(scratch.px.length);
   }
   const oldPx = scratch.px;
-  if (old > 0) side.copyLevels(0, old, oldPx, scratch.qty, 0);
-  side.applyLevels(px, qty, n, changes);
-  const sign = isBid ? 1 : -1; // best-first = descending key
-  let sorted = true;
-  for (let i = 1; i < n && sorted; i++) sorted = px[i - 1]! * sign > px[i]! * sign;
+  const oldQty = scratch.qty;
+  if (old > 0) side.copyLevels(0, old, oldPx, oldQty, 0);
+  // Room for every change (at most each new level and each old one), then the arrays are written directly.
+  let cN = isBid ? changes.bidCount : changes.askCount;
+  changes.reserve(isBid, cN + n + old);
+  const cPx = isBid ? changes.bidPx : changes.askPx;
+  const cQty = isBid ? changes.bidQty : changes.askQty;
+  // New levels whose qty changed or that are new, in the list's order.
   let j = 0;
-  for (let i = 0; i < old; i++) {
-    const p = oldPx[i]!;
-    let present = false;
-    if (sorted) {
-      while (j < n && px[j]! * sign > p * sign) j++;
-      present = j < n && px[j] === p && qty[j] !== 0;
-    } else {
-      for (let k = n - 1; k >= 0; k--) {
-        if (px[k] === p) {
-          present = qty[k] !== 0; // the last occurrence wins, as in applyLevels
-          break;
-        }
+  if (sorted) {
+    for (let i = 0; i < n; i++) {
+      const p = px[i]!;
+      const key = p * sign;
+      while (j < old && oldPx[j]! * sign > key) j++;
+      const q = qty[i]!;
+      if (j < old && oldPx[j] === p ? oldQty[j] !== q : true) {
+        cPx[cN] = p;
+        cQty[cN++] = q;
       }
     }
-    if (present) continue;
-    if (side.set(p, 0) !== 0) {
-      if (isBid) changes.addBid(p, 0);
-      else changes.addAsk(p, 0);
-    }
+  } else {
+    cN = listedChanges(listPx, listQty, listN, px, n, oldPx, oldQty, old, sign, cPx, cQty, cN);
   }
+  // Old levels the list lacks, best first.
+  j = 0;
+  for (let i = 0; i < old; i++) {
+    const p = oldPx[i]!;
+    const key = p * sign;
+    while (j < n && px[j]! * sign > key) j++;
+    if (j < n && px[j] === p) continue;
+    cPx[cN] = p;
+    cQty[cN++] = 0;
+  }
+  if (isBid) changes.bidCount = cN;
+  else changes.askCount = cN;
+  side.loadSorted(px, qty, n);
+}
+
+/**
+ * Cold: replaceSide's change entries for a list not strictly best first, as applying it level by level records
+ * them: each entry (qty 0 entries skipped) whose qty differs from its price's qty at that point (the old book's, or
+ * an earlier entry's), in the list's order; a price listed twice can so appear twice. O(list × log(levels)): each
+ * entry's price is found by bisection in the side's new levels (`px`, best first, each price once). Returns the new
+ * change count.
+ */
+function listedChanges(
+  listPx: Float64Array,
+  listQty: Float64Array,
+  listN: number,
+  px: Float64Array,
+  n: number,
+  oldPx: Float64Array,
+  oldQty: Float64Array,
+  old: number,
+  sign: number,
+  cPx: Float64Array,
+  cQty: Float64Array,
+  cN: number,
+): number {
+  // Each new price's current qty, starting from the old book's (0 = absent).
+  const cur = new Float64Array(n);
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    const key = px[i]! * sign;
+    while (j < old && oldPx[j]! * sign > key) j++;
+    cur[i] = j < old && oldPx[j] === px[i] ? oldQty[j]! : 0;
+  }
+  for (let i = 0; i < listN; i++) {
+    const q = listQty[i]!;
+    if (q === 0) continue;
+    const p = listPx[i]!;
+    const key = p * sign;
+    let lo = 0;
+    let hi = n - 1; // px holds p: the first index whose key is ≤ p's
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (px[mid]! * sign > key) lo = mid + 1;
+      else hi = mid;
+    }
+    if (cur[lo] === q) continue;
+    cur[lo] = q;
+    cPx[cN] = p;
+    cQty[cN++] = q;
+  }
+  return cN;
+}
+
+/**
+ * Cold: replaceSide's list was not strictly best first. A best-first copy of its levels, qty 0 entries dropped and
+ * the last entry of a repeated price kept (as Ladder.loadSorted reads such a list). Throws RangeError naming the
+ * first level whose price is NaN or infinite, before the side is touched.
+ */
+function sortedLevels(px: Float64Array, qty: Float64Array, n: number, sign: number): { px: Float64Array; qty: Float64Array; n: number } {
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (qty[i] === 0) continue;
+    if (!Number.isFinite(px[i])) throw new RangeError(`BookBuilder.applyReplace: price ${px[i]} at level ${i} is not a finite number`);
+    order.push(i);
+  }
+  // Best first; of entries at one price the later first, so that it is the one kept below.
+  order.sort((a, b) => px[b]! * sign - px[a]! * sign || b - a);
+  const outPx = new Float64Array(order.length);
+  const outQty = new Float64Array(order.length);
+  let k = 0;
+  for (const i of order) {
+    if (k !== 0 && outPx[k - 1] === px[i]) continue; // an earlier entry of a price already taken
+    outPx[k] = px[i]!;
+    outQty[k++] = qty[i]!;
+  }
+  return { px: outPx, qty: outQty, n: k };
 }

@@ -269,6 +269,7 @@ export class LadderBase {
       this.wCount++;
     }
     this.oN = o;
+    if (this.wCount + o < this.oKeys.length >> 3 && this.oKeys.length > 4 * DEFAULT_LADDER_CAPACITY) this.halveOverflow();
   }
 
   // ---- outside the window ----
@@ -302,7 +303,8 @@ export class LadderBase {
       } else {
         removeAt(keys, qtys, n, i);
         this.oN = n - 1;
-        if (this.wCount === 0 && this.oN !== 0 && i === n - 1) this.recentre(keys[this.oN - 1]);
+        if (this.wCount + n <= keys.length >> 3 && keys.length > 4 * DEFAULT_LADDER_CAPACITY) this.halveOverflow();
+        if (this.wCount === 0 && this.oN !== 0 && i === n - 1) this.recentre(this.oKeys[this.oN - 1]);
       }
       return prevQty;
     }
@@ -319,6 +321,28 @@ export class LadderBase {
     while (capacity < levels) capacity *= 2;
     this.oKeys = new Float64Array(capacity);
     this.oQtys = new Float64Array(capacity);
+  }
+
+  /**
+   * Cold: the side's levels (window and overflow) fill under an eighth of the overflow's capacity (deltas emptied a
+   * side that was deep once): halves the capacity until they fill a quarter or more (at least 4 ×
+   * DEFAULT_LADDER_CAPACITY), keeping the overflow's levels. Counted with the window's levels because a re-centre
+   * spills them all into the overflow: sized by the overflow alone, a side living in its window would grow it at each
+   * re-centre and give it back right after, two allocations per move. Amortized O(1) per delete: a resize copies
+   * under an eighth of the old capacity and leaves the levels a quarter to half of the new one, so the next resize
+   * takes that many more deletes, or inserts to grow. Until 2026-12-06 only a snapshot gave overflow memory back: a
+   * side that held 100k levels kept 2 MiB while deltas took it down to 100.
+   */
+  private halveOverflow(): void {
+    const levels = this.wCount + this.oN;
+    let capacity = this.oKeys.length;
+    while (capacity > 4 * DEFAULT_LADDER_CAPACITY && levels < capacity >> 2) capacity >>= 1;
+    const keys = new Float64Array(capacity);
+    const qtys = new Float64Array(capacity);
+    keys.set(this.oKeys.subarray(0, this.oN));
+    qtys.set(this.oQtys.subarray(0, this.oN));
+    this.oKeys = keys;
+    this.oQtys = qtys;
   }
 
   protected growOverflow(atLeast: number): void {

@@ -8,6 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { ApplyResult, BookBuilder } from "../../src/book/book-builder.ts";
 import { Ladder } from "../../src/book/ladder.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { BookState, Side } from "../../src/core/types.ts";
 import { BigBook, type BigLevel, diffSide } from "./bigint-book.ts";
@@ -198,6 +199,80 @@ describe("the ladder's overflow at 100k levels", () => {
       l.loadSorted(px, new Float64Array(n), n); // an empty side (every qty 0)
       expect(l.count).toBe(0);
       expect(l.bytesAllocated()).toBeLessThan(fresh.bytesAllocated() + 200_000); // its window may stay; the overflow goes
+    }
+  });
+
+  it("a side that lives in its window keeps its overflow arrays across re-centres (no grow and give back per move)", () => {
+    // A re-centre spills every window level into the overflow and pulls them back: sized by the overflow's own levels
+    // (0 after the pull), the give-back would halve what the spill had just grown, two allocations per move.
+    class Probe extends Ladder {
+      get overflowKeys(): Float64Array {
+        return this.oKeys;
+      }
+    }
+    for (const sideOf of [Side.BID, Side.ASK]) {
+      const sign = sideOf === Side.BID ? 1 : -1;
+      const n = 100;
+      const l = new Probe(sideOf);
+      l.loadSorted(Float64Array.from({ length: n }, (_, i) => 1e6 - sign * i), new Float64Array(n).fill(1), n);
+      let best = 1e6;
+      let keys: Float64Array | undefined;
+      let replaced = 0;
+      let left = 0;
+      const moves = l.windowMoves;
+      // The book moves up a tick at a time (a new best, the worst gone): it reaches the window's top every quarter
+      // window, and the window moves with all its 100 levels.
+      for (let k = 0; k < 1000; k++) {
+        best += sign;
+        l.set(best, 1);
+        l.set(best - sign * n, 0);
+        if (l.windowCount !== n) left++;
+        if (l.windowMoves - moves === 1 && keys === undefined) keys = l.overflowKeys;
+        if (keys !== undefined && l.overflowKeys !== keys) replaced++;
+      }
+      expect(l.windowMoves - moves).toBeGreaterThanOrEqual(10);
+      expect(left).toBe(0); // every level back in the window after each move
+      expect(replaced).toBe(0);
+    }
+  });
+
+  it("deltas that take a deep side down give the overflow's memory back, whichever end they delete from", () => {
+    // Only a snapshot gave it back: a side that was 50k levels deep kept ~1 MiB of overflow arrays (2 MiB at 100k)
+    // while its deltas took it down to 50 levels, for as long as no snapshot came (a full-depth feed resyncs rarely).
+    for (const sideOf of [Side.BID, Side.ASK]) {
+      const sign = sideOf === Side.BID ? 1 : -1;
+      const n = 50_000;
+      const dense = Float64Array.from({ length: n }, (_, i) => 1e9 - sign * 2 * i); // 2 ticks apart: most in the overflow
+      const qty = Float64Array.from({ length: n }, (_, i) => 1 + i);
+      // Best first through applyLevels (the window follows the best down, pulling levels out of the overflow), and
+      // from the overflow's best end through set() (each delete an overflow delete: the window keeps its levels).
+      // 40 ticks apart for the second: a few hundred levels in the window, the rest in the overflow.
+      const sparse = Float64Array.from({ length: n }, (_, i) => 1e9 - sign * 40 * i);
+      for (const how of ["best first", "overflow first"]) {
+        const px = how === "best first" ? dense : sparse;
+        const l = new Ladder(sideOf);
+        l.loadSorted(px, qty, n);
+        expect(l.bytesAllocated()).toBeGreaterThan(n * 16);
+        if (how === "best first") {
+          const changes = new ChangeSet();
+          for (let from = 0; from < n - 50; from += 1000) {
+            const k = Math.min(1000, n - 50 - from);
+            changes.clear();
+            l.applyLevels(px.subarray(from, from + k), new Float64Array(k), k, changes);
+          }
+        } else {
+          for (let rank = l.windowCount; rank < n - 50; rank++) l.set(px[rank]!, 0);
+        }
+        const left = how === "best first" ? [...px.subarray(n - 50)] : [...px.subarray(0, l.windowCount), ...px.subarray(n - 50)];
+        expect(l.count).toBe(left.length);
+        for (let r = 0; r < left.length; r++) expect(l.priceAt(r)).toBe(left[r]);
+        expect(l.qtyAt(left.length - 1)).toBe(n);
+        // The overflow's arrays (what is not the window's 8.125 B a slot) hold under 8 × the side's levels as of its
+        // last overflow delete or re-centre (the window's levels included: a re-centre spills them all into it);
+        // window deletes since may have halved those levels. Here within 16 ×; they were 1 MiB (65,536 levels).
+        const overflowBytes = l.bytesAllocated() - l.windowSize * 8.125;
+        expect(overflowBytes).toBeLessThanOrEqual(16 * 16 * Math.max(64, l.count));
+      }
     }
   });
 });

@@ -8,6 +8,7 @@ import { ApplyResult, BookBuilder } from "../../src/book/book-builder.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { BookState } from "../../src/core/types.ts";
 import { testInstrument } from "./reference-book.ts";
+import { Rng } from "./rng.ts";
 
 const instr = testInstrument(0, 0);
 
@@ -128,5 +129,131 @@ describe("BookBuilder.applyReplace", () => {
     expect(b.changes.count).toBe(0);
     fill(102, 101);
     expect(b.applyReplace(u)).toBe(ApplyResult.CROSSED);
+  });
+});
+
+/** The levels of one side best first, as [price, qty] pairs. */
+function levelsOf(book: BookBuilder, bid: boolean): [number, number][] {
+  const n = bid ? book.bidCount : book.askCount;
+  const out: [number, number][] = [];
+  for (let r = 0; r < n; r++) out.push(bid ? [book.bidPriceAt(r), book.bidQtyAt(r)] : [book.askPriceAt(r), book.askQtyAt(r)]);
+  return out;
+}
+
+/**
+ * The change set a replace of `old` (best first) by the sorted list `next` must give: each listed level whose qty
+ * differs from the old one (absent = 0), in the list's order, then each old level the list lacks (qty 0), best first.
+ */
+function modelChanges(old: [number, number][], next: [number, number][]): [number, number][] {
+  const oldQty = new Map(old);
+  const listed = new Set(next.map(([p]) => p));
+  return [
+    ...next.filter(([p, q]) => (oldQty.get(p) ?? 0) !== q),
+    ...old.filter(([p]) => !listed.has(p)).map(([p]): [number, number] => [p, 0]),
+  ];
+}
+
+function changesOf(b: BookBuilder, bid: boolean): [number, number][] {
+  const c = b.changes;
+  const n = bid ? c.bidCount : c.askCount;
+  return Array.from({ length: n }, (_, i): [number, number] => (bid ? [c.bidPx[i]!, c.bidQty[i]!] : [c.askPx[i]!, c.askQty[i]!]));
+}
+
+describe("BookBuilder.applyReplace on deep books", () => {
+  for (const seed of [11, 12]) {
+    it(`random deep full books (seed ${seed}), the overflow and far jumps included: book = new levels; change set = the model's, entry for entry`, () => {
+      const r = new Rng(seed);
+      const b = new BookBuilder(instr);
+      const u = new BookUpdate();
+      let mid = 5_000_000;
+      let prev: { bids: [number, number][]; asks: [number, number][] } = { bids: [], asks: [] };
+      for (let step = 0; step < 60; step++) {
+        // Mostly a drift with the old levels partly kept; sometimes a jump of up to 10^6 ticks, or one level, or none.
+        if (r.chance(0.1)) mid += r.int(-1_000_000, 1_000_000);
+        else mid += r.int(-50, 50);
+        const gen = (bid: boolean, old: [number, number][]): [number, number][] => {
+          const n = r.chance(0.1) ? r.int(0, 1) : r.logInt(6000);
+          const gap = r.chance(0.3) ? r.int(1, 40) : r.int(1, 3); // sparse books put most levels in the overflow
+          const m = new Map<number, number>();
+          for (const [p, q] of old) if (r.chance(0.5)) m.set(p, r.chance(0.7) ? q : q + 1); // kept, as is or changed
+          let p = bid ? mid - 1 : mid;
+          while (m.size < n) {
+            m.set(p, 1 + r.int(0, 9));
+            p += (bid ? -1 : 1) * r.int(1, gap);
+          }
+          const e = [...m].filter(([px]) => (bid ? px < mid && px > 0 : px >= mid));
+          e.sort((x, y) => (bid ? y[0] - x[0] : x[0] - y[0]));
+          return e.slice(0, n);
+        };
+        const bids = gen(true, prev.bids);
+        const asks = gen(false, prev.asks);
+        u.reset();
+        u.replace = true;
+        for (const [p, q] of bids) u.pushBid(p, q);
+        for (const [p, q] of asks) u.pushAsk(p, q);
+        const wasLive = b.state === BookState.LIVE;
+        const result = b.applyReplace(u);
+        expect(result).toBe(ApplyResult.APPLIED);
+        // Compared as strings: toEqual on thousands of pairs costs seconds.
+        expect(String(levelsOf(b, true))).toBe(String(bids));
+        expect(String(levelsOf(b, false))).toBe(String(asks));
+        if (wasLive) {
+          expect(String(changesOf(b, true))).toBe(String(modelChanges(prev.bids, bids)));
+          expect(String(changesOf(b, false))).toBe(String(modelChanges(prev.asks, asks)));
+        }
+        prev = { bids, asks };
+      }
+    });
+  }
+
+  it("a LIVE replace of a deep book moves work proportional to its levels, not their product", () => {
+    // Work counted, not timed: entries moved by copyWithin (every overflow insert or delete that shifts more than
+    // SMALL_MOVE entries uses it). Applying the list as a delta inserted each new level below the window into the
+    // sorted overflow and deleted each old one from it, a shift per level: O(old × new), ~1 s for 50k levels a side.
+    const typedArrayProto = Object.getPrototypeOf(Float64Array.prototype) as { copyWithin: (t: number, s: number, e?: number) => unknown };
+    const copyWithin = typedArrayProto.copyWithin;
+    let moved = 0;
+    typedArrayProto.copyWithin = function (this: Float64Array, t: number, s: number, e?: number) {
+      moved += (e ?? this.length) - s;
+      return copyWithin.call(this, t, s, e);
+    };
+    try {
+      const n = 20_000; // 2 ticks apart: a span wider than the largest window, so most levels are in the overflow
+      const b = new BookBuilder(instr);
+      const u = new BookUpdate();
+      const fill = (shift: number) => {
+        u.reset();
+        u.replace = true;
+        for (let i = 0; i < n; i++) u.pushBid(1_000_000 - 2 * i - shift, 1 + (i % 7));
+        for (let i = 0; i < n; i++) u.pushAsk(1_000_001 + 2 * i + shift, 1 + (i % 5));
+      };
+      fill(0);
+      b.applyReplace(u); // a snapshot
+      moved = 0;
+      fill(1); // every old level goes, every new one comes
+      expect(b.applyReplace(u)).toBe(ApplyResult.APPLIED);
+      expect(moved).toBeLessThan(8 * n); // was ~1.2 × 10^9 entries
+      expect(b.changes.bidCount).toBe(2 * n);
+      expect(b.changes.askCount).toBe(2 * n);
+      expect(b.bidPriceAt(n - 1)).toBe(1_000_000 - 2 * (n - 1) - 1);
+      expect(b.askPriceAt(n - 1)).toBe(1_000_001 + 2 * (n - 1) + 1);
+      // Worst first (not best first: sorted into a copy), back to the first prices: each old price looked up in the
+      // list was O(old × new) too.
+      fill(0);
+      const px = { bid: u.bidPx.slice(0, n).reverse(), bidQty: u.bidQty.slice(0, n).reverse(), ask: u.askPx.slice(0, n).reverse(), askQty: u.askQty.slice(0, n).reverse() };
+      u.reset();
+      u.replace = true;
+      for (let i = 0; i < n; i++) u.pushBid(px.bid[i]!, px.bidQty[i]!);
+      for (let i = 0; i < n; i++) u.pushAsk(px.ask[i]!, px.askQty[i]!);
+      moved = 0;
+      expect(b.applyReplace(u)).toBe(ApplyResult.APPLIED);
+      expect(moved).toBeLessThan(8 * n);
+      expect(b.changes.bidCount).toBe(2 * n);
+      expect(b.changes.bidPx[0]).toBe(1_000_000 - 2 * (n - 1)); // the list's order: its first entry first
+      expect(b.bidPriceAt(0)).toBe(1_000_000);
+      expect(b.askPriceAt(n - 1)).toBe(1_000_001 + 2 * (n - 1));
+    } finally {
+      typedArrayProto.copyWithin = copyWithin;
+    }
   });
 });
