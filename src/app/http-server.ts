@@ -30,7 +30,8 @@
  * waiting for a turn, formatted, or a body still being sent to a client that reads slowly or not at all) a request is
  * 503 with retry-after, except the probes /healthz and /readyz; a connection idle for `http.idle_timeout_s` is cut
  * (a client that stops reading too: its answer is released); a request with a body is 413 and its connection closed
- * (Bun otherwise reads and discards a body of any size on this thread).
+ * (Bun otherwise reads and discards a body of any size on this thread); connections, which Bun does not cap, stop being
+ * accepted while the process's file descriptors run short (http-fd-guard.ts).
  * @module
  */
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -42,6 +43,7 @@ import type { HttpConfig } from "../config/types.ts";
 import { detailOf, unresolvedSummary, type BookLevels, type BookSummary } from "./book-json.ts";
 import { bookBodyStream, formattingTurn, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
 import { VERSION, type LatencySnapshot } from "./metrics.ts";
+import { guardFds, type FdGuardOptions } from "./http-fd-guard.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 import { evaluateReadiness, type ReadinessInput } from "./readiness.ts";
 import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from "./status-page/page.ts";
@@ -98,7 +100,7 @@ export function checkHttpExposure(config: HttpConfig): void {
   ]);
 }
 
-export function startHttpServer(config: HttpConfig, source: StatusSource, log: Logger): HttpServerHandle {
+export function startHttpServer(config: HttpConfig, source: StatusSource, log: Logger, fdGuard: FdGuardOptions = {}): HttpServerHandle {
   checkHttpExposure(config);
   if (!isLoopbackHost(config.host)) log.warn("HTTP is bound beyond loopback; every request but /healthz needs the bearer token", { host: config.host, port: config.port });
   const authorized = bearerCheck(config.bearerToken);
@@ -107,14 +109,16 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
   const admit: Admission = () => {
     // This request is counted too. Every other one holds a slot until its answer is sent, its client has gone or
     // the idle timeout cut it (a client that stops reading holds its whole answer in memory until then).
-    if (server.pendingRequests <= maxInFlight) return;
-    refused.hit(`${server.pendingRequests - 1} in flight, max ${maxInFlight}`);
+    let pending = server?.pendingRequests ?? 0;
+    for (const old of draining) pending += old.pendingRequests; // a server that stopped accepting still answers
+    if (pending <= maxInFlight) return;
+    refused.hit(`${pending - 1} in flight, max ${maxInFlight}`);
     throw new BadRequest(503, `${maxInFlight} requests are being answered (http.max_in_flight); retry`, { "retry-after": "1" });
   };
   const readyz = sharedReadiness(source);
-  const server = Bun.serve({
+  const listen = (port: number) => Bun.serve({
     hostname: config.host,
-    port: config.port,
+    port,
     idleTimeout: config.idleTimeoutS ?? DEFAULTS.httpIdleTimeoutS,
     async fetch(req) {
       try {
@@ -134,13 +138,42 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
       return json({ error: "internal error" }, 500);
     },
   });
-  const port = server.port ?? config.port;
+  const first = listen(config.port);
+  const port = first.port ?? config.port;
+  /** The server accepting connections; undefined while the descriptor guard holds them off. */
+  let server: ReturnType<typeof listen> | undefined = first;
+  /** Servers that stopped accepting (the descriptor guard) while their connections are still open. */
+  const draining = new Set<ReturnType<typeof listen>>();
+  let stopped = false;
+  const endGuard = guardFds(fdGuard, {
+    stopAccepting(open, limit) {
+      log.warn("HTTP stopped accepting connections: the process's file descriptors are running out (clients holding connections open); open ones are still answered", { openFds: open, limit });
+      const old = server;
+      if (old === undefined) return;
+      server = undefined;
+      draining.add(old);
+      old.stop(false).then(() => draining.delete(old), () => draining.delete(old));
+    },
+    accept(open, limit) {
+      if (stopped) return true;
+      try {
+        server = listen(port);
+        log.info("HTTP accepting connections again", { openFds: open, limit });
+        return true;
+      } catch (err) {
+        log.error("HTTP could not listen again; retried at the next check", { port, error: (err as Error).message });
+        return false;
+      }
+    },
+  });
   log.info("HTTP listening", { url: `http://${config.host}:${port}` });
   return {
     url: `http://${config.host}:${port}`,
     port,
     stop: async () => {
-      await server.stop(true);
+      stopped = true;
+      endGuard();
+      await Promise.all([...(server ? [server] : []), ...draining].map((s) => s.stop(true)));
     },
   };
 }

@@ -97,6 +97,11 @@ export interface MetricsInput {
   pipelines: readonly MetricsSnapshot[];
   /** By pipeline (same order): what its worker's predecessors counted, added to its counters (the supervisor's). */
   carries?: readonly (CounterCarry | undefined)[];
+  /**
+   * Slots with no worker answering (exited and not back yet, hung): their counters and histograms at the values last
+   * shown, so a slot's series do not vanish for the seconds a restart takes (a gap rate() reads across).
+   */
+  silent?: readonly CounterCarry[];
   /** The process's own numbers (main thread only: one set per process). */
   process?: ProcessSnapshot;
   /** More families (the supervisor's worker gauges). */
@@ -154,6 +159,7 @@ export function renderMetrics(input: MetricsInput): string {
     carry?.writeUnseen(w);
   });
   w.carry = undefined;
+  for (const carry of input.silent ?? []) carry.writeLast(w);
   w.family("feeder_venue_metrics_rejected", "gauge", "venue samples left out of this scrape for breaking the naming rules (an adapter bug)");
   for (const [venue, n] of rejected) w.sample("feeder_venue_metrics_rejected", { venue }, n);
   if (input.process) writeProcessMetrics(w, input.process);
@@ -231,6 +237,20 @@ export class CounterCarry implements CounterAdjust {
       const declared = w.typeOf(family.name);
       if (declared !== undefined && declared !== family.type) continue; // cannot happen with one build; never a bad family
       w.family(family.name, family.type, family.help).line(family.name, head, this.value(family, head, 0));
+    }
+  }
+
+  /**
+   * No worker of the slot answers this scrape: every series it last showed (or carries from earlier workers), at
+   * that value. Nothing is remembered: its successor's counts still start from the carried values.
+   */
+  writeLast(w: PromWriter): void {
+    const last = new Map(this.carried);
+    for (const [head, v] of this.shown) last.set(head, v);
+    for (const [head, { family, value }] of last) {
+      const declared = w.typeOf(family.name);
+      if (declared !== undefined && declared !== family.type) continue; // as in writeUnseen
+      w.family(family.name, family.type, family.help).line(family.name, head, value);
     }
   }
 

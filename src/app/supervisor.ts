@@ -254,9 +254,13 @@ export class Supervisor implements StatusSource {
       const snapshot = snapshots[i];
       return snapshot === undefined || slot.carry.generation !== generations[i] ? [] : [{ snapshot, carry: slot.carry }];
     });
+    // A slot with no worker answering (between an exit and its successor's first answer: up to RESTART_MAX_MS and a
+    // start; or hung): its counters at their last values, not left out (a gap, then a jump, for rate()).
+    const silent = this.slots.filter((slot, i) => snapshots[i] === undefined || slot.carry.generation !== generations[i]).map((slot) => slot.carry);
     return renderMetrics({
       pipelines: answered.map((a) => a.snapshot),
       carries: answered.map((a) => a.carry),
+      silent,
       process: processSnapshot(),
       extra: (w) => {
         w.family("feeder_workers", "gauge", "configured workers").sample("feeder_workers", {}, this.slots.length);

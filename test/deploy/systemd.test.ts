@@ -108,6 +108,33 @@ describe.each(UNITS)("deploy/systemd/$file", ({ file, verb, config, source, iden
     expect(one("RestartPreventExitStatus").split(/\s+/)).toContain(String(started.code));
   });
 
+  test("a start that keeps failing (exit 1: network or venue not there yet) is retried for an hour, never given up", () => {
+    // systemd 252's start limit (src/basic/ratelimit.c ratelimit_below): a window opens at a start; the start after
+    // StartLimitBurst in it is refused and the unit stays failed until someone starts it. Interval or burst 0 = no
+    // limit; unset = DefaultStartLimitIntervalSec=10s, DefaultStartLimitBurst=5 (system.conf). The old 60 s / 5
+    // with RestartSec=1 gave up after the fifth failing start, about 5 s in.
+    const unitSection = unit.get("Unit")!;
+    const seconds = (v: string | undefined, dflt: number) => (v === undefined ? dflt : Number(/^(\d+)s?$/.exec(v)?.[1] ?? NaN));
+    const intervalS = seconds(unitSection.get("StartLimitIntervalSec")?.[0], 10);
+    const burst = Number(unitSection.get("StartLimitBurst")?.[0] ?? 5);
+    const restartS = seconds(one("RestartSec"), 0.1);
+    expect(Number.isFinite(intervalS) && Number.isFinite(burst) && Number.isFinite(restartS)).toBe(true);
+    let windowStartS = -1;
+    let inWindow = 0;
+    // Worst case: every start fails at once (a start costs at least Bun's load; 0 here).
+    for (let atS = 0; atS < 3600; atS += restartS) {
+      if (intervalS === 0 || burst === 0) break;
+      if (windowStartS < 0 || atS > windowStartS + intervalS) [windowStartS, inWindow] = [atS, 0];
+      expect(inWindow, `start at ${atS} s refused: ${burst} starts within StartLimitIntervalSec=${intervalS}`).toBeLessThan(burst);
+      inWindow++;
+    }
+    // Each failing start loads Bun (up to 1.2 s of CPU on a busy VM): retried forever, it may take at most ~20 % of
+    // a core from the feeder's host.
+    expect(1.2 / (restartS + 1.2)).toBeLessThanOrEqual(0.2);
+    // ... while a configuration error (exit 2) is still not retried at all (the test above).
+    expect(one("RestartPreventExitStatus")).toBe("2");
+  });
+
   test("systemctl reload sends SIGHUP, which the command takes as a configuration re-check (it keeps running)", () => {
     // ExecReload absent, `systemctl reload` failed ("Job type reload is not applicable") though the command has a reload.
     expect(section.get("ExecReload")).toEqual(["/bin/kill -HUP $MAINPID"]);

@@ -3,7 +3,7 @@
  * compressed per block, rotated by size and age, with retention and a periodic one-line progress log.
  * @module
  */
-import { accessSync, constants, mkdirSync } from "node:fs";
+import { statSync } from "node:fs";
 import { startRuntimeUnlessStopped, StoppedDuringStart, type Runtime } from "../../app/runtime.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
@@ -60,10 +60,13 @@ export const recordCommand: CommandSpec = {
     "already, its instruments resolved first while another venue's were still resolving, is halted and what it",
     "recorded by then is kept in the capture), exit 0.",
     "Each progress line and the summary logged on SIGINT/SIGTERM give records, frames/s, raw and written MB,",
-    "the ratio and files opened and deleted. Flags and DIR are checked before the config is read (exit 2).",
+    "the ratio and files opened and deleted. Flags are checked before the config is read (exit 2; so is a DIR",
+    "that is a file).",
     "Recording runs in one process (the config's `workers` setting is ignored).",
     "It makes the start-up checks of `feeder run` (see `feeder run --help`), with DIR among the directories that",
-    "must be writable, and exits 1 before recording or publishing anything if one fails.",
+    "must be writable (created if missing), and exits 1 before recording or publishing anything if one fails:",
+    "a DIR that cannot be written (permissions, a read-only mount) is the host's state, not a bad flag, and",
+    "deploy/systemd restarts the command until it is fixed.",
     "SIGHUP, as for `feeder run`, re-checks the config file and logs what a restart would change; it stops nothing",
     "(once its code runs; one while the file is read is answered when it is loaded; one before that, while Bun",
     "loads the program, ends it, and deploy/systemd restarts it).",
@@ -81,7 +84,7 @@ export const recordCommand: CommandSpec = {
   },
   async run(ctx) {
     const { path, out, compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs } = recordSettings(ctx.values);
-    writableDirectory(out);
+    notAFile(out);
     const config = loadConfigFile(path);
     const log = createLogger({ level: config.log.level, format: config.log.format });
     if (config.workers > 1) log.warn("record runs in one process; workers setting ignored", { workers: config.workers });
@@ -173,16 +176,21 @@ export function recordSettings(values: CommandContext["values"]): RecordSettings
   return { path, out, compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs };
 }
 
-/** Creates DIR if needed and checks it can take files, before anything starts (a usage error names it). */
-function writableDirectory(dir: string): void {
+/**
+ * A DIR that is a file (or under one) is a wrong argument: a usage error (exit 2) before the config is read.
+ * Whether DIR can be created and written is a start-up check (preflight, exit 1): permissions, a read-only mount
+ * or a missing `ReadWritePaths=` are the host's state, fixed without touching the command line, and the
+ * systemd unit's restarts then start it on their own (exit 2 is never restarted).
+ */
+function notAFile(dir: string): void {
+  let isDir: boolean;
   try {
-    mkdirSync(dir, { recursive: true });
-    accessSync(dir, constants.W_OK);
+    isDir = statSync(dir).isDirectory();
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === "EEXIST" || e.code === "ENOTDIR" ? "not a directory" : e.code === "EACCES" ? "not writable" : e.message;
-    throw new UsageError(`--out ${dir}: ${why}`);
+    if ((err as NodeJS.ErrnoException).code === "ENOTDIR") throw new UsageError(`--out ${dir}: not a directory`);
+    return; // missing (created by the start-up check) or not reachable (the start-up check names why)
   }
+  if (!isDir) throw new UsageError(`--out ${dir}: not a directory`);
 }
 
 /** Logs one line every `everyMs`: totals and the frame rate over the last interval. */

@@ -1,0 +1,87 @@
+/**
+ * HTTP connections cannot take the process's last file descriptors (src/app/http-fd-guard.ts). Bun.serve has no
+ * connection cap: a client opening connections faster than the timeouts close them held every descriptor, and then
+ * no venue connection or capture file could be opened. The descriptor count is injected here (no flood in a test):
+ * at 75 % of the limit the server stops accepting (a new connection is refused, an idle one closed, a request being
+ * answered finished); below 50 % it accepts again, on the same port.
+ */
+import { afterAll, expect, test } from "vitest";
+import { connect, type Socket } from "node:net";
+import { fdSoftLimit, openFdCount } from "../../src/app/http-fd-guard.ts";
+import { startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
+import { createLogger } from "../../src/core/log.ts";
+
+/** /metrics answers once the test lets it: a request in flight across the stop. */
+let metricsHeld = Promise.withResolvers<string>();
+let metricsAsked = false;
+const source: StatusSource = {
+  books: () => [],
+  book: () => undefined,
+  metricsText: () => ((metricsAsked = true), metricsHeld.promise),
+  readiness: () => ({ books: [], unresolved: [], connections: [], workersDown: [] }),
+  latency: () => ({ receiptToSend: { boundsUs: [], counts: [0], count: 0, sumUs: 0 }, exchangeToReceipt: {} }),
+};
+
+let server: HttpServerHandle | undefined;
+afterAll(async () => {
+  await server?.stop();
+});
+
+/** Connects and sends one request head; resolves with the answer's status line, or the connection error's code. */
+function ask(port: number, socket?: Socket, path = "/healthz"): Promise<string> {
+  return new Promise((resolve) => {
+    const s = socket ?? connect(port, "127.0.0.1");
+    let got = "";
+    const onData = (d: Buffer) => {
+      got += d.toString();
+      if (got.includes("\r\n")) {
+        s.off("data", onData);
+        resolve(got.slice(0, got.indexOf("\r\n")));
+        if (!socket) s.destroy();
+      }
+    };
+    s.on("data", onData);
+    s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    s.once("close", () => resolve("closed"));
+    s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  });
+}
+
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (const deadline = Date.now() + 10_000; !(await check()); await Bun.sleep(10)) {
+    if (Date.now() > deadline) throw new Error(`not within 10 s: ${what}`);
+  }
+}
+
+test("at 75 % of the descriptor limit new connections are refused, idle ones closed, requests in flight answered; below 50 % it accepts again", async () => {
+  let fds = 10;
+  const lines: string[] = [];
+  const log = createLogger({ level: "info", format: "json", write: (l) => lines.push(l) });
+  server = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false } as never, source, log, { openFds: () => fds, fdLimit: 100, checkEveryMs: 10 });
+  const port = server.port;
+  expect(await ask(port)).toBe("HTTP/1.1 200 OK");
+  const idle = connect(port, "127.0.0.1");
+  expect(await ask(port, idle)).toBe("HTTP/1.1 200 OK"); // a keep-alive connection, idle from then on
+  const idleClosed = new Promise((resolve) => idle.once("close", resolve));
+  const inFlight = ask(port, undefined, "/metrics");
+  await until("/metrics in flight", async () => metricsAsked);
+
+  fds = 75;
+  await until("new connections refused", async () => (await ask(port)) === "ECONNREFUSED");
+  expect(lines.some((l) => l.includes("HTTP stopped accepting connections") && l.includes('"openFds":75') && l.includes('"limit":100'))).toBe(true);
+  await idleClosed; // its descriptor freed at once, not at the idle timeout
+  metricsHeld.resolve("");
+  expect(await inFlight).toBe("HTTP/1.1 200 OK");
+  metricsHeld = Promise.withResolvers<string>();
+  metricsHeld.resolve("");
+
+  fds = 49;
+  await until("connections accepted again", async () => (await ask(port)) === "HTTP/1.1 200 OK");
+  expect(lines.some((l) => l.includes("HTTP accepting connections again"))).toBe(true);
+  expect(await ask(port, undefined, "/metrics")).toBe("HTTP/1.1 200 OK");
+});
+
+test("the real count and limit: this process's descriptors are counted", () => {
+  expect(fdSoftLimit()).toBeGreaterThan(0);
+  expect(openFdCount(1_000_000)).toBeGreaterThan(2); // stdin, stdout, stderr at least
+});
