@@ -2,7 +2,9 @@
 /**
  * The Bybit v5 venue adapter and its per-topic sequencing rule (docs/venues/bybit.md, "Sequencing", §4.4):
  * a snapshot resets the book; a delta must carry u = last u + 1; u ≤ last u is ignored and counted (full-ob's
- * rule); a gap resyncs that topic alone
+ * rule) when it comes from another socket than the last u (a planned reconnect's overlap), while u < last u on the
+ * socket that delivered the last u (TCP is ordered) is a venue reset whose u = 1 was lost: a snapshot replaces the
+ * book, a delta resyncs it; a gap resyncs that topic alone
  * (unsubscribe, wait for the ack, subscribe: a duplicate subscribe would poison its batch, §6.3); u = 1 is a venue
  * reset and triggers an instrument re-check (a tick-size change restarts u at 1); a snapshot repeating the last u
  * (level 1 re-pushes every 3 s, §4.2) changes nothing; deltas before the first snapshot are ignored and counted.
@@ -347,14 +349,16 @@ export class BybitAdapter implements VenueAdapter {
       return;
     }
     const u = update.venueSeq;
+    // The socket this frame came on: the connection's, or the old one of a planned reconnect's overlap.
+    const conn = t.conn;
+    const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
     if (update.isSnapshot) {
       // Only frames the book can use count as liveness (stale detection): see the delta branch below.
       const now = this.now();
-      if (t.book === BookState.LIVE && u <= t.lastSeq && u !== 1) {
-        // The same u: level 1's re-push (§4.2), nothing changed: liveness. An older u: the book is already past it
-        // (during a make-before-break the replacement's snapshot may trail the old socket's deltas); u < local u is
-        // ignored, and is no liveness: level 1 sends only snapshots, so after a reset whose u = 1 was lost every one
-        // is older, and counting them would keep the book LIVE at its old levels for good instead of going stale.
+      if (t.book === BookState.LIVE && u <= t.lastSeq && u !== 1 && (u === t.lastSeq || socket !== t.seqSocket)) {
+        // The same u: level 1's re-push (§4.2), nothing changed: liveness. An older u from another socket: during a
+        // make-before-break the replacement's snapshot may trail the old socket's deltas; ignored, and no liveness.
+        // An older u from the socket that delivered the last one is a venue reset (below) and replaces the book.
         if (u === t.lastSeq) {
           this.repeatedSnapshots++;
           t.lastMsgMs = now;
@@ -362,10 +366,13 @@ export class BybitAdapter implements VenueAdapter {
         return;
       }
       t.lastMsgMs = now;
-      // A venue reset: u below the last u, or below the last u before the book was invalidated (u = 1 missed then).
+      // A venue reset: u below the last u (u = 1, or any u on the socket that delivered the last: TCP is ordered, and
+      // level 1 sends only snapshots, so a lost u = 1 shows only so), or below the last u before the book was
+      // invalidated (u = 1 missed then).
       if (u < (t.lastSeq || t.seqBeforeInvalid)) this.onVenueReset(t);
       this.snapshots++;
       t.lastSeq = u;
+      t.seqSocket = socket;
       // A fresh snapshot on a subscribed topic ends any resync backoff (it can arrive before the ack of a subscribe
       // during which a further resync was asked for; in replay nothing else would end it): the book is valid, and a
       // backoff left set would later resubscribe it without invalidating it and ignore its parse errors meanwhile.
@@ -379,27 +386,32 @@ export class BybitAdapter implements VenueAdapter {
       return;
     }
     if (u === t.lastSeq + 1) {
-      // Only deltas the book applies are liveness: ones at or below its u are ignored, and a run of them (a reset
-      // whose u = 1 snapshot was lost: u restarted below ours) must still let the topic go stale and be resynced.
+      // Only deltas the book applies are liveness: ones at or below its u are ignored, and a run of them from
+      // another socket (a planned reconnect's replacement still trailing) must still let the topic go stale.
       t.lastMsgMs = this.now();
       this.deltas++;
       t.lastSeq = u;
+      t.seqSocket = socket;
       this.sink!.onBookUpdate(index, update);
       return;
     }
-    this.onSequenceBreak(t, u);
+    this.onSequenceBreak(t, u, socket);
   }
 
   // ───────────────────────── cold paths ─────────────────────────
 
-  private onSequenceBreak(t: TopicState, u: number): void {
-    if (u === 1) {
+  private onSequenceBreak(t: TopicState, u: number, socket: number): void {
+    // u = 1, or u below the last u on the socket that delivered it (TCP is ordered): the venue reset and its u = 1
+    // snapshot was lost; the book is behind the venue's and is resynced (its deltas would all be ignored below).
+    if (u === 1 || (u < t.lastSeq && socket === t.seqSocket)) {
       this.onVenueReset(t);
       this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
+      t.seqBeforeInvalid = 0; // this reset is counted and its re-check asked for: the resync's snapshot is no second one
       return;
     }
     if (u <= t.lastSeq) {
-      // Bybit's rule: u < local u is ignored (docs/venues/bybit.md, "Sequencing"); the same u again is a repeat.
+      // From another socket (a planned reconnect's overlap: the replacement may trail the old socket), u < local u is
+      // ignored, Bybit's rule (docs/venues/bybit.md, "Sequencing"); the same u again is a repeat.
       this.duplicates++;
       return;
     }

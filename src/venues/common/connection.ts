@@ -22,6 +22,12 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
   lastSeq = 0;
   /** lastSeq when the book was last invalidated (which zeroes it): a later snapshot below it means the venue reset. */
   seqBeforeInvalid = 0;
+  /**
+   * The generation of the socket that delivered lastSeq (-1 = none): a frame below lastSeq from that same socket
+   * (TCP is ordered) means the venue's sequence went back; from another socket (a planned reconnect's overlap) it
+   * may only trail. Set by the venues that use it (Bybit).
+   */
+  seqSocket = -1;
   lastMsgMs = 0;
   /** The topic's entry in the venue's hot-path lookup table (-1 = not added). */
   entry = -1;

@@ -347,13 +347,16 @@ export class DeribitAdapter implements VenueAdapter {
       return;
     }
     const cid = update.venueSeq;
+    // The socket this came on: the connection's, or the old one of a planned reconnect's overlap.
+    const conn = t.conn;
+    const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
     if (update.isSnapshot || update.replace) {
       const now = this.now();
       if (t.book === BookState.LIVE && cid <= t.lastSeq) {
         // The same id: nothing changed (and the channel is alive). An older one: the book is already past it, or
         // the venue started it again; no sign of life either way (a book whose channel sends only those must go stale).
         if (cid < t.lastSeq) {
-          this.onOlderSnapshot(t, cid, update.replace);
+          this.onOlderSnapshot(t, cid, update.replace, socket);
           return;
         }
         t.lastMsgMs = now;
@@ -368,6 +371,7 @@ export class DeribitAdapter implements VenueAdapter {
       if (update.replace && t.book === BookState.LIVE) this.replaces++;
       else this.snapshots++;
       t.lastSeq = cid;
+      t.seqSocket = socket;
       this.books.onLive(t, now);
       this.sink!.onBookUpdate(index, update);
       return;
@@ -380,6 +384,7 @@ export class DeribitAdapter implements VenueAdapter {
       t.lastMsgMs = this.now();
       this.deltas++;
       t.lastSeq = cid;
+      t.seqSocket = socket;
       this.sink!.onBookUpdate(index, update);
       return;
     }
@@ -393,21 +398,24 @@ export class DeribitAdapter implements VenueAdapter {
    * of ours (a make-before-break's second socket, behind the old one; in replay, one whose subscribe answer was
    * recorded before it): ignored. Otherwise the venue rebuilt the book with lower ids, and ignoring it would ignore
    * every change (every grouped book) after it as a duplicate, the book frozen and LIVE until its channel went stale,
-   * so the channel is resynced and its fresh snapshot decides.
+   * so the channel is resynced and its fresh snapshot decides. Live, one from the socket that delivered the book's
+   * change_id (TCP is ordered) is always a reset: only the other socket of a make-before-break can be behind.
    */
-  private onOlderSnapshot(t: DeribitTopic, cid: number, grouped: boolean): void {
+  private onOlderSnapshot(t: DeribitTopic, cid: number, grouped: boolean, socket: number): void {
     const asked = this.snapshotDue[t.index] === 1;
+    // Replay cannot tell a recorded overlap's two sockets apart (a capture names the connection only).
+    const sameSocket = !this.books.replaying && socket === t.seqSocket;
     if (grouped) {
       // Whole books keep coming from both sockets of a make-before-break, either one behind the other: duplicates
       // while the old socket is open, and after it until the replacement's stream has caught up with the book (one
-      // of its books taken or equal clears the mark).
-      if (asked || t.conn.retiringWs !== null) {
+      // of its books taken or equal clears the mark); not the socket's that delivered the book's (it went back).
+      if ((asked || t.conn.retiringWs !== null) && !sameSocket) {
         this.duplicates++;
         return;
       }
     } else {
       this.snapshotDue[t.index] = 0;
-      if (asked) {
+      if (asked && !sameSocket) {
         this.olderSnapshots++;
         return;
       }

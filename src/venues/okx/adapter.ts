@@ -397,11 +397,15 @@ export class OkxAdapter implements VenueAdapter {
   /**
    * books5 / bbo-tbt: each message is the whole top N, applied as a replace. One socket delivers seqIds in order, so
    * a lower one there is a maintenance reset, applied; only while a planned reconnect has two sockets delivering is
-   * a full book at or below the last one the lagging socket's, ignored.
+   * a full book at or below the last one, from the other socket than the one that delivered it, the lagging
+   * socket's, ignored. From that same socket it is still a reset (ignoring it kept the book LIVE at its old levels
+   * for the rest of the overlap).
    */
   private onFullBook(t: OkxTopic, update: BookUpdate, sc: OkxScanner): void {
+    const conn = t.conn;
+    const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
     if (t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
-      if (t.conn.retiringWs !== null) {
+      if (conn.retiringWs !== null && socket !== t.seqSocket) {
         this.c.duplicates++;
         return;
       }
@@ -411,6 +415,7 @@ export class OkxAdapter implements VenueAdapter {
     t.lastMsgMs = now;
     update.replace = true;
     t.lastSeq = sc.seqId;
+    t.seqSocket = socket;
     this.c.fullBooks++;
     this.checksums[t.index] = 0;
     this.books.onLive(t, now);

@@ -95,17 +95,18 @@ describe("Bybit findings", { timeout: 15_000 }, () => {
     await waitFor(() => adapter.stats().topicsLive === 2, "both resynced");
   });
 
-  test("a duplicate delta (u ≤ last) is ignored and counted: the book stays LIVE and takes the next delta", async () => {
+  test("a duplicate delta (u = last) is ignored and counted: the book stays LIVE and takes the next delta", async () => {
+    // An older u on the same socket is a venue reset, not a duplicate (reset-socket.test.ts); from the other socket of
+    // a planned reconnect's overlap it is ignored as this one is.
     const state = { answerPings: true, conns: [] as ServerWebSocket<unknown>[], pings: 0 };
     const { adapter, sink } = await adapterFor(server(state), ["AAAUSDT"]);
     const ws = state.conns[0]!;
     ws.send(book("orderbook.50.AAAUSDT", "delta", "101", "100.6"));
     ws.send(book("orderbook.50.AAAUSDT", "delta", "101", "100.7")); // the same u again
-    ws.send(book("orderbook.50.AAAUSDT", "delta", "99", "100.8")); // an older one
     ws.send(book("orderbook.50.AAAUSDT", "delta", "102", "100.9"));
     await waitFor(() => sink.lastU[0] === 102, "delta 102 applied");
     expect(sink.invalid).toEqual([]);
-    expect(adapter.stats().duplicates).toBe(2);
+    expect(adapter.stats().duplicates).toBe(1);
     expect(adapter.stats().gaps).toBe(0);
     expect([...sink.bids[0]!.keys()].sort()).toEqual([1005, 1006, 1009]);
   });

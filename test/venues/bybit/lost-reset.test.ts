@@ -1,9 +1,9 @@
 /**
  * A venue reset whose u = 1 snapshot never arrived (chaos-shards seed 1202: the simulator's whole-server stall ate
- * the reset's snapshot; the deltas after it restart from u = 2): every later delta is at or below the live book's u,
- * so Bybit's rule ignores it (`duplicates`), and the book would stay LIVE at the old u for good, the venue having
- * moved on. Ignored deltas are not liveness: the topic goes stale after staleAfterMs and is resynced, as a topic
- * with no usable frames is. Scripted WebSocket server on 127.0.0.1.
+ * the reset's snapshot; the deltas after it restart from u = 2): every later delta is below the live book's u.
+ * Bybit's "u < local u: ignore" would leave the book LIVE at the old u until the topic went stale (60 s at depth 50),
+ * the venue having moved on. On the socket that delivered the last u (TCP is ordered) such a delta can only be a
+ * reset: the book is resynced at once (VENUE_RESET), counted once in venueResets. Scripted WebSocket server on 127.0.0.1.
  */
 import type { Server, ServerWebSocket } from "bun";
 import { afterEach, describe, expect, test } from "vitest";
@@ -21,7 +21,7 @@ function book(type: "snapshot" | "delta", u: number, px: string): string {
 }
 
 describe("bybit: a reset whose snapshot was lost", { timeout: 15_000 }, () => {
-  test("deltas that restarted below the live book's u are ignored, not liveness: the topic goes stale and resyncs", async () => {
+  test("a delta below the live book's u on the socket that delivered it resyncs the book at once (VENUE_RESET)", async () => {
     let subscribes = 0;
     let u = 500;
     let resetU = 1; // the venue after its reset: u restarted, its u = 1 snapshot lost
@@ -44,10 +44,10 @@ describe("bybit: a reset whose snapshot was lost", { timeout: 15_000 }, () => {
     });
     cleanups.push(() => server.stop(true));
     const { adapter, sink } = await startPingedAAAUSDT(server.port!, 50, cleanups);
-    await waitFor(() => subscribes === 2 && adapter.topicInfo(0).state === "live", "resynced after the ignored deltas");
-    expect(adapter.stats().duplicates).toBeGreaterThan(0);
-    expect(adapter.stats().staleResyncs).toBe(1);
-    expect(sink.invalid[0]).toEqual({ index: 0, state: BookState.STALE, reason: StatusReason.STALE_FEED });
+    await waitFor(() => subscribes === 2 && adapter.topicInfo(0).state === "live", "resynced after the reset");
+    // Old: each delta was ignored as a duplicate; the book stayed LIVE at u 503 until it went stale (STALE_FEED).
+    expect(sink.invalid[0]).toEqual({ index: 0, state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET });
+    expect(adapter.stats()).toMatchObject({ staleResyncs: 0, duplicates: 0, venueResets: 1 });
     expect(sink.lastU[0]).toBe(resetU); // the venue's book after the reset, not the one at u 503
     expect(sink.bids[0]).toEqual(new Map([[995, 15]]));
   });

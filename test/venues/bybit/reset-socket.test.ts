@@ -1,0 +1,107 @@
+/**
+ * Which older frames are a venue reset (docs/venues/bybit.md, "Sequencing"): a frame below the live book's u from
+ * the socket that delivered that u (TCP is ordered) — a snapshot replaces the book, a delta resyncs it; from the
+ * other socket of a planned reconnect's overlap it may only trail and is ignored. In-process: the adapter in replay
+ * mode, frames fed straight in, the overlap's two sockets told apart as the planned reconnect does (generation,
+ * retiringGeneration, fromRetiring).
+ */
+import { describe, expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import { StatusReason, type MarketName } from "../../../src/core/types.ts";
+import type { BybitConnection } from "../../../src/venues/bybit/connection.ts";
+import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
+import { allResolved, RecordingSink, subsOf, venueConfig } from "./helpers.ts";
+
+async function replayed(depth: number) {
+  const markets: { market: MarketName; depth: number; symbols: string[] }[] = [{ market: "linear", depth, symbols: ["BTCUSDT"] }];
+  const overrides = new Map([["linear:BTCUSDT", { tickSize: "0.1", lotSize: "0.001" }]]);
+  const noServer = { wsUrl: "ws://127.0.0.1:1/v5/public", restUrl: "http://127.0.0.1:1" };
+  const adapter = createBybitAdapter(venueConfig(noServer, markets, { overrides }), subsOf(markets), { log: silentLogger, recheckInstruments: false });
+  const sink = new RecordingSink(allResolved(await adapter.loadInstruments()));
+  adapter.startReplay(sink);
+  const conn = (adapter as unknown as { conns: BybitConnection[] }).conns[0]!;
+  const frame = (type: string, u: number, px: string) =>
+    `{"topic":"orderbook.${depth}.BTCUSDT","type":"${type}","ts":1,"data":{"s":"BTCUSDT","b":[["${px}","1.000"]],"a":[["200.0","1.000"]],"u":${u},"seq":1},"cts":1}`;
+  /** A frame on the connection's socket, or (old = true) on the old socket of an overlap. */
+  const feed = (type: string, u: number, px: string, old = false) => {
+    conn.fromRetiring = old;
+    try {
+      conn.onFrameAt(frame(type, u, px), 1);
+    } finally {
+      conn.fromRetiring = false;
+    }
+  };
+  /** A planned reconnect's swap: the replacement is the connection's socket, the old one still delivers. */
+  const overlap = () => {
+    conn.retiringGeneration = conn.generation;
+    conn.generation = ++conn.genSeq;
+  };
+  return { adapter, sink, feed, overlap };
+}
+
+describe("bybit: an older frame on the same socket is a venue reset", () => {
+  test("level 1: a snapshot below the live u replaces the book at once (counted as a reset, not ignored)", async () => {
+    const { adapter, sink, feed } = await replayed(1);
+    feed("snapshot", 500, "100.5");
+    feed("snapshot", 500, "100.5"); // the 3 s re-push
+    feed("snapshot", 7, "99.5"); // after a reset whose u = 1 was lost
+    // Old: ignored (olderSnapshots 1): the book stayed LIVE at bid 100.5 until it went stale.
+    expect(adapter.stats()).toMatchObject({ repeatedSnapshots: 1, olderSnapshots: 0, venueResets: 1, snapshots: 2 });
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 7 });
+    expect(sink.bids[0]).toEqual(new Map([[995, 1000]]));
+    expect(sink.invalid).toEqual([]);
+    feed("snapshot", 8, "99.6"); // and on from there
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 8 });
+  });
+
+  test("depth 50: a delta below the live u resyncs the book (VENUE_RESET), counted once with the resync's snapshot", async () => {
+    const { adapter, sink, feed } = await replayed(50);
+    feed("snapshot", 500, "100.5");
+    feed("delta", 501, "100.5");
+    feed("delta", 501, "100.5"); // the same u again: a repeat, ignored
+    expect(adapter.stats()).toMatchObject({ duplicates: 1, venueResets: 0 });
+    feed("delta", 3, "99.5"); // after a reset whose u = 1 snapshot was lost
+    // Old: ignored as a duplicate; the book stayed LIVE at u 501 until it went stale.
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    expect(sink.invalid.map((e) => e.reason)).toEqual([StatusReason.VENUE_RESET]);
+    feed("delta", 4, "99.5"); // ignored until the resync's snapshot
+    feed("snapshot", 9, "99.5");
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 9 });
+    expect(adapter.stats()).toMatchObject({ venueResets: 1, duplicates: 1, ignoredBeforeSnapshot: 1 });
+  });
+});
+
+describe("bybit: an older frame from the other socket of a planned reconnect only trails", () => {
+  test("the replacement's older snapshot and deltas are ignored; the old socket's continue the book", async () => {
+    const { adapter, sink, feed, overlap } = await replayed(50);
+    feed("snapshot", 500, "100.5");
+    feed("delta", 501, "100.6");
+    overlap();
+    feed("delta", 502, "100.7", true); // the old socket, still delivering
+    feed("snapshot", 499, "100.4"); // the replacement's subscribe snapshot, trailing
+    feed("delta", 500, "100.5"); // and its deltas, still below the book's u
+    feed("delta", 502, "100.7");
+    expect(adapter.stats()).toMatchObject({ olderSnapshots: 1, duplicates: 2, venueResets: 0, snapshots: 1 });
+    feed("delta", 503, "100.8"); // the replacement catches up and takes over
+    feed("delta", 503, "100.8", true);
+    feed("delta", 502, "100.7", true); // an old frame of the old socket: it did not deliver u 503
+    feed("delta", 504, "100.9", true);
+    feed("delta", 504, "100.9");
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 504 });
+    expect(adapter.stats()).toMatchObject({ olderSnapshots: 1, duplicates: 5, venueResets: 0, gaps: 0 });
+    expect(sink.invalid).toEqual([]);
+    expect(sink.bids[0]!.get(1009)).toBe(1000);
+  });
+
+  test("the same socket going back during the overlap is still a reset", async () => {
+    const { adapter, sink, feed, overlap } = await replayed(1);
+    feed("snapshot", 500, "100.5");
+    overlap();
+    feed("snapshot", 501, "100.6", true); // the old socket delivers u 501
+    feed("snapshot", 500, "100.5"); // the replacement's trails: ignored
+    feed("snapshot", 5, "99.5", true); // the old socket restarts below its own u: a reset
+    expect(adapter.stats()).toMatchObject({ olderSnapshots: 1, venueResets: 1 });
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 5 });
+    expect(sink.bids[0]).toEqual(new Map([[995, 1000]]));
+  });
+});

@@ -1,0 +1,67 @@
+/**
+ * OKX full books (books5, bbo-tbt) during a planned reconnect's overlap: a book at or below the last seqId from the
+ * other socket only lags and is ignored; from the socket that delivered the last seqId (TCP is ordered) it is a
+ * maintenance reset and replaces the book, as it does outside an overlap. Ignoring it left the book LIVE at its old
+ * levels for the rest of the overlap. In-process: replay mode, frames fed straight in, the two sockets told apart as
+ * the planned reconnect does (generation, retiringGeneration, retiringWs, fromRetiring).
+ */
+import { expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import type { VenueConfig } from "../../../src/config/types.ts";
+import type { OkxConnection } from "../../../src/venues/okx/connection.ts";
+import { OkxAdapter } from "../../../src/venues/okx/index.ts";
+import { tempCachePath } from "./helpers.ts";
+
+class Sink {
+  seq = -1;
+  bid = -1;
+  invalid = 0;
+  onBookUpdate(_i: number, u: { venueSeq: number; bidCount: number; bidPx: Float64Array }): void {
+    this.seq = u.venueSeq;
+    this.bid = u.bidCount > 0 ? u.bidPx[0]! : -1;
+  }
+  onBookInvalid(): void {
+    this.invalid++;
+  }
+  onInstrumentChanged(): void {}
+}
+
+test("okx books5 in an overlap: the other socket's lower seqId is ignored, the same socket's is a reset", async () => {
+  const config: VenueConfig = {
+    venue: "okx",
+    wsUrl: "ws://127.0.0.1:9/ws/v5/public",
+    restUrl: "http://127.0.0.1:9",
+    instrumentCachePath: tempCachePath(),
+    markets: [{ market: "spot", depth: 5, symbols: ["BTC-USDT"] }],
+    overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
+  };
+  const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 5 }], { log: silentLogger });
+  await adapter.loadInstruments();
+  const sink = new Sink();
+  adapter.startReplay(sink as never);
+  const conn = (adapter as unknown as { conns: OkxConnection[] }).conns[0]!;
+  const feed = (seq: number, bid: string, old = false) => {
+    conn.fromRetiring = old;
+    try {
+      conn.onFrameAt(`{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"instId":"BTC-USDT","ts":"1700000000000","seqId":${seq}}]}`, 1);
+    } finally {
+      conn.fromRetiring = false;
+    }
+  };
+  feed(100, "100.1");
+  // The swap: the replacement is the connection's socket, the old one still delivers.
+  conn.retiringWs = {} as WebSocket;
+  conn.retiringGeneration = conn.generation;
+  conn.generation = ++conn.genSeq;
+  feed(101, "100.2", true); // the old socket, ahead
+  feed(100, "100.1"); // the replacement, lagging: ignored
+  expect([adapter.stats().duplicates, sink.seq]).toEqual([1, 101]);
+  feed(7, "99.5", true); // the old socket after a maintenance reset
+  // Old: ignored as the lagging socket's (duplicates 2); the book stayed at seqId 101, bid 100.2, LIVE.
+  expect([adapter.stats().duplicates, adapter.stats().maintenanceResets, sink.seq, sink.invalid]).toEqual([1, 1, 7, 0]);
+  expect(adapter.topicInfo(0)).toMatchObject({ seqId: 7, state: "live" });
+  feed(8, "99.6"); // the replacement, past it now: takes over
+  feed(8, "99.6", true); // the old one at the same seqId: ignored
+  expect([adapter.stats().duplicates, sink.seq]).toEqual([2, 8]);
+  conn.retiringWs = null;
+});
