@@ -117,7 +117,8 @@ export class NatsFeedReader {
   /**
    * Receive, send and silence times are on the monotonic clock (monoEpochMs): on Date.now() a step back of the host's
    * clock put every stream's last envelope in the future, and a stream that died then was no gap for the step's length
-   * (its books usable far side), nor did the reader heartbeat. Only the datagrams' send times are wall clock.
+   * (its books usable far side), nor did the reader heartbeat. The repacked datagrams' send times and session starts
+   * are on it too: the subscriber stamps their receipt with it, and on Date.now every latency was off by a step.
    */
   private lastSendMs = 0;
   /** stop() was called: a start still under way goes no further. */
@@ -230,7 +231,7 @@ export class NatsFeedReader {
 
   private drain(p: ChannelPacker): void {
     if (p.count === 0) return;
-    p.seal(Date.now() * 1000);
+    p.seal(Math.round(monoEpochMs() * 1000)); // the clock the subscriber stamps receipt with: latency = repack → receipt
     for (let i = 0; i < p.count; i++) this.sink(p.bytes[i]!.subarray(0, p.lengths[i]));
     this.datagrams += p.count;
     p.clear();
