@@ -22,7 +22,8 @@ describe("NATS reconnects on a stepped wall clock", () => {
   test.skipIf(missing !== undefined)("stepped back an hour: a restarted server is dialled again at once", { timeout: 60_000 }, async () => {
     const nats = await NatsServer.start();
     cleanups.push(() => nats.stop());
-    const nc = await connectNats(nats.url, "mono2-test");
+    // The client's status() and isClosed() (not in nats-source.ts's narrow NatsConnection type).
+    const nc = (await connectNats(nats.url, "mono2-test")) as Awaited<ReturnType<typeof connectNats>> & { status(): AsyncIterable<{ type: string }>; isClosed(): boolean };
     cleanups.push(() => nc.close());
     let reconnects = 0;
     void (async () => {
