@@ -3,6 +3,7 @@
  * @module
  */
 import type { BookView } from "../core/book-view.ts";
+import { nowUs } from "../core/clock.ts";
 import { formatFixed } from "../core/fixed.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import { BOOK_STATE_NAMES, STATUS_REASON_NAMES } from "../core/types.ts";
@@ -26,6 +27,13 @@ export interface BookSummary {
   tsExchangeUs: number;
   tsEventUs: number;
   tsRecvUs: number;
+  /**
+   * How long before this summary tsRecvUs was (µs; 0 while it is 0), read on the clock tsRecvUs is on: the book's own
+   * thread's (core/clock.ts nowUs, which a wall-clock step does not move). The status page shows it as the age of the
+   * last update: read against the wall clock of the answer (/status nowMs), a step forward of an hour showed every
+   * book an hour old, and a step back showed none old. A dead worker's books: as of its last answer, plus the time since.
+   */
+  recvAgeUs: number;
   /** Sequence gaps the venue adapter reported for this book (each resynced it). */
   gaps: number;
   /** Times the book stopped being live (gap, reset, stale, disconnect, crossed, parse error …). */
@@ -53,7 +61,7 @@ export function unresolvedSummary(u: { venue: string; market: string; symbol: st
   return {
     ...{ venue: u.venue, market: u.market, symbol: u.symbol, instrumentId: instrumentIdOf(u.venue, u.market, u.symbol) },
     ...{ state: SYMBOL_UNRESOLVED, reason: u.reason ?? "", valid: false, instrSeq: 0, venueSeq: 0, bidLevels: 0, askLevels: 0, bestBid: null, bestAsk: null },
-    ...{ tsExchangeUs: 0, tsEventUs: 0, tsRecvUs: 0, gaps: 0, invalidations: 0, detail: u.detail ?? "", nextAttemptMs: u.nextAttemptMs ?? 0 },
+    ...{ tsExchangeUs: 0, tsEventUs: 0, tsRecvUs: 0, recvAgeUs: 0, gaps: 0, invalidations: 0, detail: u.detail ?? "", nextAttemptMs: u.nextAttemptMs ?? 0 },
   };
 }
 
@@ -93,6 +101,7 @@ export function summarize(view: BookView, valid: boolean, counts: BookCounts = N
     tsExchangeUs: view.tsExchangeUs,
     tsEventUs: view.tsEventUs,
     tsRecvUs: view.tsRecvUs,
+    recvAgeUs: view.tsRecvUs > 0 ? Math.max(0, nowUs() - view.tsRecvUs) : 0,
     gaps: counts.gaps,
     invalidations: counts.invalidations,
   };

@@ -85,13 +85,13 @@ export const READINESS_CHECKS: readonly ReadinessCheck[] = [
   function publishConflicts(s) {
     return (s.publishConflicts ?? []).map((detail) => ({ check: "publish_conflict", detail }));
   },
-  function sendFailing(s, nowMs) {
+  function sendFailing(s) {
     return (s.sendFailures ?? []).map((f) => ({
       check: "publish_send_failing",
       destination: f.destination,
       target: f.target,
       errors: f.errors,
-      detail: `publish destination ${f.destination} (${f.target}): the kernel refused datagrams, the last ${Math.max(0, nowMs - f.lastErrorMs)} ms ago (${f.errors} since start; ${f.lastError}): its subscribers see gaps or nothing`,
+      detail: `publish destination ${f.destination} (${f.target}): the kernel refused datagrams, the last ${f.lastErrorAgoMs} ms ago (${f.errors} since start; ${f.lastError}): its subscribers see gaps or nothing`,
     }));
   },
   function booksNotLive(s) {

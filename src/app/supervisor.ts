@@ -78,6 +78,8 @@ interface Slot {
   /** While it has said nothing: when it is taken for stuck (performance.now() ms). */
   firstWordDueMs: number;
   lastBooks: BookSummary[];
+  /** performance.now() when lastBooks was answered: a dead worker's books age from there (their recvAgeUs). */
+  lastBooksAtMs: number;
   /** Per-IP budget usage of this slot's workers still counted by the venue: the next worker starts from it. */
   budgets: BudgetAccounts;
   pending: Map<number, (result: unknown) => void>;
@@ -158,7 +160,7 @@ export class Supervisor implements StatusSource {
           detail: `worker ${i} is starting (its share's instruments not resolved yet); its books start once they are`,
         })),
       );
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, lastBooks: [], budgets: new BudgetAccounts(), pending: new Map(), share, carry: new CounterCarry() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), pending: new Map(), share, carry: new CounterCarry() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -218,11 +220,10 @@ export class Supervisor implements StatusSource {
       this.slots.map(async (slot) => {
         const books = (await this.request(slot, { what: "books" })) as BookSummary[] | undefined;
         if (books) {
-          slot.lastBooks = books;
+          keepBooks(slot, books);
           return books;
         }
-        // A dead or unresponsive worker's books are not to be trusted until it is back.
-        return slot.lastBooks.map((b) => ({ ...b, state: "stale", reason: "worker_unavailable", valid: false }));
+        return staleBooks(slot);
       }),
     );
     return parts.flat();
@@ -278,7 +279,7 @@ export class Supervisor implements StatusSource {
     parts.forEach((p, i) => {
       const slot = this.slots[i]!;
       if (p) {
-        slot.lastBooks = p.books;
+        keepBooks(slot, p.books);
         answered.push(p);
         return;
       }
@@ -289,7 +290,7 @@ export class Supervisor implements StatusSource {
         return;
       }
       down.push(slot.index);
-      answered.push({ books: slot.lastBooks.map((b) => ({ ...b, state: "stale", reason: "worker_unavailable", valid: false })), unresolved: [], connections: [], workersDown: [] });
+      answered.push({ books: staleBooks(slot), unresolved: [], connections: [], workersDown: [] });
     });
     return mergeReadiness(answered, down);
   }
@@ -337,7 +338,7 @@ export class Supervisor implements StatusSource {
           this.onWorkerSession?.(msg.sourceId, msg.sessionId);
         } else if (msg.type === "started") {
           slot.ready = true;
-          slot.lastBooks = msg.summaries;
+          keepBooks(slot, msg.summaries);
           this.log.info("worker started", { worker: slot.index, books: msg.books, sessionId: msg.sessionId });
           if (!settled) (settled = true), resolve(msg.venues);
         } else if (msg.type === "start-failed") {
@@ -453,4 +454,18 @@ export class Supervisor implements StatusSource {
       worker.postMessage({ type: "request", id, ...body } as ToWorker);
     });
   }
+}
+
+function keepBooks(slot: Slot, books: BookSummary[]): void {
+  slot.lastBooks = books;
+  slot.lastBooksAtMs = performance.now();
+}
+
+/**
+ * A dead or unresponsive worker's books as it last answered them: not to be trusted until it is back; their age
+ * goes on from that answer (its recvAgeUs plus the time since, on this thread's monotonic clock).
+ */
+function staleBooks(slot: Slot): BookSummary[] {
+  const sinceUs = Math.round((performance.now() - slot.lastBooksAtMs) * 1000);
+  return slot.lastBooks.map((b) => ({ ...b, state: "stale", reason: "worker_unavailable", valid: false, recvAgeUs: b.tsRecvUs > 0 ? b.recvAgeUs + sinceUs : 0 }));
 }

@@ -34,6 +34,11 @@ export interface SendFailure {
   readonly errors: number;
   readonly lastErrorMs: number;
   readonly lastError: string;
+  /**
+   * How long before the check the last refusal was (monotonic ms): what /readyz says. lastErrorMs against the wall
+   * clock of /readyz said "the last 3600000 ms ago" of a refusal a moment old after a step forward of an hour.
+   */
+  readonly lastErrorAgoMs: number;
 }
 
 type SendSocket = Bun.udp.Socket<"uint8array">;
@@ -143,7 +148,7 @@ export class PublishChannel {
   /** This destination if it had a refusal in the last `windowMs` (nowMonoMs: monoMs(); cold, /readyz). */
   failure(nowMonoMs: number, windowMs: number): SendFailure | undefined {
     if (this.lastSendErrorMonoMs === 0 || nowMonoMs - this.lastSendErrorMonoMs > windowMs) return undefined;
-    return { destination: this.dest.name, target: destinationText(this.dest), errors: this.sendErrors, lastErrorMs: this.lastSendErrorMs, lastError: this.lastSendError };
+    return { destination: this.dest.name, target: destinationText(this.dest), errors: this.sendErrors, lastErrorMs: this.lastSendErrorMs, lastError: this.lastSendError, lastErrorAgoMs: Math.max(0, Math.round(nowMonoMs - this.lastSendErrorMonoMs)) };
   }
 
   /** HOT PATH: the first n staged datagrams, in one sendMany. */

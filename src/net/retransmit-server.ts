@@ -16,6 +16,7 @@
  * @module
  */
 import { inCidrs, parseCidr, type Cidr } from "../core/cidr.ts";
+import { monoMs } from "../core/clock.ts";
 import { RateLimitedLog, silentLogger, type Logger } from "../core/log.ts";
 import type { RetransmitConfig } from "../config/types.ts";
 import type { DatagramAuth } from "../wire/auth.ts";
@@ -77,6 +78,7 @@ export interface RetransmitServerCounters extends SendCounters {
 interface Bucket {
   requests: number;
   bytes: number;
+  /** The last refill, on the monotonic clock (opts.monoNow). */
   lastMs: number;
 }
 
@@ -91,6 +93,12 @@ export interface RetransmitServerOptions {
   auth: DatagramAuth | undefined;
   maxDatagramBytes: number;
   log?: Logger;
+  /**
+   * The buckets' clock, ms (default core/clock.ts monoMs). Monotonic: on Date.now a wall clock stepped forward
+   * refilled every bucket at once (a full second's worth more sent), and one stepped back refilled nothing until the
+   * next request (a requester throttled for up to a second of refill).
+   */
+  monoNow?: () => number;
 }
 
 type ServerSocket = Bun.udp.Socket<"uint8array">;
@@ -115,6 +123,7 @@ export class RetransmitServer {
    */
   private readonly total: Bucket;
   private readonly log: Logger;
+  private readonly monoNow: () => number;
   private readonly badLog: RateLimitedLog;
   private readonly refusedLog: RateLimitedLog;
   private readonly overflowLog: RateLimitedLog;
@@ -143,7 +152,8 @@ export class RetransmitServer {
   constructor(opts: RetransmitServerOptions) {
     this.opts = opts;
     this.allow = opts.config.allow.map(parseCidr);
-    this.total = { requests: 0, bytes: opts.config.totalBytesPerSec, lastMs: Date.now() };
+    this.monoNow = opts.monoNow ?? monoMs;
+    this.total = { requests: 0, bytes: opts.config.totalBytesPerSec, lastMs: this.monoNow() };
     this.log = opts.log ?? silentLogger;
     this.badLog = new RateLimitedLog(this.log, "warn", "retransmission request refused: not a valid request");
     this.refusedLog = new RateLimitedLog(this.log, "warn", "retransmission request refused: requester not in publish.retransmit.allow");
@@ -362,7 +372,7 @@ export class RetransmitServer {
   }
 
   private refillTotal(): Bucket {
-    const nowMs = Date.now();
+    const nowMs = this.monoNow();
     const t = this.total;
     const rate = this.opts.config.totalBytesPerSec;
     t.bytes = Math.min(rate, t.bytes + (Math.max(0, nowMs - t.lastMs) / 1000) * rate);
@@ -371,7 +381,7 @@ export class RetransmitServer {
   }
 
   private refill(address: string): Bucket {
-    const nowMs = Date.now();
+    const nowMs = this.monoNow();
     const { requestsPerSec, bytesPerSec } = this.opts.config;
     let b = this.buckets.get(address);
     if (b === undefined) {

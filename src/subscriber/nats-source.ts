@@ -90,6 +90,29 @@ export function useNatsModules(loaders: NatsModuleLoaders): void {
   natsModules = loaders;
 }
 
+/** The wait between two dials of one NATS server, and the most added to it at random (the client's defaults: 100). */
+export const RECONNECT_WAIT_MS = 250;
+const RECONNECT_JITTER_MS = 100;
+
+/**
+ * The client's reconnectToServer handler that paces dials: each server is dialled RECONNECT_WAIT_MS (plus jitter)
+ * after its last dial at the earliest, measured on `monoNowMs`. The client paces by Date.now (a server's lastConnect
+ * plus the wait): a wall clock stepped back after a dial held every reconnect off for the step's length (an hour's
+ * step: NATS unreachable for the hour, the bridge dropping what it reads and the reader silent, though the server
+ * was back). Its own pacing is turned off (connectNats) and this one asked for through the `{ server, delay }` answer.
+ */
+export function reconnectPacer(monoNowMs: () => number = () => performance.now(), jitter: () => number = Math.random) {
+  const nextDialMs = new Map<string, number>();
+  return (pool: ReadonlyArray<{ readonly listen: string }>): { server: never; delay: number } | null => {
+    const server = pool[0];
+    if (server === undefined) return null;
+    const nowMs = monoNowMs();
+    const delay = Math.max(0, (nextDialMs.get(server.listen) ?? nowMs) - nowMs);
+    nextDialMs.set(server.listen, nowMs + delay + RECONNECT_WAIT_MS + Math.floor(jitter() * (RECONNECT_JITTER_MS + 1)));
+    return { server: server as never, delay };
+  };
+}
+
 /** Connects like the bridge does: reconnect forever, 250 ms apart (a NATS restart is an outage, not an end). */
 export async function connectNats(servers: string | string[], name: string): Promise<NatsConnection> {
   let mod: { connect: (o: Record<string, unknown>) => Promise<NatsConnection> };
@@ -98,7 +121,9 @@ export async function connectNats(servers: string | string[], name: string): Pro
   } catch (err) {
     throw new Error(`reading NATS needs the package ${TRANSPORT} (npm install ${TRANSPORT} ${JETSTREAM}): ${(err as Error).message}`);
   }
-  return mod.connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: false });
+  // The client's own wait (reconnectDelayHandler, compared with Date.now) is made always over; reconnectPacer waits.
+  const reconnectDelayHandler = () => -Number.MAX_SAFE_INTEGER;
+  return mod.connect({ servers, name, maxReconnectAttempts: -1, reconnectDelayHandler, reconnectToServer: reconnectPacer(), waitOnFirstConnect: false });
 }
 
 export interface NatsReaderCounters extends RepackerCounters {
@@ -117,7 +142,8 @@ export class NatsFeedReader {
   /**
    * Receive, send and silence times are on the monotonic clock (monoEpochMs): on Date.now() a step back of the host's
    * clock put every stream's last envelope in the future, and a stream that died then was no gap for the step's length
-   * (its books usable far side), nor did the reader heartbeat. Only the datagrams' send times are wall clock.
+   * (its books usable far side), nor did the reader heartbeat. The repacked datagrams' send times and session starts
+   * are on it too: the subscriber stamps their receipt with it, and on Date.now every latency was off by a step.
    */
   private lastSendMs = 0;
   /** stop() was called: a start still under way goes no further. */
@@ -230,7 +256,7 @@ export class NatsFeedReader {
 
   private drain(p: ChannelPacker): void {
     if (p.count === 0) return;
-    p.seal(Date.now() * 1000);
+    p.seal(Math.round(monoEpochMs() * 1000)); // the clock the subscriber stamps receipt with: latency = repack → receipt
     for (let i = 0; i < p.count; i++) this.sink(p.bytes[i]!.subarray(0, p.lengths[i]));
     this.datagrams += p.count;
     p.clear();

@@ -83,11 +83,12 @@ describe("HTTP and an enormous book", { timeout: 120_000 }, () => {
     expect(b.bidPriceAt(LEVELS - 1)).toBe(1); // 0.01: ten decades below the best bid
     expect(b.bidPriceAt(0)).toBe(1e10);
     expect(b.askCount).toBe(LEVELS);
-    const want = detail(b, b.state === BookState.LIVE);
+    // recvAgeUs is read as each answer is made: any number (the rest exactly).
+    const want = { ...detail(b, b.state === BookState.LIVE), recvAgeUs: expect.any(Number) };
     const url = `${http.url}/books/bybit/linear/ETHUSDT`;
     expect(await (await fetch(url)).json()).toEqual(want);
     expect(unpack(new Uint8Array(await (await fetch(url, { headers: { accept: "application/msgpack" } })).arrayBuffer()))).toEqual(want);
-    expect(await (await fetch(`${url}?depth=30000`)).json()).toEqual(detail(b, true, 30_000));
+    expect(await (await fetch(`${url}?depth=30000`)).json()).toEqual({ ...detail(b, true, 30_000), recvAgeUs: expect.any(Number) });
   });
 
   test("twenty concurrent full-depth requests: the other book keeps following the venue step after step meanwhile", async () => {

@@ -6,10 +6,10 @@
  * hosts the addresses named, and past 4096 addresses the table was cleared and every one started full again. A
  * replayed signed request (a keyed feed) does the same. Now the server also holds one bucket for all requesters
  * (publish.retransmit.total_bytes_per_sec): what it sends in a second is bounded whatever the addresses; a request
- * over it is THROTTLED (48 bytes) and its requester falls back to the refresh. The clock is frozen (Date only), so
- * no refill happens while the test runs; the socket is a stand-in that records what is sent.
+ * over it is THROTTLED (48 bytes) and its requester falls back to the refresh. The buckets' clock is the test's
+ * (monoNow), so no refill happens while the test runs; the socket is a stand-in that records what is sent.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { RetransmitConfig } from "../../src/config/types.ts";
 import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
 import { RetransmitServer } from "../../src/net/retransmit-server.ts";
@@ -29,10 +29,14 @@ const CONFIG: RetransmitConfig = {
   totalBytesPerSec: 200_000,
 };
 
+/** The buckets' monotonic clock, ms: moved by the test only. */
+let monoNowMs = 0;
+
 function server(config: RetransmitConfig) {
+  monoNowMs = 1000;
   const ring = new RetransmitRing(config.ringBytes, 1400);
   for (let i = 0; i < DATAGRAMS; i++) ring.push(new Uint8Array(DATAGRAM_BYTES), DATAGRAM_BYTES, 1 + 100 * i, 100);
-  const s = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+  const s = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400, monoNow: () => monoNowMs });
   /** Bytes sent to each address, and the control replies. */
   const bytesTo = new Map<string, number>();
   const replies: { kind: number; address: string }[] = [];
@@ -55,12 +59,6 @@ function wholeRing(): Uint8Array {
   return out.subarray(0, encodeRetxControl(out, { kind: RETX_KIND_REQUEST, channelId: 3, sourceId: 0, sessionId: SESSION, seqNum: 1, count: 100 * DATAGRAMS, firstAvailable: 0, nextSeq: 0 }));
 }
 
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(1_765_000_000_000);
-});
-afterEach(() => vi.useRealTimers());
-
 describe("retransmission bytes for all requesters together", () => {
   it("requests from 64 spoofed addresses get at most total_bytes_per_sec in a second, the rest THROTTLED", () => {
     const { s, bytesTo, replies } = server(CONFIG);
@@ -72,7 +70,7 @@ describe("retransmission bytes for all requesters together", () => {
     expect(replies.filter((r) => r.kind === RETX_KIND_THROTTLED)).toHaveLength(64 - s.counters.answered);
 
     // A second later the budget is back: one more second's worth, no more.
-    vi.setSystemTime(Date.now() + 1000);
+    monoNowMs += 1000;
     for (let i = 0; i < 64; i++) s.onRequest(wholeRing(), 40000, `127.0.2.${i + 1}`);
     expect(s.counters.answered).toBe(2 * Math.floor(CONFIG.totalBytesPerSec / (DATAGRAM_BYTES * DATAGRAMS)));
   });

@@ -115,7 +115,8 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     const books = keyed.map((x) => x.b);
     if (!selected && books.length > 0) selected = keyOf(books.find((b) => b.valid) || books[0]);
     const rates = new Map();
-    for (const { b, key } of keyed) rates.set(key, rateOf(key, b.instrSeq, s.nowMs));
+    const atMs = performance.now();
+    for (const { b, key } of keyed) rates.set(key, rateOf(key, b.instrSeq, atMs));
     for (const key of lastSeq.keys()) if (!rates.has(key)) lastSeq.delete(key); // books gone (a restart, a delisting) or not asked for
     // Drawing every row each second kept a tab with 20,000 books busy for good (it stopped answering), and their
     // /status was 7.6 MB each second. The page asks for MAX_ROWS books (/status?books=): the selected one, then those
@@ -139,7 +140,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       // held, for inspection through /books: they are not current, so they are not drawn as its best bid and ask.
       const cells = [b.venue, b.market, b.symbol, state, b.reason, b.valid ? "yes" : "no", b.valid ? level(b.bestBid) : "—", b.valid ? level(b.bestAsk) : "—",
         b.bidLevels + " / " + b.askLevels, fmtRate(rate), b.gaps, b.invalidations,
-        b.tsRecvUs > 0 ? fmtUs(Math.max(0, s.nowMs * 1000 - b.tsRecvUs)) : "—"];
+        b.tsRecvUs > 0 ? fmtUs(b.recvAgeUs) : "—"];
       cells.forEach((c, i) => {
         const td = el("td", "c" + i);
         if (c instanceof Node) td.append(c); else td.textContent = String(c);
@@ -163,7 +164,9 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     $("count").textContent = built + " books, " + t.usable + " usable" + (unresolved > 0 ? ", " + unresolved + " symbols unresolved (no book)" : "");
   }
 
-  // Events per second over the last RATE_WINDOW_MS of polls (server clock), from the book's instrSeq.
+  // Events per second over the last RATE_WINDOW_MS of polls, from the book's instrSeq, timed by this page's monotonic
+  // clock as each answer is drawn: by the server's wall clock (nowMs) a step back of it showed no rate ("…") and kept
+  // every sample for the step's length, and a step forward showed every rate near 0.
   const RATE_WINDOW_MS = 5000;
   function rateOf(key, seq, nowMs) {
     let samples = lastSeq.get(key);

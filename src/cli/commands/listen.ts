@@ -327,10 +327,12 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const tty = !ndjson && process.stdout.isTTY === true;
   const where = nats === undefined ? groups.map((g) => (g.group !== undefined ? `${g.group}:${g.port} on ${g.iface}` : `unicast ${g.bind}:${g.port}`)) : [`NATS ${nats.prefix}.> ${nats.stream ? `stream ${nats.stream} from ${String(nats.from)}` : "live"}`];
   const title = opts.title ?? ["feeder listen", ...where];
-  let lastDrawMs = Date.now();
+  // UPD/S's time between draws is monotonic: on Date.now a wall clock stepped back made it negative (taken as 1 ms,
+  // so ~200 updates a second were shown as some hundred thousand), one stepped forward made every rate near 0.
+  let lastDrawMs = performance.now();
   const draw = () => {
     if (pendingBytes() > maxUnreadBytes) return; // a reader that takes nothing: the next table says it all anyway
-    const nowMs = Date.now();
+    const nowMs = performance.now();
     const elapsedS = Math.max(0.001, (nowMs - lastDrawMs) / 1000);
     lastDrawMs = nowMs;
     const tableRows = [];
