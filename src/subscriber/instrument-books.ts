@@ -254,7 +254,7 @@ export class InstrumentBooks {
       else this.counters.partsOutOfOrder++;
       return false;
     }
-    const rc = this.budget.appendPart(book, m);
+    const rc = this.append(book, m, false);
     if (rc !== AppendResult.OK) {
       if (rc === AppendResult.OVER_CAP) this.counters.levelsOverCap++;
       else this.counters.assemblyOverBudget++;
@@ -320,7 +320,7 @@ export class InstrumentBooks {
       this.endSnapshot(book);
       return;
     }
-    const rc = this.budget.appendChunk(book, m);
+    const rc = this.append(book, m, true);
     if (rc !== AppendResult.OK) {
       if (rc === AppendResult.OVER_CAP) this.counters.levelsOverCap++;
       else this.counters.assemblyOverBudget++;
@@ -338,6 +338,22 @@ export class InstrumentBooks {
     book.snapDoneChunkCount = chunkCount;
     this.onCompleteSnapshot(book, m, st, sendTimeUs);
     this.endSnapshot(book);
+  }
+
+  /**
+   * A split-delta part (chunk false) or snapshot chunk onto the book's scratch. Over the budget, the scratch other
+   * books keep between their assemblies is taken back first (cold: a scan of the books): counted against the budget
+   * for good, it refused every snapshot of the books beyond the first ~7,800 of a publisher with 10,000, each keeping
+   * 64 levels a side, so those were never usable. Only what assemblies under way hold can refuse one now.
+   */
+  private append(book: SubscriberBook, m: BookMessageReader, chunk: boolean): AppendResult {
+    const budget = this.budget;
+    const rc = chunk ? budget.appendChunk(book, m) : budget.appendPart(book, m);
+    if (rc !== AppendResult.OVER_BUDGET) return rc;
+    let freed = 0;
+    for (const other of this.books.values()) if (other !== book) freed += budget.reclaimIdle(other);
+    if (freed === 0) return rc;
+    return chunk ? budget.appendChunk(book, m) : budget.appendPart(book, m);
   }
 
   private onCompleteSnapshot(book: SubscriberBook, m: BookMessageReader, st: StreamRef, sendTimeUs: number): void {

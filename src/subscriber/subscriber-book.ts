@@ -145,6 +145,25 @@ export class SubscriberBook extends LadderBook implements BookView {
     this.snapBidPx = this.snapBidQty = this.snapAskPx = this.snapAskQty = NO_LEVELS;
     this.pendBidN = this.pendAskN = this.snapBidN = this.snapAskN = 0;
   }
+
+  /**
+   * Gives back the scratch of the assemblies not under way (split delta: asmSeq −1; snapshot: snapSeq −1) and
+   * returns how many levels that was (as scratchLevels counts). Cold: another book's assembly is over the budget.
+   */
+  releaseIdleScratch(): number {
+    let freed = 0;
+    if (this.asmSeq < 0 && this.pendBidPx.length + this.pendAskPx.length > 0) {
+      freed += this.pendBidPx.length + this.pendAskPx.length;
+      this.pendBidPx = this.pendBidQty = this.pendAskPx = this.pendAskQty = NO_LEVELS;
+      this.pendBidN = this.pendAskN = 0;
+    }
+    if (this.snapSeq < 0 && this.snapBidPx.length + this.snapAskPx.length > 0) {
+      freed += this.snapBidPx.length + this.snapAskPx.length;
+      this.snapBidPx = this.snapBidQty = this.snapAskPx = this.snapAskQty = NO_LEVELS;
+      this.snapBidN = this.snapAskN = 0;
+    }
+    return freed;
+  }
 }
 
 /** A copy of `a` with room for exactly `n` values, its first `used` values kept. Cold. */
