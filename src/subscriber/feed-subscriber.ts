@@ -29,7 +29,7 @@ import {
 } from "../wire/layout.ts";
 import { decodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_THROTTLED, RETX_MAGIC } from "../wire/retransmit.ts";
 import { InstrumentBooks } from "./instrument-books.ts";
-import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
+import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_MAX_HELD_DATAGRAMS_TOTAL, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
 import { StreamTable, type StreamState } from "./streams.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
@@ -122,6 +122,7 @@ export class FeedSubscriber {
     retransmitFallbacks: 0,
     retransmitRefused: 0,
     retransmitTimeouts: 0,
+    retransmitOverCap: 0,
     retransmitDatagrams: 0,
     retransmitRejected: 0,
     stalledRounds: 0,
@@ -198,6 +199,7 @@ export class FeedSubscriber {
         this.auth,
         positiveLimit(rt.timeoutMs, DEFAULT_RETRANSMIT_TIMEOUT_MS, "retransmit.timeoutMs"),
         positiveLimit(rt.maxHeldDatagrams, DEFAULT_MAX_HELD_DATAGRAMS, "retransmit.maxHeldDatagrams"),
+        positiveLimit(rt.maxHeldDatagramsTotal, DEFAULT_MAX_HELD_DATAGRAMS_TOTAL, "retransmit.maxHeldDatagramsTotal"),
       );
     }
   }
@@ -375,6 +377,11 @@ export class FeedSubscriber {
   /** Requests in flight (options.retransmit). */
   get retransmitsPending(): number {
     return this.recovery?.active ?? 0;
+  }
+
+  /** Datagrams held by the requests in flight (options.retransmit), against retransmit.maxHeldDatagramsTotal. */
+  get heldDatagrams(): number {
+    return this.recovery?.held ?? 0;
   }
 
   /**

@@ -34,6 +34,11 @@ export interface RetransmitOptions {
   timeoutMs?: number;
   /** Datagrams held per stream while waiting; more makes it fall back. Default 8192. */
   maxHeldDatagrams?: number;
+  /**
+   * Datagrams held by all streams' requests together (`sub.heldDatagrams`); more makes the request holding the most
+   * fall back (`retransmitOverCap`). Default 32 768 (≈ 46 MB of 1400-byte datagrams).
+   */
+  maxHeldDatagramsTotal?: number;
 }
 
 export interface FeedSubscriberOptions {
@@ -253,6 +258,8 @@ export interface SubscriberCounters {
   /** Of the fallbacks: the server said the range is gone or refused (OUT_OF_RANGE, THROTTLED); no answer in time. */
   retransmitRefused: number;
   retransmitTimeouts: number;
+  /** Of the fallbacks: too many datagrams waited (retransmit.maxHeldDatagrams on the stream, maxHeldDatagramsTotal on all). */
+  retransmitOverCap: number;
   /** RETRANSMIT datagrams applied into a gap, and dropped (not asked for, not the gap's next, or no retransmit option). */
   retransmitDatagrams: number;
   retransmitRejected: number;

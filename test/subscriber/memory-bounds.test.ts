@@ -3,10 +3,14 @@
  * - Assembly scratch kept by books between their snapshots counted against maxAssemblyLevels for good: a publisher
  *   with 10,000 books (each keeping 64 levels a side) left every book past the ~7,800th without a snapshot, never
  *   usable. Idle scratch is taken back when an assembly is over the budget.
+ * - Datagrams held behind a retransmission request were capped per stream (maxHeldDatagrams) only: 1024 streams
+ *   could hold 8192 each (11 GB of 1400-byte datagrams). retransmit.maxHeldDatagramsTotal caps them all together:
+ *   the request holding the most falls back (retransmitOverCap), its books invalid until their refresh.
  */
 import { describe, expect, it } from "vitest";
-import { packBookSnapshot } from "../../src/wire/encoder.ts";
-import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { packBookDelta, packBookSnapshot } from "../../src/wire/encoder.ts";
+import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
@@ -55,5 +59,67 @@ describe("assembly scratch kept between snapshots", () => {
     expect(sub.book(1)!.valid).toBe(true);
     expect(sub.counters.assemblyOverBudget).toBe(0);
     expect(sub.assemblyScratchLevels).toBeLessThanOrEqual(4 * 256);
+  });
+});
+
+describe("datagrams held behind retransmission requests", () => {
+  /** A stream on its own channel with one book: snapshot and a delta (its line established), then a lost delta. */
+  function gappedStream(channelId: number) {
+    const p = packer({ channelId });
+    const b = new TestBook({ ...inst, instrumentId: 100 + channelId });
+    b.load([[10, 1]], [[20, 1]], 1, T0);
+    packBookSnapshot(p, b, 0, false);
+    const next = (): Uint8Array[] => {
+      const cs = new ChangeSet();
+      cs.addBid(10, b.venueSeq + 1);
+      b.apply(cs, b.venueSeq + 1, T0);
+      packBookDelta(p, b, cs);
+      return take(p);
+    };
+    const start = [...take(p), ...next()];
+    next(); // lost
+    return { p, b, start, next };
+  }
+
+  it("all streams together hold at most maxHeldDatagramsTotal: the request holding the most falls back, its book invalid", () => {
+    const sub = newSubscriber({ retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 60_000, maxHeldDatagrams: 100, maxHeldDatagramsTotal: 150 } });
+    const streams = [1, 2, 3].map(gappedStream);
+    for (const s of streams) ingestAll(sub, s.start);
+    let most = 0;
+    for (const [i, s] of streams.entries()) {
+      for (let k = 0; k < (i === 0 ? 90 : 40); k++) {
+        ingestAll(sub, s.next());
+        most = Math.max(most, sub.heldDatagrams);
+      }
+    }
+    expect(sub.counters.retransmitRequests).toBe(3);
+    expect(most).toBe(150);
+    expect(sub.counters.retransmitOverCap).toBe(1);
+    expect(sub.counters.retransmitFallbacks).toBe(1);
+    // Stream 1 held the most (90): it fell back, its datagrams applied after the gap, its book invalid (not usable).
+    const b1 = sub.book(101)!;
+    expect(b1.valid).toBe(false);
+    expect(b1.usable).toBe(false);
+    expect(sub.retransmitsPending).toBe(2);
+    expect(sub.heldDatagrams).toBe(80);
+    // The others still wait for their answer: held, not usable.
+    expect(sub.book(102)!.usable).toBe(false);
+    // Stream 1's refresh repairs it.
+    const s1 = streams[0]!;
+    packBookSnapshot(s1.p, s1.b, 0, true);
+    ingestAll(sub, take(s1.p));
+    expect(b1.usable).toBe(true);
+    expect(levelsOf(b1)).toEqual(levelsOf(s1.b));
+  });
+
+  it("one stream over maxHeldDatagrams falls back alone, counted in retransmitOverCap", () => {
+    const sub = newSubscriber({ retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 60_000, maxHeldDatagrams: 20 } });
+    const s = gappedStream(1);
+    ingestAll(sub, s.start);
+    for (let k = 0; k < 21; k++) ingestAll(sub, s.next());
+    expect(sub.counters.retransmitOverCap).toBe(1);
+    expect(sub.counters.retransmitFallbacks).toBe(1);
+    expect(sub.heldDatagrams).toBe(0);
+    expect(sub.book(101)!.valid).toBe(false);
   });
 });
