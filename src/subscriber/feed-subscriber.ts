@@ -72,6 +72,7 @@ export const DEFAULT_MAX_BOOKS = 10_000;
 export const DEFAULT_MAX_STREAMS = 1024;
 export const DEFAULT_MAX_LEVELS_PER_SIDE = 65_535;
 export const DEFAULT_MAX_ASSEMBLY_LEVELS = 2_000_000;
+export const DEFAULT_MAX_BOOK_LEVELS = 20_000_000;
 const ORIGIN_US = performance.timeOrigin * 1000;
 /** Wall-clock µs since the epoch (as core/clock.ts, which the subscriber does not import: it must run on plain Node). */
 function wallUs(): number {
@@ -116,6 +117,7 @@ export class FeedSubscriber {
     streamsOverCap: 0,
     levelsOverCap: 0,
     assemblyOverBudget: 0,
+    bookLevelsOverCap: 0,
     listenerErrors: 0,
     retransmitRequests: 0,
     retransmitRecovered: 0,
@@ -180,6 +182,7 @@ export class FeedSubscriber {
       maxBooks: positiveLimit(opts.maxBooks, DEFAULT_MAX_BOOKS, "maxBooks"),
       maxLevelsPerSide: positiveLimit(opts.maxLevelsPerSide, DEFAULT_MAX_LEVELS_PER_SIDE, "maxLevelsPerSide"),
       maxAssemblyLevels: positiveLimit(opts.maxAssemblyLevels, DEFAULT_MAX_ASSEMBLY_LEVELS, "maxAssemblyLevels"),
+      maxBookLevels: positiveLimit(opts.maxBookLevels, DEFAULT_MAX_BOOK_LEVELS, "maxBookLevels"),
     });
     this.books = this.instrumentBooks.books;
     this.streamTable = new StreamTable(this.counters, this.listeners, this.instrumentBooks, this.maxStreams);
@@ -326,6 +329,11 @@ export class FeedSubscriber {
       stale: s.stale,
       ended: s.ended,
     }));
+  }
+
+  /** Levels in all books together, both sides (what maxBookLevels bounds). */
+  get bookLevels(): number {
+    return this.instrumentBooks.levelsHeld;
   }
 
   /** Levels held by unfinished assemblies (the budget maxAssemblyLevels bounds), price and qty counted apart. */

@@ -18,12 +18,15 @@ import { compareSessions, type StreamRef } from "./streams.ts";
 import { SubscriberBook } from "./subscriber-book.ts";
 import type { StatusEvent, SubscriberCounters, UpdateEvent, UpdateKind } from "./subscriber-types.ts";
 
+const NO_LEVELS = new Float64Array(0);
+
 export interface BookLimits {
   /** The publisher's publish.snapshot_depth (0: snapshots carry whole books). */
   snapshotDepth: number;
   maxBooks: number;
   maxLevelsPerSide: number;
   maxAssemblyLevels: number;
+  maxBookLevels: number;
 }
 
 /** What both book-message readers carry for the event as a whole. */
@@ -57,6 +60,8 @@ export class InstrumentBooks {
    * (the rest of the datagram under way when a listener called stop(), held ones replayed) leaves its book stale.
    */
   stopped = false;
+  /** Levels in all books together, both sides (against limits.maxBookLevels). */
+  levelsHeld = 0;
 
   constructor(
     private readonly counters: SubscriberCounters,
@@ -198,6 +203,7 @@ export class InstrumentBooks {
     if (isDelta) {
       const bids = book.bids;
       const asks = book.asks;
+      const before = bids.count + asks.count;
       // Levels beyond a cut snapshot's last are unknown here: not applied (SubscriberBook.bidFloorPx).
       const floor = book.bidFloorPx;
       const ceil = book.askCeilPx;
@@ -220,6 +226,9 @@ export class InstrumentBooks {
       }
       const cap = this.limits.maxLevelsPerSide;
       if (bids.count > cap || asks.count > cap) this.overCap(book);
+      const grown = bids.count + asks.count - before;
+      this.levelsHeld += grown;
+      if (grown > 0 && this.levelsHeld > this.limits.maxBookLevels) this.overTotal(book);
     }
     this.applyEventHeader(book, m, seq, st.key);
     this.emitUpdate(isDelta ? "delta" : "status", book, sendTimeUs, false);
@@ -394,8 +403,12 @@ export class InstrumentBooks {
     } else if (!refresh && known >= 0 && seq !== known + 1 && book.valid) {
       this.counters.instrSeqJumps++;
     }
+    const before = book.bidCount + book.askCount;
     book.bids.loadSorted(book.snapBidPx, book.snapBidQty, book.snapBidN);
     book.asks.loadSorted(book.snapAskPx, book.snapAskQty, book.snapAskN);
+    const grown = book.bidCount + book.askCount - before;
+    this.levelsHeld += grown;
+    if (grown > 0 && this.levelsHeld > this.limits.maxBookLevels) return this.overTotal(book);
     this.takeFloors(book);
     this.applyEventHeader(book, m, seq, st.key);
     book.valid = true;
@@ -469,6 +482,7 @@ export class InstrumentBooks {
     if (book.bidCount === 0 && book.askCount === 0 && book.instrSeq < 0) return; // nothing held in the old units
     // Old mantissas are never shown under the new exponents: the book is emptied until a snapshot in the new units.
     this.counters.exponentChanges++;
+    this.levelsHeld -= book.bidCount + book.askCount;
     book.bids.clear();
     book.asks.clear();
     book.bidFloorPx = -Infinity;
@@ -513,6 +527,22 @@ export class InstrumentBooks {
       this.counters.levelsOverCap++;
       book.askCeilPx = keepBest(book.asks, cap);
     }
+  }
+
+  /**
+   * Cold: the book grew all books together past maxBookLevels. It is emptied and invalid (never usable), counted in
+   * `bookLevelsOverCap`; its next snapshot loads it again if the others have shrunk meanwhile. Without this cap every
+   * one of maxBooks books could grow to maxLevelsPerSide a side: 10,000 × 131,070 levels, over 20 GB.
+   */
+  private overTotal(book: SubscriberBook): void {
+    this.counters.bookLevelsOverCap++;
+    this.levelsHeld -= book.bidCount + book.askCount;
+    // Loading nothing (not clear()) also gives back a deep side's overflow arrays.
+    book.bids.loadSorted(NO_LEVELS, NO_LEVELS, 0);
+    book.asks.loadSorted(NO_LEVELS, NO_LEVELS, 0);
+    book.bidFloorPx = -Infinity;
+    book.askCeilPx = Infinity;
+    this.invalidate(book);
   }
 
   private emitUpdate(kind: UpdateKind, book: SubscriberBook, sendTimeUs: number, refresh: boolean): void {

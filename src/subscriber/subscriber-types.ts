@@ -85,6 +85,12 @@ export interface FeedSubscriberOptions {
    * abandoned (`assemblyOverBudget`). Default 2 000 000 (32 MB of scratch).
    */
   maxAssemblyLevels?: number;
+  /**
+   * Levels in all books together, both sides (`sub.bookLevels`). A book whose growth takes them past it is emptied
+   * and invalid until a snapshot that fits (`bookLevelsOverCap`). Default 20 000 000 (at least 320 MB of levels):
+   * without it, maxBooks × 2 × maxLevelsPerSide.
+   */
+  maxBookLevels?: number;
 }
 
 export type UpdateKind = "delta" | "snapshot" | "status";
@@ -249,6 +255,8 @@ export interface SubscriberCounters {
   levelsOverCap: number;
   /** Assemblies abandoned because all unfinished ones together would exceed maxAssemblyLevels. */
   assemblyOverBudget: number;
+  /** Books emptied (invalid) because their growth took all books together past maxBookLevels. */
+  bookLevelsOverCap: number;
   /** Exceptions thrown by event listeners (caught and reported as 'error'). */
   listenerErrors: number;
   /** Retransmission (options.retransmit): ranges asked for, recovered, and fallen back to the refresh. */

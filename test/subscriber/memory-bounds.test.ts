@@ -6,6 +6,9 @@
  * - Datagrams held behind a retransmission request were capped per stream (maxHeldDatagrams) only: 1024 streams
  *   could hold 8192 each (11 GB of 1400-byte datagrams). retransmit.maxHeldDatagramsTotal caps them all together:
  *   the request holding the most falls back (retransmitOverCap), its books invalid until their refresh.
+ * - Book levels were capped per book side (maxLevelsPerSide) only: maxBooks books could hold 131,070 levels each
+ *   (over 20 GB at the defaults). maxBookLevels caps all books together: the book whose growth passes it is emptied
+ *   and invalid (bookLevelsOverCap) until a snapshot that fits.
  */
 import { describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
@@ -16,10 +19,12 @@ import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
 const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
 
 describe("assembly scratch kept between snapshots", () => {
-  it("10,000 books (the default maxBooks) each take their snapshot; the scratch stays within maxAssemblyLevels", () => {
-    const sub = newSubscriber();
+  // At the defaults (10,000 books, 2,000,000 levels) the 7,813th book's snapshot was refused, each book keeping 256
+  // levels (64 a side, price and qty); scaled down here: a budget of 100 books' worth, 300 books.
+  it("every book takes its snapshot when all books' kept scratch together exceeds maxAssemblyLevels", () => {
+    const sub = newSubscriber({ maxAssemblyLevels: 100 * 256 });
     const p = packer();
-    for (let i = 0; i < 10_000; i++) {
+    for (let i = 0; i < 300; i++) {
       const b = new TestBook({ ...inst, instrumentId: 1000 + i });
       b.load([[10, 1]], [[20, 1]], 1, T0);
       packBookSnapshot(p, b, 0, false);
@@ -28,8 +33,8 @@ describe("assembly scratch kept between snapshots", () => {
     let valid = 0;
     for (const b of sub.books.values()) if (b.valid) valid++;
     expect(sub.counters.assemblyOverBudget).toBe(0);
-    expect(valid).toBe(10_000);
-    expect(sub.assemblyScratchLevels).toBeLessThanOrEqual(2_000_000);
+    expect(valid).toBe(300);
+    expect(sub.assemblyScratchLevels).toBeLessThanOrEqual(100 * 256);
   });
 
   it("an assembly under way keeps its scratch: only idle books give theirs back", () => {
@@ -121,5 +126,69 @@ describe("datagrams held behind retransmission requests", () => {
     expect(sub.counters.retransmitFallbacks).toBe(1);
     expect(sub.heldDatagrams).toBe(0);
     expect(sub.book(101)!.valid).toBe(false);
+  });
+});
+
+describe("levels in all books together", () => {
+  function deepBook(id: number, levels: number): TestBook {
+    const b = new TestBook({ ...inst, instrumentId: id });
+    const bids: [number, number][] = [];
+    const asks: [number, number][] = [];
+    for (let k = 0; k < levels; k++) {
+      bids.push([100_000 - k, 1]);
+      asks.push([100_001 + k, 1]);
+    }
+    b.load(bids, asks, 1, T0);
+    return b;
+  }
+
+  it("books stop at maxBookLevels: the book whose snapshot or delta passes it is emptied and invalid, then refilled when it fits", () => {
+    const sub = newSubscriber({ maxBookLevels: 1000 });
+    const p = packer();
+    const books = [1, 2, 3].map((i) => deepBook(i, 200)); // 400 levels each
+    for (const b of books) packBookSnapshot(p, b, 0, false);
+    ingestAll(sub, take(p));
+    expect(sub.bookLevels).toBe(800);
+    expect(sub.counters.bookLevelsOverCap).toBe(1);
+    const third = sub.book(3)!;
+    expect(third.valid).toBe(false);
+    expect(third.usable).toBe(false);
+    expect(third.bidCount + third.askCount).toBe(0);
+    expect(sub.book(1)!.usable).toBe(true);
+    // A delta growing book 2 past the cap: book 2 is emptied, invalid.
+    const b2 = books[1]!;
+    const cs = new ChangeSet();
+    for (let k = 0; k < 250; k++) cs.addBid(50_000 - k, 1);
+    b2.apply(cs, b2.venueSeq + 1, T0);
+    packBookDelta(p, b2, cs);
+    ingestAll(sub, take(p));
+    expect(sub.counters.bookLevelsOverCap).toBe(2);
+    expect(sub.book(2)!.valid).toBe(false);
+    expect(sub.bookLevels).toBe(400);
+    // Room again: book 3's refresh loads it, exact and usable.
+    packBookSnapshot(p, books[2]!, 0, true);
+    ingestAll(sub, take(p));
+    expect(third.usable).toBe(true);
+    expect(levelsOf(third)).toEqual(levelsOf(books[2]!));
+    expect(sub.bookLevels).toBe(800);
+  });
+
+  it("levels removed by deltas are given back to the count", () => {
+    const sub = newSubscriber({ maxBookLevels: 1000 });
+    const p = packer();
+    const b = deepBook(1, 200);
+    packBookSnapshot(p, b, 0, false);
+    ingestAll(sub, take(p));
+    const cs = new ChangeSet();
+    for (let k = 0; k < 50; k++) cs.addBid(100_000 - k, 0);
+    b.apply(cs, b.venueSeq + 1, T0);
+    packBookDelta(p, b, cs);
+    ingestAll(sub, take(p));
+    expect(sub.bookLevels).toBe(350);
+    const sb = sub.book(1)!;
+    let n = 0;
+    for (const x of sub.books.values()) n += x.bidCount + x.askCount;
+    expect(sub.bookLevels).toBe(n);
+    expect(sb.usable).toBe(true);
   });
 });
