@@ -118,6 +118,7 @@ export class FeedSubscriber {
     levelsOverCap: 0,
     assemblyOverBudget: 0,
     bookLevelsOverCap: 0,
+    assembliesExpired: 0,
     listenerErrors: 0,
     retransmitRequests: 0,
     retransmitRecovered: 0,

@@ -19,6 +19,11 @@ import { SubscriberBook } from "./subscriber-book.ts";
 import type { StatusEvent, SubscriberCounters, UpdateEvent, UpdateKind } from "./subscriber-types.ts";
 
 const NO_LEVELS = new Float64Array(0);
+/**
+ * An unfinished assembly no part or chunk reached for this long (receive time) is dead — a real chunk set or split
+ * delta arrives in one burst — and is dropped when another one needs its room in maxAssemblyLevels.
+ */
+export const STALE_ASSEMBLY_MS = 10_000;
 
 export interface BookLimits {
   /** The publisher's publish.snapshot_depth (0: snapshots carry whole books). */
@@ -357,12 +362,42 @@ export class InstrumentBooks {
    */
   private append(book: SubscriberBook, m: BookMessageReader, chunk: boolean): AppendResult {
     const budget = this.budget;
-    const rc = chunk ? budget.appendChunk(book, m) : budget.appendPart(book, m);
-    if (rc !== AppendResult.OVER_BUDGET) return rc;
-    let freed = 0;
-    for (const other of this.books.values()) if (other !== book) freed += budget.reclaimIdle(other);
-    if (freed === 0) return rc;
-    return chunk ? budget.appendChunk(book, m) : budget.appendPart(book, m);
+    const nowUs = this.updateEvent.recvTimeUs;
+    let rc = chunk ? budget.appendChunk(book, m) : budget.appendPart(book, m);
+    if (rc === AppendResult.OVER_BUDGET) {
+      const used = budget.used;
+      for (const other of this.books.values()) {
+        if (other === book) continue;
+        this.dropStaleAssemblies(other, nowUs);
+        budget.reclaimIdle(other);
+      }
+      if (budget.used < used) rc = chunk ? budget.appendChunk(book, m) : budget.appendPart(book, m);
+    }
+    if (rc === AppendResult.OK) {
+      if (chunk) book.snapTouchedUs = nowUs;
+      else book.asmTouchedUs = nowUs;
+    }
+    return rc;
+  }
+
+  /**
+   * Cold (over the budget): the book's assemblies untouched for STALE_ASSEMBLY_MS are dropped, counted in
+   * `assembliesExpired`. Parts or chunks that never came (a forged part 1 of N, a publisher gone mid-snapshot) held
+   * their scratch until the instrument's next event, for a dead or forged id never, and enough of them refused every
+   * other book's snapshot. A dropped split delta is an event lost: its book is invalid until its next snapshot.
+   */
+  private dropStaleAssemblies(book: SubscriberBook, nowUs: number): void {
+    const beforeUs = nowUs - STALE_ASSEMBLY_MS * 1000;
+    if (book.asmSeq >= 0 && book.asmTouchedUs <= beforeUs) {
+      this.counters.assembliesExpired++;
+      this.discardAssembly(book);
+      this.invalidate(book);
+    }
+    if (book.snapSeq >= 0 && book.snapTouchedUs <= beforeUs) {
+      this.counters.assembliesExpired++;
+      this.counters.snapshotsAbandoned++;
+      this.endSnapshot(book);
+    }
   }
 
   private onCompleteSnapshot(book: SubscriberBook, m: BookMessageReader, st: StreamRef, sendTimeUs: number): void {

@@ -82,6 +82,9 @@ export class SubscriberBook extends LadderBook implements BookView {
   asmSeq = -1;
   asmPartCount = 0;
   asmNextPart = 0;
+  /** Receive time (µs) of the last part or chunk taken into the split-delta and snapshot assembly (STALE_ASSEMBLY_MS). */
+  asmTouchedUs = 0;
+  snapTouchedUs = 0;
   pendBidN = 0;
   pendAskN = 0;
   pendBidPx: Float64Array = NO_LEVELS;

@@ -81,8 +81,9 @@ export interface FeedSubscriberOptions {
    */
   maxLevelsPerSide?: number;
   /**
-   * Levels held in all unfinished snapshot and split-delta assemblies together; an assembly that would exceed it is
-   * abandoned (`assemblyOverBudget`). Default 2 000 000 (32 MB of scratch).
+   * Levels held in all unfinished snapshot and split-delta assemblies together; an assembly that would exceed it,
+   * after the scratch books keep between assemblies and assemblies untouched for 10 s (`assembliesExpired`) are
+   * taken back, is abandoned (`assemblyOverBudget`). Default 2 000 000 (32 MB of scratch).
    */
   maxAssemblyLevels?: number;
   /**
@@ -255,6 +256,11 @@ export interface SubscriberCounters {
   levelsOverCap: number;
   /** Assemblies abandoned because all unfinished ones together would exceed maxAssemblyLevels. */
   assemblyOverBudget: number;
+  /**
+   * Unfinished snapshot and split-delta assemblies untouched for 10 s, dropped when another needed their room in
+   * maxAssemblyLevels (a dropped split delta leaves its book invalid until its next snapshot).
+   */
+  assembliesExpired: number;
   /** Books emptied (invalid) because their growth took all books together past maxBookLevels. */
   bookLevelsOverCap: number;
   /** Exceptions thrown by event listeners (caught and reported as 'error'). */

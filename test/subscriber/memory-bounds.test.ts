@@ -3,6 +3,9 @@
  * - Assembly scratch kept by books between their snapshots counted against maxAssemblyLevels for good: a publisher
  *   with 10,000 books (each keeping 64 levels a side) left every book past the ~7,800th without a snapshot, never
  *   usable. Idle scratch is taken back when an assembly is over the budget.
+ * - An unfinished assembly (a part 1 of N, a snapshot's first chunk) whose rest never came held its scratch until
+ *   its instrument's next event: for a forged or dead id for good, and enough of them refused every other book's
+ *   snapshot (assemblyOverBudget). One untouched for STALE_ASSEMBLY_MS is dropped when the room is needed.
  * - Datagrams held behind a retransmission request were capped per stream (maxHeldDatagrams) only: 1024 streams
  *   could hold 8192 each (11 GB of 1400-byte datagrams). retransmit.maxHeldDatagramsTotal caps them all together:
  *   the request holding the most falls back (retransmitOverCap), its books invalid until their refresh.
@@ -14,6 +17,7 @@ import { describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { packBookDelta, packBookSnapshot } from "../../src/wire/encoder.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
+import { STALE_ASSEMBLY_MS } from "../../src/subscriber/instrument-books.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
@@ -64,6 +68,72 @@ describe("assembly scratch kept between snapshots", () => {
     expect(sub.book(1)!.valid).toBe(true);
     expect(sub.counters.assemblyOverBudget).toBe(0);
     expect(sub.assemblyScratchLevels).toBeLessThanOrEqual(4 * 256);
+  });
+});
+
+describe("assemblies whose rest never comes", () => {
+  /** Chunk 0 only of a two-chunk snapshot of book `id` (its own channel: nothing else moves that channel's sequence). */
+  function firstChunk(id: number): Uint8Array {
+    const p = packer({ channelId: 100 + id });
+    const b = new TestBook({ ...inst, instrumentId: id });
+    const bids: [number, number][] = [];
+    for (let k = 0; k < 120; k++) bids.push([10_000 - k, 1]);
+    b.load(bids, [[20_000, 1]], 1, T0);
+    packBookSnapshot(p, b, 0, false);
+    const chunks = take(p);
+    expect(chunks.length).toBe(2);
+    return chunks[0]!;
+  }
+  function smallSnapshot(id: number): Uint8Array[] {
+    const p = packer({ channelId: 100 + id });
+    const b = new TestBook({ ...inst, instrumentId: id });
+    b.load([[10, 1]], [[20, 1]], 1, T0);
+    packBookSnapshot(p, b, 0, false);
+    return take(p);
+  }
+
+  it("an assembly untouched for STALE_ASSEMBLY_MS gives its room to another; a recent one keeps it", () => {
+    const sub = newSubscriber({ maxAssemblyLevels: 3 * 256 + 100 });
+    for (const id of [1, 2, 3]) sub.ingest(firstChunk(id), T0);
+    expect(sub.assemblyScratchLevels).toBe(3 * 256);
+    // 1 s later the three are still under way: the new book's snapshot does not fit.
+    for (const d of smallSnapshot(10)) sub.ingest(d, T0 + 1_000_000);
+    expect(sub.counters.assemblyOverBudget).toBe(1);
+    expect(sub.book(10)!.valid).toBe(false);
+    // 10 s after their last chunk they are dead: dropped for the next one.
+    for (const d of smallSnapshot(11)) sub.ingest(d, T0 + STALE_ASSEMBLY_MS * 1000);
+    expect(sub.counters.assemblyOverBudget).toBe(1);
+    expect(sub.counters.assembliesExpired).toBe(3);
+    expect(sub.book(11)!.valid).toBe(true);
+    expect(sub.assemblyScratchLevels).toBeLessThanOrEqual(3 * 256 + 100);
+  });
+
+  it("a split delta whose last part never came, dropped so, leaves its book invalid", () => {
+    const sub = newSubscriber({ maxAssemblyLevels: 600 });
+    const p = packer({ channelId: 1 });
+    const b = new TestBook({ ...inst, instrumentId: 1 });
+    b.load([[10, 1]], [[20, 1]], 1, T0);
+    packBookSnapshot(p, b, 0, false);
+    for (const d of take(p)) sub.ingest(d, T0);
+    const cs = new ChangeSet();
+    for (let k = 0; k < 150; k++) cs.addBid(5_000 - k, 1);
+    b.apply(cs, b.venueSeq + 1, T0);
+    packBookDelta(p, b, cs);
+    const parts = take(p);
+    expect(parts.length).toBeGreaterThan(1);
+    sub.ingest(parts[0]!, T0); // the rest never comes
+    expect(sub.book(1)!.usable).toBe(true);
+    const other = packer({ channelId: 2 });
+    const c = new TestBook({ ...inst, instrumentId: 2 });
+    const bids: [number, number][] = [];
+    for (let k = 0; k < 100; k++) bids.push([10_000 - k, 1]);
+    c.load(bids, [[20_000, 1]], 1, T0);
+    packBookSnapshot(other, c, 0, false);
+    for (const d of take(other)) sub.ingest(d, T0 + STALE_ASSEMBLY_MS * 1000);
+    expect(sub.counters.assembliesExpired).toBe(1);
+    expect(sub.book(2)!.valid).toBe(true);
+    expect(sub.book(1)!.valid).toBe(false);
+    expect(sub.book(1)!.usable).toBe(false);
   });
 });
 
