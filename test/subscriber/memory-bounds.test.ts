@@ -9,6 +9,8 @@
  * - Datagrams held behind a retransmission request were capped per stream (maxHeldDatagrams) only: 1024 streams
  *   could hold 8192 each (11 GB of 1400-byte datagrams). retransmit.maxHeldDatagramsTotal caps them all together:
  *   the request holding the most falls back (retransmitOverCap), its books invalid until their refresh.
+ * - Guards (sound before, kept so): a sender cycling source ids or starting a new session every datagram or two
+ *   grows the stream and source tables to maxStreams at most, and each source remembers 8 replaced sessions.
  * - Book levels were capped per book side (maxLevelsPerSide) only: maxBooks books could hold 131,070 levels each
  *   (over 20 GB at the defaults). maxBookLevels caps all books together: the book whose growth passes it is emptied
  *   and invalid (bookLevelsOverCap) until a snapshot that fits.
@@ -260,5 +262,41 @@ describe("levels in all books together", () => {
     for (const x of sub.books.values()) n += x.bidCount + x.askCount;
     expect(sub.bookLevels).toBe(n);
     expect(sb.usable).toBe(true);
+  });
+});
+
+describe("stream and session tables under a sender cycling ids", () => {
+  interface Tables {
+    streamTable: { streams: Map<number, unknown>; sources: Map<number, { retired: number[] }> };
+  }
+  const tables = (sub: object) => (sub as unknown as Tables).streamTable;
+
+  it("300 source ids: at most maxStreams streams and sources, the rest dropped and counted", () => {
+    const sub = newSubscriber({ maxStreams: 64 });
+    for (let src = 0; src < 300; src++) {
+      const p = packer({ sourceId: src });
+      p.appendHeartbeat(0);
+      ingestAll(sub, take(p));
+    }
+    expect(tables(sub).streams.size).toBe(64);
+    expect(tables(sub).sources.size).toBe(64);
+    expect(sub.counters.streamsOverCap).toBe(300 - 64);
+  });
+
+  it("a new session every two datagrams (each confirmed) on one stream: one stream, 8 replaced sessions remembered", () => {
+    const sub = newSubscriber();
+    for (let s = 1; s <= 100; s++) {
+      const p = packer({ sessionId: s, sessionStartUs: T0 + s });
+      p.appendHeartbeat(0);
+      p.appendHeartbeat(0);
+      const [a] = take(p);
+      p.appendHeartbeat(0);
+      const [b] = take(p);
+      ingestAll(sub, [a!, b!]);
+    }
+    expect(sub.counters.sessionsReverted).toBe(0);
+    expect(tables(sub).streams.size).toBe(1);
+    expect(sub.streamInfo()[0]!.sessionId).toBe(100);
+    expect(tables(sub).sources.get(0)!.retired.length).toBe(2 * 8);
   });
 });
