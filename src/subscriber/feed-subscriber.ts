@@ -72,7 +72,7 @@ export const DEFAULT_MAX_BOOKS = 10_000;
 export const DEFAULT_MAX_STREAMS = 1024;
 export const DEFAULT_MAX_LEVELS_PER_SIDE = 65_535;
 export const DEFAULT_MAX_ASSEMBLY_LEVELS = 2_000_000;
-export const DEFAULT_MAX_BOOK_LEVELS = 20_000_000;
+export const DEFAULT_MAX_BOOK_LEVELS = 50_000_000;
 const ORIGIN_US = performance.timeOrigin * 1000;
 /** Wall-clock µs since the epoch (as core/clock.ts, which the subscriber does not import: it must run on plain Node). */
 function wallUs(): number {

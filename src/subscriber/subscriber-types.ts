@@ -88,8 +88,8 @@ export interface FeedSubscriberOptions {
   maxAssemblyLevels?: number;
   /**
    * Levels in all books together, both sides (`sub.bookLevels`). A book whose growth takes them past it is emptied
-   * and invalid until a snapshot that fits (`bookLevelsOverCap`). Default 20 000 000 (at least 320 MB of levels):
-   * without it, maxBooks × 2 × maxLevelsPerSide.
+   * and invalid until a snapshot that fits (`bookLevelsOverCap`). Default 50 000 000 (at least 800 MB of levels;
+   * 10 000 books 1000 deep a side are 20 000 000). Without it: maxBooks × 2 × maxLevelsPerSide.
    */
   maxBookLevels?: number;
 }
