@@ -3,7 +3,8 @@
  * (parts) and chunked snapshots. The scratch grows only with the levels that actually arrived (never with what a
  * header announces), within a per-side cap and one budget for all books together, so hostile input cannot make
  * it grow without bound. Arrays are kept for reuse (no allocation in steady state) unless larger than
- * RETAIN_LEVELS, which are given back after the assembly ends.
+ * RETAIN_LEVELS, which are given back after the assembly ends; an assembly over the budget first takes back what
+ * books not assembling keep (InstrumentBooks.append), so kept arrays never refuse a snapshot.
  * @module
  */
 import type { BookMessageReader } from "../wire/decoder.ts";
@@ -116,6 +117,13 @@ export class AssemblyBudget {
     if (book.pendBidPx.length <= RETAIN_LEVELS && book.pendAskPx.length <= RETAIN_LEVELS && book.snapBidPx.length <= RETAIN_LEVELS && book.snapAskPx.length <= RETAIN_LEVELS) return;
     if (book.asmSeq >= 0 || book.snapSeq >= 0) return; // the other assembly is still using its arrays
     this.release(book);
+  }
+
+  /** Gives back the book's idle scratch (SubscriberBook.releaseIdleScratch); returns the levels freed. Cold. */
+  reclaimIdle(book: SubscriberBook): number {
+    const freed = book.releaseIdleScratch();
+    this.used -= freed * 2;
+    return freed;
   }
 
   /** Releases all of a book's scratch. */

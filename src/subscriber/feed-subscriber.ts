@@ -29,7 +29,7 @@ import {
 } from "../wire/layout.ts";
 import { decodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_THROTTLED, RETX_MAGIC } from "../wire/retransmit.ts";
 import { InstrumentBooks } from "./instrument-books.ts";
-import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
+import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_MAX_HELD_DATAGRAMS_TOTAL, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
 import { StreamTable, type StreamState } from "./streams.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
@@ -72,6 +72,7 @@ export const DEFAULT_MAX_BOOKS = 10_000;
 export const DEFAULT_MAX_STREAMS = 1024;
 export const DEFAULT_MAX_LEVELS_PER_SIDE = 65_535;
 export const DEFAULT_MAX_ASSEMBLY_LEVELS = 2_000_000;
+export const DEFAULT_MAX_BOOK_LEVELS = 50_000_000;
 const ORIGIN_US = performance.timeOrigin * 1000;
 /** Wall-clock µs since the epoch (as core/clock.ts, which the subscriber does not import: it must run on plain Node). */
 function wallUs(): number {
@@ -116,12 +117,15 @@ export class FeedSubscriber {
     streamsOverCap: 0,
     levelsOverCap: 0,
     assemblyOverBudget: 0,
+    bookLevelsOverCap: 0,
+    assembliesExpired: 0,
     listenerErrors: 0,
     retransmitRequests: 0,
     retransmitRecovered: 0,
     retransmitFallbacks: 0,
     retransmitRefused: 0,
     retransmitTimeouts: 0,
+    retransmitOverCap: 0,
     retransmitDatagrams: 0,
     retransmitRejected: 0,
     stalledRounds: 0,
@@ -179,6 +183,7 @@ export class FeedSubscriber {
       maxBooks: positiveLimit(opts.maxBooks, DEFAULT_MAX_BOOKS, "maxBooks"),
       maxLevelsPerSide: positiveLimit(opts.maxLevelsPerSide, DEFAULT_MAX_LEVELS_PER_SIDE, "maxLevelsPerSide"),
       maxAssemblyLevels: positiveLimit(opts.maxAssemblyLevels, DEFAULT_MAX_ASSEMBLY_LEVELS, "maxAssemblyLevels"),
+      maxBookLevels: positiveLimit(opts.maxBookLevels, DEFAULT_MAX_BOOK_LEVELS, "maxBookLevels"),
     });
     this.books = this.instrumentBooks.books;
     this.streamTable = new StreamTable(this.counters, this.listeners, this.instrumentBooks, this.maxStreams);
@@ -198,6 +203,7 @@ export class FeedSubscriber {
         this.auth,
         positiveLimit(rt.timeoutMs, DEFAULT_RETRANSMIT_TIMEOUT_MS, "retransmit.timeoutMs"),
         positiveLimit(rt.maxHeldDatagrams, DEFAULT_MAX_HELD_DATAGRAMS, "retransmit.maxHeldDatagrams"),
+        positiveLimit(rt.maxHeldDatagramsTotal, DEFAULT_MAX_HELD_DATAGRAMS_TOTAL, "retransmit.maxHeldDatagramsTotal"),
       );
     }
   }
@@ -326,6 +332,11 @@ export class FeedSubscriber {
     }));
   }
 
+  /** Levels in all books together, both sides (what maxBookLevels bounds). */
+  get bookLevels(): number {
+    return this.instrumentBooks.levelsHeld;
+  }
+
   /** Levels held by unfinished assemblies (the budget maxAssemblyLevels bounds), price and qty counted apart. */
   get assemblyScratchLevels(): number {
     return this.instrumentBooks.budget.used;
@@ -375,6 +386,11 @@ export class FeedSubscriber {
   /** Requests in flight (options.retransmit). */
   get retransmitsPending(): number {
     return this.recovery?.active ?? 0;
+  }
+
+  /** Datagrams held by the requests in flight (options.retransmit), against retransmit.maxHeldDatagramsTotal. */
+  get heldDatagrams(): number {
+    return this.recovery?.held ?? 0;
   }
 
   /**

@@ -18,12 +18,20 @@ import { compareSessions, type StreamRef } from "./streams.ts";
 import { SubscriberBook } from "./subscriber-book.ts";
 import type { StatusEvent, SubscriberCounters, UpdateEvent, UpdateKind } from "./subscriber-types.ts";
 
+const NO_LEVELS = new Float64Array(0);
+/**
+ * An unfinished assembly no part or chunk reached for this long (receive time) is dead — a real chunk set or split
+ * delta arrives in one burst — and is dropped when another one needs its room in maxAssemblyLevels.
+ */
+export const STALE_ASSEMBLY_MS = 10_000;
+
 export interface BookLimits {
   /** The publisher's publish.snapshot_depth (0: snapshots carry whole books). */
   snapshotDepth: number;
   maxBooks: number;
   maxLevelsPerSide: number;
   maxAssemblyLevels: number;
+  maxBookLevels: number;
 }
 
 /** What both book-message readers carry for the event as a whole. */
@@ -57,6 +65,8 @@ export class InstrumentBooks {
    * (the rest of the datagram under way when a listener called stop(), held ones replayed) leaves its book stale.
    */
   stopped = false;
+  /** Levels in all books together, both sides (against limits.maxBookLevels). */
+  levelsHeld = 0;
 
   constructor(
     private readonly counters: SubscriberCounters,
@@ -198,6 +208,7 @@ export class InstrumentBooks {
     if (isDelta) {
       const bids = book.bids;
       const asks = book.asks;
+      const before = bids.count + asks.count;
       // Levels beyond a cut snapshot's last are unknown here: not applied (SubscriberBook.bidFloorPx).
       const floor = book.bidFloorPx;
       const ceil = book.askCeilPx;
@@ -220,6 +231,9 @@ export class InstrumentBooks {
       }
       const cap = this.limits.maxLevelsPerSide;
       if (bids.count > cap || asks.count > cap) this.overCap(book);
+      const grown = bids.count + asks.count - before;
+      this.levelsHeld += grown;
+      if (grown > 0 && this.levelsHeld > this.limits.maxBookLevels) this.overTotal(book);
     }
     this.applyEventHeader(book, m, seq, st.key);
     this.emitUpdate(isDelta ? "delta" : "status", book, sendTimeUs, false);
@@ -254,7 +268,7 @@ export class InstrumentBooks {
       else this.counters.partsOutOfOrder++;
       return false;
     }
-    const rc = this.budget.appendPart(book, m);
+    const rc = this.append(book, m, false);
     if (rc !== AppendResult.OK) {
       if (rc === AppendResult.OVER_CAP) this.counters.levelsOverCap++;
       else this.counters.assemblyOverBudget++;
@@ -320,7 +334,7 @@ export class InstrumentBooks {
       this.endSnapshot(book);
       return;
     }
-    const rc = this.budget.appendChunk(book, m);
+    const rc = this.append(book, m, true);
     if (rc !== AppendResult.OK) {
       if (rc === AppendResult.OVER_CAP) this.counters.levelsOverCap++;
       else this.counters.assemblyOverBudget++;
@@ -338,6 +352,52 @@ export class InstrumentBooks {
     book.snapDoneChunkCount = chunkCount;
     this.onCompleteSnapshot(book, m, st, sendTimeUs);
     this.endSnapshot(book);
+  }
+
+  /**
+   * A split-delta part (chunk false) or snapshot chunk onto the book's scratch. Over the budget, the scratch other
+   * books keep between their assemblies is taken back first (cold: a scan of the books): counted against the budget
+   * for good, it refused every snapshot of the books beyond the first ~7,800 of a publisher with 10,000, each keeping
+   * 64 levels a side, so those were never usable. Only what assemblies under way hold can refuse one now.
+   */
+  private append(book: SubscriberBook, m: BookMessageReader, chunk: boolean): AppendResult {
+    const budget = this.budget;
+    const nowUs = this.updateEvent.recvTimeUs;
+    let rc = chunk ? budget.appendChunk(book, m) : budget.appendPart(book, m);
+    if (rc === AppendResult.OVER_BUDGET) {
+      const used = budget.used;
+      for (const other of this.books.values()) {
+        if (other === book) continue;
+        this.dropStaleAssemblies(other, nowUs);
+        budget.reclaimIdle(other);
+      }
+      if (budget.used < used) rc = chunk ? budget.appendChunk(book, m) : budget.appendPart(book, m);
+    }
+    if (rc === AppendResult.OK) {
+      if (chunk) book.snapTouchedUs = nowUs;
+      else book.asmTouchedUs = nowUs;
+    }
+    return rc;
+  }
+
+  /**
+   * Cold (over the budget): the book's assemblies untouched for STALE_ASSEMBLY_MS are dropped, counted in
+   * `assembliesExpired`. Parts or chunks that never came (a forged part 1 of N, a publisher gone mid-snapshot) held
+   * their scratch until the instrument's next event, for a dead or forged id never, and enough of them refused every
+   * other book's snapshot. A dropped split delta is an event lost: its book is invalid until its next snapshot.
+   */
+  private dropStaleAssemblies(book: SubscriberBook, nowUs: number): void {
+    const beforeUs = nowUs - STALE_ASSEMBLY_MS * 1000;
+    if (book.asmSeq >= 0 && book.asmTouchedUs <= beforeUs) {
+      this.counters.assembliesExpired++;
+      this.discardAssembly(book);
+      this.invalidate(book);
+    }
+    if (book.snapSeq >= 0 && book.snapTouchedUs <= beforeUs) {
+      this.counters.assembliesExpired++;
+      this.counters.snapshotsAbandoned++;
+      this.endSnapshot(book);
+    }
   }
 
   private onCompleteSnapshot(book: SubscriberBook, m: BookMessageReader, st: StreamRef, sendTimeUs: number): void {
@@ -378,8 +438,12 @@ export class InstrumentBooks {
     } else if (!refresh && known >= 0 && seq !== known + 1 && book.valid) {
       this.counters.instrSeqJumps++;
     }
+    const before = book.bidCount + book.askCount;
     book.bids.loadSorted(book.snapBidPx, book.snapBidQty, book.snapBidN);
     book.asks.loadSorted(book.snapAskPx, book.snapAskQty, book.snapAskN);
+    const grown = book.bidCount + book.askCount - before;
+    this.levelsHeld += grown;
+    if (grown > 0 && this.levelsHeld > this.limits.maxBookLevels) return this.overTotal(book);
     this.takeFloors(book);
     this.applyEventHeader(book, m, seq, st.key);
     book.valid = true;
@@ -453,6 +517,7 @@ export class InstrumentBooks {
     if (book.bidCount === 0 && book.askCount === 0 && book.instrSeq < 0) return; // nothing held in the old units
     // Old mantissas are never shown under the new exponents: the book is emptied until a snapshot in the new units.
     this.counters.exponentChanges++;
+    this.levelsHeld -= book.bidCount + book.askCount;
     book.bids.clear();
     book.asks.clear();
     book.bidFloorPx = -Infinity;
@@ -497,6 +562,22 @@ export class InstrumentBooks {
       this.counters.levelsOverCap++;
       book.askCeilPx = keepBest(book.asks, cap);
     }
+  }
+
+  /**
+   * Cold: the book grew all books together past maxBookLevels. It is emptied and invalid (never usable), counted in
+   * `bookLevelsOverCap`; its next snapshot loads it again if the others have shrunk meanwhile. Without this cap every
+   * one of maxBooks books could grow to maxLevelsPerSide a side: 10,000 × 131,070 levels, over 20 GB.
+   */
+  private overTotal(book: SubscriberBook): void {
+    this.counters.bookLevelsOverCap++;
+    this.levelsHeld -= book.bidCount + book.askCount;
+    // Loading nothing (not clear()) also gives back a deep side's overflow arrays.
+    book.bids.loadSorted(NO_LEVELS, NO_LEVELS, 0);
+    book.asks.loadSorted(NO_LEVELS, NO_LEVELS, 0);
+    book.bidFloorPx = -Infinity;
+    book.askCeilPx = Infinity;
+    this.invalidate(book);
   }
 
   private emitUpdate(kind: UpdateKind, book: SubscriberBook, sendTimeUs: number, refresh: boolean): void {

@@ -6,7 +6,8 @@
  * the live datagram itself arriving late there, or held and now next (reordered: it fills the gap without the
  * server). When the
  * range is gone (OUT_OF_RANGE), the request is refused (THROTTLED), the answer does not come within timeoutMs or
- * too many datagrams wait, it falls back: the held datagrams are processed as if no request had been made (the
+ * too many datagrams wait (maxHeld on its stream; maxHeldTotal on all streams: the request holding the most), it
+ * falls back: the held datagrams are processed as if no request had been made (the
  * gap invalidates the books, and the next refresh repairs them, §6.3).
  * Cold path: it runs only after a loss; holding a datagram copies it.
  * @module
@@ -22,6 +23,8 @@ export const DEFAULT_RETRANSMIT_TIMEOUT_MS = 250;
 export const Divert = { PROCESS: 0, HELD: 1, FILLS: 2 } as const;
 export type Divert = (typeof Divert)[keyof typeof Divert];
 export const DEFAULT_MAX_HELD_DATAGRAMS = 8192;
+/** Datagrams held by all open requests together (≈ 46 MB at 1400 bytes). */
+export const DEFAULT_MAX_HELD_DATAGRAMS_TOTAL = 32_768;
 
 interface Pending {
   st: StreamState;
@@ -58,6 +61,8 @@ export class Recovery {
   private readonly out = new Uint8Array(64);
   /** replayReady is applying fills: a call from inside leaves the next to that loop (no recursion per datagram). */
   private drainingFills = false;
+  /** Datagrams held by the open requests (not those of finished ones, replayed at once): against maxHeldTotal. */
+  private heldTotal = 0;
 
   constructor(
     private readonly counters: SubscriberCounters,
@@ -66,7 +71,13 @@ export class Recovery {
     private readonly auth: DatagramAuth | undefined,
     private readonly timeoutMs: number,
     private readonly maxHeld: number,
+    private readonly maxHeldTotal: number,
   ) {}
+
+  /** Datagrams held by the open requests together. */
+  get held(): number {
+    return this.heldTotal;
+  }
 
   /** Requests in flight. */
   get active(): number {
@@ -93,7 +104,10 @@ export class Recovery {
       // The gap's own next datagram, late on the live path (reordered): as good as the answer, which is then not
       // needed (with the server down or throttling, waiting for it left the books invalid for nothing).
       if (msgCount > 0 && seqNum === st.nextSeq && seqNum + msgCount <= p.to) return Divert.FILLS;
-      if (p.held.length >= this.maxHeld) this.finish(p, "fallback");
+      if (p.held.length >= this.maxHeld) this.overCap(p);
+      else if (this.heldTotal >= this.maxHeldTotal) this.overCap(this.largest());
+      // Onto a request just fallen back too: replayed after this datagram's turn, in order, as its others.
+      if (p.done === "") this.heldTotal++;
       p.held.push(bytes.slice(0, length));
       p.heldRecvUs.push(recvTimeUs);
       p.heldSeq.push(seqNum);
@@ -105,6 +119,7 @@ export class Recovery {
     if (seqNum <= st.nextSeq || st.altNext >= 0 || this.suppressed.has(st.key)) return Divert.PROCESS;
     const count = seqNum - st.nextSeq;
     if (count > RETX_MAX_COUNT) return Divert.PROCESS; // too much to ask: the refresh is the faster repair
+    if (this.heldTotal >= this.maxHeldTotal) this.overCap(this.largest());
     const np: Pending = {
       st,
       sessionId: st.sessionId,
@@ -120,6 +135,7 @@ export class Recovery {
       done: "",
     };
     this.pending.set(st.key, np);
+    this.heldTotal++;
     this.books.setStreamStale(st.key, true); // behind until the answer is applied: not usable
     this.counters.retransmitRequests++;
     const req: RetxControl = { kind: RETX_KIND_REQUEST, channelId: st.channelId, sourceId: st.sourceId, sessionId: st.sessionId, seqNum: np.from, count, firstAvailable: 0, nextSeq: 0 };
@@ -169,6 +185,7 @@ export class Recovery {
       this.fills.push({ bytes: p.held[i]!, recvTimeUs: p.heldRecvUs[i]! });
       for (const a of [p.held, p.heldRecvUs, p.heldSeq, p.heldEnd] as unknown[][]) a.splice(i, 1);
       p.heldInGap--;
+      this.heldTotal--;
       return;
     }
   }
@@ -232,9 +249,29 @@ export class Recovery {
     }
   }
 
+  /**
+   * Cold: too many datagrams wait (maxHeld on the request's stream, or maxHeldTotal on all): the request falls back,
+   * its held datagrams replayed as if never asked (the gap invalidates its books until their refresh).
+   */
+  private overCap(p: Pending): void {
+    this.counters.retransmitOverCap++;
+    this.finish(p, "fallback");
+  }
+
+  /**
+   * Cold: the open request holding the most datagrams, which falls back when all together reach maxHeldTotal (a
+   * stream flooded with forged gaps, or a burst on one, costs the request of that stream, not those of the others).
+   */
+  private largest(): Pending {
+    let most: Pending | undefined;
+    for (const p of this.pending.values()) if (most === undefined || p.held.length > most.held.length) most = p;
+    return most!;
+  }
+
   private finish(p: Pending, how: "recovered" | "fallback"): void {
     p.done = how;
     this.pending.delete(p.st.key);
+    this.heldTotal -= p.held.length;
     if (how === "recovered") this.counters.retransmitRecovered++;
     else {
       this.counters.retransmitFallbacks++;

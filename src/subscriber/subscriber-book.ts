@@ -82,6 +82,9 @@ export class SubscriberBook extends LadderBook implements BookView {
   asmSeq = -1;
   asmPartCount = 0;
   asmNextPart = 0;
+  /** Receive time (µs) of the last part or chunk taken into the split-delta and snapshot assembly (STALE_ASSEMBLY_MS). */
+  asmTouchedUs = 0;
+  snapTouchedUs = 0;
   pendBidN = 0;
   pendAskN = 0;
   pendBidPx: Float64Array = NO_LEVELS;
@@ -144,6 +147,25 @@ export class SubscriberBook extends LadderBook implements BookView {
     this.pendBidPx = this.pendBidQty = this.pendAskPx = this.pendAskQty = NO_LEVELS;
     this.snapBidPx = this.snapBidQty = this.snapAskPx = this.snapAskQty = NO_LEVELS;
     this.pendBidN = this.pendAskN = this.snapBidN = this.snapAskN = 0;
+  }
+
+  /**
+   * Gives back the scratch of the assemblies not under way (split delta: asmSeq −1; snapshot: snapSeq −1) and
+   * returns how many levels that was (as scratchLevels counts). Cold: another book's assembly is over the budget.
+   */
+  releaseIdleScratch(): number {
+    let freed = 0;
+    if (this.asmSeq < 0 && this.pendBidPx.length + this.pendAskPx.length > 0) {
+      freed += this.pendBidPx.length + this.pendAskPx.length;
+      this.pendBidPx = this.pendBidQty = this.pendAskPx = this.pendAskQty = NO_LEVELS;
+      this.pendBidN = this.pendAskN = 0;
+    }
+    if (this.snapSeq < 0 && this.snapBidPx.length + this.snapAskPx.length > 0) {
+      freed += this.snapBidPx.length + this.snapAskPx.length;
+      this.snapBidPx = this.snapBidQty = this.snapAskPx = this.snapAskQty = NO_LEVELS;
+      this.snapBidN = this.snapAskN = 0;
+    }
+    return freed;
   }
 }
 

@@ -34,6 +34,11 @@ export interface RetransmitOptions {
   timeoutMs?: number;
   /** Datagrams held per stream while waiting; more makes it fall back. Default 8192. */
   maxHeldDatagrams?: number;
+  /**
+   * Datagrams held by all streams' requests together (`sub.heldDatagrams`); more makes the request holding the most
+   * fall back (`retransmitOverCap`). Default 32 768 (≈ 46 MB of 1400-byte datagrams).
+   */
+  maxHeldDatagramsTotal?: number;
 }
 
 export interface FeedSubscriberOptions {
@@ -76,10 +81,17 @@ export interface FeedSubscriberOptions {
    */
   maxLevelsPerSide?: number;
   /**
-   * Levels held in all unfinished snapshot and split-delta assemblies together; an assembly that would exceed it is
-   * abandoned (`assemblyOverBudget`). Default 2 000 000 (32 MB of scratch).
+   * Levels held in all unfinished snapshot and split-delta assemblies together; an assembly that would exceed it,
+   * after the scratch books keep between assemblies and assemblies untouched for 10 s (`assembliesExpired`) are
+   * taken back, is abandoned (`assemblyOverBudget`). Default 2 000 000 (32 MB of scratch).
    */
   maxAssemblyLevels?: number;
+  /**
+   * Levels in all books together, both sides (`sub.bookLevels`). A book whose growth takes them past it is emptied
+   * and invalid until a snapshot that fits (`bookLevelsOverCap`). Default 50 000 000 (at least 800 MB of levels;
+   * 10 000 books 1000 deep a side are 20 000 000). Without it: maxBooks × 2 × maxLevelsPerSide.
+   */
+  maxBookLevels?: number;
 }
 
 export type UpdateKind = "delta" | "snapshot" | "status";
@@ -244,6 +256,13 @@ export interface SubscriberCounters {
   levelsOverCap: number;
   /** Assemblies abandoned because all unfinished ones together would exceed maxAssemblyLevels. */
   assemblyOverBudget: number;
+  /**
+   * Unfinished snapshot and split-delta assemblies untouched for 10 s, dropped when another needed their room in
+   * maxAssemblyLevels (a dropped split delta leaves its book invalid until its next snapshot).
+   */
+  assembliesExpired: number;
+  /** Books emptied (invalid) because their growth took all books together past maxBookLevels. */
+  bookLevelsOverCap: number;
   /** Exceptions thrown by event listeners (caught and reported as 'error'). */
   listenerErrors: number;
   /** Retransmission (options.retransmit): ranges asked for, recovered, and fallen back to the refresh. */
@@ -253,6 +272,8 @@ export interface SubscriberCounters {
   /** Of the fallbacks: the server said the range is gone or refused (OUT_OF_RANGE, THROTTLED); no answer in time. */
   retransmitRefused: number;
   retransmitTimeouts: number;
+  /** Of the fallbacks: too many datagrams waited (retransmit.maxHeldDatagrams on the stream, maxHeldDatagramsTotal on all). */
+  retransmitOverCap: number;
   /** RETRANSMIT datagrams applied into a gap, and dropped (not asked for, not the gap's next, or no retransmit option). */
   retransmitDatagrams: number;
   retransmitRejected: number;

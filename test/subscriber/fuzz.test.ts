@@ -294,10 +294,13 @@ function runFuzz(seed: number, steps: number, depth = 0): { mutated: number; che
     });
     expect(sub.books.size).toBeLessThanOrEqual(CAPS.maxBooks);
     expect(sub.assemblyScratchLevels).toBeLessThanOrEqual(CAPS.maxAssemblyLevels);
+    let levels = 0;
     for (const sb of sub.books.values()) {
       expect(sb.bidCount).toBeLessThanOrEqual(CAPS.maxLevelsPerSide);
       expect(sb.askCount).toBeLessThanOrEqual(CAPS.maxLevelsPerSide);
+      levels += sb.bidCount + sb.askCount;
     }
+    expect(sub.bookLevels).toBe(levels); // the count maxBookLevels is held to follows every change
   };
   for (let step = 0; step < steps; step++) {
     pub.step();
