@@ -285,9 +285,10 @@ function replaceSide(
   const oldPx = scratch.px;
   const oldQty = scratch.qty;
   if (old > 0) side.copyLevels(0, old, oldPx, oldQty, 0);
-  // Room for every change (at most each new level and each old one), then the arrays are written directly.
+  // Room for every change, then the arrays are written directly: at most one per list entry (a list not best first
+  // may name a price several times, each entry a change: listedChanges) and one per old level.
   let cN = isBid ? changes.bidCount : changes.askCount;
-  changes.reserve(isBid, cN + n + old);
+  changes.reserve(isBid, cN + listN + old);
   const cPx = isBid ? changes.bidPx : changes.askPx;
   const cQty = isBid ? changes.bidQty : changes.askQty;
   // New levels whose qty changed or that are new, in the list's order.

@@ -120,6 +120,26 @@ export class LadderBase {
     this.curRank = -1;
   }
 
+  /**
+   * Cold: removes the side's `k` worst levels (k ≤ count), the subscriber's cap on a side deeper than it. The worst
+   * levels are the overflow's first entries (keys ascending), so deleting them one by one shifted the whole overflow
+   * each time (~57k entries, 35–100 µs, per level added above a capped side's floor); here the arrays become views
+   * that start after them: O(1) and no copy, the slack at the arrays' end unchanged. The buffer's first entries stay
+   * held (not counted by bytesAllocated) until the next grow, give-back or snapshot replaces the arrays. Levels left
+   * to drop once the overflow is empty come from the window, worst first, through set().
+   */
+  dropWorst(k: number): void {
+    const fromOverflow = k < this.oN ? k : this.oN;
+    if (fromOverflow === this.oN) {
+      this.oN = 0; // the arrays stay as they are: never a view of length 0, which growOverflow could not double
+    } else if (fromOverflow > 0) {
+      this.oKeys = this.oKeys.subarray(fromOverflow);
+      this.oQtys = this.oQtys.subarray(fromOverflow);
+      this.oN -= fromOverflow;
+    }
+    for (let left = k - fromOverflow; left > 0 && this.wCount > 0; left--) this.set(this.priceAt(this.wCount - 1), 0);
+  }
+
   /** Best price mantissa; NaN if empty. */
   bestPrice(): number {
     // "+ 0" turns the −0 of an ask at price 0 (key −0) into 0.

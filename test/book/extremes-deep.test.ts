@@ -276,3 +276,89 @@ describe("the ladder's overflow at 100k levels", () => {
     }
   });
 });
+
+describe("Ladder.dropWorst (the subscriber's cap on a side deeper than it)", () => {
+  it("drops the worst levels (through the overflow and into the window) in O(1) a level; inserts, deletes, grows and give-backs after it stay exact", () => {
+    class Probe extends Ladder {
+      get overflowCount(): number {
+        return this.oN;
+      }
+      get overflowCapacity(): number {
+        return this.oKeys.length;
+      }
+    }
+    const typedArrayProto = Object.getPrototypeOf(Float64Array.prototype) as { copyWithin: (t: number, s: number, e?: number) => unknown };
+    const copyWithin = typedArrayProto.copyWithin;
+    for (const sideOf of [Side.BID, Side.ASK]) {
+      const sign = sideOf === Side.BID ? 1 : -1;
+      const r = new Rng(68 + sideOf);
+      const n = 4000;
+      const l = new Probe(sideOf);
+      const model = new Map<number, number>();
+      const px = Float64Array.from({ length: n }, (_, i) => 1e6 - sign * 7 * i); // 7 ticks apart: most in the overflow
+      const qty = Float64Array.from({ length: n }, (_, i) => 1 + i);
+      l.loadSorted(px, qty, n);
+      for (let i = 0; i < n; i++) model.set(px[i]!, qty[i]!);
+      const check = (where: string) => {
+        const want = [...model].sort((a, b) => (b[0] - a[0]) * sign);
+        expect([where, l.count]).toEqual([where, want.length]);
+        const got: number[][] = [];
+        for (let k = 0; k < want.length; k++) got.push([l.priceAt(k), l.qtyAt(k)]);
+        expect(`${where}: ${got}`).toBe(`${where}: ${want}`);
+      };
+      // The worst levels one at a time, as the subscriber does for each level added above its floor: no shift.
+      let moved = 0;
+      typedArrayProto.copyWithin = function (this: Float64Array, t: number, s: number, e?: number) {
+        moved += (e ?? this.length) - s;
+        return copyWithin.call(this, t, s, e);
+      };
+      try {
+        for (let k = 0; k < 500; k++) {
+          const p = 1e6 - sign * (7 * (k % 50) + 1 + (k / 50) | 0); // between the top levels, each a new one
+          l.set(p, 5);
+          model.set(p, 5);
+          const worst = l.priceAt(l.count - 1);
+          l.dropWorst(1);
+          model.delete(worst);
+        }
+      } finally {
+        typedArrayProto.copyWithin = copyWithin;
+      }
+      expect(moved).toBe(0); // was ~500 × 3,700 keys and qtys: each drop shifted the whole overflow
+      check(`${sideOf} after 500 drops`);
+      // Then, on the views dropWorst left: deep inserts until the overflow grows, deletes until it is given back
+      // (halved), and drops of several levels, some past the overflow into the window; random, the model checked.
+      const drop = (k: number) => {
+        const d = Math.min(k, l.count);
+        for (let j = 0; j < d; j++) model.delete(l.priceAt(l.count - 1 - j));
+        l.dropWorst(d);
+      };
+      const capacity0 = l.overflowCapacity;
+      let intoWindow = 0;
+      for (let step = 0; step < 6000; step++) {
+        if (r.chance(0.05)) {
+          const past = step >= 2500 && r.chance(0.1); // the whole overflow and some of the window
+          if (past && l.windowCount > 0) intoWindow++;
+          drop(past ? l.overflowCount + r.int(1, 3) : r.int(0, 20));
+        } else if (step < 2500 || l.count === 0) {
+          const p = 1e6 - sign * r.int(-20, 20 * n);
+          const q = r.int(1, 9);
+          l.set(p, q);
+          model.set(p, q);
+        } else if (l.count > 30) {
+          const p = l.priceAt(r.int(0, l.count - 1));
+          l.set(p, 0);
+          model.delete(p);
+        }
+        if (step === 2499) {
+          expect(l.overflowCapacity).toBeGreaterThan(capacity0); // grown from a view
+          check(`${sideOf} deep`);
+        }
+        if (step % 1000 === 999) check(`${sideOf} step ${step}`);
+      }
+      expect(l.overflowCapacity).toBeLessThan(capacity0); // given back from a view
+      expect(intoWindow).toBeGreaterThan(0);
+      check(`${sideOf} end`);
+    }
+  });
+});

@@ -257,3 +257,86 @@ describe("BookBuilder.applyReplace on deep books", () => {
     }
   });
 });
+
+/**
+ * The change set of a LIVE replace whose list is applied level by level (a list not best first): each entry (qty 0
+ * skipped) whose qty differs from its price's qty at that point, in the list's order, then each old level the list
+ * lacks (qty 0), best first.
+ */
+function listedModel(old: [number, number][], list: [number, number][]): [number, number][] {
+  const cur = new Map(old);
+  const out: [number, number][] = [];
+  for (const [p, q] of list) {
+    if (q === 0 || (cur.get(p) ?? 0) === q) continue;
+    cur.set(p, q);
+    out.push([p, q]);
+  }
+  const listed = new Set(list.filter(([, q]) => q !== 0).map(([p]) => p));
+  for (const [p] of old) if (!listed.has(p)) out.push([p, 0]);
+  return out;
+}
+
+describe("BookBuilder.applyReplace: a list that names a price many times", () => {
+  it("gets a change set with room for every entry (each repeat a change), not one per distinct price", () => {
+    // Room was reserved for the distinct prices plus the old levels (here 2 + 2 a side), within the change set's 256:
+    // the entries past its end were dropped by the typed array while the count said 602, so the encoder read
+    // undefined (NaN) for 346 of them. Applying the list as a delta (before da0560f) reserved one per entry.
+    const b = new BookBuilder(instr);
+    const u = new BookUpdate();
+    u.isSnapshot = true;
+    u.pushBid(100, 1);
+    u.pushBid(98, 1);
+    u.pushAsk(101, 1);
+    u.pushAsk(103, 1);
+    b.applySnapshot(u);
+    const old = { bids: levelsOf(b, true), asks: levelsOf(b, false) };
+    const bids: [number, number][] = [];
+    const asks: [number, number][] = [];
+    for (let i = 0; i < 600; i++) bids.push([100, 2 - (i % 2)]); // 2, 1, 2, 1, …: every entry changes the level
+    bids.push([99, 3]);
+    for (let i = 0; i < 600; i++) asks.push([102 + (i % 2), 1 + (i % 3)]); // two prices, each entry a new qty
+    u.reset();
+    u.replace = true;
+    for (const [p, q] of bids) u.pushBid(p, q);
+    for (const [p, q] of asks) u.pushAsk(p, q);
+    expect(b.applyReplace(u)).toBe(ApplyResult.APPLIED);
+    expect(changesOf(b, true)).toEqual(listedModel(old.bids, bids));
+    expect(changesOf(b, false)).toEqual(listedModel(old.asks, asks));
+    expect(b.changes.bidCount).toBe(602); // 600 repeats, 99 new, 98 gone
+    expect(levelsOf(b, true)).toEqual([[100, 1], [99, 3]]);
+    expect(levelsOf(b, false)).toEqual([[102, 2], [103, 3]]);
+  });
+
+  it("random lists with repeats, qty 0 entries and any order: book = the list read as a snapshot; change set = the model's", () => {
+    const r = new Rng(68);
+    const b = new BookBuilder(instr);
+    const u = new BookUpdate();
+    for (let step = 0; step < 300; step++) {
+      const gen = (bid: boolean): [number, number][] => {
+        const n = r.chance(0.1) ? r.int(0, 1) : r.logInt(700);
+        const spread = r.chance(0.5) ? 20 : 2000; // few prices (many repeats) or many
+        const e: [number, number][] = [];
+        for (let i = 0; i < n; i++) e.push([bid ? 10_000 - r.int(1, spread) : 10_000 + r.int(0, spread), r.chance(0.1) ? 0 : r.int(1, 3)]);
+        if (r.chance(0.3)) e.sort((x, y) => (bid ? y[0] - x[0] : x[0] - y[0])); // best first, the repeats adjacent
+        return e;
+      };
+      const bids = gen(true);
+      const asks = gen(false);
+      const old = { bids: levelsOf(b, true), asks: levelsOf(b, false) };
+      const wasLive = b.state === BookState.LIVE;
+      u.reset();
+      u.replace = true;
+      for (const [p, q] of bids) u.pushBid(p, q);
+      for (const [p, q] of asks) u.pushAsk(p, q);
+      expect(b.applyReplace(u)).toBe(ApplyResult.APPLIED);
+      const asSnapshot = (e: [number, number][], bid: boolean) =>
+        [...new Map(e.filter(([, q]) => q !== 0))].sort((x, y) => (bid ? y[0] - x[0] : x[0] - y[0]));
+      expect(String(levelsOf(b, true))).toBe(String(asSnapshot(bids, true)));
+      expect(String(levelsOf(b, false))).toBe(String(asSnapshot(asks, false)));
+      if (wasLive) {
+        expect(String(changesOf(b, true))).toBe(String(listedModel(old.bids, bids)));
+        expect(String(changesOf(b, false))).toBe(String(listedModel(old.asks, asks)));
+      }
+    }
+  });
+});
