@@ -332,7 +332,7 @@ export class Supervisor implements StatusSource {
           this.log.warn("worker log lines dropped: this thread had not written the worker's earlier lines yet (a standard error that takes them slowly, or this thread held up)", { worker: slot.index, lines: msg.lines });
         } else if (msg.type === "budget") {
           slot.budgets.record(msg);
-          if ("blockedUntilMs" in msg) this.shareHold(slot, msg.key, msg.blockedUntilMs);
+          if ("holdMs" in msg) this.shareHold(slot, msg.key, msg.holdMs);
         } else if (msg.type === "session") {
           slot.answering = true;
           this.onWorkerSession?.(msg.sourceId, msg.sessionId);
@@ -386,12 +386,12 @@ export class Supervisor implements StatusSource {
    * and relayed to the other workers running. Before, a worker honoured only its own holds: since the workers
    * resolve their own shares at start, one answered 429 left the others asking into the venue's hold. Cold.
    */
-  private shareHold(from: Slot, key: string, blockedUntilMs: number): void {
-    const holdMs = blockedUntilMs - Date.now(); // the worker's wall clock; carried on as a length (budget-ledger.ts)
+  private shareHold(from: Slot, key: string, holdMs: number): void {
+    // A length as the worker sent it (budget-ledger.ts): no clock of either thread in it, so no step either.
     if (typeof key !== "string" || !Number.isFinite(holdMs) || holdMs <= 0) return;
     for (const slot of this.slots) {
       if (slot === from) continue;
-      slot.budgets.record({ key, blockedUntilMs });
+      slot.budgets.record({ key, holdMs });
       slot.worker?.postMessage({ type: "hold", key, holdMs } satisfies ToWorker);
     }
   }

@@ -7,7 +7,7 @@ import type { BookLevels, BookSummary } from "./book-json.ts";
 import type { LatencySnapshot, MetricsSnapshot } from "./metrics.ts";
 import type { ReadinessInput } from "./readiness.ts";
 import type { VenueStart } from "./venue-start.ts";
-import type { BudgetCarry, BudgetEvent } from "../venues/common/budget-ledger.ts";
+import type { BudgetCarry, SentBudgetEvent } from "../venues/common/budget-ledger.ts";
 
 /** What the supervisor asks a worker for (HTTP requests, aggregated over workers). */
 export type WorkerRequest =
@@ -48,7 +48,7 @@ export type FromWorker =
   | { type: "response"; id: number; result: BookSummary[] | BookLevels | null | MetricsSnapshot | ReadinessInput | LatencySnapshot | undefined }
   | { type: "pong" }
   /** A use of a per-IP budget (a connect, REST weight) or a venue's hold, reported before the request goes out. */
-  | ({ type: "budget" } & BudgetEvent)
+  | ({ type: "budget" } & SentBudgetEvent)
   /** One log line, formatted (with the worker's `worker` field), for the main thread to write (worker-log.ts). */
   | { type: "log"; line: string }
   /** `lines` log lines were dropped: the main thread had not taken the worker's earlier ones (worker-log.ts). */

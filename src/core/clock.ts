@@ -2,15 +2,87 @@
  * Wall-clock time in integer microseconds since the Unix epoch.
  * Integer µs stay exact in a JS number until year 2255 (2^53 µs); the wire carries ns as i64 (see core/i64.ts).
  * `performance.timeOrigin + performance.now()` agrees with CLOCK_REALTIME to < 0.5 µs on this machine kind
- * (docs/runtime-costs.md §5), and unlike Date.now() it has sub-ms resolution.
+ * (docs/runtime-costs.md §5), and unlike Date.now() it has sub-ms resolution. It is the wall clock at start plus the
+ * monotonic time since, so a step of the host's clock (NTP, a VM resumed, `date -s`) would leave it off by the step
+ * until a restart: nowUs's origin is moved to the wall clock when they are found more than WALL_DRIFT_MAX_MS apart
+ * (checked at a turn's end, at most every WALL_CHECK_MS; see checkWallClock). monoEpochMs never moves.
  * @module
  */
 const ORIGIN_US = performance.timeOrigin * 1000;
 const ORIGIN_MS = performance.timeOrigin;
 
-/** Current time, integer µs since the Unix epoch. */
+/** How often nowUs is compared with the wall clock (Date.now), at the end of the next turn someone armed. */
+export const WALL_CHECK_MS = 1_000;
+/** nowUs is moved to the wall clock when it is further than this from it (beyond Date.now's own 1 ms steps). */
+export const WALL_DRIFT_MAX_MS = 1;
+/** A wall-clock tick read between two monotonic readings further apart than this (preempted) is not anchored to. */
+const TICK_BRACKET_MAX_MS = 0.05;
+/** How long a re-anchoring waits for Date.now's next tick (to read the wall clock to µs) before taking its mid-ms. */
+const TICK_WAIT_MAX_MS = 3;
+
+/** What nowUs's origin has been moved by in all, integer µs (0 until the wall clock steps). */
+let wallShiftUs = 0;
+/** nowUs's origin: ORIGIN_US + wallShiftUs. */
+let wallOriginUs = ORIGIN_US;
+
+/**
+ * Current time, integer µs since the Unix epoch: the wall clock, to within WALL_DRIFT_MAX_MS once a step of it has
+ * been seen (at most WALL_CHECK_MS and a turn later). Monotonic between those moves; a step back moves it back.
+ */
 export function nowUs(): number {
-  return Math.round(ORIGIN_US + performance.now() * 1000);
+  return Math.round(wallOriginUs + performance.now() * 1000);
+}
+
+/**
+ * A nowUs / turnReceiptUs stamp of this turn on the process's monotonic timeline (the wall clock at start plus the
+ * monotonic time since, as monoEpochMs): what a capture records, so a wall-clock step moves no record (replay
+ * paces by them). Valid for stamps taken in the current turn (the origin moves only at a turn's end).
+ */
+export function monoStampUs(stampUs: number): number {
+  return stampUs - wallShiftUs;
+}
+
+/**
+ * Compares nowUs with the wall clock and, if they are more than WALL_DRIFT_MAX_MS apart, moves nowUs's origin to it
+ * (reading Date.now's next tick, so the stamps keep their sub-ms accuracy); returns whether it moved. Run at a turn's
+ * end (endTurn) at most every WALL_CHECK_MS, so every stamp of one turn is on one origin; tests call it. Cold.
+ */
+export function checkWallClock(): boolean {
+  // Date.now() read between two monotonic readings: a preemption between them widens the bracket and can only hide
+  // a drift until the next check, never show one that is not there (both clocks count the same seconds: NTP slews
+  // CLOCK_MONOTONIC with CLOCK_REALTIME; only a step or a VM's resume parts them).
+  const p0 = performance.now();
+  const wallMs = Date.now(); // floored: the wall clock was in [wallMs, wallMs + 1) when it was read
+  const p1 = performance.now();
+  const aheadMs = (wallOriginUs / 1000 + p0) - (wallMs + 1);
+  const behindMs = wallMs - (wallOriginUs / 1000 + p1);
+  if (!(aheadMs > WALL_DRIFT_MAX_MS || behindMs > WALL_DRIFT_MAX_MS)) return false;
+  const originMs = wallOriginAtTick();
+  wallShiftUs = Math.round(originMs * 1000 - ORIGIN_US);
+  wallOriginUs = ORIGIN_US + wallShiftUs;
+  return true;
+}
+
+/**
+ * The wall clock's origin for performance.now(), read at one of Date.now's ticks (the wall clock is then exactly the
+ * new ms): its monotonic time is bracketed by the readings either side. Spins for up to about TICK_WAIT_MAX_MS (once
+ * per step of the host's clock); with no clean tick by then, the mid-ms of the last reading (±0.5 ms).
+ */
+function wallOriginAtTick(): number {
+  let before = performance.now();
+  let lastWallMs = Date.now();
+  let lastMonoMs = performance.now();
+  const giveUpMs = before + TICK_WAIT_MAX_MS;
+  for (;;) {
+    const wallMs = Date.now();
+    const monoMs = performance.now();
+    // The tick came between the previous Date.now read (after `before`) and this one (before `monoMs`).
+    if (wallMs !== lastWallMs && monoMs - before <= TICK_BRACKET_MAX_MS) return wallMs - lastMonoMs;
+    if (monoMs > giveUpMs) return wallMs + 0.5 - monoMs;
+    before = lastMonoMs;
+    lastWallMs = wallMs;
+    lastMonoMs = monoMs;
+  }
 }
 
 /**
@@ -47,6 +119,9 @@ export const monoNs: () => number =
 
 let turnEndArmed = false;
 let receiptValid = false;
+/** The wall-clock check's timer (started at the first armed turn, unref'd) sets this; the next turn's end checks. */
+let wallCheckDue = false;
+let wallCheckTimer: ReturnType<typeof setInterval> | undefined;
 let receiptUs = 0;
 const turnEndHooks: (() => void)[] = [];
 
@@ -54,6 +129,11 @@ function endTurn(): void {
   turnEndArmed = false;
   receiptValid = false;
   for (let i = 0; i < turnEndHooks.length; i++) turnEndHooks[i]!();
+  // After the hooks (the publisher's flush): every stamp of a turn is on one origin.
+  if (wallCheckDue) {
+    wallCheckDue = false;
+    checkWallClock();
+  }
 }
 
 /** Makes the registered turn-end hooks run once after this turn's I/O callbacks (idempotent within a turn). */
@@ -61,6 +141,11 @@ export function armTurnEnd(): void {
   if (turnEndArmed) return;
   turnEndArmed = true;
   setImmediate(endTurn);
+  if (wallCheckTimer === undefined) {
+    // Not per message, nor per turn: a timer's flag. Unref'd: it keeps no process alive.
+    wallCheckTimer = setInterval(() => (wallCheckDue = true), WALL_CHECK_MS);
+    (wallCheckTimer as { unref?: () => void }).unref?.();
+  }
 }
 
 /** Registers a hook run at the end of every turn someone armed; returns its removal. Cold. */

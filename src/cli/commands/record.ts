@@ -6,6 +6,7 @@
 import { statSync } from "node:fs";
 import { startRuntimeUnlessStopped, StoppedDuringStart, type Runtime } from "../../app/runtime.ts";
 import { loadConfigFile } from "../../config/load.ts";
+import { monoStampUs } from "../../core/clock.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
 import { CaptureWriter, type CaptureWriterStats } from "../../record/capture.ts";
 import { COMPRESSION_NAMES, type CompressionName } from "../../record/codec.ts";
@@ -97,6 +98,19 @@ export const recordCommand: CommandSpec = {
   },
 };
 
+/**
+ * The feeder's raw taps writing to the capture. A record's time is the stamp on the process's monotonic timeline
+ * (core/clock.ts monoStampUs): the published receive times follow a step of the wall clock (nowUs), a capture does
+ * not, so `replay --pace recorded` and `export --every-ms` neither wait nor write the step's length.
+ */
+export function captureTaps(writer: () => Pick<CaptureWriter, "write" | "writeRest">) {
+  return {
+    onRawFrame: (venue: string, market: string, connection: string, frame: string, tsRecvUs: number) => writer().write(monoStampUs(tsRecvUs), venue, market, connection, frame),
+    onRawRest: (venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number) =>
+      writer().writeRest(monoStampUs(tsRecvUs), venue, market, connection, url, body),
+  };
+}
+
 /** Starts the runtime with the capture writer and records until the stop signal. */
 async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger, out: string, o: Omit<RecordSettings, "path" | "out">): Promise<number> {
   const { compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs } = o;
@@ -107,8 +121,7 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
     // writer opens once they pass (before the first frame can arrive).
     runtime = await startRuntimeUnlessStopped({ ...config, workers: 1 }, log, ctx.stopSignal, STOP_DEADLINE_MS, {
       feederOptions: {
-        onRawFrame: (venue, market, connection, frame, tsRecvUs) => writer!.write(tsRecvUs, venue, market, connection, frame),
-        onRawRest: (venue, market, connection, url, body, tsRecvUs) => writer!.writeRest(tsRecvUs, venue, market, connection, url, body),
+        ...captureTaps(() => writer!),
       },
       writableDirs: [{ key: "--out", dir: out }],
       beforePublishing: () => {

@@ -6,12 +6,15 @@
  * worker slot's uses still inside their window, and hands them to the slot's next worker, whose budgets start
  * from them. The supervisor keeps time with its monotonic clock (performance.now) and hands uses over as ages and
  * a hold as the time it still runs; the worker's budgets read the adapters' deadline clock (monotonic too:
- * CommonAdapterOptions.now), and the worker's ledger dates what it sends in the wall clock (the reading's distance
- * from now added to Date.now), which the supervisor reads against its own wall clock on arrival: the two threads'
- * monotonic clocks do not share an origin. So a wall-clock step (NTP, a VM resumed) while a worker is down neither
- * stretches what is carried (a step back: uses dated in the future, counted for the step's length too, REST and
- * connects held as long) nor cuts a hold short (a step forward: requests sent into the venue's hold). A hold is the
- * IP's: the supervisor also relays one worker's to every other running worker (WorkerLedger.hold), and keeps it for
+ * CommonAdapterOptions.now), and the worker's ledger sends each use as its age and each hold as the time it still
+ * runs, as of the send (SentBudgetEvent), which the supervisor adds to its own clock on arrival: the two threads'
+ * monotonic clocks do not share an origin, and no wall clock is read on either side. So a wall-clock step (NTP, a VM
+ * resumed) neither stretches what is carried (a step back: uses dated in the future, counted for the step's length
+ * too, REST and connects held as long) nor cuts a hold short (a step forward: requests sent into the venue's hold),
+ * whether it comes while a worker is down or while a report is on its way (before, reports were dated in the wall
+ * clock and read against the supervisor's: a step between the two went into every length). The time a report takes
+ * to arrive makes a use look younger and a hold last longer, never the other way. A hold is the IP's: the supervisor
+ * also relays one worker's to every other running worker (WorkerLedger.hold), and keeps it for
  * every slot.
  * @module
  */
@@ -45,13 +48,15 @@ export interface CarriedBudget {
   readonly holdMs: number;
 }
 
-/**
- * What a budget reports (key: venue and budget, e.g. "bybit:connect"): a use, or a hold from an over-limit answer.
- * In the budget's clock as reported; in the worker's wall clock as sent to the supervisor (workerLedger).
- */
+/** What a budget reports (key: venue and budget, e.g. "bybit:connect"): a use, or a hold from an over-limit answer, in the budget's clock. */
 export type BudgetEvent =
   | { readonly key: string; readonly windowMs: number; readonly atMs: number; readonly weight: number }
   | { readonly key: string; readonly blockedUntilMs: number };
+
+/** A BudgetEvent as the worker sends it to the supervisor (workerLedger): lengths as of the send, in no clock. */
+export type SentBudgetEvent =
+  | { readonly key: string; readonly windowMs: number; readonly ageMs: number; readonly weight: number }
+  | { readonly key: string; readonly holdMs: number };
 
 /** The worker's side: the previous worker's usage to start from, and where new usage goes. */
 export interface BudgetLedger {
@@ -81,25 +86,16 @@ export function budgetLink(ledger: BudgetLedger | undefined, key: string): Budge
   return ledger === undefined ? undefined : { key, ledger };
 }
 
-/** The worker's two clocks: the budgets' (the adapters' deadline clock) and the wall clock events are sent in. */
-export interface LedgerClock {
-  readonly now: () => number;
-  readonly wallNow: () => number;
-}
-
-const PROCESS_CLOCK: LedgerClock = { now: monoEpochMs, wallNow: Date.now };
-
 /**
- * A ledger over a start message's carried usage, dated from `nowMs` (the budgets' clock when the worker starts: the
- * hand-over was a moment ago, so uses look a little younger and a hold a little longer than they are, never the
- * other way), reporting through `send` in the wall clock (a time's distance from `clock.now()` added to
- * `clock.wallNow()`). Tests pass one clock as both.
+ * A ledger over a start message's carried usage, dated from `nowMs` (the budgets' clock `now` when the worker starts:
+ * the hand-over was a moment ago, so uses look a little younger and a hold a little longer than they are, never the
+ * other way), reporting through `send` as lengths as of the report (SentBudgetEvent).
  */
 export function workerLedger(
   carried: Readonly<Record<string, BudgetCarry>>,
-  send: (event: BudgetEvent) => void,
-  nowMs: number = PROCESS_CLOCK.now(),
-  clock: LedgerClock = PROCESS_CLOCK,
+  send: (event: SentBudgetEvent) => void,
+  nowMs: number = monoEpochMs(),
+  now: () => number = monoEpochMs,
 ): WorkerLedger {
   const byKey = new Map<string, CarriedBudget>();
   for (const [key, c] of Object.entries(carried)) {
@@ -111,11 +107,12 @@ export function workerLedger(
   return {
     carried: (key) => byKey.get(key),
     report: (event) => {
-      const toWallMs = clock.wallNow() - clock.now();
-      send("blockedUntilMs" in event ? { key: event.key, blockedUntilMs: event.blockedUntilMs + toWallMs } : { ...event, atMs: event.atMs + toWallMs });
+      const at = now();
+      if ("blockedUntilMs" in event) send({ key: event.key, holdMs: event.blockedUntilMs - at });
+      else send({ key: event.key, windowMs: event.windowMs, ageMs: Math.max(0, at - event.atMs), weight: event.weight });
     },
     onHold: (key, apply) => listeners.set(key, [...(listeners.get(key) ?? []), apply]),
-    hold: (key, holdMs, atMs = clock.now()) => {
+    hold: (key, holdMs, atMs = now()) => {
       if (!(holdMs > 0) || !Number.isFinite(holdMs)) return; // a malformed relay (not from our supervisor) is ignored
       for (const apply of listeners.get(key) ?? []) apply(atMs + holdMs, holdMs);
     },
@@ -131,34 +128,30 @@ interface Account {
 
 /**
  * The supervisor's side, one per worker slot: each budget's uses still inside their window, and its hold, kept in
- * the monotonic clock `monoMs`. A worker's times (wall clock) are read against the wall clock when they arrive:
- * the report was made a moment before.
+ * the monotonic clock `monoMs`. A worker's lengths (SentBudgetEvent) count from when they arrive: the report was made
+ * a moment before.
  */
 export class BudgetAccounts {
   private readonly byKey = new Map<string, Account>();
 
   constructor(private readonly monoMs: () => number = () => performance.now()) {}
 
-  /** A malformed event (not from our worker code) is ignored. `wallNowMs`: the wall clock as it arrives. */
-  record(event: BudgetEvent, wallNowMs: number = Date.now()): void {
+  /** A malformed event (not from our worker code) is ignored. */
+  record(event: SentBudgetEvent): void {
     if (typeof event?.key !== "string") return;
     const nowMs = this.monoMs();
     let account = this.byKey.get(event.key);
-    if ("blockedUntilMs" in event) {
-      if (!Number.isFinite(event.blockedUntilMs)) return;
-      const remainingMs = event.blockedUntilMs - wallNowMs;
-      if (remainingMs <= 0) return;
+    if ("holdMs" in event) {
+      if (!Number.isFinite(event.holdMs) || event.holdMs <= 0) return;
       if (account === undefined) this.byKey.set(event.key, (account = { windowMs: 0, uses: [], holdUntilMs: 0 }));
-      account.holdUntilMs = Math.max(account.holdUntilMs, nowMs + remainingMs);
+      account.holdUntilMs = Math.max(account.holdUntilMs, nowMs + event.holdMs);
       return;
     }
-    if (!Number.isFinite(event.atMs) || !Number.isFinite(event.weight) || !(event.windowMs > 0)) return;
+    if (!Number.isFinite(event.ageMs) || !Number.isFinite(event.weight) || !(event.windowMs > 0)) return;
     if (account === undefined) this.byKey.set(event.key, (account = { windowMs: event.windowMs, uses: [], holdUntilMs: 0 }));
     account.windowMs = event.windowMs;
-    // Made a moment ago; a use dated in the future (the wall clock stepped back meanwhile) is taken as made now.
-    const ageMs = Math.max(0, wallNowMs - event.atMs);
     const last = account.uses.at(-1);
-    account.uses.push({ atMs: Math.max(nowMs - ageMs, last?.atMs ?? -Infinity), weight: event.weight }); // oldest first
+    account.uses.push({ atMs: Math.max(nowMs - Math.max(0, event.ageMs), last?.atMs ?? -Infinity), weight: event.weight }); // oldest first
     prune(account, nowMs); // bounded by what fits in one window
   }
 

@@ -3,20 +3,21 @@
  * a per-IP budget, and the holds it was given, still count for the next. Before, a restarted worker's budgets started
  * full: with a connect budget of 3 per window it could connect 3 more times right after its predecessor had.
  */
-import { describe, expect, test } from "vitest";
-import { BudgetAccounts, budgetLink, workerLedger, type BudgetEvent } from "../../../src/venues/common/budget-ledger.ts";
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { monoEpochMs } from "../../../src/core/clock.ts";
+import { BudgetAccounts, budgetLink, workerLedger, type SentBudgetEvent } from "../../../src/venues/common/budget-ledger.ts";
 import { RestWeightBudget, SlidingWindowBudget } from "../../../src/venues/common/budgets.ts";
 
 /**
  * One worker after another in a slot: the events the first reports go through the accounts into the second's start.
- * `clock.monoMs` is the supervisor's monotonic clock, `clock.wallMs` the wall clock both threads read; without a
- * step they move together (at()).
+ * `clock.monoMs` is the supervisor's monotonic clock, `clock.wallMs` the clock the worker's budgets read here (a
+ * test's wall clock); without a step they move together (at()).
  */
 function slot(): {
   accounts: BudgetAccounts;
   clock: { monoMs: number; wallMs: number };
   at: (ms: number) => number;
-  nextWorker: (nowMs: number) => { events: BudgetEvent[]; ledger: ReturnType<typeof workerLedger> };
+  nextWorker: (nowMs: number) => { events: SentBudgetEvent[]; ledger: ReturnType<typeof workerLedger> };
 } {
   const clock = { monoMs: 0, wallMs: 0 };
   const accounts = new BudgetAccounts(() => clock.monoMs);
@@ -26,15 +27,15 @@ function slot(): {
     clock,
     at,
     nextWorker(nowMs) {
-      const events: BudgetEvent[] = [];
+      const events: SentBudgetEvent[] = [];
       const ledger = workerLedger(
         accounts.carry(),
         (e) => {
           events.push(e);
-          accounts.record(e, clock.wallMs);
+          accounts.record(e);
         },
         nowMs,
-        { now: () => clock.wallMs, wallNow: () => clock.wallMs }, // one clock: the budgets' is the wall clock here
+        () => clock.wallMs, // the budgets' clock is the test's wall clock here
       );
       return { events, ledger };
     },
@@ -65,8 +66,8 @@ describe("budget ledger", () => {
     rest.take(0, 8);
     expect(rest.onResponse(s.at(100), 429, "30")).toBe(30_000);
     expect(w1.events).toEqual([
-      { key: "binance:rest:spot", windowMs: 60_000, atMs: 0, weight: 8 },
-      { key: "binance:rest:spot", blockedUntilMs: 30_100 },
+      { key: "binance:rest:spot", windowMs: 60_000, ageMs: 0, weight: 8 }, // reported as it is spent
+      { key: "binance:rest:spot", holdMs: 30_000 },
     ]);
     const again = new RestWeightBudget(10, 60_000).track(budgetLink(s.nextWorker(s.at(500)).ledger, "binance:rest:spot"));
     expect(again.waitMs(500, 1)).toBe(29_600); // the hold
@@ -79,12 +80,15 @@ describe("budget ledger", () => {
   test("the accounts ignore a malformed event and keep only what one window holds", () => {
     let monoMs = 0;
     const accounts = new BudgetAccounts(() => monoMs);
-    accounts.record(null as unknown as BudgetEvent, 0);
-    accounts.record({ key: "x", windowMs: 0, atMs: 0, weight: 1 }, 0);
-    accounts.record({ key: "x", windowMs: 1_000, atMs: Number.NaN, weight: 1 }, 0);
-    accounts.record({ key: "x", blockedUntilMs: Number.POSITIVE_INFINITY }, 0);
+    accounts.record(null as unknown as SentBudgetEvent);
+    accounts.record({ key: "x", windowMs: 0, ageMs: 0, weight: 1 });
+    accounts.record({ key: "x", windowMs: 1_000, ageMs: Number.NaN, weight: 1 });
+    accounts.record({ key: "x", holdMs: Number.POSITIVE_INFINITY });
     expect(accounts.carry()).toEqual({});
-    for (let at = 0; at < 10_000; at += 100) accounts.record({ key: "x", windowMs: 1_000, atMs: at, weight: 1 }, (monoMs = at));
+    for (let at = 0; at < 10_000; at += 100) {
+      monoMs = at;
+      accounts.record({ key: "x", windowMs: 1_000, ageMs: 0, weight: 1 });
+    }
     monoMs = 9_950;
     expect(accounts.carry().x!.uses.length).toBe(10);
   });
@@ -140,7 +144,7 @@ describe("budget ledger", () => {
   });
 
   test("a hold relayed from another worker holds this worker's budget under that key only, and is not reported back", () => {
-    const events: BudgetEvent[] = [];
+    const events: SentBudgetEvent[] = [];
     const ledger = workerLedger({}, (e) => events.push(e));
     const now = Date.now();
     const held = new RestWeightBudget(100, 60_000).track(budgetLink(ledger, "bybit:rest"));
@@ -158,20 +162,47 @@ describe("budget ledger", () => {
   });
 });
 
-describe("the worker's two clocks", () => {
-  test("uses and holds are sent in the wall clock though the budgets read the monotonic one, an hour apart after a step", () => {
+describe("the worker's clocks", () => {
+  test("uses and holds are sent as lengths though the budgets read the monotonic clock, an hour off the wall clock", () => {
     // The worker's budgets read the adapters' deadline clock (monotonic); the wall clock was stepped an hour ahead
-    // since the thread started. The supervisor reads what arrives against its wall clock. Before, the budgets' times
-    // were sent as they were: a use made now looked an hour old (left out of what the next worker is handed) and a
-    // 60 s hold looked over already (the next worker sent into the venue's hold).
-    const clock = { monoMs: 5_000, wallMs: 5_000 + 3_600_000 };
+    // since the thread started. Before s-mono, the budgets' times were sent as they were and read against the wall
+    // clock: a use made now looked an hour old (left out of what the next worker is handed) and a 60 s hold looked
+    // over already (the next worker sent into the venue's hold).
+    const clock = { monoMs: 5_000 };
     const accounts = new BudgetAccounts(() => clock.monoMs);
-    const ledger = workerLedger({}, (e) => accounts.record(e, clock.wallMs), clock.monoMs, { now: () => clock.monoMs, wallNow: () => clock.wallMs });
+    const ledger = workerLedger({}, (e) => accounts.record(e), clock.monoMs, () => clock.monoMs);
     const rest = new RestWeightBudget(10, 60_000).track(budgetLink(ledger, "bybit:rest"));
     rest.take(clock.monoMs, 4);
     expect(rest.onResponse(clock.monoMs, 429, "60")).toBe(60_000);
     clock.monoMs += 1_000;
-    clock.wallMs += 1_000;
     expect(accounts.carry()).toEqual({ "bybit:rest": { windowMs: 60_000, uses: [{ ageMs: 1_000, weight: 4 }], holdMs: 59_000 } });
+  });
+});
+
+describe("a step of the wall clock while a report is on its way to the supervisor", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  // The worker dated its reports in the wall clock and the supervisor read them against its own on arrival: a step
+  // between the two (a busy main thread widens it) went into every length. Back an hour: the 60 s hold was carried
+  // and relayed to every worker as an hour and a minute. Forward: the hold looked over and the use an hour old, both
+  // dropped, so the next worker started with a full budget into the venue's hold. Now lengths cross the threads.
+  test.each([
+    ["back", -3_600_000],
+    ["forward", 3_600_000],
+  ])("a step %s an hour neither stretches nor drops the hold and the use", (_, stepMs) => {
+    const inFlight: Parameters<BudgetAccounts["record"]>[0][] = [];
+    const ledger = workerLedger({}, (e) => void inFlight.push(e)); // the process's clocks, as in a worker
+    const rest = new RestWeightBudget(10, 60_000).track(budgetLink(ledger, "bybit:rest"));
+    rest.take(monoEpochMs(), 4);
+    expect(rest.onResponse(monoEpochMs(), 429, "60")).toBe(60_000);
+    const realNow = Date.now.bind(Date);
+    vi.spyOn(Date, "now").mockImplementation(() => realNow() + stepMs);
+    const accounts = new BudgetAccounts(); // the supervisor's, reading the messages after the step
+    for (const e of inFlight) accounts.record(e);
+    const carried = accounts.carry()["bybit:rest"];
+    expect(carried?.holdMs).toBeGreaterThan(50_000);
+    expect(carried?.holdMs).toBeLessThanOrEqual(60_000);
+    expect(carried?.uses).toHaveLength(1);
+    expect(carried!.uses[0]!.ageMs).toBeLessThan(10_000);
   });
 });

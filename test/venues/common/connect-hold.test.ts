@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { connectHoldMs, CONNECT_HOLD_MAX_MS, CONNECT_HOLD_MS, handshakeStatus } from "../../../src/venues/common/connect-hold.ts";
 import { describeSocketError } from "../../../src/venues/common/connection-lifecycle.ts";
 import { SlidingWindowBudget } from "../../../src/venues/common/budgets.ts";
-import { workerLedger, type BudgetEvent } from "../../../src/venues/common/budget-ledger.ts";
+import { workerLedger, type SentBudgetEvent } from "../../../src/venues/common/budget-ledger.ts";
 import { Feeder } from "../../../src/app/feeder.ts";
 import { validateConfig } from "../../../src/config/load.ts";
 import { startBybitSimulator, type BybitSim } from "../../../src/sim/bybit-sim.ts";
@@ -17,7 +17,6 @@ import { startWsProxy, type WsProxy } from "../ws-proxy.ts";
 import { captureLog } from "../../support/capture-log.ts";
 
 /** The budgets and the ledger on one test clock (as the worker has them once `now` is stepped by hand). */
-const ONE_CLOCK = { now: () => 0, wallNow: () => 0 };
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -49,14 +48,16 @@ describe("the status of a refused handshake", () => {
 
 describe("SlidingWindowBudget: the venue's hold on connects", () => {
   test("its own hold is waited for and reported; another worker's (relayed) and the previous worker's (carried) too", () => {
-    const events: BudgetEvent[] = [];
-    const ledger = workerLedger({ "bybit:connect": { windowMs: 1000, uses: [], holdMs: 5_000 } }, (e) => events.push(e), 100_000, ONE_CLOCK);
+    const events: SentBudgetEvent[] = [];
+    let nowMs = 100_000; // the budgets' clock, which the ledger reads too
+    const ledger = workerLedger({ "bybit:connect": { windowMs: 1000, uses: [], holdMs: 5_000 } }, (e) => events.push(e), nowMs, () => nowMs);
     const b = new SlidingWindowBudget(10, 1000).track({ key: "bybit:connect", ledger });
     expect(b.waitMs(100_000)).toBe(5_000); // carried
     expect(b.waitMs(105_000)).toBe(0);
-    b.hold(105_000, 10_000);
+    nowMs = 105_000;
+    b.hold(nowMs, 10_000);
     expect(b.waitMs(105_000)).toBe(10_000);
-    expect(events).toEqual([{ key: "bybit:connect", blockedUntilMs: 115_000 }]);
+    expect(events).toEqual([{ key: "bybit:connect", holdMs: 10_000 }]); // sent as the time it still runs
     ledger.hold("bybit:connect", 20_000, 110_000); // relayed: not reported back
     expect(b.waitMs(110_000)).toBe(20_000);
     expect(events).toHaveLength(1);
