@@ -149,6 +149,8 @@ export class CaptureWriter {
   private lastRetentionMonoMs = 0;
   /** monoNow() at the last write of each file this writer opened (for keep-hours). */
   private readonly lastWriteMonoMs = new Map<string, number>();
+  /** index.listings when lastWriteMonoMs was last pruned of files a listing no longer found (forgetGone). */
+  private listingsPruned = 0;
   /** Only with --keep-hours: without it, lastWriteMonoMs grew by a file a rotation and was never read. */
   private readonly agesFiles: boolean;
   /** The wall clock and the monotonic clock read together when the writer started: earlier runs' files age from there. */
@@ -339,9 +341,11 @@ export class CaptureWriter {
     const open = this.fd >= 0 ? this.files.at(-1) : undefined;
     let entries: CaptureEntry[];
     try {
-      const listings = this.index.listings;
       entries = this.index.entries();
-      if (this.index.listings !== listings) this.forgetGone(entries);
+      // Against every listing since the last pass, the rotation's too (it lists first when DIR changed: before, only a
+      // listing made here pruned, so a cleaner taking each finished file left its last write behind, one a rotation).
+      if (this.index.listings !== this.listingsPruned) this.forgetGone(entries);
+      this.listingsPruned = this.index.listings;
       // The open file at its size now (it counts at least at its rotation size): past that by the last block, or a
       // few when its rotation waited (holdRotation), as a listing's stat would have said.
       if (open !== undefined) this.index.resized(open, this.fileBytes);
