@@ -35,7 +35,7 @@
  * @module
  */
 import { chmodSync, closeSync, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync, mkdirSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 // msgpackr's pure-JS entries, not the package root: the root loads the optional native decoder (msgpackr-extract) from
 // a path that `bun build --compile` fixes at build time, so the binary read the build checkout's node_modules (and
 // decoded differently on every other host). Source and binary now decode alike (docs/performance.md §7).
@@ -553,9 +553,17 @@ export class CaptureWriter {
    * when the writer started, and said (before, every later block was lost: ENOENT until a restart).
    */
   private recreateDir(): void {
-    mkdirSync(this.opts.dir, { recursive: true });
-    chmodSync(this.opts.dir, this.dirMode); // mkdir's mode is cut by the umask
     this.index.invalidate();
+    mkdirSync(dirname(this.opts.dir), { recursive: true }); // its parent gone too (as at start)
+    try {
+      mkdirSync(this.opts.dir);
+    } catch (err) {
+      // Made by someone else since the open failed (the operator's own mkdir): theirs, mode and all (before, the
+      // writer's recursive mkdir went through, it was chmod'ed to the start mode and said to be made by the writer).
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") return;
+      throw err;
+    }
+    chmodSync(this.opts.dir, this.dirMode); // mkdir's mode is cut by the umask
     this.opts.log?.warn("capture directory was gone; made again", { dir: this.opts.dir, mode: `0${this.dirMode.toString(8)}` });
   }
 

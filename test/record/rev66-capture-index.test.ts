@@ -2,9 +2,11 @@
  * Second read of the capture directory's index (capture-index.ts) and of DIR made again (capture.ts recreateDir).
  */
 import { expect, test } from "vitest";
-import { rmSync, utimesSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, statSync, utimesSync } from "node:fs";
+import { join } from "node:path";
 import { makeTempDir } from "../support/temp-dirs.ts";
-import { CaptureWriter } from "../../src/record/capture.ts";
+import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
+import { createLogger } from "../../src/core/log.ts";
 
 const lastWrites = (w: CaptureWriter) => (w as unknown as { lastWriteMonoMs: Map<string, number> }).lastWriteMonoMs;
 
@@ -22,4 +24,31 @@ test("--keep-hours with a cleaner taking every finished file: the last-write map
   // The open file and at most the one just finished; before, one a file the uploader took (40).
   expect(lastWrites(w).size).toBeLessThanOrEqual(2);
   w.close();
+});
+
+test("DIR made again by the operator between the writer's failed open and its own mkdir: their mode stays, and the writer does not say it made it", () => {
+  const parent = makeTempDir("feeder-rev66-race-");
+  const dir = join(parent, "captures");
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({ format: "json", write: (l) => lines.push(JSON.parse(l)) });
+  mkdirSync(dir);
+  chmodSync(dir, 0o755);
+  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1, flushIntervalMs: 3_600_000, log });
+  w.write(1, "bybit", "linear", "c", "before");
+  rmSync(dir, { recursive: true });
+  // The open file went with DIR, so the next block opens a new one: ENOENT, and the operator's `mkdir -m 0700` lands
+  // between that and the writer's own mkdir.
+  const inner = w as unknown as { recreateDir: () => void };
+  const recreateDir = inner.recreateDir.bind(w);
+  inner.recreateDir = () => {
+    mkdirSync(dir);
+    chmodSync(dir, 0o700);
+    recreateDir();
+  };
+  w.write(2, "bybit", "linear", "c", "after");
+  w.close();
+  expect(statSync(dir).mode & 0o777).toBe(0o700);
+  expect(readCapture(w.files.at(-1)!).records.map((r) => r.frame)).toEqual(["after"]);
+  expect(w.stats()).toMatchObject({ lostRecords: 0 });
+  expect(lines.filter((l) => l.msg === "capture directory was gone; made again")).toEqual([]);
 });
