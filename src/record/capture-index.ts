@@ -36,8 +36,9 @@ export class CaptureIndex {
       this.list = listCaptures(this.dir, this.prefix);
       this.listings++;
       this.listedMonoMs = this.monoNow();
-      // The stamp from before the listing: a change while it ran makes the next call list again.
-      this.stamp = stamp;
+      // A change while it ran (another writer's file, in seconds of listing a large DIR) would be taken for the
+      // writer's own by its next own change (ownChange), and go unseen for RELIST_MS: the next call lists again.
+      this.stamp = dirStamp(this.dir) === stamp ? stamp : "";
     }
     return this.list;
   }
