@@ -5,7 +5,7 @@
  * seconds per pass. Now it is listed when the writer starts, kept up to date from the writer's own changes (a file
  * opened, closed at its size, deleted), and listed again only when the directory changed otherwise: its mtime (or
  * inode) is not what it was after the writer's last own change (another writer, an operator's rm, the directory
- * recreated), or RELIST_MS passed (a change within the mtime's granularity of the writer's own, or a file of another
+ * recreated) or after the last listing (changed while being listed), or RELIST_MS passed (a change within the mtime's granularity of the writer's own, or a file of another
  * writer that grew without changing the directory).
  * @module
  */
