@@ -34,7 +34,7 @@
  * old. Only files of earlier runs are aged by their mtime, read against the wall clock once when the writer starts.
  * @module
  */
-import { chmodSync, closeSync, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync, mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync, mkdirSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 // msgpackr's pure-JS entries, not the package root: the root loads the optional native decoder (msgpackr-extract) from
 // a path that `bun build --compile` fixes at build time, so the binary read the build checkout's node_modules (and
@@ -201,6 +201,8 @@ export class CaptureWriter {
   private readonly index: CaptureIndex;
   /** The directory's permission bits when the writer started: a directory deleted under it is made again with them. */
   private readonly dirMode: number;
+  /** The device DIR was on when the writer started: DIR is made again only on that filesystem (recreateDir). */
+  private readonly dirDev: number;
 
   constructor(private readonly opts: CaptureWriterOptions) {
     this.prefix = opts.prefix ?? "capture";
@@ -217,7 +219,9 @@ export class CaptureWriter {
     this.startWallMs = this.now();
     this.startMonoMs = this.monoNow();
     mkdirSync(opts.dir, { recursive: true });
-    this.dirMode = statSync(opts.dir).mode & 0o7777;
+    const dirStat = statSync(opts.dir);
+    this.dirMode = dirStat.mode & 0o7777;
+    this.dirDev = dirStat.dev;
     this.index = new CaptureIndex(opts.dir, this.prefix, this.monoNow);
     this.retain(); // files left by earlier runs count from the start
     this.timer = setInterval(() => this.tick(), opts.flushIntervalMs ?? 200);
@@ -554,7 +558,14 @@ export class CaptureWriter {
    */
   private recreateDir(): void {
     this.index.invalidate();
-    mkdirSync(dirname(this.opts.dir), { recursive: true }); // its parent gone too (as at start)
+    // Only on the filesystem it was on: gone with it (a data disk unmounted under its mount point), it would be made
+    // on the one below (the root filesystem, filled without anyone asking). Its parents are made too when on that one.
+    let existing = dirname(this.opts.dir);
+    while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+    if (statSync(existing).dev !== this.dirDev) {
+      throw new Error(`capture directory ${this.opts.dir} is gone and ${existing} is on another filesystem than it was (unmounted?): not made again there`);
+    }
+    mkdirSync(dirname(this.opts.dir), { recursive: true });
     try {
       mkdirSync(this.opts.dir);
     } catch (err) {

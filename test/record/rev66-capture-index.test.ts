@@ -2,7 +2,7 @@
  * Second read of the capture directory's index (capture-index.ts) and of DIR made again (capture.ts recreateDir).
  */
 import { expect, test } from "vitest";
-import { chmodSync, mkdirSync, rmSync, statSync, utimesSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
@@ -50,5 +50,25 @@ test("DIR made again by the operator between the writer's failed open and its ow
   expect(statSync(dir).mode & 0o777).toBe(0o700);
   expect(readCapture(w.files.at(-1)!).records.map((r) => r.frame)).toEqual(["after"]);
   expect(w.stats()).toMatchObject({ lostRecords: 0 });
+  expect(lines.filter((l) => l.msg === "capture directory was gone; made again")).toEqual([]);
+});
+
+test("DIR gone with the filesystem it was on (a data disk unmounted under the mount point): not made again on the one below, each block lost with an error saying why", () => {
+  const parent = makeTempDir("feeder-rev66-unmounted-");
+  const dir = join(parent, "data", "captures");
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({ format: "json", write: (l) => lines.push(JSON.parse(l)) });
+  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1, flushIntervalMs: 3_600_000, log });
+  w.write(1, "bybit", "linear", "c", "before");
+  // DIR was on a disk mounted at parent/data; unmounted, parent/data is the empty mount point on the disk below.
+  // (Simulated: the device DIR was on when the writer started is made another than the mount point's.)
+  (w as unknown as { dirDev: number }).dirDev = statSync(parent).dev + 1;
+  rmSync(dir, { recursive: true });
+  w.write(2, "bybit", "linear", "c", "after");
+  w.close();
+  expect(existsSync(dir)).toBe(false);
+  expect(w.stats()).toMatchObject({ lostRecords: 1, writeErrors: 1 });
+  const err = lines.find((l) => l.msg === "capture block could not be written; its records are lost");
+  expect(err?.detail).toContain(`${join(parent, "data")} is on another filesystem`);
   expect(lines.filter((l) => l.msg === "capture directory was gone; made again")).toEqual([]);
 });
