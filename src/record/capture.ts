@@ -358,12 +358,11 @@ export class CaptureWriter {
       return [];
     }
     const gone: CaptureEntry[] = [];
-    const done = applyRetention(entries, open, { ...policy, reserveBytes: this.maxFileBytes }, this.ageMs, gone);
+    const done = applyRetention(entries, open, { ...policy, reserveBytes: this.maxFileBytes }, this.ageMs, gone, this.unlinkOwn);
     if (done.length > 0 || gone.length > 0) {
       this.index.removed([...done.filter((d) => !d.error).map((d) => d.file), ...gone.map((e) => e.path)]);
       for (const e of gone) this.lastWriteMonoMs.delete(e.path);
       if (gone.length > 0) this.index.invalidate(); // removed by someone else: what else changed is seen by listing again
-      else this.index.ownChange();
     }
     for (const d of done) {
       this.deleted.push(d);
@@ -378,6 +377,9 @@ export class CaptureWriter {
     }
     return done;
   }
+
+  /** A retention deletion, as the writer's own change to the directory (capture-index.ts own). */
+  private readonly unlinkOwn = (path: string): void => this.index.own(() => unlinkSync(path));
 
   /** Last writes of files no longer in the directory (deleted by someone else) are dropped: the map stays its size. */
   private forgetGone(entries: readonly CaptureEntry[]): void {
@@ -587,7 +589,7 @@ export class CaptureWriter {
     let recreated = false;
     for (let tries = 0; ; tries++) {
       try {
-        this.fd = openSync(path, "wx+"); // read too: the header is read back before each block (checkOpenFile)
+        this.fd = this.index.own(() => openSync(path, "wx+")); // read too: the header is read back before each block (checkOpenFile)
         break;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
@@ -616,12 +618,14 @@ export class CaptureWriter {
       } catch {
         // the descriptor is released all the same
       }
-      try {
-        unlinkSync(path);
-      } catch {
-        // gone already
-      }
-      this.index.ownChange(); // created and deleted again: no need to list the directory for it at every block
+      // Created and deleted again, both the writer's own: no need to list the directory for it at every block.
+      this.index.own(() => {
+        try {
+          unlinkSync(path);
+        } catch {
+          // gone already
+        }
+      });
       throw err;
     }
     this.fileBytes = header.byteLength;
@@ -636,7 +640,6 @@ export class CaptureWriter {
     trimToLatest(this.files, this.remember);
     this.filesOpened++;
     this.index.added({ path, name: basename(path), bytes: header.byteLength, mtimeMs: this.now(), stamp, index: opened });
-    this.index.ownChange();
     this.opts.log?.info("capture file opened", { file: path, compression: codecName(this.codec) });
     this.retain();
   }
