@@ -5,7 +5,7 @@
  * seconds per pass. Now it is listed when the writer starts, kept up to date from the writer's own changes (a file
  * opened, closed at its size, deleted), and listed again only when the directory changed otherwise: its mtime (or
  * inode) is not what it was after the writer's last own change (another writer, an operator's rm, the directory
- * recreated), or RELIST_MS passed (a change within the mtime's granularity of the writer's own, or a file of another
+ * recreated) or after the last listing (changed while being listed), or RELIST_MS passed (a change within the mtime's granularity of the writer's own, or a file of another
  * writer that grew without changing the directory).
  * @module
  */
@@ -36,19 +36,27 @@ export class CaptureIndex {
       this.list = listCaptures(this.dir, this.prefix);
       this.listings++;
       this.listedMonoMs = this.monoNow();
-      // The stamp from before the listing: a change while it ran makes the next call list again.
-      this.stamp = stamp;
+      // A change while it ran (another writer's file, in seconds of listing a large DIR) would be taken for the
+      // writer's own by its next own change (own), and go unseen for RELIST_MS: the next call lists again.
+      this.stamp = dirStamp(this.dir) === stamp ? stamp : "";
     }
     return this.list;
   }
 
   /**
-   * The writer changed the directory (a file created or deleted) right after entries() and brought the list up to
-   * date: the directory's stamp now is its stamp with no one else's change (one by someone else in the microseconds
-   * between is seen at the next relist at the latest).
+   * Runs one of the writer's own changes to the directory (a file created or deleted; the caller brings the list up
+   * to date): the directory's stamp after it is its stamp with no one else's change. Someone else's change since the
+   * last look is seen first (stat'ed before), so the next entries() lists; one in the microseconds of the call itself
+   * is seen at the next relist at the latest. Before, the stamp was taken only after a retention pass's deletions:
+   * another writer's file made between two of them was taken for the writer's own.
    */
-  ownChange(): void {
-    if (this.stamp !== "") this.stamp = dirStamp(this.dir);
+  own<T>(change: () => T): T {
+    if (this.stamp !== "" && dirStamp(this.dir) !== this.stamp) this.stamp = "";
+    try {
+      return change();
+    } finally {
+      if (this.stamp !== "") this.stamp = dirStamp(this.dir);
+    }
   }
 
   /** A file this writer created (its number the highest so far, or not: kept in order). */

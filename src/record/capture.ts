@@ -34,8 +34,8 @@
  * old. Only files of earlier runs are aged by their mtime, read against the wall clock once when the writer starts.
  * @module
  */
-import { chmodSync, closeSync, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync, mkdirSync } from "node:fs";
-import { basename, join } from "node:path";
+import { chmodSync, closeSync, existsSync, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync, mkdirSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 // msgpackr's pure-JS entries, not the package root: the root loads the optional native decoder (msgpackr-extract) from
 // a path that `bun build --compile` fixes at build time, so the binary read the build checkout's node_modules (and
 // decoded differently on every other host). Source and binary now decode alike (docs/performance.md §7).
@@ -149,6 +149,8 @@ export class CaptureWriter {
   private lastRetentionMonoMs = 0;
   /** monoNow() at the last write of each file this writer opened (for keep-hours). */
   private readonly lastWriteMonoMs = new Map<string, number>();
+  /** index.listings when lastWriteMonoMs was last pruned of files a listing no longer found (forgetGone). */
+  private listingsPruned = 0;
   /** Only with --keep-hours: without it, lastWriteMonoMs grew by a file a rotation and was never read. */
   private readonly agesFiles: boolean;
   /** The wall clock and the monotonic clock read together when the writer started: earlier runs' files age from there. */
@@ -199,6 +201,8 @@ export class CaptureWriter {
   private readonly index: CaptureIndex;
   /** The directory's permission bits when the writer started: a directory deleted under it is made again with them. */
   private readonly dirMode: number;
+  /** The device DIR was on when the writer started: DIR is made again only on that filesystem (recreateDir). */
+  private readonly dirDev: number;
 
   constructor(private readonly opts: CaptureWriterOptions) {
     this.prefix = opts.prefix ?? "capture";
@@ -215,7 +219,9 @@ export class CaptureWriter {
     this.startWallMs = this.now();
     this.startMonoMs = this.monoNow();
     mkdirSync(opts.dir, { recursive: true });
-    this.dirMode = statSync(opts.dir).mode & 0o7777;
+    const dirStat = statSync(opts.dir);
+    this.dirMode = dirStat.mode & 0o7777;
+    this.dirDev = dirStat.dev;
     this.index = new CaptureIndex(opts.dir, this.prefix, this.monoNow);
     this.retain(); // files left by earlier runs count from the start
     this.timer = setInterval(() => this.tick(), opts.flushIntervalMs ?? 200);
@@ -339,9 +345,11 @@ export class CaptureWriter {
     const open = this.fd >= 0 ? this.files.at(-1) : undefined;
     let entries: CaptureEntry[];
     try {
-      const listings = this.index.listings;
       entries = this.index.entries();
-      if (this.index.listings !== listings) this.forgetGone(entries);
+      // Against every listing since the last pass, the rotation's too (it lists first when DIR changed: before, only a
+      // listing made here pruned, so a cleaner taking each finished file left its last write behind, one a rotation).
+      if (this.index.listings !== this.listingsPruned) this.forgetGone(entries);
+      this.listingsPruned = this.index.listings;
       // The open file at its size now (it counts at least at its rotation size): past that by the last block, or a
       // few when its rotation waited (holdRotation), as a listing's stat would have said.
       if (open !== undefined) this.index.resized(open, this.fileBytes);
@@ -350,12 +358,11 @@ export class CaptureWriter {
       return [];
     }
     const gone: CaptureEntry[] = [];
-    const done = applyRetention(entries, open, { ...policy, reserveBytes: this.maxFileBytes }, this.ageMs, gone);
+    const done = applyRetention(entries, open, { ...policy, reserveBytes: this.maxFileBytes }, this.ageMs, gone, this.unlinkOwn);
     if (done.length > 0 || gone.length > 0) {
       this.index.removed([...done.filter((d) => !d.error).map((d) => d.file), ...gone.map((e) => e.path)]);
       for (const e of gone) this.lastWriteMonoMs.delete(e.path);
       if (gone.length > 0) this.index.invalidate(); // removed by someone else: what else changed is seen by listing again
-      else this.index.ownChange();
     }
     for (const d of done) {
       this.deleted.push(d);
@@ -370,6 +377,9 @@ export class CaptureWriter {
     }
     return done;
   }
+
+  /** A retention deletion, as the writer's own change to the directory (capture-index.ts own). */
+  private readonly unlinkOwn = (path: string): void => this.index.own(() => unlinkSync(path));
 
   /** Last writes of files no longer in the directory (deleted by someone else) are dropped: the map stays its size. */
   private forgetGone(entries: readonly CaptureEntry[]): void {
@@ -549,9 +559,24 @@ export class CaptureWriter {
    * when the writer started, and said (before, every later block was lost: ENOENT until a restart).
    */
   private recreateDir(): void {
-    mkdirSync(this.opts.dir, { recursive: true });
-    chmodSync(this.opts.dir, this.dirMode); // mkdir's mode is cut by the umask
     this.index.invalidate();
+    // Only on the filesystem it was on: gone with it (a data disk unmounted under its mount point), it would be made
+    // on the one below (the root filesystem, filled without anyone asking). Its parents are made too when on that one.
+    let existing = dirname(this.opts.dir);
+    while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+    if (statSync(existing).dev !== this.dirDev) {
+      throw new Error(`capture directory ${this.opts.dir} is gone and ${existing} is on another filesystem than it was (unmounted?): not made again there`);
+    }
+    mkdirSync(dirname(this.opts.dir), { recursive: true });
+    try {
+      mkdirSync(this.opts.dir);
+    } catch (err) {
+      // Made by someone else since the open failed (the operator's own mkdir): theirs, mode and all (before, the
+      // writer's recursive mkdir went through, it was chmod'ed to the start mode and said to be made by the writer).
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") return;
+      throw err;
+    }
+    chmodSync(this.opts.dir, this.dirMode); // mkdir's mode is cut by the umask
     this.opts.log?.warn("capture directory was gone; made again", { dir: this.opts.dir, mode: `0${this.dirMode.toString(8)}` });
   }
 
@@ -564,7 +589,7 @@ export class CaptureWriter {
     let recreated = false;
     for (let tries = 0; ; tries++) {
       try {
-        this.fd = openSync(path, "wx+"); // read too: the header is read back before each block (checkOpenFile)
+        this.fd = this.index.own(() => openSync(path, "wx+")); // read too: the header is read back before each block (checkOpenFile)
         break;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
@@ -593,12 +618,14 @@ export class CaptureWriter {
       } catch {
         // the descriptor is released all the same
       }
-      try {
-        unlinkSync(path);
-      } catch {
-        // gone already
-      }
-      this.index.ownChange(); // created and deleted again: no need to list the directory for it at every block
+      // Created and deleted again, both the writer's own: no need to list the directory for it at every block.
+      this.index.own(() => {
+        try {
+          unlinkSync(path);
+        } catch {
+          // gone already
+        }
+      });
       throw err;
     }
     this.fileBytes = header.byteLength;
@@ -613,7 +640,6 @@ export class CaptureWriter {
     trimToLatest(this.files, this.remember);
     this.filesOpened++;
     this.index.added({ path, name: basename(path), bytes: header.byteLength, mtimeMs: this.now(), stamp, index: opened });
-    this.index.ownChange();
     this.opts.log?.info("capture file opened", { file: path, compression: codecName(this.codec) });
     this.retain();
   }

@@ -67,9 +67,10 @@ export function listCaptures(dir: string, prefix: string): CaptureEntry[] {
  * Deletes what the policy says among `all` (captures oldest first, as listCaptures gives them; the writer keeps that
  * list, capture-index.ts, rather than listing the directory at every pass), and returns each deletion (failed ones
  * carry `error`). `ageMs` says how long ago a file was last written (compared with `keepMs`). A file already gone
- * (an operator's rm) is no deletion and no error: it is left out of the total and reported in `gone`.
+ * (an operator's rm) is no deletion and no error: it is left out of the total and reported in `gone`. `unlink` deletes a
+ * file (the writer's runs it as its own change to the directory, capture-index.ts own).
  */
-export function applyRetention(all: readonly CaptureEntry[], openFile: string | undefined, policy: RetentionPolicy, ageMs: (e: CaptureEntry) => number, gone: CaptureEntry[] = []): Deletion[] {
+export function applyRetention(all: readonly CaptureEntry[], openFile: string | undefined, policy: RetentionPolicy, ageMs: (e: CaptureEntry) => number, gone: CaptureEntry[] = [], unlink: (path: string) => void = unlinkSync): Deletion[] {
   if (policy.keepMs === undefined && policy.keepBytes === undefined) return [];
   let total = all.reduce((s, e) => s + (e.path === openFile ? Math.max(e.bytes, policy.reserveBytes ?? 0) : e.bytes), 0);
   const deletions: Deletion[] = [];
@@ -80,7 +81,7 @@ export function applyRetention(all: readonly CaptureEntry[], openFile: string | 
     else if (policy.keepBytes !== undefined && total > policy.keepBytes) reason = "keep-bytes";
     if (!reason) continue;
     try {
-      unlinkSync(e.path);
+      unlink(e.path);
       total -= e.bytes;
       deletions.push({ file: e.path, bytes: e.bytes, reason });
     } catch (err) {

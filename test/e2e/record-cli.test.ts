@@ -7,7 +7,7 @@ import { describe, expect, test } from "vitest";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { main } from "../../src/cli/main.ts";
-import { readCapture } from "../../src/record/capture.ts";
+import { CaptureReader, readCapture } from "../../src/record/capture.ts";
 import { startBybitSimulator } from "../../src/sim/bybit-sim.ts";
 import { rawConfig, tempDir, toToml, uniqueDestination, waitFor, type Markets } from "./harness.ts";
 
@@ -65,7 +65,7 @@ describe("feeder record", { timeout: 60_000 }, () => {
     })();
     try {
       const seen = (msg: string, n = 1) => logs.filter((l) => l.msg === msg).length >= n;
-      await waitFor(() => seen("recording progress", 2) && seen("capture file deleted", 2), "progress lines and two retention deletions", 30_000);
+      await waitFor(() => seen("recording progress", 2) && seen("capture file deleted", 2), "progress lines and two retention deletions", 45_000); // a cold start of the CLI at load 40+ takes seconds
       proc.kill("SIGINT");
       expect(await proc.exited).toBe(0);
       await pump;
@@ -84,7 +84,13 @@ describe("feeder record", { timeout: 60_000 }, () => {
     const left = readdirSync(out).map((f) => join(out, f)).sort();
     expect(left).toEqual(opened.slice(deleted.length).sort());
     const total = left.reduce((s, f) => s + statSync(f).size, 0);
-    expect(total).toBeLessThanOrEqual(60 * 1024 + 16 * 1024); // keep-bytes plus at most one block
+    // keep-bytes plus the open file's last block. A block holds what came in since the last flush: 200 ms of frames
+    // (~10 KiB here), or all of a stall's when the recorder was descheduled (a loaded host), so it is measured, not
+    // assumed (16 KiB before: exceeded by a 3 s SIGSTOP of the recorder, and once at load 46).
+    const reader = CaptureReader.open(opened.at(-1)!);
+    let lastBlockAt = reader.offset;
+    for (let at = reader.offset; reader.nextBlock() !== undefined; at = reader.offset) lastBlockAt = at;
+    expect(total).toBeLessThanOrEqual(60 * 1024 + (statSync(opened.at(-1)!).size - lastBlockAt));
     let records = 0;
     for (const f of left) {
       expect(readFileSync(f).subarray(0, 9)).toEqual(Buffer.from([...Buffer.from("FDRCAP02"), 2])); // zstd
