@@ -94,36 +94,89 @@ export function useNatsModules(loaders: NatsModuleLoaders): void {
 export const RECONNECT_WAIT_MS = 250;
 const RECONNECT_JITTER_MS = 100;
 
+/** A server as the client's reconnectToServer handler is given it (@nats-io/nats-core 3.4 `Server`). */
+interface PoolServer {
+  readonly listen: string;
+}
+
 /**
- * The client's reconnectToServer handler that paces dials: each server is dialled RECONNECT_WAIT_MS (plus jitter)
- * after its last dial at the earliest, measured on `monoNowMs`. The client paces by Date.now (a server's lastConnect
- * plus the wait): a wall clock stepped back after a dial held every reconnect off for the step's length (an hour's
- * step: NATS unreachable for the hour, the bridge dropping what it reads and the reader silent, though the server
- * was back). Its own pacing is turned off (connectNats) and this one asked for through the `{ server, delay }` answer.
+ * Paces the client's dials on `monoNowMs`: each server is dialled RECONNECT_WAIT_MS (plus jitter) after its last
+ * dial at the earliest. The client paces by Date.now (a server's lastConnect plus reconnectDelayHandler's wait): a
+ * wall clock stepped back after a dial held every reconnect off for the step's length (an hour's step: NATS
+ * unreachable for the hour, the bridge dropping what it reads and the reader silent, though the server was back).
+ *
+ * The client's own wait does the waiting, told how long by reconnectDelayHandler: "now" (a wait always over) once a
+ * server is due on the monotonic clock, and reconnectToServer then dials a due one; else the time until one is due,
+ * plus the most wall-clock time since a dial, which the client takes off again (it waits lastConnect + wait -
+ * Date.now), so that neither a step back nor one forward changes how long it waits. The `{ server, delay }` answer
+ * is not used: the client dials after that delay without looking whether close() came meanwhile (a dial after close;
+ * a server back by then kept a connection open for good, @nats-io/nats-core 3.4). Until reconnectToServer is first
+ * called (every dial asks it; clients before 3.4 never do) the wait is the client's own pacing, as before: "now"
+ * there would dial back to back with no pause.
  */
-export function reconnectPacer(monoNowMs: () => number = () => performance.now(), jitter: () => number = Math.random) {
-  const nextDialMs = new Map<string, number>();
-  return (pool: ReadonlyArray<{ readonly listen: string }>): { server: never; delay: number } | null => {
-    const server = pool[0];
+export class ReconnectPacing {
+  /** Per server (its listen address): when it may be dialled again (monoNowMs). */
+  private readonly dueMs = new Map<string, number>();
+  /** Per server: Date.now() at its last dial, as the client's lastConnect (its wait is measured from there). */
+  private readonly dialWallMs = new Map<string, number>();
+  /** The client asks reconnectToServer (nats-core 3.4 on): only then is its own wait overridden. */
+  private honoured = false;
+  private readonly monoNowMs: () => number;
+  private readonly jitter: () => number;
+
+  constructor(monoNowMs: () => number = () => performance.now(), jitter: () => number = Math.random) {
+    this.monoNowMs = monoNowMs;
+    this.jitter = jitter;
+  }
+
+  private nextWaitMs(): number {
+    return RECONNECT_WAIT_MS + Math.floor(this.jitter() * (RECONNECT_JITTER_MS + 1));
+  }
+
+  /** The client's reconnectDelayHandler, asked before each dial or wait (see the class). */
+  readonly reconnectDelayHandler = (): number => {
+    if (!this.honoured) return this.nextWaitMs();
+    const nowMs = this.monoNowMs();
+    let soonestMs = Number.POSITIVE_INFINITY;
+    for (const dueMs of this.dueMs.values()) soonestMs = Math.min(soonestMs, dueMs);
+    if (soonestMs <= nowMs || soonestMs === Number.POSITIVE_INFINITY) return -Number.MAX_SAFE_INTEGER; // none known yet, or due
+    const wallNowMs = Date.now(); // the client's clock: what it will take off the wait
+    let sinceDialMs = 0;
+    for (const dialMs of this.dialWallMs.values()) sinceDialMs = Math.max(sinceDialMs, wallNowMs - dialMs);
+    return soonestMs - nowMs + sinceDialMs + 1; // +1: the client reads Date.now a moment later
+  };
+
+  /** The client's reconnectToServer: of its pool (its own pick first), the first server due, else its pick. */
+  readonly reconnectToServer = (pool: ReadonlyArray<PoolServer>): PoolServer | null => {
+    this.honoured = true;
+    const nowMs = this.monoNowMs();
+    for (const listen of this.dueMs.keys()) {
+      if (pool.some((s) => s.listen === listen)) continue;
+      this.dueMs.delete(listen); // gone from the pool
+      this.dialWallMs.delete(listen);
+    }
+    for (const s of pool) if (!this.dueMs.has(s.listen)) this.dueMs.set(s.listen, Number.NEGATIVE_INFINITY); // never dialled: due
+    const server = pool.find((s) => this.dueMs.get(s.listen)! <= nowMs) ?? pool[0];
     if (server === undefined) return null;
-    const nowMs = monoNowMs();
-    const delay = Math.max(0, (nextDialMs.get(server.listen) ?? nowMs) - nowMs);
-    nextDialMs.set(server.listen, nowMs + delay + RECONNECT_WAIT_MS + Math.floor(jitter() * (RECONNECT_JITTER_MS + 1)));
-    return { server: server as never, delay };
+    this.dueMs.set(server.listen, nowMs + this.nextWaitMs());
+    this.dialWallMs.set(server.listen, Date.now());
+    return server;
   };
 }
 
-/** Connects like the bridge does: reconnect forever, 250 ms apart (a NATS restart is an outage, not an end). */
-export async function connectNats(servers: string | string[], name: string): Promise<NatsConnection> {
+/**
+ * Connects like the bridge does: reconnect forever, each server 250–350 ms after its last dial on the monotonic clock
+ * (a NATS restart is an outage, not an end). `pacing`: a seam for the tests (their clock).
+ */
+export async function connectNats(servers: string | string[], name: string, pacing: ReconnectPacing = new ReconnectPacing()): Promise<NatsConnection> {
   let mod: { connect: (o: Record<string, unknown>) => Promise<NatsConnection> };
   try {
     mod = (await natsModules.transport()) as typeof mod;
   } catch (err) {
     throw new Error(`reading NATS needs the package ${TRANSPORT} (npm install ${TRANSPORT} ${JETSTREAM}): ${(err as Error).message}`);
   }
-  // The client's own wait (reconnectDelayHandler, compared with Date.now) is made always over; reconnectPacer waits.
-  const reconnectDelayHandler = () => -Number.MAX_SAFE_INTEGER;
-  return mod.connect({ servers, name, maxReconnectAttempts: -1, reconnectDelayHandler, reconnectToServer: reconnectPacer(), waitOnFirstConnect: false });
+  const { reconnectDelayHandler, reconnectToServer } = pacing;
+  return mod.connect({ servers, name, maxReconnectAttempts: -1, reconnectDelayHandler, reconnectToServer, waitOnFirstConnect: false });
 }
 
 export interface NatsReaderCounters extends RepackerCounters {
