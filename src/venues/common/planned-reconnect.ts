@@ -286,7 +286,7 @@ export class PlannedReconnects {
     h.bind(conn, old, conn.generation);
     // The same socket still: a book whose last sequence it delivered keeps it as the socket of record (an older frame
     // on it is a venue reset, not the failed replacement's trail; TopicState.seqSocket).
-    for (const t of conn.topics) if (t.seqSocket === oldGen) t.seqSocket = conn.generation;
+    if (oldGen >= 0) for (const t of conn.topics) if (t.seqSocket === oldGen) t.seqSocket = conn.generation;
     conn.openedMs = conn.retiringOpenedMs;
     // Its own keepalive, not the replacement's: watched from its own last frame (silent for deadConnectionMs: dead),
     // pinged from its own last ping, its pong still due if one was outstanding at the swap.
