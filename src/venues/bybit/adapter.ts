@@ -362,6 +362,9 @@ export class BybitAdapter implements VenueAdapter {
         if (u === t.lastSeq) {
           this.repeatedSnapshots++;
           t.lastMsgMs = now;
+          // This socket has reached the book's u too: its older frames from now on are resets (a quiet book's
+          // replacement may never deliver a newer u before the old socket closes).
+          t.seqSocket = socket;
         } else this.olderSnapshots++;
         return;
       }
@@ -411,7 +414,9 @@ export class BybitAdapter implements VenueAdapter {
     }
     if (u <= t.lastSeq) {
       // From another socket (a planned reconnect's overlap: the replacement may trail the old socket), u < local u is
-      // ignored, Bybit's rule (docs/venues/bybit.md, "Sequencing"); the same u again is a repeat.
+      // ignored, Bybit's rule (docs/venues/bybit.md, "Sequencing"); the same u again is a repeat, and the socket
+      // that sent it has reached the book's u (its older frames from now on are resets).
+      if (u === t.lastSeq) t.seqSocket = socket;
       this.duplicates++;
       return;
     }

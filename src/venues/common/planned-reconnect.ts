@@ -273,6 +273,7 @@ export class PlannedReconnects {
     const h = this.h;
     const failed = conn.ws;
     const old = conn.retiringWs!;
+    const oldGen = conn.retiringGeneration;
     this.sampleRetiring(conn, h.now());
     conn.ws = old;
     conn.retiringWs = null;
@@ -283,6 +284,9 @@ export class PlannedReconnects {
     // (OKX: what the old socket then delivers of the book's run is a repeat, not a break).
     conn.generation = ++conn.genSeq;
     h.bind(conn, old, conn.generation);
+    // The same socket still: a book whose last sequence it delivered keeps it as the socket of record (an older frame
+    // on it is a venue reset, not the failed replacement's trail; TopicState.seqSocket).
+    if (oldGen >= 0) for (const t of conn.topics) if (t.seqSocket === oldGen) t.seqSocket = conn.generation;
     conn.openedMs = conn.retiringOpenedMs;
     // Its own keepalive, not the replacement's: watched from its own last frame (silent for deadConnectionMs: dead),
     // pinged from its own last ping, its pong still due if one was outstanding at the swap.

@@ -360,6 +360,9 @@ export class DeribitAdapter implements VenueAdapter {
           return;
         }
         t.lastMsgMs = now;
+        // This socket has reached the book's change_id too: a lower one on it from now on is a reset (a quiet book's
+        // replacement may only ever repeat the old socket's before that one closes).
+        t.seqSocket = socket;
         if (!update.replace || t.conn.retiringWs === null) this.snapshotDue[index] = 0;
         if (update.replace) this.duplicates++;
         else this.repeatedSnapshots++;

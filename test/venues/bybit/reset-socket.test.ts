@@ -83,8 +83,8 @@ describe("bybit: an older frame from the other socket of a planned reconnect onl
     feed("delta", 502, "100.7");
     expect(adapter.stats()).toMatchObject({ olderSnapshots: 1, duplicates: 2, venueResets: 0, snapshots: 1 });
     feed("delta", 503, "100.8"); // the replacement catches up and takes over
-    feed("delta", 503, "100.8", true);
-    feed("delta", 502, "100.7", true); // an old frame of the old socket: it did not deliver u 503
+    feed("delta", 502, "100.7", true); // the old socket, behind the replacement now: it trails
+    feed("delta", 503, "100.8", true); // and reaches the book's u (a repeat: from now on a lower u on it is a reset)
     feed("delta", 504, "100.9", true);
     feed("delta", 504, "100.9");
     expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 504 });

@@ -1,0 +1,107 @@
+/**
+ * The socket of record (TopicState.seqSocket) across a planned reconnect's end (docs/venues/bybit.md, "Sequencing"):
+ * - a replacement that only repeated the book's u (a quiet book: its subscribe snapshot equal to the old socket's
+ *   last) has delivered that u too: once the old socket is closed, its older frame is a venue reset, not a trail;
+ * - gone back to the old socket (goBack gives the same socket a new generation): the book's u was delivered by that
+ *   socket, so its older frame is still a reset.
+ * Old code: both ignored (olderSnapshots / duplicates), the book LIVE at its pre-reset levels until it went stale.
+ * In-process: the adapter in replay mode, frames fed straight in, the sockets told apart as the planned reconnect does.
+ */
+import { describe, expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import { StatusReason, type MarketName } from "../../../src/core/types.ts";
+import type { BybitConnection } from "../../../src/venues/bybit/connection.ts";
+import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
+import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
+import { allResolved, RecordingSink, subsOf, venueConfig } from "./helpers.ts";
+
+async function replayed(depth: number) {
+  const markets: { market: MarketName; depth: number; symbols: string[] }[] = [{ market: "linear", depth, symbols: ["BTCUSDT"] }];
+  const overrides = new Map([["linear:BTCUSDT", { tickSize: "0.1", lotSize: "0.001" }]]);
+  const noServer = { wsUrl: "ws://127.0.0.1:1/v5/public", restUrl: "http://127.0.0.1:1" };
+  const adapter = createBybitAdapter(venueConfig(noServer, markets, { overrides }), subsOf(markets), { log: silentLogger, recheckInstruments: false });
+  const sink = new RecordingSink(allResolved(await adapter.loadInstruments()));
+  adapter.startReplay(sink);
+  const conn = (adapter as unknown as { conns: BybitConnection[] }).conns[0]!;
+  const planned = (adapter as unknown as { lifecycle: { planned: PlannedReconnects } }).lifecycle.planned;
+  const frame = (type: string, u: number, px: string) =>
+    `{"topic":"orderbook.${depth}.BTCUSDT","type":"${type}","ts":1,"data":{"s":"BTCUSDT","b":[["${px}","1.000"]],"a":[["200.0","1.000"]],"u":${u},"seq":1},"cts":1}`;
+  /** A frame on the connection's socket, or (old = true) on the old socket of an overlap. */
+  const feed = (type: string, u: number, px: string, old = false) => {
+    conn.fromRetiring = old;
+    try {
+      conn.onFrameAt(frame(type, u, px), 1);
+    } finally {
+      conn.fromRetiring = false;
+    }
+  };
+  const oldSocket = { readyState: 1, onmessage: null, close() {} } as unknown as WebSocket;
+  /** A planned reconnect's swap: the replacement is the connection's socket, the old one still delivers. */
+  const overlap = () => {
+    conn.retiringWs = oldSocket;
+    conn.retiringGeneration = conn.generation;
+    conn.generation = ++conn.genSeq;
+    for (const t of conn.topics) t.onRetiring = true;
+  };
+  /** The old socket closed: the replacement carries on alone. */
+  const oldClosed = () => planned.onRetiringClosed(conn, "test");
+  /** The replacement failed: the old socket is the connection's again (a new generation, as the lifecycle does). */
+  const goBack = () => planned.goBack(conn, "test");
+  return { adapter, sink, feed, overlap, oldClosed, goBack };
+}
+
+describe("bybit: the socket of record after a planned reconnect", () => {
+  test("level 1: the replacement repeated the book's u; the old socket closed; its older snapshot is a reset", async () => {
+    const { adapter, sink, feed, overlap, oldClosed } = await replayed(1);
+    feed("snapshot", 500, "100.5");
+    overlap();
+    feed("snapshot", 500, "100.5"); // the replacement's subscribe snapshot: the same u, a quiet book
+    oldClosed();
+    feed("snapshot", 7, "99.5"); // after a reset whose u = 1 was lost
+    // Old: ignored as another socket's (olderSnapshots 1), the book LIVE at bid 100.5 until it went stale.
+    expect(adapter.stats()).toMatchObject({ repeatedSnapshots: 1, olderSnapshots: 0, venueResets: 1 });
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 7 });
+    expect(sink.bids[0]).toEqual(new Map([[995, 1000]]));
+  });
+
+  test("depth 50: the same for a delta repeating the book's u (the reset's older delta resyncs)", async () => {
+    const { adapter, sink, feed, overlap, oldClosed } = await replayed(50);
+    feed("snapshot", 500, "100.5");
+    feed("delta", 501, "100.6");
+    overlap();
+    feed("snapshot", 499, "100.4"); // the replacement's subscribe snapshot, trailing: ignored
+    feed("delta", 500, "100.5");
+    feed("delta", 501, "100.6"); // the replacement reaches the book's u
+    oldClosed();
+    feed("delta", 3, "99.5");
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    expect(sink.invalid.map((e) => e.reason)).toEqual([StatusReason.VENUE_RESET]);
+    expect(adapter.stats()).toMatchObject({ olderSnapshots: 1, duplicates: 2, venueResets: 1 });
+  });
+
+  test("gone back to the old socket: the book's u came on it, so its older frame is still a reset", async () => {
+    const { adapter, sink, feed, overlap, goBack } = await replayed(50);
+    feed("snapshot", 500, "100.5");
+    overlap();
+    feed("delta", 501, "100.6", true); // the old socket delivers the book's u
+    goBack(); // the replacement failed: the old socket again, under a new generation
+    feed("delta", 4, "99.5"); // the old socket goes back: a reset whose u = 1 was lost
+    // Old: taken for another socket's trailing frame (duplicates 1), the book LIVE at u 501 until it went stale.
+    expect(sink.invalid.map((e) => e.reason)).toEqual([StatusReason.VENUE_RESET]);
+    expect(adapter.stats()).toMatchObject({ duplicates: 0, venueResets: 1 });
+  });
+
+  test("gone back, the replacement having led: the old socket's older frames still only trail", async () => {
+    const { adapter, sink, feed, overlap, goBack } = await replayed(50);
+    feed("snapshot", 500, "100.5");
+    overlap();
+    feed("snapshot", 502, "100.7"); // the replacement, ahead of the old socket
+    goBack();
+    feed("delta", 501, "100.6"); // the old socket catching up: ignored
+    feed("delta", 502, "100.7");
+    feed("delta", 503, "100.8");
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.stats()).toMatchObject({ duplicates: 2, venueResets: 0 });
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 503 });
+  });
+});
