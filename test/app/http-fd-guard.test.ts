@@ -133,6 +133,25 @@ test("stopped while not accepting: no check runs after stop(), the port is not l
   }
 });
 
+test("counted from the directory's size where the kernel gives it (Linux 6.2+: nothing listed), listed where it gives 0", () => {
+  let listed = 0;
+  const dir = (size: number, entries: number | Error) => ({
+    size: () => size,
+    count: () => {
+      listed++;
+      if (entries instanceof Error) throw entries;
+      return entries;
+    },
+  });
+  // Before, the directory was always listed: a string per descriptor, once a second, on the pipeline's thread.
+  expect(openFdCount(1_000, dir(48_000, 48_001))).toBe(48_000);
+  expect(listed).toBe(0);
+  expect(openFdCount(1_000, dir(0, 48_001))).toBe(48_001);
+  expect(listed).toBe(1);
+  // No descriptor left to list it with: the limit is reached.
+  expect(openFdCount(1_000, dir(0, Object.assign(new Error("EMFILE"), { code: "EMFILE" })))).toBe(1_000);
+});
+
 test("the real count and limit: this process's descriptors are counted", () => {
   expect(fdSoftLimit()).toBeGreaterThan(0);
   expect(openFdCount(1_000_000)).toBeGreaterThan(2); // stdin, stdout, stderr at least
