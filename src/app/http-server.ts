@@ -145,6 +145,9 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
   /** Servers that stopped accepting (the descriptor guard) while their connections are still open. */
   const draining = new Set<ReturnType<typeof listen>>();
   let stopped = false;
+  // Another process may have bound the port while this one did not listen: retried at every check (once a second),
+  // but logged once a minute, not a line a second for as long as it holds it.
+  const relistenFailed = new RateLimitedLog(log, "error", "HTTP could not listen again (port taken meanwhile?); retried every second", 60_000);
   const endGuard = guardFds(fdGuard, {
     stopAccepting(open, limit) {
       log.warn("HTTP stopped accepting connections: the process's file descriptors are running out (clients holding connections open); open ones are still answered", { openFds: open, limit });
@@ -158,10 +161,10 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
       if (stopped) return true;
       try {
         server = listen(port);
-        log.info("HTTP accepting connections again", { openFds: open, limit });
+        log.info("HTTP accepting connections again", { openFds: open, limit, failedListensTotal: relistenFailed.total });
         return true;
       } catch (err) {
-        log.error("HTTP could not listen again; retried at the next check", { port, error: (err as Error).message });
+        relistenFailed.hit(`port ${port}: ${(err as Error).message}`);
         return false;
       }
     },

@@ -6,7 +6,7 @@
  * answered finished); below 50 % it accepts again, on the same port.
  */
 import { afterAll, expect, test } from "vitest";
-import { connect, type Socket } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { fdSoftLimit, openFdCount } from "../../src/app/http-fd-guard.ts";
 import { startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
 import { createLogger } from "../../src/core/log.ts";
@@ -79,6 +79,77 @@ test("at 75 % of the descriptor limit new connections are refused, idle ones clo
   await until("connections accepted again", async () => (await ask(port)) === "HTTP/1.1 200 OK");
   expect(lines.some((l) => l.includes("HTTP accepting connections again"))).toBe(true);
   expect(await ask(port, undefined, "/metrics")).toBe("HTTP/1.1 200 OK");
+});
+
+test("the port taken by another process while HTTP did not listen: retried at each check, logged once (not a line per check), listening again once the port is free", async () => {
+  let fds = 10;
+  let checks = 0;
+  const lines: string[] = [];
+  const log = createLogger({ level: "info", format: "json", write: (l) => lines.push(l) });
+  const own = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false } as never, source, log, { openFds: () => (checks++, fds), fdLimit: 100, checkEveryMs: 10 });
+  const taker = createServer((c) => c.end("HTTP/1.1 418 Taken\r\ncontent-length: 0\r\n\r\n"));
+  try {
+    const port = own.port;
+    fds = 75;
+    await until("new connections refused", async () => (await ask(port)) === "ECONNREFUSED");
+    await new Promise<void>((resolve, reject) => taker.once("error", reject).listen(port, "127.0.0.1", resolve));
+    fds = 49;
+    const from = checks;
+    await until("30 checks that could not listen", async () => checks >= from + 30);
+    const failed = lines.filter((l) => l.includes("HTTP could not listen again"));
+    // Before: one error line per check (one a second in production, for as long as the port was held).
+    expect(failed.length, failed.join("\n")).toBe(1);
+    expect(failed[0]).toContain(`port ${port}: `);
+    expect(await ask(port)).toBe("HTTP/1.1 418 Taken"); // the process that took the port answers meanwhile
+
+    taker.close();
+    await until("connections accepted again", async () => (await ask(port)) === "HTTP/1.1 200 OK");
+    expect(lines.some((l) => l.includes("HTTP accepting connections again"))).toBe(true);
+  } finally {
+    taker.close();
+    await own.stop();
+  }
+});
+
+test("stopped while not accepting: no check runs after stop(), the port is not listened on again", async () => {
+  let fds = 10;
+  let checks = 0;
+  const held = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false } as never, source, createLogger({ level: "error", format: "json", write: () => {} }), { openFds: () => (checks++, fds), fdLimit: 100, checkEveryMs: 10 });
+  const port = held.port;
+  fds = 75;
+  await until("new connections refused", async () => (await ask(port)) === "ECONNREFUSED");
+  await held.stop();
+  const atStop = checks;
+  fds = 10;
+  // Counted, not slept: another server's checks on the same 10 ms period run 20 times meanwhile.
+  let otherChecks = 0;
+  const other = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false } as never, source, createLogger({ level: "error", format: "json", write: () => {} }), { openFds: () => (otherChecks++, 10), fdLimit: 100, checkEveryMs: 10 });
+  try {
+    await until("20 checks of another server", async () => otherChecks >= 20);
+    expect(checks).toBe(atStop);
+    expect(await ask(port)).toBe("ECONNREFUSED");
+  } finally {
+    await other.stop();
+  }
+});
+
+test("counted from the directory's size where the kernel gives it (Linux 6.2+: nothing listed), listed where it gives 0", () => {
+  let listed = 0;
+  const dir = (size: number, entries: number | Error) => ({
+    size: () => size,
+    count: () => {
+      listed++;
+      if (entries instanceof Error) throw entries;
+      return entries;
+    },
+  });
+  // Before, the directory was always listed: a string per descriptor, once a second, on the pipeline's thread.
+  expect(openFdCount(1_000, dir(48_000, 48_001))).toBe(48_000);
+  expect(listed).toBe(0);
+  expect(openFdCount(1_000, dir(0, 48_001))).toBe(48_001);
+  expect(listed).toBe(1);
+  // No descriptor left to list it with: the limit is reached.
+  expect(openFdCount(1_000, dir(0, Object.assign(new Error("EMFILE"), { code: "EMFILE" })))).toBe(1_000);
 });
 
 test("the real count and limit: this process's descriptors are counted", () => {

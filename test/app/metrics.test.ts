@@ -137,6 +137,40 @@ describe("renderMetrics", () => {
     const joined = scrape(snapshot({ worker: "1" }, [counter("messages_received_total", { market: "linear", connection: "linear-0" }, 2)]));
     expect(joined.filter((x) => x.name === "feeder_venue_messages_received_total").map((x) => x.value)).toEqual([9]);
   });
+
+  test("s-rev69: a silent slot (writeLast) across restarts: its last values, carried once, histograms whole; a slot never answered writes nothing", () => {
+    const carry = new CounterCarry();
+    const never = new CounterCarry();
+    const answered = (s: MetricsSnapshot) => parsePrometheusText(renderMetrics({ pipelines: [s], carries: [carry], silent: [never] })).samples;
+    const silent = () => parsePrometheusText(renderMetrics({ pipelines: [], silent: [carry, never] })).samples;
+    const worker1 = (samples: ReturnType<typeof silent>) => new Map(samples.filter((x) => x.labels.worker === "1").map((x) => [x.name + JSON.stringify(x.labels), x.value]));
+    const h = new LatencyHistogram();
+    for (const us of [30, 3_000, 300_000]) h.observe(us);
+    const old = snapshot({ worker: "1" }, [counter("messages_received_total", { market: "linear", connection: "linear-0" }, 7)]);
+    old.receiptToSend = histogramData(h);
+    const gauges = ["feeder_books", "feeder_symbols_unresolved", "feeder_js_heap_used_bytes"];
+    const counters = new Map([...worker1(answered(old))].filter(([k]) => !gauges.includes(k.slice(0, k.indexOf("{")))));
+    expect(counters.size).toBeGreaterThan(20);
+    // Hung (not restarted yet), then exited, then its successor exited before answering: the same values each time.
+    expect(worker1(silent())).toEqual(counters);
+    carry.restarted();
+    expect(worker1(silent())).toEqual(counters);
+    carry.restarted();
+    expect(worker1(silent())).toEqual(counters);
+    // The successor answers with lower counts: added to the carried values once.
+    const fresh = snapshot({ worker: "1" }, [counter("messages_received_total", { market: "linear", connection: "linear-0" }, 2)]);
+    const now = answered(fresh);
+    expect(now.find((x) => x.name === "feeder_venue_messages_received_total")?.value).toBe(9);
+    expect(now.find((x) => x.name === "feeder_datagrams_sent_total")?.value).toBe(20);
+    const count = now.find((x) => x.name === "feeder_receipt_to_send_seconds_count")!.value;
+    const buckets = now.filter((x) => x.name === "feeder_receipt_to_send_seconds_bucket").map((x) => x.value);
+    expect(count).toBe(4);
+    expect(buckets.at(-1)).toBe(count);
+    expect(buckets.every((v, i) => i === 0 || v >= buckets[i - 1]!)).toBe(true);
+    // Silent again: what the successor last showed, not carried + shown.
+    expect(worker1(silent()).get('feeder_datagrams_sent_total{"worker":"1"}')).toBe(20);
+    expect(silent().filter((x) => x.labels.worker === undefined && x.name.startsWith("feeder_datagrams"))).toEqual([]);
+  });
 });
 
 // The Bybit adapter's own samples (names, labels, no double counting) are tested in test/venues/bybit/metrics.test.ts.

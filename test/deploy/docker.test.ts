@@ -94,6 +94,18 @@ describe("deploy/docker/Dockerfile", () => {
     expect(svc.stop_signal).toBe("SIGTERM");
   });
 
+  test("the container's descriptor limit is the systemd unit's LimitNOFILE (HTTP stops accepting at 75 % of it), in compose.yaml and the docker run lines", () => {
+    // Without it the limit was the engine's default, raised by Bun to the hard limit (commonly 524,288): a flood
+    // held hundreds of thousands of connections before the HTTP descriptor guard stopped accepting.
+    const unit = readFileSync(join(ROOT, "deploy/systemd/feeder.service"), "utf8");
+    const limit = Number(/^LimitNOFILE=(\d+)$/m.exec(unit)?.[1]);
+    expect(limit).toBeGreaterThan(0);
+    const compose = Bun.YAML.parse(readFileSync(join(ROOT, "deploy/docker/compose.yaml"), "utf8")) as { services: Record<string, { ulimits?: { nofile?: unknown } }> };
+    expect(compose.services.feeder!.ulimits?.nofile).toEqual({ soft: limit, hard: limit });
+    const guide = readFileSync(join(ROOT, "docs/deployment.md"), "utf8");
+    for (const text of [DOCKERFILE, guide]) expect(text).toMatch(new RegExp(`docker run .*--ulimit nofile=${limit}:${limit}`));
+  });
+
   test("host networking is documented in the Dockerfile and in docs/deployment.md; the host's node_modules stay out", () => {
     expect(DOCKERFILE).toMatch(/docker run .*--network host/);
     const guide = readFileSync(join(ROOT, "docs/deployment.md"), "utf8");
