@@ -154,8 +154,12 @@ export class NatsFeedReader {
   subscriptionsRefused = 0;
   /** The next try after the client closed for good or the subscription was refused (cold). */
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The stream sequence of the last message read from JetStream (0: none): where a new connection goes on from. */
-  private lastStreamSeq = 0;
+  /**
+   * The last message read from JetStream: a new connection goes on after its stream sequence. The message is kept,
+   * not its sequence: the client parses `info` from the reply subject (allocating) only when asked, so it is read
+   * when a connection is made again, not per message.
+   */
+  private lastJsMsg: NatsMsg | undefined;
 
   constructor(opts: NatsReadOptions, sink: (datagram: Uint8Array) => void) {
     this.opts = opts;
@@ -221,9 +225,10 @@ export class NatsFeedReader {
         const from = this.opts.from ?? "now";
         // Connected again after a close for good: on from the message after the last one read (what was published
         // meanwhile is in the stream), not from `from` again.
+        const lastSeq = this.lastJsMsg?.info?.streamSequence ?? 0;
         const policy =
-          this.lastStreamSeq > 0
-            ? { deliver_policy: "by_start_sequence", opt_start_seq: this.lastStreamSeq + 1 }
+          lastSeq > 0
+            ? { deliver_policy: "by_start_sequence", opt_start_seq: lastSeq + 1 }
             : from === "now"
               ? { deliver_policy: "new" }
               : from === "all"
@@ -236,7 +241,7 @@ export class NatsFeedReader {
         void (async () => {
           for await (const m of iter) {
             onData(m.data);
-            this.lastStreamSeq = m.info?.streamSequence ?? this.lastStreamSeq;
+            this.lastJsMsg = m;
             // A replay that reached the live end reads live from here: before, it kept the replay rule for good, and
             // every burst after a stall of this reader (a bridge only paused) was a gap, each book untrusted until
             // its refresh.

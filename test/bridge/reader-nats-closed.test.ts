@@ -37,17 +37,19 @@ async function until(what: string, ok: () => boolean, onTry: () => void = () => 
   }
 }
 
-async function rig(prefix: string) {
+async function rig(prefix: string, stream?: string) {
   const nats = await NatsServer.start();
   stops.push(() => nats.stop());
-  const bridge = new ForwardBridge({ groups: [], servers: nats.url, prefix, reconnectAfterCloseMs: RETRY_MS, log: silentLogger });
+  const jetstream = stream === undefined ? undefined : { stream, maxAgeMs: 0, maxBytes: -1 };
+  const bridge = new ForwardBridge({ groups: [], servers: nats.url, prefix, jetstream, reconnectAfterCloseMs: RETRY_MS, log: silentLogger });
   await bridge.start();
   stops.push(() => bridge.stop());
   const sub = new FeedSubscriber({ groups: [], staleAfterMs: 400 });
   await sub.start();
   stops.push(() => sub.stop());
   const events: NatsReaderEvent[] = [];
-  const reader: NatsFeedReader = await attachNats(sub, { servers: nats.url, prefix, reconnectAfterCloseMs: RETRY_MS, onNatsEvent: (e) => events.push(e) });
+  const from = stream === undefined ? {} : { stream, from: "all" as const };
+  const reader: NatsFeedReader = await attachNats(sub, { servers: nats.url, prefix, ...from, reconnectAfterCloseMs: RETRY_MS, onNatsEvent: (e) => events.push(e) });
   stops.push(() => reader.stop());
   const p = packer({ channelId: 5, sourceId: 3, sessionId: 900, sessionStartUs: T0, heartbeatIntervalMs: 100 });
   const x = new TestBook(X);
@@ -78,6 +80,22 @@ describe.skipIf(missing !== undefined)("NATS reader: the server stops taking it"
     await until("X usable again through the restored server", usable, refresh);
     expect(events.some((e) => e.kind === "reconnected")).toBe(true);
     expect(reader.counters.natsClosed).toBe(1);
+  }, 20_000);
+
+  test("a stream reader closed for good goes on after the last message it read, not from its start again", async () => {
+    const { nats, reader, events, refresh, usable } = await rig("rjs", "RJS");
+    const auth = "authorization { user: someone, password: else }";
+    await nats.stop();
+    await nats.restart(auth);
+    await until("the reader told of the close", () => events.some((e) => e.kind === "closed"));
+    const read = reader.counters.messages;
+    await nats.stop();
+    await nats.restart("");
+    // A refresh published after the reconnect is read after anything the new consumer brings before it.
+    await until("a refresh read through the restored server", () => reader.counters.messages > read && usable(), refresh);
+    expect(reader.counters.natsClosed).toBe(1);
+    // From "all" again, the stream's first envelopes would come again: refused as behind the bridge's numbering.
+    expect(reader.counters.refused.repeated).toBe(0);
   }, 20_000);
 
   test("a refused subscription: counted, told with the server's text, the books unusable, tried again", async () => {
