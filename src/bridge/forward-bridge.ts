@@ -35,7 +35,7 @@ import {
   ABS_MAX_DATAGRAM_BYTES,
 } from "../wire/layout.ts";
 import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
-import { connectNats } from "../subscriber/nats-source.ts";
+import { RECONNECT_TIMEOUT_MS, connectNats, connectWithin } from "../subscriber/nats-source.ts";
 import { SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW, compareSessions } from "../subscriber/streams.ts";
 import { StreamWatch, type StreamManager, type StreamWatchCounters } from "./stream-watch.ts";
 
@@ -411,7 +411,8 @@ export class ForwardBridge {
     this.reconnecting = true;
     let nc: Publisher | undefined;
     try {
-      nc = (await this.connect()) as Publisher;
+      // Bounded: a connect made while the server went down or came up could hang (past 15 s), and no try came after it.
+      nc = await connectWithin(this.connect() as Promise<Publisher>, RECONNECT_TIMEOUT_MS);
       if (this.stopped) return void (await nc.close().catch(() => undefined));
       await this.attach(nc);
       this.opts.log.info("connected to NATS again", { attempts: this.reconnectFailures + 1 });

@@ -122,6 +122,37 @@ export async function connectNats(servers: string | string[], name: string): Pro
   return mod.connect({ servers, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: false });
 }
 
+/**
+ * How long a connect made again after a close for good may take (the forward bridge's and the reader's): one made
+ * while the server went down or came up was seen to hang past 15 s (the client's own connect timeout is 20 s), and
+ * with it every later try, since each is scheduled when the last one fails (s-rev65, reader-nats-closed.test.ts).
+ */
+export const RECONNECT_TIMEOUT_MS = 5000;
+
+/**
+ * `connecting`, or a rejection after `ms`; a connection that comes after that is closed (cold: a connect made again).
+ */
+export function connectWithin<T extends { close(): Promise<void> }>(connecting: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      reject(new Error(`no answer from NATS within ${ms} ms`));
+    }, ms);
+    connecting.then(
+      (nc) => {
+        clearTimeout(timer);
+        if (late) void nc.close().catch(() => undefined);
+        else resolve(nc);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
 export interface NatsReaderCounters extends RepackerCounters {
   datagrams: number;
   /** Times the client closed the connection for good without stop() (NatsReaderEvent `closed`). */
@@ -190,7 +221,17 @@ export class NatsFeedReader {
     // stop() while it connected (a signal during start-up) found no connection to close: this one is closed here
     // and nothing is subscribed (before, it was kept, reconnecting forever, and fed the sink after the stop).
     if (this.stopped) return void (await got.close().catch(() => undefined));
-    await this.open(got, prefix);
+    try {
+      await this.open(got, prefix);
+    } catch (err) {
+      // The caller gets only the rejection (attachNats returns no reader to stop): a close for good meanwhile must
+      // leave no try again behind it, nor one already connecting (it sees the reader stopped).
+      this.stopped = true;
+      this.running = false;
+      if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      throw err;
+    }
     if (this.stopped) return; // stopped while it subscribed: stop() closed the connection, no heartbeat timer
     const hbMs = this.repacker.packer.heartbeatIntervalMs;
     this.timer = setInterval(() => this.heartbeat(hbMs), hbMs);
@@ -301,7 +342,7 @@ export class NatsFeedReader {
   private async connectAgain(): Promise<void> {
     let nc: NatsConnection | undefined;
     try {
-      nc = await connectNats(this.opts.servers, "feeder-reader");
+      nc = await connectWithin(connectNats(this.opts.servers, "feeder-reader"), RECONNECT_TIMEOUT_MS);
       if (this.stopped) return void (await nc.close().catch(() => undefined));
       await this.open(nc, this.opts.prefix ?? "feeder");
       if (this.stopped) return;

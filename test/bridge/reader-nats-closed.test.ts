@@ -13,7 +13,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { FeedSubscriber, attachNats, type NatsFeedReader } from "../../src/subscriber/index.ts";
-import type { NatsReaderEvent } from "../../src/subscriber/nats-source.ts";
+import { NatsFeedReader as Reader, connectWithin, useNatsModules, type NatsReaderEvent } from "../../src/subscriber/nats-source.ts";
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { packer, take, T0 } from "../subscriber/feed-harness.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
@@ -115,4 +115,48 @@ no_auth_user: anon`);
     await until("X usable again once the subscription is taken", usable, refresh);
     expect(events.some((e) => e.kind === "subscribed")).toBe(true);
   }, 60_000);
+});
+
+describe("NATS reader: a close for good while start() fails", () => {
+  test("leaves no try again behind the rejection", async () => {
+    // A client that closes for good at once, and a JetStream whose stream lookup then fails: start() rejects, and
+    // the caller has no reader to stop. Before, the close's try again stayed scheduled: a reader connecting forever.
+    const client = { subscribe: () => ({ unsubscribe() {} }), drain: async () => {}, close: async () => {}, closed: () => Promise.resolve(new Error("closed for good")) };
+    useNatsModules({
+      transport: async () => ({ connect: async () => client }),
+      jetstream: async () => ({
+        jetstream: () => ({}),
+        jetstreamManager: async () => {
+          await new Promise((r) => setImmediate(r)); // the close is seen first
+          throw new Error("no JetStream");
+        },
+      }),
+    });
+    try {
+      const events: NatsReaderEvent[] = [];
+      const reader = new Reader({ servers: "nats://127.0.0.1:1", stream: "S", reconnectAfterCloseMs: 1, onNatsEvent: (e) => events.push(e) }, () => {});
+      await expect(reader.start()).rejects.toThrow(/no JetStream/);
+      // A try again already under way (its 1 ms wait may end before the lookup fails: this client closes at once
+      // every time) sees the reader stopped and schedules none.
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      expect(events[0]!.kind).toBe("closed");
+      expect((reader as unknown as { retryTimer: unknown }).retryTimer).toBeUndefined();
+    } finally {
+      useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") });
+    }
+  });
+});
+
+describe("a connect made again after a close for good (bridge and reader)", () => {
+  // One made while the server went down or came up hung past 15 s in the folder run (the forward bridge's, in the
+  // first case above: reconnecting, no try scheduled, every datagram dropped as disconnected); before, nothing bounded
+  // it and no other try came while it hung.
+  test("is given up after its time, and a connection that comes later is closed", async () => {
+    let resolveLate!: (nc: { close(): Promise<void> }) => void;
+    const hanging = new Promise<{ close(): Promise<void> }>((r) => (resolveLate = r));
+    await expect(connectWithin(hanging, 20)).rejects.toThrow(/no answer from NATS within 20 ms/);
+    let closed = false;
+    resolveLate({ close: async () => void (closed = true) });
+    await until("the late connection closed", () => closed);
+  });
 });
