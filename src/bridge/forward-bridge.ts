@@ -35,8 +35,8 @@ import {
   ABS_MAX_DATAGRAM_BYTES,
 } from "../wire/layout.ts";
 import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
-import { connectNats } from "../subscriber/nats-source.ts";
-import { SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "../subscriber/streams.ts";
+import { RECONNECT_TIMEOUT_MS, connectNats, connectWithin } from "../subscriber/nats-source.ts";
+import { SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW, compareSessions } from "../subscriber/streams.ts";
 import { StreamWatch, type StreamManager, type StreamWatchCounters } from "./stream-watch.ts";
 
 export interface JetStreamOptions {
@@ -165,17 +165,54 @@ interface Upstream {
   altNext: number;
   altCount: number;
   /**
-   * The session before (sessionStartUs −1: none) and its next seqNum, taken up again when that session comes back.
-   * Before, a datagram of another session reset the one line: a late one of the session a restart replaced (or a
-   * recorded signed one sent again) reset it to that session, the new session's next datagram reset it back
-   * unchecked, and a loss of the new session right then, or a copy of its snapshot, went by as news.
+   * The lines of the other sessions last seen on this stream (SAVED_SESSION_LINES; sessionStartUs −1: free), taken
+   * up again when one comes back. Before, a datagram of another session reset the one line: a late one of the session
+   * a restart replaced (or a recorded signed one sent again) reset it to that session, the new session's next
+   * datagram reset it back unchecked, and a loss of the new session right then, or a copy of its snapshot, went by as
+   * news. One line kept for the session before (s-bridge) still lost the current one after two other sessions' in a
+   * row (s-rev65): several are kept, and the newest session's is never the one dropped.
    */
-  prevSessionId: number;
-  prevSessionStartUs: number;
-  prevNextSeq: number;
+  saved: SessionLine[];
+  /** Switches of session so far: when each saved line was left (the least recently left one is dropped first). */
+  switches: number;
 }
+/** A session's sequence line while another session's datagrams are read (Upstream.saved). */
+interface SessionLine {
+  sessionId: number;
+  sessionStartUs: number;
+  nextSeq: number;
+  altNext: number;
+  altCount: number;
+  leftAt: number;
+}
+/**
+ * Lines of other sessions kept per stream: the sessions of a publisher that restarted a few times in a row, whose late
+ * datagrams may interleave. More sessions than this drop the least recently left line that is not the newest
+ * session's: what comes of a dropped session starts a line unchecked (the reader refuses old sessions' messages), but
+ * datagrams of older sessions (late, or recorded ones sent again) can never end the checks of the newest.
+ */
+export const SAVED_SESSION_LINES = 3;
 /** Scratch state of streams beyond MAX_NUMBERED_STREAMS: never published as numbered. */
-const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, prevSessionId: 0, prevSessionStartUs: -1, prevNextSeq: 0 };
+const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, saved: [], switches: 0 };
+
+/**
+ * Cold: the slot of `up.saved` the current line goes to: a free one, else the least recently left one, never the
+ * newest session's (by start time, then id, as sessions are ordered: docs/wire-protocol.md §3.4) unless the current
+ * one is newer still: datagrams of older sessions, late or sent again, cannot push the newest session's line out.
+ */
+function slotToSave(up: Upstream): number {
+  const saved = up.saved;
+  let newest = -1;
+  for (let i = 0; i < saved.length; i++) {
+    const l = saved[i]!;
+    if (l.sessionStartUs === -1) return i;
+    if (newest < 0 || compareSessions(l.sessionStartUs, l.sessionId, saved[newest]!.sessionStartUs, saved[newest]!.sessionId) > 0) newest = i;
+  }
+  const keep = compareSessions(saved[newest]!.sessionStartUs, saved[newest]!.sessionId, up.sessionStartUs, up.sessionId) > 0 ? newest : -1;
+  let slot = -1;
+  for (let i = 0; i < saved.length; i++) if (i !== keep && (slot < 0 || saved[i]!.leftAt < saved[slot]!.leftAt)) slot = i;
+  return slot;
+}
 
 /**
  * One socket per group and port, joined on each of its interfaces. Two sockets bound to one group and port each get
@@ -374,7 +411,8 @@ export class ForwardBridge {
     this.reconnecting = true;
     let nc: Publisher | undefined;
     try {
-      nc = (await this.connect()) as Publisher;
+      // Bounded: a connect made while the server went down or came up could hang (past 15 s), and no try came after it.
+      nc = await connectWithin(this.connect() as Promise<Publisher>, RECONNECT_TIMEOUT_MS);
       if (this.stopped) return void (await nc.close().catch(() => undefined));
       await this.attach(nc);
       this.opts.log.info("connected to NATS again", { attempts: this.reconnectFailures + 1 });
@@ -526,21 +564,37 @@ export class ForwardBridge {
     this.opts.log.info("publishing to NATS again", { droppedDisconnected: c.droppedDisconnected, droppedBacklog: c.droppedBacklog });
   }
 
-  // Cold: a datagram of another session than the last one's. The session before comes back to its own line (a gap,
-  // a copy behind it are seen as on any line); any other starts a line at this datagram, the current one kept as the
-  // session before. A pending jump is dropped with the line it was on.
+  // Cold: a datagram of another session than the last one's. A session with a saved line comes back to it (a gap, a
+  // copy behind it are seen as on any line, a pending jump still pending); any other starts a line at this datagram.
+  // The current line is saved in the slot freed, a free one, or the least recently left one but the newest session's.
   private switchSession(up: Upstream, sessionId: number, startUs: number, seqNum: number): void {
-    const back = sessionId === up.prevSessionId && startUs === up.prevSessionStartUs;
-    const next = back ? up.prevNextSeq : seqNum;
+    const saved = up.saved;
+    let back = -1;
+    for (let i = 0; i < saved.length; i++) if (saved[i]!.sessionStartUs === startUs && saved[i]!.sessionId === sessionId) back = i;
+    let next = seqNum;
+    let altNext = -1;
+    let altCount = 0;
+    if (back >= 0) {
+      const l = saved[back]!;
+      next = l.nextSeq;
+      altNext = l.altNext;
+      altCount = l.altCount;
+      l.sessionStartUs = -1;
+    }
     if (up.sessionStartUs !== -1) {
-      up.prevSessionId = up.sessionId;
-      up.prevSessionStartUs = up.sessionStartUs;
-      up.prevNextSeq = up.nextSeq;
+      const l = saved[back >= 0 ? back : slotToSave(up)]!;
+      l.sessionId = up.sessionId;
+      l.sessionStartUs = up.sessionStartUs;
+      l.nextSeq = up.nextSeq;
+      l.altNext = up.altNext;
+      l.altCount = up.altCount;
+      l.leftAt = ++up.switches;
     }
     up.sessionId = sessionId;
     up.sessionStartUs = startUs;
     up.nextSeq = next;
-    up.altNext = -1;
+    up.altNext = altNext;
+    up.altCount = altCount;
   }
 
   // Cold: a datagram continuing the line from before a pending jump (a loss on it is a gap too); the second undoes
@@ -563,7 +617,9 @@ export class ForwardBridge {
     let up = this.upstream.get(key);
     if (up === undefined) {
       if (this.upstream.size >= MAX_NUMBERED_STREAMS) return UNNUMBERED;
-      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, prevSessionId: 0, prevSessionStartUs: -1, prevNextSeq: 0 };
+      const saved: SessionLine[] = [];
+      for (let i = 0; i < SAVED_SESSION_LINES; i++) saved.push({ sessionId: 0, sessionStartUs: -1, nextSeq: 0, altNext: -1, altCount: 0, leftAt: 0 });
+      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, saved, switches: 0 };
       this.upstream.set(key, up);
     }
     return up;

@@ -41,13 +41,33 @@ export interface NatsReadOptions {
   authKey?: Uint8Array;
   /** Told of every envelope refused (`counters.refused` names the reasons), e.g. to warn of `bad_auth`. */
   onRefused?: (why: EnvelopeRefusal) => void;
+  /** Told when the connection closed for good, is back, could not be made again, or the subscription is refused or taken again. */
+  onNatsEvent?: (e: NatsReaderEvent) => void;
+  /** How long after the client closed for good (or the server refused the subscription) the reader tries again. Default 2000. */
+  reconnectAfterCloseMs?: number;
 }
+
+/**
+ * What the reader tells of its connection (NatsReadOptions.onNatsEvent): `closed` — the client closed it for good
+ * (two authorization errors in a row: a server restarted requiring credentials), the reader connects again every
+ * reconnectAfterCloseMs; `reconnected` / `reconnect_failed` — one such attempt; `subscription_refused` — the server
+ * refused the subscription on `<prefix>.>` (permissions), tried again as long; `subscribed` — taken after a refusal.
+ * Meanwhile nothing comes: the reader stops its heartbeats and the subscriber's books go stale.
+ */
+export interface NatsReaderEvent {
+  kind: "closed" | "reconnected" | "reconnect_failed" | "subscription_refused" | "subscribed";
+  /** The client's or the server's reason. */
+  error?: string;
+}
+
+/** Default of NatsReadOptions.reconnectAfterCloseMs (the forward bridge's RECONNECT_AFTER_CLOSE_MS). */
+export const READER_RETRY_MS = 2000;
 
 /** The parts of the NATS client used here (typed locally: the package is an optional, dynamically loaded peer). */
 interface NatsMsg {
   data: Uint8Array;
   /** JetStream messages: `pending` is what the consumer still holds after this one (0: at the stream's live end). */
-  info?: { pending: number };
+  info?: { pending: number; streamSequence?: number };
 }
 interface NatsSub {
   unsubscribe(): void;
@@ -57,6 +77,7 @@ interface NatsConnection {
   drain(): Promise<void>;
   close(): Promise<void>;
   closed(): Promise<void | Error>;
+  isClosed?(): boolean;
 }
 interface Consumer {
   consume(opts?: { expires?: number }): Promise<AsyncIterable<NatsMsg> & { stop(): Promise<void> | void }>;
@@ -179,8 +200,43 @@ export async function connectNats(servers: string | string[], name: string, paci
   return mod.connect({ servers, name, maxReconnectAttempts: -1, reconnectDelayHandler, reconnectToServer, waitOnFirstConnect: false });
 }
 
+/**
+ * How long a connect made again after a close for good may take (the forward bridge's and the reader's): one made
+ * while the server went down or came up was seen to hang past 15 s (the client's own connect timeout is 20 s), and
+ * with it every later try, since each is scheduled when the last one fails (s-rev65, reader-nats-closed.test.ts).
+ */
+export const RECONNECT_TIMEOUT_MS = 5000;
+
+/**
+ * `connecting`, or a rejection after `ms`; a connection that comes after that is closed (cold: a connect made again).
+ */
+export function connectWithin<T extends { close(): Promise<void> }>(connecting: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      reject(new Error(`no answer from NATS within ${ms} ms`));
+    }, ms);
+    connecting.then(
+      (nc) => {
+        clearTimeout(timer);
+        if (late) void nc.close().catch(() => undefined);
+        else resolve(nc);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
 export interface NatsReaderCounters extends RepackerCounters {
   datagrams: number;
+  /** Times the client closed the connection for good without stop() (NatsReaderEvent `closed`). */
+  natsClosed: number;
+  /** Times the server refused the subscription on `<prefix>.>` (NatsReaderEvent `subscription_refused`). */
+  subscriptionsRefused: number;
 }
 
 export class NatsFeedReader {
@@ -204,6 +260,16 @@ export class NatsFeedReader {
   /** start() was called and stop() not since. */
   private running = false;
   datagrams = 0;
+  natsClosed = 0;
+  subscriptionsRefused = 0;
+  /** The next try after the client closed for good or the subscription was refused (cold). */
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * The last message read from JetStream: a new connection goes on after its stream sequence. The message is kept,
+   * not its sequence: the client parses `info` from the reply subject (allocating) only when asked, so it is read
+   * when a connection is made again, not per message.
+   */
+  private lastJsMsg: NatsMsg | undefined;
 
   constructor(opts: NatsReadOptions, sink: (datagram: Uint8Array) => void) {
     this.opts = opts;
@@ -221,7 +287,7 @@ export class NatsFeedReader {
   }
 
   get counters(): NatsReaderCounters {
-    return { ...this.repacker.counters, datagrams: this.datagrams };
+    return { ...this.repacker.counters, datagrams: this.datagrams, natsClosed: this.natsClosed, subscriptionsRefused: this.subscriptionsRefused };
   }
 
   /** Once per stop(): a second start would leave the first connection open, reconnecting and feeding the sink twice. */
@@ -234,17 +300,39 @@ export class NatsFeedReader {
     // stop() while it connected (a signal during start-up) found no connection to close: this one is closed here
     // and nothing is subscribed (before, it was kept, reconnecting forever, and fed the sink after the stop).
     if (this.stopped) return void (await got.close().catch(() => undefined));
-    const nc = (this.nc = got);
-    const onData = (data: Uint8Array) => {
-      this.repacker.add(data, monoEpochMs());
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(this.flush);
-      }
-    };
+    try {
+      await this.open(got, prefix);
+    } catch (err) {
+      // The caller gets only the rejection (attachNats returns no reader to stop): a close for good meanwhile must
+      // leave no try again behind it, nor one already connecting (it sees the reader stopped).
+      this.stopped = true;
+      this.running = false;
+      if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      throw err;
+    }
+    if (this.stopped) return; // stopped while it subscribed: stop() closed the connection, no heartbeat timer
+    const hbMs = this.repacker.packer.heartbeatIntervalMs;
+    this.timer = setInterval(() => this.heartbeat(hbMs), hbMs);
+    this.timer.unref?.();
+  }
+
+  private readonly onData = (data: Uint8Array): void => {
+    this.repacker.add(data, monoEpochMs());
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
+  };
+
+  /** Reads through this connection from now on: its close watched, `<prefix>.>` or the stream subscribed. */
+  private async open(nc: NatsConnection, prefix: string): Promise<void> {
+    this.nc = nc;
+    void nc.closed().then((why) => this.closedByClient(nc, why), () => undefined);
+    const onData = this.onData;
     try {
       if (this.opts.stream === undefined) {
-        this.sub = nc.subscribe(`${prefix}.>`, { callback: (err, msg) => void (err === null && onData(msg.data)) });
+        this.subscribeLive(nc, prefix, false);
       } else {
         const { jetstream, jetstreamManager } = (await natsModules.jetstream()) as {
           jetstream: (nc: NatsConnection) => { consumers: { get(s: string, o: object): Promise<Consumer> } };
@@ -255,8 +343,17 @@ export class NatsFeedReader {
         const foreign = kept.filter((s) => s !== `${prefix}.>` && !s.startsWith(`${prefix}.`));
         if (foreign.length > 0) throw new Error(`JetStream stream ${this.opts.stream} keeps ${foreign.join(", ")}, not only ${prefix}.>: give the prefix it was made for (--prefix)`);
         const from = this.opts.from ?? "now";
+        // Connected again after a close for good: on from the message after the last one read (what was published
+        // meanwhile is in the stream), not from `from` again.
+        const lastSeq = this.lastJsMsg?.info?.streamSequence ?? 0;
         const policy =
-          from === "now" ? { deliver_policy: "new" } : from === "all" ? { deliver_policy: "all" } : { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
+          lastSeq > 0
+            ? { deliver_policy: "by_start_sequence", opt_start_seq: lastSeq + 1 }
+            : from === "now"
+              ? { deliver_policy: "new" }
+              : from === "all"
+                ? { deliver_policy: "all" }
+                : { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
         const consumer = await jetstream(nc).consumers.get(this.opts.stream, policy);
         const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
         this.iter = iter;
@@ -264,6 +361,7 @@ export class NatsFeedReader {
         void (async () => {
           for await (const m of iter) {
             onData(m.data);
+            this.lastJsMsg = m;
             // A replay that reached the live end reads live from here: before, it kept the replay rule for good, and
             // every burst after a stall of this reader (a bridge only paused) was a gap, each book untrusted until
             // its refresh.
@@ -278,10 +376,72 @@ export class NatsFeedReader {
       await nc.close().catch(() => undefined);
       throw err;
     }
-    if (this.stopped) return; // stopped while it subscribed: stop() closed the connection, no heartbeat timer
-    const hbMs = this.repacker.packer.heartbeatIntervalMs;
-    this.timer = setInterval(() => this.heartbeat(hbMs), hbMs);
-    this.timer.unref?.();
+  }
+
+  /**
+   * `<prefix>.>` live. The server may refuse it (permissions): the client hands that to the callback and drops the
+   * subscription. Before, the refusal was ignored and the reader ran on with nothing, for good, without a word; now
+   * it is counted, told, and the subscription tried again every reconnectAfterCloseMs.
+   */
+  private subscribeLive(nc: NatsConnection, prefix: string, again: boolean): void {
+    let refused = false;
+    let told = !again;
+    this.sub = nc.subscribe(`${prefix}.>`, {
+      callback: (err, msg) => {
+        if (err === null) {
+          if (!told) {
+            told = true; // cold: the first message after a refusal
+            this.opts.onNatsEvent?.({ kind: "subscribed" });
+          }
+          return this.onData(msg.data);
+        }
+        if (refused) return;
+        refused = true; // cold: the refusal (once per subscription: the client drops it)
+        this.subscriptionsRefused++;
+        this.opts.onNatsEvent?.({ kind: "subscription_refused", error: err.message });
+        this.retry(() => {
+          if (this.nc === nc && !nc.isClosed?.()) this.subscribeLive(nc, prefix, true);
+        });
+      },
+    });
+  }
+
+  // Cold: the client closed the connection for good without stop(): it would never connect again, the reader does.
+  private closedByClient(nc: NatsConnection, why: void | Error): void {
+    if (this.stopped || this.nc !== nc) return;
+    this.nc = undefined;
+    this.sub = undefined;
+    this.iter = undefined;
+    this.natsClosed++;
+    this.opts.onNatsEvent?.({ kind: "closed", error: why instanceof Error ? why.message : "closed" });
+    this.retry(() => void this.connectAgain());
+  }
+
+  // Cold: one attempt to connect after the client closed for good; on failure the next is scheduled.
+  private async connectAgain(): Promise<void> {
+    let nc: NatsConnection | undefined;
+    try {
+      nc = await connectWithin(connectNats(this.opts.servers, "feeder-reader"), RECONNECT_TIMEOUT_MS);
+      if (this.stopped) return void (await nc.close().catch(() => undefined));
+      await this.open(nc, this.opts.prefix ?? "feeder");
+      if (this.stopped) return;
+      this.opts.onNatsEvent?.({ kind: "reconnected" });
+    } catch (err) {
+      if (nc !== undefined && this.nc === nc) this.nc = undefined;
+      if (nc !== undefined) await nc.close().catch(() => undefined);
+      if (this.stopped) return;
+      this.opts.onNatsEvent?.({ kind: "reconnect_failed", error: (err as Error).message });
+      this.retry(() => void this.connectAgain());
+    }
+  }
+
+  private retry(fn: () => void): void {
+    if (this.stopped) return;
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.stopped) fn();
+    }, this.opts.reconnectAfterCloseMs ?? READER_RETRY_MS);
   }
 
   /**
@@ -321,6 +481,8 @@ export class NatsFeedReader {
     this.running = false;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.sub?.unsubscribe();
     await this.iter?.stop();
     await this.nc?.close();

@@ -98,4 +98,72 @@ describe("forward bridge: a late datagram of the session before", () => {
     expect(bridge.counters.published).toBe(published); // neither went on as news
     await bridge.stop();
   });
+
+  // s-rev65: one line kept for the session before was not enough. Datagrams of two other sessions in a row (late ones
+  // of a publisher that restarted twice, recorded signed ones of two old runs sent again) made the first of them "the
+  // session before", and the current session's line was gone: its next datagram started a line unchecked.
+  it("does not hide a loss of the new session after late datagrams of two older sessions", async () => {
+    const { bridge, rep, sub, through } = await rig();
+    const first = run(900, T0);
+    through(first.refresh());
+    const lateFirst = first.heartbeat();
+    const second = run(901, T0 + 30_000_000);
+    through(second.refresh());
+    const lateSecond = second.heartbeat();
+    const cur = run(902, T0 + 60_000_000);
+    through(cur.refresh());
+    through(cur.delta(14990));
+    expect(sub.book(P.instrumentId)!.usable).toBe(true);
+
+    through(lateFirst);
+    through(lateSecond);
+    const gaps = bridge.counters.upstreamGaps;
+    cur.delta(14980); // lost before the bridge
+    through(cur.heartbeat());
+    rep.packer.appendHeartbeat(0);
+    through([]);
+    expect(bridge.counters.upstreamGaps).toBe(gaps + 1);
+    expect(sub.book(P.instrumentId)!.usable).toBe(false);
+    await bridge.stop();
+  });
+
+  it("does not forward a copy of the new session's snapshot sent after two older sessions' datagrams", async () => {
+    const { bridge, through } = await rig();
+    const first = run(900, T0);
+    const recordedFirst = first.refresh();
+    through(recordedFirst);
+    const second = run(901, T0 + 30_000_000);
+    const recordedSecond = second.refresh();
+    through(recordedSecond);
+    const cur = run(902, T0 + 60_000_000);
+    const snapshot = cur.refresh();
+    through(snapshot);
+    through(cur.delta(14990));
+    const published = bridge.counters.published;
+    const dups = bridge.counters.duplicates;
+    through(recordedFirst);
+    through(recordedSecond);
+    through(snapshot);
+    expect(bridge.counters.duplicates).toBe(dups + 3);
+    expect(bridge.counters.published).toBe(published);
+    await bridge.stop();
+  });
+
+  it("keeps the newest session's line while more older sessions than it remembers come by", async () => {
+    const { bridge, through } = await rig();
+    const olds = [900, 901, 902, 903, 904, 905].map((id, i) => run(id, T0 + i * 1_000_000));
+    const recorded = olds.map((o) => o.refresh());
+    for (const r of recorded) through(r);
+    const cur = run(999, T0 + 60_000_000);
+    const snapshot = cur.refresh();
+    through(snapshot);
+    through(cur.delta(14990));
+    for (const r of recorded) through(r); // more sessions than the bridge keeps lines for: the oldest ones forgotten
+    const published = bridge.counters.published;
+    const dups = bridge.counters.duplicates;
+    through(snapshot);
+    expect(bridge.counters.duplicates).toBe(dups + 1); // the newest session's line is never the one dropped
+    expect(bridge.counters.published).toBe(published);
+    await bridge.stop();
+  });
 });

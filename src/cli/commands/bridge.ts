@@ -58,8 +58,9 @@ export const bridgeCommand: CommandSpec = {
     "  feeder bridge from-nats --nats nats://10.0.0.5:4222 -g 239.255.0.9:31009 --iface 10.1.0.7 --source-id 900",
     "",
     "Runs until SIGINT/SIGTERM (exit 0); one while it connects to NATS stops it there (exit 0). A NATS server that",
-    "cannot be reached exits 1. to-nats connects again every 2 s when the client closes its connection for good",
-    "(two authorization errors in a row).",
+    "cannot be reached exits 1. Both directions connect again every 2 s when the client closes its connection for",
+    "good (two authorization errors in a row: logged); from-nats tries a subscription the server refuses",
+    "(permissions on <prefix>.>) again every 2 s, logged, the books stale meanwhile.",
   ].join("\n"),
   allowPositionals: true,
   options: {

@@ -2,7 +2,7 @@
 import { readAuthKeyFile } from "../../core/auth-key.ts";
 import { RateLimitedLog } from "../../core/log.ts";
 import type { BridgeEvent, EnvelopeRefusal } from "../../subscriber/nats-envelope.ts";
-import { useNatsModules, type NatsReadOptions } from "../../subscriber/nats-source.ts";
+import { useNatsModules, type NatsReadOptions, type NatsReaderEvent } from "../../subscriber/nats-source.ts";
 import { UsageError, type CommandContext } from "../command.ts";
 
 // Literal imports, so that `bun build --compile` puts the NATS packages into the binary (the library's own loader
@@ -58,6 +58,8 @@ export function natsReadOptions(ctx: CommandContext): NatsReadOptions {
     e.kind === "second_bridge"
       ? ctx.log.warn("two bridges forward one upstream stream under this prefix: following one, dropping the other's copies", { ...e })
       : ctx.log.warn("the followed bridge went silent: switched to the other (a gap: books rebuilt from their next refresh)", { ...e });
+  // The connection closed for good, a refused subscription: said (before, the reader ran on with nothing, silent).
+  const onNatsEvent = natsEventLog(ctx);
   // --auth-key-file: only envelopes signed with the key (a bridge given it) are read; the rest are refused, counted.
   let authKey: Uint8Array | undefined;
   try {
@@ -65,7 +67,7 @@ export function natsReadOptions(ctx: CommandContext): NatsReadOptions {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  if (authKey === undefined) return { servers: serversOf(v.nats), prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent };
+  if (authKey === undefined) return { servers: serversOf(v.nats), prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, onNatsEvent };
   // With a key and a bridge without it (or with another key) every envelope is refused: said at once, then at most
   // every 5 s. Before, listen --nats showed an empty table and logged nothing.
   const badAuth = new RateLimitedLog(
@@ -74,5 +76,22 @@ export function natsReadOptions(ctx: CommandContext): NatsReadOptions {
     "NATS envelopes refused: not signed with the --auth-key-file key (the bridge needs the same key: to-nats --auth-key-file; a bridge without it has every envelope refused)",
   );
   const onRefused = (why: EnvelopeRefusal) => void (why === "bad_auth" && badAuth.hit());
-  return { servers: serversOf(v.nats), prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, authKey, onRefused };
+  return { servers: serversOf(v.nats), prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, onNatsEvent, authKey, onRefused };
+}
+
+/** The reader's connection events as log lines; the repeated ones (a try every 2 s) at most one per 5 s. */
+function natsEventLog(ctx: CommandContext): (e: NatsReaderEvent) => void {
+  const failed = new RateLimitedLog(ctx.log, "warn", "connecting to NATS again failed: trying again every 2 s (nothing is read meanwhile: the books go stale)");
+  const refused = new RateLimitedLog(
+    ctx.log,
+    "error",
+    "the NATS server refused the subscription (permissions on <prefix>.>): nothing is read, the books go stale; trying again every 2 s",
+  );
+  return (e) => {
+    if (e.kind === "closed") ctx.log.error("the NATS client closed its connection for good (authorization errors): nothing is read, the books go stale; connecting again every 2 s", { error: e.error });
+    else if (e.kind === "reconnected") ctx.log.info("connected to NATS again");
+    else if (e.kind === "reconnect_failed") failed.hit(e.error);
+    else if (e.kind === "subscription_refused") refused.hit(e.error);
+    else ctx.log.info("the NATS server took the subscription again");
+  };
 }
