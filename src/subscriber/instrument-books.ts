@@ -443,7 +443,14 @@ export class InstrumentBooks {
     book.asks.loadSorted(book.snapAskPx, book.snapAskQty, book.snapAskN);
     const grown = book.bidCount + book.askCount - before;
     this.levelsHeld += grown;
-    if (grown > 0 && this.levelsHeld > this.limits.maxBookLevels) return this.overTotal(book);
+    if (grown > 0 && this.levelsHeld > this.limits.maxBookLevels) {
+      // As a delta over it: the header taken and an update, so listeners see the book emptied and invalid now
+      // (without one the last usable top of book they copied stood until the instrument's next event).
+      this.overTotal(book);
+      this.applyEventHeader(book, m, seq, st.key);
+      this.emitUpdate("snapshot", book, sendTimeUs, refresh);
+      return;
+    }
     this.takeFloors(book);
     this.applyEventHeader(book, m, seq, st.key);
     book.valid = true;
