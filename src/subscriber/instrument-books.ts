@@ -355,10 +355,11 @@ export class InstrumentBooks {
   }
 
   /**
-   * A split-delta part (chunk false) or snapshot chunk onto the book's scratch. Over the budget, the scratch other
-   * books keep between their assemblies is taken back first (cold: a scan of the books): counted against the budget
-   * for good, it refused every snapshot of the books beyond the first ~7,800 of a publisher with 10,000, each keeping
-   * 64 levels a side, so those were never usable. Only what assemblies under way hold can refuse one now.
+   * A split-delta part (chunk false) or snapshot chunk onto the book's scratch. Over the budget, the scratch books
+   * (this one too) keep between their assemblies is taken back first (cold: a scan of the books): counted against
+   * the budget for good, it refused every snapshot of the books beyond the first ~7,800 of a publisher with 10,000,
+   * each keeping 64 levels a side, so those were never usable. Only what assemblies under way hold can refuse one
+   * now.
    */
   private append(book: SubscriberBook, m: BookMessageReader, chunk: boolean): AppendResult {
     const budget = this.budget;
@@ -367,8 +368,9 @@ export class InstrumentBooks {
     if (rc === AppendResult.OVER_BUDGET) {
       const used = budget.used;
       for (const other of this.books.values()) {
-        if (other === book) continue;
-        this.dropStaleAssemblies(other, nowUs);
+        // The book's own kept scratch too (its last split delta's arrays refused its snapshot). Its own assemblies
+        // are not dropped as stale: the one appended to is under way (its scratch is not idle either).
+        if (other !== book) this.dropStaleAssemblies(other, nowUs);
         budget.reclaimIdle(other);
       }
       if (budget.used < used) rc = chunk ? budget.appendChunk(book, m) : budget.appendPart(book, m);
@@ -443,7 +445,14 @@ export class InstrumentBooks {
     book.asks.loadSorted(book.snapAskPx, book.snapAskQty, book.snapAskN);
     const grown = book.bidCount + book.askCount - before;
     this.levelsHeld += grown;
-    if (grown > 0 && this.levelsHeld > this.limits.maxBookLevels) return this.overTotal(book);
+    if (grown > 0 && this.levelsHeld > this.limits.maxBookLevels) {
+      // As a delta over it: the header taken and an update, so listeners see the book emptied and invalid now
+      // (without one the last usable top of book they copied stood until the instrument's next event).
+      this.overTotal(book);
+      this.applyEventHeader(book, m, seq, st.key);
+      this.emitUpdate("snapshot", book, sendTimeUs, refresh);
+      return;
+    }
     this.takeFloors(book);
     this.applyEventHeader(book, m, seq, st.key);
     book.valid = true;

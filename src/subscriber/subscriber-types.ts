@@ -88,7 +88,7 @@ export interface FeedSubscriberOptions {
   maxAssemblyLevels?: number;
   /**
    * Levels in all books together, both sides (`sub.bookLevels`). A book whose growth takes them past it is emptied
-   * and invalid until a snapshot that fits (`bookLevelsOverCap`). Default 50 000 000 (at least 800 MB of levels;
+   * and invalid until a snapshot that fits (`bookLevelsOverCap`), with the `update` of the delta or snapshot. Default 50 000 000 (at least 800 MB of levels;
    * 10 000 books 1000 deep a side are 20 000 000). Without it: maxBooks × 2 × maxLevelsPerSide.
    */
   maxBookLevels?: number;
