@@ -105,6 +105,8 @@ export interface CaptureWriterOptions {
   remember?: number;
   /** Monotonic clock, ms: file age for rotation, the retention check's interval, this writer's files' age. Defaults to core/clock.ts monoMs. */
   monoNow?: () => number;
+  /** Called when the writer made the directory again (deleted under it): `feeder record` writes its claim again (dir-claim.ts). */
+  onDirRecreated?: () => void;
 }
 
 /** Totals since the writer started. */
@@ -577,6 +579,7 @@ export class CaptureWriter {
       throw err;
     }
     chmodSync(this.opts.dir, this.dirMode); // mkdir's mode is cut by the umask
+    this.opts.onDirRecreated?.();
     this.opts.log?.warn("capture directory was gone; made again", { dir: this.opts.dir, mode: `0${this.dirMode.toString(8)}` });
   }
 
