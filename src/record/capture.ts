@@ -105,6 +105,8 @@ export interface CaptureWriterOptions {
   remember?: number;
   /** Monotonic clock, ms: file age for rotation, the retention check's interval, this writer's files' age. Defaults to core/clock.ts monoMs. */
   monoNow?: () => number;
+  /** Called when the writer made the directory again (deleted under it): `feeder record` writes its claim again (dir-claim.ts). */
+  onDirRecreated?: () => void;
 }
 
 /** Totals since the writer started. */
@@ -222,7 +224,7 @@ export class CaptureWriter {
     const dirStat = statSync(opts.dir);
     this.dirMode = dirStat.mode & 0o7777;
     this.dirDev = dirStat.dev;
-    this.index = new CaptureIndex(opts.dir, this.prefix, this.monoNow);
+    this.index = new CaptureIndex(opts.dir, this.prefix, this.monoNow, this.retains()); // no retention: names only
     this.retain(); // files left by earlier runs count from the start
     this.timer = setInterval(() => this.tick(), opts.flushIntervalMs ?? 200);
     this.timer.unref?.();
@@ -337,10 +339,16 @@ export class CaptureWriter {
     if ((err as NodeJS.ErrnoException).code === "EFBIG") this.abandonFile();
   }
 
+  /** Whether a retention policy is set (it reads the captures' sizes and mtimes). */
+  private retains(): boolean {
+    const policy = this.opts.retention;
+    return policy !== undefined && (policy.keepMs !== undefined || policy.keepBytes !== undefined);
+  }
+
   /** Applies the retention policy now (also done at every rotation and every minute); returns what it deleted. */
   retain(): Deletion[] {
     const policy = this.opts.retention;
-    if (!policy || (policy.keepMs === undefined && policy.keepBytes === undefined)) return [];
+    if (!policy || !this.retains()) return [];
     this.lastRetentionMonoMs = this.monoNow();
     const open = this.fd >= 0 ? this.files.at(-1) : undefined;
     let entries: CaptureEntry[];
@@ -577,6 +585,7 @@ export class CaptureWriter {
       throw err;
     }
     chmodSync(this.opts.dir, this.dirMode); // mkdir's mode is cut by the umask
+    this.opts.onDirRecreated?.();
     this.opts.log?.warn("capture directory was gone; made again", { dir: this.opts.dir, mode: `0${this.dirMode.toString(8)}` });
   }
 

@@ -199,7 +199,7 @@ describe("record → replay", { timeout: 60_000 }, () => {
     const root = join(import.meta.dirname, "../..");
     const proc = Bun.spawn([process.execPath, "src/cli/main.ts", "record", "--config", configPath, "--out", out], { cwd: root, stdout: "pipe", stderr: "pipe" });
     try {
-      const captured = () => readdirSync(out, { withFileTypes: true }).some((f) => f.isFile());
+      const captured = () => readdirSync(out, { withFileTypes: true }).some((f) => f.isFile() && f.name.endsWith(".fcap"));
       await waitFor(() => {
         try {
           return captured() && server.stats.messagesSent > 100;

@@ -8,8 +8,9 @@ import { expect, test, vi } from "vitest";
 import { join } from "node:path";
 import { makeTempDir } from "../support/temp-dirs.ts";
 
-/** readdirSync calls per directory. */
+/** readdirSync calls per directory; statSync calls of paths inside one (a capture's stat), per directory. */
 const counts = vi.hoisted(() => new Map<string, number>());
+const fileStats = vi.hoisted(() => new Map<string, number>());
 
 vi.mock("node:fs", async (importOriginal) => {
   const real = await importOriginal<typeof import("node:fs")>();
@@ -17,7 +18,12 @@ vi.mock("node:fs", async (importOriginal) => {
     counts.set(String(dir), (counts.get(String(dir)) ?? 0) + 1);
     return (real.readdirSync as (...a: unknown[]) => unknown)(dir, ...rest);
   }) as typeof real.readdirSync;
-  return { ...real, default: real, readdirSync };
+  const statSync = ((path: string, ...rest: unknown[]) => {
+    const parent = String(path).replace(/\/[^/]*$/, "");
+    fileStats.set(parent, (fileStats.get(parent) ?? 0) + 1);
+    return (real.statSync as (...a: unknown[]) => unknown)(path, ...rest);
+  }) as typeof real.statSync;
+  return { ...real, default: real, readdirSync, statSync };
 });
 
 const { CaptureWriter } = await import("../../src/record/capture.ts");
@@ -71,5 +77,21 @@ test("a change by someone else (a file removed or added) is seen at the next pas
   monoMs += RELIST_MS;
   w.retain();
   expect(counts.get(dir)).toBe(2);
+  w.close();
+});
+
+test("without --keep-bytes/--keep-hours the listings read names only: no stat of the 500 captures at the first rotation nor at the hourly relist (1001 before), numbers still count on", () => {
+  const dir = makeTempDir("feeder-capture-listing-");
+  for (let i = 0; i < 500; i++) writeFileSync(join(dir, `feeder-20200101T000000Z-${i}.fcap`), "FDRCAP01");
+  let monoMs = 1_000;
+  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1, maxFileBytes: 300, flushIntervalMs: 3_600_000, monoNow: () => monoMs });
+  counts.clear();
+  fileStats.clear();
+  w.write(0, "bybit", "linear", "c", FRAME); // the first file: DIR listed for the next number
+  monoMs += RELIST_MS;
+  w.write(1, "bybit", "linear", "c", FRAME); // an hour on: listed again
+  expect(counts.get(dir)).toBe(2);
+  expect(fileStats.get(dir) ?? 0).toBe(0);
+  expect(w.files.map((f) => f.slice(f.lastIndexOf("-") + 1))).toEqual(["500.fcap", "501.fcap"]);
   w.close();
 });

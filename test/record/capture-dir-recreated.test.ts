@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
 import { createLogger } from "../../src/core/log.ts";
+import { CLAIM_FILE, DirClaim, DirClaimedError } from "../../src/record/dir-claim.ts";
 
 const GONE = "capture directory was gone; made again";
 
@@ -38,4 +39,17 @@ test("the directory deleted with its files: made again with its mode, said once,
   expect(readCapture(w2.files.at(-1)!).records.map((r) => r.frame)).toEqual(["other"]);
   expect(lines.filter((l) => l.msg === GONE)).toEqual([expect.objectContaining({ level: "warn", dir }), expect.objectContaining({ level: "warn", dir, mode: "0750" })]);
   expect(lines.filter((l) => l.msg === "capture block could not be written; its records are lost")).toEqual([]);
+});
+
+test("the directory made again: the recorder's claim on it is written again (onDirRecreated, dir-claim.ts), so a second recorder is still refused", () => {
+  const dir = join(makeTempDir("feeder-capture-dir-gone-"), "captures");
+  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1, flushIntervalMs: 3_600_000, onDirRecreated: () => claim.renew() });
+  const claim = DirClaim.take(dir);
+  w.write(1, "bybit", "linear", "c", "before");
+  rmSync(dir, { recursive: true });
+  w.write(2, "bybit", "linear", "c", "after");
+  w.close();
+  expect(statSync(join(dir, CLAIM_FILE)).isFile()).toBe(true);
+  expect(() => DirClaim.take(dir)).toThrow(DirClaimedError);
+  claim.release();
 });

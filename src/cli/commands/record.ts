@@ -10,6 +10,7 @@ import { monoStampUs } from "../../core/clock.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
 import { CaptureWriter, type CaptureWriterStats } from "../../record/capture.ts";
 import { COMPRESSION_NAMES, type CompressionName } from "../../record/codec.ts";
+import { DirClaim } from "../../record/dir-claim.ts";
 import type { FeederConfig } from "../../config/types.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { reloadOnHangup } from "../config-reload.ts";
@@ -70,6 +71,10 @@ export const recordCommand: CommandSpec = {
     "must be writable (created if missing), and exits 1 before recording or publishing anything if one fails:",
     "a DIR that cannot be written (permissions, a read-only mount) is the host's state, not a bad flag, and",
     "deploy/systemd restarts the command until it is fixed.",
+    "One recorder per DIR: the recorder claims DIR (DIR/.feeder-record.lock: its PID) once the checks pass, and",
+    "another recorder already in DIR (its PID running) refuses the start (exit 1, naming DIR and that PID): two",
+    "recorders in one DIR deleted each other's files. A claim left by a recorder that no longer runs (killed,",
+    "crashed, before a reboot) is taken over, with a warning. The claim goes when the recorder stops.",
     "SIGHUP, as for `feeder run`, re-checks the config file and logs what a restart would change; it stops nothing",
     "(once its code runs; one while the file is read is answered when it is loaded; one before that, while Bun",
     "loads the program, ends it, and deploy/systemd restarts it).",
@@ -117,46 +122,62 @@ export function captureTaps(writer: () => Pick<CaptureWriter, "write" | "writeRe
 async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger, out: string, o: Omit<RecordSettings, "path" | "out">): Promise<number> {
   const { compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs } = o;
   let writer: CaptureWriter | undefined;
-  let runtime: Runtime;
+  let claim: DirClaim | undefined;
+  // Released at every exit: stopped, refused, or an uncaught error ending the process ('exit' runs synchronously).
+  const release = () => claim?.release();
+  process.on("exit", release);
   try {
-    // Recording runs in one process; the capture directory is checked with the other start-up checks, and the
-    // writer opens once they pass (before the first frame can arrive).
-    runtime = await startRuntimeUnlessStopped({ ...config, workers: 1 }, log, ctx.stopSignal, STOP_DEADLINE_MS, {
-      feederOptions: {
-        ...captureTaps(() => writer!),
-      },
-      writableDirs: [{ key: "--out", dir: out }],
-      beforePublishing: () => {
-        writer = new CaptureWriter({
-          dir: out,
-          prefix: "feeder",
-          compression,
-          maxFileBytes: maxMb * MIB,
-          maxFileAgeMs: maxMinutes * 60_000,
-          retention: { keepMs: keepHours === undefined ? undefined : keepHours * 3_600_000, keepBytes },
-          log: log.child({ part: "capture" }),
-        });
-      },
-    });
-  } catch (err) {
-    writer?.close();
-    if (err instanceof StoppedDuringStart) {
-      log.info("stopped during start-up", { signal: await ctx.stopSignal });
-      return 0;
-    }
-    log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
-    return 1;
+    return await recordUntilStopped();
+  } finally {
+    release();
+    process.off("exit", release);
   }
-  log.info("recording", { dir: out, compression, keepHours, keepBytes });
-  const startedMs = performance.now();
-  const progress = progressMs > 0 ? startProgress(writer!, log, progressMs) : undefined;
-  const signal = await ctx.stopSignal;
-  log.info("stopping", { signal });
-  if (progress) clearInterval(progress);
-  await Promise.race([runtime.stop(), Bun.sleep(STOP_DEADLINE_MS)]);
-  writer!.close();
-  log.info("stopped", stoppedFields(writer!, performance.now() - startedMs));
-  return 0;
+
+  async function recordUntilStopped(): Promise<number> {
+    let runtime: Runtime;
+    try {
+      // Recording runs in one process; the capture directory is checked with the other start-up checks, and the
+      // writer opens once they pass (before the first frame can arrive).
+      runtime = await startRuntimeUnlessStopped({ ...config, workers: 1 }, log, ctx.stopSignal, STOP_DEADLINE_MS, {
+        feederOptions: {
+          ...captureTaps(() => writer!),
+        },
+        writableDirs: [{ key: "--out", dir: out }],
+        beforePublishing: () => {
+          // One recorder per DIR (a second one's retention deleted the first's open file): refused, exit 1.
+          claim = DirClaim.take(out, (holder, why) => log.warn("capture directory claim of a recorder no longer running taken over", { dir: out, holder, why }));
+          writer = new CaptureWriter({
+            dir: out,
+            prefix: "feeder",
+            compression,
+            maxFileBytes: maxMb * MIB,
+            maxFileAgeMs: maxMinutes * 60_000,
+            retention: { keepMs: keepHours === undefined ? undefined : keepHours * 3_600_000, keepBytes },
+            log: log.child({ part: "capture" }),
+            onDirRecreated: () => claim?.renew(),
+          });
+        },
+      });
+    } catch (err) {
+      writer?.close();
+      if (err instanceof StoppedDuringStart) {
+        log.info("stopped during start-up", { signal: await ctx.stopSignal });
+        return 0;
+      }
+      log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
+      return 1;
+    }
+    log.info("recording", { dir: out, compression, keepHours, keepBytes });
+    const startedMs = performance.now();
+    const progress = progressMs > 0 ? startProgress(writer!, log, progressMs) : undefined;
+    const signal = await ctx.stopSignal;
+    log.info("stopping", { signal });
+    if (progress) clearInterval(progress);
+    await Promise.race([runtime.stop(), Bun.sleep(STOP_DEADLINE_MS)]);
+    writer!.close();
+    log.info("stopped", stoppedFields(writer!, performance.now() - startedMs));
+    return 0;
+  }
 }
 
 export interface RecordSettings {
