@@ -76,6 +76,33 @@ describe("stream table full of forged streams", () => {
     expect(sub.bookLevels).toBe(levels);
   });
 
+  it("an evicted stream's book with a snapshot under way gives its scratch back", () => {
+    const sub = newSubscriber({ maxStreams: 4, staleAfterMs: STALE_MS });
+    for (let src = 0; src < 4; src++) {
+      const p = packer({ sourceId: src, channelId: 7, sessionId: 900 + src });
+      const b = new TestBook({ ...inst, instrumentId: 2000 + src });
+      const bids: [number, number][] = [];
+      for (let k = 0; k < 120; k++) bids.push([10_000 - k, 1]);
+      b.load(bids, [[20_000, 1]], 1, T0);
+      packBookSnapshot(p, b, 0, false);
+      const chunks = take(p);
+      expect(chunks.length).toBe(2);
+      ingestAll(sub, chunks.slice(0, 1)); // the rest never comes
+    }
+    const held = sub.assemblyScratchLevels;
+    expect(held).toBeGreaterThan(0);
+    sub.checkStale(lastRecvMs(sub) + STALE_MS);
+    ingestAll(sub, realBook(1).datagrams);
+    expect(sub.counters.streamsEvicted).toBe(1);
+    expect(sub.counters.booksEvicted).toBe(1);
+    expect(sub.books.size).toBe(4);
+    expect(sub.book(1)!.usable).toBe(true);
+    expect(sub.assemblyScratchLevels).toBeLessThan(held + 1); // the new book's scratch replaced at most what was given back
+    let scratch = 0;
+    for (const b of sub.books.values()) scratch += b.scratchLevels * 2;
+    expect(sub.assemblyScratchLevels).toBe(scratch);
+  });
+
   it("a table full of live streams still refuses a new one; only silent ones are evicted", () => {
     const sub = newSubscriber({ maxStreams: 8, staleAfterMs: STALE_MS });
     for (let src = 0; src < 8; src++) forged(sub, src);
