@@ -45,6 +45,7 @@ import type {
 } from "./subscriber-types.ts";
 
 export type {
+  EvictEvent,
   ExponentEvent,
   FeedSubscriberEvents,
   FeedSubscriberOptions,
@@ -115,6 +116,8 @@ export class FeedSubscriber {
     exponentChanges: 0,
     booksOverCap: 0,
     streamsOverCap: 0,
+    streamsEvicted: 0,
+    booksEvicted: 0,
     levelsOverCap: 0,
     assemblyOverBudget: 0,
     bookLevelsOverCap: 0,
@@ -368,9 +371,13 @@ export class FeedSubscriber {
    */
   checkStale(nowMs: number): void {
     for (const st of this.streams.values()) {
-      if (st.stale || st.ended) continue;
       const limit = this.staleAfterMs ?? STALE_HEARTBEAT_INTERVALS * st.heartbeatIntervalMs;
       if (limit <= 0 || nowMs - st.lastRecvMs < limit) continue;
+      if (!st.silent) {
+        st.silent = true; // an ended one too: a full table may evict it (streams.ts evictSilent)
+        this.streamTable.silentEpoch++;
+      }
+      if (st.stale || st.ended) continue;
       this.markStale(st, nowMs, false);
     }
   }
@@ -494,6 +501,7 @@ export class FeedSubscriber {
       const d = recovery.divert(st, r.seqNum, r.msgCount, this.rxBytes, length, recvTimeUs, nowMs);
       if (d === Divert.HELD) {
         st.lastRecvMs = nowMs; // held, but the stream is alive
+        st.silent = false;
         return;
       }
       if (d === Divert.FILLS) {
@@ -519,6 +527,7 @@ export class FeedSubscriber {
   private applyPacket(r: PacketReader, st: StreamState, recvTimeUs: number, nowMs: number): void {
     const streams = this.streamTable;
     st.lastRecvMs = nowMs;
+    st.silent = false;
     st.heartbeatIntervalMs = r.heartbeatIntervalMs;
     if (st.stale && !this.instrumentBooks.stopped) {
       st.stale = false;

@@ -16,6 +16,7 @@ export {
   type StaleEvent,
   type RepairEvent,
   type SupersedeEvent,
+  type EvictEvent,
   type ExponentEvent,
   type SubscriberErrorEvent,
   type SubscriberCounters,

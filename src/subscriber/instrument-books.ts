@@ -14,9 +14,9 @@ import { MAX_SNAPSHOT_LEVELS_PER_SIDE, MSG_FLAG_REFRESH, SNAP_CUT_ASKS, SNAP_CUT
 import { AppendResult, AssemblyBudget, sameAsSnapshot, snapshotCut } from "./assembly.ts";
 import { applyDefinition } from "./definitions.ts";
 import type { Listeners } from "./listeners.ts";
-import { compareSessions, type StreamRef } from "./streams.ts";
+import { compareSessions, type StreamRef, type StreamTable } from "./streams.ts";
 import { SubscriberBook } from "./subscriber-book.ts";
-import type { StatusEvent, SubscriberCounters, UpdateEvent, UpdateKind } from "./subscriber-types.ts";
+import type { EvictEvent, StatusEvent, SubscriberCounters, UpdateEvent, UpdateKind } from "./subscriber-types.ts";
 
 const NO_LEVELS = new Float64Array(0);
 /**
@@ -67,6 +67,10 @@ export class InstrumentBooks {
   stopped = false;
   /** Levels in all books together, both sides (against limits.maxBookLevels). */
   levelsHeld = 0;
+  /** The streams (set by StreamTable): whose books may be evicted when the book table is full (evictSilentBook). */
+  streamTable: Pick<StreamTable, "streams" | "silentEpoch"> | undefined;
+  /** StreamTable.silentEpoch when a scan of a full book table last found no book to evict. */
+  private silentBookSeen = -1;
 
   constructor(
     private readonly counters: SubscriberCounters,
@@ -91,13 +95,66 @@ export class InstrumentBooks {
   private bookFor(id: number, priceExp: number, qtyExp: number): SubscriberBook | undefined {
     const book = this.books.get(id);
     if (book !== undefined) return book;
-    if (this.books.size >= this.limits.maxBooks) {
+    if (this.books.size >= this.limits.maxBooks && !this.evictSilentBook()) {
       this.counters.booksOverCap++; // forged or unexpected ids cannot grow the heap without bound
       return undefined;
     }
     const created = new SubscriberBook(id, priceExp, qtyExp);
     this.books.set(id, created);
     return created;
+  }
+
+  /**
+   * Cold (the book table is full and a new id came): the book whose stream has been silent longest leaves the table
+   * — one whose stream left it (or never had one) first, then one whose stream the stale check found silent; false
+   * when every book's stream is live (the new id is then refused). Without this, ids forged once (no HMAC key) held
+   * the table for good: a new instrument of a real publisher was never taken.
+   */
+  private evictSilentBook(): boolean {
+    const table = this.streamTable;
+    if (table === undefined || this.silentBookSeen === table.silentEpoch) return false; // none since the last scan
+    let victim: SubscriberBook | undefined;
+    let victimMs = Infinity;
+    for (const book of this.books.values()) {
+      const st = table.streams.get(book.streamKey);
+      const silentSinceMs = st === undefined ? -Infinity : st.silent ? st.lastRecvMs : Infinity;
+      if (silentSinceMs < victimMs) {
+        victim = book;
+        victimMs = silentSinceMs;
+        if (silentSinceMs === -Infinity) break; // no stream: none has been silent longer
+      }
+    }
+    if (victim === undefined) {
+      this.silentBookSeen = table.silentEpoch;
+      return false;
+    }
+    const st = table.streams.get(victim.streamKey);
+    this.evictBook(victim, st?.channelId ?? -1, victim.sourceId);
+    return true;
+  }
+
+  /** Cold: a stream left the table (StreamTable.evictSilent): every book it carried last goes with it. */
+  evictStream(st: StreamRef): void {
+    for (const book of this.books.values()) if (book.streamKey === st.key) this.evictBook(book, st.channelId, st.sourceId);
+  }
+
+  /**
+   * Cold: the book leaves the table (a new one may take its id later). Whoever holds it sees it emptied, invalid and
+   * stale, never usable again: nothing reaches it any more. 'evict' event, `booksEvicted`.
+   */
+  private evictBook(book: SubscriberBook, channelId: number, sourceId: number): void {
+    this.books.delete(book.instrumentId);
+    this.counters.booksEvicted++;
+    this.invalidate(book);
+    book.stale = true;
+    this.levelsHeld -= book.bidCount + book.askCount;
+    book.bids.loadSorted(NO_LEVELS, NO_LEVELS, 0); // gives back a deep side's overflow arrays too
+    book.asks.loadSorted(NO_LEVELS, NO_LEVELS, 0);
+    book.asmSeq = -1;
+    book.snapSeq = -1;
+    this.budget.release(book);
+    const e: EvictEvent = { book, channelId, sourceId };
+    for (const l of this.listeners.evict) this.listeners.call(l, e);
   }
 
   /**

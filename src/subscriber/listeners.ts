@@ -17,6 +17,7 @@ export class Listeners {
   stale: FeedSubscriberEvents["stale"][] = [];
   repair: FeedSubscriberEvents["repair"][] = [];
   supersede: FeedSubscriberEvents["supersede"][] = [];
+  evict: FeedSubscriberEvents["evict"][] = [];
   exponent: FeedSubscriberEvents["exponent"][] = [];
   definition: FeedSubscriberEvents["definition"][] = [];
   error: FeedSubscriberEvents["error"][] = [];

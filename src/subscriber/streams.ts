@@ -96,6 +96,11 @@ export interface StreamState extends StreamInfo {
    */
   lateFromSendUs: number;
   lateAdoptedAtUs: number;
+  /**
+   * The stale check found the stream silent past its stale limit (ended ones too; not stop()), and nothing came
+   * since: when the table is full, the one silent longest makes room for a new stream (evictSilent).
+   */
+  silent: boolean;
 }
 
 /**
@@ -130,13 +135,21 @@ export const RETIRED_SESSIONS = 8;
 export class StreamTable {
   readonly streams = new Map<number, StreamState>();
   private readonly sources = new Map<number, SourceState>();
+  /**
+   * Bumped when a stream turns silent or leaves the table: a full table's scan for a stream to evict that found none
+   * (silentSeen) is not repeated per datagram of a flood until one may be there.
+   */
+  silentEpoch = 0;
+  private silentSeen = -1;
 
   constructor(
     private readonly counters: SubscriberCounters,
     private readonly listeners: Listeners,
     private readonly instrumentBooks: InstrumentBooks,
     private readonly maxStreams: number,
-  ) {}
+  ) {
+    instrumentBooks.streamTable = this; // which books' streams are silent or gone (a full book table evicts those)
+  }
 
   /** The datagram's stream, created or moved to a newer session as needed; undefined = drop the datagram. */
   streamOf(r: PacketReader, recvTimeUs: number): StreamState | undefined {
@@ -153,7 +166,7 @@ export class StreamTable {
       return st;
     }
     // Cold from here: a new stream or another session.
-    if (st === undefined && this.streams.size >= this.maxStreams) {
+    if (st === undefined && this.streams.size >= this.maxStreams && !this.evictSilent()) {
       this.counters.streamsOverCap++; // dropped before it touches its source: it must not move the source's session
       return undefined;
     }
@@ -215,6 +228,7 @@ export class StreamTable {
         sharedReported: false,
         lateFromSendUs: 0,
         lateAdoptedAtUs: -1,
+        silent: false,
       };
       this.streams.set(key, created);
       this.emitSession("new", created, undefined);
@@ -244,6 +258,31 @@ export class StreamTable {
     this.emitSession("restarted", st, previous);
     this.instrumentBooks.supersedeSource(st);
     return st;
+  }
+
+  /**
+   * Cold (the table is full and a new stream came): the stream silent longest among those the stale check found
+   * silent leaves the table, its books with it ('session' event `evicted`, `streamsEvicted`); false when every
+   * stream is live (the new one is then refused). Without this, streams forged once (no HMAC key) held the table for
+   * good: a restarted publisher's or a new channel's stream was never taken.
+   */
+  private evictSilent(): boolean {
+    if (this.silentSeen === this.silentEpoch) return false; // none since the last scan found none
+    let victim: StreamState | undefined;
+    for (const s of this.streams.values()) if (s.silent && (victim === undefined || s.lastRecvMs < victim.lastRecvMs)) victim = s;
+    if (victim === undefined) {
+      this.silentSeen = this.silentEpoch;
+      return false;
+    }
+    this.streams.delete(victim.key);
+    this.counters.streamsEvicted++;
+    let sourceUsed = false;
+    for (const s of this.streams.values()) if (s.source === victim.source) sourceUsed = true;
+    if (!sourceUsed) this.sources.delete(victim.sourceId); // sources stay no more than streams
+    this.silentEpoch++;
+    this.instrumentBooks.evictStream(victim);
+    this.emitSession("evicted", victim, victim.sessionId);
+    return true;
   }
 
   /** Cold: no stream of the source's newest session is alive (each ended or stale). */
@@ -296,6 +335,7 @@ export class StreamTable {
       if (s.source !== src || compareSessions(s.sessionStartUs, s.sessionId, sessionStartUs, sessionId) <= 0) continue;
       if (s.prevSessionStartUs < 0 || compareSessions(s.prevSessionStartUs, s.prevSessionId, sessionStartUs, sessionId) > 0) {
         this.streams.delete(key); // a stream only a bogus session had
+        this.silentEpoch++; // its books have no stream now: they may be evicted
         continue;
       }
       const bogusId = s.sessionId;

@@ -69,9 +69,17 @@ export interface FeedSubscriberOptions {
    * 65,535 levels (the wire's most) are taken as cut always. Default 0.
    */
   snapshotDepth?: number;
-  /** Books (instrument ids) kept at most; messages for further ids are dropped and counted (`booksOverCap`). Default 10 000. */
+  /**
+   * Books (instrument ids) kept at most. Full, a new id takes the place of the book whose stream left the table or
+   * has been silent longest past its stale limit (`booksEvicted`, 'evict' event); when every book's stream is live,
+   * its messages are dropped and counted (`booksOverCap`). Default 10 000.
+   */
   maxBooks?: number;
-  /** Streams (channel, source) tracked at most; datagrams of further streams are dropped (`streamsOverCap`). Default 1024. */
+  /**
+   * Streams (channel, source) tracked at most. Full, a new stream takes the place of the one silent longest past its
+   * stale limit, whose books go with it (`streamsEvicted`, 'session' event `evicted`); when every stream is live
+   * (or staleAfterMs is 0), its datagrams are dropped and counted (`streamsOverCap`). Default 1024.
+   */
   maxStreams?: number;
   /**
    * Levels per side of one book, one snapshot or one split delta. A snapshot announcing more is refused
@@ -126,9 +134,10 @@ export interface GapEvent {
 export interface SessionEvent {
   /**
    * new: first datagram of a stream; restarted: a newer session on a known stream; ended: END_OF_SESSION;
-   * reverted: the newer session was proved bogus by the old one's next datagrams (previousSessionId = the bogus one).
+   * reverted: the newer session was proved bogus by the old one's next datagrams (previousSessionId = the bogus one);
+   * evicted: the stream, silent past its stale limit, left the full table (maxStreams) for a new one, its books with it.
    */
-  kind: "new" | "restarted" | "ended" | "reverted";
+  kind: "new" | "restarted" | "ended" | "reverted" | "evicted";
   channelId: number;
   sourceId: number;
   sessionId: number;
@@ -168,6 +177,17 @@ export interface SupersedeEvent {
   channelId: number;
   sourceId: number;
 }
+/**
+ * A full book table (maxBooks) or stream table (maxStreams) made room for a new id: the book, whose stream was
+ * silent longest (or had left the table), was removed. It is emptied, invalid and stale for good; a later message
+ * for its instrument id makes a new book.
+ */
+export interface EvictEvent {
+  book: SubscriberBook;
+  /** The stream that last carried it (−1: none in the table). */
+  channelId: number;
+  sourceId: number;
+}
 /** The instrument's exponents changed: the book was emptied (old mantissas are never shown in new units). */
 export interface ExponentEvent {
   book: SubscriberBook;
@@ -191,6 +211,7 @@ export interface FeedSubscriberEvents {
   stale: (e: StaleEvent) => void;
   repair: (e: RepairEvent) => void;
   supersede: (e: SupersedeEvent) => void;
+  evict: (e: EvictEvent) => void;
   exponent: (e: ExponentEvent) => void;
   definition: (book: SubscriberBook) => void;
   error: (e: SubscriberErrorEvent) => void;
@@ -248,10 +269,16 @@ export interface SubscriberCounters {
   repairs: number;
   /** Exponent changes ('exponent' events): the book was emptied. */
   exponentChanges: number;
-  /** Messages for new instrument ids beyond maxBooks, dropped. */
+  /** Messages for new instrument ids beyond maxBooks, dropped (every book's stream live: none to evict). */
   booksOverCap: number;
-  /** Datagrams of new streams beyond maxStreams, dropped. */
+  /** Datagrams of new streams beyond maxStreams, dropped (every stream live: none to evict). */
   streamsOverCap: number;
+  /**
+   * Streams and books removed from a full table for a new one: a stream the stale check found silent (silent
+   * longest first), a book whose stream left the table or was silent longest ('session' `evicted`, 'evict' events).
+   */
+  streamsEvicted: number;
+  booksEvicted: number;
   /** Snapshots over maxLevelsPerSide (refused) and book sides over it (kept to their best levels, or emptied: the option). */
   levelsOverCap: number;
   /** Assemblies abandoned because all unfinished ones together would exceed maxAssemblyLevels. */

@@ -92,9 +92,10 @@ export const listenCommand: CommandSpec = {
     "NDJSON: one object per update (type \"update\", with usable, valid, stale, and state and reason by their wire",
     "names, e.g. \"halted\" and \"instrument_closed\"; bidFloor/askCeil: the price down to which a side cut at",
     "publish.snapshot_depth is known, null for a side sent whole) and per gap/session/stale/repair/supersede/",
-    "exponent/error event (type = event); timestamps are integer µs since the epoch, prices and quantities exact",
-    "decimal strings. A reader slower than the feed (--max-unread-kib) costs rows, never memory: skipped rows",
-    "are said on stderr as they begin, counted in the output where it goes on, and in total at the end, exit 1.",
+    "evict/exponent/error event (type = event; evict: a book the subscriber's full table gave up for a new one,",
+    "its stream silent); timestamps are integer µs since the epoch, prices and quantities exact decimal strings.",
+    "A reader slower than the feed (--max-unread-kib) costs rows, never memory: skipped rows are said on stderr",
+    "as they begin, counted in the output where it goes on, and in total at the end, exit 1.",
     "Output closed by its reader (`| head -2`): listen stops quietly with exit code 0; an output that fails",
     "otherwise (a full disk) stops it too, named on stderr, exit 1. SIGINT/SIGTERM stops it",
     "(exit 0), also while it connects to NATS; a NATS server that cannot be reached exits 1.",
@@ -290,9 +291,12 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
     sub.on("stale", (e) => void (e.stopped || row({ type: "stale", ...e })));
     sub.on("repair", (e) => row({ type: "repair", ...bookRef(e.book), instrSeq: e.instrSeq, refresh: e.refresh, levelsDiffered: e.levelsDiffered, channelId: e.channelId }));
     sub.on("supersede", (e) => row({ type: "supersede", ...bookRef(e.book), previousSessionId: e.previousSessionId, sessionId: e.sessionId, channelId: e.channelId }));
+    sub.on("evict", (e) => row({ type: "evict", ...bookRef(e.book), channelId: e.channelId, sourceId: e.sourceId }));
     sub.on("exponent", (e) => row({ type: "exponent", ...bookRef(e.book), previousPriceExp: e.previousPriceExp, previousQtyExp: e.previousQtyExp, priceExp: e.priceExp, qtyExp: e.qtyExp }));
     sub.on("error", (e) => row({ type: "error", message: e.error.message, from: e.from }));
   } else {
+    // A book evicted from the subscriber's full table is never updated again; its id's next book gets a new row.
+    sub.on("evict", (e) => void rows.delete(e.book.instrumentId));
     sub.on("session", (e) => ctx.log.info(`session ${e.kind}`, { channelId: e.channelId, sourceId: e.sourceId, sessionId: e.sessionId }));
     sub.on("gap", (e) => ctx.log.warn("gap", { channelId: e.channelId, sourceId: e.sourceId, expected: e.expected, got: e.got }));
   }
