@@ -405,7 +405,7 @@ export class InstrumentBooks {
   private onCompleteSnapshot(book: SubscriberBook, m: BookMessageReader, st: StreamRef, sendTimeUs: number): void {
     const seq = m.instrSeq;
     const refresh = (book.snapFlags & MSG_FLAG_REFRESH) !== 0;
-    if (book.instrSeq >= 0 && seq < book.instrSeq && this.refuseOlder(book, seq, st.key)) return;
+    if (book.instrSeq >= 0 && seq < book.instrSeq && this.refuseOlder(book, seq, st.key, sendTimeUs)) return;
     const known = book.instrSeq;
     if (book.asmSeq >= 0 && seq >= book.asmSeq) this.discardAssembly(book);
     // Not older than the book (refused above): its exponents are current.
@@ -465,18 +465,18 @@ export class InstrumentBooks {
    * loaded one from a lagging second channel, a reordered or late refresh, until its next delta showed the gap). It is
    * refused (`olderSnapshots` on a valid book, `staleSnapshots` on an invalid one, which stays invalid until a
    * snapshot at `k` or later). Only another from the stream whose snapshot was the first refused at this `k`, not
-   * lower than that one, proves `k` bogus (a forged instrSeq far ahead, which no real snapshot reaches): `k` is then
-   * forgotten and the snapshot loaded (false). The publisher refreshes every book each snapshot_interval_ms at its
-   * current instrSeq, so a real stream brings two below an unchanged `k` only when it lags by a whole interval.
-   * Copies of one refresh on other lagging channels are no proof, nor do they replace the first (instruments on
-   * two channels would then never bring two in a row from one).
+   * lower than that one and sent later than the event that set `k` (a real snapshot below `k` was sent before the
+   * publisher reached `k`, however far its channel lags), proves `k` bogus (a forged instrSeq far ahead, which no
+   * real snapshot reaches): `k` is then forgotten and the snapshot loaded (false). Copies of one refresh on other
+   * lagging channels are no proof, nor do they replace the first (instruments on two channels would then never bring
+   * two from one).
    */
-  private refuseOlder(book: SubscriberBook, seq: number, streamKey: number): boolean {
+  private refuseOlder(book: SubscriberBook, seq: number, streamKey: number, sendTimeUs: number): boolean {
     if (book.olderSnapAtSeq !== book.instrSeq) {
       book.olderSnapSeq = seq;
       book.olderSnapStreamKey = streamKey;
       book.olderSnapAtSeq = book.instrSeq;
-    } else if (book.olderSnapStreamKey === streamKey && seq >= book.olderSnapSeq) {
+    } else if (book.olderSnapStreamKey === streamKey && seq >= book.olderSnapSeq && sendTimeUs > book.lastSendTimeUs) {
       this.sequenceBogus(book);
       return false;
     }

@@ -38,10 +38,13 @@ function copyOf(b: TestBook): TestBook {
   return c;
 }
 
-function snapshot(p: ChannelPacker, b: TestBook, refresh = true): Uint8Array[] {
+function snapshot(p: ChannelPacker, b: TestBook, refresh = true, sendTimeUs = T0): Uint8Array[] {
   packBookSnapshot(p, b, 0, refresh);
-  return take(p);
+  return take(p, sendTimeUs);
 }
+
+/** Send times of the real refreshes after a forged message sent at T0. */
+const LATER = T0 + 1_000_000;
 
 /** A gap on the stream of `p`: a datagram of another instrument lost, the next one delivered. */
 function gapOn(sub: FeedSubscriber, p: ChannelPacker): void {
@@ -161,10 +164,10 @@ describe("a snapshot older than what the book applied", () => {
     ingestAll(sub, snapshot(forger, fake, false)); // a channel that never carries the instrument again
     const sb = sub.book(inst.instrumentId)!;
     expect(sb.instrSeq).toBe(1_000_000);
-    ingestAll(sub, snapshot(a, b));
+    ingestAll(sub, snapshot(a, b, true, LATER));
     expect([sb.instrSeq, sub.counters.olderSnapshots]).toEqual([1_000_000, 1]);
     // Old code: every real refresh ignored as older (olderSnapshots), the forged levels usable for good.
-    ingestAll(sub, snapshot(a, b));
+    ingestAll(sub, snapshot(a, b, true, LATER));
     expect([sb.instrSeq, sb.usable, sub.counters.instrSeqBackwards]).toEqual([426, true, 1]);
     expect(levelsOf(sb)).toEqual(levelsOf(b));
   });
@@ -181,12 +184,28 @@ describe("a snapshot older than what the book applied", () => {
     ingestAll(sub, take(forger));
     const sb = sub.book(inst.instrumentId)!;
     expect([sb.instrSeq, sb.valid]).toEqual([1_000_001, false]);
-    ingestAll(sub, snapshot(a, b));
-    ingestAll(sub, snapshot(c2, b));
+    ingestAll(sub, snapshot(a, b, true, LATER));
+    ingestAll(sub, snapshot(c2, b, true, LATER));
     expect([sb.instrSeq, sub.counters.staleSnapshots]).toEqual([1_000_001, 2]);
-    ingestAll(sub, snapshot(a, b)); // channel 1's next refresh: the proof
+    ingestAll(sub, snapshot(a, b, true, LATER)); // channel 1's next refresh: the proof
     expect([sb.instrSeq, sb.usable, sub.counters.instrSeqBackwards]).toEqual([426, true, 1]);
     expect(levelsOf(sb)).toEqual(levelsOf(b));
+  });
+
+  it("a channel lagging by refreshes is no proof: its snapshots were sent before the event that set the book's instrSeq", () => {
+    const sub = newSubscriber();
+    const a = packer({ channelId: 1 });
+    const c2 = packer({ channelId: 2 });
+    const { b, old } = setUp(sub, a); // 426 applied, sent at T0
+    const first = snapshot(c2, old, true, T0 - 2_000_000);
+    const second = snapshot(c2, old, true, T0 - 1_000_000);
+    gapOn(sub, a);
+    const sb = sub.book(inst.instrumentId)!;
+    ingestAll(sub, first);
+    ingestAll(sub, second);
+    expect([sb.instrSeq, sb.valid, sub.counters.staleSnapshots, sub.counters.instrSeqBackwards]).toEqual([426, false, 2, 0]);
+    ingestAll(sub, snapshot(c2, b, true, LATER));
+    expect([sb.instrSeq, sb.usable]).toEqual([426, true]);
   });
 
   it("one older refresh per stream is no proof: two streams' stale refreshes both refused", () => {
@@ -218,5 +237,59 @@ describe("a snapshot older than what the book applied", () => {
     const sb = sub.book(inst.instrumentId)!;
     expect([sb.instrSeq, sb.usable, sub.counters.staleSnapshots]).toEqual([1, true, 0]);
     expect(levelsOf(sb)).toEqual(levelsOf(fresh));
+  });
+});
+
+describe("randomized against the publisher's history: two channels, loss, lag", () => {
+  it("a valid book is always the publisher's at its instrSeq and never behind an instrSeq it applied", () => {
+    let seed = 0x2f6e2b1;
+    const rand = (): number => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const sub = newSubscriber();
+    const a = packer({ channelId: 1 });
+    const c2 = packer({ channelId: 2 });
+    const pub = book420();
+    const history = new Map<number, ReturnType<typeof levelsOf>>([[420, levelsOf(pub)]]);
+    let nowUs = T0;
+    const queues: Uint8Array[][] = [snapshot(a, pub, false), snapshot(c2, pub, false)];
+    let maxApplied = -1;
+    let staleRefused = 0;
+    for (let i = 0; i < 800; i++) {
+      const r = rand();
+      nowUs += 1000;
+      if (r < 0.35) {
+        const cs = step(pub, 943490 - Math.floor(rand() * 20), rand() < 0.3 ? 0 : 1 + Math.floor(rand() * 9));
+        history.set(pub.instrSeq, levelsOf(pub));
+        packBookDelta(a, pub, cs);
+        queues[0]!.push(...take(a, nowUs));
+        packBookDelta(c2, pub, cs);
+        queues[1]!.push(...take(c2, nowUs));
+      } else if (r < 0.45) {
+        queues[0]!.push(...snapshot(a, pub, true, nowUs));
+        queues[1]!.push(...snapshot(c2, pub, true, nowUs));
+      } else {
+        const q = queues[rand() < 0.5 ? 0 : 1]!;
+        const d = q.shift();
+        if (d === undefined || rand() < 0.08) continue; // lost
+        ingestAll(sub, [d]);
+        const sb = sub.book(inst.instrumentId)!;
+        if (sb.valid) {
+          expect(sb.instrSeq).toBeGreaterThanOrEqual(maxApplied);
+          expect(levelsOf(sb)).toEqual(history.get(sb.instrSeq));
+        }
+        if (sb.instrSeq > maxApplied) maxApplied = sb.instrSeq;
+      }
+      staleRefused = sub.counters.staleSnapshots;
+    }
+    expect(staleRefused).toBeGreaterThan(0);
+    expect(sub.counters.instrSeqBackwards).toBe(0);
+    // Recovery: one refresh delivered whole after the channels drain makes the book usable and exact.
+    for (const q of queues) ingestAll(sub, q.splice(0));
+    ingestAll(sub, snapshot(a, pub, true, nowUs + 1000));
+    const sb = sub.book(inst.instrumentId)!;
+    expect([sb.instrSeq, sb.usable]).toEqual([pub.instrSeq, true]);
+    expect(levelsOf(sb)).toEqual(levelsOf(pub));
   });
 });
