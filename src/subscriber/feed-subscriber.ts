@@ -109,6 +109,7 @@ export class FeedSubscriber {
     instrSeqJumps: 0,
     instrSeqBackwards: 0,
     olderSnapshots: 0,
+    staleSnapshots: 0,
     snapshotsAbandoned: 0,
     partsOutOfOrder: 0,
     partialEventsDiscarded: 0,

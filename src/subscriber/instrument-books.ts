@@ -462,17 +462,11 @@ export class InstrumentBooks {
   private onCompleteSnapshot(book: SubscriberBook, m: BookMessageReader, st: StreamRef, sendTimeUs: number): void {
     const seq = m.instrSeq;
     const refresh = (book.snapFlags & MSG_FLAG_REFRESH) !== 0;
-    if (book.instrSeq >= 0 && seq < book.instrSeq && book.seqStreamKey === st.key) this.sequenceBogus(book);
+    if (book.instrSeq >= 0 && seq < book.instrSeq && this.refuseOlder(book, seq, st.key, sendTimeUs)) return;
     const known = book.instrSeq;
-    if (known >= 0 && seq < known && book.valid) {
-      this.counters.olderSnapshots++; // another channel lagging: the book is already past it
-      return;
-    }
     if (book.asmSeq >= 0 && seq >= book.asmSeq) this.discardAssembly(book);
-    if (m.priceExp !== book.instrument.priceExp || m.qtyExp !== book.instrument.qtyExp) {
-      if (known >= 0 && seq < known) return; // an old snapshot in other units (the book is invalid anyway)
-      this.exponentsFromBookMessage(book, m.priceExp, m.qtyExp, true);
-    } else if (book.exponentsInDoubt && (known < 0 || seq >= known)) {
+    // Not older than the book (refused above): its exponents are current.
+    if (m.priceExp !== book.instrument.priceExp || m.qtyExp !== book.instrument.qtyExp || book.exponentsInDoubt) {
       this.exponentsFromBookMessage(book, m.priceExp, m.qtyExp, true);
     }
     let repaired = false;
@@ -520,6 +514,32 @@ export class InstrumentBooks {
       for (const l of this.listeners.repair) this.listeners.call(l, e);
     }
     this.emitUpdate("snapshot", book, sendTimeUs, refresh);
+  }
+
+  /**
+   * Cold: a complete snapshot older than the book's instrSeq `k`. Within a session a book never goes back: loaded, it
+   * showed the book valid (usable) behind what it had already applied, so behind the publisher (an invalid book
+   * loaded one from a lagging second channel, a reordered or late refresh, until its next delta showed the gap). It is
+   * refused (`olderSnapshots` on a valid book, `staleSnapshots` on an invalid one, which stays invalid until a
+   * snapshot at `k` or later). Only another from the stream whose snapshot was the first refused at this `k`, not
+   * lower than that one and sent later than the event that set `k` (a real snapshot below `k` was sent before the
+   * publisher reached `k`, however far its channel lags), proves `k` bogus (a forged instrSeq far ahead, which no
+   * real snapshot reaches): `k` is then forgotten and the snapshot loaded (false). Copies of one refresh on other
+   * lagging channels are no proof, nor do they replace the first (instruments on two channels would then never bring
+   * two from one).
+   */
+  private refuseOlder(book: SubscriberBook, seq: number, streamKey: number, sendTimeUs: number): boolean {
+    if (book.olderSnapAtSeq !== book.instrSeq) {
+      book.olderSnapSeq = seq;
+      book.olderSnapStreamKey = streamKey;
+      book.olderSnapAtSeq = book.instrSeq;
+    } else if (book.olderSnapStreamKey === streamKey && seq >= book.olderSnapSeq && sendTimeUs > book.lastSendTimeUs) {
+      this.sequenceBogus(book);
+      return false;
+    }
+    if (book.valid) this.counters.olderSnapshots++;
+    else this.counters.staleSnapshots++;
+    return true;
   }
 
   /** A cut side of the assembled snapshot is known down to its last level (none: nothing of it); a whole side all the way. */
@@ -602,6 +622,7 @@ export class InstrumentBooks {
     book.instrSeq = -1;
     book.seqStreamKey = -1;
     book.snapDoneSeq = -1;
+    book.olderSnapSeq = book.olderSnapStreamKey = book.olderSnapAtSeq = -1;
   }
 
   /**
@@ -677,6 +698,7 @@ export class InstrumentBooks {
     book.instrSeq = -1;
     book.seqStreamKey = -1;
     book.snapDoneSeq = -1; // a set of the session forgotten: a later session's chunk at that instrSeq is no copy of it
+    book.olderSnapSeq = book.olderSnapStreamKey = book.olderSnapAtSeq = -1; // the high-water mark resets with the session
     if (book.asmSeq >= 0) this.discardAssembly(book);
     if (book.snapSeq >= 0) this.endSnapshot(book);
   }

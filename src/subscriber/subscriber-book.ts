@@ -78,6 +78,14 @@ export class SubscriberBook extends LadderBook implements BookView {
   streamKey = -1;
   /** The stream whose event set instrSeq: only it can prove the sequence bogus (instrSeq going backwards). */
   seqStreamKey = -1;
+  /**
+   * The first snapshot refused as older than instrSeq (a book never goes back): its instrSeq, its stream and the
+   * book's instrSeq then; −1 = none. Another from that stream, the book's instrSeq unchanged and not lower, proves the
+   * book's instrSeq bogus (a forged one far ahead must not freeze the book).
+   */
+  olderSnapSeq = -1;
+  olderSnapStreamKey = -1;
+  olderSnapAtSeq = -1;
   /** Split-delta assembly, per instrument (any channel may supply a part): instrSeq, parts expected and next; −1 = none. */
   asmSeq = -1;
   asmPartCount = 0;

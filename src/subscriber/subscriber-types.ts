@@ -257,8 +257,13 @@ export interface SubscriberCounters {
   instrSeqJumps: number;
   /** instrSeq went backwards on the stream that set it: the book's sequence was bogus and is forgotten. */
   instrSeqBackwards: number;
-  /** Snapshots older than the book (another channel lagging), ignored. */
+  /** Snapshots older than a valid book (another channel lagging), ignored. */
   olderSnapshots: number;
+  /**
+   * Snapshots older than an invalid book's instrSeq (a lagging channel, a reordered or late refresh), refused: loaded,
+   * they showed the book usable behind what it had already applied. It stays invalid until a current one.
+   */
+  staleSnapshots: number;
   /** Snapshot chunk sets abandoned (missing or out-of-order chunk, or over a cap). */
   snapshotsAbandoned: number;
   /** Split-delta parts out of order (index ahead of the next expected one; the other channel's copy may fill in). */
