@@ -10,6 +10,7 @@
 import { ApplyResult, BookBuilder } from "../book/book-builder.ts";
 import type { BookUpdate } from "../core/book-update.ts";
 import { ChangeSet } from "../core/change-set.ts";
+import { addWallStepHook, wallClockSteps } from "../core/clock.ts";
 import type { LatencyHistogram } from "../core/histogram.ts";
 import type { BookView } from "../core/book-view.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
@@ -254,6 +255,8 @@ export class Feeder {
   private stopRequested = false;
   /** stop() was called: the adapters and the publisher are closed for good, so start() refuses (a new Feeder starts). */
   private stopCalled = false;
+  /** Ends the warning logged at each step of the host's wall clock (registered by start(), removed by stop()). */
+  private unhookWallSteps: (() => void) | undefined;
 
   constructor(private readonly opts: FeederOptions) {
     this.publisher = new FeedPublisher({
@@ -318,6 +321,10 @@ export class Feeder {
     if (this.stopCalled) throw new Error("feeder: start() after stop(): a stopped Feeder does not start again; create a new one");
     if (this.started || this.starting || this.pipelines.some((p) => p.running)) throw new Error("feeder: start() called twice");
     this.stopRequested = false;
+    // The published timestamps jump with such a step (core/clock.ts checkWallClock): an operator sees why, once per step.
+    this.unhookWallSteps = addWallStepHook((stepUs) =>
+      this.opts.log.warn("host wall clock stepped; timestamps moved to it", { direction: stepUs >= 0 ? "ahead" : "back", stepMs: Math.abs(stepUs) / 1000 }),
+    );
     const starting = this.startOnce();
     this.starting = starting;
     try {
@@ -405,6 +412,8 @@ export class Feeder {
   async stop(): Promise<void> {
     this.stopRequested = true;
     this.stopCalled = true;
+    this.unhookWallSteps?.();
+    this.unhookWallSteps = undefined;
     if (this.starting) {
       // The venues still resolving: their REST requests end at once. Those running are halted below.
       await Promise.all(this.pipelines.filter((p) => !p.running).map((p) => p.adapter.stop().catch(() => undefined)));
@@ -554,6 +563,7 @@ export class Feeder {
       receiptToSend,
       eventLoopLag: this.opts.replay ? undefined : histogramData(this.lag.histogram),
       heapUsedBytes: process.memoryUsage().heapUsed,
+      wallClockSteps: { ...wallClockSteps },
     };
   }
 

@@ -4,13 +4,14 @@
  * request: 10-13 s; an idle keep-alive one: `http.idle_timeout_s`). A client opening connections faster than that
  * (5,000 a second from one local process) reached the process's RLIMIT_NOFILE; then no venue connection, capture or
  * cache file could be opened, and Bun's accept loop spun at 20-30 % of the pipeline's core (measured, Bun 1.4.5).
- * So the open descriptors are counted every second (cold: a stat of /proc/self/fd, whose size is the count on Linux
- * 6.2+; a listing of it before), and at
- * FD_STOP_SHARE of the limit the HTTP server stops accepting (new connections are refused by the kernel; those open
- * are answered and close by their timeouts); below FD_RESUME_SHARE it listens again.
+ * So the open descriptors are counted every second (cold: openFdCount, a stat of /proc/self/fd, whose size is the
+ * count on Linux 6.2+; a listing of it before), and at FD_STOP_SHARE of the limit the HTTP server stops accepting
+ * (new connections are refused by the kernel; those open are answered and close by their timeouts); below
+ * FD_RESUME_SHARE it listens again.
  * @module
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { openFdCount } from "./fd-count.ts";
 
 /** Share of RLIMIT_NOFILE at which HTTP stops accepting connections: the rest is the pipeline's. */
 export const FD_STOP_SHARE = 0.75;
@@ -33,37 +34,6 @@ export function fdSoftLimit(): number | undefined {
     return m ? Number(m[1]) : undefined;
   } catch {
     return undefined;
-  }
-}
-
-/** How the descriptor directory is read (the real /proc here; a test gives its own). */
-export interface FdDir {
-  /** The directory's st_size: the count of open descriptors on Linux 6.2 and later, 0 before. */
-  size(path: string): number;
-  /** Its entries, listed. */
-  count(path: string): number;
-}
-
-const PROC_FD: FdDir = {
-  size: (path) => statSync(path).size,
-  // Bun's opendirSync reads the whole directory at the first read anyway: one readdir, a string per descriptor.
-  count: (path) => readdirSync(path).length,
-};
-
-/**
- * Open descriptors of this process (at least `atLeast` when listing the directory fails for want of a descriptor:
- * EMFILE is the count being at the limit); undefined without /proc. The directory's size where the kernel gives it
- * (Linux 6.2+): a stat, no descriptor opened, nothing allocated per descriptor. Listing it made a string per
- * descriptor on the thread that also runs the pipeline (workers = 1): 0.7 ms at 200 descriptors, 5.5 ms at 2,000,
- * 48-94 ms at 15,000, once a second, just while a flood climbs (stat: 0.005-0.015 ms; one process, a loaded VM).
- */
-export function openFdCount(atLeast: number, dir: FdDir = PROC_FD): number | undefined {
-  try {
-    const size = dir.size("/proc/self/fd");
-    return size > 0 ? size : dir.count("/proc/self/fd");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === "EMFILE" || code === "ENFILE" ? atLeast : undefined;
   }
 }
 

@@ -1,10 +1,12 @@
 /**
  * The standard `process_*` metrics (names as the official Prometheus clients export them), read at scrape time
  * from the main thread: one set per process, never per worker (a worker shares the process's CPU, RSS and fds).
- * Linux-only values (virtual memory, fds) come from /proc and are left out elsewhere.
+ * Linux-only values (virtual memory, fds) come from /proc and are left out elsewhere. The open fds are counted as the
+ * HTTP descriptor guard counts them (openFdCount: the size of /proc/self/fd on Linux 6.2+, no listing).
  * @module
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { type FdDir, openFdCount, PROC_FD } from "./fd-count.ts";
 import type { PromWriter } from "./prometheus.ts";
 
 export interface ProcessSnapshot {
@@ -19,14 +21,18 @@ export interface ProcessSnapshot {
 /** Computed once: the process's start in seconds since the epoch. */
 const START_TIME_SECONDS = Math.round((Date.now() / 1000 - process.uptime()) * 1000) / 1000;
 
-export function processSnapshot(): ProcessSnapshot {
+/** `fdDir`: how /proc/self/fd is read (a test gives its own). */
+export function processSnapshot(fdDir: FdDir = PROC_FD): ProcessSnapshot {
   const cpu = process.cpuUsage();
+  const maxFds = readMaxFds();
+  // No descriptor left to list them with (EMFILE): every one is open, so the count is the limit (if known).
+  const openFds = openFdCount(maxFds ?? -1, fdDir);
   return {
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     residentBytes: process.memoryUsage.rss(),
     virtualBytes: readVirtualBytes(),
-    openFds: tryOr(() => readdirSync("/proc/self/fd").length, undefined),
-    maxFds: readMaxFds(),
+    openFds: openFds === -1 ? undefined : openFds,
+    maxFds,
     startTimeSeconds: START_TIME_SECONDS,
   };
 }

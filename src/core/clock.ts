@@ -5,7 +5,8 @@
  * (docs/runtime-costs.md §5), and unlike Date.now() it has sub-ms resolution. It is the wall clock at start plus the
  * monotonic time since, so a step of the host's clock (NTP, a VM resumed, `date -s`) would leave it off by the step
  * until a restart: nowUs's origin is moved to the wall clock when they are found more than WALL_DRIFT_MAX_MS apart
- * (checked at a turn's end, at most every WALL_CHECK_MS; see checkWallClock). monoEpochMs never moves.
+ * (checked at a turn's end, at most every WALL_CHECK_MS; see checkWallClock; each move counted in wallClockSteps and
+ * told to the hooks the app registers with addWallStepHook). monoEpochMs never moves.
  * @module
  */
 const ORIGIN_US = performance.timeOrigin * 1000;
@@ -24,6 +25,24 @@ const TICK_WAIT_MAX_MS = 3;
 let wallShiftUs = 0;
 /** nowUs's origin: ORIGIN_US + wallShiftUs. */
 let wallOriginUs = ORIGIN_US;
+
+/** The moves of nowUs's origin on this thread (each a step of the host's clock seen); the app reads it for /metrics. */
+export const wallClockSteps = {
+  count: 0,
+  /** The last move, integer µs: positive when the wall clock stepped ahead, negative back; 0 before any. */
+  lastStepUs: 0,
+};
+/** Told of each move (the app logs it: core has no logger). */
+const wallStepHooks: ((stepUs: number) => void)[] = [];
+
+/** Registers a hook called after each move of nowUs's origin with its size (µs, + ahead); returns its removal. Cold. */
+export function addWallStepHook(hook: (stepUs: number) => void): () => void {
+  wallStepHooks.push(hook);
+  return () => {
+    const i = wallStepHooks.indexOf(hook);
+    if (i >= 0) wallStepHooks.splice(i, 1);
+  };
+}
 
 /**
  * Current time, integer µs since the Unix epoch: the wall clock, to within WALL_DRIFT_MAX_MS once a step of it has
@@ -58,8 +77,12 @@ export function checkWallClock(): boolean {
   const behindMs = wallMs - (wallOriginUs / 1000 + p1);
   if (!(aheadMs > WALL_DRIFT_MAX_MS || behindMs > WALL_DRIFT_MAX_MS)) return false;
   const originMs = wallOriginAtTick();
+  const oldShiftUs = wallShiftUs;
   wallShiftUs = Math.round(originMs * 1000 - ORIGIN_US);
   wallOriginUs = ORIGIN_US + wallShiftUs;
+  wallClockSteps.count++;
+  wallClockSteps.lastStepUs = wallShiftUs - oldShiftUs;
+  for (let i = 0; i < wallStepHooks.length; i++) wallStepHooks[i]!(wallClockSteps.lastStepUs);
   return true;
 }
 

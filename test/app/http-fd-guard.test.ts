@@ -7,7 +7,8 @@
  */
 import { afterAll, expect, test } from "vitest";
 import { connect, createServer, type Socket } from "node:net";
-import { fdSoftLimit, openFdCount } from "../../src/app/http-fd-guard.ts";
+import { fdSoftLimit } from "../../src/app/http-fd-guard.ts";
+import { openFdCount } from "../../src/app/fd-count.ts";
 import { startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
 import { createLogger } from "../../src/core/log.ts";
 

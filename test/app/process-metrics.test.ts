@@ -1,0 +1,30 @@
+/**
+ * process_open_fds is counted as the HTTP descriptor guard counts (src/app/fd-count.ts): from the size of
+ * /proc/self/fd where the kernel gives it (Linux 6.2+), the directory listed only where that is 0. Before, every
+ * /metrics scrape listed it: a string per descriptor on the pipeline's thread (48-94 ms at 15,000 descriptors).
+ */
+import { expect, test } from "vitest";
+import { processSnapshot } from "../../src/app/process-metrics.ts";
+
+test("process_open_fds comes from the descriptor directory's size when it has one; listed only when it is 0", () => {
+  let listed = 0;
+  const dir = (size: number, entries: number) => ({
+    size: () => size,
+    count: () => (listed++, entries),
+  });
+  expect(processSnapshot(dir(48_000, 48_001)).openFds).toBe(48_000);
+  expect(listed).toBe(0);
+  expect(processSnapshot(dir(0, 48_001)).openFds).toBe(48_001);
+  expect(listed).toBe(1);
+});
+
+test("no descriptor left to list them with (EMFILE): the count is the limit", () => {
+  const emfile = { size: () => 0, count: () => { throw Object.assign(new Error("EMFILE"), { code: "EMFILE" }); } };
+  const p = processSnapshot(emfile);
+  if (p.maxFds !== undefined) expect(p.openFds).toBe(p.maxFds);
+  else expect(p.openFds).toBeUndefined();
+});
+
+test("the real count: this process's descriptors", () => {
+  expect(processSnapshot().openFds).toBeGreaterThan(2); // stdin, stdout, stderr at least
+});
