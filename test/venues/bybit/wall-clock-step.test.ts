@@ -6,7 +6,8 @@
  * does not move; a server that goes silent after the step is still found on it.
  * Bybit against its simulator (spot and linear: two connections); Date.now is stubbed, waits are on performance.now.
  */
-import { afterEach, beforeEach, expect, test, vi } from "vitest";
+import { expect, test } from "vitest";
+import { untilMono, useSteppedWallClock } from "../../support/stepped-wall-clock.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { StatusReason, type MarketName } from "../../../src/core/types.ts";
 import { startBybitSimulator, type BybitSim } from "../../../src/sim/bybit-sim.ts";
@@ -14,27 +15,9 @@ import { createBybitAdapter, type BybitAdapter } from "../../../src/venues/bybit
 import { allResolved, RecordingSink, subsOf, venueConfig } from "./helpers.ts";
 
 const HOUR_MS = 3_600_000;
-const realDateNow = Date.now.bind(Date);
-let wallStepMs = 0;
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeEach(() => {
-  wallStepMs = 0;
-  vi.spyOn(Date, "now").mockImplementation(() => realDateNow() + wallStepMs);
-});
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!().catch(() => undefined);
-  vi.restoreAllMocks();
-});
-
-/** Polls on the monotonic clock (Date.now is the stepped one here). */
-async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+const clock = useSteppedWallClock();
+const cleanups = clock.cleanups;
+const until = untilMono;
 
 const MARKETS: { market: MarketName; depth: number; symbols: string[] }[] = [
   { market: "spot", depth: 50, symbols: ["BTCUSDT"] },
@@ -80,7 +63,7 @@ test("bybit: the wall clock stepped an hour ahead drops no connection and leaves
   await stepAndMatch(sim, sink);
   const before = adapter.stats();
   const invalidBefore = sink.invalid.length;
-  wallStepMs += HOUR_MS;
+  clock.step(HOUR_MS);
   // Rounds that judged the deadlines after the step (before: the first one dropped both connections).
   await housekeepingRounds(adapter, 4);
   const after = adapter.stats();
@@ -97,7 +80,7 @@ test("bybit: the wall clock stepped an hour ahead drops no connection and leaves
 test("bybit: after the wall clock stepped ahead, a silent server is still found on the monotonic clock", { timeout: 30_000 }, async () => {
   const { sim, adapter, sink } = await setup(3_000); // a reconnect waits 1.5–3 s: the connections are seen down
   const resyncsBefore = adapter.stats().resyncs;
-  wallStepMs += HOUR_MS;
+  clock.step(HOUR_MS);
   await housekeepingRounds(adapter, 4);
   // The step alone recycled and resynced nothing (before: every book "stale", connections dropped).
   expect(adapter.stats().reconnects).toBe(0);

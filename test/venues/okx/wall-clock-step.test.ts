@@ -5,7 +5,8 @@
  * deadlines now run on monoEpochMs (performance.now); a server that goes silent after the step is still found on it.
  * Date.now is stubbed; the waits are on performance.now or count housekeeping rounds.
  */
-import { afterEach, beforeEach, expect, test, vi } from "vitest";
+import { expect, test } from "vitest";
+import { untilMono, useSteppedWallClock } from "../../support/stepped-wall-clock.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startOkxSimulator, type OkxSim } from "../../../src/sim/okx-sim.ts";
@@ -15,27 +16,9 @@ import { okxConfig, sameAsSim, MapSink } from "./helpers.ts";
 import { housekeepingRounds } from "../../support/housekeeping-rounds.ts";
 
 const HOUR_MS = 3_600_000;
-const realDateNow = Date.now.bind(Date);
-let wallStepMs = 0;
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeEach(() => {
-  wallStepMs = 0;
-  vi.spyOn(Date, "now").mockImplementation(() => realDateNow() + wallStepMs);
-});
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!().catch(() => undefined);
-  vi.restoreAllMocks();
-});
-
-/** Polls on the monotonic clock (Date.now is the stepped one here). */
-async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+const clock = useSteppedWallClock();
+const cleanups = clock.cleanups;
+const until = untilMono;
 
 const SUBS: Subscription[] = [
   { market: "spot", symbol: "BTC-USDT", depth: 400 },
@@ -78,7 +61,7 @@ async function roundsAfterStep(adapter: OkxAdapter, rounds: (n: number) => Promi
 test("okx: the wall clock stepped an hour ahead resyncs no book and drops no connection", { timeout: 30_000 }, async () => {
   const { sim, adapter, sink, equal, rounds } = await start();
   const before = adapter.stats();
-  wallStepMs += HOUR_MS;
+  clock.step(HOUR_MS);
   await roundsAfterStep(adapter, rounds);
   const after = adapter.stats();
   expect([after.reconnects, after.deadConnections, after.staleResyncs, after.resyncs]).toEqual([before.reconnects, before.deadConnections, before.staleResyncs, before.resyncs]);
@@ -90,7 +73,7 @@ test("okx: the wall clock stepped an hour ahead resyncs no book and drops no con
 
 test("okx: after the wall clock stepped ahead, a silent server is still found dead on the monotonic clock", { timeout: 30_000 }, async () => {
   const { sim, adapter, sink, rounds } = await start();
-  wallStepMs += HOUR_MS;
+  clock.step(HOUR_MS);
   await roundsAfterStep(adapter, rounds);
   expect([adapter.stats().reconnects, adapter.stats().staleResyncs]).toEqual([0, 0]); // before: every book and connection
   expect(sink.invalid).toEqual([]);
