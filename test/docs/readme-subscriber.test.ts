@@ -33,7 +33,7 @@ describe("README.md § Subscribing from TypeScript", () => {
     const written = /`retransmit` \(`\{ ([^}]*) \}`/.exec(section)![1]!.split(", ").map((f) => f.replace("?", ""));
     expect(written.sort()).toEqual(retransmit.sort());
     const events = members("FeedSubscriberEvents");
-    expect(events.length).toBe(10);
+    expect(events.length).toBe(11); // update, status, gap, session, supersede, repair, exponent, evict, stale, definition, error
     for (const e of events) expect(section, `event ${e}`).toContain(`\`${e}\``);
   });
 
