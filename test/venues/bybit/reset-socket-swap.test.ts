@@ -8,33 +8,13 @@
  * In-process: the adapter in replay mode, frames fed straight in, the sockets told apart as the planned reconnect does.
  */
 import { describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
-import { StatusReason, type MarketName } from "../../../src/core/types.ts";
-import type { BybitConnection } from "../../../src/venues/bybit/connection.ts";
-import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
+import { replayedBybit } from "./replayed-rig.ts";
+import { StatusReason } from "../../../src/core/types.ts";
 import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
-import { allResolved, RecordingSink, subsOf, venueConfig } from "./helpers.ts";
 
 async function replayed(depth: number) {
-  const markets: { market: MarketName; depth: number; symbols: string[] }[] = [{ market: "linear", depth, symbols: ["BTCUSDT"] }];
-  const overrides = new Map([["linear:BTCUSDT", { tickSize: "0.1", lotSize: "0.001" }]]);
-  const noServer = { wsUrl: "ws://127.0.0.1:1/v5/public", restUrl: "http://127.0.0.1:1" };
-  const adapter = createBybitAdapter(venueConfig(noServer, markets, { overrides }), subsOf(markets), { log: silentLogger, recheckInstruments: false });
-  const sink = new RecordingSink(allResolved(await adapter.loadInstruments()));
-  adapter.startReplay(sink);
-  const conn = (adapter as unknown as { conns: BybitConnection[] }).conns[0]!;
+  const { adapter, sink, conn, feed } = await replayedBybit(depth);
   const planned = (adapter as unknown as { lifecycle: { planned: PlannedReconnects } }).lifecycle.planned;
-  const frame = (type: string, u: number, px: string) =>
-    `{"topic":"orderbook.${depth}.BTCUSDT","type":"${type}","ts":1,"data":{"s":"BTCUSDT","b":[["${px}","1.000"]],"a":[["200.0","1.000"]],"u":${u},"seq":1},"cts":1}`;
-  /** A frame on the connection's socket, or (old = true) on the old socket of an overlap. */
-  const feed = (type: string, u: number, px: string, old = false) => {
-    conn.fromRetiring = old;
-    try {
-      conn.onFrameAt(frame(type, u, px), 1);
-    } finally {
-      conn.fromRetiring = false;
-    }
-  };
   const oldSocket = { readyState: 1, onmessage: null, close() {} } as unknown as WebSocket;
   /** A planned reconnect's swap: the replacement is the connection's socket, the old one still delivers. */
   const overlap = () => {
