@@ -133,6 +133,47 @@ describe.skipIf(missing !== undefined)("NATS credentials", () => {
   }, 20_000);
 });
 
+/** A JWT (nats-server's operator mode) of `nats` claims about `sub`, signed by `signer`, made here as nsc would. */
+function jwtOf(signer: ReturnType<typeof nkeys.createOperator>, sub: string, nats: object): string {
+  const b64 = (b: Uint8Array | string) => Buffer.from(b).toString("base64url");
+  const head = b64(JSON.stringify({ typ: "JWT", alg: "ed25519-nkey" }));
+  const body = b64(JSON.stringify({ jti: `T${sub.slice(1, 20)}`, iat: Math.floor(Date.now() / 1000), iss: signer.getPublicKey(), name: "t", sub, nats }));
+  return `${head}.${body}.${b64(signer.sign(new TextEncoder().encode(`${head}.${body}`)))}`;
+}
+
+/** An operator, its system account and an account (preloaded in the server), and .creds of users of `signer`. */
+function operatorMode(): { config: string; credsOf: (signer: ReturnType<typeof nkeys.createAccount>) => Uint8Array; account: ReturnType<typeof nkeys.createAccount> } {
+  const op = nkeys.createOperator();
+  const limits = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 };
+  const [account, sys] = [nkeys.createAccount(), nkeys.createAccount()];
+  const acc = (a: typeof account) => `${a.getPublicKey()}: ${jwtOf(op, a.getPublicKey(), { limits, type: "account", version: 2 })}`;
+  const config = `operator: ${jwtOf(op, op.getPublicKey(), { type: "operator", version: 2 })}\nresolver: MEMORY\nsystem_account: ${sys.getPublicKey()}\nresolver_preload: { ${acc(account)}, ${acc(sys)} }`;
+  const credsOf = (signer: typeof account) => {
+    const user = nkeys.createUser();
+    const jwt = jwtOf(signer, user.getPublicKey(), { pub: {}, sub: {}, subs: -1, data: -1, payload: -1, type: "user", version: 2 });
+    const seed = new TextDecoder().decode(user.getSeed());
+    return new TextEncoder().encode(`-----BEGIN NATS USER JWT-----\n${jwt}\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n${seed}\n------END USER NKEY SEED------\n`);
+  };
+  return { config, credsOf, account };
+}
+
+describe.skipIf(missing !== undefined)("NATS .creds (operator mode)", () => {
+  test("bridge and reader with .creds of the account exchange messages; a user of an unknown account is refused", async () => {
+    const { config, credsOf, account } = operatorMode();
+    const nats = await NatsServer.start(config);
+    stops.push(() => nats.stop());
+    const { bridge, beat } = bridgeOf(nats, "auth", { kind: "creds", creds: credsOf(account) }, recordingLog());
+    await bridge.start();
+    stops.push(() => bridge.stop());
+    const reader = readerOf({ servers: nats.url, credentials: { kind: "creds", creds: credsOf(account) } });
+    await reader.start();
+    stops.push(() => reader.stop());
+    await until("the reader to hear the bridge's heartbeats", () => reader.counters.heartbeats > 0, beat);
+    const stranger = readerOf({ servers: nats.url, credentials: { kind: "creds", creds: credsOf(nkeys.createAccount()) } });
+    await expect(stranger.start()).rejects.toThrow(/refused the reader's credentials \(a creds file \(JWT and nkey\)\)/);
+  }, 15_000);
+});
+
 /** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, or why not (no openssl). */
 function makeCerts(): { dir: string } | { skip: string } {
   if (spawnSync("openssl", ["version"]).status !== 0) return { skip: "openssl not found: the TLS tests need it to make certificates" };

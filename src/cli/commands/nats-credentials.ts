@@ -158,7 +158,6 @@ function text(bytes: Uint8Array): string {
 function oneLine(bytes: Uint8Array, flag: string, path: string, what: string): string {
   const s = text(bytes).replace(/\r?\n$/, "");
   if (s === "") throw new UsageError(`${flag} ${JSON.stringify(path)} holds an empty ${what}`);
-  // eslint-disable-next-line no-control-regex
   if (/[\0-\x1f\x7f]/.test(s)) throw new UsageError(`${flag} ${JSON.stringify(path)} must hold the ${what} on one line (it holds more lines or control characters)`);
   return s;
 }
