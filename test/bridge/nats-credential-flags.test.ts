@@ -12,6 +12,7 @@ import type { CommandContext } from "../../src/cli/command.ts";
 import { UsageError } from "../../src/cli/command.ts";
 import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
 import { listenCommand } from "../../src/cli/commands/listen.ts";
+import { natsReadOptions } from "../../src/cli/commands/nats-args.ts";
 import { natsAccessOf, seedProblem } from "../../src/cli/commands/nats-credentials.ts";
 import type { Logger } from "../../src/core/log.ts";
 import { accessOptions } from "../../src/subscriber/nats-auth.ts";
@@ -163,5 +164,19 @@ describe("the commands", () => {
     expect(await usage(bridgeCommand.run(ctxOf(["from-nats"], { ...base, "nats-creds": "a", "nats-nkey-file": "b" })))).toMatch(/--nats-creds and --nats-nkey-file/);
     expect(await usage(listenCommand.run(ctxOf([], { nats: "nats://127.0.0.1:1", "nats-key": "k" })))).toMatch(/--nats-cert and --nats-key go together/);
     expect(await usage(listenCommand.run(ctxOf([], { "nats-tls": true })))).toMatch(/--nats-tls needs --nats/);
+  });
+
+  test("the reader's refusal of its credentials is logged as an error with the server's reason, its end as info", () => {
+    const lines: string[] = [];
+    const at = (level: string) => (msg: string, f?: object) => void lines.push(`${level} ${msg} ${JSON.stringify(f ?? {})}`);
+    const log = { debug() {}, info: at("info"), warn: at("warn"), error: at("error"), child: () => log };
+    const ctx = { values: { nats: "nats://127.0.0.1:1" }, positionals: [], log, out: () => {}, stopSignal: new Promise<string>(() => {}) } as unknown as CommandContext;
+    const read = natsReadOptions(ctx);
+    read.onNatsEvent!({ kind: "auth_refused", error: "'Authorization Violation'" });
+    read.onNatsEvent!({ kind: "auth_accepted" });
+    expect(lines).toEqual([
+      `error the NATS server refused the reader's credentials: nothing is read, the books go stale; trying again every 2 s {"reason":"'Authorization Violation'"}`,
+      "info the NATS server took the reader's credentials again {}",
+    ]);
   });
 });
