@@ -110,7 +110,7 @@ function tlsOf(v: Record<string, unknown>, servers: string[], log: Logger): Nats
     try {
       matches = new X509Certificate(tls.cert).checkPrivateKey(createPrivateKey(key));
     } catch {
-      throw new UsageError(`--nats-key ${JSON.stringify(keyFile)} does not hold a PEM private key`);
+      throw new UsageError(`--nats-key ${JSON.stringify(keyFile)} does not hold a PEM private key (unencrypted: the client has no passphrase to give)`);
     }
     if (!matches) throw new UsageError(`--nats-key ${JSON.stringify(keyFile)} is not the key of the --nats-cert certificate ${JSON.stringify(certFile)}`);
     tls.key = key;
