@@ -36,6 +36,7 @@ import {
 } from "../wire/layout.ts";
 import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
 import { RECONNECT_TIMEOUT_MS, connectNats, connectWithin } from "../subscriber/nats-source.ts";
+import { describeCredentials, isAuthError, type NatsCredentials, type NatsTls } from "../subscriber/nats-auth.ts";
 import { SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW, compareSessions } from "../subscriber/streams.ts";
 import { StreamWatch, type StreamManager, type StreamWatchCounters } from "./stream-watch.ts";
 
@@ -73,6 +74,10 @@ export interface ForwardBridgeOptions {
   maxPendingBytes?: number;
   /** How long after the client closed its connection for good the bridge connects again. Default RECONNECT_AFTER_CLOSE_MS. */
   reconnectAfterCloseMs?: number;
+  /** Credentials for the server (never logged). Without: none, as before. */
+  credentials?: NatsCredentials;
+  /** TLS required (with a private CA, a client certificate); also with a `tls://` server URL. Without: TLS if offered. */
+  tls?: NatsTls;
   log: Logger;
 }
 
@@ -124,9 +129,16 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
   /**
    * Errors the NATS server reported (its -ERR; e.g. a publish the bridge's permissions do not allow, which the server
    * drops: readers see the loss as a gap, or nothing if it refuses them all). Before, not logged nor counted: a
-   * bridge without publish rights on the prefix looked healthy, everything counted as published.
+   * bridge without publish rights on the prefix looked healthy, everything counted as published. Not the refusals of
+   * the credentials: natsAuthErrors (before, counted here too).
    */
   natsErrors: number;
+  /**
+   * Times the server refused the bridge's credentials (its -ERR 'Authorization Violation' while the client
+   * reconnects, and each connect made again that it refused): logged once per run of them, tried again every
+   * reconnectAfterCloseMs; meanwhile datagrams are dropped and numbered as lost.
+   */
+  natsAuthErrors: number;
   rejected: Record<string, number>;
 }
 
@@ -247,6 +259,7 @@ export class ForwardBridge {
     instrumentsOverCap: 0,
     natsClosed: 0,
     natsErrors: 0,
+    natsAuthErrors: 0,
     streamNotStored: 0,
     streamMissing: 0,
     streamCheckFailures: 0,
@@ -258,6 +271,8 @@ export class ForwardBridge {
   /** The next connect after the client closed for good (connectAgain). */
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private reconnectFailures = 0;
+  /** Of reconnectFailures, those not a refusal of the credentials (logged the first and every 30th). */
+  private otherReconnectFailures = 0;
   /** connectAgain is under way: a connection it opened and closes again is not a new close to answer. */
   private reconnecting = false;
   /** Per upstream stream (channel << 16 | source): its session, the next upstream seqNum expected, the next forward number. */
@@ -279,6 +294,8 @@ export class ForwardBridge {
   private lastPublishError = "";
   /** The server's errors: the first at once, then at most one line per 5 s with the count. */
   private readonly serverErrors: RateLimitedLog;
+  /** The server refuses the credentials: logged once until a connection is made again. */
+  private authRefusing = false;
   /** stop() was called: a start still under way goes no further. */
   private stopped = false;
   /** start() was called and stop() not since. */
@@ -316,7 +333,7 @@ export class ForwardBridge {
 
   /** The bridge's NATS connection (a seam: a test gives a client of another shape). */
   protected async connect(): Promise<unknown> {
-    return connectNats(this.opts.servers, "feeder-bridge");
+    return connectNats(this.opts.servers, "feeder-bridge", undefined, { credentials: this.opts.credentials, tls: this.opts.tls });
   }
 
   /** Once per stop(): a second start would leave the first connection and sockets open, forwarding every datagram twice. */
@@ -324,7 +341,12 @@ export class ForwardBridge {
     if (this.running) throw new Error("bridge: start() called twice (stop() first)");
     this.running = true;
     this.stopped = false;
-    const nc = (await this.connect()) as Publisher;
+    const nc = (await this.connect().catch((err: unknown) => {
+      // Refused at start: said by the server's words and the kind of credentials (never them).
+      if (!isAuthError(err)) throw err;
+      this.counters.natsAuthErrors++;
+      throw new Error(`the NATS server refused the bridge's credentials (${describeCredentials(this.opts.credentials)}): ${(err as Error).message}`);
+    })) as Publisher;
     // stop() while it connected (a signal during start-up) found no connection to close: this one is closed here
     // and no group is joined (before, it was kept and the bridge forwarded after the stop).
     if (this.stopped) return void (await nc.close().catch(() => undefined));
@@ -382,10 +404,32 @@ export class ForwardBridge {
   // Cold: once per server error (a refused publish's -ERR comes once per message: counted, logged rate-limited).
   private async watchServerErrors(events: AsyncIterable<{ type: string; error?: Error }>): Promise<void> {
     for await (const e of events) {
+      if (e.type === "reconnect") this.authAccepted();
       if (e.type !== "error") continue;
-      this.counters.natsErrors++;
-      this.serverErrors.hit(e.error?.message ?? "unknown");
+      if (isAuthError(e.error)) this.authRefused((e.error as Error).message);
+      else {
+        this.counters.natsErrors++;
+        this.serverErrors.hit(e.error?.message ?? "unknown");
+      }
     }
+  }
+
+  // Cold: every refusal of the credentials counted, logged once per run of them (the client closes after two in a
+  // row; the bridge then connects again every reconnectAfterCloseMs: a server that refuses is not hammered).
+  private authRefused(reason: string): void {
+    this.counters.natsAuthErrors++;
+    if (this.authRefusing) return;
+    this.authRefusing = true;
+    this.opts.log.error("the NATS server refused the bridge's credentials: datagrams are dropped (readers see the loss); trying again", {
+      reason,
+      credentials: describeCredentials(this.opts.credentials),
+    });
+  }
+
+  private authAccepted(): void {
+    if (!this.authRefusing) return;
+    this.authRefusing = false;
+    this.opts.log.info("the NATS server took the bridge's credentials again");
   }
 
   /**
@@ -399,6 +443,7 @@ export class ForwardBridge {
     if (this.streamTimer !== undefined) clearInterval(this.streamTimer);
     this.streamTimer = undefined;
     this.reconnectFailures = 0;
+    this.otherReconnectFailures = 0;
     const afterMs = this.opts.reconnectAfterCloseMs ?? RECONNECT_AFTER_CLOSE_MS;
     this.opts.log.error("the NATS client closed its connection for good: datagrams are dropped (readers see the loss); connecting again", { error: why instanceof Error ? why.message : "closed", afterMs });
     this.reconnectTimer = setTimeout(() => void this.connectAgain(), afterMs);
@@ -416,9 +461,13 @@ export class ForwardBridge {
       if (this.stopped) return void (await nc.close().catch(() => undefined));
       await this.attach(nc);
       this.opts.log.info("connected to NATS again", { attempts: this.reconnectFailures + 1 });
+      this.authAccepted();
     } catch (err) {
-      // The first failure and every 30th are logged (one a minute at the default interval).
-      if (this.reconnectFailures++ % 30 === 0) this.opts.log.warn("connecting to NATS again failed: trying again", { error: (err as Error).message, failures: this.reconnectFailures });
+      // A refusal of the credentials is logged once per run of them; other failures the first and every 30th (one
+      // a minute at the default interval).
+      this.reconnectFailures++;
+      if (isAuthError(err)) this.authRefused((err as Error).message);
+      else if (this.otherReconnectFailures++ % 30 === 0) this.opts.log.warn("connecting to NATS again failed: trying again", { error: (err as Error).message, failures: this.reconnectFailures });
       if (nc !== undefined) await nc.close().catch(() => undefined);
       if (this.stopped) return;
       this.reconnectTimer = setTimeout(() => void this.connectAgain(), this.opts.reconnectAfterCloseMs ?? RECONNECT_AFTER_CLOSE_MS);

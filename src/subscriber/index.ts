@@ -32,3 +32,4 @@ export { BookState, BOOK_STATE_NAMES, StatusReason, STATUS_REASON_NAMES, type In
 export type { BookView } from "../core/book-view.ts";
 export { attachNats, NatsFeedReader, type NatsReadOptions, type NatsReaderEvent, type NatsReaderCounters } from "./nats-source.ts";
 export type { BridgeEvent } from "./nats-envelope.ts";
+export type { NatsCredentials, NatsTls } from "./nats-auth.ts";

@@ -12,6 +12,7 @@ import { EnvelopeRepacker, type BridgeEvent, type EnvelopeRefusal, type Repacker
 import type { FeedSubscriber } from "./feed-subscriber.ts";
 import type { ChannelPacker } from "../wire/packer.ts";
 import { monoEpochMs } from "./mono-clock.ts";
+import { accessOptions, describeCredentials, isAuthError, type NatsAccess, type NatsCredentials, type NatsTls } from "./nats-auth.ts";
 
 export interface NatsReadOptions {
   /** NATS server URL(s), e.g. "nats://127.0.0.1:4222". */
@@ -45,6 +46,10 @@ export interface NatsReadOptions {
   onNatsEvent?: (e: NatsReaderEvent) => void;
   /** How long after the client closed for good (or the server refused the subscription) the reader tries again. Default 2000. */
   reconnectAfterCloseMs?: number;
+  /** Credentials for the server (never logged). Without: none, as before. */
+  credentials?: NatsCredentials;
+  /** TLS required (with a private CA, a client certificate); also with a `tls://` server URL. Without: TLS if offered. */
+  tls?: NatsTls;
 }
 
 /**
@@ -52,10 +57,12 @@ export interface NatsReadOptions {
  * (two authorization errors in a row: a server restarted requiring credentials), the reader connects again every
  * reconnectAfterCloseMs; `reconnected` / `reconnect_failed` — one such attempt; `subscription_refused` — the server
  * refused the subscription on `<prefix>.>` (permissions), tried again as long; `subscribed` — taken after a refusal.
+ * `auth_refused` — the server refused the reader's credentials (its reason in `error`): told once per episode, each
+ * refusal counted (`natsAuthErrors`), the reader trying again on the pacing above; `auth_accepted` — the episode's end.
  * Meanwhile nothing comes: the reader stops its heartbeats and the subscriber's books go stale.
  */
 export interface NatsReaderEvent {
-  kind: "closed" | "reconnected" | "reconnect_failed" | "subscription_refused" | "subscribed";
+  kind: "closed" | "reconnected" | "reconnect_failed" | "subscription_refused" | "subscribed" | "auth_refused" | "auth_accepted";
   /** The client's or the server's reason. */
   error?: string;
 }
@@ -78,6 +85,8 @@ interface NatsConnection {
   close(): Promise<void>;
   closed(): Promise<void | Error>;
   isClosed?(): boolean;
+  /** The client's events (connects, disconnects, the server's errors); ends when the connection is closed. */
+  status?(): AsyncIterable<{ type: string; error?: unknown }>;
 }
 interface Consumer {
   consume(opts?: { expires?: number }): Promise<AsyncIterable<NatsMsg> & { stop(): Promise<void> | void }>;
@@ -187,17 +196,19 @@ export class ReconnectPacing {
 
 /**
  * Connects like the bridge does: reconnect forever, each server 250–350 ms after its last dial on the monotonic clock
- * (a NATS restart is an outage, not an end). `pacing`: a seam for the tests (their clock).
+ * (a NATS restart is an outage, not an end). `pacing`: a seam for the tests (their clock). `access`: credentials
+ * and required TLS (nats-auth.ts); a `tls://` URL requires TLS too.
  */
-export async function connectNats(servers: string | string[], name: string, pacing: ReconnectPacing = new ReconnectPacing()): Promise<NatsConnection> {
-  let mod: { connect: (o: Record<string, unknown>) => Promise<NatsConnection> };
+export async function connectNats(servers: string | string[], name: string, pacing: ReconnectPacing = new ReconnectPacing(), access: NatsAccess = {}): Promise<NatsConnection> {
+  let mod: { connect: (o: Record<string, unknown>) => Promise<NatsConnection> } & Parameters<typeof accessOptions>[0];
   try {
     mod = (await natsModules.transport()) as typeof mod;
   } catch (err) {
     throw new Error(`reading NATS needs the package ${TRANSPORT} (npm install ${TRANSPORT} ${JETSTREAM}): ${(err as Error).message}`);
   }
   const { reconnectDelayHandler, reconnectToServer } = pacing;
-  return mod.connect({ servers, name, maxReconnectAttempts: -1, reconnectDelayHandler, reconnectToServer, waitOnFirstConnect: false });
+  const auth = accessOptions(mod, servers, access);
+  return mod.connect({ servers, name, maxReconnectAttempts: -1, reconnectDelayHandler, reconnectToServer, waitOnFirstConnect: false, ...auth });
 }
 
 /**
@@ -237,6 +248,8 @@ export interface NatsReaderCounters extends RepackerCounters {
   natsClosed: number;
   /** Times the server refused the subscription on `<prefix>.>` (NatsReaderEvent `subscription_refused`). */
   subscriptionsRefused: number;
+  /** Times the server refused the reader's credentials (each refused connect; NatsReaderEvent `auth_refused`). */
+  natsAuthErrors: number;
 }
 
 export class NatsFeedReader {
@@ -262,6 +275,9 @@ export class NatsFeedReader {
   datagrams = 0;
   natsClosed = 0;
   subscriptionsRefused = 0;
+  natsAuthErrors = 0;
+  /** The server refuses the credentials: told once (auth_refused) until a connection is made (auth_accepted). */
+  private authRefusing = false;
   /** The next try after the client closed for good or the subscription was refused (cold). */
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /**
@@ -287,7 +303,7 @@ export class NatsFeedReader {
   }
 
   get counters(): NatsReaderCounters {
-    return { ...this.repacker.counters, datagrams: this.datagrams, natsClosed: this.natsClosed, subscriptionsRefused: this.subscriptionsRefused };
+    return { ...this.repacker.counters, datagrams: this.datagrams, natsClosed: this.natsClosed, subscriptionsRefused: this.subscriptionsRefused, natsAuthErrors: this.natsAuthErrors };
   }
 
   /** Once per stop(): a second start would leave the first connection open, reconnecting and feeding the sink twice. */
@@ -296,7 +312,12 @@ export class NatsFeedReader {
     this.running = true;
     const prefix = this.opts.prefix ?? "feeder";
     this.stopped = false;
-    const got = await connectNats(this.opts.servers, "feeder-reader");
+    const got = await this.connect().catch((err: unknown) => {
+      // Refused at start: the caller is told why, by the server's words and the kind of credentials (never them).
+      if (!isAuthError(err)) throw err;
+      this.natsAuthErrors++;
+      throw new Error(`the NATS server refused the reader's credentials (${describeCredentials(this.opts.credentials)}): ${(err as Error).message}`);
+    });
     // stop() while it connected (a signal during start-up) found no connection to close: this one is closed here
     // and nothing is subscribed (before, it was kept, reconnecting forever, and fed the sink after the stop).
     if (this.stopped) return void (await got.close().catch(() => undefined));
@@ -325,10 +346,16 @@ export class NatsFeedReader {
     }
   };
 
+  private connect(): Promise<NatsConnection> {
+    return connectNats(this.opts.servers, "feeder-reader", undefined, { credentials: this.opts.credentials, tls: this.opts.tls });
+  }
+
   /** Reads through this connection from now on: its close watched, `<prefix>.>` or the stream subscribed. */
   private async open(nc: NatsConnection, prefix: string): Promise<void> {
     this.nc = nc;
     void nc.closed().then((why) => this.closedByClient(nc, why), () => undefined);
+    const events = nc.status?.();
+    if (events !== undefined) void this.watchAuth(events).catch(() => undefined);
     const onData = this.onData;
     try {
       if (this.opts.stream === undefined) {
@@ -406,6 +433,28 @@ export class NatsFeedReader {
     });
   }
 
+  // Cold: the client's own reconnects: a refusal of the credentials (its -ERR) and a reconnect ending such a run.
+  private async watchAuth(events: AsyncIterable<{ type: string; error?: unknown }>): Promise<void> {
+    for await (const e of events) {
+      if (e.type === "error" && isAuthError(e.error)) this.authRefused((e.error as Error).message);
+      else if (e.type === "reconnect") this.authAccepted();
+    }
+  }
+
+  // Cold: every refusal counted; told once per run of them (the client closes after two, the reader tries every 2 s).
+  private authRefused(reason: string): void {
+    this.natsAuthErrors++;
+    if (this.authRefusing) return;
+    this.authRefusing = true;
+    this.opts.onNatsEvent?.({ kind: "auth_refused", error: reason });
+  }
+
+  private authAccepted(): void {
+    if (!this.authRefusing) return;
+    this.authRefusing = false;
+    this.opts.onNatsEvent?.({ kind: "auth_accepted" });
+  }
+
   // Cold: the client closed the connection for good without stop(): it would never connect again, the reader does.
   private closedByClient(nc: NatsConnection, why: void | Error): void {
     if (this.stopped || this.nc !== nc) return;
@@ -421,16 +470,19 @@ export class NatsFeedReader {
   private async connectAgain(): Promise<void> {
     let nc: NatsConnection | undefined;
     try {
-      nc = await connectWithin(connectNats(this.opts.servers, "feeder-reader"), RECONNECT_TIMEOUT_MS);
+      nc = await connectWithin(this.connect(), RECONNECT_TIMEOUT_MS);
       if (this.stopped) return void (await nc.close().catch(() => undefined));
       await this.open(nc, this.opts.prefix ?? "feeder");
       if (this.stopped) return;
       this.opts.onNatsEvent?.({ kind: "reconnected" });
+      this.authAccepted();
     } catch (err) {
       if (nc !== undefined && this.nc === nc) this.nc = undefined;
       if (nc !== undefined) await nc.close().catch(() => undefined);
       if (this.stopped) return;
-      this.opts.onNatsEvent?.({ kind: "reconnect_failed", error: (err as Error).message });
+      // A refusal of the credentials is told once per run of them (authRefused), not at every try.
+      if (isAuthError(err)) this.authRefused((err as Error).message);
+      else this.opts.onNatsEvent?.({ kind: "reconnect_failed", error: (err as Error).message });
       this.retry(() => void this.connectAgain());
     }
   }

@@ -13,6 +13,8 @@ import { isMulticastV4 } from "../../net/multicast.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { byteSize } from "./capture-args.ts";
 import { NATS_OPTIONS, natsReadOptions, prefixOf, serversOf } from "./nats-args.ts";
+import { natsAccessHelp, natsAccessOf } from "./nats-credentials.ts";
+import { describeCredentials } from "../../subscriber/nats-auth.ts";
 import { startOrStop } from "../start-or-stop.ts";
 
 const STATS_INTERVAL_MS = 60_000;
@@ -29,8 +31,8 @@ export const bridgeCommand: CommandSpec = {
     "             with its own --source-id and session, so local subscribers need no change",
     "",
     "Options:",
-    "      --nats URL[,URL]     NATS server(s), nats://host:port (required; no credentials: the bridge",
-    "                           connects without, a user:password@ in the URL is refused)",
+    "      --nats URL[,URL]     NATS server(s) (required): nats://host:port, or tls://host:port to require TLS;",
+    "                           a user:password@ in the URL is refused: credentials come from files, below",
     "      --prefix P           subject prefix (default feeder)",
     "      --stream NAME        to-nats: also keep the feed in this JetStream stream (created or updated;",
     "                           checked every 5 s: what it does not store is counted and logged, a deleted",
@@ -52,6 +54,7 @@ export const bridgeCommand: CommandSpec = {
     "                           from-nats: read only envelopes signed with the key (others refused, counted,",
     "                           warned of: a bridge without the key has all its envelopes refused)",
     "                           and sign the local datagrams with it",
+    ...natsAccessHelp(27),
     "",
     "Examples:",
     "  feeder bridge to-nats -c /etc/feeder/feeder.toml --nats nats://10.0.0.5:4222 --stream FEED --max-age 86400",
@@ -59,8 +62,10 @@ export const bridgeCommand: CommandSpec = {
     "",
     "Runs until SIGINT/SIGTERM (exit 0); one while it connects to NATS stops it there (exit 0). A NATS server that",
     "cannot be reached exits 1. Both directions connect again every 2 s when the client closes its connection for",
-    "good (two authorization errors in a row: logged); from-nats tries a subscription the server refuses",
-    "(permissions on <prefix>.>) again every 2 s, logged, the books stale meanwhile.",
+    "good (two authorization errors in a row: logged); a server that refuses the credentials is logged once per",
+    "run of refusals (with its reason; counted: natsAuthErrors) and tried again every 2 s; at start it exits 1.",
+    "from-nats tries a subscription the server refuses (permissions on <prefix>.>) again every 2 s, logged, the",
+    "books stale meanwhile.",
   ].join("\n"),
   allowPositionals: true,
   options: {
@@ -133,13 +138,15 @@ async function toNats(ctx: CommandContext): Promise<number> {
   // A stream smaller than a message stores none of them, silently (the bridge publishes without acknowledgements).
   if (maxBytes < MIN_STREAM_BYTES) throw new UsageError(`--max-bytes must be at least 1M (the stream keeps whole messages of up to 64 KiB), got ${JSON.stringify(v["max-bytes"])}`);
   const maxPendingBytes = byteSize(v["max-pending"], "max-pending") ?? DEFAULT_MAX_PENDING_BYTES;
+  // Credentials and required TLS, from files read once here (a bad one exits 2 naming it; never the secret).
+  const { credentials, tls } = natsAccessOf(v, servers, ctx.log);
   let authKey: Uint8Array | undefined;
   try {
     authKey = authKeyFile === undefined ? undefined : readAuthKeyFile(authKeyFile, "--auth-key-file", { fifo: true });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, maxPendingBytes, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
+  const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, maxPendingBytes, credentials, tls, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
   try {
     if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx);
   } catch (err) {
@@ -147,7 +154,7 @@ async function toNats(ctx: CommandContext): Promise<number> {
     await bridge.stop().catch(() => undefined);
     return 1;
   }
-  ctx.log.info("bridging to NATS", { groups: groups.map((g) => `${g.group}:${g.port}@${g.iface}`), servers, prefix, stream });
+  ctx.log.info("bridging to NATS", { groups: groups.map((g) => `${g.group}:${g.port}@${g.iface}`), servers, prefix, stream, credentials: describeCredentials(credentials), tls: tls !== undefined });
   const stats = setInterval(() => ctx.log.info("bridge", { ...bridge.counters }), STATS_INTERVAL_MS);
   await ctx.stopSignal;
   clearInterval(stats);
@@ -180,7 +187,7 @@ async function fromNats(ctx: CommandContext): Promise<number> {
     await bridge.stop().catch(() => undefined);
     return 1;
   }
-  ctx.log.info("bridging from NATS", { group: `${g.group}:${g.port}@${iface}`, servers: read.servers, prefix: read.prefix, stream: read.stream });
+  ctx.log.info("bridging from NATS", { group: `${g.group}:${g.port}@${iface}`, servers: read.servers, prefix: read.prefix, stream: read.stream, credentials: describeCredentials(read.credentials), tls: read.tls !== undefined });
   // The local sends the kernel refused (sendErrors) are counted by the bridge, not the reader: both are logged.
   const counters = () => ({ ...bridge.reader!.counters, sendErrors: bridge.sendErrors });
   const stats = setInterval(() => ctx.log.info("bridge", counters()), STATS_INTERVAL_MS);

@@ -13,6 +13,7 @@ import { ABS_MAX_DATAGRAM_BYTES } from "../../wire/layout.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { DEFAULT_TABLE_WIDTH, renderTable } from "./listen-table.ts";
 import { NATS_OPTIONS, natsReadOptions } from "./nats-args.ts";
+import { natsAccessHelp, natsAccessGiven } from "./nats-credentials.ts";
 import { NatsFeedReader, type NatsReadOptions } from "../../subscriber/nats-source.ts";
 import { startOrStop } from "../start-or-stop.ts";
 
@@ -63,12 +64,14 @@ export const listenCommand: CommandSpec = {
     "  -d, --depth N        levels per side in ndjson records (default 5)",
     "      --duration S     exit after S seconds (at most 2147483, 24.8 days)",
     "      --nats URL       read the feed from NATS instead of multicast (a `feeder bridge to-nats`), from",
-    "                       <prefix>.> live, or with --stream NAME from a JetStream stream (no credentials",
-    "                       in the URL: the reader connects without; a connection the client closes for",
-    "                       good, or a subscription the server refuses, is logged and tried again every 2 s)",
+    "                       <prefix>.> live, or with --stream NAME from a JetStream stream (nats://host:port;",
+    "                       tls://host:port requires TLS; no credentials in the URL: they come from files,",
+    "                       below; a connection the client closes for good, credentials or a subscription",
+    "                       the server refuses are logged and tried again every 2 s)",
     "      --prefix P       subject prefix (default feeder)",
     "      --stream NAME    read this JetStream stream instead of the live subjects",
     "      --from WHEN      with --stream: now (default) | all | an ISO time (replay from it)",
+    ...natsAccessHelp(23),
     "  -n, --count N        exit after N updates",
     "      --max-unread-kib N  output its reader has not taken yet held at most (default 16384, 16 MiB): beyond,",
     "                       rows are skipped until half of it is taken, each run of them then counted in one",
@@ -231,6 +234,8 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const durationS = durationSeconds(v.duration);
   const maxUnreadBytes = positiveInt(v["max-unread-kib"], "max-unread-kib", DEFAULT_MAX_UNREAD_KIB)! * 1024;
   const nats: NatsReadOptions | undefined = v.nats !== undefined || v.stream !== undefined ? natsReadOptions(ctx) : undefined;
+  const accessFlag = natsAccessGiven(v);
+  if (nats === undefined && accessFlag !== undefined) throw new UsageError(`--${accessFlag} needs --nats (credentials and TLS of the NATS connection)`);
   if (nats !== undefined && (v.group !== undefined || v.config !== undefined || v.bind !== undefined)) throw new UsageError("--nats reads NATS: leave out --group, --bind and --config");
   const resolved = nats === undefined ? resolveGroups(ctx) : { groups: [], maxDatagramBytes: ABS_MAX_DATAGRAM_BYTES, authKeyFile: undefined, snapshotDepth: 0, retransmit: undefined };
   const { groups, maxDatagramBytes, authKeyFile, snapshotDepth, retransmit } = resolved;

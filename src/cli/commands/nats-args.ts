@@ -1,9 +1,14 @@
-/** NATS flags shared by `feeder bridge` and `feeder listen`: servers, subject prefix, stream, start point. @module */
+/**
+ * NATS flags shared by `feeder bridge` and `feeder listen`: servers, subject prefix, stream, start point, credentials
+ * and TLS (nats-credentials.ts).
+ * @module
+ */
 import { readAuthKeyFile } from "../../core/auth-key.ts";
 import { RateLimitedLog } from "../../core/log.ts";
 import type { BridgeEvent, EnvelopeRefusal } from "../../subscriber/nats-envelope.ts";
 import { useNatsModules, type NatsReadOptions, type NatsReaderEvent } from "../../subscriber/nats-source.ts";
 import { UsageError, type CommandContext } from "../command.ts";
+import { NATS_ACCESS_OPTIONS, natsAccessOf } from "./nats-credentials.ts";
 
 // Literal imports, so that `bun build --compile` puts the NATS packages into the binary (the library's own loader
 // names them by a computed string to keep them optional peers, and the bundler cannot follow that).
@@ -16,6 +21,7 @@ export const NATS_OPTIONS = {
   prefix: { type: "string" },
   stream: { type: "string" },
   from: { type: "string" },
+  ...NATS_ACCESS_OPTIONS,
 } as const;
 
 /** A subject prefix: dot-separated tokens of letters, digits, `_` and `-` (no wildcards, no spaces). */
@@ -34,7 +40,7 @@ export function serversOf(v: unknown): string[] {
   for (const s of servers) {
     // The client takes no credentials from a URL: it connected without them (refused by a server requiring them), a
     // password of digits became the port, and the URL went to the log as given. Said without echoing the URL.
-    if (s.includes("@")) throw new UsageError(`--nats takes no credentials (user:password@ or token@): the NATS client would connect without them; the bridge and readers connect without credentials (docs/nats.md#authentication)`);
+    if (s.includes("@")) throw new UsageError(`--nats takes no credentials (user:password@ or token@): the NATS client would connect without them; give them in files: --nats-creds, --nats-user with --nats-password-file, --nats-token-file or --nats-nkey-file (docs/nats.md#authentication)`);
     if (!/^(nats|tls):\/\/[^\s/]+:\d+$/.test(s) && !/^[^\s/:]+:\d+$/.test(s)) throw new UsageError(`--nats ${JSON.stringify(s)} is not nats://host:port`);
   }
   return servers;
@@ -67,7 +73,10 @@ export function natsReadOptions(ctx: CommandContext): NatsReadOptions {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  if (authKey === undefined) return { servers: serversOf(v.nats), prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, onNatsEvent };
+  const servers = serversOf(v.nats);
+  // Credentials and required TLS, from files read once here (a bad one exits 2 naming it; never the secret).
+  const { credentials, tls } = natsAccessOf(v, servers, ctx.log);
+  if (authKey === undefined) return { servers, prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, onNatsEvent, credentials, tls };
   // With a key and a bridge without it (or with another key) every envelope is refused: said at once, then at most
   // every 5 s. Before, listen --nats showed an empty table and logged nothing.
   const badAuth = new RateLimitedLog(
@@ -76,7 +85,7 @@ export function natsReadOptions(ctx: CommandContext): NatsReadOptions {
     "NATS envelopes refused: not signed with the --auth-key-file key (the bridge needs the same key: to-nats --auth-key-file; a bridge without it has every envelope refused)",
   );
   const onRefused = (why: EnvelopeRefusal) => void (why === "bad_auth" && badAuth.hit());
-  return { servers: serversOf(v.nats), prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, onNatsEvent, authKey, onRefused };
+  return { servers, prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, onNatsEvent, authKey, onRefused, credentials, tls };
 }
 
 /** The reader's connection events as log lines; the repeated ones (a try every 2 s) at most one per 5 s. */
@@ -92,6 +101,9 @@ function natsEventLog(ctx: CommandContext): (e: NatsReaderEvent) => void {
     else if (e.kind === "reconnected") ctx.log.info("connected to NATS again");
     else if (e.kind === "reconnect_failed") failed.hit(e.error);
     else if (e.kind === "subscription_refused") refused.hit(e.error);
+    // Once per run of refusals (each counted: natsAuthErrors), with the server's reason; never the credentials.
+    else if (e.kind === "auth_refused") ctx.log.error("the NATS server refused the reader's credentials: nothing is read, the books go stale; trying again every 2 s", { reason: e.error });
+    else if (e.kind === "auth_accepted") ctx.log.info("the NATS server took the reader's credentials again");
     else ctx.log.info("the NATS server took the subscription again");
   };
 }

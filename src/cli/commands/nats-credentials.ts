@@ -1,0 +1,208 @@
+/**
+ * The NATS credential and TLS flags of `feeder bridge` and `feeder listen --nats` (docs/nats.md#authentication):
+ * every secret comes from a file (never argv, where `ps` shows it), read once at start. A file that is missing, not
+ * a regular file (a FIFO is read once: `<(pass show nats)`), empty or malformed is a usage error naming the flag,
+ * the file and what is wrong, never the secret; a secret file others may read is warned of. Cold path.
+ * @module
+ */
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { statSync } from "node:fs";
+import type { Logger } from "../../core/log.ts";
+import { readRegularFileSync } from "../../core/regular-file.ts";
+import { tlsRequiredByUrl, type NatsAccess, type NatsCredentials, type NatsTls } from "../../subscriber/nats-auth.ts";
+import { UsageError } from "../command.ts";
+
+export const NATS_ACCESS_OPTIONS = {
+  "nats-creds": { type: "string" },
+  "nats-user": { type: "string" },
+  "nats-password-file": { type: "string" },
+  "nats-token-file": { type: "string" },
+  "nats-nkey-file": { type: "string" },
+  "nats-tls": { type: "boolean" },
+  "nats-ca": { type: "string" },
+  "nats-cert": { type: "string" },
+  "nats-key": { type: "string" },
+} as const;
+
+/** The --help lines of these flags, their text from column `col` (bridge 27, listen 23), at most 110 wide. */
+export function natsAccessHelp(col: number): string[] {
+  const entries: [string, string][] = [
+    ["--nats-creds FILE", "NATS credentials: a .creds file (user JWT and nkey seed, as nsc writes it); or one of the three below. One kind at most (two exit 2); each file is read once at start: missing, empty or malformed exits 2 naming it, and a secret file that group or others may read is warned of"],
+    ["--nats-user U", "user name, with --nats-password-file FILE: its password (one line)"],
+    ["--nats-password-file FILE", "the password of --nats-user (never on the command line)"],
+    ["--nats-token-file FILE", "a token (one line)"],
+    ["--nats-nkey-file FILE", "an nkey user seed (SU…, as nk -gen user writes it)"],
+    ["--nats-tls", "require TLS (also implied by a tls:// URL and by the flags below): a server that offers none is refused, never read in plaintext"],
+    ["--nats-ca FILE", "PEM CA certificate the server's must chain to (default: the system's CAs)"],
+    ["--nats-cert FILE", "PEM client certificate, for a server that verifies clients"],
+    ["--nats-key FILE", "the private key of --nats-cert, PEM"],
+  ];
+  const lines: string[] = [];
+  for (const [flag, text] of entries) {
+    let line = `      ${flag}`;
+    if (line.length < col) line = line.padEnd(col);
+    else {
+      lines.push(line); // a flag as wide as the column: its text below
+      line = " ".repeat(col);
+    }
+    for (const word of text.split(" ")) {
+      if (line.length + 1 + word.length > 110) {
+        lines.push(line);
+        line = " ".repeat(col);
+      }
+      line += (line.length === col ? "" : " ") + word;
+    }
+    lines.push(line);
+  }
+  return lines;
+}
+
+/** Whether any of these flags was given (listen refuses them without --nats). */
+export function natsAccessGiven(v: Record<string, unknown>): string | undefined {
+  return Object.keys(NATS_ACCESS_OPTIONS).find((k) => v[k] !== undefined && v[k] !== false);
+}
+
+/**
+ * Credentials and TLS from the flags: at most one kind of credentials (two: exit 2 naming both), each file read and
+ * checked. `log` warns of a secret file that group or others may read.
+ */
+export function natsAccessOf(v: Record<string, unknown>, servers: string[], log: Logger): NatsAccess {
+  const given = (["nats-creds", "nats-user", "nats-token-file", "nats-nkey-file"] as const).filter((k) => v[k] !== undefined);
+  if (given.length > 1) throw new UsageError(`--${given[0]} and --${given[1]} both give NATS credentials: give one kind`);
+  if (v["nats-password-file"] !== undefined && v["nats-user"] === undefined) throw new UsageError("--nats-password-file needs --nats-user");
+  let credentials: NatsCredentials | undefined;
+  if (typeof v["nats-creds"] === "string") {
+    const f = v["nats-creds"];
+    const creds = readSecret(f, "--nats-creds", log);
+    const why = credsProblem(text(creds));
+    if (why !== undefined) throw new UsageError(`--nats-creds ${JSON.stringify(f)} ${why}`);
+    credentials = { kind: "creds", creds };
+  } else if (typeof v["nats-user"] === "string") {
+    const user = v["nats-user"];
+    if (user === "" || /[\s\0]/.test(user)) throw new UsageError(`--nats-user must be a user name without spaces, got ${JSON.stringify(user)}`);
+    if (typeof v["nats-password-file"] !== "string") throw new UsageError("--nats-user needs --nats-password-file FILE (the password is never taken from the command line)");
+    credentials = { kind: "user", user, password: oneLine(readSecret(v["nats-password-file"], "--nats-password-file", log), "--nats-password-file", v["nats-password-file"], "password") };
+  } else if (typeof v["nats-token-file"] === "string") {
+    credentials = { kind: "token", token: oneLine(readSecret(v["nats-token-file"], "--nats-token-file", log), "--nats-token-file", v["nats-token-file"], "token") };
+  } else if (typeof v["nats-nkey-file"] === "string") {
+    const f = v["nats-nkey-file"];
+    const seed = text(readSecret(f, "--nats-nkey-file", log)).trim();
+    const why = seedProblem(seed);
+    if (why !== undefined) throw new UsageError(`--nats-nkey-file ${JSON.stringify(f)} ${why}`);
+    credentials = { kind: "nkey", seed: new TextEncoder().encode(seed) };
+  }
+  return { credentials, tls: tlsOf(v, servers, log) };
+}
+
+/** TLS required by --nats-tls, a tls:// URL or a CA / client certificate; undefined: as before (TLS if offered). */
+function tlsOf(v: Record<string, unknown>, servers: string[], log: Logger): NatsTls | undefined {
+  const ca = typeof v["nats-ca"] === "string" ? v["nats-ca"] : undefined;
+  const certFile = typeof v["nats-cert"] === "string" ? v["nats-cert"] : undefined;
+  const keyFile = typeof v["nats-key"] === "string" ? v["nats-key"] : undefined;
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError("--nats-cert and --nats-key go together (the client certificate and its private key)");
+  if (v["nats-tls"] !== true && ca === undefined && certFile === undefined && !tlsRequiredByUrl(servers)) return undefined;
+  const tls: { ca?: string; cert?: string; key?: string } = {};
+  if (ca !== undefined) tls.ca = certificateOf(ca, "--nats-ca");
+  if (certFile !== undefined && keyFile !== undefined) {
+    tls.cert = certificateOf(certFile, "--nats-cert");
+    const key = text(readSecret(keyFile, "--nats-key", log));
+    let matches: boolean;
+    try {
+      matches = new X509Certificate(tls.cert).checkPrivateKey(createPrivateKey(key));
+    } catch {
+      throw new UsageError(`--nats-key ${JSON.stringify(keyFile)} does not hold a PEM private key (unencrypted: the client has no passphrase to give)`);
+    }
+    if (!matches) throw new UsageError(`--nats-key ${JSON.stringify(keyFile)} is not the key of the --nats-cert certificate ${JSON.stringify(certFile)}`);
+    tls.key = key;
+  }
+  return tls;
+}
+
+/** A PEM file of certificates (the first one parsed: a file of something else is refused). */
+function certificateOf(path: string, flag: string): string {
+  const pem = text(readFile(path, flag));
+  try {
+    new X509Certificate(pem);
+  } catch {
+    throw new UsageError(`${flag} ${JSON.stringify(path)} does not hold a PEM certificate`);
+  }
+  return pem;
+}
+
+function readFile(path: string, flag: string): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = readRegularFileSync(path, { fifo: true });
+  } catch (err) {
+    throw new UsageError(`${flag}: cannot read ${JSON.stringify(path)}: ${(err as Error).message}`);
+  }
+  if (bytes.length === 0) throw new UsageError(`${flag} ${JSON.stringify(path)} is empty`);
+  return bytes;
+}
+
+/** A secret's file: as readFile, and a warning when group or others may read it (its mode, never its content). */
+function readSecret(path: string, flag: string, log: Logger): Uint8Array {
+  const bytes = readFile(path, flag);
+  const st = statSync(path);
+  if (st.isFile() && (st.mode & 0o077) !== 0) {
+    log.warn(`${flag} ${JSON.stringify(path)} is open to group or others: chmod 600 it`, { mode: `0${(st.mode & 0o777).toString(8)}` });
+  }
+  return bytes;
+}
+
+function text(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes);
+}
+
+/** A password or token file: one line (its newline dropped), no control characters. */
+function oneLine(bytes: Uint8Array, flag: string, path: string, what: string): string {
+  const s = text(bytes).replace(/\r?\n$/, "");
+  if (s === "") throw new UsageError(`${flag} ${JSON.stringify(path)} holds an empty ${what}`);
+  if (/[\0-\x1f\x7f]/.test(s)) throw new UsageError(`${flag} ${JSON.stringify(path)} must hold the ${what} on one line (it holds more lines or control characters)`);
+  return s;
+}
+
+/**
+ * What is wrong with a .creds file's text, or undefined: a user JWT and an nkey user seed, each between a
+ * `-----BEGIN …-----` and an `------END …------` line, found as the client's own parser finds them
+ * (@nats-io/nats-core credsAuthenticator, which would otherwise fail at every connect).
+ */
+export function credsProblem(s: string): string | undefined {
+  const block = /\s*(?:(?:[-]{3,}[^\n]*[-]{3,}\n)(.+)(?:\n\s*[-]{3,}[^\n]*[-]{3,}\n))/gi;
+  const jwt = block.exec(s)?.[1]?.trim();
+  const seed = block.exec(s)?.[1]?.trim();
+  if (jwt === undefined || seed === undefined) return "is not a NATS .creds file (a -----BEGIN NATS USER JWT----- block, then a -----BEGIN USER NKEY SEED----- block)";
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(jwt)) return "holds no JWT in its first block";
+  const why = seedProblem(seed);
+  return why === undefined ? undefined : `(its second block) ${why}`;
+}
+
+const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/**
+ * What is wrong with an nkey user seed, or undefined: `SU` and 56 base32 characters whose last two bytes are the
+ * CRC-16 (XMODEM) of the rest, as @nats-io/nkeys decodes it. Checked here so a damaged file exits 2 at start.
+ */
+export function seedProblem(seed: string): string | undefined {
+  if (/^U[A-Z2-7]{55}$/.test(seed)) return "holds a public nkey (U…), not its seed (SU…)";
+  if (!/^SU[A-Z2-7]{56}$/.test(seed)) return "does not hold an nkey user seed (SU and 56 more characters A-Z, 2-7: what `nk -gen user` writes)";
+  const raw = new Uint8Array(36);
+  let bits = 0;
+  let acc = 0;
+  let n = 0;
+  for (const ch of seed) {
+    acc = (acc << 5) | BASE32.indexOf(ch);
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      raw[n++] = (acc >>> bits) & 0xff;
+    }
+  }
+  let crc = 0;
+  for (let i = 0; i < 34; i++) {
+    crc ^= raw[i]! << 8;
+    for (let b = 0; b < 8; b++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  if (crc !== (raw[34]! | (raw[35]! << 8))) return "does not hold a valid nkey user seed (its checksum is wrong: the file is damaged)";
+  return undefined;
+}
