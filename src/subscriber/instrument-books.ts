@@ -420,11 +420,12 @@ export class InstrumentBooks {
   }
 
   /**
-   * A split-delta part (chunk false) or snapshot chunk onto the book's scratch. Over the budget, the scratch books
-   * (this one too) keep between their assemblies is taken back first (cold: a scan of the books): counted against
-   * the budget for good, it refused every snapshot of the books beyond the first ~7,800 of a publisher with 10,000,
-   * each keeping 64 levels a side, so those were never usable. Only what assemblies under way hold can refuse one
-   * now.
+   * A split-delta part (chunk false) or snapshot chunk onto the book's scratch. Over the budget, the assemblies no
+   * part or chunk reached for STALE_ASSEMBLY_MS are dropped and the scratch books keep between their assemblies (this
+   * one's too) is taken back first (cold): counted against the budget for good, it refused every snapshot of the
+   * books beyond the first ~7,800 of a publisher with 10,000, each keeping 64 levels a side, so those were never
+   * usable. Only what assemblies under way hold can refuse one now. Both come off the budget's lists (assembly.ts),
+   * costing what they give back: a scan of every book here made each datagram of a flood over the budget O(books).
    */
   private append(book: SubscriberBook, m: BookMessageReader, chunk: boolean): AppendResult {
     const budget = this.budget;
@@ -432,38 +433,38 @@ export class InstrumentBooks {
     let rc = chunk ? budget.appendChunk(book, m) : budget.appendPart(book, m);
     if (rc === AppendResult.OVER_BUDGET) {
       const used = budget.used;
-      for (const other of this.books.values()) {
-        // The book's own kept scratch too (its last split delta's arrays refused its snapshot). Its own assemblies
-        // are not dropped as stale: the one appended to is under way (its scratch is not idle either).
-        if (other !== book) this.dropStaleAssemblies(other, nowUs);
-        budget.reclaimIdle(other);
-      }
+      this.dropStaleAssemblies(book, nowUs, false);
+      this.dropStaleAssemblies(book, nowUs, true);
+      budget.reclaimIdle();
       if (budget.used < used) rc = chunk ? budget.appendChunk(book, m) : budget.appendPart(book, m);
     }
-    if (rc === AppendResult.OK) {
-      if (chunk) book.snapTouchedUs = nowUs;
-      else book.asmTouchedUs = nowUs;
-    }
+    if (rc === AppendResult.OK) budget.touch(book, chunk, nowUs);
     return rc;
   }
 
   /**
-   * Cold (over the budget): the book's assemblies untouched for STALE_ASSEMBLY_MS are dropped, counted in
-   * `assembliesExpired`. Parts or chunks that never came (a forged part 1 of N, a publisher gone mid-snapshot) held
-   * their scratch until the instrument's next event, for a dead or forged id never, and enough of them refused every
-   * other book's snapshot. A dropped split delta is an event lost: its book is invalid until its next snapshot.
+   * Cold (over the budget): the split deltas (chunk false) or snapshots untouched for STALE_ASSEMBLY_MS are dropped,
+   * counted in `assembliesExpired`, oldest first off the budget's list, but the one of `book` (appended to, under way).
+   * Parts or chunks that never came (a forged part 1 of N, a publisher gone mid-snapshot) held their scratch until
+   * the instrument's next event, for a dead or forged id never, and enough of them refused every other book's
+   * snapshot. A dropped split delta is an event lost: its book is invalid until its next snapshot.
    */
-  private dropStaleAssemblies(book: SubscriberBook, nowUs: number): void {
+  private dropStaleAssemblies(book: SubscriberBook, nowUs: number, chunk: boolean): void {
     const beforeUs = nowUs - STALE_ASSEMBLY_MS * 1000;
-    if (book.asmSeq >= 0 && book.asmTouchedUs <= beforeUs) {
+    let l = (chunk ? this.budget.chunks : this.budget.parts).head;
+    while (l !== null) {
+      const other = l.book;
+      l = l.next; // before the drop takes other off the list
+      if ((chunk ? other.snapTouchedUs : other.asmTouchedUs) > beforeUs) break; // the rest were touched later
+      if (other === book) continue;
       this.counters.assembliesExpired++;
-      this.discardAssembly(book);
-      this.invalidate(book);
-    }
-    if (book.snapSeq >= 0 && book.snapTouchedUs <= beforeUs) {
-      this.counters.assembliesExpired++;
-      this.counters.snapshotsAbandoned++;
-      this.endSnapshot(book);
+      if (chunk) {
+        this.counters.snapshotsAbandoned++;
+        this.endSnapshot(other);
+      } else {
+        this.discardAssembly(other);
+        this.invalidate(other);
+      }
     }
   }
 

@@ -6,6 +6,7 @@
 import type { BookView } from "../core/book-view.ts";
 import { BookState, StatusReason, type Instrument, type MarketName, type VenueName } from "../core/types.ts";
 import { LadderBook } from "../book/ladder-book.ts";
+import { BookLink } from "./book-list.ts";
 
 /** A definition-less placeholder's venue/market until the InstrumentDefinition arrives. */
 export const UNKNOWN_NAME = "unknown";
@@ -126,6 +127,10 @@ export class SubscriberBook extends LadderBook implements BookView {
   snapBidQty: Float64Array = NO_LEVELS;
   snapAskPx: Float64Array = NO_LEVELS;
   snapAskQty: Float64Array = NO_LEVELS;
+  /** This book on the assembly budget's lists (assembly.ts): idle scratch, split delta and snapshot under way. */
+  readonly idleLink: BookLink = new BookLink(this);
+  readonly asmLink: BookLink = new BookLink(this);
+  readonly snapLink: BookLink = new BookLink(this);
 
   constructor(instrumentId: number, priceExp: number, qtyExp: number) {
     super(INITIAL_LADDER_LEVELS);
