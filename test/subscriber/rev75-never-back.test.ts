@@ -10,7 +10,7 @@ import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { SEND_AHEAD_MAX_US } from "../../src/subscriber/instrument-books.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { packBookDelta, packBookSnapshot } from "../../src/wire/encoder.ts";
-import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
+import { levelsOf, makeInstrument, rng, TestBook } from "../wire/helpers.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
@@ -139,4 +139,73 @@ describe("a delta going backwards on its stream does not take the book back", ()
     expect([sb.instrSeq, sb.usable]).toEqual([428, true]);
     expect(levelsOf(sb)).toEqual(levelsOf(b));
   });
+});
+
+describe("randomized against the publisher's history: restarts, two channels out of phase, reorder, loss, clock steps", () => {
+  for (const seed of [0x75a1]) {
+    it(`seed ${seed.toString(16)}: a valid book is the publisher's at its instrSeq, never behind one it applied; one clean refresh recovers it`, () => {
+      const r = rng(seed);
+      const sub = newSubscriber();
+      let session = 20;
+      let startUs = T0;
+      let chans = [packer({ channelId: 1, sessionId: session, sessionStartUs: startUs }), packer({ channelId: 2, sessionId: session, sessionStartUs: startUs })];
+      const pub = new TestBook(inst);
+      pub.instrSeq = 100;
+      pub.load([[943503, 1500]], [[943504, 250]], 1, T0);
+      const history = new Map<string, ReturnType<typeof levelsOf>>();
+      const record = () => history.set(`${session}:${pub.instrSeq}`, levelsOf(pub));
+      let pubUs = T0; // the publisher's clock: steps back now and then
+      let recvUs = T0;
+      const queues: Uint8Array[][] = [[], []];
+      const send = (c: number, ds: Uint8Array[]) => queues[c]!.push(...ds);
+      for (const c of [0, 1]) send(c, snapshot(chans[c]!, pub, false, pubUs));
+      record();
+      const maxApplied = new Map<number, number>();
+      for (let i = 0; i < 900; i++) {
+        const x = r();
+        pubUs += 1000;
+        recvUs += 1000;
+        if (x < 0.005) pubUs -= 2_000_000; // NTP steps the publisher's clock back within the session
+        if (i % 300 === 299) {
+          // A restart: a new session, instrSeq from a lower number; what the old one had in flight may still arrive.
+          session++;
+          startUs = Math.max(pubUs, startUs + 1_000_000); // later than the last start (§3.4: a clock step back is not modelled here)
+          chans = [packer({ channelId: 1, sessionId: session, sessionStartUs: startUs }), packer({ channelId: 2, sessionId: session, sessionStartUs: startUs })];
+          pub.instrSeq = 1 + Math.floor(r() * 50);
+          record();
+          for (const c of [0, 1]) send(c, snapshot(chans[c]!, pub, false, pubUs));
+        } else if (x < 0.3) {
+          const cs = step(pub, 943490 - Math.floor(r() * 20), r() < 0.3 ? 0 : 1 + Math.floor(r() * 9));
+          record();
+          for (const c of [0, 1]) {
+            packBookDelta(chans[c]!, pub, cs);
+            send(c, take(chans[c]!, pubUs));
+          }
+        } else if (x < 0.36) {
+          const c = x < 0.33 ? 0 : 1; // each channel's refresh in its own phase
+          send(c, snapshot(chans[c]!, pub, true, pubUs));
+        } else {
+          const q = queues[r() < 0.5 ? 0 : 1]!;
+          // Reordered: the third in flight overtakes two (two late ones then take the stream back, §6.3).
+          const d = r() < 0.06 && q.length > 2 ? q.splice(2, 1)[0] : q.shift();
+          if (d === undefined || r() < 0.05) continue; // lost
+          sub.ingest(d, recvUs);
+          const sb = sub.book(inst.instrumentId)!;
+          const top = maxApplied.get(sb.sessionId) ?? -1;
+          if (sb.valid) {
+            expect(sb.instrSeq).toBeGreaterThanOrEqual(top);
+            expect(levelsOf(sb)).toEqual(history.get(`${sb.sessionId}:${sb.instrSeq}`));
+          }
+          if (sb.instrSeq > top) maxApplied.set(sb.sessionId, sb.instrSeq);
+        }
+      }
+      expect(sub.counters.superseded).toBeGreaterThan(0);
+      expect(sub.counters.seqJumpsReverted).toBeGreaterThan(0);
+      for (const q of queues) for (const d of q.splice(0)) sub.ingest(d, (recvUs += 1000));
+      sub.ingest(snapshot(chans[0]!, pub, true, (pubUs += 1000))[0]!, (recvUs += 1000));
+      const sb = sub.book(inst.instrumentId)!;
+      expect([sb.sessionId, sb.instrSeq, sb.usable]).toEqual([session, pub.instrSeq, true]);
+      expect(levelsOf(sb)).toEqual(levelsOf(pub));
+    });
+  }
 });
