@@ -6,11 +6,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
-import type { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { SEND_AHEAD_MAX_US } from "../../src/subscriber/instrument-books.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { packBookDelta, packBookSnapshot } from "../../src/wire/encoder.ts";
 import { levelsOf, makeInstrument, rng, TestBook } from "../wire/helpers.ts";
+import { flagged } from "./delta-feed.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
@@ -208,4 +209,30 @@ describe("randomized against the publisher's history: restarts, two channels out
       expect(levelsOf(sb)).toEqual(levelsOf(pub));
     });
   }
+});
+
+describe("retransmitted datagrams keep their send time", () => {
+  it("two older refreshes answered into a gap are refused, never a proof: the book stays at the 425 another channel brought", () => {
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 60_000 } });
+    const a = packer({ channelId: 1 });
+    const c2 = packer({ channelId: 2 });
+    const b = new TestBook(inst);
+    b.instrSeq = 423;
+    b.load([[943503, 1500]], [[943504, 250]], 1, T0);
+    for (const p of [a, c2]) ingestAll(sub, snapshot(p, b, false)); // 424 on both
+    ingestAll(sub, snapshot(a, b)); // channel 1's line established (a gap on it is asked for)
+    const lostOnA = [...snapshot(a, b, true, T0 + 1), ...snapshot(a, b, true, T0 + 2)]; // a quiet book: two refreshes at 424
+    ingestAll(sub, snapshot(c2, b, true, T0 + 1));
+    const cs = step(b, 943490, 5); // 425 at T0 + 3
+    for (const p of [a, c2]) packBookDelta(p, b, cs);
+    ingestAll(sub, take(c2, T0 + 3));
+    const sb = sub.book(inst.instrumentId)!;
+    expect([sb.instrSeq, sb.usable]).toEqual([425, true]);
+    ingestAll(sub, take(a, T0 + 3)); // channel 1's gap: asked for, 425 held
+    expect(sub.counters.retransmitRequests).toBe(1);
+    for (const d of lostOnA) sub.ingest(flagged(d), T0 + 50);
+    expect(sub.counters.retransmitRecovered).toBe(1);
+    expect([sb.instrSeq, sb.valid, sb.usable, sub.counters.olderSnapshots, sub.counters.instrSeqBackwards]).toEqual([425, true, true, 2, 0]);
+    expect(levelsOf(sb)).toEqual(levelsOf(b));
+  });
 });
