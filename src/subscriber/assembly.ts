@@ -4,10 +4,13 @@
  * header announces), within a per-side cap and one budget for all books together, so hostile input cannot make
  * it grow without bound. Arrays are kept for reuse (no allocation in steady state) unless larger than
  * RETAIN_LEVELS, which are given back after the assembly ends; an assembly over the budget first takes back what
- * books not assembling keep (InstrumentBooks.append), so kept arrays never refuse a snapshot.
+ * books not assembling keep (InstrumentBooks.append), so kept arrays never refuse a snapshot. The books keeping such
+ * scratch, and the assemblies under way (least recently touched first), are on lists: taking scratch back costs what
+ * it takes back, not a scan of every book at every datagram over the budget.
  * @module
  */
 import type { BookMessageReader } from "../wire/decoder.ts";
+import { BookList } from "./book-list.ts";
 import { MAX_SNAPSHOT_LEVELS_PER_SIDE, SNAP_CUT_ASKS, SNAP_CUT_BIDS, SNAP_CUT_MARKED } from "../wire/layout.ts";
 import { grownLevels, type SubscriberBook } from "./subscriber-book.ts";
 
@@ -20,6 +23,11 @@ export type AppendResult = (typeof AppendResult)[keyof typeof AppendResult];
 /** Levels held in every book's scratch arrays together, against maxAssemblyLevels. */
 export class AssemblyBudget {
   used = 0;
+  /** Books that may keep scratch no assembly of theirs uses (linked when an assembly ends, by settle). */
+  readonly idle = new BookList();
+  /** Books with a split delta, or a snapshot, under way: least recently appended to first (touch). */
+  readonly parts = new BookList();
+  readonly chunks = new BookList();
   constructor(
     readonly maxLevels: number,
     readonly maxLevelsPerSide: number,
@@ -112,24 +120,52 @@ export class AssemblyBudget {
     return AppendResult.OK;
   }
 
-  /** After an assembly ended: oversized scratch goes back to the budget (cold, only for books deeper than RETAIN_LEVELS). */
-  settle(book: SubscriberBook): void {
-    if (book.pendBidPx.length <= RETAIN_LEVELS && book.pendAskPx.length <= RETAIN_LEVELS && book.snapBidPx.length <= RETAIN_LEVELS && book.snapAskPx.length <= RETAIN_LEVELS) return;
-    if (book.asmSeq >= 0 || book.snapSeq >= 0) return; // the other assembly is still using its arrays
-    this.release(book);
+  /** A part (chunk false) or chunk was appended at `nowUs` (receive time): its assembly goes to the back of its list. */
+  touch(book: SubscriberBook, chunk: boolean, nowUs: number): void {
+    if (chunk) {
+      book.snapTouchedUs = nowUs;
+      this.chunks.pushBack(book.snapLink);
+    } else {
+      book.asmTouchedUs = nowUs;
+      this.parts.pushBack(book.asmLink);
+    }
   }
 
-  /** Gives back the book's idle scratch (SubscriberBook.releaseIdleScratch); returns the levels freed. Cold. */
-  reclaimIdle(book: SubscriberBook): number {
-    const freed = book.releaseIdleScratch();
+  /**
+   * After an assembly ended: it leaves its list; oversized scratch goes back to the budget (cold, only for books
+   * deeper than RETAIN_LEVELS); scratch kept and now idle puts the book on the idle list.
+   */
+  settle(book: SubscriberBook): void {
+    const asmIdle = book.asmSeq < 0;
+    const snapIdle = book.snapSeq < 0;
+    if (asmIdle) this.parts.remove(book.asmLink);
+    if (snapIdle) this.chunks.remove(book.snapLink);
+    const pend = book.pendBidPx.length + book.pendAskPx.length;
+    const snap = book.snapBidPx.length + book.snapAskPx.length;
+    if (book.pendBidPx.length > RETAIN_LEVELS || book.pendAskPx.length > RETAIN_LEVELS || book.snapBidPx.length > RETAIN_LEVELS || book.snapAskPx.length > RETAIN_LEVELS) {
+      if (asmIdle && snapIdle) return this.release(book); // else the other assembly is still using its arrays
+    }
+    if ((asmIdle && pend > 0) || (snapIdle && snap > 0)) this.idle.pushBack(book.idleLink);
+  }
+
+  /** Gives back every idle scratch (SubscriberBook.releaseIdleScratch); returns the levels freed. Cold. */
+  reclaimIdle(): number {
+    let freed = 0;
+    for (let l = this.idle.head; l !== null; l = this.idle.head) {
+      this.idle.remove(l);
+      freed += l.book.releaseIdleScratch();
+    }
     this.used -= freed * 2;
     return freed;
   }
 
-  /** Releases all of a book's scratch. */
+  /** Releases all of a book's scratch; it leaves every list. */
   release(book: SubscriberBook): void {
     this.used -= book.scratchLevels * 2;
     book.releaseScratch();
+    this.idle.remove(book.idleLink);
+    this.parts.remove(book.asmLink);
+    this.chunks.remove(book.snapLink);
   }
 }
 

@@ -24,6 +24,14 @@ const NO_LEVELS = new Float64Array(0);
  * delta arrives in one burst — and is dropped when another one needs its room in maxAssemblyLevels.
  */
 export const STALE_ASSEMBLY_MS = 10_000;
+/**
+ * A send time further ahead of the receive clock than this is not trusted as an order (a forged one far ahead, no
+ * key): the event that set a book's highSeq counts as sent at receive time + this when it claims later. Publisher and
+ * subscriber clocks further apart weaken only the proof that a highSeq is bogus to "two from one stream".
+ */
+export const SEND_AHEAD_MAX_US = 60_000_000;
+/** Streams whose refused older snapshots a book remembers at once (SubscriberBook.olderMarks). */
+const OLDER_MARKS = 4;
 
 export interface BookLimits {
   /** The publisher's publish.snapshot_depth (0: snapshots carry whole books). */
@@ -248,7 +256,7 @@ export class InstrumentBooks {
     if (known >= 0) {
       if (seq === known && !isDelta) {
         // A BookStatus sharing the instrSeq of the event it qualifies (e.g. a crossed delta): its state only.
-        this.applyEventHeader(book, m, seq, st.key);
+        this.applyEventHeader(book, m, seq, st.key, sendTimeUs);
         this.emitUpdate("status", book, sendTimeUs, false);
         return;
       }
@@ -292,7 +300,7 @@ export class InstrumentBooks {
       this.levelsHeld += grown;
       if (grown > 0 && this.levelsHeld > this.limits.maxBookLevels) this.overTotal(book);
     }
-    this.applyEventHeader(book, m, seq, st.key);
+    this.applyEventHeader(book, m, seq, st.key, sendTimeUs);
     this.emitUpdate(isDelta ? "delta" : "status", book, sendTimeUs, false);
   }
 
@@ -412,11 +420,12 @@ export class InstrumentBooks {
   }
 
   /**
-   * A split-delta part (chunk false) or snapshot chunk onto the book's scratch. Over the budget, the scratch books
-   * (this one too) keep between their assemblies is taken back first (cold: a scan of the books): counted against
-   * the budget for good, it refused every snapshot of the books beyond the first ~7,800 of a publisher with 10,000,
-   * each keeping 64 levels a side, so those were never usable. Only what assemblies under way hold can refuse one
-   * now.
+   * A split-delta part (chunk false) or snapshot chunk onto the book's scratch. Over the budget, the assemblies no
+   * part or chunk reached for STALE_ASSEMBLY_MS are dropped and the scratch books keep between their assemblies (this
+   * one's too) is taken back first (cold): counted against the budget for good, it refused every snapshot of the
+   * books beyond the first ~7,800 of a publisher with 10,000, each keeping 64 levels a side, so those were never
+   * usable. Only what assemblies under way hold can refuse one now. Both come off the budget's lists (assembly.ts),
+   * costing what they give back: a scan of every book here made each datagram of a flood over the budget O(books).
    */
   private append(book: SubscriberBook, m: BookMessageReader, chunk: boolean): AppendResult {
     const budget = this.budget;
@@ -424,45 +433,45 @@ export class InstrumentBooks {
     let rc = chunk ? budget.appendChunk(book, m) : budget.appendPart(book, m);
     if (rc === AppendResult.OVER_BUDGET) {
       const used = budget.used;
-      for (const other of this.books.values()) {
-        // The book's own kept scratch too (its last split delta's arrays refused its snapshot). Its own assemblies
-        // are not dropped as stale: the one appended to is under way (its scratch is not idle either).
-        if (other !== book) this.dropStaleAssemblies(other, nowUs);
-        budget.reclaimIdle(other);
-      }
+      this.dropStaleAssemblies(book, nowUs, false);
+      this.dropStaleAssemblies(book, nowUs, true);
+      budget.reclaimIdle();
       if (budget.used < used) rc = chunk ? budget.appendChunk(book, m) : budget.appendPart(book, m);
     }
-    if (rc === AppendResult.OK) {
-      if (chunk) book.snapTouchedUs = nowUs;
-      else book.asmTouchedUs = nowUs;
-    }
+    if (rc === AppendResult.OK) budget.touch(book, chunk, nowUs);
     return rc;
   }
 
   /**
-   * Cold (over the budget): the book's assemblies untouched for STALE_ASSEMBLY_MS are dropped, counted in
-   * `assembliesExpired`. Parts or chunks that never came (a forged part 1 of N, a publisher gone mid-snapshot) held
-   * their scratch until the instrument's next event, for a dead or forged id never, and enough of them refused every
-   * other book's snapshot. A dropped split delta is an event lost: its book is invalid until its next snapshot.
+   * Cold (over the budget): the split deltas (chunk false) or snapshots untouched for STALE_ASSEMBLY_MS are dropped,
+   * counted in `assembliesExpired`, oldest first off the budget's list, but the one of `book` (appended to, under way).
+   * Parts or chunks that never came (a forged part 1 of N, a publisher gone mid-snapshot) held their scratch until
+   * the instrument's next event, for a dead or forged id never, and enough of them refused every other book's
+   * snapshot. A dropped split delta is an event lost: its book is invalid until its next snapshot.
    */
-  private dropStaleAssemblies(book: SubscriberBook, nowUs: number): void {
+  private dropStaleAssemblies(book: SubscriberBook, nowUs: number, chunk: boolean): void {
     const beforeUs = nowUs - STALE_ASSEMBLY_MS * 1000;
-    if (book.asmSeq >= 0 && book.asmTouchedUs <= beforeUs) {
+    let l = (chunk ? this.budget.chunks : this.budget.parts).head;
+    while (l !== null) {
+      const other = l.book;
+      l = l.next; // before the drop takes other off the list
+      if ((chunk ? other.snapTouchedUs : other.asmTouchedUs) > beforeUs) break; // the rest were touched later
+      if (other === book) continue;
       this.counters.assembliesExpired++;
-      this.discardAssembly(book);
-      this.invalidate(book);
-    }
-    if (book.snapSeq >= 0 && book.snapTouchedUs <= beforeUs) {
-      this.counters.assembliesExpired++;
-      this.counters.snapshotsAbandoned++;
-      this.endSnapshot(book);
+      if (chunk) {
+        this.counters.snapshotsAbandoned++;
+        this.endSnapshot(other);
+      } else {
+        this.discardAssembly(other);
+        this.invalidate(other);
+      }
     }
   }
 
   private onCompleteSnapshot(book: SubscriberBook, m: BookMessageReader, st: StreamRef, sendTimeUs: number): void {
     const seq = m.instrSeq;
     const refresh = (book.snapFlags & MSG_FLAG_REFRESH) !== 0;
-    if (book.instrSeq >= 0 && seq < book.instrSeq && this.refuseOlder(book, seq, st.key, sendTimeUs)) return;
+    if (seq < book.highSeq && this.refuseOlder(book, seq, st.key, sendTimeUs)) return;
     const known = book.instrSeq;
     if (book.asmSeq >= 0 && seq >= book.asmSeq) this.discardAssembly(book);
     // Not older than the book (refused above): its exponents are current.
@@ -500,12 +509,12 @@ export class InstrumentBooks {
       // As a delta over it: the header taken and an update, so listeners see the book emptied and invalid now
       // (without one the last usable top of book they copied stood until the instrument's next event).
       this.overTotal(book);
-      this.applyEventHeader(book, m, seq, st.key);
+      this.applyEventHeader(book, m, seq, st.key, sendTimeUs);
       this.emitUpdate("snapshot", book, sendTimeUs, refresh);
       return;
     }
     this.takeFloors(book);
-    this.applyEventHeader(book, m, seq, st.key);
+    this.applyEventHeader(book, m, seq, st.key, sendTimeUs);
     book.valid = true;
     if (repaired) {
       this.counters.repairs++;
@@ -517,29 +526,46 @@ export class InstrumentBooks {
   }
 
   /**
-   * Cold: a complete snapshot older than the book's instrSeq `k`. Within a session a book never goes back: loaded, it
-   * showed the book valid (usable) behind what it had already applied, so behind the publisher (an invalid book
-   * loaded one from a lagging second channel, a reordered or late refresh, until its next delta showed the gap). It is
-   * refused (`olderSnapshots` on a valid book, `staleSnapshots` on an invalid one, which stays invalid until a
-   * snapshot at `k` or later). Only another from the stream whose snapshot was the first refused at this `k`, not
-   * lower than that one and sent later than the event that set `k` (a real snapshot below `k` was sent before the
-   * publisher reached `k`, however far its channel lags), proves `k` bogus (a forged instrSeq far ahead, which no
-   * real snapshot reaches): `k` is then forgotten and the snapshot loaded (false). Copies of one refresh on other
-   * lagging channels are no proof, nor do they replace the first (instruments on two channels would then never bring
-   * two from one).
+   * Cold: a complete snapshot older than the highest instrSeq `h` the book applied (SubscriberBook.highSeq). Within a
+   * session a book never goes back: loaded, it showed the book valid (usable) behind what it had already applied, so
+   * behind the publisher (a lagging second channel, a reordered or late refresh). It is refused (`olderSnapshots` on
+   * a valid book, `staleSnapshots` on an invalid one, which stays invalid until a snapshot at `h` or later). Only
+   * another from a stream one was refused from at this `h`, not lower than that stream's latest refused one and sent
+   * later than the event that set `h` (a real snapshot below `h` was sent before the publisher reached `h`, however
+   * far its channel lags), proves `h` bogus (a forged instrSeq far ahead, which no real snapshot reaches): it is then
+   * forgotten and the snapshot loaded (false). Copies of one refresh on other lagging channels are no proof. The
+   * streams are remembered in a ring of OLDER_MARKS, each with its latest refused instrSeq: with one mark, the first
+   * refused (a forged one on a stream that never sends again, or one far ahead on the real stream) froze the book
+   * for good; with one that moved, two channels alternating never brought two from one.
    */
   private refuseOlder(book: SubscriberBook, seq: number, streamKey: number, sendTimeUs: number): boolean {
-    if (book.olderSnapAtSeq !== book.instrSeq) {
-      book.olderSnapSeq = seq;
-      book.olderSnapStreamKey = streamKey;
-      book.olderSnapAtSeq = book.instrSeq;
-    } else if (book.olderSnapStreamKey === streamKey && seq >= book.olderSnapSeq && sendTimeUs > book.lastSendTimeUs) {
+    const marks = (book.olderMarks ??= new Float64Array(2 * OLDER_MARKS));
+    if (book.olderSnapAtSeq !== book.highSeq) {
+      marks.fill(-1);
+      book.olderSnapAtSeq = book.highSeq;
+      book.olderMarkNext = 0;
+    }
+    let i = 0;
+    while (i < marks.length && marks[i] !== streamKey) i += 2;
+    if (i === marks.length) {
+      i = 2 * book.olderMarkNext;
+      book.olderMarkNext = (book.olderMarkNext + 1) % OLDER_MARKS;
+      marks[i] = streamKey;
+    } else if (seq >= marks[i + 1]! && sendTimeUs > book.highSendTimeUs) {
       this.sequenceBogus(book);
+      this.forgetHigh(book);
       return false;
     }
+    marks[i + 1] = seq;
     if (book.valid) this.counters.olderSnapshots++;
     else this.counters.staleSnapshots++;
     return true;
+  }
+
+  /** highSeq proved bogus or its session over: forgotten with the refused snapshots' marks. */
+  private forgetHigh(book: SubscriberBook): void {
+    book.highSeq = -1;
+    book.olderSnapAtSeq = -1;
   }
 
   /** A cut side of the assembled snapshot is known down to its last level (none: nothing of it); a whole side all the way. */
@@ -567,8 +593,14 @@ export class InstrumentBooks {
   }
 
   /** The event's sequences, times and state onto the book; "status" listeners hear a state change. */
-  private applyEventHeader(book: SubscriberBook, m: EventHeader, seq: number, streamKey: number): void {
+  private applyEventHeader(book: SubscriberBook, m: EventHeader, seq: number, streamKey: number, sendTimeUs: number): void {
     book.instrSeq = seq;
+    if (seq > book.highSeq) {
+      book.highSeq = seq;
+      // A send time far ahead of the receive clock (forged) would otherwise keep every real refresh from proving it.
+      const latestUs = this.updateEvent.recvTimeUs + SEND_AHEAD_MAX_US;
+      book.highSendTimeUs = sendTimeUs < latestUs ? sendTimeUs : latestUs;
+    }
     book.seqStreamKey = streamKey;
     book.venueSeq = m.venueSeq;
     book.tsExchangeUs = m.tsExchangeUs;
@@ -615,14 +647,16 @@ export class InstrumentBooks {
     for (const l of this.listeners.exponent) this.listeners.call(l, e);
   }
 
-  /** instrSeq went backwards on the stream that set it: impossible within a session, so the known one was bogus. */
+  /**
+   * instrSeq went backwards on the stream that set it: impossible within a session but for §6.3's jump revert, so the
+   * known one was bogus. highSeq stays (forgetHigh): after a revert it was real, and a snapshot below it is refused.
+   */
   private sequenceBogus(book: SubscriberBook): void {
     this.counters.instrSeqBackwards++;
     this.invalidate(book);
     book.instrSeq = -1;
     book.seqStreamKey = -1;
     book.snapDoneSeq = -1;
-    book.olderSnapSeq = book.olderSnapStreamKey = book.olderSnapAtSeq = -1;
   }
 
   /**
@@ -698,7 +732,7 @@ export class InstrumentBooks {
     book.instrSeq = -1;
     book.seqStreamKey = -1;
     book.snapDoneSeq = -1; // a set of the session forgotten: a later session's chunk at that instrSeq is no copy of it
-    book.olderSnapSeq = book.olderSnapStreamKey = book.olderSnapAtSeq = -1; // the high-water mark resets with the session
+    this.forgetHigh(book); // the high-water mark resets with the session
     if (book.asmSeq >= 0) this.discardAssembly(book);
     if (book.snapSeq >= 0) this.endSnapshot(book);
   }

@@ -6,6 +6,7 @@
 import type { BookView } from "../core/book-view.ts";
 import { BookState, StatusReason, type Instrument, type MarketName, type VenueName } from "../core/types.ts";
 import { LadderBook } from "../book/ladder-book.ts";
+import { BookLink } from "./book-list.ts";
 
 /** A definition-less placeholder's venue/market until the InstrumentDefinition arrives. */
 export const UNKNOWN_NAME = "unknown";
@@ -79,13 +80,21 @@ export class SubscriberBook extends LadderBook implements BookView {
   /** The stream whose event set instrSeq: only it can prove the sequence bogus (instrSeq going backwards). */
   seqStreamKey = -1;
   /**
-   * The first snapshot refused as older than instrSeq (a book never goes back): its instrSeq, its stream and the
-   * book's instrSeq then; −1 = none. Another from that stream, the book's instrSeq unchanged and not lower, proves the
-   * book's instrSeq bogus (a forged one far ahead must not freeze the book).
+   * The highest instrSeq the book applied in its session (−1: none, or proved bogus) and the send time of the event
+   * that set it (at most receive time + SEND_AHEAD_MAX_US): no snapshot below it is loaded (a book never goes back),
+   * also after a delta going backwards on its stream made instrSeq lower (§6.3's jump revert applies a late datagram
+   * after the one that overtook it).
    */
-  olderSnapSeq = -1;
-  olderSnapStreamKey = -1;
+  highSeq = -1;
+  highSendTimeUs = 0;
+  /**
+   * Snapshots refused as older than highSeq: the highSeq they were refused at (−1: none) and, per stream, the latest
+   * one's (streamKey, instrSeq) pairs, OLDER_MARKS streams in a ring (allocated at the first refusal). Another from a
+   * marked stream, not lower and sent later than the event that set highSeq, proves highSeq bogus.
+   */
   olderSnapAtSeq = -1;
+  olderMarks: Float64Array | undefined = undefined;
+  olderMarkNext = 0;
   /** Split-delta assembly, per instrument (any channel may supply a part): instrSeq, parts expected and next; −1 = none. */
   asmSeq = -1;
   asmPartCount = 0;
@@ -118,6 +127,10 @@ export class SubscriberBook extends LadderBook implements BookView {
   snapBidQty: Float64Array = NO_LEVELS;
   snapAskPx: Float64Array = NO_LEVELS;
   snapAskQty: Float64Array = NO_LEVELS;
+  /** This book on the assembly budget's lists (assembly.ts): idle scratch, split delta and snapshot under way. */
+  readonly idleLink: BookLink = new BookLink(this);
+  readonly asmLink: BookLink = new BookLink(this);
+  readonly snapLink: BookLink = new BookLink(this);
 
   constructor(instrumentId: number, priceExp: number, qtyExp: number) {
     super(INITIAL_LADDER_LEVELS);

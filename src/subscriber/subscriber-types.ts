@@ -260,8 +260,9 @@ export interface SubscriberCounters {
   /** Snapshots older than a valid book (another channel lagging), ignored. */
   olderSnapshots: number;
   /**
-   * Snapshots older than an invalid book's instrSeq (a lagging channel, a reordered or late refresh), refused: loaded,
-   * they showed the book usable behind what it had already applied. It stays invalid until a current one.
+   * Snapshots older than the highest instrSeq an invalid book applied (a lagging channel, a reordered or late
+   * refresh), refused: loaded, they showed the book usable behind what it had already applied. It stays invalid
+   * until a current one.
    */
   staleSnapshots: number;
   /** Snapshot chunk sets abandoned (missing or out-of-order chunk, or over a cap). */
