@@ -252,6 +252,8 @@ function replaceSide(
     if (!(key < prevKey)) sorted = false; // also a NaN price, or a bid's +∞ first
     prevKey = key;
   }
+  // The worst level at key −∞ (a bid's −∞, an ask's +∞) is in order too: sortedLevels refuses it before the side changes.
+  if (prevKey === -Infinity) sorted = false;
   // The list as given (for the change set's order when it is not best first), then the side's new levels best first.
   const listPx = px;
   const listQty = qty;
