@@ -36,7 +36,8 @@ export class LadderBase {
 
   /**
    * Inserts + deletes per 100 window levels applied, smoothed over Ladder.applyLevels calls (an exponential
-   * average): at CHURN_BRANCHLESS_PCT or more, applyLevels takes its branch-free window loop.
+   * average): at CHURN_BRANCHLESS_PCT or more, applyLevels takes its branch-free window loop. loadSorted (snapshots,
+   * LIVE full books) leaves it alone: it predicts the next deltas from the last ones (docs/architecture.md).
    */
   protected churnPct = 0;
 
