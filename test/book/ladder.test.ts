@@ -403,6 +403,32 @@ describe("Ladder", () => {
     }
   });
 
+  it("TC6e: a qty 0 entry (no level) with a NaN or infinite price is refused too; a NaN one last sized the window NaN and lost the best's qty", () => {
+    // Before: [100@1, 99@2, NaN@0] loaded as bids read bestQty() undefined (the window was sized by the last entry's
+    // price: NaN slots, arrays of length 0); every other such entry was skipped silently.
+    for (const side of [Side.BID, Side.ASK]) {
+      const sign = side === Side.BID ? 1 : -1;
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const cases: [px: number[], qty: number[], at: number][] = [
+          [[100, 100 - sign, bad], [1, 2, 0], 2],
+          [[bad, 100, 100 - sign], [0, 1, 2], 0],
+          [[100, bad, 100 - sign], [1, 0, 2], 1],
+          [[bad], [0], 0],
+          [Array.from({ length: 200 }, (_, i) => (i === 150 ? bad : 100_000 - sign * i * 9)), Array.from({ length: 200 }, (_, i) => (i === 150 ? 0 : 5)), 150],
+        ];
+        for (const [px, qty, at] of cases) {
+          const l = new Ladder(side);
+          l.loadSorted(f64([60, 60 - sign]), f64([8, 9]), 2);
+          expect(() => l.loadSorted(f64(px), f64(qty), px.length)).toThrow(`Ladder.loadSorted: price ${bad} at level ${at} is not a finite number`);
+          expect(l.count).toBe(0);
+          l.loadSorted(f64([50, 50 - sign]), f64([4, 5]), 2);
+          expect(levels(l)).toEqual([[50, 4], [50 - sign, 5]]);
+          expect(l.bestQty()).toBe(4);
+        }
+      }
+    }
+  });
+
   it("TC7: only the first n input levels are used", () => {
     const l = new Ladder(Side.BID);
     l.loadSorted(f64([9, 8, 7, 6]), f64([1, 1, 1, 1]), 2);
