@@ -50,6 +50,8 @@ export class LadderBase {
 
   constructor(side: Side, initialCapacity: number = DEFAULT_LADDER_CAPACITY) {
     if (side !== Side.BID && side !== Side.ASK) throw new RangeError(`Ladder: bad side ${side}`);
+    // NaN gave arrays of length 0, which growOverflow doubles to 0 forever (a hang at the first overflow insert).
+    if (!Number.isFinite(initialCapacity)) throw new RangeError(`Ladder: initial capacity ${initialCapacity} is not a finite number`);
     this.side = side;
     this.sign = side === Side.BID ? 1 : -1;
     const capacity = Math.max(1, Math.ceil(initialCapacity));

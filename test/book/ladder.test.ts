@@ -576,4 +576,17 @@ describe("Ladder", () => {
   it("rejects a bad side", () => {
     expect(() => new Ladder(2 as Side)).toThrow(RangeError);
   });
+
+  it("rejects an initial capacity that is not a finite number (NaN made empty overflow arrays that never grew: a hang)", () => {
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      expect(() => new Ladder(Side.BID, bad)).toThrow(`Ladder: initial capacity ${bad} is not a finite number`);
+    }
+    // Below 1 (0, negative) it is 1, as before: the overflow still doubles from there.
+    for (const small of [0, -5, 0.2]) {
+      const l = new Ladder(Side.ASK, small);
+      l.loadSorted(f64([100]), f64([1]), 1);
+      for (let i = 1; i <= 200; i++) l.set(100 + i * 1000, i); // each far below the last: the overflow grows
+      expect(l.count).toBe(201);
+    }
+  });
 });
