@@ -246,12 +246,15 @@ function replaceSide(
   for (let i = 0; i < n; i++) {
     if (qty[i] === 0) {
       zeros++;
+      if (!Number.isFinite(px[i])) sorted = false; // no level, but no price either: sortedLevels refuses it
       continue;
     }
     const key = px[i]! * sign;
     if (!(key < prevKey)) sorted = false; // also a NaN price, or a bid's +∞ first
     prevKey = key;
   }
+  // The worst level at key −∞ (a bid's −∞, an ask's +∞) is in order too: sortedLevels refuses it before the side changes.
+  if (prevKey === -Infinity) sorted = false;
   // The list as given (for the change set's order when it is not best first), then the side's new levels best first.
   const listPx = px;
   const listQty = qty;
@@ -374,13 +377,13 @@ function listedChanges(
 /**
  * Cold: replaceSide's list was not strictly best first. A best-first copy of its levels, qty 0 entries dropped and
  * the last entry of a repeated price kept (as Ladder.loadSorted reads such a list). Throws RangeError naming the
- * first level whose price is NaN or infinite, before the side is touched.
+ * first entry (a qty 0 one too) whose price is NaN or infinite, before the side is touched.
  */
 function sortedLevels(px: Float64Array, qty: Float64Array, n: number, sign: number): { px: Float64Array; qty: Float64Array; n: number } {
   const order: number[] = [];
   for (let i = 0; i < n; i++) {
-    if (qty[i] === 0) continue;
     if (!Number.isFinite(px[i])) throw new RangeError(`BookBuilder.applyReplace: price ${px[i]} at level ${i} is not a finite number`);
+    if (qty[i] === 0) continue;
     order.push(i);
   }
   // Best first; of entries at one price the later first, so that it is the one kept below.

@@ -36,7 +36,8 @@ export class LadderBase {
 
   /**
    * Inserts + deletes per 100 window levels applied, smoothed over Ladder.applyLevels calls (an exponential
-   * average): at CHURN_BRANCHLESS_PCT or more, applyLevels takes its branch-free window loop.
+   * average): at CHURN_BRANCHLESS_PCT or more, applyLevels takes its branch-free window loop. loadSorted (snapshots,
+   * LIVE full books) leaves it alone: it predicts the next deltas from the last ones (docs/architecture.md).
    */
   protected churnPct = 0;
 
@@ -49,6 +50,8 @@ export class LadderBase {
 
   constructor(side: Side, initialCapacity: number = DEFAULT_LADDER_CAPACITY) {
     if (side !== Side.BID && side !== Side.ASK) throw new RangeError(`Ladder: bad side ${side}`);
+    // NaN gave arrays of length 0, which growOverflow doubles to 0 forever (a hang at the first overflow insert).
+    if (!Number.isFinite(initialCapacity)) throw new RangeError(`Ladder: initial capacity ${initialCapacity} is not a finite number`);
     this.side = side;
     this.sign = side === Side.BID ? 1 : -1;
     const capacity = Math.max(1, Math.ceil(initialCapacity));

@@ -255,21 +255,27 @@ export class Ladder extends LadderBase {
    * skipped (they never delete, even a duplicate). Strictly ordered input is loaded in one linear pass that checks
    * the order as it goes, with the window sized for the input; anything else (wrong order, duplicate prices) is
    * sorted into a copy that is loaded the same way (loadUnsorted), so the result is always valid (the last duplicate
-   * wins). One pass instead of a separate order-checking pass: measured ~25 % less time per snapshot apply
-   * (bench/book.bench.ts).
+   * wins). A NaN or infinite price, wherever it is (on a qty 0 entry too), throws RangeError naming it and its
+   * level, the side left empty. One pass instead of a separate order-checking pass: measured ~25 % less time per
+   * snapshot apply (bench/book.bench.ts).
    */
   loadSorted(px: Float64Array, qty: Float64Array, n: number): void {
     const sign = this.sign;
     this.oN = 0;
     this.curRank = -1;
     let j = 0;
-    while (j < n && qty[j] === 0) j++;
+    // qty 0 entries are no level, but their price must still be a number (here and in the loops below; cold: real
+    // snapshots have none): loadUnsorted refuses a NaN or infinite one by name.
+    for (; j < n && qty[j] === 0; j++) if (!Number.isFinite(px[j])) return this.loadUnsorted(px, qty, n);
     if (j === n) {
       this.clear();
       if (this.oKeys.length > 4 * DEFAULT_LADDER_CAPACITY) this.shrinkOverflow(0); // as below: an empty side holds none
       return;
     }
     const bestKey = px[j] * sign;
+    // A NaN or infinite best or last entry would size the window NaN (arrays of length 0, a level's qty lost) or by an
+    // infinite span: refused before (by loadUnsorted, by name).
+    if (!Number.isFinite(bestKey) || !Number.isFinite(px[n - 1])) return this.loadUnsorted(px, qty, n);
     // Sized by the input's levels from the best on (real snapshots have no qty 0 levels, so this is their count) and
     // by their tick span (the last level, if the input is ordered; if not, loadUnsorted takes over anyway).
     const maxLevels = n - j;
@@ -291,7 +297,10 @@ export class Ladder extends LadderBase {
     let word = 0;
     for (; j < n; j++) {
       const q = qty[j];
-      if (q === 0) continue;
+      if (q === 0) {
+        if (!Number.isFinite(px[j])) return this.loadUnsorted(px, qty, n);
+        continue;
+      }
       const key = px[j] * sign;
       if (!(key < prevKey)) return this.loadUnsorted(px, qty, n);
       const offset = key - base;
@@ -330,13 +339,19 @@ export class Ladder extends LadderBase {
     let i = restMax - 1;
     for (; j < n; j++) {
       const q = qty[j];
-      if (q === 0) continue;
+      if (q === 0) {
+        if (!Number.isFinite(px[j])) return this.loadUnsorted(px, qty, n);
+        continue;
+      }
       const key = px[j] * sign;
       if (!(key < prevKey)) return this.loadUnsorted(px, qty, n);
       prevKey = key;
       oKeys[i] = key;
       oQtys[i--] = q;
     }
+    // Strictly best first, so the one infinite price the order lets through is the worst level's key −∞ (a bid's
+    // −∞, an ask's +∞) with qty 0 entries after it, and only here (below any finite window): refused by name.
+    if (prevKey === -Infinity) return this.loadUnsorted(px, qty, n);
     if (i >= 0) {
       oKeys.copyWithin(0, i + 1, restMax);
       oQtys.copyWithin(0, i + 1, restMax);
@@ -347,8 +362,8 @@ export class Ladder extends LadderBase {
   /**
    * Cold: loadSorted's input was not strictly best-first (out of order, or a price repeated). Loads a best-first copy
    * of its levels (the last entry of a repeated price kept, qty 0 entries dropped) through loadSorted: O(n log n),
-   * allocating the copy. Throws RangeError naming the first level whose price is NaN or infinite (the side is left
-   * empty). Until 2026-12-06 it started over with set() per level in the input's order, which put each
+   * allocating the copy. Throws RangeError naming the first entry (a qty 0 one too) whose price is NaN or infinite
+   * (the side is left empty). Until 2026-12-06 it started over with set() per level in the input's order, which put each
    * level deeper than those before it at the overflow's index 0, a shift of the whole overflow: O(n²), 0.76 s for a
    * 100k-level snapshot with one repeated price (test/book/ladder.test.ts TC6b counts the entries moved).
    */
@@ -363,10 +378,11 @@ export class Ladder extends LadderBase {
     const sign = this.sign;
     const order: number[] = [];
     for (let j = 0; j < n; j++) {
-      if (qty[j] === 0) continue;
       // A NaN or infinite price has no place in the order: loadSorted would refuse the sorted copy too and come back
-      // here until the stack ran out (RangeError "Maximum call stack size exceeded", naming nothing).
+      // here until the stack ran out (RangeError "Maximum call stack size exceeded", naming nothing). Refused on a
+      // qty 0 entry too: not a level, but not a price either.
       if (!Number.isFinite(px[j])) throw new RangeError(`Ladder.loadSorted: price ${px[j]} at level ${j} is not a finite number`);
+      if (qty[j] === 0) continue;
       order.push(j);
     }
     // Best first; of entries at one price the later first, so that it is the one kept below.

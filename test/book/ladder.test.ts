@@ -376,6 +376,59 @@ describe("Ladder", () => {
     }
   });
 
+  it("TC6d: an infinite price worse than every level (a bid's −∞, an ask's +∞) is refused too, last or alone", () => {
+    // Strictly best-first, so the one-pass load took it as the side's worst level: into the overflow (key −∞), or,
+    // alone, into a window of NaN slots. Refused as TC6c's are: named, the side left empty and loading the next.
+    for (const side of [Side.BID, Side.ASK]) {
+      const sign = side === Side.BID ? 1 : -1;
+      const worst = -sign * Infinity;
+      const cases: [px: number[], qty: number[], at: number][] = [
+        [[100, 100 - sign, worst], [1, 2, 3], 2],
+        [[100, worst, 7], [1, 2, 0], 1], // a qty 0 entry after it: still the last level
+        [[worst], [4], 0],
+        [[0, worst], [0, 4], 1],
+        [Array.from({ length: 300 }, (_, i) => (i === 299 ? worst : 100_000 - sign * i * 9)), new Array<number>(300).fill(5), 299],
+      ];
+      for (const [px, qty, at] of cases) {
+        const l = new Ladder(side);
+        l.loadSorted(f64([60, 60 - sign]), f64([8, 9]), 2); // a side that held levels before
+        expect(() => l.loadSorted(f64(px), f64(qty), px.length)).toThrow(`Ladder.loadSorted: price ${worst} at level ${at} is not a finite number`);
+        expect(l.count).toBe(0);
+        l.loadSorted(f64([50, 50 - sign]), f64([4, 5]), 2);
+        expect(levels(l)).toEqual([[50, 4], [50 - sign, 5]]);
+        l.set(50 + sign, 6);
+        expect(levels(l)).toEqual([[50 + sign, 6], [50, 4], [50 - sign, 5]]);
+        expect(l.windowSize).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it("TC6e: a qty 0 entry (no level) with a NaN or infinite price is refused too; a NaN one last sized the window NaN and lost the best's qty", () => {
+    // Before: [100@1, 99@2, NaN@0] loaded as bids read bestQty() undefined (the window was sized by the last entry's
+    // price: NaN slots, arrays of length 0); every other such entry was skipped silently.
+    for (const side of [Side.BID, Side.ASK]) {
+      const sign = side === Side.BID ? 1 : -1;
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const cases: [px: number[], qty: number[], at: number][] = [
+          [[100, 100 - sign, bad], [1, 2, 0], 2],
+          [[bad, 100, 100 - sign], [0, 1, 2], 0],
+          [[100, bad, 100 - sign], [1, 0, 2], 1],
+          [[bad], [0], 0],
+          [Array.from({ length: 200 }, (_, i) => (i === 150 ? bad : 100_000 - sign * i * 9)), Array.from({ length: 200 }, (_, i) => (i === 150 ? 0 : 5)), 150],
+        ];
+        for (const [px, qty, at] of cases) {
+          const l = new Ladder(side);
+          l.loadSorted(f64([60, 60 - sign]), f64([8, 9]), 2);
+          expect(() => l.loadSorted(f64(px), f64(qty), px.length)).toThrow(`Ladder.loadSorted: price ${bad} at level ${at} is not a finite number`);
+          expect(l.count).toBe(0);
+          l.loadSorted(f64([50, 50 - sign]), f64([4, 5]), 2);
+          expect(levels(l)).toEqual([[50, 4], [50 - sign, 5]]);
+          expect(l.bestQty()).toBe(4);
+        }
+      }
+    }
+  });
+
   it("TC7: only the first n input levels are used", () => {
     const l = new Ladder(Side.BID);
     l.loadSorted(f64([9, 8, 7, 6]), f64([1, 1, 1, 1]), 2);
@@ -522,5 +575,18 @@ describe("Ladder", () => {
 
   it("rejects a bad side", () => {
     expect(() => new Ladder(2 as Side)).toThrow(RangeError);
+  });
+
+  it("rejects an initial capacity that is not a finite number (NaN made empty overflow arrays that never grew: a hang)", () => {
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      expect(() => new Ladder(Side.BID, bad)).toThrow(`Ladder: initial capacity ${bad} is not a finite number`);
+    }
+    // Below 1 (0, negative) it is 1, as before: the overflow still doubles from there.
+    for (const small of [0, -5, 0.2]) {
+      const l = new Ladder(Side.ASK, small);
+      l.loadSorted(f64([100]), f64([1]), 1);
+      for (let i = 1; i <= 200; i++) l.set(100 + i * 1000, i); // each far below the last: the overflow grows
+      expect(l.count).toBe(201);
+    }
   });
 });

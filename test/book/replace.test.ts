@@ -130,6 +130,53 @@ describe("BookBuilder.applyReplace", () => {
     fill(102, 101);
     expect(b.applyReplace(u)).toBe(ApplyResult.CROSSED);
   });
+
+  it("a LIVE full book whose worst level is infinite (a bid's −∞, an ask's +∞) is refused naming it, that side untouched", () => {
+    // Best first, so it passed as sorted: its change entry was recorded (−∞ published as a level) and the side took it.
+    for (const bid of [true, false]) {
+      const b = new BookBuilder(instr);
+      const u = new BookUpdate();
+      u.reset();
+      u.isSnapshot = true;
+      u.pushBid(99, 1);
+      u.pushAsk(101, 1);
+      b.applySnapshot(u);
+      u.reset();
+      u.replace = true;
+      u.pushBid(99, 2);
+      u.pushAsk(101, 2);
+      if (bid) u.pushBid(-Infinity, 3);
+      else u.pushAsk(Infinity, 3);
+      u.pushBid(98, 0); // a qty 0 entry after it: it is still the list's last level
+      const bad = bid ? -Infinity : Infinity;
+      expect(() => b.applyReplace(u)).toThrow(`BookBuilder.applyReplace: price ${bad} at level 1 is not a finite number`);
+      expect(bid ? levelsOf(b, true) : levelsOf(b, false)).toEqual([[bid ? 99 : 101, 1]]);
+      expect(bid ? b.changes.bidCount : b.changes.askCount).toBe(0);
+    }
+  });
+
+  it("a LIVE full book with a NaN or infinite price on a qty 0 entry (no level) is refused naming it, as a snapshot is", () => {
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      const b = new BookBuilder(instr);
+      const u = new BookUpdate();
+      u.reset();
+      u.isSnapshot = true;
+      u.pushBid(99, 1);
+      u.pushAsk(101, 1);
+      b.applySnapshot(u);
+      u.reset();
+      u.replace = true;
+      u.pushBid(99, 2);
+      u.pushBid(bad, 0);
+      u.pushBid(98, 3);
+      u.pushAsk(101, 2);
+      expect(() => b.applyReplace(u)).toThrow(`BookBuilder.applyReplace: price ${bad} at level 1 is not a finite number`);
+      expect(levelsOf(b, true)).toEqual([[99, 1]]);
+      u.replace = false;
+      u.isSnapshot = true;
+      expect(() => b.applySnapshot(u)).toThrow(`Ladder.loadSorted: price ${bad} at level 1 is not a finite number`);
+    }
+  });
 });
 
 /** The levels of one side best first, as [price, qty] pairs. */
