@@ -50,7 +50,13 @@ export class DirClaim {
   static take(dir: string, onStale: (holder: string, why: string) => void = () => {}): DirClaim {
     const path = join(dir, CLAIM_FILE);
     const content = JSON.stringify({ pid: process.pid, since: new Date().toISOString() } satisfies Holder) + "\n";
-    const got = lockClaimFile(path);
+    let got: Locked;
+    try {
+      got = lockClaimFile(path);
+    } catch (err) {
+      // E.g. a claim file another user left (EACCES), or a filesystem without locks (ENOLCK): the start fails, saying so.
+      throw new Error(`--out: cannot claim directory ${JSON.stringify(dir)} (${path}): ${(err as Error).message}`);
+    }
     if ("holder" in got) {
       const h = parse(got.holder);
       const who = h ? `pid ${h.pid}${h.since ? `, since ${h.since}` : ""}` : "its PID not written yet";

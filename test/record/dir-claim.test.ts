@@ -101,3 +101,16 @@ test("the claim file deleted under the recorder (an operator's rm): check writes
   other.release();
   expect(existsSync(path)).toBe(false);
 });
+
+test("a claim file that cannot be opened or locked (here: DIR gone): the start fails naming DIR, the file and why, not as claimed", () => {
+  const dir = join(makeTempDir("feeder-claim-"), "gone");
+  const path = join(dir, CLAIM_FILE);
+  let failed: unknown;
+  try {
+    DirClaim.take(dir).release();
+  } catch (err) {
+    failed = err;
+  }
+  expect(failed).not.toBeInstanceOf(DirClaimedError);
+  expect((failed as Error).message).toBe(`--out: cannot claim directory ${JSON.stringify(dir)} (${path}): ENOENT: no such file or directory, open '${path}'`);
+});
