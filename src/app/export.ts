@@ -81,7 +81,15 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
   try {
     for (const file of files) {
       // One block in memory at a time, read from the file as it goes: a capture file can hold gigabytes of frames.
-      const reader = CaptureReader.open(file);
+      // A file gone or changed since the argument check (a recorder's retention in that directory) is named under
+      // `truncated` and the others are exported, as replay does (it threw: "export failed", the files after it unread).
+      let reader: CaptureReader;
+      try {
+        reader = CaptureReader.open(file);
+      } catch (err) {
+        result.truncated.push({ file, why: `could not be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+        continue;
+      }
       for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
         // One event-loop turn per block (≤ 1 MiB of frames), so a signal can stop a long export.
         await new Promise((resolve) => setImmediate(resolve));

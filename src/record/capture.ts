@@ -846,6 +846,15 @@ export class CaptureReader {
     return undefined;
   }
 
+  /** The source's bytes, or undefined once a read failed (the reader then ends, naming the block and the error). */
+  private read(position: number, length: number): Uint8Array | undefined {
+    try {
+      return this.source.read(position, length);
+    } catch (err) {
+      return this.end(`read failed at byte ${this.offset}: ${(err as Error).message}`);
+    }
+  }
+
   /**
    * The next block's records in file order (empty when it held only unknown records), or undefined at the end. A
    * damaged block ends the file: `truncated` says why, and this and every later call return undefined.
@@ -857,14 +866,21 @@ export class CaptureReader {
     if (off >= size) return this.end(undefined);
     const stop = (why: string): undefined => this.end(why);
     if (off + BLOCK_HEADER_BYTES > size) return stop(`incomplete block header at byte ${off}`);
-    const head = this.source.read(off, BLOCK_HEADER_BYTES);
+    // The size is the one at open: a file cut since (a recorder's cut of a half-written block, copytruncate) reads
+    // short, and a read can fail (EIO). Either ends the file here, named, like a damaged block (a RangeError or the
+    // error thrown out of replay/export ended them with a stack trace).
+    const head = this.read(off, BLOCK_HEADER_BYTES);
+    if (head === undefined) return undefined;
+    if (head.byteLength < BLOCK_HEADER_BYTES) return stop(`file cut short while being read: block at byte ${off} (${head.byteLength} of its ${BLOCK_HEADER_BYTES} header bytes left)`);
     const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
     const length = dv.getUint32(0, true);
     const crc = dv.getUint32(4, true);
     if (length > MAX_BLOCK_BYTES) return stop(`implausible block length ${length} at byte ${off}`);
     const start = off + BLOCK_HEADER_BYTES;
     if (start + length > size) return stop(`incomplete block at byte ${off} (${size - start} of ${length} bytes)`);
-    const stored = this.source.read(start, length);
+    const stored = this.read(start, length);
+    if (stored === undefined) return undefined;
+    if (stored.byteLength < length) return stop(`file cut short while being read: block at byte ${off} (${stored.byteLength} of its ${length} bytes left)`);
     if (Bun.hash.crc32(stored) !== crc) return stop(`checksum mismatch in block at byte ${off}`);
     let block: unknown;
     try {

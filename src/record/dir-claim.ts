@@ -1,144 +1,163 @@
 /**
- * One recorder per capture directory: `DIR/.feeder-record.lock` names the recorder that holds DIR. Two recorders in
- * one DIR each took the other's files for theirs, and with --keep-bytes the busier one deleted the quieter one's
- * open file. The file is created with O_EXCL and holds the holder's PID, its start time (/proc/PID/stat) and the
- * boot it ran in, so a PID reused after a crash or a reboot (a container's PID 1 again) is not taken for the holder.
- * A claim whose holder no longer runs (a crash, SIGKILL) is stale: taken over, and said.
- * The check is this host's: a DIR shared by two hosts (NFS) is not guarded.
+ * One recorder per capture directory: the recorder holds an exclusive kernel lock (flock) on
+ * `DIR/.feeder-record.lock` while it runs. Two recorders in one DIR each took the other's files for theirs, and with
+ * --keep-bytes the busier one deleted the quieter one's open file.
+ * The lock, not the file's content, says who holds DIR: the kernel drops it when its process ends however it ends
+ * (SIGKILL, a crash), every process on the host sees it (a recorder in another PID namespace or container sharing
+ * DIR), and taking it is atomic. A PID written into a file and judged by the next starter was none of these: two
+ * starters finding one stale claim both took it over (each unlinked what it judged stale, by then the other's new
+ * claim), and another namespace's live PID read as no process here. The file holds the holder's PID and start time
+ * for the message of a refused start only. A file whose lock is free was left by a recorder that no longer runs:
+ * taken over, and said.
+ * The claim file deleted under the recorder (an operator's rm) leaves the lock on a file no one can open: check()
+ * sees that and writes the claim again, or says which recorder claimed DIR meanwhile.
  * @module
  */
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { tryLockExclusive } from "./flock.ts";
 
 export const CLAIM_FILE = ".feeder-record.lock";
+/** Opens of a claim file that its releaser unlinked meanwhile, tried before giving up (each a lost race to a release). */
+const MAX_TRIES = 20;
 
 interface Holder {
   pid: number;
-  /** /proc/PID/stat's starttime (clock ticks since boot); undefined without /proc. */
-  start?: string;
-  boot?: string;
   since?: string;
 }
 
 /** DIR is another live recorder's: the start-up check fails with this (exit 1). */
 export class DirClaimedError extends Error {}
 
+/** What check() found: the claim in place, written again after it was deleted, or DIR claimed by another recorder. */
+export type ClaimCheck = { state: "held" } | { state: "renewed" } | { state: "lost"; holder: string };
+
+type Locked = { fd: number; ino: number; previous: string } | { holder: string };
+
 export class DirClaim {
   private released = false;
   private constructor(
     readonly path: string,
     private readonly content: string,
+    private fd: number,
+    private ino: number,
   ) {}
 
   /**
    * Claims `dir` (which exists) for this process; throws DirClaimedError naming DIR and the holder's PID when another
-   * live process holds it. `onStale` hears of a dead holder's claim taken over.
+   * process holds it. `onStale` hears of a claim file left by a recorder that no longer runs, taken over.
    */
   static take(dir: string, onStale: (holder: string, why: string) => void = () => {}): DirClaim {
     const path = join(dir, CLAIM_FILE);
-    const me: Holder = { pid: process.pid, start: startTicks(process.pid), boot: bootId(), since: new Date().toISOString() };
-    const content = JSON.stringify(me) + "\n";
-    for (let tries = 0; ; tries++) {
-      try {
-        createExclusive(path, content);
-        return new DirClaim(path, content);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST" || tries >= 3) throw err;
-      }
-      let text: string;
-      let ino: number | bigint;
-      try {
-        ino = statSync(path).ino;
-        text = readFileSync(path, "utf8");
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // released meanwhile: try again
-        throw err;
-      }
-      const why = staleWhy(text);
-      if (why === undefined) {
-        const h = parse(text)!;
-        throw new DirClaimedError(`--out: directory ${JSON.stringify(dir)} is being recorded into by another feeder record (pid ${h.pid}${h.since ? `, since ${h.since}` : ""}; ${path}): give each recorder its own --out DIR`);
-      }
-      // Only the file judged stale goes (another starter may have taken it over since: its claim stays).
-      try {
-        if (statSync(path).ino === ino) unlinkSync(path);
-      } catch {
-        // gone already: the next try creates it
-      }
-      onStale(text.trim(), why);
-    }
-  }
-
-  /** Writes the claim again (DIR was deleted under the recorder and made again). */
-  renew(): void {
-    if (this.released) return;
+    const content = JSON.stringify({ pid: process.pid, since: new Date().toISOString() } satisfies Holder) + "\n";
+    let got: Locked;
     try {
-      createExclusive(this.path, this.content);
-    } catch {
-      // there already (ours or, taken meanwhile, another's) or DIR unwritable: nothing better to do here
+      got = lockClaimFile(path);
+    } catch (err) {
+      // E.g. a claim file another user left (EACCES), or a filesystem without locks (ENOLCK): the start fails, saying so.
+      throw new Error(`--out: cannot claim directory ${JSON.stringify(dir)} (${path}): ${(err as Error).message}`);
     }
+    if ("holder" in got) {
+      const h = parse(got.holder);
+      const who = h ? `pid ${h.pid}${h.since ? `, since ${h.since}` : ""}` : "its PID not written yet";
+      throw new DirClaimedError(`--out: directory ${JSON.stringify(dir)} is being recorded into by another feeder record (${who}; ${path}): give each recorder its own --out DIR`);
+    }
+    write(got.fd, content);
+    if (got.previous.trim() !== "") onStale(got.previous.trim(), "its recorder no longer runs (the file's lock was free)");
+    return new DirClaim(path, content, got.fd, got.ino);
   }
 
-  /** Removes the claim if it is still this one's (idempotent; synchronous, for process exit). */
+  /**
+   * Whether the claim is still at DIR's claim path; written again there when it is gone (the file deleted, or DIR
+   * deleted and made again), unless another recorder has claimed DIR since ("lost", naming it).
+   */
+  check(): ClaimCheck {
+    if (this.released) return { state: "held" };
+    try {
+      if (statSync(this.path).ino === this.ino) return { state: "held" };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") return { state: "held" }; // unreadable now: judged next time
+    }
+    let got: Locked;
+    try {
+      got = lockClaimFile(this.path);
+    } catch {
+      return { state: "held" }; // DIR gone (made again by the writer's next block): judged next time
+    }
+    if ("holder" in got) return { state: "lost", holder: got.holder.trim() };
+    write(got.fd, this.content);
+    closeSync(this.fd);
+    this.fd = got.fd;
+    this.ino = got.ino;
+    return { state: "renewed" };
+  }
+
+  /** Writes the claim again (DIR was deleted under the recorder and made again); what check() found. */
+  renew(): ClaimCheck {
+    return this.check();
+  }
+
+  /** Removes the claim file and lets the lock go (idempotent; synchronous, for process exit). */
   release(): void {
     if (this.released) return;
     this.released = true;
     try {
-      if (readFileSync(this.path, "utf8") === this.content) unlinkSync(this.path);
+      // Unlinked while locked: a starter that opened it meanwhile finds, once it has the lock, that it is no longer
+      // DIR's claim file, and opens the new one.
+      if (statSync(this.path).ino === this.ino) unlinkSync(this.path);
     } catch {
-      // gone with DIR, or unreadable: nothing to release
+      // gone with DIR, or another's now: nothing to remove
+    }
+    closeSync(this.fd);
+  }
+}
+
+/**
+ * Opens (creating) the claim file at `path` and takes its lock: the open file and what it held before (a dead
+ * holder's claim, or ""), or the content naming the live holder. Throws when the file cannot be opened or locked.
+ */
+function lockClaimFile(path: string): Locked {
+  for (let tries = 0; ; tries++) {
+    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+    let keep = false;
+    try {
+      if (!tryLockExclusive(fd)) return { holder: readAll(fd) };
+      // Locked, but the file may have been unlinked by its releasing holder after this open: locking a file no one
+      // else opens would claim nothing. Then the path's new file is tried.
+      const ino = fstatSync(fd).ino;
+      let current: number | undefined;
+      try {
+        current = statSync(path).ino;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      }
+      if (current === ino) {
+        keep = true;
+        return { fd, ino, previous: readAll(fd) };
+      }
+      if (tries >= MAX_TRIES) throw new Error(`${path}: released and made again ${MAX_TRIES} times while it was being claimed`);
+    } finally {
+      if (!keep) closeSync(fd);
     }
   }
 }
 
-function createExclusive(path: string, content: string): void {
-  const fd = openSync(path, "wx", 0o644);
-  try {
-    writeSync(fd, content);
-  } finally {
-    closeSync(fd);
-  }
+function readAll(fd: number): string {
+  const size = Math.min(fstatSync(fd).size, 4096);
+  const buf = Buffer.alloc(size);
+  const n = size > 0 ? readSync(fd, buf, 0, size, 0) : 0;
+  return buf.subarray(0, n).toString("utf8");
+}
+
+function write(fd: number, content: string): void {
+  ftruncateSync(fd, 0);
+  writeSync(fd, content, 0);
 }
 
 function parse(text: string): Holder | undefined {
   try {
     const h = JSON.parse(text) as Holder;
     return Number.isSafeInteger(h?.pid) && h.pid > 0 ? h : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Why a claim's holder is not running (undefined: it is). */
-function staleWhy(text: string): string | undefined {
-  const h = parse(text);
-  if (h === undefined) return "not a feeder record claim (unreadable)";
-  const boot = bootId();
-  if (h.boot !== undefined && boot !== undefined && h.boot !== boot) return "written before the host last booted";
-  try {
-    process.kill(h.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ESRCH") return `no process ${h.pid}`;
-    // EPERM: alive, another user's
-  }
-  const start = startTicks(h.pid);
-  if (h.start !== undefined && start !== undefined && h.start !== start) return `pid ${h.pid} is another process now`;
-  return undefined;
-}
-
-function startTicks(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // After the command name (in parentheses, which may hold spaces): state is field 3, starttime field 22.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
-
-function bootId(): string | undefined {
-  try {
-    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
   } catch {
     return undefined;
   }

@@ -10,7 +10,7 @@ import { monoStampUs } from "../../core/clock.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
 import { CaptureWriter, type CaptureWriterStats } from "../../record/capture.ts";
 import { COMPRESSION_NAMES, type CompressionName } from "../../record/codec.ts";
-import { DirClaim } from "../../record/dir-claim.ts";
+import { DirClaim, type ClaimCheck } from "../../record/dir-claim.ts";
 import type { FeederConfig } from "../../config/types.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { reloadOnHangup } from "../config-reload.ts";
@@ -22,6 +22,8 @@ const MIB = 1024 * 1024;
 const STOPPED_FILES_LISTED = 100;
 /** The longest interval a timer holds (2^31 - 1 ms). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How often the recorder looks that its claim file is still DIR's (one stat): deleted, it is written again. */
+const CLAIM_CHECK_MS = 1000;
 
 export const recordCommand: CommandSpec = {
   name: "record",
@@ -71,10 +73,13 @@ export const recordCommand: CommandSpec = {
     "must be writable (created if missing), and exits 1 before recording or publishing anything if one fails:",
     "a DIR that cannot be written (permissions, a read-only mount) is the host's state, not a bad flag, and",
     "deploy/systemd restarts the command until it is fixed.",
-    "One recorder per DIR: the recorder claims DIR (DIR/.feeder-record.lock: its PID) once the checks pass, and",
-    "another recorder already in DIR (its PID running) refuses the start (exit 1, naming DIR and that PID): two",
-    "recorders in one DIR deleted each other's files. A claim left by a recorder that no longer runs (killed,",
-    "crashed, before a reboot) is taken over, with a warning. The claim goes when the recorder stops.",
+    "One recorder per DIR: the recorder claims DIR once the checks pass (a kernel lock, flock, on",
+    "DIR/.feeder-record.lock, which holds its PID), and another recorder holding DIR (on this host, in any",
+    "container) refuses the start (exit 1, naming DIR and that PID): two recorders in one DIR deleted each other's",
+    "files. The lock goes with its process however it ends, so a claim file left by a recorder killed or crashed",
+    "is taken over, with a warning. The claim goes when the recorder stops. The claim file deleted under the",
+    "recorder is written again within a second, with a warning; if another recorder claimed DIR meanwhile, this",
+    "one logs an error naming it and stops (exit 1).",
     "SIGHUP, as for `feeder run`, re-checks the config file and logs what a restart would change; it stops nothing",
     "(once its code runs; one while the file is read is answered when it is loaded; one before that, while Bun",
     "loads the program, ends it, and deploy/systemd restarts it).",
@@ -135,6 +140,14 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
 
   async function recordUntilStopped(): Promise<number> {
     let runtime: Runtime;
+    // The claim file deleted under the recorder is written again; if another recorder claimed DIR meanwhile, this
+    // one stops (exit 1): two in one DIR delete each other's files, and the other holds the claim now.
+    let claimLost: (holder: string) => void = () => {};
+    const lost = new Promise<string>((resolve) => (claimLost = resolve));
+    const checked = (c: ClaimCheck): void => {
+      if (c.state === "renewed") log.warn("capture directory claim file was gone; written again", { dir: out, file: claim!.path });
+      else if (c.state === "lost") claimLost(c.holder);
+    };
     try {
       // Recording runs in one process; the capture directory is checked with the other start-up checks, and the
       // writer opens once they pass (before the first frame can arrive).
@@ -154,7 +167,7 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
             maxFileAgeMs: maxMinutes * 60_000,
             retention: { keepMs: keepHours === undefined ? undefined : keepHours * 3_600_000, keepBytes },
             log: log.child({ part: "capture" }),
-            onDirRecreated: () => claim?.renew(),
+            onDirRecreated: () => claim && checked(claim.renew()),
           });
         },
       });
@@ -170,13 +183,18 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
     log.info("recording", { dir: out, compression, keepHours, keepBytes });
     const startedMs = performance.now();
     const progress = progressMs > 0 ? startProgress(writer!, log, progressMs) : undefined;
-    const signal = await ctx.stopSignal;
-    log.info("stopping", { signal });
+    const claimTimer = setInterval(() => checked(claim!.check()), CLAIM_CHECK_MS);
+    claimTimer.unref?.();
+    const end = await Promise.race([ctx.stopSignal.then((signal) => ({ signal, holder: undefined })), lost.then((holder) => ({ signal: undefined, holder }))]);
+    clearInterval(claimTimer);
+    if (end.holder !== undefined) {
+      log.error("another recorder claimed the capture directory after this one's claim file was deleted: stopping (one recorder per DIR)", { dir: out, holder: end.holder });
+    } else log.info("stopping", { signal: end.signal });
     if (progress) clearInterval(progress);
     await Promise.race([runtime.stop(), Bun.sleep(STOP_DEADLINE_MS)]);
     writer!.close();
     log.info("stopped", stoppedFields(writer!, performance.now() - startedMs));
-    return 0;
+    return end.holder === undefined ? 0 : 1;
   }
 }
 
