@@ -7,6 +7,7 @@
  * every other book goes on.
  * @module
  */
+import { SymbolsUnusableError } from "../core/errors.ts";
 import { ApplyResult, BookBuilder } from "../book/book-builder.ts";
 import type { BookUpdate } from "../core/book-update.ts";
 import { ChangeSet } from "../core/change-set.ts";
@@ -346,7 +347,9 @@ export class Feeder {
     const failed = new Map<string, unknown>();
     for (const r of results) if (r.status === "rejected") failed.set(r.reason instanceof Error ? r.reason.message : String(r.reason), r.reason);
     if (failed.size === 1) throw [...failed.values()][0];
-    if (failed.size > 1) throw new Error([...failed.keys()].join("; "));
+    // Several venues refusing their symbols stay a configuration error (exit 2); with any other failure, retryable.
+    const allUnusable = [...failed.values()].every((e) => e instanceof SymbolsUnusableError);
+    if (failed.size > 1) throw allUnusable ? new SymbolsUnusableError([...failed.keys()].join("; ")) : new Error([...failed.keys()].join("; "));
     // A worker or shard given no symbol at all still opens its publisher: its heartbeats say its source is alive.
     if (opening === null) await this.publisher.start();
     if (this.stopRequested) return this.stoppedDuringStart();

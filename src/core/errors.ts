@@ -19,3 +19,13 @@ export class ConfigError extends Error {
     super(problems.join("\n"));
   }
 }
+
+/**
+ * A venue answered that none of its configured symbols can be used (every one not listed, or with a tick/lot feeder
+ * cannot use): the configuration has to change, so restarting cannot help. `feeder run` and `feeder record` exit 2
+ * on it (not restarted by the systemd unit's RestartPreventExitStatus=2); a venue whose REST could not be answered is
+ * an outage instead (the venue starts empty and retries), never this.
+ */
+export class SymbolsUnusableError extends Error {
+  override readonly name = "SymbolsUnusableError";
+}

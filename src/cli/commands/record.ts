@@ -12,7 +12,7 @@ import { CaptureWriter, type CaptureWriterStats } from "../../record/capture.ts"
 import { COMPRESSION_NAMES, type CompressionName } from "../../record/codec.ts";
 import { DirClaim } from "../../record/dir-claim.ts";
 import type { FeederConfig } from "../../config/types.ts";
-import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
+import { startFailureExitCode, startFailureFields, UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { reloadOnHangup } from "../config-reload.ts";
 import { byteSize, nonNegativeNumber, positiveNumber } from "./capture-args.ts";
 
@@ -164,8 +164,8 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
         log.info("stopped during start-up", { signal: await ctx.stopSignal });
         return 0;
       }
-      log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
-      return 1;
+      log.error("feeder could not start", startFailureFields(err));
+      return startFailureExitCode(err);
     }
     log.info("recording", { dir: out, compression, keepHours, keepBytes });
     const startedMs = performance.now();
