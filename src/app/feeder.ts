@@ -8,6 +8,7 @@
  * @module
  */
 import { SymbolsUnusableError } from "../core/errors.ts";
+import { shardOfId, workerOfId } from "../config/share.ts";
 import { ApplyResult, BookBuilder } from "../book/book-builder.ts";
 import type { BookUpdate } from "../core/book-update.ts";
 import { ChangeSet } from "../core/change-set.ts";
@@ -596,7 +597,7 @@ export class Feeder {
 
 /** A stable share of the symbols: the instrument id decides, so every host computes the same split. */
 export function inShard(venue: string, sub: Subscription, index: number, count: number): boolean {
-  return count <= 1 || instrumentIdOf(venue, sub.market, instrumentSymbolOf(sub)) % count === index;
+  return count <= 1 || shardOfId(instrumentIdOf(venue, sub.market, instrumentSymbolOf(sub)), count) === index;
 }
 
 /** A venue's configured subscriptions in this shard (and in `filter`: a worker's share), in config order. */
@@ -619,7 +620,7 @@ export function configuredSubscriptions(config: FeederConfig, venueConfig: Venue
 
 /** A worker's share within this instance: other bits of the id than the shard uses, so both splits stay even. */
 export function inWorkerShare(venue: string, sub: Subscription, workerIndex: number, workerCount: number): boolean {
-  return workerCount <= 1 || (instrumentIdOf(venue, sub.market, instrumentSymbolOf(sub)) >>> 12) % workerCount === workerIndex;
+  return workerCount <= 1 || workerOfId(instrumentIdOf(venue, sub.market, instrumentSymbolOf(sub)), workerCount) === workerIndex;
 }
 
 function checkIdCollisions(instruments: readonly Pick<Instrument, "instrumentId" | "venue" | "market" | "symbol">[]): void {

@@ -12,6 +12,7 @@ import { MAX_FIXED_EXP } from "../core/fixed.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import { parseCidr } from "../core/cidr.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
+import { shardOfId } from "./share.ts";
 import { locateTomlError } from "./toml-position.ts";
 import { MARKET_IDS, type MarketName, type VenueName } from "../core/types.ts";
 import { supportedVenues, venueSpec, type MarketOptionSpec } from "../venues/registry.ts";
@@ -207,6 +208,16 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
       });
     }
   }
+  // What this instance takes of the configured instruments (shard, then workers): an instance that takes none, or
+  // more workers than it has symbols, cannot do what the file asks. Said at check-config (exit 2), never a start that
+  // publishes heartbeats for ever. Only for a file otherwise valid: a half-read symbol list would count wrongly.
+  if (venues.length > 0 && !v.hasProblems()) checkShares(v, [...ids.keys()], shard, workers);
+  // Shards are separate processes, each with its own file: left at the default source id, every shard publishes as
+  // source 0, and shards sharing a destination (or joined by one subscriber) are two publishers of one stream. Two
+  // started together hear nothing of each other in the start-up window, so nothing refuses the second.
+  if (shard.count > 1 && (root.publish as Table | undefined)?.source_id === undefined) {
+    v.missing("publish.source_id", `a source id set for shard = "${shard.index}/${shard.count}": each shard needs ids of its own (source_id, or with workers = N source_id + 1 … source_id + N) that no other shard of the same destinations or subscribers uses`);
+  }
   // Workers publish as source_id + worker index + 1 (docs/operations.md, "Workers and shards"): all must fit a u16.
   if (workers > 1 && publish.sourceId! + workers > 65535) {
     v.problem("publish.source_id", publish.sourceId, `at most ${65535 - workers} with workers = ${workers} (worker i publishes as source_id + i + 1, a u16)`);
@@ -214,6 +225,21 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
 
   v.throwIfAny();
   return { log, http, publish, venues, workers, shard };
+}
+
+/** An instance's share of the configured instrument ids must hold a symbol, and at least one per worker. */
+function checkShares(v: Validator, ids: readonly number[], shard: { index: number; count: number }, workers: number): void {
+  const perShard = new Array<number>(shard.count).fill(0);
+  if (shard.count > 1 && shard.count <= 64) for (const id of ids) perShard[shardOfId(id, shard.count)]!++;
+  const mine = ids.filter((id) => shardOfId(id, shard.count) === shard.index).length;
+  const spec = `${shard.index}/${shard.count}`;
+  if (mine === 0) {
+    const split = shard.count <= 64 ? `; the shards take ${perShard.join(", ")}` : "";
+    v.problem("shard", spec, `a share holding a configured symbol: none of the ${ids.length} configured has instrument id mod ${shard.count} = ${shard.index}${split} (fewer shards, or more symbols)`);
+  } else if (workers > mine) {
+    const of = shard.count > 1 ? `shard ${spec} takes` : "are configured";
+    v.problem("workers", workers, `at most the number of symbols this instance publishes (${mine} ${of}): a worker takes a share of them, and more workers than symbols leaves some with none`);
+  }
 }
 
 function parseShard(v: Validator, value: unknown): { index: number; count: number } {
@@ -590,6 +616,10 @@ class Validator {
   /** A problem already phrased in full (it names its key). */
   raw(message: string): void {
     this.problems.push(message);
+  }
+
+  hasProblems(): boolean {
+    return this.problems.length > 0;
   }
 
   throwIfAny(): void {
