@@ -211,11 +211,13 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   // What this instance takes of the configured instruments (shard, then workers): an instance that takes none, or
   // more workers than it has symbols, cannot do what the file asks. Said at check-config (exit 2), never a start that
   // publishes heartbeats for ever. Only for a file otherwise valid: a half-read symbol list would count wrongly.
-  if (venues.length > 0 && !v.hasProblems()) checkShares(v, [...ids.keys()], shard, workers);
+  // Not for a file read for its [publish] alone (listen --config, bridge): its shard and workers are not theirs.
+  const publisher = opts.requireVenue ?? true;
+  if (publisher && venues.length > 0 && !v.hasProblems()) checkShares(v, [...ids.keys()], shard, workers);
   // Shards are separate processes, each with its own file: left at the default source id, every shard publishes as
   // source 0, and shards sharing a destination (or joined by one subscriber) are two publishers of one stream. Two
   // started together hear nothing of each other in the start-up window, so nothing refuses the second.
-  if (shard.count > 1 && (root.publish as Table | undefined)?.source_id === undefined) {
+  if (publisher && shard.count > 1 && (root.publish as Table | undefined)?.source_id === undefined) {
     v.missing("publish.source_id", `a source id set for shard = "${shard.index}/${shard.count}": each shard needs ids of its own (source_id, or with workers = N source_id + 1 … source_id + N) that no other shard of the same destinations or subscribers uses`);
   }
   // Workers publish as source_id + worker index + 1 (docs/operations.md, "Workers and shards"): all must fit a u16.

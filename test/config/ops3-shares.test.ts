@@ -52,6 +52,14 @@ describe("an instance's share of the symbols", () => {
     expect(configProblems(`shard = "0/1"\n${linear(symbols)}`)).toEqual([]); // not sharded: the default is fine
   });
 
+  test("a subscriber reading a shard's file for its [publish] (listen --config, bridge) is not refused for the shard's keys", () => {
+    const other = 1 - shardOf("BTCUSDT", 2);
+    const publishOnly = { localAddresses: LOOPBACK_ONLY, requireVenue: false };
+    expect(configProblems(`workers = 4
+shard = "${other}/2"
+${linear(["BTCUSDT"])}`, publishOnly)).toEqual([]);
+  });
+
   test("0, negative and malformed counts name the key and the value (as before)", () => {
     const v = linear(["BTCUSDT"]);
     expect(configProblems(`workers = 0\n${v}`)).toEqual(["workers: 0 is not an integer 1–64"]);
