@@ -91,3 +91,12 @@ describe("SIGHUP's re-check of a file that changes the layout", () => {
     expect("problems" in check && check.problems.join("\n")).toMatch(new RegExp(`^shard: "${other}/2" is not a share holding a configured symbol`));
   });
 });
+
+describe("a further depth written with a leading zero", () => {
+  test('"BTCUSDT@050" is refused: it is published as BTCUSDT@50, so beside "BTCUSDT@50" it was a second book of one instrument id', () => {
+    const problems = configProblems(`[venues.bybit.linear]\ndepth = 200\nsymbols = ["BTCUSDT", "BTCUSDT@50", "BTCUSDT@050"]\n`);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^venues\.bybit\.linear\.symbols\[2\]: "BTCUSDT@050" is not an upper-case venue symbol/);
+    expect(configProblems(`[venues.bybit.linear]\ndepth = 200\nsymbols = ["BTCUSDT", "BTCUSDT@50"]\n`)).toEqual([]);
+  });
+});
