@@ -3,7 +3,7 @@
  * @module
  */
 import type { ParseArgsConfig } from "node:util";
-import { ConfigError, SymbolsUnusableError } from "../core/errors.ts";
+import { ConfigError, HostAddressError, SymbolsUnusableError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 
 export interface CommandContext {
@@ -59,4 +59,19 @@ export function startFailureExitCode(err: unknown): 1 | 2 {
 export function startFailureFields(err: unknown): Record<string, unknown> {
   const error = err instanceof Error ? err.message : String(err);
   return startFailureExitCode(err) === 2 ? { error, exitCode: 2, fix: "the configuration must change: restarting cannot help" } : { error, exitCode: 1 };
+}
+
+/**
+ * `load(path)` for `run` and `record`, except that a file whose only problems are addresses this host does not have
+ * (yet) is a failed start, exit 1, which the systemd unit retries: an address comes up later (a secondary address, a
+ * VRRP address on failover), and before, exit 2 left the unit down for good. Undefined then, logged on `log`.
+ */
+export function loadForStart<T>(path: string, load: (path: string) => T, log: Logger): T | undefined {
+  try {
+    return load(path);
+  } catch (err) {
+    if (!(err instanceof HostAddressError)) throw err;
+    log.error("feeder could not start: an address the configuration names is not this host's (yet); exit 1, retried", { config: path, problems: err.problems, exitCode: 1 });
+    return undefined;
+  }
 }

@@ -6,7 +6,7 @@
  */
 import { resolve } from "node:path";
 import { readAuthKeyFile } from "../core/auth-key.ts";
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, HostAddressError } from "../core/errors.ts";
 import { NotRegularFileError, readRegularFileSync } from "../core/regular-file.ts";
 import { MAX_FIXED_EXP } from "../core/fixed.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
@@ -357,7 +357,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       if (!isIpv4(iface) || iface === "0.0.0.0") v.problem(`${key}.interface`, iface, "the IPv4 address of a local interface, e.g. 127.0.0.1 (not 0.0.0.0: the outgoing interface is always named)");
       else {
         const why = interfaceProblem(iface, localAddresses);
-        if (why !== null) v.problem(`${key}.interface`, iface, why);
+        if (why !== null) v.problem(`${key}.interface`, iface, why, "host");
       }
       const channelId = v.int(dt.channel, `${key}.channel`, i + 1, 0, 65535);
       const name = v.str(dt.name, `${key}.name`, `destination-${i}`);
@@ -421,7 +421,7 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, local
     // The server binds it when the publisher opens, after the venues resolved: an address this host lacks failed then.
     // Not for a file read for its [publish] alone (listen --config, bridge): there it is the server to ask, elsewhere.
     const why = host === "0.0.0.0" || localAddresses === undefined ? null : interfaceProblem(host, localAddresses);
-    if (why !== null) v.problem("publish.retransmit.listen", listen, `${why}, or 0.0.0.0`);
+    if (why !== null) v.problem("publish.retransmit.listen", listen, `${why}, or 0.0.0.0`, isIpv4(host) ? "host" : "file");
   }
   const ringBytes = v.int(t.ring_bytes, "publish.retransmit.ring_bytes", 8 * 1024 * 1024, Math.max(65_536, maxDatagramBytes), 1 << 30);
   const allow = v.strList(t.allow, "publish.retransmit.allow", ["127.0.0.0/8"]);
@@ -609,8 +609,13 @@ function parseMarketOptions(v: Validator, mt: Table, mk: string, specs: Readonly
 class Validator {
   private readonly problems: string[] = [];
 
-  problem(key: string, value: unknown, expected: string): void {
+  /** Problems that are this host's addresses (an interface not up yet), not the file's: see HostAddressError. */
+  private hostProblems = 0;
+
+  /** `about` "host": the value is well formed and this host lacks the address (it may come up). */
+  problem(key: string, value: unknown, expected: string, about: "file" | "host" = "file"): void {
     this.problems.push(`${key || "(top level)"}: ${show(value)} is not ${expected}`);
+    if (about === "host") this.hostProblems++;
   }
 
   missing(key: string, expected: string): void {
@@ -627,7 +632,7 @@ class Validator {
   }
 
   throwIfAny(): void {
-    if (this.problems.length > 0) throw new ConfigError(this.problems);
+    if (this.problems.length > 0) throw this.hostProblems === this.problems.length ? new HostAddressError(this.problems) : new ConfigError(this.problems);
   }
 
   table(value: unknown, key: string): Table {

@@ -14,10 +14,19 @@ export class FixedPointError extends Error {
 
 /** Configuration that cannot be used; `problems` lists every bad key. */
 export class ConfigError extends Error {
-  override readonly name = "ConfigError";
+  override readonly name: string = "ConfigError";
   constructor(readonly problems: readonly string[]) {
     super(problems.join("\n"));
   }
+}
+
+/**
+ * A configuration whose only problems are addresses this host does not have (now): a destination's `interface`, the
+ * retransmission server's address. `check-config` reports it (exit 2); `run` and `record` exit 1 on it, retried by
+ * the systemd unit, since an address comes up later (a secondary address, a VRRP/keepalived address on failover).
+ */
+export class HostAddressError extends ConfigError {
+  override readonly name = "HostAddressError";
 }
 
 /**

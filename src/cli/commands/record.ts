@@ -12,7 +12,7 @@ import { CaptureWriter, type CaptureWriterStats } from "../../record/capture.ts"
 import { COMPRESSION_NAMES, type CompressionName } from "../../record/codec.ts";
 import { DirClaim } from "../../record/dir-claim.ts";
 import type { FeederConfig } from "../../config/types.ts";
-import { startFailureExitCode, startFailureFields, UsageError, type CommandContext, type CommandSpec } from "../command.ts";
+import { loadForStart, startFailureExitCode, startFailureFields, UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { reloadOnHangup } from "../config-reload.ts";
 import { byteSize, nonNegativeNumber, positiveNumber } from "./capture-args.ts";
 
@@ -93,7 +93,8 @@ export const recordCommand: CommandSpec = {
   async run(ctx) {
     const { path, out, compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs } = recordSettings(ctx.values);
     notAFile(out);
-    const config = loadConfigFile(path);
+    const config = loadForStart(path, loadConfigFile, ctx.log);
+    if (config === undefined) return 1;
     const log = createLogger({ level: config.log.level, format: config.log.format });
     if (config.workers > 1) log.warn("record runs in one process; workers setting ignored", { workers: config.workers });
     const endReload = reloadOnHangup(path, config, log);

@@ -1,7 +1,7 @@
 import { startRuntimeUnlessStopped, StoppedDuringStart, type Runtime } from "../../app/runtime.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
-import { startFailureExitCode, startFailureFields, UsageError, type CommandSpec } from "../command.ts";
+import { loadForStart, startFailureExitCode, startFailureFields, UsageError, type CommandSpec } from "../command.ts";
 import { reloadOnHangup } from "../config-reload.ts";
 
 /** SIGINT/SIGTERM must end the process within 2 s even if a venue hangs on close. */
@@ -47,7 +47,8 @@ export const runCommand: CommandSpec = {
   async run(ctx) {
     const path = ctx.values.config;
     if (typeof path !== "string") throw new UsageError("--config FILE is required");
-    const config = loadConfigFile(path);
+    const config = loadForStart(path, loadConfigFile, ctx.log);
+    if (config === undefined) return 1;
     const log = createLogger({ level: config.log.level, format: config.log.format });
     // SIGHUP re-checks the file and says what a restart would change; it neither applies nor stops anything.
     const endReload = reloadOnHangup(path, config, log);
