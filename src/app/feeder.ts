@@ -7,6 +7,8 @@
  * every other book goes on.
  * @module
  */
+import { SymbolsUnusableError } from "../core/errors.ts";
+import { shardOfId, workerOfId } from "../config/share.ts";
 import { ApplyResult, BookBuilder } from "../book/book-builder.ts";
 import type { BookUpdate } from "../core/book-update.ts";
 import { ChangeSet } from "../core/change-set.ts";
@@ -346,7 +348,9 @@ export class Feeder {
     const failed = new Map<string, unknown>();
     for (const r of results) if (r.status === "rejected") failed.set(r.reason instanceof Error ? r.reason.message : String(r.reason), r.reason);
     if (failed.size === 1) throw [...failed.values()][0];
-    if (failed.size > 1) throw new Error([...failed.keys()].join("; "));
+    // Several venues refusing their symbols stay a configuration error (exit 2); with any other failure, retryable.
+    const allUnusable = [...failed.values()].every((e) => e instanceof SymbolsUnusableError);
+    if (failed.size > 1) throw allUnusable ? new SymbolsUnusableError([...failed.keys()].join("; ")) : new Error([...failed.keys()].join("; "));
     // A worker or shard given no symbol at all still opens its publisher: its heartbeats say its source is alive.
     if (opening === null) await this.publisher.start();
     if (this.stopRequested) return this.stoppedDuringStart();
@@ -593,7 +597,7 @@ export class Feeder {
 
 /** A stable share of the symbols: the instrument id decides, so every host computes the same split. */
 export function inShard(venue: string, sub: Subscription, index: number, count: number): boolean {
-  return count <= 1 || instrumentIdOf(venue, sub.market, instrumentSymbolOf(sub)) % count === index;
+  return count <= 1 || shardOfId(instrumentIdOf(venue, sub.market, instrumentSymbolOf(sub)), count) === index;
 }
 
 /** A venue's configured subscriptions in this shard (and in `filter`: a worker's share), in config order. */
@@ -616,7 +620,7 @@ export function configuredSubscriptions(config: FeederConfig, venueConfig: Venue
 
 /** A worker's share within this instance: other bits of the id than the shard uses, so both splits stay even. */
 export function inWorkerShare(venue: string, sub: Subscription, workerIndex: number, workerCount: number): boolean {
-  return workerCount <= 1 || (instrumentIdOf(venue, sub.market, instrumentSymbolOf(sub)) >>> 12) % workerCount === workerIndex;
+  return workerCount <= 1 || workerOfId(instrumentIdOf(venue, sub.market, instrumentSymbolOf(sub)), workerCount) === workerIndex;
 }
 
 function checkIdCollisions(instruments: readonly Pick<Instrument, "instrumentId" | "venue" | "market" | "symbol">[]): void {

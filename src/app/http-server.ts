@@ -150,7 +150,8 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
   const relistenFailed = new RateLimitedLog(log, "error", "HTTP could not listen again (port taken meanwhile?); retried every second", 60_000);
   const endGuard = guardFds(fdGuard, {
     stopAccepting(open, limit) {
-      log.warn("HTTP stopped accepting connections: the process's file descriptors are running out (clients holding connections open); open ones are still answered", { openFds: open, limit });
+      // Probes included: a connection is told apart only once its request is read, when it already holds a descriptor.
+      log.warn("HTTP stopped accepting connections: the process's file descriptors are running out (clients holding connections open); open ones are still answered, new ones refused by the kernel (/healthz and /readyz are refused too: an orchestrator must not take that for a dead feeder)", { openFds: open, limit });
       const old = server;
       if (old === undefined) return;
       server = undefined;

@@ -11,7 +11,7 @@
  */
 import { writeStderr, type Logger } from "../core/log.ts";
 import { readAuthKeyFile } from "../core/auth-key.ts";
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, SymbolsUnusableError } from "../core/errors.ts";
 import type { FeederConfig } from "../config/types.ts";
 import type { BookLevels, BookSummary } from "./book-json.ts";
 import { Unavailable, type StatusSource } from "./http-server.ts";
@@ -176,7 +176,7 @@ export class Supervisor implements StatusSource {
     if (this.stopping) return;
     // A shard's share of a venue may hold only bad symbols while another shard has good ones (Feeder's allowNoInstruments).
     const failure = this.config.shard.count > 1 ? undefined : venueStartFailure(shares.flat());
-    if (failure !== undefined) throw new Error(failure);
+    if (failure !== undefined) throw new SymbolsUnusableError(failure);
   }
 
   /** Stops every worker (and a start-up under way); a second call waits for the first. */

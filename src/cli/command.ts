@@ -3,6 +3,7 @@
  * @module
  */
 import type { ParseArgsConfig } from "node:util";
+import { ConfigError, HostAddressError, SymbolsUnusableError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 
 export interface CommandContext {
@@ -43,4 +44,34 @@ export interface CommandSpec {
 /** Thrown by a command for a usage error (bad flag value); main prints it and exits 2. */
 export class UsageError extends Error {
   override readonly name = "UsageError";
+}
+
+/**
+ * The exit code of a start that failed: 2 when the configuration has to change (restarting cannot help, and the
+ * systemd unit does not restart on 2: a venue refused every configured symbol of it, or a configuration error found
+ * only at start), else 1 (an HTTP port taken, an interface not up yet, another publisher: may clear, retried).
+ */
+export function startFailureExitCode(err: unknown): 1 | 2 {
+  return err instanceof ConfigError || err instanceof SymbolsUnusableError ? 2 : 1;
+}
+
+/** The log fields of a failed start: the error, and for exit 2 that it is not worth restarting. */
+export function startFailureFields(err: unknown): Record<string, unknown> {
+  const error = err instanceof Error ? err.message : String(err);
+  return startFailureExitCode(err) === 2 ? { error, exitCode: 2, fix: "the configuration must change: restarting cannot help" } : { error, exitCode: 1 };
+}
+
+/**
+ * `load(path)` for `run` and `record`, except that a file whose only problems are addresses this host does not have
+ * (yet) is a failed start, exit 1, which the systemd unit retries: an address comes up later (a secondary address, a
+ * VRRP address on failover), and before, exit 2 left the unit down for good. Undefined then, logged on `log`.
+ */
+export function loadForStart<T>(path: string, load: (path: string) => T, log: Logger): T | undefined {
+  try {
+    return load(path);
+  } catch (err) {
+    if (!(err instanceof HostAddressError)) throw err;
+    log.error("feeder could not start: an address the configuration names is not this host's (yet); exit 1, retried", { config: path, problems: err.problems, exitCode: 1 });
+    return undefined;
+  }
 }

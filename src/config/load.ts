@@ -6,12 +6,13 @@
  */
 import { resolve } from "node:path";
 import { readAuthKeyFile } from "../core/auth-key.ts";
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, HostAddressError } from "../core/errors.ts";
 import { NotRegularFileError, readRegularFileSync } from "../core/regular-file.ts";
 import { MAX_FIXED_EXP } from "../core/fixed.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import { parseCidr } from "../core/cidr.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
+import { shardOfId } from "./share.ts";
 import { locateTomlError } from "./toml-position.ts";
 import { MARKET_IDS, type MarketName, type VenueName } from "../core/types.ts";
 import { supportedVenues, venueSpec, type MarketOptionSpec } from "../venues/registry.ts";
@@ -58,9 +59,11 @@ const MAX_WORKERS = 64;
 const MAX_DATAGRAM_BYTES = 65507;
 /**
  * A venue symbol, optionally `@depth` for a further depth of it beside the market's (venues/venue.ts). A dot is a
- * decimal strike: Bybit's USDT options on small coins (XRP-30OCT26-0.4-P-USDT, docs/venues/bybit.md).
+ * decimal strike: Bybit's USDT options on small coins (XRP-30OCT26-0.4-P-USDT, docs/venues/bybit.md). The depth has
+ * no leading zero: the instrument is published as SYMBOL@<depth as a number>, so "BTCUSDT@050" beside "BTCUSDT@50"
+ * passed as two symbols and built two books of one instrument id.
  */
-const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9_.\-]{0,63}(@\d{1,6})?$/;
+const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9_.\-]{0,63}(@(0|[1-9]\d{0,5}))?$/;
 const DECIMAL_STEP_PATTERN = /^(0|[1-9]\d*)(\.\d+)?$/;
 const STALE_MAX_MS = 3_600_000;
 /** publish.snapshot_interval_ms above 0: every book refreshed at most 10 times a second. */
@@ -207,6 +210,18 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
       });
     }
   }
+  // What this instance takes of the configured instruments (shard, then workers): an instance that takes none, or
+  // more workers than it has symbols, cannot do what the file asks. Said at check-config (exit 2), never a start that
+  // publishes heartbeats for ever. Only for a file otherwise valid: a half-read symbol list would count wrongly.
+  // Not for a file read for its [publish] alone (listen --config, bridge): its shard and workers are not theirs.
+  const publisher = opts.requireVenue ?? true;
+  if (publisher && venues.length > 0 && !v.hasProblems()) checkShares(v, [...ids.keys()], shard, workers);
+  // Shards are separate processes, each with its own file: left at the default source id, every shard publishes as
+  // source 0, and shards sharing a destination (or joined by one subscriber) are two publishers of one stream. Two
+  // started together hear nothing of each other in the start-up window, so nothing refuses the second.
+  if (publisher && shard.count > 1 && (root.publish as Table | undefined)?.source_id === undefined) {
+    v.missing("publish.source_id", `a source id set for shard = "${shard.index}/${shard.count}": each shard needs ids of its own (source_id, or with workers = N source_id + 1 … source_id + N) that no other shard of the same destinations or subscribers uses`);
+  }
   // Workers publish as source_id + worker index + 1 (docs/operations.md, "Workers and shards"): all must fit a u16.
   if (workers > 1 && publish.sourceId! + workers > 65535) {
     v.problem("publish.source_id", publish.sourceId, `at most ${65535 - workers} with workers = ${workers} (worker i publishes as source_id + i + 1, a u16)`);
@@ -214,6 +229,21 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
 
   v.throwIfAny();
   return { log, http, publish, venues, workers, shard };
+}
+
+/** An instance's share of the configured instrument ids must hold a symbol, and at least one per worker. */
+function checkShares(v: Validator, ids: readonly number[], shard: { index: number; count: number }, workers: number): void {
+  const perShard = new Array<number>(shard.count).fill(0);
+  if (shard.count > 1 && shard.count <= 64) for (const id of ids) perShard[shardOfId(id, shard.count)]!++;
+  const mine = ids.filter((id) => shardOfId(id, shard.count) === shard.index).length;
+  const spec = `${shard.index}/${shard.count}`;
+  if (mine === 0) {
+    const split = shard.count <= 64 ? `; the shards take ${perShard.join(", ")}` : "";
+    v.problem("shard", spec, `a share holding a configured symbol: none of the ${ids.length} configured has instrument id mod ${shard.count} = ${shard.index}${split} (fewer shards, or more symbols)`);
+  } else if (workers > mine) {
+    const of = shard.count > 1 ? `shard ${spec} takes` : "are configured";
+    v.problem("workers", workers, `at most the number of symbols this instance publishes (${mine} ${of}): a worker takes a share of them, and more workers than symbols leaves some with none`);
+  }
 }
 
 function parseShard(v: Validator, value: unknown): { index: number; count: number } {
@@ -327,7 +357,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       if (!isIpv4(iface) || iface === "0.0.0.0") v.problem(`${key}.interface`, iface, "the IPv4 address of a local interface, e.g. 127.0.0.1 (not 0.0.0.0: the outgoing interface is always named)");
       else {
         const why = interfaceProblem(iface, localAddresses);
-        if (why !== null) v.problem(`${key}.interface`, iface, why);
+        if (why !== null) v.problem(`${key}.interface`, iface, why, "host");
       }
       const channelId = v.int(dt.channel, `${key}.channel`, i + 1, 0, 65535);
       const name = v.str(dt.name, `${key}.name`, `destination-${i}`);
@@ -391,7 +421,7 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, local
     // The server binds it when the publisher opens, after the venues resolved: an address this host lacks failed then.
     // Not for a file read for its [publish] alone (listen --config, bridge): there it is the server to ask, elsewhere.
     const why = host === "0.0.0.0" || localAddresses === undefined ? null : interfaceProblem(host, localAddresses);
-    if (why !== null) v.problem("publish.retransmit.listen", listen, `${why}, or 0.0.0.0`);
+    if (why !== null) v.problem("publish.retransmit.listen", listen, `${why}, or 0.0.0.0`, isIpv4(host) ? "host" : "file");
   }
   const ringBytes = v.int(t.ring_bytes, "publish.retransmit.ring_bytes", 8 * 1024 * 1024, Math.max(65_536, maxDatagramBytes), 1 << 30);
   const allow = v.strList(t.allow, "publish.retransmit.allow", ["127.0.0.0/8"]);
@@ -579,8 +609,13 @@ function parseMarketOptions(v: Validator, mt: Table, mk: string, specs: Readonly
 class Validator {
   private readonly problems: string[] = [];
 
-  problem(key: string, value: unknown, expected: string): void {
+  /** Problems that are this host's addresses (an interface not up yet), not the file's: see HostAddressError. */
+  private hostProblems = 0;
+
+  /** `about` "host": the value is well formed and this host lacks the address (it may come up). */
+  problem(key: string, value: unknown, expected: string, about: "file" | "host" = "file"): void {
     this.problems.push(`${key || "(top level)"}: ${show(value)} is not ${expected}`);
+    if (about === "host") this.hostProblems++;
   }
 
   missing(key: string, expected: string): void {
@@ -592,8 +627,12 @@ class Validator {
     this.problems.push(message);
   }
 
+  hasProblems(): boolean {
+    return this.problems.length > 0;
+  }
+
   throwIfAny(): void {
-    if (this.problems.length > 0) throw new ConfigError(this.problems);
+    if (this.problems.length > 0) throw this.hostProblems === this.problems.length ? new HostAddressError(this.problems) : new ConfigError(this.problems);
   }
 
   table(value: unknown, key: string): Table {

@@ -14,8 +14,27 @@ export class FixedPointError extends Error {
 
 /** Configuration that cannot be used; `problems` lists every bad key. */
 export class ConfigError extends Error {
-  override readonly name = "ConfigError";
+  override readonly name: string = "ConfigError";
   constructor(readonly problems: readonly string[]) {
     super(problems.join("\n"));
   }
+}
+
+/**
+ * A configuration whose only problems are addresses this host does not have (now): a destination's `interface`, the
+ * retransmission server's address. `check-config` reports it (exit 2); `run` and `record` exit 1 on it, retried by
+ * the systemd unit, since an address comes up later (a secondary address, a VRRP/keepalived address on failover).
+ */
+export class HostAddressError extends ConfigError {
+  override readonly name = "HostAddressError";
+}
+
+/**
+ * A venue answered that none of its configured symbols can be used (every one not listed, or with a tick/lot feeder
+ * cannot use): the configuration has to change, so restarting cannot help. `feeder run` and `feeder record` exit 2
+ * on it (not restarted by the systemd unit's RestartPreventExitStatus=2); a venue whose REST could not be answered is
+ * an outage instead (the venue starts empty and retries), never this.
+ */
+export class SymbolsUnusableError extends Error {
+  override readonly name = "SymbolsUnusableError";
 }

@@ -69,7 +69,10 @@ test("at 75 % of the descriptor limit new connections are refused, idle ones clo
 
   fds = 75;
   await until("new connections refused", async () => (await ask(port)) === "ECONNREFUSED");
-  expect(lines.some((l) => l.includes("HTTP stopped accepting connections") && l.includes('"openFds":75') && l.includes('"limit":100'))).toBe(true);
+  // Probes too, by design (docs/operations.md, "Probes while the guard holds"): the kernel refuses before any request
+  // is read, so a probe cannot be told from the flood's connections; nothing is kept back for them.
+  expect(await ask(port, undefined, "/readyz")).toBe("ECONNREFUSED");
+  expect(lines.some((l) => l.includes("HTTP stopped accepting connections") && l.includes('"openFds":75') && l.includes('"limit":100') && l.includes("/healthz and /readyz are refused too"))).toBe(true);
   await idleClosed; // its descriptor freed at once, not at the idle timeout
   metricsHeld.resolve("");
   expect(await inFlight).toBe("HTTP/1.1 200 OK");
@@ -80,6 +83,7 @@ test("at 75 % of the descriptor limit new connections are refused, idle ones clo
   await until("connections accepted again", async () => (await ask(port)) === "HTTP/1.1 200 OK");
   expect(lines.some((l) => l.includes("HTTP accepting connections again"))).toBe(true);
   expect(await ask(port, undefined, "/metrics")).toBe("HTTP/1.1 200 OK");
+  expect(await ask(port, undefined, "/readyz")).toMatch(/^HTTP\/1\.1 (200|503) /); // answered again (503 here: no books)
 });
 
 test("the port taken by another process while HTTP did not listen: retried at each check, logged once (not a line per check), listening again once the port is free", async () => {

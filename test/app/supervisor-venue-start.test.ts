@@ -18,6 +18,7 @@ import { Supervisor } from "../../src/app/supervisor.ts";
 import { inWorkerShare } from "../../src/app/feeder.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
+import { SymbolsUnusableError } from "../../src/core/errors.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { BookState } from "../../src/core/types.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
@@ -169,6 +170,7 @@ describe("workers = 2: each venue starts on its own", { timeout: 60_000 }, () =>
       (e: unknown) => e as Error,
     );
     expect(err?.message).toMatch(/^bybit: cannot resolve instruments for /);
+    expect(err).toBeInstanceOf(SymbolsUnusableError); // run exits 2 on it (before: a plain Error, exit 1, restarted for ever)
     for (const s of bad) expect(err?.message).toMatch(new RegExp(`linear:${s} \\(not listed`));
     await supervisor.stop();
   });

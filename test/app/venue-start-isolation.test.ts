@@ -12,6 +12,7 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { Feeder } from "../../src/app/feeder.ts";
+import { SymbolsUnusableError } from "../../src/core/errors.ts";
 import { evaluateReadiness } from "../../src/app/readiness.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
@@ -178,7 +179,10 @@ describe("one venue's instrument REST at start-up", { timeout: 60_000 }, () => {
     });
     const feeder = new Feeder({ config, log });
     cleanups.push(() => feeder.stop());
-    await expect(feeder.start()).rejects.toThrow(/coinbase: cannot resolve instruments for spot:NOPE-USD \(not listed/);
+    const err = await feeder.start().then(() => undefined, (e: unknown) => e as Error);
+    expect(err?.message).toMatch(/coinbase: cannot resolve instruments for spot:NOPE-USD \(not listed/);
+    // A configuration error (run exits 2, not restarted), not a failure worth retrying (before: a plain Error, exit 1).
+    expect(err).toBeInstanceOf(SymbolsUnusableError);
     await feeder.stop();
     // The venue that started by then was halted by stop(): none of its books is LIVE.
     expect(feeder.bookSummaries().filter((b) => b.state === "live")).toEqual([]);

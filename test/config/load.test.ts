@@ -122,8 +122,9 @@ describe("config", () => {
     expect(text).not.toMatch(/maxDatagramBytes|iface|channelId|tickSize|instrumentCachePath|staleAfterMs/);
     // Every setting non-default, and a token, which is never printed.
     const all = validateConfig({
-      workers: 3,
-      shard: "1/2",
+      // Shard 0 of 2 holds both symbols (shard 1 none: refused), one per worker.
+      workers: 2,
+      shard: "0/2",
       log: { level: "debug", format: "json" },
       http: { enabled: false, listen: "127.0.0.1:0", allow_non_loopback: true, bearer_token: "s3cret" },
       publish: {
@@ -131,6 +132,7 @@ describe("config", () => {
         heartbeat_interval_ms: 250,
         snapshot_interval_ms: 0,
         snapshot_depth: 20,
+        source_id: 9, // a shard's own (required with shard = "i/n", n > 1)
         destinations: [
           { name: "a b", group: "239.255.9.9", port: 40000, interface: "127.0.0.1", ttl: 3, channel: 0, venue: "bybit", market: "option", symbols: ["BTC-27MAR26-70000-P"] },
           { name: "inverse", group: "239.255.9.10", port: 40001, channel: 1, market: "inverse" },

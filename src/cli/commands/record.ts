@@ -12,7 +12,7 @@ import { CaptureWriter, type CaptureWriterStats } from "../../record/capture.ts"
 import { COMPRESSION_NAMES, type CompressionName } from "../../record/codec.ts";
 import { DirClaim, type ClaimCheck } from "../../record/dir-claim.ts";
 import type { FeederConfig } from "../../config/types.ts";
-import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
+import { loadForStart, startFailureExitCode, startFailureFields, UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { reloadOnHangup } from "../config-reload.ts";
 import { byteSize, nonNegativeNumber, positiveNumber } from "./capture-args.ts";
 
@@ -68,7 +68,9 @@ export const recordCommand: CommandSpec = {
     "Each progress line and the summary logged on SIGINT/SIGTERM give records, frames/s, raw and written MB,",
     "the ratio and files opened and deleted. Flags are checked before the config is read (exit 2; so is a DIR",
     "that is a file).",
-    "Recording runs in one process (the config's `workers` setting is ignored).",
+    "Recording runs in one process (the config's `workers` setting is ignored, though checked as for `run`).",
+    "As `run`: a venue that answers every configured symbol as not listed exits 2 (not restarted); a",
+    "destination interface this host does not have (yet) exits 1 (restarted: the address may come up).",
     "It makes the start-up checks of `feeder run` (see `feeder run --help`), with DIR among the directories that",
     "must be writable (created if missing), and exits 1 before recording or publishing anything if one fails:",
     "a DIR that cannot be written (permissions, a read-only mount) is the host's state, not a bad flag, and",
@@ -98,7 +100,8 @@ export const recordCommand: CommandSpec = {
   async run(ctx) {
     const { path, out, compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs } = recordSettings(ctx.values);
     notAFile(out);
-    const config = loadConfigFile(path);
+    const config = loadForStart(path, loadConfigFile, ctx.log);
+    if (config === undefined) return 1;
     const log = createLogger({ level: config.log.level, format: config.log.format });
     if (config.workers > 1) log.warn("record runs in one process; workers setting ignored", { workers: config.workers });
     const endReload = reloadOnHangup(path, config, log);
@@ -177,8 +180,8 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
         log.info("stopped during start-up", { signal: await ctx.stopSignal });
         return 0;
       }
-      log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
-      return 1;
+      log.error("feeder could not start", startFailureFields(err));
+      return startFailureExitCode(err);
     }
     log.info("recording", { dir: out, compression, keepHours, keepBytes });
     const startedMs = performance.now();

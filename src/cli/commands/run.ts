@@ -1,7 +1,7 @@
 import { startRuntimeUnlessStopped, StoppedDuringStart, type Runtime } from "../../app/runtime.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
-import { UsageError, type CommandSpec } from "../command.ts";
+import { loadForStart, startFailureExitCode, startFailureFields, UsageError, type CommandSpec } from "../command.ts";
 import { reloadOnHangup } from "../config-reload.ts";
 
 /** SIGINT/SIGTERM must end the process within 2 s even if a venue hangs on close. */
@@ -35,8 +35,9 @@ export const runCommand: CommandSpec = {
     "instrument REST hangs holds no other; its symbols are `resolving` in /readyz meanwhile). A symbol whose",
     "instrument does not resolve at start (its market's instrument REST down and not in instrument_cache, or",
     "not listed yet) is left out with one error; the others start. Only a venue whose symbols are all answered",
-    "as not listed (or with an unusable tick/lot) exits 1 (with workers = N, decided over every worker's share;",
-    "not with shard = i/n, whose share starts empty), the venues connected by then halted first; a venue whose",
+    "as not listed (or with an unusable tick/lot) exits 2, a configuration error the systemd unit does not",
+    "restart (with workers = N, decided over every worker's share; not with shard = i/n, whose share starts",
+    "empty), the venues connected by then halted first; a failed start-up check exits 1 (it may clear); a venue whose",
     "instrument REST cannot be answered (network, 5xx, timeout, 429; no cache) starts with no books. A symbol",
     "left out is asked for again while running (REST down: after 5 s, doubling to 5 min; not listed: every 5",
     "min) and joins when it resolves; /readyz names it with why until then.",
@@ -46,7 +47,8 @@ export const runCommand: CommandSpec = {
   async run(ctx) {
     const path = ctx.values.config;
     if (typeof path !== "string") throw new UsageError("--config FILE is required");
-    const config = loadConfigFile(path);
+    const config = loadForStart(path, loadConfigFile, ctx.log);
+    if (config === undefined) return 1;
     const log = createLogger({ level: config.log.level, format: config.log.format });
     // SIGHUP re-checks the file and says what a restart would change; it neither applies nor stops anything.
     const endReload = reloadOnHangup(path, config, log);
@@ -60,8 +62,8 @@ export const runCommand: CommandSpec = {
           log.info("stopped during start-up", { signal: await ctx.stopSignal });
           return 0;
         }
-        log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
-        return 1;
+        log.error("feeder could not start", startFailureFields(err));
+        return startFailureExitCode(err);
       }
       const signal = await ctx.stopSignal;
       log.info("stopping", { signal });

@@ -28,6 +28,7 @@
  * how a changed instrument is applied. Replay never queries.
  * @module
  */
+import { SymbolsUnusableError } from "../../core/errors.ts";
 import { BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { BookSink, CommonAdapterOptions, VenueMetric } from "../venue.ts";
 import { ClosedSchedule, type ClosedKind } from "./closed-schedule.ts";
@@ -210,7 +211,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       const none = !instruments.some((i) => i !== undefined);
       // Only a live run can wait for REST to come back; replay and export (no rechecks) have nothing to wait with.
       const outage = this.o.recheck && unresolved.some((u) => u.kind === "rest_unreachable");
-      if (none && !outage && !this.o.allowNoInstruments) throw new Error(message);
+      // REST answered for every symbol and refused each: the configuration's to change (run exits 2, not restarted).
+      const refused = unresolved.length > 0 && unresolved.every((u) => u.kind === "not_listed" || u.kind === "bad_spec");
+      if (none && !outage && !this.o.allowNoInstruments) throw refused ? new SymbolsUnusableError(message) : new Error(message);
       // Allowed (a worker's or shard's share) with REST answered: not listed here, perhaps listed in another share.
       if (none && outage) log.error(`${message}; the venue starts with no books and retries them while running (REST unreachable, not a configuration error)`, { unresolved: problems.length, of: instruments.length });
       else if (none) log.error(`${message}; this share of the venue (a worker's or a shard's) starts with no books and retries them while running`, { unresolved: problems.length, of: instruments.length });
