@@ -66,7 +66,7 @@ export const listenCommand: CommandSpec = {
     "                       the configuration's publish.auth_key_file); with --nats, every envelope not signed",
     "                       with it (by a bridge given the key) is refused, counted and warned of",
     "  -f, --format F       table (default) | ndjson",
-    "  -d, --depth N        levels per side in ndjson records (default 5)",
+    "  -d, --depth N        levels per side in ndjson records (default 5; refused with the table)",
     "      --duration S     exit after S seconds (at most 2147483, 24.8 days)",
     "      --nats URL       read the feed from NATS instead of multicast (a `feeder bridge to-nats`), from",
     "                       <prefix>.> live, or with --stream NAME from a JetStream stream (no credentials",
@@ -238,6 +238,8 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const format = v.format === undefined ? "table" : v.format;
   if (format !== "table" && format !== "ndjson") throw new UsageError(`--format must be table or ndjson, got ${JSON.stringify(format)}`);
   const depth = positiveInt(v.depth, "depth", DEFAULT_DEPTH)!;
+  // The table shows each side's best level: a --depth there changed nothing, silently.
+  if (format === "table" && v.depth !== undefined) throw new UsageError("--depth sets the levels of --format ndjson records; the table shows each side's best level only");
   const count = positiveInt(v.count, "count", undefined);
   const durationS = durationSeconds(v.duration);
   const maxUnreadBytes = positiveInt(v["max-unread-kib"], "max-unread-kib", DEFAULT_MAX_UNREAD_KIB)! * 1024;
