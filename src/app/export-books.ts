@@ -34,6 +34,14 @@ class BookSinkForExport implements BookSink {
     try {
       // As the Feeder: a whole book (Upbit, Bithumb) replaces the book, and is its snapshot while it is not live.
       const r = update.replace ? b.applyReplace(update) : update.isSnapshot ? b.applySnapshot(update) : b.applyDelta(update);
+      // As the Feeder: a book the venue's integrity field (OKX's checksum) says differs is not live. Unchecked, its
+      // rows said "live" where replay's published book was RESYNCING / checksum_mismatch.
+      if (r === ApplyResult.APPLIED && this.adapter.verify !== undefined && !this.adapter.verify(index, b)) {
+        b.markInvalid(BookState.RESYNCING, StatusReason.CHECKSUM_MISMATCH);
+        this.onChange(b);
+        this.adapter.requestResync(index, StatusReason.CHECKSUM_MISMATCH);
+        return;
+      }
       if (r === ApplyResult.CROSSED) this.adapter.requestResync(index, StatusReason.CROSSED_BOOK);
       if (r !== ApplyResult.IGNORED_NOT_LIVE) this.onChange(b);
     } catch (err) {
