@@ -10,7 +10,7 @@ import { afterEach, expect, test } from "vitest";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { listen } from "../../src/cli/commands/listen.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
-import { silentLogger } from "../../src/core/log.ts";
+import { silentLogger, type Logger } from "../../src/core/log.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { until } from "../support/until.ts";
@@ -35,15 +35,16 @@ async function freePort(): Promise<number> {
 }
 
 /** listen -f ndjson --bind 127.0.0.1:PORT in process; its records as they are written, and a sender to it. */
-async function startListen(): Promise<{ records: () => Rec[]; send: (datagrams: Uint8Array[]) => void; stop: () => Promise<number> }> {
+async function startListen(opts: { pendingBytes?: () => number; log?: Logger } = {}): Promise<{ records: () => Rec[]; send: (datagrams: Uint8Array[]) => void; stop: () => Promise<number> }> {
   const port = await freePort();
   const lines: string[] = [];
   let stopListen: (sig: string) => void = () => {};
   const ctx: CommandContext = {
-    values: { bind: [`127.0.0.1:${port}`], format: "ndjson" },
+    values: { bind: [`127.0.0.1:${port}`], format: "ndjson", "max-unread-kib": "1" },
     positionals: [],
-    log: silentLogger,
+    log: opts.log ?? silentLogger,
     out: (t) => void lines.push(t),
+    outPendingBytes: opts.pendingBytes,
     stopSignal: new Promise<string>((resolve) => (stopListen = resolve)),
   };
   const exit = listen(ctx);
@@ -112,4 +113,30 @@ test("a silent stream: usable:false records for its books; its next heartbeat ma
   await until("both books said usable again", () => lastOf(l.records(), "BTCUSDT")?.usable === true && lastOf(l.records(), "ETHUSDT")?.usable === true, BOUND_MS);
   expect(lastOf(l.records(), "ETHUSDT")).toMatchObject({ type: "usable", valid: true, stale: false });
   expect(await l.stop()).toBe(0);
+});
+
+test("a reader behind (--max-unread-kib): the usable records wait, and are written once it catches up, after the count of skipped rows", { timeout: 30_000 }, async () => {
+  let pending = 0;
+  const warned: string[] = [];
+  const log: Logger = { ...silentLogger, warn: (msg) => void warned.push(msg), child: () => log };
+  const l = await startListen({ pendingBytes: () => pending, log });
+  const p = packer({ heartbeatIntervalMs: 1000 });
+  const { a, b, datagrams } = twoBooks(p);
+  l.send(datagrams);
+  await until("both books usable", () => lastOf(l.records(), "BTCUSDT")?.usable === true && lastOf(l.records(), "ETHUSDT")?.usable === true, BOUND_MS);
+  const before = l.records().length;
+
+  pending = 2048; // over 1 KiB not taken: rows are skipped
+  delta(p, a, 1600); // lost
+  l.send(delta(p, b, 600)); // a gap, then ETHUSDT's update: both rows skipped
+  // The gap's row is the first skipped (said on stderr); ETHUSDT's update, in the same datagram, is handled with it.
+  await until("rows skipped", () => warned.some((m) => m.includes("reader is behind")), BOUND_MS);
+  expect(l.records().length).toBe(before);
+  pending = 0; // caught up
+  await until("BTCUSDT said not usable", () => lastOf(l.records(), "BTCUSDT")?.usable === false, BOUND_MS);
+  const after = l.records().slice(before);
+  expect(after[0]).toMatchObject({ type: "skipped" });
+  expect(after.filter((r) => r.type === "usable").map((r) => [r.symbol, r.usable])).toEqual(expect.arrayContaining([["BTCUSDT", false]]));
+  expect(lastOf(l.records(), "ETHUSDT")?.usable).toBe(false);
+  expect(await l.stop()).toBe(1); // rows were skipped: the output is not every update
 });

@@ -262,19 +262,23 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const pendingBytes = ctx.outPendingBytes ?? (() => 0);
   let skipping = 0; // rows skipped since the reader fell behind (0: rows are written)
   let skippedTotal = 0;
-  /** True when the row at hand is skipped: the reader is behind by more than the bound (until half is taken). */
+  /** The reader is behind by more than the bound (until half is taken). */
+  const readerBehind = (): boolean => (skipping > 0 ? pendingBytes() > maxUnreadBytes / 2 : pendingBytes() > maxUnreadBytes);
+  /** The line that counts the rows skipped, once the reader caught up. */
+  const sayResumed = (): void => {
+    if (skipping === 0) return;
+    ctx.out(JSON.stringify({ type: "skipped", rows: skipping }));
+    skipping = 0;
+  };
+  /** True when the row at hand is skipped (counted): the reader is behind. */
   const behind = (): boolean => {
-    const pending = pendingBytes();
-    if (skipping > 0 ? pending > maxUnreadBytes / 2 : pending > maxUnreadBytes) {
-      if (skipping === 0) ctx.log.warn("standard output's reader is behind: rows skipped until it catches up", { unreadBytes: pending, skippedRowsBefore: skippedTotal });
+    if (readerBehind()) {
+      if (skipping === 0) ctx.log.warn("standard output's reader is behind: rows skipped until it catches up", { unreadBytes: pendingBytes(), skippedRowsBefore: skippedTotal });
       skipping++;
       skippedTotal++;
       return true;
     }
-    if (skipping > 0) {
-      ctx.out(JSON.stringify({ type: "skipped", rows: skipping }));
-      skipping = 0;
-    }
+    sayResumed();
     return false;
   };
   const row = (record: object): void => void (behind() || ctx.out(JSON.stringify(record)));
@@ -287,7 +291,8 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const usableChanges = (): void => {
     for (const [book, shown] of shownUsable) {
       if (book.usable === shown) continue;
-      if (behind()) return; // said when the reader catches up: the map still holds what it was told
+      if (readerBehind()) return; // deferred, not lost (the map holds what the output was told): said once it catches up
+      sayResumed();
       ctx.out(JSON.stringify(usableRecord(book)));
       shownUsable.set(book, book.usable);
     }
