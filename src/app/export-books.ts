@@ -11,6 +11,7 @@ import type { Logger } from "../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument } from "../core/types.ts";
 import type { FeederConfig } from "../config/types.ts";
 import { venueSpec } from "../venues/registry.ts";
+import { configuredSubscriptions } from "./feeder.ts";
 import { isConnectionEventUrl, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
 
 export type ExportFormat = "jsonl" | "csv";
@@ -34,6 +35,14 @@ class BookSinkForExport implements BookSink {
     try {
       // As the Feeder: a whole book (Upbit, Bithumb) replaces the book, and is its snapshot while it is not live.
       const r = update.replace ? b.applyReplace(update) : update.isSnapshot ? b.applySnapshot(update) : b.applyDelta(update);
+      // As the Feeder: a book the venue's integrity field (OKX's checksum) says differs is not live. Unchecked, its
+      // rows said "live" where replay's published book was RESYNCING / checksum_mismatch.
+      if (r === ApplyResult.APPLIED && this.adapter.verify !== undefined && !this.adapter.verify(index, b)) {
+        b.markInvalid(BookState.RESYNCING, StatusReason.CHECKSUM_MISMATCH);
+        this.onChange(b);
+        this.adapter.requestResync(index, StatusReason.CHECKSUM_MISMATCH);
+        return;
+      }
       if (r === ApplyResult.CROSSED) this.adapter.requestResync(index, StatusReason.CROSSED_BOOK);
       if (r !== ApplyResult.IGNORED_NOT_LIVE) this.onChange(b);
     } catch (err) {
@@ -77,7 +86,9 @@ export class BookReconstructor {
   /** Resolves instruments (overrides, cache, REST) and starts each venue's adapter in replay mode. */
   async start(): Promise<void> {
     for (const v of this.config.venues) {
-      const subs: Subscription[] = v.markets.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol, depth: m.depth })));
+      // As run and replay read them: "SYMBOL@depth" is SYMBOL's further depth (until 2026-12-06 it went to the adapter
+      // as a venue symbol, which resolved nowhere). Every configured book, whatever the config's shard, as before.
+      const subs: Subscription[] = configuredSubscriptions({ ...this.config, shard: { index: 0, count: 1 } }, v);
       if (subs.length === 0) continue;
       const spec = venueSpec(v.venue);
       if (!spec) throw new Error(`venue ${v.venue} has no adapter`);

@@ -44,7 +44,7 @@ export interface ExportResult {
 }
 
 /** Chunks handed to the sink at about this size, so the output is not one write per row. */
-const CHUNK_CHARS = 256 * 1024;
+export const CHUNK_CHARS = 256 * 1024;
 
 export const RAW_CSV_HEADER = "ts_recv_us,venue,market,connection,topic,encoding,frame";
 const TOPIC_RE = /"topic"\s*:\s*"([^"\\]{1,200})"/;

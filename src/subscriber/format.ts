@@ -3,16 +3,28 @@
  * NDJSON record `feeder listen --format ndjson` prints per update.
  * @module
  */
-import { formatFixed, MAX_FIXED_EXP } from "../core/fixed.ts";
 import { BOOK_STATE_NAMES, STATUS_REASON_NAMES } from "../core/types.ts";
 import type { UpdateEvent } from "./feed-subscriber.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
 
-/** Exact decimal string of mantissa × 10^-exp; exp may be negative (mantissa counts tens, hundreds, …). */
+/**
+ * Exact decimal text of mantissa × 10^-exp, for every mantissa the decoder takes ([−2^53, 2^53): −2^53 is no safe
+ * integer but exact) and every i8 exponent: `exp` decimals when exp > 0, else an integer (a negative exp: the
+ * mantissa counts tens, hundreds, …). Until 2026-12-06 an exponent above 22 or −2^53 came out as "6682e-92" or
+ * "-9007199254740992e-2" (test/cli/output-numbers.test.ts). Cold path.
+ */
 export function formatDecimal(mantissa: number, exp: number): string {
-  if (exp < 0) return mantissa === 0 ? "0" : String(mantissa) + "0".repeat(-exp);
-  if (exp > MAX_FIXED_EXP || !Number.isSafeInteger(mantissa)) return String(mantissa) + "e-" + exp;
-  return formatFixed(mantissa, exp);
+  const negative = mantissa < 0;
+  // An integer below 1e21 prints as its plain digits; anything else is no mantissa of the wire (a caller's bug).
+  let digits = String(negative ? -mantissa : mantissa);
+  if (!Number.isInteger(mantissa) || !/^\d+$/.test(digits)) return String(mantissa) + "e" + String(-exp);
+  if (exp <= 0) {
+    if (digits !== "0") digits += "0".repeat(-exp);
+  } else {
+    if (digits.length <= exp) digits = "0".repeat(exp - digits.length + 1) + digits;
+    digits = digits.slice(0, digits.length - exp) + "." + digits.slice(digits.length - exp);
+  }
+  return negative ? "-" + digits : digits;
 }
 
 /** Top `depth` levels of each side as [price, qty] decimal strings, best first. */

@@ -6,7 +6,9 @@ import { STATUS_REASON_NAMES } from "../../src/core/types.ts";
 import { FeedSubscriber } from "../../src/subscriber/feed-subscriber.ts";
 import { SubscriberBook } from "../../src/subscriber/subscriber-book.ts";
 import type { SubscriberCounters } from "../../src/subscriber/subscriber-types.ts";
-import { makeInstrument } from "../wire/helpers.ts";
+import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { packer, take, T0 } from "../subscriber/feed-harness.ts";
 
 // Every counter at zero as a fresh subscriber has them (no socket is opened before start()), then the few shown.
 const COUNTERS: SubscriberCounters = {
@@ -138,4 +140,27 @@ test("at 80 columns what the empty table waits for is wrapped at spaces, not cut
   const lines = text.split("\n");
   for (const l of lines) expect(l.length).toBeLessThanOrEqual(80);
   expect(lines.slice(1, 3).join(" ")).toBe(waitingFor);
+});
+
+describe("listen table: names from the wire are untrusted", () => {
+  test("a symbol with terminal escapes and line breaks (a forged definition) is shown escaped: one line per book, no control character reaches the terminal", () => {
+    // Through the decoder and subscriber, as a datagram brings it: the wire says ASCII, nothing checks it is printable.
+    const evil = "EVIL\x1b]0;owned\x07\x1b[2J\r\nUSDT\x9b";
+    const inst = makeInstrument("bybit", "linear", evil, 2, 2);
+    const p = packer();
+    const book = new TestBook(inst);
+    book.load([[349_999, 551]], [[350_000, 503]], 1, T0);
+    packInstrumentDefinition(p, new EncodedDefinition(inst), false);
+    packBookSnapshot(p, book, 0, false);
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+    for (const d of take(p)) sub.ingest(d, T0);
+    const got = sub.book(inst.instrumentId)!;
+    expect(got.instrument.symbol).toBe(evil);
+    const text = renderTable([{ book: got, updatesPerSec: 0, latenciesUs: new Float64Array(0) }, ROWS[1]!], { title: ["t"], waitingFor: "-", counters: COUNTERS, width: 200 });
+    // Old: the ESC sequences (a window title, a cleared screen) and the line break went to the terminal as they were.
+    expect(text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    const lines = text.split("\n");
+    expect(lines).toHaveLength(renderTable([ROWS[0]!, ROWS[1]!], { title: ["t"], waitingFor: "-", counters: COUNTERS, width: 200 }).split("\n").length);
+    expect(text).toMatch(/^bybit linear EVIL\\x1b\]0;owned\\x07\\x1b\[2J\\x0d\\x0aUSDT\\x9b +yes +live /m);
+  });
 });

@@ -20,7 +20,7 @@ export const exportCommand: CommandSpec = {
     "",
     "Options:",
     "      --format F      jsonl (default) | csv",
-    "  -o, --out FILE      write here instead of stdout (replaced if it exists)",
+    "  -o, --out FILE      write here instead of stdout (replaced if it exists; - is stdout)",
     "      --books         reconstructed books instead of raw frames (needs --config)",
     "  -c, --config FILE   with --books: the venues, symbols and instruments (cache or overrides), as for replay",
     "      --depth N       with --books: levels per side (default 10, at most 1000)",
@@ -78,7 +78,8 @@ export const exportCommand: CommandSpec = {
       throw new UsageError(`--every-ms must be a whole number of microseconds (0.001 at least, 0 = off), got ${JSON.stringify(ctx.values["every-ms"])}`);
     }
     checkCaptureFiles(ctx.positionals);
-    const out = ctx.values.out;
+    // "-" is standard output, as for most tools that take an output file (until 2026-12-06: a file named "-").
+    const out = ctx.values.out === "-" ? undefined : ctx.values.out;
     refuseOutOverInput(out, ctx.positionals);
     const config = books ? loadConfigFile(configPath as string) : undefined;
     // The summary is for the person running the export: the config's log level (set for the feeder) does not hide it.

@@ -84,6 +84,18 @@ interface Column {
   readonly cells: string[];
 }
 
+/**
+ * A name from the wire as the terminal shows it: the symbol is whatever a datagram says (the wire's "ASCII" is not
+ * checked), and an ESC sequence or line break in it went to the operator's terminal as it was (a retitled window, a
+ * cleared screen, rows broken). Anything but printable ASCII is written as \xNN or \u{N}.
+ */
+export function printable(s: string): string {
+  return /^[\x20-\x7e]*$/.test(s) ? s : s.replace(/[^\x20-\x7e]/gu, (c) => {
+    const n = c.codePointAt(0)!;
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u{${n.toString(16)}}`;
+  });
+}
+
 function percentile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
@@ -95,7 +107,7 @@ function rate(perSec: number): string {
 function columns(rows: readonly TableRow[], l: Layout): Column[] {
   const cols: Column[] = [];
   const add = (header: string, right: boolean, cell: (r: TableRow) => string) => cols.push({ header, right, cells: rows.map(cell) });
-  add("INSTRUMENT", false, (r) => `${l.venue ? r.book.instrument.venue + " " : ""}${r.book.instrument.market} ${r.book.instrument.symbol}`);
+  add("INSTRUMENT", false, (r) => printable(`${l.venue ? r.book.instrument.venue + " " : ""}${r.book.instrument.market} ${r.book.instrument.symbol}`));
   // USABLE first: the one flag to trade on (identical to the publisher's book, which is live, stream not stale).
   add("USABLE", false, (r) => (r.book.usable ? "yes" : "NO"));
   add("STATE", false, (r) => (STATE_SHORT[r.book.state] ?? String(r.book.state)) + (r.book.stale ? "*" : ""));
@@ -178,7 +190,7 @@ export function renderTable(rowsIn: readonly TableRow[], frame: TableFrame): str
   const over = totalWidth(widths) - width;
   if (over > 0) widths[0] = Math.max(4, widths[0]! - over); // the narrowest layout still too wide: cut instrument names
 
-  const title = !layout.venue && venues.length === 1 ? [...frame.title, `venue ${venues[0]}`] : frame.title;
+  const title = !layout.venue && venues.length === 1 ? [...frame.title, `venue ${printable(venues[0]!)}`] : frame.title;
   const lines: string[] = wrap(title, width);
   if (rows.length === 0) {
     // Word-wrapped, not cut: at 80 columns (output not a terminal) the cut took the hint at its end.

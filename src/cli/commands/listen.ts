@@ -8,6 +8,7 @@ import { loadConfigFile } from "../../config/load.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
 import { FeedSubscriber, type GroupSpec, type RetransmitOptions, type UpdateEvent } from "../../subscriber/feed-subscriber.ts";
 import { updateRecord } from "../../subscriber/format.ts";
+import { BOOK_STATE_NAMES, STATUS_REASON_NAMES } from "../../core/types.ts";
 import type { SubscriberBook } from "../../subscriber/subscriber-book.ts";
 import { ABS_MAX_DATAGRAM_BYTES } from "../../wire/layout.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
@@ -26,6 +27,11 @@ const PLAIN_REDRAW_MS = 1000;
 const MAX_DURATION_S = Math.floor((2 ** 31 - 1) / 1000);
 /** Latency samples kept per book for p50/p99 (a ring of the most recent ones). */
 const LATENCY_SAMPLES = 1024;
+/**
+ * How often ndjson looks for books whose `usable` changed without an update of their own (a split event lost, an
+ * assembly given up, a silent stream heard again); after a gap, stale, session or other event it looks at once.
+ */
+const USABLE_CHECK_MS = 100;
 /**
  * Output a reader slower than the feed has not taken, held before rows are skipped (16 MiB): unbounded, `listen -f
  * ndjson | slow-consumer` grew by the feed's rate until the process ran out of memory.
@@ -91,12 +97,18 @@ export const listenCommand: CommandSpec = {
     "the column's sum, channel gaps count gaps on the wire), REP (refreshes that repaired the book), latency",
     "p50/p99 in µs (packet send time → receive; across hosts this includes the clock offset). The table fits the",
     "terminal's width (80 columns when stdout is not a terminal); narrower, it leaves out the venue (named in the",
-    "title), then latency, updates/s and sizes. Until the first book arrives it says what it is waiting for.",
+    "title), then latency, updates/s and sizes. Until the first book arrives it says what it is waiting for. A",
+    "symbol with anything but printable ASCII in it (a datagram's, unchecked) is shown with \\xNN escapes.",
     "NDJSON: one object per update (type \"update\", with usable, valid, stale, and state and reason by their wire",
     "names, e.g. \"halted\" and \"instrument_closed\"; bidFloor/askCeil: the price down to which a side cut at",
     "publish.snapshot_depth is known, null for a side sent whole) and per gap/session/stale/repair/supersede/",
     "evict/exponent/error event (type = event; evict: a book the subscriber's full table gave up for a new one,",
-    "its stream silent); timestamps are integer µs since the epoch, prices and quantities exact decimal strings.",
+    "its stream silent); timestamps are integer µs since the epoch, prices and quantities exact decimal strings",
+    "(plain digits at the wire's exponent, \"-\" for a negative price such as a spread, never exponent form).",
+    "--depth is refused with the table (it shows each side's best level only). A book's last record says",
+    "whether it is usable: one whose usable changed without an update (a gap, a silent stream, the stream heard",
+    "again) gets {\"type\":\"usable\", venue, market, symbol, instrumentId, usable, valid, stale, state, reason}",
+    "at once after the event that did it, else within 100 ms.",
     "A reader slower than the feed (--max-unread-kib) costs rows, never memory: skipped rows are said on stderr",
     "as they begin, counted in the output where it goes on, and in total at the end, exit 1.",
     "Output closed by its reader (`| head -2`): listen stops quietly with exit code 0; an output that fails",
@@ -230,6 +242,8 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const format = v.format === undefined ? "table" : v.format;
   if (format !== "table" && format !== "ndjson") throw new UsageError(`--format must be table or ndjson, got ${JSON.stringify(format)}`);
   const depth = positiveInt(v.depth, "depth", DEFAULT_DEPTH)!;
+  // The table shows each side's best level: a --depth there changed nothing, silently.
+  if (format === "table" && v.depth !== undefined) throw new UsageError("--depth sets the levels of --format ndjson records; the table shows each side's best level only");
   const count = positiveInt(v.count, "count", undefined);
   const durationS = durationSeconds(v.duration);
   const maxUnreadBytes = positiveInt(v["max-unread-kib"], "max-unread-kib", DEFAULT_MAX_UNREAD_KIB)! * 1024;
@@ -254,28 +268,55 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const pendingBytes = ctx.outPendingBytes ?? (() => 0);
   let skipping = 0; // rows skipped since the reader fell behind (0: rows are written)
   let skippedTotal = 0;
-  /** True when the row at hand is skipped: the reader is behind by more than the bound (until half is taken). */
+  /** The reader is behind by more than the bound (until half is taken). */
+  const readerBehind = (): boolean => (skipping > 0 ? pendingBytes() > maxUnreadBytes / 2 : pendingBytes() > maxUnreadBytes);
+  /** The line that counts the rows skipped, once the reader caught up. */
+  const sayResumed = (): void => {
+    if (skipping === 0) return;
+    ctx.out(JSON.stringify({ type: "skipped", rows: skipping }));
+    skipping = 0;
+  };
+  /** True when the row at hand is skipped (counted): the reader is behind. */
   const behind = (): boolean => {
-    const pending = pendingBytes();
-    if (skipping > 0 ? pending > maxUnreadBytes / 2 : pending > maxUnreadBytes) {
-      if (skipping === 0) ctx.log.warn("standard output's reader is behind: rows skipped until it catches up", { unreadBytes: pending, skippedRowsBefore: skippedTotal });
+    if (readerBehind()) {
+      if (skipping === 0) ctx.log.warn("standard output's reader is behind: rows skipped until it catches up", { unreadBytes: pendingBytes(), skippedRowsBefore: skippedTotal });
       skipping++;
       skippedTotal++;
       return true;
     }
-    if (skipping > 0) {
-      ctx.out(JSON.stringify({ type: "skipped", rows: skipping }));
-      skipping = 0;
-    }
+    sayResumed();
     return false;
   };
   const row = (record: object): void => void (behind() || ctx.out(JSON.stringify(record)));
+  /**
+   * Each book's `usable` as its last record said it. A script keeps a book's last record as its state: after a gap
+   * the books it invalidated had no update until their next snapshot, and their last record said "usable": true.
+   */
+  const shownUsable = new Map<SubscriberBook, boolean>();
+  /** A {"type":"usable"} record for each book whose `usable` is no longer what its last record said. */
+  const usableChanges = (): void => {
+    for (const [book, shown] of shownUsable) {
+      if (book.usable === shown) continue;
+      if (readerBehind()) return; // deferred, not lost (the map holds what the output was told): said once it catches up
+      sayResumed();
+      ctx.out(JSON.stringify(usableRecord(book)));
+      shownUsable.set(book, book.usable);
+    }
+  };
+  /** An event's record, then what it did to books' usability. */
+  const eventRow = (record: object): void => {
+    row(record);
+    usableChanges();
+  };
 
   sub.on("update", (e: UpdateEvent) => {
     if (count !== undefined && updates >= count) return;
     updates++;
     if (ndjson) {
-      if (!behind()) ctx.out(JSON.stringify(updateRecord(e, depth)));
+      if (!behind()) {
+        ctx.out(JSON.stringify(updateRecord(e, depth)));
+        shownUsable.set(e.book, e.book.usable);
+      }
     } else {
       let row = rows.get(e.book.instrumentId);
       if (row === undefined) {
@@ -290,14 +331,17 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
     if (count !== undefined && updates >= count) finish("count");
   });
   if (ndjson) {
-    sub.on("gap", (e) => row({ type: "gap", ...e }));
-    sub.on("session", (e) => row({ type: "session", ...e }));
+    sub.on("gap", (e) => eventRow({ type: "gap", ...e }));
+    sub.on("session", (e) => eventRow({ type: "session", ...e }));
     // The subscriber's own stop (every stream marked stale, `stopped`) is no news about the feed: listen is ending.
-    sub.on("stale", (e) => void (e.stopped || row({ type: "stale", ...e })));
-    sub.on("repair", (e) => row({ type: "repair", ...bookRef(e.book), instrSeq: e.instrSeq, refresh: e.refresh, levelsDiffered: e.levelsDiffered, channelId: e.channelId }));
-    sub.on("supersede", (e) => row({ type: "supersede", ...bookRef(e.book), previousSessionId: e.previousSessionId, sessionId: e.sessionId, channelId: e.channelId }));
-    sub.on("evict", (e) => row({ type: "evict", ...bookRef(e.book), channelId: e.channelId, sourceId: e.sourceId }));
-    sub.on("exponent", (e) => row({ type: "exponent", ...bookRef(e.book), previousPriceExp: e.previousPriceExp, previousQtyExp: e.previousQtyExp, priceExp: e.priceExp, qtyExp: e.qtyExp }));
+    sub.on("stale", (e) => void (e.stopped || eventRow({ type: "stale", ...e })));
+    sub.on("repair", (e) => eventRow({ type: "repair", ...bookRef(e.book), instrSeq: e.instrSeq, refresh: e.refresh, levelsDiffered: e.levelsDiffered, channelId: e.channelId }));
+    sub.on("supersede", (e) => eventRow({ type: "supersede", ...bookRef(e.book), previousSessionId: e.previousSessionId, sessionId: e.sessionId, channelId: e.channelId }));
+    sub.on("evict", (e) => {
+      eventRow({ type: "evict", ...bookRef(e.book), channelId: e.channelId, sourceId: e.sourceId });
+      shownUsable.delete(e.book); // gone for good (its record said so, or was skipped and counted): the map stays bounded
+    });
+    sub.on("exponent", (e) => eventRow({ type: "exponent", ...bookRef(e.book), previousPriceExp: e.previousPriceExp, previousQtyExp: e.previousQtyExp, priceExp: e.priceExp, qtyExp: e.qtyExp }));
     sub.on("error", (e) => row({ type: "error", message: e.error.message, from: e.from }));
   } else {
     // A book evicted from the subscriber's full table is never updated again; its id's next book gets a new row.
@@ -360,7 +404,7 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
     const table = renderTable(tableRows, { title, waitingFor, counters: c, width });
     ctx.out(tty ? "\x1b[H\x1b[J" + table : table + "\n");
   };
-  const timer = ndjson ? undefined : setInterval(draw, tty ? TTY_REDRAW_MS : PLAIN_REDRAW_MS);
+  const timer = ndjson ? setInterval(usableChanges, USABLE_CHECK_MS) : setInterval(draw, tty ? TTY_REDRAW_MS : PLAIN_REDRAW_MS);
   const durationTimer = durationS === undefined ? undefined : setTimeout(() => finish("duration"), durationS * 1000);
   await Promise.race([done, ctx.stopSignal]);
   if (timer !== undefined) clearInterval(timer);
@@ -376,6 +420,19 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
 }
 
 /** Names a book in an NDJSON event record. */
+/** A book whose `usable` changed without an update: its state as an update record gives it, without levels. */
+function usableRecord(b: SubscriberBook): Record<string, unknown> {
+  return {
+    type: "usable",
+    ...bookRef(b),
+    usable: b.usable,
+    valid: b.valid,
+    stale: b.stale,
+    state: BOOK_STATE_NAMES[b.state] ?? String(b.state),
+    reason: STATUS_REASON_NAMES[b.reason] ?? String(b.reason),
+  };
+}
+
 function bookRef(b: SubscriberBook): { venue: string; market: string; symbol: string; instrumentId: number } {
   return { venue: b.instrument.venue, market: b.instrument.market, symbol: b.instrument.symbol, instrumentId: b.instrumentId };
 }
