@@ -127,14 +127,20 @@ export interface SourceState {
    * restart. Their late or duplicated datagrams must not pass for one whose clock stepped back (sessionOver).
    */
   retired: number[];
+  /** Its streams in the table: none left, the source is still remembered for a while (StreamTable.streamGone). */
+  streams: number;
 }
 
 /** Replaced sessions remembered per source (cold: one entry per confirmed restart). */
 export const RETIRED_SESSIONS = 8;
+/** Sources with no stream left in the table remembered at least (maxStreams when more; ~200 bytes each). */
+export const IDLE_SOURCES = 1024;
 
 export class StreamTable {
   readonly streams = new Map<number, StreamState>();
   private readonly sources = new Map<number, SourceState>();
+  /** Sources none of whose streams is left in the table, longest so first: the last IDLE_SOURCES (or maxStreams) kept. */
+  private readonly idleSources = new Map<number, SourceState>();
   /**
    * Bumped when a stream turns silent or leaves the table: a full table's scan for a stream to evict that found none
    * (silentSeen) is not repeated per datagram of a flood until one may be there.
@@ -231,6 +237,7 @@ export class StreamTable {
         silent: false,
       };
       this.streams.set(key, created);
+      if (src.streams++ === 0) this.idleSources.delete(sourceId);
       this.emitSession("new", created, undefined);
       this.instrumentBooks.supersedeSource(created);
       return created;
@@ -276,13 +283,28 @@ export class StreamTable {
     }
     this.streams.delete(victim.key);
     this.counters.streamsEvicted++;
-    let sourceUsed = false;
-    for (const s of this.streams.values()) if (s.source === victim.source) sourceUsed = true;
-    if (!sourceUsed) this.sources.delete(victim.sourceId); // sources stay no more than streams
+    this.streamGone(victim.source, victim.sourceId);
     this.silentEpoch++;
     this.instrumentBooks.evictStream(victim);
     this.emitSession("evicted", victim, victim.sessionId);
     return true;
+  }
+
+  /**
+   * Cold: one of the source's streams left the table. With none left, the source is still remembered — its newest
+   * session and the ones it left behind: forgotten, a dead run's late datagram (a snapshot) after the eviction of its
+   * silent stream made a new source and stream, and a book usable with old data — the last IDLE_SOURCES (or
+   * maxStreams) such sources at most (a flood of forged source ids pushes out the oldest).
+   */
+  private streamGone(src: SourceState, sourceId: number): void {
+    if (--src.streams > 0) return;
+    this.idleSources.set(sourceId, src);
+    if (this.idleSources.size <= Math.max(IDLE_SOURCES, this.maxStreams)) return;
+    for (const oldest of this.idleSources.keys()) {
+      this.idleSources.delete(oldest);
+      this.sources.delete(oldest);
+      break;
+    }
   }
 
   /** Cold: no stream of the source's newest session is alive (each ended or stale). */
@@ -297,7 +319,7 @@ export class StreamTable {
   private sourceOf(sourceId: number): SourceState {
     let src = this.sources.get(sourceId);
     if (src === undefined) {
-      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, adoptedAtUs: 0, adoptedOnChannel: 0, retired: [] };
+      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, adoptedAtUs: 0, adoptedOnChannel: 0, retired: [], streams: 0 };
       this.sources.set(sourceId, src);
     }
     return src;
@@ -335,6 +357,7 @@ export class StreamTable {
       if (s.source !== src || compareSessions(s.sessionStartUs, s.sessionId, sessionStartUs, sessionId) <= 0) continue;
       if (s.prevSessionStartUs < 0 || compareSessions(s.prevSessionStartUs, s.prevSessionId, sessionStartUs, sessionId) > 0) {
         this.streams.delete(key); // a stream only a bogus session had
+        this.streamGone(s.source, s.sourceId);
         this.silentEpoch++; // its books have no stream now: they may be evicted
         continue;
       }
