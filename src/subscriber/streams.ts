@@ -147,6 +147,8 @@ export class StreamTable {
    */
   silentEpoch = 0;
   private silentSeen = -1;
+  /** Told when a stream left the table (evictSilent): its retransmission request ends (recovery.ts forget). */
+  onEvicted: ((st: StreamState) => void) | undefined;
 
   constructor(
     private readonly counters: SubscriberCounters,
@@ -284,6 +286,7 @@ export class StreamTable {
     this.streams.delete(victim.key);
     this.counters.streamsEvicted++;
     this.streamGone(victim.source, victim.sourceId);
+    this.onEvicted?.(victim);
     this.silentEpoch++;
     this.instrumentBooks.evictStream(victim);
     this.emitSession("evicted", victim, victim.sessionId);
