@@ -11,6 +11,7 @@ import type { PacketReader } from "../wire/decoder.ts";
 import { monoEpochMs } from "./mono-clock.ts";
 import type { InstrumentBooks } from "./instrument-books.ts";
 import type { Listeners } from "./listeners.ts";
+import type { SubscriberBook } from "./subscriber-book.ts";
 import type { GapEvent, SessionEvent, StreamInfo, SubscriberCounters } from "./subscriber-types.ts";
 
 /**
@@ -142,11 +143,19 @@ export class StreamTable {
   /** Sources none of whose streams is left in the table, longest so first: the last IDLE_SOURCES (or maxStreams) kept. */
   private readonly idleSources = new Map<number, SourceState>();
   /**
-   * Bumped when a stream turns silent or leaves the table: a full table's scan for a stream to evict that found none
-   * (silentSeen) is not repeated per datagram of a flood until one may be there.
+   * Bumped when a stream turns silent, or leaves the table with its books left behind (a bogus session undone): what
+   * a full table may evict is then listed again (silentOrder here, InstrumentBooks' own list of books).
    */
   silentEpoch = 0;
-  private silentSeen = -1;
+  /**
+   * The silent streams, silent longest first, and each one's books: listed (a scan of both tables) when a full table
+   * first needs room after silentEpoch changed, then taken in order. A scan per new stream made a flood of new ids at
+   * the cap cost O(streams + books) per datagram (~100 µs at 1024 streams and 10 000 books) each stale round.
+   */
+  private readonly silentOrder: StreamState[] = [];
+  private silentNext = 0;
+  private silentListed = -1;
+  private readonly silentBooks = new Map<number, SubscriberBook[]>();
   /** Told when a stream left the table (evictSilent): its retransmission request ends (recovery.ts forget). */
   onEvicted: ((st: StreamState) => void) | undefined;
 
@@ -179,6 +188,7 @@ export class StreamTable {
       return undefined;
     }
     const src = this.sourceOf(sourceId);
+    const freshSource = src.startUs < 0; // no book can be of a session of it: none to supersede (no scan)
     let vsSource = src.startUs < 0 ? 1 : compareSessions(sessionStartUs, sessionId, src.startUs, src.id);
     // An older session arriving once the source's newest is over (every stream of it ended or stale) is a restart
     // whose host clock stepped back (its start time earlier than the dead run's): taken as a newer one, provisional
@@ -241,7 +251,7 @@ export class StreamTable {
       this.streams.set(key, created);
       if (src.streams++ === 0) this.idleSources.delete(sourceId);
       this.emitSession("new", created, undefined);
-      this.instrumentBooks.supersedeSource(created);
+      if (!freshSource) this.instrumentBooks.supersedeSource(created);
       return created;
     }
     if (compareSessions(sessionStartUs, sessionId, st.sessionStartUs, st.sessionId) < 0 && !st.stale && !st.ended) {
@@ -276,21 +286,43 @@ export class StreamTable {
    * good: a restarted publisher's or a new channel's stream was never taken.
    */
   private evictSilent(): boolean {
-    if (this.silentSeen === this.silentEpoch) return false; // none since the last scan found none
+    if (this.silentListed !== this.silentEpoch) this.listSilent();
+    const order = this.silentOrder;
     let victim: StreamState | undefined;
-    for (const s of this.streams.values()) if (s.silent && (victim === undefined || s.lastRecvMs < victim.lastRecvMs)) victim = s;
-    if (victim === undefined) {
-      this.silentSeen = this.silentEpoch;
-      return false;
+    while (victim === undefined && this.silentNext < order.length) {
+      const s = order[this.silentNext++]!;
+      if (s.silent && this.streams.get(s.key) === s) victim = s; // not one that spoke or left since
     }
+    if (victim === undefined) return false;
     this.streams.delete(victim.key);
     this.counters.streamsEvicted++;
     this.streamGone(victim.source, victim.sourceId);
     this.onEvicted?.(victim);
-    this.silentEpoch++;
-    this.instrumentBooks.evictStream(victim);
+    this.instrumentBooks.evictStream(victim, this.silentBooks.get(victim.key));
     this.emitSession("evicted", victim, victim.sessionId);
     return true;
+  }
+
+  /**
+   * Cold (once per silentEpoch a full table needs room in): the silent streams by lastRecvMs, and their books. Exact
+   * until they speak: no book moves onto a stream without a message of it, which ends its silence.
+   */
+  private listSilent(): void {
+    this.silentListed = this.silentEpoch;
+    const order = this.silentOrder;
+    order.length = 0;
+    this.silentNext = 0;
+    this.silentBooks.clear();
+    for (const s of this.streams.values()) if (s.silent) order.push(s);
+    if (order.length === 0) return;
+    order.sort((a, b) => a.lastRecvMs - b.lastRecvMs); // stable: ties in table order
+    for (const book of this.instrumentBooks.books.values()) {
+      const s = this.streams.get(book.streamKey);
+      if (s === undefined || !s.silent) continue;
+      const list = this.silentBooks.get(s.key);
+      if (list === undefined) this.silentBooks.set(s.key, [book]);
+      else list.push(book);
+    }
   }
 
   /**
