@@ -135,10 +135,10 @@ export class InstrumentBooks {
   }
 
   /**
-   * Cold: a stream left the table (StreamTable.evictSilent): every book it carried last goes with it — `books`, the
-   * ones it carried when listed silent (none can have come since), else all are looked at.
+   * Cold: a stream left the table (StreamTable.evictSilent): every book it carried last goes with it — of `books`, the
+   * ones it carried when listed silent (none can have come since).
    */
-  evictStream(st: StreamRef, books: Iterable<SubscriberBook> = this.books.values()): void {
+  evictStream(st: StreamRef, books: Iterable<SubscriberBook>): void {
     for (const book of books) {
       if (book.streamKey === st.key && this.books.get(book.instrumentId) === book) this.evictBook(book, st.channelId, st.sourceId);
     }

@@ -132,6 +132,8 @@ export interface SourceState {
   streams: number;
 }
 
+const NO_BOOKS: readonly SubscriberBook[] = [];
+
 /** Replaced sessions remembered per source (cold: one entry per confirmed restart). */
 export const RETIRED_SESSIONS = 8;
 /** Sources with no stream left in the table remembered at least (maxStreams when more; ~200 bytes each). */
@@ -298,7 +300,7 @@ export class StreamTable {
     this.counters.streamsEvicted++;
     this.streamGone(victim.source, victim.sourceId);
     this.onEvicted?.(victim);
-    this.instrumentBooks.evictStream(victim, this.silentBooks.get(victim.key));
+    this.instrumentBooks.evictStream(victim, this.silentBooks.get(victim.key) ?? NO_BOOKS);
     this.emitSession("evicted", victim, victim.sessionId);
     return true;
   }
