@@ -377,7 +377,9 @@ export class FeedSubscriber {
   /**
    * Runs the stale check as of `nowMs`, epoch ms on the subscriber's monotonic clock (mono-clock.ts; the timer calls
    * it with monoEpochMs(); tests may, with their own time, Date.now() being close). A stream silent for
-   * staleAfterMs, or for 3 × its advertised heartbeat interval, is stale and its books are not usable. The timer skips
+   * staleAfterMs, or for 3 × its advertised heartbeat interval, is stale and its books are not usable. One silent for
+   * staleAfterMs and 3 intervals (0 or over MAX_HEARTBEAT_INTERVAL_MS counted as that), since the last start(), is
+   * `silent`: a full table may evict it (streams.ts evictSilent); staleAfterMs 0 judges neither. The timer skips
    * the one round that runs right after a stall of this thread (core/late-rounds.ts); a direct call always judges.
    */
   checkStale(nowMs: number): void {

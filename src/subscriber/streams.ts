@@ -98,8 +98,9 @@ export interface StreamState extends StreamInfo {
   lateFromSendUs: number;
   lateAdoptedAtUs: number;
   /**
-   * The stale check found the stream silent past its stale limit (ended ones too; not stop()), and nothing came
-   * since: when the table is full, the one silent longest makes room for a new stream (evictSilent).
+   * The stale check found nothing heard for staleAfterMs and 3 of its heartbeat intervals (capped; ended ones too;
+   * since the last start()), and nothing came since: when the table is full, the one silent longest makes room for a
+   * new stream (evictSilent).
    */
   silent: boolean;
 }
