@@ -247,6 +247,7 @@ export class FeedSubscriber {
     this.running = true;
     this.instrumentBooks.stopped = false;
     this.listeningSinceMs = monoEpochMs();
+    for (const st of this.streams.values()) st.silent = false; // it may have spoken while nothing listened
     const gen = ++this.generation;
     // stop() while a bind is under way closes the sockets opened so far: start() goes no further (before, it bound
     // the groups left, opened the request socket and started both timers after the stop, or never settled).

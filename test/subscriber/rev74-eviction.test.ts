@@ -64,6 +64,7 @@ describe("a stream still sending is never evicted", () => {
     const sub = newSubscriber({ maxStreams: 1, staleAfterMs: STALE_MS });
     ingestAll(sub, snap(packer({ sourceId: 1, channelId: 7 }), 1));
     const last = lastRecvMs(sub);
+    sub.checkStale(last + STALE_MS); // silent already before the pause: it may have spoken during it
     await sub.stop();
     await sub.start(); // no groups: binds nothing
     try {
