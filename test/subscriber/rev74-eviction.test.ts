@@ -152,29 +152,37 @@ describe("a flood of new ids at a full table", () => {
   }
 
   it("new instrument ids evicting silent books do not scan the book table per datagram", () => {
-    const sub = newSubscriber({ maxBooks: 100, staleAfterMs: STALE_MS });
+    const sub = newSubscriber({ maxBooks: 40, staleAfterMs: STALE_MS });
     const old = packer({ sourceId: 1, channelId: 7 });
-    for (let id = 0; id < 100; id++) ingestAll(sub, snap(old, id));
+    for (let id = 0; id < 40; id++) ingestAll(sub, snap(old, id));
     sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS);
     const flood = packer({ sourceId: 2, channelId: 8 });
     const datagrams: Uint8Array[] = [];
-    for (let id = 1000; id < 1060; id++) datagrams.push(...snap(flood, id));
+    for (let id = 1000; id < 1030; id++) datagrams.push(...snap(flood, id));
     const n = passes(sub.books, () => ingestAll(sub, datagrams));
-    expect(sub.counters.booksEvicted).toBe(60);
+    expect(sub.counters.booksEvicted).toBe(30);
     expect(n).toBeLessThan(10);
+    let levels = 0;
+    let scratch = 0;
+    for (const b of sub.books.values()) {
+      levels += b.bidCount + b.askCount;
+      scratch += b.scratchLevels * 2;
+    }
+    expect(sub.bookLevels).toBe(levels); // what the evicted books held is given back exactly
+    expect(sub.assemblyScratchLevels).toBe(scratch);
   });
 
   it("new streams evicting silent ones do not scan the stream or book table per datagram", () => {
-    const sub = newSubscriber({ maxStreams: 100, staleAfterMs: STALE_MS });
-    for (let src = 0; src < 100; src++) ingestAll(sub, snap(packer({ sourceId: src, channelId: 7 }), src % 2 === 0 ? src : -1)); // odd: no book
+    const sub = newSubscriber({ maxStreams: 40, staleAfterMs: STALE_MS });
+    for (let src = 0; src < 40; src++) ingestAll(sub, snap(packer({ sourceId: src, channelId: 7 }), src % 2 === 0 ? src : -1)); // odd: no book
     sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS);
     const datagrams: Uint8Array[] = [];
-    for (let src = 1000; src < 1060; src++) datagrams.push(...snap(packer({ sourceId: src, channelId: 8 }), src));
+    for (let src = 1000; src < 1030; src++) datagrams.push(...snap(packer({ sourceId: src, channelId: 8 }), src));
     const streams = (sub as unknown as { streams: Map<number, unknown> }).streams;
     let n = 0;
     n += passes(sub.books, () => (n += passes(streams, () => ingestAll(sub, datagrams))));
-    expect(sub.counters.streamsEvicted).toBe(60);
-    expect(sub.counters.booksEvicted).toBe(30);
+    expect(sub.counters.streamsEvicted).toBe(30);
+    expect(sub.counters.booksEvicted).toBe(15);
     expect(n).toBeLessThan(10);
   });
 });
