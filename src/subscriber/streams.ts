@@ -186,7 +186,7 @@ export class StreamTable {
       return st;
     }
     // Cold from here: a new stream or another session.
-    if (st === undefined && this.streams.size >= this.maxStreams && !this.evictSilent()) {
+    if (st === undefined && this.streams.size >= this.maxStreams && this.silentVictim() === undefined) {
       this.counters.streamsOverCap++; // dropped before it touches its source: it must not move the source's session
       return undefined;
     }
@@ -226,6 +226,8 @@ export class StreamTable {
       confirm(src);
     }
     if (st === undefined) {
+      // Only a stream that is taken evicts one: a datagram dropped above (a dead run's, late) cost none its place.
+      if (this.streams.size >= this.maxStreams) this.evictSilent();
       const created: StreamState = {
         key,
         channelId,
@@ -284,26 +286,31 @@ export class StreamTable {
 
   /**
    * Cold (the table is full and a new stream came): the stream silent longest among those the stale check found
-   * silent leaves the table, its books with it ('session' event `evicted`, `streamsEvicted`); false when every
-   * stream is live (the new one is then refused). Without this, streams forged once (no HMAC key) held the table for
-   * good: a restarted publisher's or a new channel's stream was never taken.
+   * silent leaves the table, its books with it ('session' event `evicted`, `streamsEvicted`); with every stream live
+   * (silentVictim none), streamOf refused the new one first. Without this, streams forged once (no HMAC key) held the
+   * table for good: a restarted publisher's or a new channel's stream was never taken.
    */
-  private evictSilent(): boolean {
-    if (this.silentListed !== this.silentEpoch) this.listSilent();
-    const order = this.silentOrder;
-    let victim: StreamState | undefined;
-    while (victim === undefined && this.silentNext < order.length) {
-      const s = order[this.silentNext++]!;
-      if (s.silent && this.streams.get(s.key) === s) victim = s; // not one that spoke or left since
-    }
-    if (victim === undefined) return false;
+  private evictSilent(): void {
+    const victim = this.silentVictim();
+    if (victim === undefined) return;
+    this.silentNext++;
     this.streams.delete(victim.key);
     this.counters.streamsEvicted++;
     this.streamGone(victim.source, victim.sourceId);
     this.onEvicted?.(victim);
     this.instrumentBooks.evictStream(victim, this.silentBooks.get(victim.key) ?? NO_BOOKS);
     this.emitSession("evicted", victim, victim.sessionId);
-    return true;
+  }
+
+  /** Cold: the stream evictSilent would give up (none: every stream is live). */
+  private silentVictim(): StreamState | undefined {
+    if (this.silentListed !== this.silentEpoch) this.listSilent();
+    const order = this.silentOrder;
+    for (; this.silentNext < order.length; this.silentNext++) {
+      const s = order[this.silentNext]!;
+      if (s.silent && this.streams.get(s.key) === s) return s; // not one that spoke or left since
+    }
+    return undefined;
   }
 
   /**

@@ -96,6 +96,7 @@ describe("what a stream's eviction keeps and releases", () => {
     ingestAll(sub, late);
     expect(sub.book(1)?.usable ?? false).toBe(false);
     expect(sub.counters.oldSessionDatagrams).toBe(1);
+    expect(sub.counters.streamsEvicted).toBe(1); // dropped, it took no silent stream's place either
   });
 
   it("its retransmission request ends with it: the held datagrams are released, never replayed later", () => {
