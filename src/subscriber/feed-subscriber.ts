@@ -67,6 +67,12 @@ export type {
 const DEFAULT_RECV_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Without staleAfterMs, a stream is stale after this many of its advertised heartbeat intervals. */
 export const STALE_HEARTBEAT_INTERVALS = 3;
+/**
+ * The longest heartbeat interval a publisher may use (publish.heartbeat_interval_ms ≤ 60 s). A full table gives a
+ * stream up only after it has been silent for STALE_HEARTBEAT_INTERVALS of its heartbeat interval (and staleAfterMs):
+ * one claiming none (0) or a longer one is taken at this one, so a forged flood claiming 0 holds no table for good.
+ */
+export const MAX_HEARTBEAT_INTERVAL_MS = 60_000;
 /** How often the stale check runs when the limit comes from the heartbeat interval. */
 const STALE_CHECK_MS = 100;
 export const DEFAULT_MAX_BOOKS = 10_000;
@@ -152,6 +158,8 @@ export class FeedSubscriber {
   /** instrumentBooks.updateEvent: its packet fields are set here, once per packet. */
   private readonly updateEvent: UpdateEvent;
   private staleTimer: ReturnType<typeof setInterval> | undefined;
+  /** monoEpochMs() at the last start(): a stream's silence for eviction counts from here (not through a stop()). */
+  private listeningSinceMs = -Infinity;
   /** start() was called and stop() not since. */
   private running = false;
   /** Counts start() and stop() calls: a start() that finds it changed after an await was stopped meanwhile. */
@@ -192,6 +200,7 @@ export class FeedSubscriber {
     this.books = this.instrumentBooks.books;
     this.streamTable = new StreamTable(this.counters, this.listeners, this.instrumentBooks, this.maxStreams);
     this.streams = this.streamTable.streams;
+    this.streamTable.onEvicted = (st) => this.recovery?.forget(st);
     this.updateEvent = this.instrumentBooks.updateEvent;
     for (const g of this.groups) {
       if (g.group === undefined && g.bind === undefined) throw new RangeError(`groups: port ${g.port} needs a multicast group or a unicast bind address`);
@@ -237,6 +246,8 @@ export class FeedSubscriber {
     if (this.running) throw new Error("subscriber: start() called twice (stop() first)");
     this.running = true;
     this.instrumentBooks.stopped = false;
+    this.listeningSinceMs = monoEpochMs();
+    for (const st of this.streams.values()) st.silent = false; // it may have spoken while nothing listened
     const gen = ++this.generation;
     // stop() while a bind is under way closes the sockets opened so far: start() goes no further (before, it bound
     // the groups left, opened the request socket and started both timers after the stop, or never settled).
@@ -367,18 +378,27 @@ export class FeedSubscriber {
   /**
    * Runs the stale check as of `nowMs`, epoch ms on the subscriber's monotonic clock (mono-clock.ts; the timer calls
    * it with monoEpochMs(); tests may, with their own time, Date.now() being close). A stream silent for
-   * staleAfterMs, or for 3 × its advertised heartbeat interval, is stale and its books are not usable. The timer skips
+   * staleAfterMs, or for 3 × its advertised heartbeat interval, is stale and its books are not usable. One silent for
+   * staleAfterMs and 3 intervals (0 or over MAX_HEARTBEAT_INTERVAL_MS counted as that), since the last start(), is
+   * `silent`: a full table may evict it (streams.ts evictSilent); staleAfterMs 0 judges neither. The timer skips
    * the one round that runs right after a stall of this thread (core/late-rounds.ts); a direct call always judges.
    */
   checkStale(nowMs: number): void {
+    if (this.staleAfterMs === 0) return; // no stale detection: no eviction either
     for (const st of this.streams.values()) {
-      const limit = this.staleAfterMs ?? STALE_HEARTBEAT_INTERVALS * st.heartbeatIntervalMs;
-      if (limit <= 0 || nowMs - st.lastRecvMs < limit) continue;
+      const hbMs = st.heartbeatIntervalMs;
+      const limit = this.staleAfterMs ?? STALE_HEARTBEAT_INTERVALS * hbMs;
+      // Silent (a full table may evict it, streams.ts evictSilent; ended ones too): past staleAfterMs and past its
+      // next heartbeats (a stream beating less often than staleAfterMs is stale between beats, but still sending),
+      // counted from start() (a stop() is no silence of the stream's), a claim of none or over the most capped.
       if (!st.silent) {
-        st.silent = true; // an ended one too: a full table may evict it (streams.ts evictSilent)
-        this.streamTable.silentEpoch++;
+        const claimedMs = STALE_HEARTBEAT_INTERVALS * (hbMs === 0 || hbMs > MAX_HEARTBEAT_INTERVAL_MS ? MAX_HEARTBEAT_INTERVAL_MS : hbMs);
+        if (nowMs - Math.max(st.lastRecvMs, this.listeningSinceMs) >= Math.max(this.staleAfterMs ?? 0, claimedMs)) {
+          st.silent = true;
+          this.streamTable.silentEpoch++;
+        }
       }
-      if (st.stale || st.ended) continue;
+      if (limit <= 0 || nowMs - st.lastRecvMs < limit || st.stale || st.ended) continue;
       this.markStale(st, nowMs, false);
     }
   }

@@ -77,8 +77,13 @@ export class InstrumentBooks {
   levelsHeld = 0;
   /** The streams (set by StreamTable): whose books may be evicted when the book table is full (evictSilentBook). */
   streamTable: Pick<StreamTable, "streams" | "silentEpoch"> | undefined;
-  /** StreamTable.silentEpoch when a scan of a full book table last found no book to evict. */
-  private silentBookSeen = -1;
+  /**
+   * The books a full table may evict (stream gone first, then silent longest), listed once per StreamTable.silentEpoch
+   * a full table needs room in, then taken in order: a scan per new id cost O(books) per datagram of a flood.
+   */
+  private readonly silentBooks: SubscriberBook[] = [];
+  private silentNext = 0;
+  private silentListed = -1;
 
   constructor(
     private readonly counters: SubscriberCounters,
@@ -120,30 +125,31 @@ export class InstrumentBooks {
    */
   private evictSilentBook(): boolean {
     const table = this.streamTable;
-    if (table === undefined || this.silentBookSeen === table.silentEpoch) return false; // none since the last scan
-    let victim: SubscriberBook | undefined;
-    let victimMs = Infinity;
-    for (const book of this.books.values()) {
-      const st = table.streams.get(book.streamKey);
-      const silentSinceMs = st === undefined ? -Infinity : st.silent ? st.lastRecvMs : Infinity;
-      if (silentSinceMs < victimMs) {
-        victim = book;
-        victimMs = silentSinceMs;
-        if (silentSinceMs === -Infinity) break; // no stream: none has been silent longer
-      }
+    if (table === undefined) return false;
+    const order = this.silentBooks;
+    if (this.silentListed !== table.silentEpoch) {
+      this.silentListed = table.silentEpoch;
+      this.silentNext = order.length = 0;
+      for (const book of this.books.values()) if (silentSinceMs(table, book) < Infinity) order.push(book);
+      order.sort((a, b) => silentSinceMs(table, a) - silentSinceMs(table, b) || 0); // stable; −∞ − −∞ is NaN
     }
-    if (victim === undefined) {
-      this.silentBookSeen = table.silentEpoch;
-      return false;
+    while (this.silentNext < order.length) {
+      const book = order[this.silentNext++]!;
+      if (this.books.get(book.instrumentId) !== book || silentSinceMs(table, book) === Infinity) continue; // gone, or its stream spoke
+      this.evictBook(book, table.streams.get(book.streamKey)?.channelId ?? -1, book.sourceId);
+      return true;
     }
-    const st = table.streams.get(victim.streamKey);
-    this.evictBook(victim, st?.channelId ?? -1, victim.sourceId);
-    return true;
+    return false;
   }
 
-  /** Cold: a stream left the table (StreamTable.evictSilent): every book it carried last goes with it. */
-  evictStream(st: StreamRef): void {
-    for (const book of this.books.values()) if (book.streamKey === st.key) this.evictBook(book, st.channelId, st.sourceId);
+  /**
+   * Cold: a stream left the table (StreamTable.evictSilent): every book it carried last goes with it — of `books`, the
+   * ones it carried when listed silent (none can have come since).
+   */
+  evictStream(st: StreamRef, books: Iterable<SubscriberBook>): void {
+    for (const book of books) {
+      if (book.streamKey === st.key && this.books.get(book.instrumentId) === book) this.evictBook(book, st.channelId, st.sourceId);
+    }
   }
 
   /**
@@ -754,6 +760,12 @@ export class InstrumentBooks {
     }
     return n;
   }
+}
+
+/** Since when the book's stream has been silent (−∞: it has none in the table; +∞: it is live). Cold. */
+function silentSinceMs(table: Pick<StreamTable, "streams">, book: SubscriberBook): number {
+  const st = table.streams.get(book.streamKey);
+  return st === undefined ? -Infinity : st.silent ? st.lastRecvMs : Infinity;
 }
 
 /**

@@ -190,6 +190,21 @@ export class Recovery {
     }
   }
 
+  /**
+   * Cold: the stream left the table (a full one evicted it, silent): its request ends and its held datagrams are
+   * dropped. Kept, they held their share of maxHeldTotal until the timeout and were then replayed, making the stream
+   * again as new, its books from datagrams received that long ago.
+   */
+  forget(st: StreamState): void {
+    const p = this.pending.get(st.key);
+    if (p !== undefined && p.st === st) {
+      this.pending.delete(st.key);
+      this.heldTotal -= p.held.length;
+    }
+    for (const r of this.ready) if (r.st === st) r.held.length = 0;
+    this.suppressed.delete(st.key);
+  }
+
   /** A reply of the request server (OUT_OF_RANGE or THROTTLED) for one stream's request: fall back. */
   refused(channelId: number, sourceId: number, sessionId: number, seqNum: number): void {
     for (const p of this.pending.values()) {

@@ -11,6 +11,7 @@ import type { PacketReader } from "../wire/decoder.ts";
 import { monoEpochMs } from "./mono-clock.ts";
 import type { InstrumentBooks } from "./instrument-books.ts";
 import type { Listeners } from "./listeners.ts";
+import type { SubscriberBook } from "./subscriber-book.ts";
 import type { GapEvent, SessionEvent, StreamInfo, SubscriberCounters } from "./subscriber-types.ts";
 
 /**
@@ -97,8 +98,9 @@ export interface StreamState extends StreamInfo {
   lateFromSendUs: number;
   lateAdoptedAtUs: number;
   /**
-   * The stale check found the stream silent past its stale limit (ended ones too; not stop()), and nothing came
-   * since: when the table is full, the one silent longest makes room for a new stream (evictSilent).
+   * The stale check found nothing heard for staleAfterMs and 3 of its heartbeat intervals (capped; ended ones too;
+   * since the last start()), and nothing came since: when the table is full, the one silent longest makes room for a
+   * new stream (evictSilent).
    */
   silent: boolean;
 }
@@ -127,20 +129,38 @@ export interface SourceState {
    * restart. Their late or duplicated datagrams must not pass for one whose clock stepped back (sessionOver).
    */
   retired: number[];
+  /** Its streams in the table: none left, the source is still remembered for a while (StreamTable.streamGone). */
+  streams: number;
 }
+
+const NO_BOOKS: readonly SubscriberBook[] = [];
 
 /** Replaced sessions remembered per source (cold: one entry per confirmed restart). */
 export const RETIRED_SESSIONS = 8;
+/** Sources with no stream left in the table remembered at least (maxStreams when more; ~200 bytes each). */
+export const IDLE_SOURCES = 1024;
 
 export class StreamTable {
   readonly streams = new Map<number, StreamState>();
   private readonly sources = new Map<number, SourceState>();
+  /** Sources none of whose streams is left in the table, longest so first: the last IDLE_SOURCES (or maxStreams) kept. */
+  private readonly idleSources = new Map<number, SourceState>();
   /**
-   * Bumped when a stream turns silent or leaves the table: a full table's scan for a stream to evict that found none
-   * (silentSeen) is not repeated per datagram of a flood until one may be there.
+   * Bumped when a stream turns silent, or leaves the table with its books left behind (a bogus session undone): what
+   * a full table may evict is then listed again (silentOrder here, InstrumentBooks' own list of books).
    */
   silentEpoch = 0;
-  private silentSeen = -1;
+  /**
+   * The silent streams, silent longest first, and each one's books: listed (a scan of both tables) when a full table
+   * first needs room after silentEpoch changed, then taken in order. A scan per new stream made a flood of new ids at
+   * the cap cost O(streams + books) per datagram (~100 µs at 1024 streams and 10 000 books) each stale round.
+   */
+  private readonly silentOrder: StreamState[] = [];
+  private silentNext = 0;
+  private silentListed = -1;
+  private readonly silentBooks = new Map<number, SubscriberBook[]>();
+  /** Told when a stream left the table (evictSilent): its retransmission request ends (recovery.ts forget). */
+  onEvicted: ((st: StreamState) => void) | undefined;
 
   constructor(
     private readonly counters: SubscriberCounters,
@@ -166,11 +186,12 @@ export class StreamTable {
       return st;
     }
     // Cold from here: a new stream or another session.
-    if (st === undefined && this.streams.size >= this.maxStreams && !this.evictSilent()) {
+    if (st === undefined && this.streams.size >= this.maxStreams && this.silentVictim() === undefined) {
       this.counters.streamsOverCap++; // dropped before it touches its source: it must not move the source's session
       return undefined;
     }
     const src = this.sourceOf(sourceId);
+    const freshSource = src.startUs < 0; // no book can be of a session of it: none to supersede (no scan)
     let vsSource = src.startUs < 0 ? 1 : compareSessions(sessionStartUs, sessionId, src.startUs, src.id);
     // An older session arriving once the source's newest is over (every stream of it ended or stale) is a restart
     // whose host clock stepped back (its start time earlier than the dead run's): taken as a newer one, provisional
@@ -205,6 +226,8 @@ export class StreamTable {
       confirm(src);
     }
     if (st === undefined) {
+      // Only a stream that is taken evicts one: a datagram dropped above (a dead run's, late) cost none its place.
+      if (this.streams.size >= this.maxStreams) this.evictSilent();
       const created: StreamState = {
         key,
         channelId,
@@ -231,8 +254,9 @@ export class StreamTable {
         silent: false,
       };
       this.streams.set(key, created);
+      if (src.streams++ === 0) this.idleSources.delete(sourceId);
       this.emitSession("new", created, undefined);
-      this.instrumentBooks.supersedeSource(created);
+      if (!freshSource) this.instrumentBooks.supersedeSource(created);
       return created;
     }
     if (compareSessions(sessionStartUs, sessionId, st.sessionStartUs, st.sessionId) < 0 && !st.stale && !st.ended) {
@@ -262,27 +286,70 @@ export class StreamTable {
 
   /**
    * Cold (the table is full and a new stream came): the stream silent longest among those the stale check found
-   * silent leaves the table, its books with it ('session' event `evicted`, `streamsEvicted`); false when every
-   * stream is live (the new one is then refused). Without this, streams forged once (no HMAC key) held the table for
-   * good: a restarted publisher's or a new channel's stream was never taken.
+   * silent leaves the table, its books with it ('session' event `evicted`, `streamsEvicted`); with every stream live
+   * (silentVictim none), streamOf refused the new one first. Without this, streams forged once (no HMAC key) held the
+   * table for good: a restarted publisher's or a new channel's stream was never taken.
    */
-  private evictSilent(): boolean {
-    if (this.silentSeen === this.silentEpoch) return false; // none since the last scan found none
-    let victim: StreamState | undefined;
-    for (const s of this.streams.values()) if (s.silent && (victim === undefined || s.lastRecvMs < victim.lastRecvMs)) victim = s;
-    if (victim === undefined) {
-      this.silentSeen = this.silentEpoch;
-      return false;
-    }
+  private evictSilent(): void {
+    const victim = this.silentVictim();
+    if (victim === undefined) return;
+    this.silentNext++;
     this.streams.delete(victim.key);
     this.counters.streamsEvicted++;
-    let sourceUsed = false;
-    for (const s of this.streams.values()) if (s.source === victim.source) sourceUsed = true;
-    if (!sourceUsed) this.sources.delete(victim.sourceId); // sources stay no more than streams
-    this.silentEpoch++;
-    this.instrumentBooks.evictStream(victim);
+    this.streamGone(victim.source, victim.sourceId);
+    this.onEvicted?.(victim);
+    this.instrumentBooks.evictStream(victim, this.silentBooks.get(victim.key) ?? NO_BOOKS);
     this.emitSession("evicted", victim, victim.sessionId);
-    return true;
+  }
+
+  /** Cold: the stream evictSilent would give up (none: every stream is live). */
+  private silentVictim(): StreamState | undefined {
+    if (this.silentListed !== this.silentEpoch) this.listSilent();
+    const order = this.silentOrder;
+    for (; this.silentNext < order.length; this.silentNext++) {
+      const s = order[this.silentNext]!;
+      if (s.silent && this.streams.get(s.key) === s) return s; // not one that spoke or left since
+    }
+    return undefined;
+  }
+
+  /**
+   * Cold (once per silentEpoch a full table needs room in): the silent streams by lastRecvMs, and their books. Exact
+   * until they speak: no book moves onto a stream without a message of it, which ends its silence.
+   */
+  private listSilent(): void {
+    this.silentListed = this.silentEpoch;
+    const order = this.silentOrder;
+    order.length = 0;
+    this.silentNext = 0;
+    this.silentBooks.clear();
+    for (const s of this.streams.values()) if (s.silent) order.push(s);
+    if (order.length === 0) return;
+    order.sort((a, b) => a.lastRecvMs - b.lastRecvMs); // stable: ties in table order
+    for (const book of this.instrumentBooks.books.values()) {
+      const s = this.streams.get(book.streamKey);
+      if (s === undefined || !s.silent) continue;
+      const list = this.silentBooks.get(s.key);
+      if (list === undefined) this.silentBooks.set(s.key, [book]);
+      else list.push(book);
+    }
+  }
+
+  /**
+   * Cold: one of the source's streams left the table. With none left, the source is still remembered — its newest
+   * session and the ones it left behind: forgotten, a dead run's late datagram (a snapshot) after the eviction of its
+   * silent stream made a new source and stream, and a book usable with old data — the last IDLE_SOURCES (or
+   * maxStreams) such sources at most (a flood of forged source ids pushes out the oldest).
+   */
+  private streamGone(src: SourceState, sourceId: number): void {
+    if (--src.streams > 0) return;
+    this.idleSources.set(sourceId, src);
+    if (this.idleSources.size <= Math.max(IDLE_SOURCES, this.maxStreams)) return;
+    for (const oldest of this.idleSources.keys()) {
+      this.idleSources.delete(oldest);
+      this.sources.delete(oldest);
+      break;
+    }
   }
 
   /** Cold: no stream of the source's newest session is alive (each ended or stale). */
@@ -297,7 +364,7 @@ export class StreamTable {
   private sourceOf(sourceId: number): SourceState {
     let src = this.sources.get(sourceId);
     if (src === undefined) {
-      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, adoptedAtUs: 0, adoptedOnChannel: 0, retired: [] };
+      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, adoptedAtUs: 0, adoptedOnChannel: 0, retired: [], streams: 0 };
       this.sources.set(sourceId, src);
     }
     return src;
@@ -335,6 +402,7 @@ export class StreamTable {
       if (s.source !== src || compareSessions(s.sessionStartUs, s.sessionId, sessionStartUs, sessionId) <= 0) continue;
       if (s.prevSessionStartUs < 0 || compareSessions(s.prevSessionStartUs, s.prevSessionId, sessionStartUs, sessionId) > 0) {
         this.streams.delete(key); // a stream only a bogus session had
+        this.streamGone(s.source, s.sourceId);
         this.silentEpoch++; // its books have no stream now: they may be evicted
         continue;
       }

@@ -71,14 +71,15 @@ export interface FeedSubscriberOptions {
   snapshotDepth?: number;
   /**
    * Books (instrument ids) kept at most. Full, a new id takes the place of the book whose stream left the table or
-   * has been silent longest past its stale limit (`booksEvicted`, 'evict' event); when every book's stream is live,
+   * has been silent longest (as for maxStreams; `booksEvicted`, 'evict' event); when every book's stream is live,
    * its messages are dropped and counted (`booksOverCap`). Default 10 000.
    */
   maxBooks?: number;
   /**
-   * Streams (channel, source) tracked at most. Full, a new stream takes the place of the one silent longest past its
-   * stale limit, whose books go with it (`streamsEvicted`, 'session' event `evicted`); when every stream is live
-   * (or staleAfterMs is 0), its datagrams are dropped and counted (`streamsOverCap`). Default 1024.
+   * Streams (channel, source) tracked at most. Full, a new stream takes the place of the one silent longest — nothing
+   * heard for staleAfterMs and 3 of its heartbeat intervals (0 or over 60 s counted as 60 s: the most a publisher
+   * may use), since its last datagram or the last start() — whose books go with it (`streamsEvicted`, 'session' event
+   * `evicted`); when none is silent (or staleAfterMs is 0), its datagrams are dropped (`streamsOverCap`). Default 1024.
    */
   maxStreams?: number;
   /**
@@ -135,7 +136,7 @@ export interface SessionEvent {
   /**
    * new: first datagram of a stream; restarted: a newer session on a known stream; ended: END_OF_SESSION;
    * reverted: the newer session was proved bogus by the old one's next datagrams (previousSessionId = the bogus one);
-   * evicted: the stream, silent past its stale limit, left the full table (maxStreams) for a new one, its books with it.
+   * evicted: the stream, silent (see maxStreams), left the full table (maxStreams) for a new one, its books with it.
    */
   kind: "new" | "restarted" | "ended" | "reverted" | "evicted";
   channelId: number;
