@@ -23,6 +23,7 @@ import { venueSpec, type VenueSpec } from "../venues/registry.ts";
 import { instrumentSymbolOf, isConnectionEventUrl, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
 import { detail, levelsOf, summarize, type BookCounts, type BookDetail, type BookLevels, type BookSummary } from "./book-json.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
+import { heapUsedBytes } from "./process-metrics.ts";
 import type { ReadinessInput } from "./readiness.ts";
 import type { VenueStart } from "./venue-start.ts";
 
@@ -572,7 +573,7 @@ export class Feeder {
       exchangeToReceipt,
       receiptToSend,
       eventLoopLag: this.opts.replay ? undefined : histogramData(this.lag.histogram),
-      heapUsedBytes: process.memoryUsage().heapUsed,
+      heapUsedBytes: heapUsedBytes(),
       wallClockSteps: { ...wallClockSteps },
     };
   }
