@@ -558,6 +558,7 @@ export class FeedSubscriber {
     const shownRecvUs = shownUs(recvTimeUs);
     ev.recvTimeUs = shownRecvUs;
     ev.latencyUs = shownRecvUs - sendTimeUs;
+    this.instrumentBooks.recvUs = recvTimeUs; // ages (assemblies) stay on the receipt clock
     ev.channelId = st.channelId;
     ev.sourceId = st.sourceId;
 

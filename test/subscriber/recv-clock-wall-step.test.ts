@@ -5,7 +5,8 @@
  * latency read the step (−1 h after a step forward of an hour) and its recvTimeUs stayed an hour behind, until the
  * subscriber restarted. Now what an update shows follows the wall clock within about a second (mono-clock.ts shownUs,
  * on the subscriber's own timer), while silences and ages stay monotonic: the step neither makes the stream stale nor
- * moves its lastRecvMs. Date.now stubbed (test/support/stepped-wall-clock.ts); datagrams through ingest(), no socket.
+ * moves its lastRecvMs, nor ages an unfinished snapshot assembly (dropped after STALE_ASSEMBLY_MS of receive time).
+ * Date.now stubbed (test/support/stepped-wall-clock.ts); datagrams through ingest(), no socket.
  */
 import { expect, test } from "vitest";
 import { FeedSubscriber, type UpdateEvent } from "../../src/subscriber/index.ts";
@@ -13,7 +14,7 @@ import { checkWallClock, monoEpochMs } from "../../src/subscriber/mono-clock.ts"
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { untilMono, useSteppedWallClock } from "../support/stepped-wall-clock.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
-import { packer, take } from "./feed-harness.ts";
+import { packer, T0, take } from "./feed-harness.ts";
 
 const HOUR_MS = 3_600_000;
 const clock = useSteppedWallClock();
@@ -67,4 +68,38 @@ test("after a step either way, updates show receipt on the wall clock and latenc
     expect(stream!.stale).toBe(false);
     expect(sub.book(inst.instrumentId)!.usable).toBe(true);
   }
+});
+
+test("a step forward of an hour ages no snapshot assembly under way: none is dropped as untouched for 10 s", () => {
+  let stepMs = 0;
+  clock.cleanups.push(async () => {
+    clock.step(-stepMs);
+    checkWallClock();
+  });
+  const inst = makeInstrument("bybit", "linear", "ASMUSDT", 1, 3);
+  /** A snapshot of 120 bids in two chunks: its first only (the second still to come). */
+  const firstChunk = (id: number): Uint8Array => {
+    const p = packer({ channelId: 100 + id });
+    const b = new TestBook({ ...inst, instrumentId: id });
+    b.load(Array.from({ length: 120 }, (_, k) => [10_000 - k, 1] as [number, number]), [[20_000, 1]], 1, T0);
+    packBookSnapshot(p, b, 0, false);
+    const chunks = take(p);
+    expect(chunks.length).toBe(2);
+    return chunks[0]!;
+  };
+  const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, maxAssemblyLevels: 3 * 256 + 100 });
+  for (const id of [1, 2, 3]) sub.ingest(firstChunk(id));
+  expect(sub.assemblyScratchLevels).toBe(3 * 256);
+  clock.step(HOUR_MS);
+  stepMs += HOUR_MS;
+  expect(checkWallClock()).toBe(true); // what updates show is on the stepped wall clock now
+  // A new book's snapshot does not fit beside the three under way, received a moment ago: refused, none dropped.
+  const p = packer({ channelId: 110 });
+  const b = new TestBook({ ...inst, instrumentId: 10 });
+  b.load([[10, 1]], [[20, 1]], 1, T0);
+  packBookSnapshot(p, b, 0, false);
+  for (const d of take(p)) sub.ingest(d);
+  expect(sub.counters.assembliesExpired).toBe(0); // on the shown clock: 3, an hour "untouched"
+  expect(sub.counters.assemblyOverBudget).toBe(1);
+  expect(sub.assemblyScratchLevels).toBe(3 * 256);
 });
