@@ -3,7 +3,7 @@
  * @module
  */
 import type { BookView } from "../core/book-view.ts";
-import { nowUs } from "../core/clock.ts";
+import { monoStampUs, nowUs } from "../core/clock.ts";
 import { formatFixed } from "../core/fixed.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import { BOOK_STATE_NAMES, STATUS_REASON_NAMES } from "../core/types.ts";
@@ -28,10 +28,12 @@ export interface BookSummary {
   tsEventUs: number;
   tsRecvUs: number;
   /**
-   * How long before this summary tsRecvUs was (µs; 0 while it is 0), read on the clock tsRecvUs is on: the book's own
-   * thread's (core/clock.ts nowUs, which a wall-clock step does not move). The status page shows it as the age of the
-   * last update: read against the wall clock of the answer (/status nowMs), a step forward of an hour showed every
-   * book an hour old, and a step back showed none old. A dead worker's books: as of its last answer, plus the time since.
+   * How long before this summary the book's last update was received (µs; 0 while tsRecvUs is 0), on the book's own
+   * thread's monotonic clock (BookCounts.recvMonoUs): no step of the wall clock moves it. The status page shows it as
+   * the age of the last update: read against the wall clock of the answer (/status nowMs), a step forward of an hour
+   * showed every book an hour old, and a step back showed none old; read against nowUs (which follows a step within
+   * about a second), a book quiet since the step was off by the step until its next update. A dead worker's books: as
+   * of its last answer, plus the time since.
    */
   recvAgeUs: number;
   /** Sequence gaps the venue adapter reported for this book (each resynced it). */
@@ -65,10 +67,15 @@ export function unresolvedSummary(u: { venue: string; market: string; symbol: st
   };
 }
 
-/** Per-book counts the app keeps beside the builder (cold: bumped only when a book is invalidated). */
+/** Per-book numbers the app keeps beside the builder (the counts cold: bumped only when a book is invalidated). */
 export interface BookCounts {
   readonly gaps: number;
   readonly invalidations: number;
+  /**
+   * The last applied update's receipt on the monotonic timeline (core/clock.ts monoStampUs of its tsRecvUs): the age
+   * is read from it. Without it (a view the app keeps nothing beside), from tsRecvUs against nowUs.
+   */
+  readonly recvMonoUs?: number;
 }
 
 const NO_COUNTS: BookCounts = { gaps: 0, invalidations: 0 };
@@ -101,7 +108,7 @@ export function summarize(view: BookView, valid: boolean, counts: BookCounts = N
     tsExchangeUs: view.tsExchangeUs,
     tsEventUs: view.tsEventUs,
     tsRecvUs: view.tsRecvUs,
-    recvAgeUs: view.tsRecvUs > 0 ? Math.max(0, nowUs() - view.tsRecvUs) : 0,
+    recvAgeUs: view.tsRecvUs > 0 ? Math.max(0, counts.recvMonoUs !== undefined ? monoStampUs(nowUs()) - counts.recvMonoUs : nowUs() - view.tsRecvUs) : 0,
     gaps: counts.gaps,
     invalidations: counts.invalidations,
   };

@@ -12,7 +12,7 @@ import { shardOfId, workerOfId } from "../config/share.ts";
 import { ApplyResult, BookBuilder } from "../book/book-builder.ts";
 import type { BookUpdate } from "../core/book-update.ts";
 import { ChangeSet } from "../core/change-set.ts";
-import { addWallStepHook, wallClockSteps } from "../core/clock.ts";
+import { addWallStepHook, monoStampUs, wallClockSteps } from "../core/clock.ts";
 import type { LatencyHistogram } from "../core/histogram.ts";
 import type { BookView } from "../core/book-view.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
@@ -25,6 +25,7 @@ import { venueSpec, type VenueSpec } from "../venues/registry.ts";
 import { instrumentSymbolOf, isConnectionEventUrl, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
 import { detail, levelsOf, summarize, type BookCounts, type BookDetail, type BookLevels, type BookSummary } from "./book-json.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
+import { heapUsedBytes } from "./process-metrics.ts";
 import type { ReadinessInput } from "./readiness.ts";
 import type { VenueStart } from "./venue-start.ts";
 
@@ -82,6 +83,12 @@ class VenuePipeline implements BookSink {
   /** By subscription index (cold: bumped only when a book is invalidated): gaps reported, times it stopped being live. */
   private readonly gaps: number[] = [];
   private readonly invalidations: number[] = [];
+  /**
+   * By subscription index: the receipt of the update its book last applied, on the monotonic timeline (core/clock.ts
+   * monoStampUs): its age (/books recvAgeUs, the status page) is read from it, so a step of the wall clock, which
+   * tsRecvUs follows, does not put a quiet book's age off by the step until its next update. One store per update.
+   */
+  private readonly recvMonoUs: Float64Array;
   /** Books the adapter's verify() found different from the venue's (per venue). */
   checksumMismatches = 0;
   /** The adapter's integrity hook, when it has one (read once: most venues have none and pay nothing). */
@@ -100,6 +107,7 @@ class VenuePipeline implements BookSink {
     private readonly exchangeToReceipt: LatencyHistogram,
   ) {
     this.verify = adapter.verify?.bind(adapter);
+    this.recvMonoUs = new Float64Array(subscriptions.length);
   }
 
   /** Notes what the start's load found: the books it resolved and the symbols left out, with the adapter's why. Cold. */
@@ -140,6 +148,9 @@ class VenuePipeline implements BookSink {
       // A replace on a book that is not LIVE is applied, and published, as a snapshot.
       const whole = update.replace ? builder.state !== BookState.LIVE : update.isSnapshot;
       const result = update.replace ? builder.applyReplace(update) : update.isSnapshot ? builder.applySnapshot(update) : builder.applyDelta(update);
+      // Applied or crossed: the builder took update.tsRecvUs (stamped this turn, or buffered by the adapter since: then
+      // a wall-clock step between its receipt and now is in this age, until the book's next update).
+      if (result !== ApplyResult.IGNORED_NOT_LIVE) this.recvMonoUs[index] = monoStampUs(update.tsRecvUs);
       if (result === ApplyResult.APPLIED) {
         if (this.verify !== undefined && !this.verify(index, builder)) {
           this.onChecksumMismatch(index, builder);
@@ -223,7 +234,7 @@ class VenuePipeline implements BookSink {
   }
 
   countsOf(index: number): BookCounts {
-    return { gaps: this.gaps[index] ?? 0, invalidations: this.invalidations[index] ?? 0 };
+    return { gaps: this.gaps[index] ?? 0, invalidations: this.invalidations[index] ?? 0, recvMonoUs: this.recvMonoUs[index] ?? 0 };
   }
 
   private contain(index: number, err: unknown): void {
@@ -566,7 +577,7 @@ export class Feeder {
       exchangeToReceipt,
       receiptToSend,
       eventLoopLag: this.opts.replay ? undefined : histogramData(this.lag.histogram),
-      heapUsedBytes: process.memoryUsage().heapUsed,
+      heapUsedBytes: heapUsedBytes(),
       wallClockSteps: { ...wallClockSteps },
     };
   }

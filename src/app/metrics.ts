@@ -89,8 +89,8 @@ export interface MetricsSnapshot {
   exchangeToReceipt: Record<string, HistogramData>;
   receiptToSend: HistogramData;
   eventLoopLag: HistogramData | undefined;
-  /** JS heap in use by this pipeline's thread (each worker has its own heap). */
-  heapUsedBytes: number;
+  /** JS heap in use by this pipeline's thread (each worker has its own heap); undefined when unreadable (EMFILE). */
+  heapUsedBytes: number | undefined;
   /** This thread's moves of nowUs to the wall clock after a step of the host's clock (core/clock.ts wallClockSteps). */
   wallClockSteps?: { count: number; lastStepUs: number } | undefined;
 }
@@ -157,7 +157,7 @@ export function renderMetrics(input: MetricsInput): string {
     if (s.eventLoopLag) {
       w.family("feeder_event_loop_lag_seconds", "histogram", "event-loop lag, sampled every 100 ms").histogram("feeder_event_loop_lag_seconds", base, s.eventLoopLag);
     }
-    w.family("feeder_js_heap_used_bytes", "gauge", "JS heap in use by the pipeline's thread").sample("feeder_js_heap_used_bytes", base, s.heapUsedBytes);
+    if (s.heapUsedBytes !== undefined) w.family("feeder_js_heap_used_bytes", "gauge", "JS heap in use by the pipeline's thread").sample("feeder_js_heap_used_bytes", base, s.heapUsedBytes);
     if (s.wallClockSteps) {
       w.family("feeder_wall_clock_steps_total", "counter", "steps of the host's wall clock the published timestamps were moved to").sample("feeder_wall_clock_steps_total", base, s.wallClockSteps.count);
       w.family("feeder_wall_clock_last_step_seconds", "gauge", "the last such step: positive ahead, negative back; 0 before any").sample("feeder_wall_clock_last_step_seconds", base, s.wallClockSteps.lastStepUs / 1e6);

@@ -2,7 +2,8 @@
  * The standard `process_*` metrics (names as the official Prometheus clients export them), read at scrape time
  * from the main thread: one set per process, never per worker (a worker shares the process's CPU, RSS and fds).
  * Linux-only values (virtual memory, fds) come from /proc and are left out elsewhere. The open fds are counted as the
- * HTTP descriptor guard counts them (openFdCount: the size of /proc/self/fd on Linux 6.2+, no listing).
+ * HTTP descriptor guard counts them (openFdCount: the size of /proc/self/fd on Linux 6.2+, no listing). At the
+ * descriptor limit (EMFILE) a value read from a file is left out of that scrape (the fd limit: the last one read).
  * @module
  */
 import { readFileSync } from "node:fs";
@@ -11,7 +12,8 @@ import type { PromWriter } from "./prometheus.ts";
 
 export interface ProcessSnapshot {
   cpuSeconds: number;
-  residentBytes: number;
+  /** Undefined when it cannot be read (at the descriptor limit: Bun reads it from a file). */
+  residentBytes: number | undefined;
   virtualBytes: number | undefined;
   openFds: number | undefined;
   maxFds: number | undefined;
@@ -21,15 +23,23 @@ export interface ProcessSnapshot {
 /** Computed once: the process's start in seconds since the epoch. */
 const START_TIME_SECONDS = Math.round((Date.now() / 1000 - process.uptime()) * 1000) / 1000;
 
-/** `fdDir`: how /proc/self/fd is read (a test gives its own). */
-export function processSnapshot(fdDir: FdDir = PROC_FD): ProcessSnapshot {
+/**
+ * The soft descriptor limit as last read: at the limit (EMFILE) /proc/self/limits cannot be opened either, and both
+ * fd metrics were left out then, just when they matter. The limit seldom changes (prlimit): the last one stands.
+ */
+let lastMaxFds: number | undefined;
+
+const readProcText = (path: string): string => readFileSync(path, "utf8");
+
+/** `fdDir`: how /proc/self/fd is read; `readText`: how /proc/self/limits is (a test gives its own). */
+export function processSnapshot(fdDir: FdDir = PROC_FD, readText: (path: string) => string = readProcText): ProcessSnapshot {
   const cpu = process.cpuUsage();
-  const maxFds = readMaxFds();
+  const maxFds = readMaxFds(readText);
   // No descriptor left to list them with (EMFILE): every one is open, so the count is the limit (if known).
   const openFds = openFdCount(maxFds ?? -1, fdDir);
   return {
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    residentBytes: process.memoryUsage.rss(),
+    residentBytes: tryOr(() => process.memoryUsage.rss(), undefined),
     virtualBytes: readVirtualBytes(),
     openFds: openFds === -1 ? undefined : openFds,
     maxFds,
@@ -39,11 +49,19 @@ export function processSnapshot(fdDir: FdDir = PROC_FD): ProcessSnapshot {
 
 export function writeProcessMetrics(w: PromWriter, p: ProcessSnapshot): void {
   w.family("process_cpu_seconds_total", "counter", "user and system CPU time spent").sample("process_cpu_seconds_total", {}, p.cpuSeconds);
-  w.family("process_resident_memory_bytes", "gauge", "resident memory size").sample("process_resident_memory_bytes", {}, p.residentBytes);
+  if (p.residentBytes !== undefined) w.family("process_resident_memory_bytes", "gauge", "resident memory size").sample("process_resident_memory_bytes", {}, p.residentBytes);
   if (p.virtualBytes !== undefined) w.family("process_virtual_memory_bytes", "gauge", "virtual memory size").sample("process_virtual_memory_bytes", {}, p.virtualBytes);
   if (p.openFds !== undefined) w.family("process_open_fds", "gauge", "open file descriptors").sample("process_open_fds", {}, p.openFds);
   if (p.maxFds !== undefined) w.family("process_max_fds", "gauge", "maximum number of open file descriptors").sample("process_max_fds", {}, p.maxFds);
   w.family("process_start_time_seconds", "gauge", "start time of the process since the Unix epoch").sample("process_start_time_seconds", {}, p.startTimeSeconds);
+}
+
+/**
+ * JS heap in use by this thread; undefined when it cannot be read. Bun's process.memoryUsage() reads RSS from a file
+ * as well and throws at the descriptor limit (EMFILE; Bun 1.4.5): that threw the whole /metrics scrape out (500).
+ */
+export function heapUsedBytes(): number | undefined {
+  return tryOr(() => process.memoryUsage().heapUsed, undefined);
 }
 
 function readVirtualBytes(): number | undefined {
@@ -56,11 +74,17 @@ function readVirtualBytes(): number | undefined {
   }, undefined);
 }
 
-function readMaxFds(): number | undefined {
-  return tryOr(() => {
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync("/proc/self/limits", "utf8"));
-    return m && m[1] !== "unlimited" ? Number(m[1]) : undefined;
-  }, undefined);
+/** The soft limit (undefined: unlimited, or not Linux); the last one read when the file cannot be (EMFILE). */
+function readMaxFds(readText: (path: string) => string): number | undefined {
+  let text: string;
+  try {
+    text = readText("/proc/self/limits");
+  } catch {
+    return lastMaxFds;
+  }
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
+  lastMaxFds = m && m[1] !== "unlimited" ? Number(m[1]) : undefined;
+  return lastMaxFds;
 }
 
 function tryOr<T, U>(f: () => T, fallback: U): T | U {

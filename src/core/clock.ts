@@ -67,15 +67,7 @@ export function monoStampUs(stampUs: number): number {
  * end (endTurn) at most every WALL_CHECK_MS, so every stamp of one turn is on one origin; tests call it. Cold.
  */
 export function checkWallClock(): boolean {
-  // Date.now() read between two monotonic readings: a preemption between them widens the bracket and can only hide
-  // a drift until the next check, never show one that is not there (both clocks count the same seconds: NTP slews
-  // CLOCK_MONOTONIC with CLOCK_REALTIME; only a step or a VM's resume parts them).
-  const p0 = performance.now();
-  const wallMs = Date.now(); // floored: the wall clock was in [wallMs, wallMs + 1) when it was read
-  const p1 = performance.now();
-  const aheadMs = (wallOriginUs / 1000 + p0) - (wallMs + 1);
-  const behindMs = wallMs - (wallOriginUs / 1000 + p1);
-  if (!(aheadMs > WALL_DRIFT_MAX_MS || behindMs > WALL_DRIFT_MAX_MS)) return false;
+  if (!wallDrifted(wallOriginUs)) return false;
   const originMs = wallOriginAtTick();
   const oldShiftUs = wallShiftUs;
   wallShiftUs = Math.round(originMs * 1000 - ORIGIN_US);
@@ -87,11 +79,27 @@ export function checkWallClock(): boolean {
 }
 
 /**
+ * Whether the clock `originUs + performance.now()` (µs) is more than WALL_DRIFT_MAX_MS from the wall clock (Date.now):
+ * the host's clock stepped since that origin was read. Cold (also the subscriber's receipt clock, mono-clock.ts).
+ */
+export function wallDrifted(originUs: number): boolean {
+  // Date.now() read between two monotonic readings: a preemption between them widens the bracket and can only hide
+  // a drift until the next check, never show one that is not there (both clocks count the same seconds: NTP slews
+  // CLOCK_MONOTONIC with CLOCK_REALTIME; only a step or a VM's resume parts them).
+  const p0 = performance.now();
+  const wallMs = Date.now(); // floored: the wall clock was in [wallMs, wallMs + 1) when it was read
+  const p1 = performance.now();
+  const aheadMs = (originUs / 1000 + p0) - (wallMs + 1);
+  const behindMs = wallMs - (originUs / 1000 + p1);
+  return aheadMs > WALL_DRIFT_MAX_MS || behindMs > WALL_DRIFT_MAX_MS;
+}
+
+/**
  * The wall clock's origin for performance.now(), read at one of Date.now's ticks (the wall clock is then exactly the
  * new ms): its monotonic time is bracketed by the readings either side. Spins for up to about TICK_WAIT_MAX_MS (once
- * per step of the host's clock); with no clean tick by then, the mid-ms of the last reading (±0.5 ms).
+ * per step of the host's clock); with no clean tick by then, the mid-ms of the last reading (±0.5 ms). Cold.
  */
-function wallOriginAtTick(): number {
+export function wallOriginAtTick(): number {
   let before = performance.now();
   let lastWallMs = Date.now();
   let lastMonoMs = performance.now();

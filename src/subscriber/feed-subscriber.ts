@@ -12,7 +12,7 @@
  */
 import dgram from "node:dgram";
 import { LateRounds } from "../core/late-rounds.ts";
-import { monoEpochMs } from "./mono-clock.ts";
+import { followWallClock, monoEpochMs, monoEpochUs, shownUs } from "./mono-clock.ts";
 import { readAuthKeyFile, DatagramAuth } from "../wire/auth.ts";
 import { DECODE_ERROR_NAMES, DecodeErrorCode, PacketReader, WireDecodeError } from "../wire/decoder.ts";
 import {
@@ -80,11 +80,6 @@ export const DEFAULT_MAX_STREAMS = 1024;
 export const DEFAULT_MAX_LEVELS_PER_SIDE = 65_535;
 export const DEFAULT_MAX_ASSEMBLY_LEVELS = 2_000_000;
 export const DEFAULT_MAX_BOOK_LEVELS = 50_000_000;
-const ORIGIN_US = performance.timeOrigin * 1000;
-/** Wall-clock µs since the epoch (as core/clock.ts, which the subscriber does not import: it must run on plain Node). */
-function wallUs(): number {
-  return Math.round(ORIGIN_US + performance.now() * 1000);
-}
 
 function positiveLimit(v: number | undefined, fallback: number, name: string): number {
   if (v === undefined) return fallback;
@@ -171,6 +166,7 @@ export class FeedSubscriber {
   private recoveryTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: FeedSubscriberOptions) {
+    followWallClock(); // what an update shows as received (recvTimeUs, latencyUs) follows a step of the wall clock
     this.groups = opts.groups;
     this.recvBufferBytes = opts.recvBufferBytes ?? DEFAULT_RECV_BUFFER_BYTES;
     this.staleAfterMs = opts.staleAfterMs;
@@ -359,9 +355,11 @@ export class FeedSubscriber {
 
   /**
    * Processes one datagram as if received from the network (the socket path calls this; tests and replays may too).
-   * Never throws for bad input: it is counted and reported as an 'error' event.
+   * Never throws for bad input: it is counted and reported as an 'error' event. `recvTimeUs` is on the subscriber's
+   * receipt clock (mono-clock.ts monoEpochUs, what it defaults to): ages are measured on it, and an update shows it
+   * moved by the wall clock's steps since start (shownUs; by nothing until the host's clock steps).
    */
-  ingest(bytes: Uint8Array, recvTimeUs: number = wallUs(), from = ""): void {
+  ingest(bytes: Uint8Array, recvTimeUs: number = monoEpochUs(), from = ""): void {
     // The caller is the feed here: after stop() too its datagram is processed as by a subscriber never started.
     this.instrumentBooks.stopped = false;
     const length = bytes.byteLength;
@@ -468,7 +466,7 @@ export class FeedSubscriber {
   }
 
   private onSocketMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const recvTimeUs = wallUs();
+    const recvTimeUs = monoEpochUs();
     const length = msg.length;
     this.counters.datagrams++;
     this.counters.bytes += length;
@@ -576,8 +574,11 @@ export class FeedSubscriber {
     const sendTimeUs = r.sendTimeUs;
     const ev = this.updateEvent;
     ev.sendTimeUs = sendTimeUs;
-    ev.recvTimeUs = recvTimeUs;
-    ev.latencyUs = recvTimeUs - sendTimeUs;
+    // Shown and set against the publisher's send time (its wall clock): on the wall clock, not the monotonic one.
+    const shownRecvUs = shownUs(recvTimeUs);
+    ev.recvTimeUs = shownRecvUs;
+    ev.latencyUs = shownRecvUs - sendTimeUs;
+    this.instrumentBooks.recvUs = recvTimeUs; // ages (assemblies) stay on the receipt clock
     ev.channelId = st.channelId;
     ev.sourceId = st.sourceId;
 

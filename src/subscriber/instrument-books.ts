@@ -73,6 +73,12 @@ export class InstrumentBooks {
    * (the rest of the datagram under way when a listener called stop(), held ones replayed) leaves its book stale.
    */
   stopped = false;
+  /**
+   * The receipt of the datagram being applied on the subscriber's receipt clock (mono-clock.ts monoEpochUs; set by
+   * FeedSubscriber per datagram): what assemblies are aged by. Not updateEvent.recvTimeUs: that is shown, on the wall
+   * clock, which a step moves (an hour forward dropped every assembly under way as untouched for an hour).
+   */
+  recvUs = 0;
   /** Levels in all books together, both sides (against limits.maxBookLevels). */
   levelsHeld = 0;
   /** The streams (set by StreamTable): whose books may be evicted when the book table is full (evictSilentBook). */
@@ -435,7 +441,7 @@ export class InstrumentBooks {
    */
   private append(book: SubscriberBook, m: BookMessageReader, chunk: boolean): AppendResult {
     const budget = this.budget;
-    const nowUs = this.updateEvent.recvTimeUs;
+    const nowUs = this.recvUs;
     let rc = chunk ? budget.appendChunk(book, m) : budget.appendPart(book, m);
     if (rc === AppendResult.OVER_BUDGET) {
       const used = budget.used;

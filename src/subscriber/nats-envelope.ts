@@ -43,7 +43,7 @@ import {
 import { DatagramAuth } from "../wire/auth.ts";
 import { ChannelPacker } from "../wire/packer.ts";
 import { SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "./streams.ts";
-import { monoEpochMs } from "./mono-clock.ts";
+import { monoEpochUs, shownUs } from "./mono-clock.ts";
 
 export const ENV_MAGIC = 0x4e46; // "FN" little-endian
 export const ENV_VERSION = 2;
@@ -514,8 +514,8 @@ export class EnvelopeRepacker {
   // running through restarts in one burst) must not be ordered by its random id alone, or half of them look older.
   private newPacker(): ChannelPacker {
     const sessionId = (Math.floor(Math.random() * 0xfffffffe) + 1) >>> 0;
-    // On the subscriber's clock (mono-clock.ts), as the datagrams' send times (nats-source.ts): not moved by a step.
-    const sessionStartUs = Math.max(Math.round(monoEpochMs() * 1000), this.lastStartUs + 1);
+    // On the clock of the datagrams' send times (nats-source.ts: mono-clock.ts shownUs), so none is before its start.
+    const sessionStartUs = Math.max(shownUs(monoEpochUs()), this.lastStartUs + 1);
     this.lastStartUs = sessionStartUs;
     return new ChannelPacker(this.opts.maxDatagramBytes ?? 1400, this.opts.channelId, this.opts.sourceId, sessionId, {
       heartbeatIntervalMs: this.opts.heartbeatIntervalMs,

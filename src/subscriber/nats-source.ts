@@ -11,7 +11,7 @@
 import { EnvelopeRepacker, type BridgeEvent, type EnvelopeRefusal, type RepackerCounters } from "./nats-envelope.ts";
 import type { FeedSubscriber } from "./feed-subscriber.ts";
 import type { ChannelPacker } from "../wire/packer.ts";
-import { monoEpochMs } from "./mono-clock.ts";
+import { followWallClock, monoEpochMs, monoEpochUs, shownUs } from "./mono-clock.ts";
 import { accessOptions, describeCredentials, isAuthError, type NatsAccess, type NatsCredentials, type NatsTls } from "./nats-auth.ts";
 
 export interface NatsReadOptions {
@@ -262,10 +262,13 @@ export class NatsFeedReader {
   private flushScheduled = false;
   private timer: ReturnType<typeof setInterval> | undefined;
   /**
-   * Receive, send and silence times are on the monotonic clock (monoEpochMs): on Date.now() a step back of the host's
+   * Receive and silence times are on the monotonic clock (monoEpochMs): on Date.now() a step back of the host's
    * clock put every stream's last envelope in the future, and a stream that died then was no gap for the step's length
    * (its books usable far side), nor did the reader heartbeat. The repacked datagrams' send times and session starts
-   * are on it too: the subscriber stamps their receipt with it, and on Date.now every latency was off by a step.
+   * are on the clock a subscriber shows their receipt on (mono-clock.ts shownUs: the wall clock, moved by a timer,
+   * never within one callback), so a latency is the repack-to-receipt time: on Date.now, read a moment apart from the
+   * subscriber's clock, it was off by a step; on the monotonic clock, a subscriber in another process whose clock
+   * follows a step (`from-nats` to local subscribers) read it off by the step.
    */
   private lastSendMs = 0;
   /** stop() was called: a start still under way goes no further. */
@@ -288,6 +291,7 @@ export class NatsFeedReader {
   private lastJsMsg: NatsMsg | undefined;
 
   constructor(opts: NatsReadOptions, sink: (datagram: Uint8Array) => void) {
+    followWallClock(); // the repacked send times follow a step of the wall clock (mono-clock.ts shownUs)
     this.opts = opts;
     this.sink = sink;
     this.repacker = new EnvelopeRepacker({
@@ -521,7 +525,7 @@ export class NatsFeedReader {
 
   private drain(p: ChannelPacker): void {
     if (p.count === 0) return;
-    p.seal(Math.round(monoEpochMs() * 1000)); // the clock the subscriber stamps receipt with: latency = repack → receipt
+    p.seal(shownUs(monoEpochUs())); // the clock a subscriber shows receipt on: latency = repack → receipt
     for (let i = 0; i < p.count; i++) this.sink(p.bytes[i]!.subarray(0, p.lengths[i]));
     this.datagrams += p.count;
     p.clear();

@@ -113,6 +113,7 @@ export interface UpdateEvent {
   /** Receive time minus the packet's send time, µs (cross-host: includes clock offset). */
   latencyUs: number;
   sendTimeUs: number;
+  /** When the datagram was received, µs since the epoch on the wall clock (mono-clock.ts shownUs: follows a step). */
   recvTimeUs: number;
   channelId: number;
   sourceId: number;

@@ -2,6 +2,7 @@
  * process_open_fds is counted as the HTTP descriptor guard counts (src/app/fd-count.ts): from the size of
  * /proc/self/fd where the kernel gives it (Linux 6.2+), the directory listed only where that is 0. Before, every
  * /metrics scrape listed it: a string per descriptor on the pipeline's thread (48-94 ms at 15,000 descriptors).
+ * At the limit (EMFILE) the limit read last stands: the limits file needs a descriptor too.
  */
 import { expect, test } from "vitest";
 import { processSnapshot } from "../../src/app/process-metrics.ts";
@@ -27,4 +28,16 @@ test("no descriptor left to list them with (EMFILE): the count is the limit", ()
 
 test("the real count: this process's descriptors", () => {
   expect(processSnapshot().openFds).toBeGreaterThan(2); // stdin, stdout, stderr at least
+});
+
+test("at the descriptor limit (EMFILE), the limit is still known: /proc/self/limits cannot be opened then either", () => {
+  const emfile = () => {
+    throw Object.assign(new Error("EMFILE: too many open files"), { code: "EMFILE" });
+  };
+  const listingFails = { size: () => 0, count: emfile }; // a kernel before 6.2: the count is a listing
+  const limits = "Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1024                 524288               files     \n";
+  expect(processSnapshot(listingFails, () => limits)).toMatchObject({ maxFds: 1024, openFds: 1024 });
+  // Then every descriptor is taken: the limits file cannot be read either. Before, both metrics were left out.
+  expect(processSnapshot(listingFails, emfile)).toMatchObject({ maxFds: 1024, openFds: 1024 });
+  expect(processSnapshot({ size: () => 1024, count: emfile }, emfile)).toMatchObject({ maxFds: 1024, openFds: 1024 });
 });
