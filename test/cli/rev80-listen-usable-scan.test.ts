@@ -1,0 +1,78 @@
+/**
+ * `feeder listen -f ndjson`'s usable records with many books: a publisher restart supersedes every book of its
+ * source, one 'supersede' event per book, and listen looked over every book it had written for each of them (books²
+ * reads of `usable`: 10,000 books held the event loop ~5 s, datagrams dropped meanwhile). A book's own event now looks
+ * at that book only; a channel-wide event (gap, session, stale) at every book once. In process, the feed on
+ * 127.0.0.1 unicast (--bind), datagrams from the wire's packer; the work counted as reads of `usable`, not timed.
+ */
+import { createSocket } from "node:dgram";
+import { afterEach, expect, test, vi } from "vitest";
+import type { CommandContext } from "../../src/cli/command.ts";
+import { listen } from "../../src/cli/commands/listen.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { SubscriberBook } from "../../src/subscriber/subscriber-book.ts";
+import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { until } from "../support/until.ts";
+import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { packer, take, T0 } from "../subscriber/feed-harness.ts";
+
+const BOOKS = 400;
+const BOUND_MS = 15_000;
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+type Rec = { type: string; symbol?: string; usable?: boolean };
+
+test("a publisher restart superseding every book: each gets a usable:false record, and usable is read about once per book, not once per book per book", { timeout: 60_000 }, async () => {
+  const probe = createSocket("udp4");
+  await new Promise<void>((resolve) => probe.bind(0, "127.0.0.1", resolve));
+  const port = probe.address().port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const lines: string[] = [];
+  let stopListen: (sig: string) => void = () => {};
+  const ctx: CommandContext = {
+    values: { bind: [`127.0.0.1:${port}`], format: "ndjson" },
+    positionals: [],
+    log: silentLogger,
+    out: (t) => void lines.push(t),
+    stopSignal: new Promise<string>((resolve) => (stopListen = resolve)),
+  };
+  const exit = listen(ctx);
+  cleanups.push(() => (stopListen("SIGTERM"), exit));
+  const sender = createSocket("udp4");
+  cleanups.push(() => new Promise<void>((resolve) => sender.close(() => resolve())));
+  const send = (ds: Uint8Array[]) => ds.forEach((d) => sender.send(d, port, "127.0.0.1"));
+  const records = () => lines.map((l) => JSON.parse(l) as Rec);
+  const lastUsable = () => {
+    const last = new Map<string, boolean>();
+    for (const r of records()) if (r.symbol !== undefined && r.usable !== undefined) last.set(r.symbol, r.usable);
+    return last;
+  };
+
+  const first = packer({ sessionId: 11, sessionStartUs: T0 });
+  for (let i = 0; i < BOOKS; i++) {
+    const book = new TestBook(makeInstrument("bybit", "linear", `S${i}USDT`, 1, 3));
+    book.load([[1000 + i, 5]], [[1001 + i, 7]], 1, T0);
+    packInstrumentDefinition(first, new EncodedDefinition(book.instrument), false);
+    packBookSnapshot(first, book, 0, false);
+    // A few books a datagram batch: loopback keeps every datagram of a batch this size.
+    if (i % 50 === 49) {
+      send(take(first, Date.now() * 1000));
+      await until(`${i + 1} books usable`, () => [...lastUsable().values()].filter(Boolean).length === i + 1, BOUND_MS);
+    }
+  }
+
+  const reads = vi.spyOn(SubscriberBook.prototype, "usable", "get");
+  // The publisher restarted: a newer session on the same channel and source supersedes all of its books.
+  const second = packer({ sessionId: 12, sessionStartUs: T0 + 1_000_000 });
+  second.appendHeartbeat(0);
+  send(take(second, Date.now() * 1000));
+  await until("every book said not usable", () => lastUsable().size === BOOKS && [...lastUsable().values()].every((u) => !u), BOUND_MS);
+  expect(records().filter((r) => r.type === "supersede")).toHaveLength(BOOKS);
+  // About once per book and event, plus BOOKS per 100 ms check while this waited (the bound leaves it 10 s of
+  // checks on a loaded machine); books² (160,000) before.
+  expect(reads.mock.calls.length).toBeLessThan((BOOKS * BOOKS) / 4);
+});
