@@ -9,6 +9,7 @@ import { isMulticastV4 } from "../../net/multicast.ts";
 import { FeedSubscriber, type GroupSpec, type RetransmitOptions, type UpdateEvent } from "../../subscriber/feed-subscriber.ts";
 import { updateRecord } from "../../subscriber/format.ts";
 import { BOOK_STATE_NAMES, STATUS_REASON_NAMES } from "../../core/types.ts";
+import { hasJsonRawControl, jsonForTerminal } from "../../core/terminal-text.ts";
 import type { SubscriberBook } from "../../subscriber/subscriber-book.ts";
 import { ABS_MAX_DATAGRAM_BYTES } from "../../wire/layout.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
@@ -104,7 +105,9 @@ export const listenCommand: CommandSpec = {
     "publish.snapshot_depth is known, null for a side sent whole) and per gap/session/stale/repair/supersede/",
     "evict/exponent/error event (type = event; evict: a book the subscriber's full table gave up for a new one,",
     "its stream silent); timestamps are integer µs since the epoch, prices and quantities exact decimal strings",
-    "(plain digits at the wire's exponent, \"-\" for a negative price such as a spread, never exponent form).",
+    "(plain digits at the wire's exponent, \"-\" for a negative price such as a spread, never exponent form);",
+    "control characters in a symbol (a datagram's, unchecked) are \\u escapes, DEL and C1 too (plain JSON",
+    "leaves those as they are; U+009B is CSI to a terminal).",
     "--depth is refused with the table (it shows each side's best level only). A book's last record says",
     "whether it is usable: one whose usable changed without an update (a gap, a silent stream, the stream heard",
     "again) gets {\"type\":\"usable\", venue, market, symbol, instrumentId, usable, valid, stale, state, reason}",
@@ -287,7 +290,9 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
     sayResumed();
     return false;
   };
-  const row = (record: object): void => void (behind() || ctx.out(JSON.stringify(record)));
+  // A symbol is a datagram's (unchecked): JSON.stringify escapes its C0 controls, not DEL or C1 (U+009B is CSI to a
+  // UTF-8 terminal), so those are \u escapes too. Event records are few: checked whole; updates by their symbol.
+  const row = (record: object): void => void (behind() || ctx.out(jsonForTerminal(JSON.stringify(record))));
   /**
    * Each book's `usable` as its last record said it. A script keeps a book's last record as its state: after a gap
    * the books it invalidated had no update until their next snapshot, and their last record said "usable": true.
@@ -301,7 +306,7 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
     if (shown === undefined || book.usable === shown) return true;
     if (readerBehind()) return false;
     sayResumed();
-    ctx.out(JSON.stringify(usableRecord(book)));
+    ctx.out(jsonForTerminal(JSON.stringify(usableRecord(book))));
     shownUsable.set(book, book.usable);
     return true;
   };
@@ -339,7 +344,8 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
     updates++;
     if (ndjson) {
       if (!behind()) {
-        ctx.out(JSON.stringify(updateRecord(e, depth)));
+        const line = JSON.stringify(updateRecord(e, depth));
+        ctx.out(hasJsonRawControl(e.book.instrument.symbol) ? jsonForTerminal(line) : line);
         shownUsable.set(e.book, e.book.usable);
       }
     } else {

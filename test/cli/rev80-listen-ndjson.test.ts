@@ -1,9 +1,11 @@
 /**
- * `feeder listen -f ndjson`'s usable records with many books: a publisher restart supersedes every book of its
- * source, one 'supersede' event per book, and listen looked over every book it had written for each of them (books²
- * reads of `usable`: 10,000 books held the event loop ~5 s, datagrams dropped meanwhile). A book's own event now looks
- * at that book only; a channel-wide event (gap, session, stale) at every book once. In process, the feed on
- * 127.0.0.1 unicast (--bind), datagrams from the wire's packer; the work counted as reads of `usable`, not timed.
+ * `feeder listen -f ndjson` with many books and with a forged name. Many books: a publisher restart supersedes every
+ * book of its source, one 'supersede' event per book, and listen looked over every book it had written for each of
+ * them (books² reads of `usable`: 10,000 books held the event loop ~5 s, datagrams dropped meanwhile); a book's own
+ * event now looks at that book only, a channel-wide event (gap, session, stale) at every book once. A forged name:
+ * JSON.stringify escapes C0 controls but leaves DEL and C1 (U+009B: CSI) as they are, for the terminal a script's
+ * output may reach. In process, the feed on 127.0.0.1 unicast (--bind), datagrams from the wire's packer; the work
+ * counted as reads of `usable`, not timed.
  */
 import { createSocket } from "node:dgram";
 import { afterEach, expect, test, vi } from "vitest";
@@ -26,7 +28,8 @@ afterEach(async () => {
 
 type Rec = { type: string; symbol?: string; usable?: boolean };
 
-test("a publisher restart superseding every book: each gets a usable:false record, and usable is read about once per book, not once per book per book", { timeout: 60_000 }, async () => {
+/** listen -f ndjson --bind 127.0.0.1:PORT in process: its lines as written, and a sender to it. */
+async function startListen(): Promise<{ lines: string[]; send: (datagrams: Uint8Array[]) => void }> {
   const probe = createSocket("udp4");
   await new Promise<void>((resolve) => probe.bind(0, "127.0.0.1", resolve));
   const port = probe.address().port;
@@ -44,7 +47,11 @@ test("a publisher restart superseding every book: each gets a usable:false recor
   cleanups.push(() => (stopListen("SIGTERM"), exit));
   const sender = createSocket("udp4");
   cleanups.push(() => new Promise<void>((resolve) => sender.close(() => resolve())));
-  const send = (ds: Uint8Array[]) => ds.forEach((d) => sender.send(d, port, "127.0.0.1"));
+  return { lines, send: (ds) => ds.forEach((d) => sender.send(d, port, "127.0.0.1")) };
+}
+
+test("a publisher restart superseding every book: each gets a usable:false record, and usable is read about once per book, not once per book per book", { timeout: 60_000 }, async () => {
+  const { lines, send } = await startListen();
   const records = () => lines.map((l) => JSON.parse(l) as Rec);
   const lastUsable = () => {
     const last = new Map<string, boolean>();
@@ -75,4 +82,20 @@ test("a publisher restart superseding every book: each gets a usable:false recor
   // About once per book and event, plus BOOKS per 100 ms check while this waited (the bound leaves it 10 s of
   // checks on a loaded machine); books² (160,000) before.
   expect(reads.mock.calls.length).toBeLessThan((BOOKS * BOOKS) / 4);
+});
+
+test("a symbol with DEL and C1 controls (a forged definition; JSON.stringify leaves them as they are, U+009B is CSI to a UTF-8 terminal) is written as \\u escapes: the line parses to the same symbol", { timeout: 30_000 }, async () => {
+  const { lines, send } = await startListen();
+  const evil = "EVIL\u009b2J\x7f\u0085USDT";
+  const p = packer();
+  const book = new TestBook(makeInstrument("bybit", "linear", evil, 1, 3));
+  book.load([[1000, 5]], [[1001, 7]], 1, T0);
+  packInstrumentDefinition(p, new EncodedDefinition(book.instrument), false);
+  packBookSnapshot(p, book, 0, false);
+  send(take(p, Date.now() * 1000));
+  await until("the book's update", () => lines.some((l) => (JSON.parse(l) as Rec).type === "update"), BOUND_MS);
+  const line = lines.find((l) => (JSON.parse(l) as Rec).type === "update")!;
+  expect(line).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
+  expect((JSON.parse(line) as Rec).symbol).toBe(evil);
+  expect(line).toContain('"symbol":"EVIL\\u009b2J\\u007f\\u0085USDT"');
 });
