@@ -4,16 +4,18 @@
  * them (books² reads of `usable`: 10,000 books held the event loop ~5 s, datagrams dropped meanwhile); a book's own
  * event now looks at that book only, a channel-wide event (gap, session, stale) at every book once. A forged name:
  * JSON.stringify escapes C0 controls but leaves DEL and C1 (U+009B: CSI) as they are, for the terminal a script's
- * output may reach. In process, the feed on 127.0.0.1 unicast (--bind), datagrams from the wire's packer; the work
+ * output may reach. A repair: its event came before the update with the repaired levels, and a usable:true record
+ * written there said the book usable while a script held the levels that differed. In process, the feed on 127.0.0.1 unicast (--bind), datagrams from the wire's packer; the work
  * counted as reads of `usable`, not timed.
  */
 import { createSocket } from "node:dgram";
 import { afterEach, expect, test, vi } from "vitest";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { listen } from "../../src/cli/commands/listen.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { SubscriberBook } from "../../src/subscriber/subscriber-book.ts";
-import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { until } from "../support/until.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
 import { packer, take, T0 } from "../subscriber/feed-harness.ts";
@@ -26,7 +28,7 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-type Rec = { type: string; symbol?: string; usable?: boolean };
+type Rec = { type: string; symbol?: string; usable?: boolean; bids?: [string, string][] };
 
 /** listen -f ndjson --bind 127.0.0.1:PORT in process: its lines as written, and a sender to it. */
 async function startListen(): Promise<{ lines: string[]; send: (datagrams: Uint8Array[]) => void }> {
@@ -98,4 +100,47 @@ test("a symbol with DEL and C1 controls (a forged definition; JSON.stringify lea
   expect(line).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
   expect((JSON.parse(line) as Rec).symbol).toBe(evil);
   expect(line).toContain('"symbol":"EVIL\\u009b2J\\u007f\\u0085USDT"');
+});
+
+test("a repair (a snapshot at the book's own instrSeq whose levels differ) of a book said unusable: no record says it usable before the update carrying the repaired levels", { timeout: 30_000 }, async () => {
+  const { lines, send } = await startListen();
+  const records = () => lines.map((l) => JSON.parse(l) as Rec);
+  const p = packer();
+  const a = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
+  const b = new TestBook(makeInstrument("bybit", "linear", "ETHUSDT", 2, 3));
+  a.load([[943503, 1500]], [[943504, 250]], 1, T0);
+  b.load([[349999, 551]], [[350000, 503]], 1, T0);
+  for (const book of [a, b]) {
+    packInstrumentDefinition(p, new EncodedDefinition(book.instrument), false);
+    packBookSnapshot(p, book, 0, false);
+  }
+  send(take(p, Date.now() * 1000));
+  const lastA = () => records().filter((r) => r.symbol === "BTCUSDT" && r.usable !== undefined).at(-1);
+  await until("BTCUSDT usable", () => lastA()?.usable === true, BOUND_MS);
+
+  const cs = new ChangeSet();
+  cs.addBid(349999, 600);
+  b.apply(cs, 2, T0 + 1);
+  packBookDelta(p, b, cs);
+  take(p, Date.now() * 1000); // lost: never sent
+  cs.clear();
+  cs.addBid(349999, 700);
+  b.apply(cs, 3, T0 + 2);
+  packBookDelta(p, b, cs);
+  send(take(p, Date.now() * 1000)); // a gap: BTCUSDT invalid, said at once
+  await until("BTCUSDT said not usable", () => lastA()?.usable === false, BOUND_MS);
+  const from = lines.length;
+
+  // The publisher's book at BTCUSDT's own instrSeq, other levels: the subscriber repairs it (valid: usable again).
+  a.load([[943500, 1000]], [[943504, 250]], 1, T0);
+  a.instrSeq = 1;
+  packBookSnapshot(p, a, 0, true);
+  send(take(p, Date.now() * 1000));
+  await until("BTCUSDT's repaired update", () => records().slice(from).some((r) => r.type === "update" && r.symbol === "BTCUSDT"), BOUND_MS);
+  const after = records().slice(from).filter((r) => r.symbol === "BTCUSDT");
+  expect(after.map((r) => r.type)).toContain("repair");
+  const firstUsable = after.find((r) => r.usable === true)!;
+  // Old: {"type":"usable","usable":true} at the repair event, while a script's levels were the ones that differed.
+  expect(firstUsable).toMatchObject({ type: "update", usable: true });
+  expect(firstUsable.bids?.[0]).toEqual(["94350.0", "1.000"]);
 });

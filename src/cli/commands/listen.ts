@@ -366,7 +366,9 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
     sub.on("session", (e) => eventRow({ type: "session", ...e }));
     // The subscriber's own stop (every stream marked stale, `stopped`) is no news about the feed: listen is ending.
     sub.on("stale", (e) => void (e.stopped || eventRow({ type: "stale", ...e })));
-    sub.on("repair", (e) => bookEventRow(e.book, { type: "repair", ...bookRef(e.book), instrSeq: e.instrSeq, refresh: e.refresh, levelsDiffered: e.levelsDiffered, channelId: e.channelId }));
+    // A repair makes its book valid before the update carrying the repaired levels, which follows at once and says
+    // usable itself: a usable record here said "usable": true while a script held the levels that differed.
+    sub.on("repair", (e) => row({ type: "repair", ...bookRef(e.book), instrSeq: e.instrSeq, refresh: e.refresh, levelsDiffered: e.levelsDiffered, channelId: e.channelId }));
     sub.on("supersede", (e) => bookEventRow(e.book, { type: "supersede", ...bookRef(e.book), previousSessionId: e.previousSessionId, sessionId: e.sessionId, channelId: e.channelId }));
     sub.on("evict", (e) => {
       bookEventRow(e.book, { type: "evict", ...bookRef(e.book), channelId: e.channelId, sourceId: e.sourceId });
