@@ -3,6 +3,7 @@
  * Never call on hot paths; use counters there and log them rate-limited (see RateLimitedLog).
  * @module
  */
+import { escapeControls, jsonForTerminal } from "./terminal-text.ts";
 import { WriteBacklog } from "./write-backlog.ts";
 
 export type Level = "debug" | "info" | "warn" | "error";
@@ -121,9 +122,12 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       const extra = Object.entries(all)
         .map(([k, v]) => `${k}=${typeof v === "string" ? v : safeJson(v)}`)
         .join(" ");
-      write(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${extra ? "  " + extra : ""}`);
+      // A field's text from outside (a server's error, a name from the feed) goes to the terminal: its control
+      // characters shown, not obeyed (an ESC sequence cleared the screen, a line break forged a line).
+      write(escapeControls(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${extra ? "  " + extra : ""}`));
     } else {
-      write(safeJson({ ts: new Date().toISOString(), level, msg, ...all }));
+      // JSON escapes C0 itself; DEL and C1 (U+009B is CSI to a UTF-8 terminal) it leaves as they are.
+      write(jsonForTerminal(safeJson({ ts: new Date().toISOString(), level, msg, ...all })));
     }
   };
   return {

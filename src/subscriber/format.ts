@@ -16,8 +16,9 @@ import type { SubscriberBook } from "./subscriber-book.ts";
 export function formatDecimal(mantissa: number, exp: number): string {
   const negative = mantissa < 0;
   // An integer below 1e21 prints as its plain digits; anything else is no mantissa of the wire (a caller's bug).
+  // Said by numbers, not a regex literal (a RegExp object per price and quantity of every ndjson update).
+  if (!Number.isInteger(mantissa) || Math.abs(mantissa) >= 1e21) return String(mantissa) + "e" + String(-exp);
   let digits = String(negative ? -mantissa : mantissa);
-  if (!Number.isInteger(mantissa) || !/^\d+$/.test(digits)) return String(mantissa) + "e" + String(-exp);
   if (exp <= 0) {
     if (digits !== "0") digits += "0".repeat(-exp);
   } else {

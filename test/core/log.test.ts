@@ -23,6 +23,26 @@ describe("logging", () => {
     expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} ERROR send failed {2}errno=ENETUNREACH$/);
   });
 
+  test("pretty format: control characters of a field or message from outside (a server's error text, a name) are shown as \\xNN, never sent to the terminal", () => {
+    const lines: string[] = [];
+    const log = createLogger({ format: "pretty", write: (l) => lines.push(l) });
+    // A server's error text, a name from the feed: an ESC sequence retitled the window, a line break forged a line.
+    log.error("cannot read NATS \x1b[2J", { error: "keeps feed.\x1b]0;pwned\x07x\nINFO forged", reason: "\u009b2J \x7f", venue: "µ→ kept" });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
+    expect(lines[0]).toContain("cannot read NATS \\x1b[2J");
+    expect(lines[0]).toContain("error=keeps feed.\\x1b]0;pwned\\x07x\\x0aINFO forged");
+    expect(lines[0]).toContain("reason=\\x9b2J \\x7f");
+    expect(lines[0]).toContain("venue=µ→ kept");
+  });
+
+  test("JSON format: DEL and C1 controls (JSON.stringify leaves them as they are) are \\u escapes; the line parses to the same text", () => {
+    const lines: string[] = [];
+    createLogger({ format: "json", write: (l) => lines.push(l) }).warn("m", { symbol: "A\u009b2J\x7fB\x1b" });
+    expect(lines[0]).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ symbol: "A\u009b2J\x7fB\x1b" });
+  });
+
   test("rate-limited log: one line per interval, counting every hit", () => {
     const lines: string[] = [];
     const r = new RateLimitedLog(createLogger({ format: "json", write: (l) => lines.push(l) }), "warn", "frames rejected", 60_000);

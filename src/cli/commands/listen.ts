@@ -9,6 +9,7 @@ import { isMulticastV4 } from "../../net/multicast.ts";
 import { FeedSubscriber, type GroupSpec, type RetransmitOptions, type UpdateEvent } from "../../subscriber/feed-subscriber.ts";
 import { updateRecord } from "../../subscriber/format.ts";
 import { BOOK_STATE_NAMES, STATUS_REASON_NAMES } from "../../core/types.ts";
+import { hasJsonRawControl, jsonForTerminal } from "../../core/terminal-text.ts";
 import type { SubscriberBook } from "../../subscriber/subscriber-book.ts";
 import { ABS_MAX_DATAGRAM_BYTES } from "../../wire/layout.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
@@ -104,7 +105,9 @@ export const listenCommand: CommandSpec = {
     "publish.snapshot_depth is known, null for a side sent whole) and per gap/session/stale/repair/supersede/",
     "evict/exponent/error event (type = event; evict: a book the subscriber's full table gave up for a new one,",
     "its stream silent); timestamps are integer µs since the epoch, prices and quantities exact decimal strings",
-    "(plain digits at the wire's exponent, \"-\" for a negative price such as a spread, never exponent form).",
+    "(plain digits at the wire's exponent, \"-\" for a negative price such as a spread, never exponent form);",
+    "control characters in a symbol (a datagram's, unchecked) are \\u escapes, DEL and C1 too (plain JSON",
+    "leaves those as they are; U+009B is CSI to a terminal).",
     "--depth is refused with the table (it shows each side's best level only). A book's last record says",
     "whether it is usable: one whose usable changed without an update (a gap, a silent stream, the stream heard",
     "again) gets {\"type\":\"usable\", venue, market, symbol, instrumentId, usable, valid, stale, state, reason}",
@@ -287,26 +290,53 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
     sayResumed();
     return false;
   };
-  const row = (record: object): void => void (behind() || ctx.out(JSON.stringify(record)));
+  // A symbol is a datagram's (unchecked): JSON.stringify escapes its C0 controls, not DEL or C1 (U+009B is CSI to a
+  // UTF-8 terminal), so those are \u escapes too. Event records are few: checked whole; updates by their symbol.
+  const row = (record: object): void => void (behind() || ctx.out(jsonForTerminal(JSON.stringify(record))));
   /**
    * Each book's `usable` as its last record said it. A script keeps a book's last record as its state: after a gap
    * the books it invalidated had no update until their next snapshot, and their last record said "usable": true.
    */
   const shownUsable = new Map<SubscriberBook, boolean>();
-  /** A {"type":"usable"} record for each book whose `usable` is no longer what its last record said. */
-  const usableChanges = (): void => {
-    for (const [book, shown] of shownUsable) {
-      if (book.usable === shown) continue;
-      if (readerBehind()) return; // deferred, not lost (the map holds what the output was told): said once it catches up
-      sayResumed();
-      ctx.out(JSON.stringify(usableRecord(book)));
-      shownUsable.set(book, book.usable);
-    }
+  /**
+   * A {"type":"usable"} record when `book`'s usable is no longer what its last record said; false when the reader
+   * is behind (deferred, not lost: the map holds what the output was told, said once it catches up).
+   */
+  const usableChange = (book: SubscriberBook, shown: boolean | undefined): boolean => {
+    if (shown === undefined || book.usable === shown) return true;
+    if (readerBehind()) return false;
+    sayResumed();
+    ctx.out(jsonForTerminal(JSON.stringify(usableRecord(book))));
+    shownUsable.set(book, book.usable);
+    return true;
   };
-  /** An event's record, then what it did to books' usability. */
+  /** The same for every book written (the 100 ms check, and after an event of a channel or stream). */
+  const usableChanges = (): void => {
+    for (const [book, shown] of shownUsable) if (!usableChange(book, shown)) return;
+  };
+  /**
+   * A channel-wide event (gap, session, stale) may change any book: one look over every book once the events of
+   * this turn are handled. A restart's session event and its supersede event per book, or every stream stale at
+   * once, looked over every book per event: books² reads (10,000 books held the event loop ~5 s).
+   */
+  let scanQueued = false;
+  const scanSoon = (): void => {
+    if (scanQueued) return;
+    scanQueued = true;
+    queueMicrotask(() => {
+      scanQueued = false;
+      usableChanges();
+    });
+  };
+  /** An event of a channel or stream: its record, then what it did to books' usability. */
   const eventRow = (record: object): void => {
     row(record);
-    usableChanges();
+    scanSoon();
+  };
+  /** An event of one book: its record, then what it did to that book's usability. */
+  const bookEventRow = (book: SubscriberBook, record: object): void => {
+    row(record);
+    usableChange(book, shownUsable.get(book));
   };
 
   sub.on("update", (e: UpdateEvent) => {
@@ -314,7 +344,8 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
     updates++;
     if (ndjson) {
       if (!behind()) {
-        ctx.out(JSON.stringify(updateRecord(e, depth)));
+        const line = JSON.stringify(updateRecord(e, depth));
+        ctx.out(hasJsonRawControl(e.book.instrument.symbol) ? jsonForTerminal(line) : line);
         shownUsable.set(e.book, e.book.usable);
       }
     } else {
@@ -335,13 +366,15 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
     sub.on("session", (e) => eventRow({ type: "session", ...e }));
     // The subscriber's own stop (every stream marked stale, `stopped`) is no news about the feed: listen is ending.
     sub.on("stale", (e) => void (e.stopped || eventRow({ type: "stale", ...e })));
-    sub.on("repair", (e) => eventRow({ type: "repair", ...bookRef(e.book), instrSeq: e.instrSeq, refresh: e.refresh, levelsDiffered: e.levelsDiffered, channelId: e.channelId }));
-    sub.on("supersede", (e) => eventRow({ type: "supersede", ...bookRef(e.book), previousSessionId: e.previousSessionId, sessionId: e.sessionId, channelId: e.channelId }));
+    // A repair makes its book valid before the update carrying the repaired levels, which follows at once and says
+    // usable itself: a usable record here said "usable": true while a script held the levels that differed.
+    sub.on("repair", (e) => row({ type: "repair", ...bookRef(e.book), instrSeq: e.instrSeq, refresh: e.refresh, levelsDiffered: e.levelsDiffered, channelId: e.channelId }));
+    sub.on("supersede", (e) => bookEventRow(e.book, { type: "supersede", ...bookRef(e.book), previousSessionId: e.previousSessionId, sessionId: e.sessionId, channelId: e.channelId }));
     sub.on("evict", (e) => {
-      eventRow({ type: "evict", ...bookRef(e.book), channelId: e.channelId, sourceId: e.sourceId });
+      bookEventRow(e.book, { type: "evict", ...bookRef(e.book), channelId: e.channelId, sourceId: e.sourceId });
       shownUsable.delete(e.book); // gone for good (its record said so, or was skipped and counted): the map stays bounded
     });
-    sub.on("exponent", (e) => eventRow({ type: "exponent", ...bookRef(e.book), previousPriceExp: e.previousPriceExp, previousQtyExp: e.previousQtyExp, priceExp: e.priceExp, qtyExp: e.qtyExp }));
+    sub.on("exponent", (e) => bookEventRow(e.book, { type: "exponent", ...bookRef(e.book), previousPriceExp: e.previousPriceExp, previousQtyExp: e.previousQtyExp, priceExp: e.priceExp, qtyExp: e.qtyExp }));
     sub.on("error", (e) => row({ type: "error", message: e.error.message, from: e.from }));
   } else {
     // A book evicted from the subscriber's full table is never updated again; its id's next book gets a new row.
@@ -419,7 +452,6 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   return 1;
 }
 
-/** Names a book in an NDJSON event record. */
 /** A book whose `usable` changed without an update: its state as an update record gives it, without levels. */
 function usableRecord(b: SubscriberBook): Record<string, unknown> {
   return {
@@ -433,6 +465,7 @@ function usableRecord(b: SubscriberBook): Record<string, unknown> {
   };
 }
 
+/** Names a book in an NDJSON event record. */
 function bookRef(b: SubscriberBook): { venue: string; market: string; symbol: string; instrumentId: number } {
   return { venue: b.instrument.venue, market: b.instrument.market, symbol: b.instrument.symbol, instrumentId: b.instrumentId };
 }
