@@ -56,7 +56,9 @@ const BLOCK_HEADER_BYTES = 8;
 /**
  * A block larger than this, stored or decompressed, is treated as corruption: a writer's block holds what was
  * buffered below flushBytes (1 MiB for `feeder record`) plus the frame that crossed it, and uncompressed, its stored
- * bytes are that payload. Decompression stops here (codec.ts), so a small crafted block cannot fill memory.
+ * bytes are that payload. Decompression stops here (codec.ts), so a small crafted block makes at most this many
+ * bytes, not terabytes. (Decoded, a block can still take many times its bytes: every byte an empty array is
+ * ~60 B of objects. A capture is trusted input up to that.)
  */
 export const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
 /** Indexes tried for a new file's name when the one picked is taken all the same (another writer in the directory). */
