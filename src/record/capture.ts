@@ -43,7 +43,7 @@ import { Packr } from "msgpackr/pack";
 import { Unpackr } from "msgpackr/unpack";
 import { monoMs } from "../core/clock.ts";
 import type { Logger } from "../core/log.ts";
-import { CaptureCodec, codecName, codecOf, compressBlock, decompressBlock, type CompressionName } from "./codec.ts";
+import { BlockTooLargeError, CaptureCodec, codecName, codecOf, compressBlock, decompressBlock, type CompressionName } from "./codec.ts";
 import { CaptureIndex } from "./capture-index.ts";
 import { applyRetention, type CaptureEntry, type Deletion, type RetentionPolicy } from "./retention.ts";
 
@@ -53,8 +53,14 @@ const COMPRESSED_HEADER_BYTES = 12;
 const CODEC_OFFSET = 8;
 export const CAPTURE_EXTENSION = ".fcap";
 const BLOCK_HEADER_BYTES = 8;
-/** A block larger than this is treated as corruption (a real block is ≤ FLUSH_BYTES plus one frame). */
-const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
+/**
+ * A block larger than this, stored or decompressed, is treated as corruption: a writer's block holds what was
+ * buffered below flushBytes (1 MiB for `feeder record`) plus the frame that crossed it, and uncompressed, its stored
+ * bytes are that payload. Decompression stops here (codec.ts), so a small crafted block makes at most this many
+ * bytes, not terabytes. (Decoded, a block can still take many times its bytes: every byte an empty array is
+ * ~60 B of objects. A capture is trusted input up to that.)
+ */
+export const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
 /** Indexes tried for a new file's name when the one picked is taken all the same (another writer in the directory). */
 const MAX_NAME_TRIES = 1000;
 /**
@@ -814,7 +820,11 @@ export class CaptureReader {
   private readonly unpackr = new Unpackr({ useRecords: false, int64AsType: "bigint" });
   private ended = false;
 
-  constructor(input: Uint8Array | CaptureSource) {
+  /** `maxBlockBytes`: a block larger than this, stored or decompressed, ends the file (a test's smaller limit). */
+  constructor(
+    input: Uint8Array | CaptureSource,
+    private readonly maxBlockBytes = MAX_BLOCK_BYTES,
+  ) {
     this.source = input instanceof Uint8Array ? { size: input.byteLength, read: (p, n) => input.subarray(p, p + n), close: () => {} } : input;
     const header = parseHeader(this.source.read(0, Math.min(this.source.size, COMPRESSED_HEADER_BYTES)));
     if (typeof header === "string") {
@@ -875,7 +885,7 @@ export class CaptureReader {
     const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
     const length = dv.getUint32(0, true);
     const crc = dv.getUint32(4, true);
-    if (length > MAX_BLOCK_BYTES) return stop(`implausible block length ${length} at byte ${off}`);
+    if (length > this.maxBlockBytes) return stop(`implausible block length ${length} at byte ${off}`);
     const start = off + BLOCK_HEADER_BYTES;
     if (start + length > size) return stop(`incomplete block at byte ${off} (${size - start} of ${length} bytes)`);
     const stored = this.read(start, length);
@@ -884,8 +894,9 @@ export class CaptureReader {
     if (Bun.hash.crc32(stored) !== crc) return stop(`checksum mismatch in block at byte ${off}`);
     let block: unknown;
     try {
-      block = this.unpackr.unpack(decompressBlock(this.codec, stored));
+      block = this.unpackr.unpack(decompressBlock(this.codec, stored, this.maxBlockBytes));
     } catch (err) {
+      if (err instanceof BlockTooLargeError) return stop(`implausible block at byte ${off}: ${err.message}, the most a block holds`);
       return stop(`undecodable block at byte ${off}: ${(err as Error).message}`);
     }
     if (!Array.isArray(block)) return stop(`block at byte ${off} is not an array of records`);

@@ -5,6 +5,7 @@
  * Levels: zstd 3 and gzip 6 are the libraries' defaults; bench/capture.bench.ts measured ratio and cost.
  * @module
  */
+import { gunzipSync, zstdDecompressSync } from "node:zlib";
 
 export const CaptureCodec = { NONE: 0, GZIP: 1, ZSTD: 2 } as const;
 export type CaptureCodec = (typeof CaptureCodec)[keyof typeof CaptureCodec];
@@ -33,14 +34,27 @@ export function compressBlock(codec: CaptureCodec, payload: Uint8Array, level?: 
   }
 }
 
-/** Inverse of compressBlock; throws on data the codec cannot decode. */
-export function decompressBlock(codec: CaptureCodec, stored: Uint8Array): Uint8Array {
-  switch (codec) {
-    case CaptureCodec.NONE:
-      return stored;
-    case CaptureCodec.GZIP:
-      return Bun.gunzipSync(stored as Uint8Array<ArrayBuffer>);
-    case CaptureCodec.ZSTD:
-      return Bun.zstdDecompressSync(stored);
+/** A stored block decompresses to more than the reader takes (a block no writer wrote: a crafted or foreign file). */
+export class BlockTooLargeError extends Error {}
+
+/**
+ * Inverse of compressBlock; throws on data the codec cannot decode, and BlockTooLargeError once the output would
+ * exceed `maxBytes`. node:zlib's, not Bun.zstdDecompressSync / Bun.gunzipSync: those take no output limit, so a
+ * few KB stored (a valid checksum over zstd frames of zeros, ~32,000:1) made gigabytes before anything could look
+ * at them. node:zlib stops at maxOutputLength, having made at most that.
+ */
+export function decompressBlock(codec: CaptureCodec, stored: Uint8Array, maxBytes: number): Uint8Array {
+  try {
+    switch (codec) {
+      case CaptureCodec.NONE:
+        return stored;
+      case CaptureCodec.GZIP:
+        return gunzipSync(stored, { maxOutputLength: maxBytes });
+      case CaptureCodec.ZSTD:
+        return zstdDecompressSync(stored, { maxOutputLength: maxBytes });
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw new BlockTooLargeError(`decompresses to more than ${maxBytes} bytes`);
+    throw err;
   }
 }

@@ -11,6 +11,8 @@
  * taken over, and said.
  * The claim file deleted under the recorder (an operator's rm) leaves the lock on a file no one can open: check()
  * sees that and writes the claim again, or says which recorder claimed DIR meanwhile.
+ * Its content failing to be written (a full disk: ENOSPC) neither fails the start nor ends the recorder: the lock is
+ * held all the same (it is what claims DIR), `unwritten` says why, and each check() writes it again until it can.
  * @module
  */
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync } from "node:fs";
@@ -29,13 +31,21 @@ interface Holder {
 /** DIR is another live recorder's: the start-up check fails with this (exit 1). */
 export class DirClaimedError extends Error {}
 
-/** What check() found: the claim in place, written again after it was deleted, or DIR claimed by another recorder. */
-export type ClaimCheck = { state: "held" } | { state: "renewed" } | { state: "lost"; holder: string };
+/**
+ * What check() found: the claim in place, written again after it was deleted (`unwritten`: its lock is held, its
+ * content could not be written, why), or DIR claimed by another recorder.
+ */
+export type ClaimCheck = { state: "held" } | { state: "renewed"; unwritten?: string } | { state: "lost"; holder: string };
 
 type Locked = { fd: number; ino: number; previous: string } | { holder: string };
 
 export class DirClaim {
   private released = false;
+  /**
+   * Why the claim's content (PID, start time) could not be written to the locked file, while it could not: a refused
+   * starter then says "its PID not written yet". check() writes it again.
+   */
+  unwritten: string | undefined;
   private constructor(
     readonly path: string,
     private readonly content: string,
@@ -62,9 +72,10 @@ export class DirClaim {
       const who = h ? `pid ${h.pid}${h.since ? `, since ${h.since}` : ""}` : "its PID not written yet";
       throw new DirClaimedError(`--out: directory ${JSON.stringify(dir)} is being recorded into by another feeder record (${who}; ${path}): give each recorder its own --out DIR`);
     }
-    write(got.fd, content);
+    const claim = new DirClaim(path, content, got.fd, got.ino);
+    claim.unwritten = write(got.fd, content);
     if (got.previous.trim() !== "") onStale(got.previous.trim(), "its recorder no longer runs (the file's lock was free)");
-    return new DirClaim(path, content, got.fd, got.ino);
+    return claim;
   }
 
   /**
@@ -74,7 +85,10 @@ export class DirClaim {
   check(): ClaimCheck {
     if (this.released) return { state: "held" };
     try {
-      if (statSync(this.path).ino === this.ino) return { state: "held" };
+      if (statSync(this.path).ino === this.ino) {
+        if (this.unwritten !== undefined) this.unwritten = write(this.fd, this.content);
+        return { state: "held" };
+      }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") return { state: "held" }; // unreadable now: judged next time
     }
@@ -85,11 +99,14 @@ export class DirClaim {
       return { state: "held" }; // DIR gone (made again by the writer's next block): judged next time
     }
     if ("holder" in got) return { state: "lost", holder: got.holder.trim() };
-    write(got.fd, this.content);
-    closeSync(this.fd);
+    // The new file is the claim from here, written or not: an error thrown here (ENOSPC) ended the recorder from its
+    // timer, and left the new file locked by a descriptor no one held, which the next look took for another recorder.
+    const old = this.fd;
     this.fd = got.fd;
     this.ino = got.ino;
-    return { state: "renewed" };
+    closeQuietly(old);
+    this.unwritten = write(got.fd, this.content);
+    return this.unwritten === undefined ? { state: "renewed" } : { state: "renewed", unwritten: this.unwritten };
   }
 
   /** Writes the claim again (DIR was deleted under the recorder and made again); what check() found. */
@@ -108,7 +125,7 @@ export class DirClaim {
     } catch {
       // gone with DIR, or another's now: nothing to remove
     }
-    closeSync(this.fd);
+    closeQuietly(this.fd);
   }
 }
 
@@ -149,9 +166,28 @@ function readAll(fd: number): string {
   return buf.subarray(0, n).toString("utf8");
 }
 
-function write(fd: number, content: string): void {
-  ftruncateSync(fd, 0);
-  writeSync(fd, content, 0);
+/** Writes `content` as the whole file: undefined when written, else why not (the file may hold part of it). */
+function write(fd: number, content: string): string | undefined {
+  const bytes = Buffer.from(content);
+  try {
+    ftruncateSync(fd, 0);
+    for (let done = 0; done < bytes.byteLength; ) {
+      const n = writeSync(fd, bytes, done, bytes.byteLength - done, done);
+      if (n <= 0) throw new Error(`wrote ${done} of ${bytes.byteLength} bytes`);
+      done += n;
+    }
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // released all the same (Linux frees the descriptor even when close reports an error)
+  }
 }
 
 function parse(text: string): Holder | undefined {

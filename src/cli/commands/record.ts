@@ -81,7 +81,8 @@ export const recordCommand: CommandSpec = {
     "files. The lock goes with its process however it ends, so a claim file left by a recorder killed or crashed",
     "is taken over, with a warning. The claim goes when the recorder stops. The claim file deleted under the",
     "recorder is written again within a second, with a warning; if another recorder claimed DIR meanwhile, this",
-    "one logs an error naming it and stops (exit 1).",
+    "one logs an error naming it and stops (exit 1). A claim whose PID cannot be written (a full disk) holds DIR",
+    "by its lock all the same, with a warning, and is written at the first look (every second) that can.",
     "SIGHUP, as for `feeder run`, re-checks the config file and logs what a restart would change; it stops nothing",
     "(once its code runs; one while the file is read is answered when it is loaded; one before that, while Bun",
     "loads the program, ends it, and deploy/systemd restarts it).",
@@ -147,9 +148,14 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
     // one stops (exit 1): two in one DIR delete each other's files, and the other holds the claim now.
     let claimLost: (holder: string) => void = () => {};
     const lost = new Promise<string>((resolve) => (claimLost = resolve));
+    // A claim whose content could not be written (a full disk) holds DIR by its lock all the same; written each look.
+    const unwritten = (error: string): void =>
+      log.warn("capture directory claim file could not be written (its lock holds DIR all the same; tried again every second)", { dir: out, file: claim!.path, error });
     const checked = (c: ClaimCheck): void => {
-      if (c.state === "renewed") log.warn("capture directory claim file was gone; written again", { dir: out, file: claim!.path });
-      else if (c.state === "lost") claimLost(c.holder);
+      if (c.state === "renewed") {
+        log.warn("capture directory claim file was gone; written again", { dir: out, file: claim!.path });
+        if (c.unwritten !== undefined) unwritten(c.unwritten);
+      } else if (c.state === "lost") claimLost(c.holder);
     };
     try {
       // Recording runs in one process; the capture directory is checked with the other start-up checks, and the
@@ -162,6 +168,7 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
         beforePublishing: () => {
           // One recorder per DIR (a second one's retention deleted the first's open file): refused, exit 1.
           claim = DirClaim.take(out, (holder, why) => log.warn("capture directory claim of a recorder no longer running taken over", { dir: out, holder, why }));
+          if (claim.unwritten !== undefined) unwritten(claim.unwritten);
           writer = new CaptureWriter({
             dir: out,
             prefix: "feeder",
