@@ -26,7 +26,9 @@ function load(): Libc | null {
       ? [["libSystem.B.dylib", "__error"]]
       : [
           ["libc.so.6", "__errno_location"],
+          // musl: Alpine's symlink name, then the loader's own name, which every musl system has.
           [`libc.musl-${process.arch === "arm64" ? "aarch64" : "x86_64"}.so.1`, "__errno_location"],
+          [`ld-musl-${process.arch === "arm64" ? "aarch64" : "x86_64"}.so.1`, "__errno_location"],
         ];
   libc = null;
   for (const [name, errnoFn] of candidates) {
@@ -43,11 +45,6 @@ function load(): Libc | null {
     }
   }
   return libc;
-}
-
-/** Whether this host can take file locks (a C library with flock loaded). */
-export function flockAvailable(): boolean {
-  return load() !== null;
 }
 
 /**
