@@ -188,6 +188,8 @@ export class InstrumentBooks {
   // Cold: a publisher restart.
   private supersede(book: SubscriberBook, st: StreamRef): void {
     const previousSessionId = book.sessionId;
+    // Kept for a revert (revertSource): the newer session may be bogus, the book then back in this one.
+    book.prevHigh = { sessionStartUs: book.sessionStartUs, sessionId: previousSessionId, seq: book.highSeq, sendTimeUs: book.highSendTimeUs, recvUs: book.highRecvUs };
     book.sessionId = st.sessionId;
     book.sessionStartUs = st.sessionStartUs;
     book.sourceId = st.sourceId;
@@ -212,7 +214,9 @@ export class InstrumentBooks {
 
   /**
    * Newer sessions of a source proved bogus (streams.ts): its books on a session newer than the one that proved it
-   * go back to that one (invalid, sequence forgotten, until their next snapshot). Cold.
+   * go back to that one (invalid, sequence forgotten, until their next snapshot at or above the highest instrSeq a
+   * book had applied in it, which comes back with it: forgotten with the bogus session, a lagging channel's older
+   * refresh loaded the book behind what it had applied, valid and usable). Cold.
    */
   revertSource(sourceId: number, startUs: number, id: number): void {
     for (const book of this.books.values()) {
@@ -221,6 +225,12 @@ export class InstrumentBooks {
       book.sessionStartUs = startUs;
       this.invalidate(book);
       this.forgetSequence(book);
+      const prev = book.prevHigh;
+      if (prev !== undefined && prev.sessionStartUs === startUs && prev.sessionId === id) {
+        book.highSeq = prev.seq;
+        book.highSendTimeUs = prev.sendTimeUs;
+        book.highRecvUs = prev.recvUs;
+      }
     }
   }
 

@@ -88,6 +88,8 @@ export class SubscriberBook extends LadderBook implements BookView {
   highSeq = -1;
   highSendTimeUs = 0;
   highRecvUs = 0;
+  /** The session before the last supersede and its highSeq then (with its times): back if that session is (revertSource). */
+  prevHigh: { sessionStartUs: number; sessionId: number; seq: number; sendTimeUs: number; recvUs: number } | undefined = undefined;
   /**
    * Snapshots refused as older than highSeq: the highSeq they were refused at (−1: none) and, per stream, the latest
    * one's (streamKey, instrSeq) pairs, OLDER_MARKS streams in a ring (allocated at the first refusal). Another from a

@@ -87,3 +87,45 @@ describe("a subscriber clock behind the publisher's", () => {
     expect(levelsOf(sb)).toEqual(levelsOf(pub));
   });
 });
+
+describe("a bogus newer session undone", () => {
+  it("the real session's highest instrSeq comes back with it: a lagging channel's older refresh is refused", () => {
+    const sub = newSubscriber();
+    const a = packer({ channelId: 1, sessionId: 40 });
+    const b2 = packer({ channelId: 2, sessionId: 40 });
+    const pub = new TestBook(inst);
+    pub.instrSeq = 423;
+    pub.load([[943503, 1500]], [[943504, 250]], 1, T0);
+    const at = (ds: Uint8Array[]) => {
+      for (const d of ds) sub.ingest(d, T0 + 100);
+    };
+    for (const p of [a, b2]) {
+      packBookSnapshot(p, pub, 0, false); // 424 on both
+      at(take(p));
+    }
+    packBookSnapshot(b2, pub, 0, true); // channel 2's refresh at 424, late
+    const lagging = take(b2);
+    const cs = step(pub, 943490, 5);
+    for (const p of [a, b2]) packBookDelta(p, pub, cs);
+    at(take(a)); // 425 from channel 1
+    const sb = sub.book(inst.instrumentId)!;
+    expect([sb.instrSeq, sb.usable]).toEqual([425, true]);
+    const forger = packer({ channelId: 1, sessionId: 41, sessionStartUs: T0 + 60_000_000 });
+    forger.nextSeq = a.nextSeq;
+    forger.appendHeartbeat(0);
+    at(take(forger)); // a forged (or corrupted) newer session: the book superseded
+    a.appendHeartbeat(0);
+    at(take(a)); // the real session's first datagram since: dropped, evidence
+    const shown: [number, boolean][] = [];
+    sub.on("update", (e) => shown.push([e.book.instrSeq, e.book.valid]));
+    at(lagging); // the second undoes session 41, and is processed
+    expect(sub.counters.sessionsReverted).toBe(1);
+    // Old code: the revert forgot 425 with the bogus session: the refresh at 424 loaded the book, valid and usable.
+    expect([shown, sb.valid, sub.counters.staleSnapshots]).toEqual([[], false, 1]);
+    at(take(b2)); // channel 2's 425
+    packBookSnapshot(a, pub, 0, true);
+    at(take(a));
+    expect([sb.sessionId, sb.instrSeq, sb.usable]).toEqual([40, 425, true]);
+    expect(levelsOf(sb)).toEqual(levelsOf(pub));
+  });
+});
