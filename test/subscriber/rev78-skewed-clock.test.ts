@@ -4,6 +4,7 @@
  * whose clock was set right after the subscriber started (NTP stepping it at boot) stays behind for the process's
  * life. Old code took every event's send time as at most receive time + 60 s, so two refreshes of a lagging second
  * channel, both below what the book applied, "proved" the real instrSeq bogus: the book went back, usable.
+ * And a bogus newer session undone (§6.2): the real session's highest instrSeq must come back with it.
  */
 import { describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
