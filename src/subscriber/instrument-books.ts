@@ -25,9 +25,9 @@ const NO_LEVELS = new Float64Array(0);
  */
 export const STALE_ASSEMBLY_MS = 10_000;
 /**
- * A send time further ahead of the receive clock than this is not trusted as an order (a forged one far ahead, no
- * key): the event that set a book's highSeq counts as sent at receive time + this when it claims later. Publisher and
- * subscriber clocks further apart weaken only the proof that a highSeq is bogus to "two from one stream".
+ * A send time further ahead than this of what the receive clock makes plausible is not trusted as an order (a forged
+ * one far ahead, no key): the event that set a book's highSeq counts as sent at its receive time + this + how far the
+ * snapshot weighed against it is sent ahead of its own receipt (refuseOlder), when it claims later.
  */
 export const SEND_AHEAD_MAX_US = 60_000_000;
 /** Streams whose refused older snapshots a book remembers at once (SubscriberBook.olderMarks). */
@@ -200,6 +200,8 @@ export class InstrumentBooks {
   // Cold: a publisher restart.
   private supersede(book: SubscriberBook, st: StreamRef): void {
     const previousSessionId = book.sessionId;
+    // Kept for a revert (revertSource): the newer session may be bogus, the book then back in this one.
+    book.prevHigh = { sessionStartUs: book.sessionStartUs, sessionId: previousSessionId, seq: book.highSeq, sendTimeUs: book.highSendTimeUs, recvUs: book.highRecvUs };
     book.sessionId = st.sessionId;
     book.sessionStartUs = st.sessionStartUs;
     book.sourceId = st.sourceId;
@@ -224,7 +226,9 @@ export class InstrumentBooks {
 
   /**
    * Newer sessions of a source proved bogus (streams.ts): its books on a session newer than the one that proved it
-   * go back to that one (invalid, sequence forgotten, until their next snapshot). Cold.
+   * go back to that one (invalid, sequence forgotten, until their next snapshot at or above the highest instrSeq a
+   * book had applied in it, which comes back with it: forgotten with the bogus session, a lagging channel's older
+   * refresh loaded the book behind what it had applied, valid and usable). Cold.
    */
   revertSource(sourceId: number, startUs: number, id: number): void {
     for (const book of this.books.values()) {
@@ -233,6 +237,12 @@ export class InstrumentBooks {
       book.sessionStartUs = startUs;
       this.invalidate(book);
       this.forgetSequence(book);
+      const prev = book.prevHigh;
+      if (prev !== undefined && prev.sessionStartUs === startUs && prev.sessionId === id) {
+        book.highSeq = prev.seq;
+        book.highSendTimeUs = prev.sendTimeUs;
+        book.highRecvUs = prev.recvUs;
+      }
     }
   }
 
@@ -563,7 +573,7 @@ export class InstrumentBooks {
       i = 2 * book.olderMarkNext;
       book.olderMarkNext = (book.olderMarkNext + 1) % OLDER_MARKS;
       marks[i] = streamKey;
-    } else if (seq >= marks[i + 1]! && sendTimeUs > book.highSendTimeUs) {
+    } else if (seq >= marks[i + 1]! && sendTimeUs > this.highSentByUs(book, sendTimeUs)) {
       this.sequenceBogus(book);
       this.forgetHigh(book);
       return false;
@@ -572,6 +582,20 @@ export class InstrumentBooks {
     if (book.valid) this.counters.olderSnapshots++;
     else this.counters.staleSnapshots++;
     return true;
+  }
+
+  /**
+   * The latest the event that set highSeq can have been sent, on the publisher's clock: its send time, but at most
+   * its receive time + SEND_AHEAD_MAX_US + how far this snapshot (sent at `sendTimeUs`, received now) is ahead of the
+   * receive clock. A forged send time far ahead then delays the proof by 60 s at most; a receive clock behind the
+   * publisher's (the monotonic clock as of the process's start: a host clock set later, a suspend) no longer makes
+   * every real refresh look sent after it: with receive time + 60 s alone, two older refreshes from one stream (a
+   * quiet book's, lagging or answered into a gap) proved a real highSeq bogus and the book went back.
+   */
+  private highSentByUs(book: SubscriberBook, sendTimeUs: number): number {
+    const aheadUs = sendTimeUs - this.updateEvent.recvTimeUs;
+    const latestUs = book.highRecvUs + SEND_AHEAD_MAX_US + (aheadUs > 0 ? aheadUs : 0);
+    return book.highSendTimeUs < latestUs ? book.highSendTimeUs : latestUs;
   }
 
   /** highSeq proved bogus or its session over: forgotten with the refused snapshots' marks. */
@@ -609,9 +633,8 @@ export class InstrumentBooks {
     book.instrSeq = seq;
     if (seq > book.highSeq) {
       book.highSeq = seq;
-      // A send time far ahead of the receive clock (forged) would otherwise keep every real refresh from proving it.
-      const latestUs = this.updateEvent.recvTimeUs + SEND_AHEAD_MAX_US;
-      book.highSendTimeUs = sendTimeUs < latestUs ? sendTimeUs : latestUs;
+      book.highSendTimeUs = sendTimeUs; // trusted only so far ahead of highRecvUs (highSentByUs)
+      book.highRecvUs = this.updateEvent.recvTimeUs;
     }
     book.seqStreamKey = streamKey;
     book.venueSeq = m.venueSeq;

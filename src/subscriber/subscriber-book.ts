@@ -80,13 +80,16 @@ export class SubscriberBook extends LadderBook implements BookView {
   /** The stream whose event set instrSeq: only it can prove the sequence bogus (instrSeq going backwards). */
   seqStreamKey = -1;
   /**
-   * The highest instrSeq the book applied in its session (−1: none, or proved bogus) and the send time of the event
-   * that set it (at most receive time + SEND_AHEAD_MAX_US): no snapshot below it is loaded (a book never goes back),
-   * also after a delta going backwards on its stream made instrSeq lower (§6.3's jump revert applies a late datagram
-   * after the one that overtook it).
+   * The highest instrSeq the book applied in its session (−1: none, or proved bogus) and the send and receive times
+   * of the event that set it (its send time trusted only so far ahead: InstrumentBooks.highSentByUs): no snapshot
+   * below it is loaded (a book never goes back), also after a delta going backwards on its stream made instrSeq lower
+   * (§6.3's jump revert applies a late datagram after the one that overtook it).
    */
   highSeq = -1;
   highSendTimeUs = 0;
+  highRecvUs = 0;
+  /** The session before the last supersede and its highSeq then (with its times): back if that session is (revertSource). */
+  prevHigh: { sessionStartUs: number; sessionId: number; seq: number; sendTimeUs: number; recvUs: number } | undefined = undefined;
   /**
    * Snapshots refused as older than highSeq: the highSeq they were refused at (−1: none) and, per stream, the latest
    * one's (streamKey, instrSeq) pairs, OLDER_MARKS streams in a ring (allocated at the first refusal). Another from a

@@ -147,10 +147,14 @@ class PublisherModel {
     for (const p of this.session.packers) p.appendHeartbeat(0);
   }
 
+  /** The publisher's clock: each drain a flush 1 ms after the last (a forged instrSeq is proved bogus only by later refreshes). */
+  private sendUs = T0;
+
   /** Every pending datagram of both channels, interleaved channel by channel as two sockets would deliver them. */
   drain(): Uint8Array[] {
-    const a = take(this.session.packers[0]!);
-    const c = take(this.session.packers[1]!);
+    this.sendUs += 1000;
+    const a = take(this.session.packers[0]!, this.sendUs);
+    const c = take(this.session.packers[1]!, this.sendUs);
     const out: Uint8Array[] = [];
     for (let i = 0; i < Math.max(a.length, c.length); i++) {
       if (i < a.length) out.push(a[i]!);
