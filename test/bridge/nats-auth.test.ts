@@ -220,7 +220,8 @@ describe.skipIf(missing !== undefined)("NATS TLS", () => {
       for (const d of take(p)) bridge.onDatagram(d);
     });
     // The server's certificate checked against the system's CAs only: refused. (A client without a certificate is
-    // refused by the server after the TLS 1.3 handshake: the client then waits for its connect timeout, 20 s.)
+    // refused by the server after the TLS 1.3 handshake: the client then waits for its dial timeout, 5 s:
+    // nats-dial-timeout.test.ts.)
     await expect(readerOf({ servers: nats.url, tls: { cert: tls.cert, key: tls.key } }).start()).rejects.toThrow(/verify|certificate/);
   }, 15_000);
 });

@@ -1,0 +1,63 @@
+/**
+ * One dial of a NATS server is given up after DIAL_TIMEOUT_MS (5 s), at start too. The client's own default is
+ * 20 s: a server that verifies clients refuses a missing or unknown client certificate after the TLS 1.3 handshake,
+ * which the client does not notice, so start() (and each of the client's reconnects) waited those 20 s; a port that
+ * accepts and sends INFO but never answers did the same. In-process: a silent "server" on 127.0.0.1, no nats-server.
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import { afterEach, describe, expect, test } from "vitest";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { DIAL_TIMEOUT_MS, NatsFeedReader, connectNats, useNatsModules } from "../../src/subscriber/nats-source.ts";
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/**
+ * A TCP port that sends a NATS INFO and then answers nothing (no PONG, or with `tls` no TLS handshake: the client's
+ * connect waits).
+ */
+async function silentServer(tls = false): Promise<string> {
+  const sockets: Socket[] = [];
+  const server: Server = createServer((s) => {
+    sockets.push(s);
+    s.on("error", () => undefined);
+    s.write(`INFO {"server_id":"silent","version":"2.10.0","proto":1,"max_payload":1048576,"headers":true${tls ? ',"tls_required":true' : ""}}\r\n`);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  cleanups.push(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise((r) => server.close(r));
+  });
+  return `nats://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+describe("a NATS dial that gets no answer", () => {
+  test("is given up after the dial timeout, saying so (the real client; before: its 20 s)", async () => {
+    const url = await silentServer();
+    await expect(connectNats(url, "t", undefined, {}, 100)).rejects.toThrow(/no answer from NATS within 100 ms/);
+    // Over TLS (a handshake never answered) the message says what else it may be.
+    const tlsUrl = (await silentServer(true)).replace("nats://", "tls://");
+    await expect(connectNats(tlsUrl, "t", undefined, {}, 100)).rejects.toThrow(/no answer from NATS within 100 ms \(over TLS: .*client certificate/);
+  }, 4000);
+
+  test("the reader's and the bridge's start dial with DIAL_TIMEOUT_MS (5 s)", async () => {
+    const timeouts: unknown[] = [];
+    useNatsModules({
+      transport: async () => ({
+        connect: async (o: Record<string, unknown>) => {
+          timeouts.push(o.timeout);
+          throw new Error("refused here");
+        },
+      }),
+      jetstream: async () => ({}),
+    });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    await expect(new NatsFeedReader({ servers: "nats://127.0.0.1:1" }, () => {}).start()).rejects.toThrow(/refused here/);
+    await expect(new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "t", log: silentLogger }).start()).rejects.toThrow(/refused here/);
+    expect(DIAL_TIMEOUT_MS).toBe(5000);
+    expect(timeouts).toEqual([DIAL_TIMEOUT_MS, DIAL_TIMEOUT_MS]);
+  });
+});
