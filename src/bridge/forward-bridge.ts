@@ -342,6 +342,7 @@ export class ForwardBridge {
     this.running = true;
     this.stopped = false;
     const nc = (await this.connect().catch((err: unknown) => {
+      this.running = false; // nothing opened: the caller may start again (before: "start() called twice")
       // Refused at start: said by the server's words and the kind of credentials (never them).
       if (!isAuthError(err)) throw err;
       this.counters.natsAuthErrors++;

@@ -332,6 +332,7 @@ export class NatsFeedReader {
     const prefix = this.opts.prefix ?? "feeder";
     this.stopped = false;
     const got = await this.connect().catch((err: unknown) => {
+      this.running = false; // nothing opened: the caller may start again (before: "start() called twice")
       // Refused at start: the caller is told why, by the server's words and the kind of credentials (never them).
       if (!isAuthError(err)) throw err;
       this.natsAuthErrors++;

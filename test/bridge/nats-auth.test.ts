@@ -221,7 +221,7 @@ describe.skipIf(missing !== undefined)("NATS TLS", () => {
     });
     // The server's certificate checked against the system's CAs only: refused. (A client without a certificate is
     // refused by the server after the TLS 1.3 handshake: the client then waits for its dial timeout, 5 s:
-    // nats-dial-timeout.test.ts.)
+    // nats-start.test.ts.)
     await expect(readerOf({ servers: nats.url, tls: { cert: tls.cert, key: tls.key } }).start()).rejects.toThrow(/verify|certificate/);
   }, 15_000);
 });

@@ -1,8 +1,9 @@
 /**
- * One dial of a NATS server is given up after DIAL_TIMEOUT_MS (5 s), at start too. The client's own default is
- * 20 s: a server that verifies clients refuses a missing or unknown client certificate after the TLS 1.3 handshake,
- * which the client does not notice, so start() (and each of the client's reconnects) waited those 20 s; a port that
- * accepts and sends INFO but never answers did the same. In-process: a silent "server" on 127.0.0.1, no nats-server.
+ * start() of the reader and the forward bridge. Each dial of a NATS server is given up after DIAL_TIMEOUT_MS (5 s),
+ * at start too: the client's own default is 20 s, and a server that verifies clients refuses a missing or unknown
+ * client certificate after the TLS 1.3 handshake, which the client does not notice, so start() (and each of the
+ * client's reconnects) waited those 20 s; a port that sends INFO and never answers did the same. A start whose
+ * connect failed may be tried again. In-process: a silent "server" on 127.0.0.1 or a fake client, no nats-server.
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
@@ -59,5 +60,29 @@ describe("a NATS dial that gets no answer", () => {
     await expect(new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "t", log: silentLogger }).start()).rejects.toThrow(/refused here/);
     expect(DIAL_TIMEOUT_MS).toBe(5000);
     expect(timeouts).toEqual([DIAL_TIMEOUT_MS, DIAL_TIMEOUT_MS]);
+  });
+});
+
+describe("a start whose connect failed", () => {
+  // Nothing was opened: the caller may try again. Before, it was refused as "start() called twice (stop() first)".
+  test("can be tried again (reader and bridge)", async () => {
+    let dials = 0;
+    useNatsModules({
+      transport: async () => ({
+        connect: async () => {
+          dials++;
+          throw new Error("refused here");
+        },
+      }),
+      jetstream: async () => ({}),
+    });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1" }, () => {});
+    const bridge = new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "t", log: silentLogger });
+    for (const start of [() => reader.start(), () => bridge.start()]) {
+      await expect(start()).rejects.toThrow(/refused here/);
+      await expect(start()).rejects.toThrow(/refused here/);
+    }
+    expect(dials).toBe(4);
   });
 });
