@@ -5,7 +5,7 @@
  * Cold path. Plain Node API (the subscriber reads keys under Node 20 too).
  * @module
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync, type Stats } from "node:fs";
 
 /** What a path is, when it is not a regular file. */
 function kindOf(st: Stats): string | undefined {
@@ -25,21 +25,56 @@ export class NotRegularFileError extends Error {
   }
 }
 
+/** A file longer than the reader's `maxBytes`. */
+export class FileTooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`larger than ${maxBytes} bytes`);
+  }
+}
+
 /**
  * The file's bytes; a path that is not a regular file throws NotRegularFileError, other failures the errno error.
  * `fifo: true` reads a FIFO once to its end (a start's one read of `-c <(render-config)`): only where it is read once.
+ * `maxBytes`: a longer file or FIFO throws FileTooLargeError, having read at most one chunk more (a FIFO fed without
+ * end, `<(yes)`, or a log file given by mistake is not read into memory whole).
  */
-export function readRegularFileSync(path: string, opts: { readonly fifo?: boolean } = {}): Uint8Array {
+export function readRegularFileSync(path: string, opts: { readonly fifo?: boolean; readonly maxBytes?: number } = {}): Uint8Array {
   // stat first for a FIFO: opening one, even without blocking, lets its writer in before the read that waits for it.
-  if (opts.fifo === true && statSync(path).isFIFO()) return readFileSync(path);
+  if (opts.fifo === true && statSync(path).isFIFO()) {
+    if (opts.maxBytes === undefined) return readFileSync(path);
+    const fifo = openSync(path, constants.O_RDONLY);
+    try {
+      return readAtMost(fifo, opts.maxBytes);
+    } finally {
+      closeSync(fifo);
+    }
+  }
   const fd = openNonBlocking(path);
   try {
-    const kind = kindOf(fstatSync(fd));
+    const st = fstatSync(fd);
+    const kind = kindOf(st);
     if (kind !== undefined) throw new NotRegularFileError(kind);
-    return readFileSync(fd);
+    if (opts.maxBytes === undefined) return readFileSync(fd);
+    if (st.size > opts.maxBytes) throw new FileTooLargeError(opts.maxBytes);
+    return readAtMost(fd, opts.maxBytes);
   } finally {
     closeSync(fd);
   }
+}
+
+/** `fd` read to its end, or FileTooLargeError past `maxBytes`. */
+function readAtMost(fd: number, maxBytes: number): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = new Uint8Array(64 * 1024);
+    const n = readSync(fd, chunk, 0, chunk.length, null);
+    if (n === 0) break;
+    total += n;
+    if (total > maxBytes) throw new FileTooLargeError(maxBytes);
+    chunks.push(chunk.subarray(0, n));
+  }
+  return Buffer.concat(chunks, total);
 }
 
 /**

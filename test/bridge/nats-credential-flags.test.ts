@@ -3,8 +3,8 @@
  * credentials at most, and a file that is missing, not a regular file, empty or malformed a usage error (exit 2)
  * naming the flag, the file and what is wrong, never the secret. In-process, no server.
  */
-import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { credsAuthenticator, nkeys } from "@nats-io/transport-node";
@@ -92,6 +92,28 @@ describe("NATS credentials from files", () => {
       expect(msg, JSON.stringify(values)).toMatch(expected);
       expect(msg).not.toContain(SECRET);
       expect(msg).not.toContain(seed.slice(2, 20));
+    }
+  });
+
+  test("a password or token not UTF-8 is refused (before: sent with U+FFFD for the byte, a wrong password); a BOM and CRLF dropped", () => {
+    const latin1 = file("latin1", Uint8Array.of(0x70, 0xfc, 0x72, 0x0a)); // "pür\n" in ISO-8859-1
+    expect(refusal({ "nats-user": "u", "nats-password-file": latin1 })).toMatch(/--nats-password-file ".*latin1" is not UTF-8 text/);
+    expect(refusal({ "nats-token-file": latin1 })).toMatch(/--nats-token-file ".*latin1" is not UTF-8 text/);
+    const bom = file("bom", `\uFEFF${SECRET} \r\n`);
+    expect(natsAccessOf({ "nats-user": "u", "nats-password-file": bom }, NATS, logOf()).credentials).toEqual({ kind: "user", user: "u", password: `${SECRET} ` });
+  });
+
+  test("a file larger than 4 MiB is refused without being read whole (a sparse file, a FIFO fed without end)", async (ctx) => {
+    const big = file("big.pem", "-----BEGIN CERTIFICATE-----\n");
+    truncateSync(big, 5 * 1024 * 1024); // sparse: no disk written
+    expect(refusal({ "nats-ca": big })).toMatch(/--nats-ca ".*big.pem" is larger than 4 MiB/);
+    if (spawnSync("mkfifo", [join(dir, "endless")]).status !== 0) return ctx.skip("mkfifo not found");
+    // A writer that never ends (`--nats-token-file <(yes)`): before, read into memory until it ran out.
+    const writer = spawn("sh", ["-c", `exec yes > '${join(dir, "endless")}'`], { stdio: "ignore" });
+    try {
+      expect(refusal({ "nats-token-file": join(dir, "endless") })).toMatch(/--nats-token-file ".*endless" is larger than 4 MiB/);
+    } finally {
+      writer.kill("SIGKILL");
     }
   });
 
