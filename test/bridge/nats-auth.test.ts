@@ -223,5 +223,7 @@ describe.skipIf(missing !== undefined)("NATS TLS", () => {
     // refused by the server after the TLS 1.3 handshake: the client then waits for its dial timeout, 5 s:
     // nats-start.test.ts.)
     await expect(readerOf({ servers: nats.url, tls: { cert: tls.cert, key: tls.key } }).start()).rejects.toThrow(/verify|certificate/);
+    // The server's name checked too: its certificate (the CA's, for 127.0.0.1) is not one for "localhost".
+    await expect(readerOf({ servers: nats.url.replace("127.0.0.1", "localhost"), tls }).start()).rejects.toThrow(/does not match|altname/i);
   }, 15_000);
 });
