@@ -31,13 +31,31 @@ export interface NatsAccess {
   readonly tls?: NatsTls;
 }
 
-/** The kind of credentials, for logs and errors (never the secret). */
-export function describeCredentials(c: NatsCredentials | undefined): string {
+/**
+ * The kind of credentials, for logs and errors (never the secret); of a .creds file, when its JWT expires or
+ * expired: the server refuses an expired one with only 'Authorization Violation'.
+ */
+export function describeCredentials(c: NatsCredentials | undefined, nowMs = Date.now()): string {
   if (c === undefined) return "none";
   if (c.kind === "user") return `user ${JSON.stringify(c.user)} with a password`;
   if (c.kind === "token") return "a token";
   if (c.kind === "nkey") return "an nkey";
-  return "a creds file (JWT and nkey)";
+  const expS = credsExpiryS(c.creds);
+  if (expS === undefined) return "a creds file (JWT and nkey)";
+  const at = new Date(expS * 1000).toISOString().replace(".000Z", "Z");
+  return `a creds file (JWT and nkey) whose JWT ${expS * 1000 <= nowMs ? "expired" : "expires"} at ${at}`;
+}
+
+/** The `exp` claim (Unix seconds) of a .creds file's user JWT (its first x.y.z token), or undefined: none, unreadable. */
+export function credsExpiryS(creds: Uint8Array): number | undefined {
+  const m = /[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+/.exec(new TextDecoder().decode(creds));
+  if (m === null) return undefined;
+  try {
+    const exp = (JSON.parse(Buffer.from(m[1]!, "base64url").toString("utf8")) as { exp?: unknown }).exp;
+    return typeof exp === "number" && Number.isFinite(exp) && exp > 0 && exp < 1e11 ? exp : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A `tls://` URL among the servers: TLS is required (the client itself takes only host and port from a URL). */

@@ -15,7 +15,7 @@ import { listenCommand } from "../../src/cli/commands/listen.ts";
 import { natsReadOptions } from "../../src/cli/commands/nats-args.ts";
 import { natsAccessOf, seedProblem } from "../../src/cli/commands/nats-credentials.ts";
 import type { Logger } from "../../src/core/log.ts";
-import { accessOptions } from "../../src/subscriber/nats-auth.ts";
+import { accessOptions, describeCredentials } from "../../src/subscriber/nats-auth.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 
 const dir = makeTempDir("feeder-nats-flags-");
@@ -61,6 +61,15 @@ describe("NATS credentials from files", () => {
     expect(c?.kind).toBe("creds");
     const auth = accessOptions({ credsAuthenticator, nkeyAuthenticator: () => undefined }, NATS, { credentials: c }).authenticator as (n: string) => { jwt: string; nkey: string; sig: string };
     expect(auth("nonce")).toMatchObject({ jwt: JWT, nkey: expect.stringMatching(/^U/), sig: expect.any(String) });
+  });
+
+  test("a .creds file is described with when its JWT expires (never the secret)", () => {
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const withExp = new TextEncoder().encode(creds(`${b64({ typ: "JWT" })}.${b64({ sub: "UABC", exp: 1_800_000_000 })}.c2ln`, seed));
+    expect(describeCredentials({ kind: "creds", creds: withExp }, 1_700_000_000_000)).toBe("a creds file (JWT and nkey) whose JWT expires at 2027-01-15T08:00:00Z");
+    expect(describeCredentials({ kind: "creds", creds: withExp }, 1_900_000_000_000)).toBe("a creds file (JWT and nkey) whose JWT expired at 2027-01-15T08:00:00Z");
+    expect(describeCredentials({ kind: "creds", creds: new TextEncoder().encode(creds(JWT, seed)) })).toBe("a creds file (JWT and nkey)");
+    expect(describeCredentials({ kind: "user", user: "bridge", password: SECRET })).not.toContain(SECRET);
   });
 
   test("one kind at most; a password needs its user and a file", () => {
