@@ -61,6 +61,11 @@ describe("NATS credentials from files", () => {
     expect(c?.kind).toBe("creds");
     const auth = accessOptions({ credsAuthenticator, nkeyAuthenticator: () => undefined }, NATS, { credentials: c }).authenticator as (n: string) => { jwt: string; nkey: string; sig: string };
     expect(auth("nonce")).toMatchObject({ jwt: JWT, nkey: expect.stringMatching(/^U/), sig: expect.any(String) });
+    // With CRLF line ends (a file that went through Windows): read as the same file. Before, "is not a NATS .creds
+    // file": the client's parser finds no block in it.
+    const crlf = natsAccessOf({ "nats-creds": file("crlf.creds", creds(JWT, seed).replaceAll("\n", "\r\n")) }, NATS, logOf()).credentials;
+    const crlfAuth = accessOptions({ credsAuthenticator, nkeyAuthenticator: () => undefined }, NATS, { credentials: crlf }).authenticator as typeof auth;
+    expect(crlfAuth("nonce")).toMatchObject({ jwt: JWT, nkey: auth("nonce").nkey });
   });
 
   test("a .creds file is described with when its JWT expires (never the secret)", () => {

@@ -73,10 +73,11 @@ export function natsAccessOf(v: Record<string, unknown>, servers: string[], log:
   let credentials: NatsCredentials | undefined;
   if (typeof v["nats-creds"] === "string") {
     const f = v["nats-creds"];
-    const creds = readSecret(f, "--nats-creds", log);
-    const why = credsProblem(text(creds));
+    // CRLF line ends (a file that went through Windows) as LF: the client's parser finds no block in them.
+    const creds = text(readSecret(f, "--nats-creds", log)).replaceAll("\r\n", "\n");
+    const why = credsProblem(creds);
     if (why !== undefined) throw new UsageError(`--nats-creds ${JSON.stringify(f)} ${why}`);
-    credentials = { kind: "creds", creds };
+    credentials = { kind: "creds", creds: new TextEncoder().encode(creds) };
   } else if (typeof v["nats-user"] === "string") {
     const user = v["nats-user"];
     if (user === "" || /[\s\0]/.test(user)) throw new UsageError(`--nats-user must be a user name without spaces, got ${JSON.stringify(user)}`);
