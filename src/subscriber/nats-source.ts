@@ -331,6 +331,7 @@ export class NatsFeedReader {
     this.running = true;
     const prefix = this.opts.prefix ?? "feeder";
     this.stopped = false;
+    this.authRefusing = false; // a refusal told before a stop() is not this run's: the next one is told again
     const got = await this.connect().catch((err: unknown) => {
       this.running = false; // nothing opened: the caller may start again (before: "start() called twice")
       // Refused at start: the caller is told why, by the server's words and the kind of credentials (never them).

@@ -3,7 +3,8 @@
  * at start too: the client's own default is 20 s, and a server that verifies clients refuses a missing or unknown
  * client certificate after the TLS 1.3 handshake, which the client does not notice, so start() (and each of the
  * client's reconnects) waited those 20 s; a port that sends INFO and never answers did the same. A start whose
- * connect failed may be tried again. In-process: a silent "server" on 127.0.0.1 or a fake client, no nats-server.
+ * connect failed may be tried again; one after stop() tells a refusal of the credentials again. In-process: a
+ * silent "server" on 127.0.0.1 or a fake client, no nats-server.
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
@@ -84,5 +85,63 @@ describe("a start whose connect failed", () => {
       await expect(start()).rejects.toThrow(/refused here/);
     }
     expect(dials).toBe(4);
+  });
+});
+
+/** A client whose status events the test pushes (an -ERR of the server), never closing by itself. */
+function fakeClient() {
+  const waiting: ((r: IteratorResult<{ type: string; error?: Error }>) => void)[] = [];
+  const queued: { type: string; error?: Error }[] = [];
+  let ended = false;
+  const client = {
+    subscribe: () => ({ unsubscribe() {} }),
+    flush: async () => {},
+    drain: async () => {},
+    close: async () => {
+      ended = true;
+      for (const w of waiting.splice(0)) w({ done: true, value: undefined });
+    },
+    closed: () => new Promise<void>(() => {}),
+    status: () => ({
+      [Symbol.asyncIterator]: () => ({
+        next: () =>
+          new Promise<IteratorResult<{ type: string; error?: Error }>>((r) => {
+            if (queued.length > 0) r({ done: false, value: queued.shift()! });
+            else if (ended) r({ done: true, value: undefined });
+            else waiting.push(r);
+          }),
+      }),
+    }),
+    /** The server refuses the credentials (as the client reports it while it reconnects). */
+    refuse: () => {
+      const error = Object.assign(new Error("Authorization Violation"), { name: "AuthorizationError" });
+      const w = waiting.shift();
+      if (w !== undefined) w({ done: false, value: { type: "error", error } });
+      else queued.push({ type: "error", error });
+    },
+  };
+  return client;
+}
+
+describe("a start after stop() during a refusal of the credentials", () => {
+  // Before, the episode's "told once" flag outlived stop(): a later refusal after start() again was not told at all.
+  test("tells the next refusal again (reader and bridge)", async () => {
+    let client = fakeClient();
+    useNatsModules({ transport: async () => ({ connect: async () => (client = fakeClient()) }), jetstream: async () => ({}) });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    const told: string[] = [];
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", onNatsEvent: (e) => void (e.kind === "auth_refused" && told.push("reader")) }, () => {});
+    const log = { ...silentLogger, error: (msg: string) => void (/refused the bridge's credentials/.test(msg) && told.push("bridge")), child: () => log };
+    const bridge = new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "t", log });
+    for (const [name, it] of [["reader", reader], ["bridge", bridge]] as const) {
+      for (let round = 1; round <= 2; round++) {
+        await it.start();
+        client.refuse();
+        const deadline = Date.now() + 2000;
+        while (told.filter((t) => t === name).length < round && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        expect(told.filter((t) => t === name), `${name}, round ${round}`).toHaveLength(round);
+        await it.stop();
+      }
+    }
   });
 });
