@@ -13,7 +13,7 @@ import { UsageError } from "../../src/cli/command.ts";
 import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
 import { listenCommand } from "../../src/cli/commands/listen.ts";
 import { natsReadOptions } from "../../src/cli/commands/nats-args.ts";
-import { natsAccessOf, seedProblem } from "../../src/cli/commands/nats-credentials.ts";
+import { FIFO_WRITER_WAIT_MS, natsAccessOf, seedProblem, setFifoWriterWaitMs } from "../../src/cli/commands/nats-credentials.ts";
 import type { Logger } from "../../src/core/log.ts";
 import { accessOptions, describeCredentials } from "../../src/subscriber/nats-auth.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
@@ -128,6 +128,24 @@ describe("NATS credentials from files", () => {
       expect(refusal({ "nats-token-file": join(dir, "endless") })).toMatch(/--nats-token-file ".*endless" is larger than 4 MiB/);
     } finally {
       writer.kill("SIGKILL");
+    }
+  });
+
+  test("a FIFO nothing writes to is refused after the wait (before: open(2) waited for good, deaf to SIGINT and SIGTERM); a slow writer is waited for", async (ctx) => {
+    if (spawnSync("mkfifo", [join(dir, "unwritten"), join(dir, "late"), join(dir, "slow")]).status !== 0) return ctx.skip("mkfifo not found");
+    setFifoWriterWaitMs(300);
+    const writers: ReturnType<typeof spawn>[] = [];
+    try {
+      expect(refusal({ "nats-token-file": join(dir, "unwritten") })).toMatch(/--nats-token-file ".*unwritten" is a FIFO no process wrote to within 0.3 s/);
+      // A writer that opens within the wait; one open at once that writes only after it (`<(pass show nats)`
+      // waiting for a passphrase).
+      writers.push(spawn("sh", ["-c", `sleep 0.1; printf late-token > '${join(dir, "late")}'`], { stdio: "ignore" }));
+      expect(natsAccessOf({ "nats-token-file": join(dir, "late") }, NATS, logOf()).credentials).toEqual({ kind: "token", token: "late-token" });
+      writers.push(spawn("sh", ["-c", `exec 3> '${join(dir, "slow")}'; sleep 0.6; printf slow-token >&3`], { stdio: "ignore" }));
+      expect(natsAccessOf({ "nats-token-file": join(dir, "slow") }, NATS, logOf()).credentials).toEqual({ kind: "token", token: "slow-token" });
+    } finally {
+      setFifoWriterWaitMs(FIFO_WRITER_WAIT_MS);
+      for (const w of writers) w.kill("SIGKILL");
     }
   });
 

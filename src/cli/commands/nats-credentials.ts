@@ -8,7 +8,7 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { statSync } from "node:fs";
 import type { Logger } from "../../core/log.ts";
-import { FileTooLargeError, readRegularFileSync } from "../../core/regular-file.ts";
+import { FifoWithoutWriterError, FileTooLargeError, readRegularFileSync } from "../../core/regular-file.ts";
 import { tlsRequiredByUrl, type NatsAccess, type NatsCredentials, type NatsTls } from "../../subscriber/nats-auth.ts";
 import { UsageError } from "../command.ts";
 
@@ -27,7 +27,7 @@ export const NATS_ACCESS_OPTIONS = {
 /** The --help lines of these flags, their text from column `col` (bridge 27, listen 23), at most 110 wide. */
 export function natsAccessHelp(col: number): string[] {
   const entries: [string, string][] = [
-    ["--nats-creds FILE", "NATS credentials: a .creds file (user JWT and nkey seed, as nsc writes it); or one of the three below. One kind at most (two exit 2); each file is read once at start: missing, empty, over 4 MiB or malformed exits 2 naming it, and a secret file that group or others may read is warned of"],
+    ["--nats-creds FILE", "NATS credentials: a .creds file (user JWT and nkey seed, as nsc writes it); or one of the three below. One kind at most (two exit 2); each file is read once at start: missing, empty, over 4 MiB, malformed or a FIFO nothing writes to within 5 s exits 2 naming it, and a secret file that group or others may read is warned of"],
     ["--nats-user U", "user name, with --nats-password-file FILE: its password (one line)"],
     ["--nats-password-file FILE", "the password of --nats-user (never on the command line): one line of UTF-8, its final newline dropped"],
     ["--nats-token-file FILE", "a token (one line, as the password)"],
@@ -136,12 +136,25 @@ function certificateOf(path: string, flag: string): string {
  */
 export const MAX_ACCESS_FILE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * How long a FIFO given as one of these files may go without a writer (a `mkfifo` path nothing writes to): before,
+ * the start waited in open(2) for good, SIGINT and SIGTERM unheard. `<(cmd)` has its writer at once.
+ */
+export const FIFO_WRITER_WAIT_MS = 5000;
+
+/** The wait for a FIFO's writer (a seam for the tests). */
+let fifoWriterWaitMs = FIFO_WRITER_WAIT_MS;
+export function setFifoWriterWaitMs(ms: number): void {
+  fifoWriterWaitMs = ms;
+}
+
 function readFile(path: string, flag: string): Uint8Array {
   let bytes: Uint8Array;
   try {
-    bytes = readRegularFileSync(path, { fifo: true, maxBytes: MAX_ACCESS_FILE_BYTES });
+    bytes = readRegularFileSync(path, { fifo: true, maxBytes: MAX_ACCESS_FILE_BYTES, fifoWriterWaitMs });
   } catch (err) {
     if (err instanceof FileTooLargeError) throw new UsageError(`${flag} ${JSON.stringify(path)} is larger than 4 MiB: not a credentials, key or certificate file`);
+    if (err instanceof FifoWithoutWriterError) throw new UsageError(`${flag} ${JSON.stringify(path)} is a FIFO no process wrote to within ${err.waitMs / 1000} s`);
     throw new UsageError(`${flag}: cannot read ${JSON.stringify(path)}: ${(err as Error).message}`);
   }
   if (bytes.length === 0) throw new UsageError(`${flag} ${JSON.stringify(path)} is empty`);
