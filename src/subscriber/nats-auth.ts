@@ -20,7 +20,7 @@ export type NatsCredentials =
  */
 export interface NatsTls {
   readonly ca?: string;
-  /** Client certificate and its key, for a server that verifies clients (`verify: true`). */
+  /** Client certificate and its key, for a server that verifies clients (`verify: true`): both or neither. */
   readonly cert?: string;
   readonly key?: string;
 }
@@ -83,6 +83,9 @@ export function accessOptions(mod: AuthenticatorFactories, servers: string | str
     o.authenticator = c.kind === "nkey" ? make(c.seed) : make(c.creds);
   }
   const tls = access.tls ?? (tlsRequiredByUrl(servers) ? {} : undefined);
+  // One without the other: the runtime dropped the certificate, and a server that verifies clients refused it
+  // unseen, the connect ending at its timeout (the CLI checks its flags likewise).
+  if (tls !== undefined && (tls.cert === undefined) !== (tls.key === undefined)) throw new Error("tls: cert and key go together (the client certificate and its private key)");
   if (tls !== undefined) o.tls = { ...tls };
   return o;
 }

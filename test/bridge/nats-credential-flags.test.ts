@@ -183,6 +183,10 @@ describe("NATS TLS flags", () => {
     expect(natsAccessOf({}, ["nats://a:1", "tls://b:2"], logOf()).tls).toEqual({});
     expect(accessOptions({}, "tls://b:2").tls).toEqual({});
     expect(accessOptions({}, "nats://b:2").tls).toBeUndefined();
+    // The library's option as the flags: a client certificate without its key, or a key alone, is refused at once
+    // (before: dropped by the runtime, and the connect to a server verifying clients waited for its timeout).
+    expect(() => accessOptions({}, NATS, { tls: { cert: "PEM" } })).toThrow(/tls: cert and key go together/);
+    expect(() => accessOptions({}, NATS, { tls: { key: "PEM" } })).toThrow(/tls: cert and key go together/);
   });
 
   test("a CA or client certificate file is checked: PEM, the key the certificate's", (ctx) => {
