@@ -341,7 +341,9 @@ export class ForwardBridge {
     if (this.running) throw new Error("bridge: start() called twice (stop() first)");
     this.running = true;
     this.stopped = false;
+    this.authRefusing = false; // a refusal logged before a stop() is not this run's: the next one is logged again
     const nc = (await this.connect().catch((err: unknown) => {
+      this.running = false; // nothing opened: the caller may start again (before: "start() called twice")
       // Refused at start: said by the server's words and the kind of credentials (never them).
       if (!isAuthError(err)) throw err;
       this.counters.natsAuthErrors++;

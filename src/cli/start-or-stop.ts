@@ -1,6 +1,6 @@
 /**
  * A long-running command's start raced with its stop signal (cold): a SIGINT/SIGTERM while the start waits (a NATS
- * server that accepts but does not answer holds a connect for its 20 s timeout) stops it there and exits 0, as
+ * server that accepts but does not answer holds a connect for each dial's 5 s timeout) stops it there and exits 0, as
  * `feeder run` does, instead of waiting for the start to end and then failing it (exit 1).
  * @module
  */

@@ -5,7 +5,7 @@
  * Cold path. Plain Node API (the subscriber reads keys under Node 20 too).
  * @module
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync, type Stats } from "node:fs";
 
 /** What a path is, when it is not a regular file. */
 function kindOf(st: Stats): string | undefined {
@@ -25,21 +25,107 @@ export class NotRegularFileError extends Error {
   }
 }
 
+/** A file longer than the reader's `maxBytes`. */
+export class FileTooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`larger than ${maxBytes} bytes`);
+  }
+}
+
+/** A FIFO no process opened to write to within the reader's wait. */
+export class FifoWithoutWriterError extends Error {
+  constructor(readonly waitMs: number) {
+    super(`a FIFO no process wrote to within ${waitMs} ms`);
+  }
+}
+
 /**
  * The file's bytes; a path that is not a regular file throws NotRegularFileError, other failures the errno error.
  * `fifo: true` reads a FIFO once to its end (a start's one read of `-c <(render-config)`): only where it is read once.
+ * `maxBytes`: a longer file or FIFO throws FileTooLargeError, having read at most one chunk more (a FIFO fed without
+ * end, `<(yes)`, or a log file given by mistake is not read into memory whole). `fifoWriterWaitMs`: a FIFO no
+ * process writes to is given up after it (FifoWithoutWriterError); without, its open waits for a writer for good,
+ * deaf to SIGINT and SIGTERM (the thread is blocked in open(2): only SIGKILL ends it).
  */
-export function readRegularFileSync(path: string, opts: { readonly fifo?: boolean } = {}): Uint8Array {
+export function readRegularFileSync(path: string, opts: { readonly fifo?: boolean; readonly maxBytes?: number; readonly fifoWriterWaitMs?: number } = {}): Uint8Array {
   // stat first for a FIFO: opening one, even without blocking, lets its writer in before the read that waits for it.
-  if (opts.fifo === true && statSync(path).isFIFO()) return readFileSync(path);
+  if (opts.fifo === true && statSync(path).isFIFO()) {
+    if (opts.fifoWriterWaitMs !== undefined) return readFifoWithin(path, opts.fifoWriterWaitMs, opts.maxBytes ?? Infinity);
+    if (opts.maxBytes === undefined) return readFileSync(path);
+    const fifo = openSync(path, constants.O_RDONLY);
+    try {
+      return readAtMost(fifo, opts.maxBytes);
+    } finally {
+      closeSync(fifo);
+    }
+  }
   const fd = openNonBlocking(path);
   try {
-    const kind = kindOf(fstatSync(fd));
+    const st = fstatSync(fd);
+    const kind = kindOf(st);
     if (kind !== undefined) throw new NotRegularFileError(kind);
-    return readFileSync(fd);
+    if (opts.maxBytes === undefined) return readFileSync(fd);
+    if (st.size > opts.maxBytes) throw new FileTooLargeError(opts.maxBytes);
+    return readAtMost(fd, opts.maxBytes);
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * A FIFO read to its end without blocking on it: its open does not wait for a writer, and while none has come (a
+ * read gives 0 then) it is polled for up to `writerWaitMs`. Once one has (data, or EAGAIN: open, nothing yet), it
+ * is read to its end however long that takes: `<(pass show nats)` may wait for a passphrase typed.
+ */
+function readFifoWithin(path: string, writerWaitMs: number, maxBytes: number): Uint8Array {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  try {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    let writer = false;
+    const deadlineMs = performance.now() + writerWaitMs;
+    for (;;) {
+      const chunk = new Uint8Array(64 * 1024);
+      let n: number;
+      try {
+        n = readSync(fd, chunk, 0, chunk.length, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+        writer = true;
+        Atomics.wait(pause, 0, 0, 10);
+        continue;
+      }
+      if (n > 0) {
+        writer = true;
+        total += n;
+        if (total > maxBytes) throw new FileTooLargeError(maxBytes);
+        chunks.push(chunk.subarray(0, n));
+        continue;
+      }
+      if (writer) break; // its end
+      if (performance.now() >= deadlineMs) throw new FifoWithoutWriterError(writerWaitMs);
+      Atomics.wait(pause, 0, 0, 10);
+    }
+    return Buffer.concat(chunks, total);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `fd` read to its end, or FileTooLargeError past `maxBytes`. */
+function readAtMost(fd: number, maxBytes: number): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = new Uint8Array(64 * 1024);
+    const n = readSync(fd, chunk, 0, chunk.length, null);
+    if (n === 0) break;
+    total += n;
+    if (total > maxBytes) throw new FileTooLargeError(maxBytes);
+    chunks.push(chunk.subarray(0, n));
+  }
+  return Buffer.concat(chunks, total);
 }
 
 /**

@@ -20,7 +20,7 @@ export type NatsCredentials =
  */
 export interface NatsTls {
   readonly ca?: string;
-  /** Client certificate and its key, for a server that verifies clients (`verify: true`). */
+  /** Client certificate and its key, for a server that verifies clients (`verify: true`): both or neither. */
   readonly cert?: string;
   readonly key?: string;
 }
@@ -31,13 +31,31 @@ export interface NatsAccess {
   readonly tls?: NatsTls;
 }
 
-/** The kind of credentials, for logs and errors (never the secret). */
-export function describeCredentials(c: NatsCredentials | undefined): string {
+/**
+ * The kind of credentials, for logs and errors (never the secret); of a .creds file, when its JWT expires or
+ * expired: the server refuses an expired one with only 'Authorization Violation'.
+ */
+export function describeCredentials(c: NatsCredentials | undefined, nowMs = Date.now()): string {
   if (c === undefined) return "none";
   if (c.kind === "user") return `user ${JSON.stringify(c.user)} with a password`;
   if (c.kind === "token") return "a token";
   if (c.kind === "nkey") return "an nkey";
-  return "a creds file (JWT and nkey)";
+  const expS = credsExpiryS(c.creds);
+  if (expS === undefined) return "a creds file (JWT and nkey)";
+  const at = new Date(expS * 1000).toISOString().replace(".000Z", "Z");
+  return `a creds file (JWT and nkey) whose JWT ${expS * 1000 <= nowMs ? "expired" : "expires"} at ${at}`;
+}
+
+/** The `exp` claim (Unix seconds) of a .creds file's user JWT (its first x.y.z token), or undefined: none, unreadable. */
+export function credsExpiryS(creds: Uint8Array): number | undefined {
+  const m = /[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+/.exec(new TextDecoder().decode(creds));
+  if (m === null) return undefined;
+  try {
+    const exp = (JSON.parse(Buffer.from(m[1]!, "base64url").toString("utf8")) as { exp?: unknown }).exp;
+    return typeof exp === "number" && Number.isFinite(exp) && exp > 0 && exp < 1e11 ? exp : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A `tls://` URL among the servers: TLS is required (the client itself takes only host and port from a URL). */
@@ -65,6 +83,9 @@ export function accessOptions(mod: AuthenticatorFactories, servers: string | str
     o.authenticator = c.kind === "nkey" ? make(c.seed) : make(c.creds);
   }
   const tls = access.tls ?? (tlsRequiredByUrl(servers) ? {} : undefined);
+  // One without the other: the runtime dropped the certificate, and a server that verifies clients refused it
+  // unseen, the connect ending at its timeout (the CLI checks its flags likewise).
+  if (tls !== undefined && (tls.cert === undefined) !== (tls.key === undefined)) throw new Error("tls: cert and key go together (the client certificate and its private key)");
   if (tls !== undefined) o.tls = { ...tls };
   return o;
 }

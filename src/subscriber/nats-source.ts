@@ -195,11 +195,24 @@ export class ReconnectPacing {
 }
 
 /**
- * Connects like the bridge does: reconnect forever, each server 250–350 ms after its last dial on the monotonic clock
- * (a NATS restart is an outage, not an end). `pacing`: a seam for the tests (their clock). `access`: credentials
- * and required TLS (nats-auth.ts); a `tls://` URL requires TLS too.
+ * How long one dial of a server may take (the client's `timeout`, its default 20 s), at start and in its reconnects.
+ * A server that verifies clients refuses a missing or unknown client certificate after the TLS 1.3 handshake, which
+ * the client does not notice: before, start() waited its 20 s (so did a port that sends INFO and never answers).
  */
-export async function connectNats(servers: string | string[], name: string, pacing: ReconnectPacing = new ReconnectPacing(), access: NatsAccess = {}): Promise<NatsConnection> {
+export const DIAL_TIMEOUT_MS = 5000;
+
+/**
+ * Connects like the bridge does: reconnect forever, each server 250–350 ms after its last dial on the monotonic clock
+ * (a NATS restart is an outage, not an end), each dial given up after `dialTimeoutMs`. `pacing`, `dialTimeoutMs`:
+ * seams for the tests. `access`: credentials and required TLS (nats-auth.ts); a `tls://` URL requires TLS too.
+ */
+export async function connectNats(
+  servers: string | string[],
+  name: string,
+  pacing: ReconnectPacing = new ReconnectPacing(),
+  access: NatsAccess = {},
+  dialTimeoutMs = DIAL_TIMEOUT_MS,
+): Promise<NatsConnection> {
   let mod: { connect: (o: Record<string, unknown>) => Promise<NatsConnection> } & Parameters<typeof accessOptions>[0];
   try {
     mod = (await natsModules.transport()) as typeof mod;
@@ -208,7 +221,13 @@ export async function connectNats(servers: string | string[], name: string, paci
   }
   const { reconnectDelayHandler, reconnectToServer } = pacing;
   const auth = accessOptions(mod, servers, access);
-  return mod.connect({ servers, name, maxReconnectAttempts: -1, reconnectDelayHandler, reconnectToServer, waitOnFirstConnect: false, ...auth });
+  const options = { servers, name, maxReconnectAttempts: -1, reconnectDelayHandler, reconnectToServer, waitOnFirstConnect: false, timeout: dialTimeoutMs, ...auth };
+  return mod.connect(options).catch((err: unknown) => {
+    // The client's TimeoutError says only "timeout": said with how long, and over TLS what it may also be.
+    if (!(err instanceof Error) || err.name !== "TimeoutError") throw err;
+    const tls = auth.tls === undefined ? "" : " (over TLS: also how a server that verifies clients refuses a client certificate missing or not of its CA)";
+    throw new Error(`no answer from NATS within ${dialTimeoutMs} ms${tls}`);
+  });
 }
 
 /**
@@ -316,7 +335,9 @@ export class NatsFeedReader {
     this.running = true;
     const prefix = this.opts.prefix ?? "feeder";
     this.stopped = false;
+    this.authRefusing = false; // a refusal told before a stop() is not this run's: the next one is told again
     const got = await this.connect().catch((err: unknown) => {
+      this.running = false; // nothing opened: the caller may start again (before: "start() called twice")
       // Refused at start: the caller is told why, by the server's words and the kind of credentials (never them).
       if (!isAuthError(err)) throw err;
       this.natsAuthErrors++;

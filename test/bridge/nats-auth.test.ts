@@ -134,23 +134,23 @@ describe.skipIf(missing !== undefined)("NATS credentials", () => {
 });
 
 /** A JWT (nats-server's operator mode) of `nats` claims about `sub`, signed by `signer`, made here as nsc would. */
-function jwtOf(signer: ReturnType<typeof nkeys.createOperator>, sub: string, nats: object): string {
+function jwtOf(signer: ReturnType<typeof nkeys.createOperator>, sub: string, nats: object, claims: object = {}): string {
   const b64 = (b: Uint8Array | string) => Buffer.from(b).toString("base64url");
   const head = b64(JSON.stringify({ typ: "JWT", alg: "ed25519-nkey" }));
-  const body = b64(JSON.stringify({ jti: `T${sub.slice(1, 20)}`, iat: Math.floor(Date.now() / 1000), iss: signer.getPublicKey(), name: "t", sub, nats }));
+  const body = b64(JSON.stringify({ jti: `T${sub.slice(1, 20)}`, iat: Math.floor(Date.now() / 1000) - 120, iss: signer.getPublicKey(), name: "t", sub, nats, ...claims }));
   return `${head}.${body}.${b64(signer.sign(new TextEncoder().encode(`${head}.${body}`)))}`;
 }
 
 /** An operator, its system account and an account (preloaded in the server), and .creds of users of `signer`. */
-function operatorMode(): { config: string; credsOf: (signer: ReturnType<typeof nkeys.createAccount>) => Uint8Array; account: ReturnType<typeof nkeys.createAccount> } {
+function operatorMode(): { config: string; credsOf: (signer: ReturnType<typeof nkeys.createAccount>, claims?: object) => Uint8Array; account: ReturnType<typeof nkeys.createAccount> } {
   const op = nkeys.createOperator();
   const limits = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 };
   const [account, sys] = [nkeys.createAccount(), nkeys.createAccount()];
   const acc = (a: typeof account) => `${a.getPublicKey()}: ${jwtOf(op, a.getPublicKey(), { limits, type: "account", version: 2 })}`;
   const config = `operator: ${jwtOf(op, op.getPublicKey(), { type: "operator", version: 2 })}\nresolver: MEMORY\nsystem_account: ${sys.getPublicKey()}\nresolver_preload: { ${acc(account)}, ${acc(sys)} }`;
-  const credsOf = (signer: typeof account) => {
+  const credsOf = (signer: typeof account, claims: object = {}) => {
     const user = nkeys.createUser();
-    const jwt = jwtOf(signer, user.getPublicKey(), { pub: {}, sub: {}, subs: -1, data: -1, payload: -1, type: "user", version: 2 });
+    const jwt = jwtOf(signer, user.getPublicKey(), { pub: {}, sub: {}, subs: -1, data: -1, payload: -1, type: "user", version: 2 }, claims);
     const seed = new TextDecoder().decode(user.getSeed());
     return new TextEncoder().encode(`-----BEGIN NATS USER JWT-----\n${jwt}\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n${seed}\n------END USER NKEY SEED------\n`);
   };
@@ -158,7 +158,7 @@ function operatorMode(): { config: string; credsOf: (signer: ReturnType<typeof n
 }
 
 describe.skipIf(missing !== undefined)("NATS .creds (operator mode)", () => {
-  test("bridge and reader with .creds of the account exchange messages; a user of an unknown account is refused", async () => {
+  test("bridge and reader with .creds of the account exchange messages; a user of an unknown account, or whose JWT expired, is refused", async () => {
     const { config, credsOf, account } = operatorMode();
     const nats = await NatsServer.start(config);
     stops.push(() => nats.stop());
@@ -171,6 +171,11 @@ describe.skipIf(missing !== undefined)("NATS .creds (operator mode)", () => {
     await until("the reader to hear the bridge's heartbeats", () => reader.counters.heartbeats > 0, beat);
     const stranger = readerOf({ servers: nats.url, credentials: { kind: "creds", creds: credsOf(nkeys.createAccount()) } });
     await expect(stranger.start()).rejects.toThrow(/refused the reader's credentials \(a creds file \(JWT and nkey\)\)/);
+    // An expired JWT: the server says only 'Authorization Violation'; the message says when it expired.
+    const expiredAt = Math.floor(Date.now() / 1000) - 60;
+    const expired = readerOf({ servers: nats.url, credentials: { kind: "creds", creds: credsOf(account, { exp: expiredAt }) } });
+    const iso = new Date(expiredAt * 1000).toISOString().replace(".000Z", "Z");
+    await expect(expired.start()).rejects.toThrow(`(a creds file (JWT and nkey) whose JWT expired at ${iso})`);
   }, 15_000);
 });
 
@@ -220,7 +225,10 @@ describe.skipIf(missing !== undefined)("NATS TLS", () => {
       for (const d of take(p)) bridge.onDatagram(d);
     });
     // The server's certificate checked against the system's CAs only: refused. (A client without a certificate is
-    // refused by the server after the TLS 1.3 handshake: the client then waits for its connect timeout, 20 s.)
+    // refused by the server after the TLS 1.3 handshake: the client then waits for its dial timeout, 5 s:
+    // nats-start.test.ts.)
     await expect(readerOf({ servers: nats.url, tls: { cert: tls.cert, key: tls.key } }).start()).rejects.toThrow(/verify|certificate/);
+    // The server's name checked too: its certificate (the CA's, for 127.0.0.1) is not one for "localhost".
+    await expect(readerOf({ servers: nats.url.replace("127.0.0.1", "localhost"), tls }).start()).rejects.toThrow(/does not match|altname/i);
   }, 15_000);
 });

@@ -3,8 +3,8 @@
  * credentials at most, and a file that is missing, not a regular file, empty or malformed a usage error (exit 2)
  * naming the flag, the file and what is wrong, never the secret. In-process, no server.
  */
-import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { credsAuthenticator, nkeys } from "@nats-io/transport-node";
@@ -13,9 +13,9 @@ import { UsageError } from "../../src/cli/command.ts";
 import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
 import { listenCommand } from "../../src/cli/commands/listen.ts";
 import { natsReadOptions } from "../../src/cli/commands/nats-args.ts";
-import { natsAccessOf, seedProblem } from "../../src/cli/commands/nats-credentials.ts";
+import { FIFO_WRITER_WAIT_MS, natsAccessOf, seedProblem, setFifoWriterWaitMs } from "../../src/cli/commands/nats-credentials.ts";
 import type { Logger } from "../../src/core/log.ts";
-import { accessOptions } from "../../src/subscriber/nats-auth.ts";
+import { accessOptions, describeCredentials } from "../../src/subscriber/nats-auth.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 
 const dir = makeTempDir("feeder-nats-flags-");
@@ -61,6 +61,20 @@ describe("NATS credentials from files", () => {
     expect(c?.kind).toBe("creds");
     const auth = accessOptions({ credsAuthenticator, nkeyAuthenticator: () => undefined }, NATS, { credentials: c }).authenticator as (n: string) => { jwt: string; nkey: string; sig: string };
     expect(auth("nonce")).toMatchObject({ jwt: JWT, nkey: expect.stringMatching(/^U/), sig: expect.any(String) });
+    // With CRLF line ends (a file that went through Windows): read as the same file. Before, "is not a NATS .creds
+    // file": the client's parser finds no block in it.
+    const crlf = natsAccessOf({ "nats-creds": file("crlf.creds", creds(JWT, seed).replaceAll("\n", "\r\n")) }, NATS, logOf()).credentials;
+    const crlfAuth = accessOptions({ credsAuthenticator, nkeyAuthenticator: () => undefined }, NATS, { credentials: crlf }).authenticator as typeof auth;
+    expect(crlfAuth("nonce")).toMatchObject({ jwt: JWT, nkey: auth("nonce").nkey });
+  });
+
+  test("a .creds file is described with when its JWT expires (never the secret)", () => {
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const withExp = new TextEncoder().encode(creds(`${b64({ typ: "JWT" })}.${b64({ sub: "UABC", exp: 1_800_000_000 })}.c2ln`, seed));
+    expect(describeCredentials({ kind: "creds", creds: withExp }, 1_700_000_000_000)).toBe("a creds file (JWT and nkey) whose JWT expires at 2027-01-15T08:00:00Z");
+    expect(describeCredentials({ kind: "creds", creds: withExp }, 1_900_000_000_000)).toBe("a creds file (JWT and nkey) whose JWT expired at 2027-01-15T08:00:00Z");
+    expect(describeCredentials({ kind: "creds", creds: new TextEncoder().encode(creds(JWT, seed)) })).toBe("a creds file (JWT and nkey)");
+    expect(describeCredentials({ kind: "user", user: "bridge", password: SECRET })).not.toContain(SECRET);
   });
 
   test("one kind at most; a password needs its user and a file", () => {
@@ -92,6 +106,46 @@ describe("NATS credentials from files", () => {
       expect(msg, JSON.stringify(values)).toMatch(expected);
       expect(msg).not.toContain(SECRET);
       expect(msg).not.toContain(seed.slice(2, 20));
+    }
+  });
+
+  test("a password or token not UTF-8 is refused (before: sent with U+FFFD for the byte, a wrong password); a BOM and CRLF dropped", () => {
+    const latin1 = file("latin1", Uint8Array.of(0x70, 0xfc, 0x72, 0x0a)); // "pür\n" in ISO-8859-1
+    expect(refusal({ "nats-user": "u", "nats-password-file": latin1 })).toMatch(/--nats-password-file ".*latin1" is not UTF-8 text/);
+    expect(refusal({ "nats-token-file": latin1 })).toMatch(/--nats-token-file ".*latin1" is not UTF-8 text/);
+    const bom = file("bom", `\uFEFF${SECRET} \r\n`);
+    expect(natsAccessOf({ "nats-user": "u", "nats-password-file": bom }, NATS, logOf()).credentials).toEqual({ kind: "user", user: "u", password: `${SECRET} ` });
+  });
+
+  test("a file larger than 4 MiB is refused without being read whole (a sparse file, a FIFO fed without end)", async (ctx) => {
+    const big = file("big.pem", "-----BEGIN CERTIFICATE-----\n");
+    truncateSync(big, 5 * 1024 * 1024); // sparse: no disk written
+    expect(refusal({ "nats-ca": big })).toMatch(/--nats-ca ".*big.pem" is larger than 4 MiB/);
+    if (spawnSync("mkfifo", [join(dir, "endless")]).status !== 0) return ctx.skip("mkfifo not found");
+    // A writer that never ends (`--nats-token-file <(yes)`): before, read into memory until it ran out.
+    const writer = spawn("sh", ["-c", `exec yes > '${join(dir, "endless")}'`], { stdio: "ignore" });
+    try {
+      expect(refusal({ "nats-token-file": join(dir, "endless") })).toMatch(/--nats-token-file ".*endless" is larger than 4 MiB/);
+    } finally {
+      writer.kill("SIGKILL");
+    }
+  });
+
+  test("a FIFO nothing writes to is refused after the wait (before: open(2) waited for good, deaf to SIGINT and SIGTERM); a slow writer is waited for", async (ctx) => {
+    if (spawnSync("mkfifo", [join(dir, "unwritten"), join(dir, "late"), join(dir, "slow")]).status !== 0) return ctx.skip("mkfifo not found");
+    setFifoWriterWaitMs(300);
+    const writers: ReturnType<typeof spawn>[] = [];
+    try {
+      expect(refusal({ "nats-token-file": join(dir, "unwritten") })).toMatch(/--nats-token-file ".*unwritten" is a FIFO no process wrote to within 0.3 s/);
+      // A writer that opens within the wait; one open at once that writes only after it (`<(pass show nats)`
+      // waiting for a passphrase).
+      writers.push(spawn("sh", ["-c", `sleep 0.1; printf late-token > '${join(dir, "late")}'`], { stdio: "ignore" }));
+      expect(natsAccessOf({ "nats-token-file": join(dir, "late") }, NATS, logOf()).credentials).toEqual({ kind: "token", token: "late-token" });
+      writers.push(spawn("sh", ["-c", `exec 3> '${join(dir, "slow")}'; sleep 0.6; printf slow-token >&3`], { stdio: "ignore" }));
+      expect(natsAccessOf({ "nats-token-file": join(dir, "slow") }, NATS, logOf()).credentials).toEqual({ kind: "token", token: "slow-token" });
+    } finally {
+      setFifoWriterWaitMs(FIFO_WRITER_WAIT_MS);
+      for (const w of writers) w.kill("SIGKILL");
     }
   });
 
@@ -129,6 +183,10 @@ describe("NATS TLS flags", () => {
     expect(natsAccessOf({}, ["nats://a:1", "tls://b:2"], logOf()).tls).toEqual({});
     expect(accessOptions({}, "tls://b:2").tls).toEqual({});
     expect(accessOptions({}, "nats://b:2").tls).toBeUndefined();
+    // The library's option as the flags: a client certificate without its key, or a key alone, is refused at once
+    // (before: dropped by the runtime, and the connect to a server verifying clients waited for its timeout).
+    expect(() => accessOptions({}, NATS, { tls: { cert: "PEM" } })).toThrow(/tls: cert and key go together/);
+    expect(() => accessOptions({}, NATS, { tls: { key: "PEM" } })).toThrow(/tls: cert and key go together/);
   });
 
   test("a CA or client certificate file is checked: PEM, the key the certificate's", (ctx) => {

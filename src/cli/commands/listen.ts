@@ -386,7 +386,7 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   await sub.start();
   let reader: NatsFeedReader | undefined;
   if (nats !== undefined) {
-    // A signal while it connects (a NATS server that does not answer holds it for 20 s) stops it there, exit 0.
+    // A signal while it connects (a NATS server that does not answer holds it for 5 s) stops it there, exit 0.
     const natsReader = (reader = new NatsFeedReader(nats, (d) => sub.ingest(d)));
     try {
       if ((await startOrStop(natsReader.start(), ctx.stopSignal, () => Promise.all([natsReader.stop(), sub.stop()]))) === "stopped") {

@@ -8,7 +8,7 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { statSync } from "node:fs";
 import type { Logger } from "../../core/log.ts";
-import { readRegularFileSync } from "../../core/regular-file.ts";
+import { FifoWithoutWriterError, FileTooLargeError, readRegularFileSync } from "../../core/regular-file.ts";
 import { tlsRequiredByUrl, type NatsAccess, type NatsCredentials, type NatsTls } from "../../subscriber/nats-auth.ts";
 import { UsageError } from "../command.ts";
 
@@ -27,10 +27,10 @@ export const NATS_ACCESS_OPTIONS = {
 /** The --help lines of these flags, their text from column `col` (bridge 27, listen 23), at most 110 wide. */
 export function natsAccessHelp(col: number): string[] {
   const entries: [string, string][] = [
-    ["--nats-creds FILE", "NATS credentials: a .creds file (user JWT and nkey seed, as nsc writes it); or one of the three below. One kind at most (two exit 2); each file is read once at start: missing, empty or malformed exits 2 naming it, and a secret file that group or others may read is warned of"],
+    ["--nats-creds FILE", "NATS credentials: a .creds file (user JWT and nkey seed, as nsc writes it); or one of the three below. One kind at most (two exit 2); each file is read once at start: missing, empty, over 4 MiB, malformed or a FIFO nothing writes to within 5 s exits 2 naming it, and a secret file that group or others may read is warned of"],
     ["--nats-user U", "user name, with --nats-password-file FILE: its password (one line)"],
-    ["--nats-password-file FILE", "the password of --nats-user (never on the command line)"],
-    ["--nats-token-file FILE", "a token (one line)"],
+    ["--nats-password-file FILE", "the password of --nats-user (never on the command line): one line of UTF-8, its final newline dropped"],
+    ["--nats-token-file FILE", "a token (one line, as the password)"],
     ["--nats-nkey-file FILE", "an nkey user seed (SU…, as nk -gen user writes it)"],
     ["--nats-tls", "require TLS (also implied by a tls:// URL and by the flags below): a server that offers none is refused, never read in plaintext"],
     ["--nats-ca FILE", "PEM CA certificate the server's must chain to (default: the system's CAs)"],
@@ -73,10 +73,11 @@ export function natsAccessOf(v: Record<string, unknown>, servers: string[], log:
   let credentials: NatsCredentials | undefined;
   if (typeof v["nats-creds"] === "string") {
     const f = v["nats-creds"];
-    const creds = readSecret(f, "--nats-creds", log);
-    const why = credsProblem(text(creds));
+    // CRLF line ends (a file that went through Windows) as LF: the client's parser finds no block in them.
+    const creds = text(readSecret(f, "--nats-creds", log)).replaceAll("\r\n", "\n");
+    const why = credsProblem(creds);
     if (why !== undefined) throw new UsageError(`--nats-creds ${JSON.stringify(f)} ${why}`);
-    credentials = { kind: "creds", creds };
+    credentials = { kind: "creds", creds: new TextEncoder().encode(creds) };
   } else if (typeof v["nats-user"] === "string") {
     const user = v["nats-user"];
     if (user === "" || /[\s\0]/.test(user)) throw new UsageError(`--nats-user must be a user name without spaces, got ${JSON.stringify(user)}`);
@@ -129,11 +130,31 @@ function certificateOf(path: string, flag: string): string {
   return pem;
 }
 
+/**
+ * The most a credentials, key or certificate file may hold (a CA bundle of every public root is ~0.2 MiB): a FIFO fed
+ * without end (`<(yes)`) or a huge file given by mistake is refused, not read into memory whole.
+ */
+export const MAX_ACCESS_FILE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * How long a FIFO given as one of these files may go without a writer (a `mkfifo` path nothing writes to): before,
+ * the start waited in open(2) for good, SIGINT and SIGTERM unheard. `<(cmd)` has its writer at once.
+ */
+export const FIFO_WRITER_WAIT_MS = 5000;
+
+/** The wait for a FIFO's writer (a seam for the tests). */
+let fifoWriterWaitMs = FIFO_WRITER_WAIT_MS;
+export function setFifoWriterWaitMs(ms: number): void {
+  fifoWriterWaitMs = ms;
+}
+
 function readFile(path: string, flag: string): Uint8Array {
   let bytes: Uint8Array;
   try {
-    bytes = readRegularFileSync(path, { fifo: true });
+    bytes = readRegularFileSync(path, { fifo: true, maxBytes: MAX_ACCESS_FILE_BYTES, fifoWriterWaitMs });
   } catch (err) {
+    if (err instanceof FileTooLargeError) throw new UsageError(`${flag} ${JSON.stringify(path)} is larger than 4 MiB: not a credentials, key or certificate file`);
+    if (err instanceof FifoWithoutWriterError) throw new UsageError(`${flag} ${JSON.stringify(path)} is a FIFO no process wrote to within ${err.waitMs / 1000} s`);
     throw new UsageError(`${flag}: cannot read ${JSON.stringify(path)}: ${(err as Error).message}`);
   }
   if (bytes.length === 0) throw new UsageError(`${flag} ${JSON.stringify(path)} is empty`);
@@ -154,9 +175,19 @@ function text(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes);
 }
 
-/** A password or token file: one line (its newline dropped), no control characters. */
+/**
+ * A password or token file: UTF-8 text (a byte that is not, e.g. a Latin-1 "ü", was sent as U+FFFD: refused by
+ * the server as a wrong password), one line (a final newline, as `echo` writes, dropped; a leading BOM too), no
+ * control characters; other spaces are part of it.
+ */
 function oneLine(bytes: Uint8Array, flag: string, path: string, what: string): string {
-  const s = text(bytes).replace(/\r?\n$/, "");
+  let decoded: string;
+  try {
+    decoded = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new UsageError(`${flag} ${JSON.stringify(path)} is not UTF-8 text (the ${what} is sent as UTF-8)`);
+  }
+  const s = decoded.replace(/\r?\n$/, "");
   if (s === "") throw new UsageError(`${flag} ${JSON.stringify(path)} holds an empty ${what}`);
   if (/[\0-\x1f\x7f]/.test(s)) throw new UsageError(`${flag} ${JSON.stringify(path)} must hold the ${what} on one line (it holds more lines or control characters)`);
   return s;

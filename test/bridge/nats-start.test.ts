@@ -1,0 +1,147 @@
+/**
+ * start() of the reader and the forward bridge. Each dial of a NATS server is given up after DIAL_TIMEOUT_MS (5 s),
+ * at start too: the client's own default is 20 s, and a server that verifies clients refuses a missing or unknown
+ * client certificate after the TLS 1.3 handshake, which the client does not notice, so start() (and each of the
+ * client's reconnects) waited those 20 s; a port that sends INFO and never answers did the same. A start whose
+ * connect failed may be tried again; one after stop() tells a refusal of the credentials again. In-process: a
+ * silent "server" on 127.0.0.1 or a fake client, no nats-server.
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import { afterEach, describe, expect, test } from "vitest";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { DIAL_TIMEOUT_MS, NatsFeedReader, connectNats, useNatsModules } from "../../src/subscriber/nats-source.ts";
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/**
+ * A TCP port that sends a NATS INFO and then answers nothing (no PONG, or with `tls` no TLS handshake: the client's
+ * connect waits).
+ */
+async function silentServer(tls = false): Promise<string> {
+  const sockets: Socket[] = [];
+  const server: Server = createServer((s) => {
+    sockets.push(s);
+    s.on("error", () => undefined);
+    s.write(`INFO {"server_id":"silent","version":"2.10.0","proto":1,"max_payload":1048576,"headers":true${tls ? ',"tls_required":true' : ""}}\r\n`);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  cleanups.push(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise((r) => server.close(r));
+  });
+  return `nats://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+describe("a NATS dial that gets no answer", () => {
+  test("is given up after the dial timeout, saying so (the real client; before: its 20 s)", async () => {
+    const url = await silentServer();
+    await expect(connectNats(url, "t", undefined, {}, 100)).rejects.toThrow(/no answer from NATS within 100 ms/);
+    // Over TLS (a handshake never answered) the message says what else it may be.
+    const tlsUrl = (await silentServer(true)).replace("nats://", "tls://");
+    await expect(connectNats(tlsUrl, "t", undefined, {}, 100)).rejects.toThrow(/no answer from NATS within 100 ms \(over TLS: .*client certificate/);
+  }, 4000);
+
+  test("the reader's and the bridge's start dial with DIAL_TIMEOUT_MS (5 s)", async () => {
+    const timeouts: unknown[] = [];
+    useNatsModules({
+      transport: async () => ({
+        connect: async (o: Record<string, unknown>) => {
+          timeouts.push(o.timeout);
+          throw new Error("refused here");
+        },
+      }),
+      jetstream: async () => ({}),
+    });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    await expect(new NatsFeedReader({ servers: "nats://127.0.0.1:1" }, () => {}).start()).rejects.toThrow(/refused here/);
+    await expect(new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "t", log: silentLogger }).start()).rejects.toThrow(/refused here/);
+    expect(DIAL_TIMEOUT_MS).toBe(5000);
+    expect(timeouts).toEqual([DIAL_TIMEOUT_MS, DIAL_TIMEOUT_MS]);
+  });
+});
+
+describe("a start whose connect failed", () => {
+  // Nothing was opened: the caller may try again. Before, it was refused as "start() called twice (stop() first)".
+  test("can be tried again (reader and bridge)", async () => {
+    let dials = 0;
+    useNatsModules({
+      transport: async () => ({
+        connect: async () => {
+          dials++;
+          throw new Error("refused here");
+        },
+      }),
+      jetstream: async () => ({}),
+    });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1" }, () => {});
+    const bridge = new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "t", log: silentLogger });
+    for (const start of [() => reader.start(), () => bridge.start()]) {
+      await expect(start()).rejects.toThrow(/refused here/);
+      await expect(start()).rejects.toThrow(/refused here/);
+    }
+    expect(dials).toBe(4);
+  });
+});
+
+/** A client whose status events the test pushes (an -ERR of the server), never closing by itself. */
+function fakeClient() {
+  const waiting: ((r: IteratorResult<{ type: string; error?: Error }>) => void)[] = [];
+  const queued: { type: string; error?: Error }[] = [];
+  let ended = false;
+  const client = {
+    subscribe: () => ({ unsubscribe() {} }),
+    flush: async () => {},
+    drain: async () => {},
+    close: async () => {
+      ended = true;
+      for (const w of waiting.splice(0)) w({ done: true, value: undefined });
+    },
+    closed: () => new Promise<void>(() => {}),
+    status: () => ({
+      [Symbol.asyncIterator]: () => ({
+        next: () =>
+          new Promise<IteratorResult<{ type: string; error?: Error }>>((r) => {
+            if (queued.length > 0) r({ done: false, value: queued.shift()! });
+            else if (ended) r({ done: true, value: undefined });
+            else waiting.push(r);
+          }),
+      }),
+    }),
+    /** The server refuses the credentials (as the client reports it while it reconnects). */
+    refuse: () => {
+      const error = Object.assign(new Error("Authorization Violation"), { name: "AuthorizationError" });
+      const w = waiting.shift();
+      if (w !== undefined) w({ done: false, value: { type: "error", error } });
+      else queued.push({ type: "error", error });
+    },
+  };
+  return client;
+}
+
+describe("a start after stop() during a refusal of the credentials", () => {
+  // Before, the episode's "told once" flag outlived stop(): a later refusal after start() again was not told at all.
+  test("tells the next refusal again (reader and bridge)", async () => {
+    let client = fakeClient();
+    useNatsModules({ transport: async () => ({ connect: async () => (client = fakeClient()) }), jetstream: async () => ({}) });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    const told: string[] = [];
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", onNatsEvent: (e) => void (e.kind === "auth_refused" && told.push("reader")) }, () => {});
+    const log = { ...silentLogger, error: (msg: string) => void (/refused the bridge's credentials/.test(msg) && told.push("bridge")), child: () => log };
+    const bridge = new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "t", log });
+    for (const [name, it] of [["reader", reader], ["bridge", bridge]] as const) {
+      for (let round = 1; round <= 2; round++) {
+        await it.start();
+        client.refuse();
+        const deadline = Date.now() + 2000;
+        while (told.filter((t) => t === name).length < round && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        expect(told.filter((t) => t === name), `${name}, round ${round}`).toHaveLength(round);
+        await it.stop();
+      }
+    }
+  });
+});
