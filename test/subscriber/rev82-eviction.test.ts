@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { packBookSnapshot } from "../../src/wire/encoder.ts";
+import { markRetransmit } from "../../src/wire/retransmit.ts";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { IDLE_SOURCES } from "../../src/subscriber/streams.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
@@ -52,5 +53,44 @@ describe("sources remembered after their last stream left the table", () => {
     replaceWith(sub, late);
     expect(sub.book(1)?.usable ?? false).toBe(false);
     expect(sub.counters.oldSessionDatagrams).toBe(1); // the dead run's: still known as left behind
+  });
+});
+
+describe("a retransmission answer of a stream with no request open", () => {
+  const retransmit = { host: "127.0.0.1", port: 9, timeoutMs: 3_600_000 };
+  const answer = (d: Uint8Array): Uint8Array => {
+    const a = d.slice();
+    markRetransmit(a, a.length, undefined);
+    return a;
+  };
+
+  it("arriving after its stream was evicted makes it no stream again, at no other silent stream's cost", () => {
+    const sub = newSubscriber({ maxStreams: 2, staleAfterMs: STALE_MS, retransmit });
+    const p = packer({ sourceId: 1, channelId: 7 });
+    ingestAll(sub, [...snap(p, 1), ...snap(p, 1, true), ...snap(p, 1, true)]); // the line established
+    const lost = snap(p, 1, true);
+    ingestAll(sub, snap(p, 1, true)); // the gap: asked for, this one held
+    ingestAll(sub, snap(packer({ sourceId: 2, channelId: 8 }), 2)); // another stream, heard after it
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS); // both silent
+    ingestAll(sub, snap(packer({ sourceId: 50, channelId: 1 }), -1)); // takes the place of source 1's, silent longest
+    expect(sub.counters.streamsEvicted).toBe(1);
+    expect(sub.retransmitsPending).toBe(0);
+    sub.ingest(answer(lost[0]!), T0 + 50); // the answer, late
+    expect(sub.counters.retransmitRejected).toBe(1);
+    expect(sub.counters.streamsEvicted).toBe(1); // before: source 2's stream gave way to it, and its book
+    expect(sub.book(2)).toBeDefined();
+    expect(sub.streamInfo().map((s) => s.sourceId).sort((a, b) => a - b)).toEqual([2, 50]);
+  });
+
+  it("of a stream never seen, with or without the retransmit option, makes no stream (no 'session' event)", () => {
+    for (const opts of [{ retransmit }, {}]) {
+      const sub = newSubscriber({ staleAfterMs: STALE_MS, ...opts });
+      const sessions: string[] = [];
+      sub.on("session", (e) => sessions.push(e.kind));
+      sub.ingest(answer(snap(packer({ sourceId: 3, channelId: 9 }), 3)[0]!), T0 + 50);
+      expect(sub.counters.retransmitRejected).toBe(1);
+      expect(sub.streamInfo()).toEqual([]);
+      expect(sessions).toEqual([]);
+    }
   });
 });
