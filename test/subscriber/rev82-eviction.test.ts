@@ -4,7 +4,7 @@
  * checkRecovery(nowMs): no sockets, no timers of consequence.
  */
 import { describe, expect, it } from "vitest";
-import { packBookSnapshot } from "../../src/wire/encoder.ts";
+import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { markRetransmit } from "../../src/wire/retransmit.ts";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { IDLE_SOURCES } from "../../src/subscriber/streams.ts";
@@ -92,5 +92,23 @@ describe("a retransmission answer of a stream with no request open", () => {
       expect(sub.streamInfo()).toEqual([]);
       expect(sessions).toEqual([]);
     }
+  });
+});
+
+describe("a full book table", () => {
+  it("never gives up a book only defined yet (no book message) whose stream is live", () => {
+    const sub = newSubscriber({ maxBooks: 2, staleAfterMs: STALE_MS });
+    const p = packer({ sourceId: 1, channelId: 7 });
+    packInstrumentDefinition(p, new EncodedDefinition({ ...inst, instrumentId: 1 }), false); // its snapshot yet to come
+    ingestAll(sub, [...take(p), ...snap(p, 2)]);
+    expect(sub.book(1)!.definition).toBeDefined();
+    const q = packer({ sourceId: 2, channelId: 8 });
+    ingestAll(sub, snap(q, 3)); // a new id: every book's stream is live
+    expect(sub.counters.booksEvicted).toBe(0); // before: book 1 gave way, as if it had no stream
+    expect(sub.counters.booksOverCap).toBe(1);
+    expect(sub.book(1)!.definition).toBeDefined();
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS);
+    ingestAll(sub, snap(q, 3)); // now its stream is silent: it may go
+    expect(sub.counters.booksEvicted).toBe(1);
   });
 });
