@@ -1,6 +1,6 @@
 /**
  * s-rev82: full stream and book tables under random interleavings of datagrams from more streams than the tables
- * hold (restarts, bogus sessions undone, late datagrams, losses and retransmission answers, END_OF_SESSION),
+ * hold (definitions, restarts, bogus sessions undone, late datagrams, losses and retransmission answers, END_OF_SESSION),
  * silence, stale checks, stop()/start() and eviction. After every step: no stream is evicted unless silent (by a
  * model of the rule: nothing heard for max(staleAfterMs, 3 × its heartbeat interval, 0 or over 60 s as 60 s) since
  * its last datagram or the last start(), seen so by a stale check) and silent longest, no book unless its stream is
@@ -15,7 +15,7 @@ import type { BookList } from "../../src/subscriber/book-list.ts";
 import type { SubscriberBook } from "../../src/subscriber/subscriber-book.ts";
 import type { SourceState, StreamState } from "../../src/subscriber/streams.ts";
 import { IDLE_SOURCES } from "../../src/subscriber/streams.ts";
-import { packBookDelta, packBookSnapshot } from "../../src/wire/encoder.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { markRetransmit } from "../../src/wire/retransmit.ts";
@@ -115,7 +115,9 @@ async function run(seed: number, steps: number, withRetransmit: boolean, staleAf
     const id = 1 + Math.floor(r() * IDS);
     const inst = makeInstrument("bybit", "linear", `I${id}`, 1, 3);
     let b = a.books.get(id);
-    if (k < 0.3 || (k < 0.7 && b === undefined)) {
+    if (k < 0.05) {
+      packInstrumentDefinition(a.p, new EncodedDefinition({ ...inst, instrumentId: id }), r() < 0.5);
+    } else if (k < 0.3 || (k < 0.7 && b === undefined)) {
       b ??= new TestBook({ ...inst, instrumentId: id });
       a.books.set(id, b);
       const s = randomBookSides(r, 1 + Math.floor(r() * 40), 100_000);
@@ -158,6 +160,7 @@ async function run(seed: number, steps: number, withRetransmit: boolean, staleAf
     let levels = 0;
     let scratch = 0;
     for (const b of sub.books.values()) {
+      ok(b.streamKey >= 0, `${ctx}: book ${b.instrumentId} of no stream (a full table takes it first)`);
       levels += b.bidCount + b.askCount;
       scratch += b.scratchLevels * 2;
       if (b.usable) {
