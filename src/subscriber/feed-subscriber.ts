@@ -31,7 +31,7 @@ import { decodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_THROTTLED, RETX_MA
 import { InstrumentBooks } from "./instrument-books.ts";
 import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_MAX_HELD_DATAGRAMS_TOTAL, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
-import { StreamTable, type StreamState } from "./streams.ts";
+import { StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
 import type {
   FeedSubscriberEvents,
@@ -502,20 +502,23 @@ export class FeedSubscriber {
 
   private processPacket(r: PacketReader, recvTimeUs: number, length: number): void {
     const streams = this.streamTable;
-    const st = streams.streamOf(r, recvTimeUs);
-    if (st === undefined) return;
-    const nowMs = monoEpochMs();
     const recovery = this.recovery;
     if ((r.flags & PKT_FLAG_RETRANSMIT) !== 0) {
-      // Only into a gap this subscriber asked for, at its next sequence number (§11.4).
-      if (recovery === undefined) {
+      // Only into a gap this subscriber asked for, at its next sequence number (§11.4). None open for its stream: it
+      // is refused before the stream is looked up, which made a stream again for a late answer after its eviction
+      // (a silent one evicted for it at a full table), or for any answer of a stream never seen.
+      if (recovery === undefined || !recovery.holds(streamKeyOf(r.channelId, r.sourceId))) {
         this.counters.retransmitRejected++;
         return;
       }
-      if (!recovery.accept(st, r.seqNum, r.msgCount)) return;
-      this.applyIntoGap(r, st, recvTimeUs, nowMs, recovery);
+      const st = streams.streamOf(r, recvTimeUs);
+      if (st === undefined || !recovery.accept(st, r.seqNum, r.msgCount)) return;
+      this.applyIntoGap(r, st, recvTimeUs, monoEpochMs(), recovery);
       return;
     }
+    const st = streams.streamOf(r, recvTimeUs);
+    if (st === undefined) return;
+    const nowMs = monoEpochMs();
     if (recovery !== undefined) {
       const d = recovery.divert(st, r.seqNum, r.msgCount, this.rxBytes, length, recvTimeUs, nowMs);
       if (d === Divert.HELD) {

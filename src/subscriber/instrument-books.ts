@@ -655,7 +655,11 @@ export class InstrumentBooks {
     const d = this.defReader.wrap(r);
     const id = d.instrumentId;
     const book = this.bookFor(id, d.priceExp, d.qtyExp);
-    if (book === undefined || !this.admitSession(book, st) || !applyDefinition(book, d, id)) return; // definitions.ts
+    if (book === undefined || !this.admitSession(book, st)) return;
+    // A book only defined yet is this stream's (not moved off the one carrying its levels): with no stream, a full
+    // table took it first for a new id while its stream was live (evictSilentBook), and its definition with it.
+    if (book.streamKey < 0) book.streamKey = st.key;
+    if (!applyDefinition(book, d, id)) return; // definitions.ts
     for (const l of this.listeners.definition) this.listeners.call(l, book);
   }
 

@@ -254,7 +254,13 @@ export class StreamTable {
         silent: false,
       };
       this.streams.set(key, created);
-      if (src.streams++ === 0) this.idleSources.delete(sourceId);
+      if (src.streams++ === 0) {
+        this.idleSources.delete(sourceId);
+        // evictSilent above may have pushed this very source out of the map, the oldest remembered (streamGone). Left
+        // out, its id later got a second, fresh SourceState that had left no session behind (a dead run's late
+        // snapshot made a usable book), and this one was remembered again with no entry to forget it by.
+        this.sources.set(sourceId, src);
+      }
       this.emitSession("new", created, undefined);
       if (!freshSource) this.instrumentBooks.supersedeSource(created);
       return created;

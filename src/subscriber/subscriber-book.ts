@@ -75,7 +75,7 @@ export class SubscriberBook extends LadderBook implements BookView {
   sourceId = -1;
 
   // --- subscriber bookkeeping (package-internal) ---
-  /** (channelId × 65536 + sourceId) of the stream that last carried a message of this book. */
+  /** (channelId × 65536 + sourceId) of the stream that last carried a book message of it (before any, its definition). */
   streamKey = -1;
   /** The stream whose event set instrSeq: only it can prove the sequence bogus (instrSeq going backwards). */
   seqStreamKey = -1;

@@ -1,0 +1,114 @@
+/**
+ * s-rev82: adversarial second read of s-rev74 (full stream/book tables: sources remembered after their last stream
+ * left, silence, the evictable lists, Recovery.forget). Driven through ingest(), checkStale(nowMs) and
+ * checkRecovery(nowMs): no sockets, no timers of consequence.
+ */
+import { describe, expect, it } from "vitest";
+import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { markRetransmit } from "../../src/wire/retransmit.ts";
+import type { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { IDLE_SOURCES } from "../../src/subscriber/streams.ts";
+import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
+
+const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
+const STALE_MS = 60_000;
+
+/** One datagram per call: a snapshot of `id` (or a heartbeat when id < 0) from the packer. */
+function snap(p: ReturnType<typeof packer>, id: number, refresh = false): Uint8Array[] {
+  if (id < 0) p.appendHeartbeat(0);
+  else {
+    const b = new TestBook({ ...inst, instrumentId: id });
+    b.load([[100, 2]], [[101, 3]], 1, T0);
+    packBookSnapshot(p, b, 0, refresh);
+  }
+  return take(p);
+}
+
+function lastRecvMs(sub: FeedSubscriber): number {
+  return Math.max(...sub.streamInfo().map((s) => s.lastRecvMs));
+}
+
+/** The only stream (maxStreams 1) goes silent, and a new one of `sourceId` takes its place. */
+function replaceWith(sub: FeedSubscriber, datagrams: Uint8Array[]): void {
+  sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS);
+  ingestAll(sub, datagrams);
+}
+
+describe("sources remembered after their last stream left the table", () => {
+  it("a source taken back from the oldest remembered one as the table evicts for it stays remembered", () => {
+    const sub = newSubscriber({ maxStreams: 1, staleAfterMs: STALE_MS });
+    const dead = packer({ sourceId: 50, channelId: 1, sessionId: 3, sessionStartUs: T0 + 1000 });
+    ingestAll(sub, [...snap(dead, 1), ...snap(dead, -1)]); // its session confirmed
+    const late = snap(dead, 1, true); // sent by the dead run, arriving long after
+    const run = packer({ sourceId: 50, channelId: 1, sessionId: 4, sessionStartUs: T0 + 2000 });
+    ingestAll(sub, [...snap(run, -1), ...snap(run, -1)]); // the restart, confirmed: session 3 left behind
+    // Source 50 leaves the table and is the oldest of IDLE_SOURCES remembered ones.
+    for (let src = 1000; src < 1000 + IDLE_SOURCES; src++) replaceWith(sub, snap(packer({ sourceId: src, channelId: 2 }), -1));
+    expect(sub.counters.streamsEvicted).toBe(IDLE_SOURCES);
+    // The live run speaks again: its stream takes the last one's place, whose source pushes out the oldest remembered.
+    replaceWith(sub, snap(run, -1));
+    expect(sub.streamInfo().map((s) => s.sourceId)).toEqual([50]);
+    replaceWith(sub, snap(packer({ sourceId: 5000, channelId: 2 }), -1)); // it leaves again
+    replaceWith(sub, late);
+    expect(sub.book(1)?.usable ?? false).toBe(false);
+    expect(sub.counters.oldSessionDatagrams).toBe(1); // the dead run's: still known as left behind
+  });
+});
+
+describe("a retransmission answer of a stream with no request open", () => {
+  const retransmit = { host: "127.0.0.1", port: 9, timeoutMs: 3_600_000 };
+  const answer = (d: Uint8Array): Uint8Array => {
+    const a = d.slice();
+    markRetransmit(a, a.length, undefined);
+    return a;
+  };
+
+  it("arriving after its stream was evicted makes it no stream again, at no other silent stream's cost", () => {
+    const sub = newSubscriber({ maxStreams: 2, staleAfterMs: STALE_MS, retransmit });
+    const p = packer({ sourceId: 1, channelId: 7 });
+    ingestAll(sub, [...snap(p, 1), ...snap(p, 1, true), ...snap(p, 1, true)]); // the line established
+    const lost = snap(p, 1, true);
+    ingestAll(sub, snap(p, 1, true)); // the gap: asked for, this one held
+    ingestAll(sub, snap(packer({ sourceId: 2, channelId: 8 }), 2)); // another stream, heard after it
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS); // both silent
+    ingestAll(sub, snap(packer({ sourceId: 50, channelId: 1 }), -1)); // takes the place of source 1's, silent longest
+    expect(sub.counters.streamsEvicted).toBe(1);
+    expect(sub.retransmitsPending).toBe(0);
+    sub.ingest(answer(lost[0]!), T0 + 50); // the answer, late
+    expect(sub.counters.retransmitRejected).toBe(1);
+    expect(sub.counters.streamsEvicted).toBe(1); // before: source 2's stream gave way to it, and its book
+    expect(sub.book(2)).toBeDefined();
+    expect(sub.streamInfo().map((s) => s.sourceId).sort((a, b) => a - b)).toEqual([2, 50]);
+  });
+
+  it("of a stream never seen, with or without the retransmit option, makes no stream (no 'session' event)", () => {
+    for (const opts of [{ retransmit }, {}]) {
+      const sub = newSubscriber({ staleAfterMs: STALE_MS, ...opts });
+      const sessions: string[] = [];
+      sub.on("session", (e) => sessions.push(e.kind));
+      sub.ingest(answer(snap(packer({ sourceId: 3, channelId: 9 }), 3)[0]!), T0 + 50);
+      expect(sub.counters.retransmitRejected).toBe(1);
+      expect(sub.streamInfo()).toEqual([]);
+      expect(sessions).toEqual([]);
+    }
+  });
+});
+
+describe("a full book table", () => {
+  it("never gives up a book only defined yet (no book message) whose stream is live", () => {
+    const sub = newSubscriber({ maxBooks: 2, staleAfterMs: STALE_MS });
+    const p = packer({ sourceId: 1, channelId: 7 });
+    packInstrumentDefinition(p, new EncodedDefinition({ ...inst, instrumentId: 1 }), false); // its snapshot yet to come
+    ingestAll(sub, [...take(p), ...snap(p, 2)]);
+    expect(sub.book(1)!.definition).toBeDefined();
+    const q = packer({ sourceId: 2, channelId: 8 });
+    ingestAll(sub, snap(q, 3)); // a new id: every book's stream is live
+    expect(sub.counters.booksEvicted).toBe(0); // before: book 1 gave way, as if it had no stream
+    expect(sub.counters.booksOverCap).toBe(1);
+    expect(sub.book(1)!.definition).toBeDefined();
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS);
+    ingestAll(sub, snap(q, 3)); // now its stream is silent: it may go
+    expect(sub.counters.booksEvicted).toBe(1);
+  });
+});
