@@ -26,10 +26,12 @@ const START_TIME_SECONDS = Math.round((Date.now() / 1000 - process.uptime()) * 1
 /**
  * The soft descriptor limit as last read: at the limit (EMFILE) /proc/self/limits cannot be opened either, and both
  * fd metrics were left out then, just when they matter. The limit seldom changes (prlimit): the last one stands.
+ * Read first when this module loads: a process out of descriptors before its first scrape had none to stand.
  */
 let lastMaxFds: number | undefined;
 
 const readProcText = (path: string): string => readFileSync(path, "utf8");
+readMaxFds(readProcText);
 
 /** `fdDir`: how /proc/self/fd is read; `readText`: how /proc/self/limits is (a test gives its own). */
 export function processSnapshot(fdDir: FdDir = PROC_FD, readText: (path: string) => string = readProcText): ProcessSnapshot {

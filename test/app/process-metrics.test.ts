@@ -4,7 +4,8 @@
  * /metrics scrape listed it: a string per descriptor on the pipeline's thread (48-94 ms at 15,000 descriptors).
  * At the limit (EMFILE) the limit read last stands: the limits file needs a descriptor too.
  */
-import { expect, test } from "vitest";
+import { readFileSync } from "node:fs";
+import { expect, test, vi } from "vitest";
 import { processSnapshot } from "../../src/app/process-metrics.ts";
 
 test("process_open_fds comes from the descriptor directory's size when it has one; listed only when it is 0", () => {
@@ -40,4 +41,17 @@ test("at the descriptor limit (EMFILE), the limit is still known: /proc/self/lim
   // Then every descriptor is taken: the limits file cannot be read either. Before, both metrics were left out.
   expect(processSnapshot(listingFails, emfile)).toMatchObject({ maxFds: 1024, openFds: 1024 });
   expect(processSnapshot({ size: () => 1024, count: emfile }, emfile)).toMatchObject({ maxFds: 1024, openFds: 1024 });
+});
+
+test("a first scrape at the descriptor limit still has the limit: it is read when the module loads", async () => {
+  const emfile = () => {
+    throw Object.assign(new Error("EMFILE: too many open files"), { code: "EMFILE" });
+  };
+  const m = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+  const limit = m ? Number(m[1]) : undefined;
+  expect(limit, "this host's soft limit (finite here)").toBeDefined();
+  vi.resetModules(); // a process whose /metrics was never scraped before it ran out of descriptors
+  const fresh = await import("../../src/app/process-metrics.ts");
+  // Before, nothing had been read yet: both fd metrics were left out of that scrape.
+  expect(fresh.processSnapshot({ size: () => 0, count: emfile }, emfile)).toMatchObject({ maxFds: limit, openFds: limit });
 });
