@@ -54,6 +54,9 @@ export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, 
   // Asked for several products and none listed in any status (a delisted one is listed, not online): a broken answer.
   // (One product asked and not listed may be one Coinbase removed: not listed, as before, not a failure every minute.)
   if (productIds.length > 1 && listed === 0) throw emptyListing(`coinbase REST ${firstUrl}`);
+  // But an empty answer cannot say it does not exist either (maintenance answers so too): at start not a configuration
+  // error (never exit 2), retried; while running nothing changes (whyNotTrading is read at start and by the retrier).
+  if (productIds.length === 1 && listed === 0) halted?.set(productIds[0]!, `the answer at ${firstUrl} listed no product at all (maintenance, or an id Coinbase does not have)`);
   return out;
 }
 

@@ -65,6 +65,10 @@ describe("listed but not trading at start: not_trading, not not_listed", () => {
     const coinbase = coinbaseInstrumentSource(config("coinbase", "spot"), answering({ products: { products: [product("BTC-USD", { status: "offline" }), product("ETH-USD", { trading_disabled: true }), product("SOL-USD", {})] } }), silentLogger);
     expect(await kinds(coinbase, "spot", ["BTC-USD", "ETH-USD", "NOPE-USD"])).toEqual(["BTC-USD:not_trading", "ETH-USD:not_trading", "NOPE-USD:not_listed"]);
 
+    // One product asked and the answer empty (a bad minute or an unknown id): not a definite "no such product".
+    const coinbaseEmpty = coinbaseInstrumentSource(config("coinbase", "spot"), answering({ products: { products: [], num_products: 0 } }), silentLogger);
+    expect(await kinds(coinbaseEmpty, "spot", ["BTC-USD"])).toEqual(["BTC-USD:not_trading"]);
+
     // Upbit lists both codes, but its ticker and tick list answer empty (a bad minute): no price, no tick.
     const upbitCfg = config("upbit", "spot");
     const upbitFetch = answering({ "market/all": [{ market: "KRW-BTC" }, { market: "KRW-ETH" }], ticker: [], "orderbook/instruments": [] });
