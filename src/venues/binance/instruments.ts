@@ -26,6 +26,9 @@ interface Filter {
   stepSize?: unknown;
 }
 
+/** USD-M statuses of a contract that has ended (delivered, closed): not listed for us, never `not_trading`. */
+const ENDED_STATUSES = new Set(["CLOSE", "DELIVERING", "DELIVERED", "SETTLING"]);
+
 /** Reads an exchangeInfo body. Symbols not TRADING are left out (they are "not listed" for us). */
 export function parseExchangeInfo(body: unknown): ExchangeInfo {
   const specs = new Map<string, InstrumentSpec>();
@@ -41,7 +44,8 @@ export function parseExchangeInfo(body: unknown): ExchangeInfo {
     const it = item as { symbol?: unknown; status?: unknown; filters?: unknown };
     if (typeof it.symbol !== "string") continue;
     if (it.status !== "TRADING") {
-      halted.set(it.symbol, `listed as ${String(it.status)}, not TRADING`);
+      // BREAK is maintenance and a delisting alike: taken as may-clear. A future's delivery is for good (not listed).
+      if (!ENDED_STATUSES.has(String(it.status))) halted.set(it.symbol, `listed as ${String(it.status)}, not TRADING`);
       continue;
     }
     if (!Array.isArray(it.filters)) {

@@ -34,8 +34,6 @@ export async function fetchInstrumentSpecs(
   oneSymbol?: string,
   /** Filled with the symbols listed as trading whose tick or step could not be read, and why. */
   unreadable?: Map<string, string>,
-  /** Filled with the symbols listed in a status that does not trade (Delivering, Closed, Settling), and that status. */
-  halted?: Map<string, string>,
 ): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   const base = `${restUrl.replace(/\/+$/, "")}/v5/market/instruments-info?category=${market}`;
@@ -74,8 +72,6 @@ export async function fetchInstrumentSpecs(
         if (page === 0 && body.result.list.length === 0) emptyUrl ||= url;
         listed += body.result.list.length;
         for (const item of body.result.list) {
-          const { symbol, status } = (item ?? {}) as { symbol?: unknown; status?: unknown };
-          if (typeof symbol === "string" && typeof status === "string" && !TRADING_STATUSES.has(status)) halted?.set(symbol, `listed as ${status}, not trading, by ${first}`);
           const spec = specOf(market, item);
           if (typeof spec === "string") {
             unreadable?.set((item as { symbol: string }).symbol, spec);
@@ -125,8 +121,7 @@ function specOf(market: MarketName, item: unknown): { symbol: string; tickSize: 
 export function bybitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch): InstrumentSource {
   const unreadable = new ListedUnreadable();
   return {
-    fetchSpecs: (market, symbols) => unreadable.track(market, (found, halted) => fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, undefined, found, halted)),
-    whyNotTrading: (market, symbol) => unreadable.notTrading(market, symbol),
+    fetchSpecs: (market, symbols) => unreadable.track(market, (found) => fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, undefined, found)),
     // Listed as trading but unreadable: a bad_spec at start, and never closed while running (not delisted).
     whyRefused: (market, symbol) => {
       const why = unreadable.why(market, symbol);

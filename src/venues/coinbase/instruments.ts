@@ -79,7 +79,8 @@ async function fetchProductsOnce(fetchFn: typeof fetch, url: string, ids: readon
     const why = unusableReason(p);
     if (why !== "") {
       if (ids.includes(id)) log?.warn("coinbase: product listed but not usable; leaving it out", { product: id, why });
-      halted?.set(id, `listed with ${why}, not trading, by ${url}`);
+      // Delisted is for good (not listed, a configuration error at start); offline or disabled may clear.
+      if (p.status !== "delisted") halted?.set(id, `listed with ${why}, not trading, by ${url}`);
       continue;
     }
     if (typeof p.price_increment !== "string" || typeof p.base_increment !== "string") {

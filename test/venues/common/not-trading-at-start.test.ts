@@ -1,6 +1,6 @@
 /**
  * A symbol the venue's listing names but not as trading now (Binance BREAK, as its maintenance sets every symbol;
- * OKX suspend; Bybit Closed/Delivering; Coinbase offline or trading_disabled; Upbit answering without its price or
+ * OKX suspend; Coinbase offline or trading_disabled; Upbit answering without its price or
  * tick) is not "no such symbol". Before, each was `not_listed`, and a venue all of whose symbols were so threw
  * SymbolsUnusableError: `feeder run` exited 2, which the systemd unit does not restart, so the feeder (every venue of
  * it) stayed down after the venue's maintenance ended. Now it is `not_trading`: the venue starts with no books, as for
@@ -54,16 +54,22 @@ describe("listed but not trading at start: not_trading, not not_listed", () => {
     const binance = binanceInstrumentSource(config("binance", "spot"), () => answering({ exchangeInfo: { symbols: [binanceItem("BTCUSDT", "BREAK"), binanceItem("ETHUSDT", "TRADING")] } }), () => {});
     expect(await kinds(binance, "spot", ["BTCUSDT", "NOPEUSDT"])).toEqual(["BTCUSDT:not_trading", "NOPEUSDT:not_listed"]);
 
+    // A delivered future (USD-M DELIVERING) is gone for good: not listed.
+    const usdm = binanceInstrumentSource(config("binance", "linear"), () => answering({ exchangeInfo: { symbols: [binanceItem("BTCUSDT_251226", "DELIVERING"), binanceItem("BTCUSDT", "TRADING")] } }), () => {});
+    expect(await kinds(usdm, "linear", ["BTCUSDT_251226"])).toEqual(["BTCUSDT_251226:not_listed"]);
+
+    // Bybit's default query lists Trading only (options: PreLaunch, Trading, Delivering); what else it lists is a
+    // delivery or a delisting (Delivering, Closed): for good, so not listed.
     const bybitBody = { retCode: 0, result: { list: [{ symbol: "BTCUSDT", status: "Closed", priceFilter: { tickSize: "0.1" }, lotSizeFilter: { qtyStep: "0.001" } }, { symbol: "ETHUSDT", status: "Trading", priceFilter: { tickSize: "0.01" }, lotSizeFilter: { qtyStep: "0.01" } }], nextPageCursor: "" } };
-    expect(await kinds(bybitInstrumentSource(config("bybit", "linear"), answering({ "instruments-info": bybitBody })), "linear", ["BTCUSDT", "NOPEUSDT"])).toEqual(["BTCUSDT:not_trading", "NOPEUSDT:not_listed"]);
+    expect(await kinds(bybitInstrumentSource(config("bybit", "linear"), answering({ "instruments-info": bybitBody })), "linear", ["BTCUSDT", "NOPEUSDT"])).toEqual(["BTCUSDT:not_listed", "NOPEUSDT:not_listed"]);
 
     const okxItem = (instId: string, state: string) => ({ instId, state, tickSz: "0.1", lotSz: "1", ctType: "linear", expTime: "" });
     const okx = okxInstrumentSource(config("okx", "spot"), answering({ instruments: { code: "0", data: [okxItem("BTC-USDT", "suspend"), okxItem("ETH-USDT", "live")] } }), []);
     expect(await kinds(okx, "spot", ["BTC-USDT", "NOPE-USDT"])).toEqual(["BTC-USDT:not_trading", "NOPE-USDT:not_listed"]);
 
     const product = (id: string, extra: Record<string, unknown>) => ({ product_id: id, status: "online", price_increment: "0.01", base_increment: "0.0001", ...extra });
-    const coinbase = coinbaseInstrumentSource(config("coinbase", "spot"), answering({ products: { products: [product("BTC-USD", { status: "offline" }), product("ETH-USD", { trading_disabled: true }), product("SOL-USD", {})] } }), silentLogger);
-    expect(await kinds(coinbase, "spot", ["BTC-USD", "ETH-USD", "NOPE-USD"])).toEqual(["BTC-USD:not_trading", "ETH-USD:not_trading", "NOPE-USD:not_listed"]);
+    const coinbase = coinbaseInstrumentSource(config("coinbase", "spot"), answering({ products: { products: [product("BTC-USD", { status: "offline" }), product("ETH-USD", { trading_disabled: true }), product("OLD-USD", { status: "delisted" }), product("SOL-USD", {})] } }), silentLogger);
+    expect(await kinds(coinbase, "spot", ["BTC-USD", "ETH-USD", "OLD-USD", "NOPE-USD"])).toEqual(["BTC-USD:not_trading", "ETH-USD:not_trading", "OLD-USD:not_listed", "NOPE-USD:not_listed"]);
 
     // One product asked and the answer empty (a bad minute or an unknown id): not a definite "no such product".
     const coinbaseEmpty = coinbaseInstrumentSource(config("coinbase", "spot"), answering({ products: { products: [], num_products: 0 } }), silentLogger);
