@@ -56,7 +56,7 @@ export const SYMBOL_UNRESOLVED = "symbol_unresolved";
 
 /**
  * A configured symbol without a book, listed beside the books (/books, /status) so that a user looking for it sees
- * it and why: state `symbol_unresolved`, `reason` as /readyz gives it (rest_unreachable, not_listed, bad_spec,
+ * it and why: state `symbol_unresolved`, `reason` as /readyz gives it (rest_unreachable, not_listed, not_trading, bad_spec,
  * join_failed), never usable, no levels. `instrumentId` is the one its book will have.
  */
 export function unresolvedSummary(u: { venue: string; market: string; symbol: string; reason?: string; detail?: string; nextAttemptMs?: number }): BookSummary {

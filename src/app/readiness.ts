@@ -23,7 +23,7 @@ export interface ReadinessInput {
   books: BookSummary[];
   /**
    * Configured symbols whose instrument is not resolved yet: no book is built for them. `reason` (`rest_unreachable`,
-   * `not_listed`, `bad_spec`, `join_failed`), `detail` and `nextAttemptMs` (when it is retried) come from the venue adapter.
+   * `not_listed`, `not_trading`, `bad_spec`, `join_failed`), `detail` and `nextAttemptMs` (when it is retried) come from the venue adapter.
    */
   unresolved: { venue: string; market: string; symbol: string; reason?: string; detail?: string; nextAttemptMs?: number }[];
   /** Every venue connection (none when replaying). */

@@ -15,7 +15,7 @@ export interface VenueStart {
   readonly unresolved: readonly { readonly market: string; readonly symbol: string; readonly kind: UnresolvedKind | ""; readonly detail: string }[];
 }
 
-/** REST answered for the symbol and it cannot be used: a configuration error, not an outage to wait out. */
+/** REST answered for the symbol and it cannot be used: a configuration error, not an outage to wait out (not_trading, listed but halted, is one to wait out). */
 const CONFIG_ERRORS: readonly string[] = ["not_listed", "bad_spec"] satisfies UnresolvedKind[];
 
 /**

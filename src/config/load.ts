@@ -215,7 +215,9 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   // publishes heartbeats for ever. Only for a file otherwise valid: a half-read symbol list would count wrongly.
   // Not for a file read for its [publish] alone (listen --config, bridge): its shard and workers are not theirs.
   const publisher = opts.requireVenue ?? true;
-  if (publisher && venues.length > 0 && !v.hasProblems()) checkShares(v, [...ids.keys()], shard, workers);
+  // An address this host lacks (yet) reads no symbol: counted beside it, so such a file with an empty share is still a
+  // configuration error (exit 2), not an address to wait for (exit 1, then exit 2 once the address is up).
+  if (publisher && venues.length > 0 && !v.hasFileProblems()) checkShares(v, [...ids.keys()], shard, workers);
   // Shards are separate processes, each with its own file: left at the default source id, every shard publishes as
   // source 0, and shards sharing a destination (or joined by one subscriber) are two publishers of one stream. Two
   // started together hear nothing of each other in the start-up window, so nothing refuses the second.
@@ -229,6 +231,18 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
 
   v.throwIfAny();
   return { log, http, publish, venues, workers, shard };
+}
+
+/**
+ * Why a well-formed IPv4 address can be no host's own (a multicast group or 240/4, broadcast included; 0/8), or null:
+ * such an address is a mistake in the file (a group written as the interface), never one that comes up later.
+ */
+function neverAHostAddress(addr: string): string | null {
+  const first = Number(addr.split(".")[0]);
+  if (first >= 224 && first <= 239) return `${addr} is a multicast group address`;
+  if (first >= 240) return `${addr} is a reserved or broadcast address`;
+  if (first === 0) return `${addr} is in 0.0.0.0/8 ("this network")`;
+  return null;
 }
 
 /** An instance's share of the configured instrument ids must hold a symbol, and at least one per worker. */
@@ -355,6 +369,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       }
       const iface = v.str(dt.interface, `${key}.interface`, DEFAULTS.destination.iface);
       if (!isIpv4(iface) || iface === "0.0.0.0") v.problem(`${key}.interface`, iface, "the IPv4 address of a local interface, e.g. 127.0.0.1 (not 0.0.0.0: the outgoing interface is always named)");
+      else if (neverAHostAddress(iface)) v.problem(`${key}.interface`, iface, `the IPv4 address of a local interface, e.g. 127.0.0.1 (${neverAHostAddress(iface)}: no host has it, so it is the file's to change, not an address to wait for)`);
       else {
         const why = interfaceProblem(iface, localAddresses);
         if (why !== null) v.problem(`${key}.interface`, iface, why, "host");
@@ -421,7 +436,9 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, local
     // The server binds it when the publisher opens, after the venues resolved: an address this host lacks failed then.
     // Not for a file read for its [publish] alone (listen --config, bridge): there it is the server to ask, elsewhere.
     const why = host === "0.0.0.0" || localAddresses === undefined ? null : interfaceProblem(host, localAddresses);
-    if (why !== null) v.problem("publish.retransmit.listen", listen, `${why}, or 0.0.0.0`, isIpv4(host) ? "host" : "file");
+    const never = host === "0.0.0.0" ? null : neverAHostAddress(host);
+    if (never !== null) v.problem("publish.retransmit.listen", listen, `an IPv4 "address:port" of this host, or 0.0.0.0 (${never}: no host has it, so it is the file's to change, not an address to wait for)`);
+    else if (why !== null) v.problem("publish.retransmit.listen", listen, `${why}, or 0.0.0.0`, "host");
   }
   const ringBytes = v.int(t.ring_bytes, "publish.retransmit.ring_bytes", 8 * 1024 * 1024, Math.max(65_536, maxDatagramBytes), 1 << 30);
   const allow = v.strList(t.allow, "publish.retransmit.allow", ["127.0.0.0/8"]);
@@ -627,8 +644,9 @@ class Validator {
     this.problems.push(message);
   }
 
-  hasProblems(): boolean {
-    return this.problems.length > 0;
+  /** Problems of the file itself (not addresses this host lacks: those read no other key). */
+  hasFileProblems(): boolean {
+    return this.problems.length > this.hostProblems;
   }
 
   throwIfAny(): void {

@@ -139,6 +139,8 @@ describe("one venue's instrument REST at start-up", { timeout: 60_000 }, () => {
 
   test("a worker's share (partOfLargerConfig) whose symbols are all not listed starts empty, logged as not listed, and reports it", async () => {
     const { bybit, coinbase } = await sims(85);
+    // Listed as delisted: a definite "not listed" (an unknown id, answered with an empty list, is no answer: not_trading).
+    coinbase.setProductStatus("ETH-USD", "delisted");
     const { group, port } = uniqueDestination(85);
     const config = validateConfig({
       workers: 1,
@@ -147,25 +149,27 @@ describe("one venue's instrument REST at start-up", { timeout: 60_000 }, () => {
       publish: { heartbeat_interval_ms: 200, startup_listen_ms: 0, destinations: [{ name: "startiso", group, port, interface: "127.0.0.1", ttl: 1, channel: 6 }] },
       venues: {
         bybit: { ws_url: bybit.wsUrl, rest_url: bybit.restUrl, instrument_cache: join(tempDir("feeder-startiso-"), "i.json"), linear: { depth: 50, symbols: ["BTCUSDT"] } },
-        coinbase: { ws_url: coinbase.wsUrl, rest_url: coinbase.restUrl, instrument_cache: join(tempDir("feeder-startiso-"), "i.json"), spot: { symbols: ["NOPE-USD"] } },
+        coinbase: { ws_url: coinbase.wsUrl, rest_url: coinbase.restUrl, instrument_cache: join(tempDir("feeder-startiso-"), "i.json"), spot: { symbols: ["ETH-USD"] } },
       },
     });
     const feeder = new Feeder({ config, log, partOfLargerConfig: true });
     cleanups.push(() => feeder.stop());
     await feeder.start();
-    const line = logLines.find((l) => l.level === "error" && l.msg.startsWith("coinbase: cannot resolve instruments for spot:NOPE-USD (not listed"));
+    const line = logLines.find((l) => l.level === "error" && l.msg.startsWith("coinbase: cannot resolve instruments for spot:ETH-USD (not listed"));
     // The old line called it an outage: "… the venue starts with no books and retries them while running (REST unreachable, not a configuration error)".
     expect(line?.msg).toMatch(/; this share of the venue \(a worker's or a shard's\) starts with no books and retries them while running$/);
     // What the supervisor's start check reads (app/venue-start.ts).
     const starts = feeder.venueStarts().map((v) => [v.venue, v.books, v.unresolved.map((u) => [u.symbol, u.kind])]);
     expect(starts).toEqual([
       ["bybit", 1, []],
-      ["coinbase", 0, [["NOPE-USD", "not_listed"]]],
+      ["coinbase", 0, [["ETH-USD", "not_listed"]]],
     ]);
   });
 
   test("a venue whose symbols are all not listed still fails the start, naming them", async () => {
     const { bybit, coinbase } = await sims(83);
+    // Listed as delisted: a definite "not listed" (an unknown id, answered with an empty list, is no answer: not_trading).
+    coinbase.setProductStatus("ETH-USD", "delisted");
     const { group, port } = uniqueDestination(83);
     const config = validateConfig({
       workers: 1,
@@ -174,13 +178,13 @@ describe("one venue's instrument REST at start-up", { timeout: 60_000 }, () => {
       publish: { heartbeat_interval_ms: 200, startup_listen_ms: 0, destinations: [{ name: "startiso", group, port, interface: "127.0.0.1", ttl: 1, channel: 6 }] },
       venues: {
         bybit: { ws_url: bybit.wsUrl, rest_url: bybit.restUrl, instrument_cache: join(tempDir("feeder-startiso-"), "i.json"), linear: { depth: 50, symbols: ["BTCUSDT"] } },
-        coinbase: { ws_url: coinbase.wsUrl, rest_url: coinbase.restUrl, instrument_cache: join(tempDir("feeder-startiso-"), "i.json"), spot: { symbols: ["NOPE-USD"] } },
+        coinbase: { ws_url: coinbase.wsUrl, rest_url: coinbase.restUrl, instrument_cache: join(tempDir("feeder-startiso-"), "i.json"), spot: { symbols: ["ETH-USD"] } },
       },
     });
     const feeder = new Feeder({ config, log });
     cleanups.push(() => feeder.stop());
     const err = await feeder.start().then(() => undefined, (e: unknown) => e as Error);
-    expect(err?.message).toMatch(/coinbase: cannot resolve instruments for spot:NOPE-USD \(not listed/);
+    expect(err?.message).toMatch(/coinbase: cannot resolve instruments for spot:ETH-USD \(not listed/);
     // A configuration error (run exits 2, not restarted), not a failure worth retrying (before: a plain Error, exit 1).
     expect(err).toBeInstanceOf(SymbolsUnusableError);
     await feeder.stop();

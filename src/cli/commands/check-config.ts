@@ -28,7 +28,7 @@ export const checkConfigCommand: CommandSpec = {
     "listed (or with an unusable tick/lot) fails the start naming them (exit 2: the venue says the symbols are",
     "wrong, so the file has to change); a venue whose instrument REST cannot be answered (network, 5xx, timeout, 429; no",
     "instrument cache) is an outage: the others start and it joins, retried, when its REST comes back (its symbols",
-    "are not ready in /readyz until then).",
+    "are not ready in /readyz until then); so is one whose listing names its symbols but not as trading now.",
   ].join("\n"),
   options: { config: { type: "string", short: "c" } },
   async run(ctx) {

@@ -16,6 +16,8 @@ export interface ExchangeInfo {
   weightPerMinute: number | undefined;
   /** TRADING symbols whose tick or step could not be read, and why: listed, so never taken as delisted. */
   unreadable: Map<string, string>;
+  /** Symbols listed in another status (BREAK: a halt, maintenance, or delisted), and that status. */
+  halted: Map<string, string>;
 }
 
 interface Filter {
@@ -24,10 +26,14 @@ interface Filter {
   stepSize?: unknown;
 }
 
+/** USD-M statuses of a contract that has ended (delivered, closed): not listed for us, never `not_trading`. */
+const ENDED_STATUSES = new Set(["CLOSE", "DELIVERING", "DELIVERED", "SETTLING"]);
+
 /** Reads an exchangeInfo body. Symbols not TRADING are left out (they are "not listed" for us). */
 export function parseExchangeInfo(body: unknown): ExchangeInfo {
   const specs = new Map<string, InstrumentSpec>();
   const unreadable = new Map<string, string>();
+  const halted = new Map<string, string>();
   if (typeof body !== "object" || body === null) throw new Error("exchangeInfo is not a JSON object");
   const b = body as { symbols?: unknown; rateLimits?: unknown };
   if (!Array.isArray(b.symbols)) throw new Error("exchangeInfo without a symbols array");
@@ -36,7 +42,12 @@ export function parseExchangeInfo(body: unknown): ExchangeInfo {
   for (const item of b.symbols) {
     if (typeof item !== "object" || item === null) continue;
     const it = item as { symbol?: unknown; status?: unknown; filters?: unknown };
-    if (typeof it.symbol !== "string" || it.status !== "TRADING") continue;
+    if (typeof it.symbol !== "string") continue;
+    if (it.status !== "TRADING") {
+      // BREAK is maintenance and a delisting alike: taken as may-clear. A future's delivery is for good (not listed).
+      if (!ENDED_STATUSES.has(String(it.status))) halted.set(it.symbol, `listed as ${String(it.status)}, not TRADING`);
+      continue;
+    }
     if (!Array.isArray(it.filters)) {
       unreadable.set(it.symbol, "listed as TRADING without a filters array");
       continue;
@@ -56,7 +67,7 @@ export function parseExchangeInfo(body: unknown): ExchangeInfo {
       if (r?.rateLimitType === "REQUEST_WEIGHT" && r.interval === "MINUTE" && r.intervalNum === 1 && typeof r.limit === "number" && r.limit > 0) weightPerMinute = r.limit;
     }
   }
-  return { specs, weightPerMinute, unreadable };
+  return { specs, weightPerMinute, unreadable, halted };
 }
 
 /** The market's REST base: its own `rest_url`, else the venue's (USD-M's default host for the default). */
@@ -81,12 +92,19 @@ export async function fetchExchangeInfo(fetchFn: typeof fetch, url: string): Pro
 /** Binance as an instrument source; `onInfo` hears each market's rateLimits. */
 export function binanceInstrumentSource(config: VenueConfig, fetchOf: (m: MarketName) => typeof fetch, onInfo: (m: MarketName, info: ExchangeInfo) => void): InstrumentSource {
   const unreadable = new Map<MarketName, Map<string, string>>();
+  const halted = new Map<MarketName, Map<string, string>>();
   return {
     async fetchSpecs(market) {
       const info = await fetchExchangeInfo(fetchOf(market), exchangeInfoUrl(config, market));
       onInfo(market, info);
       unreadable.set(market, info.unreadable); // only the last answer counts
+      halted.set(market, info.halted);
       return info.specs;
+    },
+    // Listed, but BREAK (Binance's maintenance sets every symbol so): not "no such symbol", so never exit 2 for it.
+    whyNotTrading: (market, symbol) => {
+      const status = halted.get(market)?.get(symbol);
+      return status === undefined ? undefined : `${status} by ${exchangeInfoUrl(config, market)}`;
     },
     // Listed as TRADING but unreadable: a bad_spec at start, and never closed while running (not delisted).
     whyRefused: (market, symbol) => {

@@ -36,7 +36,7 @@ export function productsUrl(restUrl: string, productIds: readonly string[]): str
  * ids while another lists some is those products not listed (a page of typos or removed products must not fail
  * the rest). `timeoutMs`: each request's timeout, from its send (tests shorten it).
  */
-export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, productIds: readonly string[], log?: Logger, timeoutMs = REST_TIMEOUT_MS, unreadable?: Map<string, string>): Promise<Map<string, InstrumentSpec>> {
+export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, productIds: readonly string[], log?: Logger, timeoutMs = REST_TIMEOUT_MS, unreadable?: Map<string, string>, halted?: Map<string, string>): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   const requests = Math.max(1, Math.ceil(productIds.length / PRODUCTS_PER_REQUEST));
   let listed = 0;
@@ -46,7 +46,7 @@ export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, 
     const url = productsUrl(restUrl, ids);
     if (i === 0) firstUrl = url;
     try {
-      listed += await fetchProductsOnce(fetchFn, url, ids, out, log, timeoutMs, unreadable);
+      listed += await fetchProductsOnce(fetchFn, url, ids, out, log, timeoutMs, unreadable, halted);
     } catch (err) {
       throw out.size > 0 ? new PartialAnswer(out, asError(err)) : err;
     }
@@ -54,11 +54,14 @@ export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, 
   // Asked for several products and none listed in any status (a delisted one is listed, not online): a broken answer.
   // (One product asked and not listed may be one Coinbase removed: not listed, as before, not a failure every minute.)
   if (productIds.length > 1 && listed === 0) throw emptyListing(`coinbase REST ${firstUrl}`);
+  // But an empty answer cannot say it does not exist either (maintenance answers so too): at start not a configuration
+  // error (never exit 2), retried; while running nothing changes (whyNotTrading is read at start and by the retrier).
+  if (productIds.length === 1 && listed === 0) halted?.set(productIds[0]!, `the answer at ${firstUrl} listed no product at all (maintenance, or an id Coinbase does not have)`);
   return out;
 }
 
 /** One products request for `ids` into `out`; returns how many products it lists (in any status). Throws naming the URL on failure. */
-async function fetchProductsOnce(fetchFn: typeof fetch, url: string, ids: readonly string[], out: Map<string, InstrumentSpec>, log: Logger | undefined, timeoutMs: number, unreadable?: Map<string, string>): Promise<number> {
+async function fetchProductsOnce(fetchFn: typeof fetch, url: string, ids: readonly string[], out: Map<string, InstrumentSpec>, log: Logger | undefined, timeoutMs: number, unreadable?: Map<string, string>, halted?: Map<string, string>): Promise<number> {
   let res: Response;
   try {
     res = await fetchFn(url, { signal: requestTimeout(timeoutMs) });
@@ -76,6 +79,8 @@ async function fetchProductsOnce(fetchFn: typeof fetch, url: string, ids: readon
     const why = unusableReason(p);
     if (why !== "") {
       if (ids.includes(id)) log?.warn("coinbase: product listed but not usable; leaving it out", { product: id, why });
+      // Delisted is for good (not listed, a configuration error at start); offline or disabled may clear.
+      if (p.status !== "delisted") halted?.set(id, `listed with ${why}, not trading, by ${url}`);
       continue;
     }
     if (typeof p.price_increment !== "string" || typeof p.base_increment !== "string") {
@@ -91,7 +96,8 @@ async function fetchProductsOnce(fetchFn: typeof fetch, url: string, ids: readon
 export function coinbaseInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, log: Logger): InstrumentSource {
   const unreadable = new ListedUnreadable();
   return {
-    fetchSpecs: (market: MarketName, symbols) => unreadable.track(market, (found) => fetchProductSpecs(fetchFn, restUrlOf(config, market), symbols, log, undefined, found)),
+    fetchSpecs: (market: MarketName, symbols) => unreadable.track(market, (found, halted) => fetchProductSpecs(fetchFn, restUrlOf(config, market), symbols, log, undefined, found, halted)),
+    whyNotTrading: (market, symbol) => unreadable.notTrading(market, symbol),
     // Listed online but unreadable: a bad_spec at start, and never closed while running (not delisted).
     whyRefused: (market, symbol) => {
       const why = unreadable.why(market, symbol);

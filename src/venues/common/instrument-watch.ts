@@ -209,13 +209,14 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (problems.length > 0) {
       const message = `${venue}: cannot resolve instruments for ${problems.join(", ")}`;
       const none = !instruments.some((i) => i !== undefined);
-      // Only a live run can wait for REST to come back; replay and export (no rechecks) have nothing to wait with.
-      const outage = this.o.recheck && unresolved.some((u) => u.kind === "rest_unreachable");
+      // Only a live run can wait for REST to come back, or for a halt or maintenance to end (a symbol listed but not
+      // trading: Binance BREAK, OKX suspend); replay and export (no rechecks) have nothing to wait with.
+      const outage = this.o.recheck && unresolved.some((u) => u.kind === "rest_unreachable" || u.kind === "not_trading");
       // REST answered for every symbol and refused each: the configuration's to change (run exits 2, not restarted).
       const refused = unresolved.length > 0 && unresolved.every((u) => u.kind === "not_listed" || u.kind === "bad_spec");
       if (none && !outage && !this.o.allowNoInstruments) throw refused ? new SymbolsUnusableError(message) : new Error(message);
       // Allowed (a worker's or shard's share) with REST answered: not listed here, perhaps listed in another share.
-      if (none && outage) log.error(`${message}; the venue starts with no books and retries them while running (REST unreachable, not a configuration error)`, { unresolved: problems.length, of: instruments.length });
+      if (none && outage) log.error(`${message}; the venue starts with no books and retries them while running (REST unreachable, or listed but not trading now: not a configuration error)`, { unresolved: problems.length, of: instruments.length });
       else if (none) log.error(`${message}; this share of the venue (a worker's or a shard's) starts with no books and retries them while running`, { unresolved: problems.length, of: instruments.length });
       else if (this.o.recheck) log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
       else log.error(`${message}; those books are left out (a replay or export does not ask for them again), the others start`, { unresolved: problems.length, of: instruments.length });

@@ -61,22 +61,34 @@ export class PartialAnswer extends Error {
  */
 export class ListedUnreadable {
   private readonly byMarket = new Map<MarketName, Map<string, string>>();
+  /** Per market, the symbols its last answer listed in a state that does not trade, and that state (whyNotTrading). */
+  private readonly haltedByMarket = new Map<MarketName, Map<string, string>>();
 
-  /** Runs one query, `fetch` filling `found` with the symbols it refuses. */
-  async track(market: MarketName, fetch: (found: Map<string, string>) => Promise<Map<string, InstrumentSpec>>): Promise<Map<string, InstrumentSpec>> {
+  /** Runs one query, `fetch` filling `found` with the symbols it refuses and `halted` with those listed not trading. */
+  async track(market: MarketName, fetch: (found: Map<string, string>, halted: Map<string, string>) => Promise<Map<string, InstrumentSpec>>): Promise<Map<string, InstrumentSpec>> {
     const found = new Map<string, string>();
+    const halted = new Map<string, string>();
     try {
-      const specs = await fetch(found);
+      const specs = await fetch(found, halted);
       this.byMarket.set(market, found); // only the last answer counts
+      this.haltedByMarket.set(market, halted);
       return specs;
     } catch (err) {
-      if (err instanceof PartialAnswer) this.byMarket.set(market, found); // the answered parts' refusals count
+      if (err instanceof PartialAnswer) {
+        this.byMarket.set(market, found); // the answered parts' refusals count
+        this.haltedByMarket.set(market, halted);
+      }
       throw err;
     }
   }
 
   why(market: MarketName, symbol: string): string | undefined {
     return this.byMarket.get(market)?.get(symbol);
+  }
+
+  /** The state the last answer listed `symbol` in when not a trading one (a halt, maintenance), else undefined. */
+  notTrading(market: MarketName, symbol: string): string | undefined {
+    return this.haltedByMarket.get(market)?.get(symbol);
   }
 }
 
@@ -96,6 +108,13 @@ export interface InstrumentSource {
   notListed(market: MarketName): string;
   /** Where REST lists the symbol but the source refused its specs (Upbit: no tick_size, an unsupported level): why. */
   whyRefused?(market: MarketName, symbol: string): string | undefined;
+  /**
+   * Where the market's last answer lists the symbol but not as trading now (Binance BREAK, OKX suspend, Bybit Closed,
+   * Coinbase offline or trading_disabled: a halt or maintenance) or answered without what its spec needs (Upbit: no
+   * price or tick for it): why. Not "this symbol does not exist": at start it is `not_trading`, never a configuration
+   * error (a venue left with only such symbols starts empty and retries them), asked again as a not-listed one.
+   */
+  whyNotTrading?(market: MarketName, symbol: string): string | undefined;
 }
 
 /** The instrument of a subscription; an extra depth is `SYMBOL@depth` with its own id (venue.ts instrumentSymbolOf). */
@@ -114,11 +133,12 @@ export function makeInstrument(config: VenueConfig, sub: Subscription, spec: Ins
 }
 
 /**
- * Why a symbol has no instrument: its market's REST failed and the cache lacks it, REST does not list it, its
- * tick/lot is unusable, or it resolved while running but its book could not be added (late-instruments.ts).
+ * Why a symbol has no instrument: its market's REST failed and the cache lacks it, REST does not list it, REST lists
+ * it but not as trading now (InstrumentSource.whyNotTrading: may clear), its tick/lot is unusable, or it resolved
+ * while running but its book could not be added (late-instruments.ts).
  */
-export type UnresolvedKind = "rest_unreachable" | "not_listed" | "bad_spec" | "join_failed";
-export const UNRESOLVED_KINDS: readonly UnresolvedKind[] = ["rest_unreachable", "not_listed", "bad_spec", "join_failed"];
+export type UnresolvedKind = "rest_unreachable" | "not_listed" | "not_trading" | "bad_spec" | "join_failed";
+export const UNRESOLVED_KINDS: readonly UnresolvedKind[] = ["rest_unreachable", "not_listed", "not_trading", "bad_spec", "join_failed"];
 
 /** One subscription left without an instrument: its index, the kind and the sentence naming it. */
 export interface UnresolvedEntry {
@@ -203,8 +223,10 @@ export async function resolveInstruments(
     if (!spec) {
       if (failure !== undefined) leaveOut(index, key, "rest_unreachable", `REST unreachable: ${failure}; not in cache ${cachePath || "(none)"}`);
       else {
+        const halted = source.whyNotTrading?.(s.market, s.symbol);
         const refused = source.whyRefused?.(s.market, s.symbol);
-        if (refused !== undefined) leaveOut(index, key, "bad_spec", refused);
+        if (halted !== undefined) leaveOut(index, key, "not_trading", halted);
+        else if (refused !== undefined) leaveOut(index, key, "bad_spec", refused);
         else leaveOut(index, key, "not_listed", source.notListed(s.market));
       }
       continue;

@@ -309,7 +309,9 @@ export class LateInstruments {
       const spec = this.o.config.overrides.get(key) ?? specs.get(sub.symbol);
       if (spec === undefined) {
         const refused = source.whyRefused?.(market, sub.symbol);
-        if (refused === undefined && failure !== undefined) unanswered.push(index);
+        const halted = source.whyNotTrading?.(market, sub.symbol);
+        if (halted !== undefined) this.setPending(index, sub, "not_trading", halted);
+        else if (refused === undefined && failure !== undefined) unanswered.push(index);
         else this.setPending(index, sub, refused !== undefined ? "bad_spec" : "not_listed", refused ?? source.notListed(market));
         continue;
       }

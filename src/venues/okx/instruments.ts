@@ -106,6 +106,8 @@ export async function fetchOkxSpecs(
   pacer?: InstrumentRequestPacer,
   /** Filled with the instIds listed as trading (TRADING_STATES) whose tickSz or lotSz could not be read, and why. */
   unreadable?: Map<string, string>,
+  /** Filled with the instIds listed in a state that does not trade (suspend: a halt, maintenance), and that state. */
+  halted?: Map<string, string>,
 ): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   const base = `${restUrl.replace(/\/+$/, "")}/api/v5/public/instruments`;
@@ -130,7 +132,10 @@ export async function fetchOkxSpecs(
         const { instId, tickSz, lotSz, state, ctType, expTime } = item;
         if (typeof instId !== "string") continue;
         if (q.ctType !== undefined && ctType !== q.ctType) continue;
-        if (typeof state === "string" && !TRADING_STATES.has(state)) continue;
+        if (typeof state === "string" && !TRADING_STATES.has(state)) {
+          halted?.set(instId, `listed as ${state}, not trading, by ${url}`);
+          continue;
+        }
         if (typeof tickSz !== "string" || typeof lotSz !== "string") {
           unreadable?.set(instId, `listed as ${String(state ?? "live")} without tickSz and lotSz`); // listed: never closed for it
           continue;
@@ -164,7 +169,8 @@ export function restUrlOf(config: VenueConfig, market: MarketName): string {
 export function okxInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, upcoming: UpcomingChange[], pacer?: InstrumentRequestPacer): InstrumentSource {
   const unreadable = new ListedUnreadable();
   return {
-    fetchSpecs: (market, symbols) => unreadable.track(market, (found) => fetchOkxSpecs(fetchFn, restUrlOf(config, market), market, symbols, upcoming, pacer, found)),
+    fetchSpecs: (market, symbols) => unreadable.track(market, (found, halted) => fetchOkxSpecs(fetchFn, restUrlOf(config, market), market, symbols, upcoming, pacer, found, halted)),
+    whyNotTrading: (market, symbol) => unreadable.notTrading(market, symbol),
     // Listed as live but unreadable: a bad_spec at start, and never closed while running (not delisted).
     whyRefused: (market, symbol) => {
       const why = unreadable.why(market, symbol);

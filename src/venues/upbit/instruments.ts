@@ -106,13 +106,20 @@ export interface UpbitInstrumentSource extends InstrumentSource {
  */
 export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, withTickEndpoint: boolean, level = 0, timeoutMs = REST_TIMEOUT_MS): UpbitInstrumentSource {
   const refused = new Map<string, string>();
+  /** Of `refused`, those the answers left without a price or tick (an empty ticker, a code not in the tick list): may clear. */
+  const unanswered = new Set<string>();
   const restOf = (market: MarketName) => (config.markets.find((m) => m.market === market)?.restUrl ?? config.restUrl).replace(/\/+$/, "");
   return {
     refused,
     whyRefused: (_market, symbol) => refused.get(symbol),
+    // Listed, but answered without its price or tick: not "no such code", so never exit 2 for it.
+    whyNotTrading: (_market, symbol) => (unanswered.has(symbol) ? refused.get(symbol) : undefined),
     notListed: (market) => `not listed by ${restOf(market)}/v1/market/all; check the code (QUOTE-BASE, upper case)`,
     async fetchSpecs(market, symbols) {
-      for (const s of symbols) refused.delete(s); // asked again (a retry while running): only this answer counts
+      for (const s of symbols) {
+        refused.delete(s); // asked again (a retry while running): only this answer counts
+        unanswered.delete(s);
+      }
       const base = restOf(market);
       const listUrl = `${base}/v1/market/all`;
       const listed = new Set(rows(await getJson(fetchFn, listUrl, timeoutMs), listUrl).map((r) => r.market).filter((m): m is string => typeof m === "string"));
@@ -147,6 +154,7 @@ export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch
       for (const s of wanted.slice(0, asked)) {
         if (withTickEndpoint && !tick.has(s)) {
           refused.set(s, `no tick_size for it at ${base}/v1/orderbook/instruments`);
+          unanswered.add(s);
           continue;
         }
         const supported = levels.get(s);
@@ -155,8 +163,13 @@ export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch
           continue;
         }
         const spec = specFor(s, price.get(s) ?? 0, tick.get(s));
-        if (typeof spec === "string") refused.set(s, spec);
-        else out.set(s, spec);
+        if (typeof spec !== "string") {
+          out.set(s, spec);
+          continue;
+        }
+        refused.set(s, spec);
+        // No trade price in the ticker's answer (a quote with a tick table): the answer's gap, not the code's fault.
+        if (tickTableOf(s.split("-")[0]!) !== undefined && !((price.get(s) ?? 0) > 0)) unanswered.add(s);
       }
       // A chunk failed after others answered: those codes are known; the rest (listed, unpriced) are not.
       if (failure !== undefined) throw out.size > 0 || refused.size > 0 ? new PartialAnswer(out, failure) : failure;
