@@ -6,7 +6,8 @@
  * best and near each side's floor: levels added (several in one delta, so more than one is dropped), removed (at the
  * cap too), changed, and below the floor (ignored). The model: each side is the publisher's levels at or better than
  * its floor; over the cap, its best `cap` are kept and the floor becomes the last of them. After every delta the
- * subscriber's sides, counts and floors equal the model's; a final refresh finds nothing to repair.
+ * subscriber's sides, counts and floors equal the model's; a final refresh finds nothing to repair. The model is kept
+ * from delta to delta (updateModel), checked against one built from scratch (modelLevels) every 15 steps.
  * Caps: 65,535 (the default) and 65,542 (a larger one, configurable: the snapshot still cut at 65,535).
  */
 import { afterEach, expect, it } from "vitest";
@@ -27,6 +28,8 @@ afterEach(async () => {
 const MAX = MAX_SNAPSHOT_LEVELS_PER_SIDE;
 const BEST_BID = 999_999;
 const STEPS = 120;
+/** How often the kept model is checked against the one built from scratch (and at the last step). */
+const CROSS_CHECK_EVERY = 15;
 
 /** One side of the model: `better(a, b)` when a is the better price; the floor is the worst price known. */
 interface ModelSide {
@@ -43,6 +46,46 @@ function modelLevels(levels: Map<number, number>, side: ModelSide, cap: number):
     side.floor = known[cap - 1]![0];
   }
   return known;
+}
+
+/**
+ * The same model kept from one delta to the next (modelLevels sorts 65,000 levels a side: ~25 ms of CPU a side and
+ * a step, most of this file's time): `prices` holds the publisher's prices at or better than the floor, best first.
+ * A delta changes that set only at the prices it names (the floor moves only by the trim), so each is put in or taken
+ * out by a binary search; then the same trim to `cap`. A level's qty is the publisher's at that price. Checked
+ * against modelLevels every CROSS_CHECK_EVERY steps.
+ */
+function updateModel(prices: number[], levels: Map<number, number>, side: ModelSide, changed: Iterable<number>, cap: number): void {
+  for (const px of changed) {
+    if (px !== side.floor && !side.better(px, side.floor)) continue; // below the floor: ignored
+    let lo = 0;
+    let hi = prices.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (side.better(prices[mid]!, px)) lo = mid + 1;
+      else hi = mid;
+    }
+    const present = prices[lo] === px;
+    if (levels.has(px) && !present) prices.splice(lo, 0, px);
+    else if (!levels.has(px) && present) prices.splice(lo, 1);
+  }
+  if (prices.length > cap) {
+    prices.length = cap;
+    side.floor = prices[cap - 1]!;
+  }
+}
+
+/** Where the kept model's prices (qtys the publisher's) first differ from `full`'s levels ("none": equal), fast for 65,000. */
+function firstDifference(prices: number[], levels: Map<number, number>, full: [number, number][]): string {
+  for (let i = 0; i < Math.max(prices.length, full.length); i++) {
+    if (prices[i] !== full[i]?.[0] || levels.get(prices[i]!) !== full[i]?.[1]) return `rank ${i}: ${prices[i]} × ${levels.get(prices[i]!)} against ${full[i]?.join(" × ")}`;
+  }
+  return "none";
+}
+
+/** The prices a change set names on one side. */
+function changedPrices(px: ArrayLike<number>, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => px[i]!);
 }
 
 /** Random changes around the best and around each side's floor: adds between levels, removals, changes, some below the floor. */
@@ -80,6 +123,8 @@ for (const cap of [MAX, MAX + 7]) {
     const asks: ModelSide = { floor: pub.askPriceAt(MAX - 1), better: (a, b) => a < b };
     expect([sb.bidFloorPx, sb.askCeilPx]).toEqual([bids.floor, asks.floor]);
 
+    const bidPrices = modelLevels(pub.bids, { ...bids }, cap).map(([px]) => px);
+    const askPrices = modelLevels(pub.asks, { ...asks }, cap).map(([px]) => px);
     const cs = new ChangeSet();
     let trimmed = 0;
     let removedAtCap = 0;
@@ -91,18 +136,29 @@ for (const cap of [MAX, MAX + 7]) {
       const before = sub.counters.levelsOverCap;
       for (const d of take(p, T0 + step + 1)) sub.ingest(d, T0 + step + 1);
       if (sub.counters.levelsOverCap > before) trimmed++;
-      const wantBids = modelLevels(pub.bids, bids, cap);
-      const wantAsks = modelLevels(pub.asks, asks, cap);
+      const crossCheck = step % CROSS_CHECK_EVERY === 0 || step === STEPS - 1;
+      const fullBidSide = { ...bids };
+      const fullAskSide = { ...asks };
+      const fullBids = crossCheck ? modelLevels(pub.bids, fullBidSide, cap) : undefined;
+      const fullAsks = crossCheck ? modelLevels(pub.asks, fullAskSide, cap) : undefined;
+      updateModel(bidPrices, pub.bids, bids, changedPrices(cs.bidPx, cs.bidCount), cap);
+      updateModel(askPrices, pub.asks, asks, changedPrices(cs.askPx, cs.askCount), cap);
+      if (crossCheck) {
+        expect([`step ${step}`, firstDifference(bidPrices, pub.bids, fullBids!), firstDifference(askPrices, pub.asks, fullAsks!)]).toEqual([`step ${step}`, "none", "none"]);
+        expect([bids.floor, asks.floor]).toEqual([fullBidSide.floor, fullAskSide.floor]);
+      }
       if (atCap && (sb.bidCount < cap || sb.askCount < cap)) removedAtCap++;
       const where = `step ${step}`;
       expect([where, sb.valid, sb.usable]).toEqual([where, true, true]);
-      expect([where, sb.bidCount, sb.askCount]).toEqual([where, wantBids.length, wantAsks.length]);
+      expect([where, sb.bidCount, sb.askCount]).toEqual([where, bidPrices.length, askPrices.length]);
       expect([where, sb.bidFloorPx, sb.askCeilPx]).toEqual([where, bids.floor, asks.floor]);
-      for (let i = 0; i < wantBids.length; i++) {
-        if (sb.bidPriceAt(i) !== wantBids[i]![0] || sb.bidQtyAt(i) !== wantBids[i]![1]) expect(`${where} bid rank ${i}: ${sb.bidPriceAt(i)} × ${sb.bidQtyAt(i)}`).toBe(`${where} bid rank ${i}: ${wantBids[i]![0]} × ${wantBids[i]![1]}`);
+      for (let i = 0; i < bidPrices.length; i++) {
+        const px = bidPrices[i]!;
+        if (sb.bidPriceAt(i) !== px || sb.bidQtyAt(i) !== pub.bids.get(px)) expect(`${where} bid rank ${i}: ${sb.bidPriceAt(i)} × ${sb.bidQtyAt(i)}`).toBe(`${where} bid rank ${i}: ${px} × ${pub.bids.get(px)}`);
       }
-      for (let i = 0; i < wantAsks.length; i++) {
-        if (sb.askPriceAt(i) !== wantAsks[i]![0] || sb.askQtyAt(i) !== wantAsks[i]![1]) expect(`${where} ask rank ${i}: ${sb.askPriceAt(i)} × ${sb.askQtyAt(i)}`).toBe(`${where} ask rank ${i}: ${wantAsks[i]![0]} × ${wantAsks[i]![1]}`);
+      for (let i = 0; i < askPrices.length; i++) {
+        const px = askPrices[i]!;
+        if (sb.askPriceAt(i) !== px || sb.askQtyAt(i) !== pub.asks.get(px)) expect(`${where} ask rank ${i}: ${sb.askPriceAt(i)} × ${sb.askQtyAt(i)}`).toBe(`${where} ask rank ${i}: ${px} × ${pub.asks.get(px)}`);
       }
     }
     // The run went where it was meant to: over the cap many times, and a removal with a side at the cap.

@@ -45,21 +45,32 @@ function syndromes(poly: number, length: number): Uint32Array {
   return out;
 }
 
-/** Non-zero masks (bit j = window bit j flipped) whose syndromes cancel: a basis of the window's kernel. */
+/**
+ * Non-zero masks (bit j = window bit j flipped) whose syndromes cancel: a basis of the window's kernel. Gaussian
+ * elimination with the pivots kept by their highest set bit (a pivot is never 0, so 0 marks a free slot); two typed
+ * arrays instead of a Map: called ~1 million times by the every-length test below, most of its time.
+ */
+const pivotV = new Uint32Array(32);
+const pivotCombo = new Uint32Array(32);
 function kernel(cols: ArrayLike<number>): number[] {
-  const pivots = new Map<number, { v: number; combo: number }>(); // by highest set bit
+  pivotV.fill(0);
   const out: number[] = [];
   for (let j = 0; j < cols.length; j++) {
     let v = cols[j]! >>> 0;
     let combo = (1 << j) >>> 0;
     while (v !== 0) {
-      const p = pivots.get(31 - Math.clz32(v));
-      if (p === undefined) break;
-      v = (v ^ p.v) >>> 0;
-      combo = (combo ^ p.combo) >>> 0;
+      const top = 31 - Math.clz32(v);
+      const pv = pivotV[top]!;
+      if (pv === 0) break;
+      v = (v ^ pv) >>> 0;
+      combo = (combo ^ pivotCombo[top]!) >>> 0;
     }
     if (v === 0) out.push(combo);
-    else pivots.set(31 - Math.clz32(v), { v, combo });
+    else {
+      const top = 31 - Math.clz32(v);
+      pivotV[top] = v;
+      pivotCombo[top] = combo;
+    }
   }
   return out;
 }
@@ -141,7 +152,7 @@ describe("burst errors and the checksum field", () => {
           cancelling++;
           let touchesSchema = false;
           for (let j = 0; j < 32; j++) if ((m >>> j) & 1 && ((p + j) >> 3 === 42 || (p + j) >> 3 === 43)) touchesSchema = true;
-          expect(touchesSchema, `48 B, window at bit ${p}, mask ${m.toString(16)}`).toBe(true);
+          if (!touchesSchema) expect(touchesSchema, `48 B, window at bit ${p}, mask ${m.toString(16)}`).toBe(true);
         }
       }
       for (let length = minLength; length <= 65504; length += 8) {
@@ -163,11 +174,12 @@ describe("burst errors and the checksum field", () => {
               const byte = (p + j) >> 3;
               if ((m >>> j) & 1 && (byte === 42 || byte === 43 || byte === 48 || byte === 49)) touchesSchemaOrLength = true;
             }
-            expect(touchesSchemaOrLength, `length ${length}, window at bit ${p}, mask ${m.toString(16)}`).toBe(true);
+            // Asked only when it fails: an expect() and its message for each of ~10^6 masks were much of the time.
+            if (!touchesSchemaOrLength) expect(touchesSchemaOrLength, `length ${length}, window at bit ${p}, mask ${m.toString(16)}`).toBe(true);
           }
         }
       }
       expect(cancelling).toBeGreaterThan(0);
-    }, 60_000); // ~3.5 s on an idle core: 8,182 lengths
+    }, 60_000); // 8,182 lengths: ~5× faster than the ~3.5 s on an idle core it took with a Map in kernel() and an expect() per mask
   }
 });
