@@ -134,6 +134,8 @@ export class SubscriberBook extends LadderBook implements BookView {
   readonly idleLink: BookLink = new BookLink(this);
   readonly asmLink: BookLink = new BookLink(this);
   readonly snapLink: BookLink = new BookLink(this);
+  /** This book on its source's list (InstrumentBooks.sourceBooks, by sourceId): what a supersede or revert walks. */
+  readonly sourceLink: BookLink = new BookLink(this);
 
   constructor(instrumentId: number, priceExp: number, qtyExp: number) {
     super(INITIAL_LADDER_LEVELS);
