@@ -76,7 +76,7 @@ export class InstrumentBooks {
   stopped = false;
   /**
    * The receipt of the datagram being applied on the subscriber's receipt clock (mono-clock.ts monoEpochUs; set by
-   * FeedSubscriber per datagram): what assemblies are aged by. Not updateEvent.recvTimeUs: that is shown, on the wall
+   * FeedSubscriber per datagram; for a held one replayed, the latest receipt): what assemblies are aged by. Not updateEvent.recvTimeUs: that is shown, on the wall
    * clock, which a step moves (an hour forward dropped every assembly under way as untouched for an hour).
    */
   recvUs = 0;
