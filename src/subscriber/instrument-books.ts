@@ -208,8 +208,9 @@ export class InstrumentBooks {
   // Cold: a publisher restart.
   private supersede(book: SubscriberBook, st: StreamRef): void {
     const previousSessionId = book.sessionId;
-    // Kept for a revert (revertSource): the newer session may be bogus, the book then back in this one.
-    book.prevHigh = { sessionStartUs: book.sessionStartUs, sessionId: previousSessionId, seq: book.highSeq, sendTimeUs: book.highSendTimeUs, recvUs: book.highRecvUs };
+    // Kept for a revert (revertSource): the newer session may be bogus, the book then back in this one. Not replaced
+    // by a session with none (one of several bogus ones in a row): the one a revert goes back to is kept.
+    if (book.highSeq >= 0) book.prevHigh = { sessionStartUs: book.sessionStartUs, sessionId: previousSessionId, seq: book.highSeq, sendTimeUs: book.highSendTimeUs, recvUs: book.highRecvUs };
     book.sessionId = st.sessionId;
     book.sessionStartUs = st.sessionStartUs;
     this.setSource(book, st.sourceId);

@@ -14,6 +14,7 @@ const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
 
 function snap(p: ReturnType<typeof packer>, id: number, seq = 1): Uint8Array[] {
   const b = new TestBook({ ...inst, instrumentId: id });
+  b.instrSeq = seq - 1; // load() advances it
   b.load([[100, 2]], [[101, 3]], seq, T0);
   packBookSnapshot(p, b, 0, false);
   return take(p);
@@ -81,6 +82,18 @@ describe("a flood of forged sessions of one source", () => {
       expect(sub.book(1000)!.usable).toBe(true);
     });
   }
+
+  it("two forged sessions in a row, undone: the real session's highSeq comes back (an older refresh is refused)", () => {
+    const { sub, real } = twoSources();
+    for (const id of [100, 101]) ingestAll(sub, heartbeat(packer({ sourceId: 2, channelId: 8, sessionId: id })));
+    ingestAll(sub, [...heartbeat(real), ...heartbeat(real)]);
+    expect(sub.counters.sessionsReverted).toBe(1);
+    expect(sub.book(1000)!.highSeq).toBe(5); // the old code: −1 (the second forged session's record replaced it)
+    ingestAll(sub, snap(real, 1000, 4)); // a lagging channel's older refresh
+    expect(sub.book(1000)!.usable).toBe(false);
+    ingestAll(sub, snap(real, 1000, 6));
+    expect(sub.book(1000)!.usable).toBe(true);
+  });
 
   it("an evicted book and one moved to another source leave their source's list", () => {
     const sub = newSubscriber({ maxBooks: 3, staleAfterMs: 60_000 });
