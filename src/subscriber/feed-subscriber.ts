@@ -159,6 +159,8 @@ export class FeedSubscriber {
   private running = false;
   /** Counts start() and stop() calls: a start() that finds it changed after an await was stopped meanwhile. */
   private generation = 0;
+  /** A held datagram is being applied (replay): its assemblies are aged from the latest receipt (applyPacket). */
+  private replaying = false;
   private readonly retransmit: RetransmitOptions | undefined;
   private readonly auth: DatagramAuth | undefined;
   private readonly recovery: Recovery | undefined;
@@ -440,7 +442,12 @@ export class FeedSubscriber {
   /** A held datagram, processed as if just received. */
   private replay(bytes: Uint8Array, recvTimeUs: number): void {
     this.rxBytes.set(bytes);
-    this.process(bytes.length, recvTimeUs, "held", -1);
+    this.replaying = true;
+    try {
+      this.process(bytes.length, recvTimeUs, "held", -1);
+    } finally {
+      this.replaying = false;
+    }
   }
 
   /** Request socket: RETRANSMIT datagrams and the server's control replies; nothing else is accepted there. */
@@ -581,11 +588,13 @@ export class FeedSubscriber {
     const shownRecvUs = shownUs(recvTimeUs);
     ev.recvTimeUs = shownRecvUs;
     ev.latencyUs = shownRecvUs - sendTimeUs;
-    this.instrumentBooks.recvUs = recvTimeUs; // ages (assemblies) stay on the receipt clock
+    // Ages (assemblies) stay on the receipt clock. A held datagram replayed is touched at the latest receipt, not its
+    // own earlier one: its assembly goes to the back of its list, which must stay least recently touched first.
+    const books = this.instrumentBooks;
+    if (!this.replaying || recvTimeUs > books.recvUs) books.recvUs = recvTimeUs;
     ev.channelId = st.channelId;
     ev.sourceId = st.sourceId;
 
-    const books = this.instrumentBooks;
     for (let more = r.first(); more; more = r.next()) {
       if (r.messageIndex < skip) continue;
       this.counters.messages++;

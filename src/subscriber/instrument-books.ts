@@ -12,6 +12,7 @@ import { BookState, type StatusReason } from "../core/types.ts";
 import { BookMessageReader, DefinitionReader, type PacketReader } from "../wire/decoder.ts";
 import { MAX_SNAPSHOT_LEVELS_PER_SIDE, MSG_FLAG_REFRESH, SNAP_CUT_ASKS, SNAP_CUT_BIDS, TEMPLATE_BOOK_DELTA } from "../wire/layout.ts";
 import { AppendResult, AssemblyBudget, sameAsSnapshot, snapshotCut } from "./assembly.ts";
+import { BookList } from "./book-list.ts";
 import { applyDefinition } from "./definitions.ts";
 import type { Listeners } from "./listeners.ts";
 import { compareSessions, type StreamRef, type StreamTable } from "./streams.ts";
@@ -75,7 +76,7 @@ export class InstrumentBooks {
   stopped = false;
   /**
    * The receipt of the datagram being applied on the subscriber's receipt clock (mono-clock.ts monoEpochUs; set by
-   * FeedSubscriber per datagram): what assemblies are aged by. Not updateEvent.recvTimeUs: that is shown, on the wall
+   * FeedSubscriber per datagram; for a held one replayed, the latest receipt): what assemblies are aged by. Not updateEvent.recvTimeUs: that is shown, on the wall
    * clock, which a step moves (an hour forward dropped every assembly under way as untouched for an hour).
    */
   recvUs = 0;
@@ -90,6 +91,12 @@ export class InstrumentBooks {
   private readonly silentBooks: SubscriberBook[] = [];
   private silentNext = 0;
   private silentListed = -1;
+  /**
+   * The books of each source (SubscriberBook.sourceId; none listed for −1), exact at every change of it (setSource)
+   * and eviction: a new session of a source walks its own books, not the table. A scan of every book per new session
+   * let a LAN sender cycling session ids for one real source id (no key) cost O(books) per datagram.
+   */
+  private readonly sourceBooks = new Map<number, BookList>();
 
   constructor(
     private readonly counters: SubscriberCounters,
@@ -164,6 +171,7 @@ export class InstrumentBooks {
    */
   private evictBook(book: SubscriberBook, channelId: number, sourceId: number): void {
     this.books.delete(book.instrumentId);
+    this.leaveSource(book); // its sourceId stays what it was: the holder may still read it
     this.counters.booksEvicted++;
     this.invalidate(book);
     book.stale = true;
@@ -186,7 +194,7 @@ export class InstrumentBooks {
     if (book.sessionStartUs < 0) {
       book.sessionId = st.sessionId;
       book.sessionStartUs = st.sessionStartUs;
-      book.sourceId = st.sourceId;
+      this.setSource(book, st.sourceId);
       return true;
     }
     if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) < 0) {
@@ -200,11 +208,12 @@ export class InstrumentBooks {
   // Cold: a publisher restart.
   private supersede(book: SubscriberBook, st: StreamRef): void {
     const previousSessionId = book.sessionId;
-    // Kept for a revert (revertSource): the newer session may be bogus, the book then back in this one.
-    book.prevHigh = { sessionStartUs: book.sessionStartUs, sessionId: previousSessionId, seq: book.highSeq, sendTimeUs: book.highSendTimeUs, recvUs: book.highRecvUs };
+    // Kept for a revert (revertSource): the newer session may be bogus, the book then back in this one. Not replaced
+    // by a session with none (one of several bogus ones in a row): the one a revert goes back to is kept.
+    if (book.highSeq >= 0) book.prevHigh = { sessionStartUs: book.sessionStartUs, sessionId: previousSessionId, seq: book.highSeq, sendTimeUs: book.highSendTimeUs, recvUs: book.highRecvUs };
     book.sessionId = st.sessionId;
     book.sessionStartUs = st.sessionStartUs;
-    book.sourceId = st.sourceId;
+    this.setSource(book, st.sourceId);
     this.counters.superseded++;
     this.invalidate(book);
     this.forgetSequence(book);
@@ -218,10 +227,41 @@ export class InstrumentBooks {
    * a restart whose clock stepped back is older by start time than the dead session it replaces (streams.ts).
    */
   supersedeSource(st: StreamRef): void {
-    for (const book of this.books.values()) {
-      if (book.sourceId !== st.sourceId || book.sessionStartUs < 0) continue;
+    for (let l = this.sourceBooks.get(st.sourceId)?.head ?? null; l !== null; ) {
+      const book = l.book;
+      l = l.next; // taken first: nothing moves a book off this source's list here (supersede keeps the source)
+      if (book.sessionStartUs < 0) continue;
       if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) !== 0) this.supersede(book, st);
     }
+  }
+
+  /**
+   * The source's books last carried by stream `st` are invalid (the stream restarted): as invalidateStream, walking
+   * the source's books instead of the table (a restart per datagram of a forged session flood). A book of another
+   * source is never carried by the stream but with a forged session equal to its own; it stays as it was then.
+   */
+  invalidateSourceStream(st: StreamRef): void {
+    for (let l = this.sourceBooks.get(st.sourceId)?.head ?? null; l !== null; l = l.next) {
+      if (l.book.streamKey === st.key) this.invalidate(l.book);
+    }
+  }
+
+  /** Cold: the book's source changes (its first session, a supersede from another source). */
+  private setSource(book: SubscriberBook, sourceId: number): void {
+    if (book.sourceId === sourceId) return;
+    this.leaveSource(book);
+    book.sourceId = sourceId;
+    let to = this.sourceBooks.get(sourceId);
+    if (to === undefined) this.sourceBooks.set(sourceId, (to = new BookList()));
+    to.pushBack(book.sourceLink);
+  }
+
+  /** Cold: off its source's list (a new source, or the table); an emptied list goes (forged ids leave none behind). */
+  private leaveSource(book: SubscriberBook): void {
+    const from = this.sourceBooks.get(book.sourceId);
+    if (from === undefined) return;
+    from.remove(book.sourceLink);
+    if (from.head === null) this.sourceBooks.delete(book.sourceId);
   }
 
   /**
@@ -231,8 +271,9 @@ export class InstrumentBooks {
    * refresh loaded the book behind what it had applied, valid and usable). Cold.
    */
   revertSource(sourceId: number, startUs: number, id: number): void {
-    for (const book of this.books.values()) {
-      if (book.sourceId !== sourceId || compareSessions(book.sessionStartUs, book.sessionId, startUs, id) <= 0) continue;
+    for (let l = this.sourceBooks.get(sourceId)?.head ?? null; l !== null; l = l.next) {
+      const book = l.book;
+      if (compareSessions(book.sessionStartUs, book.sessionId, startUs, id) <= 0) continue;
       book.sessionId = id;
       book.sessionStartUs = startUs;
       this.invalidate(book);

@@ -284,7 +284,7 @@ export class StreamTable {
     st.sharedReported = false;
     st.lateAdoptedAtUs = -1;
     st.ended = false;
-    this.instrumentBooks.invalidateStream(key);
+    this.instrumentBooks.invalidateSourceStream(st);
     this.emitSession("restarted", st, previous);
     this.instrumentBooks.supersedeSource(st);
     return st;

@@ -88,7 +88,10 @@ export class SubscriberBook extends LadderBook implements BookView {
   highSeq = -1;
   highSendTimeUs = 0;
   highRecvUs = 0;
-  /** The session before the last supersede and its highSeq then (with its times): back if that session is (revertSource). */
+  /**
+   * The last session the book left by a supersede with a highSeq, and that highSeq (with its times): back if that
+   * session is (revertSource). A session left with none (a bogus one after another) does not replace it.
+   */
   prevHigh: { sessionStartUs: number; sessionId: number; seq: number; sendTimeUs: number; recvUs: number } | undefined = undefined;
   /**
    * Snapshots refused as older than highSeq: the highSeq they were refused at (−1: none) and, per stream, the latest
@@ -134,6 +137,8 @@ export class SubscriberBook extends LadderBook implements BookView {
   readonly idleLink: BookLink = new BookLink(this);
   readonly asmLink: BookLink = new BookLink(this);
   readonly snapLink: BookLink = new BookLink(this);
+  /** This book on its source's list (InstrumentBooks.sourceBooks, by sourceId): what a supersede or revert walks. */
+  readonly sourceLink: BookLink = new BookLink(this);
 
   constructor(instrumentId: number, priceExp: number, qtyExp: number) {
     super(INITIAL_LADDER_LEVELS);

@@ -23,7 +23,11 @@ import { makeInstrument, randomBookSides, randomChanges, rng, TestBook } from ".
 import { packer, T0, take } from "./feed-harness.ts";
 
 const clock = vi.hoisted(() => ({ nowMs: 1_764_000_000_000 }));
-vi.mock("../../src/subscriber/mono-clock.ts", () => ({ monoEpochMs: () => clock.nowMs }));
+// The rest of the module as it is (FeedSubscriber's constructor calls followWallClock): only the silence clock mocked.
+vi.mock("../../src/subscriber/mono-clock.ts", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("../../src/subscriber/mono-clock.ts")>()),
+  monoEpochMs: () => clock.nowMs,
+}));
 
 const MAX_STREAMS = 5;
 const MAX_BOOKS = 8;
