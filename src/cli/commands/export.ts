@@ -90,7 +90,7 @@ export const exportCommand: CommandSpec = {
     const log = ctx.log;
     let output: Output;
     try {
-      output = openOutput(out);
+      output = openOutput(typeof out === "string" ? out : undefined);
     } catch (err) {
       throw new UsageError(`--out ${out}: cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
