@@ -7,7 +7,7 @@
 import { resolve } from "node:path";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError, HostAddressError } from "../core/errors.ts";
-import { NotRegularFileError, readRegularFileSync } from "../core/regular-file.ts";
+import { FifoWithoutWriterError, NotRegularFileError, readRegularFileSync } from "../core/regular-file.ts";
 import { MAX_FIXED_EXP } from "../core/fixed.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import { parseCidr } from "../core/cidr.ts";
@@ -95,6 +95,9 @@ export function loadConfigFile(path: string, opts: ValidateOptions = {}): Feeder
     bytes = readRegularFileSync(path, { fifo: opts.reread !== true });
   } catch (err) {
     if (err instanceof NotRegularFileError) throw new ConfigError([`${path}: ${err.message}: the configuration must be a regular file`]);
+    if (err instanceof FifoWithoutWriterError) {
+      throw new ConfigError([`${path}: ${err.message}: the configuration must be a regular file, or a FIFO with a writer (-c <(render-config))`]);
+    }
     throw new ConfigError([`${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
   }
   return parseConfigText(utf8Text(bytes, path), path, opts);

@@ -35,30 +35,34 @@ export class FileTooLargeError extends Error {
 /** A FIFO no process opened to write to within the reader's wait. */
 export class FifoWithoutWriterError extends Error {
   constructor(readonly waitMs: number) {
-    super(`a FIFO no process wrote to within ${waitMs} ms`);
+    super(`a FIFO no process wrote to within ${waitMs / 1000} s`);
   }
+}
+
+/**
+ * How long a FIFO read once at start (`-c <(render-config)`, `--auth-key-file <(pass show feed-key)`, a NATS
+ * credential file) may go without a writer: a `mkfifo` path nothing writes to held the start in open(2) for good,
+ * SIGINT and SIGTERM unheard. `<(cmd)` has its writer at once.
+ */
+export const FIFO_WRITER_WAIT_MS = 5000;
+
+/** The wait for a FIFO's writer where the caller gives none (a seam for the tests). */
+let defaultFifoWriterWaitMs = FIFO_WRITER_WAIT_MS;
+export function setFifoWriterWaitMs(ms: number): void {
+  defaultFifoWriterWaitMs = ms;
 }
 
 /**
  * The file's bytes; a path that is not a regular file throws NotRegularFileError, other failures the errno error.
  * `fifo: true` reads a FIFO once to its end (a start's one read of `-c <(render-config)`): only where it is read once.
  * `maxBytes`: a longer file or FIFO throws FileTooLargeError, having read at most one chunk more (a FIFO fed without
- * end, `<(yes)`, or a log file given by mistake is not read into memory whole). `fifoWriterWaitMs`: a FIFO no
- * process writes to is given up after it (FifoWithoutWriterError); without, its open waits for a writer for good,
- * deaf to SIGINT and SIGTERM (the thread is blocked in open(2): only SIGKILL ends it).
+ * end, `<(yes)`, or a log file given by mistake is not read into memory whole). A FIFO no process opens to write
+ * to is given up after `fifoWriterWaitMs` (default FIFO_WRITER_WAIT_MS) with FifoWithoutWriterError: a blocking
+ * open would wait for a writer for good, deaf to SIGINT and SIGTERM (only SIGKILL ends a thread in open(2)).
  */
 export function readRegularFileSync(path: string, opts: { readonly fifo?: boolean; readonly maxBytes?: number; readonly fifoWriterWaitMs?: number } = {}): Uint8Array {
   // stat first for a FIFO: opening one, even without blocking, lets its writer in before the read that waits for it.
-  if (opts.fifo === true && statSync(path).isFIFO()) {
-    if (opts.fifoWriterWaitMs !== undefined) return readFifoWithin(path, opts.fifoWriterWaitMs, opts.maxBytes ?? Infinity);
-    if (opts.maxBytes === undefined) return readFileSync(path);
-    const fifo = openSync(path, constants.O_RDONLY);
-    try {
-      return readAtMost(fifo, opts.maxBytes);
-    } finally {
-      closeSync(fifo);
-    }
-  }
+  if (opts.fifo === true && statSync(path).isFIFO()) return readFifoWithin(path, opts.fifoWriterWaitMs ?? defaultFifoWriterWaitMs, opts.maxBytes ?? Infinity);
   const fd = openNonBlocking(path);
   try {
     const st = fstatSync(fd);

@@ -57,7 +57,10 @@ export interface FeedSubscriberOptions {
   maxDatagramBytes?: number;
   /** HMAC key (≥ 16 bytes): every datagram must carry a valid AUTHENTICATED trailer, else it is dropped (`bad_auth`). */
   authKey?: Uint8Array;
-  /** File holding the HMAC key (raw bytes or hex text), read at construction; the alternative to `authKey`. */
+  /**
+   * File holding the HMAC key (raw bytes or hex text), read at construction; the alternative to `authKey`. A FIFO is
+   * read once (`<(pass show feed-key)`); one no process opens to write within 5 s makes the constructor throw.
+   */
   authKeyFile?: string;
   /**
    * The publisher's publish.snapshot_depth, needed only for a publisher from before 2026-12-06: later ones mark each

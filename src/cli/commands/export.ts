@@ -5,7 +5,7 @@
  */
 import type { FileSink } from "bun";
 import { exportCaptures, type ExportSink } from "../../app/export.ts";
-import { fstatSync, statSync } from "node:fs";
+import { chmodSync, closeSync, fstatSync, lstatSync, openSync, realpathSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { loadConfigFile } from "../../config/load.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
 import { checkCaptureFiles, nonNegativeNumber, positiveInteger } from "./capture-args.ts";
@@ -20,7 +20,8 @@ export const exportCommand: CommandSpec = {
     "",
     "Options:",
     "      --format F      jsonl (default) | csv",
-    "  -o, --out FILE      write here instead of stdout (replaced if it exists; - is stdout)",
+    "  -o, --out FILE      write here instead of stdout (- is stdout); written as FILE.tmp-<pid> beside it, renamed",
+    "                      over FILE once whole: a failed export leaves an existing FILE as it was",
     "      --books         reconstructed books instead of raw frames (needs --config)",
     "  -c, --config FILE   with --books: the venues, symbols and instruments (cache or overrides), as for replay",
     "      --depth N       with --books: levels per side (default 10, at most 1000)",
@@ -49,7 +50,10 @@ export const exportCommand: CommandSpec = {
     "Output closed by its reader (`| head`): the export stops there, quietly, exit 0. An --out that cannot be",
     "opened (no such directory, a directory) or that is one of the captures (also standard output: >> capture)",
     "exits 2 naming it, before anything is written; an output that fails while written (a full disk) is logged",
-    "as \"export failed\" with the error, exit 1.",
+    "as \"export failed\" with the error, exit 1, its temporary file removed. A stop by signal renames what was",
+    "written over FILE. A FILE that is a symlink to a file has the file replaced (the link kept); a FIFO or a",
+    "device (/dev/null) is written in place. -c FILE may be a FIFO (-c <(render-config)): one no process writes to",
+    "within 5 s exits 2 naming it.",
   ].join("\n"),
   options: {
     format: { type: "string" },
@@ -84,18 +88,20 @@ export const exportCommand: CommandSpec = {
     const config = books ? loadConfigFile(configPath as string) : undefined;
     // The summary is for the person running the export: the config's log level (set for the feeder) does not hide it.
     const log = ctx.log;
-    let writer: FileSink;
+    let output: Output;
     try {
-      writer = typeof out === "string" ? Bun.file(out).writer() : Bun.stdout.writer();
+      output = openOutput(typeof out === "string" ? out : undefined);
     } catch (err) {
       throw new UsageError(`--out ${out}: cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
-    const sink = checkedSink(writer);
+    const sink = checkedSink(output.writer);
     let result;
     try {
       result = await exportCaptures(ctx.positionals, sink, { format, books: config && { config, depth, everyMs }, log, stopSignal: ctx.stopSignal });
       await sink.end();
+      output.commit();
     } catch (err) {
+      output.discard();
       // `feeder export … | head`: the reader is gone, which is how a pipeline ends, not a failure.
       if ((err as NodeJS.ErrnoException).code === "EPIPE") return 0;
       // E.g. instruments that resolve from neither overrides, cache nor REST (the message names them), or a full disk.
@@ -113,6 +119,77 @@ export const exportCommand: CommandSpec = {
     return 0;
   },
 };
+
+/** Where the export writes: `commit` puts a file output in place once written whole, `discard` drops it. */
+interface Output {
+  readonly writer: FileSink;
+  commit(): void;
+  discard(): void;
+}
+
+/**
+ * `--out FILE` that is a regular file, a symlink to one, or not yet there: written to FILE.tmp-<pid> beside it (its
+ * permission bits), renamed over FILE at the end. In place, Bun's FileSink (1.4) does not truncate: a longer FILE
+ * kept its old tail after the new rows; and a failed export (instruments resolved nowhere) must not cost the old
+ * output. Standard output (absent, `-`), a FIFO or a device (`-o /dev/full`, a directory: refused) are written as
+ * they are. A symlink is kept: its target is replaced.
+ */
+function openOutput(out: string | undefined): Output {
+  const none = () => undefined;
+  if (out === undefined) return { writer: Bun.stdout.writer(), commit: none, discard: none };
+  let target: string | undefined = out; // the file renamed over; undefined: written in place
+  let mode: number | undefined;
+  try {
+    const link = lstatSync(out);
+    const st = link.isSymbolicLink() ? statSync(out) : link;
+    if (st.isFile()) {
+      target = link.isSymbolicLink() ? realpathSync(out) : out;
+      mode = st.mode & 0o7777;
+    } else target = undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ENOENT") throw err;
+    // Not there; or a dangling symlink: written in place, creating its target, as before.
+    if (lstatExists(out)) target = undefined;
+  }
+  if (target === undefined) return { writer: Bun.file(out).writer(), commit: none, discard: none };
+  const file = target;
+  const tmp = `${file}.tmp-${process.pid}`;
+  closeSync(openSync(tmp, "wx")); // exclusive: never onto what another process made there
+  let done = false;
+  const discard = () => {
+    if (done) return;
+    done = true;
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
+  };
+  try {
+    if (mode !== undefined) chmodSync(tmp, mode);
+    return {
+      writer: Bun.file(tmp).writer(),
+      commit() {
+        renameSync(tmp, file);
+        done = true;
+      },
+      discard,
+    };
+  } catch (err) {
+    discard();
+    throw err;
+  }
+}
+
+function lstatExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The export's sink over Bun's FileSink, whose failures otherwise reach no one: once the output would block (a pipe,

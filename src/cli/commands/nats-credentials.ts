@@ -136,22 +136,13 @@ function certificateOf(path: string, flag: string): string {
  */
 export const MAX_ACCESS_FILE_BYTES = 4 * 1024 * 1024;
 
-/**
- * How long a FIFO given as one of these files may go without a writer (a `mkfifo` path nothing writes to): before,
- * the start waited in open(2) for good, SIGINT and SIGTERM unheard. `<(cmd)` has its writer at once.
- */
-export const FIFO_WRITER_WAIT_MS = 5000;
-
-/** The wait for a FIFO's writer (a seam for the tests). */
-let fifoWriterWaitMs = FIFO_WRITER_WAIT_MS;
-export function setFifoWriterWaitMs(ms: number): void {
-  fifoWriterWaitMs = ms;
-}
+// The FIFO wait (5 s) is the shared reader's, for every file read once at start (core/regular-file.ts).
+export { FIFO_WRITER_WAIT_MS, setFifoWriterWaitMs } from "../../core/regular-file.ts";
 
 function readFile(path: string, flag: string): Uint8Array {
   let bytes: Uint8Array;
   try {
-    bytes = readRegularFileSync(path, { fifo: true, maxBytes: MAX_ACCESS_FILE_BYTES, fifoWriterWaitMs });
+    bytes = readRegularFileSync(path, { fifo: true, maxBytes: MAX_ACCESS_FILE_BYTES });
   } catch (err) {
     if (err instanceof FileTooLargeError) throw new UsageError(`${flag} ${JSON.stringify(path)} is larger than 4 MiB: not a credentials, key or certificate file`);
     if (err instanceof FifoWithoutWriterError) throw new UsageError(`${flag} ${JSON.stringify(path)} is a FIFO no process wrote to within ${err.waitMs / 1000} s`);

@@ -1,0 +1,67 @@
+/**
+ * `feeder export -o FILE` wrote FILE in place through Bun's FileSink, which (Bun 1.4) opens without truncating: an
+ * existing FILE longer than the new output kept its old tail after the new rows (a CSV or JSONL file with stale
+ * lines at its end, "export finished", exit 0). The export now writes FILE.tmp-<pid> beside it and renames it over
+ * FILE once written whole; a failure (instruments that resolve nowhere, a full disk) removes it, FILE left as it
+ * was: nothing of the old output is lost before the new one is known to be written.
+ */
+import { chmodSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { expect, test } from "vitest";
+import { main } from "../../src/cli/main.ts";
+import { loopbackDestinationToml } from "../support/config-toml.ts";
+import { makeTempDir } from "../support/temp-dirs.ts";
+import { uniqueDestination } from "../e2e/harness.ts";
+import { writeXrpCapture, writeXrpConfig } from "../support/xrp-capture.ts";
+
+async function run(args: string[]): Promise<{ code: number; err: string[] }> {
+  const err: string[] = [];
+  const code = await main(args, { out: () => undefined, err: (t) => err.push(t) });
+  return { code, err };
+}
+
+test("a --books export whose instruments resolve nowhere exits 1 and leaves an existing -o FILE as it was, no temporary file left", { timeout: 30_000 }, async () => {
+  const dir = makeTempDir("feeder-export-kept-");
+  const { file } = writeXrpCapture(dir);
+  // XRPUSDT without overrides, no instrument cache, REST at 127.0.0.1:9 (nothing answers): it resolves nowhere.
+  const config = join(dir, "unresolved.toml");
+  writeFileSync(config, ["http = { enabled = false }", "[publish]", ...loopbackDestinationToml(uniqueDestination(391)), "[venues.bybit]", 'ws_url = "ws://127.0.0.1:9/v5/public"', 'rest_url = "http://127.0.0.1:9"', `instrument_cache = "${join(dir, "instruments.json")}"`, "[venues.bybit.linear]", 'symbols = ["XRPUSDT"]', ""].join("\n"));
+  const out = join(dir, "books.csv");
+  writeFileSync(out, "yesterday's books\n");
+  const r = await run(["export", "--books", "-c", config, "--format", "csv", "-o", out, file]);
+  expect(r.code).toBe(1);
+  expect(readFileSync(out, "utf8")).toBe("yesterday's books\n");
+  expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+});
+
+test("a successful export replaces a longer -o FILE whole (before: its old tail stayed after the new rows), keeping its permission bits", { timeout: 30_000 }, async () => {
+  const dir = makeTempDir("feeder-export-replaced-");
+  const { file } = writeXrpCapture(dir);
+  const config = writeXrpConfig(dir, uniqueDestination(392));
+  const out = join(dir, "books.csv");
+  writeFileSync(out, "yesterday's row\n".repeat(20_000)); // 320 KB: longer than the new output
+  chmodSync(out, 0o640);
+  const r = await run(["export", "--books", "-c", config, "--format", "csv", "--depth", "1", "-o", out, file]);
+  expect(r.code).toBe(0);
+  const text = readFileSync(out, "utf8");
+  expect(text).not.toContain("yesterday");
+  const lines = text.trim().split("\n");
+  expect(lines[0]).toMatch(/^ts_us,ts_exchange_us,/);
+  expect(lines.length).toBeGreaterThan(1);
+  expect(statSync(out).mode & 0o777).toBe(0o640);
+  expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+});
+
+test("-o through a symlink to a file replaces the file and keeps the symlink", { timeout: 30_000 }, async () => {
+  const dir = makeTempDir("feeder-export-link-");
+  const { file, frames } = writeXrpCapture(dir);
+  const real = join(dir, "frames.jsonl");
+  writeFileSync(real, "old\n".repeat(100_000));
+  const link = join(dir, "latest.jsonl");
+  symlinkSync(real, link);
+  const r = await run(["export", "-o", link, file]);
+  expect(r.code).toBe(0);
+  expect(lstatSync(link).isSymbolicLink()).toBe(true);
+  expect(readFileSync(real, "utf8").trim().split("\n")).toHaveLength(frames.length);
+  expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+});

@@ -1,0 +1,80 @@
+/**
+ * A FIFO given where a file is read once at start (`-c/--config`, `--auth-key-file`, a subscriber's authKeyFile)
+ * with no process writing to it held the start in open(2) for good, deaf to SIGINT and SIGTERM. The shared reader
+ * now waits for a writer at most its FIFO wait (5 s; set small here), then refuses the path by name; a writer that
+ * has opened it is read however slowly. Each read runs in a child the test kills if it does not answer: the old
+ * code's blocked open(2) cannot hold the test's own thread.
+ */
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, expect, test } from "vitest";
+import { loadConfigFile } from "../../src/config/load.ts";
+import * as regular from "../../src/core/regular-file.ts";
+import { exitCodeWithin } from "../support/exit-within.ts";
+import { makeTempDir } from "../support/temp-dirs.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
+/** Far above the child's 200 ms wait plus its start; the old code never answers. */
+const BOUND_MS = 10_000;
+const dir = makeTempDir("feeder-fifo-wait-");
+
+/** The reader's FIFO wait (a seam the old code lacks: there the call does nothing, and this file still loads). */
+const setWait = (ms: number): void => (regular as { setFifoWriterWaitMs?: (ms: number) => void }).setFifoWriterWaitMs?.(ms);
+
+const cleanups: (() => unknown)[] = [];
+afterEach(() => {
+  setWait(5000);
+  while (cleanups.length > 0) cleanups.pop()!();
+});
+
+function fifo(name: string): string {
+  const path = join(dir, name);
+  expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
+  return path;
+}
+
+/** `body` (statements using `path`) in a child whose FIFO wait is 200 ms: what it printed, or "no answer". */
+async function inChild(name: string, path: string, imports: string[], body: string): Promise<string> {
+  const script = join(dir, `${name}.ts`);
+  writeFileSync(script, [
+    `import * as regular from ${JSON.stringify(join(ROOT, "src/core/regular-file.ts"))};`,
+    ...imports,
+    // The old code has no wait to set: the call is skipped there, and its open blocks.
+    `(regular as { setFifoWriterWaitMs?: (ms: number) => void }).setFifoWriterWaitMs?.(200);`,
+    `const path = ${JSON.stringify(path)};`,
+    `try { ${body} } catch (err) { console.log(String((err as { problems?: string[] }).problems ?? (err as Error).message)); }`,
+    "",
+  ].join("\n"));
+  const proc = Bun.spawn([process.execPath, script], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "inherit" });
+  cleanups.push(() => proc.kill("SIGKILL"));
+  if ((await exitCodeWithin(proc, BOUND_MS)) === "still running") return "no answer";
+  return (await new Response(proc.stdout).text()).trim();
+}
+
+test("-c/--config naming a FIFO no process writes to is refused by name after the wait, not waited for for good", { timeout: 30_000 }, async () => {
+  const path = fifo("unwritten.toml");
+  const got = await inChild("config", path, [`import { loadConfigFile } from ${JSON.stringify(join(ROOT, "src/config/load.ts"))};`], "loadConfigFile(path);");
+  expect(got).toBe(`${path}: a FIFO no process wrote to within 0.2 s: the configuration must be a regular file, or a FIFO with a writer (-c <(render-config))`);
+});
+
+test("--auth-key-file (a subscriber's authKeyFile) naming a FIFO no process writes to is refused by name after the wait", { timeout: 30_000 }, async () => {
+  const path = fifo("unwritten.key");
+  const got = await inChild("key", path, [`import { readAuthKeyFile } from ${JSON.stringify(join(ROOT, "src/core/auth-key.ts"))};`], 'readAuthKeyFile(path, "--auth-key-file", { fifo: true });');
+  expect(got).toBe(`--auth-key-file: cannot read key file ${JSON.stringify(path)}: a FIFO no process wrote to within 0.2 s`);
+});
+
+test("a configuration FIFO whose writer comes within the wait, or opens at once and writes late, is read whole", () => {
+  setWait(300);
+  const late = fifo("late.toml");
+  const slow = fifo("slow.toml");
+  const text = ["[venues.bybit.linear]", 'symbols = ["BTCUSDT"]', ""].join("\n");
+  const writers = [
+    spawn("sh", ["-c", `sleep 0.1; printf '%s' '${text}' > '${late}'`], { stdio: "ignore" }),
+    // Open at once, written after the wait (`-c <(pass show …)` waiting for a passphrase).
+    spawn("sh", ["-c", `exec 3> '${slow}'; sleep 0.6; printf '%s' '${text}' >&3`], { stdio: "ignore" }),
+  ];
+  cleanups.push(() => writers.forEach((w) => w.kill("SIGKILL")));
+  expect(loadConfigFile(late, { localAddresses: [{ name: "lo", address: "127.0.0.1" }] }).venues[0]?.venue).toBe("bybit");
+  expect(loadConfigFile(slow, { localAddresses: [{ name: "lo", address: "127.0.0.1" }] }).venues[0]?.venue).toBe("bybit");
+});
