@@ -1,7 +1,8 @@
 /**
  * Everything that can fail is checked before the first datagram (docs/operations.md, "Start-up checks"), in
  * this order: (config, loaded by the caller) → HTTP bind → every destination's socket bound to its interface →
- * instrument cache and capture directories writable → listen on every own group for another publisher. Only then
+ * every retransmission server's port bound and released → instrument cache and capture directories writable →
+ * listen on every own group for another publisher. Only then
  * does the caller resolve instruments, open venue connections and publish. A failure names the config key (or
  * option) and undoes what the checks opened.
  * @module
@@ -10,6 +11,7 @@ import { mkdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { dirname, join } from "node:path";
 import type { Logger } from "../core/log.ts";
+import { retransmitServerPorts } from "../config/retransmit-ports.ts";
 import type { FeederConfig, PublishConfig } from "../config/types.ts";
 import { openMulticastSender, openUnicastSender } from "../net/multicast.ts";
 import { startHttpServer, type HttpServerHandle, type StatusSource } from "./http-server.ts";
@@ -34,6 +36,7 @@ export async function preflight(o: PreflightOptions): Promise<HttpServerHandle |
   try {
     if (o.status && config.http.enabled) http = bindHttp(config, o.status, log);
     await checkDestinations(config.publish);
+    await checkRetransmitListen(config);
     const dirs = [...(o.instrumentCaches ? config.venues.map((v) => ({ key: `venues.${v.venue}.instrument_cache`, dir: dirname(v.instrumentCachePath) })) : []), ...(o.writableDirs ?? [])];
     for (const d of dirs) checkWritableDir(d.key, d.dir);
     await o.guard.listenBeforePublishing();
@@ -76,6 +79,31 @@ export async function checkDestinations(publish: PublishConfig, addresses: reado
       socket = d.group !== undefined ? await openMulticastSender({ iface: d.iface, ttl: d.ttl, connectTo: { group: d.group, port: d.port } }) : await openUnicastSender({ iface: d.iface });
     } catch (err) {
       throw new Error(`${key} (${to} via ${d.iface}): ${(err as Error).message}`);
+    }
+    socket.close();
+  }
+}
+
+/**
+ * publish.retransmit.listen: each request server's address:port (with workers, worker i's port + i + 1) is bound and
+ * released, as its server will bind it. Before, a port another process held (a second instance given the same
+ * port, an old one still closing) failed only when the publisher opened, after every venue's REST lookups, and the
+ * restarted unit repeated them on each try. Released, not held: the servers bind in the publisher (in a worker
+ * thread with workers > 1), so a process taking the port in between still fails the start there. Port 0: nothing
+ * to check (each server takes a free port).
+ */
+export async function checkRetransmitListen(config: FeederConfig): Promise<void> {
+  const rt = config.publish.retransmit;
+  if (rt === undefined) return;
+  for (const { port, worker } of retransmitServerPorts(rt, config.workers)) {
+    const whose = worker === undefined ? "" : ` (worker ${worker}'s server: port + ${worker + 1})`;
+    let socket: Bun.udp.Socket<"uint8array">;
+    try {
+      socket = await Bun.udpSocket({ hostname: rt.host, port, binaryType: "uint8array" });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const why = e.code === "EADDRINUSE" ? "another process holds it (EADDRINUSE: another feeder given the same port, or an old one still closing)" : e.message;
+      throw new Error(`publish.retransmit.listen: cannot listen on ${rt.host}:${port}${whose}: ${why}`);
     }
     socket.close();
   }

@@ -12,6 +12,7 @@ import { MAX_FIXED_EXP } from "../core/fixed.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import { parseCidr } from "../core/cidr.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
+import { retransmitServerPorts } from "./retransmit-ports.ts";
 import { shardOfId } from "./share.ts";
 import { locateTomlError } from "./toml-position.ts";
 import { MARKET_IDS, type MarketName, type VenueName } from "../core/types.ts";
@@ -160,7 +161,8 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   };
 
   const http = parseHttp(v, v.table(root.http ?? {}, "http"));
-  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), opts.localAddresses ?? localIpv4Addresses(), opts.requireVenue ?? true);
+  const localAddresses = opts.localAddresses ?? localIpv4Addresses();
+  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), localAddresses, opts.requireVenue ?? true);
   const venuesTable = v.table(root.venues ?? {}, "venues");
   const venues = parseVenues(v, venuesTable);
   // An empty [venues] or none at all; a venue table without markets is reported by parseVenues.
@@ -200,6 +202,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   if (workers > 1 && rt !== undefined && rt.port !== 0 && rt.port + workers > 65535) {
     v.problem("publish.retransmit.listen", `${rt.host}:${rt.port}`, `an address:port whose port leaves room for the workers: at most ${65535 - workers} with workers = ${workers} (worker i listens on port + i + 1)`);
   }
+  if (rt !== undefined && (opts.requireVenue ?? true)) checkOwnRetransmitPorts(v, publish, rt, workers, localAddresses);
   // Instrument ids are a 32-bit hash of venue:market:SYMBOL (a further depth's symbol is SYMBOL@N): two alike made the
   // start fail (app/feeder.ts checkIdCollisions) after check-config had called the file valid.
   const ids = new Map<number, string>();
@@ -246,6 +249,36 @@ function neverAHostAddress(addr: string): string | null {
   if (first >= 240) return `${addr} is a reserved or broadcast address`;
   if (first === 0) return `${addr} is in 0.0.0.0/8 ("this network")`;
   return null;
+}
+
+/**
+ * The file's own request servers (retransmit-ports.ts) against what the same file sends to and listens on. A unicast
+ * receiver that is one of them gets every live datagram, refused there as a bad request, and no subscriber does. A
+ * server on 0.0.0.0 with a multicast destination's port: the publish guard's watcher holds group:port (SO_REUSEADDR)
+ * from the start-up checks on, and a bind of 0.0.0.0 on that port without it is refused, so every start failed
+ * when the publisher opened (exit 1, retried for ever). Not a clash: http.listen's port (TCP; the servers are UDP).
+ */
+function checkOwnRetransmitPorts(v: Validator, publish: PublishConfig, rt: RetransmitConfig, workers: number, local: readonly { address: string }[]): void {
+  const ports = retransmitServerPorts(rt, workers);
+  const serverOf = (port: number) => {
+    const s = ports.find((p) => p.port === port);
+    return s === undefined ? undefined : s.worker === undefined ? `its server listens on ${port}` : `worker ${s.worker}'s server listens on ${port}`;
+  };
+  const everyAddress = rt.host === "0.0.0.0";
+  const ours = (host: string) => host === rt.host || (everyAddress && (host.startsWith("127.") || local.some((l) => l.address === host)));
+  const listen = `publish.retransmit.listen ("${rt.host}:${rt.port}"`;
+  publish.destinations.forEach((d, i) => {
+    for (const r of d.receivers ?? []) {
+      const server = serverOf(r.port);
+      if (server !== undefined && ours(r.host)) {
+        v.problem(`publish.destinations[${i}].receivers`, `${r.host}:${r.port}`, `a receiver other than this feeder's own retransmission server, ${listen}: ${server}): every live datagram would go to it, refused as a bad request, and to no subscriber`);
+      }
+    }
+    const server = d.group !== undefined && everyAddress ? serverOf(d.port) : undefined;
+    if (server !== undefined) {
+      v.problem(`publish.destinations[${i}].port`, d.port, `a port apart from ${listen}: ${server} on every address, the group's too): the start-up checks listen on ${d.group}:${d.port} for other publishers, so the server could never bind it (every start would fail as its publisher opened)`);
+    }
+  });
 }
 
 /** An instance's share of the configured instrument ids must hold a symbol, and at least one per worker. */
@@ -431,7 +464,7 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, local
   const listen = v.str(t.listen, "publish.retransmit.listen", "127.0.0.1:31900");
   const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(listen);
   let host = "127.0.0.1";
-  let port = 31900;
+  let port = 0; // while malformed: no port for the checks on the workers' room and our own ports (it is named once)
   if (!m || !isIpv4(m[1]!) || Number(m[2]) > 65535) v.problem("publish.retransmit.listen", listen, 'an IPv4 "address:port" of this host, e.g. "127.0.0.1:31900" (port 0 picks a free port)');
   else {
     host = m[1]!;
