@@ -593,7 +593,7 @@ export class InstrumentBooks {
    * quiet book's, lagging or answered into a gap) proved a real highSeq bogus and the book went back.
    */
   private highSentByUs(book: SubscriberBook, sendTimeUs: number): number {
-    const aheadUs = sendTimeUs - this.updateEvent.recvTimeUs;
+    const aheadUs = sendTimeUs - this.recvUs; // receipt clock, as highRecvUs: a wall step between them is no time passed
     const latestUs = book.highRecvUs + SEND_AHEAD_MAX_US + (aheadUs > 0 ? aheadUs : 0);
     return book.highSendTimeUs < latestUs ? book.highSendTimeUs : latestUs;
   }
@@ -634,7 +634,7 @@ export class InstrumentBooks {
     if (seq > book.highSeq) {
       book.highSeq = seq;
       book.highSendTimeUs = sendTimeUs; // trusted only so far ahead of highRecvUs (highSentByUs)
-      book.highRecvUs = this.updateEvent.recvTimeUs;
+      book.highRecvUs = this.recvUs; // not the shown clock: a wall step after it made a real highSeq look sent long ago
     }
     book.seqStreamKey = streamKey;
     book.venueSeq = m.venueSeq;

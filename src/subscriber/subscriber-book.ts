@@ -87,6 +87,7 @@ export class SubscriberBook extends LadderBook implements BookView {
    */
   highSeq = -1;
   highSendTimeUs = 0;
+  /** highSeq's receipt on the receipt clock (monotonic; never the shown one, which a wall step moves). */
   highRecvUs = 0;
   /** The session before the last supersede and its highSeq then (with its times): back if that session is (revertSource). */
   prevHigh: { sessionStartUs: number; sessionId: number; seq: number; sendTimeUs: number; recvUs: number } | undefined = undefined;
