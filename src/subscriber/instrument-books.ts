@@ -200,6 +200,7 @@ export class InstrumentBooks {
   // Cold: a publisher restart.
   private supersede(book: SubscriberBook, st: StreamRef): void {
     const previousSessionId = book.sessionId;
+    const back = book.prevHigh; // this session's, when a revert left it: taken again, the book applied that much of it
     // Kept for a revert (revertSource): the newer session may be bogus, the book then back in this one.
     book.prevHigh = { sessionStartUs: book.sessionStartUs, sessionId: previousSessionId, seq: book.highSeq, sendTimeUs: book.highSendTimeUs, recvUs: book.highRecvUs };
     book.sessionId = st.sessionId;
@@ -208,6 +209,7 @@ export class InstrumentBooks {
     this.counters.superseded++;
     this.invalidate(book);
     this.forgetSequence(book);
+    if (back !== undefined && back.sessionStartUs === st.sessionStartUs && back.sessionId === st.sessionId) this.restoreHigh(book, back);
     const e = { book, previousSessionId, sessionId: st.sessionId, channelId: st.channelId, sourceId: st.sourceId };
     for (const l of this.listeners.supersede) this.listeners.call(l, e);
   }
@@ -233,17 +235,22 @@ export class InstrumentBooks {
   revertSource(sourceId: number, startUs: number, id: number): void {
     for (const book of this.books.values()) {
       if (book.sourceId !== sourceId || compareSessions(book.sessionStartUs, book.sessionId, startUs, id) <= 0) continue;
+      const prev = book.prevHigh;
+      // The undone session's, swapped in: if its datagrams come again (it was real, the older one's late), supersede
+      // takes it back; forgotten, a snapshot of it sent earlier loaded the book behind what it had shown usable.
+      book.prevHigh = { sessionStartUs: book.sessionStartUs, sessionId: book.sessionId, seq: book.highSeq, sendTimeUs: book.highSendTimeUs, recvUs: book.highRecvUs };
       book.sessionId = id;
       book.sessionStartUs = startUs;
       this.invalidate(book);
       this.forgetSequence(book);
-      const prev = book.prevHigh;
-      if (prev !== undefined && prev.sessionStartUs === startUs && prev.sessionId === id) {
-        book.highSeq = prev.seq;
-        book.highSendTimeUs = prev.sendTimeUs;
-        book.highRecvUs = prev.recvUs;
-      }
+      if (prev !== undefined && prev.sessionStartUs === startUs && prev.sessionId === id) this.restoreHigh(book, prev);
     }
+  }
+
+  private restoreHigh(book: SubscriberBook, h: NonNullable<SubscriberBook["prevHigh"]>): void {
+    book.highSeq = h.seq;
+    book.highSendTimeUs = h.sendTimeUs;
+    book.highRecvUs = h.recvUs;
   }
 
   /**

@@ -89,7 +89,7 @@ export class SubscriberBook extends LadderBook implements BookView {
   highSendTimeUs = 0;
   /** highSeq's receipt on the receipt clock (monotonic; never the shown one, which a wall step moves). */
   highRecvUs = 0;
-  /** The session before the last supersede and its highSeq then (with its times): back if that session is (revertSource). */
+  /** The session before the last supersede, or the one the last revert undid, with its highSeq then (and times): back if that session is. */
   prevHigh: { sessionStartUs: number; sessionId: number; seq: number; sendTimeUs: number; recvUs: number } | undefined = undefined;
   /**
    * Snapshots refused as older than highSeq: the highSeq they were refused at (−1: none) and, per stream, the latest
