@@ -296,7 +296,7 @@ it(`A/B channels, retransmission, eviction at small caps, restarts, a forger, wa
   let evicted = 0;
   let refused = 0;
   for (const seed of SEEDS) {
-    const res = run(seed, 1200);
+    const res = run(seed, 1000);
     checkedValid += res.checkedValid;
     evicted += res.evicted;
     refused += res.refused;
