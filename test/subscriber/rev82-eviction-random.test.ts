@@ -23,7 +23,7 @@ import { makeInstrument, randomBookSides, randomChanges, rng, TestBook } from ".
 import { packer, T0, take } from "./feed-harness.ts";
 
 const clock = vi.hoisted(() => ({ nowMs: 1_764_000_000_000 }));
-vi.mock("../../src/subscriber/mono-clock.ts", () => ({ monoEpochMs: () => clock.nowMs }));
+vi.mock("../../src/subscriber/mono-clock.ts", async (orig) => ({ ...(await orig<object>()), monoEpochMs: () => clock.nowMs })); // the rest real (shownUs, followWallClock)
 
 const MAX_STREAMS = 5;
 const MAX_BOOKS = 8;
