@@ -208,6 +208,7 @@ export class InstrumentBooks {
   // Cold: a publisher restart.
   private supersede(book: SubscriberBook, st: StreamRef): void {
     const previousSessionId = book.sessionId;
+    const back = book.prevHigh; // this session's, when a revert left it: taken again, the book applied that much of it
     // Kept for a revert (revertSource): the newer session may be bogus, the book then back in this one. Not replaced
     // by a session with none (one of several bogus ones in a row): the one a revert goes back to is kept.
     if (book.highSeq >= 0) book.prevHigh = { sessionStartUs: book.sessionStartUs, sessionId: previousSessionId, seq: book.highSeq, sendTimeUs: book.highSendTimeUs, recvUs: book.highRecvUs };
@@ -217,6 +218,7 @@ export class InstrumentBooks {
     this.counters.superseded++;
     this.invalidate(book);
     this.forgetSequence(book);
+    if (back !== undefined && back.sessionStartUs === st.sessionStartUs && back.sessionId === st.sessionId) this.restoreHigh(book, back);
     const e = { book, previousSessionId, sessionId: st.sessionId, channelId: st.channelId, sourceId: st.sourceId };
     for (const l of this.listeners.supersede) this.listeners.call(l, e);
   }
@@ -274,17 +276,23 @@ export class InstrumentBooks {
     for (let l = this.sourceBooks.get(sourceId)?.head ?? null; l !== null; l = l.next) {
       const book = l.book;
       if (compareSessions(book.sessionStartUs, book.sessionId, startUs, id) <= 0) continue;
+      const prev = book.prevHigh;
+      // The undone session's, swapped in: if its datagrams come again (it was real, the older one's late), supersede
+      // takes it back; forgotten, a snapshot of it sent earlier loaded the book behind what it had shown usable. As in
+      // supersede, one with none (a bogus one) does not replace what is kept.
+      if (book.highSeq >= 0) book.prevHigh = { sessionStartUs: book.sessionStartUs, sessionId: book.sessionId, seq: book.highSeq, sendTimeUs: book.highSendTimeUs, recvUs: book.highRecvUs };
       book.sessionId = id;
       book.sessionStartUs = startUs;
       this.invalidate(book);
       this.forgetSequence(book);
-      const prev = book.prevHigh;
-      if (prev !== undefined && prev.sessionStartUs === startUs && prev.sessionId === id) {
-        book.highSeq = prev.seq;
-        book.highSendTimeUs = prev.sendTimeUs;
-        book.highRecvUs = prev.recvUs;
-      }
+      if (prev !== undefined && prev.sessionStartUs === startUs && prev.sessionId === id) this.restoreHigh(book, prev);
     }
+  }
+
+  private restoreHigh(book: SubscriberBook, h: NonNullable<SubscriberBook["prevHigh"]>): void {
+    book.highSeq = h.seq;
+    book.highSendTimeUs = h.sendTimeUs;
+    book.highRecvUs = h.recvUs;
   }
 
   /**
@@ -634,7 +642,7 @@ export class InstrumentBooks {
    * quiet book's, lagging or answered into a gap) proved a real highSeq bogus and the book went back.
    */
   private highSentByUs(book: SubscriberBook, sendTimeUs: number): number {
-    const aheadUs = sendTimeUs - this.updateEvent.recvTimeUs;
+    const aheadUs = sendTimeUs - this.recvUs; // receipt clock, as highRecvUs: a wall step between them is no time passed
     const latestUs = book.highRecvUs + SEND_AHEAD_MAX_US + (aheadUs > 0 ? aheadUs : 0);
     return book.highSendTimeUs < latestUs ? book.highSendTimeUs : latestUs;
   }
@@ -675,7 +683,7 @@ export class InstrumentBooks {
     if (seq > book.highSeq) {
       book.highSeq = seq;
       book.highSendTimeUs = sendTimeUs; // trusted only so far ahead of highRecvUs (highSentByUs)
-      book.highRecvUs = this.updateEvent.recvTimeUs;
+      book.highRecvUs = this.recvUs; // not the shown clock: a wall step after it made a real highSeq look sent long ago
     }
     book.seqStreamKey = streamKey;
     book.venueSeq = m.venueSeq;

@@ -87,10 +87,11 @@ export class SubscriberBook extends LadderBook implements BookView {
    */
   highSeq = -1;
   highSendTimeUs = 0;
+  /** highSeq's receipt on the receipt clock (monotonic; never the shown one, which a wall step moves). */
   highRecvUs = 0;
   /**
-   * The last session the book left by a supersede with a highSeq, and that highSeq (with its times): back if that
-   * session is (revertSource). A session left with none (a bogus one after another) does not replace it.
+   * The session the last supersede left (one with a highSeq: a bogus one after another does not replace it), or the
+   * one the last revert undid, with its highSeq then (and times): back if that session is (revertSource, supersede).
    */
   prevHigh: { sessionStartUs: number; sessionId: number; seq: number; sendTimeUs: number; recvUs: number } | undefined = undefined;
   /**
