@@ -190,7 +190,10 @@ export class InstrumentBooks {
    * the book at once (whatever channel it came on). False = drop the message.
    */
   private admitSession(book: SubscriberBook, st: StreamRef): boolean {
-    if (book.sessionId === st.sessionId && book.sessionStartUs === st.sessionStartUs) return true;
+    // The source too: another source's equal (start, id) left the book off that source's list, and undoing that
+    // source's session (revertSource walks its list) then missed it, usable with its stream gone. Such a book is
+    // superseded below (moved to the source that carries it, invalid until its snapshot).
+    if (book.sessionId === st.sessionId && book.sessionStartUs === st.sessionStartUs && book.sourceId === st.sourceId) return true;
     if (book.sessionStartUs < 0) {
       book.sessionId = st.sessionId;
       book.sessionStartUs = st.sessionStartUs;
@@ -239,8 +242,8 @@ export class InstrumentBooks {
 
   /**
    * The source's books last carried by stream `st` are invalid (the stream restarted): as invalidateStream, walking
-   * the source's books instead of the table (a restart per datagram of a forged session flood). A book of another
-   * source is never carried by the stream but with a forged session equal to its own; it stays as it was then.
+   * the source's books instead of the table (a restart per datagram of a forged session flood). A book the stream
+   * carried is on this source's list: an equal session of another source supersedes it too (admitSession).
    */
   invalidateSourceStream(st: StreamRef): void {
     for (let l = this.sourceBooks.get(st.sourceId)?.head ?? null; l !== null; l = l.next) {

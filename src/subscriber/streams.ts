@@ -44,9 +44,14 @@ export interface StreamRef {
 /** Cold: the source's provisional newest session is confirmed; the one it replaced is retired for good. */
 function confirm(src: SourceState): void {
   src.pending = false;
-  if (src.prevStartUs < 0) return;
-  if (src.retired.length >= 2 * RETIRED_SESSIONS) src.retired.splice(0, 2);
-  src.retired.push(src.prevStartUs, src.prevId);
+  // The ones replaced while provisional too: never retired, their late datagrams once the newest was stale passed
+  // for a clock-step restart and retired it (its refreshes dropped as a dead run's for good).
+  const replaced = src.skipped.splice(0);
+  if (src.prevStartUs >= 0) replaced.unshift(src.prevStartUs, src.prevId);
+  for (let i = 0; i < replaced.length; i += 2) {
+    if (src.retired.length >= 2 * RETIRED_SESSIONS) src.retired.splice(0, 2);
+    src.retired.push(replaced[i]!, replaced[i + 1]!);
+  }
 }
 
 /** Cold: the session was replaced by a confirmed newer one of the source. */
@@ -129,6 +134,8 @@ export interface SourceState {
    * restart. Their late or duplicated datagrams must not pass for one whose clock stepped back (sessionOver).
    */
   retired: number[];
+  /** Provisional sessions a newer one replaced before they were confirmed (start, id pairs): retired at its confirm. */
+  skipped: number[];
   /** Its streams in the table: none left, the source is still remembered for a while (StreamTable.streamGone). */
   streams: number;
 }
@@ -210,7 +217,7 @@ export class StreamTable {
       if (!src.pending) {
         src.prevStartUs = src.startUs;
         src.prevId = src.id;
-      }
+      } else if (src.startUs >= 0 && src.skipped.length < 2 * RETIRED_SESSIONS) src.skipped.push(src.startUs, src.id);
       src.pending = true;
       src.newDatagrams = 1;
       src.oldDatagrams = 0;
@@ -370,7 +377,7 @@ export class StreamTable {
   private sourceOf(sourceId: number): SourceState {
     let src = this.sources.get(sourceId);
     if (src === undefined) {
-      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, adoptedAtUs: 0, adoptedOnChannel: 0, retired: [], streams: 0 };
+      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, adoptedAtUs: 0, adoptedOnChannel: 0, retired: [], skipped: [], streams: 0 };
       this.sources.set(sourceId, src);
     }
     return src;
@@ -403,6 +410,7 @@ export class StreamTable {
     src.startUs = sessionStartUs;
     src.id = sessionId;
     src.pending = false;
+    src.skipped.length = 0; // none confirmed replaced them: the one gone back to may be among them
     this.counters.sessionsReverted++;
     for (const [key, s] of this.streams) {
       if (s.source !== src || compareSessions(s.sessionStartUs, s.sessionId, sessionStartUs, sessionId) <= 0) continue;
