@@ -19,8 +19,13 @@ it("records a frame and a REST answer stamped after a step of an hour on the mon
   const realNow = Date.now.bind(Date);
   vi.spyOn(Date, "now").mockImplementation(() => realNow() + 3_600_000);
   expect(checkWallClock()).toBe(true);
+  // The published stamp follows the step: it lies between two reads of the stepped wall clock (read around it, as a
+  // thread preempted between one read and the stamp failed a one-sided bound under load).
+  const beforeMs = Date.now();
   const stampUs = nowUs();
-  expect(stampUs / 1000 - Date.now()).toBeGreaterThan(-2); // the published stamp follows the step
+  const afterMs = Date.now();
+  expect(stampUs / 1000).toBeGreaterThan(beforeMs - 2);
+  expect(stampUs / 1000).toBeLessThan(afterMs + 2);
   taps.onRawFrame("bybit", "linear", "c0", "{}", turnReceiptUs());
   taps.onRawRest("bybit", "linear", "c0", "https://x/", "{}", stampUs);
   expect(written[1]! - written[0]!).toBeGreaterThanOrEqual(0);
