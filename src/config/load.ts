@@ -162,11 +162,13 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
 
   const http = parseHttp(v, v.table(root.http ?? {}, "http"));
   const localAddresses = opts.localAddresses ?? localIpv4Addresses();
-  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), localAddresses, opts.requireVenue ?? true);
+  // The file configures this host's publisher; false: read for its [publish] alone (listen --config, bridge).
+  const publisher = opts.requireVenue ?? true;
+  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), localAddresses, publisher);
   const venuesTable = v.table(root.venues ?? {}, "venues");
   const venues = parseVenues(v, venuesTable);
   // An empty [venues] or none at all; a venue table without markets is reported by parseVenues.
-  if ((opts.requireVenue ?? true) && Object.keys(venuesTable).length === 0) {
+  if (publisher && Object.keys(venuesTable).length === 0) {
     v.missing("venues", 'at least one venue market, e.g. [venues.bybit.linear] with symbols = ["BTCUSDT"]');
   }
   // A routing rule's symbol that no configured instrument of its venue and market has routes nothing: a typo, whose
@@ -202,7 +204,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   if (workers > 1 && rt !== undefined && rt.port !== 0 && rt.port + workers > 65535) {
     v.problem("publish.retransmit.listen", `${rt.host}:${rt.port}`, `an address:port whose port leaves room for the workers: at most ${65535 - workers} with workers = ${workers} (worker i listens on port + i + 1)`);
   }
-  if (rt !== undefined && (opts.requireVenue ?? true)) checkOwnRetransmitPorts(v, publish, rt, workers, localAddresses);
+  if (rt !== undefined && publisher) checkOwnRetransmitPorts(v, publish, rt, workers, localAddresses);
   // Instrument ids are a 32-bit hash of venue:market:SYMBOL (a further depth's symbol is SYMBOL@N): two alike made the
   // start fail (app/feeder.ts checkIdCollisions) after check-config had called the file valid.
   const ids = new Map<number, string>();
@@ -220,7 +222,6 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   // more workers than it has symbols, cannot do what the file asks. Said at check-config (exit 2), never a start that
   // publishes heartbeats for ever. Only for a file otherwise valid: a half-read symbol list would count wrongly.
   // Not for a file read for its [publish] alone (listen --config, bridge): its shard and workers are not theirs.
-  const publisher = opts.requireVenue ?? true;
   // An address this host lacks (yet) reads no symbol: counted beside it, so such a file with an empty share is still a
   // configuration error (exit 2), not an address to wait for (exit 1, then exit 2 once the address is up).
   if (publisher && venues.length > 0 && !v.hasFileProblems()) checkShares(v, [...ids.keys()], shard, workers);
