@@ -137,7 +137,6 @@ function certificateOf(path: string, flag: string): string {
 export const MAX_ACCESS_FILE_BYTES = 4 * 1024 * 1024;
 
 // The FIFO wait (5 s) is the shared reader's, for every file read once at start (core/regular-file.ts).
-export { FIFO_WRITER_WAIT_MS, setFifoWriterWaitMs } from "../../core/regular-file.ts";
 
 function readFile(path: string, flag: string): Uint8Array {
   let bytes: Uint8Array;
