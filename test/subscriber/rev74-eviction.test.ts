@@ -6,28 +6,8 @@
  * Driven through ingest(), checkStale(nowMs) and checkRecovery(nowMs): no sockets, no timers of consequence.
  */
 import { describe, expect, it } from "vitest";
-import { packBookSnapshot } from "../../src/wire/encoder.ts";
-import type { FeedSubscriber } from "../../src/subscriber/index.ts";
-import { makeInstrument, TestBook } from "../wire/helpers.ts";
-import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
-
-const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
-const STALE_MS = 60_000;
-
-/** One datagram per call: a snapshot of `id` (or a heartbeat when id < 0) from the packer. */
-function snap(p: ReturnType<typeof packer>, id: number, refresh = false): Uint8Array[] {
-  if (id < 0) p.appendHeartbeat(0);
-  else {
-    const b = new TestBook({ ...inst, instrumentId: id });
-    b.load([[100, 2]], [[101, 3]], 1, T0);
-    packBookSnapshot(p, b, 0, refresh);
-  }
-  return take(p);
-}
-
-function lastRecvMs(sub: FeedSubscriber): number {
-  return Math.max(...sub.streamInfo().map((s) => s.lastRecvMs));
-}
+import { lastRecvMs, snap, STALE_MS } from "./eviction-rig.ts";
+import { ingestAll, newSubscriber, packer, T0 } from "./feed-harness.ts";
 
 describe("a stream still sending is never evicted", () => {
   it("one claiming heartbeat interval 0 (none) or more than a publisher may use is evictable after 3 × 60 s of silence, not never", () => {

@@ -4,30 +4,12 @@
  * checkRecovery(nowMs): no sockets, no timers of consequence.
  */
 import { describe, expect, it } from "vitest";
-import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { EncodedDefinition, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { markRetransmit } from "../../src/wire/retransmit.ts";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { IDLE_SOURCES } from "../../src/subscriber/streams.ts";
-import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { inst, lastRecvMs, snap, STALE_MS } from "./eviction-rig.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
-
-const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
-const STALE_MS = 60_000;
-
-/** One datagram per call: a snapshot of `id` (or a heartbeat when id < 0) from the packer. */
-function snap(p: ReturnType<typeof packer>, id: number, refresh = false): Uint8Array[] {
-  if (id < 0) p.appendHeartbeat(0);
-  else {
-    const b = new TestBook({ ...inst, instrumentId: id });
-    b.load([[100, 2]], [[101, 3]], 1, T0);
-    packBookSnapshot(p, b, 0, refresh);
-  }
-  return take(p);
-}
-
-function lastRecvMs(sub: FeedSubscriber): number {
-  return Math.max(...sub.streamInfo().map((s) => s.lastRecvMs));
-}
 
 /** The only stream (maxStreams 1) goes silent, and a new one of `sourceId` takes its place. */
 function replaceWith(sub: FeedSubscriber, datagrams: Uint8Array[]): void {
