@@ -114,6 +114,13 @@ export interface CaptureWriterOptions {
   monoNow?: () => number;
   /** Called when the writer made the directory again (deleted under it): `feeder record` writes its claim again (dir-claim.ts). */
   onDirRecreated?: () => void;
+  /**
+   * Asked right before each change the writer makes in the directory (a block written, with the file it may open, and
+   * a retention pass): false once another recorder holds it (`feeder record`: its claim, dir-claim.ts check()). The
+   * block is then dropped (its records counted in lostRecords) and the writer changes nothing in the directory again.
+   * Once per block, not per record: one stat for `feeder record`.
+   */
+  ownsDir?: () => boolean;
 }
 
 /** Totals since the writer started. */
@@ -195,6 +202,8 @@ export class CaptureWriter {
   private readonly codec: CaptureCodec;
   private readonly now: () => number;
   private readonly monoNow: () => number;
+  /** ownsDir() said no: nothing more is written, opened or deleted in the directory. */
+  private fenced = false;
   /** Since the last block written: records and blocks lost (reported when writing works again). */
   private failedRecords = 0;
   private failedBlocks = 0;
@@ -275,6 +284,11 @@ export class CaptureWriter {
     const dv = new DataView(header.buffer);
     dv.setUint32(0, stored.byteLength, true);
     dv.setUint32(4, Bun.hash.crc32(stored), true);
+    // Asked after compressing (milliseconds for a large block), so as near the write as can be.
+    if (!this.ownsDirNow()) {
+      this.lostRecords += records;
+      return;
+    }
     try {
       if (this.fd >= 0) this.checkOpenFile();
       const due = this.fileBytes >= this.maxFileBytes || this.monoNow() >= this.fileDueMonoMs;
@@ -348,6 +362,12 @@ export class CaptureWriter {
     if ((err as NodeJS.ErrnoException).code === "EFBIG") this.abandonFile();
   }
 
+  /** Whether the directory is still this writer's (ownsDir); once not, never again. */
+  private ownsDirNow(): boolean {
+    if (!this.fenced && this.opts.ownsDir !== undefined && !this.opts.ownsDir()) this.fenced = true;
+    return !this.fenced;
+  }
+
   /** Whether a retention policy is set (it reads the captures' sizes and mtimes). */
   private retains(): boolean {
     const policy = this.opts.retention;
@@ -357,7 +377,7 @@ export class CaptureWriter {
   /** Applies the retention policy now (also done at every rotation and every minute); returns what it deleted. */
   retain(): Deletion[] {
     const policy = this.opts.retention;
-    if (!policy || !this.retains()) return [];
+    if (!policy || !this.retains() || !this.ownsDirNow()) return [];
     this.lastRetentionMonoMs = this.monoNow();
     const open = this.fd >= 0 ? this.files.at(-1) : undefined;
     let entries: CaptureEntry[];

@@ -81,10 +81,12 @@ export const recordCommand: CommandSpec = {
     "DIR/.feeder-record.lock, which holds its PID), and another recorder holding DIR (on this host, in any",
     "container) refuses the start (exit 1, naming DIR and that PID): two recorders in one DIR deleted each other's",
     "files. The lock goes with its process however it ends, so a claim file left by a recorder killed or crashed",
-    "is taken over, with a warning. The claim goes when the recorder stops. The claim file deleted under the",
-    "recorder is written again within a second, with a warning; if another recorder claimed DIR meanwhile, this",
-    "one logs an error naming it and stops (exit 1). A claim whose PID cannot be written (a full disk) holds DIR",
-    "by its lock all the same, with a warning, and is written at the first look (every second) that can.",
+    "is taken over, with a warning. The claim goes when the recorder stops. The claim is looked at (a stat)",
+    "before every block and retention pass and every second: deleted under the recorder, it is written again,",
+    "with a warning; if another recorder claimed DIR meanwhile, this one writes, opens and deletes nothing more",
+    "in DIR (its records from then on are lost), logs an error naming it and stops (exit 1). A claim whose PID",
+    "cannot be written (a full disk) holds DIR by its lock all the same, with a warning, and is written at the",
+    "first look that can.",
     "SIGHUP, as for `feeder run`, re-checks the config file and logs what a restart would change; it stops nothing",
     "(once its code runs; one while the file is read is answered when it is loaded; one before that, while Bun",
     "loads the program, ends it, and deploy/systemd restarts it).",
@@ -126,6 +128,15 @@ export function captureTaps(writer: () => Pick<CaptureWriter, "write" | "writeRe
     onRawFrame: (venue: string, market: string, connection: string, frame: string, tsRecvUs: number) => writer().write(monoStampUs(tsRecvUs), venue, market, connection, frame),
     onRawRest: (venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number) =>
       writer().writeRest(monoStampUs(tsRecvUs), venue, market, connection, url, body),
+  };
+}
+
+/** The capture writer's ownsDir for `claim`: its check() (one stat), whose finding `checked` hears; false once lost. */
+export function claimOwnsDir(claim: DirClaim, checked: (c: ClaimCheck) => void): () => boolean {
+  return () => {
+    const c = claim.check();
+    checked(c);
+    return c.state !== "lost";
   };
 }
 
@@ -180,6 +191,10 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
             retention: { keepMs: keepHours === undefined ? undefined : keepHours * 3_600_000, keepBytes },
             log: log.child({ part: "capture" }),
             onDirRecreated: () => claim && checked(claim.renew()),
+            // The claim looked at before every block and retention pass too (one stat), not only every second: once
+            // another recorder has claimed DIR (this one's claim file deleted), nothing more goes into DIR. Before,
+            // blocks, new files and retention deletions went on for up to a second, and through the stop after it.
+            ownsDir: claimOwnsDir(claim, checked),
           });
         },
       });
