@@ -8,7 +8,7 @@ import { ApplyResult, BookBuilder } from "../book/book-builder.ts";
 import type { BookUpdate } from "../core/book-update.ts";
 import { formatFixed } from "../core/fixed.ts";
 import type { Logger } from "../core/log.ts";
-import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument } from "../core/types.ts";
+import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason, type Instrument } from "../core/types.ts";
 import type { FeederConfig } from "../config/types.ts";
 import { venueSpec } from "../venues/registry.ts";
 import { configuredSubscriptions } from "./feeder.ts";
@@ -135,7 +135,7 @@ export class BookReconstructor {
   }
 
   header(): string {
-    const cols = ["ts_us", "ts_exchange_us", "ts_event_us", "venue", "market", "symbol", "state", "venue_seq"];
+    const cols = ["ts_us", "ts_exchange_us", "ts_event_us", "venue", "market", "symbol", "state", "reason", "venue_seq"];
     for (const side of ["bid", "ask"]) for (let i = 1; i <= this.depth; i++) cols.push(`${side}_px_${i}`, `${side}_qty_${i}`);
     return cols.join(",");
   }
@@ -143,6 +143,13 @@ export class BookReconstructor {
   private row(b: BookBuilder, tsUs: number): string {
     const i = b.instrument;
     const state = BOOK_STATE_NAMES[b.state] ?? String(b.state);
+    // Why the book is in that state, by the wire's name (wire-protocol §4.8; as `listen --format ndjson` says it):
+    // e.g. sequence_gap, checksum_mismatch, disconnected; a live book's is snapshot_applied.
+    const reason = STATUS_REASON_NAMES[b.reason] ?? String(b.reason);
+    // 0 is the wire's "unknown" (§4.2: a venue that sends no such time, e.g. OKX's cts, a Binance REST snapshot's
+    // E): null / an empty cell, which research tools read as missing, not as 1970-01-01.
+    const tsExchangeUs = b.tsExchangeUs === 0 ? null : b.tsExchangeUs;
+    const tsEventUs = b.tsEventUs === 0 ? null : b.tsEventUs;
     const bids = Math.min(this.depth, b.bidCount);
     const asks = Math.min(this.depth, b.askCount);
     if (this.format === "jsonl") {
@@ -150,18 +157,19 @@ export class BookReconstructor {
         Array.from({ length: n }, (_, r) => [formatFixed(px(r), i.priceExp), formatFixed(qty(r), i.qtyExp)]);
       return JSON.stringify({
         tsUs: tsUs,
-        tsExchangeUs: b.tsExchangeUs,
-        tsEventUs: b.tsEventUs,
+        tsExchangeUs,
+        tsEventUs,
         venue: i.venue,
         market: i.market,
         symbol: i.symbol,
         state,
+        reason,
         venueSeq: b.venueSeq,
         bids: side(bids, (r) => b.bidPriceAt(r), (r) => b.bidQtyAt(r)),
         asks: side(asks, (r) => b.askPriceAt(r), (r) => b.askQtyAt(r)),
       });
     }
-    const cells: (string | number)[] = [tsUs, b.tsExchangeUs, b.tsEventUs, i.venue, i.market, i.symbol, state, b.venueSeq];
+    const cells: (string | number)[] = [tsUs, tsExchangeUs ?? "", tsEventUs ?? "", i.venue, i.market, i.symbol, state, reason, b.venueSeq];
     for (let r = 0; r < this.depth; r++) cells.push(r < bids ? formatFixed(b.bidPriceAt(r), i.priceExp) : "", r < bids ? formatFixed(b.bidQtyAt(r), i.qtyExp) : "");
     for (let r = 0; r < this.depth; r++) cells.push(r < asks ? formatFixed(b.askPriceAt(r), i.priceExp) : "", r < asks ? formatFixed(b.askQtyAt(r), i.qtyExp) : "");
     return cells.join(",");

@@ -23,15 +23,16 @@
  * returns everything before it; a record of a kind it does not know (another version's) is skipped and counted.
  * A block that cannot be written (a full disk) is lost and counted, and cut off the file again, so a file always
  * ends at a whole block and writing goes on in it once there is room.
- * Files rotate by size and age: `<prefix>-<UTC start time>-<n>.fcap`; rotation
+ * Files rotate by size and at every UTC multiple of the age limit (hh:00 for an hour, so recorders on several hosts
+ * cut their files at the same instants; the first file is shorter): `<prefix>-<UTC start time>-<n>.fcap`; rotation
  * and retention deletions are logged.
  *
  * Clocks: the name's start time is the wall clock's (what an operator looks for). `n` counts on from the highest in
  * the directory, so it orders files by creation across runs whatever the wall clock did, and no name repeats.
- * Everything measured (a file's age for rotation, the retention check's interval, how long ago this writer last
- * wrote a file) is on the monotonic clock, so a wall clock stepped back neither holds rotation and retention off
- * for the step's length, nor does one stepped forward rotate at once or make retention delete files that are not
- * old. Only files of earlier runs are aged by their mtime, read against the wall clock once when the writer starts.
+ * Everything measured (the time left to a file's age rotation, read once from the wall clock when it is opened; the
+ * retention check's interval; how long ago this writer last wrote a file) is on the monotonic clock, so a wall clock
+ * stepped back neither holds rotation and retention off for the step's length, nor does one stepped forward rotate
+ * at once or make retention delete files that are not old. Only files of earlier runs are aged by their mtime, read against the wall clock once when the writer starts.
  * @module
  */
 import { chmodSync, closeSync, existsSync, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync, mkdirSync } from "node:fs";
@@ -91,7 +92,7 @@ export interface CaptureWriterOptions {
   prefix?: string;
   /** Rotate when a file reaches this size. Defaults to 256 MiB. */
   maxFileBytes?: number;
-  /** Rotate when a file is this old. Defaults to 1 hour. */
+  /** Rotate at every multiple of this interval since the epoch, UTC (a file at most this old). Defaults to 1 hour. */
   maxFileAgeMs?: number;
   /** Write buffered records at least this often. Defaults to 200 ms. */
   flushIntervalMs?: number;
@@ -113,6 +114,13 @@ export interface CaptureWriterOptions {
   monoNow?: () => number;
   /** Called when the writer made the directory again (deleted under it): `feeder record` writes its claim again (dir-claim.ts). */
   onDirRecreated?: () => void;
+  /**
+   * Asked right before each change the writer makes in the directory (a block written, with the file it may open, and
+   * a retention pass): false once another recorder holds it (`feeder record`: its claim, dir-claim.ts check()). The
+   * block is then dropped (its records counted in lostRecords) and the writer changes nothing in the directory again.
+   * Once per block, not per record: one stat for `feeder record`.
+   */
+  ownsDir?: () => boolean;
 }
 
 /** Totals since the writer started. */
@@ -151,6 +159,8 @@ export class CaptureWriter {
   private fileRecords = 0;
   /** monoNow() when the open file was opened. */
   private fileOpenedMonoMs = 0;
+  /** monoNow() from which the open file is due to rotate by age: the next UTC multiple of maxFileAgeMs (rotate). */
+  private fileDueMonoMs = 0;
   /** The next file's number, at least (the directory's highest + 1 is taken when higher). */
   private fileIndex = 0;
   /** monoNow() at the last retention pass. */
@@ -192,6 +202,8 @@ export class CaptureWriter {
   private readonly codec: CaptureCodec;
   private readonly now: () => number;
   private readonly monoNow: () => number;
+  /** ownsDir() said no: nothing more is written, opened or deleted in the directory. */
+  private fenced = false;
   /** Since the last block written: records and blocks lost (reported when writing works again). */
   private failedRecords = 0;
   private failedBlocks = 0;
@@ -272,9 +284,14 @@ export class CaptureWriter {
     const dv = new DataView(header.buffer);
     dv.setUint32(0, stored.byteLength, true);
     dv.setUint32(4, Bun.hash.crc32(stored), true);
+    // Asked after compressing (milliseconds for a large block), so as near the write as can be.
+    if (!this.ownsDirNow()) {
+      this.lostRecords += records;
+      return;
+    }
     try {
       if (this.fd >= 0) this.checkOpenFile();
-      const due = this.fileBytes >= this.maxFileBytes || this.monoNow() - this.fileOpenedMonoMs >= this.maxFileAgeMs;
+      const due = this.fileBytes >= this.maxFileBytes || this.monoNow() >= this.fileDueMonoMs;
       if (this.fd < 0 || (due && !this.holdRotation(firstUs))) this.rotate();
       // At the file's length so far (not the descriptor's offset, which a cut-back block leaves past it); a short
       // write (the disk filling) is continued, and the next write says why it stopped.
@@ -345,6 +362,12 @@ export class CaptureWriter {
     if ((err as NodeJS.ErrnoException).code === "EFBIG") this.abandonFile();
   }
 
+  /** Whether the directory is still this writer's (ownsDir); once not, never again. */
+  private ownsDirNow(): boolean {
+    if (!this.fenced && this.opts.ownsDir !== undefined && !this.opts.ownsDir()) this.fenced = true;
+    return !this.fenced;
+  }
+
   /** Whether a retention policy is set (it reads the captures' sizes and mtimes). */
   private retains(): boolean {
     const policy = this.opts.retention;
@@ -354,7 +377,7 @@ export class CaptureWriter {
   /** Applies the retention policy now (also done at every rotation and every minute); returns what it deleted. */
   retain(): Deletion[] {
     const policy = this.opts.retention;
-    if (!policy || !this.retains()) return [];
+    if (!policy || !this.retains() || !this.ownsDirNow()) return [];
     this.lastRetentionMonoMs = this.monoNow();
     const open = this.fd >= 0 ? this.files.at(-1) : undefined;
     let entries: CaptureEntry[];
@@ -597,7 +620,8 @@ export class CaptureWriter {
 
   private rotate(): void {
     this.closeFile();
-    const stamp = new Date(this.now()).toISOString().replace(/[-:]/g, "").replace(/\..*$/, "Z");
+    const wallMs = this.now();
+    const stamp = new Date(wallMs).toISOString().replace(/[-:]/g, "").replace(/\..*$/, "Z");
     this.fileIndex = Math.max(this.fileIndex, this.highestIndex() + 1);
     let path = join(this.opts.dir, `${this.prefix}-${stamp}-${this.fileIndex++}${CAPTURE_EXTENSION}`);
     // Taken all the same (another writer in this directory): the next index.
@@ -649,15 +673,28 @@ export class CaptureWriter {
     this.fileRecords = 0;
     this.headReadFailed = false;
     this.fileOpenedMonoMs = this.monoNow();
+    // Age rotation on UTC boundaries (hh:00 for an hour), so files of recorders on several hosts line up: the time
+    // to the next multiple of the interval by the wall clock now, then counted on the monotonic clock (a wall clock
+    // stepped while the file is open neither rotates it at once nor holds it open for the step's length).
+    this.fileDueMonoMs = this.fileOpenedMonoMs + msToNextMultiple(wallMs, this.maxFileAgeMs);
     this.heldBlocks = 0;
     if (this.agesFiles) this.lastWriteMonoMs.set(path, this.fileOpenedMonoMs);
     this.files.push(path);
     trimToLatest(this.files, this.remember);
     this.filesOpened++;
-    this.index.added({ path, name: basename(path), bytes: header.byteLength, mtimeMs: this.now(), stamp, index: opened });
+    this.index.added({ path, name: basename(path), bytes: header.byteLength, mtimeMs: wallMs, stamp, index: opened });
     this.opts.log?.info("capture file opened", { file: path, compression: codecName(this.codec) });
     this.retain();
   }
+}
+
+/**
+ * Milliseconds from `wallMs` to the next multiple of `intervalMs` since the Unix epoch (UTC; a full interval when
+ * `wallMs` is one). Every interval that divides a day has its multiples on the day's boundaries (00:00, 00:15, …).
+ */
+export function msToNextMultiple(wallMs: number, intervalMs: number): number {
+  const into = ((wallMs % intervalMs) + intervalMs) % intervalMs;
+  return intervalMs - into;
 }
 
 /** Writes all of `bytes` at `position`, continuing a short write; throws what stopped it (ENOSPC, EIO). */

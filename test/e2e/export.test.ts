@@ -139,9 +139,9 @@ describe("feeder export", { timeout: 30_000 }, () => {
   test("books after every message equal a reference book rebuilt from the same frames (csv, top 5)", async () => {
     const [header, ...lines] = await exportRows(["--books", "--config", config, "--depth", "5", "--format", "csv", zstdFile]);
     const cols = header!.split(",");
-    expect(cols.slice(0, 10)).toEqual(["ts_us", "ts_exchange_us", "ts_event_us", "venue", "market", "symbol", "state", "venue_seq", "bid_px_1", "bid_qty_1"]);
-    expect(cols).toHaveLength(8 + 20);
-    expect(cols.slice(18, 20)).toEqual(["ask_px_1", "ask_qty_1"]);
+    expect(cols.slice(0, 11)).toEqual(["ts_us", "ts_exchange_us", "ts_event_us", "venue", "market", "symbol", "state", "reason", "venue_seq", "bid_px_1", "bid_qty_1"]);
+    expect(cols).toHaveLength(9 + 20);
+    expect(cols.slice(19, 21)).toEqual(["ask_px_1", "ask_qty_1"]);
     const book = bookFrames(frames);
     expect(lines).toHaveLength(book.length); // one row per book message, none for the ack and the pong
     const ref = new RefBook();
@@ -150,11 +150,11 @@ describe("feeder export", { timeout: 30_000 }, () => {
       ref.apply(msg);
       const c = lines[i]!.split(",");
       // ts_exchange_us is Bybit's `ts` (system time), ts_event_us its `cts` (matching engine), both in µs.
-      expect(c.slice(0, 8)).toEqual([String(f.tsRecvUs), String(msg.ts * 1000), String(msg.cts * 1000), "bybit", "linear", "XRPUSDT", "live", String(msg.data.u)]);
+      expect(c.slice(0, 9)).toEqual([String(f.tsRecvUs), String(msg.ts * 1000), String(msg.cts * 1000), "bybit", "linear", "XRPUSDT", "live", "snapshot_applied", String(msg.data.u)]);
       const top = ref.top(5);
       const pairs = (from: number) => Array.from({ length: 5 }, (_, k) => [c[from + 2 * k]!, c[from + 2 * k + 1]!]);
-      expect(norm(pairs(8))).toEqual(top.bids);
-      expect(norm(pairs(18))).toEqual(top.asks);
+      expect(norm(pairs(9))).toEqual(top.bids);
+      expect(norm(pairs(19))).toEqual(top.asks);
     });
   });
 
@@ -168,7 +168,7 @@ describe("feeder export", { timeout: 30_000 }, () => {
     w.close();
     const rows = (await exportRows(["--books", "--config", config, "--depth", "3", w.files[0]!])).map((l) => JSON.parse(l));
     const firstBad = rows.findIndex((r) => r.state !== "live");
-    expect(rows[firstBad]).toMatchObject({ state: "resyncing", tsUs: frames[12]!.tsRecvUs });
+    expect(rows[firstBad]).toMatchObject({ state: "resyncing", reason: "sequence_gap", tsUs: frames[12]!.tsRecvUs });
     expect(rows.slice(firstBad).every((r) => r.state !== "live")).toBe(true);
     const ref = new RefBook();
     for (const f of bookFrames(kept).slice(0, firstBad)) ref.apply(JSON.parse(f.frame));

@@ -34,7 +34,8 @@ export const recordCommand: CommandSpec = {
     "  -o, --out DIR              directory for capture files (required)",
     "      --compress C           zstd (default) | gzip | none: each block compressed on its own",
     "      --max-file-mb N        rotate at this size on disk (default 256)",
-    "      --max-file-minutes N   rotate at this age (default 60)",
+    "      --max-file-minutes N   rotate at every UTC multiple of N minutes (default 60: at hh:00; the first",
+    "                             file is shorter), so recorders on several hosts cut their files alike",
     "      --keep-hours H         delete finished captures in DIR last written more than H hours ago",
     "      --keep-bytes SIZE      delete the oldest finished captures while DIR's captures exceed SIZE",
     "                             (500M, 20G, …; at least twice --max-file-mb)",
@@ -59,7 +60,8 @@ export const recordCommand: CommandSpec = {
     "the file's last record, so a file never begins before the previous one ends (replay's outOfOrder).",
     "n counts on from the highest in DIR (one above 10^15 is foreign: warned about, not counted on from), so",
     "files sort by creation (retention deletes the oldest first) whatever",
-    "the wall clock did. While recording, ages (rotation, retention passes, --keep-hours) are measured on the",
+    "the wall clock did. While recording, ages (the time to a file's UTC boundary, read from the wall clock as it",
+    "opens; retention passes, --keep-hours) are measured on the",
     "monotonic clock: a wall clock stepped back or forward neither holds rotation and retention off nor makes",
     "them rotate or delete at once (earlier runs' files are aged by their mtime against the clock at start).",
     "A signal during start-up stops it there (no venue connection opened after it; a venue that connected",
@@ -79,10 +81,12 @@ export const recordCommand: CommandSpec = {
     "DIR/.feeder-record.lock, which holds its PID), and another recorder holding DIR (on this host, in any",
     "container) refuses the start (exit 1, naming DIR and that PID): two recorders in one DIR deleted each other's",
     "files. The lock goes with its process however it ends, so a claim file left by a recorder killed or crashed",
-    "is taken over, with a warning. The claim goes when the recorder stops. The claim file deleted under the",
-    "recorder is written again within a second, with a warning; if another recorder claimed DIR meanwhile, this",
-    "one logs an error naming it and stops (exit 1). A claim whose PID cannot be written (a full disk) holds DIR",
-    "by its lock all the same, with a warning, and is written at the first look (every second) that can.",
+    "is taken over, with a warning. The claim goes when the recorder stops. The claim is looked at (a stat)",
+    "before every block and retention pass and every second: deleted under the recorder, it is written again,",
+    "with a warning; if another recorder claimed DIR meanwhile, this one writes, opens and deletes nothing more",
+    "in DIR (its records from then on are lost), logs an error naming it and stops (exit 1). A claim whose PID",
+    "cannot be written (a full disk) holds DIR by its lock all the same, with a warning, and is written at the",
+    "first look that can.",
     "SIGHUP, as for `feeder run`, re-checks the config file and logs what a restart would change; it stops nothing",
     "(once its code runs; one while the file is read is answered when it is loaded; one before that, while Bun",
     "loads the program, ends it, and deploy/systemd restarts it).",
@@ -124,6 +128,15 @@ export function captureTaps(writer: () => Pick<CaptureWriter, "write" | "writeRe
     onRawFrame: (venue: string, market: string, connection: string, frame: string, tsRecvUs: number) => writer().write(monoStampUs(tsRecvUs), venue, market, connection, frame),
     onRawRest: (venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number) =>
       writer().writeRest(monoStampUs(tsRecvUs), venue, market, connection, url, body),
+  };
+}
+
+/** The capture writer's ownsDir for `claim`: its check() (one stat), whose finding `checked` hears; false once lost. */
+export function claimOwnsDir(claim: DirClaim, checked: (c: ClaimCheck) => void): () => boolean {
+  return () => {
+    const c = claim.check();
+    checked(c);
+    return c.state !== "lost";
   };
 }
 
@@ -178,6 +191,10 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
             retention: { keepMs: keepHours === undefined ? undefined : keepHours * 3_600_000, keepBytes },
             log: log.child({ part: "capture" }),
             onDirRecreated: () => claim && checked(claim.renew()),
+            // The claim looked at before every block and retention pass too (one stat), not only every second: once
+            // another recorder has claimed DIR (this one's claim file deleted), nothing more goes into DIR. Before,
+            // blocks, new files and retention deletions went on for up to a second, and through the stop after it.
+            ownsDir: claimOwnsDir(claim, checked),
           });
         },
       });
