@@ -4,6 +4,10 @@
  * lines at its end, "export finished", exit 0). The export now writes FILE.tmp-<pid> beside it and renames it over
  * FILE once written whole; a failure (instruments that resolve nowhere, a full disk) removes it, FILE left as it
  * was: nothing of the old output is lost before the new one is known to be written.
+ *
+ * The temporary file was FILE.tmp-<pid>, created exclusively: one left by an export killed with the same pid (a
+ * container's PID 1 at every run) refused every later export to FILE, exit 2 (EEXIST), until removed by hand. Its
+ * name now takes a random part too, and a name taken is passed over.
  */
 import { chmodSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -64,4 +68,18 @@ test("-o through a symlink to a file replaces the file and keeps the symlink", {
   expect(lstatSync(link).isSymbolicLink()).toBe(true);
   expect(readFileSync(real, "utf8").trim().split("\n")).toHaveLength(frames.length);
   expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+});
+
+test("a temporary file of an earlier export with the same pid (a container's PID 1) is passed over and left alone, not a refusal", { timeout: 30_000 }, async () => {
+  const dir = makeTempDir("feeder-export-stale-tmp-");
+  const { file, frames } = writeXrpCapture(dir);
+  const out = join(dir, "frames.jsonl");
+  writeFileSync(out, "old\n");
+  const stale = `frames.jsonl.tmp-${process.pid}`; // what an export of this pid killed with SIGKILL left before
+  writeFileSync(join(dir, stale), "half an export\n");
+  const r = await run(["export", "-o", out, file]);
+  expect(r).toEqual({ code: 0, err: [] });
+  expect(readFileSync(out, "utf8").trim().split("\n")).toHaveLength(frames.length);
+  expect(readFileSync(join(dir, stale), "utf8")).toBe("half an export\n");
+  expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([stale]);
 });
