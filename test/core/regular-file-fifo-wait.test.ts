@@ -8,12 +8,14 @@
  * The configuration had no size cap either: a huge file (a log given as -c) or a FIFO fed without end (`-c <(yes)`)
  * was read whole into memory, at start and on every SIGHUP. It is refused past MAX_CONFIG_BYTES (16 MiB), naming it
  * (a FIFO through the same capped read as a NATS credential file's: test/bridge/nats-credential-flags.test.ts).
+ * An HMAC key file likewise: one over 1 MiB (a file given by mistake) was read whole and taken as a key of its bytes.
  */
 import { spawn } from "node:child_process";
 import { closeSync, openSync, ftruncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, expect, test } from "vitest";
 import { loadConfigFile } from "../../src/config/load.ts";
+import { readAuthKeyFile } from "../../src/core/auth-key.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 import * as regular from "../../src/core/regular-file.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
@@ -105,4 +107,14 @@ test("a configuration larger than 16 MiB is refused naming it, at start and on t
   closeSync(fd);
   expect(loadProblems(big)).toEqual(refusal(big));
   expect(loadProblems(big, true)).toEqual(refusal(big));
+});
+
+test("an HMAC key file larger than 1 MiB is refused naming it (before: read whole and taken as a 1 MiB key)", () => {
+  const big = join(dir, "huge.key");
+  const fd = openSync(big, "w");
+  ftruncateSync(fd, 1024 * 1024 + 1); // sparse: nothing written to disk
+  closeSync(fd);
+  for (const fifo of [false, true]) {
+    expect(() => readAuthKeyFile(big, "publish.auth_key_file", { fifo })).toThrow(`publish.auth_key_file: key file ${JSON.stringify(big)} is larger than 1 MiB: not an HMAC key file`);
+  }
 });
