@@ -7,7 +7,8 @@
  *
  * The temporary file was FILE.tmp-<pid>, created exclusively: one left by an export killed with the same pid (a
  * container's PID 1 at every run) refused every later export to FILE, exit 2 (EEXIST), until removed by hand. Its
- * name now takes a random part too, and a name taken is passed over.
+ * name now takes a random part too, and a name taken is passed over. A FIFO as -o is written in place, opened
+ * without waiting for a reader: none there was refused as "cannot be written (ENXIO)"; now it says what that means.
  */
 import { chmodSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -82,4 +83,14 @@ test("a temporary file of an earlier export with the same pid (a container's PID
   expect(readFileSync(out, "utf8").trim().split("\n")).toHaveLength(frames.length);
   expect(readFileSync(join(dir, stale), "utf8")).toBe("half an export\n");
   expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([stale]);
+});
+
+test("-o naming a FIFO no process reads exits 2 saying so (before: only 'ENXIO'), nothing left beside it", { timeout: 30_000 }, async () => {
+  const dir = makeTempDir("feeder-export-fifo-");
+  const { file } = writeXrpCapture(dir);
+  const fifo = join(dir, "rows.jsonl");
+  expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+  const r = await run(["export", "-o", fifo, file]);
+  expect(r).toEqual({ code: 2, err: [`feeder export: --out ${fifo}: a FIFO no process has open for reading (ENXIO): start its reader first (see feeder export --help)`] });
+  expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
 });

@@ -53,8 +53,8 @@ export const exportCommand: CommandSpec = {
     "exits 2 naming it, before anything is written; an output that fails while written (a full disk) is logged",
     "as \"export failed\" with the error, exit 1, its temporary file removed. A stop by signal renames what was",
     "written over FILE. A FILE that is a symlink to a file has the file replaced (the link kept); a FIFO or a",
-    "device (/dev/null) is written in place. -c FILE may be a FIFO (-c <(render-config)): one no process writes to",
-    "within 5 s exits 2 naming it.",
+    "device (/dev/null) is written in place (a FIFO no process reads exits 2 naming it). -c FILE may be a FIFO",
+    "(-c <(render-config)): one no process writes to within 5 s exits 2 naming it.",
   ].join("\n"),
   options: {
     format: { type: "string" },
@@ -94,6 +94,8 @@ export const exportCommand: CommandSpec = {
       output = openOutput(typeof out === "string" ? out : undefined);
     } catch (err) {
       if (err instanceof UsageError) throw err;
+      // A FIFO is opened without waiting for its reader (Bun's writer): none there is ENXIO, which says nothing to most.
+      if ((err as NodeJS.ErrnoException).code === "ENXIO") throw new UsageError(`--out ${out}: a FIFO no process has open for reading (ENXIO): start its reader first`);
       throw new UsageError(`--out ${out}: cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
     const sink = checkedSink(output.writer);
