@@ -87,7 +87,7 @@ test("a configuration FIFO whose writer comes within the wait, or opens at once 
 });
 
 /** The ConfigError's problems of loading `path`, or "loaded". */
-function loadProblems(path: string, reread = false): string[] | "loaded" {
+function loadProblems(path: string, reread = false): readonly string[] | "loaded" {
   try {
     loadConfigFile(path, { reread, localAddresses: [{ name: "lo", address: "127.0.0.1" }] });
     return "loaded";
