@@ -7,7 +7,7 @@
 import { resolve } from "node:path";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError, HostAddressError } from "../core/errors.ts";
-import { FifoWithoutWriterError, NotRegularFileError, readRegularFileSync } from "../core/regular-file.ts";
+import { FifoWithoutWriterError, FileTooLargeError, NotRegularFileError, readRegularFileSync } from "../core/regular-file.ts";
 import { MAX_FIXED_EXP } from "../core/fixed.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import { parseCidr } from "../core/cidr.ts";
@@ -54,6 +54,12 @@ export const DEFAULTS = {
 
 /** Smallest datagram that still holds a packet header, a message header, a delta root block and one level. */
 const MIN_DATAGRAM_BYTES = 256;
+/**
+ * The most a configuration file may hold: far above any real one (6,000 subscriptions with 200 overrides are
+ * ~200 KB), so a log file given as -c, /dev/stdin fed without end or `-c <(yes)` is refused having read at most this
+ * (and one chunk), not read whole into memory (and again on every SIGHUP, on the thread that publishes).
+ */
+export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 /** Most Bun Workers one process runs (each adds its number to publish.source_id). */
 const MAX_WORKERS = 64;
 /** IPv4 UDP payload limit. */
@@ -93,8 +99,9 @@ export interface ValidateOptions {
 export function loadConfigFile(path: string, opts: ValidateOptions = {}): FeederConfig {
   let bytes: Uint8Array;
   try {
-    bytes = readRegularFileSync(path, { fifo: opts.reread !== true });
+    bytes = readRegularFileSync(path, { fifo: opts.reread !== true, maxBytes: MAX_CONFIG_BYTES });
   } catch (err) {
+    if (err instanceof FileTooLargeError) throw new ConfigError([`${path}: larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB: not a feeder configuration (a log or data file given as the config?)`]);
     if (err instanceof NotRegularFileError) throw new ConfigError([`${path}: ${err.message}: the configuration must be a regular file`]);
     if (err instanceof FifoWithoutWriterError) {
       throw new ConfigError([`${path}: ${err.message}: the configuration must be a regular file, or a FIFO with a writer (-c <(render-config))`]);

@@ -3,10 +3,16 @@
  * the publisher and the subscriber. Cold path. Plain Node API (the subscriber runs under Node 20 too).
  * @module
  */
-import { readRegularFileSync } from "./regular-file.ts";
+import { FileTooLargeError, readRegularFileSync } from "./regular-file.ts";
 
 /** Shortest accepted HMAC key: 128 bits. */
 export const MIN_AUTH_KEY_BYTES = 16;
+/**
+ * The most a key file may hold: far above any key (32 or 64 bytes, twice that as hex), so a file given by mistake (a
+ * log, a capture) or a FIFO fed without end (`--auth-key-file <(yes)`) is refused having read at most this (and one
+ * chunk), not read whole into memory nor taken as a key of its whole contents.
+ */
+export const MAX_AUTH_KEY_FILE_BYTES = 1024 * 1024;
 
 /**
  * Reads an HMAC key file: the raw bytes of the file or, when the file is text of hex digits only (an optional
@@ -18,8 +24,9 @@ export const MIN_AUTH_KEY_BYTES = 16;
 export function readAuthKeyFile(path: string, what: string, opts: { readonly fifo?: boolean } = {}): Uint8Array {
   let raw: Uint8Array;
   try {
-    raw = readRegularFileSync(path, opts);
+    raw = readRegularFileSync(path, { ...opts, maxBytes: MAX_AUTH_KEY_FILE_BYTES });
   } catch (err) {
+    if (err instanceof FileTooLargeError) throw new Error(`${what}: key file ${JSON.stringify(path)} is larger than 1 MiB: not an HMAC key file`);
     throw new Error(`${what}: cannot read key file ${JSON.stringify(path)}: ${(err as Error).message}`);
   }
   let key = raw;

@@ -7,8 +7,8 @@
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync, type Stats } from "node:fs";
 
-/** What a path is, when it is not a regular file. */
-function kindOf(st: Stats): string | undefined {
+/** What a path is, when it is not a regular file (`not a regular file but <this>`). */
+export function kindOf(st: Stats): string | undefined {
   if (st.isFile()) return undefined;
   if (st.isFIFO()) return "a FIFO (named pipe)";
   if (st.isDirectory()) return "a directory";

@@ -4,6 +4,11 @@
  * lines at its end, "export finished", exit 0). The export now writes FILE.tmp-<pid> beside it and renames it over
  * FILE once written whole; a failure (instruments that resolve nowhere, a full disk) removes it, FILE left as it
  * was: nothing of the old output is lost before the new one is known to be written.
+ *
+ * The temporary file was FILE.tmp-<pid>, created exclusively: one left by an export killed with the same pid (a
+ * container's PID 1 at every run) refused every later export to FILE, exit 2 (EEXIST), until removed by hand. Its
+ * name now takes a random part too, and a name taken is passed over. A FIFO as -o is written in place, opened
+ * without waiting for a reader: none there was refused as "cannot be written (ENXIO)"; now it says what that means.
  */
 import { chmodSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -63,5 +68,29 @@ test("-o through a symlink to a file replaces the file and keeps the symlink", {
   expect(r.code).toBe(0);
   expect(lstatSync(link).isSymbolicLink()).toBe(true);
   expect(readFileSync(real, "utf8").trim().split("\n")).toHaveLength(frames.length);
+  expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+});
+
+test("a temporary file of an earlier export with the same pid (a container's PID 1) is passed over and left alone, not a refusal", { timeout: 30_000 }, async () => {
+  const dir = makeTempDir("feeder-export-stale-tmp-");
+  const { file, frames } = writeXrpCapture(dir);
+  const out = join(dir, "frames.jsonl");
+  writeFileSync(out, "old\n");
+  const stale = `frames.jsonl.tmp-${process.pid}`; // what an export of this pid killed with SIGKILL left before
+  writeFileSync(join(dir, stale), "half an export\n");
+  const r = await run(["export", "-o", out, file]);
+  expect(r).toEqual({ code: 0, err: [] });
+  expect(readFileSync(out, "utf8").trim().split("\n")).toHaveLength(frames.length);
+  expect(readFileSync(join(dir, stale), "utf8")).toBe("half an export\n");
+  expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([stale]);
+});
+
+test("-o naming a FIFO no process reads exits 2 saying so (before: only 'ENXIO'), nothing left beside it", { timeout: 30_000 }, async () => {
+  const dir = makeTempDir("feeder-export-fifo-");
+  const { file } = writeXrpCapture(dir);
+  const fifo = join(dir, "rows.jsonl");
+  expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+  const r = await run(["export", "-o", fifo, file]);
+  expect(r).toEqual({ code: 2, err: [`feeder export: --out ${fifo}: a FIFO no process has open for reading (ENXIO): start its reader first (see feeder export --help)`] });
   expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
 });

@@ -4,6 +4,8 @@
  * `feeder check-config` (and `run`, exit 2) names the key and value. Before, a shard that took none of the symbols,
  * or more workers than symbols, started and published heartbeats for ever, and shards left at the default source id
  * were two publishers of one stream when started together (neither hears the other in the start-up window).
+ * A worker the id split leaves empty although there are enough symbols is allowed (whether it happens follows the
+ * ids, not the list), and `check-config` names it in a `# note:` line; before, nothing said so.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +13,8 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { changedKeys, checkReload } from "../../src/cli/config-reload.ts";
 import { parseConfigText } from "../../src/config/load.ts";
-import { shardOfId } from "../../src/config/share.ts";
+import { main } from "../../src/cli/main.ts";
+import { shardOfId, workerOfId } from "../../src/config/share.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { configProblems, LOOPBACK_ONLY } from "../support/config-problems.ts";
 
@@ -89,6 +92,32 @@ describe("SIGHUP's re-check of a file that changes the layout", () => {
     writeFileSync(path, `shard = "${other}/2"\n[publish]\nsource_id = 0\n${linear(["BTCUSDT"])}`);
     const check = checkReload(path, running);
     expect("problems" in check && check.problems.join("\n")).toMatch(new RegExp(`^shard: "${other}/2" is not a share holding a configured symbol`));
+  });
+});
+
+describe("a worker the id split leaves empty", () => {
+  test("is allowed, and check-config names it in a # note: line (the output still loads); none when every worker has a symbol", async () => {
+    const workerOf = (symbol: string) => workerOfId(instrumentIdOf("bybit", "linear", symbol), 2);
+    const names = Array.from({ length: 200 }, (_, i) => `S${i}USDT`);
+    const onZero = names.filter((s) => workerOf(s) === 0).slice(0, 4);
+    const spread = [...onZero.slice(0, 2), ...names.filter((s) => workerOf(s) === 1).slice(0, 2)];
+    const dir = mkdtempSync(join(tmpdir(), "feeder-ops3-empty-worker-"));
+    const check = async (symbols: string[]) => {
+      const path = join(dir, `${symbols.join("-")}.toml`);
+      writeFileSync(path, `workers = 2\n${linear(symbols)}`);
+      const out: string[] = [];
+      const code = await main(["check-config", "-c", path], { out: (t) => out.push(t), err: () => undefined });
+      return { code, out: out.join("\n"), path };
+    };
+    const empty = await check(onZero);
+    expect(empty.code).toBe(0);
+    expect(empty.out.split("\n").filter((l) => l.startsWith("# note:"))).toEqual([
+      "# note: worker 1 takes none of this instance's 4 symbols (workers = 2 split them by instrument id as 4, 0): it will publish heartbeats only; fewer workers would carry the same books",
+    ]);
+    expect(parseConfigText(empty.out, empty.path, { localAddresses: LOOPBACK_ONLY }).workers).toBe(2);
+    const even = await check(spread);
+    expect(even.code).toBe(0);
+    expect(even.out).not.toContain("# note:");
   });
 });
 

@@ -4,12 +4,19 @@
  * now waits for a writer at most its FIFO wait (5 s; set small here), then refuses the path by name; a writer that
  * has opened it is read however slowly. Each read runs in a child the test kills if it does not answer: the old
  * code's blocked open(2) cannot hold the test's own thread.
+ *
+ * The configuration had no size cap either: a huge file (a log given as -c) or a FIFO fed without end (`-c <(yes)`)
+ * was read whole into memory, at start and on every SIGHUP. It is refused past MAX_CONFIG_BYTES (16 MiB), naming it
+ * (a FIFO through the same capped read as a NATS credential file's: test/bridge/nats-credential-flags.test.ts).
+ * An HMAC key file likewise: one over 1 MiB (a file given by mistake) was read whole and taken as a key of its bytes.
  */
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { closeSync, openSync, ftruncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, expect, test } from "vitest";
 import { loadConfigFile } from "../../src/config/load.ts";
+import { readAuthKeyFile } from "../../src/core/auth-key.ts";
+import { ConfigError } from "../../src/core/errors.ts";
 import * as regular from "../../src/core/regular-file.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
@@ -77,4 +84,37 @@ test("a configuration FIFO whose writer comes within the wait, or opens at once 
   cleanups.push(() => writers.forEach((w) => w.kill("SIGKILL")));
   expect(loadConfigFile(late, { localAddresses: [{ name: "lo", address: "127.0.0.1" }] }).venues[0]?.venue).toBe("bybit");
   expect(loadConfigFile(slow, { localAddresses: [{ name: "lo", address: "127.0.0.1" }] }).venues[0]?.venue).toBe("bybit");
+});
+
+/** The ConfigError's problems of loading `path`, or "loaded". */
+function loadProblems(path: string, reread = false): readonly string[] | "loaded" {
+  try {
+    loadConfigFile(path, { reread, localAddresses: [{ name: "lo", address: "127.0.0.1" }] });
+    return "loaded";
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+}
+
+test("a configuration larger than 16 MiB is refused naming it, at start and on the SIGHUP re-read (before: read whole)", () => {
+  const MAX = 16 * 1024 * 1024; // MAX_CONFIG_BYTES
+  const refusal = (path: string) => [`${path}: larger than 16 MiB: not a feeder configuration (a log or data file given as the config?)`];
+  // A sparse file one byte over: nothing is written to disk, and the fix refuses it by its size without reading it.
+  const big = join(dir, "huge.toml");
+  const fd = openSync(big, "w");
+  ftruncateSync(fd, MAX + 1);
+  closeSync(fd);
+  expect(loadProblems(big)).toEqual(refusal(big));
+  expect(loadProblems(big, true)).toEqual(refusal(big));
+});
+
+test("an HMAC key file larger than 1 MiB is refused naming it (before: read whole and taken as a 1 MiB key)", () => {
+  const big = join(dir, "huge.key");
+  const fd = openSync(big, "w");
+  ftruncateSync(fd, 1024 * 1024 + 1); // sparse: nothing written to disk
+  closeSync(fd);
+  for (const fifo of [false, true]) {
+    expect(() => readAuthKeyFile(big, "publish.auth_key_file", { fifo })).toThrow(`publish.auth_key_file: key file ${JSON.stringify(big)} is larger than 1 MiB: not an HMAC key file`);
+  }
 });

@@ -3,8 +3,10 @@
  * and prints the settings in effect as TOML, with the file's key names and every default filled in.
  * @module
  */
+import { configuredSubscriptions, inWorkerShare } from "../../app/feeder.ts";
 import { formatConfigToml } from "../../config/format.ts";
 import { loadConfigFile } from "../../config/load.ts";
+import type { FeederConfig } from "../../config/types.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
 
 export const checkConfigCommand: CommandSpec = {
@@ -22,7 +24,10 @@ export const checkConfigCommand: CommandSpec = {
     "TOML syntax error with its line and column; exit 2 when there is any. A valid file is printed back as TOML",
     "with its own key names and every default filled in (a bearer token is not shown); a key whose default is the",
     "adapter's (stale_after_ms, Coinbase's symbols_per_connection) is a `# … not set` comment when the file leaves",
-    "it out. Loading that output gives the same configuration.",
+    "it out. Loading that output gives the same configuration. With workers = N, a worker the split by",
+    "instrument id leaves without a symbol (4 symbols, 2 workers, all 4 ids on one) is named in a `# note:` line:",
+    "it is allowed (it starts with no books, publishing heartbeats only), since whether it happens follows the",
+    "ids, not the list, and refusing it would make removing one symbol an invalid file.",
     "",
     "It asks no venue. Symbols are checked by `feeder run` at start: a venue whose symbols are all answered as not",
     "listed (or with an unusable tick/lot) fails the start naming them (exit 2: the venue says the symbols are",
@@ -35,7 +40,25 @@ export const checkConfigCommand: CommandSpec = {
     const path = ctx.values.config;
     if (typeof path !== "string") throw new UsageError("--config FILE is required");
     const config = loadConfigFile(path);
-    ctx.out(`# ${path} is valid. The settings in effect, defaults filled in:\n\n${formatConfigToml(config)}`);
+    ctx.out(`# ${path} is valid. The settings in effect, defaults filled in:\n${emptyWorkersNote(config)}\n${formatConfigToml(config)}`);
     return 0;
   },
 };
+
+/**
+ * A `# note:` line per worker the id split leaves without a symbol although there are enough: before, nothing said so
+ * (a worker publishing heartbeats only, the others carrying its share). Not refused: see --help.
+ */
+function emptyWorkersNote(config: FeederConfig): string {
+  if (config.workers <= 1) return "";
+  const takes = new Array<number>(config.workers).fill(0);
+  for (const v of config.venues) {
+    for (const sub of configuredSubscriptions(config, v)) {
+      for (let i = 0; i < config.workers; i++) if (inWorkerShare(v.venue, sub, i, config.workers)) takes[i]!++;
+    }
+  }
+  const total = takes.reduce((a, b) => a + b, 0);
+  return takes
+    .map((n, i) => (n > 0 ? "" : `# note: worker ${i} takes none of this instance's ${total} symbols (workers = ${config.workers} split them by instrument id as ${takes.join(", ")}): it will publish heartbeats only; fewer workers would carry the same books\n`))
+    .join("");
+}

@@ -6,6 +6,7 @@
 import type { FileSink } from "bun";
 import { exportCaptures, type ExportSink } from "../../app/export.ts";
 import { chmodSync, closeSync, fstatSync, lstatSync, openSync, realpathSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { loadConfigFile } from "../../config/load.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
 import { checkCaptureFiles, nonNegativeNumber, positiveInteger } from "./capture-args.ts";
@@ -20,8 +21,8 @@ export const exportCommand: CommandSpec = {
     "",
     "Options:",
     "      --format F      jsonl (default) | csv",
-    "  -o, --out FILE      write here instead of stdout (- is stdout); written as FILE.tmp-<pid> beside it, renamed",
-    "                      over FILE once whole: a failed export leaves an existing FILE as it was",
+    "  -o, --out FILE      write here instead of stdout (- is stdout); written as FILE.tmp-<pid>-<random> beside it,",
+    "                      renamed over FILE once whole: a failed export leaves an existing FILE as it was",
     "      --books         reconstructed books instead of raw frames (needs --config)",
     "  -c, --config FILE   with --books: the venues, symbols and instruments (cache or overrides), as for replay",
     "      --depth N       with --books: levels per side (default 10, at most 1000)",
@@ -56,8 +57,8 @@ export const exportCommand: CommandSpec = {
     "exits 2 naming it, before anything is written; an output that fails while written (a full disk) is logged",
     "as \"export failed\" with the error, exit 1, its temporary file removed. A stop by signal renames what was",
     "written over FILE. A FILE that is a symlink to a file has the file replaced (the link kept); a FIFO or a",
-    "device (/dev/null) is written in place. -c FILE may be a FIFO (-c <(render-config)): one no process writes to",
-    "within 5 s exits 2 naming it.",
+    "device (/dev/null) is written in place (a FIFO no process reads exits 2 naming it). -c FILE may be a FIFO",
+    "(-c <(render-config)): one no process writes to within 5 s exits 2 naming it.",
   ].join("\n"),
   options: {
     format: { type: "string" },
@@ -96,6 +97,9 @@ export const exportCommand: CommandSpec = {
     try {
       output = openOutput(typeof out === "string" ? out : undefined);
     } catch (err) {
+      if (err instanceof UsageError) throw err;
+      // A FIFO is opened without waiting for its reader (Bun's writer): none there is ENXIO, which says nothing to most.
+      if ((err as NodeJS.ErrnoException).code === "ENXIO") throw new UsageError(`--out ${out}: a FIFO no process has open for reading (ENXIO): start its reader first`);
       throw new UsageError(`--out ${out}: cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
     const sink = checkedSink(output.writer);
@@ -132,7 +136,7 @@ interface Output {
 }
 
 /**
- * `--out FILE` that is a regular file, a symlink to one, or not yet there: written to FILE.tmp-<pid> beside it (its
+ * `--out FILE` that is a regular file, a symlink to one, or not yet there: written to a temporary file beside it (its
  * permission bits), renamed over FILE at the end. In place, Bun's FileSink (1.4) does not truncate: a longer FILE
  * kept its old tail after the new rows; and a failed export (instruments resolved nowhere) must not cost the old
  * output. Standard output (absent, `-`), a FIFO or a device (`-o /dev/full`, a directory: refused) are written as
@@ -158,8 +162,7 @@ function openOutput(out: string | undefined): Output {
   }
   if (target === undefined) return { writer: Bun.file(out).writer(), commit: none, discard: none };
   const file = target;
-  const tmp = `${file}.tmp-${process.pid}`;
-  closeSync(openSync(tmp, "wx")); // exclusive: never onto what another process made there
+  const tmp = createTemp(out, file);
   let done = false;
   const discard = () => {
     if (done) return;
@@ -183,6 +186,28 @@ function openOutput(out: string | undefined): Output {
   } catch (err) {
     discard();
     throw err;
+  }
+}
+
+/**
+ * FILE.tmp-<pid>-<random>, created exclusively beside `file` (never onto what another process made there). The pid
+ * alone was not unique: a container's process is often PID 1 at every run, and one export killed there left a
+ * FILE.tmp-1 that refused every later export to FILE (EEXIST, exit 2) until removed by hand; two containers sharing
+ * the volume collided the same way. A name taken is passed over, left to whoever made it.
+ */
+function createTemp(out: string, file: string): string {
+  for (let attempt = 0; ; attempt++) {
+    const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    try {
+      closeSync(openSync(tmp, "wx"));
+      return tmp;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST" && attempt < 8) continue;
+      if (code === "ENOENT" || code === "ENOTDIR") throw err; // no such directory: named as any --out is
+      // The directory named: FILE itself may be writable where its directory takes no new file (read-only).
+      throw new UsageError(`--out ${out}: cannot be written (${code ?? (err as Error).message} in its directory ${dirname(file)}: the export is written to a new file there, then renamed over ${basename(file)})`);
+    }
   }
 }
 

@@ -16,8 +16,10 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { link, mkdir, readFile, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { link, mkdir, open, readFile, rename, stat, unlink, utimes, writeFile, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
+import { kindOf } from "../../core/regular-file.ts";
 import type { InstrumentSpec } from "./instruments.ts";
 
 const CACHE_VERSION = 1;
@@ -41,16 +43,17 @@ const LOCK_POLL_SPREAD_MS = 8;
  * Disk cache: `{"version":1,"venue":"<venue>","savedAt":…,"instruments":{"linear:BTCUSDT":{"tickSize","lotSize"}}}`.
  * A missing file is an empty cache. Throws, naming the file and why, for one this feeder cannot take as `venue`'s:
  * unreadable, not JSON, another version, or another venue's (keys carry no venue: Upbit's and Bithumb's spot:KRW-BTC
- * would resolve each other's books at the wrong tick). The caller logs it; a merge then leaves the file alone.
+ * would resolve each other's books at the wrong tick), or not a regular file. The caller logs it; a merge then
+ * leaves the file alone.
  */
 export async function readInstrumentCache(path: string, venue?: string): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await readCacheText(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return out;
-    throw new Error(`instrument cache ${path}: cannot read it: ${String(err)}`);
+    throw new Error(`instrument cache ${path}: cannot read it: ${err instanceof NotRegularCache ? err.message : String(err)}`);
   }
   let body: { version?: unknown; venue?: unknown; instruments?: Record<string, InstrumentSpec> };
   try {
@@ -69,6 +72,34 @@ export async function readInstrumentCache(path: string, venue?: string): Promise
     if (typeof spec?.tickSize === "string" && typeof spec?.lotSize === "string") out.set(key, { tickSize: spec.tickSize, lotSize: spec.lotSize });
   }
   return out;
+}
+
+class NotRegularCache extends Error {}
+
+/**
+ * The cache's text, opened without waiting: a FIFO there (a `mkfifo` path, or one given by mistake) held the read's
+ * open(2) for good, and with it the venue's start (its instruments never resolved, nothing logged) or a merge holding
+ * the cache's lock, which every other writer then waited on. A FIFO, device, directory or socket is refused by what
+ * it is: the cache is read again and again and replaced by rename, so no FIFO can be one. A regular file another
+ * process holds a write lease on answers EAGAIN and is opened plainly (the open waits for the lease's break).
+ */
+async function readCacheText(path: string): Promise<string> {
+  let file: FileHandle;
+  try {
+    file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if ((code === "EAGAIN" || code === "EWOULDBLOCK") && (await stat(path)).isFile()) file = await open(path, "r");
+    else if (code === "ENXIO" && (await stat(path)).isSocket()) throw new NotRegularCache("not a regular file but a socket");
+    else throw err;
+  }
+  try {
+    const kind = kindOf(await file.stat());
+    if (kind !== undefined) throw new NotRegularCache(`not a regular file but ${kind}; left as it is: the cache must be a file (remove it or give another path)`);
+    return await file.readFile("utf8");
+  } finally {
+    await file.close();
+  }
 }
 
 /** A name no other writer (process, worker thread or call) uses at the same time. */

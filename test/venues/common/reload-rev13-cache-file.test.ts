@@ -4,14 +4,18 @@
  * spot:KRW-BTC), a newer format's, or one that is not JSON. Before, another venue's entries resolved this venue's
  * symbols while REST was down (the other venue's tick: every price scaled wrong), and a merge replaced a newer or
  * unreadable file with its own few entries, dropping every other market's. Real files in a temporary directory.
+ *
+ * A FIFO as the cache (a `mkfifo` path nothing writes to) held the cache's read in open(2) for good: the venue's
+ * instruments never resolved, its start hung with nothing logged. It is refused at once by what it is, and kept.
  */
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { expect, test } from "vitest";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { mergeIntoInstrumentCache, resolveInstruments, type InstrumentSource } from "../../../src/venues/common/instruments.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
+import { exitCodeWithin } from "../../support/exit-within.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 
 const NEW = new Map([["spot:KRW-ETH", { tickSize: "1000", lotSize: "0.0001" }]]);
@@ -44,4 +48,34 @@ test("a newer format's or an unreadable cache file is named and kept, not replac
   writeFileSync(broken, '{"version":1,"venue":"upbit","instruments":{"spot:KRW-BTC":{"tickSize":"1000",');
   await expect(mergeIntoInstrumentCache(broken, "upbit", NEW)).rejects.toThrow(/broken\.json.*not JSON/);
   expect(readFileSync(broken, "utf8")).toMatch(/KRW-BTC/);
+});
+
+test("a FIFO as the cache is refused at once by what it is (before: the venue's resolve waited in open(2) for good) and kept", { timeout: 30_000 }, async () => {
+  const dir = makeTempDir("reload-rev13-cache-fifo-");
+  const path = join(dir, "instruments.json");
+  expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
+  // In a child: the old code's open(2) blocks a thread of the process for good, which the test's must not be.
+  const script = join(dir, "resolve.ts");
+  const src = resolve(import.meta.dirname, "../../../src");
+  writeFileSync(script, `
+    import { resolveInstruments } from ${JSON.stringify(join(src, "venues/common/instruments.ts"))};
+    import { silentLogger } from ${JSON.stringify(join(src, "core/log.ts"))};
+    const warnings: string[] = [];
+    const log = { ...silentLogger, warn: (msg: string, f?: Record<string, unknown>) => void warnings.push(msg + " " + String(f?.error)), child: () => log };
+    const config = { venue: "bybit", instrumentCachePath: ${JSON.stringify(path)}, overrides: new Map(), markets: [] };
+    const rest = { fetchSpecs: async () => new Map([["BTCUSDT", { tickSize: "0.1", lotSize: "0.001" }]]), notListed: () => "not listed" };
+    const { instruments } = await resolveInstruments(config as never, [{ market: "linear", symbol: "BTCUSDT", depth: 50 }], rest, log as never);
+    console.log(JSON.stringify({ resolved: instruments.map((i) => i?.symbol ?? null), warnings }));
+  `);
+  const proc = Bun.spawn([process.execPath, script], { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
+  const code = await exitCodeWithin(proc, 10_000);
+  if (code === "still running") proc.kill("SIGKILL");
+  expect(code).toBe(0);
+  const cachePath = `instrument cache ${path}: cannot read it: not a regular file but a FIFO (named pipe); left as it is: the cache must be a file (remove it or give another path)`;
+  // REST answered: the venue starts; the read and the merge of what REST answered both name the FIFO.
+  expect(JSON.parse(await new Response(proc.stdout).text())).toEqual({
+    resolved: ["BTCUSDT"],
+    warnings: [`instrument cache unreadable; ignoring it Error: ${cachePath}`, `could not write the instrument cache Error: ${cachePath}`],
+  });
+  expect(statSync(path).isFIFO()).toBe(true);
 });
