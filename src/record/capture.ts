@@ -620,7 +620,10 @@ export class CaptureWriter {
 
   private rotate(): void {
     this.closeFile();
+    // Read together: what follows (a listing of DIR, at most hourly, which with retention stats every capture: half a
+    // second at 20,000 files) must not put the file's UTC boundary that much later on the monotonic clock.
     const wallMs = this.now();
+    const wallMonoMs = this.monoNow();
     const stamp = new Date(wallMs).toISOString().replace(/[-:]/g, "").replace(/\..*$/, "Z");
     this.fileIndex = Math.max(this.fileIndex, this.highestIndex() + 1);
     let path = join(this.opts.dir, `${this.prefix}-${stamp}-${this.fileIndex++}${CAPTURE_EXTENSION}`);
@@ -674,9 +677,10 @@ export class CaptureWriter {
     this.headReadFailed = false;
     this.fileOpenedMonoMs = this.monoNow();
     // Age rotation on UTC boundaries (hh:00 for an hour), so files of recorders on several hosts line up: the time
-    // to the next multiple of the interval by the wall clock now, then counted on the monotonic clock (a wall clock
-    // stepped while the file is open neither rotates it at once nor holds it open for the step's length).
-    this.fileDueMonoMs = this.fileOpenedMonoMs + msToNextMultiple(wallMs, this.maxFileAgeMs);
+    // to the next multiple of the interval by the wall clock as read above, then counted on the monotonic clock from
+    // the same moment (a wall clock stepped while the file is open neither rotates it at once nor holds it open for
+    // the step's length). Counted from the opening, the cut came as much later as the open took.
+    this.fileDueMonoMs = wallMonoMs + msToNextMultiple(wallMs, this.maxFileAgeMs);
     this.heldBlocks = 0;
     if (this.agesFiles) this.lastWriteMonoMs.set(path, this.fileOpenedMonoMs);
     this.files.push(path);
