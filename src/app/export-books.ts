@@ -146,7 +146,7 @@ export class BookReconstructor {
     // Why the book is in that state, by the wire's name (wire-protocol §4.8; as `listen --format ndjson` says it):
     // e.g. sequence_gap, checksum_mismatch, disconnected; a live book's is snapshot_applied.
     const reason = STATUS_REASON_NAMES[b.reason] ?? String(b.reason);
-    // 0 is the wire's "unknown" (§4.2: a venue that sends no such time, e.g. OKX's cts, a Binance REST snapshot's
+    // 0 is the wire's "unknown" (§4.2: a venue that sends no such time, e.g. OKX's cts, a Binance spot REST snapshot's
     // E): null / an empty cell, which research tools read as missing, not as 1970-01-01.
     const tsExchangeUs = b.tsExchangeUs === 0 ? null : b.tsExchangeUs;
     const tsEventUs = b.tsEventUs === 0 ? null : b.tsEventUs;

@@ -71,6 +71,9 @@ const MAX_NAME_TRIES = 1000;
 const MAX_FILE_INDEX = 1e15;
 /** Blocks at most that a due rotation waits for one that does not begin before the file's last record (holdRotation). */
 const MAX_HELD_BLOCKS = 16;
+/** ownsDir() said no as a rotation was about to make a file: the block is lost as after the look before it. */
+class DirNotOwned extends Error {}
+
 /** How often the writer applies age-based retention between rotations. */
 const RETENTION_CHECK_MS = 60_000;
 /** A run of write errors (a full disk) is logged at most this often, with the count since the last line. */
@@ -300,7 +303,8 @@ export class CaptureWriter {
       if (this.agesFiles) this.lastWriteMonoMs.set(this.files.at(-1)!, this.monoNow());
       this.lastWrittenUs = lastUs;
     } catch (err) {
-      this.blockLost(records, err as Error);
+      if (err instanceof DirNotOwned) this.lostRecords += records;
+      else this.blockLost(records, err as Error);
       return;
     }
     this.fileBytes += BLOCK_HEADER_BYTES + stored.byteLength;
@@ -620,9 +624,15 @@ export class CaptureWriter {
 
   private rotate(): void {
     this.closeFile();
+    // Read together: what follows (a listing of DIR, at most hourly, which with retention stats every capture: half a
+    // second at 20,000 files) must not put the file's UTC boundary that much later on the monotonic clock.
     const wallMs = this.now();
+    const wallMonoMs = this.monoNow();
     const stamp = new Date(wallMs).toISOString().replace(/[-:]/g, "").replace(/\..*$/, "Z");
     this.fileIndex = Math.max(this.fileIndex, this.highestIndex() + 1);
+    // Looked at again right before a file is made in DIR: the look before the block came before the listing above
+    // (seconds at 100,000 files), long enough for another recorder to claim DIR.
+    if (!this.ownsDirNow()) throw new DirNotOwned();
     let path = join(this.opts.dir, `${this.prefix}-${stamp}-${this.fileIndex++}${CAPTURE_EXTENSION}`);
     // Taken all the same (another writer in this directory): the next index.
     let recreated = false;
@@ -635,6 +645,8 @@ export class CaptureWriter {
         if (code === "ENOENT" && !recreated) {
           recreated = true;
           this.recreateDir();
+          // DIR made again (by this writer or someone else): whose it is now is looked at before a file goes in it.
+          if (!this.ownsDirNow()) throw new DirNotOwned();
           continue;
         }
         if (code !== "EEXIST" || tries >= MAX_NAME_TRIES) throw err;
@@ -674,9 +686,10 @@ export class CaptureWriter {
     this.headReadFailed = false;
     this.fileOpenedMonoMs = this.monoNow();
     // Age rotation on UTC boundaries (hh:00 for an hour), so files of recorders on several hosts line up: the time
-    // to the next multiple of the interval by the wall clock now, then counted on the monotonic clock (a wall clock
-    // stepped while the file is open neither rotates it at once nor holds it open for the step's length).
-    this.fileDueMonoMs = this.fileOpenedMonoMs + msToNextMultiple(wallMs, this.maxFileAgeMs);
+    // to the next multiple of the interval by the wall clock as read above, then counted on the monotonic clock from
+    // the same moment (a wall clock stepped while the file is open neither rotates it at once nor holds it open for
+    // the step's length). Counted from the opening, the cut came as much later as the open took.
+    this.fileDueMonoMs = wallMonoMs + msToNextMultiple(wallMs, this.maxFileAgeMs);
     this.heldBlocks = 0;
     if (this.agesFiles) this.lastWriteMonoMs.set(path, this.fileOpenedMonoMs);
     this.files.push(path);

@@ -54,8 +54,18 @@ function floorText(px: number, whole: number, exp: number): string | null {
 }
 
 /**
+ * A wire time as ndjson gives it: null for the wire's 0, "unknown" (wire-protocol §1, §4.2: a venue that sends no such
+ * time, OKX's and Deribit's matching-engine time; a status of a book no message reached yet), as `export --books`
+ * jsonl does. A 0 was read by scripts as 1970-01-01, and as a latency of 56 years.
+ */
+function wireTimeUs(us: number): number | null {
+  return us === 0 ? null : us;
+}
+
+/**
  * The NDJSON record of one update. Timestamps are integer µs since the epoch (exact in JSON numbers; the wire
- * carries ns, and feeder's clocks have µs resolution). Sequences are numbers (< 2^53).
+ * carries ns, and feeder's clocks have µs resolution); the book's wire times null when unknown. Sequences are
+ * numbers (< 2^53).
  */
 export function updateRecord(e: UpdateEvent, depth: number): Record<string, unknown> {
   const b = e.book;
@@ -77,9 +87,9 @@ export function updateRecord(e: UpdateEvent, depth: number): Record<string, unkn
     venueSeq: b.venueSeq,
     channelId: e.channelId,
     sourceId: e.sourceId,
-    tsExchangeUs: b.tsExchangeUs,
-    tsEventUs: b.tsEventUs,
-    tsRecvUs: b.tsRecvUs,
+    tsExchangeUs: wireTimeUs(b.tsExchangeUs),
+    tsEventUs: wireTimeUs(b.tsEventUs),
+    tsRecvUs: wireTimeUs(b.tsRecvUs),
     sendTimeUs: e.sendTimeUs,
     recvTimeUs: e.recvTimeUs,
     latencyUs: e.latencyUs,

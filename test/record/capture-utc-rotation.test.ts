@@ -53,6 +53,35 @@ describe("capture rotation on UTC multiples of --max-file-minutes", () => {
     expect(w.files.map((f) => readCapture(f).records.map((r) => r.frame))).toEqual([["12:34:10", "12:59:59.999"], ["13:00:00", "13:59:59.999"], ["14:00:00.001"]]);
   });
 
+  test("the cut is at the boundary when opening the file took time (a listing of a large DIR): both clocks are read together", () => {
+    // After a wall clock read (a file's name) and the monotonic read that follows it, 700 ms pass on both clocks
+    // (what comes next: DIR listed, the file opened).
+    const clock = { wallMs: Date.UTC(2026, 11, 6, 12, 59, 58), monoMs: 7_000 };
+    const advance = (ms: number) => {
+      clock.wallMs += ms;
+      clock.monoMs += ms;
+    };
+    let slowMs = 0;
+    const now = () => {
+      slowMs = 700;
+      return clock.wallMs;
+    };
+    const monoNow = () => {
+      const monoMs = clock.monoMs;
+      advance(slowMs);
+      slowMs = 0;
+      return monoMs;
+    };
+    const w = new CaptureWriter({ dir: makeTempDir("feeder-utc-rot-"), prefix: "feeder", flushBytes: 1, maxFileBytes: 1 << 30, maxFileAgeMs: 60 * MINUTE, now, monoNow });
+    w.write(1, "bybit", "linear", "c", "12:59:58.7"); // named 12:59:58.7, open at 12:59:59.4
+    advance(Date.UTC(2026, 11, 6, 13, 0, 0, 200) - clock.wallMs);
+    w.write(2, "bybit", "linear", "c", "13:00:00.2");
+    w.close();
+    // Old: the boundary counted from the open, 700 ms late: 13:00:00.2 went into the 12:59:58 file.
+    expect(w.files.map((f) => basename(f))).toEqual(["feeder-20261206T125958Z-0.fcap", "feeder-20261206T130000Z-1.fcap"]);
+    expect(w.files.map((f) => readCapture(f).records.map((r) => r.frame))).toEqual([["12:59:58.7"], ["13:00:00.2"]]);
+  });
+
   test("random start times, intervals and write times: each file holds the writes of one UTC interval (reference: floor(wall / interval))", () => {
     const intervalsMs = [0.5 * MINUTE, MINUTE, 5 * MINUTE, 7 * MINUTE, 15 * MINUTE, 60 * MINUTE, 1440 * MINUTE];
     for (let seed = 1; seed <= 30; seed++) {

@@ -8,7 +8,7 @@
  */
 import { expect, test } from "vitest";
 import { existsSync, readdirSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { claimOwnsDir } from "../../src/cli/commands/record.ts";
 import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
 import { CLAIM_FILE, DirClaim, type ClaimCheck } from "../../src/record/dir-claim.ts";
@@ -54,4 +54,45 @@ test("once another recorder has claimed DIR, the first writes, opens and deletes
   expect(readCapture(otherFile).records.map((r) => r.frame)).toEqual(["the other's"]);
   first.release();
   second.release();
+});
+
+test("another recorder claiming DIR after the block's look, while this one lists DIR for a rotation: no file is made there", () => {
+  const dir = makeTempDir("feeder-claim-overlap-");
+  const first = DirClaim.take(dir);
+  const found: ClaimCheck[] = [];
+  // The takeover runs at the next read of the monotonic clock: a rotation reads it with the wall clock, then lists
+  // DIR (seconds at 100,000 files) and opens the file, all after the block's look.
+  let takeOver: (() => void) | undefined;
+  let second: DirClaim | undefined;
+  const w = new CaptureWriter({
+    dir,
+    prefix: "feeder",
+    flushBytes: 1,
+    maxFileBytes: 200,
+    monoNow: () => {
+      const run = takeOver;
+      takeOver = undefined;
+      run?.();
+      return 0;
+    },
+    ownsDir: claimOwnsDir(first, (c) => found.push(c)),
+  });
+  w.write(0, "bybit", "linear", "c", FRAME);
+  expect(w.files.length).toBe(1);
+  takeOver = () => {
+    unlinkSync(join(dir, CLAIM_FILE));
+    second = DirClaim.take(dir);
+  };
+  w.write(1, "bybit", "linear", "c", FRAME); // due by size: a rotation
+  expect(second).toBeDefined();
+  // Old: feeder-…-1.fcap made in the other's DIR and the block written there.
+  expect(readdirSync(dir).filter((n) => n.endsWith(".fcap"))).toEqual([basename(w.files[0]!)]);
+  expect(found.at(-1)?.state).toBe("lost");
+  expect(w.lostRecords).toBe(1);
+  w.write(2, "bybit", "linear", "c", FRAME);
+  w.close();
+  expect(w.lostRecords).toBe(2);
+  expect(readdirSync(dir).filter((n) => n.endsWith(".fcap"))).toEqual([basename(w.files[0]!)]);
+  first.release();
+  second!.release();
 });

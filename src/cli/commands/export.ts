@@ -46,7 +46,7 @@ export const exportCommand: CommandSpec = {
     "  reason says why, by the wire's status reason (sequence_gap, checksum_mismatch, disconnected, …; startup",
     "  before the first snapshot, snapshot_applied while live). ts_exchange_us and ts_event_us are the venue's",
     "  times of the last applied message (the wire's tsExchangeNs, tsEventNs); one the venue did not send (0 on",
-    "  the wire: e.g. OKX's matching-engine time, a Binance REST snapshot's) is empty in csv, null in jsonl.",
+    "  the wire: e.g. OKX's matching-engine time, a Binance spot REST snapshot's) is empty in csv, null in jsonl.",
     "A summary {frames, rows, skipped, skippedBy, truncated, unknownRecords, stoppedEarly} is logged on stderr at",
     "the end (skippedBy: frames no configured venue/market takes, by venue/market, also a warning; records of a kind",
     "another version wrote are skipped and counted per file; a file that ends early, or is gone or no longer a",
