@@ -19,53 +19,10 @@ import { BookUpdate } from "../../src/core/book-update.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { BookState, Side } from "../../src/core/types.ts";
 import { testInstrument } from "./reference-book.ts";
+import { RefSide } from "./ref-side.ts";
 import { Rng } from "./rng.ts";
 
 const MAX = Number.MAX_SAFE_INTEGER;
-
-/** The reference side: a Map price → qty, and its prices sorted best-first (kept by binary search + splice). */
-class RefSide {
-  readonly qty = new Map<number, number>();
-  readonly prices: number[] = [];
-  constructor(readonly isBid: boolean) {}
-
-  get(p: number): number {
-    return this.qty.get(p) ?? 0;
-  }
-
-  /** First index whose price is not better than p. */
-  private index(p: number): number {
-    let lo = 0;
-    let hi = this.prices.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const better = this.isBid ? this.prices[mid]! > p : this.prices[mid]! < p;
-      if (better) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  /** Absolute set, qty 0 deletes; returns the previous qty (0 if absent). */
-  set(p: number, q: number): number {
-    const prev = this.get(p);
-    if (q === 0) {
-      if (prev !== 0) {
-        this.qty.delete(p);
-        this.prices.splice(this.index(p), 1);
-      }
-    } else {
-      if (prev === 0) this.prices.splice(this.index(p), 0, p);
-      this.qty.set(p, q);
-    }
-    return prev;
-  }
-
-  clear(): void {
-    this.qty.clear();
-    this.prices.length = 0;
-  }
-}
 
 /** Prices (and the qty they had) that were ever levels: the slots stale qtys may sit in. */
 class History {

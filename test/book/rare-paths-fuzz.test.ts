@@ -21,70 +21,11 @@ import { BookUpdate } from "../../src/core/book-update.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { BookState, Side, StatusReason } from "../../src/core/types.ts";
 import { testInstrument } from "./reference-book.ts";
+import { RefSide } from "./ref-side.ts";
 import { Rng } from "./rng.ts";
 
 /** The largest price and qty mantissa (core/fixed.ts MAX_MANTISSA). */
 const MAX = Number.MAX_SAFE_INTEGER;
-
-/** The reference side: a Map price → qty, and its prices best first (kept by bisection and splice). */
-class RefSide {
-  readonly m = new Map<number, number>();
-  private readonly order: number[] = [];
-  constructor(readonly sign: number) {}
-  get count(): number {
-    return this.m.size;
-  }
-  get(p: number): number {
-    return this.m.get(p) ?? 0;
-  }
-  /** Index in the best-first order of the first price not better than p. */
-  private index(p: number): number {
-    const o = this.order;
-    let lo = 0;
-    let hi = o.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((o[mid]! - p) * this.sign > 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-  /** Absolute set, qty 0 deletes; the previous qty (0 if absent). */
-  set(p: number, q: number): number {
-    const prev = this.get(p);
-    if (q === 0) {
-      if (prev !== 0) {
-        this.m.delete(p);
-        this.order.splice(this.index(p), 1);
-      }
-    } else {
-      if (prev === 0) this.order.splice(this.index(p), 0, p);
-      this.m.set(p, q);
-    }
-    return prev;
-  }
-  /** Prices best first (the reference's own array: not to be changed). */
-  prices(): readonly number[] {
-    return this.order;
-  }
-  clear(): void {
-    this.m.clear();
-    this.order.length = 0;
-  }
-  /** A snapshot side: entries in any order, qty 0 skipped, the last of a repeated price kept. */
-  load(px: readonly number[], qty: readonly number[]): void {
-    this.clear();
-    for (let i = 0; i < px.length; i++) if (qty[i] !== 0) this.m.set(px[i]!, qty[i]!);
-    for (const p of this.m.keys()) this.order.push(p);
-    this.order.sort((a, b) => (a === b ? 0 : (b > a ? 1 : -1) * this.sign));
-  }
-  copy(): RefSide {
-    const c = new RefSide(this.sign);
-    for (const [p, q] of this.m) c.m.set(p, q);
-    c.order.push(...this.order);
-    return c;
-  }
-}
 
 /** A ladder that shows its structure to the test. */
 class Probe extends Ladder {
@@ -124,7 +65,7 @@ class Probe extends Ladder {
 
 /** Everything readable about a side, against the reference (probing `past` prices with get()); null when equal. */
 function diffSide(l: Ladder, ref: RefSide, past: readonly number[], r: Rng): string | null {
-  const prices = ref.prices();
+  const prices = ref.prices;
   const n = prices.length;
   if (l.count !== n) return `count ${l.count} != ${n}`;
   if (n === 0) {
@@ -244,7 +185,7 @@ function runLadder(p: Profile, seed: number, side: Side, steps: number, s: Ladde
   const r = new Rng(seed * 65_537 + side * 101 + p.name.length);
   const sign = side === Side.BID ? 1 : -1;
   const l = new Probe(side, r.int(1, 32));
-  const ref = new RefSide(sign);
+  const ref = new RefSide(sign > 0);
   const past = new Past();
   const cs = new ChangeSet();
   let anchor = p.start(r);
@@ -260,7 +201,7 @@ function runLadder(p: Profile, seed: number, side: Side, steps: number, s: Ladde
     let loadN = 0;
     /** Deletes in this operation: window deletes after its last give-back point shrink the side below it. */
     let deletes = 0;
-    const prices = ref.prices();
+    const prices = ref.prices;
     const best = prices.length > 0 ? prices[0]! : anchor;
     const worst = prices.length > 0 ? prices[prices.length - 1]! : anchor;
     if (k < 0.14 || step === 0) {
@@ -290,7 +231,7 @@ function runLadder(p: Profile, seed: number, side: Side, steps: number, s: Ladde
       what = `dropWorst(${n} of ${c}, overflow ${l.overflowCount})`;
       if (n > l.overflowCount) s.dropsIntoWindow++;
       l.dropWorst(n);
-      for (const x of ref.prices().slice(c - n)) ref.set(x, 0);
+      for (const x of ref.prices.slice(c - n)) ref.set(x, 0);
       s.drops++;
     } else if (k < 0.3) {
       // One level through set(): an extreme price or qty, a past price, a new best far away, or a delete.
@@ -372,7 +313,7 @@ function runLadder(p: Profile, seed: number, side: Side, steps: number, s: Ladde
       throw new Error(`${at}: overflow capacity ${cap} for ${l.count} levels (${deletes} deleted)`);
     }
     if (cap < capBefore && memCheck === "set") s.giveBacks++;
-    if (ref.get(0) !== 0 || ref.get(MAX) !== 0 || (ref.count > 0 && ref.get(ref.prices()[0]!) === MAX)) s.extremes++;
+    if (ref.get(0) !== 0 || ref.get(MAX) !== 0 || (ref.count > 0 && ref.get(ref.prices[0]!) === MAX)) s.extremes++;
   }
   s.ops += steps;
   s.moves += l.windowMoves;
@@ -413,14 +354,14 @@ interface BuilderStats {
  * changes the qty at that point, then each old level the list lacks (qty 0), best first.
  */
 function replaceChanges(old: RefSide, next: RefSide, px: readonly number[], qty: readonly number[]): number[] {
-  const cur = new Map(old.m);
+  const cur = new Map(old.qty);
   const out: number[] = [];
   for (let i = 0; i < px.length; i++) {
     if (qty[i] === 0 || (cur.get(px[i]!) ?? 0) === qty[i]) continue;
     cur.set(px[i]!, qty[i]!);
     out.push(px[i]!, qty[i]!);
   }
-  for (const p of old.prices()) if (next.get(p) === 0) out.push(p, 0);
+  for (const p of old.prices) if (next.get(p) === 0) out.push(p, 0);
   return out;
 }
 
@@ -442,7 +383,7 @@ function diffChanges(cs: ChangeSet, bid: boolean, want: readonly number[]): stri
 /** Two reference sides hold the same levels; null when they do. */
 function sameLevels(a: RefSide, b: RefSide): string | null {
   if (a.count !== b.count) return `${a.count} levels != ${b.count}`;
-  for (const [p, q] of a.m) if (b.get(p) !== q) return `${p}: ${q} != ${b.get(p)}`;
+  for (const [p, q] of a.qty) if (b.get(p) !== q) return `${p}: ${q} != ${b.get(p)}`;
   return null;
 }
 
@@ -450,8 +391,8 @@ function sameLevels(a: RefSide, b: RefSide): string | null {
 function runBuilder(p: Profile, seed: number, steps: number, s: BuilderStats): void {
   const r = new Rng(seed * 40_503 + p.name.length);
   const b = new BookBuilder(testInstrument(0, 0), { initialLevels: r.int(1, 32) });
-  const ref = { bids: new RefSide(1), asks: new RefSide(-1) };
-  let replica = { bids: new RefSide(1), asks: new RefSide(-1) };
+  const ref = { bids: new RefSide(true), asks: new RefSide(false) };
+  let replica = { bids: new RefSide(true), asks: new RefSide(false) };
   const past = { bids: new Past(), asks: new Past() };
   const oldWorst: { bids?: number; asks?: number } = {};
   const u = new BookUpdate();
@@ -498,8 +439,8 @@ function runBuilder(p: Profile, seed: number, steps: number, s: BuilderStats): v
       u.venueSeq = step;
       for (let i = 0; i < nb.px.length; i++) u.pushBid(nb.px[i]!, nb.qty[i]!);
       for (let i = 0; i < na.px.length; i++) u.pushAsk(na.px[i]!, na.qty[i]!);
-      const nextB = new RefSide(1);
-      const nextA = new RefSide(-1);
+      const nextB = new RefSide(true);
+      const nextA = new RefSide(false);
       if (nb.bad < 0) nextB.load(nb.px, nb.qty);
       if (na.bad < 0) nextA.load(na.px, na.qty);
       const byChanges = asReplace && live;
@@ -510,8 +451,8 @@ function runBuilder(p: Profile, seed: number, steps: number, s: BuilderStats): v
         const name = byChanges ? "BookBuilder.applyReplace" : "Ladder.loadSorted";
         expect(() => (asReplace ? b.applyReplace(u) : b.applySnapshot(u)), what).toThrow(`${name}: price ${side.px[side.bad]} at level ${side.bad} is not a finite number`);
         if (nb.bad < 0) ref.bids = nextB;
-        else if (!byChanges) ref.bids = new RefSide(1);
-        if (nb.bad < 0 && !byChanges) ref.asks = new RefSide(-1);
+        else if (!byChanges) ref.bids = new RefSide(true);
+        if (nb.bad < 0 && !byChanges) ref.asks = new RefSide(false);
         b.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR); // what the app does with it
         s.refused++;
       } else {
@@ -522,8 +463,8 @@ function runBuilder(p: Profile, seed: number, steps: number, s: BuilderStats): v
           s.replaces++;
           const ordered = (px: number[], sign: number) => px.every((x, i) => i === 0 || (px[i - 1]! - x) * sign > 0);
           if (!ordered(nb.px, 1) || !ordered(na.px, -1)) s.unsortedReplaces++;
-          const bb = nextB.prices()[0];
-          const ba = nextA.prices()[0];
+          const bb = nextB.prices[0];
+          const ba = nextA.prices[0];
           if (bb !== undefined && ba !== undefined && bb >= ba) s.crossedReplaces++;
           const d = diffChanges(b.changes, true, wantB) ?? diffChanges(b.changes, false, wantA);
           if (d !== null) throw new Error(`${p.name} seed ${seed} step ${step} ${what}: ${d}`);
@@ -533,8 +474,8 @@ function runBuilder(p: Profile, seed: number, steps: number, s: BuilderStats): v
           whole = true;
         }
         if ((deepB && nextB.count < 13) || (deepA && nextA.count < 13)) s.shallowAfterDeep++;
-        if (deepB) oldWorst.bids = ref.bids.prices()[ref.bids.count - 1];
-        if (deepA) oldWorst.asks = ref.asks.prices()[ref.asks.count - 1];
+        if (deepB) oldWorst.bids = ref.bids.prices[ref.bids.count - 1];
+        if (deepA) oldWorst.asks = ref.asks.prices[ref.asks.count - 1];
         ref.bids = nextB;
         ref.asks = nextA;
       }
@@ -548,8 +489,8 @@ function runBuilder(p: Profile, seed: number, steps: number, s: BuilderStats): v
       // A delta: beyond the old depth (after a shallow book), deep deletes, or churn at the top.
       u.reset();
       u.venueSeq = step;
-      const bestBid = ref.bids.count > 0 ? ref.bids.prices()[0]! : mid - 1;
-      const bestAsk = ref.asks.count > 0 ? ref.asks.prices()[0]! : mid;
+      const bestBid = ref.bids.count > 0 ? ref.bids.prices[0]! : mid - 1;
+      const bestAsk = ref.asks.count > 0 ? ref.asks.prices[0]! : mid;
       const want: number[][] = [[], []];
       let highestBid = bestBid; // asks inserted stay above the bids this delta inserts
       const kind = r.int(0, 2);
@@ -557,7 +498,7 @@ function runBuilder(p: Profile, seed: number, steps: number, s: BuilderStats): v
       for (const bid of [true, false]) {
         const side = bid ? ref.bids : ref.asks;
         const sign = bid ? 1 : -1;
-        const prices = side.prices().slice();
+        const prices = side.prices.slice();
         const worst = prices.length > 0 ? prices[prices.length - 1]! : bid ? bestBid : bestAsk;
         const from = kind === 0 ? ((bid ? oldWorst.bids : oldWorst.asks) ?? worst) : bid ? bestBid : bestAsk;
         const m = kind === 1 ? r.int(0, Math.max(1, prices.length >> 1)) : r.int(0, 25);
@@ -594,7 +535,7 @@ function runBuilder(p: Profile, seed: number, steps: number, s: BuilderStats): v
       if (res === ApplyResult.CROSSED) s.crossedDeltas++;
     }
     const at = `${p.name} seed ${seed} step ${step} ${what}`;
-    const crossed = ref.bids.count > 0 && ref.asks.count > 0 && ref.bids.prices()[0]! >= ref.asks.prices()[0]!;
+    const crossed = ref.bids.count > 0 && ref.asks.count > 0 && ref.bids.prices[0]! >= ref.asks.prices[0]!;
     if (res !== undefined) {
       if (res !== (crossed ? ApplyResult.CROSSED : ApplyResult.APPLIED)) throw new Error(`${at}: result ${res}, crossed ${crossed}`);
       if ((b.state === BookState.LIVE) === crossed) throw new Error(`${at}: state ${b.state} (crossed ${crossed})`);
