@@ -16,6 +16,7 @@ import { NATS_OPTIONS, natsReadOptions, prefixOf, serversOf } from "./nats-args.
 import { natsAccessHelp, natsAccessOf } from "./nats-credentials.ts";
 import { describeCredentials } from "../../subscriber/nats-auth.ts";
 import { startOrStop } from "../start-or-stop.ts";
+import { bridgeHttpOf, DEFAULT_FROM_NATS_HTTP, DEFAULT_TO_NATS_HTTP, fromNatsMetrics, fromNatsReadiness, startBridgeHttp, toNatsMetrics, toNatsReadiness, type BridgeHttpAddress, type BridgeHttpHandle, type BridgeHttpSource } from "./bridge-http.ts";
 
 const STATS_INTERVAL_MS = 60_000;
 const MIN_STREAM_BYTES = 1024 * 1024;
@@ -46,6 +47,8 @@ export const bridgeCommand: CommandSpec = {
     "  -c, --config FILE        to-nats: join every destination of the configuration's [publish] section",
     "  -g, --group G:P          to-nats: a group to join (repeatable); from-nats: the group to publish to",
     "      --iface ADDR         local interface (default 127.0.0.1, or each destination's interface)",
+    "      --http ADDR:PORT     /healthz, /readyz and /metrics (Prometheus) on this loopback address (default",
+    `                           ${DEFAULT_TO_NATS_HTTP} for to-nats, ${DEFAULT_FROM_NATS_HTTP} for from-nats); off: none. A port taken exits 1`,
     "      --ttl N              from-nats: multicast TTL (default 1)",
     "      --source-id N        from-nats: source id of the local stream (default 65000)",
     "      --channel N          from-nats: channel id of the local stream (default 1)",
@@ -80,6 +83,7 @@ export const bridgeCommand: CommandSpec = {
     "max-bytes": { type: "string" },
     "max-pending": { type: "string" },
     "auth-key-file": { type: "string" },
+    http: { type: "string" },
   },
   async run(ctx) {
     const direction = ctx.positionals[0];
@@ -146,21 +150,40 @@ async function toNats(ctx: CommandContext): Promise<number> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  const httpAddr = bridgeHttpOf(v.http, DEFAULT_TO_NATS_HTTP);
   const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, maxPendingBytes, credentials, tls, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
+  const http = openHttp(ctx, httpAddr, { metrics: () => toNatsMetrics(bridge, prefix, stream), readiness: () => toNatsReadiness(bridge) });
+  if (http === "failed") return 1;
   try {
-    if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx);
+    if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx, http);
   } catch (err) {
     ctx.log.error("bridge could not start", { error: (err as Error).message });
     await bridge.stop().catch(() => undefined);
+    await http?.stop();
     return 1;
   }
-  ctx.log.info("bridging to NATS", { groups: groups.map((g) => `${g.group}:${g.port}@${g.iface}`), servers, prefix, stream, credentials: describeCredentials(credentials), tls: tls !== undefined });
+  ctx.log.info("bridging to NATS", { groups: groups.map((g) => `${g.group}:${g.port}@${g.iface}`), servers, prefix, stream, credentials: describeCredentials(credentials), tls: tls !== undefined, http: http?.url ?? "off" });
   const stats = setInterval(() => ctx.log.info("bridge", { ...bridge.counters }), STATS_INTERVAL_MS);
   await ctx.stopSignal;
   clearInterval(stats);
   await bridge.stop();
+  await http?.stop();
   ctx.log.info("stopped", { ...bridge.counters });
   return 0;
+}
+
+/**
+ * The HTTP server, bound before NATS is dialled (as `feeder run` binds its own first): a port another process holds
+ * ends the start (exit 1: it may clear, so a unit restarts), before anything connects.
+ */
+function openHttp(ctx: CommandContext, addr: BridgeHttpAddress | undefined, source: BridgeHttpSource): BridgeHttpHandle | undefined | "failed" {
+  if (addr === undefined) return undefined;
+  try {
+    return startBridgeHttp(addr, source, ctx.log);
+  } catch (err) {
+    ctx.log.error("bridge could not start: HTTP cannot listen (--http)", { address: `${addr.host}:${addr.port}`, error: (err as Error).message });
+    return "failed";
+  }
 }
 
 async function fromNats(ctx: CommandContext): Promise<number> {
@@ -171,6 +194,7 @@ async function fromNats(ctx: CommandContext): Promise<number> {
   if (given.length !== 1) throw new UsageError("from-nats: give exactly one --group G:P to publish to");
   const iface = ifaceOf(ctx) ?? "127.0.0.1";
   const g = groupOf(given[0]!, iface);
+  const httpAddr = bridgeHttpOf(v.http, DEFAULT_FROM_NATS_HTTP);
   const bridge = new ReverseBridge({
     ...read,
     group: g.group,
@@ -180,26 +204,31 @@ async function fromNats(ctx: CommandContext): Promise<number> {
     sourceId: intIn(v["source-id"], "source-id", 65000, 0, 65535),
     channelId: intIn(v.channel, "channel", 1, 0, 65535),
   });
+  const http = openHttp(ctx, httpAddr, { metrics: () => fromNatsMetrics(bridge, read.prefix ?? "feeder", read.stream), readiness: () => fromNatsReadiness(bridge) });
+  if (http === "failed") return 1;
   try {
-    if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx);
+    if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx, http);
   } catch (err) {
     ctx.log.error("bridge could not start", { error: (err as Error).message });
     await bridge.stop().catch(() => undefined);
+    await http?.stop();
     return 1;
   }
-  ctx.log.info("bridging from NATS", { group: `${g.group}:${g.port}@${iface}`, servers: read.servers, prefix: read.prefix, stream: read.stream, credentials: describeCredentials(read.credentials), tls: read.tls !== undefined });
+  ctx.log.info("bridging from NATS", { group: `${g.group}:${g.port}@${iface}`, servers: read.servers, prefix: read.prefix, stream: read.stream, credentials: describeCredentials(read.credentials), tls: read.tls !== undefined, http: http?.url ?? "off" });
   // The local sends the kernel refused (sendErrors) are counted by the bridge, not the reader: both are logged.
   const counters = () => ({ ...bridge.reader!.counters, sendErrors: bridge.sendErrors });
   const stats = setInterval(() => ctx.log.info("bridge", counters()), STATS_INTERVAL_MS);
   await ctx.stopSignal;
   clearInterval(stats);
   await bridge.stop();
+  await http?.stop();
   ctx.log.info("stopped", counters());
   return 0;
 }
 
 /** A signal while the bridge started (e.g. connecting to NATS): stopped there, exit 0. */
-async function stoppedDuringStart(ctx: CommandContext): Promise<number> {
+async function stoppedDuringStart(ctx: CommandContext, http: BridgeHttpHandle | undefined): Promise<number> {
+  await http?.stop();
   ctx.log.info("stopped during start-up", { signal: await ctx.stopSignal });
   return 0;
 }
