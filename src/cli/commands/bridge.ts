@@ -14,6 +14,7 @@ import { UsageError, type CommandContext, type CommandSpec } from "../command.ts
 import { byteSize } from "./capture-args.ts";
 import { NATS_OPTIONS, natsReadOptions, prefixOf, serversOf } from "./nats-args.ts";
 import { natsAccessHelp, natsAccessOf } from "./nats-credentials.ts";
+import type { NatsConfig } from "../../config/types.ts";
 import { describeCredentials } from "../../subscriber/nats-auth.ts";
 import { startOrStop } from "../start-or-stop.ts";
 import { bridgeHttpOf, DEFAULT_FROM_NATS_HTTP, DEFAULT_TO_NATS_HTTP, fromNatsMetrics, fromNatsReadiness, startBridgeHttp, toNatsMetrics, toNatsReadiness, type BridgeHttpAddress, type BridgeHttpHandle, type BridgeHttpSource } from "./bridge-http.ts";
@@ -44,7 +45,8 @@ export const bridgeCommand: CommandSpec = {
     "      --max-pending SIZE   to-nats: bytes the NATS client may hold unwritten (NATS or the link slower than",
     "                           the feed) before datagrams are dropped, counted and seen as a loss (default 64M)",
     "      --from WHEN          from-nats with --stream: now (default), all, or an ISO time (replay from it)",
-    "  -c, --config FILE        to-nats: join every destination of the configuration's [publish] section",
+    "  -c, --config FILE        to-nats: join every destination of the configuration's [publish] section;",
+    "                           both: NATS credentials and TLS from its [nats] section (the flags below override it)",
     "  -g, --group G:P          to-nats: a group to join (repeatable); from-nats: the group to publish to",
     "      --iface ADDR         local interface (default 127.0.0.1, or each destination's interface)",
     "      --http ADDR:PORT     /healthz, /readyz and /metrics (Prometheus) on this loopback address (default",
@@ -125,8 +127,10 @@ async function toNats(ctx: CommandContext): Promise<number> {
   const groups: { group: string; port: number; iface: string }[] = [];
   let authKeyFile = typeof v["auth-key-file"] === "string" ? v["auth-key-file"] : undefined;
   let maxDatagramBytes: number | undefined;
+  let natsFile: NatsConfig | undefined;
   if (typeof v.config === "string") {
     const config = loadConfigFile(v.config, { requireVenue: false });
+    natsFile = config.nats;
     authKeyFile ??= config.publish.authKeyFile;
     maxDatagramBytes = config.publish.maxDatagramBytes;
     // A unicast destination has no group to join: the bridge reads multicast only (use --group for a unicast bind).
@@ -142,8 +146,9 @@ async function toNats(ctx: CommandContext): Promise<number> {
   // A stream smaller than a message stores none of them, silently (the bridge publishes without acknowledgements).
   if (maxBytes < MIN_STREAM_BYTES) throw new UsageError(`--max-bytes must be at least 1M (the stream keeps whole messages of up to 64 KiB), got ${JSON.stringify(v["max-bytes"])}`);
   const maxPendingBytes = byteSize(v["max-pending"], "max-pending") ?? DEFAULT_MAX_PENDING_BYTES;
-  // Credentials and required TLS, from files read once here (a bad one exits 2 naming it; never the secret).
-  const { credentials, tls } = natsAccessOf(v, servers, ctx.log);
+  // Credentials and required TLS, from files read once here (a bad one exits 2 naming it; never the secret): the
+  // flags', else the config's [nats].
+  const { credentials, tls } = natsAccessOf(v, servers, ctx.log, natsFile);
   let authKey: Uint8Array | undefined;
   try {
     authKey = authKeyFile === undefined ? undefined : readAuthKeyFile(authKeyFile, "--auth-key-file", { fifo: true });
@@ -188,8 +193,10 @@ function openHttp(ctx: CommandContext, addr: BridgeHttpAddress | undefined, sour
 
 async function fromNats(ctx: CommandContext): Promise<number> {
   const v = ctx.values;
-  const read = natsReadOptions(ctx);
-  for (const k of ["config", "max-age", "max-bytes", "max-pending"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for to-nats`);
+  for (const k of ["max-age", "max-bytes", "max-pending"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for to-nats`);
+  // from-nats reads only the [nats] section of a --config file (its credentials and TLS).
+  const natsFile = typeof v.config === "string" ? loadConfigFile(v.config, { requireVenue: false }).nats : undefined;
+  const read = natsReadOptions(ctx, natsFile);
   const given = (v.group as string[] | undefined) ?? [];
   if (given.length !== 1) throw new UsageError("from-nats: give exactly one --group G:P to publish to");
   const iface = ifaceOf(ctx) ?? "127.0.0.1";
