@@ -94,7 +94,9 @@ describe("[nats] in the configuration file", () => {
     expect(problems(config(`user = "bridge"`))).toEqual(["nats.password_file: missing (expected the file of nats.user's password (never in the configuration itself))"]);
     expect(problems(config(`password_file = "${pw}"`))).toEqual(["nats.user: missing (expected the user whose password nats.password_file holds)"]);
     expect(problems(config(`cert_file = "${pw}"`))).toEqual(["nats.cert_file and nats.key_file: give both (the client certificate and its private key) or neither"]);
-    expect(problems(config(`password = "${SECRET}"`))[0]).toMatch(/^nats\.password: unknown key/);
+    const inline = problems(config(`password = "${SECRET}"`));
+    expect(inline[0]).toMatch(/^nats\.password: unknown key/);
+    expect(inline.join("\n")).not.toContain(SECRET);
     expect(problems(config(`token_file = ""`))).toEqual(['nats.token_file: "" is not a file path']);
     expect(problems(config("tls = 1"))).toEqual(["nats.tls: 1 is not true or false"]);
   });
