@@ -91,10 +91,15 @@ export const RECONNECT_AFTER_CLOSE_MS = 2000;
 export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
 export interface ForwardBridgeCounters extends StreamWatchCounters {
+  /** Datagrams read from the groups that passed the checks (the others: `rejected`). */
   datagrams: number;
+  /** Bytes of every datagram read from the groups, rejected ones included. */
+  receivedBytes: number;
   heartbeats: number;
   /** Messages published to NATS. */
   published: number;
+  /** Envelope bytes handed to the NATS client (messages and heartbeats). */
+  publishedBytes: number;
   /** Messages of instruments whose definition was not seen yet (dropped: the next refresh brings it). */
   undefinedInstrument: number;
   /** Gaps in an upstream stream's sequence (datagrams lost before the bridge): each skips a forward number. */
@@ -139,6 +144,12 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
    * reconnectAfterCloseMs; meanwhile datagrams are dropped and numbered as lost.
    */
   natsAuthErrors: number;
+  /**
+   * Connections made again: the client's own reconnects after a drop and the bridge's after the client closed for
+   * good. Counted on the bridge, never read from the client's statistics (a new client after a close starts those at
+   * 0), so no count goes down or is counted twice across reconnects.
+   */
+  natsReconnects: number;
   rejected: Record<string, number>;
 }
 
@@ -247,8 +258,10 @@ function socketsOf(groups: ForwardBridgeOptions["groups"]): { group: string; por
 export class ForwardBridge {
   readonly counters: ForwardBridgeCounters = {
     datagrams: 0,
+    receivedBytes: 0,
     heartbeats: 0,
     published: 0,
+    publishedBytes: 0,
     undefinedInstrument: 0,
     upstreamGaps: 0,
     duplicates: 0,
@@ -260,6 +273,7 @@ export class ForwardBridge {
     natsClosed: 0,
     natsErrors: 0,
     natsAuthErrors: 0,
+    natsReconnects: 0,
     streamNotStored: 0,
     streamMissing: 0,
     streamCheckFailures: 0,
@@ -289,6 +303,8 @@ export class ForwardBridge {
   private nc: Publisher | undefined;
   private protocol: NatsProtocol | undefined;
   private readonly maxPendingBytes: number;
+  /** The JetStream stream's watch (with `jetstream`), read by `health`. */
+  private watch: StreamWatch | undefined;
   /** Datagrams are being dropped (logged when it starts and ends, not per datagram). */
   private dropping = false;
   private lastPublishError = "";
@@ -329,6 +345,22 @@ export class ForwardBridge {
    */
   get backlogChecked(): boolean {
     return this.protocol !== undefined;
+  }
+
+  /**
+   * What /readyz and the connection gauge read (cold: once per scrape): connected to NATS (the client's own state
+   * when its internals show it; not while the bridge waits to connect again after a close for good), the server
+   * refusing the credentials, datagrams being dropped (NATS down or slower than the feed), and with a stream
+   * whether its last check could read it and found it storing (undefined without a stream or before its first check).
+   */
+  get health(): { natsConnected: boolean; authRefused: boolean; dropping: boolean; streamStoring: boolean | undefined } {
+    const attached = this.nc !== undefined && this.running && this.reconnectTimer === undefined && !this.reconnecting;
+    return {
+      natsConnected: attached && (this.protocol === undefined || this.protocol.connected === true),
+      authRefused: this.authRefusing,
+      dropping: this.dropping,
+      streamStoring: this.watch?.storing,
+    };
   }
 
   /** The bridge's NATS connection (a seam: a test gives a client of another shape). */
@@ -396,6 +428,7 @@ export class ForwardBridge {
     if (js) {
       const jsm = await this.ensureStream(nc, js);
       const watch = new StreamWatch(js.stream, this.opts.log, async () => void (await this.ensureStream(nc, js)));
+      this.watch = watch;
       await watch.baseline(jsm, this.sent, this.counters);
       if (this.stopped || this.nc !== nc) return;
       this.streamTimer = setInterval(() => void watch.check(jsm, this.sent, this.counters).catch(() => undefined), js.checkIntervalMs ?? STREAM_CHECK_INTERVAL_MS);
@@ -406,7 +439,10 @@ export class ForwardBridge {
   // Cold: once per server error (a refused publish's -ERR comes once per message: counted, logged rate-limited).
   private async watchServerErrors(events: AsyncIterable<{ type: string; error?: Error }>): Promise<void> {
     for await (const e of events) {
-      if (e.type === "reconnect") this.authAccepted();
+      if (e.type === "reconnect") {
+        this.counters.natsReconnects++;
+        this.authAccepted();
+      }
       if (e.type !== "error") continue;
       if (isAuthError(e.error)) this.authRefused((e.error as Error).message);
       else {
@@ -462,6 +498,7 @@ export class ForwardBridge {
       nc = await connectWithin(this.connect() as Promise<Publisher>, RECONNECT_TIMEOUT_MS);
       if (this.stopped) return void (await nc.close().catch(() => undefined));
       await this.attach(nc);
+      this.counters.natsReconnects++;
       this.opts.log.info("connected to NATS again", { attempts: this.reconnectFailures + 1 });
       this.authAccepted();
     } catch (err) {
@@ -504,6 +541,7 @@ export class ForwardBridge {
   /** Verifies one datagram and publishes its messages (the bridge's hot path). */
   onDatagram(bytes: Uint8Array): void {
     const c = this.counters;
+    c.receivedBytes += bytes.byteLength;
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const rc = this.reader.wrap(dv, bytes.byteLength, this.maxBytes);
     if (rc !== DecodeErrorCode.OK) {
@@ -579,6 +617,7 @@ export class ForwardBridge {
     try {
       nc.publish(subject, env);
       this.sent++;
+      this.counters.publishedBytes += env.byteLength;
       return true;
     } catch (err) {
       this.publishFailed(subject, err as Error);

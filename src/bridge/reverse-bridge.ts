@@ -21,6 +21,8 @@ export class ReverseBridge {
   private socket: Bun.udp.Socket<"uint8array"> | undefined;
   reader: NatsFeedReader | undefined;
   sendErrors = 0;
+  /** Bytes of the datagrams sent to the local group (those the kernel took). */
+  sentBytes = 0;
   /** stop() was called: a start still under way goes no further (the reader's own start looks at its stop). */
   private stopped = false;
   /** start() was called and stop() not since. */
@@ -46,7 +48,8 @@ export class ReverseBridge {
       const socket = this.socket;
       if (socket === undefined) return;
       try {
-        if (!socket.send(d, o.port, o.group)) this.sendErrors++;
+        if (socket.send(d, o.port, o.group)) this.sentBytes += d.byteLength;
+        else this.sendErrors++;
       } catch {
         this.sendErrors++; // a send the kernel refuses is counted, like the publisher's (never thrown into NATS)
       }

@@ -58,6 +58,11 @@ export class StreamWatch {
   private unreadable = false;
   private checking = false;
 
+  /** Whether the last check read the stream and found it storing what the bridge publishes (true before any check). */
+  get storing(): boolean {
+    return !this.failing && !this.unreadable;
+  }
+
   constructor(name: string, log: Logger, recreate: () => Promise<void>) {
     this.name = name;
     this.log = log;

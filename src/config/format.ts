@@ -98,5 +98,14 @@ export function formatConfigToml(c: FeederConfig): string {
     );
   } else lines.push("", "# [publish.retransmit] not set: no retransmission server");
   for (const v of c.venues) lines.push("", ...venue(v));
+  const n = c.nats;
+  if (n !== undefined) {
+    // Paths only (the secrets are in the files, never here).
+    lines.push("", "[nats]");
+    const keys: [string, string | undefined][] = [["creds_file", n.credsFile], ["user", n.user], ["password_file", n.passwordFile], ["token_file", n.tokenFile], ["nkey_file", n.nkeyFile]];
+    for (const [k, val] of keys) if (val !== undefined) lines.push(`${k} = ${value(val)}`);
+    lines.push(`tls = ${n.tls}`);
+    for (const [k, val] of [["ca_file", n.caFile], ["cert_file", n.certFile], ["key_file", n.keyFile]] as const) if (val !== undefined) lines.push(`${k} = ${value(val)}`);
+  }
   return lines.join("\n") + "\n";
 }

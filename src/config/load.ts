@@ -32,6 +32,7 @@ import type {
   LogFormat,
   LogLevel,
   MarketConfig,
+  NatsConfig,
   PublishConfig,
   VenueConfig,
 } from "./types.ts";
@@ -155,7 +156,7 @@ export function parseConfigText(text: string, source = "config", opts: ValidateO
 export function validateConfig(raw: unknown, opts: ValidateOptions = {}): FeederConfig {
   const v = new Validator();
   const root = v.table(raw, "");
-  v.knownKeys(root, "", ["workers", "shard", "log", "http", "publish", "venues"]);
+  v.knownKeys(root, "", ["workers", "shard", "log", "http", "publish", "venues", "nats"]);
 
   const workers = v.int(root.workers, "workers", 1, 1, MAX_WORKERS);
   const shard = parseShard(v, root.shard);
@@ -243,8 +244,43 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
     v.problem("publish.source_id", publish.sourceId, `at most ${65535 - workers} with workers = ${workers} (worker i publishes as source_id + i + 1, a u16)`);
   }
 
+  const nats = root.nats === undefined ? undefined : parseNats(v, v.table(root.nats, "nats"));
+
   v.throwIfAny();
-  return { log, http, publish, venues, workers, shard };
+  return { log, http, publish, venues, workers, shard, ...(nats === undefined ? {} : { nats }) };
+}
+
+/**
+ * `[nats]` (feeder bridge's credentials and TLS): each a file path, never a secret itself (a file can be 0600, a
+ * systemd credential; the configuration is often world-readable). The shape is checked here; the files are read
+ * and checked by the bridge at its start (cli/commands/nats-credentials.ts), their errors naming these keys.
+ */
+function parseNats(v: Validator, t: Table): NatsConfig {
+  v.knownKeys(t, "nats", ["creds_file", "user", "password_file", "token_file", "nkey_file", "tls", "ca_file", "cert_file", "key_file"]);
+  const path = (key: string): string | undefined => {
+    if (t[key] === undefined) return undefined;
+    const s = v.str(t[key], `nats.${key}`, "");
+    if (s === "") v.problem(`nats.${key}`, t[key], "a file path");
+    return s === "" ? undefined : s;
+  };
+  const c: NatsConfig = {
+    credsFile: path("creds_file"),
+    user: t.user === undefined ? undefined : v.str(t.user, "nats.user", ""),
+    passwordFile: path("password_file"),
+    tokenFile: path("token_file"),
+    nkeyFile: path("nkey_file"),
+    tls: v.bool(t.tls, "nats.tls", false),
+    caFile: path("ca_file"),
+    certFile: path("cert_file"),
+    keyFile: path("key_file"),
+  };
+  if (c.user !== undefined && (c.user === "" || /[\s\0]/.test(c.user))) v.problem("nats.user", t.user, "a user name without spaces");
+  const kinds = (["creds_file", "user", "token_file", "nkey_file"] as const).filter((k) => t[k] !== undefined);
+  if (kinds.length > 1) v.raw(`nats.${kinds[0]} and nats.${kinds[1]}: both give NATS credentials (give one kind)`);
+  if (t.user !== undefined && t.password_file === undefined) v.missing("nats.password_file", "the file of nats.user's password (never in the configuration itself)");
+  if (t.password_file !== undefined && t.user === undefined) v.missing("nats.user", "the user whose password nats.password_file holds");
+  if ((t.cert_file === undefined) !== (t.key_file === undefined)) v.raw("nats.cert_file and nats.key_file: give both (the client certificate and its private key) or neither");
+  return c;
 }
 
 /**

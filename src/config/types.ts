@@ -151,6 +151,24 @@ export interface HttpConfig {
   readonly idleTimeoutS?: number;
 }
 
+/**
+ * `[nats]`: the NATS credentials and TLS of `feeder bridge` (docs/nats.md#credentials-in-the-configuration-file),
+ * file paths as given, checked for shape here; the bridge reads and checks the files at its start (their content
+ * never in the configuration). At most one kind of credentials; a flag of the bridge overrides its key.
+ */
+export interface NatsConfig {
+  readonly credsFile?: string | undefined;
+  readonly user?: string | undefined;
+  readonly passwordFile?: string | undefined;
+  readonly tokenFile?: string | undefined;
+  readonly nkeyFile?: string | undefined;
+  /** Require TLS (as --nats-tls). */
+  readonly tls: boolean;
+  readonly caFile?: string | undefined;
+  readonly certFile?: string | undefined;
+  readonly keyFile?: string | undefined;
+}
+
 export interface FeederConfig {
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
   readonly http: HttpConfig;
@@ -159,4 +177,6 @@ export interface FeederConfig {
   readonly workers: number;
   /** This instance's share of the configured symbols: index i of n (0 ≤ i < n). */
   readonly shard: { readonly index: number; readonly count: number };
+  /** `[nats]`, read by `feeder bridge` only; absent when the file has none. */
+  readonly nats?: NatsConfig | undefined;
 }

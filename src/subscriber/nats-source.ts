@@ -263,6 +263,14 @@ export function connectWithin<T extends { close(): Promise<void> }>(connecting: 
 
 export interface NatsReaderCounters extends RepackerCounters {
   datagrams: number;
+  /** NATS messages read (envelopes, refused ones included) and their bytes. */
+  envelopes: number;
+  receivedBytes: number;
+  /**
+   * Connections made again: the client's own reconnects after a drop and the reader's after the client closed for
+   * good (counted here, not read from the client's statistics, which a new client starts at 0).
+   */
+  natsReconnects: number;
   /** Times the client closed the connection for good without stop() (NatsReaderEvent `closed`). */
   natsClosed: number;
   /** Times the server refused the subscription on `<prefix>.>` (NatsReaderEvent `subscription_refused`). */
@@ -295,11 +303,18 @@ export class NatsFeedReader {
   /** start() was called and stop() not since. */
   private running = false;
   datagrams = 0;
+  envelopes = 0;
+  receivedBytes = 0;
+  natsReconnects = 0;
   natsClosed = 0;
   subscriptionsRefused = 0;
   natsAuthErrors = 0;
   /** The server refuses the credentials: told once (auth_refused) until a connection is made (auth_accepted). */
   private authRefusing = false;
+  /** The client's connection dropped and is not back (its `disconnect` event, until `reconnect`). */
+  private disconnected = false;
+  /** The server refused the live subscription and it has not been taken again. */
+  private subscriptionRefused = false;
   /** The next try after the client closed for good or the subscription was refused (cold). */
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /**
@@ -326,10 +341,19 @@ export class NatsFeedReader {
   }
 
   get counters(): NatsReaderCounters {
-    return { ...this.repacker.counters, datagrams: this.datagrams, natsClosed: this.natsClosed, subscriptionsRefused: this.subscriptionsRefused, natsAuthErrors: this.natsAuthErrors };
+    return { ...this.repacker.counters, datagrams: this.datagrams, envelopes: this.envelopes, receivedBytes: this.receivedBytes, natsReconnects: this.natsReconnects, natsClosed: this.natsClosed, subscriptionsRefused: this.subscriptionsRefused, natsAuthErrors: this.natsAuthErrors };
   }
 
   /** Once per stop(): a second start would leave the first connection open, reconnecting and feeding the sink twice. */
+  /**
+   * What a bridge's /readyz and connection gauge read (cold): connected (a connection open and not dropped; not while
+   * the reader waits to connect again after a close for good), the credentials refused, the subscription refused.
+   */
+  get health(): { natsConnected: boolean; authRefused: boolean; subscriptionRefused: boolean } {
+    const nc = this.nc;
+    return { natsConnected: nc !== undefined && this.running && !this.disconnected && nc.isClosed?.() !== true, authRefused: this.authRefusing, subscriptionRefused: this.subscriptionRefused };
+  }
+
   async start(): Promise<void> {
     if (this.running) throw new Error("nats reader: start() called twice (stop() first)");
     this.running = true;
@@ -364,6 +388,8 @@ export class NatsFeedReader {
   }
 
   private readonly onData = (data: Uint8Array): void => {
+    this.envelopes++;
+    this.receivedBytes += data.byteLength;
     this.repacker.add(data, monoEpochMs());
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -378,6 +404,8 @@ export class NatsFeedReader {
   /** Reads through this connection from now on: its close watched, `<prefix>.>` or the stream subscribed. */
   private async open(nc: NatsConnection, prefix: string): Promise<void> {
     this.nc = nc;
+    this.disconnected = false;
+    this.subscriptionRefused = false;
     void nc.closed().then((why) => this.closedByClient(nc, why), () => undefined);
     const events = nc.status?.();
     if (events !== undefined) void this.watchAuth(events).catch(() => undefined);
@@ -443,6 +471,7 @@ export class NatsFeedReader {
         if (err === null) {
           if (!told) {
             told = true; // cold: the first message after a refusal
+            this.subscriptionRefused = false;
             this.opts.onNatsEvent?.({ kind: "subscribed" });
           }
           return this.onData(msg.data);
@@ -450,6 +479,7 @@ export class NatsFeedReader {
         if (refused) return;
         refused = true; // cold: the refusal (once per subscription: the client drops it)
         this.subscriptionsRefused++;
+        this.subscriptionRefused = true;
         this.opts.onNatsEvent?.({ kind: "subscription_refused", error: err.message });
         this.retry(() => {
           if (this.nc === nc && !nc.isClosed?.()) this.subscribeLive(nc, prefix, true);
@@ -462,7 +492,12 @@ export class NatsFeedReader {
   private async watchAuth(events: AsyncIterable<{ type: string; error?: unknown }>): Promise<void> {
     for await (const e of events) {
       if (e.type === "error" && isAuthError(e.error)) this.authRefused((e.error as Error).message);
-      else if (e.type === "reconnect") this.authAccepted();
+      else if (e.type === "disconnect") this.disconnected = true;
+      else if (e.type === "reconnect") {
+        this.disconnected = false;
+        this.natsReconnects++;
+        this.authAccepted();
+      }
     }
   }
 
@@ -499,6 +534,7 @@ export class NatsFeedReader {
       if (this.stopped) return void (await nc.close().catch(() => undefined));
       await this.open(nc, this.opts.prefix ?? "feeder");
       if (this.stopped) return;
+      this.natsReconnects++;
       this.opts.onNatsEvent?.({ kind: "reconnected" });
       this.authAccepted();
     } catch (err) {

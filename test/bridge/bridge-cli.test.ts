@@ -66,7 +66,7 @@ beforeAll(async () => {
   sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: MARKETS[0]!.symbols }], seed: 23, messagesPerSecond: 50 });
   feeder = new Feeder({ config: feederConfig({ sim, markets: MARKETS, ...A, snapshotIntervalMs: 300, heartbeatIntervalMs: 100 }), log: silentLogger });
   await feeder.start();
-  bridge = cli(["bridge", "to-nats", "-g", `${A.group}:${A.port}`, "--iface", "127.0.0.1", "--nats", nats.url, "--prefix", "cli.md", "--stream", "CLI", "--max-age", "600", "--max-bytes", "64M"]);
+  bridge = cli(["bridge", "to-nats", "-g", `${A.group}:${A.port}`, "--iface", "127.0.0.1", "--nats", nats.url, "--prefix", "cli.md", "--stream", "CLI", "--max-age", "600", "--max-bytes", "64M", "--http", "127.0.0.1:0"]);
 }, 30_000);
 
 afterAll(async () => {
@@ -94,7 +94,7 @@ describe.skipIf(missing !== undefined)(`feeder bridge / listen --nats${missing ?
     // The CLI's NATS packages were loaded by a computed name, which bun build --compile cannot bundle: the binary's
     // bridge and listen --nats exited 1 ("reading NATS needs the package @nats-io/transport-node").
     const binary = sharedBinary();
-    const b = cli(["bridge", "to-nats", "-g", `${A.group}:${A.port}`, "--iface", "127.0.0.1", "--nats", nats.url, "--prefix", "bin.md"], binary);
+    const b = cli(["bridge", "to-nats", "-g", `${A.group}:${A.port}`, "--iface", "127.0.0.1", "--nats", nats.url, "--prefix", "bin.md", "--http", "127.0.0.1:0"], binary);
     const bridgeLog = new Response(b.stderr as ReadableStream<Uint8Array>).text();
     try {
       const r = await validUpdates(["--nats", nats.url, "--prefix", "bin.md"], binary);
@@ -110,7 +110,7 @@ describe.skipIf(missing !== undefined)(`feeder bridge / listen --nats${missing ?
     // rev19: from-nats logged its reader's counters once a minute only, and never its sendErrors (multicast sends
     // the kernel refused): a short run, or local loss, left no trace.
     const B = uniqueDestination(55);
-    const p = cli(["bridge", "from-nats", "--nats", nats.url, "--prefix", "cli.md", "-g", `${B.group}:${B.port}`, "--iface", "127.0.0.1"]);
+    const p = cli(["bridge", "from-nats", "--nats", nats.url, "--prefix", "cli.md", "-g", `${B.group}:${B.port}`, "--iface", "127.0.0.1", "--http", "127.0.0.1:0"]);
     let log = "";
     const decoder = new TextDecoder();
     const reader = (p.stderr as ReadableStream<Uint8Array>).getReader(); // the log

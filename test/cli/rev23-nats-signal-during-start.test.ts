@@ -27,8 +27,8 @@ function silentServer(): { url: string; accepted: () => number } {
 }
 
 const COMMANDS: Record<string, (url: string) => string[]> = {
-  "bridge to-nats": (url) => ["bridge", "to-nats", "--nats", url, "-g", "239.255.23.1:31231"],
-  "bridge from-nats": (url) => ["bridge", "from-nats", "--nats", url, "-g", "239.255.23.2:31232"],
+  "bridge to-nats": (url) => ["bridge", "to-nats", "--nats", url, "-g", "239.255.23.1:31231", "--http", "127.0.0.1:0"],
+  "bridge from-nats": (url) => ["bridge", "from-nats", "--nats", url, "-g", "239.255.23.2:31232", "--http", "127.0.0.1:0"],
   "listen --nats": (url) => ["listen", "--nats", url, "-f", "ndjson"],
 };
 

@@ -275,3 +275,69 @@ describe("deploy/systemd/record.example.toml", () => {
     expect(record.http.port).not.toBe(feeder.http.port);
   });
 });
+
+describe("deploy/systemd/feeder-bridge.service", () => {
+  const file = "feeder-bridge.service";
+  const text = readFileSync(join(ROOT, "deploy/systemd", file), "utf8");
+  const unit = parseUnit(text);
+  const one = service(text);
+  const feederUnit = service(UNITS[0]!.text);
+  const start = one("ExecStart").split(/\s+/);
+  /** ExecStart's arguments run here: the example config for feeder.toml, `dir` for the credentials directory (%d). */
+  const local = (dir: string, config = join(ROOT, "config/feeder.example.toml")) => start.slice(1).map((a) => (a === "/etc/feeder/feeder.toml" ? config : a.replace(/^%d\//, `${dir}/`)));
+
+  test("hardened as feeder.service; a dedicated user, the journal, restarts but not on exit 2, no start limit", () => {
+    for (const key of ["User", "Group", "Restart", "RestartSec", "RestartPreventExitStatus", "StandardOutput", "StandardError", "CapabilityBoundingSet", "AmbientCapabilities", "NoNewPrivileges", "ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices", "ProtectKernelTunables", "ProtectKernelModules", "ProtectControlGroups", "RestrictAddressFamilies", "RestrictNamespaces", "LockPersonality", "LimitNOFILE"]) {
+      expect(one(key), key).toBe(feederUnit(key));
+    }
+    expect(one("SyslogIdentifier")).toBe("feeder-bridge");
+    expect(unit.get("Service")!.has("MemoryDenyWriteExecute")).toBe(false);
+    expect(unit.get("Unit")!.get("StartLimitIntervalSec")).toEqual(["0"]);
+    expect(unit.get("Unit")!.get("After")![0]).toContain("network-online.target");
+    expect(unit.get("Install")!.get("WantedBy")).toEqual(["multi-user.target"]);
+    expect(start.slice(0, 5)).toEqual([BINARY, "bridge", "to-nats", "--config", "/etc/feeder/feeder.toml"]);
+    expect(text).toMatch(/^#\s+CPUAffinity=\d/m);
+  });
+
+  test("credentials through LoadCredential: the password file named by its copy in the credentials directory, nothing secret on the line", () => {
+    const [id, source] = one("LoadCredential").split(":");
+    expect(source).toBe("/etc/feeder/nats-password");
+    expect(start[start.indexOf("--nats-password-file") + 1]).toBe(`%d/${id}`);
+    // The install step puts it there root-only (systemd, running as root, hands the service its copy).
+    expect(text).toMatch(/install -m 0600 -o root -g root \/dev\/stdin \/etc\/feeder\/nats-password/);
+    const flags = start.filter((a) => a.startsWith("--"));
+    for (const f of flags) expect(["--config", "--nats", "--nats-user", "--nats-password-file", "--http"]).toContain(f);
+  });
+
+  test("ExecStart is a command line the real CLI accepts; a bad config or a missing credential is exit 2 of the main process", async () => {
+    const dir = makeTempDir("feeder-bridge-unit-");
+    writeFileSync(join(dir, "nats-password"), "s3cret\n", { mode: 0o600 });
+    expect(await cli([...local(dir), "--help"])).toEqual({ code: 0, err: [] });
+    expect((await cli([...local(dir), "--no-such-flag", "--help"])).code).toBe(2);
+    writeFileSync(join(dir, "bad.toml"), "workers = 0\n");
+    const bad = await cli(local(dir, join(dir, "bad.toml")));
+    expect(bad.code).toBe(2);
+    expect(bad.err.join("")).toContain("workers");
+    const absent = await cli(local(join(dir, "no-credentials")));
+    expect(absent.code).toBe(2);
+    expect(absent.err.join("")).toMatch(/--nats-password-file: cannot read/);
+    expect(one("RestartPreventExitStatus")).toBe("2");
+    expect(unit.get("Service")!.has("ExecStartPre")).toBe(false); // exit 2 must be the main process's
+  });
+
+  test("systemd-analyze verify finds nothing to report (and does report a broken copy)", () => {
+    const dir = makeTempDir("feeder-unit-verify-");
+    const stub = join(dir, "feeder");
+    writeFileSync(stub, "#!/bin/sh\nexit 0\n");
+    chmodSync(stub, 0o755);
+    const verify = (body: string) => {
+      const path = join(dir, file);
+      writeFileSync(path, body.replaceAll(BINARY, stub));
+      const r = Bun.spawnSync(["systemd-analyze", "verify", "--man=no", "--generators=no", path], { stderr: "pipe", stdout: "pipe" });
+      return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
+    };
+    expect(verify(text)).toEqual({ code: 0, out: "" });
+    const broken = verify(text.replace(/^LoadCredential=/m, "LoadCredentials="));
+    expect(broken.out).toContain("Unknown key 'LoadCredentials'");
+  });
+});

@@ -45,9 +45,9 @@ const marketsOf = (venue: string) => Object.keys(venueSpec(venue)!.markets) as M
 function acceptedPaths(): { path: string; table: boolean }[] {
   const out: { path: string; table: boolean }[] = [];
   const minimal = () => ({ venues: { bybit: { linear: { symbols: ["BTCUSDT"] } } } }) as Record<string, any>;
-  const TABLES = new Set(["log", "http", "publish", "venues", "destinations", "retransmit", "overrides"]);
+  const TABLES = new Set(["log", "http", "publish", "venues", "destinations", "retransmit", "overrides", "nats"]);
   for (const k of acceptedKeys(minimal(), [])) out.push({ path: k, table: TABLES.has(k) });
-  for (const section of ["log", "http", "publish"]) {
+  for (const section of ["log", "http", "publish", "nats"]) {
     const raw = minimal();
     raw[section] = {};
     for (const k of acceptedKeys(raw, [section])) out.push({ path: `${section}.${k}`, table: TABLES.has(k) });

@@ -14,8 +14,10 @@ import { UsageError, type CommandContext, type CommandSpec } from "../command.ts
 import { byteSize } from "./capture-args.ts";
 import { NATS_OPTIONS, natsReadOptions, prefixOf, serversOf } from "./nats-args.ts";
 import { natsAccessHelp, natsAccessOf } from "./nats-credentials.ts";
+import type { NatsConfig } from "../../config/types.ts";
 import { describeCredentials } from "../../subscriber/nats-auth.ts";
 import { startOrStop } from "../start-or-stop.ts";
+import { bridgeHttpOf, DEFAULT_FROM_NATS_HTTP, DEFAULT_TO_NATS_HTTP, fromNatsMetrics, fromNatsReadiness, startBridgeHttp, toNatsMetrics, toNatsReadiness, type BridgeHttpAddress, type BridgeHttpHandle, type BridgeHttpSource } from "./bridge-http.ts";
 
 const STATS_INTERVAL_MS = 60_000;
 const MIN_STREAM_BYTES = 1024 * 1024;
@@ -43,9 +45,14 @@ export const bridgeCommand: CommandSpec = {
     "      --max-pending SIZE   to-nats: bytes the NATS client may hold unwritten (NATS or the link slower than",
     "                           the feed) before datagrams are dropped, counted and seen as a loss (default 64M)",
     "      --from WHEN          from-nats with --stream: now (default), all, or an ISO time (replay from it)",
-    "  -c, --config FILE        to-nats: join every destination of the configuration's [publish] section",
+    "  -c, --config FILE        to-nats: join every destination of the configuration's [publish] section;",
+    "                           both: NATS credentials and TLS from its [nats] section (the flags below override it)",
     "  -g, --group G:P          to-nats: a group to join (repeatable); from-nats: the group to publish to",
     "      --iface ADDR         local interface (default 127.0.0.1, or each destination's interface)",
+    "      --http ADDR:PORT     /healthz, /readyz and /metrics (Prometheus) on this loopback address (default",
+    `                           ${DEFAULT_TO_NATS_HTTP} for to-nats, ${DEFAULT_FROM_NATS_HTTP} for from-nats; port 0: any free one);`,
+    "                           off: none. A port taken exits 1: a second bridge of one direction on a host needs",
+    "                           its own --http (or off)",
     "      --ttl N              from-nats: multicast TTL (default 1)",
     "      --source-id N        from-nats: source id of the local stream (default 65000)",
     "      --channel N          from-nats: channel id of the local stream (default 1)",
@@ -80,6 +87,7 @@ export const bridgeCommand: CommandSpec = {
     "max-bytes": { type: "string" },
     "max-pending": { type: "string" },
     "auth-key-file": { type: "string" },
+    http: { type: "string" },
   },
   async run(ctx) {
     const direction = ctx.positionals[0];
@@ -121,8 +129,10 @@ async function toNats(ctx: CommandContext): Promise<number> {
   const groups: { group: string; port: number; iface: string }[] = [];
   let authKeyFile = typeof v["auth-key-file"] === "string" ? v["auth-key-file"] : undefined;
   let maxDatagramBytes: number | undefined;
+  let natsFile: NatsConfig | undefined;
   if (typeof v.config === "string") {
     const config = loadConfigFile(v.config, { requireVenue: false });
+    natsFile = config.nats;
     authKeyFile ??= config.publish.authKeyFile;
     maxDatagramBytes = config.publish.maxDatagramBytes;
     // A unicast destination has no group to join: the bridge reads multicast only (use --group for a unicast bind).
@@ -138,39 +148,62 @@ async function toNats(ctx: CommandContext): Promise<number> {
   // A stream smaller than a message stores none of them, silently (the bridge publishes without acknowledgements).
   if (maxBytes < MIN_STREAM_BYTES) throw new UsageError(`--max-bytes must be at least 1M (the stream keeps whole messages of up to 64 KiB), got ${JSON.stringify(v["max-bytes"])}`);
   const maxPendingBytes = byteSize(v["max-pending"], "max-pending") ?? DEFAULT_MAX_PENDING_BYTES;
-  // Credentials and required TLS, from files read once here (a bad one exits 2 naming it; never the secret).
-  const { credentials, tls } = natsAccessOf(v, servers, ctx.log);
+  // Credentials and required TLS, from files read once here (a bad one exits 2 naming it; never the secret): the
+  // flags', else the config's [nats].
+  const { credentials, tls } = natsAccessOf(v, servers, ctx.log, natsFile);
   let authKey: Uint8Array | undefined;
   try {
     authKey = authKeyFile === undefined ? undefined : readAuthKeyFile(authKeyFile, "--auth-key-file", { fifo: true });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  const httpAddr = bridgeHttpOf(v.http, DEFAULT_TO_NATS_HTTP);
   const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, maxPendingBytes, credentials, tls, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
+  const http = openHttp(ctx, httpAddr, { metrics: () => toNatsMetrics(bridge, prefix, stream), readiness: () => toNatsReadiness(bridge) });
+  if (http === "failed") return 1;
   try {
-    if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx);
+    if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx, http);
   } catch (err) {
     ctx.log.error("bridge could not start", { error: (err as Error).message });
     await bridge.stop().catch(() => undefined);
+    await http?.stop();
     return 1;
   }
-  ctx.log.info("bridging to NATS", { groups: groups.map((g) => `${g.group}:${g.port}@${g.iface}`), servers, prefix, stream, credentials: describeCredentials(credentials), tls: tls !== undefined });
+  ctx.log.info("bridging to NATS", { groups: groups.map((g) => `${g.group}:${g.port}@${g.iface}`), servers, prefix, stream, credentials: describeCredentials(credentials), tls: tls !== undefined, http: http?.url ?? "off" });
   const stats = setInterval(() => ctx.log.info("bridge", { ...bridge.counters }), STATS_INTERVAL_MS);
   await ctx.stopSignal;
   clearInterval(stats);
   await bridge.stop();
+  await http?.stop();
   ctx.log.info("stopped", { ...bridge.counters });
   return 0;
 }
 
+/**
+ * The HTTP server, bound before NATS is dialled (as `feeder run` binds its own first): a port another process holds
+ * ends the start (exit 1: it may clear, so a unit restarts), before anything connects.
+ */
+function openHttp(ctx: CommandContext, addr: BridgeHttpAddress | undefined, source: BridgeHttpSource): BridgeHttpHandle | undefined | "failed" {
+  if (addr === undefined) return undefined;
+  try {
+    return startBridgeHttp(addr, source, ctx.log);
+  } catch (err) {
+    ctx.log.error("bridge could not start: HTTP cannot listen (--http)", { address: `${addr.host}:${addr.port}`, error: (err as Error).message });
+    return "failed";
+  }
+}
+
 async function fromNats(ctx: CommandContext): Promise<number> {
   const v = ctx.values;
-  const read = natsReadOptions(ctx);
-  for (const k of ["config", "max-age", "max-bytes", "max-pending"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for to-nats`);
+  for (const k of ["max-age", "max-bytes", "max-pending"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for to-nats`);
+  // from-nats reads only the [nats] section of a --config file (its credentials and TLS).
+  const natsFile = typeof v.config === "string" ? loadConfigFile(v.config, { requireVenue: false }).nats : undefined;
+  const read = natsReadOptions(ctx, natsFile);
   const given = (v.group as string[] | undefined) ?? [];
   if (given.length !== 1) throw new UsageError("from-nats: give exactly one --group G:P to publish to");
   const iface = ifaceOf(ctx) ?? "127.0.0.1";
   const g = groupOf(given[0]!, iface);
+  const httpAddr = bridgeHttpOf(v.http, DEFAULT_FROM_NATS_HTTP);
   const bridge = new ReverseBridge({
     ...read,
     group: g.group,
@@ -180,26 +213,31 @@ async function fromNats(ctx: CommandContext): Promise<number> {
     sourceId: intIn(v["source-id"], "source-id", 65000, 0, 65535),
     channelId: intIn(v.channel, "channel", 1, 0, 65535),
   });
+  const http = openHttp(ctx, httpAddr, { metrics: () => fromNatsMetrics(bridge, read.prefix ?? "feeder", read.stream), readiness: () => fromNatsReadiness(bridge) });
+  if (http === "failed") return 1;
   try {
-    if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx);
+    if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx, http);
   } catch (err) {
     ctx.log.error("bridge could not start", { error: (err as Error).message });
     await bridge.stop().catch(() => undefined);
+    await http?.stop();
     return 1;
   }
-  ctx.log.info("bridging from NATS", { group: `${g.group}:${g.port}@${iface}`, servers: read.servers, prefix: read.prefix, stream: read.stream, credentials: describeCredentials(read.credentials), tls: read.tls !== undefined });
+  ctx.log.info("bridging from NATS", { group: `${g.group}:${g.port}@${iface}`, servers: read.servers, prefix: read.prefix, stream: read.stream, credentials: describeCredentials(read.credentials), tls: read.tls !== undefined, http: http?.url ?? "off" });
   // The local sends the kernel refused (sendErrors) are counted by the bridge, not the reader: both are logged.
   const counters = () => ({ ...bridge.reader!.counters, sendErrors: bridge.sendErrors });
   const stats = setInterval(() => ctx.log.info("bridge", counters()), STATS_INTERVAL_MS);
   await ctx.stopSignal;
   clearInterval(stats);
   await bridge.stop();
+  await http?.stop();
   ctx.log.info("stopped", counters());
   return 0;
 }
 
 /** A signal while the bridge started (e.g. connecting to NATS): stopped there, exit 0. */
-async function stoppedDuringStart(ctx: CommandContext): Promise<number> {
+async function stoppedDuringStart(ctx: CommandContext, http: BridgeHttpHandle | undefined): Promise<number> {
+  await http?.stop();
   ctx.log.info("stopped during start-up", { signal: await ctx.stopSignal });
   return 0;
 }

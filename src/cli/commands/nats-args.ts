@@ -7,6 +7,7 @@ import { readAuthKeyFile } from "../../core/auth-key.ts";
 import { RateLimitedLog } from "../../core/log.ts";
 import type { BridgeEvent, EnvelopeRefusal } from "../../subscriber/nats-envelope.ts";
 import { useNatsModules, type NatsReadOptions, type NatsReaderEvent } from "../../subscriber/nats-source.ts";
+import type { NatsConfig } from "../../config/types.ts";
 import { UsageError, type CommandContext } from "../command.ts";
 import { NATS_ACCESS_OPTIONS, natsAccessOf } from "./nats-credentials.ts";
 
@@ -56,7 +57,8 @@ export function fromOf(v: unknown, stream: string | undefined): "now" | "all" | 
   return t;
 }
 
-export function natsReadOptions(ctx: CommandContext): NatsReadOptions {
+/** `natsFile`: a --config file's [nats] (from-nats), which the credential and TLS flags override. */
+export function natsReadOptions(ctx: CommandContext, natsFile?: NatsConfig): NatsReadOptions {
   const v = ctx.values;
   const stream = typeof v.stream === "string" ? v.stream : undefined;
   if (stream !== undefined && !/^[A-Za-z0-9_-]+$/.test(stream)) throw new UsageError(`--stream must be a JetStream stream name (letters, digits, _ -), got ${JSON.stringify(stream)}`);
@@ -75,7 +77,7 @@ export function natsReadOptions(ctx: CommandContext): NatsReadOptions {
   }
   const servers = serversOf(v.nats);
   // Credentials and required TLS, from files read once here (a bad one exits 2 naming it; never the secret).
-  const { credentials, tls } = natsAccessOf(v, servers, ctx.log);
+  const { credentials, tls } = natsAccessOf(v, servers, ctx.log, natsFile);
   if (authKey === undefined) return { servers, prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, onNatsEvent, credentials, tls };
   // With a key and a bridge without it (or with another key) every envelope is refused: said at once, then at most
   // every 5 s. Before, listen --nats showed an empty table and logged nothing.

@@ -10,6 +10,7 @@ import { statSync } from "node:fs";
 import type { Logger } from "../../core/log.ts";
 import { FifoWithoutWriterError, FileTooLargeError, readRegularFileSync } from "../../core/regular-file.ts";
 import { tlsRequiredByUrl, type NatsAccess, type NatsCredentials, type NatsTls } from "../../subscriber/nats-auth.ts";
+import type { NatsConfig } from "../../config/types.ts";
 import { UsageError } from "../command.ts";
 
 export const NATS_ACCESS_OPTIONS = {
@@ -62,58 +63,112 @@ export function natsAccessGiven(v: Record<string, unknown>): string | undefined 
   return Object.keys(NATS_ACCESS_OPTIONS).find((k) => v[k] !== undefined && v[k] !== false);
 }
 
+/** A file setting: its path and the name it was given by (`--nats-creds`, or `nats.creds_file` in the config). */
+interface Named {
+  path: string;
+  name: string;
+}
+
+/** Where the credentials and TLS come from, whichever way each was given (flags, or the config's [nats]). */
+interface AccessSpec {
+  creds?: Named | undefined;
+  user?: { value: string; name: string } | undefined;
+  passwordFile?: Named | undefined;
+  tokenFile?: Named | undefined;
+  nkeyFile?: Named | undefined;
+  tls: boolean;
+  ca?: Named | undefined;
+  cert?: Named | undefined;
+  key?: Named | undefined;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+const named = (path: string | undefined, name: string): Named | undefined => (path === undefined ? undefined : { path, name });
+
+/** The credential flags (any one of them replaces the config's credentials as a whole). */
+const CREDENTIAL_FLAGS = ["nats-creds", "nats-user", "nats-password-file", "nats-token-file", "nats-nkey-file"] as const;
+
 /**
- * Credentials and TLS from the flags: at most one kind of credentials (two: exit 2 naming both), each file read and
- * checked. `log` warns of a secret file that group or others may read.
+ * Credentials and TLS from the flags and, with `file`, the `--config` file's [nats] (config/load.ts parseNats; its
+ * keys named in every error): at most one kind of credentials (two: exit 2 naming both), each file read and checked.
+ * A flag overrides the file: any credential flag replaces the file's credentials whole (its kind too), `--nats-ca`
+ * its `ca_file`, `--nats-cert`/`--nats-key` its `cert_file`/`key_file` together; `--nats-tls` or `tls = true`
+ * require TLS. `log` warns of a secret file that group or others may read.
  */
-export function natsAccessOf(v: Record<string, unknown>, servers: string[], log: Logger): NatsAccess {
+export function natsAccessOf(v: Record<string, unknown>, servers: string[], log: Logger, file?: NatsConfig): NatsAccess {
   const given = (["nats-creds", "nats-user", "nats-token-file", "nats-nkey-file"] as const).filter((k) => v[k] !== undefined);
   if (given.length > 1) throw new UsageError(`--${given[0]} and --${given[1]} both give NATS credentials: give one kind`);
   if (v["nats-password-file"] !== undefined && v["nats-user"] === undefined) throw new UsageError("--nats-password-file needs --nats-user");
-  let credentials: NatsCredentials | undefined;
-  if (typeof v["nats-creds"] === "string") {
-    const f = v["nats-creds"];
-    // CRLF line ends (a file that went through Windows) as LF: the client's parser finds no block in them.
-    const creds = text(readSecret(f, "--nats-creds", log)).replaceAll("\r\n", "\n");
-    const why = credsProblem(creds);
-    if (why !== undefined) throw new UsageError(`--nats-creds ${JSON.stringify(f)} ${why}`);
-    credentials = { kind: "creds", creds: new TextEncoder().encode(creds) };
-  } else if (typeof v["nats-user"] === "string") {
-    const user = v["nats-user"];
-    if (user === "" || /[\s\0]/.test(user)) throw new UsageError(`--nats-user must be a user name without spaces, got ${JSON.stringify(user)}`);
-    if (typeof v["nats-password-file"] !== "string") throw new UsageError("--nats-user needs --nats-password-file FILE (the password is never taken from the command line)");
-    credentials = { kind: "user", user, password: oneLine(readSecret(v["nats-password-file"], "--nats-password-file", log), "--nats-password-file", v["nats-password-file"], "password") };
-  } else if (typeof v["nats-token-file"] === "string") {
-    credentials = { kind: "token", token: oneLine(readSecret(v["nats-token-file"], "--nats-token-file", log), "--nats-token-file", v["nats-token-file"], "token") };
-  } else if (typeof v["nats-nkey-file"] === "string") {
-    const f = v["nats-nkey-file"];
-    const seed = text(readSecret(f, "--nats-nkey-file", log)).trim();
-    const why = seedProblem(seed);
-    if (why !== undefined) throw new UsageError(`--nats-nkey-file ${JSON.stringify(f)} ${why}`);
-    credentials = { kind: "nkey", seed: new TextEncoder().encode(seed) };
+  if ((v["nats-cert"] === undefined) !== (v["nats-key"] === undefined)) throw new UsageError("--nats-cert and --nats-key go together (the client certificate and its private key)");
+  const flagCreds = CREDENTIAL_FLAGS.some((k) => v[k] !== undefined);
+  const flagCert = v["nats-cert"] !== undefined;
+  const f = file;
+  const spec: AccessSpec = {
+    tls: v["nats-tls"] === true || f?.tls === true,
+    ca: named(str(v["nats-ca"]), "--nats-ca") ?? named(f?.caFile, "nats.ca_file"),
+    cert: flagCert ? named(str(v["nats-cert"]), "--nats-cert") : named(f?.certFile, "nats.cert_file"),
+    key: flagCert ? named(str(v["nats-key"]), "--nats-key") : named(f?.keyFile, "nats.key_file"),
+  };
+  if (flagCreds) {
+    spec.creds = named(str(v["nats-creds"]), "--nats-creds");
+    spec.user = str(v["nats-user"]) === undefined ? undefined : { value: str(v["nats-user"])!, name: "--nats-user" };
+    spec.passwordFile = named(str(v["nats-password-file"]), "--nats-password-file");
+    spec.tokenFile = named(str(v["nats-token-file"]), "--nats-token-file");
+    spec.nkeyFile = named(str(v["nats-nkey-file"]), "--nats-nkey-file");
+  } else if (f !== undefined) {
+    spec.creds = named(f.credsFile, "nats.creds_file");
+    spec.user = f.user === undefined ? undefined : { value: f.user, name: "nats.user" };
+    spec.passwordFile = named(f.passwordFile, "nats.password_file");
+    spec.tokenFile = named(f.tokenFile, "nats.token_file");
+    spec.nkeyFile = named(f.nkeyFile, "nats.nkey_file");
   }
-  return { credentials, tls: tlsOf(v, servers, log) };
+  return accessOf(spec, servers, log);
 }
 
-/** TLS required by --nats-tls, a tls:// URL or a CA / client certificate; undefined: as before (TLS if offered). */
-function tlsOf(v: Record<string, unknown>, servers: string[], log: Logger): NatsTls | undefined {
-  const ca = typeof v["nats-ca"] === "string" ? v["nats-ca"] : undefined;
-  const certFile = typeof v["nats-cert"] === "string" ? v["nats-cert"] : undefined;
-  const keyFile = typeof v["nats-key"] === "string" ? v["nats-key"] : undefined;
-  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError("--nats-cert and --nats-key go together (the client certificate and its private key)");
-  if (v["nats-tls"] !== true && ca === undefined && certFile === undefined && !tlsRequiredByUrl(servers)) return undefined;
+function accessOf(spec: AccessSpec, servers: string[], log: Logger): NatsAccess {
+  let credentials: NatsCredentials | undefined;
+  if (spec.creds !== undefined) {
+    const { path, name } = spec.creds;
+    // CRLF line ends (a file that went through Windows) as LF: the client's parser finds no block in them.
+    const creds = text(readSecret(path, name, log)).replaceAll("\r\n", "\n");
+    const why = credsProblem(creds);
+    if (why !== undefined) throw new UsageError(`${name} ${JSON.stringify(path)} ${why}`);
+    credentials = { kind: "creds", creds: new TextEncoder().encode(creds) };
+  } else if (spec.user !== undefined) {
+    const { value: user, name } = spec.user;
+    if (user === "" || /[\s\0]/.test(user)) throw new UsageError(`${name} must be a user name without spaces, got ${JSON.stringify(user)}`);
+    const pw = spec.passwordFile;
+    if (pw === undefined) throw new UsageError(`${name} needs ${name === "--nats-user" ? "--nats-password-file FILE" : "nats.password_file"} (the password is never taken from the command line)`);
+    credentials = { kind: "user", user, password: oneLine(readSecret(pw.path, pw.name, log), pw.name, pw.path, "password") };
+  } else if (spec.tokenFile !== undefined) {
+    const { path, name } = spec.tokenFile;
+    credentials = { kind: "token", token: oneLine(readSecret(path, name, log), name, path, "token") };
+  } else if (spec.nkeyFile !== undefined) {
+    const { path, name } = spec.nkeyFile;
+    const seed = text(readSecret(path, name, log)).trim();
+    const why = seedProblem(seed);
+    if (why !== undefined) throw new UsageError(`${name} ${JSON.stringify(path)} ${why}`);
+    credentials = { kind: "nkey", seed: new TextEncoder().encode(seed) };
+  }
+  return { credentials, tls: tlsOf(spec, servers, log) };
+}
+
+/** TLS required by --nats-tls (tls = true), a tls:// URL or a CA / client certificate; undefined: as before (TLS if offered). */
+function tlsOf(spec: AccessSpec, servers: string[], log: Logger): NatsTls | undefined {
+  const { ca, cert: certFile, key: keyFile } = spec;
+  if (!spec.tls && ca === undefined && certFile === undefined && !tlsRequiredByUrl(servers)) return undefined;
   const tls: { ca?: string; cert?: string; key?: string } = {};
-  if (ca !== undefined) tls.ca = certificateOf(ca, "--nats-ca");
+  if (ca !== undefined) tls.ca = certificateOf(ca.path, ca.name);
   if (certFile !== undefined && keyFile !== undefined) {
-    tls.cert = certificateOf(certFile, "--nats-cert");
-    const key = text(readSecret(keyFile, "--nats-key", log));
+    tls.cert = certificateOf(certFile.path, certFile.name);
+    const key = text(readSecret(keyFile.path, keyFile.name, log));
     let matches: boolean;
     try {
       matches = new X509Certificate(tls.cert).checkPrivateKey(createPrivateKey(key));
     } catch {
-      throw new UsageError(`--nats-key ${JSON.stringify(keyFile)} does not hold a PEM private key (unencrypted: the client has no passphrase to give)`);
+      throw new UsageError(`${keyFile.name} ${JSON.stringify(keyFile.path)} does not hold a PEM private key (unencrypted: the client has no passphrase to give)`);
     }
-    if (!matches) throw new UsageError(`--nats-key ${JSON.stringify(keyFile)} is not the key of the --nats-cert certificate ${JSON.stringify(certFile)}`);
+    if (!matches) throw new UsageError(`${keyFile.name} ${JSON.stringify(keyFile.path)} is not the key of the ${certFile.name} certificate ${JSON.stringify(certFile.path)}`);
     tls.key = key;
   }
   return tls;

@@ -1,0 +1,181 @@
+/**
+ * `feeder bridge`'s HTTP: /healthz, /readyz and /metrics (Prometheus text 0.0.4, written by the feeder's own writer,
+ * app/prometheus.ts) on `--http ADDR:PORT`, loopback only (default 127.0.0.1:9465 for to-nats, :9466 for
+ * from-nats, so both directions fit on one host; `--http off`: none). Every value is read at scrape time from the
+ * counters the bridge already keeps (nothing counted for metrics on its hot path). The conventions are the feeder's
+ * (docs/operations.md § Metrics): counters end in `_total`, base units, one metric per quantity, and the series of
+ * one name are disjoint, so `sum()` over a label never double-counts. The counters live on the bridge object, never
+ * on a NATS connection: a reconnect (the client's, or the bridge's after a close for good) neither resets nor
+ * repeats them. Cold path.
+ * @module
+ */
+import type { ForwardBridge } from "../../bridge/forward-bridge.ts";
+import type { ReverseBridge } from "../../bridge/reverse-bridge.ts";
+import type { Logger } from "../../core/log.ts";
+import { isLoopbackHost } from "../../app/http-server.ts";
+import { VERSION } from "../../app/metrics.ts";
+import { processSnapshot, writeProcessMetrics } from "../../app/process-metrics.ts";
+import { PROMETHEUS_CONTENT_TYPE, PromWriter } from "../../app/prometheus.ts";
+import { UsageError } from "../command.ts";
+
+export const DEFAULT_TO_NATS_HTTP = "127.0.0.1:9465";
+export const DEFAULT_FROM_NATS_HTTP = "127.0.0.1:9466";
+
+export interface BridgeHttpAddress {
+  host: string;
+  port: number;
+}
+
+/** `--http ADDR:PORT` or `off`; a host beyond loopback is refused (the bridge's HTTP has no token). */
+export function bridgeHttpOf(v: unknown, dflt: string): BridgeHttpAddress | undefined {
+  const given = v === undefined ? dflt : String(v);
+  if (given === "off") return undefined;
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3}|localhost):(\d{1,5})$/.exec(given);
+  if (m === null || Number(m[2]) > 65535) throw new UsageError(`--http must be ADDR:PORT (e.g. ${dflt}) or off, got ${JSON.stringify(given)}`);
+  if (!isLoopbackHost(m[1]!)) {
+    throw new UsageError(`--http ${JSON.stringify(given)} is beyond loopback: the bridge serves /metrics and /readyz on loopback only (no token); scrape it from this host (a Prometheus agent or a proxy)`);
+  }
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+export interface Readiness {
+  ready: boolean;
+  reasons: string[];
+}
+
+export interface BridgeHttpSource {
+  metrics(): string;
+  readiness(): Readiness;
+}
+
+export interface BridgeHttpHandle {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** Binds at once (a port taken throws: the command exits 1 before it connects to NATS). */
+export function startBridgeHttp(addr: BridgeHttpAddress, source: BridgeHttpSource, log: Logger): BridgeHttpHandle {
+  const server = Bun.serve({
+    hostname: addr.host,
+    port: addr.port,
+    fetch(req) {
+      if (req.method !== "GET" && req.method !== "HEAD") return new Response(`${JSON.stringify({ error: `method ${req.method} not allowed` })}\n`, { status: 405, headers: { allow: "GET, HEAD", "content-type": "application/json" } });
+      const path = new URL(req.url).pathname;
+      if (path === "/healthz") return new Response("ok\n", { headers: { "content-type": "text/plain" } });
+      if (path === "/metrics") return new Response(source.metrics(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
+      if (path === "/readyz") {
+        const r = source.readiness();
+        return new Response(`${JSON.stringify(r)}\n`, { status: r.ready ? 200 : 503, headers: { "content-type": "application/json" } });
+      }
+      return new Response(`${JSON.stringify({ error: `no route ${path}: /healthz, /readyz, /metrics` })}\n`, { status: 404, headers: { "content-type": "application/json" } });
+    },
+    error(err) {
+      log.error("bridge HTTP request failed", { error: err.message });
+      return new Response("internal error\n", { status: 500 });
+    },
+  });
+  return { url: `http://${addr.host}:${server.port}`, stop: async () => void (await server.stop(true)) };
+}
+
+/** The labels every bridge series shares: none. The process's one bridge is said by feeder_bridge_info. */
+function info(w: PromWriter, direction: string, prefix: string, stream: string | undefined): void {
+  w.family("feeder_bridge_info", "gauge", "always 1; the labels say which bridge runs").sample("feeder_bridge_info", { version: VERSION, direction, prefix, stream: stream ?? "" }, 1);
+}
+
+function connection(w: PromWriter, h: { natsConnected: boolean; authRefused: boolean }, c: { natsReconnects: number; natsClosed: number; natsAuthErrors: number }): void {
+  w.family("feeder_bridge_nats_connected", "gauge", "1 while the NATS connection is open (0 while down, reconnecting, or waiting to connect again after a close for good)").sample("feeder_bridge_nats_connected", {}, h.natsConnected ? 1 : 0);
+  w.family("feeder_bridge_nats_auth_refused", "gauge", "1 while the NATS server refuses the bridge's credentials (from the first refusal until a connection is made)").sample("feeder_bridge_nats_auth_refused", {}, h.authRefused ? 1 : 0);
+  w.family("feeder_bridge_nats_reconnects_total", "counter", "NATS connections made again (the client's own reconnects and the bridge's after a close for good)").sample("feeder_bridge_nats_reconnects_total", {}, c.natsReconnects);
+  w.family("feeder_bridge_nats_closed_total", "counter", "times the NATS client closed its connection for good (two authorization errors in a row): the bridge connects again every 2 s").sample("feeder_bridge_nats_closed_total", {}, c.natsClosed);
+  w.family("feeder_bridge_nats_auth_errors_total", "counter", "refusals of the bridge's credentials by the NATS server").sample("feeder_bridge_nats_auth_errors_total", {}, c.natsAuthErrors);
+}
+
+/** to-nats: multicast in, NATS out, the client's backlog, the JetStream stream's watch. */
+export function toNatsMetrics(bridge: ForwardBridge, prefix: string, stream: string | undefined): string {
+  const w = new PromWriter();
+  const c = bridge.counters;
+  const h = bridge.health;
+  info(w, "to-nats", prefix, stream);
+  w.family("feeder_bridge_multicast_received_datagrams_total", "counter", "datagrams read from the groups that passed the checks (checksum, HMAC, framing)").sample("feeder_bridge_multicast_received_datagrams_total", {}, c.datagrams);
+  w.family("feeder_bridge_multicast_rejected_datagrams_total", "counter", "datagrams read from the groups and rejected, by reason (not in received_datagrams)");
+  for (const [reason, n] of Object.entries(c.rejected)) w.sample("feeder_bridge_multicast_rejected_datagrams_total", { reason }, n);
+  w.family("feeder_bridge_multicast_received_bytes_total", "counter", "bytes of every datagram read from the groups, rejected ones included").sample("feeder_bridge_multicast_received_bytes_total", {}, c.receivedBytes);
+  w.family("feeder_bridge_multicast_duplicate_datagrams_total", "counter", "datagrams wholly behind their stream's sequence (copies, or late), dropped as a subscriber drops them").sample("feeder_bridge_multicast_duplicate_datagrams_total", {}, c.duplicates);
+  w.family("feeder_bridge_upstream_gaps_total", "counter", "gaps in an upstream stream's sequence (datagrams lost before the bridge): each skips a forward number").sample("feeder_bridge_upstream_gaps_total", {}, c.upstreamGaps);
+  w.family("feeder_bridge_upstream_seq_jumps_reverted_total", "counter", "jumps ahead of an upstream sequence undone by two datagrams of the line before it").sample("feeder_bridge_upstream_seq_jumps_reverted_total", {}, c.seqJumpsReverted);
+  w.family("feeder_bridge_nats_published_messages_total", "counter", "envelopes handed to the NATS client, by kind (message: a wire message; heartbeat: an upstream heartbeat)");
+  w.sample("feeder_bridge_nats_published_messages_total", { kind: "message" }, c.published);
+  w.sample("feeder_bridge_nats_published_messages_total", { kind: "heartbeat" }, c.heartbeats);
+  w.family("feeder_bridge_nats_published_bytes_total", "counter", "envelope bytes handed to the NATS client").sample("feeder_bridge_nats_published_bytes_total", {}, c.publishedBytes);
+  w.family("feeder_bridge_dropped_messages_total", "counter", "wire messages not published, by reason: disconnected (NATS down), backlog (the client held more than --max-pending), publish_error (the client refused it), undefined_instrument (no definition seen yet); each loss a number skipped, seen by readers");
+  w.sample("feeder_bridge_dropped_messages_total", { reason: "disconnected" }, c.droppedDisconnected);
+  w.sample("feeder_bridge_dropped_messages_total", { reason: "backlog" }, c.droppedBacklog);
+  w.sample("feeder_bridge_dropped_messages_total", { reason: "publish_error" }, c.publishErrors);
+  w.sample("feeder_bridge_dropped_messages_total", { reason: "undefined_instrument" }, c.undefinedInstrument);
+  w.family("feeder_bridge_instruments_over_cap_total", "counter", "definitions of instruments beyond the 65,536 the bridge keeps a subject for").sample("feeder_bridge_instruments_over_cap_total", {}, c.instrumentsOverCap);
+  w.family("feeder_bridge_nats_pending_bytes", "gauge", "bytes the NATS client holds unwritten (its buffer and its socket's): how far publishing lags the feed; 0 when the client hides it").sample("feeder_bridge_nats_pending_bytes", {}, bridge.pendingBytes);
+  w.family("feeder_bridge_nats_server_errors_total", "counter", "errors the NATS server reported (-ERR), e.g. a publish its permissions refuse; not the refusals of the credentials").sample("feeder_bridge_nats_server_errors_total", {}, c.natsErrors);
+  connection(w, h, c);
+  if (stream !== undefined) {
+    const s = { stream };
+    w.family("feeder_bridge_stream_storing", "gauge", "1 while the last check of the JetStream stream read it and found it storing what the bridge publishes").sample("feeder_bridge_stream_storing", s, h.streamStoring === false ? 0 : 1);
+    w.family("feeder_bridge_stream_not_stored_messages_total", "counter", "messages published that the JetStream stream did not store (a hole in the history); the bridge publishes without acknowledgements, so this is its failed-ack count").sample("feeder_bridge_stream_not_stored_messages_total", s, c.streamNotStored);
+    w.family("feeder_bridge_stream_missing_total", "counter", "checks that found the JetStream stream gone (it is created again)").sample("feeder_bridge_stream_missing_total", s, c.streamMissing);
+    w.family("feeder_bridge_stream_check_failures_total", "counter", "checks that could not read the JetStream stream (NATS down or slow, JetStream unavailable)").sample("feeder_bridge_stream_check_failures_total", s, c.streamCheckFailures);
+  }
+  writeProcessMetrics(w, processSnapshot());
+  return w.text();
+}
+
+/** to-nats is ready while it is connected, its credentials taken, nothing dropped and its stream (if any) storing. */
+export function toNatsReadiness(bridge: ForwardBridge): Readiness {
+  const h = bridge.health;
+  const reasons: string[] = [];
+  if (h.authRefused) reasons.push("the NATS server refuses the bridge's credentials");
+  else if (!h.natsConnected) reasons.push("not connected to NATS");
+  if (h.dropping) reasons.push("dropping datagrams: NATS is down or slower than the feed");
+  if (h.streamStoring === false) reasons.push("the JetStream stream is not storing, or cannot be checked");
+  return { ready: reasons.length === 0, reasons };
+}
+
+/** from-nats: NATS in, multicast out, the repacking's counters. */
+export function fromNatsMetrics(bridge: ReverseBridge, prefix: string, stream: string | undefined): string {
+  const w = new PromWriter();
+  const reader = bridge.reader;
+  info(w, "from-nats", prefix, stream);
+  if (reader !== undefined) {
+    const c = reader.counters;
+    w.family("feeder_bridge_nats_received_envelopes_total", "counter", "NATS messages read (envelopes), refused ones included").sample("feeder_bridge_nats_received_envelopes_total", {}, c.envelopes);
+    w.family("feeder_bridge_nats_received_bytes_total", "counter", "bytes of the NATS messages read").sample("feeder_bridge_nats_received_bytes_total", {}, c.receivedBytes);
+    w.family("feeder_bridge_nats_refused_envelopes_total", "counter", "envelopes refused, by reason (short, bad_magic, unknown_version, bad_message, old_session, bad_auth, repeated)");
+    for (const [reason, n] of Object.entries(c.refused)) w.sample("feeder_bridge_nats_refused_envelopes_total", { reason }, n);
+    w.family("feeder_bridge_repacked_messages_total", "counter", "wire messages repacked into the local stream").sample("feeder_bridge_repacked_messages_total", {}, c.messages);
+    w.family("feeder_bridge_other_bridge_envelopes_total", "counter", "envelopes dropped as copies of a second bridge forwarding a stream the reader follows from another").sample("feeder_bridge_other_bridge_envelopes_total", {}, c.otherBridge);
+    w.family("feeder_bridge_older_copies_total", "counter", "book messages dropped as another channel's copy of an event older than one already repacked").sample("feeder_bridge_older_copies_total", {}, c.olderCopies);
+    w.family("feeder_bridge_upstream_gaps_total", "counter", "forward numbers skipped or never seen (something lost on the way): each a gap of the local stream").sample("feeder_bridge_upstream_gaps_total", {}, c.upstreamGaps);
+    w.family("feeder_bridge_upstream_streams_silent_total", "counter", "upstream streams gone silent while others were alive: each a gap of the local stream").sample("feeder_bridge_upstream_streams_silent_total", {}, c.streamsSilent);
+    w.family("feeder_bridge_bridge_failovers_total", "counter", "switches to another bridge of a stream whose followed bridge went silent").sample("feeder_bridge_bridge_failovers_total", {}, c.bridgeFailovers);
+    w.family("feeder_bridge_sessions_total", "counter", "sessions of the local stream started (one per upstream session change)").sample("feeder_bridge_sessions_total", {}, c.sessions);
+    w.family("feeder_bridge_sessions_reverted_total", "counter", "upstream sessions undone (one datagram of a bogus newer session)").sample("feeder_bridge_sessions_reverted_total", {}, c.sessionsReverted);
+    w.family("feeder_bridge_multicast_sent_datagrams_total", "counter", "datagrams sent to the local group").sample("feeder_bridge_multicast_sent_datagrams_total", {}, Math.max(0, c.datagrams - bridge.sendErrors));
+    w.family("feeder_bridge_multicast_sent_bytes_total", "counter", "bytes of those datagrams").sample("feeder_bridge_multicast_sent_bytes_total", {}, bridge.sentBytes);
+    w.family("feeder_bridge_multicast_send_errors_total", "counter", "datagrams the kernel refused (not in sent_datagrams)").sample("feeder_bridge_multicast_send_errors_total", {}, bridge.sendErrors);
+    w.family("feeder_bridge_replaying", "gauge", "1 while a reader of a JetStream stream from all or a time has not reached its live end (lag: it replays history)").sample("feeder_bridge_replaying", {}, reader.repacker.replaying ? 1 : 0);
+    w.family("feeder_bridge_nats_subscriptions_refused_total", "counter", "refusals of the subscription on <prefix>.> by the NATS server (permissions)").sample("feeder_bridge_nats_subscriptions_refused_total", {}, c.subscriptionsRefused);
+    connection(w, reader.health, c);
+  }
+  writeProcessMetrics(w, processSnapshot());
+  return w.text();
+}
+
+/** from-nats is ready while it is connected, its credentials and its subscription taken. */
+export function fromNatsReadiness(bridge: ReverseBridge): Readiness {
+  const reader = bridge.reader;
+  if (reader === undefined) return { ready: false, reasons: ["starting"] };
+  const h = reader.health;
+  const reasons: string[] = [];
+  if (h.authRefused) reasons.push("the NATS server refuses the reader's credentials");
+  else if (!h.natsConnected) reasons.push("not connected to NATS");
+  if (h.subscriptionRefused) reasons.push("the NATS server refuses the subscription on <prefix>.>");
+  return { ready: reasons.length === 0, reasons };
+}

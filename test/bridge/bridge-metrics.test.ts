@@ -1,0 +1,142 @@
+/**
+ * `feeder bridge`'s HTTP (src/cli/commands/bridge-http.ts): /metrics, /readyz and /healthz on --http. Before, the
+ * bridge had none: its counters were only in a log line once a minute. Both directions run in-process against a
+ * real nats-server that is restarted under them: the connection gauge and /readyz follow it, the reconnect is
+ * counted once, and no counter goes down (they live on the bridge, not on the NATS connection). Datagrams go to the
+ * group on 127.0.0.1 (TTL 1).
+ */
+import dgram from "node:dgram";
+import { afterEach, describe, expect, test } from "vitest";
+import { parsePrometheusText } from "../../src/app/prometheus.ts";
+import type { CommandContext } from "../../src/cli/command.ts";
+import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { uniqueDestination } from "../e2e/harness.ts";
+import { freePort } from "../support/free-port.ts";
+import { packer, take, T0 } from "../subscriber/feed-harness.ts";
+import { NatsServer, natsServerMissing } from "./nats-server.ts";
+
+const missing = natsServerMissing();
+const stops: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
+});
+
+/** Runs `feeder bridge <direction>` in-process until the returned stop(); resolves its exit code. */
+function run(direction: string, values: CommandContext["values"]): { code: Promise<number>; stop: () => Promise<number> } {
+  let stop!: (s: string) => void;
+  const stopSignal = new Promise<string>((r) => (stop = r));
+  const code = bridgeCommand.run({ values, positionals: [direction], log: silentLogger, out: () => {}, stopSignal } as unknown as CommandContext);
+  return { code, stop: () => (stop("SIGTERM"), code) };
+}
+
+async function scrape(port: number): Promise<Map<string, number>> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toContain("text/plain; version=0.0.4");
+  const { samples, types } = parsePrometheusText(await res.text());
+  const out = new Map<string, number>();
+  for (const s of samples) {
+    const labels = Object.entries(s.labels).filter(([k]) => k !== "version");
+    out.set(labels.length === 0 ? s.name : `${s.name}{${labels.map(([k, v]) => `${k}=${v}`).join(",")}}`, s.value);
+    if (s.name.startsWith("feeder_bridge_")) expect(types.get(s.name), s.name).toBe(s.name.endsWith("_total") ? "counter" : "gauge");
+  }
+  return out;
+}
+
+async function until(what: string, ok: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.skipIf(missing !== undefined)("feeder bridge: /metrics and /readyz", { timeout: 60_000 }, () => {
+  test("both directions: counters, the connection and readiness across a NATS restart, never counted twice", async () => {
+    const nats = await NatsServer.start();
+    stops.push(() => nats.stop());
+    const G = uniqueDestination(71);
+    const [toPort, fromPort] = [await freePort(), await freePort()];
+    const to = run("to-nats", { nats: nats.url, prefix: "met", group: [`${G.group}:${G.port}`], iface: "127.0.0.1", http: `127.0.0.1:${toPort}` });
+    stops.push(to.stop);
+    const B = uniqueDestination(72);
+    const from = run("from-nats", { nats: nats.url, prefix: "met", group: [`${B.group}:${B.port}`], iface: "127.0.0.1", http: `127.0.0.1:${fromPort}` });
+    stops.push(from.stop);
+    const sock = dgram.createSocket("udp4");
+    stops.push(() => new Promise<void>((r) => sock.close(() => r())));
+    await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
+    sock.setMulticastInterface("127.0.0.1");
+    sock.setMulticastTTL(1);
+    const p = packer({ channelId: 7, sourceId: 3, sessionId: 70, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+    let sentBytes = 0;
+    const beat = () => {
+      p.appendHeartbeat(0);
+      for (const d of take(p)) {
+        sentBytes += d.byteLength;
+        sock.send(d, G.port, G.group);
+      }
+    };
+    const m = { to: new Map<string, number>(), from: new Map<string, number>() };
+    await until("heartbeats through both bridges", async () => {
+      beat();
+      m.to = await scrape(toPort);
+      m.from = await scrape(fromPort);
+      return (m.to.get("feeder_bridge_nats_published_messages_total{kind=heartbeat}") ?? 0) >= 3 && (m.from.get("feeder_bridge_nats_received_envelopes_total") ?? 0) >= 3;
+    });
+    sock.send(new Uint8Array(20), G.port, G.group); // not a datagram (no magic): rejected, its bytes counted as received
+    await until("the garbage datagram rejected", async () => (m.to = await scrape(toPort)).has("feeder_bridge_multicast_rejected_datagrams_total{reason=bad_magic}"));
+    expect(m.to.get("feeder_bridge_nats_connected")).toBe(1);
+    expect(m.from.get("feeder_bridge_nats_connected")).toBe(1);
+    expect(m.to.get("feeder_bridge_multicast_received_datagrams_total")).toBe(m.to.get("feeder_bridge_nats_published_messages_total{kind=heartbeat}"));
+    expect(m.to.get("feeder_bridge_multicast_rejected_datagrams_total{reason=bad_magic}")).toBe(1);
+    expect(m.to.get("feeder_bridge_multicast_received_bytes_total")).toBeGreaterThanOrEqual(20);
+    expect(m.to.get("feeder_bridge_nats_published_bytes_total")).toBeGreaterThan(0);
+    expect(m.to.get("feeder_bridge_info{direction=to-nats,prefix=met,stream=}")).toBe(1);
+    expect(m.from.get("feeder_bridge_nats_received_bytes_total")).toBeGreaterThan(0);
+    expect(m.to.get("feeder_bridge_nats_reconnects_total")).toBe(0);
+    expect(m.to.has("process_cpu_seconds_total")).toBe(true);
+    for (const port of [toPort, fromPort]) {
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).text()).toBe("ok\n");
+      expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
+    }
+
+    await nats.stop();
+    await until("both bridges see NATS down", async () => {
+      beat();
+      return (await scrape(toPort)).get("feeder_bridge_nats_connected") === 0 && (await scrape(fromPort)).get("feeder_bridge_nats_connected") === 0;
+    });
+    const down = await fetch(`http://127.0.0.1:${toPort}/readyz`);
+    expect(down.status).toBe(503);
+    expect(((await down.json()) as { reasons: string[] }).reasons.join("; ")).toMatch(/not connected to NATS/);
+    expect((await fetch(`http://127.0.0.1:${fromPort}/readyz`)).status).toBe(503);
+    const before = { to: await scrape(toPort), from: await scrape(fromPort) };
+
+    await nats.restart();
+    await until("heartbeats again after the restart", async () => {
+      beat();
+      m.to = await scrape(toPort);
+      m.from = await scrape(fromPort);
+      return m.to.get("feeder_bridge_nats_connected") === 1 && (m.to.get("feeder_bridge_nats_published_messages_total{kind=heartbeat}") ?? 0) > before.to.get("feeder_bridge_nats_published_messages_total{kind=heartbeat}")! && m.from.get("feeder_bridge_nats_received_envelopes_total")! > before.from.get("feeder_bridge_nats_received_envelopes_total")!;
+    });
+    expect(m.to.get("feeder_bridge_nats_reconnects_total")).toBe(1);
+    expect(m.from.get("feeder_bridge_nats_reconnects_total")).toBe(1);
+    expect(m.to.get("feeder_bridge_dropped_messages_total{reason=disconnected}")).toBe(0); // heartbeats carry no message
+    for (const [side, now] of [["to", m.to], ["from", m.from]] as const) {
+      for (const [k, v] of before[side]) if (k.endsWith("_total") && !k.startsWith("process_")) expect(now.get(k), `${side} ${k}`).toBeGreaterThanOrEqual(v);
+    }
+    expect((await fetch(`http://127.0.0.1:${toPort}/readyz`)).status).toBe(200);
+    expect(m.to.get("feeder_bridge_multicast_received_bytes_total")).toBeLessThanOrEqual(sentBytes + 20);
+    expect(await to.stop()).toBe(0);
+    expect(await from.stop()).toBe(0);
+  });
+
+  test("an --http port another process holds exits 1 before NATS is dialled; beyond loopback is refused", async () => {
+    const held = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("other") });
+    stops.push(async () => held.stop(true));
+    const r = run("to-nats", { nats: "nats://127.0.0.1:9", group: ["239.255.71.1:31971"], http: `127.0.0.1:${held.port}` });
+    expect(await r.code).toBe(1);
+    await expect(run("to-nats", { nats: "nats://127.0.0.1:9", group: ["239.255.71.1:31971"], http: "0.0.0.0:9465" }).code).rejects.toThrow(/--http "0.0.0.0:9465" is beyond loopback/);
+  });
+});

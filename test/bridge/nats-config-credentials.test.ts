@@ -1,0 +1,166 @@
+/**
+ * NATS credentials and TLS in the `--config` file's [nats] section (config/load.ts parseNats, nats-credentials.ts
+ * natsAccessOf). Before, the file held none (`nats: unknown key`): a unit had to put every credential file on its
+ * command line. The same kinds as the flags, the same checks with errors naming the key, flags overriding the file
+ * (a credential flag replaces its credentials whole), the secret never in an error, a log line or check-config's
+ * output. Then both directions of `feeder bridge -c FILE` against a real nats-server that requires a password.
+ */
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, test } from "vitest";
+import type { CommandContext } from "../../src/cli/command.ts";
+import { UsageError } from "../../src/cli/command.ts";
+import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
+import { natsAccessOf } from "../../src/cli/commands/nats-credentials.ts";
+import { formatConfigToml } from "../../src/config/format.ts";
+import { loadConfigFile } from "../../src/config/load.ts";
+import { ConfigError } from "../../src/core/errors.ts";
+import type { Logger } from "../../src/core/log.ts";
+import { uniqueDestination } from "../e2e/harness.ts";
+import { freePort } from "../support/free-port.ts";
+import { makeTempDir } from "../support/temp-dirs.ts";
+import { NatsServer, natsServerMissing } from "./nats-server.ts";
+
+const dir = makeTempDir("feeder-nats-config-");
+let n = 0;
+function file(text: string, mode = 0o600): string {
+  const path = join(dir, `f${n++}`);
+  writeFileSync(path, text);
+  chmodSync(path, mode);
+  return path;
+}
+/** A config file: one destination (for to-nats) and the given [nats] lines. */
+function config(nats: string, group = "239.255.73.1", port = 31973): string {
+  return file(`[[publish.destinations]]\ngroup = "${group}"\nport = ${port}\n\n[nats]\n${nats}\n`, 0o644);
+}
+function logOf(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const at = (msg: string, f?: object) => void lines.push(`${msg} ${JSON.stringify(f ?? {})}`);
+  const log = { lines, debug: at, info: at, warn: at, error: at, child: () => log };
+  return log;
+}
+const NATS = ["nats://127.0.0.1:4222"];
+const SECRET = "pw-from-the-file-Ü";
+const problems = (path: string): string[] => {
+  try {
+    loadConfigFile(path, { requireVenue: false });
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  return [];
+};
+const usage = (f: () => unknown): string => {
+  try {
+    f();
+  } catch (err) {
+    if (err instanceof UsageError) return err.message;
+    throw err;
+  }
+  return "(no usage error)";
+};
+
+describe("[nats] in the configuration file", () => {
+  test("each kind read from its file; errors name the key, never the secret; check-config prints paths only", () => {
+    const pw = file(`${SECRET}\n`);
+    const c = loadConfigFile(config(`user = "bridge"\npassword_file = "${pw}"`), { requireVenue: false });
+    const log = logOf();
+    expect(natsAccessOf({}, NATS, log, c.nats)).toEqual({ credentials: { kind: "user", user: "bridge", password: SECRET }, tls: undefined });
+    const printed = formatConfigToml(c);
+    expect(printed).toContain(`password_file = ${JSON.stringify(pw)}`);
+    expect(printed).not.toContain(SECRET);
+    const tok = loadConfigFile(config(`token_file = "${file("t0k\n")}"`), { requireVenue: false });
+    expect(natsAccessOf({}, NATS, log, tok.nats).credentials).toEqual({ kind: "token", token: "t0k" });
+    expect(natsAccessOf({}, NATS, log, loadConfigFile(config("tls = true"), { requireVenue: false }).nats).tls).toEqual({});
+    expect(log.lines.join("\n")).not.toContain(SECRET);
+
+    // The file's content checked as the flags' are, named by the key.
+    const empty = loadConfigFile(config(`user = "bridge"\npassword_file = "${file("")}"`), { requireVenue: false });
+    expect(usage(() => natsAccessOf({}, NATS, logOf(), empty.nats))).toMatch(/^nats\.password_file ".*" is empty$/);
+    const twoLines = loadConfigFile(config(`token_file = "${file(`${SECRET}\nmore\n`)}"`), { requireVenue: false });
+    const twoLinesError = usage(() => natsAccessOf({}, NATS, logOf(), twoLines.nats));
+    expect(twoLinesError).toMatch(/^nats\.token_file ".*" must hold the token on one line/);
+    expect(twoLinesError).not.toContain(SECRET);
+    const badSeed = loadConfigFile(config(`nkey_file = "${file("SUNOTASEED\n")}"`), { requireVenue: false });
+    expect(usage(() => natsAccessOf({}, NATS, logOf(), badSeed.nats))).toMatch(/^nats\.nkey_file ".*" does not hold an nkey user seed/);
+    const missing = loadConfigFile(config(`creds_file = "${join(dir, "absent")}"`), { requireVenue: false });
+    expect(usage(() => natsAccessOf({}, NATS, logOf(), missing.nats))).toMatch(/^nats\.creds_file: cannot read/);
+    const open = logOf();
+    natsAccessOf({}, NATS, open, loadConfigFile(config(`token_file = "${file("t\n", 0o644)}"`), { requireVenue: false }).nats);
+    expect(open.lines.join("\n")).toMatch(/nats\.token_file ".*" is open to group or others: chmod 600 it/);
+
+    // The shape, by the loader (check-config says it too).
+    expect(problems(config(`user = "bridge"\npassword_file = "${pw}"\ntoken_file = "${pw}"`))).toEqual(["nats.user and nats.token_file: both give NATS credentials (give one kind)"]);
+    expect(problems(config(`user = "bridge"`))).toEqual(["nats.password_file: missing (expected the file of nats.user's password (never in the configuration itself))"]);
+    expect(problems(config(`password_file = "${pw}"`))).toEqual(["nats.user: missing (expected the user whose password nats.password_file holds)"]);
+    expect(problems(config(`cert_file = "${pw}"`))).toEqual(["nats.cert_file and nats.key_file: give both (the client certificate and its private key) or neither"]);
+    const inline = problems(config(`password = "${SECRET}"`));
+    expect(inline[0]).toMatch(/^nats\.password: unknown key/);
+    expect(inline.join("\n")).not.toContain(SECRET);
+    expect(problems(config(`token_file = ""`))).toEqual(['nats.token_file: "" is not a file path']);
+    expect(problems(config("tls = 1"))).toEqual(["nats.tls: 1 is not true or false"]);
+  });
+
+  test("flags override the file: a credential flag replaces its credentials whole, --nats-ca its ca_file", () => {
+    const c = loadConfigFile(config(`token_file = "${file("from-file\n")}"\nca_file = "${join(dir, "absent-ca.pem")}"`), { requireVenue: false });
+    const pw = file("from-flag\n");
+    // The file's kind (token) and the flags' (user) are not two kinds: the flags' alone count.
+    const a = natsAccessOf({ "nats-user": "u", "nats-password-file": pw, "nats-ca": undefined }, NATS, logOf(), { ...c.nats!, caFile: undefined });
+    expect(a.credentials).toEqual({ kind: "user", user: "u", password: "from-flag" });
+    // The file's ca_file would fail (absent): the flag's is read instead.
+    expect(usage(() => natsAccessOf({}, NATS, logOf(), c.nats))).toMatch(/^nats\.ca_file: cannot read/);
+    expect(usage(() => natsAccessOf({ "nats-ca": join(dir, "other-absent.pem") }, NATS, logOf(), c.nats))).toMatch(/^--nats-ca: cannot read/);
+  });
+});
+
+const missing = natsServerMissing();
+const stops: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
+});
+
+function run(direction: string, values: CommandContext["values"], log = logOf()): { code: Promise<number>; stop: () => Promise<number> } {
+  let stop!: (s: string) => void;
+  const stopSignal = new Promise<string>((r) => (stop = r));
+  const code = bridgeCommand.run({ values, positionals: [direction], log, out: () => {}, stopSignal } as unknown as CommandContext);
+  return { code, stop: () => (stop("SIGTERM"), code) };
+}
+
+async function ready(port: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const status = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0);
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} not ready (${status})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.skipIf(missing !== undefined)("feeder bridge -c FILE: the [nats] credentials against a server", () => {
+  test("both directions connect with the file's password; a wrong one in the file is refused (exit 1)", async () => {
+    const nats = await NatsServer.start(`authorization { users = [ { user: bridge, password: "${SECRET}" } ] }`);
+    stops.push(() => nats.stop());
+    const G = uniqueDestination(73);
+    const good = config(`user = "bridge"\npassword_file = "${file(`${SECRET}\n`)}"`, G.group, G.port);
+    const [toPort, fromPort] = [await freePort(), await freePort()];
+    const to = run("to-nats", { nats: nats.url, prefix: "cfg", config: good, iface: "127.0.0.1", http: `127.0.0.1:${toPort}` });
+    stops.push(to.stop);
+    const B = uniqueDestination(74);
+    const from = run("from-nats", { nats: nats.url, prefix: "cfg", config: good, group: [`${B.group}:${B.port}`], iface: "127.0.0.1", http: `127.0.0.1:${fromPort}` });
+    stops.push(from.stop);
+    await ready(toPort);
+    await ready(fromPort);
+    expect(await to.stop()).toBe(0);
+    expect(await from.stop()).toBe(0);
+    const wrong = config(`user = "bridge"\npassword_file = "${file("not-it\n")}"`, G.group, G.port);
+    const log = logOf();
+    expect(await run("to-nats", { nats: nats.url, prefix: "cfg", config: wrong, iface: "127.0.0.1", http: "off" }, log).code).toBe(1);
+    expect(log.lines.join("\n")).toMatch(/refused the bridge's credentials \(user \\"bridge\\" with a password\)/);
+    expect(log.lines.join("\n")).not.toContain("not-it");
+    // A flag overrides the file: the right password by flag, the wrong one in the file.
+    const flagged = run("to-nats", { nats: nats.url, prefix: "cfg", config: wrong, iface: "127.0.0.1", http: `127.0.0.1:${toPort}`, "nats-user": "bridge", "nats-password-file": file(`${SECRET}\n`) });
+    stops.push(flagged.stop);
+    await ready(toPort);
+    expect(await flagged.stop()).toBe(0);
+  }, 30_000);
+});
