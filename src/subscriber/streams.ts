@@ -48,10 +48,30 @@ function confirm(src: SourceState): void {
   // for a clock-step restart and retired it (its refreshes dropped as a dead run's for good).
   const replaced = src.skipped.splice(0);
   if (src.prevStartUs >= 0) replaced.unshift(src.prevStartUs, src.prevId);
-  for (let i = 0; i < replaced.length; i += 2) {
-    if (src.retired.length >= 2 * RETIRED_SESSIONS) src.retired.splice(0, 2);
-    src.retired.push(replaced[i]!, replaced[i + 1]!);
+  for (let i = 0; i < replaced.length; i += 2) retire(src, replaced[i]!, replaced[i + 1]!);
+}
+
+/**
+ * Cold: a revert went back to the source's session (src.startUs, src.id), proved by two datagrams of its own. Newer
+ * than the last confirmed one (a restart a bogus header replaced while provisional), it is confirmed as by confirm:
+ * that one and the runs it replaced while provisional are retired (left alive, one's late datagrams once the proved
+ * run was stale passed for a clock-step restart and retired it for good). The runs newer than it, undone, are not:
+ * one may be real (its datagrams then take it again).
+ */
+function proved(src: SourceState): void {
+  src.pending = false;
+  const replaced = src.skipped.splice(0);
+  if (src.prevStartUs < 0 || compareSessions(src.startUs, src.id, src.prevStartUs, src.prevId) > 0) {
+    if (src.prevStartUs >= 0) retire(src, src.prevStartUs, src.prevId);
+    for (let i = 0; i < replaced.length; i += 2) {
+      if (compareSessions(replaced[i]!, replaced[i + 1]!, src.startUs, src.id) < 0) retire(src, replaced[i]!, replaced[i + 1]!);
+    }
   }
+}
+
+function retire(src: SourceState, startUs: number, id: number): void {
+  if (src.retired.length >= 2 * RETIRED_SESSIONS) src.retired.splice(0, 2);
+  src.retired.push(startUs, id);
 }
 
 /** Cold: the session was replaced by a confirmed newer one of the source. */
@@ -409,8 +429,7 @@ export class StreamTable {
     // a real restart newer than that, or the first real session when the bogus datagram was the first seen).
     src.startUs = sessionStartUs;
     src.id = sessionId;
-    src.pending = false;
-    src.skipped.length = 0; // none confirmed replaced them: the one gone back to may be among them
+    proved(src);
     this.counters.sessionsReverted++;
     for (const [key, s] of this.streams) {
       if (s.source !== src || compareSessions(s.sessionStartUs, s.sessionId, sessionStartUs, sessionId) <= 0) continue;
