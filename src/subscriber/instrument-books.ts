@@ -739,10 +739,14 @@ export class InstrumentBooks {
     const d = this.defReader.wrap(r);
     const id = d.instrumentId;
     const book = this.bookFor(id, d.priceExp, d.qtyExp);
-    if (book === undefined || !this.admitSession(book, st)) return;
+    if (book === undefined) return;
+    const sourceBefore = book.sourceId;
+    if (!this.admitSession(book, st)) return;
     // A book only defined yet is this stream's (not moved off the one carrying its levels): with no stream, a full
-    // table took it first for a new id while its stream was live (evictSilentBook), and its definition with it.
-    if (book.streamKey < 0) book.streamKey = st.key;
+    // table took it first for a new id while its stream was live (evictSilentBook), and its definition with it. So is
+    // one this definition moved to its source (superseded): left on a stream of its old source, that stream's restart
+    // walked the old source's list for it (invalidateSourceStream), and its silence evicted it with the new one live.
+    if (book.streamKey < 0 || book.sourceId !== sourceBefore) book.streamKey = st.key;
     if (!applyDefinition(book, d, id)) return; // definitions.ts
     for (const l of this.listeners.definition) this.listeners.call(l, book);
   }
