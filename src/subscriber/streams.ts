@@ -81,6 +81,21 @@ function isRetired(src: SourceState, startUs: number, id: number): boolean {
   return false;
 }
 
+/**
+ * Cold: whether datagrams of this session, older than the source's provisional newest one, may prove that one bogus
+ * (duringPending): a revert goes back to the last confirmed session or a later one, or to one replaced while
+ * provisional (a clock-step restart starts before the run it replaced); never to a run the source left behind. A
+ * stream still on such a run (its late datagrams, or another process sharing the source id) took the source back to
+ * it: two of them undid a restart, the books went to the retired run, and the run confirmed before was not retired.
+ */
+function mayProve(src: SourceState, startUs: number, id: number): boolean {
+  if (isRetired(src, startUs, id)) return false;
+  if (compareSessions(startUs, id, src.prevStartUs, src.prevId) >= 0) return true;
+  const s = src.skipped;
+  for (let i = 0; i < s.length; i += 2) if (s[i] === startUs && s[i + 1] === id) return true;
+  return false;
+}
+
 /** Orders publisher sessions by (sessionStartUs, sessionId): < 0 when a is older than b, 0 when the same. */
 export function compareSessions(aStartUs: number, aId: number, bStartUs: number, bId: number): number {
   if (aStartUs !== bStartUs) return aStartUs < bStartUs ? -1 : 1;
@@ -246,7 +261,7 @@ export class StreamTable {
       src.adoptedAtUs = recvTimeUs;
       src.adoptedOnChannel = channelId;
     } else if (vsSource < 0) {
-      if (src.pending && compareSessions(sessionStartUs, sessionId, src.prevStartUs, src.prevId) >= 0) return this.duringPending(src, st, r, recvTimeUs);
+      if (src.pending && mayProve(src, sessionStartUs, sessionId)) return this.duringPending(src, st, r, recvTimeUs);
       this.counters.oldSessionDatagrams++; // a late datagram of a session already superseded
       return undefined;
     } else if (src.pending && ++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) {
@@ -415,6 +430,10 @@ export class StreamTable {
     if (sessionId === src.id && sessionStartUs === src.startUs) {
       if (++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) confirm(src);
       return st; // the stream is on the newest session (the caller only passes one whose session matched)
+    }
+    if (!mayProve(src, sessionStartUs, sessionId)) {
+      this.counters.oldSessionDatagrams++; // a stream still on a run the source left behind: no evidence
+      return undefined;
     }
     if (sessionStartUs !== src.oldStartUs || sessionId !== src.oldId) {
       src.oldStartUs = sessionStartUs; // evidence must come from one session (another bogus one must not count)
