@@ -52,20 +52,23 @@ function confirm(src: SourceState): void {
 }
 
 /**
- * Cold: a revert went back to the source's session (src.startUs, src.id), proved by two datagrams of its own. Newer
- * than the last confirmed one (a restart a bogus header replaced while provisional), it is confirmed as by confirm:
- * that one and the runs it replaced while provisional are retired (left alive, one's late datagrams once the proved
- * run was stale passed for a clock-step restart and retired it for good). The runs newer than it, undone, are not:
- * one may be real (its datagrams then take it again).
+ * Cold: a revert went back to the source's session (src.startUs, src.id), proved by two datagrams of its own. Unless
+ * it is the last confirmed one, it is a later run (a restart a bogus header replaced while provisional, or one whose
+ * host clock stepped back: then it starts earlier) and now confirmed as by confirm: the last confirmed run and the
+ * runs replaced before it while provisional are retired (left alive, one's late datagrams once the proved run was
+ * stale passed for a restart and retired it for good). The runs after it, undone, are not: one may be real (its
+ * datagrams then take it again).
  */
 function proved(src: SourceState): void {
   src.pending = false;
   const replaced = src.skipped.splice(0);
-  if (src.prevStartUs < 0 || compareSessions(src.startUs, src.id, src.prevStartUs, src.prevId) > 0) {
-    if (src.prevStartUs >= 0) retire(src, src.prevStartUs, src.prevId);
-    for (let i = 0; i < replaced.length; i += 2) {
-      if (compareSessions(replaced[i]!, replaced[i + 1]!, src.startUs, src.id) < 0) retire(src, replaced[i]!, replaced[i + 1]!);
-    }
+  if (src.prevStartUs >= 0 && src.startUs === src.prevStartUs && src.id === src.prevId) return;
+  if (src.prevStartUs >= 0) retire(src, src.prevStartUs, src.prevId);
+  // skipped is in the order the runs came: the ones before it when it is among them, else those older than it.
+  let at = -1;
+  for (let i = 0; i < replaced.length && at < 0; i += 2) if (replaced[i] === src.startUs && replaced[i + 1] === src.id) at = i;
+  for (let i = 0; i < replaced.length; i += 2) {
+    if (at >= 0 ? i < at : compareSessions(replaced[i]!, replaced[i + 1]!, src.startUs, src.id) < 0) retire(src, replaced[i]!, replaced[i + 1]!);
   }
 }
 
