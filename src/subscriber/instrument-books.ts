@@ -16,7 +16,7 @@ import { BookList } from "./book-list.ts";
 import { applyDefinition } from "./definitions.ts";
 import type { Listeners } from "./listeners.ts";
 import { compareSessions, type StreamRef, type StreamTable } from "./streams.ts";
-import { SubscriberBook } from "./subscriber-book.ts";
+import { type LeftHigh, SubscriberBook } from "./subscriber-book.ts";
 import type { EvictEvent, StatusEvent, SubscriberCounters, UpdateEvent, UpdateKind } from "./subscriber-types.ts";
 
 const NO_LEVELS = new Float64Array(0);
@@ -33,6 +33,12 @@ export const STALE_ASSEMBLY_MS = 10_000;
 export const SEND_AHEAD_MAX_US = 60_000_000;
 /** Streams whose refused older snapshots a book remembers at once (SubscriberBook.olderMarks). */
 const OLDER_MARKS = 4;
+/**
+ * Sessions left whose highSeq a book remembers (SubscriberBook.leftHighs): the confirmed one and the provisional ones
+ * a revert may go back to (a publisher restarted twice quickly, a bogus header after that); a forger cycling more
+ * sessions, each with an event of the book, pushes the oldest out.
+ */
+const LEFT_HIGHS = 4;
 
 export interface BookLimits {
   /** The publisher's publish.snapshot_depth (0: snapshots carry whole books). */
@@ -211,17 +217,16 @@ export class InstrumentBooks {
   // Cold: a publisher restart.
   private supersede(book: SubscriberBook, st: StreamRef): void {
     const previousSessionId = book.sessionId;
-    const back = book.prevHigh; // this session's, when a revert left it: taken again, the book applied that much of it
-    // Kept for a revert (revertSource): the newer session may be bogus, the book then back in this one. Not replaced
-    // by a session with none (one of several bogus ones in a row): the one a revert goes back to is kept.
-    if (book.highSeq >= 0) book.prevHigh = { sessionStartUs: book.sessionStartUs, sessionId: previousSessionId, seq: book.highSeq, sendTimeUs: book.highSendTimeUs, recvUs: book.highRecvUs };
+    // Kept for a revert (revertSource): the newer session may be bogus, the book then back in this one.
+    this.rememberHigh(book);
     book.sessionId = st.sessionId;
     book.sessionStartUs = st.sessionStartUs;
     this.setSource(book, st.sourceId);
     this.counters.superseded++;
     this.invalidate(book);
     this.forgetSequence(book);
-    if (back !== undefined && back.sessionStartUs === st.sessionStartUs && back.sessionId === st.sessionId) this.restoreHigh(book, back);
+    // A session a revert undid, taken again (it was real, the older one's datagrams late): the book applied that much of it.
+    this.recallHigh(book, st.sourceId, st.sessionStartUs, st.sessionId);
     const e = { book, previousSessionId, sessionId: st.sessionId, channelId: st.channelId, sourceId: st.sourceId };
     for (const l of this.listeners.supersede) this.listeners.call(l, e);
   }
@@ -279,20 +284,47 @@ export class InstrumentBooks {
     for (let l = this.sourceBooks.get(sourceId)?.head ?? null; l !== null; l = l.next) {
       const book = l.book;
       if (compareSessions(book.sessionStartUs, book.sessionId, startUs, id) <= 0) continue;
-      const prev = book.prevHigh;
-      // The undone session's, swapped in: if its datagrams come again (it was real, the older one's late), supersede
-      // takes it back; forgotten, a snapshot of it sent earlier loaded the book behind what it had shown usable. As in
-      // supersede, one with none (a bogus one) does not replace what is kept.
-      if (book.highSeq >= 0) book.prevHigh = { sessionStartUs: book.sessionStartUs, sessionId: book.sessionId, seq: book.highSeq, sendTimeUs: book.highSendTimeUs, recvUs: book.highRecvUs };
+      // The undone session's too: if its datagrams come again (it was real, the older one's late), supersede takes it
+      // back; forgotten, a snapshot of it sent earlier loaded the book behind what it had shown usable.
+      this.rememberHigh(book);
       book.sessionId = id;
       book.sessionStartUs = startUs;
       this.invalidate(book);
       this.forgetSequence(book);
-      if (prev !== undefined && prev.sessionStartUs === startUs && prev.sessionId === id) this.restoreHigh(book, prev);
+      this.recallHigh(book, sourceId, startUs, id);
     }
   }
 
-  private restoreHigh(book: SubscriberBook, h: NonNullable<SubscriberBook["prevHigh"]>): void {
+  /**
+   * Cold: the book leaves its session (supersede, revert) with a highSeq: kept, the last LEFT_HIGHS sessions so, for
+   * a return to it. A session left with none (a bogus one's) keeps nothing and pushes out nothing.
+   */
+  private rememberHigh(book: SubscriberBook): void {
+    if (book.highSeq < 0) return;
+    const list = (book.leftHighs ??= []);
+    let e = list.find((h) => h.sourceId === book.sourceId && h.sessionStartUs === book.sessionStartUs && h.sessionId === book.sessionId);
+    if (e === undefined) {
+      e = list.length < LEFT_HIGHS ? ({} as LeftHigh) : list.shift()!;
+      list.push(e);
+    }
+    e.sourceId = book.sourceId;
+    e.sessionStartUs = book.sessionStartUs;
+    e.sessionId = book.sessionId;
+    e.seq = book.highSeq;
+    e.sendTimeUs = book.highSendTimeUs;
+    e.recvUs = book.highRecvUs;
+  }
+
+  /**
+   * Cold: the book (its sequence forgotten) is in that session again: the highSeq it applied there comes back. Taken
+   * off the list: from here it is the book's own (proved bogus, it is forgotten, and no stale copy comes back later).
+   */
+  private recallHigh(book: SubscriberBook, sourceId: number, startUs: number, id: number): void {
+    const list = book.leftHighs;
+    if (list === undefined) return;
+    const i = list.findIndex((h) => h.sourceId === sourceId && h.sessionStartUs === startUs && h.sessionId === id);
+    if (i < 0) return;
+    const h = list.splice(i, 1)[0]!;
     book.highSeq = h.seq;
     book.highSendTimeUs = h.sendTimeUs;
     book.highRecvUs = h.recvUs;
@@ -707,10 +739,14 @@ export class InstrumentBooks {
     const d = this.defReader.wrap(r);
     const id = d.instrumentId;
     const book = this.bookFor(id, d.priceExp, d.qtyExp);
-    if (book === undefined || !this.admitSession(book, st)) return;
+    if (book === undefined) return;
+    const sourceBefore = book.sourceId;
+    if (!this.admitSession(book, st)) return;
     // A book only defined yet is this stream's (not moved off the one carrying its levels): with no stream, a full
-    // table took it first for a new id while its stream was live (evictSilentBook), and its definition with it.
-    if (book.streamKey < 0) book.streamKey = st.key;
+    // table took it first for a new id while its stream was live (evictSilentBook), and its definition with it. So is
+    // one this definition moved to its source (superseded): left on a stream of its old source, that stream's restart
+    // walked the old source's list for it (invalidateSourceStream), and its silence evicted it with the new one live.
+    if (book.streamKey < 0 || book.sourceId !== sourceBefore) book.streamKey = st.key;
     if (!applyDefinition(book, d, id)) return; // definitions.ts
     for (const l of this.listeners.definition) this.listeners.call(l, book);
   }

@@ -48,16 +48,54 @@ function confirm(src: SourceState): void {
   // for a clock-step restart and retired it (its refreshes dropped as a dead run's for good).
   const replaced = src.skipped.splice(0);
   if (src.prevStartUs >= 0) replaced.unshift(src.prevStartUs, src.prevId);
+  for (let i = 0; i < replaced.length; i += 2) retire(src, replaced[i]!, replaced[i + 1]!);
+}
+
+/**
+ * Cold: a revert went back to the source's session (src.startUs, src.id), proved by two datagrams of its own. Unless
+ * it is the last confirmed one, it is a later run (a restart a bogus header replaced while provisional, or one whose
+ * host clock stepped back: then it starts earlier) and now confirmed as by confirm: the last confirmed run and the
+ * runs replaced before it while provisional are retired (left alive, one's late datagrams once the proved run was
+ * stale passed for a restart and retired it for good). The runs after it, undone, are not: one may be real (its
+ * datagrams then take it again).
+ */
+function proved(src: SourceState): void {
+  src.pending = false;
+  const replaced = src.skipped.splice(0);
+  if (src.prevStartUs >= 0 && src.startUs === src.prevStartUs && src.id === src.prevId) return;
+  if (src.prevStartUs >= 0) retire(src, src.prevStartUs, src.prevId);
+  // skipped is in the order the runs came: the ones before it when it is among them, else those older than it.
+  let at = -1;
+  for (let i = 0; i < replaced.length && at < 0; i += 2) if (replaced[i] === src.startUs && replaced[i + 1] === src.id) at = i;
   for (let i = 0; i < replaced.length; i += 2) {
-    if (src.retired.length >= 2 * RETIRED_SESSIONS) src.retired.splice(0, 2);
-    src.retired.push(replaced[i]!, replaced[i + 1]!);
+    if (at >= 0 ? i < at : compareSessions(replaced[i]!, replaced[i + 1]!, src.startUs, src.id) < 0) retire(src, replaced[i]!, replaced[i + 1]!);
   }
+}
+
+function retire(src: SourceState, startUs: number, id: number): void {
+  if (src.retired.length >= 2 * RETIRED_SESSIONS) src.retired.splice(0, 2);
+  src.retired.push(startUs, id);
 }
 
 /** Cold: the session was replaced by a confirmed newer one of the source. */
 function isRetired(src: SourceState, startUs: number, id: number): boolean {
   const r = src.retired;
   for (let i = 0; i < r.length; i += 2) if (r[i] === startUs && r[i + 1] === id) return true;
+  return false;
+}
+
+/**
+ * Cold: whether datagrams of this session, older than the source's provisional newest one, may prove that one bogus
+ * (duringPending): a revert goes back to the last confirmed session or a later one, or to one replaced while
+ * provisional (a clock-step restart starts before the run it replaced); never to a run the source left behind. A
+ * stream still on such a run (its late datagrams, or another process sharing the source id) took the source back to
+ * it: two of them undid a restart, the books went to the retired run, and the run confirmed before was not retired.
+ */
+function mayProve(src: SourceState, startUs: number, id: number): boolean {
+  if (isRetired(src, startUs, id)) return false;
+  if (compareSessions(startUs, id, src.prevStartUs, src.prevId) >= 0) return true;
+  const s = src.skipped;
+  for (let i = 0; i < s.length; i += 2) if (s[i] === startUs && s[i + 1] === id) return true;
   return false;
 }
 
@@ -226,7 +264,7 @@ export class StreamTable {
       src.adoptedAtUs = recvTimeUs;
       src.adoptedOnChannel = channelId;
     } else if (vsSource < 0) {
-      if (src.pending && compareSessions(sessionStartUs, sessionId, src.prevStartUs, src.prevId) >= 0) return this.duringPending(src, st, r, recvTimeUs);
+      if (src.pending && mayProve(src, sessionStartUs, sessionId)) return this.duringPending(src, st, r, recvTimeUs);
       this.counters.oldSessionDatagrams++; // a late datagram of a session already superseded
       return undefined;
     } else if (src.pending && ++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) {
@@ -396,6 +434,10 @@ export class StreamTable {
       if (++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) confirm(src);
       return st; // the stream is on the newest session (the caller only passes one whose session matched)
     }
+    if (!mayProve(src, sessionStartUs, sessionId)) {
+      this.counters.oldSessionDatagrams++; // a stream still on a run the source left behind: no evidence
+      return undefined;
+    }
     if (sessionStartUs !== src.oldStartUs || sessionId !== src.oldId) {
       src.oldStartUs = sessionStartUs; // evidence must come from one session (another bogus one must not count)
       src.oldId = sessionId;
@@ -409,8 +451,7 @@ export class StreamTable {
     // a real restart newer than that, or the first real session when the bogus datagram was the first seen).
     src.startUs = sessionStartUs;
     src.id = sessionId;
-    src.pending = false;
-    src.skipped.length = 0; // none confirmed replaced them: the one gone back to may be among them
+    proved(src);
     this.counters.sessionsReverted++;
     for (const [key, s] of this.streams) {
       if (s.source !== src || compareSessions(s.sessionStartUs, s.sessionId, sessionStartUs, sessionId) <= 0) continue;

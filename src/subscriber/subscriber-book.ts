@@ -15,6 +15,16 @@ export const UNKNOWN_NAME = "unknown";
 const INITIAL_LADDER_LEVELS = 16;
 const NO_LEVELS = new Float64Array(0);
 
+/** A session a book left, by (sourceId, sessionStartUs, sessionId), and its highSeq there with that event's times. */
+export interface LeftHigh {
+  sourceId: number;
+  sessionStartUs: number;
+  sessionId: number;
+  seq: number;
+  sendTimeUs: number;
+  recvUs: number;
+}
+
 export class SubscriberBook extends LadderBook implements BookView {
   readonly instrumentId: number;
   /**
@@ -90,10 +100,12 @@ export class SubscriberBook extends LadderBook implements BookView {
   /** highSeq's receipt on the receipt clock (monotonic; never the shown one, which a wall step moves). */
   highRecvUs = 0;
   /**
-   * The session the last supersede left (one with a highSeq: a bogus one after another does not replace it), or the
-   * one the last revert undid, with its highSeq then (and times): back if that session is (revertSource, supersede).
+   * The sessions the book left with a highSeq (superseded, or undone by a revert), the last few
+   * (InstrumentBooks.rememberHigh), each with its highSeq then: taken back if the book returns to that session
+   * (revertSource, supersede). One remembered (the last left) lost the confirmed session's when two provisional ones
+   * in a row brought the book an event (a publisher restarted twice quickly): undone, it went back without it.
    */
-  prevHigh: { sessionStartUs: number; sessionId: number; seq: number; sendTimeUs: number; recvUs: number } | undefined = undefined;
+  leftHighs: LeftHigh[] | undefined = undefined;
   /**
    * Snapshots refused as older than highSeq: the highSeq they were refused at (−1: none) and, per stream, the latest
    * one's (streamKey, instrSeq) pairs, OLDER_MARKS streams in a ring (allocated at the first refusal). Another from a

@@ -5,7 +5,7 @@
  * model of the rule: nothing heard for max(staleAfterMs, 3 × its heartbeat interval, 0 or over 60 s as 60 s) since
  * its last datagram or the last start(), seen so by a stale check) and silent longest, no book unless its stream is
  * so or gone; the `silent` flags are the model's; and every count (streams, books, bookLevels, assembly scratch,
- * held datagrams, each source's streams, the sources remembered) equals a recount. The subscriber's clock is the
+ * held datagrams, each source's streams, the sources remembered, each source's list of books) equals a recount. The subscriber's clock is the
  * test's (mono-clock.ts mocked): silence is virtual time, no waiting.
  */
 import { describe, it, vi } from "vitest";
@@ -48,7 +48,7 @@ interface Actor {
 interface Insides {
   streams: Map<number, StreamState>;
   streamTable: { sources: Map<number, SourceState>; idleSources: Map<number, SourceState> };
-  instrumentBooks: { budget: { idle: BookList; parts: BookList; chunks: BookList } };
+  instrumentBooks: { budget: { idle: BookList; parts: BookList; chunks: BookList }; sourceBooks: Map<number, BookList> };
   recovery?: { pending: Map<number, { st: StreamState; held: Uint8Array[] }>; ready: unknown[] };
 }
 
@@ -184,6 +184,22 @@ async function run(seed: number, steps: number, withRetransmit: boolean, staleAf
     const budget = ins.instrumentBooks.budget;
     for (const b of [...listed(budget.idle), ...listed(budget.parts), ...listed(budget.chunks)]) {
       eq(sub.books.get(b.instrumentId), b, `${ctx}: an assembly list holds a book not in the table`);
+    }
+    // Each source's list (what a new session, a stream's restart and a revert walk) is exactly the table's books of
+    // that source, each once; a book carried by a stream is of that stream's source (the walks find it).
+    const bySource = new Map<number, SubscriberBook[]>();
+    for (const b of sub.books.values()) {
+      if (b.streamKey >= 0) eq(b.streamKey % 65536, b.sourceId, `${ctx}: book ${b.instrumentId} carried by a stream of another source`);
+      if (b.sourceId >= 0) bySource.set(b.sourceId, [...(bySource.get(b.sourceId) ?? []), b]);
+    }
+    const lists = ins.instrumentBooks.sourceBooks;
+    eq(lists.size, bySource.size, `${ctx}: source lists`);
+    for (const [id, want] of bySource) {
+      const got = lists.get(id);
+      ok(got !== undefined && got.head !== null, `${ctx}: source ${id} has books but no list`);
+      const on = listed(got!);
+      eq(on.length, want.length, `${ctx}: source ${id}'s list length`);
+      for (const b of want) ok(on.includes(b), `${ctx}: book ${b.instrumentId} not on its source ${id}'s list`);
     }
     const rec = ins.recovery;
     if (rec !== undefined) {
