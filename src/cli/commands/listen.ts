@@ -105,7 +105,7 @@ export const listenCommand: CommandSpec = {
     "publish.snapshot_depth is known, null for a side sent whole) and per gap/session/stale/repair/supersede/",
     "evict/exponent/error event (type = event; evict: a book the subscriber's full table gave up for a new one,",
     "its stream silent); timestamps are integer µs since the epoch (a book's tsExchangeUs, tsEventUs and tsRecvUs",
-    "null when the wire says unknown, its 0: a venue without a matching-engine time; as export --books jsonl),",
+    "null when the wire says unknown, its 0: a venue without a matching-engine time; as in the jsonl book rows of export),",
     "prices and quantities exact decimal strings",
     "(plain digits at the wire's exponent, \"-\" for a negative price such as a spread, never exponent form);",
     "control characters in a symbol (a datagram's, unchecked) are \\u escapes, DEL and C1 too (plain JSON",
