@@ -24,6 +24,11 @@ const STOPPED_FILES_LISTED = 100;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How often the recorder looks that its claim file is still DIR's (one stat): deleted, it is written again. */
 const CLAIM_CHECK_MS = 1000;
+/**
+ * The shortest --max-file-minutes. Below it a file's cut comes within a few blocks (written every 200 ms): below
+ * ~0.2 s every block opened a file of its own, each with its header, a name and a listing of DIR for its number.
+ */
+const MIN_FILE_MINUTES = 1;
 /** Recording runs in one process (workers: 1): the file is checked for that, at start and on SIGHUP. */
 const RECORD_LOAD: ValidateOptions = { runWorkers: 1 };
 
@@ -36,8 +41,8 @@ export const recordCommand: CommandSpec = {
     "  -o, --out DIR              directory for capture files (required)",
     "      --compress C           zstd (default) | gzip | none: each block compressed on its own",
     "      --max-file-mb N        rotate at this size on disk (default 256)",
-    "      --max-file-minutes N   rotate at every UTC multiple of N minutes (default 60: at hh:00; the first",
-    "                             file is shorter), so recorders on several hosts cut their files alike",
+    "      --max-file-minutes N   rotate at every UTC multiple of N minutes (default 60: at hh:00; at least 1;",
+    "                             the first file is shorter), so recorders on several hosts cut their files alike",
     "      --keep-hours H         delete finished captures in DIR last written more than H hours ago",
     "      --keep-bytes SIZE      delete the oldest finished captures while DIR's captures exceed SIZE",
     "                             (500M, 20G, …; at least twice --max-file-mb)",
@@ -251,6 +256,9 @@ export function recordSettings(values: CommandContext["values"]): RecordSettings
   if (!COMPRESSION_NAMES.includes(compression)) throw new UsageError(`--compress must be one of ${COMPRESSION_NAMES.join(", ")}, got ${JSON.stringify(values.compress)}`);
   const maxMb = positiveNumber(values["max-file-mb"], "max-file-mb", 256);
   const maxMinutes = positiveNumber(values["max-file-minutes"], "max-file-minutes", 60);
+  if (maxMinutes < MIN_FILE_MINUTES) {
+    throw new UsageError(`--max-file-minutes must be at least ${MIN_FILE_MINUTES} (files are cut on UTC multiples of it; blocks are written every 200 ms), got ${JSON.stringify(values["max-file-minutes"])}`);
+  }
   const keepHours = values["keep-hours"] === undefined ? undefined : positiveNumber(values["keep-hours"], "keep-hours", 0);
   const keepBytes = byteSize(values["keep-bytes"], "keep-bytes");
   if (keepBytes !== undefined && keepBytes < 2 * maxMb * MIB) {
