@@ -24,18 +24,25 @@ export interface BookSummary {
   askLevels: number;
   bestBid: Level | null;
   bestAsk: Level | null;
-  tsExchangeUs: number;
-  tsEventUs: number;
-  tsRecvUs: number;
   /**
-   * How long before this summary the book's last update was received (µs; 0 while tsRecvUs is 0), on the book's own
+   * The book's times of its last applied message (µs since the epoch), null where the wire's is 0, "unknown": a time
+   * the venue does not send (tsEventUs on OKX, Deribit, Coinbase …; tsExchangeUs after a Binance spot REST snapshot),
+   * or a book no message reached yet (all three). As `export --books` jsonl and `listen --format ndjson` write them:
+   * a 0 here was read as 1970-01-01 (a latency of 56 years) and a script comparing the three saw 0 against null.
+   */
+  tsExchangeUs: number | null;
+  tsEventUs: number | null;
+  tsRecvUs: number | null;
+  /**
+   * How long before this summary the book's last update was received (µs; null while tsRecvUs is: no age, where 0 said
+   * "just now"), on the book's own
    * thread's monotonic clock (BookCounts.recvMonoUs): no step of the wall clock moves it. The status page shows it as
    * the age of the last update: read against the wall clock of the answer (/status nowMs), a step forward of an hour
    * showed every book an hour old, and a step back showed none old; read against nowUs (which follows a step within
    * about a second), a book quiet since the step was off by the step until its next update. A dead worker's books: as
    * of its last answer, plus the time since.
    */
-  recvAgeUs: number;
+  recvAgeUs: number | null;
   /** Sequence gaps the venue adapter reported for this book (each resynced it). */
   gaps: number;
   /** Times the book stopped being live (gap, reset, stale, disconnect, crossed, parse error …). */
@@ -63,7 +70,7 @@ export function unresolvedSummary(u: { venue: string; market: string; symbol: st
   return {
     ...{ venue: u.venue, market: u.market, symbol: u.symbol, instrumentId: instrumentIdOf(u.venue, u.market, u.symbol) },
     ...{ state: SYMBOL_UNRESOLVED, reason: u.reason ?? "", valid: false, instrSeq: 0, venueSeq: 0, bidLevels: 0, askLevels: 0, bestBid: null, bestAsk: null },
-    ...{ tsExchangeUs: 0, tsEventUs: 0, tsRecvUs: 0, recvAgeUs: 0, gaps: 0, invalidations: 0, detail: u.detail ?? "", nextAttemptMs: u.nextAttemptMs ?? 0 },
+    ...{ tsExchangeUs: null, tsEventUs: null, tsRecvUs: null, recvAgeUs: null, gaps: 0, invalidations: 0, detail: u.detail ?? "", nextAttemptMs: u.nextAttemptMs ?? 0 },
   };
 }
 
@@ -89,6 +96,11 @@ export interface BookDetail extends BookSummary {
   asks: Level[];
 }
 
+/** A wire time as the summaries give it: null for the wire's 0, "unknown" (wire-protocol §4.2). */
+function knownUs(us: number): number | null {
+  return us === 0 ? null : us;
+}
+
 export function summarize(view: BookView, valid: boolean, counts: BookCounts = NO_COUNTS): BookSummary {
   const { instrument: i } = view;
   return {
@@ -105,10 +117,10 @@ export function summarize(view: BookView, valid: boolean, counts: BookCounts = N
     askLevels: view.askCount,
     bestBid: view.bidCount > 0 ? [formatFixed(view.bidPriceAt(0), i.priceExp), formatFixed(view.bidQtyAt(0), i.qtyExp)] : null,
     bestAsk: view.askCount > 0 ? [formatFixed(view.askPriceAt(0), i.priceExp), formatFixed(view.askQtyAt(0), i.qtyExp)] : null,
-    tsExchangeUs: view.tsExchangeUs,
-    tsEventUs: view.tsEventUs,
-    tsRecvUs: view.tsRecvUs,
-    recvAgeUs: view.tsRecvUs > 0 ? Math.max(0, counts.recvMonoUs !== undefined ? monoStampUs(nowUs()) - counts.recvMonoUs : nowUs() - view.tsRecvUs) : 0,
+    tsExchangeUs: knownUs(view.tsExchangeUs),
+    tsEventUs: knownUs(view.tsEventUs),
+    tsRecvUs: knownUs(view.tsRecvUs),
+    recvAgeUs: view.tsRecvUs > 0 ? Math.max(0, counts.recvMonoUs !== undefined ? monoStampUs(nowUs()) - counts.recvMonoUs : nowUs() - view.tsRecvUs) : null,
     gaps: counts.gaps,
     invalidations: counts.invalidations,
   };

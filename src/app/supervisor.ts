@@ -467,5 +467,5 @@ function keepBooks(slot: Slot, books: BookSummary[]): void {
  */
 function staleBooks(slot: Slot): BookSummary[] {
   const sinceUs = Math.round((performance.now() - slot.lastBooksAtMs) * 1000);
-  return slot.lastBooks.map((b) => ({ ...b, state: "stale", reason: "worker_unavailable", valid: false, recvAgeUs: b.tsRecvUs > 0 ? b.recvAgeUs + sinceUs : 0 }));
+  return slot.lastBooks.map((b) => ({ ...b, state: "stale", reason: "worker_unavailable", valid: false, recvAgeUs: b.recvAgeUs === null ? null : b.recvAgeUs + sinceUs }));
 }

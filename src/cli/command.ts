@@ -37,7 +37,7 @@ export interface CommandSpec {
    * stop signal: systemd's ExecReload and a dropped ssh session alike leave it running.
    */
   readonly hangupChecksConfig?: boolean;
-  /** Exit code: 0 ok, 1 runtime failure, 2 usage or configuration error. */
+  /** Exit code: 0 ok, 1 runtime failure, 2 usage or configuration error (export stopped by a signal: 128 + its number). */
   run(ctx: CommandContext): Promise<number>;
 }
 

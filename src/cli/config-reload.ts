@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { formatConfigToml } from "../config/format.ts";
-import { loadConfigFile } from "../config/load.ts";
+import { loadConfigFile, type ValidateOptions } from "../config/load.ts";
 import type { FeederConfig } from "../config/types.ts";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError } from "../core/errors.ts";
@@ -20,12 +20,13 @@ export type ReloadCheck = { readonly changed: readonly string[] } | { readonly p
 
 /**
  * `runningKey`: keyDigest of the key the process signs with, taken at start. The file names the key by path only,
- * so a key rotated in place is a change the configuration alone does not show.
+ * so a key rotated in place is a change the configuration alone does not show. `load`: as the start loaded it
+ * (record: checked for one process).
  */
-export function checkReload(path: string, running: FeederConfig, runningKey?: string): ReloadCheck {
+export function checkReload(path: string, running: FeederConfig, runningKey?: string, load: ValidateOptions = {}): ReloadCheck {
   let next: FeederConfig;
   try {
-    next = loadConfigFile(path, { reread: true });
+    next = loadConfigFile(path, { ...load, reread: true });
   } catch (err) {
     return { problems: err instanceof ConfigError ? err.problems : [String(err)] };
   }
@@ -65,11 +66,11 @@ function flatten(v: unknown, prefix: string, out: Map<string, string>): Map<stri
 }
 
 /** Answers SIGHUP with checkReload until the returned function is called. */
-export function reloadOnHangup(path: string, running: FeederConfig, log: Logger): () => void {
+export function reloadOnHangup(path: string, running: FeederConfig, log: Logger, load: ValidateOptions = {}): () => void {
   // Called just after the start's load: the key read now is the one the publisher reads when it opens.
   const runningKey = keyDigest(running);
   const onHangup = () => {
-    const r = checkReload(path, running, runningKey);
+    const r = checkReload(path, running, runningKey, load);
     if ("problems" in r) log.error("configuration reload refused: the file cannot be used; running on as started", { path, problems: r.problems });
     else if (r.changed.length === 0) log.info("configuration reload: the file is valid and the same as the running configuration", { path });
     else log.warn("configuration reload refused: feeder applies its configuration at start only; running on as started (restart to apply)", { path, changed: r.changed });

@@ -95,6 +95,13 @@ export interface ValidateOptions {
    * device or a directory always is (its read would wait for a writer on the thread that publishes).
    */
   readonly reread?: boolean;
+  /**
+   * The workers the command runs whatever the file says (`record`, `replay`: 1, one process). What depends on them is
+   * checked for these: the share per worker, the request servers' ports (one process: retransmit.listen's port itself,
+   * which a unicast receiver of the file must not be) and source ids. The file's `workers` is still range-checked and
+   * kept in the result (record warns it is ignored; a reload compares it). Default: the file's.
+   */
+  readonly runWorkers?: number;
 }
 
 export function loadConfigFile(path: string, opts: ValidateOptions = {}): FeederConfig {
@@ -158,7 +165,10 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   const root = v.table(raw, "");
   v.knownKeys(root, "", ["workers", "shard", "log", "http", "publish", "venues", "nats"]);
 
-  const workers = v.int(root.workers, "workers", 1, 1, MAX_WORKERS);
+  const fileWorkers = v.int(root.workers, "workers", 1, 1, MAX_WORKERS);
+  // Before, record (one process) was checked with the file's workers: a unicast receiver on the port its single
+  // request server binds passed, as worker i's servers are on port + i + 1.
+  const workers = opts.runWorkers ?? fileWorkers;
   const shard = parseShard(v, root.shard);
 
   const logT = v.table(root.log ?? {}, "log");
@@ -247,7 +257,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   const nats = root.nats === undefined ? undefined : parseNats(v, v.table(root.nats, "nats"));
 
   v.throwIfAny();
-  return { log, http, publish, venues, workers, shard, ...(nats === undefined ? {} : { nats }) };
+  return { log, http, publish, venues, workers: fileWorkers, shard, ...(nats === undefined ? {} : { nats }) };
 }
 
 /**

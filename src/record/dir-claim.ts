@@ -37,7 +37,20 @@ export class DirClaimedError extends Error {}
  */
 export type ClaimCheck = { state: "held" } | { state: "renewed"; unwritten?: string } | { state: "lost"; holder: string };
 
-type Locked = { fd: number; ino: number; previous: string } | { holder: string };
+/**
+ * Which file: device and inode. The inode alone is unique on one filesystem only: a filesystem mounted over DIR (or
+ * DIR made again on another) can hold a file at the claim path with the claim's inode number.
+ */
+interface FileId {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+function sameFile(a: FileId, b: FileId): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
+}
+
+type Locked = { fd: number; id: FileId; previous: string } | { holder: string };
 
 export class DirClaim {
   private released = false;
@@ -50,7 +63,7 @@ export class DirClaim {
     readonly path: string,
     private readonly content: string,
     private fd: number,
-    private ino: number,
+    private id: FileId,
   ) {}
 
   /**
@@ -72,7 +85,7 @@ export class DirClaim {
       const who = h ? `pid ${h.pid}${h.since ? `, since ${h.since}` : ""}` : "its PID not written yet";
       throw new DirClaimedError(`--out: directory ${JSON.stringify(dir)} is being recorded into by another feeder record (${who}; ${path}): give each recorder its own --out DIR`);
     }
-    const claim = new DirClaim(path, content, got.fd, got.ino);
+    const claim = new DirClaim(path, content, got.fd, got.id);
     claim.unwritten = write(got.fd, content);
     if (got.previous.trim() !== "") onStale(got.previous.trim(), "its recorder no longer runs (the file's lock was free)");
     return claim;
@@ -85,7 +98,7 @@ export class DirClaim {
   check(): ClaimCheck {
     if (this.released) return { state: "held" };
     try {
-      if (statSync(this.path).ino === this.ino) {
+      if (sameFile(statSync(this.path), this.id)) {
         if (this.unwritten !== undefined) this.unwritten = write(this.fd, this.content);
         return { state: "held" };
       }
@@ -103,7 +116,7 @@ export class DirClaim {
     // timer, and left the new file locked by a descriptor no one held, which the next look took for another recorder.
     const old = this.fd;
     this.fd = got.fd;
-    this.ino = got.ino;
+    this.id = got.id;
     closeQuietly(old);
     this.unwritten = write(got.fd, this.content);
     return this.unwritten === undefined ? { state: "renewed" } : { state: "renewed", unwritten: this.unwritten };
@@ -121,7 +134,7 @@ export class DirClaim {
     try {
       // Unlinked while locked: a starter that opened it meanwhile finds, once it has the lock, that it is no longer
       // DIR's claim file, and opens the new one.
-      if (statSync(this.path).ino === this.ino) unlinkSync(this.path);
+      if (sameFile(statSync(this.path), this.id)) unlinkSync(this.path);
     } catch {
       // gone with DIR, or another's now: nothing to remove
     }
@@ -141,16 +154,16 @@ function lockClaimFile(path: string): Locked {
       if (!tryLockExclusive(fd)) return { holder: readAll(fd) };
       // Locked, but the file may have been unlinked by its releasing holder after this open: locking a file no one
       // else opens would claim nothing. Then the path's new file is tried.
-      const ino = fstatSync(fd).ino;
-      let current: number | undefined;
+      const { dev, ino } = fstatSync(fd);
+      let current: FileId | undefined;
       try {
-        current = statSync(path).ino;
+        current = statSync(path);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
       }
-      if (current === ino) {
+      if (current !== undefined && sameFile(current, { dev, ino })) {
         keep = true;
-        return { fd, ino, previous: readAll(fd) };
+        return { fd, id: { dev, ino }, previous: readAll(fd) };
       }
       if (tries >= MAX_TRIES) throw new Error(`${path}: released and made again ${MAX_TRIES} times while it was being claimed`);
     } finally {

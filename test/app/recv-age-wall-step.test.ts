@@ -78,6 +78,6 @@ test("after a step of the wall clock either way, a quiet book's age is still the
   venue.sink!.onBookUpdate(0, u);
   const [s] = feeder.bookSummaries();
   expect(s!.tsRecvUs).toBe(u.tsRecvUs);
-  expect(Math.abs(s!.tsRecvUs / 1000 - Date.now())).toBeLessThan(50);
+  expect(Math.abs(s!.tsRecvUs! / 1000 - Date.now())).toBeLessThan(50);
   expect(s!.recvAgeUs).toBeLessThan((performance.now() - quietFromMs) * 1000);
 });

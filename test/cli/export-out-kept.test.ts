@@ -9,11 +9,16 @@
  * container's PID 1 at every run) refused every later export to FILE, exit 2 (EEXIST), until removed by hand. Its
  * name now takes a random part too, and a name taken is passed over. A FIFO as -o is written in place, opened
  * without waiting for a reader: none there was refused as "cannot be written (ENXIO)"; now it says what that means.
+ *
+ * An export stopped by a signal renamed its partial output over FILE (exit 1), replacing a good earlier export with a
+ * part of a new one; now it removes its temporary file, leaves FILE as it was and exits 128 + the signal's number.
  */
 import { chmodSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "vitest";
+import { exportCommand } from "../../src/cli/commands/export.ts";
 import { main } from "../../src/cli/main.ts";
+import { silentLogger } from "../../src/core/log.ts";
 import { loopbackDestinationToml } from "../support/config-toml.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
@@ -93,4 +98,23 @@ test("-o naming a FIFO no process reads exits 2 saying so (before: only 'ENXIO')
   const r = await run(["export", "-o", fifo, file]);
   expect(r).toEqual({ code: 2, err: [`feeder export: --out ${fifo}: a FIFO no process has open for reading (ENXIO): start its reader first (see feeder export --help)`] });
   expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+});
+
+test("an export a signal stops leaves -o FILE as it was (absent if it was), no temporary file, exit 128 + the signal's number (before: partial output renamed over FILE, exit 1)", { timeout: 30_000 }, async () => {
+  const dir = makeTempDir("feeder-export-signal-");
+  const { file } = writeXrpCapture(dir);
+  const out = join(dir, "frames.csv");
+  // The command as main runs it, its stop signal already come: it stops before the first block, the csv header written.
+  const stopped = (to: string, signal: string) => exportCommand.run({ values: { format: "csv", out: to }, positionals: [file, file], log: silentLogger, out: () => undefined, stopSignal: Promise.resolve(signal) });
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+    writeFileSync(out, "yesterday's frames\n");
+    expect(await stopped(out, signal), signal).toBe(code);
+    expect(readFileSync(out, "utf8"), signal).toBe("yesterday's frames\n");
+    expect(readdirSync(dir).filter((f) => f.includes(".tmp-")), signal).toEqual([]);
+  }
+  const fresh = join(dir, "fresh.csv");
+  expect(await stopped(fresh, "SIGINT")).toBe(130);
+  expect(readdirSync(dir).filter((f) => f.startsWith("fresh.csv"))).toEqual([]);
+  // Written in place (as standard output is): what it got stays, the status is the signal's all the same.
+  expect(await stopped("/dev/null", "SIGTERM")).toBe(143);
 });

@@ -4,6 +4,7 @@
  * help and exited 0, as if the command existed) are usage errors naming what was wrong, exit 2.
  */
 import { describe, expect, test } from "vitest";
+import { recordSettings } from "../../src/cli/commands/record.ts";
 import { main } from "../../src/cli/main.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 
@@ -77,5 +78,16 @@ describe("record --progress-seconds beyond what a timer holds", () => {
   test("--progress-seconds 3000000 is refused, exit 2, before anything starts: before, the interval fired every 1 ms (a progress line per millisecond)", async () => {
     const r = await run("record", "-c", "no-such.toml", "--out", makeTempDir("feeder-progress-"), "--progress-seconds", "3000000");
     expect(r).toEqual({ code: 2, out: [], err: ['feeder record: --progress-seconds must be at most 2147483 (24.8 days; 0 = off), got "3000000" (see feeder record --help)'] });
+  });
+});
+
+describe("record --max-file-minutes below a minute", () => {
+  test.each(["0.5", "0.001"])("--max-file-minutes %s is refused, exit 2, naming the flag, before anything starts: before, below ~0.2 s every block opened a file", async (minutes) => {
+    const r = await run("record", "-c", "no-such.toml", "--out", makeTempDir("feeder-file-minutes-"), "--max-file-minutes", minutes);
+    expect(r).toEqual({ code: 2, out: [], err: [`feeder record: --max-file-minutes must be at least 1 (files are cut on UTC multiples of it; blocks are written every 200 ms), got "${minutes}" (see feeder record --help)`] });
+  });
+
+  test("1 and more are taken", () => {
+    for (const minutes of ["1", "1.5", "15"]) expect(recordSettings({ config: "a.toml", out: "d", "max-file-minutes": minutes }).maxMinutes).toBe(Number(minutes));
   });
 });

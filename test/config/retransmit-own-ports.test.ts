@@ -4,9 +4,21 @@
  * 0.0.0.0 on a multicast destination's port (the publish guard's watcher holds group:port, so the server's bind
  * failed at every start, exit 1, retried for ever). Both are configuration errors naming both keys. http.listen's
  * port number is no clash (TCP; the servers are UDP), nor port 0.
+ *
+ * record and replay run one process whatever the file's `workers`: they were checked with the file's workers (servers
+ * on port + i + 1), so a receiver on the port their one server binds passed; now checked for one process.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, test } from "vitest";
+import { recordCommand } from "../../src/cli/commands/record.ts";
+import { replayCommand } from "../../src/cli/commands/replay.ts";
+import { ConfigError } from "../../src/core/errors.ts";
+import { silentLogger } from "../../src/core/log.ts";
 import { configProblems, LOOPBACK_ONLY } from "../support/config-problems.ts";
+import { unreachableBybitToml } from "../support/config-toml.ts";
+import { makeTempDir } from "../support/temp-dirs.ts";
+import { writeXrpCapture } from "../support/xrp-capture.ts";
 
 const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT", "ETHUSDT"]\n';
 const problemsOf = (toml: string) => configProblems(toml, { localAddresses: [...LOOPBACK_ONLY, { name: "eth0", address: "10.1.2.1" }] });
@@ -49,4 +61,37 @@ test("a malformed listen is named once, not also as a clash with the default por
   expect(configProblems(`[publish]\n${unicast(["127.0.0.1:31900"])}${retransmit("localhost:31900")}${VENUE}`, { localAddresses: LOOPBACK_ONLY })).toEqual([
     'publish.retransmit.listen: "localhost:31900" is not an IPv4 "address:port" of this host, e.g. "127.0.0.1:31900" (port 0 picks a free port)',
   ]);
+});
+
+describe("record and replay (one process): checked for one process, not the file's workers", () => {
+  const workers2 = `workers = 2\n[publish]\n${unicast(["127.0.0.1:31900"])}${retransmit("127.0.0.1:31900")}${VENUE}`;
+  const ownServer = 'publish.destinations[0].receivers: "127.0.0.1:31900" is not a receiver other than this feeder\'s own retransmission server, publish.retransmit.listen ("127.0.0.1:31900": its server listens on 31900): every live datagram would go to it, refused as a bad request, and to no subscriber';
+
+  test("the loader: a receiver on retransmit.listen's own port is refused for one process; more workers than symbols is not", () => {
+    expect(configProblems(workers2)).toEqual([]); // run: worker 0 and 1 listen on 31901 and 31902
+    expect(configProblems(workers2, { localAddresses: LOOPBACK_ONLY, runWorkers: 1 })).toEqual([ownServer]);
+    const many = `workers = 4\n[publish]\n${unicast(["127.0.0.1:31000"])}${VENUE}`;
+    expect(configProblems(many)).toEqual([expect.stringMatching(/^workers: 4 is not at most the number of symbols this instance publishes \(2/)]);
+    expect(configProblems(many, { localAddresses: LOOPBACK_ONLY, runWorkers: 1 })).toEqual([]);
+  });
+
+  test("feeder record and feeder replay refuse such a file (before: it started, its own server on the receiver's port)", async () => {
+    const dir = makeTempDir("feeder-record-workers-");
+    const config = join(dir, "feeder.toml");
+    writeFileSync(config, [workers2.replace(VENUE, ""), ...unreachableBybitToml(dir), '[venues.bybit.linear]', 'symbols = ["XRPUSDT", "ADAUSDT"]', ...["XRPUSDT", "ADAUSDT"].flatMap((s) => [`[venues.bybit.overrides."linear:${s}"]`, 'tick_size = "0.0001"', 'lot_size = "1"']), ""].join("\n"));
+    const { file } = writeXrpCapture(dir);
+    // The stop signal already come: a start that is not refused stops at once (exit 0) instead of recording.
+    const ctx = (values: Record<string, string>, positionals: string[] = []) => ({ values, positionals, log: silentLogger, out: () => undefined, stopSignal: Promise.resolve("SIGTERM") });
+    for (const [what, run] of [
+      ["record", () => recordCommand.run(ctx({ config, out: join(dir, "captures") }))],
+      ["replay", () => replayCommand.run(ctx({ config }, [file]))],
+    ] as const) {
+      const err = await run().then(
+        (code) => new Error(`${what} exited ${code}`),
+        (e: unknown) => e,
+      );
+      expect(err, what).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).problems, what).toEqual([ownServer]);
+    }
+  });
 });

@@ -140,7 +140,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       // held, for inspection through /books: they are not current, so they are not drawn as its best bid and ask.
       const cells = [b.venue, b.market, b.symbol, state, b.reason, b.valid ? "yes" : "no", b.valid ? level(b.bestBid) : "—", b.valid ? level(b.bestAsk) : "—",
         b.bidLevels + " / " + b.askLevels, fmtRate(rate), b.gaps, b.invalidations,
-        b.tsRecvUs > 0 ? fmtUs(b.recvAgeUs) : "—"];
+        typeof b.recvAgeUs === "number" ? fmtUs(b.recvAgeUs) : "—"]; // null: never updated (no age)
       cells.forEach((c, i) => {
         const td = el("td", "c" + i);
         if (c instanceof Node) td.append(c); else td.textContent = String(c);

@@ -6,6 +6,7 @@
 import type { FileSink } from "bun";
 import { exportCaptures, type ExportSink } from "../../app/export.ts";
 import { chmodSync, closeSync, fstatSync, lstatSync, openSync, realpathSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { basename, dirname } from "node:path";
 import { loadConfigFile } from "../../config/load.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
@@ -22,7 +23,7 @@ export const exportCommand: CommandSpec = {
     "Options:",
     "      --format F      jsonl (default) | csv",
     "  -o, --out FILE      write here instead of stdout (- is stdout); written as FILE.tmp-<pid>-<random> beside it,",
-    "                      renamed over FILE once whole: a failed export leaves an existing FILE as it was",
+    "                      renamed over FILE once whole: a failed or interrupted export leaves FILE as it was",
     "      --books         reconstructed books instead of raw frames (needs --config)",
     "  -c, --config FILE   with --books: the venues, symbols and instruments (cache or overrides), as for replay",
     "      --depth N       with --books: levels per side (default 10, at most 1000)",
@@ -50,13 +51,15 @@ export const exportCommand: CommandSpec = {
     "A summary {frames, rows, skipped, skippedBy, truncated, unknownRecords, stoppedEarly} is logged on stderr at",
     "the end (skippedBy: frames no configured venue/market takes, by venue/market, also a warning; records of a kind",
     "another version wrote are skipped and counted per file; a file that ends early, or is gone or no longer a",
-    "capture when its turn comes, is named under truncated, and the other files are exported). SIGINT (SIGTERM, SIGHUP) stops after",
-    "the current block with what was written so far flushed, and exits 1 (the output is partial).",
+    "capture when its turn comes, is named under truncated, and the other files are exported). SIGINT (SIGTERM,",
+    "SIGHUP) stops it after the current block and exits 130 (143, 129: 128 + the signal's number): an --out FILE",
+    "gets nothing (its temporary file removed, an existing FILE left as it was); standard output (and a FIFO or a",
+    "device) keeps what was written so far, flushed: partial.",
     "Output closed by its reader (`| head`): the export stops there, quietly, exit 0. An --out that cannot be",
     "opened (no such directory, a directory) or that is one of the captures (also standard output: >> capture)",
     "exits 2 naming it, before anything is written; an output that fails while written (a full disk) is logged",
-    "as \"export failed\" with the error, exit 1, its temporary file removed. A stop by signal renames what was",
-    "written over FILE. A FILE that is a symlink to a file has the file replaced (the link kept); a FIFO or a",
+    "as \"export failed\" with the error, exit 1, its temporary file removed. A FILE that is a symlink to a",
+    "file has the file replaced (the link kept); a FIFO or a",
     "device (/dev/null) is written in place (a FIFO no process reads exits 2 naming it). -c FILE may be a FIFO",
     "(-c <(render-config)): one no process writes to within 5 s exits 2 naming it.",
   ].join("\n"),
@@ -103,11 +106,16 @@ export const exportCommand: CommandSpec = {
       throw new UsageError(`--out ${out}: cannot be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
     const sink = checkedSink(output.writer);
+    let stoppedBy: string | undefined;
+    void ctx.stopSignal.then((sig) => (stoppedBy = sig));
     let result;
     try {
       result = await exportCaptures(ctx.positionals, sink, { format, books: config && { config, depth, everyMs }, log, stopSignal: ctx.stopSignal });
       await sink.end();
-      output.commit();
+      // Stopped before the end: the temporary file is dropped, an existing FILE left as it was (before, the partial
+      // output was renamed over it: a good earlier export lost to a Ctrl-C). Stdout, a FIFO, a device keep what they got.
+      if (result.stoppedEarly) output.discard();
+      else output.commit();
     } catch (err) {
       output.discard();
       // `feeder export … | head`: the reader is gone, which is how a pipeline ends, not a failure.
@@ -120,17 +128,29 @@ export const exportCommand: CommandSpec = {
     for (const t of result.truncated) log.warn("capture ends early", t);
     for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
     if (result.stoppedEarly) {
-      log.warn("export stopped early: the output holds only the frames read before the signal", { ...result, out: out ?? "stdout" });
-      return 1;
+      if (output.replaces) log.warn("export stopped early by a signal: nothing written, --out left as it was", { ...result, signal: stoppedBy, out });
+      else log.warn("export stopped early by a signal: the output holds only the frames read before it", { ...result, signal: stoppedBy, out: out ?? "stdout" });
+      return signalExitCode(stoppedBy);
     }
     log.info("export finished", { ...result, out: out ?? "stdout" });
     return 0;
   },
 };
 
+/**
+ * The shell's status for a process a signal ended (128 + its number: SIGINT 130, SIGTERM 143, SIGHUP 129), so a
+ * script tells an interrupted export from a failed (1) or finished (0) one. A stop that was no signal: 1.
+ */
+function signalExitCode(sig: string | undefined): number {
+  const n = sig === undefined ? undefined : (osConstants.signals as Record<string, number | undefined>)[sig];
+  return n === undefined ? 1 : 128 + n;
+}
+
 /** Where the export writes: `commit` puts a file output in place once written whole, `discard` drops it. */
 interface Output {
   readonly writer: FileSink;
+  /** Written to a temporary file renamed over FILE by `commit` (discard: FILE as it was); else written in place. */
+  readonly replaces: boolean;
   commit(): void;
   discard(): void;
 }
@@ -144,7 +164,7 @@ interface Output {
  */
 function openOutput(out: string | undefined): Output {
   const none = () => undefined;
-  if (out === undefined) return { writer: Bun.stdout.writer(), commit: none, discard: none };
+  if (out === undefined) return { writer: Bun.stdout.writer(), replaces: false, commit: none, discard: none };
   let target: string | undefined = out; // the file renamed over; undefined: written in place
   let mode: number | undefined;
   try {
@@ -160,7 +180,7 @@ function openOutput(out: string | undefined): Output {
     // Not there; or a dangling symlink: written in place, creating its target, as before.
     if (lstatExists(out)) target = undefined;
   }
-  if (target === undefined) return { writer: Bun.file(out).writer(), commit: none, discard: none };
+  if (target === undefined) return { writer: Bun.file(out).writer(), replaces: false, commit: none, discard: none };
   const file = target;
   const tmp = createTemp(out, file);
   let done = false;
@@ -177,6 +197,7 @@ function openOutput(out: string | undefined): Output {
     if (mode !== undefined) chmodSync(tmp, mode);
     return {
       writer: Bun.file(tmp).writer(),
+      replaces: true,
       commit() {
         renameSync(tmp, file);
         done = true;

@@ -5,7 +5,7 @@
  */
 import { statSync } from "node:fs";
 import { startRuntimeUnlessStopped, StoppedDuringStart, type Runtime } from "../../app/runtime.ts";
-import { loadConfigFile } from "../../config/load.ts";
+import { loadConfigFile, type ValidateOptions } from "../../config/load.ts";
 import { monoStampUs } from "../../core/clock.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
 import { CaptureWriter, type CaptureWriterStats } from "../../record/capture.ts";
@@ -24,6 +24,13 @@ const STOPPED_FILES_LISTED = 100;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How often the recorder looks that its claim file is still DIR's (one stat): deleted, it is written again. */
 const CLAIM_CHECK_MS = 1000;
+/**
+ * The shortest --max-file-minutes. Below it a file's cut comes within a few blocks (written every 200 ms): below
+ * ~0.2 s every block opened a file of its own, each with its header, a name and a listing of DIR for its number.
+ */
+const MIN_FILE_MINUTES = 1;
+/** Recording runs in one process (workers: 1): the file is checked for that, at start and on SIGHUP. */
+const RECORD_LOAD: ValidateOptions = { runWorkers: 1 };
 
 export const recordCommand: CommandSpec = {
   name: "record",
@@ -34,8 +41,8 @@ export const recordCommand: CommandSpec = {
     "  -o, --out DIR              directory for capture files (required)",
     "      --compress C           zstd (default) | gzip | none: each block compressed on its own",
     "      --max-file-mb N        rotate at this size on disk (default 256)",
-    "      --max-file-minutes N   rotate at every UTC multiple of N minutes (default 60: at hh:00; the first",
-    "                             file is shorter), so recorders on several hosts cut their files alike",
+    "      --max-file-minutes N   rotate at every UTC multiple of N minutes (default 60: at hh:00; at least 1;",
+    "                             the first file is shorter), so recorders on several hosts cut their files alike",
     "      --keep-hours H         delete finished captures in DIR last written more than H hours ago",
     "      --keep-bytes SIZE      delete the oldest finished captures while DIR's captures exceed SIZE",
     "                             (500M, 20G, …; at least twice --max-file-mb)",
@@ -70,7 +77,9 @@ export const recordCommand: CommandSpec = {
     "Each progress line and the summary logged on SIGINT/SIGTERM give records, frames/s, raw and written MB,",
     "the ratio and files opened and deleted. Flags are checked before the config is read (exit 2; so is a DIR",
     "that is a file).",
-    "Recording runs in one process (the config's `workers` setting is ignored, though checked as for `run`).",
+    "Recording runs in one process: the config's `workers` is ignored (with a warning), and what depends on it is",
+    "checked for one process (its retransmission server on publish.retransmit.listen's own port, which no unicast",
+    "receiver of the file may be; the symbols' share).",
     "As `run`: a venue that answers every configured symbol as not listed exits 2 (not restarted); a",
     "destination interface this host does not have (yet) exits 1 (restarted: the address may come up).",
     "It makes the start-up checks of `feeder run` (see `feeder run --help`), with DIR among the directories that",
@@ -105,11 +114,12 @@ export const recordCommand: CommandSpec = {
   async run(ctx) {
     const { path, out, compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs } = recordSettings(ctx.values);
     notAFile(out);
-    const config = loadForStart(path, loadConfigFile, ctx.log);
+    // Checked as the one process it runs (its request server on retransmit.listen's own port), not the file's workers.
+    const config = loadForStart(path, (p) => loadConfigFile(p, RECORD_LOAD), ctx.log);
     if (config === undefined) return 1;
     const log = createLogger({ level: config.log.level, format: config.log.format });
     if (config.workers > 1) log.warn("record runs in one process; workers setting ignored", { workers: config.workers });
-    const endReload = reloadOnHangup(path, config, log);
+    const endReload = reloadOnHangup(path, config, log, RECORD_LOAD);
     try {
       return await recordWith(ctx, config, log, out, { compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs });
     } finally {
@@ -246,6 +256,9 @@ export function recordSettings(values: CommandContext["values"]): RecordSettings
   if (!COMPRESSION_NAMES.includes(compression)) throw new UsageError(`--compress must be one of ${COMPRESSION_NAMES.join(", ")}, got ${JSON.stringify(values.compress)}`);
   const maxMb = positiveNumber(values["max-file-mb"], "max-file-mb", 256);
   const maxMinutes = positiveNumber(values["max-file-minutes"], "max-file-minutes", 60);
+  if (maxMinutes < MIN_FILE_MINUTES) {
+    throw new UsageError(`--max-file-minutes must be at least ${MIN_FILE_MINUTES} (files are cut on UTC multiples of it; blocks are written every 200 ms), got ${JSON.stringify(values["max-file-minutes"])}`);
+  }
   const keepHours = values["keep-hours"] === undefined ? undefined : positiveNumber(values["keep-hours"], "keep-hours", 0);
   const keepBytes = byteSize(values["keep-bytes"], "keep-bytes");
   if (keepBytes !== undefined && keepBytes < 2 * maxMb * MIB) {

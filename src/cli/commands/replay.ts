@@ -73,7 +73,8 @@ export const replayCommand: CommandSpec = {
     if (ctx.values.speed !== undefined && pace !== "recorded") throw new UsageError("--speed needs --pace recorded (a fast replay has no pace to scale)");
     const speed = positiveNumber(ctx.values.speed, "speed", 1);
     checkCaptureFiles(ctx.positionals);
-    const loaded = loadConfigFile(path);
+    // Checked as the one process it runs (its request server on retransmit.listen's own port), not the file's workers.
+    const loaded = loadConfigFile(path, { runWorkers: 1 });
     const config = { ...loaded, workers: 1, publish: { ...loaded.publish, snapshotIntervalMs: 0 } };
     const log = createLogger({ level: config.log.level, format: config.log.format });
     const feeder = new Feeder({ config, log, replay: true });
