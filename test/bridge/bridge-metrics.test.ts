@@ -114,6 +114,13 @@ describe.skipIf(missing !== undefined)("feeder bridge: /metrics and /readyz", { 
     const before = { to: await scrape(toPort), from: await scrape(fromPort) };
 
     await nats.restart();
+    // Readiness says whether the bridge can forward now, not whether traffic flowed since: with nothing sent after
+    // the restart (a silent feed, the venue down) it is ready once connected. Before, the drops while NATS was down
+    // kept it 503 until the next datagram was published.
+    await until("to-nats connected again, nothing sent since", async () => (await scrape(toPort)).get("feeder_bridge_nats_connected") === 1);
+    const silent = await fetch(`http://127.0.0.1:${toPort}/readyz`);
+    expect(await silent.json()).toEqual({ ready: true, reasons: [] });
+    expect(silent.status).toBe(200);
     await until("heartbeats again after the restart", async () => {
       beat();
       m.to = await scrape(toPort);

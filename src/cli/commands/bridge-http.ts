@@ -127,13 +127,16 @@ export function toNatsMetrics(bridge: ForwardBridge, prefix: string, stream: str
   return w.text();
 }
 
-/** to-nats is ready while it is connected, its credentials taken, nothing dropped and its stream (if any) storing. */
+/**
+ * to-nats is ready while it can forward: connected, its credentials taken, the client's backlog within --max-pending
+ * and its stream (if any) storing. Read as things are now, not from traffic: a silent feed is ready once NATS is.
+ */
 export function toNatsReadiness(bridge: ForwardBridge): Readiness {
   const h = bridge.health;
   const reasons: string[] = [];
   if (h.authRefused) reasons.push("the NATS server refuses the bridge's credentials");
   else if (!h.natsConnected) reasons.push("not connected to NATS");
-  if (h.dropping) reasons.push("dropping datagrams: NATS is down or slower than the feed");
+  else if (h.overMaxPending) reasons.push("the NATS client holds more than --max-pending unwritten (NATS slower than the feed): datagrams are dropped");
   if (h.streamStoring === false) reasons.push("the JetStream stream is not storing, or cannot be checked");
   return { ready: reasons.length === 0, reasons };
 }
