@@ -10,6 +10,8 @@ import { afterEach, describe, expect, test } from "vitest";
 import { parsePrometheusText } from "../../src/app/prometheus.ts";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
+import { fromNatsMetrics } from "../../src/cli/commands/bridge-http.ts";
+import { ReverseBridge } from "../../src/bridge/reverse-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
 import { freePort } from "../support/free-port.ts";
@@ -137,6 +139,36 @@ describe.skipIf(missing !== undefined)("feeder bridge: /metrics and /readyz", { 
     expect(m.to.get("feeder_bridge_multicast_received_bytes_total")).toBeLessThanOrEqual(sentBytes + 20);
     expect(await to.stop()).toBe(0);
     expect(await from.stop()).toBe(0);
+  });
+
+  test("from-nats counts the datagrams its socket took: not those its reader hands over after stop()", async () => {
+    const nats = await NatsServer.start();
+    stops.push(() => nats.stop());
+    const B = uniqueDestination(73);
+    const got: number[] = [];
+    const rx = dgram.createSocket({ type: "udp4", reuseAddr: true });
+    stops.push(() => new Promise<void>((r) => rx.close(() => r())));
+    await new Promise<void>((r) => rx.bind(B.port, B.group, () => r()));
+    rx.addMembership(B.group, "127.0.0.1");
+    rx.on("message", (m) => got.push(m.byteLength));
+    const bridge = new ReverseBridge({ servers: [nats.url], prefix: "met2", group: B.group, port: B.port, iface: "127.0.0.1", ttl: 1 });
+    stops.push(() => bridge.stop());
+    await bridge.start();
+    const reader = bridge.reader!;
+    const sendOne = () => {
+      reader.repacker.packer.appendHeartbeat(0);
+      reader.flush();
+    };
+    sendOne();
+    await until("the datagram received", async () => got.length === 1);
+    await bridge.stop();
+    // What a flush already scheduled when stop() came does (an envelope read just before): handed over, not sent.
+    sendOne();
+    const m = parsePrometheusText(fromNatsMetrics(bridge, "met2", undefined)).samples;
+    const value = (name: string) => m.find((s) => s.name === name)?.value;
+    expect(value("feeder_bridge_multicast_send_errors_total")).toBe(0);
+    expect(value("feeder_bridge_multicast_sent_datagrams_total")).toBe(1);
+    expect(value("feeder_bridge_multicast_sent_bytes_total")).toBe(got[0]);
   });
 
   test("an --http port another process holds exits 1 before NATS is dialled; beyond loopback is refused", async () => {

@@ -160,7 +160,7 @@ export function fromNatsMetrics(bridge: ReverseBridge, prefix: string, stream: s
     w.family("feeder_bridge_bridge_failovers_total", "counter", "switches to another bridge of a stream whose followed bridge went silent").sample("feeder_bridge_bridge_failovers_total", {}, c.bridgeFailovers);
     w.family("feeder_bridge_sessions_total", "counter", "sessions of the local stream started (one per upstream session change)").sample("feeder_bridge_sessions_total", {}, c.sessions);
     w.family("feeder_bridge_sessions_reverted_total", "counter", "upstream sessions undone (one datagram of a bogus newer session)").sample("feeder_bridge_sessions_reverted_total", {}, c.sessionsReverted);
-    w.family("feeder_bridge_multicast_sent_datagrams_total", "counter", "datagrams sent to the local group").sample("feeder_bridge_multicast_sent_datagrams_total", {}, Math.max(0, c.datagrams - bridge.sendErrors));
+    w.family("feeder_bridge_multicast_sent_datagrams_total", "counter", "datagrams sent to the local group").sample("feeder_bridge_multicast_sent_datagrams_total", {}, bridge.sentDatagrams);
     w.family("feeder_bridge_multicast_sent_bytes_total", "counter", "bytes of those datagrams").sample("feeder_bridge_multicast_sent_bytes_total", {}, bridge.sentBytes);
     w.family("feeder_bridge_multicast_send_errors_total", "counter", "datagrams the kernel refused (not in sent_datagrams)").sample("feeder_bridge_multicast_send_errors_total", {}, bridge.sendErrors);
     w.family("feeder_bridge_replaying", "gauge", "1 while a reader of a JetStream stream from all or a time has not reached its live end (lag: it replays history)").sample("feeder_bridge_replaying", {}, reader.repacker.replaying ? 1 : 0);
