@@ -12,7 +12,7 @@ import type { CommandContext } from "../../src/cli/command.ts";
 import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
 import { fromNatsMetrics } from "../../src/cli/commands/bridge-http.ts";
 import { ReverseBridge } from "../../src/bridge/reverse-bridge.ts";
-import { silentLogger } from "../../src/core/log.ts";
+import { createLogger, silentLogger, type Logger } from "../../src/core/log.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
 import { freePort } from "../support/free-port.ts";
 import { packer, take, T0 } from "../subscriber/feed-harness.ts";
@@ -25,10 +25,10 @@ afterEach(async () => {
 });
 
 /** Runs `feeder bridge <direction>` in-process until the returned stop(); resolves its exit code. */
-function run(direction: string, values: CommandContext["values"]): { code: Promise<number>; stop: () => Promise<number> } {
+function run(direction: string, values: CommandContext["values"], log: Logger = silentLogger): { code: Promise<number>; stop: () => Promise<number> } {
   let stop!: (s: string) => void;
   const stopSignal = new Promise<string>((r) => (stop = r));
-  const code = bridgeCommand.run({ values, positionals: [direction], log: silentLogger, out: () => {}, stopSignal } as unknown as CommandContext);
+  const code = bridgeCommand.run({ values, positionals: [direction], log, out: () => {}, stopSignal } as unknown as CommandContext);
   return { code, stop: () => (stop("SIGTERM"), code) };
 }
 
@@ -174,8 +174,13 @@ describe.skipIf(missing !== undefined)("feeder bridge: /metrics and /readyz", { 
   test("an --http port another process holds exits 1 before NATS is dialled; beyond loopback is refused", async () => {
     const held = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("other") });
     stops.push(async () => held.stop(true));
-    const r = run("to-nats", { nats: "nats://127.0.0.1:9", group: ["239.255.71.1:31971"], http: `127.0.0.1:${held.port}` });
+    const lines: string[] = [];
+    const r = run("to-nats", { nats: "nats://127.0.0.1:9", group: ["239.255.71.1:31971"], http: `127.0.0.1:${held.port}` }, createLogger({ format: "json", write: (l) => lines.push(l) }));
     expect(await r.code).toBe(1);
+    // The error says what to do: a second bridge of one direction on a host needs its own --http.
+    const error = lines.map((l) => JSON.parse(l) as { level: string; msg: string }).find((l) => l.level === "error")!;
+    expect(error.msg).toContain(`--http 127.0.0.1:${held.port}`);
+    expect(error.msg).toMatch(/another process holds it .*give this bridge its own --http ADDR:PORT, or --http off/);
     await expect(run("to-nats", { nats: "nats://127.0.0.1:9", group: ["239.255.71.1:31971"], http: "0.0.0.0:9465" }).code).rejects.toThrow(/--http "0.0.0.0:9465" is beyond loopback/);
   });
 });
