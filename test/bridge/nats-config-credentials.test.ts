@@ -11,6 +11,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { UsageError } from "../../src/cli/command.ts";
 import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
+import { checkConfigCommand } from "../../src/cli/commands/check-config.ts";
 import { natsAccessOf } from "../../src/cli/commands/nats-credentials.ts";
 import { formatConfigToml } from "../../src/config/format.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
@@ -99,6 +100,26 @@ describe("[nats] in the configuration file", () => {
     expect(inline.join("\n")).not.toContain(SECRET);
     expect(problems(config(`token_file = ""`))).toEqual(['nats.token_file: "" is not a file path']);
     expect(problems(config("tls = 1"))).toEqual(["nats.tls: 1 is not true or false"]);
+  });
+
+  test("check-config says it does not read [nats]'s files and names those this user cannot open, never their content", async () => {
+    const pw = file(`${SECRET}\n`);
+    const absent = join(dir, "absent-token");
+    const path = file(`[[publish.destinations]]\ngroup = "239.255.73.1"\nport = 31973\n\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n\n[nats]\nuser = "bridge"\npassword_file = "${pw}"\nca_file = "${dir}"\n`, 0o644);
+    const out: string[] = [];
+    expect(await checkConfigCommand.run({ values: { config: path }, positionals: [], log: logOf(), out: (t: string) => void out.push(t) } as unknown as CommandContext)).toBe(0);
+    const text = out.join("");
+    expect(text).toContain("# note: [nats] names files that `feeder bridge` reads and checks at its start; check-config does not read them");
+    expect(text).toContain(`# note: nats.ca_file ${JSON.stringify(dir)} cannot be read by this user now (a directory)`);
+    expect(text).not.toContain(`nats.password_file ${JSON.stringify(pw)} cannot`); // readable: no note
+    expect(text).not.toContain(SECRET);
+    const second = file(`[[publish.destinations]]\ngroup = "239.255.73.1"\nport = 31973\n\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n\n[nats]\ntoken_file = "${absent}"\n`, 0o644);
+    out.length = 0;
+    expect(await checkConfigCommand.run({ values: { config: second }, positionals: [], log: logOf(), out: (t: string) => void out.push(t) } as unknown as CommandContext)).toBe(0);
+    expect(out.join("")).toContain(`# note: nats.token_file ${JSON.stringify(absent)} cannot be read by this user now (no such file)`);
+    // Still the configuration in effect: the notes are comments.
+    const again = file(out.join(""), 0o644);
+    expect(loadConfigFile(again).nats).toEqual(loadConfigFile(second).nats);
   });
 
   test("flags override the file: a credential flag replaces its credentials whole, --nats-ca its ca_file", () => {
