@@ -12,6 +12,7 @@ import type { CommandContext } from "../../src/cli/command.ts";
 import { UsageError } from "../../src/cli/command.ts";
 import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
 import { checkConfigCommand } from "../../src/cli/commands/check-config.ts";
+import { listenCommand } from "../../src/cli/commands/listen.ts";
 import { natsAccessOf } from "../../src/cli/commands/nats-credentials.ts";
 import { formatConfigToml } from "../../src/config/format.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
@@ -109,7 +110,7 @@ describe("[nats] in the configuration file", () => {
     const out: string[] = [];
     expect(await checkConfigCommand.run({ values: { config: path }, positionals: [], log: logOf(), out: (t: string) => void out.push(t) } as unknown as CommandContext)).toBe(0);
     const text = out.join("");
-    expect(text).toContain("# note: [nats] names files that `feeder bridge` reads and checks at its start; check-config does not read them");
+    expect(text).toContain("# note: [nats] names files that `feeder bridge` and `listen --nats` read and check at their start; check-config does not read them");
     expect(text).toContain(`# note: nats.ca_file ${JSON.stringify(dir)} cannot be read by this user now (a directory)`);
     expect(text).not.toContain(`nats.password_file ${JSON.stringify(pw)} cannot`); // readable: no note
     expect(text).not.toContain(SECRET);
@@ -183,5 +184,34 @@ describe.skipIf(missing !== undefined)("feeder bridge -c FILE: the [nats] creden
     stops.push(flagged.stop);
     await ready(toPort);
     expect(await flagged.stop()).toBe(0);
+
+    // listen --nats -c FILE takes the file's [nats] as from-nats does (before: refused, "leave out --config"), the
+    // flags overriding it; the wrong password from the file is refused by the server (exit 1, the kind named).
+    const listenRun = (values: CommandContext["values"], lg = logOf()) => {
+      let stop!: (s: string) => void;
+      const stopSignal = new Promise<string>((r) => (stop = r));
+      const code = listenCommand.run({ values: { nats: nats.url, prefix: "cfg", format: "ndjson", ...values }, positionals: [], log: lg, out: () => {}, stopSignal } as unknown as CommandContext);
+      return { code, log: lg, stop: () => (stop("SIGTERM"), code) };
+    };
+    const refused = listenRun({ config: wrong });
+    expect(await refused.code).toBe(1);
+    expect(refused.log.lines.join("\n")).toMatch(/cannot read NATS.*user \\"bridge\\" with a password/);
+    const listening = listenRun({ config: good });
+    stops.push(listening.stop);
+    const deadline = Date.now() + 10_000;
+    while (!listening.log.lines.some((l) => l.startsWith("listening "))) {
+      if (Date.now() > deadline) throw new Error(`listen --nats -c did not start: ${listening.log.lines.join("; ")}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await listening.stop()).toBe(0);
+    const overridden = listenRun({ config: wrong, "nats-user": "bridge", "nats-password-file": file(`${SECRET}\n`) });
+    stops.push(overridden.stop);
+    while (!overridden.log.lines.some((l) => l.startsWith("listening "))) {
+      if (Date.now() > deadline + 10_000) throw new Error(`listen --nats -c with flags did not start: ${overridden.log.lines.join("; ")}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await overridden.stop()).toBe(0);
+    // Without --nats, -c is the multicast configuration as before: a --nats-* flag still needs --nats.
+    await expect(listenCommand.run({ values: { config: good, "nats-tls": true }, positionals: [], log: logOf(), out: () => {}, stopSignal: new Promise(() => {}) } as unknown as CommandContext)).rejects.toThrow(/--nats-tls needs --nats/);
   }, 30_000);
 });

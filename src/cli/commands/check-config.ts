@@ -30,9 +30,10 @@ export const checkConfigCommand: CommandSpec = {
     "it is allowed (it starts with no books, publishing heartbeats only), since whether it happens follows the",
     "ids, not the list, and refusing it would make removing one symbol an invalid file.",
     "",
-    "A [nats] section (read by `feeder bridge` only) is checked for its shape; its files are not read (nothing of a",
-    "secret is printed): a `# note:` says so, and names each file this user cannot open now (missing, not readable,",
-    "a directory), which is no error: a systemd credential exists only inside its service.",
+    "A [nats] section (read only by `feeder bridge` and by `feeder listen` reading NATS) is checked for its shape;",
+    "its files are not read (nothing of a secret is printed): a `# note:` says so, and names each file this user",
+    "cannot open now (missing, not readable, a directory), which is no error: a systemd credential exists only",
+    "inside its service.",
     "",
     "It asks no venue. Symbols are checked by `feeder run` at start: a venue whose symbols are all answered as not",
     "listed (or with an unusable tick/lot) fails the start naming them (exit 2: the venue says the symbols are",
@@ -51,7 +52,7 @@ export const checkConfigCommand: CommandSpec = {
 };
 
 /**
- * `# note:` lines for [nats] (read by `feeder bridge` only): its files are not read here, only looked at, so nothing
+ * `# note:` lines for [nats] (read by `feeder bridge` and `listen --nats` only): its files are not read here, only looked at, so nothing
  * of a secret can reach the output; one this user cannot open (missing, not readable, a directory) is named with
  * why. A note, not an error: a systemd credential (`/run/credentials/<unit>/…`) exists only inside its service, and
  * check-config may run as another user than the bridge. The bridge reads and checks every file at its start (exit 2
@@ -61,7 +62,7 @@ function natsFilesNote(config: FeederConfig): string {
   const n = config.nats;
   if (n === undefined) return "";
   const files: [string, string | undefined][] = [["creds_file", n.credsFile], ["password_file", n.passwordFile], ["token_file", n.tokenFile], ["nkey_file", n.nkeyFile], ["ca_file", n.caFile], ["cert_file", n.certFile], ["key_file", n.keyFile]];
-  let out = "# note: [nats] names files that `feeder bridge` reads and checks at its start; check-config does not read them\n";
+  let out = "# note: [nats] names files that `feeder bridge` and `listen --nats` read and check at their start; check-config does not read them\n";
   for (const [key, path] of files) {
     if (path === undefined) continue;
     const why = unopenable(path);
