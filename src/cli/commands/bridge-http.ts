@@ -1,8 +1,9 @@
 /**
  * `feeder bridge`'s HTTP: /healthz, /readyz and /metrics (Prometheus text 0.0.4, written by the feeder's own writer,
  * app/prometheus.ts) on `--http ADDR:PORT`, loopback only (default 127.0.0.1:9466 for to-nats, :9467 for
- * from-nats, so both directions fit on one host beside the feeder's 9464 and the recorder's 9465; `--http off`: none). Every value is read at scrape time from the
- * counters the bridge already keeps (nothing counted for metrics on its hot path). The conventions are the feeder's
+ * from-nats, so both directions fit on one host beside the feeder's 9464 and the recorder's 9465 of deploy/systemd;
+ * `--http off`: none). Every value is read at scrape time from the counters the bridge already keeps (nothing counted
+ * for metrics on its hot path). The conventions are the feeder's
  * (docs/operations.md § Metrics): counters end in `_total`, base units, one metric per quantity, and the series of
  * one name are disjoint, so `sum()` over a label never double-counts. The counters live on the bridge object, never
  * on a NATS connection: a reconnect (the client's, or the bridge's after a close for good) neither resets nor

@@ -52,11 +52,11 @@ export const checkConfigCommand: CommandSpec = {
 };
 
 /**
- * `# note:` lines for [nats] (read by `feeder bridge` and `listen --nats` only): its files are not read here, only looked at, so nothing
- * of a secret can reach the output; one this user cannot open (missing, not readable, a directory) is named with
- * why. A note, not an error: a systemd credential (`/run/credentials/<unit>/…`) exists only inside its service, and
- * check-config may run as another user than the bridge. The bridge reads and checks every file at its start (exit 2
- * naming the key). Before, check-config printed the paths alone, as if checked.
+ * `# note:` lines for [nats] (read by `feeder bridge` and `listen --nats` only): its files are not read here, only
+ * looked at, so nothing of a secret can reach the output; one this user cannot open (missing, not readable, a
+ * directory) is named with why. A note, not an error: a systemd credential (`/run/credentials/<unit>/…`) exists only
+ * inside its service, and check-config may run as another user than the bridge. The bridge reads and checks every
+ * file at its start (exit 2 naming the key). Before, check-config printed the paths alone, as if checked.
  */
 function natsFilesNote(config: FeederConfig): string {
   const n = config.nats;
@@ -66,7 +66,7 @@ function natsFilesNote(config: FeederConfig): string {
   for (const [key, path] of files) {
     if (path === undefined) continue;
     const why = unopenable(path);
-    if (why !== undefined) out += `# note: nats.${key} ${JSON.stringify(path)} cannot be read by this user now (${why}): a bridge taking it (no flag overriding the key) exits 2 if it cannot either; a systemd credential exists only inside its service\n`;
+    if (why !== undefined) out += `# note: nats.${key} ${JSON.stringify(path)} cannot be read by this user now (${why}): a bridge or listen --nats taking it (no flag overriding the key) exits 2 if it cannot either; a systemd credential exists only inside its service\n`;
   }
   return out;
 }
