@@ -123,6 +123,30 @@ describe("[nats] in the configuration file", () => {
     expect(loadConfigFile(again).nats).toEqual(loadConfigFile(second).nats);
   });
 
+  test("a secret in the service's systemd credentials directory is not warned of for its mode (systemd guards it)", () => {
+    // systemd hands the service its copy 0400, or 0400 with an ACL for the service's user where the directory's
+    // file system takes ACLs (the mask then shows as group-readable, 0440): warning of that asked for a chmod the
+    // service can neither make nor needs. The same mode outside the directory is still warned of.
+    const credentials = makeTempDir("feeder-credentials-");
+    const inside = join(credentials, "nats-token");
+    writeFileSync(inside, "t0k\n");
+    chmodSync(inside, 0o440);
+    const outside = file("t0k\n", 0o440);
+    const before = process.env.CREDENTIALS_DIRECTORY;
+    process.env.CREDENTIALS_DIRECTORY = credentials;
+    try {
+      const quiet = logOf();
+      expect(natsAccessOf({ "nats-token-file": inside }, NATS, quiet).credentials).toEqual({ kind: "token", token: "t0k" });
+      expect(quiet.lines.join("\n")).not.toMatch(/open to group or others/);
+      const warned = logOf();
+      natsAccessOf({ "nats-token-file": outside }, NATS, warned);
+      expect(warned.lines.join("\n")).toMatch(/open to group or others: chmod 600 it/);
+    } finally {
+      if (before === undefined) delete process.env.CREDENTIALS_DIRECTORY;
+      else process.env.CREDENTIALS_DIRECTORY = before;
+    }
+  });
+
   test("flags override the file: a credential flag replaces its credentials whole, --nats-ca its ca_file", () => {
     const c = loadConfigFile(config(`token_file = "${file("from-file\n")}"\nca_file = "${join(dir, "absent-ca.pem")}"`), { requireVenue: false });
     const pw = file("from-flag\n");
