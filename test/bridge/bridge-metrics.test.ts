@@ -171,6 +171,36 @@ describe.skipIf(missing !== undefined)("feeder bridge: /metrics and /readyz", { 
     expect(value("feeder_bridge_multicast_sent_bytes_total")).toBe(got[0]);
   });
 
+  test("from-nats --stream: not ready while its JetStream stream is gone, ready again once it is back", async () => {
+    const nats = await NatsServer.start();
+    stops.push(() => nats.stop());
+    const { connect } = await import("@nats-io/transport-node");
+    const { jetstreamManager } = await import("@nats-io/jetstream");
+    const nc = await connect({ servers: nats.url });
+    stops.push(() => nc.close());
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: "MET3", subjects: ["met3.>"] });
+    const port = await freePort();
+    const B = uniqueDestination(74);
+    const from = run("from-nats", { nats: nats.url, prefix: "met3", stream: "MET3", group: [`${B.group}:${B.port}`], iface: "127.0.0.1", http: `127.0.0.1:${port}` });
+    stops.push(from.stop);
+    const readyz = async () => {
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+      return r === undefined ? { status: 0, reasons: [] as string[] } : { status: r.status, reasons: ((await r.json()) as { reasons: string[] }).reasons };
+    };
+    await until("from-nats ready", async () => (await readyz()).status === 200);
+    // Deleted (by an operator, or retention by a bridge's misconfiguration): the reader reads nothing. Before, /readyz
+    // stayed 200 throughout: connected, subscription taken.
+    await jsm.streams.delete("MET3");
+    await until("not ready: the stream is gone", async () => {
+      const r = await readyz();
+      return r.status === 503 && r.reasons.some((why) => /JetStream stream MET3/.test(why));
+    });
+    await jsm.streams.add({ name: "MET3", subjects: ["met3.>"] });
+    await until("ready again: the stream is back", async () => (await readyz()).status === 200);
+    expect(await from.stop()).toBe(0);
+  });
+
   test("an --http port another process holds exits 1 before NATS is dialled; beyond loopback is refused", async () => {
     const held = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("other") });
     stops.push(async () => held.stop(true));

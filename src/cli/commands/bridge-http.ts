@@ -172,8 +172,8 @@ export function fromNatsMetrics(bridge: ReverseBridge, prefix: string, stream: s
   return w.text();
 }
 
-/** from-nats is ready while it is connected, its credentials and its subscription taken. */
-export function fromNatsReadiness(bridge: ReverseBridge): Readiness {
+/** from-nats is ready while it is connected, its credentials and its subscription taken, its stream (if any) read. */
+export function fromNatsReadiness(bridge: ReverseBridge, stream?: string): Readiness {
   const reader = bridge.reader;
   if (reader === undefined) return { ready: false, reasons: ["starting"] };
   const h = reader.health;
@@ -181,5 +181,6 @@ export function fromNatsReadiness(bridge: ReverseBridge): Readiness {
   if (h.authRefused) reasons.push("the NATS server refuses the reader's credentials");
   else if (!h.natsConnected) reasons.push("not connected to NATS");
   if (h.subscriptionRefused) reasons.push("the NATS server refuses the subscription on <prefix>.>");
+  if (h.streamProblem !== undefined) reasons.push(`the JetStream stream ${stream ?? ""} cannot be read (${h.streamProblem}): deleted? nothing is read until it is back`);
   return { ready: reasons.length === 0, reasons };
 }

@@ -220,7 +220,7 @@ async function fromNats(ctx: CommandContext): Promise<number> {
     sourceId: intIn(v["source-id"], "source-id", 65000, 0, 65535),
     channelId: intIn(v.channel, "channel", 1, 0, 65535),
   });
-  const http = openHttp(ctx, "from-nats", httpAddr, { metrics: () => fromNatsMetrics(bridge, read.prefix ?? "feeder", read.stream), readiness: () => fromNatsReadiness(bridge) });
+  const http = openHttp(ctx, "from-nats", httpAddr, { metrics: () => fromNatsMetrics(bridge, read.prefix ?? "feeder", read.stream), readiness: () => fromNatsReadiness(bridge, read.stream) });
   if (http === "failed") return 1;
   try {
     if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx, http);
