@@ -348,17 +348,21 @@ export class ForwardBridge {
   }
 
   /**
-   * What /readyz and the connection gauge read (cold: once per scrape): connected to NATS (the client's own state
-   * when its internals show it; not while the bridge waits to connect again after a close for good), the server
-   * refusing the credentials, datagrams being dropped (NATS down or slower than the feed), and with a stream
-   * whether its last check could read it and found it storing (undefined without a stream or before its first check).
+   * What /readyz and the connection gauge read (cold: once per scrape), all as they are now, so a silent feed reads
+   * ready once NATS is back: connected to NATS (the client's own state when its internals show it; not while the
+   * bridge waits to connect again after a close for good), the server refusing the credentials, the client holding
+   * more than maxPendingBytes unwritten (the next datagram would be dropped: NATS slower than the feed), and with a
+   * stream whether its last check could read it and found it storing (undefined without a stream or before its
+   * first check). Not the `dropping` flag: that ends only when a datagram is published again (before, /readyz read
+   * it and stayed 503 after NATS came back until the feed sent something).
    */
-  get health(): { natsConnected: boolean; authRefused: boolean; dropping: boolean; streamStoring: boolean | undefined } {
+  get health(): { natsConnected: boolean; authRefused: boolean; overMaxPending: boolean; streamStoring: boolean | undefined } {
     const attached = this.nc !== undefined && this.running && this.reconnectTimer === undefined && !this.reconnecting;
+    const p = this.protocol;
     return {
-      natsConnected: attached && (this.protocol === undefined || this.protocol.connected === true),
+      natsConnected: attached && (p === undefined || p.connected === true),
       authRefused: this.authRefusing,
-      dropping: this.dropping,
+      overMaxPending: p !== undefined && this.pendingBytes > this.maxPendingBytes,
       streamStoring: this.watch?.storing,
     };
   }

@@ -21,7 +21,11 @@ export class ReverseBridge {
   private socket: Bun.udp.Socket<"uint8array"> | undefined;
   reader: NatsFeedReader | undefined;
   sendErrors = 0;
-  /** Bytes of the datagrams sent to the local group (those the kernel took). */
+  /**
+   * Datagrams sent to the local group (those the kernel took) and their bytes. Counted at the send: the reader's
+   * `datagrams` also counts what it hands over after stop() (dropped here, never sent).
+   */
+  sentDatagrams = 0;
   sentBytes = 0;
   /** stop() was called: a start still under way goes no further (the reader's own start looks at its stop). */
   private stopped = false;
@@ -48,8 +52,10 @@ export class ReverseBridge {
       const socket = this.socket;
       if (socket === undefined) return;
       try {
-        if (socket.send(d, o.port, o.group)) this.sentBytes += d.byteLength;
-        else this.sendErrors++;
+        if (socket.send(d, o.port, o.group)) {
+          this.sentDatagrams++;
+          this.sentBytes += d.byteLength;
+        } else this.sendErrors++;
       } catch {
         this.sendErrors++; // a send the kernel refuses is counted, like the publisher's (never thrown into NATS)
       }

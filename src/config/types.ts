@@ -177,6 +177,6 @@ export interface FeederConfig {
   readonly workers: number;
   /** This instance's share of the configured symbols: index i of n (0 ≤ i < n). */
   readonly shard: { readonly index: number; readonly count: number };
-  /** `[nats]`, read by `feeder bridge` only; absent when the file has none. */
+  /** `[nats]`, read by `feeder bridge` and `feeder listen --nats` only; absent when the file has none. */
   readonly nats?: NatsConfig | undefined;
 }

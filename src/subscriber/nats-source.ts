@@ -89,7 +89,7 @@ interface NatsConnection {
   status?(): AsyncIterable<{ type: string; error?: unknown }>;
 }
 interface Consumer {
-  consume(opts?: { expires?: number }): Promise<AsyncIterable<NatsMsg> & { stop(): Promise<void> | void }>;
+  consume(opts?: { expires?: number }): Promise<AsyncIterable<NatsMsg> & { stop(): Promise<void> | void; status?(): AsyncIterable<{ type: string }> }>;
 }
 
 /**
@@ -315,6 +315,12 @@ export class NatsFeedReader {
   private disconnected = false;
   /** The server refused the live subscription and it has not been taken again. */
   private subscriptionRefused = false;
+  /**
+   * The stream reader's consumer is gone and not made again: its consumer deleted, or its stream not found (deleted:
+   * the client retries for as long as it is missing). The consumer event's type, until the consumer is recreated or
+   * a message comes.
+   */
+  private streamProblem: string | undefined;
   /** The next try after the client closed for good or the subscription was refused (cold). */
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /**
@@ -349,9 +355,14 @@ export class NatsFeedReader {
    * What a bridge's /readyz and connection gauge read (cold): connected (a connection open and not dropped; not while
    * the reader waits to connect again after a close for good), the credentials refused, the subscription refused.
    */
-  get health(): { natsConnected: boolean; authRefused: boolean; subscriptionRefused: boolean } {
+  get health(): { natsConnected: boolean; authRefused: boolean; subscriptionRefused: boolean; streamProblem: string | undefined } {
     const nc = this.nc;
-    return { natsConnected: nc !== undefined && this.running && !this.disconnected && nc.isClosed?.() !== true, authRefused: this.authRefusing, subscriptionRefused: this.subscriptionRefused };
+    return {
+      natsConnected: nc !== undefined && this.running && !this.disconnected && nc.isClosed?.() !== true,
+      authRefused: this.authRefusing,
+      subscriptionRefused: this.subscriptionRefused,
+      streamProblem: this.streamProblem,
+    };
   }
 
   async start(): Promise<void> {
@@ -406,6 +417,7 @@ export class NatsFeedReader {
     this.nc = nc;
     this.disconnected = false;
     this.subscriptionRefused = false;
+    this.streamProblem = undefined;
     void nc.closed().then((why) => this.closedByClient(nc, why), () => undefined);
     const events = nc.status?.();
     if (events !== undefined) void this.watchAuth(events).catch(() => undefined);
@@ -437,9 +449,12 @@ export class NatsFeedReader {
         const consumer = await jetstream(nc).consumers.get(this.opts.stream, policy);
         const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
         this.iter = iter;
+        const events = iter.status?.();
+        if (events !== undefined) void this.watchConsumer(iter, events).catch(() => undefined);
         const repacker = this.repacker;
         void (async () => {
           for await (const m of iter) {
+            this.streamProblem = undefined;
             onData(m.data);
             this.lastJsMsg = m;
             // A replay that reached the live end reads live from here: before, it kept the replay rule for good, and
@@ -489,6 +504,16 @@ export class NatsFeedReader {
   }
 
   // Cold: the client's own reconnects: a refusal of the credentials (its -ERR) and a reconnect ending such a run.
+  // Cold: the stream consumer's events. Its stream deleted, the client says consumer_deleted at once, then
+  // stream_not_found while it is missing, and ordered_consumer_recreated once it is back (nothing else is read meanwhile).
+  private async watchConsumer(iter: unknown, events: AsyncIterable<{ type: string }>): Promise<void> {
+    for await (const e of events) {
+      if (this.iter !== iter) return; // a consumer of a connection replaced since
+      if (e.type === "consumer_deleted" || e.type === "stream_not_found" || e.type === "consumer_not_found") this.streamProblem = e.type;
+      else if (e.type === "ordered_consumer_recreated") this.streamProblem = undefined;
+    }
+  }
+
   private async watchAuth(events: AsyncIterable<{ type: string; error?: unknown }>): Promise<void> {
     for await (const e of events) {
       if (e.type === "error" && isAuthError(e.error)) this.authRefused((e.error as Error).message);

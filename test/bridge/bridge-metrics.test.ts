@@ -10,7 +10,9 @@ import { afterEach, describe, expect, test } from "vitest";
 import { parsePrometheusText } from "../../src/app/prometheus.ts";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
-import { silentLogger } from "../../src/core/log.ts";
+import { fromNatsMetrics } from "../../src/cli/commands/bridge-http.ts";
+import { ReverseBridge } from "../../src/bridge/reverse-bridge.ts";
+import { createLogger, silentLogger, type Logger } from "../../src/core/log.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
 import { freePort } from "../support/free-port.ts";
 import { packer, take, T0 } from "../subscriber/feed-harness.ts";
@@ -23,10 +25,10 @@ afterEach(async () => {
 });
 
 /** Runs `feeder bridge <direction>` in-process until the returned stop(); resolves its exit code. */
-function run(direction: string, values: CommandContext["values"]): { code: Promise<number>; stop: () => Promise<number> } {
+function run(direction: string, values: CommandContext["values"], log: Logger = silentLogger): { code: Promise<number>; stop: () => Promise<number> } {
   let stop!: (s: string) => void;
   const stopSignal = new Promise<string>((r) => (stop = r));
-  const code = bridgeCommand.run({ values, positionals: [direction], log: silentLogger, out: () => {}, stopSignal } as unknown as CommandContext);
+  const code = bridgeCommand.run({ values, positionals: [direction], log, out: () => {}, stopSignal } as unknown as CommandContext);
   return { code, stop: () => (stop("SIGTERM"), code) };
 }
 
@@ -114,6 +116,13 @@ describe.skipIf(missing !== undefined)("feeder bridge: /metrics and /readyz", { 
     const before = { to: await scrape(toPort), from: await scrape(fromPort) };
 
     await nats.restart();
+    // Readiness says whether the bridge can forward now, not whether traffic flowed since: with nothing sent after
+    // the restart (a silent feed, the venue down) it is ready once connected. Before, the drops while NATS was down
+    // kept it 503 until the next datagram was published.
+    await until("to-nats connected again, nothing sent since", async () => (await scrape(toPort)).get("feeder_bridge_nats_connected") === 1);
+    const silent = await fetch(`http://127.0.0.1:${toPort}/readyz`);
+    expect(await silent.json()).toEqual({ ready: true, reasons: [] });
+    expect(silent.status).toBe(200);
     await until("heartbeats again after the restart", async () => {
       beat();
       m.to = await scrape(toPort);
@@ -132,11 +141,76 @@ describe.skipIf(missing !== undefined)("feeder bridge: /metrics and /readyz", { 
     expect(await from.stop()).toBe(0);
   });
 
+  test("from-nats counts the datagrams its socket took: not those its reader hands over after stop()", async () => {
+    const nats = await NatsServer.start();
+    stops.push(() => nats.stop());
+    const B = uniqueDestination(73);
+    const got: number[] = [];
+    const rx = dgram.createSocket({ type: "udp4", reuseAddr: true });
+    stops.push(() => new Promise<void>((r) => rx.close(() => r())));
+    await new Promise<void>((r) => rx.bind(B.port, B.group, () => r()));
+    rx.addMembership(B.group, "127.0.0.1");
+    rx.on("message", (m) => got.push(m.byteLength));
+    const bridge = new ReverseBridge({ servers: [nats.url], prefix: "met2", group: B.group, port: B.port, iface: "127.0.0.1", ttl: 1 });
+    stops.push(() => bridge.stop());
+    await bridge.start();
+    const reader = bridge.reader!;
+    const sendOne = () => {
+      reader.repacker.packer.appendHeartbeat(0);
+      reader.flush();
+    };
+    sendOne();
+    await until("the datagram received", async () => got.length === 1);
+    await bridge.stop();
+    // What a flush already scheduled when stop() came does (an envelope read just before): handed over, not sent.
+    sendOne();
+    const m = parsePrometheusText(fromNatsMetrics(bridge, "met2", undefined)).samples;
+    const value = (name: string) => m.find((s) => s.name === name)?.value;
+    expect(value("feeder_bridge_multicast_send_errors_total")).toBe(0);
+    expect(value("feeder_bridge_multicast_sent_datagrams_total")).toBe(1);
+    expect(value("feeder_bridge_multicast_sent_bytes_total")).toBe(got[0]);
+  });
+
+  test("from-nats --stream: not ready while its JetStream stream is gone, ready again once it is back", async () => {
+    const nats = await NatsServer.start();
+    stops.push(() => nats.stop());
+    const { connect } = await import("@nats-io/transport-node");
+    const { jetstreamManager } = await import("@nats-io/jetstream");
+    const nc = await connect({ servers: nats.url });
+    stops.push(() => nc.close());
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: "MET3", subjects: ["met3.>"] });
+    const port = await freePort();
+    const B = uniqueDestination(74);
+    const from = run("from-nats", { nats: nats.url, prefix: "met3", stream: "MET3", group: [`${B.group}:${B.port}`], iface: "127.0.0.1", http: `127.0.0.1:${port}` });
+    stops.push(from.stop);
+    const readyz = async () => {
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+      return r === undefined ? { status: 0, reasons: [] as string[] } : { status: r.status, reasons: ((await r.json()) as { reasons: string[] }).reasons };
+    };
+    await until("from-nats ready", async () => (await readyz()).status === 200);
+    // Deleted (by an operator, or retention by a bridge's misconfiguration): the reader reads nothing. Before, /readyz
+    // stayed 200 throughout: connected, subscription taken.
+    await jsm.streams.delete("MET3");
+    await until("not ready: the stream is gone", async () => {
+      const r = await readyz();
+      return r.status === 503 && r.reasons.some((why) => /JetStream stream MET3/.test(why));
+    });
+    await jsm.streams.add({ name: "MET3", subjects: ["met3.>"] });
+    await until("ready again: the stream is back", async () => (await readyz()).status === 200);
+    expect(await from.stop()).toBe(0);
+  });
+
   test("an --http port another process holds exits 1 before NATS is dialled; beyond loopback is refused", async () => {
     const held = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("other") });
     stops.push(async () => held.stop(true));
-    const r = run("to-nats", { nats: "nats://127.0.0.1:9", group: ["239.255.71.1:31971"], http: `127.0.0.1:${held.port}` });
+    const lines: string[] = [];
+    const r = run("to-nats", { nats: "nats://127.0.0.1:9", group: ["239.255.71.1:31971"], http: `127.0.0.1:${held.port}` }, createLogger({ format: "json", write: (l) => lines.push(l) }));
     expect(await r.code).toBe(1);
+    // The error says what to do: a second bridge of one direction on a host needs its own --http.
+    const error = lines.map((l) => JSON.parse(l) as { level: string; msg: string }).find((l) => l.level === "error")!;
+    expect(error.msg).toContain(`--http 127.0.0.1:${held.port}`);
+    expect(error.msg).toMatch(/another process holds it .*give this bridge its own --http ADDR:PORT, or --http off/);
     await expect(run("to-nats", { nats: "nats://127.0.0.1:9", group: ["239.255.71.1:31971"], http: "0.0.0.0:9465" }).code).rejects.toThrow(/--http "0.0.0.0:9465" is beyond loopback/);
   });
 });

@@ -11,6 +11,8 @@ import { afterEach, describe, expect, test } from "vitest";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { UsageError } from "../../src/cli/command.ts";
 import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
+import { checkConfigCommand } from "../../src/cli/commands/check-config.ts";
+import { listenCommand } from "../../src/cli/commands/listen.ts";
 import { natsAccessOf } from "../../src/cli/commands/nats-credentials.ts";
 import { formatConfigToml } from "../../src/config/format.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
@@ -101,6 +103,50 @@ describe("[nats] in the configuration file", () => {
     expect(problems(config("tls = 1"))).toEqual(["nats.tls: 1 is not true or false"]);
   });
 
+  test("check-config says it does not read [nats]'s files and names those this user cannot open, never their content", async () => {
+    const pw = file(`${SECRET}\n`);
+    const absent = join(dir, "absent-token");
+    const path = file(`[[publish.destinations]]\ngroup = "239.255.73.1"\nport = 31973\n\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n\n[nats]\nuser = "bridge"\npassword_file = "${pw}"\nca_file = "${dir}"\n`, 0o644);
+    const out: string[] = [];
+    expect(await checkConfigCommand.run({ values: { config: path }, positionals: [], log: logOf(), out: (t: string) => void out.push(t) } as unknown as CommandContext)).toBe(0);
+    const text = out.join("");
+    expect(text).toContain("# note: [nats] names files that `feeder bridge` and `listen --nats` read and check at their start; check-config does not read them");
+    expect(text).toContain(`# note: nats.ca_file ${JSON.stringify(dir)} cannot be read by this user now (a directory)`);
+    expect(text).not.toContain(`nats.password_file ${JSON.stringify(pw)} cannot`); // readable: no note
+    expect(text).not.toContain(SECRET);
+    const second = file(`[[publish.destinations]]\ngroup = "239.255.73.1"\nport = 31973\n\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n\n[nats]\ntoken_file = "${absent}"\n`, 0o644);
+    out.length = 0;
+    expect(await checkConfigCommand.run({ values: { config: second }, positionals: [], log: logOf(), out: (t: string) => void out.push(t) } as unknown as CommandContext)).toBe(0);
+    expect(out.join("")).toContain(`# note: nats.token_file ${JSON.stringify(absent)} cannot be read by this user now (no such file)`);
+    // Still the configuration in effect: the notes are comments.
+    const again = file(out.join(""), 0o644);
+    expect(loadConfigFile(again).nats).toEqual(loadConfigFile(second).nats);
+  });
+
+  test("a secret in the service's systemd credentials directory is not warned of for its mode (systemd guards it)", () => {
+    // systemd hands the service its copy 0400, or 0400 with an ACL for the service's user where the directory's
+    // file system takes ACLs (the mask then shows as group-readable, 0440): warning of that asked for a chmod the
+    // service can neither make nor needs. The same mode outside the directory is still warned of.
+    const credentials = makeTempDir("feeder-credentials-");
+    const inside = join(credentials, "nats-token");
+    writeFileSync(inside, "t0k\n");
+    chmodSync(inside, 0o440);
+    const outside = file("t0k\n", 0o440);
+    const before = process.env.CREDENTIALS_DIRECTORY;
+    process.env.CREDENTIALS_DIRECTORY = credentials;
+    try {
+      const quiet = logOf();
+      expect(natsAccessOf({ "nats-token-file": inside }, NATS, quiet).credentials).toEqual({ kind: "token", token: "t0k" });
+      expect(quiet.lines.join("\n")).not.toMatch(/open to group or others/);
+      const warned = logOf();
+      natsAccessOf({ "nats-token-file": outside }, NATS, warned);
+      expect(warned.lines.join("\n")).toMatch(/open to group or others: chmod 600 it/);
+    } finally {
+      if (before === undefined) delete process.env.CREDENTIALS_DIRECTORY;
+      else process.env.CREDENTIALS_DIRECTORY = before;
+    }
+  });
+
   test("flags override the file: a credential flag replaces its credentials whole, --nats-ca its ca_file", () => {
     const c = loadConfigFile(config(`token_file = "${file("from-file\n")}"\nca_file = "${join(dir, "absent-ca.pem")}"`), { requireVenue: false });
     const pw = file("from-flag\n");
@@ -162,5 +208,34 @@ describe.skipIf(missing !== undefined)("feeder bridge -c FILE: the [nats] creden
     stops.push(flagged.stop);
     await ready(toPort);
     expect(await flagged.stop()).toBe(0);
+
+    // listen --nats -c FILE takes the file's [nats] as from-nats does (before: refused, "leave out --config"), the
+    // flags overriding it; the wrong password from the file is refused by the server (exit 1, the kind named).
+    const listenRun = (values: CommandContext["values"], lg = logOf()) => {
+      let stop!: (s: string) => void;
+      const stopSignal = new Promise<string>((r) => (stop = r));
+      const code = listenCommand.run({ values: { nats: nats.url, prefix: "cfg", format: "ndjson", ...values }, positionals: [], log: lg, out: () => {}, stopSignal } as unknown as CommandContext);
+      return { code, log: lg, stop: () => (stop("SIGTERM"), code) };
+    };
+    const refused = listenRun({ config: wrong });
+    expect(await refused.code).toBe(1);
+    expect(refused.log.lines.join("\n")).toMatch(/cannot read NATS.*user \\"bridge\\" with a password/);
+    const listening = listenRun({ config: good });
+    stops.push(listening.stop);
+    const deadline = Date.now() + 10_000;
+    while (!listening.log.lines.some((l) => l.startsWith("listening "))) {
+      if (Date.now() > deadline) throw new Error(`listen --nats -c did not start: ${listening.log.lines.join("; ")}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await listening.stop()).toBe(0);
+    const overridden = listenRun({ config: wrong, "nats-user": "bridge", "nats-password-file": file(`${SECRET}\n`) });
+    stops.push(overridden.stop);
+    while (!overridden.log.lines.some((l) => l.startsWith("listening "))) {
+      if (Date.now() > deadline + 10_000) throw new Error(`listen --nats -c with flags did not start: ${overridden.log.lines.join("; ")}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await overridden.stop()).toBe(0);
+    // Without --nats, -c is the multicast configuration as before: a --nats-* flag still needs --nats.
+    await expect(listenCommand.run({ values: { config: good, "nats-tls": true }, positionals: [], log: logOf(), out: () => {}, stopSignal: new Promise(() => {}) } as unknown as CommandContext)).rejects.toThrow(/--nats-tls needs --nats/);
   }, 30_000);
 });

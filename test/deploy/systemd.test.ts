@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { main } from "../../src/cli/main.ts";
 import { COMMANDS } from "../../src/cli/commands/index.ts";
 import { recordCommand, recordSettings } from "../../src/cli/commands/record.ts";
+import { DEFAULT_FROM_NATS_HTTP, DEFAULT_TO_NATS_HTTP } from "../../src/cli/commands/bridge-http.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { loopbackDestinationToml, unreachableBybitToml } from "../support/config-toml.ts";
@@ -323,6 +324,21 @@ describe("deploy/systemd/feeder-bridge.service", () => {
     expect(absent.err.join("")).toMatch(/--nats-password-file: cannot read/);
     expect(one("RestartPreventExitStatus")).toBe("2");
     expect(unit.get("Service")!.has("ExecStartPre")).toBe(false); // exit 2 must be the main process's
+  });
+
+  test("the shipped units' HTTP ports are distinct, the bridge's defaults included (all three fit on one host)", () => {
+    const feeder = loadConfigFile(join(ROOT, "config/feeder.example.toml"));
+    const record = loadConfigFile(join(ROOT, "deploy/systemd/record.example.toml"));
+    const bridgePort = (a: string) => Number(a.split(":")[1]);
+    const ports = [
+      ["feeder.service http.listen", feeder.http.port],
+      ["feeder-record.service http.listen", record.http.port],
+      ["feeder-bridge.service --http", bridgePort(start[start.indexOf("--http") + 1]!)],
+      ["from-nats default --http", bridgePort(DEFAULT_FROM_NATS_HTTP)],
+    ] as const;
+    // Before, the bridge took 9465, the recorder's: the second of the two to start exited 1 and restarted for ever.
+    for (const [i, [a, pa]] of ports.entries()) for (const [b, pb] of ports.slice(i + 1)) expect(pa, `${a} and ${b}`).not.toBe(pb);
+    expect(bridgePort(start[start.indexOf("--http") + 1]!)).toBe(bridgePort(DEFAULT_TO_NATS_HTTP)); // the unit names the default
   });
 
   test("systemd-analyze verify finds nothing to report (and does report a broken copy)", () => {

@@ -1,8 +1,9 @@
 /**
  * `feeder bridge`'s HTTP: /healthz, /readyz and /metrics (Prometheus text 0.0.4, written by the feeder's own writer,
- * app/prometheus.ts) on `--http ADDR:PORT`, loopback only (default 127.0.0.1:9465 for to-nats, :9466 for
- * from-nats, so both directions fit on one host; `--http off`: none). Every value is read at scrape time from the
- * counters the bridge already keeps (nothing counted for metrics on its hot path). The conventions are the feeder's
+ * app/prometheus.ts) on `--http ADDR:PORT`, loopback only (default 127.0.0.1:9466 for to-nats, :9467 for
+ * from-nats, so both directions fit on one host beside the feeder's 9464 and the recorder's 9465 of deploy/systemd;
+ * `--http off`: none). Every value is read at scrape time from the counters the bridge already keeps (nothing counted
+ * for metrics on its hot path). The conventions are the feeder's
  * (docs/operations.md § Metrics): counters end in `_total`, base units, one metric per quantity, and the series of
  * one name are disjoint, so `sum()` over a label never double-counts. The counters live on the bridge object, never
  * on a NATS connection: a reconnect (the client's, or the bridge's after a close for good) neither resets nor
@@ -18,8 +19,8 @@ import { processSnapshot, writeProcessMetrics } from "../../app/process-metrics.
 import { PROMETHEUS_CONTENT_TYPE, PromWriter } from "../../app/prometheus.ts";
 import { UsageError } from "../command.ts";
 
-export const DEFAULT_TO_NATS_HTTP = "127.0.0.1:9465";
-export const DEFAULT_FROM_NATS_HTTP = "127.0.0.1:9466";
+export const DEFAULT_TO_NATS_HTTP = "127.0.0.1:9466";
+export const DEFAULT_FROM_NATS_HTTP = "127.0.0.1:9467";
 
 export interface BridgeHttpAddress {
   host: string;
@@ -127,13 +128,16 @@ export function toNatsMetrics(bridge: ForwardBridge, prefix: string, stream: str
   return w.text();
 }
 
-/** to-nats is ready while it is connected, its credentials taken, nothing dropped and its stream (if any) storing. */
+/**
+ * to-nats is ready while it can forward: connected, its credentials taken, the client's backlog within --max-pending
+ * and its stream (if any) storing. Read as things are now, not from traffic: a silent feed is ready once NATS is.
+ */
 export function toNatsReadiness(bridge: ForwardBridge): Readiness {
   const h = bridge.health;
   const reasons: string[] = [];
   if (h.authRefused) reasons.push("the NATS server refuses the bridge's credentials");
   else if (!h.natsConnected) reasons.push("not connected to NATS");
-  if (h.dropping) reasons.push("dropping datagrams: NATS is down or slower than the feed");
+  else if (h.overMaxPending) reasons.push("the NATS client holds more than --max-pending unwritten (NATS slower than the feed): datagrams are dropped");
   if (h.streamStoring === false) reasons.push("the JetStream stream is not storing, or cannot be checked");
   return { ready: reasons.length === 0, reasons };
 }
@@ -157,7 +161,7 @@ export function fromNatsMetrics(bridge: ReverseBridge, prefix: string, stream: s
     w.family("feeder_bridge_bridge_failovers_total", "counter", "switches to another bridge of a stream whose followed bridge went silent").sample("feeder_bridge_bridge_failovers_total", {}, c.bridgeFailovers);
     w.family("feeder_bridge_sessions_total", "counter", "sessions of the local stream started (one per upstream session change)").sample("feeder_bridge_sessions_total", {}, c.sessions);
     w.family("feeder_bridge_sessions_reverted_total", "counter", "upstream sessions undone (one datagram of a bogus newer session)").sample("feeder_bridge_sessions_reverted_total", {}, c.sessionsReverted);
-    w.family("feeder_bridge_multicast_sent_datagrams_total", "counter", "datagrams sent to the local group").sample("feeder_bridge_multicast_sent_datagrams_total", {}, Math.max(0, c.datagrams - bridge.sendErrors));
+    w.family("feeder_bridge_multicast_sent_datagrams_total", "counter", "datagrams sent to the local group").sample("feeder_bridge_multicast_sent_datagrams_total", {}, bridge.sentDatagrams);
     w.family("feeder_bridge_multicast_sent_bytes_total", "counter", "bytes of those datagrams").sample("feeder_bridge_multicast_sent_bytes_total", {}, bridge.sentBytes);
     w.family("feeder_bridge_multicast_send_errors_total", "counter", "datagrams the kernel refused (not in sent_datagrams)").sample("feeder_bridge_multicast_send_errors_total", {}, bridge.sendErrors);
     w.family("feeder_bridge_replaying", "gauge", "1 while a reader of a JetStream stream from all or a time has not reached its live end (lag: it replays history)").sample("feeder_bridge_replaying", {}, reader.repacker.replaying ? 1 : 0);
@@ -168,8 +172,8 @@ export function fromNatsMetrics(bridge: ReverseBridge, prefix: string, stream: s
   return w.text();
 }
 
-/** from-nats is ready while it is connected, its credentials and its subscription taken. */
-export function fromNatsReadiness(bridge: ReverseBridge): Readiness {
+/** from-nats is ready while it is connected, its credentials and its subscription taken, its stream (if any) read. */
+export function fromNatsReadiness(bridge: ReverseBridge, stream?: string): Readiness {
   const reader = bridge.reader;
   if (reader === undefined) return { ready: false, reasons: ["starting"] };
   const h = reader.health;
@@ -177,5 +181,6 @@ export function fromNatsReadiness(bridge: ReverseBridge): Readiness {
   if (h.authRefused) reasons.push("the NATS server refuses the reader's credentials");
   else if (!h.natsConnected) reasons.push("not connected to NATS");
   if (h.subscriptionRefused) reasons.push("the NATS server refuses the subscription on <prefix>.>");
+  if (h.streamProblem !== undefined) reasons.push(`the JetStream stream ${stream ?? ""} cannot be read (${h.streamProblem}): deleted? nothing is read until it is back`);
   return { ready: reasons.length === 0, reasons };
 }

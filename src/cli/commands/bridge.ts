@@ -159,7 +159,7 @@ async function toNats(ctx: CommandContext): Promise<number> {
   }
   const httpAddr = bridgeHttpOf(v.http, DEFAULT_TO_NATS_HTTP);
   const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, maxPendingBytes, credentials, tls, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
-  const http = openHttp(ctx, httpAddr, { metrics: () => toNatsMetrics(bridge, prefix, stream), readiness: () => toNatsReadiness(bridge) });
+  const http = openHttp(ctx, "to-nats", httpAddr, { metrics: () => toNatsMetrics(bridge, prefix, stream), readiness: () => toNatsReadiness(bridge) });
   if (http === "failed") return 1;
   try {
     if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx, http);
@@ -181,14 +181,21 @@ async function toNats(ctx: CommandContext): Promise<number> {
 
 /**
  * The HTTP server, bound before NATS is dialled (as `feeder run` binds its own first): a port another process holds
- * ends the start (exit 1: it may clear, so a unit restarts), before anything connects.
+ * ends the start (exit 1: it may clear, so a unit restarts), before anything connects. The error says what to do:
+ * most often a second bridge of the direction on the host, on the default port.
  */
-function openHttp(ctx: CommandContext, addr: BridgeHttpAddress | undefined, source: BridgeHttpSource): BridgeHttpHandle | undefined | "failed" {
+function openHttp(ctx: CommandContext, direction: string, addr: BridgeHttpAddress | undefined, source: BridgeHttpSource): BridgeHttpHandle | undefined | "failed" {
   if (addr === undefined) return undefined;
   try {
     return startBridgeHttp(addr, source, ctx.log);
   } catch (err) {
-    ctx.log.error("bridge could not start: HTTP cannot listen (--http)", { address: `${addr.host}:${addr.port}`, error: (err as Error).message });
+    const address = `${addr.host}:${addr.port}`;
+    const which = ctx.values.http === undefined ? ` (the ${direction} default)` : "";
+    const why =
+      (err as { code?: unknown }).code === "EADDRINUSE"
+        ? `another process holds it (a second ${direction} bridge on this host, or feeder or feeder record given that port?): give this bridge its own --http ADDR:PORT, or --http off`
+        : (err as Error).message;
+    ctx.log.error(`bridge could not start: --http ${address}${which} cannot listen: ${why}`, { address, error: (err as Error).message });
     return "failed";
   }
 }
@@ -213,7 +220,7 @@ async function fromNats(ctx: CommandContext): Promise<number> {
     sourceId: intIn(v["source-id"], "source-id", 65000, 0, 65535),
     channelId: intIn(v.channel, "channel", 1, 0, 65535),
   });
-  const http = openHttp(ctx, httpAddr, { metrics: () => fromNatsMetrics(bridge, read.prefix ?? "feeder", read.stream), readiness: () => fromNatsReadiness(bridge) });
+  const http = openHttp(ctx, "from-nats", httpAddr, { metrics: () => fromNatsMetrics(bridge, read.prefix ?? "feeder", read.stream), readiness: () => fromNatsReadiness(bridge, read.stream) });
   if (http === "failed") return 1;
   try {
     if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx, http);

@@ -3,6 +3,7 @@
  * and prints the settings in effect as TOML, with the file's key names and every default filled in.
  * @module
  */
+import { accessSync, constants, statSync } from "node:fs";
 import { configuredSubscriptions, inWorkerShare } from "../../app/feeder.ts";
 import { formatConfigToml } from "../../config/format.ts";
 import { loadConfigFile } from "../../config/load.ts";
@@ -29,6 +30,11 @@ export const checkConfigCommand: CommandSpec = {
     "it is allowed (it starts with no books, publishing heartbeats only), since whether it happens follows the",
     "ids, not the list, and refusing it would make removing one symbol an invalid file.",
     "",
+    "A [nats] section (read only by `feeder bridge` and by `feeder listen` reading NATS) is checked for its shape;",
+    "its files are not read (nothing of a secret is printed): a `# note:` says so, and names each file this user",
+    "cannot open now (missing, not readable, a directory), which is no error: a systemd credential exists only",
+    "inside its service.",
+    "",
     "It asks no venue. Symbols are checked by `feeder run` at start: a venue whose symbols are all answered as not",
     "listed (or with an unusable tick/lot) fails the start naming them (exit 2: the venue says the symbols are",
     "wrong, so the file has to change); a venue whose instrument REST cannot be answered (network, 5xx, timeout, 429; no",
@@ -40,10 +46,44 @@ export const checkConfigCommand: CommandSpec = {
     const path = ctx.values.config;
     if (typeof path !== "string") throw new UsageError("--config FILE is required");
     const config = loadConfigFile(path);
-    ctx.out(`# ${path} is valid. The settings in effect, defaults filled in:\n${emptyWorkersNote(config)}\n${formatConfigToml(config)}`);
+    ctx.out(`# ${path} is valid. The settings in effect, defaults filled in:\n${emptyWorkersNote(config)}${natsFilesNote(config)}\n${formatConfigToml(config)}`);
     return 0;
   },
 };
+
+/**
+ * `# note:` lines for [nats] (read by `feeder bridge` and `listen --nats` only): its files are not read here, only
+ * looked at, so nothing of a secret can reach the output; one this user cannot open (missing, not readable, a
+ * directory) is named with why. A note, not an error: a systemd credential (`/run/credentials/<unit>/…`) exists only
+ * inside its service, and check-config may run as another user than the bridge. The bridge reads and checks every
+ * file at its start (exit 2 naming the key). Before, check-config printed the paths alone, as if checked.
+ */
+function natsFilesNote(config: FeederConfig): string {
+  const n = config.nats;
+  if (n === undefined) return "";
+  const files: [string, string | undefined][] = [["creds_file", n.credsFile], ["password_file", n.passwordFile], ["token_file", n.tokenFile], ["nkey_file", n.nkeyFile], ["ca_file", n.caFile], ["cert_file", n.certFile], ["key_file", n.keyFile]];
+  let out = "# note: [nats] names files that `feeder bridge` and `listen --nats` read and check at their start; check-config does not read them\n";
+  for (const [key, path] of files) {
+    if (path === undefined) continue;
+    const why = unopenable(path);
+    if (why !== undefined) out += `# note: nats.${key} ${JSON.stringify(path)} cannot be read by this user now (${why}): a bridge or listen --nats taking it (no flag overriding the key) exits 2 if it cannot either; a systemd credential exists only inside its service\n`;
+  }
+  return out;
+}
+
+/** Why this process could not open `path` to read, or undefined; looks (stat, access), never opens (a FIFO would wait). */
+function unopenable(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) return "a directory";
+    if (!st.isFile() && !st.isFIFO()) return "not a regular file";
+    accessSync(path, constants.R_OK);
+    return undefined;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return e.code === "ENOENT" ? "no such file" : e.code === "EACCES" ? "permission denied" : (e.code ?? e.message);
+  }
+}
 
 /**
  * A `# note:` line per worker the id split leaves without a symbol although there are enough: before, nothing said so

@@ -55,7 +55,8 @@ export const listenCommand: CommandSpec = {
   summary: "join the multicast feed (or bind a unicast one) and show live books (table) or print every update (ndjson)",
   help: [
     "Options:",
-    "  -c, --config FILE    join every destination of the configuration's [publish] section",
+    "  -c, --config FILE    join every destination of the configuration's [publish] section; with --nats,",
+    "                       only its [nats] section (NATS credentials and TLS; the flags below override it)",
     "  -g, --group G[:P]    multicast group to join (repeatable; default 239.255.0.1:31001 without --config)",
     "  -p, --port N         port for --group entries without one (or the default group); refused when it",
     "                       would do nothing (beside --config or --bind without such a --group)",
@@ -252,10 +253,14 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const count = positiveInt(v.count, "count", undefined);
   const durationS = durationSeconds(v.duration);
   const maxUnreadBytes = positiveInt(v["max-unread-kib"], "max-unread-kib", DEFAULT_MAX_UNREAD_KIB)! * 1024;
-  const nats: NatsReadOptions | undefined = v.nats !== undefined || v.stream !== undefined ? natsReadOptions(ctx) : undefined;
+  // With --nats, --config gives its [nats] section only (credentials and TLS, the flags overriding it), as for
+  // `bridge from-nats -c`: before, it was refused and a reader on the bridge's host had to repeat every file by flag.
+  const natsWanted = v.nats !== undefined || v.stream !== undefined;
+  const natsFile = natsWanted && typeof v.config === "string" ? loadConfigFile(v.config, { requireVenue: false }).nats : undefined;
+  const nats: NatsReadOptions | undefined = natsWanted ? natsReadOptions(ctx, natsFile) : undefined;
   const accessFlag = natsAccessGiven(v);
   if (nats === undefined && accessFlag !== undefined) throw new UsageError(`--${accessFlag} needs --nats (credentials and TLS of the NATS connection)`);
-  if (nats !== undefined && (v.group !== undefined || v.config !== undefined || v.bind !== undefined)) throw new UsageError("--nats reads NATS: leave out --group, --bind and --config");
+  if (nats !== undefined && (v.group !== undefined || v.bind !== undefined)) throw new UsageError("--nats reads NATS: leave out --group and --bind (with --nats, --config gives only its [nats] credentials and TLS)");
   const resolved = nats === undefined ? resolveGroups(ctx) : { groups: [], maxDatagramBytes: ABS_MAX_DATAGRAM_BYTES, authKeyFile: undefined, snapshotDepth: 0, retransmit: undefined };
   const { groups, maxDatagramBytes, authKeyFile, snapshotDepth, retransmit } = resolved;
 

@@ -7,6 +7,7 @@
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { statSync } from "node:fs";
+import { resolve } from "node:path";
 import type { Logger } from "../../core/log.ts";
 import { FifoWithoutWriterError, FileTooLargeError, readRegularFileSync } from "../../core/regular-file.ts";
 import { tlsRequiredByUrl, type NatsAccess, type NatsCredentials, type NatsTls } from "../../subscriber/nats-auth.ts";
@@ -206,14 +207,24 @@ function readFile(path: string, flag: string): Uint8Array {
   return bytes;
 }
 
-/** A secret's file: as readFile, and a warning when group or others may read it (its mode, never its content). */
+/**
+ * A secret's file: as readFile, and a warning when group or others may read it (its mode, never its content). Not for
+ * a file in the service's systemd credentials directory ($CREDENTIALS_DIRECTORY, LoadCredential=): systemd guards
+ * it, 0400 or, where its file system takes ACLs, 0400 with an ACL for the service's user whose mask shows as 0440;
+ * the warning asked for a chmod the service can neither make nor needs.
+ */
 function readSecret(path: string, flag: string, log: Logger): Uint8Array {
   const bytes = readFile(path, flag);
   const st = statSync(path);
-  if (st.isFile() && (st.mode & 0o077) !== 0) {
+  if (st.isFile() && (st.mode & 0o077) !== 0 && !inCredentialsDirectory(path)) {
     log.warn(`${flag} ${JSON.stringify(path)} is open to group or others: chmod 600 it`, { mode: `0${(st.mode & 0o777).toString(8)}` });
   }
   return bytes;
+}
+
+function inCredentialsDirectory(path: string): boolean {
+  const dir = process.env.CREDENTIALS_DIRECTORY;
+  return dir !== undefined && dir !== "" && resolve(path).startsWith(`${resolve(dir)}/`);
 }
 
 function text(bytes: Uint8Array): string {
