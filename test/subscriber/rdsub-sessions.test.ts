@@ -240,3 +240,50 @@ it("a retired run's datagrams on a stream still in it prove nothing against a pr
   for (const d of take(r32, T0 + 7_000_000)) sub.ingest(d, T0 + 7_000_050);
   expect([sb.sessionId, sb.usable]).toEqual([32, true]);
 });
+
+/**
+ * A book's memory of the sessions it left (SubscriberBook.leftHighs, docs/wire-protocol.md §6.2) is four entries of
+ * its own, reused: restarts undone by two late datagrams of the run before and redone by the new run's next one,
+ * over and over (each a supersede, a revert and a supersede of the book, each with a highSeq to keep), take no new
+ * entry once four exist. recallHigh spliced an entry out (a new array) and rememberHigh then made a new one: a new
+ * object per cycle, for ever (and a closure per lookup). Each cycle the book still comes back to what it applied in the new run (never back).
+ */
+it("the sessions a book left are kept in four entries of its own, reused through restarts undone and redone", () => {
+  const sub = newSubscriber();
+  const watch = watchNeverBack(sub);
+  const pub = new TestBook(inst);
+  const load = (instrSeq: number) => {
+    pub.instrSeq = instrSeq - 1;
+    pub.load([[943500 + instrSeq, 10]], [[943600 + instrSeq, 20]], instrSeq, T0);
+  };
+  const beat = (p: ReturnType<typeof packer>, at: number) => {
+    p.appendHeartbeat(0);
+    return take(p, at);
+  };
+  let cur = packer({ channelId: 1, sessionId: 60, sessionStartUs: T0 });
+  load(50);
+  packBookSnapshot(cur, pub, 0, false);
+  for (const d of [...take(cur, T0), ...beat(cur, T0 + 1)]) sub.ingest(d, T0 + 50); // confirmed, the book at 50
+  const sb = sub.book(inst.instrumentId)!;
+  const seen = new Set<object>();
+  for (let k = 1; k <= 12; k++) {
+    const at = T0 + k * 1_000_000;
+    const late = [...beat(cur, at - 10), ...beat(cur, at - 9)]; // the run before, in flight when it died
+    const next = packer({ channelId: 1, sessionId: 60 + k, sessionStartUs: at });
+    load(40 + k);
+    packBookSnapshot(next, pub, 0, false);
+    for (const d of take(next, at)) sub.ingest(d, at + 50); // a restart, provisional: the book at 40 + k in it
+    for (const d of late) sub.ingest(d, at + 100); // undone: the book back in the run before
+    for (const d of [...beat(next, at + 200), ...beat(next, at + 201)]) sub.ingest(d, at + 250); // redone, confirmed
+    load(40 + k - 1); // a lagging channel's older refresh of the new run: refused (the book took back 40 + k)
+    packBookSnapshot(next, pub, 0, true);
+    for (const d of take(next, at + 300)) sub.ingest(d, at + 350);
+    expect([sb.sessionId, sb.usable, sb.instrSeq]).toEqual([60 + k, false, -1]);
+    for (const h of sb.leftHighs ?? []) seen.add(h);
+    cur = next;
+  }
+  expect(sub.counters.sessionsReverted).toBe(12);
+  expect(watch.shownBack).toEqual([]);
+  // Old code: 12 (a new entry per cycle, the recalled one spliced out for good).
+  expect(seen.size).toBeLessThanOrEqual(4);
+});
