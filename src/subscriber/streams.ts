@@ -72,6 +72,25 @@ function proved(src: SourceState): void {
   }
 }
 
+/**
+ * Cold: a newer session of the source (or its first) is adopted at once, provisional until it sends again. The
+ * session to go back to is the last confirmed one (a second bogus session must not replace it); none (start −1) for
+ * the first, which may itself be the bogus datagram. One replaced while provisional is listed (skipped, the first 8).
+ */
+function adopt(src: SourceState, startUs: number, id: number, recvTimeUs: number, channelId: number): void {
+  if (!src.pending) {
+    src.prevStartUs = src.startUs;
+    src.prevId = src.id;
+  } else if (src.startUs >= 0 && src.skipped.length < 2 * RETIRED_SESSIONS) src.skipped.push(src.startUs, src.id);
+  src.pending = true;
+  src.newDatagrams = 1;
+  src.oldDatagrams = 0;
+  src.startUs = startUs;
+  src.id = id;
+  src.adoptedAtUs = recvTimeUs;
+  src.adoptedOnChannel = channelId;
+}
+
 function retire(src: SourceState, startUs: number, id: number): void {
   if (src.retired.length >= 2 * RETIRED_SESSIONS) src.retired.splice(0, 2);
   src.retired.push(startUs, id);
@@ -172,7 +191,11 @@ export interface SourceState {
    * restart. Their late or duplicated datagrams must not pass for one whose clock stepped back (sessionOver).
    */
   retired: number[];
-  /** Provisional sessions a newer one replaced before they were confirmed (start, id pairs): retired at its confirm. */
+  /**
+   * Provisional sessions a newer one replaced before they were confirmed (start, id pairs; the first RETIRED_SESSIONS
+   * in a row): retired at its confirm, evidence against the newest (mayProve). One not listed (a forged flood filled
+   * it) that started before the last confirmed one is taken again only as a clock-step restart (mayRestartPending).
+   */
   skipped: number[];
   /** Its streams in the table: none left, the source is still remembered for a while (StreamTable.streamGone). */
   streams: number;
@@ -242,27 +265,17 @@ export class StreamTable {
     // whose host clock stepped back (its start time earlier than the dead run's): taken as a newer one, provisional
     // the same way. Dropped, it would keep the restarted publisher's books unusable until this process restarted.
     // Not one this source already left behind: a dead run's late or duplicated datagram after a blip is no restart.
-    if (vsSource < 0 && !src.pending && this.sessionOver(src) && !isRetired(src, sessionStartUs, sessionId)) vsSource = 1;
+    // While the newest is provisional, one that may not prove it bogus (older than the last confirmed one and not
+    // replaced while provisional: mayProve) once that one too is over (pendingOver): a bogus header after the dead
+    // run, or skipped full, kept the newest provisional for good and such a restart's datagrams were dropped for good.
+    if (vsSource < 0 && (src.pending ? this.mayRestartPending(src, sessionStartUs, sessionId) : this.sessionOver(src) && !isRetired(src, sessionStartUs, sessionId))) vsSource = 1;
     // A later-starting session replaced by a clock-step restart: its late datagrams are as old as any other's.
     if (vsSource > 0 && isRetired(src, sessionStartUs, sessionId)) vsSource = -1;
     // While a clock-step restart is provisional, the later-starting session it replaced is the one to go back to:
     // its datagram is evidence against the restart (as an older one's is against a newer), not a newer session.
     if (vsSource > 0 && src.pending && sessionStartUs === src.prevStartUs && sessionId === src.prevId) return this.duringPending(src, st, r, recvTimeUs);
     if (vsSource > 0) {
-      // A newer session of this source (or its first): adopted at once, provisional until it sends again. The
-      // session to go back to is the last confirmed one (a second bogus session must not replace it); none
-      // (start −1) for the first, which may itself be the bogus datagram.
-      if (!src.pending) {
-        src.prevStartUs = src.startUs;
-        src.prevId = src.id;
-      } else if (src.startUs >= 0 && src.skipped.length < 2 * RETIRED_SESSIONS) src.skipped.push(src.startUs, src.id);
-      src.pending = true;
-      src.newDatagrams = 1;
-      src.oldDatagrams = 0;
-      src.startUs = sessionStartUs;
-      src.id = sessionId;
-      src.adoptedAtUs = recvTimeUs;
-      src.adoptedOnChannel = channelId;
+      adopt(src, sessionStartUs, sessionId, recvTimeUs, channelId);
     } else if (vsSource < 0) {
       if (src.pending && mayProve(src, sessionStartUs, sessionId)) return this.duringPending(src, st, r, recvTimeUs);
       this.counters.oldSessionDatagrams++; // a late datagram of a session already superseded
@@ -411,6 +424,20 @@ export class StreamTable {
     return true;
   }
 
+  /**
+   * Cold: while the source's newest session is provisional, whether a datagram of an older session that may not
+   * prove it bogus (mayProve) is a restart whose host clock stepped back: not one the source left behind, and no
+   * stream of the newest session nor of the last confirmed one alive (each ended or stale, as sessionOver).
+   */
+  private mayRestartPending(src: SourceState, startUs: number, id: number): boolean {
+    if (mayProve(src, startUs, id) || isRetired(src, startUs, id)) return false;
+    for (const s of this.streams.values()) {
+      if (s.source !== src || s.stale || s.ended) continue;
+      if ((s.sessionId === src.id && s.sessionStartUs === src.startUs) || (s.sessionId === src.prevId && s.sessionStartUs === src.prevStartUs)) return false;
+    }
+    return true;
+  }
+
   // Cold: a source's sessions while its newest one is provisional.
   private sourceOf(sourceId: number): SourceState {
     let src = this.sources.get(sourceId);
@@ -435,6 +462,12 @@ export class StreamTable {
       return st; // the stream is on the newest session (the caller only passes one whose session matched)
     }
     if (!mayProve(src, sessionStartUs, sessionId)) {
+      if (st !== undefined && st.sessionId === sessionId && st.sessionStartUs === sessionStartUs && this.mayRestartPending(src, sessionStartUs, sessionId)) {
+        // A stream still on a clock-step restart skipped did not list (full): taken again as streamOf takes one.
+        adopt(src, sessionStartUs, sessionId, recvTimeUs, st.channelId);
+        this.instrumentBooks.supersedeSource(st);
+        return st;
+      }
       this.counters.oldSessionDatagrams++; // a stream still on a run the source left behind: no evidence
       return undefined;
     }
