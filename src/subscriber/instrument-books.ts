@@ -15,7 +15,7 @@ import { AppendResult, AssemblyBudget, sameAsSnapshot, snapshotCut } from "./ass
 import { BookList } from "./book-list.ts";
 import { applyDefinition } from "./definitions.ts";
 import type { Listeners } from "./listeners.ts";
-import { compareSessions, type StreamRef, type StreamTable } from "./streams.ts";
+import { compareSessions, type StreamRef, type StreamTable, undoneBy } from "./streams.ts";
 import { type LeftHigh, SubscriberBook } from "./subscriber-book.ts";
 import type { EvictEvent, StatusEvent, SubscriberCounters, UpdateEvent, UpdateKind } from "./subscriber-types.ts";
 
@@ -277,15 +277,15 @@ export class InstrumentBooks {
   }
 
   /**
-   * Newer sessions of a source proved bogus (streams.ts): its books on a session newer than the one that proved it
-   * go back to that one (invalid, sequence forgotten, until their next snapshot at or above the highest instrSeq a
+   * Newer sessions of a source proved bogus (streams.ts): its books on a session the revert undoes (newer than the
+   * one that proved it, or a run adopted after it that starts earlier, a clock-step one: undoneBy) go back to that one (invalid, sequence forgotten, until their next snapshot at or above the highest instrSeq a
    * book had applied in it, which comes back with it: forgotten with the bogus session, a lagging channel's older
    * refresh loaded the book behind what it had applied, valid and usable). Cold.
    */
-  revertSource(sourceId: number, startUs: number, id: number): void {
+  revertSource(sourceId: number, startUs: number, id: number, undone: readonly number[]): void {
     for (let l = this.sourceBooks.get(sourceId)?.head ?? null; l !== null; l = l.next) {
       const book = l.book;
-      if (compareSessions(book.sessionStartUs, book.sessionId, startUs, id) <= 0) continue;
+      if (!undoneBy(book.sessionStartUs, book.sessionId, startUs, id, undone)) continue;
       // The undone session's too: if its datagrams come again (it was real, the older one's late), supersede takes it
       // back; forgotten, a snapshot of it sent earlier loaded the book behind what it had shown usable.
       this.rememberHigh(book);

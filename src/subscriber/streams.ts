@@ -52,24 +52,49 @@ function confirm(src: SourceState): void {
 }
 
 /**
- * Cold: a revert went back to the source's session (src.startUs, src.id), proved by two datagrams of its own. Unless
- * it is the last confirmed one, it is a later run (a restart a bogus header replaced while provisional, or one whose
- * host clock stepped back: then it starts earlier) and now confirmed as by confirm: the last confirmed run and the
- * runs replaced before it while provisional are retired (left alive, one's late datagrams once the proved run was
- * stale passed for a restart and retired it for good). The runs after it, undone, are not: one may be real (its
- * datagrams then take it again).
+ * Cold: a revert goes back to the source's session (startUs, id), proved by two datagrams of its own. Unless it is the
+ * last confirmed one, it is a later run (a restart a bogus header replaced while provisional, or one whose host
+ * clock stepped back: then it starts earlier) and now confirmed as by confirm: the last confirmed run and the runs
+ * replaced before it while provisional are retired (left alive, one's late datagrams once the proved run was stale
+ * passed for a restart and retired it for good). Returns the runs undone (start, id pairs): the provisional newest
+ * and the runs replaced after the proved one, not retired (one may be real: its datagrams then take it again).
  */
-function proved(src: SourceState): void {
+function proved(src: SourceState, startUs: number, id: number): number[] {
+  const undone = src.skipped.splice(0); // in the order the runs came
+  const newestStartUs = src.startUs;
+  const newestId = src.id;
+  src.startUs = startUs;
+  src.id = id;
   src.pending = false;
-  const replaced = src.skipped.splice(0);
-  if (src.prevStartUs >= 0 && src.startUs === src.prevStartUs && src.id === src.prevId) return;
-  if (src.prevStartUs >= 0) retire(src, src.prevStartUs, src.prevId);
-  // skipped is in the order the runs came: the ones before it when it is among them, else those older than it.
-  let at = -1;
-  for (let i = 0; i < replaced.length && at < 0; i += 2) if (replaced[i] === src.startUs && replaced[i + 1] === src.id) at = i;
-  for (let i = 0; i < replaced.length; i += 2) {
-    if (at >= 0 ? i < at : compareSessions(replaced[i]!, replaced[i + 1]!, src.startUs, src.id) < 0) retire(src, replaced[i]!, replaced[i + 1]!);
+  if (src.prevStartUs < 0 || startUs !== src.prevStartUs || id !== src.prevId) {
+    if (src.prevStartUs >= 0) retire(src, src.prevStartUs, src.prevId);
+    // The ones before it when it is among them, else those older than it.
+    let at = -1;
+    for (let i = 0; i < undone.length && at < 0; i += 2) if (undone[i] === startUs && undone[i + 1] === id) at = i;
+    let kept = 0;
+    for (let i = 0; i < undone.length; i += 2) {
+      if (i === at) continue;
+      if (at >= 0 ? i < at : compareSessions(undone[i]!, undone[i + 1]!, startUs, id) < 0) retire(src, undone[i]!, undone[i + 1]!);
+      else {
+        undone[kept++] = undone[i]!;
+        undone[kept++] = undone[i + 1]!;
+      }
+    }
+    undone.length = kept;
   }
+  undone.push(newestStartUs, newestId);
+  return undone;
+}
+
+/**
+ * Cold: whether a revert to (pStartUs, pId) undoes this session: one newer, or one of the runs undone (proved), also
+ * when it starts earlier (a clock-step restart, provisional): by start time alone, its streams and books stayed on
+ * it, usable with what the bogus session brought.
+ */
+export function undoneBy(startUs: number, id: number, pStartUs: number, pId: number, undone: readonly number[]): boolean {
+  if (compareSessions(startUs, id, pStartUs, pId) > 0) return true;
+  for (let i = 0; i < undone.length; i += 2) if (undone[i] === startUs && undone[i + 1] === id) return true;
+  return false;
 }
 
 /**
@@ -482,13 +507,11 @@ export class StreamTable {
     }
     // The bogus session is undone in favour of the session that proved it (the real one: the last confirmed one,
     // a real restart newer than that, or the first real session when the bogus datagram was the first seen).
-    src.startUs = sessionStartUs;
-    src.id = sessionId;
-    proved(src);
+    const undone = proved(src, sessionStartUs, sessionId);
     this.counters.sessionsReverted++;
     for (const [key, s] of this.streams) {
-      if (s.source !== src || compareSessions(s.sessionStartUs, s.sessionId, sessionStartUs, sessionId) <= 0) continue;
-      if (s.prevSessionStartUs < 0 || compareSessions(s.prevSessionStartUs, s.prevSessionId, sessionStartUs, sessionId) > 0) {
+      if (s.source !== src || !undoneBy(s.sessionStartUs, s.sessionId, sessionStartUs, sessionId, undone)) continue;
+      if (s.prevSessionStartUs < 0 || undoneBy(s.prevSessionStartUs, s.prevSessionId, sessionStartUs, sessionId, undone)) {
         this.streams.delete(key); // a stream only a bogus session had
         this.streamGone(s.source, s.sourceId);
         this.silentEpoch++; // its books have no stream now: they may be evicted
@@ -503,7 +526,7 @@ export class StreamTable {
       s.lineFrom = s.prevLineFrom;
       this.emitSession("reverted", s, bogusId);
     }
-    this.instrumentBooks.revertSource(r.sourceId, sessionStartUs, sessionId);
+    this.instrumentBooks.revertSource(r.sourceId, sessionStartUs, sessionId, undone);
     return this.streamOf(r, recvTimeUs); // src is no longer pending: no deeper recursion
   }
 

@@ -340,3 +340,52 @@ it("a clock-step restart is followed while a bogus newer session stays provision
   // Old code: "seed 2 (8 bogus before): book at 1009, usable false", and 20 more of these 40 seeds.
   expect(stuck).toEqual([]);
 });
+
+/**
+ * Provisional sessions after the confirmed run 80 went silent (a blip), the first one taken as a restart whose host
+ * clock stepped back (it starts before run 80, docs/wire-protocol.md §3.4), each one datagram with a snapshot of the
+ * book (forged levels), then undone by two datagrams of run 80 (the revert, §6.2). The revert undid streams and books
+ * on a session newer than run 80 by start time only: one starting earlier (the clock-step one) kept its streams and
+ * its books, valid and usable with what the bogus session brought. Randomized: how many sessions, which start earlier
+ * or later than run 80, on run 80's channel or a new one. After the revert every stream and book of the source is back
+ * on run 80 (a stream only the bogus sessions had is gone), no book usable until run 80's refresh, then run 80's.
+ */
+it("a revert undoes provisional sessions that start before the run it goes back to (a clock-step one)", () => {
+  const bad: string[] = [];
+  for (let seed = 1; seed <= 30; seed++) {
+    const r = rng(seed);
+    const sub = newSubscriber({ staleAfterMs: 1000 });
+    const pub = new TestBook(inst);
+    const beat = (p: ReturnType<typeof packer>, at: number) => {
+      p.appendHeartbeat(0);
+      return take(p, at);
+    };
+    const runStartUs = T0 + 100_000_000;
+    const c1 = packer({ channelId: 1, sessionId: 80, sessionStartUs: runStartUs });
+    const c2 = packer({ channelId: 2, sessionId: 80, sessionStartUs: runStartUs });
+    pub.load([[943503, 1500]], [[943504, 250]], 5, T0);
+    packBookSnapshot(c1, pub, 0, false);
+    for (const d of [...take(c1, runStartUs), ...beat(c2, runStartUs + 1)]) sub.ingest(d, runStartUs + 50);
+    const sb = sub.book(inst.instrumentId)!;
+    sub.checkStale(monoEpochMs() + 5000); // run 80 silent for a moment
+    const n = 1 + Math.floor(r() * 3);
+    let startUs = T0 + 1_000_000; // the first: before run 80 (a clock-step restart)
+    for (let i = 0; i < n; i++) {
+      if (i > 0) startUs = r() < 0.5 ? startUs + 1 : Math.max(startUs, runStartUs) + 1_000_000;
+      const p = packer({ channelId: r() < 0.5 ? 1 : 3, sessionId: 90 + i, sessionStartUs: startUs });
+      pub.load([[940000 + i, 1]], [[950000 + i, 1]], 7 + i, T0);
+      packBookSnapshot(p, pub, 0, false);
+      for (const d of take(p, T0 + 200_000_000)) sub.ingest(d, T0 + 200_000_050);
+    }
+    for (const d of [...beat(c2, runStartUs + 10), ...beat(c2, runStartUs + 11)]) sub.ingest(d, T0 + 200_000_100);
+    const on = [...sub.streams.values()].map((s) => `${s.channelId}:${s.sessionId}`).filter((s) => !s.endsWith(":80"));
+    const after = `reverted ${sub.counters.sessionsReverted}, book ${sb.sessionId} usable ${sb.usable}, streams off run 80 [${on}]`;
+    if (after !== "reverted 1, book 80 usable false, streams off run 80 []") bad.push(`seed ${seed}: ${after}`);
+    pub.load([[943503, 1500]], [[943504, 250]], 6, T0);
+    packBookSnapshot(c1, pub, 0, true);
+    for (const d of take(c1, runStartUs + 20)) sub.ingest(d, T0 + 200_000_200);
+    if (!sb.usable || sb.sessionId !== 80 || sb.bids.priceAt(0) !== 943503) bad.push(`seed ${seed}: after run 80's refresh: book ${sb.sessionId} usable ${sb.usable}`);
+  }
+  // Old code: "seed 4: reverted 1, book 92 usable true, streams off run 80 [1:91,3:92]", and 28 more of these 30.
+  expect(bad).toEqual([]);
+});
