@@ -378,7 +378,7 @@ it("a revert undoes provisional sessions that start before the run it goes back 
       for (const d of take(p, T0 + 200_000_000)) sub.ingest(d, T0 + 200_000_050);
     }
     for (const d of [...beat(c2, runStartUs + 10), ...beat(c2, runStartUs + 11)]) sub.ingest(d, T0 + 200_000_100);
-    const on = [...sub.streams.values()].map((s) => `${s.channelId}:${s.sessionId}`).filter((s) => !s.endsWith(":80"));
+    const on = sub.streamInfo().map((s) => `${s.channelId}:${s.sessionId}`).filter((s) => !s.endsWith(":80"));
     const after = `reverted ${sub.counters.sessionsReverted}, book ${sb.sessionId} usable ${sb.usable}, streams off run 80 [${on}]`;
     if (after !== "reverted 1, book 80 usable false, streams off run 80 []") bad.push(`seed ${seed}: ${after}`);
     pub.load([[943503, 1500]], [[943504, 250]], 6, T0);
