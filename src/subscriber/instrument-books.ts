@@ -15,7 +15,7 @@ import { AppendResult, AssemblyBudget, sameAsSnapshot, snapshotCut } from "./ass
 import { BookList } from "./book-list.ts";
 import { applyDefinition } from "./definitions.ts";
 import type { Listeners } from "./listeners.ts";
-import { compareSessions, type StreamRef, type StreamTable } from "./streams.ts";
+import { compareSessions, type StreamRef, type StreamTable, undoneBy } from "./streams.ts";
 import { type LeftHigh, SubscriberBook } from "./subscriber-book.ts";
 import type { EvictEvent, StatusEvent, SubscriberCounters, UpdateEvent, UpdateKind } from "./subscriber-types.ts";
 
@@ -103,6 +103,8 @@ export class InstrumentBooks {
    * let a LAN sender cycling session ids for one real source id (no key) cost O(books) per datagram.
    */
   private readonly sourceBooks = new Map<number, BookList>();
+  /** Orders the sessions books left (LeftHigh.leftAt): the entry left longest ago is the one reused. */
+  private leftTick = 0;
 
   constructor(
     private readonly counters: SubscriberCounters,
@@ -275,15 +277,15 @@ export class InstrumentBooks {
   }
 
   /**
-   * Newer sessions of a source proved bogus (streams.ts): its books on a session newer than the one that proved it
-   * go back to that one (invalid, sequence forgotten, until their next snapshot at or above the highest instrSeq a
+   * Newer sessions of a source proved bogus (streams.ts): its books on a session the revert undoes (newer than the
+   * one that proved it, or a run adopted after it that starts earlier, a clock-step one: undoneBy) go back to that one (invalid, sequence forgotten, until their next snapshot at or above the highest instrSeq a
    * book had applied in it, which comes back with it: forgotten with the bogus session, a lagging channel's older
    * refresh loaded the book behind what it had applied, valid and usable). Cold.
    */
-  revertSource(sourceId: number, startUs: number, id: number): void {
+  revertSource(sourceId: number, startUs: number, id: number, undone: readonly number[]): void {
     for (let l = this.sourceBooks.get(sourceId)?.head ?? null; l !== null; l = l.next) {
       const book = l.book;
-      if (compareSessions(book.sessionStartUs, book.sessionId, startUs, id) <= 0) continue;
+      if (!undoneBy(book.sessionStartUs, book.sessionId, startUs, id, undone)) continue;
       // The undone session's too: if its datagrams come again (it was real, the older one's late), supersede takes it
       // back; forgotten, a snapshot of it sent earlier loaded the book behind what it had shown usable.
       this.rememberHigh(book);
@@ -297,15 +299,22 @@ export class InstrumentBooks {
 
   /**
    * Cold: the book leaves its session (supersede, revert) with a highSeq: kept, the last LEFT_HIGHS sessions so, for
-   * a return to it. A session left with none (a bogus one's) keeps nothing and pushes out nothing.
+   * a return to it. A session left with none (a bogus one's) keeps nothing and pushes out nothing. The entries are
+   * the book's own, reused (a free one, else the one left longest ago): a forger cycling sessions, each with an
+   * event of the book, allocates nothing per session change (recalled entries were spliced out and new ones made).
    */
   private rememberHigh(book: SubscriberBook): void {
     if (book.highSeq < 0) return;
     const list = (book.leftHighs ??= []);
-    let e = list.find((h) => h.sourceId === book.sourceId && h.sessionStartUs === book.sessionStartUs && h.sessionId === book.sessionId);
+    let e: LeftHigh | undefined;
+    for (let i = 0; i < list.length && e === undefined; i++) {
+      const h = list[i]!;
+      if (h.seq >= 0 && h.sourceId === book.sourceId && h.sessionStartUs === book.sessionStartUs && h.sessionId === book.sessionId) e = h;
+    }
+    if (e === undefined && list.length < LEFT_HIGHS) list.push((e = { sourceId: -1, sessionStartUs: -1, sessionId: 0, seq: -1, sendTimeUs: 0, recvUs: 0, leftAt: 0 }));
     if (e === undefined) {
-      e = list.length < LEFT_HIGHS ? ({} as LeftHigh) : list.shift()!;
-      list.push(e);
+      e = list[0]!; // free (seq −1: leftAt reset to 0) or left longest ago
+      for (let i = 1; i < list.length; i++) if (list[i]!.leftAt < e.leftAt) e = list[i]!;
     }
     e.sourceId = book.sourceId;
     e.sessionStartUs = book.sessionStartUs;
@@ -313,21 +322,26 @@ export class InstrumentBooks {
     e.seq = book.highSeq;
     e.sendTimeUs = book.highSendTimeUs;
     e.recvUs = book.highRecvUs;
+    e.leftAt = ++this.leftTick;
   }
 
   /**
-   * Cold: the book (its sequence forgotten) is in that session again: the highSeq it applied there comes back. Taken
-   * off the list: from here it is the book's own (proved bogus, it is forgotten, and no stale copy comes back later).
+   * Cold: the book (its sequence forgotten) is in that session again: the highSeq it applied there comes back. Its
+   * entry is freed: from here it is the book's own (proved bogus, it is forgotten, and no stale copy comes back later).
    */
   private recallHigh(book: SubscriberBook, sourceId: number, startUs: number, id: number): void {
     const list = book.leftHighs;
     if (list === undefined) return;
-    const i = list.findIndex((h) => h.sourceId === sourceId && h.sessionStartUs === startUs && h.sessionId === id);
-    if (i < 0) return;
-    const h = list.splice(i, 1)[0]!;
-    book.highSeq = h.seq;
-    book.highSendTimeUs = h.sendTimeUs;
-    book.highRecvUs = h.recvUs;
+    for (let i = 0; i < list.length; i++) {
+      const h = list[i]!;
+      if (h.seq < 0 || h.sourceId !== sourceId || h.sessionStartUs !== startUs || h.sessionId !== id) continue;
+      book.highSeq = h.seq;
+      book.highSendTimeUs = h.sendTimeUs;
+      book.highRecvUs = h.recvUs;
+      h.seq = -1;
+      h.leftAt = 0; // taken first for the next session left
+      return;
+    }
   }
 
   /**

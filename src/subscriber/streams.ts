@@ -52,24 +52,68 @@ function confirm(src: SourceState): void {
 }
 
 /**
- * Cold: a revert went back to the source's session (src.startUs, src.id), proved by two datagrams of its own. Unless
- * it is the last confirmed one, it is a later run (a restart a bogus header replaced while provisional, or one whose
- * host clock stepped back: then it starts earlier) and now confirmed as by confirm: the last confirmed run and the
- * runs replaced before it while provisional are retired (left alive, one's late datagrams once the proved run was
- * stale passed for a restart and retired it for good). The runs after it, undone, are not: one may be real (its
- * datagrams then take it again).
+ * Cold: a revert goes back to the source's session (startUs, id), proved by two datagrams of its own. Unless it is the
+ * last confirmed one, it is a later run (a restart a bogus header replaced while provisional, or one whose host
+ * clock stepped back: then it starts earlier) and now confirmed as by confirm: the last confirmed run and the runs
+ * replaced before it while provisional are retired (left alive, one's late datagrams once the proved run was stale
+ * passed for a restart and retired it for good). Returns the runs undone (start, id pairs): the provisional newest
+ * and the runs replaced after the proved one, not retired (one may be real: its datagrams then take it again).
  */
-function proved(src: SourceState): void {
+function proved(src: SourceState, startUs: number, id: number): number[] {
+  const undone = src.skipped.splice(0); // in the order the runs came
+  const newestStartUs = src.startUs;
+  const newestId = src.id;
+  src.startUs = startUs;
+  src.id = id;
   src.pending = false;
-  const replaced = src.skipped.splice(0);
-  if (src.prevStartUs >= 0 && src.startUs === src.prevStartUs && src.id === src.prevId) return;
-  if (src.prevStartUs >= 0) retire(src, src.prevStartUs, src.prevId);
-  // skipped is in the order the runs came: the ones before it when it is among them, else those older than it.
-  let at = -1;
-  for (let i = 0; i < replaced.length && at < 0; i += 2) if (replaced[i] === src.startUs && replaced[i + 1] === src.id) at = i;
-  for (let i = 0; i < replaced.length; i += 2) {
-    if (at >= 0 ? i < at : compareSessions(replaced[i]!, replaced[i + 1]!, src.startUs, src.id) < 0) retire(src, replaced[i]!, replaced[i + 1]!);
+  if (src.prevStartUs < 0 || startUs !== src.prevStartUs || id !== src.prevId) {
+    if (src.prevStartUs >= 0) retire(src, src.prevStartUs, src.prevId);
+    // The ones before it when it is among them, else those older than it.
+    let at = -1;
+    for (let i = 0; i < undone.length && at < 0; i += 2) if (undone[i] === startUs && undone[i + 1] === id) at = i;
+    let kept = 0;
+    for (let i = 0; i < undone.length; i += 2) {
+      if (i === at) continue;
+      if (at >= 0 ? i < at : compareSessions(undone[i]!, undone[i + 1]!, startUs, id) < 0) retire(src, undone[i]!, undone[i + 1]!);
+      else {
+        undone[kept++] = undone[i]!;
+        undone[kept++] = undone[i + 1]!;
+      }
+    }
+    undone.length = kept;
   }
+  undone.push(newestStartUs, newestId);
+  return undone;
+}
+
+/**
+ * Cold: whether a revert to (pStartUs, pId) undoes this session: one newer, or one of the runs undone (proved), also
+ * when it starts earlier (a clock-step restart, provisional): by start time alone, its streams and books stayed on
+ * it, usable with what the bogus session brought.
+ */
+export function undoneBy(startUs: number, id: number, pStartUs: number, pId: number, undone: readonly number[]): boolean {
+  if (compareSessions(startUs, id, pStartUs, pId) > 0) return true;
+  for (let i = 0; i < undone.length; i += 2) if (undone[i] === startUs && undone[i + 1] === id) return true;
+  return false;
+}
+
+/**
+ * Cold: a newer session of the source (or its first) is adopted at once, provisional until it sends again. The
+ * session to go back to is the last confirmed one (a second bogus session must not replace it); none (start −1) for
+ * the first, which may itself be the bogus datagram. One replaced while provisional is listed (skipped, the first 8).
+ */
+function adopt(src: SourceState, startUs: number, id: number, recvTimeUs: number, channelId: number): void {
+  if (!src.pending) {
+    src.prevStartUs = src.startUs;
+    src.prevId = src.id;
+  } else if (src.startUs >= 0 && src.skipped.length < 2 * RETIRED_SESSIONS) src.skipped.push(src.startUs, src.id);
+  src.pending = true;
+  src.newDatagrams = 1;
+  src.oldDatagrams = 0;
+  src.startUs = startUs;
+  src.id = id;
+  src.adoptedAtUs = recvTimeUs;
+  src.adoptedOnChannel = channelId;
 }
 
 function retire(src: SourceState, startUs: number, id: number): void {
@@ -172,7 +216,11 @@ export interface SourceState {
    * restart. Their late or duplicated datagrams must not pass for one whose clock stepped back (sessionOver).
    */
   retired: number[];
-  /** Provisional sessions a newer one replaced before they were confirmed (start, id pairs): retired at its confirm. */
+  /**
+   * Provisional sessions a newer one replaced before they were confirmed (start, id pairs; the first RETIRED_SESSIONS
+   * in a row): retired at its confirm, evidence against the newest (mayProve). One not listed (a forged flood filled
+   * it) that started before the last confirmed one is taken again only as a clock-step restart (mayRestartPending).
+   */
   skipped: number[];
   /** Its streams in the table: none left, the source is still remembered for a while (StreamTable.streamGone). */
   streams: number;
@@ -242,27 +290,17 @@ export class StreamTable {
     // whose host clock stepped back (its start time earlier than the dead run's): taken as a newer one, provisional
     // the same way. Dropped, it would keep the restarted publisher's books unusable until this process restarted.
     // Not one this source already left behind: a dead run's late or duplicated datagram after a blip is no restart.
-    if (vsSource < 0 && !src.pending && this.sessionOver(src) && !isRetired(src, sessionStartUs, sessionId)) vsSource = 1;
+    // While the newest is provisional, one that may not prove it bogus (older than the last confirmed one and not
+    // replaced while provisional: mayProve) once that one too is over (pendingOver): a bogus header after the dead
+    // run, or skipped full, kept the newest provisional for good and such a restart's datagrams were dropped for good.
+    if (vsSource < 0 && (src.pending ? this.mayRestartPending(src, sessionStartUs, sessionId) : this.sessionOver(src) && !isRetired(src, sessionStartUs, sessionId))) vsSource = 1;
     // A later-starting session replaced by a clock-step restart: its late datagrams are as old as any other's.
     if (vsSource > 0 && isRetired(src, sessionStartUs, sessionId)) vsSource = -1;
     // While a clock-step restart is provisional, the later-starting session it replaced is the one to go back to:
     // its datagram is evidence against the restart (as an older one's is against a newer), not a newer session.
     if (vsSource > 0 && src.pending && sessionStartUs === src.prevStartUs && sessionId === src.prevId) return this.duringPending(src, st, r, recvTimeUs);
     if (vsSource > 0) {
-      // A newer session of this source (or its first): adopted at once, provisional until it sends again. The
-      // session to go back to is the last confirmed one (a second bogus session must not replace it); none
-      // (start −1) for the first, which may itself be the bogus datagram.
-      if (!src.pending) {
-        src.prevStartUs = src.startUs;
-        src.prevId = src.id;
-      } else if (src.startUs >= 0 && src.skipped.length < 2 * RETIRED_SESSIONS) src.skipped.push(src.startUs, src.id);
-      src.pending = true;
-      src.newDatagrams = 1;
-      src.oldDatagrams = 0;
-      src.startUs = sessionStartUs;
-      src.id = sessionId;
-      src.adoptedAtUs = recvTimeUs;
-      src.adoptedOnChannel = channelId;
+      adopt(src, sessionStartUs, sessionId, recvTimeUs, channelId);
     } else if (vsSource < 0) {
       if (src.pending && mayProve(src, sessionStartUs, sessionId)) return this.duringPending(src, st, r, recvTimeUs);
       this.counters.oldSessionDatagrams++; // a late datagram of a session already superseded
@@ -411,6 +449,20 @@ export class StreamTable {
     return true;
   }
 
+  /**
+   * Cold: while the source's newest session is provisional, whether a datagram of an older session that may not
+   * prove it bogus (mayProve) is a restart whose host clock stepped back: not one the source left behind, and no
+   * stream of the newest session nor of the last confirmed one alive (each ended or stale, as sessionOver).
+   */
+  private mayRestartPending(src: SourceState, startUs: number, id: number): boolean {
+    if (mayProve(src, startUs, id) || isRetired(src, startUs, id)) return false;
+    for (const s of this.streams.values()) {
+      if (s.source !== src || s.stale || s.ended) continue;
+      if ((s.sessionId === src.id && s.sessionStartUs === src.startUs) || (s.sessionId === src.prevId && s.sessionStartUs === src.prevStartUs)) return false;
+    }
+    return true;
+  }
+
   // Cold: a source's sessions while its newest one is provisional.
   private sourceOf(sourceId: number): SourceState {
     let src = this.sources.get(sourceId);
@@ -435,6 +487,12 @@ export class StreamTable {
       return st; // the stream is on the newest session (the caller only passes one whose session matched)
     }
     if (!mayProve(src, sessionStartUs, sessionId)) {
+      if (st !== undefined && st.sessionId === sessionId && st.sessionStartUs === sessionStartUs && this.mayRestartPending(src, sessionStartUs, sessionId)) {
+        // A stream still on a clock-step restart skipped did not list (full): taken again as streamOf takes one.
+        adopt(src, sessionStartUs, sessionId, recvTimeUs, st.channelId);
+        this.instrumentBooks.supersedeSource(st);
+        return st;
+      }
       this.counters.oldSessionDatagrams++; // a stream still on a run the source left behind: no evidence
       return undefined;
     }
@@ -449,13 +507,11 @@ export class StreamTable {
     }
     // The bogus session is undone in favour of the session that proved it (the real one: the last confirmed one,
     // a real restart newer than that, or the first real session when the bogus datagram was the first seen).
-    src.startUs = sessionStartUs;
-    src.id = sessionId;
-    proved(src);
+    const undone = proved(src, sessionStartUs, sessionId);
     this.counters.sessionsReverted++;
     for (const [key, s] of this.streams) {
-      if (s.source !== src || compareSessions(s.sessionStartUs, s.sessionId, sessionStartUs, sessionId) <= 0) continue;
-      if (s.prevSessionStartUs < 0 || compareSessions(s.prevSessionStartUs, s.prevSessionId, sessionStartUs, sessionId) > 0) {
+      if (s.source !== src || !undoneBy(s.sessionStartUs, s.sessionId, sessionStartUs, sessionId, undone)) continue;
+      if (s.prevSessionStartUs < 0 || undoneBy(s.prevSessionStartUs, s.prevSessionId, sessionStartUs, sessionId, undone)) {
         this.streams.delete(key); // a stream only a bogus session had
         this.streamGone(s.source, s.sourceId);
         this.silentEpoch++; // its books have no stream now: they may be evicted
@@ -470,7 +526,7 @@ export class StreamTable {
       s.lineFrom = s.prevLineFrom;
       this.emitSession("reverted", s, bogusId);
     }
-    this.instrumentBooks.revertSource(r.sourceId, sessionStartUs, sessionId);
+    this.instrumentBooks.revertSource(r.sourceId, sessionStartUs, sessionId, undone);
     return this.streamOf(r, recvTimeUs); // src is no longer pending: no deeper recursion
   }
 

@@ -15,7 +15,10 @@ export const UNKNOWN_NAME = "unknown";
 const INITIAL_LADDER_LEVELS = 16;
 const NO_LEVELS = new Float64Array(0);
 
-/** A session a book left, by (sourceId, sessionStartUs, sessionId), and its highSeq there with that event's times. */
+/**
+ * A session a book left, by (sourceId, sessionStartUs, sessionId), and its highSeq there (−1: a free entry) with that
+ * event's times; leftAt orders the entries (InstrumentBooks.rememberHigh reuses the one left longest ago).
+ */
 export interface LeftHigh {
   sourceId: number;
   sessionStartUs: number;
@@ -23,6 +26,7 @@ export interface LeftHigh {
   seq: number;
   sendTimeUs: number;
   recvUs: number;
+  leftAt: number;
 }
 
 export class SubscriberBook extends LadderBook implements BookView {

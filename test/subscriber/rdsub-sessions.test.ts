@@ -240,3 +240,164 @@ it("a retired run's datagrams on a stream still in it prove nothing against a pr
   for (const d of take(r32, T0 + 7_000_000)) sub.ingest(d, T0 + 7_000_050);
   expect([sb.sessionId, sb.usable]).toEqual([32, true]);
 });
+
+/**
+ * A book's memory of the sessions it left (SubscriberBook.leftHighs, docs/wire-protocol.md §6.2) is four entries of
+ * its own, reused: restarts undone by two late datagrams of the run before and redone by the new run's next one,
+ * over and over (each a supersede, a revert and a supersede of the book, each with a highSeq to keep), take no new
+ * entry once four exist. recallHigh spliced an entry out (a new array) and rememberHigh then made a new one: a new
+ * object per cycle, for ever (and a closure per lookup). Each cycle the book still comes back to what it applied in the new run (never back).
+ */
+it("the sessions a book left are kept in four entries of its own, reused through restarts undone and redone", () => {
+  const sub = newSubscriber();
+  const watch = watchNeverBack(sub);
+  const pub = new TestBook(inst);
+  const load = (instrSeq: number) => {
+    pub.instrSeq = instrSeq - 1;
+    pub.load([[943500 + instrSeq, 10]], [[943600 + instrSeq, 20]], instrSeq, T0);
+  };
+  const beat = (p: ReturnType<typeof packer>, at: number) => {
+    p.appendHeartbeat(0);
+    return take(p, at);
+  };
+  let cur = packer({ channelId: 1, sessionId: 60, sessionStartUs: T0 });
+  load(50);
+  packBookSnapshot(cur, pub, 0, false);
+  for (const d of [...take(cur, T0), ...beat(cur, T0 + 1)]) sub.ingest(d, T0 + 50); // confirmed, the book at 50
+  const sb = sub.book(inst.instrumentId)!;
+  const seen = new Set<object>();
+  for (let k = 1; k <= 12; k++) {
+    const at = T0 + k * 1_000_000;
+    const late = [...beat(cur, at - 10), ...beat(cur, at - 9)]; // the run before, in flight when it died
+    const next = packer({ channelId: 1, sessionId: 60 + k, sessionStartUs: at });
+    load(40 + k);
+    packBookSnapshot(next, pub, 0, false);
+    for (const d of take(next, at)) sub.ingest(d, at + 50); // a restart, provisional: the book at 40 + k in it
+    for (const d of late) sub.ingest(d, at + 100); // undone: the book back in the run before
+    for (const d of [...beat(next, at + 200), ...beat(next, at + 201)]) sub.ingest(d, at + 250); // redone, confirmed
+    load(40 + k - 1); // a lagging channel's older refresh of the new run: refused (the book took back 40 + k)
+    packBookSnapshot(next, pub, 0, true);
+    for (const d of take(next, at + 300)) sub.ingest(d, at + 350);
+    expect([sb.sessionId, sb.usable, sb.instrSeq]).toEqual([60 + k, false, -1]);
+    for (const h of sb.leftHighs ?? []) seen.add(h);
+    cur = next;
+  }
+  expect(sub.counters.sessionsReverted).toBe(12);
+  expect(watch.shownBack).toEqual([]);
+  // Old code: 12 (a new entry per cycle, the recalled one spliced out for good).
+  expect(seen.size).toBeLessThanOrEqual(4);
+});
+
+/**
+ * A restart whose host clock stepped back (run 71 starts before the dead run 70, docs/wire-protocol.md §3.4) while
+ * the source's newest session is a provisional bogus one (one forged or corrupted header, or several in a row, each
+ * one datagram: never confirmed). Such a datagram may not prove the bogus one (older than the last confirmed run and
+ * not replaced while provisional, or replaced once skipped was full: the last 8 a flood listed), and it was not taken
+ * as a restart either (only when no session was provisional): the bogus one stayed provisional for good and the
+ * restart's datagrams were dropped for good, its book never usable. Now, once no stream of the provisional session
+ * nor of the last confirmed one is alive (stale), it is taken as a restart. Randomized: how many bogus sessions
+ * before and after the restart's first datagram, starting after run 70 or before run 71, on its channel or another.
+ */
+it("a clock-step restart is followed while a bogus newer session stays provisional", () => {
+  const stuck: string[] = [];
+  for (let seed = 1; seed <= 40; seed++) {
+    const r = rng(seed);
+    const sub = newSubscriber({ staleAfterMs: 1000 });
+    const watch = watchNeverBack(sub);
+    const pub = new TestBook(inst);
+    pub.load([[943503, 1500]], [[943504, 250]], 1, T0);
+    const beat = (p: ReturnType<typeof packer>, at: number) => {
+      p.appendHeartbeat(0);
+      return take(p, at);
+    };
+    const dead = packer({ channelId: 1, sessionId: 70, sessionStartUs: T0 + 100_000_000 });
+    packBookSnapshot(dead, pub, 0, false);
+    for (const d of [...take(dead, T0 + 100_000_000), ...beat(dead, T0 + 100_000_001)]) sub.ingest(d, T0 + 100_000_050);
+    sub.checkStale(monoEpochMs() + 5000); // run 70 died
+    let forged = 0;
+    const bogus = (n: number, low: boolean) => {
+      for (let i = 0; i < n; i++, forged++) {
+        // Ahead of everything, or (low) before run 71 (the first such one taken as a clock-step restart itself).
+        const startUs = low ? T0 + 1_000_000 + forged : T0 + 900_000_000 + forged;
+        const p = packer({ channelId: 1 + Math.floor(r() * 2), sessionId: 1000 + forged, sessionStartUs: startUs });
+        for (const d of beat(p, T0 + 200_000_000)) sub.ingest(d, T0 + 200_000_000);
+      }
+    };
+    const live = packer({ channelId: 1, sessionId: 71, sessionStartUs: T0 + 50_000_000 }); // its clock stepped back
+    const before = Math.floor(r() * 11);
+    bogus(before, r() < 0.5);
+    for (const d of beat(live, T0 + 200_000_100)) sub.ingest(d, T0 + 200_000_150);
+    bogus(Math.floor(r() * 3), false);
+    for (const d of beat(live, T0 + 200_000_200)) sub.ingest(d, T0 + 200_000_250);
+    sub.checkStale(monoEpochMs() + 10_000); // the bogus sessions' streams stale (the live one's too: no matter)
+    for (let i = 0; i < 3; i++) for (const d of beat(live, T0 + 210_000_000 + i)) sub.ingest(d, T0 + 210_000_050);
+    packBookSnapshot(live, pub, 0, true);
+    for (const d of take(live, T0 + 210_000_100)) sub.ingest(d, T0 + 210_000_150);
+    const sb = sub.book(inst.instrumentId)!;
+    if (sb.sessionId !== 71 || !sb.usable) stuck.push(`seed ${seed} (${before} bogus before): book at ${sb.sessionId}, usable ${sb.usable}`);
+    expect(watch.shownBack).toEqual([]);
+  }
+  // Old code: "seed 2 (8 bogus before): book at 1009, usable false", and 20 more of these 40 seeds.
+  expect(stuck).toEqual([]);
+});
+
+/**
+ * Provisional sessions after the confirmed run 80 went silent (a blip), the first one taken as a restart whose host
+ * clock stepped back (it starts before run 80, docs/wire-protocol.md §3.4), each one datagram with a snapshot of the
+ * book (forged levels), then undone by two datagrams of run 80 (the revert, §6.2). The revert undid streams and books
+ * on a session newer than run 80 by start time only: one starting earlier (the clock-step one) kept its streams and
+ * its books, valid and usable with what the bogus session brought. Randomized: how many sessions, which start earlier
+ * or later than run 80, on run 80's channel or a new one. After the revert every stream and book of the source is back
+ * on run 80 (a stream only the bogus sessions had is gone), no book usable until run 80's refresh, then run 80's;
+ * or, now and then, the clock-step run was real (run 80's two datagrams late): it is followed once run 80 is stale.
+ */
+it("a revert undoes provisional sessions that start before the run it goes back to (a clock-step one)", () => {
+  const bad: string[] = [];
+  for (let seed = 1; seed <= 30; seed++) {
+    const r = rng(seed);
+    const sub = newSubscriber({ staleAfterMs: 1000 });
+    const pub = new TestBook(inst);
+    const beat = (p: ReturnType<typeof packer>, at: number) => {
+      p.appendHeartbeat(0);
+      return take(p, at);
+    };
+    const runStartUs = T0 + 100_000_000;
+    const c1 = packer({ channelId: 1, sessionId: 80, sessionStartUs: runStartUs });
+    const c2 = packer({ channelId: 2, sessionId: 80, sessionStartUs: runStartUs });
+    pub.load([[943503, 1500]], [[943504, 250]], 5, T0);
+    packBookSnapshot(c1, pub, 0, false);
+    for (const d of [...take(c1, runStartUs), ...beat(c2, runStartUs + 1)]) sub.ingest(d, runStartUs + 50);
+    const sb = sub.book(inst.instrumentId)!;
+    sub.checkStale(monoEpochMs() + 5000); // run 80 silent for a moment
+    const n = 1 + Math.floor(r() * 3);
+    let startUs = T0 + 1_000_000; // the first: before run 80 (a clock-step restart)
+    let first: ReturnType<typeof packer> | undefined;
+    for (let i = 0; i < n; i++) {
+      if (i > 0) startUs = r() < 0.5 ? startUs + 1 : Math.max(startUs, runStartUs) + 1_000_000;
+      const p = packer({ channelId: r() < 0.5 ? 1 : 3, sessionId: 90 + i, sessionStartUs: startUs });
+      first ??= p;
+      pub.load([[940000 + i, 1]], [[950000 + i, 1]], 7 + i, T0);
+      packBookSnapshot(p, pub, 0, false);
+      for (const d of take(p, T0 + 200_000_000)) sub.ingest(d, T0 + 200_000_050);
+    }
+    for (const d of [...beat(c2, runStartUs + 10), ...beat(c2, runStartUs + 11)]) sub.ingest(d, T0 + 200_000_100);
+    const on = sub.streamInfo().map((s) => `${s.channelId}:${s.sessionId}`).filter((s) => !s.endsWith(":80"));
+    const after = `reverted ${sub.counters.sessionsReverted}, book ${sb.sessionId} usable ${sb.usable}, streams off run 80 [${on}]`;
+    if (after !== "reverted 1, book 80 usable false, streams off run 80 []") bad.push(`seed ${seed}: ${after}`);
+    if (r() < 0.3) {
+      // The clock-step restart was real after all (run 80's two were late): followed once run 80 is silent again.
+      sub.checkStale(monoEpochMs() + 10_000);
+      pub.load([[941000, 3]], [[942000, 3]], 20, T0);
+      packBookSnapshot(first!, pub, 0, true);
+      for (const d of [...beat(first!, T0 + 200_000_300), ...take(first!, T0 + 200_000_301)]) sub.ingest(d, T0 + 200_000_350);
+      if (!sb.usable || sb.sessionId !== 90 || sb.bids.priceAt(0) !== 941000) bad.push(`seed ${seed}: the real clock-step run not followed: book ${sb.sessionId} usable ${sb.usable}`);
+      continue;
+    }
+    pub.load([[943503, 1500]], [[943504, 250]], 6, T0);
+    packBookSnapshot(c1, pub, 0, true);
+    for (const d of take(c1, runStartUs + 20)) sub.ingest(d, T0 + 200_000_200);
+    if (!sb.usable || sb.sessionId !== 80 || sb.bids.priceAt(0) !== 943503) bad.push(`seed ${seed}: after run 80's refresh: book ${sb.sessionId} usable ${sb.usable}`);
+  }
+  // Old code: "seed 4: reverted 1, book 92 usable true, streams off run 80 [1:91,3:92]", and 28 more of these 30.
+  expect(bad).toEqual([]);
+});
