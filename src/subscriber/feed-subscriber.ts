@@ -198,7 +198,7 @@ export class FeedSubscriber {
     this.books = this.instrumentBooks.books;
     this.streamTable = new StreamTable(this.counters, this.listeners, this.instrumentBooks, this.maxStreams);
     this.streams = this.streamTable.streams;
-    this.streamTable.onEvicted = (st) => this.recovery?.forget(st);
+    this.streamTable.onStreamGone = (st) => this.recovery?.forget(st);
     this.updateEvent = this.instrumentBooks.updateEvent;
     for (const g of this.groups) {
       if (g.group === undefined && g.bind === undefined) throw new RangeError(`groups: port ${g.port} needs a multicast group or a unicast bind address`);

@@ -166,8 +166,11 @@ export class StreamTable {
   private silentNext = 0;
   private silentListed = -1;
   private readonly silentBooks = new Map<number, SubscriberBook[]>();
-  /** Told when a stream left the table (evictSilent): its retransmission request ends (recovery.ts forget). */
-  onEvicted: ((st: StreamState) => void) | undefined;
+  /**
+   * Told when a stream left the table (evictSilent, or a bogus session undone that alone had it): its retransmission
+   * request ends (recovery.ts forget). Left open, a later answer or the timeout replayed its held datagrams.
+   */
+  onStreamGone: ((st: StreamState) => void) | undefined;
 
   constructor(
     private readonly counters: SubscriberCounters,
@@ -310,7 +313,7 @@ export class StreamTable {
     this.streams.delete(victim.key);
     this.counters.streamsEvicted++;
     this.streamGone(victim.source, victim.sourceId);
-    this.onEvicted?.(victim);
+    this.onStreamGone?.(victim);
     this.instrumentBooks.evictStream(victim, this.silentBooks.get(victim.key) ?? NO_BOOKS);
     this.emitSession("evicted", victim, victim.sessionId);
   }
@@ -417,6 +420,7 @@ export class StreamTable {
       if (s.prevSessionStartUs < 0 || compareSessions(s.prevSessionStartUs, s.prevSessionId, sessionStartUs, sessionId) > 0) {
         this.streams.delete(key); // a stream only a bogus session had
         this.streamGone(s.source, s.sourceId);
+        this.onStreamGone?.(s);
         this.silentEpoch++; // its books have no stream now: they may be evicted
         continue;
       }

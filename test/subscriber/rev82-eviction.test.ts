@@ -77,6 +77,25 @@ describe("a retransmission answer of a stream with no request open", () => {
   });
 });
 
+describe("a stream leaving the table when a bogus session is undone", () => {
+  it("takes its retransmission request with it (nothing held, nothing replayed)", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 3_600_000 } });
+    const x = packer({ sourceId: 1, channelId: 1, sessionId: 2, sessionStartUs: T0 + 2000 });
+    ingestAll(sub, [...snap(x, 1), ...snap(x, -1)]); // session X confirmed, its line established
+    snap(x, 1, true); // lost
+    ingestAll(sub, snap(x, -1)); // the gap: asked for, this one held
+    expect([sub.retransmitsPending, sub.heldDatagrams]).toEqual([1, 1]);
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS); // X over
+    const y = packer({ sourceId: 1, channelId: 2, sessionId: 1, sessionStartUs: T0 + 1000 });
+    ingestAll(sub, [...snap(y, 2), ...snap(y, -1)]); // a restart whose clock stepped back, confirmed: X left behind
+    ingestAll(sub, snap(packer({ sourceId: 1, channelId: 3, sessionId: 99, sessionStartUs: T0 + 1e9 }), -1)); // bogus
+    ingestAll(sub, [...snap(y, -1), ...snap(y, -1)]); // undone: streams on sessions after Y leave, channel 1's too
+    expect(sub.counters.sessionsReverted).toBe(1);
+    expect(sub.streamInfo().map((s) => s.channelId)).toEqual([2]);
+    expect([sub.retransmitsPending, sub.heldDatagrams]).toEqual([0, 0]); // before: [1, 1], the request of no stream
+  });
+});
+
 describe("a full book table", () => {
   it("never gives up a book only defined yet (no book message) whose stream is live", () => {
     const sub = newSubscriber({ maxBooks: 2, staleAfterMs: STALE_MS });
