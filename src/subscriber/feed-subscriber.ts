@@ -520,49 +520,56 @@ export class FeedSubscriber {
       }
       const st = streams.streamOf(r, recvTimeUs);
       if (st === undefined || !recovery.accept(st, r.seqNum, r.msgCount)) return;
-      this.applyIntoGap(r, st, recvTimeUs, monoEpochMs(), recovery);
+      this.applyIntoGap(r, st, recvTimeUs, recovery);
       return;
     }
     const st = streams.streamOf(r, recvTimeUs);
     if (st === undefined) return;
     const nowMs = monoEpochMs();
+    // Heard when received, held or not; a held one replayed later was heard then (its stream may be silent since).
+    if (!this.replaying) this.heard(st, nowMs);
     if (recovery !== undefined) {
       const d = recovery.divert(st, r.seqNum, r.msgCount, this.rxBytes, length, recvTimeUs, nowMs);
-      if (d === Divert.HELD) {
-        st.lastRecvMs = nowMs; // held, but the stream is alive
-        st.silent = false;
-        return;
-      }
+      if (d === Divert.HELD) return;
       if (d === Divert.FILLS) {
-        this.applyIntoGap(r, st, recvTimeUs, nowMs, recovery); // a live datagram reordered into the gap asked for
+        this.applyIntoGap(r, st, recvTimeUs, recovery); // a live datagram reordered into the gap asked for
         return;
       }
     }
-    this.applyPacket(r, st, recvTimeUs, nowMs);
+    this.applyPacket(r, st, recvTimeUs);
   }
 
   /** The next piece of a gap asked for (an answer, or the live datagram itself, late): applied, the books held. */
-  private applyIntoGap(r: PacketReader, st: StreamState, recvTimeUs: number, nowMs: number, recovery: Recovery): void {
+  private applyIntoGap(r: PacketReader, st: StreamState, recvTimeUs: number, recovery: Recovery): void {
     // Its events must not show the books usable: they are behind until the held datagrams follow (replayReady).
     this.instrumentBooks.applyingRetransmit = true;
     try {
-      this.applyPacket(r, st, recvTimeUs, nowMs);
+      this.applyPacket(r, st, recvTimeUs);
     } finally {
       this.instrumentBooks.applyingRetransmit = false;
     }
     recovery.afterApplied(st);
   }
 
-  private applyPacket(r: PacketReader, st: StreamState, recvTimeUs: number, nowMs: number): void {
-    const streams = this.streamTable;
+  /**
+   * A live datagram of the stream arrived now: it is alive (lastRecvMs, silent, stale). Only the live path: a
+   * RETRANSMIT answer is the request server's, and a held datagram replayed was heard when it was held, so neither
+   * makes a stream whose publisher has gone quiet since look alive (before 2026-12-06 both did, and a book showed
+   * usable up to another stale limit past its publisher's silence when the answer came after the stale check).
+   */
+  private heard(st: StreamState, nowMs: number): void {
     st.lastRecvMs = nowMs;
     st.silent = false;
-    st.heartbeatIntervalMs = r.heartbeatIntervalMs;
     if (st.stale && !this.instrumentBooks.stopped) {
       st.stale = false;
-      // A retransmitted piece of a gap still asked for: the books stay held (behind) until the request ends.
+      // A gap still asked for: the books stay held (behind) until the request ends, which sets them as the stream.
       if (this.recovery === undefined || !this.recovery.holds(st.key)) this.instrumentBooks.setStreamStale(st.key, false);
     }
+  }
+
+  private applyPacket(r: PacketReader, st: StreamState, recvTimeUs: number): void {
+    const streams = this.streamTable;
+    st.heartbeatIntervalMs = r.heartbeatIntervalMs;
     // END_OF_SESSION ends a session's last datagram; more of it means that END was bogus: the stream is alive.
     if (st.ended && (r.flags & PKT_FLAG_END_OF_SESSION) === 0) st.ended = false;
     const seqNum = r.seqNum;

@@ -39,6 +39,8 @@ export interface StreamRef {
   readonly sourceId: number;
   readonly sessionId: number;
   readonly sessionStartUs: number;
+  /** Nothing live heard for the stale limit: a book it carries stays stale (a held datagram replayed does not hear it). */
+  readonly stale: boolean;
 }
 
 /** Cold: the source's provisional newest session is confirmed; the one it replaced is retired for good. */
