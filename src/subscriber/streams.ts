@@ -142,6 +142,19 @@ export interface SourceState {
   streams: number;
 }
 
+/**
+ * An evicted stream's line as it stood (its session, nextSeq and pending jump line, §6.3): a datagram of that session
+ * wholly behind it is a late copy of what the stream had brought, not the stream resuming (StreamTable.goneLines).
+ */
+interface GoneLine {
+  sessionStartUs: number;
+  sessionId: number;
+  nextSeq: number;
+  altNext: number;
+  altCount: number;
+  lineFrom: number;
+}
+
 const NO_BOOKS: readonly SubscriberBook[] = [];
 
 /** Replaced sessions remembered per source (cold: one entry per confirmed restart). */
@@ -168,6 +181,11 @@ export class StreamTable {
   private silentNext = 0;
   private silentListed = -1;
   private readonly silentBooks = new Map<number, SubscriberBook[]>();
+  /**
+   * Evicted streams' lines by stream key, oldest first: the last IDLE_SOURCES (or maxStreams). Forgotten, a late copy
+   * of a snapshot the evicted stream had brought made it again as new, its book usable with that old snapshot.
+   */
+  private readonly goneLines = new Map<number, GoneLine>();
   /**
    * Told when a stream left the table (evictSilent, or a bogus session undone that alone had it): its retransmission
    * request ends (recovery.ts forget). Left open, a later answer or the timeout replayed its held datagrams.
@@ -198,6 +216,14 @@ export class StreamTable {
       return st;
     }
     // Cold from here: a new stream or another session.
+    const gone = st === undefined ? this.goneLines.get(key) : undefined;
+    const ownLine = gone !== undefined && gone.sessionId === sessionId && gone.sessionStartUs === sessionStartUs;
+    // An evicted stream's own session, wholly behind its established line: a late copy (it takes no table place). At
+    // the line or past it, the stream resumes where it stood; a heartbeat at it too (no book data: harmless).
+    if (ownLine && gone.altNext < 0 && (r.msgCount > 0 ? r.seqNum + r.msgCount <= gone.nextSeq : r.seqNum < gone.nextSeq)) {
+      if (r.msgCount > 0) this.counters.duplicates++;
+      return undefined;
+    }
     if (st === undefined && this.streams.size >= this.maxStreams && this.silentVictim() === undefined) {
       this.counters.streamsOverCap++; // dropped before it touches its source: it must not move the source's session
       return undefined;
@@ -265,6 +291,14 @@ export class StreamTable {
         lateAdoptedAtUs: -1,
         silent: false,
       };
+      if (ownLine) {
+        // Resumed where its line stood: what sequence() then finds behind it is a duplicate, past it a gap.
+        created.nextSeq = gone.nextSeq;
+        created.altNext = gone.altNext;
+        created.altCount = gone.altCount;
+        created.lineFrom = gone.lineFrom;
+      }
+      this.goneLines.delete(key);
       this.streams.set(key, created);
       if (src.streams++ === 0) {
         this.idleSources.delete(sourceId);
@@ -314,6 +348,12 @@ export class StreamTable {
     this.silentNext++;
     this.streams.delete(victim.key);
     this.counters.streamsEvicted++;
+    const gone = this.goneLines;
+    gone.set(victim.key, { sessionStartUs: victim.sessionStartUs, sessionId: victim.sessionId, nextSeq: victim.nextSeq, altNext: victim.altNext, altCount: victim.altCount, lineFrom: victim.lineFrom });
+    if (gone.size > Math.max(IDLE_SOURCES, this.maxStreams)) for (const oldest of gone.keys()) {
+      gone.delete(oldest);
+      break;
+    }
     this.streamGone(victim.source, victim.sourceId);
     this.onStreamGone?.(victim);
     this.instrumentBooks.evictStream(victim, this.silentBooks.get(victim.key) ?? NO_BOOKS);
